@@ -83,6 +83,10 @@ func (ks *KeySet) Keys() []KeyInfo {
 	infos := make([]KeyInfo, len(ring.newestFirst))
 	for i, k := range ring.newestFirst {
 		infos[i] = k.KeyInfo
+		if k.RetireAt != nil {
+			at := *k.RetireAt // the caller must not be able to move a retirement
+			infos[i].RetireAt = &at
+		}
 	}
 	return infos
 }
