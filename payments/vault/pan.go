@@ -9,13 +9,17 @@ import (
 	"github.com/straitpay/strait/payments"
 )
 
-// PAN is a primary account number (the long card number). Its digits sit behind
-// a pointer so that fmt prints an address, not the number, even when a PAN is
-// nested in an unexported field of some other struct; every formatting path that
-// does reach the PAN's methods prints the mask. The zero PAN is empty.
+// PAN is a primary account number (the long card number). Every formatting path
+// that reaches the PAN's methods prints the mask. A PAN nested in an unexported
+// field of some other struct is printed by fmt through reflection, without its
+// methods; for that case the digits sit two pointers deep, and fmt prints only
+// addresses below the top level (even for the verbs it reports as bad, where it
+// dereferences one level). The zero PAN is empty.
 type PAN struct{ p *panDigits }
 
-type panDigits struct{ d string }
+type panDigits struct{ d *string }
+
+func newPAN(d string) PAN { return PAN{&panDigits{&d}} }
 
 // Minimum and maximum PAN lengths from ISO/IEC 7812-1. Scheme rules narrow them.
 const (
@@ -52,7 +56,7 @@ func ParsePAN(s string, bins *BINTable) (PAN, BINInfo, error) {
 	if !info.Scheme.AllowsLength(len(d)) {
 		return PAN{}, BINInfo{}, payments.FieldErrorf("number", "a %s card number cannot have %d digits", info.Scheme, len(d))
 	}
-	return PAN{&panDigits{d}}, info, nil
+	return newPAN(d), info, nil
 }
 
 // Luhn reports whether s is a non-empty string of digits whose last digit is the
@@ -85,10 +89,10 @@ func Luhn(s string) bool {
 func (p PAN) IsZero() bool { return p.p == nil }
 
 func (p PAN) digits() string {
-	if p.p == nil {
+	if p.p == nil || p.p.d == nil {
 		return ""
 	}
-	return p.p.d
+	return *p.p.d
 }
 
 // Reveal returns the digits. Call it only to build the request to a connector,
@@ -152,10 +156,11 @@ func (p PAN) MarshalJSON() ([]byte, error) { return json.Marshal(p.Masked()) }
 func (p PAN) MarshalText() ([]byte, error) { return []byte(p.Masked()), nil }
 
 // CVC is a card verification code. Like PAN it prints, logs and marshals as a
-// mask. The vault never persists it: see CVCStore.
+// mask, and keeps its digits two pointers deep. The vault never persists it: see
+// CVCStore.
 type CVC struct{ p *cvcDigits }
 
-type cvcDigits struct{ d []byte }
+type cvcDigits struct{ d *[]byte }
 
 // ParseCVC reads a 3- or 4-digit verification code and checks its length for the
 // scheme (4 for amex, 3 for the others). Returns EINVALID with field "cvc".
@@ -168,30 +173,29 @@ func ParseCVC(s string, scheme Scheme) (CVC, error) {
 	if want := scheme.CVCLength(); len(s) != want {
 		return CVC{}, payments.FieldErrorf("cvc", "a %s security code has %d digits", scheme, want)
 	}
-	return CVC{&cvcDigits{[]byte(s)}}, nil
+	b := []byte(s)
+	return CVC{&cvcDigits{&b}}, nil
 }
 
 // IsZero reports whether the CVC is empty.
-func (c CVC) IsZero() bool { return c.p == nil || len(c.p.d) == 0 }
+func (c CVC) IsZero() bool { return c.p == nil || c.p.d == nil || len(*c.p.d) == 0 }
 
 // Reveal returns the digits, for the authorization request only.
 func (c CVC) Reveal() string {
-	if c.p == nil {
+	if c.IsZero() {
 		return ""
 	}
-	return string(c.p.d)
+	return string(*c.p.d)
 }
 
 // Wipe overwrites the digits in place, so every copy of this CVC value (they
 // share the pointer) reads as empty afterwards. Call it once the authorization
 // request has been sent.
 func (c CVC) Wipe() {
-	if c.p == nil {
+	if c.IsZero() {
 		return
 	}
-	for i := range c.p.d {
-		c.p.d[i] = 0
-	}
+	clear(*c.p.d)
 	c.p.d = nil
 }
 

@@ -169,7 +169,7 @@ func (v *Vault) Detokenize(ctx context.Context, merchantID string, t Token) (PAN
 	if !Luhn(d) {
 		return PAN{}, fmt.Errorf("detokenize %s: decrypted value is not a card number", t)
 	}
-	return PAN{&panDigits{d}}, nil
+	return newPAN(d), nil
 }
 
 // TakeCVC removes and returns the CVC held for t; false if none is held (never
