@@ -168,8 +168,10 @@ type CardInfo struct {
 	Issuer     string  `json:"issuer,omitempty"`
 	BIN        string  `json:"bin,omitempty"`
 	Last4      string  `json:"last4"`
-	Expiry     Expiry  `json:"expiry"`
-	HolderName string  `json:"holder_name,omitempty"`
+	// Length is the number of digits in the PAN, for the display mask.
+	Length     int    `json:"length"`
+	Expiry     Expiry `json:"expiry"`
+	HolderName string `json:"holder_name,omitempty"`
 	// Fingerprint is the same for every token of the same PAN (see Fingerprinter).
 	Fingerprint string    `json:"fingerprint"`
 	CreatedAt   time.Time `json:"created_at"`
@@ -178,12 +180,8 @@ type CardInfo struct {
 // Masked returns the display form, e.g. "424242******4242" or "****4242" when
 // the BIN is not shown.
 func (i CardInfo) Masked() string {
-	n := 16
-	if i.Scheme == Amex {
-		n = 15
-	}
-	if i.BIN == "" {
+	if i.BIN == "" || i.Length < len(i.BIN)+len(i.Last4) {
 		return "****" + i.Last4
 	}
-	return i.BIN + strings.Repeat("*", n-10) + i.Last4
+	return i.BIN + strings.Repeat("*", i.Length-len(i.BIN)-len(i.Last4)) + i.Last4
 }

@@ -93,7 +93,7 @@ func (v *Vault) Tokenize(ctx context.Context, in CardInput) (Token, CardInfo, er
 	info := CardInfo{
 		MerchantID: in.MerchantID, CustomerID: in.CustomerID, Saved: in.Save,
 		Scheme: bin.Scheme, Funding: bin.Funding, Country: bin.Country, Issuer: bin.Issuer,
-		BIN: pan.BIN(), Last4: pan.Last4(), Expiry: exp, HolderName: in.HolderName,
+		BIN: pan.BIN(), Last4: pan.Last4(), Length: len(pan.digits()), Expiry: exp, HolderName: in.HolderName,
 		Fingerprint: v.fps.Fingerprint(pan), CreatedAt: now.UTC(),
 	}
 	if in.Save {
@@ -160,14 +160,18 @@ func (v *Vault) Detokenize(ctx context.Context, merchantID string, t Token) (PAN
 	if err != nil {
 		return PAN{}, err
 	}
+	return v.open(r)
+}
+
+func (v *Vault) open(r Record) (PAN, error) {
 	pt, err := v.keys.open(r.Envelope, string(r.Token))
 	if err != nil {
-		return PAN{}, fmt.Errorf("detokenize %s: %w", t, err)
+		return PAN{}, fmt.Errorf("detokenize %s: %w", r.Token, err)
 	}
 	d := string(pt)
 	clear(pt)
 	if !Luhn(d) {
-		return PAN{}, fmt.Errorf("detokenize %s: decrypted value is not a card number", t)
+		return PAN{}, fmt.Errorf("detokenize %s: decrypted value is not a card number", r.Token)
 	}
 	return newPAN(d), nil
 }
@@ -182,19 +186,19 @@ func (v *Vault) TakeCVC(t Token) (CVC, bool) { return v.cvcs.Take(t) }
 // Detokenize, and EINVALID (field "exp_year") if the card has expired since it
 // was vaulted.
 func (v *Vault) Card(ctx context.Context, merchantID string, t Token) (Card, error) {
-	info, err := v.Info(ctx, merchantID, t)
+	r, err := v.get(ctx, merchantID, t)
 	if err != nil {
 		return Card{}, err
 	}
-	if info.Expiry.Expired(v.now()) {
+	if r.Expiry.Expired(v.now()) {
 		return Card{}, payments.FieldErrorf("exp_year", "card has expired")
 	}
-	pan, err := v.Detokenize(ctx, merchantID, t)
+	pan, err := v.open(r)
 	if err != nil {
 		return Card{}, err
 	}
 	cvc, _ := v.TakeCVC(t)
-	return Card{Token: t, PAN: pan, CVC: cvc, Expiry: info.Expiry, HolderName: info.HolderName, Scheme: info.Scheme}, nil
+	return Card{Token: t, PAN: pan, CVC: cvc, Expiry: r.Expiry, HolderName: r.HolderName, Scheme: r.Scheme}, nil
 }
 
 // SavedCards returns a customer's saved cards, oldest first.

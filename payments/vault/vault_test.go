@@ -254,3 +254,24 @@ func toStrings(ts []Token) []string {
 	}
 	return out
 }
+
+func TestCardInfoMaskMatchesThePANLength(t *testing.T) {
+	f := newFixture(t, "k1:"+testKey(1))
+	unionpay19 := withCheckDigit("620000000000000123")
+	cases := []struct{ number, cvc, want string }{
+		{"378282246310005", "1234", "378282*****0005"},
+		{unionpay19, "123", "620000*********" + unionpay19[15:]},
+		{"30569309025904", "123", "****5904"},
+	}
+	for _, c := range cases {
+		in := visaInput()
+		in.Number, in.CVC = c.number, c.cvc
+		_, info, err := f.vault.Tokenize(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Masked(); got != c.want {
+			t.Errorf("Masked = %q, want %q", got, c.want)
+		}
+	}
+}
