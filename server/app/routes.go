@@ -34,7 +34,7 @@ func (a *App) routes(gql http.Handler) http.Handler {
 	mux.Handle("GET /readyz", a.metrics.instrument("readyz", http.HandlerFunc(a.readyz)))
 	mux.Handle("GET /metrics", a.metrics.handler())
 	if a.Config.Dev {
-		mux.Handle("GET /", playground.Handler("Strait GraphiQL", "/graphql"))
+		mux.Handle("GET /{$}", playground.Handler("Strait GraphiQL", "/graphql"))
 	}
 	return a.requestContext(a.recoverPanics(a.cors(mux)))
 }
