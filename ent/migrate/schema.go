@@ -37,11 +37,6 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "apikey_merchant_id",
-				Unique:  false,
-				Columns: []*schema.Column{APIKeysColumns[10]},
-			},
-			{
 				Name:    "apikey_merchant_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{APIKeysColumns[10], APIKeysColumns[1]},
@@ -68,11 +63,6 @@ var (
 		Columns:    AuditLogsColumns,
 		PrimaryKey: []*schema.Column{AuditLogsColumns[0]},
 		Indexes: []*schema.Index{
-			{
-				Name:    "auditlog_merchant_id",
-				Unique:  false,
-				Columns: []*schema.Column{AuditLogsColumns[1]},
-			},
 			{
 				Name:    "auditlog_merchant_id_id",
 				Unique:  false,
@@ -118,11 +108,6 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "checkoutsession_merchant_id",
-				Unique:  false,
-				Columns: []*schema.Column{CheckoutSessionsColumns[12]},
-			},
-			{
 				Name:    "checkoutsession_merchant_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{CheckoutSessionsColumns[12], CheckoutSessionsColumns[1]},
@@ -157,11 +142,6 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "customer_merchant_id",
-				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[9]},
-			},
-			{
 				Name:    "customer_merchant_id_email",
 				Unique:  false,
 				Columns: []*schema.Column{CustomersColumns[9], CustomersColumns[3]},
@@ -184,11 +164,6 @@ var (
 		Columns:    EventsColumns,
 		PrimaryKey: []*schema.Column{EventsColumns[0]},
 		Indexes: []*schema.Index{
-			{
-				Name:    "event_merchant_id",
-				Unique:  false,
-				Columns: []*schema.Column{EventsColumns[1]},
-			},
 			{
 				Name:    "event_published_at_id",
 				Unique:  false,
@@ -221,11 +196,6 @@ var (
 		Columns:    IdempotencyRecordsColumns,
 		PrimaryKey: []*schema.Column{IdempotencyRecordsColumns[0]},
 		Indexes: []*schema.Index{
-			{
-				Name:    "idempotencyrecord_merchant_id",
-				Unique:  false,
-				Columns: []*schema.Column{IdempotencyRecordsColumns[3]},
-			},
 			{
 				Name:    "idempotencyrecord_merchant_id_key",
 				Unique:  true,
@@ -280,11 +250,6 @@ var (
 			},
 		},
 		Indexes: []*schema.Index{
-			{
-				Name:    "merchantuser_merchant_id",
-				Unique:  false,
-				Columns: []*schema.Column{MerchantUsersColumns[7]},
-			},
 			{
 				Name:    "merchantuser_merchant_id_email",
 				Unique:  true,
@@ -342,11 +307,6 @@ var (
 			},
 		},
 		Indexes: []*schema.Index{
-			{
-				Name:    "payment_merchant_id",
-				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[19]},
-			},
 			{
 				Name:    "payment_merchant_id_id",
 				Unique:  false,
@@ -407,14 +367,9 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "paymentattempt_merchant_id",
+				Name:    "paymentattempt_merchant_id_payment_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentAttemptsColumns[18]},
-			},
-			{
-				Name:    "paymentattempt_payment_id",
-				Unique:  false,
-				Columns: []*schema.Column{PaymentAttemptsColumns[17]},
+				Columns: []*schema.Column{PaymentAttemptsColumns[18], PaymentAttemptsColumns[17]},
 			},
 			{
 				Name:    "paymentattempt_status_next_check_at",
@@ -458,14 +413,9 @@ var (
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "refund_merchant_id",
+				Name:    "refund_merchant_id_payment_id",
 				Unique:  false,
-				Columns: []*schema.Column{RefundsColumns[10]},
-			},
-			{
-				Name:    "refund_payment_id",
-				Unique:  false,
-				Columns: []*schema.Column{RefundsColumns[9]},
+				Columns: []*schema.Column{RefundsColumns[10], RefundsColumns[9]},
 			},
 		},
 	}

@@ -56,7 +56,7 @@ func (PaymentAttempt) Edges() []ent.Edge {
 // Indexes implements ent.Schema.
 func (PaymentAttempt) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("payment_id"),
+		index.Fields("merchant_id", "payment_id"),
 		// The janitor's scan: unresolved attempts due for a check.
 		index.Fields("status", "next_check_at"),
 	}

@@ -43,7 +43,7 @@ func (Refund) Edges() []ent.Edge {
 
 // Indexes implements ent.Schema.
 func (Refund) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("payment_id")}
+	return []ent.Index{index.Fields("merchant_id", "payment_id")}
 }
 
 // Annotations implements ent.Schema.

@@ -1,0 +1,207 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/payments/tenancy"
+	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/server/app"
+	"github.com/straitpay/strait/server/auth"
+)
+
+// paymentsPage is the dashboard's main query: a page of 50 payments with
+// money, attempts and customer.
+const paymentsPage = `query($after: Cursor) { payments(first: 50, after: $after) {
+	pageInfo { hasNextPage endCursor }
+	edges { node { id status createdAt merchantReference
+		amount { amount currency decimal } amountRefunded { amount }
+		attempts(first: 3) { edges { node { id status connector } } }
+		customer { id email } } } } }`
+
+// BenchmarkPaymentsPage measures payments(first: 50) with nested fields
+// through the real GraphQL handler at 10k and at 1M payments of one merchant,
+// on MySQL when STRAIT_TEST_MYSQL_DSN is set (else SQLite), and prints both
+// throughputs and their ratio. Keyset pagination over (merchant_id, id) should
+// make the page cost independent of the table size: the goal is a ratio of at
+// least 0.90. STRAIT_BENCH_ROWS="10000,1000000" overrides the sizes.
+func BenchmarkPaymentsPage(b *testing.B) {
+	sizes := []int{10_000, 1_000_000}
+	if s := os.Getenv("STRAIT_BENCH_ROWS"); s != "" {
+		sizes = nil
+		for _, f := range strings.Split(s, ",") {
+			var n int
+			fmt.Sscan(f, &n)
+			sizes = append(sizes, n)
+		}
+	}
+	dialect := storetest.Dialects(b)[len(storetest.Dialects(b))-1]
+	type result struct {
+		rows      int
+		rps       float64
+		p50, p99  time.Duration
+		requests  int
+		seedTaken time.Duration
+	}
+	var results []result
+	for _, rows := range sizes {
+		b.Run(fmt.Sprintf("%s/rows=%d", dialect, rows), func(b *testing.B) {
+			db := storetest.Open(b, dialect)
+			h, token, seedTaken := seedPayments(b, db, rows)
+			const workers, perWorker = 8, 150
+			lat := make([]time.Duration, 0, workers*perWorker)
+			var mu sync.Mutex
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var after any
+					local := make([]time.Duration, 0, perWorker)
+					for i := 0; i < perWorker; i++ {
+						t0 := time.Now()
+						cursor := page(b, h, token, after)
+						local = append(local, time.Since(t0))
+						// Walk a few pages deep, then start again from the newest.
+						if i%5 == 4 || cursor == "" {
+							after = nil
+						} else {
+							after = cursor
+						}
+					}
+					mu.Lock()
+					lat = append(lat, local...)
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			r := result{rows: rows, requests: len(lat), seedTaken: seedTaken,
+				rps: float64(len(lat)) / elapsed.Seconds(), p50: percentile(lat, 50), p99: percentile(lat, 99)}
+			results = append(results, r)
+			b.ReportMetric(r.rps, "pages/s")
+			b.ReportMetric(float64(r.p99.Microseconds()), "p99-µs")
+		})
+	}
+	if len(results) >= 2 {
+		base, big := results[0], results[len(results)-1]
+		b.Logf("\npayments(first: 50) with nested fields, %s, 8 concurrent clients\n%12s %12s %10s %10s %12s\n", dialect, "rows", "pages/s", "p50", "p99", "seeded in")
+		for _, r := range results {
+			b.Logf("%12d %12.0f %10s %10s %12s", r.rows, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.seedTaken.Round(time.Second))
+		}
+		b.Logf("throughput at %d rows / at %d rows = %.2f (goal >= 0.90)", big.rows, base.rows, big.rps/base.rps)
+	}
+}
+
+func page(b *testing.B, h http.Handler, token string, after any) string {
+	body, _ := json.Marshal(map[string]any{"query": paymentsPage, "variables": map[string]any{"after": after}})
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var out struct {
+		Data struct {
+			Payments struct {
+				PageInfo struct{ EndCursor string } `json:"pageInfo"`
+				Edges    []json.RawMessage         `json:"edges"`
+			} `json:"payments"`
+		} `json:"data"`
+		Errors []any `json:"errors"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || len(out.Errors) > 0 || len(out.Data.Payments.Edges) == 0 {
+		b.Fatalf("page: %v %s", err, rec.Body.String()[:min(300, rec.Body.Len())])
+	}
+	return out.Data.Payments.PageInfo.EndCursor
+}
+
+// seedPayments creates a merchant with rows payments (one attempt each) by
+// multi-row INSERTs, and returns the handler and an analyst token.
+func seedPayments(b *testing.B, db *store.DB, rows int) (http.Handler, string, time.Duration) {
+	b.Helper()
+	ctx := context.Background()
+	op := viewer.NewContext(ctx, viewer.Viewer{Kind: viewer.Operator, Subject: "bench"})
+	m, err := tenancy.New(db.Client, time.Now).CreateMerchant(op, tenancy.MerchantInput{LegalName: "Bench Co", Country: "US", SettlementCurrency: "USD"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	const batch = 1000
+	t0 := time.Now().Add(-time.Duration(rows) * time.Second)
+	for done := 0; done < rows; done += batch {
+		n := min(batch, rows-done)
+		var pay, att strings.Builder
+		pay.WriteString("INSERT INTO payments (id, created_at, updated_at, merchant_id, amount, currency, amount_capturable, amount_captured, amount_refunded, status, capture_method, payment_method_type, connector, description, merchant_reference, failure_code, failure_message) VALUES ")
+		att.WriteString("INSERT INTO payment_attempts (id, created_at, updated_at, merchant_id, payment_id, connector, amount, currency, status, channel_idempotency_key, connector_reference, decline_code, error_message, check_count) VALUES ")
+		var pargs, aargs []any
+		for i := 0; i < n; i++ {
+			at := t0.Add(time.Duration(done+i) * time.Second).UTC()
+			pid := "pay_" + strings.ToLower(ulid.MustNew(ulid.Timestamp(at), rand.Reader).String())
+			aid := "att_" + strings.ToLower(ulid.MustNew(ulid.Timestamp(at), rand.Reader).String())
+			if i > 0 {
+				pay.WriteString(",")
+				att.WriteString(",")
+			}
+			pay.WriteString("(?,?,?,?,?,?,0,?,0,'SUCCEEDED','AUTOMATIC','card','cardnet','',?,'','')")
+			att.WriteString("(?,?,?,?,?,'cardnet',?,?,'CAPTURED',?,'','','',0)")
+			amount := int64(1000 + (done+i)%90000)
+			pargs = append(pargs, pid, at, at, m.ID, amount, "USD", amount, fmt.Sprintf("order-%d", done+i))
+			aargs = append(aargs, aid, at, at, m.ID, pid, amount, "USD", aid)
+		}
+		if err := execBoth(ctx, db.SQL, pay.String(), pargs, att.String(), aargs); err != nil {
+			b.Fatalf("seed: %v", err)
+		}
+	}
+	seedTaken := time.Since(start)
+	dir := b.TempDir()
+	if _, err := auth.GenerateKey(dir, time.Now().Add(-time.Minute)); err != nil {
+		b.Fatal(err)
+	}
+	ks, err := auth.LoadKeySet(dir, time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	token, err := ks.Mint(viewer.Viewer{Kind: viewer.MerchantUser, Subject: "usr_bench", MerchantID: m.ID, Role: viewer.RoleAnalyst}, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, _ := app.ParseConfig("bench", nil, func(string) string { return "" })
+	a := app.New(cfg, db, ks, app.Options{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	return a.Handler(), token, seedTaken
+}
+
+func execBoth(ctx context.Context, db *sql.DB, q1 string, a1 []any, q2 string, a2 []any) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, q1, a1...); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, q2, a2...); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
