@@ -124,7 +124,7 @@ func page(b *testing.B, h http.Handler, token string, after any) string {
 		Data struct {
 			Payments struct {
 				PageInfo struct{ EndCursor string } `json:"pageInfo"`
-				Edges    []json.RawMessage         `json:"edges"`
+				Edges    []json.RawMessage          `json:"edges"`
 			} `json:"payments"`
 		} `json:"data"`
 		Errors []any `json:"errors"`

@@ -69,11 +69,11 @@ func (m TenantMixin) Policy() ent.Policy {
 	return privacy.Policy{
 		Query: privacy.QueryPolicy{
 			rule.DenyAnonymous(),
-						rule.FilterByColumn("merchant_id", m.CashierColumn),
+			rule.FilterByColumn("merchant_id", m.CashierColumn),
 		},
 		Mutation: privacy.MutationPolicy{
 			rule.DenyAnonymous(),
-						rule.FilterByColumn("merchant_id", m.CashierColumn),
+			rule.FilterByColumn("merchant_id", m.CashierColumn),
 		},
 	}
 }
