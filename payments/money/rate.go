@@ -17,14 +17,19 @@ import (
 const RoundingRule = "half away from zero, once, to the target currency's minor unit"
 
 // maxRateDigits bounds a rate's significant digits. Market rates carry at most
-// about ten; 18 leaves room for derived rates (inverses, margins) while keeping
-// every product of an int64 amount and a rate well inside the 40-digit context.
-const maxRateDigits = 18
+// about ten; an 18-digit inverse less a 4-digit margin factor needs 22; 24
+// keeps every product of an int64 amount (19 digits) and a rate inside the
+// 50-digit context, so those products are exact.
+const maxRateDigits = 24
 
-// decimalCtx does every money computation. 40 digits hold an int64 (19 digits)
-// times an 18-digit rate exactly, so the only rounding is the one we ask for.
+// inverseDigits is the precision of derived inverse rates: far below a minor
+// unit on any amount int64 can hold, and short enough to read.
+const inverseDigits = 18
+
+// decimalCtx does every money computation. Its 50 digits hold any product of an
+// int64 and a rate exactly, so the only rounding is the one we ask for.
 var decimalCtx = apd.Context{
-	Precision:   40,
+	Precision:   50,
 	MaxExponent: apd.MaxExponent,
 	MinExponent: apd.MinExponent,
 	Traps:       apd.DefaultTraps,
@@ -40,7 +45,7 @@ type Rate struct {
 }
 
 // ParseRate reads a positive decimal rate such as "151.25" or "0.003252". It
-// must be a plain decimal (no exponent, NaN or infinity) with at most 18
+// must be a plain decimal (no exponent, NaN or infinity) with at most 24
 // significant digits. Returns EINVALID (field "rate") otherwise.
 func ParseRate(s string) (Rate, error) {
 	s = strings.TrimSpace(s)
@@ -101,7 +106,7 @@ func (r *Rate) UnmarshalText(b []byte) error {
 // WithMarginBps returns the rate a customer gets after the platform keeps a
 // margin of bps basis points (1 bp = 0.01 %): r × (10000 − bps) / 10000. The
 // result is exact (dividing by 10000 only moves the decimal point); it is
-// rejected only if it needs more than 18 significant digits. Returns EINVALID
+// rejected only if it needs more than 24 significant digits. Returns EINVALID
 // (field "marginBps") unless 0 <= bps < 10000.
 func (r Rate) WithMarginBps(bps int64) (Rate, error) {
 	if bps < 0 || bps >= 10000 {
@@ -119,7 +124,7 @@ func (r Rate) WithMarginBps(bps int64) (Rate, error) {
 // give r back exactly; Strait stores and quotes the rate it actually used.
 func (r Rate) Inverse() Rate {
 	ctx := decimalCtx
-	ctx.Precision = maxRateDigits
+	ctx.Precision = inverseDigits
 	var out apd.Decimal
 	if _, err := ctx.Quo(&out, apd.New(1, 0), &r.d); err != nil {
 		panic("money: inverse of a valid rate failed: " + err.Error()) // r > 0 by construction

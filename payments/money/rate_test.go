@@ -24,8 +24,8 @@ func TestParseRate(t *testing.T) {
 		{"Infinity", "", payments.EINVALID},
 		{"", "", payments.EINVALID},
 		{"1.2.3", "", payments.EINVALID},
-		{"1.23456789012345678", "1.23456789012345678", ""},
-		{"1.234567890123456789", "", payments.EINVALID},
+		{"1.23456789012345678901234", "1.23456789012345678901234", ""},
+		{"1.234567890123456789012345", "", payments.EINVALID},
 	}
 	for _, tt := range tests {
 		r, err := ParseRate(tt.in)
