@@ -1,0 +1,57 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/privacy"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/straitpay/strait/ent/schema/pulid"
+	"github.com/straitpay/strait/ent/schema/rule"
+)
+
+// Event is the transactional outbox: a state change and its event are written
+// in one transaction, and the relay publishes unpublished events to the bus.
+// Its payload never holds card numbers or CVCs.
+type Event struct{ ent.Schema }
+
+// Mixin implements ent.Schema.
+func (Event) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("evt"), TenantMixin{Optional: true}}
+}
+
+// Fields implements ent.Schema.
+func (Event) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("type").NotEmpty().MaxLen(64).Immutable().Comment("e.g. payment.succeeded"),
+		field.String("object_id").Default("").MaxLen(40).Immutable(),
+		field.JSON("data", map[string]any{}).Immutable().Annotations(entgql.Skip()),
+		field.Time("created_at").Default(now).Immutable().SchemaType(datetime6),
+		field.Time("published_at").Optional().Nillable().SchemaType(datetime6).Annotations(entgql.Skip()),
+	}
+}
+
+// Indexes implements ent.Schema.
+func (Event) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("published_at", "id"), // the relay's scan
+		index.Fields("merchant_id", "type", "id"),
+	}
+}
+
+// Policy implements ent.Schema: only Strait itself deletes or rewrites events
+// (the relay marks them published).
+func (Event) Policy() ent.Policy {
+	return privacy.Policy{
+		Mutation: privacy.MutationPolicy{
+			privacy.OnMutationOperation(rule.DenyUnlessSystem(), ent.OpUpdate|ent.OpUpdateOne|ent.OpDelete|ent.OpDeleteOne),
+		},
+	}
+}
+
+// Annotations implements ent.Schema.
+func (Event) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

@@ -1,0 +1,76 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/straitpay/strait/ent/schema/pulid"
+)
+
+// Payment is the merchant's view of one payment, with the PaymentIntent-style
+// states frontends know: REQUIRES_PAYMENT_METHOD → REQUIRES_ACTION → PROCESSING
+// → REQUIRES_CAPTURE → SUCCEEDED, or CANCELED / FAILED. Amounts are int64 minor
+// units of currency.
+type Payment struct{ ent.Schema }
+
+// Mixin implements ent.Schema.
+func (Payment) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("pay"), TimeMixin{}, TenantMixin{CashierColumn: "checkout_session_id"}}
+}
+
+// Fields implements ent.Schema.
+func (Payment) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int64("amount").Annotations(entgql.Skip()),
+		field.String("currency").MaxLen(3).Annotations(entgql.Skip()),
+		field.Int64("amount_capturable").Default(0).Annotations(entgql.Skip()),
+		field.Int64("amount_captured").Default(0).Annotations(entgql.Skip()),
+		field.Int64("amount_refunded").Default(0).Annotations(entgql.Skip()),
+		field.Enum("status").
+			Values("REQUIRES_PAYMENT_METHOD", "REQUIRES_ACTION", "PROCESSING", "REQUIRES_CAPTURE", "SUCCEEDED", "CANCELED", "FAILED").
+			Default("REQUIRES_PAYMENT_METHOD").
+			Annotations(entgql.OrderField("STATUS")),
+		field.Enum("capture_method").Values("AUTOMATIC", "MANUAL").Default("AUTOMATIC"),
+		field.String("payment_method_type").Default("").MaxLen(32),
+		field.String("connector").Default("").MaxLen(64),
+		field.String("description").Default("").MaxLen(1000),
+		field.String("merchant_reference").Default("").MaxLen(128),
+		field.String("checkout_session_id").Optional().MaxLen(40),
+		field.String("customer_id").Optional().MaxLen(40),
+		field.String("failure_code").Default("").MaxLen(64),
+		field.String("failure_message").Default("").MaxLen(500),
+		field.JSON("metadata", map[string]string{}).Optional().Annotations(entgql.Skip()),
+		field.Time("canceled_at").Optional().Nillable().SchemaType(datetime6),
+	}
+}
+
+// Edges implements ent.Schema.
+func (Payment) Edges() []ent.Edge {
+	return []ent.Edge{
+		merchantEdge(),
+		edge.From("checkout_session", CheckoutSession.Type).Ref("payments").
+			Field("checkout_session_id").Unique(),
+		edge.To("customer", Customer.Type).Field("customer_id").Unique(),
+		edge.To("attempts", PaymentAttempt.Type).Annotations(entgql.RelayConnection()),
+		edge.To("refunds", Refund.Type).Annotations(entgql.RelayConnection()),
+	}
+}
+
+// Indexes implements ent.Schema.
+func (Payment) Indexes() []ent.Index {
+	return []ent.Index{
+		// Keyset pagination for a merchant's list, newest first, by id (time-ordered).
+		index.Fields("merchant_id", "id"),
+		index.Fields("merchant_id", "status", "id"),
+		index.Fields("merchant_id", "merchant_reference"),
+	}
+}
+
+// Annotations implements ent.Schema.
+func (Payment) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

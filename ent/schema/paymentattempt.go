@@ -1,0 +1,68 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/straitpay/strait/ent/schema/pulid"
+)
+
+// PaymentAttempt is one call to one connector on behalf of a payment. It is
+// written before the connector is called, so a crash mid-call leaves an UNKNOWN
+// attempt that the janitor resolves through QueryPayment, never a blind retry.
+type PaymentAttempt struct{ ent.Schema }
+
+// Mixin implements ent.Schema.
+func (PaymentAttempt) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("att"), TimeMixin{}, TenantMixin{}}
+}
+
+// Fields implements ent.Schema.
+func (PaymentAttempt) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("payment_id").Immutable().MaxLen(40),
+		field.String("connector").MaxLen(64),
+		field.Int64("amount").Annotations(entgql.Skip()),
+		field.String("currency").MaxLen(3).Annotations(entgql.Skip()),
+		field.Enum("status").
+			Values("PENDING", "ACTION_REQUIRED", "AUTHORIZED", "CAPTURED", "DECLINED", "FAILED", "UNKNOWN", "VOIDED").
+			Default("PENDING"),
+		field.String("channel_idempotency_key").MaxLen(80).Immutable().Unique().
+			Comment("sent to the connector so a retried call can never charge twice"),
+		field.String("connector_reference").Default("").MaxLen(128),
+		field.String("decline_code").Default("").MaxLen(64),
+		field.Enum("decline_type").Values("HARD", "SOFT").Optional().Nillable(),
+		field.String("error_message").Default("").MaxLen(500),
+		field.JSON("routing_decision", map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("risk_decision", map[string]any{}).Optional().Annotations(entgql.Skip()),
+		field.Int("check_count").Default(0).Annotations(entgql.Skip()),
+		field.Time("next_check_at").Optional().Nillable().SchemaType(datetime6).Annotations(entgql.Skip()),
+		field.Time("resolved_at").Optional().Nillable().SchemaType(datetime6),
+	}
+}
+
+// Edges implements ent.Schema.
+func (PaymentAttempt) Edges() []ent.Edge {
+	return []ent.Edge{
+		merchantEdge(),
+		edge.From("payment", Payment.Type).Ref("attempts").Field("payment_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes implements ent.Schema.
+func (PaymentAttempt) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("payment_id"),
+		// The janitor's scan: unresolved attempts due for a check.
+		index.Fields("status", "next_check_at"),
+	}
+}
+
+// Annotations implements ent.Schema.
+func (PaymentAttempt) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

@@ -1,0 +1,68 @@
+// Package pulid makes Strait's public identifiers: a short type prefix, an
+// underscore and a lower-case ULID, e.g. "pay_01jdz8k3q6v1y2m4n5p7r8s9t0".
+//
+// The ULID's first 48 bits are the creation time in milliseconds, so IDs sort by
+// creation and keyset pagination over them is stable. The remaining 80 bits come
+// from crypto/rand for every ID (no monotonic increment within a millisecond), so
+// knowing one ID tells nothing about its neighbours: IDs cannot be enumerated.
+package pulid
+
+import (
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"time"
+
+	"entgo.io/ent"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/mixin"
+	"github.com/oklog/ulid/v2"
+)
+
+// MaxLen bounds an ID's length: a prefix of up to 8 characters, "_" and 26 ULID
+// characters, with room to spare.
+const MaxLen = 40
+
+// New returns a new ID with the given prefix.
+func New(prefix string) string {
+	id := ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader)
+	return prefix + "_" + strings.ToLower(id.String())
+}
+
+// Prefix returns the type prefix of id ("pay" for "pay_01…") and whether id has
+// the shape of a Strait ID at all.
+func Prefix(id string) (string, bool) {
+	prefix, rest, ok := strings.Cut(id, "_")
+	if !ok || prefix == "" || len(rest) != ulid.EncodedSize {
+		return "", false
+	}
+	if _, err := ulid.ParseStrict(strings.ToUpper(rest)); err != nil {
+		return "", false
+	}
+	return prefix, true
+}
+
+// Mixin gives a schema its string primary key with the given prefix.
+type Mixin struct {
+	mixin.Schema
+	prefix string
+}
+
+// MixinWithPrefix returns a Mixin that generates IDs with prefix.
+func MixinWithPrefix(prefix string) Mixin {
+	if strings.Contains(prefix, "_") || prefix == "" {
+		panic(fmt.Sprintf("pulid: bad prefix %q", prefix))
+	}
+	return Mixin{prefix: prefix}
+}
+
+// Fields implements ent.Mixin.
+func (m Mixin) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("id").
+			MaxLen(MaxLen).
+			NotEmpty().
+			Immutable().
+			DefaultFunc(func() string { return New(m.prefix) }),
+	}
+}

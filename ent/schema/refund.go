@@ -1,0 +1,52 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"github.com/straitpay/strait/ent/schema/pulid"
+)
+
+// Refund returns part or all of a captured payment to the buyer. The refunds of
+// a payment never add up to more than its captured amount.
+type Refund struct{ ent.Schema }
+
+// Mixin implements ent.Schema.
+func (Refund) Mixin() []ent.Mixin {
+	return []ent.Mixin{pulid.MixinWithPrefix("ref"), TimeMixin{}, TenantMixin{}}
+}
+
+// Fields implements ent.Schema.
+func (Refund) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("payment_id").Immutable().MaxLen(40),
+		field.Int64("amount").Immutable().Annotations(entgql.Skip()),
+		field.String("currency").Immutable().MaxLen(3).Annotations(entgql.Skip()),
+		field.Enum("status").Values("PENDING", "SUCCEEDED", "FAILED", "CANCELED").Default("PENDING"),
+		field.String("reason").Default("").MaxLen(200),
+		field.String("connector_reference").Default("").MaxLen(128),
+		field.String("failure_code").Default("").MaxLen(64),
+	}
+}
+
+// Edges implements ent.Schema.
+func (Refund) Edges() []ent.Edge {
+	return []ent.Edge{
+		merchantEdge(),
+		edge.From("payment", Payment.Type).Ref("refunds").Field("payment_id").Unique().Required().Immutable(),
+	}
+}
+
+// Indexes implements ent.Schema.
+func (Refund) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("payment_id")}
+}
+
+// Annotations implements ent.Schema.
+func (Refund) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
