@@ -26,13 +26,14 @@ func (LedgerAccount) Mixin() []ent.Mixin {
 	return []ent.Mixin{pulid.MixinWithPrefix("lac"), TimeMixin{}, TenantMixin{Optional: true}}
 }
 
-// Fields implements ent.Schema.
+// Fields implements ent.Schema. Enum values are upper case, as GraphQL enums
+// are; the ledger package maps its lower-case kinds onto them.
 func (LedgerAccount) Fields() []ent.Field {
 	return []ent.Field{
-		field.Enum("owner_type").Values("merchant", "platform", "channel", "partner").Immutable(),
+		field.Enum("owner_type").Values("MERCHANT", "PLATFORM", "CHANNEL", "PARTNER").Immutable(),
 		field.String("owner_id").NotEmpty().MaxLen(64).Immutable(),
-		field.Enum("kind").Values("pending", "available", "reserve", "receivable", "fees", "fx", "suspense").Immutable(),
-		field.String("currency").MinLen(3).MaxLen(3).Immutable().Annotations(entgql.Skip()),
+		field.Enum("kind").Values("PENDING", "AVAILABLE", "RESERVE", "RECEIVABLE", "FEES", "FX", "SUSPENSE").Immutable(),
+		field.String("currency").MinLen(3).MaxLen(3).Immutable(),
 		field.Bool("allow_negative").Default(false).Immutable(),
 		field.Int64("balance").Default(0).Annotations(entgql.Skip()),
 		field.Int64("version").Default(0).Annotations(entgql.Skip()),

@@ -3,7 +3,6 @@ package rule
 import (
 	"context"
 
-	"entgo.io/ent"
 	"entgo.io/ent/privacy"
 
 	"github.com/straitpay/strait/payments/viewer"
@@ -12,8 +11,8 @@ import (
 // DenyUnlessPrivileged denies queries unless an operator or Strait itself asks:
 // for platform-wide records, such as journal entries, that belong to no single
 // merchant.
-func DenyUnlessPrivileged() privacy.QueryRule {
-	return privacy.QueryRuleFunc(func(ctx context.Context, q ent.Query) error {
+func DenyUnlessPrivileged() privacy.QueryMutationRule {
+	return privacy.ContextQueryMutationRule(func(ctx context.Context) error {
 		if v, ok := viewer.FromContext(ctx); ok && v.IsPrivileged() {
 			return privacy.Skip
 		}
