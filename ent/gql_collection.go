@@ -1900,6 +1900,11 @@ func (_q *PostingQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, posting.FieldAccountID)
 				fieldSeen[posting.FieldAccountID] = struct{}{}
 			}
+		case "seq":
+			if _, ok := fieldSeen[posting.FieldSeq]; !ok {
+				selectedFields = append(selectedFields, posting.FieldSeq)
+				fieldSeen[posting.FieldSeq] = struct{}{}
+			}
 		case "effectiveAt":
 			if _, ok := fieldSeen[posting.FieldEffectiveAt]; !ok {
 				selectedFields = append(selectedFields, posting.FieldEffectiveAt)
@@ -1944,6 +1949,28 @@ func newPostingPaginateArgs(rv map[string]any) *postingPaginateArgs {
 	}
 	if v := rv[beforeField]; v != nil {
 		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PostingOrder{Field: &PostingOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPostingOrder(order))
+			}
+		case *PostingOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPostingOrder(v))
+			}
+		}
 	}
 	return args
 }

@@ -3439,6 +3439,53 @@ func (_m *PostingQuery) Paginate(
 	return conn, nil
 }
 
+var (
+	// PostingOrderFieldSeq orders Posting by seq.
+	PostingOrderFieldSeq = &PostingOrderField{
+		Value: func(_m *Posting) (ent.Value, error) {
+			return _m.Seq, nil
+		},
+		column: posting.FieldSeq,
+		toTerm: posting.BySeq,
+		toCursor: func(_m *Posting) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Seq,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f PostingOrderField) String() string {
+	var str string
+	switch f.column {
+	case PostingOrderFieldSeq.column:
+		str = "SEQ"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f PostingOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *PostingOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("PostingOrderField %T must be a string", v)
+	}
+	switch str {
+	case "SEQ":
+		*f = *PostingOrderFieldSeq
+	default:
+		return fmt.Errorf("%s is not a valid PostingOrderField", str)
+	}
+	return nil
+}
+
 // PostingOrderField defines the ordering field of Posting.
 type PostingOrderField struct {
 	// Value extracts the ordering value from the given Posting.
