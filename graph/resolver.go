@@ -1,8 +1,30 @@
+// Package graph is Strait's GraphQL layer: thin resolvers that hand over to the
+// ent client or the payments domain, the @auth directive, the error presenter
+// and the query limits. Generated code lives in graph/generated and
+// graph/model; resolver bodies and the files without "generated" are by hand.
 package graph
 
-// This file will not be regenerated automatically.
-//
-// It serves as dependency injection for your app, add any dependencies you require
-// here.
+import (
+	"log/slog"
 
-type Resolver struct{}
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/graph/generated"
+	"github.com/straitpay/strait/payments/tenancy"
+)
+
+// Resolver is the root resolver: the dependencies every resolver may use.
+type Resolver struct {
+	Client  *ent.Client
+	Tenancy *tenancy.Service
+	Log     *slog.Logger
+}
+
+// NewSchema returns the executable schema over r.
+func NewSchema(r *Resolver) graphql.ExecutableSchema {
+	return generated.NewExecutableSchema(generated.Config{
+		Resolvers:  r,
+		Directives: generated.DirectiveRoot{Auth: Auth},
+	})
+}

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/straitpay/strait/ent"
@@ -15,101 +14,106 @@ import (
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/tenancy"
 )
 
 // Amount is the resolver for the amount field.
 func (r *checkoutSessionResolver) Amount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error) {
-	panic(fmt.Errorf("not implemented: Amount - amount"))
+	return amount(obj.Amount, obj.Currency)
 }
 
 // Amount is the resolver for the amount field.
 func (r *moneyResolver) Amount(ctx context.Context, obj *money.Amount) (scalar.Int64, error) {
-	panic(fmt.Errorf("not implemented: Amount - amount"))
+	return scalar.Int64(obj.Minor), nil
 }
 
 // Currency is the resolver for the currency field.
 func (r *moneyResolver) Currency(ctx context.Context, obj *money.Amount) (string, error) {
-	panic(fmt.Errorf("not implemented: Currency - currency"))
+	return obj.Currency.Code(), nil
 }
 
 // Exponent is the resolver for the exponent field.
 func (r *moneyResolver) Exponent(ctx context.Context, obj *money.Amount) (int, error) {
-	panic(fmt.Errorf("not implemented: Exponent - exponent"))
+	return obj.Currency.Exponent(), nil
 }
 
 // CreateMerchant is the resolver for the createMerchant field.
 func (r *mutationResolver) CreateMerchant(ctx context.Context, input model.CreateMerchantInput) (*ent.Merchant, error) {
-	panic(fmt.Errorf("not implemented: CreateMerchant - createMerchant"))
+	return r.Tenancy.CreateMerchant(ctx, tenancy.MerchantInput{LegalName: input.LegalName, Country: input.Country, SettlementCurrency: input.SettlementCurrency, RiskTier: deref(input.RiskTier)})
 }
 
 // CreateMerchantUser is the resolver for the createMerchantUser field.
 func (r *mutationResolver) CreateMerchantUser(ctx context.Context, input model.CreateMerchantUserInput) (*ent.MerchantUser, error) {
-	panic(fmt.Errorf("not implemented: CreateMerchantUser - createMerchantUser"))
+	return r.Tenancy.CreateUser(ctx, tenancy.UserInput{MerchantID: deref(input.MerchantID), Email: input.Email, Name: deref(input.Name), Role: input.Role})
 }
 
 // CreateAPIKey is the resolver for the createAPIKey field.
 func (r *mutationResolver) CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error) {
-	panic(fmt.Errorf("not implemented: CreateAPIKey - createAPIKey"))
+	key, secret, err := r.Tenancy.CreateAPIKey(ctx, tenancy.APIKeyInput{MerchantID: deref(input.MerchantID), Name: input.Name, ExpiresAt: input.ExpiresAt})
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreateAPIKeyPayload{APIKey: key, Secret: secret}, nil
 }
 
 // RevokeAPIKey is the resolver for the revokeAPIKey field.
 func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id string) (*ent.APIKey, error) {
-	panic(fmt.Errorf("not implemented: RevokeAPIKey - revokeAPIKey"))
+	return r.Tenancy.RevokeAPIKey(ctx, id)
 }
 
 // Amount is the resolver for the amount field.
 func (r *paymentResolver) Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	panic(fmt.Errorf("not implemented: Amount - amount"))
+	return amount(obj.Amount, obj.Currency)
 }
 
 // AmountCapturable is the resolver for the amountCapturable field.
 func (r *paymentResolver) AmountCapturable(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	panic(fmt.Errorf("not implemented: AmountCapturable - amountCapturable"))
+	return amount(obj.AmountCapturable, obj.Currency)
 }
 
 // AmountCaptured is the resolver for the amountCaptured field.
 func (r *paymentResolver) AmountCaptured(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	panic(fmt.Errorf("not implemented: AmountCaptured - amountCaptured"))
+	return amount(obj.AmountCaptured, obj.Currency)
 }
 
 // AmountRefunded is the resolver for the amountRefunded field.
 func (r *paymentResolver) AmountRefunded(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	panic(fmt.Errorf("not implemented: AmountRefunded - amountRefunded"))
+	return amount(obj.AmountRefunded, obj.Currency)
 }
 
 // Amount is the resolver for the amount field.
 func (r *paymentAttemptResolver) Amount(ctx context.Context, obj *ent.PaymentAttempt) (*money.Amount, error) {
-	panic(fmt.Errorf("not implemented: Amount - amount"))
+	return amount(obj.Amount, obj.Currency)
 }
 
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
-	panic(fmt.Errorf("not implemented: Viewer - viewer"))
+	return r.viewer(ctx)
 }
 
 // Merchant is the resolver for the merchant field.
 func (r *queryResolver) Merchant(ctx context.Context, id *string) (*ent.Merchant, error) {
-	panic(fmt.Errorf("not implemented: Merchant - merchant"))
+	return r.merchant(ctx, deref(id))
 }
 
 // Merchants is the resolver for the merchants field.
 func (r *queryResolver) Merchants(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.MerchantConnection, error) {
-	panic(fmt.Errorf("not implemented: Merchants - merchants"))
+	return r.Client.Merchant.Query().Paginate(ctx, after, first, before, last, ent.WithMerchantOrder(&ent.MerchantOrder{Direction: entgql.OrderDirectionDesc, Field: ent.DefaultMerchantOrder.Field}))
 }
 
 // APIKeys is the resolver for the apiKeys field.
 func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.APIKeyConnection, error) {
-	panic(fmt.Errorf("not implemented: APIKeys - apiKeys"))
+	return r.Client.APIKey.Query().Paginate(ctx, after, first, before, last, ent.WithAPIKeyOrder(&ent.APIKeyOrder{Direction: entgql.OrderDirectionDesc, Field: ent.DefaultAPIKeyOrder.Field}))
 }
 
 // AuditLogs is the resolver for the auditLogs field.
 func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.AuditLogConnection, error) {
-	panic(fmt.Errorf("not implemented: AuditLogs - auditLogs"))
+	return r.Client.AuditLog.Query().Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(&ent.AuditLogOrder{Direction: entgql.OrderDirectionDesc, Field: ent.DefaultAuditLogOrder.Field}))
 }
 
 // Amount is the resolver for the amount field.
 func (r *refundResolver) Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
-	panic(fmt.Errorf("not implemented: Amount - amount"))
+	return amount(obj.Amount, obj.Currency)
 }
 
 // Money returns generated.MoneyResolver implementation.

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/internal/testdb"
-	"github.com/straitpay/strait/payments"
+		"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -27,21 +28,18 @@ func merchantCtx(id string) context.Context {
 }
 
 type env struct {
-	db *testdb.DB
+	db *store.DB
 	l  *ledger.Ledger
 }
 
 // each runs fn on SQLite, and on MySQL when STRAIT_TEST_MYSQL_DSN is set.
 func each(t *testing.T, fn func(t *testing.T, e env)) {
 	t.Helper()
-	for _, d := range testdb.Dialects() {
-		t.Run(d, func(t *testing.T) {
-			db := testdb.Open(t, d)
-			l := ledger.New(db.Client, ledger.Config{Dialect: d, Now: func() time.Time { return t0 }})
-			t.Cleanup(l.Close)
-			fn(t, env{db: db, l: l})
-		})
-	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		l := ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: func() time.Time { return t0 }})
+		t.Cleanup(l.Close)
+		fn(t, env{db: db, l: l})
+	})
 }
 
 func amt(minor int64, c money.Currency) money.Amount { return money.Amount{Minor: minor, Currency: c} }

@@ -77,7 +77,7 @@ func (r filterRule) EvalQuery(ctx context.Context, q ent.Query) error {
 	if err != nil {
 		return err
 	}
-	w, ok := q.(wherer)
+	w, ok := asWherer(q)
 	if !ok {
 		return privacy.Denyf("query %T cannot be filtered by tenant", q)
 	}

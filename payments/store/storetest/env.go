@@ -1,0 +1,5 @@
+package storetest
+
+import "os"
+
+func lookupEnv(k string) string { return os.Getenv(k) }

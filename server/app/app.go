@@ -1,0 +1,134 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/straitpay/strait/graph"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/tenancy"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// Tokens mints and verifies JWTs (server/auth.KeySet).
+type Tokens interface {
+	Mint(v viewer.Viewer, ttl time.Duration) (string, error)
+	Verify(token string) (viewer.Viewer, error)
+}
+
+// App is a wired Strait server.
+type App struct {
+	Config  Config
+	Log     *slog.Logger
+	DB      *store.DB
+	Tokens  Tokens
+	Tenancy *tenancy.Service
+
+	metrics *metrics
+	handler http.Handler
+	ready   func(context.Context) error
+}
+
+// Options are the parts of an App a caller may provide; zero values get
+// production defaults.
+type Options struct {
+	Log *slog.Logger
+	Now func() time.Time
+}
+
+// New wires an App over an open, migrated database and a token key set.
+func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &App{
+		Config:  cfg,
+		Log:     opts.Log,
+		DB:      db,
+		Tokens:  tokens,
+		Tenancy: tenancy.New(db.Client, opts.Now),
+		metrics: newMetrics(),
+	}
+	a.metrics.registry.MustRegister(collectors.NewDBStatsCollector(db.SQL, "strait"))
+	a.ready = func(ctx context.Context) error {
+		if err := db.SQL.PingContext(ctx); err != nil {
+			return fmt.Errorf("database: %w", err)
+		}
+		pending, err := store.Pending(ctx, db)
+		if err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		if pending {
+			return errors.New("migrations pending")
+		}
+		return nil
+	}
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log}
+	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a))
+	return a
+}
+
+// Handler returns the root HTTP handler.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Serve listens on the configured address until ctx is done, then drains
+// in-flight requests for up to ShutdownIn.
+func (a *App) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", a.Config.Addr, err)
+	}
+	return a.ServeListener(ctx, ln)
+}
+
+// ServeListener serves on ln until ctx is done, then shuts down gracefully.
+func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		// Headers past this get net/http's 431. Authorization headers above
+		// maxCredentialLen (8 KiB) are refused by the auth middleware with a coded
+		// error; this only stops absurd requests from being read at all.
+		MaxHeaderBytes: 2 << 20,
+		ErrorLog:       slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() {
+		scheme := "http"
+		if a.Config.TLSCert != "" {
+			scheme = "https"
+			errc <- srv.ServeTLS(ln, a.Config.TLSCert, a.Config.TLSKey)
+			return
+		}
+		a.Log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "dev", a.Config.Dev)
+		errc <- srv.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down", "drain", a.Config.ShutdownIn)
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownIn)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+// Package app wires the strait server: configuration, the database, the domain
+// services, the GraphQL handler, HTTP routes, auth, metrics and logs.
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration. Every field has a flag and a STRAIT_*
+// environment variable; a flag given on the command line wins over the
+// environment, which wins over the default.
+type Config struct {
+	Addr        string        // STRAIT_ADDR
+	DataDir     string        // STRAIT_DATA_DIR: SQLite file, signing keys, uploads
+	DatabaseURL string        // STRAIT_DATABASE_URL: default SQLite in DataDir
+	KeysDir     string        // STRAIT_KEYS_DIR: default DataDir/keys
+	PluginDir   string        // STRAIT_PLUGIN_DIR
+	Dev         bool          // STRAIT_DEV
+	TLSCert     string        // STRAIT_TLS_CERT
+	TLSKey      string        // STRAIT_TLS_KEY
+	LogLevel    string        // STRAIT_LOG_LEVEL: debug, info, warn, error
+	ShutdownIn  time.Duration // STRAIT_SHUTDOWN_TIMEOUT
+	CORSOrigins []string      // STRAIT_CORS_ORIGINS: comma-separated origins allowed for browsers and websockets
+}
+
+// ParseConfig reads flags from args over STRAIT_* variables from getenv.
+// Unknown flags are errors.
+func ParseConfig(name string, args []string, getenv func(string) string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	devDefault, _ := strconv.ParseBool(env("STRAIT_DEV", "false"))
+	shutdown, err := time.ParseDuration(env("STRAIT_SHUTDOWN_TIMEOUT", "20s"))
+	if err != nil {
+		return c, fmt.Errorf("STRAIT_SHUTDOWN_TIMEOUT: %w", err)
+	}
+	fs.StringVar(&c.Addr, "addr", env("STRAIT_ADDR", ":8080"), "listen address")
+	fs.StringVar(&c.DataDir, "data-dir", env("STRAIT_DATA_DIR", "./data"), "data directory (SQLite file, signing keys, uploads)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("STRAIT_DATABASE_URL", ""), "database URL: sqlite:PATH or mysql://user:pass@host:port/db (default: SQLite in the data directory)")
+	fs.StringVar(&c.KeysDir, "keys-dir", env("STRAIT_KEYS_DIR", ""), "JWT signing keys directory (default: DATA_DIR/keys)")
+	fs.StringVar(&c.PluginDir, "plugin-dir", env("STRAIT_PLUGIN_DIR", "bin/plugins"), "connector plugins directory with manifest.json")
+	fs.BoolVar(&c.Dev, "dev", devDefault, "dev mode: GraphiQL, introspection, a demo merchant and ready-made tokens")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("STRAIT_TLS_CERT", ""), "TLS certificate file (serve HTTPS when set)")
+	fs.StringVar(&c.TLSKey, "tls-key", env("STRAIT_TLS_KEY", ""), "TLS key file")
+	fs.StringVar(&c.LogLevel, "log-level", env("STRAIT_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", shutdown, "how long to drain requests on shutdown")
+	origins := fs.String("cors-origins", env("STRAIT_CORS_ORIGINS", ""), "comma-separated browser origins allowed (websockets and CORS)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, "strait.db")
+	}
+	if c.KeysDir == "" {
+		c.KeysDir = filepath.Join(c.DataDir, "keys")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return c, errors.New("TLS needs both STRAIT_TLS_CERT and STRAIT_TLS_KEY")
+	}
+	return c, nil
+}
+
+// EnvConfig is ParseConfig over the process environment.
+func EnvConfig(name string, args []string) (Config, error) {
+	return ParseConfig(name, args, os.Getenv)
+}

@@ -1,0 +1,75 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/straitpay/strait/graph"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// parserTokenLimit bounds the tokens the parser reads from one document: a
+// large dashboard query is a few hundred, so 2,000 leaves room while making
+// thousands of aliases fail before validation.
+const parserTokenLimit = 2000
+
+// maxBodyBytes caps a GraphQL request body; no legitimate operation with its
+// variables is near 256 KiB.
+const maxBodyBytes = 256 << 10
+
+// newGraphQLServer builds the hardened gqlgen handler: POST, GET for queries
+// only, and graphql-transport-ws websockets on the same path.
+func newGraphQLServer(es graphql.ExecutableSchema, a *App) *handler.Server {
+	srv := handler.New(es)
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 15 * time.Second,
+		InitTimeout:           10 * time.Second,
+		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
+			OriginPatterns: a.Config.CORSOrigins,
+		}},
+		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+			if _, ok := viewer.FromContext(ctx); ok {
+				return ctx, &p, nil // authenticated by the upgrade request's header
+			}
+			v, err := a.authenticate(ctx, p.Authorization())
+			if err != nil {
+				return ctx, nil, err
+			}
+			return viewer.NewContext(ctx, v), &p, nil
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(parserTokenLimit)
+	srv.SetErrorPresenter(graph.ErrorPresenter(a.Log))
+	srv.SetRecoverFunc(graph.Recover(a.Log))
+	srv.Use(graph.DefaultLimits)
+	srv.Use(graphqlMetrics{a.metrics})
+	if a.Config.Dev {
+		srv.Use(extension.Introspection{})
+	} else {
+		// "Did you mean …?" hints outside dev would describe the schema to a
+		// caller that is not allowed to introspect it.
+		srv.SetDisableSuggestion(true)
+	}
+	return srv
+}
+
+// limitBody caps the request body before gqlgen reads it.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}

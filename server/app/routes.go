@@ -1,0 +1,197 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"github.com/straitpay/strait/graph"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/audit"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// maxCredentialLen bounds an Authorization credential; a JWT from Strait is
+// well under 1 KiB, and anything near this is an attack or a mistake.
+const maxCredentialLen = 8 << 10
+
+func (a *App) routes(gql http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", a.metrics.instrument("graphql", a.requireAuth(limitBody(gql))))
+	mux.Handle("GET /healthz", a.metrics.instrument("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})))
+	mux.Handle("GET /readyz", a.metrics.instrument("readyz", http.HandlerFunc(a.readyz)))
+	mux.Handle("GET /metrics", a.metrics.handler())
+	if a.Config.Dev {
+		mux.Handle("GET /", playground.Handler("Strait GraphiQL", "/graphql"))
+	}
+	return a.requestContext(a.recoverPanics(a.cors(mux)))
+}
+
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.ready(ctx); err != nil {
+		a.Log.WarnContext(ctx, "not ready", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the request's ID, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// requestContext gives every request an ID (echoed in X-Request-Id and carried
+// by every log line and audit entry) and logs it when done.
+func (a *App) requestContext(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = "req_" + hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		remote, _, _ := net.SplitHostPort(r.RemoteAddr)
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = audit.WithRequest(ctx, audit.Request{ID: id, RemoteAddr: remote})
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		a.Log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.code), slog.Duration("duration", time.Since(start)), slog.String("remote", remote))
+	})
+}
+
+// recoverPanics turns a panic outside gqlgen (gqlgen recovers its own) into a
+// coded 500 without a stack trace for the caller; the stack goes to the log.
+func (a *App) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.Log.ErrorContext(r.Context(), "panic", "panic", p, "stack", string(debug.Stack()), "request_id", RequestID(r.Context()))
+				writeGraphQLError(w, http.StatusInternalServerError, graph.CodeInternal, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireAuth authenticates the caller from "Authorization: Bearer …" (a JWT
+// or an API key secret). A request without credentials is refused before
+// GraphQL runs, except a websocket upgrade, which may authenticate in its
+// connection_init payload.
+func (a *App) requireAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		header := r.Header.Get("Authorization")
+		if header == "" && isWebsocketUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		v, err := a.authenticate(r.Context(), header)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="strait"`)
+			writeGraphQLError(w, http.StatusUnauthorized, graph.CodeUnauthenticated, payments.ErrorMessage(err))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(viewer.NewContext(r.Context(), v)))
+	})
+}
+
+// authenticate resolves an Authorization header value to a viewer. Returns an
+// EUNAUTHORIZED error for anything that is not a valid credential.
+func (a *App) authenticate(ctx context.Context, header string) (viewer.Viewer, error) {
+	fail := func(kind, msg string) (viewer.Viewer, error) {
+		a.metrics.authFails.WithLabelValues(kind).Inc()
+		return viewer.Viewer{}, payments.Errorf(payments.EUNAUTHORIZED, "%s", msg)
+	}
+	if header == "" {
+		return fail("missing", "authentication required: send Authorization: Bearer <token>")
+	}
+	if len(header) > maxCredentialLen {
+		return fail("oversized", "credential too large")
+	}
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
+		return fail("malformed", "use Authorization: Bearer <token>")
+	}
+	if strings.HasPrefix(cred, "sk_") {
+		v, err := a.Tenancy.AuthenticateAPIKey(ctx, cred)
+		if err != nil {
+			if payments.ErrorCode(err) != payments.EUNAUTHORIZED {
+				a.Log.ErrorContext(ctx, "api key lookup failed", "err", err)
+				return viewer.Viewer{}, payments.Errorf(payments.EUNAUTHORIZED, "could not verify the API key")
+			}
+			return fail("api_key", payments.ErrorMessage(err))
+		}
+		return v, nil
+	}
+	v, err := a.Tokens.Verify(cred)
+	if err != nil {
+		return fail("jwt", payments.ErrorMessage(err))
+	}
+	return v, nil
+}
+
+func isWebsocketUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// cors answers browsers from the configured origins only.
+func (a *App) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && slices.Contains(a.Config.CORSOrigins, origin) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Vary", "Origin")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, X-Request-Id")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Max-Age", "600")
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeGraphQLError answers in the GraphQL response shape, so clients handle
+// transport-level refusals like any other error.
+func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]string{"code": code}}},
+	})
+}
