@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
-		"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/store"
