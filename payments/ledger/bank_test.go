@@ -46,7 +46,9 @@ func TestBankUnderKilledConnections(t *testing.T) {
 	defer l.Close()
 
 	const accounts, workers, initial = 8, 16, 1_000_000
-	acct := func(i int) ledger.AccountKey { return ledger.MerchantAccount(fmt.Sprintf("mer_bank%d", i), ledger.KindAvailable, usd) }
+	acct := func(i int) ledger.AccountKey {
+		return ledger.MerchantAccount(fmt.Sprintf("mer_bank%d", i), ledger.KindAvailable, usd)
+	}
 	for i := range accounts {
 		mustPost(t, l, ledger.Entry{
 			Source: ledger.Source{Type: ledger.SourceAdjustment, ID: fmt.Sprintf("fund-%d", i)}, EffectiveAt: t0,
