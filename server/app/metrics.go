@@ -81,7 +81,7 @@ func operationLabel(oc *graphql.OperationContext) string {
 // graphqlMetrics is a gqlgen extension recording each operation.
 type graphqlMetrics struct{ m *metrics }
 
-func (graphqlMetrics) ExtensionName() string                  { return "StraitMetrics" }
+func (graphqlMetrics) ExtensionName() string                   { return "StraitMetrics" }
 func (graphqlMetrics) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (g graphqlMetrics) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {

@@ -1,0 +1,69 @@
+# Strait's build. `make run` starts everything on SQLite; `make test` runs every
+# test (on MySQL too when STRAIT_TEST_MYSQL_DSN is set).
+
+GO        ?= go
+BIN       := bin
+PLUGINS   := $(BIN)/plugins
+export STRAIT_ADDR     ?= :8080
+export STRAIT_DATA_DIR ?= ./data
+SANDBOX_ADDR ?= 127.0.0.1:8090
+
+.PHONY: all build run test test-short bench generate check-generated migration check-migrations tools clean
+
+all: build
+
+## build: the strait server, the sandbox, and the reference connectors with their manifest
+build:
+	$(GO) build -o $(BIN)/strait ./server
+	@if [ -d sandbox/cmd/sandbox ]; then $(GO) build -o $(BIN)/sandbox ./sandbox/cmd/sandbox; fi
+	@if [ -f connectors/host/cmd/manifest/main.go ]; then \
+		mkdir -p $(PLUGINS); \
+		for p in plugins/*/; do n=$$(basename $$p); $(GO) build -o $(PLUGINS)/$$n ./plugins/$$n || exit 1; done; \
+		$(GO) run ./connectors/host/cmd/manifest -dir $(PLUGINS) -sandbox http://$(SANDBOX_ADDR); \
+	fi
+
+## run: build, start the sandbox, then strait in dev mode (Ctrl-C stops both)
+run: build
+	@mkdir -p $(STRAIT_DATA_DIR)
+	@if [ -x $(BIN)/sandbox ]; then \
+		$(BIN)/sandbox -addr $(SANDBOX_ADDR) -data $(STRAIT_DATA_DIR)/sandbox & \
+		trap "kill $$! 2>/dev/null" EXIT INT TERM; \
+		STRAIT_DEV=true $(BIN)/strait serve; \
+	else STRAIT_DEV=true $(BIN)/strait serve; fi
+
+## test: every test, with the race detector on the packages that run concurrently
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+## bench: the benchmarks in bench/, printing figures and ratios
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/...
+
+## generate: the whole codegen chain (ent + entgql, gqlgen, protobuf)
+generate: tools
+	$(GO) run ./ent/entc.go
+	$(GO) tool gqlgen generate
+	@if [ -f connectors/proto/generate.go ]; then $(GO) generate ./connectors/proto/...; fi
+
+## check-generated: fail when generated code differs from what `make generate` makes
+check-generated: generate
+	@git add -N . && git diff --exit-code --stat -- . ':(exclude)go.sum' || \
+		(echo "generated code is stale: run make generate and commit" && exit 1)
+
+## migration: write a MySQL migration for schema changes (needs MariaDB/MySQL on 127.0.0.1:3306)
+migration:
+	$(GO) run ./payments/store/gen_migration.go -name $(or $(NAME),change)
+
+## check-migrations: fail when ent/schema changed without a migration
+check-migrations:
+	$(GO) run ./payments/store/gen_migration.go -check
+
+## tools: protoc plugins used by `make generate`
+tools:
+	@command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
+	@$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	@$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0
+
+clean:
+	rm -rf $(BIN)
