@@ -243,7 +243,8 @@ func TestStatementPagesNewestFirstWithRunningBalance(t *testing.T) {
 		var seqs, balances []int64
 		var after *ent.Cursor
 		for {
-			page, err := e.l.Statement(merchantCtx("mer_a"), acc.ID, after, 2)
+			two := 2
+			page, err := e.l.Statement(merchantCtx("mer_a"), acc.ID, after, &two)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,7 +260,7 @@ func TestStatementPagesNewestFirstWithRunningBalance(t *testing.T) {
 		if fmt.Sprint(seqs) != "[5 4 3 2 1]" || fmt.Sprint(balances) != "[4500 3600 2700 1800 900]" {
 			t.Errorf("statement seqs %v balances %v", seqs, balances)
 		}
-		if _, err := e.l.Statement(merchantCtx("mer_b"), acc.ID, nil, 2); payments.ErrorCode(err) != payments.ENOTFOUND {
+		if _, err := e.l.Statement(merchantCtx("mer_b"), acc.ID, nil, nil); payments.ErrorCode(err) != payments.ENOTFOUND {
 			t.Errorf("another merchant's statement: err = %v, want ENOTFOUND", err)
 		}
 	})

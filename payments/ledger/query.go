@@ -119,7 +119,7 @@ func (l *Ledger) MerchantBalances(ctx context.Context, merchantID string) ([]Mer
 // paginated on the account's posting sequence: pass the last page's end
 // cursor as after. Tenant rules apply to the account and its postings.
 // Returns ENOTFOUND if the account does not exist or is not visible.
-func (l *Ledger) Statement(ctx context.Context, accountID string, after *ent.Cursor, first int) (*ent.PostingConnection, error) {
+func (l *Ledger) Statement(ctx context.Context, accountID string, after *ent.Cursor, first *int) (*ent.PostingConnection, error) {
 	exists, err := l.client.LedgerAccount.Query().Where(ledgeraccount.IDEQ(accountID)).Exist(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("statement of %s: %w", accountID, err)
@@ -128,8 +128,58 @@ func (l *Ledger) Statement(ctx context.Context, accountID string, after *ent.Cur
 		return nil, payments.Errorf(payments.ENOTFOUND, "account %s not found", accountID)
 	}
 	return l.client.Posting.Query().Where(posting.AccountIDEQ(accountID)).
-		Paginate(ctx, after, &first, nil, nil,
+		Paginate(ctx, after, first, nil, nil,
 			ent.WithPostingOrder(&ent.PostingOrder{Field: ent.PostingOrderFieldSeq, Direction: entDesc}))
+}
+
+// MerchantStatement is Statement for the merchant's account of kind in
+// currency; an account never posted to has an empty statement. Returns
+// EINVALID for an invalid kind or currency.
+func (l *Ledger) MerchantStatement(ctx context.Context, merchantID string, kind Kind, c money.Currency, after *ent.Cursor, first *int) (*ent.PostingConnection, error) {
+	if c.IsZero() {
+		return nil, payments.FieldErrorf("currency", "unknown currency")
+	}
+	a, err := l.FindAccount(ctx, MerchantAccount(merchantID, kind, c))
+	if payments.ErrorCode(err) == payments.ENOTFOUND {
+		return &ent.PostingConnection{Edges: []*ent.PostingEdge{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return l.Statement(ctx, a.ID, after, first)
+}
+
+// AccountFilter narrows Accounts; zero fields match everything.
+type AccountFilter struct {
+	OwnerType OwnerType
+	OwnerID   string
+	Currency  string
+}
+
+// Accounts returns a page of the accounts the viewer may see, oldest first.
+func (l *Ledger) Accounts(ctx context.Context, f AccountFilter, after *ent.Cursor, first *int) (*ent.LedgerAccountConnection, error) {
+	q := l.client.LedgerAccount.Query()
+	if f.OwnerType != "" {
+		q = q.Where(ledgeraccount.OwnerTypeEQ(entOwnerType(f.OwnerType)))
+	}
+	if f.OwnerID != "" {
+		q = q.Where(ledgeraccount.OwnerIDEQ(f.OwnerID))
+	}
+	if f.Currency != "" {
+		q = q.Where(ledgeraccount.CurrencyEQ(f.Currency))
+	}
+	return q.Paginate(ctx, after, first, nil, nil)
+}
+
+// Entries returns a page of the journal entries of a source type (and of one
+// source if sourceID is not empty), oldest first. Only operators and the
+// system may read entries.
+func (l *Ledger) Entries(ctx context.Context, sourceType, sourceID string, after *ent.Cursor, first *int) (*ent.JournalEntryConnection, error) {
+	q := l.client.JournalEntry.Query().Where(journalentry.SourceTypeEQ(sourceType))
+	if sourceID != "" {
+		q = q.Where(journalentry.SourceIDEQ(sourceID))
+	}
+	return q.Paginate(ctx, after, first, nil, nil)
 }
 
 // EntriesBySource returns the journal entries of a source type, or of one
