@@ -36,7 +36,9 @@ func (Limits) ExtensionName() string { return "StraitLimits" }
 // Validate implements graphql.HandlerExtension.
 func (Limits) Validate(graphql.ExecutableSchema) error { return nil }
 
-// MutateOperationContext implements graphql.OperationContextMutator: it walks
+// MutateOperationContext implements graphql.OperationContextMutator. Register
+// Limits after extension.Introspection, so it sees whether introspection is on.
+// It walks
 // the selected operation once and refuses it with BAD_USER_INPUT when it is too
 // deep, too complex, or pages too much.
 func (l Limits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
@@ -48,6 +50,8 @@ func (l Limits) MutateOperationContext(_ context.Context, oc *graphql.OperationC
 	switch {
 	case w.err != nil:
 		return w.err
+	case w.introspects && oc.DisableIntrospection:
+		return codedError(CodeBadUserInput, "introspection is disabled")
 	case cost > l.MaxComplexity:
 		return codedError(CodeBadUserInput, "query complexity %d exceeds the limit of %d", cost, l.MaxComplexity)
 	}
@@ -58,7 +62,9 @@ type walker struct {
 	limits    Limits
 	vars      map[string]any
 	fragments ast.FragmentDefinitionList
-	err       *gqlerror.Error
+	// introspects is set when the operation selects __schema or __type.
+	introspects bool
+	err         *gqlerror.Error
 }
 
 // selections returns the cost of a selection set at the given depth. Fragment
@@ -99,6 +105,9 @@ func (w *walker) selections(set ast.SelectionSet, depth int, onPath map[string]b
 }
 
 func (w *walker) field(f *ast.Field, depth int, onPath map[string]bool) int {
+	if f.Name == "__schema" || f.Name == "__type" {
+		w.introspects = true
+	}
 	if len(f.SelectionSet) == 0 {
 		return 1
 	}

@@ -2,6 +2,9 @@ package graph
 
 import (
 	"context"
+	"errors"
+
+	"entgo.io/ent/privacy"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/apikey"
@@ -63,7 +66,9 @@ func nodeType(_ context.Context, id string) (string, error) {
 // node resolves one ID through the privacy-filtered client.
 func (r *Resolver) node(ctx context.Context, id string) (ent.Noder, error) {
 	n, err := r.Client.Noder(ctx, id, ent.WithNodeType(nodeType))
-	if ent.IsNotFound(err) || payments.ErrorCode(err) == payments.ENOTFOUND {
+	// A type the caller may not read at all answers like a missing row, so
+	// node() never tells which IDs exist.
+	if ent.IsNotFound(err) || errors.Is(err, privacy.Deny) || payments.ErrorCode(err) == payments.ENOTFOUND {
 		return nil, errNodeNotFound(id)
 	}
 	return n, err

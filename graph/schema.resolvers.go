@@ -162,6 +162,16 @@ func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[string
 	return r.Client.APIKey.Query().Paginate(ctx, after, first, before, last, ent.WithAPIKeyOrder(&ent.APIKeyOrder{Direction: entgql.OrderDirectionDesc, Field: ent.DefaultAPIKeyOrder.Field}))
 }
 
+// Payment is the resolver for the payment field.
+func (r *queryResolver) Payment(ctx context.Context, id string) (*ent.Payment, error) {
+	return r.payment(ctx, id)
+}
+
+// Payments is the resolver for the payments field.
+func (r *queryResolver) Payments(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) (*ent.PaymentConnection, error) {
+	return r.Client.Payment.Query().Paginate(ctx, after, first, before, last, paymentsNewestFirst, paymentFilter(filter))
+}
+
 // AuditLogs is the resolver for the auditLogs field.
 func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.AuditLogConnection, error) {
 	return r.Client.AuditLog.Query().Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(&ent.AuditLogOrder{Direction: entgql.OrderDirectionDesc, Field: ent.DefaultAuditLogOrder.Field}))

@@ -13,6 +13,7 @@ import (
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
+	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/graph/scalar"
 )
 
@@ -80,6 +81,17 @@ type LedgerAccountsFilter struct {
 type MoneyInput struct {
 	Amount   scalar.Int64 `json:"amount"`
 	Currency string       `json:"currency"`
+}
+
+// Narrows a payments list. Every field is optional; given fields all apply.
+type PaymentListFilter struct {
+	Status            *payment.Status `json:"status,omitempty"`
+	MerchantReference *string         `json:"merchantReference,omitempty"`
+	CustomerID        *string         `json:"customerID,omitempty"`
+	// Only payments created at or after this instant.
+	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
+	// Only payments created before this instant.
+	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
 }
 
 // The authenticated caller.

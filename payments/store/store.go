@@ -127,9 +127,6 @@ func openMySQL(ctx context.Context, dsn string) (*DB, error) {
 	if _, ok := cfg.Params["time_zone"]; !ok {
 		cfg.Params["time_zone"] = "'+00:00'"
 	}
-	if _, ok := cfg.Params["transaction_isolation"]; !ok {
-		cfg.Params["transaction_isolation"] = "'READ-COMMITTED'"
-	}
 	db, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/straitpay/strait/graph"
 	"github.com/straitpay/strait/payments/viewer"
@@ -54,8 +55,6 @@ func newGraphQLServer(es graphql.ExecutableSchema, a *App) *handler.Server {
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetErrorPresenter(graph.ErrorPresenter(a.Log))
 	srv.SetRecoverFunc(graph.Recover(a.Log))
-	srv.Use(graph.DefaultLimits)
-	srv.Use(graphqlMetrics{a.metrics})
 	if a.Config.Dev {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -63,7 +62,29 @@ func newGraphQLServer(es graphql.ExecutableSchema, a *App) *handler.Server {
 		// caller that is not allowed to introspect it.
 		srv.SetDisableSuggestion(true)
 	}
+	srv.Use(graph.DefaultLimits) // after Introspection: it refuses introspection when off
+	srv.Use(graphqlMetrics{a.metrics})
 	return srv
+}
+
+// queriesOnlyOverGET refuses mutations and subscriptions sent with GET, with a
+// coded error (gqlgen's own refusal carries no code). GET requests are
+// cacheable and loggable by proxies; state changes never ride on them.
+func queriesOnlyOverGET(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && !isWebsocketUpgrade(r) {
+			doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: r.URL.Query().Get("query")}, parserTokenLimit)
+			if err == nil {
+				for _, op := range doc.Operations {
+					if op.Operation != ast.Query {
+						writeGraphQLError(w, http.StatusMethodNotAllowed, graph.CodeBadUserInput, "GET carries queries only; send mutations with POST")
+						return
+					}
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // limitBody caps the request body before gqlgen reads it.

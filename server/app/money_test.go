@@ -42,7 +42,7 @@ func (rates) GetRates(context.Context, []fx.Pair) ([]fx.ObservedRate, error) {
 	return []fx.ObservedRate{{Pair: fx.Pair{Base: money.MustCurrency("USD"), Quote: money.MustCurrency("JPY")}, Rate: money.MustRate("151.25")}}, nil
 }
 
-type gqlResponse struct {
+type moneyResponse struct {
 	Data   map[string]any
 	Errors []struct {
 		Message    string
@@ -50,7 +50,7 @@ type gqlResponse struct {
 	}
 }
 
-func gql(t *testing.T, h http.Handler, token, query string, vars map[string]any) gqlResponse {
+func gql(t *testing.T, h http.Handler, token, query string, vars map[string]any) moneyResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
@@ -58,14 +58,14 @@ func gql(t *testing.T, h http.Handler, token, query string, vars map[string]any)
 	req.Header.Set("Authorization", "Bearer "+token)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	var out gqlResponse
+	var out moneyResponse
 	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
 		t.Fatalf("%s: %d %s", query, rec.Code, rec.Body)
 	}
 	return out
 }
 
-func code(r gqlResponse) string {
+func code(r moneyResponse) string {
 	if len(r.Errors) == 0 {
 		return ""
 	}

@@ -27,14 +27,14 @@ const maxCredentialLen = 8 << 10
 
 func (a *App) routes(gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", a.metrics.instrument("graphql", a.requireAuth(limitBody(gql))))
+	mux.Handle("/graphql", a.metrics.instrument("graphql", a.requireAuth(queriesOnlyOverGET(limitBody(gql)))))
 	mux.Handle("GET /healthz", a.metrics.instrument("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})))
 	mux.Handle("GET /readyz", a.metrics.instrument("readyz", http.HandlerFunc(a.readyz)))
 	mux.Handle("GET /metrics", a.metrics.handler())
 	if a.Config.Dev {
-		mux.Handle("GET /", playground.Handler("Strait GraphiQL", "/graphql"))
+		mux.Handle("GET /{$}", playground.Handler("Strait GraphiQL", "/graphql"))
 	}
 	return a.requestContext(a.recoverPanics(a.cors(mux)))
 }

@@ -9,6 +9,7 @@ package rule
 
 import (
 	"context"
+	"reflect"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
@@ -17,9 +18,42 @@ import (
 	"github.com/straitpay/strait/payments/viewer"
 )
 
-// wherer is implemented by every generated query and mutation.
+// wherer adds a storage-level predicate to a generated query or mutation.
 type wherer interface {
 	WhereP(...func(*sql.Selector))
+}
+
+// whereOf adapts a generated query or mutation to wherer. Every generated
+// query and mutation has Where(...predicate.X), where predicate.X is a named
+// func(*sql.Selector); reflection converts the predicate to that type, so the
+// rules need no generated package (which would not exist before the first
+// codegen, and would make the schema import its own output).
+func whereOf(v any) (wherer, bool) {
+	if w, ok := v.(wherer); ok {
+		return w, true
+	}
+	m := reflect.ValueOf(v).MethodByName("Where")
+	if !m.IsValid() || !m.Type().IsVariadic() || m.Type().NumIn() != 1 {
+		return nil, false
+	}
+	predType := m.Type().In(0).Elem()
+	if !reflect.TypeOf(func(*sql.Selector) {}).ConvertibleTo(predType) {
+		return nil, false
+	}
+	return reflectWherer{where: m, predType: predType}, true
+}
+
+type reflectWherer struct {
+	where    reflect.Value
+	predType reflect.Type
+}
+
+func (r reflectWherer) WhereP(ps ...func(*sql.Selector)) {
+	args := make([]reflect.Value, len(ps))
+	for i, p := range ps {
+		args[i] = reflect.ValueOf(p).Convert(r.predType)
+	}
+	r.where.Call(args)
 }
 
 // merchantSetter is implemented by mutations of entities with a merchant_id field.
@@ -77,7 +111,7 @@ func (r filterRule) EvalQuery(ctx context.Context, q ent.Query) error {
 	if err != nil {
 		return err
 	}
-	w, ok := asWherer(q)
+	w, ok := whereOf(q)
 	if !ok {
 		return privacy.Denyf("query %T cannot be filtered by tenant", q)
 	}
@@ -113,7 +147,7 @@ func (r filterRule) EvalMutation(ctx context.Context, m ent.Mutation) error {
 		s.SetMerchantID(mid)
 		return privacy.Skip
 	}
-	w, ok := m.(wherer)
+	w, ok := whereOf(m)
 	if !ok {
 		return privacy.Denyf("mutation %T cannot be filtered by tenant", m)
 	}
