@@ -100,8 +100,11 @@ func (l *Ledger) resolve(ctx context.Context, keys []AccountKey) (map[AccountKey
 		if len(missing) == 0 || attempt == 1 {
 			break
 		}
-		creates := make([]*ent.LedgerAccountCreate, len(missing))
-		for i, k := range missing {
+		// One plain INSERT per account, each its own statement: a multi-row
+		// upsert would lock existing rows in key order while holding others,
+		// and could deadlock with posting transactions that lock by id. A
+		// duplicate means a concurrent first use created it: fine.
+		for _, k := range missing {
 			c := l.client.LedgerAccount.Create().
 				SetOwnerType(entOwnerType(k.OwnerType)).
 				SetOwnerID(k.OwnerID).
@@ -111,13 +114,9 @@ func (l *Ledger) resolve(ctx context.Context, keys []AccountKey) (map[AccountKey
 			if k.OwnerType == OwnerMerchant {
 				c.SetMerchantID(k.OwnerID)
 			}
-			creates[i] = c
-		}
-		err = l.client.LedgerAccount.CreateBulk(creates...).
-			OnConflictColumns(ledgeraccount.FieldOwnerType, ledgeraccount.FieldOwnerID, ledgeraccount.FieldKind, ledgeraccount.FieldCurrency).
-			DoNothing().Exec(ctx)
-		if err != nil && !isNoRows(err) {
-			return nil, fmt.Errorf("create accounts: %w", err)
+			if err := c.Exec(ctx); err != nil && !ent.IsConstraintError(err) {
+				return nil, fmt.Errorf("create account %s: %w", k, err)
+			}
 		}
 	}
 	if len(missing) > 0 {

@@ -171,7 +171,7 @@ func (l *Ledger) committer() {
 // maxAttempts bounds retries of a batch that hit a transient database error (a
 // deadlock, a lock wait timeout, or a unique-key race with another batch);
 // nothing of a failed attempt was committed, so retrying is safe.
-const maxAttempts = 4
+const maxAttempts = 8
 
 func (l *Ledger) commitWithRetry(batch []*request) {
 	live := batch[:0:0]
