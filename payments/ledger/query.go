@@ -18,12 +18,6 @@ import (
 	"github.com/straitpay/strait/payments/viewer"
 )
 
-// Balance is an account's balance.
-type Balance struct {
-	Account AccountKey
-	Amount  money.Amount
-}
-
 // Balance returns the current balance of the account with key; an account
 // never posted to has a zero balance. Returns EINVALID for an invalid key.
 // Tenant rules apply: a merchant asking for another owner's account gets
