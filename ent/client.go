@@ -20,11 +20,16 @@ import (
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/fxquote"
+	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
+	"github.com/straitpay/strait/ent/journalentry"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 
 	stdsql "database/sql"
@@ -45,8 +50,16 @@ type Client struct {
 	Customer *CustomerClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// FxQuote is the client for interacting with the FxQuote builders.
+	FxQuote *FxQuoteClient
+	// FxRate is the client for interacting with the FxRate builders.
+	FxRate *FxRateClient
 	// IdempotencyRecord is the client for interacting with the IdempotencyRecord builders.
 	IdempotencyRecord *IdempotencyRecordClient
+	// JournalEntry is the client for interacting with the JournalEntry builders.
+	JournalEntry *JournalEntryClient
+	// LedgerAccount is the client for interacting with the LedgerAccount builders.
+	LedgerAccount *LedgerAccountClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// MerchantUser is the client for interacting with the MerchantUser builders.
@@ -55,6 +68,8 @@ type Client struct {
 	Payment *PaymentClient
 	// PaymentAttempt is the client for interacting with the PaymentAttempt builders.
 	PaymentAttempt *PaymentAttemptClient
+	// Posting is the client for interacting with the Posting builders.
+	Posting *PostingClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
 }
@@ -73,11 +88,16 @@ func (c *Client) init() {
 	c.CheckoutSession = NewCheckoutSessionClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
 	c.Event = NewEventClient(c.config)
+	c.FxQuote = NewFxQuoteClient(c.config)
+	c.FxRate = NewFxRateClient(c.config)
 	c.IdempotencyRecord = NewIdempotencyRecordClient(c.config)
+	c.JournalEntry = NewJournalEntryClient(c.config)
+	c.LedgerAccount = NewLedgerAccountClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
 	c.MerchantUser = NewMerchantUserClient(c.config)
 	c.Payment = NewPaymentClient(c.config)
 	c.PaymentAttempt = NewPaymentAttemptClient(c.config)
+	c.Posting = NewPostingClient(c.config)
 	c.Refund = NewRefundClient(c.config)
 }
 
@@ -176,11 +196,16 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		CheckoutSession:   NewCheckoutSessionClient(cfg),
 		Customer:          NewCustomerClient(cfg),
 		Event:             NewEventClient(cfg),
+		FxQuote:           NewFxQuoteClient(cfg),
+		FxRate:            NewFxRateClient(cfg),
 		IdempotencyRecord: NewIdempotencyRecordClient(cfg),
+		JournalEntry:      NewJournalEntryClient(cfg),
+		LedgerAccount:     NewLedgerAccountClient(cfg),
 		Merchant:          NewMerchantClient(cfg),
 		MerchantUser:      NewMerchantUserClient(cfg),
 		Payment:           NewPaymentClient(cfg),
 		PaymentAttempt:    NewPaymentAttemptClient(cfg),
+		Posting:           NewPostingClient(cfg),
 		Refund:            NewRefundClient(cfg),
 	}, nil
 }
@@ -206,11 +231,16 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		CheckoutSession:   NewCheckoutSessionClient(cfg),
 		Customer:          NewCustomerClient(cfg),
 		Event:             NewEventClient(cfg),
+		FxQuote:           NewFxQuoteClient(cfg),
+		FxRate:            NewFxRateClient(cfg),
 		IdempotencyRecord: NewIdempotencyRecordClient(cfg),
+		JournalEntry:      NewJournalEntryClient(cfg),
+		LedgerAccount:     NewLedgerAccountClient(cfg),
 		Merchant:          NewMerchantClient(cfg),
 		MerchantUser:      NewMerchantUserClient(cfg),
 		Payment:           NewPaymentClient(cfg),
 		PaymentAttempt:    NewPaymentAttemptClient(cfg),
+		Posting:           NewPostingClient(cfg),
 		Refund:            NewRefundClient(cfg),
 	}, nil
 }
@@ -241,9 +271,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AuditLog, c.CheckoutSession, c.Customer, c.Event,
-		c.IdempotencyRecord, c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt,
-		c.Refund,
+		c.APIKey, c.AuditLog, c.CheckoutSession, c.Customer, c.Event, c.FxQuote,
+		c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount, c.Merchant,
+		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
 	} {
 		n.Use(hooks...)
 	}
@@ -253,9 +283,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AuditLog, c.CheckoutSession, c.Customer, c.Event,
-		c.IdempotencyRecord, c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt,
-		c.Refund,
+		c.APIKey, c.AuditLog, c.CheckoutSession, c.Customer, c.Event, c.FxQuote,
+		c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount, c.Merchant,
+		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -274,8 +304,16 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Customer.mutate(ctx, m)
 	case *EventMutation:
 		return c.Event.mutate(ctx, m)
+	case *FxQuoteMutation:
+		return c.FxQuote.mutate(ctx, m)
+	case *FxRateMutation:
+		return c.FxRate.mutate(ctx, m)
 	case *IdempotencyRecordMutation:
 		return c.IdempotencyRecord.mutate(ctx, m)
+	case *JournalEntryMutation:
+		return c.JournalEntry.mutate(ctx, m)
+	case *LedgerAccountMutation:
+		return c.LedgerAccount.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
 	case *MerchantUserMutation:
@@ -284,6 +322,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Payment.mutate(ctx, m)
 	case *PaymentAttemptMutation:
 		return c.PaymentAttempt.mutate(ctx, m)
+	case *PostingMutation:
+		return c.Posting.mutate(ctx, m)
 	case *RefundMutation:
 		return c.Refund.mutate(ctx, m)
 	default:
@@ -1041,6 +1081,274 @@ func (c *EventClient) mutate(ctx context.Context, m *EventMutation) (Value, erro
 	}
 }
 
+// FxQuoteClient is a client for the FxQuote schema.
+type FxQuoteClient struct {
+	config
+}
+
+// NewFxQuoteClient returns a client for the FxQuote from the given config.
+func NewFxQuoteClient(c config) *FxQuoteClient {
+	return &FxQuoteClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `fxquote.Hooks(f(g(h())))`.
+func (c *FxQuoteClient) Use(hooks ...Hook) {
+	c.hooks.FxQuote = append(c.hooks.FxQuote, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `fxquote.Intercept(f(g(h())))`.
+func (c *FxQuoteClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FxQuote = append(c.inters.FxQuote, interceptors...)
+}
+
+// Create returns a builder for creating a FxQuote entity.
+func (c *FxQuoteClient) Create() *FxQuoteCreate {
+	mutation := newFxQuoteMutation(c.config, OpCreate)
+	return &FxQuoteCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FxQuote entities.
+func (c *FxQuoteClient) CreateBulk(builders ...*FxQuoteCreate) *FxQuoteCreateBulk {
+	return &FxQuoteCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FxQuoteClient) MapCreateBulk(slice any, setFunc func(*FxQuoteCreate, int)) *FxQuoteCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FxQuoteCreateBulk{err: fmt.Errorf("calling to FxQuoteClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FxQuoteCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FxQuoteCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FxQuote.
+func (c *FxQuoteClient) Update() *FxQuoteUpdate {
+	mutation := newFxQuoteMutation(c.config, OpUpdate)
+	return &FxQuoteUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FxQuoteClient) UpdateOne(_m *FxQuote) *FxQuoteUpdateOne {
+	mutation := newFxQuoteMutation(c.config, OpUpdateOne, withFxQuote(_m))
+	return &FxQuoteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FxQuoteClient) UpdateOneID(id string) *FxQuoteUpdateOne {
+	mutation := newFxQuoteMutation(c.config, OpUpdateOne, withFxQuoteID(id))
+	return &FxQuoteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FxQuote.
+func (c *FxQuoteClient) Delete() *FxQuoteDelete {
+	mutation := newFxQuoteMutation(c.config, OpDelete)
+	return &FxQuoteDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FxQuoteClient) DeleteOne(_m *FxQuote) *FxQuoteDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FxQuoteClient) DeleteOneID(id string) *FxQuoteDeleteOne {
+	builder := c.Delete().Where(fxquote.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FxQuoteDeleteOne{builder}
+}
+
+// Query returns a query builder for FxQuote.
+func (c *FxQuoteClient) Query() *FxQuoteQuery {
+	return &FxQuoteQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFxQuote},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FxQuote entity by its id.
+func (c *FxQuoteClient) Get(ctx context.Context, id string) (*FxQuote, error) {
+	return c.Query().Where(fxquote.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FxQuoteClient) GetX(ctx context.Context, id string) *FxQuote {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FxQuoteClient) Hooks() []Hook {
+	hooks := c.hooks.FxQuote
+	return append(hooks[:len(hooks):len(hooks)], fxquote.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FxQuoteClient) Interceptors() []Interceptor {
+	return c.inters.FxQuote
+}
+
+func (c *FxQuoteClient) mutate(ctx context.Context, m *FxQuoteMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FxQuoteCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FxQuoteUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FxQuoteUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FxQuoteDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FxQuote mutation op: %q", m.Op())
+	}
+}
+
+// FxRateClient is a client for the FxRate schema.
+type FxRateClient struct {
+	config
+}
+
+// NewFxRateClient returns a client for the FxRate from the given config.
+func NewFxRateClient(c config) *FxRateClient {
+	return &FxRateClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `fxrate.Hooks(f(g(h())))`.
+func (c *FxRateClient) Use(hooks ...Hook) {
+	c.hooks.FxRate = append(c.hooks.FxRate, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `fxrate.Intercept(f(g(h())))`.
+func (c *FxRateClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FxRate = append(c.inters.FxRate, interceptors...)
+}
+
+// Create returns a builder for creating a FxRate entity.
+func (c *FxRateClient) Create() *FxRateCreate {
+	mutation := newFxRateMutation(c.config, OpCreate)
+	return &FxRateCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FxRate entities.
+func (c *FxRateClient) CreateBulk(builders ...*FxRateCreate) *FxRateCreateBulk {
+	return &FxRateCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FxRateClient) MapCreateBulk(slice any, setFunc func(*FxRateCreate, int)) *FxRateCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FxRateCreateBulk{err: fmt.Errorf("calling to FxRateClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FxRateCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FxRateCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FxRate.
+func (c *FxRateClient) Update() *FxRateUpdate {
+	mutation := newFxRateMutation(c.config, OpUpdate)
+	return &FxRateUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FxRateClient) UpdateOne(_m *FxRate) *FxRateUpdateOne {
+	mutation := newFxRateMutation(c.config, OpUpdateOne, withFxRate(_m))
+	return &FxRateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FxRateClient) UpdateOneID(id string) *FxRateUpdateOne {
+	mutation := newFxRateMutation(c.config, OpUpdateOne, withFxRateID(id))
+	return &FxRateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FxRate.
+func (c *FxRateClient) Delete() *FxRateDelete {
+	mutation := newFxRateMutation(c.config, OpDelete)
+	return &FxRateDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FxRateClient) DeleteOne(_m *FxRate) *FxRateDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FxRateClient) DeleteOneID(id string) *FxRateDeleteOne {
+	builder := c.Delete().Where(fxrate.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FxRateDeleteOne{builder}
+}
+
+// Query returns a query builder for FxRate.
+func (c *FxRateClient) Query() *FxRateQuery {
+	return &FxRateQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFxRate},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FxRate entity by its id.
+func (c *FxRateClient) Get(ctx context.Context, id string) (*FxRate, error) {
+	return c.Query().Where(fxrate.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FxRateClient) GetX(ctx context.Context, id string) *FxRate {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FxRateClient) Hooks() []Hook {
+	hooks := c.hooks.FxRate
+	return append(hooks[:len(hooks):len(hooks)], fxrate.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FxRateClient) Interceptors() []Interceptor {
+	return c.inters.FxRate
+}
+
+func (c *FxRateClient) mutate(ctx context.Context, m *FxRateMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FxRateCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FxRateUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FxRateUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FxRateDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FxRate mutation op: %q", m.Op())
+	}
+}
+
 // IdempotencyRecordClient is a client for the IdempotencyRecord schema.
 type IdempotencyRecordClient struct {
 	config
@@ -1172,6 +1480,306 @@ func (c *IdempotencyRecordClient) mutate(ctx context.Context, m *IdempotencyReco
 		return (&IdempotencyRecordDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown IdempotencyRecord mutation op: %q", m.Op())
+	}
+}
+
+// JournalEntryClient is a client for the JournalEntry schema.
+type JournalEntryClient struct {
+	config
+}
+
+// NewJournalEntryClient returns a client for the JournalEntry from the given config.
+func NewJournalEntryClient(c config) *JournalEntryClient {
+	return &JournalEntryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `journalentry.Hooks(f(g(h())))`.
+func (c *JournalEntryClient) Use(hooks ...Hook) {
+	c.hooks.JournalEntry = append(c.hooks.JournalEntry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `journalentry.Intercept(f(g(h())))`.
+func (c *JournalEntryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.JournalEntry = append(c.inters.JournalEntry, interceptors...)
+}
+
+// Create returns a builder for creating a JournalEntry entity.
+func (c *JournalEntryClient) Create() *JournalEntryCreate {
+	mutation := newJournalEntryMutation(c.config, OpCreate)
+	return &JournalEntryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of JournalEntry entities.
+func (c *JournalEntryClient) CreateBulk(builders ...*JournalEntryCreate) *JournalEntryCreateBulk {
+	return &JournalEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *JournalEntryClient) MapCreateBulk(slice any, setFunc func(*JournalEntryCreate, int)) *JournalEntryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &JournalEntryCreateBulk{err: fmt.Errorf("calling to JournalEntryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*JournalEntryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &JournalEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for JournalEntry.
+func (c *JournalEntryClient) Update() *JournalEntryUpdate {
+	mutation := newJournalEntryMutation(c.config, OpUpdate)
+	return &JournalEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *JournalEntryClient) UpdateOne(_m *JournalEntry) *JournalEntryUpdateOne {
+	mutation := newJournalEntryMutation(c.config, OpUpdateOne, withJournalEntry(_m))
+	return &JournalEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *JournalEntryClient) UpdateOneID(id string) *JournalEntryUpdateOne {
+	mutation := newJournalEntryMutation(c.config, OpUpdateOne, withJournalEntryID(id))
+	return &JournalEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for JournalEntry.
+func (c *JournalEntryClient) Delete() *JournalEntryDelete {
+	mutation := newJournalEntryMutation(c.config, OpDelete)
+	return &JournalEntryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *JournalEntryClient) DeleteOne(_m *JournalEntry) *JournalEntryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *JournalEntryClient) DeleteOneID(id string) *JournalEntryDeleteOne {
+	builder := c.Delete().Where(journalentry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &JournalEntryDeleteOne{builder}
+}
+
+// Query returns a query builder for JournalEntry.
+func (c *JournalEntryClient) Query() *JournalEntryQuery {
+	return &JournalEntryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeJournalEntry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a JournalEntry entity by its id.
+func (c *JournalEntryClient) Get(ctx context.Context, id string) (*JournalEntry, error) {
+	return c.Query().Where(journalentry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *JournalEntryClient) GetX(ctx context.Context, id string) *JournalEntry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPostings queries the postings edge of a JournalEntry.
+func (c *JournalEntryClient) QueryPostings(_m *JournalEntry) *PostingQuery {
+	query := (&PostingClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(journalentry.Table, journalentry.FieldID, id),
+			sqlgraph.To(posting.Table, posting.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, journalentry.PostingsTable, journalentry.PostingsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *JournalEntryClient) Hooks() []Hook {
+	hooks := c.hooks.JournalEntry
+	return append(hooks[:len(hooks):len(hooks)], journalentry.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *JournalEntryClient) Interceptors() []Interceptor {
+	return c.inters.JournalEntry
+}
+
+func (c *JournalEntryClient) mutate(ctx context.Context, m *JournalEntryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&JournalEntryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&JournalEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&JournalEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&JournalEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown JournalEntry mutation op: %q", m.Op())
+	}
+}
+
+// LedgerAccountClient is a client for the LedgerAccount schema.
+type LedgerAccountClient struct {
+	config
+}
+
+// NewLedgerAccountClient returns a client for the LedgerAccount from the given config.
+func NewLedgerAccountClient(c config) *LedgerAccountClient {
+	return &LedgerAccountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ledgeraccount.Hooks(f(g(h())))`.
+func (c *LedgerAccountClient) Use(hooks ...Hook) {
+	c.hooks.LedgerAccount = append(c.hooks.LedgerAccount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ledgeraccount.Intercept(f(g(h())))`.
+func (c *LedgerAccountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LedgerAccount = append(c.inters.LedgerAccount, interceptors...)
+}
+
+// Create returns a builder for creating a LedgerAccount entity.
+func (c *LedgerAccountClient) Create() *LedgerAccountCreate {
+	mutation := newLedgerAccountMutation(c.config, OpCreate)
+	return &LedgerAccountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LedgerAccount entities.
+func (c *LedgerAccountClient) CreateBulk(builders ...*LedgerAccountCreate) *LedgerAccountCreateBulk {
+	return &LedgerAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LedgerAccountClient) MapCreateBulk(slice any, setFunc func(*LedgerAccountCreate, int)) *LedgerAccountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LedgerAccountCreateBulk{err: fmt.Errorf("calling to LedgerAccountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LedgerAccountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LedgerAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LedgerAccount.
+func (c *LedgerAccountClient) Update() *LedgerAccountUpdate {
+	mutation := newLedgerAccountMutation(c.config, OpUpdate)
+	return &LedgerAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LedgerAccountClient) UpdateOne(_m *LedgerAccount) *LedgerAccountUpdateOne {
+	mutation := newLedgerAccountMutation(c.config, OpUpdateOne, withLedgerAccount(_m))
+	return &LedgerAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LedgerAccountClient) UpdateOneID(id string) *LedgerAccountUpdateOne {
+	mutation := newLedgerAccountMutation(c.config, OpUpdateOne, withLedgerAccountID(id))
+	return &LedgerAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LedgerAccount.
+func (c *LedgerAccountClient) Delete() *LedgerAccountDelete {
+	mutation := newLedgerAccountMutation(c.config, OpDelete)
+	return &LedgerAccountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LedgerAccountClient) DeleteOne(_m *LedgerAccount) *LedgerAccountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LedgerAccountClient) DeleteOneID(id string) *LedgerAccountDeleteOne {
+	builder := c.Delete().Where(ledgeraccount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LedgerAccountDeleteOne{builder}
+}
+
+// Query returns a query builder for LedgerAccount.
+func (c *LedgerAccountClient) Query() *LedgerAccountQuery {
+	return &LedgerAccountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLedgerAccount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LedgerAccount entity by its id.
+func (c *LedgerAccountClient) Get(ctx context.Context, id string) (*LedgerAccount, error) {
+	return c.Query().Where(ledgeraccount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LedgerAccountClient) GetX(ctx context.Context, id string) *LedgerAccount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPostings queries the postings edge of a LedgerAccount.
+func (c *LedgerAccountClient) QueryPostings(_m *LedgerAccount) *PostingQuery {
+	query := (&PostingClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(ledgeraccount.Table, ledgeraccount.FieldID, id),
+			sqlgraph.To(posting.Table, posting.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, ledgeraccount.PostingsTable, ledgeraccount.PostingsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *LedgerAccountClient) Hooks() []Hook {
+	hooks := c.hooks.LedgerAccount
+	return append(hooks[:len(hooks):len(hooks)], ledgeraccount.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LedgerAccountClient) Interceptors() []Interceptor {
+	return c.inters.LedgerAccount
+}
+
+func (c *LedgerAccountClient) mutate(ctx context.Context, m *LedgerAccountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LedgerAccountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LedgerAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LedgerAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LedgerAccountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LedgerAccount mutation op: %q", m.Op())
 	}
 }
 
@@ -1871,6 +2479,172 @@ func (c *PaymentAttemptClient) mutate(ctx context.Context, m *PaymentAttemptMuta
 	}
 }
 
+// PostingClient is a client for the Posting schema.
+type PostingClient struct {
+	config
+}
+
+// NewPostingClient returns a client for the Posting from the given config.
+func NewPostingClient(c config) *PostingClient {
+	return &PostingClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `posting.Hooks(f(g(h())))`.
+func (c *PostingClient) Use(hooks ...Hook) {
+	c.hooks.Posting = append(c.hooks.Posting, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `posting.Intercept(f(g(h())))`.
+func (c *PostingClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Posting = append(c.inters.Posting, interceptors...)
+}
+
+// Create returns a builder for creating a Posting entity.
+func (c *PostingClient) Create() *PostingCreate {
+	mutation := newPostingMutation(c.config, OpCreate)
+	return &PostingCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Posting entities.
+func (c *PostingClient) CreateBulk(builders ...*PostingCreate) *PostingCreateBulk {
+	return &PostingCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PostingClient) MapCreateBulk(slice any, setFunc func(*PostingCreate, int)) *PostingCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PostingCreateBulk{err: fmt.Errorf("calling to PostingClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PostingCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PostingCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Posting.
+func (c *PostingClient) Update() *PostingUpdate {
+	mutation := newPostingMutation(c.config, OpUpdate)
+	return &PostingUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PostingClient) UpdateOne(_m *Posting) *PostingUpdateOne {
+	mutation := newPostingMutation(c.config, OpUpdateOne, withPosting(_m))
+	return &PostingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PostingClient) UpdateOneID(id string) *PostingUpdateOne {
+	mutation := newPostingMutation(c.config, OpUpdateOne, withPostingID(id))
+	return &PostingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Posting.
+func (c *PostingClient) Delete() *PostingDelete {
+	mutation := newPostingMutation(c.config, OpDelete)
+	return &PostingDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PostingClient) DeleteOne(_m *Posting) *PostingDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PostingClient) DeleteOneID(id string) *PostingDeleteOne {
+	builder := c.Delete().Where(posting.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PostingDeleteOne{builder}
+}
+
+// Query returns a query builder for Posting.
+func (c *PostingClient) Query() *PostingQuery {
+	return &PostingQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePosting},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Posting entity by its id.
+func (c *PostingClient) Get(ctx context.Context, id string) (*Posting, error) {
+	return c.Query().Where(posting.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PostingClient) GetX(ctx context.Context, id string) *Posting {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryEntry queries the entry edge of a Posting.
+func (c *PostingClient) QueryEntry(_m *Posting) *JournalEntryQuery {
+	query := (&JournalEntryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(posting.Table, posting.FieldID, id),
+			sqlgraph.To(journalentry.Table, journalentry.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, posting.EntryTable, posting.EntryColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryAccount queries the account edge of a Posting.
+func (c *PostingClient) QueryAccount(_m *Posting) *LedgerAccountQuery {
+	query := (&LedgerAccountClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(posting.Table, posting.FieldID, id),
+			sqlgraph.To(ledgeraccount.Table, ledgeraccount.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, posting.AccountTable, posting.AccountColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PostingClient) Hooks() []Hook {
+	hooks := c.hooks.Posting
+	return append(hooks[:len(hooks):len(hooks)], posting.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PostingClient) Interceptors() []Interceptor {
+	return c.inters.Posting
+}
+
+func (c *PostingClient) mutate(ctx context.Context, m *PostingMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PostingCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PostingUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PostingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PostingDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Posting mutation op: %q", m.Op())
+	}
+}
+
 // RefundClient is a client for the Refund schema.
 type RefundClient struct {
 	config
@@ -2040,12 +2814,14 @@ func (c *RefundClient) mutate(ctx context.Context, m *RefundMutation) (Value, er
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AuditLog, CheckoutSession, Customer, Event, IdempotencyRecord, Merchant,
-		MerchantUser, Payment, PaymentAttempt, Refund []ent.Hook
+		APIKey, AuditLog, CheckoutSession, Customer, Event, FxQuote, FxRate,
+		IdempotencyRecord, JournalEntry, LedgerAccount, Merchant, MerchantUser,
+		Payment, PaymentAttempt, Posting, Refund []ent.Hook
 	}
 	inters struct {
-		APIKey, AuditLog, CheckoutSession, Customer, Event, IdempotencyRecord, Merchant,
-		MerchantUser, Payment, PaymentAttempt, Refund []ent.Interceptor
+		APIKey, AuditLog, CheckoutSession, Customer, Event, FxQuote, FxRate,
+		IdempotencyRecord, JournalEntry, LedgerAccount, Merchant, MerchantUser,
+		Payment, PaymentAttempt, Posting, Refund []ent.Interceptor
 	}
 )
 

@@ -17,11 +17,16 @@ import (
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/fxquote"
+	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
+	"github.com/straitpay/strait/ent/journalentry"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 )
 
@@ -88,11 +93,16 @@ func checkColumn(t, c string) error {
 			checkoutsession.Table:   checkoutsession.ValidColumn,
 			customer.Table:          customer.ValidColumn,
 			event.Table:             event.ValidColumn,
+			fxquote.Table:           fxquote.ValidColumn,
+			fxrate.Table:            fxrate.ValidColumn,
 			idempotencyrecord.Table: idempotencyrecord.ValidColumn,
+			journalentry.Table:      journalentry.ValidColumn,
+			ledgeraccount.Table:     ledgeraccount.ValidColumn,
 			merchant.Table:          merchant.ValidColumn,
 			merchantuser.Table:      merchantuser.ValidColumn,
 			payment.Table:           payment.ValidColumn,
 			paymentattempt.Table:    paymentattempt.ValidColumn,
+			posting.Table:           posting.ValidColumn,
 			refund.Table:            refund.ValidColumn,
 		})
 	})

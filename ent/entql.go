@@ -8,11 +8,16 @@ import (
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/fxquote"
+	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
+	"github.com/straitpay/strait/ent/journalentry"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
 
@@ -24,7 +29,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 11)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 16)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -140,6 +145,48 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   fxquote.Table,
+			Columns: fxquote.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: fxquote.FieldID,
+			},
+		},
+		Type: "FxQuote",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			fxquote.FieldMerchantID:    {Type: field.TypeString, Column: fxquote.FieldMerchantID},
+			fxquote.FieldBaseCurrency:  {Type: field.TypeString, Column: fxquote.FieldBaseCurrency},
+			fxquote.FieldQuoteCurrency: {Type: field.TypeString, Column: fxquote.FieldQuoteCurrency},
+			fxquote.FieldBaseRate:      {Type: field.TypeString, Column: fxquote.FieldBaseRate},
+			fxquote.FieldMarginBps:     {Type: field.TypeInt64, Column: fxquote.FieldMarginBps},
+			fxquote.FieldRate:          {Type: field.TypeString, Column: fxquote.FieldRate},
+			fxquote.FieldRateSource:    {Type: field.TypeString, Column: fxquote.FieldRateSource},
+			fxquote.FieldRateFetchedAt: {Type: field.TypeTime, Column: fxquote.FieldRateFetchedAt},
+			fxquote.FieldExpiresAt:     {Type: field.TypeTime, Column: fxquote.FieldExpiresAt},
+			fxquote.FieldCreatedAt:     {Type: field.TypeTime, Column: fxquote.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   fxrate.Table,
+			Columns: fxrate.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: fxrate.FieldID,
+			},
+		},
+		Type: "FxRate",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			fxrate.FieldBase:      {Type: field.TypeString, Column: fxrate.FieldBase},
+			fxrate.FieldQuote:     {Type: field.TypeString, Column: fxrate.FieldQuote},
+			fxrate.FieldRate:      {Type: field.TypeString, Column: fxrate.FieldRate},
+			fxrate.FieldSource:    {Type: field.TypeString, Column: fxrate.FieldSource},
+			fxrate.FieldFetchedAt: {Type: field.TypeTime, Column: fxrate.FieldFetchedAt},
+			fxrate.FieldCreatedAt: {Type: field.TypeTime, Column: fxrate.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencyrecord.Table,
 			Columns: idempotencyrecord.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -161,7 +208,49 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencyrecord.FieldExpiresAt:   {Type: field.TypeTime, Column: idempotencyrecord.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   journalentry.Table,
+			Columns: journalentry.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: journalentry.FieldID,
+			},
+		},
+		Type: "JournalEntry",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			journalentry.FieldSourceType:  {Type: field.TypeString, Column: journalentry.FieldSourceType},
+			journalentry.FieldSourceID:    {Type: field.TypeString, Column: journalentry.FieldSourceID},
+			journalentry.FieldDescription: {Type: field.TypeString, Column: journalentry.FieldDescription},
+			journalentry.FieldEffectiveAt: {Type: field.TypeTime, Column: journalentry.FieldEffectiveAt},
+			journalentry.FieldPostingHash: {Type: field.TypeString, Column: journalentry.FieldPostingHash},
+			journalentry.FieldCreatedAt:   {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[9] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ledgeraccount.Table,
+			Columns: ledgeraccount.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: ledgeraccount.FieldID,
+			},
+		},
+		Type: "LedgerAccount",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ledgeraccount.FieldCreatedAt:     {Type: field.TypeTime, Column: ledgeraccount.FieldCreatedAt},
+			ledgeraccount.FieldUpdatedAt:     {Type: field.TypeTime, Column: ledgeraccount.FieldUpdatedAt},
+			ledgeraccount.FieldMerchantID:    {Type: field.TypeString, Column: ledgeraccount.FieldMerchantID},
+			ledgeraccount.FieldOwnerType:     {Type: field.TypeEnum, Column: ledgeraccount.FieldOwnerType},
+			ledgeraccount.FieldOwnerID:       {Type: field.TypeString, Column: ledgeraccount.FieldOwnerID},
+			ledgeraccount.FieldKind:          {Type: field.TypeEnum, Column: ledgeraccount.FieldKind},
+			ledgeraccount.FieldCurrency:      {Type: field.TypeString, Column: ledgeraccount.FieldCurrency},
+			ledgeraccount.FieldAllowNegative: {Type: field.TypeBool, Column: ledgeraccount.FieldAllowNegative},
+			ledgeraccount.FieldBalance:       {Type: field.TypeInt64, Column: ledgeraccount.FieldBalance},
+			ledgeraccount.FieldVersion:       {Type: field.TypeInt64, Column: ledgeraccount.FieldVersion},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -181,7 +270,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRiskTier:           {Type: field.TypeEnum, Column: merchant.FieldRiskTier},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantuser.Table,
 			Columns: merchantuser.Columns,
@@ -201,7 +290,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantuser.FieldStatus:     {Type: field.TypeEnum, Column: merchantuser.FieldStatus},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -234,7 +323,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldCanceledAt:        {Type: field.TypeTime, Column: payment.FieldCanceledAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentattempt.Table,
 			Columns: paymentattempt.Columns,
@@ -265,7 +354,29 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentattempt.FieldResolvedAt:            {Type: field.TypeTime, Column: paymentattempt.FieldResolvedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   posting.Table,
+			Columns: posting.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: posting.FieldID,
+			},
+		},
+		Type: "Posting",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			posting.FieldMerchantID:   {Type: field.TypeString, Column: posting.FieldMerchantID},
+			posting.FieldEntryID:      {Type: field.TypeString, Column: posting.FieldEntryID},
+			posting.FieldAccountID:    {Type: field.TypeString, Column: posting.FieldAccountID},
+			posting.FieldAmount:       {Type: field.TypeInt64, Column: posting.FieldAmount},
+			posting.FieldCurrency:     {Type: field.TypeString, Column: posting.FieldCurrency},
+			posting.FieldSeq:          {Type: field.TypeInt64, Column: posting.FieldSeq},
+			posting.FieldBalanceAfter: {Type: field.TypeInt64, Column: posting.FieldBalanceAfter},
+			posting.FieldEffectiveAt:  {Type: field.TypeTime, Column: posting.FieldEffectiveAt},
+			posting.FieldCreatedAt:    {Type: field.TypeTime, Column: posting.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -347,6 +458,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Customer",
 		"Merchant",
+	)
+	graph.MustAddE(
+		"postings",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   journalentry.PostingsTable,
+			Columns: []string{journalentry.PostingsColumn},
+			Bidi:    false,
+		},
+		"JournalEntry",
+		"Posting",
+	)
+	graph.MustAddE(
+		"postings",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   ledgeraccount.PostingsTable,
+			Columns: []string{ledgeraccount.PostingsColumn},
+			Bidi:    false,
+		},
+		"LedgerAccount",
+		"Posting",
 	)
 	graph.MustAddE(
 		"users",
@@ -467,6 +602,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"PaymentAttempt",
 		"Payment",
+	)
+	graph.MustAddE(
+		"entry",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   posting.EntryTable,
+			Columns: []string{posting.EntryColumn},
+			Bidi:    false,
+		},
+		"Posting",
+		"JournalEntry",
+	)
+	graph.MustAddE(
+		"account",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   posting.AccountTable,
+			Columns: []string{posting.AccountColumn},
+			Bidi:    false,
+		},
+		"Posting",
+		"LedgerAccount",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -1012,6 +1171,166 @@ func (f *EventFilter) WherePublishedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *FxQuoteQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FxQuoteQuery builder.
+func (_q *FxQuoteQuery) Filter() *FxQuoteFilter {
+	return &FxQuoteFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FxQuoteMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FxQuoteMutation builder.
+func (m *FxQuoteMutation) Filter() *FxQuoteFilter {
+	return &FxQuoteFilter{config: m.config, predicateAdder: m}
+}
+
+// FxQuoteFilter provides a generic filtering capability at runtime for FxQuoteQuery.
+type FxQuoteFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FxQuoteFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *FxQuoteFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(fxquote.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *FxQuoteFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(fxquote.FieldMerchantID))
+}
+
+// WhereBaseCurrency applies the entql string predicate on the base_currency field.
+func (f *FxQuoteFilter) WhereBaseCurrency(p entql.StringP) {
+	f.Where(p.Field(fxquote.FieldBaseCurrency))
+}
+
+// WhereQuoteCurrency applies the entql string predicate on the quote_currency field.
+func (f *FxQuoteFilter) WhereQuoteCurrency(p entql.StringP) {
+	f.Where(p.Field(fxquote.FieldQuoteCurrency))
+}
+
+// WhereBaseRate applies the entql string predicate on the base_rate field.
+func (f *FxQuoteFilter) WhereBaseRate(p entql.StringP) {
+	f.Where(p.Field(fxquote.FieldBaseRate))
+}
+
+// WhereMarginBps applies the entql int64 predicate on the margin_bps field.
+func (f *FxQuoteFilter) WhereMarginBps(p entql.Int64P) {
+	f.Where(p.Field(fxquote.FieldMarginBps))
+}
+
+// WhereRate applies the entql string predicate on the rate field.
+func (f *FxQuoteFilter) WhereRate(p entql.StringP) {
+	f.Where(p.Field(fxquote.FieldRate))
+}
+
+// WhereRateSource applies the entql string predicate on the rate_source field.
+func (f *FxQuoteFilter) WhereRateSource(p entql.StringP) {
+	f.Where(p.Field(fxquote.FieldRateSource))
+}
+
+// WhereRateFetchedAt applies the entql time.Time predicate on the rate_fetched_at field.
+func (f *FxQuoteFilter) WhereRateFetchedAt(p entql.TimeP) {
+	f.Where(p.Field(fxquote.FieldRateFetchedAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *FxQuoteFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(fxquote.FieldExpiresAt))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *FxQuoteFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(fxquote.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *FxRateQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FxRateQuery builder.
+func (_q *FxRateQuery) Filter() *FxRateFilter {
+	return &FxRateFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FxRateMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FxRateMutation builder.
+func (m *FxRateMutation) Filter() *FxRateFilter {
+	return &FxRateFilter{config: m.config, predicateAdder: m}
+}
+
+// FxRateFilter provides a generic filtering capability at runtime for FxRateQuery.
+type FxRateFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FxRateFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *FxRateFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(fxrate.FieldID))
+}
+
+// WhereBase applies the entql string predicate on the base field.
+func (f *FxRateFilter) WhereBase(p entql.StringP) {
+	f.Where(p.Field(fxrate.FieldBase))
+}
+
+// WhereQuote applies the entql string predicate on the quote field.
+func (f *FxRateFilter) WhereQuote(p entql.StringP) {
+	f.Where(p.Field(fxrate.FieldQuote))
+}
+
+// WhereRate applies the entql string predicate on the rate field.
+func (f *FxRateFilter) WhereRate(p entql.StringP) {
+	f.Where(p.Field(fxrate.FieldRate))
+}
+
+// WhereSource applies the entql string predicate on the source field.
+func (f *FxRateFilter) WhereSource(p entql.StringP) {
+	f.Where(p.Field(fxrate.FieldSource))
+}
+
+// WhereFetchedAt applies the entql time.Time predicate on the fetched_at field.
+func (f *FxRateFilter) WhereFetchedAt(p entql.TimeP) {
+	f.Where(p.Field(fxrate.FieldFetchedAt))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *FxRateFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(fxrate.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *IdempotencyRecordQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1040,7 +1359,7 @@ type IdempotencyRecordFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyRecordFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1102,6 +1421,194 @@ func (f *IdempotencyRecordFilter) WhereExpiresAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *JournalEntryQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the JournalEntryQuery builder.
+func (_q *JournalEntryQuery) Filter() *JournalEntryFilter {
+	return &JournalEntryFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *JournalEntryMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the JournalEntryMutation builder.
+func (m *JournalEntryMutation) Filter() *JournalEntryFilter {
+	return &JournalEntryFilter{config: m.config, predicateAdder: m}
+}
+
+// JournalEntryFilter provides a generic filtering capability at runtime for JournalEntryQuery.
+type JournalEntryFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *JournalEntryFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *JournalEntryFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(journalentry.FieldID))
+}
+
+// WhereSourceType applies the entql string predicate on the source_type field.
+func (f *JournalEntryFilter) WhereSourceType(p entql.StringP) {
+	f.Where(p.Field(journalentry.FieldSourceType))
+}
+
+// WhereSourceID applies the entql string predicate on the source_id field.
+func (f *JournalEntryFilter) WhereSourceID(p entql.StringP) {
+	f.Where(p.Field(journalentry.FieldSourceID))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *JournalEntryFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(journalentry.FieldDescription))
+}
+
+// WhereEffectiveAt applies the entql time.Time predicate on the effective_at field.
+func (f *JournalEntryFilter) WhereEffectiveAt(p entql.TimeP) {
+	f.Where(p.Field(journalentry.FieldEffectiveAt))
+}
+
+// WherePostingHash applies the entql string predicate on the posting_hash field.
+func (f *JournalEntryFilter) WherePostingHash(p entql.StringP) {
+	f.Where(p.Field(journalentry.FieldPostingHash))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *JournalEntryFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(journalentry.FieldCreatedAt))
+}
+
+// WhereHasPostings applies a predicate to check if query has an edge postings.
+func (f *JournalEntryFilter) WhereHasPostings() {
+	f.Where(entql.HasEdge("postings"))
+}
+
+// WhereHasPostingsWith applies a predicate to check if query has an edge postings with a given conditions (other predicates).
+func (f *JournalEntryFilter) WhereHasPostingsWith(preds ...predicate.Posting) {
+	f.Where(entql.HasEdgeWith("postings", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *LedgerAccountQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LedgerAccountQuery builder.
+func (_q *LedgerAccountQuery) Filter() *LedgerAccountFilter {
+	return &LedgerAccountFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LedgerAccountMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LedgerAccountMutation builder.
+func (m *LedgerAccountMutation) Filter() *LedgerAccountFilter {
+	return &LedgerAccountFilter{config: m.config, predicateAdder: m}
+}
+
+// LedgerAccountFilter provides a generic filtering capability at runtime for LedgerAccountQuery.
+type LedgerAccountFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LedgerAccountFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LedgerAccountFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(ledgeraccount.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *LedgerAccountFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(ledgeraccount.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *LedgerAccountFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(ledgeraccount.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *LedgerAccountFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(ledgeraccount.FieldMerchantID))
+}
+
+// WhereOwnerType applies the entql string predicate on the owner_type field.
+func (f *LedgerAccountFilter) WhereOwnerType(p entql.StringP) {
+	f.Where(p.Field(ledgeraccount.FieldOwnerType))
+}
+
+// WhereOwnerID applies the entql string predicate on the owner_id field.
+func (f *LedgerAccountFilter) WhereOwnerID(p entql.StringP) {
+	f.Where(p.Field(ledgeraccount.FieldOwnerID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *LedgerAccountFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(ledgeraccount.FieldKind))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *LedgerAccountFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(ledgeraccount.FieldCurrency))
+}
+
+// WhereAllowNegative applies the entql bool predicate on the allow_negative field.
+func (f *LedgerAccountFilter) WhereAllowNegative(p entql.BoolP) {
+	f.Where(p.Field(ledgeraccount.FieldAllowNegative))
+}
+
+// WhereBalance applies the entql int64 predicate on the balance field.
+func (f *LedgerAccountFilter) WhereBalance(p entql.Int64P) {
+	f.Where(p.Field(ledgeraccount.FieldBalance))
+}
+
+// WhereVersion applies the entql int64 predicate on the version field.
+func (f *LedgerAccountFilter) WhereVersion(p entql.Int64P) {
+	f.Where(p.Field(ledgeraccount.FieldVersion))
+}
+
+// WhereHasPostings applies a predicate to check if query has an edge postings.
+func (f *LedgerAccountFilter) WhereHasPostings() {
+	f.Where(entql.HasEdge("postings"))
+}
+
+// WhereHasPostingsWith applies a predicate to check if query has an edge postings with a given conditions (other predicates).
+func (f *LedgerAccountFilter) WhereHasPostingsWith(preds ...predicate.Posting) {
+	f.Where(entql.HasEdgeWith("postings", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MerchantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1130,7 +1637,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1233,7 +1740,7 @@ type MerchantUserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantUserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1322,7 +1829,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1532,7 +2039,7 @@ type PaymentAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1662,6 +2169,119 @@ func (f *PaymentAttemptFilter) WhereHasPaymentWith(preds ...predicate.Payment) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PostingQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PostingQuery builder.
+func (_q *PostingQuery) Filter() *PostingFilter {
+	return &PostingFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PostingMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PostingMutation builder.
+func (m *PostingMutation) Filter() *PostingFilter {
+	return &PostingFilter{config: m.config, predicateAdder: m}
+}
+
+// PostingFilter provides a generic filtering capability at runtime for PostingQuery.
+type PostingFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PostingFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PostingFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(posting.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *PostingFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(posting.FieldMerchantID))
+}
+
+// WhereEntryID applies the entql string predicate on the entry_id field.
+func (f *PostingFilter) WhereEntryID(p entql.StringP) {
+	f.Where(p.Field(posting.FieldEntryID))
+}
+
+// WhereAccountID applies the entql string predicate on the account_id field.
+func (f *PostingFilter) WhereAccountID(p entql.StringP) {
+	f.Where(p.Field(posting.FieldAccountID))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *PostingFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(posting.FieldAmount))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *PostingFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(posting.FieldCurrency))
+}
+
+// WhereSeq applies the entql int64 predicate on the seq field.
+func (f *PostingFilter) WhereSeq(p entql.Int64P) {
+	f.Where(p.Field(posting.FieldSeq))
+}
+
+// WhereBalanceAfter applies the entql int64 predicate on the balance_after field.
+func (f *PostingFilter) WhereBalanceAfter(p entql.Int64P) {
+	f.Where(p.Field(posting.FieldBalanceAfter))
+}
+
+// WhereEffectiveAt applies the entql time.Time predicate on the effective_at field.
+func (f *PostingFilter) WhereEffectiveAt(p entql.TimeP) {
+	f.Where(p.Field(posting.FieldEffectiveAt))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PostingFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(posting.FieldCreatedAt))
+}
+
+// WhereHasEntry applies a predicate to check if query has an edge entry.
+func (f *PostingFilter) WhereHasEntry() {
+	f.Where(entql.HasEdge("entry"))
+}
+
+// WhereHasEntryWith applies a predicate to check if query has an edge entry with a given conditions (other predicates).
+func (f *PostingFilter) WhereHasEntryWith(preds ...predicate.JournalEntry) {
+	f.Where(entql.HasEdgeWith("entry", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasAccount applies a predicate to check if query has an edge account.
+func (f *PostingFilter) WhereHasAccount() {
+	f.Where(entql.HasEdge("account"))
+}
+
+// WhereHasAccountWith applies a predicate to check if query has an edge account with a given conditions (other predicates).
+func (f *PostingFilter) WhereHasAccountWith(preds ...predicate.LedgerAccount) {
+	f.Where(entql.HasEdgeWith("account", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RefundQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1690,7 +2310,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

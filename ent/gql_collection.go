@@ -15,10 +15,13 @@ import (
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/journalentry"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 )
 
@@ -728,6 +731,224 @@ func newEventPaginateArgs(rv map[string]any) *eventPaginateArgs {
 	}
 	if v := rv[beforeField]; v != nil {
 		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *JournalEntryQuery) CollectFields(ctx context.Context, satisfies ...string) (*JournalEntryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *JournalEntryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(journalentry.Columns))
+		selectedFields = []string{journalentry.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "postings":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PostingClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, postingImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedPostings(alias, func(wq *PostingQuery) {
+				*wq = *query
+			})
+		case "sourceType":
+			if _, ok := fieldSeen[journalentry.FieldSourceType]; !ok {
+				selectedFields = append(selectedFields, journalentry.FieldSourceType)
+				fieldSeen[journalentry.FieldSourceType] = struct{}{}
+			}
+		case "sourceID":
+			if _, ok := fieldSeen[journalentry.FieldSourceID]; !ok {
+				selectedFields = append(selectedFields, journalentry.FieldSourceID)
+				fieldSeen[journalentry.FieldSourceID] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[journalentry.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, journalentry.FieldDescription)
+				fieldSeen[journalentry.FieldDescription] = struct{}{}
+			}
+		case "effectiveAt":
+			if _, ok := fieldSeen[journalentry.FieldEffectiveAt]; !ok {
+				selectedFields = append(selectedFields, journalentry.FieldEffectiveAt)
+				fieldSeen[journalentry.FieldEffectiveAt] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[journalentry.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, journalentry.FieldCreatedAt)
+				fieldSeen[journalentry.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type journalentryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []JournalEntryPaginateOption
+}
+
+func newJournalEntryPaginateArgs(rv map[string]any) *journalentryPaginateArgs {
+	args := &journalentryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *LedgerAccountQuery) CollectFields(ctx context.Context, satisfies ...string) (*LedgerAccountQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *LedgerAccountQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(ledgeraccount.Columns))
+		selectedFields = []string{ledgeraccount.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[ledgeraccount.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, ledgeraccount.FieldCreatedAt)
+				fieldSeen[ledgeraccount.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[ledgeraccount.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, ledgeraccount.FieldUpdatedAt)
+				fieldSeen[ledgeraccount.FieldUpdatedAt] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[ledgeraccount.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, ledgeraccount.FieldMerchantID)
+				fieldSeen[ledgeraccount.FieldMerchantID] = struct{}{}
+			}
+		case "ownerType":
+			if _, ok := fieldSeen[ledgeraccount.FieldOwnerType]; !ok {
+				selectedFields = append(selectedFields, ledgeraccount.FieldOwnerType)
+				fieldSeen[ledgeraccount.FieldOwnerType] = struct{}{}
+			}
+		case "ownerID":
+			if _, ok := fieldSeen[ledgeraccount.FieldOwnerID]; !ok {
+				selectedFields = append(selectedFields, ledgeraccount.FieldOwnerID)
+				fieldSeen[ledgeraccount.FieldOwnerID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[ledgeraccount.FieldKind]; !ok {
+				selectedFields = append(selectedFields, ledgeraccount.FieldKind)
+				fieldSeen[ledgeraccount.FieldKind] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[ledgeraccount.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, ledgeraccount.FieldCurrency)
+				fieldSeen[ledgeraccount.FieldCurrency] = struct{}{}
+			}
+		case "allowNegative":
+			if _, ok := fieldSeen[ledgeraccount.FieldAllowNegative]; !ok {
+				selectedFields = append(selectedFields, ledgeraccount.FieldAllowNegative)
+				fieldSeen[ledgeraccount.FieldAllowNegative] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type ledgeraccountPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []LedgerAccountPaginateOption
+}
+
+func newLedgerAccountPaginateArgs(rv map[string]any) *ledgeraccountPaginateArgs {
+	args := &ledgeraccountPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &LedgerAccountOrder{Field: &LedgerAccountOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithLedgerAccountOrder(order))
+			}
+		case *LedgerAccountOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithLedgerAccountOrder(v))
+			}
+		}
 	}
 	return args
 }
@@ -1607,6 +1828,147 @@ func newPaymentAttemptPaginateArgs(rv map[string]any) *paymentattemptPaginateArg
 		case *PaymentAttemptOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithPaymentAttemptOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PostingQuery) CollectFields(ctx context.Context, satisfies ...string) (*PostingQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PostingQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(posting.Columns))
+		selectedFields = []string{posting.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "entry":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&JournalEntryClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, journalentryImplementors)...); err != nil {
+				return err
+			}
+			_q.withEntry = query
+			if _, ok := fieldSeen[posting.FieldEntryID]; !ok {
+				selectedFields = append(selectedFields, posting.FieldEntryID)
+				fieldSeen[posting.FieldEntryID] = struct{}{}
+			}
+
+		case "account":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&LedgerAccountClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, ledgeraccountImplementors)...); err != nil {
+				return err
+			}
+			_q.withAccount = query
+			if _, ok := fieldSeen[posting.FieldAccountID]; !ok {
+				selectedFields = append(selectedFields, posting.FieldAccountID)
+				fieldSeen[posting.FieldAccountID] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[posting.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, posting.FieldMerchantID)
+				fieldSeen[posting.FieldMerchantID] = struct{}{}
+			}
+		case "entryID":
+			if _, ok := fieldSeen[posting.FieldEntryID]; !ok {
+				selectedFields = append(selectedFields, posting.FieldEntryID)
+				fieldSeen[posting.FieldEntryID] = struct{}{}
+			}
+		case "accountID":
+			if _, ok := fieldSeen[posting.FieldAccountID]; !ok {
+				selectedFields = append(selectedFields, posting.FieldAccountID)
+				fieldSeen[posting.FieldAccountID] = struct{}{}
+			}
+		case "seq":
+			if _, ok := fieldSeen[posting.FieldSeq]; !ok {
+				selectedFields = append(selectedFields, posting.FieldSeq)
+				fieldSeen[posting.FieldSeq] = struct{}{}
+			}
+		case "effectiveAt":
+			if _, ok := fieldSeen[posting.FieldEffectiveAt]; !ok {
+				selectedFields = append(selectedFields, posting.FieldEffectiveAt)
+				fieldSeen[posting.FieldEffectiveAt] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[posting.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, posting.FieldCreatedAt)
+				fieldSeen[posting.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type postingPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PostingPaginateOption
+}
+
+func newPostingPaginateArgs(rv map[string]any) *postingPaginateArgs {
+	args := &postingPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &PostingOrder{Field: &PostingOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithPostingOrder(order))
+			}
+		case *PostingOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithPostingOrder(v))
 			}
 		}
 	}

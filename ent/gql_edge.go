@@ -60,6 +60,18 @@ func (_m *Customer) Merchant(ctx context.Context) (*Merchant, error) {
 	return result, err
 }
 
+func (_m *JournalEntry) Postings(ctx context.Context) (result []*Posting, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedPostings(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.PostingsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPostings().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *Merchant) Users(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *MerchantUserOrder,
 ) (*MerchantUserConnection, error) {
@@ -164,6 +176,22 @@ func (_m *PaymentAttempt) Payment(ctx context.Context) (*Payment, error) {
 	result, err := _m.Edges.PaymentOrErr()
 	if IsNotLoaded(err) {
 		result, err = _m.QueryPayment().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Posting) Entry(ctx context.Context) (*JournalEntry, error) {
+	result, err := _m.Edges.EntryOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryEntry().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Posting) Account(ctx context.Context) (*LedgerAccount, error) {
+	result, err := _m.Edges.AccountOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryAccount().Only(ctx)
 	}
 	return result, err
 }

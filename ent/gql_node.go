@@ -14,10 +14,13 @@ import (
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/journalentry"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 )
 
@@ -51,6 +54,16 @@ var eventImplementors = []string{"Event", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Event) IsNode() {}
 
+var journalentryImplementors = []string{"JournalEntry", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*JournalEntry) IsNode() {}
+
+var ledgeraccountImplementors = []string{"LedgerAccount", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*LedgerAccount) IsNode() {}
+
 var merchantImplementors = []string{"Merchant", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
@@ -70,6 +83,11 @@ var paymentattemptImplementors = []string{"PaymentAttempt", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*PaymentAttempt) IsNode() {}
+
+var postingImplementors = []string{"Posting", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Posting) IsNode() {}
 
 var refundImplementors = []string{"Refund", "Node"}
 
@@ -179,6 +197,24 @@ func (c *Client) noder(ctx context.Context, table string, id string) (Noder, err
 			}
 		}
 		return query.Only(ctx)
+	case journalentry.Table:
+		query := c.JournalEntry.Query().
+			Where(journalentry.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, journalentryImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case ledgeraccount.Table:
+		query := c.LedgerAccount.Query().
+			Where(ledgeraccount.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, ledgeraccountImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case merchant.Table:
 		query := c.Merchant.Query().
 			Where(merchant.ID(id))
@@ -211,6 +247,15 @@ func (c *Client) noder(ctx context.Context, table string, id string) (Noder, err
 			Where(paymentattempt.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, paymentattemptImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case posting.Table:
+		query := c.Posting.Query().
+			Where(posting.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, postingImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -377,6 +422,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []string) ([]Node
 				*noder = node
 			}
 		}
+	case journalentry.Table:
+		query := c.JournalEntry.Query().
+			Where(journalentry.IDIn(ids...))
+		query, err := query.CollectFields(ctx, journalentryImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case ledgeraccount.Table:
+		query := c.LedgerAccount.Query().
+			Where(ledgeraccount.IDIn(ids...))
+		query, err := query.CollectFields(ctx, ledgeraccountImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case merchant.Table:
 		query := c.Merchant.Query().
 			Where(merchant.IDIn(ids...))
@@ -429,6 +506,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []string) ([]Node
 		query := c.PaymentAttempt.Query().
 			Where(paymentattempt.IDIn(ids...))
 		query, err := query.CollectFields(ctx, paymentattemptImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case posting.Table:
+		query := c.Posting.Query().
+			Where(posting.IDIn(ids...))
+		query, err := query.CollectFields(ctx, postingImplementors...)
 		if err != nil {
 			return nil, err
 		}

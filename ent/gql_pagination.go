@@ -19,10 +19,13 @@ import (
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/journalentry"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -1488,6 +1491,549 @@ func (_m *Event) ToEdge(order *EventOrder) *EventEdge {
 	}
 }
 
+// JournalEntryEdge is the edge representation of JournalEntry.
+type JournalEntryEdge struct {
+	Node   *JournalEntry `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// JournalEntryConnection is the connection containing edges to JournalEntry.
+type JournalEntryConnection struct {
+	Edges      []*JournalEntryEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *JournalEntryConnection) build(nodes []*JournalEntry, pager *journalentryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *JournalEntry
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *JournalEntry {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *JournalEntry {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*JournalEntryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &JournalEntryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// JournalEntryPaginateOption enables pagination customization.
+type JournalEntryPaginateOption func(*journalentryPager) error
+
+// WithJournalEntryOrder configures pagination ordering.
+func WithJournalEntryOrder(order *JournalEntryOrder) JournalEntryPaginateOption {
+	if order == nil {
+		order = DefaultJournalEntryOrder
+	}
+	o := *order
+	return func(pager *journalentryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultJournalEntryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithJournalEntryFilter configures pagination filter.
+func WithJournalEntryFilter(filter func(*JournalEntryQuery) (*JournalEntryQuery, error)) JournalEntryPaginateOption {
+	return func(pager *journalentryPager) error {
+		if filter == nil {
+			return errors.New("JournalEntryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type journalentryPager struct {
+	reverse bool
+	order   *JournalEntryOrder
+	filter  func(*JournalEntryQuery) (*JournalEntryQuery, error)
+}
+
+func newJournalEntryPager(opts []JournalEntryPaginateOption, reverse bool) (*journalentryPager, error) {
+	pager := &journalentryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultJournalEntryOrder
+	}
+	return pager, nil
+}
+
+func (p *journalentryPager) applyFilter(query *JournalEntryQuery) (*JournalEntryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *journalentryPager) toCursor(_m *JournalEntry) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *journalentryPager) applyCursors(query *JournalEntryQuery, after, before *Cursor) (*JournalEntryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultJournalEntryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *journalentryPager) applyOrder(query *JournalEntryQuery) *JournalEntryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultJournalEntryOrder.Field {
+		query = query.Order(DefaultJournalEntryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *journalentryPager) orderExpr(query *JournalEntryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultJournalEntryOrder.Field {
+			b.Comma().Ident(DefaultJournalEntryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to JournalEntry.
+func (_m *JournalEntryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...JournalEntryPaginateOption,
+) (*JournalEntryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newJournalEntryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &JournalEntryConnection{Edges: []*JournalEntryEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+// JournalEntryOrderField defines the ordering field of JournalEntry.
+type JournalEntryOrderField struct {
+	// Value extracts the ordering value from the given JournalEntry.
+	Value    func(*JournalEntry) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) journalentry.OrderOption
+	toCursor func(*JournalEntry) Cursor
+}
+
+// JournalEntryOrder defines the ordering of JournalEntry.
+type JournalEntryOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *JournalEntryOrderField `json:"field"`
+}
+
+// DefaultJournalEntryOrder is the default ordering of JournalEntry.
+var DefaultJournalEntryOrder = &JournalEntryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &JournalEntryOrderField{
+		Value: func(_m *JournalEntry) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: journalentry.FieldID,
+		toTerm: journalentry.ByID,
+		toCursor: func(_m *JournalEntry) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts JournalEntry into JournalEntryEdge.
+func (_m *JournalEntry) ToEdge(order *JournalEntryOrder) *JournalEntryEdge {
+	if order == nil {
+		order = DefaultJournalEntryOrder
+	}
+	return &JournalEntryEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// LedgerAccountEdge is the edge representation of LedgerAccount.
+type LedgerAccountEdge struct {
+	Node   *LedgerAccount `json:"node"`
+	Cursor Cursor         `json:"cursor"`
+}
+
+// LedgerAccountConnection is the connection containing edges to LedgerAccount.
+type LedgerAccountConnection struct {
+	Edges      []*LedgerAccountEdge `json:"edges"`
+	PageInfo   PageInfo             `json:"pageInfo"`
+	TotalCount int                  `json:"totalCount"`
+}
+
+func (c *LedgerAccountConnection) build(nodes []*LedgerAccount, pager *ledgeraccountPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *LedgerAccount
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *LedgerAccount {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *LedgerAccount {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*LedgerAccountEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &LedgerAccountEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// LedgerAccountPaginateOption enables pagination customization.
+type LedgerAccountPaginateOption func(*ledgeraccountPager) error
+
+// WithLedgerAccountOrder configures pagination ordering.
+func WithLedgerAccountOrder(order *LedgerAccountOrder) LedgerAccountPaginateOption {
+	if order == nil {
+		order = DefaultLedgerAccountOrder
+	}
+	o := *order
+	return func(pager *ledgeraccountPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultLedgerAccountOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithLedgerAccountFilter configures pagination filter.
+func WithLedgerAccountFilter(filter func(*LedgerAccountQuery) (*LedgerAccountQuery, error)) LedgerAccountPaginateOption {
+	return func(pager *ledgeraccountPager) error {
+		if filter == nil {
+			return errors.New("LedgerAccountQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type ledgeraccountPager struct {
+	reverse bool
+	order   *LedgerAccountOrder
+	filter  func(*LedgerAccountQuery) (*LedgerAccountQuery, error)
+}
+
+func newLedgerAccountPager(opts []LedgerAccountPaginateOption, reverse bool) (*ledgeraccountPager, error) {
+	pager := &ledgeraccountPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultLedgerAccountOrder
+	}
+	return pager, nil
+}
+
+func (p *ledgeraccountPager) applyFilter(query *LedgerAccountQuery) (*LedgerAccountQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *ledgeraccountPager) toCursor(_m *LedgerAccount) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *ledgeraccountPager) applyCursors(query *LedgerAccountQuery, after, before *Cursor) (*LedgerAccountQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultLedgerAccountOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *ledgeraccountPager) applyOrder(query *LedgerAccountQuery) *LedgerAccountQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultLedgerAccountOrder.Field {
+		query = query.Order(DefaultLedgerAccountOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *ledgeraccountPager) orderExpr(query *LedgerAccountQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultLedgerAccountOrder.Field {
+			b.Comma().Ident(DefaultLedgerAccountOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to LedgerAccount.
+func (_m *LedgerAccountQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...LedgerAccountPaginateOption,
+) (*LedgerAccountConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newLedgerAccountPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &LedgerAccountConnection{Edges: []*LedgerAccountEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+var (
+	// LedgerAccountOrderFieldCreatedAt orders LedgerAccount by created_at.
+	LedgerAccountOrderFieldCreatedAt = &LedgerAccountOrderField{
+		Value: func(_m *LedgerAccount) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: ledgeraccount.FieldCreatedAt,
+		toTerm: ledgeraccount.ByCreatedAt,
+		toCursor: func(_m *LedgerAccount) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f LedgerAccountOrderField) String() string {
+	var str string
+	switch f.column {
+	case LedgerAccountOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f LedgerAccountOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *LedgerAccountOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("LedgerAccountOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *LedgerAccountOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid LedgerAccountOrderField", str)
+	}
+	return nil
+}
+
+// LedgerAccountOrderField defines the ordering field of LedgerAccount.
+type LedgerAccountOrderField struct {
+	// Value extracts the ordering value from the given LedgerAccount.
+	Value    func(*LedgerAccount) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) ledgeraccount.OrderOption
+	toCursor func(*LedgerAccount) Cursor
+}
+
+// LedgerAccountOrder defines the ordering of LedgerAccount.
+type LedgerAccountOrder struct {
+	Direction OrderDirection           `json:"direction"`
+	Field     *LedgerAccountOrderField `json:"field"`
+}
+
+// DefaultLedgerAccountOrder is the default ordering of LedgerAccount.
+var DefaultLedgerAccountOrder = &LedgerAccountOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &LedgerAccountOrderField{
+		Value: func(_m *LedgerAccount) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: ledgeraccount.FieldID,
+		toTerm: ledgeraccount.ByID,
+		toCursor: func(_m *LedgerAccount) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts LedgerAccount into LedgerAccountEdge.
+func (_m *LedgerAccount) ToEdge(order *LedgerAccountOrder) *LedgerAccountEdge {
+	if order == nil {
+		order = DefaultLedgerAccountOrder
+	}
+	return &LedgerAccountEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // MerchantEdge is the edge representation of Merchant.
 type MerchantEdge struct {
 	Node   *Merchant `json:"node"`
@@ -2681,6 +3227,301 @@ func (_m *PaymentAttempt) ToEdge(order *PaymentAttemptOrder) *PaymentAttemptEdge
 		order = DefaultPaymentAttemptOrder
 	}
 	return &PaymentAttemptEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PostingEdge is the edge representation of Posting.
+type PostingEdge struct {
+	Node   *Posting `json:"node"`
+	Cursor Cursor   `json:"cursor"`
+}
+
+// PostingConnection is the connection containing edges to Posting.
+type PostingConnection struct {
+	Edges      []*PostingEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+func (c *PostingConnection) build(nodes []*Posting, pager *postingPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Posting
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Posting {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Posting {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PostingEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PostingEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PostingPaginateOption enables pagination customization.
+type PostingPaginateOption func(*postingPager) error
+
+// WithPostingOrder configures pagination ordering.
+func WithPostingOrder(order *PostingOrder) PostingPaginateOption {
+	if order == nil {
+		order = DefaultPostingOrder
+	}
+	o := *order
+	return func(pager *postingPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPostingOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPostingFilter configures pagination filter.
+func WithPostingFilter(filter func(*PostingQuery) (*PostingQuery, error)) PostingPaginateOption {
+	return func(pager *postingPager) error {
+		if filter == nil {
+			return errors.New("PostingQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type postingPager struct {
+	reverse bool
+	order   *PostingOrder
+	filter  func(*PostingQuery) (*PostingQuery, error)
+}
+
+func newPostingPager(opts []PostingPaginateOption, reverse bool) (*postingPager, error) {
+	pager := &postingPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPostingOrder
+	}
+	return pager, nil
+}
+
+func (p *postingPager) applyFilter(query *PostingQuery) (*PostingQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *postingPager) toCursor(_m *Posting) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *postingPager) applyCursors(query *PostingQuery, after, before *Cursor) (*PostingQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPostingOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *postingPager) applyOrder(query *PostingQuery) *PostingQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPostingOrder.Field {
+		query = query.Order(DefaultPostingOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *postingPager) orderExpr(query *PostingQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPostingOrder.Field {
+			b.Comma().Ident(DefaultPostingOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Posting.
+func (_m *PostingQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PostingPaginateOption,
+) (*PostingConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPostingPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PostingConnection{Edges: []*PostingEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+var (
+	// PostingOrderFieldSeq orders Posting by seq.
+	PostingOrderFieldSeq = &PostingOrderField{
+		Value: func(_m *Posting) (ent.Value, error) {
+			return _m.Seq, nil
+		},
+		column: posting.FieldSeq,
+		toTerm: posting.BySeq,
+		toCursor: func(_m *Posting) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Seq,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f PostingOrderField) String() string {
+	var str string
+	switch f.column {
+	case PostingOrderFieldSeq.column:
+		str = "SEQ"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f PostingOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *PostingOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("PostingOrderField %T must be a string", v)
+	}
+	switch str {
+	case "SEQ":
+		*f = *PostingOrderFieldSeq
+	default:
+		return fmt.Errorf("%s is not a valid PostingOrderField", str)
+	}
+	return nil
+}
+
+// PostingOrderField defines the ordering field of Posting.
+type PostingOrderField struct {
+	// Value extracts the ordering value from the given Posting.
+	Value    func(*Posting) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) posting.OrderOption
+	toCursor func(*Posting) Cursor
+}
+
+// PostingOrder defines the ordering of Posting.
+type PostingOrder struct {
+	Direction OrderDirection     `json:"direction"`
+	Field     *PostingOrderField `json:"field"`
+}
+
+// DefaultPostingOrder is the default ordering of Posting.
+var DefaultPostingOrder = &PostingOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PostingOrderField{
+		Value: func(_m *Posting) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: posting.FieldID,
+		toTerm: posting.ByID,
+		toCursor: func(_m *Posting) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Posting into PostingEdge.
+func (_m *Posting) ToEdge(order *PostingOrder) *PostingEdge {
+	if order == nil {
+		order = DefaultPostingOrder
+	}
+	return &PostingEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -24,8 +24,16 @@ type Tx struct {
 	Customer *CustomerClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// FxQuote is the client for interacting with the FxQuote builders.
+	FxQuote *FxQuoteClient
+	// FxRate is the client for interacting with the FxRate builders.
+	FxRate *FxRateClient
 	// IdempotencyRecord is the client for interacting with the IdempotencyRecord builders.
 	IdempotencyRecord *IdempotencyRecordClient
+	// JournalEntry is the client for interacting with the JournalEntry builders.
+	JournalEntry *JournalEntryClient
+	// LedgerAccount is the client for interacting with the LedgerAccount builders.
+	LedgerAccount *LedgerAccountClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// MerchantUser is the client for interacting with the MerchantUser builders.
@@ -34,6 +42,8 @@ type Tx struct {
 	Payment *PaymentClient
 	// PaymentAttempt is the client for interacting with the PaymentAttempt builders.
 	PaymentAttempt *PaymentAttemptClient
+	// Posting is the client for interacting with the Posting builders.
+	Posting *PostingClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
 
@@ -172,11 +182,16 @@ func (tx *Tx) init() {
 	tx.CheckoutSession = NewCheckoutSessionClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
+	tx.FxQuote = NewFxQuoteClient(tx.config)
+	tx.FxRate = NewFxRateClient(tx.config)
 	tx.IdempotencyRecord = NewIdempotencyRecordClient(tx.config)
+	tx.JournalEntry = NewJournalEntryClient(tx.config)
+	tx.LedgerAccount = NewLedgerAccountClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.MerchantUser = NewMerchantUserClient(tx.config)
 	tx.Payment = NewPaymentClient(tx.config)
 	tx.PaymentAttempt = NewPaymentAttemptClient(tx.config)
+	tx.Posting = NewPostingClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
 }
 

@@ -27,6 +27,9 @@ func (r *Resolver) CheckoutSession() generated.CheckoutSessionResolver {
 	return &checkoutSessionResolver{r}
 }
 
+// LedgerAccount returns generated.LedgerAccountResolver implementation.
+func (r *Resolver) LedgerAccount() generated.LedgerAccountResolver { return &ledgerAccountResolver{r} }
+
 // Payment returns generated.PaymentResolver implementation.
 func (r *Resolver) Payment() generated.PaymentResolver { return &paymentResolver{r} }
 
@@ -34,6 +37,9 @@ func (r *Resolver) Payment() generated.PaymentResolver { return &paymentResolver
 func (r *Resolver) PaymentAttempt() generated.PaymentAttemptResolver {
 	return &paymentAttemptResolver{r}
 }
+
+// Posting returns generated.PostingResolver implementation.
+func (r *Resolver) Posting() generated.PostingResolver { return &postingResolver{r} }
 
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
@@ -43,8 +49,10 @@ func (r *Resolver) Refund() generated.RefundResolver { return &refundResolver{r}
 
 type (
 	checkoutSessionResolver struct{ *Resolver }
+	ledgerAccountResolver   struct{ *Resolver }
 	paymentResolver         struct{ *Resolver }
 	paymentAttemptResolver  struct{ *Resolver }
+	postingResolver         struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	refundResolver          struct{ *Resolver }
 )

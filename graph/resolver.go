@@ -11,6 +11,8 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/graph/generated"
+	"github.com/straitpay/strait/payments/fx"
+	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/tenancy"
 )
 
@@ -19,6 +21,9 @@ type Resolver struct {
 	Client  *ent.Client
 	Tenancy *tenancy.Service
 	Log     *slog.Logger
+	// Ledger and FX are the money core (docs/money.md).
+	Ledger *ledger.Ledger
+	FX     *fx.Service
 }
 
 // NewSchema returns the executable schema over r.

@@ -7,19 +7,53 @@ package graph
 
 import (
 	"context"
+	"strings"
 
 	"entgo.io/contrib/entgql"
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/graph/generated"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/fx"
+	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/tenancy"
 )
 
+// Currency is the resolver for the currency field.
+func (r *balanceResolver) Currency(ctx context.Context, obj *ledger.MerchantBalance) (string, error) {
+	return obj.Currency.Code(), nil
+}
+
 // Amount is the resolver for the amount field.
 func (r *checkoutSessionResolver) Amount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error) {
 	return amount(obj.Amount, obj.Currency)
+}
+
+// BaseCurrency is the resolver for the baseCurrency field.
+func (r *fxQuoteResolver) BaseCurrency(ctx context.Context, obj *fx.Quote) (string, error) {
+	return obj.Pair.Base.Code(), nil
+}
+
+// QuoteCurrency is the resolver for the quoteCurrency field.
+func (r *fxQuoteResolver) QuoteCurrency(ctx context.Context, obj *fx.Quote) (string, error) {
+	return obj.Pair.Quote.Code(), nil
+}
+
+// BaseRate is the resolver for the baseRate field.
+func (r *fxQuoteResolver) BaseRate(ctx context.Context, obj *fx.Quote) (string, error) {
+	return obj.BaseRate.String(), nil
+}
+
+// Rate is the resolver for the rate field.
+func (r *fxQuoteResolver) Rate(ctx context.Context, obj *fx.Quote) (string, error) {
+	return obj.Rate.String(), nil
+}
+
+// Balance is the resolver for the balance field.
+func (r *ledgerAccountResolver) Balance(ctx context.Context, obj *ent.LedgerAccount) (*money.Amount, error) {
+	return amount(obj.Balance, obj.Currency)
 }
 
 // Amount is the resolver for the amount field.
@@ -61,6 +95,18 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id string) (*ent.AP
 	return r.Tenancy.RevokeAPIKey(ctx, id)
 }
 
+// CreateFxQuote is the resolver for the createFxQuote field.
+func (r *mutationResolver) CreateFxQuote(ctx context.Context, input model.CreateFxQuoteInput) (*fx.Quote, error) {
+	q, err := r.FX.CreateQuote(ctx, merchantOf(ctx), parseCurrency(input.BaseCurrency), parseCurrency(input.QuoteCurrency))
+	return &q, err
+}
+
+// ConvertBalance is the resolver for the convertBalance field.
+func (r *mutationResolver) ConvertBalance(ctx context.Context, input model.ConvertBalanceInput) (*fx.Conversion, error) {
+	c, err := r.FX.Convert(ctx, merchantOf(ctx), input.QuoteID, moneyInput(input.Amount), input.IdempotencyKey)
+	return &c, err
+}
+
 // Amount is the resolver for the amount field.
 func (r *paymentResolver) Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
 	return amount(obj.Amount, obj.Currency)
@@ -84,6 +130,16 @@ func (r *paymentResolver) AmountRefunded(ctx context.Context, obj *ent.Payment) 
 // Amount is the resolver for the amount field.
 func (r *paymentAttemptResolver) Amount(ctx context.Context, obj *ent.PaymentAttempt) (*money.Amount, error) {
 	return amount(obj.Amount, obj.Currency)
+}
+
+// Amount is the resolver for the amount field.
+func (r *postingResolver) Amount(ctx context.Context, obj *ent.Posting) (*money.Amount, error) {
+	return amount(obj.Amount, obj.Currency)
+}
+
+// BalanceAfter is the resolver for the balanceAfter field.
+func (r *postingResolver) BalanceAfter(ctx context.Context, obj *ent.Posting) (*money.Amount, error) {
+	return amount(obj.BalanceAfter, obj.Currency)
 }
 
 // Viewer is the resolver for the viewer field.
@@ -121,10 +177,47 @@ func (r *queryResolver) AuditLogs(ctx context.Context, after *entgql.Cursor[stri
 	return r.Client.AuditLog.Query().Paginate(ctx, after, first, before, last, ent.WithAuditLogOrder(&ent.AuditLogOrder{Direction: entgql.OrderDirectionDesc, Field: ent.DefaultAuditLogOrder.Field}))
 }
 
+// Balances is the resolver for the balances field.
+func (r *queryResolver) Balances(ctx context.Context) ([]*ledger.MerchantBalance, error) {
+	return ptrs(r.Ledger.MerchantBalances(ctx, merchantOf(ctx)))
+}
+
+// AccountStatement is the resolver for the accountStatement field.
+func (r *queryResolver) AccountStatement(ctx context.Context, currency string, kind *ledgeraccount.Kind, after *entgql.Cursor[string], first *int) (*ent.PostingConnection, error) {
+	return r.Ledger.MerchantStatement(ctx, merchantOf(ctx), ledger.Kind(strings.ToLower(string(deref(kind)))), parseCurrency(currency), after, first)
+}
+
+// TrialBalance is the resolver for the trialBalance field.
+func (r *queryResolver) TrialBalance(ctx context.Context) ([]*ledger.TrialBalanceLine, error) {
+	return ptrs(r.Ledger.TrialBalance(ctx))
+}
+
+// Accounts is the resolver for the accounts field.
+func (r *queryResolver) Accounts(ctx context.Context, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) (*ent.LedgerAccountConnection, error) {
+	f := deref(filter)
+	return r.Ledger.Accounts(ctx, ledger.AccountFilter{OwnerType: ledger.OwnerType(strings.ToLower(string(deref(f.OwnerType)))), OwnerID: deref(f.OwnerID), Currency: deref(f.Currency)}, after, first)
+}
+
+// JournalEntries is the resolver for the journalEntries field.
+func (r *queryResolver) JournalEntries(ctx context.Context, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) (*ent.JournalEntryConnection, error) {
+	return r.Ledger.Entries(ctx, filter.SourceType, deref(filter.SourceID), after, first)
+}
+
 // Amount is the resolver for the amount field.
 func (r *refundResolver) Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
 	return amount(obj.Amount, obj.Currency)
 }
+
+// Currency is the resolver for the currency field.
+func (r *trialBalanceLineResolver) Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error) {
+	return obj.Currency.Code(), nil
+}
+
+// Balance returns generated.BalanceResolver implementation.
+func (r *Resolver) Balance() generated.BalanceResolver { return &balanceResolver{r} }
+
+// FxQuote returns generated.FxQuoteResolver implementation.
+func (r *Resolver) FxQuote() generated.FxQuoteResolver { return &fxQuoteResolver{r} }
 
 // Money returns generated.MoneyResolver implementation.
 func (r *Resolver) Money() generated.MoneyResolver { return &moneyResolver{r} }
@@ -132,7 +225,15 @@ func (r *Resolver) Money() generated.MoneyResolver { return &moneyResolver{r} }
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
+// TrialBalanceLine returns generated.TrialBalanceLineResolver implementation.
+func (r *Resolver) TrialBalanceLine() generated.TrialBalanceLineResolver {
+	return &trialBalanceLineResolver{r}
+}
+
 type (
-	moneyResolver    struct{ *Resolver }
-	mutationResolver struct{ *Resolver }
+	balanceResolver          struct{ *Resolver }
+	fxQuoteResolver          struct{ *Resolver }
+	moneyResolver            struct{ *Resolver }
+	mutationResolver         struct{ *Resolver }
+	trialBalanceLineResolver struct{ *Resolver }
 )

@@ -13,11 +13,16 @@ import (
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/fxquote"
+	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
+	"github.com/straitpay/strait/ent/journalentry"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
 )
@@ -213,6 +218,60 @@ func (f TraverseEvent) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.EventQuery", q)
 }
 
+// The FxQuoteFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FxQuoteFunc func(context.Context, *ent.FxQuoteQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FxQuoteFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FxQuoteQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FxQuoteQuery", q)
+}
+
+// The TraverseFxQuote type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFxQuote func(context.Context, *ent.FxQuoteQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFxQuote) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFxQuote) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FxQuoteQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FxQuoteQuery", q)
+}
+
+// The FxRateFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FxRateFunc func(context.Context, *ent.FxRateQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FxRateFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FxRateQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FxRateQuery", q)
+}
+
+// The TraverseFxRate type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFxRate func(context.Context, *ent.FxRateQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFxRate) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFxRate) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FxRateQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FxRateQuery", q)
+}
+
 // The IdempotencyRecordFunc type is an adapter to allow the use of ordinary function as a Querier.
 type IdempotencyRecordFunc func(context.Context, *ent.IdempotencyRecordQuery) (ent.Value, error)
 
@@ -238,6 +297,60 @@ func (f TraverseIdempotencyRecord) Traverse(ctx context.Context, q ent.Query) er
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.IdempotencyRecordQuery", q)
+}
+
+// The JournalEntryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type JournalEntryFunc func(context.Context, *ent.JournalEntryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f JournalEntryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.JournalEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.JournalEntryQuery", q)
+}
+
+// The TraverseJournalEntry type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseJournalEntry func(context.Context, *ent.JournalEntryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseJournalEntry) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseJournalEntry) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JournalEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.JournalEntryQuery", q)
+}
+
+// The LedgerAccountFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LedgerAccountFunc func(context.Context, *ent.LedgerAccountQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LedgerAccountFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LedgerAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LedgerAccountQuery", q)
+}
+
+// The TraverseLedgerAccount type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLedgerAccount func(context.Context, *ent.LedgerAccountQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLedgerAccount) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLedgerAccount) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LedgerAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LedgerAccountQuery", q)
 }
 
 // The MerchantFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -348,6 +461,33 @@ func (f TraversePaymentAttempt) Traverse(ctx context.Context, q ent.Query) error
 	return fmt.Errorf("unexpected query type %T. expect *ent.PaymentAttemptQuery", q)
 }
 
+// The PostingFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PostingFunc func(context.Context, *ent.PostingQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PostingFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PostingQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PostingQuery", q)
+}
+
+// The TraversePosting type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePosting func(context.Context, *ent.PostingQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePosting) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePosting) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PostingQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PostingQuery", q)
+}
+
 // The RefundFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RefundFunc func(context.Context, *ent.RefundQuery) (ent.Value, error)
 
@@ -388,8 +528,16 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CustomerQuery, predicate.Customer, customer.OrderOption]{typ: ent.TypeCustomer, tq: q}, nil
 	case *ent.EventQuery:
 		return &query[*ent.EventQuery, predicate.Event, event.OrderOption]{typ: ent.TypeEvent, tq: q}, nil
+	case *ent.FxQuoteQuery:
+		return &query[*ent.FxQuoteQuery, predicate.FxQuote, fxquote.OrderOption]{typ: ent.TypeFxQuote, tq: q}, nil
+	case *ent.FxRateQuery:
+		return &query[*ent.FxRateQuery, predicate.FxRate, fxrate.OrderOption]{typ: ent.TypeFxRate, tq: q}, nil
 	case *ent.IdempotencyRecordQuery:
 		return &query[*ent.IdempotencyRecordQuery, predicate.IdempotencyRecord, idempotencyrecord.OrderOption]{typ: ent.TypeIdempotencyRecord, tq: q}, nil
+	case *ent.JournalEntryQuery:
+		return &query[*ent.JournalEntryQuery, predicate.JournalEntry, journalentry.OrderOption]{typ: ent.TypeJournalEntry, tq: q}, nil
+	case *ent.LedgerAccountQuery:
+		return &query[*ent.LedgerAccountQuery, predicate.LedgerAccount, ledgeraccount.OrderOption]{typ: ent.TypeLedgerAccount, tq: q}, nil
 	case *ent.MerchantQuery:
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
 	case *ent.MerchantUserQuery:
@@ -398,6 +546,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PaymentQuery, predicate.Payment, payment.OrderOption]{typ: ent.TypePayment, tq: q}, nil
 	case *ent.PaymentAttemptQuery:
 		return &query[*ent.PaymentAttemptQuery, predicate.PaymentAttempt, paymentattempt.OrderOption]{typ: ent.TypePaymentAttempt, tq: q}, nil
+	case *ent.PostingQuery:
+		return &query[*ent.PostingQuery, predicate.Posting, posting.OrderOption]{typ: ent.TypePosting, tq: q}, nil
 	case *ent.RefundQuery:
 		return &query[*ent.RefundQuery, predicate.Refund, refund.OrderOption]{typ: ent.TypeRefund, tq: q}, nil
 	default:

@@ -176,6 +176,56 @@ var (
 			},
 		},
 	}
+	// FxQuotesColumns holds the columns for the "fx_quotes" table.
+	FxQuotesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "base_currency", Type: field.TypeString, Size: 3},
+		{Name: "quote_currency", Type: field.TypeString, Size: 3},
+		{Name: "base_rate", Type: field.TypeString, Size: 40},
+		{Name: "margin_bps", Type: field.TypeInt64},
+		{Name: "rate", Type: field.TypeString, Size: 40},
+		{Name: "rate_source", Type: field.TypeString, Size: 64},
+		{Name: "rate_fetched_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// FxQuotesTable holds the schema information for the "fx_quotes" table.
+	FxQuotesTable = &schema.Table{
+		Name:       "fx_quotes",
+		Columns:    FxQuotesColumns,
+		PrimaryKey: []*schema.Column{FxQuotesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "fxquote_merchant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{FxQuotesColumns[1], FxQuotesColumns[0]},
+			},
+		},
+	}
+	// FxRatesColumns holds the columns for the "fx_rates" table.
+	FxRatesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "base", Type: field.TypeString, Size: 3},
+		{Name: "quote", Type: field.TypeString, Size: 3},
+		{Name: "rate", Type: field.TypeString, Size: 40},
+		{Name: "source", Type: field.TypeString, Size: 64},
+		{Name: "fetched_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// FxRatesTable holds the schema information for the "fx_rates" table.
+	FxRatesTable = &schema.Table{
+		Name:       "fx_rates",
+		Columns:    FxRatesColumns,
+		PrimaryKey: []*schema.Column{FxRatesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "fxrate_base_quote_fetched_at",
+				Unique:  false,
+				Columns: []*schema.Column{FxRatesColumns[1], FxRatesColumns[2], FxRatesColumns[5]},
+			},
+		},
+	}
 	// IdempotencyRecordsColumns holds the columns for the "idempotency_records" table.
 	IdempotencyRecordsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -205,6 +255,66 @@ var (
 				Name:    "idempotencyrecord_expires_at",
 				Unique:  false,
 				Columns: []*schema.Column{IdempotencyRecordsColumns[10]},
+			},
+		},
+	}
+	// JournalEntriesColumns holds the columns for the "journal_entries" table.
+	JournalEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "source_type", Type: field.TypeString, Size: 32},
+		{Name: "source_id", Type: field.TypeString, Size: 191},
+		{Name: "description", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "effective_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "posting_hash", Type: field.TypeString, Size: 64},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// JournalEntriesTable holds the schema information for the "journal_entries" table.
+	JournalEntriesTable = &schema.Table{
+		Name:       "journal_entries",
+		Columns:    JournalEntriesColumns,
+		PrimaryKey: []*schema.Column{JournalEntriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "journalentry_source_type_source_id",
+				Unique:  true,
+				Columns: []*schema.Column{JournalEntriesColumns[1], JournalEntriesColumns[2]},
+			},
+			{
+				Name:    "journalentry_effective_at",
+				Unique:  false,
+				Columns: []*schema.Column{JournalEntriesColumns[4]},
+			},
+		},
+	}
+	// LedgerAccountsColumns holds the columns for the "ledger_accounts" table.
+	LedgerAccountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "owner_type", Type: field.TypeEnum, Enums: []string{"MERCHANT", "PLATFORM", "CHANNEL", "PARTNER"}},
+		{Name: "owner_id", Type: field.TypeString, Size: 64},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PENDING", "AVAILABLE", "RESERVE", "RECEIVABLE", "FEES", "FX", "SUSPENSE"}},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "allow_negative", Type: field.TypeBool, Default: false},
+		{Name: "balance", Type: field.TypeInt64, Default: 0},
+		{Name: "version", Type: field.TypeInt64, Default: 0},
+	}
+	// LedgerAccountsTable holds the schema information for the "ledger_accounts" table.
+	LedgerAccountsTable = &schema.Table{
+		Name:       "ledger_accounts",
+		Columns:    LedgerAccountsColumns,
+		PrimaryKey: []*schema.Column{LedgerAccountsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "ledgeraccount_owner_type_owner_id_kind_currency",
+				Unique:  true,
+				Columns: []*schema.Column{LedgerAccountsColumns[4], LedgerAccountsColumns[5], LedgerAccountsColumns[6], LedgerAccountsColumns[7]},
+			},
+			{
+				Name:    "ledgeraccount_merchant_id_currency",
+				Unique:  false,
+				Columns: []*schema.Column{LedgerAccountsColumns[3], LedgerAccountsColumns[7]},
 			},
 		},
 	}
@@ -378,6 +488,51 @@ var (
 			},
 		},
 	}
+	// PostingsColumns holds the columns for the "postings" table.
+	PostingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "merchant_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "seq", Type: field.TypeInt64},
+		{Name: "balance_after", Type: field.TypeInt64},
+		{Name: "effective_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "entry_id", Type: field.TypeString, Size: 40},
+		{Name: "account_id", Type: field.TypeString, Size: 40},
+	}
+	// PostingsTable holds the schema information for the "postings" table.
+	PostingsTable = &schema.Table{
+		Name:       "postings",
+		Columns:    PostingsColumns,
+		PrimaryKey: []*schema.Column{PostingsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "postings_journal_entries_postings",
+				Columns:    []*schema.Column{PostingsColumns[8]},
+				RefColumns: []*schema.Column{JournalEntriesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "postings_ledger_accounts_postings",
+				Columns:    []*schema.Column{PostingsColumns[9]},
+				RefColumns: []*schema.Column{LedgerAccountsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "posting_account_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{PostingsColumns[9], PostingsColumns[4]},
+			},
+			{
+				Name:    "posting_account_id_effective_at",
+				Unique:  false,
+				Columns: []*schema.Column{PostingsColumns[9], PostingsColumns[6]},
+			},
+		},
+	}
 	// RefundsColumns holds the columns for the "refunds" table.
 	RefundsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -426,11 +581,16 @@ var (
 		CheckoutSessionsTable,
 		CustomersTable,
 		EventsTable,
+		FxQuotesTable,
+		FxRatesTable,
 		IdempotencyRecordsTable,
+		JournalEntriesTable,
+		LedgerAccountsTable,
 		MerchantsTable,
 		MerchantUsersTable,
 		PaymentsTable,
 		PaymentAttemptsTable,
+		PostingsTable,
 		RefundsTable,
 	}
 )
@@ -446,6 +606,8 @@ func init() {
 	PaymentsTable.ForeignKeys[2].RefTable = CustomersTable
 	PaymentAttemptsTable.ForeignKeys[0].RefTable = PaymentsTable
 	PaymentAttemptsTable.ForeignKeys[1].RefTable = MerchantsTable
+	PostingsTable.ForeignKeys[0].RefTable = JournalEntriesTable
+	PostingsTable.ForeignKeys[1].RefTable = LedgerAccountsTable
 	RefundsTable.ForeignKeys[0].RefTable = PaymentsTable
 	RefundsTable.ForeignKeys[1].RefTable = MerchantsTable
 }

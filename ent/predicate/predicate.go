@@ -21,8 +21,20 @@ type Customer func(*sql.Selector)
 // Event is the predicate function for event builders.
 type Event func(*sql.Selector)
 
+// FxQuote is the predicate function for fxquote builders.
+type FxQuote func(*sql.Selector)
+
+// FxRate is the predicate function for fxrate builders.
+type FxRate func(*sql.Selector)
+
 // IdempotencyRecord is the predicate function for idempotencyrecord builders.
 type IdempotencyRecord func(*sql.Selector)
+
+// JournalEntry is the predicate function for journalentry builders.
+type JournalEntry func(*sql.Selector)
+
+// LedgerAccount is the predicate function for ledgeraccount builders.
+type LedgerAccount func(*sql.Selector)
 
 // Merchant is the predicate function for merchant builders.
 type Merchant func(*sql.Selector)
@@ -35,6 +47,9 @@ type Payment func(*sql.Selector)
 
 // PaymentAttempt is the predicate function for paymentattempt builders.
 type PaymentAttempt func(*sql.Selector)
+
+// Posting is the predicate function for posting builders.
+type Posting func(*sql.Selector)
 
 // Refund is the predicate function for refund builders.
 type Refund func(*sql.Selector)

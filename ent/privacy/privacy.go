@@ -231,6 +231,54 @@ func (f EventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EventMutation", m)
 }
 
+// The FxQuoteQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FxQuoteQueryRuleFunc func(context.Context, *ent.FxQuoteQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FxQuoteQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FxQuoteQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FxQuoteQuery", q)
+}
+
+// The FxQuoteMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FxQuoteMutationRuleFunc func(context.Context, *ent.FxQuoteMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FxQuoteMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FxQuoteMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FxQuoteMutation", m)
+}
+
+// The FxRateQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FxRateQueryRuleFunc func(context.Context, *ent.FxRateQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FxRateQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FxRateQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FxRateQuery", q)
+}
+
+// The FxRateMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FxRateMutationRuleFunc func(context.Context, *ent.FxRateMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FxRateMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FxRateMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FxRateMutation", m)
+}
+
 // The IdempotencyRecordQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type IdempotencyRecordQueryRuleFunc func(context.Context, *ent.IdempotencyRecordQuery) error
@@ -253,6 +301,54 @@ func (f IdempotencyRecordMutationRuleFunc) EvalMutation(ctx context.Context, m e
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.IdempotencyRecordMutation", m)
+}
+
+// The JournalEntryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type JournalEntryQueryRuleFunc func(context.Context, *ent.JournalEntryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f JournalEntryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.JournalEntryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.JournalEntryQuery", q)
+}
+
+// The JournalEntryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type JournalEntryMutationRuleFunc func(context.Context, *ent.JournalEntryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f JournalEntryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.JournalEntryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.JournalEntryMutation", m)
+}
+
+// The LedgerAccountQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LedgerAccountQueryRuleFunc func(context.Context, *ent.LedgerAccountQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LedgerAccountQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LedgerAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LedgerAccountQuery", q)
+}
+
+// The LedgerAccountMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LedgerAccountMutationRuleFunc func(context.Context, *ent.LedgerAccountMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LedgerAccountMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LedgerAccountMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LedgerAccountMutation", m)
 }
 
 // The MerchantQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -351,6 +447,30 @@ func (f PaymentAttemptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PaymentAttemptMutation", m)
 }
 
+// The PostingQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PostingQueryRuleFunc func(context.Context, *ent.PostingQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PostingQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PostingQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PostingQuery", q)
+}
+
+// The PostingMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PostingMutationRuleFunc func(context.Context, *ent.PostingMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PostingMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PostingMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PostingMutation", m)
+}
+
 // The RefundQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type RefundQueryRuleFunc func(context.Context, *ent.RefundQuery) error
@@ -420,7 +540,15 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.EventQuery:
 		return q.Filter(), nil
+	case *ent.FxQuoteQuery:
+		return q.Filter(), nil
+	case *ent.FxRateQuery:
+		return q.Filter(), nil
 	case *ent.IdempotencyRecordQuery:
+		return q.Filter(), nil
+	case *ent.JournalEntryQuery:
+		return q.Filter(), nil
+	case *ent.LedgerAccountQuery:
 		return q.Filter(), nil
 	case *ent.MerchantQuery:
 		return q.Filter(), nil
@@ -429,6 +557,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.PaymentQuery:
 		return q.Filter(), nil
 	case *ent.PaymentAttemptQuery:
+		return q.Filter(), nil
+	case *ent.PostingQuery:
 		return q.Filter(), nil
 	case *ent.RefundQuery:
 		return q.Filter(), nil
@@ -449,7 +579,15 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.EventMutation:
 		return m.Filter(), nil
+	case *ent.FxQuoteMutation:
+		return m.Filter(), nil
+	case *ent.FxRateMutation:
+		return m.Filter(), nil
 	case *ent.IdempotencyRecordMutation:
+		return m.Filter(), nil
+	case *ent.JournalEntryMutation:
+		return m.Filter(), nil
+	case *ent.LedgerAccountMutation:
 		return m.Filter(), nil
 	case *ent.MerchantMutation:
 		return m.Filter(), nil
@@ -458,6 +596,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.PaymentMutation:
 		return m.Filter(), nil
 	case *ent.PaymentAttemptMutation:
+		return m.Filter(), nil
+	case *ent.PostingMutation:
 		return m.Filter(), nil
 	case *ent.RefundMutation:
 		return m.Filter(), nil

@@ -11,11 +11,16 @@ import (
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/fxquote"
+	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
+	"github.com/straitpay/strait/ent/journalentry"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/schema"
 
@@ -511,6 +516,264 @@ func init() {
 			return nil
 		}
 	}()
+	fxquoteMixin := schema.FxQuote{}.Mixin()
+	fxquote.Policy = privacy.NewPolicies(fxquoteMixin[1], schema.FxQuote{})
+	fxquote.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := fxquote.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	fxquoteMixinFields0 := fxquoteMixin[0].Fields()
+	_ = fxquoteMixinFields0
+	fxquoteMixinFields1 := fxquoteMixin[1].Fields()
+	_ = fxquoteMixinFields1
+	fxquoteFields := schema.FxQuote{}.Fields()
+	_ = fxquoteFields
+	// fxquoteDescMerchantID is the schema descriptor for merchant_id field.
+	fxquoteDescMerchantID := fxquoteMixinFields1[0].Descriptor()
+	// fxquote.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	fxquote.MerchantIDValidator = func() func(string) error {
+		validators := fxquoteDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// fxquoteDescBaseCurrency is the schema descriptor for base_currency field.
+	fxquoteDescBaseCurrency := fxquoteFields[0].Descriptor()
+	// fxquote.BaseCurrencyValidator is a validator for the "base_currency" field. It is called by the builders before save.
+	fxquote.BaseCurrencyValidator = func() func(string) error {
+		validators := fxquoteDescBaseCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(base_currency string) error {
+			for _, fn := range fns {
+				if err := fn(base_currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// fxquoteDescQuoteCurrency is the schema descriptor for quote_currency field.
+	fxquoteDescQuoteCurrency := fxquoteFields[1].Descriptor()
+	// fxquote.QuoteCurrencyValidator is a validator for the "quote_currency" field. It is called by the builders before save.
+	fxquote.QuoteCurrencyValidator = func() func(string) error {
+		validators := fxquoteDescQuoteCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(quote_currency string) error {
+			for _, fn := range fns {
+				if err := fn(quote_currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// fxquoteDescBaseRate is the schema descriptor for base_rate field.
+	fxquoteDescBaseRate := fxquoteFields[2].Descriptor()
+	// fxquote.BaseRateValidator is a validator for the "base_rate" field. It is called by the builders before save.
+	fxquote.BaseRateValidator = func() func(string) error {
+		validators := fxquoteDescBaseRate.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(base_rate string) error {
+			for _, fn := range fns {
+				if err := fn(base_rate); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// fxquoteDescRate is the schema descriptor for rate field.
+	fxquoteDescRate := fxquoteFields[4].Descriptor()
+	// fxquote.RateValidator is a validator for the "rate" field. It is called by the builders before save.
+	fxquote.RateValidator = func() func(string) error {
+		validators := fxquoteDescRate.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(rate string) error {
+			for _, fn := range fns {
+				if err := fn(rate); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// fxquoteDescRateSource is the schema descriptor for rate_source field.
+	fxquoteDescRateSource := fxquoteFields[5].Descriptor()
+	// fxquote.RateSourceValidator is a validator for the "rate_source" field. It is called by the builders before save.
+	fxquote.RateSourceValidator = func() func(string) error {
+		validators := fxquoteDescRateSource.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(rate_source string) error {
+			for _, fn := range fns {
+				if err := fn(rate_source); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// fxquoteDescCreatedAt is the schema descriptor for created_at field.
+	fxquoteDescCreatedAt := fxquoteFields[8].Descriptor()
+	// fxquote.DefaultCreatedAt holds the default value on creation for the created_at field.
+	fxquote.DefaultCreatedAt = fxquoteDescCreatedAt.Default.(func() time.Time)
+	// fxquoteDescID is the schema descriptor for id field.
+	fxquoteDescID := fxquoteMixinFields0[0].Descriptor()
+	// fxquote.DefaultID holds the default value on creation for the id field.
+	fxquote.DefaultID = fxquoteDescID.Default.(func() string)
+	// fxquote.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	fxquote.IDValidator = func() func(string) error {
+		validators := fxquoteDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	fxrateMixin := schema.FxRate{}.Mixin()
+	fxrate.Policy = privacy.NewPolicies(schema.FxRate{})
+	fxrate.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := fxrate.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	fxrateMixinFields0 := fxrateMixin[0].Fields()
+	_ = fxrateMixinFields0
+	fxrateFields := schema.FxRate{}.Fields()
+	_ = fxrateFields
+	// fxrateDescBase is the schema descriptor for base field.
+	fxrateDescBase := fxrateFields[0].Descriptor()
+	// fxrate.BaseValidator is a validator for the "base" field. It is called by the builders before save.
+	fxrate.BaseValidator = func() func(string) error {
+		validators := fxrateDescBase.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(base string) error {
+			for _, fn := range fns {
+				if err := fn(base); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// fxrateDescQuote is the schema descriptor for quote field.
+	fxrateDescQuote := fxrateFields[1].Descriptor()
+	// fxrate.QuoteValidator is a validator for the "quote" field. It is called by the builders before save.
+	fxrate.QuoteValidator = func() func(string) error {
+		validators := fxrateDescQuote.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(quote string) error {
+			for _, fn := range fns {
+				if err := fn(quote); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// fxrateDescRate is the schema descriptor for rate field.
+	fxrateDescRate := fxrateFields[2].Descriptor()
+	// fxrate.RateValidator is a validator for the "rate" field. It is called by the builders before save.
+	fxrate.RateValidator = func() func(string) error {
+		validators := fxrateDescRate.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(rate string) error {
+			for _, fn := range fns {
+				if err := fn(rate); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// fxrateDescSource is the schema descriptor for source field.
+	fxrateDescSource := fxrateFields[3].Descriptor()
+	// fxrate.SourceValidator is a validator for the "source" field. It is called by the builders before save.
+	fxrate.SourceValidator = func() func(string) error {
+		validators := fxrateDescSource.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(source string) error {
+			for _, fn := range fns {
+				if err := fn(source); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// fxrateDescCreatedAt is the schema descriptor for created_at field.
+	fxrateDescCreatedAt := fxrateFields[5].Descriptor()
+	// fxrate.DefaultCreatedAt holds the default value on creation for the created_at field.
+	fxrate.DefaultCreatedAt = fxrateDescCreatedAt.Default.(func() time.Time)
+	// fxrateDescID is the schema descriptor for id field.
+	fxrateDescID := fxrateMixinFields0[0].Descriptor()
+	// fxrate.DefaultID holds the default value on creation for the id field.
+	fxrate.DefaultID = fxrateDescID.Default.(func() string)
+	// fxrate.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	fxrate.IDValidator = func() func(string) error {
+		validators := fxrateDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	idempotencyrecordMixin := schema.IdempotencyRecord{}.Mixin()
 	idempotencyrecord.Policy = privacy.NewPolicies(idempotencyrecordMixin[2], schema.IdempotencyRecord{})
 	idempotencyrecord.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -622,6 +885,204 @@ func init() {
 	// idempotencyrecord.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	idempotencyrecord.IDValidator = func() func(string) error {
 		validators := idempotencyrecordDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	journalentryMixin := schema.JournalEntry{}.Mixin()
+	journalentry.Policy = privacy.NewPolicies(schema.JournalEntry{})
+	journalentry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := journalentry.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	journalentryMixinFields0 := journalentryMixin[0].Fields()
+	_ = journalentryMixinFields0
+	journalentryFields := schema.JournalEntry{}.Fields()
+	_ = journalentryFields
+	// journalentryDescSourceType is the schema descriptor for source_type field.
+	journalentryDescSourceType := journalentryFields[0].Descriptor()
+	// journalentry.SourceTypeValidator is a validator for the "source_type" field. It is called by the builders before save.
+	journalentry.SourceTypeValidator = func() func(string) error {
+		validators := journalentryDescSourceType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(source_type string) error {
+			for _, fn := range fns {
+				if err := fn(source_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// journalentryDescSourceID is the schema descriptor for source_id field.
+	journalentryDescSourceID := journalentryFields[1].Descriptor()
+	// journalentry.SourceIDValidator is a validator for the "source_id" field. It is called by the builders before save.
+	journalentry.SourceIDValidator = func() func(string) error {
+		validators := journalentryDescSourceID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(source_id string) error {
+			for _, fn := range fns {
+				if err := fn(source_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// journalentryDescDescription is the schema descriptor for description field.
+	journalentryDescDescription := journalentryFields[2].Descriptor()
+	// journalentry.DefaultDescription holds the default value on creation for the description field.
+	journalentry.DefaultDescription = journalentryDescDescription.Default.(string)
+	// journalentry.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	journalentry.DescriptionValidator = journalentryDescDescription.Validators[0].(func(string) error)
+	// journalentryDescPostingHash is the schema descriptor for posting_hash field.
+	journalentryDescPostingHash := journalentryFields[4].Descriptor()
+	// journalentry.PostingHashValidator is a validator for the "posting_hash" field. It is called by the builders before save.
+	journalentry.PostingHashValidator = func() func(string) error {
+		validators := journalentryDescPostingHash.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(posting_hash string) error {
+			for _, fn := range fns {
+				if err := fn(posting_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// journalentryDescCreatedAt is the schema descriptor for created_at field.
+	journalentryDescCreatedAt := journalentryFields[5].Descriptor()
+	// journalentry.DefaultCreatedAt holds the default value on creation for the created_at field.
+	journalentry.DefaultCreatedAt = journalentryDescCreatedAt.Default.(func() time.Time)
+	// journalentryDescID is the schema descriptor for id field.
+	journalentryDescID := journalentryMixinFields0[0].Descriptor()
+	// journalentry.DefaultID holds the default value on creation for the id field.
+	journalentry.DefaultID = journalentryDescID.Default.(func() string)
+	// journalentry.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	journalentry.IDValidator = func() func(string) error {
+		validators := journalentryDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	ledgeraccountMixin := schema.LedgerAccount{}.Mixin()
+	ledgeraccount.Policy = privacy.NewPolicies(ledgeraccountMixin[2], schema.LedgerAccount{})
+	ledgeraccount.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ledgeraccount.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ledgeraccountMixinFields0 := ledgeraccountMixin[0].Fields()
+	_ = ledgeraccountMixinFields0
+	ledgeraccountMixinFields1 := ledgeraccountMixin[1].Fields()
+	_ = ledgeraccountMixinFields1
+	ledgeraccountMixinFields2 := ledgeraccountMixin[2].Fields()
+	_ = ledgeraccountMixinFields2
+	ledgeraccountFields := schema.LedgerAccount{}.Fields()
+	_ = ledgeraccountFields
+	// ledgeraccountDescCreatedAt is the schema descriptor for created_at field.
+	ledgeraccountDescCreatedAt := ledgeraccountMixinFields1[0].Descriptor()
+	// ledgeraccount.DefaultCreatedAt holds the default value on creation for the created_at field.
+	ledgeraccount.DefaultCreatedAt = ledgeraccountDescCreatedAt.Default.(func() time.Time)
+	// ledgeraccountDescUpdatedAt is the schema descriptor for updated_at field.
+	ledgeraccountDescUpdatedAt := ledgeraccountMixinFields1[1].Descriptor()
+	// ledgeraccount.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	ledgeraccount.DefaultUpdatedAt = ledgeraccountDescUpdatedAt.Default.(func() time.Time)
+	// ledgeraccount.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	ledgeraccount.UpdateDefaultUpdatedAt = ledgeraccountDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ledgeraccountDescMerchantID is the schema descriptor for merchant_id field.
+	ledgeraccountDescMerchantID := ledgeraccountMixinFields2[0].Descriptor()
+	// ledgeraccount.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	ledgeraccount.MerchantIDValidator = ledgeraccountDescMerchantID.Validators[0].(func(string) error)
+	// ledgeraccountDescOwnerID is the schema descriptor for owner_id field.
+	ledgeraccountDescOwnerID := ledgeraccountFields[1].Descriptor()
+	// ledgeraccount.OwnerIDValidator is a validator for the "owner_id" field. It is called by the builders before save.
+	ledgeraccount.OwnerIDValidator = func() func(string) error {
+		validators := ledgeraccountDescOwnerID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(owner_id string) error {
+			for _, fn := range fns {
+				if err := fn(owner_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ledgeraccountDescCurrency is the schema descriptor for currency field.
+	ledgeraccountDescCurrency := ledgeraccountFields[3].Descriptor()
+	// ledgeraccount.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	ledgeraccount.CurrencyValidator = func() func(string) error {
+		validators := ledgeraccountDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// ledgeraccountDescAllowNegative is the schema descriptor for allow_negative field.
+	ledgeraccountDescAllowNegative := ledgeraccountFields[4].Descriptor()
+	// ledgeraccount.DefaultAllowNegative holds the default value on creation for the allow_negative field.
+	ledgeraccount.DefaultAllowNegative = ledgeraccountDescAllowNegative.Default.(bool)
+	// ledgeraccountDescBalance is the schema descriptor for balance field.
+	ledgeraccountDescBalance := ledgeraccountFields[5].Descriptor()
+	// ledgeraccount.DefaultBalance holds the default value on creation for the balance field.
+	ledgeraccount.DefaultBalance = ledgeraccountDescBalance.Default.(int64)
+	// ledgeraccountDescVersion is the schema descriptor for version field.
+	ledgeraccountDescVersion := ledgeraccountFields[6].Descriptor()
+	// ledgeraccount.DefaultVersion holds the default value on creation for the version field.
+	ledgeraccount.DefaultVersion = ledgeraccountDescVersion.Default.(int64)
+	// ledgeraccountDescID is the schema descriptor for id field.
+	ledgeraccountDescID := ledgeraccountMixinFields0[0].Descriptor()
+	// ledgeraccount.DefaultID holds the default value on creation for the id field.
+	ledgeraccount.DefaultID = ledgeraccountDescID.Default.(func() string)
+	// ledgeraccount.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	ledgeraccount.IDValidator = func() func(string) error {
+		validators := ledgeraccountDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -1042,6 +1503,104 @@ func init() {
 	// paymentattempt.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	paymentattempt.IDValidator = func() func(string) error {
 		validators := paymentattemptDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	postingMixin := schema.Posting{}.Mixin()
+	posting.Policy = privacy.NewPolicies(postingMixin[1], schema.Posting{})
+	posting.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := posting.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	postingMixinFields0 := postingMixin[0].Fields()
+	_ = postingMixinFields0
+	postingMixinFields1 := postingMixin[1].Fields()
+	_ = postingMixinFields1
+	postingFields := schema.Posting{}.Fields()
+	_ = postingFields
+	// postingDescMerchantID is the schema descriptor for merchant_id field.
+	postingDescMerchantID := postingMixinFields1[0].Descriptor()
+	// posting.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	posting.MerchantIDValidator = postingDescMerchantID.Validators[0].(func(string) error)
+	// postingDescEntryID is the schema descriptor for entry_id field.
+	postingDescEntryID := postingFields[0].Descriptor()
+	// posting.EntryIDValidator is a validator for the "entry_id" field. It is called by the builders before save.
+	posting.EntryIDValidator = func() func(string) error {
+		validators := postingDescEntryID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(entry string) error {
+			for _, fn := range fns {
+				if err := fn(entry); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// postingDescAccountID is the schema descriptor for account_id field.
+	postingDescAccountID := postingFields[1].Descriptor()
+	// posting.AccountIDValidator is a validator for the "account_id" field. It is called by the builders before save.
+	posting.AccountIDValidator = func() func(string) error {
+		validators := postingDescAccountID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(account string) error {
+			for _, fn := range fns {
+				if err := fn(account); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// postingDescCurrency is the schema descriptor for currency field.
+	postingDescCurrency := postingFields[3].Descriptor()
+	// posting.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	posting.CurrencyValidator = func() func(string) error {
+		validators := postingDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// postingDescCreatedAt is the schema descriptor for created_at field.
+	postingDescCreatedAt := postingFields[7].Descriptor()
+	// posting.DefaultCreatedAt holds the default value on creation for the created_at field.
+	posting.DefaultCreatedAt = postingDescCreatedAt.Default.(func() time.Time)
+	// postingDescID is the schema descriptor for id field.
+	postingDescID := postingMixinFields0[0].Descriptor()
+	// posting.DefaultID holds the default value on creation for the id field.
+	posting.DefaultID = postingDescID.Default.(func() string)
+	// posting.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	posting.IDValidator = func() func(string) error {
+		validators := postingDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
@@ -24,6 +25,8 @@ import (
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/fx"
+	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -39,13 +42,18 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Balance() BalanceResolver
 	CheckoutSession() CheckoutSessionResolver
+	FxQuote() FxQuoteResolver
+	LedgerAccount() LedgerAccountResolver
 	Money() MoneyResolver
 	Mutation() MutationResolver
 	Payment() PaymentResolver
 	PaymentAttempt() PaymentAttemptResolver
+	Posting() PostingResolver
 	Query() QueryResolver
 	Refund() RefundResolver
+	TrialBalanceLine() TrialBalanceLineResolver
 }
 
 type DirectiveRoot struct {
@@ -100,6 +108,13 @@ type ComplexityRoot struct {
 	AuditLogEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Balance struct {
+		Available func(childComplexity int) int
+		Currency  func(childComplexity int) int
+		Pending   func(childComplexity int) int
+		Reserve   func(childComplexity int) int
 	}
 
 	CheckoutSession struct {
@@ -179,6 +194,72 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FxConversion struct {
+		EntryID  func(childComplexity int) int
+		From     func(childComplexity int) int
+		Quote    func(childComplexity int) int
+		Replayed func(childComplexity int) int
+		To       func(childComplexity int) int
+	}
+
+	FxQuote struct {
+		BaseCurrency  func(childComplexity int) int
+		BaseRate      func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		ExpiresAt     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		MarginBps     func(childComplexity int) int
+		QuoteCurrency func(childComplexity int) int
+		Rate          func(childComplexity int) int
+		RateFetchedAt func(childComplexity int) int
+		RateSource    func(childComplexity int) int
+	}
+
+	JournalEntry struct {
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		EffectiveAt func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Postings    func(childComplexity int) int
+		SourceID    func(childComplexity int) int
+		SourceType  func(childComplexity int) int
+	}
+
+	JournalEntryConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	JournalEntryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	LedgerAccount struct {
+		AllowNegative func(childComplexity int) int
+		Balance       func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Currency      func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		MerchantID    func(childComplexity int) int
+		OwnerID       func(childComplexity int) int
+		OwnerType     func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+	}
+
+	LedgerAccountConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	LedgerAccountEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Merchant struct {
 		Country            func(childComplexity int) int
 		CreatedAt          func(childComplexity int) int
@@ -233,7 +314,9 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		ConvertBalance     func(childComplexity int, input model.ConvertBalanceInput) int
 		CreateAPIKey       func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateFxQuote      func(childComplexity int, input model.CreateFxQuoteInput) int
 		CreateMerchant     func(childComplexity int, input model.CreateMerchantInput) int
 		CreateMerchantUser func(childComplexity int, input model.CreateMerchantUserInput) int
 		RevokeAPIKey       func(childComplexity int, id string) int
@@ -314,16 +397,46 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Posting struct {
+		Account      func(childComplexity int) int
+		AccountID    func(childComplexity int) int
+		Amount       func(childComplexity int) int
+		BalanceAfter func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		EffectiveAt  func(childComplexity int) int
+		Entry        func(childComplexity int) int
+		EntryID      func(childComplexity int) int
+		ID           func(childComplexity int) int
+		MerchantID   func(childComplexity int) int
+		Seq          func(childComplexity int) int
+	}
+
+	PostingConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PostingEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	Query struct {
-		APIKeys   func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		AuditLogs func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Merchant  func(childComplexity int, id *string) int
-		Merchants func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Node      func(childComplexity int, id string) int
-		Nodes     func(childComplexity int, ids []string) int
-		Payment   func(childComplexity int, id string) int
-		Payments  func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
-		Viewer    func(childComplexity int) int
+		APIKeys          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		AccountStatement func(childComplexity int, currency string, kind *ledgeraccount.Kind, after *entgql.Cursor[string], first *int) int
+		Accounts         func(childComplexity int, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) int
+		AuditLogs        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Balances         func(childComplexity int) int
+		JournalEntries   func(childComplexity int, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) int
+		Merchant         func(childComplexity int, id *string) int
+		Merchants        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Node             func(childComplexity int, id string) int
+		Nodes            func(childComplexity int, ids []string) int
+		Payment          func(childComplexity int, id string) int
+		Payments         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
+		TrialBalance     func(childComplexity int) int
+		Viewer           func(childComplexity int) int
 	}
 
 	Refund struct {
@@ -352,6 +465,15 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	TrialBalanceLine struct {
+		Accounts    func(childComplexity int) int
+		Credits     func(childComplexity int) int
+		Currency    func(childComplexity int) int
+		Debits      func(childComplexity int) int
+		Net         func(childComplexity int) int
+		PostingsNet func(childComplexity int) int
+	}
+
 	Viewer struct {
 		Merchant  func(childComplexity int) int
 		Principal func(childComplexity int) int
@@ -363,8 +485,21 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type BalanceResolver interface {
+	Currency(ctx context.Context, obj *ledger.MerchantBalance) (string, error)
+}
 type CheckoutSessionResolver interface {
 	Amount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error)
+}
+type FxQuoteResolver interface {
+	BaseCurrency(ctx context.Context, obj *fx.Quote) (string, error)
+	QuoteCurrency(ctx context.Context, obj *fx.Quote) (string, error)
+	BaseRate(ctx context.Context, obj *fx.Quote) (string, error)
+
+	Rate(ctx context.Context, obj *fx.Quote) (string, error)
+}
+type LedgerAccountResolver interface {
+	Balance(ctx context.Context, obj *ent.LedgerAccount) (*money.Amount, error)
 }
 type MoneyResolver interface {
 	Amount(ctx context.Context, obj *money.Amount) (scalar.Int64, error)
@@ -376,6 +511,8 @@ type MutationResolver interface {
 	CreateMerchantUser(ctx context.Context, input model.CreateMerchantUserInput) (*ent.MerchantUser, error)
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, id string) (*ent.APIKey, error)
+	CreateFxQuote(ctx context.Context, input model.CreateFxQuoteInput) (*fx.Quote, error)
+	ConvertBalance(ctx context.Context, input model.ConvertBalanceInput) (*fx.Conversion, error)
 }
 type PaymentResolver interface {
 	Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
@@ -385,6 +522,10 @@ type PaymentResolver interface {
 }
 type PaymentAttemptResolver interface {
 	Amount(ctx context.Context, obj *ent.PaymentAttempt) (*money.Amount, error)
+}
+type PostingResolver interface {
+	Amount(ctx context.Context, obj *ent.Posting) (*money.Amount, error)
+	BalanceAfter(ctx context.Context, obj *ent.Posting) (*money.Amount, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
@@ -396,9 +537,17 @@ type QueryResolver interface {
 	Payment(ctx context.Context, id string) (*ent.Payment, error)
 	Payments(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) (*ent.PaymentConnection, error)
 	AuditLogs(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.AuditLogConnection, error)
+	Balances(ctx context.Context) ([]*ledger.MerchantBalance, error)
+	AccountStatement(ctx context.Context, currency string, kind *ledgeraccount.Kind, after *entgql.Cursor[string], first *int) (*ent.PostingConnection, error)
+	TrialBalance(ctx context.Context) ([]*ledger.TrialBalanceLine, error)
+	Accounts(ctx context.Context, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) (*ent.LedgerAccountConnection, error)
+	JournalEntries(ctx context.Context, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) (*ent.JournalEntryConnection, error)
 }
 type RefundResolver interface {
 	Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error)
+}
+type TrialBalanceLineResolver interface {
+	Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -610,6 +759,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditLogEdge.Node(childComplexity), true
+
+	case "Balance.available":
+		if e.ComplexityRoot.Balance.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Balance.Available(childComplexity), true
+	case "Balance.currency":
+		if e.ComplexityRoot.Balance.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Balance.Currency(childComplexity), true
+	case "Balance.pending":
+		if e.ComplexityRoot.Balance.Pending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Balance.Pending(childComplexity), true
+	case "Balance.reserve":
+		if e.ComplexityRoot.Balance.Reserve == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Balance.Reserve(childComplexity), true
 
 	case "CheckoutSession.allowedMethods":
 		if e.ComplexityRoot.CheckoutSession.AllowedMethods == nil {
@@ -908,6 +1082,266 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
 
+	case "FxConversion.entryID":
+		if e.ComplexityRoot.FxConversion.EntryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxConversion.EntryID(childComplexity), true
+	case "FxConversion.from":
+		if e.ComplexityRoot.FxConversion.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxConversion.From(childComplexity), true
+	case "FxConversion.quote":
+		if e.ComplexityRoot.FxConversion.Quote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxConversion.Quote(childComplexity), true
+	case "FxConversion.replayed":
+		if e.ComplexityRoot.FxConversion.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxConversion.Replayed(childComplexity), true
+	case "FxConversion.to":
+		if e.ComplexityRoot.FxConversion.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxConversion.To(childComplexity), true
+
+	case "FxQuote.baseCurrency":
+		if e.ComplexityRoot.FxQuote.BaseCurrency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxQuote.BaseCurrency(childComplexity), true
+	case "FxQuote.baseRate":
+		if e.ComplexityRoot.FxQuote.BaseRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxQuote.BaseRate(childComplexity), true
+	case "FxQuote.createdAt":
+		if e.ComplexityRoot.FxQuote.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxQuote.CreatedAt(childComplexity), true
+	case "FxQuote.expiresAt":
+		if e.ComplexityRoot.FxQuote.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxQuote.ExpiresAt(childComplexity), true
+	case "FxQuote.id":
+		if e.ComplexityRoot.FxQuote.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxQuote.ID(childComplexity), true
+	case "FxQuote.marginBps":
+		if e.ComplexityRoot.FxQuote.MarginBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxQuote.MarginBps(childComplexity), true
+	case "FxQuote.quoteCurrency":
+		if e.ComplexityRoot.FxQuote.QuoteCurrency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxQuote.QuoteCurrency(childComplexity), true
+	case "FxQuote.rate":
+		if e.ComplexityRoot.FxQuote.Rate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxQuote.Rate(childComplexity), true
+	case "FxQuote.rateFetchedAt":
+		if e.ComplexityRoot.FxQuote.RateFetchedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxQuote.RateFetchedAt(childComplexity), true
+	case "FxQuote.rateSource":
+		if e.ComplexityRoot.FxQuote.RateSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FxQuote.RateSource(childComplexity), true
+
+	case "JournalEntry.createdAt":
+		if e.ComplexityRoot.JournalEntry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.CreatedAt(childComplexity), true
+	case "JournalEntry.description":
+		if e.ComplexityRoot.JournalEntry.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.Description(childComplexity), true
+	case "JournalEntry.effectiveAt":
+		if e.ComplexityRoot.JournalEntry.EffectiveAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.EffectiveAt(childComplexity), true
+	case "JournalEntry.id":
+		if e.ComplexityRoot.JournalEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.ID(childComplexity), true
+	case "JournalEntry.postings":
+		if e.ComplexityRoot.JournalEntry.Postings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.Postings(childComplexity), true
+	case "JournalEntry.sourceID":
+		if e.ComplexityRoot.JournalEntry.SourceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.SourceID(childComplexity), true
+	case "JournalEntry.sourceType":
+		if e.ComplexityRoot.JournalEntry.SourceType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.SourceType(childComplexity), true
+
+	case "JournalEntryConnection.edges":
+		if e.ComplexityRoot.JournalEntryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntryConnection.Edges(childComplexity), true
+	case "JournalEntryConnection.pageInfo":
+		if e.ComplexityRoot.JournalEntryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntryConnection.PageInfo(childComplexity), true
+	case "JournalEntryConnection.totalCount":
+		if e.ComplexityRoot.JournalEntryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntryConnection.TotalCount(childComplexity), true
+
+	case "JournalEntryEdge.cursor":
+		if e.ComplexityRoot.JournalEntryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntryEdge.Cursor(childComplexity), true
+	case "JournalEntryEdge.node":
+		if e.ComplexityRoot.JournalEntryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntryEdge.Node(childComplexity), true
+
+	case "LedgerAccount.allowNegative":
+		if e.ComplexityRoot.LedgerAccount.AllowNegative == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccount.AllowNegative(childComplexity), true
+	case "LedgerAccount.balance":
+		if e.ComplexityRoot.LedgerAccount.Balance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccount.Balance(childComplexity), true
+	case "LedgerAccount.createdAt":
+		if e.ComplexityRoot.LedgerAccount.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccount.CreatedAt(childComplexity), true
+	case "LedgerAccount.currency":
+		if e.ComplexityRoot.LedgerAccount.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccount.Currency(childComplexity), true
+	case "LedgerAccount.id":
+		if e.ComplexityRoot.LedgerAccount.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccount.ID(childComplexity), true
+	case "LedgerAccount.kind":
+		if e.ComplexityRoot.LedgerAccount.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccount.Kind(childComplexity), true
+	case "LedgerAccount.merchantID":
+		if e.ComplexityRoot.LedgerAccount.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccount.MerchantID(childComplexity), true
+	case "LedgerAccount.ownerID":
+		if e.ComplexityRoot.LedgerAccount.OwnerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccount.OwnerID(childComplexity), true
+	case "LedgerAccount.ownerType":
+		if e.ComplexityRoot.LedgerAccount.OwnerType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccount.OwnerType(childComplexity), true
+	case "LedgerAccount.updatedAt":
+		if e.ComplexityRoot.LedgerAccount.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccount.UpdatedAt(childComplexity), true
+
+	case "LedgerAccountConnection.edges":
+		if e.ComplexityRoot.LedgerAccountConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccountConnection.Edges(childComplexity), true
+	case "LedgerAccountConnection.pageInfo":
+		if e.ComplexityRoot.LedgerAccountConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccountConnection.PageInfo(childComplexity), true
+	case "LedgerAccountConnection.totalCount":
+		if e.ComplexityRoot.LedgerAccountConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccountConnection.TotalCount(childComplexity), true
+
+	case "LedgerAccountEdge.cursor":
+		if e.ComplexityRoot.LedgerAccountEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccountEdge.Cursor(childComplexity), true
+	case "LedgerAccountEdge.node":
+		if e.ComplexityRoot.LedgerAccountEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LedgerAccountEdge.Node(childComplexity), true
+
 	case "Merchant.country":
 		if e.ComplexityRoot.Merchant.Country == nil {
 			break
@@ -1112,6 +1546,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Money.Exponent(childComplexity), true
 
+	case "Mutation.convertBalance":
+		if e.ComplexityRoot.Mutation.ConvertBalance == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_convertBalance_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConvertBalance(childComplexity, args["input"].(model.ConvertBalanceInput)), true
 	case "Mutation.createAPIKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1123,6 +1568,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(model.CreateAPIKeyInput)), true
+	case "Mutation.createFxQuote":
+		if e.ComplexityRoot.Mutation.CreateFxQuote == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createFxQuote_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateFxQuote(childComplexity, args["input"].(model.CreateFxQuoteInput)), true
 	case "Mutation.createMerchant":
 		if e.ComplexityRoot.Mutation.CreateMerchant == nil {
 			break
@@ -1498,6 +1954,105 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PaymentEdge.Node(childComplexity), true
 
+	case "Posting.account":
+		if e.ComplexityRoot.Posting.Account == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.Account(childComplexity), true
+	case "Posting.accountID":
+		if e.ComplexityRoot.Posting.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.AccountID(childComplexity), true
+	case "Posting.amount":
+		if e.ComplexityRoot.Posting.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.Amount(childComplexity), true
+	case "Posting.balanceAfter":
+		if e.ComplexityRoot.Posting.BalanceAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.BalanceAfter(childComplexity), true
+	case "Posting.createdAt":
+		if e.ComplexityRoot.Posting.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.CreatedAt(childComplexity), true
+	case "Posting.effectiveAt":
+		if e.ComplexityRoot.Posting.EffectiveAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.EffectiveAt(childComplexity), true
+	case "Posting.entry":
+		if e.ComplexityRoot.Posting.Entry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.Entry(childComplexity), true
+	case "Posting.entryID":
+		if e.ComplexityRoot.Posting.EntryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.EntryID(childComplexity), true
+	case "Posting.id":
+		if e.ComplexityRoot.Posting.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.ID(childComplexity), true
+	case "Posting.merchantID":
+		if e.ComplexityRoot.Posting.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.MerchantID(childComplexity), true
+	case "Posting.seq":
+		if e.ComplexityRoot.Posting.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Posting.Seq(childComplexity), true
+
+	case "PostingConnection.edges":
+		if e.ComplexityRoot.PostingConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostingConnection.Edges(childComplexity), true
+	case "PostingConnection.pageInfo":
+		if e.ComplexityRoot.PostingConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostingConnection.PageInfo(childComplexity), true
+	case "PostingConnection.totalCount":
+		if e.ComplexityRoot.PostingConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostingConnection.TotalCount(childComplexity), true
+
+	case "PostingEdge.cursor":
+		if e.ComplexityRoot.PostingEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostingEdge.Cursor(childComplexity), true
+	case "PostingEdge.node":
+		if e.ComplexityRoot.PostingEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostingEdge.Node(childComplexity), true
+
 	case "Query.apiKeys":
 		if e.ComplexityRoot.Query.APIKeys == nil {
 			break
@@ -1509,6 +2064,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Query.accountStatement":
+		if e.ComplexityRoot.Query.AccountStatement == nil {
+			break
+		}
+
+		args, err := ec.field_Query_accountStatement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AccountStatement(childComplexity, args["currency"].(string), args["kind"].(*ledgeraccount.Kind), args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
+	case "Query.accounts":
+		if e.ComplexityRoot.Query.Accounts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_accounts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Accounts(childComplexity, args["filter"].(*model.LedgerAccountsFilter), args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
 	case "Query.auditLogs":
 		if e.ComplexityRoot.Query.AuditLogs == nil {
 			break
@@ -1520,7 +2097,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditLogs(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Query.balances":
+		if e.ComplexityRoot.Query.Balances == nil {
+			break
+		}
 
+		return e.ComplexityRoot.Query.Balances(childComplexity), true
+
+	case "Query.journalEntries":
+		if e.ComplexityRoot.Query.JournalEntries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_journalEntries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.JournalEntries(childComplexity, args["filter"].(model.JournalEntriesFilter), args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
 	case "Query.merchant":
 		if e.ComplexityRoot.Query.Merchant == nil {
 			break
@@ -1587,6 +2181,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Payments(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.PaymentListFilter)), true
+	case "Query.trialBalance":
+		if e.ComplexityRoot.Query.TrialBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.TrialBalance(childComplexity), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
@@ -1699,6 +2299,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RefundEdge.Node(childComplexity), true
 
+	case "TrialBalanceLine.accounts":
+		if e.ComplexityRoot.TrialBalanceLine.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrialBalanceLine.Accounts(childComplexity), true
+	case "TrialBalanceLine.credits":
+		if e.ComplexityRoot.TrialBalanceLine.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrialBalanceLine.Credits(childComplexity), true
+	case "TrialBalanceLine.currency":
+		if e.ComplexityRoot.TrialBalanceLine.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrialBalanceLine.Currency(childComplexity), true
+	case "TrialBalanceLine.debits":
+		if e.ComplexityRoot.TrialBalanceLine.Debits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrialBalanceLine.Debits(childComplexity), true
+	case "TrialBalanceLine.net":
+		if e.ComplexityRoot.TrialBalanceLine.Net == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrialBalanceLine.Net(childComplexity), true
+	case "TrialBalanceLine.postingsNet":
+		if e.ComplexityRoot.TrialBalanceLine.PostingsNet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrialBalanceLine.PostingsNet(childComplexity), true
+
 	case "Viewer.merchant":
 		if e.ComplexityRoot.Viewer.Merchant == nil {
 			break
@@ -1729,16 +2366,22 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
 			graphql.NewInputUnmarshaler("CheckoutSessionOrder", ec.unmarshalInputCheckoutSessionOrder),
+			graphql.NewInputUnmarshaler("ConvertBalanceInput", ec.unmarshalInputConvertBalanceInput),
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
+			graphql.NewInputUnmarshaler("CreateFxQuoteInput", ec.unmarshalInputCreateFxQuoteInput),
 			graphql.NewInputUnmarshaler("CreateMerchantInput", ec.unmarshalInputCreateMerchantInput),
 			graphql.NewInputUnmarshaler("CreateMerchantUserInput", ec.unmarshalInputCreateMerchantUserInput),
 			graphql.NewInputUnmarshaler("CustomerOrder", ec.unmarshalInputCustomerOrder),
+			graphql.NewInputUnmarshaler("JournalEntriesFilter", ec.unmarshalInputJournalEntriesFilter),
+			graphql.NewInputUnmarshaler("LedgerAccountOrder", ec.unmarshalInputLedgerAccountOrder),
+			graphql.NewInputUnmarshaler("LedgerAccountsFilter", ec.unmarshalInputLedgerAccountsFilter),
 			graphql.NewInputUnmarshaler("MerchantOrder", ec.unmarshalInputMerchantOrder),
 			graphql.NewInputUnmarshaler("MerchantUserOrder", ec.unmarshalInputMerchantUserOrder),
 			graphql.NewInputUnmarshaler("MoneyInput", ec.unmarshalInputMoneyInput),
 			graphql.NewInputUnmarshaler("PaymentAttemptOrder", ec.unmarshalInputPaymentAttemptOrder),
 			graphql.NewInputUnmarshaler("PaymentListFilter", ec.unmarshalInputPaymentListFilter),
 			graphql.NewInputUnmarshaler("PaymentOrder", ec.unmarshalInputPaymentOrder),
+			graphql.NewInputUnmarshaler("PostingOrder", ec.unmarshalInputPostingOrder),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 		)
 	}
@@ -1970,6 +2613,139 @@ extend type Refund {
 extend type CheckoutSession {
   amount: Money!
 }
+
+# ---- money core ----
+# Balances, statements, FX quotes and conversions for merchants; the journal and
+# the trial balance for operators. See docs/money.md.
+
+"A merchant's money in one currency, by account."
+type Balance {
+  "ISO 4217 code."
+  currency: String!
+  "Captured but not yet released."
+  pending: Money!
+  "Free to pay out or convert."
+  available: Money!
+  "Held back against disputes."
+  reserve: Money!
+}
+
+"""
+A rate locked for the merchant until ` + "`" + `expiresAt` + "`" + `: the mid rate it was priced
+from, the platform margin, and the all-in rate conversions use. Rates are
+exact decimal strings: units of quote currency per unit of base currency.
+"""
+type FxQuote {
+  id: ID!
+  baseCurrency: String!
+  quoteCurrency: String!
+  "The mid-market rate the quote was priced from."
+  baseRate: String!
+  "The platform margin in basis points (1 bp = 0.01 %)."
+  marginBps: Int!
+  "The all-in rate: baseRate × (10000 − marginBps) / 10000."
+  rate: String!
+  "Where the mid rate came from, and when it was observed."
+  rateSource: String!
+  rateFetchedAt: Time!
+  createdAt: Time!
+  expiresAt: Time!
+}
+
+"A conversion of a merchant's available balance at a quote."
+type FxConversion {
+  "The journal entry that moved the money."
+  entryID: ID!
+  quote: FxQuote!
+  from: Money!
+  "` + "`" + `from` + "`" + ` × the quote's rate, rounded once, half away from zero, to the minor unit."
+  to: Money!
+  "True when this idempotency key had converted before: nothing new moved."
+  replayed: Boolean!
+}
+
+"One currency summed over every ledger account. Net and postingsNet are zero on a healthy ledger."
+type TrialBalanceLine {
+  currency: String!
+  accounts: Int!
+  "The negative balances, as a positive amount."
+  debits: Money!
+  "The positive balances."
+  credits: Money!
+  "credits − debits."
+  net: Money!
+  "The sum of every posting ever made in the currency."
+  postingsNet: Money!
+}
+
+input CreateFxQuoteInput {
+  "The currency to convert from (ISO 4217)."
+  baseCurrency: String!
+  "The currency to convert to (ISO 4217)."
+  quoteCurrency: String!
+}
+
+input ConvertBalanceInput {
+  quoteID: ID!
+  "How much to convert, in the quote's base currency."
+  amount: MoneyInput!
+  """
+  Makes the conversion happen at most once: a retry with the same key, quote
+  and amount returns the first result; with anything else it is a CONFLICT.
+  1–128 characters of [A-Za-z0-9_-.:].
+  """
+  idempotencyKey: String!
+}
+
+input JournalEntriesFilter {
+  "capture, refund, dispute, settlement, payout, conversion, transfer or adjustment."
+  sourceType: String!
+  sourceID: String
+}
+
+input LedgerAccountsFilter {
+  ownerType: LedgerAccountOwnerType
+  ownerID: String
+  currency: String
+}
+
+extend type LedgerAccount {
+  "The current balance: what the platform holds for the owner (negative: what the owner owes)."
+  balance: Money!
+}
+
+extend type Posting {
+  "Signed: positive into the account, negative out of it."
+  amount: Money!
+  "The account's balance right after this posting."
+  balanceAfter: Money!
+}
+
+extend type Query {
+  "The caller's merchant's balances, one per currency it has held."
+  balances: [Balance!]! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  "The postings of one of the caller's merchant's accounts, newest first. An account never used has none."
+  accountStatement(currency: String!, kind: LedgerAccountKind = AVAILABLE, after: Cursor, first: Int): PostingConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  "The trial balance: every currency summed over every account. Operators only."
+  trialBalance: [TrialBalanceLine!]! @auth(requires: [OPERATOR])
+  "Ledger accounts, oldest first, optionally filtered. Operators only."
+  accounts(filter: LedgerAccountsFilter, after: Cursor, first: Int): LedgerAccountConnection! @auth(requires: [OPERATOR])
+  "Journal entries of a source, oldest first. Operators only."
+  journalEntries(filter: JournalEntriesFilter!, after: Cursor, first: Int): JournalEntryConnection! @auth(requires: [OPERATOR])
+}
+
+extend type Mutation {
+  "Lock a rate for converting the caller's merchant's balance. It expires in seconds; see expiresAt."
+  createFxQuote(input: CreateFxQuoteInput!): FxQuote! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Convert available balance at a quote. BAD_USER_INPUT for an expired quote or
+  the wrong currency, NOT_FOUND for a quote that is not the caller's, CONFLICT
+  when the amount exceeds the available balance or the idempotency key was used
+  for another conversion.
+  """
+  convertBalance(input: ConvertBalanceInput!): FxConversion! @auth(requires: [MERCHANT_ADMIN, API_KEY])
+}
+# ---- end money core ----
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -2291,6 +3067,126 @@ type EventEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
+}
+type JournalEntry implements Node {
+  id: ID!
+  sourceType: String!
+  sourceID: String!
+  description: String!
+  effectiveAt: Time!
+  createdAt: Time!
+  postings: [Posting!]
+}
+"""
+A connection to a list of items.
+"""
+type JournalEntryConnection {
+  """
+  A list of edges.
+  """
+  edges: [JournalEntryEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type JournalEntryEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: JournalEntry
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+type LedgerAccount implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  merchantID: String
+  ownerType: LedgerAccountOwnerType!
+  ownerID: String!
+  kind: LedgerAccountKind!
+  currency: String!
+  allowNegative: Boolean!
+}
+"""
+A connection to a list of items.
+"""
+type LedgerAccountConnection {
+  """
+  A list of edges.
+  """
+  edges: [LedgerAccountEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type LedgerAccountEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: LedgerAccount
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+LedgerAccountKind is enum for the field kind
+"""
+enum LedgerAccountKind @goModel(model: "github.com/straitpay/strait/ent/ledgeraccount.Kind") {
+  PENDING
+  AVAILABLE
+  RESERVE
+  RECEIVABLE
+  FEES
+  FX
+  SUSPENSE
+}
+"""
+Ordering options for LedgerAccount connections
+"""
+input LedgerAccountOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order LedgerAccounts.
+  """
+  field: LedgerAccountOrderField!
+}
+"""
+Properties by which LedgerAccount connections can be ordered.
+"""
+enum LedgerAccountOrderField {
+  CREATED_AT
+}
+"""
+LedgerAccountOwnerType is enum for the field owner_type
+"""
+enum LedgerAccountOwnerType @goModel(model: "github.com/straitpay/strait/ent/ledgeraccount.OwnerType") {
+  MERCHANT
+  PLATFORM
+  CHANNEL
+  PARTNER
 }
 type Merchant implements Node {
   id: ID!
@@ -2749,6 +3645,66 @@ enum PaymentStatus @goModel(model: "github.com/straitpay/strait/ent/payment.Stat
   CANCELED
   FAILED
 }
+type Posting implements Node {
+  id: ID!
+  merchantID: String
+  entryID: ID!
+  accountID: ID!
+  seq: Int!
+  effectiveAt: Time!
+  createdAt: Time!
+  entry: JournalEntry!
+  account: LedgerAccount!
+}
+"""
+A connection to a list of items.
+"""
+type PostingConnection {
+  """
+  A list of edges.
+  """
+  edges: [PostingEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type PostingEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Posting
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for Posting connections
+"""
+input PostingOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Postings.
+  """
+  field: PostingOrderField!
+}
+"""
+Properties by which Posting connections can be ordered.
+"""
+enum PostingOrderField {
+  SEQ
+}
 type Query {
   """
   Fetches an object given its ID.
@@ -2950,6 +3906,20 @@ func (ec *executionContext) childFields_AuditLogEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type AuditLogEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Balance(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_Balance_currency(ctx, field)
+	case "pending":
+		return ec.fieldContext_Balance_pending(ctx, field)
+	case "available":
+		return ec.fieldContext_Balance_available(ctx, field)
+	case "reserve":
+		return ec.fieldContext_Balance_reserve(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Balance", field.Name)
+}
+
 func (ec *executionContext) childFields_CheckoutSession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3066,6 +4036,138 @@ func (ec *executionContext) childFields_EventEdge(ctx context.Context, field gra
 		return ec.fieldContext_EventEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FxConversion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "entryID":
+		return ec.fieldContext_FxConversion_entryID(ctx, field)
+	case "quote":
+		return ec.fieldContext_FxConversion_quote(ctx, field)
+	case "from":
+		return ec.fieldContext_FxConversion_from(ctx, field)
+	case "to":
+		return ec.fieldContext_FxConversion_to(ctx, field)
+	case "replayed":
+		return ec.fieldContext_FxConversion_replayed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FxConversion", field.Name)
+}
+
+func (ec *executionContext) childFields_FxQuote(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_FxQuote_id(ctx, field)
+	case "baseCurrency":
+		return ec.fieldContext_FxQuote_baseCurrency(ctx, field)
+	case "quoteCurrency":
+		return ec.fieldContext_FxQuote_quoteCurrency(ctx, field)
+	case "baseRate":
+		return ec.fieldContext_FxQuote_baseRate(ctx, field)
+	case "marginBps":
+		return ec.fieldContext_FxQuote_marginBps(ctx, field)
+	case "rate":
+		return ec.fieldContext_FxQuote_rate(ctx, field)
+	case "rateSource":
+		return ec.fieldContext_FxQuote_rateSource(ctx, field)
+	case "rateFetchedAt":
+		return ec.fieldContext_FxQuote_rateFetchedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_FxQuote_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_FxQuote_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FxQuote", field.Name)
+}
+
+func (ec *executionContext) childFields_JournalEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_JournalEntry_id(ctx, field)
+	case "sourceType":
+		return ec.fieldContext_JournalEntry_sourceType(ctx, field)
+	case "sourceID":
+		return ec.fieldContext_JournalEntry_sourceID(ctx, field)
+	case "description":
+		return ec.fieldContext_JournalEntry_description(ctx, field)
+	case "effectiveAt":
+		return ec.fieldContext_JournalEntry_effectiveAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_JournalEntry_createdAt(ctx, field)
+	case "postings":
+		return ec.fieldContext_JournalEntry_postings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JournalEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_JournalEntryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_JournalEntryConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_JournalEntryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_JournalEntryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JournalEntryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_JournalEntryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_JournalEntryEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_JournalEntryEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type JournalEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_LedgerAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_LedgerAccount_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_LedgerAccount_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_LedgerAccount_updatedAt(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_LedgerAccount_merchantID(ctx, field)
+	case "ownerType":
+		return ec.fieldContext_LedgerAccount_ownerType(ctx, field)
+	case "ownerID":
+		return ec.fieldContext_LedgerAccount_ownerID(ctx, field)
+	case "kind":
+		return ec.fieldContext_LedgerAccount_kind(ctx, field)
+	case "currency":
+		return ec.fieldContext_LedgerAccount_currency(ctx, field)
+	case "allowNegative":
+		return ec.fieldContext_LedgerAccount_allowNegative(ctx, field)
+	case "balance":
+		return ec.fieldContext_LedgerAccount_balance(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LedgerAccount", field.Name)
+}
+
+func (ec *executionContext) childFields_LedgerAccountConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_LedgerAccountConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_LedgerAccountConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_LedgerAccountConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LedgerAccountConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_LedgerAccountEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_LedgerAccountEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_LedgerAccountEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LedgerAccountEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Merchant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3324,6 +4426,56 @@ func (ec *executionContext) childFields_PaymentEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type PaymentEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Posting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Posting_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_Posting_merchantID(ctx, field)
+	case "entryID":
+		return ec.fieldContext_Posting_entryID(ctx, field)
+	case "accountID":
+		return ec.fieldContext_Posting_accountID(ctx, field)
+	case "seq":
+		return ec.fieldContext_Posting_seq(ctx, field)
+	case "effectiveAt":
+		return ec.fieldContext_Posting_effectiveAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Posting_createdAt(ctx, field)
+	case "entry":
+		return ec.fieldContext_Posting_entry(ctx, field)
+	case "account":
+		return ec.fieldContext_Posting_account(ctx, field)
+	case "amount":
+		return ec.fieldContext_Posting_amount(ctx, field)
+	case "balanceAfter":
+		return ec.fieldContext_Posting_balanceAfter(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Posting", field.Name)
+}
+
+func (ec *executionContext) childFields_PostingConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PostingConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PostingConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PostingConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PostingConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PostingEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_PostingEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PostingEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PostingEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Refund(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3374,6 +4526,24 @@ func (ec *executionContext) childFields_RefundEdge(ctx context.Context, field gr
 		return ec.fieldContext_RefundEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RefundEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TrialBalanceLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_TrialBalanceLine_currency(ctx, field)
+	case "accounts":
+		return ec.fieldContext_TrialBalanceLine_accounts(ctx, field)
+	case "debits":
+		return ec.fieldContext_TrialBalanceLine_debits(ctx, field)
+	case "credits":
+		return ec.fieldContext_TrialBalanceLine_credits(ctx, field)
+	case "net":
+		return ec.fieldContext_TrialBalanceLine_net(ctx, field)
+	case "postingsNet":
+		return ec.fieldContext_TrialBalanceLine_postingsNet(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrialBalanceLine", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3610,12 +4780,40 @@ func (ec *executionContext) field_Merchant_users_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_convertBalance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConvertBalanceInput, error) {
+			return ec.unmarshalNConvertBalanceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConvertBalanceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createAPIKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateAPIKeyInput, error) {
 			return ec.unmarshalNCreateAPIKeyInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateAPIKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createFxQuote_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateFxQuoteInput, error) {
+			return ec.unmarshalNCreateFxQuoteInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateFxQuoteInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3772,6 +4970,74 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_accountStatement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "currency",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["currency"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (*ledgeraccount.Kind, error) {
+			return ec.unmarshalOLedgerAccountKind2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_accounts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.LedgerAccountsFilter, error) {
+			return ec.unmarshalOLedgerAccountsFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐLedgerAccountsFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_apiKeys_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3845,6 +5111,36 @@ func (ec *executionContext) field_Query_auditLogs_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["last"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_journalEntries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (model.JournalEntriesFilter, error) {
+			return ec.unmarshalNJournalEntriesFilter2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐJournalEntriesFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -4836,6 +6132,125 @@ func (ec *executionContext) _AuditLogEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_AuditLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditLogEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Balance_currency(ctx context.Context, field graphql.CollectedField, obj *ledger.MerchantBalance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Balance_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Balance().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Balance_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Balance", field, true, true, "String")
+}
+
+func (ec *executionContext) _Balance_pending(ctx context.Context, field graphql.CollectedField, obj *ledger.MerchantBalance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Balance_pending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Balance_pending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Balance",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Balance_available(ctx context.Context, field graphql.CollectedField, obj *ledger.MerchantBalance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Balance_available(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Available, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Balance_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Balance",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Balance_reserve(ctx context.Context, field graphql.CollectedField, obj *ledger.MerchantBalance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Balance_reserve(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reserve, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Balance_reserve(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Balance",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CheckoutSession_id(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
@@ -6066,6 +7481,1071 @@ func (ec *executionContext) fieldContext_EventEdge_cursor(_ context.Context, fie
 	return graphql.NewScalarFieldContext("EventEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _FxConversion_entryID(ctx context.Context, field graphql.CollectedField, obj *fx.Conversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxConversion_entryID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EntryID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxConversion_entryID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxConversion", field, false, false, "ID")
+}
+
+func (ec *executionContext) _FxConversion_quote(ctx context.Context, field graphql.CollectedField, obj *fx.Conversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxConversion_quote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v fx.Quote) graphql.Marshaler {
+			return ec.marshalNFxQuote2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋfxᚐQuote(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxConversion_quote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FxConversion",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FxQuote(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FxConversion_from(ctx context.Context, field graphql.CollectedField, obj *fx.Conversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxConversion_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxConversion_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FxConversion",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FxConversion_to(ctx context.Context, field graphql.CollectedField, obj *fx.Conversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxConversion_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxConversion_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FxConversion",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FxConversion_replayed(ctx context.Context, field graphql.CollectedField, obj *fx.Conversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxConversion_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxConversion_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxConversion", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _FxQuote_id(ctx context.Context, field graphql.CollectedField, obj *fx.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxQuote_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxQuote_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxQuote", field, false, false, "ID")
+}
+
+func (ec *executionContext) _FxQuote_baseCurrency(ctx context.Context, field graphql.CollectedField, obj *fx.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxQuote_baseCurrency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FxQuote().BaseCurrency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxQuote_baseCurrency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxQuote", field, true, true, "String")
+}
+
+func (ec *executionContext) _FxQuote_quoteCurrency(ctx context.Context, field graphql.CollectedField, obj *fx.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxQuote_quoteCurrency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FxQuote().QuoteCurrency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxQuote_quoteCurrency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxQuote", field, true, true, "String")
+}
+
+func (ec *executionContext) _FxQuote_baseRate(ctx context.Context, field graphql.CollectedField, obj *fx.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxQuote_baseRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FxQuote().BaseRate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxQuote_baseRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxQuote", field, true, true, "String")
+}
+
+func (ec *executionContext) _FxQuote_marginBps(ctx context.Context, field graphql.CollectedField, obj *fx.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxQuote_marginBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MarginBps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxQuote_marginBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxQuote", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FxQuote_rate(ctx context.Context, field graphql.CollectedField, obj *fx.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxQuote_rate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FxQuote().Rate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxQuote_rate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxQuote", field, true, true, "String")
+}
+
+func (ec *executionContext) _FxQuote_rateSource(ctx context.Context, field graphql.CollectedField, obj *fx.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxQuote_rateSource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RateSource, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxQuote_rateSource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxQuote", field, false, false, "String")
+}
+
+func (ec *executionContext) _FxQuote_rateFetchedAt(ctx context.Context, field graphql.CollectedField, obj *fx.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxQuote_rateFetchedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RateFetchedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxQuote_rateFetchedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxQuote", field, false, false, "Time")
+}
+
+func (ec *executionContext) _FxQuote_createdAt(ctx context.Context, field graphql.CollectedField, obj *fx.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxQuote_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxQuote_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxQuote", field, false, false, "Time")
+}
+
+func (ec *executionContext) _FxQuote_expiresAt(ctx context.Context, field graphql.CollectedField, obj *fx.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FxQuote_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FxQuote_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FxQuote", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JournalEntry_id(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _JournalEntry_sourceType(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntry_sourceType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntry_sourceType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _JournalEntry_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntry_sourceID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntry_sourceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _JournalEntry_description(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntry_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntry_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _JournalEntry_effectiveAt(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntry_effectiveAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EffectiveAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntry_effectiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JournalEntry_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntry_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntry_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JournalEntry_postings(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntry_postings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Postings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Posting) graphql.Marshaler {
+			return ec.marshalOPosting2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntry_postings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JournalEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Posting(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JournalEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntryConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.JournalEntryEdge) graphql.Marshaler {
+			return ec.marshalOJournalEntryEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntryEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JournalEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JournalEntryEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JournalEntryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntryConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntryConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JournalEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JournalEntryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntryConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _JournalEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntryEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.JournalEntry) graphql.Marshaler {
+			return ec.marshalOJournalEntry2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntry(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntryEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "JournalEntryEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JournalEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _JournalEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntryEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntryEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _LedgerAccount_id(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccount_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccount_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccount", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LedgerAccount_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccount_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccount_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccount", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LedgerAccount_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccount_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccount_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccount", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LedgerAccount_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccount_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccount_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _LedgerAccount_ownerType(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccount_ownerType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OwnerType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledgeraccount.OwnerType) graphql.Marshaler {
+			return ec.marshalNLedgerAccountOwnerType2githubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐOwnerType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccount_ownerType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccount", field, false, false, "LedgerAccountOwnerType")
+}
+
+func (ec *executionContext) _LedgerAccount_ownerID(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccount_ownerID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OwnerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccount_ownerID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _LedgerAccount_kind(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccount_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledgeraccount.Kind) graphql.Marshaler {
+			return ec.marshalNLedgerAccountKind2githubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccount_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccount", field, false, false, "LedgerAccountKind")
+}
+
+func (ec *executionContext) _LedgerAccount_currency(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccount_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccount_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _LedgerAccount_allowNegative(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccount_allowNegative(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowNegative, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccount_allowNegative(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccount", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _LedgerAccount_balance(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccount_balance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LedgerAccount().Balance(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccount_balance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LedgerAccount",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LedgerAccountConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccountConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccountConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.LedgerAccountEdge) graphql.Marshaler {
+			return ec.marshalOLedgerAccountEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccountConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LedgerAccountConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LedgerAccountEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LedgerAccountConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccountConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccountConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccountConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LedgerAccountConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LedgerAccountConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccountConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccountConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccountConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccountConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LedgerAccountEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccountEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccountEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LedgerAccount) graphql.Marshaler {
+			return ec.marshalOLedgerAccount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccountEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LedgerAccountEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LedgerAccount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LedgerAccountEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.LedgerAccountEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LedgerAccountEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LedgerAccountEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LedgerAccountEdge", field, false, false, "Cursor")
+}
+
 func (ec *executionContext) _Merchant_id(ctx context.Context, field graphql.CollectedField, obj *ent.Merchant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7128,6 +9608,130 @@ func (ec *executionContext) fieldContext_Mutation_revokeAPIKey(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeAPIKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createFxQuote(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createFxQuote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateFxQuote(ctx, fc.Args["input"].(model.CreateFxQuoteInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *fx.Quote
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *fx.Quote
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *fx.Quote) graphql.Marshaler {
+			return ec.marshalNFxQuote2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋfxᚐQuote(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createFxQuote(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FxQuote(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createFxQuote_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_convertBalance(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_convertBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConvertBalance(ctx, fc.Args["input"].(model.ConvertBalanceInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "API_KEY"})
+				if err != nil {
+					var zeroVal *fx.Conversion
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *fx.Conversion
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *fx.Conversion) graphql.Marshaler {
+			return ec.marshalNFxConversion2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋfxᚐConversion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_convertBalance(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FxConversion(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_convertBalance_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8562,6 +11166,437 @@ func (ec *executionContext) fieldContext_PaymentEdge_cursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PaymentEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _Posting_id(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Posting", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Posting_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Posting", field, false, false, "String")
+}
+
+func (ec *executionContext) _Posting_entryID(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_entryID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EntryID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_entryID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Posting", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Posting_accountID(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_accountID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_accountID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Posting", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Posting_seq(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Posting", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Posting_effectiveAt(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_effectiveAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EffectiveAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_effectiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Posting", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Posting_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Posting", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Posting_entry(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_entry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entry(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.JournalEntry) graphql.Marshaler {
+			return ec.marshalNJournalEntry2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_entry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Posting",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JournalEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Posting_account(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_account(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Account(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LedgerAccount) graphql.Marshaler {
+			return ec.marshalNLedgerAccount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_account(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Posting",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LedgerAccount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Posting_amount(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Posting().Amount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Posting",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Posting_balanceAfter(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Posting_balanceAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Posting().BalanceAfter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Posting_balanceAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Posting",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PostingConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PostingConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PostingConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.PostingEdge) graphql.Marshaler {
+			return ec.marshalOPostingEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PostingConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PostingConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PostingEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PostingConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PostingConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PostingConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PostingConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PostingConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PostingConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PostingConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PostingConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PostingConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PostingConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PostingEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PostingEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PostingEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Posting) graphql.Marshaler {
+			return ec.marshalOPosting2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPosting(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PostingEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PostingEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Posting(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PostingEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PostingEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PostingEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PostingEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PostingEdge", field, false, false, "Cursor")
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9066,6 +12101,292 @@ func (ec *executionContext) fieldContext_Query_auditLogs(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_auditLogs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_balances(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_balances(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Balances(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal []*ledger.MerchantBalance
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*ledger.MerchantBalance
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*ledger.MerchantBalance) graphql.Marshaler {
+			return ec.marshalNBalance2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐMerchantBalanceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_balances(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Balance(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_accountStatement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_accountStatement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AccountStatement(ctx, fc.Args["currency"].(string), fc.Args["kind"].(*ledgeraccount.Kind), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.PostingConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.PostingConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PostingConnection) graphql.Marshaler {
+			return ec.marshalNPostingConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_accountStatement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PostingConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_accountStatement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_trialBalance(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_trialBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().TrialBalance(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal []*ledger.TrialBalanceLine
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*ledger.TrialBalanceLine
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*ledger.TrialBalanceLine) graphql.Marshaler {
+			return ec.marshalNTrialBalanceLine2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐTrialBalanceLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_trialBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TrialBalanceLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_accounts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_accounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Accounts(ctx, fc.Args["filter"].(*model.LedgerAccountsFilter), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.LedgerAccountConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.LedgerAccountConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LedgerAccountConnection) graphql.Marshaler {
+			return ec.marshalNLedgerAccountConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_accounts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LedgerAccountConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_accounts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_journalEntries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_journalEntries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().JournalEntries(ctx, fc.Args["filter"].(model.JournalEntriesFilter), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.JournalEntryConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.JournalEntryConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.JournalEntryConnection) graphql.Marshaler {
+			return ec.marshalNJournalEntryConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_journalEntries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_JournalEntryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_journalEntries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9591,6 +12912,180 @@ func (ec *executionContext) _RefundEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_RefundEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefundEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _TrialBalanceLine_currency(ctx context.Context, field graphql.CollectedField, obj *ledger.TrialBalanceLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrialBalanceLine_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TrialBalanceLine().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrialBalanceLine_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrialBalanceLine", field, true, true, "String")
+}
+
+func (ec *executionContext) _TrialBalanceLine_accounts(ctx context.Context, field graphql.CollectedField, obj *ledger.TrialBalanceLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrialBalanceLine_accounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrialBalanceLine_accounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TrialBalanceLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TrialBalanceLine_debits(ctx context.Context, field graphql.CollectedField, obj *ledger.TrialBalanceLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrialBalanceLine_debits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Debits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrialBalanceLine_debits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrialBalanceLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TrialBalanceLine_credits(ctx context.Context, field graphql.CollectedField, obj *ledger.TrialBalanceLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrialBalanceLine_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrialBalanceLine_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrialBalanceLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TrialBalanceLine_net(ctx context.Context, field graphql.CollectedField, obj *ledger.TrialBalanceLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrialBalanceLine_net(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Net, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrialBalanceLine_net(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrialBalanceLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TrialBalanceLine_postingsNet(ctx context.Context, field graphql.CollectedField, obj *ledger.TrialBalanceLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TrialBalanceLine_postingsNet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostingsNet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TrialBalanceLine_postingsNet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TrialBalanceLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Viewer_principal(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
@@ -10850,6 +14345,62 @@ func UnmarshalCheckoutSessionOrder(ctx context.Context, raw any) (ent.CheckoutSe
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputConvertBalanceInput(ctx context.Context, obj any) (model.ConvertBalanceInput, error) {
+	var it model.ConvertBalanceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"quoteID", "amount", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "quoteID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quoteID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QuoteID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConvertBalanceInput unmarshals raw into the ConvertBalanceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConvertBalanceInput(ctx context.Context, raw any) (model.ConvertBalanceInput, error) {
+	var out model.ConvertBalanceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConvertBalanceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateAPIKeyInput(ctx context.Context, obj any) (model.CreateAPIKeyInput, error) {
 	var it model.CreateAPIKeyInput
 	if obj == nil {
@@ -10903,6 +14454,55 @@ func (ec *executionContext) unmarshalInputCreateAPIKeyInput(ctx context.Context,
 func UnmarshalCreateAPIKeyInput(ctx context.Context, raw any) (model.CreateAPIKeyInput, error) {
 	var out model.CreateAPIKeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateAPIKeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateFxQuoteInput(ctx context.Context, obj any) (model.CreateFxQuoteInput, error) {
+	var it model.CreateFxQuoteInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"baseCurrency", "quoteCurrency"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "baseCurrency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("baseCurrency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BaseCurrency = data
+		case "quoteCurrency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quoteCurrency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QuoteCurrency = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateFxQuoteInput unmarshals raw into the CreateFxQuoteInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateFxQuoteInput(ctx context.Context, raw any) (model.CreateFxQuoteInput, error) {
+	var out model.CreateFxQuoteInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateFxQuoteInput", raw, &out)
 	return out, err
 }
 
@@ -11082,6 +14682,164 @@ func (ec *executionContext) unmarshalInputCustomerOrder(ctx context.Context, obj
 func UnmarshalCustomerOrder(ctx context.Context, raw any) (ent.CustomerOrder, error) {
 	var out ent.CustomerOrder
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomerOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputJournalEntriesFilter(ctx context.Context, obj any) (model.JournalEntriesFilter, error) {
+	var it model.JournalEntriesFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sourceType", "sourceID"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sourceType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceType"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceType = data
+		case "sourceID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalJournalEntriesFilter unmarshals raw into the JournalEntriesFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalJournalEntriesFilter(ctx context.Context, raw any) (model.JournalEntriesFilter, error) {
+	var out model.JournalEntriesFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "JournalEntriesFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLedgerAccountOrder(ctx context.Context, obj any) (ent.LedgerAccountOrder, error) {
+	var it ent.LedgerAccountOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNLedgerAccountOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLedgerAccountOrder unmarshals raw into the LedgerAccountOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLedgerAccountOrder(ctx context.Context, raw any) (ent.LedgerAccountOrder, error) {
+	var out ent.LedgerAccountOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LedgerAccountOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLedgerAccountsFilter(ctx context.Context, obj any) (model.LedgerAccountsFilter, error) {
+	var it model.LedgerAccountsFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ownerType", "ownerID", "currency"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ownerType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ownerType"))
+			data, err := ec.unmarshalOLedgerAccountOwnerType2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐOwnerType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OwnerType = data
+		case "ownerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ownerID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OwnerID = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLedgerAccountsFilter unmarshals raw into the LedgerAccountsFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLedgerAccountsFilter(ctx context.Context, raw any) (model.LedgerAccountsFilter, error) {
+	var out model.LedgerAccountsFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LedgerAccountsFilter", raw, &out)
 	return out, err
 }
 
@@ -11416,6 +15174,59 @@ func UnmarshalPaymentOrder(ctx context.Context, raw any) (ent.PaymentOrder, erro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPostingOrder(ctx context.Context, obj any) (ent.PostingOrder, error) {
+	var it ent.PostingOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNPostingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPostingOrder unmarshals raw into the PostingOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPostingOrder(ctx context.Context, raw any) (ent.PostingOrder, error) {
+	var out ent.PostingOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PostingOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRefundOrder(ctx context.Context, obj any) (ent.RefundOrder, error) {
 	var it ent.RefundOrder
 	if obj == nil {
@@ -11482,6 +15293,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Refund(ctx, sel, obj)
+	case *ent.Posting:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Posting(ctx, sel, obj)
 	case *ent.PaymentAttempt:
 		if obj == nil {
 			return graphql.Null
@@ -11502,6 +15318,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Merchant(ctx, sel, obj)
+	case *ent.LedgerAccount:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._LedgerAccount(ctx, sel, obj)
+	case *ent.JournalEntry:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._JournalEntry(ctx, sel, obj)
 	case *ent.Event:
 		if obj == nil {
 			return graphql.Null
@@ -11846,6 +15672,55 @@ func (ec *executionContext) _AuditLogEdge(ctx context.Context, sel ast.Selection
 			out.Values[i] = ec._AuditLogEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var balanceImplementors = []string{"Balance"}
+
+func (ec *executionContext) _Balance(ctx context.Context, sel ast.SelectionSet, obj *ledger.MerchantBalance) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, balanceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Balance")
+		case "currency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Balance_currency(ctx, field, obj)
+				})
+		case "pending":
+			out.Values[i] = ec._Balance_pending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "available":
+			out.Values[i] = ec._Balance_available(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reserve":
+			out.Values[i] = ec._Balance_reserve(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12384,6 +16259,446 @@ func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var fxConversionImplementors = []string{"FxConversion"}
+
+func (ec *executionContext) _FxConversion(ctx context.Context, sel ast.SelectionSet, obj *fx.Conversion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fxConversionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FxConversion")
+		case "entryID":
+			out.Values[i] = ec._FxConversion_entryID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quote":
+			out.Values[i] = ec._FxConversion_quote(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._FxConversion_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._FxConversion_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayed":
+			out.Values[i] = ec._FxConversion_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var fxQuoteImplementors = []string{"FxQuote"}
+
+func (ec *executionContext) _FxQuote(ctx context.Context, sel ast.SelectionSet, obj *fx.Quote) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fxQuoteImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FxQuote")
+		case "id":
+			out.Values[i] = ec._FxQuote_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "baseCurrency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FxQuote_baseCurrency(ctx, field, obj)
+				})
+		case "quoteCurrency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FxQuote_quoteCurrency(ctx, field, obj)
+				})
+		case "baseRate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FxQuote_baseRate(ctx, field, obj)
+				})
+		case "marginBps":
+			out.Values[i] = ec._FxQuote_marginBps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FxQuote_rate(ctx, field, obj)
+				})
+		case "rateSource":
+			out.Values[i] = ec._FxQuote_rateSource(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rateFetchedAt":
+			out.Values[i] = ec._FxQuote_rateFetchedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._FxQuote_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			out.Values[i] = ec._FxQuote_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journalEntryImplementors = []string{"JournalEntry", "Node"}
+
+func (ec *executionContext) _JournalEntry(ctx context.Context, sel ast.SelectionSet, obj *ent.JournalEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journalEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JournalEntry")
+		case "id":
+			out.Values[i] = ec._JournalEntry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sourceType":
+			out.Values[i] = ec._JournalEntry_sourceType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sourceID":
+			out.Values[i] = ec._JournalEntry_sourceID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._JournalEntry_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "effectiveAt":
+			out.Values[i] = ec._JournalEntry_effectiveAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._JournalEntry_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "postings":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._JournalEntry_postings(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journalEntryConnectionImplementors = []string{"JournalEntryConnection"}
+
+func (ec *executionContext) _JournalEntryConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.JournalEntryConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journalEntryConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JournalEntryConnection")
+		case "edges":
+			out.Values[i] = ec._JournalEntryConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._JournalEntryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._JournalEntryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var journalEntryEdgeImplementors = []string{"JournalEntryEdge"}
+
+func (ec *executionContext) _JournalEntryEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.JournalEntryEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, journalEntryEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("JournalEntryEdge")
+		case "node":
+			out.Values[i] = ec._JournalEntryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._JournalEntryEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ledgerAccountImplementors = []string{"LedgerAccount", "Node"}
+
+func (ec *executionContext) _LedgerAccount(ctx context.Context, sel ast.SelectionSet, obj *ent.LedgerAccount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ledgerAccountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LedgerAccount")
+		case "id":
+			out.Values[i] = ec._LedgerAccount_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._LedgerAccount_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._LedgerAccount_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._LedgerAccount_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ownerType":
+			out.Values[i] = ec._LedgerAccount_ownerType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ownerID":
+			out.Values[i] = ec._LedgerAccount_ownerID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._LedgerAccount_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currency":
+			out.Values[i] = ec._LedgerAccount_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "allowNegative":
+			out.Values[i] = ec._LedgerAccount_allowNegative(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "balance":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LedgerAccount_balance(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ledgerAccountConnectionImplementors = []string{"LedgerAccountConnection"}
+
+func (ec *executionContext) _LedgerAccountConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.LedgerAccountConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ledgerAccountConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LedgerAccountConnection")
+		case "edges":
+			out.Values[i] = ec._LedgerAccountConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._LedgerAccountConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._LedgerAccountConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ledgerAccountEdgeImplementors = []string{"LedgerAccountEdge"}
+
+func (ec *executionContext) _LedgerAccountEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.LedgerAccountEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ledgerAccountEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LedgerAccountEdge")
+		case "node":
+			out.Values[i] = ec._LedgerAccountEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._LedgerAccountEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var merchantImplementors = []string{"Merchant", "Node"}
 
 func (ec *executionContext) _Merchant(ctx context.Context, sel ast.SelectionSet, obj *ent.Merchant) graphql.Marshaler {
@@ -12788,6 +17103,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeAPIKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeAPIKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createFxQuote":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createFxQuote(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "convertBalance":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_convertBalance(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -13287,6 +17616,174 @@ func (ec *executionContext) _PaymentEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var postingImplementors = []string{"Posting", "Node"}
+
+func (ec *executionContext) _Posting(ctx context.Context, sel ast.SelectionSet, obj *ent.Posting) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, postingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Posting")
+		case "id":
+			out.Values[i] = ec._Posting_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._Posting_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "entryID":
+			out.Values[i] = ec._Posting_entryID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accountID":
+			out.Values[i] = ec._Posting_accountID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "seq":
+			out.Values[i] = ec._Posting_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "effectiveAt":
+			out.Values[i] = ec._Posting_effectiveAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Posting_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "entry":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Posting_entry(ctx, field, obj)
+				})
+		case "account":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Posting_account(ctx, field, obj)
+				})
+		case "amount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Posting_amount(ctx, field, obj)
+				})
+		case "balanceAfter":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Posting_balanceAfter(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var postingConnectionImplementors = []string{"PostingConnection"}
+
+func (ec *executionContext) _PostingConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PostingConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, postingConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PostingConnection")
+		case "edges":
+			out.Values[i] = ec._PostingConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PostingConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PostingConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var postingEdgeImplementors = []string{"PostingEdge"}
+
+func (ec *executionContext) _PostingEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PostingEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, postingEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PostingEdge")
+		case "node":
+			out.Values[i] = ec._PostingEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._PostingEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -13359,6 +17856,36 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditLogs(ctx, field)
+				})
+		case "balances":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_balances(ctx, field)
+				})
+		case "accountStatement":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_accountStatement(ctx, field)
+				})
+		case "trialBalance":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_trialBalance(ctx, field)
+				})
+		case "accounts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_accounts(ctx, field)
+				})
+		case "journalEntries":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_journalEntries(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -13545,6 +18072,65 @@ func (ec *executionContext) _RefundEdge(ctx context.Context, sel ast.SelectionSe
 			out.Values[i] = ec._RefundEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var trialBalanceLineImplementors = []string{"TrialBalanceLine"}
+
+func (ec *executionContext) _TrialBalanceLine(ctx context.Context, sel ast.SelectionSet, obj *ledger.TrialBalanceLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, trialBalanceLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TrialBalanceLine")
+		case "currency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TrialBalanceLine_currency(ctx, field, obj)
+				})
+		case "accounts":
+			out.Values[i] = ec._TrialBalanceLine_accounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "debits":
+			out.Values[i] = ec._TrialBalanceLine_debits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "credits":
+			out.Values[i] = ec._TrialBalanceLine_credits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "net":
+			out.Values[i] = ec._TrialBalanceLine_net(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "postingsNet":
+			out.Values[i] = ec._TrialBalanceLine_postingsNet(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14006,6 +18592,30 @@ func (ec *executionContext) marshalNAuditLogConnection2ᚖgithubᚗcomᚋstraitp
 	return ec._AuditLogConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNBalance2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐMerchantBalanceᚄ(ctx context.Context, sel ast.SelectionSet, v []*ledger.MerchantBalance) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBalance2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐMerchantBalance(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBalance2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐMerchantBalance(ctx context.Context, sel ast.SelectionSet, v *ledger.MerchantBalance) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Balance!")
+		return graphql.Null
+	}
+	return ec._Balance(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14054,6 +18664,11 @@ func (ec *executionContext) marshalNCheckoutSessionStatus2githubᚗcomᚋstraitp
 	return v
 }
 
+func (ec *executionContext) unmarshalNConvertBalanceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConvertBalanceInput(ctx context.Context, v any) (model.ConvertBalanceInput, error) {
+	res, err := ec.unmarshalInputConvertBalanceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateAPIKeyInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateAPIKeyInput(ctx context.Context, v any) (model.CreateAPIKeyInput, error) {
 	res, err := ec.unmarshalInputCreateAPIKeyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14065,6 +18680,11 @@ func (ec *executionContext) marshalNCreateAPIKeyPayload2ᚖgithubᚗcomᚋstrait
 		return graphql.Null
 	}
 	return ec._CreateAPIKeyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateFxQuoteInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateFxQuoteInput(ctx context.Context, v any) (model.CreateFxQuoteInput, error) {
+	res, err := ec.unmarshalInputCreateFxQuoteInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCreateMerchantInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateMerchantInput(ctx context.Context, v any) (model.CreateMerchantInput, error) {
@@ -14099,6 +18719,26 @@ func (ec *executionContext) marshalNCustomerOrderField2ᚖgithubᚗcomᚋstraitp
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNFxConversion2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋfxᚐConversion(ctx context.Context, sel ast.SelectionSet, v *fx.Conversion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FxConversion!")
+		return graphql.Null
+	}
+	return ec._FxConversion(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFxQuote2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋfxᚐQuote(ctx context.Context, sel ast.SelectionSet, v fx.Quote) graphql.Marshaler {
+	return ec._FxQuote(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNFxQuote2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋfxᚐQuote(ctx context.Context, sel ast.SelectionSet, v *fx.Quote) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FxQuote!")
+		return graphql.Null
+	}
+	return ec._FxQuote(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -14158,6 +18798,20 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNInt642githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx context.Context, v any) (scalar.Int64, error) {
 	var res scalar.Int64
 	err := res.UnmarshalGQL(v)
@@ -14165,6 +18819,77 @@ func (ec *executionContext) unmarshalNInt642githubᚗcomᚋstraitpayᚋstraitᚋ
 }
 
 func (ec *executionContext) marshalNInt642githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx context.Context, sel ast.SelectionSet, v scalar.Int64) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNJournalEntriesFilter2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐJournalEntriesFilter(ctx context.Context, v any) (model.JournalEntriesFilter, error) {
+	res, err := ec.unmarshalInputJournalEntriesFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJournalEntry2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntry(ctx context.Context, sel ast.SelectionSet, v *ent.JournalEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JournalEntry!")
+		return graphql.Null
+	}
+	return ec._JournalEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNJournalEntryConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.JournalEntryConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JournalEntryConnection!")
+		return graphql.Null
+	}
+	return ec._JournalEntryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLedgerAccount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccount(ctx context.Context, sel ast.SelectionSet, v *ent.LedgerAccount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LedgerAccount!")
+		return graphql.Null
+	}
+	return ec._LedgerAccount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLedgerAccountConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountConnection(ctx context.Context, sel ast.SelectionSet, v *ent.LedgerAccountConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LedgerAccountConnection!")
+		return graphql.Null
+	}
+	return ec._LedgerAccountConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLedgerAccountKind2githubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐKind(ctx context.Context, v any) (ledgeraccount.Kind, error) {
+	var res ledgeraccount.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLedgerAccountKind2githubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐKind(ctx context.Context, sel ast.SelectionSet, v ledgeraccount.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNLedgerAccountOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountOrderField(ctx context.Context, v any) (*ent.LedgerAccountOrderField, error) {
+	var res = new(ent.LedgerAccountOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLedgerAccountOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.LedgerAccountOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LedgerAccountOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNLedgerAccountOwnerType2githubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐOwnerType(ctx context.Context, v any) (ledgeraccount.OwnerType, error) {
+	var res ledgeraccount.OwnerType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLedgerAccountOwnerType2githubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐOwnerType(ctx context.Context, sel ast.SelectionSet, v ledgeraccount.OwnerType) graphql.Marshaler {
 	return v
 }
 
@@ -14268,12 +18993,21 @@ func (ec *executionContext) marshalNMerchantUserStatus2githubᚗcomᚋstraitpay�
 	return v
 }
 
+func (ec *executionContext) marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx context.Context, sel ast.SelectionSet, v money.Amount) graphql.Marshaler {
+	return ec._Money(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx context.Context, sel ast.SelectionSet, v *money.Amount) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Money!")
 		return graphql.Null
 	}
 	return ec._Money(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx context.Context, v any) (*model.MoneyInput, error) {
+	res, err := ec.unmarshalInputMoneyInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
@@ -14382,6 +19116,36 @@ func (ec *executionContext) marshalNPaymentStatus2githubᚗcomᚋstraitpayᚋstr
 	return v
 }
 
+func (ec *executionContext) marshalNPosting2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPosting(ctx context.Context, sel ast.SelectionSet, v *ent.Posting) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Posting!")
+		return graphql.Null
+	}
+	return ec._Posting(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPostingConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PostingConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PostingConnection!")
+		return graphql.Null
+	}
+	return ec._PostingConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPostingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingOrderField(ctx context.Context, v any) (*ent.PostingOrderField, error) {
+	var res = new(ent.PostingOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPostingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.PostingOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PostingOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalNPrincipal2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipal(ctx context.Context, v any) (model.Principal, error) {
 	var res model.Principal
 	err := res.UnmarshalGQL(v)
@@ -14480,6 +19244,30 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNTrialBalanceLine2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐTrialBalanceLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*ledger.TrialBalanceLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTrialBalanceLine2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐTrialBalanceLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTrialBalanceLine2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐTrialBalanceLine(ctx context.Context, sel ast.SelectionSet, v *ledger.TrialBalanceLine) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TrialBalanceLine!")
+		return graphql.Null
+	}
+	return ec._TrialBalanceLine(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐViewer(ctx context.Context, sel ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
@@ -14861,6 +19649,100 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) marshalOJournalEntry2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntry(ctx context.Context, sel ast.SelectionSet, v *ent.JournalEntry) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._JournalEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOJournalEntryEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntryEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.JournalEntryEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOJournalEntryEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntryEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOJournalEntryEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntryEdge(ctx context.Context, sel ast.SelectionSet, v *ent.JournalEntryEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._JournalEntryEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOLedgerAccount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccount(ctx context.Context, sel ast.SelectionSet, v *ent.LedgerAccount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LedgerAccount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOLedgerAccountEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.LedgerAccountEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOLedgerAccountEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOLedgerAccountEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountEdge(ctx context.Context, sel ast.SelectionSet, v *ent.LedgerAccountEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LedgerAccountEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOLedgerAccountKind2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐKind(ctx context.Context, v any) (*ledgeraccount.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(ledgeraccount.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLedgerAccountKind2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐKind(ctx context.Context, sel ast.SelectionSet, v *ledgeraccount.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOLedgerAccountOwnerType2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐOwnerType(ctx context.Context, v any) (*ledgeraccount.OwnerType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(ledgeraccount.OwnerType)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLedgerAccountOwnerType2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐOwnerType(ctx context.Context, sel ast.SelectionSet, v *ledgeraccount.OwnerType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOLedgerAccountsFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐLedgerAccountsFilter(ctx context.Context, v any) (*model.LedgerAccountsFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputLedgerAccountsFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOMerchant2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchant(ctx context.Context, sel ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -15054,6 +19936,52 @@ func (ec *executionContext) marshalOPaymentStatus2ᚖgithubᚗcomᚋstraitpayᚋ
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOPosting2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Posting) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPosting2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPosting(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPosting2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPosting(ctx context.Context, sel ast.SelectionSet, v *ent.Posting) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Posting(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPostingEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.PostingEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOPostingEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPostingEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingEdge(ctx context.Context, sel ast.SelectionSet, v *ent.PostingEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PostingEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalORefund2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRefund(ctx context.Context, sel ast.SelectionSet, v *ent.Refund) graphql.Marshaler {

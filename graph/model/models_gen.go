@@ -10,11 +10,22 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/graph/scalar"
 )
+
+type ConvertBalanceInput struct {
+	QuoteID string `json:"quoteID"`
+	// How much to convert, in the quote's base currency.
+	Amount *MoneyInput `json:"amount"`
+	// Makes the conversion happen at most once: a retry with the same key, quote
+	// and amount returns the first result; with anything else it is a CONFLICT.
+	// 1–128 characters of [A-Za-z0-9_-.:].
+	IdempotencyKey string `json:"idempotencyKey"`
+}
 
 type CreateAPIKeyInput struct {
 	// Required for operators; merchant principals create keys for their own merchant.
@@ -28,6 +39,13 @@ type CreateAPIKeyInput struct {
 type CreateAPIKeyPayload struct {
 	APIKey *ent.APIKey `json:"apiKey"`
 	Secret string      `json:"secret"`
+}
+
+type CreateFxQuoteInput struct {
+	// The currency to convert from (ISO 4217).
+	BaseCurrency string `json:"baseCurrency"`
+	// The currency to convert to (ISO 4217).
+	QuoteCurrency string `json:"quoteCurrency"`
 }
 
 type CreateMerchantInput struct {
@@ -45,6 +63,18 @@ type CreateMerchantUserInput struct {
 	Email      string            `json:"email"`
 	Name       *string           `json:"name,omitempty"`
 	Role       merchantuser.Role `json:"role"`
+}
+
+type JournalEntriesFilter struct {
+	// capture, refund, dispute, settlement, payout, conversion, transfer or adjustment.
+	SourceType string  `json:"sourceType"`
+	SourceID   *string `json:"sourceID,omitempty"`
+}
+
+type LedgerAccountsFilter struct {
+	OwnerType *ledgeraccount.OwnerType `json:"ownerType,omitempty"`
+	OwnerID   *string                  `json:"ownerID,omitempty"`
+	Currency  *string                  `json:"currency,omitempty"`
 }
 
 // An amount given by a client: minor units and a currency code.

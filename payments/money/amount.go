@@ -139,10 +139,11 @@ func ParseDecimal(s string, c Currency) (Amount, error) {
 	var minor int64
 	for _, r := range whole + frac {
 		hi, lo := bits.Mul64(uint64(minor), 10)
-		if hi != 0 || lo > math.MaxInt64-9 {
+		digit := uint64(r - '0')
+		if hi != 0 || lo > math.MaxInt64-digit {
 			return Amount{}, payments.FieldErrorf("amount", "amount overflows")
 		}
-		minor = int64(lo) + int64(r-'0')
+		minor = int64(lo + digit)
 	}
 	if neg {
 		minor = -minor

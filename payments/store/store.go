@@ -131,13 +131,25 @@ func openMySQL(ctx context.Context, dsn string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
-	db.SetConnMaxLifetime(30 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
+	err = db.PingContext(ctx)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1193 && cfg.Params["transaction_isolation"] != "" {
+		// MariaDB before 11.1 knows the variable only by its old name.
+		db.Close()
+		cfg.Params["tx_isolation"] = cfg.Params["transaction_isolation"]
+		delete(cfg.Params, "transaction_isolation")
+		if db, err = sql.Open("mysql", cfg.FormatDSN()); err != nil {
+			return nil, fmt.Errorf("mysql: %w", err)
+		}
+		err = db.PingContext(ctx)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("mysql %s: %w", cfg.Addr, err)
 	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxLifetime(30 * time.Minute)
 	return &DB{
 		Client:  ent.NewClient(ent.Driver(entsql.OpenDB(dialect.MySQL, db))),
 		Dialect: dialect.MySQL,

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/straitpay/strait/graph"
+	"github.com/straitpay/strait/payments/fx"
+	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/viewer"
@@ -73,7 +75,11 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		}
 		return nil
 	}
-	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log}
+	// The ledger's committers run for the life of the process. FX has no rate
+	// source until the fx connector is wired: quoting answers UNAVAILABLE.
+	led := ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now})
+	fxs := fx.NewService(db.Client, led, fx.Config{Now: opts.Now})
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a))
 	return a
 }

@@ -1,12 +1,16 @@
 -- +goose Up
+-- create "merchants" table
+CREATE TABLE `merchants` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `legal_name` varchar(200) NOT NULL, `country` varchar(2) NOT NULL, `settlement_currency` varchar(3) NOT NULL, `status` enum('ACTIVE','SUSPENDED','CLOSED') NOT NULL DEFAULT 'ACTIVE', `risk_tier` enum('LOW','STANDARD','HIGH') NOT NULL DEFAULT 'STANDARD', PRIMARY KEY (`id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "audit_logs" table
 CREATE TABLE `audit_logs` (`id` varchar(40) NOT NULL, `merchant_id` varchar(40) NULL, `actor_kind` varchar(32) NOT NULL, `actor_id` varchar(64) NOT NULL, `action` varchar(64) NOT NULL, `target_type` varchar(32) NOT NULL DEFAULT '', `target_id` varchar(40) NOT NULL DEFAULT '', `request_id` varchar(64) NOT NULL DEFAULT '', `remote_addr` varchar(64) NOT NULL DEFAULT '', `details` json NULL, `created_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `auditlog_merchant_id_id` (`merchant_id`, `id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "events" table
 CREATE TABLE `events` (`id` varchar(40) NOT NULL, `merchant_id` varchar(40) NULL, `type` varchar(64) NOT NULL, `object_id` varchar(40) NOT NULL DEFAULT '', `data` json NOT NULL, `created_at` datetime(6) NOT NULL, `published_at` datetime(6) NULL, PRIMARY KEY (`id`), INDEX `event_merchant_id_type_id` (`merchant_id`, `type`, `id`), INDEX `event_published_at_id` (`published_at`, `id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "fx_quotes" table
+CREATE TABLE `fx_quotes` (`id` varchar(40) NOT NULL, `merchant_id` varchar(40) NOT NULL, `base_currency` varchar(3) NOT NULL, `quote_currency` varchar(3) NOT NULL, `base_rate` varchar(40) NOT NULL, `margin_bps` bigint NOT NULL, `rate` varchar(40) NOT NULL, `rate_source` varchar(64) NOT NULL, `rate_fetched_at` datetime(6) NOT NULL, `expires_at` datetime(6) NOT NULL, `created_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `fxquote_merchant_id_id` (`merchant_id`, `id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "fx_rates" table
+CREATE TABLE `fx_rates` (`id` varchar(40) NOT NULL, `base` varchar(3) NOT NULL, `quote` varchar(3) NOT NULL, `rate` varchar(40) NOT NULL, `source` varchar(64) NOT NULL, `fetched_at` datetime(6) NOT NULL, `created_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `fxrate_base_quote_fetched_at` (`base`, `quote`, `fetched_at`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "idempotency_records" table
 CREATE TABLE `idempotency_records` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `merchant_id` varchar(40) NOT NULL, `key` varchar(255) NOT NULL, `operation` varchar(64) NOT NULL, `request_hash` varchar(64) NOT NULL, `state` enum('IN_PROGRESS','COMPLETED') NOT NULL DEFAULT 'IN_PROGRESS', `response` mediumblob NULL, `locked_until` datetime(6) NOT NULL, `expires_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `idempotencyrecord_expires_at` (`expires_at`), UNIQUE INDEX `idempotencyrecord_merchant_id_key` (`merchant_id`, `key`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
--- create "merchants" table
-CREATE TABLE `merchants` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `legal_name` varchar(200) NOT NULL, `country` varchar(2) NOT NULL, `settlement_currency` varchar(3) NOT NULL, `status` enum('ACTIVE','SUSPENDED','CLOSED') NOT NULL DEFAULT 'ACTIVE', `risk_tier` enum('LOW','STANDARD','HIGH') NOT NULL DEFAULT 'STANDARD', PRIMARY KEY (`id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "api_keys" table
 CREATE TABLE `api_keys` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `name` varchar(100) NOT NULL, `prefix` varchar(32) NOT NULL, `secret_hash` tinyblob NOT NULL, `created_by` varchar(64) NOT NULL DEFAULT '', `last_used_at` datetime(6) NULL, `expires_at` datetime(6) NULL, `revoked_at` datetime(6) NULL, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), INDEX `apikey_merchant_id_created_at` (`merchant_id`, `created_at`), UNIQUE INDEX `prefix` (`prefix`), CONSTRAINT `api_keys_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "customers" table
@@ -19,12 +23,24 @@ CREATE TABLE `merchant_users` (`id` varchar(40) NOT NULL, `created_at` datetime(
 CREATE TABLE `payments` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `amount` bigint NOT NULL, `currency` varchar(3) NOT NULL, `amount_capturable` bigint NOT NULL DEFAULT 0, `amount_captured` bigint NOT NULL DEFAULT 0, `amount_refunded` bigint NOT NULL DEFAULT 0, `status` enum('REQUIRES_PAYMENT_METHOD','REQUIRES_ACTION','PROCESSING','REQUIRES_CAPTURE','SUCCEEDED','CANCELED','FAILED') NOT NULL DEFAULT 'REQUIRES_PAYMENT_METHOD', `capture_method` enum('AUTOMATIC','MANUAL') NOT NULL DEFAULT 'AUTOMATIC', `payment_method_type` varchar(32) NOT NULL DEFAULT '', `connector` varchar(64) NOT NULL DEFAULT '', `description` varchar(1000) NOT NULL DEFAULT '', `merchant_reference` varchar(128) NOT NULL DEFAULT '', `failure_code` varchar(64) NOT NULL DEFAULT '', `failure_message` varchar(500) NOT NULL DEFAULT '', `metadata` json NULL, `canceled_at` datetime(6) NULL, `checkout_session_id` varchar(40) NULL, `merchant_id` varchar(40) NOT NULL, `customer_id` varchar(40) NULL, PRIMARY KEY (`id`), INDEX `payments_checkout_sessions_payments` (`checkout_session_id`), INDEX `payments_customers_customer` (`customer_id`), INDEX `payment_merchant_id_id` (`merchant_id`, `id`), INDEX `payment_merchant_id_merchant_reference` (`merchant_id`, `merchant_reference`), INDEX `payment_merchant_id_status_id` (`merchant_id`, `status`, `id`), CONSTRAINT `payments_checkout_sessions_payments` FOREIGN KEY (`checkout_session_id`) REFERENCES `checkout_sessions` (`id`) ON UPDATE RESTRICT ON DELETE SET NULL, CONSTRAINT `payments_customers_customer` FOREIGN KEY (`customer_id`) REFERENCES `customers` (`id`) ON UPDATE RESTRICT ON DELETE SET NULL, CONSTRAINT `payments_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "payment_attempts" table
 CREATE TABLE `payment_attempts` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `connector` varchar(64) NOT NULL, `amount` bigint NOT NULL, `currency` varchar(3) NOT NULL, `status` enum('PENDING','ACTION_REQUIRED','AUTHORIZED','CAPTURED','DECLINED','FAILED','UNKNOWN','VOIDED') NOT NULL DEFAULT 'PENDING', `channel_idempotency_key` varchar(80) NOT NULL, `connector_reference` varchar(128) NOT NULL DEFAULT '', `decline_code` varchar(64) NOT NULL DEFAULT '', `decline_type` enum('HARD','SOFT') NULL, `error_message` varchar(500) NOT NULL DEFAULT '', `routing_decision` json NULL, `risk_decision` json NULL, `check_count` bigint NOT NULL DEFAULT 0, `next_check_at` datetime(6) NULL, `resolved_at` datetime(6) NULL, `payment_id` varchar(40) NOT NULL, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), UNIQUE INDEX `channel_idempotency_key` (`channel_idempotency_key`), INDEX `paymentattempt_merchant_id_payment_id` (`merchant_id`, `payment_id`), INDEX `paymentattempt_status_next_check_at` (`status`, `next_check_at`), INDEX `payment_attempts_payments_attempts` (`payment_id`), CONSTRAINT `payment_attempts_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION, CONSTRAINT `payment_attempts_payments_attempts` FOREIGN KEY (`payment_id`) REFERENCES `payments` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "journal_entries" table
+CREATE TABLE `journal_entries` (`id` varchar(40) NOT NULL, `source_type` varchar(32) NOT NULL, `source_id` varchar(191) NOT NULL, `description` varchar(255) NOT NULL DEFAULT '', `effective_at` datetime(6) NOT NULL, `posting_hash` varchar(64) NOT NULL, `created_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `journalentry_effective_at` (`effective_at`), UNIQUE INDEX `journalentry_source_type_source_id` (`source_type`, `source_id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "ledger_accounts" table
+CREATE TABLE `ledger_accounts` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `merchant_id` varchar(40) NULL, `owner_type` enum('MERCHANT','PLATFORM','CHANNEL','PARTNER') NOT NULL, `owner_id` varchar(64) NOT NULL, `kind` enum('PENDING','AVAILABLE','RESERVE','RECEIVABLE','FEES','FX','SUSPENSE') NOT NULL, `currency` varchar(3) NOT NULL, `allow_negative` bool NOT NULL DEFAULT 0, `balance` bigint NOT NULL DEFAULT 0, `version` bigint NOT NULL DEFAULT 0, PRIMARY KEY (`id`), INDEX `ledgeraccount_merchant_id_currency` (`merchant_id`, `currency`), UNIQUE INDEX `ledgeraccount_owner_type_owner_id_kind_currency` (`owner_type`, `owner_id`, `kind`, `currency`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "postings" table
+CREATE TABLE `postings` (`id` varchar(40) NOT NULL, `merchant_id` varchar(40) NULL, `amount` bigint NOT NULL, `currency` varchar(3) NOT NULL, `seq` bigint NOT NULL, `balance_after` bigint NOT NULL, `effective_at` datetime(6) NOT NULL, `created_at` datetime(6) NOT NULL, `entry_id` varchar(40) NOT NULL, `account_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), INDEX `postings_journal_entries_postings` (`entry_id`), INDEX `posting_account_id_effective_at` (`account_id`, `effective_at`), UNIQUE INDEX `posting_account_id_seq` (`account_id`, `seq`), CONSTRAINT `postings_journal_entries_postings` FOREIGN KEY (`entry_id`) REFERENCES `journal_entries` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION, CONSTRAINT `postings_ledger_accounts_postings` FOREIGN KEY (`account_id`) REFERENCES `ledger_accounts` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "refunds" table
 CREATE TABLE `refunds` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `amount` bigint NOT NULL, `currency` varchar(3) NOT NULL, `status` enum('PENDING','SUCCEEDED','FAILED','CANCELED') NOT NULL DEFAULT 'PENDING', `reason` varchar(200) NOT NULL DEFAULT '', `connector_reference` varchar(128) NOT NULL DEFAULT '', `failure_code` varchar(64) NOT NULL DEFAULT '', `payment_id` varchar(40) NOT NULL, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), INDEX `refunds_payments_refunds` (`payment_id`), INDEX `refund_merchant_id_payment_id` (`merchant_id`, `payment_id`), CONSTRAINT `refunds_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION, CONSTRAINT `refunds_payments_refunds` FOREIGN KEY (`payment_id`) REFERENCES `payments` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 
 -- +goose Down
 -- reverse: create "refunds" table
 DROP TABLE `refunds`;
+-- reverse: create "postings" table
+DROP TABLE `postings`;
+-- reverse: create "ledger_accounts" table
+DROP TABLE `ledger_accounts`;
+-- reverse: create "journal_entries" table
+DROP TABLE `journal_entries`;
 -- reverse: create "payment_attempts" table
 DROP TABLE `payment_attempts`;
 -- reverse: create "payments" table
@@ -37,11 +53,15 @@ DROP TABLE `checkout_sessions`;
 DROP TABLE `customers`;
 -- reverse: create "api_keys" table
 DROP TABLE `api_keys`;
--- reverse: create "merchants" table
-DROP TABLE `merchants`;
 -- reverse: create "idempotency_records" table
 DROP TABLE `idempotency_records`;
+-- reverse: create "fx_rates" table
+DROP TABLE `fx_rates`;
+-- reverse: create "fx_quotes" table
+DROP TABLE `fx_quotes`;
 -- reverse: create "events" table
 DROP TABLE `events`;
 -- reverse: create "audit_logs" table
 DROP TABLE `audit_logs`;
+-- reverse: create "merchants" table
+DROP TABLE `merchants`;

@@ -1,0 +1,43 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/straitpay/strait/graph/model"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// merchantOf returns the caller's merchant; @auth has already required a
+// merchant principal on every operation that uses it.
+func merchantOf(ctx context.Context) string {
+	v, _ := viewer.FromContext(ctx)
+	return v.MerchantID
+}
+
+// parseCurrency parses an ISO 4217 code; an unknown one becomes the zero Currency,
+// which every domain call refuses with a coded EINVALID on field "currency".
+func parseCurrency(code string) money.Currency {
+	c, _ := money.ParseCurrency(code)
+	return c
+}
+
+// moneyInput turns a MoneyInput into an Amount (see parseCurrency for bad codes).
+func moneyInput(in *model.MoneyInput) money.Amount {
+	if in == nil {
+		return money.Amount{}
+	}
+	return money.Amount{Minor: int64(in.Amount), Currency: parseCurrency(in.Currency)}
+}
+
+// ptrs adapts a domain list to gqlgen's list of pointers.
+func ptrs[T any](items []T, err error) ([]*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out, nil
+}
