@@ -61,7 +61,11 @@ var errRefused = errors.New("refused")
 // supervise launches the plugin and keeps it running until ctx ends.
 // ready is closed after the first launch attempt.
 func (in *instance) supervise(ctx context.Context, ready chan struct{}) {
-	defer in.setHealth(HealthDown, "closed")
+	defer func() {
+		if ctx.Err() != nil {
+			in.setHealth(HealthDown, "")
+		}
+	}()
 	first := true
 	delay := in.m.cfg.RestartMin
 	for {
