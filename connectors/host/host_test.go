@@ -168,7 +168,8 @@ func authorize(description string) connectors.AuthorizeRequest {
 
 func httpGet(t *testing.T, c connectors.Connector, path, query string) string {
 	t.Helper()
-	resp, err := c.HandleHTTP(context.Background(), connectors.HTTPRequest{Method: "GET", Path: path, Query: query})
+	resp, err := c.HandleHTTP(context.Background(), connectors.HTTPRequest{
+		Method: "GET", Path: path, Query: query, Headers: map[string][]string{"X-Signature": {"v1=good"}}})
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -345,7 +346,7 @@ func TestKillMidCallIsUnknownAndPluginIsBackWithinTwoSeconds(t *testing.T) {
 	}
 	waitFor(t, 2*time.Second-time.Since(killedAt), "plugin back up", func() bool {
 		s := status(t, m, "tp")
-		return s.Health == host.HealthUp && s.PID != oldPID
+		return s.Health == host.HealthUp && s.PID != 0 && s.PID != oldPID
 	})
 	t.Logf("plugin back %s after the kill", time.Since(killedAt).Round(time.Millisecond))
 	if _, err := c.Authorize(context.Background(), authorize("")); err != nil {

@@ -88,6 +88,7 @@ func (in *instance) supervise(ctx context.Context, ready chan struct{}) {
 		} else {
 			upAt := in.m.cfg.Now()
 			reason := in.watch(ctx, client)
+			in.setHealth(HealthRestarting, reason)
 			in.stop(client)
 			if ctx.Err() != nil {
 				return
@@ -101,7 +102,6 @@ func (in *instance) supervise(ctx context.Context, ready chan struct{}) {
 			in.restarts++
 			in.mu.Unlock()
 			in.m.metrics.restarts.WithLabelValues(in.entry.Name).Inc()
-			in.setHealth(HealthRestarting, reason)
 		}
 		select {
 		case <-ctx.Done():

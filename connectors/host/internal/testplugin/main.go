@@ -26,6 +26,8 @@ type testConnector struct {
 	events *sdk.Emitter
 	mu     sync.Mutex
 	config connectors.Config
+	byKey  map[string]*payment
+	byID   map[string]*payment
 }
 
 func (t *testConnector) Describe(context.Context) (connectors.Descriptor, error) {
@@ -47,6 +49,15 @@ func (t *testConnector) Configure(_ context.Context, cfg connectors.Config) erro
 	return nil
 }
 
+// payment is the test plugin's memory of a payment: enough state for the
+// conformance kit's replay, capture, void and refund checks.
+type payment struct {
+	id, ref                    string
+	amount                     connectors.Money
+	captured, refunded, voided int64
+	isVoided                   bool
+}
+
 func (t *testConnector) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (connectors.AuthorizeResponse, error) {
 	switch r.Description {
 	case "hang": // ignores its deadline, like a stuck channel client
@@ -60,26 +71,87 @@ func (t *testConnector) Authorize(ctx context.Context, r connectors.AuthorizeReq
 	case "panic":
 		panic("test panic")
 	}
-	return connectors.AuthorizeResponse{Result: connectors.Approved(), PaymentID: "tp_" + r.Reference, Amount: r.Amount}, nil
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.byKey["auth/"+r.IdempotencyKey]; ok {
+		return connectors.AuthorizeResponse{Result: connectors.Approved(), PaymentID: p.id, Amount: p.amount}, nil
+	}
+	p := &payment{id: "tp_" + r.Reference, ref: r.Reference, amount: r.Amount}
+	if r.Capture {
+		p.captured = r.Amount.Minor
+	}
+	t.byKey["auth/"+r.IdempotencyKey] = p
+	t.byID[p.id] = p
+	return connectors.AuthorizeResponse{Result: connectors.Approved(), PaymentID: p.id, Amount: p.amount}, nil
+}
+
+func (t *testConnector) lookup(id string) (*payment, connectors.Result) {
+	p, ok := t.byID[id]
+	if !ok {
+		return nil, connectors.Declined(connectors.DeclineHard, "not_found", "no such payment")
+	}
+	return p, connectors.Approved()
 }
 
 func (t *testConnector) Capture(_ context.Context, r connectors.CaptureRequest) (connectors.OperationResponse, error) {
-	return connectors.OperationResponse{Result: connectors.Approved(), ID: "cap_" + r.PaymentID, Amount: r.Amount}, nil
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, res := t.lookup(r.PaymentID)
+	switch {
+	case p == nil:
+		return connectors.OperationResponse{Result: res}, nil
+	case t.byKey["cap/"+r.IdempotencyKey] == p:
+	case p.isVoided || p.captured > 0 || r.Amount.Minor > p.amount.Minor:
+		return connectors.OperationResponse{Result: connectors.Declined(connectors.DeclineHard, "invalid_state", "")}, nil
+	default:
+		p.captured = r.Amount.Minor
+		t.byKey["cap/"+r.IdempotencyKey] = p
+	}
+	return connectors.OperationResponse{Result: connectors.Approved(), ID: "cap_" + p.id, Amount: r.Amount}, nil
 }
 
 func (t *testConnector) Void(_ context.Context, r connectors.VoidRequest) (connectors.OperationResponse, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, res := t.lookup(r.PaymentID)
+	if p == nil || p.captured > 0 {
+		return connectors.OperationResponse{Result: connectors.Declined(connectors.DeclineHard, "invalid_state", res.Message)}, nil
+	}
+	p.isVoided = true
 	return connectors.OperationResponse{Result: connectors.Approved(), ID: r.PaymentID}, nil
 }
 
 func (t *testConnector) Refund(_ context.Context, r connectors.RefundRequest) (connectors.OperationResponse, error) {
-	return connectors.OperationResponse{Result: connectors.Approved(), ID: "ref_" + r.PaymentID, Amount: r.Amount}, nil
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, res := t.lookup(r.PaymentID)
+	switch {
+	case p == nil:
+		return connectors.OperationResponse{Result: res}, nil
+	case t.byKey["ref/"+r.IdempotencyKey] == p:
+	case p.refunded+r.Amount.Minor > p.captured:
+		return connectors.OperationResponse{Result: connectors.Declined(connectors.DeclineHard, "amount_exceeds_refundable", "")}, nil
+	default:
+		p.refunded += r.Amount.Minor
+		t.byKey["ref/"+r.IdempotencyKey] = p
+	}
+	return connectors.OperationResponse{Result: connectors.Approved(), ID: "ref_" + p.id, Amount: r.Amount}, nil
 }
 
 func (t *testConnector) QueryPayment(_ context.Context, r connectors.QueryPaymentRequest) (connectors.PaymentStatus, error) {
-	if r.PaymentID == "tp_missing" {
-		return connectors.PaymentStatus{Result: connectors.Declined(connectors.DeclineHard, "not_found", "")}, nil
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id := r.PaymentID
+	if id == "" {
+		id = "tp_" + r.Reference
 	}
-	return connectors.PaymentStatus{Result: connectors.Approved(), PaymentID: r.PaymentID, Reference: r.Reference, Status: "authorized"}, nil
+	p, res := t.lookup(id)
+	if p == nil {
+		return connectors.PaymentStatus{Result: res}, nil
+	}
+	cur := p.amount.Currency
+	return connectors.PaymentStatus{Result: connectors.Approved(), PaymentID: p.id, Reference: p.ref, Status: "authorized",
+		Amount: p.amount, Captured: connectors.Money{Minor: p.captured, Currency: cur}, Refunded: connectors.Money{Minor: p.refunded, Currency: cur}}, nil
 }
 
 func (t *testConnector) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connectors.HTTPResponse, error) {
@@ -107,6 +179,9 @@ func (t *testConnector) HandleHTTP(_ context.Context, r connectors.HTTPRequest) 
 	case "/pending":
 		return ok(fmt.Sprint(t.events.Pending()))
 	case "/webhook":
+		if r.Headers.Get("X-Signature") != "v1=good" {
+			return connectors.HTTPResponse{Status: http.StatusUnauthorized}, nil
+		}
 		return connectors.HTTPResponse{Status: http.StatusOK, Events: []connectors.Event{
 			{ID: id, Type: connectors.EventRefundResult, Result: connectors.Approved()},
 		}}, nil
@@ -133,5 +208,5 @@ func main() {
 		return
 	}
 	em := sdk.NewEmitter()
-	sdk.Serve(&testConnector{events: em}, sdk.WithEmitter(em), sdk.WithLogLevel("debug"))
+	sdk.Serve(&testConnector{events: em, byKey: map[string]*payment{}, byID: map[string]*payment{}}, sdk.WithEmitter(em), sdk.WithLogLevel("debug"))
 }
