@@ -94,23 +94,35 @@ func (e *endpoint) wants(channel string) bool {
 
 // Event is a webhook event and the state of its deliveries.
 type Event struct {
-	ID         string          `json:"id"`
-	Type       string          `json:"type"`
-	Channel    string          `json:"channel"`
-	CreatedAt  time.Time       `json:"created_at"`
-	Data       json.RawMessage `json:"data"`
-	Deliveries []Delivery      `json:"deliveries"`
+	// ID is unique and the same on every delivery attempt.
+	ID string `json:"id"`
+	// Type names what happened, like "card.payment.authorized".
+	Type string `json:"type"`
+	// Channel is "card", "bank" or "wallet".
+	Channel string `json:"channel"`
+	// CreatedAt is when the event was raised, on the sandbox clock.
+	CreatedAt time.Time `json:"created_at"`
+	// Data is the object as it was when the event was raised.
+	Data json.RawMessage `json:"data"`
+	// Deliveries holds one entry per endpoint the event is for.
+	Deliveries []Delivery `json:"deliveries"`
 }
 
 // Delivery is the state of one event's delivery to one endpoint.
 type Delivery struct {
-	EndpointID    string     `json:"endpoint_id"`
-	URL           string     `json:"url"`
-	Status        string     `json:"status"`
-	Attempts      int        `json:"attempts"`
-	LastError     string     `json:"last_error"`
+	// EndpointID and URL name the receiving endpoint.
+	EndpointID string `json:"endpoint_id"`
+	URL        string `json:"url"`
+	// Status is "pending" until a 2xx answer, then "delivered".
+	Status string `json:"status"`
+	// Attempts counts the attempts made so far.
+	Attempts int `json:"attempts"`
+	// LastError says why the last failed attempt failed.
+	LastError string `json:"last_error"`
+	// NextAttemptAt is when a pending delivery is tried next.
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
-	DeliveredAt   *time.Time `json:"delivered_at"`
+	// DeliveredAt is when the receiver accepted it.
+	DeliveredAt *time.Time `json:"delivered_at"`
 }
 
 // eventRecord is an Event plus the exact body sent on every attempt.
