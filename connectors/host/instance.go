@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/internal/wire"
@@ -133,9 +132,7 @@ func (in *instance) launch(ctx context.Context) (*plugin.Client, error) {
 		StartTimeout:     in.m.cfg.StartTimeout,
 		Logger:           newHCLog(in.log, "plugin"),
 		Stderr:           discard{},
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(wire.MaxMessageBytes),
-			grpc.MaxCallSendMsgSize(wire.MaxMessageBytes))},
+		GRPCDialOptions:  wire.DialOptions(),
 	})
 	rpcClient, err := client.Client()
 	if err != nil {
