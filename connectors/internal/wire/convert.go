@@ -11,8 +11,10 @@ import (
 // Conversions between the Go contract and the wire. Each pair is written
 // next to each other so that a field added to one side is easy to spot.
 
+// MoneyToPB converts the Go contract value to its wire form.
 func MoneyToPB(m c.Money) *pb.Money { return &pb.Money{Minor: m.Minor, Currency: m.Currency} }
 
+// MoneyFromPB converts the wire form to the Go contract value.
 func MoneyFromPB(m *pb.Money) c.Money {
 	if m == nil {
 		return c.Money{}
@@ -20,6 +22,7 @@ func MoneyFromPB(m *pb.Money) c.Money {
 	return c.Money{Minor: m.GetMinor(), Currency: m.GetCurrency()}
 }
 
+// ResultToPB converts the Go contract value to its wire form.
 func ResultToPB(r c.Result) *pb.Result {
 	return &pb.Result{
 		Outcome:     pb.Outcome(r.Outcome),
@@ -53,6 +56,7 @@ var kinds = map[c.Kind]pb.Kind{
 	c.KindFX:         pb.Kind_KIND_FX,
 }
 
+// DescriptorToPB converts the Go contract value to its wire form.
 func DescriptorToPB(d c.Descriptor) *pb.DescribeResponse {
 	caps := make([]string, len(d.Capabilities))
 	for i, x := range d.Capabilities {
@@ -65,6 +69,7 @@ func DescriptorToPB(d c.Descriptor) *pb.DescribeResponse {
 	}
 }
 
+// DescriptorFromPB converts the wire form to the Go contract value.
 func DescriptorFromPB(r *pb.DescribeResponse) c.Descriptor {
 	d := c.Descriptor{
 		Name: r.GetName(), Version: r.GetVersion(),
@@ -159,6 +164,7 @@ func nextActionFromPB(a *pb.NextAction) *c.NextAction {
 	return out
 }
 
+// AuthorizeRequestToPB converts the Go contract value to its wire form.
 func AuthorizeRequestToPB(r c.AuthorizeRequest) *pb.AuthorizeRequest {
 	out := &pb.AuthorizeRequest{
 		IdempotencyKey: r.IdempotencyKey, Reference: r.Reference, Amount: MoneyToPB(r.Amount), Capture: r.Capture,
@@ -171,6 +177,7 @@ func AuthorizeRequestToPB(r c.AuthorizeRequest) *pb.AuthorizeRequest {
 	return out
 }
 
+// AuthorizeRequestFromPB converts the wire form to the Go contract value.
 func AuthorizeRequestFromPB(r *pb.AuthorizeRequest) c.AuthorizeRequest {
 	out := c.AuthorizeRequest{
 		IdempotencyKey: r.GetIdempotencyKey(), Reference: r.GetReference(), Amount: MoneyFromPB(r.GetAmount()),
@@ -183,110 +190,135 @@ func AuthorizeRequestFromPB(r *pb.AuthorizeRequest) c.AuthorizeRequest {
 	return out
 }
 
+// AuthorizeResponseToPB converts the Go contract value to its wire form.
 func AuthorizeResponseToPB(r c.AuthorizeResponse) *pb.AuthorizeResponse {
 	return &pb.AuthorizeResponse{Result: ResultToPB(r.Result), PaymentId: r.PaymentID,
 		NextAction: nextActionToPB(r.NextAction), Amount: MoneyToPB(r.Amount)}
 }
 
+// AuthorizeResponseFromPB converts the wire form to the Go contract value.
 func AuthorizeResponseFromPB(r *pb.AuthorizeResponse) c.AuthorizeResponse {
 	return c.AuthorizeResponse{Result: ResultFromPB(r.GetResult()), PaymentID: r.GetPaymentId(),
 		NextAction: nextActionFromPB(r.GetNextAction()), Amount: MoneyFromPB(r.GetAmount())}
 }
 
+// CaptureRequestToPB converts the Go contract value to its wire form.
 func CaptureRequestToPB(r c.CaptureRequest) *pb.CaptureRequest {
 	return &pb.CaptureRequest{IdempotencyKey: r.IdempotencyKey, Reference: r.Reference, PaymentId: r.PaymentID, Amount: MoneyToPB(r.Amount)}
 }
 
+// CaptureRequestFromPB converts the wire form to the Go contract value.
 func CaptureRequestFromPB(r *pb.CaptureRequest) c.CaptureRequest {
 	return c.CaptureRequest{IdempotencyKey: r.GetIdempotencyKey(), Reference: r.GetReference(), PaymentID: r.GetPaymentId(), Amount: MoneyFromPB(r.GetAmount())}
 }
 
+// VoidRequestToPB converts the Go contract value to its wire form.
 func VoidRequestToPB(r c.VoidRequest) *pb.VoidRequest {
 	return &pb.VoidRequest{IdempotencyKey: r.IdempotencyKey, Reference: r.Reference, PaymentId: r.PaymentID}
 }
 
+// VoidRequestFromPB converts the wire form to the Go contract value.
 func VoidRequestFromPB(r *pb.VoidRequest) c.VoidRequest {
 	return c.VoidRequest{IdempotencyKey: r.GetIdempotencyKey(), Reference: r.GetReference(), PaymentID: r.GetPaymentId()}
 }
 
+// RefundRequestToPB converts the Go contract value to its wire form.
 func RefundRequestToPB(r c.RefundRequest) *pb.RefundRequest {
 	return &pb.RefundRequest{IdempotencyKey: r.IdempotencyKey, Reference: r.Reference, PaymentId: r.PaymentID, Amount: MoneyToPB(r.Amount), Reason: r.Reason}
 }
 
+// RefundRequestFromPB converts the wire form to the Go contract value.
 func RefundRequestFromPB(r *pb.RefundRequest) c.RefundRequest {
 	return c.RefundRequest{IdempotencyKey: r.GetIdempotencyKey(), Reference: r.GetReference(), PaymentID: r.GetPaymentId(), Amount: MoneyFromPB(r.GetAmount()), Reason: r.GetReason()}
 }
 
+// OperationToPB converts the Go contract value to its wire form.
 func OperationToPB(r c.OperationResponse) *pb.OperationResponse {
 	return &pb.OperationResponse{Result: ResultToPB(r.Result), Id: r.ID, Amount: MoneyToPB(r.Amount)}
 }
 
+// OperationFromPB converts the wire form to the Go contract value.
 func OperationFromPB(r *pb.OperationResponse) c.OperationResponse {
 	return c.OperationResponse{Result: ResultFromPB(r.GetResult()), ID: r.GetId(), Amount: MoneyFromPB(r.GetAmount())}
 }
 
+// QueryPaymentToPB converts the Go contract value to its wire form.
 func QueryPaymentToPB(r c.QueryPaymentRequest) *pb.QueryPaymentRequest {
 	return &pb.QueryPaymentRequest{PaymentId: r.PaymentID, Reference: r.Reference}
 }
 
+// QueryPaymentFromPB converts the wire form to the Go contract value.
 func QueryPaymentFromPB(r *pb.QueryPaymentRequest) c.QueryPaymentRequest {
 	return c.QueryPaymentRequest{PaymentID: r.GetPaymentId(), Reference: r.GetReference()}
 }
 
+// PaymentStatusToPB converts the Go contract value to its wire form.
 func PaymentStatusToPB(r c.PaymentStatus) *pb.PaymentStatus {
 	return &pb.PaymentStatus{Result: ResultToPB(r.Result), PaymentId: r.PaymentID, Reference: r.Reference, Status: r.Status,
 		Amount: MoneyToPB(r.Amount), Captured: MoneyToPB(r.Captured), Refunded: MoneyToPB(r.Refunded)}
 }
 
+// PaymentStatusFromPB converts the wire form to the Go contract value.
 func PaymentStatusFromPB(r *pb.PaymentStatus) c.PaymentStatus {
 	return c.PaymentStatus{Result: ResultFromPB(r.GetResult()), PaymentID: r.GetPaymentId(), Reference: r.GetReference(), Status: r.GetStatus(),
 		Amount: MoneyFromPB(r.GetAmount()), Captured: MoneyFromPB(r.GetCaptured()), Refunded: MoneyFromPB(r.GetRefunded())}
 }
 
+// SignAgreementToPB converts the Go contract value to its wire form.
 func SignAgreementToPB(r c.SignAgreementRequest) *pb.SignAgreementRequest {
 	return &pb.SignAgreementRequest{IdempotencyKey: r.IdempotencyKey, Reference: r.Reference, Customer: customerToPB(r.Customer),
 		Account: accountToPB(r.Account), MaxAmount: MoneyToPB(r.MaxAmount), ReturnUrl: r.ReturnURL}
 }
 
+// SignAgreementFromPB converts the wire form to the Go contract value.
 func SignAgreementFromPB(r *pb.SignAgreementRequest) c.SignAgreementRequest {
 	return c.SignAgreementRequest{IdempotencyKey: r.GetIdempotencyKey(), Reference: r.GetReference(), Customer: customerFromPB(r.GetCustomer()),
 		Account: accountFromPB(r.GetAccount()), MaxAmount: MoneyFromPB(r.GetMaxAmount()), ReturnURL: r.GetReturnUrl()}
 }
 
+// TerminateAgreementToPB converts the Go contract value to its wire form.
 func TerminateAgreementToPB(r c.TerminateAgreementRequest) *pb.TerminateAgreementRequest {
 	return &pb.TerminateAgreementRequest{IdempotencyKey: r.IdempotencyKey, AgreementId: r.AgreementID, Reason: r.Reason}
 }
 
+// TerminateAgreementFromPB converts the wire form to the Go contract value.
 func TerminateAgreementFromPB(r *pb.TerminateAgreementRequest) c.TerminateAgreementRequest {
 	return c.TerminateAgreementRequest{IdempotencyKey: r.GetIdempotencyKey(), AgreementID: r.GetAgreementId(), Reason: r.GetReason()}
 }
 
+// QueryAgreementToPB converts the Go contract value to its wire form.
 func QueryAgreementToPB(r c.QueryAgreementRequest) *pb.QueryAgreementRequest {
 	return &pb.QueryAgreementRequest{AgreementId: r.AgreementID, Reference: r.Reference}
 }
 
+// QueryAgreementFromPB converts the wire form to the Go contract value.
 func QueryAgreementFromPB(r *pb.QueryAgreementRequest) c.QueryAgreementRequest {
 	return c.QueryAgreementRequest{AgreementID: r.GetAgreementId(), Reference: r.GetReference()}
 }
 
+// AgreementToPB converts the Go contract value to its wire form.
 func AgreementToPB(r c.AgreementResponse) *pb.AgreementResponse {
 	return &pb.AgreementResponse{Result: ResultToPB(r.Result), AgreementId: r.AgreementID, Status: r.Status, NextAction: nextActionToPB(r.NextAction)}
 }
 
+// AgreementFromPB converts the wire form to the Go contract value.
 func AgreementFromPB(r *pb.AgreementResponse) c.AgreementResponse {
 	return c.AgreementResponse{Result: ResultFromPB(r.GetResult()), AgreementID: r.GetAgreementId(), Status: r.GetStatus(), NextAction: nextActionFromPB(r.GetNextAction())}
 }
 
+// PayoutToPB converts the Go contract value to its wire form.
 func PayoutToPB(r c.PayoutRequest) *pb.PayoutRequest {
 	return &pb.PayoutRequest{IdempotencyKey: r.IdempotencyKey, Reference: r.Reference, Amount: MoneyToPB(r.Amount),
 		Beneficiary: accountToPB(r.Beneficiary), Purpose: r.Purpose}
 }
 
+// PayoutFromPB converts the wire form to the Go contract value.
 func PayoutFromPB(r *pb.PayoutRequest) c.PayoutRequest {
 	return c.PayoutRequest{IdempotencyKey: r.GetIdempotencyKey(), Reference: r.GetReference(), Amount: MoneyFromPB(r.GetAmount()),
 		Beneficiary: accountFromPB(r.GetBeneficiary()), Purpose: r.GetPurpose()}
 }
 
+// BalanceToPB converts the Go contract value to its wire form.
 func BalanceToPB(r c.BalanceResponse) *pb.BalanceResponse {
 	out := &pb.BalanceResponse{Result: ResultToPB(r.Result)}
 	for _, b := range r.Balances {
@@ -295,6 +327,7 @@ func BalanceToPB(r c.BalanceResponse) *pb.BalanceResponse {
 	return out
 }
 
+// BalanceFromPB converts the wire form to the Go contract value.
 func BalanceFromPB(r *pb.BalanceResponse) c.BalanceResponse {
 	out := c.BalanceResponse{Result: ResultFromPB(r.GetResult())}
 	for _, b := range r.GetBalances() {
@@ -303,6 +336,7 @@ func BalanceFromPB(r *pb.BalanceResponse) c.BalanceResponse {
 	return out
 }
 
+// SettlementToPB converts the Go contract value to its wire form.
 func SettlementToPB(r c.SettlementReport) *pb.SettlementReport {
 	out := &pb.SettlementReport{Result: ResultToPB(r.Result), Date: r.Date}
 	for _, l := range r.Lines {
@@ -312,6 +346,7 @@ func SettlementToPB(r c.SettlementReport) *pb.SettlementReport {
 	return out
 }
 
+// SettlementFromPB converts the wire form to the Go contract value.
 func SettlementFromPB(r *pb.SettlementReport) c.SettlementReport {
 	out := c.SettlementReport{Result: ResultFromPB(r.GetResult()), Date: r.GetDate()}
 	for _, l := range r.GetLines() {
@@ -321,6 +356,7 @@ func SettlementFromPB(r *pb.SettlementReport) c.SettlementReport {
 	return out
 }
 
+// RatesToPB converts the Go contract value to its wire form.
 func RatesToPB(r c.RatesResponse) *pb.RatesResponse {
 	out := &pb.RatesResponse{Result: ResultToPB(r.Result)}
 	for _, x := range r.Rates {
@@ -330,6 +366,7 @@ func RatesToPB(r c.RatesResponse) *pb.RatesResponse {
 	return out
 }
 
+// RatesFromPB converts the wire form to the Go contract value.
 func RatesFromPB(r *pb.RatesResponse) c.RatesResponse {
 	out := c.RatesResponse{Result: ResultFromPB(r.GetResult())}
 	for _, x := range r.GetRates() {
@@ -357,14 +394,17 @@ func headersFromPB(hs []*pb.Header) http.Header {
 	return out
 }
 
+// HTTPRequestToPB converts the Go contract value to its wire form.
 func HTTPRequestToPB(r c.HTTPRequest) *pb.HTTPRequest {
 	return &pb.HTTPRequest{Method: r.Method, Path: r.Path, Query: r.Query, Headers: headersToPB(r.Headers), Body: r.Body}
 }
 
+// HTTPRequestFromPB converts the wire form to the Go contract value.
 func HTTPRequestFromPB(r *pb.HTTPRequest) c.HTTPRequest {
 	return c.HTTPRequest{Method: r.GetMethod(), Path: r.GetPath(), Query: r.GetQuery(), Headers: headersFromPB(r.GetHeaders()), Body: r.GetBody()}
 }
 
+// HTTPResponseToPB converts the Go contract value to its wire form.
 func HTTPResponseToPB(r c.HTTPResponse) *pb.HTTPResponse {
 	out := &pb.HTTPResponse{Status: int32(r.Status), Headers: headersToPB(r.Headers), Body: r.Body}
 	for _, e := range r.Events {
@@ -373,6 +413,7 @@ func HTTPResponseToPB(r c.HTTPResponse) *pb.HTTPResponse {
 	return out
 }
 
+// HTTPResponseFromPB converts the wire form to the Go contract value.
 func HTTPResponseFromPB(r *pb.HTTPResponse) c.HTTPResponse {
 	out := c.HTTPResponse{Status: int(r.GetStatus()), Headers: headersFromPB(r.GetHeaders()), Body: r.GetBody()}
 	for _, e := range r.GetEvents() {
@@ -391,12 +432,14 @@ var eventTypes = map[c.EventType]pb.EventType{
 	c.EventAgreementResult:  pb.EventType_EVENT_TYPE_AGREEMENT_RESULT,
 }
 
+// EventToPB converts the Go contract value to its wire form.
 func EventToPB(e c.Event) *pb.Event {
 	return &pb.Event{Id: e.ID, Type: eventTypes[e.Type], OccurredAt: unix(e.OccurredAt), PaymentId: e.PaymentID,
 		Reference: e.Reference, ObjectId: e.ObjectID, Result: ResultToPB(e.Result), Amount: MoneyToPB(e.Amount),
 		Status: e.Status, Data: e.Data}
 }
 
+// EventFromPB converts the wire form to the Go contract value.
 func EventFromPB(e *pb.Event) c.Event {
 	out := c.Event{ID: e.GetId(), OccurredAt: fromUnix(e.GetOccurredAt()), PaymentID: e.GetPaymentId(),
 		Reference: e.GetReference(), ObjectID: e.GetObjectId(), Result: ResultFromPB(e.GetResult()),
