@@ -60,19 +60,17 @@ var errRefused = errors.New("refused")
 // supervise launches the plugin and keeps it running until ctx ends.
 // ready is closed after the first launch attempt.
 func (in *instance) supervise(ctx context.Context, ready chan struct{}) {
+	var once sync.Once
+	started := func() { once.Do(func() { close(ready) }) }
 	defer func() {
 		if ctx.Err() != nil {
 			in.setHealth(HealthDown, "")
 		}
+		started() // after the health of the first launch is known
 	}()
-	first := true
 	delay := in.m.cfg.RestartMin
 	for {
 		client, err := in.launch(ctx)
-		if first {
-			close(ready)
-			first = false
-		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -84,7 +82,9 @@ func (in *instance) supervise(ctx context.Context, ready chan struct{}) {
 			}
 			in.log.Error("connector failed to start", "err", err, "retry_in", delay)
 			in.setHealth(HealthRestarting, err.Error())
+			started()
 		} else {
+			started()
 			upAt := in.m.cfg.Now()
 			reason := in.watch(ctx, client)
 			in.setHealth(HealthRestarting, reason)

@@ -64,6 +64,7 @@ func invoke[Resp any](in *instance, ctx context.Context, op string,
 	failed := outcome == connectors.OutcomeUnknown ||
 		(outcome == connectors.OutcomeError && code != connectors.EINVALID && code != connectors.EUNSUPPORTED)
 	in.breaker.record(failed)
+	in.m.metrics.circuit.WithLabelValues(name).Set(circuitValue(in.breaker.current()))
 	in.window.add(elapsed, failed)
 	in.m.metrics.calls.WithLabelValues(name, op, outcome.String()).Inc()
 	if err != nil {

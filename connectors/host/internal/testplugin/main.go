@@ -46,6 +46,7 @@ func (t *testConnector) Configure(_ context.Context, cfg connectors.Config) erro
 	t.mu.Lock()
 	t.config = cfg
 	t.mu.Unlock()
+	sdk.Logger().Info("testplugin configured", "keys", len(cfg))
 	return nil
 }
 
