@@ -19,19 +19,33 @@ type Connector interface {
 	// once after every start, before any other call but Describe.
 	Configure(ctx context.Context, cfg Config) error
 
+	// Authorize charges (req.Capture) or holds an amount; it may answer
+	// OutcomeActionRequired with a NextAction for the buyer.
 	Authorize(ctx context.Context, req AuthorizeRequest) (AuthorizeResponse, error)
+	// Capture takes all or part of a held amount.
 	Capture(ctx context.Context, req CaptureRequest) (OperationResponse, error)
+	// Void releases a hold that was not captured.
 	Void(ctx context.Context, req VoidRequest) (OperationResponse, error)
+	// Refund returns all or part of a captured amount.
 	Refund(ctx context.Context, req RefundRequest) (OperationResponse, error)
+	// QueryPayment reads a payment by channel id or Strait reference; it
+	// resolves unknown outcomes and answers a hard "not_found" decline when
+	// the channel never saw the payment.
 	QueryPayment(ctx context.Context, req QueryPaymentRequest) (PaymentStatus, error)
 
+	// SignAgreement, TerminateAgreement and QueryAgreement manage
+	// direct-debit agreements ("protocol payments").
 	SignAgreement(ctx context.Context, req SignAgreementRequest) (AgreementResponse, error)
 	TerminateAgreement(ctx context.Context, req TerminateAgreementRequest) (AgreementResponse, error)
 	QueryAgreement(ctx context.Context, req QueryAgreementRequest) (AgreementResponse, error)
 
+	// Payout sends money to a beneficiary, usually answering OutcomePending.
 	Payout(ctx context.Context, req PayoutRequest) (OperationResponse, error)
+	// QueryBalance returns the channel position per currency.
 	QueryBalance(ctx context.Context, req BalanceRequest) (BalanceResponse, error)
+	// FetchSettlementReport returns one UTC day of settled movements.
 	FetchSettlementReport(ctx context.Context, req SettlementReportRequest) (SettlementReport, error)
+	// GetRates returns FX rates as decimal strings.
 	GetRates(ctx context.Context, req RatesRequest) (RatesResponse, error)
 
 	// HandleHTTP answers a forwarded channel webhook or buyer page.
