@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -269,4 +271,58 @@ func jsonPairs(m map[string]string) string {
 		parts = append(parts, fmt.Sprintf("%q:%q", k, v))
 	}
 	return strings.Join(parts, ",")
+}
+
+// Killing the plugin mid-authorize leaves the attempt unknown; the plugin
+// is back within 2 s, QueryPayment resolves the attempt, and repeating it
+// with the same idempotency key charges nothing twice.
+func TestKillMidAuthorizeIsResolvedWithoutDoubleCharge(t *testing.T) {
+	sb := startSandbox(t)
+	s := startStrait(t, sb, 10*time.Second, "cardnet")
+	c, _ := s.m.Get("cardnet")
+	req := connectors.AuthorizeRequest{
+		IdempotencyKey: "att-kill", Reference: "pay-kill", Amount: connectors.Money{Minor: 4200, Currency: "USD"},
+		Capture: true, PaymentMethod: "card",
+		// The timeout card: the network records the approval, then holds its answer.
+		Card: &connectors.Card{Number: "4000000000000085", ExpMonth: 12, ExpYear: 2031, CVC: "123"},
+	}
+	before, _ := s.m.Status("cardnet")
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		syscall.Kill(before.PID, syscall.SIGKILL)
+	}()
+	resp, err := c.Authorize(context.Background(), req)
+	killed := time.Now()
+	if resp.Result.Outcome != connectors.OutcomeUnknown || connectors.ErrorCode(err) != connectors.EUNKNOWN {
+		t.Fatalf("authorize during kill: %+v, %v", resp.Result, err)
+	}
+	for {
+		st, _ := s.m.Status("cardnet")
+		if st.Health == host.HealthUp && st.PID != 0 && st.PID != before.PID {
+			break
+		}
+		if time.Since(killed) > 2*time.Second {
+			t.Fatalf("cardnet not back within 2 s: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st, err := c.QueryPayment(context.Background(), connectors.QueryPaymentRequest{Reference: "pay-kill"})
+	if err != nil || st.Result.Outcome != connectors.OutcomeApproved || st.Captured.Minor != 4200 {
+		t.Fatalf("resolve through QueryPayment: %+v, %v", st, err)
+	}
+	again, err := c.Authorize(context.Background(), req)
+	if err != nil || again.PaymentID != st.PaymentID {
+		t.Fatalf("repeat with the same key: %+v, %v; want payment %s", again, err, st.PaymentID)
+	}
+	var list struct{ Data []json.RawMessage }
+	r, _ := http.NewRequest(http.MethodGet, sb.URL()+"/card/payments?merchant_reference=pay-kill", nil)
+	r.Header.Set("Authorization", "Bearer "+sandbox.DefaultAPIKey)
+	hr, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hr.Body.Close()
+	if err := json.NewDecoder(hr.Body).Decode(&list); err != nil || len(list.Data) != 1 {
+		t.Fatalf("payments at the network for pay-kill: %d, %v; want exactly 1", len(list.Data), err)
+	}
 }
