@@ -18,12 +18,14 @@ const parentPollInterval = 250 * time.Millisecond
 func watchParent(log *slog.Logger) {
 	ppid := os.Getppid()
 	setDeathSignal()
-	if os.Getppid() != ppid || ppid == 1 {
-		// The parent died before the death signal was armed, or we were
-		// started by init: nobody supervises us.
+	if os.Getppid() != ppid {
+		// The parent died before the death signal was armed.
 		log.Error("parent process gone at start; exiting")
 		os.Exit(3)
 	}
+	// A parent pid of 1 is not an orphan sign: Strait may be PID 1 in a
+	// container. The host also sets Pdeathsig before exec, which closes
+	// the window before this function runs.
 	go func() {
 		for range time.Tick(parentPollInterval) {
 			if os.Getppid() != ppid {
