@@ -1,0 +1,394 @@
+package connectors
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Money is an amount in minor units of an ISO 4217 currency (JPY 0
+// decimals, USD 2, KWD 3). Floats never carry money.
+type Money struct {
+	Minor    int64
+	Currency string
+}
+
+// String formats m as "1050 USD" (minor units, no decimal point).
+func (m Money) String() string { return fmt.Sprintf("%d %s", m.Minor, m.Currency) }
+
+// Kind is the family a connector belongs to.
+type Kind string
+
+// Connector kinds.
+const (
+	KindCardScheme Kind = "card_scheme"
+	KindBank       Kind = "bank"
+	KindWallet     Kind = "wallet"
+	KindFX         Kind = "fx"
+)
+
+// Capability names a group of calls a connector implements. Describe lists
+// them; routing and the conformance kit read them.
+type Capability string
+
+// Capabilities.
+const (
+	CapAuthorize        Capability = "authorize"         // Authorize (sale)
+	CapPreauth          Capability = "preauth"           // Authorize with Capture false, then Capture and Void
+	CapPartialCapture   Capability = "partial_capture"   // Capture of less than the authorized amount
+	CapRefund           Capability = "refund"            // Refund, full and partial
+	CapQueryPayment     Capability = "query_payment"     // QueryPayment
+	CapAgreements       Capability = "agreements"        // Sign, Terminate and QueryAgreement
+	CapPayout           Capability = "payout"            // Payout
+	CapBalance          Capability = "balance"           // QueryBalance
+	CapSettlementReport Capability = "settlement_report" // FetchSettlementReport
+	CapRates            Capability = "rates"             // GetRates
+	CapWebhooks         Capability = "webhooks"          // HandleHTTP
+	CapEvents           Capability = "events"            // the Events stream
+)
+
+// Descriptor is what a connector says about itself.
+type Descriptor struct {
+	Name           string
+	Version        string
+	Kind           Kind
+	PaymentMethods []string // "card", "bank_transfer", "direct_debit", "wallet_redirect", "wallet_qr", ...
+	Currencies     []string
+	Countries      []string
+	Capabilities   []Capability
+}
+
+// Has reports whether d declares capability c.
+func (d Descriptor) Has(c Capability) bool {
+	for _, x := range d.Capabilities {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Config is a connector's configuration: settings and secrets resolved by
+// the host from Strait's configuration.
+type Config map[string]string
+
+// LogValue hides the values: configurations hold secrets.
+func (c Config) LogValue() slog.Value {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return slog.AnyValue(keys)
+}
+
+// Card is a raw card. Its number and CVC never appear in logs, errors or
+// events: String, GoString and LogValue print a masked form.
+type Card struct {
+	Number   string
+	ExpMonth int
+	ExpYear  int
+	CVC      string
+	Holder   string
+}
+
+// Masked returns the card number with all but the first six and last four
+// digits hidden, or "****" for short numbers.
+func (c Card) Masked() string {
+	n := c.Number
+	if len(n) < 13 {
+		return "****"
+	}
+	return n[:6] + "******" + n[len(n)-4:]
+}
+
+// String returns the masked number and expiry.
+func (c Card) String() string {
+	return fmt.Sprintf("card %s %02d/%d", c.Masked(), c.ExpMonth, c.ExpYear)
+}
+
+// GoString keeps %#v from printing the number and CVC.
+func (c Card) GoString() string { return c.String() }
+
+// LogValue keeps slog from printing the number and CVC.
+func (c Card) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Customer describes the buyer as the channel needs to see them.
+type Customer struct {
+	ID      string
+	Email   string
+	Name    string
+	Country string
+	IP      string
+}
+
+// BankAccount is a bank account for agreements and payouts.
+type BankAccount struct {
+	Holder   string
+	Number   string
+	BankCode string
+	Country  string
+	Currency string
+}
+
+// AuthorizeRequest asks the channel to authorize (Capture false) or to
+// charge (Capture true) an amount.
+type AuthorizeRequest struct {
+	// IdempotencyKey is Strait's key for this attempt; the connector
+	// passes it (or a key derived from it) to the channel.
+	IdempotencyKey string
+	// Reference is Strait's id of the attempt; QueryPayment finds the
+	// payment by it when the channel id was never received.
+	Reference     string
+	Amount        Money
+	Capture       bool
+	PaymentMethod string
+	Card          *Card
+	Customer      *Customer
+	ReturnURL     string
+	AgreementID   string
+	Description   string
+	Metadata      map[string]string
+}
+
+// NextActionType is what the buyer must do before the payment proceeds.
+type NextActionType string
+
+// Next action types.
+const (
+	ActionThreeDSChallenge NextActionType = "three_ds_challenge"
+	ActionRedirect         NextActionType = "redirect"
+	ActionQRCode           NextActionType = "qr_code"
+	ActionBankTransfer     NextActionType = "bank_transfer"
+)
+
+// TransferInstructions tell the buyer where to send a bank transfer.
+type TransferInstructions struct {
+	BankName      string
+	AccountName   string
+	AccountNumber string
+	BankCode      string
+	Reference     string
+	Amount        Money
+}
+
+// NextAction is the buyer's next step for OutcomeActionRequired.
+type NextAction struct {
+	Type      NextActionType
+	URL       string
+	QRData    string
+	Transfer  *TransferInstructions
+	ExpiresAt time.Time
+}
+
+// AuthorizeResponse is the answer to Authorize.
+type AuthorizeResponse struct {
+	Result     Result
+	PaymentID  string // the channel's id of the payment
+	NextAction *NextAction
+	Amount     Money
+}
+
+// CaptureRequest captures all or part of an authorization.
+type CaptureRequest struct {
+	IdempotencyKey string
+	Reference      string
+	PaymentID      string
+	Amount         Money
+}
+
+// VoidRequest cancels an uncaptured authorization.
+type VoidRequest struct {
+	IdempotencyKey string
+	Reference      string
+	PaymentID      string
+}
+
+// RefundRequest refunds all or part of a captured payment.
+type RefundRequest struct {
+	IdempotencyKey string
+	Reference      string
+	PaymentID      string
+	Amount         Money
+	Reason         string
+}
+
+// OperationResponse is the answer to Capture, Void, Refund and Payout.
+type OperationResponse struct {
+	Result Result
+	ID     string // the channel's id of the capture, refund or payout
+	Amount Money
+}
+
+// QueryPaymentRequest finds a payment by the channel's id or, when that
+// was never received, by Strait's Reference.
+type QueryPaymentRequest struct {
+	PaymentID string
+	Reference string
+}
+
+// PaymentStatus is the channel's view of a payment.
+type PaymentStatus struct {
+	Result    Result
+	PaymentID string
+	Reference string
+	Status    string // the channel's status word, for operators
+	Amount    Money
+	Captured  Money
+	Refunded  Money
+}
+
+// SignAgreementRequest asks for a direct-debit agreement ("protocol payment").
+type SignAgreementRequest struct {
+	IdempotencyKey string
+	Reference      string
+	Customer       *Customer
+	Account        *BankAccount
+	MaxAmount      Money
+	ReturnURL      string
+}
+
+// TerminateAgreementRequest ends an agreement.
+type TerminateAgreementRequest struct {
+	IdempotencyKey string
+	AgreementID    string
+	Reason         string
+}
+
+// QueryAgreementRequest finds an agreement by id or Strait reference.
+type QueryAgreementRequest struct {
+	AgreementID string
+	Reference   string
+}
+
+// AgreementResponse is the answer to the agreement calls.
+type AgreementResponse struct {
+	Result      Result
+	AgreementID string
+	Status      string
+	NextAction  *NextAction
+}
+
+// PayoutRequest sends money to a beneficiary.
+type PayoutRequest struct {
+	IdempotencyKey string
+	Reference      string
+	Amount         Money
+	Beneficiary    *BankAccount
+	Purpose        string
+}
+
+// BalanceRequest asks for the channel position; an empty Currency asks
+// for all currencies.
+type BalanceRequest struct {
+	Currency string
+}
+
+// Balance is the channel position in one currency.
+type Balance struct {
+	Available Money
+	Pending   Money
+}
+
+// BalanceResponse is the answer to QueryBalance.
+type BalanceResponse struct {
+	Result   Result
+	Balances []Balance
+}
+
+// SettlementReportRequest asks for one day's settlement report; Date is
+// YYYY-MM-DD in UTC.
+type SettlementReportRequest struct {
+	Date string
+}
+
+// SettlementLine is one movement in a settlement report.
+type SettlementLine struct {
+	PaymentID string
+	Reference string
+	Type      string // "capture", "refund", "chargeback", "payout", "fee"
+	Gross     Money
+	Fee       Money
+	Net       Money
+}
+
+// SettlementReport is the answer to FetchSettlementReport.
+type SettlementReport struct {
+	Result Result
+	Date   string
+	Lines  []SettlementLine
+}
+
+// RatesRequest asks for rates from Base to each of Quotes (all when empty).
+type RatesRequest struct {
+	Base   string
+	Quotes []string
+}
+
+// Rate is an FX rate. Values are decimal strings, never floats.
+type Rate struct {
+	Base      string
+	Quote     string
+	Rate      string
+	Bid       string
+	Ask       string
+	AsOf      time.Time
+	ExpiresAt time.Time
+}
+
+// RatesResponse is the answer to GetRates.
+type RatesResponse struct {
+	Result Result
+	Rates  []Rate
+}
+
+// HTTPRequest is a channel webhook or buyer page request that Strait
+// forwards under /connectors/{name}/…; Path is the part after the name.
+type HTTPRequest struct {
+	Method  string
+	Path    string
+	Query   string
+	Headers http.Header
+	Body    []byte
+}
+
+// HTTPResponse is the connector's answer to an HTTPRequest. Events holds
+// the events the request carried (a verified webhook); the host delivers
+// them to its event stream before the response goes back to the channel.
+type HTTPResponse struct {
+	Status  int
+	Headers http.Header
+	Body    []byte
+	Events  []Event
+}
+
+// EventType is the kind of an asynchronous channel event.
+type EventType string
+
+// Event types.
+const (
+	EventPaymentResult    EventType = "payment_result"
+	EventRefundResult     EventType = "refund_result"
+	EventChargeback       EventType = "chargeback"
+	EventChargebackUpdate EventType = "chargeback_update"
+	EventPayoutResult     EventType = "payout_result"
+	EventSettlement       EventType = "settlement"
+	EventAgreementResult  EventType = "agreement_result"
+)
+
+// Event is an asynchronous channel notification. ID is stable: the same
+// channel notification always yields the same ID, so consumers deduplicate
+// by it. Delivery is at least once.
+type Event struct {
+	ID         string
+	Connector  string // set by the host
+	Type       EventType
+	OccurredAt time.Time
+	PaymentID  string // the channel's payment id, when the event concerns one
+	Reference  string // Strait's reference, when the channel echoes it
+	ObjectID   string // the refund, chargeback or payout id
+	Result     Result
+	Amount     Money
+	Status     string
+	Data       map[string]string
+}

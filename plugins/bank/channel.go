@@ -1,0 +1,130 @@
+package main
+
+// What every sandbox connector shares: configuration, outcome mapping,
+// webhook verification and settlement reports. Each reference connector
+// carries its own copy of this file so that it can be copied alone.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/connectors/sdk"
+)
+
+// sandboxCurrencies are the currencies the sandbox channels accept.
+var sandboxCurrencies = []string{"USD", "EUR", "GBP", "JPY", "CNY", "HKD", "SGD", "KWD", "BHD", "JOD",
+	"AUD", "CAD", "CHF", "NZD", "KRW", "INR", "MYR", "THB", "AED", "SAR", "TWD", "SEK", "NOK", "DKK",
+	"PHP", "IDR", "VND", "MXN", "BRL"}
+
+// configure reads the settings every sandbox connector takes:
+//
+//	base_url        the channel's API, e.g. http://127.0.0.1:8090
+//	api_key         the channel's API key (a secret: reference it as ${VAR})
+//	webhook_secret  the HMAC key of the channel's webhooks (a secret)
+//	webhook_url     optional: Strait's public URL for this connector's
+//	                webhooks; when set, the endpoint is registered with the
+//	                channel, which is idempotent, on every start.
+func configure(ctx context.Context, cfg connectors.Config, channel string) (*sdk.Channel, sdk.Webhook, error) {
+	base, key := cfg["base_url"], cfg["api_key"]
+	if _, err := url.ParseRequestURI(base); err != nil || key == "" {
+		return nil, sdk.Webhook{}, connectors.Errorf(connectors.EINVALID, "base_url (a URL) and api_key are required")
+	}
+	api := &sdk.Channel{BaseURL: base, Header: http.Header{"Authorization": {"Bearer " + key}}}
+	wh := sdk.Webhook{Secret: []byte(cfg["webhook_secret"])}
+	if u := cfg["webhook_url"]; u != "" && channel != "" {
+		if len(wh.Secret) == 0 {
+			return nil, sdk.Webhook{}, connectors.Errorf(connectors.EINVALID, "webhook_url needs webhook_secret")
+		}
+		body := map[string]any{"url": u, "secret": cfg["webhook_secret"], "channels": []string{channel}}
+		if err := api.Call(ctx, http.MethodPost, "/webhooks/endpoints", body, nil); err != nil {
+			return nil, sdk.Webhook{}, fmt.Errorf("register webhook endpoint: %w", err)
+		}
+	}
+	return api, wh, nil
+}
+
+// outcome maps the sandbox's status words to the normalized outcome,
+// keeping the channel's own decline code and message.
+func outcome(status, declineType, code, message string) connectors.Result {
+	switch status {
+	case "approved":
+		return connectors.Approved()
+	case "pending":
+		return connectors.Pending()
+	case "action_required":
+		return connectors.ActionRequired()
+	case "declined":
+		t := connectors.DeclineHard
+		if declineType == "soft" {
+			t = connectors.DeclineSoft
+		}
+		return connectors.Declined(t, code, message)
+	}
+	// A status we do not know: do not guess what happened to the money.
+	return connectors.Unknown("unrecognized channel status " + status)
+}
+
+// notification is the sandbox's webhook envelope.
+type notification struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Channel   string          `json:"channel"`
+	CreatedAt time.Time       `json:"created_at"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func (n notification) decode(v any) error { return json.Unmarshal(n.Data, v) }
+
+// verify checks the sandbox's signature, hex(HMAC-SHA256(secret,
+// id.timestamp.body)) in "X-Sandbox-Signature: v1=…", and decodes the
+// envelope. The id in the body must be the signed one.
+func verify(w sdk.Webhook, r connectors.HTTPRequest) (notification, error) {
+	id := r.Headers.Get("X-Sandbox-Event-Id")
+	ts := r.Headers.Get("X-Sandbox-Timestamp")
+	sig, ok := strings.CutPrefix(r.Headers.Get("X-Sandbox-Signature"), "v1=")
+	if id == "" || !ok {
+		return notification{}, fmt.Errorf("%w: signature headers missing", sdk.ErrBadSignature)
+	}
+	if err := w.Verify(ts, sig, []byte(id), []byte(ts), r.Body); err != nil {
+		return notification{}, err
+	}
+	var n notification
+	if err := json.Unmarshal(r.Body, &n); err != nil {
+		return notification{}, fmt.Errorf("decode webhook: %w", err)
+	}
+	if n.ID != id {
+		return notification{}, fmt.Errorf("%w: body id %q is not the signed id", sdk.ErrBadSignature, n.ID)
+	}
+	return n, nil
+}
+
+// settlementReport fetches one day's report from path.
+func settlementReport(ctx context.Context, api *sdk.Channel, path, date string) (connectors.SettlementReport, error) {
+	var rep struct {
+		Items []struct {
+			Type              string `json:"type"`
+			PaymentID         string `json:"payment_id"`
+			MerchantReference string `json:"merchant_reference"`
+			Currency          string `json:"currency"`
+			Gross             int64  `json:"gross"`
+			Fee               int64  `json:"fee"`
+			Net               int64  `json:"net"`
+		} `json:"items"`
+	}
+	if err := api.Call(ctx, http.MethodGet, path+"?date="+url.QueryEscape(date), nil, &rep); err != nil {
+		return connectors.SettlementReport{}, err
+	}
+	out := connectors.SettlementReport{Result: connectors.Approved(), Date: date}
+	for _, it := range rep.Items {
+		m := func(minor int64) connectors.Money { return connectors.Money{Minor: minor, Currency: it.Currency} }
+		out.Lines = append(out.Lines, connectors.SettlementLine{PaymentID: it.PaymentID, Reference: it.MerchantReference,
+			Type: it.Type, Gross: m(it.Gross), Fee: m(it.Fee), Net: m(it.Net)})
+	}
+	return out, nil
+}

@@ -1,0 +1,251 @@
+// Command cardnet is the reference connector for a card network and its
+// acquirer: the sandbox's /card API. Copy it to start a connector of your
+// own; every piece is here once: configuration, the channel client,
+// idempotency, mapping answers to normalized outcomes, and turning the
+// channel's signed webhooks into events.
+//
+// The connector is a stateless adapter: the channel keeps the state, so
+// a crash or restart of this process loses nothing.
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/connectors/sdk"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "1.0.0"
+
+func main() {
+	sdk.Serve(&cardnet{})
+}
+
+// cardnet implements connectors.Connector; Unimplemented answers
+// "unsupported" for the calls a card network does not offer (payouts,
+// agreements, rates).
+type cardnet struct {
+	connectors.Unimplemented
+	api     *sdk.Channel
+	webhook sdk.Webhook
+}
+
+// Describe tells Strait what this connector can do; routing and the
+// conformance kit rely on it.
+func (c *cardnet) Describe(context.Context) (connectors.Descriptor, error) {
+	return connectors.Descriptor{
+		Name: "cardnet", Version: version, Kind: connectors.KindCardScheme,
+		PaymentMethods: []string{"card"},
+		Currencies:     sandboxCurrencies,
+		Countries:      []string{"US", "GB", "DE", "FR", "JP", "CN", "HK", "SG", "AU", "CA"},
+		Capabilities: []connectors.Capability{
+			connectors.CapAuthorize, connectors.CapPreauth, connectors.CapPartialCapture,
+			connectors.CapRefund, connectors.CapQueryPayment, connectors.CapSettlementReport,
+			connectors.CapWebhooks,
+		},
+	}, nil
+}
+
+// Configure receives the settings from Strait's manifest: never read
+// secrets from the environment.
+func (c *cardnet) Configure(ctx context.Context, cfg connectors.Config) error {
+	api, webhook, err := configure(ctx, cfg, "card")
+	if err != nil {
+		return err
+	}
+	c.api, c.webhook = api, webhook
+	return nil
+}
+
+// cardPayment is the sandbox's card payment object, reduced to what the
+// connector reads.
+type cardPayment struct {
+	ID             string `json:"id"`
+	Status         string `json:"status"`
+	State          string `json:"state"`
+	DeclineType    string `json:"decline_type"`
+	DeclineCode    string `json:"decline_code"`
+	DeclineMessage string `json:"decline_message"`
+	Action         *struct {
+		Type string `json:"type"`
+		URL  string `json:"url"`
+	} `json:"action"`
+	MerchantReference string `json:"merchant_reference"`
+	Amount            int64  `json:"amount"`
+	Currency          string `json:"currency"`
+	CapturedAmount    int64  `json:"captured_amount"`
+	RefundedAmount    int64  `json:"refunded_amount"`
+}
+
+// result maps the payment's status to the normalized outcome.
+func (p cardPayment) result() connectors.Result {
+	return outcome(p.Status, p.DeclineType, p.DeclineCode, p.DeclineMessage)
+}
+
+func (c *cardnet) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (connectors.AuthorizeResponse, error) {
+	if r.Card == nil {
+		return connectors.AuthorizeResponse{}, connectors.Errorf(connectors.EINVALID, "cardnet needs a card")
+	}
+	body := map[string]any{
+		// The same Strait key always derives the same channel key: a
+		// retried attempt is a replay at the network, never a new charge.
+		"idempotency_key":    sdk.IdempotencyKey("authorize", r.IdempotencyKey),
+		"merchant_reference": r.Reference,
+		"amount":             r.Amount.Minor,
+		"currency":           r.Amount.Currency,
+		"capture":            r.Capture,
+		"card": map[string]any{
+			"number": r.Card.Number, "exp_month": r.Card.ExpMonth, "exp_year": r.Card.ExpYear,
+			"cvc": r.Card.CVC, "holder_name": r.Card.Holder,
+		},
+		"return_url":  r.ReturnURL,
+		"description": r.Description,
+	}
+	var p cardPayment
+	if err := c.api.Call(ctx, http.MethodPost, "/card/payments", body, &p); err != nil {
+		// A 4xx means the network refused the request itself (nothing was
+		// authorized); anything else keeps the error's own code.
+		return connectors.AuthorizeResponse{}, err
+	}
+	resp := connectors.AuthorizeResponse{
+		Result: p.result(), PaymentID: p.ID,
+		Amount: connectors.Money{Minor: p.Amount, Currency: p.Currency},
+	}
+	if p.Action != nil {
+		resp.NextAction = &connectors.NextAction{Type: connectors.ActionThreeDSChallenge, URL: p.Action.URL}
+	}
+	return resp, nil
+}
+
+// operation is the sandbox's answer to capture, void and refund.
+type operation struct {
+	Status         string `json:"status"`
+	ID             string `json:"id"`
+	Amount         int64  `json:"amount"`
+	Currency       string `json:"currency"`
+	DeclineType    string `json:"decline_type"`
+	DeclineCode    string `json:"decline_code"`
+	DeclineMessage string `json:"decline_message"`
+}
+
+func (c *cardnet) operate(ctx context.Context, path string, body map[string]any) (connectors.OperationResponse, error) {
+	var op operation
+	if err := c.api.Call(ctx, http.MethodPost, path, body, &op); err != nil {
+		if sdk.IsStatus(err, http.StatusNotFound) {
+			return connectors.OperationResponse{Result: connectors.Declined(connectors.DeclineHard, "not_found", "no such payment")}, nil
+		}
+		return connectors.OperationResponse{}, err
+	}
+	return connectors.OperationResponse{
+		Result: outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMessage),
+		ID:     op.ID, Amount: connectors.Money{Minor: op.Amount, Currency: op.Currency},
+	}, nil
+}
+
+func (c *cardnet) Capture(ctx context.Context, r connectors.CaptureRequest) (connectors.OperationResponse, error) {
+	return c.operate(ctx, "/card/payments/"+url.PathEscape(r.PaymentID)+"/capture", map[string]any{
+		"amount": r.Amount.Minor, "idempotency_key": sdk.IdempotencyKey("capture", r.IdempotencyKey),
+	})
+}
+
+func (c *cardnet) Void(ctx context.Context, r connectors.VoidRequest) (connectors.OperationResponse, error) {
+	return c.operate(ctx, "/card/payments/"+url.PathEscape(r.PaymentID)+"/void", map[string]any{
+		"idempotency_key": sdk.IdempotencyKey("void", r.IdempotencyKey),
+	})
+}
+
+func (c *cardnet) Refund(ctx context.Context, r connectors.RefundRequest) (connectors.OperationResponse, error) {
+	return c.operate(ctx, "/card/payments/"+url.PathEscape(r.PaymentID)+"/refunds", map[string]any{
+		"amount": r.Amount.Minor, "idempotency_key": sdk.IdempotencyKey("refund", r.IdempotencyKey), "reason": r.Reason,
+	})
+}
+
+// QueryPayment finds a payment by the network's id or, after an unknown
+// outcome, by Strait's reference. No payment at all means the network
+// never authorized anything: a hard decline the core can settle on.
+func (c *cardnet) QueryPayment(ctx context.Context, r connectors.QueryPaymentRequest) (connectors.PaymentStatus, error) {
+	var p cardPayment
+	if r.PaymentID != "" {
+		if err := c.api.Call(ctx, http.MethodGet, "/card/payments/"+url.PathEscape(r.PaymentID), nil, &p); err != nil {
+			if sdk.IsStatus(err, http.StatusNotFound) {
+				return notFound(), nil
+			}
+			return connectors.PaymentStatus{}, err
+		}
+	} else {
+		var list struct{ Data []cardPayment }
+		if err := c.api.Call(ctx, http.MethodGet, "/card/payments?merchant_reference="+url.QueryEscape(r.Reference), nil, &list); err != nil {
+			return connectors.PaymentStatus{}, err
+		}
+		if len(list.Data) == 0 {
+			return notFound(), nil
+		}
+		p = list.Data[0] // newest first
+	}
+	money := func(minor int64) connectors.Money { return connectors.Money{Minor: minor, Currency: p.Currency} }
+	return connectors.PaymentStatus{
+		Result: p.result(), PaymentID: p.ID, Reference: p.MerchantReference, Status: p.State,
+		Amount: money(p.Amount), Captured: money(p.CapturedAmount), Refunded: money(p.RefundedAmount),
+	}, nil
+}
+
+func notFound() connectors.PaymentStatus {
+	return connectors.PaymentStatus{Result: connectors.Declined(connectors.DeclineHard, "not_found", "the network has no such payment")}
+}
+
+func (c *cardnet) FetchSettlementReport(ctx context.Context, r connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
+	return settlementReport(ctx, c.api, "/card/settlements", r.Date)
+}
+
+// HandleHTTP receives the network's webhooks under
+// /connectors/cardnet/webhook. A forged or stale one gets 401; a
+// verified one becomes an event that Strait stores before we answer 200,
+// so the network retries until Strait has it.
+func (c *cardnet) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connectors.HTTPResponse, error) {
+	if r.Path != "/webhook" || r.Method != http.MethodPost {
+		return connectors.HTTPResponse{Status: http.StatusNotFound}, nil
+	}
+	n, err := verify(c.webhook, r)
+	if err != nil {
+		sdk.Logger().Warn("webhook refused", "err", err)
+		return connectors.HTTPResponse{Status: http.StatusUnauthorized}, nil
+	}
+	ev := connectors.Event{ID: n.ID, OccurredAt: n.CreatedAt}
+	switch n.Type {
+	case "card.payment.authorized", "card.payment.declined":
+		var p cardPayment
+		if err := n.decode(&p); err != nil {
+			return connectors.HTTPResponse{Status: http.StatusBadRequest}, nil
+		}
+		ev.Type, ev.PaymentID, ev.Reference, ev.Result, ev.Status = connectors.EventPaymentResult, p.ID, p.MerchantReference, p.result(), p.State
+		ev.Amount = connectors.Money{Minor: p.Amount, Currency: p.Currency}
+	case "card.chargeback.created":
+		var cb chargeback
+		if err := n.decode(&cb); err != nil {
+			return connectors.HTTPResponse{Status: http.StatusBadRequest}, nil
+		}
+		ev.Type, ev.PaymentID, ev.Reference, ev.ObjectID, ev.Status = connectors.EventChargeback, cb.PaymentID, cb.MerchantReference, cb.ID, cb.Status
+		ev.Result = connectors.Approved()
+		ev.Amount = connectors.Money{Minor: cb.Amount, Currency: cb.Currency}
+		ev.Data = map[string]string{"reason_code": cb.ReasonCode, "reason": cb.Reason}
+	default:
+		// Acknowledge what we do not model, or the network retries forever.
+		return connectors.HTTPResponse{Status: http.StatusOK}, nil
+	}
+	return connectors.HTTPResponse{Status: http.StatusOK, Events: []connectors.Event{ev}}, nil
+}
+
+// chargeback is the sandbox's chargeback object.
+type chargeback struct {
+	ID                string `json:"id"`
+	PaymentID         string `json:"payment_id"`
+	MerchantReference string `json:"merchant_reference"`
+	Amount            int64  `json:"amount"`
+	Currency          string `json:"currency"`
+	ReasonCode        string `json:"reason_code"`
+	Reason            string `json:"reason"`
+	Status            string `json:"status"`
+}

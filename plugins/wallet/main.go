@@ -1,0 +1,200 @@
+// Command wallet is the reference connector for a wallet in the style of
+// Alipay, WeChat Pay and PayPal: the sandbox's /wallet API. The buyer
+// approves on the wallet's page (a redirect) or by scanning a QR code;
+// the result arrives later as a signed webhook, which this connector
+// turns into an event.
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/connectors/sdk"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "1.0.0"
+
+// Payment methods: the same wallet payment, presented as a redirect to
+// the wallet's page or as a QR code to scan.
+const (
+	methodRedirect = "wallet_redirect"
+	methodQR       = "wallet_qr"
+)
+
+func main() {
+	sdk.Serve(&wallet{})
+}
+
+// wallet implements connectors.Connector. A wallet payment is a sale
+// approved by the buyer, so there is no capture or void.
+type wallet struct {
+	connectors.Unimplemented
+	api     *sdk.Channel
+	webhook sdk.Webhook
+}
+
+func (w *wallet) Describe(context.Context) (connectors.Descriptor, error) {
+	return connectors.Descriptor{
+		Name: "wallet", Version: version, Kind: connectors.KindWallet,
+		PaymentMethods: []string{methodRedirect, methodQR},
+		Currencies:     sandboxCurrencies,
+		Countries:      []string{"CN", "HK", "SG", "US", "GB"},
+		Capabilities: []connectors.Capability{
+			connectors.CapAuthorize, connectors.CapRefund, connectors.CapQueryPayment,
+			connectors.CapSettlementReport, connectors.CapWebhooks,
+		},
+	}, nil
+}
+
+func (w *wallet) Configure(ctx context.Context, cfg connectors.Config) error {
+	api, webhook, err := configure(ctx, cfg, "wallet")
+	if err != nil {
+		return err
+	}
+	w.api, w.webhook = api, webhook
+	return nil
+}
+
+// walletPayment is the sandbox's wallet payment object.
+type walletPayment struct {
+	ID          string `json:"id"`
+	Status      string `json:"status"`
+	State       string `json:"state"`
+	DeclineType string `json:"decline_type"`
+	DeclineCode string `json:"decline_code"`
+	Action      *struct {
+		URL string `json:"url"`
+	} `json:"action"`
+	QRCode            string `json:"qr_code"`
+	MerchantReference string `json:"merchant_reference"`
+	Amount            int64  `json:"amount"`
+	Currency          string `json:"currency"`
+	RefundedAmount    int64  `json:"refunded_amount"`
+}
+
+func (p walletPayment) result() connectors.Result {
+	return outcome(p.Status, p.DeclineType, p.DeclineCode, "")
+}
+
+func (p walletPayment) money(minor int64) connectors.Money {
+	return connectors.Money{Minor: minor, Currency: p.Currency}
+}
+
+// Authorize creates the wallet payment and hands back the buyer's next
+// step: a redirect to the wallet page, or a QR code for wallet_qr.
+func (w *wallet) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (connectors.AuthorizeResponse, error) {
+	if !r.Capture {
+		return connectors.AuthorizeResponse{}, connectors.Errorf(connectors.EUNSUPPORTED, "wallet payments are sales: pre-authorization is not offered")
+	}
+	if r.ReturnURL == "" {
+		return connectors.AuthorizeResponse{}, connectors.Errorf(connectors.EINVALID, "return_url is required: the wallet sends the buyer back to it")
+	}
+	var p walletPayment
+	err := w.api.Call(ctx, http.MethodPost, "/wallet/payments", map[string]any{
+		"idempotency_key":    sdk.IdempotencyKey("authorize", r.IdempotencyKey),
+		"merchant_reference": r.Reference,
+		"amount":             r.Amount.Minor,
+		"currency":           r.Amount.Currency,
+		"description":        r.Description,
+		"return_url":         r.ReturnURL,
+	}, &p)
+	if err != nil {
+		return connectors.AuthorizeResponse{}, err
+	}
+	resp := connectors.AuthorizeResponse{Result: p.result(), PaymentID: p.ID, Amount: p.money(p.Amount)}
+	if p.Action != nil {
+		resp.NextAction = &connectors.NextAction{Type: connectors.ActionRedirect, URL: p.Action.URL}
+		if r.PaymentMethod == methodQR {
+			resp.NextAction.Type, resp.NextAction.QRData = connectors.ActionQRCode, p.QRCode
+		}
+	}
+	return resp, nil
+}
+
+func (w *wallet) Refund(ctx context.Context, r connectors.RefundRequest) (connectors.OperationResponse, error) {
+	var op struct {
+		Status      string `json:"status"`
+		ID          string `json:"id"`
+		Amount      int64  `json:"amount"`
+		Currency    string `json:"currency"`
+		DeclineType string `json:"decline_type"`
+		DeclineCode string `json:"decline_code"`
+		DeclineMsg  string `json:"decline_message"`
+	}
+	err := w.api.Call(ctx, http.MethodPost, "/wallet/payments/"+url.PathEscape(r.PaymentID)+"/refunds", map[string]any{
+		"amount": r.Amount.Minor, "idempotency_key": sdk.IdempotencyKey("refund", r.IdempotencyKey), "reason": r.Reason,
+	}, &op)
+	if sdk.IsStatus(err, http.StatusNotFound) {
+		return connectors.OperationResponse{Result: connectors.Declined(connectors.DeclineHard, "not_found", "no such payment")}, nil
+	}
+	if err != nil {
+		return connectors.OperationResponse{}, err
+	}
+	return connectors.OperationResponse{
+		Result: outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMsg),
+		ID:     op.ID, Amount: connectors.Money{Minor: op.Amount, Currency: op.Currency},
+	}, nil
+}
+
+func (w *wallet) QueryPayment(ctx context.Context, r connectors.QueryPaymentRequest) (connectors.PaymentStatus, error) {
+	var p walletPayment
+	if r.PaymentID != "" {
+		err := w.api.Call(ctx, http.MethodGet, "/wallet/payments/"+url.PathEscape(r.PaymentID), nil, &p)
+		if sdk.IsStatus(err, http.StatusNotFound) {
+			return notFound(), nil
+		}
+		if err != nil {
+			return connectors.PaymentStatus{}, err
+		}
+	} else {
+		var list struct{ Data []walletPayment }
+		if err := w.api.Call(ctx, http.MethodGet, "/wallet/payments?merchant_reference="+url.QueryEscape(r.Reference), nil, &list); err != nil {
+			return connectors.PaymentStatus{}, err
+		}
+		if len(list.Data) == 0 {
+			return notFound(), nil
+		}
+		p = list.Data[0]
+	}
+	captured := int64(0)
+	if p.Status == "approved" {
+		captured = p.Amount // a succeeded wallet payment is captured
+	}
+	return connectors.PaymentStatus{Result: p.result(), PaymentID: p.ID, Reference: p.MerchantReference, Status: p.State,
+		Amount: p.money(p.Amount), Captured: p.money(captured), Refunded: p.money(p.RefundedAmount)}, nil
+}
+
+func notFound() connectors.PaymentStatus {
+	return connectors.PaymentStatus{Result: connectors.Declined(connectors.DeclineHard, "not_found", "the wallet has no such payment")}
+}
+
+func (w *wallet) FetchSettlementReport(ctx context.Context, r connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
+	return settlementReport(ctx, w.api, "/wallet/settlements", r.Date)
+}
+
+// HandleHTTP turns the wallet's signed notifications into payment events.
+func (w *wallet) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connectors.HTTPResponse, error) {
+	if r.Path != "/webhook" || r.Method != http.MethodPost {
+		return connectors.HTTPResponse{Status: http.StatusNotFound}, nil
+	}
+	n, err := verify(w.webhook, r)
+	if err != nil {
+		sdk.Logger().Warn("webhook refused", "err", err)
+		return connectors.HTTPResponse{Status: http.StatusUnauthorized}, nil
+	}
+	switch n.Type {
+	case "wallet.payment.succeeded", "wallet.payment.canceled":
+	default:
+		return connectors.HTTPResponse{Status: http.StatusOK}, nil
+	}
+	var p walletPayment
+	if err := n.decode(&p); err != nil {
+		return connectors.HTTPResponse{Status: http.StatusBadRequest}, nil
+	}
+	ev := connectors.Event{ID: n.ID, Type: connectors.EventPaymentResult, OccurredAt: n.CreatedAt,
+		PaymentID: p.ID, Reference: p.MerchantReference, Result: p.result(), Amount: p.money(p.Amount), Status: p.State}
+	return connectors.HTTPResponse{Status: http.StatusOK, Events: []connectors.Event{ev}}, nil
+}

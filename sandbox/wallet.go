@@ -1,0 +1,309 @@
+package sandbox
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// walletFeeBps is the wallet's fee on a paid payment: 2.5 %.
+const walletFeeBps = 250
+
+// Wallet payment states.
+const (
+	walletPending   = "pending"
+	walletSucceeded = "succeeded"
+	walletCanceled  = "canceled"
+)
+
+type walletRefund struct {
+	ID        string    `json:"id"`
+	Amount    int64     `json:"amount"`
+	Currency  string    `json:"currency"`
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// walletPayment is the wallet payment object of API.md.
+type walletPayment struct {
+	ID                string         `json:"id"`
+	Object            string         `json:"object"`
+	Status            string         `json:"status"`
+	State             string         `json:"state"`
+	DeclineType       string         `json:"decline_type"`
+	DeclineCode       string         `json:"decline_code"`
+	Action            *action        `json:"action"`
+	QRCode            string         `json:"qr_code"`
+	IdempotencyKey    string         `json:"idempotency_key"`
+	MerchantReference string         `json:"merchant_reference"`
+	Description       string         `json:"description"`
+	Amount            int64          `json:"amount"`
+	Currency          string         `json:"currency"`
+	RefundedAmount    int64          `json:"refunded_amount"`
+	ReturnURL         string         `json:"return_url"`
+	CancelURL         string         `json:"cancel_url"`
+	Refunds           []walletRefund `json:"refunds"`
+	PaidAt            *time.Time     `json:"paid_at"`
+	CreatedAt         time.Time      `json:"created_at"`
+	UpdatedAt         time.Time      `json:"updated_at"`
+}
+
+type walletRecord struct {
+	walletPayment
+	Params string `json:"params"`
+}
+
+func (s *Server) saveWallet(p *walletRecord) error {
+	p.UpdatedAt = s.now()
+	return s.j.put(kindWallet, p.ID, p)
+}
+
+type walletRequest struct {
+	IdempotencyKey    string `json:"idempotency_key"`
+	MerchantReference string `json:"merchant_reference"`
+	Amount            int64  `json:"amount"`
+	Currency          string `json:"currency"`
+	Description       string `json:"description"`
+	ReturnURL         string `json:"return_url"`
+	CancelURL         string `json:"cancel_url"`
+}
+
+func (req *walletRequest) validate() error {
+	if req.IdempotencyKey == "" || req.MerchantReference == "" {
+		return invalid("idempotency_key and merchant_reference are required")
+	}
+	if err := checkMoney(req.Amount, req.Currency); err != nil {
+		return err
+	}
+	for name, v := range map[string]string{"return_url": req.ReturnURL, "cancel_url": req.CancelURL} {
+		if v == "" && name == "cancel_url" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || !u.IsAbs() {
+			return invalid("%s must be an absolute URL", name)
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleCreateWalletPayment(w http.ResponseWriter, r *http.Request) {
+	var req walletRequest
+	if err := decode(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := req.validate(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	params := fmt.Sprintf("%s|%d|%s|%s|%s", req.MerchantReference, req.Amount, req.Currency, req.ReturnURL, req.CancelURL)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.st.walletByKey[req.IdempotencyKey]; ok {
+		p := s.st.wallets[id]
+		if p.Params != params {
+			s.writeError(w, r, conflict("idempotency key already used with different parameters"))
+			return
+		}
+		writeCreated(w, true, p.walletPayment)
+		return
+	}
+	p := &walletRecord{walletPayment: walletPayment{
+		ID: s.newID("wpay"), Object: "wallet_payment", Status: statusActionRequired, State: walletPending,
+		IdempotencyKey: req.IdempotencyKey, MerchantReference: req.MerchantReference, Description: req.Description,
+		Amount: req.Amount, Currency: req.Currency, ReturnURL: req.ReturnURL, CancelURL: req.CancelURL,
+		Refunds: []walletRefund{}, CreatedAt: s.now(),
+	}, Params: params}
+	p.Action = &action{Type: "redirect", URL: s.baseURL(r) + "/wallet/pay/" + p.ID}
+	p.QRCode = "sandboxwallet://pay?payment_id=" + p.ID
+	s.st.wallets[p.ID] = p
+	s.st.walletByKey[p.IdempotencyKey] = p.ID
+	if err := s.saveWallet(p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeCreated(w, false, p.walletPayment)
+}
+
+func (s *Server) handleGetWalletPayment(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.st.wallets[id]
+	if !ok {
+		s.writeError(w, r, notFound("wallet payment", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, p.walletPayment)
+}
+
+func (s *Server) handleListWalletPayments(w http.ResponseWriter, r *http.Request) {
+	key, ref := r.URL.Query().Get("idempotency_key"), r.URL.Query().Get("merchant_reference")
+	if key == "" && ref == "" {
+		s.writeError(w, r, invalid("idempotency_key or merchant_reference is required"))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []walletPayment{}
+	for _, p := range s.st.wallets {
+		if (key == "" || p.IdempotencyKey == key) && (ref == "" || p.MerchantReference == ref) {
+			out = append(out, p.walletPayment)
+		}
+	}
+	writeJSON(w, http.StatusOK, list[walletPayment]{newestFirst(out, func(p walletPayment) string { return p.ID })})
+}
+
+func (s *Server) handleWalletRefund(w http.ResponseWriter, r *http.Request) {
+	var req amountRequest
+	if err := decode(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkOptionalAmount(req.Amount); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.st.wallets[id]
+	if !ok {
+		s.writeError(w, r, notFound("wallet payment", id))
+		return
+	}
+	key := strings.Join([]string{channelWallet, id, "refund", req.IdempotencyKey}, "|")
+	params := strconv.FormatInt(req.Amount, 10) + "|" + req.Reason
+	prev, err := s.opLookup(key, params)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if prev != nil {
+		res := prev.Result
+		res.Payment = p.walletPayment
+		w.Header().Set("Idempotent-Replayed", "true")
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	res, err := s.refundWallet(p, req)
+	if err == nil {
+		err = s.opSave(key, params, res)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res.Payment = p.walletPayment
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) refundWallet(p *walletRecord, req amountRequest) (opResult, error) {
+	if p.State != walletSucceeded && p.State != statePartiallyRefunded {
+		return declined(declineHard, "invalid_state", "payment is %s", p.State), nil
+	}
+	left := p.Amount - p.RefundedAmount
+	amount := req.Amount
+	if amount == 0 {
+		amount = left
+	}
+	if amount > left {
+		return declined(declineHard, "amount_exceeds_refundable", "refund of %d exceeds the refundable %d", amount, left), nil
+	}
+	rf := walletRefund{ID: s.newID("wrf"), Amount: amount, Currency: p.Currency, Reason: req.Reason, CreatedAt: s.now()}
+	p.Refunds = append(p.Refunds, rf)
+	p.RefundedAmount += amount
+	p.State = statePartiallyRefunded
+	if p.RefundedAmount == p.Amount {
+		p.State = stateRefunded
+	}
+	if err := s.settle(channelWallet, "refund", rf.ID, p.ID, p.MerchantReference, p.Currency, -amount, 0); err != nil {
+		return opResult{}, err
+	}
+	if err := s.saveWallet(p); err != nil {
+		return opResult{}, err
+	}
+	return opResult{Status: statusApproved, ID: rf.ID, Amount: amount, Currency: p.Currency}, nil
+}
+
+func (s *Server) handleWalletPage(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	rec, ok := s.st.wallets[r.PathValue("id")]
+	var p walletPayment
+	if ok {
+		p = rec.walletPayment
+	}
+	s.mu.Unlock()
+	if !ok {
+		s.pageNotFound(w, "wallet payment")
+		return
+	}
+	data := pageData{
+		Title: "Sandbox Wallet",
+		Facts: [][2]string{
+			{"Pay", formatMinor(p.Amount, p.Currency)}, {"For", p.Description}, {"Merchant reference", p.MerchantReference},
+		},
+	}
+	if p.State == walletPending {
+		data.Intro = "Confirm this payment from your wallet balance."
+		data.Buttons = [][2]string{{"approve", "Approve"}, {"cancel", "Cancel"}}
+	} else {
+		data.Intro = "This payment is " + p.State + "."
+	}
+	s.renderPage(w, http.StatusOK, data)
+}
+
+func (s *Server) handleWalletSubmit(w http.ResponseWriter, r *http.Request) {
+	act := s.formAction(w, r, "approve", "cancel")
+	if act == "" {
+		return
+	}
+	s.mu.Lock()
+	rec, ok := s.st.wallets[r.PathValue("id")]
+	if !ok {
+		s.mu.Unlock()
+		s.pageNotFound(w, "wallet payment")
+		return
+	}
+	changed, err := s.completeWallet(rec, act == "approve")
+	p := rec.walletPayment
+	s.mu.Unlock()
+	target := p.ReturnURL
+	if p.State == walletCanceled && p.CancelURL != "" {
+		target = p.CancelURL
+	}
+	switch {
+	case err != nil:
+		s.pageError(w, r, err)
+	case !changed:
+		s.renderPage(w, http.StatusConflict, pageData{Title: "Already answered", Intro: "This payment is " + p.State + "."})
+	case !redirectBuyer(w, r, target, redirectQuery("payment_id", p.ID, p.State)):
+		s.renderPage(w, http.StatusOK, pageData{Title: "Payment " + p.State, Intro: "You can close this page."})
+	}
+}
+
+// completeWallet records the buyer's answer; false means it was already given.
+func (s *Server) completeWallet(p *walletRecord, approve bool) (bool, error) {
+	if p.State != walletPending {
+		return false, nil
+	}
+	p.Action = nil
+	typ := "wallet.payment.succeeded"
+	if approve {
+		p.State, p.Status, p.PaidAt = walletSucceeded, statusApproved, timePtr(s.now())
+		fee := percentFee(p.Amount, walletFeeBps)
+		if err := s.settle(channelWallet, "payment", p.ID, p.ID, p.MerchantReference, p.Currency, p.Amount, fee); err != nil {
+			return false, err
+		}
+	} else {
+		typ = "wallet.payment.canceled"
+		p.State, p.Status, p.DeclineType, p.DeclineCode = walletCanceled, statusDeclined, declineHard, "canceled_by_buyer"
+	}
+	if err := s.saveWallet(p); err != nil {
+		return false, err
+	}
+	return true, s.emit(channelWallet, typ, p.walletPayment)
+}
