@@ -223,7 +223,9 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-s.done:
-			return
+			// Shutting down: drop the connection rather than answer, so
+			// the client sees the same unknown outcome it would have.
+			panic(http.ErrAbortHandler)
 		case <-t.C:
 		}
 	}
