@@ -50,6 +50,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	opts.Log = WithRequestIDs(opts.Log)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

@@ -76,7 +76,7 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		a.Log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", sw.code), slog.Duration("duration", time.Since(start)), slog.String("remote", remote))
 	})
 }
@@ -90,7 +90,7 @@ func (a *App) recoverPanics(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				a.Log.ErrorContext(r.Context(), "panic", "panic", p, "stack", string(debug.Stack()), "request_id", RequestID(r.Context()))
+				a.Log.ErrorContext(r.Context(), "panic", "panic", p, "stack", string(debug.Stack()))
 				writeGraphQLError(w, http.StatusInternalServerError, graph.CodeInternal, "internal error")
 			}
 		}()
