@@ -114,13 +114,12 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		scheme := "http"
 		if a.Config.TLSCert != "" {
-			scheme = "https"
+			a.Log.Info("serving", "addr", ln.Addr().String(), "scheme", "https", "dev", a.Config.Dev)
 			errc <- srv.ServeTLS(ln, a.Config.TLSCert, a.Config.TLSKey)
 			return
 		}
-		a.Log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "dev", a.Config.Dev)
+		a.Log.Info("serving", "addr", ln.Addr().String(), "scheme", "http", "dev", a.Config.Dev)
 		errc <- srv.Serve(ln)
 	}()
 	select {
