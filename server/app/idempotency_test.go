@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/server/app"
 )
 
 const convertMutation = `mutation($q: ID!, $amount: Int64!, $cur: String!, $key: String!) {
@@ -328,4 +330,74 @@ func TestSweptKeysRunAgain(t *testing.T) {
 			t.Errorf("%d conversions posted, want 1", n)
 		}
 	})
+}
+
+// TestJanitorSweepsExpiredRecords runs the janitor as `strait serve` does: it
+// sweeps at once, keeping records younger than the TTL.
+func TestJanitorSweepsExpiredRecords(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		var mu sync.Mutex
+		now := time.Now().UTC()
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		a := app.New(app.Config{IdempotencyTTL: 24 * time.Hour}, db, fixedTokens{}, app.Options{Now: clock, Log: slog.New(slog.DiscardHandler)})
+		ctx := context.Background()
+		for _, key := range []string{"old", "young"} {
+			if key == "young" {
+				mu.Lock()
+				now = now.Add(2 * time.Hour)
+				mu.Unlock()
+			}
+			out, err := a.Idempotency.Begin(ctx, "mer_a", key, "convertBalance", "h")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Idempotency.Complete(ctx, out.Token, []byte(`{}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mu.Lock()
+		now = now.Add(23 * time.Hour) // "old" is 25 h old, "young" 23 h
+		mu.Unlock()
+		jctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { a.RunJanitors(jctx); close(done) }()
+		defer func() { stop(); <-done }()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			keys, err := db.Client.IdempotencyRecord.Query().Select(idempotencyrecord.FieldKey).Strings(viewer.SystemContext(ctx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) == 1 && keys[0] == "young" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("records left: %v, want [young]", keys)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+func TestIdempotencyTTLConfig(t *testing.T) {
+	for _, tt := range []struct {
+		env  string
+		want time.Duration
+		err  bool
+	}{
+		{"", 24 * time.Hour, false},
+		{"72h", 72 * time.Hour, false},
+		{"1h", 0, true},
+		{"a day", 0, true},
+	} {
+		cfg, err := app.ParseConfig("test", nil, func(k string) string {
+			if k == "STRAIT_IDEMPOTENCY_TTL" {
+				return tt.env
+			}
+			return ""
+		})
+		if (err != nil) != tt.err || (!tt.err && cfg.IdempotencyTTL != tt.want) {
+			t.Errorf("STRAIT_IDEMPOTENCY_TTL=%q: %v, %v; want %v (error %v)", tt.env, cfg.IdempotencyTTL, err, tt.want, tt.err)
+		}
+	}
 }
