@@ -100,6 +100,9 @@ func (s *Service) try(ctx context.Context, scope, key, operation, requestHash st
 	case rec.RequestHash != requestHash:
 		return Outcome{}, false, payments.Errorf(payments.ECONFLICT,
 			"idempotency key %q was already used with a different request; use a new key for a new request", key)
+	case rec.State == idempotencyrecord.StateCOMPLETED && len(rec.Response) == 0:
+		// An empty replay would read as a claim and run the request again.
+		return Outcome{}, false, fmt.Errorf("idempotency: record %s is completed without a response", rec.ID)
 	case rec.State == idempotencyrecord.StateCOMPLETED:
 		return Outcome{Replay: rec.Response}, true, nil
 	case rec.LockedUntil.After(now):

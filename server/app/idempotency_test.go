@@ -158,6 +158,14 @@ func TestIdempotentRetryReplaysTheFirstBodyByteForByte(t *testing.T) {
 				t.Errorf("%s: Content-Type %q, want %q", tt.name, again.header.Get("Content-Type"), first.header.Get("Content-Type"))
 			}
 		}
+		// The same request written with the whole input as one variable is the
+		// same request: arguments are compared with variables resolved.
+		whole := e.post("MERCHANT_ADMIN", `mutation($in: ConvertBalanceInput!) {
+		  convertBalance(input: $in) { entryID replayed from { amount currency } to { amount currency decimal } } }`,
+			map[string]any{"in": map[string]any{"quoteID": e.quoteA, "amount": map[string]any{"amount": "10000", "currency": "USD"}, "idempotencyKey": "k1"}})
+		if !bytes.Equal(whole.body, first.body) || !whole.replayed {
+			t.Errorf("input as one variable: %q, want the replay %q", whole.body, first.body)
+		}
 		// A decided refusal (CONFLICT: more than the balance) is stored and
 		// replayed too, errors and all.
 		over := e.convert("MERCHANT_ADMIN", e.quoteA, "90000", "USD", "k-over")
