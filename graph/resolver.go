@@ -24,12 +24,14 @@ type Resolver struct {
 	// Ledger and FX are the money core (docs/money.md).
 	Ledger *ledger.Ledger
 	FX     *fx.Service
+	// Idempotency implements @idempotent; the handler must also Use it.
+	Idempotency *Idempotency
 }
 
 // NewSchema returns the executable schema over r.
 func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	return generated.NewExecutableSchema(generated.Config{
 		Resolvers:  r,
-		Directives: generated.DirectiveRoot{Auth: Auth},
+		Directives: generated.DirectiveRoot{Auth: Auth, Idempotent: r.Idempotency.Directive},
 	})
 }

@@ -57,7 +57,8 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	Auth func(ctx context.Context, obj any, next graphql.Resolver, requires []model.Principal) (res any, err error)
+	Auth       func(ctx context.Context, obj any, next graphql.Resolver, requires []model.Principal) (res any, err error)
+	Idempotent func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -2472,6 +2473,17 @@ The principals allowed to call a field. A caller must match one of them.
 directive @auth(requires: [Principal!]!) on FIELD_DEFINITION
 
 """
+Makes a mutation idempotent, with Stripe's semantics (docs/api.md,
+"Idempotency"). The mutation takes one ` + "`" + `input` + "`" + ` whose ` + "`" + `idempotencyKey: String!` + "`" + `
+names the request; the first answer for a key is stored and replayed byte for
+byte to retries; the same key with any other request (arguments or selection)
+is a CONFLICT. The mutation must be the only field of its operation. Write it
+before @auth: gqlgen runs the last directive first, and a caller who may not
+call the mutation must never claim a key (the server refuses to start otherwise).
+"""
+directive @idempotent on FIELD_DEFINITION
+
+"""
 Who is calling: an operator, a merchant user by role, a merchant's API key
 (server to server), or a cashier token scoped to one checkout session.
 """
@@ -2660,7 +2672,12 @@ type FxConversion {
   from: Money!
   "` + "`" + `from` + "`" + ` × the quote's rate, rounded once, half away from zero, to the minor unit."
   to: Money!
-  "True when this idempotency key had converted before: nothing new moved."
+  """
+  True when an earlier execution with this idempotency key had already posted
+  the conversion and nothing new moved: a retry after a failure released the
+  key, or after the key's record was swept. An ordinary retry never runs again:
+  it gets the first answer replayed, with ` + "`" + `replayed: false` + "`" + `.
+  """
   replayed: Boolean!
 }
 
@@ -2690,9 +2707,9 @@ input ConvertBalanceInput {
   "How much to convert, in the quote's base currency."
   amount: MoneyInput!
   """
-  Makes the conversion happen at most once: a retry with the same key, quote
-  and amount returns the first result; with anything else it is a CONFLICT.
-  1–128 characters of [A-Za-z0-9_-.:].
+  Makes the conversion happen at most once: a retry with the same key and the
+  same request replays the first answer byte for byte; with anything else it is
+  a CONFLICT. 1–128 characters of [A-Za-z0-9_-.:]. See docs/api.md, "Idempotency".
   """
   idempotencyKey: String!
 }
@@ -2743,7 +2760,7 @@ extend type Mutation {
   when the amount exceeds the available balance or the idempotency key was used
   for another conversion.
   """
-  convertBalance(input: ConvertBalanceInput!): FxConversion! @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  convertBalance(input: ConvertBalanceInput!): FxConversion! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 # ---- end money core ----
 `, BuiltIn: false},
@@ -9692,6 +9709,13 @@ func (ec *executionContext) _Mutation_convertBalance(ctx context.Context, field 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *fx.Conversion
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "API_KEY"})
 				if err != nil {
 					var zeroVal *fx.Conversion
@@ -9701,10 +9725,10 @@ func (ec *executionContext) _Mutation_convertBalance(ctx context.Context, field 
 					var zeroVal *fx.Conversion
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires)
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
 			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *fx.Conversion) graphql.Marshaler {

@@ -21,9 +21,9 @@ type ConvertBalanceInput struct {
 	QuoteID string `json:"quoteID"`
 	// How much to convert, in the quote's base currency.
 	Amount *MoneyInput `json:"amount"`
-	// Makes the conversion happen at most once: a retry with the same key, quote
-	// and amount returns the first result; with anything else it is a CONFLICT.
-	// 1–128 characters of [A-Za-z0-9_-.:].
+	// Makes the conversion happen at most once: a retry with the same key and the
+	// same request replays the first answer byte for byte; with anything else it is
+	// a CONFLICT. 1–128 characters of [A-Za-z0-9_-.:]. See docs/api.md, "Idempotency".
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 

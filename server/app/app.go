@@ -13,6 +13,7 @@ import (
 
 	"github.com/straitpay/strait/graph"
 	"github.com/straitpay/strait/payments/fx"
+	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -32,6 +33,8 @@ type App struct {
 	DB      *store.DB
 	Tokens  Tokens
 	Tenancy *tenancy.Service
+	// Idempotency keeps the answers of idempotent mutations; see RunJanitors.
+	Idempotency *idempotency.Service
 
 	metrics *metrics
 	handler http.Handler
@@ -80,8 +83,10 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	// source until the fx connector is wired: quoting answers UNAVAILABLE.
 	led := ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now})
 	fxs := fx.NewService(db.Client, led, fx.Config{Now: opts.Now})
-	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs}
-	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a))
+	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now})
+	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs, Idempotency: idem}
+	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }
 
