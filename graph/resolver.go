@@ -11,6 +11,8 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/graph/generated"
+	"github.com/straitpay/strait/payments/checkout"
+	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -24,6 +26,10 @@ type Resolver struct {
 	// Ledger and FX are the money core (docs/money.md).
 	Ledger *ledger.Ledger
 	FX     *fx.Service
+	// Checkout and Coupons serve checkout sessions and their cashier
+	// (docs/cashier.md).
+	Checkout *checkout.Service
+	Coupons  *coupons.Service
 }
 
 // NewSchema returns the executable schema over r.

@@ -12,10 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/straitpay/strait/graph"
+	"github.com/straitpay/strait/payments/checkout"
+	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
+	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -32,6 +36,12 @@ type App struct {
 	DB      *store.DB
 	Tokens  Tokens
 	Tenancy *tenancy.Service
+	// Checkout serves checkout sessions and their cashier; Coupons the
+	// merchants' coupons; Vault the card vault (nil without vault keys). The
+	// payment pipeline confirms through them (docs/cashier.md).
+	Checkout *checkout.Service
+	Coupons  *coupons.Service
+	Vault    *vault.Vault
 
 	metrics *metrics
 	handler http.Handler
@@ -43,6 +53,8 @@ type App struct {
 type Options struct {
 	Log *slog.Logger
 	Now func() time.Time
+	// Catalog lists the connectors for routing; nil has none (no methods).
+	Catalog routing.Catalog
 }
 
 // New wires an App over an open, migrated database and a token key set.
@@ -79,7 +91,8 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	// source until the fx connector is wired: quoting answers UNAVAILABLE.
 	led := ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now})
 	fxs := fx.NewService(db.Client, led, fx.Config{Now: opts.Now})
-	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs}
+	a.wireCheckout(led, opts)
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs, Checkout: a.Checkout, Coupons: a.Coupons}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a))
 	return a
 }
@@ -111,6 +124,9 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 		ErrorLog:       slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	jctx, stopJanitor := context.WithCancel(ctx)
+	defer stopJanitor()
+	go a.runCheckoutJanitor(jctx)
 	errc := make(chan error, 1)
 	go func() {
 		scheme := "http"

@@ -28,6 +28,10 @@ type Config struct {
 	LogLevel    string        // STRAIT_LOG_LEVEL: debug, info, warn, error
 	ShutdownIn  time.Duration // STRAIT_SHUTDOWN_TIMEOUT
 	CORSOrigins []string      // STRAIT_CORS_ORIGINS: comma-separated origins allowed for browsers and websockets
+	// The card vault's keys come from the environment only, never flags: a
+	// flag shows in every process listing.
+	VaultKeys           string // STRAIT_VAULT_KEYS: "id:base64,…", active first
+	VaultFingerprintKey string // STRAIT_VAULT_FINGERPRINT_KEY: base64, ≥ 32 bytes
 }
 
 // ParseConfig reads flags from args over STRAIT_* variables from getenv.
@@ -68,6 +72,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
 	}
+	c.VaultKeys, c.VaultFingerprintKey = getenv("STRAIT_VAULT_KEYS"), getenv("STRAIT_VAULT_FINGERPRINT_KEY")
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, "strait.db")
 	}
