@@ -595,3 +595,161 @@ func quoteIdent(db *store.DB, name string) string {
 	}
 	return "`" + name + "`"
 }
+
+// TestCouponsOverGraphQL: a merchant creates coupons; the cashier sees the
+// public ones that apply, applies one (amount due drops, subtotal and discount
+// kept), replaces and removes it; bad codes and used-up coupons are coded
+// errors that leave the session as it was.
+func TestCouponsOverGraphQL(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ce := newCheckoutEnv(t, db)
+		create := `mutation($in: CreateCouponInput!) { createCoupon(input: $in) { id code kind percentOffBps amountOff { amount currency } minimumAmount { amount } maxRedemptions timesRedeemed public } }`
+		var save15 struct {
+			ID, Code, Kind string
+			PercentOffBps  int
+		}
+		ce.ok(ce.gql("MERCHANT_DEVELOPER", create, map[string]any{"in": map[string]any{
+			"code": "save15", "kind": "PERCENTAGE", "percentOffBps": 1500, "public": true, "maxRedemptions": 1,
+		}}), "createCoupon", &save15)
+		if save15.Code != "SAVE15" || save15.Kind != "PERCENTAGE" || !strings.HasPrefix(save15.ID, "cpn_") {
+			t.Errorf("created %+v", save15)
+		}
+		for _, in := range []map[string]any{
+			{"code": "FIVEOFF", "kind": "FIXED", "amountOff": sgd(500), "minimumAmount": sgd(5000)},
+			{"code": "USDONLY", "kind": "FIXED", "amountOff": map[string]any{"amount": "100", "currency": "USD"}, "public": true},
+			{"code": "BIGSPENDER", "kind": "PERCENTAGE", "percentOffBps": 2000, "minimumAmount": sgd(1_000_000), "public": true},
+		} {
+			ce.ok(ce.gql("API_KEY", create, map[string]any{"in": in}), "createCoupon", &struct{}{})
+		}
+		if r := ce.gql("API_KEY", create, map[string]any{"in": map[string]any{"code": "SAVE15", "kind": "PERCENTAGE", "percentOffBps": 1}}); r.code() != "CONFLICT" {
+			t.Errorf("duplicate code: %s", r.Raw)
+		}
+		if r := ce.gql("API_KEY", create, map[string]any{"in": map[string]any{"code": "ZERO", "kind": "FIXED", "amountOff": sgd(0)}}); r.code() != "BAD_USER_INPUT" {
+			t.Errorf("zero amountOff: %s", r.Raw)
+		}
+		var list struct {
+			Edges []struct{ Node struct{ Code string } }
+		}
+		ce.ok(ce.gql("MERCHANT_ANALYST", `{ coupons(first: 10) { edges { node { code } } } }`, nil), "coupons", &list)
+		if len(list.Edges) != 4 || list.Edges[0].Node.Code != "BIGSPENDER" {
+			t.Errorf("coupons = %+v", list)
+		}
+
+		s := ce.newSession(map[string]any{"amount": sgd(10000), "buyerCurrency": "JPY"})
+		v := ce.session(s.CashierToken, nil)
+		if len(v.ApplicableCoupons) != 1 || v.ApplicableCoupons[0].Code != "SAVE15" || v.ApplicableCoupons[0].Discount.Amount != "1500" {
+			t.Errorf("applicable = %+v, want SAVE15 only (FIVEOFF is private, USDONLY another currency, BIGSPENDER above the price)", v.ApplicableCoupons)
+		}
+
+		apply := `mutation($c: String!) { applyCoupon(code: $c) { amount { amount } amountSubtotal { amount } amountDiscount { amount } discount { code kind } buyerPrice { amount { amount } } } }`
+		var applied struct {
+			Amount, AmountSubtotal, AmountDiscount struct{ Amount string }
+			Discount                               struct{ Code, Kind string }
+			BuyerPrice                             struct{ Amount struct{ Amount string } }
+		}
+		ce.ok(ce.gql(s.CashierToken, apply, map[string]any{"c": " save15 "}), "applyCoupon", &applied)
+		if applied.Amount.Amount != "8500" || applied.AmountSubtotal.Amount != "10000" || applied.AmountDiscount.Amount != "1500" || applied.Discount.Code != "SAVE15" {
+			t.Errorf("applied = %+v", applied)
+		}
+		// 85.00 SGD at the same quote as above: 85 / 0.00884444… = 9610.55… JPY.
+		if applied.BuyerPrice.Amount.Amount != "9611" {
+			t.Errorf("buyer price after the coupon = %s, want 9611", applied.BuyerPrice.Amount.Amount)
+		}
+		ce.ok(ce.gql(s.CashierToken, apply, map[string]any{"c": "FIVEOFF"}), "applyCoupon", &applied)
+		if applied.Amount.Amount != "9500" || applied.AmountDiscount.Amount != "500" || applied.Discount.Code != "FIVEOFF" {
+			t.Errorf("replaced = %+v", applied)
+		}
+		refusals := []struct{ code, want string }{
+			{"NOPE", "NOT_FOUND"}, {"USDONLY", "BAD_USER_INPUT"}, {"BIGSPENDER", "BAD_USER_INPUT"},
+		}
+		for _, tt := range refusals {
+			if r := ce.gql(s.CashierToken, apply, map[string]any{"c": tt.code}); r.code() != tt.want {
+				t.Errorf("apply %s: %s, want %s", tt.code, r.Raw, tt.want)
+			}
+		}
+		if v := ce.session(s.CashierToken, nil); v.Amount.Amount != "9500" || v.Discount == nil || v.Discount.Code != "FIVEOFF" {
+			t.Errorf("a refused coupon changed the session: %+v", v)
+		}
+		var removed struct {
+			Amount   struct{ Amount string }
+			Discount *struct{ Code string }
+		}
+		ce.ok(ce.gql(s.CashierToken, `mutation { removeCoupon { amount { amount } discount { code } } }`, nil), "removeCoupon", &removed)
+		if removed.Amount.Amount != "10000" || removed.Discount != nil {
+			t.Errorf("removed = %+v", removed)
+		}
+
+		// SAVE15 allows one use: once the pipeline redeems it for one session,
+		// another session cannot apply it (and confirming with it is refused).
+		ce.ok(ce.gql(s.CashierToken, apply, map[string]any{"c": "SAVE15"}), "applyCoupon", &applied)
+		ctx := context.Background()
+		tx, err := db.Client.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ce.app.Coupons.Redeem(ctx, tx, s.CheckoutSession.ID, "pay_test"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		other := ce.newSession(map[string]any{"amount": sgd(10000)})
+		if r := ce.gql(other.CashierToken, apply, map[string]any{"c": "SAVE15"}); r.code() != "CONFLICT" {
+			t.Errorf("used-up coupon: %s, want CONFLICT", r.Raw)
+		}
+		if v := ce.session(other.CashierToken, nil); len(v.ApplicableCoupons) != 0 {
+			t.Errorf("a used-up coupon is still offered: %+v", v.ApplicableCoupons)
+		}
+		if r := ce.gql("API_KEY", apply, map[string]any{"c": "SAVE15"}); r.code() != "FORBIDDEN" {
+			t.Errorf("merchant applyCoupon: %s", r.Raw)
+		}
+	})
+}
+
+// TestCardForSessionScopesTokens is what the pipeline relies on at confirm:
+// a session pays with its merchant's one-time tokens and its customer's saved
+// cards; another merchant's token, or another customer's saved card, is
+// NOT_FOUND exactly like a token that does not exist. The CVC is handed over
+// once.
+func TestCardForSessionScopesTokens(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ce := newCheckoutEnv(t, db)
+		ctx := context.Background()
+		sys := viewer.SystemContext(ctx)
+		cus, otherCus := ce.newCustomer("one@alpha.test"), ce.newCustomer("two@alpha.test")
+		s := ce.newSession(map[string]any{"amount": sgd(100), "customerID": cus})
+		sess := db.Client.CheckoutSession.GetX(sys, s.CheckoutSession.ID)
+
+		var own tokenizedCard
+		ce.ok(ce.gql(s.CashierToken, tokenize, map[string]any{"in": map[string]any{"number": testPAN, "cvc": "123", "expMonth": 12, "expYear": 2031}}), "tokenizeCard", &own)
+		card, err := ce.app.Checkout.CardForSession(ctx, sess, own.Token)
+		if err != nil || card.PAN.Last4() != "4242" || card.CVC.IsZero() {
+			t.Fatalf("own card: %v %v", card, err)
+		}
+		card.Wipe()
+		if again, err := ce.app.Checkout.CardForSession(ctx, sess, own.Token); err != nil || !again.CVC.IsZero() {
+			t.Errorf("second read: CVC still held (%v)", err)
+		}
+
+		foreign, _, err := ce.app.Vault.Tokenize(ctx, vault.CardInput{MerchantID: ce.b.ID, Number: testPAN, ExpMonth: 12, ExpYear: 2031})
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherSaved, _, err := ce.app.Vault.Tokenize(ctx, vault.CardInput{MerchantID: ce.a.ID, CustomerID: otherCus, Save: true, Number: "5555555555554444", ExpMonth: 12, ExpYear: 2031})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, tok := range map[string]string{
+			"another merchant's token":    string(foreign),
+			"another customer's card":     string(otherSaved),
+			"a token that does not exist": "tok_abcdefghijklmnopqrstuvwx",
+		} {
+			if _, err := ce.app.Checkout.CardForSession(ctx, sess, tok); payments.ErrorCode(err) != payments.ENOTFOUND {
+				t.Errorf("%s: %v, want ENOTFOUND", name, err)
+			}
+		}
+		if _, err := ce.app.Checkout.CardForSession(ctx, sess, "4242424242424242"); payments.ErrorCode(err) != payments.EINVALID {
+			t.Errorf("a PAN as a token: %v, want EINVALID", err)
+		}
+	})
+}
