@@ -621,6 +621,13 @@ func TestCouponsOverGraphQL(t *testing.T) {
 		} {
 			ce.ok(ce.gql("API_KEY", create, map[string]any{"in": in}), "createCoupon", &struct{}{})
 		}
+		node := fmt.Sprintf(`{ node(id: %q) { id ... on Coupon { code } } }`, save15.ID)
+		if r := ce.gql("API_KEY", node, nil); r.code() != "" || !strings.Contains(r.Raw, `"code":"SAVE15"`) {
+			t.Errorf("node(coupon): %s", r.Raw)
+		}
+		if r := ce.gql("CASHIER", node, nil); r.code() != "NOT_FOUND" {
+			t.Errorf("cashier node(coupon): %s", r.Raw)
+		}
 		if r := ce.gql("API_KEY", create, map[string]any{"in": map[string]any{"code": "SAVE15", "kind": "PERCENTAGE", "percentOffBps": 1}}); r.code() != "CONFLICT" {
 			t.Errorf("duplicate code: %s", r.Raw)
 		}
