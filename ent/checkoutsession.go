@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/merchant"
 )
@@ -36,6 +37,10 @@ type CheckoutSession struct {
 	CustomerID string `json:"customer_id,omitempty"`
 	// CaptureMethod holds the value of the "capture_method" field.
 	CaptureMethod checkoutsession.CaptureMethod `json:"capture_method,omitempty"`
+	// AmountDiscount holds the value of the "amount_discount" field.
+	AmountDiscount int64 `json:"amount_discount,omitempty"`
+	// CouponID holds the value of the "coupon_id" field.
+	CouponID *string `json:"coupon_id,omitempty"`
 	// AllowedMethods holds the value of the "allowed_methods" field.
 	AllowedMethods []string `json:"allowed_methods,omitempty"`
 	// ReturnURL holds the value of the "return_url" field.
@@ -46,6 +51,16 @@ type CheckoutSession struct {
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
 	// Metadata holds the value of the "metadata" field.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// BuyerCountry holds the value of the "buyer_country" field.
+	BuyerCountry string `json:"buyer_country,omitempty"`
+	// BuyerCurrency holds the value of the "buyer_currency" field.
+	BuyerCurrency string `json:"buyer_currency,omitempty"`
+	// FxQuoteID holds the value of the "fx_quote_id" field.
+	FxQuoteID *string `json:"fx_quote_id,omitempty"`
+	// IdempotencyKey holds the value of the "idempotency_key" field.
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+	// RequestHash holds the value of the "request_hash" field.
+	RequestHash string `json:"request_hash,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CheckoutSessionQuery when eager-loading is set.
 	Edges        CheckoutSessionEdges `json:"edges"`
@@ -60,9 +75,11 @@ type CheckoutSessionEdges struct {
 	Customer *Customer `json:"customer,omitempty"`
 	// Payments holds the value of the payments edge.
 	Payments []*Payment `json:"payments,omitempty"`
+	// Coupon holds the value of the coupon edge.
+	Coupon *Coupon `json:"coupon,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
@@ -100,6 +117,17 @@ func (e CheckoutSessionEdges) PaymentsOrErr() ([]*Payment, error) {
 	return nil, &NotLoadedError{edge: "payments"}
 }
 
+// CouponOrErr returns the Coupon value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e CheckoutSessionEdges) CouponOrErr() (*Coupon, error) {
+	if e.Coupon != nil {
+		return e.Coupon, nil
+	} else if e.loadedTypes[3] {
+		return nil, &NotFoundError{label: coupon.Label}
+	}
+	return nil, &NotLoadedError{edge: "coupon"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*CheckoutSession) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -107,9 +135,9 @@ func (*CheckoutSession) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case checkoutsession.FieldAllowedMethods, checkoutsession.FieldMetadata:
 			values[i] = new([]byte)
-		case checkoutsession.FieldAmount:
+		case checkoutsession.FieldAmount, checkoutsession.FieldAmountDiscount:
 			values[i] = new(sql.NullInt64)
-		case checkoutsession.FieldID, checkoutsession.FieldMerchantID, checkoutsession.FieldCurrency, checkoutsession.FieldMerchantReference, checkoutsession.FieldCustomerID, checkoutsession.FieldCaptureMethod, checkoutsession.FieldReturnURL, checkoutsession.FieldStatus:
+		case checkoutsession.FieldID, checkoutsession.FieldMerchantID, checkoutsession.FieldCurrency, checkoutsession.FieldMerchantReference, checkoutsession.FieldCustomerID, checkoutsession.FieldCaptureMethod, checkoutsession.FieldCouponID, checkoutsession.FieldReturnURL, checkoutsession.FieldStatus, checkoutsession.FieldBuyerCountry, checkoutsession.FieldBuyerCurrency, checkoutsession.FieldFxQuoteID, checkoutsession.FieldIdempotencyKey, checkoutsession.FieldRequestHash:
 			values[i] = new(sql.NullString)
 		case checkoutsession.FieldCreatedAt, checkoutsession.FieldUpdatedAt, checkoutsession.FieldExpiresAt:
 			values[i] = new(sql.NullTime)
@@ -182,6 +210,19 @@ func (_m *CheckoutSession) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CaptureMethod = checkoutsession.CaptureMethod(value.String)
 			}
+		case checkoutsession.FieldAmountDiscount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field amount_discount", values[i])
+			} else if value.Valid {
+				_m.AmountDiscount = value.Int64
+			}
+		case checkoutsession.FieldCouponID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field coupon_id", values[i])
+			} else if value.Valid {
+				_m.CouponID = new(string)
+				*_m.CouponID = value.String
+			}
 		case checkoutsession.FieldAllowedMethods:
 			if value, ok := values[i].(*[]byte); !ok {
 				return fmt.Errorf("unexpected type %T for field allowed_methods", values[i])
@@ -216,6 +257,38 @@ func (_m *CheckoutSession) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field metadata: %w", err)
 				}
 			}
+		case checkoutsession.FieldBuyerCountry:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field buyer_country", values[i])
+			} else if value.Valid {
+				_m.BuyerCountry = value.String
+			}
+		case checkoutsession.FieldBuyerCurrency:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field buyer_currency", values[i])
+			} else if value.Valid {
+				_m.BuyerCurrency = value.String
+			}
+		case checkoutsession.FieldFxQuoteID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field fx_quote_id", values[i])
+			} else if value.Valid {
+				_m.FxQuoteID = new(string)
+				*_m.FxQuoteID = value.String
+			}
+		case checkoutsession.FieldIdempotencyKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idempotency_key", values[i])
+			} else if value.Valid {
+				_m.IdempotencyKey = new(string)
+				*_m.IdempotencyKey = value.String
+			}
+		case checkoutsession.FieldRequestHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field request_hash", values[i])
+			} else if value.Valid {
+				_m.RequestHash = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -242,6 +315,11 @@ func (_m *CheckoutSession) QueryCustomer() *CustomerQuery {
 // QueryPayments queries the "payments" edge of the CheckoutSession entity.
 func (_m *CheckoutSession) QueryPayments() *PaymentQuery {
 	return NewCheckoutSessionClient(_m.config).QueryPayments(_m)
+}
+
+// QueryCoupon queries the "coupon" edge of the CheckoutSession entity.
+func (_m *CheckoutSession) QueryCoupon() *CouponQuery {
+	return NewCheckoutSessionClient(_m.config).QueryCoupon(_m)
 }
 
 // Update returns a builder for updating this CheckoutSession.
@@ -291,6 +369,14 @@ func (_m *CheckoutSession) String() string {
 	builder.WriteString("capture_method=")
 	builder.WriteString(fmt.Sprintf("%v", _m.CaptureMethod))
 	builder.WriteString(", ")
+	builder.WriteString("amount_discount=")
+	builder.WriteString(fmt.Sprintf("%v", _m.AmountDiscount))
+	builder.WriteString(", ")
+	if v := _m.CouponID; v != nil {
+		builder.WriteString("coupon_id=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
 	builder.WriteString("allowed_methods=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AllowedMethods))
 	builder.WriteString(", ")
@@ -305,6 +391,25 @@ func (_m *CheckoutSession) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("metadata=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Metadata))
+	builder.WriteString(", ")
+	builder.WriteString("buyer_country=")
+	builder.WriteString(_m.BuyerCountry)
+	builder.WriteString(", ")
+	builder.WriteString("buyer_currency=")
+	builder.WriteString(_m.BuyerCurrency)
+	builder.WriteString(", ")
+	if v := _m.FxQuoteID; v != nil {
+		builder.WriteString("fx_quote_id=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.IdempotencyKey; v != nil {
+		builder.WriteString("idempotency_key=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("request_hash=")
+	builder.WriteString(_m.RequestHash)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
@@ -114,6 +115,34 @@ func (_c *CheckoutSessionCreate) SetNillableCaptureMethod(v *checkoutsession.Cap
 	return _c
 }
 
+// SetAmountDiscount sets the "amount_discount" field.
+func (_c *CheckoutSessionCreate) SetAmountDiscount(v int64) *CheckoutSessionCreate {
+	_c.mutation.SetAmountDiscount(v)
+	return _c
+}
+
+// SetNillableAmountDiscount sets the "amount_discount" field if the given value is not nil.
+func (_c *CheckoutSessionCreate) SetNillableAmountDiscount(v *int64) *CheckoutSessionCreate {
+	if v != nil {
+		_c.SetAmountDiscount(*v)
+	}
+	return _c
+}
+
+// SetCouponID sets the "coupon_id" field.
+func (_c *CheckoutSessionCreate) SetCouponID(v string) *CheckoutSessionCreate {
+	_c.mutation.SetCouponID(v)
+	return _c
+}
+
+// SetNillableCouponID sets the "coupon_id" field if the given value is not nil.
+func (_c *CheckoutSessionCreate) SetNillableCouponID(v *string) *CheckoutSessionCreate {
+	if v != nil {
+		_c.SetCouponID(*v)
+	}
+	return _c
+}
+
 // SetAllowedMethods sets the "allowed_methods" field.
 func (_c *CheckoutSessionCreate) SetAllowedMethods(v []string) *CheckoutSessionCreate {
 	_c.mutation.SetAllowedMethods(v)
@@ -160,6 +189,76 @@ func (_c *CheckoutSessionCreate) SetMetadata(v map[string]string) *CheckoutSessi
 	return _c
 }
 
+// SetBuyerCountry sets the "buyer_country" field.
+func (_c *CheckoutSessionCreate) SetBuyerCountry(v string) *CheckoutSessionCreate {
+	_c.mutation.SetBuyerCountry(v)
+	return _c
+}
+
+// SetNillableBuyerCountry sets the "buyer_country" field if the given value is not nil.
+func (_c *CheckoutSessionCreate) SetNillableBuyerCountry(v *string) *CheckoutSessionCreate {
+	if v != nil {
+		_c.SetBuyerCountry(*v)
+	}
+	return _c
+}
+
+// SetBuyerCurrency sets the "buyer_currency" field.
+func (_c *CheckoutSessionCreate) SetBuyerCurrency(v string) *CheckoutSessionCreate {
+	_c.mutation.SetBuyerCurrency(v)
+	return _c
+}
+
+// SetNillableBuyerCurrency sets the "buyer_currency" field if the given value is not nil.
+func (_c *CheckoutSessionCreate) SetNillableBuyerCurrency(v *string) *CheckoutSessionCreate {
+	if v != nil {
+		_c.SetBuyerCurrency(*v)
+	}
+	return _c
+}
+
+// SetFxQuoteID sets the "fx_quote_id" field.
+func (_c *CheckoutSessionCreate) SetFxQuoteID(v string) *CheckoutSessionCreate {
+	_c.mutation.SetFxQuoteID(v)
+	return _c
+}
+
+// SetNillableFxQuoteID sets the "fx_quote_id" field if the given value is not nil.
+func (_c *CheckoutSessionCreate) SetNillableFxQuoteID(v *string) *CheckoutSessionCreate {
+	if v != nil {
+		_c.SetFxQuoteID(*v)
+	}
+	return _c
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (_c *CheckoutSessionCreate) SetIdempotencyKey(v string) *CheckoutSessionCreate {
+	_c.mutation.SetIdempotencyKey(v)
+	return _c
+}
+
+// SetNillableIdempotencyKey sets the "idempotency_key" field if the given value is not nil.
+func (_c *CheckoutSessionCreate) SetNillableIdempotencyKey(v *string) *CheckoutSessionCreate {
+	if v != nil {
+		_c.SetIdempotencyKey(*v)
+	}
+	return _c
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (_c *CheckoutSessionCreate) SetRequestHash(v string) *CheckoutSessionCreate {
+	_c.mutation.SetRequestHash(v)
+	return _c
+}
+
+// SetNillableRequestHash sets the "request_hash" field if the given value is not nil.
+func (_c *CheckoutSessionCreate) SetNillableRequestHash(v *string) *CheckoutSessionCreate {
+	if v != nil {
+		_c.SetRequestHash(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *CheckoutSessionCreate) SetID(v string) *CheckoutSessionCreate {
 	_c.mutation.SetID(v)
@@ -197,6 +296,11 @@ func (_c *CheckoutSessionCreate) AddPayments(v ...*Payment) *CheckoutSessionCrea
 		ids[i] = v[i].ID
 	}
 	return _c.AddPaymentIDs(ids...)
+}
+
+// SetCoupon sets the "coupon" edge to the Coupon entity.
+func (_c *CheckoutSessionCreate) SetCoupon(v *Coupon) *CheckoutSessionCreate {
+	return _c.SetCouponID(v.ID)
 }
 
 // Mutation returns the CheckoutSessionMutation object of the builder.
@@ -258,6 +362,10 @@ func (_c *CheckoutSessionCreate) defaults() error {
 		v := checkoutsession.DefaultCaptureMethod
 		_c.mutation.SetCaptureMethod(v)
 	}
+	if _, ok := _c.mutation.AmountDiscount(); !ok {
+		v := checkoutsession.DefaultAmountDiscount
+		_c.mutation.SetAmountDiscount(v)
+	}
 	if _, ok := _c.mutation.ReturnURL(); !ok {
 		v := checkoutsession.DefaultReturnURL
 		_c.mutation.SetReturnURL(v)
@@ -265,6 +373,18 @@ func (_c *CheckoutSessionCreate) defaults() error {
 	if _, ok := _c.mutation.Status(); !ok {
 		v := checkoutsession.DefaultStatus
 		_c.mutation.SetStatus(v)
+	}
+	if _, ok := _c.mutation.BuyerCountry(); !ok {
+		v := checkoutsession.DefaultBuyerCountry
+		_c.mutation.SetBuyerCountry(v)
+	}
+	if _, ok := _c.mutation.BuyerCurrency(); !ok {
+		v := checkoutsession.DefaultBuyerCurrency
+		_c.mutation.SetBuyerCurrency(v)
+	}
+	if _, ok := _c.mutation.RequestHash(); !ok {
+		v := checkoutsession.DefaultRequestHash
+		_c.mutation.SetRequestHash(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if checkoutsession.DefaultID == nil {
@@ -324,6 +444,14 @@ func (_c *CheckoutSessionCreate) check() error {
 			return &ValidationError{Name: "capture_method", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.capture_method": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.AmountDiscount(); !ok {
+		return &ValidationError{Name: "amount_discount", err: errors.New(`ent: missing required field "CheckoutSession.amount_discount"`)}
+	}
+	if v, ok := _c.mutation.CouponID(); ok {
+		if err := checkoutsession.CouponIDValidator(v); err != nil {
+			return &ValidationError{Name: "coupon_id", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.coupon_id": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.ReturnURL(); !ok {
 		return &ValidationError{Name: "return_url", err: errors.New(`ent: missing required field "CheckoutSession.return_url"`)}
 	}
@@ -342,6 +470,40 @@ func (_c *CheckoutSessionCreate) check() error {
 	}
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
 		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "CheckoutSession.expires_at"`)}
+	}
+	if _, ok := _c.mutation.BuyerCountry(); !ok {
+		return &ValidationError{Name: "buyer_country", err: errors.New(`ent: missing required field "CheckoutSession.buyer_country"`)}
+	}
+	if v, ok := _c.mutation.BuyerCountry(); ok {
+		if err := checkoutsession.BuyerCountryValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_country", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.buyer_country": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.BuyerCurrency(); !ok {
+		return &ValidationError{Name: "buyer_currency", err: errors.New(`ent: missing required field "CheckoutSession.buyer_currency"`)}
+	}
+	if v, ok := _c.mutation.BuyerCurrency(); ok {
+		if err := checkoutsession.BuyerCurrencyValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_currency", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.buyer_currency": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.FxQuoteID(); ok {
+		if err := checkoutsession.FxQuoteIDValidator(v); err != nil {
+			return &ValidationError{Name: "fx_quote_id", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.fx_quote_id": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.IdempotencyKey(); ok {
+		if err := checkoutsession.IdempotencyKeyValidator(v); err != nil {
+			return &ValidationError{Name: "idempotency_key", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.idempotency_key": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.RequestHash(); !ok {
+		return &ValidationError{Name: "request_hash", err: errors.New(`ent: missing required field "CheckoutSession.request_hash"`)}
+	}
+	if v, ok := _c.mutation.RequestHash(); ok {
+		if err := checkoutsession.RequestHashValidator(v); err != nil {
+			return &ValidationError{Name: "request_hash", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.request_hash": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := checkoutsession.IDValidator(v); err != nil {
@@ -411,6 +573,10 @@ func (_c *CheckoutSessionCreate) createSpec() (*CheckoutSession, *sqlgraph.Creat
 		_spec.SetField(checkoutsession.FieldCaptureMethod, field.TypeEnum, value)
 		_node.CaptureMethod = value
 	}
+	if value, ok := _c.mutation.AmountDiscount(); ok {
+		_spec.SetField(checkoutsession.FieldAmountDiscount, field.TypeInt64, value)
+		_node.AmountDiscount = value
+	}
 	if value, ok := _c.mutation.AllowedMethods(); ok {
 		_spec.SetField(checkoutsession.FieldAllowedMethods, field.TypeJSON, value)
 		_node.AllowedMethods = value
@@ -430,6 +596,26 @@ func (_c *CheckoutSessionCreate) createSpec() (*CheckoutSession, *sqlgraph.Creat
 	if value, ok := _c.mutation.Metadata(); ok {
 		_spec.SetField(checkoutsession.FieldMetadata, field.TypeJSON, value)
 		_node.Metadata = value
+	}
+	if value, ok := _c.mutation.BuyerCountry(); ok {
+		_spec.SetField(checkoutsession.FieldBuyerCountry, field.TypeString, value)
+		_node.BuyerCountry = value
+	}
+	if value, ok := _c.mutation.BuyerCurrency(); ok {
+		_spec.SetField(checkoutsession.FieldBuyerCurrency, field.TypeString, value)
+		_node.BuyerCurrency = value
+	}
+	if value, ok := _c.mutation.FxQuoteID(); ok {
+		_spec.SetField(checkoutsession.FieldFxQuoteID, field.TypeString, value)
+		_node.FxQuoteID = &value
+	}
+	if value, ok := _c.mutation.IdempotencyKey(); ok {
+		_spec.SetField(checkoutsession.FieldIdempotencyKey, field.TypeString, value)
+		_node.IdempotencyKey = &value
+	}
+	if value, ok := _c.mutation.RequestHash(); ok {
+		_spec.SetField(checkoutsession.FieldRequestHash, field.TypeString, value)
+		_node.RequestHash = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -479,6 +665,23 @@ func (_c *CheckoutSessionCreate) createSpec() (*CheckoutSession, *sqlgraph.Creat
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.CouponIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   checkoutsession.CouponTable,
+			Columns: []string{checkoutsession.CouponColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(coupon.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.CouponID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
@@ -617,6 +820,42 @@ func (u *CheckoutSessionUpsert) UpdateCaptureMethod() *CheckoutSessionUpsert {
 	return u
 }
 
+// SetAmountDiscount sets the "amount_discount" field.
+func (u *CheckoutSessionUpsert) SetAmountDiscount(v int64) *CheckoutSessionUpsert {
+	u.Set(checkoutsession.FieldAmountDiscount, v)
+	return u
+}
+
+// UpdateAmountDiscount sets the "amount_discount" field to the value that was provided on create.
+func (u *CheckoutSessionUpsert) UpdateAmountDiscount() *CheckoutSessionUpsert {
+	u.SetExcluded(checkoutsession.FieldAmountDiscount)
+	return u
+}
+
+// AddAmountDiscount adds v to the "amount_discount" field.
+func (u *CheckoutSessionUpsert) AddAmountDiscount(v int64) *CheckoutSessionUpsert {
+	u.Add(checkoutsession.FieldAmountDiscount, v)
+	return u
+}
+
+// SetCouponID sets the "coupon_id" field.
+func (u *CheckoutSessionUpsert) SetCouponID(v string) *CheckoutSessionUpsert {
+	u.Set(checkoutsession.FieldCouponID, v)
+	return u
+}
+
+// UpdateCouponID sets the "coupon_id" field to the value that was provided on create.
+func (u *CheckoutSessionUpsert) UpdateCouponID() *CheckoutSessionUpsert {
+	u.SetExcluded(checkoutsession.FieldCouponID)
+	return u
+}
+
+// ClearCouponID clears the value of the "coupon_id" field.
+func (u *CheckoutSessionUpsert) ClearCouponID() *CheckoutSessionUpsert {
+	u.SetNull(checkoutsession.FieldCouponID)
+	return u
+}
+
 // SetAllowedMethods sets the "allowed_methods" field.
 func (u *CheckoutSessionUpsert) SetAllowedMethods(v []string) *CheckoutSessionUpsert {
 	u.Set(checkoutsession.FieldAllowedMethods, v)
@@ -689,6 +928,48 @@ func (u *CheckoutSessionUpsert) ClearMetadata() *CheckoutSessionUpsert {
 	return u
 }
 
+// SetBuyerCountry sets the "buyer_country" field.
+func (u *CheckoutSessionUpsert) SetBuyerCountry(v string) *CheckoutSessionUpsert {
+	u.Set(checkoutsession.FieldBuyerCountry, v)
+	return u
+}
+
+// UpdateBuyerCountry sets the "buyer_country" field to the value that was provided on create.
+func (u *CheckoutSessionUpsert) UpdateBuyerCountry() *CheckoutSessionUpsert {
+	u.SetExcluded(checkoutsession.FieldBuyerCountry)
+	return u
+}
+
+// SetBuyerCurrency sets the "buyer_currency" field.
+func (u *CheckoutSessionUpsert) SetBuyerCurrency(v string) *CheckoutSessionUpsert {
+	u.Set(checkoutsession.FieldBuyerCurrency, v)
+	return u
+}
+
+// UpdateBuyerCurrency sets the "buyer_currency" field to the value that was provided on create.
+func (u *CheckoutSessionUpsert) UpdateBuyerCurrency() *CheckoutSessionUpsert {
+	u.SetExcluded(checkoutsession.FieldBuyerCurrency)
+	return u
+}
+
+// SetFxQuoteID sets the "fx_quote_id" field.
+func (u *CheckoutSessionUpsert) SetFxQuoteID(v string) *CheckoutSessionUpsert {
+	u.Set(checkoutsession.FieldFxQuoteID, v)
+	return u
+}
+
+// UpdateFxQuoteID sets the "fx_quote_id" field to the value that was provided on create.
+func (u *CheckoutSessionUpsert) UpdateFxQuoteID() *CheckoutSessionUpsert {
+	u.SetExcluded(checkoutsession.FieldFxQuoteID)
+	return u
+}
+
+// ClearFxQuoteID clears the value of the "fx_quote_id" field.
+func (u *CheckoutSessionUpsert) ClearFxQuoteID() *CheckoutSessionUpsert {
+	u.SetNull(checkoutsession.FieldFxQuoteID)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -711,6 +992,12 @@ func (u *CheckoutSessionUpsertOne) UpdateNewValues() *CheckoutSessionUpsertOne {
 		}
 		if _, exists := u.create.mutation.MerchantID(); exists {
 			s.SetIgnore(checkoutsession.FieldMerchantID)
+		}
+		if _, exists := u.create.mutation.IdempotencyKey(); exists {
+			s.SetIgnore(checkoutsession.FieldIdempotencyKey)
+		}
+		if _, exists := u.create.mutation.RequestHash(); exists {
+			s.SetIgnore(checkoutsession.FieldRequestHash)
 		}
 	}))
 	return u
@@ -841,6 +1128,48 @@ func (u *CheckoutSessionUpsertOne) UpdateCaptureMethod() *CheckoutSessionUpsertO
 	})
 }
 
+// SetAmountDiscount sets the "amount_discount" field.
+func (u *CheckoutSessionUpsertOne) SetAmountDiscount(v int64) *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetAmountDiscount(v)
+	})
+}
+
+// AddAmountDiscount adds v to the "amount_discount" field.
+func (u *CheckoutSessionUpsertOne) AddAmountDiscount(v int64) *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.AddAmountDiscount(v)
+	})
+}
+
+// UpdateAmountDiscount sets the "amount_discount" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertOne) UpdateAmountDiscount() *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateAmountDiscount()
+	})
+}
+
+// SetCouponID sets the "coupon_id" field.
+func (u *CheckoutSessionUpsertOne) SetCouponID(v string) *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetCouponID(v)
+	})
+}
+
+// UpdateCouponID sets the "coupon_id" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertOne) UpdateCouponID() *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateCouponID()
+	})
+}
+
+// ClearCouponID clears the value of the "coupon_id" field.
+func (u *CheckoutSessionUpsertOne) ClearCouponID() *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.ClearCouponID()
+	})
+}
+
 // SetAllowedMethods sets the "allowed_methods" field.
 func (u *CheckoutSessionUpsertOne) SetAllowedMethods(v []string) *CheckoutSessionUpsertOne {
 	return u.Update(func(s *CheckoutSessionUpsert) {
@@ -922,6 +1251,55 @@ func (u *CheckoutSessionUpsertOne) UpdateMetadata() *CheckoutSessionUpsertOne {
 func (u *CheckoutSessionUpsertOne) ClearMetadata() *CheckoutSessionUpsertOne {
 	return u.Update(func(s *CheckoutSessionUpsert) {
 		s.ClearMetadata()
+	})
+}
+
+// SetBuyerCountry sets the "buyer_country" field.
+func (u *CheckoutSessionUpsertOne) SetBuyerCountry(v string) *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetBuyerCountry(v)
+	})
+}
+
+// UpdateBuyerCountry sets the "buyer_country" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertOne) UpdateBuyerCountry() *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateBuyerCountry()
+	})
+}
+
+// SetBuyerCurrency sets the "buyer_currency" field.
+func (u *CheckoutSessionUpsertOne) SetBuyerCurrency(v string) *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetBuyerCurrency(v)
+	})
+}
+
+// UpdateBuyerCurrency sets the "buyer_currency" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertOne) UpdateBuyerCurrency() *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateBuyerCurrency()
+	})
+}
+
+// SetFxQuoteID sets the "fx_quote_id" field.
+func (u *CheckoutSessionUpsertOne) SetFxQuoteID(v string) *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetFxQuoteID(v)
+	})
+}
+
+// UpdateFxQuoteID sets the "fx_quote_id" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertOne) UpdateFxQuoteID() *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateFxQuoteID()
+	})
+}
+
+// ClearFxQuoteID clears the value of the "fx_quote_id" field.
+func (u *CheckoutSessionUpsertOne) ClearFxQuoteID() *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.ClearFxQuoteID()
 	})
 }
 
@@ -1114,6 +1492,12 @@ func (u *CheckoutSessionUpsertBulk) UpdateNewValues() *CheckoutSessionUpsertBulk
 			if _, exists := b.mutation.MerchantID(); exists {
 				s.SetIgnore(checkoutsession.FieldMerchantID)
 			}
+			if _, exists := b.mutation.IdempotencyKey(); exists {
+				s.SetIgnore(checkoutsession.FieldIdempotencyKey)
+			}
+			if _, exists := b.mutation.RequestHash(); exists {
+				s.SetIgnore(checkoutsession.FieldRequestHash)
+			}
 		}
 	}))
 	return u
@@ -1244,6 +1628,48 @@ func (u *CheckoutSessionUpsertBulk) UpdateCaptureMethod() *CheckoutSessionUpsert
 	})
 }
 
+// SetAmountDiscount sets the "amount_discount" field.
+func (u *CheckoutSessionUpsertBulk) SetAmountDiscount(v int64) *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetAmountDiscount(v)
+	})
+}
+
+// AddAmountDiscount adds v to the "amount_discount" field.
+func (u *CheckoutSessionUpsertBulk) AddAmountDiscount(v int64) *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.AddAmountDiscount(v)
+	})
+}
+
+// UpdateAmountDiscount sets the "amount_discount" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertBulk) UpdateAmountDiscount() *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateAmountDiscount()
+	})
+}
+
+// SetCouponID sets the "coupon_id" field.
+func (u *CheckoutSessionUpsertBulk) SetCouponID(v string) *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetCouponID(v)
+	})
+}
+
+// UpdateCouponID sets the "coupon_id" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertBulk) UpdateCouponID() *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateCouponID()
+	})
+}
+
+// ClearCouponID clears the value of the "coupon_id" field.
+func (u *CheckoutSessionUpsertBulk) ClearCouponID() *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.ClearCouponID()
+	})
+}
+
 // SetAllowedMethods sets the "allowed_methods" field.
 func (u *CheckoutSessionUpsertBulk) SetAllowedMethods(v []string) *CheckoutSessionUpsertBulk {
 	return u.Update(func(s *CheckoutSessionUpsert) {
@@ -1325,6 +1751,55 @@ func (u *CheckoutSessionUpsertBulk) UpdateMetadata() *CheckoutSessionUpsertBulk 
 func (u *CheckoutSessionUpsertBulk) ClearMetadata() *CheckoutSessionUpsertBulk {
 	return u.Update(func(s *CheckoutSessionUpsert) {
 		s.ClearMetadata()
+	})
+}
+
+// SetBuyerCountry sets the "buyer_country" field.
+func (u *CheckoutSessionUpsertBulk) SetBuyerCountry(v string) *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetBuyerCountry(v)
+	})
+}
+
+// UpdateBuyerCountry sets the "buyer_country" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertBulk) UpdateBuyerCountry() *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateBuyerCountry()
+	})
+}
+
+// SetBuyerCurrency sets the "buyer_currency" field.
+func (u *CheckoutSessionUpsertBulk) SetBuyerCurrency(v string) *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetBuyerCurrency(v)
+	})
+}
+
+// UpdateBuyerCurrency sets the "buyer_currency" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertBulk) UpdateBuyerCurrency() *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateBuyerCurrency()
+	})
+}
+
+// SetFxQuoteID sets the "fx_quote_id" field.
+func (u *CheckoutSessionUpsertBulk) SetFxQuoteID(v string) *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetFxQuoteID(v)
+	})
+}
+
+// UpdateFxQuoteID sets the "fx_quote_id" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertBulk) UpdateFxQuoteID() *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateFxQuoteID()
+	})
+}
+
+// ClearFxQuoteID clears the value of the "fx_quote_id" field.
+func (u *CheckoutSessionUpsertBulk) ClearFxQuoteID() *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.ClearFxQuoteID()
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
@@ -31,6 +32,7 @@ type CheckoutSessionQuery struct {
 	withMerchant      *MerchantQuery
 	withCustomer      *CustomerQuery
 	withPayments      *PaymentQuery
+	withCoupon        *CouponQuery
 	loadTotal         []func(context.Context, []*CheckoutSession) error
 	modifiers         []func(*sql.Selector)
 	withNamedPayments map[string]*PaymentQuery
@@ -129,6 +131,28 @@ func (_q *CheckoutSessionQuery) QueryPayments() *PaymentQuery {
 			sqlgraph.From(checkoutsession.Table, checkoutsession.FieldID, selector),
 			sqlgraph.To(payment.Table, payment.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, checkoutsession.PaymentsTable, checkoutsession.PaymentsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryCoupon chains the current query on the "coupon" edge.
+func (_q *CheckoutSessionQuery) QueryCoupon() *CouponQuery {
+	query := (&CouponClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(checkoutsession.Table, checkoutsession.FieldID, selector),
+			sqlgraph.To(coupon.Table, coupon.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, checkoutsession.CouponTable, checkoutsession.CouponColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -331,6 +355,7 @@ func (_q *CheckoutSessionQuery) Clone() *CheckoutSessionQuery {
 		withMerchant: _q.withMerchant.Clone(),
 		withCustomer: _q.withCustomer.Clone(),
 		withPayments: _q.withPayments.Clone(),
+		withCoupon:   _q.withCoupon.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -367,6 +392,17 @@ func (_q *CheckoutSessionQuery) WithPayments(opts ...func(*PaymentQuery)) *Check
 		opt(query)
 	}
 	_q.withPayments = query
+	return _q
+}
+
+// WithCoupon tells the query-builder to eager-load the nodes that are connected to
+// the "coupon" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *CheckoutSessionQuery) WithCoupon(opts ...func(*CouponQuery)) *CheckoutSessionQuery {
+	query := (&CouponClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withCoupon = query
 	return _q
 }
 
@@ -454,10 +490,11 @@ func (_q *CheckoutSessionQuery) sqlAll(ctx context.Context, hooks ...queryHook) 
 	var (
 		nodes       = []*CheckoutSession{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withMerchant != nil,
 			_q.withCustomer != nil,
 			_q.withPayments != nil,
+			_q.withCoupon != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -497,6 +534,12 @@ func (_q *CheckoutSessionQuery) sqlAll(ctx context.Context, hooks ...queryHook) 
 		if err := _q.loadPayments(ctx, query, nodes,
 			func(n *CheckoutSession) { n.Edges.Payments = []*Payment{} },
 			func(n *CheckoutSession, e *Payment) { n.Edges.Payments = append(n.Edges.Payments, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withCoupon; query != nil {
+		if err := _q.loadCoupon(ctx, query, nodes, nil,
+			func(n *CheckoutSession, e *Coupon) { n.Edges.Coupon = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -603,6 +646,38 @@ func (_q *CheckoutSessionQuery) loadPayments(ctx context.Context, query *Payment
 	}
 	return nil
 }
+func (_q *CheckoutSessionQuery) loadCoupon(ctx context.Context, query *CouponQuery, nodes []*CheckoutSession, init func(*CheckoutSession), assign func(*CheckoutSession, *Coupon)) error {
+	ids := make([]string, 0, len(nodes))
+	nodeids := make(map[string][]*CheckoutSession)
+	for i := range nodes {
+		if nodes[i].CouponID == nil {
+			continue
+		}
+		fk := *nodes[i].CouponID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(coupon.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "coupon_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *CheckoutSessionQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -637,6 +712,9 @@ func (_q *CheckoutSessionQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withCustomer != nil {
 			_spec.Node.AddColumnOnce(checkoutsession.FieldCustomerID)
+		}
+		if _q.withCoupon != nil {
+			_spec.Node.AddColumnOnce(checkoutsession.FieldCouponID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/predicate"
@@ -120,6 +121,47 @@ func (_u *CheckoutSessionUpdate) SetNillableCaptureMethod(v *checkoutsession.Cap
 	return _u
 }
 
+// SetAmountDiscount sets the "amount_discount" field.
+func (_u *CheckoutSessionUpdate) SetAmountDiscount(v int64) *CheckoutSessionUpdate {
+	_u.mutation.ResetAmountDiscount()
+	_u.mutation.SetAmountDiscount(v)
+	return _u
+}
+
+// SetNillableAmountDiscount sets the "amount_discount" field if the given value is not nil.
+func (_u *CheckoutSessionUpdate) SetNillableAmountDiscount(v *int64) *CheckoutSessionUpdate {
+	if v != nil {
+		_u.SetAmountDiscount(*v)
+	}
+	return _u
+}
+
+// AddAmountDiscount adds value to the "amount_discount" field.
+func (_u *CheckoutSessionUpdate) AddAmountDiscount(v int64) *CheckoutSessionUpdate {
+	_u.mutation.AddAmountDiscount(v)
+	return _u
+}
+
+// SetCouponID sets the "coupon_id" field.
+func (_u *CheckoutSessionUpdate) SetCouponID(v string) *CheckoutSessionUpdate {
+	_u.mutation.SetCouponID(v)
+	return _u
+}
+
+// SetNillableCouponID sets the "coupon_id" field if the given value is not nil.
+func (_u *CheckoutSessionUpdate) SetNillableCouponID(v *string) *CheckoutSessionUpdate {
+	if v != nil {
+		_u.SetCouponID(*v)
+	}
+	return _u
+}
+
+// ClearCouponID clears the value of the "coupon_id" field.
+func (_u *CheckoutSessionUpdate) ClearCouponID() *CheckoutSessionUpdate {
+	_u.mutation.ClearCouponID()
+	return _u
+}
+
 // SetAllowedMethods sets the "allowed_methods" field.
 func (_u *CheckoutSessionUpdate) SetAllowedMethods(v []string) *CheckoutSessionUpdate {
 	_u.mutation.SetAllowedMethods(v)
@@ -192,6 +234,54 @@ func (_u *CheckoutSessionUpdate) ClearMetadata() *CheckoutSessionUpdate {
 	return _u
 }
 
+// SetBuyerCountry sets the "buyer_country" field.
+func (_u *CheckoutSessionUpdate) SetBuyerCountry(v string) *CheckoutSessionUpdate {
+	_u.mutation.SetBuyerCountry(v)
+	return _u
+}
+
+// SetNillableBuyerCountry sets the "buyer_country" field if the given value is not nil.
+func (_u *CheckoutSessionUpdate) SetNillableBuyerCountry(v *string) *CheckoutSessionUpdate {
+	if v != nil {
+		_u.SetBuyerCountry(*v)
+	}
+	return _u
+}
+
+// SetBuyerCurrency sets the "buyer_currency" field.
+func (_u *CheckoutSessionUpdate) SetBuyerCurrency(v string) *CheckoutSessionUpdate {
+	_u.mutation.SetBuyerCurrency(v)
+	return _u
+}
+
+// SetNillableBuyerCurrency sets the "buyer_currency" field if the given value is not nil.
+func (_u *CheckoutSessionUpdate) SetNillableBuyerCurrency(v *string) *CheckoutSessionUpdate {
+	if v != nil {
+		_u.SetBuyerCurrency(*v)
+	}
+	return _u
+}
+
+// SetFxQuoteID sets the "fx_quote_id" field.
+func (_u *CheckoutSessionUpdate) SetFxQuoteID(v string) *CheckoutSessionUpdate {
+	_u.mutation.SetFxQuoteID(v)
+	return _u
+}
+
+// SetNillableFxQuoteID sets the "fx_quote_id" field if the given value is not nil.
+func (_u *CheckoutSessionUpdate) SetNillableFxQuoteID(v *string) *CheckoutSessionUpdate {
+	if v != nil {
+		_u.SetFxQuoteID(*v)
+	}
+	return _u
+}
+
+// ClearFxQuoteID clears the value of the "fx_quote_id" field.
+func (_u *CheckoutSessionUpdate) ClearFxQuoteID() *CheckoutSessionUpdate {
+	_u.mutation.ClearFxQuoteID()
+	return _u
+}
+
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_u *CheckoutSessionUpdate) SetCustomer(v *Customer) *CheckoutSessionUpdate {
 	return _u.SetCustomerID(v.ID)
@@ -210,6 +300,11 @@ func (_u *CheckoutSessionUpdate) AddPayments(v ...*Payment) *CheckoutSessionUpda
 		ids[i] = v[i].ID
 	}
 	return _u.AddPaymentIDs(ids...)
+}
+
+// SetCoupon sets the "coupon" edge to the Coupon entity.
+func (_u *CheckoutSessionUpdate) SetCoupon(v *Coupon) *CheckoutSessionUpdate {
+	return _u.SetCouponID(v.ID)
 }
 
 // Mutation returns the CheckoutSessionMutation object of the builder.
@@ -242,6 +337,12 @@ func (_u *CheckoutSessionUpdate) RemovePayments(v ...*Payment) *CheckoutSessionU
 		ids[i] = v[i].ID
 	}
 	return _u.RemovePaymentIDs(ids...)
+}
+
+// ClearCoupon clears the "coupon" edge to the Coupon entity.
+func (_u *CheckoutSessionUpdate) ClearCoupon() *CheckoutSessionUpdate {
+	_u.mutation.ClearCoupon()
+	return _u
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -308,6 +409,11 @@ func (_u *CheckoutSessionUpdate) check() error {
 			return &ValidationError{Name: "capture_method", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.capture_method": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CouponID(); ok {
+		if err := checkoutsession.CouponIDValidator(v); err != nil {
+			return &ValidationError{Name: "coupon_id", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.coupon_id": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.ReturnURL(); ok {
 		if err := checkoutsession.ReturnURLValidator(v); err != nil {
 			return &ValidationError{Name: "return_url", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.return_url": %w`, err)}
@@ -316,6 +422,21 @@ func (_u *CheckoutSessionUpdate) check() error {
 	if v, ok := _u.mutation.Status(); ok {
 		if err := checkoutsession.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.status": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.BuyerCountry(); ok {
+		if err := checkoutsession.BuyerCountryValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_country", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.buyer_country": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.BuyerCurrency(); ok {
+		if err := checkoutsession.BuyerCurrencyValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_currency", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.buyer_currency": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.FxQuoteID(); ok {
+		if err := checkoutsession.FxQuoteIDValidator(v); err != nil {
+			return &ValidationError{Name: "fx_quote_id", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.fx_quote_id": %w`, err)}
 		}
 	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
@@ -354,6 +475,12 @@ func (_u *CheckoutSessionUpdate) sqlSave(ctx context.Context) (_node int, err er
 	if value, ok := _u.mutation.CaptureMethod(); ok {
 		_spec.SetField(checkoutsession.FieldCaptureMethod, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.AmountDiscount(); ok {
+		_spec.SetField(checkoutsession.FieldAmountDiscount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedAmountDiscount(); ok {
+		_spec.AddField(checkoutsession.FieldAmountDiscount, field.TypeInt64, value)
+	}
 	if value, ok := _u.mutation.AllowedMethods(); ok {
 		_spec.SetField(checkoutsession.FieldAllowedMethods, field.TypeJSON, value)
 	}
@@ -379,6 +506,21 @@ func (_u *CheckoutSessionUpdate) sqlSave(ctx context.Context) (_node int, err er
 	}
 	if _u.mutation.MetadataCleared() {
 		_spec.ClearField(checkoutsession.FieldMetadata, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.BuyerCountry(); ok {
+		_spec.SetField(checkoutsession.FieldBuyerCountry, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.BuyerCurrency(); ok {
+		_spec.SetField(checkoutsession.FieldBuyerCurrency, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.FxQuoteID(); ok {
+		_spec.SetField(checkoutsession.FieldFxQuoteID, field.TypeString, value)
+	}
+	if _u.mutation.FxQuoteIDCleared() {
+		_spec.ClearField(checkoutsession.FieldFxQuoteID, field.TypeString)
+	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(checkoutsession.FieldIdempotencyKey, field.TypeString)
 	}
 	if _u.mutation.CustomerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -447,6 +589,35 @@ func (_u *CheckoutSessionUpdate) sqlSave(ctx context.Context) (_node int, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(payment.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CouponCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   checkoutsession.CouponTable,
+			Columns: []string{checkoutsession.CouponColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(coupon.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CouponIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   checkoutsession.CouponTable,
+			Columns: []string{checkoutsession.CouponColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(coupon.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -563,6 +734,47 @@ func (_u *CheckoutSessionUpdateOne) SetNillableCaptureMethod(v *checkoutsession.
 	return _u
 }
 
+// SetAmountDiscount sets the "amount_discount" field.
+func (_u *CheckoutSessionUpdateOne) SetAmountDiscount(v int64) *CheckoutSessionUpdateOne {
+	_u.mutation.ResetAmountDiscount()
+	_u.mutation.SetAmountDiscount(v)
+	return _u
+}
+
+// SetNillableAmountDiscount sets the "amount_discount" field if the given value is not nil.
+func (_u *CheckoutSessionUpdateOne) SetNillableAmountDiscount(v *int64) *CheckoutSessionUpdateOne {
+	if v != nil {
+		_u.SetAmountDiscount(*v)
+	}
+	return _u
+}
+
+// AddAmountDiscount adds value to the "amount_discount" field.
+func (_u *CheckoutSessionUpdateOne) AddAmountDiscount(v int64) *CheckoutSessionUpdateOne {
+	_u.mutation.AddAmountDiscount(v)
+	return _u
+}
+
+// SetCouponID sets the "coupon_id" field.
+func (_u *CheckoutSessionUpdateOne) SetCouponID(v string) *CheckoutSessionUpdateOne {
+	_u.mutation.SetCouponID(v)
+	return _u
+}
+
+// SetNillableCouponID sets the "coupon_id" field if the given value is not nil.
+func (_u *CheckoutSessionUpdateOne) SetNillableCouponID(v *string) *CheckoutSessionUpdateOne {
+	if v != nil {
+		_u.SetCouponID(*v)
+	}
+	return _u
+}
+
+// ClearCouponID clears the value of the "coupon_id" field.
+func (_u *CheckoutSessionUpdateOne) ClearCouponID() *CheckoutSessionUpdateOne {
+	_u.mutation.ClearCouponID()
+	return _u
+}
+
 // SetAllowedMethods sets the "allowed_methods" field.
 func (_u *CheckoutSessionUpdateOne) SetAllowedMethods(v []string) *CheckoutSessionUpdateOne {
 	_u.mutation.SetAllowedMethods(v)
@@ -635,6 +847,54 @@ func (_u *CheckoutSessionUpdateOne) ClearMetadata() *CheckoutSessionUpdateOne {
 	return _u
 }
 
+// SetBuyerCountry sets the "buyer_country" field.
+func (_u *CheckoutSessionUpdateOne) SetBuyerCountry(v string) *CheckoutSessionUpdateOne {
+	_u.mutation.SetBuyerCountry(v)
+	return _u
+}
+
+// SetNillableBuyerCountry sets the "buyer_country" field if the given value is not nil.
+func (_u *CheckoutSessionUpdateOne) SetNillableBuyerCountry(v *string) *CheckoutSessionUpdateOne {
+	if v != nil {
+		_u.SetBuyerCountry(*v)
+	}
+	return _u
+}
+
+// SetBuyerCurrency sets the "buyer_currency" field.
+func (_u *CheckoutSessionUpdateOne) SetBuyerCurrency(v string) *CheckoutSessionUpdateOne {
+	_u.mutation.SetBuyerCurrency(v)
+	return _u
+}
+
+// SetNillableBuyerCurrency sets the "buyer_currency" field if the given value is not nil.
+func (_u *CheckoutSessionUpdateOne) SetNillableBuyerCurrency(v *string) *CheckoutSessionUpdateOne {
+	if v != nil {
+		_u.SetBuyerCurrency(*v)
+	}
+	return _u
+}
+
+// SetFxQuoteID sets the "fx_quote_id" field.
+func (_u *CheckoutSessionUpdateOne) SetFxQuoteID(v string) *CheckoutSessionUpdateOne {
+	_u.mutation.SetFxQuoteID(v)
+	return _u
+}
+
+// SetNillableFxQuoteID sets the "fx_quote_id" field if the given value is not nil.
+func (_u *CheckoutSessionUpdateOne) SetNillableFxQuoteID(v *string) *CheckoutSessionUpdateOne {
+	if v != nil {
+		_u.SetFxQuoteID(*v)
+	}
+	return _u
+}
+
+// ClearFxQuoteID clears the value of the "fx_quote_id" field.
+func (_u *CheckoutSessionUpdateOne) ClearFxQuoteID() *CheckoutSessionUpdateOne {
+	_u.mutation.ClearFxQuoteID()
+	return _u
+}
+
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_u *CheckoutSessionUpdateOne) SetCustomer(v *Customer) *CheckoutSessionUpdateOne {
 	return _u.SetCustomerID(v.ID)
@@ -653,6 +913,11 @@ func (_u *CheckoutSessionUpdateOne) AddPayments(v ...*Payment) *CheckoutSessionU
 		ids[i] = v[i].ID
 	}
 	return _u.AddPaymentIDs(ids...)
+}
+
+// SetCoupon sets the "coupon" edge to the Coupon entity.
+func (_u *CheckoutSessionUpdateOne) SetCoupon(v *Coupon) *CheckoutSessionUpdateOne {
+	return _u.SetCouponID(v.ID)
 }
 
 // Mutation returns the CheckoutSessionMutation object of the builder.
@@ -685,6 +950,12 @@ func (_u *CheckoutSessionUpdateOne) RemovePayments(v ...*Payment) *CheckoutSessi
 		ids[i] = v[i].ID
 	}
 	return _u.RemovePaymentIDs(ids...)
+}
+
+// ClearCoupon clears the "coupon" edge to the Coupon entity.
+func (_u *CheckoutSessionUpdateOne) ClearCoupon() *CheckoutSessionUpdateOne {
+	_u.mutation.ClearCoupon()
+	return _u
 }
 
 // Where appends a list predicates to the CheckoutSessionUpdate builder.
@@ -764,6 +1035,11 @@ func (_u *CheckoutSessionUpdateOne) check() error {
 			return &ValidationError{Name: "capture_method", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.capture_method": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CouponID(); ok {
+		if err := checkoutsession.CouponIDValidator(v); err != nil {
+			return &ValidationError{Name: "coupon_id", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.coupon_id": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.ReturnURL(); ok {
 		if err := checkoutsession.ReturnURLValidator(v); err != nil {
 			return &ValidationError{Name: "return_url", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.return_url": %w`, err)}
@@ -772,6 +1048,21 @@ func (_u *CheckoutSessionUpdateOne) check() error {
 	if v, ok := _u.mutation.Status(); ok {
 		if err := checkoutsession.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.status": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.BuyerCountry(); ok {
+		if err := checkoutsession.BuyerCountryValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_country", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.buyer_country": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.BuyerCurrency(); ok {
+		if err := checkoutsession.BuyerCurrencyValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_currency", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.buyer_currency": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.FxQuoteID(); ok {
+		if err := checkoutsession.FxQuoteIDValidator(v); err != nil {
+			return &ValidationError{Name: "fx_quote_id", err: fmt.Errorf(`ent: validator failed for field "CheckoutSession.fx_quote_id": %w`, err)}
 		}
 	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
@@ -827,6 +1118,12 @@ func (_u *CheckoutSessionUpdateOne) sqlSave(ctx context.Context) (_node *Checkou
 	if value, ok := _u.mutation.CaptureMethod(); ok {
 		_spec.SetField(checkoutsession.FieldCaptureMethod, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.AmountDiscount(); ok {
+		_spec.SetField(checkoutsession.FieldAmountDiscount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedAmountDiscount(); ok {
+		_spec.AddField(checkoutsession.FieldAmountDiscount, field.TypeInt64, value)
+	}
 	if value, ok := _u.mutation.AllowedMethods(); ok {
 		_spec.SetField(checkoutsession.FieldAllowedMethods, field.TypeJSON, value)
 	}
@@ -852,6 +1149,21 @@ func (_u *CheckoutSessionUpdateOne) sqlSave(ctx context.Context) (_node *Checkou
 	}
 	if _u.mutation.MetadataCleared() {
 		_spec.ClearField(checkoutsession.FieldMetadata, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.BuyerCountry(); ok {
+		_spec.SetField(checkoutsession.FieldBuyerCountry, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.BuyerCurrency(); ok {
+		_spec.SetField(checkoutsession.FieldBuyerCurrency, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.FxQuoteID(); ok {
+		_spec.SetField(checkoutsession.FieldFxQuoteID, field.TypeString, value)
+	}
+	if _u.mutation.FxQuoteIDCleared() {
+		_spec.ClearField(checkoutsession.FieldFxQuoteID, field.TypeString)
+	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(checkoutsession.FieldIdempotencyKey, field.TypeString)
 	}
 	if _u.mutation.CustomerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -920,6 +1232,35 @@ func (_u *CheckoutSessionUpdateOne) sqlSave(ctx context.Context) (_node *Checkou
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(payment.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.CouponCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   checkoutsession.CouponTable,
+			Columns: []string{checkoutsession.CouponColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(coupon.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.CouponIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   checkoutsession.CouponTable,
+			Columns: []string{checkoutsession.CouponColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(coupon.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

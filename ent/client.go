@@ -18,6 +18,8 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -31,6 +33,7 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/vaultcard"
 
 	stdsql "database/sql"
 )
@@ -46,6 +49,10 @@ type Client struct {
 	AuditLog *AuditLogClient
 	// CheckoutSession is the client for interacting with the CheckoutSession builders.
 	CheckoutSession *CheckoutSessionClient
+	// Coupon is the client for interacting with the Coupon builders.
+	Coupon *CouponClient
+	// CouponRedemption is the client for interacting with the CouponRedemption builders.
+	CouponRedemption *CouponRedemptionClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
 	// Event is the client for interacting with the Event builders.
@@ -72,6 +79,8 @@ type Client struct {
 	Posting *PostingClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
+	// VaultCard is the client for interacting with the VaultCard builders.
+	VaultCard *VaultCardClient
 }
 
 // NewClient creates a new client configured with the given options.
@@ -86,6 +95,8 @@ func (c *Client) init() {
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.CheckoutSession = NewCheckoutSessionClient(c.config)
+	c.Coupon = NewCouponClient(c.config)
+	c.CouponRedemption = NewCouponRedemptionClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.FxQuote = NewFxQuoteClient(c.config)
@@ -99,6 +110,7 @@ func (c *Client) init() {
 	c.PaymentAttempt = NewPaymentAttemptClient(c.config)
 	c.Posting = NewPostingClient(c.config)
 	c.Refund = NewRefundClient(c.config)
+	c.VaultCard = NewVaultCardClient(c.config)
 }
 
 type (
@@ -194,6 +206,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		APIKey:            NewAPIKeyClient(cfg),
 		AuditLog:          NewAuditLogClient(cfg),
 		CheckoutSession:   NewCheckoutSessionClient(cfg),
+		Coupon:            NewCouponClient(cfg),
+		CouponRedemption:  NewCouponRedemptionClient(cfg),
 		Customer:          NewCustomerClient(cfg),
 		Event:             NewEventClient(cfg),
 		FxQuote:           NewFxQuoteClient(cfg),
@@ -207,6 +221,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PaymentAttempt:    NewPaymentAttemptClient(cfg),
 		Posting:           NewPostingClient(cfg),
 		Refund:            NewRefundClient(cfg),
+		VaultCard:         NewVaultCardClient(cfg),
 	}, nil
 }
 
@@ -229,6 +244,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		APIKey:            NewAPIKeyClient(cfg),
 		AuditLog:          NewAuditLogClient(cfg),
 		CheckoutSession:   NewCheckoutSessionClient(cfg),
+		Coupon:            NewCouponClient(cfg),
+		CouponRedemption:  NewCouponRedemptionClient(cfg),
 		Customer:          NewCustomerClient(cfg),
 		Event:             NewEventClient(cfg),
 		FxQuote:           NewFxQuoteClient(cfg),
@@ -242,6 +259,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PaymentAttempt:    NewPaymentAttemptClient(cfg),
 		Posting:           NewPostingClient(cfg),
 		Refund:            NewRefundClient(cfg),
+		VaultCard:         NewVaultCardClient(cfg),
 	}, nil
 }
 
@@ -271,9 +289,10 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AuditLog, c.CheckoutSession, c.Customer, c.Event, c.FxQuote,
-		c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount, c.Merchant,
-		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
+		c.APIKey, c.AuditLog, c.CheckoutSession, c.Coupon, c.CouponRedemption,
+		c.Customer, c.Event, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry,
+		c.LedgerAccount, c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt,
+		c.Posting, c.Refund, c.VaultCard,
 	} {
 		n.Use(hooks...)
 	}
@@ -283,9 +302,10 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AuditLog, c.CheckoutSession, c.Customer, c.Event, c.FxQuote,
-		c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount, c.Merchant,
-		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
+		c.APIKey, c.AuditLog, c.CheckoutSession, c.Coupon, c.CouponRedemption,
+		c.Customer, c.Event, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry,
+		c.LedgerAccount, c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt,
+		c.Posting, c.Refund, c.VaultCard,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -300,6 +320,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditLog.mutate(ctx, m)
 	case *CheckoutSessionMutation:
 		return c.CheckoutSession.mutate(ctx, m)
+	case *CouponMutation:
+		return c.Coupon.mutate(ctx, m)
+	case *CouponRedemptionMutation:
+		return c.CouponRedemption.mutate(ctx, m)
 	case *CustomerMutation:
 		return c.Customer.mutate(ctx, m)
 	case *EventMutation:
@@ -326,6 +350,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Posting.mutate(ctx, m)
 	case *RefundMutation:
 		return c.Refund.mutate(ctx, m)
+	case *VaultCardMutation:
+		return c.VaultCard.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
 	}
@@ -771,6 +797,22 @@ func (c *CheckoutSessionClient) QueryPayments(_m *CheckoutSession) *PaymentQuery
 	return query
 }
 
+// QueryCoupon queries the coupon edge of a CheckoutSession.
+func (c *CheckoutSessionClient) QueryCoupon(_m *CheckoutSession) *CouponQuery {
+	query := (&CouponClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(checkoutsession.Table, checkoutsession.FieldID, id),
+			sqlgraph.To(coupon.Table, coupon.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, checkoutsession.CouponTable, checkoutsession.CouponColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *CheckoutSessionClient) Hooks() []Hook {
 	hooks := c.hooks.CheckoutSession
@@ -794,6 +836,338 @@ func (c *CheckoutSessionClient) mutate(ctx context.Context, m *CheckoutSessionMu
 		return (&CheckoutSessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown CheckoutSession mutation op: %q", m.Op())
+	}
+}
+
+// CouponClient is a client for the Coupon schema.
+type CouponClient struct {
+	config
+}
+
+// NewCouponClient returns a client for the Coupon from the given config.
+func NewCouponClient(c config) *CouponClient {
+	return &CouponClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `coupon.Hooks(f(g(h())))`.
+func (c *CouponClient) Use(hooks ...Hook) {
+	c.hooks.Coupon = append(c.hooks.Coupon, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `coupon.Intercept(f(g(h())))`.
+func (c *CouponClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Coupon = append(c.inters.Coupon, interceptors...)
+}
+
+// Create returns a builder for creating a Coupon entity.
+func (c *CouponClient) Create() *CouponCreate {
+	mutation := newCouponMutation(c.config, OpCreate)
+	return &CouponCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Coupon entities.
+func (c *CouponClient) CreateBulk(builders ...*CouponCreate) *CouponCreateBulk {
+	return &CouponCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CouponClient) MapCreateBulk(slice any, setFunc func(*CouponCreate, int)) *CouponCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CouponCreateBulk{err: fmt.Errorf("calling to CouponClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CouponCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CouponCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Coupon.
+func (c *CouponClient) Update() *CouponUpdate {
+	mutation := newCouponMutation(c.config, OpUpdate)
+	return &CouponUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CouponClient) UpdateOne(_m *Coupon) *CouponUpdateOne {
+	mutation := newCouponMutation(c.config, OpUpdateOne, withCoupon(_m))
+	return &CouponUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CouponClient) UpdateOneID(id string) *CouponUpdateOne {
+	mutation := newCouponMutation(c.config, OpUpdateOne, withCouponID(id))
+	return &CouponUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Coupon.
+func (c *CouponClient) Delete() *CouponDelete {
+	mutation := newCouponMutation(c.config, OpDelete)
+	return &CouponDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CouponClient) DeleteOne(_m *Coupon) *CouponDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CouponClient) DeleteOneID(id string) *CouponDeleteOne {
+	builder := c.Delete().Where(coupon.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CouponDeleteOne{builder}
+}
+
+// Query returns a query builder for Coupon.
+func (c *CouponClient) Query() *CouponQuery {
+	return &CouponQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCoupon},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Coupon entity by its id.
+func (c *CouponClient) Get(ctx context.Context, id string) (*Coupon, error) {
+	return c.Query().Where(coupon.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CouponClient) GetX(ctx context.Context, id string) *Coupon {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Coupon.
+func (c *CouponClient) QueryMerchant(_m *Coupon) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(coupon.Table, coupon.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, coupon.MerchantTable, coupon.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRedemptions queries the redemptions edge of a Coupon.
+func (c *CouponClient) QueryRedemptions(_m *Coupon) *CouponRedemptionQuery {
+	query := (&CouponRedemptionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(coupon.Table, coupon.FieldID, id),
+			sqlgraph.To(couponredemption.Table, couponredemption.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, coupon.RedemptionsTable, coupon.RedemptionsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CouponClient) Hooks() []Hook {
+	hooks := c.hooks.Coupon
+	return append(hooks[:len(hooks):len(hooks)], coupon.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CouponClient) Interceptors() []Interceptor {
+	return c.inters.Coupon
+}
+
+func (c *CouponClient) mutate(ctx context.Context, m *CouponMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CouponCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CouponUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CouponUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CouponDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Coupon mutation op: %q", m.Op())
+	}
+}
+
+// CouponRedemptionClient is a client for the CouponRedemption schema.
+type CouponRedemptionClient struct {
+	config
+}
+
+// NewCouponRedemptionClient returns a client for the CouponRedemption from the given config.
+func NewCouponRedemptionClient(c config) *CouponRedemptionClient {
+	return &CouponRedemptionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `couponredemption.Hooks(f(g(h())))`.
+func (c *CouponRedemptionClient) Use(hooks ...Hook) {
+	c.hooks.CouponRedemption = append(c.hooks.CouponRedemption, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `couponredemption.Intercept(f(g(h())))`.
+func (c *CouponRedemptionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CouponRedemption = append(c.inters.CouponRedemption, interceptors...)
+}
+
+// Create returns a builder for creating a CouponRedemption entity.
+func (c *CouponRedemptionClient) Create() *CouponRedemptionCreate {
+	mutation := newCouponRedemptionMutation(c.config, OpCreate)
+	return &CouponRedemptionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CouponRedemption entities.
+func (c *CouponRedemptionClient) CreateBulk(builders ...*CouponRedemptionCreate) *CouponRedemptionCreateBulk {
+	return &CouponRedemptionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CouponRedemptionClient) MapCreateBulk(slice any, setFunc func(*CouponRedemptionCreate, int)) *CouponRedemptionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CouponRedemptionCreateBulk{err: fmt.Errorf("calling to CouponRedemptionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CouponRedemptionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CouponRedemptionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CouponRedemption.
+func (c *CouponRedemptionClient) Update() *CouponRedemptionUpdate {
+	mutation := newCouponRedemptionMutation(c.config, OpUpdate)
+	return &CouponRedemptionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CouponRedemptionClient) UpdateOne(_m *CouponRedemption) *CouponRedemptionUpdateOne {
+	mutation := newCouponRedemptionMutation(c.config, OpUpdateOne, withCouponRedemption(_m))
+	return &CouponRedemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CouponRedemptionClient) UpdateOneID(id string) *CouponRedemptionUpdateOne {
+	mutation := newCouponRedemptionMutation(c.config, OpUpdateOne, withCouponRedemptionID(id))
+	return &CouponRedemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CouponRedemption.
+func (c *CouponRedemptionClient) Delete() *CouponRedemptionDelete {
+	mutation := newCouponRedemptionMutation(c.config, OpDelete)
+	return &CouponRedemptionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CouponRedemptionClient) DeleteOne(_m *CouponRedemption) *CouponRedemptionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CouponRedemptionClient) DeleteOneID(id string) *CouponRedemptionDeleteOne {
+	builder := c.Delete().Where(couponredemption.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CouponRedemptionDeleteOne{builder}
+}
+
+// Query returns a query builder for CouponRedemption.
+func (c *CouponRedemptionClient) Query() *CouponRedemptionQuery {
+	return &CouponRedemptionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCouponRedemption},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CouponRedemption entity by its id.
+func (c *CouponRedemptionClient) Get(ctx context.Context, id string) (*CouponRedemption, error) {
+	return c.Query().Where(couponredemption.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CouponRedemptionClient) GetX(ctx context.Context, id string) *CouponRedemption {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a CouponRedemption.
+func (c *CouponRedemptionClient) QueryMerchant(_m *CouponRedemption) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(couponredemption.Table, couponredemption.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, couponredemption.MerchantTable, couponredemption.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCoupon queries the coupon edge of a CouponRedemption.
+func (c *CouponRedemptionClient) QueryCoupon(_m *CouponRedemption) *CouponQuery {
+	query := (&CouponClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(couponredemption.Table, couponredemption.FieldID, id),
+			sqlgraph.To(coupon.Table, coupon.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, couponredemption.CouponTable, couponredemption.CouponColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CouponRedemptionClient) Hooks() []Hook {
+	hooks := c.hooks.CouponRedemption
+	return append(hooks[:len(hooks):len(hooks)], couponredemption.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *CouponRedemptionClient) Interceptors() []Interceptor {
+	return c.inters.CouponRedemption
+}
+
+func (c *CouponRedemptionClient) mutate(ctx context.Context, m *CouponRedemptionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CouponRedemptionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CouponRedemptionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CouponRedemptionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CouponRedemptionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CouponRedemption mutation op: %q", m.Op())
 	}
 }
 
@@ -914,6 +1288,22 @@ func (c *CustomerClient) QueryMerchant(_m *Customer) *MerchantQuery {
 			sqlgraph.From(customer.Table, customer.FieldID, id),
 			sqlgraph.To(merchant.Table, merchant.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, customer.MerchantTable, customer.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryVaultCards queries the vault_cards edge of a Customer.
+func (c *CustomerClient) QueryVaultCards(_m *Customer) *VaultCardQuery {
+	query := (&VaultCardClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, id),
+			sqlgraph.To(vaultcard.Table, vaultcard.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, customer.VaultCardsTable, customer.VaultCardsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -2811,17 +3201,184 @@ func (c *RefundClient) mutate(ctx context.Context, m *RefundMutation) (Value, er
 	}
 }
 
+// VaultCardClient is a client for the VaultCard schema.
+type VaultCardClient struct {
+	config
+}
+
+// NewVaultCardClient returns a client for the VaultCard from the given config.
+func NewVaultCardClient(c config) *VaultCardClient {
+	return &VaultCardClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `vaultcard.Hooks(f(g(h())))`.
+func (c *VaultCardClient) Use(hooks ...Hook) {
+	c.hooks.VaultCard = append(c.hooks.VaultCard, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `vaultcard.Intercept(f(g(h())))`.
+func (c *VaultCardClient) Intercept(interceptors ...Interceptor) {
+	c.inters.VaultCard = append(c.inters.VaultCard, interceptors...)
+}
+
+// Create returns a builder for creating a VaultCard entity.
+func (c *VaultCardClient) Create() *VaultCardCreate {
+	mutation := newVaultCardMutation(c.config, OpCreate)
+	return &VaultCardCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of VaultCard entities.
+func (c *VaultCardClient) CreateBulk(builders ...*VaultCardCreate) *VaultCardCreateBulk {
+	return &VaultCardCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *VaultCardClient) MapCreateBulk(slice any, setFunc func(*VaultCardCreate, int)) *VaultCardCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &VaultCardCreateBulk{err: fmt.Errorf("calling to VaultCardClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*VaultCardCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &VaultCardCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for VaultCard.
+func (c *VaultCardClient) Update() *VaultCardUpdate {
+	mutation := newVaultCardMutation(c.config, OpUpdate)
+	return &VaultCardUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *VaultCardClient) UpdateOne(_m *VaultCard) *VaultCardUpdateOne {
+	mutation := newVaultCardMutation(c.config, OpUpdateOne, withVaultCard(_m))
+	return &VaultCardUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *VaultCardClient) UpdateOneID(id string) *VaultCardUpdateOne {
+	mutation := newVaultCardMutation(c.config, OpUpdateOne, withVaultCardID(id))
+	return &VaultCardUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for VaultCard.
+func (c *VaultCardClient) Delete() *VaultCardDelete {
+	mutation := newVaultCardMutation(c.config, OpDelete)
+	return &VaultCardDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *VaultCardClient) DeleteOne(_m *VaultCard) *VaultCardDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *VaultCardClient) DeleteOneID(id string) *VaultCardDeleteOne {
+	builder := c.Delete().Where(vaultcard.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &VaultCardDeleteOne{builder}
+}
+
+// Query returns a query builder for VaultCard.
+func (c *VaultCardClient) Query() *VaultCardQuery {
+	return &VaultCardQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeVaultCard},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a VaultCard entity by its id.
+func (c *VaultCardClient) Get(ctx context.Context, id string) (*VaultCard, error) {
+	return c.Query().Where(vaultcard.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *VaultCardClient) GetX(ctx context.Context, id string) *VaultCard {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a VaultCard.
+func (c *VaultCardClient) QueryMerchant(_m *VaultCard) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(vaultcard.Table, vaultcard.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, vaultcard.MerchantTable, vaultcard.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a VaultCard.
+func (c *VaultCardClient) QueryCustomer(_m *VaultCard) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(vaultcard.Table, vaultcard.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, vaultcard.CustomerTable, vaultcard.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *VaultCardClient) Hooks() []Hook {
+	hooks := c.hooks.VaultCard
+	return append(hooks[:len(hooks):len(hooks)], vaultcard.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *VaultCardClient) Interceptors() []Interceptor {
+	return c.inters.VaultCard
+}
+
+func (c *VaultCardClient) mutate(ctx context.Context, m *VaultCardMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&VaultCardCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&VaultCardUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&VaultCardUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&VaultCardDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown VaultCard mutation op: %q", m.Op())
+	}
+}
+
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AuditLog, CheckoutSession, Customer, Event, FxQuote, FxRate,
-		IdempotencyRecord, JournalEntry, LedgerAccount, Merchant, MerchantUser,
-		Payment, PaymentAttempt, Posting, Refund []ent.Hook
+		APIKey, AuditLog, CheckoutSession, Coupon, CouponRedemption, Customer, Event,
+		FxQuote, FxRate, IdempotencyRecord, JournalEntry, LedgerAccount, Merchant,
+		MerchantUser, Payment, PaymentAttempt, Posting, Refund, VaultCard []ent.Hook
 	}
 	inters struct {
-		APIKey, AuditLog, CheckoutSession, Customer, Event, FxQuote, FxRate,
-		IdempotencyRecord, JournalEntry, LedgerAccount, Merchant, MerchantUser,
-		Payment, PaymentAttempt, Posting, Refund []ent.Interceptor
+		APIKey, AuditLog, CheckoutSession, Coupon, CouponRedemption, Customer, Event,
+		FxQuote, FxRate, IdempotencyRecord, JournalEntry, LedgerAccount, Merchant,
+		MerchantUser, Payment, PaymentAttempt, Posting, Refund,
+		VaultCard []ent.Interceptor
 	}
 )
 

@@ -47,11 +47,15 @@ type Customer struct {
 type CustomerEdges struct {
 	// Merchant holds the value of the merchant edge.
 	Merchant *Merchant `json:"merchant,omitempty"`
+	// VaultCards holds the value of the vault_cards edge.
+	VaultCards []*VaultCard `json:"vault_cards,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 	// totalCount holds the count of the edges above.
 	totalCount [1]map[string]int
+
+	namedVaultCards map[string][]*VaultCard
 }
 
 // MerchantOrErr returns the Merchant value or an error if the edge
@@ -63,6 +67,15 @@ func (e CustomerEdges) MerchantOrErr() (*Merchant, error) {
 		return nil, &NotFoundError{label: merchant.Label}
 	}
 	return nil, &NotLoadedError{edge: "merchant"}
+}
+
+// VaultCardsOrErr returns the VaultCards value or an error if the edge
+// was not loaded in eager-loading.
+func (e CustomerEdges) VaultCardsOrErr() ([]*VaultCard, error) {
+	if e.loadedTypes[1] {
+		return e.VaultCards, nil
+	}
+	return nil, &NotLoadedError{edge: "vault_cards"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -171,6 +184,11 @@ func (_m *Customer) QueryMerchant() *MerchantQuery {
 	return NewCustomerClient(_m.config).QueryMerchant(_m)
 }
 
+// QueryVaultCards queries the "vault_cards" edge of the Customer entity.
+func (_m *Customer) QueryVaultCards() *VaultCardQuery {
+	return NewCustomerClient(_m.config).QueryVaultCards(_m)
+}
+
 // Update returns a builder for updating this Customer.
 // Note that you need to call Customer.Unwrap() before calling this method if this Customer
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -222,6 +240,30 @@ func (_m *Customer) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.Metadata))
 	builder.WriteByte(')')
 	return builder.String()
+}
+
+// NamedVaultCards returns the VaultCards named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Customer) NamedVaultCards(name string) ([]*VaultCard, error) {
+	if _m.Edges.namedVaultCards == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedVaultCards[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Customer) appendNamedVaultCards(name string, edges ...*VaultCard) {
+	if _m.Edges.namedVaultCards == nil {
+		_m.Edges.namedVaultCards = make(map[string][]*VaultCard)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedVaultCards[name] = []*VaultCard{}
+	} else {
+		_m.Edges.namedVaultCards[name] = append(_m.Edges.namedVaultCards[name], edges...)
+	}
 }
 
 // Customers is a parsable slice of Customer.

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/merchant"
+	"github.com/straitpay/strait/ent/vaultcard"
 )
 
 // CustomerCreate is the builder for creating a Customer entity.
@@ -151,6 +152,21 @@ func (_c *CustomerCreate) SetNillableID(v *string) *CustomerCreate {
 // SetMerchant sets the "merchant" edge to the Merchant entity.
 func (_c *CustomerCreate) SetMerchant(v *Merchant) *CustomerCreate {
 	return _c.SetMerchantID(v.ID)
+}
+
+// AddVaultCardIDs adds the "vault_cards" edge to the VaultCard entity by IDs.
+func (_c *CustomerCreate) AddVaultCardIDs(ids ...string) *CustomerCreate {
+	_c.mutation.AddVaultCardIDs(ids...)
+	return _c
+}
+
+// AddVaultCards adds the "vault_cards" edges to the VaultCard entity.
+func (_c *CustomerCreate) AddVaultCards(v ...*VaultCard) *CustomerCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddVaultCardIDs(ids...)
 }
 
 // Mutation returns the CustomerMutation object of the builder.
@@ -381,6 +397,22 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.MerchantID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.VaultCardsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.VaultCardsTable,
+			Columns: []string{customer.VaultCardsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(vaultcard.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec

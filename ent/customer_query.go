@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
@@ -16,18 +17,21 @@ import (
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/ent/vaultcard"
 )
 
 // CustomerQuery is the builder for querying Customer entities.
 type CustomerQuery struct {
 	config
-	ctx          *QueryContext
-	order        []customer.OrderOption
-	inters       []Interceptor
-	predicates   []predicate.Customer
-	withMerchant *MerchantQuery
-	loadTotal    []func(context.Context, []*Customer) error
-	modifiers    []func(*sql.Selector)
+	ctx                 *QueryContext
+	order               []customer.OrderOption
+	inters              []Interceptor
+	predicates          []predicate.Customer
+	withMerchant        *MerchantQuery
+	withVaultCards      *VaultCardQuery
+	loadTotal           []func(context.Context, []*Customer) error
+	modifiers           []func(*sql.Selector)
+	withNamedVaultCards map[string]*VaultCardQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -79,6 +83,28 @@ func (_q *CustomerQuery) QueryMerchant() *MerchantQuery {
 			sqlgraph.From(customer.Table, customer.FieldID, selector),
 			sqlgraph.To(merchant.Table, merchant.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, false, customer.MerchantTable, customer.MerchantColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryVaultCards chains the current query on the "vault_cards" edge.
+func (_q *CustomerQuery) QueryVaultCards() *VaultCardQuery {
+	query := (&VaultCardClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(customer.Table, customer.FieldID, selector),
+			sqlgraph.To(vaultcard.Table, vaultcard.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, customer.VaultCardsTable, customer.VaultCardsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -273,12 +299,13 @@ func (_q *CustomerQuery) Clone() *CustomerQuery {
 		return nil
 	}
 	return &CustomerQuery{
-		config:       _q.config,
-		ctx:          _q.ctx.Clone(),
-		order:        append([]customer.OrderOption{}, _q.order...),
-		inters:       append([]Interceptor{}, _q.inters...),
-		predicates:   append([]predicate.Customer{}, _q.predicates...),
-		withMerchant: _q.withMerchant.Clone(),
+		config:         _q.config,
+		ctx:            _q.ctx.Clone(),
+		order:          append([]customer.OrderOption{}, _q.order...),
+		inters:         append([]Interceptor{}, _q.inters...),
+		predicates:     append([]predicate.Customer{}, _q.predicates...),
+		withMerchant:   _q.withMerchant.Clone(),
+		withVaultCards: _q.withVaultCards.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -293,6 +320,17 @@ func (_q *CustomerQuery) WithMerchant(opts ...func(*MerchantQuery)) *CustomerQue
 		opt(query)
 	}
 	_q.withMerchant = query
+	return _q
+}
+
+// WithVaultCards tells the query-builder to eager-load the nodes that are connected to
+// the "vault_cards" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *CustomerQuery) WithVaultCards(opts ...func(*VaultCardQuery)) *CustomerQuery {
+	query := (&VaultCardClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withVaultCards = query
 	return _q
 }
 
@@ -380,8 +418,9 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 	var (
 		nodes       = []*Customer{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
 			_q.withMerchant != nil,
+			_q.withVaultCards != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -408,6 +447,20 @@ func (_q *CustomerQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cus
 	if query := _q.withMerchant; query != nil {
 		if err := _q.loadMerchant(ctx, query, nodes, nil,
 			func(n *Customer, e *Merchant) { n.Edges.Merchant = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withVaultCards; query != nil {
+		if err := _q.loadVaultCards(ctx, query, nodes,
+			func(n *Customer) { n.Edges.VaultCards = []*VaultCard{} },
+			func(n *Customer, e *VaultCard) { n.Edges.VaultCards = append(n.Edges.VaultCards, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedVaultCards {
+		if err := _q.loadVaultCards(ctx, query, nodes,
+			func(n *Customer) { n.appendNamedVaultCards(name) },
+			func(n *Customer, e *VaultCard) { n.appendNamedVaultCards(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -445,6 +498,39 @@ func (_q *CustomerQuery) loadMerchant(ctx context.Context, query *MerchantQuery,
 		for i := range nodes {
 			assign(nodes[i], n)
 		}
+	}
+	return nil
+}
+func (_q *CustomerQuery) loadVaultCards(ctx context.Context, query *VaultCardQuery, nodes []*Customer, init func(*Customer), assign func(*Customer, *VaultCard)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Customer)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(vaultcard.FieldCustomerID)
+	}
+	query.Where(predicate.VaultCard(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(customer.VaultCardsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.CustomerID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "customer_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "customer_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
 	}
 	return nil
 }
@@ -562,6 +648,20 @@ func (_q *CustomerQuery) ForShare(opts ...sql.LockOption) *CustomerQuery {
 	_q.modifiers = append(_q.modifiers, func(s *sql.Selector) {
 		s.ForShare(opts...)
 	})
+	return _q
+}
+
+// WithNamedVaultCards tells the query-builder to eager-load the nodes that are connected to the "vault_cards"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *CustomerQuery) WithNamedVaultCards(name string, opts ...func(*VaultCardQuery)) *CustomerQuery {
+	query := (&VaultCardClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedVaultCards == nil {
+		_q.withNamedVaultCards = make(map[string]*VaultCardQuery)
+	}
+	_q.withNamedVaultCards[name] = query
 	return _q
 }
 

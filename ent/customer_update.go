@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/ent/vaultcard"
 )
 
 // CustomerUpdate is the builder for updating Customer entities.
@@ -116,9 +117,45 @@ func (_u *CustomerUpdate) ClearMetadata() *CustomerUpdate {
 	return _u
 }
 
+// AddVaultCardIDs adds the "vault_cards" edge to the VaultCard entity by IDs.
+func (_u *CustomerUpdate) AddVaultCardIDs(ids ...string) *CustomerUpdate {
+	_u.mutation.AddVaultCardIDs(ids...)
+	return _u
+}
+
+// AddVaultCards adds the "vault_cards" edges to the VaultCard entity.
+func (_u *CustomerUpdate) AddVaultCards(v ...*VaultCard) *CustomerUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddVaultCardIDs(ids...)
+}
+
 // Mutation returns the CustomerMutation object of the builder.
 func (_u *CustomerUpdate) Mutation() *CustomerMutation {
 	return _u.mutation
+}
+
+// ClearVaultCards clears all "vault_cards" edges to the VaultCard entity.
+func (_u *CustomerUpdate) ClearVaultCards() *CustomerUpdate {
+	_u.mutation.ClearVaultCards()
+	return _u
+}
+
+// RemoveVaultCardIDs removes the "vault_cards" edge to VaultCard entities by IDs.
+func (_u *CustomerUpdate) RemoveVaultCardIDs(ids ...string) *CustomerUpdate {
+	_u.mutation.RemoveVaultCardIDs(ids...)
+	return _u
+}
+
+// RemoveVaultCards removes "vault_cards" edges to VaultCard entities.
+func (_u *CustomerUpdate) RemoveVaultCards(v ...*VaultCard) *CustomerUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveVaultCardIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -232,6 +269,51 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.MetadataCleared() {
 		_spec.ClearField(customer.FieldMetadata, field.TypeJSON)
 	}
+	if _u.mutation.VaultCardsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.VaultCardsTable,
+			Columns: []string{customer.VaultCardsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(vaultcard.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedVaultCardsIDs(); len(nodes) > 0 && !_u.mutation.VaultCardsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.VaultCardsTable,
+			Columns: []string{customer.VaultCardsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(vaultcard.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.VaultCardsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.VaultCardsTable,
+			Columns: []string{customer.VaultCardsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(vaultcard.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{customer.Label}
@@ -340,9 +422,45 @@ func (_u *CustomerUpdateOne) ClearMetadata() *CustomerUpdateOne {
 	return _u
 }
 
+// AddVaultCardIDs adds the "vault_cards" edge to the VaultCard entity by IDs.
+func (_u *CustomerUpdateOne) AddVaultCardIDs(ids ...string) *CustomerUpdateOne {
+	_u.mutation.AddVaultCardIDs(ids...)
+	return _u
+}
+
+// AddVaultCards adds the "vault_cards" edges to the VaultCard entity.
+func (_u *CustomerUpdateOne) AddVaultCards(v ...*VaultCard) *CustomerUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddVaultCardIDs(ids...)
+}
+
 // Mutation returns the CustomerMutation object of the builder.
 func (_u *CustomerUpdateOne) Mutation() *CustomerMutation {
 	return _u.mutation
+}
+
+// ClearVaultCards clears all "vault_cards" edges to the VaultCard entity.
+func (_u *CustomerUpdateOne) ClearVaultCards() *CustomerUpdateOne {
+	_u.mutation.ClearVaultCards()
+	return _u
+}
+
+// RemoveVaultCardIDs removes the "vault_cards" edge to VaultCard entities by IDs.
+func (_u *CustomerUpdateOne) RemoveVaultCardIDs(ids ...string) *CustomerUpdateOne {
+	_u.mutation.RemoveVaultCardIDs(ids...)
+	return _u
+}
+
+// RemoveVaultCards removes "vault_cards" edges to VaultCard entities.
+func (_u *CustomerUpdateOne) RemoveVaultCards(v ...*VaultCard) *CustomerUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveVaultCardIDs(ids...)
 }
 
 // Where appends a list predicates to the CustomerUpdate builder.
@@ -485,6 +603,51 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 	}
 	if _u.mutation.MetadataCleared() {
 		_spec.ClearField(customer.FieldMetadata, field.TypeJSON)
+	}
+	if _u.mutation.VaultCardsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.VaultCardsTable,
+			Columns: []string{customer.VaultCardsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(vaultcard.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedVaultCardsIDs(); len(nodes) > 0 && !_u.mutation.VaultCardsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.VaultCardsTable,
+			Columns: []string{customer.VaultCardsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(vaultcard.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.VaultCardsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.VaultCardsTable,
+			Columns: []string{customer.VaultCardsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(vaultcard.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_node = &Customer{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -15,6 +15,8 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -28,6 +30,7 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/vaultcard"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -91,6 +94,8 @@ func checkColumn(t, c string) error {
 			apikey.Table:            apikey.ValidColumn,
 			auditlog.Table:          auditlog.ValidColumn,
 			checkoutsession.Table:   checkoutsession.ValidColumn,
+			coupon.Table:            coupon.ValidColumn,
+			couponredemption.Table:  couponredemption.ValidColumn,
 			customer.Table:          customer.ValidColumn,
 			event.Table:             event.ValidColumn,
 			fxquote.Table:           fxquote.ValidColumn,
@@ -104,6 +109,7 @@ func checkColumn(t, c string) error {
 			paymentattempt.Table:    paymentattempt.ValidColumn,
 			posting.Table:           posting.ValidColumn,
 			refund.Table:            refund.ValidColumn,
+			vaultcard.Table:         vaultcard.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -6,6 +6,8 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -20,6 +22,7 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/vaultcard"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -29,7 +32,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 16)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 19)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -95,14 +98,73 @@ var schemaGraph = func() *sqlgraph.Schema {
 			checkoutsession.FieldMerchantReference: {Type: field.TypeString, Column: checkoutsession.FieldMerchantReference},
 			checkoutsession.FieldCustomerID:        {Type: field.TypeString, Column: checkoutsession.FieldCustomerID},
 			checkoutsession.FieldCaptureMethod:     {Type: field.TypeEnum, Column: checkoutsession.FieldCaptureMethod},
+			checkoutsession.FieldAmountDiscount:    {Type: field.TypeInt64, Column: checkoutsession.FieldAmountDiscount},
+			checkoutsession.FieldCouponID:          {Type: field.TypeString, Column: checkoutsession.FieldCouponID},
 			checkoutsession.FieldAllowedMethods:    {Type: field.TypeJSON, Column: checkoutsession.FieldAllowedMethods},
 			checkoutsession.FieldReturnURL:         {Type: field.TypeString, Column: checkoutsession.FieldReturnURL},
 			checkoutsession.FieldStatus:            {Type: field.TypeEnum, Column: checkoutsession.FieldStatus},
 			checkoutsession.FieldExpiresAt:         {Type: field.TypeTime, Column: checkoutsession.FieldExpiresAt},
 			checkoutsession.FieldMetadata:          {Type: field.TypeJSON, Column: checkoutsession.FieldMetadata},
+			checkoutsession.FieldBuyerCountry:      {Type: field.TypeString, Column: checkoutsession.FieldBuyerCountry},
+			checkoutsession.FieldBuyerCurrency:     {Type: field.TypeString, Column: checkoutsession.FieldBuyerCurrency},
+			checkoutsession.FieldFxQuoteID:         {Type: field.TypeString, Column: checkoutsession.FieldFxQuoteID},
+			checkoutsession.FieldIdempotencyKey:    {Type: field.TypeString, Column: checkoutsession.FieldIdempotencyKey},
+			checkoutsession.FieldRequestHash:       {Type: field.TypeString, Column: checkoutsession.FieldRequestHash},
 		},
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   coupon.Table,
+			Columns: coupon.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: coupon.FieldID,
+			},
+		},
+		Type: "Coupon",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			coupon.FieldCreatedAt:                 {Type: field.TypeTime, Column: coupon.FieldCreatedAt},
+			coupon.FieldUpdatedAt:                 {Type: field.TypeTime, Column: coupon.FieldUpdatedAt},
+			coupon.FieldMerchantID:                {Type: field.TypeString, Column: coupon.FieldMerchantID},
+			coupon.FieldCode:                      {Type: field.TypeString, Column: coupon.FieldCode},
+			coupon.FieldName:                      {Type: field.TypeString, Column: coupon.FieldName},
+			coupon.FieldKind:                      {Type: field.TypeEnum, Column: coupon.FieldKind},
+			coupon.FieldAmountOff:                 {Type: field.TypeInt64, Column: coupon.FieldAmountOff},
+			coupon.FieldPercentOffBps:             {Type: field.TypeInt, Column: coupon.FieldPercentOffBps},
+			coupon.FieldCurrency:                  {Type: field.TypeString, Column: coupon.FieldCurrency},
+			coupon.FieldMinimumAmount:             {Type: field.TypeInt64, Column: coupon.FieldMinimumAmount},
+			coupon.FieldMaxRedemptions:            {Type: field.TypeInt, Column: coupon.FieldMaxRedemptions},
+			coupon.FieldMaxRedemptionsPerCustomer: {Type: field.TypeInt, Column: coupon.FieldMaxRedemptionsPerCustomer},
+			coupon.FieldTimesRedeemed:             {Type: field.TypeInt, Column: coupon.FieldTimesRedeemed},
+			coupon.FieldValidFrom:                 {Type: field.TypeTime, Column: coupon.FieldValidFrom},
+			coupon.FieldValidUntil:                {Type: field.TypeTime, Column: coupon.FieldValidUntil},
+			coupon.FieldActive:                    {Type: field.TypeBool, Column: coupon.FieldActive},
+			coupon.FieldPublic:                    {Type: field.TypeBool, Column: coupon.FieldPublic},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   couponredemption.Table,
+			Columns: couponredemption.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: couponredemption.FieldID,
+			},
+		},
+		Type: "CouponRedemption",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			couponredemption.FieldCreatedAt:         {Type: field.TypeTime, Column: couponredemption.FieldCreatedAt},
+			couponredemption.FieldUpdatedAt:         {Type: field.TypeTime, Column: couponredemption.FieldUpdatedAt},
+			couponredemption.FieldMerchantID:        {Type: field.TypeString, Column: couponredemption.FieldMerchantID},
+			couponredemption.FieldCouponID:          {Type: field.TypeString, Column: couponredemption.FieldCouponID},
+			couponredemption.FieldCheckoutSessionID: {Type: field.TypeString, Column: couponredemption.FieldCheckoutSessionID},
+			couponredemption.FieldCustomerID:        {Type: field.TypeString, Column: couponredemption.FieldCustomerID},
+			couponredemption.FieldPaymentID:         {Type: field.TypeString, Column: couponredemption.FieldPaymentID},
+			couponredemption.FieldAmountDiscount:    {Type: field.TypeInt64, Column: couponredemption.FieldAmountDiscount},
+			couponredemption.FieldCurrency:          {Type: field.TypeString, Column: couponredemption.FieldCurrency},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -124,7 +186,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldMetadata:          {Type: field.TypeJSON, Column: customer.FieldMetadata},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -143,7 +205,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldPublishedAt: {Type: field.TypeTime, Column: event.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxquote.Table,
 			Columns: fxquote.Columns,
@@ -166,7 +228,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxquote.FieldCreatedAt:     {Type: field.TypeTime, Column: fxquote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxrate.Table,
 			Columns: fxrate.Columns,
@@ -185,7 +247,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxrate.FieldCreatedAt: {Type: field.TypeTime, Column: fxrate.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencyrecord.Table,
 			Columns: idempotencyrecord.Columns,
@@ -208,7 +270,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencyrecord.FieldAttempts:    {Type: field.TypeInt, Column: idempotencyrecord.FieldAttempts},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   journalentry.Table,
 			Columns: journalentry.Columns,
@@ -227,7 +289,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			journalentry.FieldCreatedAt:   {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ledgeraccount.Table,
 			Columns: ledgeraccount.Columns,
@@ -250,7 +312,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ledgeraccount.FieldVersion:       {Type: field.TypeInt64, Column: ledgeraccount.FieldVersion},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -270,7 +332,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRiskTier:           {Type: field.TypeEnum, Column: merchant.FieldRiskTier},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantuser.Table,
 			Columns: merchantuser.Columns,
@@ -290,7 +352,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantuser.FieldStatus:     {Type: field.TypeEnum, Column: merchantuser.FieldStatus},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -323,7 +385,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldCanceledAt:        {Type: field.TypeTime, Column: payment.FieldCanceledAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentattempt.Table,
 			Columns: paymentattempt.Columns,
@@ -354,7 +416,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentattempt.FieldResolvedAt:            {Type: field.TypeTime, Column: paymentattempt.FieldResolvedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posting.Table,
 			Columns: posting.Columns,
@@ -376,7 +438,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posting.FieldCreatedAt:    {Type: field.TypeTime, Column: posting.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -397,6 +459,38 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldReason:             {Type: field.TypeString, Column: refund.FieldReason},
 			refund.FieldConnectorReference: {Type: field.TypeString, Column: refund.FieldConnectorReference},
 			refund.FieldFailureCode:        {Type: field.TypeString, Column: refund.FieldFailureCode},
+		},
+	}
+	graph.Nodes[18] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   vaultcard.Table,
+			Columns: vaultcard.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: vaultcard.FieldID,
+			},
+		},
+		Type: "VaultCard",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			vaultcard.FieldMerchantID:  {Type: field.TypeString, Column: vaultcard.FieldMerchantID},
+			vaultcard.FieldCustomerID:  {Type: field.TypeString, Column: vaultcard.FieldCustomerID},
+			vaultcard.FieldSaved:       {Type: field.TypeBool, Column: vaultcard.FieldSaved},
+			vaultcard.FieldScheme:      {Type: field.TypeString, Column: vaultcard.FieldScheme},
+			vaultcard.FieldFunding:     {Type: field.TypeString, Column: vaultcard.FieldFunding},
+			vaultcard.FieldCountry:     {Type: field.TypeString, Column: vaultcard.FieldCountry},
+			vaultcard.FieldIssuer:      {Type: field.TypeString, Column: vaultcard.FieldIssuer},
+			vaultcard.FieldBin:         {Type: field.TypeString, Column: vaultcard.FieldBin},
+			vaultcard.FieldLast4:       {Type: field.TypeString, Column: vaultcard.FieldLast4},
+			vaultcard.FieldPanLength:   {Type: field.TypeInt, Column: vaultcard.FieldPanLength},
+			vaultcard.FieldExpMonth:    {Type: field.TypeInt, Column: vaultcard.FieldExpMonth},
+			vaultcard.FieldExpYear:     {Type: field.TypeInt, Column: vaultcard.FieldExpYear},
+			vaultcard.FieldHolderName:  {Type: field.TypeString, Column: vaultcard.FieldHolderName},
+			vaultcard.FieldFingerprint: {Type: field.TypeString, Column: vaultcard.FieldFingerprint},
+			vaultcard.FieldKekID:       {Type: field.TypeString, Column: vaultcard.FieldKekID},
+			vaultcard.FieldWrappedDek:  {Type: field.TypeBytes, Column: vaultcard.FieldWrappedDek},
+			vaultcard.FieldNonce:       {Type: field.TypeBytes, Column: vaultcard.FieldNonce},
+			vaultcard.FieldCiphertext:  {Type: field.TypeBytes, Column: vaultcard.FieldCiphertext},
+			vaultcard.FieldCreatedAt:   {Type: field.TypeTime, Column: vaultcard.FieldCreatedAt},
 		},
 	}
 	graph.MustAddE(
@@ -448,6 +542,66 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"Payment",
 	)
 	graph.MustAddE(
+		"coupon",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   checkoutsession.CouponTable,
+			Columns: []string{checkoutsession.CouponColumn},
+			Bidi:    false,
+		},
+		"CheckoutSession",
+		"Coupon",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   coupon.MerchantTable,
+			Columns: []string{coupon.MerchantColumn},
+			Bidi:    false,
+		},
+		"Coupon",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"redemptions",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   coupon.RedemptionsTable,
+			Columns: []string{coupon.RedemptionsColumn},
+			Bidi:    false,
+		},
+		"Coupon",
+		"CouponRedemption",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   couponredemption.MerchantTable,
+			Columns: []string{couponredemption.MerchantColumn},
+			Bidi:    false,
+		},
+		"CouponRedemption",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"coupon",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   couponredemption.CouponTable,
+			Columns: []string{couponredemption.CouponColumn},
+			Bidi:    false,
+		},
+		"CouponRedemption",
+		"Coupon",
+	)
+	graph.MustAddE(
 		"merchant",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -458,6 +612,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Customer",
 		"Merchant",
+	)
+	graph.MustAddE(
+		"vault_cards",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   customer.VaultCardsTable,
+			Columns: []string{customer.VaultCardsColumn},
+			Bidi:    false,
+		},
+		"Customer",
+		"VaultCard",
 	)
 	graph.MustAddE(
 		"postings",
@@ -650,6 +816,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Refund",
 		"Payment",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   vaultcard.MerchantTable,
+			Columns: []string{vaultcard.MerchantColumn},
+			Bidi:    false,
+		},
+		"VaultCard",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   vaultcard.CustomerTable,
+			Columns: []string{vaultcard.CustomerColumn},
+			Bidi:    false,
+		},
+		"VaultCard",
+		"Customer",
 	)
 	return graph
 }()
@@ -934,6 +1124,16 @@ func (f *CheckoutSessionFilter) WhereCaptureMethod(p entql.StringP) {
 	f.Where(p.Field(checkoutsession.FieldCaptureMethod))
 }
 
+// WhereAmountDiscount applies the entql int64 predicate on the amount_discount field.
+func (f *CheckoutSessionFilter) WhereAmountDiscount(p entql.Int64P) {
+	f.Where(p.Field(checkoutsession.FieldAmountDiscount))
+}
+
+// WhereCouponID applies the entql string predicate on the coupon_id field.
+func (f *CheckoutSessionFilter) WhereCouponID(p entql.StringP) {
+	f.Where(p.Field(checkoutsession.FieldCouponID))
+}
+
 // WhereAllowedMethods applies the entql json.RawMessage predicate on the allowed_methods field.
 func (f *CheckoutSessionFilter) WhereAllowedMethods(p entql.BytesP) {
 	f.Where(p.Field(checkoutsession.FieldAllowedMethods))
@@ -957,6 +1157,31 @@ func (f *CheckoutSessionFilter) WhereExpiresAt(p entql.TimeP) {
 // WhereMetadata applies the entql json.RawMessage predicate on the metadata field.
 func (f *CheckoutSessionFilter) WhereMetadata(p entql.BytesP) {
 	f.Where(p.Field(checkoutsession.FieldMetadata))
+}
+
+// WhereBuyerCountry applies the entql string predicate on the buyer_country field.
+func (f *CheckoutSessionFilter) WhereBuyerCountry(p entql.StringP) {
+	f.Where(p.Field(checkoutsession.FieldBuyerCountry))
+}
+
+// WhereBuyerCurrency applies the entql string predicate on the buyer_currency field.
+func (f *CheckoutSessionFilter) WhereBuyerCurrency(p entql.StringP) {
+	f.Where(p.Field(checkoutsession.FieldBuyerCurrency))
+}
+
+// WhereFxQuoteID applies the entql string predicate on the fx_quote_id field.
+func (f *CheckoutSessionFilter) WhereFxQuoteID(p entql.StringP) {
+	f.Where(p.Field(checkoutsession.FieldFxQuoteID))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *CheckoutSessionFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(checkoutsession.FieldIdempotencyKey))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *CheckoutSessionFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(checkoutsession.FieldRequestHash))
 }
 
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
@@ -1001,6 +1226,286 @@ func (f *CheckoutSessionFilter) WhereHasPaymentsWith(preds ...predicate.Payment)
 	})))
 }
 
+// WhereHasCoupon applies a predicate to check if query has an edge coupon.
+func (f *CheckoutSessionFilter) WhereHasCoupon() {
+	f.Where(entql.HasEdge("coupon"))
+}
+
+// WhereHasCouponWith applies a predicate to check if query has an edge coupon with a given conditions (other predicates).
+func (f *CheckoutSessionFilter) WhereHasCouponWith(preds ...predicate.Coupon) {
+	f.Where(entql.HasEdgeWith("coupon", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CouponQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CouponQuery builder.
+func (_q *CouponQuery) Filter() *CouponFilter {
+	return &CouponFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CouponMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CouponMutation builder.
+func (m *CouponMutation) Filter() *CouponFilter {
+	return &CouponFilter{config: m.config, predicateAdder: m}
+}
+
+// CouponFilter provides a generic filtering capability at runtime for CouponQuery.
+type CouponFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CouponFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CouponFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(coupon.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CouponFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(coupon.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CouponFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(coupon.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CouponFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(coupon.FieldMerchantID))
+}
+
+// WhereCode applies the entql string predicate on the code field.
+func (f *CouponFilter) WhereCode(p entql.StringP) {
+	f.Where(p.Field(coupon.FieldCode))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *CouponFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(coupon.FieldName))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *CouponFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(coupon.FieldKind))
+}
+
+// WhereAmountOff applies the entql int64 predicate on the amount_off field.
+func (f *CouponFilter) WhereAmountOff(p entql.Int64P) {
+	f.Where(p.Field(coupon.FieldAmountOff))
+}
+
+// WherePercentOffBps applies the entql int predicate on the percent_off_bps field.
+func (f *CouponFilter) WherePercentOffBps(p entql.IntP) {
+	f.Where(p.Field(coupon.FieldPercentOffBps))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *CouponFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(coupon.FieldCurrency))
+}
+
+// WhereMinimumAmount applies the entql int64 predicate on the minimum_amount field.
+func (f *CouponFilter) WhereMinimumAmount(p entql.Int64P) {
+	f.Where(p.Field(coupon.FieldMinimumAmount))
+}
+
+// WhereMaxRedemptions applies the entql int predicate on the max_redemptions field.
+func (f *CouponFilter) WhereMaxRedemptions(p entql.IntP) {
+	f.Where(p.Field(coupon.FieldMaxRedemptions))
+}
+
+// WhereMaxRedemptionsPerCustomer applies the entql int predicate on the max_redemptions_per_customer field.
+func (f *CouponFilter) WhereMaxRedemptionsPerCustomer(p entql.IntP) {
+	f.Where(p.Field(coupon.FieldMaxRedemptionsPerCustomer))
+}
+
+// WhereTimesRedeemed applies the entql int predicate on the times_redeemed field.
+func (f *CouponFilter) WhereTimesRedeemed(p entql.IntP) {
+	f.Where(p.Field(coupon.FieldTimesRedeemed))
+}
+
+// WhereValidFrom applies the entql time.Time predicate on the valid_from field.
+func (f *CouponFilter) WhereValidFrom(p entql.TimeP) {
+	f.Where(p.Field(coupon.FieldValidFrom))
+}
+
+// WhereValidUntil applies the entql time.Time predicate on the valid_until field.
+func (f *CouponFilter) WhereValidUntil(p entql.TimeP) {
+	f.Where(p.Field(coupon.FieldValidUntil))
+}
+
+// WhereActive applies the entql bool predicate on the active field.
+func (f *CouponFilter) WhereActive(p entql.BoolP) {
+	f.Where(p.Field(coupon.FieldActive))
+}
+
+// WherePublic applies the entql bool predicate on the public field.
+func (f *CouponFilter) WherePublic(p entql.BoolP) {
+	f.Where(p.Field(coupon.FieldPublic))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CouponFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CouponFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasRedemptions applies a predicate to check if query has an edge redemptions.
+func (f *CouponFilter) WhereHasRedemptions() {
+	f.Where(entql.HasEdge("redemptions"))
+}
+
+// WhereHasRedemptionsWith applies a predicate to check if query has an edge redemptions with a given conditions (other predicates).
+func (f *CouponFilter) WhereHasRedemptionsWith(preds ...predicate.CouponRedemption) {
+	f.Where(entql.HasEdgeWith("redemptions", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *CouponRedemptionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the CouponRedemptionQuery builder.
+func (_q *CouponRedemptionQuery) Filter() *CouponRedemptionFilter {
+	return &CouponRedemptionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *CouponRedemptionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the CouponRedemptionMutation builder.
+func (m *CouponRedemptionMutation) Filter() *CouponRedemptionFilter {
+	return &CouponRedemptionFilter{config: m.config, predicateAdder: m}
+}
+
+// CouponRedemptionFilter provides a generic filtering capability at runtime for CouponRedemptionQuery.
+type CouponRedemptionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *CouponRedemptionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *CouponRedemptionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(couponredemption.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *CouponRedemptionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(couponredemption.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *CouponRedemptionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(couponredemption.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *CouponRedemptionFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(couponredemption.FieldMerchantID))
+}
+
+// WhereCouponID applies the entql string predicate on the coupon_id field.
+func (f *CouponRedemptionFilter) WhereCouponID(p entql.StringP) {
+	f.Where(p.Field(couponredemption.FieldCouponID))
+}
+
+// WhereCheckoutSessionID applies the entql string predicate on the checkout_session_id field.
+func (f *CouponRedemptionFilter) WhereCheckoutSessionID(p entql.StringP) {
+	f.Where(p.Field(couponredemption.FieldCheckoutSessionID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *CouponRedemptionFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(couponredemption.FieldCustomerID))
+}
+
+// WherePaymentID applies the entql string predicate on the payment_id field.
+func (f *CouponRedemptionFilter) WherePaymentID(p entql.StringP) {
+	f.Where(p.Field(couponredemption.FieldPaymentID))
+}
+
+// WhereAmountDiscount applies the entql int64 predicate on the amount_discount field.
+func (f *CouponRedemptionFilter) WhereAmountDiscount(p entql.Int64P) {
+	f.Where(p.Field(couponredemption.FieldAmountDiscount))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *CouponRedemptionFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(couponredemption.FieldCurrency))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *CouponRedemptionFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *CouponRedemptionFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCoupon applies a predicate to check if query has an edge coupon.
+func (f *CouponRedemptionFilter) WhereHasCoupon() {
+	f.Where(entql.HasEdge("coupon"))
+}
+
+// WhereHasCouponWith applies a predicate to check if query has an edge coupon with a given conditions (other predicates).
+func (f *CouponRedemptionFilter) WhereHasCouponWith(preds ...predicate.Coupon) {
+	f.Where(entql.HasEdgeWith("coupon", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *CustomerQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1030,7 +1535,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1100,6 +1605,20 @@ func (f *CustomerFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
 	})))
 }
 
+// WhereHasVaultCards applies a predicate to check if query has an edge vault_cards.
+func (f *CustomerFilter) WhereHasVaultCards() {
+	f.Where(entql.HasEdge("vault_cards"))
+}
+
+// WhereHasVaultCardsWith applies a predicate to check if query has an edge vault_cards with a given conditions (other predicates).
+func (f *CustomerFilter) WhereHasVaultCardsWith(preds ...predicate.VaultCard) {
+	f.Where(entql.HasEdgeWith("vault_cards", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *EventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -1129,7 +1648,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1199,7 +1718,7 @@ type FxQuoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxQuoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1289,7 +1808,7 @@ type FxRateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxRateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1359,7 +1878,7 @@ type IdempotencyRecordFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyRecordFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1449,7 +1968,7 @@ type JournalEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JournalEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1533,7 +2052,7 @@ type LedgerAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LedgerAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1637,7 +2156,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1740,7 +2259,7 @@ type MerchantUserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantUserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1829,7 +2348,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2039,7 +2558,7 @@ type PaymentAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2197,7 +2716,7 @@ type PostingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2310,7 +2829,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2393,6 +2912,169 @@ func (f *RefundFilter) WhereHasPayment() {
 // WhereHasPaymentWith applies a predicate to check if query has an edge payment with a given conditions (other predicates).
 func (f *RefundFilter) WhereHasPaymentWith(preds ...predicate.Payment) {
 	f.Where(entql.HasEdgeWith("payment", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *VaultCardQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the VaultCardQuery builder.
+func (_q *VaultCardQuery) Filter() *VaultCardFilter {
+	return &VaultCardFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *VaultCardMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the VaultCardMutation builder.
+func (m *VaultCardMutation) Filter() *VaultCardFilter {
+	return &VaultCardFilter{config: m.config, predicateAdder: m}
+}
+
+// VaultCardFilter provides a generic filtering capability at runtime for VaultCardQuery.
+type VaultCardFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *VaultCardFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *VaultCardFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *VaultCardFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldMerchantID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *VaultCardFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldCustomerID))
+}
+
+// WhereSaved applies the entql bool predicate on the saved field.
+func (f *VaultCardFilter) WhereSaved(p entql.BoolP) {
+	f.Where(p.Field(vaultcard.FieldSaved))
+}
+
+// WhereScheme applies the entql string predicate on the scheme field.
+func (f *VaultCardFilter) WhereScheme(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldScheme))
+}
+
+// WhereFunding applies the entql string predicate on the funding field.
+func (f *VaultCardFilter) WhereFunding(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldFunding))
+}
+
+// WhereCountry applies the entql string predicate on the country field.
+func (f *VaultCardFilter) WhereCountry(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldCountry))
+}
+
+// WhereIssuer applies the entql string predicate on the issuer field.
+func (f *VaultCardFilter) WhereIssuer(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldIssuer))
+}
+
+// WhereBin applies the entql string predicate on the bin field.
+func (f *VaultCardFilter) WhereBin(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldBin))
+}
+
+// WhereLast4 applies the entql string predicate on the last4 field.
+func (f *VaultCardFilter) WhereLast4(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldLast4))
+}
+
+// WherePanLength applies the entql int predicate on the pan_length field.
+func (f *VaultCardFilter) WherePanLength(p entql.IntP) {
+	f.Where(p.Field(vaultcard.FieldPanLength))
+}
+
+// WhereExpMonth applies the entql int predicate on the exp_month field.
+func (f *VaultCardFilter) WhereExpMonth(p entql.IntP) {
+	f.Where(p.Field(vaultcard.FieldExpMonth))
+}
+
+// WhereExpYear applies the entql int predicate on the exp_year field.
+func (f *VaultCardFilter) WhereExpYear(p entql.IntP) {
+	f.Where(p.Field(vaultcard.FieldExpYear))
+}
+
+// WhereHolderName applies the entql string predicate on the holder_name field.
+func (f *VaultCardFilter) WhereHolderName(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldHolderName))
+}
+
+// WhereFingerprint applies the entql string predicate on the fingerprint field.
+func (f *VaultCardFilter) WhereFingerprint(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldFingerprint))
+}
+
+// WhereKekID applies the entql string predicate on the kek_id field.
+func (f *VaultCardFilter) WhereKekID(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldKekID))
+}
+
+// WhereWrappedDek applies the entql []byte predicate on the wrapped_dek field.
+func (f *VaultCardFilter) WhereWrappedDek(p entql.BytesP) {
+	f.Where(p.Field(vaultcard.FieldWrappedDek))
+}
+
+// WhereNonce applies the entql []byte predicate on the nonce field.
+func (f *VaultCardFilter) WhereNonce(p entql.BytesP) {
+	f.Where(p.Field(vaultcard.FieldNonce))
+}
+
+// WhereCiphertext applies the entql []byte predicate on the ciphertext field.
+func (f *VaultCardFilter) WhereCiphertext(p entql.BytesP) {
+	f.Where(p.Field(vaultcard.FieldCiphertext))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *VaultCardFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(vaultcard.FieldCreatedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *VaultCardFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *VaultCardFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *VaultCardFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *VaultCardFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
 		for _, p := range preds {
 			p(s)
 		}

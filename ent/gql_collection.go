@@ -13,6 +13,7 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/journalentry"
@@ -440,11 +441,6 @@ func (_q *CheckoutSessionQuery) collectField(ctx context.Context, oneNode bool, 
 				selectedFields = append(selectedFields, checkoutsession.FieldCaptureMethod)
 				fieldSeen[checkoutsession.FieldCaptureMethod] = struct{}{}
 			}
-		case "allowedMethods":
-			if _, ok := fieldSeen[checkoutsession.FieldAllowedMethods]; !ok {
-				selectedFields = append(selectedFields, checkoutsession.FieldAllowedMethods)
-				fieldSeen[checkoutsession.FieldAllowedMethods] = struct{}{}
-			}
 		case "returnURL":
 			if _, ok := fieldSeen[checkoutsession.FieldReturnURL]; !ok {
 				selectedFields = append(selectedFields, checkoutsession.FieldReturnURL)
@@ -459,6 +455,16 @@ func (_q *CheckoutSessionQuery) collectField(ctx context.Context, oneNode bool, 
 			if _, ok := fieldSeen[checkoutsession.FieldExpiresAt]; !ok {
 				selectedFields = append(selectedFields, checkoutsession.FieldExpiresAt)
 				fieldSeen[checkoutsession.FieldExpiresAt] = struct{}{}
+			}
+		case "buyerCountry":
+			if _, ok := fieldSeen[checkoutsession.FieldBuyerCountry]; !ok {
+				selectedFields = append(selectedFields, checkoutsession.FieldBuyerCountry)
+				fieldSeen[checkoutsession.FieldBuyerCountry] = struct{}{}
+			}
+		case "buyerCurrency":
+			if _, ok := fieldSeen[checkoutsession.FieldBuyerCurrency]; !ok {
+				selectedFields = append(selectedFields, checkoutsession.FieldBuyerCurrency)
+				fieldSeen[checkoutsession.FieldBuyerCurrency] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -514,6 +520,172 @@ func newCheckoutSessionPaginateArgs(rv map[string]any) *checkoutsessionPaginateA
 		case *CheckoutSessionOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithCheckoutSessionOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *CouponQuery) CollectFields(ctx context.Context, satisfies ...string) (*CouponQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *CouponQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(coupon.Columns))
+		selectedFields = []string{coupon.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[coupon.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldMerchantID)
+				fieldSeen[coupon.FieldMerchantID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[coupon.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldCreatedAt)
+				fieldSeen[coupon.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[coupon.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldUpdatedAt)
+				fieldSeen[coupon.FieldUpdatedAt] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[coupon.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldMerchantID)
+				fieldSeen[coupon.FieldMerchantID] = struct{}{}
+			}
+		case "code":
+			if _, ok := fieldSeen[coupon.FieldCode]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldCode)
+				fieldSeen[coupon.FieldCode] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[coupon.FieldName]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldName)
+				fieldSeen[coupon.FieldName] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[coupon.FieldKind]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldKind)
+				fieldSeen[coupon.FieldKind] = struct{}{}
+			}
+		case "percentOffBps":
+			if _, ok := fieldSeen[coupon.FieldPercentOffBps]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldPercentOffBps)
+				fieldSeen[coupon.FieldPercentOffBps] = struct{}{}
+			}
+		case "maxRedemptions":
+			if _, ok := fieldSeen[coupon.FieldMaxRedemptions]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldMaxRedemptions)
+				fieldSeen[coupon.FieldMaxRedemptions] = struct{}{}
+			}
+		case "maxRedemptionsPerCustomer":
+			if _, ok := fieldSeen[coupon.FieldMaxRedemptionsPerCustomer]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldMaxRedemptionsPerCustomer)
+				fieldSeen[coupon.FieldMaxRedemptionsPerCustomer] = struct{}{}
+			}
+		case "timesRedeemed":
+			if _, ok := fieldSeen[coupon.FieldTimesRedeemed]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldTimesRedeemed)
+				fieldSeen[coupon.FieldTimesRedeemed] = struct{}{}
+			}
+		case "validFrom":
+			if _, ok := fieldSeen[coupon.FieldValidFrom]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldValidFrom)
+				fieldSeen[coupon.FieldValidFrom] = struct{}{}
+			}
+		case "validUntil":
+			if _, ok := fieldSeen[coupon.FieldValidUntil]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldValidUntil)
+				fieldSeen[coupon.FieldValidUntil] = struct{}{}
+			}
+		case "active":
+			if _, ok := fieldSeen[coupon.FieldActive]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldActive)
+				fieldSeen[coupon.FieldActive] = struct{}{}
+			}
+		case "public":
+			if _, ok := fieldSeen[coupon.FieldPublic]; !ok {
+				selectedFields = append(selectedFields, coupon.FieldPublic)
+				fieldSeen[coupon.FieldPublic] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type couponPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []CouponPaginateOption
+}
+
+func newCouponPaginateArgs(rv map[string]any) *couponPaginateArgs {
+	args := &couponPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &CouponOrder{Field: &CouponOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithCouponOrder(order))
+			}
+		case *CouponOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithCouponOrder(v))
 			}
 		}
 	}

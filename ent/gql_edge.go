@@ -52,6 +52,14 @@ func (_m *CheckoutSession) Payments(
 	return _m.QueryPayments().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *Coupon) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *Customer) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

@@ -12,6 +12,7 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/journalentry"
@@ -43,6 +44,11 @@ var checkoutsessionImplementors = []string{"CheckoutSession", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*CheckoutSession) IsNode() {}
+
+var couponImplementors = []string{"Coupon", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Coupon) IsNode() {}
 
 var customerImplementors = []string{"Customer", "Node"}
 
@@ -175,6 +181,15 @@ func (c *Client) noder(ctx context.Context, table string, id string) (Noder, err
 			Where(checkoutsession.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, checkoutsessionImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case coupon.Table:
+		query := c.Coupon.Query().
+			Where(coupon.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, couponImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -378,6 +393,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []string) ([]Node
 		query := c.CheckoutSession.Query().
 			Where(checkoutsession.IDIn(ids...))
 		query, err := query.CollectFields(ctx, checkoutsessionImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case coupon.Table:
+		query := c.Coupon.Query().
+			Where(coupon.IDIn(ids...))
+		query, err := query.CollectFields(ctx, couponImplementors...)
 		if err != nil {
 			return nil, err
 		}

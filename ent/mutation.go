@@ -14,6 +14,8 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -28,6 +30,7 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/vaultcard"
 )
 
 const (
@@ -42,6 +45,8 @@ const (
 	TypeAPIKey            = "APIKey"
 	TypeAuditLog          = "AuditLog"
 	TypeCheckoutSession   = "CheckoutSession"
+	TypeCoupon            = "Coupon"
+	TypeCouponRedemption  = "CouponRedemption"
 	TypeCustomer          = "Customer"
 	TypeEvent             = "Event"
 	TypeFxQuote           = "FxQuote"
@@ -55,6 +60,7 @@ const (
 	TypePaymentAttempt    = "PaymentAttempt"
 	TypePosting           = "Posting"
 	TypeRefund            = "Refund"
+	TypeVaultCard         = "VaultCard"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -1861,12 +1867,19 @@ type CheckoutSessionMutation struct {
 	currency              *string
 	merchant_reference    *string
 	capture_method        *checkoutsession.CaptureMethod
+	amount_discount       *int64
+	addamount_discount    *int64
 	allowed_methods       *[]string
 	appendallowed_methods []string
 	return_url            *string
 	status                *checkoutsession.Status
 	expires_at            *time.Time
 	metadata              *map[string]string
+	buyer_country         *string
+	buyer_currency        *string
+	fx_quote_id           *string
+	idempotency_key       *string
+	request_hash          *string
 	clearedFields         map[string]struct{}
 	merchant              *string
 	clearedmerchant       bool
@@ -1875,6 +1888,8 @@ type CheckoutSessionMutation struct {
 	payments              map[string]struct{}
 	removedpayments       map[string]struct{}
 	clearedpayments       bool
+	coupon                *string
+	clearedcoupon         bool
 	done                  bool
 	oldValue              func(context.Context) (*CheckoutSession, error)
 	predicates            []predicate.CheckoutSession
@@ -2305,6 +2320,111 @@ func (m *CheckoutSessionMutation) ResetCaptureMethod() {
 	m.capture_method = nil
 }
 
+// SetAmountDiscount sets the "amount_discount" field.
+func (m *CheckoutSessionMutation) SetAmountDiscount(i int64) {
+	m.amount_discount = &i
+	m.addamount_discount = nil
+}
+
+// AmountDiscount returns the value of the "amount_discount" field in the mutation.
+func (m *CheckoutSessionMutation) AmountDiscount() (r int64, exists bool) {
+	v := m.amount_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmountDiscount returns the old "amount_discount" field's value of the CheckoutSession entity.
+// If the CheckoutSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CheckoutSessionMutation) OldAmountDiscount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmountDiscount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmountDiscount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmountDiscount: %w", err)
+	}
+	return oldValue.AmountDiscount, nil
+}
+
+// AddAmountDiscount adds i to the "amount_discount" field.
+func (m *CheckoutSessionMutation) AddAmountDiscount(i int64) {
+	if m.addamount_discount != nil {
+		*m.addamount_discount += i
+	} else {
+		m.addamount_discount = &i
+	}
+}
+
+// AddedAmountDiscount returns the value that was added to the "amount_discount" field in this mutation.
+func (m *CheckoutSessionMutation) AddedAmountDiscount() (r int64, exists bool) {
+	v := m.addamount_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmountDiscount resets all changes to the "amount_discount" field.
+func (m *CheckoutSessionMutation) ResetAmountDiscount() {
+	m.amount_discount = nil
+	m.addamount_discount = nil
+}
+
+// SetCouponID sets the "coupon_id" field.
+func (m *CheckoutSessionMutation) SetCouponID(s string) {
+	m.coupon = &s
+}
+
+// CouponID returns the value of the "coupon_id" field in the mutation.
+func (m *CheckoutSessionMutation) CouponID() (r string, exists bool) {
+	v := m.coupon
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCouponID returns the old "coupon_id" field's value of the CheckoutSession entity.
+// If the CheckoutSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CheckoutSessionMutation) OldCouponID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCouponID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCouponID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCouponID: %w", err)
+	}
+	return oldValue.CouponID, nil
+}
+
+// ClearCouponID clears the value of the "coupon_id" field.
+func (m *CheckoutSessionMutation) ClearCouponID() {
+	m.coupon = nil
+	m.clearedFields[checkoutsession.FieldCouponID] = struct{}{}
+}
+
+// CouponIDCleared returns if the "coupon_id" field was cleared in this mutation.
+func (m *CheckoutSessionMutation) CouponIDCleared() bool {
+	_, ok := m.clearedFields[checkoutsession.FieldCouponID]
+	return ok
+}
+
+// ResetCouponID resets all changes to the "coupon_id" field.
+func (m *CheckoutSessionMutation) ResetCouponID() {
+	m.coupon = nil
+	delete(m.clearedFields, checkoutsession.FieldCouponID)
+}
+
 // SetAllowedMethods sets the "allowed_methods" field.
 func (m *CheckoutSessionMutation) SetAllowedMethods(s []string) {
 	m.allowed_methods = &s
@@ -2527,6 +2647,212 @@ func (m *CheckoutSessionMutation) ResetMetadata() {
 	delete(m.clearedFields, checkoutsession.FieldMetadata)
 }
 
+// SetBuyerCountry sets the "buyer_country" field.
+func (m *CheckoutSessionMutation) SetBuyerCountry(s string) {
+	m.buyer_country = &s
+}
+
+// BuyerCountry returns the value of the "buyer_country" field in the mutation.
+func (m *CheckoutSessionMutation) BuyerCountry() (r string, exists bool) {
+	v := m.buyer_country
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBuyerCountry returns the old "buyer_country" field's value of the CheckoutSession entity.
+// If the CheckoutSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CheckoutSessionMutation) OldBuyerCountry(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBuyerCountry is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBuyerCountry requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBuyerCountry: %w", err)
+	}
+	return oldValue.BuyerCountry, nil
+}
+
+// ResetBuyerCountry resets all changes to the "buyer_country" field.
+func (m *CheckoutSessionMutation) ResetBuyerCountry() {
+	m.buyer_country = nil
+}
+
+// SetBuyerCurrency sets the "buyer_currency" field.
+func (m *CheckoutSessionMutation) SetBuyerCurrency(s string) {
+	m.buyer_currency = &s
+}
+
+// BuyerCurrency returns the value of the "buyer_currency" field in the mutation.
+func (m *CheckoutSessionMutation) BuyerCurrency() (r string, exists bool) {
+	v := m.buyer_currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBuyerCurrency returns the old "buyer_currency" field's value of the CheckoutSession entity.
+// If the CheckoutSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CheckoutSessionMutation) OldBuyerCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBuyerCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBuyerCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBuyerCurrency: %w", err)
+	}
+	return oldValue.BuyerCurrency, nil
+}
+
+// ResetBuyerCurrency resets all changes to the "buyer_currency" field.
+func (m *CheckoutSessionMutation) ResetBuyerCurrency() {
+	m.buyer_currency = nil
+}
+
+// SetFxQuoteID sets the "fx_quote_id" field.
+func (m *CheckoutSessionMutation) SetFxQuoteID(s string) {
+	m.fx_quote_id = &s
+}
+
+// FxQuoteID returns the value of the "fx_quote_id" field in the mutation.
+func (m *CheckoutSessionMutation) FxQuoteID() (r string, exists bool) {
+	v := m.fx_quote_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFxQuoteID returns the old "fx_quote_id" field's value of the CheckoutSession entity.
+// If the CheckoutSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CheckoutSessionMutation) OldFxQuoteID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFxQuoteID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFxQuoteID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFxQuoteID: %w", err)
+	}
+	return oldValue.FxQuoteID, nil
+}
+
+// ClearFxQuoteID clears the value of the "fx_quote_id" field.
+func (m *CheckoutSessionMutation) ClearFxQuoteID() {
+	m.fx_quote_id = nil
+	m.clearedFields[checkoutsession.FieldFxQuoteID] = struct{}{}
+}
+
+// FxQuoteIDCleared returns if the "fx_quote_id" field was cleared in this mutation.
+func (m *CheckoutSessionMutation) FxQuoteIDCleared() bool {
+	_, ok := m.clearedFields[checkoutsession.FieldFxQuoteID]
+	return ok
+}
+
+// ResetFxQuoteID resets all changes to the "fx_quote_id" field.
+func (m *CheckoutSessionMutation) ResetFxQuoteID() {
+	m.fx_quote_id = nil
+	delete(m.clearedFields, checkoutsession.FieldFxQuoteID)
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *CheckoutSessionMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *CheckoutSessionMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the CheckoutSession entity.
+// If the CheckoutSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CheckoutSessionMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *CheckoutSessionMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[checkoutsession.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *CheckoutSessionMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[checkoutsession.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *CheckoutSessionMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, checkoutsession.FieldIdempotencyKey)
+}
+
+// SetRequestHash sets the "request_hash" field.
+func (m *CheckoutSessionMutation) SetRequestHash(s string) {
+	m.request_hash = &s
+}
+
+// RequestHash returns the value of the "request_hash" field in the mutation.
+func (m *CheckoutSessionMutation) RequestHash() (r string, exists bool) {
+	v := m.request_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestHash returns the old "request_hash" field's value of the CheckoutSession entity.
+// If the CheckoutSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CheckoutSessionMutation) OldRequestHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestHash: %w", err)
+	}
+	return oldValue.RequestHash, nil
+}
+
+// ResetRequestHash resets all changes to the "request_hash" field.
+func (m *CheckoutSessionMutation) ResetRequestHash() {
+	m.request_hash = nil
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *CheckoutSessionMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -2635,6 +2961,33 @@ func (m *CheckoutSessionMutation) ResetPayments() {
 	m.removedpayments = nil
 }
 
+// ClearCoupon clears the "coupon" edge to the Coupon entity.
+func (m *CheckoutSessionMutation) ClearCoupon() {
+	m.clearedcoupon = true
+	m.clearedFields[checkoutsession.FieldCouponID] = struct{}{}
+}
+
+// CouponCleared reports if the "coupon" edge to the Coupon entity was cleared.
+func (m *CheckoutSessionMutation) CouponCleared() bool {
+	return m.CouponIDCleared() || m.clearedcoupon
+}
+
+// CouponIDs returns the "coupon" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CouponID instead. It exists only for internal usage by the builders.
+func (m *CheckoutSessionMutation) CouponIDs() (ids []string) {
+	if id := m.coupon; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCoupon resets all changes to the "coupon" edge.
+func (m *CheckoutSessionMutation) ResetCoupon() {
+	m.coupon = nil
+	m.clearedcoupon = false
+}
+
 // Where appends a list predicates to the CheckoutSessionMutation builder.
 func (m *CheckoutSessionMutation) Where(ps ...predicate.CheckoutSession) {
 	m.predicates = append(m.predicates, ps...)
@@ -2669,7 +3022,7 @@ func (m *CheckoutSessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CheckoutSessionMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, checkoutsession.FieldCreatedAt)
 	}
@@ -2694,6 +3047,12 @@ func (m *CheckoutSessionMutation) Fields() []string {
 	if m.capture_method != nil {
 		fields = append(fields, checkoutsession.FieldCaptureMethod)
 	}
+	if m.amount_discount != nil {
+		fields = append(fields, checkoutsession.FieldAmountDiscount)
+	}
+	if m.coupon != nil {
+		fields = append(fields, checkoutsession.FieldCouponID)
+	}
 	if m.allowed_methods != nil {
 		fields = append(fields, checkoutsession.FieldAllowedMethods)
 	}
@@ -2708,6 +3067,21 @@ func (m *CheckoutSessionMutation) Fields() []string {
 	}
 	if m.metadata != nil {
 		fields = append(fields, checkoutsession.FieldMetadata)
+	}
+	if m.buyer_country != nil {
+		fields = append(fields, checkoutsession.FieldBuyerCountry)
+	}
+	if m.buyer_currency != nil {
+		fields = append(fields, checkoutsession.FieldBuyerCurrency)
+	}
+	if m.fx_quote_id != nil {
+		fields = append(fields, checkoutsession.FieldFxQuoteID)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, checkoutsession.FieldIdempotencyKey)
+	}
+	if m.request_hash != nil {
+		fields = append(fields, checkoutsession.FieldRequestHash)
 	}
 	return fields
 }
@@ -2733,6 +3107,10 @@ func (m *CheckoutSessionMutation) Field(name string) (ent.Value, bool) {
 		return m.CustomerID()
 	case checkoutsession.FieldCaptureMethod:
 		return m.CaptureMethod()
+	case checkoutsession.FieldAmountDiscount:
+		return m.AmountDiscount()
+	case checkoutsession.FieldCouponID:
+		return m.CouponID()
 	case checkoutsession.FieldAllowedMethods:
 		return m.AllowedMethods()
 	case checkoutsession.FieldReturnURL:
@@ -2743,6 +3121,16 @@ func (m *CheckoutSessionMutation) Field(name string) (ent.Value, bool) {
 		return m.ExpiresAt()
 	case checkoutsession.FieldMetadata:
 		return m.Metadata()
+	case checkoutsession.FieldBuyerCountry:
+		return m.BuyerCountry()
+	case checkoutsession.FieldBuyerCurrency:
+		return m.BuyerCurrency()
+	case checkoutsession.FieldFxQuoteID:
+		return m.FxQuoteID()
+	case checkoutsession.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case checkoutsession.FieldRequestHash:
+		return m.RequestHash()
 	}
 	return nil, false
 }
@@ -2768,6 +3156,10 @@ func (m *CheckoutSessionMutation) OldField(ctx context.Context, name string) (en
 		return m.OldCustomerID(ctx)
 	case checkoutsession.FieldCaptureMethod:
 		return m.OldCaptureMethod(ctx)
+	case checkoutsession.FieldAmountDiscount:
+		return m.OldAmountDiscount(ctx)
+	case checkoutsession.FieldCouponID:
+		return m.OldCouponID(ctx)
 	case checkoutsession.FieldAllowedMethods:
 		return m.OldAllowedMethods(ctx)
 	case checkoutsession.FieldReturnURL:
@@ -2778,6 +3170,16 @@ func (m *CheckoutSessionMutation) OldField(ctx context.Context, name string) (en
 		return m.OldExpiresAt(ctx)
 	case checkoutsession.FieldMetadata:
 		return m.OldMetadata(ctx)
+	case checkoutsession.FieldBuyerCountry:
+		return m.OldBuyerCountry(ctx)
+	case checkoutsession.FieldBuyerCurrency:
+		return m.OldBuyerCurrency(ctx)
+	case checkoutsession.FieldFxQuoteID:
+		return m.OldFxQuoteID(ctx)
+	case checkoutsession.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case checkoutsession.FieldRequestHash:
+		return m.OldRequestHash(ctx)
 	}
 	return nil, fmt.Errorf("unknown CheckoutSession field %s", name)
 }
@@ -2843,6 +3245,20 @@ func (m *CheckoutSessionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCaptureMethod(v)
 		return nil
+	case checkoutsession.FieldAmountDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmountDiscount(v)
+		return nil
+	case checkoutsession.FieldCouponID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCouponID(v)
+		return nil
 	case checkoutsession.FieldAllowedMethods:
 		v, ok := value.([]string)
 		if !ok {
@@ -2878,6 +3294,41 @@ func (m *CheckoutSessionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMetadata(v)
 		return nil
+	case checkoutsession.FieldBuyerCountry:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBuyerCountry(v)
+		return nil
+	case checkoutsession.FieldBuyerCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBuyerCurrency(v)
+		return nil
+	case checkoutsession.FieldFxQuoteID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFxQuoteID(v)
+		return nil
+	case checkoutsession.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case checkoutsession.FieldRequestHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestHash(v)
+		return nil
 	}
 	return fmt.Errorf("unknown CheckoutSession field %s", name)
 }
@@ -2889,6 +3340,9 @@ func (m *CheckoutSessionMutation) AddedFields() []string {
 	if m.addamount != nil {
 		fields = append(fields, checkoutsession.FieldAmount)
 	}
+	if m.addamount_discount != nil {
+		fields = append(fields, checkoutsession.FieldAmountDiscount)
+	}
 	return fields
 }
 
@@ -2899,6 +3353,8 @@ func (m *CheckoutSessionMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case checkoutsession.FieldAmount:
 		return m.AddedAmount()
+	case checkoutsession.FieldAmountDiscount:
+		return m.AddedAmountDiscount()
 	}
 	return nil, false
 }
@@ -2915,6 +3371,13 @@ func (m *CheckoutSessionMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddAmount(v)
 		return nil
+	case checkoutsession.FieldAmountDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmountDiscount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown CheckoutSession numeric field %s", name)
 }
@@ -2926,11 +3389,20 @@ func (m *CheckoutSessionMutation) ClearedFields() []string {
 	if m.FieldCleared(checkoutsession.FieldCustomerID) {
 		fields = append(fields, checkoutsession.FieldCustomerID)
 	}
+	if m.FieldCleared(checkoutsession.FieldCouponID) {
+		fields = append(fields, checkoutsession.FieldCouponID)
+	}
 	if m.FieldCleared(checkoutsession.FieldAllowedMethods) {
 		fields = append(fields, checkoutsession.FieldAllowedMethods)
 	}
 	if m.FieldCleared(checkoutsession.FieldMetadata) {
 		fields = append(fields, checkoutsession.FieldMetadata)
+	}
+	if m.FieldCleared(checkoutsession.FieldFxQuoteID) {
+		fields = append(fields, checkoutsession.FieldFxQuoteID)
+	}
+	if m.FieldCleared(checkoutsession.FieldIdempotencyKey) {
+		fields = append(fields, checkoutsession.FieldIdempotencyKey)
 	}
 	return fields
 }
@@ -2949,11 +3421,20 @@ func (m *CheckoutSessionMutation) ClearField(name string) error {
 	case checkoutsession.FieldCustomerID:
 		m.ClearCustomerID()
 		return nil
+	case checkoutsession.FieldCouponID:
+		m.ClearCouponID()
+		return nil
 	case checkoutsession.FieldAllowedMethods:
 		m.ClearAllowedMethods()
 		return nil
 	case checkoutsession.FieldMetadata:
 		m.ClearMetadata()
+		return nil
+	case checkoutsession.FieldFxQuoteID:
+		m.ClearFxQuoteID()
+		return nil
+	case checkoutsession.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
 		return nil
 	}
 	return fmt.Errorf("unknown CheckoutSession nullable field %s", name)
@@ -2987,6 +3468,12 @@ func (m *CheckoutSessionMutation) ResetField(name string) error {
 	case checkoutsession.FieldCaptureMethod:
 		m.ResetCaptureMethod()
 		return nil
+	case checkoutsession.FieldAmountDiscount:
+		m.ResetAmountDiscount()
+		return nil
+	case checkoutsession.FieldCouponID:
+		m.ResetCouponID()
+		return nil
 	case checkoutsession.FieldAllowedMethods:
 		m.ResetAllowedMethods()
 		return nil
@@ -3002,13 +3489,28 @@ func (m *CheckoutSessionMutation) ResetField(name string) error {
 	case checkoutsession.FieldMetadata:
 		m.ResetMetadata()
 		return nil
+	case checkoutsession.FieldBuyerCountry:
+		m.ResetBuyerCountry()
+		return nil
+	case checkoutsession.FieldBuyerCurrency:
+		m.ResetBuyerCurrency()
+		return nil
+	case checkoutsession.FieldFxQuoteID:
+		m.ResetFxQuoteID()
+		return nil
+	case checkoutsession.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case checkoutsession.FieldRequestHash:
+		m.ResetRequestHash()
+		return nil
 	}
 	return fmt.Errorf("unknown CheckoutSession field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *CheckoutSessionMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.merchant != nil {
 		edges = append(edges, checkoutsession.EdgeMerchant)
 	}
@@ -3017,6 +3519,9 @@ func (m *CheckoutSessionMutation) AddedEdges() []string {
 	}
 	if m.payments != nil {
 		edges = append(edges, checkoutsession.EdgePayments)
+	}
+	if m.coupon != nil {
+		edges = append(edges, checkoutsession.EdgeCoupon)
 	}
 	return edges
 }
@@ -3039,13 +3544,17 @@ func (m *CheckoutSessionMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case checkoutsession.EdgeCoupon:
+		if id := m.coupon; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *CheckoutSessionMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.removedpayments != nil {
 		edges = append(edges, checkoutsession.EdgePayments)
 	}
@@ -3068,7 +3577,7 @@ func (m *CheckoutSessionMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *CheckoutSessionMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.clearedmerchant {
 		edges = append(edges, checkoutsession.EdgeMerchant)
 	}
@@ -3077,6 +3586,9 @@ func (m *CheckoutSessionMutation) ClearedEdges() []string {
 	}
 	if m.clearedpayments {
 		edges = append(edges, checkoutsession.EdgePayments)
+	}
+	if m.clearedcoupon {
+		edges = append(edges, checkoutsession.EdgeCoupon)
 	}
 	return edges
 }
@@ -3091,6 +3603,8 @@ func (m *CheckoutSessionMutation) EdgeCleared(name string) bool {
 		return m.clearedcustomer
 	case checkoutsession.EdgePayments:
 		return m.clearedpayments
+	case checkoutsession.EdgeCoupon:
+		return m.clearedcoupon
 	}
 	return false
 }
@@ -3104,6 +3618,9 @@ func (m *CheckoutSessionMutation) ClearEdge(name string) error {
 		return nil
 	case checkoutsession.EdgeCustomer:
 		m.ClearCustomer()
+		return nil
+	case checkoutsession.EdgeCoupon:
+		m.ClearCoupon()
 		return nil
 	}
 	return fmt.Errorf("unknown CheckoutSession unique edge %s", name)
@@ -3122,8 +3639,2610 @@ func (m *CheckoutSessionMutation) ResetEdge(name string) error {
 	case checkoutsession.EdgePayments:
 		m.ResetPayments()
 		return nil
+	case checkoutsession.EdgeCoupon:
+		m.ResetCoupon()
+		return nil
 	}
 	return fmt.Errorf("unknown CheckoutSession edge %s", name)
+}
+
+// CouponMutation represents an operation that mutates the Coupon nodes in the graph.
+type CouponMutation struct {
+	config
+	op                              Op
+	typ                             string
+	id                              *string
+	created_at                      *time.Time
+	updated_at                      *time.Time
+	code                            *string
+	name                            *string
+	kind                            *coupon.Kind
+	amount_off                      *int64
+	addamount_off                   *int64
+	percent_off_bps                 *int
+	addpercent_off_bps              *int
+	currency                        *string
+	minimum_amount                  *int64
+	addminimum_amount               *int64
+	max_redemptions                 *int
+	addmax_redemptions              *int
+	max_redemptions_per_customer    *int
+	addmax_redemptions_per_customer *int
+	times_redeemed                  *int
+	addtimes_redeemed               *int
+	valid_from                      *time.Time
+	valid_until                     *time.Time
+	active                          *bool
+	public                          *bool
+	clearedFields                   map[string]struct{}
+	merchant                        *string
+	clearedmerchant                 bool
+	redemptions                     map[string]struct{}
+	removedredemptions              map[string]struct{}
+	clearedredemptions              bool
+	done                            bool
+	oldValue                        func(context.Context) (*Coupon, error)
+	predicates                      []predicate.Coupon
+}
+
+var _ ent.Mutation = (*CouponMutation)(nil)
+
+// couponOption allows management of the mutation configuration using functional options.
+type couponOption func(*CouponMutation)
+
+// newCouponMutation creates new mutation for the Coupon entity.
+func newCouponMutation(c config, op Op, opts ...couponOption) *CouponMutation {
+	m := &CouponMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCoupon,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCouponID sets the ID field of the mutation.
+func withCouponID(id string) couponOption {
+	return func(m *CouponMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Coupon
+		)
+		m.oldValue = func(ctx context.Context) (*Coupon, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Coupon.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCoupon sets the old Coupon of the mutation.
+func withCoupon(node *Coupon) couponOption {
+	return func(m *CouponMutation) {
+		m.oldValue = func(context.Context) (*Coupon, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CouponMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CouponMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Coupon entities.
+func (m *CouponMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CouponMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CouponMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Coupon.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CouponMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CouponMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CouponMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CouponMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CouponMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CouponMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CouponMutation) SetMerchantID(s string) {
+	m.merchant = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CouponMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CouponMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCode sets the "code" field.
+func (m *CouponMutation) SetCode(s string) {
+	m.code = &s
+}
+
+// Code returns the value of the "code" field in the mutation.
+func (m *CouponMutation) Code() (r string, exists bool) {
+	v := m.code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCode returns the old "code" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCode: %w", err)
+	}
+	return oldValue.Code, nil
+}
+
+// ResetCode resets all changes to the "code" field.
+func (m *CouponMutation) ResetCode() {
+	m.code = nil
+}
+
+// SetName sets the "name" field.
+func (m *CouponMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *CouponMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *CouponMutation) ResetName() {
+	m.name = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *CouponMutation) SetKind(c coupon.Kind) {
+	m.kind = &c
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *CouponMutation) Kind() (r coupon.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldKind(ctx context.Context) (v coupon.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *CouponMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetAmountOff sets the "amount_off" field.
+func (m *CouponMutation) SetAmountOff(i int64) {
+	m.amount_off = &i
+	m.addamount_off = nil
+}
+
+// AmountOff returns the value of the "amount_off" field in the mutation.
+func (m *CouponMutation) AmountOff() (r int64, exists bool) {
+	v := m.amount_off
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmountOff returns the old "amount_off" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldAmountOff(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmountOff is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmountOff requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmountOff: %w", err)
+	}
+	return oldValue.AmountOff, nil
+}
+
+// AddAmountOff adds i to the "amount_off" field.
+func (m *CouponMutation) AddAmountOff(i int64) {
+	if m.addamount_off != nil {
+		*m.addamount_off += i
+	} else {
+		m.addamount_off = &i
+	}
+}
+
+// AddedAmountOff returns the value that was added to the "amount_off" field in this mutation.
+func (m *CouponMutation) AddedAmountOff() (r int64, exists bool) {
+	v := m.addamount_off
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearAmountOff clears the value of the "amount_off" field.
+func (m *CouponMutation) ClearAmountOff() {
+	m.amount_off = nil
+	m.addamount_off = nil
+	m.clearedFields[coupon.FieldAmountOff] = struct{}{}
+}
+
+// AmountOffCleared returns if the "amount_off" field was cleared in this mutation.
+func (m *CouponMutation) AmountOffCleared() bool {
+	_, ok := m.clearedFields[coupon.FieldAmountOff]
+	return ok
+}
+
+// ResetAmountOff resets all changes to the "amount_off" field.
+func (m *CouponMutation) ResetAmountOff() {
+	m.amount_off = nil
+	m.addamount_off = nil
+	delete(m.clearedFields, coupon.FieldAmountOff)
+}
+
+// SetPercentOffBps sets the "percent_off_bps" field.
+func (m *CouponMutation) SetPercentOffBps(i int) {
+	m.percent_off_bps = &i
+	m.addpercent_off_bps = nil
+}
+
+// PercentOffBps returns the value of the "percent_off_bps" field in the mutation.
+func (m *CouponMutation) PercentOffBps() (r int, exists bool) {
+	v := m.percent_off_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPercentOffBps returns the old "percent_off_bps" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldPercentOffBps(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPercentOffBps is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPercentOffBps requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPercentOffBps: %w", err)
+	}
+	return oldValue.PercentOffBps, nil
+}
+
+// AddPercentOffBps adds i to the "percent_off_bps" field.
+func (m *CouponMutation) AddPercentOffBps(i int) {
+	if m.addpercent_off_bps != nil {
+		*m.addpercent_off_bps += i
+	} else {
+		m.addpercent_off_bps = &i
+	}
+}
+
+// AddedPercentOffBps returns the value that was added to the "percent_off_bps" field in this mutation.
+func (m *CouponMutation) AddedPercentOffBps() (r int, exists bool) {
+	v := m.addpercent_off_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearPercentOffBps clears the value of the "percent_off_bps" field.
+func (m *CouponMutation) ClearPercentOffBps() {
+	m.percent_off_bps = nil
+	m.addpercent_off_bps = nil
+	m.clearedFields[coupon.FieldPercentOffBps] = struct{}{}
+}
+
+// PercentOffBpsCleared returns if the "percent_off_bps" field was cleared in this mutation.
+func (m *CouponMutation) PercentOffBpsCleared() bool {
+	_, ok := m.clearedFields[coupon.FieldPercentOffBps]
+	return ok
+}
+
+// ResetPercentOffBps resets all changes to the "percent_off_bps" field.
+func (m *CouponMutation) ResetPercentOffBps() {
+	m.percent_off_bps = nil
+	m.addpercent_off_bps = nil
+	delete(m.clearedFields, coupon.FieldPercentOffBps)
+}
+
+// SetCurrency sets the "currency" field.
+func (m *CouponMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *CouponMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *CouponMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetMinimumAmount sets the "minimum_amount" field.
+func (m *CouponMutation) SetMinimumAmount(i int64) {
+	m.minimum_amount = &i
+	m.addminimum_amount = nil
+}
+
+// MinimumAmount returns the value of the "minimum_amount" field in the mutation.
+func (m *CouponMutation) MinimumAmount() (r int64, exists bool) {
+	v := m.minimum_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinimumAmount returns the old "minimum_amount" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldMinimumAmount(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinimumAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinimumAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinimumAmount: %w", err)
+	}
+	return oldValue.MinimumAmount, nil
+}
+
+// AddMinimumAmount adds i to the "minimum_amount" field.
+func (m *CouponMutation) AddMinimumAmount(i int64) {
+	if m.addminimum_amount != nil {
+		*m.addminimum_amount += i
+	} else {
+		m.addminimum_amount = &i
+	}
+}
+
+// AddedMinimumAmount returns the value that was added to the "minimum_amount" field in this mutation.
+func (m *CouponMutation) AddedMinimumAmount() (r int64, exists bool) {
+	v := m.addminimum_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMinimumAmount clears the value of the "minimum_amount" field.
+func (m *CouponMutation) ClearMinimumAmount() {
+	m.minimum_amount = nil
+	m.addminimum_amount = nil
+	m.clearedFields[coupon.FieldMinimumAmount] = struct{}{}
+}
+
+// MinimumAmountCleared returns if the "minimum_amount" field was cleared in this mutation.
+func (m *CouponMutation) MinimumAmountCleared() bool {
+	_, ok := m.clearedFields[coupon.FieldMinimumAmount]
+	return ok
+}
+
+// ResetMinimumAmount resets all changes to the "minimum_amount" field.
+func (m *CouponMutation) ResetMinimumAmount() {
+	m.minimum_amount = nil
+	m.addminimum_amount = nil
+	delete(m.clearedFields, coupon.FieldMinimumAmount)
+}
+
+// SetMaxRedemptions sets the "max_redemptions" field.
+func (m *CouponMutation) SetMaxRedemptions(i int) {
+	m.max_redemptions = &i
+	m.addmax_redemptions = nil
+}
+
+// MaxRedemptions returns the value of the "max_redemptions" field in the mutation.
+func (m *CouponMutation) MaxRedemptions() (r int, exists bool) {
+	v := m.max_redemptions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxRedemptions returns the old "max_redemptions" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldMaxRedemptions(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxRedemptions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxRedemptions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxRedemptions: %w", err)
+	}
+	return oldValue.MaxRedemptions, nil
+}
+
+// AddMaxRedemptions adds i to the "max_redemptions" field.
+func (m *CouponMutation) AddMaxRedemptions(i int) {
+	if m.addmax_redemptions != nil {
+		*m.addmax_redemptions += i
+	} else {
+		m.addmax_redemptions = &i
+	}
+}
+
+// AddedMaxRedemptions returns the value that was added to the "max_redemptions" field in this mutation.
+func (m *CouponMutation) AddedMaxRedemptions() (r int, exists bool) {
+	v := m.addmax_redemptions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMaxRedemptions clears the value of the "max_redemptions" field.
+func (m *CouponMutation) ClearMaxRedemptions() {
+	m.max_redemptions = nil
+	m.addmax_redemptions = nil
+	m.clearedFields[coupon.FieldMaxRedemptions] = struct{}{}
+}
+
+// MaxRedemptionsCleared returns if the "max_redemptions" field was cleared in this mutation.
+func (m *CouponMutation) MaxRedemptionsCleared() bool {
+	_, ok := m.clearedFields[coupon.FieldMaxRedemptions]
+	return ok
+}
+
+// ResetMaxRedemptions resets all changes to the "max_redemptions" field.
+func (m *CouponMutation) ResetMaxRedemptions() {
+	m.max_redemptions = nil
+	m.addmax_redemptions = nil
+	delete(m.clearedFields, coupon.FieldMaxRedemptions)
+}
+
+// SetMaxRedemptionsPerCustomer sets the "max_redemptions_per_customer" field.
+func (m *CouponMutation) SetMaxRedemptionsPerCustomer(i int) {
+	m.max_redemptions_per_customer = &i
+	m.addmax_redemptions_per_customer = nil
+}
+
+// MaxRedemptionsPerCustomer returns the value of the "max_redemptions_per_customer" field in the mutation.
+func (m *CouponMutation) MaxRedemptionsPerCustomer() (r int, exists bool) {
+	v := m.max_redemptions_per_customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxRedemptionsPerCustomer returns the old "max_redemptions_per_customer" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldMaxRedemptionsPerCustomer(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxRedemptionsPerCustomer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxRedemptionsPerCustomer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxRedemptionsPerCustomer: %w", err)
+	}
+	return oldValue.MaxRedemptionsPerCustomer, nil
+}
+
+// AddMaxRedemptionsPerCustomer adds i to the "max_redemptions_per_customer" field.
+func (m *CouponMutation) AddMaxRedemptionsPerCustomer(i int) {
+	if m.addmax_redemptions_per_customer != nil {
+		*m.addmax_redemptions_per_customer += i
+	} else {
+		m.addmax_redemptions_per_customer = &i
+	}
+}
+
+// AddedMaxRedemptionsPerCustomer returns the value that was added to the "max_redemptions_per_customer" field in this mutation.
+func (m *CouponMutation) AddedMaxRedemptionsPerCustomer() (r int, exists bool) {
+	v := m.addmax_redemptions_per_customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearMaxRedemptionsPerCustomer clears the value of the "max_redemptions_per_customer" field.
+func (m *CouponMutation) ClearMaxRedemptionsPerCustomer() {
+	m.max_redemptions_per_customer = nil
+	m.addmax_redemptions_per_customer = nil
+	m.clearedFields[coupon.FieldMaxRedemptionsPerCustomer] = struct{}{}
+}
+
+// MaxRedemptionsPerCustomerCleared returns if the "max_redemptions_per_customer" field was cleared in this mutation.
+func (m *CouponMutation) MaxRedemptionsPerCustomerCleared() bool {
+	_, ok := m.clearedFields[coupon.FieldMaxRedemptionsPerCustomer]
+	return ok
+}
+
+// ResetMaxRedemptionsPerCustomer resets all changes to the "max_redemptions_per_customer" field.
+func (m *CouponMutation) ResetMaxRedemptionsPerCustomer() {
+	m.max_redemptions_per_customer = nil
+	m.addmax_redemptions_per_customer = nil
+	delete(m.clearedFields, coupon.FieldMaxRedemptionsPerCustomer)
+}
+
+// SetTimesRedeemed sets the "times_redeemed" field.
+func (m *CouponMutation) SetTimesRedeemed(i int) {
+	m.times_redeemed = &i
+	m.addtimes_redeemed = nil
+}
+
+// TimesRedeemed returns the value of the "times_redeemed" field in the mutation.
+func (m *CouponMutation) TimesRedeemed() (r int, exists bool) {
+	v := m.times_redeemed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimesRedeemed returns the old "times_redeemed" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldTimesRedeemed(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimesRedeemed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimesRedeemed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimesRedeemed: %w", err)
+	}
+	return oldValue.TimesRedeemed, nil
+}
+
+// AddTimesRedeemed adds i to the "times_redeemed" field.
+func (m *CouponMutation) AddTimesRedeemed(i int) {
+	if m.addtimes_redeemed != nil {
+		*m.addtimes_redeemed += i
+	} else {
+		m.addtimes_redeemed = &i
+	}
+}
+
+// AddedTimesRedeemed returns the value that was added to the "times_redeemed" field in this mutation.
+func (m *CouponMutation) AddedTimesRedeemed() (r int, exists bool) {
+	v := m.addtimes_redeemed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTimesRedeemed resets all changes to the "times_redeemed" field.
+func (m *CouponMutation) ResetTimesRedeemed() {
+	m.times_redeemed = nil
+	m.addtimes_redeemed = nil
+}
+
+// SetValidFrom sets the "valid_from" field.
+func (m *CouponMutation) SetValidFrom(t time.Time) {
+	m.valid_from = &t
+}
+
+// ValidFrom returns the value of the "valid_from" field in the mutation.
+func (m *CouponMutation) ValidFrom() (r time.Time, exists bool) {
+	v := m.valid_from
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidFrom returns the old "valid_from" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldValidFrom(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidFrom is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidFrom requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidFrom: %w", err)
+	}
+	return oldValue.ValidFrom, nil
+}
+
+// ClearValidFrom clears the value of the "valid_from" field.
+func (m *CouponMutation) ClearValidFrom() {
+	m.valid_from = nil
+	m.clearedFields[coupon.FieldValidFrom] = struct{}{}
+}
+
+// ValidFromCleared returns if the "valid_from" field was cleared in this mutation.
+func (m *CouponMutation) ValidFromCleared() bool {
+	_, ok := m.clearedFields[coupon.FieldValidFrom]
+	return ok
+}
+
+// ResetValidFrom resets all changes to the "valid_from" field.
+func (m *CouponMutation) ResetValidFrom() {
+	m.valid_from = nil
+	delete(m.clearedFields, coupon.FieldValidFrom)
+}
+
+// SetValidUntil sets the "valid_until" field.
+func (m *CouponMutation) SetValidUntil(t time.Time) {
+	m.valid_until = &t
+}
+
+// ValidUntil returns the value of the "valid_until" field in the mutation.
+func (m *CouponMutation) ValidUntil() (r time.Time, exists bool) {
+	v := m.valid_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValidUntil returns the old "valid_until" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldValidUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValidUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValidUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValidUntil: %w", err)
+	}
+	return oldValue.ValidUntil, nil
+}
+
+// ClearValidUntil clears the value of the "valid_until" field.
+func (m *CouponMutation) ClearValidUntil() {
+	m.valid_until = nil
+	m.clearedFields[coupon.FieldValidUntil] = struct{}{}
+}
+
+// ValidUntilCleared returns if the "valid_until" field was cleared in this mutation.
+func (m *CouponMutation) ValidUntilCleared() bool {
+	_, ok := m.clearedFields[coupon.FieldValidUntil]
+	return ok
+}
+
+// ResetValidUntil resets all changes to the "valid_until" field.
+func (m *CouponMutation) ResetValidUntil() {
+	m.valid_until = nil
+	delete(m.clearedFields, coupon.FieldValidUntil)
+}
+
+// SetActive sets the "active" field.
+func (m *CouponMutation) SetActive(b bool) {
+	m.active = &b
+}
+
+// Active returns the value of the "active" field in the mutation.
+func (m *CouponMutation) Active() (r bool, exists bool) {
+	v := m.active
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActive returns the old "active" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldActive(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActive is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActive requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActive: %w", err)
+	}
+	return oldValue.Active, nil
+}
+
+// ResetActive resets all changes to the "active" field.
+func (m *CouponMutation) ResetActive() {
+	m.active = nil
+}
+
+// SetPublic sets the "public" field.
+func (m *CouponMutation) SetPublic(b bool) {
+	m.public = &b
+}
+
+// Public returns the value of the "public" field in the mutation.
+func (m *CouponMutation) Public() (r bool, exists bool) {
+	v := m.public
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublic returns the old "public" field's value of the Coupon entity.
+// If the Coupon object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponMutation) OldPublic(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublic is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublic requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublic: %w", err)
+	}
+	return oldValue.Public, nil
+}
+
+// ResetPublic resets all changes to the "public" field.
+func (m *CouponMutation) ResetPublic() {
+	m.public = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CouponMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[coupon.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CouponMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CouponMutation) MerchantIDs() (ids []string) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CouponMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// AddRedemptionIDs adds the "redemptions" edge to the CouponRedemption entity by ids.
+func (m *CouponMutation) AddRedemptionIDs(ids ...string) {
+	if m.redemptions == nil {
+		m.redemptions = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.redemptions[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRedemptions clears the "redemptions" edge to the CouponRedemption entity.
+func (m *CouponMutation) ClearRedemptions() {
+	m.clearedredemptions = true
+}
+
+// RedemptionsCleared reports if the "redemptions" edge to the CouponRedemption entity was cleared.
+func (m *CouponMutation) RedemptionsCleared() bool {
+	return m.clearedredemptions
+}
+
+// RemoveRedemptionIDs removes the "redemptions" edge to the CouponRedemption entity by IDs.
+func (m *CouponMutation) RemoveRedemptionIDs(ids ...string) {
+	if m.removedredemptions == nil {
+		m.removedredemptions = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.redemptions, ids[i])
+		m.removedredemptions[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRedemptions returns the removed IDs of the "redemptions" edge to the CouponRedemption entity.
+func (m *CouponMutation) RemovedRedemptionsIDs() (ids []string) {
+	for id := range m.removedredemptions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RedemptionsIDs returns the "redemptions" edge IDs in the mutation.
+func (m *CouponMutation) RedemptionsIDs() (ids []string) {
+	for id := range m.redemptions {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRedemptions resets all changes to the "redemptions" edge.
+func (m *CouponMutation) ResetRedemptions() {
+	m.redemptions = nil
+	m.clearedredemptions = false
+	m.removedredemptions = nil
+}
+
+// Where appends a list predicates to the CouponMutation builder.
+func (m *CouponMutation) Where(ps ...predicate.Coupon) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CouponMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CouponMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Coupon, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CouponMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CouponMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Coupon).
+func (m *CouponMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CouponMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.created_at != nil {
+		fields = append(fields, coupon.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, coupon.FieldUpdatedAt)
+	}
+	if m.merchant != nil {
+		fields = append(fields, coupon.FieldMerchantID)
+	}
+	if m.code != nil {
+		fields = append(fields, coupon.FieldCode)
+	}
+	if m.name != nil {
+		fields = append(fields, coupon.FieldName)
+	}
+	if m.kind != nil {
+		fields = append(fields, coupon.FieldKind)
+	}
+	if m.amount_off != nil {
+		fields = append(fields, coupon.FieldAmountOff)
+	}
+	if m.percent_off_bps != nil {
+		fields = append(fields, coupon.FieldPercentOffBps)
+	}
+	if m.currency != nil {
+		fields = append(fields, coupon.FieldCurrency)
+	}
+	if m.minimum_amount != nil {
+		fields = append(fields, coupon.FieldMinimumAmount)
+	}
+	if m.max_redemptions != nil {
+		fields = append(fields, coupon.FieldMaxRedemptions)
+	}
+	if m.max_redemptions_per_customer != nil {
+		fields = append(fields, coupon.FieldMaxRedemptionsPerCustomer)
+	}
+	if m.times_redeemed != nil {
+		fields = append(fields, coupon.FieldTimesRedeemed)
+	}
+	if m.valid_from != nil {
+		fields = append(fields, coupon.FieldValidFrom)
+	}
+	if m.valid_until != nil {
+		fields = append(fields, coupon.FieldValidUntil)
+	}
+	if m.active != nil {
+		fields = append(fields, coupon.FieldActive)
+	}
+	if m.public != nil {
+		fields = append(fields, coupon.FieldPublic)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CouponMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case coupon.FieldCreatedAt:
+		return m.CreatedAt()
+	case coupon.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case coupon.FieldMerchantID:
+		return m.MerchantID()
+	case coupon.FieldCode:
+		return m.Code()
+	case coupon.FieldName:
+		return m.Name()
+	case coupon.FieldKind:
+		return m.Kind()
+	case coupon.FieldAmountOff:
+		return m.AmountOff()
+	case coupon.FieldPercentOffBps:
+		return m.PercentOffBps()
+	case coupon.FieldCurrency:
+		return m.Currency()
+	case coupon.FieldMinimumAmount:
+		return m.MinimumAmount()
+	case coupon.FieldMaxRedemptions:
+		return m.MaxRedemptions()
+	case coupon.FieldMaxRedemptionsPerCustomer:
+		return m.MaxRedemptionsPerCustomer()
+	case coupon.FieldTimesRedeemed:
+		return m.TimesRedeemed()
+	case coupon.FieldValidFrom:
+		return m.ValidFrom()
+	case coupon.FieldValidUntil:
+		return m.ValidUntil()
+	case coupon.FieldActive:
+		return m.Active()
+	case coupon.FieldPublic:
+		return m.Public()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CouponMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case coupon.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case coupon.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case coupon.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case coupon.FieldCode:
+		return m.OldCode(ctx)
+	case coupon.FieldName:
+		return m.OldName(ctx)
+	case coupon.FieldKind:
+		return m.OldKind(ctx)
+	case coupon.FieldAmountOff:
+		return m.OldAmountOff(ctx)
+	case coupon.FieldPercentOffBps:
+		return m.OldPercentOffBps(ctx)
+	case coupon.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case coupon.FieldMinimumAmount:
+		return m.OldMinimumAmount(ctx)
+	case coupon.FieldMaxRedemptions:
+		return m.OldMaxRedemptions(ctx)
+	case coupon.FieldMaxRedemptionsPerCustomer:
+		return m.OldMaxRedemptionsPerCustomer(ctx)
+	case coupon.FieldTimesRedeemed:
+		return m.OldTimesRedeemed(ctx)
+	case coupon.FieldValidFrom:
+		return m.OldValidFrom(ctx)
+	case coupon.FieldValidUntil:
+		return m.OldValidUntil(ctx)
+	case coupon.FieldActive:
+		return m.OldActive(ctx)
+	case coupon.FieldPublic:
+		return m.OldPublic(ctx)
+	}
+	return nil, fmt.Errorf("unknown Coupon field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CouponMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case coupon.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case coupon.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case coupon.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case coupon.FieldCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCode(v)
+		return nil
+	case coupon.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case coupon.FieldKind:
+		v, ok := value.(coupon.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case coupon.FieldAmountOff:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmountOff(v)
+		return nil
+	case coupon.FieldPercentOffBps:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPercentOffBps(v)
+		return nil
+	case coupon.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case coupon.FieldMinimumAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinimumAmount(v)
+		return nil
+	case coupon.FieldMaxRedemptions:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxRedemptions(v)
+		return nil
+	case coupon.FieldMaxRedemptionsPerCustomer:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxRedemptionsPerCustomer(v)
+		return nil
+	case coupon.FieldTimesRedeemed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimesRedeemed(v)
+		return nil
+	case coupon.FieldValidFrom:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidFrom(v)
+		return nil
+	case coupon.FieldValidUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValidUntil(v)
+		return nil
+	case coupon.FieldActive:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActive(v)
+		return nil
+	case coupon.FieldPublic:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublic(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Coupon field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CouponMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount_off != nil {
+		fields = append(fields, coupon.FieldAmountOff)
+	}
+	if m.addpercent_off_bps != nil {
+		fields = append(fields, coupon.FieldPercentOffBps)
+	}
+	if m.addminimum_amount != nil {
+		fields = append(fields, coupon.FieldMinimumAmount)
+	}
+	if m.addmax_redemptions != nil {
+		fields = append(fields, coupon.FieldMaxRedemptions)
+	}
+	if m.addmax_redemptions_per_customer != nil {
+		fields = append(fields, coupon.FieldMaxRedemptionsPerCustomer)
+	}
+	if m.addtimes_redeemed != nil {
+		fields = append(fields, coupon.FieldTimesRedeemed)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CouponMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case coupon.FieldAmountOff:
+		return m.AddedAmountOff()
+	case coupon.FieldPercentOffBps:
+		return m.AddedPercentOffBps()
+	case coupon.FieldMinimumAmount:
+		return m.AddedMinimumAmount()
+	case coupon.FieldMaxRedemptions:
+		return m.AddedMaxRedemptions()
+	case coupon.FieldMaxRedemptionsPerCustomer:
+		return m.AddedMaxRedemptionsPerCustomer()
+	case coupon.FieldTimesRedeemed:
+		return m.AddedTimesRedeemed()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CouponMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case coupon.FieldAmountOff:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmountOff(v)
+		return nil
+	case coupon.FieldPercentOffBps:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPercentOffBps(v)
+		return nil
+	case coupon.FieldMinimumAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinimumAmount(v)
+		return nil
+	case coupon.FieldMaxRedemptions:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxRedemptions(v)
+		return nil
+	case coupon.FieldMaxRedemptionsPerCustomer:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxRedemptionsPerCustomer(v)
+		return nil
+	case coupon.FieldTimesRedeemed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTimesRedeemed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Coupon numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CouponMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(coupon.FieldAmountOff) {
+		fields = append(fields, coupon.FieldAmountOff)
+	}
+	if m.FieldCleared(coupon.FieldPercentOffBps) {
+		fields = append(fields, coupon.FieldPercentOffBps)
+	}
+	if m.FieldCleared(coupon.FieldMinimumAmount) {
+		fields = append(fields, coupon.FieldMinimumAmount)
+	}
+	if m.FieldCleared(coupon.FieldMaxRedemptions) {
+		fields = append(fields, coupon.FieldMaxRedemptions)
+	}
+	if m.FieldCleared(coupon.FieldMaxRedemptionsPerCustomer) {
+		fields = append(fields, coupon.FieldMaxRedemptionsPerCustomer)
+	}
+	if m.FieldCleared(coupon.FieldValidFrom) {
+		fields = append(fields, coupon.FieldValidFrom)
+	}
+	if m.FieldCleared(coupon.FieldValidUntil) {
+		fields = append(fields, coupon.FieldValidUntil)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CouponMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CouponMutation) ClearField(name string) error {
+	switch name {
+	case coupon.FieldAmountOff:
+		m.ClearAmountOff()
+		return nil
+	case coupon.FieldPercentOffBps:
+		m.ClearPercentOffBps()
+		return nil
+	case coupon.FieldMinimumAmount:
+		m.ClearMinimumAmount()
+		return nil
+	case coupon.FieldMaxRedemptions:
+		m.ClearMaxRedemptions()
+		return nil
+	case coupon.FieldMaxRedemptionsPerCustomer:
+		m.ClearMaxRedemptionsPerCustomer()
+		return nil
+	case coupon.FieldValidFrom:
+		m.ClearValidFrom()
+		return nil
+	case coupon.FieldValidUntil:
+		m.ClearValidUntil()
+		return nil
+	}
+	return fmt.Errorf("unknown Coupon nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CouponMutation) ResetField(name string) error {
+	switch name {
+	case coupon.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case coupon.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case coupon.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case coupon.FieldCode:
+		m.ResetCode()
+		return nil
+	case coupon.FieldName:
+		m.ResetName()
+		return nil
+	case coupon.FieldKind:
+		m.ResetKind()
+		return nil
+	case coupon.FieldAmountOff:
+		m.ResetAmountOff()
+		return nil
+	case coupon.FieldPercentOffBps:
+		m.ResetPercentOffBps()
+		return nil
+	case coupon.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case coupon.FieldMinimumAmount:
+		m.ResetMinimumAmount()
+		return nil
+	case coupon.FieldMaxRedemptions:
+		m.ResetMaxRedemptions()
+		return nil
+	case coupon.FieldMaxRedemptionsPerCustomer:
+		m.ResetMaxRedemptionsPerCustomer()
+		return nil
+	case coupon.FieldTimesRedeemed:
+		m.ResetTimesRedeemed()
+		return nil
+	case coupon.FieldValidFrom:
+		m.ResetValidFrom()
+		return nil
+	case coupon.FieldValidUntil:
+		m.ResetValidUntil()
+		return nil
+	case coupon.FieldActive:
+		m.ResetActive()
+		return nil
+	case coupon.FieldPublic:
+		m.ResetPublic()
+		return nil
+	}
+	return fmt.Errorf("unknown Coupon field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CouponMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, coupon.EdgeMerchant)
+	}
+	if m.redemptions != nil {
+		edges = append(edges, coupon.EdgeRedemptions)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CouponMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case coupon.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case coupon.EdgeRedemptions:
+		ids := make([]ent.Value, 0, len(m.redemptions))
+		for id := range m.redemptions {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CouponMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.removedredemptions != nil {
+		edges = append(edges, coupon.EdgeRedemptions)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CouponMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case coupon.EdgeRedemptions:
+		ids := make([]ent.Value, 0, len(m.removedredemptions))
+		for id := range m.removedredemptions {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CouponMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, coupon.EdgeMerchant)
+	}
+	if m.clearedredemptions {
+		edges = append(edges, coupon.EdgeRedemptions)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CouponMutation) EdgeCleared(name string) bool {
+	switch name {
+	case coupon.EdgeMerchant:
+		return m.clearedmerchant
+	case coupon.EdgeRedemptions:
+		return m.clearedredemptions
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CouponMutation) ClearEdge(name string) error {
+	switch name {
+	case coupon.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	}
+	return fmt.Errorf("unknown Coupon unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CouponMutation) ResetEdge(name string) error {
+	switch name {
+	case coupon.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case coupon.EdgeRedemptions:
+		m.ResetRedemptions()
+		return nil
+	}
+	return fmt.Errorf("unknown Coupon edge %s", name)
+}
+
+// CouponRedemptionMutation represents an operation that mutates the CouponRedemption nodes in the graph.
+type CouponRedemptionMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *string
+	created_at          *time.Time
+	updated_at          *time.Time
+	checkout_session_id *string
+	customer_id         *string
+	payment_id          *string
+	amount_discount     *int64
+	addamount_discount  *int64
+	currency            *string
+	clearedFields       map[string]struct{}
+	merchant            *string
+	clearedmerchant     bool
+	coupon              *string
+	clearedcoupon       bool
+	done                bool
+	oldValue            func(context.Context) (*CouponRedemption, error)
+	predicates          []predicate.CouponRedemption
+}
+
+var _ ent.Mutation = (*CouponRedemptionMutation)(nil)
+
+// couponredemptionOption allows management of the mutation configuration using functional options.
+type couponredemptionOption func(*CouponRedemptionMutation)
+
+// newCouponRedemptionMutation creates new mutation for the CouponRedemption entity.
+func newCouponRedemptionMutation(c config, op Op, opts ...couponredemptionOption) *CouponRedemptionMutation {
+	m := &CouponRedemptionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCouponRedemption,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCouponRedemptionID sets the ID field of the mutation.
+func withCouponRedemptionID(id string) couponredemptionOption {
+	return func(m *CouponRedemptionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CouponRedemption
+		)
+		m.oldValue = func(ctx context.Context) (*CouponRedemption, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CouponRedemption.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCouponRedemption sets the old CouponRedemption of the mutation.
+func withCouponRedemption(node *CouponRedemption) couponredemptionOption {
+	return func(m *CouponRedemptionMutation) {
+		m.oldValue = func(context.Context) (*CouponRedemption, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CouponRedemptionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CouponRedemptionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CouponRedemption entities.
+func (m *CouponRedemptionMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CouponRedemptionMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CouponRedemptionMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CouponRedemption.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *CouponRedemptionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *CouponRedemptionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the CouponRedemption entity.
+// If the CouponRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponRedemptionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *CouponRedemptionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CouponRedemptionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CouponRedemptionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CouponRedemption entity.
+// If the CouponRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponRedemptionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CouponRedemptionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *CouponRedemptionMutation) SetMerchantID(s string) {
+	m.merchant = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *CouponRedemptionMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the CouponRedemption entity.
+// If the CouponRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponRedemptionMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *CouponRedemptionMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCouponID sets the "coupon_id" field.
+func (m *CouponRedemptionMutation) SetCouponID(s string) {
+	m.coupon = &s
+}
+
+// CouponID returns the value of the "coupon_id" field in the mutation.
+func (m *CouponRedemptionMutation) CouponID() (r string, exists bool) {
+	v := m.coupon
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCouponID returns the old "coupon_id" field's value of the CouponRedemption entity.
+// If the CouponRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponRedemptionMutation) OldCouponID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCouponID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCouponID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCouponID: %w", err)
+	}
+	return oldValue.CouponID, nil
+}
+
+// ResetCouponID resets all changes to the "coupon_id" field.
+func (m *CouponRedemptionMutation) ResetCouponID() {
+	m.coupon = nil
+}
+
+// SetCheckoutSessionID sets the "checkout_session_id" field.
+func (m *CouponRedemptionMutation) SetCheckoutSessionID(s string) {
+	m.checkout_session_id = &s
+}
+
+// CheckoutSessionID returns the value of the "checkout_session_id" field in the mutation.
+func (m *CouponRedemptionMutation) CheckoutSessionID() (r string, exists bool) {
+	v := m.checkout_session_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCheckoutSessionID returns the old "checkout_session_id" field's value of the CouponRedemption entity.
+// If the CouponRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponRedemptionMutation) OldCheckoutSessionID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCheckoutSessionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCheckoutSessionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCheckoutSessionID: %w", err)
+	}
+	return oldValue.CheckoutSessionID, nil
+}
+
+// ResetCheckoutSessionID resets all changes to the "checkout_session_id" field.
+func (m *CouponRedemptionMutation) ResetCheckoutSessionID() {
+	m.checkout_session_id = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *CouponRedemptionMutation) SetCustomerID(s string) {
+	m.customer_id = &s
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *CouponRedemptionMutation) CustomerID() (r string, exists bool) {
+	v := m.customer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the CouponRedemption entity.
+// If the CouponRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponRedemptionMutation) OldCustomerID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ClearCustomerID clears the value of the "customer_id" field.
+func (m *CouponRedemptionMutation) ClearCustomerID() {
+	m.customer_id = nil
+	m.clearedFields[couponredemption.FieldCustomerID] = struct{}{}
+}
+
+// CustomerIDCleared returns if the "customer_id" field was cleared in this mutation.
+func (m *CouponRedemptionMutation) CustomerIDCleared() bool {
+	_, ok := m.clearedFields[couponredemption.FieldCustomerID]
+	return ok
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *CouponRedemptionMutation) ResetCustomerID() {
+	m.customer_id = nil
+	delete(m.clearedFields, couponredemption.FieldCustomerID)
+}
+
+// SetPaymentID sets the "payment_id" field.
+func (m *CouponRedemptionMutation) SetPaymentID(s string) {
+	m.payment_id = &s
+}
+
+// PaymentID returns the value of the "payment_id" field in the mutation.
+func (m *CouponRedemptionMutation) PaymentID() (r string, exists bool) {
+	v := m.payment_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaymentID returns the old "payment_id" field's value of the CouponRedemption entity.
+// If the CouponRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponRedemptionMutation) OldPaymentID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaymentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaymentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaymentID: %w", err)
+	}
+	return oldValue.PaymentID, nil
+}
+
+// ResetPaymentID resets all changes to the "payment_id" field.
+func (m *CouponRedemptionMutation) ResetPaymentID() {
+	m.payment_id = nil
+}
+
+// SetAmountDiscount sets the "amount_discount" field.
+func (m *CouponRedemptionMutation) SetAmountDiscount(i int64) {
+	m.amount_discount = &i
+	m.addamount_discount = nil
+}
+
+// AmountDiscount returns the value of the "amount_discount" field in the mutation.
+func (m *CouponRedemptionMutation) AmountDiscount() (r int64, exists bool) {
+	v := m.amount_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmountDiscount returns the old "amount_discount" field's value of the CouponRedemption entity.
+// If the CouponRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponRedemptionMutation) OldAmountDiscount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmountDiscount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmountDiscount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmountDiscount: %w", err)
+	}
+	return oldValue.AmountDiscount, nil
+}
+
+// AddAmountDiscount adds i to the "amount_discount" field.
+func (m *CouponRedemptionMutation) AddAmountDiscount(i int64) {
+	if m.addamount_discount != nil {
+		*m.addamount_discount += i
+	} else {
+		m.addamount_discount = &i
+	}
+}
+
+// AddedAmountDiscount returns the value that was added to the "amount_discount" field in this mutation.
+func (m *CouponRedemptionMutation) AddedAmountDiscount() (r int64, exists bool) {
+	v := m.addamount_discount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmountDiscount resets all changes to the "amount_discount" field.
+func (m *CouponRedemptionMutation) ResetAmountDiscount() {
+	m.amount_discount = nil
+	m.addamount_discount = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *CouponRedemptionMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *CouponRedemptionMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the CouponRedemption entity.
+// If the CouponRedemption object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CouponRedemptionMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *CouponRedemptionMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *CouponRedemptionMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[couponredemption.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *CouponRedemptionMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *CouponRedemptionMutation) MerchantIDs() (ids []string) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *CouponRedemptionMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearCoupon clears the "coupon" edge to the Coupon entity.
+func (m *CouponRedemptionMutation) ClearCoupon() {
+	m.clearedcoupon = true
+	m.clearedFields[couponredemption.FieldCouponID] = struct{}{}
+}
+
+// CouponCleared reports if the "coupon" edge to the Coupon entity was cleared.
+func (m *CouponRedemptionMutation) CouponCleared() bool {
+	return m.clearedcoupon
+}
+
+// CouponIDs returns the "coupon" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CouponID instead. It exists only for internal usage by the builders.
+func (m *CouponRedemptionMutation) CouponIDs() (ids []string) {
+	if id := m.coupon; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCoupon resets all changes to the "coupon" edge.
+func (m *CouponRedemptionMutation) ResetCoupon() {
+	m.coupon = nil
+	m.clearedcoupon = false
+}
+
+// Where appends a list predicates to the CouponRedemptionMutation builder.
+func (m *CouponRedemptionMutation) Where(ps ...predicate.CouponRedemption) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CouponRedemptionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CouponRedemptionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CouponRedemption, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CouponRedemptionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CouponRedemptionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CouponRedemption).
+func (m *CouponRedemptionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CouponRedemptionMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.created_at != nil {
+		fields = append(fields, couponredemption.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, couponredemption.FieldUpdatedAt)
+	}
+	if m.merchant != nil {
+		fields = append(fields, couponredemption.FieldMerchantID)
+	}
+	if m.coupon != nil {
+		fields = append(fields, couponredemption.FieldCouponID)
+	}
+	if m.checkout_session_id != nil {
+		fields = append(fields, couponredemption.FieldCheckoutSessionID)
+	}
+	if m.customer_id != nil {
+		fields = append(fields, couponredemption.FieldCustomerID)
+	}
+	if m.payment_id != nil {
+		fields = append(fields, couponredemption.FieldPaymentID)
+	}
+	if m.amount_discount != nil {
+		fields = append(fields, couponredemption.FieldAmountDiscount)
+	}
+	if m.currency != nil {
+		fields = append(fields, couponredemption.FieldCurrency)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CouponRedemptionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case couponredemption.FieldCreatedAt:
+		return m.CreatedAt()
+	case couponredemption.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case couponredemption.FieldMerchantID:
+		return m.MerchantID()
+	case couponredemption.FieldCouponID:
+		return m.CouponID()
+	case couponredemption.FieldCheckoutSessionID:
+		return m.CheckoutSessionID()
+	case couponredemption.FieldCustomerID:
+		return m.CustomerID()
+	case couponredemption.FieldPaymentID:
+		return m.PaymentID()
+	case couponredemption.FieldAmountDiscount:
+		return m.AmountDiscount()
+	case couponredemption.FieldCurrency:
+		return m.Currency()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CouponRedemptionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case couponredemption.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case couponredemption.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case couponredemption.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case couponredemption.FieldCouponID:
+		return m.OldCouponID(ctx)
+	case couponredemption.FieldCheckoutSessionID:
+		return m.OldCheckoutSessionID(ctx)
+	case couponredemption.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case couponredemption.FieldPaymentID:
+		return m.OldPaymentID(ctx)
+	case couponredemption.FieldAmountDiscount:
+		return m.OldAmountDiscount(ctx)
+	case couponredemption.FieldCurrency:
+		return m.OldCurrency(ctx)
+	}
+	return nil, fmt.Errorf("unknown CouponRedemption field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CouponRedemptionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case couponredemption.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case couponredemption.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case couponredemption.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case couponredemption.FieldCouponID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCouponID(v)
+		return nil
+	case couponredemption.FieldCheckoutSessionID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCheckoutSessionID(v)
+		return nil
+	case couponredemption.FieldCustomerID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case couponredemption.FieldPaymentID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaymentID(v)
+		return nil
+	case couponredemption.FieldAmountDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmountDiscount(v)
+		return nil
+	case couponredemption.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CouponRedemption field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CouponRedemptionMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount_discount != nil {
+		fields = append(fields, couponredemption.FieldAmountDiscount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CouponRedemptionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case couponredemption.FieldAmountDiscount:
+		return m.AddedAmountDiscount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CouponRedemptionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case couponredemption.FieldAmountDiscount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmountDiscount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CouponRedemption numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CouponRedemptionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(couponredemption.FieldCustomerID) {
+		fields = append(fields, couponredemption.FieldCustomerID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CouponRedemptionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CouponRedemptionMutation) ClearField(name string) error {
+	switch name {
+	case couponredemption.FieldCustomerID:
+		m.ClearCustomerID()
+		return nil
+	}
+	return fmt.Errorf("unknown CouponRedemption nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CouponRedemptionMutation) ResetField(name string) error {
+	switch name {
+	case couponredemption.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case couponredemption.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case couponredemption.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case couponredemption.FieldCouponID:
+		m.ResetCouponID()
+		return nil
+	case couponredemption.FieldCheckoutSessionID:
+		m.ResetCheckoutSessionID()
+		return nil
+	case couponredemption.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case couponredemption.FieldPaymentID:
+		m.ResetPaymentID()
+		return nil
+	case couponredemption.FieldAmountDiscount:
+		m.ResetAmountDiscount()
+		return nil
+	case couponredemption.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	}
+	return fmt.Errorf("unknown CouponRedemption field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CouponRedemptionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, couponredemption.EdgeMerchant)
+	}
+	if m.coupon != nil {
+		edges = append(edges, couponredemption.EdgeCoupon)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CouponRedemptionMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case couponredemption.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case couponredemption.EdgeCoupon:
+		if id := m.coupon; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CouponRedemptionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CouponRedemptionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CouponRedemptionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, couponredemption.EdgeMerchant)
+	}
+	if m.clearedcoupon {
+		edges = append(edges, couponredemption.EdgeCoupon)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CouponRedemptionMutation) EdgeCleared(name string) bool {
+	switch name {
+	case couponredemption.EdgeMerchant:
+		return m.clearedmerchant
+	case couponredemption.EdgeCoupon:
+		return m.clearedcoupon
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CouponRedemptionMutation) ClearEdge(name string) error {
+	switch name {
+	case couponredemption.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case couponredemption.EdgeCoupon:
+		m.ClearCoupon()
+		return nil
+	}
+	return fmt.Errorf("unknown CouponRedemption unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CouponRedemptionMutation) ResetEdge(name string) error {
+	switch name {
+	case couponredemption.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case couponredemption.EdgeCoupon:
+		m.ResetCoupon()
+		return nil
+	}
+	return fmt.Errorf("unknown CouponRedemption edge %s", name)
 }
 
 // CustomerMutation represents an operation that mutates the Customer nodes in the graph.
@@ -3143,6 +6262,9 @@ type CustomerMutation struct {
 	clearedFields      map[string]struct{}
 	merchant           *string
 	clearedmerchant    bool
+	vault_cards        map[string]struct{}
+	removedvault_cards map[string]struct{}
+	clearedvault_cards bool
 	done               bool
 	oldValue           func(context.Context) (*Customer, error)
 	predicates         []predicate.Customer
@@ -3616,6 +6738,60 @@ func (m *CustomerMutation) ResetMerchant() {
 	m.clearedmerchant = false
 }
 
+// AddVaultCardIDs adds the "vault_cards" edge to the VaultCard entity by ids.
+func (m *CustomerMutation) AddVaultCardIDs(ids ...string) {
+	if m.vault_cards == nil {
+		m.vault_cards = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.vault_cards[ids[i]] = struct{}{}
+	}
+}
+
+// ClearVaultCards clears the "vault_cards" edge to the VaultCard entity.
+func (m *CustomerMutation) ClearVaultCards() {
+	m.clearedvault_cards = true
+}
+
+// VaultCardsCleared reports if the "vault_cards" edge to the VaultCard entity was cleared.
+func (m *CustomerMutation) VaultCardsCleared() bool {
+	return m.clearedvault_cards
+}
+
+// RemoveVaultCardIDs removes the "vault_cards" edge to the VaultCard entity by IDs.
+func (m *CustomerMutation) RemoveVaultCardIDs(ids ...string) {
+	if m.removedvault_cards == nil {
+		m.removedvault_cards = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.vault_cards, ids[i])
+		m.removedvault_cards[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedVaultCards returns the removed IDs of the "vault_cards" edge to the VaultCard entity.
+func (m *CustomerMutation) RemovedVaultCardsIDs() (ids []string) {
+	for id := range m.removedvault_cards {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// VaultCardsIDs returns the "vault_cards" edge IDs in the mutation.
+func (m *CustomerMutation) VaultCardsIDs() (ids []string) {
+	for id := range m.vault_cards {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetVaultCards resets all changes to the "vault_cards" edge.
+func (m *CustomerMutation) ResetVaultCards() {
+	m.vault_cards = nil
+	m.clearedvault_cards = false
+	m.removedvault_cards = nil
+}
+
 // Where appends a list predicates to the CustomerMutation builder.
 func (m *CustomerMutation) Where(ps ...predicate.Customer) {
 	m.predicates = append(m.predicates, ps...)
@@ -3894,9 +7070,12 @@ func (m *CustomerMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *CustomerMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.merchant != nil {
 		edges = append(edges, customer.EdgeMerchant)
+	}
+	if m.vault_cards != nil {
+		edges = append(edges, customer.EdgeVaultCards)
 	}
 	return edges
 }
@@ -3909,27 +7088,47 @@ func (m *CustomerMutation) AddedIDs(name string) []ent.Value {
 		if id := m.merchant; id != nil {
 			return []ent.Value{*id}
 		}
+	case customer.EdgeVaultCards:
+		ids := make([]ent.Value, 0, len(m.vault_cards))
+		for id := range m.vault_cards {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *CustomerMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
+	if m.removedvault_cards != nil {
+		edges = append(edges, customer.EdgeVaultCards)
+	}
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *CustomerMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case customer.EdgeVaultCards:
+		ids := make([]ent.Value, 0, len(m.removedvault_cards))
+		for id := range m.removedvault_cards {
+			ids = append(ids, id)
+		}
+		return ids
+	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *CustomerMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 2)
 	if m.clearedmerchant {
 		edges = append(edges, customer.EdgeMerchant)
+	}
+	if m.clearedvault_cards {
+		edges = append(edges, customer.EdgeVaultCards)
 	}
 	return edges
 }
@@ -3940,6 +7139,8 @@ func (m *CustomerMutation) EdgeCleared(name string) bool {
 	switch name {
 	case customer.EdgeMerchant:
 		return m.clearedmerchant
+	case customer.EdgeVaultCards:
+		return m.clearedvault_cards
 	}
 	return false
 }
@@ -3961,6 +7162,9 @@ func (m *CustomerMutation) ResetEdge(name string) error {
 	switch name {
 	case customer.EdgeMerchant:
 		m.ResetMerchant()
+		return nil
+	case customer.EdgeVaultCards:
+		m.ResetVaultCards()
 		return nil
 	}
 	return fmt.Errorf("unknown Customer edge %s", name)
@@ -15523,4 +18727,1532 @@ func (m *RefundMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Refund edge %s", name)
+}
+
+// VaultCardMutation represents an operation that mutates the VaultCard nodes in the graph.
+type VaultCardMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *string
+	saved           *bool
+	scheme          *string
+	funding         *string
+	country         *string
+	issuer          *string
+	bin             *string
+	last4           *string
+	pan_length      *int
+	addpan_length   *int
+	exp_month       *int
+	addexp_month    *int
+	exp_year        *int
+	addexp_year     *int
+	holder_name     *string
+	fingerprint     *string
+	kek_id          *string
+	wrapped_dek     *[]byte
+	nonce           *[]byte
+	ciphertext      *[]byte
+	created_at      *time.Time
+	clearedFields   map[string]struct{}
+	merchant        *string
+	clearedmerchant bool
+	customer        *string
+	clearedcustomer bool
+	done            bool
+	oldValue        func(context.Context) (*VaultCard, error)
+	predicates      []predicate.VaultCard
+}
+
+var _ ent.Mutation = (*VaultCardMutation)(nil)
+
+// vaultcardOption allows management of the mutation configuration using functional options.
+type vaultcardOption func(*VaultCardMutation)
+
+// newVaultCardMutation creates new mutation for the VaultCard entity.
+func newVaultCardMutation(c config, op Op, opts ...vaultcardOption) *VaultCardMutation {
+	m := &VaultCardMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeVaultCard,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withVaultCardID sets the ID field of the mutation.
+func withVaultCardID(id string) vaultcardOption {
+	return func(m *VaultCardMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *VaultCard
+		)
+		m.oldValue = func(ctx context.Context) (*VaultCard, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().VaultCard.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withVaultCard sets the old VaultCard of the mutation.
+func withVaultCard(node *VaultCard) vaultcardOption {
+	return func(m *VaultCardMutation) {
+		m.oldValue = func(context.Context) (*VaultCard, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m VaultCardMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m VaultCardMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of VaultCard entities.
+func (m *VaultCardMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *VaultCardMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *VaultCardMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().VaultCard.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *VaultCardMutation) SetMerchantID(s string) {
+	m.merchant = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *VaultCardMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *VaultCardMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *VaultCardMutation) SetCustomerID(s string) {
+	m.customer = &s
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *VaultCardMutation) CustomerID() (r string, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldCustomerID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ClearCustomerID clears the value of the "customer_id" field.
+func (m *VaultCardMutation) ClearCustomerID() {
+	m.customer = nil
+	m.clearedFields[vaultcard.FieldCustomerID] = struct{}{}
+}
+
+// CustomerIDCleared returns if the "customer_id" field was cleared in this mutation.
+func (m *VaultCardMutation) CustomerIDCleared() bool {
+	_, ok := m.clearedFields[vaultcard.FieldCustomerID]
+	return ok
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *VaultCardMutation) ResetCustomerID() {
+	m.customer = nil
+	delete(m.clearedFields, vaultcard.FieldCustomerID)
+}
+
+// SetSaved sets the "saved" field.
+func (m *VaultCardMutation) SetSaved(b bool) {
+	m.saved = &b
+}
+
+// Saved returns the value of the "saved" field in the mutation.
+func (m *VaultCardMutation) Saved() (r bool, exists bool) {
+	v := m.saved
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSaved returns the old "saved" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldSaved(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSaved is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSaved requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSaved: %w", err)
+	}
+	return oldValue.Saved, nil
+}
+
+// ResetSaved resets all changes to the "saved" field.
+func (m *VaultCardMutation) ResetSaved() {
+	m.saved = nil
+}
+
+// SetScheme sets the "scheme" field.
+func (m *VaultCardMutation) SetScheme(s string) {
+	m.scheme = &s
+}
+
+// Scheme returns the value of the "scheme" field in the mutation.
+func (m *VaultCardMutation) Scheme() (r string, exists bool) {
+	v := m.scheme
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheme returns the old "scheme" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldScheme(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheme is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheme requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheme: %w", err)
+	}
+	return oldValue.Scheme, nil
+}
+
+// ResetScheme resets all changes to the "scheme" field.
+func (m *VaultCardMutation) ResetScheme() {
+	m.scheme = nil
+}
+
+// SetFunding sets the "funding" field.
+func (m *VaultCardMutation) SetFunding(s string) {
+	m.funding = &s
+}
+
+// Funding returns the value of the "funding" field in the mutation.
+func (m *VaultCardMutation) Funding() (r string, exists bool) {
+	v := m.funding
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFunding returns the old "funding" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldFunding(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFunding is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFunding requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFunding: %w", err)
+	}
+	return oldValue.Funding, nil
+}
+
+// ResetFunding resets all changes to the "funding" field.
+func (m *VaultCardMutation) ResetFunding() {
+	m.funding = nil
+}
+
+// SetCountry sets the "country" field.
+func (m *VaultCardMutation) SetCountry(s string) {
+	m.country = &s
+}
+
+// Country returns the value of the "country" field in the mutation.
+func (m *VaultCardMutation) Country() (r string, exists bool) {
+	v := m.country
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCountry returns the old "country" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldCountry(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCountry is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCountry requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCountry: %w", err)
+	}
+	return oldValue.Country, nil
+}
+
+// ResetCountry resets all changes to the "country" field.
+func (m *VaultCardMutation) ResetCountry() {
+	m.country = nil
+}
+
+// SetIssuer sets the "issuer" field.
+func (m *VaultCardMutation) SetIssuer(s string) {
+	m.issuer = &s
+}
+
+// Issuer returns the value of the "issuer" field in the mutation.
+func (m *VaultCardMutation) Issuer() (r string, exists bool) {
+	v := m.issuer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIssuer returns the old "issuer" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldIssuer(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIssuer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIssuer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIssuer: %w", err)
+	}
+	return oldValue.Issuer, nil
+}
+
+// ResetIssuer resets all changes to the "issuer" field.
+func (m *VaultCardMutation) ResetIssuer() {
+	m.issuer = nil
+}
+
+// SetBin sets the "bin" field.
+func (m *VaultCardMutation) SetBin(s string) {
+	m.bin = &s
+}
+
+// Bin returns the value of the "bin" field in the mutation.
+func (m *VaultCardMutation) Bin() (r string, exists bool) {
+	v := m.bin
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBin returns the old "bin" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldBin(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBin is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBin requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBin: %w", err)
+	}
+	return oldValue.Bin, nil
+}
+
+// ResetBin resets all changes to the "bin" field.
+func (m *VaultCardMutation) ResetBin() {
+	m.bin = nil
+}
+
+// SetLast4 sets the "last4" field.
+func (m *VaultCardMutation) SetLast4(s string) {
+	m.last4 = &s
+}
+
+// Last4 returns the value of the "last4" field in the mutation.
+func (m *VaultCardMutation) Last4() (r string, exists bool) {
+	v := m.last4
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLast4 returns the old "last4" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldLast4(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLast4 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLast4 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLast4: %w", err)
+	}
+	return oldValue.Last4, nil
+}
+
+// ResetLast4 resets all changes to the "last4" field.
+func (m *VaultCardMutation) ResetLast4() {
+	m.last4 = nil
+}
+
+// SetPanLength sets the "pan_length" field.
+func (m *VaultCardMutation) SetPanLength(i int) {
+	m.pan_length = &i
+	m.addpan_length = nil
+}
+
+// PanLength returns the value of the "pan_length" field in the mutation.
+func (m *VaultCardMutation) PanLength() (r int, exists bool) {
+	v := m.pan_length
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPanLength returns the old "pan_length" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldPanLength(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPanLength is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPanLength requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPanLength: %w", err)
+	}
+	return oldValue.PanLength, nil
+}
+
+// AddPanLength adds i to the "pan_length" field.
+func (m *VaultCardMutation) AddPanLength(i int) {
+	if m.addpan_length != nil {
+		*m.addpan_length += i
+	} else {
+		m.addpan_length = &i
+	}
+}
+
+// AddedPanLength returns the value that was added to the "pan_length" field in this mutation.
+func (m *VaultCardMutation) AddedPanLength() (r int, exists bool) {
+	v := m.addpan_length
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPanLength resets all changes to the "pan_length" field.
+func (m *VaultCardMutation) ResetPanLength() {
+	m.pan_length = nil
+	m.addpan_length = nil
+}
+
+// SetExpMonth sets the "exp_month" field.
+func (m *VaultCardMutation) SetExpMonth(i int) {
+	m.exp_month = &i
+	m.addexp_month = nil
+}
+
+// ExpMonth returns the value of the "exp_month" field in the mutation.
+func (m *VaultCardMutation) ExpMonth() (r int, exists bool) {
+	v := m.exp_month
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpMonth returns the old "exp_month" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldExpMonth(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpMonth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpMonth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpMonth: %w", err)
+	}
+	return oldValue.ExpMonth, nil
+}
+
+// AddExpMonth adds i to the "exp_month" field.
+func (m *VaultCardMutation) AddExpMonth(i int) {
+	if m.addexp_month != nil {
+		*m.addexp_month += i
+	} else {
+		m.addexp_month = &i
+	}
+}
+
+// AddedExpMonth returns the value that was added to the "exp_month" field in this mutation.
+func (m *VaultCardMutation) AddedExpMonth() (r int, exists bool) {
+	v := m.addexp_month
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExpMonth resets all changes to the "exp_month" field.
+func (m *VaultCardMutation) ResetExpMonth() {
+	m.exp_month = nil
+	m.addexp_month = nil
+}
+
+// SetExpYear sets the "exp_year" field.
+func (m *VaultCardMutation) SetExpYear(i int) {
+	m.exp_year = &i
+	m.addexp_year = nil
+}
+
+// ExpYear returns the value of the "exp_year" field in the mutation.
+func (m *VaultCardMutation) ExpYear() (r int, exists bool) {
+	v := m.exp_year
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpYear returns the old "exp_year" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldExpYear(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpYear is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpYear requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpYear: %w", err)
+	}
+	return oldValue.ExpYear, nil
+}
+
+// AddExpYear adds i to the "exp_year" field.
+func (m *VaultCardMutation) AddExpYear(i int) {
+	if m.addexp_year != nil {
+		*m.addexp_year += i
+	} else {
+		m.addexp_year = &i
+	}
+}
+
+// AddedExpYear returns the value that was added to the "exp_year" field in this mutation.
+func (m *VaultCardMutation) AddedExpYear() (r int, exists bool) {
+	v := m.addexp_year
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExpYear resets all changes to the "exp_year" field.
+func (m *VaultCardMutation) ResetExpYear() {
+	m.exp_year = nil
+	m.addexp_year = nil
+}
+
+// SetHolderName sets the "holder_name" field.
+func (m *VaultCardMutation) SetHolderName(s string) {
+	m.holder_name = &s
+}
+
+// HolderName returns the value of the "holder_name" field in the mutation.
+func (m *VaultCardMutation) HolderName() (r string, exists bool) {
+	v := m.holder_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHolderName returns the old "holder_name" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldHolderName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHolderName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHolderName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHolderName: %w", err)
+	}
+	return oldValue.HolderName, nil
+}
+
+// ResetHolderName resets all changes to the "holder_name" field.
+func (m *VaultCardMutation) ResetHolderName() {
+	m.holder_name = nil
+}
+
+// SetFingerprint sets the "fingerprint" field.
+func (m *VaultCardMutation) SetFingerprint(s string) {
+	m.fingerprint = &s
+}
+
+// Fingerprint returns the value of the "fingerprint" field in the mutation.
+func (m *VaultCardMutation) Fingerprint() (r string, exists bool) {
+	v := m.fingerprint
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFingerprint returns the old "fingerprint" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldFingerprint(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFingerprint is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFingerprint requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFingerprint: %w", err)
+	}
+	return oldValue.Fingerprint, nil
+}
+
+// ResetFingerprint resets all changes to the "fingerprint" field.
+func (m *VaultCardMutation) ResetFingerprint() {
+	m.fingerprint = nil
+}
+
+// SetKekID sets the "kek_id" field.
+func (m *VaultCardMutation) SetKekID(s string) {
+	m.kek_id = &s
+}
+
+// KekID returns the value of the "kek_id" field in the mutation.
+func (m *VaultCardMutation) KekID() (r string, exists bool) {
+	v := m.kek_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKekID returns the old "kek_id" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldKekID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKekID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKekID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKekID: %w", err)
+	}
+	return oldValue.KekID, nil
+}
+
+// ResetKekID resets all changes to the "kek_id" field.
+func (m *VaultCardMutation) ResetKekID() {
+	m.kek_id = nil
+}
+
+// SetWrappedDek sets the "wrapped_dek" field.
+func (m *VaultCardMutation) SetWrappedDek(b []byte) {
+	m.wrapped_dek = &b
+}
+
+// WrappedDek returns the value of the "wrapped_dek" field in the mutation.
+func (m *VaultCardMutation) WrappedDek() (r []byte, exists bool) {
+	v := m.wrapped_dek
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWrappedDek returns the old "wrapped_dek" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldWrappedDek(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWrappedDek is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWrappedDek requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWrappedDek: %w", err)
+	}
+	return oldValue.WrappedDek, nil
+}
+
+// ResetWrappedDek resets all changes to the "wrapped_dek" field.
+func (m *VaultCardMutation) ResetWrappedDek() {
+	m.wrapped_dek = nil
+}
+
+// SetNonce sets the "nonce" field.
+func (m *VaultCardMutation) SetNonce(b []byte) {
+	m.nonce = &b
+}
+
+// Nonce returns the value of the "nonce" field in the mutation.
+func (m *VaultCardMutation) Nonce() (r []byte, exists bool) {
+	v := m.nonce
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNonce returns the old "nonce" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldNonce(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNonce is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNonce requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNonce: %w", err)
+	}
+	return oldValue.Nonce, nil
+}
+
+// ResetNonce resets all changes to the "nonce" field.
+func (m *VaultCardMutation) ResetNonce() {
+	m.nonce = nil
+}
+
+// SetCiphertext sets the "ciphertext" field.
+func (m *VaultCardMutation) SetCiphertext(b []byte) {
+	m.ciphertext = &b
+}
+
+// Ciphertext returns the value of the "ciphertext" field in the mutation.
+func (m *VaultCardMutation) Ciphertext() (r []byte, exists bool) {
+	v := m.ciphertext
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCiphertext returns the old "ciphertext" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldCiphertext(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCiphertext is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCiphertext requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCiphertext: %w", err)
+	}
+	return oldValue.Ciphertext, nil
+}
+
+// ResetCiphertext resets all changes to the "ciphertext" field.
+func (m *VaultCardMutation) ResetCiphertext() {
+	m.ciphertext = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *VaultCardMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *VaultCardMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *VaultCardMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *VaultCardMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[vaultcard.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *VaultCardMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *VaultCardMutation) MerchantIDs() (ids []string) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *VaultCardMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *VaultCardMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[vaultcard.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *VaultCardMutation) CustomerCleared() bool {
+	return m.CustomerIDCleared() || m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *VaultCardMutation) CustomerIDs() (ids []string) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *VaultCardMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// Where appends a list predicates to the VaultCardMutation builder.
+func (m *VaultCardMutation) Where(ps ...predicate.VaultCard) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the VaultCardMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *VaultCardMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.VaultCard, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *VaultCardMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *VaultCardMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (VaultCard).
+func (m *VaultCardMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *VaultCardMutation) Fields() []string {
+	fields := make([]string, 0, 19)
+	if m.merchant != nil {
+		fields = append(fields, vaultcard.FieldMerchantID)
+	}
+	if m.customer != nil {
+		fields = append(fields, vaultcard.FieldCustomerID)
+	}
+	if m.saved != nil {
+		fields = append(fields, vaultcard.FieldSaved)
+	}
+	if m.scheme != nil {
+		fields = append(fields, vaultcard.FieldScheme)
+	}
+	if m.funding != nil {
+		fields = append(fields, vaultcard.FieldFunding)
+	}
+	if m.country != nil {
+		fields = append(fields, vaultcard.FieldCountry)
+	}
+	if m.issuer != nil {
+		fields = append(fields, vaultcard.FieldIssuer)
+	}
+	if m.bin != nil {
+		fields = append(fields, vaultcard.FieldBin)
+	}
+	if m.last4 != nil {
+		fields = append(fields, vaultcard.FieldLast4)
+	}
+	if m.pan_length != nil {
+		fields = append(fields, vaultcard.FieldPanLength)
+	}
+	if m.exp_month != nil {
+		fields = append(fields, vaultcard.FieldExpMonth)
+	}
+	if m.exp_year != nil {
+		fields = append(fields, vaultcard.FieldExpYear)
+	}
+	if m.holder_name != nil {
+		fields = append(fields, vaultcard.FieldHolderName)
+	}
+	if m.fingerprint != nil {
+		fields = append(fields, vaultcard.FieldFingerprint)
+	}
+	if m.kek_id != nil {
+		fields = append(fields, vaultcard.FieldKekID)
+	}
+	if m.wrapped_dek != nil {
+		fields = append(fields, vaultcard.FieldWrappedDek)
+	}
+	if m.nonce != nil {
+		fields = append(fields, vaultcard.FieldNonce)
+	}
+	if m.ciphertext != nil {
+		fields = append(fields, vaultcard.FieldCiphertext)
+	}
+	if m.created_at != nil {
+		fields = append(fields, vaultcard.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *VaultCardMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case vaultcard.FieldMerchantID:
+		return m.MerchantID()
+	case vaultcard.FieldCustomerID:
+		return m.CustomerID()
+	case vaultcard.FieldSaved:
+		return m.Saved()
+	case vaultcard.FieldScheme:
+		return m.Scheme()
+	case vaultcard.FieldFunding:
+		return m.Funding()
+	case vaultcard.FieldCountry:
+		return m.Country()
+	case vaultcard.FieldIssuer:
+		return m.Issuer()
+	case vaultcard.FieldBin:
+		return m.Bin()
+	case vaultcard.FieldLast4:
+		return m.Last4()
+	case vaultcard.FieldPanLength:
+		return m.PanLength()
+	case vaultcard.FieldExpMonth:
+		return m.ExpMonth()
+	case vaultcard.FieldExpYear:
+		return m.ExpYear()
+	case vaultcard.FieldHolderName:
+		return m.HolderName()
+	case vaultcard.FieldFingerprint:
+		return m.Fingerprint()
+	case vaultcard.FieldKekID:
+		return m.KekID()
+	case vaultcard.FieldWrappedDek:
+		return m.WrappedDek()
+	case vaultcard.FieldNonce:
+		return m.Nonce()
+	case vaultcard.FieldCiphertext:
+		return m.Ciphertext()
+	case vaultcard.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *VaultCardMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case vaultcard.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case vaultcard.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case vaultcard.FieldSaved:
+		return m.OldSaved(ctx)
+	case vaultcard.FieldScheme:
+		return m.OldScheme(ctx)
+	case vaultcard.FieldFunding:
+		return m.OldFunding(ctx)
+	case vaultcard.FieldCountry:
+		return m.OldCountry(ctx)
+	case vaultcard.FieldIssuer:
+		return m.OldIssuer(ctx)
+	case vaultcard.FieldBin:
+		return m.OldBin(ctx)
+	case vaultcard.FieldLast4:
+		return m.OldLast4(ctx)
+	case vaultcard.FieldPanLength:
+		return m.OldPanLength(ctx)
+	case vaultcard.FieldExpMonth:
+		return m.OldExpMonth(ctx)
+	case vaultcard.FieldExpYear:
+		return m.OldExpYear(ctx)
+	case vaultcard.FieldHolderName:
+		return m.OldHolderName(ctx)
+	case vaultcard.FieldFingerprint:
+		return m.OldFingerprint(ctx)
+	case vaultcard.FieldKekID:
+		return m.OldKekID(ctx)
+	case vaultcard.FieldWrappedDek:
+		return m.OldWrappedDek(ctx)
+	case vaultcard.FieldNonce:
+		return m.OldNonce(ctx)
+	case vaultcard.FieldCiphertext:
+		return m.OldCiphertext(ctx)
+	case vaultcard.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown VaultCard field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VaultCardMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case vaultcard.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case vaultcard.FieldCustomerID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case vaultcard.FieldSaved:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSaved(v)
+		return nil
+	case vaultcard.FieldScheme:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheme(v)
+		return nil
+	case vaultcard.FieldFunding:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFunding(v)
+		return nil
+	case vaultcard.FieldCountry:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCountry(v)
+		return nil
+	case vaultcard.FieldIssuer:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIssuer(v)
+		return nil
+	case vaultcard.FieldBin:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBin(v)
+		return nil
+	case vaultcard.FieldLast4:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLast4(v)
+		return nil
+	case vaultcard.FieldPanLength:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPanLength(v)
+		return nil
+	case vaultcard.FieldExpMonth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpMonth(v)
+		return nil
+	case vaultcard.FieldExpYear:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpYear(v)
+		return nil
+	case vaultcard.FieldHolderName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHolderName(v)
+		return nil
+	case vaultcard.FieldFingerprint:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFingerprint(v)
+		return nil
+	case vaultcard.FieldKekID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKekID(v)
+		return nil
+	case vaultcard.FieldWrappedDek:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWrappedDek(v)
+		return nil
+	case vaultcard.FieldNonce:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNonce(v)
+		return nil
+	case vaultcard.FieldCiphertext:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCiphertext(v)
+		return nil
+	case vaultcard.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VaultCard field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *VaultCardMutation) AddedFields() []string {
+	var fields []string
+	if m.addpan_length != nil {
+		fields = append(fields, vaultcard.FieldPanLength)
+	}
+	if m.addexp_month != nil {
+		fields = append(fields, vaultcard.FieldExpMonth)
+	}
+	if m.addexp_year != nil {
+		fields = append(fields, vaultcard.FieldExpYear)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *VaultCardMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case vaultcard.FieldPanLength:
+		return m.AddedPanLength()
+	case vaultcard.FieldExpMonth:
+		return m.AddedExpMonth()
+	case vaultcard.FieldExpYear:
+		return m.AddedExpYear()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *VaultCardMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case vaultcard.FieldPanLength:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPanLength(v)
+		return nil
+	case vaultcard.FieldExpMonth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExpMonth(v)
+		return nil
+	case vaultcard.FieldExpYear:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExpYear(v)
+		return nil
+	}
+	return fmt.Errorf("unknown VaultCard numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *VaultCardMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(vaultcard.FieldCustomerID) {
+		fields = append(fields, vaultcard.FieldCustomerID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *VaultCardMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *VaultCardMutation) ClearField(name string) error {
+	switch name {
+	case vaultcard.FieldCustomerID:
+		m.ClearCustomerID()
+		return nil
+	}
+	return fmt.Errorf("unknown VaultCard nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *VaultCardMutation) ResetField(name string) error {
+	switch name {
+	case vaultcard.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case vaultcard.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case vaultcard.FieldSaved:
+		m.ResetSaved()
+		return nil
+	case vaultcard.FieldScheme:
+		m.ResetScheme()
+		return nil
+	case vaultcard.FieldFunding:
+		m.ResetFunding()
+		return nil
+	case vaultcard.FieldCountry:
+		m.ResetCountry()
+		return nil
+	case vaultcard.FieldIssuer:
+		m.ResetIssuer()
+		return nil
+	case vaultcard.FieldBin:
+		m.ResetBin()
+		return nil
+	case vaultcard.FieldLast4:
+		m.ResetLast4()
+		return nil
+	case vaultcard.FieldPanLength:
+		m.ResetPanLength()
+		return nil
+	case vaultcard.FieldExpMonth:
+		m.ResetExpMonth()
+		return nil
+	case vaultcard.FieldExpYear:
+		m.ResetExpYear()
+		return nil
+	case vaultcard.FieldHolderName:
+		m.ResetHolderName()
+		return nil
+	case vaultcard.FieldFingerprint:
+		m.ResetFingerprint()
+		return nil
+	case vaultcard.FieldKekID:
+		m.ResetKekID()
+		return nil
+	case vaultcard.FieldWrappedDek:
+		m.ResetWrappedDek()
+		return nil
+	case vaultcard.FieldNonce:
+		m.ResetNonce()
+		return nil
+	case vaultcard.FieldCiphertext:
+		m.ResetCiphertext()
+		return nil
+	case vaultcard.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown VaultCard field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *VaultCardMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, vaultcard.EdgeMerchant)
+	}
+	if m.customer != nil {
+		edges = append(edges, vaultcard.EdgeCustomer)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *VaultCardMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case vaultcard.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case vaultcard.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *VaultCardMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *VaultCardMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *VaultCardMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, vaultcard.EdgeMerchant)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, vaultcard.EdgeCustomer)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *VaultCardMutation) EdgeCleared(name string) bool {
+	switch name {
+	case vaultcard.EdgeMerchant:
+		return m.clearedmerchant
+	case vaultcard.EdgeCustomer:
+		return m.clearedcustomer
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *VaultCardMutation) ClearEdge(name string) error {
+	switch name {
+	case vaultcard.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case vaultcard.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	}
+	return fmt.Errorf("unknown VaultCard unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *VaultCardMutation) ResetEdge(name string) error {
+	switch name {
+	case vaultcard.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case vaultcard.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	}
+	return fmt.Errorf("unknown VaultCard edge %s", name)
 }

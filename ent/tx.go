@@ -20,6 +20,10 @@ type Tx struct {
 	AuditLog *AuditLogClient
 	// CheckoutSession is the client for interacting with the CheckoutSession builders.
 	CheckoutSession *CheckoutSessionClient
+	// Coupon is the client for interacting with the Coupon builders.
+	Coupon *CouponClient
+	// CouponRedemption is the client for interacting with the CouponRedemption builders.
+	CouponRedemption *CouponRedemptionClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
 	// Event is the client for interacting with the Event builders.
@@ -46,6 +50,8 @@ type Tx struct {
 	Posting *PostingClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
+	// VaultCard is the client for interacting with the VaultCard builders.
+	VaultCard *VaultCardClient
 
 	// lazily loaded.
 	client     *Client
@@ -180,6 +186,8 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.CheckoutSession = NewCheckoutSessionClient(tx.config)
+	tx.Coupon = NewCouponClient(tx.config)
+	tx.CouponRedemption = NewCouponRedemptionClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.FxQuote = NewFxQuoteClient(tx.config)
@@ -193,6 +201,7 @@ func (tx *Tx) init() {
 	tx.PaymentAttempt = NewPaymentAttemptClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
+	tx.VaultCard = NewVaultCardClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -27,6 +27,12 @@ func (r *Resolver) CheckoutSession() generated.CheckoutSessionResolver {
 	return &checkoutSessionResolver{r}
 }
 
+// Coupon returns generated.CouponResolver implementation.
+func (r *Resolver) Coupon() generated.CouponResolver { return &couponResolver{r} }
+
+// Customer returns generated.CustomerResolver implementation.
+func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
+
 // LedgerAccount returns generated.LedgerAccountResolver implementation.
 func (r *Resolver) LedgerAccount() generated.LedgerAccountResolver { return &ledgerAccountResolver{r} }
 
@@ -49,6 +55,8 @@ func (r *Resolver) Refund() generated.RefundResolver { return &refundResolver{r}
 
 type (
 	checkoutSessionResolver struct{ *Resolver }
+	couponResolver          struct{ *Resolver }
+	customerResolver        struct{ *Resolver }
 	ledgerAccountResolver   struct{ *Resolver }
 	paymentResolver         struct{ *Resolver }
 	paymentAttemptResolver  struct{ *Resolver }

@@ -10,6 +10,7 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/merchant"
@@ -29,6 +30,7 @@ var tableByPrefix = map[string]string{
 	"key": apikey.Table,
 	"cus": customer.Table,
 	"cs":  checkoutsession.Table,
+	"cpn": coupon.Table,
 	"pay": payment.Table,
 	"att": paymentattempt.Table,
 	"ref": refund.Table,

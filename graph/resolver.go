@@ -11,6 +11,8 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/graph/generated"
+	"github.com/straitpay/strait/payments/checkout"
+	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -26,6 +28,10 @@ type Resolver struct {
 	FX     *fx.Service
 	// Idempotency implements @idempotent; the handler must also Use it.
 	Idempotency *Idempotency
+	// Checkout and Coupons serve checkout sessions and their cashier
+	// (docs/cashier.md).
+	Checkout *checkout.Service
+	Coupons  *coupons.Service
 }
 
 // NewSchema returns the executable schema over r.

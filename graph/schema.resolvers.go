@@ -15,10 +15,12 @@ import (
 	"github.com/straitpay/strait/graph/generated"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/tenancy"
+	"github.com/straitpay/strait/payments/vault"
 )
 
 // Currency is the resolver for the currency field.
@@ -26,9 +28,105 @@ func (r *balanceResolver) Currency(ctx context.Context, obj *ledger.MerchantBala
 	return obj.Currency.Code(), nil
 }
 
+// Token is the resolver for the token field.
+func (r *cardResolver) Token(ctx context.Context, obj *vault.CardInfo) (string, error) {
+	return string(obj.Token), nil
+}
+
+// Brand is the resolver for the brand field.
+func (r *cardResolver) Brand(ctx context.Context, obj *vault.CardInfo) (string, error) {
+	return string(obj.Scheme), nil
+}
+
+// Funding is the resolver for the funding field.
+func (r *cardResolver) Funding(ctx context.Context, obj *vault.CardInfo) (string, error) {
+	return string(obj.Funding), nil
+}
+
+// MaskedNumber is the resolver for the maskedNumber field.
+func (r *cardResolver) MaskedNumber(ctx context.Context, obj *vault.CardInfo) (string, error) {
+	return obj.Masked(), nil
+}
+
+// ExpMonth is the resolver for the expMonth field.
+func (r *cardResolver) ExpMonth(ctx context.Context, obj *vault.CardInfo) (int, error) {
+	return obj.Expiry.Month, nil
+}
+
+// ExpYear is the resolver for the expYear field.
+func (r *cardResolver) ExpYear(ctx context.Context, obj *vault.CardInfo) (int, error) {
+	return obj.Expiry.Year, nil
+}
+
 // Amount is the resolver for the amount field.
 func (r *checkoutSessionResolver) Amount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error) {
 	return amount(obj.Amount, obj.Currency)
+}
+
+// AmountSubtotal is the resolver for the amountSubtotal field.
+func (r *checkoutSessionResolver) AmountSubtotal(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error) {
+	_, _, subtotal, err := checkout.Amounts(obj)
+	return &subtotal, err
+}
+
+// AmountDiscount is the resolver for the amountDiscount field.
+func (r *checkoutSessionResolver) AmountDiscount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error) {
+	return amount(obj.AmountDiscount, obj.Currency)
+}
+
+// Discount is the resolver for the discount field.
+func (r *checkoutSessionResolver) Discount(ctx context.Context, obj *ent.CheckoutSession) (*checkout.Discount, error) {
+	return r.Checkout.Discount(ctx, obj)
+}
+
+// AllowedMethods is the resolver for the allowedMethods field.
+func (r *checkoutSessionResolver) AllowedMethods(ctx context.Context, obj *ent.CheckoutSession) ([]model.PaymentMethodType, error) {
+	return methodsOut(checkout.AllowedMethods(obj), nil)
+}
+
+// Metadata is the resolver for the metadata field.
+func (r *checkoutSessionResolver) Metadata(ctx context.Context, obj *ent.CheckoutSession) ([]*checkout.MetadataEntry, error) {
+	return ptrs(checkout.Metadata(obj), nil)
+}
+
+// MerchantName is the resolver for the merchantName field.
+func (r *checkoutSessionResolver) MerchantName(ctx context.Context, obj *ent.CheckoutSession) (string, error) {
+	return r.Checkout.MerchantName(ctx, obj)
+}
+
+// BuyerPrice is the resolver for the buyerPrice field.
+func (r *checkoutSessionResolver) BuyerPrice(ctx context.Context, obj *ent.CheckoutSession) (*checkout.BuyerPrice, error) {
+	return r.Checkout.BuyerPrice(ctx, obj)
+}
+
+// AvailablePaymentMethods is the resolver for the availablePaymentMethods field.
+func (r *checkoutSessionResolver) AvailablePaymentMethods(ctx context.Context, obj *ent.CheckoutSession) ([]model.PaymentMethodType, error) {
+	return methodsOut(r.Checkout.AvailableMethods(ctx, obj))
+}
+
+// ApplicableCoupons is the resolver for the applicableCoupons field.
+func (r *checkoutSessionResolver) ApplicableCoupons(ctx context.Context, obj *ent.CheckoutSession) ([]*checkout.CouponOffer, error) {
+	return ptrs(r.Checkout.ApplicableCoupons(ctx, obj))
+}
+
+// SavedCards is the resolver for the savedCards field.
+func (r *checkoutSessionResolver) SavedCards(ctx context.Context, obj *ent.CheckoutSession) ([]*vault.CardInfo, error) {
+	return ptrs(r.Checkout.SavedCards(ctx, obj))
+}
+
+// AmountOff is the resolver for the amountOff field.
+func (r *couponResolver) AmountOff(ctx context.Context, obj *ent.Coupon) (*money.Amount, error) {
+	return couponAmount(obj, obj.AmountOff)
+}
+
+// MinimumAmount is the resolver for the minimumAmount field.
+func (r *couponResolver) MinimumAmount(ctx context.Context, obj *ent.Coupon) (*money.Amount, error) {
+	return couponAmount(obj, obj.MinimumAmount)
+}
+
+// SavedCards is the resolver for the savedCards field.
+func (r *customerResolver) SavedCards(ctx context.Context, obj *ent.Customer) ([]*vault.CardInfo, error) {
+	return r.savedCards(ctx, obj)
 }
 
 // BaseCurrency is the resolver for the baseCurrency field.
@@ -105,6 +203,41 @@ func (r *mutationResolver) CreateFxQuote(ctx context.Context, input model.Create
 func (r *mutationResolver) ConvertBalance(ctx context.Context, input model.ConvertBalanceInput) (*fx.Conversion, error) {
 	c, err := r.FX.Convert(ctx, merchantOf(ctx), input.QuoteID, moneyInput(input.Amount), input.IdempotencyKey)
 	return &c, err
+}
+
+// CreateCheckoutSession is the resolver for the createCheckoutSession field.
+func (r *mutationResolver) CreateCheckoutSession(ctx context.Context, input model.CreateCheckoutSessionInput) (*model.CreateCheckoutSessionPayload, error) {
+	return createdPayload(r.Checkout.Create(ctx, merchantOf(ctx), createSessionInput(input)))
+}
+
+// CreateCashierToken is the resolver for the createCashierToken field.
+func (r *mutationResolver) CreateCashierToken(ctx context.Context, checkoutSessionID string) (*model.CashierToken, error) {
+	return cashierToken(r.Checkout.NewCashierToken(ctx, checkoutSessionID))
+}
+
+// TokenizeCard is the resolver for the tokenizeCard field.
+func (r *mutationResolver) TokenizeCard(ctx context.Context, input model.TokenizeCardInput) (*model.TokenizedCard, error) {
+	return tokenized(r.Checkout.TokenizeCard(ctx, cardInput(input)))
+}
+
+// ApplyCoupon is the resolver for the applyCoupon field.
+func (r *mutationResolver) ApplyCoupon(ctx context.Context, code string) (*ent.CheckoutSession, error) {
+	return r.Checkout.ApplyCoupon(ctx, code)
+}
+
+// RemoveCoupon is the resolver for the removeCoupon field.
+func (r *mutationResolver) RemoveCoupon(ctx context.Context) (*ent.CheckoutSession, error) {
+	return r.Checkout.RemoveCoupon(ctx)
+}
+
+// CreateCoupon is the resolver for the createCoupon field.
+func (r *mutationResolver) CreateCoupon(ctx context.Context, input model.CreateCouponInput) (*ent.Coupon, error) {
+	return r.Coupons.Create(ctx, merchantOf(ctx), couponInput(input))
+}
+
+// CreateCustomer is the resolver for the createCustomer field.
+func (r *mutationResolver) CreateCustomer(ctx context.Context, input model.CreateCustomerInput) (*ent.Customer, error) {
+	return r.Checkout.CreateCustomer(ctx, merchantOf(ctx), customerInput(input))
 }
 
 // Amount is the resolver for the amount field.
@@ -203,6 +336,21 @@ func (r *queryResolver) JournalEntries(ctx context.Context, filter model.Journal
 	return r.Ledger.Entries(ctx, filter.SourceType, deref(filter.SourceID), after, first)
 }
 
+// CheckoutSession is the resolver for the checkoutSession field.
+func (r *queryResolver) CheckoutSession(ctx context.Context, id *string) (*ent.CheckoutSession, error) {
+	return r.Checkout.Session(ctx, deref(id))
+}
+
+// Coupons is the resolver for the coupons field.
+func (r *queryResolver) Coupons(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.CouponConnection, error) {
+	return r.Client.Coupon.Query().Paginate(ctx, after, first, before, last, couponsNewestFirst)
+}
+
+// Customers is the resolver for the customers field.
+func (r *queryResolver) Customers(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) (*ent.CustomerConnection, error) {
+	return r.customers(ctx, after, first, before, last, filter)
+}
+
 // Amount is the resolver for the amount field.
 func (r *refundResolver) Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
 	return amount(obj.Amount, obj.Currency)
@@ -215,6 +363,9 @@ func (r *trialBalanceLineResolver) Currency(ctx context.Context, obj *ledger.Tri
 
 // Balance returns generated.BalanceResolver implementation.
 func (r *Resolver) Balance() generated.BalanceResolver { return &balanceResolver{r} }
+
+// Card returns generated.CardResolver implementation.
+func (r *Resolver) Card() generated.CardResolver { return &cardResolver{r} }
 
 // FxQuote returns generated.FxQuoteResolver implementation.
 func (r *Resolver) FxQuote() generated.FxQuoteResolver { return &fxQuoteResolver{r} }
@@ -232,6 +383,7 @@ func (r *Resolver) TrialBalanceLine() generated.TrialBalanceLineResolver {
 
 type (
 	balanceResolver          struct{ *Resolver }
+	cardResolver             struct{ *Resolver }
 	fxQuoteResolver          struct{ *Resolver }
 	moneyResolver            struct{ *Resolver }
 	mutationResolver         struct{ *Resolver }

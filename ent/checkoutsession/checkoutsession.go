@@ -34,6 +34,10 @@ const (
 	FieldCustomerID = "customer_id"
 	// FieldCaptureMethod holds the string denoting the capture_method field in the database.
 	FieldCaptureMethod = "capture_method"
+	// FieldAmountDiscount holds the string denoting the amount_discount field in the database.
+	FieldAmountDiscount = "amount_discount"
+	// FieldCouponID holds the string denoting the coupon_id field in the database.
+	FieldCouponID = "coupon_id"
 	// FieldAllowedMethods holds the string denoting the allowed_methods field in the database.
 	FieldAllowedMethods = "allowed_methods"
 	// FieldReturnURL holds the string denoting the return_url field in the database.
@@ -44,12 +48,24 @@ const (
 	FieldExpiresAt = "expires_at"
 	// FieldMetadata holds the string denoting the metadata field in the database.
 	FieldMetadata = "metadata"
+	// FieldBuyerCountry holds the string denoting the buyer_country field in the database.
+	FieldBuyerCountry = "buyer_country"
+	// FieldBuyerCurrency holds the string denoting the buyer_currency field in the database.
+	FieldBuyerCurrency = "buyer_currency"
+	// FieldFxQuoteID holds the string denoting the fx_quote_id field in the database.
+	FieldFxQuoteID = "fx_quote_id"
+	// FieldIdempotencyKey holds the string denoting the idempotency_key field in the database.
+	FieldIdempotencyKey = "idempotency_key"
+	// FieldRequestHash holds the string denoting the request_hash field in the database.
+	FieldRequestHash = "request_hash"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeCustomer holds the string denoting the customer edge name in mutations.
 	EdgeCustomer = "customer"
 	// EdgePayments holds the string denoting the payments edge name in mutations.
 	EdgePayments = "payments"
+	// EdgeCoupon holds the string denoting the coupon edge name in mutations.
+	EdgeCoupon = "coupon"
 	// Table holds the table name of the checkoutsession in the database.
 	Table = "checkout_sessions"
 	// MerchantTable is the table that holds the merchant relation/edge.
@@ -73,6 +89,13 @@ const (
 	PaymentsInverseTable = "payments"
 	// PaymentsColumn is the table column denoting the payments relation/edge.
 	PaymentsColumn = "checkout_session_id"
+	// CouponTable is the table that holds the coupon relation/edge.
+	CouponTable = "checkout_sessions"
+	// CouponInverseTable is the table name for the Coupon entity.
+	// It exists in this package in order to avoid circular dependency with the "coupon" package.
+	CouponInverseTable = "coupons"
+	// CouponColumn is the table column denoting the coupon relation/edge.
+	CouponColumn = "coupon_id"
 )
 
 // Columns holds all SQL columns for checkoutsession fields.
@@ -86,11 +109,18 @@ var Columns = []string{
 	FieldMerchantReference,
 	FieldCustomerID,
 	FieldCaptureMethod,
+	FieldAmountDiscount,
+	FieldCouponID,
 	FieldAllowedMethods,
 	FieldReturnURL,
 	FieldStatus,
 	FieldExpiresAt,
 	FieldMetadata,
+	FieldBuyerCountry,
+	FieldBuyerCurrency,
+	FieldFxQuoteID,
+	FieldIdempotencyKey,
+	FieldRequestHash,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -127,10 +157,30 @@ var (
 	MerchantReferenceValidator func(string) error
 	// CustomerIDValidator is a validator for the "customer_id" field. It is called by the builders before save.
 	CustomerIDValidator func(string) error
+	// DefaultAmountDiscount holds the default value on creation for the "amount_discount" field.
+	DefaultAmountDiscount int64
+	// CouponIDValidator is a validator for the "coupon_id" field. It is called by the builders before save.
+	CouponIDValidator func(string) error
 	// DefaultReturnURL holds the default value on creation for the "return_url" field.
 	DefaultReturnURL string
 	// ReturnURLValidator is a validator for the "return_url" field. It is called by the builders before save.
 	ReturnURLValidator func(string) error
+	// DefaultBuyerCountry holds the default value on creation for the "buyer_country" field.
+	DefaultBuyerCountry string
+	// BuyerCountryValidator is a validator for the "buyer_country" field. It is called by the builders before save.
+	BuyerCountryValidator func(string) error
+	// DefaultBuyerCurrency holds the default value on creation for the "buyer_currency" field.
+	DefaultBuyerCurrency string
+	// BuyerCurrencyValidator is a validator for the "buyer_currency" field. It is called by the builders before save.
+	BuyerCurrencyValidator func(string) error
+	// FxQuoteIDValidator is a validator for the "fx_quote_id" field. It is called by the builders before save.
+	FxQuoteIDValidator func(string) error
+	// IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	IdempotencyKeyValidator func(string) error
+	// DefaultRequestHash holds the default value on creation for the "request_hash" field.
+	DefaultRequestHash string
+	// RequestHashValidator is a validator for the "request_hash" field. It is called by the builders before save.
+	RequestHashValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -239,6 +289,16 @@ func ByCaptureMethod(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCaptureMethod, opts...).ToFunc()
 }
 
+// ByAmountDiscount orders the results by the amount_discount field.
+func ByAmountDiscount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAmountDiscount, opts...).ToFunc()
+}
+
+// ByCouponID orders the results by the coupon_id field.
+func ByCouponID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCouponID, opts...).ToFunc()
+}
+
 // ByReturnURL orders the results by the return_url field.
 func ByReturnURL(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReturnURL, opts...).ToFunc()
@@ -252,6 +312,31 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 // ByExpiresAt orders the results by the expires_at field.
 func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
+}
+
+// ByBuyerCountry orders the results by the buyer_country field.
+func ByBuyerCountry(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBuyerCountry, opts...).ToFunc()
+}
+
+// ByBuyerCurrency orders the results by the buyer_currency field.
+func ByBuyerCurrency(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBuyerCurrency, opts...).ToFunc()
+}
+
+// ByFxQuoteID orders the results by the fx_quote_id field.
+func ByFxQuoteID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFxQuoteID, opts...).ToFunc()
+}
+
+// ByIdempotencyKey orders the results by the idempotency_key field.
+func ByIdempotencyKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdempotencyKey, opts...).ToFunc()
+}
+
+// ByRequestHash orders the results by the request_hash field.
+func ByRequestHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRequestHash, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.
@@ -281,6 +366,13 @@ func ByPayments(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newPaymentsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByCouponField orders the results by coupon field.
+func ByCouponField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newCouponStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newMerchantStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -300,6 +392,13 @@ func newPaymentsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PaymentsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, PaymentsTable, PaymentsColumn),
+	)
+}
+func newCouponStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(CouponInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, false, CouponTable, CouponColumn),
 	)
 }
 

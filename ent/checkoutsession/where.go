@@ -100,6 +100,16 @@ func CustomerID(v string) predicate.CheckoutSession {
 	return predicate.CheckoutSession(sql.FieldEQ(FieldCustomerID, v))
 }
 
+// AmountDiscount applies equality check predicate on the "amount_discount" field. It's identical to AmountDiscountEQ.
+func AmountDiscount(v int64) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldAmountDiscount, v))
+}
+
+// CouponID applies equality check predicate on the "coupon_id" field. It's identical to CouponIDEQ.
+func CouponID(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldCouponID, v))
+}
+
 // ReturnURL applies equality check predicate on the "return_url" field. It's identical to ReturnURLEQ.
 func ReturnURL(v string) predicate.CheckoutSession {
 	return predicate.CheckoutSession(sql.FieldEQ(FieldReturnURL, v))
@@ -108,6 +118,31 @@ func ReturnURL(v string) predicate.CheckoutSession {
 // ExpiresAt applies equality check predicate on the "expires_at" field. It's identical to ExpiresAtEQ.
 func ExpiresAt(v time.Time) predicate.CheckoutSession {
 	return predicate.CheckoutSession(sql.FieldEQ(FieldExpiresAt, v))
+}
+
+// BuyerCountry applies equality check predicate on the "buyer_country" field. It's identical to BuyerCountryEQ.
+func BuyerCountry(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldBuyerCountry, v))
+}
+
+// BuyerCurrency applies equality check predicate on the "buyer_currency" field. It's identical to BuyerCurrencyEQ.
+func BuyerCurrency(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldBuyerCurrency, v))
+}
+
+// FxQuoteID applies equality check predicate on the "fx_quote_id" field. It's identical to FxQuoteIDEQ.
+func FxQuoteID(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldFxQuoteID, v))
+}
+
+// IdempotencyKey applies equality check predicate on the "idempotency_key" field. It's identical to IdempotencyKeyEQ.
+func IdempotencyKey(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldIdempotencyKey, v))
+}
+
+// RequestHash applies equality check predicate on the "request_hash" field. It's identical to RequestHashEQ.
+func RequestHash(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldRequestHash, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
@@ -520,6 +555,121 @@ func CaptureMethodNotIn(vs ...CaptureMethod) predicate.CheckoutSession {
 	return predicate.CheckoutSession(sql.FieldNotIn(FieldCaptureMethod, vs...))
 }
 
+// AmountDiscountEQ applies the EQ predicate on the "amount_discount" field.
+func AmountDiscountEQ(v int64) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldAmountDiscount, v))
+}
+
+// AmountDiscountNEQ applies the NEQ predicate on the "amount_discount" field.
+func AmountDiscountNEQ(v int64) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNEQ(FieldAmountDiscount, v))
+}
+
+// AmountDiscountIn applies the In predicate on the "amount_discount" field.
+func AmountDiscountIn(vs ...int64) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIn(FieldAmountDiscount, vs...))
+}
+
+// AmountDiscountNotIn applies the NotIn predicate on the "amount_discount" field.
+func AmountDiscountNotIn(vs ...int64) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotIn(FieldAmountDiscount, vs...))
+}
+
+// AmountDiscountGT applies the GT predicate on the "amount_discount" field.
+func AmountDiscountGT(v int64) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGT(FieldAmountDiscount, v))
+}
+
+// AmountDiscountGTE applies the GTE predicate on the "amount_discount" field.
+func AmountDiscountGTE(v int64) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGTE(FieldAmountDiscount, v))
+}
+
+// AmountDiscountLT applies the LT predicate on the "amount_discount" field.
+func AmountDiscountLT(v int64) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLT(FieldAmountDiscount, v))
+}
+
+// AmountDiscountLTE applies the LTE predicate on the "amount_discount" field.
+func AmountDiscountLTE(v int64) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLTE(FieldAmountDiscount, v))
+}
+
+// CouponIDEQ applies the EQ predicate on the "coupon_id" field.
+func CouponIDEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldCouponID, v))
+}
+
+// CouponIDNEQ applies the NEQ predicate on the "coupon_id" field.
+func CouponIDNEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNEQ(FieldCouponID, v))
+}
+
+// CouponIDIn applies the In predicate on the "coupon_id" field.
+func CouponIDIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIn(FieldCouponID, vs...))
+}
+
+// CouponIDNotIn applies the NotIn predicate on the "coupon_id" field.
+func CouponIDNotIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotIn(FieldCouponID, vs...))
+}
+
+// CouponIDGT applies the GT predicate on the "coupon_id" field.
+func CouponIDGT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGT(FieldCouponID, v))
+}
+
+// CouponIDGTE applies the GTE predicate on the "coupon_id" field.
+func CouponIDGTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGTE(FieldCouponID, v))
+}
+
+// CouponIDLT applies the LT predicate on the "coupon_id" field.
+func CouponIDLT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLT(FieldCouponID, v))
+}
+
+// CouponIDLTE applies the LTE predicate on the "coupon_id" field.
+func CouponIDLTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLTE(FieldCouponID, v))
+}
+
+// CouponIDContains applies the Contains predicate on the "coupon_id" field.
+func CouponIDContains(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContains(FieldCouponID, v))
+}
+
+// CouponIDHasPrefix applies the HasPrefix predicate on the "coupon_id" field.
+func CouponIDHasPrefix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasPrefix(FieldCouponID, v))
+}
+
+// CouponIDHasSuffix applies the HasSuffix predicate on the "coupon_id" field.
+func CouponIDHasSuffix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasSuffix(FieldCouponID, v))
+}
+
+// CouponIDIsNil applies the IsNil predicate on the "coupon_id" field.
+func CouponIDIsNil() predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIsNull(FieldCouponID))
+}
+
+// CouponIDNotNil applies the NotNil predicate on the "coupon_id" field.
+func CouponIDNotNil() predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotNull(FieldCouponID))
+}
+
+// CouponIDEqualFold applies the EqualFold predicate on the "coupon_id" field.
+func CouponIDEqualFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEqualFold(FieldCouponID, v))
+}
+
+// CouponIDContainsFold applies the ContainsFold predicate on the "coupon_id" field.
+func CouponIDContainsFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContainsFold(FieldCouponID, v))
+}
+
 // AllowedMethodsIsNil applies the IsNil predicate on the "allowed_methods" field.
 func AllowedMethodsIsNil() predicate.CheckoutSession {
 	return predicate.CheckoutSession(sql.FieldIsNull(FieldAllowedMethods))
@@ -665,6 +815,351 @@ func MetadataNotNil() predicate.CheckoutSession {
 	return predicate.CheckoutSession(sql.FieldNotNull(FieldMetadata))
 }
 
+// BuyerCountryEQ applies the EQ predicate on the "buyer_country" field.
+func BuyerCountryEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldBuyerCountry, v))
+}
+
+// BuyerCountryNEQ applies the NEQ predicate on the "buyer_country" field.
+func BuyerCountryNEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNEQ(FieldBuyerCountry, v))
+}
+
+// BuyerCountryIn applies the In predicate on the "buyer_country" field.
+func BuyerCountryIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIn(FieldBuyerCountry, vs...))
+}
+
+// BuyerCountryNotIn applies the NotIn predicate on the "buyer_country" field.
+func BuyerCountryNotIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotIn(FieldBuyerCountry, vs...))
+}
+
+// BuyerCountryGT applies the GT predicate on the "buyer_country" field.
+func BuyerCountryGT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGT(FieldBuyerCountry, v))
+}
+
+// BuyerCountryGTE applies the GTE predicate on the "buyer_country" field.
+func BuyerCountryGTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGTE(FieldBuyerCountry, v))
+}
+
+// BuyerCountryLT applies the LT predicate on the "buyer_country" field.
+func BuyerCountryLT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLT(FieldBuyerCountry, v))
+}
+
+// BuyerCountryLTE applies the LTE predicate on the "buyer_country" field.
+func BuyerCountryLTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLTE(FieldBuyerCountry, v))
+}
+
+// BuyerCountryContains applies the Contains predicate on the "buyer_country" field.
+func BuyerCountryContains(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContains(FieldBuyerCountry, v))
+}
+
+// BuyerCountryHasPrefix applies the HasPrefix predicate on the "buyer_country" field.
+func BuyerCountryHasPrefix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasPrefix(FieldBuyerCountry, v))
+}
+
+// BuyerCountryHasSuffix applies the HasSuffix predicate on the "buyer_country" field.
+func BuyerCountryHasSuffix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasSuffix(FieldBuyerCountry, v))
+}
+
+// BuyerCountryEqualFold applies the EqualFold predicate on the "buyer_country" field.
+func BuyerCountryEqualFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEqualFold(FieldBuyerCountry, v))
+}
+
+// BuyerCountryContainsFold applies the ContainsFold predicate on the "buyer_country" field.
+func BuyerCountryContainsFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContainsFold(FieldBuyerCountry, v))
+}
+
+// BuyerCurrencyEQ applies the EQ predicate on the "buyer_currency" field.
+func BuyerCurrencyEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldBuyerCurrency, v))
+}
+
+// BuyerCurrencyNEQ applies the NEQ predicate on the "buyer_currency" field.
+func BuyerCurrencyNEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNEQ(FieldBuyerCurrency, v))
+}
+
+// BuyerCurrencyIn applies the In predicate on the "buyer_currency" field.
+func BuyerCurrencyIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIn(FieldBuyerCurrency, vs...))
+}
+
+// BuyerCurrencyNotIn applies the NotIn predicate on the "buyer_currency" field.
+func BuyerCurrencyNotIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotIn(FieldBuyerCurrency, vs...))
+}
+
+// BuyerCurrencyGT applies the GT predicate on the "buyer_currency" field.
+func BuyerCurrencyGT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGT(FieldBuyerCurrency, v))
+}
+
+// BuyerCurrencyGTE applies the GTE predicate on the "buyer_currency" field.
+func BuyerCurrencyGTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGTE(FieldBuyerCurrency, v))
+}
+
+// BuyerCurrencyLT applies the LT predicate on the "buyer_currency" field.
+func BuyerCurrencyLT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLT(FieldBuyerCurrency, v))
+}
+
+// BuyerCurrencyLTE applies the LTE predicate on the "buyer_currency" field.
+func BuyerCurrencyLTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLTE(FieldBuyerCurrency, v))
+}
+
+// BuyerCurrencyContains applies the Contains predicate on the "buyer_currency" field.
+func BuyerCurrencyContains(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContains(FieldBuyerCurrency, v))
+}
+
+// BuyerCurrencyHasPrefix applies the HasPrefix predicate on the "buyer_currency" field.
+func BuyerCurrencyHasPrefix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasPrefix(FieldBuyerCurrency, v))
+}
+
+// BuyerCurrencyHasSuffix applies the HasSuffix predicate on the "buyer_currency" field.
+func BuyerCurrencyHasSuffix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasSuffix(FieldBuyerCurrency, v))
+}
+
+// BuyerCurrencyEqualFold applies the EqualFold predicate on the "buyer_currency" field.
+func BuyerCurrencyEqualFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEqualFold(FieldBuyerCurrency, v))
+}
+
+// BuyerCurrencyContainsFold applies the ContainsFold predicate on the "buyer_currency" field.
+func BuyerCurrencyContainsFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContainsFold(FieldBuyerCurrency, v))
+}
+
+// FxQuoteIDEQ applies the EQ predicate on the "fx_quote_id" field.
+func FxQuoteIDEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldFxQuoteID, v))
+}
+
+// FxQuoteIDNEQ applies the NEQ predicate on the "fx_quote_id" field.
+func FxQuoteIDNEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNEQ(FieldFxQuoteID, v))
+}
+
+// FxQuoteIDIn applies the In predicate on the "fx_quote_id" field.
+func FxQuoteIDIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIn(FieldFxQuoteID, vs...))
+}
+
+// FxQuoteIDNotIn applies the NotIn predicate on the "fx_quote_id" field.
+func FxQuoteIDNotIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotIn(FieldFxQuoteID, vs...))
+}
+
+// FxQuoteIDGT applies the GT predicate on the "fx_quote_id" field.
+func FxQuoteIDGT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGT(FieldFxQuoteID, v))
+}
+
+// FxQuoteIDGTE applies the GTE predicate on the "fx_quote_id" field.
+func FxQuoteIDGTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGTE(FieldFxQuoteID, v))
+}
+
+// FxQuoteIDLT applies the LT predicate on the "fx_quote_id" field.
+func FxQuoteIDLT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLT(FieldFxQuoteID, v))
+}
+
+// FxQuoteIDLTE applies the LTE predicate on the "fx_quote_id" field.
+func FxQuoteIDLTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLTE(FieldFxQuoteID, v))
+}
+
+// FxQuoteIDContains applies the Contains predicate on the "fx_quote_id" field.
+func FxQuoteIDContains(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContains(FieldFxQuoteID, v))
+}
+
+// FxQuoteIDHasPrefix applies the HasPrefix predicate on the "fx_quote_id" field.
+func FxQuoteIDHasPrefix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasPrefix(FieldFxQuoteID, v))
+}
+
+// FxQuoteIDHasSuffix applies the HasSuffix predicate on the "fx_quote_id" field.
+func FxQuoteIDHasSuffix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasSuffix(FieldFxQuoteID, v))
+}
+
+// FxQuoteIDIsNil applies the IsNil predicate on the "fx_quote_id" field.
+func FxQuoteIDIsNil() predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIsNull(FieldFxQuoteID))
+}
+
+// FxQuoteIDNotNil applies the NotNil predicate on the "fx_quote_id" field.
+func FxQuoteIDNotNil() predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotNull(FieldFxQuoteID))
+}
+
+// FxQuoteIDEqualFold applies the EqualFold predicate on the "fx_quote_id" field.
+func FxQuoteIDEqualFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEqualFold(FieldFxQuoteID, v))
+}
+
+// FxQuoteIDContainsFold applies the ContainsFold predicate on the "fx_quote_id" field.
+func FxQuoteIDContainsFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContainsFold(FieldFxQuoteID, v))
+}
+
+// IdempotencyKeyEQ applies the EQ predicate on the "idempotency_key" field.
+func IdempotencyKeyEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyNEQ applies the NEQ predicate on the "idempotency_key" field.
+func IdempotencyKeyNEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNEQ(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyIn applies the In predicate on the "idempotency_key" field.
+func IdempotencyKeyIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIn(FieldIdempotencyKey, vs...))
+}
+
+// IdempotencyKeyNotIn applies the NotIn predicate on the "idempotency_key" field.
+func IdempotencyKeyNotIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotIn(FieldIdempotencyKey, vs...))
+}
+
+// IdempotencyKeyGT applies the GT predicate on the "idempotency_key" field.
+func IdempotencyKeyGT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGT(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyGTE applies the GTE predicate on the "idempotency_key" field.
+func IdempotencyKeyGTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGTE(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyLT applies the LT predicate on the "idempotency_key" field.
+func IdempotencyKeyLT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLT(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyLTE applies the LTE predicate on the "idempotency_key" field.
+func IdempotencyKeyLTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLTE(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyContains applies the Contains predicate on the "idempotency_key" field.
+func IdempotencyKeyContains(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContains(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyHasPrefix applies the HasPrefix predicate on the "idempotency_key" field.
+func IdempotencyKeyHasPrefix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasPrefix(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyHasSuffix applies the HasSuffix predicate on the "idempotency_key" field.
+func IdempotencyKeyHasSuffix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasSuffix(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyIsNil applies the IsNil predicate on the "idempotency_key" field.
+func IdempotencyKeyIsNil() predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIsNull(FieldIdempotencyKey))
+}
+
+// IdempotencyKeyNotNil applies the NotNil predicate on the "idempotency_key" field.
+func IdempotencyKeyNotNil() predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotNull(FieldIdempotencyKey))
+}
+
+// IdempotencyKeyEqualFold applies the EqualFold predicate on the "idempotency_key" field.
+func IdempotencyKeyEqualFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEqualFold(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyContainsFold applies the ContainsFold predicate on the "idempotency_key" field.
+func IdempotencyKeyContainsFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContainsFold(FieldIdempotencyKey, v))
+}
+
+// RequestHashEQ applies the EQ predicate on the "request_hash" field.
+func RequestHashEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEQ(FieldRequestHash, v))
+}
+
+// RequestHashNEQ applies the NEQ predicate on the "request_hash" field.
+func RequestHashNEQ(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNEQ(FieldRequestHash, v))
+}
+
+// RequestHashIn applies the In predicate on the "request_hash" field.
+func RequestHashIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIn(FieldRequestHash, vs...))
+}
+
+// RequestHashNotIn applies the NotIn predicate on the "request_hash" field.
+func RequestHashNotIn(vs ...string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotIn(FieldRequestHash, vs...))
+}
+
+// RequestHashGT applies the GT predicate on the "request_hash" field.
+func RequestHashGT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGT(FieldRequestHash, v))
+}
+
+// RequestHashGTE applies the GTE predicate on the "request_hash" field.
+func RequestHashGTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldGTE(FieldRequestHash, v))
+}
+
+// RequestHashLT applies the LT predicate on the "request_hash" field.
+func RequestHashLT(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLT(FieldRequestHash, v))
+}
+
+// RequestHashLTE applies the LTE predicate on the "request_hash" field.
+func RequestHashLTE(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldLTE(FieldRequestHash, v))
+}
+
+// RequestHashContains applies the Contains predicate on the "request_hash" field.
+func RequestHashContains(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContains(FieldRequestHash, v))
+}
+
+// RequestHashHasPrefix applies the HasPrefix predicate on the "request_hash" field.
+func RequestHashHasPrefix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasPrefix(FieldRequestHash, v))
+}
+
+// RequestHashHasSuffix applies the HasSuffix predicate on the "request_hash" field.
+func RequestHashHasSuffix(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldHasSuffix(FieldRequestHash, v))
+}
+
+// RequestHashEqualFold applies the EqualFold predicate on the "request_hash" field.
+func RequestHashEqualFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldEqualFold(FieldRequestHash, v))
+}
+
+// RequestHashContainsFold applies the ContainsFold predicate on the "request_hash" field.
+func RequestHashContainsFold(v string) predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldContainsFold(FieldRequestHash, v))
+}
+
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.
 func HasMerchant() predicate.CheckoutSession {
 	return predicate.CheckoutSession(func(s *sql.Selector) {
@@ -726,6 +1221,29 @@ func HasPayments() predicate.CheckoutSession {
 func HasPaymentsWith(preds ...predicate.Payment) predicate.CheckoutSession {
 	return predicate.CheckoutSession(func(s *sql.Selector) {
 		step := newPaymentsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasCoupon applies the HasEdge predicate on the "coupon" edge.
+func HasCoupon() predicate.CheckoutSession {
+	return predicate.CheckoutSession(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, CouponTable, CouponColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasCouponWith applies the HasEdge predicate on the "coupon" edge with a given conditions (other predicates).
+func HasCouponWith(preds ...predicate.Coupon) predicate.CheckoutSession {
+	return predicate.CheckoutSession(func(s *sql.Selector) {
+		step := newCouponStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

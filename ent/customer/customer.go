@@ -35,6 +35,8 @@ const (
 	FieldMetadata = "metadata"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
+	// EdgeVaultCards holds the string denoting the vault_cards edge name in mutations.
+	EdgeVaultCards = "vault_cards"
 	// Table holds the table name of the customer in the database.
 	Table = "customers"
 	// MerchantTable is the table that holds the merchant relation/edge.
@@ -44,6 +46,13 @@ const (
 	MerchantInverseTable = "merchants"
 	// MerchantColumn is the table column denoting the merchant relation/edge.
 	MerchantColumn = "merchant_id"
+	// VaultCardsTable is the table that holds the vault_cards relation/edge.
+	VaultCardsTable = "vault_cards"
+	// VaultCardsInverseTable is the table name for the VaultCard entity.
+	// It exists in this package in order to avoid circular dependency with the "vaultcard" package.
+	VaultCardsInverseTable = "vault_cards"
+	// VaultCardsColumn is the table column denoting the vault_cards relation/edge.
+	VaultCardsColumn = "customer_id"
 )
 
 // Columns holds all SQL columns for customer fields.
@@ -166,10 +175,31 @@ func ByMerchantField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newMerchantStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByVaultCardsCount orders the results by vault_cards count.
+func ByVaultCardsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newVaultCardsStep(), opts...)
+	}
+}
+
+// ByVaultCards orders the results by vault_cards terms.
+func ByVaultCards(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newVaultCardsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newMerchantStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(MerchantInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.M2O, false, MerchantTable, MerchantColumn),
+	)
+}
+func newVaultCardsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(VaultCardsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, VaultCardsTable, VaultCardsColumn),
 	)
 }

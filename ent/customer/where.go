@@ -608,6 +608,29 @@ func HasMerchantWith(preds ...predicate.Merchant) predicate.Customer {
 	})
 }
 
+// HasVaultCards applies the HasEdge predicate on the "vault_cards" edge.
+func HasVaultCards() predicate.Customer {
+	return predicate.Customer(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, VaultCardsTable, VaultCardsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasVaultCardsWith applies the HasEdge predicate on the "vault_cards" edge with a given conditions (other predicates).
+func HasVaultCardsWith(preds ...predicate.VaultCard) predicate.Customer {
+	return predicate.Customer(func(s *sql.Selector) {
+		step := newVaultCardsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Customer) predicate.Customer {
 	return predicate.Customer(sql.AndPredicates(predicates...))

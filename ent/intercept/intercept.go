@@ -11,6 +11,8 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -25,6 +27,7 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/vaultcard"
 )
 
 // The Query interface represents an operation that queries a graph.
@@ -162,6 +165,60 @@ func (f TraverseCheckoutSession) Traverse(ctx context.Context, q ent.Query) erro
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CheckoutSessionQuery", q)
+}
+
+// The CouponFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CouponFunc func(context.Context, *ent.CouponQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CouponFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CouponQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CouponQuery", q)
+}
+
+// The TraverseCoupon type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCoupon func(context.Context, *ent.CouponQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCoupon) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCoupon) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CouponQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CouponQuery", q)
+}
+
+// The CouponRedemptionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type CouponRedemptionFunc func(context.Context, *ent.CouponRedemptionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f CouponRedemptionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.CouponRedemptionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.CouponRedemptionQuery", q)
+}
+
+// The TraverseCouponRedemption type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseCouponRedemption func(context.Context, *ent.CouponRedemptionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseCouponRedemption) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseCouponRedemption) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CouponRedemptionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.CouponRedemptionQuery", q)
 }
 
 // The CustomerFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -515,6 +572,33 @@ func (f TraverseRefund) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.RefundQuery", q)
 }
 
+// The VaultCardFunc type is an adapter to allow the use of ordinary function as a Querier.
+type VaultCardFunc func(context.Context, *ent.VaultCardQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f VaultCardFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.VaultCardQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.VaultCardQuery", q)
+}
+
+// The TraverseVaultCard type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseVaultCard func(context.Context, *ent.VaultCardQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseVaultCard) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseVaultCard) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.VaultCardQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.VaultCardQuery", q)
+}
+
 // NewQuery returns the generic Query interface for the given typed query.
 func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
@@ -524,6 +608,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
 	case *ent.CheckoutSessionQuery:
 		return &query[*ent.CheckoutSessionQuery, predicate.CheckoutSession, checkoutsession.OrderOption]{typ: ent.TypeCheckoutSession, tq: q}, nil
+	case *ent.CouponQuery:
+		return &query[*ent.CouponQuery, predicate.Coupon, coupon.OrderOption]{typ: ent.TypeCoupon, tq: q}, nil
+	case *ent.CouponRedemptionQuery:
+		return &query[*ent.CouponRedemptionQuery, predicate.CouponRedemption, couponredemption.OrderOption]{typ: ent.TypeCouponRedemption, tq: q}, nil
 	case *ent.CustomerQuery:
 		return &query[*ent.CustomerQuery, predicate.Customer, customer.OrderOption]{typ: ent.TypeCustomer, tq: q}, nil
 	case *ent.EventQuery:
@@ -550,6 +638,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PostingQuery, predicate.Posting, posting.OrderOption]{typ: ent.TypePosting, tq: q}, nil
 	case *ent.RefundQuery:
 		return &query[*ent.RefundQuery, predicate.Refund, refund.OrderOption]{typ: ent.TypeRefund, tq: q}, nil
+	case *ent.VaultCardQuery:
+		return &query[*ent.VaultCardQuery, predicate.VaultCard, vaultcard.OrderOption]{typ: ent.TypeVaultCard, tq: q}, nil
 	default:
 		return nil, fmt.Errorf("unknown query type %T", q)
 	}

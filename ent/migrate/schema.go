@@ -79,13 +79,20 @@ var (
 		{Name: "currency", Type: field.TypeString, Size: 3},
 		{Name: "merchant_reference", Type: field.TypeString, Size: 128, Default: ""},
 		{Name: "capture_method", Type: field.TypeEnum, Enums: []string{"AUTOMATIC", "MANUAL"}, Default: "AUTOMATIC"},
+		{Name: "amount_discount", Type: field.TypeInt64, Default: 0},
 		{Name: "allowed_methods", Type: field.TypeJSON, Nullable: true},
 		{Name: "return_url", Type: field.TypeString, Size: 2048, Default: ""},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "COMPLETE", "EXPIRED", "CANCELED"}, Default: "OPEN"},
 		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "metadata", Type: field.TypeJSON, Nullable: true},
+		{Name: "buyer_country", Type: field.TypeString, Size: 2, Default: ""},
+		{Name: "buyer_currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "fx_quote_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 255},
+		{Name: "request_hash", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "coupon_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// CheckoutSessionsTable holds the schema information for the "checkout_sessions" table.
 	CheckoutSessionsTable = &schema.Table{
@@ -95,14 +102,20 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "checkout_sessions_merchants_merchant",
-				Columns:    []*schema.Column{CheckoutSessionsColumns[12]},
+				Columns:    []*schema.Column{CheckoutSessionsColumns[18]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "checkout_sessions_customers_customer",
-				Columns:    []*schema.Column{CheckoutSessionsColumns[13]},
+				Columns:    []*schema.Column{CheckoutSessionsColumns[19]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "checkout_sessions_coupons_coupon",
+				Columns:    []*schema.Column{CheckoutSessionsColumns[20]},
+				RefColumns: []*schema.Column{CouponsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 		},
@@ -110,7 +123,114 @@ var (
 			{
 				Name:    "checkoutsession_merchant_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{CheckoutSessionsColumns[12], CheckoutSessionsColumns[1]},
+				Columns: []*schema.Column{CheckoutSessionsColumns[18], CheckoutSessionsColumns[1]},
+			},
+			{
+				Name:    "checkoutsession_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{CheckoutSessionsColumns[18], CheckoutSessionsColumns[16]},
+			},
+			{
+				Name:    "checkoutsession_status_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{CheckoutSessionsColumns[10], CheckoutSessionsColumns[11]},
+			},
+		},
+	}
+	// CouponsColumns holds the columns for the "coupons" table.
+	CouponsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "code", Type: field.TypeString, Size: 64},
+		{Name: "name", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"FIXED", "PERCENTAGE"}},
+		{Name: "amount_off", Type: field.TypeInt64, Nullable: true},
+		{Name: "percent_off_bps", Type: field.TypeInt, Nullable: true},
+		{Name: "currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "minimum_amount", Type: field.TypeInt64, Nullable: true},
+		{Name: "max_redemptions", Type: field.TypeInt, Nullable: true},
+		{Name: "max_redemptions_per_customer", Type: field.TypeInt, Nullable: true},
+		{Name: "times_redeemed", Type: field.TypeInt, Default: 0},
+		{Name: "valid_from", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "valid_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "active", Type: field.TypeBool, Default: true},
+		{Name: "public", Type: field.TypeBool, Default: false},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+	}
+	// CouponsTable holds the schema information for the "coupons" table.
+	CouponsTable = &schema.Table{
+		Name:       "coupons",
+		Columns:    CouponsColumns,
+		PrimaryKey: []*schema.Column{CouponsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "coupons_merchants_merchant",
+				Columns:    []*schema.Column{CouponsColumns[17]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "coupon_merchant_id_code",
+				Unique:  true,
+				Columns: []*schema.Column{CouponsColumns[17], CouponsColumns[3]},
+			},
+			{
+				Name:    "coupon_merchant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{CouponsColumns[17], CouponsColumns[0]},
+			},
+		},
+	}
+	// CouponRedemptionsColumns holds the columns for the "coupon_redemptions" table.
+	CouponRedemptionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "checkout_session_id", Type: field.TypeString, Size: 40},
+		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "payment_id", Type: field.TypeString, Size: 40, Default: ""},
+		{Name: "amount_discount", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "coupon_id", Type: field.TypeString, Size: 40},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+	}
+	// CouponRedemptionsTable holds the schema information for the "coupon_redemptions" table.
+	CouponRedemptionsTable = &schema.Table{
+		Name:       "coupon_redemptions",
+		Columns:    CouponRedemptionsColumns,
+		PrimaryKey: []*schema.Column{CouponRedemptionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "coupon_redemptions_coupons_redemptions",
+				Columns:    []*schema.Column{CouponRedemptionsColumns[8]},
+				RefColumns: []*schema.Column{CouponsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "coupon_redemptions_merchants_merchant",
+				Columns:    []*schema.Column{CouponRedemptionsColumns[9]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "couponredemption_checkout_session_id",
+				Unique:  true,
+				Columns: []*schema.Column{CouponRedemptionsColumns[3]},
+			},
+			{
+				Name:    "couponredemption_coupon_id_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{CouponRedemptionsColumns[8], CouponRedemptionsColumns[4]},
+			},
+			{
+				Name:    "couponredemption_merchant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{CouponRedemptionsColumns[9], CouponRedemptionsColumns[0]},
 			},
 		},
 	}
@@ -574,11 +694,68 @@ var (
 			},
 		},
 	}
+	// VaultCardsColumns holds the columns for the "vault_cards" table.
+	VaultCardsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "saved", Type: field.TypeBool, Default: false},
+		{Name: "scheme", Type: field.TypeString, Size: 16},
+		{Name: "funding", Type: field.TypeString, Size: 16, Default: ""},
+		{Name: "country", Type: field.TypeString, Size: 2, Default: ""},
+		{Name: "issuer", Type: field.TypeString, Size: 100, Default: ""},
+		{Name: "bin", Type: field.TypeString, Size: 8, Default: ""},
+		{Name: "last4", Type: field.TypeString, Size: 4},
+		{Name: "pan_length", Type: field.TypeInt},
+		{Name: "exp_month", Type: field.TypeInt},
+		{Name: "exp_year", Type: field.TypeInt},
+		{Name: "holder_name", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "fingerprint", Type: field.TypeString, Size: 80},
+		{Name: "kek_id", Type: field.TypeString, Size: 32},
+		{Name: "wrapped_dek", Type: field.TypeBytes, Size: 128},
+		{Name: "nonce", Type: field.TypeBytes, Size: 32},
+		{Name: "ciphertext", Type: field.TypeBytes, Size: 128},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+	}
+	// VaultCardsTable holds the schema information for the "vault_cards" table.
+	VaultCardsTable = &schema.Table{
+		Name:       "vault_cards",
+		Columns:    VaultCardsColumns,
+		PrimaryKey: []*schema.Column{VaultCardsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "vault_cards_customers_vault_cards",
+				Columns:    []*schema.Column{VaultCardsColumns[18]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "vault_cards_merchants_merchant",
+				Columns:    []*schema.Column{VaultCardsColumns[19]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "vaultcard_merchant_id_customer_id_saved_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{VaultCardsColumns[19], VaultCardsColumns[18], VaultCardsColumns[1], VaultCardsColumns[17]},
+			},
+			{
+				Name:    "vaultcard_merchant_id_fingerprint",
+				Unique:  false,
+				Columns: []*schema.Column{VaultCardsColumns[19], VaultCardsColumns[12]},
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
 		AuditLogsTable,
 		CheckoutSessionsTable,
+		CouponsTable,
+		CouponRedemptionsTable,
 		CustomersTable,
 		EventsTable,
 		FxQuotesTable,
@@ -592,6 +769,7 @@ var (
 		PaymentAttemptsTable,
 		PostingsTable,
 		RefundsTable,
+		VaultCardsTable,
 	}
 )
 
@@ -599,6 +777,10 @@ func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = MerchantsTable
 	CheckoutSessionsTable.ForeignKeys[0].RefTable = MerchantsTable
 	CheckoutSessionsTable.ForeignKeys[1].RefTable = CustomersTable
+	CheckoutSessionsTable.ForeignKeys[2].RefTable = CouponsTable
+	CouponsTable.ForeignKeys[0].RefTable = MerchantsTable
+	CouponRedemptionsTable.ForeignKeys[0].RefTable = CouponsTable
+	CouponRedemptionsTable.ForeignKeys[1].RefTable = MerchantsTable
 	CustomersTable.ForeignKeys[0].RefTable = MerchantsTable
 	MerchantUsersTable.ForeignKeys[0].RefTable = MerchantsTable
 	PaymentsTable.ForeignKeys[0].RefTable = CheckoutSessionsTable
@@ -610,4 +792,6 @@ func init() {
 	PostingsTable.ForeignKeys[1].RefTable = LedgerAccountsTable
 	RefundsTable.ForeignKeys[0].RefTable = PaymentsTable
 	RefundsTable.ForeignKeys[1].RefTable = MerchantsTable
+	VaultCardsTable.ForeignKeys[0].RefTable = CustomersTable
+	VaultCardsTable.ForeignKeys[1].RefTable = MerchantsTable
 }

@@ -15,6 +15,12 @@ type AuditLog func(*sql.Selector)
 // CheckoutSession is the predicate function for checkoutsession builders.
 type CheckoutSession func(*sql.Selector)
 
+// Coupon is the predicate function for coupon builders.
+type Coupon func(*sql.Selector)
+
+// CouponRedemption is the predicate function for couponredemption builders.
+type CouponRedemption func(*sql.Selector)
+
 // Customer is the predicate function for customer builders.
 type Customer func(*sql.Selector)
 
@@ -53,3 +59,6 @@ type Posting func(*sql.Selector)
 
 // Refund is the predicate function for refund builders.
 type Refund func(*sql.Selector)
+
+// VaultCard is the predicate function for vaultcard builders.
+type VaultCard func(*sql.Selector)

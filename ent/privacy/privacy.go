@@ -183,6 +183,54 @@ func (f CheckoutSessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CheckoutSessionMutation", m)
 }
 
+// The CouponQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CouponQueryRuleFunc func(context.Context, *ent.CouponQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CouponQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CouponQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CouponQuery", q)
+}
+
+// The CouponMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CouponMutationRuleFunc func(context.Context, *ent.CouponMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CouponMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CouponMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CouponMutation", m)
+}
+
+// The CouponRedemptionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type CouponRedemptionQueryRuleFunc func(context.Context, *ent.CouponRedemptionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f CouponRedemptionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.CouponRedemptionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.CouponRedemptionQuery", q)
+}
+
+// The CouponRedemptionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type CouponRedemptionMutationRuleFunc func(context.Context, *ent.CouponRedemptionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f CouponRedemptionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.CouponRedemptionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CouponRedemptionMutation", m)
+}
+
 // The CustomerQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CustomerQueryRuleFunc func(context.Context, *ent.CustomerQuery) error
@@ -495,6 +543,30 @@ func (f RefundMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RefundMutation", m)
 }
 
+// The VaultCardQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type VaultCardQueryRuleFunc func(context.Context, *ent.VaultCardQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f VaultCardQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.VaultCardQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.VaultCardQuery", q)
+}
+
+// The VaultCardMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type VaultCardMutationRuleFunc func(context.Context, *ent.VaultCardMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f VaultCardMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.VaultCardMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.VaultCardMutation", m)
+}
+
 type (
 	// Filter is the interface that wraps the Where function
 	// for filtering nodes in queries and mutations.
@@ -536,6 +608,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CheckoutSessionQuery:
 		return q.Filter(), nil
+	case *ent.CouponQuery:
+		return q.Filter(), nil
+	case *ent.CouponRedemptionQuery:
+		return q.Filter(), nil
 	case *ent.CustomerQuery:
 		return q.Filter(), nil
 	case *ent.EventQuery:
@@ -562,6 +638,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.RefundQuery:
 		return q.Filter(), nil
+	case *ent.VaultCardQuery:
+		return q.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected query type %T for query filter", q)
 	}
@@ -574,6 +652,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.AuditLogMutation:
 		return m.Filter(), nil
 	case *ent.CheckoutSessionMutation:
+		return m.Filter(), nil
+	case *ent.CouponMutation:
+		return m.Filter(), nil
+	case *ent.CouponRedemptionMutation:
 		return m.Filter(), nil
 	case *ent.CustomerMutation:
 		return m.Filter(), nil
@@ -600,6 +682,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.PostingMutation:
 		return m.Filter(), nil
 	case *ent.RefundMutation:
+		return m.Filter(), nil
+	case *ent.VaultCardMutation:
 		return m.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected mutation type %T for mutation filter", m)

@@ -9,6 +9,8 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -23,6 +25,7 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/schema"
+	"github.com/straitpay/strait/ent/vaultcard"
 
 	"entgo.io/ent"
 	"entgo.io/ent/privacy"
@@ -326,12 +329,46 @@ func init() {
 	checkoutsessionDescCustomerID := checkoutsessionFields[3].Descriptor()
 	// checkoutsession.CustomerIDValidator is a validator for the "customer_id" field. It is called by the builders before save.
 	checkoutsession.CustomerIDValidator = checkoutsessionDescCustomerID.Validators[0].(func(string) error)
+	// checkoutsessionDescAmountDiscount is the schema descriptor for amount_discount field.
+	checkoutsessionDescAmountDiscount := checkoutsessionFields[5].Descriptor()
+	// checkoutsession.DefaultAmountDiscount holds the default value on creation for the amount_discount field.
+	checkoutsession.DefaultAmountDiscount = checkoutsessionDescAmountDiscount.Default.(int64)
+	// checkoutsessionDescCouponID is the schema descriptor for coupon_id field.
+	checkoutsessionDescCouponID := checkoutsessionFields[6].Descriptor()
+	// checkoutsession.CouponIDValidator is a validator for the "coupon_id" field. It is called by the builders before save.
+	checkoutsession.CouponIDValidator = checkoutsessionDescCouponID.Validators[0].(func(string) error)
 	// checkoutsessionDescReturnURL is the schema descriptor for return_url field.
-	checkoutsessionDescReturnURL := checkoutsessionFields[6].Descriptor()
+	checkoutsessionDescReturnURL := checkoutsessionFields[8].Descriptor()
 	// checkoutsession.DefaultReturnURL holds the default value on creation for the return_url field.
 	checkoutsession.DefaultReturnURL = checkoutsessionDescReturnURL.Default.(string)
 	// checkoutsession.ReturnURLValidator is a validator for the "return_url" field. It is called by the builders before save.
 	checkoutsession.ReturnURLValidator = checkoutsessionDescReturnURL.Validators[0].(func(string) error)
+	// checkoutsessionDescBuyerCountry is the schema descriptor for buyer_country field.
+	checkoutsessionDescBuyerCountry := checkoutsessionFields[12].Descriptor()
+	// checkoutsession.DefaultBuyerCountry holds the default value on creation for the buyer_country field.
+	checkoutsession.DefaultBuyerCountry = checkoutsessionDescBuyerCountry.Default.(string)
+	// checkoutsession.BuyerCountryValidator is a validator for the "buyer_country" field. It is called by the builders before save.
+	checkoutsession.BuyerCountryValidator = checkoutsessionDescBuyerCountry.Validators[0].(func(string) error)
+	// checkoutsessionDescBuyerCurrency is the schema descriptor for buyer_currency field.
+	checkoutsessionDescBuyerCurrency := checkoutsessionFields[13].Descriptor()
+	// checkoutsession.DefaultBuyerCurrency holds the default value on creation for the buyer_currency field.
+	checkoutsession.DefaultBuyerCurrency = checkoutsessionDescBuyerCurrency.Default.(string)
+	// checkoutsession.BuyerCurrencyValidator is a validator for the "buyer_currency" field. It is called by the builders before save.
+	checkoutsession.BuyerCurrencyValidator = checkoutsessionDescBuyerCurrency.Validators[0].(func(string) error)
+	// checkoutsessionDescFxQuoteID is the schema descriptor for fx_quote_id field.
+	checkoutsessionDescFxQuoteID := checkoutsessionFields[14].Descriptor()
+	// checkoutsession.FxQuoteIDValidator is a validator for the "fx_quote_id" field. It is called by the builders before save.
+	checkoutsession.FxQuoteIDValidator = checkoutsessionDescFxQuoteID.Validators[0].(func(string) error)
+	// checkoutsessionDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	checkoutsessionDescIdempotencyKey := checkoutsessionFields[15].Descriptor()
+	// checkoutsession.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	checkoutsession.IdempotencyKeyValidator = checkoutsessionDescIdempotencyKey.Validators[0].(func(string) error)
+	// checkoutsessionDescRequestHash is the schema descriptor for request_hash field.
+	checkoutsessionDescRequestHash := checkoutsessionFields[16].Descriptor()
+	// checkoutsession.DefaultRequestHash holds the default value on creation for the request_hash field.
+	checkoutsession.DefaultRequestHash = checkoutsessionDescRequestHash.Default.(string)
+	// checkoutsession.RequestHashValidator is a validator for the "request_hash" field. It is called by the builders before save.
+	checkoutsession.RequestHashValidator = checkoutsessionDescRequestHash.Validators[0].(func(string) error)
 	// checkoutsessionDescID is the schema descriptor for id field.
 	checkoutsessionDescID := checkoutsessionMixinFields0[0].Descriptor()
 	// checkoutsession.DefaultID holds the default value on creation for the id field.
@@ -339,6 +376,202 @@ func init() {
 	// checkoutsession.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	checkoutsession.IDValidator = func() func(string) error {
 		validators := checkoutsessionDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	couponMixin := schema.Coupon{}.Mixin()
+	coupon.Policy = privacy.NewPolicies(couponMixin[2], schema.Coupon{})
+	coupon.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := coupon.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	couponMixinFields0 := couponMixin[0].Fields()
+	_ = couponMixinFields0
+	couponMixinFields1 := couponMixin[1].Fields()
+	_ = couponMixinFields1
+	couponMixinFields2 := couponMixin[2].Fields()
+	_ = couponMixinFields2
+	couponFields := schema.Coupon{}.Fields()
+	_ = couponFields
+	// couponDescCreatedAt is the schema descriptor for created_at field.
+	couponDescCreatedAt := couponMixinFields1[0].Descriptor()
+	// coupon.DefaultCreatedAt holds the default value on creation for the created_at field.
+	coupon.DefaultCreatedAt = couponDescCreatedAt.Default.(func() time.Time)
+	// couponDescUpdatedAt is the schema descriptor for updated_at field.
+	couponDescUpdatedAt := couponMixinFields1[1].Descriptor()
+	// coupon.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	coupon.DefaultUpdatedAt = couponDescUpdatedAt.Default.(func() time.Time)
+	// coupon.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	coupon.UpdateDefaultUpdatedAt = couponDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// couponDescMerchantID is the schema descriptor for merchant_id field.
+	couponDescMerchantID := couponMixinFields2[0].Descriptor()
+	// coupon.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	coupon.MerchantIDValidator = func() func(string) error {
+		validators := couponDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant string) error {
+			for _, fn := range fns {
+				if err := fn(merchant); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// couponDescCode is the schema descriptor for code field.
+	couponDescCode := couponFields[0].Descriptor()
+	// coupon.CodeValidator is a validator for the "code" field. It is called by the builders before save.
+	coupon.CodeValidator = func() func(string) error {
+		validators := couponDescCode.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(code string) error {
+			for _, fn := range fns {
+				if err := fn(code); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// couponDescName is the schema descriptor for name field.
+	couponDescName := couponFields[1].Descriptor()
+	// coupon.DefaultName holds the default value on creation for the name field.
+	coupon.DefaultName = couponDescName.Default.(string)
+	// coupon.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	coupon.NameValidator = couponDescName.Validators[0].(func(string) error)
+	// couponDescCurrency is the schema descriptor for currency field.
+	couponDescCurrency := couponFields[5].Descriptor()
+	// coupon.DefaultCurrency holds the default value on creation for the currency field.
+	coupon.DefaultCurrency = couponDescCurrency.Default.(string)
+	// coupon.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	coupon.CurrencyValidator = couponDescCurrency.Validators[0].(func(string) error)
+	// couponDescTimesRedeemed is the schema descriptor for times_redeemed field.
+	couponDescTimesRedeemed := couponFields[9].Descriptor()
+	// coupon.DefaultTimesRedeemed holds the default value on creation for the times_redeemed field.
+	coupon.DefaultTimesRedeemed = couponDescTimesRedeemed.Default.(int)
+	// couponDescActive is the schema descriptor for active field.
+	couponDescActive := couponFields[12].Descriptor()
+	// coupon.DefaultActive holds the default value on creation for the active field.
+	coupon.DefaultActive = couponDescActive.Default.(bool)
+	// couponDescPublic is the schema descriptor for public field.
+	couponDescPublic := couponFields[13].Descriptor()
+	// coupon.DefaultPublic holds the default value on creation for the public field.
+	coupon.DefaultPublic = couponDescPublic.Default.(bool)
+	// couponDescID is the schema descriptor for id field.
+	couponDescID := couponMixinFields0[0].Descriptor()
+	// coupon.DefaultID holds the default value on creation for the id field.
+	coupon.DefaultID = couponDescID.Default.(func() string)
+	// coupon.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	coupon.IDValidator = func() func(string) error {
+		validators := couponDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	couponredemptionMixin := schema.CouponRedemption{}.Mixin()
+	couponredemption.Policy = privacy.NewPolicies(couponredemptionMixin[2], schema.CouponRedemption{})
+	couponredemption.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := couponredemption.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	couponredemptionMixinFields0 := couponredemptionMixin[0].Fields()
+	_ = couponredemptionMixinFields0
+	couponredemptionMixinFields1 := couponredemptionMixin[1].Fields()
+	_ = couponredemptionMixinFields1
+	couponredemptionMixinFields2 := couponredemptionMixin[2].Fields()
+	_ = couponredemptionMixinFields2
+	couponredemptionFields := schema.CouponRedemption{}.Fields()
+	_ = couponredemptionFields
+	// couponredemptionDescCreatedAt is the schema descriptor for created_at field.
+	couponredemptionDescCreatedAt := couponredemptionMixinFields1[0].Descriptor()
+	// couponredemption.DefaultCreatedAt holds the default value on creation for the created_at field.
+	couponredemption.DefaultCreatedAt = couponredemptionDescCreatedAt.Default.(func() time.Time)
+	// couponredemptionDescUpdatedAt is the schema descriptor for updated_at field.
+	couponredemptionDescUpdatedAt := couponredemptionMixinFields1[1].Descriptor()
+	// couponredemption.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	couponredemption.DefaultUpdatedAt = couponredemptionDescUpdatedAt.Default.(func() time.Time)
+	// couponredemption.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	couponredemption.UpdateDefaultUpdatedAt = couponredemptionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// couponredemptionDescMerchantID is the schema descriptor for merchant_id field.
+	couponredemptionDescMerchantID := couponredemptionMixinFields2[0].Descriptor()
+	// couponredemption.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	couponredemption.MerchantIDValidator = func() func(string) error {
+		validators := couponredemptionDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant string) error {
+			for _, fn := range fns {
+				if err := fn(merchant); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// couponredemptionDescCouponID is the schema descriptor for coupon_id field.
+	couponredemptionDescCouponID := couponredemptionFields[0].Descriptor()
+	// couponredemption.CouponIDValidator is a validator for the "coupon_id" field. It is called by the builders before save.
+	couponredemption.CouponIDValidator = couponredemptionDescCouponID.Validators[0].(func(string) error)
+	// couponredemptionDescCheckoutSessionID is the schema descriptor for checkout_session_id field.
+	couponredemptionDescCheckoutSessionID := couponredemptionFields[1].Descriptor()
+	// couponredemption.CheckoutSessionIDValidator is a validator for the "checkout_session_id" field. It is called by the builders before save.
+	couponredemption.CheckoutSessionIDValidator = couponredemptionDescCheckoutSessionID.Validators[0].(func(string) error)
+	// couponredemptionDescCustomerID is the schema descriptor for customer_id field.
+	couponredemptionDescCustomerID := couponredemptionFields[2].Descriptor()
+	// couponredemption.CustomerIDValidator is a validator for the "customer_id" field. It is called by the builders before save.
+	couponredemption.CustomerIDValidator = couponredemptionDescCustomerID.Validators[0].(func(string) error)
+	// couponredemptionDescPaymentID is the schema descriptor for payment_id field.
+	couponredemptionDescPaymentID := couponredemptionFields[3].Descriptor()
+	// couponredemption.DefaultPaymentID holds the default value on creation for the payment_id field.
+	couponredemption.DefaultPaymentID = couponredemptionDescPaymentID.Default.(string)
+	// couponredemption.PaymentIDValidator is a validator for the "payment_id" field. It is called by the builders before save.
+	couponredemption.PaymentIDValidator = couponredemptionDescPaymentID.Validators[0].(func(string) error)
+	// couponredemptionDescCurrency is the schema descriptor for currency field.
+	couponredemptionDescCurrency := couponredemptionFields[5].Descriptor()
+	// couponredemption.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	couponredemption.CurrencyValidator = couponredemptionDescCurrency.Validators[0].(func(string) error)
+	// couponredemptionDescID is the schema descriptor for id field.
+	couponredemptionDescID := couponredemptionMixinFields0[0].Descriptor()
+	// couponredemption.DefaultID holds the default value on creation for the id field.
+	couponredemption.DefaultID = couponredemptionDescID.Default.(func() string)
+	// couponredemption.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	couponredemption.IDValidator = func() func(string) error {
+		validators := couponredemptionDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -1699,6 +1932,122 @@ func init() {
 	// refund.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	refund.IDValidator = func() func(string) error {
 		validators := refundDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	vaultcardMixin := schema.VaultCard{}.Mixin()
+	vaultcard.Policy = privacy.NewPolicies(vaultcardMixin[0], schema.VaultCard{})
+	vaultcard.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := vaultcard.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	vaultcardMixinFields0 := vaultcardMixin[0].Fields()
+	_ = vaultcardMixinFields0
+	vaultcardFields := schema.VaultCard{}.Fields()
+	_ = vaultcardFields
+	// vaultcardDescMerchantID is the schema descriptor for merchant_id field.
+	vaultcardDescMerchantID := vaultcardMixinFields0[0].Descriptor()
+	// vaultcard.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	vaultcard.MerchantIDValidator = func() func(string) error {
+		validators := vaultcardDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant string) error {
+			for _, fn := range fns {
+				if err := fn(merchant); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// vaultcardDescCustomerID is the schema descriptor for customer_id field.
+	vaultcardDescCustomerID := vaultcardFields[1].Descriptor()
+	// vaultcard.CustomerIDValidator is a validator for the "customer_id" field. It is called by the builders before save.
+	vaultcard.CustomerIDValidator = vaultcardDescCustomerID.Validators[0].(func(string) error)
+	// vaultcardDescSaved is the schema descriptor for saved field.
+	vaultcardDescSaved := vaultcardFields[2].Descriptor()
+	// vaultcard.DefaultSaved holds the default value on creation for the saved field.
+	vaultcard.DefaultSaved = vaultcardDescSaved.Default.(bool)
+	// vaultcardDescScheme is the schema descriptor for scheme field.
+	vaultcardDescScheme := vaultcardFields[3].Descriptor()
+	// vaultcard.SchemeValidator is a validator for the "scheme" field. It is called by the builders before save.
+	vaultcard.SchemeValidator = vaultcardDescScheme.Validators[0].(func(string) error)
+	// vaultcardDescFunding is the schema descriptor for funding field.
+	vaultcardDescFunding := vaultcardFields[4].Descriptor()
+	// vaultcard.DefaultFunding holds the default value on creation for the funding field.
+	vaultcard.DefaultFunding = vaultcardDescFunding.Default.(string)
+	// vaultcard.FundingValidator is a validator for the "funding" field. It is called by the builders before save.
+	vaultcard.FundingValidator = vaultcardDescFunding.Validators[0].(func(string) error)
+	// vaultcardDescCountry is the schema descriptor for country field.
+	vaultcardDescCountry := vaultcardFields[5].Descriptor()
+	// vaultcard.DefaultCountry holds the default value on creation for the country field.
+	vaultcard.DefaultCountry = vaultcardDescCountry.Default.(string)
+	// vaultcard.CountryValidator is a validator for the "country" field. It is called by the builders before save.
+	vaultcard.CountryValidator = vaultcardDescCountry.Validators[0].(func(string) error)
+	// vaultcardDescIssuer is the schema descriptor for issuer field.
+	vaultcardDescIssuer := vaultcardFields[6].Descriptor()
+	// vaultcard.DefaultIssuer holds the default value on creation for the issuer field.
+	vaultcard.DefaultIssuer = vaultcardDescIssuer.Default.(string)
+	// vaultcard.IssuerValidator is a validator for the "issuer" field. It is called by the builders before save.
+	vaultcard.IssuerValidator = vaultcardDescIssuer.Validators[0].(func(string) error)
+	// vaultcardDescBin is the schema descriptor for bin field.
+	vaultcardDescBin := vaultcardFields[7].Descriptor()
+	// vaultcard.DefaultBin holds the default value on creation for the bin field.
+	vaultcard.DefaultBin = vaultcardDescBin.Default.(string)
+	// vaultcard.BinValidator is a validator for the "bin" field. It is called by the builders before save.
+	vaultcard.BinValidator = vaultcardDescBin.Validators[0].(func(string) error)
+	// vaultcardDescLast4 is the schema descriptor for last4 field.
+	vaultcardDescLast4 := vaultcardFields[8].Descriptor()
+	// vaultcard.Last4Validator is a validator for the "last4" field. It is called by the builders before save.
+	vaultcard.Last4Validator = vaultcardDescLast4.Validators[0].(func(string) error)
+	// vaultcardDescHolderName is the schema descriptor for holder_name field.
+	vaultcardDescHolderName := vaultcardFields[12].Descriptor()
+	// vaultcard.DefaultHolderName holds the default value on creation for the holder_name field.
+	vaultcard.DefaultHolderName = vaultcardDescHolderName.Default.(string)
+	// vaultcard.HolderNameValidator is a validator for the "holder_name" field. It is called by the builders before save.
+	vaultcard.HolderNameValidator = vaultcardDescHolderName.Validators[0].(func(string) error)
+	// vaultcardDescFingerprint is the schema descriptor for fingerprint field.
+	vaultcardDescFingerprint := vaultcardFields[13].Descriptor()
+	// vaultcard.FingerprintValidator is a validator for the "fingerprint" field. It is called by the builders before save.
+	vaultcard.FingerprintValidator = vaultcardDescFingerprint.Validators[0].(func(string) error)
+	// vaultcardDescKekID is the schema descriptor for kek_id field.
+	vaultcardDescKekID := vaultcardFields[14].Descriptor()
+	// vaultcard.KekIDValidator is a validator for the "kek_id" field. It is called by the builders before save.
+	vaultcard.KekIDValidator = vaultcardDescKekID.Validators[0].(func(string) error)
+	// vaultcardDescWrappedDek is the schema descriptor for wrapped_dek field.
+	vaultcardDescWrappedDek := vaultcardFields[15].Descriptor()
+	// vaultcard.WrappedDekValidator is a validator for the "wrapped_dek" field. It is called by the builders before save.
+	vaultcard.WrappedDekValidator = vaultcardDescWrappedDek.Validators[0].(func([]byte) error)
+	// vaultcardDescNonce is the schema descriptor for nonce field.
+	vaultcardDescNonce := vaultcardFields[16].Descriptor()
+	// vaultcard.NonceValidator is a validator for the "nonce" field. It is called by the builders before save.
+	vaultcard.NonceValidator = vaultcardDescNonce.Validators[0].(func([]byte) error)
+	// vaultcardDescCiphertext is the schema descriptor for ciphertext field.
+	vaultcardDescCiphertext := vaultcardFields[17].Descriptor()
+	// vaultcard.CiphertextValidator is a validator for the "ciphertext" field. It is called by the builders before save.
+	vaultcard.CiphertextValidator = vaultcardDescCiphertext.Validators[0].(func([]byte) error)
+	// vaultcardDescID is the schema descriptor for id field.
+	vaultcardDescID := vaultcardFields[0].Descriptor()
+	// vaultcard.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	vaultcard.IDValidator = func() func(string) error {
+		validators := vaultcardDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

@@ -13,6 +13,9 @@ import (
 
 // CheckoutSession is one buyer's checkout: what is being bought, for how much,
 // and how the merchant wants it captured. A cashier token is scoped to one.
+//
+// amount is what the buyer pays now: the merchant's price less amount_discount
+// (a coupon), so the original price is amount + amount_discount, exactly.
 type CheckoutSession struct{ ent.Schema }
 
 // Mixin implements ent.Schema.
@@ -28,11 +31,25 @@ func (CheckoutSession) Fields() []ent.Field {
 		field.String("merchant_reference").Default("").MaxLen(128),
 		field.String("customer_id").Optional().MaxLen(40),
 		field.Enum("capture_method").Values("AUTOMATIC", "MANUAL").Default("AUTOMATIC"),
-		field.Strings("allowed_methods").Optional(),
+		// amount_discount is what the applied coupon takes off; 0 without one.
+		field.Int64("amount_discount").Default(0).Annotations(entgql.Skip()),
+		field.String("coupon_id").Optional().Nillable().MaxLen(40).Annotations(entgql.Skip()),
+		field.Strings("allowed_methods").Optional().Annotations(entgql.Skip()),
 		field.String("return_url").Default("").MaxLen(2048),
 		field.Enum("status").Values("OPEN", "COMPLETE", "EXPIRED", "CANCELED").Default("OPEN"),
 		field.Time("expires_at").SchemaType(datetime6),
 		field.JSON("metadata", map[string]string{}).Optional().Annotations(entgql.Skip()),
+		// The buyer's country and currency drive the methods preview and the
+		// price shown in the buyer's currency.
+		field.String("buyer_country").Default("").MaxLen(2),
+		field.String("buyer_currency").Default("").MaxLen(3),
+		// fx_quote_id is the quote (buyer currency → session currency) locked for
+		// the buyer price; replaced when it expires while the session is open.
+		field.String("fx_quote_id").Optional().Nillable().MaxLen(40).Annotations(entgql.Skip()),
+		// An idempotency key makes creation happen once: a retry with the same key
+		// and request returns the first session.
+		field.String("idempotency_key").Optional().Nillable().MaxLen(255).Immutable().Annotations(entgql.Skip()),
+		field.String("request_hash").Default("").MaxLen(64).Immutable().Annotations(entgql.Skip()),
 	}
 }
 
@@ -42,12 +59,18 @@ func (CheckoutSession) Edges() []ent.Edge {
 		merchantEdge(),
 		edge.To("customer", Customer.Type).Field("customer_id").Unique(),
 		edge.To("payments", Payment.Type).Annotations(entgql.RelayConnection()),
+		edge.To("coupon", Coupon.Type).Field("coupon_id").Unique().Annotations(entgql.Skip()),
 	}
 }
 
 // Indexes implements ent.Schema.
 func (CheckoutSession) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("merchant_id", "created_at")}
+	return []ent.Index{
+		index.Fields("merchant_id", "created_at"),
+		index.Fields("merchant_id", "idempotency_key").Unique(),
+		// The expiry janitor's scan: open sessions past their expiry.
+		index.Fields("status", "expires_at"),
+	}
 }
 
 // Annotations implements ent.Schema.

@@ -4,6 +4,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 
@@ -31,7 +32,14 @@ func (Customer) Fields() []ent.Field {
 }
 
 // Edges implements ent.Schema.
-func (Customer) Edges() []ent.Edge { return []ent.Edge{merchantEdge()} }
+func (Customer) Edges() []ent.Edge {
+	return []ent.Edge{
+		merchantEdge(),
+		// The customer's cards in the vault; GraphQL shows the saved ones as
+		// Customer.savedCards (masked), loaded for a whole page at once.
+		edge.To("vault_cards", VaultCard.Type).Annotations(entgql.Skip()),
+	}
+}
 
 // Indexes implements ent.Schema.
 func (Customer) Indexes() []ent.Index {

@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
@@ -25,9 +26,11 @@ import (
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/vault"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -43,7 +46,10 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Balance() BalanceResolver
+	Card() CardResolver
 	CheckoutSession() CheckoutSessionResolver
+	Coupon() CouponResolver
+	Customer() CustomerResolver
 	FxQuote() FxQuoteResolver
 	LedgerAccount() LedgerAccountResolver
 	Money() MoneyResolver
@@ -118,22 +124,68 @@ type ComplexityRoot struct {
 		Reserve   func(childComplexity int) int
 	}
 
+	BuyerPrice struct {
+		Amount    func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		QuoteID   func(childComplexity int) int
+		Rate      func(childComplexity int) int
+	}
+
+	Card struct {
+		Brand        func(childComplexity int) int
+		Country      func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		ExpMonth     func(childComplexity int) int
+		ExpYear      func(childComplexity int) int
+		Fingerprint  func(childComplexity int) int
+		Funding      func(childComplexity int) int
+		HolderName   func(childComplexity int) int
+		Last4        func(childComplexity int) int
+		MaskedNumber func(childComplexity int) int
+		Saved        func(childComplexity int) int
+		Token        func(childComplexity int) int
+	}
+
+	CashierToken struct {
+		ExpiresAt func(childComplexity int) int
+		Token     func(childComplexity int) int
+	}
+
+	CheckoutDiscount struct {
+		Amount        func(childComplexity int) int
+		AmountOff     func(childComplexity int) int
+		Code          func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		PercentOffBps func(childComplexity int) int
+	}
+
 	CheckoutSession struct {
-		AllowedMethods    func(childComplexity int) int
-		Amount            func(childComplexity int) int
-		CaptureMethod     func(childComplexity int) int
-		CreatedAt         func(childComplexity int) int
-		Customer          func(childComplexity int) int
-		CustomerID        func(childComplexity int) int
-		ExpiresAt         func(childComplexity int) int
-		ID                func(childComplexity int) int
-		Merchant          func(childComplexity int) int
-		MerchantID        func(childComplexity int) int
-		MerchantReference func(childComplexity int) int
-		Payments          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.PaymentOrder) int
-		ReturnURL         func(childComplexity int) int
-		Status            func(childComplexity int) int
-		UpdatedAt         func(childComplexity int) int
+		AllowedMethods          func(childComplexity int) int
+		Amount                  func(childComplexity int) int
+		AmountDiscount          func(childComplexity int) int
+		AmountSubtotal          func(childComplexity int) int
+		ApplicableCoupons       func(childComplexity int) int
+		AvailablePaymentMethods func(childComplexity int) int
+		BuyerCountry            func(childComplexity int) int
+		BuyerCurrency           func(childComplexity int) int
+		BuyerPrice              func(childComplexity int) int
+		CaptureMethod           func(childComplexity int) int
+		CreatedAt               func(childComplexity int) int
+		Customer                func(childComplexity int) int
+		CustomerID              func(childComplexity int) int
+		Discount                func(childComplexity int) int
+		ExpiresAt               func(childComplexity int) int
+		ID                      func(childComplexity int) int
+		Merchant                func(childComplexity int) int
+		MerchantID              func(childComplexity int) int
+		MerchantName            func(childComplexity int) int
+		MerchantReference       func(childComplexity int) int
+		Metadata                func(childComplexity int) int
+		Payments                func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.PaymentOrder) int
+		ReturnURL               func(childComplexity int) int
+		SavedCards              func(childComplexity int) int
+		Status                  func(childComplexity int) int
+		UpdatedAt               func(childComplexity int) int
 	}
 
 	CheckoutSessionConnection struct {
@@ -147,9 +199,58 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Coupon struct {
+		Active                    func(childComplexity int) int
+		AmountOff                 func(childComplexity int) int
+		Code                      func(childComplexity int) int
+		CreatedAt                 func(childComplexity int) int
+		Currency                  func(childComplexity int) int
+		ID                        func(childComplexity int) int
+		Kind                      func(childComplexity int) int
+		MaxRedemptions            func(childComplexity int) int
+		MaxRedemptionsPerCustomer func(childComplexity int) int
+		Merchant                  func(childComplexity int) int
+		MerchantID                func(childComplexity int) int
+		MinimumAmount             func(childComplexity int) int
+		Name                      func(childComplexity int) int
+		PercentOffBps             func(childComplexity int) int
+		Public                    func(childComplexity int) int
+		TimesRedeemed             func(childComplexity int) int
+		UpdatedAt                 func(childComplexity int) int
+		ValidFrom                 func(childComplexity int) int
+		ValidUntil                func(childComplexity int) int
+	}
+
+	CouponConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	CouponEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CouponOffer struct {
+		AmountOff     func(childComplexity int) int
+		Code          func(childComplexity int) int
+		Discount      func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		Name          func(childComplexity int) int
+		PercentOffBps func(childComplexity int) int
+		ValidUntil    func(childComplexity int) int
+	}
+
 	CreateAPIKeyPayload struct {
 		APIKey func(childComplexity int) int
 		Secret func(childComplexity int) int
+	}
+
+	CreateCheckoutSessionPayload struct {
+		CashierToken          func(childComplexity int) int
+		CashierTokenExpiresAt func(childComplexity int) int
+		CheckoutSession       func(childComplexity int) int
 	}
 
 	Customer struct {
@@ -162,6 +263,7 @@ type ComplexityRoot struct {
 		MerchantReference func(childComplexity int) int
 		Name              func(childComplexity int) int
 		Phone             func(childComplexity int) int
+		SavedCards        func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 	}
 
@@ -307,6 +409,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	MetadataEntry struct {
+		Key   func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
 	Money struct {
 		Amount   func(childComplexity int) int
 		Currency func(childComplexity int) int
@@ -315,12 +422,19 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ConvertBalance     func(childComplexity int, input model.ConvertBalanceInput) int
-		CreateAPIKey       func(childComplexity int, input model.CreateAPIKeyInput) int
-		CreateFxQuote      func(childComplexity int, input model.CreateFxQuoteInput) int
-		CreateMerchant     func(childComplexity int, input model.CreateMerchantInput) int
-		CreateMerchantUser func(childComplexity int, input model.CreateMerchantUserInput) int
-		RevokeAPIKey       func(childComplexity int, id string) int
+		ApplyCoupon           func(childComplexity int, code string) int
+		ConvertBalance        func(childComplexity int, input model.ConvertBalanceInput) int
+		CreateAPIKey          func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateCashierToken    func(childComplexity int, checkoutSessionID string) int
+		CreateCheckoutSession func(childComplexity int, input model.CreateCheckoutSessionInput) int
+		CreateCoupon          func(childComplexity int, input model.CreateCouponInput) int
+		CreateCustomer        func(childComplexity int, input model.CreateCustomerInput) int
+		CreateFxQuote         func(childComplexity int, input model.CreateFxQuoteInput) int
+		CreateMerchant        func(childComplexity int, input model.CreateMerchantInput) int
+		CreateMerchantUser    func(childComplexity int, input model.CreateMerchantUserInput) int
+		RemoveCoupon          func(childComplexity int) int
+		RevokeAPIKey          func(childComplexity int, id string) int
+		TokenizeCard          func(childComplexity int, input model.TokenizeCardInput) int
 	}
 
 	PageInfo struct {
@@ -429,6 +543,9 @@ type ComplexityRoot struct {
 		Accounts         func(childComplexity int, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) int
 		AuditLogs        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Balances         func(childComplexity int) int
+		CheckoutSession  func(childComplexity int, id *string) int
+		Coupons          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Customers        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) int
 		JournalEntries   func(childComplexity int, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) int
 		Merchant         func(childComplexity int, id *string) int
 		Merchants        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
@@ -466,6 +583,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	TokenizedCard struct {
+		Card  func(childComplexity int) int
+		Token func(childComplexity int) int
+	}
+
 	TrialBalanceLine struct {
 		Accounts    func(childComplexity int) int
 		Credits     func(childComplexity int) int
@@ -489,8 +611,35 @@ type ComplexityRoot struct {
 type BalanceResolver interface {
 	Currency(ctx context.Context, obj *ledger.MerchantBalance) (string, error)
 }
+type CardResolver interface {
+	Token(ctx context.Context, obj *vault.CardInfo) (string, error)
+	Brand(ctx context.Context, obj *vault.CardInfo) (string, error)
+	Funding(ctx context.Context, obj *vault.CardInfo) (string, error)
+
+	MaskedNumber(ctx context.Context, obj *vault.CardInfo) (string, error)
+	ExpMonth(ctx context.Context, obj *vault.CardInfo) (int, error)
+	ExpYear(ctx context.Context, obj *vault.CardInfo) (int, error)
+}
 type CheckoutSessionResolver interface {
 	Amount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error)
+	AmountSubtotal(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error)
+	AmountDiscount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error)
+	Discount(ctx context.Context, obj *ent.CheckoutSession) (*checkout.Discount, error)
+	AllowedMethods(ctx context.Context, obj *ent.CheckoutSession) ([]model.PaymentMethodType, error)
+	Metadata(ctx context.Context, obj *ent.CheckoutSession) ([]*checkout.MetadataEntry, error)
+	MerchantName(ctx context.Context, obj *ent.CheckoutSession) (string, error)
+	BuyerPrice(ctx context.Context, obj *ent.CheckoutSession) (*checkout.BuyerPrice, error)
+	AvailablePaymentMethods(ctx context.Context, obj *ent.CheckoutSession) ([]model.PaymentMethodType, error)
+	ApplicableCoupons(ctx context.Context, obj *ent.CheckoutSession) ([]*checkout.CouponOffer, error)
+	SavedCards(ctx context.Context, obj *ent.CheckoutSession) ([]*vault.CardInfo, error)
+}
+type CouponResolver interface {
+	AmountOff(ctx context.Context, obj *ent.Coupon) (*money.Amount, error)
+
+	MinimumAmount(ctx context.Context, obj *ent.Coupon) (*money.Amount, error)
+}
+type CustomerResolver interface {
+	SavedCards(ctx context.Context, obj *ent.Customer) ([]*vault.CardInfo, error)
 }
 type FxQuoteResolver interface {
 	BaseCurrency(ctx context.Context, obj *fx.Quote) (string, error)
@@ -514,6 +663,13 @@ type MutationResolver interface {
 	RevokeAPIKey(ctx context.Context, id string) (*ent.APIKey, error)
 	CreateFxQuote(ctx context.Context, input model.CreateFxQuoteInput) (*fx.Quote, error)
 	ConvertBalance(ctx context.Context, input model.ConvertBalanceInput) (*fx.Conversion, error)
+	CreateCheckoutSession(ctx context.Context, input model.CreateCheckoutSessionInput) (*model.CreateCheckoutSessionPayload, error)
+	CreateCashierToken(ctx context.Context, checkoutSessionID string) (*model.CashierToken, error)
+	TokenizeCard(ctx context.Context, input model.TokenizeCardInput) (*model.TokenizedCard, error)
+	ApplyCoupon(ctx context.Context, code string) (*ent.CheckoutSession, error)
+	RemoveCoupon(ctx context.Context) (*ent.CheckoutSession, error)
+	CreateCoupon(ctx context.Context, input model.CreateCouponInput) (*ent.Coupon, error)
+	CreateCustomer(ctx context.Context, input model.CreateCustomerInput) (*ent.Customer, error)
 }
 type PaymentResolver interface {
 	Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
@@ -543,6 +699,9 @@ type QueryResolver interface {
 	TrialBalance(ctx context.Context) ([]*ledger.TrialBalanceLine, error)
 	Accounts(ctx context.Context, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) (*ent.LedgerAccountConnection, error)
 	JournalEntries(ctx context.Context, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) (*ent.JournalEntryConnection, error)
+	CheckoutSession(ctx context.Context, id *string) (*ent.CheckoutSession, error)
+	Coupons(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.CouponConnection, error)
+	Customers(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) (*ent.CustomerConnection, error)
 }
 type RefundResolver interface {
 	Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error)
@@ -786,6 +945,148 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Balance.Reserve(childComplexity), true
 
+	case "BuyerPrice.amount":
+		if e.ComplexityRoot.BuyerPrice.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuyerPrice.Amount(childComplexity), true
+	case "BuyerPrice.expiresAt":
+		if e.ComplexityRoot.BuyerPrice.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuyerPrice.ExpiresAt(childComplexity), true
+	case "BuyerPrice.quoteID":
+		if e.ComplexityRoot.BuyerPrice.QuoteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuyerPrice.QuoteID(childComplexity), true
+	case "BuyerPrice.rate":
+		if e.ComplexityRoot.BuyerPrice.Rate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BuyerPrice.Rate(childComplexity), true
+
+	case "Card.brand":
+		if e.ComplexityRoot.Card.Brand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.Brand(childComplexity), true
+	case "Card.country":
+		if e.ComplexityRoot.Card.Country == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.Country(childComplexity), true
+	case "Card.createdAt":
+		if e.ComplexityRoot.Card.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.CreatedAt(childComplexity), true
+	case "Card.expMonth":
+		if e.ComplexityRoot.Card.ExpMonth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.ExpMonth(childComplexity), true
+	case "Card.expYear":
+		if e.ComplexityRoot.Card.ExpYear == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.ExpYear(childComplexity), true
+	case "Card.fingerprint":
+		if e.ComplexityRoot.Card.Fingerprint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.Fingerprint(childComplexity), true
+	case "Card.funding":
+		if e.ComplexityRoot.Card.Funding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.Funding(childComplexity), true
+	case "Card.holderName":
+		if e.ComplexityRoot.Card.HolderName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.HolderName(childComplexity), true
+	case "Card.last4":
+		if e.ComplexityRoot.Card.Last4 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.Last4(childComplexity), true
+	case "Card.maskedNumber":
+		if e.ComplexityRoot.Card.MaskedNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.MaskedNumber(childComplexity), true
+	case "Card.saved":
+		if e.ComplexityRoot.Card.Saved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.Saved(childComplexity), true
+	case "Card.token":
+		if e.ComplexityRoot.Card.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Card.Token(childComplexity), true
+
+	case "CashierToken.expiresAt":
+		if e.ComplexityRoot.CashierToken.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CashierToken.ExpiresAt(childComplexity), true
+	case "CashierToken.token":
+		if e.ComplexityRoot.CashierToken.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CashierToken.Token(childComplexity), true
+
+	case "CheckoutDiscount.amount":
+		if e.ComplexityRoot.CheckoutDiscount.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutDiscount.Amount(childComplexity), true
+	case "CheckoutDiscount.amountOff":
+		if e.ComplexityRoot.CheckoutDiscount.AmountOff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutDiscount.AmountOff(childComplexity), true
+	case "CheckoutDiscount.code":
+		if e.ComplexityRoot.CheckoutDiscount.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutDiscount.Code(childComplexity), true
+	case "CheckoutDiscount.kind":
+		if e.ComplexityRoot.CheckoutDiscount.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutDiscount.Kind(childComplexity), true
+	case "CheckoutDiscount.percentOffBps":
+		if e.ComplexityRoot.CheckoutDiscount.PercentOffBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutDiscount.PercentOffBps(childComplexity), true
+
 	case "CheckoutSession.allowedMethods":
 		if e.ComplexityRoot.CheckoutSession.AllowedMethods == nil {
 			break
@@ -798,6 +1099,48 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CheckoutSession.Amount(childComplexity), true
+	case "CheckoutSession.amountDiscount":
+		if e.ComplexityRoot.CheckoutSession.AmountDiscount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.AmountDiscount(childComplexity), true
+	case "CheckoutSession.amountSubtotal":
+		if e.ComplexityRoot.CheckoutSession.AmountSubtotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.AmountSubtotal(childComplexity), true
+	case "CheckoutSession.applicableCoupons":
+		if e.ComplexityRoot.CheckoutSession.ApplicableCoupons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.ApplicableCoupons(childComplexity), true
+	case "CheckoutSession.availablePaymentMethods":
+		if e.ComplexityRoot.CheckoutSession.AvailablePaymentMethods == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.AvailablePaymentMethods(childComplexity), true
+	case "CheckoutSession.buyerCountry":
+		if e.ComplexityRoot.CheckoutSession.BuyerCountry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.BuyerCountry(childComplexity), true
+	case "CheckoutSession.buyerCurrency":
+		if e.ComplexityRoot.CheckoutSession.BuyerCurrency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.BuyerCurrency(childComplexity), true
+	case "CheckoutSession.buyerPrice":
+		if e.ComplexityRoot.CheckoutSession.BuyerPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.BuyerPrice(childComplexity), true
 	case "CheckoutSession.captureMethod":
 		if e.ComplexityRoot.CheckoutSession.CaptureMethod == nil {
 			break
@@ -822,6 +1165,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CheckoutSession.CustomerID(childComplexity), true
+	case "CheckoutSession.discount":
+		if e.ComplexityRoot.CheckoutSession.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.Discount(childComplexity), true
 	case "CheckoutSession.expiresAt":
 		if e.ComplexityRoot.CheckoutSession.ExpiresAt == nil {
 			break
@@ -846,12 +1195,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CheckoutSession.MerchantID(childComplexity), true
+	case "CheckoutSession.merchantName":
+		if e.ComplexityRoot.CheckoutSession.MerchantName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.MerchantName(childComplexity), true
 	case "CheckoutSession.merchantReference":
 		if e.ComplexityRoot.CheckoutSession.MerchantReference == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CheckoutSession.MerchantReference(childComplexity), true
+	case "CheckoutSession.metadata":
+		if e.ComplexityRoot.CheckoutSession.Metadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.Metadata(childComplexity), true
 	case "CheckoutSession.payments":
 		if e.ComplexityRoot.CheckoutSession.Payments == nil {
 			break
@@ -869,6 +1230,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CheckoutSession.ReturnURL(childComplexity), true
+	case "CheckoutSession.savedCards":
+		if e.ComplexityRoot.CheckoutSession.SavedCards == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.SavedCards(childComplexity), true
 	case "CheckoutSession.status":
 		if e.ComplexityRoot.CheckoutSession.Status == nil {
 			break
@@ -914,6 +1281,196 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CheckoutSessionEdge.Node(childComplexity), true
 
+	case "Coupon.active":
+		if e.ComplexityRoot.Coupon.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.Active(childComplexity), true
+	case "Coupon.amountOff":
+		if e.ComplexityRoot.Coupon.AmountOff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.AmountOff(childComplexity), true
+	case "Coupon.code":
+		if e.ComplexityRoot.Coupon.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.Code(childComplexity), true
+	case "Coupon.createdAt":
+		if e.ComplexityRoot.Coupon.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.CreatedAt(childComplexity), true
+	case "Coupon.currency":
+		if e.ComplexityRoot.Coupon.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.Currency(childComplexity), true
+	case "Coupon.id":
+		if e.ComplexityRoot.Coupon.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.ID(childComplexity), true
+	case "Coupon.kind":
+		if e.ComplexityRoot.Coupon.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.Kind(childComplexity), true
+	case "Coupon.maxRedemptions":
+		if e.ComplexityRoot.Coupon.MaxRedemptions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.MaxRedemptions(childComplexity), true
+	case "Coupon.maxRedemptionsPerCustomer":
+		if e.ComplexityRoot.Coupon.MaxRedemptionsPerCustomer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.MaxRedemptionsPerCustomer(childComplexity), true
+	case "Coupon.merchant":
+		if e.ComplexityRoot.Coupon.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.Merchant(childComplexity), true
+	case "Coupon.merchantID":
+		if e.ComplexityRoot.Coupon.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.MerchantID(childComplexity), true
+	case "Coupon.minimumAmount":
+		if e.ComplexityRoot.Coupon.MinimumAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.MinimumAmount(childComplexity), true
+	case "Coupon.name":
+		if e.ComplexityRoot.Coupon.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.Name(childComplexity), true
+	case "Coupon.percentOffBps":
+		if e.ComplexityRoot.Coupon.PercentOffBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.PercentOffBps(childComplexity), true
+	case "Coupon.public":
+		if e.ComplexityRoot.Coupon.Public == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.Public(childComplexity), true
+	case "Coupon.timesRedeemed":
+		if e.ComplexityRoot.Coupon.TimesRedeemed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.TimesRedeemed(childComplexity), true
+	case "Coupon.updatedAt":
+		if e.ComplexityRoot.Coupon.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.UpdatedAt(childComplexity), true
+	case "Coupon.validFrom":
+		if e.ComplexityRoot.Coupon.ValidFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.ValidFrom(childComplexity), true
+	case "Coupon.validUntil":
+		if e.ComplexityRoot.Coupon.ValidUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Coupon.ValidUntil(childComplexity), true
+
+	case "CouponConnection.edges":
+		if e.ComplexityRoot.CouponConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponConnection.Edges(childComplexity), true
+	case "CouponConnection.pageInfo":
+		if e.ComplexityRoot.CouponConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponConnection.PageInfo(childComplexity), true
+	case "CouponConnection.totalCount":
+		if e.ComplexityRoot.CouponConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponConnection.TotalCount(childComplexity), true
+
+	case "CouponEdge.cursor":
+		if e.ComplexityRoot.CouponEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponEdge.Cursor(childComplexity), true
+	case "CouponEdge.node":
+		if e.ComplexityRoot.CouponEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponEdge.Node(childComplexity), true
+
+	case "CouponOffer.amountOff":
+		if e.ComplexityRoot.CouponOffer.AmountOff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponOffer.AmountOff(childComplexity), true
+	case "CouponOffer.code":
+		if e.ComplexityRoot.CouponOffer.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponOffer.Code(childComplexity), true
+	case "CouponOffer.discount":
+		if e.ComplexityRoot.CouponOffer.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponOffer.Discount(childComplexity), true
+	case "CouponOffer.kind":
+		if e.ComplexityRoot.CouponOffer.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponOffer.Kind(childComplexity), true
+	case "CouponOffer.name":
+		if e.ComplexityRoot.CouponOffer.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponOffer.Name(childComplexity), true
+	case "CouponOffer.percentOffBps":
+		if e.ComplexityRoot.CouponOffer.PercentOffBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponOffer.PercentOffBps(childComplexity), true
+	case "CouponOffer.validUntil":
+		if e.ComplexityRoot.CouponOffer.ValidUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CouponOffer.ValidUntil(childComplexity), true
+
 	case "CreateAPIKeyPayload.apiKey":
 		if e.ComplexityRoot.CreateAPIKeyPayload.APIKey == nil {
 			break
@@ -926,6 +1483,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateAPIKeyPayload.Secret(childComplexity), true
+
+	case "CreateCheckoutSessionPayload.cashierToken":
+		if e.ComplexityRoot.CreateCheckoutSessionPayload.CashierToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCheckoutSessionPayload.CashierToken(childComplexity), true
+	case "CreateCheckoutSessionPayload.cashierTokenExpiresAt":
+		if e.ComplexityRoot.CreateCheckoutSessionPayload.CashierTokenExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCheckoutSessionPayload.CashierTokenExpiresAt(childComplexity), true
+	case "CreateCheckoutSessionPayload.checkoutSession":
+		if e.ComplexityRoot.CreateCheckoutSessionPayload.CheckoutSession == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCheckoutSessionPayload.CheckoutSession(childComplexity), true
 
 	case "Customer.country":
 		if e.ComplexityRoot.Customer.Country == nil {
@@ -981,6 +1557,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Phone(childComplexity), true
+	case "Customer.savedCards":
+		if e.ComplexityRoot.Customer.SavedCards == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.SavedCards(childComplexity), true
 	case "Customer.updatedAt":
 		if e.ComplexityRoot.Customer.UpdatedAt == nil {
 			break
@@ -1522,6 +2104,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MerchantUserEdge.Node(childComplexity), true
 
+	case "MetadataEntry.key":
+		if e.ComplexityRoot.MetadataEntry.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetadataEntry.Key(childComplexity), true
+	case "MetadataEntry.value":
+		if e.ComplexityRoot.MetadataEntry.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MetadataEntry.Value(childComplexity), true
+
 	case "Money.amount":
 		if e.ComplexityRoot.Money.Amount == nil {
 			break
@@ -1547,6 +2142,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Money.Exponent(childComplexity), true
 
+	case "Mutation.applyCoupon":
+		if e.ComplexityRoot.Mutation.ApplyCoupon == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_applyCoupon_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApplyCoupon(childComplexity, args["code"].(string)), true
 	case "Mutation.convertBalance":
 		if e.ComplexityRoot.Mutation.ConvertBalance == nil {
 			break
@@ -1569,6 +2175,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(model.CreateAPIKeyInput)), true
+	case "Mutation.createCashierToken":
+		if e.ComplexityRoot.Mutation.CreateCashierToken == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCashierToken_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCashierToken(childComplexity, args["checkoutSessionID"].(string)), true
+	case "Mutation.createCheckoutSession":
+		if e.ComplexityRoot.Mutation.CreateCheckoutSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCheckoutSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCheckoutSession(childComplexity, args["input"].(model.CreateCheckoutSessionInput)), true
+	case "Mutation.createCoupon":
+		if e.ComplexityRoot.Mutation.CreateCoupon == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCoupon_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCoupon(childComplexity, args["input"].(model.CreateCouponInput)), true
+	case "Mutation.createCustomer":
+		if e.ComplexityRoot.Mutation.CreateCustomer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCustomer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCustomer(childComplexity, args["input"].(model.CreateCustomerInput)), true
 	case "Mutation.createFxQuote":
 		if e.ComplexityRoot.Mutation.CreateFxQuote == nil {
 			break
@@ -1602,6 +2252,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateMerchantUser(childComplexity, args["input"].(model.CreateMerchantUserInput)), true
+	case "Mutation.removeCoupon":
+		if e.ComplexityRoot.Mutation.RemoveCoupon == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveCoupon(childComplexity), true
 	case "Mutation.revokeAPIKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -1613,6 +2269,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(string)), true
+	case "Mutation.tokenizeCard":
+		if e.ComplexityRoot.Mutation.TokenizeCard == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_tokenizeCard_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TokenizeCard(childComplexity, args["input"].(model.TokenizeCardInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -2104,6 +2771,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Balances(childComplexity), true
+	case "Query.checkoutSession":
+		if e.ComplexityRoot.Query.CheckoutSession == nil {
+			break
+		}
+
+		args, err := ec.field_Query_checkoutSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CheckoutSession(childComplexity, args["id"].(*string)), true
+	case "Query.coupons":
+		if e.ComplexityRoot.Query.Coupons == nil {
+			break
+		}
+
+		args, err := ec.field_Query_coupons_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Coupons(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Query.customers":
+		if e.ComplexityRoot.Query.Customers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_customers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Customers(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.CustomerListFilter)), true
 
 	case "Query.journalEntries":
 		if e.ComplexityRoot.Query.JournalEntries == nil {
@@ -2300,6 +3000,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RefundEdge.Node(childComplexity), true
 
+	case "TokenizedCard.card":
+		if e.ComplexityRoot.TokenizedCard.Card == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TokenizedCard.Card(childComplexity), true
+	case "TokenizedCard.token":
+		if e.ComplexityRoot.TokenizedCard.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TokenizedCard.Token(childComplexity), true
+
 	case "TrialBalanceLine.accounts":
 		if e.ComplexityRoot.TrialBalanceLine.Accounts == nil {
 			break
@@ -2368,22 +3081,29 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
 			graphql.NewInputUnmarshaler("CheckoutSessionOrder", ec.unmarshalInputCheckoutSessionOrder),
 			graphql.NewInputUnmarshaler("ConvertBalanceInput", ec.unmarshalInputConvertBalanceInput),
+			graphql.NewInputUnmarshaler("CouponOrder", ec.unmarshalInputCouponOrder),
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
+			graphql.NewInputUnmarshaler("CreateCheckoutSessionInput", ec.unmarshalInputCreateCheckoutSessionInput),
+			graphql.NewInputUnmarshaler("CreateCouponInput", ec.unmarshalInputCreateCouponInput),
+			graphql.NewInputUnmarshaler("CreateCustomerInput", ec.unmarshalInputCreateCustomerInput),
 			graphql.NewInputUnmarshaler("CreateFxQuoteInput", ec.unmarshalInputCreateFxQuoteInput),
 			graphql.NewInputUnmarshaler("CreateMerchantInput", ec.unmarshalInputCreateMerchantInput),
 			graphql.NewInputUnmarshaler("CreateMerchantUserInput", ec.unmarshalInputCreateMerchantUserInput),
+			graphql.NewInputUnmarshaler("CustomerListFilter", ec.unmarshalInputCustomerListFilter),
 			graphql.NewInputUnmarshaler("CustomerOrder", ec.unmarshalInputCustomerOrder),
 			graphql.NewInputUnmarshaler("JournalEntriesFilter", ec.unmarshalInputJournalEntriesFilter),
 			graphql.NewInputUnmarshaler("LedgerAccountOrder", ec.unmarshalInputLedgerAccountOrder),
 			graphql.NewInputUnmarshaler("LedgerAccountsFilter", ec.unmarshalInputLedgerAccountsFilter),
 			graphql.NewInputUnmarshaler("MerchantOrder", ec.unmarshalInputMerchantOrder),
 			graphql.NewInputUnmarshaler("MerchantUserOrder", ec.unmarshalInputMerchantUserOrder),
+			graphql.NewInputUnmarshaler("MetadataEntryInput", ec.unmarshalInputMetadataEntryInput),
 			graphql.NewInputUnmarshaler("MoneyInput", ec.unmarshalInputMoneyInput),
 			graphql.NewInputUnmarshaler("PaymentAttemptOrder", ec.unmarshalInputPaymentAttemptOrder),
 			graphql.NewInputUnmarshaler("PaymentListFilter", ec.unmarshalInputPaymentListFilter),
 			graphql.NewInputUnmarshaler("PaymentOrder", ec.unmarshalInputPaymentOrder),
 			graphql.NewInputUnmarshaler("PostingOrder", ec.unmarshalInputPostingOrder),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
+			graphql.NewInputUnmarshaler("TokenizeCardInput", ec.unmarshalInputTokenizeCardInput),
 		)
 	}
 	first := true
@@ -2523,6 +3243,13 @@ An amount given by a client: minor units and a currency code.
 input MoneyInput {
   amount: Int64!
   currency: String!
+  """
+  The decimal places the client believes the currency has. Optional; when
+  given it must match ISO 4217 (JPY 0, USD 2, KWD 3), so a client that has a
+  currency's minor unit wrong gets BAD_USER_INPUT instead of charging 100× too
+  much. Checked by the checkout operations.
+  """
+  exponent: Int
 }
 
 "The authenticated caller."
@@ -2763,6 +3490,279 @@ extend type Mutation {
   convertBalance(input: ConvertBalanceInput!): FxConversion! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 # ---- end money core ----
+
+# ---- checkout ----
+# Checkout sessions, card tokenization, coupons and customers. See
+# docs/cashier.md for the flow a web or mobile checkout follows.
+
+"A payment method family a checkout can offer."
+enum PaymentMethodType {
+  CARD
+  WALLET
+  BANK_TRANSFER
+  DIRECT_DEBIT
+}
+
+"One metadata pair: merchant-defined, never interpreted by Strait."
+type MetadataEntry {
+  key: String!
+  value: String!
+}
+
+input MetadataEntryInput {
+  "1–40 characters."
+  key: String!
+  "At most 500 characters."
+  value: String!
+}
+
+input CreateCheckoutSessionInput {
+  "What the buyer pays, in minor units of the session's currency. Positive."
+  amount: MoneyInput!
+  "The merchant's order number or similar, up to 128 characters."
+  merchantReference: String
+  "A customer of the merchant: needed to save cards and for per-customer coupon limits."
+  customerID: ID
+  "AUTOMATIC captures at authorization; MANUAL leaves the payment to capture later."
+  captureMethod: CheckoutSessionCaptureMethod = AUTOMATIC
+  "The methods the buyer may use; all of them when omitted."
+  allowedMethods: [PaymentMethodType!]
+  "Where the buyer returns after a redirect (3-D Secure, wallet, bank): https, or http on localhost in dev mode."
+  returnURL: String
+  "Seconds until the session expires: 60 to 86400 (24 h), default 1800. Give this or expiresAt, not both."
+  expiresIn: Int
+  "When the session expires: 1 minute to 24 hours from now."
+  expiresAt: Time
+  "At most 50 pairs."
+  metadata: [MetadataEntryInput!]
+  "The buyer's country (ISO 3166-1 alpha-2), for the methods preview."
+  buyerCountry: String
+  "The buyer's currency (ISO 4217): the session shows its price in it, at a locked FX quote."
+  buyerCurrency: String
+  """
+  Makes creation happen once: a retry with the same key and the same input
+  returns the first session (with a fresh cashier token); the same key with a
+  different input is a CONFLICT. 1–255 characters.
+  """
+  idempotencyKey: String
+}
+
+"A new checkout session and the token its cashier (web or mobile checkout) uses."
+type CreateCheckoutSessionPayload {
+  checkoutSession: CheckoutSession!
+  "A bearer token for the CASHIER principal, scoped to this session only. Hand it to the buyer's checkout."
+  cashierToken: String!
+  "When the token stops working: 30 minutes at most, never after the session expires."
+  cashierTokenExpiresAt: Time!
+}
+
+"A new cashier token for an open session."
+type CashierToken {
+  token: String!
+  expiresAt: Time!
+}
+
+"""
+The session's price in the buyer's currency. The rate is the platform's all-in
+rate for converting the buyer's currency into the session's, locked until
+expiresAt; when it runs out while the session is open, the next read locks a
+new one.
+"""
+type BuyerPrice {
+  "The amount due in the buyer's currency: amount ÷ rate, rounded once, half away from zero."
+  amount: Money!
+  "Units of the session's currency per unit of the buyer's currency (all-in, exact decimal)."
+  rate: String!
+  "The FX quote the price comes from."
+  quoteID: ID!
+  expiresAt: Time!
+}
+
+"The coupon applied to a session and what it takes off."
+type CheckoutDiscount {
+  code: String!
+  kind: CouponKind!
+  "For PERCENTAGE coupons, in basis points (1000 = 10 %)."
+  percentOffBps: Int
+  "For FIXED coupons."
+  amountOff: Money
+  "What it takes off this session."
+  amount: Money!
+}
+
+"A public coupon the buyer may apply to this session, with what it would take off."
+type CouponOffer {
+  code: String!
+  name: String!
+  kind: CouponKind!
+  percentOffBps: Int
+  amountOff: Money
+  "What it would take off this session now."
+  discount: Money!
+  validUntil: Time
+}
+
+"""
+A card in the vault as anyone may see it: the full number and the CVC are
+never shown, stored in clear, or logged.
+"""
+type Card {
+  "What to pay with: tok_… (one checkout) or card_… (saved to a customer)."
+  token: String!
+  "The card scheme: visa, mastercard, amex, jcb, unionpay, discover or diners."
+  brand: String!
+  "credit, debit, prepaid or unknown."
+  funding: String!
+  "The issuing country (ISO 3166-1 alpha-2), when the BIN is known; else empty."
+  country: String!
+  last4: String!
+  "At most the BIN and the last four digits, e.g. 424242******4242."
+  maskedNumber: String!
+  expMonth: Int!
+  "Four digits."
+  expYear: Int!
+  holderName: String!
+  "The same for every token of the same card number: for spotting duplicates."
+  fingerprint: String!
+  "True for a card saved to a customer."
+  saved: Boolean!
+  createdAt: Time!
+}
+
+input TokenizeCardInput {
+  "The card number; spaces and dashes are ignored."
+  number: String!
+  "3 digits (4 for American Express). Held in memory for the authorization only."
+  cvc: String
+  expMonth: Int!
+  "Four digits (two mean 20xx)."
+  expYear: Int!
+  holderName: String
+  "Save the card to the session's customer (needs a session with a customer)."
+  save: Boolean = false
+}
+
+"A vaulted card: pay with its token."
+type TokenizedCard {
+  token: String!
+  card: Card!
+}
+
+input CreateCouponInput {
+  "Letters, digits, - and _, 3–64 characters; matched without regard to case."
+  code: String!
+  name: String
+  kind: CouponKind!
+  "FIXED: the amount off (its currency restricts the coupon)."
+  amountOff: MoneyInput
+  "PERCENTAGE: basis points, 1 to 10000 (10000 = 100 %)."
+  percentOffBps: Int
+  "Restricts the coupon to sessions in this currency (ISO 4217)."
+  currency: String
+  "Only sessions whose price is at least this much (sets the currency too)."
+  minimumAmount: MoneyInput
+  "How many sessions may redeem it in all."
+  maxRedemptions: Int
+  "How many times one customer may redeem it (sessions without a customer cannot use it then)."
+  maxRedemptionsPerCustomer: Int
+  validFrom: Time
+  validUntil: Time
+  "Offer it to buyers in the cashier's applicableCoupons list. Default false: it works only when typed."
+  public: Boolean = false
+}
+
+input CreateCustomerInput {
+  email: String
+  name: String
+  phone: String
+  "ISO 3166-1 alpha-2."
+  country: String
+  merchantReference: String
+}
+
+"Narrows a customers list."
+input CustomerListFilter {
+  email: String
+  merchantReference: String
+}
+
+extend type CheckoutSession {
+  "The price before any coupon."
+  amountSubtotal: Money!
+  "What the applied coupon takes off (zero without one). amount = amountSubtotal − amountDiscount."
+  amountDiscount: Money!
+  "The applied coupon, if any."
+  discount: CheckoutDiscount
+  "The methods the merchant allows (all when it set none)."
+  allowedMethods: [PaymentMethodType!]!
+  metadata: [MetadataEntry!]!
+  "The merchant's name as the buyer should see it."
+  merchantName: String!
+  "The price in buyerCurrency at a locked quote; null without a buyer currency, when it is the session's, or when no rate is available."
+  buyerPrice: BuyerPrice
+  "Allowed methods some connector can take now for this amount, currency and buyer country."
+  availablePaymentMethods: [PaymentMethodType!]!
+  "Public coupons the buyer could apply now."
+  applicableCoupons: [CouponOffer!]!
+  "The session customer's saved cards, masked."
+  savedCards: [Card!]!
+}
+
+extend type Coupon {
+  amountOff: Money
+  currency: String
+  minimumAmount: Money
+}
+
+extend type Customer {
+  "Cards saved to this customer, oldest first, masked."
+  savedCards: [Card!]!
+}
+
+extend type Query {
+  """
+  A checkout session. A cashier may omit id and gets its own session; a
+  merchant passes id. NOT_FOUND for any session the caller may not see.
+  """
+  checkoutSession(id: ID): CheckoutSession! @auth(requires: [CASHIER, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY, OPERATOR])
+  "The merchant's coupons, newest first."
+  coupons(after: Cursor, first: Int, before: Cursor, last: Int): CouponConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  "The merchant's customers, newest first, with their saved cards."
+  customers(after: Cursor, first: Int, before: Cursor, last: Int, filter: CustomerListFilter): CustomerConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+}
+
+extend type Mutation {
+  """
+  Open a checkout session and get a cashier token for it. BAD_USER_INPUT for
+  an amount that is not positive or not in the currency's minor units, an
+  unknown currency, a bad return URL, expiry or metadata; NOT_FOUND for a
+  customer that is not the merchant's; CONFLICT for an idempotency key reused
+  with a different input.
+  """
+  createCheckoutSession(input: CreateCheckoutSessionInput!): CreateCheckoutSessionPayload! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  "A fresh cashier token for an open session (tokens last 30 minutes at most)."
+  createCashierToken(checkoutSessionID: ID!): CashierToken! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Vault a card for the cashier's session and get its token. BAD_USER_INPUT
+  (with extensions.field) for a bad number, CVC or expiry, or save without a
+  customer; CONFLICT when the session is no longer open.
+  """
+  tokenizeCard(input: TokenizeCardInput!): TokenizedCard! @auth(requires: [CASHIER])
+  """
+  Apply a coupon to the cashier's session, replacing any other. NOT_FOUND for
+  an unknown code; BAD_USER_INPUT when it does not apply (currency, minimum,
+  window, needs a customer); CONFLICT when it is used up or the session is not
+  open.
+  """
+  applyCoupon(code: String!): CheckoutSession! @auth(requires: [CASHIER])
+  "Remove the applied coupon from the cashier's session."
+  removeCoupon: CheckoutSession! @auth(requires: [CASHIER])
+  "Create a coupon. CONFLICT when the code exists."
+  createCoupon(input: CreateCouponInput!): Coupon! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  "Create a customer."
+  createCustomer(input: CreateCustomerInput!): Customer! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+}
+# ---- end checkout ----
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -2881,10 +3881,11 @@ type CheckoutSession implements Node {
   merchantReference: String!
   customerID: ID
   captureMethod: CheckoutSessionCaptureMethod!
-  allowedMethods: [String!]
   returnURL: String!
   status: CheckoutSessionStatus!
   expiresAt: Time!
+  buyerCountry: String!
+  buyerCurrency: String!
   merchant: Merchant!
   customer: Customer
   payments(
@@ -2978,6 +3979,80 @@ enum CheckoutSessionStatus @goModel(model: "github.com/straitpay/strait/ent/chec
   COMPLETE
   EXPIRED
   CANCELED
+}
+type Coupon implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  merchantID: ID!
+  code: String!
+  name: String!
+  kind: CouponKind!
+  percentOffBps: Int
+  maxRedemptions: Int
+  maxRedemptionsPerCustomer: Int
+  timesRedeemed: Int!
+  validFrom: Time
+  validUntil: Time
+  active: Boolean!
+  public: Boolean!
+  merchant: Merchant!
+}
+"""
+A connection to a list of items.
+"""
+type CouponConnection {
+  """
+  A list of edges.
+  """
+  edges: [CouponEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type CouponEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Coupon
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+CouponKind is enum for the field kind
+"""
+enum CouponKind @goModel(model: "github.com/straitpay/strait/ent/coupon.Kind") {
+  FIXED
+  PERCENTAGE
+}
+"""
+Ordering options for Coupon connections
+"""
+input CouponOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Coupons.
+  """
+  field: CouponOrderField!
+}
+"""
+Properties by which Coupon connections can be ordered.
+"""
+enum CouponOrderField {
+  CREATED_AT
 }
 """
 Define a Relay Cursor type:
@@ -3937,6 +5012,76 @@ func (ec *executionContext) childFields_Balance(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Balance", field.Name)
 }
 
+func (ec *executionContext) childFields_BuyerPrice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "amount":
+		return ec.fieldContext_BuyerPrice_amount(ctx, field)
+	case "rate":
+		return ec.fieldContext_BuyerPrice_rate(ctx, field)
+	case "quoteID":
+		return ec.fieldContext_BuyerPrice_quoteID(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_BuyerPrice_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BuyerPrice", field.Name)
+}
+
+func (ec *executionContext) childFields_Card(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "token":
+		return ec.fieldContext_Card_token(ctx, field)
+	case "brand":
+		return ec.fieldContext_Card_brand(ctx, field)
+	case "funding":
+		return ec.fieldContext_Card_funding(ctx, field)
+	case "country":
+		return ec.fieldContext_Card_country(ctx, field)
+	case "last4":
+		return ec.fieldContext_Card_last4(ctx, field)
+	case "maskedNumber":
+		return ec.fieldContext_Card_maskedNumber(ctx, field)
+	case "expMonth":
+		return ec.fieldContext_Card_expMonth(ctx, field)
+	case "expYear":
+		return ec.fieldContext_Card_expYear(ctx, field)
+	case "holderName":
+		return ec.fieldContext_Card_holderName(ctx, field)
+	case "fingerprint":
+		return ec.fieldContext_Card_fingerprint(ctx, field)
+	case "saved":
+		return ec.fieldContext_Card_saved(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Card_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Card", field.Name)
+}
+
+func (ec *executionContext) childFields_CashierToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "token":
+		return ec.fieldContext_CashierToken_token(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CashierToken_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CashierToken", field.Name)
+}
+
+func (ec *executionContext) childFields_CheckoutDiscount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_CheckoutDiscount_code(ctx, field)
+	case "kind":
+		return ec.fieldContext_CheckoutDiscount_kind(ctx, field)
+	case "percentOffBps":
+		return ec.fieldContext_CheckoutDiscount_percentOffBps(ctx, field)
+	case "amountOff":
+		return ec.fieldContext_CheckoutDiscount_amountOff(ctx, field)
+	case "amount":
+		return ec.fieldContext_CheckoutDiscount_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CheckoutDiscount", field.Name)
+}
+
 func (ec *executionContext) childFields_CheckoutSession(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3953,14 +5098,16 @@ func (ec *executionContext) childFields_CheckoutSession(ctx context.Context, fie
 		return ec.fieldContext_CheckoutSession_customerID(ctx, field)
 	case "captureMethod":
 		return ec.fieldContext_CheckoutSession_captureMethod(ctx, field)
-	case "allowedMethods":
-		return ec.fieldContext_CheckoutSession_allowedMethods(ctx, field)
 	case "returnURL":
 		return ec.fieldContext_CheckoutSession_returnURL(ctx, field)
 	case "status":
 		return ec.fieldContext_CheckoutSession_status(ctx, field)
 	case "expiresAt":
 		return ec.fieldContext_CheckoutSession_expiresAt(ctx, field)
+	case "buyerCountry":
+		return ec.fieldContext_CheckoutSession_buyerCountry(ctx, field)
+	case "buyerCurrency":
+		return ec.fieldContext_CheckoutSession_buyerCurrency(ctx, field)
 	case "merchant":
 		return ec.fieldContext_CheckoutSession_merchant(ctx, field)
 	case "customer":
@@ -3969,6 +5116,26 @@ func (ec *executionContext) childFields_CheckoutSession(ctx context.Context, fie
 		return ec.fieldContext_CheckoutSession_payments(ctx, field)
 	case "amount":
 		return ec.fieldContext_CheckoutSession_amount(ctx, field)
+	case "amountSubtotal":
+		return ec.fieldContext_CheckoutSession_amountSubtotal(ctx, field)
+	case "amountDiscount":
+		return ec.fieldContext_CheckoutSession_amountDiscount(ctx, field)
+	case "discount":
+		return ec.fieldContext_CheckoutSession_discount(ctx, field)
+	case "allowedMethods":
+		return ec.fieldContext_CheckoutSession_allowedMethods(ctx, field)
+	case "metadata":
+		return ec.fieldContext_CheckoutSession_metadata(ctx, field)
+	case "merchantName":
+		return ec.fieldContext_CheckoutSession_merchantName(ctx, field)
+	case "buyerPrice":
+		return ec.fieldContext_CheckoutSession_buyerPrice(ctx, field)
+	case "availablePaymentMethods":
+		return ec.fieldContext_CheckoutSession_availablePaymentMethods(ctx, field)
+	case "applicableCoupons":
+		return ec.fieldContext_CheckoutSession_applicableCoupons(ctx, field)
+	case "savedCards":
+		return ec.fieldContext_CheckoutSession_savedCards(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CheckoutSession", field.Name)
 }
@@ -3983,6 +5150,92 @@ func (ec *executionContext) childFields_CheckoutSessionEdge(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type CheckoutSessionEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Coupon(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Coupon_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Coupon_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Coupon_updatedAt(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_Coupon_merchantID(ctx, field)
+	case "code":
+		return ec.fieldContext_Coupon_code(ctx, field)
+	case "name":
+		return ec.fieldContext_Coupon_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_Coupon_kind(ctx, field)
+	case "percentOffBps":
+		return ec.fieldContext_Coupon_percentOffBps(ctx, field)
+	case "maxRedemptions":
+		return ec.fieldContext_Coupon_maxRedemptions(ctx, field)
+	case "maxRedemptionsPerCustomer":
+		return ec.fieldContext_Coupon_maxRedemptionsPerCustomer(ctx, field)
+	case "timesRedeemed":
+		return ec.fieldContext_Coupon_timesRedeemed(ctx, field)
+	case "validFrom":
+		return ec.fieldContext_Coupon_validFrom(ctx, field)
+	case "validUntil":
+		return ec.fieldContext_Coupon_validUntil(ctx, field)
+	case "active":
+		return ec.fieldContext_Coupon_active(ctx, field)
+	case "public":
+		return ec.fieldContext_Coupon_public(ctx, field)
+	case "merchant":
+		return ec.fieldContext_Coupon_merchant(ctx, field)
+	case "amountOff":
+		return ec.fieldContext_Coupon_amountOff(ctx, field)
+	case "currency":
+		return ec.fieldContext_Coupon_currency(ctx, field)
+	case "minimumAmount":
+		return ec.fieldContext_Coupon_minimumAmount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Coupon", field.Name)
+}
+
+func (ec *executionContext) childFields_CouponConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CouponConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CouponConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CouponConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CouponConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CouponEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_CouponEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_CouponEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CouponEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CouponOffer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_CouponOffer_code(ctx, field)
+	case "name":
+		return ec.fieldContext_CouponOffer_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_CouponOffer_kind(ctx, field)
+	case "percentOffBps":
+		return ec.fieldContext_CouponOffer_percentOffBps(ctx, field)
+	case "amountOff":
+		return ec.fieldContext_CouponOffer_amountOff(ctx, field)
+	case "discount":
+		return ec.fieldContext_CouponOffer_discount(ctx, field)
+	case "validUntil":
+		return ec.fieldContext_CouponOffer_validUntil(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CouponOffer", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "apiKey":
@@ -3991,6 +5244,18 @@ func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context,
 		return ec.fieldContext_CreateAPIKeyPayload_secret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateAPIKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateCheckoutSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "checkoutSession":
+		return ec.fieldContext_CreateCheckoutSessionPayload_checkoutSession(ctx, field)
+	case "cashierToken":
+		return ec.fieldContext_CreateCheckoutSessionPayload_cashierToken(ctx, field)
+	case "cashierTokenExpiresAt":
+		return ec.fieldContext_CreateCheckoutSessionPayload_cashierTokenExpiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateCheckoutSessionPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Customer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4015,8 +5280,22 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_merchantReference(ctx, field)
 	case "merchant":
 		return ec.fieldContext_Customer_merchant(ctx, field)
+	case "savedCards":
+		return ec.fieldContext_Customer_savedCards(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
+}
+
+func (ec *executionContext) childFields_CustomerConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CustomerConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CustomerConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CustomerConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CustomerConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_CustomerEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4277,6 +5556,16 @@ func (ec *executionContext) childFields_MerchantUserEdge(ctx context.Context, fi
 		return ec.fieldContext_MerchantUserEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MerchantUserEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_MetadataEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_MetadataEntry_key(ctx, field)
+	case "value":
+		return ec.fieldContext_MetadataEntry_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MetadataEntry", field.Name)
 }
 
 func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4545,6 +5834,16 @@ func (ec *executionContext) childFields_RefundEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type RefundEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_TokenizedCard(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "token":
+		return ec.fieldContext_TokenizedCard_token(ctx, field)
+	case "card":
+		return ec.fieldContext_TokenizedCard_card(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TokenizedCard", field.Name)
+}
+
 func (ec *executionContext) childFields_TrialBalanceLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "currency":
@@ -4797,6 +6096,20 @@ func (ec *executionContext) field_Merchant_users_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_applyCoupon_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_convertBalance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4817,6 +6130,62 @@ func (ec *executionContext) field_Mutation_createAPIKey_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateAPIKeyInput, error) {
 			return ec.unmarshalNCreateAPIKeyInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateAPIKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createCashierToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "checkoutSessionID",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["checkoutSessionID"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createCheckoutSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateCheckoutSessionInput, error) {
+			return ec.unmarshalNCreateCheckoutSessionInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateCheckoutSessionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createCoupon_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateCouponInput, error) {
+			return ec.unmarshalNCreateCouponInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateCouponInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createCustomer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateCustomerInput, error) {
+			return ec.unmarshalNCreateCustomerInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateCustomerInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4878,6 +6247,20 @@ func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_tokenizeCard_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TokenizeCardInput, error) {
+			return ec.unmarshalNTokenizeCardInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTokenizeCardInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5128,6 +6511,104 @@ func (ec *executionContext) field_Query_auditLogs_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["last"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_checkoutSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_coupons_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.CustomerListFilter, error) {
+			return ec.unmarshalOCustomerListFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCustomerListFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg4
 	return args, nil
 }
 
@@ -6270,6 +7751,562 @@ func (ec *executionContext) fieldContext_Balance_reserve(_ context.Context, fiel
 	return fc, nil
 }
 
+func (ec *executionContext) _BuyerPrice_amount(ctx context.Context, field graphql.CollectedField, obj *checkout.BuyerPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuyerPrice_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuyerPrice_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BuyerPrice",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BuyerPrice_rate(ctx context.Context, field graphql.CollectedField, obj *checkout.BuyerPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuyerPrice_rate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuyerPrice_rate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuyerPrice", field, false, false, "String")
+}
+
+func (ec *executionContext) _BuyerPrice_quoteID(ctx context.Context, field graphql.CollectedField, obj *checkout.BuyerPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuyerPrice_quoteID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuoteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuyerPrice_quoteID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuyerPrice", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BuyerPrice_expiresAt(ctx context.Context, field graphql.CollectedField, obj *checkout.BuyerPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BuyerPrice_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BuyerPrice_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BuyerPrice", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Card_token(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Card().Token(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, true, true, "String")
+}
+
+func (ec *executionContext) _Card_brand(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_brand(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Card().Brand(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_brand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, true, true, "String")
+}
+
+func (ec *executionContext) _Card_funding(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_funding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Card().Funding(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_funding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, true, true, "String")
+}
+
+func (ec *executionContext) _Card_country(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_country(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Country, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, false, false, "String")
+}
+
+func (ec *executionContext) _Card_last4(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_last4(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Last4, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_last4(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, false, false, "String")
+}
+
+func (ec *executionContext) _Card_maskedNumber(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_maskedNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Card().MaskedNumber(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_maskedNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, true, true, "String")
+}
+
+func (ec *executionContext) _Card_expMonth(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_expMonth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Card().ExpMonth(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_expMonth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Card_expYear(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_expYear(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Card().ExpYear(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_expYear(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Card_holderName(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_holderName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HolderName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_holderName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, false, false, "String")
+}
+
+func (ec *executionContext) _Card_fingerprint(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_fingerprint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fingerprint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_fingerprint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, false, false, "String")
+}
+
+func (ec *executionContext) _Card_saved(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_saved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Saved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_saved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Card_createdAt(ctx context.Context, field graphql.CollectedField, obj *vault.CardInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Card_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Card_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Card", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CashierToken_token(ctx context.Context, field graphql.CollectedField, obj *model.CashierToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CashierToken_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Token, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CashierToken_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CashierToken", field, false, false, "String")
+}
+
+func (ec *executionContext) _CashierToken_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CashierToken) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CashierToken_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CashierToken_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CashierToken", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CheckoutDiscount_code(ctx context.Context, field graphql.CollectedField, obj *checkout.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutDiscount_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutDiscount_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckoutDiscount", field, false, false, "String")
+}
+
+func (ec *executionContext) _CheckoutDiscount_kind(ctx context.Context, field graphql.CollectedField, obj *checkout.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutDiscount_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v coupon.Kind) graphql.Marshaler {
+			return ec.marshalNCouponKind2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcouponᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutDiscount_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckoutDiscount", field, false, false, "CouponKind")
+}
+
+func (ec *executionContext) _CheckoutDiscount_percentOffBps(ctx context.Context, field graphql.CollectedField, obj *checkout.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutDiscount_percentOffBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PercentOffBps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutDiscount_percentOffBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckoutDiscount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CheckoutDiscount_amountOff(ctx context.Context, field graphql.CollectedField, obj *checkout.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutDiscount_amountOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountOff, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutDiscount_amountOff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckoutDiscount",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CheckoutDiscount_amount(ctx context.Context, field graphql.CollectedField, obj *checkout.Discount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutDiscount_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutDiscount_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckoutDiscount",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CheckoutSession_id(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6431,29 +8468,6 @@ func (ec *executionContext) fieldContext_CheckoutSession_captureMethod(_ context
 	return graphql.NewScalarFieldContext("CheckoutSession", field, false, false, "CheckoutSessionCaptureMethod")
 }
 
-func (ec *executionContext) _CheckoutSession_allowedMethods(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSession_allowedMethods(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.AllowedMethods, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSession_allowedMethods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CheckoutSession", field, false, false, "String")
-}
-
 func (ec *executionContext) _CheckoutSession_returnURL(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6521,6 +8535,52 @@ func (ec *executionContext) _CheckoutSession_expiresAt(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_CheckoutSession_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CheckoutSession", field, false, false, "Time")
+}
+
+func (ec *executionContext) _CheckoutSession_buyerCountry(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_buyerCountry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BuyerCountry, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_buyerCountry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckoutSession", field, false, false, "String")
+}
+
+func (ec *executionContext) _CheckoutSession_buyerCurrency(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_buyerCurrency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BuyerCurrency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_buyerCurrency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckoutSession", field, false, false, "String")
 }
 
 func (ec *executionContext) _CheckoutSession_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
@@ -6658,6 +8718,299 @@ func (ec *executionContext) fieldContext_CheckoutSession_amount(_ context.Contex
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CheckoutSession_amountSubtotal(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_amountSubtotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CheckoutSession().AmountSubtotal(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_amountSubtotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckoutSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CheckoutSession_amountDiscount(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_amountDiscount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CheckoutSession().AmountDiscount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_amountDiscount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckoutSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CheckoutSession_discount(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_discount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CheckoutSession().Discount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *checkout.Discount) graphql.Marshaler {
+			return ec.marshalOCheckoutDiscount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐDiscount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_discount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckoutSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CheckoutDiscount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CheckoutSession_allowedMethods(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_allowedMethods(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CheckoutSession().AllowedMethods(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PaymentMethodType) graphql.Marshaler {
+			return ec.marshalNPaymentMethodType2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodTypeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_allowedMethods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckoutSession", field, true, true, "PaymentMethodType")
+}
+
+func (ec *executionContext) _CheckoutSession_metadata(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_metadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CheckoutSession().Metadata(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*checkout.MetadataEntry) graphql.Marshaler {
+			return ec.marshalNMetadataEntry2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐMetadataEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckoutSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MetadataEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CheckoutSession_merchantName(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_merchantName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CheckoutSession().MerchantName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_merchantName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckoutSession", field, true, true, "String")
+}
+
+func (ec *executionContext) _CheckoutSession_buyerPrice(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_buyerPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CheckoutSession().BuyerPrice(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *checkout.BuyerPrice) graphql.Marshaler {
+			return ec.marshalOBuyerPrice2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐBuyerPrice(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_buyerPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckoutSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BuyerPrice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CheckoutSession_availablePaymentMethods(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_availablePaymentMethods(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CheckoutSession().AvailablePaymentMethods(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PaymentMethodType) graphql.Marshaler {
+			return ec.marshalNPaymentMethodType2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodTypeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_availablePaymentMethods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CheckoutSession", field, true, true, "PaymentMethodType")
+}
+
+func (ec *executionContext) _CheckoutSession_applicableCoupons(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_applicableCoupons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CheckoutSession().ApplicableCoupons(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*checkout.CouponOffer) graphql.Marshaler {
+			return ec.marshalNCouponOffer2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐCouponOfferᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_applicableCoupons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckoutSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CouponOffer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CheckoutSession_savedCards(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSession) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckoutSession_savedCards(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CheckoutSession().SavedCards(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*vault.CardInfo) graphql.Marshaler {
+			return ec.marshalNCard2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋvaultᚐCardInfoᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckoutSession_savedCards(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckoutSession",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Card(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6805,6 +9158,791 @@ func (ec *executionContext) fieldContext_CheckoutSessionEdge_cursor(_ context.Co
 	return graphql.NewScalarFieldContext("CheckoutSessionEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _Coupon_id(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Coupon_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Coupon_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Coupon_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Coupon_code(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "String")
+}
+
+func (ec *executionContext) _Coupon_name(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "String")
+}
+
+func (ec *executionContext) _Coupon_kind(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v coupon.Kind) graphql.Marshaler {
+			return ec.marshalNCouponKind2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcouponᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "CouponKind")
+}
+
+func (ec *executionContext) _Coupon_percentOffBps(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_percentOffBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PercentOffBps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_percentOffBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Coupon_maxRedemptions(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_maxRedemptions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxRedemptions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_maxRedemptions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Coupon_maxRedemptionsPerCustomer(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_maxRedemptionsPerCustomer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxRedemptionsPerCustomer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_maxRedemptionsPerCustomer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Coupon_timesRedeemed(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_timesRedeemed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimesRedeemed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_timesRedeemed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Coupon_validFrom(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_validFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_validFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Coupon_validUntil(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_validUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_validUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Coupon_active(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Coupon_public(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_public(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Public, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_public(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Coupon_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Coupon",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Coupon_amountOff(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_amountOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Coupon().AmountOff(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_amountOff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Coupon",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Coupon_currency(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Coupon", field, false, false, "String")
+}
+
+func (ec *executionContext) _Coupon_minimumAmount(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Coupon_minimumAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Coupon().MinimumAmount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Coupon_minimumAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Coupon",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CouponConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CouponConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CouponEdge) graphql.Marshaler {
+			return ec.marshalOCouponEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CouponConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CouponConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CouponEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CouponConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CouponConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CouponConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CouponConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CouponConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CouponConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CouponConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CouponConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CouponEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CouponEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Coupon) graphql.Marshaler {
+			return ec.marshalOCoupon2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCoupon(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CouponEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CouponEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Coupon(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CouponEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CouponEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CouponEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CouponEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _CouponOffer_code(ctx context.Context, field graphql.CollectedField, obj *checkout.CouponOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponOffer_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CouponOffer_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CouponOffer", field, false, false, "String")
+}
+
+func (ec *executionContext) _CouponOffer_name(ctx context.Context, field graphql.CollectedField, obj *checkout.CouponOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponOffer_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CouponOffer_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CouponOffer", field, false, false, "String")
+}
+
+func (ec *executionContext) _CouponOffer_kind(ctx context.Context, field graphql.CollectedField, obj *checkout.CouponOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponOffer_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v coupon.Kind) graphql.Marshaler {
+			return ec.marshalNCouponKind2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcouponᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CouponOffer_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CouponOffer", field, false, false, "CouponKind")
+}
+
+func (ec *executionContext) _CouponOffer_percentOffBps(ctx context.Context, field graphql.CollectedField, obj *checkout.CouponOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponOffer_percentOffBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PercentOffBps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CouponOffer_percentOffBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CouponOffer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CouponOffer_amountOff(ctx context.Context, field graphql.CollectedField, obj *checkout.CouponOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponOffer_amountOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountOff, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CouponOffer_amountOff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CouponOffer",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CouponOffer_discount(ctx context.Context, field graphql.CollectedField, obj *checkout.CouponOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponOffer_discount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CouponOffer_discount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CouponOffer",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CouponOffer_validUntil(ctx context.Context, field graphql.CollectedField, obj *checkout.CouponOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CouponOffer_validUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CouponOffer_validUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CouponOffer", field, false, false, "Time")
+}
+
 func (ec *executionContext) _CreateAPIKeyPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6858,6 +9996,84 @@ func (ec *executionContext) _CreateAPIKeyPayload_secret(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_CreateAPIKeyPayload_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateAPIKeyPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreateCheckoutSessionPayload_checkoutSession(ctx context.Context, field graphql.CollectedField, obj *model.CreateCheckoutSessionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCheckoutSessionPayload_checkoutSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckoutSession, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CheckoutSession) graphql.Marshaler {
+			return ec.marshalNCheckoutSession2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCheckoutSessionPayload_checkoutSession(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateCheckoutSessionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CheckoutSession(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateCheckoutSessionPayload_cashierToken(ctx context.Context, field graphql.CollectedField, obj *model.CreateCheckoutSessionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCheckoutSessionPayload_cashierToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CashierToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCheckoutSessionPayload_cashierToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateCheckoutSessionPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreateCheckoutSessionPayload_cashierTokenExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CreateCheckoutSessionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCheckoutSessionPayload_cashierTokenExpiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CashierTokenExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCheckoutSessionPayload_cashierTokenExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateCheckoutSessionPayload", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Customer_id(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
@@ -7094,6 +10310,38 @@ func (ec *executionContext) fieldContext_Customer_merchant(_ context.Context, fi
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Customer_savedCards(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_savedCards(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().SavedCards(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*vault.CardInfo) graphql.Marshaler {
+			return ec.marshalNCard2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋvaultᚐCardInfoᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_savedCards(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Card(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9291,6 +12539,52 @@ func (ec *executionContext) fieldContext_MerchantUserEdge_cursor(_ context.Conte
 	return graphql.NewScalarFieldContext("MerchantUserEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _MetadataEntry_key(ctx context.Context, field graphql.CollectedField, obj *checkout.MetadataEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MetadataEntry_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MetadataEntry_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MetadataEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _MetadataEntry_value(ctx context.Context, field graphql.CollectedField, obj *checkout.MetadataEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MetadataEntry_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MetadataEntry_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MetadataEntry", field, false, false, "String")
+}
+
 func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *money.Amount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9756,6 +13050,428 @@ func (ec *executionContext) fieldContext_Mutation_convertBalance(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_convertBalance_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createCheckoutSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCheckoutSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCheckoutSession(ctx, fc.Args["input"].(model.CreateCheckoutSessionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *model.CreateCheckoutSessionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CreateCheckoutSessionPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateCheckoutSessionPayload) graphql.Marshaler {
+			return ec.marshalNCreateCheckoutSessionPayload2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateCheckoutSessionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCheckoutSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateCheckoutSessionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCheckoutSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createCashierToken(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCashierToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCashierToken(ctx, fc.Args["checkoutSessionID"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *model.CashierToken
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.CashierToken
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CashierToken) graphql.Marshaler {
+			return ec.marshalNCashierToken2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCashierToken(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCashierToken(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CashierToken(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCashierToken_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_tokenizeCard(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_tokenizeCard(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TokenizeCard(ctx, fc.Args["input"].(model.TokenizeCardInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"CASHIER"})
+				if err != nil {
+					var zeroVal *model.TokenizedCard
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.TokenizedCard
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TokenizedCard) graphql.Marshaler {
+			return ec.marshalNTokenizedCard2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTokenizedCard(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_tokenizeCard(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TokenizedCard(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_tokenizeCard_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_applyCoupon(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_applyCoupon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApplyCoupon(ctx, fc.Args["code"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"CASHIER"})
+				if err != nil {
+					var zeroVal *ent.CheckoutSession
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.CheckoutSession
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CheckoutSession) graphql.Marshaler {
+			return ec.marshalNCheckoutSession2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_applyCoupon(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CheckoutSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_applyCoupon_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeCoupon(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeCoupon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RemoveCoupon(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"CASHIER"})
+				if err != nil {
+					var zeroVal *ent.CheckoutSession
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.CheckoutSession
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CheckoutSession) graphql.Marshaler {
+			return ec.marshalNCheckoutSession2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeCoupon(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CheckoutSession(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createCoupon(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCoupon(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCoupon(ctx, fc.Args["input"].(model.CreateCouponInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Coupon
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Coupon
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Coupon) graphql.Marshaler {
+			return ec.marshalNCoupon2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCoupon(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCoupon(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Coupon(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCoupon_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createCustomer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCustomer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCustomer(ctx, fc.Args["input"].(model.CreateCustomerInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Customer
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Customer
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCustomer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCustomer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12417,6 +16133,192 @@ func (ec *executionContext) fieldContext_Query_journalEntries(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_checkoutSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_checkoutSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CheckoutSession(ctx, fc.Args["id"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"CASHIER", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY", "OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.CheckoutSession
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.CheckoutSession
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CheckoutSession) graphql.Marshaler {
+			return ec.marshalNCheckoutSession2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSession(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_checkoutSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CheckoutSession(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_checkoutSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_coupons(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_coupons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Coupons(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.CouponConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.CouponConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CouponConnection) graphql.Marshaler {
+			return ec.marshalNCouponConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_coupons(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CouponConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_coupons_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_customers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_customers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Customers(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["filter"].(*model.CustomerListFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.CustomerConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.CustomerConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CustomerConnection) graphql.Marshaler {
+			return ec.marshalNCustomerConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomerConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_customers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_customers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12936,6 +16838,61 @@ func (ec *executionContext) _RefundEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_RefundEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefundEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _TokenizedCard_token(ctx context.Context, field graphql.CollectedField, obj *model.TokenizedCard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TokenizedCard_token(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Token, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TokenizedCard_token(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TokenizedCard", field, false, false, "String")
+}
+
+func (ec *executionContext) _TokenizedCard_card(ctx context.Context, field graphql.CollectedField, obj *model.TokenizedCard) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TokenizedCard_card(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Card, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *vault.CardInfo) graphql.Marshaler {
+			return ec.marshalNCard2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋvaultᚐCardInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TokenizedCard_card(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TokenizedCard",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Card(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TrialBalanceLine_currency(ctx context.Context, field graphql.CollectedField, obj *ledger.TrialBalanceLine) (ret graphql.Marshaler) {
@@ -14425,6 +18382,59 @@ func UnmarshalConvertBalanceInput(ctx context.Context, raw any) (model.ConvertBa
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCouponOrder(ctx context.Context, obj any) (ent.CouponOrder, error) {
+	var it ent.CouponOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNCouponOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCouponOrder unmarshals raw into the CouponOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCouponOrder(ctx context.Context, raw any) (ent.CouponOrder, error) {
+	var out ent.CouponOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CouponOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateAPIKeyInput(ctx context.Context, obj any) (model.CreateAPIKeyInput, error) {
 	var it model.CreateAPIKeyInput
 	if obj == nil {
@@ -14478,6 +18488,322 @@ func (ec *executionContext) unmarshalInputCreateAPIKeyInput(ctx context.Context,
 func UnmarshalCreateAPIKeyInput(ctx context.Context, raw any) (model.CreateAPIKeyInput, error) {
 	var out model.CreateAPIKeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateAPIKeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateCheckoutSessionInput(ctx context.Context, obj any) (model.CreateCheckoutSessionInput, error) {
+	var it model.CreateCheckoutSessionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["captureMethod"]; !present {
+		asMap["captureMethod"] = "AUTOMATIC"
+	}
+
+	fieldsInOrder := [...]string{"amount", "merchantReference", "customerID", "captureMethod", "allowedMethods", "returnURL", "expiresIn", "expiresAt", "metadata", "buyerCountry", "buyerCurrency", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "merchantReference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReference"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReference = data
+		case "customerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerID"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "captureMethod":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("captureMethod"))
+			data, err := ec.unmarshalOCheckoutSessionCaptureMethod2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐCaptureMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CaptureMethod = data
+		case "allowedMethods":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowedMethods"))
+			data, err := ec.unmarshalOPaymentMethodType2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodTypeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowedMethods = data
+		case "returnURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnURL = data
+		case "expiresIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresIn"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresIn = data
+		case "expiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAt = data
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalOMetadataEntryInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMetadataEntryInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
+		case "buyerCountry":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyerCountry"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuyerCountry = data
+		case "buyerCurrency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyerCurrency"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuyerCurrency = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCheckoutSessionInput unmarshals raw into the CreateCheckoutSessionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCheckoutSessionInput(ctx context.Context, raw any) (model.CreateCheckoutSessionInput, error) {
+	var out model.CreateCheckoutSessionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCheckoutSessionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateCouponInput(ctx context.Context, obj any) (model.CreateCouponInput, error) {
+	var it model.CreateCouponInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["public"]; !present {
+		asMap["public"] = false
+	}
+
+	fieldsInOrder := [...]string{"code", "name", "kind", "amountOff", "percentOffBps", "currency", "minimumAmount", "maxRedemptions", "maxRedemptionsPerCustomer", "validFrom", "validUntil", "public"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNCouponKind2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcouponᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "amountOff":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amountOff"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AmountOff = data
+		case "percentOffBps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentOffBps"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentOffBps = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "minimumAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minimumAmount"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinimumAmount = data
+		case "maxRedemptions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxRedemptions"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxRedemptions = data
+		case "maxRedemptionsPerCustomer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxRedemptionsPerCustomer"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxRedemptionsPerCustomer = data
+		case "validFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFrom"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFrom = data
+		case "validUntil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validUntil"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidUntil = data
+		case "public":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("public"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Public = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCouponInput unmarshals raw into the CreateCouponInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCouponInput(ctx context.Context, raw any) (model.CreateCouponInput, error) {
+	var out model.CreateCouponInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCouponInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateCustomerInput(ctx context.Context, obj any) (model.CreateCustomerInput, error) {
+	var it model.CreateCustomerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "name", "phone", "country", "merchantReference"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "phone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("phone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Phone = data
+		case "country":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Country = data
+		case "merchantReference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReference"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReference = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCustomerInput unmarshals raw into the CreateCustomerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCustomerInput(ctx context.Context, raw any) (model.CreateCustomerInput, error) {
+	var out model.CreateCustomerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCustomerInput", raw, &out)
 	return out, err
 }
 
@@ -14653,6 +18979,55 @@ func (ec *executionContext) unmarshalInputCreateMerchantUserInput(ctx context.Co
 func UnmarshalCreateMerchantUserInput(ctx context.Context, raw any) (model.CreateMerchantUserInput, error) {
 	var out model.CreateMerchantUserInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateMerchantUserInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCustomerListFilter(ctx context.Context, obj any) (model.CustomerListFilter, error) {
+	var it model.CustomerListFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email", "merchantReference"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "merchantReference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReference"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReference = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCustomerListFilter unmarshals raw into the CustomerListFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCustomerListFilter(ctx context.Context, raw any) (model.CustomerListFilter, error) {
+	var out model.CustomerListFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomerListFilter", raw, &out)
 	return out, err
 }
 
@@ -14973,6 +19348,55 @@ func UnmarshalMerchantUserOrder(ctx context.Context, raw any) (ent.MerchantUserO
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputMetadataEntryInput(ctx context.Context, obj any) (model.MetadataEntryInput, error) {
+	var it model.MetadataEntryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalMetadataEntryInput unmarshals raw into the MetadataEntryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalMetadataEntryInput(ctx context.Context, raw any) (model.MetadataEntryInput, error) {
+	var out model.MetadataEntryInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "MetadataEntryInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputMoneyInput(ctx context.Context, obj any) (model.MoneyInput, error) {
 	var it model.MoneyInput
 	if obj == nil {
@@ -14984,7 +19408,7 @@ func (ec *executionContext) unmarshalInputMoneyInput(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"amount", "currency"}
+	fieldsInOrder := [...]string{"amount", "currency", "exponent"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -15005,6 +19429,13 @@ func (ec *executionContext) unmarshalInputMoneyInput(ctx context.Context, obj an
 				return it, err
 			}
 			it.Currency = data
+		case "exponent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("exponent"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Exponent = data
 		}
 	}
 	return it, nil
@@ -15304,6 +19735,87 @@ func UnmarshalRefundOrder(ctx context.Context, raw any) (ent.RefundOrder, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTokenizeCardInput(ctx context.Context, obj any) (model.TokenizeCardInput, error) {
+	var it model.TokenizeCardInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["save"]; !present {
+		asMap["save"] = false
+	}
+
+	fieldsInOrder := [...]string{"number", "cvc", "expMonth", "expYear", "holderName", "save"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "cvc":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cvc"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cvc = data
+		case "expMonth":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expMonth"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpMonth = data
+		case "expYear":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expYear"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpYear = data
+		case "holderName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("holderName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HolderName = data
+		case "save":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("save"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Save = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTokenizeCardInput unmarshals raw into the TokenizeCardInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTokenizeCardInput(ctx context.Context, raw any) (model.TokenizeCardInput, error) {
+	var out model.TokenizeCardInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TokenizeCardInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -15362,6 +19874,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Customer(ctx, sel, obj)
+	case *ent.Coupon:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Coupon(ctx, sel, obj)
 	case *ent.CheckoutSession:
 		if obj == nil {
 			return graphql.Null
@@ -15763,6 +20280,239 @@ func (ec *executionContext) _Balance(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var buyerPriceImplementors = []string{"BuyerPrice"}
+
+func (ec *executionContext) _BuyerPrice(ctx context.Context, sel ast.SelectionSet, obj *checkout.BuyerPrice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, buyerPriceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BuyerPrice")
+		case "amount":
+			out.Values[i] = ec._BuyerPrice_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rate":
+			out.Values[i] = ec._BuyerPrice_rate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quoteID":
+			out.Values[i] = ec._BuyerPrice_quoteID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._BuyerPrice_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cardImplementors = []string{"Card"}
+
+func (ec *executionContext) _Card(ctx context.Context, sel ast.SelectionSet, obj *vault.CardInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cardImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Card")
+		case "token":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Card_token(ctx, field, obj)
+				})
+		case "brand":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Card_brand(ctx, field, obj)
+				})
+		case "funding":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Card_funding(ctx, field, obj)
+				})
+		case "country":
+			out.Values[i] = ec._Card_country(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "last4":
+			out.Values[i] = ec._Card_last4(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maskedNumber":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Card_maskedNumber(ctx, field, obj)
+				})
+		case "expMonth":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Card_expMonth(ctx, field, obj)
+				})
+		case "expYear":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Card_expYear(ctx, field, obj)
+				})
+		case "holderName":
+			out.Values[i] = ec._Card_holderName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fingerprint":
+			out.Values[i] = ec._Card_fingerprint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "saved":
+			out.Values[i] = ec._Card_saved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Card_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cashierTokenImplementors = []string{"CashierToken"}
+
+func (ec *executionContext) _CashierToken(ctx context.Context, sel ast.SelectionSet, obj *model.CashierToken) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cashierTokenImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CashierToken")
+		case "token":
+			out.Values[i] = ec._CashierToken_token(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._CashierToken_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var checkoutDiscountImplementors = []string{"CheckoutDiscount"}
+
+func (ec *executionContext) _CheckoutDiscount(ctx context.Context, sel ast.SelectionSet, obj *checkout.Discount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, checkoutDiscountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CheckoutDiscount")
+		case "code":
+			out.Values[i] = ec._CheckoutDiscount_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._CheckoutDiscount_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "percentOffBps":
+			out.Values[i] = ec._CheckoutDiscount_percentOffBps(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "amountOff":
+			out.Values[i] = ec._CheckoutDiscount_amountOff(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._CheckoutDiscount_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var checkoutSessionImplementors = []string{"CheckoutSession", "Node"}
 
 func (ec *executionContext) _CheckoutSession(ctx context.Context, sel ast.SelectionSet, obj *ent.CheckoutSession) graphql.Marshaler {
@@ -15809,11 +20559,6 @@ func (ec *executionContext) _CheckoutSession(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "allowedMethods":
-			out.Values[i] = ec._CheckoutSession_allowedMethods(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
 		case "returnURL":
 			out.Values[i] = ec._CheckoutSession_returnURL(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -15826,6 +20571,16 @@ func (ec *executionContext) _CheckoutSession(ctx context.Context, sel ast.Select
 			}
 		case "expiresAt":
 			out.Values[i] = ec._CheckoutSession_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "buyerCountry":
+			out.Values[i] = ec._CheckoutSession_buyerCountry(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "buyerCurrency":
+			out.Values[i] = ec._CheckoutSession_buyerCurrency(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -15852,6 +20607,66 @@ func (ec *executionContext) _CheckoutSession(ctx context.Context, sel ast.Select
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CheckoutSession_amount(ctx, field, obj)
+				})
+		case "amountSubtotal":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CheckoutSession_amountSubtotal(ctx, field, obj)
+				})
+		case "amountDiscount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CheckoutSession_amountDiscount(ctx, field, obj)
+				})
+		case "discount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CheckoutSession_discount(ctx, field, obj)
+				})
+		case "allowedMethods":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CheckoutSession_allowedMethods(ctx, field, obj)
+				})
+		case "metadata":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CheckoutSession_metadata(ctx, field, obj)
+				})
+		case "merchantName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CheckoutSession_merchantName(ctx, field, obj)
+				})
+		case "buyerPrice":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CheckoutSession_buyerPrice(ctx, field, obj)
+				})
+		case "availablePaymentMethods":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CheckoutSession_availablePaymentMethods(ctx, field, obj)
+				})
+		case "applicableCoupons":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CheckoutSession_applicableCoupons(ctx, field, obj)
+				})
+		case "savedCards":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CheckoutSession_savedCards(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -15951,6 +20766,276 @@ func (ec *executionContext) _CheckoutSessionEdge(ctx context.Context, sel ast.Se
 	return out
 }
 
+var couponImplementors = []string{"Coupon", "Node"}
+
+func (ec *executionContext) _Coupon(ctx context.Context, sel ast.SelectionSet, obj *ent.Coupon) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, couponImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Coupon")
+		case "id":
+			out.Values[i] = ec._Coupon_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Coupon_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Coupon_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._Coupon_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "code":
+			out.Values[i] = ec._Coupon_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Coupon_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._Coupon_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "percentOffBps":
+			out.Values[i] = ec._Coupon_percentOffBps(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxRedemptions":
+			out.Values[i] = ec._Coupon_maxRedemptions(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxRedemptionsPerCustomer":
+			out.Values[i] = ec._Coupon_maxRedemptionsPerCustomer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timesRedeemed":
+			out.Values[i] = ec._Coupon_timesRedeemed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "validFrom":
+			out.Values[i] = ec._Coupon_validFrom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "validUntil":
+			out.Values[i] = ec._Coupon_validUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			out.Values[i] = ec._Coupon_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "public":
+			out.Values[i] = ec._Coupon_public(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Coupon_merchant(ctx, field, obj)
+				})
+		case "amountOff":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Coupon_amountOff(ctx, field, obj)
+				})
+		case "currency":
+			out.Values[i] = ec._Coupon_currency(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "minimumAmount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Coupon_minimumAmount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var couponConnectionImplementors = []string{"CouponConnection"}
+
+func (ec *executionContext) _CouponConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CouponConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, couponConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CouponConnection")
+		case "edges":
+			out.Values[i] = ec._CouponConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._CouponConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._CouponConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var couponEdgeImplementors = []string{"CouponEdge"}
+
+func (ec *executionContext) _CouponEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CouponEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, couponEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CouponEdge")
+		case "node":
+			out.Values[i] = ec._CouponEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._CouponEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var couponOfferImplementors = []string{"CouponOffer"}
+
+func (ec *executionContext) _CouponOffer(ctx context.Context, sel ast.SelectionSet, obj *checkout.CouponOffer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, couponOfferImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CouponOffer")
+		case "code":
+			out.Values[i] = ec._CouponOffer_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._CouponOffer_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._CouponOffer_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "percentOffBps":
+			out.Values[i] = ec._CouponOffer_percentOffBps(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "amountOff":
+			out.Values[i] = ec._CouponOffer_amountOff(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "discount":
+			out.Values[i] = ec._CouponOffer_discount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "validUntil":
+			out.Values[i] = ec._CouponOffer_validUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createAPIKeyPayloadImplementors = []string{"CreateAPIKeyPayload"}
 
 func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateAPIKeyPayload) graphql.Marshaler {
@@ -15969,6 +21054,49 @@ func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.Se
 			}
 		case "secret":
 			out.Values[i] = ec._CreateAPIKeyPayload_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createCheckoutSessionPayloadImplementors = []string{"CreateCheckoutSessionPayload"}
+
+func (ec *executionContext) _CreateCheckoutSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateCheckoutSessionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createCheckoutSessionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateCheckoutSessionPayload")
+		case "checkoutSession":
+			out.Values[i] = ec._CreateCheckoutSessionPayload_checkoutSession(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cashierToken":
+			out.Values[i] = ec._CreateCheckoutSessionPayload_cashierToken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cashierTokenExpiresAt":
+			out.Values[i] = ec._CreateCheckoutSessionPayload_cashierTokenExpiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -16050,6 +21178,12 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Customer_merchant(ctx, field, obj)
+				})
+		case "savedCards":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_savedCards(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -17033,6 +22167,44 @@ func (ec *executionContext) _MerchantUserEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var metadataEntryImplementors = []string{"MetadataEntry"}
+
+func (ec *executionContext) _MetadataEntry(ctx context.Context, sel ast.SelectionSet, obj *checkout.MetadataEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, metadataEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MetadataEntry")
+		case "key":
+			out.Values[i] = ec._MetadataEntry_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._MetadataEntry_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var moneyImplementors = []string{"Money"}
 
 func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, obj *money.Amount) graphql.Marshaler {
@@ -17141,6 +22313,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "convertBalance":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_convertBalance(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createCheckoutSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCheckoutSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createCashierToken":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCashierToken(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tokenizeCard":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_tokenizeCard(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applyCoupon":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_applyCoupon(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeCoupon":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeCoupon(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createCoupon":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCoupon(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createCustomer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCustomer(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -17911,6 +23132,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_journalEntries(ctx, field)
 				})
+		case "checkoutSession":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_checkoutSession(ctx, field)
+				})
+		case "coupons":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_coupons(ctx, field)
+				})
+		case "customers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_customers(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -18094,6 +23333,44 @@ func (ec *executionContext) _RefundEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "cursor":
 			out.Values[i] = ec._RefundEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var tokenizedCardImplementors = []string{"TokenizedCard"}
+
+func (ec *executionContext) _TokenizedCard(ctx context.Context, sel ast.SelectionSet, obj *model.TokenizedCard) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tokenizedCardImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TokenizedCard")
+		case "token":
+			out.Values[i] = ec._TokenizedCard_token(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "card":
+			out.Values[i] = ec._TokenizedCard_card(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18654,6 +23931,46 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCard2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋvaultᚐCardInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*vault.CardInfo) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCard2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋvaultᚐCardInfo(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCard2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋvaultᚐCardInfo(ctx context.Context, sel ast.SelectionSet, v *vault.CardInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Card!")
+		return graphql.Null
+	}
+	return ec._Card(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCashierToken2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCashierToken(ctx context.Context, sel ast.SelectionSet, v *model.CashierToken) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CashierToken!")
+		return graphql.Null
+	}
+	return ec._CashierToken(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCheckoutSession2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSession(ctx context.Context, sel ast.SelectionSet, v *ent.CheckoutSession) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CheckoutSession!")
+		return graphql.Null
+	}
+	return ec._CheckoutSession(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCheckoutSessionCaptureMethod2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐCaptureMethod(ctx context.Context, v any) (checkoutsession.CaptureMethod, error) {
 	var res checkoutsession.CaptureMethod
 	err := res.UnmarshalGQL(v)
@@ -18693,6 +24010,70 @@ func (ec *executionContext) unmarshalNConvertBalanceInput2githubᚗcomᚋstraitp
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCoupon2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCoupon(ctx context.Context, sel ast.SelectionSet, v *ent.Coupon) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Coupon!")
+		return graphql.Null
+	}
+	return ec._Coupon(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCouponConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponConnection(ctx context.Context, sel ast.SelectionSet, v *ent.CouponConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CouponConnection!")
+		return graphql.Null
+	}
+	return ec._CouponConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCouponKind2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcouponᚐKind(ctx context.Context, v any) (coupon.Kind, error) {
+	var res coupon.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCouponKind2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcouponᚐKind(ctx context.Context, sel ast.SelectionSet, v coupon.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCouponOffer2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐCouponOfferᚄ(ctx context.Context, sel ast.SelectionSet, v []*checkout.CouponOffer) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCouponOffer2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐCouponOffer(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCouponOffer2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐCouponOffer(ctx context.Context, sel ast.SelectionSet, v *checkout.CouponOffer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CouponOffer!")
+		return graphql.Null
+	}
+	return ec._CouponOffer(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCouponOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponOrderField(ctx context.Context, v any) (*ent.CouponOrderField, error) {
+	var res = new(ent.CouponOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCouponOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CouponOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CouponOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalNCreateAPIKeyInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateAPIKeyInput(ctx context.Context, v any) (model.CreateAPIKeyInput, error) {
 	res, err := ec.unmarshalInputCreateAPIKeyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18704,6 +24085,29 @@ func (ec *executionContext) marshalNCreateAPIKeyPayload2ᚖgithubᚗcomᚋstrait
 		return graphql.Null
 	}
 	return ec._CreateAPIKeyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateCheckoutSessionInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateCheckoutSessionInput(ctx context.Context, v any) (model.CreateCheckoutSessionInput, error) {
+	res, err := ec.unmarshalInputCreateCheckoutSessionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateCheckoutSessionPayload2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateCheckoutSessionPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateCheckoutSessionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateCheckoutSessionPayload!")
+		return graphql.Null
+	}
+	return ec._CreateCheckoutSessionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateCouponInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateCouponInput(ctx context.Context, v any) (model.CreateCouponInput, error) {
+	res, err := ec.unmarshalInputCreateCouponInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateCustomerInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateCustomerInput(ctx context.Context, v any) (model.CreateCustomerInput, error) {
+	res, err := ec.unmarshalInputCreateCustomerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCreateFxQuoteInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateFxQuoteInput(ctx context.Context, v any) (model.CreateFxQuoteInput, error) {
@@ -18729,6 +24133,22 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNCustomer2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomer(ctx context.Context, sel ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Customer!")
+		return graphql.Null
+	}
+	return ec._Customer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCustomerConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomerConnection(ctx context.Context, sel ast.SelectionSet, v *ent.CustomerConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CustomerConnection!")
+		return graphql.Null
+	}
+	return ec._CustomerConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCustomerOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomerOrderField(ctx context.Context, v any) (*ent.CustomerOrderField, error) {
@@ -19017,6 +24437,35 @@ func (ec *executionContext) marshalNMerchantUserStatus2githubᚗcomᚋstraitpay�
 	return v
 }
 
+func (ec *executionContext) marshalNMetadataEntry2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐMetadataEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*checkout.MetadataEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMetadataEntry2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐMetadataEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNMetadataEntry2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐMetadataEntry(ctx context.Context, sel ast.SelectionSet, v *checkout.MetadataEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MetadataEntry!")
+		return graphql.Null
+	}
+	return ec._MetadataEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNMetadataEntryInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMetadataEntryInput(ctx context.Context, v any) (*model.MetadataEntryInput, error) {
+	res, err := ec.unmarshalInputMetadataEntryInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx context.Context, sel ast.SelectionSet, v money.Amount) graphql.Marshaler {
 	return ec._Money(ctx, sel, &v)
 }
@@ -19114,6 +24563,46 @@ func (ec *executionContext) marshalNPaymentConnection2ᚖgithubᚗcomᚋstraitpa
 		return graphql.Null
 	}
 	return ec._PaymentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPaymentMethodType2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodType(ctx context.Context, v any) (model.PaymentMethodType, error) {
+	var res model.PaymentMethodType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPaymentMethodType2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodType(ctx context.Context, sel ast.SelectionSet, v model.PaymentMethodType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNPaymentMethodType2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodTypeᚄ(ctx context.Context, v any) ([]model.PaymentMethodType, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.PaymentMethodType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPaymentMethodType2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNPaymentMethodType2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PaymentMethodType) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPaymentMethodType2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNPaymentOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPaymentOrderField(ctx context.Context, v any) (*ent.PaymentOrderField, error) {
@@ -19268,6 +24757,19 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTokenizeCardInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTokenizeCardInput(ctx context.Context, v any) (model.TokenizeCardInput, error) {
+	res, err := ec.unmarshalInputTokenizeCardInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTokenizedCard2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTokenizedCard(ctx context.Context, sel ast.SelectionSet, v *model.TokenizedCard) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TokenizedCard!")
+		return graphql.Null
+	}
+	return ec._TokenizedCard(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNTrialBalanceLine2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐTrialBalanceLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*ledger.TrialBalanceLine) graphql.Marshaler {
@@ -19528,11 +25030,41 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) marshalOBuyerPrice2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐBuyerPrice(ctx context.Context, sel ast.SelectionSet, v *checkout.BuyerPrice) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BuyerPrice(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCheckoutDiscount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐDiscount(ctx context.Context, sel ast.SelectionSet, v *checkout.Discount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CheckoutDiscount(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOCheckoutSession2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSession(ctx context.Context, sel ast.SelectionSet, v *ent.CheckoutSession) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._CheckoutSession(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCheckoutSessionCaptureMethod2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐCaptureMethod(ctx context.Context, v any) (*checkoutsession.CaptureMethod, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(checkoutsession.CaptureMethod)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCheckoutSessionCaptureMethod2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐCaptureMethod(ctx context.Context, sel ast.SelectionSet, v *checkoutsession.CaptureMethod) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOCheckoutSessionEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.CheckoutSessionEdge) graphql.Marshaler {
@@ -19553,6 +25085,33 @@ func (ec *executionContext) marshalOCheckoutSessionEdge2ᚖgithubᚗcomᚋstrait
 		return graphql.Null
 	}
 	return ec._CheckoutSessionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCoupon2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCoupon(ctx context.Context, sel ast.SelectionSet, v *ent.Coupon) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Coupon(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCouponEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.CouponEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOCouponEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOCouponEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponEdge(ctx context.Context, sel ast.SelectionSet, v *ent.CouponEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CouponEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[string], error) {
@@ -19596,6 +25155,14 @@ func (ec *executionContext) marshalOCustomerEdge2ᚖgithubᚗcomᚋstraitpayᚋs
 		return graphql.Null
 	}
 	return ec._CustomerEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCustomerListFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCustomerListFilter(ctx context.Context, v any) (*model.CustomerListFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCustomerListFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEvent(ctx context.Context, sel ast.SelectionSet, v *ent.Event) graphql.Marshaler {
@@ -19845,6 +25412,38 @@ func (ec *executionContext) unmarshalOMerchantUserOrder2ᚖgithubᚗcomᚋstrait
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOMetadataEntryInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMetadataEntryInputᚄ(ctx context.Context, v any) ([]*model.MetadataEntryInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.MetadataEntryInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMetadataEntryInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMetadataEntryInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx context.Context, sel ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Money(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx context.Context, v any) (*model.MoneyInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputMoneyInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalONode2githubᚗcomᚋstraitpayᚋstraitᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v ent.Noder) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -19936,6 +25535,42 @@ func (ec *executionContext) unmarshalOPaymentListFilter2ᚖgithubᚗcomᚋstrait
 	}
 	res, err := ec.unmarshalInputPaymentListFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOPaymentMethodType2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodTypeᚄ(ctx context.Context, v any) ([]model.PaymentMethodType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.PaymentMethodType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPaymentMethodType2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOPaymentMethodType2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PaymentMethodType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPaymentMethodType2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOPaymentOrder2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPaymentOrder(ctx context.Context, v any) (*ent.PaymentOrder, error) {

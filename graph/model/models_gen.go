@@ -10,12 +10,21 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/vault"
 )
+
+// A new cashier token for an open session.
+type CashierToken struct {
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
 
 type ConvertBalanceInput struct {
 	QuoteID string `json:"quoteID"`
@@ -39,6 +48,76 @@ type CreateAPIKeyInput struct {
 type CreateAPIKeyPayload struct {
 	APIKey *ent.APIKey `json:"apiKey"`
 	Secret string      `json:"secret"`
+}
+
+type CreateCheckoutSessionInput struct {
+	// What the buyer pays, in minor units of the session's currency. Positive.
+	Amount *MoneyInput `json:"amount"`
+	// The merchant's order number or similar, up to 128 characters.
+	MerchantReference *string `json:"merchantReference,omitempty"`
+	// A customer of the merchant: needed to save cards and for per-customer coupon limits.
+	CustomerID *string `json:"customerID,omitempty"`
+	// AUTOMATIC captures at authorization; MANUAL leaves the payment to capture later.
+	CaptureMethod *checkoutsession.CaptureMethod `json:"captureMethod,omitempty"`
+	// The methods the buyer may use; all of them when omitted.
+	AllowedMethods []PaymentMethodType `json:"allowedMethods,omitempty"`
+	// Where the buyer returns after a redirect (3-D Secure, wallet, bank): https, or http on localhost in dev mode.
+	ReturnURL *string `json:"returnURL,omitempty"`
+	// Seconds until the session expires: 60 to 86400 (24 h), default 1800. Give this or expiresAt, not both.
+	ExpiresIn *int `json:"expiresIn,omitempty"`
+	// When the session expires: 1 minute to 24 hours from now.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// At most 50 pairs.
+	Metadata []*MetadataEntryInput `json:"metadata,omitempty"`
+	// The buyer's country (ISO 3166-1 alpha-2), for the methods preview.
+	BuyerCountry *string `json:"buyerCountry,omitempty"`
+	// The buyer's currency (ISO 4217): the session shows its price in it, at a locked FX quote.
+	BuyerCurrency *string `json:"buyerCurrency,omitempty"`
+	// Makes creation happen once: a retry with the same key and the same input
+	// returns the first session (with a fresh cashier token); the same key with a
+	// different input is a CONFLICT. 1–255 characters.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// A new checkout session and the token its cashier (web or mobile checkout) uses.
+type CreateCheckoutSessionPayload struct {
+	CheckoutSession *ent.CheckoutSession `json:"checkoutSession"`
+	// A bearer token for the CASHIER principal, scoped to this session only. Hand it to the buyer's checkout.
+	CashierToken string `json:"cashierToken"`
+	// When the token stops working: 30 minutes at most, never after the session expires.
+	CashierTokenExpiresAt time.Time `json:"cashierTokenExpiresAt"`
+}
+
+type CreateCouponInput struct {
+	// Letters, digits, - and _, 3–64 characters; matched without regard to case.
+	Code string      `json:"code"`
+	Name *string     `json:"name,omitempty"`
+	Kind coupon.Kind `json:"kind"`
+	// FIXED: the amount off (its currency restricts the coupon).
+	AmountOff *MoneyInput `json:"amountOff,omitempty"`
+	// PERCENTAGE: basis points, 1 to 10000 (10000 = 100 %).
+	PercentOffBps *int `json:"percentOffBps,omitempty"`
+	// Restricts the coupon to sessions in this currency (ISO 4217).
+	Currency *string `json:"currency,omitempty"`
+	// Only sessions whose price is at least this much (sets the currency too).
+	MinimumAmount *MoneyInput `json:"minimumAmount,omitempty"`
+	// How many sessions may redeem it in all.
+	MaxRedemptions *int `json:"maxRedemptions,omitempty"`
+	// How many times one customer may redeem it (sessions without a customer cannot use it then).
+	MaxRedemptionsPerCustomer *int       `json:"maxRedemptionsPerCustomer,omitempty"`
+	ValidFrom                 *time.Time `json:"validFrom,omitempty"`
+	ValidUntil                *time.Time `json:"validUntil,omitempty"`
+	// Offer it to buyers in the cashier's applicableCoupons list. Default false: it works only when typed.
+	Public *bool `json:"public,omitempty"`
+}
+
+type CreateCustomerInput struct {
+	Email *string `json:"email,omitempty"`
+	Name  *string `json:"name,omitempty"`
+	Phone *string `json:"phone,omitempty"`
+	// ISO 3166-1 alpha-2.
+	Country           *string `json:"country,omitempty"`
+	MerchantReference *string `json:"merchantReference,omitempty"`
 }
 
 type CreateFxQuoteInput struct {
@@ -65,6 +144,12 @@ type CreateMerchantUserInput struct {
 	Role       merchantuser.Role `json:"role"`
 }
 
+// Narrows a customers list.
+type CustomerListFilter struct {
+	Email             *string `json:"email,omitempty"`
+	MerchantReference *string `json:"merchantReference,omitempty"`
+}
+
 type JournalEntriesFilter struct {
 	// capture, refund, dispute, settlement, payout, conversion, transfer or adjustment.
 	SourceType string  `json:"sourceType"`
@@ -77,10 +162,22 @@ type LedgerAccountsFilter struct {
 	Currency  *string                  `json:"currency,omitempty"`
 }
 
+type MetadataEntryInput struct {
+	// 1–40 characters.
+	Key string `json:"key"`
+	// At most 500 characters.
+	Value string `json:"value"`
+}
+
 // An amount given by a client: minor units and a currency code.
 type MoneyInput struct {
 	Amount   scalar.Int64 `json:"amount"`
 	Currency string       `json:"currency"`
+	// The decimal places the client believes the currency has. Optional; when
+	// given it must match ISO 4217 (JPY 0, USD 2, KWD 3), so a client that has a
+	// currency's minor unit wrong gets BAD_USER_INPUT instead of charging 100× too
+	// much. Checked by the checkout operations.
+	Exponent *int `json:"exponent,omitempty"`
 }
 
 // Narrows a payments list. Every field is optional; given fields all apply.
@@ -94,6 +191,25 @@ type PaymentListFilter struct {
 	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
 }
 
+type TokenizeCardInput struct {
+	// The card number; spaces and dashes are ignored.
+	Number string `json:"number"`
+	// 3 digits (4 for American Express). Held in memory for the authorization only.
+	Cvc      *string `json:"cvc,omitempty"`
+	ExpMonth int     `json:"expMonth"`
+	// Four digits (two mean 20xx).
+	ExpYear    int     `json:"expYear"`
+	HolderName *string `json:"holderName,omitempty"`
+	// Save the card to the session's customer (needs a session with a customer).
+	Save *bool `json:"save,omitempty"`
+}
+
+// A vaulted card: pay with its token.
+type TokenizedCard struct {
+	Token string          `json:"token"`
+	Card  *vault.CardInfo `json:"card"`
+}
+
 // The authenticated caller.
 type Viewer struct {
 	Principal Principal `json:"principal"`
@@ -101,6 +217,66 @@ type Viewer struct {
 	Subject string `json:"subject"`
 	// The merchant the caller acts for; null for operators.
 	Merchant *ent.Merchant `json:"merchant,omitempty"`
+}
+
+// A payment method family a checkout can offer.
+type PaymentMethodType string
+
+const (
+	PaymentMethodTypeCard         PaymentMethodType = "CARD"
+	PaymentMethodTypeWallet       PaymentMethodType = "WALLET"
+	PaymentMethodTypeBankTransfer PaymentMethodType = "BANK_TRANSFER"
+	PaymentMethodTypeDirectDebit  PaymentMethodType = "DIRECT_DEBIT"
+)
+
+var AllPaymentMethodType = []PaymentMethodType{
+	PaymentMethodTypeCard,
+	PaymentMethodTypeWallet,
+	PaymentMethodTypeBankTransfer,
+	PaymentMethodTypeDirectDebit,
+}
+
+func (e PaymentMethodType) IsValid() bool {
+	switch e {
+	case PaymentMethodTypeCard, PaymentMethodTypeWallet, PaymentMethodTypeBankTransfer, PaymentMethodTypeDirectDebit:
+		return true
+	}
+	return false
+}
+
+func (e PaymentMethodType) String() string {
+	return string(e)
+}
+
+func (e *PaymentMethodType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PaymentMethodType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PaymentMethodType", str)
+	}
+	return nil
+}
+
+func (e PaymentMethodType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PaymentMethodType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PaymentMethodType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Who is calling: an operator, a merchant user by role, a merchant's API key

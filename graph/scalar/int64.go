@@ -3,9 +3,10 @@ package scalar
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/straitpay/strait/payments"
 )
 
 // Int64 is a signed 64-bit integer. It is written as a JSON string of decimal
@@ -34,11 +35,13 @@ func (i *Int64) UnmarshalGQL(v any) error {
 		*i = Int64(t)
 		return nil
 	default:
-		return fmt.Errorf("Int64 must be a string of digits or an integer, got %T", v)
+		return payments.Errorf(payments.EINVALID, "Int64 must be a string of digits or an integer")
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return fmt.Errorf("Int64 %q is not a 64-bit integer", s)
+		// Coded, so the caller sees BAD_USER_INPUT rather than INTERNAL; the
+		// value is not repeated (it could be anything a client mistyped).
+		return payments.Errorf(payments.EINVALID, "Int64 value is not a 64-bit integer")
 	}
 	*i = Int64(n)
 	return nil

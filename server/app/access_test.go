@@ -8,7 +8,9 @@ import (
 
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/server/app"
 )
 
 var principals = []string{"", "OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY", "CASHIER"}
@@ -19,6 +21,9 @@ var (
 	keyManagers = []string{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER"}
 	admins      = []string{"OPERATOR", "MERCHANT_ADMIN"}
 	operators   = []string{"OPERATOR"}
+	merchants   = []string{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"}
+	sellers     = []string{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"}
+	cashiers    = []string{"CASHIER"}
 )
 
 // TestAccessMatrix calls every operation as every principal: the allowed ones
@@ -26,7 +31,7 @@ var (
 // is FORBIDDEN, with nothing written.
 func TestAccessMatrix(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := newEnv(t, db)
+		e := newEnvWith(t, db, withVaultKeys)
 		ops := []struct {
 			name    string
 			query   string
@@ -51,6 +56,18 @@ func TestAccessMatrix(t *testing.T) {
 				func(string) map[string]any { return map[string]any{"m": e.a.ID} }, keyManagers},
 			{"revokeAPIKey", `mutation($id: ID!) { revokeAPIKey(id: $id) { id revokedAt } }`,
 				func(string) map[string]any { return map[string]any{"id": e.newKey(e.a.ID)} }, keyManagers},
+			{"checkoutSession", `query($id: ID) { checkoutSession(id: $id) { id status amount { amount } } }`,
+				func(string) map[string]any { return map[string]any{"id": e.session.ID} }, everyone},
+			{"coupons", `{ coupons(first: 10) { edges { node { id } } } }`, nil, merchants},
+			{"customers", `{ customers(first: 10) { edges { node { id savedCards { token } } } } }`, nil, merchants},
+			{"createCheckoutSession", `mutation { createCheckoutSession(input: {amount: {amount: 100, currency: "SGD"}}) { cashierToken checkoutSession { id } } }`, nil, sellers},
+			{"createCashierToken", `mutation($id: ID!) { createCashierToken(checkoutSessionID: $id) { token expiresAt } }`,
+				func(string) map[string]any { return map[string]any{"id": e.session.ID} }, sellers},
+			{"createCustomer", `mutation { createCustomer(input: {name: "Buyer"}) { id } }`, nil, sellers},
+			{"createCoupon", `mutation($code: String!) { createCoupon(input: {code: $code, kind: PERCENTAGE, percentOffBps: 100}) { id } }`,
+				func(p string) map[string]any { return map[string]any{"code": "C" + p} }, sellers},
+			{"tokenizeCard", `mutation { tokenizeCard(input: {number: "4242424242424242", expMonth: 12, expYear: 2034}) { token } }`, nil, cashiers},
+			{"removeCoupon", `mutation { removeCoupon { id } }`, nil, cashiers},
 		}
 		for _, op := range ops {
 			for _, p := range principals {
@@ -109,6 +126,10 @@ func (e *env) countRows() int {
 		func() (int, error) { return c.MerchantUser.Query().Count(ctx) },
 		func() (int, error) { return c.APIKey.Query().Count(ctx) },
 		func() (int, error) { return c.AuditLog.Query().Count(ctx) },
+		func() (int, error) { return c.CheckoutSession.Query().Count(ctx) },
+		func() (int, error) { return c.Customer.Query().Count(ctx) },
+		func() (int, error) { return c.Coupon.Query().Count(ctx) },
+		func() (int, error) { return c.VaultCard.Query().Count(ctx) },
 	} {
 		v, err := n()
 		if err != nil {
@@ -117,4 +138,10 @@ func (e *env) countRows() int {
 		total += v
 	}
 	return total
+}
+
+// withVaultKeys gives the app vault keys, so tokenizeCard works.
+func withVaultKeys(cfg *app.Config, _ *app.Options) {
+	cfg.VaultKeys = "k1:" + vault.GenerateKey()
+	cfg.VaultFingerprintKey = vault.GenerateKey()
 }

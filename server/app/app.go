@@ -12,11 +12,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/straitpay/strait/graph"
+	"github.com/straitpay/strait/payments/checkout"
+	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
+	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -35,6 +39,12 @@ type App struct {
 	Tenancy *tenancy.Service
 	// Idempotency keeps the answers of idempotent mutations; see RunJanitors.
 	Idempotency *idempotency.Service
+	// Checkout serves checkout sessions and their cashier; Coupons the
+	// merchants' coupons; Vault the card vault (nil without vault keys). The
+	// payment pipeline confirms through them (docs/cashier.md).
+	Checkout *checkout.Service
+	Coupons  *coupons.Service
+	Vault    *vault.Vault
 
 	metrics *metrics
 	handler http.Handler
@@ -46,6 +56,8 @@ type App struct {
 type Options struct {
 	Log *slog.Logger
 	Now func() time.Time
+	// Catalog lists the connectors for routing; nil has none (no methods).
+	Catalog routing.Catalog
 }
 
 // New wires an App over an open, migrated database and a token key set.
@@ -85,7 +97,9 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	fxs := fx.NewService(db.Client, led, fx.Config{Now: opts.Now})
 	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now})
 	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
-	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs, Idempotency: idem}
+	a.wireCheckout(led, opts)
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs,
+		Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }

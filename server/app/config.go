@@ -31,6 +31,10 @@ type Config struct {
 	// IdempotencyTTL is how long idempotency records are kept before the
 	// janitor sweeps them (STRAIT_IDEMPOTENCY_TTL); zero means 24h.
 	IdempotencyTTL time.Duration
+	// The card vault's keys come from the environment only, never flags: a
+	// flag shows in every process listing.
+	VaultKeys           string // STRAIT_VAULT_KEYS: "id:base64,…", active first
+	VaultFingerprintKey string // STRAIT_VAULT_FINGERPRINT_KEY: base64, ≥ 32 bytes
 }
 
 // minIdempotencyTTL is the floor for IdempotencyTTL: clients are promised,
@@ -80,6 +84,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
 	}
+	c.VaultKeys, c.VaultFingerprintKey = getenv("STRAIT_VAULT_KEYS"), getenv("STRAIT_VAULT_FINGERPRINT_KEY")
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite:" + filepath.Join(c.DataDir, "strait.db")
 	}

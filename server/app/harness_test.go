@@ -47,6 +47,13 @@ type env struct {
 
 func newEnv(t *testing.T, db *store.DB) *env {
 	t.Helper()
+	return newEnvWith(t, db, nil)
+}
+
+// newEnvWith is newEnv with a hook to change the configuration and options
+// (vault keys, a connector catalog, a clock, a log) before the app is built.
+func newEnvWith(t *testing.T, db *store.DB, configure func(*app.Config, *app.Options)) *env {
+	t.Helper()
 	dir := t.TempDir()
 	if _, err := auth.GenerateKey(dir, time.Now().Add(-time.Minute)); err != nil {
 		t.Fatal(err)
@@ -61,7 +68,11 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	e := &env{t: t, db: db, keys: ks, keysDir: dir, tokens: map[string]string{}}
-	e.app = app.New(cfg, db, ks, app.Options{Log: log})
+	opts := app.Options{Log: log}
+	if configure != nil {
+		configure(&cfg, &opts)
+	}
+	e.app = app.New(cfg, db, ks, opts)
 	e.seed()
 	return e
 }

@@ -13,10 +13,11 @@ import (
 // another replica deleted is harmless.
 const sweepEvery = 10 * time.Minute
 
-// RunJanitors does Strait's background upkeep until ctx ends: now, and then
-// every sweepEvery, it deletes idempotency records older than
-// Config.IdempotencyTTL.
+// RunJanitors does Strait's background upkeep until ctx ends: it expires
+// checkout sessions past their time, and now and then every sweepEvery it
+// deletes idempotency records older than Config.IdempotencyTTL.
 func (a *App) RunJanitors(ctx context.Context) {
+	go a.runCheckoutJanitor(ctx)
 	ttl := a.Config.IdempotencyTTL
 	if ttl <= 0 {
 		ttl = idempotency.DefaultTTL
