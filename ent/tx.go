@@ -18,8 +18,12 @@ type Tx struct {
 	APIKey *APIKeyClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
+	// ChannelEvent is the client for interacting with the ChannelEvent builders.
+	ChannelEvent *ChannelEventClient
 	// CheckoutSession is the client for interacting with the CheckoutSession builders.
 	CheckoutSession *CheckoutSessionClient
+	// ConnectorSetting is the client for interacting with the ConnectorSetting builders.
+	ConnectorSetting *ConnectorSettingClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
 	// Event is the client for interacting with the Event builders.
@@ -179,7 +183,9 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
+	tx.ChannelEvent = NewChannelEventClient(tx.config)
 	tx.CheckoutSession = NewCheckoutSessionClient(tx.config)
+	tx.ConnectorSetting = NewConnectorSettingClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.FxQuote = NewFxQuoteClient(tx.config)
