@@ -7,12 +7,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/graph"
+	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/fx"
+	"github.com/straitpay/strait/payments/inbox"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -32,10 +36,31 @@ type App struct {
 	DB      *store.DB
 	Tokens  Tokens
 	Tenancy *tenancy.Service
+	Ledger  *ledger.Ledger
+	// FX quotes and converts; its rates come from the fx connector (Start).
+	FX *fx.Service
+
+	// Connectors supervises the connector plugins of STRAIT_PLUGIN_DIR;
+	// Start launches them. Get(name) returns a connector to call, List()
+	// their status.
+	Connectors *host.Manager
+	// Channels is the connectors merged with their operator settings.
+	Channels *channels.Service
+	// Catalog and Health are what routing reads (routing.NewRouter).
+	Catalog *channels.Catalog
+	Health  *channels.Health
+	// Inbox stores every channel event before the connector is told it
+	// arrived; ChannelEvents hands stored events to the registered handlers
+	// (Register them before Start).
+	Inbox         *inbox.Inbox
+	ChannelEvents *inbox.Processor
 
 	metrics *metrics
 	handler http.Handler
 	ready   func(context.Context) error
+	now     func() time.Time
+	stop    context.CancelFunc
+	bg      sync.WaitGroup
 }
 
 // Options are the parts of an App a caller may provide; zero values get
@@ -43,6 +68,9 @@ type App struct {
 type Options struct {
 	Log *slog.Logger
 	Now func() time.Time
+	// LookupEnv resolves ${NAME} in the connector manifest; nil means
+	// os.LookupEnv.
+	LookupEnv func(string) (string, bool)
 }
 
 // New wires an App over an open, migrated database and a token key set.
@@ -60,6 +88,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		Tokens:  tokens,
 		Tenancy: tenancy.New(db.Client, opts.Now),
 		metrics: newMetrics(),
+		now:     opts.Now,
 	}
 	a.metrics.registry.MustRegister(collectors.NewDBStatsCollector(db.SQL, "strait"))
 	a.ready = func(ctx context.Context) error {
@@ -75,11 +104,26 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		}
 		return nil
 	}
-	// The ledger's committers run for the life of the process. FX has no rate
-	// source until the fx connector is wired: quoting answers UNAVAILABLE.
-	led := ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now})
-	fxs := fx.NewService(db.Client, led, fx.Config{Now: opts.Now})
-	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs}
+	// The ledger's committers run for the life of the process. FX quotes
+	// read stored rates, which Start's refresher fetches from the fx
+	// connector; without one, quoting answers UNAVAILABLE.
+	a.Ledger = ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now})
+	a.FX = fx.NewService(db.Client, a.Ledger, fx.Config{Now: opts.Now})
+	a.ChannelEvents = inbox.NewProcessor(db.Client, inbox.ProcessorConfig{Log: opts.Log, Now: opts.Now})
+	a.ChannelEvents.Register(inbox.LogHandler(opts.Log))
+	a.Inbox = inbox.New(db.Client, inbox.Config{Now: opts.Now, OnStore: a.ChannelEvents.Wake})
+	m, err := host.New(host.Config{
+		Dir: cfg.PluginDir, Logger: opts.Log, Registry: a.metrics.registry,
+		EventSink: a.Inbox.Store, LookupEnv: opts.LookupEnv, Now: opts.Now,
+	})
+	if err != nil {
+		panic(fmt.Sprintf("app: %v", err)) // only a duplicate metric registration: a wiring bug
+	}
+	a.Connectors = m
+	a.Channels = channels.New(db.Client, m)
+	a.Catalog = channels.NewCatalog(db.Client, m)
+	a.Health = channels.NewHealth(m)
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX, Channels: a.Channels}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a))
 	return a
 }
