@@ -395,6 +395,10 @@ func TestConnectorSettingsAreValidatedAuditedAndKept(t *testing.T) {
 		if _, err := card.QueryPayment(ctx, connectors.QueryPaymentRequest{Reference: "x"}); connectors.ErrorCode(err) != connectors.EUNAVAILABLE {
 			t.Fatalf("a disabled connector took a call: %v", err)
 		}
+		forged := http.Header{"X-Sandbox-Event-Id": {"evt_x"}, "X-Sandbox-Timestamp": {fmt.Sprint(time.Now().Unix())}, "X-Sandbox-Signature": {"v1=00"}}
+		if code, _ := ce.post(t, "/connectors/cardnet/webhook", forged, "{}"); code != http.StatusUnauthorized {
+			t.Fatalf("webhook to a disabled connector: %d, want it checked by the connector (401)", code)
+		}
 		cat, err := ce.app.Catalog.Connectors(viewer.NewContext(ctx, viewer.Viewer{Kind: viewer.MerchantUser, MerchantID: ce.a.ID, Role: viewer.RoleAdmin}))
 		if err != nil || len(cat) != 1 || cat[0].Enabled || len(cat[0].Limits) != 2 {
 			t.Fatalf("catalog = %+v, %v", cat, err)
