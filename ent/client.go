@@ -17,7 +17,9 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
@@ -47,8 +49,12 @@ type Client struct {
 	APIKey *APIKeyClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
+	// ChannelEvent is the client for interacting with the ChannelEvent builders.
+	ChannelEvent *ChannelEventClient
 	// CheckoutSession is the client for interacting with the CheckoutSession builders.
 	CheckoutSession *CheckoutSessionClient
+	// ConnectorSetting is the client for interacting with the ConnectorSetting builders.
+	ConnectorSetting *ConnectorSettingClient
 	// Coupon is the client for interacting with the Coupon builders.
 	Coupon *CouponClient
 	// CouponRedemption is the client for interacting with the CouponRedemption builders.
@@ -94,7 +100,9 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
+	c.ChannelEvent = NewChannelEventClient(c.config)
 	c.CheckoutSession = NewCheckoutSessionClient(c.config)
+	c.ConnectorSetting = NewConnectorSettingClient(c.config)
 	c.Coupon = NewCouponClient(c.config)
 	c.CouponRedemption = NewCouponRedemptionClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
@@ -205,7 +213,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		config:            cfg,
 		APIKey:            NewAPIKeyClient(cfg),
 		AuditLog:          NewAuditLogClient(cfg),
+		ChannelEvent:      NewChannelEventClient(cfg),
 		CheckoutSession:   NewCheckoutSessionClient(cfg),
+		ConnectorSetting:  NewConnectorSettingClient(cfg),
 		Coupon:            NewCouponClient(cfg),
 		CouponRedemption:  NewCouponRedemptionClient(cfg),
 		Customer:          NewCustomerClient(cfg),
@@ -243,7 +253,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		config:            cfg,
 		APIKey:            NewAPIKeyClient(cfg),
 		AuditLog:          NewAuditLogClient(cfg),
+		ChannelEvent:      NewChannelEventClient(cfg),
 		CheckoutSession:   NewCheckoutSessionClient(cfg),
+		ConnectorSetting:  NewConnectorSettingClient(cfg),
 		Coupon:            NewCouponClient(cfg),
 		CouponRedemption:  NewCouponRedemptionClient(cfg),
 		Customer:          NewCustomerClient(cfg),
@@ -289,10 +301,10 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AuditLog, c.CheckoutSession, c.Coupon, c.CouponRedemption,
-		c.Customer, c.Event, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry,
-		c.LedgerAccount, c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt,
-		c.Posting, c.Refund, c.VaultCard,
+		c.APIKey, c.AuditLog, c.ChannelEvent, c.CheckoutSession, c.ConnectorSetting,
+		c.Coupon, c.CouponRedemption, c.Customer, c.Event, c.FxQuote, c.FxRate,
+		c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount, c.Merchant,
+		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund, c.VaultCard,
 	} {
 		n.Use(hooks...)
 	}
@@ -302,10 +314,10 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AuditLog, c.CheckoutSession, c.Coupon, c.CouponRedemption,
-		c.Customer, c.Event, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry,
-		c.LedgerAccount, c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt,
-		c.Posting, c.Refund, c.VaultCard,
+		c.APIKey, c.AuditLog, c.ChannelEvent, c.CheckoutSession, c.ConnectorSetting,
+		c.Coupon, c.CouponRedemption, c.Customer, c.Event, c.FxQuote, c.FxRate,
+		c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount, c.Merchant,
+		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund, c.VaultCard,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -318,8 +330,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.APIKey.mutate(ctx, m)
 	case *AuditLogMutation:
 		return c.AuditLog.mutate(ctx, m)
+	case *ChannelEventMutation:
+		return c.ChannelEvent.mutate(ctx, m)
 	case *CheckoutSessionMutation:
 		return c.CheckoutSession.mutate(ctx, m)
+	case *ConnectorSettingMutation:
+		return c.ConnectorSetting.mutate(ctx, m)
 	case *CouponMutation:
 		return c.Coupon.mutate(ctx, m)
 	case *CouponRedemptionMutation:
@@ -641,6 +657,140 @@ func (c *AuditLogClient) mutate(ctx context.Context, m *AuditLogMutation) (Value
 	}
 }
 
+// ChannelEventClient is a client for the ChannelEvent schema.
+type ChannelEventClient struct {
+	config
+}
+
+// NewChannelEventClient returns a client for the ChannelEvent from the given config.
+func NewChannelEventClient(c config) *ChannelEventClient {
+	return &ChannelEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `channelevent.Hooks(f(g(h())))`.
+func (c *ChannelEventClient) Use(hooks ...Hook) {
+	c.hooks.ChannelEvent = append(c.hooks.ChannelEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `channelevent.Intercept(f(g(h())))`.
+func (c *ChannelEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ChannelEvent = append(c.inters.ChannelEvent, interceptors...)
+}
+
+// Create returns a builder for creating a ChannelEvent entity.
+func (c *ChannelEventClient) Create() *ChannelEventCreate {
+	mutation := newChannelEventMutation(c.config, OpCreate)
+	return &ChannelEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ChannelEvent entities.
+func (c *ChannelEventClient) CreateBulk(builders ...*ChannelEventCreate) *ChannelEventCreateBulk {
+	return &ChannelEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ChannelEventClient) MapCreateBulk(slice any, setFunc func(*ChannelEventCreate, int)) *ChannelEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ChannelEventCreateBulk{err: fmt.Errorf("calling to ChannelEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ChannelEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ChannelEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ChannelEvent.
+func (c *ChannelEventClient) Update() *ChannelEventUpdate {
+	mutation := newChannelEventMutation(c.config, OpUpdate)
+	return &ChannelEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ChannelEventClient) UpdateOne(_m *ChannelEvent) *ChannelEventUpdateOne {
+	mutation := newChannelEventMutation(c.config, OpUpdateOne, withChannelEvent(_m))
+	return &ChannelEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ChannelEventClient) UpdateOneID(id string) *ChannelEventUpdateOne {
+	mutation := newChannelEventMutation(c.config, OpUpdateOne, withChannelEventID(id))
+	return &ChannelEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ChannelEvent.
+func (c *ChannelEventClient) Delete() *ChannelEventDelete {
+	mutation := newChannelEventMutation(c.config, OpDelete)
+	return &ChannelEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ChannelEventClient) DeleteOne(_m *ChannelEvent) *ChannelEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ChannelEventClient) DeleteOneID(id string) *ChannelEventDeleteOne {
+	builder := c.Delete().Where(channelevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ChannelEventDeleteOne{builder}
+}
+
+// Query returns a query builder for ChannelEvent.
+func (c *ChannelEventClient) Query() *ChannelEventQuery {
+	return &ChannelEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeChannelEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ChannelEvent entity by its id.
+func (c *ChannelEventClient) Get(ctx context.Context, id string) (*ChannelEvent, error) {
+	return c.Query().Where(channelevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ChannelEventClient) GetX(ctx context.Context, id string) *ChannelEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ChannelEventClient) Hooks() []Hook {
+	hooks := c.hooks.ChannelEvent
+	return append(hooks[:len(hooks):len(hooks)], channelevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ChannelEventClient) Interceptors() []Interceptor {
+	return c.inters.ChannelEvent
+}
+
+func (c *ChannelEventClient) mutate(ctx context.Context, m *ChannelEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ChannelEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ChannelEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ChannelEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ChannelEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ChannelEvent mutation op: %q", m.Op())
+	}
+}
+
 // CheckoutSessionClient is a client for the CheckoutSession schema.
 type CheckoutSessionClient struct {
 	config
@@ -836,6 +986,140 @@ func (c *CheckoutSessionClient) mutate(ctx context.Context, m *CheckoutSessionMu
 		return (&CheckoutSessionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown CheckoutSession mutation op: %q", m.Op())
+	}
+}
+
+// ConnectorSettingClient is a client for the ConnectorSetting schema.
+type ConnectorSettingClient struct {
+	config
+}
+
+// NewConnectorSettingClient returns a client for the ConnectorSetting from the given config.
+func NewConnectorSettingClient(c config) *ConnectorSettingClient {
+	return &ConnectorSettingClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `connectorsetting.Hooks(f(g(h())))`.
+func (c *ConnectorSettingClient) Use(hooks ...Hook) {
+	c.hooks.ConnectorSetting = append(c.hooks.ConnectorSetting, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `connectorsetting.Intercept(f(g(h())))`.
+func (c *ConnectorSettingClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ConnectorSetting = append(c.inters.ConnectorSetting, interceptors...)
+}
+
+// Create returns a builder for creating a ConnectorSetting entity.
+func (c *ConnectorSettingClient) Create() *ConnectorSettingCreate {
+	mutation := newConnectorSettingMutation(c.config, OpCreate)
+	return &ConnectorSettingCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ConnectorSetting entities.
+func (c *ConnectorSettingClient) CreateBulk(builders ...*ConnectorSettingCreate) *ConnectorSettingCreateBulk {
+	return &ConnectorSettingCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ConnectorSettingClient) MapCreateBulk(slice any, setFunc func(*ConnectorSettingCreate, int)) *ConnectorSettingCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ConnectorSettingCreateBulk{err: fmt.Errorf("calling to ConnectorSettingClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ConnectorSettingCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ConnectorSettingCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ConnectorSetting.
+func (c *ConnectorSettingClient) Update() *ConnectorSettingUpdate {
+	mutation := newConnectorSettingMutation(c.config, OpUpdate)
+	return &ConnectorSettingUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ConnectorSettingClient) UpdateOne(_m *ConnectorSetting) *ConnectorSettingUpdateOne {
+	mutation := newConnectorSettingMutation(c.config, OpUpdateOne, withConnectorSetting(_m))
+	return &ConnectorSettingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ConnectorSettingClient) UpdateOneID(id string) *ConnectorSettingUpdateOne {
+	mutation := newConnectorSettingMutation(c.config, OpUpdateOne, withConnectorSettingID(id))
+	return &ConnectorSettingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ConnectorSetting.
+func (c *ConnectorSettingClient) Delete() *ConnectorSettingDelete {
+	mutation := newConnectorSettingMutation(c.config, OpDelete)
+	return &ConnectorSettingDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ConnectorSettingClient) DeleteOne(_m *ConnectorSetting) *ConnectorSettingDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ConnectorSettingClient) DeleteOneID(id string) *ConnectorSettingDeleteOne {
+	builder := c.Delete().Where(connectorsetting.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ConnectorSettingDeleteOne{builder}
+}
+
+// Query returns a query builder for ConnectorSetting.
+func (c *ConnectorSettingClient) Query() *ConnectorSettingQuery {
+	return &ConnectorSettingQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeConnectorSetting},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ConnectorSetting entity by its id.
+func (c *ConnectorSettingClient) Get(ctx context.Context, id string) (*ConnectorSetting, error) {
+	return c.Query().Where(connectorsetting.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ConnectorSettingClient) GetX(ctx context.Context, id string) *ConnectorSetting {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ConnectorSettingClient) Hooks() []Hook {
+	hooks := c.hooks.ConnectorSetting
+	return append(hooks[:len(hooks):len(hooks)], connectorsetting.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ConnectorSettingClient) Interceptors() []Interceptor {
+	return c.inters.ConnectorSetting
+}
+
+func (c *ConnectorSettingClient) mutate(ctx context.Context, m *ConnectorSettingMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ConnectorSettingCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ConnectorSettingUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ConnectorSettingUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ConnectorSettingDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ConnectorSetting mutation op: %q", m.Op())
 	}
 }
 
@@ -3370,15 +3654,16 @@ func (c *VaultCardClient) mutate(ctx context.Context, m *VaultCardMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AuditLog, CheckoutSession, Coupon, CouponRedemption, Customer, Event,
-		FxQuote, FxRate, IdempotencyRecord, JournalEntry, LedgerAccount, Merchant,
-		MerchantUser, Payment, PaymentAttempt, Posting, Refund, VaultCard []ent.Hook
+		APIKey, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting, Coupon,
+		CouponRedemption, Customer, Event, FxQuote, FxRate, IdempotencyRecord,
+		JournalEntry, LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt,
+		Posting, Refund, VaultCard []ent.Hook
 	}
 	inters struct {
-		APIKey, AuditLog, CheckoutSession, Coupon, CouponRedemption, Customer, Event,
-		FxQuote, FxRate, IdempotencyRecord, JournalEntry, LedgerAccount, Merchant,
-		MerchantUser, Payment, PaymentAttempt, Posting, Refund,
-		VaultCard []ent.Interceptor
+		APIKey, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting, Coupon,
+		CouponRedemption, Customer, Event, FxQuote, FxRate, IdempotencyRecord,
+		JournalEntry, LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt,
+		Posting, Refund, VaultCard []ent.Interceptor
 	}
 )
 

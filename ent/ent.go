@@ -14,7 +14,9 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
@@ -93,7 +95,9 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:            apikey.ValidColumn,
 			auditlog.Table:          auditlog.ValidColumn,
+			channelevent.Table:      channelevent.ValidColumn,
 			checkoutsession.Table:   checkoutsession.ValidColumn,
+			connectorsetting.Table:  connectorsetting.ValidColumn,
 			coupon.Table:            coupon.ValidColumn,
 			couponredemption.Table:  couponredemption.ValidColumn,
 			customer.Table:          customer.ValidColumn,

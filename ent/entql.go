@@ -5,7 +5,9 @@ package ent
 import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
@@ -32,7 +34,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 19)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 21)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -81,6 +83,31 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   channelevent.Table,
+			Columns: channelevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: channelevent.FieldID,
+			},
+		},
+		Type: "ChannelEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			channelevent.FieldConnector:     {Type: field.TypeString, Column: channelevent.FieldConnector},
+			channelevent.FieldEventID:       {Type: field.TypeString, Column: channelevent.FieldEventID},
+			channelevent.FieldType:          {Type: field.TypeString, Column: channelevent.FieldType},
+			channelevent.FieldPaymentID:     {Type: field.TypeString, Column: channelevent.FieldPaymentID},
+			channelevent.FieldReference:     {Type: field.TypeString, Column: channelevent.FieldReference},
+			channelevent.FieldObjectID:      {Type: field.TypeString, Column: channelevent.FieldObjectID},
+			channelevent.FieldPayload:       {Type: field.TypeJSON, Column: channelevent.FieldPayload},
+			channelevent.FieldReceivedAt:    {Type: field.TypeTime, Column: channelevent.FieldReceivedAt},
+			channelevent.FieldProcessedAt:   {Type: field.TypeTime, Column: channelevent.FieldProcessedAt},
+			channelevent.FieldAttempts:      {Type: field.TypeInt, Column: channelevent.FieldAttempts},
+			channelevent.FieldNextAttemptAt: {Type: field.TypeTime, Column: channelevent.FieldNextAttemptAt},
+			channelevent.FieldLastError:     {Type: field.TypeString, Column: channelevent.FieldLastError},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   checkoutsession.Table,
 			Columns: checkoutsession.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -112,7 +139,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 			checkoutsession.FieldRequestHash:       {Type: field.TypeString, Column: checkoutsession.FieldRequestHash},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   connectorsetting.Table,
+			Columns: connectorsetting.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: connectorsetting.FieldID,
+			},
+		},
+		Type: "ConnectorSetting",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			connectorsetting.FieldCreatedAt: {Type: field.TypeTime, Column: connectorsetting.FieldCreatedAt},
+			connectorsetting.FieldUpdatedAt: {Type: field.TypeTime, Column: connectorsetting.FieldUpdatedAt},
+			connectorsetting.FieldName:      {Type: field.TypeString, Column: connectorsetting.FieldName},
+			connectorsetting.FieldEnabled:   {Type: field.TypeBool, Column: connectorsetting.FieldEnabled},
+			connectorsetting.FieldFees:      {Type: field.TypeJSON, Column: connectorsetting.FieldFees},
+			connectorsetting.FieldLimits:    {Type: field.TypeJSON, Column: connectorsetting.FieldLimits},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   coupon.Table,
 			Columns: coupon.Columns,
@@ -142,7 +188,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			coupon.FieldPublic:                    {Type: field.TypeBool, Column: coupon.FieldPublic},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   couponredemption.Table,
 			Columns: couponredemption.Columns,
@@ -164,7 +210,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			couponredemption.FieldCurrency:          {Type: field.TypeString, Column: couponredemption.FieldCurrency},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -186,7 +232,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldMetadata:          {Type: field.TypeJSON, Column: customer.FieldMetadata},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -205,7 +251,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldPublishedAt: {Type: field.TypeTime, Column: event.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxquote.Table,
 			Columns: fxquote.Columns,
@@ -228,7 +274,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxquote.FieldCreatedAt:     {Type: field.TypeTime, Column: fxquote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxrate.Table,
 			Columns: fxrate.Columns,
@@ -247,7 +293,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxrate.FieldCreatedAt: {Type: field.TypeTime, Column: fxrate.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencyrecord.Table,
 			Columns: idempotencyrecord.Columns,
@@ -270,7 +316,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencyrecord.FieldAttempts:    {Type: field.TypeInt, Column: idempotencyrecord.FieldAttempts},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   journalentry.Table,
 			Columns: journalentry.Columns,
@@ -289,7 +335,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			journalentry.FieldCreatedAt:   {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ledgeraccount.Table,
 			Columns: ledgeraccount.Columns,
@@ -312,7 +358,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ledgeraccount.FieldVersion:       {Type: field.TypeInt64, Column: ledgeraccount.FieldVersion},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -332,7 +378,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRiskTier:           {Type: field.TypeEnum, Column: merchant.FieldRiskTier},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantuser.Table,
 			Columns: merchantuser.Columns,
@@ -352,7 +398,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantuser.FieldStatus:     {Type: field.TypeEnum, Column: merchantuser.FieldStatus},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -385,7 +431,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldCanceledAt:        {Type: field.TypeTime, Column: payment.FieldCanceledAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentattempt.Table,
 			Columns: paymentattempt.Columns,
@@ -416,7 +462,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentattempt.FieldResolvedAt:            {Type: field.TypeTime, Column: paymentattempt.FieldResolvedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posting.Table,
 			Columns: posting.Columns,
@@ -438,7 +484,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posting.FieldCreatedAt:    {Type: field.TypeTime, Column: posting.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -461,7 +507,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldFailureCode:        {Type: field.TypeString, Column: refund.FieldFailureCode},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   vaultcard.Table,
 			Columns: vaultcard.Columns,
@@ -1045,6 +1091,106 @@ func (f *AuditLogFilter) WhereCreatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ChannelEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ChannelEventQuery builder.
+func (_q *ChannelEventQuery) Filter() *ChannelEventFilter {
+	return &ChannelEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ChannelEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ChannelEventMutation builder.
+func (m *ChannelEventMutation) Filter() *ChannelEventFilter {
+	return &ChannelEventFilter{config: m.config, predicateAdder: m}
+}
+
+// ChannelEventFilter provides a generic filtering capability at runtime for ChannelEventQuery.
+type ChannelEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ChannelEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ChannelEventFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(channelevent.FieldID))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *ChannelEventFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(channelevent.FieldConnector))
+}
+
+// WhereEventID applies the entql string predicate on the event_id field.
+func (f *ChannelEventFilter) WhereEventID(p entql.StringP) {
+	f.Where(p.Field(channelevent.FieldEventID))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *ChannelEventFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(channelevent.FieldType))
+}
+
+// WherePaymentID applies the entql string predicate on the payment_id field.
+func (f *ChannelEventFilter) WherePaymentID(p entql.StringP) {
+	f.Where(p.Field(channelevent.FieldPaymentID))
+}
+
+// WhereReference applies the entql string predicate on the reference field.
+func (f *ChannelEventFilter) WhereReference(p entql.StringP) {
+	f.Where(p.Field(channelevent.FieldReference))
+}
+
+// WhereObjectID applies the entql string predicate on the object_id field.
+func (f *ChannelEventFilter) WhereObjectID(p entql.StringP) {
+	f.Where(p.Field(channelevent.FieldObjectID))
+}
+
+// WherePayload applies the entql json.RawMessage predicate on the payload field.
+func (f *ChannelEventFilter) WherePayload(p entql.BytesP) {
+	f.Where(p.Field(channelevent.FieldPayload))
+}
+
+// WhereReceivedAt applies the entql time.Time predicate on the received_at field.
+func (f *ChannelEventFilter) WhereReceivedAt(p entql.TimeP) {
+	f.Where(p.Field(channelevent.FieldReceivedAt))
+}
+
+// WhereProcessedAt applies the entql time.Time predicate on the processed_at field.
+func (f *ChannelEventFilter) WhereProcessedAt(p entql.TimeP) {
+	f.Where(p.Field(channelevent.FieldProcessedAt))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *ChannelEventFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(channelevent.FieldAttempts))
+}
+
+// WhereNextAttemptAt applies the entql time.Time predicate on the next_attempt_at field.
+func (f *ChannelEventFilter) WhereNextAttemptAt(p entql.TimeP) {
+	f.Where(p.Field(channelevent.FieldNextAttemptAt))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *ChannelEventFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(channelevent.FieldLastError))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CheckoutSessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1073,7 +1219,7 @@ type CheckoutSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CheckoutSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1241,6 +1387,76 @@ func (f *CheckoutSessionFilter) WhereHasCouponWith(preds ...predicate.Coupon) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ConnectorSettingQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ConnectorSettingQuery builder.
+func (_q *ConnectorSettingQuery) Filter() *ConnectorSettingFilter {
+	return &ConnectorSettingFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ConnectorSettingMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ConnectorSettingMutation builder.
+func (m *ConnectorSettingMutation) Filter() *ConnectorSettingFilter {
+	return &ConnectorSettingFilter{config: m.config, predicateAdder: m}
+}
+
+// ConnectorSettingFilter provides a generic filtering capability at runtime for ConnectorSettingQuery.
+type ConnectorSettingFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ConnectorSettingFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ConnectorSettingFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(connectorsetting.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ConnectorSettingFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(connectorsetting.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ConnectorSettingFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(connectorsetting.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ConnectorSettingFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(connectorsetting.FieldName))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *ConnectorSettingFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(connectorsetting.FieldEnabled))
+}
+
+// WhereFees applies the entql json.RawMessage predicate on the fees field.
+func (f *ConnectorSettingFilter) WhereFees(p entql.BytesP) {
+	f.Where(p.Field(connectorsetting.FieldFees))
+}
+
+// WhereLimits applies the entql json.RawMessage predicate on the limits field.
+func (f *ConnectorSettingFilter) WhereLimits(p entql.BytesP) {
+	f.Where(p.Field(connectorsetting.FieldLimits))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CouponQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1269,7 +1485,7 @@ type CouponFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CouponFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1422,7 +1638,7 @@ type CouponRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CouponRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1535,7 +1751,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1648,7 +1864,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1718,7 +1934,7 @@ type FxQuoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxQuoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1808,7 +2024,7 @@ type FxRateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxRateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1878,7 +2094,7 @@ type IdempotencyRecordFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyRecordFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1968,7 +2184,7 @@ type JournalEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JournalEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2052,7 +2268,7 @@ type LedgerAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LedgerAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2156,7 +2372,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2259,7 +2475,7 @@ type MerchantUserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantUserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2348,7 +2564,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2558,7 +2774,7 @@ type PaymentAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2716,7 +2932,7 @@ type PostingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2829,7 +3045,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2947,7 +3163,7 @@ type VaultCardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *VaultCardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

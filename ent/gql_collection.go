@@ -12,7 +12,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
@@ -253,6 +255,120 @@ type auditlogPaginateArgs struct {
 
 func newAuditLogPaginateArgs(rv map[string]any) *auditlogPaginateArgs {
 	args := &auditlogPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ChannelEventQuery) CollectFields(ctx context.Context, satisfies ...string) (*ChannelEventQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ChannelEventQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(channelevent.Columns))
+		selectedFields = []string{channelevent.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "connector":
+			if _, ok := fieldSeen[channelevent.FieldConnector]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldConnector)
+				fieldSeen[channelevent.FieldConnector] = struct{}{}
+			}
+		case "eventID":
+			if _, ok := fieldSeen[channelevent.FieldEventID]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldEventID)
+				fieldSeen[channelevent.FieldEventID] = struct{}{}
+			}
+		case "type":
+			if _, ok := fieldSeen[channelevent.FieldType]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldType)
+				fieldSeen[channelevent.FieldType] = struct{}{}
+			}
+		case "paymentID":
+			if _, ok := fieldSeen[channelevent.FieldPaymentID]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldPaymentID)
+				fieldSeen[channelevent.FieldPaymentID] = struct{}{}
+			}
+		case "reference":
+			if _, ok := fieldSeen[channelevent.FieldReference]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldReference)
+				fieldSeen[channelevent.FieldReference] = struct{}{}
+			}
+		case "objectID":
+			if _, ok := fieldSeen[channelevent.FieldObjectID]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldObjectID)
+				fieldSeen[channelevent.FieldObjectID] = struct{}{}
+			}
+		case "receivedAt":
+			if _, ok := fieldSeen[channelevent.FieldReceivedAt]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldReceivedAt)
+				fieldSeen[channelevent.FieldReceivedAt] = struct{}{}
+			}
+		case "processedAt":
+			if _, ok := fieldSeen[channelevent.FieldProcessedAt]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldProcessedAt)
+				fieldSeen[channelevent.FieldProcessedAt] = struct{}{}
+			}
+		case "attempts":
+			if _, ok := fieldSeen[channelevent.FieldAttempts]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldAttempts)
+				fieldSeen[channelevent.FieldAttempts] = struct{}{}
+			}
+		case "nextAttemptAt":
+			if _, ok := fieldSeen[channelevent.FieldNextAttemptAt]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldNextAttemptAt)
+				fieldSeen[channelevent.FieldNextAttemptAt] = struct{}{}
+			}
+		case "lastError":
+			if _, ok := fieldSeen[channelevent.FieldLastError]; !ok {
+				selectedFields = append(selectedFields, channelevent.FieldLastError)
+				fieldSeen[channelevent.FieldLastError] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type channeleventPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ChannelEventPaginateOption
+}
+
+func newChannelEventPaginateArgs(rv map[string]any) *channeleventPaginateArgs {
+	args := &channeleventPaginateArgs{}
 	if rv == nil {
 		return args
 	}
@@ -520,6 +636,107 @@ func newCheckoutSessionPaginateArgs(rv map[string]any) *checkoutsessionPaginateA
 		case *CheckoutSessionOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithCheckoutSessionOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ConnectorSettingQuery) CollectFields(ctx context.Context, satisfies ...string) (*ConnectorSettingQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ConnectorSettingQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(connectorsetting.Columns))
+		selectedFields = []string{connectorsetting.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[connectorsetting.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, connectorsetting.FieldCreatedAt)
+				fieldSeen[connectorsetting.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[connectorsetting.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, connectorsetting.FieldUpdatedAt)
+				fieldSeen[connectorsetting.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[connectorsetting.FieldName]; !ok {
+				selectedFields = append(selectedFields, connectorsetting.FieldName)
+				fieldSeen[connectorsetting.FieldName] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[connectorsetting.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, connectorsetting.FieldEnabled)
+				fieldSeen[connectorsetting.FieldEnabled] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type connectorsettingPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ConnectorSettingPaginateOption
+}
+
+func newConnectorSettingPaginateArgs(rv map[string]any) *connectorsettingPaginateArgs {
+	args := &connectorsettingPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ConnectorSettingOrder{Field: &ConnectorSettingOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithConnectorSettingOrder(order))
+			}
+		case *ConnectorSettingOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithConnectorSettingOrder(v))
 			}
 		}
 	}

@@ -11,7 +11,9 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
@@ -40,10 +42,20 @@ var auditlogImplementors = []string{"AuditLog", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*AuditLog) IsNode() {}
 
+var channeleventImplementors = []string{"ChannelEvent", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ChannelEvent) IsNode() {}
+
 var checkoutsessionImplementors = []string{"CheckoutSession", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*CheckoutSession) IsNode() {}
+
+var connectorsettingImplementors = []string{"ConnectorSetting", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ConnectorSetting) IsNode() {}
 
 var couponImplementors = []string{"Coupon", "Node"}
 
@@ -176,11 +188,29 @@ func (c *Client) noder(ctx context.Context, table string, id string) (Noder, err
 			}
 		}
 		return query.Only(ctx)
+	case channelevent.Table:
+		query := c.ChannelEvent.Query().
+			Where(channelevent.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, channeleventImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case checkoutsession.Table:
 		query := c.CheckoutSession.Query().
 			Where(checkoutsession.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, checkoutsessionImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case connectorsetting.Table:
+		query := c.ConnectorSetting.Query().
+			Where(connectorsetting.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, connectorsettingImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -389,10 +419,42 @@ func (c *Client) noders(ctx context.Context, table string, ids []string) ([]Node
 				*noder = node
 			}
 		}
+	case channelevent.Table:
+		query := c.ChannelEvent.Query().
+			Where(channelevent.IDIn(ids...))
+		query, err := query.CollectFields(ctx, channeleventImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case checkoutsession.Table:
 		query := c.CheckoutSession.Query().
 			Where(checkoutsession.IDIn(ids...))
 		query, err := query.CollectFields(ctx, checkoutsessionImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case connectorsetting.Table:
+		query := c.ConnectorSetting.Query().
+			Where(connectorsetting.IDIn(ids...))
+		query, err := query.CollectFields(ctx, connectorsettingImplementors...)
 		if err != nil {
 			return nil, err
 		}

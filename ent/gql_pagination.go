@@ -16,7 +16,9 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
@@ -654,6 +656,254 @@ func (_m *AuditLog) ToEdge(order *AuditLogOrder) *AuditLogEdge {
 	}
 }
 
+// ChannelEventEdge is the edge representation of ChannelEvent.
+type ChannelEventEdge struct {
+	Node   *ChannelEvent `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// ChannelEventConnection is the connection containing edges to ChannelEvent.
+type ChannelEventConnection struct {
+	Edges      []*ChannelEventEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *ChannelEventConnection) build(nodes []*ChannelEvent, pager *channeleventPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ChannelEvent
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ChannelEvent {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ChannelEvent {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ChannelEventEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ChannelEventEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ChannelEventPaginateOption enables pagination customization.
+type ChannelEventPaginateOption func(*channeleventPager) error
+
+// WithChannelEventOrder configures pagination ordering.
+func WithChannelEventOrder(order *ChannelEventOrder) ChannelEventPaginateOption {
+	if order == nil {
+		order = DefaultChannelEventOrder
+	}
+	o := *order
+	return func(pager *channeleventPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultChannelEventOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithChannelEventFilter configures pagination filter.
+func WithChannelEventFilter(filter func(*ChannelEventQuery) (*ChannelEventQuery, error)) ChannelEventPaginateOption {
+	return func(pager *channeleventPager) error {
+		if filter == nil {
+			return errors.New("ChannelEventQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type channeleventPager struct {
+	reverse bool
+	order   *ChannelEventOrder
+	filter  func(*ChannelEventQuery) (*ChannelEventQuery, error)
+}
+
+func newChannelEventPager(opts []ChannelEventPaginateOption, reverse bool) (*channeleventPager, error) {
+	pager := &channeleventPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultChannelEventOrder
+	}
+	return pager, nil
+}
+
+func (p *channeleventPager) applyFilter(query *ChannelEventQuery) (*ChannelEventQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *channeleventPager) toCursor(_m *ChannelEvent) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *channeleventPager) applyCursors(query *ChannelEventQuery, after, before *Cursor) (*ChannelEventQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultChannelEventOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *channeleventPager) applyOrder(query *ChannelEventQuery) *ChannelEventQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultChannelEventOrder.Field {
+		query = query.Order(DefaultChannelEventOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *channeleventPager) orderExpr(query *ChannelEventQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultChannelEventOrder.Field {
+			b.Comma().Ident(DefaultChannelEventOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ChannelEvent.
+func (_m *ChannelEventQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ChannelEventPaginateOption,
+) (*ChannelEventConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newChannelEventPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ChannelEventConnection{Edges: []*ChannelEventEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+// ChannelEventOrderField defines the ordering field of ChannelEvent.
+type ChannelEventOrderField struct {
+	// Value extracts the ordering value from the given ChannelEvent.
+	Value    func(*ChannelEvent) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) channelevent.OrderOption
+	toCursor func(*ChannelEvent) Cursor
+}
+
+// ChannelEventOrder defines the ordering of ChannelEvent.
+type ChannelEventOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *ChannelEventOrderField `json:"field"`
+}
+
+// DefaultChannelEventOrder is the default ordering of ChannelEvent.
+var DefaultChannelEventOrder = &ChannelEventOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ChannelEventOrderField{
+		Value: func(_m *ChannelEvent) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: channelevent.FieldID,
+		toTerm: channelevent.ByID,
+		toCursor: func(_m *ChannelEvent) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ChannelEvent into ChannelEventEdge.
+func (_m *ChannelEvent) ToEdge(order *ChannelEventOrder) *ChannelEventEdge {
+	if order == nil {
+		order = DefaultChannelEventOrder
+	}
+	return &ChannelEventEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
 // CheckoutSessionEdge is the edge representation of CheckoutSession.
 type CheckoutSessionEdge struct {
 	Node   *CheckoutSession `json:"node"`
@@ -944,6 +1194,301 @@ func (_m *CheckoutSession) ToEdge(order *CheckoutSessionOrder) *CheckoutSessionE
 		order = DefaultCheckoutSessionOrder
 	}
 	return &CheckoutSessionEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ConnectorSettingEdge is the edge representation of ConnectorSetting.
+type ConnectorSettingEdge struct {
+	Node   *ConnectorSetting `json:"node"`
+	Cursor Cursor            `json:"cursor"`
+}
+
+// ConnectorSettingConnection is the connection containing edges to ConnectorSetting.
+type ConnectorSettingConnection struct {
+	Edges      []*ConnectorSettingEdge `json:"edges"`
+	PageInfo   PageInfo                `json:"pageInfo"`
+	TotalCount int                     `json:"totalCount"`
+}
+
+func (c *ConnectorSettingConnection) build(nodes []*ConnectorSetting, pager *connectorsettingPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ConnectorSetting
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ConnectorSetting {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ConnectorSetting {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ConnectorSettingEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ConnectorSettingEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ConnectorSettingPaginateOption enables pagination customization.
+type ConnectorSettingPaginateOption func(*connectorsettingPager) error
+
+// WithConnectorSettingOrder configures pagination ordering.
+func WithConnectorSettingOrder(order *ConnectorSettingOrder) ConnectorSettingPaginateOption {
+	if order == nil {
+		order = DefaultConnectorSettingOrder
+	}
+	o := *order
+	return func(pager *connectorsettingPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultConnectorSettingOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithConnectorSettingFilter configures pagination filter.
+func WithConnectorSettingFilter(filter func(*ConnectorSettingQuery) (*ConnectorSettingQuery, error)) ConnectorSettingPaginateOption {
+	return func(pager *connectorsettingPager) error {
+		if filter == nil {
+			return errors.New("ConnectorSettingQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type connectorsettingPager struct {
+	reverse bool
+	order   *ConnectorSettingOrder
+	filter  func(*ConnectorSettingQuery) (*ConnectorSettingQuery, error)
+}
+
+func newConnectorSettingPager(opts []ConnectorSettingPaginateOption, reverse bool) (*connectorsettingPager, error) {
+	pager := &connectorsettingPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultConnectorSettingOrder
+	}
+	return pager, nil
+}
+
+func (p *connectorsettingPager) applyFilter(query *ConnectorSettingQuery) (*ConnectorSettingQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *connectorsettingPager) toCursor(_m *ConnectorSetting) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *connectorsettingPager) applyCursors(query *ConnectorSettingQuery, after, before *Cursor) (*ConnectorSettingQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultConnectorSettingOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *connectorsettingPager) applyOrder(query *ConnectorSettingQuery) *ConnectorSettingQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultConnectorSettingOrder.Field {
+		query = query.Order(DefaultConnectorSettingOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *connectorsettingPager) orderExpr(query *ConnectorSettingQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultConnectorSettingOrder.Field {
+			b.Comma().Ident(DefaultConnectorSettingOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ConnectorSetting.
+func (_m *ConnectorSettingQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ConnectorSettingPaginateOption,
+) (*ConnectorSettingConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newConnectorSettingPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ConnectorSettingConnection{Edges: []*ConnectorSettingEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+var (
+	// ConnectorSettingOrderFieldCreatedAt orders ConnectorSetting by created_at.
+	ConnectorSettingOrderFieldCreatedAt = &ConnectorSettingOrderField{
+		Value: func(_m *ConnectorSetting) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: connectorsetting.FieldCreatedAt,
+		toTerm: connectorsetting.ByCreatedAt,
+		toCursor: func(_m *ConnectorSetting) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ConnectorSettingOrderField) String() string {
+	var str string
+	switch f.column {
+	case ConnectorSettingOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ConnectorSettingOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ConnectorSettingOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ConnectorSettingOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ConnectorSettingOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid ConnectorSettingOrderField", str)
+	}
+	return nil
+}
+
+// ConnectorSettingOrderField defines the ordering field of ConnectorSetting.
+type ConnectorSettingOrderField struct {
+	// Value extracts the ordering value from the given ConnectorSetting.
+	Value    func(*ConnectorSetting) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) connectorsetting.OrderOption
+	toCursor func(*ConnectorSetting) Cursor
+}
+
+// ConnectorSettingOrder defines the ordering of ConnectorSetting.
+type ConnectorSettingOrder struct {
+	Direction OrderDirection              `json:"direction"`
+	Field     *ConnectorSettingOrderField `json:"field"`
+}
+
+// DefaultConnectorSettingOrder is the default ordering of ConnectorSetting.
+var DefaultConnectorSettingOrder = &ConnectorSettingOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ConnectorSettingOrderField{
+		Value: func(_m *ConnectorSetting) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: connectorsetting.FieldID,
+		toTerm: connectorsetting.ByID,
+		toCursor: func(_m *ConnectorSetting) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ConnectorSetting into ConnectorSettingEdge.
+func (_m *ConnectorSetting) ToEdge(order *ConnectorSettingOrder) *ConnectorSettingEdge {
+	if order == nil {
+		order = DefaultConnectorSettingOrder
+	}
+	return &ConnectorSettingEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -18,8 +18,12 @@ type Tx struct {
 	APIKey *APIKeyClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
+	// ChannelEvent is the client for interacting with the ChannelEvent builders.
+	ChannelEvent *ChannelEventClient
 	// CheckoutSession is the client for interacting with the CheckoutSession builders.
 	CheckoutSession *CheckoutSessionClient
+	// ConnectorSetting is the client for interacting with the ConnectorSetting builders.
+	ConnectorSetting *ConnectorSettingClient
 	// Coupon is the client for interacting with the Coupon builders.
 	Coupon *CouponClient
 	// CouponRedemption is the client for interacting with the CouponRedemption builders.
@@ -185,7 +189,9 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
+	tx.ChannelEvent = NewChannelEventClient(tx.config)
 	tx.CheckoutSession = NewCheckoutSessionClient(tx.config)
+	tx.ConnectorSetting = NewConnectorSettingClient(tx.config)
 	tx.Coupon = NewCouponClient(tx.config)
 	tx.CouponRedemption = NewCouponRedemptionClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)

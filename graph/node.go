@@ -9,8 +9,10 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/merchant"
@@ -36,6 +38,8 @@ var tableByPrefix = map[string]string{
 	"ref": refund.Table,
 	"evt": event.Table,
 	"aud": auditlog.Table,
+	"che": channelevent.Table,
+	"cns": connectorsetting.Table,
 }
 
 // RegisterNodePrefix adds a type to node resolution. Packages that add ent

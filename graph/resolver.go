@@ -13,6 +13,7 @@ import (
 	"github.com/straitpay/strait/graph/generated"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
+	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -32,6 +33,8 @@ type Resolver struct {
 	// (docs/cashier.md).
 	Checkout *checkout.Service
 	Coupons  *coupons.Service
+	// Channels is the operators' view of the connectors.
+	Channels *channels.Service
 }
 
 // NewSchema returns the executable schema over r.

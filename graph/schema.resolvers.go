@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"strings"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/straitpay/strait/ent"
@@ -15,10 +16,12 @@ import (
 	"github.com/straitpay/strait/graph/generated"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/vault"
 )
@@ -112,6 +115,66 @@ func (r *checkoutSessionResolver) ApplicableCoupons(ctx context.Context, obj *en
 // SavedCards is the resolver for the savedCards field.
 func (r *checkoutSessionResolver) SavedCards(ctx context.Context, obj *ent.CheckoutSession) ([]*vault.CardInfo, error) {
 	return ptrs(r.Checkout.SavedCards(ctx, obj))
+}
+
+// Health is the resolver for the health field.
+func (r *connectorResolver) Health(ctx context.Context, obj *channels.Connector) (model.ConnectorHealth, error) {
+	return model.ConnectorHealth(strings.ToUpper(string(obj.Health))), nil
+}
+
+// HealthSince is the resolver for the healthSince field.
+func (r *connectorResolver) HealthSince(ctx context.Context, obj *channels.Connector) (*time.Time, error) {
+	return &obj.Since, nil
+}
+
+// Circuit is the resolver for the circuit field.
+func (r *connectorResolver) Circuit(ctx context.Context, obj *channels.Connector) (model.CircuitState, error) {
+	return model.CircuitState(strings.ToUpper(string(obj.Circuit))), nil
+}
+
+// LastError is the resolver for the lastError field.
+func (r *connectorResolver) LastError(ctx context.Context, obj *channels.Connector) (*string, error) {
+	return nonEmpty(obj.LastError), nil
+}
+
+// P50Ms is the resolver for the p50Ms field.
+func (r *connectorResolver) P50Ms(ctx context.Context, obj *channels.Connector) (float64, error) {
+	return milliseconds(obj.P50), nil
+}
+
+// P99Ms is the resolver for the p99Ms field.
+func (r *connectorResolver) P99Ms(ctx context.Context, obj *channels.Connector) (float64, error) {
+	return milliseconds(obj.P99), nil
+}
+
+// Settings is the resolver for the settings field.
+func (r *connectorResolver) Settings(ctx context.Context, obj *channels.Connector) (*ent.ConnectorSetting, error) {
+	return obj.Setting, nil
+}
+
+// Currency is the resolver for the currency field.
+func (r *connectorFeeResolver) Currency(ctx context.Context, obj *routing.Fee) (string, error) {
+	return obj.Currency.Code(), nil
+}
+
+// Fixed is the resolver for the fixed field.
+func (r *connectorFeeResolver) Fixed(ctx context.Context, obj *routing.Fee) (*money.Amount, error) {
+	return &money.Amount{Minor: obj.FixedMinor, Currency: obj.Currency}, nil
+}
+
+// Currency is the resolver for the currency field.
+func (r *connectorLimitResolver) Currency(ctx context.Context, obj *routing.Limit) (string, error) {
+	return obj.Currency.Code(), nil
+}
+
+// Min is the resolver for the min field.
+func (r *connectorLimitResolver) Min(ctx context.Context, obj *routing.Limit) (*money.Amount, error) {
+	return &money.Amount{Minor: obj.Min, Currency: obj.Currency}, nil
+}
+
+// Max is the resolver for the max field.
+func (r *connectorLimitResolver) Max(ctx context.Context, obj *routing.Limit) (*money.Amount, error) {
+	return limitMax(obj), nil
 }
 
 // AmountOff is the resolver for the amountOff field.
@@ -240,6 +303,18 @@ func (r *mutationResolver) CreateCustomer(ctx context.Context, input model.Creat
 	return r.Checkout.CreateCustomer(ctx, merchantOf(ctx), customerInput(input))
 }
 
+// SetConnectorEnabled is the resolver for the setConnectorEnabled field.
+func (r *mutationResolver) SetConnectorEnabled(ctx context.Context, name string, enabled bool) (*channels.Connector, error) {
+	c, err := r.Channels.SetEnabled(ctx, name, enabled)
+	return &c, err
+}
+
+// UpdateConnectorSettings is the resolver for the updateConnectorSettings field.
+func (r *mutationResolver) UpdateConnectorSettings(ctx context.Context, input model.UpdateConnectorSettingsInput) (*channels.Connector, error) {
+	c, err := r.Channels.UpdateSettings(ctx, settingsInput(input))
+	return &c, err
+}
+
 // Amount is the resolver for the amount field.
 func (r *paymentResolver) Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
 	return amount(obj.Amount, obj.Currency)
@@ -351,6 +426,16 @@ func (r *queryResolver) Customers(ctx context.Context, after *entgql.Cursor[stri
 	return r.customers(ctx, after, first, before, last, filter)
 }
 
+// Connectors is the resolver for the connectors field.
+func (r *queryResolver) Connectors(ctx context.Context) ([]*channels.Connector, error) {
+	return ptrs(r.Channels.Connectors(ctx))
+}
+
+// ChannelEvents is the resolver for the channelEvents field.
+func (r *queryResolver) ChannelEvents(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ChannelEventConnection, error) {
+	return r.Client.ChannelEvent.Query().Paginate(ctx, after, first, before, last, channelEventsNewestFirst)
+}
+
 // Amount is the resolver for the amount field.
 func (r *refundResolver) Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
 	return amount(obj.Amount, obj.Currency)
@@ -366,6 +451,17 @@ func (r *Resolver) Balance() generated.BalanceResolver { return &balanceResolver
 
 // Card returns generated.CardResolver implementation.
 func (r *Resolver) Card() generated.CardResolver { return &cardResolver{r} }
+
+// Connector returns generated.ConnectorResolver implementation.
+func (r *Resolver) Connector() generated.ConnectorResolver { return &connectorResolver{r} }
+
+// ConnectorFee returns generated.ConnectorFeeResolver implementation.
+func (r *Resolver) ConnectorFee() generated.ConnectorFeeResolver { return &connectorFeeResolver{r} }
+
+// ConnectorLimit returns generated.ConnectorLimitResolver implementation.
+func (r *Resolver) ConnectorLimit() generated.ConnectorLimitResolver {
+	return &connectorLimitResolver{r}
+}
 
 // FxQuote returns generated.FxQuoteResolver implementation.
 func (r *Resolver) FxQuote() generated.FxQuoteResolver { return &fxQuoteResolver{r} }
@@ -384,8 +480,26 @@ func (r *Resolver) TrialBalanceLine() generated.TrialBalanceLineResolver {
 type (
 	balanceResolver          struct{ *Resolver }
 	cardResolver             struct{ *Resolver }
+	connectorResolver        struct{ *Resolver }
+	connectorFeeResolver     struct{ *Resolver }
+	connectorLimitResolver   struct{ *Resolver }
 	fxQuoteResolver          struct{ *Resolver }
 	moneyResolver            struct{ *Resolver }
 	mutationResolver         struct{ *Resolver }
 	trialBalanceLineResolver struct{ *Resolver }
 )
+
+// !!! WARNING !!!
+// The code below was going to be deleted when updating resolvers. It has been copied here so you have
+// one last chance to move it out of harms way if you want. There are two reasons this happens:
+//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
+//    it when you're done.
+//  - You have helper methods in this file. Move them out to keep these resolver files clean.
+/*
+	func (r *Resolver) FxQuote() generated.FxQuoteResolver { return &fxQuoteResolver{r} }
+func (r *Resolver) Money() generated.MoneyResolver { return &moneyResolver{r} }
+func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
+func (r *Resolver) TrialBalanceLine() generated.TrialBalanceLineResolver {
+	return &trialBalanceLineResolver{r}
+}
+*/

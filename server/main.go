@@ -103,6 +103,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer db.Close()
 	a := app.New(cfg, db, tokens, app.Options{Log: log})
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	defer a.Close() // stops every connector process
 	if cfg.Dev {
 		scheme := "http"
 		if cfg.TLSCert != "" {

@@ -28,7 +28,10 @@ func invoke[Resp any](in *instance, ctx context.Context, op string,
 	fn func(context.Context, pb.ConnectorClient) (Resp, error), resultOf func(Resp) *pb.Result) (Resp, connectors.Outcome, error) {
 	var zero Resp
 	name := in.entry.Name
-	if !in.enabled.Load() {
+	// A disabled connector takes no payment calls, but the channel's
+	// webhooks and buyer pages still reach it: the notifications of payments
+	// already made must not bounce.
+	if op != "http" && !in.enabled.Load() {
 		o, err := unavailable("%s %s: connector disabled", name, op)
 		return zero, o, err
 	}

@@ -33,6 +33,18 @@ func (f AuditLogFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuditLogMutation", m)
 }
 
+// The ChannelEventFunc type is an adapter to allow the use of ordinary
+// function as ChannelEvent mutator.
+type ChannelEventFunc func(context.Context, *ent.ChannelEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ChannelEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ChannelEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ChannelEventMutation", m)
+}
+
 // The CheckoutSessionFunc type is an adapter to allow the use of ordinary
 // function as CheckoutSession mutator.
 type CheckoutSessionFunc func(context.Context, *ent.CheckoutSessionMutation) (ent.Value, error)
@@ -43,6 +55,18 @@ func (f CheckoutSessionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Va
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CheckoutSessionMutation", m)
+}
+
+// The ConnectorSettingFunc type is an adapter to allow the use of ordinary
+// function as ConnectorSetting mutator.
+type ConnectorSettingFunc func(context.Context, *ent.ConnectorSettingMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ConnectorSettingFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ConnectorSettingMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConnectorSettingMutation", m)
 }
 
 // The CouponFunc type is an adapter to allow the use of ordinary

@@ -10,7 +10,9 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
@@ -140,6 +142,33 @@ func (f TraverseAuditLog) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.AuditLogQuery", q)
 }
 
+// The ChannelEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ChannelEventFunc func(context.Context, *ent.ChannelEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ChannelEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ChannelEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ChannelEventQuery", q)
+}
+
+// The TraverseChannelEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseChannelEvent func(context.Context, *ent.ChannelEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseChannelEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseChannelEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ChannelEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ChannelEventQuery", q)
+}
+
 // The CheckoutSessionFunc type is an adapter to allow the use of ordinary function as a Querier.
 type CheckoutSessionFunc func(context.Context, *ent.CheckoutSessionQuery) (ent.Value, error)
 
@@ -165,6 +194,33 @@ func (f TraverseCheckoutSession) Traverse(ctx context.Context, q ent.Query) erro
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CheckoutSessionQuery", q)
+}
+
+// The ConnectorSettingFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ConnectorSettingFunc func(context.Context, *ent.ConnectorSettingQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ConnectorSettingFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ConnectorSettingQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ConnectorSettingQuery", q)
+}
+
+// The TraverseConnectorSetting type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseConnectorSetting func(context.Context, *ent.ConnectorSettingQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseConnectorSetting) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseConnectorSetting) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConnectorSettingQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ConnectorSettingQuery", q)
 }
 
 // The CouponFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -606,8 +662,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.APIKeyQuery, predicate.APIKey, apikey.OrderOption]{typ: ent.TypeAPIKey, tq: q}, nil
 	case *ent.AuditLogQuery:
 		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
+	case *ent.ChannelEventQuery:
+		return &query[*ent.ChannelEventQuery, predicate.ChannelEvent, channelevent.OrderOption]{typ: ent.TypeChannelEvent, tq: q}, nil
 	case *ent.CheckoutSessionQuery:
 		return &query[*ent.CheckoutSessionQuery, predicate.CheckoutSession, checkoutsession.OrderOption]{typ: ent.TypeCheckoutSession, tq: q}, nil
+	case *ent.ConnectorSettingQuery:
+		return &query[*ent.ConnectorSettingQuery, predicate.ConnectorSetting, connectorsetting.OrderOption]{typ: ent.TypeConnectorSetting, tq: q}, nil
 	case *ent.CouponQuery:
 		return &query[*ent.CouponQuery, predicate.Coupon, coupon.OrderOption]{typ: ent.TypeCoupon, tq: q}, nil
 	case *ent.CouponRedemptionQuery:

@@ -70,6 +70,40 @@ var (
 			},
 		},
 	}
+	// ChannelEventsColumns holds the columns for the "channel_events" table.
+	ChannelEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "connector", Type: field.TypeString, Size: 64},
+		{Name: "event_id", Type: field.TypeString, Size: 255},
+		{Name: "type", Type: field.TypeString, Size: 64},
+		{Name: "payment_id", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "reference", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "object_id", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "payload", Type: field.TypeJSON},
+		{Name: "received_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "processed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_error", Type: field.TypeString, Size: 1024, Default: ""},
+	}
+	// ChannelEventsTable holds the schema information for the "channel_events" table.
+	ChannelEventsTable = &schema.Table{
+		Name:       "channel_events",
+		Columns:    ChannelEventsColumns,
+		PrimaryKey: []*schema.Column{ChannelEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "channelevent_connector_event_id",
+				Unique:  true,
+				Columns: []*schema.Column{ChannelEventsColumns[1], ChannelEventsColumns[2]},
+			},
+			{
+				Name:    "channelevent_processed_at_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{ChannelEventsColumns[9], ChannelEventsColumns[11]},
+			},
+		},
+	}
 	// CheckoutSessionsColumns holds the columns for the "checkout_sessions" table.
 	CheckoutSessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -136,6 +170,22 @@ var (
 				Columns: []*schema.Column{CheckoutSessionsColumns[10], CheckoutSessionsColumns[11]},
 			},
 		},
+	}
+	// ConnectorSettingsColumns holds the columns for the "connector_settings" table.
+	ConnectorSettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "name", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "fees", Type: field.TypeJSON, Nullable: true},
+		{Name: "limits", Type: field.TypeJSON, Nullable: true},
+	}
+	// ConnectorSettingsTable holds the schema information for the "connector_settings" table.
+	ConnectorSettingsTable = &schema.Table{
+		Name:       "connector_settings",
+		Columns:    ConnectorSettingsColumns,
+		PrimaryKey: []*schema.Column{ConnectorSettingsColumns[0]},
 	}
 	// CouponsColumns holds the columns for the "coupons" table.
 	CouponsColumns = []*schema.Column{
@@ -753,7 +803,9 @@ var (
 	Tables = []*schema.Table{
 		APIKeysTable,
 		AuditLogsTable,
+		ChannelEventsTable,
 		CheckoutSessionsTable,
+		ConnectorSettingsTable,
 		CouponsTable,
 		CouponRedemptionsTable,
 		CustomersTable,

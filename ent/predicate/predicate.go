@@ -12,8 +12,14 @@ type APIKey func(*sql.Selector)
 // AuditLog is the predicate function for auditlog builders.
 type AuditLog func(*sql.Selector)
 
+// ChannelEvent is the predicate function for channelevent builders.
+type ChannelEvent func(*sql.Selector)
+
 // CheckoutSession is the predicate function for checkoutsession builders.
 type CheckoutSession func(*sql.Selector)
+
+// ConnectorSetting is the predicate function for connectorsetting builders.
+type ConnectorSetting func(*sql.Selector)
 
 // Coupon is the predicate function for coupon builders.
 type Coupon func(*sql.Selector)

@@ -159,6 +159,30 @@ func (f AuditLogMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuditLogMutation", m)
 }
 
+// The ChannelEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ChannelEventQueryRuleFunc func(context.Context, *ent.ChannelEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ChannelEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ChannelEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ChannelEventQuery", q)
+}
+
+// The ChannelEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ChannelEventMutationRuleFunc func(context.Context, *ent.ChannelEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ChannelEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ChannelEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChannelEventMutation", m)
+}
+
 // The CheckoutSessionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CheckoutSessionQueryRuleFunc func(context.Context, *ent.CheckoutSessionQuery) error
@@ -181,6 +205,30 @@ func (f CheckoutSessionMutationRuleFunc) EvalMutation(ctx context.Context, m ent
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CheckoutSessionMutation", m)
+}
+
+// The ConnectorSettingQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ConnectorSettingQueryRuleFunc func(context.Context, *ent.ConnectorSettingQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ConnectorSettingQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ConnectorSettingQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ConnectorSettingQuery", q)
+}
+
+// The ConnectorSettingMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ConnectorSettingMutationRuleFunc func(context.Context, *ent.ConnectorSettingMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ConnectorSettingMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ConnectorSettingMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ConnectorSettingMutation", m)
 }
 
 // The CouponQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -606,7 +654,11 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AuditLogQuery:
 		return q.Filter(), nil
+	case *ent.ChannelEventQuery:
+		return q.Filter(), nil
 	case *ent.CheckoutSessionQuery:
+		return q.Filter(), nil
+	case *ent.ConnectorSettingQuery:
 		return q.Filter(), nil
 	case *ent.CouponQuery:
 		return q.Filter(), nil
@@ -651,7 +703,11 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.AuditLogMutation:
 		return m.Filter(), nil
+	case *ent.ChannelEventMutation:
+		return m.Filter(), nil
 	case *ent.CheckoutSessionMutation:
+		return m.Filter(), nil
+	case *ent.ConnectorSettingMutation:
 		return m.Filter(), nil
 	case *ent.CouponMutation:
 		return m.Filter(), nil

@@ -8,7 +8,9 @@ import (
 
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
@@ -269,6 +271,124 @@ func init() {
 			return nil
 		}
 	}()
+	channeleventMixin := schema.ChannelEvent{}.Mixin()
+	channelevent.Policy = privacy.NewPolicies(schema.ChannelEvent{})
+	channelevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := channelevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	channeleventMixinFields0 := channeleventMixin[0].Fields()
+	_ = channeleventMixinFields0
+	channeleventFields := schema.ChannelEvent{}.Fields()
+	_ = channeleventFields
+	// channeleventDescConnector is the schema descriptor for connector field.
+	channeleventDescConnector := channeleventFields[0].Descriptor()
+	// channelevent.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	channelevent.ConnectorValidator = func() func(string) error {
+		validators := channeleventDescConnector.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(connector string) error {
+			for _, fn := range fns {
+				if err := fn(connector); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// channeleventDescEventID is the schema descriptor for event_id field.
+	channeleventDescEventID := channeleventFields[1].Descriptor()
+	// channelevent.EventIDValidator is a validator for the "event_id" field. It is called by the builders before save.
+	channelevent.EventIDValidator = func() func(string) error {
+		validators := channeleventDescEventID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(event_id string) error {
+			for _, fn := range fns {
+				if err := fn(event_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// channeleventDescType is the schema descriptor for type field.
+	channeleventDescType := channeleventFields[2].Descriptor()
+	// channelevent.TypeValidator is a validator for the "type" field. It is called by the builders before save.
+	channelevent.TypeValidator = func() func(string) error {
+		validators := channeleventDescType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(_type string) error {
+			for _, fn := range fns {
+				if err := fn(_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// channeleventDescPaymentID is the schema descriptor for payment_id field.
+	channeleventDescPaymentID := channeleventFields[3].Descriptor()
+	// channelevent.DefaultPaymentID holds the default value on creation for the payment_id field.
+	channelevent.DefaultPaymentID = channeleventDescPaymentID.Default.(string)
+	// channelevent.PaymentIDValidator is a validator for the "payment_id" field. It is called by the builders before save.
+	channelevent.PaymentIDValidator = channeleventDescPaymentID.Validators[0].(func(string) error)
+	// channeleventDescReference is the schema descriptor for reference field.
+	channeleventDescReference := channeleventFields[4].Descriptor()
+	// channelevent.DefaultReference holds the default value on creation for the reference field.
+	channelevent.DefaultReference = channeleventDescReference.Default.(string)
+	// channelevent.ReferenceValidator is a validator for the "reference" field. It is called by the builders before save.
+	channelevent.ReferenceValidator = channeleventDescReference.Validators[0].(func(string) error)
+	// channeleventDescObjectID is the schema descriptor for object_id field.
+	channeleventDescObjectID := channeleventFields[5].Descriptor()
+	// channelevent.DefaultObjectID holds the default value on creation for the object_id field.
+	channelevent.DefaultObjectID = channeleventDescObjectID.Default.(string)
+	// channelevent.ObjectIDValidator is a validator for the "object_id" field. It is called by the builders before save.
+	channelevent.ObjectIDValidator = channeleventDescObjectID.Validators[0].(func(string) error)
+	// channeleventDescAttempts is the schema descriptor for attempts field.
+	channeleventDescAttempts := channeleventFields[9].Descriptor()
+	// channelevent.DefaultAttempts holds the default value on creation for the attempts field.
+	channelevent.DefaultAttempts = channeleventDescAttempts.Default.(int)
+	// channelevent.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	channelevent.AttemptsValidator = channeleventDescAttempts.Validators[0].(func(int) error)
+	// channeleventDescLastError is the schema descriptor for last_error field.
+	channeleventDescLastError := channeleventFields[11].Descriptor()
+	// channelevent.DefaultLastError holds the default value on creation for the last_error field.
+	channelevent.DefaultLastError = channeleventDescLastError.Default.(string)
+	// channelevent.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	channelevent.LastErrorValidator = channeleventDescLastError.Validators[0].(func(string) error)
+	// channeleventDescID is the schema descriptor for id field.
+	channeleventDescID := channeleventMixinFields0[0].Descriptor()
+	// channelevent.DefaultID holds the default value on creation for the id field.
+	channelevent.DefaultID = channeleventDescID.Default.(func() string)
+	// channelevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	channelevent.IDValidator = func() func(string) error {
+		validators := channeleventDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	checkoutsessionMixin := schema.CheckoutSession{}.Mixin()
 	checkoutsession.Policy = privacy.NewPolicies(checkoutsessionMixin[2], schema.CheckoutSession{})
 	checkoutsession.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -376,6 +496,74 @@ func init() {
 	// checkoutsession.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	checkoutsession.IDValidator = func() func(string) error {
 		validators := checkoutsessionDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	connectorsettingMixin := schema.ConnectorSetting{}.Mixin()
+	connectorsetting.Policy = privacy.NewPolicies(schema.ConnectorSetting{})
+	connectorsetting.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := connectorsetting.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	connectorsettingMixinFields0 := connectorsettingMixin[0].Fields()
+	_ = connectorsettingMixinFields0
+	connectorsettingMixinFields1 := connectorsettingMixin[1].Fields()
+	_ = connectorsettingMixinFields1
+	connectorsettingFields := schema.ConnectorSetting{}.Fields()
+	_ = connectorsettingFields
+	// connectorsettingDescCreatedAt is the schema descriptor for created_at field.
+	connectorsettingDescCreatedAt := connectorsettingMixinFields1[0].Descriptor()
+	// connectorsetting.DefaultCreatedAt holds the default value on creation for the created_at field.
+	connectorsetting.DefaultCreatedAt = connectorsettingDescCreatedAt.Default.(func() time.Time)
+	// connectorsettingDescUpdatedAt is the schema descriptor for updated_at field.
+	connectorsettingDescUpdatedAt := connectorsettingMixinFields1[1].Descriptor()
+	// connectorsetting.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	connectorsetting.DefaultUpdatedAt = connectorsettingDescUpdatedAt.Default.(func() time.Time)
+	// connectorsetting.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	connectorsetting.UpdateDefaultUpdatedAt = connectorsettingDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// connectorsettingDescName is the schema descriptor for name field.
+	connectorsettingDescName := connectorsettingFields[0].Descriptor()
+	// connectorsetting.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	connectorsetting.NameValidator = func() func(string) error {
+		validators := connectorsettingDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// connectorsettingDescEnabled is the schema descriptor for enabled field.
+	connectorsettingDescEnabled := connectorsettingFields[1].Descriptor()
+	// connectorsetting.DefaultEnabled holds the default value on creation for the enabled field.
+	connectorsetting.DefaultEnabled = connectorsettingDescEnabled.Default.(bool)
+	// connectorsettingDescID is the schema descriptor for id field.
+	connectorsettingDescID := connectorsettingMixinFields0[0].Descriptor()
+	// connectorsetting.DefaultID holds the default value on creation for the id field.
+	connectorsetting.DefaultID = connectorsettingDescID.Default.(func() string)
+	// connectorsetting.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	connectorsetting.IDValidator = func() func(string) error {
+		validators := connectorsettingDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

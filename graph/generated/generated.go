@@ -26,10 +26,12 @@ import (
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/vault"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -48,6 +50,9 @@ type ResolverRoot interface {
 	Balance() BalanceResolver
 	Card() CardResolver
 	CheckoutSession() CheckoutSessionResolver
+	Connector() ConnectorResolver
+	ConnectorFee() ConnectorFeeResolver
+	ConnectorLimit() ConnectorLimitResolver
 	Coupon() CouponResolver
 	Customer() CustomerResolver
 	FxQuote() FxQuoteResolver
@@ -151,6 +156,32 @@ type ComplexityRoot struct {
 		Token     func(childComplexity int) int
 	}
 
+	ChannelEvent struct {
+		Attempts      func(childComplexity int) int
+		Connector     func(childComplexity int) int
+		EventID       func(childComplexity int) int
+		ID            func(childComplexity int) int
+		LastError     func(childComplexity int) int
+		NextAttemptAt func(childComplexity int) int
+		ObjectID      func(childComplexity int) int
+		PaymentID     func(childComplexity int) int
+		ProcessedAt   func(childComplexity int) int
+		ReceivedAt    func(childComplexity int) int
+		Reference     func(childComplexity int) int
+		Type          func(childComplexity int) int
+	}
+
+	ChannelEventConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChannelEventEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	CheckoutDiscount struct {
 		Amount        func(childComplexity int) int
 		AmountOff     func(childComplexity int) int
@@ -197,6 +228,51 @@ type ComplexityRoot struct {
 	CheckoutSessionEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Connector struct {
+		Calls          func(childComplexity int) int
+		Capabilities   func(childComplexity int) int
+		Circuit        func(childComplexity int) int
+		Countries      func(childComplexity int) int
+		Currencies     func(childComplexity int) int
+		Enabled        func(childComplexity int) int
+		ErrorRate      func(childComplexity int) int
+		Fees           func(childComplexity int) int
+		Health         func(childComplexity int) int
+		HealthSince    func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		LastError      func(childComplexity int) int
+		Limits         func(childComplexity int) int
+		Name           func(childComplexity int) int
+		P50Ms          func(childComplexity int) int
+		P99Ms          func(childComplexity int) int
+		PaymentMethods func(childComplexity int) int
+		Restarts       func(childComplexity int) int
+		Settings       func(childComplexity int) int
+		Version        func(childComplexity int) int
+	}
+
+	ConnectorFee struct {
+		BasisPoints func(childComplexity int) int
+		Currency    func(childComplexity int) int
+		Fixed       func(childComplexity int) int
+	}
+
+	ConnectorLimit struct {
+		Currency func(childComplexity int) int
+		Max      func(childComplexity int) int
+		Min      func(childComplexity int) int
+	}
+
+	ConnectorSetting struct {
+		CreatedAt func(childComplexity int) int
+		Enabled   func(childComplexity int) int
+		Fees      func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Limits    func(childComplexity int) int
+		Name      func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
 	}
 
 	Coupon struct {
@@ -422,19 +498,21 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ApplyCoupon           func(childComplexity int, code string) int
-		ConvertBalance        func(childComplexity int, input model.ConvertBalanceInput) int
-		CreateAPIKey          func(childComplexity int, input model.CreateAPIKeyInput) int
-		CreateCashierToken    func(childComplexity int, checkoutSessionID string) int
-		CreateCheckoutSession func(childComplexity int, input model.CreateCheckoutSessionInput) int
-		CreateCoupon          func(childComplexity int, input model.CreateCouponInput) int
-		CreateCustomer        func(childComplexity int, input model.CreateCustomerInput) int
-		CreateFxQuote         func(childComplexity int, input model.CreateFxQuoteInput) int
-		CreateMerchant        func(childComplexity int, input model.CreateMerchantInput) int
-		CreateMerchantUser    func(childComplexity int, input model.CreateMerchantUserInput) int
-		RemoveCoupon          func(childComplexity int) int
-		RevokeAPIKey          func(childComplexity int, id string) int
-		TokenizeCard          func(childComplexity int, input model.TokenizeCardInput) int
+		ApplyCoupon             func(childComplexity int, code string) int
+		ConvertBalance          func(childComplexity int, input model.ConvertBalanceInput) int
+		CreateAPIKey            func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateCashierToken      func(childComplexity int, checkoutSessionID string) int
+		CreateCheckoutSession   func(childComplexity int, input model.CreateCheckoutSessionInput) int
+		CreateCoupon            func(childComplexity int, input model.CreateCouponInput) int
+		CreateCustomer          func(childComplexity int, input model.CreateCustomerInput) int
+		CreateFxQuote           func(childComplexity int, input model.CreateFxQuoteInput) int
+		CreateMerchant          func(childComplexity int, input model.CreateMerchantInput) int
+		CreateMerchantUser      func(childComplexity int, input model.CreateMerchantUserInput) int
+		RemoveCoupon            func(childComplexity int) int
+		RevokeAPIKey            func(childComplexity int, id string) int
+		SetConnectorEnabled     func(childComplexity int, name string, enabled bool) int
+		TokenizeCard            func(childComplexity int, input model.TokenizeCardInput) int
+		UpdateConnectorSettings func(childComplexity int, input model.UpdateConnectorSettingsInput) int
 	}
 
 	PageInfo struct {
@@ -543,7 +621,9 @@ type ComplexityRoot struct {
 		Accounts         func(childComplexity int, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) int
 		AuditLogs        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Balances         func(childComplexity int) int
+		ChannelEvents    func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		CheckoutSession  func(childComplexity int, id *string) int
+		Connectors       func(childComplexity int) int
 		Coupons          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Customers        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) int
 		JournalEntries   func(childComplexity int, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) int
@@ -633,6 +713,27 @@ type CheckoutSessionResolver interface {
 	ApplicableCoupons(ctx context.Context, obj *ent.CheckoutSession) ([]*checkout.CouponOffer, error)
 	SavedCards(ctx context.Context, obj *ent.CheckoutSession) ([]*vault.CardInfo, error)
 }
+type ConnectorResolver interface {
+	Health(ctx context.Context, obj *channels.Connector) (model.ConnectorHealth, error)
+	HealthSince(ctx context.Context, obj *channels.Connector) (*time.Time, error)
+	Circuit(ctx context.Context, obj *channels.Connector) (model.CircuitState, error)
+
+	LastError(ctx context.Context, obj *channels.Connector) (*string, error)
+
+	P50Ms(ctx context.Context, obj *channels.Connector) (float64, error)
+	P99Ms(ctx context.Context, obj *channels.Connector) (float64, error)
+
+	Settings(ctx context.Context, obj *channels.Connector) (*ent.ConnectorSetting, error)
+}
+type ConnectorFeeResolver interface {
+	Currency(ctx context.Context, obj *routing.Fee) (string, error)
+	Fixed(ctx context.Context, obj *routing.Fee) (*money.Amount, error)
+}
+type ConnectorLimitResolver interface {
+	Currency(ctx context.Context, obj *routing.Limit) (string, error)
+	Min(ctx context.Context, obj *routing.Limit) (*money.Amount, error)
+	Max(ctx context.Context, obj *routing.Limit) (*money.Amount, error)
+}
 type CouponResolver interface {
 	AmountOff(ctx context.Context, obj *ent.Coupon) (*money.Amount, error)
 
@@ -670,6 +771,8 @@ type MutationResolver interface {
 	RemoveCoupon(ctx context.Context) (*ent.CheckoutSession, error)
 	CreateCoupon(ctx context.Context, input model.CreateCouponInput) (*ent.Coupon, error)
 	CreateCustomer(ctx context.Context, input model.CreateCustomerInput) (*ent.Customer, error)
+	SetConnectorEnabled(ctx context.Context, name string, enabled bool) (*channels.Connector, error)
+	UpdateConnectorSettings(ctx context.Context, input model.UpdateConnectorSettingsInput) (*channels.Connector, error)
 }
 type PaymentResolver interface {
 	Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
@@ -702,6 +805,8 @@ type QueryResolver interface {
 	CheckoutSession(ctx context.Context, id *string) (*ent.CheckoutSession, error)
 	Coupons(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.CouponConnection, error)
 	Customers(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) (*ent.CustomerConnection, error)
+	Connectors(ctx context.Context) ([]*channels.Connector, error)
+	ChannelEvents(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ChannelEventConnection, error)
 }
 type RefundResolver interface {
 	Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error)
@@ -1056,6 +1161,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CashierToken.Token(childComplexity), true
 
+	case "ChannelEvent.attempts":
+		if e.ComplexityRoot.ChannelEvent.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.Attempts(childComplexity), true
+	case "ChannelEvent.connector":
+		if e.ComplexityRoot.ChannelEvent.Connector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.Connector(childComplexity), true
+	case "ChannelEvent.eventID":
+		if e.ComplexityRoot.ChannelEvent.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.EventID(childComplexity), true
+	case "ChannelEvent.id":
+		if e.ComplexityRoot.ChannelEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.ID(childComplexity), true
+	case "ChannelEvent.lastError":
+		if e.ComplexityRoot.ChannelEvent.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.LastError(childComplexity), true
+	case "ChannelEvent.nextAttemptAt":
+		if e.ComplexityRoot.ChannelEvent.NextAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.NextAttemptAt(childComplexity), true
+	case "ChannelEvent.objectID":
+		if e.ComplexityRoot.ChannelEvent.ObjectID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.ObjectID(childComplexity), true
+	case "ChannelEvent.paymentID":
+		if e.ComplexityRoot.ChannelEvent.PaymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.PaymentID(childComplexity), true
+	case "ChannelEvent.processedAt":
+		if e.ComplexityRoot.ChannelEvent.ProcessedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.ProcessedAt(childComplexity), true
+	case "ChannelEvent.receivedAt":
+		if e.ComplexityRoot.ChannelEvent.ReceivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.ReceivedAt(childComplexity), true
+	case "ChannelEvent.reference":
+		if e.ComplexityRoot.ChannelEvent.Reference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.Reference(childComplexity), true
+	case "ChannelEvent.type":
+		if e.ComplexityRoot.ChannelEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEvent.Type(childComplexity), true
+
+	case "ChannelEventConnection.edges":
+		if e.ComplexityRoot.ChannelEventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEventConnection.Edges(childComplexity), true
+	case "ChannelEventConnection.pageInfo":
+		if e.ComplexityRoot.ChannelEventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEventConnection.PageInfo(childComplexity), true
+	case "ChannelEventConnection.totalCount":
+		if e.ComplexityRoot.ChannelEventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEventConnection.TotalCount(childComplexity), true
+
+	case "ChannelEventEdge.cursor":
+		if e.ComplexityRoot.ChannelEventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEventEdge.Cursor(childComplexity), true
+	case "ChannelEventEdge.node":
+		if e.ComplexityRoot.ChannelEventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelEventEdge.Node(childComplexity), true
+
 	case "CheckoutDiscount.amount":
 		if e.ComplexityRoot.CheckoutDiscount.Amount == nil {
 			break
@@ -1280,6 +1490,208 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CheckoutSessionEdge.Node(childComplexity), true
+
+	case "Connector.calls":
+		if e.ComplexityRoot.Connector.Calls == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Calls(childComplexity), true
+	case "Connector.capabilities":
+		if e.ComplexityRoot.Connector.Capabilities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Capabilities(childComplexity), true
+	case "Connector.circuit":
+		if e.ComplexityRoot.Connector.Circuit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Circuit(childComplexity), true
+	case "Connector.countries":
+		if e.ComplexityRoot.Connector.Countries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Countries(childComplexity), true
+	case "Connector.currencies":
+		if e.ComplexityRoot.Connector.Currencies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Currencies(childComplexity), true
+	case "Connector.enabled":
+		if e.ComplexityRoot.Connector.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Enabled(childComplexity), true
+	case "Connector.errorRate":
+		if e.ComplexityRoot.Connector.ErrorRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.ErrorRate(childComplexity), true
+	case "Connector.fees":
+		if e.ComplexityRoot.Connector.Fees == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Fees(childComplexity), true
+	case "Connector.health":
+		if e.ComplexityRoot.Connector.Health == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Health(childComplexity), true
+	case "Connector.healthSince":
+		if e.ComplexityRoot.Connector.HealthSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.HealthSince(childComplexity), true
+	case "Connector.kind":
+		if e.ComplexityRoot.Connector.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Kind(childComplexity), true
+	case "Connector.lastError":
+		if e.ComplexityRoot.Connector.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.LastError(childComplexity), true
+	case "Connector.limits":
+		if e.ComplexityRoot.Connector.Limits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Limits(childComplexity), true
+	case "Connector.name":
+		if e.ComplexityRoot.Connector.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Name(childComplexity), true
+	case "Connector.p50Ms":
+		if e.ComplexityRoot.Connector.P50Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.P50Ms(childComplexity), true
+	case "Connector.p99Ms":
+		if e.ComplexityRoot.Connector.P99Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.P99Ms(childComplexity), true
+	case "Connector.paymentMethods":
+		if e.ComplexityRoot.Connector.PaymentMethods == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.PaymentMethods(childComplexity), true
+	case "Connector.restarts":
+		if e.ComplexityRoot.Connector.Restarts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Restarts(childComplexity), true
+	case "Connector.settings":
+		if e.ComplexityRoot.Connector.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Settings(childComplexity), true
+	case "Connector.version":
+		if e.ComplexityRoot.Connector.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Connector.Version(childComplexity), true
+
+	case "ConnectorFee.basisPoints":
+		if e.ComplexityRoot.ConnectorFee.BasisPoints == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorFee.BasisPoints(childComplexity), true
+	case "ConnectorFee.currency":
+		if e.ComplexityRoot.ConnectorFee.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorFee.Currency(childComplexity), true
+	case "ConnectorFee.fixed":
+		if e.ComplexityRoot.ConnectorFee.Fixed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorFee.Fixed(childComplexity), true
+
+	case "ConnectorLimit.currency":
+		if e.ComplexityRoot.ConnectorLimit.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorLimit.Currency(childComplexity), true
+	case "ConnectorLimit.max":
+		if e.ComplexityRoot.ConnectorLimit.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorLimit.Max(childComplexity), true
+	case "ConnectorLimit.min":
+		if e.ComplexityRoot.ConnectorLimit.Min == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorLimit.Min(childComplexity), true
+
+	case "ConnectorSetting.createdAt":
+		if e.ComplexityRoot.ConnectorSetting.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorSetting.CreatedAt(childComplexity), true
+	case "ConnectorSetting.enabled":
+		if e.ComplexityRoot.ConnectorSetting.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorSetting.Enabled(childComplexity), true
+	case "ConnectorSetting.fees":
+		if e.ComplexityRoot.ConnectorSetting.Fees == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorSetting.Fees(childComplexity), true
+	case "ConnectorSetting.id":
+		if e.ComplexityRoot.ConnectorSetting.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorSetting.ID(childComplexity), true
+	case "ConnectorSetting.limits":
+		if e.ComplexityRoot.ConnectorSetting.Limits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorSetting.Limits(childComplexity), true
+	case "ConnectorSetting.name":
+		if e.ComplexityRoot.ConnectorSetting.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorSetting.Name(childComplexity), true
+	case "ConnectorSetting.updatedAt":
+		if e.ComplexityRoot.ConnectorSetting.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConnectorSetting.UpdatedAt(childComplexity), true
 
 	case "Coupon.active":
 		if e.ComplexityRoot.Coupon.Active == nil {
@@ -2269,6 +2681,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(string)), true
+	case "Mutation.setConnectorEnabled":
+		if e.ComplexityRoot.Mutation.SetConnectorEnabled == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setConnectorEnabled_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetConnectorEnabled(childComplexity, args["name"].(string), args["enabled"].(bool)), true
 	case "Mutation.tokenizeCard":
 		if e.ComplexityRoot.Mutation.TokenizeCard == nil {
 			break
@@ -2280,6 +2703,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TokenizeCard(childComplexity, args["input"].(model.TokenizeCardInput)), true
+	case "Mutation.updateConnectorSettings":
+		if e.ComplexityRoot.Mutation.UpdateConnectorSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateConnectorSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateConnectorSettings(childComplexity, args["input"].(model.UpdateConnectorSettingsInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -2771,6 +3205,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Balances(childComplexity), true
+	case "Query.channelEvents":
+		if e.ComplexityRoot.Query.ChannelEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_channelEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChannelEvents(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
 	case "Query.checkoutSession":
 		if e.ComplexityRoot.Query.CheckoutSession == nil {
 			break
@@ -2782,6 +3227,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CheckoutSession(childComplexity, args["id"].(*string)), true
+	case "Query.connectors":
+		if e.ComplexityRoot.Query.Connectors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Connectors(childComplexity), true
 	case "Query.coupons":
 		if e.ComplexityRoot.Query.Coupons == nil {
 			break
@@ -3080,6 +3531,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
 			graphql.NewInputUnmarshaler("CheckoutSessionOrder", ec.unmarshalInputCheckoutSessionOrder),
+			graphql.NewInputUnmarshaler("ConnectorFeeInput", ec.unmarshalInputConnectorFeeInput),
+			graphql.NewInputUnmarshaler("ConnectorLimitInput", ec.unmarshalInputConnectorLimitInput),
+			graphql.NewInputUnmarshaler("ConnectorSettingOrder", ec.unmarshalInputConnectorSettingOrder),
 			graphql.NewInputUnmarshaler("ConvertBalanceInput", ec.unmarshalInputConvertBalanceInput),
 			graphql.NewInputUnmarshaler("CouponOrder", ec.unmarshalInputCouponOrder),
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
@@ -3104,6 +3558,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PostingOrder", ec.unmarshalInputPostingOrder),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 			graphql.NewInputUnmarshaler("TokenizeCardInput", ec.unmarshalInputTokenizeCardInput),
+			graphql.NewInputUnmarshaler("UpdateConnectorSettingsInput", ec.unmarshalInputUpdateConnectorSettingsInput),
 		)
 	}
 	first := true
@@ -3763,6 +4218,139 @@ extend type Mutation {
   createCustomer(input: CreateCustomerInput!): Customer! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
 }
 # ---- end checkout ----
+
+# ---- connectors ----
+# The channel connectors Strait supervises, for operators. See docs/connectors.md.
+
+"The supervision state of a connector plugin."
+enum ConnectorHealth {
+  "First launch in progress."
+  STARTING
+  "Running, configured and answering pings."
+  UP
+  "Crashed or failed to start; a restart is scheduled."
+  RESTARTING
+  "Refused (checksum, protocol version, configuration) or stopped."
+  DOWN
+}
+
+"A connector's circuit breaker."
+enum CircuitState {
+  "Calls go through."
+  CLOSED
+  "Calls are refused until the cool-down ends."
+  OPEN
+  "One trial call decides between closed and open."
+  HALF_OPEN
+}
+
+"A connector's price for a payment in one currency: fixed + basisPoints / 10000 of the amount."
+type ConnectorFee {
+  "ISO 4217 code."
+  currency: String!
+  fixed: Money!
+  "1 bp = 0.01 %; at most 10000."
+  basisPoints: Int!
+}
+
+"The amounts a connector takes in one currency."
+type ConnectorLimit {
+  "ISO 4217 code."
+  currency: String!
+  min: Money!
+  "Null when there is no maximum."
+  max: Money
+}
+
+"An installed connector: what it says it does, how it is doing, and the operator's settings."
+type Connector {
+  "Its name in the manifest, also the path under /connectors/{name}/."
+  name: String!
+  "card_scheme, bank, wallet or fx; empty until it first came up."
+  kind: String!
+  version: String!
+  capabilities: [String!]!
+  paymentMethods: [String!]!
+  "ISO 4217 codes."
+  currencies: [String!]!
+  "ISO 3166-1 alpha-2 codes; empty means every country."
+  countries: [String!]!
+  health: ConnectorHealth!
+  "When health last changed."
+  healthSince: Time!
+  circuit: CircuitState!
+  "Whether routing may send payments to it. A disabled connector keeps running and still receives webhooks."
+  enabled: Boolean!
+  "Restarts after a crash since Strait started."
+  restarts: Int!
+  lastError: String
+  "Calls since Strait started."
+  calls: Int!
+  "Median latency of the latest calls, in milliseconds."
+  p50Ms: Float!
+  "99th percentile latency of the latest calls, in milliseconds."
+  p99Ms: Float!
+  "Share of the latest calls that failed (errors and unknown outcomes, not declines), 0 to 1."
+  errorRate: Float!
+  fees: [ConnectorFee!]!
+  limits: [ConnectorLimit!]!
+  "The stored settings; null until an operator changed one."
+  settings: ConnectorSetting
+}
+
+extend type ConnectorSetting {
+  fees: [ConnectorFee!]!
+  limits: [ConnectorLimit!]!
+}
+
+input ConnectorFeeInput {
+  "ISO 4217 code; each currency at most once."
+  currency: String!
+  "Minor units of the currency, not negative."
+  fixedAmount: Int64!
+  "0 to 10000."
+  basisPoints: Int!
+}
+
+input ConnectorLimitInput {
+  "ISO 4217 code; each currency at most once."
+  currency: String!
+  "Minor units, not negative."
+  min: Int64!
+  "Minor units, at least min; omit for no maximum."
+  max: Int64
+}
+
+input UpdateConnectorSettingsInput {
+  name: String!
+  "Replaces every fee; omit to keep them, [] to remove them."
+  fees: [ConnectorFeeInput!]
+  "Replaces every limit; omit to keep them, [] to remove them."
+  limits: [ConnectorLimitInput!]
+}
+
+extend type Query {
+  "Every installed connector, by name. Operators only."
+  connectors: [Connector!]! @auth(requires: [OPERATOR])
+  "Channel notifications as connectors delivered them, newest first. Operators only."
+  channelEvents(after: Cursor, first: Int, before: Cursor, last: Int): ChannelEventConnection! @auth(requires: [OPERATOR])
+}
+
+extend type Mutation {
+  """
+  Let routing use a connector, or stop it. The choice is stored and survives
+  restarts; a disabled connector keeps receiving webhooks. NOT_FOUND for a
+  connector that is not installed.
+  """
+  setConnectorEnabled(name: String!, enabled: Boolean!): Connector! @auth(requires: [OPERATOR])
+  """
+  Set a connector's fees and amount limits per currency. BAD_USER_INPUT (with
+  extensions.field) for an unknown or repeated currency, a negative amount,
+  basisPoints above 10000, or min above max.
+  """
+  updateConnectorSettings(input: UpdateConnectorSettingsInput!): Connector! @auth(requires: [OPERATOR])
+}
+# ---- end connectors ----
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -3868,6 +4456,65 @@ type AuditLogEdge {
   The item at the end of the edge.
   """
   node: AuditLog
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+type ChannelEvent implements Node {
+  id: ID!
+  connector: String!
+  """
+  the connector's event id, stable across redeliveries
+  """
+  eventID: String!
+  """
+  payment_result, refund_result, chargeback, …
+  """
+  type: String!
+  """
+  the channel's payment id
+  """
+  paymentID: String!
+  """
+  Strait's reference, when the channel echoes it
+  """
+  reference: String!
+  """
+  the refund, chargeback, payout or agreement id
+  """
+  objectID: String!
+  receivedAt: Time!
+  processedAt: Time
+  attempts: Int!
+  nextAttemptAt: Time!
+  lastError: String!
+}
+"""
+A connection to a list of items.
+"""
+type ChannelEventConnection {
+  """
+  A list of edges.
+  """
+  edges: [ChannelEventEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type ChannelEventEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: ChannelEvent
   """
   A cursor for use in pagination.
   """
@@ -3979,6 +4626,35 @@ enum CheckoutSessionStatus @goModel(model: "github.com/straitpay/strait/ent/chec
   COMPLETE
   EXPIRED
   CANCELED
+}
+type ConnectorSetting implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  the connector's name in the manifest
+  """
+  name: String!
+  enabled: Boolean!
+}
+"""
+Ordering options for ConnectorSetting connections
+"""
+input ConnectorSettingOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order ConnectorSettings.
+  """
+  field: ConnectorSettingOrderField!
+}
+"""
+Properties by which ConnectorSetting connections can be ordered.
+"""
+enum ConnectorSettingOrderField {
+  CREATED_AT
 }
 type Coupon implements Node {
   id: ID!
@@ -5066,6 +5742,58 @@ func (ec *executionContext) childFields_CashierToken(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type CashierToken", field.Name)
 }
 
+func (ec *executionContext) childFields_ChannelEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ChannelEvent_id(ctx, field)
+	case "connector":
+		return ec.fieldContext_ChannelEvent_connector(ctx, field)
+	case "eventID":
+		return ec.fieldContext_ChannelEvent_eventID(ctx, field)
+	case "type":
+		return ec.fieldContext_ChannelEvent_type(ctx, field)
+	case "paymentID":
+		return ec.fieldContext_ChannelEvent_paymentID(ctx, field)
+	case "reference":
+		return ec.fieldContext_ChannelEvent_reference(ctx, field)
+	case "objectID":
+		return ec.fieldContext_ChannelEvent_objectID(ctx, field)
+	case "receivedAt":
+		return ec.fieldContext_ChannelEvent_receivedAt(ctx, field)
+	case "processedAt":
+		return ec.fieldContext_ChannelEvent_processedAt(ctx, field)
+	case "attempts":
+		return ec.fieldContext_ChannelEvent_attempts(ctx, field)
+	case "nextAttemptAt":
+		return ec.fieldContext_ChannelEvent_nextAttemptAt(ctx, field)
+	case "lastError":
+		return ec.fieldContext_ChannelEvent_lastError(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_ChannelEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChannelEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChannelEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChannelEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelEventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChannelEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ChannelEventEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ChannelEventEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelEventEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_CheckoutDiscount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
@@ -5148,6 +5876,96 @@ func (ec *executionContext) childFields_CheckoutSessionEdge(ctx context.Context,
 		return ec.fieldContext_CheckoutSessionEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CheckoutSessionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Connector(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Connector_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_Connector_kind(ctx, field)
+	case "version":
+		return ec.fieldContext_Connector_version(ctx, field)
+	case "capabilities":
+		return ec.fieldContext_Connector_capabilities(ctx, field)
+	case "paymentMethods":
+		return ec.fieldContext_Connector_paymentMethods(ctx, field)
+	case "currencies":
+		return ec.fieldContext_Connector_currencies(ctx, field)
+	case "countries":
+		return ec.fieldContext_Connector_countries(ctx, field)
+	case "health":
+		return ec.fieldContext_Connector_health(ctx, field)
+	case "healthSince":
+		return ec.fieldContext_Connector_healthSince(ctx, field)
+	case "circuit":
+		return ec.fieldContext_Connector_circuit(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Connector_enabled(ctx, field)
+	case "restarts":
+		return ec.fieldContext_Connector_restarts(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Connector_lastError(ctx, field)
+	case "calls":
+		return ec.fieldContext_Connector_calls(ctx, field)
+	case "p50Ms":
+		return ec.fieldContext_Connector_p50Ms(ctx, field)
+	case "p99Ms":
+		return ec.fieldContext_Connector_p99Ms(ctx, field)
+	case "errorRate":
+		return ec.fieldContext_Connector_errorRate(ctx, field)
+	case "fees":
+		return ec.fieldContext_Connector_fees(ctx, field)
+	case "limits":
+		return ec.fieldContext_Connector_limits(ctx, field)
+	case "settings":
+		return ec.fieldContext_Connector_settings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Connector", field.Name)
+}
+
+func (ec *executionContext) childFields_ConnectorFee(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_ConnectorFee_currency(ctx, field)
+	case "fixed":
+		return ec.fieldContext_ConnectorFee_fixed(ctx, field)
+	case "basisPoints":
+		return ec.fieldContext_ConnectorFee_basisPoints(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectorFee", field.Name)
+}
+
+func (ec *executionContext) childFields_ConnectorLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_ConnectorLimit_currency(ctx, field)
+	case "min":
+		return ec.fieldContext_ConnectorLimit_min(ctx, field)
+	case "max":
+		return ec.fieldContext_ConnectorLimit_max(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectorLimit", field.Name)
+}
+
+func (ec *executionContext) childFields_ConnectorSetting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ConnectorSetting_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ConnectorSetting_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ConnectorSetting_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_ConnectorSetting_name(ctx, field)
+	case "enabled":
+		return ec.fieldContext_ConnectorSetting_enabled(ctx, field)
+	case "fees":
+		return ec.fieldContext_ConnectorSetting_fees(ctx, field)
+	case "limits":
+		return ec.fieldContext_ConnectorSetting_limits(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConnectorSetting", field.Name)
 }
 
 func (ec *executionContext) childFields_Coupon(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6250,12 +7068,48 @@ func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setConnectorEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "enabled",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["enabled"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_tokenizeCard_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.TokenizeCardInput, error) {
 			return ec.unmarshalNTokenizeCardInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTokenizeCardInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateConnectorSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateConnectorSettingsInput, error) {
+			return ec.unmarshalNUpdateConnectorSettingsInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateConnectorSettingsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6477,6 +7331,44 @@ func (ec *executionContext) field_Query_apiKeys_args(ctx context.Context, rawArg
 }
 
 func (ec *executionContext) field_Query_auditLogs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_channelEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
@@ -8174,6 +9066,424 @@ func (ec *executionContext) fieldContext_CashierToken_expiresAt(_ context.Contex
 	return graphql.NewScalarFieldContext("CashierToken", field, false, false, "Time")
 }
 
+func (ec *executionContext) _ChannelEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChannelEvent_connector(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_connector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_connector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelEvent_eventID(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_eventID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_eventID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelEvent_type(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelEvent_paymentID(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_paymentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_paymentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelEvent_reference(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_reference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelEvent_objectID(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_objectID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ObjectID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_objectID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelEvent_receivedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_receivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ChannelEvent_processedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_processedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProcessedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_processedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ChannelEvent_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelEvent_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_nextAttemptAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextAttemptAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ChannelEvent_lastError(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEvent_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEvent_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ChannelEventEdge) graphql.Marshaler {
+			return ec.marshalOChannelEventEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐChannelEventEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelEventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelEventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelEvent) graphql.Marshaler {
+			return ec.marshalOChannelEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐChannelEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelEventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ChannelEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelEventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelEventEdge", field, false, false, "Cursor")
+}
+
 func (ec *executionContext) _CheckoutDiscount_code(ctx context.Context, field graphql.CollectedField, obj *checkout.Discount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9156,6 +10466,837 @@ func (ec *executionContext) _CheckoutSessionEdge_cursor(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_CheckoutSessionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CheckoutSessionEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Connector_name(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connector_kind(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connector_version(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connector_capabilities(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_capabilities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Capabilities, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_capabilities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connector_paymentMethods(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_paymentMethods(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaymentMethods, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_paymentMethods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connector_currencies(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_currencies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currencies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_currencies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connector_countries(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_countries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Countries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_countries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "String")
+}
+
+func (ec *executionContext) _Connector_health(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_health(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connector().Health(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ConnectorHealth) graphql.Marshaler {
+			return ec.marshalNConnectorHealth2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorHealth(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_health(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, true, true, "ConnectorHealth")
+}
+
+func (ec *executionContext) _Connector_healthSince(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_healthSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connector().HealthSince(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_healthSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, true, true, "Time")
+}
+
+func (ec *executionContext) _Connector_circuit(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_circuit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connector().Circuit(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CircuitState) graphql.Marshaler {
+			return ec.marshalNCircuitState2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCircuitState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_circuit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, true, true, "CircuitState")
+}
+
+func (ec *executionContext) _Connector_enabled(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Connector_restarts(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_restarts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Restarts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_restarts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Connector_lastError(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connector().LastError(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, true, true, "String")
+}
+
+func (ec *executionContext) _Connector_calls(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_calls(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Calls, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_calls(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Connector_p50Ms(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_p50Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connector().P50Ms(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_p50Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, true, true, "Float")
+}
+
+func (ec *executionContext) _Connector_p99Ms(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_p99Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connector().P99Ms(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_p99Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, true, true, "Float")
+}
+
+func (ec *executionContext) _Connector_errorRate(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_errorRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ErrorRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_errorRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Connector", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Connector_fees(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_fees(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fees, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []routing.Fee) graphql.Marshaler {
+			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFeeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_fees(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Connector",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectorFee(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Connector_limits(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_limits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []routing.Limit) graphql.Marshaler {
+			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_limits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Connector",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectorLimit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Connector_settings(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Connector_settings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Connector().Settings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ConnectorSetting) graphql.Marshaler {
+			return ec.marshalOConnectorSetting2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSetting(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Connector_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Connector",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectorSetting(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConnectorFee_currency(ctx context.Context, field graphql.CollectedField, obj *routing.Fee) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorFee_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConnectorFee().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorFee_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectorFee", field, true, true, "String")
+}
+
+func (ec *executionContext) _ConnectorFee_fixed(ctx context.Context, field graphql.CollectedField, obj *routing.Fee) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorFee_fixed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConnectorFee().Fixed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorFee_fixed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConnectorFee",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConnectorFee_basisPoints(ctx context.Context, field graphql.CollectedField, obj *routing.Fee) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorFee_basisPoints(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BasisPoints, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorFee_basisPoints(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectorFee", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ConnectorLimit_currency(ctx context.Context, field graphql.CollectedField, obj *routing.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorLimit_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConnectorLimit().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorLimit_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectorLimit", field, true, true, "String")
+}
+
+func (ec *executionContext) _ConnectorLimit_min(ctx context.Context, field graphql.CollectedField, obj *routing.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorLimit_min(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConnectorLimit().Min(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorLimit_min(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConnectorLimit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConnectorLimit_max(ctx context.Context, field graphql.CollectedField, obj *routing.Limit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorLimit_max(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ConnectorLimit().Max(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorLimit_max(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConnectorLimit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConnectorSetting_id(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectorSetting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorSetting_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorSetting_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectorSetting", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ConnectorSetting_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectorSetting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorSetting_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorSetting_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectorSetting", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ConnectorSetting_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectorSetting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorSetting_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorSetting_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectorSetting", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ConnectorSetting_name(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectorSetting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorSetting_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorSetting_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectorSetting", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConnectorSetting_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectorSetting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorSetting_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorSetting_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConnectorSetting", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ConnectorSetting_fees(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectorSetting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorSetting_fees(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fees, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []routing.Fee) graphql.Marshaler {
+			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFeeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorSetting_fees(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConnectorSetting",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectorFee(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConnectorSetting_limits(ctx context.Context, field graphql.CollectedField, obj *ent.ConnectorSetting) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConnectorSetting_limits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []routing.Limit) graphql.Marshaler {
+			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConnectorSetting_limits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConnectorSetting",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConnectorLimit(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Coupon_id(ctx context.Context, field graphql.CollectedField, obj *ent.Coupon) (ret graphql.Marshaler) {
@@ -13478,6 +15619,130 @@ func (ec *executionContext) fieldContext_Mutation_createCustomer(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setConnectorEnabled(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setConnectorEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetConnectorEnabled(ctx, fc.Args["name"].(string), fc.Args["enabled"].(bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *channels.Connector
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *channels.Connector
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *channels.Connector) graphql.Marshaler {
+			return ec.marshalNConnector2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋchannelsᚐConnector(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setConnectorEnabled(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Connector(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setConnectorEnabled_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateConnectorSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateConnectorSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateConnectorSettings(ctx, fc.Args["input"].(model.UpdateConnectorSettingsInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *channels.Connector
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *channels.Connector
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *channels.Connector) graphql.Marshaler {
+			return ec.marshalNConnector2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋchannelsᚐConnector(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateConnectorSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Connector(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateConnectorSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16319,6 +18584,118 @@ func (ec *executionContext) fieldContext_Query_customers(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_connectors(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_connectors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Connectors(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal []*channels.Connector
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*channels.Connector
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*channels.Connector) graphql.Marshaler {
+			return ec.marshalNConnector2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋchannelsᚐConnectorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_connectors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Connector(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_channelEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_channelEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ChannelEvents(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.ChannelEventConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.ChannelEventConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ChannelEventConnection) graphql.Marshaler {
+			return ec.marshalNChannelEventConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐChannelEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_channelEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_channelEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18326,6 +20703,171 @@ func UnmarshalCheckoutSessionOrder(ctx context.Context, raw any) (ent.CheckoutSe
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputConnectorFeeInput(ctx context.Context, obj any) (model.ConnectorFeeInput, error) {
+	var it model.ConnectorFeeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"currency", "fixedAmount", "basisPoints"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "fixedAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fixedAmount"))
+			data, err := ec.unmarshalNInt642githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FixedAmount = data
+		case "basisPoints":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("basisPoints"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BasisPoints = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConnectorFeeInput unmarshals raw into the ConnectorFeeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConnectorFeeInput(ctx context.Context, raw any) (model.ConnectorFeeInput, error) {
+	var out model.ConnectorFeeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConnectorFeeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputConnectorLimitInput(ctx context.Context, obj any) (model.ConnectorLimitInput, error) {
+	var it model.ConnectorLimitInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"currency", "min", "max"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "min":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("min"))
+			data, err := ec.unmarshalNInt642githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Min = data
+		case "max":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("max"))
+			data, err := ec.unmarshalOInt642ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Max = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConnectorLimitInput unmarshals raw into the ConnectorLimitInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConnectorLimitInput(ctx context.Context, raw any) (model.ConnectorLimitInput, error) {
+	var out model.ConnectorLimitInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConnectorLimitInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputConnectorSettingOrder(ctx context.Context, obj any) (ent.ConnectorSettingOrder, error) {
+	var it ent.ConnectorSettingOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNConnectorSettingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSettingOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConnectorSettingOrder unmarshals raw into the ConnectorSettingOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConnectorSettingOrder(ctx context.Context, raw any) (ent.ConnectorSettingOrder, error) {
+	var out ent.ConnectorSettingOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConnectorSettingOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputConvertBalanceInput(ctx context.Context, obj any) (model.ConvertBalanceInput, error) {
 	var it model.ConvertBalanceInput
 	if obj == nil {
@@ -19816,6 +22358,62 @@ func UnmarshalTokenizeCardInput(ctx context.Context, raw any) (model.TokenizeCar
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateConnectorSettingsInput(ctx context.Context, obj any) (model.UpdateConnectorSettingsInput, error) {
+	var it model.UpdateConnectorSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "fees", "limits"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "fees":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fees"))
+			data, err := ec.unmarshalOConnectorFeeInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorFeeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Fees = data
+		case "limits":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("limits"))
+			data, err := ec.unmarshalOConnectorLimitInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorLimitInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Limits = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateConnectorSettingsInput unmarshals raw into the UpdateConnectorSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateConnectorSettingsInput(ctx context.Context, raw any) (model.UpdateConnectorSettingsInput, error) {
+	var out model.UpdateConnectorSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateConnectorSettingsInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -19879,11 +22477,21 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Coupon(ctx, sel, obj)
+	case *ent.ConnectorSetting:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ConnectorSetting(ctx, sel, obj)
 	case *ent.CheckoutSession:
 		if obj == nil {
 			return graphql.Null
 		}
 		return ec._CheckoutSession(ctx, sel, obj)
+	case *ent.ChannelEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ChannelEvent(ctx, sel, obj)
 	case *ent.AuditLog:
 		if obj == nil {
 			return graphql.Null
@@ -20460,6 +23068,175 @@ func (ec *executionContext) _CashierToken(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var channelEventImplementors = []string{"ChannelEvent", "Node"}
+
+func (ec *executionContext) _ChannelEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelEvent")
+		case "id":
+			out.Values[i] = ec._ChannelEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "connector":
+			out.Values[i] = ec._ChannelEvent_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eventID":
+			out.Values[i] = ec._ChannelEvent_eventID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._ChannelEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "paymentID":
+			out.Values[i] = ec._ChannelEvent_paymentID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reference":
+			out.Values[i] = ec._ChannelEvent_reference(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "objectID":
+			out.Values[i] = ec._ChannelEvent_objectID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "receivedAt":
+			out.Values[i] = ec._ChannelEvent_receivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "processedAt":
+			out.Values[i] = ec._ChannelEvent_processedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "attempts":
+			out.Values[i] = ec._ChannelEvent_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextAttemptAt":
+			out.Values[i] = ec._ChannelEvent_nextAttemptAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastError":
+			out.Values[i] = ec._ChannelEvent_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var channelEventConnectionImplementors = []string{"ChannelEventConnection"}
+
+func (ec *executionContext) _ChannelEventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelEventConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelEventConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelEventConnection")
+		case "edges":
+			out.Values[i] = ec._ChannelEventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ChannelEventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ChannelEventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var channelEventEdgeImplementors = []string{"ChannelEventEdge"}
+
+func (ec *executionContext) _ChannelEventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ChannelEventEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelEventEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelEventEdge")
+		case "node":
+			out.Values[i] = ec._ChannelEventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ChannelEventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var checkoutDiscountImplementors = []string{"CheckoutDiscount"}
 
 func (ec *executionContext) _CheckoutDiscount(ctx context.Context, sel ast.SelectionSet, obj *checkout.Discount) graphql.Marshaler {
@@ -20746,6 +23523,295 @@ func (ec *executionContext) _CheckoutSessionEdge(ctx context.Context, sel ast.Se
 			}
 		case "cursor":
 			out.Values[i] = ec._CheckoutSessionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var connectorImplementors = []string{"Connector"}
+
+func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet, obj *channels.Connector) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Connector")
+		case "name":
+			out.Values[i] = ec._Connector_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._Connector_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._Connector_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "capabilities":
+			out.Values[i] = ec._Connector_capabilities(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "paymentMethods":
+			out.Values[i] = ec._Connector_paymentMethods(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currencies":
+			out.Values[i] = ec._Connector_currencies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "countries":
+			out.Values[i] = ec._Connector_countries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "health":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connector_health(ctx, field, obj)
+				})
+		case "healthSince":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connector_healthSince(ctx, field, obj)
+				})
+		case "circuit":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connector_circuit(ctx, field, obj)
+				})
+		case "enabled":
+			out.Values[i] = ec._Connector_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "restarts":
+			out.Values[i] = ec._Connector_restarts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastError":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connector_lastError(ctx, field, obj)
+				})
+		case "calls":
+			out.Values[i] = ec._Connector_calls(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "p50Ms":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connector_p50Ms(ctx, field, obj)
+				})
+		case "p99Ms":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connector_p99Ms(ctx, field, obj)
+				})
+		case "errorRate":
+			out.Values[i] = ec._Connector_errorRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fees":
+			out.Values[i] = ec._Connector_fees(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "limits":
+			out.Values[i] = ec._Connector_limits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "settings":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Connector_settings(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var connectorFeeImplementors = []string{"ConnectorFee"}
+
+func (ec *executionContext) _ConnectorFee(ctx context.Context, sel ast.SelectionSet, obj *routing.Fee) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectorFeeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectorFee")
+		case "currency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConnectorFee_currency(ctx, field, obj)
+				})
+		case "fixed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConnectorFee_fixed(ctx, field, obj)
+				})
+		case "basisPoints":
+			out.Values[i] = ec._ConnectorFee_basisPoints(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var connectorLimitImplementors = []string{"ConnectorLimit"}
+
+func (ec *executionContext) _ConnectorLimit(ctx context.Context, sel ast.SelectionSet, obj *routing.Limit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectorLimitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectorLimit")
+		case "currency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConnectorLimit_currency(ctx, field, obj)
+				})
+		case "min":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConnectorLimit_min(ctx, field, obj)
+				})
+		case "max":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ConnectorLimit_max(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var connectorSettingImplementors = []string{"ConnectorSetting", "Node"}
+
+func (ec *executionContext) _ConnectorSetting(ctx context.Context, sel ast.SelectionSet, obj *ent.ConnectorSetting) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, connectorSettingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConnectorSetting")
+		case "id":
+			out.Values[i] = ec._ConnectorSetting_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ConnectorSetting_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ConnectorSetting_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._ConnectorSetting_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enabled":
+			out.Values[i] = ec._ConnectorSetting_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fees":
+			out.Values[i] = ec._ConnectorSetting_fees(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "limits":
+			out.Values[i] = ec._ConnectorSetting_limits(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22366,6 +25432,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setConnectorEnabled":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setConnectorEnabled(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateConnectorSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateConnectorSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23149,6 +26229,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_customers(ctx, field)
+				})
+		case "connectors":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_connectors(ctx, field)
+				})
+		case "channelEvents":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_channelEvents(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -23963,6 +27055,14 @@ func (ec *executionContext) marshalNCashierToken2ᚖgithubᚗcomᚋstraitpayᚋs
 	return ec._CashierToken(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNChannelEventConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐChannelEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ChannelEventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChannelEventConnection!")
+		return graphql.Null
+	}
+	return ec._ChannelEventConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCheckoutSession2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSession(ctx context.Context, sel ast.SelectionSet, v *ent.CheckoutSession) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CheckoutSession!")
@@ -24002,6 +27102,114 @@ func (ec *executionContext) unmarshalNCheckoutSessionStatus2githubᚗcomᚋstrai
 }
 
 func (ec *executionContext) marshalNCheckoutSessionStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐStatus(ctx context.Context, sel ast.SelectionSet, v checkoutsession.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCircuitState2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCircuitState(ctx context.Context, v any) (model.CircuitState, error) {
+	var res model.CircuitState
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCircuitState2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCircuitState(ctx context.Context, sel ast.SelectionSet, v model.CircuitState) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNConnector2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋchannelsᚐConnectorᚄ(ctx context.Context, sel ast.SelectionSet, v []*channels.Connector) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConnector2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋchannelsᚐConnector(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConnector2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋchannelsᚐConnector(ctx context.Context, sel ast.SelectionSet, v *channels.Connector) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Connector!")
+		return graphql.Null
+	}
+	return ec._Connector(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConnectorFee2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFee(ctx context.Context, sel ast.SelectionSet, v routing.Fee) graphql.Marshaler {
+	return ec._ConnectorFee(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFeeᚄ(ctx context.Context, sel ast.SelectionSet, v []routing.Fee) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConnectorFee2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFee(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNConnectorFeeInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorFeeInput(ctx context.Context, v any) (*model.ConnectorFeeInput, error) {
+	res, err := ec.unmarshalInputConnectorFeeInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNConnectorHealth2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorHealth(ctx context.Context, v any) (model.ConnectorHealth, error) {
+	var res model.ConnectorHealth
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConnectorHealth2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorHealth(ctx context.Context, sel ast.SelectionSet, v model.ConnectorHealth) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNConnectorLimit2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimit(ctx context.Context, sel ast.SelectionSet, v routing.Limit) graphql.Marshaler {
+	return ec._ConnectorLimit(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []routing.Limit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConnectorLimit2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNConnectorLimitInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorLimitInput(ctx context.Context, v any) (*model.ConnectorLimitInput, error) {
+	res, err := ec.unmarshalInputConnectorLimitInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNConnectorSettingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSettingOrderField(ctx context.Context, v any) (*ent.ConnectorSettingOrderField, error) {
+	var res = new(ent.ConnectorSettingOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConnectorSettingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSettingOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ConnectorSettingOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConnectorSettingOrderField!")
+		return graphql.Null
+	}
 	return v
 }
 
@@ -24163,6 +27371,20 @@ func (ec *executionContext) marshalNCustomerOrderField2ᚖgithubᚗcomᚋstraitp
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) marshalNFxConversion2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋfxᚐConversion(ctx context.Context, sel ast.SelectionSet, v *fx.Conversion) graphql.Marshaler {
@@ -24745,6 +27967,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24753,6 +28004,24 @@ func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v an
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Time!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalTime(*v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
@@ -24794,6 +28063,11 @@ func (ec *executionContext) marshalNTrialBalanceLine2ᚖgithubᚗcomᚋstraitpay
 		return graphql.Null
 	}
 	return ec._TrialBalanceLine(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpdateConnectorSettingsInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateConnectorSettingsInput(ctx context.Context, v any) (model.UpdateConnectorSettingsInput, error) {
+	res, err := ec.unmarshalInputUpdateConnectorSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐViewer(ctx context.Context, sel ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
@@ -25037,6 +28311,33 @@ func (ec *executionContext) marshalOBuyerPrice2ᚖgithubᚗcomᚋstraitpayᚋstr
 	return ec._BuyerPrice(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOChannelEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐChannelEvent(ctx context.Context, sel ast.SelectionSet, v *ent.ChannelEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChannelEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOChannelEventEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐChannelEventEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ChannelEventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOChannelEventEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐChannelEventEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOChannelEventEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐChannelEventEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ChannelEventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ChannelEventEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOCheckoutDiscount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcheckoutᚐDiscount(ctx context.Context, sel ast.SelectionSet, v *checkout.Discount) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -25085,6 +28386,47 @@ func (ec *executionContext) marshalOCheckoutSessionEdge2ᚖgithubᚗcomᚋstrait
 		return graphql.Null
 	}
 	return ec._CheckoutSessionEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOConnectorFeeInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorFeeInputᚄ(ctx context.Context, v any) ([]*model.ConnectorFeeInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ConnectorFeeInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNConnectorFeeInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorFeeInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOConnectorLimitInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorLimitInputᚄ(ctx context.Context, v any) ([]*model.ConnectorLimitInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ConnectorLimitInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNConnectorLimitInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorLimitInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOConnectorSetting2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSetting(ctx context.Context, sel ast.SelectionSet, v *ent.ConnectorSetting) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ConnectorSetting(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOCoupon2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCoupon(ctx context.Context, sel ast.SelectionSet, v *ent.Coupon) graphql.Marshaler {
@@ -25238,6 +28580,22 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOInt642ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx context.Context, v any) (*scalar.Int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(scalar.Int64)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt642ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx context.Context, sel ast.SelectionSet, v *scalar.Int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOJournalEntry2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntry(ctx context.Context, sel ast.SelectionSet, v *ent.JournalEntry) graphql.Marshaler {

@@ -26,6 +26,24 @@ type CashierToken struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+type ConnectorFeeInput struct {
+	// ISO 4217 code; each currency at most once.
+	Currency string `json:"currency"`
+	// Minor units of the currency, not negative.
+	FixedAmount scalar.Int64 `json:"fixedAmount"`
+	// 0 to 10000.
+	BasisPoints int `json:"basisPoints"`
+}
+
+type ConnectorLimitInput struct {
+	// ISO 4217 code; each currency at most once.
+	Currency string `json:"currency"`
+	// Minor units, not negative.
+	Min scalar.Int64 `json:"min"`
+	// Minor units, at least min; omit for no maximum.
+	Max *scalar.Int64 `json:"max,omitempty"`
+}
+
 type ConvertBalanceInput struct {
 	QuoteID string `json:"quoteID"`
 	// How much to convert, in the quote's base currency.
@@ -210,6 +228,14 @@ type TokenizedCard struct {
 	Card  *vault.CardInfo `json:"card"`
 }
 
+type UpdateConnectorSettingsInput struct {
+	Name string `json:"name"`
+	// Replaces every fee; omit to keep them, [] to remove them.
+	Fees []*ConnectorFeeInput `json:"fees,omitempty"`
+	// Replaces every limit; omit to keep them, [] to remove them.
+	Limits []*ConnectorLimitInput `json:"limits,omitempty"`
+}
+
 // The authenticated caller.
 type Viewer struct {
 	Principal Principal `json:"principal"`
@@ -217,6 +243,131 @@ type Viewer struct {
 	Subject string `json:"subject"`
 	// The merchant the caller acts for; null for operators.
 	Merchant *ent.Merchant `json:"merchant,omitempty"`
+}
+
+// A connector's circuit breaker.
+type CircuitState string
+
+const (
+	// Calls go through.
+	CircuitStateClosed CircuitState = "CLOSED"
+	// Calls are refused until the cool-down ends.
+	CircuitStateOpen CircuitState = "OPEN"
+	// One trial call decides between closed and open.
+	CircuitStateHalfOpen CircuitState = "HALF_OPEN"
+)
+
+var AllCircuitState = []CircuitState{
+	CircuitStateClosed,
+	CircuitStateOpen,
+	CircuitStateHalfOpen,
+}
+
+func (e CircuitState) IsValid() bool {
+	switch e {
+	case CircuitStateClosed, CircuitStateOpen, CircuitStateHalfOpen:
+		return true
+	}
+	return false
+}
+
+func (e CircuitState) String() string {
+	return string(e)
+}
+
+func (e *CircuitState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CircuitState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CircuitState", str)
+	}
+	return nil
+}
+
+func (e CircuitState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CircuitState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CircuitState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// The supervision state of a connector plugin.
+type ConnectorHealth string
+
+const (
+	// First launch in progress.
+	ConnectorHealthStarting ConnectorHealth = "STARTING"
+	// Running, configured and answering pings.
+	ConnectorHealthUp ConnectorHealth = "UP"
+	// Crashed or failed to start; a restart is scheduled.
+	ConnectorHealthRestarting ConnectorHealth = "RESTARTING"
+	// Refused (checksum, protocol version, configuration) or stopped.
+	ConnectorHealthDown ConnectorHealth = "DOWN"
+)
+
+var AllConnectorHealth = []ConnectorHealth{
+	ConnectorHealthStarting,
+	ConnectorHealthUp,
+	ConnectorHealthRestarting,
+	ConnectorHealthDown,
+}
+
+func (e ConnectorHealth) IsValid() bool {
+	switch e {
+	case ConnectorHealthStarting, ConnectorHealthUp, ConnectorHealthRestarting, ConnectorHealthDown:
+		return true
+	}
+	return false
+}
+
+func (e ConnectorHealth) String() string {
+	return string(e)
+}
+
+func (e *ConnectorHealth) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ConnectorHealth(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ConnectorHealth", str)
+	}
+	return nil
+}
+
+func (e ConnectorHealth) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ConnectorHealth) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ConnectorHealth) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // A payment method family a checkout can offer.

@@ -7,15 +7,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/graph"
+	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/idempotency"
+	"github.com/straitpay/strait/payments/inbox"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/store"
@@ -45,10 +49,31 @@ type App struct {
 	Checkout *checkout.Service
 	Coupons  *coupons.Service
 	Vault    *vault.Vault
+	Ledger   *ledger.Ledger
+	// FX quotes and converts; its rates come from the fx connector (Start).
+	FX *fx.Service
+
+	// Connectors supervises the connector plugins of STRAIT_PLUGIN_DIR;
+	// Start launches them. Get(name) returns a connector to call, List()
+	// their status.
+	Connectors *host.Manager
+	// Channels is the connectors merged with their operator settings.
+	Channels *channels.Service
+	// Catalog and Health are what routing reads (routing.NewRouter).
+	Catalog *channels.Catalog
+	Health  *channels.Health
+	// Inbox stores every channel event before the connector is told it
+	// arrived; ChannelEvents hands stored events to the registered handlers
+	// (Register them before Start).
+	Inbox         *inbox.Inbox
+	ChannelEvents *inbox.Processor
 
 	metrics *metrics
 	handler http.Handler
 	ready   func(context.Context) error
+	now     func() time.Time
+	stop    context.CancelFunc
+	bg      sync.WaitGroup
 }
 
 // Options are the parts of an App a caller may provide; zero values get
@@ -58,6 +83,9 @@ type Options struct {
 	Now func() time.Time
 	// Catalog lists the connectors for routing; nil has none (no methods).
 	Catalog routing.Catalog
+	// LookupEnv resolves ${NAME} in the connector manifest; nil means
+	// os.LookupEnv.
+	LookupEnv func(string) (string, bool)
 }
 
 // New wires an App over an open, migrated database and a token key set.
@@ -76,6 +104,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		Tokens:  tokens,
 		Tenancy: tenancy.New(db.Client, opts.Now),
 		metrics: newMetrics(),
+		now:     opts.Now,
 	}
 	a.metrics.registry.MustRegister(collectors.NewDBStatsCollector(db.SQL, "strait"))
 	a.ready = func(ctx context.Context) error {
@@ -91,15 +120,33 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		}
 		return nil
 	}
-	// The ledger's committers run for the life of the process. FX has no rate
-	// source until the fx connector is wired: quoting answers UNAVAILABLE.
-	led := ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now})
-	fxs := fx.NewService(db.Client, led, fx.Config{Now: opts.Now})
+	// The ledger's committers run for the life of the process. FX quotes
+	// read stored rates, which Start's refresher fetches from the fx
+	// connector; without one, quoting answers UNAVAILABLE.
+	a.Ledger = ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now})
+	a.FX = fx.NewService(db.Client, a.Ledger, fx.Config{Now: opts.Now})
+	a.ChannelEvents = inbox.NewProcessor(db.Client, inbox.ProcessorConfig{Log: opts.Log, Now: opts.Now})
+	a.ChannelEvents.Register(inbox.LogHandler(opts.Log))
+	a.Inbox = inbox.New(db.Client, inbox.Config{Now: opts.Now, OnStore: a.ChannelEvents.Wake})
+	m, err := host.New(host.Config{
+		Dir: cfg.PluginDir, Logger: opts.Log, Registry: a.metrics.registry,
+		EventSink: a.Inbox.Store, LookupEnv: opts.LookupEnv, Now: opts.Now,
+	})
+	if err != nil {
+		panic(fmt.Sprintf("app: %v", err)) // only a duplicate metric registration: a wiring bug
+	}
+	a.Connectors = m
+	a.Channels = channels.New(db.Client, m)
+	a.Catalog = channels.NewCatalog(db.Client, m)
+	a.Health = channels.NewHealth(m)
+	if opts.Catalog == nil {
+		opts.Catalog = a.Catalog
+	}
+	a.wireCheckout(a.Ledger, opts)
 	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now})
 	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
-	a.wireCheckout(led, opts)
-	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs,
-		Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons}
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX,
+		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/straitpay/strait/ent"
@@ -45,6 +46,7 @@ func (a *App) SeedDev(ctx context.Context, out io.Writer, baseURL string) error 
 	fmt.Fprintf(out, `
 Strait dev mode
   GraphiQL:        %s/
+  connectors:      %s
   demo merchant:   %s (%s)
   operator token:  %s
   merchant admin:  %s
@@ -52,6 +54,19 @@ Strait dev mode
   curl -s %s/graphql -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d '{"query":"{ viewer { principal subject merchant { id legalName } } }"}'
 
-`, baseURL, m.ID, m.LegalName, opToken, adminToken, baseURL)
+`, baseURL, a.connectorSummary(), m.ID, m.LegalName, opToken, adminToken, baseURL)
 	return nil
+}
+
+// connectorSummary lists the connectors and their health on one line.
+func (a *App) connectorSummary() string {
+	list := a.Connectors.List()
+	if len(list) == 0 {
+		return "none (no manifest in " + a.Config.PluginDir + "; run make build)"
+	}
+	parts := make([]string, len(list))
+	for i, st := range list {
+		parts[i] = st.Name + " " + string(st.Health)
+	}
+	return strings.Join(parts, ", ")
 }

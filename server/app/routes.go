@@ -33,6 +33,11 @@ func (a *App) routes(gql http.Handler) http.Handler {
 	})))
 	mux.Handle("GET /readyz", a.metrics.instrument("readyz", http.HandlerFunc(a.readyz)))
 	mux.Handle("GET /metrics", a.metrics.handler())
+	// Channel webhooks and buyer pages: no Strait auth, the connector checks
+	// the channel's signature.
+	connectorRoute := a.metrics.instrument("connectors", http.HandlerFunc(a.connectorHTTP))
+	mux.Handle("/connectors/{name}", connectorRoute)
+	mux.Handle("/connectors/{name}/{rest...}", connectorRoute)
 	if a.Config.Dev {
 		mux.Handle("GET /{$}", playground.Handler("Strait GraphiQL", "/graphql"))
 	}

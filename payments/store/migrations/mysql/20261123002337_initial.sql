@@ -1,22 +1,30 @@
 -- +goose Up
--- create "merchants" table
-CREATE TABLE `merchants` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `legal_name` varchar(200) NOT NULL, `country` varchar(2) NOT NULL, `settlement_currency` varchar(3) NOT NULL, `status` enum('ACTIVE','SUSPENDED','CLOSED') NOT NULL DEFAULT 'ACTIVE', `risk_tier` enum('LOW','STANDARD','HIGH') NOT NULL DEFAULT 'STANDARD', PRIMARY KEY (`id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
--- create "audit_logs" table
-CREATE TABLE `audit_logs` (`id` varchar(40) NOT NULL, `merchant_id` varchar(40) NULL, `actor_kind` varchar(32) NOT NULL, `actor_id` varchar(64) NOT NULL, `action` varchar(64) NOT NULL, `target_type` varchar(32) NOT NULL DEFAULT '', `target_id` varchar(40) NOT NULL DEFAULT '', `request_id` varchar(64) NOT NULL DEFAULT '', `remote_addr` varchar(64) NOT NULL DEFAULT '', `details` json NULL, `created_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `auditlog_merchant_id_id` (`merchant_id`, `id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
--- create "events" table
-CREATE TABLE `events` (`id` varchar(40) NOT NULL, `merchant_id` varchar(40) NULL, `type` varchar(64) NOT NULL, `object_id` varchar(40) NOT NULL DEFAULT '', `data` json NOT NULL, `created_at` datetime(6) NOT NULL, `published_at` datetime(6) NULL, PRIMARY KEY (`id`), INDEX `event_merchant_id_type_id` (`merchant_id`, `type`, `id`), INDEX `event_published_at_id` (`published_at`, `id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "fx_quotes" table
 CREATE TABLE `fx_quotes` (`id` varchar(40) NOT NULL, `merchant_id` varchar(40) NOT NULL, `base_currency` varchar(3) NOT NULL, `quote_currency` varchar(3) NOT NULL, `base_rate` varchar(40) NOT NULL, `margin_bps` bigint NOT NULL, `rate` varchar(40) NOT NULL, `rate_source` varchar(64) NOT NULL, `rate_fetched_at` datetime(6) NOT NULL, `expires_at` datetime(6) NOT NULL, `created_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `fxquote_merchant_id_id` (`merchant_id`, `id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "audit_logs" table
+CREATE TABLE `audit_logs` (`id` varchar(40) NOT NULL, `merchant_id` varchar(40) NULL, `actor_kind` varchar(32) NOT NULL, `actor_id` varchar(64) NOT NULL, `action` varchar(64) NOT NULL, `target_type` varchar(32) NOT NULL DEFAULT '', `target_id` varchar(40) NOT NULL DEFAULT '', `request_id` varchar(64) NOT NULL DEFAULT '', `remote_addr` varchar(64) NOT NULL DEFAULT '', `details` json NULL, `created_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `auditlog_merchant_id_id` (`merchant_id`, `id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "channel_events" table
+CREATE TABLE `channel_events` (`id` varchar(40) NOT NULL, `connector` varchar(64) NOT NULL, `event_id` varchar(255) NOT NULL, `type` varchar(64) NOT NULL, `payment_id` varchar(255) NOT NULL DEFAULT '', `reference` varchar(255) NOT NULL DEFAULT '', `object_id` varchar(255) NOT NULL DEFAULT '', `payload` json NOT NULL, `received_at` datetime(6) NOT NULL, `processed_at` datetime(6) NULL, `attempts` bigint NOT NULL DEFAULT 0, `next_attempt_at` datetime(6) NOT NULL, `last_error` varchar(1024) NOT NULL DEFAULT '', PRIMARY KEY (`id`), UNIQUE INDEX `channelevent_connector_event_id` (`connector`, `event_id`), INDEX `channelevent_processed_at_next_attempt_at` (`processed_at`, `next_attempt_at`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "merchants" table
+CREATE TABLE `merchants` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `legal_name` varchar(200) NOT NULL, `country` varchar(2) NOT NULL, `settlement_currency` varchar(3) NOT NULL, `status` enum('ACTIVE','SUSPENDED','CLOSED') NOT NULL DEFAULT 'ACTIVE', `risk_tier` enum('LOW','STANDARD','HIGH') NOT NULL DEFAULT 'STANDARD', PRIMARY KEY (`id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "connector_settings" table
+CREATE TABLE `connector_settings` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `name` varchar(64) NOT NULL, `enabled` bool NOT NULL DEFAULT 1, `fees` json NULL, `limits` json NULL, PRIMARY KEY (`id`), UNIQUE INDEX `name` (`name`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "idempotency_records" table
+CREATE TABLE `idempotency_records` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `merchant_id` varchar(40) NOT NULL, `key` varchar(255) NOT NULL, `operation` varchar(64) NOT NULL, `request_hash` varchar(64) NOT NULL, `state` enum('IN_PROGRESS','COMPLETED') NOT NULL DEFAULT 'IN_PROGRESS', `response` mediumblob NULL, `locked_until` datetime(6) NOT NULL, `attempts` bigint NOT NULL DEFAULT 1, PRIMARY KEY (`id`), INDEX `idempotencyrecord_created_at` (`created_at`), UNIQUE INDEX `idempotencyrecord_merchant_id_key` (`merchant_id`, `key`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "fx_rates" table
 CREATE TABLE `fx_rates` (`id` varchar(40) NOT NULL, `base` varchar(3) NOT NULL, `quote` varchar(3) NOT NULL, `rate` varchar(40) NOT NULL, `source` varchar(64) NOT NULL, `fetched_at` datetime(6) NOT NULL, `created_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `fxrate_base_quote_fetched_at` (`base`, `quote`, `fetched_at`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
--- create "idempotency_records" table
-CREATE TABLE `idempotency_records` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `merchant_id` varchar(40) NOT NULL, `key` varchar(255) NOT NULL, `operation` varchar(64) NOT NULL, `request_hash` varchar(64) NOT NULL, `state` enum('IN_PROGRESS','COMPLETED') NOT NULL DEFAULT 'IN_PROGRESS', `response` mediumblob NULL, `locked_until` datetime(6) NOT NULL, `expires_at` datetime(6) NOT NULL, PRIMARY KEY (`id`), INDEX `idempotencyrecord_expires_at` (`expires_at`), UNIQUE INDEX `idempotencyrecord_merchant_id_key` (`merchant_id`, `key`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "events" table
+CREATE TABLE `events` (`id` varchar(40) NOT NULL, `merchant_id` varchar(40) NULL, `type` varchar(64) NOT NULL, `object_id` varchar(40) NOT NULL DEFAULT '', `data` json NOT NULL, `created_at` datetime(6) NOT NULL, `published_at` datetime(6) NULL, PRIMARY KEY (`id`), INDEX `event_merchant_id_type_id` (`merchant_id`, `type`, `id`), INDEX `event_published_at_id` (`published_at`, `id`)) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "api_keys" table
 CREATE TABLE `api_keys` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `name` varchar(100) NOT NULL, `prefix` varchar(32) NOT NULL, `secret_hash` tinyblob NOT NULL, `created_by` varchar(64) NOT NULL DEFAULT '', `last_used_at` datetime(6) NULL, `expires_at` datetime(6) NULL, `revoked_at` datetime(6) NULL, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), INDEX `apikey_merchant_id_created_at` (`merchant_id`, `created_at`), UNIQUE INDEX `prefix` (`prefix`), CONSTRAINT `api_keys_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "coupons" table
+CREATE TABLE `coupons` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `code` varchar(64) NOT NULL, `name` varchar(200) NOT NULL DEFAULT '', `kind` enum('FIXED','PERCENTAGE') NOT NULL, `amount_off` bigint NULL, `percent_off_bps` bigint NULL, `currency` varchar(3) NOT NULL DEFAULT '', `minimum_amount` bigint NULL, `max_redemptions` bigint NULL, `max_redemptions_per_customer` bigint NULL, `times_redeemed` bigint NOT NULL DEFAULT 0, `valid_from` datetime(6) NULL, `valid_until` datetime(6) NULL, `active` bool NOT NULL DEFAULT 1, `public` bool NOT NULL DEFAULT 0, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), UNIQUE INDEX `coupon_merchant_id_code` (`merchant_id`, `code`), INDEX `coupon_merchant_id_id` (`merchant_id`, `id`), CONSTRAINT `coupons_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "customers" table
 CREATE TABLE `customers` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `email` varchar(254) NOT NULL DEFAULT '', `name` varchar(200) NOT NULL DEFAULT '', `phone` varchar(32) NOT NULL DEFAULT '', `country` varchar(2) NOT NULL DEFAULT '', `merchant_reference` varchar(128) NOT NULL DEFAULT '', `metadata` json NULL, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), INDEX `customer_merchant_id_email` (`merchant_id`, `email`), CONSTRAINT `customers_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "checkout_sessions" table
-CREATE TABLE `checkout_sessions` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `amount` bigint NOT NULL, `currency` varchar(3) NOT NULL, `merchant_reference` varchar(128) NOT NULL DEFAULT '', `capture_method` enum('AUTOMATIC','MANUAL') NOT NULL DEFAULT 'AUTOMATIC', `allowed_methods` json NULL, `return_url` varchar(2048) NOT NULL DEFAULT '', `status` enum('OPEN','COMPLETE','EXPIRED','CANCELED') NOT NULL DEFAULT 'OPEN', `expires_at` datetime(6) NOT NULL, `metadata` json NULL, `merchant_id` varchar(40) NOT NULL, `customer_id` varchar(40) NULL, PRIMARY KEY (`id`), INDEX `checkoutsession_merchant_id_created_at` (`merchant_id`, `created_at`), INDEX `checkout_sessions_customers_customer` (`customer_id`), CONSTRAINT `checkout_sessions_customers_customer` FOREIGN KEY (`customer_id`) REFERENCES `customers` (`id`) ON UPDATE RESTRICT ON DELETE SET NULL, CONSTRAINT `checkout_sessions_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+CREATE TABLE `checkout_sessions` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `amount` bigint NOT NULL, `currency` varchar(3) NOT NULL, `merchant_reference` varchar(128) NOT NULL DEFAULT '', `capture_method` enum('AUTOMATIC','MANUAL') NOT NULL DEFAULT 'AUTOMATIC', `amount_discount` bigint NOT NULL DEFAULT 0, `allowed_methods` json NULL, `return_url` varchar(2048) NOT NULL DEFAULT '', `status` enum('OPEN','COMPLETE','EXPIRED','CANCELED') NOT NULL DEFAULT 'OPEN', `expires_at` datetime(6) NOT NULL, `metadata` json NULL, `buyer_country` varchar(2) NOT NULL DEFAULT '', `buyer_currency` varchar(3) NOT NULL DEFAULT '', `fx_quote_id` varchar(40) NULL, `idempotency_key` varchar(255) NULL, `request_hash` varchar(64) NOT NULL DEFAULT '', `merchant_id` varchar(40) NOT NULL, `customer_id` varchar(40) NULL, `coupon_id` varchar(40) NULL, PRIMARY KEY (`id`), INDEX `checkoutsession_merchant_id_created_at` (`merchant_id`, `created_at`), UNIQUE INDEX `checkoutsession_merchant_id_idempotency_key` (`merchant_id`, `idempotency_key`), INDEX `checkoutsession_status_expires_at` (`status`, `expires_at`), INDEX `checkout_sessions_coupons_coupon` (`coupon_id`), INDEX `checkout_sessions_customers_customer` (`customer_id`), CONSTRAINT `checkout_sessions_coupons_coupon` FOREIGN KEY (`coupon_id`) REFERENCES `coupons` (`id`) ON UPDATE RESTRICT ON DELETE SET NULL, CONSTRAINT `checkout_sessions_customers_customer` FOREIGN KEY (`customer_id`) REFERENCES `customers` (`id`) ON UPDATE RESTRICT ON DELETE SET NULL, CONSTRAINT `checkout_sessions_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "coupon_redemptions" table
+CREATE TABLE `coupon_redemptions` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `checkout_session_id` varchar(40) NOT NULL, `customer_id` varchar(40) NULL, `payment_id` varchar(40) NOT NULL DEFAULT '', `amount_discount` bigint NOT NULL, `currency` varchar(3) NOT NULL, `coupon_id` varchar(40) NOT NULL, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), UNIQUE INDEX `couponredemption_checkout_session_id` (`checkout_session_id`), INDEX `couponredemption_coupon_id_customer_id` (`coupon_id`, `customer_id`), INDEX `couponredemption_merchant_id_id` (`merchant_id`, `id`), CONSTRAINT `coupon_redemptions_coupons_redemptions` FOREIGN KEY (`coupon_id`) REFERENCES `coupons` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION, CONSTRAINT `coupon_redemptions_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "merchant_users" table
 CREATE TABLE `merchant_users` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `email` varchar(254) NOT NULL, `name` varchar(200) NOT NULL DEFAULT '', `role` enum('ADMIN','DEVELOPER','ANALYST') NOT NULL, `status` enum('ACTIVE','DISABLED') NOT NULL DEFAULT 'ACTIVE', `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), UNIQUE INDEX `merchantuser_merchant_id_email` (`merchant_id`, `email`), CONSTRAINT `merchant_users_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "payments" table
@@ -31,8 +39,12 @@ CREATE TABLE `ledger_accounts` (`id` varchar(40) NOT NULL, `created_at` datetime
 CREATE TABLE `postings` (`id` varchar(40) NOT NULL, `merchant_id` varchar(40) NULL, `amount` bigint NOT NULL, `currency` varchar(3) NOT NULL, `seq` bigint NOT NULL, `balance_after` bigint NOT NULL, `effective_at` datetime(6) NOT NULL, `created_at` datetime(6) NOT NULL, `entry_id` varchar(40) NOT NULL, `account_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), INDEX `postings_journal_entries_postings` (`entry_id`), INDEX `posting_account_id_effective_at` (`account_id`, `effective_at`), UNIQUE INDEX `posting_account_id_seq` (`account_id`, `seq`), CONSTRAINT `postings_journal_entries_postings` FOREIGN KEY (`entry_id`) REFERENCES `journal_entries` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION, CONSTRAINT `postings_ledger_accounts_postings` FOREIGN KEY (`account_id`) REFERENCES `ledger_accounts` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 -- create "refunds" table
 CREATE TABLE `refunds` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `amount` bigint NOT NULL, `currency` varchar(3) NOT NULL, `status` enum('PENDING','SUCCEEDED','FAILED','CANCELED') NOT NULL DEFAULT 'PENDING', `reason` varchar(200) NOT NULL DEFAULT '', `connector_reference` varchar(128) NOT NULL DEFAULT '', `failure_code` varchar(64) NOT NULL DEFAULT '', `payment_id` varchar(40) NOT NULL, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), INDEX `refunds_payments_refunds` (`payment_id`), INDEX `refund_merchant_id_payment_id` (`merchant_id`, `payment_id`), CONSTRAINT `refunds_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION, CONSTRAINT `refunds_payments_refunds` FOREIGN KEY (`payment_id`) REFERENCES `payments` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "vault_cards" table
+CREATE TABLE `vault_cards` (`id` varchar(40) NOT NULL, `saved` bool NOT NULL DEFAULT 0, `scheme` varchar(16) NOT NULL, `funding` varchar(16) NOT NULL DEFAULT '', `country` varchar(2) NOT NULL DEFAULT '', `issuer` varchar(100) NOT NULL DEFAULT '', `bin` varchar(8) NOT NULL DEFAULT '', `last4` varchar(4) NOT NULL, `pan_length` bigint NOT NULL, `exp_month` bigint NOT NULL, `exp_year` bigint NOT NULL, `holder_name` varchar(200) NOT NULL DEFAULT '', `fingerprint` varchar(80) NOT NULL, `kek_id` varchar(32) NOT NULL, `wrapped_dek` tinyblob NOT NULL, `nonce` tinyblob NOT NULL, `ciphertext` tinyblob NOT NULL, `created_at` datetime(6) NOT NULL, `customer_id` varchar(40) NULL, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), INDEX `vaultcard_merchant_id_customer_id_saved_created_at` (`merchant_id`, `customer_id`, `saved`, `created_at`), INDEX `vaultcard_merchant_id_fingerprint` (`merchant_id`, `fingerprint`), INDEX `vault_cards_customers_vault_cards` (`customer_id`), CONSTRAINT `vault_cards_customers_vault_cards` FOREIGN KEY (`customer_id`) REFERENCES `customers` (`id`) ON UPDATE RESTRICT ON DELETE SET NULL, CONSTRAINT `vault_cards_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
 
 -- +goose Down
+-- reverse: create "vault_cards" table
+DROP TABLE `vault_cards`;
 -- reverse: create "refunds" table
 DROP TABLE `refunds`;
 -- reverse: create "postings" table
@@ -47,21 +59,29 @@ DROP TABLE `payment_attempts`;
 DROP TABLE `payments`;
 -- reverse: create "merchant_users" table
 DROP TABLE `merchant_users`;
+-- reverse: create "coupon_redemptions" table
+DROP TABLE `coupon_redemptions`;
 -- reverse: create "checkout_sessions" table
 DROP TABLE `checkout_sessions`;
 -- reverse: create "customers" table
 DROP TABLE `customers`;
+-- reverse: create "coupons" table
+DROP TABLE `coupons`;
 -- reverse: create "api_keys" table
 DROP TABLE `api_keys`;
--- reverse: create "idempotency_records" table
-DROP TABLE `idempotency_records`;
--- reverse: create "fx_rates" table
-DROP TABLE `fx_rates`;
--- reverse: create "fx_quotes" table
-DROP TABLE `fx_quotes`;
 -- reverse: create "events" table
 DROP TABLE `events`;
--- reverse: create "audit_logs" table
-DROP TABLE `audit_logs`;
+-- reverse: create "fx_rates" table
+DROP TABLE `fx_rates`;
+-- reverse: create "idempotency_records" table
+DROP TABLE `idempotency_records`;
+-- reverse: create "connector_settings" table
+DROP TABLE `connector_settings`;
 -- reverse: create "merchants" table
 DROP TABLE `merchants`;
+-- reverse: create "channel_events" table
+DROP TABLE `channel_events`;
+-- reverse: create "audit_logs" table
+DROP TABLE `audit_logs`;
+-- reverse: create "fx_quotes" table
+DROP TABLE `fx_quotes`;

@@ -1,0 +1,158 @@
+// Package inbox makes channel notifications durable. A connector's event
+// (payment result, refund result, chargeback, …) is stored as a ChannelEvent
+// before the connector is told it arrived, so a crash of Strait or of the
+// plugin loses nothing; the Processor then hands each stored event to the
+// payment core's handlers, at least once, retrying failures with backoff.
+//
+// Wire Inbox.Store as the plugin host's Config.EventSink.
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/channelevent"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// Inbox stores channel events.
+type Inbox struct {
+	client  *ent.Client
+	now     func() time.Time
+	onStore func()
+}
+
+// Config configures an Inbox.
+type Config struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OnStore, when set, is called after each successful Store (a
+	// Processor's Wake), so processing need not wait for the next poll.
+	OnStore func()
+}
+
+// New returns an Inbox storing through client.
+func New(client *ent.Client, cfg Config) *Inbox {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Inbox{client: client, now: cfg.Now, onStore: cfg.OnStore}
+}
+
+// Store records ev unless an event with the same (connector, id) is already
+// stored: a duplicate is success, not an error, because the channel and the
+// plugin both deliver at least once. It returns an error only when the event
+// may not be durable, so the caller must not acknowledge it.
+func (i *Inbox) Store(ctx context.Context, ev connectors.Event) error {
+	if ev.Connector == "" || ev.ID == "" || ev.Type == "" {
+		return fmt.Errorf("inbox: event without connector, id or type: %q/%q/%q", ev.Connector, ev.ID, ev.Type)
+	}
+	payload, err := json.Marshal(toPayload(ev))
+	if err != nil {
+		return fmt.Errorf("inbox: encode event %s/%s: %w", ev.Connector, ev.ID, err)
+	}
+	now := i.now().UTC().Truncate(time.Microsecond)
+	err = i.client.ChannelEvent.Create().
+		SetConnector(ev.Connector).SetEventID(ev.ID).SetType(string(ev.Type)).
+		SetPaymentID(ev.PaymentID).SetReference(ev.Reference).SetObjectID(ev.ObjectID).
+		SetPayload(payload).SetReceivedAt(now).SetNextAttemptAt(now).
+		OnConflictColumns(channelevent.FieldConnector, channelevent.FieldEventID).Ignore().
+		Exec(viewer.SystemContext(ctx))
+	if err != nil {
+		return fmt.Errorf("inbox: store event %s/%s: %w", ev.Connector, ev.ID, err)
+	}
+	if i.onStore != nil {
+		i.onStore()
+	}
+	return nil
+}
+
+// Event decodes the connector event a ChannelEvent row holds.
+func Event(row *ent.ChannelEvent) (connectors.Event, error) {
+	var p payload
+	if err := json.Unmarshal(row.Payload, &p); err != nil {
+		return connectors.Event{}, fmt.Errorf("inbox: decode %s: %w", row.ID, err)
+	}
+	ev, err := p.event()
+	if err != nil {
+		return connectors.Event{}, fmt.Errorf("inbox: decode %s: %w", row.ID, err)
+	}
+	ev.Connector = row.Connector
+	return ev, nil
+}
+
+// payload is the stored form of a connectors.Event: explicit names, and
+// outcomes as words rather than numbers, so rows stay readable and stable.
+type payload struct {
+	ID         string            `json:"id"`
+	Type       string            `json:"type"`
+	OccurredAt time.Time         `json:"occurred_at,omitzero"`
+	PaymentID  string            `json:"payment_id,omitempty"`
+	Reference  string            `json:"reference,omitempty"`
+	ObjectID   string            `json:"object_id,omitempty"`
+	Result     result            `json:"result"`
+	Amount     *amount           `json:"amount,omitempty"`
+	Status     string            `json:"status,omitempty"`
+	Data       map[string]string `json:"data,omitempty"`
+}
+
+type result struct {
+	Outcome     string `json:"outcome"`
+	DeclineType string `json:"decline_type,omitempty"`
+	Code        string `json:"code,omitempty"`
+	Message     string `json:"message,omitempty"`
+	Retryable   bool   `json:"retryable,omitempty"`
+}
+
+type amount struct {
+	Minor    int64  `json:"minor"`
+	Currency string `json:"currency"`
+}
+
+func toPayload(ev connectors.Event) payload {
+	p := payload{
+		ID: ev.ID, Type: string(ev.Type), OccurredAt: ev.OccurredAt.UTC(),
+		PaymentID: ev.PaymentID, Reference: ev.Reference, ObjectID: ev.ObjectID, Status: ev.Status, Data: ev.Data,
+		Result: result{Outcome: ev.Result.Outcome.String(), DeclineType: ev.Result.DeclineType.String(),
+			Code: ev.Result.Code, Message: ev.Result.Message, Retryable: ev.Result.Retryable},
+	}
+	if ev.Amount != (connectors.Money{}) {
+		p.Amount = &amount{Minor: ev.Amount.Minor, Currency: ev.Amount.Currency}
+	}
+	return p
+}
+
+var outcomes = map[string]connectors.Outcome{}
+
+func init() {
+	for o := connectors.OutcomeUnknown; o <= connectors.OutcomeError; o++ {
+		outcomes[o.String()] = o
+	}
+}
+
+func (p payload) event() (connectors.Event, error) {
+	o, ok := outcomes[p.Result.Outcome]
+	if !ok {
+		return connectors.Event{}, errors.New("unknown outcome " + p.Result.Outcome)
+	}
+	ev := connectors.Event{
+		ID: p.ID, Type: connectors.EventType(p.Type), OccurredAt: p.OccurredAt,
+		PaymentID: p.PaymentID, Reference: p.Reference, ObjectID: p.ObjectID, Status: p.Status, Data: p.Data,
+		Result: connectors.Result{Outcome: o, Code: p.Result.Code, Message: p.Result.Message, Retryable: p.Result.Retryable},
+	}
+	switch p.Result.DeclineType {
+	case "hard":
+		ev.Result.DeclineType = connectors.DeclineHard
+	case "soft":
+		ev.Result.DeclineType = connectors.DeclineSoft
+	}
+	if p.Amount != nil {
+		ev.Amount = connectors.Money{Minor: p.Amount.Minor, Currency: p.Amount.Currency}
+	}
+	return ev, nil
+}
