@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/checkoutsession"
@@ -28,6 +29,9 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskcounter"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -89,6 +93,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:            apikey.ValidColumn,
+			agreement.Table:         agreement.ValidColumn,
 			auditlog.Table:          auditlog.ValidColumn,
 			checkoutsession.Table:   checkoutsession.ValidColumn,
 			customer.Table:          customer.ValidColumn,
@@ -104,6 +109,9 @@ func checkColumn(t, c string) error {
 			paymentattempt.Table:    paymentattempt.ValidColumn,
 			posting.Table:           posting.ValidColumn,
 			refund.Table:            refund.ValidColumn,
+			riskcounter.Table:       riskcounter.ValidColumn,
+			riskrule.Table:          riskrule.ValidColumn,
+			routingrule.Table:       routingrule.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -45,6 +45,13 @@ func (Payment) Fields() []ent.Field {
 		field.String("failure_message").Default("").MaxLen(500),
 		field.JSON("metadata", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.Time("canceled_at").Optional().Nillable().SchemaType(datetime6),
+		field.String("agreement_id").Optional().MaxLen(40),
+		field.Int64("fee_amount").Default(0).Annotations(entgql.Skip()).
+			Comment("the connector's fee taken at capture, in minor units; refunds reverse it pro rata"),
+		field.Time("capture_before").Optional().Nillable().SchemaType(datetime6).
+			Comment("end of the authorization window of a manual-capture payment"),
+		field.JSON("next_action", map[string]any{}).Optional().Annotations(entgql.Skip()).
+			Comment("what the buyer must do while REQUIRES_ACTION: 3-D Secure, redirect, QR code, bank transfer"),
 	}
 }
 
