@@ -11,6 +11,7 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/graph/generated"
+	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -24,6 +25,8 @@ type Resolver struct {
 	// Ledger and FX are the money core (docs/money.md).
 	Ledger *ledger.Ledger
 	FX     *fx.Service
+	// Cashier is the payment core (docs/payments.md).
+	Cashier *cashier.Service
 }
 
 // NewSchema returns the executable schema over r.

@@ -272,3 +272,15 @@ func (w *world) balanced() {
 func (w *world) pending() ledger.AccountKey {
 	return ledger.MerchantAccount(w.merchant.ID, ledger.KindPending, usd)
 }
+
+// newWorldSameDB returns the API-key context of a second merchant.
+func newWorldSameDB(t *testing.T, w *world) context.Context {
+	t.Helper()
+	op := viewer.NewContext(context.Background(), viewer.Viewer{Kind: viewer.Operator, Subject: "op"})
+	m, err := tenancy.New(w.db.Client, time.Now).CreateMerchant(op, tenancy.MerchantInput{
+		LegalName: "Other", Country: "DE", SettlementCurrency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return viewer.NewContext(context.Background(), viewer.Viewer{Kind: viewer.APIKey, Subject: "key_other", MerchantID: m.ID})
+}

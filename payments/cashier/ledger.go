@@ -141,3 +141,14 @@ func nonZero(ps ...ledger.Posting) []ledger.Posting {
 	}
 	return out
 }
+
+// accountsOf names the three accounts captures and refunds post to, for
+// Prepare (the amounts are placeholders: Prepare reads only the accounts).
+func accountsOf(merchantID, connector string, c money.Currency) ledger.Entry {
+	one := money.Amount{Minor: 1, Currency: c}
+	return ledger.Entry{Postings: []ledger.Posting{
+		{Account: ledger.ChannelAccount(connector, c), Amount: one},
+		{Account: ledger.MerchantAccount(merchantID, ledger.KindPending, c), Amount: one},
+		{Account: ledger.PlatformAccount(ledger.KindFees, c), Amount: one},
+	}}
+}

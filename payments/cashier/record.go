@@ -83,6 +83,10 @@ func (s *Service) record(ctx context.Context, attemptID string, res result, rout
 		if err != nil {
 			if stale(from, res.outcome) {
 				s.log.InfoContext(ctx, "stale result ignored", "attempt", a.ID, "state", from, "outcome", res.outcome)
+				if res.check && a.NextCheckAt != nil {
+					_, err := upd.SetCheckCount(a.CheckCount + 1).SetNextCheckAt(s.nextCheck(a.CheckCount + 1)).Save(ctx)
+					return err
+				}
 				return nil
 			}
 			s.log.ErrorContext(ctx, "channel disagrees with a final attempt", "attempt", a.ID, "state", from,

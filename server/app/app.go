@@ -11,7 +11,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/graph"
+	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/store"
@@ -32,6 +36,8 @@ type App struct {
 	DB      *store.DB
 	Tokens  Tokens
 	Tenancy *tenancy.Service
+	// Cashier is the payment core; its janitor runs while the App serves.
+	Cashier *cashier.Service
 
 	metrics *metrics
 	handler http.Handler
@@ -43,7 +49,18 @@ type App struct {
 type Options struct {
 	Log *slog.Logger
 	Now func() time.Time
+	// Connectors, Catalog and Health are the payment channels, what they
+	// take and how healthy they are. Until the plugin host is wired in they
+	// default to none.
+	Connectors cashier.Connectors
+	Catalog    routing.Catalog
+	Health     routing.Health
 }
+
+// noConnectors is the empty connector set.
+type noConnectors struct{}
+
+func (noConnectors) Get(string) (connectors.Connector, bool) { return nil, false }
 
 // New wires an App over an open, migrated database and a token key set.
 func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
@@ -79,7 +96,8 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	// source until the fx connector is wired: quoting answers UNAVAILABLE.
 	led := ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now})
 	fxs := fx.NewService(db.Client, led, fx.Config{Now: opts.Now})
-	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs}
+	a.Cashier = newCashier(db, led, opts)
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs, Cashier: a.Cashier}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a))
 	return a
 }
@@ -111,6 +129,9 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 		ErrorLog:       slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	jctx, stopJanitor := context.WithCancel(ctx)
+	defer stopJanitor()
+	go a.Cashier.RunJanitor(jctx, janitorEvery)
 	errc := make(chan error, 1)
 	go func() {
 		scheme := "http"
@@ -137,4 +158,31 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// janitorEvery is how often the payment janitor looks for attempts that are
+// due: often enough that a resolved timeout shows within seconds of its
+// backoff step, rarely enough to cost nothing when idle (one indexed query).
+const janitorEvery = 5 * time.Second
+
+// newCashier wires the payment core.
+func newCashier(db *store.DB, led *ledger.Ledger, opts Options) *cashier.Service {
+	if opts.Connectors == nil {
+		opts.Connectors = noConnectors{}
+	}
+	if opts.Catalog == nil {
+		opts.Catalog = routing.NewMemCatalog()
+	}
+	if opts.Health == nil {
+		opts.Health = routing.NewMemHealth()
+	}
+	riskRules, _ := risk.NewMemRules()
+	routeRules, _ := routing.NewMemRules()
+	return cashier.New(cashier.Config{
+		Client: db.Client, Dialect: db.Dialect, Ledger: led,
+		Risk:       risk.NewEngine(riskRules, risk.NewMemCounters(opts.Now), opts.Now),
+		Router:     routing.NewRouter(opts.Catalog, opts.Health, routeRules),
+		Catalog:    opts.Catalog,
+		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now,
+	})
 }

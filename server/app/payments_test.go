@@ -1,0 +1,145 @@
+package app_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/payments/tenancy"
+	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/server/app"
+)
+
+// acquirer is an in-process connector that approves everything.
+type acquirer struct{ connectors.Unimplemented }
+
+func (acquirer) Authorize(_ context.Context, r connectors.AuthorizeRequest) (connectors.AuthorizeResponse, error) {
+	return connectors.AuthorizeResponse{Result: connectors.Approved(), PaymentID: "ch_" + r.Reference, Amount: r.Amount}, nil
+}
+
+func (acquirer) Capture(_ context.Context, r connectors.CaptureRequest) (connectors.OperationResponse, error) {
+	return connectors.OperationResponse{Result: connectors.Approved(), ID: "cap_" + r.PaymentID, Amount: r.Amount}, nil
+}
+
+func (acquirer) Void(_ context.Context, r connectors.VoidRequest) (connectors.OperationResponse, error) {
+	return connectors.OperationResponse{Result: connectors.Approved()}, nil
+}
+
+func (acquirer) Refund(_ context.Context, r connectors.RefundRequest) (connectors.OperationResponse, error) {
+	return connectors.OperationResponse{Result: connectors.Approved(), ID: "re_" + r.Reference, Amount: r.Amount}, nil
+}
+
+type oneConnector struct{ c connectors.Connector }
+
+func (o oneConnector) Get(name string) (connectors.Connector, bool) { return o.c, name == "acq" }
+
+// TestMerchantOperationsOverGraphQL captures, refunds and cancels through the
+// real HTTP handler, with the coded refusals of the issue's bad input.
+func TestMerchantOperationsOverGraphQL(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		usd := money.MustCurrency("USD")
+		op := viewer.NewContext(context.Background(), viewer.Viewer{Kind: viewer.Operator, Subject: "ops"})
+		ten := tenancy.New(db.Client, time.Now)
+		ma, err := ten.CreateMerchant(op, tenancy.MerchantInput{LegalName: "A", Country: "US", SettlementCurrency: "USD"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mb, err := ten.CreateMerchant(op, tenancy.MerchantInput{LegalName: "B", Country: "US", SettlementCurrency: "USD"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens := fixedTokens{
+			"op":      {Kind: viewer.Operator, Subject: "ops"},
+			"key_a":   {Kind: viewer.APIKey, Subject: "key_a", MerchantID: ma.ID},
+			"analyst": {Kind: viewer.MerchantUser, Subject: "usr_an", MerchantID: ma.ID, Role: viewer.RoleAnalyst},
+			"key_b":   {Kind: viewer.APIKey, Subject: "key_b", MerchantID: mb.ID},
+		}
+		catalog := routing.NewMemCatalog(routing.Connector{Name: "acq", Methods: []routing.Method{routing.Card},
+			Currencies: []money.Currency{usd}, Fees: []routing.Fee{{FixedMinor: 30, BasisPoints: 290}}, Enabled: true})
+		a := app.New(app.Config{}, db, tokens, app.Options{Log: slog.New(slog.DiscardHandler),
+			Connectors: oneConnector{acquirer{}}, Catalog: catalog})
+		h := a.Handler()
+		asA := viewer.NewContext(context.Background(), tokens["key_a"])
+		authorized := func() string {
+			t.Helper()
+			p, err := a.Cashier.CreatePayment(asA, cashier.PaymentInput{Amount: money.Amount{Minor: 1_000, Currency: usd},
+				CaptureMethod: payment.CaptureMethodMANUAL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err = a.Cashier.ConfirmPayment(asA, p.ID, cashier.PaymentMethod{Type: routing.Card,
+				Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2031}}, "")
+			if err != nil || p.Status != payment.StatusREQUIRES_CAPTURE {
+				t.Fatalf("authorize: %v %v", p, err)
+			}
+			return p.ID
+		}
+		id := authorized()
+
+		capture := `mutation($id: ID!, $amount: Int64!, $cur: String!) {
+		  capturePayment(id: $id, amount: {amount: $amount, currency: $cur}, idempotencyKey: "cap-1") {
+		    status amountCaptured { amount } amountCapturable { amount } fee { amount decimal } } }`
+		refund := `mutation($id: ID!, $amount: Int64!, $key: String!) {
+		  refundPayment(id: $id, amount: {amount: $amount, currency: "USD"}, reason: "returned", idempotencyKey: $key) {
+		    id status amount { amount } feeReversed { amount } } }`
+		for _, tt := range []struct {
+			name, token, query, code string
+			vars                     map[string]any
+		}{
+			{"capture above the authorization", "key_a", capture, "BAD_USER_INPUT", map[string]any{"id": id, "amount": "1001", "cur": "USD"}},
+			{"capture in another currency", "key_a", capture, "BAD_USER_INPUT", map[string]any{"id": id, "amount": "100", "cur": "EUR"}},
+			{"capture of zero", "key_a", capture, "BAD_USER_INPUT", map[string]any{"id": id, "amount": "0", "cur": "USD"}},
+			{"refund before capture", "key_a", refund, "CONFLICT", map[string]any{"id": id, "amount": "10", "key": "r0"}},
+			{"another merchant's capture", "key_b", capture, "NOT_FOUND", map[string]any{"id": id, "amount": "10", "cur": "USD"}},
+			{"an analyst's capture", "analyst", capture, "FORBIDDEN", map[string]any{"id": id, "amount": "10", "cur": "USD"}},
+		} {
+			if r := gql(t, h, tt.token, tt.query, tt.vars); code(r) != tt.code {
+				t.Errorf("%s: %+v, want %s", tt.name, r, tt.code)
+			}
+		}
+
+		r := gql(t, h, "key_a", capture, map[string]any{"id": id, "amount": "600", "cur": "USD"})
+		// 30 + ⌈600 × 2.9 %⌉ = 48.
+		if code(r) != "" || dig(t, r.Data, "capturePayment", "status") != "SUCCEEDED" ||
+			dig(t, r.Data, "capturePayment", "amountCaptured", "amount") != "600" || dig(t, r.Data, "capturePayment", "fee", "decimal") != "0.48" {
+			t.Fatalf("capture: %+v", r)
+		}
+		if r := gql(t, h, "key_a", refund, map[string]any{"id": id, "amount": "601", "key": "r1"}); code(r) != "BAD_USER_INPUT" {
+			t.Fatalf("refund above captured: %+v", r)
+		}
+		r = gql(t, h, "key_a", refund, map[string]any{"id": id, "amount": "300", "key": "r1"})
+		if code(r) != "" || dig(t, r.Data, "refundPayment", "status") != "SUCCEEDED" || dig(t, r.Data, "refundPayment", "feeReversed", "amount") != "24" {
+			t.Fatalf("refund: %+v", r)
+		}
+		if r := gql(t, h, "key_a", `mutation($id: ID!) { cancelPayment(id: $id, idempotencyKey: "c1") { status } }`, map[string]any{"id": id}); code(r) != "CONFLICT" {
+			t.Fatalf("cancel succeeded: %+v", r)
+		}
+		r = gql(t, h, "key_a", `query($id: ID!) { payment(id: $id) { status nextAction { type } amountRefunded { amount }
+		  refunds(first: 5) { edges { node { amount { amount } } } } attempts(first: 5) { edges { node { status connector } } } } }`,
+			map[string]any{"id": id})
+		if code(r) != "" || dig(t, r.Data, "payment", "amountRefunded", "amount") != "300" || dig(t, r.Data, "payment", "nextAction") != nil ||
+			dig(t, r.Data, "payment", "attempts", "edges", 0, "node", "status") != "CAPTURED" {
+			t.Fatalf("payment: %+v", r)
+		}
+
+		other := authorized()
+		r = gql(t, h, "key_a", `mutation($id: ID!) { cancelPayment(id: $id, idempotencyKey: "c2") { status canceledAt } }`, map[string]any{"id": other})
+		if code(r) != "" || dig(t, r.Data, "cancelPayment", "status") != "CANCELED" {
+			t.Fatalf("cancel: %+v", r)
+		}
+		r = gql(t, h, "op", `{ trialBalance { currency net { amount } } }`, nil)
+		for _, line := range dig(t, r.Data, "trialBalance").([]any) {
+			if dig(t, line, "net", "amount") != "0" {
+				t.Errorf("unbalanced line %v", line)
+			}
+		}
+	})
+}
