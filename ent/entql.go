@@ -354,6 +354,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldMetadata:          {Type: field.TypeJSON, Column: payment.FieldMetadata},
 			payment.FieldCanceledAt:        {Type: field.TypeTime, Column: payment.FieldCanceledAt},
 			payment.FieldAgreementID:       {Type: field.TypeString, Column: payment.FieldAgreementID},
+			payment.FieldIdempotencyKey:    {Type: field.TypeString, Column: payment.FieldIdempotencyKey},
 			payment.FieldFeeAmount:         {Type: field.TypeInt64, Column: payment.FieldFeeAmount},
 			payment.FieldCaptureBefore:     {Type: field.TypeTime, Column: payment.FieldCaptureBefore},
 			payment.FieldNextAction:        {Type: field.TypeJSON, Column: payment.FieldNextAction},
@@ -2210,6 +2211,11 @@ func (f *PaymentFilter) WhereCanceledAt(p entql.TimeP) {
 // WhereAgreementID applies the entql string predicate on the agreement_id field.
 func (f *PaymentFilter) WhereAgreementID(p entql.StringP) {
 	f.Where(p.Field(payment.FieldAgreementID))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *PaymentFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(payment.FieldIdempotencyKey))
 }
 
 // WhereFeeAmount applies the entql int64 predicate on the fee_amount field.

@@ -11445,6 +11445,7 @@ type PaymentMutation struct {
 	metadata                *map[string]string
 	canceled_at             *time.Time
 	agreement_id            *string
+	idempotency_key         *string
 	fee_amount              *int64
 	addfee_amount           *int64
 	capture_before          *time.Time
@@ -12472,6 +12473,55 @@ func (m *PaymentMutation) ResetAgreementID() {
 	delete(m.clearedFields, payment.FieldAgreementID)
 }
 
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *PaymentMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *PaymentMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *PaymentMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[payment.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *PaymentMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[payment.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *PaymentMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, payment.FieldIdempotencyKey)
+}
+
 // SetFeeAmount sets the "fee_amount" field.
 func (m *PaymentMutation) SetFeeAmount(i int64) {
 	m.fee_amount = &i
@@ -12849,7 +12899,7 @@ func (m *PaymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PaymentMutation) Fields() []string {
-	fields := make([]string, 0, 24)
+	fields := make([]string, 0, 25)
 	if m.created_at != nil {
 		fields = append(fields, payment.FieldCreatedAt)
 	}
@@ -12913,6 +12963,9 @@ func (m *PaymentMutation) Fields() []string {
 	if m.agreement_id != nil {
 		fields = append(fields, payment.FieldAgreementID)
 	}
+	if m.idempotency_key != nil {
+		fields = append(fields, payment.FieldIdempotencyKey)
+	}
 	if m.fee_amount != nil {
 		fields = append(fields, payment.FieldFeeAmount)
 	}
@@ -12972,6 +13025,8 @@ func (m *PaymentMutation) Field(name string) (ent.Value, bool) {
 		return m.CanceledAt()
 	case payment.FieldAgreementID:
 		return m.AgreementID()
+	case payment.FieldIdempotencyKey:
+		return m.IdempotencyKey()
 	case payment.FieldFeeAmount:
 		return m.FeeAmount()
 	case payment.FieldCaptureBefore:
@@ -13029,6 +13084,8 @@ func (m *PaymentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldCanceledAt(ctx)
 	case payment.FieldAgreementID:
 		return m.OldAgreementID(ctx)
+	case payment.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
 	case payment.FieldFeeAmount:
 		return m.OldFeeAmount(ctx)
 	case payment.FieldCaptureBefore:
@@ -13191,6 +13248,13 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAgreementID(v)
 		return nil
+	case payment.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
 	case payment.FieldFeeAmount:
 		v, ok := value.(int64)
 		if !ok {
@@ -13320,6 +13384,9 @@ func (m *PaymentMutation) ClearedFields() []string {
 	if m.FieldCleared(payment.FieldAgreementID) {
 		fields = append(fields, payment.FieldAgreementID)
 	}
+	if m.FieldCleared(payment.FieldIdempotencyKey) {
+		fields = append(fields, payment.FieldIdempotencyKey)
+	}
 	if m.FieldCleared(payment.FieldCaptureBefore) {
 		fields = append(fields, payment.FieldCaptureBefore)
 	}
@@ -13354,6 +13421,9 @@ func (m *PaymentMutation) ClearField(name string) error {
 		return nil
 	case payment.FieldAgreementID:
 		m.ClearAgreementID()
+		return nil
+	case payment.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
 		return nil
 	case payment.FieldCaptureBefore:
 		m.ClearCaptureBefore()
@@ -13431,6 +13501,9 @@ func (m *PaymentMutation) ResetField(name string) error {
 		return nil
 	case payment.FieldAgreementID:
 		m.ResetAgreementID()
+		return nil
+	case payment.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
 		return nil
 	case payment.FieldFeeAmount:
 		m.ResetFeeAmount()

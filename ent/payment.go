@@ -63,6 +63,8 @@ type Payment struct {
 	CanceledAt *time.Time `json:"canceled_at,omitempty"`
 	// AgreementID holds the value of the "agreement_id" field.
 	AgreementID string `json:"agreement_id,omitempty"`
+	// the merchant's key for a charge made without a cashier: a retried request finds this payment
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 	// the connector's fee taken at capture, in minor units; refunds reverse it pro rata
 	FeeAmount int64 `json:"fee_amount,omitempty"`
 	// end of the authorization window of a manual-capture payment
@@ -157,7 +159,7 @@ func (*Payment) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case payment.FieldAmount, payment.FieldAmountCapturable, payment.FieldAmountCaptured, payment.FieldAmountRefunded, payment.FieldFeeAmount:
 			values[i] = new(sql.NullInt64)
-		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID:
+		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID, payment.FieldIdempotencyKey:
 			values[i] = new(sql.NullString)
 		case payment.FieldCreatedAt, payment.FieldUpdatedAt, payment.FieldCanceledAt, payment.FieldCaptureBefore:
 			values[i] = new(sql.NullTime)
@@ -311,6 +313,13 @@ func (_m *Payment) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.AgreementID = value.String
 			}
+		case payment.FieldIdempotencyKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idempotency_key", values[i])
+			} else if value.Valid {
+				_m.IdempotencyKey = new(string)
+				*_m.IdempotencyKey = value.String
+			}
 		case payment.FieldFeeAmount:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field fee_amount", values[i])
@@ -457,6 +466,11 @@ func (_m *Payment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("agreement_id=")
 	builder.WriteString(_m.AgreementID)
+	builder.WriteString(", ")
+	if v := _m.IdempotencyKey; v != nil {
+		builder.WriteString("idempotency_key=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("fee_amount=")
 	builder.WriteString(fmt.Sprintf("%v", _m.FeeAmount))

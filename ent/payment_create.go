@@ -290,6 +290,20 @@ func (_c *PaymentCreate) SetNillableAgreementID(v *string) *PaymentCreate {
 	return _c
 }
 
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (_c *PaymentCreate) SetIdempotencyKey(v string) *PaymentCreate {
+	_c.mutation.SetIdempotencyKey(v)
+	return _c
+}
+
+// SetNillableIdempotencyKey sets the "idempotency_key" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableIdempotencyKey(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetIdempotencyKey(*v)
+	}
+	return _c
+}
+
 // SetFeeAmount sets the "fee_amount" field.
 func (_c *PaymentCreate) SetFeeAmount(v int64) *PaymentCreate {
 	_c.mutation.SetFeeAmount(v)
@@ -607,6 +621,11 @@ func (_c *PaymentCreate) check() error {
 			return &ValidationError{Name: "agreement_id", err: fmt.Errorf(`ent: validator failed for field "Payment.agreement_id": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.IdempotencyKey(); ok {
+		if err := payment.IdempotencyKeyValidator(v); err != nil {
+			return &ValidationError{Name: "idempotency_key", err: fmt.Errorf(`ent: validator failed for field "Payment.idempotency_key": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.FeeAmount(); !ok {
 		return &ValidationError{Name: "fee_amount", err: errors.New(`ent: missing required field "Payment.fee_amount"`)}
 	}
@@ -725,6 +744,10 @@ func (_c *PaymentCreate) createSpec() (*Payment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.AgreementID(); ok {
 		_spec.SetField(payment.FieldAgreementID, field.TypeString, value)
 		_node.AgreementID = value
+	}
+	if value, ok := _c.mutation.IdempotencyKey(); ok {
+		_spec.SetField(payment.FieldIdempotencyKey, field.TypeString, value)
+		_node.IdempotencyKey = &value
 	}
 	if value, ok := _c.mutation.FeeAmount(); ok {
 		_spec.SetField(payment.FieldFeeAmount, field.TypeInt64, value)
@@ -1231,6 +1254,9 @@ func (u *PaymentUpsertOne) UpdateNewValues() *PaymentUpsertOne {
 		}
 		if _, exists := u.create.mutation.MerchantID(); exists {
 			s.SetIgnore(payment.FieldMerchantID)
+		}
+		if _, exists := u.create.mutation.IdempotencyKey(); exists {
+			s.SetIgnore(payment.FieldIdempotencyKey)
 		}
 	}))
 	return u
@@ -1843,6 +1869,9 @@ func (u *PaymentUpsertBulk) UpdateNewValues() *PaymentUpsertBulk {
 			}
 			if _, exists := b.mutation.MerchantID(); exists {
 				s.SetIgnore(payment.FieldMerchantID)
+			}
+			if _, exists := b.mutation.IdempotencyKey(); exists {
+				s.SetIgnore(payment.FieldIdempotencyKey)
 			}
 		}
 	}))

@@ -686,6 +686,9 @@ func (_u *PaymentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.AgreementIDCleared() {
 		_spec.ClearField(payment.FieldAgreementID, field.TypeString)
 	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(payment.FieldIdempotencyKey, field.TypeString)
+	}
 	if value, ok := _u.mutation.FeeAmount(); ok {
 		_spec.SetField(payment.FieldFeeAmount, field.TypeInt64, value)
 	}
@@ -1555,6 +1558,9 @@ func (_u *PaymentUpdateOne) sqlSave(ctx context.Context) (_node *Payment, err er
 	}
 	if _u.mutation.AgreementIDCleared() {
 		_spec.ClearField(payment.FieldAgreementID, field.TypeString)
+	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(payment.FieldIdempotencyKey, field.TypeString)
 	}
 	if value, ok := _u.mutation.FeeAmount(); ok {
 		_spec.SetField(payment.FieldFeeAmount, field.TypeInt64, value)

@@ -444,6 +444,7 @@ var (
 		{Name: "metadata", Type: field.TypeJSON, Nullable: true},
 		{Name: "canceled_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "agreement_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 128},
 		{Name: "fee_amount", Type: field.TypeInt64, Default: 0},
 		{Name: "capture_before", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "next_action", Type: field.TypeJSON, Nullable: true},
@@ -459,19 +460,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "payments_checkout_sessions_payments",
-				Columns:    []*schema.Column{PaymentsColumns[22]},
+				Columns:    []*schema.Column{PaymentsColumns[23]},
 				RefColumns: []*schema.Column{CheckoutSessionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "payments_merchants_merchant",
-				Columns:    []*schema.Column{PaymentsColumns[23]},
+				Columns:    []*schema.Column{PaymentsColumns[24]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "payments_customers_customer",
-				Columns:    []*schema.Column{PaymentsColumns[24]},
+				Columns:    []*schema.Column{PaymentsColumns[25]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -480,17 +481,22 @@ var (
 			{
 				Name:    "payment_merchant_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[23], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[23], PaymentsColumns[8], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[8], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_merchant_reference",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[23], PaymentsColumns[13]},
+				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[13]},
+			},
+			{
+				Name:    "payment_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[19]},
 			},
 		},
 	}

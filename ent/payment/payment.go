@@ -60,6 +60,8 @@ const (
 	FieldCanceledAt = "canceled_at"
 	// FieldAgreementID holds the string denoting the agreement_id field in the database.
 	FieldAgreementID = "agreement_id"
+	// FieldIdempotencyKey holds the string denoting the idempotency_key field in the database.
+	FieldIdempotencyKey = "idempotency_key"
 	// FieldFeeAmount holds the string denoting the fee_amount field in the database.
 	FieldFeeAmount = "fee_amount"
 	// FieldCaptureBefore holds the string denoting the capture_before field in the database.
@@ -139,6 +141,7 @@ var Columns = []string{
 	FieldMetadata,
 	FieldCanceledAt,
 	FieldAgreementID,
+	FieldIdempotencyKey,
 	FieldFeeAmount,
 	FieldCaptureBefore,
 	FieldNextAction,
@@ -208,6 +211,8 @@ var (
 	FailureMessageValidator func(string) error
 	// AgreementIDValidator is a validator for the "agreement_id" field. It is called by the builders before save.
 	AgreementIDValidator func(string) error
+	// IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	IdempotencyKeyValidator func(string) error
 	// DefaultFeeAmount holds the default value on creation for the "fee_amount" field.
 	DefaultFeeAmount int64
 	// DefaultID holds the default value on creation for the "id" field.
@@ -379,6 +384,11 @@ func ByCanceledAt(opts ...sql.OrderTermOption) OrderOption {
 // ByAgreementID orders the results by the agreement_id field.
 func ByAgreementID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAgreementID, opts...).ToFunc()
+}
+
+// ByIdempotencyKey orders the results by the idempotency_key field.
+func ByIdempotencyKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdempotencyKey, opts...).ToFunc()
 }
 
 // ByFeeAmount orders the results by the fee_amount field.

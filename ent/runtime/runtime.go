@@ -1516,8 +1516,12 @@ func init() {
 	paymentDescAgreementID := paymentFields[17].Descriptor()
 	// payment.AgreementIDValidator is a validator for the "agreement_id" field. It is called by the builders before save.
 	payment.AgreementIDValidator = paymentDescAgreementID.Validators[0].(func(string) error)
+	// paymentDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	paymentDescIdempotencyKey := paymentFields[18].Descriptor()
+	// payment.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	payment.IdempotencyKeyValidator = paymentDescIdempotencyKey.Validators[0].(func(string) error)
 	// paymentDescFeeAmount is the schema descriptor for fee_amount field.
-	paymentDescFeeAmount := paymentFields[18].Descriptor()
+	paymentDescFeeAmount := paymentFields[19].Descriptor()
 	// payment.DefaultFeeAmount holds the default value on creation for the fee_amount field.
 	payment.DefaultFeeAmount = paymentDescFeeAmount.Default.(int64)
 	// paymentDescID is the schema descriptor for id field.

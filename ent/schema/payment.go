@@ -46,6 +46,8 @@ func (Payment) Fields() []ent.Field {
 		field.JSON("metadata", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.Time("canceled_at").Optional().Nillable().SchemaType(datetime6),
 		field.String("agreement_id").Optional().MaxLen(40),
+		field.String("idempotency_key").Optional().Nillable().Immutable().MaxLen(128).Annotations(entgql.Skip()).
+			Comment("the merchant's key for a charge made without a cashier: a retried request finds this payment"),
 		field.Int64("fee_amount").Default(0).Annotations(entgql.Skip()).
 			Comment("the connector's fee taken at capture, in minor units; refunds reverse it pro rata"),
 		field.Time("capture_before").Optional().Nillable().SchemaType(datetime6).
@@ -74,6 +76,7 @@ func (Payment) Indexes() []ent.Index {
 		index.Fields("merchant_id", "id"),
 		index.Fields("merchant_id", "status", "id"),
 		index.Fields("merchant_id", "merchant_reference"),
+		index.Fields("merchant_id", "idempotency_key").Unique(),
 	}
 }
 

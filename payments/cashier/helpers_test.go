@@ -226,7 +226,7 @@ func (w *world) confirm(p *ent.Payment, number, key string) *ent.Payment {
 
 func (w *world) attempts(p *ent.Payment) []*ent.PaymentAttempt {
 	w.t.Helper()
-	as, err := w.db.Client.PaymentAttempt.Query().Where(paymentattempt.PaymentID(p.ID)).Order(paymentattempt.ByID()).All(w.sys)
+	as, err := w.db.Client.PaymentAttempt.Query().Where(paymentattempt.PaymentID(p.ID)).Order(paymentattempt.ByCreatedAt(), paymentattempt.ByID()).All(w.sys)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -37,6 +37,9 @@ type PaymentInput struct {
 	MerchantReference string
 	Description       string
 	Metadata          map[string]string
+	// idempotencyKey is set for charges without a cashier, whose retries must
+	// find the first payment.
+	idempotencyKey string
 }
 
 // MaxAmountMinor bounds a single payment in minor units: 10^15 is a
@@ -90,6 +93,9 @@ func (s *Service) CreatePayment(ctx context.Context, in PaymentInput) (*ent.Paym
 	if in.Metadata != nil {
 		c.SetMetadata(in.Metadata)
 	}
+	if in.idempotencyKey != "" {
+		c.SetIdempotencyKey(in.idempotencyKey)
+	}
 	p, err := c.Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("create payment: %w", err)
@@ -111,6 +117,9 @@ type PaymentMethod struct {
 	Scheme          string
 	CardCountry     string
 	AgreementID     string // the channel's agreement id, for direct debits
+	// Connector fixes the connector (an agreement lives at one); routing
+	// then neither chooses nor cascades.
+	Connector string
 
 	Email          string
 	IP             string
@@ -200,11 +209,14 @@ func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key
 			code: code, message: "refused by risk rules"}, nil)
 		return out, err
 	}
-	route, err := s.cfg.Router.Route(sys, routing.Request{
-		PaymentID: p.ID, MerchantID: p.MerchantID, Method: pm.Type, Scheme: pm.Scheme, Amount: amt, Country: pm.Country,
-	})
-	if err != nil {
-		return nil, err
+	route := routing.Decision{PaymentID: p.ID, Chosen: pm.Connector, Attempted: []string{pm.Connector},
+		Candidates: []routing.Candidate{{Connector: pm.Connector, Eligible: true, Reason: "fixed by the agreement"}}}
+	if pm.Connector == "" {
+		if route, err = s.cfg.Router.Route(sys, routing.Request{
+			PaymentID: p.ID, MerchantID: p.MerchantID, Method: pm.Type, Scheme: pm.Scheme, Amount: amt, Country: pm.Country,
+		}); err != nil {
+			return nil, err
+		}
 	}
 	att, err := s.begin(ctx, p, route, decision, pm, key, 1)
 	if err != nil {

@@ -94,13 +94,14 @@ func (s *Service) record(ctx context.Context, attemptID string, res result, rout
 			return payments.Errorf(payments.ECONFLICT, "attempt %s is %s and cannot become %s", a.ID, from, res.outcome)
 		}
 		upd.SetStatus(entAttemptState(to))
+		checks := a.CheckCount
+		if res.check {
+			checks++
+			upd.SetCheckCount(checks)
+		}
 		switch {
 		case to == AttemptUnknown:
-			n := a.CheckCount
-			if res.check {
-				n++
-			}
-			upd.SetCheckCount(n).SetNextCheckAt(s.nextCheck(n))
+			upd.SetNextCheckAt(s.nextCheck(checks))
 		case to == AttemptActionRequired:
 			upd.SetNextCheckAt(s.now().Add(s.cfg.ActionTTL))
 		case to == AttemptPending:

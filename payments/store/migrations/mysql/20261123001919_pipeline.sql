@@ -1,6 +1,6 @@
 -- +goose Up
 -- modify "payments" table
-ALTER TABLE `payments` ADD COLUMN `agreement_id` varchar(40) NULL, ADD COLUMN `fee_amount` bigint NOT NULL DEFAULT 0, ADD COLUMN `capture_before` datetime(6) NULL, ADD COLUMN `next_action` json NULL;
+ALTER TABLE `payments` ADD COLUMN `agreement_id` varchar(40) NULL, ADD COLUMN `idempotency_key` varchar(128) NULL, ADD COLUMN `fee_amount` bigint NOT NULL DEFAULT 0, ADD COLUMN `capture_before` datetime(6) NULL, ADD COLUMN `next_action` json NULL, ADD UNIQUE INDEX `payment_merchant_id_idempotency_key` (`merchant_id`, `idempotency_key`);
 -- modify "payment_attempts" table
 ALTER TABLE `payment_attempts` MODIFY COLUMN `status` enum('PENDING','ACTION_REQUIRED','AUTHORIZED','CAPTURED','DECLINED','FAILED','UNKNOWN','VOIDED','EXPIRED') NOT NULL DEFAULT 'PENDING', ADD COLUMN `capture` bool NOT NULL DEFAULT 1, ADD COLUMN `last_event_id` varchar(191) NOT NULL DEFAULT '', ADD INDEX `paymentattempt_connector_connector_reference` (`connector`, `connector_reference`);
 -- modify "refunds" table
@@ -28,4 +28,4 @@ ALTER TABLE `refunds` DROP INDEX `refund_payment_id_idempotency_key`, DROP COLUM
 -- reverse: modify "payment_attempts" table
 ALTER TABLE `payment_attempts` DROP INDEX `paymentattempt_connector_connector_reference`, DROP COLUMN `last_event_id`, DROP COLUMN `capture`, MODIFY COLUMN `status` enum('PENDING','ACTION_REQUIRED','AUTHORIZED','CAPTURED','DECLINED','FAILED','UNKNOWN','VOIDED') NOT NULL DEFAULT 'PENDING';
 -- reverse: modify "payments" table
-ALTER TABLE `payments` DROP COLUMN `next_action`, DROP COLUMN `capture_before`, DROP COLUMN `fee_amount`, DROP COLUMN `agreement_id`;
+ALTER TABLE `payments` DROP INDEX `payment_merchant_id_idempotency_key`, DROP COLUMN `next_action`, DROP COLUMN `capture_before`, DROP COLUMN `fee_amount`, DROP COLUMN `idempotency_key`, DROP COLUMN `agreement_id`;
