@@ -22,6 +22,9 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, e
 	return r.nodes(ctx, ids)
 }
 
+// Agreement returns generated.AgreementResolver implementation.
+func (r *Resolver) Agreement() generated.AgreementResolver { return &agreementResolver{r} }
+
 // CheckoutSession returns generated.CheckoutSessionResolver implementation.
 func (r *Resolver) CheckoutSession() generated.CheckoutSessionResolver {
 	return &checkoutSessionResolver{r}
@@ -48,6 +51,7 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Refund() generated.RefundResolver { return &refundResolver{r} }
 
 type (
+	agreementResolver       struct{ *Resolver }
 	checkoutSessionResolver struct{ *Resolver }
 	ledgerAccountResolver   struct{ *Resolver }
 	paymentResolver         struct{ *Resolver }

@@ -14,6 +14,14 @@ import (
 	"github.com/straitpay/strait/payments/money"
 )
 
+// MaxAmount is the resolver for the maxAmount field.
+func (r *agreementResolver) MaxAmount(ctx context.Context, obj *ent.Agreement) (*money.Amount, error) {
+	if obj.MaxAmount == 0 {
+		return nil, nil
+	}
+	return amount(obj.MaxAmount, obj.Currency)
+}
+
 // CapturePayment is the resolver for the capturePayment field.
 func (r *mutationResolver) CapturePayment(ctx context.Context, id string, amount *model.MoneyInput, idempotencyKey string) (*ent.Payment, error) {
 	return r.Cashier.Capture(ctx, id, optionalMoney(amount))
@@ -29,6 +37,21 @@ func (r *mutationResolver) RefundPayment(ctx context.Context, id string, amount 
 	return r.Cashier.Refund(ctx, id, optionalMoney(amount), deref(reason), idempotencyKey)
 }
 
+// SignAgreement is the resolver for the signAgreement field.
+func (r *mutationResolver) SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error) {
+	return r.Cashier.SignAgreement(ctx, agreementInput(input))
+}
+
+// TerminateAgreement is the resolver for the terminateAgreement field.
+func (r *mutationResolver) TerminateAgreement(ctx context.Context, id string, reason *string, idempotencyKey string) (*ent.Agreement, error) {
+	return r.Cashier.TerminateAgreement(ctx, id, deref(reason))
+}
+
+// ChargeAgreement is the resolver for the chargeAgreement field.
+func (r *mutationResolver) ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error) {
+	return r.Cashier.ChargeAgreement(ctx, input.AgreementID, moneyInput(input.Amount), deref(input.Description), deref(input.MerchantReference), input.IdempotencyKey)
+}
+
 // NextAction is the resolver for the nextAction field.
 func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error) {
 	return cashier.NextActionOf(obj), nil
@@ -37,6 +60,11 @@ func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*ca
 // Fee is the resolver for the fee field.
 func (r *paymentResolver) Fee(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
 	return amount(obj.FeeAmount, obj.Currency)
+}
+
+// Agreement is the resolver for the agreement field.
+func (r *queryResolver) Agreement(ctx context.Context, id string) (*ent.Agreement, error) {
+	return r.Cashier.Agreement(ctx, id)
 }
 
 // FeeReversed is the resolver for the feeReversed field.

@@ -44,6 +44,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Agreement() AgreementResolver
 	Balance() BalanceResolver
 	CheckoutSession() CheckoutSessionResolver
 	FxQuote() FxQuoteResolver
@@ -97,6 +98,7 @@ type ComplexityRoot struct {
 		CustomerID         func(childComplexity int) int
 		FailureCode        func(childComplexity int) int
 		ID                 func(childComplexity int) int
+		MaxAmount          func(childComplexity int) int
 		Merchant           func(childComplexity int) int
 		MerchantID         func(childComplexity int) int
 		ReturnURL          func(childComplexity int) int
@@ -355,6 +357,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		CancelPayment      func(childComplexity int, id string, idempotencyKey string) int
 		CapturePayment     func(childComplexity int, id string, amount *model.MoneyInput, idempotencyKey string) int
+		ChargeAgreement    func(childComplexity int, input model.ChargeAgreementInput) int
 		ConvertBalance     func(childComplexity int, input model.ConvertBalanceInput) int
 		CreateAPIKey       func(childComplexity int, input model.CreateAPIKeyInput) int
 		CreateFxQuote      func(childComplexity int, input model.CreateFxQuoteInput) int
@@ -362,6 +365,8 @@ type ComplexityRoot struct {
 		CreateMerchantUser func(childComplexity int, input model.CreateMerchantUserInput) int
 		RefundPayment      func(childComplexity int, id string, amount *model.MoneyInput, reason *string, idempotencyKey string) int
 		RevokeAPIKey       func(childComplexity int, id string) int
+		SignAgreement      func(childComplexity int, input model.SignAgreementInput) int
+		TerminateAgreement func(childComplexity int, id string, reason *string, idempotencyKey string) int
 	}
 
 	NextAction struct {
@@ -481,6 +486,7 @@ type ComplexityRoot struct {
 		APIKeys          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		AccountStatement func(childComplexity int, currency string, kind *ledgeraccount.Kind, after *entgql.Cursor[string], first *int) int
 		Accounts         func(childComplexity int, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) int
+		Agreement        func(childComplexity int, id string) int
 		AuditLogs        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Balances         func(childComplexity int) int
 		JournalEntries   func(childComplexity int, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) int
@@ -585,6 +591,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AgreementResolver interface {
+	MaxAmount(ctx context.Context, obj *ent.Agreement) (*money.Amount, error)
+}
 type BalanceResolver interface {
 	Currency(ctx context.Context, obj *ledger.MerchantBalance) (string, error)
 }
@@ -616,6 +625,9 @@ type MutationResolver interface {
 	CapturePayment(ctx context.Context, id string, amount *model.MoneyInput, idempotencyKey string) (*ent.Payment, error)
 	CancelPayment(ctx context.Context, id string, idempotencyKey string) (*ent.Payment, error)
 	RefundPayment(ctx context.Context, id string, amount *model.MoneyInput, reason *string, idempotencyKey string) (*ent.Refund, error)
+	SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error)
+	TerminateAgreement(ctx context.Context, id string, reason *string, idempotencyKey string) (*ent.Agreement, error)
+	ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error)
 }
 type PaymentResolver interface {
 	Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
@@ -647,6 +659,7 @@ type QueryResolver interface {
 	TrialBalance(ctx context.Context) ([]*ledger.TrialBalanceLine, error)
 	Accounts(ctx context.Context, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) (*ent.LedgerAccountConnection, error)
 	JournalEntries(ctx context.Context, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) (*ent.JournalEntryConnection, error)
+	Agreement(ctx context.Context, id string) (*ent.Agreement, error)
 }
 type RefundResolver interface {
 	Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error)
@@ -821,6 +834,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Agreement.ID(childComplexity), true
+	case "Agreement.maxAmount":
+		if e.ComplexityRoot.Agreement.MaxAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.MaxAmount(childComplexity), true
 	case "Agreement.merchant":
 		if e.ComplexityRoot.Agreement.Merchant == nil {
 			break
@@ -1828,6 +1847,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CapturePayment(childComplexity, args["id"].(string), args["amount"].(*model.MoneyInput), args["idempotencyKey"].(string)), true
+	case "Mutation.chargeAgreement":
+		if e.ComplexityRoot.Mutation.ChargeAgreement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_chargeAgreement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ChargeAgreement(childComplexity, args["input"].(model.ChargeAgreementInput)), true
 	case "Mutation.convertBalance":
 		if e.ComplexityRoot.Mutation.ConvertBalance == nil {
 			break
@@ -1905,6 +1935,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(string)), true
+	case "Mutation.signAgreement":
+		if e.ComplexityRoot.Mutation.SignAgreement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_signAgreement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SignAgreement(childComplexity, args["input"].(model.SignAgreementInput)), true
+	case "Mutation.terminateAgreement":
+		if e.ComplexityRoot.Mutation.TerminateAgreement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_terminateAgreement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TerminateAgreement(childComplexity, args["id"].(string), args["reason"].(*string), args["idempotencyKey"].(string)), true
 
 	case "NextAction.expiresAt":
 		if e.ComplexityRoot.NextAction.ExpiresAt == nil {
@@ -2440,6 +2492,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Accounts(childComplexity, args["filter"].(*model.LedgerAccountsFilter), args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
+	case "Query.agreement":
+		if e.ComplexityRoot.Query.Agreement == nil {
+			break
+		}
+
+		args, err := ec.field_Query_agreement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Agreement(childComplexity, args["id"].(string)), true
 	case "Query.auditLogs":
 		if e.ComplexityRoot.Query.AuditLogs == nil {
 			break
@@ -2888,6 +2951,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
 			graphql.NewInputUnmarshaler("AgreementOrder", ec.unmarshalInputAgreementOrder),
+			graphql.NewInputUnmarshaler("BankAccountInput", ec.unmarshalInputBankAccountInput),
+			graphql.NewInputUnmarshaler("ChargeAgreementInput", ec.unmarshalInputChargeAgreementInput),
 			graphql.NewInputUnmarshaler("CheckoutSessionOrder", ec.unmarshalInputCheckoutSessionOrder),
 			graphql.NewInputUnmarshaler("ConvertBalanceInput", ec.unmarshalInputConvertBalanceInput),
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
@@ -2908,6 +2973,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 			graphql.NewInputUnmarshaler("RiskRuleOrder", ec.unmarshalInputRiskRuleOrder),
 			graphql.NewInputUnmarshaler("RoutingRuleOrder", ec.unmarshalInputRoutingRuleOrder),
+			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
 		)
 	}
 	first := true
@@ -4616,6 +4682,67 @@ extend type Mutation {
   """
   refundPayment(id: ID!, amount: MoneyInput, reason: String, idempotencyKey: String!): Refund! @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
+
+"The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it."
+input BankAccountInput {
+  holder: String!
+  number: String!
+  bankCode: String
+  "ISO 3166-1 alpha-2."
+  country: String
+}
+
+input SignAgreementInput {
+  "ISO 4217 code of the charges."
+  currency: String!
+  "The most one charge may take; no cap when omitted."
+  maxAmount: MoneyInput
+  account: BankAccountInput!
+  customerID: ID
+  "Where the bank sends the buyer back after approving."
+  returnURL: String
+  "The bank connector; routing chooses one that takes direct debits when omitted."
+  connector: String
+  "The same key returns the same agreement."
+  idempotencyKey: String!
+}
+
+input ChargeAgreementInput {
+  agreementID: ID!
+  amount: MoneyInput!
+  description: String
+  merchantReference: String
+  "The same key returns the same payment; a different charge with it is a CONFLICT."
+  idempotencyKey: String!
+}
+
+extend type Agreement {
+  "The cap per charge; null when there is none."
+  maxAmount: Money
+}
+
+extend type Query {
+  "An agreement of the caller's merchant. NOT_FOUND when not visible."
+  agreement(id: ID!): Agreement! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+}
+
+extend type Mutation {
+  """
+  Start a direct-debit agreement. It comes back PENDING with ` + "`" + `buyerURL` + "`" + `, where
+  the buyer approves it at their bank; it turns ACTIVE (or FAILED) when the
+  bank says so.
+  """
+  signAgreement(input: SignAgreementInput!): Agreement! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  "End an agreement at the bank. Terminating a terminated agreement returns it unchanged."
+  terminateAgreement(id: ID!, reason: String, idempotencyKey: String!): Agreement! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Charge an ACTIVE agreement, merchant-initiated, without a cashier. The
+  payment comes back SUCCEEDED, PROCESSING (the bank answers later) or FAILED.
+  CONFLICT for an agreement that is not active; BAD_USER_INPUT for an amount
+  above its cap or in another currency.
+  """
+  chargeAgreement(input: ChargeAgreementInput!): Payment! @auth(requires: [MERCHANT_ADMIN, API_KEY])
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -4704,6 +4831,8 @@ func (ec *executionContext) childFields_Agreement(ctx context.Context, field gra
 		return ec.fieldContext_Agreement_merchant(ctx, field)
 	case "customer":
 		return ec.fieldContext_Agreement_customer(ctx, field)
+	case "maxAmount":
+		return ec.fieldContext_Agreement_maxAmount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Agreement", field.Name)
 }
@@ -5802,6 +5931,20 @@ func (ec *executionContext) field_Mutation_capturePayment_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_chargeAgreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ChargeAgreementInput, error) {
+			return ec.unmarshalNChargeAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChargeAgreementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_convertBalance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5921,6 +6064,50 @@ func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_signAgreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SignAgreementInput, error) {
+			return ec.unmarshalNSignAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSignAgreementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_terminateAgreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["idempotencyKey"] = arg2
 	return args, nil
 }
 
@@ -6095,6 +6282,20 @@ func (ec *executionContext) field_Query_accounts_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["first"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_agreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -7157,6 +7358,38 @@ func (ec *executionContext) fieldContext_Agreement_customer(_ context.Context, f
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Agreement_maxAmount(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_maxAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Agreement().MaxAmount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_maxAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Agreement",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
 		},
 	}
 	return fc, nil
@@ -11613,6 +11846,192 @@ func (ec *executionContext) fieldContext_Mutation_refundPayment(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_signAgreement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_signAgreement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SignAgreement(ctx, fc.Args["input"].(model.SignAgreementInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
+			return ec.marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_signAgreement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agreement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_signAgreement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_terminateAgreement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_terminateAgreement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TerminateAgreement(ctx, fc.Args["id"].(string), fc.Args["reason"].(*string), fc.Args["idempotencyKey"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
+			return ec.marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_terminateAgreement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agreement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_terminateAgreement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_chargeAgreement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_chargeAgreement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ChargeAgreement(ctx, fc.Args["input"].(model.ChargeAgreementInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Payment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_chargeAgreement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_chargeAgreement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NextAction_type(ctx context.Context, field graphql.CollectedField, obj *cashier.NextAction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14525,6 +14944,68 @@ func (ec *executionContext) fieldContext_Query_journalEntries(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_agreement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_agreement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Agreement(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
+			return ec.marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_agreement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agreement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_agreement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17161,6 +17642,139 @@ func UnmarshalAgreementOrder(ctx context.Context, raw any) (ent.AgreementOrder, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputBankAccountInput(ctx context.Context, obj any) (model.BankAccountInput, error) {
+	var it model.BankAccountInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"holder", "number", "bankCode", "country"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "holder":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("holder"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Holder = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "bankCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bankCode"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BankCode = data
+		case "country":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Country = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBankAccountInput unmarshals raw into the BankAccountInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBankAccountInput(ctx context.Context, raw any) (model.BankAccountInput, error) {
+	var out model.BankAccountInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BankAccountInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputChargeAgreementInput(ctx context.Context, obj any) (model.ChargeAgreementInput, error) {
+	var it model.ChargeAgreementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"agreementID", "amount", "description", "merchantReference", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "agreementID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agreementID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AgreementID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "merchantReference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReference"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReference = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalChargeAgreementInput unmarshals raw into the ChargeAgreementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalChargeAgreementInput(ctx context.Context, raw any) (model.ChargeAgreementInput, error) {
+	var out model.ChargeAgreementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ChargeAgreementInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCheckoutSessionOrder(ctx context.Context, obj any) (ent.CheckoutSessionOrder, error) {
 	var it ent.CheckoutSessionOrder
 	if obj == nil {
@@ -18255,6 +18869,90 @@ func UnmarshalRoutingRuleOrder(ctx context.Context, raw any) (ent.RoutingRuleOrd
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSignAgreementInput(ctx context.Context, obj any) (model.SignAgreementInput, error) {
+	var it model.SignAgreementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"currency", "maxAmount", "account", "customerID", "returnURL", "connector", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "maxAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxAmount"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxAmount = data
+		case "account":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("account"))
+			data, err := ec.unmarshalNBankAccountInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐBankAccountInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Account = data
+		case "customerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerID"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "returnURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnURL = data
+		case "connector":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connector"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Connector = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSignAgreementInput unmarshals raw into the SignAgreementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSignAgreementInput(ctx context.Context, raw any) (model.SignAgreementInput, error) {
+	var out model.SignAgreementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SignAgreementInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -18603,6 +19301,12 @@ func (ec *executionContext) _Agreement(ctx context.Context, sel ast.SelectionSet
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Agreement_customer(ctx, field, obj)
+				})
+		case "maxAmount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Agreement_maxAmount(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20371,6 +21075,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "signAgreement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_signAgreement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "terminateAgreement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_terminateAgreement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "chargeAgreement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_chargeAgreement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21216,6 +21941,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_journalEntries(ctx, field)
+				})
+		case "agreement":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_agreement(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -22218,6 +22949,14 @@ func (ec *executionContext) marshalNAPIKeyOrderField2ᚖgithubᚗcomᚋstraitpay
 	return v
 }
 
+func (ec *executionContext) marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx context.Context, sel ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Agreement!")
+		return graphql.Null
+	}
+	return ec._Agreement(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAgreementOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementOrderField(ctx context.Context, v any) (*ent.AgreementOrderField, error) {
 	var res = new(ent.AgreementOrderField)
 	err := res.UnmarshalGQL(v)
@@ -22274,6 +23013,11 @@ func (ec *executionContext) marshalNBalance2ᚖgithubᚗcomᚋstraitpayᚋstrait
 	return ec._Balance(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNBankAccountInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐBankAccountInput(ctx context.Context, v any) (*model.BankAccountInput, error) {
+	res, err := ec.unmarshalInputBankAccountInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -22286,6 +23030,11 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNChargeAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChargeAgreementInput(ctx context.Context, v any) (model.ChargeAgreementInput, error) {
+	res, err := ec.unmarshalInputChargeAgreementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCheckoutSessionCaptureMethod2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐCaptureMethod(ctx context.Context, v any) (checkoutsession.CaptureMethod, error) {
@@ -22927,6 +23676,11 @@ func (ec *executionContext) marshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstra
 	return v
 }
 
+func (ec *executionContext) unmarshalNSignAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSignAgreementInput(ctx context.Context, v any) (model.SignAgreementInput, error) {
+	res, err := ec.unmarshalInputSignAgreementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23562,6 +24316,13 @@ func (ec *executionContext) unmarshalOMerchantUserOrder2ᚖgithubᚗcomᚋstrait
 	}
 	res, err := ec.unmarshalInputMerchantUserOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx context.Context, sel ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Money(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx context.Context, v any) (*model.MoneyInput, error) {

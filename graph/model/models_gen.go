@@ -17,6 +17,24 @@ import (
 	"github.com/straitpay/strait/graph/scalar"
 )
 
+// The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it.
+type BankAccountInput struct {
+	Holder   string  `json:"holder"`
+	Number   string  `json:"number"`
+	BankCode *string `json:"bankCode,omitempty"`
+	// ISO 3166-1 alpha-2.
+	Country *string `json:"country,omitempty"`
+}
+
+type ChargeAgreementInput struct {
+	AgreementID       string      `json:"agreementID"`
+	Amount            *MoneyInput `json:"amount"`
+	Description       *string     `json:"description,omitempty"`
+	MerchantReference *string     `json:"merchantReference,omitempty"`
+	// The same key returns the same payment; a different charge with it is a CONFLICT.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
 type ConvertBalanceInput struct {
 	QuoteID string `json:"quoteID"`
 	// How much to convert, in the quote's base currency.
@@ -92,6 +110,21 @@ type PaymentListFilter struct {
 	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
 	// Only payments created before this instant.
 	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
+}
+
+type SignAgreementInput struct {
+	// ISO 4217 code of the charges.
+	Currency string `json:"currency"`
+	// The most one charge may take; no cap when omitted.
+	MaxAmount  *MoneyInput       `json:"maxAmount,omitempty"`
+	Account    *BankAccountInput `json:"account"`
+	CustomerID *string           `json:"customerID,omitempty"`
+	// Where the bank sends the buyer back after approving.
+	ReturnURL *string `json:"returnURL,omitempty"`
+	// The bank connector; routing chooses one that takes direct debits when omitted.
+	Connector *string `json:"connector,omitempty"`
+	// The same key returns the same agreement.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // The authenticated caller.

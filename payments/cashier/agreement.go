@@ -30,8 +30,8 @@ type AgreementInput struct {
 	Connector  string
 	CustomerID string
 	Currency   money.Currency
-	// MaxAmount caps each charge; zero is no cap.
-	MaxAmount int64
+	// MaxAmount caps each charge; nil is no cap.
+	MaxAmount *money.Amount
 	// Account is the buyer's bank account. It goes to the channel only; it
 	// is not stored.
 	Account        connectors.BankAccount
@@ -46,13 +46,18 @@ type AgreementInput struct {
 // or when no connector takes direct debits in the currency.
 func (s *Service) SignAgreement(ctx context.Context, in AgreementInput) (*ent.Agreement, error) {
 	v, _ := viewer.FromContext(ctx)
+	var maxMinor int64
+	if in.MaxAmount != nil {
+		if in.MaxAmount.Currency != in.Currency || in.MaxAmount.Minor <= 0 || in.MaxAmount.Minor > MaxAmountMinor {
+			return nil, payments.FieldErrorf("maxAmount", "the cap must be a positive amount in %s", in.Currency.Code())
+		}
+		maxMinor = in.MaxAmount.Minor
+	}
 	switch {
 	case in.IdempotencyKey == "" || len(in.IdempotencyKey) > 128:
 		return nil, payments.FieldErrorf("idempotencyKey", "an idempotency key of 1 to 128 characters is required")
 	case in.Currency.IsZero():
 		return nil, payments.FieldErrorf("currency", "currency is required")
-	case in.MaxAmount < 0 || in.MaxAmount > MaxAmountMinor:
-		return nil, payments.FieldErrorf("maxAmount", "the cap must be positive and at most %d", int64(MaxAmountMinor))
 	case in.Account.Holder == "" || in.Account.Number == "":
 		return nil, payments.FieldErrorf("account", "the account holder and number are required")
 	case v.MerchantID == "":
@@ -63,7 +68,7 @@ func (s *Service) SignAgreement(ctx context.Context, in AgreementInput) (*ent.Ag
 	}
 	conn := in.Connector
 	if conn == "" {
-		probe := max(in.MaxAmount, 1)
+		probe := max(maxMinor, 1)
 		route, err := s.cfg.Router.Route(viewer.SystemContext(ctx), routing.Request{PaymentID: in.IdempotencyKey,
 			MerchantID: v.MerchantID, Method: routing.DirectDebit, Amount: money.Amount{Minor: probe, Currency: in.Currency}})
 		if err != nil {
@@ -76,7 +81,7 @@ func (s *Service) SignAgreement(ctx context.Context, in AgreementInput) (*ent.Ag
 		return nil, err
 	}
 	create := s.cfg.Client.Agreement.Create().SetMerchantID(v.MerchantID).SetConnector(conn).
-		SetCurrency(in.Currency.Code()).SetMaxAmount(in.MaxAmount).SetReturnURL(in.ReturnURL).
+		SetCurrency(in.Currency.Code()).SetMaxAmount(maxMinor).SetReturnURL(in.ReturnURL).
 		SetIdempotencyKey(in.IdempotencyKey)
 	if in.CustomerID != "" {
 		create.SetCustomerID(in.CustomerID)
@@ -94,7 +99,7 @@ func (s *Service) SignAgreement(ctx context.Context, in AgreementInput) (*ent.Ag
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
 	resp, err := c.SignAgreement(cctx, connectors.SignAgreementRequest{IdempotencyKey: a.ID, Reference: a.ID,
-		Account: &acct, MaxAmount: connectors.Money{Minor: in.MaxAmount, Currency: in.Currency.Code()}, ReturnURL: in.ReturnURL})
+		Account: &acct, MaxAmount: connectors.Money{Minor: maxMinor, Currency: in.Currency.Code()}, ReturnURL: in.ReturnURL})
 	cancel()
 	upd := map[string]any{}
 	if err == nil {

@@ -41,30 +41,28 @@ import (
 )
 
 var (
-	buildOnce  sync.Once
-	cardnetBin string
-	buildErr   error
+	buildMu  sync.Mutex
+	binaries = map[string]string{}
 )
 
-// cardnetBinary builds plugins/cardnet once per test binary.
-func cardnetBinary(t *testing.T) string {
+// pluginBinary builds plugins/<name> once per test binary.
+func pluginBinary(t *testing.T, name string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "strait-cashier-plugins")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cardnetBin = filepath.Join(dir, "cardnet")
-		out, err := exec.Command("go", "build", "-o", cardnetBin, "../../plugins/cardnet").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build cardnet: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := binaries[name]; ok {
+		return bin
 	}
-	return cardnetBin
+	dir, err := os.MkdirTemp("", "strait-cashier-plugins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
+	}
+	binaries[name] = bin
+	return bin
 }
 
 const webhookSecret = "whsec_cashier_test"
@@ -77,9 +75,13 @@ type network struct {
 	srv *httptest.Server
 }
 
-func startNetwork(t *testing.T, callTimeout time.Duration) *network {
+// startNetwork starts connectors as name=plugin pairs; none given is
+// cardnet twice, as "cardnet" and "cardnet_b".
+func startNetwork(t *testing.T, callTimeout time.Duration, conns ...string) *network {
 	t.Helper()
-	bin := cardnetBinary(t)
+	if len(conns) == 0 {
+		conns = []string{"cardnet=cardnet", "cardnet_b=cardnet"}
+	}
 	n := &network{}
 	var err error
 	n.sb, err = sandbox.Start(sandbox.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -102,20 +104,21 @@ func startNetwork(t *testing.T, callTimeout time.Duration) *network {
 		w.Write(resp.Body)
 	}))
 	t.Cleanup(n.srv.Close)
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "cardnet"), b, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	var entries []string
-	for _, name := range []string{"cardnet", "cardnet_b"} {
+	for _, c := range conns {
+		name, plugin, _ := strings.Cut(c, "=")
+		b, err := os.ReadFile(pluginBinary(t, plugin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, plugin), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
 		cfg, _ := json.Marshal(map[string]string{"base_url": n.sb.URL(), "api_key": sandbox.DefaultAPIKey,
 			"webhook_secret": webhookSecret, "webhook_url": n.srv.URL + "/connectors/" + name + "/webhook"})
-		entries = append(entries, fmt.Sprintf(`{"name":%q,"binary":"cardnet","sha256":%q,"config":%s}`, name, hex.EncodeToString(sum[:]), cfg))
+		entries = append(entries, fmt.Sprintf(`{"name":%q,"binary":%q,"sha256":%q,"config":%s}`, name, plugin, hex.EncodeToString(sum[:]), cfg))
 	}
 	if err := os.WriteFile(filepath.Join(dir, host.ManifestFile), []byte("["+strings.Join(entries, ",")+"]"), 0o644); err != nil {
 		t.Fatal(err)
