@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -65,39 +67,19 @@ func BenchmarkPaymentsPage(b *testing.B) {
 		b.Run(fmt.Sprintf("%s/rows=%d", dialect, rows), func(b *testing.B) {
 			db := storetest.Open(b, dialect)
 			h, token, seedTaken := seedPayments(b, db, rows)
-			const workers, perWorker = 8, 150
-			lat := make([]time.Duration, 0, workers*perWorker)
-			var mu sync.Mutex
+			// Warm the caches, then take the median of three rounds: this box is
+			// shared and noisy, and one slow round should not decide the ratio.
+			runRound(b, h, token, 8, 20)
 			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := 0; w < workers; w++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					var after any
-					local := make([]time.Duration, 0, perWorker)
-					for i := 0; i < perWorker; i++ {
-						t0 := time.Now()
-						cursor := page(b, h, token, after)
-						local = append(local, time.Since(t0))
-						// Walk a few pages deep, then start again from the newest.
-						if i%5 == 4 || cursor == "" {
-							after = nil
-						} else {
-							after = cursor
-						}
-					}
-					mu.Lock()
-					lat = append(lat, local...)
-					mu.Unlock()
-				}()
+			var rounds []round
+			for range 3 {
+				rounds = append(rounds, runRound(b, h, token, 8, 100))
 			}
-			wg.Wait()
-			elapsed := time.Since(start)
 			b.StopTimer()
-			r := result{rows: rows, requests: len(lat), seedTaken: seedTaken,
-				rps: float64(len(lat)) / elapsed.Seconds(), p50: percentile(lat, 50), p99: percentile(lat, 99)}
+			slices.SortFunc(rounds, func(x, y round) int { return cmp.Compare(x.rps, y.rps) })
+			med := rounds[1]
+			r := result{rows: rows, requests: len(med.lat), seedTaken: seedTaken,
+				rps: med.rps, p50: percentile(med.lat, 50), p99: percentile(med.lat, 99)}
 			results = append(results, r)
 			b.ReportMetric(r.rps, "pages/s")
 			b.ReportMetric(float64(r.p99.Microseconds()), "p99-µs")
@@ -105,12 +87,50 @@ func BenchmarkPaymentsPage(b *testing.B) {
 	}
 	if len(results) >= 2 {
 		base, big := results[0], results[len(results)-1]
-		b.Logf("\npayments(first: 50) with nested fields, %s, 8 concurrent clients\n%12s %12s %10s %10s %12s\n", dialect, "rows", "pages/s", "p50", "p99", "seeded in")
+		fmt.Printf("\npayments(first: 50) with nested fields, %s, 8 concurrent clients\n%12s %12s %10s %10s %12s\n", dialect, "rows", "pages/s", "p50", "p99", "seeded in")
 		for _, r := range results {
-			b.Logf("%12d %12.0f %10s %10s %12s", r.rows, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.seedTaken.Round(time.Second))
+			fmt.Printf("%12d %12.0f %10s %10s %12s\n", r.rows, r.rps, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.seedTaken.Round(time.Second))
 		}
-		b.Logf("throughput at %d rows / at %d rows = %.2f (goal >= 0.90)", big.rows, base.rows, big.rps/base.rps)
+		fmt.Printf("throughput at %d rows / at %d rows = %.2f (goal >= 0.90)\n\n", big.rows, base.rows, big.rps/base.rps)
 	}
+}
+
+// round is one measured burst of requests.
+type round struct {
+	rps float64
+	lat []time.Duration
+}
+
+// runRound sends workers×perWorker page requests, each worker walking up to
+// five pages deep from the newest before starting over.
+func runRound(b *testing.B, h http.Handler, token string, workers, perWorker int) round {
+	lat := make([]time.Duration, 0, workers*perWorker)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var after any
+			local := make([]time.Duration, 0, perWorker)
+			for i := range perWorker {
+				t0 := time.Now()
+				cursor := page(b, h, token, after)
+				local = append(local, time.Since(t0))
+				if i%5 == 4 || cursor == "" {
+					after = nil
+				} else {
+					after = cursor
+				}
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return round{rps: float64(len(lat)) / time.Since(start).Seconds(), lat: lat}
 }
 
 func page(b *testing.B, h http.Handler, token string, after any) string {

@@ -237,7 +237,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencyrecord.FieldState:       {Type: field.TypeEnum, Column: idempotencyrecord.FieldState},
 			idempotencyrecord.FieldResponse:    {Type: field.TypeBytes, Column: idempotencyrecord.FieldResponse},
 			idempotencyrecord.FieldLockedUntil: {Type: field.TypeTime, Column: idempotencyrecord.FieldLockedUntil},
-			idempotencyrecord.FieldExpiresAt:   {Type: field.TypeTime, Column: idempotencyrecord.FieldExpiresAt},
+			idempotencyrecord.FieldAttempts:    {Type: field.TypeInt, Column: idempotencyrecord.FieldAttempts},
 		},
 	}
 	graph.Nodes[9] = &sqlgraph.Node{
@@ -1683,9 +1683,9 @@ func (f *IdempotencyRecordFilter) WhereLockedUntil(p entql.TimeP) {
 	f.Where(p.Field(idempotencyrecord.FieldLockedUntil))
 }
 
-// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
-func (f *IdempotencyRecordFilter) WhereExpiresAt(p entql.TimeP) {
-	f.Where(p.Field(idempotencyrecord.FieldExpiresAt))
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *IdempotencyRecordFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(idempotencyrecord.FieldAttempts))
 }
 
 // addPredicate implements the predicateAdder interface.

@@ -35,8 +35,8 @@ type IdempotencyRecord struct {
 	Response []byte `json:"response,omitempty"`
 	// LockedUntil holds the value of the "locked_until" field.
 	LockedUntil time.Time `json:"locked_until,omitempty"`
-	// ExpiresAt holds the value of the "expires_at" field.
-	ExpiresAt    time.Time `json:"expires_at,omitempty"`
+	// Attempts holds the value of the "attempts" field.
+	Attempts     int `json:"attempts,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -47,9 +47,11 @@ func (*IdempotencyRecord) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case idempotencyrecord.FieldResponse:
 			values[i] = new([]byte)
+		case idempotencyrecord.FieldAttempts:
+			values[i] = new(sql.NullInt64)
 		case idempotencyrecord.FieldID, idempotencyrecord.FieldMerchantID, idempotencyrecord.FieldKey, idempotencyrecord.FieldOperation, idempotencyrecord.FieldRequestHash, idempotencyrecord.FieldState:
 			values[i] = new(sql.NullString)
-		case idempotencyrecord.FieldCreatedAt, idempotencyrecord.FieldUpdatedAt, idempotencyrecord.FieldLockedUntil, idempotencyrecord.FieldExpiresAt:
+		case idempotencyrecord.FieldCreatedAt, idempotencyrecord.FieldUpdatedAt, idempotencyrecord.FieldLockedUntil:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -126,11 +128,11 @@ func (_m *IdempotencyRecord) assignValues(columns []string, values []any) error 
 			} else if value.Valid {
 				_m.LockedUntil = value.Time
 			}
-		case idempotencyrecord.FieldExpiresAt:
-			if value, ok := values[i].(*sql.NullTime); !ok {
-				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
+		case idempotencyrecord.FieldAttempts:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field attempts", values[i])
 			} else if value.Valid {
-				_m.ExpiresAt = value.Time
+				_m.Attempts = int(value.Int64)
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -195,8 +197,8 @@ func (_m *IdempotencyRecord) String() string {
 	builder.WriteString("locked_until=")
 	builder.WriteString(_m.LockedUntil.Format(time.ANSIC))
 	builder.WriteString(", ")
-	builder.WriteString("expires_at=")
-	builder.WriteString(_m.ExpiresAt.Format(time.ANSIC))
+	builder.WriteString("attempts=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Attempts))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -101,9 +101,17 @@ func (_c *IdempotencyRecordCreate) SetLockedUntil(v time.Time) *IdempotencyRecor
 	return _c
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (_c *IdempotencyRecordCreate) SetExpiresAt(v time.Time) *IdempotencyRecordCreate {
-	_c.mutation.SetExpiresAt(v)
+// SetAttempts sets the "attempts" field.
+func (_c *IdempotencyRecordCreate) SetAttempts(v int) *IdempotencyRecordCreate {
+	_c.mutation.SetAttempts(v)
+	return _c
+}
+
+// SetNillableAttempts sets the "attempts" field if the given value is not nil.
+func (_c *IdempotencyRecordCreate) SetNillableAttempts(v *int) *IdempotencyRecordCreate {
+	if v != nil {
+		_c.SetAttempts(*v)
+	}
 	return _c
 }
 
@@ -176,6 +184,10 @@ func (_c *IdempotencyRecordCreate) defaults() error {
 		v := idempotencyrecord.DefaultState
 		_c.mutation.SetState(v)
 	}
+	if _, ok := _c.mutation.Attempts(); !ok {
+		v := idempotencyrecord.DefaultAttempts
+		_c.mutation.SetAttempts(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if idempotencyrecord.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized idempotencyrecord.DefaultID (forgotten import ent/runtime?)")
@@ -242,8 +254,13 @@ func (_c *IdempotencyRecordCreate) check() error {
 	if _, ok := _c.mutation.LockedUntil(); !ok {
 		return &ValidationError{Name: "locked_until", err: errors.New(`ent: missing required field "IdempotencyRecord.locked_until"`)}
 	}
-	if _, ok := _c.mutation.ExpiresAt(); !ok {
-		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "IdempotencyRecord.expires_at"`)}
+	if _, ok := _c.mutation.Attempts(); !ok {
+		return &ValidationError{Name: "attempts", err: errors.New(`ent: missing required field "IdempotencyRecord.attempts"`)}
+	}
+	if v, ok := _c.mutation.Attempts(); ok {
+		if err := idempotencyrecord.AttemptsValidator(v); err != nil {
+			return &ValidationError{Name: "attempts", err: fmt.Errorf(`ent: validator failed for field "IdempotencyRecord.attempts": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := idempotencyrecord.IDValidator(v); err != nil {
@@ -322,9 +339,9 @@ func (_c *IdempotencyRecordCreate) createSpec() (*IdempotencyRecord, *sqlgraph.C
 		_spec.SetField(idempotencyrecord.FieldLockedUntil, field.TypeTime, value)
 		_node.LockedUntil = value
 	}
-	if value, ok := _c.mutation.ExpiresAt(); ok {
-		_spec.SetField(idempotencyrecord.FieldExpiresAt, field.TypeTime, value)
-		_node.ExpiresAt = value
+	if value, ok := _c.mutation.Attempts(); ok {
+		_spec.SetField(idempotencyrecord.FieldAttempts, field.TypeInt, value)
+		_node.Attempts = value
 	}
 	return _node, _spec
 }
@@ -432,15 +449,21 @@ func (u *IdempotencyRecordUpsert) UpdateLockedUntil() *IdempotencyRecordUpsert {
 	return u
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (u *IdempotencyRecordUpsert) SetExpiresAt(v time.Time) *IdempotencyRecordUpsert {
-	u.Set(idempotencyrecord.FieldExpiresAt, v)
+// SetAttempts sets the "attempts" field.
+func (u *IdempotencyRecordUpsert) SetAttempts(v int) *IdempotencyRecordUpsert {
+	u.Set(idempotencyrecord.FieldAttempts, v)
 	return u
 }
 
-// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
-func (u *IdempotencyRecordUpsert) UpdateExpiresAt() *IdempotencyRecordUpsert {
-	u.SetExcluded(idempotencyrecord.FieldExpiresAt)
+// UpdateAttempts sets the "attempts" field to the value that was provided on create.
+func (u *IdempotencyRecordUpsert) UpdateAttempts() *IdempotencyRecordUpsert {
+	u.SetExcluded(idempotencyrecord.FieldAttempts)
+	return u
+}
+
+// AddAttempts adds v to the "attempts" field.
+func (u *IdempotencyRecordUpsert) AddAttempts(v int) *IdempotencyRecordUpsert {
+	u.Add(idempotencyrecord.FieldAttempts, v)
 	return u
 }
 
@@ -570,17 +593,24 @@ func (u *IdempotencyRecordUpsertOne) UpdateLockedUntil() *IdempotencyRecordUpser
 	})
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (u *IdempotencyRecordUpsertOne) SetExpiresAt(v time.Time) *IdempotencyRecordUpsertOne {
+// SetAttempts sets the "attempts" field.
+func (u *IdempotencyRecordUpsertOne) SetAttempts(v int) *IdempotencyRecordUpsertOne {
 	return u.Update(func(s *IdempotencyRecordUpsert) {
-		s.SetExpiresAt(v)
+		s.SetAttempts(v)
 	})
 }
 
-// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
-func (u *IdempotencyRecordUpsertOne) UpdateExpiresAt() *IdempotencyRecordUpsertOne {
+// AddAttempts adds v to the "attempts" field.
+func (u *IdempotencyRecordUpsertOne) AddAttempts(v int) *IdempotencyRecordUpsertOne {
 	return u.Update(func(s *IdempotencyRecordUpsert) {
-		s.UpdateExpiresAt()
+		s.AddAttempts(v)
+	})
+}
+
+// UpdateAttempts sets the "attempts" field to the value that was provided on create.
+func (u *IdempotencyRecordUpsertOne) UpdateAttempts() *IdempotencyRecordUpsertOne {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.UpdateAttempts()
 	})
 }
 
@@ -877,17 +907,24 @@ func (u *IdempotencyRecordUpsertBulk) UpdateLockedUntil() *IdempotencyRecordUpse
 	})
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (u *IdempotencyRecordUpsertBulk) SetExpiresAt(v time.Time) *IdempotencyRecordUpsertBulk {
+// SetAttempts sets the "attempts" field.
+func (u *IdempotencyRecordUpsertBulk) SetAttempts(v int) *IdempotencyRecordUpsertBulk {
 	return u.Update(func(s *IdempotencyRecordUpsert) {
-		s.SetExpiresAt(v)
+		s.SetAttempts(v)
 	})
 }
 
-// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
-func (u *IdempotencyRecordUpsertBulk) UpdateExpiresAt() *IdempotencyRecordUpsertBulk {
+// AddAttempts adds v to the "attempts" field.
+func (u *IdempotencyRecordUpsertBulk) AddAttempts(v int) *IdempotencyRecordUpsertBulk {
 	return u.Update(func(s *IdempotencyRecordUpsert) {
-		s.UpdateExpiresAt()
+		s.AddAttempts(v)
+	})
+}
+
+// UpdateAttempts sets the "attempts" field to the value that was provided on create.
+func (u *IdempotencyRecordUpsertBulk) UpdateAttempts() *IdempotencyRecordUpsertBulk {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.UpdateAttempts()
 	})
 }
 

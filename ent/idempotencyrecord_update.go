@@ -74,17 +74,24 @@ func (_u *IdempotencyRecordUpdate) SetNillableLockedUntil(v *time.Time) *Idempot
 	return _u
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (_u *IdempotencyRecordUpdate) SetExpiresAt(v time.Time) *IdempotencyRecordUpdate {
-	_u.mutation.SetExpiresAt(v)
+// SetAttempts sets the "attempts" field.
+func (_u *IdempotencyRecordUpdate) SetAttempts(v int) *IdempotencyRecordUpdate {
+	_u.mutation.ResetAttempts()
+	_u.mutation.SetAttempts(v)
 	return _u
 }
 
-// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
-func (_u *IdempotencyRecordUpdate) SetNillableExpiresAt(v *time.Time) *IdempotencyRecordUpdate {
+// SetNillableAttempts sets the "attempts" field if the given value is not nil.
+func (_u *IdempotencyRecordUpdate) SetNillableAttempts(v *int) *IdempotencyRecordUpdate {
 	if v != nil {
-		_u.SetExpiresAt(*v)
+		_u.SetAttempts(*v)
 	}
+	return _u
+}
+
+// AddAttempts adds value to the "attempts" field.
+func (_u *IdempotencyRecordUpdate) AddAttempts(v int) *IdempotencyRecordUpdate {
+	_u.mutation.AddAttempts(v)
 	return _u
 }
 
@@ -147,6 +154,11 @@ func (_u *IdempotencyRecordUpdate) check() error {
 			return &ValidationError{Name: "response", err: fmt.Errorf(`ent: validator failed for field "IdempotencyRecord.response": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Attempts(); ok {
+		if err := idempotencyrecord.AttemptsValidator(v); err != nil {
+			return &ValidationError{Name: "attempts", err: fmt.Errorf(`ent: validator failed for field "IdempotencyRecord.attempts": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -177,8 +189,11 @@ func (_u *IdempotencyRecordUpdate) sqlSave(ctx context.Context) (_node int, err 
 	if value, ok := _u.mutation.LockedUntil(); ok {
 		_spec.SetField(idempotencyrecord.FieldLockedUntil, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.ExpiresAt(); ok {
-		_spec.SetField(idempotencyrecord.FieldExpiresAt, field.TypeTime, value)
+	if value, ok := _u.mutation.Attempts(); ok {
+		_spec.SetField(idempotencyrecord.FieldAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAttempts(); ok {
+		_spec.AddField(idempotencyrecord.FieldAttempts, field.TypeInt, value)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -246,17 +261,24 @@ func (_u *IdempotencyRecordUpdateOne) SetNillableLockedUntil(v *time.Time) *Idem
 	return _u
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (_u *IdempotencyRecordUpdateOne) SetExpiresAt(v time.Time) *IdempotencyRecordUpdateOne {
-	_u.mutation.SetExpiresAt(v)
+// SetAttempts sets the "attempts" field.
+func (_u *IdempotencyRecordUpdateOne) SetAttempts(v int) *IdempotencyRecordUpdateOne {
+	_u.mutation.ResetAttempts()
+	_u.mutation.SetAttempts(v)
 	return _u
 }
 
-// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
-func (_u *IdempotencyRecordUpdateOne) SetNillableExpiresAt(v *time.Time) *IdempotencyRecordUpdateOne {
+// SetNillableAttempts sets the "attempts" field if the given value is not nil.
+func (_u *IdempotencyRecordUpdateOne) SetNillableAttempts(v *int) *IdempotencyRecordUpdateOne {
 	if v != nil {
-		_u.SetExpiresAt(*v)
+		_u.SetAttempts(*v)
 	}
+	return _u
+}
+
+// AddAttempts adds value to the "attempts" field.
+func (_u *IdempotencyRecordUpdateOne) AddAttempts(v int) *IdempotencyRecordUpdateOne {
+	_u.mutation.AddAttempts(v)
 	return _u
 }
 
@@ -332,6 +354,11 @@ func (_u *IdempotencyRecordUpdateOne) check() error {
 			return &ValidationError{Name: "response", err: fmt.Errorf(`ent: validator failed for field "IdempotencyRecord.response": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Attempts(); ok {
+		if err := idempotencyrecord.AttemptsValidator(v); err != nil {
+			return &ValidationError{Name: "attempts", err: fmt.Errorf(`ent: validator failed for field "IdempotencyRecord.attempts": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -379,8 +406,11 @@ func (_u *IdempotencyRecordUpdateOne) sqlSave(ctx context.Context) (_node *Idemp
 	if value, ok := _u.mutation.LockedUntil(); ok {
 		_spec.SetField(idempotencyrecord.FieldLockedUntil, field.TypeTime, value)
 	}
-	if value, ok := _u.mutation.ExpiresAt(); ok {
-		_spec.SetField(idempotencyrecord.FieldExpiresAt, field.TypeTime, value)
+	if value, ok := _u.mutation.Attempts(); ok {
+		_spec.SetField(idempotencyrecord.FieldAttempts, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedAttempts(); ok {
+		_spec.AddField(idempotencyrecord.FieldAttempts, field.TypeInt, value)
 	}
 	_node = &IdempotencyRecord{config: _u.config}
 	_spec.Assign = _node.assignValues

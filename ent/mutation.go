@@ -7353,7 +7353,8 @@ type IdempotencyRecordMutation struct {
 	state         *idempotencyrecord.State
 	response      *[]byte
 	locked_until  *time.Time
-	expires_at    *time.Time
+	attempts      *int
+	addattempts   *int
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*IdempotencyRecord, error)
@@ -7801,40 +7802,60 @@ func (m *IdempotencyRecordMutation) ResetLockedUntil() {
 	m.locked_until = nil
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (m *IdempotencyRecordMutation) SetExpiresAt(t time.Time) {
-	m.expires_at = &t
+// SetAttempts sets the "attempts" field.
+func (m *IdempotencyRecordMutation) SetAttempts(i int) {
+	m.attempts = &i
+	m.addattempts = nil
 }
 
-// ExpiresAt returns the value of the "expires_at" field in the mutation.
-func (m *IdempotencyRecordMutation) ExpiresAt() (r time.Time, exists bool) {
-	v := m.expires_at
+// Attempts returns the value of the "attempts" field in the mutation.
+func (m *IdempotencyRecordMutation) Attempts() (r int, exists bool) {
+	v := m.attempts
 	if v == nil {
 		return
 	}
 	return *v, true
 }
 
-// OldExpiresAt returns the old "expires_at" field's value of the IdempotencyRecord entity.
+// OldAttempts returns the old "attempts" field's value of the IdempotencyRecord entity.
 // If the IdempotencyRecord object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *IdempotencyRecordMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+func (m *IdempotencyRecordMutation) OldAttempts(ctx context.Context) (v int, err error) {
 	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+		return v, errors.New("OldAttempts is only allowed on UpdateOne operations")
 	}
 	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+		return v, errors.New("OldAttempts requires an ID field in the mutation")
 	}
 	oldValue, err := m.oldValue(ctx)
 	if err != nil {
-		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+		return v, fmt.Errorf("querying old value for OldAttempts: %w", err)
 	}
-	return oldValue.ExpiresAt, nil
+	return oldValue.Attempts, nil
 }
 
-// ResetExpiresAt resets all changes to the "expires_at" field.
-func (m *IdempotencyRecordMutation) ResetExpiresAt() {
-	m.expires_at = nil
+// AddAttempts adds i to the "attempts" field.
+func (m *IdempotencyRecordMutation) AddAttempts(i int) {
+	if m.addattempts != nil {
+		*m.addattempts += i
+	} else {
+		m.addattempts = &i
+	}
+}
+
+// AddedAttempts returns the value that was added to the "attempts" field in this mutation.
+func (m *IdempotencyRecordMutation) AddedAttempts() (r int, exists bool) {
+	v := m.addattempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAttempts resets all changes to the "attempts" field.
+func (m *IdempotencyRecordMutation) ResetAttempts() {
+	m.attempts = nil
+	m.addattempts = nil
 }
 
 // Where appends a list predicates to the IdempotencyRecordMutation builder.
@@ -7899,8 +7920,8 @@ func (m *IdempotencyRecordMutation) Fields() []string {
 	if m.locked_until != nil {
 		fields = append(fields, idempotencyrecord.FieldLockedUntil)
 	}
-	if m.expires_at != nil {
-		fields = append(fields, idempotencyrecord.FieldExpiresAt)
+	if m.attempts != nil {
+		fields = append(fields, idempotencyrecord.FieldAttempts)
 	}
 	return fields
 }
@@ -7928,8 +7949,8 @@ func (m *IdempotencyRecordMutation) Field(name string) (ent.Value, bool) {
 		return m.Response()
 	case idempotencyrecord.FieldLockedUntil:
 		return m.LockedUntil()
-	case idempotencyrecord.FieldExpiresAt:
-		return m.ExpiresAt()
+	case idempotencyrecord.FieldAttempts:
+		return m.Attempts()
 	}
 	return nil, false
 }
@@ -7957,8 +7978,8 @@ func (m *IdempotencyRecordMutation) OldField(ctx context.Context, name string) (
 		return m.OldResponse(ctx)
 	case idempotencyrecord.FieldLockedUntil:
 		return m.OldLockedUntil(ctx)
-	case idempotencyrecord.FieldExpiresAt:
-		return m.OldExpiresAt(ctx)
+	case idempotencyrecord.FieldAttempts:
+		return m.OldAttempts(ctx)
 	}
 	return nil, fmt.Errorf("unknown IdempotencyRecord field %s", name)
 }
@@ -8031,12 +8052,12 @@ func (m *IdempotencyRecordMutation) SetField(name string, value ent.Value) error
 		}
 		m.SetLockedUntil(v)
 		return nil
-	case idempotencyrecord.FieldExpiresAt:
-		v, ok := value.(time.Time)
+	case idempotencyrecord.FieldAttempts:
+		v, ok := value.(int)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
-		m.SetExpiresAt(v)
+		m.SetAttempts(v)
 		return nil
 	}
 	return fmt.Errorf("unknown IdempotencyRecord field %s", name)
@@ -8045,13 +8066,21 @@ func (m *IdempotencyRecordMutation) SetField(name string, value ent.Value) error
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *IdempotencyRecordMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addattempts != nil {
+		fields = append(fields, idempotencyrecord.FieldAttempts)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *IdempotencyRecordMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case idempotencyrecord.FieldAttempts:
+		return m.AddedAttempts()
+	}
 	return nil, false
 }
 
@@ -8060,6 +8089,13 @@ func (m *IdempotencyRecordMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *IdempotencyRecordMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case idempotencyrecord.FieldAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAttempts(v)
+		return nil
 	}
 	return fmt.Errorf("unknown IdempotencyRecord numeric field %s", name)
 }
@@ -8123,8 +8159,8 @@ func (m *IdempotencyRecordMutation) ResetField(name string) error {
 	case idempotencyrecord.FieldLockedUntil:
 		m.ResetLockedUntil()
 		return nil
-	case idempotencyrecord.FieldExpiresAt:
-		m.ResetExpiresAt()
+	case idempotencyrecord.FieldAttempts:
+		m.ResetAttempts()
 		return nil
 	}
 	return fmt.Errorf("unknown IdempotencyRecord field %s", name)

@@ -23,18 +23,18 @@ func (r *agreementResolver) MaxAmount(ctx context.Context, obj *ent.Agreement) (
 }
 
 // CapturePayment is the resolver for the capturePayment field.
-func (r *mutationResolver) CapturePayment(ctx context.Context, id string, amount *model.MoneyInput, idempotencyKey string) (*ent.Payment, error) {
-	return r.Cashier.Capture(ctx, id, optionalMoney(amount))
+func (r *mutationResolver) CapturePayment(ctx context.Context, input model.CapturePaymentInput) (*ent.Payment, error) {
+	return r.Cashier.Capture(ctx, input.ID, optionalMoney(input.Amount))
 }
 
 // CancelPayment is the resolver for the cancelPayment field.
-func (r *mutationResolver) CancelPayment(ctx context.Context, id string, idempotencyKey string) (*ent.Payment, error) {
-	return r.Cashier.Cancel(ctx, id)
+func (r *mutationResolver) CancelPayment(ctx context.Context, input model.CancelPaymentInput) (*ent.Payment, error) {
+	return r.Cashier.Cancel(ctx, input.ID)
 }
 
 // RefundPayment is the resolver for the refundPayment field.
-func (r *mutationResolver) RefundPayment(ctx context.Context, id string, amount *model.MoneyInput, reason *string, idempotencyKey string) (*ent.Refund, error) {
-	return r.Cashier.Refund(ctx, id, optionalMoney(amount), deref(reason), idempotencyKey)
+func (r *mutationResolver) RefundPayment(ctx context.Context, input model.RefundPaymentInput) (*ent.Refund, error) {
+	return r.Cashier.Refund(ctx, input.ID, optionalMoney(input.Amount), deref(input.Reason), input.IdempotencyKey)
 }
 
 // SignAgreement is the resolver for the signAgreement field.
@@ -43,8 +43,8 @@ func (r *mutationResolver) SignAgreement(ctx context.Context, input model.SignAg
 }
 
 // TerminateAgreement is the resolver for the terminateAgreement field.
-func (r *mutationResolver) TerminateAgreement(ctx context.Context, id string, reason *string, idempotencyKey string) (*ent.Agreement, error) {
-	return r.Cashier.TerminateAgreement(ctx, id, deref(reason))
+func (r *mutationResolver) TerminateAgreement(ctx context.Context, input model.TerminateAgreementInput) (*ent.Agreement, error) {
+	return r.Cashier.TerminateAgreement(ctx, input.ID, deref(input.Reason))
 }
 
 // ChargeAgreement is the resolver for the chargeAgreement field.

@@ -27,12 +27,14 @@ type Resolver struct {
 	FX     *fx.Service
 	// Cashier is the payment core (docs/payments.md).
 	Cashier *cashier.Service
+	// Idempotency implements @idempotent; the handler must also Use it.
+	Idempotency *Idempotency
 }
 
 // NewSchema returns the executable schema over r.
 func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	return generated.NewExecutableSchema(generated.Config{
 		Resolvers:  r,
-		Directives: generated.DirectiveRoot{Auth: Auth},
+		Directives: generated.DirectiveRoot{Auth: Auth, Idempotent: r.Idempotency.Directive},
 	})
 }

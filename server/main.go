@@ -116,6 +116,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	go a.RunJanitors(ctx)
 	return a.Serve(ctx)
 }
 

@@ -35,8 +35,8 @@ const (
 	FieldResponse = "response"
 	// FieldLockedUntil holds the string denoting the locked_until field in the database.
 	FieldLockedUntil = "locked_until"
-	// FieldExpiresAt holds the string denoting the expires_at field in the database.
-	FieldExpiresAt = "expires_at"
+	// FieldAttempts holds the string denoting the attempts field in the database.
+	FieldAttempts = "attempts"
 	// Table holds the table name of the idempotencyrecord in the database.
 	Table = "idempotency_records"
 )
@@ -53,7 +53,7 @@ var Columns = []string{
 	FieldState,
 	FieldResponse,
 	FieldLockedUntil,
-	FieldExpiresAt,
+	FieldAttempts,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -90,6 +90,10 @@ var (
 	RequestHashValidator func(string) error
 	// ResponseValidator is a validator for the "response" field. It is called by the builders before save.
 	ResponseValidator func([]byte) error
+	// DefaultAttempts holds the default value on creation for the "attempts" field.
+	DefaultAttempts int
+	// AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	AttemptsValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -170,9 +174,9 @@ func ByLockedUntil(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLockedUntil, opts...).ToFunc()
 }
 
-// ByExpiresAt orders the results by the expires_at field.
-func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
+// ByAttempts orders the results by the attempts field.
+func ByAttempts(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAttempts, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

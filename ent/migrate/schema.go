@@ -294,7 +294,7 @@ var (
 		{Name: "state", Type: field.TypeEnum, Enums: []string{"IN_PROGRESS", "COMPLETED"}, Default: "IN_PROGRESS"},
 		{Name: "response", Type: field.TypeBytes, Nullable: true, Size: 1048576},
 		{Name: "locked_until", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
-		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "attempts", Type: field.TypeInt, Default: 1},
 	}
 	// IdempotencyRecordsTable holds the schema information for the "idempotency_records" table.
 	IdempotencyRecordsTable = &schema.Table{
@@ -308,9 +308,9 @@ var (
 				Columns: []*schema.Column{IdempotencyRecordsColumns[3], IdempotencyRecordsColumns[4]},
 			},
 			{
-				Name:    "idempotencyrecord_expires_at",
+				Name:    "idempotencyrecord_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{IdempotencyRecordsColumns[10]},
+				Columns: []*schema.Column{IdempotencyRecordsColumns[1]},
 			},
 		},
 	}

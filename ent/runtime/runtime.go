@@ -998,6 +998,12 @@ func init() {
 	idempotencyrecordDescResponse := idempotencyrecordFields[4].Descriptor()
 	// idempotencyrecord.ResponseValidator is a validator for the "response" field. It is called by the builders before save.
 	idempotencyrecord.ResponseValidator = idempotencyrecordDescResponse.Validators[0].(func([]byte) error)
+	// idempotencyrecordDescAttempts is the schema descriptor for attempts field.
+	idempotencyrecordDescAttempts := idempotencyrecordFields[6].Descriptor()
+	// idempotencyrecord.DefaultAttempts holds the default value on creation for the attempts field.
+	idempotencyrecord.DefaultAttempts = idempotencyrecordDescAttempts.Default.(int)
+	// idempotencyrecord.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	idempotencyrecord.AttemptsValidator = idempotencyrecordDescAttempts.Validators[0].(func(int) error)
 	// idempotencyrecordDescID is the schema descriptor for id field.
 	idempotencyrecordDescID := idempotencyrecordMixinFields0[0].Descriptor()
 	// idempotencyrecord.DefaultID holds the default value on creation for the id field.

@@ -60,7 +60,8 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	Auth func(ctx context.Context, obj any, next graphql.Resolver, requires []model.Principal) (res any, err error)
+	Auth       func(ctx context.Context, obj any, next graphql.Resolver, requires []model.Principal) (res any, err error)
+	Idempotent func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -355,18 +356,18 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CancelPayment      func(childComplexity int, id string, idempotencyKey string) int
-		CapturePayment     func(childComplexity int, id string, amount *model.MoneyInput, idempotencyKey string) int
+		CancelPayment      func(childComplexity int, input model.CancelPaymentInput) int
+		CapturePayment     func(childComplexity int, input model.CapturePaymentInput) int
 		ChargeAgreement    func(childComplexity int, input model.ChargeAgreementInput) int
 		ConvertBalance     func(childComplexity int, input model.ConvertBalanceInput) int
 		CreateAPIKey       func(childComplexity int, input model.CreateAPIKeyInput) int
 		CreateFxQuote      func(childComplexity int, input model.CreateFxQuoteInput) int
 		CreateMerchant     func(childComplexity int, input model.CreateMerchantInput) int
 		CreateMerchantUser func(childComplexity int, input model.CreateMerchantUserInput) int
-		RefundPayment      func(childComplexity int, id string, amount *model.MoneyInput, reason *string, idempotencyKey string) int
+		RefundPayment      func(childComplexity int, input model.RefundPaymentInput) int
 		RevokeAPIKey       func(childComplexity int, id string) int
 		SignAgreement      func(childComplexity int, input model.SignAgreementInput) int
-		TerminateAgreement func(childComplexity int, id string, reason *string, idempotencyKey string) int
+		TerminateAgreement func(childComplexity int, input model.TerminateAgreementInput) int
 	}
 
 	NextAction struct {
@@ -622,11 +623,11 @@ type MutationResolver interface {
 	RevokeAPIKey(ctx context.Context, id string) (*ent.APIKey, error)
 	CreateFxQuote(ctx context.Context, input model.CreateFxQuoteInput) (*fx.Quote, error)
 	ConvertBalance(ctx context.Context, input model.ConvertBalanceInput) (*fx.Conversion, error)
-	CapturePayment(ctx context.Context, id string, amount *model.MoneyInput, idempotencyKey string) (*ent.Payment, error)
-	CancelPayment(ctx context.Context, id string, idempotencyKey string) (*ent.Payment, error)
-	RefundPayment(ctx context.Context, id string, amount *model.MoneyInput, reason *string, idempotencyKey string) (*ent.Refund, error)
+	CapturePayment(ctx context.Context, input model.CapturePaymentInput) (*ent.Payment, error)
+	CancelPayment(ctx context.Context, input model.CancelPaymentInput) (*ent.Payment, error)
+	RefundPayment(ctx context.Context, input model.RefundPaymentInput) (*ent.Refund, error)
 	SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error)
-	TerminateAgreement(ctx context.Context, id string, reason *string, idempotencyKey string) (*ent.Agreement, error)
+	TerminateAgreement(ctx context.Context, input model.TerminateAgreementInput) (*ent.Agreement, error)
 	ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error)
 }
 type PaymentResolver interface {
@@ -1835,7 +1836,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CancelPayment(childComplexity, args["id"].(string), args["idempotencyKey"].(string)), true
+		return e.ComplexityRoot.Mutation.CancelPayment(childComplexity, args["input"].(model.CancelPaymentInput)), true
 	case "Mutation.capturePayment":
 		if e.ComplexityRoot.Mutation.CapturePayment == nil {
 			break
@@ -1846,7 +1847,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CapturePayment(childComplexity, args["id"].(string), args["amount"].(*model.MoneyInput), args["idempotencyKey"].(string)), true
+		return e.ComplexityRoot.Mutation.CapturePayment(childComplexity, args["input"].(model.CapturePaymentInput)), true
 	case "Mutation.chargeAgreement":
 		if e.ComplexityRoot.Mutation.ChargeAgreement == nil {
 			break
@@ -1923,7 +1924,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RefundPayment(childComplexity, args["id"].(string), args["amount"].(*model.MoneyInput), args["reason"].(*string), args["idempotencyKey"].(string)), true
+		return e.ComplexityRoot.Mutation.RefundPayment(childComplexity, args["input"].(model.RefundPaymentInput)), true
 	case "Mutation.revokeAPIKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -1956,7 +1957,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.TerminateAgreement(childComplexity, args["id"].(string), args["reason"].(*string), args["idempotencyKey"].(string)), true
+		return e.ComplexityRoot.Mutation.TerminateAgreement(childComplexity, args["input"].(model.TerminateAgreementInput)), true
 
 	case "NextAction.expiresAt":
 		if e.ComplexityRoot.NextAction.ExpiresAt == nil {
@@ -2952,6 +2953,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
 			graphql.NewInputUnmarshaler("AgreementOrder", ec.unmarshalInputAgreementOrder),
 			graphql.NewInputUnmarshaler("BankAccountInput", ec.unmarshalInputBankAccountInput),
+			graphql.NewInputUnmarshaler("CancelPaymentInput", ec.unmarshalInputCancelPaymentInput),
+			graphql.NewInputUnmarshaler("CapturePaymentInput", ec.unmarshalInputCapturePaymentInput),
 			graphql.NewInputUnmarshaler("ChargeAgreementInput", ec.unmarshalInputChargeAgreementInput),
 			graphql.NewInputUnmarshaler("CheckoutSessionOrder", ec.unmarshalInputCheckoutSessionOrder),
 			graphql.NewInputUnmarshaler("ConvertBalanceInput", ec.unmarshalInputConvertBalanceInput),
@@ -2971,9 +2974,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PaymentOrder", ec.unmarshalInputPaymentOrder),
 			graphql.NewInputUnmarshaler("PostingOrder", ec.unmarshalInputPostingOrder),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
+			graphql.NewInputUnmarshaler("RefundPaymentInput", ec.unmarshalInputRefundPaymentInput),
 			graphql.NewInputUnmarshaler("RiskRuleOrder", ec.unmarshalInputRiskRuleOrder),
 			graphql.NewInputUnmarshaler("RoutingRuleOrder", ec.unmarshalInputRoutingRuleOrder),
 			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
+			graphql.NewInputUnmarshaler("TerminateAgreementInput", ec.unmarshalInputTerminateAgreementInput),
 		)
 	}
 	first := true
@@ -3061,6 +3066,17 @@ var sources = []*ast.Source{
 The principals allowed to call a field. A caller must match one of them.
 """
 directive @auth(requires: [Principal!]!) on FIELD_DEFINITION
+
+"""
+Makes a mutation idempotent, with Stripe's semantics (docs/api.md,
+"Idempotency"). The mutation takes one ` + "`" + `input` + "`" + ` whose ` + "`" + `idempotencyKey: String!` + "`" + `
+names the request; the first answer for a key is stored and replayed byte for
+byte to retries; the same key with any other request (arguments or selection)
+is a CONFLICT. The mutation must be the only field of its operation. Write it
+before @auth: gqlgen runs the last directive first, and a caller who may not
+call the mutation must never claim a key (the server refuses to start otherwise).
+"""
+directive @idempotent on FIELD_DEFINITION
 
 """
 Who is calling: an operator, a merchant user by role, a merchant's API key
@@ -3251,7 +3267,12 @@ type FxConversion {
   from: Money!
   "` + "`" + `from` + "`" + ` × the quote's rate, rounded once, half away from zero, to the minor unit."
   to: Money!
-  "True when this idempotency key had converted before: nothing new moved."
+  """
+  True when an earlier execution with this idempotency key had already posted
+  the conversion and nothing new moved: a retry after a failure released the
+  key, or after the key's record was swept. An ordinary retry never runs again:
+  it gets the first answer replayed, with ` + "`" + `replayed: false` + "`" + `.
+  """
   replayed: Boolean!
 }
 
@@ -3281,9 +3302,9 @@ input ConvertBalanceInput {
   "How much to convert, in the quote's base currency."
   amount: MoneyInput!
   """
-  Makes the conversion happen at most once: a retry with the same key, quote
-  and amount returns the first result; with anything else it is a CONFLICT.
-  1–128 characters of [A-Za-z0-9_-.:].
+  Makes the conversion happen at most once: a retry with the same key and the
+  same request replays the first answer byte for byte; with anything else it is
+  a CONFLICT. 1–128 characters of [A-Za-z0-9_-.:]. See docs/api.md, "Idempotency".
   """
   idempotencyKey: String!
 }
@@ -3334,7 +3355,7 @@ extend type Mutation {
   when the amount exceeds the available balance or the idempotency key was used
   for another conversion.
   """
-  convertBalance(input: ConvertBalanceInput!): FxConversion! @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  convertBalance(input: ConvertBalanceInput!): FxConversion! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 # ---- end money core ----
 `, BuiltIn: false},
@@ -4657,6 +4678,29 @@ extend type Refund {
   feeReversed: Money!
 }
 
+input CapturePaymentInput {
+  id: ID!
+  "How much to capture, in the payment's currency; all of the authorization when omitted."
+  amount: MoneyInput
+  "Captures happen once per payment; the key makes a retry replay the first answer."
+  idempotencyKey: String!
+}
+
+input CancelPaymentInput {
+  id: ID!
+  idempotencyKey: String!
+}
+
+input RefundPaymentInput {
+  id: ID!
+  "How much to refund, in the payment's currency; all that is left when omitted."
+  amount: MoneyInput
+  "Why, for the merchant's records (at most 200 characters)."
+  reason: String
+  "The same key returns the same refund."
+  idempotencyKey: String!
+}
+
 extend type Mutation {
   """
   Capture an authorized (MANUAL capture) payment: all of it, or ` + "`" + `amount` + "`" + `
@@ -4666,21 +4710,20 @@ extend type Mutation {
   refuses; UNAVAILABLE when the channel's answer is not known yet (repeat the
   request: it is never captured twice).
   """
-  capturePayment(id: ID!, amount: MoneyInput, idempotencyKey: String!): Payment! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  capturePayment(input: CapturePaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Cancel a payment that is not captured: voids an authorization at the
   channel. CONFLICT for a payment that is processing, succeeded or failed.
   Canceling a canceled payment returns it unchanged.
   """
-  cancelPayment(id: ID!, idempotencyKey: String!): Payment! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  cancelPayment(input: CancelPaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Refund a captured payment: all that is left, or ` + "`" + `amount` + "`" + `; several partial
-  refunds may follow one another up to the captured amount. The same
-  ` + "`" + `idempotencyKey` + "`" + ` returns the same refund. BAD_USER_INPUT for an amount above
-  what is left to refund; CONFLICT for a payment with nothing captured, or a
-  refund the merchant's pending balance cannot cover.
+  refunds may follow one another up to the captured amount. BAD_USER_INPUT for
+  an amount above what is left to refund; CONFLICT for a payment with nothing
+  captured, or a refund the merchant's pending balance cannot cover.
   """
-  refundPayment(id: ID!, amount: MoneyInput, reason: String, idempotencyKey: String!): Refund! @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  refundPayment(input: RefundPaymentInput!): Refund! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 
 "The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it."
@@ -4704,6 +4747,12 @@ input SignAgreementInput {
   "The bank connector; routing chooses one that takes direct debits when omitted."
   connector: String
   "The same key returns the same agreement."
+  idempotencyKey: String!
+}
+
+input TerminateAgreementInput {
+  id: ID!
+  reason: String
   idempotencyKey: String!
 }
 
@@ -4732,16 +4781,16 @@ extend type Mutation {
   the buyer approves it at their bank; it turns ACTIVE (or FAILED) when the
   bank says so.
   """
-  signAgreement(input: SignAgreementInput!): Agreement! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  signAgreement(input: SignAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "End an agreement at the bank. Terminating a terminated agreement returns it unchanged."
-  terminateAgreement(id: ID!, reason: String, idempotencyKey: String!): Agreement! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  terminateAgreement(input: TerminateAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Charge an ACTIVE agreement, merchant-initiated, without a cashier. The
   payment comes back SUCCEEDED, PROCESSING (the bank answers later) or FAILED.
   CONFLICT for an agreement that is not active; BAD_USER_INPUT for an amount
   above its cap or in another currency.
   """
-  chargeAgreement(input: ChargeAgreementInput!): Payment! @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  chargeAgreement(input: ChargeAgreementInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 `, BuiltIn: false},
 }
@@ -5882,52 +5931,28 @@ func (ec *executionContext) field_Merchant_users_args(ctx context.Context, rawAr
 func (ec *executionContext) field_Mutation_cancelPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelPaymentInput, error) {
+			return ec.unmarshalNCancelPaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCancelPaymentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["id"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["idempotencyKey"] = arg1
+	args["input"] = arg0
 	return args, nil
 }
 
 func (ec *executionContext) field_Mutation_capturePayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CapturePaymentInput, error) {
+			return ec.unmarshalNCapturePaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCapturePaymentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["id"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "amount",
-		func(ctx context.Context, v any) (*model.MoneyInput, error) {
-			return ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["amount"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["idempotencyKey"] = arg2
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -6018,38 +6043,14 @@ func (ec *executionContext) field_Mutation_createMerchant_args(ctx context.Conte
 func (ec *executionContext) field_Mutation_refundPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RefundPaymentInput, error) {
+			return ec.unmarshalNRefundPaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRefundPaymentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["id"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "amount",
-		func(ctx context.Context, v any) (*model.MoneyInput, error) {
-			return ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["amount"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["reason"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["idempotencyKey"] = arg3
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -6084,30 +6085,14 @@ func (ec *executionContext) field_Mutation_signAgreement_args(ctx context.Contex
 func (ec *executionContext) field_Mutation_terminateAgreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TerminateAgreementInput, error) {
+			return ec.unmarshalNTerminateAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTerminateAgreementInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["id"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["reason"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "idempotencyKey",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["idempotencyKey"] = arg2
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -11614,6 +11599,13 @@ func (ec *executionContext) _Mutation_convertBalance(ctx context.Context, field 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *fx.Conversion
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "API_KEY"})
 				if err != nil {
 					var zeroVal *fx.Conversion
@@ -11623,10 +11615,10 @@ func (ec *executionContext) _Mutation_convertBalance(ctx context.Context, field 
 					var zeroVal *fx.Conversion
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires)
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
 			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *fx.Conversion) graphql.Marshaler {
@@ -11670,12 +11662,19 @@ func (ec *executionContext) _Mutation_capturePayment(ctx context.Context, field 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CapturePayment(ctx, fc.Args["id"].(string), fc.Args["amount"].(*model.MoneyInput), fc.Args["idempotencyKey"].(string))
+			return ec.Resolvers.Mutation().CapturePayment(ctx, fc.Args["input"].(model.CapturePaymentInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.Payment
@@ -11685,10 +11684,10 @@ func (ec *executionContext) _Mutation_capturePayment(ctx context.Context, field 
 					var zeroVal *ent.Payment
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires)
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
 			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
@@ -11732,12 +11731,19 @@ func (ec *executionContext) _Mutation_cancelPayment(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CancelPayment(ctx, fc.Args["id"].(string), fc.Args["idempotencyKey"].(string))
+			return ec.Resolvers.Mutation().CancelPayment(ctx, fc.Args["input"].(model.CancelPaymentInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.Payment
@@ -11747,10 +11753,10 @@ func (ec *executionContext) _Mutation_cancelPayment(ctx context.Context, field g
 					var zeroVal *ent.Payment
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires)
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
 			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
@@ -11794,12 +11800,19 @@ func (ec *executionContext) _Mutation_refundPayment(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RefundPayment(ctx, fc.Args["id"].(string), fc.Args["amount"].(*model.MoneyInput), fc.Args["reason"].(*string), fc.Args["idempotencyKey"].(string))
+			return ec.Resolvers.Mutation().RefundPayment(ctx, fc.Args["input"].(model.RefundPaymentInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Refund
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.Refund
@@ -11809,10 +11822,10 @@ func (ec *executionContext) _Mutation_refundPayment(ctx context.Context, field g
 					var zeroVal *ent.Refund
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires)
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
 			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Refund) graphql.Marshaler {
@@ -11862,6 +11875,13 @@ func (ec *executionContext) _Mutation_signAgreement(ctx context.Context, field g
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.Agreement
@@ -11871,10 +11891,10 @@ func (ec *executionContext) _Mutation_signAgreement(ctx context.Context, field g
 					var zeroVal *ent.Agreement
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires)
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
 			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
@@ -11918,12 +11938,19 @@ func (ec *executionContext) _Mutation_terminateAgreement(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().TerminateAgreement(ctx, fc.Args["id"].(string), fc.Args["reason"].(*string), fc.Args["idempotencyKey"].(string))
+			return ec.Resolvers.Mutation().TerminateAgreement(ctx, fc.Args["input"].(model.TerminateAgreementInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.Agreement
@@ -11933,10 +11960,10 @@ func (ec *executionContext) _Mutation_terminateAgreement(ctx context.Context, fi
 					var zeroVal *ent.Agreement
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires)
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
 			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
@@ -11986,6 +12013,13 @@ func (ec *executionContext) _Mutation_chargeAgreement(ctx context.Context, field
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
 				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.Payment
@@ -11995,10 +12029,10 @@ func (ec *executionContext) _Mutation_chargeAgreement(ctx context.Context, field
 					var zeroVal *ent.Payment
 					return zeroVal, errors.New("directive auth is not implemented")
 				}
-				return ec.Directives.Auth(ctx, nil, directive0, requires)
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
 			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
@@ -17705,6 +17739,111 @@ func UnmarshalBankAccountInput(ctx context.Context, raw any) (model.BankAccountI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCancelPaymentInput(ctx context.Context, obj any) (model.CancelPaymentInput, error) {
+	var it model.CancelPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelPaymentInput unmarshals raw into the CancelPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelPaymentInput(ctx context.Context, raw any) (model.CancelPaymentInput, error) {
+	var out model.CancelPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelPaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCapturePaymentInput(ctx context.Context, obj any) (model.CapturePaymentInput, error) {
+	var it model.CapturePaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "amount", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCapturePaymentInput unmarshals raw into the CapturePaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCapturePaymentInput(ctx context.Context, raw any) (model.CapturePaymentInput, error) {
+	var out model.CapturePaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CapturePaymentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputChargeAgreementInput(ctx context.Context, obj any) (model.ChargeAgreementInput, error) {
 	var it model.ChargeAgreementInput
 	if obj == nil {
@@ -18763,6 +18902,69 @@ func UnmarshalRefundOrder(ctx context.Context, raw any) (ent.RefundOrder, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRefundPaymentInput(ctx context.Context, obj any) (model.RefundPaymentInput, error) {
+	var it model.RefundPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "amount", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRefundPaymentInput unmarshals raw into the RefundPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRefundPaymentInput(ctx context.Context, raw any) (model.RefundPaymentInput, error) {
+	var out model.RefundPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RefundPaymentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRiskRuleOrder(ctx context.Context, obj any) (ent.RiskRuleOrder, error) {
 	var it ent.RiskRuleOrder
 	if obj == nil {
@@ -18950,6 +19152,62 @@ func (ec *executionContext) unmarshalInputSignAgreementInput(ctx context.Context
 func UnmarshalSignAgreementInput(ctx context.Context, raw any) (model.SignAgreementInput, error) {
 	var out model.SignAgreementInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SignAgreementInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTerminateAgreementInput(ctx context.Context, obj any) (model.TerminateAgreementInput, error) {
+	var it model.TerminateAgreementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTerminateAgreementInput unmarshals raw into the TerminateAgreementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTerminateAgreementInput(ctx context.Context, raw any) (model.TerminateAgreementInput, error) {
+	var out model.TerminateAgreementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TerminateAgreementInput", raw, &out)
 	return out, err
 }
 
@@ -23032,6 +23290,16 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCancelPaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCancelPaymentInput(ctx context.Context, v any) (model.CancelPaymentInput, error) {
+	res, err := ec.unmarshalInputCancelPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCapturePaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCapturePaymentInput(ctx context.Context, v any) (model.CapturePaymentInput, error) {
+	res, err := ec.unmarshalInputCapturePaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNChargeAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChargeAgreementInput(ctx context.Context, v any) (model.ChargeAgreementInput, error) {
 	res, err := ec.unmarshalInputChargeAgreementInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23638,6 +23906,11 @@ func (ec *executionContext) marshalNRefundOrderField2ᚖgithubᚗcomᚋstraitpay
 	return v
 }
 
+func (ec *executionContext) unmarshalNRefundPaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRefundPaymentInput(ctx context.Context, v any) (model.RefundPaymentInput, error) {
+	res, err := ec.unmarshalInputRefundPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRefundStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋrefundᚐStatus(ctx context.Context, v any) (refund.Status, error) {
 	var res refund.Status
 	err := res.UnmarshalGQL(v)
@@ -23693,6 +23966,11 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNTerminateAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTerminateAgreementInput(ctx context.Context, v any) (model.TerminateAgreementInput, error) {
+	res, err := ec.unmarshalInputTerminateAgreementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {

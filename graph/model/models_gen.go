@@ -26,6 +26,19 @@ type BankAccountInput struct {
 	Country *string `json:"country,omitempty"`
 }
 
+type CancelPaymentInput struct {
+	ID             string `json:"id"`
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type CapturePaymentInput struct {
+	ID string `json:"id"`
+	// How much to capture, in the payment's currency; all of the authorization when omitted.
+	Amount *MoneyInput `json:"amount,omitempty"`
+	// Captures happen once per payment; the key makes a retry replay the first answer.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
 type ChargeAgreementInput struct {
 	AgreementID       string      `json:"agreementID"`
 	Amount            *MoneyInput `json:"amount"`
@@ -39,9 +52,9 @@ type ConvertBalanceInput struct {
 	QuoteID string `json:"quoteID"`
 	// How much to convert, in the quote's base currency.
 	Amount *MoneyInput `json:"amount"`
-	// Makes the conversion happen at most once: a retry with the same key, quote
-	// and amount returns the first result; with anything else it is a CONFLICT.
-	// 1–128 characters of [A-Za-z0-9_-.:].
+	// Makes the conversion happen at most once: a retry with the same key and the
+	// same request replays the first answer byte for byte; with anything else it is
+	// a CONFLICT. 1–128 characters of [A-Za-z0-9_-.:]. See docs/api.md, "Idempotency".
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
@@ -112,6 +125,16 @@ type PaymentListFilter struct {
 	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
 }
 
+type RefundPaymentInput struct {
+	ID string `json:"id"`
+	// How much to refund, in the payment's currency; all that is left when omitted.
+	Amount *MoneyInput `json:"amount,omitempty"`
+	// Why, for the merchant's records (at most 200 characters).
+	Reason *string `json:"reason,omitempty"`
+	// The same key returns the same refund.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
 type SignAgreementInput struct {
 	// ISO 4217 code of the charges.
 	Currency string `json:"currency"`
@@ -125,6 +148,12 @@ type SignAgreementInput struct {
 	Connector *string `json:"connector,omitempty"`
 	// The same key returns the same agreement.
 	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type TerminateAgreementInput struct {
+	ID             string  `json:"id"`
+	Reason         *string `json:"reason,omitempty"`
+	IdempotencyKey string  `json:"idempotencyKey"`
 }
 
 // The authenticated caller.

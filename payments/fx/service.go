@@ -3,12 +3,12 @@ package fx
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/viewer"
@@ -221,8 +221,6 @@ type Conversion struct {
 	Replayed bool
 }
 
-var idempotencyKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_\-.:]{1,128}$`)
-
 // ConversionSource returns the ledger source of a merchant's conversion: the
 // merchant and its idempotency key, so a retry posts nothing new.
 func ConversionSource(merchantID, idempotencyKey string) ledger.Source {
@@ -235,14 +233,18 @@ func ConversionSource(merchantID, idempotencyKey string) ledger.Source {
 // a retry with the same key, quote and amount returns the first conversion
 // with Replayed set, even after the quote expired.
 //
+// The transport's payments/idempotency record answers ordinary retries
+// before Convert runs. The key is also the ledger source, so a conversion run
+// again (after a released key, a crash, or a swept record) posts nothing new.
+//
 // Returns EINVALID for an invalid idempotency key (field "idempotencyKey"), an
 // amount in the wrong currency or not positive, or an expired quote (field
 // "quoteId"); ENOTFOUND for another merchant's or an unknown quote; ECONFLICT
 // if the amount exceeds the available balance, or if the key was already
 // used for a different conversion.
 func (s *Service) Convert(ctx context.Context, merchantID, quoteID string, amount money.Amount, idempotencyKey string) (Conversion, error) {
-	if !idempotencyKeyPattern.MatchString(idempotencyKey) {
-		return Conversion{}, payments.FieldErrorf("idempotencyKey", "idempotency key must be 1–128 characters of [A-Za-z0-9_-.:]")
+	if err := idempotency.ValidateKey(idempotencyKey); err != nil {
+		return Conversion{}, err
 	}
 	q, err := s.Quote(ctx, quoteID)
 	if err != nil {

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,7 +40,7 @@ func (b *bank) Describe(context.Context) (connectors.Descriptor, error) {
 	return connectors.Descriptor{
 		Name: "bank", Version: version, Kind: connectors.KindBank,
 		PaymentMethods: []string{methodTransfer, methodDirectDebit},
-		Currencies:     sandboxCurrencies,
+		Currencies:     sandboxapi.Currencies,
 		Countries:      []string{"GB", "DE", "FR", "NL", "US", "SG", "HK"},
 		Capabilities: []connectors.Capability{
 			connectors.CapAuthorize, connectors.CapQueryPayment, connectors.CapAgreements,
@@ -49,7 +50,7 @@ func (b *bank) Describe(context.Context) (connectors.Descriptor, error) {
 }
 
 func (b *bank) Configure(ctx context.Context, cfg connectors.Config) error {
-	api, webhook, err := configure(ctx, cfg, "bank")
+	api, webhook, err := sandboxapi.Configure(ctx, cfg, "bank")
 	if err != nil {
 		return err
 	}
@@ -139,7 +140,7 @@ func (b *bank) debit(ctx context.Context, r connectors.AuthorizeRequest) (connec
 	if err != nil {
 		return connectors.AuthorizeResponse{}, err
 	}
-	return connectors.AuthorizeResponse{Result: outcome(d.Status, d.DeclineType, d.DeclineCode, ""), PaymentID: d.ID,
+	return connectors.AuthorizeResponse{Result: sandboxapi.Outcome(d.Status, d.DeclineType, d.DeclineCode, ""), PaymentID: d.ID,
 		Amount: connectors.Money{Minor: d.Amount, Currency: d.Currency}}, nil
 }
 
@@ -156,7 +157,7 @@ func (b *bank) QueryPayment(ctx context.Context, r connectors.QueryPaymentReques
 			return connectors.PaymentStatus{}, err
 		}
 		m := connectors.Money{Minor: d.Amount, Currency: d.Currency}
-		st := connectors.PaymentStatus{Result: outcome(d.Status, d.DeclineType, d.DeclineCode, ""), PaymentID: d.ID,
+		st := connectors.PaymentStatus{Result: sandboxapi.Outcome(d.Status, d.DeclineType, d.DeclineCode, ""), PaymentID: d.ID,
 			Reference: d.Reference, Status: d.Status, Amount: m}
 		if d.Status == "approved" {
 			st.Captured = m
@@ -204,7 +205,7 @@ type agreement struct {
 }
 
 func (a agreement) response() connectors.AgreementResponse {
-	resp := connectors.AgreementResponse{Result: outcome(a.Status, a.DeclineType, a.DeclineCode, ""), AgreementID: a.ID, Status: a.State}
+	resp := connectors.AgreementResponse{Result: sandboxapi.Outcome(a.Status, a.DeclineType, a.DeclineCode, ""), AgreementID: a.ID, Status: a.State}
 	if a.Action != nil {
 		resp.NextAction = &connectors.NextAction{Type: connectors.ActionRedirect, URL: a.Action.URL}
 	}
@@ -274,7 +275,7 @@ func (b *bank) TerminateAgreement(ctx context.Context, r connectors.TerminateAgr
 	if err != nil {
 		return connectors.AgreementResponse{}, err
 	}
-	return connectors.AgreementResponse{Result: outcome(op.Status, op.DeclineType, op.DeclineCode, ""),
+	return connectors.AgreementResponse{Result: sandboxapi.Outcome(op.Status, op.DeclineType, op.DeclineCode, ""),
 		AgreementID: op.Agreement.ID, Status: op.Agreement.State}, nil
 }
 
@@ -298,7 +299,7 @@ func (b *bank) Payout(ctx context.Context, r connectors.PayoutRequest) (connecto
 	if err != nil {
 		return connectors.OperationResponse{}, err
 	}
-	return connectors.OperationResponse{Result: outcome(p.Status, p.DeclineType, p.DeclineCode, ""), ID: p.ID,
+	return connectors.OperationResponse{Result: sandboxapi.Outcome(p.Status, p.DeclineType, p.DeclineCode, ""), ID: p.ID,
 		Amount: connectors.Money{Minor: p.Amount, Currency: p.Currency}}, nil
 }
 
@@ -327,7 +328,7 @@ func (b *bank) QueryBalance(ctx context.Context, r connectors.BalanceRequest) (c
 }
 
 func (b *bank) FetchSettlementReport(ctx context.Context, r connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
-	return settlementReport(ctx, b.api, "/bank/settlements", r.Date)
+	return sandboxapi.SettlementReport(ctx, b.api, "/bank/settlements", r.Date)
 }
 
 // HandleHTTP turns the bank's signed notifications into events: incoming
@@ -337,7 +338,7 @@ func (b *bank) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connecto
 	if r.Path != "/webhook" || r.Method != http.MethodPost {
 		return connectors.HTTPResponse{Status: http.StatusNotFound}, nil
 	}
-	n, err := verify(b.webhook, r)
+	n, err := sandboxapi.Verify(b.webhook, r)
 	if err != nil {
 		sdk.Logger().Warn("webhook refused", "err", err)
 		return connectors.HTTPResponse{Status: http.StatusUnauthorized}, nil
@@ -352,7 +353,7 @@ func (b *bank) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connecto
 		Status           string `json:"status"`
 		FailureCode      string `json:"failure_code"`
 	}
-	if err := n.decode(&obj); err != nil {
+	if err := n.Decode(&obj); err != nil {
 		return connectors.HTTPResponse{Status: http.StatusBadRequest}, nil
 	}
 	ev := connectors.Event{ID: n.ID, OccurredAt: n.CreatedAt, Reference: obj.Reference, ObjectID: obj.ID,

@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 	"net/http"
 	"net/url"
 
@@ -39,7 +40,7 @@ func (c *cardnet) Describe(context.Context) (connectors.Descriptor, error) {
 	return connectors.Descriptor{
 		Name: "cardnet", Version: version, Kind: connectors.KindCardScheme,
 		PaymentMethods: []string{"card"},
-		Currencies:     sandboxCurrencies,
+		Currencies:     sandboxapi.Currencies,
 		Countries:      []string{"US", "GB", "DE", "FR", "JP", "CN", "HK", "SG", "AU", "CA"},
 		Capabilities: []connectors.Capability{
 			connectors.CapAuthorize, connectors.CapPreauth, connectors.CapPartialCapture,
@@ -52,7 +53,7 @@ func (c *cardnet) Describe(context.Context) (connectors.Descriptor, error) {
 // Configure receives the settings from Strait's manifest: never read
 // secrets from the environment.
 func (c *cardnet) Configure(ctx context.Context, cfg connectors.Config) error {
-	api, webhook, err := configure(ctx, cfg, "card")
+	api, webhook, err := sandboxapi.Configure(ctx, cfg, "card")
 	if err != nil {
 		return err
 	}
@@ -82,7 +83,7 @@ type cardPayment struct {
 
 // result maps the payment's status to the normalized outcome.
 func (p cardPayment) result() connectors.Result {
-	return outcome(p.Status, p.DeclineType, p.DeclineCode, p.DeclineMessage)
+	return sandboxapi.Outcome(p.Status, p.DeclineType, p.DeclineCode, p.DeclineMessage)
 }
 
 func (c *cardnet) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (connectors.AuthorizeResponse, error) {
@@ -140,7 +141,7 @@ func (c *cardnet) operate(ctx context.Context, path string, body map[string]any)
 		return connectors.OperationResponse{}, err
 	}
 	return connectors.OperationResponse{
-		Result: outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMessage),
+		Result: sandboxapi.Outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMessage),
 		ID:     op.ID, Amount: connectors.Money{Minor: op.Amount, Currency: op.Currency},
 	}, nil
 }
@@ -197,7 +198,7 @@ func notFound() connectors.PaymentStatus {
 }
 
 func (c *cardnet) FetchSettlementReport(ctx context.Context, r connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
-	return settlementReport(ctx, c.api, "/card/settlements", r.Date)
+	return sandboxapi.SettlementReport(ctx, c.api, "/card/settlements", r.Date)
 }
 
 // HandleHTTP receives the network's webhooks under
@@ -208,7 +209,7 @@ func (c *cardnet) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (conne
 	if r.Path != "/webhook" || r.Method != http.MethodPost {
 		return connectors.HTTPResponse{Status: http.StatusNotFound}, nil
 	}
-	n, err := verify(c.webhook, r)
+	n, err := sandboxapi.Verify(c.webhook, r)
 	if err != nil {
 		sdk.Logger().Warn("webhook refused", "err", err)
 		return connectors.HTTPResponse{Status: http.StatusUnauthorized}, nil
@@ -217,14 +218,14 @@ func (c *cardnet) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (conne
 	switch n.Type {
 	case "card.payment.authorized", "card.payment.declined":
 		var p cardPayment
-		if err := n.decode(&p); err != nil {
+		if err := n.Decode(&p); err != nil {
 			return connectors.HTTPResponse{Status: http.StatusBadRequest}, nil
 		}
 		ev.Type, ev.PaymentID, ev.Reference, ev.Result, ev.Status = connectors.EventPaymentResult, p.ID, p.MerchantReference, p.result(), p.State
 		ev.Amount = connectors.Money{Minor: p.Amount, Currency: p.Currency}
 	case "card.chargeback.created":
 		var cb chargeback
-		if err := n.decode(&cb); err != nil {
+		if err := n.Decode(&cb); err != nil {
 			return connectors.HTTPResponse{Status: http.StatusBadRequest}, nil
 		}
 		ev.Type, ev.PaymentID, ev.Reference, ev.ObjectID, ev.Status = connectors.EventChargeback, cb.PaymentID, cb.MerchantReference, cb.ID, cb.Status

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 	"net/http"
 	"net/url"
 
@@ -40,7 +41,7 @@ func (w *wallet) Describe(context.Context) (connectors.Descriptor, error) {
 	return connectors.Descriptor{
 		Name: "wallet", Version: version, Kind: connectors.KindWallet,
 		PaymentMethods: []string{methodRedirect, methodQR},
-		Currencies:     sandboxCurrencies,
+		Currencies:     sandboxapi.Currencies,
 		Countries:      []string{"CN", "HK", "SG", "US", "GB"},
 		Capabilities: []connectors.Capability{
 			connectors.CapAuthorize, connectors.CapRefund, connectors.CapQueryPayment,
@@ -50,7 +51,7 @@ func (w *wallet) Describe(context.Context) (connectors.Descriptor, error) {
 }
 
 func (w *wallet) Configure(ctx context.Context, cfg connectors.Config) error {
-	api, webhook, err := configure(ctx, cfg, "wallet")
+	api, webhook, err := sandboxapi.Configure(ctx, cfg, "wallet")
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ type walletPayment struct {
 }
 
 func (p walletPayment) result() connectors.Result {
-	return outcome(p.Status, p.DeclineType, p.DeclineCode, "")
+	return sandboxapi.Outcome(p.Status, p.DeclineType, p.DeclineCode, "")
 }
 
 func (p walletPayment) money(minor int64) connectors.Money {
@@ -134,7 +135,7 @@ func (w *wallet) Refund(ctx context.Context, r connectors.RefundRequest) (connec
 		return connectors.OperationResponse{}, err
 	}
 	return connectors.OperationResponse{
-		Result: outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMsg),
+		Result: sandboxapi.Outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMsg),
 		ID:     op.ID, Amount: connectors.Money{Minor: op.Amount, Currency: op.Currency},
 	}, nil
 }
@@ -172,7 +173,7 @@ func notFound() connectors.PaymentStatus {
 }
 
 func (w *wallet) FetchSettlementReport(ctx context.Context, r connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
-	return settlementReport(ctx, w.api, "/wallet/settlements", r.Date)
+	return sandboxapi.SettlementReport(ctx, w.api, "/wallet/settlements", r.Date)
 }
 
 // HandleHTTP turns the wallet's signed notifications into payment events.
@@ -180,7 +181,7 @@ func (w *wallet) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connec
 	if r.Path != "/webhook" || r.Method != http.MethodPost {
 		return connectors.HTTPResponse{Status: http.StatusNotFound}, nil
 	}
-	n, err := verify(w.webhook, r)
+	n, err := sandboxapi.Verify(w.webhook, r)
 	if err != nil {
 		sdk.Logger().Warn("webhook refused", "err", err)
 		return connectors.HTTPResponse{Status: http.StatusUnauthorized}, nil
@@ -191,7 +192,7 @@ func (w *wallet) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connec
 		return connectors.HTTPResponse{Status: http.StatusOK}, nil
 	}
 	var p walletPayment
-	if err := n.decode(&p); err != nil {
+	if err := n.Decode(&p); err != nil {
 		return connectors.HTTPResponse{Status: http.StatusBadRequest}, nil
 	}
 	ev := connectors.Event{ID: n.ID, Type: connectors.EventPaymentResult, OccurredAt: n.CreatedAt,

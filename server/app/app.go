@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/graph"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/fx"
+	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -38,6 +39,8 @@ type App struct {
 	Tenancy *tenancy.Service
 	// Cashier is the payment core; its janitor runs while the App serves.
 	Cashier *cashier.Service
+	// Idempotency keeps the answers of idempotent mutations; see RunJanitors.
+	Idempotency *idempotency.Service
 
 	metrics *metrics
 	handler http.Handler
@@ -67,6 +70,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	opts.Log = WithRequestIDs(opts.Log)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -96,9 +100,11 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	// source until the fx connector is wired: quoting answers UNAVAILABLE.
 	led := ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now})
 	fxs := fx.NewService(db.Client, led, fx.Config{Now: opts.Now})
+	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now})
+	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
 	a.Cashier = newCashier(db, led, opts)
-	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs, Cashier: a.Cashier}
-	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a))
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs, Idempotency: idem, Cashier: a.Cashier}
+	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }
 
@@ -129,18 +135,14 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 		ErrorLog:       slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	jctx, stopJanitor := context.WithCancel(ctx)
-	defer stopJanitor()
-	go a.Cashier.RunJanitor(jctx, janitorEvery)
 	errc := make(chan error, 1)
 	go func() {
-		scheme := "http"
 		if a.Config.TLSCert != "" {
-			scheme = "https"
+			a.Log.Info("serving", "addr", ln.Addr().String(), "scheme", "https", "dev", a.Config.Dev)
 			errc <- srv.ServeTLS(ln, a.Config.TLSCert, a.Config.TLSKey)
 			return
 		}
-		a.Log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "dev", a.Config.Dev)
+		a.Log.Info("serving", "addr", ln.Addr().String(), "scheme", "http", "dev", a.Config.Dev)
 		errc <- srv.Serve(ln)
 	}()
 	select {

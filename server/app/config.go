@@ -28,7 +28,14 @@ type Config struct {
 	LogLevel    string        // STRAIT_LOG_LEVEL: debug, info, warn, error
 	ShutdownIn  time.Duration // STRAIT_SHUTDOWN_TIMEOUT
 	CORSOrigins []string      // STRAIT_CORS_ORIGINS: comma-separated origins allowed for browsers and websockets
+	// IdempotencyTTL is how long idempotency records are kept before the
+	// janitor sweeps them (STRAIT_IDEMPOTENCY_TTL); zero means 24h.
+	IdempotencyTTL time.Duration
 }
+
+// minIdempotencyTTL is the floor for IdempotencyTTL: clients are promised,
+// as by Stripe, that a key replays for at least a day.
+const minIdempotencyTTL = 24 * time.Hour
 
 // ParseConfig reads flags from args over STRAIT_* variables from getenv.
 // Unknown flags are errors.
@@ -46,6 +53,10 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	if err != nil {
 		return c, fmt.Errorf("STRAIT_SHUTDOWN_TIMEOUT: %w", err)
 	}
+	idemTTL, err := time.ParseDuration(env("STRAIT_IDEMPOTENCY_TTL", "24h"))
+	if err != nil {
+		return c, fmt.Errorf("STRAIT_IDEMPOTENCY_TTL: %w", err)
+	}
 	fs.StringVar(&c.Addr, "addr", env("STRAIT_ADDR", ":8080"), "listen address")
 	fs.StringVar(&c.DataDir, "data-dir", env("STRAIT_DATA_DIR", "./data"), "data directory (SQLite file, signing keys, uploads)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("STRAIT_DATABASE_URL", ""), "database URL: sqlite:PATH or mysql://user:pass@host:port/db (default: SQLite in the data directory)")
@@ -56,6 +67,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.StringVar(&c.TLSKey, "tls-key", env("STRAIT_TLS_KEY", ""), "TLS key file")
 	fs.StringVar(&c.LogLevel, "log-level", env("STRAIT_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", shutdown, "how long to drain requests on shutdown")
+	fs.DurationVar(&c.IdempotencyTTL, "idempotency-ttl", idemTTL, "how long idempotency keys replay before the janitor sweeps them (at least 24h)")
 	origins := fs.String("cors-origins", env("STRAIT_CORS_ORIGINS", ""), "comma-separated browser origins allowed (websockets and CORS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -73,6 +85,9 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	}
 	if c.KeysDir == "" {
 		c.KeysDir = filepath.Join(c.DataDir, "keys")
+	}
+	if c.IdempotencyTTL < minIdempotencyTTL {
+		return c, fmt.Errorf("STRAIT_IDEMPOTENCY_TTL is %s: keys must replay for at least %s", c.IdempotencyTTL, minIdempotencyTTL)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return c, errors.New("TLS needs both STRAIT_TLS_CERT and STRAIT_TLS_KEY")

@@ -28,8 +28,9 @@ const parserTokenLimit = 2000
 const maxBodyBytes = 256 << 10
 
 // newGraphQLServer builds the hardened gqlgen handler: POST, GET for queries
-// only, and graphql-transport-ws websockets on the same path.
-func newGraphQLServer(es graphql.ExecutableSchema, a *App) *handler.Server {
+// only, and graphql-transport-ws websockets on the same path. exts are used
+// last, inside the metrics, in order.
+func newGraphQLServer(es graphql.ExecutableSchema, a *App, exts ...graphql.HandlerExtension) *handler.Server {
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
@@ -64,6 +65,9 @@ func newGraphQLServer(es graphql.ExecutableSchema, a *App) *handler.Server {
 	}
 	srv.Use(graph.DefaultLimits) // after Introspection: it refuses introspection when off
 	srv.Use(graphqlMetrics{a.metrics})
+	for _, ext := range exts {
+		srv.Use(ext)
+	}
 	return srv
 }
 
@@ -84,6 +88,14 @@ func queriesOnlyOverGET(next http.Handler) http.Handler {
 			}
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// markReplays sets the Idempotent-Replayed header on replayed answers.
+func markReplays(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := graph.WithReplayNotice(r.Context(), func() { w.Header().Set(graph.ReplayedHeader, "true") })
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

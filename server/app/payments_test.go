@@ -84,42 +84,50 @@ func TestMerchantOperationsOverGraphQL(t *testing.T) {
 		}
 		id := authorized()
 
-		capture := `mutation($id: ID!, $amount: Int64!, $cur: String!) {
-		  capturePayment(id: $id, amount: {amount: $amount, currency: $cur}, idempotencyKey: "cap-1") {
+		capture := `mutation($id: ID!, $amount: Int64!, $cur: String!, $key: String!) {
+		  capturePayment(input: {id: $id, amount: {amount: $amount, currency: $cur}, idempotencyKey: $key}) {
 		    status amountCaptured { amount } amountCapturable { amount } fee { amount decimal } } }`
 		refund := `mutation($id: ID!, $amount: Int64!, $key: String!) {
-		  refundPayment(id: $id, amount: {amount: $amount, currency: "USD"}, reason: "returned", idempotencyKey: $key) {
+		  refundPayment(input: {id: $id, amount: {amount: $amount, currency: "USD"}, reason: "returned", idempotencyKey: $key}) {
 		    id status amount { amount } feeReversed { amount } } }`
 		for _, tt := range []struct {
 			name, token, query, code string
 			vars                     map[string]any
 		}{
-			{"capture above the authorization", "key_a", capture, "BAD_USER_INPUT", map[string]any{"id": id, "amount": "1001", "cur": "USD"}},
-			{"capture in another currency", "key_a", capture, "BAD_USER_INPUT", map[string]any{"id": id, "amount": "100", "cur": "EUR"}},
-			{"capture of zero", "key_a", capture, "BAD_USER_INPUT", map[string]any{"id": id, "amount": "0", "cur": "USD"}},
+			{"capture above the authorization", "key_a", capture, "BAD_USER_INPUT", map[string]any{"id": id, "amount": "1001", "cur": "USD", "key": "cap-1"}},
+			{"capture in another currency", "key_a", capture, "BAD_USER_INPUT", map[string]any{"id": id, "amount": "100", "cur": "EUR", "key": "cap-2"}},
+			{"capture of zero", "key_a", capture, "BAD_USER_INPUT", map[string]any{"id": id, "amount": "0", "cur": "USD", "key": "cap-3"}},
 			{"refund before capture", "key_a", refund, "CONFLICT", map[string]any{"id": id, "amount": "10", "key": "r0"}},
-			{"another merchant's capture", "key_b", capture, "NOT_FOUND", map[string]any{"id": id, "amount": "10", "cur": "USD"}},
-			{"an analyst's capture", "analyst", capture, "FORBIDDEN", map[string]any{"id": id, "amount": "10", "cur": "USD"}},
+			{"another merchant's capture", "key_b", capture, "NOT_FOUND", map[string]any{"id": id, "amount": "10", "cur": "USD", "key": "cap-4"}},
+			{"an analyst's capture", "analyst", capture, "FORBIDDEN", map[string]any{"id": id, "amount": "10", "cur": "USD", "key": "cap-5"}},
 		} {
 			if r := gql(t, h, tt.token, tt.query, tt.vars); code(r) != tt.code {
 				t.Errorf("%s: %+v, want %s", tt.name, r, tt.code)
 			}
 		}
 
-		r := gql(t, h, "key_a", capture, map[string]any{"id": id, "amount": "600", "cur": "USD"})
+		r := gql(t, h, "key_a", capture, map[string]any{"id": id, "amount": "600", "cur": "USD", "key": "cap-6"})
 		// 30 + ⌈600 × 2.9 %⌉ = 48.
 		if code(r) != "" || dig(t, r.Data, "capturePayment", "status") != "SUCCEEDED" ||
 			dig(t, r.Data, "capturePayment", "amountCaptured", "amount") != "600" || dig(t, r.Data, "capturePayment", "fee", "decimal") != "0.48" {
 			t.Fatalf("capture: %+v", r)
 		}
+		// A retry with the same key replays; the key with another request conflicts.
+		if again := gql(t, h, "key_a", capture, map[string]any{"id": id, "amount": "600", "cur": "USD", "key": "cap-6"}); code(again) != "" ||
+			dig(t, again.Data, "capturePayment", "amountCaptured", "amount") != "600" {
+			t.Fatalf("replayed capture: %+v", again)
+		}
+		if again := gql(t, h, "key_a", capture, map[string]any{"id": id, "amount": "601", "cur": "USD", "key": "cap-6"}); code(again) != "CONFLICT" {
+			t.Fatalf("capture key reused: %+v", again)
+		}
 		if r := gql(t, h, "key_a", refund, map[string]any{"id": id, "amount": "601", "key": "r1"}); code(r) != "BAD_USER_INPUT" {
 			t.Fatalf("refund above captured: %+v", r)
 		}
-		r = gql(t, h, "key_a", refund, map[string]any{"id": id, "amount": "300", "key": "r1"})
+		r = gql(t, h, "key_a", refund, map[string]any{"id": id, "amount": "300", "key": "r2"})
 		if code(r) != "" || dig(t, r.Data, "refundPayment", "status") != "SUCCEEDED" || dig(t, r.Data, "refundPayment", "feeReversed", "amount") != "24" {
 			t.Fatalf("refund: %+v", r)
 		}
-		if r := gql(t, h, "key_a", `mutation($id: ID!) { cancelPayment(id: $id, idempotencyKey: "c1") { status } }`, map[string]any{"id": id}); code(r) != "CONFLICT" {
+		if r := gql(t, h, "key_a", `mutation($id: ID!) { cancelPayment(input: {id: $id, idempotencyKey: "c1"}) { status } }`, map[string]any{"id": id}); code(r) != "CONFLICT" {
 			t.Fatalf("cancel succeeded: %+v", r)
 		}
 		r = gql(t, h, "key_a", `query($id: ID!) { payment(id: $id) { status nextAction { type } amountRefunded { amount }
@@ -131,7 +139,7 @@ func TestMerchantOperationsOverGraphQL(t *testing.T) {
 		}
 
 		other := authorized()
-		r = gql(t, h, "key_a", `mutation($id: ID!) { cancelPayment(id: $id, idempotencyKey: "c2") { status canceledAt } }`, map[string]any{"id": other})
+		r = gql(t, h, "key_a", `mutation($id: ID!) { cancelPayment(input: {id: $id, idempotencyKey: "c2"}) { status canceledAt } }`, map[string]any{"id": other})
 		if code(r) != "" || dig(t, r.Data, "cancelPayment", "status") != "CANCELED" {
 			t.Fatalf("cancel: %+v", r)
 		}

@@ -27,7 +27,7 @@ const maxCredentialLen = 8 << 10
 
 func (a *App) routes(gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", a.metrics.instrument("graphql", a.requireAuth(queriesOnlyOverGET(limitBody(gql)))))
+	mux.Handle("/graphql", a.metrics.instrument("graphql", a.requireAuth(queriesOnlyOverGET(limitBody(markReplays(gql))))))
 	mux.Handle("GET /healthz", a.metrics.instrument("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})))
@@ -76,7 +76,7 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		a.Log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", sw.code), slog.Duration("duration", time.Since(start)), slog.String("remote", remote))
 	})
 }
@@ -90,7 +90,7 @@ func (a *App) recoverPanics(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				a.Log.ErrorContext(r.Context(), "panic", "panic", p, "stack", string(debug.Stack()), "request_id", RequestID(r.Context()))
+				a.Log.ErrorContext(r.Context(), "panic", "panic", p, "stack", string(debug.Stack()))
 				writeGraphQLError(w, http.StatusInternalServerError, graph.CodeInternal, "internal error")
 			}
 		}()
@@ -172,6 +172,7 @@ func (a *App) cors(next http.Handler) http.Handler {
 			h.Set("Vary", "Origin")
 			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, X-Request-Id")
 			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Expose-Headers", "Idempotent-Replayed, X-Request-Id")
 			h.Set("Access-Control-Max-Age", "600")
 			if r.Method == http.MethodOptions {
 				w.WriteHeader(http.StatusNoContent)

@@ -1,8 +1,9 @@
-package main
-
-// What every sandbox connector shares: configuration, outcome mapping,
-// webhook verification and settlement reports. Each reference connector
-// carries its own copy of this file so that it can be copied alone.
+// Package sandboxapi is what the reference connectors share about the
+// sandbox's HTTP API: configuration, outcome mapping, webhook verification and
+// settlement reports. A connector author copying a reference plugin copies
+// this package with it; it imports only the SDK and the contract, like the
+// plugins themselves.
+package sandboxapi
 
 import (
 	"context"
@@ -17,12 +18,12 @@ import (
 	"github.com/straitpay/strait/connectors/sdk"
 )
 
-// sandboxCurrencies are the currencies the sandbox channels accept.
-var sandboxCurrencies = []string{"USD", "EUR", "GBP", "JPY", "CNY", "HKD", "SGD", "KWD", "BHD", "JOD",
+// Currencies are the currencies the sandbox channels accept.
+var Currencies = []string{"USD", "EUR", "GBP", "JPY", "CNY", "HKD", "SGD", "KWD", "BHD", "JOD",
 	"AUD", "CAD", "CHF", "NZD", "KRW", "INR", "MYR", "THB", "AED", "SAR", "TWD", "SEK", "NOK", "DKK",
 	"PHP", "IDR", "VND", "MXN", "BRL"}
 
-// configure reads the settings every sandbox connector takes:
+// Configure reads the settings every sandbox connector takes:
 //
 //	base_url        the channel's API, e.g. http://127.0.0.1:8090
 //	api_key         the channel's API key (a secret: reference it as ${VAR})
@@ -30,7 +31,7 @@ var sandboxCurrencies = []string{"USD", "EUR", "GBP", "JPY", "CNY", "HKD", "SGD"
 //	webhook_url     optional: Strait's public URL for this connector's
 //	                webhooks; when set, the endpoint is registered with the
 //	                channel, which is idempotent, on every start.
-func configure(ctx context.Context, cfg connectors.Config, channel string) (*sdk.Channel, sdk.Webhook, error) {
+func Configure(ctx context.Context, cfg connectors.Config, channel string) (*sdk.Channel, sdk.Webhook, error) {
 	base, key := cfg["base_url"], cfg["api_key"]
 	if _, err := url.ParseRequestURI(base); err != nil || key == "" {
 		return nil, sdk.Webhook{}, connectors.Errorf(connectors.EINVALID, "base_url (a URL) and api_key are required")
@@ -49,9 +50,9 @@ func configure(ctx context.Context, cfg connectors.Config, channel string) (*sdk
 	return api, wh, nil
 }
 
-// outcome maps the sandbox's status words to the normalized outcome,
+// Outcome maps the sandbox's status words to the normalized outcome,
 // keeping the channel's own decline code and message.
-func outcome(status, declineType, code, message string) connectors.Result {
+func Outcome(status, declineType, code, message string) connectors.Result {
 	switch status {
 	case "approved":
 		return connectors.Approved()
@@ -70,8 +71,8 @@ func outcome(status, declineType, code, message string) connectors.Result {
 	return connectors.Unknown("unrecognized channel status " + status)
 }
 
-// notification is the sandbox's webhook envelope.
-type notification struct {
+// Notification is the sandbox's webhook envelope.
+type Notification struct {
 	ID        string          `json:"id"`
 	Type      string          `json:"type"`
 	Channel   string          `json:"channel"`
@@ -79,33 +80,33 @@ type notification struct {
 	Data      json.RawMessage `json:"data"`
 }
 
-func (n notification) decode(v any) error { return json.Unmarshal(n.Data, v) }
+func (n Notification) Decode(v any) error { return json.Unmarshal(n.Data, v) }
 
-// verify checks the sandbox's signature, hex(HMAC-SHA256(secret,
+// Verify checks the sandbox's signature, hex(HMAC-SHA256(secret,
 // id.timestamp.body)) in "X-Sandbox-Signature: v1=…", and decodes the
 // envelope. The id in the body must be the signed one.
-func verify(w sdk.Webhook, r connectors.HTTPRequest) (notification, error) {
+func Verify(w sdk.Webhook, r connectors.HTTPRequest) (Notification, error) {
 	id := r.Headers.Get("X-Sandbox-Event-Id")
 	ts := r.Headers.Get("X-Sandbox-Timestamp")
 	sig, ok := strings.CutPrefix(r.Headers.Get("X-Sandbox-Signature"), "v1=")
 	if id == "" || !ok {
-		return notification{}, fmt.Errorf("%w: signature headers missing", sdk.ErrBadSignature)
+		return Notification{}, fmt.Errorf("%w: signature headers missing", sdk.ErrBadSignature)
 	}
 	if err := w.Verify(ts, sig, []byte(id), []byte(ts), r.Body); err != nil {
-		return notification{}, err
+		return Notification{}, err
 	}
-	var n notification
+	var n Notification
 	if err := json.Unmarshal(r.Body, &n); err != nil {
-		return notification{}, fmt.Errorf("decode webhook: %w", err)
+		return Notification{}, fmt.Errorf("decode webhook: %w", err)
 	}
 	if n.ID != id {
-		return notification{}, fmt.Errorf("%w: body id %q is not the signed id", sdk.ErrBadSignature, n.ID)
+		return Notification{}, fmt.Errorf("%w: body id %q is not the signed id", sdk.ErrBadSignature, n.ID)
 	}
 	return n, nil
 }
 
-// settlementReport fetches one day's report from path.
-func settlementReport(ctx context.Context, api *sdk.Channel, path, date string) (connectors.SettlementReport, error) {
+// SettlementReport fetches one day's report from path.
+func SettlementReport(ctx context.Context, api *sdk.Channel, path, date string) (connectors.SettlementReport, error) {
 	var rep struct {
 		Items []struct {
 			Type              string `json:"type"`

@@ -1,0 +1,42 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/straitpay/strait/payments/idempotency"
+)
+
+// sweepEvery is how often the janitor sweeps idempotency records: often
+// enough that the table holds little more than a TTL's worth of keys, rarely
+// enough that the sweep costs nothing. Every replica sweeps; deleting what
+// another replica deleted is harmless.
+const sweepEvery = 10 * time.Minute
+
+// RunJanitors does Strait's background upkeep until ctx ends: the payment
+// janitor (unknown and stale attempts, pending refunds) every janitorEvery;
+// and now, and then every sweepEvery, it deletes idempotency records older
+// than Config.IdempotencyTTL.
+func (a *App) RunJanitors(ctx context.Context) {
+	go a.Cashier.RunJanitor(ctx, janitorEvery)
+	ttl := a.Config.IdempotencyTTL
+	if ttl <= 0 {
+		ttl = idempotency.DefaultTTL
+	}
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		n, err := a.Idempotency.Sweep(ctx, ttl)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.Log.ErrorContext(ctx, "idempotency sweep failed", "err", err)
+		case n > 0:
+			a.Log.InfoContext(ctx, "idempotency records swept", "count", n, "older_than", ttl.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

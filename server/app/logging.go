@@ -1,0 +1,35 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+)
+
+// requestIDHandler adds the request ID to every record logged with a request's
+// context, so a line from deep in a resolver can be matched to its request
+// (and to the X-Request-Id the caller saw).
+type requestIDHandler struct{ slog.Handler }
+
+// WithRequestIDs wraps a logger so that records logged with a request context
+// carry "request_id".
+func WithRequestIDs(l *slog.Logger) *slog.Logger {
+	if _, ok := l.Handler().(requestIDHandler); ok {
+		return l
+	}
+	return slog.New(requestIDHandler{l.Handler()})
+}
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}
