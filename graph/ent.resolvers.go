@@ -50,6 +50,12 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 // Refund returns generated.RefundResolver implementation.
 func (r *Resolver) Refund() generated.RefundResolver { return &refundResolver{r} }
 
+// RiskRule returns generated.RiskRuleResolver implementation.
+func (r *Resolver) RiskRule() generated.RiskRuleResolver { return &riskRuleResolver{r} }
+
+// RoutingRule returns generated.RoutingRuleResolver implementation.
+func (r *Resolver) RoutingRule() generated.RoutingRuleResolver { return &routingRuleResolver{r} }
+
 type (
 	agreementResolver       struct{ *Resolver }
 	checkoutSessionResolver struct{ *Resolver }
@@ -59,4 +65,6 @@ type (
 	postingResolver         struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	refundResolver          struct{ *Resolver }
+	riskRuleResolver        struct{ *Resolver }
+	routingRuleResolver     struct{ *Resolver }
 )

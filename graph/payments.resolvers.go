@@ -7,11 +7,18 @@ package graph
 
 import (
 	"context"
+	"time"
 
+	"entgo.io/contrib/entgql"
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/graph/generated"
 	"github.com/straitpay/strait/graph/model"
+	"github.com/straitpay/strait/graph/scalar"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/rulebook"
 )
 
 // MaxAmount is the resolver for the maxAmount field.
@@ -52,6 +59,16 @@ func (r *mutationResolver) ChargeAgreement(ctx context.Context, input model.Char
 	return r.Cashier.ChargeAgreement(ctx, input.AgreementID, moneyInput(input.Amount), deref(input.Description), deref(input.MerchantReference), input.IdempotencyKey)
 }
 
+// UpsertRiskRule is the resolver for the upsertRiskRule field.
+func (r *mutationResolver) UpsertRiskRule(ctx context.Context, input model.RiskRuleInput) (*ent.RiskRule, error) {
+	return r.Rules.UpsertRiskRule(ctx, riskRuleOf(input))
+}
+
+// UpsertRoutingRule is the resolver for the upsertRoutingRule field.
+func (r *mutationResolver) UpsertRoutingRule(ctx context.Context, input model.RoutingRuleInput) (*ent.RoutingRule, error) {
+	return r.Rules.UpsertRoutingRule(ctx, routingRuleOf(input))
+}
+
 // NextAction is the resolver for the nextAction field.
 func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error) {
 	return cashier.NextActionOf(obj), nil
@@ -67,7 +84,79 @@ func (r *queryResolver) Agreement(ctx context.Context, id string) (*ent.Agreemen
 	return r.Cashier.Agreement(ctx, id)
 }
 
+// RiskRules is the resolver for the riskRules field.
+func (r *queryResolver) RiskRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RiskRuleConnection, error) {
+	return r.Client.RiskRule.Query().Paginate(ctx, after, first, nil, nil)
+}
+
+// RoutingRules is the resolver for the routingRules field.
+func (r *queryResolver) RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error) {
+	return r.Client.RoutingRule.Query().Paginate(ctx, after, first, nil, nil)
+}
+
 // FeeReversed is the resolver for the feeReversed field.
 func (r *refundResolver) FeeReversed(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
 	return amount(obj.FeeReversed, obj.Currency)
 }
+
+// Params is the resolver for the params field.
+func (r *riskRuleResolver) Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error) {
+	rule, err := rulebook.RiskRule(obj)
+	return &rule.Params, err
+}
+
+// Currency is the resolver for the currency field.
+func (r *riskRuleParamsResolver) Currency(ctx context.Context, obj *risk.Params) (*string, error) {
+	return nonEmpty(obj.Currency.Code()), nil
+}
+
+// MaxMinor is the resolver for the maxMinor field.
+func (r *riskRuleParamsResolver) MaxMinor(ctx context.Context, obj *risk.Params) (*scalar.Int64, error) {
+	return optionalInt64(obj.MaxMinor), nil
+}
+
+// Dimension is the resolver for the dimension field.
+func (r *riskRuleParamsResolver) Dimension(ctx context.Context, obj *risk.Params) (*string, error) {
+	return nonEmpty(string(obj.Dimension)), nil
+}
+
+// WindowSeconds is the resolver for the windowSeconds field.
+func (r *riskRuleParamsResolver) WindowSeconds(ctx context.Context, obj *risk.Params) (*int, error) {
+	secs := int(obj.Window / time.Second)
+	return &secs, nil
+}
+
+// Methods is the resolver for the methods field.
+func (r *routingMatchResolver) Methods(ctx context.Context, obj *routing.Match) ([]string, error) {
+	return methodNames(obj.Methods), nil
+}
+
+// Currencies is the resolver for the currencies field.
+func (r *routingMatchResolver) Currencies(ctx context.Context, obj *routing.Match) ([]string, error) {
+	return currencyCodes(obj.Currencies), nil
+}
+
+// Match is the resolver for the match field.
+func (r *routingRuleResolver) Match(ctx context.Context, obj *ent.RoutingRule) (*routing.Match, error) {
+	rule, err := rulebook.RoutingRule(obj)
+	return &rule.Match, err
+}
+
+// Split is the resolver for the split field.
+func (r *routingRuleResolver) Split(ctx context.Context, obj *ent.RoutingRule) ([]*routing.Share, error) {
+	rule, err := rulebook.RoutingRule(obj)
+	return ptrs(rule.Split, err)
+}
+
+// RiskRuleParams returns generated.RiskRuleParamsResolver implementation.
+func (r *Resolver) RiskRuleParams() generated.RiskRuleParamsResolver {
+	return &riskRuleParamsResolver{r}
+}
+
+// RoutingMatch returns generated.RoutingMatchResolver implementation.
+func (r *Resolver) RoutingMatch() generated.RoutingMatchResolver { return &routingMatchResolver{r} }
+
+type (
+	riskRuleParamsResolver struct{ *Resolver }
+	routingMatchResolver   struct{ *Resolver }
+)

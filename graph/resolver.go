@@ -14,6 +14,7 @@ import (
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/tenancy"
 )
 
@@ -27,6 +28,8 @@ type Resolver struct {
 	FX     *fx.Service
 	// Cashier is the payment core (docs/payments.md).
 	Cashier *cashier.Service
+	// Rules stores the operators' risk and routing rules.
+	Rules *rulebook.Book
 	// Idempotency implements @idempotent; the handler must also Use it.
 	Idempotency *Idempotency
 }

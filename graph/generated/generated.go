@@ -30,6 +30,8 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/routing"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -56,6 +58,10 @@ type ResolverRoot interface {
 	Posting() PostingResolver
 	Query() QueryResolver
 	Refund() RefundResolver
+	RiskRule() RiskRuleResolver
+	RiskRuleParams() RiskRuleParamsResolver
+	RoutingMatch() RoutingMatchResolver
+	RoutingRule() RoutingRuleResolver
 	TrialBalanceLine() TrialBalanceLineResolver
 }
 
@@ -368,6 +374,8 @@ type ComplexityRoot struct {
 		RevokeAPIKey       func(childComplexity int, id string) int
 		SignAgreement      func(childComplexity int, input model.SignAgreementInput) int
 		TerminateAgreement func(childComplexity int, input model.TerminateAgreementInput) int
+		UpsertRiskRule     func(childComplexity int, input model.RiskRuleInput) int
+		UpsertRoutingRule  func(childComplexity int, input model.RoutingRuleInput) int
 	}
 
 	NextAction struct {
@@ -497,6 +505,8 @@ type ComplexityRoot struct {
 		Nodes            func(childComplexity int, ids []string) int
 		Payment          func(childComplexity int, id string) int
 		Payments         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
+		RiskRules        func(childComplexity int, after *entgql.Cursor[string], first *int) int
+		RoutingRules     func(childComplexity int, after *entgql.Cursor[string], first *int) int
 		TrialBalance     func(childComplexity int) int
 		Viewer           func(childComplexity int) int
 	}
@@ -536,6 +546,7 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Key         func(childComplexity int) int
 		Kind        func(childComplexity int) int
+		Params      func(childComplexity int) int
 		Score       func(childComplexity int) int
 		Tier        func(childComplexity int) int
 		UpdatedAt   func(childComplexity int) int
@@ -552,12 +563,33 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	RiskRuleParams struct {
+		BINs          func(childComplexity int) int
+		Countries     func(childComplexity int) int
+		Currency      func(childComplexity int) int
+		Dimension     func(childComplexity int) int
+		MaxCount      func(childComplexity int) int
+		MaxMinor      func(childComplexity int) int
+		WindowSeconds func(childComplexity int) int
+	}
+
+	RoutingMatch struct {
+		Countries  func(childComplexity int) int
+		Currencies func(childComplexity int) int
+		MerchantID func(childComplexity int) int
+		Methods    func(childComplexity int) int
+		Schemes    func(childComplexity int) int
+	}
+
 	RoutingRule struct {
 		CreatedAt func(childComplexity int) int
 		Enabled   func(childComplexity int) int
 		ID        func(childComplexity int) int
 		Key       func(childComplexity int) int
+		Match     func(childComplexity int) int
+		Prefer    func(childComplexity int) int
 		Priority  func(childComplexity int) int
+		Split     func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
 	}
 
@@ -570,6 +602,11 @@ type ComplexityRoot struct {
 	RoutingRuleEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	RoutingShare struct {
+		Connector func(childComplexity int) int
+		Percent   func(childComplexity int) int
 	}
 
 	TrialBalanceLine struct {
@@ -629,6 +666,8 @@ type MutationResolver interface {
 	SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error)
 	TerminateAgreement(ctx context.Context, input model.TerminateAgreementInput) (*ent.Agreement, error)
 	ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error)
+	UpsertRiskRule(ctx context.Context, input model.RiskRuleInput) (*ent.RiskRule, error)
+	UpsertRoutingRule(ctx context.Context, input model.RoutingRuleInput) (*ent.RoutingRule, error)
 }
 type PaymentResolver interface {
 	Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
@@ -661,10 +700,31 @@ type QueryResolver interface {
 	Accounts(ctx context.Context, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) (*ent.LedgerAccountConnection, error)
 	JournalEntries(ctx context.Context, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) (*ent.JournalEntryConnection, error)
 	Agreement(ctx context.Context, id string) (*ent.Agreement, error)
+	RiskRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RiskRuleConnection, error)
+	RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error)
 }
 type RefundResolver interface {
 	Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error)
 	FeeReversed(ctx context.Context, obj *ent.Refund) (*money.Amount, error)
+}
+type RiskRuleResolver interface {
+	Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error)
+}
+type RiskRuleParamsResolver interface {
+	Currency(ctx context.Context, obj *risk.Params) (*string, error)
+	MaxMinor(ctx context.Context, obj *risk.Params) (*scalar.Int64, error)
+	Dimension(ctx context.Context, obj *risk.Params) (*string, error)
+	WindowSeconds(ctx context.Context, obj *risk.Params) (*int, error)
+}
+type RoutingMatchResolver interface {
+	Methods(ctx context.Context, obj *routing.Match) ([]string, error)
+
+	Currencies(ctx context.Context, obj *routing.Match) ([]string, error)
+}
+type RoutingRuleResolver interface {
+	Match(ctx context.Context, obj *ent.RoutingRule) (*routing.Match, error)
+
+	Split(ctx context.Context, obj *ent.RoutingRule) ([]*routing.Share, error)
 }
 type TrialBalanceLineResolver interface {
 	Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error)
@@ -1958,6 +2018,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TerminateAgreement(childComplexity, args["input"].(model.TerminateAgreementInput)), true
+	case "Mutation.upsertRiskRule":
+		if e.ComplexityRoot.Mutation.UpsertRiskRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertRiskRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertRiskRule(childComplexity, args["input"].(model.RiskRuleInput)), true
+	case "Mutation.upsertRoutingRule":
+		if e.ComplexityRoot.Mutation.UpsertRoutingRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertRoutingRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertRoutingRule(childComplexity, args["input"].(model.RoutingRuleInput)), true
 
 	case "NextAction.expiresAt":
 		if e.ComplexityRoot.NextAction.ExpiresAt == nil {
@@ -2599,6 +2681,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Payments(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.PaymentListFilter)), true
+	case "Query.riskRules":
+		if e.ComplexityRoot.Query.RiskRules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_riskRules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RiskRules(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
+	case "Query.routingRules":
+		if e.ComplexityRoot.Query.RoutingRules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_routingRules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RoutingRules(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
 	case "Query.trialBalance":
 		if e.ComplexityRoot.Query.TrialBalance == nil {
 			break
@@ -2765,6 +2869,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RiskRule.Kind(childComplexity), true
+	case "RiskRule.params":
+		if e.ComplexityRoot.RiskRule.Params == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.Params(childComplexity), true
 	case "RiskRule.score":
 		if e.ComplexityRoot.RiskRule.Score == nil {
 			break
@@ -2816,6 +2926,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RiskRuleEdge.Node(childComplexity), true
 
+	case "RiskRuleParams.bins":
+		if e.ComplexityRoot.RiskRuleParams.BINs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.BINs(childComplexity), true
+	case "RiskRuleParams.countries":
+		if e.ComplexityRoot.RiskRuleParams.Countries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.Countries(childComplexity), true
+	case "RiskRuleParams.currency":
+		if e.ComplexityRoot.RiskRuleParams.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.Currency(childComplexity), true
+	case "RiskRuleParams.dimension":
+		if e.ComplexityRoot.RiskRuleParams.Dimension == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.Dimension(childComplexity), true
+	case "RiskRuleParams.maxCount":
+		if e.ComplexityRoot.RiskRuleParams.MaxCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.MaxCount(childComplexity), true
+	case "RiskRuleParams.maxMinor":
+		if e.ComplexityRoot.RiskRuleParams.MaxMinor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.MaxMinor(childComplexity), true
+	case "RiskRuleParams.windowSeconds":
+		if e.ComplexityRoot.RiskRuleParams.WindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.WindowSeconds(childComplexity), true
+
+	case "RoutingMatch.countries":
+		if e.ComplexityRoot.RoutingMatch.Countries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMatch.Countries(childComplexity), true
+	case "RoutingMatch.currencies":
+		if e.ComplexityRoot.RoutingMatch.Currencies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMatch.Currencies(childComplexity), true
+	case "RoutingMatch.merchantID":
+		if e.ComplexityRoot.RoutingMatch.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMatch.MerchantID(childComplexity), true
+	case "RoutingMatch.methods":
+		if e.ComplexityRoot.RoutingMatch.Methods == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMatch.Methods(childComplexity), true
+	case "RoutingMatch.schemes":
+		if e.ComplexityRoot.RoutingMatch.Schemes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMatch.Schemes(childComplexity), true
+
 	case "RoutingRule.createdAt":
 		if e.ComplexityRoot.RoutingRule.CreatedAt == nil {
 			break
@@ -2840,12 +3024,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoutingRule.Key(childComplexity), true
+	case "RoutingRule.match":
+		if e.ComplexityRoot.RoutingRule.Match == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Match(childComplexity), true
+	case "RoutingRule.prefer":
+		if e.ComplexityRoot.RoutingRule.Prefer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Prefer(childComplexity), true
 	case "RoutingRule.priority":
 		if e.ComplexityRoot.RoutingRule.Priority == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RoutingRule.Priority(childComplexity), true
+	case "RoutingRule.split":
+		if e.ComplexityRoot.RoutingRule.Split == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Split(childComplexity), true
 	case "RoutingRule.updatedAt":
 		if e.ComplexityRoot.RoutingRule.UpdatedAt == nil {
 			break
@@ -2884,6 +3086,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoutingRuleEdge.Node(childComplexity), true
+
+	case "RoutingShare.connector":
+		if e.ComplexityRoot.RoutingShare.Connector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingShare.Connector(childComplexity), true
+	case "RoutingShare.percent":
+		if e.ComplexityRoot.RoutingShare.Percent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingShare.Percent(childComplexity), true
 
 	case "TrialBalanceLine.accounts":
 		if e.ComplexityRoot.TrialBalanceLine.Accounts == nil {
@@ -2975,8 +3190,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PostingOrder", ec.unmarshalInputPostingOrder),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 			graphql.NewInputUnmarshaler("RefundPaymentInput", ec.unmarshalInputRefundPaymentInput),
+			graphql.NewInputUnmarshaler("RiskRuleInput", ec.unmarshalInputRiskRuleInput),
 			graphql.NewInputUnmarshaler("RiskRuleOrder", ec.unmarshalInputRiskRuleOrder),
+			graphql.NewInputUnmarshaler("RiskRuleParamsInput", ec.unmarshalInputRiskRuleParamsInput),
+			graphql.NewInputUnmarshaler("RoutingMatchInput", ec.unmarshalInputRoutingMatchInput),
+			graphql.NewInputUnmarshaler("RoutingRuleInput", ec.unmarshalInputRoutingRuleInput),
 			graphql.NewInputUnmarshaler("RoutingRuleOrder", ec.unmarshalInputRoutingRuleOrder),
+			graphql.NewInputUnmarshaler("RoutingShareInput", ec.unmarshalInputRoutingShareInput),
 			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
 			graphql.NewInputUnmarshaler("TerminateAgreementInput", ec.unmarshalInputTerminateAgreementInput),
 		)
@@ -4792,6 +5012,110 @@ extend type Mutation {
   """
   chargeAgreement(input: ChargeAgreementInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
+
+"A risk rule's parameters; which ones a kind reads is listed in docs/cashier.md."
+type RiskRuleParams {
+  currency: String
+  "Minor units of ` + "`" + `currency` + "`" + `."
+  maxMinor: Int64
+  "merchant, card, customer, ip or email."
+  dimension: String
+  windowSeconds: Int
+  maxCount: Int
+  countries: [String!]
+  bins: [String!]
+}
+
+input RiskRuleParamsInput {
+  currency: String
+  maxMinor: Int64
+  dimension: String
+  windowSeconds: Int
+  maxCount: Int
+  countries: [String!]
+  bins: [String!]
+}
+
+input RiskRuleInput {
+  "The rule's id; an existing rule with this id is replaced."
+  key: String!
+  "amount_limit, daily_limit, velocity, country_blocklist, bin_blocklist, geo_mismatch or aml_threshold."
+  kind: String!
+  "The merchant risk tier (low, standard, high) it applies to; global when omitted."
+  tier: String
+  "allow (monitor), challenge, review or deny."
+  action: String!
+  enabled: Boolean!
+  "0 to 100, added to a decision's score when the rule fires."
+  score: Int!
+  description: String
+  params: RiskRuleParamsInput
+}
+
+extend type RiskRule {
+  params: RiskRuleParams!
+}
+
+"Which payments a routing rule applies to; empty lists match everything."
+type RoutingMatch {
+  merchantID: String
+  methods: [String!]
+  schemes: [String!]
+  currencies: [String!]
+  countries: [String!]
+}
+
+type RoutingShare {
+  connector: String!
+  percent: Int!
+}
+
+input RoutingMatchInput {
+  merchantID: String
+  "card, wallet, bank_transfer, direct_debit."
+  methods: [String!]
+  schemes: [String!]
+  currencies: [String!]
+  countries: [String!]
+}
+
+input RoutingShareInput {
+  connector: String!
+  percent: Int!
+}
+
+input RoutingRuleInput {
+  "The rule's id; an existing rule with this id is replaced."
+  key: String!
+  "Lower applies first."
+  priority: Int!
+  enabled: Boolean!
+  match: RoutingMatchInput
+  "Put these connectors first, in this order (exactly one of prefer and split)."
+  prefer: [String!]
+  "Send each payment to one connector, by percentage (summing to 100)."
+  split: [RoutingShareInput!]
+}
+
+extend type RoutingRule {
+  match: RoutingMatch!
+  prefer: [String!]
+  split: [RoutingShare!]
+}
+
+extend type Query {
+  "The risk rules, global and per tier. Operators only."
+  riskRules(after: Cursor, first: Int): RiskRuleConnection! @auth(requires: [OPERATOR])
+  "The routing rules. Operators only."
+  routingRules(after: Cursor, first: Int): RoutingRuleConnection! @auth(requires: [OPERATOR])
+}
+
+extend type Mutation {
+  "Create or replace a risk rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
+  upsertRiskRule(input: RiskRuleInput!): RiskRule! @auth(requires: [OPERATOR])
+  "Create or replace a routing rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
+  upsertRoutingRule(input: RoutingRuleInput!): RoutingRule! @auth(requires: [OPERATOR])
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -5634,8 +5958,22 @@ func (ec *executionContext) childFields_RiskRule(ctx context.Context, field grap
 		return ec.fieldContext_RiskRule_score(ctx, field)
 	case "description":
 		return ec.fieldContext_RiskRule_description(ctx, field)
+	case "params":
+		return ec.fieldContext_RiskRule_params(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RiskRule", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskRuleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RiskRuleConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RiskRuleConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RiskRuleConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskRuleConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_RiskRuleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5646,6 +5984,42 @@ func (ec *executionContext) childFields_RiskRuleEdge(ctx context.Context, field 
 		return ec.fieldContext_RiskRuleEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RiskRuleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskRuleParams(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_RiskRuleParams_currency(ctx, field)
+	case "maxMinor":
+		return ec.fieldContext_RiskRuleParams_maxMinor(ctx, field)
+	case "dimension":
+		return ec.fieldContext_RiskRuleParams_dimension(ctx, field)
+	case "windowSeconds":
+		return ec.fieldContext_RiskRuleParams_windowSeconds(ctx, field)
+	case "maxCount":
+		return ec.fieldContext_RiskRuleParams_maxCount(ctx, field)
+	case "countries":
+		return ec.fieldContext_RiskRuleParams_countries(ctx, field)
+	case "bins":
+		return ec.fieldContext_RiskRuleParams_bins(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskRuleParams", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingMatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "merchantID":
+		return ec.fieldContext_RoutingMatch_merchantID(ctx, field)
+	case "methods":
+		return ec.fieldContext_RoutingMatch_methods(ctx, field)
+	case "schemes":
+		return ec.fieldContext_RoutingMatch_schemes(ctx, field)
+	case "currencies":
+		return ec.fieldContext_RoutingMatch_currencies(ctx, field)
+	case "countries":
+		return ec.fieldContext_RoutingMatch_countries(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingMatch", field.Name)
 }
 
 func (ec *executionContext) childFields_RoutingRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5662,8 +6036,26 @@ func (ec *executionContext) childFields_RoutingRule(ctx context.Context, field g
 		return ec.fieldContext_RoutingRule_priority(ctx, field)
 	case "enabled":
 		return ec.fieldContext_RoutingRule_enabled(ctx, field)
+	case "match":
+		return ec.fieldContext_RoutingRule_match(ctx, field)
+	case "prefer":
+		return ec.fieldContext_RoutingRule_prefer(ctx, field)
+	case "split":
+		return ec.fieldContext_RoutingRule_split(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RoutingRule", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingRuleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RoutingRuleConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RoutingRuleConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RoutingRuleConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingRuleConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_RoutingRuleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5674,6 +6066,16 @@ func (ec *executionContext) childFields_RoutingRuleEdge(ctx context.Context, fie
 		return ec.fieldContext_RoutingRuleEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RoutingRuleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingShare(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connector":
+		return ec.fieldContext_RoutingShare_connector(ctx, field)
+	case "percent":
+		return ec.fieldContext_RoutingShare_percent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingShare", field.Name)
 }
 
 func (ec *executionContext) childFields_TrialBalanceLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6088,6 +6490,34 @@ func (ec *executionContext) field_Mutation_terminateAgreement_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.TerminateAgreementInput, error) {
 			return ec.unmarshalNTerminateAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTerminateAgreementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_upsertRiskRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RiskRuleInput, error) {
+			return ec.unmarshalNRiskRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRiskRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_upsertRoutingRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RoutingRuleInput, error) {
+			return ec.unmarshalNRoutingRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingRuleInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6527,6 +6957,50 @@ func (ec *executionContext) field_Query_payments_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["filter"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_riskRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_routingRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -12066,6 +12540,130 @@ func (ec *executionContext) fieldContext_Mutation_chargeAgreement(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_upsertRiskRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertRiskRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertRiskRule(ctx, fc.Args["input"].(model.RiskRuleInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.RiskRule
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.RiskRule
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RiskRule) graphql.Marshaler {
+			return ec.marshalNRiskRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertRiskRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskRule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertRiskRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_upsertRoutingRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertRoutingRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertRoutingRule(ctx, fc.Args["input"].(model.RoutingRuleInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.RoutingRule
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.RoutingRule
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
+			return ec.marshalNRoutingRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertRoutingRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertRoutingRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NextAction_type(ctx context.Context, field graphql.CollectedField, obj *cashier.NextAction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15040,6 +15638,130 @@ func (ec *executionContext) fieldContext_Query_agreement(ctx context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_riskRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_riskRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RiskRules(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.RiskRuleConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.RiskRuleConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RiskRuleConnection) graphql.Marshaler {
+			return ec.marshalNRiskRuleConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_riskRules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskRuleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_riskRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_routingRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_routingRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RoutingRules(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.RoutingRuleConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.RoutingRuleConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingRuleConnection) graphql.Marshaler {
+			return ec.marshalNRoutingRuleConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_routingRules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRuleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_routingRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15823,6 +16545,38 @@ func (ec *executionContext) fieldContext_RiskRule_description(_ context.Context,
 	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "String")
 }
 
+func (ec *executionContext) _RiskRule_params(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_params(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RiskRule().Params(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *risk.Params) graphql.Marshaler {
+			return ec.marshalNRiskRuleParams2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋriskᚐParams(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_params(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskRuleParams(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RiskRuleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRuleConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15965,6 +16719,282 @@ func (ec *executionContext) fieldContext_RiskRuleEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("RiskRuleEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _RiskRuleParams_currency(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RiskRuleParams().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, true, true, "String")
+}
+
+func (ec *executionContext) _RiskRuleParams_maxMinor(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_maxMinor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RiskRuleParams().MaxMinor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalar.Int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_maxMinor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, true, true, "Int64")
+}
+
+func (ec *executionContext) _RiskRuleParams_dimension(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_dimension(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RiskRuleParams().Dimension(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_dimension(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, true, true, "String")
+}
+
+func (ec *executionContext) _RiskRuleParams_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_windowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RiskRuleParams().WindowSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_windowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, true, true, "Int")
+}
+
+func (ec *executionContext) _RiskRuleParams_maxCount(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_maxCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalOInt2int64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_maxCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RiskRuleParams_countries(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_countries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Countries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_countries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, false, false, "String")
+}
+
+func (ec *executionContext) _RiskRuleParams_bins(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_bins(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BINs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_bins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingMatch_merchantID(ctx context.Context, field graphql.CollectedField, obj *routing.Match) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMatch_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMatch_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingMatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingMatch_methods(ctx context.Context, field graphql.CollectedField, obj *routing.Match) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMatch_methods(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RoutingMatch().Methods(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMatch_methods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingMatch", field, true, true, "String")
+}
+
+func (ec *executionContext) _RoutingMatch_schemes(ctx context.Context, field graphql.CollectedField, obj *routing.Match) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMatch_schemes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Schemes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMatch_schemes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingMatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingMatch_currencies(ctx context.Context, field graphql.CollectedField, obj *routing.Match) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMatch_currencies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RoutingMatch().Currencies(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMatch_currencies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingMatch", field, true, true, "String")
+}
+
+func (ec *executionContext) _RoutingMatch_countries(ctx context.Context, field graphql.CollectedField, obj *routing.Match) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMatch_countries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Countries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMatch_countries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingMatch", field, false, false, "String")
+}
+
 func (ec *executionContext) _RoutingRule_id(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16101,6 +17131,93 @@ func (ec *executionContext) _RoutingRule_enabled(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_RoutingRule_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RoutingRule_match(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_match(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RoutingRule().Match(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *routing.Match) graphql.Marshaler {
+			return ec.marshalNRoutingMatch2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐMatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_match(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingMatch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRule_prefer(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_prefer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Prefer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_prefer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingRule_split(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_split(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RoutingRule().Split(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*routing.Share) graphql.Marshaler {
+			return ec.marshalORoutingShare2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐShareᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_split(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingShare(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _RoutingRuleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleConnection) (ret graphql.Marshaler) {
@@ -16243,6 +17360,52 @@ func (ec *executionContext) _RoutingRuleEdge_cursor(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_RoutingRuleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RoutingRuleEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _RoutingShare_connector(ctx context.Context, field graphql.CollectedField, obj *routing.Share) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingShare_connector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingShare_connector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingShare", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingShare_percent(ctx context.Context, field graphql.CollectedField, obj *routing.Share) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingShare_percent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Percent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingShare_percent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingShare", field, false, false, "Int")
 }
 
 func (ec *executionContext) _TrialBalanceLine_currency(ctx context.Context, field graphql.CollectedField, obj *ledger.TrialBalanceLine) (ret graphql.Marshaler) {
@@ -18965,6 +20128,97 @@ func UnmarshalRefundPaymentInput(ctx context.Context, raw any) (model.RefundPaym
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRiskRuleInput(ctx context.Context, obj any) (model.RiskRuleInput, error) {
+	var it model.RiskRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "kind", "tier", "action", "enabled", "score", "description", "params"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "tier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tier = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "score":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("score"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Score = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "params":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("params"))
+			data, err := ec.unmarshalORiskRuleParamsInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRiskRuleParamsInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Params = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRiskRuleInput unmarshals raw into the RiskRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRiskRuleInput(ctx context.Context, raw any) (model.RiskRuleInput, error) {
+	var out model.RiskRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RiskRuleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRiskRuleOrder(ctx context.Context, obj any) (ent.RiskRuleOrder, error) {
 	var it ent.RiskRuleOrder
 	if obj == nil {
@@ -19018,6 +20272,237 @@ func UnmarshalRiskRuleOrder(ctx context.Context, raw any) (ent.RiskRuleOrder, er
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRiskRuleParamsInput(ctx context.Context, obj any) (model.RiskRuleParamsInput, error) {
+	var it model.RiskRuleParamsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"currency", "maxMinor", "dimension", "windowSeconds", "maxCount", "countries", "bins"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "maxMinor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxMinor"))
+			data, err := ec.unmarshalOInt642ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxMinor = data
+		case "dimension":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dimension"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Dimension = data
+		case "windowSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("windowSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WindowSeconds = data
+		case "maxCount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCount"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCount = data
+		case "countries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("countries"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Countries = data
+		case "bins":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bins"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Bins = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRiskRuleParamsInput unmarshals raw into the RiskRuleParamsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRiskRuleParamsInput(ctx context.Context, raw any) (model.RiskRuleParamsInput, error) {
+	var out model.RiskRuleParamsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RiskRuleParamsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRoutingMatchInput(ctx context.Context, obj any) (model.RoutingMatchInput, error) {
+	var it model.RoutingMatchInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"merchantID", "methods", "schemes", "currencies", "countries"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "methods":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("methods"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Methods = data
+		case "schemes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("schemes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Schemes = data
+		case "currencies":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencies"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currencies = data
+		case "countries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("countries"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Countries = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingMatchInput unmarshals raw into the RoutingMatchInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingMatchInput(ctx context.Context, raw any) (model.RoutingMatchInput, error) {
+	var out model.RoutingMatchInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingMatchInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRoutingRuleInput(ctx context.Context, obj any) (model.RoutingRuleInput, error) {
+	var it model.RoutingRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "priority", "enabled", "match", "prefer", "split"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "match":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("match"))
+			data, err := ec.unmarshalORoutingMatchInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingMatchInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Match = data
+		case "prefer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prefer"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prefer = data
+		case "split":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("split"))
+			data, err := ec.unmarshalORoutingShareInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingShareInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Split = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingRuleInput unmarshals raw into the RoutingRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingRuleInput(ctx context.Context, raw any) (model.RoutingRuleInput, error) {
+	var out model.RoutingRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingRuleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRoutingRuleOrder(ctx context.Context, obj any) (ent.RoutingRuleOrder, error) {
 	var it ent.RoutingRuleOrder
 	if obj == nil {
@@ -19068,6 +20553,55 @@ func (ec *executionContext) unmarshalInputRoutingRuleOrder(ctx context.Context, 
 func UnmarshalRoutingRuleOrder(ctx context.Context, raw any) (ent.RoutingRuleOrder, error) {
 	var out ent.RoutingRuleOrder
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingRuleOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRoutingShareInput(ctx context.Context, obj any) (model.RoutingShareInput, error) {
+	var it model.RoutingShareInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"connector", "percent"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "connector":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connector"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Connector = data
+		case "percent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percent"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Percent = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingShareInput unmarshals raw into the RoutingShareInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingShareInput(ctx context.Context, raw any) (model.RoutingShareInput, error) {
+	var out model.RoutingShareInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingShareInput", raw, &out)
 	return out, err
 }
 
@@ -21354,6 +22888,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "upsertRiskRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertRiskRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upsertRoutingRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertRoutingRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22206,6 +23754,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_agreement(ctx, field)
 				})
+		case "riskRules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_riskRules(ctx, field)
+				})
+		case "routingRules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_routingRules(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -22429,53 +23989,59 @@ func (ec *executionContext) _RiskRule(ctx context.Context, sel ast.SelectionSet,
 		case "id":
 			out.Values[i] = ec._RiskRule_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._RiskRule_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._RiskRule_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "key":
 			out.Values[i] = ec._RiskRule_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._RiskRule_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "tier":
 			out.Values[i] = ec._RiskRule_tier(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "action":
 			out.Values[i] = ec._RiskRule_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "enabled":
 			out.Values[i] = ec._RiskRule_enabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "score":
 			out.Values[i] = ec._RiskRule_score(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "description":
 			out.Values[i] = ec._RiskRule_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "params":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RiskRule_params(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22574,6 +24140,128 @@ func (ec *executionContext) _RiskRuleEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var riskRuleParamsImplementors = []string{"RiskRuleParams"}
+
+func (ec *executionContext) _RiskRuleParams(ctx context.Context, sel ast.SelectionSet, obj *risk.Params) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskRuleParamsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskRuleParams")
+		case "currency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RiskRuleParams_currency(ctx, field, obj)
+				})
+		case "maxMinor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RiskRuleParams_maxMinor(ctx, field, obj)
+				})
+		case "dimension":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RiskRuleParams_dimension(ctx, field, obj)
+				})
+		case "windowSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RiskRuleParams_windowSeconds(ctx, field, obj)
+				})
+		case "maxCount":
+			out.Values[i] = ec._RiskRuleParams_maxCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "countries":
+			out.Values[i] = ec._RiskRuleParams_countries(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bins":
+			out.Values[i] = ec._RiskRuleParams_bins(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingMatchImplementors = []string{"RoutingMatch"}
+
+func (ec *executionContext) _RoutingMatch(ctx context.Context, sel ast.SelectionSet, obj *routing.Match) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingMatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingMatch")
+		case "merchantID":
+			out.Values[i] = ec._RoutingMatch_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "methods":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RoutingMatch_methods(ctx, field, obj)
+				})
+		case "schemes":
+			out.Values[i] = ec._RoutingMatch_schemes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currencies":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RoutingMatch_currencies(ctx, field, obj)
+				})
+		case "countries":
+			out.Values[i] = ec._RoutingMatch_countries(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var routingRuleImplementors = []string{"RoutingRule", "Node"}
 
 func (ec *executionContext) _RoutingRule(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingRule) graphql.Marshaler {
@@ -22588,33 +24276,50 @@ func (ec *executionContext) _RoutingRule(ctx context.Context, sel ast.SelectionS
 		case "id":
 			out.Values[i] = ec._RoutingRule_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._RoutingRule_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._RoutingRule_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "key":
 			out.Values[i] = ec._RoutingRule_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "priority":
 			out.Values[i] = ec._RoutingRule_priority(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "enabled":
 			out.Values[i] = ec._RoutingRule_enabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "match":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RoutingRule_match(ctx, field, obj)
+				})
+		case "prefer":
+			out.Values[i] = ec._RoutingRule_prefer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "split":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RoutingRule_split(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22693,6 +24398,44 @@ func (ec *executionContext) _RoutingRuleEdge(ctx context.Context, sel ast.Select
 			}
 		case "cursor":
 			out.Values[i] = ec._RoutingRuleEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingShareImplementors = []string{"RoutingShare"}
+
+func (ec *executionContext) _RoutingShare(ctx context.Context, sel ast.SelectionSet, obj *routing.Share) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingShareImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingShare")
+		case "connector":
+			out.Values[i] = ec._RoutingShare_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "percent":
+			out.Values[i] = ec._RoutingShare_percent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23921,6 +25664,27 @@ func (ec *executionContext) marshalNRefundStatus2githubᚗcomᚋstraitpayᚋstra
 	return v
 }
 
+func (ec *executionContext) marshalNRiskRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRule(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskRule!")
+		return graphql.Null
+	}
+	return ec._RiskRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRiskRuleConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRuleConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskRuleConnection!")
+		return graphql.Null
+	}
+	return ec._RiskRuleConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRiskRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRiskRuleInput(ctx context.Context, v any) (model.RiskRuleInput, error) {
+	res, err := ec.unmarshalInputRiskRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleOrderField(ctx context.Context, v any) (*ent.RiskRuleOrderField, error) {
 	var res = new(ent.RiskRuleOrderField)
 	err := res.UnmarshalGQL(v)
@@ -23935,6 +25699,43 @@ func (ec *executionContext) marshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitp
 	return v
 }
 
+func (ec *executionContext) marshalNRiskRuleParams2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋriskᚐParams(ctx context.Context, sel ast.SelectionSet, v *risk.Params) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskRuleParams!")
+		return graphql.Null
+	}
+	return ec._RiskRuleParams(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoutingMatch2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐMatch(ctx context.Context, sel ast.SelectionSet, v *routing.Match) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingMatch!")
+		return graphql.Null
+	}
+	return ec._RoutingMatch(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoutingRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRule(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingRule!")
+		return graphql.Null
+	}
+	return ec._RoutingRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoutingRuleConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRuleConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingRuleConnection!")
+		return graphql.Null
+	}
+	return ec._RoutingRuleConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRoutingRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingRuleInput(ctx context.Context, v any) (model.RoutingRuleInput, error) {
+	res, err := ec.unmarshalInputRoutingRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleOrderField(ctx context.Context, v any) (*ent.RoutingRuleOrderField, error) {
 	var res = new(ent.RoutingRuleOrderField)
 	err := res.UnmarshalGQL(v)
@@ -23947,6 +25748,19 @@ func (ec *executionContext) marshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstra
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNRoutingShare2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐShare(ctx context.Context, sel ast.SelectionSet, v *routing.Share) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingShare!")
+		return graphql.Null
+	}
+	return ec._RoutingShare(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRoutingShareInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingShareInput(ctx context.Context, v any) (*model.RoutingShareInput, error) {
+	res, err := ec.unmarshalInputRoutingShareInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNSignAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSignAgreementInput(ctx context.Context, v any) (model.SignAgreementInput, error) {
@@ -24406,6 +26220,18 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalOInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt64(v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -24422,6 +26248,22 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOInt642ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx context.Context, v any) (*scalar.Int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(scalar.Int64)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt642ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx context.Context, sel ast.SelectionSet, v *scalar.Int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOJournalEntry2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐJournalEntry(ctx context.Context, sel ast.SelectionSet, v *ent.JournalEntry) graphql.Marshaler {
@@ -24843,6 +26685,22 @@ func (ec *executionContext) marshalORiskRuleEdge2ᚖgithubᚗcomᚋstraitpayᚋs
 	return ec._RiskRuleEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalORiskRuleParamsInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRiskRuleParamsInput(ctx context.Context, v any) (*model.RiskRuleParamsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRiskRuleParamsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalORoutingMatchInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingMatchInput(ctx context.Context, v any) (*model.RoutingMatchInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRoutingMatchInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalORoutingRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRule(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -24868,6 +26726,42 @@ func (ec *executionContext) marshalORoutingRuleEdge2ᚖgithubᚗcomᚋstraitpay�
 		return graphql.Null
 	}
 	return ec._RoutingRuleEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORoutingShare2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐShareᚄ(ctx context.Context, sel ast.SelectionSet, v []*routing.Share) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRoutingShare2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐShare(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalORoutingShareInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingShareInputᚄ(ctx context.Context, v any) ([]*model.RoutingShareInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.RoutingShareInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRoutingShareInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingShareInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -135,6 +135,59 @@ type RefundPaymentInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+type RiskRuleInput struct {
+	// The rule's id; an existing rule with this id is replaced.
+	Key string `json:"key"`
+	// amount_limit, daily_limit, velocity, country_blocklist, bin_blocklist, geo_mismatch or aml_threshold.
+	Kind string `json:"kind"`
+	// The merchant risk tier (low, standard, high) it applies to; global when omitted.
+	Tier *string `json:"tier,omitempty"`
+	// allow (monitor), challenge, review or deny.
+	Action  string `json:"action"`
+	Enabled bool   `json:"enabled"`
+	// 0 to 100, added to a decision's score when the rule fires.
+	Score       int                  `json:"score"`
+	Description *string              `json:"description,omitempty"`
+	Params      *RiskRuleParamsInput `json:"params,omitempty"`
+}
+
+type RiskRuleParamsInput struct {
+	Currency      *string       `json:"currency,omitempty"`
+	MaxMinor      *scalar.Int64 `json:"maxMinor,omitempty"`
+	Dimension     *string       `json:"dimension,omitempty"`
+	WindowSeconds *int          `json:"windowSeconds,omitempty"`
+	MaxCount      *int          `json:"maxCount,omitempty"`
+	Countries     []string      `json:"countries,omitempty"`
+	Bins          []string      `json:"bins,omitempty"`
+}
+
+type RoutingMatchInput struct {
+	MerchantID *string `json:"merchantID,omitempty"`
+	// card, wallet, bank_transfer, direct_debit.
+	Methods    []string `json:"methods,omitempty"`
+	Schemes    []string `json:"schemes,omitempty"`
+	Currencies []string `json:"currencies,omitempty"`
+	Countries  []string `json:"countries,omitempty"`
+}
+
+type RoutingRuleInput struct {
+	// The rule's id; an existing rule with this id is replaced.
+	Key string `json:"key"`
+	// Lower applies first.
+	Priority int                `json:"priority"`
+	Enabled  bool               `json:"enabled"`
+	Match    *RoutingMatchInput `json:"match,omitempty"`
+	// Put these connectors first, in this order (exactly one of prefer and split).
+	Prefer []string `json:"prefer,omitempty"`
+	// Send each payment to one connector, by percentage (summing to 100).
+	Split []*RoutingShareInput `json:"split,omitempty"`
+}
+
+type RoutingShareInput struct {
+	Connector string `json:"connector"`
+	Percent   int    `json:"percent"`
+}
+
 type SignAgreementInput struct {
 	// ISO 4217 code of the charges.
 	Currency string `json:"currency"`

@@ -19,6 +19,7 @@ import (
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/viewer"
@@ -102,8 +103,10 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	fxs := fx.NewService(db.Client, led, fx.Config{Now: opts.Now})
 	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now})
 	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
-	a.Cashier = newCashier(db, led, opts)
-	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs, Idempotency: idem, Cashier: a.Cashier}
+	book := rulebook.New(db.Client)
+	a.Cashier = newCashier(db, led, book, opts)
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: led, FX: fxs,
+		Idempotency: idem, Cashier: a.Cashier, Rules: book}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }
@@ -168,7 +171,7 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 const janitorEvery = 5 * time.Second
 
 // newCashier wires the payment core.
-func newCashier(db *store.DB, led *ledger.Ledger, opts Options) *cashier.Service {
+func newCashier(db *store.DB, led *ledger.Ledger, book *rulebook.Book, opts Options) *cashier.Service {
 	if opts.Connectors == nil {
 		opts.Connectors = noConnectors{}
 	}
@@ -178,12 +181,10 @@ func newCashier(db *store.DB, led *ledger.Ledger, opts Options) *cashier.Service
 	if opts.Health == nil {
 		opts.Health = routing.NewMemHealth()
 	}
-	riskRules, _ := risk.NewMemRules()
-	routeRules, _ := routing.NewMemRules()
 	return cashier.New(cashier.Config{
 		Client: db.Client, Dialect: db.Dialect, Ledger: led,
-		Risk:       risk.NewEngine(riskRules, risk.NewMemCounters(opts.Now), opts.Now),
-		Router:     routing.NewRouter(opts.Catalog, opts.Health, routeRules),
+		Risk:       risk.NewEngine(book.RiskRules(), book.Counters(), opts.Now),
+		Router:     routing.NewRouter(opts.Catalog, opts.Health, book.RoutingRules()),
 		Catalog:    opts.Catalog,
 		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now,
 	})
