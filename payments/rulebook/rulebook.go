@@ -82,13 +82,16 @@ func (b *Book) UpsertRiskRule(ctx context.Context, r risk.Rule) (*ent.RiskRule, 
 	}
 	var out *ent.RiskRule
 	err := b.tx(ctx, func(tx *ent.Tx) error {
-		id, err := tx.RiskRule.Create().SetKey(r.ID).SetKind(string(r.Kind)).SetTier(r.Tier).SetAction(string(r.Action)).
-			SetEnabled(r.Enabled).SetScore(r.Score).SetDescription(r.Description).SetParams(params).
-			OnConflictColumns(riskrule.FieldKey).UpdateNewValues().ID(ctx)
-		if err != nil {
-			return err
+		prior, err := tx.RiskRule.Query().Where(riskrule.Key(r.ID)).Only(ctx)
+		switch {
+		case ent.IsNotFound(err):
+			out, err = tx.RiskRule.Create().SetKey(r.ID).SetKind(string(r.Kind)).SetTier(r.Tier).SetAction(string(r.Action)).
+				SetEnabled(r.Enabled).SetScore(r.Score).SetDescription(r.Description).SetParams(params).Save(ctx)
+		case err == nil:
+			out, err = tx.RiskRule.UpdateOne(prior).SetKind(string(r.Kind)).SetTier(r.Tier).SetAction(string(r.Action)).
+				SetEnabled(r.Enabled).SetScore(r.Score).SetDescription(r.Description).SetParams(params).Save(ctx)
 		}
-		if out, err = tx.RiskRule.Get(ctx, id); err != nil {
+		if err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "risk_rule.upsert", TargetType: "risk_rule", TargetID: out.ID,
@@ -148,13 +151,16 @@ func (b *Book) UpsertRoutingRule(ctx context.Context, r routing.Rule) (*ent.Rout
 	}
 	var out *ent.RoutingRule
 	err := b.tx(ctx, func(tx *ent.Tx) error {
-		id, err := tx.RoutingRule.Create().SetKey(r.ID).SetPriority(r.Priority).SetEnabled(r.Enabled).
-			SetMatch(match).SetPrefer(r.Prefer).SetSplit(split).
-			OnConflictColumns(routingrule.FieldKey).UpdateNewValues().ID(ctx)
-		if err != nil {
-			return err
+		prior, err := tx.RoutingRule.Query().Where(routingrule.Key(r.ID)).Only(ctx)
+		switch {
+		case ent.IsNotFound(err):
+			out, err = tx.RoutingRule.Create().SetKey(r.ID).SetPriority(r.Priority).SetEnabled(r.Enabled).
+				SetMatch(match).SetPrefer(r.Prefer).SetSplit(split).Save(ctx)
+		case err == nil:
+			out, err = tx.RoutingRule.UpdateOne(prior).SetPriority(r.Priority).SetEnabled(r.Enabled).
+				SetMatch(match).SetPrefer(r.Prefer).SetSplit(split).Save(ctx)
 		}
-		if out, err = tx.RoutingRule.Get(ctx, id); err != nil {
+		if err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "routing_rule.upsert", TargetType: "routing_rule", TargetID: out.ID,
