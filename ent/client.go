@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
@@ -35,6 +36,9 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskcounter"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 
 	stdsql "database/sql"
@@ -47,6 +51,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// Agreement is the client for interacting with the Agreement builders.
+	Agreement *AgreementClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
 	// ChannelEvent is the client for interacting with the ChannelEvent builders.
@@ -85,6 +91,12 @@ type Client struct {
 	Posting *PostingClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
+	// RiskCounter is the client for interacting with the RiskCounter builders.
+	RiskCounter *RiskCounterClient
+	// RiskRule is the client for interacting with the RiskRule builders.
+	RiskRule *RiskRuleClient
+	// RoutingRule is the client for interacting with the RoutingRule builders.
+	RoutingRule *RoutingRuleClient
 	// VaultCard is the client for interacting with the VaultCard builders.
 	VaultCard *VaultCardClient
 }
@@ -99,6 +111,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
+	c.Agreement = NewAgreementClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.ChannelEvent = NewChannelEventClient(c.config)
 	c.CheckoutSession = NewCheckoutSessionClient(c.config)
@@ -118,6 +131,9 @@ func (c *Client) init() {
 	c.PaymentAttempt = NewPaymentAttemptClient(c.config)
 	c.Posting = NewPostingClient(c.config)
 	c.Refund = NewRefundClient(c.config)
+	c.RiskCounter = NewRiskCounterClient(c.config)
+	c.RiskRule = NewRiskRuleClient(c.config)
+	c.RoutingRule = NewRoutingRuleClient(c.config)
 	c.VaultCard = NewVaultCardClient(c.config)
 }
 
@@ -212,6 +228,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:               ctx,
 		config:            cfg,
 		APIKey:            NewAPIKeyClient(cfg),
+		Agreement:         NewAgreementClient(cfg),
 		AuditLog:          NewAuditLogClient(cfg),
 		ChannelEvent:      NewChannelEventClient(cfg),
 		CheckoutSession:   NewCheckoutSessionClient(cfg),
@@ -231,6 +248,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PaymentAttempt:    NewPaymentAttemptClient(cfg),
 		Posting:           NewPostingClient(cfg),
 		Refund:            NewRefundClient(cfg),
+		RiskCounter:       NewRiskCounterClient(cfg),
+		RiskRule:          NewRiskRuleClient(cfg),
+		RoutingRule:       NewRoutingRuleClient(cfg),
 		VaultCard:         NewVaultCardClient(cfg),
 	}, nil
 }
@@ -252,6 +272,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:               ctx,
 		config:            cfg,
 		APIKey:            NewAPIKeyClient(cfg),
+		Agreement:         NewAgreementClient(cfg),
 		AuditLog:          NewAuditLogClient(cfg),
 		ChannelEvent:      NewChannelEventClient(cfg),
 		CheckoutSession:   NewCheckoutSessionClient(cfg),
@@ -271,6 +292,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PaymentAttempt:    NewPaymentAttemptClient(cfg),
 		Posting:           NewPostingClient(cfg),
 		Refund:            NewRefundClient(cfg),
+		RiskCounter:       NewRiskCounterClient(cfg),
+		RiskRule:          NewRiskRuleClient(cfg),
+		RoutingRule:       NewRoutingRuleClient(cfg),
 		VaultCard:         NewVaultCardClient(cfg),
 	}, nil
 }
@@ -301,10 +325,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AuditLog, c.ChannelEvent, c.CheckoutSession, c.ConnectorSetting,
-		c.Coupon, c.CouponRedemption, c.Customer, c.Event, c.FxQuote, c.FxRate,
-		c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount, c.Merchant,
-		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund, c.VaultCard,
+		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.CheckoutSession,
+		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Event,
+		c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount,
+		c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
+		c.RiskCounter, c.RiskRule, c.RoutingRule, c.VaultCard,
 	} {
 		n.Use(hooks...)
 	}
@@ -314,10 +339,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AuditLog, c.ChannelEvent, c.CheckoutSession, c.ConnectorSetting,
-		c.Coupon, c.CouponRedemption, c.Customer, c.Event, c.FxQuote, c.FxRate,
-		c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount, c.Merchant,
-		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund, c.VaultCard,
+		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.CheckoutSession,
+		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Event,
+		c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount,
+		c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
+		c.RiskCounter, c.RiskRule, c.RoutingRule, c.VaultCard,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -328,6 +354,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *APIKeyMutation:
 		return c.APIKey.mutate(ctx, m)
+	case *AgreementMutation:
+		return c.Agreement.mutate(ctx, m)
 	case *AuditLogMutation:
 		return c.AuditLog.mutate(ctx, m)
 	case *ChannelEventMutation:
@@ -366,6 +394,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Posting.mutate(ctx, m)
 	case *RefundMutation:
 		return c.Refund.mutate(ctx, m)
+	case *RiskCounterMutation:
+		return c.RiskCounter.mutate(ctx, m)
+	case *RiskRuleMutation:
+		return c.RiskRule.mutate(ctx, m)
+	case *RoutingRuleMutation:
+		return c.RoutingRule.mutate(ctx, m)
 	case *VaultCardMutation:
 		return c.VaultCard.mutate(ctx, m)
 	default:
@@ -520,6 +554,172 @@ func (c *APIKeyClient) mutate(ctx context.Context, m *APIKeyMutation) (Value, er
 		return (&APIKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown APIKey mutation op: %q", m.Op())
+	}
+}
+
+// AgreementClient is a client for the Agreement schema.
+type AgreementClient struct {
+	config
+}
+
+// NewAgreementClient returns a client for the Agreement from the given config.
+func NewAgreementClient(c config) *AgreementClient {
+	return &AgreementClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `agreement.Hooks(f(g(h())))`.
+func (c *AgreementClient) Use(hooks ...Hook) {
+	c.hooks.Agreement = append(c.hooks.Agreement, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `agreement.Intercept(f(g(h())))`.
+func (c *AgreementClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Agreement = append(c.inters.Agreement, interceptors...)
+}
+
+// Create returns a builder for creating a Agreement entity.
+func (c *AgreementClient) Create() *AgreementCreate {
+	mutation := newAgreementMutation(c.config, OpCreate)
+	return &AgreementCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Agreement entities.
+func (c *AgreementClient) CreateBulk(builders ...*AgreementCreate) *AgreementCreateBulk {
+	return &AgreementCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AgreementClient) MapCreateBulk(slice any, setFunc func(*AgreementCreate, int)) *AgreementCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AgreementCreateBulk{err: fmt.Errorf("calling to AgreementClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AgreementCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AgreementCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Agreement.
+func (c *AgreementClient) Update() *AgreementUpdate {
+	mutation := newAgreementMutation(c.config, OpUpdate)
+	return &AgreementUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AgreementClient) UpdateOne(_m *Agreement) *AgreementUpdateOne {
+	mutation := newAgreementMutation(c.config, OpUpdateOne, withAgreement(_m))
+	return &AgreementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AgreementClient) UpdateOneID(id string) *AgreementUpdateOne {
+	mutation := newAgreementMutation(c.config, OpUpdateOne, withAgreementID(id))
+	return &AgreementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Agreement.
+func (c *AgreementClient) Delete() *AgreementDelete {
+	mutation := newAgreementMutation(c.config, OpDelete)
+	return &AgreementDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AgreementClient) DeleteOne(_m *Agreement) *AgreementDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AgreementClient) DeleteOneID(id string) *AgreementDeleteOne {
+	builder := c.Delete().Where(agreement.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AgreementDeleteOne{builder}
+}
+
+// Query returns a query builder for Agreement.
+func (c *AgreementClient) Query() *AgreementQuery {
+	return &AgreementQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAgreement},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Agreement entity by its id.
+func (c *AgreementClient) Get(ctx context.Context, id string) (*Agreement, error) {
+	return c.Query().Where(agreement.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AgreementClient) GetX(ctx context.Context, id string) *Agreement {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Agreement.
+func (c *AgreementClient) QueryMerchant(_m *Agreement) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(agreement.Table, agreement.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, agreement.MerchantTable, agreement.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryCustomer queries the customer edge of a Agreement.
+func (c *AgreementClient) QueryCustomer(_m *Agreement) *CustomerQuery {
+	query := (&CustomerClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(agreement.Table, agreement.FieldID, id),
+			sqlgraph.To(customer.Table, customer.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, agreement.CustomerTable, agreement.CustomerColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AgreementClient) Hooks() []Hook {
+	hooks := c.hooks.Agreement
+	return append(hooks[:len(hooks):len(hooks)], agreement.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *AgreementClient) Interceptors() []Interceptor {
+	return c.inters.Agreement
+}
+
+func (c *AgreementClient) mutate(ctx context.Context, m *AgreementMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AgreementCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AgreementUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AgreementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AgreementDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Agreement mutation op: %q", m.Op())
 	}
 }
 
@@ -3485,6 +3685,408 @@ func (c *RefundClient) mutate(ctx context.Context, m *RefundMutation) (Value, er
 	}
 }
 
+// RiskCounterClient is a client for the RiskCounter schema.
+type RiskCounterClient struct {
+	config
+}
+
+// NewRiskCounterClient returns a client for the RiskCounter from the given config.
+func NewRiskCounterClient(c config) *RiskCounterClient {
+	return &RiskCounterClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `riskcounter.Hooks(f(g(h())))`.
+func (c *RiskCounterClient) Use(hooks ...Hook) {
+	c.hooks.RiskCounter = append(c.hooks.RiskCounter, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `riskcounter.Intercept(f(g(h())))`.
+func (c *RiskCounterClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RiskCounter = append(c.inters.RiskCounter, interceptors...)
+}
+
+// Create returns a builder for creating a RiskCounter entity.
+func (c *RiskCounterClient) Create() *RiskCounterCreate {
+	mutation := newRiskCounterMutation(c.config, OpCreate)
+	return &RiskCounterCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RiskCounter entities.
+func (c *RiskCounterClient) CreateBulk(builders ...*RiskCounterCreate) *RiskCounterCreateBulk {
+	return &RiskCounterCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RiskCounterClient) MapCreateBulk(slice any, setFunc func(*RiskCounterCreate, int)) *RiskCounterCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RiskCounterCreateBulk{err: fmt.Errorf("calling to RiskCounterClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RiskCounterCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RiskCounterCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RiskCounter.
+func (c *RiskCounterClient) Update() *RiskCounterUpdate {
+	mutation := newRiskCounterMutation(c.config, OpUpdate)
+	return &RiskCounterUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RiskCounterClient) UpdateOne(_m *RiskCounter) *RiskCounterUpdateOne {
+	mutation := newRiskCounterMutation(c.config, OpUpdateOne, withRiskCounter(_m))
+	return &RiskCounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RiskCounterClient) UpdateOneID(id string) *RiskCounterUpdateOne {
+	mutation := newRiskCounterMutation(c.config, OpUpdateOne, withRiskCounterID(id))
+	return &RiskCounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RiskCounter.
+func (c *RiskCounterClient) Delete() *RiskCounterDelete {
+	mutation := newRiskCounterMutation(c.config, OpDelete)
+	return &RiskCounterDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RiskCounterClient) DeleteOne(_m *RiskCounter) *RiskCounterDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RiskCounterClient) DeleteOneID(id string) *RiskCounterDeleteOne {
+	builder := c.Delete().Where(riskcounter.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RiskCounterDeleteOne{builder}
+}
+
+// Query returns a query builder for RiskCounter.
+func (c *RiskCounterClient) Query() *RiskCounterQuery {
+	return &RiskCounterQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRiskCounter},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RiskCounter entity by its id.
+func (c *RiskCounterClient) Get(ctx context.Context, id string) (*RiskCounter, error) {
+	return c.Query().Where(riskcounter.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RiskCounterClient) GetX(ctx context.Context, id string) *RiskCounter {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RiskCounterClient) Hooks() []Hook {
+	hooks := c.hooks.RiskCounter
+	return append(hooks[:len(hooks):len(hooks)], riskcounter.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RiskCounterClient) Interceptors() []Interceptor {
+	return c.inters.RiskCounter
+}
+
+func (c *RiskCounterClient) mutate(ctx context.Context, m *RiskCounterMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RiskCounterCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RiskCounterUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RiskCounterUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RiskCounterDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RiskCounter mutation op: %q", m.Op())
+	}
+}
+
+// RiskRuleClient is a client for the RiskRule schema.
+type RiskRuleClient struct {
+	config
+}
+
+// NewRiskRuleClient returns a client for the RiskRule from the given config.
+func NewRiskRuleClient(c config) *RiskRuleClient {
+	return &RiskRuleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `riskrule.Hooks(f(g(h())))`.
+func (c *RiskRuleClient) Use(hooks ...Hook) {
+	c.hooks.RiskRule = append(c.hooks.RiskRule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `riskrule.Intercept(f(g(h())))`.
+func (c *RiskRuleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RiskRule = append(c.inters.RiskRule, interceptors...)
+}
+
+// Create returns a builder for creating a RiskRule entity.
+func (c *RiskRuleClient) Create() *RiskRuleCreate {
+	mutation := newRiskRuleMutation(c.config, OpCreate)
+	return &RiskRuleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RiskRule entities.
+func (c *RiskRuleClient) CreateBulk(builders ...*RiskRuleCreate) *RiskRuleCreateBulk {
+	return &RiskRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RiskRuleClient) MapCreateBulk(slice any, setFunc func(*RiskRuleCreate, int)) *RiskRuleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RiskRuleCreateBulk{err: fmt.Errorf("calling to RiskRuleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RiskRuleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RiskRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RiskRule.
+func (c *RiskRuleClient) Update() *RiskRuleUpdate {
+	mutation := newRiskRuleMutation(c.config, OpUpdate)
+	return &RiskRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RiskRuleClient) UpdateOne(_m *RiskRule) *RiskRuleUpdateOne {
+	mutation := newRiskRuleMutation(c.config, OpUpdateOne, withRiskRule(_m))
+	return &RiskRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RiskRuleClient) UpdateOneID(id string) *RiskRuleUpdateOne {
+	mutation := newRiskRuleMutation(c.config, OpUpdateOne, withRiskRuleID(id))
+	return &RiskRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RiskRule.
+func (c *RiskRuleClient) Delete() *RiskRuleDelete {
+	mutation := newRiskRuleMutation(c.config, OpDelete)
+	return &RiskRuleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RiskRuleClient) DeleteOne(_m *RiskRule) *RiskRuleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RiskRuleClient) DeleteOneID(id string) *RiskRuleDeleteOne {
+	builder := c.Delete().Where(riskrule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RiskRuleDeleteOne{builder}
+}
+
+// Query returns a query builder for RiskRule.
+func (c *RiskRuleClient) Query() *RiskRuleQuery {
+	return &RiskRuleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRiskRule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RiskRule entity by its id.
+func (c *RiskRuleClient) Get(ctx context.Context, id string) (*RiskRule, error) {
+	return c.Query().Where(riskrule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RiskRuleClient) GetX(ctx context.Context, id string) *RiskRule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RiskRuleClient) Hooks() []Hook {
+	hooks := c.hooks.RiskRule
+	return append(hooks[:len(hooks):len(hooks)], riskrule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RiskRuleClient) Interceptors() []Interceptor {
+	return c.inters.RiskRule
+}
+
+func (c *RiskRuleClient) mutate(ctx context.Context, m *RiskRuleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RiskRuleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RiskRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RiskRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RiskRuleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RiskRule mutation op: %q", m.Op())
+	}
+}
+
+// RoutingRuleClient is a client for the RoutingRule schema.
+type RoutingRuleClient struct {
+	config
+}
+
+// NewRoutingRuleClient returns a client for the RoutingRule from the given config.
+func NewRoutingRuleClient(c config) *RoutingRuleClient {
+	return &RoutingRuleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `routingrule.Hooks(f(g(h())))`.
+func (c *RoutingRuleClient) Use(hooks ...Hook) {
+	c.hooks.RoutingRule = append(c.hooks.RoutingRule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `routingrule.Intercept(f(g(h())))`.
+func (c *RoutingRuleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RoutingRule = append(c.inters.RoutingRule, interceptors...)
+}
+
+// Create returns a builder for creating a RoutingRule entity.
+func (c *RoutingRuleClient) Create() *RoutingRuleCreate {
+	mutation := newRoutingRuleMutation(c.config, OpCreate)
+	return &RoutingRuleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RoutingRule entities.
+func (c *RoutingRuleClient) CreateBulk(builders ...*RoutingRuleCreate) *RoutingRuleCreateBulk {
+	return &RoutingRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RoutingRuleClient) MapCreateBulk(slice any, setFunc func(*RoutingRuleCreate, int)) *RoutingRuleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RoutingRuleCreateBulk{err: fmt.Errorf("calling to RoutingRuleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RoutingRuleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RoutingRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RoutingRule.
+func (c *RoutingRuleClient) Update() *RoutingRuleUpdate {
+	mutation := newRoutingRuleMutation(c.config, OpUpdate)
+	return &RoutingRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RoutingRuleClient) UpdateOne(_m *RoutingRule) *RoutingRuleUpdateOne {
+	mutation := newRoutingRuleMutation(c.config, OpUpdateOne, withRoutingRule(_m))
+	return &RoutingRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RoutingRuleClient) UpdateOneID(id string) *RoutingRuleUpdateOne {
+	mutation := newRoutingRuleMutation(c.config, OpUpdateOne, withRoutingRuleID(id))
+	return &RoutingRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RoutingRule.
+func (c *RoutingRuleClient) Delete() *RoutingRuleDelete {
+	mutation := newRoutingRuleMutation(c.config, OpDelete)
+	return &RoutingRuleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RoutingRuleClient) DeleteOne(_m *RoutingRule) *RoutingRuleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RoutingRuleClient) DeleteOneID(id string) *RoutingRuleDeleteOne {
+	builder := c.Delete().Where(routingrule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RoutingRuleDeleteOne{builder}
+}
+
+// Query returns a query builder for RoutingRule.
+func (c *RoutingRuleClient) Query() *RoutingRuleQuery {
+	return &RoutingRuleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRoutingRule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RoutingRule entity by its id.
+func (c *RoutingRuleClient) Get(ctx context.Context, id string) (*RoutingRule, error) {
+	return c.Query().Where(routingrule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RoutingRuleClient) GetX(ctx context.Context, id string) *RoutingRule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RoutingRuleClient) Hooks() []Hook {
+	hooks := c.hooks.RoutingRule
+	return append(hooks[:len(hooks):len(hooks)], routingrule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *RoutingRuleClient) Interceptors() []Interceptor {
+	return c.inters.RoutingRule
+}
+
+func (c *RoutingRuleClient) mutate(ctx context.Context, m *RoutingRuleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RoutingRuleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RoutingRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RoutingRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RoutingRuleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RoutingRule mutation op: %q", m.Op())
+	}
+}
+
 // VaultCardClient is a client for the VaultCard schema.
 type VaultCardClient struct {
 	config
@@ -3654,16 +4256,17 @@ func (c *VaultCardClient) mutate(ctx context.Context, m *VaultCardMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting, Coupon,
-		CouponRedemption, Customer, Event, FxQuote, FxRate, IdempotencyRecord,
+		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
+		Coupon, CouponRedemption, Customer, Event, FxQuote, FxRate, IdempotencyRecord,
 		JournalEntry, LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt,
-		Posting, Refund, VaultCard []ent.Hook
+		Posting, Refund, RiskCounter, RiskRule, RoutingRule, VaultCard []ent.Hook
 	}
 	inters struct {
-		APIKey, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting, Coupon,
-		CouponRedemption, Customer, Event, FxQuote, FxRate, IdempotencyRecord,
+		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
+		Coupon, CouponRedemption, Customer, Event, FxQuote, FxRate, IdempotencyRecord,
 		JournalEntry, LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt,
-		Posting, Refund, VaultCard []ent.Interceptor
+		Posting, Refund, RiskCounter, RiskRule, RoutingRule,
+		VaultCard []ent.Interceptor
 	}
 )
 

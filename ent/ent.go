@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
@@ -32,6 +33,9 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskcounter"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 )
 
@@ -94,6 +98,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:            apikey.ValidColumn,
+			agreement.Table:         agreement.ValidColumn,
 			auditlog.Table:          auditlog.ValidColumn,
 			channelevent.Table:      channelevent.ValidColumn,
 			checkoutsession.Table:   checkoutsession.ValidColumn,
@@ -113,6 +118,9 @@ func checkColumn(t, c string) error {
 			paymentattempt.Table:    paymentattempt.ValidColumn,
 			posting.Table:           posting.ValidColumn,
 			refund.Table:            refund.ValidColumn,
+			riskcounter.Table:       riskcounter.ValidColumn,
+			riskrule.Table:          riskrule.ValidColumn,
+			routingrule.Table:       routingrule.ValidColumn,
 			vaultcard.Table:         vaultcard.ValidColumn,
 		})
 	})

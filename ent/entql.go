@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
@@ -24,6 +25,9 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskcounter"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 
 	"entgo.io/ent/dialect/sql"
@@ -34,7 +38,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 21)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 25)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -60,6 +64,34 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   agreement.Table,
+			Columns: agreement.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: agreement.FieldID,
+			},
+		},
+		Type: "Agreement",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			agreement.FieldCreatedAt:          {Type: field.TypeTime, Column: agreement.FieldCreatedAt},
+			agreement.FieldUpdatedAt:          {Type: field.TypeTime, Column: agreement.FieldUpdatedAt},
+			agreement.FieldMerchantID:         {Type: field.TypeString, Column: agreement.FieldMerchantID},
+			agreement.FieldCustomerID:         {Type: field.TypeString, Column: agreement.FieldCustomerID},
+			agreement.FieldConnector:          {Type: field.TypeString, Column: agreement.FieldConnector},
+			agreement.FieldStatus:             {Type: field.TypeEnum, Column: agreement.FieldStatus},
+			agreement.FieldCurrency:           {Type: field.TypeString, Column: agreement.FieldCurrency},
+			agreement.FieldMaxAmount:          {Type: field.TypeInt64, Column: agreement.FieldMaxAmount},
+			agreement.FieldConnectorReference: {Type: field.TypeString, Column: agreement.FieldConnectorReference},
+			agreement.FieldBuyerURL:           {Type: field.TypeString, Column: agreement.FieldBuyerURL},
+			agreement.FieldReturnURL:          {Type: field.TypeString, Column: agreement.FieldReturnURL},
+			agreement.FieldIdempotencyKey:     {Type: field.TypeString, Column: agreement.FieldIdempotencyKey},
+			agreement.FieldFailureCode:        {Type: field.TypeString, Column: agreement.FieldFailureCode},
+			agreement.FieldLastEventID:        {Type: field.TypeString, Column: agreement.FieldLastEventID},
+			agreement.FieldTerminatedAt:       {Type: field.TypeTime, Column: agreement.FieldTerminatedAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   auditlog.Table,
 			Columns: auditlog.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -81,7 +113,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			auditlog.FieldCreatedAt:  {Type: field.TypeTime, Column: auditlog.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channelevent.Table,
 			Columns: channelevent.Columns,
@@ -106,7 +138,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channelevent.FieldLastError:     {Type: field.TypeString, Column: channelevent.FieldLastError},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   checkoutsession.Table,
 			Columns: checkoutsession.Columns,
@@ -139,7 +171,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			checkoutsession.FieldRequestHash:       {Type: field.TypeString, Column: checkoutsession.FieldRequestHash},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   connectorsetting.Table,
 			Columns: connectorsetting.Columns,
@@ -158,7 +190,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connectorsetting.FieldLimits:    {Type: field.TypeJSON, Column: connectorsetting.FieldLimits},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   coupon.Table,
 			Columns: coupon.Columns,
@@ -188,7 +220,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			coupon.FieldPublic:                    {Type: field.TypeBool, Column: coupon.FieldPublic},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   couponredemption.Table,
 			Columns: couponredemption.Columns,
@@ -210,7 +242,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			couponredemption.FieldCurrency:          {Type: field.TypeString, Column: couponredemption.FieldCurrency},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -232,7 +264,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldMetadata:          {Type: field.TypeJSON, Column: customer.FieldMetadata},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -251,7 +283,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldPublishedAt: {Type: field.TypeTime, Column: event.FieldPublishedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxquote.Table,
 			Columns: fxquote.Columns,
@@ -274,7 +306,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxquote.FieldCreatedAt:     {Type: field.TypeTime, Column: fxquote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxrate.Table,
 			Columns: fxrate.Columns,
@@ -293,7 +325,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxrate.FieldCreatedAt: {Type: field.TypeTime, Column: fxrate.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencyrecord.Table,
 			Columns: idempotencyrecord.Columns,
@@ -316,7 +348,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencyrecord.FieldAttempts:    {Type: field.TypeInt, Column: idempotencyrecord.FieldAttempts},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   journalentry.Table,
 			Columns: journalentry.Columns,
@@ -335,7 +367,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			journalentry.FieldCreatedAt:   {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ledgeraccount.Table,
 			Columns: ledgeraccount.Columns,
@@ -358,7 +390,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ledgeraccount.FieldVersion:       {Type: field.TypeInt64, Column: ledgeraccount.FieldVersion},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -378,7 +410,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRiskTier:           {Type: field.TypeEnum, Column: merchant.FieldRiskTier},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantuser.Table,
 			Columns: merchantuser.Columns,
@@ -398,7 +430,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantuser.FieldStatus:     {Type: field.TypeEnum, Column: merchantuser.FieldStatus},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -429,9 +461,14 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldFailureMessage:    {Type: field.TypeString, Column: payment.FieldFailureMessage},
 			payment.FieldMetadata:          {Type: field.TypeJSON, Column: payment.FieldMetadata},
 			payment.FieldCanceledAt:        {Type: field.TypeTime, Column: payment.FieldCanceledAt},
+			payment.FieldAgreementID:       {Type: field.TypeString, Column: payment.FieldAgreementID},
+			payment.FieldIdempotencyKey:    {Type: field.TypeString, Column: payment.FieldIdempotencyKey},
+			payment.FieldFeeAmount:         {Type: field.TypeInt64, Column: payment.FieldFeeAmount},
+			payment.FieldCaptureBefore:     {Type: field.TypeTime, Column: payment.FieldCaptureBefore},
+			payment.FieldNextAction:        {Type: field.TypeJSON, Column: payment.FieldNextAction},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentattempt.Table,
 			Columns: paymentattempt.Columns,
@@ -460,9 +497,11 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentattempt.FieldCheckCount:            {Type: field.TypeInt, Column: paymentattempt.FieldCheckCount},
 			paymentattempt.FieldNextCheckAt:           {Type: field.TypeTime, Column: paymentattempt.FieldNextCheckAt},
 			paymentattempt.FieldResolvedAt:            {Type: field.TypeTime, Column: paymentattempt.FieldResolvedAt},
+			paymentattempt.FieldCapture:               {Type: field.TypeBool, Column: paymentattempt.FieldCapture},
+			paymentattempt.FieldLastEventID:           {Type: field.TypeString, Column: paymentattempt.FieldLastEventID},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posting.Table,
 			Columns: posting.Columns,
@@ -484,7 +523,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posting.FieldCreatedAt:    {Type: field.TypeTime, Column: posting.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -505,9 +544,71 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldReason:             {Type: field.TypeString, Column: refund.FieldReason},
 			refund.FieldConnectorReference: {Type: field.TypeString, Column: refund.FieldConnectorReference},
 			refund.FieldFailureCode:        {Type: field.TypeString, Column: refund.FieldFailureCode},
+			refund.FieldIdempotencyKey:     {Type: field.TypeString, Column: refund.FieldIdempotencyKey},
+			refund.FieldFeeReversed:        {Type: field.TypeInt64, Column: refund.FieldFeeReversed},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   riskcounter.Table,
+			Columns: riskcounter.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: riskcounter.FieldID,
+			},
+		},
+		Type: "RiskCounter",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			riskcounter.FieldKey:   {Type: field.TypeString, Column: riskcounter.FieldKey},
+			riskcounter.FieldAt:    {Type: field.TypeTime, Column: riskcounter.FieldAt},
+			riskcounter.FieldValue: {Type: field.TypeInt64, Column: riskcounter.FieldValue},
+		},
+	}
+	graph.Nodes[22] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   riskrule.Table,
+			Columns: riskrule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: riskrule.FieldID,
+			},
+		},
+		Type: "RiskRule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			riskrule.FieldCreatedAt:   {Type: field.TypeTime, Column: riskrule.FieldCreatedAt},
+			riskrule.FieldUpdatedAt:   {Type: field.TypeTime, Column: riskrule.FieldUpdatedAt},
+			riskrule.FieldKey:         {Type: field.TypeString, Column: riskrule.FieldKey},
+			riskrule.FieldKind:        {Type: field.TypeString, Column: riskrule.FieldKind},
+			riskrule.FieldTier:        {Type: field.TypeString, Column: riskrule.FieldTier},
+			riskrule.FieldAction:      {Type: field.TypeString, Column: riskrule.FieldAction},
+			riskrule.FieldEnabled:     {Type: field.TypeBool, Column: riskrule.FieldEnabled},
+			riskrule.FieldScore:       {Type: field.TypeInt, Column: riskrule.FieldScore},
+			riskrule.FieldDescription: {Type: field.TypeString, Column: riskrule.FieldDescription},
+			riskrule.FieldParams:      {Type: field.TypeJSON, Column: riskrule.FieldParams},
+		},
+	}
+	graph.Nodes[23] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   routingrule.Table,
+			Columns: routingrule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: routingrule.FieldID,
+			},
+		},
+		Type: "RoutingRule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			routingrule.FieldCreatedAt: {Type: field.TypeTime, Column: routingrule.FieldCreatedAt},
+			routingrule.FieldUpdatedAt: {Type: field.TypeTime, Column: routingrule.FieldUpdatedAt},
+			routingrule.FieldKey:       {Type: field.TypeString, Column: routingrule.FieldKey},
+			routingrule.FieldPriority:  {Type: field.TypeInt, Column: routingrule.FieldPriority},
+			routingrule.FieldEnabled:   {Type: field.TypeBool, Column: routingrule.FieldEnabled},
+			routingrule.FieldMatch:     {Type: field.TypeJSON, Column: routingrule.FieldMatch},
+			routingrule.FieldPrefer:    {Type: field.TypeJSON, Column: routingrule.FieldPrefer},
+			routingrule.FieldSplit:     {Type: field.TypeJSON, Column: routingrule.FieldSplit},
+		},
+	}
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   vaultcard.Table,
 			Columns: vaultcard.Columns,
@@ -550,6 +651,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"APIKey",
 		"Merchant",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   agreement.MerchantTable,
+			Columns: []string{agreement.MerchantColumn},
+			Bidi:    false,
+		},
+		"Agreement",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"customer",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   agreement.CustomerTable,
+			Columns: []string{agreement.CustomerColumn},
+			Bidi:    false,
+		},
+		"Agreement",
+		"Customer",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -1001,6 +1126,149 @@ func (f *APIKeyFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *AgreementQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the AgreementQuery builder.
+func (_q *AgreementQuery) Filter() *AgreementFilter {
+	return &AgreementFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *AgreementMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the AgreementMutation builder.
+func (m *AgreementMutation) Filter() *AgreementFilter {
+	return &AgreementFilter{config: m.config, predicateAdder: m}
+}
+
+// AgreementFilter provides a generic filtering capability at runtime for AgreementQuery.
+type AgreementFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *AgreementFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *AgreementFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *AgreementFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(agreement.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *AgreementFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(agreement.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *AgreementFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldMerchantID))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *AgreementFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldCustomerID))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *AgreementFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldConnector))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *AgreementFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldStatus))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *AgreementFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldCurrency))
+}
+
+// WhereMaxAmount applies the entql int64 predicate on the max_amount field.
+func (f *AgreementFilter) WhereMaxAmount(p entql.Int64P) {
+	f.Where(p.Field(agreement.FieldMaxAmount))
+}
+
+// WhereConnectorReference applies the entql string predicate on the connector_reference field.
+func (f *AgreementFilter) WhereConnectorReference(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldConnectorReference))
+}
+
+// WhereBuyerURL applies the entql string predicate on the buyer_url field.
+func (f *AgreementFilter) WhereBuyerURL(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldBuyerURL))
+}
+
+// WhereReturnURL applies the entql string predicate on the return_url field.
+func (f *AgreementFilter) WhereReturnURL(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldReturnURL))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *AgreementFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldIdempotencyKey))
+}
+
+// WhereFailureCode applies the entql string predicate on the failure_code field.
+func (f *AgreementFilter) WhereFailureCode(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldFailureCode))
+}
+
+// WhereLastEventID applies the entql string predicate on the last_event_id field.
+func (f *AgreementFilter) WhereLastEventID(p entql.StringP) {
+	f.Where(p.Field(agreement.FieldLastEventID))
+}
+
+// WhereTerminatedAt applies the entql time.Time predicate on the terminated_at field.
+func (f *AgreementFilter) WhereTerminatedAt(p entql.TimeP) {
+	f.Where(p.Field(agreement.FieldTerminatedAt))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *AgreementFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *AgreementFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasCustomer applies a predicate to check if query has an edge customer.
+func (f *AgreementFilter) WhereHasCustomer() {
+	f.Where(entql.HasEdge("customer"))
+}
+
+// WhereHasCustomerWith applies a predicate to check if query has an edge customer with a given conditions (other predicates).
+func (f *AgreementFilter) WhereHasCustomerWith(preds ...predicate.Customer) {
+	f.Where(entql.HasEdgeWith("customer", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *AuditLogQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1029,7 +1297,7 @@ type AuditLogFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AuditLogFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1119,7 +1387,7 @@ type ChannelEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1219,7 +1487,7 @@ type CheckoutSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CheckoutSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1415,7 +1683,7 @@ type ConnectorSettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConnectorSettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1485,7 +1753,7 @@ type CouponFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CouponFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1638,7 +1906,7 @@ type CouponRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CouponRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1751,7 +2019,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1864,7 +2132,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1934,7 +2202,7 @@ type FxQuoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxQuoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2024,7 +2292,7 @@ type FxRateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxRateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2094,7 +2362,7 @@ type IdempotencyRecordFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyRecordFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2184,7 +2452,7 @@ type JournalEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JournalEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2268,7 +2536,7 @@ type LedgerAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LedgerAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2372,7 +2640,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2475,7 +2743,7 @@ type MerchantUserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantUserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2564,7 +2832,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2675,6 +2943,31 @@ func (f *PaymentFilter) WhereCanceledAt(p entql.TimeP) {
 	f.Where(p.Field(payment.FieldCanceledAt))
 }
 
+// WhereAgreementID applies the entql string predicate on the agreement_id field.
+func (f *PaymentFilter) WhereAgreementID(p entql.StringP) {
+	f.Where(p.Field(payment.FieldAgreementID))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *PaymentFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(payment.FieldIdempotencyKey))
+}
+
+// WhereFeeAmount applies the entql int64 predicate on the fee_amount field.
+func (f *PaymentFilter) WhereFeeAmount(p entql.Int64P) {
+	f.Where(p.Field(payment.FieldFeeAmount))
+}
+
+// WhereCaptureBefore applies the entql time.Time predicate on the capture_before field.
+func (f *PaymentFilter) WhereCaptureBefore(p entql.TimeP) {
+	f.Where(p.Field(payment.FieldCaptureBefore))
+}
+
+// WhereNextAction applies the entql json.RawMessage predicate on the next_action field.
+func (f *PaymentFilter) WhereNextAction(p entql.BytesP) {
+	f.Where(p.Field(payment.FieldNextAction))
+}
+
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
 func (f *PaymentFilter) WhereHasMerchant() {
 	f.Where(entql.HasEdge("merchant"))
@@ -2774,7 +3067,7 @@ type PaymentAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2875,6 +3168,16 @@ func (f *PaymentAttemptFilter) WhereResolvedAt(p entql.TimeP) {
 	f.Where(p.Field(paymentattempt.FieldResolvedAt))
 }
 
+// WhereCapture applies the entql bool predicate on the capture field.
+func (f *PaymentAttemptFilter) WhereCapture(p entql.BoolP) {
+	f.Where(p.Field(paymentattempt.FieldCapture))
+}
+
+// WhereLastEventID applies the entql string predicate on the last_event_id field.
+func (f *PaymentAttemptFilter) WhereLastEventID(p entql.StringP) {
+	f.Where(p.Field(paymentattempt.FieldLastEventID))
+}
+
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
 func (f *PaymentAttemptFilter) WhereHasMerchant() {
 	f.Where(entql.HasEdge("merchant"))
@@ -2932,7 +3235,7 @@ type PostingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3045,7 +3348,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3106,6 +3409,16 @@ func (f *RefundFilter) WhereFailureCode(p entql.StringP) {
 	f.Where(p.Field(refund.FieldFailureCode))
 }
 
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *RefundFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(refund.FieldIdempotencyKey))
+}
+
+// WhereFeeReversed applies the entql int64 predicate on the fee_reversed field.
+func (f *RefundFilter) WhereFeeReversed(p entql.Int64P) {
+	f.Where(p.Field(refund.FieldFeeReversed))
+}
+
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
 func (f *RefundFilter) WhereHasMerchant() {
 	f.Where(entql.HasEdge("merchant"))
@@ -3132,6 +3445,231 @@ func (f *RefundFilter) WhereHasPaymentWith(preds ...predicate.Payment) {
 			p(s)
 		}
 	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RiskCounterQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RiskCounterQuery builder.
+func (_q *RiskCounterQuery) Filter() *RiskCounterFilter {
+	return &RiskCounterFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RiskCounterMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RiskCounterMutation builder.
+func (m *RiskCounterMutation) Filter() *RiskCounterFilter {
+	return &RiskCounterFilter{config: m.config, predicateAdder: m}
+}
+
+// RiskCounterFilter provides a generic filtering capability at runtime for RiskCounterQuery.
+type RiskCounterFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RiskCounterFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RiskCounterFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(riskcounter.FieldID))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *RiskCounterFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(riskcounter.FieldKey))
+}
+
+// WhereAt applies the entql time.Time predicate on the at field.
+func (f *RiskCounterFilter) WhereAt(p entql.TimeP) {
+	f.Where(p.Field(riskcounter.FieldAt))
+}
+
+// WhereValue applies the entql int64 predicate on the value field.
+func (f *RiskCounterFilter) WhereValue(p entql.Int64P) {
+	f.Where(p.Field(riskcounter.FieldValue))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RiskRuleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RiskRuleQuery builder.
+func (_q *RiskRuleQuery) Filter() *RiskRuleFilter {
+	return &RiskRuleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RiskRuleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RiskRuleMutation builder.
+func (m *RiskRuleMutation) Filter() *RiskRuleFilter {
+	return &RiskRuleFilter{config: m.config, predicateAdder: m}
+}
+
+// RiskRuleFilter provides a generic filtering capability at runtime for RiskRuleQuery.
+type RiskRuleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RiskRuleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RiskRuleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(riskrule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RiskRuleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(riskrule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RiskRuleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(riskrule.FieldUpdatedAt))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *RiskRuleFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(riskrule.FieldKey))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *RiskRuleFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(riskrule.FieldKind))
+}
+
+// WhereTier applies the entql string predicate on the tier field.
+func (f *RiskRuleFilter) WhereTier(p entql.StringP) {
+	f.Where(p.Field(riskrule.FieldTier))
+}
+
+// WhereAction applies the entql string predicate on the action field.
+func (f *RiskRuleFilter) WhereAction(p entql.StringP) {
+	f.Where(p.Field(riskrule.FieldAction))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *RiskRuleFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(riskrule.FieldEnabled))
+}
+
+// WhereScore applies the entql int predicate on the score field.
+func (f *RiskRuleFilter) WhereScore(p entql.IntP) {
+	f.Where(p.Field(riskrule.FieldScore))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *RiskRuleFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(riskrule.FieldDescription))
+}
+
+// WhereParams applies the entql json.RawMessage predicate on the params field.
+func (f *RiskRuleFilter) WhereParams(p entql.BytesP) {
+	f.Where(p.Field(riskrule.FieldParams))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *RoutingRuleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the RoutingRuleQuery builder.
+func (_q *RoutingRuleQuery) Filter() *RoutingRuleFilter {
+	return &RoutingRuleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *RoutingRuleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the RoutingRuleMutation builder.
+func (m *RoutingRuleMutation) Filter() *RoutingRuleFilter {
+	return &RoutingRuleFilter{config: m.config, predicateAdder: m}
+}
+
+// RoutingRuleFilter provides a generic filtering capability at runtime for RoutingRuleQuery.
+type RoutingRuleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *RoutingRuleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *RoutingRuleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(routingrule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *RoutingRuleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(routingrule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *RoutingRuleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(routingrule.FieldUpdatedAt))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *RoutingRuleFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(routingrule.FieldKey))
+}
+
+// WherePriority applies the entql int predicate on the priority field.
+func (f *RoutingRuleFilter) WherePriority(p entql.IntP) {
+	f.Where(p.Field(routingrule.FieldPriority))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *RoutingRuleFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(routingrule.FieldEnabled))
+}
+
+// WhereMatch applies the entql json.RawMessage predicate on the match field.
+func (f *RoutingRuleFilter) WhereMatch(p entql.BytesP) {
+	f.Where(p.Field(routingrule.FieldMatch))
+}
+
+// WherePrefer applies the entql json.RawMessage predicate on the prefer field.
+func (f *RoutingRuleFilter) WherePrefer(p entql.BytesP) {
+	f.Where(p.Field(routingrule.FieldPrefer))
+}
+
+// WhereSplit applies the entql json.RawMessage predicate on the split field.
+func (f *RoutingRuleFilter) WhereSplit(p entql.BytesP) {
+	f.Where(p.Field(routingrule.FieldSplit))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -3163,7 +3701,7 @@ type VaultCardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *VaultCardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

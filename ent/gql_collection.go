@@ -10,6 +10,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
@@ -26,6 +27,8 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 )
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
@@ -163,6 +166,172 @@ func newAPIKeyPaginateArgs(rv map[string]any) *apikeyPaginateArgs {
 		case *APIKeyOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithAPIKeyOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *AgreementQuery) CollectFields(ctx context.Context, satisfies ...string) (*AgreementQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *AgreementQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(agreement.Columns))
+		selectedFields = []string{agreement.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[agreement.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldMerchantID)
+				fieldSeen[agreement.FieldMerchantID] = struct{}{}
+			}
+
+		case "customer":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&CustomerClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, customerImplementors)...); err != nil {
+				return err
+			}
+			_q.withCustomer = query
+			if _, ok := fieldSeen[agreement.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldCustomerID)
+				fieldSeen[agreement.FieldCustomerID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[agreement.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldCreatedAt)
+				fieldSeen[agreement.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[agreement.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldUpdatedAt)
+				fieldSeen[agreement.FieldUpdatedAt] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[agreement.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldMerchantID)
+				fieldSeen[agreement.FieldMerchantID] = struct{}{}
+			}
+		case "customerID":
+			if _, ok := fieldSeen[agreement.FieldCustomerID]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldCustomerID)
+				fieldSeen[agreement.FieldCustomerID] = struct{}{}
+			}
+		case "connector":
+			if _, ok := fieldSeen[agreement.FieldConnector]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldConnector)
+				fieldSeen[agreement.FieldConnector] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[agreement.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldStatus)
+				fieldSeen[agreement.FieldStatus] = struct{}{}
+			}
+		case "connectorReference":
+			if _, ok := fieldSeen[agreement.FieldConnectorReference]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldConnectorReference)
+				fieldSeen[agreement.FieldConnectorReference] = struct{}{}
+			}
+		case "buyerURL":
+			if _, ok := fieldSeen[agreement.FieldBuyerURL]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldBuyerURL)
+				fieldSeen[agreement.FieldBuyerURL] = struct{}{}
+			}
+		case "returnURL":
+			if _, ok := fieldSeen[agreement.FieldReturnURL]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldReturnURL)
+				fieldSeen[agreement.FieldReturnURL] = struct{}{}
+			}
+		case "failureCode":
+			if _, ok := fieldSeen[agreement.FieldFailureCode]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldFailureCode)
+				fieldSeen[agreement.FieldFailureCode] = struct{}{}
+			}
+		case "terminatedAt":
+			if _, ok := fieldSeen[agreement.FieldTerminatedAt]; !ok {
+				selectedFields = append(selectedFields, agreement.FieldTerminatedAt)
+				fieldSeen[agreement.FieldTerminatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type agreementPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []AgreementPaginateOption
+}
+
+func newAgreementPaginateArgs(rv map[string]any) *agreementPaginateArgs {
+	args := &agreementPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &AgreementOrder{Field: &AgreementOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithAgreementOrder(order))
+			}
+		case *AgreementOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithAgreementOrder(v))
 			}
 		}
 	}
@@ -1992,6 +2161,16 @@ func (_q *PaymentQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				selectedFields = append(selectedFields, payment.FieldCanceledAt)
 				fieldSeen[payment.FieldCanceledAt] = struct{}{}
 			}
+		case "agreementID":
+			if _, ok := fieldSeen[payment.FieldAgreementID]; !ok {
+				selectedFields = append(selectedFields, payment.FieldAgreementID)
+				fieldSeen[payment.FieldAgreementID] = struct{}{}
+			}
+		case "captureBefore":
+			if _, ok := fieldSeen[payment.FieldCaptureBefore]; !ok {
+				selectedFields = append(selectedFields, payment.FieldCaptureBefore)
+				fieldSeen[payment.FieldCaptureBefore] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -2162,6 +2341,11 @@ func (_q *PaymentAttemptQuery) collectField(ctx context.Context, oneNode bool, o
 			if _, ok := fieldSeen[paymentattempt.FieldResolvedAt]; !ok {
 				selectedFields = append(selectedFields, paymentattempt.FieldResolvedAt)
 				fieldSeen[paymentattempt.FieldResolvedAt] = struct{}{}
+			}
+		case "capture":
+			if _, ok := fieldSeen[paymentattempt.FieldCapture]; !ok {
+				selectedFields = append(selectedFields, paymentattempt.FieldCapture)
+				fieldSeen[paymentattempt.FieldCapture] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -2509,6 +2693,238 @@ func newRefundPaginateArgs(rv map[string]any) *refundPaginateArgs {
 		case *RefundOrder:
 			if v != nil {
 				args.opts = append(args.opts, WithRefundOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RiskRuleQuery) CollectFields(ctx context.Context, satisfies ...string) (*RiskRuleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RiskRuleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(riskrule.Columns))
+		selectedFields = []string{riskrule.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[riskrule.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, riskrule.FieldCreatedAt)
+				fieldSeen[riskrule.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[riskrule.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, riskrule.FieldUpdatedAt)
+				fieldSeen[riskrule.FieldUpdatedAt] = struct{}{}
+			}
+		case "key":
+			if _, ok := fieldSeen[riskrule.FieldKey]; !ok {
+				selectedFields = append(selectedFields, riskrule.FieldKey)
+				fieldSeen[riskrule.FieldKey] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[riskrule.FieldKind]; !ok {
+				selectedFields = append(selectedFields, riskrule.FieldKind)
+				fieldSeen[riskrule.FieldKind] = struct{}{}
+			}
+		case "tier":
+			if _, ok := fieldSeen[riskrule.FieldTier]; !ok {
+				selectedFields = append(selectedFields, riskrule.FieldTier)
+				fieldSeen[riskrule.FieldTier] = struct{}{}
+			}
+		case "action":
+			if _, ok := fieldSeen[riskrule.FieldAction]; !ok {
+				selectedFields = append(selectedFields, riskrule.FieldAction)
+				fieldSeen[riskrule.FieldAction] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[riskrule.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, riskrule.FieldEnabled)
+				fieldSeen[riskrule.FieldEnabled] = struct{}{}
+			}
+		case "score":
+			if _, ok := fieldSeen[riskrule.FieldScore]; !ok {
+				selectedFields = append(selectedFields, riskrule.FieldScore)
+				fieldSeen[riskrule.FieldScore] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[riskrule.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, riskrule.FieldDescription)
+				fieldSeen[riskrule.FieldDescription] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type riskrulePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RiskRulePaginateOption
+}
+
+func newRiskRulePaginateArgs(rv map[string]any) *riskrulePaginateArgs {
+	args := &riskrulePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &RiskRuleOrder{Field: &RiskRuleOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithRiskRuleOrder(order))
+			}
+		case *RiskRuleOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithRiskRuleOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RoutingRuleQuery) CollectFields(ctx context.Context, satisfies ...string) (*RoutingRuleQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RoutingRuleQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(routingrule.Columns))
+		selectedFields = []string{routingrule.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[routingrule.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldCreatedAt)
+				fieldSeen[routingrule.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[routingrule.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldUpdatedAt)
+				fieldSeen[routingrule.FieldUpdatedAt] = struct{}{}
+			}
+		case "key":
+			if _, ok := fieldSeen[routingrule.FieldKey]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldKey)
+				fieldSeen[routingrule.FieldKey] = struct{}{}
+			}
+		case "priority":
+			if _, ok := fieldSeen[routingrule.FieldPriority]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldPriority)
+				fieldSeen[routingrule.FieldPriority] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[routingrule.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, routingrule.FieldEnabled)
+				fieldSeen[routingrule.FieldEnabled] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type routingrulePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RoutingRulePaginateOption
+}
+
+func newRoutingRulePaginateArgs(rv map[string]any) *routingrulePaginateArgs {
+	args := &routingrulePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &RoutingRuleOrder{Field: &RoutingRuleOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithRoutingRuleOrder(order))
+			}
+		case *RoutingRuleOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithRoutingRuleOrder(v))
 			}
 		}
 	}

@@ -16,6 +16,22 @@ func (_m *APIKey) Merchant(ctx context.Context) (*Merchant, error) {
 	return result, err
 }
 
+func (_m *Agreement) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Agreement) Customer(ctx context.Context) (*Customer, error) {
+	result, err := _m.Edges.CustomerOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryCustomer().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *CheckoutSession) Merchant(ctx context.Context) (*Merchant, error) {
 	result, err := _m.Edges.MerchantOrErr()
 	if IsNotLoaded(err) {

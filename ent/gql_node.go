@@ -9,6 +9,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/hashicorp/go-multierror"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
@@ -25,6 +26,8 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 )
 
 // Noder wraps the basic Node method.
@@ -36,6 +39,11 @@ var apikeyImplementors = []string{"APIKey", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*APIKey) IsNode() {}
+
+var agreementImplementors = []string{"Agreement", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Agreement) IsNode() {}
 
 var auditlogImplementors = []string{"AuditLog", "Node"}
 
@@ -112,6 +120,16 @@ var refundImplementors = []string{"Refund", "Node"}
 // IsNode implements the Node interface check for GQLGen.
 func (*Refund) IsNode() {}
 
+var riskruleImplementors = []string{"RiskRule", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RiskRule) IsNode() {}
+
+var routingruleImplementors = []string{"RoutingRule", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RoutingRule) IsNode() {}
+
 var errNodeInvalidID = &NotFoundError{"node"}
 
 // NodeOption allows configuring the Noder execution using functional options.
@@ -175,6 +193,15 @@ func (c *Client) noder(ctx context.Context, table string, id string) (Noder, err
 			Where(apikey.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, apikeyImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case agreement.Table:
+		query := c.Agreement.Query().
+			Where(agreement.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, agreementImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -314,6 +341,24 @@ func (c *Client) noder(ctx context.Context, table string, id string) (Noder, err
 			}
 		}
 		return query.Only(ctx)
+	case riskrule.Table:
+		query := c.RiskRule.Query().
+			Where(riskrule.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, riskruleImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case routingrule.Table:
+		query := c.RoutingRule.Query().
+			Where(routingrule.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, routingruleImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	default:
 		return nil, fmt.Errorf("cannot resolve noder from table %q: %w", table, errNodeInvalidID)
 	}
@@ -391,6 +436,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []string) ([]Node
 		query := c.APIKey.Query().
 			Where(apikey.IDIn(ids...))
 		query, err := query.CollectFields(ctx, apikeyImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case agreement.Table:
+		query := c.Agreement.Query().
+			Where(agreement.IDIn(ids...))
+		query, err := query.CollectFields(ctx, agreementImplementors...)
 		if err != nil {
 			return nil, err
 		}
@@ -631,6 +692,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []string) ([]Node
 		query := c.Refund.Query().
 			Where(refund.IDIn(ids...))
 		query, err := query.CollectFields(ctx, refundImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case riskrule.Table:
+		query := c.RiskRule.Query().
+			Where(riskrule.IDIn(ids...))
+		query, err := query.CollectFields(ctx, riskruleImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case routingrule.Table:
+		query := c.RoutingRule.Query().
+			Where(routingrule.IDIn(ids...))
+		query, err := query.CollectFields(ctx, routingruleImplementors...)
 		if err != nil {
 			return nil, err
 		}

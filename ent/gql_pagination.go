@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
@@ -30,6 +31,8 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -403,6 +406,301 @@ func (_m *APIKey) ToEdge(order *APIKeyOrder) *APIKeyEdge {
 		order = DefaultAPIKeyOrder
 	}
 	return &APIKeyEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// AgreementEdge is the edge representation of Agreement.
+type AgreementEdge struct {
+	Node   *Agreement `json:"node"`
+	Cursor Cursor     `json:"cursor"`
+}
+
+// AgreementConnection is the connection containing edges to Agreement.
+type AgreementConnection struct {
+	Edges      []*AgreementEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+func (c *AgreementConnection) build(nodes []*Agreement, pager *agreementPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Agreement
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Agreement {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Agreement {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*AgreementEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &AgreementEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// AgreementPaginateOption enables pagination customization.
+type AgreementPaginateOption func(*agreementPager) error
+
+// WithAgreementOrder configures pagination ordering.
+func WithAgreementOrder(order *AgreementOrder) AgreementPaginateOption {
+	if order == nil {
+		order = DefaultAgreementOrder
+	}
+	o := *order
+	return func(pager *agreementPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultAgreementOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithAgreementFilter configures pagination filter.
+func WithAgreementFilter(filter func(*AgreementQuery) (*AgreementQuery, error)) AgreementPaginateOption {
+	return func(pager *agreementPager) error {
+		if filter == nil {
+			return errors.New("AgreementQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type agreementPager struct {
+	reverse bool
+	order   *AgreementOrder
+	filter  func(*AgreementQuery) (*AgreementQuery, error)
+}
+
+func newAgreementPager(opts []AgreementPaginateOption, reverse bool) (*agreementPager, error) {
+	pager := &agreementPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultAgreementOrder
+	}
+	return pager, nil
+}
+
+func (p *agreementPager) applyFilter(query *AgreementQuery) (*AgreementQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *agreementPager) toCursor(_m *Agreement) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *agreementPager) applyCursors(query *AgreementQuery, after, before *Cursor) (*AgreementQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultAgreementOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *agreementPager) applyOrder(query *AgreementQuery) *AgreementQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultAgreementOrder.Field {
+		query = query.Order(DefaultAgreementOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *agreementPager) orderExpr(query *AgreementQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultAgreementOrder.Field {
+			b.Comma().Ident(DefaultAgreementOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Agreement.
+func (_m *AgreementQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...AgreementPaginateOption,
+) (*AgreementConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newAgreementPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &AgreementConnection{Edges: []*AgreementEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+var (
+	// AgreementOrderFieldCreatedAt orders Agreement by created_at.
+	AgreementOrderFieldCreatedAt = &AgreementOrderField{
+		Value: func(_m *Agreement) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: agreement.FieldCreatedAt,
+		toTerm: agreement.ByCreatedAt,
+		toCursor: func(_m *Agreement) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f AgreementOrderField) String() string {
+	var str string
+	switch f.column {
+	case AgreementOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f AgreementOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *AgreementOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("AgreementOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *AgreementOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid AgreementOrderField", str)
+	}
+	return nil
+}
+
+// AgreementOrderField defines the ordering field of Agreement.
+type AgreementOrderField struct {
+	// Value extracts the ordering value from the given Agreement.
+	Value    func(*Agreement) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) agreement.OrderOption
+	toCursor func(*Agreement) Cursor
+}
+
+// AgreementOrder defines the ordering of Agreement.
+type AgreementOrder struct {
+	Direction OrderDirection       `json:"direction"`
+	Field     *AgreementOrderField `json:"field"`
+}
+
+// DefaultAgreementOrder is the default ordering of Agreement.
+var DefaultAgreementOrder = &AgreementOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &AgreementOrderField{
+		Value: func(_m *Agreement) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: agreement.FieldID,
+		toTerm: agreement.ByID,
+		toCursor: func(_m *Agreement) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Agreement into AgreementEdge.
+func (_m *Agreement) ToEdge(order *AgreementOrder) *AgreementEdge {
+	if order == nil {
+		order = DefaultAgreementOrder
+	}
+	return &AgreementEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -4658,6 +4956,596 @@ func (_m *Refund) ToEdge(order *RefundOrder) *RefundEdge {
 		order = DefaultRefundOrder
 	}
 	return &RefundEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RiskRuleEdge is the edge representation of RiskRule.
+type RiskRuleEdge struct {
+	Node   *RiskRule `json:"node"`
+	Cursor Cursor    `json:"cursor"`
+}
+
+// RiskRuleConnection is the connection containing edges to RiskRule.
+type RiskRuleConnection struct {
+	Edges      []*RiskRuleEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+func (c *RiskRuleConnection) build(nodes []*RiskRule, pager *riskrulePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *RiskRule
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *RiskRule {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *RiskRule {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RiskRuleEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RiskRuleEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RiskRulePaginateOption enables pagination customization.
+type RiskRulePaginateOption func(*riskrulePager) error
+
+// WithRiskRuleOrder configures pagination ordering.
+func WithRiskRuleOrder(order *RiskRuleOrder) RiskRulePaginateOption {
+	if order == nil {
+		order = DefaultRiskRuleOrder
+	}
+	o := *order
+	return func(pager *riskrulePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultRiskRuleOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithRiskRuleFilter configures pagination filter.
+func WithRiskRuleFilter(filter func(*RiskRuleQuery) (*RiskRuleQuery, error)) RiskRulePaginateOption {
+	return func(pager *riskrulePager) error {
+		if filter == nil {
+			return errors.New("RiskRuleQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type riskrulePager struct {
+	reverse bool
+	order   *RiskRuleOrder
+	filter  func(*RiskRuleQuery) (*RiskRuleQuery, error)
+}
+
+func newRiskRulePager(opts []RiskRulePaginateOption, reverse bool) (*riskrulePager, error) {
+	pager := &riskrulePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultRiskRuleOrder
+	}
+	return pager, nil
+}
+
+func (p *riskrulePager) applyFilter(query *RiskRuleQuery) (*RiskRuleQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *riskrulePager) toCursor(_m *RiskRule) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *riskrulePager) applyCursors(query *RiskRuleQuery, after, before *Cursor) (*RiskRuleQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultRiskRuleOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *riskrulePager) applyOrder(query *RiskRuleQuery) *RiskRuleQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultRiskRuleOrder.Field {
+		query = query.Order(DefaultRiskRuleOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *riskrulePager) orderExpr(query *RiskRuleQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultRiskRuleOrder.Field {
+			b.Comma().Ident(DefaultRiskRuleOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to RiskRule.
+func (_m *RiskRuleQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RiskRulePaginateOption,
+) (*RiskRuleConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRiskRulePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RiskRuleConnection{Edges: []*RiskRuleEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+var (
+	// RiskRuleOrderFieldCreatedAt orders RiskRule by created_at.
+	RiskRuleOrderFieldCreatedAt = &RiskRuleOrderField{
+		Value: func(_m *RiskRule) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: riskrule.FieldCreatedAt,
+		toTerm: riskrule.ByCreatedAt,
+		toCursor: func(_m *RiskRule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f RiskRuleOrderField) String() string {
+	var str string
+	switch f.column {
+	case RiskRuleOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f RiskRuleOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *RiskRuleOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("RiskRuleOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *RiskRuleOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid RiskRuleOrderField", str)
+	}
+	return nil
+}
+
+// RiskRuleOrderField defines the ordering field of RiskRule.
+type RiskRuleOrderField struct {
+	// Value extracts the ordering value from the given RiskRule.
+	Value    func(*RiskRule) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) riskrule.OrderOption
+	toCursor func(*RiskRule) Cursor
+}
+
+// RiskRuleOrder defines the ordering of RiskRule.
+type RiskRuleOrder struct {
+	Direction OrderDirection      `json:"direction"`
+	Field     *RiskRuleOrderField `json:"field"`
+}
+
+// DefaultRiskRuleOrder is the default ordering of RiskRule.
+var DefaultRiskRuleOrder = &RiskRuleOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RiskRuleOrderField{
+		Value: func(_m *RiskRule) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: riskrule.FieldID,
+		toTerm: riskrule.ByID,
+		toCursor: func(_m *RiskRule) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts RiskRule into RiskRuleEdge.
+func (_m *RiskRule) ToEdge(order *RiskRuleOrder) *RiskRuleEdge {
+	if order == nil {
+		order = DefaultRiskRuleOrder
+	}
+	return &RiskRuleEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// RoutingRuleEdge is the edge representation of RoutingRule.
+type RoutingRuleEdge struct {
+	Node   *RoutingRule `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// RoutingRuleConnection is the connection containing edges to RoutingRule.
+type RoutingRuleConnection struct {
+	Edges      []*RoutingRuleEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *RoutingRuleConnection) build(nodes []*RoutingRule, pager *routingrulePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *RoutingRule
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *RoutingRule {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *RoutingRule {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*RoutingRuleEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &RoutingRuleEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// RoutingRulePaginateOption enables pagination customization.
+type RoutingRulePaginateOption func(*routingrulePager) error
+
+// WithRoutingRuleOrder configures pagination ordering.
+func WithRoutingRuleOrder(order *RoutingRuleOrder) RoutingRulePaginateOption {
+	if order == nil {
+		order = DefaultRoutingRuleOrder
+	}
+	o := *order
+	return func(pager *routingrulePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultRoutingRuleOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithRoutingRuleFilter configures pagination filter.
+func WithRoutingRuleFilter(filter func(*RoutingRuleQuery) (*RoutingRuleQuery, error)) RoutingRulePaginateOption {
+	return func(pager *routingrulePager) error {
+		if filter == nil {
+			return errors.New("RoutingRuleQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type routingrulePager struct {
+	reverse bool
+	order   *RoutingRuleOrder
+	filter  func(*RoutingRuleQuery) (*RoutingRuleQuery, error)
+}
+
+func newRoutingRulePager(opts []RoutingRulePaginateOption, reverse bool) (*routingrulePager, error) {
+	pager := &routingrulePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultRoutingRuleOrder
+	}
+	return pager, nil
+}
+
+func (p *routingrulePager) applyFilter(query *RoutingRuleQuery) (*RoutingRuleQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *routingrulePager) toCursor(_m *RoutingRule) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *routingrulePager) applyCursors(query *RoutingRuleQuery, after, before *Cursor) (*RoutingRuleQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultRoutingRuleOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *routingrulePager) applyOrder(query *RoutingRuleQuery) *RoutingRuleQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultRoutingRuleOrder.Field {
+		query = query.Order(DefaultRoutingRuleOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *routingrulePager) orderExpr(query *RoutingRuleQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultRoutingRuleOrder.Field {
+			b.Comma().Ident(DefaultRoutingRuleOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to RoutingRule.
+func (_m *RoutingRuleQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...RoutingRulePaginateOption,
+) (*RoutingRuleConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newRoutingRulePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &RoutingRuleConnection{Edges: []*RoutingRuleEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+var (
+	// RoutingRuleOrderFieldCreatedAt orders RoutingRule by created_at.
+	RoutingRuleOrderFieldCreatedAt = &RoutingRuleOrderField{
+		Value: func(_m *RoutingRule) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: routingrule.FieldCreatedAt,
+		toTerm: routingrule.ByCreatedAt,
+		toCursor: func(_m *RoutingRule) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f RoutingRuleOrderField) String() string {
+	var str string
+	switch f.column {
+	case RoutingRuleOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f RoutingRuleOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *RoutingRuleOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("RoutingRuleOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *RoutingRuleOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid RoutingRuleOrderField", str)
+	}
+	return nil
+}
+
+// RoutingRuleOrderField defines the ordering field of RoutingRule.
+type RoutingRuleOrderField struct {
+	// Value extracts the ordering value from the given RoutingRule.
+	Value    func(*RoutingRule) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) routingrule.OrderOption
+	toCursor func(*RoutingRule) Cursor
+}
+
+// RoutingRuleOrder defines the ordering of RoutingRule.
+type RoutingRuleOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *RoutingRuleOrderField `json:"field"`
+}
+
+// DefaultRoutingRuleOrder is the default ordering of RoutingRule.
+var DefaultRoutingRuleOrder = &RoutingRuleOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &RoutingRuleOrderField{
+		Value: func(_m *RoutingRule) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: routingrule.FieldID,
+		toTerm: routingrule.ByID,
+		toCursor: func(_m *RoutingRule) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts RoutingRule into RoutingRuleEdge.
+func (_m *RoutingRule) ToEdge(order *RoutingRuleOrder) *RoutingRuleEdge {
+	if order == nil {
+		order = DefaultRoutingRuleOrder
+	}
+	return &RoutingRuleEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

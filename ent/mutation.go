@@ -12,6 +12,7 @@ import (
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
@@ -33,6 +34,9 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskcounter"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 	"github.com/straitpay/strait/payments/routing"
 )
@@ -47,6 +51,7 @@ const (
 
 	// Node types.
 	TypeAPIKey            = "APIKey"
+	TypeAgreement         = "Agreement"
 	TypeAuditLog          = "AuditLog"
 	TypeChannelEvent      = "ChannelEvent"
 	TypeCheckoutSession   = "CheckoutSession"
@@ -66,6 +71,9 @@ const (
 	TypePaymentAttempt    = "PaymentAttempt"
 	TypePosting           = "Posting"
 	TypeRefund            = "Refund"
+	TypeRiskCounter       = "RiskCounter"
+	TypeRiskRule          = "RiskRule"
+	TypeRoutingRule       = "RoutingRule"
 	TypeVaultCard         = "VaultCard"
 )
 
@@ -999,6 +1007,1271 @@ func (m *APIKeyMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown APIKey edge %s", name)
+}
+
+// AgreementMutation represents an operation that mutates the Agreement nodes in the graph.
+type AgreementMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *string
+	created_at          *time.Time
+	updated_at          *time.Time
+	connector           *string
+	status              *agreement.Status
+	currency            *string
+	max_amount          *int64
+	addmax_amount       *int64
+	connector_reference *string
+	buyer_url           *string
+	return_url          *string
+	idempotency_key     *string
+	failure_code        *string
+	last_event_id       *string
+	terminated_at       *time.Time
+	clearedFields       map[string]struct{}
+	merchant            *string
+	clearedmerchant     bool
+	customer            *string
+	clearedcustomer     bool
+	done                bool
+	oldValue            func(context.Context) (*Agreement, error)
+	predicates          []predicate.Agreement
+}
+
+var _ ent.Mutation = (*AgreementMutation)(nil)
+
+// agreementOption allows management of the mutation configuration using functional options.
+type agreementOption func(*AgreementMutation)
+
+// newAgreementMutation creates new mutation for the Agreement entity.
+func newAgreementMutation(c config, op Op, opts ...agreementOption) *AgreementMutation {
+	m := &AgreementMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAgreement,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAgreementID sets the ID field of the mutation.
+func withAgreementID(id string) agreementOption {
+	return func(m *AgreementMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Agreement
+		)
+		m.oldValue = func(ctx context.Context) (*Agreement, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Agreement.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAgreement sets the old Agreement of the mutation.
+func withAgreement(node *Agreement) agreementOption {
+	return func(m *AgreementMutation) {
+		m.oldValue = func(context.Context) (*Agreement, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AgreementMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AgreementMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Agreement entities.
+func (m *AgreementMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AgreementMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AgreementMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Agreement.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AgreementMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AgreementMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AgreementMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AgreementMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AgreementMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AgreementMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *AgreementMutation) SetMerchantID(s string) {
+	m.merchant = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *AgreementMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *AgreementMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *AgreementMutation) SetCustomerID(s string) {
+	m.customer = &s
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *AgreementMutation) CustomerID() (r string, exists bool) {
+	v := m.customer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldCustomerID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ClearCustomerID clears the value of the "customer_id" field.
+func (m *AgreementMutation) ClearCustomerID() {
+	m.customer = nil
+	m.clearedFields[agreement.FieldCustomerID] = struct{}{}
+}
+
+// CustomerIDCleared returns if the "customer_id" field was cleared in this mutation.
+func (m *AgreementMutation) CustomerIDCleared() bool {
+	_, ok := m.clearedFields[agreement.FieldCustomerID]
+	return ok
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *AgreementMutation) ResetCustomerID() {
+	m.customer = nil
+	delete(m.clearedFields, agreement.FieldCustomerID)
+}
+
+// SetConnector sets the "connector" field.
+func (m *AgreementMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *AgreementMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *AgreementMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *AgreementMutation) SetStatus(a agreement.Status) {
+	m.status = &a
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *AgreementMutation) Status() (r agreement.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldStatus(ctx context.Context) (v agreement.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *AgreementMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *AgreementMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *AgreementMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *AgreementMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetMaxAmount sets the "max_amount" field.
+func (m *AgreementMutation) SetMaxAmount(i int64) {
+	m.max_amount = &i
+	m.addmax_amount = nil
+}
+
+// MaxAmount returns the value of the "max_amount" field in the mutation.
+func (m *AgreementMutation) MaxAmount() (r int64, exists bool) {
+	v := m.max_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMaxAmount returns the old "max_amount" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldMaxAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMaxAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMaxAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMaxAmount: %w", err)
+	}
+	return oldValue.MaxAmount, nil
+}
+
+// AddMaxAmount adds i to the "max_amount" field.
+func (m *AgreementMutation) AddMaxAmount(i int64) {
+	if m.addmax_amount != nil {
+		*m.addmax_amount += i
+	} else {
+		m.addmax_amount = &i
+	}
+}
+
+// AddedMaxAmount returns the value that was added to the "max_amount" field in this mutation.
+func (m *AgreementMutation) AddedMaxAmount() (r int64, exists bool) {
+	v := m.addmax_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMaxAmount resets all changes to the "max_amount" field.
+func (m *AgreementMutation) ResetMaxAmount() {
+	m.max_amount = nil
+	m.addmax_amount = nil
+}
+
+// SetConnectorReference sets the "connector_reference" field.
+func (m *AgreementMutation) SetConnectorReference(s string) {
+	m.connector_reference = &s
+}
+
+// ConnectorReference returns the value of the "connector_reference" field in the mutation.
+func (m *AgreementMutation) ConnectorReference() (r string, exists bool) {
+	v := m.connector_reference
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnectorReference returns the old "connector_reference" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldConnectorReference(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnectorReference is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnectorReference requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnectorReference: %w", err)
+	}
+	return oldValue.ConnectorReference, nil
+}
+
+// ResetConnectorReference resets all changes to the "connector_reference" field.
+func (m *AgreementMutation) ResetConnectorReference() {
+	m.connector_reference = nil
+}
+
+// SetBuyerURL sets the "buyer_url" field.
+func (m *AgreementMutation) SetBuyerURL(s string) {
+	m.buyer_url = &s
+}
+
+// BuyerURL returns the value of the "buyer_url" field in the mutation.
+func (m *AgreementMutation) BuyerURL() (r string, exists bool) {
+	v := m.buyer_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBuyerURL returns the old "buyer_url" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldBuyerURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBuyerURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBuyerURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBuyerURL: %w", err)
+	}
+	return oldValue.BuyerURL, nil
+}
+
+// ResetBuyerURL resets all changes to the "buyer_url" field.
+func (m *AgreementMutation) ResetBuyerURL() {
+	m.buyer_url = nil
+}
+
+// SetReturnURL sets the "return_url" field.
+func (m *AgreementMutation) SetReturnURL(s string) {
+	m.return_url = &s
+}
+
+// ReturnURL returns the value of the "return_url" field in the mutation.
+func (m *AgreementMutation) ReturnURL() (r string, exists bool) {
+	v := m.return_url
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReturnURL returns the old "return_url" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldReturnURL(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReturnURL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReturnURL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReturnURL: %w", err)
+	}
+	return oldValue.ReturnURL, nil
+}
+
+// ResetReturnURL resets all changes to the "return_url" field.
+func (m *AgreementMutation) ResetReturnURL() {
+	m.return_url = nil
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *AgreementMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *AgreementMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldIdempotencyKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *AgreementMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+}
+
+// SetFailureCode sets the "failure_code" field.
+func (m *AgreementMutation) SetFailureCode(s string) {
+	m.failure_code = &s
+}
+
+// FailureCode returns the value of the "failure_code" field in the mutation.
+func (m *AgreementMutation) FailureCode() (r string, exists bool) {
+	v := m.failure_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailureCode returns the old "failure_code" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldFailureCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailureCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailureCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailureCode: %w", err)
+	}
+	return oldValue.FailureCode, nil
+}
+
+// ResetFailureCode resets all changes to the "failure_code" field.
+func (m *AgreementMutation) ResetFailureCode() {
+	m.failure_code = nil
+}
+
+// SetLastEventID sets the "last_event_id" field.
+func (m *AgreementMutation) SetLastEventID(s string) {
+	m.last_event_id = &s
+}
+
+// LastEventID returns the value of the "last_event_id" field in the mutation.
+func (m *AgreementMutation) LastEventID() (r string, exists bool) {
+	v := m.last_event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastEventID returns the old "last_event_id" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldLastEventID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastEventID: %w", err)
+	}
+	return oldValue.LastEventID, nil
+}
+
+// ResetLastEventID resets all changes to the "last_event_id" field.
+func (m *AgreementMutation) ResetLastEventID() {
+	m.last_event_id = nil
+}
+
+// SetTerminatedAt sets the "terminated_at" field.
+func (m *AgreementMutation) SetTerminatedAt(t time.Time) {
+	m.terminated_at = &t
+}
+
+// TerminatedAt returns the value of the "terminated_at" field in the mutation.
+func (m *AgreementMutation) TerminatedAt() (r time.Time, exists bool) {
+	v := m.terminated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTerminatedAt returns the old "terminated_at" field's value of the Agreement entity.
+// If the Agreement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AgreementMutation) OldTerminatedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTerminatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTerminatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTerminatedAt: %w", err)
+	}
+	return oldValue.TerminatedAt, nil
+}
+
+// ClearTerminatedAt clears the value of the "terminated_at" field.
+func (m *AgreementMutation) ClearTerminatedAt() {
+	m.terminated_at = nil
+	m.clearedFields[agreement.FieldTerminatedAt] = struct{}{}
+}
+
+// TerminatedAtCleared returns if the "terminated_at" field was cleared in this mutation.
+func (m *AgreementMutation) TerminatedAtCleared() bool {
+	_, ok := m.clearedFields[agreement.FieldTerminatedAt]
+	return ok
+}
+
+// ResetTerminatedAt resets all changes to the "terminated_at" field.
+func (m *AgreementMutation) ResetTerminatedAt() {
+	m.terminated_at = nil
+	delete(m.clearedFields, agreement.FieldTerminatedAt)
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *AgreementMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[agreement.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *AgreementMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *AgreementMutation) MerchantIDs() (ids []string) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *AgreementMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearCustomer clears the "customer" edge to the Customer entity.
+func (m *AgreementMutation) ClearCustomer() {
+	m.clearedcustomer = true
+	m.clearedFields[agreement.FieldCustomerID] = struct{}{}
+}
+
+// CustomerCleared reports if the "customer" edge to the Customer entity was cleared.
+func (m *AgreementMutation) CustomerCleared() bool {
+	return m.CustomerIDCleared() || m.clearedcustomer
+}
+
+// CustomerIDs returns the "customer" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CustomerID instead. It exists only for internal usage by the builders.
+func (m *AgreementMutation) CustomerIDs() (ids []string) {
+	if id := m.customer; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCustomer resets all changes to the "customer" edge.
+func (m *AgreementMutation) ResetCustomer() {
+	m.customer = nil
+	m.clearedcustomer = false
+}
+
+// Where appends a list predicates to the AgreementMutation builder.
+func (m *AgreementMutation) Where(ps ...predicate.Agreement) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AgreementMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AgreementMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Agreement, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AgreementMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AgreementMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Agreement).
+func (m *AgreementMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AgreementMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.created_at != nil {
+		fields = append(fields, agreement.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, agreement.FieldUpdatedAt)
+	}
+	if m.merchant != nil {
+		fields = append(fields, agreement.FieldMerchantID)
+	}
+	if m.customer != nil {
+		fields = append(fields, agreement.FieldCustomerID)
+	}
+	if m.connector != nil {
+		fields = append(fields, agreement.FieldConnector)
+	}
+	if m.status != nil {
+		fields = append(fields, agreement.FieldStatus)
+	}
+	if m.currency != nil {
+		fields = append(fields, agreement.FieldCurrency)
+	}
+	if m.max_amount != nil {
+		fields = append(fields, agreement.FieldMaxAmount)
+	}
+	if m.connector_reference != nil {
+		fields = append(fields, agreement.FieldConnectorReference)
+	}
+	if m.buyer_url != nil {
+		fields = append(fields, agreement.FieldBuyerURL)
+	}
+	if m.return_url != nil {
+		fields = append(fields, agreement.FieldReturnURL)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, agreement.FieldIdempotencyKey)
+	}
+	if m.failure_code != nil {
+		fields = append(fields, agreement.FieldFailureCode)
+	}
+	if m.last_event_id != nil {
+		fields = append(fields, agreement.FieldLastEventID)
+	}
+	if m.terminated_at != nil {
+		fields = append(fields, agreement.FieldTerminatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AgreementMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case agreement.FieldCreatedAt:
+		return m.CreatedAt()
+	case agreement.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case agreement.FieldMerchantID:
+		return m.MerchantID()
+	case agreement.FieldCustomerID:
+		return m.CustomerID()
+	case agreement.FieldConnector:
+		return m.Connector()
+	case agreement.FieldStatus:
+		return m.Status()
+	case agreement.FieldCurrency:
+		return m.Currency()
+	case agreement.FieldMaxAmount:
+		return m.MaxAmount()
+	case agreement.FieldConnectorReference:
+		return m.ConnectorReference()
+	case agreement.FieldBuyerURL:
+		return m.BuyerURL()
+	case agreement.FieldReturnURL:
+		return m.ReturnURL()
+	case agreement.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case agreement.FieldFailureCode:
+		return m.FailureCode()
+	case agreement.FieldLastEventID:
+		return m.LastEventID()
+	case agreement.FieldTerminatedAt:
+		return m.TerminatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AgreementMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case agreement.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case agreement.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case agreement.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case agreement.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case agreement.FieldConnector:
+		return m.OldConnector(ctx)
+	case agreement.FieldStatus:
+		return m.OldStatus(ctx)
+	case agreement.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case agreement.FieldMaxAmount:
+		return m.OldMaxAmount(ctx)
+	case agreement.FieldConnectorReference:
+		return m.OldConnectorReference(ctx)
+	case agreement.FieldBuyerURL:
+		return m.OldBuyerURL(ctx)
+	case agreement.FieldReturnURL:
+		return m.OldReturnURL(ctx)
+	case agreement.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case agreement.FieldFailureCode:
+		return m.OldFailureCode(ctx)
+	case agreement.FieldLastEventID:
+		return m.OldLastEventID(ctx)
+	case agreement.FieldTerminatedAt:
+		return m.OldTerminatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Agreement field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AgreementMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case agreement.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case agreement.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case agreement.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case agreement.FieldCustomerID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case agreement.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case agreement.FieldStatus:
+		v, ok := value.(agreement.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case agreement.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case agreement.FieldMaxAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMaxAmount(v)
+		return nil
+	case agreement.FieldConnectorReference:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnectorReference(v)
+		return nil
+	case agreement.FieldBuyerURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBuyerURL(v)
+		return nil
+	case agreement.FieldReturnURL:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReturnURL(v)
+		return nil
+	case agreement.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case agreement.FieldFailureCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailureCode(v)
+		return nil
+	case agreement.FieldLastEventID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastEventID(v)
+		return nil
+	case agreement.FieldTerminatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTerminatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Agreement field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AgreementMutation) AddedFields() []string {
+	var fields []string
+	if m.addmax_amount != nil {
+		fields = append(fields, agreement.FieldMaxAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AgreementMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case agreement.FieldMaxAmount:
+		return m.AddedMaxAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AgreementMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case agreement.FieldMaxAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMaxAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Agreement numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AgreementMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(agreement.FieldCustomerID) {
+		fields = append(fields, agreement.FieldCustomerID)
+	}
+	if m.FieldCleared(agreement.FieldTerminatedAt) {
+		fields = append(fields, agreement.FieldTerminatedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AgreementMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AgreementMutation) ClearField(name string) error {
+	switch name {
+	case agreement.FieldCustomerID:
+		m.ClearCustomerID()
+		return nil
+	case agreement.FieldTerminatedAt:
+		m.ClearTerminatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Agreement nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AgreementMutation) ResetField(name string) error {
+	switch name {
+	case agreement.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case agreement.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case agreement.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case agreement.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case agreement.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case agreement.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case agreement.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case agreement.FieldMaxAmount:
+		m.ResetMaxAmount()
+		return nil
+	case agreement.FieldConnectorReference:
+		m.ResetConnectorReference()
+		return nil
+	case agreement.FieldBuyerURL:
+		m.ResetBuyerURL()
+		return nil
+	case agreement.FieldReturnURL:
+		m.ResetReturnURL()
+		return nil
+	case agreement.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case agreement.FieldFailureCode:
+		m.ResetFailureCode()
+		return nil
+	case agreement.FieldLastEventID:
+		m.ResetLastEventID()
+		return nil
+	case agreement.FieldTerminatedAt:
+		m.ResetTerminatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Agreement field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AgreementMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, agreement.EdgeMerchant)
+	}
+	if m.customer != nil {
+		edges = append(edges, agreement.EdgeCustomer)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AgreementMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case agreement.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case agreement.EdgeCustomer:
+		if id := m.customer; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AgreementMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AgreementMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AgreementMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, agreement.EdgeMerchant)
+	}
+	if m.clearedcustomer {
+		edges = append(edges, agreement.EdgeCustomer)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AgreementMutation) EdgeCleared(name string) bool {
+	switch name {
+	case agreement.EdgeMerchant:
+		return m.clearedmerchant
+	case agreement.EdgeCustomer:
+		return m.clearedcustomer
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AgreementMutation) ClearEdge(name string) error {
+	switch name {
+	case agreement.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case agreement.EdgeCustomer:
+		m.ClearCustomer()
+		return nil
+	}
+	return fmt.Errorf("unknown Agreement unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AgreementMutation) ResetEdge(name string) error {
+	switch name {
+	case agreement.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case agreement.EdgeCustomer:
+		m.ResetCustomer()
+		return nil
+	}
+	return fmt.Errorf("unknown Agreement edge %s", name)
 }
 
 // AuditLogMutation represents an operation that mutates the AuditLog nodes in the graph.
@@ -15094,6 +16367,12 @@ type PaymentMutation struct {
 	failure_message         *string
 	metadata                *map[string]string
 	canceled_at             *time.Time
+	agreement_id            *string
+	idempotency_key         *string
+	fee_amount              *int64
+	addfee_amount           *int64
+	capture_before          *time.Time
+	next_action             *map[string]interface{}
 	clearedFields           map[string]struct{}
 	merchant                *string
 	clearedmerchant         bool
@@ -16068,6 +17347,258 @@ func (m *PaymentMutation) ResetCanceledAt() {
 	delete(m.clearedFields, payment.FieldCanceledAt)
 }
 
+// SetAgreementID sets the "agreement_id" field.
+func (m *PaymentMutation) SetAgreementID(s string) {
+	m.agreement_id = &s
+}
+
+// AgreementID returns the value of the "agreement_id" field in the mutation.
+func (m *PaymentMutation) AgreementID() (r string, exists bool) {
+	v := m.agreement_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAgreementID returns the old "agreement_id" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldAgreementID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAgreementID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAgreementID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAgreementID: %w", err)
+	}
+	return oldValue.AgreementID, nil
+}
+
+// ClearAgreementID clears the value of the "agreement_id" field.
+func (m *PaymentMutation) ClearAgreementID() {
+	m.agreement_id = nil
+	m.clearedFields[payment.FieldAgreementID] = struct{}{}
+}
+
+// AgreementIDCleared returns if the "agreement_id" field was cleared in this mutation.
+func (m *PaymentMutation) AgreementIDCleared() bool {
+	_, ok := m.clearedFields[payment.FieldAgreementID]
+	return ok
+}
+
+// ResetAgreementID resets all changes to the "agreement_id" field.
+func (m *PaymentMutation) ResetAgreementID() {
+	m.agreement_id = nil
+	delete(m.clearedFields, payment.FieldAgreementID)
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *PaymentMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *PaymentMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *PaymentMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[payment.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *PaymentMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[payment.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *PaymentMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, payment.FieldIdempotencyKey)
+}
+
+// SetFeeAmount sets the "fee_amount" field.
+func (m *PaymentMutation) SetFeeAmount(i int64) {
+	m.fee_amount = &i
+	m.addfee_amount = nil
+}
+
+// FeeAmount returns the value of the "fee_amount" field in the mutation.
+func (m *PaymentMutation) FeeAmount() (r int64, exists bool) {
+	v := m.fee_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFeeAmount returns the old "fee_amount" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldFeeAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFeeAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFeeAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFeeAmount: %w", err)
+	}
+	return oldValue.FeeAmount, nil
+}
+
+// AddFeeAmount adds i to the "fee_amount" field.
+func (m *PaymentMutation) AddFeeAmount(i int64) {
+	if m.addfee_amount != nil {
+		*m.addfee_amount += i
+	} else {
+		m.addfee_amount = &i
+	}
+}
+
+// AddedFeeAmount returns the value that was added to the "fee_amount" field in this mutation.
+func (m *PaymentMutation) AddedFeeAmount() (r int64, exists bool) {
+	v := m.addfee_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFeeAmount resets all changes to the "fee_amount" field.
+func (m *PaymentMutation) ResetFeeAmount() {
+	m.fee_amount = nil
+	m.addfee_amount = nil
+}
+
+// SetCaptureBefore sets the "capture_before" field.
+func (m *PaymentMutation) SetCaptureBefore(t time.Time) {
+	m.capture_before = &t
+}
+
+// CaptureBefore returns the value of the "capture_before" field in the mutation.
+func (m *PaymentMutation) CaptureBefore() (r time.Time, exists bool) {
+	v := m.capture_before
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCaptureBefore returns the old "capture_before" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldCaptureBefore(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCaptureBefore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCaptureBefore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCaptureBefore: %w", err)
+	}
+	return oldValue.CaptureBefore, nil
+}
+
+// ClearCaptureBefore clears the value of the "capture_before" field.
+func (m *PaymentMutation) ClearCaptureBefore() {
+	m.capture_before = nil
+	m.clearedFields[payment.FieldCaptureBefore] = struct{}{}
+}
+
+// CaptureBeforeCleared returns if the "capture_before" field was cleared in this mutation.
+func (m *PaymentMutation) CaptureBeforeCleared() bool {
+	_, ok := m.clearedFields[payment.FieldCaptureBefore]
+	return ok
+}
+
+// ResetCaptureBefore resets all changes to the "capture_before" field.
+func (m *PaymentMutation) ResetCaptureBefore() {
+	m.capture_before = nil
+	delete(m.clearedFields, payment.FieldCaptureBefore)
+}
+
+// SetNextAction sets the "next_action" field.
+func (m *PaymentMutation) SetNextAction(value map[string]interface{}) {
+	m.next_action = &value
+}
+
+// NextAction returns the value of the "next_action" field in the mutation.
+func (m *PaymentMutation) NextAction() (r map[string]interface{}, exists bool) {
+	v := m.next_action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextAction returns the old "next_action" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldNextAction(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextAction: %w", err)
+	}
+	return oldValue.NextAction, nil
+}
+
+// ClearNextAction clears the value of the "next_action" field.
+func (m *PaymentMutation) ClearNextAction() {
+	m.next_action = nil
+	m.clearedFields[payment.FieldNextAction] = struct{}{}
+}
+
+// NextActionCleared returns if the "next_action" field was cleared in this mutation.
+func (m *PaymentMutation) NextActionCleared() bool {
+	_, ok := m.clearedFields[payment.FieldNextAction]
+	return ok
+}
+
+// ResetNextAction resets all changes to the "next_action" field.
+func (m *PaymentMutation) ResetNextAction() {
+	m.next_action = nil
+	delete(m.clearedFields, payment.FieldNextAction)
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *PaymentMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -16291,7 +17822,7 @@ func (m *PaymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PaymentMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 25)
 	if m.created_at != nil {
 		fields = append(fields, payment.FieldCreatedAt)
 	}
@@ -16352,6 +17883,21 @@ func (m *PaymentMutation) Fields() []string {
 	if m.canceled_at != nil {
 		fields = append(fields, payment.FieldCanceledAt)
 	}
+	if m.agreement_id != nil {
+		fields = append(fields, payment.FieldAgreementID)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, payment.FieldIdempotencyKey)
+	}
+	if m.fee_amount != nil {
+		fields = append(fields, payment.FieldFeeAmount)
+	}
+	if m.capture_before != nil {
+		fields = append(fields, payment.FieldCaptureBefore)
+	}
+	if m.next_action != nil {
+		fields = append(fields, payment.FieldNextAction)
+	}
 	return fields
 }
 
@@ -16400,6 +17946,16 @@ func (m *PaymentMutation) Field(name string) (ent.Value, bool) {
 		return m.Metadata()
 	case payment.FieldCanceledAt:
 		return m.CanceledAt()
+	case payment.FieldAgreementID:
+		return m.AgreementID()
+	case payment.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case payment.FieldFeeAmount:
+		return m.FeeAmount()
+	case payment.FieldCaptureBefore:
+		return m.CaptureBefore()
+	case payment.FieldNextAction:
+		return m.NextAction()
 	}
 	return nil, false
 }
@@ -16449,6 +18005,16 @@ func (m *PaymentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldMetadata(ctx)
 	case payment.FieldCanceledAt:
 		return m.OldCanceledAt(ctx)
+	case payment.FieldAgreementID:
+		return m.OldAgreementID(ctx)
+	case payment.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case payment.FieldFeeAmount:
+		return m.OldFeeAmount(ctx)
+	case payment.FieldCaptureBefore:
+		return m.OldCaptureBefore(ctx)
+	case payment.FieldNextAction:
+		return m.OldNextAction(ctx)
 	}
 	return nil, fmt.Errorf("unknown Payment field %s", name)
 }
@@ -16598,6 +18164,41 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCanceledAt(v)
 		return nil
+	case payment.FieldAgreementID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAgreementID(v)
+		return nil
+	case payment.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case payment.FieldFeeAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFeeAmount(v)
+		return nil
+	case payment.FieldCaptureBefore:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCaptureBefore(v)
+		return nil
+	case payment.FieldNextAction:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextAction(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Payment field %s", name)
 }
@@ -16618,6 +18219,9 @@ func (m *PaymentMutation) AddedFields() []string {
 	if m.addamount_refunded != nil {
 		fields = append(fields, payment.FieldAmountRefunded)
 	}
+	if m.addfee_amount != nil {
+		fields = append(fields, payment.FieldFeeAmount)
+	}
 	return fields
 }
 
@@ -16634,6 +18238,8 @@ func (m *PaymentMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAmountCaptured()
 	case payment.FieldAmountRefunded:
 		return m.AddedAmountRefunded()
+	case payment.FieldFeeAmount:
+		return m.AddedFeeAmount()
 	}
 	return nil, false
 }
@@ -16671,6 +18277,13 @@ func (m *PaymentMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddAmountRefunded(v)
 		return nil
+	case payment.FieldFeeAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFeeAmount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Payment numeric field %s", name)
 }
@@ -16690,6 +18303,18 @@ func (m *PaymentMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(payment.FieldCanceledAt) {
 		fields = append(fields, payment.FieldCanceledAt)
+	}
+	if m.FieldCleared(payment.FieldAgreementID) {
+		fields = append(fields, payment.FieldAgreementID)
+	}
+	if m.FieldCleared(payment.FieldIdempotencyKey) {
+		fields = append(fields, payment.FieldIdempotencyKey)
+	}
+	if m.FieldCleared(payment.FieldCaptureBefore) {
+		fields = append(fields, payment.FieldCaptureBefore)
+	}
+	if m.FieldCleared(payment.FieldNextAction) {
+		fields = append(fields, payment.FieldNextAction)
 	}
 	return fields
 }
@@ -16716,6 +18341,18 @@ func (m *PaymentMutation) ClearField(name string) error {
 		return nil
 	case payment.FieldCanceledAt:
 		m.ClearCanceledAt()
+		return nil
+	case payment.FieldAgreementID:
+		m.ClearAgreementID()
+		return nil
+	case payment.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
+	case payment.FieldCaptureBefore:
+		m.ClearCaptureBefore()
+		return nil
+	case payment.FieldNextAction:
+		m.ClearNextAction()
 		return nil
 	}
 	return fmt.Errorf("unknown Payment nullable field %s", name)
@@ -16784,6 +18421,21 @@ func (m *PaymentMutation) ResetField(name string) error {
 		return nil
 	case payment.FieldCanceledAt:
 		m.ResetCanceledAt()
+		return nil
+	case payment.FieldAgreementID:
+		m.ResetAgreementID()
+		return nil
+	case payment.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case payment.FieldFeeAmount:
+		m.ResetFeeAmount()
+		return nil
+	case payment.FieldCaptureBefore:
+		m.ResetCaptureBefore()
+		return nil
+	case payment.FieldNextAction:
+		m.ResetNextAction()
 		return nil
 	}
 	return fmt.Errorf("unknown Payment field %s", name)
@@ -16977,6 +18629,8 @@ type PaymentAttemptMutation struct {
 	addcheck_count          *int
 	next_check_at           *time.Time
 	resolved_at             *time.Time
+	capture                 *bool
+	last_event_id           *string
 	clearedFields           map[string]struct{}
 	merchant                *string
 	clearedmerchant         bool
@@ -17844,6 +19498,78 @@ func (m *PaymentAttemptMutation) ResetResolvedAt() {
 	delete(m.clearedFields, paymentattempt.FieldResolvedAt)
 }
 
+// SetCapture sets the "capture" field.
+func (m *PaymentAttemptMutation) SetCapture(b bool) {
+	m.capture = &b
+}
+
+// Capture returns the value of the "capture" field in the mutation.
+func (m *PaymentAttemptMutation) Capture() (r bool, exists bool) {
+	v := m.capture
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCapture returns the old "capture" field's value of the PaymentAttempt entity.
+// If the PaymentAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentAttemptMutation) OldCapture(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCapture is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCapture requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCapture: %w", err)
+	}
+	return oldValue.Capture, nil
+}
+
+// ResetCapture resets all changes to the "capture" field.
+func (m *PaymentAttemptMutation) ResetCapture() {
+	m.capture = nil
+}
+
+// SetLastEventID sets the "last_event_id" field.
+func (m *PaymentAttemptMutation) SetLastEventID(s string) {
+	m.last_event_id = &s
+}
+
+// LastEventID returns the value of the "last_event_id" field in the mutation.
+func (m *PaymentAttemptMutation) LastEventID() (r string, exists bool) {
+	v := m.last_event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastEventID returns the old "last_event_id" field's value of the PaymentAttempt entity.
+// If the PaymentAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentAttemptMutation) OldLastEventID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastEventID: %w", err)
+	}
+	return oldValue.LastEventID, nil
+}
+
+// ResetLastEventID resets all changes to the "last_event_id" field.
+func (m *PaymentAttemptMutation) ResetLastEventID() {
+	m.last_event_id = nil
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *PaymentAttemptMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -17932,7 +19658,7 @@ func (m *PaymentAttemptMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PaymentAttemptMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, paymentattempt.FieldCreatedAt)
 	}
@@ -17987,6 +19713,12 @@ func (m *PaymentAttemptMutation) Fields() []string {
 	if m.resolved_at != nil {
 		fields = append(fields, paymentattempt.FieldResolvedAt)
 	}
+	if m.capture != nil {
+		fields = append(fields, paymentattempt.FieldCapture)
+	}
+	if m.last_event_id != nil {
+		fields = append(fields, paymentattempt.FieldLastEventID)
+	}
 	return fields
 }
 
@@ -18031,6 +19763,10 @@ func (m *PaymentAttemptMutation) Field(name string) (ent.Value, bool) {
 		return m.NextCheckAt()
 	case paymentattempt.FieldResolvedAt:
 		return m.ResolvedAt()
+	case paymentattempt.FieldCapture:
+		return m.Capture()
+	case paymentattempt.FieldLastEventID:
+		return m.LastEventID()
 	}
 	return nil, false
 }
@@ -18076,6 +19812,10 @@ func (m *PaymentAttemptMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldNextCheckAt(ctx)
 	case paymentattempt.FieldResolvedAt:
 		return m.OldResolvedAt(ctx)
+	case paymentattempt.FieldCapture:
+		return m.OldCapture(ctx)
+	case paymentattempt.FieldLastEventID:
+		return m.OldLastEventID(ctx)
 	}
 	return nil, fmt.Errorf("unknown PaymentAttempt field %s", name)
 }
@@ -18210,6 +19950,20 @@ func (m *PaymentAttemptMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetResolvedAt(v)
+		return nil
+	case paymentattempt.FieldCapture:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCapture(v)
+		return nil
+	case paymentattempt.FieldLastEventID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastEventID(v)
 		return nil
 	}
 	return fmt.Errorf("unknown PaymentAttempt field %s", name)
@@ -18373,6 +20127,12 @@ func (m *PaymentAttemptMutation) ResetField(name string) error {
 		return nil
 	case paymentattempt.FieldResolvedAt:
 		m.ResetResolvedAt()
+		return nil
+	case paymentattempt.FieldCapture:
+		m.ResetCapture()
+		return nil
+	case paymentattempt.FieldLastEventID:
+		m.ResetLastEventID()
 		return nil
 	}
 	return fmt.Errorf("unknown PaymentAttempt field %s", name)
@@ -19473,6 +21233,9 @@ type RefundMutation struct {
 	reason              *string
 	connector_reference *string
 	failure_code        *string
+	idempotency_key     *string
+	fee_reversed        *int64
+	addfee_reversed     *int64
 	clearedFields       map[string]struct{}
 	merchant            *string
 	clearedmerchant     bool
@@ -19967,6 +21730,111 @@ func (m *RefundMutation) ResetFailureCode() {
 	m.failure_code = nil
 }
 
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *RefundMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *RefundMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *RefundMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[refund.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *RefundMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[refund.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *RefundMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, refund.FieldIdempotencyKey)
+}
+
+// SetFeeReversed sets the "fee_reversed" field.
+func (m *RefundMutation) SetFeeReversed(i int64) {
+	m.fee_reversed = &i
+	m.addfee_reversed = nil
+}
+
+// FeeReversed returns the value of the "fee_reversed" field in the mutation.
+func (m *RefundMutation) FeeReversed() (r int64, exists bool) {
+	v := m.fee_reversed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFeeReversed returns the old "fee_reversed" field's value of the Refund entity.
+// If the Refund object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefundMutation) OldFeeReversed(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFeeReversed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFeeReversed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFeeReversed: %w", err)
+	}
+	return oldValue.FeeReversed, nil
+}
+
+// AddFeeReversed adds i to the "fee_reversed" field.
+func (m *RefundMutation) AddFeeReversed(i int64) {
+	if m.addfee_reversed != nil {
+		*m.addfee_reversed += i
+	} else {
+		m.addfee_reversed = &i
+	}
+}
+
+// AddedFeeReversed returns the value that was added to the "fee_reversed" field in this mutation.
+func (m *RefundMutation) AddedFeeReversed() (r int64, exists bool) {
+	v := m.addfee_reversed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFeeReversed resets all changes to the "fee_reversed" field.
+func (m *RefundMutation) ResetFeeReversed() {
+	m.fee_reversed = nil
+	m.addfee_reversed = nil
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *RefundMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -20055,7 +21923,7 @@ func (m *RefundMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RefundMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, refund.FieldCreatedAt)
 	}
@@ -20086,6 +21954,12 @@ func (m *RefundMutation) Fields() []string {
 	if m.failure_code != nil {
 		fields = append(fields, refund.FieldFailureCode)
 	}
+	if m.idempotency_key != nil {
+		fields = append(fields, refund.FieldIdempotencyKey)
+	}
+	if m.fee_reversed != nil {
+		fields = append(fields, refund.FieldFeeReversed)
+	}
 	return fields
 }
 
@@ -20114,6 +21988,10 @@ func (m *RefundMutation) Field(name string) (ent.Value, bool) {
 		return m.ConnectorReference()
 	case refund.FieldFailureCode:
 		return m.FailureCode()
+	case refund.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case refund.FieldFeeReversed:
+		return m.FeeReversed()
 	}
 	return nil, false
 }
@@ -20143,6 +22021,10 @@ func (m *RefundMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldConnectorReference(ctx)
 	case refund.FieldFailureCode:
 		return m.OldFailureCode(ctx)
+	case refund.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case refund.FieldFeeReversed:
+		return m.OldFeeReversed(ctx)
 	}
 	return nil, fmt.Errorf("unknown Refund field %s", name)
 }
@@ -20222,6 +22104,20 @@ func (m *RefundMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFailureCode(v)
 		return nil
+	case refund.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case refund.FieldFeeReversed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFeeReversed(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Refund field %s", name)
 }
@@ -20233,6 +22129,9 @@ func (m *RefundMutation) AddedFields() []string {
 	if m.addamount != nil {
 		fields = append(fields, refund.FieldAmount)
 	}
+	if m.addfee_reversed != nil {
+		fields = append(fields, refund.FieldFeeReversed)
+	}
 	return fields
 }
 
@@ -20243,6 +22142,8 @@ func (m *RefundMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case refund.FieldAmount:
 		return m.AddedAmount()
+	case refund.FieldFeeReversed:
+		return m.AddedFeeReversed()
 	}
 	return nil, false
 }
@@ -20259,6 +22160,13 @@ func (m *RefundMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddAmount(v)
 		return nil
+	case refund.FieldFeeReversed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFeeReversed(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Refund numeric field %s", name)
 }
@@ -20266,7 +22174,11 @@ func (m *RefundMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *RefundMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(refund.FieldIdempotencyKey) {
+		fields = append(fields, refund.FieldIdempotencyKey)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -20279,6 +22191,11 @@ func (m *RefundMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *RefundMutation) ClearField(name string) error {
+	switch name {
+	case refund.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
+	}
 	return fmt.Errorf("unknown Refund nullable field %s", name)
 }
 
@@ -20315,6 +22232,12 @@ func (m *RefundMutation) ResetField(name string) error {
 		return nil
 	case refund.FieldFailureCode:
 		m.ResetFailureCode()
+		return nil
+	case refund.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case refund.FieldFeeReversed:
+		m.ResetFeeReversed()
 		return nil
 	}
 	return fmt.Errorf("unknown Refund field %s", name)
@@ -20410,6 +22333,2198 @@ func (m *RefundMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Refund edge %s", name)
+}
+
+// RiskCounterMutation represents an operation that mutates the RiskCounter nodes in the graph.
+type RiskCounterMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	key           *string
+	at            *time.Time
+	value         *int64
+	addvalue      *int64
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RiskCounter, error)
+	predicates    []predicate.RiskCounter
+}
+
+var _ ent.Mutation = (*RiskCounterMutation)(nil)
+
+// riskcounterOption allows management of the mutation configuration using functional options.
+type riskcounterOption func(*RiskCounterMutation)
+
+// newRiskCounterMutation creates new mutation for the RiskCounter entity.
+func newRiskCounterMutation(c config, op Op, opts ...riskcounterOption) *RiskCounterMutation {
+	m := &RiskCounterMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRiskCounter,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRiskCounterID sets the ID field of the mutation.
+func withRiskCounterID(id string) riskcounterOption {
+	return func(m *RiskCounterMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RiskCounter
+		)
+		m.oldValue = func(ctx context.Context) (*RiskCounter, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RiskCounter.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRiskCounter sets the old RiskCounter of the mutation.
+func withRiskCounter(node *RiskCounter) riskcounterOption {
+	return func(m *RiskCounterMutation) {
+		m.oldValue = func(context.Context) (*RiskCounter, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RiskCounterMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RiskCounterMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RiskCounter entities.
+func (m *RiskCounterMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RiskCounterMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RiskCounterMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RiskCounter.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetKey sets the "key" field.
+func (m *RiskCounterMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *RiskCounterMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the RiskCounter entity.
+// If the RiskCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskCounterMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *RiskCounterMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetAt sets the "at" field.
+func (m *RiskCounterMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *RiskCounterMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the RiskCounter entity.
+// If the RiskCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskCounterMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *RiskCounterMutation) ResetAt() {
+	m.at = nil
+}
+
+// SetValue sets the "value" field.
+func (m *RiskCounterMutation) SetValue(i int64) {
+	m.value = &i
+	m.addvalue = nil
+}
+
+// Value returns the value of the "value" field in the mutation.
+func (m *RiskCounterMutation) Value() (r int64, exists bool) {
+	v := m.value
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldValue returns the old "value" field's value of the RiskCounter entity.
+// If the RiskCounter object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskCounterMutation) OldValue(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldValue is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldValue requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldValue: %w", err)
+	}
+	return oldValue.Value, nil
+}
+
+// AddValue adds i to the "value" field.
+func (m *RiskCounterMutation) AddValue(i int64) {
+	if m.addvalue != nil {
+		*m.addvalue += i
+	} else {
+		m.addvalue = &i
+	}
+}
+
+// AddedValue returns the value that was added to the "value" field in this mutation.
+func (m *RiskCounterMutation) AddedValue() (r int64, exists bool) {
+	v := m.addvalue
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetValue resets all changes to the "value" field.
+func (m *RiskCounterMutation) ResetValue() {
+	m.value = nil
+	m.addvalue = nil
+}
+
+// Where appends a list predicates to the RiskCounterMutation builder.
+func (m *RiskCounterMutation) Where(ps ...predicate.RiskCounter) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RiskCounterMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RiskCounterMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RiskCounter, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RiskCounterMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RiskCounterMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RiskCounter).
+func (m *RiskCounterMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RiskCounterMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.key != nil {
+		fields = append(fields, riskcounter.FieldKey)
+	}
+	if m.at != nil {
+		fields = append(fields, riskcounter.FieldAt)
+	}
+	if m.value != nil {
+		fields = append(fields, riskcounter.FieldValue)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RiskCounterMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case riskcounter.FieldKey:
+		return m.Key()
+	case riskcounter.FieldAt:
+		return m.At()
+	case riskcounter.FieldValue:
+		return m.Value()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RiskCounterMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case riskcounter.FieldKey:
+		return m.OldKey(ctx)
+	case riskcounter.FieldAt:
+		return m.OldAt(ctx)
+	case riskcounter.FieldValue:
+		return m.OldValue(ctx)
+	}
+	return nil, fmt.Errorf("unknown RiskCounter field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskCounterMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case riskcounter.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case riskcounter.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	case riskcounter.FieldValue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetValue(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskCounter field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RiskCounterMutation) AddedFields() []string {
+	var fields []string
+	if m.addvalue != nil {
+		fields = append(fields, riskcounter.FieldValue)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RiskCounterMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case riskcounter.FieldValue:
+		return m.AddedValue()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskCounterMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case riskcounter.FieldValue:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddValue(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskCounter numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RiskCounterMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RiskCounterMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RiskCounterMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown RiskCounter nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RiskCounterMutation) ResetField(name string) error {
+	switch name {
+	case riskcounter.FieldKey:
+		m.ResetKey()
+		return nil
+	case riskcounter.FieldAt:
+		m.ResetAt()
+		return nil
+	case riskcounter.FieldValue:
+		m.ResetValue()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskCounter field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RiskCounterMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RiskCounterMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RiskCounterMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RiskCounterMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RiskCounterMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RiskCounterMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RiskCounterMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RiskCounter unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RiskCounterMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RiskCounter edge %s", name)
+}
+
+// RiskRuleMutation represents an operation that mutates the RiskRule nodes in the graph.
+type RiskRuleMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	created_at    *time.Time
+	updated_at    *time.Time
+	key           *string
+	kind          *string
+	tier          *string
+	action        *string
+	enabled       *bool
+	score         *int
+	addscore      *int
+	description   *string
+	params        *map[string]interface{}
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RiskRule, error)
+	predicates    []predicate.RiskRule
+}
+
+var _ ent.Mutation = (*RiskRuleMutation)(nil)
+
+// riskruleOption allows management of the mutation configuration using functional options.
+type riskruleOption func(*RiskRuleMutation)
+
+// newRiskRuleMutation creates new mutation for the RiskRule entity.
+func newRiskRuleMutation(c config, op Op, opts ...riskruleOption) *RiskRuleMutation {
+	m := &RiskRuleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRiskRule,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRiskRuleID sets the ID field of the mutation.
+func withRiskRuleID(id string) riskruleOption {
+	return func(m *RiskRuleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RiskRule
+		)
+		m.oldValue = func(ctx context.Context) (*RiskRule, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RiskRule.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRiskRule sets the old RiskRule of the mutation.
+func withRiskRule(node *RiskRule) riskruleOption {
+	return func(m *RiskRuleMutation) {
+		m.oldValue = func(context.Context) (*RiskRule, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RiskRuleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RiskRuleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RiskRule entities.
+func (m *RiskRuleMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RiskRuleMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RiskRuleMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RiskRule.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *RiskRuleMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *RiskRuleMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the RiskRule entity.
+// If the RiskRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskRuleMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *RiskRuleMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RiskRuleMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RiskRuleMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the RiskRule entity.
+// If the RiskRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskRuleMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RiskRuleMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKey sets the "key" field.
+func (m *RiskRuleMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *RiskRuleMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the RiskRule entity.
+// If the RiskRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskRuleMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *RiskRuleMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *RiskRuleMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *RiskRuleMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the RiskRule entity.
+// If the RiskRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskRuleMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *RiskRuleMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetTier sets the "tier" field.
+func (m *RiskRuleMutation) SetTier(s string) {
+	m.tier = &s
+}
+
+// Tier returns the value of the "tier" field in the mutation.
+func (m *RiskRuleMutation) Tier() (r string, exists bool) {
+	v := m.tier
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTier returns the old "tier" field's value of the RiskRule entity.
+// If the RiskRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskRuleMutation) OldTier(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTier is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTier requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTier: %w", err)
+	}
+	return oldValue.Tier, nil
+}
+
+// ResetTier resets all changes to the "tier" field.
+func (m *RiskRuleMutation) ResetTier() {
+	m.tier = nil
+}
+
+// SetAction sets the "action" field.
+func (m *RiskRuleMutation) SetAction(s string) {
+	m.action = &s
+}
+
+// Action returns the value of the "action" field in the mutation.
+func (m *RiskRuleMutation) Action() (r string, exists bool) {
+	v := m.action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAction returns the old "action" field's value of the RiskRule entity.
+// If the RiskRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskRuleMutation) OldAction(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAction: %w", err)
+	}
+	return oldValue.Action, nil
+}
+
+// ResetAction resets all changes to the "action" field.
+func (m *RiskRuleMutation) ResetAction() {
+	m.action = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *RiskRuleMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *RiskRuleMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the RiskRule entity.
+// If the RiskRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskRuleMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *RiskRuleMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// SetScore sets the "score" field.
+func (m *RiskRuleMutation) SetScore(i int) {
+	m.score = &i
+	m.addscore = nil
+}
+
+// Score returns the value of the "score" field in the mutation.
+func (m *RiskRuleMutation) Score() (r int, exists bool) {
+	v := m.score
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScore returns the old "score" field's value of the RiskRule entity.
+// If the RiskRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskRuleMutation) OldScore(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScore: %w", err)
+	}
+	return oldValue.Score, nil
+}
+
+// AddScore adds i to the "score" field.
+func (m *RiskRuleMutation) AddScore(i int) {
+	if m.addscore != nil {
+		*m.addscore += i
+	} else {
+		m.addscore = &i
+	}
+}
+
+// AddedScore returns the value that was added to the "score" field in this mutation.
+func (m *RiskRuleMutation) AddedScore() (r int, exists bool) {
+	v := m.addscore
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetScore resets all changes to the "score" field.
+func (m *RiskRuleMutation) ResetScore() {
+	m.score = nil
+	m.addscore = nil
+}
+
+// SetDescription sets the "description" field.
+func (m *RiskRuleMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *RiskRuleMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the RiskRule entity.
+// If the RiskRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskRuleMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *RiskRuleMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetParams sets the "params" field.
+func (m *RiskRuleMutation) SetParams(value map[string]interface{}) {
+	m.params = &value
+}
+
+// Params returns the value of the "params" field in the mutation.
+func (m *RiskRuleMutation) Params() (r map[string]interface{}, exists bool) {
+	v := m.params
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldParams returns the old "params" field's value of the RiskRule entity.
+// If the RiskRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RiskRuleMutation) OldParams(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldParams is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldParams requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldParams: %w", err)
+	}
+	return oldValue.Params, nil
+}
+
+// ClearParams clears the value of the "params" field.
+func (m *RiskRuleMutation) ClearParams() {
+	m.params = nil
+	m.clearedFields[riskrule.FieldParams] = struct{}{}
+}
+
+// ParamsCleared returns if the "params" field was cleared in this mutation.
+func (m *RiskRuleMutation) ParamsCleared() bool {
+	_, ok := m.clearedFields[riskrule.FieldParams]
+	return ok
+}
+
+// ResetParams resets all changes to the "params" field.
+func (m *RiskRuleMutation) ResetParams() {
+	m.params = nil
+	delete(m.clearedFields, riskrule.FieldParams)
+}
+
+// Where appends a list predicates to the RiskRuleMutation builder.
+func (m *RiskRuleMutation) Where(ps ...predicate.RiskRule) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RiskRuleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RiskRuleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RiskRule, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RiskRuleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RiskRuleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RiskRule).
+func (m *RiskRuleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RiskRuleMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, riskrule.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, riskrule.FieldUpdatedAt)
+	}
+	if m.key != nil {
+		fields = append(fields, riskrule.FieldKey)
+	}
+	if m.kind != nil {
+		fields = append(fields, riskrule.FieldKind)
+	}
+	if m.tier != nil {
+		fields = append(fields, riskrule.FieldTier)
+	}
+	if m.action != nil {
+		fields = append(fields, riskrule.FieldAction)
+	}
+	if m.enabled != nil {
+		fields = append(fields, riskrule.FieldEnabled)
+	}
+	if m.score != nil {
+		fields = append(fields, riskrule.FieldScore)
+	}
+	if m.description != nil {
+		fields = append(fields, riskrule.FieldDescription)
+	}
+	if m.params != nil {
+		fields = append(fields, riskrule.FieldParams)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RiskRuleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case riskrule.FieldCreatedAt:
+		return m.CreatedAt()
+	case riskrule.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case riskrule.FieldKey:
+		return m.Key()
+	case riskrule.FieldKind:
+		return m.Kind()
+	case riskrule.FieldTier:
+		return m.Tier()
+	case riskrule.FieldAction:
+		return m.Action()
+	case riskrule.FieldEnabled:
+		return m.Enabled()
+	case riskrule.FieldScore:
+		return m.Score()
+	case riskrule.FieldDescription:
+		return m.Description()
+	case riskrule.FieldParams:
+		return m.Params()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RiskRuleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case riskrule.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case riskrule.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case riskrule.FieldKey:
+		return m.OldKey(ctx)
+	case riskrule.FieldKind:
+		return m.OldKind(ctx)
+	case riskrule.FieldTier:
+		return m.OldTier(ctx)
+	case riskrule.FieldAction:
+		return m.OldAction(ctx)
+	case riskrule.FieldEnabled:
+		return m.OldEnabled(ctx)
+	case riskrule.FieldScore:
+		return m.OldScore(ctx)
+	case riskrule.FieldDescription:
+		return m.OldDescription(ctx)
+	case riskrule.FieldParams:
+		return m.OldParams(ctx)
+	}
+	return nil, fmt.Errorf("unknown RiskRule field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskRuleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case riskrule.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case riskrule.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case riskrule.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case riskrule.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case riskrule.FieldTier:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTier(v)
+		return nil
+	case riskrule.FieldAction:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAction(v)
+		return nil
+	case riskrule.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	case riskrule.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScore(v)
+		return nil
+	case riskrule.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case riskrule.FieldParams:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetParams(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskRule field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RiskRuleMutation) AddedFields() []string {
+	var fields []string
+	if m.addscore != nil {
+		fields = append(fields, riskrule.FieldScore)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RiskRuleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case riskrule.FieldScore:
+		return m.AddedScore()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RiskRuleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case riskrule.FieldScore:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddScore(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RiskRule numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RiskRuleMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(riskrule.FieldParams) {
+		fields = append(fields, riskrule.FieldParams)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RiskRuleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RiskRuleMutation) ClearField(name string) error {
+	switch name {
+	case riskrule.FieldParams:
+		m.ClearParams()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskRule nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RiskRuleMutation) ResetField(name string) error {
+	switch name {
+	case riskrule.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case riskrule.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case riskrule.FieldKey:
+		m.ResetKey()
+		return nil
+	case riskrule.FieldKind:
+		m.ResetKind()
+		return nil
+	case riskrule.FieldTier:
+		m.ResetTier()
+		return nil
+	case riskrule.FieldAction:
+		m.ResetAction()
+		return nil
+	case riskrule.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	case riskrule.FieldScore:
+		m.ResetScore()
+		return nil
+	case riskrule.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case riskrule.FieldParams:
+		m.ResetParams()
+		return nil
+	}
+	return fmt.Errorf("unknown RiskRule field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RiskRuleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RiskRuleMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RiskRuleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RiskRuleMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RiskRuleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RiskRuleMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RiskRuleMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RiskRule unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RiskRuleMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RiskRule edge %s", name)
+}
+
+// RoutingRuleMutation represents an operation that mutates the RoutingRule nodes in the graph.
+type RoutingRuleMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	created_at    *time.Time
+	updated_at    *time.Time
+	key           *string
+	priority      *int
+	addpriority   *int
+	enabled       *bool
+	match         *map[string]interface{}
+	prefer        *[]string
+	appendprefer  []string
+	split         *[]map[string]interface{}
+	appendsplit   []map[string]interface{}
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*RoutingRule, error)
+	predicates    []predicate.RoutingRule
+}
+
+var _ ent.Mutation = (*RoutingRuleMutation)(nil)
+
+// routingruleOption allows management of the mutation configuration using functional options.
+type routingruleOption func(*RoutingRuleMutation)
+
+// newRoutingRuleMutation creates new mutation for the RoutingRule entity.
+func newRoutingRuleMutation(c config, op Op, opts ...routingruleOption) *RoutingRuleMutation {
+	m := &RoutingRuleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeRoutingRule,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withRoutingRuleID sets the ID field of the mutation.
+func withRoutingRuleID(id string) routingruleOption {
+	return func(m *RoutingRuleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *RoutingRule
+		)
+		m.oldValue = func(ctx context.Context) (*RoutingRule, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().RoutingRule.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withRoutingRule sets the old RoutingRule of the mutation.
+func withRoutingRule(node *RoutingRule) routingruleOption {
+	return func(m *RoutingRuleMutation) {
+		m.oldValue = func(context.Context) (*RoutingRule, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m RoutingRuleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m RoutingRuleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of RoutingRule entities.
+func (m *RoutingRuleMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *RoutingRuleMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *RoutingRuleMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().RoutingRule.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *RoutingRuleMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *RoutingRuleMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *RoutingRuleMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *RoutingRuleMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *RoutingRuleMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *RoutingRuleMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetKey sets the "key" field.
+func (m *RoutingRuleMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *RoutingRuleMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *RoutingRuleMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetPriority sets the "priority" field.
+func (m *RoutingRuleMutation) SetPriority(i int) {
+	m.priority = &i
+	m.addpriority = nil
+}
+
+// Priority returns the value of the "priority" field in the mutation.
+func (m *RoutingRuleMutation) Priority() (r int, exists bool) {
+	v := m.priority
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPriority returns the old "priority" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldPriority(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPriority is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPriority requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPriority: %w", err)
+	}
+	return oldValue.Priority, nil
+}
+
+// AddPriority adds i to the "priority" field.
+func (m *RoutingRuleMutation) AddPriority(i int) {
+	if m.addpriority != nil {
+		*m.addpriority += i
+	} else {
+		m.addpriority = &i
+	}
+}
+
+// AddedPriority returns the value that was added to the "priority" field in this mutation.
+func (m *RoutingRuleMutation) AddedPriority() (r int, exists bool) {
+	v := m.addpriority
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPriority resets all changes to the "priority" field.
+func (m *RoutingRuleMutation) ResetPriority() {
+	m.priority = nil
+	m.addpriority = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *RoutingRuleMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *RoutingRuleMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *RoutingRuleMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// SetMatch sets the "match" field.
+func (m *RoutingRuleMutation) SetMatch(value map[string]interface{}) {
+	m.match = &value
+}
+
+// Match returns the value of the "match" field in the mutation.
+func (m *RoutingRuleMutation) Match() (r map[string]interface{}, exists bool) {
+	v := m.match
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMatch returns the old "match" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldMatch(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMatch is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMatch requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMatch: %w", err)
+	}
+	return oldValue.Match, nil
+}
+
+// ClearMatch clears the value of the "match" field.
+func (m *RoutingRuleMutation) ClearMatch() {
+	m.match = nil
+	m.clearedFields[routingrule.FieldMatch] = struct{}{}
+}
+
+// MatchCleared returns if the "match" field was cleared in this mutation.
+func (m *RoutingRuleMutation) MatchCleared() bool {
+	_, ok := m.clearedFields[routingrule.FieldMatch]
+	return ok
+}
+
+// ResetMatch resets all changes to the "match" field.
+func (m *RoutingRuleMutation) ResetMatch() {
+	m.match = nil
+	delete(m.clearedFields, routingrule.FieldMatch)
+}
+
+// SetPrefer sets the "prefer" field.
+func (m *RoutingRuleMutation) SetPrefer(s []string) {
+	m.prefer = &s
+	m.appendprefer = nil
+}
+
+// Prefer returns the value of the "prefer" field in the mutation.
+func (m *RoutingRuleMutation) Prefer() (r []string, exists bool) {
+	v := m.prefer
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrefer returns the old "prefer" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldPrefer(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrefer is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrefer requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrefer: %w", err)
+	}
+	return oldValue.Prefer, nil
+}
+
+// AppendPrefer adds s to the "prefer" field.
+func (m *RoutingRuleMutation) AppendPrefer(s []string) {
+	m.appendprefer = append(m.appendprefer, s...)
+}
+
+// AppendedPrefer returns the list of values that were appended to the "prefer" field in this mutation.
+func (m *RoutingRuleMutation) AppendedPrefer() ([]string, bool) {
+	if len(m.appendprefer) == 0 {
+		return nil, false
+	}
+	return m.appendprefer, true
+}
+
+// ClearPrefer clears the value of the "prefer" field.
+func (m *RoutingRuleMutation) ClearPrefer() {
+	m.prefer = nil
+	m.appendprefer = nil
+	m.clearedFields[routingrule.FieldPrefer] = struct{}{}
+}
+
+// PreferCleared returns if the "prefer" field was cleared in this mutation.
+func (m *RoutingRuleMutation) PreferCleared() bool {
+	_, ok := m.clearedFields[routingrule.FieldPrefer]
+	return ok
+}
+
+// ResetPrefer resets all changes to the "prefer" field.
+func (m *RoutingRuleMutation) ResetPrefer() {
+	m.prefer = nil
+	m.appendprefer = nil
+	delete(m.clearedFields, routingrule.FieldPrefer)
+}
+
+// SetSplit sets the "split" field.
+func (m *RoutingRuleMutation) SetSplit(value []map[string]interface{}) {
+	m.split = &value
+	m.appendsplit = nil
+}
+
+// Split returns the value of the "split" field in the mutation.
+func (m *RoutingRuleMutation) Split() (r []map[string]interface{}, exists bool) {
+	v := m.split
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSplit returns the old "split" field's value of the RoutingRule entity.
+// If the RoutingRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RoutingRuleMutation) OldSplit(ctx context.Context) (v []map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSplit is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSplit requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSplit: %w", err)
+	}
+	return oldValue.Split, nil
+}
+
+// AppendSplit adds value to the "split" field.
+func (m *RoutingRuleMutation) AppendSplit(value []map[string]interface{}) {
+	m.appendsplit = append(m.appendsplit, value...)
+}
+
+// AppendedSplit returns the list of values that were appended to the "split" field in this mutation.
+func (m *RoutingRuleMutation) AppendedSplit() ([]map[string]interface{}, bool) {
+	if len(m.appendsplit) == 0 {
+		return nil, false
+	}
+	return m.appendsplit, true
+}
+
+// ClearSplit clears the value of the "split" field.
+func (m *RoutingRuleMutation) ClearSplit() {
+	m.split = nil
+	m.appendsplit = nil
+	m.clearedFields[routingrule.FieldSplit] = struct{}{}
+}
+
+// SplitCleared returns if the "split" field was cleared in this mutation.
+func (m *RoutingRuleMutation) SplitCleared() bool {
+	_, ok := m.clearedFields[routingrule.FieldSplit]
+	return ok
+}
+
+// ResetSplit resets all changes to the "split" field.
+func (m *RoutingRuleMutation) ResetSplit() {
+	m.split = nil
+	m.appendsplit = nil
+	delete(m.clearedFields, routingrule.FieldSplit)
+}
+
+// Where appends a list predicates to the RoutingRuleMutation builder.
+func (m *RoutingRuleMutation) Where(ps ...predicate.RoutingRule) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the RoutingRuleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *RoutingRuleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.RoutingRule, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *RoutingRuleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *RoutingRuleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (RoutingRule).
+func (m *RoutingRuleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *RoutingRuleMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.created_at != nil {
+		fields = append(fields, routingrule.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, routingrule.FieldUpdatedAt)
+	}
+	if m.key != nil {
+		fields = append(fields, routingrule.FieldKey)
+	}
+	if m.priority != nil {
+		fields = append(fields, routingrule.FieldPriority)
+	}
+	if m.enabled != nil {
+		fields = append(fields, routingrule.FieldEnabled)
+	}
+	if m.match != nil {
+		fields = append(fields, routingrule.FieldMatch)
+	}
+	if m.prefer != nil {
+		fields = append(fields, routingrule.FieldPrefer)
+	}
+	if m.split != nil {
+		fields = append(fields, routingrule.FieldSplit)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *RoutingRuleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case routingrule.FieldCreatedAt:
+		return m.CreatedAt()
+	case routingrule.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case routingrule.FieldKey:
+		return m.Key()
+	case routingrule.FieldPriority:
+		return m.Priority()
+	case routingrule.FieldEnabled:
+		return m.Enabled()
+	case routingrule.FieldMatch:
+		return m.Match()
+	case routingrule.FieldPrefer:
+		return m.Prefer()
+	case routingrule.FieldSplit:
+		return m.Split()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *RoutingRuleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case routingrule.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case routingrule.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case routingrule.FieldKey:
+		return m.OldKey(ctx)
+	case routingrule.FieldPriority:
+		return m.OldPriority(ctx)
+	case routingrule.FieldEnabled:
+		return m.OldEnabled(ctx)
+	case routingrule.FieldMatch:
+		return m.OldMatch(ctx)
+	case routingrule.FieldPrefer:
+		return m.OldPrefer(ctx)
+	case routingrule.FieldSplit:
+		return m.OldSplit(ctx)
+	}
+	return nil, fmt.Errorf("unknown RoutingRule field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RoutingRuleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case routingrule.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case routingrule.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case routingrule.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case routingrule.FieldPriority:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPriority(v)
+		return nil
+	case routingrule.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	case routingrule.FieldMatch:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMatch(v)
+		return nil
+	case routingrule.FieldPrefer:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrefer(v)
+		return nil
+	case routingrule.FieldSplit:
+		v, ok := value.([]map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSplit(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RoutingRule field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *RoutingRuleMutation) AddedFields() []string {
+	var fields []string
+	if m.addpriority != nil {
+		fields = append(fields, routingrule.FieldPriority)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *RoutingRuleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case routingrule.FieldPriority:
+		return m.AddedPriority()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *RoutingRuleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case routingrule.FieldPriority:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPriority(v)
+		return nil
+	}
+	return fmt.Errorf("unknown RoutingRule numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *RoutingRuleMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(routingrule.FieldMatch) {
+		fields = append(fields, routingrule.FieldMatch)
+	}
+	if m.FieldCleared(routingrule.FieldPrefer) {
+		fields = append(fields, routingrule.FieldPrefer)
+	}
+	if m.FieldCleared(routingrule.FieldSplit) {
+		fields = append(fields, routingrule.FieldSplit)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *RoutingRuleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *RoutingRuleMutation) ClearField(name string) error {
+	switch name {
+	case routingrule.FieldMatch:
+		m.ClearMatch()
+		return nil
+	case routingrule.FieldPrefer:
+		m.ClearPrefer()
+		return nil
+	case routingrule.FieldSplit:
+		m.ClearSplit()
+		return nil
+	}
+	return fmt.Errorf("unknown RoutingRule nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *RoutingRuleMutation) ResetField(name string) error {
+	switch name {
+	case routingrule.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case routingrule.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case routingrule.FieldKey:
+		m.ResetKey()
+		return nil
+	case routingrule.FieldPriority:
+		m.ResetPriority()
+		return nil
+	case routingrule.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	case routingrule.FieldMatch:
+		m.ResetMatch()
+		return nil
+	case routingrule.FieldPrefer:
+		m.ResetPrefer()
+		return nil
+	case routingrule.FieldSplit:
+		m.ResetSplit()
+		return nil
+	}
+	return fmt.Errorf("unknown RoutingRule field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *RoutingRuleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *RoutingRuleMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *RoutingRuleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *RoutingRuleMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *RoutingRuleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *RoutingRuleMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *RoutingRuleMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown RoutingRule unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *RoutingRuleMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown RoutingRule edge %s", name)
 }
 
 // VaultCardMutation represents an operation that mutates the VaultCard nodes in the graph.

@@ -61,6 +61,16 @@ type Payment struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// CanceledAt holds the value of the "canceled_at" field.
 	CanceledAt *time.Time `json:"canceled_at,omitempty"`
+	// AgreementID holds the value of the "agreement_id" field.
+	AgreementID string `json:"agreement_id,omitempty"`
+	// the merchant's key for a charge made without a cashier: a retried request finds this payment
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+	// the connector's fee taken at capture, in minor units; refunds reverse it pro rata
+	FeeAmount int64 `json:"fee_amount,omitempty"`
+	// end of the authorization window of a manual-capture payment
+	CaptureBefore *time.Time `json:"capture_before,omitempty"`
+	// what the buyer must do while REQUIRES_ACTION: 3-D Secure, redirect, QR code, bank transfer
+	NextAction map[string]interface{} `json:"next_action,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PaymentQuery when eager-loading is set.
 	Edges        PaymentEdges `json:"edges"`
@@ -145,13 +155,13 @@ func (*Payment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case payment.FieldMetadata:
+		case payment.FieldMetadata, payment.FieldNextAction:
 			values[i] = new([]byte)
-		case payment.FieldAmount, payment.FieldAmountCapturable, payment.FieldAmountCaptured, payment.FieldAmountRefunded:
+		case payment.FieldAmount, payment.FieldAmountCapturable, payment.FieldAmountCaptured, payment.FieldAmountRefunded, payment.FieldFeeAmount:
 			values[i] = new(sql.NullInt64)
-		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage:
+		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID, payment.FieldIdempotencyKey:
 			values[i] = new(sql.NullString)
-		case payment.FieldCreatedAt, payment.FieldUpdatedAt, payment.FieldCanceledAt:
+		case payment.FieldCreatedAt, payment.FieldUpdatedAt, payment.FieldCanceledAt, payment.FieldCaptureBefore:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -297,6 +307,40 @@ func (_m *Payment) assignValues(columns []string, values []any) error {
 				_m.CanceledAt = new(time.Time)
 				*_m.CanceledAt = value.Time
 			}
+		case payment.FieldAgreementID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field agreement_id", values[i])
+			} else if value.Valid {
+				_m.AgreementID = value.String
+			}
+		case payment.FieldIdempotencyKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idempotency_key", values[i])
+			} else if value.Valid {
+				_m.IdempotencyKey = new(string)
+				*_m.IdempotencyKey = value.String
+			}
+		case payment.FieldFeeAmount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field fee_amount", values[i])
+			} else if value.Valid {
+				_m.FeeAmount = value.Int64
+			}
+		case payment.FieldCaptureBefore:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field capture_before", values[i])
+			} else if value.Valid {
+				_m.CaptureBefore = new(time.Time)
+				*_m.CaptureBefore = value.Time
+			}
+		case payment.FieldNextAction:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field next_action", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.NextAction); err != nil {
+					return fmt.Errorf("unmarshal field next_action: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -419,6 +463,25 @@ func (_m *Payment) String() string {
 		builder.WriteString("canceled_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("agreement_id=")
+	builder.WriteString(_m.AgreementID)
+	builder.WriteString(", ")
+	if v := _m.IdempotencyKey; v != nil {
+		builder.WriteString("idempotency_key=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("fee_amount=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FeeAmount))
+	builder.WriteString(", ")
+	if v := _m.CaptureBefore; v != nil {
+		builder.WriteString("capture_before=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("next_action=")
+	builder.WriteString(fmt.Sprintf("%v", _m.NextAction))
 	builder.WriteByte(')')
 	return builder.String()
 }

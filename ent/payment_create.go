@@ -276,6 +276,68 @@ func (_c *PaymentCreate) SetNillableCanceledAt(v *time.Time) *PaymentCreate {
 	return _c
 }
 
+// SetAgreementID sets the "agreement_id" field.
+func (_c *PaymentCreate) SetAgreementID(v string) *PaymentCreate {
+	_c.mutation.SetAgreementID(v)
+	return _c
+}
+
+// SetNillableAgreementID sets the "agreement_id" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableAgreementID(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetAgreementID(*v)
+	}
+	return _c
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (_c *PaymentCreate) SetIdempotencyKey(v string) *PaymentCreate {
+	_c.mutation.SetIdempotencyKey(v)
+	return _c
+}
+
+// SetNillableIdempotencyKey sets the "idempotency_key" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableIdempotencyKey(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetIdempotencyKey(*v)
+	}
+	return _c
+}
+
+// SetFeeAmount sets the "fee_amount" field.
+func (_c *PaymentCreate) SetFeeAmount(v int64) *PaymentCreate {
+	_c.mutation.SetFeeAmount(v)
+	return _c
+}
+
+// SetNillableFeeAmount sets the "fee_amount" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableFeeAmount(v *int64) *PaymentCreate {
+	if v != nil {
+		_c.SetFeeAmount(*v)
+	}
+	return _c
+}
+
+// SetCaptureBefore sets the "capture_before" field.
+func (_c *PaymentCreate) SetCaptureBefore(v time.Time) *PaymentCreate {
+	_c.mutation.SetCaptureBefore(v)
+	return _c
+}
+
+// SetNillableCaptureBefore sets the "capture_before" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableCaptureBefore(v *time.Time) *PaymentCreate {
+	if v != nil {
+		_c.SetCaptureBefore(*v)
+	}
+	return _c
+}
+
+// SetNextAction sets the "next_action" field.
+func (_c *PaymentCreate) SetNextAction(v map[string]interface{}) *PaymentCreate {
+	_c.mutation.SetNextAction(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *PaymentCreate) SetID(v string) *PaymentCreate {
 	_c.mutation.SetID(v)
@@ -430,6 +492,10 @@ func (_c *PaymentCreate) defaults() error {
 		v := payment.DefaultFailureMessage
 		_c.mutation.SetFailureMessage(v)
 	}
+	if _, ok := _c.mutation.FeeAmount(); !ok {
+		v := payment.DefaultFeeAmount
+		_c.mutation.SetFeeAmount(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if payment.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized payment.DefaultID (forgotten import ent/runtime?)")
@@ -550,6 +616,19 @@ func (_c *PaymentCreate) check() error {
 			return &ValidationError{Name: "failure_message", err: fmt.Errorf(`ent: validator failed for field "Payment.failure_message": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.AgreementID(); ok {
+		if err := payment.AgreementIDValidator(v); err != nil {
+			return &ValidationError{Name: "agreement_id", err: fmt.Errorf(`ent: validator failed for field "Payment.agreement_id": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.IdempotencyKey(); ok {
+		if err := payment.IdempotencyKeyValidator(v); err != nil {
+			return &ValidationError{Name: "idempotency_key", err: fmt.Errorf(`ent: validator failed for field "Payment.idempotency_key": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.FeeAmount(); !ok {
+		return &ValidationError{Name: "fee_amount", err: errors.New(`ent: missing required field "Payment.fee_amount"`)}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := payment.IDValidator(v); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Payment.id": %w`, err)}
@@ -661,6 +740,26 @@ func (_c *PaymentCreate) createSpec() (*Payment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CanceledAt(); ok {
 		_spec.SetField(payment.FieldCanceledAt, field.TypeTime, value)
 		_node.CanceledAt = &value
+	}
+	if value, ok := _c.mutation.AgreementID(); ok {
+		_spec.SetField(payment.FieldAgreementID, field.TypeString, value)
+		_node.AgreementID = value
+	}
+	if value, ok := _c.mutation.IdempotencyKey(); ok {
+		_spec.SetField(payment.FieldIdempotencyKey, field.TypeString, value)
+		_node.IdempotencyKey = &value
+	}
+	if value, ok := _c.mutation.FeeAmount(); ok {
+		_spec.SetField(payment.FieldFeeAmount, field.TypeInt64, value)
+		_node.FeeAmount = value
+	}
+	if value, ok := _c.mutation.CaptureBefore(); ok {
+		_spec.SetField(payment.FieldCaptureBefore, field.TypeTime, value)
+		_node.CaptureBefore = &value
+	}
+	if value, ok := _c.mutation.NextAction(); ok {
+		_spec.SetField(payment.FieldNextAction, field.TypeJSON, value)
+		_node.NextAction = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1061,6 +1160,78 @@ func (u *PaymentUpsert) ClearCanceledAt() *PaymentUpsert {
 	return u
 }
 
+// SetAgreementID sets the "agreement_id" field.
+func (u *PaymentUpsert) SetAgreementID(v string) *PaymentUpsert {
+	u.Set(payment.FieldAgreementID, v)
+	return u
+}
+
+// UpdateAgreementID sets the "agreement_id" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateAgreementID() *PaymentUpsert {
+	u.SetExcluded(payment.FieldAgreementID)
+	return u
+}
+
+// ClearAgreementID clears the value of the "agreement_id" field.
+func (u *PaymentUpsert) ClearAgreementID() *PaymentUpsert {
+	u.SetNull(payment.FieldAgreementID)
+	return u
+}
+
+// SetFeeAmount sets the "fee_amount" field.
+func (u *PaymentUpsert) SetFeeAmount(v int64) *PaymentUpsert {
+	u.Set(payment.FieldFeeAmount, v)
+	return u
+}
+
+// UpdateFeeAmount sets the "fee_amount" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateFeeAmount() *PaymentUpsert {
+	u.SetExcluded(payment.FieldFeeAmount)
+	return u
+}
+
+// AddFeeAmount adds v to the "fee_amount" field.
+func (u *PaymentUpsert) AddFeeAmount(v int64) *PaymentUpsert {
+	u.Add(payment.FieldFeeAmount, v)
+	return u
+}
+
+// SetCaptureBefore sets the "capture_before" field.
+func (u *PaymentUpsert) SetCaptureBefore(v time.Time) *PaymentUpsert {
+	u.Set(payment.FieldCaptureBefore, v)
+	return u
+}
+
+// UpdateCaptureBefore sets the "capture_before" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateCaptureBefore() *PaymentUpsert {
+	u.SetExcluded(payment.FieldCaptureBefore)
+	return u
+}
+
+// ClearCaptureBefore clears the value of the "capture_before" field.
+func (u *PaymentUpsert) ClearCaptureBefore() *PaymentUpsert {
+	u.SetNull(payment.FieldCaptureBefore)
+	return u
+}
+
+// SetNextAction sets the "next_action" field.
+func (u *PaymentUpsert) SetNextAction(v map[string]interface{}) *PaymentUpsert {
+	u.Set(payment.FieldNextAction, v)
+	return u
+}
+
+// UpdateNextAction sets the "next_action" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateNextAction() *PaymentUpsert {
+	u.SetExcluded(payment.FieldNextAction)
+	return u
+}
+
+// ClearNextAction clears the value of the "next_action" field.
+func (u *PaymentUpsert) ClearNextAction() *PaymentUpsert {
+	u.SetNull(payment.FieldNextAction)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1083,6 +1254,9 @@ func (u *PaymentUpsertOne) UpdateNewValues() *PaymentUpsertOne {
 		}
 		if _, exists := u.create.mutation.MerchantID(); exists {
 			s.SetIgnore(payment.FieldMerchantID)
+		}
+		if _, exists := u.create.mutation.IdempotencyKey(); exists {
+			s.SetIgnore(payment.FieldIdempotencyKey)
 		}
 	}))
 	return u
@@ -1423,6 +1597,90 @@ func (u *PaymentUpsertOne) ClearCanceledAt() *PaymentUpsertOne {
 	})
 }
 
+// SetAgreementID sets the "agreement_id" field.
+func (u *PaymentUpsertOne) SetAgreementID(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetAgreementID(v)
+	})
+}
+
+// UpdateAgreementID sets the "agreement_id" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateAgreementID() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateAgreementID()
+	})
+}
+
+// ClearAgreementID clears the value of the "agreement_id" field.
+func (u *PaymentUpsertOne) ClearAgreementID() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearAgreementID()
+	})
+}
+
+// SetFeeAmount sets the "fee_amount" field.
+func (u *PaymentUpsertOne) SetFeeAmount(v int64) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetFeeAmount(v)
+	})
+}
+
+// AddFeeAmount adds v to the "fee_amount" field.
+func (u *PaymentUpsertOne) AddFeeAmount(v int64) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.AddFeeAmount(v)
+	})
+}
+
+// UpdateFeeAmount sets the "fee_amount" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateFeeAmount() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateFeeAmount()
+	})
+}
+
+// SetCaptureBefore sets the "capture_before" field.
+func (u *PaymentUpsertOne) SetCaptureBefore(v time.Time) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetCaptureBefore(v)
+	})
+}
+
+// UpdateCaptureBefore sets the "capture_before" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateCaptureBefore() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateCaptureBefore()
+	})
+}
+
+// ClearCaptureBefore clears the value of the "capture_before" field.
+func (u *PaymentUpsertOne) ClearCaptureBefore() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearCaptureBefore()
+	})
+}
+
+// SetNextAction sets the "next_action" field.
+func (u *PaymentUpsertOne) SetNextAction(v map[string]interface{}) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetNextAction(v)
+	})
+}
+
+// UpdateNextAction sets the "next_action" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateNextAction() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateNextAction()
+	})
+}
+
+// ClearNextAction clears the value of the "next_action" field.
+func (u *PaymentUpsertOne) ClearNextAction() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearNextAction()
+	})
+}
+
 // Exec executes the query.
 func (u *PaymentUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -1611,6 +1869,9 @@ func (u *PaymentUpsertBulk) UpdateNewValues() *PaymentUpsertBulk {
 			}
 			if _, exists := b.mutation.MerchantID(); exists {
 				s.SetIgnore(payment.FieldMerchantID)
+			}
+			if _, exists := b.mutation.IdempotencyKey(); exists {
+				s.SetIgnore(payment.FieldIdempotencyKey)
 			}
 		}
 	}))
@@ -1949,6 +2210,90 @@ func (u *PaymentUpsertBulk) UpdateCanceledAt() *PaymentUpsertBulk {
 func (u *PaymentUpsertBulk) ClearCanceledAt() *PaymentUpsertBulk {
 	return u.Update(func(s *PaymentUpsert) {
 		s.ClearCanceledAt()
+	})
+}
+
+// SetAgreementID sets the "agreement_id" field.
+func (u *PaymentUpsertBulk) SetAgreementID(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetAgreementID(v)
+	})
+}
+
+// UpdateAgreementID sets the "agreement_id" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateAgreementID() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateAgreementID()
+	})
+}
+
+// ClearAgreementID clears the value of the "agreement_id" field.
+func (u *PaymentUpsertBulk) ClearAgreementID() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearAgreementID()
+	})
+}
+
+// SetFeeAmount sets the "fee_amount" field.
+func (u *PaymentUpsertBulk) SetFeeAmount(v int64) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetFeeAmount(v)
+	})
+}
+
+// AddFeeAmount adds v to the "fee_amount" field.
+func (u *PaymentUpsertBulk) AddFeeAmount(v int64) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.AddFeeAmount(v)
+	})
+}
+
+// UpdateFeeAmount sets the "fee_amount" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateFeeAmount() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateFeeAmount()
+	})
+}
+
+// SetCaptureBefore sets the "capture_before" field.
+func (u *PaymentUpsertBulk) SetCaptureBefore(v time.Time) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetCaptureBefore(v)
+	})
+}
+
+// UpdateCaptureBefore sets the "capture_before" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateCaptureBefore() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateCaptureBefore()
+	})
+}
+
+// ClearCaptureBefore clears the value of the "capture_before" field.
+func (u *PaymentUpsertBulk) ClearCaptureBefore() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearCaptureBefore()
+	})
+}
+
+// SetNextAction sets the "next_action" field.
+func (u *PaymentUpsertBulk) SetNextAction(v map[string]interface{}) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetNextAction(v)
+	})
+}
+
+// UpdateNextAction sets the "next_action" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateNextAction() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateNextAction()
+	})
+}
+
+// ClearNextAction clears the value of the "next_action" field.
+func (u *PaymentUpsertBulk) ClearNextAction() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearNextAction()
 	})
 }
 

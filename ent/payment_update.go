@@ -320,6 +320,79 @@ func (_u *PaymentUpdate) ClearCanceledAt() *PaymentUpdate {
 	return _u
 }
 
+// SetAgreementID sets the "agreement_id" field.
+func (_u *PaymentUpdate) SetAgreementID(v string) *PaymentUpdate {
+	_u.mutation.SetAgreementID(v)
+	return _u
+}
+
+// SetNillableAgreementID sets the "agreement_id" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableAgreementID(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetAgreementID(*v)
+	}
+	return _u
+}
+
+// ClearAgreementID clears the value of the "agreement_id" field.
+func (_u *PaymentUpdate) ClearAgreementID() *PaymentUpdate {
+	_u.mutation.ClearAgreementID()
+	return _u
+}
+
+// SetFeeAmount sets the "fee_amount" field.
+func (_u *PaymentUpdate) SetFeeAmount(v int64) *PaymentUpdate {
+	_u.mutation.ResetFeeAmount()
+	_u.mutation.SetFeeAmount(v)
+	return _u
+}
+
+// SetNillableFeeAmount sets the "fee_amount" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableFeeAmount(v *int64) *PaymentUpdate {
+	if v != nil {
+		_u.SetFeeAmount(*v)
+	}
+	return _u
+}
+
+// AddFeeAmount adds value to the "fee_amount" field.
+func (_u *PaymentUpdate) AddFeeAmount(v int64) *PaymentUpdate {
+	_u.mutation.AddFeeAmount(v)
+	return _u
+}
+
+// SetCaptureBefore sets the "capture_before" field.
+func (_u *PaymentUpdate) SetCaptureBefore(v time.Time) *PaymentUpdate {
+	_u.mutation.SetCaptureBefore(v)
+	return _u
+}
+
+// SetNillableCaptureBefore sets the "capture_before" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableCaptureBefore(v *time.Time) *PaymentUpdate {
+	if v != nil {
+		_u.SetCaptureBefore(*v)
+	}
+	return _u
+}
+
+// ClearCaptureBefore clears the value of the "capture_before" field.
+func (_u *PaymentUpdate) ClearCaptureBefore() *PaymentUpdate {
+	_u.mutation.ClearCaptureBefore()
+	return _u
+}
+
+// SetNextAction sets the "next_action" field.
+func (_u *PaymentUpdate) SetNextAction(v map[string]interface{}) *PaymentUpdate {
+	_u.mutation.SetNextAction(v)
+	return _u
+}
+
+// ClearNextAction clears the value of the "next_action" field.
+func (_u *PaymentUpdate) ClearNextAction() *PaymentUpdate {
+	_u.mutation.ClearNextAction()
+	return _u
+}
+
 // SetCheckoutSession sets the "checkout_session" edge to the CheckoutSession entity.
 func (_u *PaymentUpdate) SetCheckoutSession(v *CheckoutSession) *PaymentUpdate {
 	return _u.SetCheckoutSessionID(v.ID)
@@ -518,6 +591,11 @@ func (_u *PaymentUpdate) check() error {
 			return &ValidationError{Name: "failure_message", err: fmt.Errorf(`ent: validator failed for field "Payment.failure_message": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.AgreementID(); ok {
+		if err := payment.AgreementIDValidator(v); err != nil {
+			return &ValidationError{Name: "agreement_id", err: fmt.Errorf(`ent: validator failed for field "Payment.agreement_id": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Payment.merchant"`)
 	}
@@ -601,6 +679,33 @@ func (_u *PaymentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.CanceledAtCleared() {
 		_spec.ClearField(payment.FieldCanceledAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AgreementID(); ok {
+		_spec.SetField(payment.FieldAgreementID, field.TypeString, value)
+	}
+	if _u.mutation.AgreementIDCleared() {
+		_spec.ClearField(payment.FieldAgreementID, field.TypeString)
+	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(payment.FieldIdempotencyKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.FeeAmount(); ok {
+		_spec.SetField(payment.FieldFeeAmount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedFeeAmount(); ok {
+		_spec.AddField(payment.FieldFeeAmount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.CaptureBefore(); ok {
+		_spec.SetField(payment.FieldCaptureBefore, field.TypeTime, value)
+	}
+	if _u.mutation.CaptureBeforeCleared() {
+		_spec.ClearField(payment.FieldCaptureBefore, field.TypeTime)
+	}
+	if value, ok := _u.mutation.NextAction(); ok {
+		_spec.SetField(payment.FieldNextAction, field.TypeJSON, value)
+	}
+	if _u.mutation.NextActionCleared() {
+		_spec.ClearField(payment.FieldNextAction, field.TypeJSON)
 	}
 	if _u.mutation.CheckoutSessionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1058,6 +1163,79 @@ func (_u *PaymentUpdateOne) ClearCanceledAt() *PaymentUpdateOne {
 	return _u
 }
 
+// SetAgreementID sets the "agreement_id" field.
+func (_u *PaymentUpdateOne) SetAgreementID(v string) *PaymentUpdateOne {
+	_u.mutation.SetAgreementID(v)
+	return _u
+}
+
+// SetNillableAgreementID sets the "agreement_id" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableAgreementID(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetAgreementID(*v)
+	}
+	return _u
+}
+
+// ClearAgreementID clears the value of the "agreement_id" field.
+func (_u *PaymentUpdateOne) ClearAgreementID() *PaymentUpdateOne {
+	_u.mutation.ClearAgreementID()
+	return _u
+}
+
+// SetFeeAmount sets the "fee_amount" field.
+func (_u *PaymentUpdateOne) SetFeeAmount(v int64) *PaymentUpdateOne {
+	_u.mutation.ResetFeeAmount()
+	_u.mutation.SetFeeAmount(v)
+	return _u
+}
+
+// SetNillableFeeAmount sets the "fee_amount" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableFeeAmount(v *int64) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetFeeAmount(*v)
+	}
+	return _u
+}
+
+// AddFeeAmount adds value to the "fee_amount" field.
+func (_u *PaymentUpdateOne) AddFeeAmount(v int64) *PaymentUpdateOne {
+	_u.mutation.AddFeeAmount(v)
+	return _u
+}
+
+// SetCaptureBefore sets the "capture_before" field.
+func (_u *PaymentUpdateOne) SetCaptureBefore(v time.Time) *PaymentUpdateOne {
+	_u.mutation.SetCaptureBefore(v)
+	return _u
+}
+
+// SetNillableCaptureBefore sets the "capture_before" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableCaptureBefore(v *time.Time) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetCaptureBefore(*v)
+	}
+	return _u
+}
+
+// ClearCaptureBefore clears the value of the "capture_before" field.
+func (_u *PaymentUpdateOne) ClearCaptureBefore() *PaymentUpdateOne {
+	_u.mutation.ClearCaptureBefore()
+	return _u
+}
+
+// SetNextAction sets the "next_action" field.
+func (_u *PaymentUpdateOne) SetNextAction(v map[string]interface{}) *PaymentUpdateOne {
+	_u.mutation.SetNextAction(v)
+	return _u
+}
+
+// ClearNextAction clears the value of the "next_action" field.
+func (_u *PaymentUpdateOne) ClearNextAction() *PaymentUpdateOne {
+	_u.mutation.ClearNextAction()
+	return _u
+}
+
 // SetCheckoutSession sets the "checkout_session" edge to the CheckoutSession entity.
 func (_u *PaymentUpdateOne) SetCheckoutSession(v *CheckoutSession) *PaymentUpdateOne {
 	return _u.SetCheckoutSessionID(v.ID)
@@ -1269,6 +1447,11 @@ func (_u *PaymentUpdateOne) check() error {
 			return &ValidationError{Name: "failure_message", err: fmt.Errorf(`ent: validator failed for field "Payment.failure_message": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.AgreementID(); ok {
+		if err := payment.AgreementIDValidator(v); err != nil {
+			return &ValidationError{Name: "agreement_id", err: fmt.Errorf(`ent: validator failed for field "Payment.agreement_id": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Payment.merchant"`)
 	}
@@ -1369,6 +1552,33 @@ func (_u *PaymentUpdateOne) sqlSave(ctx context.Context) (_node *Payment, err er
 	}
 	if _u.mutation.CanceledAtCleared() {
 		_spec.ClearField(payment.FieldCanceledAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.AgreementID(); ok {
+		_spec.SetField(payment.FieldAgreementID, field.TypeString, value)
+	}
+	if _u.mutation.AgreementIDCleared() {
+		_spec.ClearField(payment.FieldAgreementID, field.TypeString)
+	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(payment.FieldIdempotencyKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.FeeAmount(); ok {
+		_spec.SetField(payment.FieldFeeAmount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedFeeAmount(); ok {
+		_spec.AddField(payment.FieldFeeAmount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.CaptureBefore(); ok {
+		_spec.SetField(payment.FieldCaptureBefore, field.TypeTime, value)
+	}
+	if _u.mutation.CaptureBeforeCleared() {
+		_spec.ClearField(payment.FieldCaptureBefore, field.TypeTime)
+	}
+	if value, ok := _u.mutation.NextAction(); ok {
+		_spec.SetField(payment.FieldNextAction, field.TypeJSON, value)
+	}
+	if _u.mutation.NextActionCleared() {
+		_spec.ClearField(payment.FieldNextAction, field.TypeJSON)
 	}
 	if _u.mutation.CheckoutSessionCleared() {
 		edge := &sqlgraph.EdgeSpec{

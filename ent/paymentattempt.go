@@ -56,6 +56,10 @@ type PaymentAttempt struct {
 	NextCheckAt *time.Time `json:"next_check_at,omitempty"`
 	// ResolvedAt holds the value of the "resolved_at" field.
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
+	// a sale (true) or a pre-authorization (false)
+	Capture bool `json:"capture,omitempty"`
+	// the last channel event applied, so a redelivered one is recognized
+	LastEventID string `json:"last_event_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PaymentAttemptQuery when eager-loading is set.
 	Edges        PaymentAttemptEdges `json:"edges"`
@@ -104,9 +108,11 @@ func (*PaymentAttempt) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case paymentattempt.FieldRoutingDecision, paymentattempt.FieldRiskDecision:
 			values[i] = new([]byte)
+		case paymentattempt.FieldCapture:
+			values[i] = new(sql.NullBool)
 		case paymentattempt.FieldAmount, paymentattempt.FieldCheckCount:
 			values[i] = new(sql.NullInt64)
-		case paymentattempt.FieldID, paymentattempt.FieldMerchantID, paymentattempt.FieldPaymentID, paymentattempt.FieldConnector, paymentattempt.FieldCurrency, paymentattempt.FieldStatus, paymentattempt.FieldChannelIdempotencyKey, paymentattempt.FieldConnectorReference, paymentattempt.FieldDeclineCode, paymentattempt.FieldDeclineType, paymentattempt.FieldErrorMessage:
+		case paymentattempt.FieldID, paymentattempt.FieldMerchantID, paymentattempt.FieldPaymentID, paymentattempt.FieldConnector, paymentattempt.FieldCurrency, paymentattempt.FieldStatus, paymentattempt.FieldChannelIdempotencyKey, paymentattempt.FieldConnectorReference, paymentattempt.FieldDeclineCode, paymentattempt.FieldDeclineType, paymentattempt.FieldErrorMessage, paymentattempt.FieldLastEventID:
 			values[i] = new(sql.NullString)
 		case paymentattempt.FieldCreatedAt, paymentattempt.FieldUpdatedAt, paymentattempt.FieldNextCheckAt, paymentattempt.FieldResolvedAt:
 			values[i] = new(sql.NullTime)
@@ -246,6 +252,18 @@ func (_m *PaymentAttempt) assignValues(columns []string, values []any) error {
 				_m.ResolvedAt = new(time.Time)
 				*_m.ResolvedAt = value.Time
 			}
+		case paymentattempt.FieldCapture:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field capture", values[i])
+			} else if value.Valid {
+				_m.Capture = value.Bool
+			}
+		case paymentattempt.FieldLastEventID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field last_event_id", values[i])
+			} else if value.Valid {
+				_m.LastEventID = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -351,6 +369,12 @@ func (_m *PaymentAttempt) String() string {
 		builder.WriteString("resolved_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("capture=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Capture))
+	builder.WriteString(", ")
+	builder.WriteString("last_event_id=")
+	builder.WriteString(_m.LastEventID)
 	builder.WriteByte(')')
 	return builder.String()
 }

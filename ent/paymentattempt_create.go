@@ -213,6 +213,34 @@ func (_c *PaymentAttemptCreate) SetNillableResolvedAt(v *time.Time) *PaymentAtte
 	return _c
 }
 
+// SetCapture sets the "capture" field.
+func (_c *PaymentAttemptCreate) SetCapture(v bool) *PaymentAttemptCreate {
+	_c.mutation.SetCapture(v)
+	return _c
+}
+
+// SetNillableCapture sets the "capture" field if the given value is not nil.
+func (_c *PaymentAttemptCreate) SetNillableCapture(v *bool) *PaymentAttemptCreate {
+	if v != nil {
+		_c.SetCapture(*v)
+	}
+	return _c
+}
+
+// SetLastEventID sets the "last_event_id" field.
+func (_c *PaymentAttemptCreate) SetLastEventID(v string) *PaymentAttemptCreate {
+	_c.mutation.SetLastEventID(v)
+	return _c
+}
+
+// SetNillableLastEventID sets the "last_event_id" field if the given value is not nil.
+func (_c *PaymentAttemptCreate) SetNillableLastEventID(v *string) *PaymentAttemptCreate {
+	if v != nil {
+		_c.SetLastEventID(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *PaymentAttemptCreate) SetID(v string) *PaymentAttemptCreate {
 	_c.mutation.SetID(v)
@@ -307,6 +335,14 @@ func (_c *PaymentAttemptCreate) defaults() error {
 	if _, ok := _c.mutation.CheckCount(); !ok {
 		v := paymentattempt.DefaultCheckCount
 		_c.mutation.SetCheckCount(v)
+	}
+	if _, ok := _c.mutation.Capture(); !ok {
+		v := paymentattempt.DefaultCapture
+		_c.mutation.SetCapture(v)
+	}
+	if _, ok := _c.mutation.LastEventID(); !ok {
+		v := paymentattempt.DefaultLastEventID
+		_c.mutation.SetLastEventID(v)
 	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if paymentattempt.DefaultID == nil {
@@ -408,6 +444,17 @@ func (_c *PaymentAttemptCreate) check() error {
 	}
 	if _, ok := _c.mutation.CheckCount(); !ok {
 		return &ValidationError{Name: "check_count", err: errors.New(`ent: missing required field "PaymentAttempt.check_count"`)}
+	}
+	if _, ok := _c.mutation.Capture(); !ok {
+		return &ValidationError{Name: "capture", err: errors.New(`ent: missing required field "PaymentAttempt.capture"`)}
+	}
+	if _, ok := _c.mutation.LastEventID(); !ok {
+		return &ValidationError{Name: "last_event_id", err: errors.New(`ent: missing required field "PaymentAttempt.last_event_id"`)}
+	}
+	if v, ok := _c.mutation.LastEventID(); ok {
+		if err := paymentattempt.LastEventIDValidator(v); err != nil {
+			return &ValidationError{Name: "last_event_id", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.last_event_id": %w`, err)}
+		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := paymentattempt.IDValidator(v); err != nil {
@@ -519,6 +566,14 @@ func (_c *PaymentAttemptCreate) createSpec() (*PaymentAttempt, *sqlgraph.CreateS
 	if value, ok := _c.mutation.ResolvedAt(); ok {
 		_spec.SetField(paymentattempt.FieldResolvedAt, field.TypeTime, value)
 		_node.ResolvedAt = &value
+	}
+	if value, ok := _c.mutation.Capture(); ok {
+		_spec.SetField(paymentattempt.FieldCapture, field.TypeBool, value)
+		_node.Capture = value
+	}
+	if value, ok := _c.mutation.LastEventID(); ok {
+		_spec.SetField(paymentattempt.FieldLastEventID, field.TypeString, value)
+		_node.LastEventID = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -813,6 +868,30 @@ func (u *PaymentAttemptUpsert) UpdateResolvedAt() *PaymentAttemptUpsert {
 // ClearResolvedAt clears the value of the "resolved_at" field.
 func (u *PaymentAttemptUpsert) ClearResolvedAt() *PaymentAttemptUpsert {
 	u.SetNull(paymentattempt.FieldResolvedAt)
+	return u
+}
+
+// SetCapture sets the "capture" field.
+func (u *PaymentAttemptUpsert) SetCapture(v bool) *PaymentAttemptUpsert {
+	u.Set(paymentattempt.FieldCapture, v)
+	return u
+}
+
+// UpdateCapture sets the "capture" field to the value that was provided on create.
+func (u *PaymentAttemptUpsert) UpdateCapture() *PaymentAttemptUpsert {
+	u.SetExcluded(paymentattempt.FieldCapture)
+	return u
+}
+
+// SetLastEventID sets the "last_event_id" field.
+func (u *PaymentAttemptUpsert) SetLastEventID(v string) *PaymentAttemptUpsert {
+	u.Set(paymentattempt.FieldLastEventID, v)
+	return u
+}
+
+// UpdateLastEventID sets the "last_event_id" field to the value that was provided on create.
+func (u *PaymentAttemptUpsert) UpdateLastEventID() *PaymentAttemptUpsert {
+	u.SetExcluded(paymentattempt.FieldLastEventID)
 	return u
 }
 
@@ -1118,6 +1197,34 @@ func (u *PaymentAttemptUpsertOne) UpdateResolvedAt() *PaymentAttemptUpsertOne {
 func (u *PaymentAttemptUpsertOne) ClearResolvedAt() *PaymentAttemptUpsertOne {
 	return u.Update(func(s *PaymentAttemptUpsert) {
 		s.ClearResolvedAt()
+	})
+}
+
+// SetCapture sets the "capture" field.
+func (u *PaymentAttemptUpsertOne) SetCapture(v bool) *PaymentAttemptUpsertOne {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.SetCapture(v)
+	})
+}
+
+// UpdateCapture sets the "capture" field to the value that was provided on create.
+func (u *PaymentAttemptUpsertOne) UpdateCapture() *PaymentAttemptUpsertOne {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.UpdateCapture()
+	})
+}
+
+// SetLastEventID sets the "last_event_id" field.
+func (u *PaymentAttemptUpsertOne) SetLastEventID(v string) *PaymentAttemptUpsertOne {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.SetLastEventID(v)
+	})
+}
+
+// UpdateLastEventID sets the "last_event_id" field to the value that was provided on create.
+func (u *PaymentAttemptUpsertOne) UpdateLastEventID() *PaymentAttemptUpsertOne {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.UpdateLastEventID()
 	})
 }
 
@@ -1590,6 +1697,34 @@ func (u *PaymentAttemptUpsertBulk) UpdateResolvedAt() *PaymentAttemptUpsertBulk 
 func (u *PaymentAttemptUpsertBulk) ClearResolvedAt() *PaymentAttemptUpsertBulk {
 	return u.Update(func(s *PaymentAttemptUpsert) {
 		s.ClearResolvedAt()
+	})
+}
+
+// SetCapture sets the "capture" field.
+func (u *PaymentAttemptUpsertBulk) SetCapture(v bool) *PaymentAttemptUpsertBulk {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.SetCapture(v)
+	})
+}
+
+// UpdateCapture sets the "capture" field to the value that was provided on create.
+func (u *PaymentAttemptUpsertBulk) UpdateCapture() *PaymentAttemptUpsertBulk {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.UpdateCapture()
+	})
+}
+
+// SetLastEventID sets the "last_event_id" field.
+func (u *PaymentAttemptUpsertBulk) SetLastEventID(v string) *PaymentAttemptUpsertBulk {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.SetLastEventID(v)
+	})
+}
+
+// UpdateLastEventID sets the "last_event_id" field to the value that was provided on create.
+func (u *PaymentAttemptUpsertBulk) UpdateLastEventID() *PaymentAttemptUpsertBulk {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.UpdateLastEventID()
 	})
 }
 

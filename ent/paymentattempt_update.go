@@ -244,6 +244,34 @@ func (_u *PaymentAttemptUpdate) ClearResolvedAt() *PaymentAttemptUpdate {
 	return _u
 }
 
+// SetCapture sets the "capture" field.
+func (_u *PaymentAttemptUpdate) SetCapture(v bool) *PaymentAttemptUpdate {
+	_u.mutation.SetCapture(v)
+	return _u
+}
+
+// SetNillableCapture sets the "capture" field if the given value is not nil.
+func (_u *PaymentAttemptUpdate) SetNillableCapture(v *bool) *PaymentAttemptUpdate {
+	if v != nil {
+		_u.SetCapture(*v)
+	}
+	return _u
+}
+
+// SetLastEventID sets the "last_event_id" field.
+func (_u *PaymentAttemptUpdate) SetLastEventID(v string) *PaymentAttemptUpdate {
+	_u.mutation.SetLastEventID(v)
+	return _u
+}
+
+// SetNillableLastEventID sets the "last_event_id" field if the given value is not nil.
+func (_u *PaymentAttemptUpdate) SetNillableLastEventID(v *string) *PaymentAttemptUpdate {
+	if v != nil {
+		_u.SetLastEventID(*v)
+	}
+	return _u
+}
+
 // Mutation returns the PaymentAttemptMutation object of the builder.
 func (_u *PaymentAttemptUpdate) Mutation() *PaymentAttemptMutation {
 	return _u.mutation
@@ -326,6 +354,11 @@ func (_u *PaymentAttemptUpdate) check() error {
 	if v, ok := _u.mutation.ErrorMessage(); ok {
 		if err := paymentattempt.ErrorMessageValidator(v); err != nil {
 			return &ValidationError{Name: "error_message", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.error_message": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.LastEventID(); ok {
+		if err := paymentattempt.LastEventIDValidator(v); err != nil {
+			return &ValidationError{Name: "last_event_id", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.last_event_id": %w`, err)}
 		}
 	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
@@ -411,6 +444,12 @@ func (_u *PaymentAttemptUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if _u.mutation.ResolvedAtCleared() {
 		_spec.ClearField(paymentattempt.FieldResolvedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Capture(); ok {
+		_spec.SetField(paymentattempt.FieldCapture, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.LastEventID(); ok {
+		_spec.SetField(paymentattempt.FieldLastEventID, field.TypeString, value)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -648,6 +687,34 @@ func (_u *PaymentAttemptUpdateOne) ClearResolvedAt() *PaymentAttemptUpdateOne {
 	return _u
 }
 
+// SetCapture sets the "capture" field.
+func (_u *PaymentAttemptUpdateOne) SetCapture(v bool) *PaymentAttemptUpdateOne {
+	_u.mutation.SetCapture(v)
+	return _u
+}
+
+// SetNillableCapture sets the "capture" field if the given value is not nil.
+func (_u *PaymentAttemptUpdateOne) SetNillableCapture(v *bool) *PaymentAttemptUpdateOne {
+	if v != nil {
+		_u.SetCapture(*v)
+	}
+	return _u
+}
+
+// SetLastEventID sets the "last_event_id" field.
+func (_u *PaymentAttemptUpdateOne) SetLastEventID(v string) *PaymentAttemptUpdateOne {
+	_u.mutation.SetLastEventID(v)
+	return _u
+}
+
+// SetNillableLastEventID sets the "last_event_id" field if the given value is not nil.
+func (_u *PaymentAttemptUpdateOne) SetNillableLastEventID(v *string) *PaymentAttemptUpdateOne {
+	if v != nil {
+		_u.SetLastEventID(*v)
+	}
+	return _u
+}
+
 // Mutation returns the PaymentAttemptMutation object of the builder.
 func (_u *PaymentAttemptUpdateOne) Mutation() *PaymentAttemptMutation {
 	return _u.mutation
@@ -743,6 +810,11 @@ func (_u *PaymentAttemptUpdateOne) check() error {
 	if v, ok := _u.mutation.ErrorMessage(); ok {
 		if err := paymentattempt.ErrorMessageValidator(v); err != nil {
 			return &ValidationError{Name: "error_message", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.error_message": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.LastEventID(); ok {
+		if err := paymentattempt.LastEventIDValidator(v); err != nil {
+			return &ValidationError{Name: "last_event_id", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.last_event_id": %w`, err)}
 		}
 	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
@@ -845,6 +917,12 @@ func (_u *PaymentAttemptUpdateOne) sqlSave(ctx context.Context) (_node *PaymentA
 	}
 	if _u.mutation.ResolvedAtCleared() {
 		_spec.ClearField(paymentattempt.FieldResolvedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Capture(); ok {
+		_spec.SetField(paymentattempt.FieldCapture, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.LastEventID(); ok {
+		_spec.SetField(paymentattempt.FieldLastEventID, field.TypeString, value)
 	}
 	_node = &PaymentAttempt{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -39,6 +39,10 @@ type Refund struct {
 	ConnectorReference string `json:"connector_reference,omitempty"`
 	// FailureCode holds the value of the "failure_code" field.
 	FailureCode string `json:"failure_code,omitempty"`
+	// the merchant's key: a retried refund request finds this refund instead of making another
+	IdempotencyKey *string `json:"idempotency_key,omitempty"`
+	// the share of the payment's fee this refund returned from the platform
+	FeeReversed int64 `json:"fee_reversed,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RefundQuery when eager-loading is set.
 	Edges        RefundEdges `json:"edges"`
@@ -85,9 +89,9 @@ func (*Refund) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case refund.FieldAmount:
+		case refund.FieldAmount, refund.FieldFeeReversed:
 			values[i] = new(sql.NullInt64)
-		case refund.FieldID, refund.FieldMerchantID, refund.FieldPaymentID, refund.FieldCurrency, refund.FieldStatus, refund.FieldReason, refund.FieldConnectorReference, refund.FieldFailureCode:
+		case refund.FieldID, refund.FieldMerchantID, refund.FieldPaymentID, refund.FieldCurrency, refund.FieldStatus, refund.FieldReason, refund.FieldConnectorReference, refund.FieldFailureCode, refund.FieldIdempotencyKey:
 			values[i] = new(sql.NullString)
 		case refund.FieldCreatedAt, refund.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -172,6 +176,19 @@ func (_m *Refund) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.FailureCode = value.String
 			}
+		case refund.FieldIdempotencyKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field idempotency_key", values[i])
+			} else if value.Valid {
+				_m.IdempotencyKey = new(string)
+				*_m.IdempotencyKey = value.String
+			}
+		case refund.FieldFeeReversed:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field fee_reversed", values[i])
+			} else if value.Valid {
+				_m.FeeReversed = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -247,6 +264,14 @@ func (_m *Refund) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("failure_code=")
 	builder.WriteString(_m.FailureCode)
+	builder.WriteString(", ")
+	if v := _m.IdempotencyKey; v != nil {
+		builder.WriteString("idempotency_key=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	builder.WriteString("fee_reversed=")
+	builder.WriteString(fmt.Sprintf("%v", _m.FeeReversed))
 	builder.WriteByte(')')
 	return builder.String()
 }

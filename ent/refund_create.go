@@ -133,6 +133,34 @@ func (_c *RefundCreate) SetNillableFailureCode(v *string) *RefundCreate {
 	return _c
 }
 
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (_c *RefundCreate) SetIdempotencyKey(v string) *RefundCreate {
+	_c.mutation.SetIdempotencyKey(v)
+	return _c
+}
+
+// SetNillableIdempotencyKey sets the "idempotency_key" field if the given value is not nil.
+func (_c *RefundCreate) SetNillableIdempotencyKey(v *string) *RefundCreate {
+	if v != nil {
+		_c.SetIdempotencyKey(*v)
+	}
+	return _c
+}
+
+// SetFeeReversed sets the "fee_reversed" field.
+func (_c *RefundCreate) SetFeeReversed(v int64) *RefundCreate {
+	_c.mutation.SetFeeReversed(v)
+	return _c
+}
+
+// SetNillableFeeReversed sets the "fee_reversed" field if the given value is not nil.
+func (_c *RefundCreate) SetNillableFeeReversed(v *int64) *RefundCreate {
+	if v != nil {
+		_c.SetFeeReversed(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RefundCreate) SetID(v string) *RefundCreate {
 	_c.mutation.SetID(v)
@@ -224,6 +252,10 @@ func (_c *RefundCreate) defaults() error {
 		v := refund.DefaultFailureCode
 		_c.mutation.SetFailureCode(v)
 	}
+	if _, ok := _c.mutation.FeeReversed(); !ok {
+		v := refund.DefaultFeeReversed
+		_c.mutation.SetFeeReversed(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if refund.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized refund.DefaultID (forgotten import ent/runtime?)")
@@ -300,6 +332,14 @@ func (_c *RefundCreate) check() error {
 		if err := refund.FailureCodeValidator(v); err != nil {
 			return &ValidationError{Name: "failure_code", err: fmt.Errorf(`ent: validator failed for field "Refund.failure_code": %w`, err)}
 		}
+	}
+	if v, ok := _c.mutation.IdempotencyKey(); ok {
+		if err := refund.IdempotencyKeyValidator(v); err != nil {
+			return &ValidationError{Name: "idempotency_key", err: fmt.Errorf(`ent: validator failed for field "Refund.idempotency_key": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.FeeReversed(); !ok {
+		return &ValidationError{Name: "fee_reversed", err: errors.New(`ent: missing required field "Refund.fee_reversed"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := refund.IDValidator(v); err != nil {
@@ -379,6 +419,14 @@ func (_c *RefundCreate) createSpec() (*Refund, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.FailureCode(); ok {
 		_spec.SetField(refund.FieldFailureCode, field.TypeString, value)
 		_node.FailureCode = value
+	}
+	if value, ok := _c.mutation.IdempotencyKey(); ok {
+		_spec.SetField(refund.FieldIdempotencyKey, field.TypeString, value)
+		_node.IdempotencyKey = &value
+	}
+	if value, ok := _c.mutation.FeeReversed(); ok {
+		_spec.SetField(refund.FieldFeeReversed, field.TypeInt64, value)
+		_node.FeeReversed = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -557,6 +605,12 @@ func (u *RefundUpsertOne) UpdateNewValues() *RefundUpsertOne {
 		}
 		if _, exists := u.create.mutation.Currency(); exists {
 			s.SetIgnore(refund.FieldCurrency)
+		}
+		if _, exists := u.create.mutation.IdempotencyKey(); exists {
+			s.SetIgnore(refund.FieldIdempotencyKey)
+		}
+		if _, exists := u.create.mutation.FeeReversed(); exists {
+			s.SetIgnore(refund.FieldFeeReversed)
 		}
 	}))
 	return u
@@ -856,6 +910,12 @@ func (u *RefundUpsertBulk) UpdateNewValues() *RefundUpsertBulk {
 			}
 			if _, exists := b.mutation.Currency(); exists {
 				s.SetIgnore(refund.FieldCurrency)
+			}
+			if _, exists := b.mutation.IdempotencyKey(); exists {
+				s.SetIgnore(refund.FieldIdempotencyKey)
+			}
+			if _, exists := b.mutation.FeeReversed(); exists {
+				s.SetIgnore(refund.FieldFeeReversed)
 			}
 		}
 	}))

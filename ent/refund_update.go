@@ -195,6 +195,9 @@ func (_u *RefundUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.FailureCode(); ok {
 		_spec.SetField(refund.FieldFailureCode, field.TypeString, value)
 	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(refund.FieldIdempotencyKey, field.TypeString)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{refund.Label}
@@ -411,6 +414,9 @@ func (_u *RefundUpdateOne) sqlSave(ctx context.Context) (_node *Refund, err erro
 	}
 	if value, ok := _u.mutation.FailureCode(); ok {
 		_spec.SetField(refund.FieldFailureCode, field.TypeString, value)
+	}
+	if _u.mutation.IdempotencyKeyCleared() {
+		_spec.ClearField(refund.FieldIdempotencyKey, field.TypeString)
 	}
 	_node = &Refund{config: _u.config}
 	_spec.Assign = _node.assignValues

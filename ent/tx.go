@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// Agreement is the client for interacting with the Agreement builders.
+	Agreement *AgreementClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
 	// ChannelEvent is the client for interacting with the ChannelEvent builders.
@@ -54,6 +56,12 @@ type Tx struct {
 	Posting *PostingClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
+	// RiskCounter is the client for interacting with the RiskCounter builders.
+	RiskCounter *RiskCounterClient
+	// RiskRule is the client for interacting with the RiskRule builders.
+	RiskRule *RiskRuleClient
+	// RoutingRule is the client for interacting with the RoutingRule builders.
+	RoutingRule *RoutingRuleClient
 	// VaultCard is the client for interacting with the VaultCard builders.
 	VaultCard *VaultCardClient
 
@@ -188,6 +196,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.Agreement = NewAgreementClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.ChannelEvent = NewChannelEventClient(tx.config)
 	tx.CheckoutSession = NewCheckoutSessionClient(tx.config)
@@ -207,6 +216,9 @@ func (tx *Tx) init() {
 	tx.PaymentAttempt = NewPaymentAttemptClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
+	tx.RiskCounter = NewRiskCounterClient(tx.config)
+	tx.RiskRule = NewRiskRuleClient(tx.config)
+	tx.RoutingRule = NewRoutingRuleClient(tx.config)
 	tx.VaultCard = NewVaultCardClient(tx.config)
 }
 

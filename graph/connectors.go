@@ -18,13 +18,6 @@ var channelEventsNewestFirst = ent.WithChannelEventOrder(&ent.ChannelEventOrder{
 	Direction: entgql.OrderDirectionDesc, Field: ent.DefaultChannelEventOrder.Field,
 })
 
-func nonEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 func milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // limitMax is a limit's maximum, or nil when it has none (Max 0).

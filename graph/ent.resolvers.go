@@ -22,6 +22,9 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, e
 	return r.nodes(ctx, ids)
 }
 
+// Agreement returns generated.AgreementResolver implementation.
+func (r *Resolver) Agreement() generated.AgreementResolver { return &agreementResolver{r} }
+
 // CheckoutSession returns generated.CheckoutSessionResolver implementation.
 func (r *Resolver) CheckoutSession() generated.CheckoutSessionResolver {
 	return &checkoutSessionResolver{r}
@@ -53,7 +56,14 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 // Refund returns generated.RefundResolver implementation.
 func (r *Resolver) Refund() generated.RefundResolver { return &refundResolver{r} }
 
+// RiskRule returns generated.RiskRuleResolver implementation.
+func (r *Resolver) RiskRule() generated.RiskRuleResolver { return &riskRuleResolver{r} }
+
+// RoutingRule returns generated.RoutingRuleResolver implementation.
+func (r *Resolver) RoutingRule() generated.RoutingRuleResolver { return &routingRuleResolver{r} }
+
 type (
+	agreementResolver       struct{ *Resolver }
 	checkoutSessionResolver struct{ *Resolver }
 	couponResolver          struct{ *Resolver }
 	customerResolver        struct{ *Resolver }
@@ -63,4 +73,6 @@ type (
 	postingResolver         struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	refundResolver          struct{ *Resolver }
+	riskRuleResolver        struct{ *Resolver }
+	routingRuleResolver     struct{ *Resolver }
 )

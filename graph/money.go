@@ -41,3 +41,12 @@ func ptrs[T any](items []T, err error) ([]*T, error) {
 	}
 	return out, nil
 }
+
+// optionalMoney is moneyInput for an optional amount: nil stays nil.
+func optionalMoney(in *model.MoneyInput) *money.Amount {
+	if in == nil {
+		return nil
+	}
+	a := moneyInput(in)
+	return &a
+}

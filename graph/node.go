@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/privacy"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
@@ -20,6 +21,8 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 )
@@ -40,6 +43,9 @@ var tableByPrefix = map[string]string{
 	"aud": auditlog.Table,
 	"che": channelevent.Table,
 	"cns": connectorsetting.Table,
+	"agr": agreement.Table,
+	"rsk": riskrule.Table,
+	"rtr": routingrule.Table,
 }
 
 // RegisterNodePrefix adds a type to node resolution. Packages that add ent

@@ -14,8 +14,10 @@ import (
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/channels"
+	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/tenancy"
 )
 
@@ -27,6 +29,10 @@ type Resolver struct {
 	// Ledger and FX are the money core (docs/money.md).
 	Ledger *ledger.Ledger
 	FX     *fx.Service
+	// Cashier is the payment core (docs/payments.md).
+	Cashier *cashier.Service
+	// Rules stores the operators' risk and routing rules.
+	Rules *rulebook.Book
 	// Idempotency implements @idempotent; the handler must also Use it.
 	Idempotency *Idempotency
 	// Checkout and Coupons serve checkout sessions and their cashier

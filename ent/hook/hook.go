@@ -21,6 +21,18 @@ func (f APIKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.APIKeyMutation", m)
 }
 
+// The AgreementFunc type is an adapter to allow the use of ordinary
+// function as Agreement mutator.
+type AgreementFunc func(context.Context, *ent.AgreementMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AgreementFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AgreementMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AgreementMutation", m)
+}
+
 // The AuditLogFunc type is an adapter to allow the use of ordinary
 // function as AuditLog mutator.
 type AuditLogFunc func(context.Context, *ent.AuditLogMutation) (ent.Value, error)
@@ -247,6 +259,42 @@ func (f RefundFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RefundMutation", m)
+}
+
+// The RiskCounterFunc type is an adapter to allow the use of ordinary
+// function as RiskCounter mutator.
+type RiskCounterFunc func(context.Context, *ent.RiskCounterMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RiskCounterFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RiskCounterMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RiskCounterMutation", m)
+}
+
+// The RiskRuleFunc type is an adapter to allow the use of ordinary
+// function as RiskRule mutator.
+type RiskRuleFunc func(context.Context, *ent.RiskRuleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RiskRuleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RiskRuleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RiskRuleMutation", m)
+}
+
+// The RoutingRuleFunc type is an adapter to allow the use of ordinary
+// function as RoutingRule mutator.
+type RoutingRuleFunc func(context.Context, *ent.RoutingRuleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RoutingRuleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RoutingRuleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RoutingRuleMutation", m)
 }
 
 // The VaultCardFunc type is an adapter to allow the use of ordinary

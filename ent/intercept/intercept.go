@@ -8,6 +8,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
@@ -29,6 +30,9 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskcounter"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 )
 
@@ -113,6 +117,33 @@ func (f TraverseAPIKey) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.APIKeyQuery", q)
+}
+
+// The AgreementFunc type is an adapter to allow the use of ordinary function as a Querier.
+type AgreementFunc func(context.Context, *ent.AgreementQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f AgreementFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.AgreementQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.AgreementQuery", q)
+}
+
+// The TraverseAgreement type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseAgreement func(context.Context, *ent.AgreementQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseAgreement) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseAgreement) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AgreementQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.AgreementQuery", q)
 }
 
 // The AuditLogFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -628,6 +659,87 @@ func (f TraverseRefund) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.RefundQuery", q)
 }
 
+// The RiskCounterFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RiskCounterFunc func(context.Context, *ent.RiskCounterQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RiskCounterFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RiskCounterQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RiskCounterQuery", q)
+}
+
+// The TraverseRiskCounter type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRiskCounter func(context.Context, *ent.RiskCounterQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRiskCounter) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRiskCounter) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskCounterQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RiskCounterQuery", q)
+}
+
+// The RiskRuleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RiskRuleFunc func(context.Context, *ent.RiskRuleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RiskRuleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RiskRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RiskRuleQuery", q)
+}
+
+// The TraverseRiskRule type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRiskRule func(context.Context, *ent.RiskRuleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRiskRule) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRiskRule) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RiskRuleQuery", q)
+}
+
+// The RoutingRuleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type RoutingRuleFunc func(context.Context, *ent.RoutingRuleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f RoutingRuleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.RoutingRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.RoutingRuleQuery", q)
+}
+
+// The TraverseRoutingRule type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseRoutingRule func(context.Context, *ent.RoutingRuleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseRoutingRule) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseRoutingRule) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RoutingRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.RoutingRuleQuery", q)
+}
+
 // The VaultCardFunc type is an adapter to allow the use of ordinary function as a Querier.
 type VaultCardFunc func(context.Context, *ent.VaultCardQuery) (ent.Value, error)
 
@@ -660,6 +772,8 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return &query[*ent.APIKeyQuery, predicate.APIKey, apikey.OrderOption]{typ: ent.TypeAPIKey, tq: q}, nil
+	case *ent.AgreementQuery:
+		return &query[*ent.AgreementQuery, predicate.Agreement, agreement.OrderOption]{typ: ent.TypeAgreement, tq: q}, nil
 	case *ent.AuditLogQuery:
 		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
 	case *ent.ChannelEventQuery:
@@ -698,6 +812,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PostingQuery, predicate.Posting, posting.OrderOption]{typ: ent.TypePosting, tq: q}, nil
 	case *ent.RefundQuery:
 		return &query[*ent.RefundQuery, predicate.Refund, refund.OrderOption]{typ: ent.TypeRefund, tq: q}, nil
+	case *ent.RiskCounterQuery:
+		return &query[*ent.RiskCounterQuery, predicate.RiskCounter, riskcounter.OrderOption]{typ: ent.TypeRiskCounter, tq: q}, nil
+	case *ent.RiskRuleQuery:
+		return &query[*ent.RiskRuleQuery, predicate.RiskRule, riskrule.OrderOption]{typ: ent.TypeRiskRule, tq: q}, nil
+	case *ent.RoutingRuleQuery:
+		return &query[*ent.RoutingRuleQuery, predicate.RoutingRule, routingrule.OrderOption]{typ: ent.TypeRoutingRule, tq: q}, nil
 	case *ent.VaultCardQuery:
 		return &query[*ent.VaultCardQuery, predicate.VaultCard, vaultcard.OrderOption]{typ: ent.TypeVaultCard, tq: q}, nil
 	default:

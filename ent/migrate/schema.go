@@ -43,6 +43,62 @@ var (
 			},
 		},
 	}
+	// AgreementsColumns holds the columns for the "agreements" table.
+	AgreementsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "connector", Type: field.TypeString, Size: 64},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "ACTIVE", "TERMINATED", "FAILED"}, Default: "PENDING"},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "max_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "connector_reference", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "buyer_url", Type: field.TypeString, Size: 2048, Default: ""},
+		{Name: "return_url", Type: field.TypeString, Size: 2048, Default: ""},
+		{Name: "idempotency_key", Type: field.TypeString, Size: 128},
+		{Name: "failure_code", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "last_event_id", Type: field.TypeString, Size: 191, Default: ""},
+		{Name: "terminated_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
+	}
+	// AgreementsTable holds the schema information for the "agreements" table.
+	AgreementsTable = &schema.Table{
+		Name:       "agreements",
+		Columns:    AgreementsColumns,
+		PrimaryKey: []*schema.Column{AgreementsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "agreements_merchants_merchant",
+				Columns:    []*schema.Column{AgreementsColumns[14]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "agreements_customers_customer",
+				Columns:    []*schema.Column{AgreementsColumns[15]},
+				RefColumns: []*schema.Column{CustomersColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "agreement_merchant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{AgreementsColumns[14], AgreementsColumns[0]},
+			},
+			{
+				Name:    "agreement_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{AgreementsColumns[14], AgreementsColumns[10]},
+			},
+			{
+				Name:    "agreement_connector_connector_reference",
+				Unique:  false,
+				Columns: []*schema.Column{AgreementsColumns[3], AgreementsColumns[7]},
+			},
+		},
+	}
 	// AuditLogsColumns holds the columns for the "audit_logs" table.
 	AuditLogsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -557,6 +613,11 @@ var (
 		{Name: "failure_message", Type: field.TypeString, Size: 500, Default: ""},
 		{Name: "metadata", Type: field.TypeJSON, Nullable: true},
 		{Name: "canceled_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "agreement_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "fee_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "capture_before", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "next_action", Type: field.TypeJSON, Nullable: true},
 		{Name: "checkout_session_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
@@ -569,19 +630,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "payments_checkout_sessions_payments",
-				Columns:    []*schema.Column{PaymentsColumns[18]},
+				Columns:    []*schema.Column{PaymentsColumns[23]},
 				RefColumns: []*schema.Column{CheckoutSessionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "payments_merchants_merchant",
-				Columns:    []*schema.Column{PaymentsColumns[19]},
+				Columns:    []*schema.Column{PaymentsColumns[24]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "payments_customers_customer",
-				Columns:    []*schema.Column{PaymentsColumns[20]},
+				Columns:    []*schema.Column{PaymentsColumns[25]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -590,17 +651,22 @@ var (
 			{
 				Name:    "payment_merchant_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[19], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[19], PaymentsColumns[8], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[8], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_merchant_reference",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[19], PaymentsColumns[13]},
+				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[13]},
+			},
+			{
+				Name:    "payment_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[19]},
 			},
 		},
 	}
@@ -612,7 +678,7 @@ var (
 		{Name: "connector", Type: field.TypeString, Size: 64},
 		{Name: "amount", Type: field.TypeInt64},
 		{Name: "currency", Type: field.TypeString, Size: 3},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "ACTION_REQUIRED", "AUTHORIZED", "CAPTURED", "DECLINED", "FAILED", "UNKNOWN", "VOIDED"}, Default: "PENDING"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "ACTION_REQUIRED", "AUTHORIZED", "CAPTURED", "DECLINED", "FAILED", "UNKNOWN", "VOIDED", "EXPIRED"}, Default: "PENDING"},
 		{Name: "channel_idempotency_key", Type: field.TypeString, Unique: true, Size: 80},
 		{Name: "connector_reference", Type: field.TypeString, Size: 128, Default: ""},
 		{Name: "decline_code", Type: field.TypeString, Size: 64, Default: ""},
@@ -623,6 +689,8 @@ var (
 		{Name: "check_count", Type: field.TypeInt, Default: 0},
 		{Name: "next_check_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "resolved_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "capture", Type: field.TypeBool, Default: true},
+		{Name: "last_event_id", Type: field.TypeString, Size: 191, Default: ""},
 		{Name: "payment_id", Type: field.TypeString, Size: 40},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 	}
@@ -634,13 +702,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "payment_attempts_payments_attempts",
-				Columns:    []*schema.Column{PaymentAttemptsColumns[17]},
+				Columns:    []*schema.Column{PaymentAttemptsColumns[19]},
 				RefColumns: []*schema.Column{PaymentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "payment_attempts_merchants_merchant",
-				Columns:    []*schema.Column{PaymentAttemptsColumns[18]},
+				Columns:    []*schema.Column{PaymentAttemptsColumns[20]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -649,12 +717,17 @@ var (
 			{
 				Name:    "paymentattempt_merchant_id_payment_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentAttemptsColumns[18], PaymentAttemptsColumns[17]},
+				Columns: []*schema.Column{PaymentAttemptsColumns[20], PaymentAttemptsColumns[19]},
 			},
 			{
 				Name:    "paymentattempt_status_next_check_at",
 				Unique:  false,
 				Columns: []*schema.Column{PaymentAttemptsColumns[6], PaymentAttemptsColumns[15]},
+			},
+			{
+				Name:    "paymentattempt_connector_connector_reference",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentAttemptsColumns[3], PaymentAttemptsColumns[8]},
 			},
 		},
 	}
@@ -714,6 +787,8 @@ var (
 		{Name: "reason", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "connector_reference", Type: field.TypeString, Size: 128, Default: ""},
 		{Name: "failure_code", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "fee_reversed", Type: field.TypeInt64, Default: 0},
 		{Name: "payment_id", Type: field.TypeString, Size: 40},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 	}
@@ -725,13 +800,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "refunds_payments_refunds",
-				Columns:    []*schema.Column{RefundsColumns[9]},
+				Columns:    []*schema.Column{RefundsColumns[11]},
 				RefColumns: []*schema.Column{PaymentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "refunds_merchants_merchant",
-				Columns:    []*schema.Column{RefundsColumns[10]},
+				Columns:    []*schema.Column{RefundsColumns[12]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -740,9 +815,77 @@ var (
 			{
 				Name:    "refund_merchant_id_payment_id",
 				Unique:  false,
-				Columns: []*schema.Column{RefundsColumns[10], RefundsColumns[9]},
+				Columns: []*schema.Column{RefundsColumns[12], RefundsColumns[11]},
+			},
+			{
+				Name:    "refund_payment_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{RefundsColumns[11], RefundsColumns[9]},
 			},
 		},
+	}
+	// RiskCountersColumns holds the columns for the "risk_counters" table.
+	RiskCountersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "key", Type: field.TypeString, Size: 191},
+		{Name: "at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "value", Type: field.TypeInt64},
+	}
+	// RiskCountersTable holds the schema information for the "risk_counters" table.
+	RiskCountersTable = &schema.Table{
+		Name:       "risk_counters",
+		Columns:    RiskCountersColumns,
+		PrimaryKey: []*schema.Column{RiskCountersColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "riskcounter_key_at",
+				Unique:  false,
+				Columns: []*schema.Column{RiskCountersColumns[1], RiskCountersColumns[2]},
+			},
+			{
+				Name:    "riskcounter_at",
+				Unique:  false,
+				Columns: []*schema.Column{RiskCountersColumns[2]},
+			},
+		},
+	}
+	// RiskRulesColumns holds the columns for the "risk_rules" table.
+	RiskRulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "kind", Type: field.TypeString, Size: 32},
+		{Name: "tier", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "action", Type: field.TypeString, Size: 16},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "score", Type: field.TypeInt, Default: 0},
+		{Name: "description", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "params", Type: field.TypeJSON, Nullable: true},
+	}
+	// RiskRulesTable holds the schema information for the "risk_rules" table.
+	RiskRulesTable = &schema.Table{
+		Name:       "risk_rules",
+		Columns:    RiskRulesColumns,
+		PrimaryKey: []*schema.Column{RiskRulesColumns[0]},
+	}
+	// RoutingRulesColumns holds the columns for the "routing_rules" table.
+	RoutingRulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "key", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "priority", Type: field.TypeInt, Default: 0},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "match", Type: field.TypeJSON, Nullable: true},
+		{Name: "prefer", Type: field.TypeJSON, Nullable: true},
+		{Name: "split", Type: field.TypeJSON, Nullable: true},
+	}
+	// RoutingRulesTable holds the schema information for the "routing_rules" table.
+	RoutingRulesTable = &schema.Table{
+		Name:       "routing_rules",
+		Columns:    RoutingRulesColumns,
+		PrimaryKey: []*schema.Column{RoutingRulesColumns[0]},
 	}
 	// VaultCardsColumns holds the columns for the "vault_cards" table.
 	VaultCardsColumns = []*schema.Column{
@@ -802,6 +945,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		AgreementsTable,
 		AuditLogsTable,
 		ChannelEventsTable,
 		CheckoutSessionsTable,
@@ -821,12 +965,17 @@ var (
 		PaymentAttemptsTable,
 		PostingsTable,
 		RefundsTable,
+		RiskCountersTable,
+		RiskRulesTable,
+		RoutingRulesTable,
 		VaultCardsTable,
 	}
 )
 
 func init() {
 	APIKeysTable.ForeignKeys[0].RefTable = MerchantsTable
+	AgreementsTable.ForeignKeys[0].RefTable = MerchantsTable
+	AgreementsTable.ForeignKeys[1].RefTable = CustomersTable
 	CheckoutSessionsTable.ForeignKeys[0].RefTable = MerchantsTable
 	CheckoutSessionsTable.ForeignKeys[1].RefTable = CustomersTable
 	CheckoutSessionsTable.ForeignKeys[2].RefTable = CouponsTable

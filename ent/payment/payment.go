@@ -58,6 +58,16 @@ const (
 	FieldMetadata = "metadata"
 	// FieldCanceledAt holds the string denoting the canceled_at field in the database.
 	FieldCanceledAt = "canceled_at"
+	// FieldAgreementID holds the string denoting the agreement_id field in the database.
+	FieldAgreementID = "agreement_id"
+	// FieldIdempotencyKey holds the string denoting the idempotency_key field in the database.
+	FieldIdempotencyKey = "idempotency_key"
+	// FieldFeeAmount holds the string denoting the fee_amount field in the database.
+	FieldFeeAmount = "fee_amount"
+	// FieldCaptureBefore holds the string denoting the capture_before field in the database.
+	FieldCaptureBefore = "capture_before"
+	// FieldNextAction holds the string denoting the next_action field in the database.
+	FieldNextAction = "next_action"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeCheckoutSession holds the string denoting the checkout_session edge name in mutations.
@@ -130,6 +140,11 @@ var Columns = []string{
 	FieldFailureMessage,
 	FieldMetadata,
 	FieldCanceledAt,
+	FieldAgreementID,
+	FieldIdempotencyKey,
+	FieldFeeAmount,
+	FieldCaptureBefore,
+	FieldNextAction,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -194,6 +209,12 @@ var (
 	DefaultFailureMessage string
 	// FailureMessageValidator is a validator for the "failure_message" field. It is called by the builders before save.
 	FailureMessageValidator func(string) error
+	// AgreementIDValidator is a validator for the "agreement_id" field. It is called by the builders before save.
+	AgreementIDValidator func(string) error
+	// IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	IdempotencyKeyValidator func(string) error
+	// DefaultFeeAmount holds the default value on creation for the "fee_amount" field.
+	DefaultFeeAmount int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -358,6 +379,26 @@ func ByFailureMessage(opts ...sql.OrderTermOption) OrderOption {
 // ByCanceledAt orders the results by the canceled_at field.
 func ByCanceledAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCanceledAt, opts...).ToFunc()
+}
+
+// ByAgreementID orders the results by the agreement_id field.
+func ByAgreementID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAgreementID, opts...).ToFunc()
+}
+
+// ByIdempotencyKey orders the results by the idempotency_key field.
+func ByIdempotencyKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdempotencyKey, opts...).ToFunc()
+}
+
+// ByFeeAmount orders the results by the fee_amount field.
+func ByFeeAmount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFeeAmount, opts...).ToFunc()
+}
+
+// ByCaptureBefore orders the results by the capture_before field.
+func ByCaptureBefore(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCaptureBefore, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.

@@ -150,6 +150,26 @@ func CanceledAt(v time.Time) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldCanceledAt, v))
 }
 
+// AgreementID applies equality check predicate on the "agreement_id" field. It's identical to AgreementIDEQ.
+func AgreementID(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldAgreementID, v))
+}
+
+// IdempotencyKey applies equality check predicate on the "idempotency_key" field. It's identical to IdempotencyKeyEQ.
+func IdempotencyKey(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldIdempotencyKey, v))
+}
+
+// FeeAmount applies equality check predicate on the "fee_amount" field. It's identical to FeeAmountEQ.
+func FeeAmount(v int64) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldFeeAmount, v))
+}
+
+// CaptureBefore applies equality check predicate on the "capture_before" field. It's identical to CaptureBeforeEQ.
+func CaptureBefore(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldCaptureBefore, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldCreatedAt, v))
@@ -1158,6 +1178,256 @@ func CanceledAtIsNil() predicate.Payment {
 // CanceledAtNotNil applies the NotNil predicate on the "canceled_at" field.
 func CanceledAtNotNil() predicate.Payment {
 	return predicate.Payment(sql.FieldNotNull(FieldCanceledAt))
+}
+
+// AgreementIDEQ applies the EQ predicate on the "agreement_id" field.
+func AgreementIDEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldAgreementID, v))
+}
+
+// AgreementIDNEQ applies the NEQ predicate on the "agreement_id" field.
+func AgreementIDNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldAgreementID, v))
+}
+
+// AgreementIDIn applies the In predicate on the "agreement_id" field.
+func AgreementIDIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldAgreementID, vs...))
+}
+
+// AgreementIDNotIn applies the NotIn predicate on the "agreement_id" field.
+func AgreementIDNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldAgreementID, vs...))
+}
+
+// AgreementIDGT applies the GT predicate on the "agreement_id" field.
+func AgreementIDGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldAgreementID, v))
+}
+
+// AgreementIDGTE applies the GTE predicate on the "agreement_id" field.
+func AgreementIDGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldAgreementID, v))
+}
+
+// AgreementIDLT applies the LT predicate on the "agreement_id" field.
+func AgreementIDLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldAgreementID, v))
+}
+
+// AgreementIDLTE applies the LTE predicate on the "agreement_id" field.
+func AgreementIDLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldAgreementID, v))
+}
+
+// AgreementIDContains applies the Contains predicate on the "agreement_id" field.
+func AgreementIDContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldAgreementID, v))
+}
+
+// AgreementIDHasPrefix applies the HasPrefix predicate on the "agreement_id" field.
+func AgreementIDHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldAgreementID, v))
+}
+
+// AgreementIDHasSuffix applies the HasSuffix predicate on the "agreement_id" field.
+func AgreementIDHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldAgreementID, v))
+}
+
+// AgreementIDIsNil applies the IsNil predicate on the "agreement_id" field.
+func AgreementIDIsNil() predicate.Payment {
+	return predicate.Payment(sql.FieldIsNull(FieldAgreementID))
+}
+
+// AgreementIDNotNil applies the NotNil predicate on the "agreement_id" field.
+func AgreementIDNotNil() predicate.Payment {
+	return predicate.Payment(sql.FieldNotNull(FieldAgreementID))
+}
+
+// AgreementIDEqualFold applies the EqualFold predicate on the "agreement_id" field.
+func AgreementIDEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldAgreementID, v))
+}
+
+// AgreementIDContainsFold applies the ContainsFold predicate on the "agreement_id" field.
+func AgreementIDContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldAgreementID, v))
+}
+
+// IdempotencyKeyEQ applies the EQ predicate on the "idempotency_key" field.
+func IdempotencyKeyEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyNEQ applies the NEQ predicate on the "idempotency_key" field.
+func IdempotencyKeyNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyIn applies the In predicate on the "idempotency_key" field.
+func IdempotencyKeyIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldIdempotencyKey, vs...))
+}
+
+// IdempotencyKeyNotIn applies the NotIn predicate on the "idempotency_key" field.
+func IdempotencyKeyNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldIdempotencyKey, vs...))
+}
+
+// IdempotencyKeyGT applies the GT predicate on the "idempotency_key" field.
+func IdempotencyKeyGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyGTE applies the GTE predicate on the "idempotency_key" field.
+func IdempotencyKeyGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyLT applies the LT predicate on the "idempotency_key" field.
+func IdempotencyKeyLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyLTE applies the LTE predicate on the "idempotency_key" field.
+func IdempotencyKeyLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyContains applies the Contains predicate on the "idempotency_key" field.
+func IdempotencyKeyContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyHasPrefix applies the HasPrefix predicate on the "idempotency_key" field.
+func IdempotencyKeyHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyHasSuffix applies the HasSuffix predicate on the "idempotency_key" field.
+func IdempotencyKeyHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyIsNil applies the IsNil predicate on the "idempotency_key" field.
+func IdempotencyKeyIsNil() predicate.Payment {
+	return predicate.Payment(sql.FieldIsNull(FieldIdempotencyKey))
+}
+
+// IdempotencyKeyNotNil applies the NotNil predicate on the "idempotency_key" field.
+func IdempotencyKeyNotNil() predicate.Payment {
+	return predicate.Payment(sql.FieldNotNull(FieldIdempotencyKey))
+}
+
+// IdempotencyKeyEqualFold applies the EqualFold predicate on the "idempotency_key" field.
+func IdempotencyKeyEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyContainsFold applies the ContainsFold predicate on the "idempotency_key" field.
+func IdempotencyKeyContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldIdempotencyKey, v))
+}
+
+// FeeAmountEQ applies the EQ predicate on the "fee_amount" field.
+func FeeAmountEQ(v int64) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldFeeAmount, v))
+}
+
+// FeeAmountNEQ applies the NEQ predicate on the "fee_amount" field.
+func FeeAmountNEQ(v int64) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldFeeAmount, v))
+}
+
+// FeeAmountIn applies the In predicate on the "fee_amount" field.
+func FeeAmountIn(vs ...int64) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldFeeAmount, vs...))
+}
+
+// FeeAmountNotIn applies the NotIn predicate on the "fee_amount" field.
+func FeeAmountNotIn(vs ...int64) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldFeeAmount, vs...))
+}
+
+// FeeAmountGT applies the GT predicate on the "fee_amount" field.
+func FeeAmountGT(v int64) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldFeeAmount, v))
+}
+
+// FeeAmountGTE applies the GTE predicate on the "fee_amount" field.
+func FeeAmountGTE(v int64) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldFeeAmount, v))
+}
+
+// FeeAmountLT applies the LT predicate on the "fee_amount" field.
+func FeeAmountLT(v int64) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldFeeAmount, v))
+}
+
+// FeeAmountLTE applies the LTE predicate on the "fee_amount" field.
+func FeeAmountLTE(v int64) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldFeeAmount, v))
+}
+
+// CaptureBeforeEQ applies the EQ predicate on the "capture_before" field.
+func CaptureBeforeEQ(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldCaptureBefore, v))
+}
+
+// CaptureBeforeNEQ applies the NEQ predicate on the "capture_before" field.
+func CaptureBeforeNEQ(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldCaptureBefore, v))
+}
+
+// CaptureBeforeIn applies the In predicate on the "capture_before" field.
+func CaptureBeforeIn(vs ...time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldCaptureBefore, vs...))
+}
+
+// CaptureBeforeNotIn applies the NotIn predicate on the "capture_before" field.
+func CaptureBeforeNotIn(vs ...time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldCaptureBefore, vs...))
+}
+
+// CaptureBeforeGT applies the GT predicate on the "capture_before" field.
+func CaptureBeforeGT(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldCaptureBefore, v))
+}
+
+// CaptureBeforeGTE applies the GTE predicate on the "capture_before" field.
+func CaptureBeforeGTE(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldCaptureBefore, v))
+}
+
+// CaptureBeforeLT applies the LT predicate on the "capture_before" field.
+func CaptureBeforeLT(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldCaptureBefore, v))
+}
+
+// CaptureBeforeLTE applies the LTE predicate on the "capture_before" field.
+func CaptureBeforeLTE(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldCaptureBefore, v))
+}
+
+// CaptureBeforeIsNil applies the IsNil predicate on the "capture_before" field.
+func CaptureBeforeIsNil() predicate.Payment {
+	return predicate.Payment(sql.FieldIsNull(FieldCaptureBefore))
+}
+
+// CaptureBeforeNotNil applies the NotNil predicate on the "capture_before" field.
+func CaptureBeforeNotNil() predicate.Payment {
+	return predicate.Payment(sql.FieldNotNull(FieldCaptureBefore))
+}
+
+// NextActionIsNil applies the IsNil predicate on the "next_action" field.
+func NextActionIsNil() predicate.Payment {
+	return predicate.Payment(sql.FieldIsNull(FieldNextAction))
+}
+
+// NextActionNotNil applies the NotNil predicate on the "next_action" field.
+func NextActionNotNil() predicate.Payment {
+	return predicate.Payment(sql.FieldNotNull(FieldNextAction))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

@@ -54,6 +54,10 @@ const (
 	FieldNextCheckAt = "next_check_at"
 	// FieldResolvedAt holds the string denoting the resolved_at field in the database.
 	FieldResolvedAt = "resolved_at"
+	// FieldCapture holds the string denoting the capture field in the database.
+	FieldCapture = "capture"
+	// FieldLastEventID holds the string denoting the last_event_id field in the database.
+	FieldLastEventID = "last_event_id"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgePayment holds the string denoting the payment edge name in mutations.
@@ -97,6 +101,8 @@ var Columns = []string{
 	FieldCheckCount,
 	FieldNextCheckAt,
 	FieldResolvedAt,
+	FieldCapture,
+	FieldLastEventID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -147,6 +153,12 @@ var (
 	ErrorMessageValidator func(string) error
 	// DefaultCheckCount holds the default value on creation for the "check_count" field.
 	DefaultCheckCount int
+	// DefaultCapture holds the default value on creation for the "capture" field.
+	DefaultCapture bool
+	// DefaultLastEventID holds the default value on creation for the "last_event_id" field.
+	DefaultLastEventID string
+	// LastEventIDValidator is a validator for the "last_event_id" field. It is called by the builders before save.
+	LastEventIDValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -169,6 +181,7 @@ const (
 	StatusFAILED          Status = "FAILED"
 	StatusUNKNOWN         Status = "UNKNOWN"
 	StatusVOIDED          Status = "VOIDED"
+	StatusEXPIRED         Status = "EXPIRED"
 )
 
 func (s Status) String() string {
@@ -178,7 +191,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusPENDING, StatusACTION_REQUIRED, StatusAUTHORIZED, StatusCAPTURED, StatusDECLINED, StatusFAILED, StatusUNKNOWN, StatusVOIDED:
+	case StatusPENDING, StatusACTION_REQUIRED, StatusAUTHORIZED, StatusCAPTURED, StatusDECLINED, StatusFAILED, StatusUNKNOWN, StatusVOIDED, StatusEXPIRED:
 		return nil
 	default:
 		return fmt.Errorf("paymentattempt: invalid enum value for status field: %q", s)
@@ -294,6 +307,16 @@ func ByNextCheckAt(opts ...sql.OrderTermOption) OrderOption {
 // ByResolvedAt orders the results by the resolved_at field.
 func ByResolvedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldResolvedAt, opts...).ToFunc()
+}
+
+// ByCapture orders the results by the capture field.
+func ByCapture(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCapture, opts...).ToFunc()
+}
+
+// ByLastEventID orders the results by the last_event_id field.
+func ByLastEventID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastEventID, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.

@@ -135,6 +135,16 @@ func ResolvedAt(v time.Time) predicate.PaymentAttempt {
 	return predicate.PaymentAttempt(sql.FieldEQ(FieldResolvedAt, v))
 }
 
+// Capture applies equality check predicate on the "capture" field. It's identical to CaptureEQ.
+func Capture(v bool) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldEQ(FieldCapture, v))
+}
+
+// LastEventID applies equality check predicate on the "last_event_id" field. It's identical to LastEventIDEQ.
+func LastEventID(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldEQ(FieldLastEventID, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.PaymentAttempt {
 	return predicate.PaymentAttempt(sql.FieldEQ(FieldCreatedAt, v))
@@ -983,6 +993,81 @@ func ResolvedAtIsNil() predicate.PaymentAttempt {
 // ResolvedAtNotNil applies the NotNil predicate on the "resolved_at" field.
 func ResolvedAtNotNil() predicate.PaymentAttempt {
 	return predicate.PaymentAttempt(sql.FieldNotNull(FieldResolvedAt))
+}
+
+// CaptureEQ applies the EQ predicate on the "capture" field.
+func CaptureEQ(v bool) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldEQ(FieldCapture, v))
+}
+
+// CaptureNEQ applies the NEQ predicate on the "capture" field.
+func CaptureNEQ(v bool) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldNEQ(FieldCapture, v))
+}
+
+// LastEventIDEQ applies the EQ predicate on the "last_event_id" field.
+func LastEventIDEQ(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldEQ(FieldLastEventID, v))
+}
+
+// LastEventIDNEQ applies the NEQ predicate on the "last_event_id" field.
+func LastEventIDNEQ(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldNEQ(FieldLastEventID, v))
+}
+
+// LastEventIDIn applies the In predicate on the "last_event_id" field.
+func LastEventIDIn(vs ...string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldIn(FieldLastEventID, vs...))
+}
+
+// LastEventIDNotIn applies the NotIn predicate on the "last_event_id" field.
+func LastEventIDNotIn(vs ...string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldNotIn(FieldLastEventID, vs...))
+}
+
+// LastEventIDGT applies the GT predicate on the "last_event_id" field.
+func LastEventIDGT(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldGT(FieldLastEventID, v))
+}
+
+// LastEventIDGTE applies the GTE predicate on the "last_event_id" field.
+func LastEventIDGTE(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldGTE(FieldLastEventID, v))
+}
+
+// LastEventIDLT applies the LT predicate on the "last_event_id" field.
+func LastEventIDLT(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldLT(FieldLastEventID, v))
+}
+
+// LastEventIDLTE applies the LTE predicate on the "last_event_id" field.
+func LastEventIDLTE(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldLTE(FieldLastEventID, v))
+}
+
+// LastEventIDContains applies the Contains predicate on the "last_event_id" field.
+func LastEventIDContains(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldContains(FieldLastEventID, v))
+}
+
+// LastEventIDHasPrefix applies the HasPrefix predicate on the "last_event_id" field.
+func LastEventIDHasPrefix(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldHasPrefix(FieldLastEventID, v))
+}
+
+// LastEventIDHasSuffix applies the HasSuffix predicate on the "last_event_id" field.
+func LastEventIDHasSuffix(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldHasSuffix(FieldLastEventID, v))
+}
+
+// LastEventIDEqualFold applies the EqualFold predicate on the "last_event_id" field.
+func LastEventIDEqualFold(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldEqualFold(FieldLastEventID, v))
+}
+
+// LastEventIDContainsFold applies the ContainsFold predicate on the "last_event_id" field.
+func LastEventIDContainsFold(v string) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldContainsFold(FieldLastEventID, v))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

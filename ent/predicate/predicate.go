@@ -9,6 +9,9 @@ import (
 // APIKey is the predicate function for apikey builders.
 type APIKey func(*sql.Selector)
 
+// Agreement is the predicate function for agreement builders.
+type Agreement func(*sql.Selector)
+
 // AuditLog is the predicate function for auditlog builders.
 type AuditLog func(*sql.Selector)
 
@@ -65,6 +68,15 @@ type Posting func(*sql.Selector)
 
 // Refund is the predicate function for refund builders.
 type Refund func(*sql.Selector)
+
+// RiskCounter is the predicate function for riskcounter builders.
+type RiskCounter func(*sql.Selector)
+
+// RiskRule is the predicate function for riskrule builders.
+type RiskRule func(*sql.Selector)
+
+// RoutingRule is the predicate function for routingrule builders.
+type RoutingRule func(*sql.Selector)
 
 // VaultCard is the predicate function for vaultcard builders.
 type VaultCard func(*sql.Selector)

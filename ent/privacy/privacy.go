@@ -135,6 +135,30 @@ func (f APIKeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.APIKeyMutation", m)
 }
 
+// The AgreementQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type AgreementQueryRuleFunc func(context.Context, *ent.AgreementQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f AgreementQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.AgreementQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.AgreementQuery", q)
+}
+
+// The AgreementMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type AgreementMutationRuleFunc func(context.Context, *ent.AgreementMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f AgreementMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.AgreementMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AgreementMutation", m)
+}
+
 // The AuditLogQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type AuditLogQueryRuleFunc func(context.Context, *ent.AuditLogQuery) error
@@ -591,6 +615,78 @@ func (f RefundMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RefundMutation", m)
 }
 
+// The RiskCounterQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RiskCounterQueryRuleFunc func(context.Context, *ent.RiskCounterQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RiskCounterQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskCounterQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RiskCounterQuery", q)
+}
+
+// The RiskCounterMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RiskCounterMutationRuleFunc func(context.Context, *ent.RiskCounterMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RiskCounterMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RiskCounterMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RiskCounterMutation", m)
+}
+
+// The RiskRuleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RiskRuleQueryRuleFunc func(context.Context, *ent.RiskRuleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RiskRuleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RiskRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RiskRuleQuery", q)
+}
+
+// The RiskRuleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RiskRuleMutationRuleFunc func(context.Context, *ent.RiskRuleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RiskRuleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RiskRuleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RiskRuleMutation", m)
+}
+
+// The RoutingRuleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type RoutingRuleQueryRuleFunc func(context.Context, *ent.RoutingRuleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f RoutingRuleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.RoutingRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.RoutingRuleQuery", q)
+}
+
+// The RoutingRuleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type RoutingRuleMutationRuleFunc func(context.Context, *ent.RoutingRuleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f RoutingRuleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.RoutingRuleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RoutingRuleMutation", m)
+}
+
 // The VaultCardQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type VaultCardQueryRuleFunc func(context.Context, *ent.VaultCardQuery) error
@@ -652,6 +748,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return q.Filter(), nil
+	case *ent.AgreementQuery:
+		return q.Filter(), nil
 	case *ent.AuditLogQuery:
 		return q.Filter(), nil
 	case *ent.ChannelEventQuery:
@@ -690,6 +788,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.RefundQuery:
 		return q.Filter(), nil
+	case *ent.RiskCounterQuery:
+		return q.Filter(), nil
+	case *ent.RiskRuleQuery:
+		return q.Filter(), nil
+	case *ent.RoutingRuleQuery:
+		return q.Filter(), nil
 	case *ent.VaultCardQuery:
 		return q.Filter(), nil
 	default:
@@ -700,6 +804,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.APIKeyMutation:
+		return m.Filter(), nil
+	case *ent.AgreementMutation:
 		return m.Filter(), nil
 	case *ent.AuditLogMutation:
 		return m.Filter(), nil
@@ -738,6 +844,12 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.PostingMutation:
 		return m.Filter(), nil
 	case *ent.RefundMutation:
+		return m.Filter(), nil
+	case *ent.RiskCounterMutation:
+		return m.Filter(), nil
+	case *ent.RiskRuleMutation:
+		return m.Filter(), nil
+	case *ent.RoutingRuleMutation:
 		return m.Filter(), nil
 	case *ent.VaultCardMutation:
 		return m.Filter(), nil

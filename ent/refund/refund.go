@@ -38,6 +38,10 @@ const (
 	FieldConnectorReference = "connector_reference"
 	// FieldFailureCode holds the string denoting the failure_code field in the database.
 	FieldFailureCode = "failure_code"
+	// FieldIdempotencyKey holds the string denoting the idempotency_key field in the database.
+	FieldIdempotencyKey = "idempotency_key"
+	// FieldFeeReversed holds the string denoting the fee_reversed field in the database.
+	FieldFeeReversed = "fee_reversed"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgePayment holds the string denoting the payment edge name in mutations.
@@ -73,6 +77,8 @@ var Columns = []string{
 	FieldReason,
 	FieldConnectorReference,
 	FieldFailureCode,
+	FieldIdempotencyKey,
+	FieldFeeReversed,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -117,6 +123,10 @@ var (
 	DefaultFailureCode string
 	// FailureCodeValidator is a validator for the "failure_code" field. It is called by the builders before save.
 	FailureCodeValidator func(string) error
+	// IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	IdempotencyKeyValidator func(string) error
+	// DefaultFeeReversed holds the default value on creation for the "fee_reversed" field.
+	DefaultFeeReversed int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -207,6 +217,16 @@ func ByConnectorReference(opts ...sql.OrderTermOption) OrderOption {
 // ByFailureCode orders the results by the failure_code field.
 func ByFailureCode(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFailureCode, opts...).ToFunc()
+}
+
+// ByIdempotencyKey orders the results by the idempotency_key field.
+func ByIdempotencyKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdempotencyKey, opts...).ToFunc()
+}
+
+// ByFeeReversed orders the results by the fee_reversed field.
+func ByFeeReversed(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFeeReversed, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.

@@ -110,6 +110,16 @@ func FailureCode(v string) predicate.Refund {
 	return predicate.Refund(sql.FieldEQ(FieldFailureCode, v))
 }
 
+// IdempotencyKey applies equality check predicate on the "idempotency_key" field. It's identical to IdempotencyKeyEQ.
+func IdempotencyKey(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldEQ(FieldIdempotencyKey, v))
+}
+
+// FeeReversed applies equality check predicate on the "fee_reversed" field. It's identical to FeeReversedEQ.
+func FeeReversed(v int64) predicate.Refund {
+	return predicate.Refund(sql.FieldEQ(FieldFeeReversed, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Refund {
 	return predicate.Refund(sql.FieldEQ(FieldCreatedAt, v))
@@ -638,6 +648,121 @@ func FailureCodeEqualFold(v string) predicate.Refund {
 // FailureCodeContainsFold applies the ContainsFold predicate on the "failure_code" field.
 func FailureCodeContainsFold(v string) predicate.Refund {
 	return predicate.Refund(sql.FieldContainsFold(FieldFailureCode, v))
+}
+
+// IdempotencyKeyEQ applies the EQ predicate on the "idempotency_key" field.
+func IdempotencyKeyEQ(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldEQ(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyNEQ applies the NEQ predicate on the "idempotency_key" field.
+func IdempotencyKeyNEQ(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldNEQ(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyIn applies the In predicate on the "idempotency_key" field.
+func IdempotencyKeyIn(vs ...string) predicate.Refund {
+	return predicate.Refund(sql.FieldIn(FieldIdempotencyKey, vs...))
+}
+
+// IdempotencyKeyNotIn applies the NotIn predicate on the "idempotency_key" field.
+func IdempotencyKeyNotIn(vs ...string) predicate.Refund {
+	return predicate.Refund(sql.FieldNotIn(FieldIdempotencyKey, vs...))
+}
+
+// IdempotencyKeyGT applies the GT predicate on the "idempotency_key" field.
+func IdempotencyKeyGT(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldGT(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyGTE applies the GTE predicate on the "idempotency_key" field.
+func IdempotencyKeyGTE(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldGTE(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyLT applies the LT predicate on the "idempotency_key" field.
+func IdempotencyKeyLT(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldLT(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyLTE applies the LTE predicate on the "idempotency_key" field.
+func IdempotencyKeyLTE(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldLTE(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyContains applies the Contains predicate on the "idempotency_key" field.
+func IdempotencyKeyContains(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldContains(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyHasPrefix applies the HasPrefix predicate on the "idempotency_key" field.
+func IdempotencyKeyHasPrefix(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldHasPrefix(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyHasSuffix applies the HasSuffix predicate on the "idempotency_key" field.
+func IdempotencyKeyHasSuffix(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldHasSuffix(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyIsNil applies the IsNil predicate on the "idempotency_key" field.
+func IdempotencyKeyIsNil() predicate.Refund {
+	return predicate.Refund(sql.FieldIsNull(FieldIdempotencyKey))
+}
+
+// IdempotencyKeyNotNil applies the NotNil predicate on the "idempotency_key" field.
+func IdempotencyKeyNotNil() predicate.Refund {
+	return predicate.Refund(sql.FieldNotNull(FieldIdempotencyKey))
+}
+
+// IdempotencyKeyEqualFold applies the EqualFold predicate on the "idempotency_key" field.
+func IdempotencyKeyEqualFold(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldEqualFold(FieldIdempotencyKey, v))
+}
+
+// IdempotencyKeyContainsFold applies the ContainsFold predicate on the "idempotency_key" field.
+func IdempotencyKeyContainsFold(v string) predicate.Refund {
+	return predicate.Refund(sql.FieldContainsFold(FieldIdempotencyKey, v))
+}
+
+// FeeReversedEQ applies the EQ predicate on the "fee_reversed" field.
+func FeeReversedEQ(v int64) predicate.Refund {
+	return predicate.Refund(sql.FieldEQ(FieldFeeReversed, v))
+}
+
+// FeeReversedNEQ applies the NEQ predicate on the "fee_reversed" field.
+func FeeReversedNEQ(v int64) predicate.Refund {
+	return predicate.Refund(sql.FieldNEQ(FieldFeeReversed, v))
+}
+
+// FeeReversedIn applies the In predicate on the "fee_reversed" field.
+func FeeReversedIn(vs ...int64) predicate.Refund {
+	return predicate.Refund(sql.FieldIn(FieldFeeReversed, vs...))
+}
+
+// FeeReversedNotIn applies the NotIn predicate on the "fee_reversed" field.
+func FeeReversedNotIn(vs ...int64) predicate.Refund {
+	return predicate.Refund(sql.FieldNotIn(FieldFeeReversed, vs...))
+}
+
+// FeeReversedGT applies the GT predicate on the "fee_reversed" field.
+func FeeReversedGT(v int64) predicate.Refund {
+	return predicate.Refund(sql.FieldGT(FieldFeeReversed, v))
+}
+
+// FeeReversedGTE applies the GTE predicate on the "fee_reversed" field.
+func FeeReversedGTE(v int64) predicate.Refund {
+	return predicate.Refund(sql.FieldGTE(FieldFeeReversed, v))
+}
+
+// FeeReversedLT applies the LT predicate on the "fee_reversed" field.
+func FeeReversedLT(v int64) predicate.Refund {
+	return predicate.Refund(sql.FieldLT(FieldFeeReversed, v))
+}
+
+// FeeReversedLTE applies the LTE predicate on the "fee_reversed" field.
+func FeeReversedLTE(v int64) predicate.Refund {
+	return predicate.Refund(sql.FieldLTE(FieldFeeReversed, v))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

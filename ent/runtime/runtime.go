@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
@@ -26,6 +27,9 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/riskcounter"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/schema"
 	"github.com/straitpay/strait/ent/vaultcard"
 
@@ -136,6 +140,122 @@ func init() {
 	// apikey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	apikey.IDValidator = func() func(string) error {
 		validators := apikeyDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	agreementMixin := schema.Agreement{}.Mixin()
+	agreement.Policy = privacy.NewPolicies(agreementMixin[2], schema.Agreement{})
+	agreement.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := agreement.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	agreementMixinFields0 := agreementMixin[0].Fields()
+	_ = agreementMixinFields0
+	agreementMixinFields1 := agreementMixin[1].Fields()
+	_ = agreementMixinFields1
+	agreementMixinFields2 := agreementMixin[2].Fields()
+	_ = agreementMixinFields2
+	agreementFields := schema.Agreement{}.Fields()
+	_ = agreementFields
+	// agreementDescCreatedAt is the schema descriptor for created_at field.
+	agreementDescCreatedAt := agreementMixinFields1[0].Descriptor()
+	// agreement.DefaultCreatedAt holds the default value on creation for the created_at field.
+	agreement.DefaultCreatedAt = agreementDescCreatedAt.Default.(func() time.Time)
+	// agreementDescUpdatedAt is the schema descriptor for updated_at field.
+	agreementDescUpdatedAt := agreementMixinFields1[1].Descriptor()
+	// agreement.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	agreement.DefaultUpdatedAt = agreementDescUpdatedAt.Default.(func() time.Time)
+	// agreement.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	agreement.UpdateDefaultUpdatedAt = agreementDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// agreementDescMerchantID is the schema descriptor for merchant_id field.
+	agreementDescMerchantID := agreementMixinFields2[0].Descriptor()
+	// agreement.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	agreement.MerchantIDValidator = func() func(string) error {
+		validators := agreementDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant string) error {
+			for _, fn := range fns {
+				if err := fn(merchant); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// agreementDescCustomerID is the schema descriptor for customer_id field.
+	agreementDescCustomerID := agreementFields[0].Descriptor()
+	// agreement.CustomerIDValidator is a validator for the "customer_id" field. It is called by the builders before save.
+	agreement.CustomerIDValidator = agreementDescCustomerID.Validators[0].(func(string) error)
+	// agreementDescConnector is the schema descriptor for connector field.
+	agreementDescConnector := agreementFields[1].Descriptor()
+	// agreement.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	agreement.ConnectorValidator = agreementDescConnector.Validators[0].(func(string) error)
+	// agreementDescCurrency is the schema descriptor for currency field.
+	agreementDescCurrency := agreementFields[3].Descriptor()
+	// agreement.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	agreement.CurrencyValidator = agreementDescCurrency.Validators[0].(func(string) error)
+	// agreementDescMaxAmount is the schema descriptor for max_amount field.
+	agreementDescMaxAmount := agreementFields[4].Descriptor()
+	// agreement.DefaultMaxAmount holds the default value on creation for the max_amount field.
+	agreement.DefaultMaxAmount = agreementDescMaxAmount.Default.(int64)
+	// agreementDescConnectorReference is the schema descriptor for connector_reference field.
+	agreementDescConnectorReference := agreementFields[5].Descriptor()
+	// agreement.DefaultConnectorReference holds the default value on creation for the connector_reference field.
+	agreement.DefaultConnectorReference = agreementDescConnectorReference.Default.(string)
+	// agreement.ConnectorReferenceValidator is a validator for the "connector_reference" field. It is called by the builders before save.
+	agreement.ConnectorReferenceValidator = agreementDescConnectorReference.Validators[0].(func(string) error)
+	// agreementDescBuyerURL is the schema descriptor for buyer_url field.
+	agreementDescBuyerURL := agreementFields[6].Descriptor()
+	// agreement.DefaultBuyerURL holds the default value on creation for the buyer_url field.
+	agreement.DefaultBuyerURL = agreementDescBuyerURL.Default.(string)
+	// agreement.BuyerURLValidator is a validator for the "buyer_url" field. It is called by the builders before save.
+	agreement.BuyerURLValidator = agreementDescBuyerURL.Validators[0].(func(string) error)
+	// agreementDescReturnURL is the schema descriptor for return_url field.
+	agreementDescReturnURL := agreementFields[7].Descriptor()
+	// agreement.DefaultReturnURL holds the default value on creation for the return_url field.
+	agreement.DefaultReturnURL = agreementDescReturnURL.Default.(string)
+	// agreement.ReturnURLValidator is a validator for the "return_url" field. It is called by the builders before save.
+	agreement.ReturnURLValidator = agreementDescReturnURL.Validators[0].(func(string) error)
+	// agreementDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	agreementDescIdempotencyKey := agreementFields[8].Descriptor()
+	// agreement.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	agreement.IdempotencyKeyValidator = agreementDescIdempotencyKey.Validators[0].(func(string) error)
+	// agreementDescFailureCode is the schema descriptor for failure_code field.
+	agreementDescFailureCode := agreementFields[9].Descriptor()
+	// agreement.DefaultFailureCode holds the default value on creation for the failure_code field.
+	agreement.DefaultFailureCode = agreementDescFailureCode.Default.(string)
+	// agreement.FailureCodeValidator is a validator for the "failure_code" field. It is called by the builders before save.
+	agreement.FailureCodeValidator = agreementDescFailureCode.Validators[0].(func(string) error)
+	// agreementDescLastEventID is the schema descriptor for last_event_id field.
+	agreementDescLastEventID := agreementFields[10].Descriptor()
+	// agreement.DefaultLastEventID holds the default value on creation for the last_event_id field.
+	agreement.DefaultLastEventID = agreementDescLastEventID.Default.(string)
+	// agreement.LastEventIDValidator is a validator for the "last_event_id" field. It is called by the builders before save.
+	agreement.LastEventIDValidator = agreementDescLastEventID.Validators[0].(func(string) error)
+	// agreementDescID is the schema descriptor for id field.
+	agreementDescID := agreementMixinFields0[0].Descriptor()
+	// agreement.DefaultID holds the default value on creation for the id field.
+	agreement.DefaultID = agreementDescID.Default.(func() string)
+	// agreement.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	agreement.IDValidator = func() func(string) error {
+		validators := agreementDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -1819,6 +1939,18 @@ func init() {
 	payment.DefaultFailureMessage = paymentDescFailureMessage.Default.(string)
 	// payment.FailureMessageValidator is a validator for the "failure_message" field. It is called by the builders before save.
 	payment.FailureMessageValidator = paymentDescFailureMessage.Validators[0].(func(string) error)
+	// paymentDescAgreementID is the schema descriptor for agreement_id field.
+	paymentDescAgreementID := paymentFields[17].Descriptor()
+	// payment.AgreementIDValidator is a validator for the "agreement_id" field. It is called by the builders before save.
+	payment.AgreementIDValidator = paymentDescAgreementID.Validators[0].(func(string) error)
+	// paymentDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	paymentDescIdempotencyKey := paymentFields[18].Descriptor()
+	// payment.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	payment.IdempotencyKeyValidator = paymentDescIdempotencyKey.Validators[0].(func(string) error)
+	// paymentDescFeeAmount is the schema descriptor for fee_amount field.
+	paymentDescFeeAmount := paymentFields[19].Descriptor()
+	// payment.DefaultFeeAmount holds the default value on creation for the fee_amount field.
+	payment.DefaultFeeAmount = paymentDescFeeAmount.Default.(int64)
 	// paymentDescID is the schema descriptor for id field.
 	paymentDescID := paymentMixinFields0[0].Descriptor()
 	// payment.DefaultID holds the default value on creation for the id field.
@@ -1923,6 +2055,16 @@ func init() {
 	paymentattemptDescCheckCount := paymentattemptFields[12].Descriptor()
 	// paymentattempt.DefaultCheckCount holds the default value on creation for the check_count field.
 	paymentattempt.DefaultCheckCount = paymentattemptDescCheckCount.Default.(int)
+	// paymentattemptDescCapture is the schema descriptor for capture field.
+	paymentattemptDescCapture := paymentattemptFields[15].Descriptor()
+	// paymentattempt.DefaultCapture holds the default value on creation for the capture field.
+	paymentattempt.DefaultCapture = paymentattemptDescCapture.Default.(bool)
+	// paymentattemptDescLastEventID is the schema descriptor for last_event_id field.
+	paymentattemptDescLastEventID := paymentattemptFields[16].Descriptor()
+	// paymentattempt.DefaultLastEventID holds the default value on creation for the last_event_id field.
+	paymentattempt.DefaultLastEventID = paymentattemptDescLastEventID.Default.(string)
+	// paymentattempt.LastEventIDValidator is a validator for the "last_event_id" field. It is called by the builders before save.
+	paymentattempt.LastEventIDValidator = paymentattemptDescLastEventID.Validators[0].(func(string) error)
 	// paymentattemptDescID is the schema descriptor for id field.
 	paymentattemptDescID := paymentattemptMixinFields0[0].Descriptor()
 	// paymentattempt.DefaultID holds the default value on creation for the id field.
@@ -2113,6 +2255,14 @@ func init() {
 	refund.DefaultFailureCode = refundDescFailureCode.Default.(string)
 	// refund.FailureCodeValidator is a validator for the "failure_code" field. It is called by the builders before save.
 	refund.FailureCodeValidator = refundDescFailureCode.Validators[0].(func(string) error)
+	// refundDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	refundDescIdempotencyKey := refundFields[7].Descriptor()
+	// refund.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	refund.IdempotencyKeyValidator = refundDescIdempotencyKey.Validators[0].(func(string) error)
+	// refundDescFeeReversed is the schema descriptor for fee_reversed field.
+	refundDescFeeReversed := refundFields[8].Descriptor()
+	// refund.DefaultFeeReversed holds the default value on creation for the fee_reversed field.
+	refund.DefaultFeeReversed = refundDescFeeReversed.Default.(int64)
 	// refundDescID is the schema descriptor for id field.
 	refundDescID := refundMixinFields0[0].Descriptor()
 	// refund.DefaultID holds the default value on creation for the id field.
@@ -2120,6 +2270,250 @@ func init() {
 	// refund.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	refund.IDValidator = func() func(string) error {
 		validators := refundDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	riskcounterMixin := schema.RiskCounter{}.Mixin()
+	riskcounter.Policy = privacy.NewPolicies(schema.RiskCounter{})
+	riskcounter.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := riskcounter.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	riskcounterMixinFields0 := riskcounterMixin[0].Fields()
+	_ = riskcounterMixinFields0
+	riskcounterFields := schema.RiskCounter{}.Fields()
+	_ = riskcounterFields
+	// riskcounterDescKey is the schema descriptor for key field.
+	riskcounterDescKey := riskcounterFields[0].Descriptor()
+	// riskcounter.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	riskcounter.KeyValidator = func() func(string) error {
+		validators := riskcounterDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// riskcounterDescID is the schema descriptor for id field.
+	riskcounterDescID := riskcounterMixinFields0[0].Descriptor()
+	// riskcounter.DefaultID holds the default value on creation for the id field.
+	riskcounter.DefaultID = riskcounterDescID.Default.(func() string)
+	// riskcounter.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	riskcounter.IDValidator = func() func(string) error {
+		validators := riskcounterDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	riskruleMixin := schema.RiskRule{}.Mixin()
+	riskrule.Policy = privacy.NewPolicies(schema.RiskRule{})
+	riskrule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := riskrule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	riskruleMixinFields0 := riskruleMixin[0].Fields()
+	_ = riskruleMixinFields0
+	riskruleMixinFields1 := riskruleMixin[1].Fields()
+	_ = riskruleMixinFields1
+	riskruleFields := schema.RiskRule{}.Fields()
+	_ = riskruleFields
+	// riskruleDescCreatedAt is the schema descriptor for created_at field.
+	riskruleDescCreatedAt := riskruleMixinFields1[0].Descriptor()
+	// riskrule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	riskrule.DefaultCreatedAt = riskruleDescCreatedAt.Default.(func() time.Time)
+	// riskruleDescUpdatedAt is the schema descriptor for updated_at field.
+	riskruleDescUpdatedAt := riskruleMixinFields1[1].Descriptor()
+	// riskrule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	riskrule.DefaultUpdatedAt = riskruleDescUpdatedAt.Default.(func() time.Time)
+	// riskrule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	riskrule.UpdateDefaultUpdatedAt = riskruleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// riskruleDescKey is the schema descriptor for key field.
+	riskruleDescKey := riskruleFields[0].Descriptor()
+	// riskrule.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	riskrule.KeyValidator = func() func(string) error {
+		validators := riskruleDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// riskruleDescKind is the schema descriptor for kind field.
+	riskruleDescKind := riskruleFields[1].Descriptor()
+	// riskrule.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	riskrule.KindValidator = func() func(string) error {
+		validators := riskruleDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// riskruleDescTier is the schema descriptor for tier field.
+	riskruleDescTier := riskruleFields[2].Descriptor()
+	// riskrule.DefaultTier holds the default value on creation for the tier field.
+	riskrule.DefaultTier = riskruleDescTier.Default.(string)
+	// riskrule.TierValidator is a validator for the "tier" field. It is called by the builders before save.
+	riskrule.TierValidator = riskruleDescTier.Validators[0].(func(string) error)
+	// riskruleDescAction is the schema descriptor for action field.
+	riskruleDescAction := riskruleFields[3].Descriptor()
+	// riskrule.ActionValidator is a validator for the "action" field. It is called by the builders before save.
+	riskrule.ActionValidator = func() func(string) error {
+		validators := riskruleDescAction.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(action string) error {
+			for _, fn := range fns {
+				if err := fn(action); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// riskruleDescEnabled is the schema descriptor for enabled field.
+	riskruleDescEnabled := riskruleFields[4].Descriptor()
+	// riskrule.DefaultEnabled holds the default value on creation for the enabled field.
+	riskrule.DefaultEnabled = riskruleDescEnabled.Default.(bool)
+	// riskruleDescScore is the schema descriptor for score field.
+	riskruleDescScore := riskruleFields[5].Descriptor()
+	// riskrule.DefaultScore holds the default value on creation for the score field.
+	riskrule.DefaultScore = riskruleDescScore.Default.(int)
+	// riskruleDescDescription is the schema descriptor for description field.
+	riskruleDescDescription := riskruleFields[6].Descriptor()
+	// riskrule.DefaultDescription holds the default value on creation for the description field.
+	riskrule.DefaultDescription = riskruleDescDescription.Default.(string)
+	// riskrule.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	riskrule.DescriptionValidator = riskruleDescDescription.Validators[0].(func(string) error)
+	// riskruleDescID is the schema descriptor for id field.
+	riskruleDescID := riskruleMixinFields0[0].Descriptor()
+	// riskrule.DefaultID holds the default value on creation for the id field.
+	riskrule.DefaultID = riskruleDescID.Default.(func() string)
+	// riskrule.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	riskrule.IDValidator = func() func(string) error {
+		validators := riskruleDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	routingruleMixin := schema.RoutingRule{}.Mixin()
+	routingrule.Policy = privacy.NewPolicies(schema.RoutingRule{})
+	routingrule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := routingrule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	routingruleMixinFields0 := routingruleMixin[0].Fields()
+	_ = routingruleMixinFields0
+	routingruleMixinFields1 := routingruleMixin[1].Fields()
+	_ = routingruleMixinFields1
+	routingruleFields := schema.RoutingRule{}.Fields()
+	_ = routingruleFields
+	// routingruleDescCreatedAt is the schema descriptor for created_at field.
+	routingruleDescCreatedAt := routingruleMixinFields1[0].Descriptor()
+	// routingrule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	routingrule.DefaultCreatedAt = routingruleDescCreatedAt.Default.(func() time.Time)
+	// routingruleDescUpdatedAt is the schema descriptor for updated_at field.
+	routingruleDescUpdatedAt := routingruleMixinFields1[1].Descriptor()
+	// routingrule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	routingrule.DefaultUpdatedAt = routingruleDescUpdatedAt.Default.(func() time.Time)
+	// routingrule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	routingrule.UpdateDefaultUpdatedAt = routingruleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// routingruleDescKey is the schema descriptor for key field.
+	routingruleDescKey := routingruleFields[0].Descriptor()
+	// routingrule.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	routingrule.KeyValidator = func() func(string) error {
+		validators := routingruleDescKey.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(key string) error {
+			for _, fn := range fns {
+				if err := fn(key); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// routingruleDescPriority is the schema descriptor for priority field.
+	routingruleDescPriority := routingruleFields[1].Descriptor()
+	// routingrule.DefaultPriority holds the default value on creation for the priority field.
+	routingrule.DefaultPriority = routingruleDescPriority.Default.(int)
+	// routingruleDescEnabled is the schema descriptor for enabled field.
+	routingruleDescEnabled := routingruleFields[2].Descriptor()
+	// routingrule.DefaultEnabled holds the default value on creation for the enabled field.
+	routingrule.DefaultEnabled = routingruleDescEnabled.Default.(bool)
+	// routingruleDescID is the schema descriptor for id field.
+	routingruleDescID := routingruleMixinFields0[0].Descriptor()
+	// routingrule.DefaultID holds the default value on creation for the id field.
+	routingrule.DefaultID = routingruleDescID.Default.(func() string)
+	// routingrule.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	routingrule.IDValidator = func() func(string) error {
+		validators := routingruleDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

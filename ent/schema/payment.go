@@ -45,6 +45,15 @@ func (Payment) Fields() []ent.Field {
 		field.String("failure_message").Default("").MaxLen(500),
 		field.JSON("metadata", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		field.Time("canceled_at").Optional().Nillable().SchemaType(datetime6),
+		field.String("agreement_id").Optional().MaxLen(40),
+		field.String("idempotency_key").Optional().Nillable().Immutable().MaxLen(128).Annotations(entgql.Skip()).
+			Comment("the merchant's key for a charge made without a cashier: a retried request finds this payment"),
+		field.Int64("fee_amount").Default(0).Annotations(entgql.Skip()).
+			Comment("the connector's fee taken at capture, in minor units; refunds reverse it pro rata"),
+		field.Time("capture_before").Optional().Nillable().SchemaType(datetime6).
+			Comment("end of the authorization window of a manual-capture payment"),
+		field.JSON("next_action", map[string]any{}).Optional().Annotations(entgql.Skip()).
+			Comment("what the buyer must do while REQUIRES_ACTION: 3-D Secure, redirect, QR code, bank transfer"),
 	}
 }
 
@@ -67,6 +76,7 @@ func (Payment) Indexes() []ent.Index {
 		index.Fields("merchant_id", "id"),
 		index.Fields("merchant_id", "status", "id"),
 		index.Fields("merchant_id", "merchant_reference"),
+		index.Fields("merchant_id", "idempotency_key").Unique(),
 	}
 }
 

@@ -29,7 +29,7 @@ func (PaymentAttempt) Fields() []ent.Field {
 		field.Int64("amount").Annotations(entgql.Skip()),
 		field.String("currency").MaxLen(3).Annotations(entgql.Skip()),
 		field.Enum("status").
-			Values("PENDING", "ACTION_REQUIRED", "AUTHORIZED", "CAPTURED", "DECLINED", "FAILED", "UNKNOWN", "VOIDED").
+			Values("PENDING", "ACTION_REQUIRED", "AUTHORIZED", "CAPTURED", "DECLINED", "FAILED", "UNKNOWN", "VOIDED", "EXPIRED").
 			Default("PENDING"),
 		field.String("channel_idempotency_key").MaxLen(80).Immutable().Unique().
 			Comment("sent to the connector so a retried call can never charge twice"),
@@ -42,6 +42,9 @@ func (PaymentAttempt) Fields() []ent.Field {
 		field.Int("check_count").Default(0).Annotations(entgql.Skip()),
 		field.Time("next_check_at").Optional().Nillable().SchemaType(datetime6).Annotations(entgql.Skip()),
 		field.Time("resolved_at").Optional().Nillable().SchemaType(datetime6),
+		field.Bool("capture").Default(true).Comment("a sale (true) or a pre-authorization (false)"),
+		field.String("last_event_id").Default("").MaxLen(191).Annotations(entgql.Skip()).
+			Comment("the last channel event applied, so a redelivered one is recognized"),
 	}
 }
 
@@ -59,6 +62,8 @@ func (PaymentAttempt) Indexes() []ent.Index {
 		index.Fields("merchant_id", "payment_id"),
 		// The janitor's scan: unresolved attempts due for a check.
 		index.Fields("status", "next_check_at"),
+		// Channel events name the connector's own payment id.
+		index.Fields("connector", "connector_reference"),
 	}
 }
 

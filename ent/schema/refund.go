@@ -30,6 +30,10 @@ func (Refund) Fields() []ent.Field {
 		field.String("reason").Default("").MaxLen(200),
 		field.String("connector_reference").Default("").MaxLen(128),
 		field.String("failure_code").Default("").MaxLen(64),
+		field.String("idempotency_key").Optional().Nillable().Immutable().MaxLen(128).Annotations(entgql.Skip()).
+			Comment("the merchant's key: a retried refund request finds this refund instead of making another"),
+		field.Int64("fee_reversed").Default(0).Immutable().Annotations(entgql.Skip()).
+			Comment("the share of the payment's fee this refund returned from the platform"),
 	}
 }
 
@@ -43,7 +47,10 @@ func (Refund) Edges() []ent.Edge {
 
 // Indexes implements ent.Schema.
 func (Refund) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("merchant_id", "payment_id")}
+	return []ent.Index{
+		index.Fields("merchant_id", "payment_id"),
+		index.Fields("payment_id", "idempotency_key").Unique(),
+	}
 }
 
 // Annotations implements ent.Schema.

@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/ledgeraccount"
@@ -26,11 +27,13 @@ import (
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/vault"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -47,6 +50,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Agreement() AgreementResolver
 	Balance() BalanceResolver
 	Card() CardResolver
 	CheckoutSession() CheckoutSessionResolver
@@ -64,6 +68,10 @@ type ResolverRoot interface {
 	Posting() PostingResolver
 	Query() QueryResolver
 	Refund() RefundResolver
+	RiskRule() RiskRuleResolver
+	RiskRuleParams() RiskRuleParamsResolver
+	RoutingMatch() RoutingMatchResolver
+	RoutingRule() RoutingRuleResolver
 	TrialBalanceLine() TrialBalanceLineResolver
 }
 
@@ -98,6 +106,35 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Agreement struct {
+		BuyerURL           func(childComplexity int) int
+		Connector          func(childComplexity int) int
+		ConnectorReference func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		Customer           func(childComplexity int) int
+		CustomerID         func(childComplexity int) int
+		FailureCode        func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		MaxAmount          func(childComplexity int) int
+		Merchant           func(childComplexity int) int
+		MerchantID         func(childComplexity int) int
+		ReturnURL          func(childComplexity int) int
+		Status             func(childComplexity int) int
+		TerminatedAt       func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+	}
+
+	AgreementConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AgreementEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	AuditLog struct {
 		Action     func(childComplexity int) int
 		ActorID    func(childComplexity int) int
@@ -127,6 +164,15 @@ type ComplexityRoot struct {
 		Currency  func(childComplexity int) int
 		Pending   func(childComplexity int) int
 		Reserve   func(childComplexity int) int
+	}
+
+	BankTransferInstructions struct {
+		AccountName   func(childComplexity int) int
+		AccountNumber func(childComplexity int) int
+		Amount        func(childComplexity int) int
+		BankCode      func(childComplexity int) int
+		BankName      func(childComplexity int) int
+		Reference     func(childComplexity int) int
 	}
 
 	BuyerPrice struct {
@@ -499,6 +545,9 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		ApplyCoupon             func(childComplexity int, code string) int
+		CancelPayment           func(childComplexity int, input model.CancelPaymentInput) int
+		CapturePayment          func(childComplexity int, input model.CapturePaymentInput) int
+		ChargeAgreement         func(childComplexity int, input model.ChargeAgreementInput) int
 		ConvertBalance          func(childComplexity int, input model.ConvertBalanceInput) int
 		CreateAPIKey            func(childComplexity int, input model.CreateAPIKeyInput) int
 		CreateCashierToken      func(childComplexity int, checkoutSessionID string) int
@@ -508,11 +557,24 @@ type ComplexityRoot struct {
 		CreateFxQuote           func(childComplexity int, input model.CreateFxQuoteInput) int
 		CreateMerchant          func(childComplexity int, input model.CreateMerchantInput) int
 		CreateMerchantUser      func(childComplexity int, input model.CreateMerchantUserInput) int
+		RefundPayment           func(childComplexity int, input model.RefundPaymentInput) int
 		RemoveCoupon            func(childComplexity int) int
 		RevokeAPIKey            func(childComplexity int, id string) int
 		SetConnectorEnabled     func(childComplexity int, name string, enabled bool) int
+		SignAgreement           func(childComplexity int, input model.SignAgreementInput) int
+		TerminateAgreement      func(childComplexity int, input model.TerminateAgreementInput) int
 		TokenizeCard            func(childComplexity int, input model.TokenizeCardInput) int
 		UpdateConnectorSettings func(childComplexity int, input model.UpdateConnectorSettingsInput) int
+		UpsertRiskRule          func(childComplexity int, input model.RiskRuleInput) int
+		UpsertRoutingRule       func(childComplexity int, input model.RoutingRuleInput) int
+	}
+
+	NextAction struct {
+		ExpiresAt    func(childComplexity int) int
+		Instructions func(childComplexity int) int
+		QRData       func(childComplexity int) int
+		Type         func(childComplexity int) int
+		URL          func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -523,12 +585,14 @@ type ComplexityRoot struct {
 	}
 
 	Payment struct {
+		AgreementID       func(childComplexity int) int
 		Amount            func(childComplexity int) int
 		AmountCapturable  func(childComplexity int) int
 		AmountCaptured    func(childComplexity int) int
 		AmountRefunded    func(childComplexity int) int
 		Attempts          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.PaymentAttemptOrder) int
 		CanceledAt        func(childComplexity int) int
+		CaptureBefore     func(childComplexity int) int
 		CaptureMethod     func(childComplexity int) int
 		CheckoutSession   func(childComplexity int) int
 		CheckoutSessionID func(childComplexity int) int
@@ -539,10 +603,12 @@ type ComplexityRoot struct {
 		Description       func(childComplexity int) int
 		FailureCode       func(childComplexity int) int
 		FailureMessage    func(childComplexity int) int
+		Fee               func(childComplexity int) int
 		ID                func(childComplexity int) int
 		Merchant          func(childComplexity int) int
 		MerchantID        func(childComplexity int) int
 		MerchantReference func(childComplexity int) int
+		NextAction        func(childComplexity int) int
 		PaymentMethodType func(childComplexity int) int
 		Refunds           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.RefundOrder) int
 		Status            func(childComplexity int) int
@@ -551,6 +617,7 @@ type ComplexityRoot struct {
 
 	PaymentAttempt struct {
 		Amount                func(childComplexity int) int
+		Capture               func(childComplexity int) int
 		ChannelIdempotencyKey func(childComplexity int) int
 		Connector             func(childComplexity int) int
 		ConnectorReference    func(childComplexity int) int
@@ -619,6 +686,7 @@ type ComplexityRoot struct {
 		APIKeys          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		AccountStatement func(childComplexity int, currency string, kind *ledgeraccount.Kind, after *entgql.Cursor[string], first *int) int
 		Accounts         func(childComplexity int, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) int
+		Agreement        func(childComplexity int, id string) int
 		AuditLogs        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Balances         func(childComplexity int) int
 		ChannelEvents    func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
@@ -633,6 +701,8 @@ type ComplexityRoot struct {
 		Nodes            func(childComplexity int, ids []string) int
 		Payment          func(childComplexity int, id string) int
 		Payments         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
+		RiskRules        func(childComplexity int, after *entgql.Cursor[string], first *int) int
+		RoutingRules     func(childComplexity int, after *entgql.Cursor[string], first *int) int
 		TrialBalance     func(childComplexity int) int
 		Viewer           func(childComplexity int) int
 	}
@@ -642,6 +712,7 @@ type ComplexityRoot struct {
 		ConnectorReference func(childComplexity int) int
 		CreatedAt          func(childComplexity int) int
 		FailureCode        func(childComplexity int) int
+		FeeReversed        func(childComplexity int) int
 		ID                 func(childComplexity int) int
 		Merchant           func(childComplexity int) int
 		MerchantID         func(childComplexity int) int
@@ -661,6 +732,77 @@ type ComplexityRoot struct {
 	RefundEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	RiskRule struct {
+		Action      func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Description func(childComplexity int) int
+		Enabled     func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Key         func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Params      func(childComplexity int) int
+		Score       func(childComplexity int) int
+		Tier        func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+	}
+
+	RiskRuleConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RiskRuleEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	RiskRuleParams struct {
+		BINs          func(childComplexity int) int
+		Countries     func(childComplexity int) int
+		Currency      func(childComplexity int) int
+		Dimension     func(childComplexity int) int
+		MaxCount      func(childComplexity int) int
+		MaxMinor      func(childComplexity int) int
+		WindowSeconds func(childComplexity int) int
+	}
+
+	RoutingMatch struct {
+		Countries  func(childComplexity int) int
+		Currencies func(childComplexity int) int
+		MerchantID func(childComplexity int) int
+		Methods    func(childComplexity int) int
+		Schemes    func(childComplexity int) int
+	}
+
+	RoutingRule struct {
+		CreatedAt func(childComplexity int) int
+		Enabled   func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Key       func(childComplexity int) int
+		Match     func(childComplexity int) int
+		Prefer    func(childComplexity int) int
+		Priority  func(childComplexity int) int
+		Split     func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	RoutingRuleConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RoutingRuleEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	RoutingShare struct {
+		Connector func(childComplexity int) int
+		Percent   func(childComplexity int) int
 	}
 
 	TokenizedCard struct {
@@ -688,6 +830,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AgreementResolver interface {
+	MaxAmount(ctx context.Context, obj *ent.Agreement) (*money.Amount, error)
+}
 type BalanceResolver interface {
 	Currency(ctx context.Context, obj *ledger.MerchantBalance) (string, error)
 }
@@ -773,12 +918,22 @@ type MutationResolver interface {
 	CreateCustomer(ctx context.Context, input model.CreateCustomerInput) (*ent.Customer, error)
 	SetConnectorEnabled(ctx context.Context, name string, enabled bool) (*channels.Connector, error)
 	UpdateConnectorSettings(ctx context.Context, input model.UpdateConnectorSettingsInput) (*channels.Connector, error)
+	CapturePayment(ctx context.Context, input model.CapturePaymentInput) (*ent.Payment, error)
+	CancelPayment(ctx context.Context, input model.CancelPaymentInput) (*ent.Payment, error)
+	RefundPayment(ctx context.Context, input model.RefundPaymentInput) (*ent.Refund, error)
+	SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error)
+	TerminateAgreement(ctx context.Context, input model.TerminateAgreementInput) (*ent.Agreement, error)
+	ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error)
+	UpsertRiskRule(ctx context.Context, input model.RiskRuleInput) (*ent.RiskRule, error)
+	UpsertRoutingRule(ctx context.Context, input model.RoutingRuleInput) (*ent.RoutingRule, error)
 }
 type PaymentResolver interface {
 	Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
 	AmountCapturable(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
 	AmountCaptured(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
 	AmountRefunded(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
+	NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error)
+	Fee(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
 }
 type PaymentAttemptResolver interface {
 	Amount(ctx context.Context, obj *ent.PaymentAttempt) (*money.Amount, error)
@@ -807,9 +962,32 @@ type QueryResolver interface {
 	Customers(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) (*ent.CustomerConnection, error)
 	Connectors(ctx context.Context) ([]*channels.Connector, error)
 	ChannelEvents(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ChannelEventConnection, error)
+	Agreement(ctx context.Context, id string) (*ent.Agreement, error)
+	RiskRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RiskRuleConnection, error)
+	RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error)
 }
 type RefundResolver interface {
 	Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error)
+	FeeReversed(ctx context.Context, obj *ent.Refund) (*money.Amount, error)
+}
+type RiskRuleResolver interface {
+	Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error)
+}
+type RiskRuleParamsResolver interface {
+	Currency(ctx context.Context, obj *risk.Params) (*string, error)
+	MaxMinor(ctx context.Context, obj *risk.Params) (*scalar.Int64, error)
+	Dimension(ctx context.Context, obj *risk.Params) (*string, error)
+	WindowSeconds(ctx context.Context, obj *risk.Params) (*int, error)
+}
+type RoutingMatchResolver interface {
+	Methods(ctx context.Context, obj *routing.Match) ([]string, error)
+
+	Currencies(ctx context.Context, obj *routing.Match) ([]string, error)
+}
+type RoutingRuleResolver interface {
+	Match(ctx context.Context, obj *ent.RoutingRule) (*routing.Match, error)
+
+	Split(ctx context.Context, obj *ent.RoutingRule) ([]*routing.Share, error)
 }
 type TrialBalanceLineResolver interface {
 	Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error)
@@ -932,6 +1110,129 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.APIKeyEdge.Node(childComplexity), true
 
+	case "Agreement.buyerURL":
+		if e.ComplexityRoot.Agreement.BuyerURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.BuyerURL(childComplexity), true
+	case "Agreement.connector":
+		if e.ComplexityRoot.Agreement.Connector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.Connector(childComplexity), true
+	case "Agreement.connectorReference":
+		if e.ComplexityRoot.Agreement.ConnectorReference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.ConnectorReference(childComplexity), true
+	case "Agreement.createdAt":
+		if e.ComplexityRoot.Agreement.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.CreatedAt(childComplexity), true
+	case "Agreement.customer":
+		if e.ComplexityRoot.Agreement.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.Customer(childComplexity), true
+	case "Agreement.customerID":
+		if e.ComplexityRoot.Agreement.CustomerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.CustomerID(childComplexity), true
+	case "Agreement.failureCode":
+		if e.ComplexityRoot.Agreement.FailureCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.FailureCode(childComplexity), true
+	case "Agreement.id":
+		if e.ComplexityRoot.Agreement.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.ID(childComplexity), true
+	case "Agreement.maxAmount":
+		if e.ComplexityRoot.Agreement.MaxAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.MaxAmount(childComplexity), true
+	case "Agreement.merchant":
+		if e.ComplexityRoot.Agreement.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.Merchant(childComplexity), true
+	case "Agreement.merchantID":
+		if e.ComplexityRoot.Agreement.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.MerchantID(childComplexity), true
+	case "Agreement.returnURL":
+		if e.ComplexityRoot.Agreement.ReturnURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.ReturnURL(childComplexity), true
+	case "Agreement.status":
+		if e.ComplexityRoot.Agreement.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.Status(childComplexity), true
+	case "Agreement.terminatedAt":
+		if e.ComplexityRoot.Agreement.TerminatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.TerminatedAt(childComplexity), true
+	case "Agreement.updatedAt":
+		if e.ComplexityRoot.Agreement.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Agreement.UpdatedAt(childComplexity), true
+
+	case "AgreementConnection.edges":
+		if e.ComplexityRoot.AgreementConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgreementConnection.Edges(childComplexity), true
+	case "AgreementConnection.pageInfo":
+		if e.ComplexityRoot.AgreementConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgreementConnection.PageInfo(childComplexity), true
+	case "AgreementConnection.totalCount":
+		if e.ComplexityRoot.AgreementConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgreementConnection.TotalCount(childComplexity), true
+
+	case "AgreementEdge.cursor":
+		if e.ComplexityRoot.AgreementEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgreementEdge.Cursor(childComplexity), true
+	case "AgreementEdge.node":
+		if e.ComplexityRoot.AgreementEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgreementEdge.Node(childComplexity), true
+
 	case "AuditLog.action":
 		if e.ComplexityRoot.AuditLog.Action == nil {
 			break
@@ -1049,6 +1350,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Balance.Reserve(childComplexity), true
+
+	case "BankTransferInstructions.accountName":
+		if e.ComplexityRoot.BankTransferInstructions.AccountName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankTransferInstructions.AccountName(childComplexity), true
+	case "BankTransferInstructions.accountNumber":
+		if e.ComplexityRoot.BankTransferInstructions.AccountNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankTransferInstructions.AccountNumber(childComplexity), true
+	case "BankTransferInstructions.amount":
+		if e.ComplexityRoot.BankTransferInstructions.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankTransferInstructions.Amount(childComplexity), true
+	case "BankTransferInstructions.bankCode":
+		if e.ComplexityRoot.BankTransferInstructions.BankCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankTransferInstructions.BankCode(childComplexity), true
+	case "BankTransferInstructions.bankName":
+		if e.ComplexityRoot.BankTransferInstructions.BankName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankTransferInstructions.BankName(childComplexity), true
+	case "BankTransferInstructions.reference":
+		if e.ComplexityRoot.BankTransferInstructions.Reference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankTransferInstructions.Reference(childComplexity), true
 
 	case "BuyerPrice.amount":
 		if e.ComplexityRoot.BuyerPrice.Amount == nil {
@@ -2565,6 +2903,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ApplyCoupon(childComplexity, args["code"].(string)), true
+	case "Mutation.cancelPayment":
+		if e.ComplexityRoot.Mutation.CancelPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelPayment(childComplexity, args["input"].(model.CancelPaymentInput)), true
+	case "Mutation.capturePayment":
+		if e.ComplexityRoot.Mutation.CapturePayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_capturePayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CapturePayment(childComplexity, args["input"].(model.CapturePaymentInput)), true
+	case "Mutation.chargeAgreement":
+		if e.ComplexityRoot.Mutation.ChargeAgreement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_chargeAgreement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ChargeAgreement(childComplexity, args["input"].(model.ChargeAgreementInput)), true
 	case "Mutation.convertBalance":
 		if e.ComplexityRoot.Mutation.ConvertBalance == nil {
 			break
@@ -2664,6 +3035,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateMerchantUser(childComplexity, args["input"].(model.CreateMerchantUserInput)), true
+	case "Mutation.refundPayment":
+		if e.ComplexityRoot.Mutation.RefundPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refundPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefundPayment(childComplexity, args["input"].(model.RefundPaymentInput)), true
 	case "Mutation.removeCoupon":
 		if e.ComplexityRoot.Mutation.RemoveCoupon == nil {
 			break
@@ -2692,6 +3074,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetConnectorEnabled(childComplexity, args["name"].(string), args["enabled"].(bool)), true
+	case "Mutation.signAgreement":
+		if e.ComplexityRoot.Mutation.SignAgreement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_signAgreement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SignAgreement(childComplexity, args["input"].(model.SignAgreementInput)), true
+	case "Mutation.terminateAgreement":
+		if e.ComplexityRoot.Mutation.TerminateAgreement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_terminateAgreement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TerminateAgreement(childComplexity, args["input"].(model.TerminateAgreementInput)), true
 	case "Mutation.tokenizeCard":
 		if e.ComplexityRoot.Mutation.TokenizeCard == nil {
 			break
@@ -2714,6 +3118,59 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateConnectorSettings(childComplexity, args["input"].(model.UpdateConnectorSettingsInput)), true
+	case "Mutation.upsertRiskRule":
+		if e.ComplexityRoot.Mutation.UpsertRiskRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertRiskRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertRiskRule(childComplexity, args["input"].(model.RiskRuleInput)), true
+	case "Mutation.upsertRoutingRule":
+		if e.ComplexityRoot.Mutation.UpsertRoutingRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertRoutingRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertRoutingRule(childComplexity, args["input"].(model.RoutingRuleInput)), true
+
+	case "NextAction.expiresAt":
+		if e.ComplexityRoot.NextAction.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NextAction.ExpiresAt(childComplexity), true
+	case "NextAction.instructions":
+		if e.ComplexityRoot.NextAction.Instructions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NextAction.Instructions(childComplexity), true
+	case "NextAction.qrData":
+		if e.ComplexityRoot.NextAction.QRData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NextAction.QRData(childComplexity), true
+	case "NextAction.type":
+		if e.ComplexityRoot.NextAction.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NextAction.Type(childComplexity), true
+	case "NextAction.url":
+		if e.ComplexityRoot.NextAction.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NextAction.URL(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -2740,6 +3197,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Payment.agreementID":
+		if e.ComplexityRoot.Payment.AgreementID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.AgreementID(childComplexity), true
 	case "Payment.amount":
 		if e.ComplexityRoot.Payment.Amount == nil {
 			break
@@ -2781,6 +3244,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Payment.CanceledAt(childComplexity), true
+	case "Payment.captureBefore":
+		if e.ComplexityRoot.Payment.CaptureBefore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.CaptureBefore(childComplexity), true
 	case "Payment.captureMethod":
 		if e.ComplexityRoot.Payment.CaptureMethod == nil {
 			break
@@ -2841,6 +3310,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Payment.FailureMessage(childComplexity), true
+	case "Payment.fee":
+		if e.ComplexityRoot.Payment.Fee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.Fee(childComplexity), true
 	case "Payment.id":
 		if e.ComplexityRoot.Payment.ID == nil {
 			break
@@ -2865,6 +3340,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Payment.MerchantReference(childComplexity), true
+	case "Payment.nextAction":
+		if e.ComplexityRoot.Payment.NextAction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.NextAction(childComplexity), true
 	case "Payment.paymentMethodType":
 		if e.ComplexityRoot.Payment.PaymentMethodType == nil {
 			break
@@ -2901,6 +3382,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PaymentAttempt.Amount(childComplexity), true
+	case "PaymentAttempt.capture":
+		if e.ComplexityRoot.PaymentAttempt.Capture == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentAttempt.Capture(childComplexity), true
 	case "PaymentAttempt.channelIdempotencyKey":
 		if e.ComplexityRoot.PaymentAttempt.ChannelIdempotencyKey == nil {
 			break
@@ -3188,6 +3675,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Accounts(childComplexity, args["filter"].(*model.LedgerAccountsFilter), args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
+	case "Query.agreement":
+		if e.ComplexityRoot.Query.Agreement == nil {
+			break
+		}
+
+		args, err := ec.field_Query_agreement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Agreement(childComplexity, args["id"].(string)), true
 	case "Query.auditLogs":
 		if e.ComplexityRoot.Query.AuditLogs == nil {
 			break
@@ -3333,6 +3831,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Payments(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.PaymentListFilter)), true
+	case "Query.riskRules":
+		if e.ComplexityRoot.Query.RiskRules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_riskRules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RiskRules(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
+	case "Query.routingRules":
+		if e.ComplexityRoot.Query.RoutingRules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_routingRules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RoutingRules(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
 	case "Query.trialBalance":
 		if e.ComplexityRoot.Query.TrialBalance == nil {
 			break
@@ -3370,6 +3890,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Refund.FailureCode(childComplexity), true
+	case "Refund.feeReversed":
+		if e.ComplexityRoot.Refund.FeeReversed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Refund.FeeReversed(childComplexity), true
 	case "Refund.id":
 		if e.ComplexityRoot.Refund.ID == nil {
 			break
@@ -3451,6 +3977,279 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RefundEdge.Node(childComplexity), true
 
+	case "RiskRule.action":
+		if e.ComplexityRoot.RiskRule.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.Action(childComplexity), true
+	case "RiskRule.createdAt":
+		if e.ComplexityRoot.RiskRule.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.CreatedAt(childComplexity), true
+	case "RiskRule.description":
+		if e.ComplexityRoot.RiskRule.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.Description(childComplexity), true
+	case "RiskRule.enabled":
+		if e.ComplexityRoot.RiskRule.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.Enabled(childComplexity), true
+	case "RiskRule.id":
+		if e.ComplexityRoot.RiskRule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.ID(childComplexity), true
+	case "RiskRule.key":
+		if e.ComplexityRoot.RiskRule.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.Key(childComplexity), true
+	case "RiskRule.kind":
+		if e.ComplexityRoot.RiskRule.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.Kind(childComplexity), true
+	case "RiskRule.params":
+		if e.ComplexityRoot.RiskRule.Params == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.Params(childComplexity), true
+	case "RiskRule.score":
+		if e.ComplexityRoot.RiskRule.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.Score(childComplexity), true
+	case "RiskRule.tier":
+		if e.ComplexityRoot.RiskRule.Tier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.Tier(childComplexity), true
+	case "RiskRule.updatedAt":
+		if e.ComplexityRoot.RiskRule.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRule.UpdatedAt(childComplexity), true
+
+	case "RiskRuleConnection.edges":
+		if e.ComplexityRoot.RiskRuleConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleConnection.Edges(childComplexity), true
+	case "RiskRuleConnection.pageInfo":
+		if e.ComplexityRoot.RiskRuleConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleConnection.PageInfo(childComplexity), true
+	case "RiskRuleConnection.totalCount":
+		if e.ComplexityRoot.RiskRuleConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleConnection.TotalCount(childComplexity), true
+
+	case "RiskRuleEdge.cursor":
+		if e.ComplexityRoot.RiskRuleEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleEdge.Cursor(childComplexity), true
+	case "RiskRuleEdge.node":
+		if e.ComplexityRoot.RiskRuleEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleEdge.Node(childComplexity), true
+
+	case "RiskRuleParams.bins":
+		if e.ComplexityRoot.RiskRuleParams.BINs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.BINs(childComplexity), true
+	case "RiskRuleParams.countries":
+		if e.ComplexityRoot.RiskRuleParams.Countries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.Countries(childComplexity), true
+	case "RiskRuleParams.currency":
+		if e.ComplexityRoot.RiskRuleParams.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.Currency(childComplexity), true
+	case "RiskRuleParams.dimension":
+		if e.ComplexityRoot.RiskRuleParams.Dimension == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.Dimension(childComplexity), true
+	case "RiskRuleParams.maxCount":
+		if e.ComplexityRoot.RiskRuleParams.MaxCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.MaxCount(childComplexity), true
+	case "RiskRuleParams.maxMinor":
+		if e.ComplexityRoot.RiskRuleParams.MaxMinor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.MaxMinor(childComplexity), true
+	case "RiskRuleParams.windowSeconds":
+		if e.ComplexityRoot.RiskRuleParams.WindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RiskRuleParams.WindowSeconds(childComplexity), true
+
+	case "RoutingMatch.countries":
+		if e.ComplexityRoot.RoutingMatch.Countries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMatch.Countries(childComplexity), true
+	case "RoutingMatch.currencies":
+		if e.ComplexityRoot.RoutingMatch.Currencies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMatch.Currencies(childComplexity), true
+	case "RoutingMatch.merchantID":
+		if e.ComplexityRoot.RoutingMatch.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMatch.MerchantID(childComplexity), true
+	case "RoutingMatch.methods":
+		if e.ComplexityRoot.RoutingMatch.Methods == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMatch.Methods(childComplexity), true
+	case "RoutingMatch.schemes":
+		if e.ComplexityRoot.RoutingMatch.Schemes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMatch.Schemes(childComplexity), true
+
+	case "RoutingRule.createdAt":
+		if e.ComplexityRoot.RoutingRule.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.CreatedAt(childComplexity), true
+	case "RoutingRule.enabled":
+		if e.ComplexityRoot.RoutingRule.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Enabled(childComplexity), true
+	case "RoutingRule.id":
+		if e.ComplexityRoot.RoutingRule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.ID(childComplexity), true
+	case "RoutingRule.key":
+		if e.ComplexityRoot.RoutingRule.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Key(childComplexity), true
+	case "RoutingRule.match":
+		if e.ComplexityRoot.RoutingRule.Match == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Match(childComplexity), true
+	case "RoutingRule.prefer":
+		if e.ComplexityRoot.RoutingRule.Prefer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Prefer(childComplexity), true
+	case "RoutingRule.priority":
+		if e.ComplexityRoot.RoutingRule.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Priority(childComplexity), true
+	case "RoutingRule.split":
+		if e.ComplexityRoot.RoutingRule.Split == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.Split(childComplexity), true
+	case "RoutingRule.updatedAt":
+		if e.ComplexityRoot.RoutingRule.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRule.UpdatedAt(childComplexity), true
+
+	case "RoutingRuleConnection.edges":
+		if e.ComplexityRoot.RoutingRuleConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRuleConnection.Edges(childComplexity), true
+	case "RoutingRuleConnection.pageInfo":
+		if e.ComplexityRoot.RoutingRuleConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRuleConnection.PageInfo(childComplexity), true
+	case "RoutingRuleConnection.totalCount":
+		if e.ComplexityRoot.RoutingRuleConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRuleConnection.TotalCount(childComplexity), true
+
+	case "RoutingRuleEdge.cursor":
+		if e.ComplexityRoot.RoutingRuleEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRuleEdge.Cursor(childComplexity), true
+	case "RoutingRuleEdge.node":
+		if e.ComplexityRoot.RoutingRuleEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingRuleEdge.Node(childComplexity), true
+
+	case "RoutingShare.connector":
+		if e.ComplexityRoot.RoutingShare.Connector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingShare.Connector(childComplexity), true
+	case "RoutingShare.percent":
+		if e.ComplexityRoot.RoutingShare.Percent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingShare.Percent(childComplexity), true
+
 	case "TokenizedCard.card":
 		if e.ComplexityRoot.TokenizedCard.Card == nil {
 			break
@@ -3530,6 +4329,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
+			graphql.NewInputUnmarshaler("AgreementOrder", ec.unmarshalInputAgreementOrder),
+			graphql.NewInputUnmarshaler("BankAccountInput", ec.unmarshalInputBankAccountInput),
+			graphql.NewInputUnmarshaler("CancelPaymentInput", ec.unmarshalInputCancelPaymentInput),
+			graphql.NewInputUnmarshaler("CapturePaymentInput", ec.unmarshalInputCapturePaymentInput),
+			graphql.NewInputUnmarshaler("ChargeAgreementInput", ec.unmarshalInputChargeAgreementInput),
 			graphql.NewInputUnmarshaler("CheckoutSessionOrder", ec.unmarshalInputCheckoutSessionOrder),
 			graphql.NewInputUnmarshaler("ConnectorFeeInput", ec.unmarshalInputConnectorFeeInput),
 			graphql.NewInputUnmarshaler("ConnectorLimitInput", ec.unmarshalInputConnectorLimitInput),
@@ -3557,6 +4361,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PaymentOrder", ec.unmarshalInputPaymentOrder),
 			graphql.NewInputUnmarshaler("PostingOrder", ec.unmarshalInputPostingOrder),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
+			graphql.NewInputUnmarshaler("RefundPaymentInput", ec.unmarshalInputRefundPaymentInput),
+			graphql.NewInputUnmarshaler("RiskRuleInput", ec.unmarshalInputRiskRuleInput),
+			graphql.NewInputUnmarshaler("RiskRuleOrder", ec.unmarshalInputRiskRuleOrder),
+			graphql.NewInputUnmarshaler("RiskRuleParamsInput", ec.unmarshalInputRiskRuleParamsInput),
+			graphql.NewInputUnmarshaler("RoutingMatchInput", ec.unmarshalInputRoutingMatchInput),
+			graphql.NewInputUnmarshaler("RoutingRuleInput", ec.unmarshalInputRoutingRuleInput),
+			graphql.NewInputUnmarshaler("RoutingRuleOrder", ec.unmarshalInputRoutingRuleOrder),
+			graphql.NewInputUnmarshaler("RoutingShareInput", ec.unmarshalInputRoutingShareInput),
+			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
+			graphql.NewInputUnmarshaler("TerminateAgreementInput", ec.unmarshalInputTerminateAgreementInput),
 			graphql.NewInputUnmarshaler("TokenizeCardInput", ec.unmarshalInputTokenizeCardInput),
 			graphql.NewInputUnmarshaler("UpdateConnectorSettingsInput", ec.unmarshalInputUpdateConnectorSettingsInput),
 		)
@@ -4419,6 +5233,86 @@ Properties by which APIKey connections can be ordered.
 enum APIKeyOrderField {
   CREATED_AT
 }
+type Agreement implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  merchantID: ID!
+  customerID: ID
+  connector: String!
+  status: AgreementStatus!
+  """
+  the channel's agreement id
+  """
+  connectorReference: String!
+  """
+  where the buyer approves the mandate
+  """
+  buyerURL: String!
+  returnURL: String!
+  failureCode: String!
+  terminatedAt: Time
+  merchant: Merchant!
+  customer: Customer
+}
+"""
+A connection to a list of items.
+"""
+type AgreementConnection {
+  """
+  A list of edges.
+  """
+  edges: [AgreementEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type AgreementEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Agreement
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for Agreement connections
+"""
+input AgreementOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Agreements.
+  """
+  field: AgreementOrderField!
+}
+"""
+Properties by which Agreement connections can be ordered.
+"""
+enum AgreementOrderField {
+  CREATED_AT
+}
+"""
+AgreementStatus is enum for the field status
+"""
+enum AgreementStatus @goModel(model: "github.com/straitpay/strait/ent/agreement.Status") {
+  PENDING
+  ACTIVE
+  TERMINATED
+  FAILED
+}
 type AuditLog implements Node {
   id: ID!
   merchantID: String
@@ -5199,6 +6093,11 @@ type Payment implements Node {
   failureCode: String!
   failureMessage: String!
   canceledAt: Time
+  agreementID: String
+  """
+  end of the authorization window of a manual-capture payment
+  """
+  captureBefore: Time
   merchant: Merchant!
   checkoutSession: CheckoutSession
   customer: Customer
@@ -5272,6 +6171,10 @@ type PaymentAttempt implements Node {
   declineType: PaymentAttemptDeclineType
   errorMessage: String!
   resolvedAt: Time
+  """
+  a sale (true) or a pre-authorization (false)
+  """
+  capture: Boolean!
   merchant: Merchant!
   payment: Payment!
 }
@@ -5343,6 +6246,7 @@ enum PaymentAttemptStatus @goModel(model: "github.com/straitpay/strait/ent/payme
   FAILED
   UNKNOWN
   VOIDED
+  EXPIRED
 }
 """
 PaymentCaptureMethod is enum for the field capture_method
@@ -5564,10 +6468,404 @@ enum RefundStatus @goModel(model: "github.com/straitpay/strait/ent/refund.Status
   FAILED
   CANCELED
 }
+type RiskRule implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  the operator's rule id, e.g. usd-amount-limit
+  """
+  key: String!
+  kind: String!
+  """
+  "" for a global rule
+  """
+  tier: String!
+  action: String!
+  enabled: Boolean!
+  score: Int!
+  description: String!
+}
+"""
+A connection to a list of items.
+"""
+type RiskRuleConnection {
+  """
+  A list of edges.
+  """
+  edges: [RiskRuleEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type RiskRuleEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: RiskRule
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for RiskRule connections
+"""
+input RiskRuleOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order RiskRules.
+  """
+  field: RiskRuleOrderField!
+}
+"""
+Properties by which RiskRule connections can be ordered.
+"""
+enum RiskRuleOrderField {
+  CREATED_AT
+}
+type RoutingRule implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  the operator's rule id
+  """
+  key: String!
+  priority: Int!
+  enabled: Boolean!
+}
+"""
+A connection to a list of items.
+"""
+type RoutingRuleConnection {
+  """
+  A list of edges.
+  """
+  edges: [RoutingRuleEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type RoutingRuleEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: RoutingRule
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for RoutingRule connections
+"""
+input RoutingRuleOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order RoutingRules.
+  """
+  field: RoutingRuleOrderField!
+}
+"""
+Properties by which RoutingRule connections can be ordered.
+"""
+enum RoutingRuleOrderField {
+  CREATED_AT
+}
 """
 The builtin Time type
 """
 scalar Time
+`, BuiltIn: false},
+	{Name: "../payments.graphql", Input: `# The payment core's operations: captures, cancellations, refunds, next
+# actions, agreements, and the operators' risk and routing rules. See
+# docs/payments.md.
+
+"What the buyer must do before a payment can proceed."
+enum NextActionType {
+  "Authenticate with the card issuer (3-D Secure): open ` + "`" + `url` + "`" + `."
+  THREE_DS_CHALLENGE
+  "Approve at a wallet or bank: send the buyer to ` + "`" + `url` + "`" + `."
+  REDIRECT
+  "Scan ` + "`" + `qrData` + "`" + ` with the wallet app."
+  QR_CODE
+  "Transfer the amount to the account in ` + "`" + `instructions` + "`" + `."
+  BANK_TRANSFER
+}
+
+"Where to send a bank transfer."
+type BankTransferInstructions {
+  bankName: String!
+  accountName: String!
+  accountNumber: String!
+  bankCode: String!
+  "Quote this reference with the transfer."
+  reference: String!
+  amount: Money!
+}
+
+"The buyer's next step while a payment is REQUIRES_ACTION."
+type NextAction {
+  type: NextActionType!
+  url: String
+  qrData: String
+  instructions: BankTransferInstructions
+  expiresAt: Time
+}
+
+extend type Payment {
+  "What the buyer must do next; null unless the payment is REQUIRES_ACTION."
+  nextAction: NextAction
+  "The connector's fee taken at capture (its share returns pro rata with refunds)."
+  fee: Money!
+}
+
+extend type Refund {
+  "The share of the payment's fee this refund returned."
+  feeReversed: Money!
+}
+
+input CapturePaymentInput {
+  id: ID!
+  "How much to capture, in the payment's currency; all of the authorization when omitted."
+  amount: MoneyInput
+  "Captures happen once per payment; the key makes a retry replay the first answer."
+  idempotencyKey: String!
+}
+
+input CancelPaymentInput {
+  id: ID!
+  idempotencyKey: String!
+}
+
+input RefundPaymentInput {
+  id: ID!
+  "How much to refund, in the payment's currency; all that is left when omitted."
+  amount: MoneyInput
+  "Why, for the merchant's records (at most 200 characters)."
+  reason: String
+  "The same key returns the same refund."
+  idempotencyKey: String!
+}
+
+extend type Mutation {
+  """
+  Capture an authorized (MANUAL capture) payment: all of it, or ` + "`" + `amount` + "`" + `
+  (a partial capture releases the rest). BAD_USER_INPUT for an amount above
+  the authorization or in another currency; CONFLICT when the payment is not
+  REQUIRES_CAPTURE, its authorization window has closed, or the channel
+  refuses; UNAVAILABLE when the channel's answer is not known yet (repeat the
+  request: it is never captured twice).
+  """
+  capturePayment(input: CapturePaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Cancel a payment that is not captured: voids an authorization at the
+  channel. CONFLICT for a payment that is processing, succeeded or failed.
+  Canceling a canceled payment returns it unchanged.
+  """
+  cancelPayment(input: CancelPaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Refund a captured payment: all that is left, or ` + "`" + `amount` + "`" + `; several partial
+  refunds may follow one another up to the captured amount. BAD_USER_INPUT for
+  an amount above what is left to refund; CONFLICT for a payment with nothing
+  captured, or a refund the merchant's pending balance cannot cover.
+  """
+  refundPayment(input: RefundPaymentInput!): Refund! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+}
+
+"The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it."
+input BankAccountInput {
+  holder: String!
+  number: String!
+  bankCode: String
+  "ISO 3166-1 alpha-2."
+  country: String
+}
+
+input SignAgreementInput {
+  "ISO 4217 code of the charges."
+  currency: String!
+  "The most one charge may take; no cap when omitted."
+  maxAmount: MoneyInput
+  account: BankAccountInput!
+  customerID: ID
+  "Where the bank sends the buyer back after approving."
+  returnURL: String
+  "The bank connector; routing chooses one that takes direct debits when omitted."
+  connector: String
+  "The same key returns the same agreement."
+  idempotencyKey: String!
+}
+
+input TerminateAgreementInput {
+  id: ID!
+  reason: String
+  idempotencyKey: String!
+}
+
+input ChargeAgreementInput {
+  agreementID: ID!
+  amount: MoneyInput!
+  description: String
+  merchantReference: String
+  "The same key returns the same payment; a different charge with it is a CONFLICT."
+  idempotencyKey: String!
+}
+
+extend type Agreement {
+  "The cap per charge; null when there is none."
+  maxAmount: Money
+}
+
+extend type Query {
+  "An agreement of the caller's merchant. NOT_FOUND when not visible."
+  agreement(id: ID!): Agreement! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+}
+
+extend type Mutation {
+  """
+  Start a direct-debit agreement. It comes back PENDING with ` + "`" + `buyerURL` + "`" + `, where
+  the buyer approves it at their bank; it turns ACTIVE (or FAILED) when the
+  bank says so.
+  """
+  signAgreement(input: SignAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  "End an agreement at the bank. Terminating a terminated agreement returns it unchanged."
+  terminateAgreement(input: TerminateAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Charge an ACTIVE agreement, merchant-initiated, without a cashier. The
+  payment comes back SUCCEEDED, PROCESSING (the bank answers later) or FAILED.
+  CONFLICT for an agreement that is not active; BAD_USER_INPUT for an amount
+  above its cap or in another currency.
+  """
+  chargeAgreement(input: ChargeAgreementInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+}
+
+"A risk rule's parameters; which ones a kind reads is listed in docs/cashier.md."
+type RiskRuleParams {
+  currency: String
+  "Minor units of ` + "`" + `currency` + "`" + `."
+  maxMinor: Int64
+  "merchant, card, customer, ip or email."
+  dimension: String
+  windowSeconds: Int
+  maxCount: Int
+  countries: [String!]
+  bins: [String!]
+}
+
+input RiskRuleParamsInput {
+  currency: String
+  maxMinor: Int64
+  dimension: String
+  windowSeconds: Int
+  maxCount: Int
+  countries: [String!]
+  bins: [String!]
+}
+
+input RiskRuleInput {
+  "The rule's id; an existing rule with this id is replaced."
+  key: String!
+  "amount_limit, daily_limit, velocity, country_blocklist, bin_blocklist, geo_mismatch or aml_threshold."
+  kind: String!
+  "The merchant risk tier (low, standard, high) it applies to; global when omitted."
+  tier: String
+  "allow (monitor), challenge, review or deny."
+  action: String!
+  enabled: Boolean!
+  "0 to 100, added to a decision's score when the rule fires."
+  score: Int!
+  description: String
+  params: RiskRuleParamsInput
+}
+
+extend type RiskRule {
+  params: RiskRuleParams!
+}
+
+"Which payments a routing rule applies to; empty lists match everything."
+type RoutingMatch {
+  merchantID: String
+  methods: [String!]
+  schemes: [String!]
+  currencies: [String!]
+  countries: [String!]
+}
+
+type RoutingShare {
+  connector: String!
+  percent: Int!
+}
+
+input RoutingMatchInput {
+  merchantID: String
+  "card, wallet, bank_transfer, direct_debit."
+  methods: [String!]
+  schemes: [String!]
+  currencies: [String!]
+  countries: [String!]
+}
+
+input RoutingShareInput {
+  connector: String!
+  percent: Int!
+}
+
+input RoutingRuleInput {
+  "The rule's id; an existing rule with this id is replaced."
+  key: String!
+  "Lower applies first."
+  priority: Int!
+  enabled: Boolean!
+  match: RoutingMatchInput
+  "Put these connectors first, in this order (exactly one of prefer and split)."
+  prefer: [String!]
+  "Send each payment to one connector, by percentage (summing to 100)."
+  split: [RoutingShareInput!]
+}
+
+extend type RoutingRule {
+  match: RoutingMatch!
+  prefer: [String!]
+  split: [RoutingShare!]
+}
+
+extend type Query {
+  "The risk rules, global and per tier. Operators only."
+  riskRules(after: Cursor, first: Int): RiskRuleConnection! @auth(requires: [OPERATOR])
+  "The routing rules. Operators only."
+  routingRules(after: Cursor, first: Int): RoutingRuleConnection! @auth(requires: [OPERATOR])
+}
+
+extend type Mutation {
+  "Create or replace a risk rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
+  upsertRiskRule(input: RiskRuleInput!): RiskRule! @auth(requires: [OPERATOR])
+  "Create or replace a routing rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
+  upsertRoutingRule(input: RoutingRuleInput!): RoutingRule! @auth(requires: [OPERATOR])
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -5624,6 +6922,52 @@ func (ec *executionContext) childFields_APIKeyEdge(ctx context.Context, field gr
 		return ec.fieldContext_APIKeyEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type APIKeyEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Agreement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Agreement_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Agreement_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Agreement_updatedAt(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_Agreement_merchantID(ctx, field)
+	case "customerID":
+		return ec.fieldContext_Agreement_customerID(ctx, field)
+	case "connector":
+		return ec.fieldContext_Agreement_connector(ctx, field)
+	case "status":
+		return ec.fieldContext_Agreement_status(ctx, field)
+	case "connectorReference":
+		return ec.fieldContext_Agreement_connectorReference(ctx, field)
+	case "buyerURL":
+		return ec.fieldContext_Agreement_buyerURL(ctx, field)
+	case "returnURL":
+		return ec.fieldContext_Agreement_returnURL(ctx, field)
+	case "failureCode":
+		return ec.fieldContext_Agreement_failureCode(ctx, field)
+	case "terminatedAt":
+		return ec.fieldContext_Agreement_terminatedAt(ctx, field)
+	case "merchant":
+		return ec.fieldContext_Agreement_merchant(ctx, field)
+	case "customer":
+		return ec.fieldContext_Agreement_customer(ctx, field)
+	case "maxAmount":
+		return ec.fieldContext_Agreement_maxAmount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Agreement", field.Name)
+}
+
+func (ec *executionContext) childFields_AgreementEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_AgreementEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_AgreementEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgreementEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5686,6 +7030,24 @@ func (ec *executionContext) childFields_Balance(ctx context.Context, field graph
 		return ec.fieldContext_Balance_reserve(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Balance", field.Name)
+}
+
+func (ec *executionContext) childFields_BankTransferInstructions(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "bankName":
+		return ec.fieldContext_BankTransferInstructions_bankName(ctx, field)
+	case "accountName":
+		return ec.fieldContext_BankTransferInstructions_accountName(ctx, field)
+	case "accountNumber":
+		return ec.fieldContext_BankTransferInstructions_accountNumber(ctx, field)
+	case "bankCode":
+		return ec.fieldContext_BankTransferInstructions_bankCode(ctx, field)
+	case "reference":
+		return ec.fieldContext_BankTransferInstructions_reference(ctx, field)
+	case "amount":
+		return ec.fieldContext_BankTransferInstructions_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BankTransferInstructions", field.Name)
 }
 
 func (ec *executionContext) childFields_BuyerPrice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6400,6 +7762,22 @@ func (ec *executionContext) childFields_Money(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Money", field.Name)
 }
 
+func (ec *executionContext) childFields_NextAction(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_NextAction_type(ctx, field)
+	case "url":
+		return ec.fieldContext_NextAction_url(ctx, field)
+	case "qrData":
+		return ec.fieldContext_NextAction_qrData(ctx, field)
+	case "instructions":
+		return ec.fieldContext_NextAction_instructions(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_NextAction_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NextAction", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -6446,6 +7824,10 @@ func (ec *executionContext) childFields_Payment(ctx context.Context, field graph
 		return ec.fieldContext_Payment_failureMessage(ctx, field)
 	case "canceledAt":
 		return ec.fieldContext_Payment_canceledAt(ctx, field)
+	case "agreementID":
+		return ec.fieldContext_Payment_agreementID(ctx, field)
+	case "captureBefore":
+		return ec.fieldContext_Payment_captureBefore(ctx, field)
 	case "merchant":
 		return ec.fieldContext_Payment_merchant(ctx, field)
 	case "checkoutSession":
@@ -6464,6 +7846,10 @@ func (ec *executionContext) childFields_Payment(ctx context.Context, field graph
 		return ec.fieldContext_Payment_amountCaptured(ctx, field)
 	case "amountRefunded":
 		return ec.fieldContext_Payment_amountRefunded(ctx, field)
+	case "nextAction":
+		return ec.fieldContext_Payment_nextAction(ctx, field)
+	case "fee":
+		return ec.fieldContext_Payment_fee(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Payment", field.Name)
 }
@@ -6496,6 +7882,8 @@ func (ec *executionContext) childFields_PaymentAttempt(ctx context.Context, fiel
 		return ec.fieldContext_PaymentAttempt_errorMessage(ctx, field)
 	case "resolvedAt":
 		return ec.fieldContext_PaymentAttempt_resolvedAt(ctx, field)
+	case "capture":
+		return ec.fieldContext_PaymentAttempt_capture(ctx, field)
 	case "merchant":
 		return ec.fieldContext_PaymentAttempt_merchant(ctx, field)
 	case "payment":
@@ -6626,6 +8014,8 @@ func (ec *executionContext) childFields_Refund(ctx context.Context, field graphq
 		return ec.fieldContext_Refund_payment(ctx, field)
 	case "amount":
 		return ec.fieldContext_Refund_amount(ctx, field)
+	case "feeReversed":
+		return ec.fieldContext_Refund_feeReversed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Refund", field.Name)
 }
@@ -6650,6 +8040,148 @@ func (ec *executionContext) childFields_RefundEdge(ctx context.Context, field gr
 		return ec.fieldContext_RefundEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RefundEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_RiskRule_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_RiskRule_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_RiskRule_updatedAt(ctx, field)
+	case "key":
+		return ec.fieldContext_RiskRule_key(ctx, field)
+	case "kind":
+		return ec.fieldContext_RiskRule_kind(ctx, field)
+	case "tier":
+		return ec.fieldContext_RiskRule_tier(ctx, field)
+	case "action":
+		return ec.fieldContext_RiskRule_action(ctx, field)
+	case "enabled":
+		return ec.fieldContext_RiskRule_enabled(ctx, field)
+	case "score":
+		return ec.fieldContext_RiskRule_score(ctx, field)
+	case "description":
+		return ec.fieldContext_RiskRule_description(ctx, field)
+	case "params":
+		return ec.fieldContext_RiskRule_params(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskRule", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskRuleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RiskRuleConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RiskRuleConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RiskRuleConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskRuleConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskRuleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_RiskRuleEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_RiskRuleEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskRuleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RiskRuleParams(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_RiskRuleParams_currency(ctx, field)
+	case "maxMinor":
+		return ec.fieldContext_RiskRuleParams_maxMinor(ctx, field)
+	case "dimension":
+		return ec.fieldContext_RiskRuleParams_dimension(ctx, field)
+	case "windowSeconds":
+		return ec.fieldContext_RiskRuleParams_windowSeconds(ctx, field)
+	case "maxCount":
+		return ec.fieldContext_RiskRuleParams_maxCount(ctx, field)
+	case "countries":
+		return ec.fieldContext_RiskRuleParams_countries(ctx, field)
+	case "bins":
+		return ec.fieldContext_RiskRuleParams_bins(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RiskRuleParams", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingMatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "merchantID":
+		return ec.fieldContext_RoutingMatch_merchantID(ctx, field)
+	case "methods":
+		return ec.fieldContext_RoutingMatch_methods(ctx, field)
+	case "schemes":
+		return ec.fieldContext_RoutingMatch_schemes(ctx, field)
+	case "currencies":
+		return ec.fieldContext_RoutingMatch_currencies(ctx, field)
+	case "countries":
+		return ec.fieldContext_RoutingMatch_countries(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingMatch", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_RoutingRule_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_RoutingRule_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_RoutingRule_updatedAt(ctx, field)
+	case "key":
+		return ec.fieldContext_RoutingRule_key(ctx, field)
+	case "priority":
+		return ec.fieldContext_RoutingRule_priority(ctx, field)
+	case "enabled":
+		return ec.fieldContext_RoutingRule_enabled(ctx, field)
+	case "match":
+		return ec.fieldContext_RoutingRule_match(ctx, field)
+	case "prefer":
+		return ec.fieldContext_RoutingRule_prefer(ctx, field)
+	case "split":
+		return ec.fieldContext_RoutingRule_split(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingRule", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingRuleConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RoutingRuleConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RoutingRuleConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RoutingRuleConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingRuleConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingRuleEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_RoutingRuleEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_RoutingRuleEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingRuleEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingShare(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connector":
+		return ec.fieldContext_RoutingShare_connector(ctx, field)
+	case "percent":
+		return ec.fieldContext_RoutingShare_percent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingShare", field.Name)
 }
 
 func (ec *executionContext) childFields_TokenizedCard(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6928,6 +8460,48 @@ func (ec *executionContext) field_Mutation_applyCoupon_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelPaymentInput, error) {
+			return ec.unmarshalNCancelPaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCancelPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_capturePayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CapturePaymentInput, error) {
+			return ec.unmarshalNCapturePaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCapturePaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_chargeAgreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ChargeAgreementInput, error) {
+			return ec.unmarshalNChargeAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChargeAgreementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_convertBalance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7054,6 +8628,20 @@ func (ec *executionContext) field_Mutation_createMerchant_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_refundPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RefundPaymentInput, error) {
+			return ec.unmarshalNRefundPaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRefundPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7090,6 +8678,34 @@ func (ec *executionContext) field_Mutation_setConnectorEnabled_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_signAgreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SignAgreementInput, error) {
+			return ec.unmarshalNSignAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSignAgreementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_terminateAgreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TerminateAgreementInput, error) {
+			return ec.unmarshalNTerminateAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTerminateAgreementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_tokenizeCard_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7110,6 +8726,34 @@ func (ec *executionContext) field_Mutation_updateConnectorSettings_args(ctx cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateConnectorSettingsInput, error) {
 			return ec.unmarshalNUpdateConnectorSettingsInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateConnectorSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_upsertRiskRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RiskRuleInput, error) {
+			return ec.unmarshalNRiskRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRiskRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_upsertRoutingRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RoutingRuleInput, error) {
+			return ec.unmarshalNRoutingRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingRuleInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7289,6 +8933,20 @@ func (ec *executionContext) field_Query_accounts_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["first"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_agreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -7671,6 +9329,50 @@ func (ec *executionContext) field_Query_payments_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["filter"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_riskRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_routingRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -8150,6 +9852,520 @@ func (ec *executionContext) _APIKeyEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_APIKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("APIKeyEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Agreement_id(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Agreement_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Agreement_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Agreement_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Agreement_customerID(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_customerID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOID2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_customerID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Agreement_connector(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_connector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_connector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "String")
+}
+
+func (ec *executionContext) _Agreement_status(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v agreement.Status) graphql.Marshaler {
+			return ec.marshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋagreementᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "AgreementStatus")
+}
+
+func (ec *executionContext) _Agreement_connectorReference(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_connectorReference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectorReference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_connectorReference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "String")
+}
+
+func (ec *executionContext) _Agreement_buyerURL(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_buyerURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BuyerURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_buyerURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "String")
+}
+
+func (ec *executionContext) _Agreement_returnURL(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_returnURL(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReturnURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_returnURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "String")
+}
+
+func (ec *executionContext) _Agreement_failureCode(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_failureCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_failureCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "String")
+}
+
+func (ec *executionContext) _Agreement_terminatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_terminatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TerminatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_terminatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Agreement", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Agreement_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Agreement",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Agreement_customer(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalOCustomer2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Agreement",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Agreement_maxAmount(ctx context.Context, field graphql.CollectedField, obj *ent.Agreement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Agreement_maxAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Agreement().MaxAmount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Agreement_maxAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Agreement",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgreementConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgreementConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AgreementEdge) graphql.Marshaler {
+			return ec.marshalOAgreementEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgreementConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgreementConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgreementEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgreementConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgreementConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgreementConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgreementConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgreementConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgreementConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgreementConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgreementConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgreementEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgreementEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
+			return ec.marshalOAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgreementEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgreementEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agreement(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgreementEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgreementEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgreementEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgreementEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _AuditLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
@@ -8633,6 +10849,153 @@ func (ec *executionContext) _Balance_reserve(ctx context.Context, field graphql.
 func (ec *executionContext) fieldContext_Balance_reserve(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Balance",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BankTransferInstructions_bankName(ctx context.Context, field graphql.CollectedField, obj *cashier.TransferInstructions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankTransferInstructions_bankName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BankName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankTransferInstructions_bankName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankTransferInstructions", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankTransferInstructions_accountName(ctx context.Context, field graphql.CollectedField, obj *cashier.TransferInstructions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankTransferInstructions_accountName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankTransferInstructions_accountName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankTransferInstructions", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankTransferInstructions_accountNumber(ctx context.Context, field graphql.CollectedField, obj *cashier.TransferInstructions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankTransferInstructions_accountNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankTransferInstructions_accountNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankTransferInstructions", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankTransferInstructions_bankCode(ctx context.Context, field graphql.CollectedField, obj *cashier.TransferInstructions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankTransferInstructions_bankCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BankCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankTransferInstructions_bankCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankTransferInstructions", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankTransferInstructions_reference(ctx context.Context, field graphql.CollectedField, obj *cashier.TransferInstructions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankTransferInstructions_reference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankTransferInstructions_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankTransferInstructions", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankTransferInstructions_amount(ctx context.Context, field graphql.CollectedField, obj *cashier.TransferInstructions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankTransferInstructions_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankTransferInstructions_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BankTransferInstructions",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -15743,6 +18106,668 @@ func (ec *executionContext) fieldContext_Mutation_updateConnectorSettings(ctx co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_capturePayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_capturePayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CapturePayment(ctx, fc.Args["input"].(model.CapturePaymentInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Payment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_capturePayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_capturePayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelPayment(ctx, fc.Args["input"].(model.CancelPaymentInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Payment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_refundPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refundPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RefundPayment(ctx, fc.Args["input"].(model.RefundPaymentInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Refund
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Refund
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Refund
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Refund) graphql.Marshaler {
+			return ec.marshalNRefund2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRefund(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refundPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Refund(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_refundPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_signAgreement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_signAgreement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SignAgreement(ctx, fc.Args["input"].(model.SignAgreementInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
+			return ec.marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_signAgreement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agreement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_signAgreement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_terminateAgreement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_terminateAgreement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TerminateAgreement(ctx, fc.Args["input"].(model.TerminateAgreementInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
+			return ec.marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_terminateAgreement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agreement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_terminateAgreement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_chargeAgreement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_chargeAgreement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ChargeAgreement(ctx, fc.Args["input"].(model.ChargeAgreementInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Payment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_chargeAgreement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_chargeAgreement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_upsertRiskRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertRiskRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertRiskRule(ctx, fc.Args["input"].(model.RiskRuleInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.RiskRule
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.RiskRule
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RiskRule) graphql.Marshaler {
+			return ec.marshalNRiskRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertRiskRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskRule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertRiskRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_upsertRoutingRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertRoutingRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertRoutingRule(ctx, fc.Args["input"].(model.RoutingRuleInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.RoutingRule
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.RoutingRule
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
+			return ec.marshalNRoutingRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertRoutingRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertRoutingRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NextAction_type(ctx context.Context, field graphql.CollectedField, obj *cashier.NextAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NextAction_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v cashier.NextActionType) graphql.Marshaler {
+			return ec.marshalNNextActionType2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcashierᚐNextActionType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NextAction_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NextAction", field, false, false, "NextActionType")
+}
+
+func (ec *executionContext) _NextAction_url(ctx context.Context, field graphql.CollectedField, obj *cashier.NextAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NextAction_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NextAction_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NextAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _NextAction_qrData(ctx context.Context, field graphql.CollectedField, obj *cashier.NextAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NextAction_qrData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QRData, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NextAction_qrData(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NextAction", field, false, false, "String")
+}
+
+func (ec *executionContext) _NextAction_instructions(ctx context.Context, field graphql.CollectedField, obj *cashier.NextAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NextAction_instructions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Instructions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cashier.TransferInstructions) graphql.Marshaler {
+			return ec.marshalOBankTransferInstructions2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcashierᚐTransferInstructions(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NextAction_instructions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NextAction",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BankTransferInstructions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NextAction_expiresAt(ctx context.Context, field graphql.CollectedField, obj *cashier.NextAction) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NextAction_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NextAction_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NextAction", field, false, false, "Time")
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16180,6 +19205,52 @@ func (ec *executionContext) fieldContext_Payment_canceledAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("Payment", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Payment_agreementID(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_agreementID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AgreementID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_agreementID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Payment_captureBefore(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_captureBefore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CaptureBefore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_captureBefore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payment", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Payment_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16492,6 +19563,70 @@ func (ec *executionContext) fieldContext_Payment_amountRefunded(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Payment_nextAction(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_nextAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Payment().NextAction(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *cashier.NextAction) graphql.Marshaler {
+			return ec.marshalONextAction2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcashierᚐNextAction(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_nextAction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Payment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NextAction(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Payment_fee(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_fee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Payment().Fee(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_fee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Payment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PaymentAttempt_id(ctx context.Context, field graphql.CollectedField, obj *ent.PaymentAttempt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16789,6 +19924,29 @@ func (ec *executionContext) _PaymentAttempt_resolvedAt(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_PaymentAttempt_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PaymentAttempt", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PaymentAttempt_capture(ctx context.Context, field graphql.CollectedField, obj *ent.PaymentAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentAttempt_capture(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Capture, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentAttempt_capture(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentAttempt", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _PaymentAttempt_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.PaymentAttempt) (ret graphql.Marshaler) {
@@ -18696,6 +21854,192 @@ func (ec *executionContext) fieldContext_Query_channelEvents(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_agreement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_agreement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Agreement(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Agreement
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
+			return ec.marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_agreement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Agreement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_agreement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_riskRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_riskRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RiskRules(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.RiskRuleConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.RiskRuleConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RiskRuleConnection) graphql.Marshaler {
+			return ec.marshalNRiskRuleConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_riskRules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskRuleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_riskRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_routingRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_routingRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RoutingRules(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.RoutingRuleConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.RoutingRuleConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingRuleConnection) graphql.Marshaler {
+			return ec.marshalNRoutingRuleConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_routingRules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRuleConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_routingRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19075,6 +22419,38 @@ func (ec *executionContext) fieldContext_Refund_amount(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Refund_feeReversed(ctx context.Context, field graphql.CollectedField, obj *ent.Refund) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Refund_feeReversed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Refund().FeeReversed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Refund_feeReversed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Refund",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RefundConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RefundConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19215,6 +22591,1099 @@ func (ec *executionContext) _RefundEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_RefundEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefundEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _RiskRule_id(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RiskRule_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RiskRule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RiskRule_key(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _RiskRule_kind(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _RiskRule_tier(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_tier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_tier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _RiskRule_action(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _RiskRule_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RiskRule_score(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RiskRule_description(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _RiskRule_params(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRule_params(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RiskRule().Params(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *risk.Params) graphql.Marshaler {
+			return ec.marshalNRiskRuleParams2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋriskᚐParams(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRule_params(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskRuleParams(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskRuleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.RiskRuleEdge) graphql.Marshaler {
+			return ec.marshalORiskRuleEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskRuleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskRuleEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskRuleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskRuleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskRuleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RiskRuleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRuleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RiskRule) graphql.Marshaler {
+			return ec.marshalORiskRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RiskRuleEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RiskRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RiskRuleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRuleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _RiskRuleParams_currency(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RiskRuleParams().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, true, true, "String")
+}
+
+func (ec *executionContext) _RiskRuleParams_maxMinor(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_maxMinor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RiskRuleParams().MaxMinor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *scalar.Int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_maxMinor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, true, true, "Int64")
+}
+
+func (ec *executionContext) _RiskRuleParams_dimension(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_dimension(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RiskRuleParams().Dimension(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_dimension(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, true, true, "String")
+}
+
+func (ec *executionContext) _RiskRuleParams_windowSeconds(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_windowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RiskRuleParams().WindowSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_windowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, true, true, "Int")
+}
+
+func (ec *executionContext) _RiskRuleParams_maxCount(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_maxCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalOInt2int64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_maxCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RiskRuleParams_countries(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_countries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Countries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_countries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, false, false, "String")
+}
+
+func (ec *executionContext) _RiskRuleParams_bins(ctx context.Context, field graphql.CollectedField, obj *risk.Params) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RiskRuleParams_bins(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BINs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RiskRuleParams_bins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RiskRuleParams", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingMatch_merchantID(ctx context.Context, field graphql.CollectedField, obj *routing.Match) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMatch_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMatch_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingMatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingMatch_methods(ctx context.Context, field graphql.CollectedField, obj *routing.Match) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMatch_methods(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RoutingMatch().Methods(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMatch_methods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingMatch", field, true, true, "String")
+}
+
+func (ec *executionContext) _RoutingMatch_schemes(ctx context.Context, field graphql.CollectedField, obj *routing.Match) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMatch_schemes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Schemes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMatch_schemes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingMatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingMatch_currencies(ctx context.Context, field graphql.CollectedField, obj *routing.Match) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMatch_currencies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RoutingMatch().Currencies(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMatch_currencies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingMatch", field, true, true, "String")
+}
+
+func (ec *executionContext) _RoutingMatch_countries(ctx context.Context, field graphql.CollectedField, obj *routing.Match) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMatch_countries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Countries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMatch_countries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingMatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingRule_id(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RoutingRule_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RoutingRule_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RoutingRule_key(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingRule_priority(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoutingRule_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RoutingRule_match(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_match(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RoutingRule().Match(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *routing.Match) graphql.Marshaler {
+			return ec.marshalNRoutingMatch2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐMatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_match(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingMatch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRule_prefer(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_prefer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Prefer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_prefer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingRule_split(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRule_split(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RoutingRule().Split(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*routing.Share) graphql.Marshaler {
+			return ec.marshalORoutingShare2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐShareᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRule_split(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingShare(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRuleConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRuleConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.RoutingRuleEdge) graphql.Marshaler {
+			return ec.marshalORoutingRuleEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRuleConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRuleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRuleEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRuleConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRuleConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRuleConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRuleConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRuleConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRuleConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRuleConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRuleConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoutingRuleEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRuleEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
+			return ec.marshalORoutingRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRuleEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingRuleEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingRuleEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingRuleEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingRuleEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingRuleEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingRuleEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _RoutingShare_connector(ctx context.Context, field graphql.CollectedField, obj *routing.Share) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingShare_connector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingShare_connector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingShare", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingShare_percent(ctx context.Context, field graphql.CollectedField, obj *routing.Share) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingShare_percent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Percent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingShare_percent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingShare", field, false, false, "Int")
 }
 
 func (ec *executionContext) _TokenizedCard_token(ctx context.Context, field graphql.CollectedField, obj *model.TokenizedCard) (ret graphql.Marshaler) {
@@ -20647,6 +25116,297 @@ func (ec *executionContext) unmarshalInputAPIKeyOrder(ctx context.Context, obj a
 func UnmarshalAPIKeyOrder(ctx context.Context, raw any) (ent.APIKeyOrder, error) {
 	var out ent.APIKeyOrder
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "APIKeyOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAgreementOrder(ctx context.Context, obj any) (ent.AgreementOrder, error) {
+	var it ent.AgreementOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNAgreementOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAgreementOrder unmarshals raw into the AgreementOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAgreementOrder(ctx context.Context, raw any) (ent.AgreementOrder, error) {
+	var out ent.AgreementOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgreementOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBankAccountInput(ctx context.Context, obj any) (model.BankAccountInput, error) {
+	var it model.BankAccountInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"holder", "number", "bankCode", "country"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "holder":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("holder"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Holder = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "bankCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bankCode"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BankCode = data
+		case "country":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Country = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBankAccountInput unmarshals raw into the BankAccountInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBankAccountInput(ctx context.Context, raw any) (model.BankAccountInput, error) {
+	var out model.BankAccountInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BankAccountInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCancelPaymentInput(ctx context.Context, obj any) (model.CancelPaymentInput, error) {
+	var it model.CancelPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelPaymentInput unmarshals raw into the CancelPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelPaymentInput(ctx context.Context, raw any) (model.CancelPaymentInput, error) {
+	var out model.CancelPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelPaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCapturePaymentInput(ctx context.Context, obj any) (model.CapturePaymentInput, error) {
+	var it model.CapturePaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "amount", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCapturePaymentInput unmarshals raw into the CapturePaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCapturePaymentInput(ctx context.Context, raw any) (model.CapturePaymentInput, error) {
+	var out model.CapturePaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CapturePaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputChargeAgreementInput(ctx context.Context, obj any) (model.ChargeAgreementInput, error) {
+	var it model.ChargeAgreementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"agreementID", "amount", "description", "merchantReference", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "agreementID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("agreementID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AgreementID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "merchantReference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantReference"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantReference = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalChargeAgreementInput unmarshals raw into the ChargeAgreementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalChargeAgreementInput(ctx context.Context, raw any) (model.ChargeAgreementInput, error) {
+	var out model.ChargeAgreementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ChargeAgreementInput", raw, &out)
 	return out, err
 }
 
@@ -22277,6 +27037,686 @@ func UnmarshalRefundOrder(ctx context.Context, raw any) (ent.RefundOrder, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRefundPaymentInput(ctx context.Context, obj any) (model.RefundPaymentInput, error) {
+	var it model.RefundPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "amount", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRefundPaymentInput unmarshals raw into the RefundPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRefundPaymentInput(ctx context.Context, raw any) (model.RefundPaymentInput, error) {
+	var out model.RefundPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RefundPaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRiskRuleInput(ctx context.Context, obj any) (model.RiskRuleInput, error) {
+	var it model.RiskRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "kind", "tier", "action", "enabled", "score", "description", "params"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "tier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tier = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "score":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("score"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Score = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "params":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("params"))
+			data, err := ec.unmarshalORiskRuleParamsInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRiskRuleParamsInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Params = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRiskRuleInput unmarshals raw into the RiskRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRiskRuleInput(ctx context.Context, raw any) (model.RiskRuleInput, error) {
+	var out model.RiskRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RiskRuleInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRiskRuleOrder(ctx context.Context, obj any) (ent.RiskRuleOrder, error) {
+	var it ent.RiskRuleOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRiskRuleOrder unmarshals raw into the RiskRuleOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRiskRuleOrder(ctx context.Context, raw any) (ent.RiskRuleOrder, error) {
+	var out ent.RiskRuleOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RiskRuleOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRiskRuleParamsInput(ctx context.Context, obj any) (model.RiskRuleParamsInput, error) {
+	var it model.RiskRuleParamsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"currency", "maxMinor", "dimension", "windowSeconds", "maxCount", "countries", "bins"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "maxMinor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxMinor"))
+			data, err := ec.unmarshalOInt642ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxMinor = data
+		case "dimension":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dimension"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Dimension = data
+		case "windowSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("windowSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WindowSeconds = data
+		case "maxCount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxCount"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxCount = data
+		case "countries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("countries"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Countries = data
+		case "bins":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bins"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Bins = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRiskRuleParamsInput unmarshals raw into the RiskRuleParamsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRiskRuleParamsInput(ctx context.Context, raw any) (model.RiskRuleParamsInput, error) {
+	var out model.RiskRuleParamsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RiskRuleParamsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRoutingMatchInput(ctx context.Context, obj any) (model.RoutingMatchInput, error) {
+	var it model.RoutingMatchInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"merchantID", "methods", "schemes", "currencies", "countries"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "methods":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("methods"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Methods = data
+		case "schemes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("schemes"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Schemes = data
+		case "currencies":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currencies"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currencies = data
+		case "countries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("countries"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Countries = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingMatchInput unmarshals raw into the RoutingMatchInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingMatchInput(ctx context.Context, raw any) (model.RoutingMatchInput, error) {
+	var out model.RoutingMatchInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingMatchInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRoutingRuleInput(ctx context.Context, obj any) (model.RoutingRuleInput, error) {
+	var it model.RoutingRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "priority", "enabled", "match", "prefer", "split"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "match":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("match"))
+			data, err := ec.unmarshalORoutingMatchInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingMatchInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Match = data
+		case "prefer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prefer"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prefer = data
+		case "split":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("split"))
+			data, err := ec.unmarshalORoutingShareInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingShareInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Split = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingRuleInput unmarshals raw into the RoutingRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingRuleInput(ctx context.Context, raw any) (model.RoutingRuleInput, error) {
+	var out model.RoutingRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingRuleInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRoutingRuleOrder(ctx context.Context, obj any) (ent.RoutingRuleOrder, error) {
+	var it ent.RoutingRuleOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingRuleOrder unmarshals raw into the RoutingRuleOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingRuleOrder(ctx context.Context, raw any) (ent.RoutingRuleOrder, error) {
+	var out ent.RoutingRuleOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingRuleOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRoutingShareInput(ctx context.Context, obj any) (model.RoutingShareInput, error) {
+	var it model.RoutingShareInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"connector", "percent"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "connector":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connector"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Connector = data
+		case "percent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percent"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Percent = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRoutingShareInput unmarshals raw into the RoutingShareInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRoutingShareInput(ctx context.Context, raw any) (model.RoutingShareInput, error) {
+	var out model.RoutingShareInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingShareInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSignAgreementInput(ctx context.Context, obj any) (model.SignAgreementInput, error) {
+	var it model.SignAgreementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"currency", "maxAmount", "account", "customerID", "returnURL", "connector", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "maxAmount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxAmount"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxAmount = data
+		case "account":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("account"))
+			data, err := ec.unmarshalNBankAccountInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐBankAccountInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Account = data
+		case "customerID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerID"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "returnURL":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("returnURL"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReturnURL = data
+		case "connector":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connector"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Connector = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSignAgreementInput unmarshals raw into the SignAgreementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSignAgreementInput(ctx context.Context, raw any) (model.SignAgreementInput, error) {
+	var out model.SignAgreementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SignAgreementInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTerminateAgreementInput(ctx context.Context, obj any) (model.TerminateAgreementInput, error) {
+	var it model.TerminateAgreementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTerminateAgreementInput unmarshals raw into the TerminateAgreementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTerminateAgreementInput(ctx context.Context, raw any) (model.TerminateAgreementInput, error) {
+	var out model.TerminateAgreementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TerminateAgreementInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTokenizeCardInput(ctx context.Context, obj any) (model.TokenizeCardInput, error) {
 	var it model.TokenizeCardInput
 	if obj == nil {
@@ -22422,6 +27862,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case *ent.RoutingRule:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._RoutingRule(ctx, sel, obj)
+	case *ent.RiskRule:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._RiskRule(ctx, sel, obj)
 	case *ent.Refund:
 		if obj == nil {
 			return graphql.Null
@@ -22497,6 +27947,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._AuditLog(ctx, sel, obj)
+	case *ent.Agreement:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Agreement(ctx, sel, obj)
 	case *ent.APIKey:
 		if obj == nil {
 			return graphql.Null
@@ -22660,6 +28115,193 @@ func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "cursor":
 			out.Values[i] = ec._APIKeyEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agreementImplementors = []string{"Agreement", "Node"}
+
+func (ec *executionContext) _Agreement(ctx context.Context, sel ast.SelectionSet, obj *ent.Agreement) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agreementImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Agreement")
+		case "id":
+			out.Values[i] = ec._Agreement_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Agreement_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Agreement_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._Agreement_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "customerID":
+			out.Values[i] = ec._Agreement_customerID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connector":
+			out.Values[i] = ec._Agreement_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Agreement_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connectorReference":
+			out.Values[i] = ec._Agreement_connectorReference(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "buyerURL":
+			out.Values[i] = ec._Agreement_buyerURL(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "returnURL":
+			out.Values[i] = ec._Agreement_returnURL(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "failureCode":
+			out.Values[i] = ec._Agreement_failureCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "terminatedAt":
+			out.Values[i] = ec._Agreement_terminatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Agreement_merchant(ctx, field, obj)
+				})
+		case "customer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Agreement_customer(ctx, field, obj)
+				})
+		case "maxAmount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Agreement_maxAmount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agreementConnectionImplementors = []string{"AgreementConnection"}
+
+func (ec *executionContext) _AgreementConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AgreementConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agreementConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgreementConnection")
+		case "edges":
+			out.Values[i] = ec._AgreementConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AgreementConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._AgreementConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agreementEdgeImplementors = []string{"AgreementEdge"}
+
+func (ec *executionContext) _AgreementEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AgreementEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agreementEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgreementEdge")
+		case "node":
+			out.Values[i] = ec._AgreementEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._AgreementEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22870,6 +28512,64 @@ func (ec *executionContext) _Balance(ctx context.Context, sel ast.SelectionSet, 
 			out.Values[i] = ec._Balance_reserve(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var bankTransferInstructionsImplementors = []string{"BankTransferInstructions"}
+
+func (ec *executionContext) _BankTransferInstructions(ctx context.Context, sel ast.SelectionSet, obj *cashier.TransferInstructions) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bankTransferInstructionsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BankTransferInstructions")
+		case "bankName":
+			out.Values[i] = ec._BankTransferInstructions_bankName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accountName":
+			out.Values[i] = ec._BankTransferInstructions_accountName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accountNumber":
+			out.Values[i] = ec._BankTransferInstructions_accountNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bankCode":
+			out.Values[i] = ec._BankTransferInstructions_bankCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reference":
+			out.Values[i] = ec._BankTransferInstructions_reference(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._BankTransferInstructions_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -25446,6 +31146,115 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "capturePayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_capturePayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refundPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refundPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signAgreement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_signAgreement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "terminateAgreement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_terminateAgreement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "chargeAgreement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_chargeAgreement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upsertRiskRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertRiskRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upsertRoutingRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertRoutingRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var nextActionImplementors = []string{"NextAction"}
+
+func (ec *executionContext) _NextAction(ctx context.Context, sel ast.SelectionSet, obj *cashier.NextAction) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, nextActionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NextAction")
+		case "type":
+			out.Values[i] = ec._NextAction_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._NextAction_url(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "qrData":
+			out.Values[i] = ec._NextAction_qrData(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "instructions":
+			out.Values[i] = ec._NextAction_instructions(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._NextAction_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25597,6 +31406,16 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "agreementID":
+			out.Values[i] = ec._Payment_agreementID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "captureBefore":
+			out.Values[i] = ec._Payment_captureBefore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "merchant":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -25650,6 +31469,18 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Payment_amountRefunded(ctx, field, obj)
+				})
+		case "nextAction":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Payment_nextAction(ctx, field, obj)
+				})
+		case "fee":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Payment_fee(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -25742,6 +31573,11 @@ func (ec *executionContext) _PaymentAttempt(ctx context.Context, sel ast.Selecti
 		case "resolvedAt":
 			out.Values[i] = ec._PaymentAttempt_resolvedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "capture":
+			out.Values[i] = ec._PaymentAttempt_capture(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "merchant":
@@ -26242,6 +32078,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_channelEvents(ctx, field)
 				})
+		case "agreement":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_agreement(ctx, field)
+				})
+		case "riskRules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_riskRules(ctx, field)
+				})
+		case "routingRules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_routingRules(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -26347,6 +32201,12 @@ func (ec *executionContext) _Refund(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Refund_amount(ctx, field, obj)
 				})
+		case "feeReversed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Refund_feeReversed(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26425,6 +32285,487 @@ func (ec *executionContext) _RefundEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "cursor":
 			out.Values[i] = ec._RefundEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var riskRuleImplementors = []string{"RiskRule", "Node"}
+
+func (ec *executionContext) _RiskRule(ctx context.Context, sel ast.SelectionSet, obj *ent.RiskRule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskRule")
+		case "id":
+			out.Values[i] = ec._RiskRule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._RiskRule_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._RiskRule_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "key":
+			out.Values[i] = ec._RiskRule_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._RiskRule_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "tier":
+			out.Values[i] = ec._RiskRule_tier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "action":
+			out.Values[i] = ec._RiskRule_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabled":
+			out.Values[i] = ec._RiskRule_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "score":
+			out.Values[i] = ec._RiskRule_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._RiskRule_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "params":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RiskRule_params(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var riskRuleConnectionImplementors = []string{"RiskRuleConnection"}
+
+func (ec *executionContext) _RiskRuleConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.RiskRuleConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskRuleConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskRuleConnection")
+		case "edges":
+			out.Values[i] = ec._RiskRuleConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RiskRuleConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._RiskRuleConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var riskRuleEdgeImplementors = []string{"RiskRuleEdge"}
+
+func (ec *executionContext) _RiskRuleEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.RiskRuleEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskRuleEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskRuleEdge")
+		case "node":
+			out.Values[i] = ec._RiskRuleEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._RiskRuleEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var riskRuleParamsImplementors = []string{"RiskRuleParams"}
+
+func (ec *executionContext) _RiskRuleParams(ctx context.Context, sel ast.SelectionSet, obj *risk.Params) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, riskRuleParamsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RiskRuleParams")
+		case "currency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RiskRuleParams_currency(ctx, field, obj)
+				})
+		case "maxMinor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RiskRuleParams_maxMinor(ctx, field, obj)
+				})
+		case "dimension":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RiskRuleParams_dimension(ctx, field, obj)
+				})
+		case "windowSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RiskRuleParams_windowSeconds(ctx, field, obj)
+				})
+		case "maxCount":
+			out.Values[i] = ec._RiskRuleParams_maxCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "countries":
+			out.Values[i] = ec._RiskRuleParams_countries(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "bins":
+			out.Values[i] = ec._RiskRuleParams_bins(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingMatchImplementors = []string{"RoutingMatch"}
+
+func (ec *executionContext) _RoutingMatch(ctx context.Context, sel ast.SelectionSet, obj *routing.Match) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingMatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingMatch")
+		case "merchantID":
+			out.Values[i] = ec._RoutingMatch_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "methods":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RoutingMatch_methods(ctx, field, obj)
+				})
+		case "schemes":
+			out.Values[i] = ec._RoutingMatch_schemes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currencies":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RoutingMatch_currencies(ctx, field, obj)
+				})
+		case "countries":
+			out.Values[i] = ec._RoutingMatch_countries(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingRuleImplementors = []string{"RoutingRule", "Node"}
+
+func (ec *executionContext) _RoutingRule(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingRule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingRule")
+		case "id":
+			out.Values[i] = ec._RoutingRule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._RoutingRule_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._RoutingRule_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "key":
+			out.Values[i] = ec._RoutingRule_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priority":
+			out.Values[i] = ec._RoutingRule_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabled":
+			out.Values[i] = ec._RoutingRule_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "match":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RoutingRule_match(ctx, field, obj)
+				})
+		case "prefer":
+			out.Values[i] = ec._RoutingRule_prefer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "split":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RoutingRule_split(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingRuleConnectionImplementors = []string{"RoutingRuleConnection"}
+
+func (ec *executionContext) _RoutingRuleConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingRuleConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingRuleConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingRuleConnection")
+		case "edges":
+			out.Values[i] = ec._RoutingRuleConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RoutingRuleConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._RoutingRuleConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingRuleEdgeImplementors = []string{"RoutingRuleEdge"}
+
+func (ec *executionContext) _RoutingRuleEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingRuleEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingRuleEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingRuleEdge")
+		case "node":
+			out.Values[i] = ec._RoutingRuleEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._RoutingRuleEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingShareImplementors = []string{"RoutingShare"}
+
+func (ec *executionContext) _RoutingShare(ctx context.Context, sel ast.SelectionSet, obj *routing.Share) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingShareImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingShare")
+		case "connector":
+			out.Values[i] = ec._RoutingShare_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "percent":
+			out.Values[i] = ec._RoutingShare_percent(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -26977,6 +33318,38 @@ func (ec *executionContext) marshalNAPIKeyOrderField2ᚖgithubᚗcomᚋstraitpay
 	return v
 }
 
+func (ec *executionContext) marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx context.Context, sel ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Agreement!")
+		return graphql.Null
+	}
+	return ec._Agreement(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAgreementOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementOrderField(ctx context.Context, v any) (*ent.AgreementOrderField, error) {
+	var res = new(ent.AgreementOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgreementOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.AgreementOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AgreementOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋagreementᚐStatus(ctx context.Context, v any) (agreement.Status, error) {
+	var res agreement.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋagreementᚐStatus(ctx context.Context, sel ast.SelectionSet, v agreement.Status) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNAuditLogConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAuditLogConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLogConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditLogConnection!")
@@ -27009,6 +33382,11 @@ func (ec *executionContext) marshalNBalance2ᚖgithubᚗcomᚋstraitpayᚋstrait
 	return ec._Balance(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNBankAccountInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐBankAccountInput(ctx context.Context, v any) (*model.BankAccountInput, error) {
+	res, err := ec.unmarshalInputBankAccountInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -27021,6 +33399,16 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNCancelPaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCancelPaymentInput(ctx context.Context, v any) (model.CancelPaymentInput, error) {
+	res, err := ec.unmarshalInputCancelPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCapturePaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCapturePaymentInput(ctx context.Context, v any) (model.CapturePaymentInput, error) {
+	res, err := ec.unmarshalInputCapturePaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCard2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋvaultᚐCardInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*vault.CardInfo) graphql.Marshaler {
@@ -27061,6 +33449,11 @@ func (ec *executionContext) marshalNChannelEventConnection2ᚖgithubᚗcomᚋstr
 		return graphql.Null
 	}
 	return ec._ChannelEventConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChargeAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChargeAgreementInput(ctx context.Context, v any) (model.ChargeAgreementInput, error) {
+	res, err := ec.unmarshalInputChargeAgreementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCheckoutSession2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSession(ctx context.Context, sel ast.SelectionSet, v *ent.CheckoutSession) graphql.Marshaler {
@@ -27705,6 +34098,21 @@ func (ec *executionContext) unmarshalNMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋs
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNNextActionType2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcashierᚐNextActionType(ctx context.Context, v any) (cashier.NextActionType, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := cashier.NextActionType(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNNextActionType2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcashierᚐNextActionType(ctx context.Context, sel ast.SelectionSet, v cashier.NextActionType) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "NextActionType!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -27921,6 +34329,14 @@ func (ec *executionContext) marshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstra
 	return ret
 }
 
+func (ec *executionContext) marshalNRefund2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRefund(ctx context.Context, sel ast.SelectionSet, v *ent.Refund) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Refund!")
+		return graphql.Null
+	}
+	return ec._Refund(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRefundConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRefundConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RefundConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RefundConnection!")
@@ -27943,6 +34359,11 @@ func (ec *executionContext) marshalNRefundOrderField2ᚖgithubᚗcomᚋstraitpay
 	return v
 }
 
+func (ec *executionContext) unmarshalNRefundPaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRefundPaymentInput(ctx context.Context, v any) (model.RefundPaymentInput, error) {
+	res, err := ec.unmarshalInputRefundPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRefundStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋrefundᚐStatus(ctx context.Context, v any) (refund.Status, error) {
 	var res refund.Status
 	err := res.UnmarshalGQL(v)
@@ -27951,6 +34372,110 @@ func (ec *executionContext) unmarshalNRefundStatus2githubᚗcomᚋstraitpayᚋst
 
 func (ec *executionContext) marshalNRefundStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋrefundᚐStatus(ctx context.Context, sel ast.SelectionSet, v refund.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNRiskRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRule(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskRule!")
+		return graphql.Null
+	}
+	return ec._RiskRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRiskRuleConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRuleConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskRuleConnection!")
+		return graphql.Null
+	}
+	return ec._RiskRuleConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRiskRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRiskRuleInput(ctx context.Context, v any) (model.RiskRuleInput, error) {
+	res, err := ec.unmarshalInputRiskRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleOrderField(ctx context.Context, v any) (*ent.RiskRuleOrderField, error) {
+	var res = new(ent.RiskRuleOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRuleOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskRuleOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNRiskRuleParams2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋriskᚐParams(ctx context.Context, sel ast.SelectionSet, v *risk.Params) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RiskRuleParams!")
+		return graphql.Null
+	}
+	return ec._RiskRuleParams(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoutingMatch2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐMatch(ctx context.Context, sel ast.SelectionSet, v *routing.Match) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingMatch!")
+		return graphql.Null
+	}
+	return ec._RoutingMatch(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoutingRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRule(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingRule!")
+		return graphql.Null
+	}
+	return ec._RoutingRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoutingRuleConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleConnection(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRuleConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingRuleConnection!")
+		return graphql.Null
+	}
+	return ec._RoutingRuleConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRoutingRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingRuleInput(ctx context.Context, v any) (model.RoutingRuleInput, error) {
+	res, err := ec.unmarshalInputRoutingRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleOrderField(ctx context.Context, v any) (*ent.RoutingRuleOrderField, error) {
+	var res = new(ent.RoutingRuleOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRuleOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingRuleOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNRoutingShare2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐShare(ctx context.Context, sel ast.SelectionSet, v *routing.Share) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingShare!")
+		return graphql.Null
+	}
+	return ec._RoutingShare(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRoutingShareInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingShareInput(ctx context.Context, v any) (*model.RoutingShareInput, error) {
+	res, err := ec.unmarshalInputRoutingShareInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSignAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSignAgreementInput(ctx context.Context, v any) (model.SignAgreementInput, error) {
+	res, err := ec.unmarshalInputSignAgreementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -27994,6 +34519,11 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNTerminateAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTerminateAgreementInput(ctx context.Context, v any) (model.TerminateAgreementInput, error) {
+	res, err := ec.unmarshalInputTerminateAgreementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -28247,6 +34777,33 @@ func (ec *executionContext) marshalOAPIKeyEdge2ᚖgithubᚗcomᚋstraitpayᚋstr
 	return ec._APIKeyEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx context.Context, sel ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Agreement(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOAgreementEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.AgreementEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOAgreementEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOAgreementEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx context.Context, sel ast.SelectionSet, v *ent.AgreementEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AgreementEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOAuditLog2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAuditLog(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLog) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -28272,6 +34829,13 @@ func (ec *executionContext) marshalOAuditLogEdge2ᚖgithubᚗcomᚋstraitpayᚋs
 		return graphql.Null
 	}
 	return ec._AuditLogEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOBankTransferInstructions2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcashierᚐTransferInstructions(ctx context.Context, sel ast.SelectionSet, v *cashier.TransferInstructions) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BankTransferInstructions(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -28564,6 +35128,18 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalOInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt64(v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -28802,6 +35378,13 @@ func (ec *executionContext) unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋs
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalONextAction2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋcashierᚐNextAction(ctx context.Context, sel ast.SelectionSet, v *cashier.NextAction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._NextAction(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalONode2githubᚗcomᚋstraitpayᚋstraitᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v ent.Noder) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -29034,6 +35617,112 @@ func (ec *executionContext) unmarshalORefundOrder2ᚖgithubᚗcomᚋstraitpayᚋ
 	}
 	res, err := ec.unmarshalInputRefundOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORiskRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRule(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RiskRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORiskRuleEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.RiskRuleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalORiskRuleEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalORiskRuleEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleEdge(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRuleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RiskRuleEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORiskRuleParamsInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRiskRuleParamsInput(ctx context.Context, v any) (*model.RiskRuleParamsInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRiskRuleParamsInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalORoutingMatchInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingMatchInput(ctx context.Context, v any) (*model.RoutingMatchInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRoutingMatchInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORoutingRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRule(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RoutingRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORoutingRuleEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.RoutingRuleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalORoutingRuleEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalORoutingRuleEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleEdge(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRuleEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RoutingRuleEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORoutingShare2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐShareᚄ(ctx context.Context, sel ast.SelectionSet, v []*routing.Share) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRoutingShare2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐShare(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalORoutingShareInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingShareInputᚄ(ctx context.Context, v any) ([]*model.RoutingShareInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.RoutingShareInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNRoutingShareInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingShareInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -20,10 +20,41 @@ import (
 	"github.com/straitpay/strait/payments/vault"
 )
 
+// The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it.
+type BankAccountInput struct {
+	Holder   string  `json:"holder"`
+	Number   string  `json:"number"`
+	BankCode *string `json:"bankCode,omitempty"`
+	// ISO 3166-1 alpha-2.
+	Country *string `json:"country,omitempty"`
+}
+
+type CancelPaymentInput struct {
+	ID             string `json:"id"`
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type CapturePaymentInput struct {
+	ID string `json:"id"`
+	// How much to capture, in the payment's currency; all of the authorization when omitted.
+	Amount *MoneyInput `json:"amount,omitempty"`
+	// Captures happen once per payment; the key makes a retry replay the first answer.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
 // A new cashier token for an open session.
 type CashierToken struct {
 	Token     string    `json:"token"`
 	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+type ChargeAgreementInput struct {
+	AgreementID       string      `json:"agreementID"`
+	Amount            *MoneyInput `json:"amount"`
+	Description       *string     `json:"description,omitempty"`
+	MerchantReference *string     `json:"merchantReference,omitempty"`
+	// The same key returns the same payment; a different charge with it is a CONFLICT.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 type ConnectorFeeInput struct {
@@ -207,6 +238,90 @@ type PaymentListFilter struct {
 	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
 	// Only payments created before this instant.
 	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
+}
+
+type RefundPaymentInput struct {
+	ID string `json:"id"`
+	// How much to refund, in the payment's currency; all that is left when omitted.
+	Amount *MoneyInput `json:"amount,omitempty"`
+	// Why, for the merchant's records (at most 200 characters).
+	Reason *string `json:"reason,omitempty"`
+	// The same key returns the same refund.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type RiskRuleInput struct {
+	// The rule's id; an existing rule with this id is replaced.
+	Key string `json:"key"`
+	// amount_limit, daily_limit, velocity, country_blocklist, bin_blocklist, geo_mismatch or aml_threshold.
+	Kind string `json:"kind"`
+	// The merchant risk tier (low, standard, high) it applies to; global when omitted.
+	Tier *string `json:"tier,omitempty"`
+	// allow (monitor), challenge, review or deny.
+	Action  string `json:"action"`
+	Enabled bool   `json:"enabled"`
+	// 0 to 100, added to a decision's score when the rule fires.
+	Score       int                  `json:"score"`
+	Description *string              `json:"description,omitempty"`
+	Params      *RiskRuleParamsInput `json:"params,omitempty"`
+}
+
+type RiskRuleParamsInput struct {
+	Currency      *string       `json:"currency,omitempty"`
+	MaxMinor      *scalar.Int64 `json:"maxMinor,omitempty"`
+	Dimension     *string       `json:"dimension,omitempty"`
+	WindowSeconds *int          `json:"windowSeconds,omitempty"`
+	MaxCount      *int          `json:"maxCount,omitempty"`
+	Countries     []string      `json:"countries,omitempty"`
+	Bins          []string      `json:"bins,omitempty"`
+}
+
+type RoutingMatchInput struct {
+	MerchantID *string `json:"merchantID,omitempty"`
+	// card, wallet, bank_transfer, direct_debit.
+	Methods    []string `json:"methods,omitempty"`
+	Schemes    []string `json:"schemes,omitempty"`
+	Currencies []string `json:"currencies,omitempty"`
+	Countries  []string `json:"countries,omitempty"`
+}
+
+type RoutingRuleInput struct {
+	// The rule's id; an existing rule with this id is replaced.
+	Key string `json:"key"`
+	// Lower applies first.
+	Priority int                `json:"priority"`
+	Enabled  bool               `json:"enabled"`
+	Match    *RoutingMatchInput `json:"match,omitempty"`
+	// Put these connectors first, in this order (exactly one of prefer and split).
+	Prefer []string `json:"prefer,omitempty"`
+	// Send each payment to one connector, by percentage (summing to 100).
+	Split []*RoutingShareInput `json:"split,omitempty"`
+}
+
+type RoutingShareInput struct {
+	Connector string `json:"connector"`
+	Percent   int    `json:"percent"`
+}
+
+type SignAgreementInput struct {
+	// ISO 4217 code of the charges.
+	Currency string `json:"currency"`
+	// The most one charge may take; no cap when omitted.
+	MaxAmount  *MoneyInput       `json:"maxAmount,omitempty"`
+	Account    *BankAccountInput `json:"account"`
+	CustomerID *string           `json:"customerID,omitempty"`
+	// Where the bank sends the buyer back after approving.
+	ReturnURL *string `json:"returnURL,omitempty"`
+	// The bank connector; routing chooses one that takes direct debits when omitted.
+	Connector *string `json:"connector,omitempty"`
+	// The same key returns the same agreement.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type TerminateAgreementInput struct {
+	ID             string  `json:"id"`
+	Reason         *string `json:"reason,omitempty"`
+	IdempotencyKey string  `json:"idempotencyKey"`
 }
 
 type TokenizeCardInput struct {

@@ -99,6 +99,19 @@ func NewProcessor(client *ent.Client, cfg ProcessorConfig) *Processor {
 	return &Processor{client: client, cfg: cfg, log: cfg.Log.With("component", "inbox"), wake: make(chan struct{}, 1)}
 }
 
+// Decoded adapts a handler of connector events, such as the payment core's
+// HandleEvent, to the inbox: each stored row is decoded back into the event
+// the connector delivered.
+func Decoded(handle func(context.Context, connectors.Event) error) Handler {
+	return HandlerFunc(func(ctx context.Context, row *ent.ChannelEvent) error {
+		ev, err := Event(row)
+		if err != nil {
+			return err
+		}
+		return handle(ctx, ev)
+	})
+}
+
 // Register adds a handler for events of the given types, or of every type
 // when none is given. An event is processed once every handler registered
 // for its type has succeeded; handlers run in registration order.

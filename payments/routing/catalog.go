@@ -138,3 +138,8 @@ func (c Connector) limit(cur money.Currency) (Limit, bool) {
 	}
 	return c.Limits[i], true
 }
+
+// Fee returns the connector's fee for a payment of a, in minor units of a's
+// currency: the figure ranking uses, fixed + ⌈a × bps / 10 000⌉ from the fee
+// entry for a's currency (or the default entry), and 0 when none applies.
+func (c Connector) Fee(a money.Amount) int64 { return c.cost(a) }

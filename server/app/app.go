@@ -12,8 +12,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/graph"
+	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
@@ -21,7 +23,9 @@ import (
 	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/inbox"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/vault"
@@ -41,6 +45,8 @@ type App struct {
 	DB      *store.DB
 	Tokens  Tokens
 	Tenancy *tenancy.Service
+	// Cashier is the payment core; its janitor runs while the App serves.
+	Cashier *cashier.Service
 	// Idempotency keeps the answers of idempotent mutations; see RunJanitors.
 	Idempotency *idempotency.Service
 	// Checkout serves checkout sessions and their cashier; Coupons the
@@ -81,8 +87,12 @@ type App struct {
 type Options struct {
 	Log *slog.Logger
 	Now func() time.Time
-	// Catalog lists the connectors for routing; nil has none (no methods).
-	Catalog routing.Catalog
+	// Catalog lists the connectors for routing, Health their circuit state,
+	// and Connectors calls them; nil means the plugin host's (tests pass
+	// in-process fakes).
+	Catalog    routing.Catalog
+	Health     routing.Health
+	Connectors cashier.Connectors
 	// LookupEnv resolves ${NAME} in the connector manifest; nil means
 	// os.LookupEnv.
 	LookupEnv func(string) (string, bool)
@@ -142,11 +152,21 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	if opts.Catalog == nil {
 		opts.Catalog = a.Catalog
 	}
+	if opts.Health == nil {
+		opts.Health = a.Health
+	}
+	if opts.Connectors == nil {
+		opts.Connectors = m
+	}
 	a.wireCheckout(a.Ledger, opts)
 	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now})
 	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
+	book := rulebook.New(db.Client)
+	a.Cashier = newCashier(db, a.Ledger, book, opts)
+	a.ChannelEvents.Register(inbox.Decoded(a.Cashier.HandleEvent),
+		connectors.EventPaymentResult, connectors.EventRefundResult, connectors.EventAgreementResult)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX,
-		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons}
+		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }
@@ -203,4 +223,20 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// janitorEvery is how often the payment janitor looks for attempts that are
+// due: often enough that a resolved timeout shows within seconds of its
+// backoff step, rarely enough to cost nothing when idle (one indexed query).
+const janitorEvery = 5 * time.Second
+
+// newCashier wires the payment core.
+func newCashier(db *store.DB, led *ledger.Ledger, book *rulebook.Book, opts Options) *cashier.Service {
+	return cashier.New(cashier.Config{
+		Client: db.Client, Dialect: db.Dialect, Ledger: led,
+		Risk:       risk.NewEngine(book.RiskRules(), book.Counters(), opts.Now),
+		Router:     routing.NewRouter(opts.Catalog, opts.Health, book.RoutingRules()),
+		Catalog:    opts.Catalog,
+		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now,
+	})
 }

@@ -14,10 +14,13 @@ import (
 const sweepEvery = 10 * time.Minute
 
 // RunJanitors does Strait's background upkeep until ctx ends: it expires
-// checkout sessions past their time, and now and then every sweepEvery it
-// deletes idempotency records older than Config.IdempotencyTTL.
+// checkout sessions past their time; the payment janitor resolves unknown and
+// stale attempts and pending refunds every janitorEvery; and now, and then
+// every sweepEvery, it deletes idempotency records older than
+// Config.IdempotencyTTL.
 func (a *App) RunJanitors(ctx context.Context) {
 	go a.runCheckoutJanitor(ctx)
+	go a.Cashier.RunJanitor(ctx, janitorEvery)
 	ttl := a.Config.IdempotencyTTL
 	if ttl <= 0 {
 		ttl = idempotency.DefaultTTL

@@ -1,0 +1,302 @@
+package cashier
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/agreement"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// Agreements are direct-debit mandates: the buyer approves one at their bank
+// (through the buyer URL), then the merchant charges it without a cashier.
+//
+//	PENDING ──(buyer approves: agreement event)──▶ ACTIVE ──terminate──▶ TERMINATED
+//	   └────(buyer or bank rejects)──▶ FAILED
+
+// AgreementInput asks for a direct-debit agreement.
+type AgreementInput struct {
+	// Connector names the bank connector; when empty, routing picks one that
+	// takes direct debits in Currency.
+	Connector  string
+	CustomerID string
+	Currency   money.Currency
+	// MaxAmount caps each charge; nil is no cap.
+	MaxAmount *money.Amount
+	// Account is the buyer's bank account. It goes to the channel only; it
+	// is not stored.
+	Account        connectors.BankAccount
+	ReturnURL      string
+	IdempotencyKey string
+}
+
+// SignAgreement starts a direct-debit agreement and returns it PENDING with
+// the URL where the buyer approves it (or ACTIVE, FAILED if the channel
+// decides at once). A repeated request with the same key returns the same
+// agreement. Returns EINVALID for a missing key, currency or account holder,
+// or when no connector takes direct debits in the currency.
+func (s *Service) SignAgreement(ctx context.Context, in AgreementInput) (*ent.Agreement, error) {
+	v, _ := viewer.FromContext(ctx)
+	var maxMinor int64
+	if in.MaxAmount != nil {
+		if in.MaxAmount.Currency != in.Currency || in.MaxAmount.Minor <= 0 || in.MaxAmount.Minor > MaxAmountMinor {
+			return nil, payments.FieldErrorf("maxAmount", "the cap must be a positive amount in %s", in.Currency.Code())
+		}
+		maxMinor = in.MaxAmount.Minor
+	}
+	switch {
+	case in.IdempotencyKey == "" || len(in.IdempotencyKey) > 128:
+		return nil, payments.FieldErrorf("idempotencyKey", "an idempotency key of 1 to 128 characters is required")
+	case in.Currency.IsZero():
+		return nil, payments.FieldErrorf("currency", "currency is required")
+	case in.Account.Holder == "" || in.Account.Number == "":
+		return nil, payments.FieldErrorf("account", "the account holder and number are required")
+	case v.MerchantID == "":
+		return nil, payments.Errorf(payments.EFORBIDDEN, "agreements are signed for a merchant")
+	}
+	if prior, err := s.cfg.Client.Agreement.Query().Where(agreement.IdempotencyKey(in.IdempotencyKey)).Only(ctx); err == nil {
+		return prior, nil
+	}
+	conn := in.Connector
+	if conn == "" {
+		probe := max(maxMinor, 1)
+		route, err := s.cfg.Router.Route(viewer.SystemContext(ctx), routing.Request{PaymentID: in.IdempotencyKey,
+			MerchantID: v.MerchantID, Method: routing.DirectDebit, Amount: money.Amount{Minor: probe, Currency: in.Currency}})
+		if err != nil {
+			return nil, err
+		}
+		conn = route.Chosen
+	}
+	c, err := s.connector(conn)
+	if err != nil {
+		return nil, err
+	}
+	create := s.cfg.Client.Agreement.Create().SetMerchantID(v.MerchantID).SetConnector(conn).
+		SetCurrency(in.Currency.Code()).SetMaxAmount(maxMinor).SetReturnURL(in.ReturnURL).
+		SetIdempotencyKey(in.IdempotencyKey)
+	if in.CustomerID != "" {
+		create.SetCustomerID(in.CustomerID)
+	}
+	a, err := create.Save(ctx)
+	if ent.IsConstraintError(err) {
+		return s.cfg.Client.Agreement.Query().Where(agreement.IdempotencyKey(in.IdempotencyKey)).Only(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agreement: %w", err)
+	}
+	acct := in.Account
+	if acct.Currency == "" {
+		acct.Currency = in.Currency.Code()
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
+	resp, err := c.SignAgreement(cctx, connectors.SignAgreementRequest{IdempotencyKey: a.ID, Reference: a.ID,
+		Account: &acct, MaxAmount: connectors.Money{Minor: maxMinor, Currency: in.Currency.Code()}, ReturnURL: in.ReturnURL})
+	cancel()
+	upd := map[string]any{}
+	if err == nil {
+		if resp.NextAction != nil {
+			upd["buyer_url"] = resp.NextAction.URL
+		}
+		upd["ref"] = resp.AgreementID
+	}
+	return s.applyAgreement(viewer.SystemContext(ctx), a.ID, agreementStatus(resp.Result, err, a.Status), resp.Result.Code, upd, "")
+}
+
+// agreementStatus maps a channel answer about an agreement to its status;
+// anything undecided keeps the current one.
+func agreementStatus(r connectors.Result, err error, cur agreement.Status) agreement.Status {
+	switch {
+	case err != nil:
+		return cur
+	case r.Outcome == connectors.OutcomeApproved:
+		return agreement.StatusACTIVE
+	case r.Outcome == connectors.OutcomeDeclined && cur == agreement.StatusACTIVE:
+		return agreement.StatusTERMINATED
+	case r.Outcome == connectors.OutcomeDeclined:
+		return agreement.StatusFAILED
+	}
+	return cur
+}
+
+// agreementMoves is the agreement state machine: the statuses each status
+// may move to.
+var agreementMoves = map[agreement.Status][]agreement.Status{
+	agreement.StatusPENDING: {agreement.StatusACTIVE, agreement.StatusFAILED, agreement.StatusTERMINATED},
+	agreement.StatusACTIVE:  {agreement.StatusTERMINATED},
+}
+
+// applyAgreement records a status (and the channel's ids) in one
+// transaction with its outbox event.
+func (s *Service) applyAgreement(ctx context.Context, id string, to agreement.Status, code string, set map[string]any, eventID string) (*ent.Agreement, error) {
+	var out *ent.Agreement
+	err := s.tx(ctx, func(tx *ent.Tx) error {
+		q := tx.Agreement.Query().Where(agreement.ID(id))
+		if s.cfg.Dialect == dialect.MySQL {
+			q = q.ForUpdate()
+		}
+		a, err := q.Only(ctx)
+		if err != nil {
+			return err
+		}
+		out = a
+		if eventID != "" && a.LastEventID == eventID {
+			return nil
+		}
+		upd := tx.Agreement.UpdateOne(a)
+		if eventID != "" {
+			upd.SetLastEventID(eventID)
+		}
+		if u, _ := set["buyer_url"].(string); u != "" {
+			upd.SetBuyerURL(clip(u, 2048))
+		}
+		if r, _ := set["ref"].(string); r != "" && a.ConnectorReference == "" {
+			upd.SetConnectorReference(clip(r, 128))
+		}
+		moved := to != a.Status && contains(agreementMoves[a.Status], to)
+		if moved {
+			upd.SetStatus(to)
+			switch to {
+			case agreement.StatusFAILED:
+				upd.SetFailureCode(clip(code, 64))
+			case agreement.StatusTERMINATED:
+				upd.SetTerminatedAt(s.now())
+			}
+		}
+		if out, err = upd.Save(ctx); err != nil {
+			return err
+		}
+		if !moved && a.ConnectorReference != "" {
+			return nil
+		}
+		return s.emitRaw(ctx, tx, a.MerchantID, "agreement."+strings.ToLower(string(out.Status)), a.ID, map[string]any{
+			"agreement_id": a.ID, "status": string(out.Status), "connector": a.Connector, "buyer_url": out.BuyerURL})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agreement %s: %w", id, err)
+	}
+	return out, nil
+}
+
+func contains(list []agreement.Status, s agreement.Status) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Agreement returns an agreement visible to the viewer. Returns ENOTFOUND
+// otherwise.
+func (s *Service) Agreement(ctx context.Context, id string) (*ent.Agreement, error) {
+	a, err := s.cfg.Client.Agreement.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, payments.Errorf(payments.ENOTFOUND, "agreement %q not found", truncate(id, 64))
+	}
+	return a, err
+}
+
+// TerminateAgreement ends an agreement at the channel and here. A terminated
+// agreement is returned unchanged. Returns ECONFLICT for a failed agreement
+// or when the channel refuses, EUNAVAILABLE when its answer is unknown
+// (repeat the request).
+func (s *Service) TerminateAgreement(ctx context.Context, id, reason string) (*ent.Agreement, error) {
+	a, err := s.Agreement(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch a.Status {
+	case agreement.StatusTERMINATED:
+		return a, nil
+	case agreement.StatusFAILED:
+		return nil, payments.Errorf(payments.ECONFLICT, "a failed agreement cannot be terminated")
+	}
+	if a.ConnectorReference != "" {
+		c, err := s.connector(a.Connector)
+		if err != nil {
+			return nil, err
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
+		resp, err := c.TerminateAgreement(cctx, connectors.TerminateAgreementRequest{IdempotencyKey: "terminate:" + a.ID,
+			AgreementID: a.ConnectorReference, Reason: reason})
+		cancel()
+		if err := operationError("termination", resp.Result, err); err != nil {
+			return nil, err
+		}
+	}
+	return s.applyAgreement(viewer.SystemContext(ctx), a.ID, agreement.StatusTERMINATED, "", nil, "")
+}
+
+// ChargeAgreement makes a merchant-initiated payment on an active agreement,
+// through the pipeline (risk, the attempt, the call, the record) at the
+// agreement's own connector; a decline fails the payment, as there is no
+// buyer to try again. A repeated request with the same key returns the same
+// payment. Returns ECONFLICT for an agreement that is not active, EINVALID
+// for an amount in another currency or above the agreement's cap.
+func (s *Service) ChargeAgreement(ctx context.Context, id string, amt money.Amount, description, reference, key string) (*ent.Payment, error) {
+	if key == "" || len(key) > 128 {
+		return nil, payments.FieldErrorf("idempotencyKey", "an idempotency key of 1 to 128 characters is required")
+	}
+	if prior, err := s.cfg.Client.Payment.Query().Where(payment.IdempotencyKey(key)).Only(ctx); err == nil {
+		if prior.AgreementID != id || prior.Amount != amt.Minor || prior.Currency != amt.Currency.Code() {
+			return nil, payments.Errorf(payments.ECONFLICT, "idempotency key %q was used for another charge", key)
+		}
+		return prior, nil
+	}
+	a, err := s.Agreement(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateAmount("amount", amt); err != nil {
+		return nil, err
+	}
+	switch {
+	case a.Status != agreement.StatusACTIVE:
+		return nil, payments.Errorf(payments.ECONFLICT, "an agreement that is %s cannot be charged", a.Status)
+	case amt.Currency.Code() != a.Currency:
+		return nil, payments.FieldErrorf("amount", "the agreement is in %s", a.Currency)
+	case a.MaxAmount > 0 && amt.Minor > a.MaxAmount:
+		return nil, payments.FieldErrorf("amount", "amount %d is above the agreement's cap of %d", amt.Minor, a.MaxAmount)
+	}
+	p, err := s.CreatePayment(ctx, PaymentInput{Amount: amt, CustomerID: a.CustomerID, AgreementID: a.ID,
+		Description: description, MerchantReference: reference, idempotencyKey: key})
+	if ent.IsConstraintError(err) {
+		return s.cfg.Client.Payment.Query().Where(payment.IdempotencyKey(key)).Only(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.run(ctx, p, PaymentMethod{Type: routing.DirectDebit, AgreementID: a.ConnectorReference, Connector: a.Connector}, key)
+}
+
+// agreementEvent applies a channel's news about an agreement.
+func (s *Service) agreementEvent(ctx context.Context, ev connectors.Event, eventID string) error {
+	q := s.cfg.Client.Agreement.Query()
+	switch {
+	case strings.HasPrefix(ev.Reference, "agr_"):
+		q.Where(agreement.ID(ev.Reference))
+	case ev.ObjectID != "":
+		q.Where(agreement.ConnectorReference(ev.ObjectID))
+	default:
+		return payments.Errorf(payments.EINVALID, "event %s names no agreement", ev.ID)
+	}
+	a, err := q.First(ctx)
+	if ent.IsNotFound(err) {
+		return payments.Errorf(payments.ENOTFOUND, "event %s: no agreement %q / %q", ev.ID, ev.Reference, ev.ObjectID)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = s.applyAgreement(ctx, a.ID, agreementStatus(ev.Result, nil, a.Status), ev.Result.Code,
+		map[string]any{"ref": ev.ObjectID}, eventID)
+	return err
+}

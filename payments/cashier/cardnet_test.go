@@ -1,0 +1,384 @@
+package cashier_test
+
+// The pipeline against real connector processes: the cardnet plugin (twice,
+// as two acquirers) under the real plugin host, talking HTTP to the
+// in-process sandbox card network.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/connectors/host"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/sandbox"
+)
+
+var (
+	buildMu  sync.Mutex
+	binaries = map[string]string{}
+)
+
+// pluginBinary builds plugins/<name> once per test binary.
+func pluginBinary(t *testing.T, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := binaries[name]; ok {
+		return bin
+	}
+	dir, err := os.MkdirTemp("", "strait-cashier-plugins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
+	}
+	binaries[name] = bin
+	return bin
+}
+
+const webhookSecret = "whsec_cashier_test"
+
+// network is the sandbox, the host running cardnet as "cardnet" and
+// "cardnet_b", and the webhook route between them.
+type network struct {
+	sb  *sandbox.Server
+	m   *host.Manager
+	srv *httptest.Server
+}
+
+// startNetwork starts connectors as name=plugin pairs; none given is
+// cardnet twice, as "cardnet" and "cardnet_b".
+func startNetwork(t *testing.T, callTimeout time.Duration, conns ...string) *network {
+	t.Helper()
+	if len(conns) == 0 {
+		conns = []string{"cardnet=cardnet", "cardnet_b=cardnet"}
+	}
+	n := &network{}
+	var err error
+	n.sb, err = sandbox.Start(sandbox.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		TimeoutHold: 3 * time.Second, WebhookRetryBase: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.sb.Close() })
+	n.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/connectors/"), "/")
+		c, ok := n.m.Get(name)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		resp, _ := c.HandleHTTP(r.Context(), connectors.HTTPRequest{Method: r.Method, Path: "/" + rest,
+			Query: r.URL.RawQuery, Headers: r.Header, Body: body})
+		w.WriteHeader(resp.Status)
+		w.Write(resp.Body)
+	}))
+	t.Cleanup(n.srv.Close)
+	dir := t.TempDir()
+	var entries []string
+	for _, c := range conns {
+		name, plugin, _ := strings.Cut(c, "=")
+		b, err := os.ReadFile(pluginBinary(t, plugin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, plugin), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		cfg, _ := json.Marshal(map[string]string{"base_url": n.sb.URL(), "api_key": sandbox.DefaultAPIKey,
+			"webhook_secret": webhookSecret, "webhook_url": n.srv.URL + "/connectors/" + name + "/webhook"})
+		entries = append(entries, fmt.Sprintf(`{"name":%q,"binary":%q,"sha256":%q,"config":%s}`, name, plugin, hex.EncodeToString(sum[:]), cfg))
+	}
+	if err := os.WriteFile(filepath.Join(dir, host.ManifestFile), []byte("["+strings.Join(entries, ",")+"]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.m, err = host.New(host.Config{Dir: dir, CallTimeout: callTimeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.m.Close() })
+	if err := n.m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range n.m.List() {
+		if st.Health != host.HealthUp {
+			t.Fatalf("%s: %s (%s)", st.Name, st.Health, st.LastError)
+		}
+	}
+	return n
+}
+
+// paymentsAt counts the card network's payments for a Strait reference.
+func (n *network) paymentsAt(t *testing.T, reference string) int {
+	t.Helper()
+	r, _ := http.NewRequest(http.MethodGet, n.sb.URL()+"/card/payments?merchant_reference="+url.QueryEscape(reference), nil)
+	r.Header.Set("Authorization", "Bearer "+sandbox.DefaultAPIKey)
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var list struct{ Data []json.RawMessage }
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Data)
+}
+
+// cardWorld is a world whose connectors are the real plugins.
+func cardWorld(t *testing.T, db *store.DB, n *network, callTimeout time.Duration) *world {
+	t.Helper()
+	w := newWorld(t, db)
+	usdOnly := []money.Currency{usd}
+	catalog := routing.NewMemCatalog(
+		routing.Connector{Name: "cardnet", Methods: []routing.Method{routing.Card}, Currencies: usdOnly,
+			Fees: []routing.Fee{{FixedMinor: 30, BasisPoints: 290}}, Enabled: true},
+		routing.Connector{Name: "cardnet_b", Methods: []routing.Method{routing.Card}, Currencies: usdOnly,
+			Fees: []routing.Fee{{FixedMinor: 40, BasisPoints: 300}}, Enabled: true},
+	)
+	routes, _ := routing.NewMemRules()
+	w.svc = cashier.New(cashier.Config{
+		Client: db.Client, Dialect: db.Dialect, Ledger: w.led,
+		Risk:   risk.NewEngine(w.rules, risk.NewMemCounters(nil), nil),
+		Router: routing.NewRouter(catalog, routing.NewMemHealth(), routes), Catalog: catalog,
+		Connectors: n.m, Now: w.clock.Now, CallTimeout: callTimeout,
+		Backoff: []time.Duration{time.Minute, 5 * time.Minute},
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	return w
+}
+
+// deliver hands the host's channel events to the payment core, as the inbox
+// will, until the one about reference from connector has been applied.
+// Both acquirers receive every card webhook (they share the sandbox), so the
+// other one's copy names no attempt of its own: ENOTFOUND, skipped here.
+func (w *world) deliver(n *network, connector, reference string) connectors.Event {
+	w.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-n.m.Events():
+			err := w.svc.HandleEvent(w.sys, ev)
+			if err != nil && payments.ErrorCode(err) != payments.ENOTFOUND {
+				w.t.Fatalf("HandleEvent(%s): %v", ev.ID, err)
+			}
+			if ev.Connector == connector && ev.Reference == reference {
+				if err != nil {
+					w.t.Fatalf("HandleEvent(%s): %v", ev.ID, err)
+				}
+				return ev
+			}
+		case <-timeout:
+			w.t.Fatalf("no channel event for %s within 10 s", reference)
+			return connectors.Event{}
+		}
+	}
+}
+
+func TestCardnetOutcomes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts plugin processes")
+	}
+	n := startNetwork(t, 10*time.Second)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := cardWorld(t, db, n, 5*time.Second)
+
+		t.Run("approved sale", func(t *testing.T) {
+			p := w.confirm(w.pay(1_050, ""), approveCard, "")
+			as := w.attempts(p)
+			if p.Status != payment.StatusSUCCEEDED || p.Connector != "cardnet" || n.paymentsAt(t, as[0].ID) != 1 {
+				t.Fatalf("payment %s via %s", p.Status, p.Connector)
+			}
+		})
+
+		t.Run("soft decline cascades once to the second acquirer", func(t *testing.T) {
+			p := w.confirm(w.pay(1_050, ""), softCard, "")
+			as := w.attempts(p)
+			if p.Status != payment.StatusREQUIRES_PAYMENT_METHOD || len(as) != 2 ||
+				as[0].Connector != "cardnet" || as[1].Connector != "cardnet_b" || as[1].DeclineCode != "insufficient_funds" {
+				t.Fatalf("payment %s, %d attempts", p.Status, len(as))
+			}
+			for _, a := range as {
+				if got := n.paymentsAt(t, a.ID); got != 1 {
+					t.Fatalf("attempt %s: %d payments at the network", a.ID, got)
+				}
+			}
+		})
+
+		t.Run("hard decline never cascades", func(t *testing.T) {
+			p := w.confirm(w.pay(1_050, ""), hardCard, "")
+			if as := w.attempts(p); len(as) != 1 || p.FailureCode != "do_not_honor" {
+				t.Fatalf("%d attempts, failure %q", len(as), p.FailureCode)
+			}
+		})
+
+		t.Run("pre-auth, partial capture, partial refunds", func(t *testing.T) {
+			p := w.confirm(w.pay(10_000, payment.CaptureMethodMANUAL), approveCard, "")
+			p, err := w.svc.Capture(w.ctx, p.ID, ptr(7_500))
+			if err != nil || p.AmountCaptured != 7_500 {
+				t.Fatalf("capture: %v %v", p, err)
+			}
+			for i, amt := range []int64{2_500, 5_000} {
+				if r, err := w.svc.Refund(w.ctx, p.ID, ptr(amt), "", fmt.Sprint("r", i)); err != nil || r.Status != "SUCCEEDED" {
+					t.Fatalf("refund %d: %v %v", i, r, err)
+				}
+			}
+			if _, err := w.svc.Refund(w.ctx, p.ID, ptr(1), "", "r9"); err == nil {
+				t.Fatal("refunded more than captured")
+			}
+			w.balanced()
+		})
+
+		t.Run("3-D Secure challenge completed on the sandbox page", func(t *testing.T) {
+			p := w.confirm(w.pay(2_000, ""), actionCard, "")
+			na := cashier.NextActionOf(p)
+			if p.Status != payment.StatusREQUIRES_ACTION || na == nil || na.Type != "THREE_DS_CHALLENGE" || na.URL == nil {
+				t.Fatalf("payment %s, next action %+v", p.Status, na)
+			}
+			resp, err := http.PostForm(*na.URL, url.Values{"action": {"approve"}})
+			if err != nil || resp.StatusCode >= 400 {
+				t.Fatalf("challenge page: %v %v", resp, err)
+			}
+			resp.Body.Close()
+			ev := w.deliver(n, "cardnet", w.attempts(p)[0].ID)
+			p, _ = w.svc.Payment(w.ctx, p.ID)
+			if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 2_000 || cashier.NextActionOf(p) != nil {
+				t.Fatalf("after the challenge: %s", p.Status)
+			}
+			// The same event again changes nothing.
+			if err := w.svc.HandleEvent(w.sys, ev); err != nil {
+				t.Fatal(err)
+			}
+			if evs := w.events(p); strings.Join(evs, ",") != "payment.requires_action,payment.succeeded" {
+				t.Fatalf("events %v", evs)
+			}
+			w.balanced()
+		})
+	})
+}
+
+// The timeout card answers after the deadline: the attempt is unknown, the
+// payment processing; the janitor resolves it through QueryPayment, and the
+// network holds exactly one payment for it.
+func TestTimeoutIsUnknownThenResolvedByTheJanitor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts plugin processes")
+	}
+	n := startNetwork(t, 10*time.Second)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := cardWorld(t, db, n, time.Second)
+		p := w.confirm(w.pay(4_200, ""), unknownCard, "")
+		as := w.attempts(p)
+		if p.Status != payment.StatusPROCESSING || len(as) != 1 || as[0].Status != paymentattempt.StatusUNKNOWN {
+			t.Fatalf("payment %s, attempt %s", p.Status, as[0].Status)
+		}
+		resolve(t, w, p, as[0])
+		if got := n.paymentsAt(t, as[0].ID); got != 1 {
+			t.Fatalf("%d payments at the network, want 1", got)
+		}
+	})
+}
+
+// Killing the plugin mid-authorize is an unknown outcome too; once the host
+// has restarted it, the janitor resolves the attempt without charging again.
+func TestPluginKilledMidAuthorizeIsResolvedWithoutDoubleCharge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts plugin processes")
+	}
+	n := startNetwork(t, 10*time.Second)
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := cardWorld(t, db, n, 5*time.Second)
+		before, _ := n.m.Status("cardnet")
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			syscall.Kill(before.PID, syscall.SIGKILL)
+		}()
+		p := w.confirm(w.pay(4_200, ""), unknownCard, "")
+		as := w.attempts(p)
+		if p.Status != payment.StatusPROCESSING || len(as) != 1 || as[0].Status != paymentattempt.StatusUNKNOWN {
+			t.Fatalf("payment %s, %d attempts (%s)", p.Status, len(as), as[0].Status)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			st, _ := n.m.Status("cardnet")
+			if st.Health == host.HealthUp && st.PID != before.PID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cardnet not restarted: %+v", st)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		resolve(t, w, p, as[0])
+		if got := n.paymentsAt(t, as[0].ID); got != 1 {
+			t.Fatalf("%d payments at the network, want 1", got)
+		}
+	})
+}
+
+// resolve runs the janitor until the unknown attempt is resolved, and
+// checks the payment succeeded and posted once.
+func resolve(t *testing.T, w *world, p *ent.Payment, a *ent.PaymentAttempt) {
+	t.Helper()
+	// Not due yet: the janitor leaves it alone.
+	if n, err := w.svc.Sweep(w.sys); err != nil || n != 0 {
+		t.Fatalf("early sweep checked %d: %v", n, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w.clock.Add(2 * time.Minute)
+		if _, err := w.svc.Sweep(w.sys); err != nil {
+			t.Fatal(err)
+		}
+		p, _ = w.svc.Payment(w.ctx, p.ID)
+		if p.Status != payment.StatusPROCESSING {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still processing after sweeps")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 4_200 {
+		t.Fatalf("resolved to %s (%d captured)", p.Status, p.AmountCaptured)
+	}
+	att, _ := w.db.Client.PaymentAttempt.Get(w.sys, a.ID)
+	if att.Status != paymentattempt.StatusCAPTURED || att.CheckCount < 1 || att.ConnectorReference == "" {
+		t.Fatalf("attempt %s, %d checks", att.Status, att.CheckCount)
+	}
+	if got := w.balance(ledger.ChannelAccount("cardnet", usd)); got != -4_200 {
+		t.Fatalf("channel receivable %d", got)
+	}
+	w.balanced()
+}

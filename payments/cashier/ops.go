@@ -1,0 +1,238 @@
+package cashier
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// The merchant's operations on a payment. Each loads the payment through the
+// caller's view (another merchant's payment is ENOTFOUND), checks the state
+// machine, calls the connector with no transaction open, and records in one
+// transaction. Captures and voids are keyed at the channel by the payment (a
+// payment is captured or voided once), so repeating one after an unknown
+// outcome is a replay, never a second capture.
+
+// Capture captures amount (all of the authorization when nil) of a payment
+// in requires_capture; a partial capture releases the rest. Returns EINVALID
+// (field "amount") for an amount that is not positive or above the
+// authorized amount, ECONFLICT when the payment is not awaiting capture or
+// its authorization window has closed, or the channel refuses, and
+// EUNAVAILABLE when the channel's answer is unknown (repeat the request).
+// Capturing again an already captured payment with the same amount returns
+// it unchanged.
+func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*ent.Payment, error) {
+	p, err := s.Payment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	amount, err := minorIn(p, in)
+	if err != nil {
+		return nil, err
+	}
+	want := p.AmountCapturable
+	if amount != nil {
+		want = *amount
+	}
+	if stateOf(p.Status) == Succeeded && p.AmountCaptured > 0 && (amount == nil || *amount == p.AmountCaptured) {
+		return p, nil // a repeated capture
+	}
+	if _, err := Next(stateOf(p.Status), Capture); err != nil || stateOf(p.Status) != RequiresCapture {
+		return nil, payments.Errorf(payments.ECONFLICT, "a payment that is %s cannot be captured", stateOf(p.Status))
+	}
+	switch {
+	case want <= 0:
+		return nil, payments.FieldErrorf("amount", "amount must be positive")
+	case want > p.AmountCapturable:
+		return nil, payments.FieldErrorf("amount", "amount %d is above the authorized %d", want, p.AmountCapturable)
+	case p.CaptureBefore != nil && !s.now().Before(*p.CaptureBefore):
+		return nil, payments.Errorf(payments.ECONFLICT, "the authorization expired at %s", p.CaptureBefore.Format("2006-01-02T15:04:05Z"))
+	}
+	att, err := s.liveAttempt(ctx, p, paymentattempt.StatusAUTHORIZED)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.connector(att.Connector)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
+	resp, err := c.Capture(cctx, connectors.CaptureRequest{IdempotencyKey: "capture:" + p.ID, Reference: att.ID,
+		PaymentID: att.ConnectorReference, Amount: connectors.Money{Minor: want, Currency: p.Currency}})
+	cancel()
+	if err := operationError("capture", resp.Result, err); err != nil {
+		return nil, err
+	}
+	move, err := s.prepareCapture(ctx, p.MerchantID, att.Connector, want, p.Currency)
+	if err != nil {
+		return nil, err
+	}
+	sys := viewer.SystemContext(ctx)
+	err = s.tx(sys, func(tx *ent.Tx) error {
+		cur, err := s.lockPayment(sys, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		if stateOf(cur.Status) == Succeeded && cur.AmountCaptured == want {
+			return nil // a concurrent capture of the same amount recorded it
+		}
+		to, err := Next(stateOf(cur.Status), Capture)
+		if err != nil {
+			return err
+		}
+		if err := s.postCapture(sys, tx, cur, move); err != nil {
+			return err
+		}
+		if _, err := tx.PaymentAttempt.UpdateOneID(att.ID).SetStatus(paymentattempt.StatusCAPTURED).
+			SetResolvedAt(s.now()).Save(sys); err != nil {
+			return err
+		}
+		cur, err = tx.Payment.UpdateOne(cur).SetStatus(entState(to)).SetAmountCaptured(want).
+			SetAmountCapturable(0).SetFeeAmount(move.fee).Save(sys)
+		if err != nil {
+			return err
+		}
+		return s.emit(sys, tx, cur, paymentEventTypes[to], map[string]any{"attempt_id": att.ID, "connector": att.Connector})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("capture %s: %w", p.ID, err)
+	}
+	return s.Payment(ctx, p.ID)
+}
+
+// Cancel cancels a payment that has not been captured: one awaiting a payment
+// method or the buyer's action is canceled here; an authorization is voided
+// at the channel first. Canceling a canceled payment returns it unchanged.
+// Returns ECONFLICT for a payment that is processing, succeeded or failed,
+// or when the channel refuses the void, and EUNAVAILABLE when its answer is
+// unknown (repeat the request).
+func (s *Service) Cancel(ctx context.Context, id string) (*ent.Payment, error) {
+	p, err := s.Payment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	from := stateOf(p.Status)
+	if from == Canceled {
+		return p, nil
+	}
+	if _, err := Next(from, Cancel); err != nil {
+		return nil, err
+	}
+	var att *ent.PaymentAttempt
+	outcome := OutcomeVoid
+	switch from {
+	case RequiresCapture:
+		if att, err = s.liveAttempt(ctx, p, paymentattempt.StatusAUTHORIZED); err != nil {
+			return nil, err
+		}
+		c, err := s.connector(att.Connector)
+		if err != nil {
+			return nil, err
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
+		resp, err := c.Void(cctx, connectors.VoidRequest{IdempotencyKey: "void:" + p.ID, Reference: att.ID, PaymentID: att.ConnectorReference})
+		cancel()
+		if err := operationError("void", resp.Result, err); err != nil {
+			return nil, err
+		}
+	case RequiresAction:
+		// The buyer never finished: the attempt expires. A late approval of
+		// it is logged as a disagreement for an operator to refund.
+		if att, err = s.liveAttempt(ctx, p, paymentattempt.StatusACTION_REQUIRED); err != nil {
+			return nil, err
+		}
+		outcome = OutcomeExpire
+	}
+	sys := viewer.SystemContext(ctx)
+	err = s.tx(sys, func(tx *ent.Tx) error {
+		cur, err := s.lockPayment(sys, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		if stateOf(cur.Status) == Canceled {
+			return nil
+		}
+		to, err := Next(stateOf(cur.Status), Cancel)
+		if err != nil {
+			return err
+		}
+		data := map[string]any{}
+		if att != nil {
+			a, err := tx.PaymentAttempt.Get(sys, att.ID)
+			if err != nil {
+				return err
+			}
+			ato, err := NextAttempt(attemptStateOf(a.Status), outcome)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.PaymentAttempt.UpdateOne(a).SetStatus(entAttemptState(ato)).SetResolvedAt(s.now()).
+				ClearNextCheckAt().Save(sys); err != nil {
+				return err
+			}
+			data["attempt_id"] = a.ID
+		}
+		cur, err = tx.Payment.UpdateOne(cur).SetStatus(entState(to)).SetAmountCapturable(0).
+			SetCanceledAt(s.now()).ClearNextAction().Save(sys)
+		if err != nil {
+			return err
+		}
+		return s.emit(sys, tx, cur, paymentEventTypes[to], data)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel %s: %w", p.ID, err)
+	}
+	return s.Payment(ctx, p.ID)
+}
+
+// minorIn reads an optional amount given for an operation on p: it must be
+// in p's currency. Returns EINVALID naming "amount".
+func minorIn(p *ent.Payment, a *money.Amount) (*int64, error) {
+	if a == nil {
+		return nil, nil
+	}
+	if a.Currency.Code() != p.Currency {
+		return nil, payments.FieldErrorf("amount", "the payment is in %s, not %s", p.Currency, a.Currency.Code())
+	}
+	if a.Minor > MaxAmountMinor {
+		return nil, payments.FieldErrorf("amount", "amount is above the limit of %d minor units", int64(MaxAmountMinor))
+	}
+	return &a.Minor, nil
+}
+
+// liveAttempt returns the payment's newest attempt in status.
+func (s *Service) liveAttempt(ctx context.Context, p *ent.Payment, status paymentattempt.Status) (*ent.PaymentAttempt, error) {
+	a, err := s.cfg.Client.PaymentAttempt.Query().
+		Where(paymentattempt.PaymentID(p.ID), paymentattempt.StatusEQ(status)).
+		Order(ent.Desc(paymentattempt.FieldID)).First(viewer.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, payments.Errorf(payments.ECONFLICT, "payment %s has no %s attempt", p.ID, status)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attempt of %s: %w", p.ID, err)
+	}
+	return a, nil
+}
+
+// operationError turns the answer to a capture, void or refund into the
+// caller's error: nil when approved, ECONFLICT when the channel refused,
+// EUNAVAILABLE when the request did not get through or its outcome is
+// unknown (repeating it is safe: the channel key is the same).
+func operationError(op string, r connectors.Result, err error) error {
+	if err == nil && r.Outcome == connectors.OutcomeApproved {
+		return nil
+	}
+	switch {
+	case err == nil && r.Outcome == connectors.OutcomeDeclined:
+		return payments.Errorf(payments.ECONFLICT, "the channel refused the %s: %s %s", op, r.Code, r.Message)
+	case err != nil && (connectors.ErrorCode(err) == connectors.EINVALID || connectors.ErrorCode(err) == connectors.EUNSUPPORTED):
+		return payments.Errorf(payments.ECONFLICT, "the channel refused the %s: %s", op, connectors.ErrorCode(err))
+	}
+	return payments.Errorf(payments.EUNAVAILABLE, "the %s's outcome is not known yet; repeat the request", op)
+}

@@ -1,0 +1,146 @@
+package cashier
+
+import (
+	"strings"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/payments/routing"
+)
+
+// The stored enums are upper case; the state machines speak lower case. The
+// one exception is the attempt's FAILED, which is the machine's errored.
+
+func stateOf(p payment.Status) State { return State(strings.ToLower(string(p))) }
+
+func entState(s State) payment.Status { return payment.Status(strings.ToUpper(string(s))) }
+
+func attemptStateOf(s paymentattempt.Status) AttemptState {
+	if s == paymentattempt.StatusFAILED {
+		return AttemptErrored
+	}
+	return AttemptState(strings.ToLower(string(s)))
+}
+
+func entAttemptState(s AttemptState) paymentattempt.Status {
+	if s == AttemptErrored {
+		return paymentattempt.StatusFAILED
+	}
+	return paymentattempt.Status(strings.ToUpper(string(s)))
+}
+
+// result is one answer about an attempt, from whichever source: the
+// connector's reply to Authorize, QueryPayment on the janitor's behalf, or an
+// asynchronous channel event. Every source becomes a result, and every result
+// takes the same record path.
+type result struct {
+	// outcome is the attempt machine's input; "" means "still in flight"
+	// (the channel answered pending, or the janitor learned nothing new):
+	// the attempt keeps its state and is checked again later.
+	outcome     Outcome
+	declineType connectors.DeclineType
+	retryable   bool
+	code        string
+	message     string
+	channelID   string
+	action      *connectors.NextAction
+	// eventID is "connector:event id" for results from channel events, so
+	// a redelivered event is recognized.
+	eventID string
+	// check is set by the janitor: the attempt's check count moves on.
+	check bool
+}
+
+// resultOf maps a connector's normalized Result to the attempt machine.
+// capture says whether the attempt was a sale: an approval then means the
+// money is captured.
+func resultOf(r connectors.Result, capture bool) result {
+	out := result{declineType: r.DeclineType, retryable: r.Retryable, code: r.Code, message: r.Message}
+	switch r.Outcome {
+	case connectors.OutcomeApproved:
+		out.outcome = OutcomeApproved
+		if capture {
+			out.outcome = OutcomeCaptured
+		}
+	case connectors.OutcomePending:
+		out.outcome = ""
+	case connectors.OutcomeActionRequired:
+		out.outcome = OutcomeActionRequired
+	case connectors.OutcomeDeclined:
+		out.outcome = OutcomeDeclined
+	case connectors.OutcomeError:
+		out.outcome = OutcomeError
+	default:
+		out.outcome = OutcomeUnknown
+	}
+	return out
+}
+
+// authorizeResult reads Authorize's answer. An error without a business
+// answer keeps the outcome the host or connector reported with it: an error
+// outcome when the channel certainly was not reached, unknown otherwise.
+func authorizeResult(resp connectors.AuthorizeResponse, err error, capture bool) result {
+	r := resultOf(resp.Result, capture)
+	if err != nil {
+		r.message = err.Error()
+		if resp.Result.Outcome != connectors.OutcomeError {
+			r.outcome = OutcomeUnknown
+		}
+		switch connectors.ErrorCode(err) {
+		case connectors.EUNAVAILABLE:
+			r.outcome, r.retryable = OutcomeError, true
+		case connectors.EINVALID, connectors.EUNSUPPORTED:
+			r.outcome, r.retryable = OutcomeError, false
+		}
+		if r.code == "" {
+			r.code = string(connectors.ErrorCode(err))
+		}
+	}
+	r.channelID, r.action = resp.PaymentID, resp.NextAction
+	return r
+}
+
+// failure is the cascade policy's view of a result.
+func (r result) failure() routing.Failure {
+	f := routing.Failure{Code: r.code}
+	switch {
+	case r.outcome == OutcomeDeclined && r.declineType == connectors.DeclineSoft:
+		f.Outcome = routing.SoftDecline
+	case r.outcome == OutcomeDeclined:
+		f.Outcome = routing.HardDecline
+	case r.outcome == OutcomeError && r.retryable:
+		f.Outcome = routing.RetryableError
+	case r.outcome == OutcomeError:
+		// The channel refused the request itself (invalid, unsupported):
+		// another connector would be sent the same request.
+		f.Outcome = routing.HardDecline
+	default:
+		f.Outcome = routing.Unknown
+	}
+	return f
+}
+
+// nextActionData is the stored (and outbox) form of a next action.
+func nextActionData(a *connectors.NextAction) map[string]any {
+	if a == nil {
+		return nil
+	}
+	m := map[string]any{"type": string(a.Type)}
+	if a.URL != "" {
+		m["url"] = a.URL
+	}
+	if a.QRData != "" {
+		m["qr_data"] = a.QRData
+	}
+	if !a.ExpiresAt.IsZero() {
+		m["expires_at"] = a.ExpiresAt.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+	}
+	if t := a.Transfer; t != nil {
+		m["instructions"] = map[string]any{
+			"bank_name": t.BankName, "account_name": t.AccountName, "account_number": t.AccountNumber,
+			"bank_code": t.BankCode, "reference": t.Reference, "amount": t.Amount.Minor, "currency": t.Amount.Currency,
+		}
+	}
+	return m
+}

@@ -1,0 +1,366 @@
+package cashier
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/merchant"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/schema/pulid"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// PaymentInput creates a payment (the merchant's side of a checkout, or a
+// charge on an agreement).
+type PaymentInput struct {
+	// MerchantID is required for operators and the system; merchant
+	// principals always create payments of their own merchant.
+	MerchantID        string
+	Amount            money.Amount
+	CaptureMethod     payment.CaptureMethod // AUTOMATIC when empty
+	CustomerID        string
+	CheckoutSessionID string
+	AgreementID       string
+	MerchantReference string
+	Description       string
+	Metadata          map[string]string
+	// idempotencyKey is set for charges without a cashier, whose retries must
+	// find the first payment.
+	idempotencyKey string
+}
+
+// MaxAmountMinor bounds a single payment in minor units: 10^15 is a
+// quadrillion yen or ten trillion dollars, far above any real payment yet
+// well inside int64 (and above 2^31, which IDR payments need).
+const MaxAmountMinor = 1_000_000_000_000_000
+
+// validateAmount checks an amount given by a caller. Returns EINVALID naming
+// field.
+func validateAmount(field string, a money.Amount) error {
+	switch {
+	case a.Currency.IsZero():
+		return payments.FieldErrorf(field, "currency is required")
+	case a.Minor <= 0:
+		return payments.FieldErrorf(field, "amount must be positive")
+	case a.Minor > MaxAmountMinor:
+		return payments.FieldErrorf(field, "amount is above the limit of %d minor units", int64(MaxAmountMinor))
+	}
+	return nil
+}
+
+// CreatePayment records a payment in requires_payment_method. Returns
+// EINVALID for a bad amount or currency.
+func (s *Service) CreatePayment(ctx context.Context, in PaymentInput) (*ent.Payment, error) {
+	if err := validateAmount("amount", in.Amount); err != nil {
+		return nil, err
+	}
+	mid := in.MerchantID
+	if v, ok := viewer.FromContext(ctx); ok && !v.IsPrivileged() {
+		mid = v.MerchantID
+	}
+	if mid == "" {
+		return nil, payments.FieldErrorf("merchantID", "merchant is required")
+	}
+	cm := in.CaptureMethod
+	if cm == "" {
+		cm = payment.CaptureMethodAUTOMATIC
+	}
+	c := s.cfg.Client.Payment.Create().SetMerchantID(mid).
+		SetAmount(in.Amount.Minor).SetCurrency(in.Amount.Currency.Code()).SetCaptureMethod(cm).
+		SetMerchantReference(in.MerchantReference).SetDescription(in.Description)
+	if in.CustomerID != "" {
+		c.SetCustomerID(in.CustomerID)
+	}
+	if in.CheckoutSessionID != "" {
+		c.SetCheckoutSessionID(in.CheckoutSessionID)
+	}
+	if in.AgreementID != "" {
+		c.SetAgreementID(in.AgreementID)
+	}
+	if in.Metadata != nil {
+		c.SetMetadata(in.Metadata)
+	}
+	if in.idempotencyKey != "" {
+		c.SetIdempotencyKey(in.idempotencyKey)
+	}
+	p, err := c.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create payment: %w", err)
+	}
+	return p, nil
+}
+
+// PaymentMethod is how the buyer pays, and what risk and routing may know
+// about them. Card holds the card in memory only, for the one connector call
+// (from the vault); it is never stored or logged.
+type PaymentMethod struct {
+	Type routing.Method
+	// Kind is the connector's method name when it differs from Type
+	// ("wallet_qr", "wallet_redirect"); Type's name when empty.
+	Kind            string
+	Card            *connectors.Card
+	CardFingerprint string
+	BIN             string
+	Scheme          string
+	CardCountry     string
+	AgreementID     string // the channel's agreement id, for direct debits
+	// Connector fixes the connector (an agreement lives at one); routing
+	// then neither chooses nor cascades.
+	Connector string
+
+	Email          string
+	IP             string
+	IPCountry      string
+	BillingCountry string
+	// Country is the buyer's country for routing (the card's, the billing
+	// or the IP's country, whichever the caller trusts most).
+	Country   string
+	ReturnURL string
+}
+
+func (pm PaymentMethod) validate() error {
+	switch {
+	case pm.Type == "":
+		return payments.FieldErrorf("paymentMethod.type", "payment method type is required")
+	case pm.Type == routing.Card && pm.Card == nil:
+		return payments.FieldErrorf("paymentMethod.card", "a card payment needs a card")
+	}
+	return nil
+}
+
+// ConfirmPayment runs the pipeline for a payment in requires_payment_method:
+// risk, routing, the attempt, the connector call, and the record, cascading
+// once after a soft decline or a retryable error. It returns the payment as
+// recorded: succeeded, requires_capture, requires_action, processing (pending
+// at the channel, or unknown until the janitor knows), or back in
+// requires_payment_method after a decline, with failure_code set.
+//
+// key seeds the channel idempotency keys of the attempts: confirming again
+// with the same key never makes a new attempt. Returns ENOTFOUND for a
+// payment that is not the viewer's, ECONFLICT when the payment cannot be
+// confirmed in its state, EINVALID for a bad payment method or when no
+// connector takes the payment, EUNAVAILABLE when risk or every eligible
+// connector is unavailable.
+func (s *Service) ConfirmPayment(ctx context.Context, id string, pm PaymentMethod, key string) (*ent.Payment, error) {
+	if err := pm.validate(); err != nil {
+		return nil, err
+	}
+	p, err := s.Payment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Next(stateOf(p.Status), Confirm); err != nil {
+		return nil, err
+	}
+	return s.run(ctx, p, pm, key)
+}
+
+// run is the pipeline after validation.
+func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
+	sys := viewer.SystemContext(ctx)
+	amt, err := amountOf(p.Amount, p.Currency)
+	if err != nil {
+		return nil, err
+	}
+	// A replayed key finds its attempt: the pipeline ran already.
+	if key != "" {
+		if done, err := s.cfg.Client.PaymentAttempt.Query().
+			Where(paymentattempt.ChannelIdempotencyKey(channelKey(p, key, 1))).Exist(sys); err != nil {
+			return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
+		} else if done {
+			return s.Payment(sys, p.ID)
+		}
+	}
+	tier, err := s.cfg.Client.Merchant.Query().Where(merchant.ID(p.MerchantID)).Only(sys)
+	if err != nil {
+		return nil, fmt.Errorf("confirm %s: merchant: %w", p.ID, err)
+	}
+	decision, err := s.cfg.Risk.Evaluate(sys, risk.Payment{
+		ID: p.ID, MerchantID: p.MerchantID, Tier: strings.ToLower(string(tier.RiskTier)), Amount: amt,
+		CardFingerprint: pm.CardFingerprint, BIN: pm.BIN, CardCountry: pm.CardCountry, CustomerID: p.CustomerID,
+		Email: pm.Email, IP: pm.IP, IPCountry: pm.IPCountry, BillingCountry: pm.BillingCountry,
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "risk unavailable", "payment", p.ID, "err", err)
+		return nil, payments.Errorf(payments.EUNAVAILABLE, "risk checks are unavailable; try again")
+	}
+	if decision.Action == risk.Deny || decision.Action == risk.Review {
+		// Review has no operator queue yet: it refuses like a deny, with
+		// its own code, so the buyer may try another way.
+		att, err := s.begin(ctx, p, routing.Decision{PaymentID: p.ID, Attempted: []string{}}, decision, pm, key, 1)
+		if err != nil {
+			return nil, err
+		}
+		code := "risk_" + string(decision.Action)
+		out, _, err := s.record(sys, att.ID, result{outcome: OutcomeDeclined, declineType: connectors.DeclineHard,
+			code: code, message: "refused by risk rules"}, nil)
+		return out, err
+	}
+	route := routing.Decision{PaymentID: p.ID, Chosen: pm.Connector, Attempted: []string{pm.Connector},
+		Candidates: []routing.Candidate{{Connector: pm.Connector, Eligible: true, Reason: "fixed by the agreement"}}}
+	if pm.Connector == "" {
+		if route, err = s.cfg.Router.Route(sys, routing.Request{
+			PaymentID: p.ID, MerchantID: p.MerchantID, Method: pm.Type, Scheme: pm.Scheme, Amount: amt, Country: pm.Country,
+		}); err != nil {
+			return nil, err
+		}
+	}
+	att, err := s.begin(ctx, p, route, decision, pm, key, 1)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		res := s.authorize(ctx, att, pm, decision)
+		out, next, err := s.record(sys, att.ID, res, &route)
+		if err != nil || next == nil {
+			return out, err
+		}
+		att, route = next.attempt, next.route
+	}
+}
+
+// cascade carries what a cascade needs to call the next connector.
+type cascade struct {
+	attempt *ent.PaymentAttempt
+	route   routing.Decision
+}
+
+// channelKey derives the channel idempotency key of attempt n of a payment:
+// from the caller's key when there is one, so that a retried request sends
+// the channel the very same key, and from a fresh id otherwise.
+func channelKey(p *ent.Payment, seed string, n int) string {
+	if seed == "" {
+		return pulid.New("ck")
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d", p.MerchantID, p.ID, seed, n)))
+	return "ck_" + hex.EncodeToString(sum[:20])
+}
+
+// begin is step 5: in one transaction, the payment moves to processing and
+// the attempt is written, before the connector is called. The attempt's
+// next_check_at lies past the call's deadline: if this process dies
+// mid-call, the janitor finds the attempt and asks the channel.
+func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decision, decision risk.Decision,
+	pm PaymentMethod, seed string, n int) (*ent.PaymentAttempt, error) {
+	sys := viewer.SystemContext(ctx)
+	var att *ent.PaymentAttempt
+	err := s.tx(sys, func(tx *ent.Tx) error {
+		cur, err := s.lockPayment(sys, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		to, err := Next(stateOf(cur.Status), Confirm)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Payment.UpdateOne(cur).SetStatus(entState(to)).SetConnector(route.Chosen).
+			SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
+			Save(sys)
+		if err != nil {
+			return fmt.Errorf("payment %s: %w", p.ID, err)
+		}
+		dd, err := jsonMap(decision)
+		if err != nil {
+			return err
+		}
+		att, err = s.createAttempt(sys, tx, cur, route, dd, seed, n)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
+	}
+	return att, nil
+}
+
+// createAttempt writes attempt n of a payment, pending, with the routing
+// and risk decisions that led to it.
+func (s *Service) createAttempt(ctx context.Context, tx *ent.Tx, p *ent.Payment, route routing.Decision,
+	riskDecision map[string]any, seed string, n int) (*ent.PaymentAttempt, error) {
+	rd, err := jsonMap(route)
+	if err != nil {
+		return nil, err
+	}
+	att, err := tx.PaymentAttempt.Create().
+		SetMerchantID(p.MerchantID).SetPaymentID(p.ID).SetConnector(route.Chosen).
+		SetAmount(p.Amount).SetCurrency(p.Currency).
+		SetStatus(paymentattempt.StatusPENDING).
+		SetChannelIdempotencyKey(channelKey(p, seed, n)).
+		SetCapture(p.CaptureMethod == payment.CaptureMethodAUTOMATIC).
+		SetRoutingDecision(rd).SetRiskDecision(riskDecision).
+		SetNextCheckAt(s.now().Add(s.cfg.CallTimeout + inFlightGrace)).
+		Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, payments.Errorf(payments.ECONFLICT, "payment %s was already confirmed with this idempotency key", p.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attempt of %s: %w", p.ID, err)
+	}
+	return att, nil
+}
+
+// authorize is step 6: the connector call, with no transaction open and a
+// deadline. A risk challenge asks the channel for 3-D Secure through the
+// request's metadata.
+func (s *Service) authorize(ctx context.Context, att *ent.PaymentAttempt, pm PaymentMethod, decision risk.Decision) result {
+	c, err := s.connector(att.Connector)
+	if err != nil {
+		return result{outcome: OutcomeError, retryable: true, code: "connector_unavailable", message: err.Error()}
+	}
+	kind := pm.Kind
+	if kind == "" {
+		kind = string(pm.Type)
+	}
+	req := connectors.AuthorizeRequest{
+		IdempotencyKey: att.ChannelIdempotencyKey, Reference: att.ID,
+		Amount:  connectors.Money{Minor: att.Amount, Currency: att.Currency},
+		Capture: att.Capture, PaymentMethod: kind, Card: pm.Card, ReturnURL: pm.ReturnURL,
+		AgreementID: pm.AgreementID,
+	}
+	if pm.Email != "" || pm.IP != "" || pm.Country != "" {
+		req.Customer = &connectors.Customer{Email: pm.Email, IP: pm.IP, Country: pm.Country}
+	}
+	if decision.Action == risk.Challenge {
+		req.Metadata = map[string]string{"three_ds": "required"}
+	}
+	// The call outlives a caller who hangs up: its answer must be recorded.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
+	defer cancel()
+	resp, err := c.Authorize(cctx, req)
+	if errors.Is(cctx.Err(), context.DeadlineExceeded) && err != nil {
+		return result{outcome: OutcomeUnknown, code: "timeout", message: "the connector did not answer in time", channelID: resp.PaymentID}
+	}
+	return authorizeResult(resp, err, att.Capture)
+}
+
+func jsonMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+func amountOf(minor int64, currency string) (money.Amount, error) {
+	c, err := money.ParseCurrency(currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", currency, err)
+	}
+	return money.Amount{Minor: minor, Currency: c}, nil
+}
+
+// nextCheck is when an attempt checked n times is next due.
+func (s *Service) nextCheck(n int) time.Time { return s.now().Add(s.backoff(n)) }

@@ -1,0 +1,249 @@
+package cashier
+
+import (
+	"context"
+	"fmt"
+
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// Refund returns amount (all that is left when nil) of a captured payment to
+// the buyer. It sets the money aside first: in one transaction, with the
+// payment locked, it checks the amount against what is still refundable
+// (captured, less succeeded and pending refunds), writes the refund pending,
+// and posts its ledger entry; only then is the channel asked. So two
+// concurrent refunds can never add up to more than was captured, and a
+// refund the merchant's balance cannot cover is refused before the channel
+// moves money. A refusal from the channel reverses the entry.
+//
+// key is the merchant's idempotency key: a refund request repeated with the
+// same key returns the first refund; with another amount it is ECONFLICT.
+// Returns EINVALID (field "amount") for an amount that is not positive or
+// above the refundable amount, ECONFLICT for a payment that is not
+// succeeded, or when the merchant's pending balance cannot cover it.
+func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount, reason, key string) (*ent.Refund, error) {
+	if key == "" {
+		return nil, payments.FieldErrorf("idempotencyKey", "an idempotency key is required")
+	}
+	if len(key) > 128 {
+		return nil, payments.FieldErrorf("idempotencyKey", "an idempotency key is at most 128 characters")
+	}
+	if len(reason) > 200 {
+		return nil, payments.FieldErrorf("reason", "the reason is at most 200 characters")
+	}
+	p, err := s.Payment(ctx, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	amount, err := minorIn(p, in)
+	if err != nil {
+		return nil, err
+	}
+	sys := viewer.SystemContext(ctx)
+	if prior, err := s.cfg.Client.Refund.Query().Where(refund.PaymentID(p.ID), refund.IdempotencyKey(key)).Only(sys); err == nil {
+		if amount != nil && *amount != prior.Amount {
+			return nil, payments.Errorf(payments.ECONFLICT, "idempotency key %q was used for a refund of %d", key, prior.Amount)
+		}
+		return prior, nil
+	} else if !ent.IsNotFound(err) {
+		return nil, fmt.Errorf("refund of %s: %w", p.ID, err)
+	}
+	if stateOf(p.Status) != Succeeded || p.AmountCaptured == 0 {
+		return nil, payments.Errorf(payments.ECONFLICT, "a payment that is %s has nothing captured to refund", stateOf(p.Status))
+	}
+	if amount != nil && *amount <= 0 {
+		return nil, payments.FieldErrorf("amount", "amount must be positive")
+	}
+	att, err := s.liveAttempt(ctx, p, paymentattempt.StatusCAPTURED)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := amountOf(0, p.Currency)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Ledger.Prepare(sys, accountsOf(p.MerchantID, att.Connector, cur.Currency)); err != nil {
+		return nil, err
+	}
+
+	var r *ent.Refund
+	var entry ledger.Entry
+	err = s.tx(sys, func(tx *ent.Tx) error {
+		locked, err := s.lockPayment(sys, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		if prior, err := tx.Refund.Query().Where(refund.PaymentID(p.ID), refund.IdempotencyKey(key)).Only(sys); err == nil {
+			r = prior // a concurrent request with the same key won
+			return nil
+		}
+		before, err := s.refunded(sys, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		left := locked.AmountCaptured - before
+		want := left
+		if amount != nil {
+			want = *amount
+		}
+		if want <= 0 || want > left {
+			return payments.FieldErrorf("amount", "amount %d is above the refundable %d (captured %d, refunded or refunding %d)",
+				want, left, locked.AmountCaptured, before)
+		}
+		fee := refundFee(locked.FeeAmount, locked.AmountCaptured, before, want)
+		r, err = tx.Refund.Create().SetMerchantID(p.MerchantID).SetPaymentID(p.ID).
+			SetAmount(want).SetCurrency(p.Currency).SetReason(reason).SetIdempotencyKey(key).
+			SetFeeReversed(fee).Save(sys)
+		if err != nil {
+			return err
+		}
+		entry = refundEntry(p.MerchantID, att.Connector, money.Amount{Minor: want, Currency: cur.Currency}, fee, s.now())
+		entry.Source = ledger.Source{Type: ledger.SourceRefund, ID: r.ID}
+		if _, err := s.cfg.Ledger.PostTx(sys, tx, entry); err != nil {
+			return err
+		}
+		return s.emitRaw(sys, tx, p.MerchantID, "refund.created", r.ID, refundData(r))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("refund of %s: %w", p.ID, err)
+	}
+	if r.Status != refund.StatusPENDING {
+		return r, nil
+	}
+	c, err := s.connector(att.Connector)
+	if err != nil {
+		return r, nil // pending: the janitor sends it when the connector is back
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
+	resp, err := c.Refund(cctx, connectors.RefundRequest{IdempotencyKey: r.ID, Reference: r.ID,
+		PaymentID: att.ConnectorReference, Amount: connectors.Money{Minor: r.Amount, Currency: r.Currency}, Reason: reason})
+	cancel()
+	return s.recordRefund(sys, r.ID, refundResult(resp.Result, err), resp.ID, resp.Result.Code)
+}
+
+// refunded sums the payment's refunds that succeeded or may still succeed.
+func (s *Service) refunded(ctx context.Context, tx *ent.Tx, paymentID string) (int64, error) {
+	var sums []struct {
+		Sum *int64 `json:"sum"`
+	}
+	err := tx.Refund.Query().
+		Where(refund.PaymentID(paymentID), refund.StatusIn(refund.StatusPENDING, refund.StatusSUCCEEDED)).
+		Aggregate(func(sel *sql.Selector) string { return sql.As(sql.Sum(sel.C(refund.FieldAmount)), "sum") }).
+		Scan(ctx, &sums)
+	if err != nil {
+		return 0, fmt.Errorf("refunds of %s: %w", paymentID, err)
+	}
+	if len(sums) == 0 || sums[0].Sum == nil {
+		return 0, nil
+	}
+	return *sums[0].Sum, nil
+}
+
+// refundOutcome is what is known of a refund at the channel.
+type refundOutcome int
+
+const (
+	refundInFlight refundOutcome = iota // pending, unknown, or not sent: set aside, ask again
+	refundDone
+	refundRefused
+)
+
+func refundResult(r connectors.Result, err error) refundOutcome {
+	switch {
+	case err == nil && r.Outcome == connectors.OutcomeApproved:
+		return refundDone
+	case err == nil && r.Outcome == connectors.OutcomeDeclined:
+		return refundRefused
+	case err != nil && (connectors.ErrorCode(err) == connectors.EINVALID || connectors.ErrorCode(err) == connectors.EUNSUPPORTED):
+		return refundRefused
+	}
+	return refundInFlight
+}
+
+// recordRefund applies the channel's answer to a pending refund: success
+// counts it on the payment, a refusal reverses its ledger entry; in flight
+// leaves it pending. eventID deduplicates channel events.
+func (s *Service) recordRefund(ctx context.Context, id string, o refundOutcome, channelID, code string) (*ent.Refund, error) {
+	r, err := s.cfg.Client.Refund.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("refund %s: %w", id, err)
+	}
+	if o == refundInFlight || r.Status != refund.StatusPENDING {
+		return r, nil
+	}
+	var reversal ledger.Entry
+	if o == refundRefused {
+		orig, err := s.refundEntryOf(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		reversal = reversed(orig, s.now())
+		reversal.Source = ledger.Source{Type: SourceRefundReversal, ID: r.ID}
+		if err := s.cfg.Ledger.Prepare(ctx, reversal); err != nil {
+			return nil, err
+		}
+	}
+	err = s.tx(ctx, func(tx *ent.Tx) error {
+		p, err := s.lockPayment(ctx, tx, r.PaymentID)
+		if err != nil {
+			return err
+		}
+		cur, err := tx.Refund.Get(ctx, id)
+		if err != nil || cur.Status != refund.StatusPENDING {
+			return err
+		}
+		upd := tx.Refund.UpdateOne(cur)
+		if channelID != "" {
+			upd.SetConnectorReference(clip(channelID, 128))
+		}
+		typ := "refund.succeeded"
+		if o == refundDone {
+			upd.SetStatus(refund.StatusSUCCEEDED)
+			if _, err := tx.Payment.UpdateOne(p).AddAmountRefunded(cur.Amount).Save(ctx); err != nil {
+				return err
+			}
+		} else {
+			typ = "refund.failed"
+			upd.SetStatus(refund.StatusFAILED).SetFailureCode(clip(code, 64))
+			if _, err := s.cfg.Ledger.PostTx(ctx, tx, reversal); err != nil {
+				return err
+			}
+		}
+		if r, err = upd.Save(ctx); err != nil {
+			return err
+		}
+		return s.emitRaw(ctx, tx, r.MerchantID, typ, r.ID, refundData(r))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("refund %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// refundEntryOf rebuilds a refund's ledger entry from the refund and its
+// payment's capturing connector.
+func (s *Service) refundEntryOf(ctx context.Context, r *ent.Refund) (ledger.Entry, error) {
+	p, err := s.cfg.Client.Payment.Get(ctx, r.PaymentID)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	amt, err := amountOf(r.Amount, r.Currency)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	return refundEntry(r.MerchantID, p.Connector, amt, r.FeeReversed, s.now()), nil
+}
+
+func refundData(r *ent.Refund) map[string]any {
+	return map[string]any{"refund_id": r.ID, "payment_id": r.PaymentID, "status": string(r.Status),
+		"amount": r.Amount, "currency": r.Currency, "reason": r.Reason}
+}

@@ -1,0 +1,168 @@
+package cashier
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/routing"
+)
+
+// Connectors finds a running connector by its name in routing (the plugin
+// host's Manager, or fakes in tests).
+type Connectors interface {
+	Get(name string) (connectors.Connector, bool)
+}
+
+// Config holds a Service's dependencies and settings. Zero settings get the
+// defaults documented on each.
+type Config struct {
+	Client  *ent.Client
+	Dialect string // dialect.MySQL or dialect.SQLite: rows are locked FOR UPDATE on MySQL only
+	Ledger  *ledger.Ledger
+	Risk    *risk.Engine
+	Router  *routing.Router
+	// Catalog prices captures: the fee of the connector that captured.
+	Catalog    routing.Catalog
+	Connectors Connectors
+	Log        *slog.Logger
+	Now        func() time.Time
+
+	// CallTimeout bounds every connector call (default 20 s). A call that
+	// runs out leaves its attempt unknown for the janitor.
+	CallTimeout time.Duration
+	// AuthorizationWindow is how long a manual-capture authorization may be
+	// captured (default 7 days, the common card-scheme hold).
+	AuthorizationWindow time.Duration
+	// Backoff is the janitor's schedule: the wait before check n+1 of an
+	// unresolved attempt is Backoff[min(n, len-1)]. Default 30 s, 1 m, 2 m,
+	// 5 m, 15 m, 1 h, then every 6 h.
+	Backoff []time.Duration
+	// ActionTTL is how long a buyer has to finish a next action before the
+	// janitor asks the channel and, if still unfinished, expires the attempt
+	// (default 1 h).
+	ActionTTL time.Duration
+}
+
+// Service is the payment core: the pipeline (Confirm, Charge), the
+// merchant's operations (Capture, Cancel, Refund, agreements), asynchronous
+// channel events (HandleEvent) and the janitor.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Service over cfg.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 20 * time.Second
+	}
+	if cfg.AuthorizationWindow <= 0 {
+		cfg.AuthorizationWindow = 7 * 24 * time.Hour
+	}
+	if len(cfg.Backoff) == 0 {
+		cfg.Backoff = []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
+			15 * time.Minute, time.Hour, 6 * time.Hour}
+	}
+	if cfg.ActionTTL <= 0 {
+		cfg.ActionTTL = time.Hour
+	}
+	return &Service{cfg: cfg, log: cfg.Log}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// backoff returns the wait before the next check of an attempt checked n
+// times so far.
+func (s *Service) backoff(n int) time.Duration {
+	return s.cfg.Backoff[min(n, len(s.cfg.Backoff)-1)]
+}
+
+// inFlightGrace is added to CallTimeout before the janitor looks at a
+// pending attempt: a call still running in this process must have ended (and
+// recorded) before anyone asks the channel about it.
+const inFlightGrace = 30 * time.Second
+
+func (s *Service) connector(name string) (connectors.Connector, error) {
+	c, ok := s.cfg.Connectors.Get(name)
+	if !ok {
+		return nil, payments.Errorf(payments.EUNAVAILABLE, "connector %s is not available", name)
+	}
+	return c, nil
+}
+
+// tx runs fn in a transaction, rolling back on error or panic.
+func (s *Service) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	tx, err := s.cfg.Client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// lockPayment reads a payment inside tx, locked against concurrent record
+// transactions until tx ends (SQLite has a single writer instead). Every
+// transaction that changes a payment locks it first, before any ledger
+// account, so the order of locks is the same everywhere.
+func (s *Service) lockPayment(ctx context.Context, tx *ent.Tx, id string) (*ent.Payment, error) {
+	q := tx.Payment.Query().Where(payment.ID(id))
+	if s.cfg.Dialect == dialect.MySQL {
+		q = q.ForUpdate()
+	}
+	p, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, payments.Errorf(payments.ENOTFOUND, "payment %q not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock payment %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// Payment returns a payment visible to the viewer in ctx. Returns ENOTFOUND
+// if it does not exist or belongs to another merchant.
+func (s *Service) Payment(ctx context.Context, id string) (*ent.Payment, error) {
+	p, err := s.cfg.Client.Payment.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, payments.Errorf(payments.ENOTFOUND, "payment %q not found", truncate(id, 64))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("payment %s: %w", id, err)
+	}
+	return p, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

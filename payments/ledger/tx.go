@@ -1,0 +1,66 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// Prepare makes sure every account the entries post to exists, creating the
+// missing ones outside any transaction. Call it before PostTx: account
+// creation must not run inside the caller's transaction (on SQLite the single
+// writer connection is that transaction's, and on MySQL a first use racing
+// another would abort it).
+func (l *Ledger) Prepare(ctx context.Context, entries ...Entry) error {
+	var keys []AccountKey
+	for _, e := range entries {
+		keys = append(keys, e.Accounts()...)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := l.resolve(viewer.SystemContext(ctx), keys)
+	return err
+}
+
+// PostTx records e exactly once for its source inside the caller's
+// transaction tx, so that a payment's state change, its postings and its
+// outbox event commit or roll back together. It locks e's accounts with
+// SELECT … FOR UPDATE in ascending id order, as Post's batches do, so the two
+// paths cannot deadlock on accounts; a caller that locks its own rows first
+// (a payment) must always lock them before the accounts.
+//
+// The results are Post's: a replay of the same source and postings returns
+// the first entry with Replayed set; different postings are ECONFLICT, and so
+// is an overdraft of an account that may not go negative. On any error the
+// caller must roll tx back. The accounts must exist: call Prepare first
+// (EINTERNAL otherwise).
+func (l *Ledger) PostTx(ctx context.Context, tx *ent.Tx, e Entry) (Posted, error) {
+	if err := e.Validate(); err != nil {
+		return Posted{}, err
+	}
+	accs := make(map[AccountKey]account, len(e.Postings))
+	for _, k := range e.Accounts() {
+		a, ok := l.accounts.Load(k)
+		if !ok {
+			return Posted{}, fmt.Errorf("ledger: account %s not prepared before PostTx", k)
+		}
+		accs[k] = a.(account)
+	}
+	ids := make([]string, 0, len(accs))
+	for _, a := range accs {
+		ids = append(ids, a.id)
+	}
+	slices.Sort(ids)
+	e.EffectiveAt = e.EffectiveAt.UTC().Truncate(time.Microsecond)
+	r := &request{ctx: ctx, entry: e, hash: e.Hash()}
+	results, err := l.commitInTx(viewer.SystemContext(ctx), tx, []*request{r}, accs, ids)
+	if err != nil {
+		return Posted{}, err
+	}
+	return results[0].posted, results[0].err
+}

@@ -1,0 +1,233 @@
+// Package rulebook stores the operators' risk and routing rules, and the risk
+// counters, in the database: the ent-backed implementations of
+// risk.RuleSource, risk.Counters and routing.RuleSource. Every change to a
+// rule is validated by the domain's Rule.Validate and audit-logged in the same
+// transaction.
+package rulebook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/riskcounter"
+	"github.com/straitpay/strait/ent/riskrule"
+	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/payments/audit"
+	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// Book reads and writes rules and counters through an ent client.
+type Book struct {
+	client *ent.Client
+}
+
+// New returns a Book over client.
+func New(client *ent.Client) *Book { return &Book{client: client} }
+
+// RiskRules returns the Book as a risk.RuleSource.
+func (b *Book) RiskRules() risk.RuleSource { return riskSource{b} }
+
+// RoutingRules returns the Book as a routing.RuleSource.
+func (b *Book) RoutingRules() routing.RuleSource { return routingSource{b} }
+
+// Counters returns the Book as risk.Counters.
+func (b *Book) Counters() risk.Counters { return counters{b} }
+
+type riskSource struct{ b *Book }
+
+// Rules implements risk.RuleSource: every stored rule, as the system.
+func (s riskSource) Rules(ctx context.Context) ([]risk.Rule, error) {
+	rows, err := s.b.client.RiskRule.Query().All(viewer.SystemContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("risk rules: %w", err)
+	}
+	out := make([]risk.Rule, 0, len(rows))
+	for _, row := range rows {
+		r, err := RiskRule(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// RiskRule converts a stored rule to the domain's.
+func RiskRule(row *ent.RiskRule) (risk.Rule, error) {
+	r := risk.Rule{ID: row.Key, Kind: risk.Kind(row.Kind), Tier: row.Tier, Action: risk.Action(row.Action),
+		Enabled: row.Enabled, Score: row.Score, Description: row.Description}
+	if err := recode(row.Params, &r.Params); err != nil {
+		return risk.Rule{}, fmt.Errorf("risk rule %s: params: %w", row.Key, err)
+	}
+	return r, nil
+}
+
+// UpsertRiskRule validates r and stores it under its id, replacing the rule
+// with that id, with an audit entry in the same transaction. Returns the
+// EINVALID error of risk.Rule.Validate.
+func (b *Book) UpsertRiskRule(ctx context.Context, r risk.Rule) (*ent.RiskRule, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	var params map[string]any
+	if err := recode(r.Params, &params); err != nil {
+		return nil, err
+	}
+	var out *ent.RiskRule
+	err := b.tx(ctx, func(tx *ent.Tx) error {
+		prior, err := tx.RiskRule.Query().Where(riskrule.Key(r.ID)).Only(ctx)
+		switch {
+		case ent.IsNotFound(err):
+			out, err = tx.RiskRule.Create().SetKey(r.ID).SetKind(string(r.Kind)).SetTier(r.Tier).SetAction(string(r.Action)).
+				SetEnabled(r.Enabled).SetScore(r.Score).SetDescription(r.Description).SetParams(params).Save(ctx)
+		case err == nil:
+			out, err = tx.RiskRule.UpdateOne(prior).SetKind(string(r.Kind)).SetTier(r.Tier).SetAction(string(r.Action)).
+				SetEnabled(r.Enabled).SetScore(r.Score).SetDescription(r.Description).SetParams(params).Save(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "risk_rule.upsert", TargetType: "risk_rule", TargetID: out.ID,
+			Details: map[string]string{"key": r.ID, "rule": r.String(), "enabled": fmt.Sprint(r.Enabled)}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upsert risk rule %s: %w", r.ID, err)
+	}
+	return out, nil
+}
+
+type routingSource struct{ b *Book }
+
+// Rules implements routing.RuleSource.
+func (s routingSource) Rules(ctx context.Context) ([]routing.Rule, error) {
+	rows, err := s.b.client.RoutingRule.Query().All(viewer.SystemContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("routing rules: %w", err)
+	}
+	out := make([]routing.Rule, 0, len(rows))
+	for _, row := range rows {
+		r, err := RoutingRule(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// RoutingRule converts a stored rule to the domain's.
+func RoutingRule(row *ent.RoutingRule) (routing.Rule, error) {
+	r := routing.Rule{ID: row.Key, Priority: row.Priority, Enabled: row.Enabled, Prefer: row.Prefer}
+	if err := recode(row.Match, &r.Match); err != nil {
+		return routing.Rule{}, fmt.Errorf("routing rule %s: match: %w", row.Key, err)
+	}
+	if err := recode(row.Split, &r.Split); err != nil {
+		return routing.Rule{}, fmt.Errorf("routing rule %s: split: %w", row.Key, err)
+	}
+	return r, nil
+}
+
+// UpsertRoutingRule validates r and stores it under its id, with an audit
+// entry in the same transaction. Returns the EINVALID error of
+// routing.Rule.Validate.
+func (b *Book) UpsertRoutingRule(ctx context.Context, r routing.Rule) (*ent.RoutingRule, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	var match map[string]any
+	var split []map[string]any
+	if err := recode(r.Match, &match); err != nil {
+		return nil, err
+	}
+	if err := recode(r.Split, &split); err != nil {
+		return nil, err
+	}
+	var out *ent.RoutingRule
+	err := b.tx(ctx, func(tx *ent.Tx) error {
+		prior, err := tx.RoutingRule.Query().Where(routingrule.Key(r.ID)).Only(ctx)
+		switch {
+		case ent.IsNotFound(err):
+			out, err = tx.RoutingRule.Create().SetKey(r.ID).SetPriority(r.Priority).SetEnabled(r.Enabled).
+				SetMatch(match).SetPrefer(r.Prefer).SetSplit(split).Save(ctx)
+		case err == nil:
+			out, err = tx.RoutingRule.UpdateOne(prior).SetPriority(r.Priority).SetEnabled(r.Enabled).
+				SetMatch(match).SetPrefer(r.Prefer).SetSplit(split).Save(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "routing_rule.upsert", TargetType: "routing_rule", TargetID: out.ID,
+			Details: map[string]string{"key": r.ID, "priority": fmt.Sprint(r.Priority), "enabled": fmt.Sprint(r.Enabled)}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upsert routing rule %s: %w", r.ID, err)
+	}
+	return out, nil
+}
+
+type counters struct{ b *Book }
+
+// Add implements risk.Counters.
+func (c counters) Add(ctx context.Context, key string, at time.Time, value int64) error {
+	return c.b.client.RiskCounter.Create().SetKey(key).SetAt(at.UTC().Truncate(time.Microsecond)).SetValue(value).
+		Exec(viewer.SystemContext(ctx))
+}
+
+// Sum implements risk.Counters with one indexed range query on (key, at).
+func (c counters) Sum(ctx context.Context, key string, since time.Time) (count, total int64, err error) {
+	var rows []struct {
+		N   int64  `json:"count"`
+		Sum *int64 `json:"sum"`
+	}
+	err = c.b.client.RiskCounter.Query().
+		Where(riskcounter.Key(key), riskcounter.AtGTE(since.UTC())).
+		Aggregate(ent.Count(), func(s *sql.Selector) string { return sql.As(sql.Sum(s.C(riskcounter.FieldValue)), "sum") }).
+		Scan(viewer.SystemContext(ctx), &rows)
+	if err != nil {
+		return 0, 0, fmt.Errorf("risk counter %s: %w", key, err)
+	}
+	if len(rows) == 0 {
+		return 0, 0, nil
+	}
+	if rows[0].Sum != nil {
+		total = *rows[0].Sum
+	}
+	return rows[0].N, total, nil
+}
+
+// Forget deletes counter events older than before: velocity windows reach
+// back at most risk.MaxWindow and daily limits one day.
+func (b *Book) Forget(ctx context.Context, before time.Time) (int, error) {
+	return b.client.RiskCounter.Delete().Where(riskcounter.AtLT(before.UTC())).Exec(viewer.SystemContext(ctx))
+}
+
+func (b *Book) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	tx, err := b.client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// recode converts between a domain value and its stored JSON form.
+func recode(from, to any) error {
+	b, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	if string(b) == "null" {
+		return nil
+	}
+	return json.Unmarshal(b, to)
+}
