@@ -16,6 +16,7 @@ import (
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/payments/viewer"
 )
 
 // checkedMoney turns a MoneyInput into the domain's unchecked input: the
@@ -142,4 +143,25 @@ func (r *Resolver) savedCards(ctx context.Context, c *ent.Customer) ([]*vault.Ca
 		}
 	}
 	return ptrs(checkout.CardInfos(rows), nil)
+}
+
+// sessionOf is the cashier's checkout session; @auth has required a cashier.
+func sessionOf(ctx context.Context) string {
+	v, _ := viewer.FromContext(ctx)
+	return v.SessionID
+}
+
+// confirmInput maps the GraphQL input to the checkout's.
+func confirmInput(in model.ConfirmCheckoutSessionInput) checkout.ConfirmInput {
+	out := checkout.ConfirmInput{
+		Method:         routing.Method(strings.ToLower(string(in.Method))),
+		CardToken:      deref(in.CardToken),
+		Email:          deref(in.Email),
+		BillingCountry: deref(in.BillingCountry),
+		IdempotencyKey: in.IdempotencyKey,
+	}
+	if in.WalletFlow != nil {
+		out.WalletFlow = strings.ToLower(string(*in.WalletFlow))
+	}
+	return out
 }

@@ -283,6 +283,11 @@ func (r *mutationResolver) TokenizeCard(ctx context.Context, input model.Tokeniz
 	return tokenized(r.Checkout.TokenizeCard(ctx, cardInput(input)))
 }
 
+// ConfirmCheckoutSession is the resolver for the confirmCheckoutSession field.
+func (r *mutationResolver) ConfirmCheckoutSession(ctx context.Context, input model.ConfirmCheckoutSessionInput) (*ent.Payment, error) {
+	return r.Checkout.Confirm(ctx, sessionOf(ctx), confirmInput(input))
+}
+
 // ApplyCoupon is the resolver for the applyCoupon field.
 func (r *mutationResolver) ApplyCoupon(ctx context.Context, code string) (*ent.CheckoutSession, error) {
 	return r.Checkout.ApplyCoupon(ctx, code)

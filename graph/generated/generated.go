@@ -548,6 +548,7 @@ type ComplexityRoot struct {
 		CancelPayment           func(childComplexity int, input model.CancelPaymentInput) int
 		CapturePayment          func(childComplexity int, input model.CapturePaymentInput) int
 		ChargeAgreement         func(childComplexity int, input model.ChargeAgreementInput) int
+		ConfirmCheckoutSession  func(childComplexity int, input model.ConfirmCheckoutSessionInput) int
 		ConvertBalance          func(childComplexity int, input model.ConvertBalanceInput) int
 		CreateAPIKey            func(childComplexity int, input model.CreateAPIKeyInput) int
 		CreateCashierToken      func(childComplexity int, checkoutSessionID string) int
@@ -912,6 +913,7 @@ type MutationResolver interface {
 	CreateCheckoutSession(ctx context.Context, input model.CreateCheckoutSessionInput) (*model.CreateCheckoutSessionPayload, error)
 	CreateCashierToken(ctx context.Context, checkoutSessionID string) (*model.CashierToken, error)
 	TokenizeCard(ctx context.Context, input model.TokenizeCardInput) (*model.TokenizedCard, error)
+	ConfirmCheckoutSession(ctx context.Context, input model.ConfirmCheckoutSessionInput) (*ent.Payment, error)
 	ApplyCoupon(ctx context.Context, code string) (*ent.CheckoutSession, error)
 	RemoveCoupon(ctx context.Context) (*ent.CheckoutSession, error)
 	CreateCoupon(ctx context.Context, input model.CreateCouponInput) (*ent.Coupon, error)
@@ -2936,6 +2938,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChargeAgreement(childComplexity, args["input"].(model.ChargeAgreementInput)), true
+	case "Mutation.confirmCheckoutSession":
+		if e.ComplexityRoot.Mutation.ConfirmCheckoutSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmCheckoutSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmCheckoutSession(childComplexity, args["input"].(model.ConfirmCheckoutSessionInput)), true
 	case "Mutation.convertBalance":
 		if e.ComplexityRoot.Mutation.ConvertBalance == nil {
 			break
@@ -4335,6 +4348,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CapturePaymentInput", ec.unmarshalInputCapturePaymentInput),
 			graphql.NewInputUnmarshaler("ChargeAgreementInput", ec.unmarshalInputChargeAgreementInput),
 			graphql.NewInputUnmarshaler("CheckoutSessionOrder", ec.unmarshalInputCheckoutSessionOrder),
+			graphql.NewInputUnmarshaler("ConfirmCheckoutSessionInput", ec.unmarshalInputConfirmCheckoutSessionInput),
 			graphql.NewInputUnmarshaler("ConnectorFeeInput", ec.unmarshalInputConnectorFeeInput),
 			graphql.NewInputUnmarshaler("ConnectorLimitInput", ec.unmarshalInputConnectorLimitInput),
 			graphql.NewInputUnmarshaler("ConnectorSettingOrder", ec.unmarshalInputConnectorSettingOrder),
@@ -4764,6 +4778,26 @@ extend type Mutation {
 # Checkout sessions, card tokenization, coupons and customers. See
 # docs/cashier.md for the flow a web or mobile checkout follows.
 
+"How the buyer pays a checkout session."
+input ConfirmCheckoutSessionInput {
+  method: PaymentMethodType!
+  "For CARD: a token from tokenizeCard, or a saved card of the session's customer."
+  cardToken: String
+  "For WALLET: REDIRECT (default) to the wallet's page, or QR for a code to scan."
+  walletFlow: WalletFlow
+  "The buyer's email, for risk checks and receipts."
+  email: String
+  "ISO 3166-1 alpha-2 billing country, for risk checks."
+  billingCountry: String
+  idempotencyKey: String!
+}
+
+"How a wallet payment is approved."
+enum WalletFlow {
+  REDIRECT
+  QR
+}
+
 "A payment method family a checkout can offer."
 enum PaymentMethodType {
   CARD
@@ -5017,6 +5051,19 @@ extend type Mutation {
   customer; CONFLICT when the session is no longer open.
   """
   tokenizeCard(input: TokenizeCardInput!): TokenizedCard! @auth(requires: [CASHIER])
+  """
+  Pay for the cashier's checkout session: card (with a token from
+  tokenizeCard or a saved card), wallet (redirect or QR) or bank transfer.
+  Returns the payment as recorded: SUCCEEDED or REQUIRES_CAPTURE (the session
+  is complete), REQUIRES_ACTION (follow nextAction: 3-D Secure, redirect, QR,
+  transfer instructions), PROCESSING, or REQUIRES_PAYMENT_METHOD after a
+  decline (see failureCode; confirm again with another card).
+  BAD_USER_INPUT for a method the session does not allow or a missing card
+  token; NOT_FOUND for a card token that is not usable here; CONFLICT for an
+  expired or complete session, a payment already in flight, a coupon used up
+  meanwhile, or an idempotency key reused with a different input.
+  """
+  confirmCheckoutSession(input: ConfirmCheckoutSessionInput!): Payment! @idempotent @auth(requires: [CASHIER])
   """
   Apply a coupon to the cashier's session, replacing any other. NOT_FOUND for
   an unknown code; BAD_USER_INPUT when it does not apply (currency, minimum,
@@ -8494,6 +8541,20 @@ func (ec *executionContext) field_Mutation_chargeAgreement_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ChargeAgreementInput, error) {
 			return ec.unmarshalNChargeAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChargeAgreementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmCheckoutSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConfirmCheckoutSessionInput, error) {
+			return ec.unmarshalNConfirmCheckoutSessionInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConfirmCheckoutSessionInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -17746,6 +17807,75 @@ func (ec *executionContext) fieldContext_Mutation_tokenizeCard(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_confirmCheckoutSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmCheckoutSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmCheckoutSession(ctx, fc.Args["input"].(model.ConfirmCheckoutSessionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"CASHIER"})
+				if err != nil {
+					var zeroVal *ent.Payment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmCheckoutSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmCheckoutSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_applyCoupon(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25463,6 +25593,83 @@ func UnmarshalCheckoutSessionOrder(ctx context.Context, raw any) (ent.CheckoutSe
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputConfirmCheckoutSessionInput(ctx context.Context, obj any) (model.ConfirmCheckoutSessionInput, error) {
+	var it model.ConfirmCheckoutSessionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"method", "cardToken", "walletFlow", "email", "billingCountry", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "method":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("method"))
+			data, err := ec.unmarshalNPaymentMethodType2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentMethodType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Method = data
+		case "cardToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cardToken"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CardToken = data
+		case "walletFlow":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("walletFlow"))
+			data, err := ec.unmarshalOWalletFlow2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐWalletFlow(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WalletFlow = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "billingCountry":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billingCountry"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BillingCountry = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConfirmCheckoutSessionInput unmarshals raw into the ConfirmCheckoutSessionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConfirmCheckoutSessionInput(ctx context.Context, raw any) (model.ConfirmCheckoutSessionInput, error) {
+	var out model.ConfirmCheckoutSessionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConfirmCheckoutSessionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputConnectorFeeInput(ctx context.Context, obj any) (model.ConnectorFeeInput, error) {
 	var it model.ConnectorFeeInput
 	if obj == nil {
@@ -31104,6 +31311,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "confirmCheckoutSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmCheckoutSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "applyCoupon":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_applyCoupon(ctx, field)
@@ -33508,6 +33722,11 @@ func (ec *executionContext) marshalNCircuitState2githubᚗcomᚋstraitpayᚋstra
 	return v
 }
 
+func (ec *executionContext) unmarshalNConfirmCheckoutSessionInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConfirmCheckoutSessionInput(ctx context.Context, v any) (model.ConfirmCheckoutSessionInput, error) {
+	res, err := ec.unmarshalInputConfirmCheckoutSessionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNConnector2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋchannelsᚐConnectorᚄ(ctx context.Context, sel ast.SelectionSet, v []*channels.Connector) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -35806,6 +36025,22 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOWalletFlow2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐWalletFlow(ctx context.Context, v any) (*model.WalletFlow, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.WalletFlow)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWalletFlow2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐWalletFlow(ctx context.Context, sel ast.SelectionSet, v *model.WalletFlow) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

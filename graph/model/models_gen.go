@@ -57,6 +57,20 @@ type ChargeAgreementInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// How the buyer pays a checkout session.
+type ConfirmCheckoutSessionInput struct {
+	Method PaymentMethodType `json:"method"`
+	// For CARD: a token from tokenizeCard, or a saved card of the session's customer.
+	CardToken *string `json:"cardToken,omitempty"`
+	// For WALLET: REDIRECT (default) to the wallet's page, or QR for a code to scan.
+	WalletFlow *WalletFlow `json:"walletFlow,omitempty"`
+	// The buyer's email, for risk checks and receipts.
+	Email *string `json:"email,omitempty"`
+	// ISO 3166-1 alpha-2 billing country, for risk checks.
+	BillingCountry *string `json:"billingCountry,omitempty"`
+	IdempotencyKey string  `json:"idempotencyKey"`
+}
+
 type ConnectorFeeInput struct {
 	// ISO 4217 code; each currency at most once.
 	Currency string `json:"currency"`
@@ -605,6 +619,62 @@ func (e *Principal) UnmarshalJSON(b []byte) error {
 }
 
 func (e Principal) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// How a wallet payment is approved.
+type WalletFlow string
+
+const (
+	WalletFlowRedirect WalletFlow = "REDIRECT"
+	WalletFlowQR       WalletFlow = "QR"
+)
+
+var AllWalletFlow = []WalletFlow{
+	WalletFlowRedirect,
+	WalletFlowQR,
+}
+
+func (e WalletFlow) IsValid() bool {
+	switch e {
+	case WalletFlowRedirect, WalletFlowQR:
+		return true
+	}
+	return false
+}
+
+func (e WalletFlow) String() string {
+	return string(e)
+}
+
+func (e *WalletFlow) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = WalletFlow(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid WalletFlow", str)
+	}
+	return nil
+}
+
+func (e WalletFlow) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *WalletFlow) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e WalletFlow) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -183,6 +183,11 @@ func (s *Service) Cancel(ctx context.Context, id string) (*ent.Payment, error) {
 		if err != nil {
 			return err
 		}
+		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
+			if err := s.cfg.Sessions.Settle(sys, tx, cur.CheckoutSessionID, to); err != nil {
+				return err
+			}
+		}
 		return s.emit(sys, tx, cur, paymentEventTypes[to], data)
 	})
 	if err != nil {

@@ -276,8 +276,13 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		if err != nil {
 			return err
 		}
-		att, err = s.createAttempt(sys, tx, cur, route, dd, seed, n)
-		return err
+		if att, err = s.createAttempt(sys, tx, cur, route, dd, seed, n); err != nil {
+			return err
+		}
+		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
+			return s.cfg.Sessions.Reserve(sys, tx, cur.CheckoutSessionID, cur.ID)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("confirm %s: %w", p.ID, err)

@@ -206,6 +206,11 @@ func (s *Service) applyToPayment(ctx context.Context, tx *ent.Tx, p *ent.Payment
 	if err != nil {
 		return nil, fmt.Errorf("payment %s: %w", p.ID, err)
 	}
+	if p.CheckoutSessionID != "" && s.cfg.Sessions != nil {
+		if err := s.cfg.Sessions.Settle(ctx, tx, p.CheckoutSessionID, pto); err != nil {
+			return nil, fmt.Errorf("payment %s: session %s: %w", p.ID, p.CheckoutSessionID, err)
+		}
+	}
 	data := map[string]any{"attempt_id": a.ID, "connector": a.Connector}
 	if res.code != "" && (pto == RequiresPaymentMethod || pto == Failed) {
 		data["failure_code"] = res.code

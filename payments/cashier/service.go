@@ -23,6 +23,22 @@ type Connectors interface {
 	Get(name string) (connectors.Connector, bool)
 }
 
+// SessionHooks lets the checkout act inside the pipeline's own transactions
+// for payments that belong to a checkout session, so that what the checkout
+// keeps (a coupon's redemption, the session's state) never disagrees with the
+// money.
+type SessionHooks interface {
+	// Reserve runs in the attempt transaction, before any connector is
+	// called: what it refuses (a used-up coupon) is refused before money
+	// moves. An error aborts the attempt.
+	Reserve(ctx context.Context, tx *ent.Tx, sessionID, paymentID string) error
+	// Settle runs in the record transaction whenever the payment reaches
+	// state: authorized or succeeded completes the session; declined, failed
+	// or canceled gives back what Reserve took. Unknown outcomes never reach
+	// it, so nothing is given back for a payment that may yet succeed.
+	Settle(ctx context.Context, tx *ent.Tx, sessionID string, state State) error
+}
+
 // Config holds a Service's dependencies and settings. Zero settings get the
 // defaults documented on each.
 type Config struct {
@@ -47,6 +63,11 @@ type Config struct {
 	// unresolved attempt is Backoff[min(n, len-1)]. Default 30 s, 1 m, 2 m,
 	// 5 m, 15 m, 1 h, then every 6 h.
 	Backoff []time.Duration
+	// Sessions acts inside the pipeline's transactions for payments that
+	// belong to a checkout session (coupons, completing the session); nil
+	// when there is no checkout.
+	Sessions SessionHooks
+
 	// ActionTTL is how long a buyer has to finish a next action before the
 	// janitor asks the channel and, if still unfinished, expires the attempt
 	// (default 1 h).

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/straitpay/strait/payments/cashier"
 	"time"
 
 	"github.com/straitpay/strait/ent"
@@ -75,7 +76,10 @@ type Service struct {
 	router  *routing.Router
 	coupons *coupons.Service
 	dev     bool
-	now     func() time.Time
+	// payments and dialect are set by UsePayments.
+	payments *cashier.Service
+	dialect  string
+	now      func() time.Time
 }
 
 // New returns a Service. It returns an error if a required field is missing.

@@ -152,17 +152,22 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	if opts.Catalog == nil {
 		opts.Catalog = a.Catalog
 	}
-	if opts.Health == nil {
-		opts.Health = a.Health
-	}
-	if opts.Connectors == nil {
+	switch {
+	case opts.Connectors == nil:
 		opts.Connectors = m
+		if opts.Health == nil {
+			opts.Health = a.Health
+		}
+	case opts.Health == nil:
+		// In-process connectors (tests) have no supervisor: always healthy.
+		opts.Health = routing.NewMemHealth()
 	}
 	a.wireCheckout(a.Ledger, opts)
 	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now})
 	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
 	book := rulebook.New(db.Client)
-	a.Cashier = newCashier(db, a.Ledger, book, opts)
+	a.Cashier = newCashier(db, a.Ledger, book, a.Checkout, opts)
+	a.Checkout.UsePayments(a.Cashier, db.Dialect)
 	a.ChannelEvents.Register(inbox.Decoded(a.Cashier.HandleEvent),
 		connectors.EventPaymentResult, connectors.EventRefundResult, connectors.EventAgreementResult)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX,
@@ -231,12 +236,12 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 const janitorEvery = 5 * time.Second
 
 // newCashier wires the payment core.
-func newCashier(db *store.DB, led *ledger.Ledger, book *rulebook.Book, opts Options) *cashier.Service {
+func newCashier(db *store.DB, led *ledger.Ledger, book *rulebook.Book, sessions cashier.SessionHooks, opts Options) *cashier.Service {
 	return cashier.New(cashier.Config{
 		Client: db.Client, Dialect: db.Dialect, Ledger: led,
 		Risk:       risk.NewEngine(book.RiskRules(), book.Counters(), opts.Now),
 		Router:     routing.NewRouter(opts.Catalog, opts.Health, book.RoutingRules()),
 		Catalog:    opts.Catalog,
-		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now,
+		Connectors: opts.Connectors, Sessions: sessions, Log: opts.Log, Now: opts.Now,
 	})
 }

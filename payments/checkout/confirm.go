@@ -1,0 +1,231 @@
+package checkout
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/audit"
+	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// ConfirmInput is how the buyer pays for a session.
+type ConfirmInput struct {
+	// Method is card, wallet or bank_transfer; it must be one the session
+	// allows.
+	Method routing.Method
+	// CardToken is a token from TokenizeCard (or a saved card of the
+	// session's customer), for Method card.
+	CardToken string
+	// WalletFlow is "redirect" (default) or "qr", for Method wallet.
+	WalletFlow string
+	// Email and BillingCountry feed the risk rules.
+	Email          string
+	BillingCountry string
+	// IdempotencyKey seeds the channel idempotency keys: the same key never
+	// makes a second attempt.
+	IdempotencyKey string
+}
+
+// UsePayments gives the service the payment core that confirms sessions. The
+// payment core in turn calls back into the service through its SessionHooks
+// (Reserve, Settle), inside its own transactions.
+func (s *Service) UsePayments(p *cashier.Service, sqlDialect string) {
+	s.payments, s.dialect = p, sqlDialect
+}
+
+// Confirm pays for the cashier's checkout session: it finds or creates the
+// session's payment, takes the card from the vault, and runs the payment
+// pipeline. It returns the payment as recorded: succeeded or requires_capture
+// (the session is then complete), requires_action (see the payment's next
+// action), processing, or requires_payment_method after a decline, when the
+// buyer may confirm again with another card.
+//
+// Returns ENOTFOUND for a session or card token the caller may not use,
+// ECONFLICT for a session that is expired, complete, or whose payment is
+// already in flight, EINVALID for a method the session does not allow or a
+// missing card token, and the pipeline's errors.
+func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput) (*ent.Payment, error) {
+	if s.payments == nil {
+		return nil, payments.Errorf(payments.EUNAVAILABLE, "payments are not available")
+	}
+	sess, err := s.Confirmable(ctx, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	if err := allows(sess, in.Method); err != nil {
+		return nil, err
+	}
+	pm, wipe, err := s.paymentMethod(ctx, sess, in)
+	if err != nil {
+		return nil, err
+	}
+	defer wipe()
+	p, err := s.sessionPayment(ctx, sess)
+	if err != nil {
+		return nil, err
+	}
+	return s.payments.ConfirmPayment(viewer.SystemContext(ctx), p.ID, pm, in.IdempotencyKey)
+}
+
+// allows checks the method against the session's allowed methods (all,
+// when the session lists none).
+func allows(sess *ent.CheckoutSession, m routing.Method) error {
+	if m == "" {
+		return payments.FieldErrorf("method", "a payment method is required")
+	}
+	if len(sess.AllowedMethods) == 0 {
+		return nil
+	}
+	for _, a := range sess.AllowedMethods {
+		if strings.EqualFold(a, string(m)) {
+			return nil
+		}
+	}
+	return payments.FieldErrorf("method", "this checkout does not accept %s", m)
+}
+
+// paymentMethod builds what the pipeline needs to know of how the buyer pays,
+// and a function that wipes the card's CVC once the call is made.
+func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput) (cashier.PaymentMethod, func(), error) {
+	req := audit.RequestFrom(ctx)
+	pm := cashier.PaymentMethod{
+		Type: in.Method, Email: in.Email, IP: req.RemoteAddr,
+		BillingCountry: strings.ToUpper(in.BillingCountry), Country: sess.BuyerCountry, ReturnURL: sess.ReturnURL,
+	}
+	if pm.Country == "" {
+		pm.Country = pm.BillingCountry
+	}
+	switch in.Method {
+	case routing.Card:
+		if in.CardToken == "" {
+			return pm, func() {}, payments.FieldErrorf("cardToken", "a card payment needs a card token")
+		}
+		card, err := s.CardForSession(ctx, sess, in.CardToken)
+		if err != nil {
+			return pm, func() {}, err
+		}
+		tok, err := vault.ParseToken(in.CardToken)
+		if err != nil {
+			card.Wipe()
+			return pm, func() {}, err
+		}
+		info, err := s.vault.Info(viewer.SystemContext(ctx), sess.MerchantID, tok)
+		if err != nil {
+			card.Wipe()
+			return pm, func() {}, err
+		}
+		pm.Card = &connectors.Card{
+			Number: card.PAN.Reveal(), CVC: card.CVC.Reveal(),
+			ExpMonth: card.Expiry.Month, ExpYear: card.Expiry.Year, Holder: card.HolderName,
+		}
+		pm.Scheme, pm.BIN, pm.CardCountry, pm.CardFingerprint = string(info.Scheme), info.BIN, info.Country, info.Fingerprint
+		if pm.Country == "" {
+			pm.Country = info.Country
+		}
+		return pm, func() {
+			card.Wipe()
+			pm.Card.Number, pm.Card.CVC = "", ""
+		}, nil
+	case routing.Wallet:
+		pm.Kind = "wallet_redirect"
+		if in.WalletFlow == "qr" {
+			pm.Kind = "wallet_qr"
+		}
+	case routing.BankTransfer:
+	default:
+		return pm, func() {}, payments.FieldErrorf("method", "%s cannot pay a checkout session", in.Method)
+	}
+	return pm, func() {}, nil
+}
+
+// sessionPayment returns the session's payment that awaits a payment method,
+// creating it on the first confirm. Confirms of one session are serialized
+// by a lock on the session row, so a session never gets two payments in
+// flight. Returns ECONFLICT when the session's payment is already in flight
+// or done.
+func (s *Service) sessionPayment(ctx context.Context, sess *ent.CheckoutSession) (*ent.Payment, error) {
+	sys := viewer.SystemContext(ctx)
+	return withTx(sys, s.client, func(tx *ent.Tx) (*ent.Payment, error) {
+		q := tx.CheckoutSession.Query().Where(checkoutsession.ID(sess.ID))
+		if s.dialect == dialect.MySQL {
+			q = q.ForUpdate()
+		}
+		if _, err := q.Only(sys); err != nil {
+			return nil, fmt.Errorf("lock session %s: %w", sess.ID, err)
+		}
+		existing, err := tx.Payment.Query().Where(payment.CheckoutSessionID(sess.ID)).
+			Order(ent.Desc(payment.FieldID)).First(sys)
+		switch {
+		case err == nil && existing.Status == payment.StatusREQUIRES_PAYMENT_METHOD:
+			return existing, nil
+		case err == nil && existing.Status != payment.StatusFAILED && existing.Status != payment.StatusCANCELED:
+			return nil, payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
+				sess.ID, strings.ToLower(string(existing.Status)))
+		case err != nil && !ent.IsNotFound(err):
+			return nil, fmt.Errorf("session %s payment: %w", sess.ID, err)
+		}
+		amt, err := money.New(sess.Amount, sess.Currency)
+		if err != nil {
+			return nil, err
+		}
+		c := tx.Payment.Create().SetMerchantID(sess.MerchantID).SetCheckoutSessionID(sess.ID).
+			SetAmount(amt.Minor).SetCurrency(amt.Currency.Code()).
+			SetCaptureMethod(payment.CaptureMethod(sess.CaptureMethod)).
+			SetMerchantReference(sess.MerchantReference)
+		if sess.CustomerID != "" {
+			c.SetCustomerID(sess.CustomerID)
+		}
+		if len(sess.Metadata) > 0 {
+			c.SetMetadata(sess.Metadata)
+		}
+		p, err := c.Save(sys)
+		if err != nil {
+			return nil, fmt.Errorf("session %s payment: %w", sess.ID, err)
+		}
+		return p, nil
+	})
+}
+
+// Reserve implements cashier.SessionHooks: the session's coupon is redeemed
+// in the attempt transaction, before the connector is called, so a coupon
+// used up meanwhile is refused (ECONFLICT) before any money moves.
+func (s *Service) Reserve(ctx context.Context, tx *ent.Tx, sessionID, paymentID string) error {
+	if s.coupons == nil {
+		return nil
+	}
+	_, err := s.coupons.Redeem(ctx, tx, sessionID, paymentID)
+	return err
+}
+
+// Settle implements cashier.SessionHooks. An authorized or succeeded payment
+// completes the session, even one that expired while the buyer was at 3-D
+// Secure: the money decides, never the session's clock. A declined, failed
+// or canceled payment gives the coupon back, so the buyer may try again.
+func (s *Service) Settle(ctx context.Context, tx *ent.Tx, sessionID string, state cashier.State) error {
+	sys := viewer.SystemContext(ctx)
+	switch state {
+	case cashier.RequiresCapture, cashier.Succeeded:
+		_, err := tx.CheckoutSession.Update().
+			Where(checkoutsession.ID(sessionID), checkoutsession.StatusNEQ(checkoutsession.StatusCOMPLETE)).
+			SetStatus(checkoutsession.StatusCOMPLETE).Save(sys)
+		return err
+	case cashier.RequiresPaymentMethod, cashier.Failed, cashier.Canceled:
+		if s.coupons == nil {
+			return nil
+		}
+		return s.coupons.Release(sys, tx, sessionID)
+	}
+	return nil
+}
