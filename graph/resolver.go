@@ -11,10 +11,10 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/graph/generated"
+	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
-	"github.com/straitpay/strait/payments/channels"
-	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/rulebook"
