@@ -16,15 +16,26 @@ import (
 	"github.com/straitpay/strait/graph/generated"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/vault"
 )
+
+// MaxAmount is the resolver for the maxAmount field.
+func (r *agreementResolver) MaxAmount(ctx context.Context, obj *ent.Agreement) (*money.Amount, error) {
+	if obj.MaxAmount == 0 {
+		return nil, nil
+	}
+	return amount(obj.MaxAmount, obj.Currency)
+}
 
 // Currency is the resolver for the currency field.
 func (r *balanceResolver) Currency(ctx context.Context, obj *ledger.MerchantBalance) (string, error) {
@@ -320,6 +331,46 @@ func (r *mutationResolver) UpdateConnectorSettings(ctx context.Context, input mo
 	return &c, err
 }
 
+// CapturePayment is the resolver for the capturePayment field.
+func (r *mutationResolver) CapturePayment(ctx context.Context, input model.CapturePaymentInput) (*ent.Payment, error) {
+	return r.Cashier.Capture(ctx, input.ID, optionalMoney(input.Amount))
+}
+
+// CancelPayment is the resolver for the cancelPayment field.
+func (r *mutationResolver) CancelPayment(ctx context.Context, input model.CancelPaymentInput) (*ent.Payment, error) {
+	return r.Cashier.Cancel(ctx, input.ID)
+}
+
+// RefundPayment is the resolver for the refundPayment field.
+func (r *mutationResolver) RefundPayment(ctx context.Context, input model.RefundPaymentInput) (*ent.Refund, error) {
+	return r.Cashier.Refund(ctx, input.ID, optionalMoney(input.Amount), deref(input.Reason), input.IdempotencyKey)
+}
+
+// SignAgreement is the resolver for the signAgreement field.
+func (r *mutationResolver) SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error) {
+	return r.Cashier.SignAgreement(ctx, agreementInput(input))
+}
+
+// TerminateAgreement is the resolver for the terminateAgreement field.
+func (r *mutationResolver) TerminateAgreement(ctx context.Context, input model.TerminateAgreementInput) (*ent.Agreement, error) {
+	return r.Cashier.TerminateAgreement(ctx, input.ID, deref(input.Reason))
+}
+
+// ChargeAgreement is the resolver for the chargeAgreement field.
+func (r *mutationResolver) ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error) {
+	return r.Cashier.ChargeAgreement(ctx, input.AgreementID, moneyInput(input.Amount), deref(input.Description), deref(input.MerchantReference), input.IdempotencyKey)
+}
+
+// UpsertRiskRule is the resolver for the upsertRiskRule field.
+func (r *mutationResolver) UpsertRiskRule(ctx context.Context, input model.RiskRuleInput) (*ent.RiskRule, error) {
+	return r.Rules.UpsertRiskRule(ctx, riskRuleOf(input))
+}
+
+// UpsertRoutingRule is the resolver for the upsertRoutingRule field.
+func (r *mutationResolver) UpsertRoutingRule(ctx context.Context, input model.RoutingRuleInput) (*ent.RoutingRule, error) {
+	return r.Rules.UpsertRoutingRule(ctx, routingRuleOf(input))
+}
+
 // Amount is the resolver for the amount field.
 func (r *paymentResolver) Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
 	return amount(obj.Amount, obj.Currency)
@@ -338,6 +389,16 @@ func (r *paymentResolver) AmountCaptured(ctx context.Context, obj *ent.Payment) 
 // AmountRefunded is the resolver for the amountRefunded field.
 func (r *paymentResolver) AmountRefunded(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
 	return amount(obj.AmountRefunded, obj.Currency)
+}
+
+// NextAction is the resolver for the nextAction field.
+func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error) {
+	return cashier.NextActionOf(obj), nil
+}
+
+// Fee is the resolver for the fee field.
+func (r *paymentResolver) Fee(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
+	return amount(obj.FeeAmount, obj.Currency)
 }
 
 // Amount is the resolver for the amount field.
@@ -441,9 +502,78 @@ func (r *queryResolver) ChannelEvents(ctx context.Context, after *entgql.Cursor[
 	return r.Client.ChannelEvent.Query().Paginate(ctx, after, first, before, last, channelEventsNewestFirst)
 }
 
+// Agreement is the resolver for the agreement field.
+func (r *queryResolver) Agreement(ctx context.Context, id string) (*ent.Agreement, error) {
+	return r.Cashier.Agreement(ctx, id)
+}
+
+// RiskRules is the resolver for the riskRules field.
+func (r *queryResolver) RiskRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RiskRuleConnection, error) {
+	return r.Client.RiskRule.Query().Paginate(ctx, after, first, nil, nil)
+}
+
+// RoutingRules is the resolver for the routingRules field.
+func (r *queryResolver) RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error) {
+	return r.Client.RoutingRule.Query().Paginate(ctx, after, first, nil, nil)
+}
+
 // Amount is the resolver for the amount field.
 func (r *refundResolver) Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
 	return amount(obj.Amount, obj.Currency)
+}
+
+// FeeReversed is the resolver for the feeReversed field.
+func (r *refundResolver) FeeReversed(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
+	return amount(obj.FeeReversed, obj.Currency)
+}
+
+// Params is the resolver for the params field.
+func (r *riskRuleResolver) Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error) {
+	rule, err := rulebook.RiskRule(obj)
+	return &rule.Params, err
+}
+
+// Currency is the resolver for the currency field.
+func (r *riskRuleParamsResolver) Currency(ctx context.Context, obj *risk.Params) (*string, error) {
+	return nonEmpty(obj.Currency.Code()), nil
+}
+
+// MaxMinor is the resolver for the maxMinor field.
+func (r *riskRuleParamsResolver) MaxMinor(ctx context.Context, obj *risk.Params) (*scalar.Int64, error) {
+	return optionalInt64(obj.MaxMinor), nil
+}
+
+// Dimension is the resolver for the dimension field.
+func (r *riskRuleParamsResolver) Dimension(ctx context.Context, obj *risk.Params) (*string, error) {
+	return nonEmpty(string(obj.Dimension)), nil
+}
+
+// WindowSeconds is the resolver for the windowSeconds field.
+func (r *riskRuleParamsResolver) WindowSeconds(ctx context.Context, obj *risk.Params) (*int, error) {
+	secs := int(obj.Window / time.Second)
+	return &secs, nil
+}
+
+// Methods is the resolver for the methods field.
+func (r *routingMatchResolver) Methods(ctx context.Context, obj *routing.Match) ([]string, error) {
+	return methodNames(obj.Methods), nil
+}
+
+// Currencies is the resolver for the currencies field.
+func (r *routingMatchResolver) Currencies(ctx context.Context, obj *routing.Match) ([]string, error) {
+	return currencyCodes(obj.Currencies), nil
+}
+
+// Match is the resolver for the match field.
+func (r *routingRuleResolver) Match(ctx context.Context, obj *ent.RoutingRule) (*routing.Match, error) {
+	rule, err := rulebook.RoutingRule(obj)
+	return &rule.Match, err
+}
+
+// Split is the resolver for the split field.
+func (r *routingRuleResolver) Split(ctx context.Context, obj *ent.RoutingRule) ([]*routing.Share, error) {
+	rule, err := rulebook.RoutingRule(obj)
+	return ptrs(rule.Split, err)
 }
 
 // Currency is the resolver for the currency field.
@@ -477,6 +607,14 @@ func (r *Resolver) Money() generated.MoneyResolver { return &moneyResolver{r} }
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
+// RiskRuleParams returns generated.RiskRuleParamsResolver implementation.
+func (r *Resolver) RiskRuleParams() generated.RiskRuleParamsResolver {
+	return &riskRuleParamsResolver{r}
+}
+
+// RoutingMatch returns generated.RoutingMatchResolver implementation.
+func (r *Resolver) RoutingMatch() generated.RoutingMatchResolver { return &routingMatchResolver{r} }
+
 // TrialBalanceLine returns generated.TrialBalanceLineResolver implementation.
 func (r *Resolver) TrialBalanceLine() generated.TrialBalanceLineResolver {
 	return &trialBalanceLineResolver{r}
@@ -491,5 +629,7 @@ type (
 	fxQuoteResolver          struct{ *Resolver }
 	moneyResolver            struct{ *Resolver }
 	mutationResolver         struct{ *Resolver }
+	riskRuleParamsResolver   struct{ *Resolver }
+	routingMatchResolver     struct{ *Resolver }
 	trialBalanceLineResolver struct{ *Resolver }
 )

@@ -5212,6 +5212,275 @@ extend type Mutation {
   updateConnectorSettings(input: UpdateConnectorSettingsInput!): Connector! @auth(requires: [OPERATOR])
 }
 # ---- end connectors ----
+
+# ---- payments ----
+# The payment core's operations: captures, cancellations, refunds, next
+# actions, agreements, and the operators' risk and routing rules. See
+# docs/payments.md.
+
+"What the buyer must do before a payment can proceed."
+enum NextActionType {
+  "Authenticate with the card issuer (3-D Secure): open ` + "`" + `url` + "`" + `."
+  THREE_DS_CHALLENGE
+  "Approve at a wallet or bank: send the buyer to ` + "`" + `url` + "`" + `."
+  REDIRECT
+  "Scan ` + "`" + `qrData` + "`" + ` with the wallet app."
+  QR_CODE
+  "Transfer the amount to the account in ` + "`" + `instructions` + "`" + `."
+  BANK_TRANSFER
+}
+
+"Where to send a bank transfer."
+type BankTransferInstructions {
+  bankName: String!
+  accountName: String!
+  accountNumber: String!
+  bankCode: String!
+  "Quote this reference with the transfer."
+  reference: String!
+  amount: Money!
+}
+
+"The buyer's next step while a payment is REQUIRES_ACTION."
+type NextAction {
+  type: NextActionType!
+  url: String
+  qrData: String
+  instructions: BankTransferInstructions
+  expiresAt: Time
+}
+
+extend type Payment {
+  "What the buyer must do next; null unless the payment is REQUIRES_ACTION."
+  nextAction: NextAction
+  "The connector's fee taken at capture (its share returns pro rata with refunds)."
+  fee: Money!
+}
+
+extend type Refund {
+  "The share of the payment's fee this refund returned."
+  feeReversed: Money!
+}
+
+input CapturePaymentInput {
+  id: ID!
+  "How much to capture, in the payment's currency; all of the authorization when omitted."
+  amount: MoneyInput
+  "Captures happen once per payment; the key makes a retry replay the first answer."
+  idempotencyKey: String!
+}
+
+input CancelPaymentInput {
+  id: ID!
+  idempotencyKey: String!
+}
+
+input RefundPaymentInput {
+  id: ID!
+  "How much to refund, in the payment's currency; all that is left when omitted."
+  amount: MoneyInput
+  "Why, for the merchant's records (at most 200 characters)."
+  reason: String
+  "The same key returns the same refund."
+  idempotencyKey: String!
+}
+
+extend type Mutation {
+  """
+  Capture an authorized (MANUAL capture) payment: all of it, or ` + "`" + `amount` + "`" + `
+  (a partial capture releases the rest). BAD_USER_INPUT for an amount above
+  the authorization or in another currency; CONFLICT when the payment is not
+  REQUIRES_CAPTURE, its authorization window has closed, or the channel
+  refuses; UNAVAILABLE when the channel's answer is not known yet (repeat the
+  request: it is never captured twice).
+  """
+  capturePayment(input: CapturePaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Cancel a payment that is not captured: voids an authorization at the
+  channel. CONFLICT for a payment that is processing, succeeded or failed.
+  Canceling a canceled payment returns it unchanged.
+  """
+  cancelPayment(input: CancelPaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Refund a captured payment: all that is left, or ` + "`" + `amount` + "`" + `; several partial
+  refunds may follow one another up to the captured amount. BAD_USER_INPUT for
+  an amount above what is left to refund; CONFLICT for a payment with nothing
+  captured, or a refund the merchant's pending balance cannot cover.
+  """
+  refundPayment(input: RefundPaymentInput!): Refund! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+}
+
+"The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it."
+input BankAccountInput {
+  holder: String!
+  number: String!
+  bankCode: String
+  "ISO 3166-1 alpha-2."
+  country: String
+}
+
+input SignAgreementInput {
+  "ISO 4217 code of the charges."
+  currency: String!
+  "The most one charge may take; no cap when omitted."
+  maxAmount: MoneyInput
+  account: BankAccountInput!
+  customerID: ID
+  "Where the bank sends the buyer back after approving."
+  returnURL: String
+  "The bank connector; routing chooses one that takes direct debits when omitted."
+  connector: String
+  "The same key returns the same agreement."
+  idempotencyKey: String!
+}
+
+input TerminateAgreementInput {
+  id: ID!
+  reason: String
+  idempotencyKey: String!
+}
+
+input ChargeAgreementInput {
+  agreementID: ID!
+  amount: MoneyInput!
+  description: String
+  merchantReference: String
+  "The same key returns the same payment; a different charge with it is a CONFLICT."
+  idempotencyKey: String!
+}
+
+extend type Agreement {
+  "The cap per charge; null when there is none."
+  maxAmount: Money
+}
+
+extend type Query {
+  "An agreement of the caller's merchant. NOT_FOUND when not visible."
+  agreement(id: ID!): Agreement! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+}
+
+extend type Mutation {
+  """
+  Start a direct-debit agreement. It comes back PENDING with ` + "`" + `buyerURL` + "`" + `, where
+  the buyer approves it at their bank; it turns ACTIVE (or FAILED) when the
+  bank says so.
+  """
+  signAgreement(input: SignAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  "End an agreement at the bank. Terminating a terminated agreement returns it unchanged."
+  terminateAgreement(input: TerminateAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Charge an ACTIVE agreement, merchant-initiated, without a cashier. The
+  payment comes back SUCCEEDED, PROCESSING (the bank answers later) or FAILED.
+  CONFLICT for an agreement that is not active; BAD_USER_INPUT for an amount
+  above its cap or in another currency.
+  """
+  chargeAgreement(input: ChargeAgreementInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+}
+
+"A risk rule's parameters; which ones a kind reads is listed in docs/cashier.md."
+type RiskRuleParams {
+  currency: String
+  "Minor units of ` + "`" + `currency` + "`" + `."
+  maxMinor: Int64
+  "merchant, card, customer, ip or email."
+  dimension: String
+  windowSeconds: Int
+  maxCount: Int
+  countries: [String!]
+  bins: [String!]
+}
+
+input RiskRuleParamsInput {
+  currency: String
+  maxMinor: Int64
+  dimension: String
+  windowSeconds: Int
+  maxCount: Int
+  countries: [String!]
+  bins: [String!]
+}
+
+input RiskRuleInput {
+  "The rule's id; an existing rule with this id is replaced."
+  key: String!
+  "amount_limit, daily_limit, velocity, country_blocklist, bin_blocklist, geo_mismatch or aml_threshold."
+  kind: String!
+  "The merchant risk tier (low, standard, high) it applies to; global when omitted."
+  tier: String
+  "allow (monitor), challenge, review or deny."
+  action: String!
+  enabled: Boolean!
+  "0 to 100, added to a decision's score when the rule fires."
+  score: Int!
+  description: String
+  params: RiskRuleParamsInput
+}
+
+extend type RiskRule {
+  params: RiskRuleParams!
+}
+
+"Which payments a routing rule applies to; empty lists match everything."
+type RoutingMatch {
+  merchantID: String
+  methods: [String!]
+  schemes: [String!]
+  currencies: [String!]
+  countries: [String!]
+}
+
+type RoutingShare {
+  connector: String!
+  percent: Int!
+}
+
+input RoutingMatchInput {
+  merchantID: String
+  "card, wallet, bank_transfer, direct_debit."
+  methods: [String!]
+  schemes: [String!]
+  currencies: [String!]
+  countries: [String!]
+}
+
+input RoutingShareInput {
+  connector: String!
+  percent: Int!
+}
+
+input RoutingRuleInput {
+  "The rule's id; an existing rule with this id is replaced."
+  key: String!
+  "Lower applies first."
+  priority: Int!
+  enabled: Boolean!
+  match: RoutingMatchInput
+  "Put these connectors first, in this order (exactly one of prefer and split)."
+  prefer: [String!]
+  "Send each payment to one connector, by percentage (summing to 100)."
+  split: [RoutingShareInput!]
+}
+
+extend type RoutingRule {
+  match: RoutingMatch!
+  prefer: [String!]
+  split: [RoutingShare!]
+}
+
+extend type Query {
+  "The risk rules, global and per tier. Operators only."
+  riskRules(after: Cursor, first: Int): RiskRuleConnection! @auth(requires: [OPERATOR])
+  "The routing rules. Operators only."
+  routingRules(after: Cursor, first: Int): RoutingRuleConnection! @auth(requires: [OPERATOR])
+}
+
+extend type Mutation {
+  "Create or replace a risk rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
+  upsertRiskRule(input: RiskRuleInput!): RiskRule! @auth(requires: [OPERATOR])
+  "Create or replace a routing rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
+  upsertRoutingRule(input: RoutingRuleInput!): RoutingRule! @auth(requires: [OPERATOR])
+}
+# ---- end payments ----
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -6646,273 +6915,6 @@ enum RoutingRuleOrderField {
 The builtin Time type
 """
 scalar Time
-`, BuiltIn: false},
-	{Name: "../payments.graphql", Input: `# The payment core's operations: captures, cancellations, refunds, next
-# actions, agreements, and the operators' risk and routing rules. See
-# docs/payments.md.
-
-"What the buyer must do before a payment can proceed."
-enum NextActionType {
-  "Authenticate with the card issuer (3-D Secure): open ` + "`" + `url` + "`" + `."
-  THREE_DS_CHALLENGE
-  "Approve at a wallet or bank: send the buyer to ` + "`" + `url` + "`" + `."
-  REDIRECT
-  "Scan ` + "`" + `qrData` + "`" + ` with the wallet app."
-  QR_CODE
-  "Transfer the amount to the account in ` + "`" + `instructions` + "`" + `."
-  BANK_TRANSFER
-}
-
-"Where to send a bank transfer."
-type BankTransferInstructions {
-  bankName: String!
-  accountName: String!
-  accountNumber: String!
-  bankCode: String!
-  "Quote this reference with the transfer."
-  reference: String!
-  amount: Money!
-}
-
-"The buyer's next step while a payment is REQUIRES_ACTION."
-type NextAction {
-  type: NextActionType!
-  url: String
-  qrData: String
-  instructions: BankTransferInstructions
-  expiresAt: Time
-}
-
-extend type Payment {
-  "What the buyer must do next; null unless the payment is REQUIRES_ACTION."
-  nextAction: NextAction
-  "The connector's fee taken at capture (its share returns pro rata with refunds)."
-  fee: Money!
-}
-
-extend type Refund {
-  "The share of the payment's fee this refund returned."
-  feeReversed: Money!
-}
-
-input CapturePaymentInput {
-  id: ID!
-  "How much to capture, in the payment's currency; all of the authorization when omitted."
-  amount: MoneyInput
-  "Captures happen once per payment; the key makes a retry replay the first answer."
-  idempotencyKey: String!
-}
-
-input CancelPaymentInput {
-  id: ID!
-  idempotencyKey: String!
-}
-
-input RefundPaymentInput {
-  id: ID!
-  "How much to refund, in the payment's currency; all that is left when omitted."
-  amount: MoneyInput
-  "Why, for the merchant's records (at most 200 characters)."
-  reason: String
-  "The same key returns the same refund."
-  idempotencyKey: String!
-}
-
-extend type Mutation {
-  """
-  Capture an authorized (MANUAL capture) payment: all of it, or ` + "`" + `amount` + "`" + `
-  (a partial capture releases the rest). BAD_USER_INPUT for an amount above
-  the authorization or in another currency; CONFLICT when the payment is not
-  REQUIRES_CAPTURE, its authorization window has closed, or the channel
-  refuses; UNAVAILABLE when the channel's answer is not known yet (repeat the
-  request: it is never captured twice).
-  """
-  capturePayment(input: CapturePaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
-  """
-  Cancel a payment that is not captured: voids an authorization at the
-  channel. CONFLICT for a payment that is processing, succeeded or failed.
-  Canceling a canceled payment returns it unchanged.
-  """
-  cancelPayment(input: CancelPaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
-  """
-  Refund a captured payment: all that is left, or ` + "`" + `amount` + "`" + `; several partial
-  refunds may follow one another up to the captured amount. BAD_USER_INPUT for
-  an amount above what is left to refund; CONFLICT for a payment with nothing
-  captured, or a refund the merchant's pending balance cannot cover.
-  """
-  refundPayment(input: RefundPaymentInput!): Refund! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
-}
-
-"The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it."
-input BankAccountInput {
-  holder: String!
-  number: String!
-  bankCode: String
-  "ISO 3166-1 alpha-2."
-  country: String
-}
-
-input SignAgreementInput {
-  "ISO 4217 code of the charges."
-  currency: String!
-  "The most one charge may take; no cap when omitted."
-  maxAmount: MoneyInput
-  account: BankAccountInput!
-  customerID: ID
-  "Where the bank sends the buyer back after approving."
-  returnURL: String
-  "The bank connector; routing chooses one that takes direct debits when omitted."
-  connector: String
-  "The same key returns the same agreement."
-  idempotencyKey: String!
-}
-
-input TerminateAgreementInput {
-  id: ID!
-  reason: String
-  idempotencyKey: String!
-}
-
-input ChargeAgreementInput {
-  agreementID: ID!
-  amount: MoneyInput!
-  description: String
-  merchantReference: String
-  "The same key returns the same payment; a different charge with it is a CONFLICT."
-  idempotencyKey: String!
-}
-
-extend type Agreement {
-  "The cap per charge; null when there is none."
-  maxAmount: Money
-}
-
-extend type Query {
-  "An agreement of the caller's merchant. NOT_FOUND when not visible."
-  agreement(id: ID!): Agreement! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
-}
-
-extend type Mutation {
-  """
-  Start a direct-debit agreement. It comes back PENDING with ` + "`" + `buyerURL` + "`" + `, where
-  the buyer approves it at their bank; it turns ACTIVE (or FAILED) when the
-  bank says so.
-  """
-  signAgreement(input: SignAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
-  "End an agreement at the bank. Terminating a terminated agreement returns it unchanged."
-  terminateAgreement(input: TerminateAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
-  """
-  Charge an ACTIVE agreement, merchant-initiated, without a cashier. The
-  payment comes back SUCCEEDED, PROCESSING (the bank answers later) or FAILED.
-  CONFLICT for an agreement that is not active; BAD_USER_INPUT for an amount
-  above its cap or in another currency.
-  """
-  chargeAgreement(input: ChargeAgreementInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
-}
-
-"A risk rule's parameters; which ones a kind reads is listed in docs/cashier.md."
-type RiskRuleParams {
-  currency: String
-  "Minor units of ` + "`" + `currency` + "`" + `."
-  maxMinor: Int64
-  "merchant, card, customer, ip or email."
-  dimension: String
-  windowSeconds: Int
-  maxCount: Int
-  countries: [String!]
-  bins: [String!]
-}
-
-input RiskRuleParamsInput {
-  currency: String
-  maxMinor: Int64
-  dimension: String
-  windowSeconds: Int
-  maxCount: Int
-  countries: [String!]
-  bins: [String!]
-}
-
-input RiskRuleInput {
-  "The rule's id; an existing rule with this id is replaced."
-  key: String!
-  "amount_limit, daily_limit, velocity, country_blocklist, bin_blocklist, geo_mismatch or aml_threshold."
-  kind: String!
-  "The merchant risk tier (low, standard, high) it applies to; global when omitted."
-  tier: String
-  "allow (monitor), challenge, review or deny."
-  action: String!
-  enabled: Boolean!
-  "0 to 100, added to a decision's score when the rule fires."
-  score: Int!
-  description: String
-  params: RiskRuleParamsInput
-}
-
-extend type RiskRule {
-  params: RiskRuleParams!
-}
-
-"Which payments a routing rule applies to; empty lists match everything."
-type RoutingMatch {
-  merchantID: String
-  methods: [String!]
-  schemes: [String!]
-  currencies: [String!]
-  countries: [String!]
-}
-
-type RoutingShare {
-  connector: String!
-  percent: Int!
-}
-
-input RoutingMatchInput {
-  merchantID: String
-  "card, wallet, bank_transfer, direct_debit."
-  methods: [String!]
-  schemes: [String!]
-  currencies: [String!]
-  countries: [String!]
-}
-
-input RoutingShareInput {
-  connector: String!
-  percent: Int!
-}
-
-input RoutingRuleInput {
-  "The rule's id; an existing rule with this id is replaced."
-  key: String!
-  "Lower applies first."
-  priority: Int!
-  enabled: Boolean!
-  match: RoutingMatchInput
-  "Put these connectors first, in this order (exactly one of prefer and split)."
-  prefer: [String!]
-  "Send each payment to one connector, by percentage (summing to 100)."
-  split: [RoutingShareInput!]
-}
-
-extend type RoutingRule {
-  match: RoutingMatch!
-  prefer: [String!]
-  split: [RoutingShare!]
-}
-
-extend type Query {
-  "The risk rules, global and per tier. Operators only."
-  riskRules(after: Cursor, first: Int): RiskRuleConnection! @auth(requires: [OPERATOR])
-  "The routing rules. Operators only."
-  routingRules(after: Cursor, first: Int): RoutingRuleConnection! @auth(requires: [OPERATOR])
-}
-
-extend type Mutation {
-  "Create or replace a risk rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
-  upsertRiskRule(input: RiskRuleInput!): RiskRule! @auth(requires: [OPERATOR])
-  "Create or replace a routing rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
-  upsertRoutingRule(input: RoutingRuleInput!): RoutingRule! @auth(requires: [OPERATOR])
-}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
