@@ -8,13 +8,13 @@ package main
 
 import (
 	"context"
-	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/sdk"
+	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
