@@ -42,6 +42,19 @@ func (s *Server) saveAgreement(a *agreementRecord) error {
 	return s.j.put(kindAgreement, a.ID, a)
 }
 
+// agreements serves direct-debit agreements by id and lists them by
+// reference.
+func (s *Server) agreements() collection[agreementRecord, agreement] {
+	return collection[agreementRecord, agreement]{
+		s: s, what: "agreement",
+		objects: s.st.agreements,
+		view:    func(a *agreementRecord) agreement { return a.agreement },
+		filters: []filter[agreement]{
+			{"reference", func(a agreement) string { return a.Reference }},
+		},
+	}
+}
+
 type payerRequest struct {
 	Name          string `json:"name"`
 	AccountNumber string `json:"account_number"`
@@ -105,35 +118,6 @@ func (s *Server) handleCreateAgreement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeCreated(w, false, a.agreement)
-}
-
-func (s *Server) handleGetAgreement(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.st.agreements[id]
-	if !ok {
-		s.writeError(w, r, notFound("agreement", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, a.agreement)
-}
-
-func (s *Server) handleListAgreements(w http.ResponseWriter, r *http.Request) {
-	ref := r.URL.Query().Get("reference")
-	if ref == "" {
-		s.writeError(w, r, invalid("reference is required"))
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []agreement{}
-	for _, a := range s.st.agreements {
-		if a.Reference == ref {
-			out = append(out, a.agreement)
-		}
-	}
-	writeJSON(w, http.StatusOK, list[agreement]{newestFirst(out, func(a agreement) string { return a.ID })})
 }
 
 func (s *Server) handleTerminateAgreement(w http.ResponseWriter, r *http.Request) {
@@ -265,6 +249,18 @@ type debitRecord struct {
 	Params string `json:"params"`
 }
 
+// debits serves direct debits by id and lists them by idempotency key.
+func (s *Server) debits() collection[debitRecord, debit] {
+	return collection[debitRecord, debit]{
+		s: s, what: "debit",
+		objects: s.st.debits,
+		view:    func(d *debitRecord) debit { return d.debit },
+		filters: []filter[debit]{
+			{"idempotency_key", func(d debit) string { return d.IdempotencyKey }},
+		},
+	}
+}
+
 type debitRequest struct {
 	IdempotencyKey string `json:"idempotency_key"`
 	Reference      string `json:"reference"`
@@ -336,31 +332,4 @@ func (s *Server) handleDebit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeCreated(w, false, d.debit)
-}
-
-func (s *Server) handleGetDebit(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d, ok := s.st.debits[id]
-	if !ok {
-		s.writeError(w, r, notFound("debit", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, d.debit)
-}
-
-func (s *Server) handleListDebits(w http.ResponseWriter, r *http.Request) {
-	key := r.URL.Query().Get("idempotency_key")
-	if key == "" {
-		s.writeError(w, r, invalid("idempotency_key is required"))
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []debit{}
-	if id, ok := s.st.debitByKey[key]; ok {
-		out = append(out, s.st.debits[id].debit)
-	}
-	writeJSON(w, http.StatusOK, list[debit]{out})
 }

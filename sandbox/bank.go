@@ -68,6 +68,18 @@ func (s *Server) saveVA(va *virtualAccount) error {
 	return s.j.put(kindVA, va.ID, va)
 }
 
+// virtualAccounts serves virtual accounts by id and lists them by reference.
+func (s *Server) virtualAccounts() collection[virtualAccount, virtualAccount] {
+	return collection[virtualAccount, virtualAccount]{
+		s: s, what: "virtual account",
+		objects: s.st.vas,
+		view:    func(va *virtualAccount) virtualAccount { return *va },
+		filters: []filter[virtualAccount]{
+			{"reference", func(va virtualAccount) string { return va.Reference }},
+		},
+	}
+}
+
 type vaRequest struct {
 	Reference      string `json:"reference"`
 	Currency       string `json:"currency"`
@@ -127,33 +139,6 @@ func (s *Server) handleCreateVA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeCreated(w, false, va)
-}
-
-func (s *Server) handleGetVA(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	va, ok := s.st.vas[id]
-	if !ok {
-		s.writeError(w, r, notFound("virtual account", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, va)
-}
-
-func (s *Server) handleListVAs(w http.ResponseWriter, r *http.Request) {
-	ref := r.URL.Query().Get("reference")
-	if ref == "" {
-		s.writeError(w, r, invalid("reference is required"))
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []virtualAccount{}
-	if id, ok := s.st.vaByRef[ref]; ok {
-		out = append(out, *s.st.vas[id])
-	}
-	writeJSON(w, http.StatusOK, list[virtualAccount]{out})
 }
 
 func (s *Server) handleTransferPage(w http.ResponseWriter, r *http.Request) {
@@ -281,6 +266,20 @@ func (s *Server) savePayout(p *payoutRecord) error {
 	return s.j.put(kindPayout, p.ID, p)
 }
 
+// payouts serves payouts by id and lists them by idempotency key and
+// reference.
+func (s *Server) payouts() collection[payoutRecord, payout] {
+	return collection[payoutRecord, payout]{
+		s: s, what: "payout",
+		objects: s.st.payouts,
+		view:    func(p *payoutRecord) payout { return p.payout },
+		filters: []filter[payout]{
+			{"idempotency_key", func(p payout) string { return p.IdempotencyKey }},
+			{"reference", func(p payout) string { return p.Reference }},
+		},
+	}
+}
+
 type payoutRequest struct {
 	IdempotencyKey string      `json:"idempotency_key"`
 	Reference      string      `json:"reference"`
@@ -401,35 +400,6 @@ func (s *Server) CompletePayout(id string) error {
 		return fmt.Errorf("sandbox: complete payout %s: payout is %s", id, p.State)
 	}
 	return s.finishPayout(p)
-}
-
-func (s *Server) handleGetPayout(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.st.payouts[id]
-	if !ok {
-		s.writeError(w, r, notFound("payout", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, p.payout)
-}
-
-func (s *Server) handleListPayouts(w http.ResponseWriter, r *http.Request) {
-	key, ref := r.URL.Query().Get("idempotency_key"), r.URL.Query().Get("reference")
-	if key == "" && ref == "" {
-		s.writeError(w, r, invalid("idempotency_key or reference is required"))
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []payout{}
-	for _, p := range s.st.payouts {
-		if (key == "" || p.IdempotencyKey == key) && (ref == "" || p.Reference == ref) {
-			out = append(out, p.payout)
-		}
-	}
-	writeJSON(w, http.StatusOK, list[payout]{newestFirst(out, func(p payout) string { return p.ID })})
 }
 
 type balanceView struct {

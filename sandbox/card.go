@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -120,6 +119,21 @@ type cardRecord struct {
 func (s *Server) saveCard(rec *cardRecord) error {
 	rec.UpdatedAt = s.now()
 	return s.j.put(kindCard, rec.ID, rec)
+}
+
+// cardPayments serves card payments by id, lists them by idempotency key and
+// merchant reference, and runs captures, voids and refunds on them.
+func (s *Server) cardPayments() collection[cardRecord, cardPayment] {
+	return collection[cardRecord, cardPayment]{
+		s: s, channel: channelCard, what: "card payment",
+		objects: s.st.cards,
+		view:    func(rec *cardRecord) cardPayment { return rec.cardPayment },
+		save:    s.saveCard,
+		filters: []filter[cardPayment]{
+			{"idempotency_key", func(p cardPayment) string { return p.IdempotencyKey }},
+			{"merchant_reference", func(p cardPayment) string { return p.MerchantReference }},
+		},
+	}
 }
 
 type cardRequest struct {
@@ -361,35 +375,6 @@ func (s *Server) TriggerChargeback(paymentID string) error {
 	return s.chargeback(rec)
 }
 
-func (s *Server) handleGetCardPayment(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec, ok := s.st.cards[id]
-	if !ok {
-		s.writeError(w, r, notFound("card payment", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, rec.cardPayment)
-}
-
-func (s *Server) handleListCardPayments(w http.ResponseWriter, r *http.Request) {
-	key, ref := r.URL.Query().Get("idempotency_key"), r.URL.Query().Get("merchant_reference")
-	if key == "" && ref == "" {
-		s.writeError(w, r, invalid("idempotency_key or merchant_reference is required"))
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []cardPayment{}
-	for _, rec := range s.st.cards {
-		if (key == "" || rec.IdempotencyKey == key) && (ref == "" || rec.MerchantReference == ref) {
-			out = append(out, rec.cardPayment)
-		}
-	}
-	writeJSON(w, http.StatusOK, list[cardPayment]{newestFirst(out, func(p cardPayment) string { return p.ID })})
-}
-
 func (s *Server) handleBIN(w http.ResponseWriter, r *http.Request) {
 	bin := r.PathValue("bin")
 	if !allDigits(bin) || len(bin) < 6 || len(bin) > 8 {
@@ -410,60 +395,8 @@ type amountRequest struct {
 	Reason         string `json:"reason"`
 }
 
-// cardOp runs an operation on one card payment under its idempotency key.
-func (s *Server) cardOp(w http.ResponseWriter, r *http.Request, op string, allowReason bool, do func(*cardRecord, amountRequest) (opResult, error)) {
-	var req amountRequest
-	if err := decode(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := checkOptionalAmount(req.Amount); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if req.Reason != "" && !allowReason {
-		s.writeError(w, r, invalid("reason is not accepted here"))
-		return
-	}
-	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec, ok := s.st.cards[id]
-	if !ok {
-		s.writeError(w, r, notFound("card payment", id))
-		return
-	}
-	key := strings.Join([]string{channelCard, id, op, req.IdempotencyKey}, "|")
-	params := strconv.FormatInt(req.Amount, 10) + "|" + req.Reason
-	prev, err := s.opLookup(key, params)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if prev != nil {
-		res := prev.Result
-		res.Payment = rec.cardPayment
-		w.Header().Set("Idempotent-Replayed", "true")
-		writeJSON(w, http.StatusOK, res)
-		return
-	}
-	res, err := do(rec, req)
-	if err == nil && res.Status == statusApproved {
-		err = s.saveCard(rec)
-	}
-	if err == nil {
-		err = s.opSave(key, params, res)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res.Payment = rec.cardPayment
-	writeJSON(w, http.StatusOK, res)
-}
-
 func (s *Server) handleCapture(w http.ResponseWriter, r *http.Request) {
-	s.cardOp(w, r, "capture", false, func(rec *cardRecord, req amountRequest) (opResult, error) {
+	s.cardPayments().operate(w, r, "capture", false, func(rec *cardRecord, req amountRequest) (opResult, error) {
 		if rec.State != stateAuthorized {
 			return declined(declineHard, "invalid_state", "payment is %s", rec.State), nil
 		}
@@ -483,7 +416,7 @@ func (s *Server) handleCapture(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleVoid(w http.ResponseWriter, r *http.Request) {
-	s.cardOp(w, r, "void", false, func(rec *cardRecord, req amountRequest) (opResult, error) {
+	s.cardPayments().operate(w, r, "void", false, func(rec *cardRecord, req amountRequest) (opResult, error) {
 		if req.Amount != 0 {
 			return opResult{}, invalid("a void takes no amount")
 		}
@@ -496,7 +429,7 @@ func (s *Server) handleVoid(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCardRefund(w http.ResponseWriter, r *http.Request) {
-	s.cardOp(w, r, "refund", true, func(rec *cardRecord, req amountRequest) (opResult, error) {
+	s.cardPayments().operate(w, r, "refund", true, func(rec *cardRecord, req amountRequest) (opResult, error) {
 		if rec.State != stateCaptured && rec.State != statePartiallyRefunded {
 			return declined(declineHard, "invalid_state", "payment is %s", rec.State), nil
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -216,12 +215,6 @@ func (s *Server) moveBalance(currency string, available, pending int64) error {
 	b.Available += available
 	b.Pending += pending
 	return s.j.put(kindBalance, currency, b)
-}
-
-// newestFirst sorts objects by ID, descending: IDs are time-ordered.
-func newestFirst[T any](items []T, id func(T) string) []T {
-	sort.Slice(items, func(i, j int) bool { return id(items[i]) > id(items[j]) })
-	return items
 }
 
 // timePtr returns a pointer to a copy of t, for optional time fields.

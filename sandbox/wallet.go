@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -59,6 +57,21 @@ type walletRecord struct {
 func (s *Server) saveWallet(p *walletRecord) error {
 	p.UpdatedAt = s.now()
 	return s.j.put(kindWallet, p.ID, p)
+}
+
+// walletPayments serves wallet payments by id, lists them by idempotency key
+// and merchant reference, and runs refunds on them.
+func (s *Server) walletPayments() collection[walletRecord, walletPayment] {
+	return collection[walletRecord, walletPayment]{
+		s: s, channel: channelWallet, what: "wallet payment",
+		objects: s.st.wallets,
+		view:    func(p *walletRecord) walletPayment { return p.walletPayment },
+		save:    s.saveWallet,
+		filters: []filter[walletPayment]{
+			{"idempotency_key", func(p walletPayment) string { return p.IdempotencyKey }},
+			{"merchant_reference", func(p walletPayment) string { return p.MerchantReference }},
+		},
+	}
 }
 
 type walletRequest struct {
@@ -128,77 +141,8 @@ func (s *Server) handleCreateWalletPayment(w http.ResponseWriter, r *http.Reques
 	writeCreated(w, false, p.walletPayment)
 }
 
-func (s *Server) handleGetWalletPayment(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.st.wallets[id]
-	if !ok {
-		s.writeError(w, r, notFound("wallet payment", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, p.walletPayment)
-}
-
-func (s *Server) handleListWalletPayments(w http.ResponseWriter, r *http.Request) {
-	key, ref := r.URL.Query().Get("idempotency_key"), r.URL.Query().Get("merchant_reference")
-	if key == "" && ref == "" {
-		s.writeError(w, r, invalid("idempotency_key or merchant_reference is required"))
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []walletPayment{}
-	for _, p := range s.st.wallets {
-		if (key == "" || p.IdempotencyKey == key) && (ref == "" || p.MerchantReference == ref) {
-			out = append(out, p.walletPayment)
-		}
-	}
-	writeJSON(w, http.StatusOK, list[walletPayment]{newestFirst(out, func(p walletPayment) string { return p.ID })})
-}
-
 func (s *Server) handleWalletRefund(w http.ResponseWriter, r *http.Request) {
-	var req amountRequest
-	if err := decode(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := checkOptionalAmount(req.Amount); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.st.wallets[id]
-	if !ok {
-		s.writeError(w, r, notFound("wallet payment", id))
-		return
-	}
-	key := strings.Join([]string{channelWallet, id, "refund", req.IdempotencyKey}, "|")
-	params := strconv.FormatInt(req.Amount, 10) + "|" + req.Reason
-	prev, err := s.opLookup(key, params)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if prev != nil {
-		res := prev.Result
-		res.Payment = p.walletPayment
-		w.Header().Set("Idempotent-Replayed", "true")
-		writeJSON(w, http.StatusOK, res)
-		return
-	}
-	res, err := s.refundWallet(p, req)
-	if err == nil {
-		err = s.opSave(key, params, res)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res.Payment = p.walletPayment
-	writeJSON(w, http.StatusOK, res)
+	s.walletPayments().operate(w, r, "refund", true, s.refundWallet)
 }
 
 func (s *Server) refundWallet(p *walletRecord, req amountRequest) (opResult, error) {
@@ -221,9 +165,6 @@ func (s *Server) refundWallet(p *walletRecord, req amountRequest) (opResult, err
 		p.State = stateRefunded
 	}
 	if err := s.settle(channelWallet, "refund", rf.ID, p.ID, p.MerchantReference, p.Currency, -amount, 0); err != nil {
-		return opResult{}, err
-	}
-	if err := s.saveWallet(p); err != nil {
 		return opResult{}, err
 	}
 	return opResult{Status: statusApproved, ID: rf.ID, Amount: amount, Currency: p.Currency}, nil

@@ -131,6 +131,16 @@ type eventRecord struct {
 	Body string `json:"body"`
 }
 
+// events serves webhook events by id; their list has its own handler, as its
+// filters are optional.
+func (s *Server) events() collection[eventRecord, Event] {
+	return collection[eventRecord, Event]{
+		s: s, what: "event",
+		objects: s.st.events,
+		view:    func(ev *eventRecord) Event { return ev.Event },
+	}
+}
+
 // webhookBody is what a receiver gets.
 type webhookBody struct {
 	ID        string          `json:"id"`
@@ -449,18 +459,6 @@ func (s *Server) handleListEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Reverse(out.Data)
 	writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) handleGetEvent(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ev, ok := s.st.events[id]
-	if !ok {
-		s.writeError(w, r, notFound("event", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, ev.Event)
 }
 
 func (s *Server) handleRedeliver(w http.ResponseWriter, r *http.Request) {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,31 +53,15 @@ func TestServeRunsTheReferenceConnectorsAndLeavesNoOrphans(t *testing.T) {
 		"STRAIT_PLUGIN_DIR=" + plugins, "SANDBOX_API_KEY=sk_sandbox_test", "SANDBOX_WEBHOOK_SECRET=whsec_e2e"}
 	strait(t, env, "keys")
 	token := strait(t, env, "token", "--role", "operator")
-	cmd := exec.Command(straitBin, "serve")
-	cmd.Env = append(os.Environ(), env...)
-	logs := &syncBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	waitFor(t, "http://"+straitAddr+"/healthz", done, logs)
+	cmd, done, logs := startServe(t, env, straitAddr)
 
-	req, _ := http.NewRequest("POST", "http://"+straitAddr+"/graphql", strings.NewReader(`{"query":"{ connectors { name health kind } }"}`))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := graphQL(t, "http://"+straitAddr, token, "{ connectors { name health kind } }")
 	var out struct {
 		Data struct {
 			Connectors []struct{ Name, Health, Kind string }
 		}
 	}
-	err = json.NewDecoder(resp.Body).Decode(&out)
+	err := json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
 	if err != nil {
 		t.Fatal(err)

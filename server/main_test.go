@@ -78,30 +78,14 @@ func TestBinaryServesAndShutsDownGracefully(t *testing.T) {
 			strait(t, env, "migrate")
 			token := strait(t, env, "token", "--role", "operator")
 
-			cmd := exec.Command(straitBin, "serve")
-			cmd.Env = append(os.Environ(), env...)
-			logs := &syncBuffer{}
-			cmd.Stderr = logs
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			cmd, done, logs := startServe(t, env, addr)
 			base := "http://" + addr
-			waitFor(t, base+"/healthz", done, logs)
 
 			if code, body := get(t, base+"/readyz"); code != 200 {
 				t.Fatalf("readyz %d: %s", code, body)
 			}
 			gql := func(q string) map[string]any {
-				req, _ := http.NewRequest("POST", base+"/graphql", strings.NewReader(`{"query":`+quote(q)+`}`))
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
+				resp := graphQL(t, base, token, q)
 				defer resp.Body.Close()
 				var out map[string]any
 				if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
@@ -168,13 +152,7 @@ func TestDevModePrintsReadyMadeTokens(t *testing.T) {
 		t.Fatalf("no merchant admin token printed; logs:\n%s", logs.String())
 	}
 	waitFor(t, "http://"+addr+"/healthz", nil, logs)
-	req, _ := http.NewRequest("POST", "http://"+addr+"/graphql", strings.NewReader(`{"query":"{ viewer { principal merchant { legalName } } }"}`))
-	req.Header.Set("Authorization", "Bearer "+admin)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := graphQL(t, "http://"+addr, admin, "{ viewer { principal merchant { legalName } } }")
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if !strings.Contains(string(body), `"principal":"MERCHANT_ADMIN"`) || !strings.Contains(string(body), "Strait Demo Store") {
@@ -197,6 +175,39 @@ func dbURL(t *testing.T, dialect string) string {
 func dsnToURL(dsn string) string {
 	dsn = strings.Replace(dsn, "@tcp(", "@", 1)
 	return strings.Replace(dsn, ")/", "/", 1)
+}
+
+// startServe starts `strait serve` with env, listening on addr, and waits
+// until it answers /healthz. done receives the process's exit; logs collects
+// its stderr. The process is killed when the test ends.
+func startServe(t *testing.T, env []string, addr string) (cmd *exec.Cmd, done chan error, logs *syncBuffer) {
+	t.Helper()
+	cmd = exec.Command(straitBin, "serve")
+	cmd.Env = append(os.Environ(), env...)
+	logs = &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitFor(t, "http://"+addr+"/healthz", done, logs)
+	return cmd, done, logs
+}
+
+// graphQL posts query to the server at base as the bearer of token. The
+// caller closes the response body.
+func graphQL(t *testing.T, base, token, query string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/graphql", strings.NewReader(`{"query":`+quote(query)+`}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 func waitFor(t *testing.T, url string, done chan error, logs *syncBuffer) {

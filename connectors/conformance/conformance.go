@@ -91,36 +91,32 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("Describe", s.describe)
 	t.Run("UndeclaredCapabilitiesAreUnsupported", s.undeclared)
 	t.Run("MalformedInputsAreRefused", s.malformed)
-	if s.has(connectors.CapAuthorize) {
-		t.Run("AuthorizeSaleAndReplay", s.sale)
-	}
-	if s.has(connectors.CapPreauth) {
-		t.Run("PreauthCaptureAndVoid", s.preauth)
-	}
-	if s.has(connectors.CapRefund) {
-		t.Run("PartialAndFullRefund", s.refund)
-	}
-	if s.has(connectors.CapPayout) {
-		t.Run("Payout", s.payout)
-	}
-	if s.has(connectors.CapAgreements) {
-		t.Run("Agreements", s.agreements)
-	}
-	if s.has(connectors.CapBalance) {
-		t.Run("QueryBalance", s.balance)
-	}
-	if s.has(connectors.CapSettlementReport) {
-		t.Run("FetchSettlementReport", s.settlement)
-	}
-	if s.has(connectors.CapRates) {
-		t.Run("GetRates", s.rates)
-	}
-	if s.has(connectors.CapWebhooks) {
-		t.Run("ForgedWebhookIsRefused", s.forgedWebhook)
+	for _, c := range capabilityChecks {
+		if s.has(c.cap) {
+			t.Run(c.name, func(t *testing.T) { c.run(s, t) })
+		}
 	}
 	if !cfg.SkipRestart {
 		t.Run("CrashAndRestart", s.restart)
 	}
+}
+
+// capabilityChecks are the checks of declared capabilities, in the order
+// they run.
+var capabilityChecks = []struct {
+	cap  connectors.Capability
+	name string
+	run  func(*suite, *testing.T)
+}{
+	{connectors.CapAuthorize, "AuthorizeSaleAndReplay", (*suite).sale},
+	{connectors.CapPreauth, "PreauthCaptureAndVoid", (*suite).preauth},
+	{connectors.CapRefund, "PartialAndFullRefund", (*suite).refund},
+	{connectors.CapPayout, "Payout", (*suite).payout},
+	{connectors.CapAgreements, "Agreements", (*suite).agreements},
+	{connectors.CapBalance, "QueryBalance", (*suite).balance},
+	{connectors.CapSettlementReport, "FetchSettlementReport", (*suite).settlement},
+	{connectors.CapRates, "GetRates", (*suite).rates},
+	{connectors.CapWebhooks, "ForgedWebhookIsRefused", (*suite).forgedWebhook},
 }
 
 func (s *suite) start(t *testing.T) {

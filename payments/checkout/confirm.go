@@ -16,6 +16,7 @@ import (
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
 )
@@ -157,7 +158,7 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 // or done.
 func (s *Service) sessionPayment(ctx context.Context, sess *ent.CheckoutSession) (*ent.Payment, error) {
 	sys := viewer.SystemContext(ctx)
-	return withTx(sys, s.client, func(tx *ent.Tx) (*ent.Payment, error) {
+	return store.WithTx(sys, s.client, func(tx *ent.Tx) (*ent.Payment, error) {
 		q := tx.CheckoutSession.Query().Where(checkoutsession.ID(sess.ID))
 		if s.dialect == dialect.MySQL {
 			q = q.ForUpdate()

@@ -11,7 +11,6 @@ package coupons
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/store"
 )
 
 // Service creates, checks and redeems coupons.
@@ -148,7 +148,7 @@ func (s *Service) Create(ctx context.Context, merchantID string, in CreateInput)
 	if in.ValidUntil != nil && !in.ValidUntil.After(s.now()) {
 		return nil, payments.FieldErrorf("validUntil", "validUntil must be in the future")
 	}
-	return withTx(ctx, s.client, func(tx *ent.Tx) (*ent.Coupon, error) {
+	return store.WithTx(ctx, s.client, func(tx *ent.Tx) (*ent.Coupon, error) {
 		row, err := tx.Coupon.Create().SetMerchantID(merchantID).SetCode(code).
 			SetName(strings.TrimSpace(in.Name)).SetKind(in.Kind).SetPublic(in.Public).SetCurrency(cur.Code()).
 			SetNillableAmountOff(amountOff).SetNillablePercentOffBps(percentOff).SetNillableMinimumAmount(minimum).
@@ -174,22 +174,4 @@ func utcMicro(t *time.Time) *time.Time {
 	}
 	u := t.UTC().Truncate(time.Microsecond)
 	return &u
-}
-
-// withTx runs fn in a transaction, committing on success and rolling back on
-// any error.
-func withTx[T any](ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) (T, error)) (T, error) {
-	var zero T
-	tx, err := client.Tx(ctx)
-	if err != nil {
-		return zero, fmt.Errorf("begin: %w", err)
-	}
-	out, err := fn(tx)
-	if err != nil {
-		return zero, errors.Join(err, tx.Rollback())
-	}
-	if err := tx.Commit(); err != nil {
-		return zero, fmt.Errorf("commit: %w", err)
-	}
-	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"math/big"
 	"net/mail"
@@ -24,6 +23,7 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -68,7 +68,7 @@ func (s *Service) CreateMerchant(ctx context.Context, in MerchantInput) (*ent.Me
 	if err := merchant.RiskTierValidator(in.RiskTier); err != nil {
 		return nil, payments.FieldErrorf("riskTier", "unknown risk tier %q", in.RiskTier)
 	}
-	return withTx(ctx, s.client, func(tx *ent.Tx) (*ent.Merchant, error) {
+	return store.WithTx(ctx, s.client, func(tx *ent.Tx) (*ent.Merchant, error) {
 		m, err := tx.Merchant.Create().
 			SetLegalName(name).SetCountry(country).
 			SetSettlementCurrency(cur.Code()).SetRiskTier(in.RiskTier).
@@ -105,7 +105,7 @@ func (s *Service) CreateUser(ctx context.Context, in UserInput) (*ent.MerchantUs
 	if err := merchantuser.RoleValidator(in.Role); err != nil {
 		return nil, payments.FieldErrorf("role", "unknown role %q", in.Role)
 	}
-	return withTx(ctx, s.client, func(tx *ent.Tx) (*ent.MerchantUser, error) {
+	return store.WithTx(ctx, s.client, func(tx *ent.Tx) (*ent.MerchantUser, error) {
 		u, err := tx.MerchantUser.Create().
 			SetMerchantID(mid).SetEmail(strings.ToLower(addr.Address)).
 			SetName(strings.TrimSpace(in.Name)).SetRole(in.Role).
@@ -159,7 +159,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, in APIKeyInput) (*ent.APIKey
 	}
 	digest := sha256.Sum256([]byte(secret))
 	v, _ := viewer.FromContext(ctx)
-	key, err := withTx(ctx, s.client, func(tx *ent.Tx) (*ent.APIKey, error) {
+	key, err := store.WithTx(ctx, s.client, func(tx *ent.Tx) (*ent.APIKey, error) {
 		k, err := tx.APIKey.Create().
 			SetMerchantID(mid).SetName(name).
 			SetPrefix(secret[:visiblePrefixLen]).SetSecretHash(digest[:]).
@@ -181,7 +181,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, in APIKeyInput) (*ent.APIKey
 // RevokeAPIKey revokes a key at once. Revoking a revoked key returns it
 // unchanged. Returns ENOTFOUND for a key the caller cannot see.
 func (s *Service) RevokeAPIKey(ctx context.Context, id string) (*ent.APIKey, error) {
-	return withTx(ctx, s.client, func(tx *ent.Tx) (*ent.APIKey, error) {
+	return store.WithTx(ctx, s.client, func(tx *ent.Tx) (*ent.APIKey, error) {
 		k, err := tx.APIKey.Get(ctx, id)
 		if ent.IsNotFound(err) {
 			return nil, payments.Errorf(payments.ENOTFOUND, "api key %s not found", id)
@@ -293,25 +293,4 @@ func newSecret() (string, error) {
 		b.WriteByte(secretAlphabet[n.Int64()])
 	}
 	return b.String(), nil
-}
-
-// withTx runs fn in a transaction, committing on success and rolling back on
-// any error.
-func withTx[T any](ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) (T, error)) (T, error) {
-	var zero T
-	tx, err := client.Tx(ctx)
-	if err != nil {
-		return zero, fmt.Errorf("begin: %w", err)
-	}
-	out, err := fn(tx)
-	if err != nil {
-		if rerr := tx.Rollback(); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-		return zero, err
-	}
-	if err := tx.Commit(); err != nil {
-		return zero, fmt.Errorf("commit: %w", err)
-	}
-	return out, nil
 }

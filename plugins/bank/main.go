@@ -8,13 +8,13 @@ package main
 
 import (
 	"context"
-	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/sdk"
+	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -164,24 +164,12 @@ func (b *bank) QueryPayment(ctx context.Context, r connectors.QueryPaymentReques
 		}
 		return st, nil
 	}
-	var va virtualAccount
-	if r.PaymentID != "" {
-		err := b.api.Call(ctx, http.MethodGet, "/bank/virtual-accounts/"+url.PathEscape(r.PaymentID), nil, &va)
-		if sdk.IsStatus(err, http.StatusNotFound) {
-			return notFound(), nil
-		}
-		if err != nil {
-			return connectors.PaymentStatus{}, err
-		}
-	} else {
-		var list struct{ Data []virtualAccount }
-		if err := b.api.Call(ctx, http.MethodGet, "/bank/virtual-accounts?reference="+url.QueryEscape(r.Reference), nil, &list); err != nil {
-			return connectors.PaymentStatus{}, err
-		}
-		if len(list.Data) == 0 {
-			return notFound(), nil
-		}
-		va = list.Data[0]
+	va, found, err := sandboxapi.Find[virtualAccount](ctx, b.api, "/bank/virtual-accounts", r.PaymentID, "reference", r.Reference)
+	if err != nil {
+		return connectors.PaymentStatus{}, err
+	}
+	if !found {
+		return notFound(), nil
 	}
 	return connectors.PaymentStatus{Result: va.result(), PaymentID: va.ID, Reference: va.Reference, Status: va.Status,
 		Amount: va.money(va.ExpectedAmount), Captured: va.money(va.ReceivedAmount), Refunded: va.money(0)}, nil
@@ -238,25 +226,14 @@ func (b *bank) SignAgreement(ctx context.Context, r connectors.SignAgreementRequ
 }
 
 func (b *bank) QueryAgreement(ctx context.Context, r connectors.QueryAgreementRequest) (connectors.AgreementResponse, error) {
-	var a agreement
-	if r.AgreementID != "" {
-		err := b.api.Call(ctx, http.MethodGet, "/bank/agreements/"+url.PathEscape(r.AgreementID), nil, &a)
-		if sdk.IsStatus(err, http.StatusNotFound) {
-			return connectors.AgreementResponse{Result: connectors.Declined(connectors.DeclineHard, "not_found", "")}, nil
-		}
-		if err != nil {
-			return connectors.AgreementResponse{}, err
-		}
-		return a.response(), nil
-	}
-	var list struct{ Data []agreement }
-	if err := b.api.Call(ctx, http.MethodGet, "/bank/agreements?reference="+url.QueryEscape(r.Reference), nil, &list); err != nil {
+	a, found, err := sandboxapi.Find[agreement](ctx, b.api, "/bank/agreements", r.AgreementID, "reference", r.Reference)
+	if err != nil {
 		return connectors.AgreementResponse{}, err
 	}
-	if len(list.Data) == 0 {
+	if !found {
 		return connectors.AgreementResponse{Result: connectors.Declined(connectors.DeclineHard, "not_found", "")}, nil
 	}
-	return list.Data[0].response(), nil
+	return a.response(), nil
 }
 
 // TerminateAgreement ends a mandate. An approved answer means the

@@ -10,12 +10,12 @@ package main
 
 import (
 	"context"
-	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 	"net/http"
 	"net/url"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/sdk"
+	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -121,45 +121,20 @@ func (c *cardnet) Authorize(ctx context.Context, r connectors.AuthorizeRequest) 
 	return resp, nil
 }
 
-// operation is the sandbox's answer to capture, void and refund.
-type operation struct {
-	Status         string `json:"status"`
-	ID             string `json:"id"`
-	Amount         int64  `json:"amount"`
-	Currency       string `json:"currency"`
-	DeclineType    string `json:"decline_type"`
-	DeclineCode    string `json:"decline_code"`
-	DeclineMessage string `json:"decline_message"`
-}
-
-func (c *cardnet) operate(ctx context.Context, path string, body map[string]any) (connectors.OperationResponse, error) {
-	var op operation
-	if err := c.api.Call(ctx, http.MethodPost, path, body, &op); err != nil {
-		if sdk.IsStatus(err, http.StatusNotFound) {
-			return connectors.OperationResponse{Result: connectors.Declined(connectors.DeclineHard, "not_found", "no such payment")}, nil
-		}
-		return connectors.OperationResponse{}, err
-	}
-	return connectors.OperationResponse{
-		Result: sandboxapi.Outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMessage),
-		ID:     op.ID, Amount: connectors.Money{Minor: op.Amount, Currency: op.Currency},
-	}, nil
-}
-
 func (c *cardnet) Capture(ctx context.Context, r connectors.CaptureRequest) (connectors.OperationResponse, error) {
-	return c.operate(ctx, "/card/payments/"+url.PathEscape(r.PaymentID)+"/capture", map[string]any{
+	return sandboxapi.Operate(ctx, c.api, "/card/payments/"+url.PathEscape(r.PaymentID)+"/capture", map[string]any{
 		"amount": r.Amount.Minor, "idempotency_key": sdk.IdempotencyKey("capture", r.IdempotencyKey),
 	})
 }
 
 func (c *cardnet) Void(ctx context.Context, r connectors.VoidRequest) (connectors.OperationResponse, error) {
-	return c.operate(ctx, "/card/payments/"+url.PathEscape(r.PaymentID)+"/void", map[string]any{
+	return sandboxapi.Operate(ctx, c.api, "/card/payments/"+url.PathEscape(r.PaymentID)+"/void", map[string]any{
 		"idempotency_key": sdk.IdempotencyKey("void", r.IdempotencyKey),
 	})
 }
 
 func (c *cardnet) Refund(ctx context.Context, r connectors.RefundRequest) (connectors.OperationResponse, error) {
-	return c.operate(ctx, "/card/payments/"+url.PathEscape(r.PaymentID)+"/refunds", map[string]any{
+	return sandboxapi.Operate(ctx, c.api, "/card/payments/"+url.PathEscape(r.PaymentID)+"/refunds", map[string]any{
 		"amount": r.Amount.Minor, "idempotency_key": sdk.IdempotencyKey("refund", r.IdempotencyKey), "reason": r.Reason,
 	})
 }
@@ -168,23 +143,12 @@ func (c *cardnet) Refund(ctx context.Context, r connectors.RefundRequest) (conne
 // outcome, by Strait's reference. No payment at all means the network
 // never authorized anything: a hard decline the core can settle on.
 func (c *cardnet) QueryPayment(ctx context.Context, r connectors.QueryPaymentRequest) (connectors.PaymentStatus, error) {
-	var p cardPayment
-	if r.PaymentID != "" {
-		if err := c.api.Call(ctx, http.MethodGet, "/card/payments/"+url.PathEscape(r.PaymentID), nil, &p); err != nil {
-			if sdk.IsStatus(err, http.StatusNotFound) {
-				return notFound(), nil
-			}
-			return connectors.PaymentStatus{}, err
-		}
-	} else {
-		var list struct{ Data []cardPayment }
-		if err := c.api.Call(ctx, http.MethodGet, "/card/payments?merchant_reference="+url.QueryEscape(r.Reference), nil, &list); err != nil {
-			return connectors.PaymentStatus{}, err
-		}
-		if len(list.Data) == 0 {
-			return notFound(), nil
-		}
-		p = list.Data[0] // newest first
+	p, found, err := sandboxapi.Find[cardPayment](ctx, c.api, "/card/payments", r.PaymentID, "merchant_reference", r.Reference)
+	if err != nil {
+		return connectors.PaymentStatus{}, err
+	}
+	if !found {
+		return notFound(), nil
 	}
 	money := func(minor int64) connectors.Money { return connectors.Money{Minor: minor, Currency: p.Currency} }
 	return connectors.PaymentStatus{

@@ -7,12 +7,12 @@ package main
 
 import (
 	"context"
-	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 	"net/http"
 	"net/url"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/sdk"
+	"github.com/straitpay/strait/plugins/internal/sandboxapi"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -116,49 +116,18 @@ func (w *wallet) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (
 }
 
 func (w *wallet) Refund(ctx context.Context, r connectors.RefundRequest) (connectors.OperationResponse, error) {
-	var op struct {
-		Status      string `json:"status"`
-		ID          string `json:"id"`
-		Amount      int64  `json:"amount"`
-		Currency    string `json:"currency"`
-		DeclineType string `json:"decline_type"`
-		DeclineCode string `json:"decline_code"`
-		DeclineMsg  string `json:"decline_message"`
-	}
-	err := w.api.Call(ctx, http.MethodPost, "/wallet/payments/"+url.PathEscape(r.PaymentID)+"/refunds", map[string]any{
+	return sandboxapi.Operate(ctx, w.api, "/wallet/payments/"+url.PathEscape(r.PaymentID)+"/refunds", map[string]any{
 		"amount": r.Amount.Minor, "idempotency_key": sdk.IdempotencyKey("refund", r.IdempotencyKey), "reason": r.Reason,
-	}, &op)
-	if sdk.IsStatus(err, http.StatusNotFound) {
-		return connectors.OperationResponse{Result: connectors.Declined(connectors.DeclineHard, "not_found", "no such payment")}, nil
-	}
-	if err != nil {
-		return connectors.OperationResponse{}, err
-	}
-	return connectors.OperationResponse{
-		Result: sandboxapi.Outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMsg),
-		ID:     op.ID, Amount: connectors.Money{Minor: op.Amount, Currency: op.Currency},
-	}, nil
+	})
 }
 
 func (w *wallet) QueryPayment(ctx context.Context, r connectors.QueryPaymentRequest) (connectors.PaymentStatus, error) {
-	var p walletPayment
-	if r.PaymentID != "" {
-		err := w.api.Call(ctx, http.MethodGet, "/wallet/payments/"+url.PathEscape(r.PaymentID), nil, &p)
-		if sdk.IsStatus(err, http.StatusNotFound) {
-			return notFound(), nil
-		}
-		if err != nil {
-			return connectors.PaymentStatus{}, err
-		}
-	} else {
-		var list struct{ Data []walletPayment }
-		if err := w.api.Call(ctx, http.MethodGet, "/wallet/payments?merchant_reference="+url.QueryEscape(r.Reference), nil, &list); err != nil {
-			return connectors.PaymentStatus{}, err
-		}
-		if len(list.Data) == 0 {
-			return notFound(), nil
-		}
-		p = list.Data[0]
+	p, found, err := sandboxapi.Find[walletPayment](ctx, w.api, "/wallet/payments", r.PaymentID, "merchant_reference", r.Reference)
+	if err != nil {
+		return connectors.PaymentStatus{}, err
+	}
+	if !found {
+		return notFound(), nil
 	}
 	captured := int64(0)
 	if p.Status == "approved" {

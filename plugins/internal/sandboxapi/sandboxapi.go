@@ -71,6 +71,56 @@ func Outcome(status, declineType, code, message string) connectors.Result {
 	return connectors.Unknown("unrecognized channel status " + status)
 }
 
+// Operate posts an operation on an existing payment (capture, void,
+// refund) to path and maps the sandbox's answer. A payment the channel does
+// not know is a hard "not_found" decline, not an error: nothing can have
+// moved.
+func Operate(ctx context.Context, api *sdk.Channel, path string, body map[string]any) (connectors.OperationResponse, error) {
+	var op struct {
+		Status         string `json:"status"`
+		ID             string `json:"id"`
+		Amount         int64  `json:"amount"`
+		Currency       string `json:"currency"`
+		DeclineType    string `json:"decline_type"`
+		DeclineCode    string `json:"decline_code"`
+		DeclineMessage string `json:"decline_message"`
+	}
+	err := api.Call(ctx, http.MethodPost, path, body, &op)
+	if sdk.IsStatus(err, http.StatusNotFound) {
+		return connectors.OperationResponse{Result: connectors.Declined(connectors.DeclineHard, "not_found", "no such payment")}, nil
+	}
+	if err != nil {
+		return connectors.OperationResponse{}, err
+	}
+	return connectors.OperationResponse{
+		Result: Outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMessage),
+		ID:     op.ID, Amount: connectors.Money{Minor: op.Amount, Currency: op.Currency},
+	}, nil
+}
+
+// Find reads one object of the collection at path (e.g. "/card/payments"):
+// by the channel's id when id is set, otherwise the newest one whose
+// refParam equals ref. found is false when the channel has no such object;
+// for a payment looked up after an unknown outcome, that means the channel
+// never acted on it.
+func Find[T any](ctx context.Context, api *sdk.Channel, path, id, refParam, ref string) (obj T, found bool, err error) {
+	if id != "" {
+		err := api.Call(ctx, http.MethodGet, path+"/"+url.PathEscape(id), nil, &obj)
+		if sdk.IsStatus(err, http.StatusNotFound) {
+			return obj, false, nil
+		}
+		return obj, err == nil, err
+	}
+	var list struct{ Data []T }
+	if err := api.Call(ctx, http.MethodGet, path+"?"+refParam+"="+url.QueryEscape(ref), nil, &list); err != nil {
+		return obj, false, err
+	}
+	if len(list.Data) == 0 {
+		return obj, false, nil
+	}
+	return list.Data[0], true, nil // lists are newest first
+}
+
 // Notification is the sandbox's webhook envelope.
 type Notification struct {
 	ID        string          `json:"id"`
