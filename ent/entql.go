@@ -362,6 +362,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			journalentry.FieldSourceType:  {Type: field.TypeString, Column: journalentry.FieldSourceType},
 			journalentry.FieldSourceID:    {Type: field.TypeString, Column: journalentry.FieldSourceID},
 			journalentry.FieldDescription: {Type: field.TypeString, Column: journalentry.FieldDescription},
+			journalentry.FieldReference:   {Type: field.TypeString, Column: journalentry.FieldReference},
 			journalentry.FieldEffectiveAt: {Type: field.TypeTime, Column: journalentry.FieldEffectiveAt},
 			journalentry.FieldPostingHash: {Type: field.TypeString, Column: journalentry.FieldPostingHash},
 			journalentry.FieldCreatedAt:   {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
@@ -2476,6 +2477,11 @@ func (f *JournalEntryFilter) WhereSourceID(p entql.StringP) {
 // WhereDescription applies the entql string predicate on the description field.
 func (f *JournalEntryFilter) WhereDescription(p entql.StringP) {
 	f.Where(p.Field(journalentry.FieldDescription))
+}
+
+// WhereReference applies the entql string predicate on the reference field.
+func (f *JournalEntryFilter) WhereReference(p entql.StringP) {
+	f.Where(p.Field(journalentry.FieldReference))
 }
 
 // WhereEffectiveAt applies the entql time.Time predicate on the effective_at field.

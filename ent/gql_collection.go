@@ -1342,6 +1342,11 @@ func (_q *JournalEntryQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, journalentry.FieldDescription)
 				fieldSeen[journalentry.FieldDescription] = struct{}{}
 			}
+		case "reference":
+			if _, ok := fieldSeen[journalentry.FieldReference]; !ok {
+				selectedFields = append(selectedFields, journalentry.FieldReference)
+				fieldSeen[journalentry.FieldReference] = struct{}{}
+			}
 		case "effectiveAt":
 			if _, ok := fieldSeen[journalentry.FieldEffectiveAt]; !ok {
 				selectedFields = append(selectedFields, journalentry.FieldEffectiveAt)

@@ -23,6 +23,8 @@ type JournalEntry struct {
 	SourceID string `json:"source_id,omitempty"`
 	// Description holds the value of the "description" field.
 	Description string `json:"description,omitempty"`
+	// what priced or authorized the movement: the FX quote of a conversion
+	Reference string `json:"reference,omitempty"`
 	// EffectiveAt holds the value of the "effective_at" field.
 	EffectiveAt time.Time `json:"effective_at,omitempty"`
 	// PostingHash holds the value of the "posting_hash" field.
@@ -62,7 +64,7 @@ func (*JournalEntry) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case journalentry.FieldID, journalentry.FieldSourceType, journalentry.FieldSourceID, journalentry.FieldDescription, journalentry.FieldPostingHash:
+		case journalentry.FieldID, journalentry.FieldSourceType, journalentry.FieldSourceID, journalentry.FieldDescription, journalentry.FieldReference, journalentry.FieldPostingHash:
 			values[i] = new(sql.NullString)
 		case journalentry.FieldEffectiveAt, journalentry.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -104,6 +106,12 @@ func (_m *JournalEntry) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field description", values[i])
 			} else if value.Valid {
 				_m.Description = value.String
+			}
+		case journalentry.FieldReference:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field reference", values[i])
+			} else if value.Valid {
+				_m.Reference = value.String
 			}
 		case journalentry.FieldEffectiveAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -172,6 +180,9 @@ func (_m *JournalEntry) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("description=")
 	builder.WriteString(_m.Description)
+	builder.WriteString(", ")
+	builder.WriteString("reference=")
+	builder.WriteString(_m.Reference)
 	builder.WriteString(", ")
 	builder.WriteString("effective_at=")
 	builder.WriteString(_m.EffectiveAt.Format(time.ANSIC))

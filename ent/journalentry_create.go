@@ -50,6 +50,20 @@ func (_c *JournalEntryCreate) SetNillableDescription(v *string) *JournalEntryCre
 	return _c
 }
 
+// SetReference sets the "reference" field.
+func (_c *JournalEntryCreate) SetReference(v string) *JournalEntryCreate {
+	_c.mutation.SetReference(v)
+	return _c
+}
+
+// SetNillableReference sets the "reference" field if the given value is not nil.
+func (_c *JournalEntryCreate) SetNillableReference(v *string) *JournalEntryCreate {
+	if v != nil {
+		_c.SetReference(*v)
+	}
+	return _c
+}
+
 // SetEffectiveAt sets the "effective_at" field.
 func (_c *JournalEntryCreate) SetEffectiveAt(v time.Time) *JournalEntryCreate {
 	_c.mutation.SetEffectiveAt(v)
@@ -146,6 +160,10 @@ func (_c *JournalEntryCreate) defaults() error {
 		v := journalentry.DefaultDescription
 		_c.mutation.SetDescription(v)
 	}
+	if _, ok := _c.mutation.Reference(); !ok {
+		v := journalentry.DefaultReference
+		_c.mutation.SetReference(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		if journalentry.DefaultCreatedAt == nil {
 			return fmt.Errorf("ent: uninitialized journalentry.DefaultCreatedAt (forgotten import ent/runtime?)")
@@ -187,6 +205,14 @@ func (_c *JournalEntryCreate) check() error {
 	if v, ok := _c.mutation.Description(); ok {
 		if err := journalentry.DescriptionValidator(v); err != nil {
 			return &ValidationError{Name: "description", err: fmt.Errorf(`ent: validator failed for field "JournalEntry.description": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Reference(); !ok {
+		return &ValidationError{Name: "reference", err: errors.New(`ent: missing required field "JournalEntry.reference"`)}
+	}
+	if v, ok := _c.mutation.Reference(); ok {
+		if err := journalentry.ReferenceValidator(v); err != nil {
+			return &ValidationError{Name: "reference", err: fmt.Errorf(`ent: validator failed for field "JournalEntry.reference": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.EffectiveAt(); !ok {
@@ -255,6 +281,10 @@ func (_c *JournalEntryCreate) createSpec() (*JournalEntry, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.Description(); ok {
 		_spec.SetField(journalentry.FieldDescription, field.TypeString, value)
 		_node.Description = value
+	}
+	if value, ok := _c.mutation.Reference(); ok {
+		_spec.SetField(journalentry.FieldReference, field.TypeString, value)
+		_node.Reference = value
 	}
 	if value, ok := _c.mutation.EffectiveAt(); ok {
 		_spec.SetField(journalentry.FieldEffectiveAt, field.TypeTime, value)
@@ -361,6 +391,9 @@ func (u *JournalEntryUpsertOne) UpdateNewValues() *JournalEntryUpsertOne {
 		}
 		if _, exists := u.create.mutation.Description(); exists {
 			s.SetIgnore(journalentry.FieldDescription)
+		}
+		if _, exists := u.create.mutation.Reference(); exists {
+			s.SetIgnore(journalentry.FieldReference)
 		}
 		if _, exists := u.create.mutation.EffectiveAt(); exists {
 			s.SetIgnore(journalentry.FieldEffectiveAt)
@@ -593,6 +626,9 @@ func (u *JournalEntryUpsertBulk) UpdateNewValues() *JournalEntryUpsertBulk {
 			}
 			if _, exists := b.mutation.Description(); exists {
 				s.SetIgnore(journalentry.FieldDescription)
+			}
+			if _, exists := b.mutation.Reference(); exists {
+				s.SetIgnore(journalentry.FieldReference)
 			}
 			if _, exists := b.mutation.EffectiveAt(); exists {
 				s.SetIgnore(journalentry.FieldEffectiveAt)

@@ -13110,6 +13110,7 @@ type JournalEntryMutation struct {
 	source_type     *string
 	source_id       *string
 	description     *string
+	reference       *string
 	effective_at    *time.Time
 	posting_hash    *string
 	created_at      *time.Time
@@ -13334,6 +13335,42 @@ func (m *JournalEntryMutation) ResetDescription() {
 	m.description = nil
 }
 
+// SetReference sets the "reference" field.
+func (m *JournalEntryMutation) SetReference(s string) {
+	m.reference = &s
+}
+
+// Reference returns the value of the "reference" field in the mutation.
+func (m *JournalEntryMutation) Reference() (r string, exists bool) {
+	v := m.reference
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReference returns the old "reference" field's value of the JournalEntry entity.
+// If the JournalEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JournalEntryMutation) OldReference(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReference is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReference requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReference: %w", err)
+	}
+	return oldValue.Reference, nil
+}
+
+// ResetReference resets all changes to the "reference" field.
+func (m *JournalEntryMutation) ResetReference() {
+	m.reference = nil
+}
+
 // SetEffectiveAt sets the "effective_at" field.
 func (m *JournalEntryMutation) SetEffectiveAt(t time.Time) {
 	m.effective_at = &t
@@ -13530,7 +13567,7 @@ func (m *JournalEntryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *JournalEntryMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 7)
 	if m.source_type != nil {
 		fields = append(fields, journalentry.FieldSourceType)
 	}
@@ -13539,6 +13576,9 @@ func (m *JournalEntryMutation) Fields() []string {
 	}
 	if m.description != nil {
 		fields = append(fields, journalentry.FieldDescription)
+	}
+	if m.reference != nil {
+		fields = append(fields, journalentry.FieldReference)
 	}
 	if m.effective_at != nil {
 		fields = append(fields, journalentry.FieldEffectiveAt)
@@ -13563,6 +13603,8 @@ func (m *JournalEntryMutation) Field(name string) (ent.Value, bool) {
 		return m.SourceID()
 	case journalentry.FieldDescription:
 		return m.Description()
+	case journalentry.FieldReference:
+		return m.Reference()
 	case journalentry.FieldEffectiveAt:
 		return m.EffectiveAt()
 	case journalentry.FieldPostingHash:
@@ -13584,6 +13626,8 @@ func (m *JournalEntryMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldSourceID(ctx)
 	case journalentry.FieldDescription:
 		return m.OldDescription(ctx)
+	case journalentry.FieldReference:
+		return m.OldReference(ctx)
 	case journalentry.FieldEffectiveAt:
 		return m.OldEffectiveAt(ctx)
 	case journalentry.FieldPostingHash:
@@ -13619,6 +13663,13 @@ func (m *JournalEntryMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetDescription(v)
+		return nil
+	case journalentry.FieldReference:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReference(v)
 		return nil
 	case journalentry.FieldEffectiveAt:
 		v, ok := value.(time.Time)
@@ -13698,6 +13749,9 @@ func (m *JournalEntryMutation) ResetField(name string) error {
 		return nil
 	case journalentry.FieldDescription:
 		m.ResetDescription()
+		return nil
+	case journalentry.FieldReference:
+		m.ResetReference()
 		return nil
 	case journalentry.FieldEffectiveAt:
 		m.ResetEffectiveAt()

@@ -21,6 +21,8 @@ const (
 	FieldSourceID = "source_id"
 	// FieldDescription holds the string denoting the description field in the database.
 	FieldDescription = "description"
+	// FieldReference holds the string denoting the reference field in the database.
+	FieldReference = "reference"
 	// FieldEffectiveAt holds the string denoting the effective_at field in the database.
 	FieldEffectiveAt = "effective_at"
 	// FieldPostingHash holds the string denoting the posting_hash field in the database.
@@ -46,6 +48,7 @@ var Columns = []string{
 	FieldSourceType,
 	FieldSourceID,
 	FieldDescription,
+	FieldReference,
 	FieldEffectiveAt,
 	FieldPostingHash,
 	FieldCreatedAt,
@@ -77,6 +80,10 @@ var (
 	DefaultDescription string
 	// DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	DescriptionValidator func(string) error
+	// DefaultReference holds the default value on creation for the "reference" field.
+	DefaultReference string
+	// ReferenceValidator is a validator for the "reference" field. It is called by the builders before save.
+	ReferenceValidator func(string) error
 	// PostingHashValidator is a validator for the "posting_hash" field. It is called by the builders before save.
 	PostingHashValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
@@ -108,6 +115,11 @@ func BySourceID(opts ...sql.OrderTermOption) OrderOption {
 // ByDescription orders the results by the description field.
 func ByDescription(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDescription, opts...).ToFunc()
+}
+
+// ByReference orders the results by the reference field.
+func ByReference(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReference, opts...).ToFunc()
 }
 
 // ByEffectiveAt orders the results by the effective_at field.

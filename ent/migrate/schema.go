@@ -490,6 +490,7 @@ var (
 		{Name: "source_type", Type: field.TypeString, Size: 32},
 		{Name: "source_id", Type: field.TypeString, Size: 191},
 		{Name: "description", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "reference", Type: field.TypeString, Size: 40, Default: ""},
 		{Name: "effective_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "posting_hash", Type: field.TypeString, Size: 64},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
@@ -508,7 +509,7 @@ var (
 			{
 				Name:    "journalentry_effective_at",
 				Unique:  false,
-				Columns: []*schema.Column{JournalEntriesColumns[4]},
+				Columns: []*schema.Column{JournalEntriesColumns[5]},
 			},
 		},
 	}

@@ -1501,8 +1501,14 @@ func init() {
 	journalentry.DefaultDescription = journalentryDescDescription.Default.(string)
 	// journalentry.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
 	journalentry.DescriptionValidator = journalentryDescDescription.Validators[0].(func(string) error)
+	// journalentryDescReference is the schema descriptor for reference field.
+	journalentryDescReference := journalentryFields[3].Descriptor()
+	// journalentry.DefaultReference holds the default value on creation for the reference field.
+	journalentry.DefaultReference = journalentryDescReference.Default.(string)
+	// journalentry.ReferenceValidator is a validator for the "reference" field. It is called by the builders before save.
+	journalentry.ReferenceValidator = journalentryDescReference.Validators[0].(func(string) error)
 	// journalentryDescPostingHash is the schema descriptor for posting_hash field.
-	journalentryDescPostingHash := journalentryFields[4].Descriptor()
+	journalentryDescPostingHash := journalentryFields[5].Descriptor()
 	// journalentry.PostingHashValidator is a validator for the "posting_hash" field. It is called by the builders before save.
 	journalentry.PostingHashValidator = func() func(string) error {
 		validators := journalentryDescPostingHash.Validators
@@ -1520,7 +1526,7 @@ func init() {
 		}
 	}()
 	// journalentryDescCreatedAt is the schema descriptor for created_at field.
-	journalentryDescCreatedAt := journalentryFields[5].Descriptor()
+	journalentryDescCreatedAt := journalentryFields[6].Descriptor()
 	// journalentry.DefaultCreatedAt holds the default value on creation for the created_at field.
 	journalentry.DefaultCreatedAt = journalentryDescCreatedAt.Default.(func() time.Time)
 	// journalentryDescID is the schema descriptor for id field.

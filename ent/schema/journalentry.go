@@ -31,6 +31,8 @@ func (JournalEntry) Fields() []ent.Field {
 		field.String("source_type").NotEmpty().MaxLen(32).Immutable(),
 		field.String("source_id").NotEmpty().MaxLen(191).Immutable(),
 		field.String("description").Default("").MaxLen(255).Immutable(),
+		field.String("reference").Default("").MaxLen(40).Immutable().
+			Comment("what priced or authorized the movement: the FX quote of a conversion"),
 		field.Time("effective_at").Immutable().SchemaType(datetime6),
 		field.String("posting_hash").MinLen(64).MaxLen(64).Immutable().Annotations(entgql.Skip()),
 		field.Time("created_at").Default(now).Immutable().SchemaType(datetime6),

@@ -446,6 +446,7 @@ type ComplexityRoot struct {
 		EffectiveAt func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Postings    func(childComplexity int) int
+		Reference   func(childComplexity int) int
 		SourceID    func(childComplexity int) int
 		SourceType  func(childComplexity int) int
 	}
@@ -2539,6 +2540,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JournalEntry.Postings(childComplexity), true
+	case "JournalEntry.reference":
+		if e.ComplexityRoot.JournalEntry.Reference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.Reference(childComplexity), true
 	case "JournalEntry.sourceID":
 		if e.ComplexityRoot.JournalEntry.SourceID == nil {
 			break
@@ -6051,6 +6058,10 @@ type JournalEntry implements Node {
   sourceType: String!
   sourceID: String!
   description: String!
+  """
+  what priced or authorized the movement: the FX quote of a conversion
+  """
+  reference: String!
   effectiveAt: Time!
   createdAt: Time!
   postings: [Posting!]
@@ -7615,6 +7626,8 @@ func (ec *executionContext) childFields_JournalEntry(ctx context.Context, field 
 		return ec.fieldContext_JournalEntry_sourceID(ctx, field)
 	case "description":
 		return ec.fieldContext_JournalEntry_description(ctx, field)
+	case "reference":
+		return ec.fieldContext_JournalEntry_reference(ctx, field)
 	case "effectiveAt":
 		return ec.fieldContext_JournalEntry_effectiveAt(ctx, field)
 	case "createdAt":
@@ -15774,6 +15787,29 @@ func (ec *executionContext) _JournalEntry_description(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_JournalEntry_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _JournalEntry_reference(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntry_reference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntry_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "String")
 }
 
@@ -30555,6 +30591,11 @@ func (ec *executionContext) _JournalEntry(ctx context.Context, sel ast.Selection
 			}
 		case "description":
 			out.Values[i] = ec._JournalEntry_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reference":
+			out.Values[i] = ec._JournalEntry_reference(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

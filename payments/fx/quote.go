@@ -130,13 +130,14 @@ func (q Quote) CheckUsable(merchantID string, now time.Time) error {
 // available funds in the quote's base currency) into to (quote currency). Each
 // currency moves through the platform's FX account, so each balances on its
 // own: merchant −from, FX +from; FX −to, merchant +to. The source is the
-// conversion's id.
+// conversion's id; the reference is the quote.
 func ConversionEntry(q Quote, sourceID string, from, to money.Amount, at time.Time) ledger.Entry {
 	negFrom := money.Amount{Minor: -from.Minor, Currency: from.Currency}
 	negTo := money.Amount{Minor: -to.Minor, Currency: to.Currency}
 	return ledger.Entry{
 		Source:      ledger.Source{Type: ledger.SourceConversion, ID: sourceID},
 		Description: "convert " + from.String() + " to " + to.String() + " at " + q.Rate.String() + " (quote " + q.ID + ")",
+		Reference:   q.ID,
 		EffectiveAt: at,
 		Postings: []ledger.Posting{
 			{Account: ledger.MerchantAccount(q.MerchantID, ledger.KindAvailable, from.Currency), Amount: negFrom},

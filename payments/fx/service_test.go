@@ -49,6 +49,7 @@ type env struct {
 	svc   *fx.Service
 	l     *ledger.Ledger
 	clock *clock
+	db    *store.DB
 }
 
 func each(t *testing.T, fn func(t *testing.T, e env)) {
@@ -76,7 +77,7 @@ func each(t *testing.T, fn func(t *testing.T, e env)) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn(t, env{svc: svc, l: l, clock: c})
+		fn(t, env{svc: svc, l: l, clock: c, db: db})
 	})
 }
 
@@ -104,6 +105,10 @@ func TestConvertMovesBothLegsThroughTheFXAccount(t *testing.T) {
 		}
 		if c.To.Minor != 15049 || c.Replayed {
 			t.Errorf("conversion = %+v", c)
+		}
+		// The conversion's journal entry references the quote it used.
+		if entry, err := e.db.Client.JournalEntry.Get(sys(), c.EntryID); err != nil || entry.Reference != q.ID {
+			t.Errorf("entry reference = %q (%v), want the quote %s", entry.Reference, err, q.ID)
 		}
 		want := map[ledger.AccountKey]int64{
 			ledger.MerchantAccount("mer_a", ledger.KindAvailable, usd): 40000,

@@ -125,6 +125,7 @@ func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, reqs []*request, ac
 			SetSourceType(r.entry.Source.Type).
 			SetSourceID(r.entry.Source.ID).
 			SetDescription(r.entry.Description).
+			SetReference(r.entry.Reference).
 			SetEffectiveAt(r.entry.EffectiveAt).
 			SetPostingHash(r.hash).
 			SetCreatedAt(now))

@@ -35,6 +35,9 @@ const MaxPostings = 64
 // MaxDescription bounds an entry's description, in characters.
 const MaxDescription = 255
 
+// MaxReference bounds an entry's reference: one Strait ID.
+const MaxReference = 40
+
 var (
 	sourceTypePattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 	// A source id fits a 191-character index on utf8mb4 MySQL.
@@ -77,6 +80,9 @@ type Posting struct {
 type Entry struct {
 	Source      Source
 	Description string
+	// Reference names what priced or authorized the movement, when there is
+	// such a thing: the FX quote of a conversion. At most 40 characters.
+	Reference string
 	// EffectiveAt is when the movement took effect in the business sense (the
 	// capture time, the settlement date); balances "as of" a moment use it.
 	EffectiveAt time.Time
@@ -95,6 +101,9 @@ func (e Entry) Validate() error {
 	}
 	if utf8.RuneCountInString(e.Description) > MaxDescription {
 		return payments.FieldErrorf("description", "description is longer than %d characters", MaxDescription)
+	}
+	if len(e.Reference) > MaxReference {
+		return payments.FieldErrorf("reference", "reference is longer than %d bytes", MaxReference)
 	}
 	if e.EffectiveAt.IsZero() {
 		return payments.FieldErrorf("effectiveAt", "effective time is required")

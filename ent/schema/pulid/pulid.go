@@ -3,8 +3,12 @@
 //
 // The ULID's first 48 bits are the creation time in milliseconds, so IDs sort by
 // creation and keyset pagination over them is stable. The remaining 80 bits come
-// from crypto/rand for every ID (no monotonic increment within a millisecond), so
-// knowing one ID tells nothing about its neighbours: IDs cannot be enumerated.
+// from crypto/rand. Within one millisecond a process's IDs keep increasing, so
+// rows made in one request (an audit entry after the change it records, two
+// outbox events) keep their order; each step adds a random amount below 2^40,
+// so knowing one ID still leaves a neighbour one of a trillion candidates, and
+// the first ID of every millisecond is a fresh 80-bit draw: IDs cannot be
+// enumerated.
 package pulid
 
 import (
@@ -23,9 +27,19 @@ import (
 // characters, with room to spare.
 const MaxLen = 40
 
+// entropy is monotonic within a millisecond with random steps below 2^40
+// (see the package comment), and safe for concurrent use.
+var entropy = &ulid.LockedMonotonicReader{MonotonicReader: ulid.Monotonic(rand.Reader, 1<<40)}
+
 // New returns a new ID with the given prefix.
 func New(prefix string) string {
-	id := ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader)
+	ms := ulid.Timestamp(time.Now())
+	id, err := ulid.New(ms, entropy)
+	if err != nil {
+		// The millisecond's random space ran out (after some 2^40 IDs):
+		// start a fresh draw; order within this millisecond is lost, nothing else.
+		id = ulid.MustNew(ms, rand.Reader)
+	}
 	return prefix + "_" + strings.ToLower(id.String())
 }
 
