@@ -503,7 +503,9 @@ func (ce *checkoutEnv) scanForCardData(pans, cvcs []string) {
 	}
 	var cvcPatterns []*regexp.Regexp
 	for _, c := range cvcs {
-		cvcPatterns = append(cvcPatterns, regexp.MustCompile(`(^|[^0-9])`+c+`([^0-9]|$)`))
+		// A CVC stands alone (a JSON value, a form field); the same digits
+		// inside an identifier (a hex request ID, a ULID, a hash) are not one.
+		cvcPatterns = append(cvcPatterns, regexp.MustCompile(`(^|[^0-9A-Za-z_-])`+c+`([^0-9A-Za-z_-]|$)`))
 	}
 	for where, values := range sources {
 		for _, v := range values {
