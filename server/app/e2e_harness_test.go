@@ -53,8 +53,8 @@ type e2e struct {
 
 // e2eSpec describes an e2e environment.
 type e2eSpec struct {
-	connectors []string            // manifest entries, as envSpec.connectors
-	channelURL map[string]string   // as envSpec.channelURL
+	connectors []string              // manifest entries, as envSpec.connectors
+	channelURL map[string]string     // as envSpec.channelURL
 	sandbox    func(*sandbox.Config) // after the e2e defaults
 	// authorizeWithin, if set, bounds every Authorize call this much below
 	// the host's 15 s, so the sandbox's timeout card runs out in a test's
