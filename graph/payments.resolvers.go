@@ -31,6 +31,9 @@ func (r *agreementResolver) MaxAmount(ctx context.Context, obj *ent.Agreement) (
 
 // CapturePayment is the resolver for the capturePayment field.
 func (r *mutationResolver) CapturePayment(ctx context.Context, input model.CapturePaymentInput) (*ent.Payment, error) {
+	if err := checkExponent("amount", input.Amount); err != nil {
+		return nil, err
+	}
 	return r.Cashier.Capture(ctx, input.ID, optionalMoney(input.Amount))
 }
 
@@ -41,11 +44,17 @@ func (r *mutationResolver) CancelPayment(ctx context.Context, input model.Cancel
 
 // RefundPayment is the resolver for the refundPayment field.
 func (r *mutationResolver) RefundPayment(ctx context.Context, input model.RefundPaymentInput) (*ent.Refund, error) {
+	if err := checkExponent("amount", input.Amount); err != nil {
+		return nil, err
+	}
 	return r.Cashier.Refund(ctx, input.ID, optionalMoney(input.Amount), deref(input.Reason), input.IdempotencyKey)
 }
 
 // SignAgreement is the resolver for the signAgreement field.
 func (r *mutationResolver) SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error) {
+	if err := checkExponent("maxAmount", input.MaxAmount); err != nil {
+		return nil, err
+	}
 	return r.Cashier.SignAgreement(ctx, agreementInput(input))
 }
 
@@ -56,6 +65,9 @@ func (r *mutationResolver) TerminateAgreement(ctx context.Context, input model.T
 
 // ChargeAgreement is the resolver for the chargeAgreement field.
 func (r *mutationResolver) ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error) {
+	if err := checkExponent("amount", input.Amount); err != nil {
+		return nil, err
+	}
 	return r.Cashier.ChargeAgreement(ctx, input.AgreementID, moneyInput(input.Amount), deref(input.Description), deref(input.MerchantReference), input.IdempotencyKey)
 }
 

@@ -264,6 +264,9 @@ func (r *mutationResolver) CreateFxQuote(ctx context.Context, input model.Create
 
 // ConvertBalance is the resolver for the convertBalance field.
 func (r *mutationResolver) ConvertBalance(ctx context.Context, input model.ConvertBalanceInput) (*fx.Conversion, error) {
+	if err := checkExponent("amount", input.Amount); err != nil {
+		return nil, err
+	}
 	c, err := r.FX.Convert(ctx, merchantOf(ctx), input.QuoteID, moneyInput(input.Amount), input.IdempotencyKey)
 	return &c, err
 }
