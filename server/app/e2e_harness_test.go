@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/vault"
@@ -362,6 +364,7 @@ func settledToday(t *testing.T, base string) int {
 // moneyCounts is everything that would show money moving.
 type moneyCounts struct {
 	Payments, Attempts, Refunds, Postings, Entries, Settled int
+	lastPayment                                             string // the newest payment's id
 }
 
 func (x *e2e) counts(t *testing.T) moneyCounts {
@@ -374,7 +377,11 @@ func (x *e2e) counts(t *testing.T) moneyCounts {
 		}
 		return k
 	}
-	return moneyCounts{
+	var last string
+	if p, err := c.Payment.Query().Order(ent.Desc(payment.FieldID)).First(sys); err == nil {
+		last = p.ID
+	}
+	return moneyCounts{lastPayment: last,
 		Payments: n(c.Payment.Query().Count(sys)), Attempts: n(c.PaymentAttempt.Query().Count(sys)),
 		Refunds: n(c.Refund.Query().Count(sys)), Postings: n(c.Posting.Query().Count(sys)),
 		Entries: n(c.JournalEntry.Query().Count(sys)), Settled: settledToday(t, x.sb.URL()),
