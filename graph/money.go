@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/straitpay/strait/graph/model"
+	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/viewer"
 )
@@ -28,6 +29,20 @@ func moneyInput(in *model.MoneyInput) money.Amount {
 		return money.Amount{}
 	}
 	return money.Amount{Minor: int64(in.Amount), Currency: parseCurrency(in.Currency)}
+}
+
+// checkExponent refuses an amount whose stated exponent is not its
+// currency's (EINVALID on field+".exponent"): a client with the minor unit
+// wrong would otherwise capture, refund or charge 100× too much or too
+// little. An unknown currency is left to the domain, which names it.
+func checkExponent(field string, in *model.MoneyInput) error {
+	if in == nil || in.Exponent == nil {
+		return nil
+	}
+	if c := parseCurrency(in.Currency); !c.IsZero() && c.Exponent() != *in.Exponent {
+		return payments.FieldErrorf(field+".exponent", "%s has %d decimal places, not %d", c.Code(), c.Exponent(), *in.Exponent)
+	}
+	return nil
 }
 
 // ptrs adapts a domain list to gqlgen's list of pointers.

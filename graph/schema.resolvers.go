@@ -275,6 +275,9 @@ func (r *mutationResolver) CreateFxQuote(ctx context.Context, input model.Create
 
 // ConvertBalance is the resolver for the convertBalance field.
 func (r *mutationResolver) ConvertBalance(ctx context.Context, input model.ConvertBalanceInput) (*fx.Conversion, error) {
+	if err := checkExponent("amount", input.Amount); err != nil {
+		return nil, err
+	}
 	c, err := r.FX.Convert(ctx, merchantOf(ctx), input.QuoteID, moneyInput(input.Amount), input.IdempotencyKey)
 	return &c, err
 }
@@ -333,6 +336,9 @@ func (r *mutationResolver) UpdateConnectorSettings(ctx context.Context, input mo
 
 // CapturePayment is the resolver for the capturePayment field.
 func (r *mutationResolver) CapturePayment(ctx context.Context, input model.CapturePaymentInput) (*ent.Payment, error) {
+	if err := checkExponent("amount", input.Amount); err != nil {
+		return nil, err
+	}
 	return r.Cashier.Capture(ctx, input.ID, optionalMoney(input.Amount))
 }
 
@@ -343,11 +349,17 @@ func (r *mutationResolver) CancelPayment(ctx context.Context, input model.Cancel
 
 // RefundPayment is the resolver for the refundPayment field.
 func (r *mutationResolver) RefundPayment(ctx context.Context, input model.RefundPaymentInput) (*ent.Refund, error) {
+	if err := checkExponent("amount", input.Amount); err != nil {
+		return nil, err
+	}
 	return r.Cashier.Refund(ctx, input.ID, optionalMoney(input.Amount), deref(input.Reason), input.IdempotencyKey)
 }
 
 // SignAgreement is the resolver for the signAgreement field.
 func (r *mutationResolver) SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error) {
+	if err := checkExponent("maxAmount", input.MaxAmount); err != nil {
+		return nil, err
+	}
 	return r.Cashier.SignAgreement(ctx, agreementInput(input))
 }
 
@@ -358,6 +370,9 @@ func (r *mutationResolver) TerminateAgreement(ctx context.Context, input model.T
 
 // ChargeAgreement is the resolver for the chargeAgreement field.
 func (r *mutationResolver) ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error) {
+	if err := checkExponent("amount", input.Amount); err != nil {
+		return nil, err
+	}
 	return r.Cashier.ChargeAgreement(ctx, input.AgreementID, moneyInput(input.Amount), deref(input.Description), deref(input.MerchantReference), input.IdempotencyKey)
 }
 

@@ -4535,9 +4535,10 @@ input MoneyInput {
   currency: String!
   """
   The decimal places the client believes the currency has. Optional; when
-  given it must match ISO 4217 (JPY 0, USD 2, KWD 3), so a client that has a
+  given it must match the currency's exponent in Strait (Money.exponent: JPY 0,
+  USD 2, KWD 3), so a client that has a
   currency's minor unit wrong gets BAD_USER_INPUT instead of charging 100× too
-  much. Checked by the checkout operations.
+  much. Checked by every operation that takes an amount.
   """
   exponent: Int
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -195,6 +196,11 @@ func (s *Service) validate(in CreateInput, now time.Time) (validated, error) {
 	var err error
 	if v.amount, err = in.Amount.Positive("amount"); err != nil {
 		return v, err
+	}
+	// A session no payment could carry would only fail at confirm, after
+	// the buyer has typed a card.
+	if v.amount.Minor > cashier.MaxAmountMinor {
+		return v, payments.FieldErrorf("amount.amount", "amount is above the limit of %d minor units", int64(cashier.MaxAmountMinor))
 	}
 	if utf8.RuneCountInString(in.MerchantReference) > maxReference {
 		return v, payments.FieldErrorf("merchantReference", "merchantReference must be at most %d characters", maxReference)

@@ -484,27 +484,33 @@ func TestTokenizeCardLeavesNoCardData(t *testing.T) {
 	})
 }
 
-var digitRun = regexp.MustCompile(`\.?[0-9]+`)
+var digitRun = regexp.MustCompile(`[0-9]+`)
 
 // scanForCardData fails the test if any database value, log line or GraphQL
 // response holds one of the PANs, a CVC as a number of its own, or any
-// Luhn-valid run of 13 to 19 digits (decimal fractions, such as FX rates,
-// aside).
+// Luhn-valid number of 13 to 19 digits standing alone (see standsAlone).
 func (ce *checkoutEnv) scanForCardData(pans, cvcs []string) {
-	t := ce.t
+	ce.t.Helper()
+	scanForCardData(ce.t, ce.db, ce.logs.String(), ce.bodies, pans, cvcs)
+}
+
+// scanForCardData is checkoutEnv.scanForCardData over any database, log text
+// and response bodies.
+func scanForCardData(t *testing.T, db *store.DB, logs string, bodies, pans, cvcs []string) {
 	t.Helper()
 	sources := map[string][]string{
-		"database":  dumpDatabase(t, ce.db),
-		"logs":      strings.Split(ce.logs.String(), "\n"),
-		"responses": ce.bodies,
+		"database":  dumpDatabase(t, db),
+		"logs":      strings.Split(logs, "\n"),
+		"responses": bodies,
 	}
-	if len(sources["database"]) < 50 || len(ce.logs.String()) == 0 || len(ce.bodies) < 5 {
-		t.Fatalf("nothing to scan: %d values, %d bytes of logs, %d responses", len(sources["database"]), len(ce.logs.String()), len(ce.bodies))
+	if len(sources["database"]) < 50 || len(logs) == 0 || len(bodies) < 5 {
+		t.Fatalf("nothing to scan: %d values, %d bytes of logs, %d responses", len(sources["database"]), len(logs), len(bodies))
 	}
 	var cvcPatterns []*regexp.Regexp
 	for _, c := range cvcs {
-		// A CVC stands alone (a JSON value, a form field); the same digits
-		// inside an identifier (a hex request ID, a ULID, a hash) are not one.
+		// Bounded by what is not a token character: a CVC leaks as "739",
+		// cvc=739 or "cvc": 739, while random tokens (JWTs, ciphertexts in
+		// base64) hold short digit runs between letters by chance.
 		cvcPatterns = append(cvcPatterns, regexp.MustCompile(`(^|[^0-9A-Za-z_-])`+c+`([^0-9A-Za-z_-]|$)`))
 	}
 	for where, values := range sources {
@@ -514,8 +520,9 @@ func (ce *checkoutEnv) scanForCardData(pans, cvcs []string) {
 					t.Errorf("%s holds a PAN: %q", where, truncate(v, 200))
 				}
 			}
-			for _, run := range digitRun.FindAllString(v, -1) {
-				if !strings.HasPrefix(run, ".") && len(run) >= 13 && len(run) <= 19 && luhn(run) {
+			for _, loc := range digitRun.FindAllStringIndex(v, -1) {
+				run := v[loc[0]:loc[1]]
+				if len(run) >= 13 && len(run) <= 19 && luhn(run) && standsAlone(v, loc[0], loc[1]) {
 					t.Errorf("%s holds a Luhn-valid number %s: %q", where, run, truncate(v, 200))
 				}
 			}
@@ -526,6 +533,18 @@ func (ce *checkoutEnv) scanForCardData(pans, cvcs []string) {
 			}
 		}
 	}
+}
+
+// standsAlone reports whether the digits v[i:j] are a number of their own:
+// not a decimal fraction (an FX rate's digits after the point) and not part
+// of a token of letters and digits. Hex digests (ledger entry hashes,
+// channel idempotency keys, request ids) hold 13–19 digit runs by chance,
+// and one in ten of those passes Luhn; a leaked card number sits between
+// quotes, spaces or punctuation. The scan's own PANs are looked for
+// anywhere.
+func standsAlone(v string, i, j int) bool {
+	letter := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	return (i == 0 || (v[i-1] != '.' && !letter(v[i-1]))) && (j == len(v) || !letter(v[j]))
 }
 
 func luhn(d string) bool {
@@ -765,4 +784,32 @@ func TestCardForSessionScopesTokens(t *testing.T) {
 			t.Errorf("a PAN as a token: %v, want EINVALID", err)
 		}
 	})
+}
+
+// TestCardDataScanLooksForNumbersNotDigests checks the scan's notion of a
+// card number: Luhn-valid digits of their own, wherever quotes, spaces or
+// punctuation put them, and not digits inside hex digests or fractions.
+func TestCardDataScanLooksForNumbersNotDigests(t *testing.T) {
+	found := func(v string) bool {
+		for _, loc := range digitRun.FindAllStringIndex(v, -1) {
+			run := v[loc[0]:loc[1]]
+			if len(run) >= 13 && len(run) <= 19 && luhn(run) && standsAlone(v, loc[0], loc[1]) {
+				return true
+			}
+		}
+		return false
+	}
+	for v, want := range map[string]bool{
+		`{"number":"4000056655665556"}`:               true,
+		`pan=4000056655665556 exp=12/31`:              true,
+		`/card/4000056655665556/`:                     true,
+		`4000056655665556`:                            true,
+		`ck_25d2969b3206a7b909be5387177108111772bfc9`: false,
+		`rate 0.4000056655665556`:                     false,
+		`4000056655665557`:                            false,
+	} {
+		if got := found(v); got != want {
+			t.Errorf("%s: found %v, want %v", v, got, want)
+		}
+	}
 }

@@ -86,6 +86,12 @@ type connectorEnv struct {
 	srv  *httptest.Server
 	dir  string
 	logs *logBuffer
+	// opts are the options every app startStrait builds gets (the
+	// configure hook's), with Log writing to logs at logLevel.
+	opts     app.Options
+	logLevel slog.Leveler
+	// onNew, if set, sees each app startStrait builds before it starts.
+	onNew func(*app.App)
 }
 
 // startStrait replaces e's app with one over the plugin directory dir and
@@ -97,7 +103,12 @@ func (ce *connectorEnv) startStrait(t *testing.T) {
 	}
 	cfg := ce.app.Config
 	cfg.PluginDir = ce.dir
-	a := app.New(cfg, ce.db, ce.keys, app.Options{Log: slog.New(slog.NewJSONHandler(ce.logs, nil))})
+	opts := ce.opts
+	opts.Log = slog.New(slog.NewJSONHandler(ce.logs, &slog.HandlerOptions{Level: ce.logLevel}))
+	a := app.New(cfg, ce.db, ce.keys, opts)
+	if ce.onNew != nil {
+		ce.onNew(a)
+	}
 	if err := a.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -116,36 +127,83 @@ func newConnectorEnv(t *testing.T, db *store.DB, names ...string) *connectorEnv 
 // options adjusted by configure (see newEnvWith).
 func newConnectorEnvWith(t *testing.T, db *store.DB, configure func(*app.Config, *app.Options), names ...string) *connectorEnv {
 	t.Helper()
+	return newConnectorEnvSpec(t, db, envSpec{configure: configure, connectors: names})
+}
+
+// envSpec describes a connectorEnv.
+type envSpec struct {
+	// configure adjusts the app's configuration and options (newEnvWith);
+	// the options are kept for every restart.
+	configure func(*app.Config, *app.Options)
+	// sandbox adjusts the sandbox's configuration before it starts.
+	sandbox func(*sandbox.Config)
+	// connectors are manifest entries, "name" or "name=plugin" to run a
+	// reference plugin under another name.
+	connectors []string
+	// channelURL gives a connector's channel base URL by name; the default
+	// is the sandbox.
+	channelURL map[string]string
+	// logLevel is the app's log level; the default is info.
+	logLevel slog.Leveler
+	// onNew sees each app built, before it starts: for wrappers in the
+	// options that must reach the app built around them (its plugin host).
+	onNew func(*app.App)
+}
+
+// newConnectorEnvSpec starts a sandbox and Strait as spec says.
+func newConnectorEnvSpec(t *testing.T, db *store.DB, spec envSpec) *connectorEnv {
+	t.Helper()
 	bins := buildPlugins(t)
-	sb, err := sandbox.Start(sandbox.Config{Logger: slog.New(slog.DiscardHandler), PayoutDelay: 100 * time.Millisecond,
+	sbCfg := sandbox.Config{Logger: slog.New(slog.DiscardHandler), PayoutDelay: 100 * time.Millisecond,
 		// Drifting rates are published every minute; the fixed table's are
 		// as of midnight, too old to quote after 00:15.
-		FXDrift: true})
+		FXDrift: true}
+	if spec.sandbox != nil {
+		spec.sandbox(&sbCfg)
+	}
+	sb, err := sandbox.Start(sbCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	ce := &connectorEnv{env: newEnvWith(t, db, configure), sb: sb, dir: t.TempDir(), logs: &logBuffer{}}
+	ce := &connectorEnv{sb: sb, dir: t.TempDir(), logs: &logBuffer{}, logLevel: spec.logLevel, onNew: spec.onNew}
+	if ce.logLevel == nil {
+		ce.logLevel = slog.LevelInfo
+	}
+	ce.env = newEnvWith(t, db, func(cfg *app.Config, opts *app.Options) {
+		if spec.configure != nil {
+			spec.configure(cfg, opts)
+		}
+		ce.opts = *opts
+	})
 	ce.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ce.app.Handler().ServeHTTP(w, r)
 	}))
 	t.Cleanup(ce.srv.Close)
 	var entries []string
-	for _, name := range names {
-		b, err := os.ReadFile(filepath.Join(bins, name))
+	for _, c := range spec.connectors {
+		name, plugin, ok := strings.Cut(c, "=")
+		if !ok {
+			plugin = name
+		}
+		b, err := os.ReadFile(filepath.Join(bins, plugin))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(ce.dir, name), b, 0o755); err != nil {
+		if err := os.WriteFile(filepath.Join(ce.dir, plugin), b, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		cfg := map[string]string{"base_url": sb.URL(), "api_key": sandbox.DefaultAPIKey}
-		if name != "fx" {
+		base := sb.URL()
+		if u, ok := spec.channelURL[name]; ok {
+			base = u
+		}
+		cfg := map[string]string{"base_url": base, "api_key": sandbox.DefaultAPIKey}
+		if plugin != "fx" {
 			cfg["webhook_secret"] = testWebhookSecret
 			cfg["webhook_url"] = ce.srv.URL + "/connectors/" + name + "/webhook"
 		}
 		sum := sha256.Sum256(b)
-		entry, _ := json.Marshal(host.Entry{Name: name, Binary: name, SHA256: hex.EncodeToString(sum[:]), Config: cfg})
+		entry, _ := json.Marshal(host.Entry{Name: name, Binary: plugin, SHA256: hex.EncodeToString(sum[:]), Config: cfg})
 		entries = append(entries, string(entry))
 	}
 	ce.writeManifest(t, "["+strings.Join(entries, ",")+"]")

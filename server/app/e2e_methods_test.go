@@ -1,0 +1,91 @@
+package app_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/store/storetest"
+)
+
+// TestWalletAndBankTransferEndToEnd pays checkout sessions with the wallet
+// plugin, both by redirect and by QR code, and with the bank plugin by
+// transfer to a virtual account. Each confirm answers REQUIRES_ACTION with
+// the next action; the buyer acts at the sandbox (approves on the wallet's
+// page, sends the transfer); the channel's signed webhook reaches the
+// payment through the connector and the inbox, and the payment SUCCEEDED,
+// posted to the ledger once.
+func TestWalletAndBankTransferEndToEnd(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		x := newE2E(t, db, e2eSpec{connectors: []string{"wallet", "bank"}})
+
+		wallet := func(t *testing.T, flow string, minor int64) payView {
+			t.Helper()
+			s := x.open(t, map[string]any{"amount": amountOf(minor, "SGD"), "allowedMethods": []string{"WALLET"}})
+			p := x.confirm(t, s, map[string]any{"method": "WALLET", "walletFlow": flow, "idempotencyKey": "wallet-" + flow})
+			if p.Status != "REQUIRES_ACTION" || p.NextAction == nil || p.Connector != "wallet" {
+				t.Fatalf("payment %+v", p)
+			}
+			if got := x.sessionStatus(t, s); got != "OPEN" {
+				t.Fatalf("session %s while the buyer is at the wallet", got)
+			}
+			return p
+		}
+		paid := func(t *testing.T, id, connector string, minor int64) {
+			t.Helper()
+			p := x.waitStatus(t, id, "SUCCEEDED")
+			if p.AmountCaptured.Amount != itoa(minor) || p.NextAction != nil || p.attempts()[0].Status != "CAPTURED" {
+				t.Fatalf("paid: %+v", p)
+			}
+			if got := x.accountBalance(t, "CHANNEL", connector, "RECEIVABLE", "SGD"); got == "" || got[0] != '-' {
+				t.Fatalf("%s receivable %q after its payment", connector, got)
+			}
+		}
+
+		t.Run("wallet redirect", func(t *testing.T) {
+			p := wallet(t, "REDIRECT", 8800)
+			if p.NextAction.Type != "REDIRECT" || !strings.Contains(p.NextAction.URL, "/wallet/pay/wpay_") {
+				t.Fatalf("next action %+v", p.NextAction)
+			}
+			buyer(t, p.NextAction.URL, url.Values{"action": {"approve"}})
+			paid(t, p.ID, "wallet", 8800)
+		})
+
+		t.Run("wallet QR code", func(t *testing.T) {
+			p := wallet(t, "QR", 6600)
+			if p.NextAction.Type != "QR_CODE" || !strings.HasPrefix(p.NextAction.QRData, "sandboxwallet://pay?") {
+				t.Fatalf("next action %+v", p.NextAction)
+			}
+			// The buyer's wallet app scans the code: it names the payment
+			// whose page the app opens.
+			qr, err := url.Parse(p.NextAction.QRData)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buyer(t, x.sb.URL()+"/wallet/pay/"+qr.Query().Get("payment_id"), url.Values{"action": {"approve"}})
+			paid(t, p.ID, "wallet", 6600)
+		})
+
+		t.Run("bank transfer to a virtual account", func(t *testing.T) {
+			s := x.open(t, map[string]any{"amount": amountOf(25000, "SGD"), "allowedMethods": []string{"BANK_TRANSFER"}})
+			p := x.confirm(t, s, map[string]any{"method": "BANK_TRANSFER", "idempotencyKey": "transfer-1"})
+			if p.Status != "REQUIRES_ACTION" || p.NextAction == nil || p.NextAction.Type != "BANK_TRANSFER" || p.Connector != "bank" {
+				t.Fatalf("payment %+v", p)
+			}
+			in := p.NextAction.Instructions
+			if in == nil || in.AccountNumber == "" || in.BankCode == "" || in.Reference == "" ||
+				in.Amount.Amount != "25000" || in.Amount.Currency != "SGD" || p.NextAction.URL == "" {
+				t.Fatalf("instructions %+v", p.NextAction)
+			}
+			// The buyer sends the transfer from their bank.
+			buyer(t, p.NextAction.URL, url.Values{"amount": {"25000"}, "payer_name": {"Grace"}})
+			paid(t, p.ID, "bank", 25000)
+			if got := x.sessionStatus(t, s); got != "COMPLETE" {
+				t.Fatalf("session %s", got)
+			}
+		})
+
+		x.balanced(t)
+	})
+}
