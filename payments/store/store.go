@@ -78,7 +78,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	// _txlock=immediate takes the write lock at BEGIN, so two transactions never
 	// both read and then fail to upgrade (SQLITE_BUSY mid-transaction).
-	params := "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	// cache_size (32 MB per connection) and mmap_size (reads straight from the
+	// mapped file) keep a page of the newest rows as cheap at a million rows as
+	// at ten thousand: without them the payments-page benchmark halved at 1M.
+	params := "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32000)&_pragma=mmap_size(1073741824)&_txlock=immediate"
 	open := func(conns int) (*sql.DB, error) {
 		db, err := sql.Open("sqlite", "file:"+path+params)
 		if err != nil {
