@@ -61,7 +61,8 @@ import (
 //	  go test ./bench -run '^$' -bench ConfirmCardPayments -benchtime 1x
 //
 // STRAIT_BENCH_PAYMENTS sets the payments per phase (default 3000, after a
-// warm-up of 300); STRAIT_BENCH_DURATION the INSERT phases (default 5s).
+// warm-up of 300); STRAIT_BENCH_DURATION the INSERT phases (default 5s);
+// STRAIT_BENCH_SQL=1 lists the statements of one confirm made alone.
 func BenchmarkConfirmCardPayments(b *testing.B) {
 	rig := newCheckoutRig(b)
 	n := envInt(b, "STRAIT_BENCH_PAYMENTS", 3000)
@@ -79,13 +80,28 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	rig.phase(b, 300, workers, rig.checkout) // warm-up: plugin connections, pools, InnoDB pages
 	b.ResetTimer()
 	full := rig.phase(b, n, workers, rig.checkout)
-	prepared := rig.prepare(b, n, workers)
+	prepared := rig.prepare(b, n+1, workers)
+	if os.Getenv("STRAIT_BENCH_SQL") != "" {
+		// One confirm alone, its statements listed in order.
+		p := prepared[n]
+		for i, q := range rig.counter.traced(func() {
+			if err := rig.confirm(p.cashier, p.token, p.key); err != nil {
+				b.Fatal(err)
+			}
+		}) {
+			fmt.Printf("%3d %s\n", i+1, q[:min(len(q), 160)])
+		}
+	}
 	confirm := rig.phase(b, n, workers, func(i int) error { return rig.confirm(prepared[i].cashier, prepared[i].token, prepared[i].key) })
 	b.StopTimer()
 	insertsAfter := insertRate(b, rig.db, insertFor)
 	inserts := (insertsBefore + insertsAfter) / 2
 
-	rig.verify(b, 300+2*n)
+	want := 300 + 2*n
+	if os.Getenv("STRAIT_BENCH_SQL") != "" {
+		want++
+	}
+	rig.verify(b, want)
 
 	b.ReportMetric(full.rate, "checkouts/s")
 	b.ReportMetric(confirm.rate, "confirms/s")
@@ -390,15 +406,41 @@ func (r *checkoutRig) verify(b *testing.B, want int) {
 type countingDriver struct {
 	dialect.Driver
 	statements, txs atomic.Int64
+
+	mu      sync.Mutex
+	tracing bool
+	trace   []string
+}
+
+// note counts a statement, and keeps it while tracing.
+func (d *countingDriver) note(query string) {
+	d.statements.Add(1)
+	d.mu.Lock()
+	if d.tracing {
+		d.trace = append(d.trace, query)
+	}
+	d.mu.Unlock()
+}
+
+// traced runs fn with tracing on and returns the statements it sent.
+func (d *countingDriver) traced(fn func()) []string {
+	d.mu.Lock()
+	d.tracing, d.trace = true, nil
+	d.mu.Unlock()
+	fn()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.tracing = false
+	return d.trace
 }
 
 func (d *countingDriver) Query(ctx context.Context, query string, args, v any) error {
-	d.statements.Add(1)
+	d.note(query)
 	return d.Driver.Query(ctx, query, args, v)
 }
 
 func (d *countingDriver) Exec(ctx context.Context, query string, args, v any) error {
-	d.statements.Add(1)
+	d.note(query)
 	return d.Driver.Exec(ctx, query, args, v)
 }
 
@@ -408,6 +450,7 @@ func (d *countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 		return nil, err
 	}
 	d.txs.Add(1)
+	d.note("BEGIN")
 	return &countingTx{Tx: tx, d: d}, nil
 }
 
@@ -416,19 +459,29 @@ type countingTx struct {
 	d *countingDriver
 }
 
+func (t *countingTx) Commit() error {
+	t.d.note("COMMIT")
+	return t.Tx.Commit()
+}
+
+func (t *countingTx) Rollback() error {
+	t.d.note("ROLLBACK")
+	return t.Tx.Rollback()
+}
+
 func (t *countingTx) Query(ctx context.Context, query string, args, v any) error {
-	t.d.statements.Add(1)
+	t.d.note(query)
 	return t.Tx.Query(ctx, query, args, v)
 }
 
 func (t *countingTx) Exec(ctx context.Context, query string, args, v any) error {
-	t.d.statements.Add(1)
+	t.d.note(query)
 	return t.Tx.Exec(ctx, query, args, v)
 }
 
 // ExecContext serves the ledger's hand-written UPDATE … CASE.
 func (t *countingTx) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
-	t.d.statements.Add(1)
+	t.d.note(query)
 	return t.Tx.(interface {
 		ExecContext(context.Context, string, ...any) (stdsql.Result, error)
 	}).ExecContext(ctx, query, args...)
