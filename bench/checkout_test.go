@@ -117,6 +117,14 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 			p.r.statements, p.r.txs, p.r.calls, p.r.rate/inserts)
 	}
 	fmt.Printf("%-28s %10.0f   (before %.0f, after %.0f; ratio = payments/s ÷ this)\n", "bare INSERT, 16 conns", inserts, insertsBefore, insertsAfter)
+	fmt.Printf("\nCPU µs per payment  %8s %8s %8s %8s %8s\n", "strait", "mariadb", "plugin", "machine", "idle")
+	for _, p := range []struct {
+		name string
+		c    cpuSample
+	}{{"checkout", full.cpu}, {"confirm only", confirm.cpu}} {
+		fmt.Printf("%-19s %8d %8d %8d %8d %8d\n", p.name, p.c.strait, p.c.mariadb, p.c.plugin, p.c.busy, p.c.idle)
+	}
+	fmt.Println("(strait includes the in-process sandbox and the benchmark's clients; machine is every process on both cores)")
 	fmt.Printf("goal: ≥ 1000 confirmed payments/s with p99 ≤ 50ms\n\n")
 }
 
@@ -211,6 +219,8 @@ type phaseResult struct {
 	// statements and txs are SQL statements and transactions per payment;
 	// calls connector calls per payment.
 	statements, txs, calls float64
+	// cpu is CPU µs per payment of each process, and of the machine.
+	cpu cpuSample
 }
 
 // phase runs fn(0…n-1) from workers goroutines and times each call.
@@ -221,6 +231,7 @@ func (r *checkoutRig) phase(b *testing.B, n, workers int, fn func(i int) error) 
 	var failed atomic.Value
 	stmts0, txs0 := r.counter.statements.Load(), r.counter.txs.Load()
 	calls0 := r.connectorCalls()
+	cpu0 := sampleCPU(r.pluginPID())
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range workers {
@@ -243,6 +254,7 @@ func (r *checkoutRig) phase(b *testing.B, n, workers int, fn func(i int) error) 
 	}
 	wg.Wait()
 	took := time.Since(start)
+	cpu := sampleCPU(r.pluginPID()).perPayment(cpu0, n)
 	if err := failed.Load(); err != nil {
 		b.Fatal(err)
 	}
@@ -250,8 +262,17 @@ func (r *checkoutRig) phase(b *testing.B, n, workers int, fn func(i int) error) 
 	return phaseResult{
 		rate: float64(n) / took.Seconds(), p50: percentile(lat, 50), p99: percentile(lat, 99),
 		statements: per(r.counter.statements.Load() - stmts0), txs: per(r.counter.txs.Load() - txs0),
-		calls: per(int64(r.connectorCalls() - calls0)),
+		calls: per(int64(r.connectorCalls() - calls0)), cpu: cpu,
 	}
+}
+
+func (r *checkoutRig) pluginPID() int {
+	for _, st := range r.app.Connectors.List() {
+		if st.Name == "cardnet" {
+			return st.PID
+		}
+	}
+	return 0
 }
 
 func (r *checkoutRig) connectorCalls() int {

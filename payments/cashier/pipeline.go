@@ -168,6 +168,20 @@ func (s *Service) ConfirmPayment(ctx context.Context, id string, pm PaymentMetho
 	return s.run(ctx, p, pm, key)
 }
 
+// ConfirmLoaded is ConfirmPayment for a payment the caller has just read as
+// the system (the checkout reads its session's payment under the session's
+// lock), which it does not read again. The state checked here is checked
+// again under the payment's lock before the attempt is written.
+func (s *Service) ConfirmLoaded(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
+	if err := pm.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := Next(stateOf(p.Status), Confirm); err != nil {
+		return nil, err
+	}
+	return s.run(ctx, p, pm, key)
+}
+
 // run is the pipeline after validation.
 func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
 	sys := viewer.SystemContext(ctx)
@@ -205,7 +219,7 @@ func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key
 			return nil, err
 		}
 		code := "risk_" + string(decision.Action)
-		out, _, err := s.record(sys, att.ID, result{outcome: OutcomeDeclined, declineType: connectors.DeclineHard,
+		out, _, err := s.recordAttempt(sys, att, result{outcome: OutcomeDeclined, declineType: connectors.DeclineHard,
 			code: code, message: "refused by risk rules"}, nil)
 		return out, err
 	}
@@ -224,7 +238,7 @@ func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key
 	}
 	for {
 		res := s.authorize(ctx, att, pm, decision)
-		out, next, err := s.record(sys, att.ID, res, &route)
+		out, next, err := s.recordAttempt(sys, att, res, &route)
 		if err != nil || next == nil {
 			return out, err
 		}
@@ -266,9 +280,9 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		if err != nil {
 			return err
 		}
-		_, err = tx.Payment.UpdateOne(cur).SetStatus(entState(to)).SetConnector(route.Chosen).
+		err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(entState(to)).SetConnector(route.Chosen).
 			SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
-			Save(sys)
+			Exec(sys)
 		if err != nil {
 			return fmt.Errorf("payment %s: %w", p.ID, err)
 		}

@@ -16,7 +16,6 @@ import (
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
-	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -76,7 +75,7 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	if err != nil {
 		return nil, err
 	}
-	return s.payments.ConfirmPayment(viewer.SystemContext(ctx), p.ID, pm, in.IdempotencyKey)
+	return s.payments.ConfirmLoaded(viewer.SystemContext(ctx), p, pm, in.IdempotencyKey)
 }
 
 // allows checks the method against the session's allowed methods (all,
@@ -116,16 +115,7 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 		if err != nil {
 			return pm, func() {}, err
 		}
-		tok, err := vault.ParseToken(in.CardToken)
-		if err != nil {
-			card.Wipe()
-			return pm, func() {}, err
-		}
-		info, err := s.vault.Info(viewer.SystemContext(ctx), sess.MerchantID, tok)
-		if err != nil {
-			card.Wipe()
-			return pm, func() {}, err
-		}
+		info := card.Info
 		pm.Card = &connectors.Card{
 			Number: card.PAN.Reveal(), CVC: card.CVC.Reveal(),
 			ExpMonth: card.Expiry.Month, ExpYear: card.Expiry.Year, Holder: card.HolderName,
