@@ -125,6 +125,10 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 		fmt.Printf("%-19s %8d %8d %8d %8d %8d\n", p.name, p.c.strait, p.c.mariadb, p.c.plugin, p.c.busy, p.c.idle)
 	}
 	fmt.Println("(strait includes the in-process sandbox and the benchmark's clients; machine is every process on both cores)")
+	for _, st := range rig.app.Connectors.List() {
+		fmt.Printf("connector calls (plugin + sandbox), last %d: p50 %s, p99 %s\n", min(st.Calls, 1024),
+			st.P50.Round(10*time.Microsecond), st.P99.Round(10*time.Microsecond))
+	}
 	fmt.Printf("goal: ≥ 1000 confirmed payments/s with p99 ≤ 50ms\n\n")
 }
 

@@ -198,12 +198,12 @@ func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key
 			return s.Payment(sys, p.ID)
 		}
 	}
-	tier, err := s.cfg.Client.Merchant.Query().Where(merchant.ID(p.MerchantID)).Only(sys)
+	tier, err := s.riskTier(sys, p.MerchantID)
 	if err != nil {
 		return nil, fmt.Errorf("confirm %s: merchant: %w", p.ID, err)
 	}
 	decision, err := s.cfg.Risk.Evaluate(sys, risk.Payment{
-		ID: p.ID, MerchantID: p.MerchantID, Tier: strings.ToLower(string(tier.RiskTier)), Amount: amt,
+		ID: p.ID, MerchantID: p.MerchantID, Tier: tier, Amount: amt,
 		CardFingerprint: pm.CardFingerprint, BIN: pm.BIN, CardCountry: pm.CardCountry, CustomerID: p.CustomerID,
 		Email: pm.Email, IP: pm.IP, IPCountry: pm.IPCountry, BillingCountry: pm.BillingCountry,
 	})
@@ -244,6 +244,32 @@ func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key
 		}
 		att, route = next.attempt, next.route
 	}
+}
+
+// tierTTL is how long a merchant's risk tier is remembered. Nothing in
+// Strait changes a tier after the merchant is created; one changed in the
+// database by hand applies within this time.
+const tierTTL = 30 * time.Second
+
+type cachedTier struct {
+	tier string
+	at   time.Time
+}
+
+// riskTier returns the merchant's risk tier, lower case, read at most
+// tierTTL ago.
+func (s *Service) riskTier(ctx context.Context, merchantID string) (string, error) {
+	now := s.cfg.Now()
+	if c, ok := s.tiers.Load(merchantID); ok && now.Sub(c.(cachedTier).at) < tierTTL {
+		return c.(cachedTier).tier, nil
+	}
+	m, err := s.cfg.Client.Merchant.Query().Where(merchant.ID(merchantID)).Select(merchant.FieldRiskTier).Only(ctx)
+	if err != nil {
+		return "", err
+	}
+	tier := strings.ToLower(string(m.RiskTier))
+	s.tiers.Store(merchantID, cachedTier{tier: tier, at: now})
+	return tier, nil
 }
 
 // cascade carries what a cascade needs to call the next connector.
