@@ -94,6 +94,12 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	}
 	confirm := rig.phase(b, n, workers, func(i int) error { return rig.confirm(prepared[i].cashier, prepared[i].token, prepared[i].key) })
 	b.StopTimer()
+	// The floor under every request: HTTP handler, JWT, GraphQL, no domain
+	// work and no SQL.
+	floor := rig.phase(b, n, workers, func(i int) error {
+		var out struct{ Viewer struct{ Principal string } }
+		return rig.gql(prepared[i].cashier, `{ viewer { principal } }`, nil, &out)
+	})
 	insertsAfter := insertRate(b, rig.db, insertFor)
 	inserts := (insertsBefore + insertsAfter) / 2
 
@@ -111,7 +117,7 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	for _, p := range []struct {
 		name string
 		r    phaseResult
-	}{{"checkout (3 requests)", full}, {"confirm only", confirm}} {
+	}{{"checkout (3 requests)", full}, {"confirm only", confirm}, {"floor: { viewer } query", floor}} {
 		fmt.Printf("%-28s %10.0f %9s %9s %8.1f %8.1f %8.2f %6.3f\n", p.name, p.r.rate,
 			p.r.p50.Round(10*time.Microsecond), p.r.p99.Round(10*time.Microsecond),
 			p.r.statements, p.r.txs, p.r.calls, p.r.rate/inserts)
@@ -121,7 +127,7 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	for _, p := range []struct {
 		name string
 		c    cpuSample
-	}{{"checkout", full.cpu}, {"confirm only", confirm.cpu}} {
+	}{{"checkout", full.cpu}, {"confirm only", confirm.cpu}, {"viewer query", floor.cpu}} {
 		fmt.Printf("%-19s %8d %8d %8d %8d %8d\n", p.name, p.c.strait, p.c.mariadb, p.c.plugin, p.c.busy, p.c.idle)
 	}
 	fmt.Println("(strait includes the in-process sandbox and the benchmark's clients; machine is every process on both cores)")
