@@ -81,8 +81,10 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	b.ResetTimer()
 	full := rig.phase(b, n, workers, rig.checkout)
 	prepared := rig.prepare(b, n+1, workers)
+	confirm := rig.phase(b, n, workers, func(i int) error { return rig.confirm(prepared[i].cashier, prepared[i].token, prepared[i].key) })
 	if os.Getenv("STRAIT_BENCH_SQL") != "" {
-		// One confirm alone, its statements listed in order.
+		// One confirm alone, right after the others (caches warm), its
+		// statements listed in order.
 		p := prepared[n]
 		for i, q := range rig.counter.traced(func() {
 			if err := rig.confirm(p.cashier, p.token, p.key); err != nil {
@@ -92,7 +94,6 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 			fmt.Printf("%3d %s\n", i+1, q[:min(len(q), 160)])
 		}
 	}
-	confirm := rig.phase(b, n, workers, func(i int) error { return rig.confirm(prepared[i].cashier, prepared[i].token, prepared[i].key) })
 	b.StopTimer()
 	// The floor under every request: HTTP handler, JWT, GraphQL, no domain
 	// work and no SQL.
@@ -100,7 +101,9 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 		var out struct{ Viewer struct{ Principal string } }
 		return rig.gql(prepared[i].cashier, `{ viewer { principal } }`, nil, &out)
 	})
+	cpuIns0 := sampleCPU(0)
 	insertsAfter := insertRate(b, rig.db, insertFor)
+	insertCPU := sampleCPU(0).perPayment(cpuIns0, max(1, int(insertsAfter*insertFor.Seconds())))
 	inserts := (insertsBefore + insertsAfter) / 2
 
 	want := 300 + 2*n
@@ -127,10 +130,12 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	for _, p := range []struct {
 		name string
 		c    cpuSample
-	}{{"checkout", full.cpu}, {"confirm only", confirm.cpu}, {"viewer query", floor.cpu}} {
+	}{{"checkout", full.cpu}, {"confirm only", confirm.cpu}, {"viewer query", floor.cpu}, {"bare INSERT", insertCPU}} {
 		fmt.Printf("%-19s %8d %8d %8d %8d %8d\n", p.name, p.c.strait, p.c.mariadb, p.c.plugin, p.c.busy, p.c.idle)
 	}
 	fmt.Println("(strait includes the in-process sandbox and the benchmark's clients; machine is every process on both cores)")
+	fmt.Printf("connection pool (max %d open): confirm phase waited %d times, %s in all\n",
+		rig.db.SQL.Stats().MaxOpenConnections, confirm.waits, confirm.waited.Round(time.Millisecond))
 	for _, st := range rig.app.Connectors.List() {
 		fmt.Printf("connector calls (plugin + sandbox), last %d: p50 %s, p99 %s\n", min(st.Calls, 1024),
 			st.P50.Round(10*time.Microsecond), st.P99.Round(10*time.Microsecond))
@@ -231,6 +236,10 @@ type phaseResult struct {
 	statements, txs, calls float64
 	// cpu is CPU µs per payment of each process, and of the machine.
 	cpu cpuSample
+	// waits and waited are how often, and how long in all, a request waited
+	// for a free connection of the pool.
+	waits  int64
+	waited time.Duration
 }
 
 // phase runs fn(0…n-1) from workers goroutines and times each call.
@@ -242,6 +251,7 @@ func (r *checkoutRig) phase(b *testing.B, n, workers int, fn func(i int) error) 
 	stmts0, txs0 := r.counter.statements.Load(), r.counter.txs.Load()
 	calls0 := r.connectorCalls()
 	cpu0 := sampleCPU(r.pluginPID())
+	pool0 := r.db.SQL.Stats()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for range workers {
@@ -265,6 +275,7 @@ func (r *checkoutRig) phase(b *testing.B, n, workers int, fn func(i int) error) 
 	wg.Wait()
 	took := time.Since(start)
 	cpu := sampleCPU(r.pluginPID()).perPayment(cpu0, n)
+	pool := r.db.SQL.Stats()
 	if err := failed.Load(); err != nil {
 		b.Fatal(err)
 	}
@@ -273,6 +284,7 @@ func (r *checkoutRig) phase(b *testing.B, n, workers int, fn func(i int) error) 
 		rate: float64(n) / took.Seconds(), p50: percentile(lat, 50), p99: percentile(lat, 99),
 		statements: per(r.counter.statements.Load() - stmts0), txs: per(r.counter.txs.Load() - txs0),
 		calls: per(int64(r.connectorCalls() - calls0)), cpu: cpu,
+		waits: pool.WaitCount - pool0.WaitCount, waited: pool.WaitDuration - pool0.WaitDuration,
 	}
 }
 
