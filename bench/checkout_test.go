@@ -48,12 +48,15 @@ import (
 //     createCheckoutSession (API key), tokenizeCard (cashier),
 //     confirmCheckoutSession with an idempotency key (cashier);
 //   - confirm: sessions and tokens are prepared beforehand, and only
-//     confirmCheckoutSession is timed.
+//     confirmCheckoutSession is timed;
+//   - floor: a `{ viewer { principal } }` query with a cashier token, the
+//     cost of HTTP, auth and GraphQL without domain work or SQL.
 //
 // Beside them it measures the bare single-row INSERT rate of 16 connections
 // on the same database (before and after the payments; the figure is their
 // mean) and prints each rate's ratio to it, with p50/p99 latency, SQL
-// statements and transactions per payment, and connector calls. Afterwards
+// statements and transactions per payment, connector calls, CPU per payment
+// of each process (docs/performance.md) and pool waits. Afterwards
 // every payment must be SUCCEEDED, the trial balance zero, and the sandbox
 // must hold exactly one card payment per confirm. Run it with
 //
