@@ -9,7 +9,6 @@ package checkout
 import (
 	"context"
 	"errors"
-	"fmt"
 	"github.com/straitpay/strait/payments/cashier"
 	"time"
 
@@ -118,22 +117,4 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
-}
-
-// withTx runs fn in a transaction, committing on success and rolling back on
-// any error.
-func withTx[T any](ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) (T, error)) (T, error) {
-	var zero T
-	tx, err := client.Tx(ctx)
-	if err != nil {
-		return zero, fmt.Errorf("begin: %w", err)
-	}
-	out, err := fn(tx)
-	if err != nil {
-		return zero, errors.Join(err, tx.Rollback())
-	}
-	if err := tx.Commit(); err != nil {
-		return zero, fmt.Errorf("commit: %w", err)
-	}
-	return out, nil
 }
