@@ -169,9 +169,9 @@ func (s *Service) ConfirmPayment(ctx context.Context, id string, pm PaymentMetho
 }
 
 // ConfirmLoaded is ConfirmPayment for a payment the caller has just read as
-// the system (the checkout reads its session's payment under the session's
-// lock), which it does not read again. The state checked here is checked
-// again under the payment's lock before the attempt is written.
+// the system (the checkout, its session's payment), which it does not read
+// again. The state checked here is checked again under the payment's lock
+// before the attempt is written.
 func (s *Service) ConfirmLoaded(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
 	if err := pm.validate(); err != nil {
 		return nil, err
