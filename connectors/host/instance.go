@@ -305,13 +305,15 @@ func (in *instance) setHealth(h Health, lastError string) {
 func (in *instance) status() Status {
 	st := in.snapshot()
 	st.P50, st.P99, st.ErrorRate, st.Calls = in.window.stats()
-	in.m.metrics.circuit.WithLabelValues(in.entry.Name).Set(circuitValue(st.Circuit))
 	return st
 }
 
-// snapshot is status without the latency window's figures.
+// snapshot is status without the latency window's figures. Reading the
+// breaker may move it (open to half-open once it has cooled down), so the
+// gauge follows.
 func (in *instance) snapshot() Status {
 	circuit := in.breaker.current()
+	in.m.metrics.circuit.WithLabelValues(in.entry.Name).Set(circuitValue(circuit))
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	return Status{
