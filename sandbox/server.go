@@ -402,3 +402,16 @@ func (s *Server) runDueState() error {
 	}
 	return nil
 }
+
+// CardPaymentsByReference counts the card network's payments per merchant
+// reference (Strait sends its attempt id). Harnesses use it to prove that
+// each confirmation reached the network exactly once.
+func (s *Server) CardPaymentsByReference() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.st.cards))
+	for _, rec := range s.st.cards {
+		out[rec.MerchantReference]++
+	}
+	return out
+}

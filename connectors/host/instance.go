@@ -303,7 +303,15 @@ func (in *instance) setHealth(h Health, lastError string) {
 }
 
 func (in *instance) status() Status {
-	p50, p99, rate, calls := in.window.stats()
+	st := in.snapshot()
+	st.P50, st.P99, st.ErrorRate, st.Calls = in.window.stats()
+	return st
+}
+
+// snapshot is status without the latency window's figures. Reading the
+// breaker may move it (open to half-open once it has cooled down), so the
+// gauge follows.
+func (in *instance) snapshot() Status {
 	circuit := in.breaker.current()
 	in.m.metrics.circuit.WithLabelValues(in.entry.Name).Set(circuitValue(circuit))
 	in.mu.RLock()
@@ -314,7 +322,6 @@ func (in *instance) status() Status {
 		Currencies: in.desc.Currencies, Countries: in.desc.Countries,
 		Health: in.health, Circuit: circuit, Enabled: in.enabled.Load(),
 		PID: in.pid, Restarts: in.restarts, LastError: in.lastError, Since: in.since,
-		Calls: calls, P50: p50, P99: p99, ErrorRate: rate,
 	}
 }
 

@@ -19,6 +19,23 @@ import (
 // and stays under the 16 MiB gRPC message limit towards the host.
 const MaxChannelResponseBytes = 8 << 20
 
+// maxIdlePerChannel is how many idle connections to the channel's host a
+// connector keeps. A channel is one host, and the Strait host calls a
+// connector concurrently (16 payments in flight are common); net/http's
+// default keeps 2, so every other call closed its connection and the next
+// one opened a new one: a TCP (in production a TLS) handshake per payment
+// and a socket left in TIME_WAIT each time.
+const maxIdlePerChannel = 64
+
+// defaultClient is the client of a Channel without its own: no timeout (the
+// host's deadline arrives through ctx), connections kept for reuse.
+var defaultClient = func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 4 * maxIdlePerChannel
+	t.MaxIdleConnsPerHost = maxIdlePerChannel
+	return &http.Client{Transport: t}
+}()
+
 // Channel is a small JSON-over-HTTP client for a channel's API. Its value
 // is in the error mapping, which decides whether money may have moved:
 //
@@ -30,8 +47,9 @@ type Channel struct {
 	BaseURL string
 	// Header is sent with every request (authorization, API version).
 	Header http.Header
-	// Client defaults to a client without a timeout: the host's deadline
-	// arrives through ctx.
+	// Client defaults to a client without a timeout (the host's deadline
+	// arrives through ctx) that keeps up to 64 idle connections to the
+	// channel.
 	Client *http.Client
 }
 
@@ -90,7 +108,7 @@ func (c *Channel) Call(ctx context.Context, method, path string, in, out any) er
 	req.Header.Set("Accept", "application/json")
 	client := c.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = defaultClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -168,15 +168,70 @@ func (s *Service) ConfirmPayment(ctx context.Context, id string, pm PaymentMetho
 	return s.run(ctx, p, pm, key)
 }
 
+// ConfirmLoaded is ConfirmPayment for a payment the caller has just read as
+// the system (the checkout, its session's payment), which it does not read
+// again. The state checked here is checked again under the payment's lock
+// before the attempt is written.
+func (s *Service) ConfirmLoaded(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
+	if err := pm.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := Next(stateOf(p.Status), Confirm); err != nil {
+		return nil, err
+	}
+	return s.run(ctx, p, pm, key)
+}
+
+// NewPayment is a payment that the pipeline inserts itself, in the attempt
+// transaction, rather than one the caller stored first: a checkout
+// session's first confirm saves a transaction and its commit this way.
+type NewPayment struct {
+	// Payment is unsaved: its ID (pulid "pay"), merchant, amount, currency
+	// and capture method are set, and whatever else it carries (session,
+	// customer, reference, metadata) is stored with it.
+	Payment *ent.Payment
+	// Claim runs first in the attempt transaction. It locks what makes the
+	// payment the only one of its kind (the checkout session) and refuses,
+	// with ECONFLICT, when another payment took its place meanwhile.
+	Claim func(ctx context.Context, tx *ent.Tx) error
+}
+
+// ConfirmNew runs the pipeline for a payment that is not stored yet: it is
+// inserted in the attempt transaction, already processing, after Claim.
+// Returns what ConfirmPayment returns, and Claim's errors.
+func (s *Service) ConfirmNew(ctx context.Context, np NewPayment, pm PaymentMethod, key string) (*ent.Payment, error) {
+	if err := pm.validate(); err != nil {
+		return nil, err
+	}
+	p := np.Payment
+	amt, err := amountOf(p.Amount, p.Currency)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateAmount("amount", amt); err != nil {
+		return nil, err
+	}
+	if p.ID == "" || p.MerchantID == "" || np.Claim == nil {
+		return nil, fmt.Errorf("confirm new payment: ID, merchant and Claim are required")
+	}
+	return s.runNew(ctx, p, pm, key, np.Claim)
+}
+
 // run is the pipeline after validation.
 func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
+	return s.runNew(ctx, p, pm, key, nil)
+}
+
+// runNew is run; with claim set, p is not stored yet and begin inserts it.
+func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string, claim func(context.Context, *ent.Tx) error) (*ent.Payment, error) {
 	sys := viewer.SystemContext(ctx)
 	amt, err := amountOf(p.Amount, p.Currency)
 	if err != nil {
 		return nil, err
 	}
-	// A replayed key finds its attempt: the pipeline ran already.
-	if key != "" {
+	// A replayed key finds its attempt: the pipeline ran already. A payment
+	// not stored yet has no attempt to find.
+	if key != "" && claim == nil {
 		if done, err := s.cfg.Client.PaymentAttempt.Query().
 			Where(paymentattempt.ChannelIdempotencyKey(channelKey(p, key, 1))).Exist(sys); err != nil {
 			return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
@@ -184,12 +239,12 @@ func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key
 			return s.Payment(sys, p.ID)
 		}
 	}
-	tier, err := s.cfg.Client.Merchant.Query().Where(merchant.ID(p.MerchantID)).Only(sys)
+	tier, err := s.riskTier(sys, p.MerchantID)
 	if err != nil {
 		return nil, fmt.Errorf("confirm %s: merchant: %w", p.ID, err)
 	}
 	decision, err := s.cfg.Risk.Evaluate(sys, risk.Payment{
-		ID: p.ID, MerchantID: p.MerchantID, Tier: strings.ToLower(string(tier.RiskTier)), Amount: amt,
+		ID: p.ID, MerchantID: p.MerchantID, Tier: tier, Amount: amt,
 		CardFingerprint: pm.CardFingerprint, BIN: pm.BIN, CardCountry: pm.CardCountry, CustomerID: p.CustomerID,
 		Email: pm.Email, IP: pm.IP, IPCountry: pm.IPCountry, BillingCountry: pm.BillingCountry,
 	})
@@ -200,12 +255,12 @@ func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key
 	if decision.Action == risk.Deny || decision.Action == risk.Review {
 		// Review has no operator queue yet: it refuses like a deny, with
 		// its own code, so the buyer may try another way.
-		att, err := s.begin(ctx, p, routing.Decision{PaymentID: p.ID, Attempted: []string{}}, decision, pm, key, 1)
+		att, err := s.begin(ctx, p, routing.Decision{PaymentID: p.ID, Attempted: []string{}}, decision, pm, key, 1, claim)
 		if err != nil {
 			return nil, err
 		}
 		code := "risk_" + string(decision.Action)
-		out, _, err := s.record(sys, att.ID, result{outcome: OutcomeDeclined, declineType: connectors.DeclineHard,
+		out, _, err := s.recordAttempt(sys, att, result{outcome: OutcomeDeclined, declineType: connectors.DeclineHard,
 			code: code, message: "refused by risk rules"}, nil)
 		return out, err
 	}
@@ -218,18 +273,44 @@ func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key
 			return nil, err
 		}
 	}
-	att, err := s.begin(ctx, p, route, decision, pm, key, 1)
+	att, err := s.begin(ctx, p, route, decision, pm, key, 1, claim)
 	if err != nil {
 		return nil, err
 	}
 	for {
 		res := s.authorize(ctx, att, pm, decision)
-		out, next, err := s.record(sys, att.ID, res, &route)
+		out, next, err := s.recordAttempt(sys, att, res, &route)
 		if err != nil || next == nil {
 			return out, err
 		}
 		att, route = next.attempt, next.route
 	}
+}
+
+// tierTTL is how long a merchant's risk tier is remembered. Nothing in
+// Strait changes a tier after the merchant is created; one changed in the
+// database by hand applies within this time.
+const tierTTL = 30 * time.Second
+
+type cachedTier struct {
+	tier string
+	at   time.Time
+}
+
+// riskTier returns the merchant's risk tier, lower case, read at most
+// tierTTL ago.
+func (s *Service) riskTier(ctx context.Context, merchantID string) (string, error) {
+	now := s.cfg.Now()
+	if c, ok := s.tiers.Load(merchantID); ok && now.Sub(c.(cachedTier).at) < tierTTL {
+		return c.(cachedTier).tier, nil
+	}
+	m, err := s.cfg.Client.Merchant.Query().Where(merchant.ID(merchantID)).Select(merchant.FieldRiskTier).Only(ctx)
+	if err != nil {
+		return "", err
+	}
+	tier := strings.ToLower(string(m.RiskTier))
+	s.tiers.Store(merchantID, cachedTier{tier: tier, at: now})
+	return tier, nil
 }
 
 // cascade carries what a cascade needs to call the next connector.
@@ -252,25 +333,37 @@ func channelKey(p *ent.Payment, seed string, n int) string {
 // begin is step 5: in one transaction, the payment moves to processing and
 // the attempt is written, before the connector is called. The attempt's
 // next_check_at lies past the call's deadline: if this process dies
-// mid-call, the janitor finds the attempt and asks the channel.
+// mid-call, the janitor finds the attempt and asks the channel. With claim
+// set, p is not stored yet: claim runs first, and p is inserted already
+// processing.
 func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decision, decision risk.Decision,
-	pm PaymentMethod, seed string, n int) (*ent.PaymentAttempt, error) {
+	pm PaymentMethod, seed string, n int, claim func(context.Context, *ent.Tx) error) (*ent.PaymentAttempt, error) {
 	sys := viewer.SystemContext(ctx)
 	var att *ent.PaymentAttempt
 	err := s.tx(sys, func(tx *ent.Tx) error {
-		cur, err := s.lockPayment(sys, tx, p.ID)
-		if err != nil {
-			return err
-		}
-		to, err := Next(stateOf(cur.Status), Confirm)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Payment.UpdateOne(cur).SetStatus(entState(to)).SetConnector(route.Chosen).
-			SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
-			Save(sys)
-		if err != nil {
-			return fmt.Errorf("payment %s: %w", p.ID, err)
+		var cur *ent.Payment
+		var err error
+		if claim != nil {
+			if err := claim(sys, tx); err != nil {
+				return err
+			}
+			if cur, err = s.insertProcessing(sys, tx, p, route, pm); err != nil {
+				return err
+			}
+		} else {
+			if cur, err = s.lockPayment(sys, tx, p.ID); err != nil {
+				return err
+			}
+			to, err := Next(stateOf(cur.Status), Confirm)
+			if err != nil {
+				return err
+			}
+			err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(entState(to)).SetConnector(route.Chosen).
+				SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
+				Exec(sys)
+			if err != nil {
+				return fmt.Errorf("payment %s: %w", p.ID, err)
+			}
 		}
 		dd, err := jsonMap(decision)
 		if err != nil {
@@ -288,6 +381,43 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
 	}
 	return att, nil
+}
+
+// insertProcessing stores a new payment as a confirm leaves it: the state
+// machine's move from requires_payment_method, to the routed connector.
+func (s *Service) insertProcessing(ctx context.Context, tx *ent.Tx, p *ent.Payment, route routing.Decision, pm PaymentMethod) (*ent.Payment, error) {
+	to, err := Next(RequiresPaymentMethod, Confirm)
+	if err != nil {
+		return nil, err
+	}
+	cm := p.CaptureMethod
+	if cm == "" {
+		cm = payment.CaptureMethodAUTOMATIC
+	}
+	c := tx.Payment.Create().SetID(p.ID).SetMerchantID(p.MerchantID).
+		SetAmount(p.Amount).SetCurrency(p.Currency).SetCaptureMethod(cm).
+		SetMerchantReference(p.MerchantReference).SetDescription(p.Description).
+		SetStatus(entState(to)).SetConnector(route.Chosen).SetPaymentMethodType(string(pm.Type))
+	if p.CustomerID != "" {
+		c.SetCustomerID(p.CustomerID)
+	}
+	if p.CheckoutSessionID != "" {
+		c.SetCheckoutSessionID(p.CheckoutSessionID)
+	}
+	if p.AgreementID != "" {
+		c.SetAgreementID(p.AgreementID)
+	}
+	if len(p.Metadata) > 0 {
+		c.SetMetadata(p.Metadata)
+	}
+	if p.IdempotencyKey != nil {
+		c.SetIdempotencyKey(*p.IdempotencyKey)
+	}
+	out, err := c.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create payment %s: %w", p.ID, err)
+	}
+	return out, nil
 }
 
 // createAttempt writes attempt n of a payment, pending, with the routing

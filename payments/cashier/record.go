@@ -41,6 +41,15 @@ func (s *Service) record(ctx context.Context, attemptID string, res result, rout
 	if err != nil {
 		return nil, nil, fmt.Errorf("record %s: %w", attemptID, err)
 	}
+	return s.recordAttempt(ctx, att, res, route)
+}
+
+// recordAttempt is record for an attempt the caller holds (the pipeline
+// wrote it): its payment, merchant, connector and amount never change, and
+// its state is read again under the payment's lock.
+func (s *Service) recordAttempt(ctx context.Context, att *ent.PaymentAttempt, res result, route *routing.Decision) (*ent.Payment, *cascade, error) {
+	attemptID := att.ID
+	var err error
 	var capture *captureMove
 	if res.outcome == OutcomeCaptured {
 		if capture, err = s.prepareCapture(ctx, att.MerchantID, att.Connector, att.Amount, att.Currency); err != nil {
@@ -63,7 +72,9 @@ func (s *Service) record(ctx context.Context, attemptID string, res result, rout
 			return nil // a redelivered channel event
 		}
 		from := attemptStateOf(a.Status)
-		upd := tx.PaymentAttempt.UpdateOne(a)
+		// An UPDATE by id, not UpdateOne: MySQL has no RETURNING, so ent would
+		// read the row back, and nothing below needs the columns it changes.
+		upd := tx.PaymentAttempt.Update().Where(paymentattempt.ID(a.ID))
 		if res.channelID != "" && a.ConnectorReference == "" {
 			upd.SetConnectorReference(res.channelID)
 		}
@@ -76,16 +87,14 @@ func (s *Service) record(ctx context.Context, attemptID string, res result, rout
 			if res.check {
 				n++
 			}
-			_, err := upd.SetCheckCount(n).SetNextCheckAt(s.nextCheck(n)).Save(ctx)
-			return err
+			return upd.SetCheckCount(n).SetNextCheckAt(s.nextCheck(n)).Exec(ctx)
 		}
 		to, err := NextAttempt(from, res.outcome)
 		if err != nil {
 			if stale(from, res.outcome) {
 				s.log.InfoContext(ctx, "stale result ignored", "attempt", a.ID, "state", from, "outcome", res.outcome)
 				if res.check && a.NextCheckAt != nil {
-					_, err := upd.SetCheckCount(a.CheckCount + 1).SetNextCheckAt(s.nextCheck(a.CheckCount + 1)).Save(ctx)
-					return err
+					return upd.SetCheckCount(a.CheckCount + 1).SetNextCheckAt(s.nextCheck(a.CheckCount + 1)).Exec(ctx)
 				}
 				return nil
 			}
@@ -114,9 +123,10 @@ func (s *Service) record(ctx context.Context, attemptID string, res result, rout
 				upd.SetDeclineType(paymentattempt.DeclineType(upperASCII(res.declineType.String())))
 			}
 		}
-		if a, err = upd.Save(ctx); err != nil {
+		if err := upd.Exec(ctx); err != nil {
 			return fmt.Errorf("attempt %s: %w", attemptID, err)
 		}
+		a.Status = entAttemptState(to)
 
 		if route != nil && (to == AttemptDeclined || to == AttemptErrored) {
 			if moved, ok := routing.NextAfter(*route, res.failure()); ok {
@@ -138,15 +148,9 @@ func (s *Service) record(ctx context.Context, attemptID string, res result, rout
 	if err != nil {
 		return nil, nil, fmt.Errorf("record %s: %w", attemptID, err)
 	}
-	if next != nil {
-		return out, next, nil
-	}
-	// The payment as committed, through the caller's view.
-	p, err := s.cfg.Client.Payment.Get(ctx, att.PaymentID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("record %s: %w", attemptID, err)
-	}
-	return p, nil, nil
+	// The payment as the transaction left it (read under its lock, or
+	// written by it), detached from the committed transaction.
+	return out.Unwrap(), next, nil
 }
 
 // stale reports whether a result that the attempt machine refuses is only
@@ -191,9 +195,6 @@ func (s *Service) applyToPayment(ctx context.Context, tx *ent.Tx, p *ent.Payment
 		if capture == nil {
 			return nil, fmt.Errorf("payment %s captured without a prepared capture", p.ID)
 		}
-		if err := s.postCapture(ctx, tx, p, capture); err != nil {
-			return nil, err
-		}
 		upd.ClearNextAction().SetAmountCapturable(0).SetAmountCaptured(capture.amount.Minor).SetFeeAmount(capture.fee)
 	case RequiresPaymentMethod, Failed:
 		upd.ClearNextAction().SetFailureCode(clip(res.code, 64)).SetFailureMessage(clip(res.message, 500))
@@ -218,7 +219,20 @@ func (s *Service) applyToPayment(ctx context.Context, tx *ent.Tx, p *ent.Payment
 	if pto == RequiresAction && res.action != nil {
 		data["next_action"] = nextActionData(res.action)
 	}
-	return p, s.emit(ctx, tx, p, paymentEventTypes[pto], data)
+	if err := s.emit(ctx, tx, p, paymentEventTypes[pto], data); err != nil {
+		return nil, err
+	}
+	// The ledger posts last. Its accounts (the channel's receivable, the
+	// platform's fees) are shared by every payment, and their row locks last
+	// until the commit: every statement after the post would hold every other
+	// capture up (docs/performance.md). The payment row, locked first, still
+	// comes before the accounts, as everywhere.
+	if pto == Succeeded {
+		if err := s.postCapture(ctx, tx, p, capture); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // emit writes an outbox event about a payment in tx.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -80,6 +81,8 @@ type Config struct {
 type Service struct {
 	cfg Config
 	log *slog.Logger
+	// tiers remembers merchants' risk tiers (riskTier).
+	tiers sync.Map
 }
 
 // New returns a Service over cfg.

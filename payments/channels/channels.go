@@ -17,6 +17,7 @@ import (
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
+	"github.com/straitpay/strait/payments/readcache"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/viewer"
 )
@@ -62,12 +63,27 @@ type Connector struct {
 type Service struct {
 	client *ent.Client
 	host   Host
+	// routed is the settings as routing reads them, on every payment.
+	routed *readcache.Value[map[string]*ent.ConnectorSetting]
 }
+
+// SettingsTTL is how long the settings read for routing and fees serve
+// payments. A change made through this Service applies to the next payment;
+// one made through another replica applies here within SettingsTTL.
+const SettingsTTL = time.Second
 
 // New returns a Service over the settings in client and the connectors of h.
 func New(client *ent.Client, h Host) *Service {
-	return &Service{client: client, host: h}
+	s := &Service{client: client, host: h}
+	s.routed = readcache.New(SettingsTTL, nil, func(ctx context.Context) (map[string]*ent.ConnectorSetting, error) {
+		return s.settings(viewer.SystemContext(ctx))
+	})
+	return s
 }
+
+// Catalog returns the routing catalog over this Service's settings, so that
+// a change made through the Service reaches routing at once.
+func (s *Service) Catalog() *Catalog { return &Catalog{s: s} }
 
 // Connectors returns every installed connector with its settings, sorted by
 // name. The viewer in ctx must be an operator or Strait itself.
@@ -240,7 +256,17 @@ func (s *Service) save(ctx context.Context, name, action string, details map[str
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("connector %s: commit: %w", name, err)
 	}
+	s.routed.Invalidate()
 	return nil
+}
+
+// snapshot is the host's list of connectors without latency figures when it
+// can give one (host.Manager.Snapshot), which routing reads per payment.
+func snapshot(h Host) []host.Status {
+	if sh, ok := h.(interface{ Snapshot() []host.Status }); ok {
+		return sh.Snapshot()
+	}
+	return h.List()
 }
 
 func (s *Service) status(name string) (host.Status, error) {

@@ -8,7 +8,6 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
-	"github.com/straitpay/strait/payments/viewer"
 )
 
 // Catalog is routing's list of connectors: each installed connector as it
@@ -27,11 +26,11 @@ func NewCatalog(client *ent.Client, h Host) *Catalog {
 // settings as Strait itself: routing runs for merchants, who may not read
 // them.
 func (c *Catalog) Connectors(ctx context.Context) ([]routing.Connector, error) {
-	settings, err := c.s.settings(viewer.SystemContext(ctx))
+	settings, err := c.s.routed.Get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	list := c.s.host.List()
+	list := snapshot(c.s.host)
 	out := make([]routing.Connector, 0, len(list))
 	for _, st := range list {
 		rc := routing.Connector{
@@ -90,7 +89,7 @@ func NewHealth(h Host) *Health { return &Health{host: h} }
 // whatever its breaker says. The host does not count approvals, so AuthRateBP
 // stays zero (unknown) for every connector and does not sway the ranking.
 func (h *Health) Stats(_ context.Context, connector string) (routing.Stats, error) {
-	for _, st := range h.host.List() {
+	for _, st := range snapshot(h.host) {
 		if st.Name != connector {
 			continue
 		}

@@ -11,13 +11,12 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
-	"github.com/straitpay/strait/payments/store"
-	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -73,11 +72,17 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 		return nil, err
 	}
 	defer wipe()
-	p, err := s.sessionPayment(ctx, sess)
+	p, fresh, err := s.sessionPayment(ctx, sess)
 	if err != nil {
 		return nil, err
 	}
-	return s.payments.ConfirmPayment(viewer.SystemContext(ctx), p.ID, pm, in.IdempotencyKey)
+	sys := viewer.SystemContext(ctx)
+	if fresh {
+		return s.payments.ConfirmNew(sys, cashier.NewPayment{Payment: p, Claim: func(ctx context.Context, tx *ent.Tx) error {
+			return s.claimSession(ctx, tx, sess.ID)
+		}}, pm, in.IdempotencyKey)
+	}
+	return s.payments.ConfirmLoaded(sys, p, pm, in.IdempotencyKey)
 }
 
 // allows checks the method against the session's allowed methods (all,
@@ -117,16 +122,7 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 		if err != nil {
 			return pm, func() {}, err
 		}
-		tok, err := vault.ParseToken(in.CardToken)
-		if err != nil {
-			card.Wipe()
-			return pm, func() {}, err
-		}
-		info, err := s.vault.Info(viewer.SystemContext(ctx), sess.MerchantID, tok)
-		if err != nil {
-			card.Wipe()
-			return pm, func() {}, err
-		}
+		info := card.Info
 		pm.Card = &connectors.Card{
 			Number: card.PAN.Reveal(), CVC: card.CVC.Reveal(),
 			ExpMonth: card.Expiry.Month, ExpYear: card.Expiry.Year, Holder: card.HolderName,
@@ -152,51 +148,72 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 }
 
 // sessionPayment returns the session's payment that awaits a payment method,
-// creating it on the first confirm. Confirms of one session are serialized
-// by a lock on the session row, so a session never gets two payments in
-// flight. Returns ECONFLICT when the session's payment is already in flight
-// or done.
-func (s *Service) sessionPayment(ctx context.Context, sess *ent.CheckoutSession) (*ent.Payment, error) {
+// or, when the session has none yet (or only failed or canceled ones), a new
+// payment for the pipeline to insert (fresh): the pipeline stores it in its
+// attempt transaction, after claimSession has locked the session, so a
+// session never gets two payments in flight. Returns ECONFLICT when the
+// session's payment is already in flight or done.
+func (s *Service) sessionPayment(ctx context.Context, sess *ent.CheckoutSession) (p *ent.Payment, fresh bool, err error) {
 	sys := viewer.SystemContext(ctx)
-	return store.WithTx(sys, s.client, func(tx *ent.Tx) (*ent.Payment, error) {
-		q := tx.CheckoutSession.Query().Where(checkoutsession.ID(sess.ID))
-		if s.dialect == dialect.MySQL {
-			q = q.ForUpdate()
-		}
-		if _, err := q.Only(sys); err != nil {
-			return nil, fmt.Errorf("lock session %s: %w", sess.ID, err)
-		}
-		existing, err := tx.Payment.Query().Where(payment.CheckoutSessionID(sess.ID)).
-			Order(ent.Desc(payment.FieldID)).First(sys)
-		switch {
-		case err == nil && existing.Status == payment.StatusREQUIRES_PAYMENT_METHOD:
-			return existing, nil
-		case err == nil && existing.Status != payment.StatusFAILED && existing.Status != payment.StatusCANCELED:
-			return nil, payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
-				sess.ID, strings.ToLower(string(existing.Status)))
-		case err != nil && !ent.IsNotFound(err):
-			return nil, fmt.Errorf("session %s payment: %w", sess.ID, err)
-		}
-		amt, err := money.New(sess.Amount, sess.Currency)
-		if err != nil {
-			return nil, err
-		}
-		c := tx.Payment.Create().SetMerchantID(sess.MerchantID).SetCheckoutSessionID(sess.ID).
-			SetAmount(amt.Minor).SetCurrency(amt.Currency.Code()).
-			SetCaptureMethod(payment.CaptureMethod(sess.CaptureMethod)).
-			SetMerchantReference(sess.MerchantReference)
-		if sess.CustomerID != "" {
-			c.SetCustomerID(sess.CustomerID)
-		}
-		if len(sess.Metadata) > 0 {
-			c.SetMetadata(sess.Metadata)
-		}
-		p, err := c.Save(sys)
-		if err != nil {
-			return nil, fmt.Errorf("session %s payment: %w", sess.ID, err)
-		}
-		return p, nil
-	})
+	if err := s.inFlight(sys, s.client, sess.ID, func(existing *ent.Payment) { p = existing }); err != nil {
+		return nil, false, err
+	}
+	if p != nil {
+		return p, false, nil
+	}
+	amt, err := money.New(sess.Amount, sess.Currency)
+	if err != nil {
+		return nil, false, err
+	}
+	return &ent.Payment{
+		ID: pulid.New("pay"), MerchantID: sess.MerchantID, CheckoutSessionID: sess.ID,
+		Amount: amt.Minor, Currency: amt.Currency.Code(), CaptureMethod: payment.CaptureMethod(sess.CaptureMethod),
+		MerchantReference: sess.MerchantReference, CustomerID: sess.CustomerID, Metadata: sess.Metadata,
+	}, true, nil
+}
+
+// claimSession runs first in the attempt transaction of a session's new
+// payment: it locks the session row (confirms of one session queue here) and
+// looks again, under the lock, for a payment another confirm made meanwhile.
+func (s *Service) claimSession(ctx context.Context, tx *ent.Tx, sessionID string) error {
+	sys := viewer.SystemContext(ctx)
+	q := tx.CheckoutSession.Query().Where(checkoutsession.ID(sessionID))
+	if s.dialect == dialect.MySQL {
+		q = q.ForUpdate()
+	}
+	if _, err := q.Only(sys); err != nil {
+		return fmt.Errorf("lock session %s: %w", sessionID, err)
+	}
+	var existing *ent.Payment
+	if err := s.inFlight(sys, tx.Client(), sessionID, func(p *ent.Payment) { existing = p }); err != nil {
+		return err
+	}
+	if existing != nil {
+		return payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
+			sessionID, strings.ToLower(string(existing.Status)))
+	}
+	return nil
+}
+
+// inFlight looks at the session's latest payment: one awaiting a payment
+// method goes to awaiting; one in flight or done is ECONFLICT; none, or a
+// failed or canceled one, is neither.
+func (s *Service) inFlight(ctx context.Context, client *ent.Client, sessionID string, awaiting func(*ent.Payment)) error {
+	existing, err := client.Payment.Query().Where(payment.CheckoutSessionID(sessionID)).
+		Order(ent.Desc(payment.FieldID)).First(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("session %s payment: %w", sessionID, err)
+	case existing.Status == payment.StatusREQUIRES_PAYMENT_METHOD:
+		awaiting(existing)
+		return nil
+	case existing.Status != payment.StatusFAILED && existing.Status != payment.StatusCANCELED:
+		return payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
+			sessionID, strings.ToLower(string(existing.Status)))
+	}
+	return nil
 }
 
 // Reserve implements cashier.SessionHooks: the session's coupon is redeemed

@@ -58,7 +58,7 @@ func (l *Ledger) PostTx(ctx context.Context, tx *ent.Tx, e Entry) (Posted, error
 	slices.Sort(ids)
 	e.EffectiveAt = e.EffectiveAt.UTC().Truncate(time.Microsecond)
 	r := &request{ctx: ctx, entry: e, hash: e.Hash()}
-	results, err := l.commitInTx(viewer.SystemContext(ctx), tx, []*request{r}, accs, ids)
+	results, err := l.commitInTx(viewer.SystemContext(ctx), tx, []*request{r}, accs, ids, true)
 	if err != nil {
 		return Posted{}, err
 	}

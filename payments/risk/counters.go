@@ -18,6 +18,17 @@ type Counters interface {
 	Sum(ctx context.Context, key string, since time.Time) (count, total int64, err error)
 }
 
+// BatchCounters is implemented by Counters that record one event under
+// several keys in a single write (a multi-row INSERT): a payment counts
+// under its card, customer, IP and email at once, and each separate write
+// would be a commit of its own.
+type BatchCounters interface {
+	Counters
+	// AddAll records one event of value at time at under each key, all or
+	// none.
+	AddAll(ctx context.Context, keys []string, at time.Time, value int64) error
+}
+
 // MemCounters is an in-memory Counters for tests and single-process use. It
 // forgets events older than its retention (MaxWindow, or a full day if longer,
 // by default), so it does not grow without bound.

@@ -204,12 +204,22 @@ var (
 )
 
 func (e *Engine) record(ctx context.Context, now time.Time, dims []Dimension, p Payment, value int64, key func(Dimension, string) string) error {
-	var errs []error
+	var keys []string
 	for _, d := range dims {
 		if v := dimensionValue[d](p); v != "" {
-			if err := e.counters.Add(ctx, key(d, v), now, value); err != nil {
-				errs = append(errs, err)
-			}
+			keys = append(keys, key(d, v))
+		}
+	}
+	if b, ok := e.counters.(BatchCounters); ok && len(keys) > 1 {
+		if err := b.AddAll(ctx, keys, now, value); err != nil {
+			return fmt.Errorf("risk: record counters: %w", err)
+		}
+		return nil
+	}
+	var errs []error
+	for _, k := range keys {
+		if err := e.counters.Add(ctx, k, now, value); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -18,6 +19,7 @@ import (
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/payments/audit"
+	"github.com/straitpay/strait/payments/readcache"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/viewer"
@@ -26,10 +28,24 @@ import (
 // Book reads and writes rules and counters through an ent client.
 type Book struct {
 	client *ent.Client
+	// The pipeline reads both rule sets on every payment; they change when
+	// an operator edits one.
+	risk    *readcache.Value[[]risk.Rule]
+	routing *readcache.Value[[]routing.Rule]
 }
 
+// RulesTTL is how long the rules read from the database serve payments. A
+// change made through this Book applies to the next payment; one made
+// through another replica applies here within RulesTTL.
+const RulesTTL = time.Second
+
 // New returns a Book over client.
-func New(client *ent.Client) *Book { return &Book{client: client} }
+func New(client *ent.Client) *Book {
+	b := &Book{client: client}
+	b.risk = readcache.New(RulesTTL, nil, b.loadRiskRules)
+	b.routing = readcache.New(RulesTTL, nil, b.loadRoutingRules)
+	return b
+}
 
 // RiskRules returns the Book as a risk.RuleSource.
 func (b *Book) RiskRules() risk.RuleSource { return riskSource{b} }
@@ -42,9 +58,15 @@ func (b *Book) Counters() risk.Counters { return counters{b} }
 
 type riskSource struct{ b *Book }
 
-// Rules implements risk.RuleSource: every stored rule, as the system.
+// Rules implements risk.RuleSource: every stored rule, as the system, at
+// most RulesTTL old.
 func (s riskSource) Rules(ctx context.Context) ([]risk.Rule, error) {
-	rows, err := s.b.client.RiskRule.Query().All(viewer.SystemContext(ctx))
+	rules, err := s.b.risk.Get(ctx)
+	return slices.Clone(rules), err
+}
+
+func (b *Book) loadRiskRules(ctx context.Context) ([]risk.Rule, error) {
+	rows, err := b.client.RiskRule.Query().All(viewer.SystemContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("risk rules: %w", err)
 	}
@@ -100,14 +122,21 @@ func (b *Book) UpsertRiskRule(ctx context.Context, r risk.Rule) (*ent.RiskRule, 
 	if err != nil {
 		return nil, fmt.Errorf("upsert risk rule %s: %w", r.ID, err)
 	}
+	b.risk.Invalidate()
 	return out, nil
 }
 
 type routingSource struct{ b *Book }
 
-// Rules implements routing.RuleSource.
+// Rules implements routing.RuleSource: every stored rule, at most RulesTTL
+// old.
 func (s routingSource) Rules(ctx context.Context) ([]routing.Rule, error) {
-	rows, err := s.b.client.RoutingRule.Query().All(viewer.SystemContext(ctx))
+	rules, err := s.b.routing.Get(ctx)
+	return slices.Clone(rules), err
+}
+
+func (b *Book) loadRoutingRules(ctx context.Context) ([]routing.Rule, error) {
+	rows, err := b.client.RoutingRule.Query().All(viewer.SystemContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("routing rules: %w", err)
 	}
@@ -169,6 +198,7 @@ func (b *Book) UpsertRoutingRule(ctx context.Context, r routing.Rule) (*ent.Rout
 	if err != nil {
 		return nil, fmt.Errorf("upsert routing rule %s: %w", r.ID, err)
 	}
+	b.routing.Invalidate()
 	return out, nil
 }
 
@@ -178,6 +208,16 @@ type counters struct{ b *Book }
 func (c counters) Add(ctx context.Context, key string, at time.Time, value int64) error {
 	return c.b.client.RiskCounter.Create().SetKey(key).SetAt(at.UTC().Truncate(time.Microsecond)).SetValue(value).
 		Exec(viewer.SystemContext(ctx))
+}
+
+// AddAll implements risk.BatchCounters with one multi-row INSERT.
+func (c counters) AddAll(ctx context.Context, keys []string, at time.Time, value int64) error {
+	at = at.UTC().Truncate(time.Microsecond)
+	rows := make([]*ent.RiskCounterCreate, len(keys))
+	for i, k := range keys {
+		rows[i] = c.b.client.RiskCounter.Create().SetKey(k).SetAt(at).SetValue(value)
+	}
+	return c.b.client.RiskCounter.CreateBulk(rows...).Exec(viewer.SystemContext(ctx))
 }
 
 // Sum implements risk.Counters with one indexed range query on (key, at).

@@ -122,6 +122,9 @@ type Card struct {
 	Expiry     Expiry
 	HolderName string
 	Scheme     Scheme
+	// Info is the card's clear details (BIN, country, fingerprint), read
+	// with it, for risk and routing.
+	Info CardInfo
 }
 
 func (c Card) mask() string {

@@ -198,7 +198,7 @@ func (v *Vault) Card(ctx context.Context, merchantID string, t Token) (Card, err
 		return Card{}, err
 	}
 	cvc, _ := v.TakeCVC(t)
-	return Card{Token: t, PAN: pan, CVC: cvc, Expiry: r.Expiry, HolderName: r.HolderName, Scheme: r.Scheme}, nil
+	return Card{Token: t, PAN: pan, CVC: cvc, Expiry: r.Expiry, HolderName: r.HolderName, Scheme: r.Scheme, Info: r.CardInfo}, nil
 }
 
 // SavedCards returns a customer's saved cards, oldest first.

@@ -147,7 +147,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	}
 	a.Connectors = m
 	a.Channels = channels.New(db.Client, m)
-	a.Catalog = channels.NewCatalog(db.Client, m)
+	a.Catalog = a.Channels.Catalog()
 	a.Health = channels.NewHealth(m)
 	if opts.Catalog == nil {
 		opts.Catalog = a.Catalog

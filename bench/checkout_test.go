@@ -1,0 +1,547 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	stdsql "database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/straitpay/strait/connectors/host"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/payments/channels"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/payments/tenancy"
+	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/sandbox"
+	"github.com/straitpay/strait/server/app"
+	"github.com/straitpay/strait/server/auth"
+)
+
+// BenchmarkConfirmCardPayments measures confirmed card payments per second
+// end to end on MySQL: GraphQL → idempotency → risk → routing → the real
+// cardnet plugin process → the sandbox's card network over HTTP → the record
+// transaction (payment, attempt, ledger, outbox), from 16 concurrent buyers.
+// It runs two phases on the same database:
+//
+//   - checkout: each payment is a whole checkout, three GraphQL requests:
+//     createCheckoutSession (API key), tokenizeCard (cashier),
+//     confirmCheckoutSession with an idempotency key (cashier);
+//   - confirm: sessions and tokens are prepared beforehand, and only
+//     confirmCheckoutSession is timed;
+//   - floor: a `{ viewer { principal } }` query with a cashier token, the
+//     cost of HTTP, auth and GraphQL without domain work or SQL.
+//
+// Beside them it measures the bare single-row INSERT rate of 16 connections
+// on the same database (before and after the payments; the figure is their
+// mean) and prints each rate's ratio to it, with p50/p99 latency, SQL
+// statements and transactions per payment, connector calls, CPU per payment
+// of each process (docs/performance.md) and pool waits. Afterwards
+// every payment must be SUCCEEDED, the trial balance zero, and the sandbox
+// must hold exactly one card payment per confirm. Run it with
+//
+//	STRAIT_TEST_MYSQL_DSN='root:@tcp(127.0.0.1:3306)/strait_perf' \
+//	  go test ./bench -run '^$' -bench ConfirmCardPayments -benchtime 1x
+//
+// STRAIT_BENCH_PAYMENTS sets the payments per phase (default 3000, after a
+// warm-up of 300); STRAIT_BENCH_DURATION the INSERT phases (default 5s);
+// STRAIT_BENCH_SQL=1 lists the statements of one confirm made alone.
+func BenchmarkConfirmCardPayments(b *testing.B) {
+	rig := newCheckoutRig(b)
+	n := envInt(b, "STRAIT_BENCH_PAYMENTS", 3000)
+	insertFor := 5 * time.Second
+	if s := os.Getenv("STRAIT_BENCH_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		insertFor = d
+	}
+	const workers = 16
+
+	insertsBefore := insertRate(b, rig.db, insertFor)
+	rig.phase(b, 300, workers, rig.checkout) // warm-up: plugin connections, pools, InnoDB pages
+	b.ResetTimer()
+	full := rig.phase(b, n, workers, rig.checkout)
+	prepared := rig.prepare(b, n+1, workers)
+	confirm := rig.phase(b, n, workers, func(i int) error { return rig.confirm(prepared[i].cashier, prepared[i].token, prepared[i].key) })
+	if os.Getenv("STRAIT_BENCH_SQL") != "" {
+		// One confirm alone, right after the others (caches warm), its
+		// statements listed in order.
+		p := prepared[n]
+		for i, q := range rig.counter.traced(func() {
+			if err := rig.confirm(p.cashier, p.token, p.key); err != nil {
+				b.Fatal(err)
+			}
+		}) {
+			fmt.Printf("%3d %s\n", i+1, q[:min(len(q), 160)])
+		}
+	}
+	b.StopTimer()
+	// The floor under every request: HTTP handler, JWT, GraphQL, no domain
+	// work and no SQL.
+	floor := rig.phase(b, n, workers, func(i int) error {
+		var out struct{ Viewer struct{ Principal string } }
+		return rig.gql(prepared[i].cashier, `{ viewer { principal } }`, nil, &out)
+	})
+	cpuIns0 := sampleCPU(0)
+	insertsAfter := insertRate(b, rig.db, insertFor)
+	insertCPU := sampleCPU(0).perPayment(cpuIns0, max(1, int(insertsAfter*insertFor.Seconds())))
+	inserts := (insertsBefore + insertsAfter) / 2
+
+	want := 300 + 2*n
+	if os.Getenv("STRAIT_BENCH_SQL") != "" {
+		want++
+	}
+	rig.verify(b, want)
+
+	b.ReportMetric(full.rate, "checkouts/s")
+	b.ReportMetric(confirm.rate, "confirms/s")
+	b.ReportMetric(inserts, "inserts/s")
+	fmt.Printf("\nconfirmed card payments, MySQL, %d concurrent buyers, %d payments per phase, GOMAXPROCS %d\n", workers, n, runtime.GOMAXPROCS(0))
+	fmt.Printf("%-28s %10s %9s %9s %8s %8s %8s %6s\n", "phase", "payments/s", "p50", "p99", "stmts", "txs", "calls", "ratio")
+	for _, p := range []struct {
+		name string
+		r    phaseResult
+	}{{"checkout (3 requests)", full}, {"confirm only", confirm}, {"floor: { viewer } query", floor}} {
+		fmt.Printf("%-28s %10.0f %9s %9s %8.1f %8.1f %8.2f %6.3f\n", p.name, p.r.rate,
+			p.r.p50.Round(10*time.Microsecond), p.r.p99.Round(10*time.Microsecond),
+			p.r.statements, p.r.txs, p.r.calls, p.r.rate/inserts)
+	}
+	fmt.Printf("%-28s %10.0f   (before %.0f, after %.0f; ratio = payments/s ÷ this)\n", "bare INSERT, 16 conns", inserts, insertsBefore, insertsAfter)
+	fmt.Printf("\nCPU µs per payment  %8s %8s %8s %8s %8s\n", "strait", "mariadb", "plugin", "machine", "idle")
+	for _, p := range []struct {
+		name string
+		c    cpuSample
+	}{{"checkout", full.cpu}, {"confirm only", confirm.cpu}, {"viewer query", floor.cpu}, {"bare INSERT", insertCPU}} {
+		fmt.Printf("%-19s %8d %8d %8d %8d %8d\n", p.name, p.c.strait, p.c.mariadb, p.c.plugin, p.c.busy, p.c.idle)
+	}
+	fmt.Println("(strait includes the in-process sandbox and the benchmark's clients; machine is every process on both cores)")
+	fmt.Printf("connection pool (max %d open): confirm phase waited %d times, %s in all\n",
+		rig.db.SQL.Stats().MaxOpenConnections, confirm.waits, confirm.waited.Round(time.Millisecond))
+	for _, st := range rig.app.Connectors.List() {
+		fmt.Printf("connector calls (plugin + sandbox), last %d: p50 %s, p99 %s\n", min(st.Calls, 1024),
+			st.P50.Round(10*time.Microsecond), st.P99.Round(10*time.Microsecond))
+	}
+	fmt.Printf("goal: ≥ 1000 confirmed payments/s with p99 ≤ 50ms\n\n")
+}
+
+// checkoutRig is one Strait over MySQL with the real cardnet plugin and a
+// sandbox, a merchant with an API key, and counters on the SQL driver.
+type checkoutRig struct {
+	db      *store.DB
+	app     *app.App
+	sb      *sandbox.Server
+	h       http.Handler
+	apiKey  string
+	counter *countingDriver
+	seq     atomic.Int64
+	// confirms counts the confirm requests sent, payments the payments they
+	// answered SUCCEEDED.
+	confirms atomic.Int64
+}
+
+func newCheckoutRig(b *testing.B) *checkoutRig {
+	b.Helper()
+	raw := storetest.Open(b, "mysql")
+	counter := &countingDriver{Driver: entsql.OpenDB(raw.Dialect, raw.SQL)}
+	db := &store.DB{Client: ent.NewClient(ent.Driver(counter)), Dialect: raw.Dialect, SQL: raw.SQL}
+	quiet := slog.New(slog.DiscardHandler)
+
+	sb, err := sandbox.Start(sandbox.Config{Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sb.Close() })
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "cardnet")
+	if out, err := exec.Command("go", "build", "-o", bin, "../plugins/cardnet").CombinedOutput(); err != nil {
+		b.Fatalf("build cardnet: %v\n%s", err, out)
+	}
+	binRaw, err := os.ReadFile(bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sum := sha256.Sum256(binRaw)
+	entry, _ := json.Marshal([]host.Entry{{Name: "cardnet", Binary: "cardnet", SHA256: hex.EncodeToString(sum[:]),
+		Config: map[string]string{"base_url": sb.URL(), "api_key": sandbox.DefaultAPIKey}}})
+	if err := os.WriteFile(filepath.Join(dir, host.ManifestFile), entry, 0o644); err != nil {
+		b.Fatal(err)
+	}
+
+	keysDir := b.TempDir()
+	if _, err := auth.GenerateKey(keysDir, time.Now().Add(-time.Minute)); err != nil {
+		b.Fatal(err)
+	}
+	ks, err := auth.LoadKeySet(keysDir, time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := app.ParseConfig("bench", nil, func(string) string { return "" })
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.PluginDir = dir
+	cfg.VaultKeys = "k1:" + vault.GenerateKey()
+	cfg.VaultFingerprintKey = vault.GenerateKey()
+	a := app.New(cfg, db, ks, app.Options{Log: quiet})
+	if err := a.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+
+	ctx := context.Background()
+	op := viewer.NewContext(ctx, viewer.Viewer{Kind: viewer.Operator, Subject: "bench"})
+	// The connector charges 30 cents + 2.9 %, so each capture posts to three
+	// accounts, the platform's fees among them, as in production.
+	if _, err := a.Channels.UpdateSettings(op, channels.SettingsInput{Name: "cardnet",
+		Fees: []channels.FeeInput{{Currency: "USD", FixedMinor: 30, BasisPoints: 290}}}); err != nil {
+		b.Fatal(err)
+	}
+	svc := tenancy.New(db.Client, time.Now)
+	m, err := svc.CreateMerchant(op, tenancy.MerchantInput{LegalName: "Bench Shop", Country: "US", SettlementCurrency: "USD"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, secret, err := svc.CreateAPIKey(op, tenancy.APIKeyInput{MerchantID: m.ID, Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &checkoutRig{db: db, app: a, sb: sb, h: a.Handler(), apiKey: secret, counter: counter}
+}
+
+// phaseResult is one timed phase.
+type phaseResult struct {
+	rate     float64
+	p50, p99 time.Duration
+	// statements and txs are SQL statements and transactions per payment;
+	// calls connector calls per payment.
+	statements, txs, calls float64
+	// cpu is CPU µs per payment of each process, and of the machine.
+	cpu cpuSample
+	// waits and waited are how often, and how long in all, a request waited
+	// for a free connection of the pool.
+	waits  int64
+	waited time.Duration
+}
+
+// phase runs fn(0…n-1) from workers goroutines and times each call.
+func (r *checkoutRig) phase(b *testing.B, n, workers int, fn func(i int) error) phaseResult {
+	b.Helper()
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var failed atomic.Value
+	stmts0, txs0 := r.counter.statements.Load(), r.counter.txs.Load()
+	calls0 := r.connectorCalls()
+	cpu0 := sampleCPU(r.pluginPID())
+	pool0 := r.db.SQL.Stats()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || failed.Load() != nil {
+					return
+				}
+				t0 := time.Now()
+				if err := fn(i); err != nil {
+					failed.Store(err)
+					return
+				}
+				lat[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	cpu := sampleCPU(r.pluginPID()).perPayment(cpu0, n)
+	pool := r.db.SQL.Stats()
+	if err := failed.Load(); err != nil {
+		b.Fatal(err)
+	}
+	per := func(d int64) float64 { return float64(d) / float64(n) }
+	return phaseResult{
+		rate: float64(n) / took.Seconds(), p50: percentile(lat, 50), p99: percentile(lat, 99),
+		statements: per(r.counter.statements.Load() - stmts0), txs: per(r.counter.txs.Load() - txs0),
+		calls: per(int64(r.connectorCalls() - calls0)), cpu: cpu,
+		waits: pool.WaitCount - pool0.WaitCount, waited: pool.WaitDuration - pool0.WaitDuration,
+	}
+}
+
+func (r *checkoutRig) pluginPID() int {
+	for _, st := range r.app.Connectors.List() {
+		if st.Name == "cardnet" {
+			return st.PID
+		}
+	}
+	return 0
+}
+
+func (r *checkoutRig) connectorCalls() int {
+	for _, st := range r.app.Connectors.List() {
+		if st.Name == "cardnet" {
+			return st.Calls
+		}
+	}
+	return 0
+}
+
+// prepared is a session ready to confirm: its cashier token and card token.
+type prepared struct{ cashier, token, key string }
+
+func (r *checkoutRig) prepare(b *testing.B, n, workers int) []prepared {
+	b.Helper()
+	out := make([]prepared, n)
+	r.phase(b, n, workers, func(i int) error {
+		cashier, err := r.openSession()
+		if err != nil {
+			return err
+		}
+		tok, err := r.tokenize(cashier)
+		if err != nil {
+			return err
+		}
+		out[i] = prepared{cashier, tok, fmt.Sprintf("confirm-%d", r.seq.Add(1))}
+		return nil
+	})
+	return out
+}
+
+// checkout is one buyer's whole checkout.
+func (r *checkoutRig) checkout(int) error {
+	cashier, err := r.openSession()
+	if err != nil {
+		return err
+	}
+	tok, err := r.tokenize(cashier)
+	if err != nil {
+		return err
+	}
+	return r.confirm(cashier, tok, fmt.Sprintf("checkout-%d", r.seq.Add(1)))
+}
+
+func (r *checkoutRig) openSession() (string, error) {
+	var out struct {
+		CreateCheckoutSession struct{ CashierToken string }
+	}
+	n := r.seq.Add(1)
+	err := r.gql(r.apiKey, `mutation($in: CreateCheckoutSessionInput!) { createCheckoutSession(input: $in) { cashierToken } }`,
+		map[string]any{"in": map[string]any{"amount": map[string]any{"amount": strconv.FormatInt(1000+n%90000, 10), "currency": "USD"},
+			"merchantReference": fmt.Sprintf("order-%d", n), "allowedMethods": []string{"CARD"},
+			"returnURL": "https://shop.example/done", "buyerCountry": "US"}}, &out)
+	return out.CreateCheckoutSession.CashierToken, err
+}
+
+func (r *checkoutRig) tokenize(cashier string) (string, error) {
+	var out struct {
+		TokenizeCard struct{ Token string }
+	}
+	err := r.gql(cashier, `mutation($in: TokenizeCardInput!) { tokenizeCard(input: $in) { token } }`,
+		map[string]any{"in": map[string]any{"number": "4242424242424242", "cvc": "123", "expMonth": 12, "expYear": 2031}}, &out)
+	return out.TokenizeCard.Token, err
+}
+
+func (r *checkoutRig) confirm(cashier, token, key string) error {
+	var out struct {
+		ConfirmCheckoutSession struct{ ID, Status string }
+	}
+	r.confirms.Add(1)
+	err := r.gql(cashier, `mutation($in: ConfirmCheckoutSessionInput!) { confirmCheckoutSession(input: $in) { id status } }`,
+		map[string]any{"in": map[string]any{"method": "CARD", "cardToken": token, "idempotencyKey": key}}, &out)
+	if err != nil {
+		return err
+	}
+	if s := out.ConfirmCheckoutSession.Status; s != "SUCCEEDED" {
+		return fmt.Errorf("payment %s is %s, want SUCCEEDED", out.ConfirmCheckoutSession.ID, s)
+	}
+	return nil
+}
+
+// gql sends one GraphQL request through the real handler and decodes data.
+func (r *checkoutRig) gql(cred, query string, vars map[string]any, into any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+cred)
+	rec := httptest.NewRecorder()
+	r.h.ServeHTTP(rec, req)
+	var out struct {
+		Data   json.RawMessage `json:"data"`
+		Errors []any           `json:"errors"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || len(out.Errors) > 0 {
+		return fmt.Errorf("graphql: %v %s", err, rec.Body.String()[:min(400, rec.Body.Len())])
+	}
+	return json.Unmarshal(out.Data, into)
+}
+
+// verify checks what the run left behind: every payment SUCCEEDED, one card
+// payment at the network per payment (the attempt id is its reference), and
+// a trial balance of zero.
+func (r *checkoutRig) verify(b *testing.B, want int) {
+	b.Helper()
+	ctx := viewer.SystemContext(context.Background())
+	if got := int(r.confirms.Load()); got != want {
+		b.Fatalf("%d confirms sent, want %d", got, want)
+	}
+	total, err := r.db.Client.Payment.Query().Count(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ok, err := r.db.Client.Payment.Query().Where(payment.StatusEQ(payment.StatusSUCCEEDED)).Count(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if total != want || ok != want {
+		b.Fatalf("%d payments, %d SUCCEEDED; want %d, all SUCCEEDED", total, ok, want)
+	}
+	atts, err := r.db.Client.PaymentAttempt.Query().All(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	byRef := r.sb.CardPaymentsByReference()
+	if len(atts) != want || len(byRef) != want {
+		b.Fatalf("%d attempts, %d references at the card network; want %d of each", len(atts), len(byRef), want)
+	}
+	for _, a := range atts {
+		if byRef[a.ID] != 1 {
+			b.Fatalf("attempt %s reached the card network %d times, want once", a.ID, byRef[a.ID])
+		}
+	}
+	lines, err := r.app.Ledger.TrialBalance(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(lines) == 0 {
+		b.Fatal("the trial balance is empty: nothing was posted")
+	}
+	for _, l := range lines {
+		if l.Net.Minor != 0 || l.PostingsNet.Minor != 0 {
+			b.Fatalf("trial balance %s: net %d, postings net %d; want zero", l.Currency.Code(), l.Net.Minor, l.PostingsNet.Minor)
+		}
+	}
+	fmt.Printf("verified: %d payments SUCCEEDED, each once at the card network; trial balance zero\n", want)
+}
+
+// countingDriver counts the SQL statements and transactions that reach the
+// database through ent (each statement with arguments costs the server
+// protocol a prepare and an execute unless the DSN interpolates).
+type countingDriver struct {
+	dialect.Driver
+	statements, txs atomic.Int64
+
+	mu      sync.Mutex
+	tracing bool
+	trace   []string
+}
+
+// note counts a statement, and keeps it while tracing.
+func (d *countingDriver) note(query string) {
+	d.statements.Add(1)
+	d.mu.Lock()
+	if d.tracing {
+		d.trace = append(d.trace, query)
+	}
+	d.mu.Unlock()
+}
+
+// traced runs fn with tracing on and returns the statements it sent.
+func (d *countingDriver) traced(fn func()) []string {
+	d.mu.Lock()
+	d.tracing, d.trace = true, nil
+	d.mu.Unlock()
+	fn()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.tracing = false
+	return d.trace
+}
+
+func (d *countingDriver) Query(ctx context.Context, query string, args, v any) error {
+	d.note(query)
+	return d.Driver.Query(ctx, query, args, v)
+}
+
+func (d *countingDriver) Exec(ctx context.Context, query string, args, v any) error {
+	d.note(query)
+	return d.Driver.Exec(ctx, query, args, v)
+}
+
+func (d *countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	tx, err := d.Driver.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.txs.Add(1)
+	d.note("BEGIN")
+	return &countingTx{Tx: tx, d: d}, nil
+}
+
+type countingTx struct {
+	dialect.Tx
+	d *countingDriver
+}
+
+func (t *countingTx) Commit() error {
+	t.d.note("COMMIT")
+	return t.Tx.Commit()
+}
+
+func (t *countingTx) Rollback() error {
+	t.d.note("ROLLBACK")
+	return t.Tx.Rollback()
+}
+
+func (t *countingTx) Query(ctx context.Context, query string, args, v any) error {
+	t.d.note(query)
+	return t.Tx.Query(ctx, query, args, v)
+}
+
+func (t *countingTx) Exec(ctx context.Context, query string, args, v any) error {
+	t.d.note(query)
+	return t.Tx.Exec(ctx, query, args, v)
+}
+
+// ExecContext serves the ledger's hand-written UPDATE … CASE.
+func (t *countingTx) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
+	t.d.note(query)
+	return t.Tx.(interface {
+		ExecContext(context.Context, string, ...any) (stdsql.Result, error)
+	}).ExecContext(ctx, query, args...)
+}
+
+func envInt(b *testing.B, name string, def int) int {
+	b.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive integer", name, s)
+	}
+	return n
+}
