@@ -114,17 +114,8 @@ func startStrait(t *testing.T, sb *sandbox.Server, callTimeout time.Duration, na
 	t.Helper()
 	s := &strait{}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/connectors/"), "/")
-		c, ok := s.m.Get(name)
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		body, _ := io.ReadAll(r.Body)
-		resp, _ := c.HandleHTTP(r.Context(), connectors.HTTPRequest{Method: r.Method, Path: "/" + rest,
-			Query: r.URL.RawQuery, Headers: r.Header, Body: body})
-		w.WriteHeader(resp.Status)
-		w.Write(resp.Body)
+		// The manager exists once the manifest naming this server is written.
+		s.m.ForwardHTTP(w, r)
 	}))
 	t.Cleanup(s.srv.Close)
 	dir := t.TempDir()

@@ -35,7 +35,7 @@ func (a *App) routes(gql http.Handler) http.Handler {
 	mux.Handle("GET /metrics", a.metrics.handler())
 	// Channel webhooks and buyer pages: no Strait auth, the connector checks
 	// the channel's signature.
-	connectorRoute := a.metrics.instrument("connectors", http.HandlerFunc(a.connectorHTTP))
+	connectorRoute := a.metrics.instrument("connectors", http.HandlerFunc(a.Connectors.ForwardHTTP))
 	mux.Handle("/connectors/{name}", connectorRoute)
 	mux.Handle("/connectors/{name}/{rest...}", connectorRoute)
 	if a.Config.Dev {
