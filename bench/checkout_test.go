@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -65,7 +66,8 @@ import (
 //
 // STRAIT_BENCH_PAYMENTS sets the payments per phase (default 3000, after a
 // warm-up of 300); STRAIT_BENCH_DURATION the INSERT phases (default 5s);
-// STRAIT_BENCH_SQL=1 lists the statements of one confirm made alone.
+// STRAIT_BENCH_SQL=1 lists the statements of one confirm made alone;
+// STRAIT_BENCH_CPUPROFILE=file writes a CPU profile of the confirm phase alone.
 func BenchmarkConfirmCardPayments(b *testing.B) {
 	rig := newCheckoutRig(b)
 	n := envInt(b, "STRAIT_BENCH_PAYMENTS", 3000)
@@ -84,7 +86,9 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	b.ResetTimer()
 	full := rig.phase(b, n, workers, rig.checkout)
 	prepared := rig.prepare(b, n+1, workers)
+	stopProfile := profileCPU(b, os.Getenv("STRAIT_BENCH_CPUPROFILE"))
 	confirm := rig.phase(b, n, workers, func(i int) error { return rig.confirm(prepared[i].cashier, prepared[i].token, prepared[i].key) })
+	stopProfile()
 	if os.Getenv("STRAIT_BENCH_SQL") != "" {
 		// One confirm alone, right after the others (caches warm), its
 		// statements listed in order.
@@ -544,4 +548,23 @@ func envInt(b *testing.B, name string, def int) int {
 		b.Fatalf("%s=%q: want a positive integer", name, s)
 	}
 	return n
+}
+
+// profileCPU writes a CPU profile of Strait's process to file until the
+// returned function is called; with no file it does nothing.
+func profileCPU(b *testing.B, file string) func() {
+	if file == "" {
+		return func() {}
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
