@@ -184,7 +184,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*ent.Payment, error) {
 			return err
 		}
 		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
-			if err := s.cfg.Sessions.Settle(sys, tx, cur.CheckoutSessionID, to); err != nil {
+			if err := s.cfg.Sessions.Settle(sys, tx, []Settlement{{SessionID: cur.CheckoutSessionID, State: to}}); err != nil {
 				return err
 			}
 		}

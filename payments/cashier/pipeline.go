@@ -424,24 +424,12 @@ func (s *Service) insertProcessing(ctx context.Context, tx *ent.Tx, p *ent.Payme
 // and risk decisions that led to it.
 func (s *Service) createAttempt(ctx context.Context, tx *ent.Tx, p *ent.Payment, route routing.Decision,
 	riskDecision map[string]any, seed string, n int) (*ent.PaymentAttempt, error) {
-	rd, err := jsonMap(route)
+	att, err := s.newAttempt(p, route, riskDecision, seed, n)
 	if err != nil {
 		return nil, err
 	}
-	att, err := tx.PaymentAttempt.Create().
-		SetMerchantID(p.MerchantID).SetPaymentID(p.ID).SetConnector(route.Chosen).
-		SetAmount(p.Amount).SetCurrency(p.Currency).
-		SetStatus(paymentattempt.StatusPENDING).
-		SetChannelIdempotencyKey(channelKey(p, seed, n)).
-		SetCapture(p.CaptureMethod == payment.CaptureMethodAUTOMATIC).
-		SetRoutingDecision(rd).SetRiskDecision(riskDecision).
-		SetNextCheckAt(s.now().Add(s.cfg.CallTimeout + inFlightGrace)).
-		Save(ctx)
-	if ent.IsConstraintError(err) {
-		return nil, payments.Errorf(payments.ECONFLICT, "payment %s was already confirmed with this idempotency key", p.ID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("attempt of %s: %w", p.ID, err)
+	if err := s.insertAttempts(ctx, tx, []*ent.PaymentAttempt{att}); err != nil {
+		return nil, err
 	}
 	return att, nil
 }

@@ -2,12 +2,20 @@ package cashier
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
+
+	"entgo.io/ent/dialect"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/batch"
+	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/viewer"
 )
 
 // paymentEventTypes names the outbox event of each state a payment enters.
@@ -44,113 +52,276 @@ func (s *Service) record(ctx context.Context, attemptID string, res result, rout
 	return s.recordAttempt(ctx, att, res, route)
 }
 
+// recordReq is one result to record for an attempt the caller holds: its
+// payment, merchant, connector and amount never change; its state is read
+// again under the payment's lock.
+type recordReq struct {
+	ctx     context.Context // the caller's, for its logs
+	attempt *ent.PaymentAttempt
+	res     result
+	route   *routing.Decision
+	capture *captureMove
+}
+
+// recorded is what recording a result left: the payment as the transaction
+// left it, and the next attempt when the payment cascades.
+type recorded struct {
+	payment *ent.Payment
+	next    *cascade
+}
+
 // recordAttempt is record for an attempt the caller holds (the pipeline
-// wrote it): its payment, merchant, connector and amount never change, and
-// its state is read again under the payment's lock.
+// wrote it). The live pipeline's results (route set) are recorded through
+// the service's recorder, which group-commits concurrent payments' record
+// transactions (recordMany); the janitor's and channel events' one at a time.
 func (s *Service) recordAttempt(ctx context.Context, att *ent.PaymentAttempt, res result, route *routing.Decision) (*ent.Payment, *cascade, error) {
-	attemptID := att.ID
-	var err error
-	var capture *captureMove
+	req := &recordReq{ctx: ctx, attempt: att, res: res, route: route}
 	if res.outcome == OutcomeCaptured {
-		if capture, err = s.prepareCapture(ctx, att.MerchantID, att.Connector, att.Amount, att.Currency); err != nil {
-			return nil, nil, fmt.Errorf("record %s: %w", attemptID, err)
+		var err error
+		if req.capture, err = s.prepareCapture(ctx, att.MerchantID, att.Connector, att.Amount, att.Currency); err != nil {
+			return nil, nil, fmt.Errorf("record %s: %w", att.ID, err)
 		}
 	}
-	var out *ent.Payment
-	var next *cascade
-	err = s.tx(ctx, func(tx *ent.Tx) error {
-		p, err := s.lockPayment(ctx, tx, att.PaymentID)
-		if err != nil {
-			return err
-		}
-		out = p
-		a, err := tx.PaymentAttempt.Get(ctx, attemptID)
-		if err != nil {
-			return err
-		}
-		if res.eventID != "" && a.LastEventID == res.eventID {
-			return nil // a redelivered channel event
-		}
-		from := attemptStateOf(a.Status)
-		// An UPDATE by id, not UpdateOne: MySQL has no RETURNING, so ent would
-		// read the row back, and nothing below needs the columns it changes.
-		upd := tx.PaymentAttempt.Update().Where(paymentattempt.ID(a.ID))
-		if res.channelID != "" && a.ConnectorReference == "" {
-			upd.SetConnectorReference(res.channelID)
-		}
-		if res.eventID != "" {
-			upd.SetLastEventID(res.eventID)
-		}
-		if res.outcome == "" {
-			// Still in flight at the channel: look again later.
-			n := a.CheckCount
-			if res.check {
-				n++
-			}
-			return upd.SetCheckCount(n).SetNextCheckAt(s.nextCheck(n)).Exec(ctx)
-		}
-		to, err := NextAttempt(from, res.outcome)
-		if err != nil {
-			if stale(from, res.outcome) {
-				s.log.InfoContext(ctx, "stale result ignored", "attempt", a.ID, "state", from, "outcome", res.outcome)
-				if res.check && a.NextCheckAt != nil {
-					return upd.SetCheckCount(a.CheckCount + 1).SetNextCheckAt(s.nextCheck(a.CheckCount + 1)).Exec(ctx)
-				}
-				return nil
-			}
-			s.log.ErrorContext(ctx, "channel disagrees with a final attempt", "attempt", a.ID, "state", from,
-				"outcome", res.outcome, "code", res.code)
-			return payments.Errorf(payments.ECONFLICT, "attempt %s is %s and cannot become %s", a.ID, from, res.outcome)
-		}
-		upd.SetStatus(entAttemptState(to))
-		checks := a.CheckCount
-		if res.check {
-			checks++
-			upd.SetCheckCount(checks)
-		}
-		switch {
-		case to == AttemptUnknown:
-			upd.SetNextCheckAt(s.nextCheck(checks))
-		case to == AttemptActionRequired:
-			upd.SetNextCheckAt(s.now().Add(s.cfg.ActionTTL))
-		case to == AttemptPending:
-		default:
-			upd.ClearNextCheckAt().SetResolvedAt(s.now())
-		}
-		if to == AttemptDeclined || to == AttemptErrored || to == AttemptExpired {
-			upd.SetDeclineCode(clip(res.code, 64)).SetErrorMessage(clip(res.message, 500))
-			if to == AttemptDeclined && res.declineType.String() != "" {
-				upd.SetDeclineType(paymentattempt.DeclineType(upperASCII(res.declineType.String())))
-			}
-		}
-		if err := upd.Exec(ctx); err != nil {
-			return fmt.Errorf("attempt %s: %w", attemptID, err)
-		}
-		a.Status = entAttemptState(to)
+	var out recorded
+	var err error
+	if route != nil && s.recorder != nil {
+		// The recorder answers even if ctx ends once the batch has begun:
+		// the connector's answer is always recorded or reported.
+		out, err = s.recorder.Do(context.WithoutCancel(ctx), req)
+	}
+	if route == nil || s.recorder == nil || errors.Is(err, batch.ErrClosed) {
+		r := s.recordMany(ctx, []*recordReq{req})[0]
+		out, err = r.Value, r.Err
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return out.payment, out.next, nil
+}
 
-		if route != nil && (to == AttemptDeclined || to == AttemptErrored) {
-			if moved, ok := routing.NextAfter(*route, res.failure()); ok {
-				na, err := s.createAttempt(ctx, tx, p, moved, a.RiskDecision, seedOf(a), len(moved.Attempted))
-				if err != nil {
-					return err
-				}
-				if _, err := tx.Payment.UpdateOne(p).SetConnector(moved.Chosen).Save(ctx); err != nil {
-					return err
-				}
-				s.log.InfoContext(ctx, "cascading", "payment", p.ID, "from", a.Connector, "to", moved.Chosen, "code", res.code)
-				next = &cascade{attempt: na, route: moved}
-				return nil
-			}
+// maxRecordBatch bounds the payments one record transaction holds locked.
+const maxRecordBatch = 64
+
+// recordMany records reqs in one transaction: their payments locked in one
+// statement, their attempts read in one, then the writes of every request
+// together (one UPDATE … CASE per table, one multi-row INSERT of outbox
+// events, one ledger post of every capture). Requests the state machines
+// refuse are answered with their error and write nothing. If the
+// transaction fails as a whole, a deadlock is retried, and any other error
+// sends each request through a transaction of its own, so one bad request
+// never fails the others.
+func (s *Service) recordMany(ctx context.Context, reqs []*recordReq) []batch.Result[recorded] {
+	out := make([]batch.Result[recorded], len(reqs))
+	// One payment appears once per transaction: a second result for it waits
+	// for the first to commit.
+	var first, later []int
+	seen := map[string]bool{}
+	for i, r := range reqs {
+		if seen[r.attempt.PaymentID] {
+			later = append(later, i)
+			continue
 		}
-		out, err = s.applyToPayment(ctx, tx, p, a, to, res, capture)
-		return err
+		seen[r.attempt.PaymentID] = true
+		first = append(first, i)
+	}
+	group := make([]*recordReq, len(first))
+	for j, i := range first {
+		group[j] = reqs[i]
+	}
+	var res []batch.Result[recorded]
+	var err error
+	for try := 1; ; try++ {
+		res, err = s.recordTx(ctx, group)
+		if err == nil || !isTransient(err) || try == maxRecordTries {
+			break
+		}
+		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
+	}
+	switch {
+	case err == nil:
+		for j, i := range first {
+			out[i] = res[j]
+		}
+	case len(group) == 1:
+		out[first[0]].Err = fmt.Errorf("record %s: %w", group[0].attempt.ID, err)
+	default:
+		s.log.WarnContext(ctx, "record batch failed; recording one by one", "payments", len(group), "err", err)
+		for _, i := range first {
+			out[i] = s.recordMany(ctx, reqs[i:i+1])[0]
+		}
+	}
+	for _, i := range later {
+		out[i] = s.recordMany(ctx, reqs[i:i+1])[0]
+	}
+	return out
+}
+
+// maxRecordTries bounds the retries of a record transaction that lost a
+// race (a deadlock or lock wait timeout): nothing of it committed.
+const maxRecordTries = 4
+
+// recordTx is recordMany's transaction for requests about distinct payments.
+// Its error means nothing was written for any of them.
+func (s *Service) recordTx(ctx context.Context, reqs []*recordReq) ([]batch.Result[recorded], error) {
+	sys := viewer.SystemContext(ctx)
+	out := make([]batch.Result[recorded], len(reqs))
+	err := s.tx(sys, func(tx *ent.Tx) error {
+		pids := make([]string, len(reqs))
+		aids := make([]string, len(reqs))
+		for i, r := range reqs {
+			pids[i], aids[i] = r.attempt.PaymentID, r.attempt.ID
+		}
+		ps, err := s.lockPayments(sys, tx, pids)
+		if err != nil {
+			return err
+		}
+		atts, err := tx.PaymentAttempt.Query().Where(paymentattempt.IDIn(aids...)).All(sys)
+		if err != nil {
+			return fmt.Errorf("attempts: %w", err)
+		}
+		byID := make(map[string]*ent.PaymentAttempt, len(atts))
+		for _, a := range atts {
+			byID[a.ID] = a
+		}
+		w := newRecordWrites(s.now())
+		for i, r := range reqs {
+			p, a := ps[r.attempt.PaymentID], byID[r.attempt.ID]
+			if p == nil {
+				out[i].Err = payments.Errorf(payments.ENOTFOUND, "payment %q not found", r.attempt.PaymentID)
+				continue
+			}
+			if a == nil {
+				out[i].Err = payments.Errorf(payments.ENOTFOUND, "attempt %q not found", r.attempt.ID)
+				continue
+			}
+			rec, err := s.plan(r, p, a, w)
+			if err != nil {
+				out[i].Err = fmt.Errorf("record %s: %w", a.ID, err)
+				continue
+			}
+			out[i].Value = rec
+		}
+		return s.write(sys, tx, w)
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("record %s: %w", attemptID, err)
+		return nil, err
 	}
-	// The payment as the transaction left it (read under its lock, or
-	// written by it), detached from the committed transaction.
-	return out.Unwrap(), next, nil
+	for i := range out {
+		if p := out[i].Value.payment; p != nil {
+			// Detached from the committed transaction.
+			out[i].Value.payment = p.Unwrap()
+		}
+	}
+	return out, nil
+}
+
+// lockPayments reads payments inside tx, locked as lockPayment locks one:
+// in one statement, which InnoDB walks in primary-key order, so concurrent
+// transactions lock payments in the same order.
+func (s *Service) lockPayments(ctx context.Context, tx *ent.Tx, ids []string) (map[string]*ent.Payment, error) {
+	q := tx.Payment.Query().Where(payment.IDIn(ids...)).Order(payment.ByID())
+	if s.cfg.Dialect == dialect.MySQL {
+		q = q.ForUpdate()
+	}
+	ps, err := q.All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock payments: %w", err)
+	}
+	out := make(map[string]*ent.Payment, len(ps))
+	for _, p := range ps {
+		out[p.ID] = p
+	}
+	return out, nil
+}
+
+// plan works out what recording r's result writes, given its payment p and
+// attempt a as read under the payment's lock, and adds it to w. It changes p
+// in memory as the writes will change the row. An error refuses r alone:
+// nothing of it is added to w.
+func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *recordWrites) (recorded, error) {
+	ctx, res := r.ctx, r.res
+	if res.eventID != "" && a.LastEventID == res.eventID {
+		return recorded{payment: p}, nil // a redelivered channel event
+	}
+	from := attemptStateOf(a.Status)
+	upd := row{}
+	if res.channelID != "" && a.ConnectorReference == "" {
+		upd[paymentattempt.FieldConnectorReference] = res.channelID
+	}
+	if res.eventID != "" {
+		upd[paymentattempt.FieldLastEventID] = res.eventID
+	}
+	if res.outcome == "" {
+		// Still in flight at the channel: look again later.
+		n := a.CheckCount
+		if res.check {
+			n++
+		}
+		upd[paymentattempt.FieldCheckCount] = n
+		upd[paymentattempt.FieldNextCheckAt] = s.nextCheck(n)
+		w.attempt(a.ID, upd)
+		return recorded{payment: p}, nil
+	}
+	to, err := NextAttempt(from, res.outcome)
+	if err != nil {
+		if stale(from, res.outcome) {
+			s.log.InfoContext(ctx, "stale result ignored", "attempt", a.ID, "state", from, "outcome", res.outcome)
+			if res.check && a.NextCheckAt != nil {
+				upd[paymentattempt.FieldCheckCount] = a.CheckCount + 1
+				upd[paymentattempt.FieldNextCheckAt] = s.nextCheck(a.CheckCount + 1)
+				w.attempt(a.ID, upd)
+			}
+			return recorded{payment: p}, nil
+		}
+		s.log.ErrorContext(ctx, "channel disagrees with a final attempt", "attempt", a.ID, "state", from,
+			"outcome", res.outcome, "code", res.code)
+		return recorded{}, payments.Errorf(payments.ECONFLICT, "attempt %s is %s and cannot become %s", a.ID, from, res.outcome)
+	}
+	upd[paymentattempt.FieldStatus] = string(entAttemptState(to))
+	checks := a.CheckCount
+	if res.check {
+		checks++
+		upd[paymentattempt.FieldCheckCount] = checks
+	}
+	switch {
+	case to == AttemptUnknown:
+		upd[paymentattempt.FieldNextCheckAt] = s.nextCheck(checks)
+	case to == AttemptActionRequired:
+		upd[paymentattempt.FieldNextCheckAt] = s.now().Add(s.cfg.ActionTTL)
+	case to == AttemptPending:
+	default:
+		upd[paymentattempt.FieldNextCheckAt] = nil
+		upd[paymentattempt.FieldResolvedAt] = w.now
+	}
+	if to == AttemptDeclined || to == AttemptErrored || to == AttemptExpired {
+		upd[paymentattempt.FieldDeclineCode] = clip(res.code, 64)
+		upd[paymentattempt.FieldErrorMessage] = clip(res.message, 500)
+		if to == AttemptDeclined && res.declineType.String() != "" {
+			upd[paymentattempt.FieldDeclineType] = upperASCII(res.declineType.String())
+		}
+	}
+	a.Status = entAttemptState(to)
+
+	if r.route != nil && (to == AttemptDeclined || to == AttemptErrored) {
+		if moved, ok := routing.NextAfter(*r.route, res.failure()); ok {
+			next, err := s.newAttempt(p, moved, a.RiskDecision, seedOf(a), len(moved.Attempted))
+			if err != nil {
+				return recorded{}, err
+			}
+			w.attempt(a.ID, upd)
+			w.created = append(w.created, next)
+			p.Connector = moved.Chosen
+			w.payment(p.ID, row{payment.FieldConnector: moved.Chosen})
+			s.log.InfoContext(ctx, "cascading", "payment", p.ID, "from", a.Connector, "to", moved.Chosen, "code", res.code)
+			return recorded{payment: p, next: &cascade{attempt: next, route: moved}}, nil
+		}
+	}
+	// The payment's writes first: a refusal there must leave w untouched.
+	if err := s.applyToPayment(ctx, p, a, to, res, r.capture, w); err != nil {
+		return recorded{}, err
+	}
+	w.attempt(a.ID, upd)
+	return recorded{payment: p}, nil
 }
 
 // stale reports whether a result that the attempt machine refuses is only
@@ -167,13 +338,14 @@ func stale(from AttemptState, o Outcome) bool {
 	return false
 }
 
-// applyToPayment moves the payment by the attempt's new state and writes what
-// goes with it: the capture's ledger entry and the outbox event.
-func (s *Service) applyToPayment(ctx context.Context, tx *ent.Tx, p *ent.Payment, a *ent.PaymentAttempt,
-	to AttemptState, res result, capture *captureMove) (*ent.Payment, error) {
+// applyToPayment moves the payment by the attempt's new state and adds to w
+// what goes with it: the session's settlement, the capture's ledger entry
+// and the outbox event.
+func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.PaymentAttempt,
+	to AttemptState, res result, capture *captureMove, w *recordWrites) error {
 	ev, ok := PaymentEvent(to)
 	if !ok {
-		return p, nil // pending or unknown: the payment stays processing
+		return nil // pending or unknown: the payment stays processing
 	}
 	if ev == Decline && p.AgreementID != "" {
 		ev = Fail // a merchant-initiated charge has no buyer to try again
@@ -182,35 +354,46 @@ func (s *Service) applyToPayment(ctx context.Context, tx *ent.Tx, p *ent.Payment
 	if err != nil {
 		s.log.ErrorContext(ctx, "attempt result does not fit the payment", "payment", p.ID, "state", p.Status,
 			"attempt", a.ID, "attempt_state", to)
-		return p, nil
+		return nil
 	}
-	now := s.now()
-	upd := tx.Payment.UpdateOne(p).SetStatus(entState(pto)).SetConnector(a.Connector)
+	if pto == Succeeded && capture == nil {
+		return fmt.Errorf("payment %s captured without a prepared capture", p.ID)
+	}
+	upd := row{payment.FieldStatus: string(entState(pto)), payment.FieldConnector: a.Connector}
+	p.Status, p.Connector = entState(pto), a.Connector
+	clearAction := func() {
+		upd[payment.FieldNextAction] = nil
+		p.NextAction = nil
+	}
 	switch pto {
 	case RequiresAction:
-		upd.SetNextAction(nextActionData(res.action))
+		p.NextAction = nextActionData(res.action)
+		upd[payment.FieldNextAction] = p.NextAction
 	case RequiresCapture:
-		upd.ClearNextAction().SetAmountCapturable(a.Amount).SetCaptureBefore(now.Add(s.cfg.AuthorizationWindow))
+		clearAction()
+		before := w.now.Add(s.cfg.AuthorizationWindow)
+		p.AmountCapturable, p.CaptureBefore = a.Amount, &before
+		upd[payment.FieldAmountCapturable], upd[payment.FieldCaptureBefore] = a.Amount, before
 	case Succeeded:
-		if capture == nil {
-			return nil, fmt.Errorf("payment %s captured without a prepared capture", p.ID)
-		}
-		upd.ClearNextAction().SetAmountCapturable(0).SetAmountCaptured(capture.amount.Minor).SetFeeAmount(capture.fee)
+		clearAction()
+		p.AmountCapturable, p.AmountCaptured, p.FeeAmount = 0, capture.amount.Minor, capture.fee
+		upd[payment.FieldAmountCapturable], upd[payment.FieldAmountCaptured], upd[payment.FieldFeeAmount] = int64(0), capture.amount.Minor, capture.fee
 	case RequiresPaymentMethod, Failed:
-		upd.ClearNextAction().SetFailureCode(clip(res.code, 64)).SetFailureMessage(clip(res.message, 500))
+		clearAction()
+		p.FailureCode, p.FailureMessage = clip(res.code, 64), clip(res.message, 500)
+		upd[payment.FieldFailureCode], upd[payment.FieldFailureMessage] = p.FailureCode, p.FailureMessage
 	case Canceled:
-		upd.ClearNextAction().SetAmountCapturable(0).SetCanceledAt(now)
+		clearAction()
+		at := w.now
+		p.AmountCapturable, p.CanceledAt = 0, &at
+		upd[payment.FieldAmountCapturable], upd[payment.FieldCanceledAt] = int64(0), at
 	case Processing:
-		upd.ClearNextAction()
+		clearAction()
 	}
-	p, err = upd.Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("payment %s: %w", p.ID, err)
-	}
-	if p.CheckoutSessionID != "" && s.cfg.Sessions != nil {
-		if err := s.cfg.Sessions.Settle(ctx, tx, p.CheckoutSessionID, pto); err != nil {
-			return nil, fmt.Errorf("payment %s: session %s: %w", p.ID, p.CheckoutSessionID, err)
-		}
+	p.UpdatedAt = w.now
+	w.payment(p.ID, upd)
+	if p.CheckoutSessionID != "" {
+		w.settle = append(w.settle, Settlement{SessionID: p.CheckoutSessionID, State: pto})
 	}
 	data := map[string]any{"attempt_id": a.ID, "connector": a.Connector}
 	if res.code != "" && (pto == RequiresPaymentMethod || pto == Failed) {
@@ -219,32 +402,19 @@ func (s *Service) applyToPayment(ctx context.Context, tx *ent.Tx, p *ent.Payment
 	if pto == RequiresAction && res.action != nil {
 		data["next_action"] = nextActionData(res.action)
 	}
-	if err := s.emit(ctx, tx, p, paymentEventTypes[pto], data); err != nil {
-		return nil, err
-	}
-	// The ledger posts last. Its accounts (the channel's receivable, the
-	// platform's fees) are shared by every payment, and their row locks last
-	// until the commit: every statement after the post would hold every other
-	// capture up (docs/performance.md). The payment row, locked first, still
-	// comes before the accounts, as everywhere.
+	w.events = append(w.events, paymentEvent(p, paymentEventTypes[pto], data))
 	if pto == Succeeded {
-		if err := s.postCapture(ctx, tx, p, capture); err != nil {
-			return nil, err
-		}
+		e := capture.entry
+		e.Source = ledger.Source{Type: ledger.SourceCapture, ID: p.ID}
+		w.entries = append(w.entries, e)
 	}
-	return p, nil
+	return nil
 }
 
 // emit writes an outbox event about a payment in tx.
 func (s *Service) emit(ctx context.Context, tx *ent.Tx, p *ent.Payment, typ string, extra map[string]any) error {
-	data := map[string]any{
-		"payment_id": p.ID, "status": string(stateOf(p.Status)), "amount": p.Amount, "currency": p.Currency,
-		"amount_captured": p.AmountCaptured, "amount_refunded": p.AmountRefunded,
-	}
-	for k, v := range extra {
-		data[k] = v
-	}
-	return s.emitRaw(ctx, tx, p.MerchantID, typ, p.ID, data)
+	e := paymentEvent(p, typ, extra)
+	return s.emitRaw(ctx, tx, e.merchantID, e.typ, e.objectID, e.data)
 }
 
 func (s *Service) emitRaw(ctx context.Context, tx *ent.Tx, merchantID, typ, objectID string, data map[string]any) error {

@@ -13,9 +13,11 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/store"
 )
 
 // Connectors finds a running connector by its name in routing (the plugin
@@ -33,11 +35,12 @@ type SessionHooks interface {
 	// called: what it refuses (a used-up coupon) is refused before money
 	// moves. An error aborts the attempt.
 	Reserve(ctx context.Context, tx *ent.Tx, sessionID, paymentID string) error
-	// Settle runs in the record transaction whenever the payment reaches
-	// state: authorized or succeeded completes the session; declined, failed
-	// or canceled gives back what Reserve took. Unknown outcomes never reach
+	// Settle runs in the record transaction whenever payments reach a
+	// state (one transaction may record several sessions' payments):
+	// authorized or succeeded completes the session; declined, failed or
+	// canceled gives back what Reserve took. Unknown outcomes never reach
 	// it, so nothing is given back for a payment that may yet succeed.
-	Settle(ctx context.Context, tx *ent.Tx, sessionID string, state State) error
+	Settle(ctx context.Context, tx *ent.Tx, settled []Settlement) error
 }
 
 // Config holds a Service's dependencies and settings. Zero settings get the
@@ -73,6 +76,11 @@ type Config struct {
 	// janitor asks the channel and, if still unfinished, expires the attempt
 	// (default 1 h).
 	ActionTTL time.Duration
+
+	// NoBatching records each payment in a transaction of its own instead of
+	// group-committing concurrent payments' transactions (for tests that
+	// compare the two).
+	NoBatching bool
 }
 
 // Service is the payment core: the pipeline (Confirm, Charge), the
@@ -83,6 +91,9 @@ type Service struct {
 	log *slog.Logger
 	// tiers remembers merchants' risk tiers (riskTier).
 	tiers sync.Map
+	// recorder group-commits the live pipeline's record transactions
+	// (recordMany); nil records each alone.
+	recorder *batch.Runner[*recordReq, recorded]
 }
 
 // New returns a Service over cfg.
@@ -106,7 +117,19 @@ func New(cfg Config) *Service {
 	if cfg.ActionTTL <= 0 {
 		cfg.ActionTTL = time.Hour
 	}
-	return &Service{cfg: cfg, log: cfg.Log}
+	s := &Service{cfg: cfg, log: cfg.Log}
+	if !cfg.NoBatching {
+		s.recorder = batch.New(context.Background(), maxRecordBatch, s.recordMany)
+	}
+	return s
+}
+
+// Close stops the service's batching; results recorded after Close are
+// recorded one by one. Safe to call more than once.
+func (s *Service) Close() {
+	if r := s.recorder; r != nil {
+		r.Close()
+	}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
@@ -189,4 +212,11 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// isTransient reports whether err is a transaction losing a race with
+// another (a deadlock, a lock wait timeout, SQLite's busy): nothing of it was
+// written and it may run again.
+func isTransient(err error) bool {
+	return store.IsTransient(err)
 }

@@ -228,22 +228,31 @@ func (s *Service) Reserve(ctx context.Context, tx *ent.Tx, sessionID, paymentID 
 }
 
 // Settle implements cashier.SessionHooks. An authorized or succeeded payment
-// completes the session, even one that expired while the buyer was at 3-D
+// completes its session, even one that expired while the buyer was at 3-D
 // Secure: the money decides, never the session's clock. A declined, failed
 // or canceled payment gives the coupon back, so the buyer may try again.
-func (s *Service) Settle(ctx context.Context, tx *ent.Tx, sessionID string, state cashier.State) error {
+// The sessions completed together are one UPDATE.
+func (s *Service) Settle(ctx context.Context, tx *ent.Tx, settled []cashier.Settlement) error {
 	sys := viewer.SystemContext(ctx)
-	switch state {
-	case cashier.RequiresCapture, cashier.Succeeded:
-		_, err := tx.CheckoutSession.Update().
-			Where(checkoutsession.ID(sessionID), checkoutsession.StatusNEQ(checkoutsession.StatusCOMPLETE)).
-			SetStatus(checkoutsession.StatusCOMPLETE).Save(sys)
-		return err
-	case cashier.RequiresPaymentMethod, cashier.Failed, cashier.Canceled:
-		if s.coupons == nil {
-			return nil
+	var complete []string
+	for _, st := range settled {
+		switch st.State {
+		case cashier.RequiresCapture, cashier.Succeeded:
+			complete = append(complete, st.SessionID)
+		case cashier.RequiresPaymentMethod, cashier.Failed, cashier.Canceled:
+			if s.coupons == nil {
+				continue
+			}
+			if err := s.coupons.Release(sys, tx, st.SessionID); err != nil {
+				return err
+			}
 		}
-		return s.coupons.Release(sys, tx, sessionID)
 	}
-	return nil
+	if len(complete) == 0 {
+		return nil
+	}
+	_, err := tx.CheckoutSession.Update().
+		Where(checkoutsession.IDIn(complete...), checkoutsession.StatusNEQ(checkoutsession.StatusCOMPLETE)).
+		SetStatus(checkoutsession.StatusCOMPLETE).Save(sys)
+	return err
 }

@@ -9,13 +9,13 @@ import (
 	"strings"
 
 	"entgo.io/ent/dialect"
-	"github.com/go-sql-driver/mysql"
-
+	
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/store"
 )
 
 // insertChunk bounds the rows of one multi-row INSERT: 500 postings of 11
@@ -281,13 +281,5 @@ func (l *Ledger) updateBalances(ctx context.Context, tx *ent.Tx, touched map[str
 
 func isNoRows(err error) bool { return errors.Is(err, stdsql.ErrNoRows) }
 
-// isDeadlock reports MySQL's deadlock (1213) and lock wait timeout (1205), and
-// SQLite's busy and locked errors: a transaction lost a race and may be retried.
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1213 || me.Number == 1205
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
-}
+// isDeadlock reports a transaction that lost a race and may be retried.
+func isDeadlock(err error) bool { return store.IsTransient(err) }

@@ -40,27 +40,51 @@ func (l *Ledger) Prepare(ctx context.Context, entries ...Entry) error {
 // caller must roll tx back. The accounts must exist: call Prepare first
 // (EINTERNAL otherwise).
 func (l *Ledger) PostTx(ctx context.Context, tx *ent.Tx, e Entry) (Posted, error) {
-	if err := e.Validate(); err != nil {
+	posted, err := l.PostTxMany(ctx, tx, []Entry{e})
+	if err != nil {
 		return Posted{}, err
 	}
-	accs := make(map[AccountKey]account, len(e.Postings))
-	for _, k := range e.Accounts() {
-		a, ok := l.accounts.Load(k)
-		if !ok {
-			return Posted{}, fmt.Errorf("ledger: account %s not prepared before PostTx", k)
+	return posted[0], nil
+}
+
+// PostTxMany is PostTx for several entries of distinct sources, posted
+// together: their accounts locked in one statement, their entries and
+// postings inserted in one statement each, the balances updated in one. It
+// returns the first error of any entry, and the caller must then roll tx
+// back; a source posted before with the same postings is replayed (Posted
+// with Replayed set, nothing written), as PostTx does.
+func (l *Ledger) PostTxMany(ctx context.Context, tx *ent.Tx, entries []Entry) ([]Posted, error) {
+	accs := map[AccountKey]account{}
+	reqs := make([]*request, len(entries))
+	for i, e := range entries {
+		if err := e.Validate(); err != nil {
+			return nil, err
 		}
-		accs[k] = a.(account)
+		for _, k := range e.Accounts() {
+			a, ok := l.accounts.Load(k)
+			if !ok {
+				return nil, fmt.Errorf("ledger: account %s not prepared before PostTx", k)
+			}
+			accs[k] = a.(account)
+		}
+		e.EffectiveAt = e.EffectiveAt.UTC().Truncate(time.Microsecond)
+		reqs[i] = &request{ctx: ctx, entry: e, hash: e.Hash()}
 	}
 	ids := make([]string, 0, len(accs))
 	for _, a := range accs {
 		ids = append(ids, a.id)
 	}
 	slices.Sort(ids)
-	e.EffectiveAt = e.EffectiveAt.UTC().Truncate(time.Microsecond)
-	r := &request{ctx: ctx, entry: e, hash: e.Hash()}
-	results, err := l.commitInTx(viewer.SystemContext(ctx), tx, []*request{r}, accs, ids, true)
+	results, err := l.commitInTx(viewer.SystemContext(ctx), tx, reqs, accs, ids, true)
 	if err != nil {
-		return Posted{}, err
+		return nil, err
 	}
-	return results[0].posted, results[0].err
+	out := make([]Posted, len(results))
+	for i, r := range results {
+		if r.err != nil {
+			return nil, r.err
+		}
+		out[i] = r.posted
+	}
+	return out, nil
 }

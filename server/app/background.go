@@ -74,5 +74,6 @@ func (a *App) Close() error {
 		a.stop()
 	}
 	a.bg.Wait()
+	a.Cashier.Close()
 	return a.Connectors.Close()
 }
