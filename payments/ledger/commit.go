@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"entgo.io/ent/dialect"
-	
+
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/ledgeraccount"
