@@ -120,6 +120,7 @@ type world struct {
 	t        *testing.T
 	db       *store.DB
 	svc      *cashier.Service
+	cfg      cashier.Config
 	led      *ledger.Ledger
 	rules    *risk.MemRules
 	a, b     *fakeChannel
@@ -166,14 +167,16 @@ func newWorld(t *testing.T, db *store.DB) *world {
 	}
 	routes, _ := routing.NewMemRules()
 	catalog := routing.NewMemCatalog(acquirers()...)
-	w.svc = cashier.New(cashier.Config{
+	w.cfg = cashier.Config{
 		Client: db.Client, Dialect: db.Dialect, Ledger: w.led,
 		Risk:   risk.NewEngine(w.rules, risk.NewMemCounters(nil), nil),
 		Router: routing.NewRouter(catalog, routing.NewMemHealth(), routes), Catalog: catalog,
 		Connectors: w.conns, Now: w.clock.Now, CallTimeout: 2 * time.Second,
 		Backoff: []time.Duration{time.Minute, 5 * time.Minute},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	w.svc = cashier.New(w.cfg)
+	t.Cleanup(w.svc.Close)
 	op := viewer.NewContext(context.Background(), viewer.Viewer{Kind: viewer.Operator, Subject: "op"})
 	if w.merchant, err = tenancy.New(db.Client, time.Now).CreateMerchant(op, tenancy.MerchantInput{
 		LegalName: "Acme", Country: "US", SettlementCurrency: "USD"}); err != nil {

@@ -56,10 +56,24 @@ func NextActionOf(p *ent.Payment) *NextAction {
 		ti := &TransferInstructions{BankName: str("bank_name"), AccountName: str("account_name"),
 			AccountNumber: str("account_number"), BankCode: str("bank_code"), Reference: str("reference")}
 		if c, err := money.ParseCurrency(str("currency")); err == nil {
-			minor, _ := in["amount"].(float64) // a JSON number: exact, as amounts stay below MaxAmountMinor < 2^53
-			ti.Amount = money.Amount{Minor: int64(minor), Currency: c}
+			ti.Amount = money.Amount{Minor: minorOf(in["amount"]), Currency: c}
 		}
 		a.Instructions = ti
 	}
 	return a
+}
+
+// minorOf reads an amount of a next action: an int64 as the record step
+// wrote it, or a JSON number as read back from the database (exact, as
+// amounts stay below MaxAmountMinor < 2^53).
+func minorOf(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int:
+		return int64(x)
+	case float64:
+		return int64(x)
+	}
+	return 0
 }

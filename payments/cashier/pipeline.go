@@ -17,6 +17,7 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -182,23 +183,25 @@ func (s *Service) ConfirmLoaded(ctx context.Context, p *ent.Payment, pm PaymentM
 	return s.run(ctx, p, pm, key)
 }
 
-// NewPayment is a payment that the pipeline inserts itself, in the attempt
-// transaction, rather than one the caller stored first: a checkout
-// session's first confirm saves a transaction and its commit this way.
+// NewPayment is a checkout session's payment that the pipeline inserts
+// itself, in the attempt transaction, rather than one the caller stored
+// first: a session's first confirm saves a transaction and its commit this
+// way, and concurrent sessions' first confirms share their attempt
+// transactions (beginMany).
 type NewPayment struct {
-	// Payment is unsaved: its ID (pulid "pay"), merchant, amount, currency
-	// and capture method are set, and whatever else it carries (session,
-	// customer, reference, metadata) is stored with it.
+	// Payment is unsaved: its ID (pulid "pay"), merchant, checkout session,
+	// amount, currency and capture method are set, and whatever else it
+	// carries (customer, reference, metadata) is stored with it. Its
+	// session is claimed first in the attempt transaction
+	// (SessionHooks.Claim), so that a session never has two payments in
+	// flight.
 	Payment *ent.Payment
-	// Claim runs first in the attempt transaction. It locks what makes the
-	// payment the only one of its kind (the checkout session) and refuses,
-	// with ECONFLICT, when another payment took its place meanwhile.
-	Claim func(ctx context.Context, tx *ent.Tx) error
 }
 
 // ConfirmNew runs the pipeline for a payment that is not stored yet: it is
-// inserted in the attempt transaction, already processing, after Claim.
-// Returns what ConfirmPayment returns, and Claim's errors.
+// inserted in the attempt transaction, already processing, after its session
+// is claimed. Returns what ConfirmPayment returns, and ECONFLICT when the
+// session has a payment already (SessionHooks.Claim).
 func (s *Service) ConfirmNew(ctx context.Context, np NewPayment, pm PaymentMethod, key string) (*ent.Payment, error) {
 	if err := pm.validate(); err != nil {
 		return nil, err
@@ -211,19 +214,19 @@ func (s *Service) ConfirmNew(ctx context.Context, np NewPayment, pm PaymentMetho
 	if err := validateAmount("amount", amt); err != nil {
 		return nil, err
 	}
-	if p.ID == "" || p.MerchantID == "" || np.Claim == nil {
-		return nil, fmt.Errorf("confirm new payment: ID, merchant and Claim are required")
+	if p.ID == "" || p.MerchantID == "" || p.CheckoutSessionID == "" || s.cfg.Sessions == nil {
+		return nil, fmt.Errorf("confirm new payment: ID, merchant, checkout session and SessionHooks are required")
 	}
-	return s.runNew(ctx, p, pm, key, np.Claim)
+	return s.runNew(ctx, p, pm, key, true)
 }
 
 // run is the pipeline after validation.
 func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
-	return s.runNew(ctx, p, pm, key, nil)
+	return s.runNew(ctx, p, pm, key, false)
 }
 
-// runNew is run; with claim set, p is not stored yet and begin inserts it.
-func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string, claim func(context.Context, *ent.Tx) error) (*ent.Payment, error) {
+// runNew is run; with fresh set, p is not stored yet and begin inserts it.
+func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string, fresh bool) (*ent.Payment, error) {
 	sys := viewer.SystemContext(ctx)
 	amt, err := amountOf(p.Amount, p.Currency)
 	if err != nil {
@@ -231,7 +234,7 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 	}
 	// A replayed key finds its attempt: the pipeline ran already. A payment
 	// not stored yet has no attempt to find.
-	if key != "" && claim == nil {
+	if key != "" && !fresh {
 		if done, err := s.cfg.Client.PaymentAttempt.Query().
 			Where(paymentattempt.ChannelIdempotencyKey(channelKey(p, key, 1))).Exist(sys); err != nil {
 			return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
@@ -255,7 +258,7 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 	if decision.Action == risk.Deny || decision.Action == risk.Review {
 		// Review has no operator queue yet: it refuses like a deny, with
 		// its own code, so the buyer may try another way.
-		att, err := s.begin(ctx, p, routing.Decision{PaymentID: p.ID, Attempted: []string{}}, decision, pm, key, 1, claim)
+		att, err := s.begin(ctx, p, routing.Decision{PaymentID: p.ID, Attempted: []string{}}, decision, pm, key, 1, fresh)
 		if err != nil {
 			return nil, err
 		}
@@ -273,7 +276,7 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 			return nil, err
 		}
 	}
-	att, err := s.begin(ctx, p, route, decision, pm, key, 1, claim)
+	att, err := s.begin(ctx, p, route, decision, pm, key, 1, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -333,47 +336,53 @@ func channelKey(p *ent.Payment, seed string, n int) string {
 // begin is step 5: in one transaction, the payment moves to processing and
 // the attempt is written, before the connector is called. The attempt's
 // next_check_at lies past the call's deadline: if this process dies
-// mid-call, the janitor finds the attempt and asks the channel. With claim
-// set, p is not stored yet: claim runs first, and p is inserted already
-// processing.
+// mid-call, the janitor finds the attempt and asks the channel. With fresh
+// set, p is not stored yet: its session is claimed first, and p is inserted
+// already processing, in a transaction shared with other sessions' first
+// confirms (beginMany).
 func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decision, decision risk.Decision,
-	pm PaymentMethod, seed string, n int, claim func(context.Context, *ent.Tx) error) (*ent.PaymentAttempt, error) {
+	pm PaymentMethod, seed string, n int, fresh bool) (*ent.PaymentAttempt, error) {
 	sys := viewer.SystemContext(ctx)
-	var att *ent.PaymentAttempt
-	err := s.tx(sys, func(tx *ent.Tx) error {
-		var cur *ent.Payment
-		var err error
-		if claim != nil {
-			if err := claim(sys, tx); err != nil {
-				return err
-			}
-			if cur, err = s.insertProcessing(sys, tx, p, route, pm); err != nil {
-				return err
-			}
-		} else {
-			if cur, err = s.lockPayment(sys, tx, p.ID); err != nil {
-				return err
-			}
-			to, err := Next(stateOf(cur.Status), Confirm)
-			if err != nil {
-				return err
-			}
-			err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(entState(to)).SetConnector(route.Chosen).
-				SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
-				Exec(sys)
-			if err != nil {
-				return fmt.Errorf("payment %s: %w", p.ID, err)
-			}
+	dd, err := jsonMap(decision)
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		req := &beginReq{ctx: ctx, payment: p, route: route, risk: dd, method: pm.Type, seed: seed}
+		var att *ent.PaymentAttempt
+		if s.beginner != nil {
+			att, err = s.beginner.Do(ctx, req)
 		}
-		dd, err := jsonMap(decision)
+		if s.beginner == nil || errors.Is(err, batch.ErrClosed) {
+			r := s.beginMany(ctx, []*beginReq{req})[0]
+			att, err = r.Value, r.Err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
+		}
+		return att, nil
+	}
+	var att *ent.PaymentAttempt
+	err = s.tx(sys, func(tx *ent.Tx) error {
+		cur, err := s.lockPayment(sys, tx, p.ID)
 		if err != nil {
 			return err
+		}
+		to, err := Next(stateOf(cur.Status), Confirm)
+		if err != nil {
+			return err
+		}
+		err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(entState(to)).SetConnector(route.Chosen).
+			SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
+			Exec(sys)
+		if err != nil {
+			return fmt.Errorf("payment %s: %w", p.ID, err)
 		}
 		if att, err = s.createAttempt(sys, tx, cur, route, dd, seed, n); err != nil {
 			return err
 		}
 		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
-			return s.cfg.Sessions.Reserve(sys, tx, cur.CheckoutSessionID, cur.ID)
+			return s.cfg.Sessions.Reserve(sys, tx, []Reservation{{SessionID: cur.CheckoutSessionID, PaymentID: cur.ID}})
 		}
 		return nil
 	})
@@ -383,21 +392,111 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 	return att, nil
 }
 
-// insertProcessing stores a new payment as a confirm leaves it: the state
-// machine's move from requires_payment_method, to the routed connector.
-func (s *Service) insertProcessing(ctx context.Context, tx *ent.Tx, p *ent.Payment, route routing.Decision, pm PaymentMethod) (*ent.Payment, error) {
+// beginReq is a new payment's first attempt, to write in an attempt
+// transaction.
+type beginReq struct {
+	ctx     context.Context
+	payment *ent.Payment // unsaved
+	route   routing.Decision
+	risk    map[string]any
+	method  routing.Method
+	seed    string
+}
+
+// maxBeginBatch bounds the sessions one attempt transaction holds locked.
+const maxBeginBatch = 64
+
+// beginMany writes the first attempts of new payments of distinct checkout
+// sessions in one transaction: the sessions claimed (locked, and checked
+// for a payment made meanwhile) in one go, the payments inserted already
+// processing in one statement, the attempts in one, the sessions' coupons
+// redeemed. If anything refuses (a claim, a used-up coupon) or fails, the
+// whole transaction rolls back and each request runs in a transaction of its
+// own, which answers it alone; a deadlock is retried first.
+func (s *Service) beginMany(ctx context.Context, reqs []*beginReq) []batch.Result[*ent.PaymentAttempt] {
+	out := make([]batch.Result[*ent.PaymentAttempt], len(reqs))
+	first, later := distinct(len(reqs), func(i int) string { return reqs[i].payment.CheckoutSessionID })
+	group := make([]*beginReq, len(first))
+	for j, i := range first {
+		group[j] = reqs[i]
+	}
+	var atts []*ent.PaymentAttempt
+	var err error
+	for try := 1; ; try++ {
+		atts, err = s.beginTx(ctx, group)
+		if err == nil || !isTransient(err) || try == maxRecordTries {
+			break
+		}
+		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
+	}
+	switch {
+	case err == nil:
+		for j, i := range first {
+			out[i].Value = atts[j]
+		}
+	case len(group) == 1:
+		out[first[0]].Err = err
+	default:
+		for _, i := range first {
+			out[i] = s.beginMany(ctx, reqs[i:i+1])[0]
+		}
+	}
+	for _, i := range later {
+		out[i] = s.beginMany(ctx, reqs[i:i+1])[0]
+	}
+	return out
+}
+
+// beginTx is beginMany's transaction, for requests of distinct sessions.
+func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.PaymentAttempt, error) {
+	sys := viewer.SystemContext(ctx)
 	to, err := Next(RequiresPaymentMethod, Confirm)
 	if err != nil {
 		return nil, err
 	}
-	cm := p.CaptureMethod
-	if cm == "" {
-		cm = payment.CaptureMethodAUTOMATIC
+	sessions := make([]string, len(reqs))
+	for i, r := range reqs {
+		sessions[i] = r.payment.CheckoutSessionID
 	}
+	atts := make([]*ent.PaymentAttempt, len(reqs))
+	err = s.tx(sys, func(tx *ent.Tx) error {
+		if err := s.cfg.Sessions.Claim(sys, tx, sessions); err != nil {
+			return err
+		}
+		creates := make([]*ent.PaymentCreate, len(reqs))
+		reservations := make([]Reservation, len(reqs))
+		for i, r := range reqs {
+			p := r.payment
+			if p.CaptureMethod == "" {
+				p.CaptureMethod = payment.CaptureMethodAUTOMATIC
+			}
+			p.Status, p.Connector, p.PaymentMethodType = entState(to), r.route.Chosen, string(r.method)
+			creates[i] = paymentCreate(tx, p)
+			if atts[i], err = s.newAttempt(p, r.route, r.risk, r.seed, 1); err != nil {
+				return err
+			}
+			reservations[i] = Reservation{SessionID: p.CheckoutSessionID, PaymentID: p.ID}
+		}
+		if err := tx.Payment.CreateBulk(creates...).Exec(sys); err != nil {
+			return fmt.Errorf("create payments: %w", err)
+		}
+		if err := s.insertAttempts(sys, tx, atts); err != nil {
+			return err
+		}
+		return s.cfg.Sessions.Reserve(sys, tx, reservations)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return atts, nil
+}
+
+// paymentCreate is the insert of p as it is.
+func paymentCreate(tx *ent.Tx, p *ent.Payment) *ent.PaymentCreate {
 	c := tx.Payment.Create().SetID(p.ID).SetMerchantID(p.MerchantID).
-		SetAmount(p.Amount).SetCurrency(p.Currency).SetCaptureMethod(cm).
+		SetAmount(p.Amount).SetCurrency(p.Currency).SetCaptureMethod(p.CaptureMethod).
 		SetMerchantReference(p.MerchantReference).SetDescription(p.Description).
-		SetStatus(entState(to)).SetConnector(route.Chosen).SetPaymentMethodType(string(pm.Type))
+		SetStatus(p.Status).SetConnector(p.Connector).SetPaymentMethodType(p.PaymentMethodType)
 	if p.CustomerID != "" {
 		c.SetCustomerID(p.CustomerID)
 	}
@@ -413,11 +512,22 @@ func (s *Service) insertProcessing(ctx context.Context, tx *ent.Tx, p *ent.Payme
 	if p.IdempotencyKey != nil {
 		c.SetIdempotencyKey(*p.IdempotencyKey)
 	}
-	out, err := c.Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("create payment %s: %w", p.ID, err)
+	return c
+}
+
+// distinct splits 0…n-1 into the first index of each key and the later
+// ones, which must wait for the first to commit.
+func distinct(n int, key func(int) string) (first, later []int) {
+	seen := make(map[string]bool, n)
+	for i := range n {
+		if k := key(i); seen[k] {
+			later = append(later, i)
+		} else {
+			seen[k] = true
+			first = append(first, i)
+		}
 	}
-	return out, nil
+	return first, later
 }
 
 // createAttempt writes attempt n of a payment, pending, with the routing

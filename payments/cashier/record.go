@@ -114,16 +114,7 @@ func (s *Service) recordMany(ctx context.Context, reqs []*recordReq) []batch.Res
 	out := make([]batch.Result[recorded], len(reqs))
 	// One payment appears once per transaction: a second result for it waits
 	// for the first to commit.
-	var first, later []int
-	seen := map[string]bool{}
-	for i, r := range reqs {
-		if seen[r.attempt.PaymentID] {
-			later = append(later, i)
-			continue
-		}
-		seen[r.attempt.PaymentID] = true
-		first = append(first, i)
-	}
+	first, later := distinct(len(reqs), func(i int) string { return reqs[i].attempt.PaymentID })
 	group := make([]*recordReq, len(first))
 	for j, i := range first {
 		group[j] = reqs[i]

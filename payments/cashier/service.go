@@ -31,10 +31,17 @@ type Connectors interface {
 // keeps (a coupon's redemption, the session's state) never disagrees with the
 // money.
 type SessionHooks interface {
+	// Claim runs first in the attempt transaction of new payments of
+	// checkout sessions (ConfirmNew): it locks the sessions (confirms of
+	// one session queue there) and refuses, with ECONFLICT, a session that
+	// has a payment already that is not failed or canceled (one made
+	// meanwhile by another confirm). An error aborts the attempt
+	// transaction.
+	Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) error
 	// Reserve runs in the attempt transaction, before any connector is
 	// called: what it refuses (a used-up coupon) is refused before money
-	// moves. An error aborts the attempt.
-	Reserve(ctx context.Context, tx *ent.Tx, sessionID, paymentID string) error
+	// moves. An error aborts the attempt transaction.
+	Reserve(ctx context.Context, tx *ent.Tx, reservations []Reservation) error
 	// Settle runs in the record transaction whenever payments reach a
 	// state (one transaction may record several sessions' payments):
 	// authorized or succeeded completes the session; declined, failed or
@@ -91,6 +98,9 @@ type Service struct {
 	log *slog.Logger
 	// tiers remembers merchants' risk tiers (riskTier).
 	tiers sync.Map
+	// beginner group-commits the attempt transactions of new payments
+	// (beginMany); nil begins each alone.
+	beginner *batch.Runner[*beginReq, *ent.PaymentAttempt]
 	// recorder group-commits the live pipeline's record transactions
 	// (recordMany); nil records each alone.
 	recorder *batch.Runner[*recordReq, recorded]
@@ -120,6 +130,7 @@ func New(cfg Config) *Service {
 	s := &Service{cfg: cfg, log: cfg.Log}
 	if !cfg.NoBatching {
 		s.recorder = batch.New(context.Background(), maxRecordBatch, s.recordMany)
+		s.beginner = batch.New(context.Background(), maxBeginBatch, s.beginMany)
 	}
 	return s
 }
@@ -129,6 +140,9 @@ func New(cfg Config) *Service {
 func (s *Service) Close() {
 	if r := s.recorder; r != nil {
 		r.Close()
+	}
+	if b := s.beginner; b != nil {
+		b.Close()
 	}
 }
 

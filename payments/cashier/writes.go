@@ -34,6 +34,13 @@ type Settlement struct {
 	State     State
 }
 
+// Reservation is a checkout session's payment about to be attempted
+// (SessionHooks.Reserve).
+type Reservation struct {
+	SessionID string
+	PaymentID string
+}
+
 // eventRow is an outbox event to insert.
 type eventRow struct {
 	merchantID, typ, objectID string

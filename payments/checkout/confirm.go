@@ -3,6 +3,7 @@ package checkout
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"entgo.io/ent/dialect"
@@ -78,9 +79,7 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	}
 	sys := viewer.SystemContext(ctx)
 	if fresh {
-		return s.payments.ConfirmNew(sys, cashier.NewPayment{Payment: p, Claim: func(ctx context.Context, tx *ent.Tx) error {
-			return s.claimSession(ctx, tx, sess.ID)
-		}}, pm, in.IdempotencyKey)
+		return s.payments.ConfirmNew(sys, cashier.NewPayment{Payment: p}, pm, in.IdempotencyKey)
 	}
 	return s.payments.ConfirmLoaded(sys, p, pm, in.IdempotencyKey)
 }
@@ -172,25 +171,40 @@ func (s *Service) sessionPayment(ctx context.Context, sess *ent.CheckoutSession)
 	}, true, nil
 }
 
-// claimSession runs first in the attempt transaction of a session's new
-// payment: it locks the session row (confirms of one session queue here) and
-// looks again, under the lock, for a payment another confirm made meanwhile.
-func (s *Service) claimSession(ctx context.Context, tx *ent.Tx, sessionID string) error {
+// Claim implements cashier.SessionHooks. It runs first in the attempt
+// transaction of sessions' new payments: it locks the sessions' rows
+// (confirms of one session queue here) and looks again, under the locks, for
+// a payment another confirm made meanwhile: ECONFLICT unless that payment
+// failed or was canceled.
+func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) error {
 	sys := viewer.SystemContext(ctx)
-	q := tx.CheckoutSession.Query().Where(checkoutsession.ID(sessionID))
+	q := tx.CheckoutSession.Query().Where(checkoutsession.IDIn(sessionIDs...)).Order(checkoutsession.ByID())
 	if s.dialect == dialect.MySQL {
 		q = q.ForUpdate()
 	}
-	if _, err := q.Only(sys); err != nil {
-		return fmt.Errorf("lock session %s: %w", sessionID, err)
+	locked, err := q.IDs(sys)
+	if err != nil {
+		return fmt.Errorf("lock sessions: %w", err)
 	}
-	var existing *ent.Payment
-	if err := s.inFlight(sys, tx.Client(), sessionID, func(p *ent.Payment) { existing = p }); err != nil {
-		return err
+	if len(locked) != len(sessionIDs) {
+		return payments.Errorf(payments.ENOTFOUND, "checkout session not found")
 	}
-	if existing != nil {
-		return payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
-			sessionID, strings.ToLower(string(existing.Status)))
+	ps, err := tx.Payment.Query().Where(payment.CheckoutSessionIDIn(sessionIDs...)).
+		Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(sys)
+	if err != nil {
+		return fmt.Errorf("sessions' payments: %w", err)
+	}
+	latest := map[string]*ent.Payment{}
+	for _, p := range ps {
+		if l := latest[p.CheckoutSessionID]; l == nil || p.ID > l.ID {
+			latest[p.CheckoutSessionID] = p
+		}
+	}
+	for id, p := range latest {
+		if p.Status != payment.StatusFAILED && p.Status != payment.StatusCANCELED {
+			return payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
+				id, strings.ToLower(string(p.Status)))
+		}
 	}
 	return nil
 }
@@ -216,15 +230,33 @@ func (s *Service) inFlight(ctx context.Context, client *ent.Client, sessionID st
 	return nil
 }
 
-// Reserve implements cashier.SessionHooks: the session's coupon is redeemed
-// in the attempt transaction, before the connector is called, so a coupon
-// used up meanwhile is refused (ECONFLICT) before any money moves.
-func (s *Service) Reserve(ctx context.Context, tx *ent.Tx, sessionID, paymentID string) error {
-	if s.coupons == nil {
+// Reserve implements cashier.SessionHooks: the sessions' coupons are
+// redeemed in the attempt transaction, before the connector is called, so a
+// coupon used up meanwhile is refused (ECONFLICT) before any money moves.
+// Sessions without a coupon cost one query for all of them.
+func (s *Service) Reserve(ctx context.Context, tx *ent.Tx, rs []cashier.Reservation) error {
+	if s.coupons == nil || len(rs) == 0 {
 		return nil
 	}
-	_, err := s.coupons.Redeem(ctx, tx, sessionID, paymentID)
-	return err
+	sys := viewer.SystemContext(ctx)
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.SessionID
+	}
+	withCoupon, err := tx.CheckoutSession.Query().
+		Where(checkoutsession.IDIn(ids...), checkoutsession.CouponIDNotNil()).IDs(sys)
+	if err != nil {
+		return fmt.Errorf("sessions' coupons: %w", err)
+	}
+	for _, r := range rs {
+		if !slices.Contains(withCoupon, r.SessionID) {
+			continue
+		}
+		if _, err := s.coupons.Redeem(ctx, tx, r.SessionID, r.PaymentID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Settle implements cashier.SessionHooks. An authorized or succeeded payment
