@@ -38,7 +38,7 @@ func TestAgreementSignChargeTerminate(t *testing.T) {
 		w.svc = cashier.New(cashier.Config{Client: db.Client, Dialect: db.Dialect, Ledger: w.led,
 			Risk:   risk.NewEngine(w.rules, risk.NewMemCounters(nil), nil),
 			Router: routing.NewRouter(catalog, routing.NewMemHealth(), routes), Catalog: catalog,
-			Connectors: n.m, Now: w.clock.Now, CallTimeout: 5 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Connectors: n.Host, Now: w.clock.Now, CallTimeout: 5 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 
 		cap := money.Amount{Minor: 50_000, Currency: eur}
 		in := cashier.AgreementInput{Currency: eur, MaxAmount: &cap, IdempotencyKey: "sub-1",
