@@ -78,11 +78,10 @@ func cardWorld(t *testing.T, db *store.DB, n *hosttest.Network, callTimeout time
 		routing.Connector{Name: "cardnet_b", Methods: []routing.Method{routing.Card}, Currencies: usdOnly,
 			Fees: []routing.Fee{{FixedMinor: 40, BasisPoints: 300}}, Enabled: true},
 	)
-	routes, _ := routing.NewMemRules()
 	w.svc = cashier.New(cashier.Config{
 		Client: db.Client, Dialect: db.Dialect, Ledger: w.led,
-		Risk:   risk.NewEngine(w.rules, risk.NewMemCounters(nil), nil),
-		Router: routing.NewRouter(catalog, routing.NewMemHealth(), routes), Catalog: catalog,
+		Risk:   risk.NewEngine(w.rules.RiskRules(), risk.NewMemCounters(nil), nil),
+		Router: routing.NewRouter(catalog, routing.NewMemHealth(), w.rules.RoutingRules()), Catalog: catalog,
 		Connectors: n.Host, Now: w.clock.Now, CallTimeout: callTimeout,
 		Backoff: []time.Duration{time.Minute, 5 * time.Minute},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
