@@ -3,17 +3,13 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	stdsql "database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -25,7 +21,7 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
-	"github.com/straitpay/strait/connectors/host"
+	"github.com/straitpay/strait/connectors/hosttest"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/channels"
@@ -178,20 +174,7 @@ func newCheckoutRig(b *testing.B) *checkoutRig {
 	}
 	b.Cleanup(func() { sb.Close() })
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "cardnet")
-	if out, err := exec.Command("go", "build", "-o", bin, "../plugins/cardnet").CombinedOutput(); err != nil {
-		b.Fatalf("build cardnet: %v\n%s", err, out)
-	}
-	binRaw, err := os.ReadFile(bin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sum := sha256.Sum256(binRaw)
-	entry, _ := json.Marshal([]host.Entry{{Name: "cardnet", Binary: "cardnet", SHA256: hex.EncodeToString(sum[:]),
-		Config: map[string]string{"base_url": sb.URL(), "api_key": sandbox.DefaultAPIKey}}})
-	if err := os.WriteFile(filepath.Join(dir, host.ManifestFile), entry, 0o644); err != nil {
-		b.Fatal(err)
-	}
+	hosttest.Install(b, dir, hosttest.Channel{BaseURL: sb.URL(), APIKey: sandbox.DefaultAPIKey}.Reference(b, "cardnet"))
 
 	keysDir := b.TempDir()
 	if _, err := auth.GenerateKey(keysDir, time.Now().Add(-time.Minute)); err != nil {

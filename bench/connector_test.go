@@ -3,14 +3,9 @@ package bench
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -18,7 +13,10 @@ import (
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/host"
+	"github.com/straitpay/strait/connectors/hosttest"
 )
+
+func TestMain(m *testing.M) { hosttest.Main(m) }
 
 // echoPayload is the size of the echo message: about the size of a
 // Describe request and answer on the wire.
@@ -98,28 +96,9 @@ func (fake) Describe(context.Context) (connectors.Descriptor, error) {
 func startConnector(b *testing.B) connectors.Connector {
 	b.Helper()
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "cardnet")
-	if out, err := exec.Command("go", "build", "-o", bin, "../plugins/cardnet").CombinedOutput(); err != nil {
-		b.Fatalf("build cardnet: %v\n%s", err, out)
-	}
-	raw, err := os.ReadFile(bin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sum := sha256.Sum256(raw)
-	manifest := fmt.Sprintf(`[{"name":"cardnet","binary":"cardnet","sha256":%q,"config":{"base_url":"http://127.0.0.1:1","api_key":"unused"}}]`,
-		hex.EncodeToString(sum[:]))
-	if err := os.WriteFile(filepath.Join(dir, host.ManifestFile), []byte(manifest), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	m, err := host.New(host.Config{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close() })
-	if err := m.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
+	// No channel behind it: Describe never leaves the plugin.
+	hosttest.Install(b, dir, hosttest.Channel{BaseURL: "http://127.0.0.1:1", APIKey: "unused"}.Reference(b, "cardnet"))
+	m := hosttest.Start(b, host.Config{Dir: dir})
 	c, _ := m.Get("cardnet")
 	if _, err := c.Describe(context.Background()); err != nil {
 		b.Fatal(err)

@@ -31,10 +31,32 @@ func moneyInput(in *model.MoneyInput) money.Amount {
 	return money.Amount{Minor: int64(in.Amount), Currency: parseCurrency(in.Currency)}
 }
 
-// checkExponent refuses an amount whose stated exponent is not its
-// currency's (EINVALID on field+".exponent"): a client with the minor unit
-// wrong would otherwise capture, refund or charge 100× too much or too
-// little. An unknown currency is left to the domain, which names it.
+// withAmount hands call the amount in, converted (see parseCurrency for bad
+// codes) once its stated exponent has been checked: an exponent that is not
+// the currency's is refused with EINVALID on field+".exponent", and call is
+// not made. A client with the minor unit wrong would otherwise capture,
+// refund or charge 100× too much or too little. An unknown currency is left
+// to the domain, which names it.
+func withAmount[T any](field string, in *model.MoneyInput, call func(money.Amount) (T, error)) (T, error) {
+	if err := checkExponent(field, in); err != nil {
+		var zero T
+		return zero, err
+	}
+	return call(moneyInput(in))
+}
+
+// withOptionalAmount is withAmount for an optional amount: nil stays nil.
+func withOptionalAmount[T any](field string, in *model.MoneyInput, call func(*money.Amount) (T, error)) (T, error) {
+	return withAmount(field, in, func(a money.Amount) (T, error) {
+		if in == nil {
+			return call(nil)
+		}
+		return call(&a)
+	})
+}
+
+// checkExponent is withAmount's check: EINVALID on field+".exponent" when in
+// states an exponent its currency does not have.
 func checkExponent(field string, in *model.MoneyInput) error {
 	if in == nil || in.Exponent == nil {
 		return nil
@@ -57,11 +79,7 @@ func ptrs[T any](items []T, err error) ([]*T, error) {
 	return out, nil
 }
 
-// optionalMoney is moneyInput for an optional amount: nil stays nil.
-func optionalMoney(in *model.MoneyInput) *money.Amount {
-	if in == nil {
-		return nil
-	}
-	a := moneyInput(in)
-	return &a
+// ref adapts a domain call that returns a value to gqlgen's pointer.
+func ref[T any](v T, err error) (*T, error) {
+	return &v, err
 }

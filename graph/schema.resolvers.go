@@ -269,17 +269,14 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id string) (*ent.AP
 
 // CreateFxQuote is the resolver for the createFxQuote field.
 func (r *mutationResolver) CreateFxQuote(ctx context.Context, input model.CreateFxQuoteInput) (*fx.Quote, error) {
-	q, err := r.FX.CreateQuote(ctx, merchantOf(ctx), parseCurrency(input.BaseCurrency), parseCurrency(input.QuoteCurrency))
-	return &q, err
+	return ref(r.FX.CreateQuote(ctx, merchantOf(ctx), parseCurrency(input.BaseCurrency), parseCurrency(input.QuoteCurrency)))
 }
 
 // ConvertBalance is the resolver for the convertBalance field.
 func (r *mutationResolver) ConvertBalance(ctx context.Context, input model.ConvertBalanceInput) (*fx.Conversion, error) {
-	if err := checkExponent("amount", input.Amount); err != nil {
-		return nil, err
-	}
-	c, err := r.FX.Convert(ctx, merchantOf(ctx), input.QuoteID, moneyInput(input.Amount), input.IdempotencyKey)
-	return &c, err
+	return withAmount("amount", input.Amount, func(a money.Amount) (*fx.Conversion, error) {
+		return ref(r.FX.Convert(ctx, merchantOf(ctx), input.QuoteID, a, input.IdempotencyKey))
+	})
 }
 
 // CreateCheckoutSession is the resolver for the createCheckoutSession field.
@@ -324,22 +321,19 @@ func (r *mutationResolver) CreateCustomer(ctx context.Context, input model.Creat
 
 // SetConnectorEnabled is the resolver for the setConnectorEnabled field.
 func (r *mutationResolver) SetConnectorEnabled(ctx context.Context, name string, enabled bool) (*channels.Connector, error) {
-	c, err := r.Channels.SetEnabled(ctx, name, enabled)
-	return &c, err
+	return ref(r.Channels.SetEnabled(ctx, name, enabled))
 }
 
 // UpdateConnectorSettings is the resolver for the updateConnectorSettings field.
 func (r *mutationResolver) UpdateConnectorSettings(ctx context.Context, input model.UpdateConnectorSettingsInput) (*channels.Connector, error) {
-	c, err := r.Channels.UpdateSettings(ctx, settingsInput(input))
-	return &c, err
+	return ref(r.Channels.UpdateSettings(ctx, settingsInput(input)))
 }
 
 // CapturePayment is the resolver for the capturePayment field.
 func (r *mutationResolver) CapturePayment(ctx context.Context, input model.CapturePaymentInput) (*ent.Payment, error) {
-	if err := checkExponent("amount", input.Amount); err != nil {
-		return nil, err
-	}
-	return r.Cashier.Capture(ctx, input.ID, optionalMoney(input.Amount))
+	return withOptionalAmount("amount", input.Amount, func(a *money.Amount) (*ent.Payment, error) {
+		return r.Cashier.Capture(ctx, input.ID, a)
+	})
 }
 
 // CancelPayment is the resolver for the cancelPayment field.
@@ -349,18 +343,16 @@ func (r *mutationResolver) CancelPayment(ctx context.Context, input model.Cancel
 
 // RefundPayment is the resolver for the refundPayment field.
 func (r *mutationResolver) RefundPayment(ctx context.Context, input model.RefundPaymentInput) (*ent.Refund, error) {
-	if err := checkExponent("amount", input.Amount); err != nil {
-		return nil, err
-	}
-	return r.Cashier.Refund(ctx, input.ID, optionalMoney(input.Amount), deref(input.Reason), input.IdempotencyKey)
+	return withOptionalAmount("amount", input.Amount, func(a *money.Amount) (*ent.Refund, error) {
+		return r.Cashier.Refund(ctx, input.ID, a, deref(input.Reason), input.IdempotencyKey)
+	})
 }
 
 // SignAgreement is the resolver for the signAgreement field.
 func (r *mutationResolver) SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error) {
-	if err := checkExponent("maxAmount", input.MaxAmount); err != nil {
-		return nil, err
-	}
-	return r.Cashier.SignAgreement(ctx, agreementInput(input))
+	return withOptionalAmount("maxAmount", input.MaxAmount, func(maxAmount *money.Amount) (*ent.Agreement, error) {
+		return r.Cashier.SignAgreement(ctx, agreementInput(input, maxAmount))
+	})
 }
 
 // TerminateAgreement is the resolver for the terminateAgreement field.
@@ -370,10 +362,9 @@ func (r *mutationResolver) TerminateAgreement(ctx context.Context, input model.T
 
 // ChargeAgreement is the resolver for the chargeAgreement field.
 func (r *mutationResolver) ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error) {
-	if err := checkExponent("amount", input.Amount); err != nil {
-		return nil, err
-	}
-	return r.Cashier.ChargeAgreement(ctx, input.AgreementID, moneyInput(input.Amount), deref(input.Description), deref(input.MerchantReference), input.IdempotencyKey)
+	return withAmount("amount", input.Amount, func(a money.Amount) (*ent.Payment, error) {
+		return r.Cashier.ChargeAgreement(ctx, input.AgreementID, a, deref(input.Description), deref(input.MerchantReference), input.IdempotencyKey)
+	})
 }
 
 // UpsertRiskRule is the resolver for the upsertRiskRule field.

@@ -4,18 +4,10 @@ package plugins_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,40 +16,26 @@ import (
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/conformance"
 	"github.com/straitpay/strait/connectors/host"
+	"github.com/straitpay/strait/connectors/hosttest"
 	"github.com/straitpay/strait/sandbox"
 )
 
-var binDir string
-
-func TestMain(m *testing.M) {
-	var err error
-	binDir, err = os.MkdirTemp("", "strait-plugins")
-	if err != nil {
-		panic(err)
-	}
-	out, err := exec.Command("go", "build", "-o", binDir+"/", "./cardnet", "./bank", "./wallet", "./fx").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build plugins: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(binDir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { hosttest.Main(m) }
 
 const webhookSecret = "whsec_plugins_test"
 
 func startSandbox(t *testing.T) *sandbox.Server {
 	t.Helper()
-	sb, err := sandbox.Start(sandbox.Config{
-		DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		TimeoutHold: 5 * time.Second, PayoutDelay: 100 * time.Millisecond,
-	})
+	sb, err := sandbox.Start(sandboxConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
 	return sb
+}
+
+func sandboxConfig(t *testing.T) sandbox.Config {
+	return sandbox.Config{DataDir: t.TempDir(), TimeoutHold: 5 * time.Second, PayoutDelay: 100 * time.Millisecond}
 }
 
 func pluginConfig(sb *sandbox.Server) map[string]string {
@@ -96,60 +74,27 @@ func TestConformance(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Binary = filepath.Join(binDir, tc.name)
+			tc.cfg.Binary = hosttest.Binary(t, tc.name)
 			tc.cfg.Config = pluginConfig(sb)
 			conformance.Run(t, tc.cfg)
 		})
 	}
 }
 
-// strait is the slice of Strait these tests need: the connector host and
-// the /connectors/{name}/… route that forwards channel webhooks to it.
-type strait struct {
-	m   *host.Manager
-	srv *httptest.Server
-}
-
-func startStrait(t *testing.T, sb *sandbox.Server, callTimeout time.Duration, names ...string) *strait {
+// startStrait starts a sandbox and the slice of Strait these tests need: the
+// connector host running the named plugins, and the /connectors/{name}/…
+// route that forwards channel webhooks to it. The plugins' API key is an
+// environment reference, so the host's ${NAME} resolution is exercised too.
+func startStrait(t *testing.T, callTimeout time.Duration, names ...string) *hosttest.Network {
 	t.Helper()
-	s := &strait{}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The manager exists once the manifest naming this server is written.
-		s.m.ForwardHTTP(w, r)
-	}))
-	t.Cleanup(s.srv.Close)
-	dir := t.TempDir()
-	var entries []string
-	for _, name := range names {
-		b, err := os.ReadFile(filepath.Join(binDir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, name), b, 0o755)
-		cfg := pluginConfig(sb)
-		cfg["webhook_url"] = s.srv.URL + "/connectors/" + name + "/webhook"
-		cfg["api_key"] = "${PLUGINS_TEST_SANDBOX_KEY}"
-		entries = append(entries, fmt.Sprintf(`{"name":%q,"binary":%q,"sha256":%q,"config":{%s}}`,
-			name, name, sha256Hex(b), jsonPairs(cfg)))
-	}
-	os.WriteFile(filepath.Join(dir, host.ManifestFile), []byte("["+strings.Join(entries, ",")+"]"), 0o644)
 	t.Setenv("PLUGINS_TEST_SANDBOX_KEY", sandbox.DefaultAPIKey)
-	m, err := host.New(host.Config{Dir: dir, CallTimeout: callTimeout,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.m = m
-	t.Cleanup(func() { m.Close() })
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range m.List() {
-		if st.Health != host.HealthUp {
-			t.Fatalf("%s: %s (%s)", st.Name, st.Health, st.LastError)
-		}
-	}
-	return s
+	return hosttest.StartNetwork(t, hosttest.NetworkConfig{
+		Sandbox:       sandboxConfig(t),
+		Connectors:    names,
+		CallTimeout:   callTimeout,
+		APIKey:        "${PLUGINS_TEST_SANDBOX_KEY}",
+		WebhookSecret: webhookSecret,
+	})
 }
 
 func nextEvent(t *testing.T, m *host.Manager) connectors.Event {
@@ -164,9 +109,8 @@ func nextEvent(t *testing.T, m *host.Manager) connectors.Event {
 }
 
 func TestThreeDSChallengeResultArrivesAsAnEventOnce(t *testing.T) {
-	sb := startSandbox(t)
-	s := startStrait(t, sb, 10*time.Second, "cardnet")
-	c, _ := s.m.Get("cardnet")
+	s := startStrait(t, 10*time.Second, "cardnet")
+	c, _ := s.Host.Get("cardnet")
 	resp, err := c.Authorize(context.Background(), connectors.AuthorizeRequest{
 		IdempotencyKey: "att-3ds", Reference: "pay-3ds", Amount: connectors.Money{Minor: 1050, Currency: "USD"},
 		Capture: true, PaymentMethod: "card",
@@ -176,29 +120,28 @@ func TestThreeDSChallengeResultArrivesAsAnEventOnce(t *testing.T) {
 		t.Fatalf("authorize: %+v, %v", resp, err)
 	}
 	approve(t, resp.NextAction)
-	ev := nextEvent(t, s.m)
+	ev := nextEvent(t, s.Host)
 	if ev.Connector != "cardnet" || ev.Type != connectors.EventPaymentResult || ev.PaymentID != resp.PaymentID ||
 		ev.Result.Outcome != connectors.OutcomeApproved || ev.Reference != "pay-3ds" {
 		t.Fatalf("event = %+v", ev)
 	}
 	// The channel sends the same notification again: Strait sees it once.
-	req, _ := http.NewRequest(http.MethodPost, sb.URL()+"/webhooks/events/"+ev.ID+"/redeliver", nil)
+	req, _ := http.NewRequest(http.MethodPost, s.Sandbox.URL()+"/webhooks/events/"+ev.ID+"/redeliver", nil)
 	req.Header.Set("Authorization", "Bearer "+sandbox.DefaultAPIKey)
 	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != http.StatusAccepted {
 		t.Fatalf("redeliver: %v %v", r, err)
 	}
 	select {
-	case dup := <-s.m.Events():
+	case dup := <-s.Host.Events():
 		t.Fatalf("duplicate webhook delivered twice: %+v", dup)
 	case <-time.After(time.Second):
 	}
 }
 
 func TestForgedWebhookIsRefused(t *testing.T) {
-	sb := startSandbox(t)
-	s := startStrait(t, sb, 10*time.Second, "cardnet")
+	s := startStrait(t, 10*time.Second, "cardnet")
 	body := `{"id":"evt_forged","type":"card.payment.authorized","channel":"card","created_at":"2025-01-02T00:00:00Z","data":{}}`
-	req, _ := http.NewRequest(http.MethodPost, s.srv.URL+"/connectors/cardnet/webhook", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, s.Listener.URL+"/connectors/cardnet/webhook", strings.NewReader(body))
 	req.Header.Set("X-Sandbox-Event-Id", "evt_forged")
 	req.Header.Set("X-Sandbox-Timestamp", fmt.Sprint(time.Now().Unix()))
 	req.Header.Set("X-Sandbox-Signature", "v1="+strings.Repeat("0", 64))
@@ -207,7 +150,7 @@ func TestForgedWebhookIsRefused(t *testing.T) {
 		t.Fatalf("forged webhook: %v %v", resp, err)
 	}
 	select {
-	case ev := <-s.m.Events():
+	case ev := <-s.Host.Events():
 		t.Fatalf("forged webhook became an event: %+v", ev)
 	case <-time.After(300 * time.Millisecond):
 	}
@@ -216,9 +159,8 @@ func TestForgedWebhookIsRefused(t *testing.T) {
 // The timeout card holds the network's answer past Strait's deadline: the
 // attempt is unknown, never retried, and QueryPayment resolves it.
 func TestTimeoutIsUnknownAndResolvedThroughQueryPayment(t *testing.T) {
-	sb := startSandbox(t)
-	s := startStrait(t, sb, time.Second, "cardnet")
-	c, _ := s.m.Get("cardnet")
+	s := startStrait(t, time.Second, "cardnet")
+	c, _ := s.Host.Get("cardnet")
 	resp, err := c.Authorize(context.Background(), connectors.AuthorizeRequest{
 		IdempotencyKey: "att-timeout", Reference: "pay-timeout", Amount: connectors.Money{Minor: 700, Currency: "EUR"},
 		Capture: true, PaymentMethod: "card",
@@ -234,9 +176,8 @@ func TestTimeoutIsUnknownAndResolvedThroughQueryPayment(t *testing.T) {
 }
 
 func TestPayoutResultArrivesAsAnEvent(t *testing.T) {
-	sb := startSandbox(t)
-	s := startStrait(t, sb, 10*time.Second, "bank")
-	c, _ := s.m.Get("bank")
+	s := startStrait(t, 10*time.Second, "bank")
+	c, _ := s.Host.Get("bank")
 	resp, err := c.Payout(context.Background(), connectors.PayoutRequest{
 		IdempotencyKey: "po-1", Reference: "settle-1", Amount: connectors.Money{Minor: 100000, Currency: "USD"},
 		Beneficiary: &connectors.BankAccount{Holder: "Acme Ltd", Number: "GB33BUKB20201550000", BankCode: "BUKBGB22", Country: "GB"},
@@ -244,40 +185,26 @@ func TestPayoutResultArrivesAsAnEvent(t *testing.T) {
 	if err != nil || resp.Result.Outcome != connectors.OutcomePending {
 		t.Fatalf("payout: %+v, %v", resp, err)
 	}
-	ev := nextEvent(t, s.m)
+	ev := nextEvent(t, s.Host)
 	if ev.Type != connectors.EventPayoutResult || ev.ObjectID != resp.ID || ev.Result.Outcome != connectors.OutcomeDeclined ||
 		ev.Result.Code != "account_closed" {
 		t.Fatalf("event = %+v", ev)
 	}
 }
 
-func sha256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-func jsonPairs(m map[string]string) string {
-	var parts []string
-	for k, v := range m {
-		parts = append(parts, fmt.Sprintf("%q:%q", k, v))
-	}
-	return strings.Join(parts, ",")
-}
-
 // Killing the plugin mid-authorize leaves the attempt unknown; the plugin
 // is back within 2 s, QueryPayment resolves the attempt, and repeating it
 // with the same idempotency key charges nothing twice.
 func TestKillMidAuthorizeIsResolvedWithoutDoubleCharge(t *testing.T) {
-	sb := startSandbox(t)
-	s := startStrait(t, sb, 10*time.Second, "cardnet")
-	c, _ := s.m.Get("cardnet")
+	s := startStrait(t, 10*time.Second, "cardnet")
+	c, _ := s.Host.Get("cardnet")
 	req := connectors.AuthorizeRequest{
 		IdempotencyKey: "att-kill", Reference: "pay-kill", Amount: connectors.Money{Minor: 4200, Currency: "USD"},
 		Capture: true, PaymentMethod: "card",
 		// The timeout card: the network records the approval, then holds its answer.
 		Card: &connectors.Card{Number: "4000000000000085", ExpMonth: 12, ExpYear: 2031, CVC: "123"},
 	}
-	before, _ := s.m.Status("cardnet")
+	before, _ := s.Host.Status("cardnet")
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		syscall.Kill(before.PID, syscall.SIGKILL)
@@ -288,7 +215,7 @@ func TestKillMidAuthorizeIsResolvedWithoutDoubleCharge(t *testing.T) {
 		t.Fatalf("authorize during kill: %+v, %v", resp.Result, err)
 	}
 	for {
-		st, _ := s.m.Status("cardnet")
+		st, _ := s.Host.Status("cardnet")
 		if st.Health == host.HealthUp && st.PID != 0 && st.PID != before.PID {
 			break
 		}
@@ -306,7 +233,7 @@ func TestKillMidAuthorizeIsResolvedWithoutDoubleCharge(t *testing.T) {
 		t.Fatalf("repeat with the same key: %+v, %v; want payment %s", again, err, st.PaymentID)
 	}
 	var list struct{ Data []json.RawMessage }
-	r, _ := http.NewRequest(http.MethodGet, sb.URL()+"/card/payments?merchant_reference=pay-kill", nil)
+	r, _ := http.NewRequest(http.MethodGet, s.Sandbox.URL()+"/card/payments?merchant_reference=pay-kill", nil)
 	r.Header.Set("Authorization", "Bearer "+sandbox.DefaultAPIKey)
 	hr, err := http.DefaultClient.Do(r)
 	if err != nil {

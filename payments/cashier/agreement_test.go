@@ -34,11 +34,10 @@ func TestAgreementSignChargeTerminate(t *testing.T) {
 		eur := money.MustCurrency("EUR")
 		catalog := routing.NewMemCatalog(routing.Connector{Name: "bank", Methods: []routing.Method{routing.DirectDebit, routing.BankTransfer},
 			Currencies: []money.Currency{eur}, Enabled: true})
-		routes, _ := routing.NewMemRules()
 		w.svc = cashier.New(cashier.Config{Client: db.Client, Dialect: db.Dialect, Ledger: w.led,
-			Risk:   risk.NewEngine(w.rules, risk.NewMemCounters(nil), nil),
-			Router: routing.NewRouter(catalog, routing.NewMemHealth(), routes), Catalog: catalog,
-			Connectors: n.m, Now: w.clock.Now, CallTimeout: 5 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			Risk:   risk.NewEngine(w.rules.RiskRules(), risk.NewMemCounters(nil), nil),
+			Router: routing.NewRouter(catalog, routing.NewMemHealth(), w.rules.RoutingRules()), Catalog: catalog,
+			Connectors: n.Host, Now: w.clock.Now, CallTimeout: 5 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 
 		cap := money.Amount{Minor: 50_000, Currency: eur}
 		in := cashier.AgreementInput{Currency: eur, MaxAmount: &cap, IdempotencyKey: "sub-1",

@@ -5,27 +5,20 @@ package cashier_test
 // in-process sandbox card network.
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/host"
+	"github.com/straitpay/strait/connectors/hosttest"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
@@ -40,100 +33,27 @@ import (
 	"github.com/straitpay/strait/sandbox"
 )
 
-var (
-	buildMu  sync.Mutex
-	binaries = map[string]string{}
-)
+func TestMain(m *testing.M) { hosttest.Main(m) }
 
-// pluginBinary builds plugins/<name> once per test binary.
-func pluginBinary(t *testing.T, name string) string {
-	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	if bin, ok := binaries[name]; ok {
-		return bin
-	}
-	dir, err := os.MkdirTemp("", "strait-cashier-plugins")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, name)
-	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/"+name).CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, out)
-	}
-	binaries[name] = bin
-	return bin
-}
-
-const webhookSecret = "whsec_cashier_test"
-
-// network is the sandbox, the host running cardnet as "cardnet" and
-// "cardnet_b", and the webhook route between them.
-type network struct {
-	sb  *sandbox.Server
-	m   *host.Manager
-	srv *httptest.Server
-}
-
-// startNetwork starts connectors as name=plugin pairs; none given is
-// cardnet twice, as "cardnet" and "cardnet_b".
-func startNetwork(t *testing.T, callTimeout time.Duration, conns ...string) *network {
+// startNetwork starts the sandbox and the host with connectors as
+// name=plugin pairs; none given is cardnet twice, as "cardnet" and
+// "cardnet_b".
+func startNetwork(t *testing.T, callTimeout time.Duration, conns ...string) *hosttest.Network {
 	t.Helper()
 	if len(conns) == 0 {
 		conns = []string{"cardnet=cardnet", "cardnet_b=cardnet"}
 	}
-	n := &network{}
-	var err error
-	n.sb, err = sandbox.Start(sandbox.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		TimeoutHold: 3 * time.Second, WebhookRetryBase: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.sb.Close() })
-	n.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The manager exists once the manifest naming this server is written.
-		n.m.ForwardHTTP(w, r)
-	}))
-	t.Cleanup(n.srv.Close)
-	dir := t.TempDir()
-	var entries []string
-	for _, c := range conns {
-		name, plugin, _ := strings.Cut(c, "=")
-		b, err := os.ReadFile(pluginBinary(t, plugin))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, plugin), b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(b)
-		cfg, _ := json.Marshal(map[string]string{"base_url": n.sb.URL(), "api_key": sandbox.DefaultAPIKey,
-			"webhook_secret": webhookSecret, "webhook_url": n.srv.URL + "/connectors/" + name + "/webhook"})
-		entries = append(entries, fmt.Sprintf(`{"name":%q,"binary":%q,"sha256":%q,"config":%s}`, name, plugin, hex.EncodeToString(sum[:]), cfg))
-	}
-	if err := os.WriteFile(filepath.Join(dir, host.ManifestFile), []byte("["+strings.Join(entries, ",")+"]"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	n.m, err = host.New(host.Config{Dir: dir, CallTimeout: callTimeout, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.m.Close() })
-	if err := n.m.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range n.m.List() {
-		if st.Health != host.HealthUp {
-			t.Fatalf("%s: %s (%s)", st.Name, st.Health, st.LastError)
-		}
-	}
-	return n
+	return hosttest.StartNetwork(t, hosttest.NetworkConfig{
+		Sandbox:     sandbox.Config{TimeoutHold: 3 * time.Second, WebhookRetryBase: 100 * time.Millisecond},
+		Connectors:  conns,
+		CallTimeout: callTimeout,
+	})
 }
 
 // paymentsAt counts the card network's payments for a Strait reference.
-func (n *network) paymentsAt(t *testing.T, reference string) int {
+func paymentsAt(t *testing.T, n *hosttest.Network, reference string) int {
 	t.Helper()
-	r, _ := http.NewRequest(http.MethodGet, n.sb.URL()+"/card/payments?merchant_reference="+url.QueryEscape(reference), nil)
+	r, _ := http.NewRequest(http.MethodGet, n.Sandbox.URL()+"/card/payments?merchant_reference="+url.QueryEscape(reference), nil)
 	r.Header.Set("Authorization", "Bearer "+sandbox.DefaultAPIKey)
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
@@ -148,7 +68,7 @@ func (n *network) paymentsAt(t *testing.T, reference string) int {
 }
 
 // cardWorld is a world whose connectors are the real plugins.
-func cardWorld(t *testing.T, db *store.DB, n *network, callTimeout time.Duration) *world {
+func cardWorld(t *testing.T, db *store.DB, n *hosttest.Network, callTimeout time.Duration) *world {
 	t.Helper()
 	w := newWorld(t, db)
 	usdOnly := []money.Currency{usd}
@@ -158,12 +78,11 @@ func cardWorld(t *testing.T, db *store.DB, n *network, callTimeout time.Duration
 		routing.Connector{Name: "cardnet_b", Methods: []routing.Method{routing.Card}, Currencies: usdOnly,
 			Fees: []routing.Fee{{FixedMinor: 40, BasisPoints: 300}}, Enabled: true},
 	)
-	routes, _ := routing.NewMemRules()
 	w.svc = cashier.New(cashier.Config{
 		Client: db.Client, Dialect: db.Dialect, Ledger: w.led,
-		Risk:   risk.NewEngine(w.rules, risk.NewMemCounters(nil), nil),
-		Router: routing.NewRouter(catalog, routing.NewMemHealth(), routes), Catalog: catalog,
-		Connectors: n.m, Now: w.clock.Now, CallTimeout: callTimeout,
+		Risk:   risk.NewEngine(w.rules.RiskRules(), risk.NewMemCounters(nil), nil),
+		Router: routing.NewRouter(catalog, routing.NewMemHealth(), w.rules.RoutingRules()), Catalog: catalog,
+		Connectors: n.Host, Now: w.clock.Now, CallTimeout: callTimeout,
 		Backoff: []time.Duration{time.Minute, 5 * time.Minute},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -174,12 +93,12 @@ func cardWorld(t *testing.T, db *store.DB, n *network, callTimeout time.Duration
 // will, until the one about reference from connector has been applied.
 // Both acquirers receive every card webhook (they share the sandbox), so the
 // other one's copy names no attempt of its own: ENOTFOUND, skipped here.
-func (w *world) deliver(n *network, connector, reference string) connectors.Event {
+func (w *world) deliver(n *hosttest.Network, connector, reference string) connectors.Event {
 	w.t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
-		case ev := <-n.m.Events():
+		case ev := <-n.Host.Events():
 			err := w.svc.HandleEvent(w.sys, ev)
 			if err != nil && payments.ErrorCode(err) != payments.ENOTFOUND {
 				w.t.Fatalf("HandleEvent(%s): %v", ev.ID, err)
@@ -208,7 +127,7 @@ func TestCardnetOutcomes(t *testing.T) {
 		t.Run("approved sale", func(t *testing.T) {
 			p := w.confirm(w.pay(1_050, ""), approveCard, "")
 			as := w.attempts(p)
-			if p.Status != payment.StatusSUCCEEDED || p.Connector != "cardnet" || n.paymentsAt(t, as[0].ID) != 1 {
+			if p.Status != payment.StatusSUCCEEDED || p.Connector != "cardnet" || paymentsAt(t, n, as[0].ID) != 1 {
 				t.Fatalf("payment %s via %s", p.Status, p.Connector)
 			}
 		})
@@ -221,7 +140,7 @@ func TestCardnetOutcomes(t *testing.T) {
 				t.Fatalf("payment %s, %d attempts", p.Status, len(as))
 			}
 			for _, a := range as {
-				if got := n.paymentsAt(t, a.ID); got != 1 {
+				if got := paymentsAt(t, n, a.ID); got != 1 {
 					t.Fatalf("attempt %s: %d payments at the network", a.ID, got)
 				}
 			}
@@ -295,7 +214,7 @@ func TestTimeoutIsUnknownThenResolvedByTheJanitor(t *testing.T) {
 			t.Fatalf("payment %s, attempt %s", p.Status, as[0].Status)
 		}
 		resolve(t, w, p, as[0])
-		if got := n.paymentsAt(t, as[0].ID); got != 1 {
+		if got := paymentsAt(t, n, as[0].ID); got != 1 {
 			t.Fatalf("%d payments at the network, want 1", got)
 		}
 	})
@@ -310,7 +229,7 @@ func TestPluginKilledMidAuthorizeIsResolvedWithoutDoubleCharge(t *testing.T) {
 	n := startNetwork(t, 10*time.Second)
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := cardWorld(t, db, n, 5*time.Second)
-		before, _ := n.m.Status("cardnet")
+		before, _ := n.Host.Status("cardnet")
 		go func() {
 			time.Sleep(300 * time.Millisecond)
 			syscall.Kill(before.PID, syscall.SIGKILL)
@@ -322,7 +241,7 @@ func TestPluginKilledMidAuthorizeIsResolvedWithoutDoubleCharge(t *testing.T) {
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			st, _ := n.m.Status("cardnet")
+			st, _ := n.Host.Status("cardnet")
 			if st.Health == host.HealthUp && st.PID != before.PID {
 				break
 			}
@@ -332,7 +251,7 @@ func TestPluginKilledMidAuthorizeIsResolvedWithoutDoubleCharge(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		resolve(t, w, p, as[0])
-		if got := n.paymentsAt(t, as[0].ID); got != 1 {
+		if got := paymentsAt(t, n, as[0].ID); got != 1 {
 			t.Fatalf("%d payments at the network, want 1", got)
 		}
 	})

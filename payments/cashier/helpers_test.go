@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/viewer"
@@ -122,7 +123,7 @@ type world struct {
 	svc      *cashier.Service
 	cfg      cashier.Config
 	led      *ledger.Ledger
-	rules    *risk.MemRules
+	rules    *rulebook.Mem
 	a, b     *fakeChannel
 	conns    fakes
 	merchant *ent.Merchant
@@ -162,15 +163,12 @@ func newWorld(t *testing.T, db *store.DB) *world {
 	w.led = ledger.New(db.Client, ledger.Config{Dialect: db.Dialect})
 	t.Cleanup(w.led.Close)
 	var err error
-	if w.rules, err = risk.NewMemRules(); err != nil {
-		t.Fatal(err)
-	}
-	routes, _ := routing.NewMemRules()
+	w.rules = rulebook.NewMem()
 	catalog := routing.NewMemCatalog(acquirers()...)
 	w.cfg = cashier.Config{
 		Client: db.Client, Dialect: db.Dialect, Ledger: w.led,
-		Risk:   risk.NewEngine(w.rules, risk.NewMemCounters(nil), nil),
-		Router: routing.NewRouter(catalog, routing.NewMemHealth(), routes), Catalog: catalog,
+		Risk:   risk.NewEngine(w.rules.RiskRules(), risk.NewMemCounters(nil), nil),
+		Router: routing.NewRouter(catalog, routing.NewMemHealth(), w.rules.RoutingRules()), Catalog: catalog,
 		Connectors: w.conns, Now: w.clock.Now, CallTimeout: 2 * time.Second,
 		Backoff: []time.Duration{time.Minute, 5 * time.Minute},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -156,7 +156,7 @@ func TestUnknownOutcomeStaysProcessingAndNeverCascades(t *testing.T) {
 func TestRiskDenyRecordsTheDecisionAndCallsNoConnector(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
-		err := w.rules.Upsert(risk.Rule{ID: "usd-cap", Kind: risk.AmountLimit, Action: risk.Deny, Enabled: true, Score: 90,
+		err := w.rules.UpsertRiskRule(risk.Rule{ID: "usd-cap", Kind: risk.AmountLimit, Action: risk.Deny, Enabled: true, Score: 90,
 			Params: risk.Params{Currency: usd, MaxMinor: 100_000}})
 		if err != nil {
 			t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/straitpay/strait/payments"
@@ -51,8 +50,8 @@ type Decision struct {
 	EvaluatedAt time.Time `json:"evaluated_at"`
 }
 
-// RuleSource supplies the rules. The ent-backed source lists the risk_rules
-// table; MemRules serves tests.
+// RuleSource supplies the rules: rulebook.Book lists the risk_rules table,
+// rulebook.Mem holds them in memory.
 type RuleSource interface {
 	// Rules returns every rule, enabled or not, of every tier.
 	Rules(ctx context.Context) ([]Rule, error)
@@ -240,48 +239,4 @@ func volumeKey(d Dimension, v string, c money.Currency) string {
 func startOfDay(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-// MemRules is an in-memory RuleSource that validates rules on Upsert, for tests
-// and for running without a database.
-type MemRules struct {
-	mu    sync.Mutex
-	rules map[string]Rule
-}
-
-// NewMemRules returns a source holding the given rules. It returns the first
-// validation error, if any.
-func NewMemRules(rules ...Rule) (*MemRules, error) {
-	m := &MemRules{rules: map[string]Rule{}}
-	for _, r := range rules {
-		if err := m.Upsert(r); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
-}
-
-// Upsert validates a rule and stores it, replacing the rule with the same id.
-// Returns the EINVALID error of Rule.Validate.
-func (m *MemRules) Upsert(r Rule) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r.Params.Countries = slices.Clone(r.Params.Countries)
-	r.Params.BINs = slices.Clone(r.Params.BINs)
-	m.rules[r.ID] = r
-	return nil
-}
-
-// Rules implements RuleSource.
-func (m *MemRules) Rules(context.Context) ([]Rule, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]Rule, 0, len(m.rules))
-	for _, r := range m.rules {
-		out = append(out, r)
-	}
-	return out, nil
 }

@@ -18,14 +18,21 @@ type clock struct{ t time.Time }
 func (c *clock) Now() time.Time          { return c.t }
 func (c *clock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 
+// ruleList is a RuleSource over fixed rules. (rulebook.Mem serves other
+// packages' tests; it imports this one.)
+type ruleList []Rule
+
+func (l ruleList) Rules(context.Context) ([]Rule, error) { return l, nil }
+
 func newEngine(t *testing.T, rules ...Rule) (*Engine, *clock) {
 	t.Helper()
-	src, err := NewMemRules(rules...)
-	if err != nil {
-		t.Fatalf("NewMemRules: %v", err)
+	for _, r := range rules {
+		if err := r.Validate(); err != nil {
+			t.Fatalf("rule %s: %v", r.ID, err)
+		}
 	}
 	c := &clock{time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	return NewEngine(src, NewMemCounters(c.Now), c.Now), c
+	return NewEngine(ruleList(rules), NewMemCounters(c.Now), c.Now), c
 }
 
 func evaluate(t *testing.T, e *Engine, p Payment) Decision {
@@ -294,8 +301,7 @@ func (failingCounters) Sum(context.Context, string, time.Time) (int64, int64, er
 }
 
 func TestEvaluateFailsWhenCountersFail(t *testing.T) {
-	src, _ := NewMemRules(rule("v", Velocity, Deny, Params{Dimension: ByCard, Window: time.Minute, MaxCount: 1}))
-	e := NewEngine(src, failingCounters{}, nil)
+	e := NewEngine(ruleList{rule("v", Velocity, Deny, Params{Dimension: ByCard, Window: time.Minute, MaxCount: 1})}, failingCounters{}, nil)
 	if _, err := e.Evaluate(context.Background(), basePayment()); err == nil {
 		t.Fatal("Evaluate guessed a decision without counters")
 	}

@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
@@ -133,49 +132,9 @@ func splitPick(shares []Share, eligible func(string) bool, paymentID string) (st
 	return "", false // unreachable: b < total
 }
 
-// RuleSource supplies operator rules; the lead's implementation reads the
-// routing_rules table.
+// RuleSource supplies operator rules: rulebook.Book reads the routing_rules
+// table, rulebook.Mem holds them in memory.
 type RuleSource interface {
 	// Rules returns every rule, enabled or not.
 	Rules(ctx context.Context) ([]Rule, error)
-}
-
-// MemRules is an in-memory RuleSource that validates on Upsert.
-type MemRules struct {
-	mu    sync.Mutex
-	rules map[string]Rule
-}
-
-// NewMemRules returns a source holding rules; it returns the first validation
-// error, if any.
-func NewMemRules(rules ...Rule) (*MemRules, error) {
-	m := &MemRules{rules: map[string]Rule{}}
-	for _, r := range rules {
-		if err := m.Upsert(r); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
-}
-
-// Upsert validates and stores a rule, replacing the one with the same id.
-func (m *MemRules) Upsert(r Rule) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.rules[r.ID] = r
-	return nil
-}
-
-// Rules implements RuleSource.
-func (m *MemRules) Rules(context.Context) ([]Rule, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]Rule, 0, len(m.rules))
-	for _, r := range m.rules {
-		out = append(out, r)
-	}
-	return out, nil
 }

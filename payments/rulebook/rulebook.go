@@ -2,7 +2,8 @@
 // counters, in the database: the ent-backed implementations of
 // risk.RuleSource, risk.Counters and routing.RuleSource. Every change to a
 // rule is validated by the domain's Rule.Validate and audit-logged in the same
-// transaction.
+// transaction. Mem holds rules in memory instead, for tests and for wiring
+// that needs no operator rules.
 package rulebook
 
 import (

@@ -9,6 +9,7 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/vault/entstore"
 )
@@ -35,12 +36,14 @@ func (a *App) wireCheckout(led *ledger.Ledger, opts Options) {
 	if catalog == nil {
 		catalog = routing.NewMemCatalog()
 	}
-	rules, _ := routing.NewMemRules()
+	// The checkout only previews methods (AvailableMethods), which reads no
+	// operator rules.
+	noRules := rulebook.NewMem().RoutingRules()
 	a.Coupons = coupons.New(db.Client, coupons.Config{Dialect: db.Dialect, Now: opts.Now})
 	a.Checkout, err = checkout.New(checkout.Config{
 		Client: db.Client, Tokens: a.Tokens, Vault: a.Vault, Coupons: a.Coupons, Dev: a.Config.Dev, Now: opts.Now,
 		FX:     fx.NewService(db.Client, led, fx.Config{Policy: checkout.QuotePolicy, Now: opts.Now}),
-		Router: routing.NewRouter(catalog, routing.NewMemHealth(), rules),
+		Router: routing.NewRouter(catalog, routing.NewMemHealth(), noRules),
 	})
 	if err != nil {
 		panic(err) // every required field is set above

@@ -1,10 +1,7 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,15 +10,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/host"
+	"github.com/straitpay/strait/connectors/hosttest"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
@@ -30,53 +26,9 @@ import (
 	"github.com/straitpay/strait/server/app"
 )
 
-// pluginBin holds the reference connectors, built once on first use.
-var pluginBin struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if pluginBin.dir != "" {
-		os.RemoveAll(pluginBin.dir)
-	}
-	os.Exit(code)
-}
-
-func buildPlugins(t *testing.T) string {
-	t.Helper()
-	pluginBin.once.Do(func() {
-		if pluginBin.dir, pluginBin.err = os.MkdirTemp("", "strait-app-plugins-"); pluginBin.err != nil {
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", pluginBin.dir+"/",
-			"../../plugins/cardnet", "../../plugins/bank", "../../plugins/wallet", "../../plugins/fx").CombinedOutput()
-		if err != nil {
-			pluginBin.err = fmt.Errorf("build plugins: %v\n%s", err, out)
-		}
-	})
-	if pluginBin.err != nil {
-		t.Fatal(pluginBin.err)
-	}
-	return pluginBin.dir
-}
+func TestMain(m *testing.M) { hosttest.Main(m) }
 
 const testWebhookSecret = "whsec_app_test"
-
-// logBuffer collects the app's logs for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // connectorEnv is env with the reference connectors running against a
 // sandbox, behind a real HTTP listener so the sandbox can deliver webhooks.
@@ -85,7 +37,7 @@ type connectorEnv struct {
 	sb   *sandbox.Server
 	srv  *httptest.Server
 	dir  string
-	logs *logBuffer
+	logs *lockedBuffer
 	// opts are the options every app startStrait builds gets (the
 	// configure hook's), with Log writing to logs at logLevel.
 	opts     app.Options
@@ -153,7 +105,6 @@ type envSpec struct {
 // newConnectorEnvSpec starts a sandbox and Strait as spec says.
 func newConnectorEnvSpec(t *testing.T, db *store.DB, spec envSpec) *connectorEnv {
 	t.Helper()
-	bins := buildPlugins(t)
 	sbCfg := sandbox.Config{Logger: slog.New(slog.DiscardHandler), PayoutDelay: 100 * time.Millisecond,
 		// Drifting rates are published every minute; the fixed table's are
 		// as of midnight, too old to quote after 00:15.
@@ -166,7 +117,7 @@ func newConnectorEnvSpec(t *testing.T, db *store.DB, spec envSpec) *connectorEnv
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sb.Close() })
-	ce := &connectorEnv{sb: sb, dir: t.TempDir(), logs: &logBuffer{}, logLevel: spec.logLevel, onNew: spec.onNew}
+	ce := &connectorEnv{sb: sb, dir: t.TempDir(), logs: &lockedBuffer{}, logLevel: spec.logLevel, onNew: spec.onNew}
 	if ce.logLevel == nil {
 		ce.logLevel = slog.LevelInfo
 	}
@@ -180,33 +131,15 @@ func newConnectorEnvSpec(t *testing.T, db *store.DB, spec envSpec) *connectorEnv
 		ce.app.Handler().ServeHTTP(w, r)
 	}))
 	t.Cleanup(ce.srv.Close)
-	var entries []string
-	for _, c := range spec.connectors {
-		name, plugin, ok := strings.Cut(c, "=")
-		if !ok {
-			plugin = name
+	ch := hosttest.Channel{BaseURL: sb.URL(), APIKey: sandbox.DefaultAPIKey, Webhooks: ce.srv.URL, WebhookSecret: testWebhookSecret}
+	conns := make([]hosttest.Connector, len(spec.connectors))
+	for i, c := range spec.connectors {
+		conns[i] = ch.Reference(t, c)
+		if u, ok := spec.channelURL[conns[i].Name]; ok {
+			conns[i].Config["base_url"] = u
 		}
-		b, err := os.ReadFile(filepath.Join(bins, plugin))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(ce.dir, plugin), b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		base := sb.URL()
-		if u, ok := spec.channelURL[name]; ok {
-			base = u
-		}
-		cfg := map[string]string{"base_url": base, "api_key": sandbox.DefaultAPIKey}
-		if plugin != "fx" {
-			cfg["webhook_secret"] = testWebhookSecret
-			cfg["webhook_url"] = ce.srv.URL + "/connectors/" + name + "/webhook"
-		}
-		sum := sha256.Sum256(b)
-		entry, _ := json.Marshal(host.Entry{Name: name, Binary: plugin, SHA256: hex.EncodeToString(sum[:]), Config: cfg})
-		entries = append(entries, string(entry))
 	}
-	ce.writeManifest(t, "["+strings.Join(entries, ",")+"]")
+	hosttest.Install(t, ce.dir, conns...)
 	ce.startStrait(t)
 	return ce
 }

@@ -20,6 +20,9 @@ type KeySet struct {
 	clock  func() time.Time
 	ring   atomic.Pointer[keyring]
 	parser *jwt.Parser
+	// verified remembers accepted tokens, so a client's next requests with the
+	// same token skip the Ed25519 check (about 5 % of a confirm's CPU).
+	verified *verifiedCache
 }
 
 // keyring is one immutable snapshot of the key directory.
@@ -46,7 +49,7 @@ func LoadKeySet(dir string, clock func() time.Time) (*KeySet, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	ks := &KeySet{dir: dir, clock: clock}
+	ks := &KeySet{dir: dir, clock: clock, verified: newVerifiedCache(verifiedCacheSize)}
 	ks.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithExpirationRequired(),
@@ -65,14 +68,17 @@ func LoadKeySet(dir string, clock func() time.Time) (*KeySet, error) {
 }
 
 // Reload re-reads the key directory, so a key generated or retired after
-// start-up takes effect without a restart. If the directory is unusable, Reload
-// returns the error and keeps the keys it had.
+// start-up takes effect without a restart; tokens signed by a key that is gone
+// or retired stop verifying at once, cached or not. If the directory is
+// unusable, Reload returns the error and keeps the keys it had.
 func (ks *KeySet) Reload() error {
-	ring, err := loadKeyring(ks.dir, ks.clock())
+	now := ks.clock()
+	ring, err := loadKeyring(ks.dir, now)
 	if err != nil {
 		return fmt.Errorf("load keys from %s: %w", ks.dir, err)
 	}
 	ks.ring.Store(ring)
+	ks.verified.forgetKeysNotIn(ring, now)
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -163,6 +165,11 @@ func (ks *KeySet) Mint(v viewer.Viewer, ttl time.Duration) (string, error) {
 // algorithm other than EdDSA, a kid that is unknown or retired, another typ,
 // iss or aud, claims that do not describe a valid principal) returns an
 // EUNAUTHORIZED *payments.Error.
+//
+// A token accepted once is remembered, by its hash, for as long as it would be
+// accepted again: its time checks and its key's presence are re-checked on
+// every call, only the signature and claims are not. Refused tokens are never
+// remembered.
 func (ks *KeySet) Verify(token string) (viewer.Viewer, error) {
 	switch {
 	case token == "":
@@ -172,7 +179,26 @@ func (ks *KeySet) Verify(token string) (viewer.Viewer, error) {
 	}
 
 	ring := ks.ring.Load()
-	var c claims
+	h := tokenHash(sha256.Sum256([]byte(token)))
+	if v, ok := ks.verified.get(h, ring, ks.clock()); ok {
+		return v.viewer, nil
+	}
+	v, err := ks.verify(token, ring)
+	if err != nil {
+		return viewer.Viewer{}, err
+	}
+	ks.verified.add(h, v)
+	return v.viewer, nil
+}
+
+// verify is Verify without the cache: it checks every byte of token against
+// ring.
+func (ks *KeySet) verify(token string, ring *keyring) (*verified, error) {
+	var (
+		c   claims
+		kid string
+		pub ed25519.PublicKey
+	)
 	_, err := ks.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		// Header checks happen here, before the signature is checked: the parser
 		// has already pinned alg to EdDSA, and the kid must name a key we hold.
@@ -184,20 +210,20 @@ func (ks *KeySet) Verify(token string) (viewer.Viewer, error) {
 			// means we must refuse the token.
 			return nil, errors.New("unsupported crit header")
 		}
-		kid, _ := t.Header["kid"].(string)
-		pub, ok := ring.verifier(kid, ks.clock())
-		if !ok {
+		kid, _ = t.Header["kid"].(string)
+		var ok bool
+		if pub, ok = ring.verifier(kid, ks.clock()); !ok {
 			return nil, errors.New("unknown or retired kid")
 		}
 		return pub, nil
 	})
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return viewer.Viewer{}, unauthorized("token expired")
+		return nil, unauthorized("token expired")
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return viewer.Viewer{}, unauthorized("token not valid yet")
+		return nil, unauthorized("token not valid yet")
 	case err != nil:
-		return viewer.Viewer{}, unauthorized("invalid token")
+		return nil, unauthorized("invalid token")
 	}
-	return c.viewer(), nil
+	return newVerified(&c, kid, pub), nil
 }
