@@ -42,7 +42,7 @@ func (c *claims) Claim(ctx context.Context, tx *ent.Tx, ids []string) error {
 }
 
 func (c *claims) Reserve(context.Context, *ent.Tx, []cashier.Reservation) error { return nil }
-func (c *claims) Settle(context.Context, *ent.Tx, []cashier.Settlement) error  { return nil }
+func (c *claims) Settle(context.Context, *ent.Tx, []cashier.Settlement) error   { return nil }
 
 // TestConfirmNewInsertsThePaymentAfterItsClaim: a payment the caller has not
 // stored is inserted by the attempt transaction, after its session's claim
