@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"entgo.io/ent/dialect"
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/journalentry"
@@ -280,14 +279,3 @@ func (l *Ledger) updateBalances(ctx context.Context, tx *ent.Tx, touched map[str
 }
 
 func isNoRows(err error) bool { return errors.Is(err, stdsql.ErrNoRows) }
-
-// isDeadlock reports MySQL's deadlock (1213) and lock wait timeout (1205), and
-// SQLite's busy and locked errors: a transaction lost a race and may be retried.
-func isDeadlock(err error) bool {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1213 || me.Number == 1205
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
-}
