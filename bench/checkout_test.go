@@ -477,6 +477,15 @@ func (d *countingDriver) Exec(ctx context.Context, query string, args, v any) er
 	return d.Driver.Exec(ctx, query, args, v)
 }
 
+// ExecContext serves the idempotency store's hand-written UPDATE … CASE,
+// which runs outside a transaction.
+func (d *countingDriver) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
+	d.note(query)
+	return d.Driver.(interface {
+		ExecContext(context.Context, string, ...any) (stdsql.Result, error)
+	}).ExecContext(ctx, query, args...)
+}
+
 func (d *countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 	tx, err := d.Driver.Tx(ctx)
 	if err != nil {

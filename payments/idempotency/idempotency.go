@@ -6,10 +6,12 @@
 // A caller brackets the work with Begin and then Complete (store the answer)
 // or Release (forget the key, so a retry runs again). The unique index on
 // (scope, key) decides which of concurrent duplicates runs, on SQLite and on
-// MySQL alike; nothing is held in memory but wake-ups. A holder that dies
-// leaves its record locked until its lease runs out; a retry then takes it
-// over and runs the request again, so the work itself must be safe to re-run
-// (the ledger posts each source once, connectors get channel idempotency keys).
+// MySQL alike; nothing is held in memory but wake-ups and the writes queued
+// for their batch (concurrent claims share one INSERT, concurrent answers one
+// UPDATE, each a single commit). A holder that dies leaves its record locked
+// until its lease runs out; a retry then takes it over and runs the request
+// again, so the work itself must be safe to re-run (the ledger posts each
+// source once, connectors get channel idempotency keys).
 //
 // The package knows nothing of GraphQL: a transport computes the request's
 // fingerprint (Fingerprint) and serializes the answer.
@@ -21,6 +23,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/straitpay/strait/ent"
@@ -112,16 +115,29 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Service stores idempotency records.
+// Service stores idempotency records. Concurrent Begin and Complete calls
+// are group-committed: the new keys of concurrent Begins are inserted by one
+// statement, and the answers of concurrent Completes are stored by one
+// statement, each batch taking whatever queued while the previous one ran.
+// Close stops the batching.
 type Service struct {
 	client  *ent.Client
 	wait    time.Duration
 	lease   time.Duration
 	now     func() time.Time
 	wakeups wakeups
+
+	claims  batcher[*claim]
+	answers batcher[*answer]
+	// answersInTx is set once the client's driver refuses a hand-written
+	// statement outside a transaction (see storeAnswers).
+	answersInTx atomic.Bool
+	// lastStamp is the updated_at of the latest round of answers (stamp).
+	lastStamp time.Time
 }
 
-// New returns a Service storing records through client.
+// New returns a Service storing records through client. Its batches run on
+// goroutines that exist only while there is work; Close waits for them.
 func New(client *ent.Client, cfg Config) *Service {
 	if cfg.Wait <= 0 {
 		cfg.Wait = DefaultWait
@@ -132,8 +148,22 @@ func New(client *ent.Client, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{
+	s := &Service{
 		client: client, wait: cfg.Wait, lease: cfg.Lease,
 		now: func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
 	}
+	s.claims = batcher[*claim]{run: s.claimBatch, maxItems: maxBatch}
+	s.answers = batcher[*answer]{
+		run: s.answerBatch, maxItems: maxBatch, maxBytes: maxAnswerBytes,
+		size: func(a *answer) int { return len(a.response) },
+	}
+	return s
+}
+
+// Close writes the claims and answers already queued, waits for them, and
+// stops the batching: Begin and Complete return EUNAVAILABLE afterwards, while
+// Release and Sweep still work. It is safe to call more than once.
+func (s *Service) Close() {
+	s.claims.close()
+	s.answers.close()
 }

@@ -28,10 +28,15 @@ const (
 //     complete (replay) or be released (the caller runs); a lock whose lease
 //     ran out is taken over (the caller runs again).
 //
+// The new keys of concurrent Begins are inserted together, by one statement
+// (claimBatch); a key the batch cannot insert is claimed alone, so batching
+// changes none of the outcomes above.
+//
 // Returns EINVALID (field "idempotencyKey") for a malformed key; ECONFLICT if
 // the key was used for another operation or another request, or if the
 // request in flight did not finish within the wait; ctx's error if ctx ends
-// while waiting.
+// while claiming or waiting (a claim made meanwhile is released); EUNAVAILABLE
+// after Close.
 func (s *Service) Begin(ctx context.Context, scope, key, operation, requestHash string) (Outcome, error) {
 	if err := ValidateKey(key); err != nil {
 		return Outcome{}, err
@@ -44,11 +49,15 @@ func (s *Service) Begin(ctx context.Context, scope, key, operation, requestHash 
 	deadline := time.NewTimer(s.wait)
 	defer deadline.Stop()
 	poll := pollMin
+	// The first look joins the batch of concurrent claims; looks after a
+	// wait claim alone.
+	look := s.claim
 	for {
 		// Subscribe before looking, so a completion between the look and the
 		// wait still wakes this waiter.
 		woken, unsubscribe := s.wakeups.subscribe(wakeKey)
-		out, done, err := s.try(sys, scope, key, operation, requestHash)
+		out, done, err := look(sys, scope, key, operation, requestHash)
+		look = s.try
 		if done || err != nil {
 			unsubscribe()
 			out.Token.wakeKey = wakeKey
@@ -125,10 +134,14 @@ func (s *Service) try(ctx context.Context, scope, key, operation, requestHash st
 }
 
 // Complete stores response as the answer to the request claimed by t and
-// wakes the duplicates waiting for it. Returns ECONFLICT if the claim was
-// lost (its lease ran out and a retry took the record over): the retry's
-// answer will be stored instead. A response above MaxResponseBytes is not
-// stored: the key is released and EINVALID returned.
+// wakes the duplicates waiting for it. Concurrent calls are stored together,
+// by one statement. Returns ECONFLICT if the claim was lost (its lease ran
+// out and a retry took the record over, or the key was released): the
+// retry's answer will be stored instead. A response above MaxResponseBytes is
+// not stored: the key is released and EINVALID returned. If ctx ends before
+// the answer is written, Complete returns ctx's error and stores nothing; if
+// it ends while the answer is being written, Complete returns ctx's error and
+// the answer may or may not be stored. Returns EUNAVAILABLE after Close.
 func (s *Service) Complete(ctx context.Context, t Token, response []byte) error {
 	if len(response) > MaxResponseBytes {
 		if err := s.Release(ctx, t); err != nil {
@@ -136,19 +149,22 @@ func (s *Service) Complete(ctx context.Context, t Token, response []byte) error 
 		}
 		return payments.Errorf(payments.EINVALID, "response of %d bytes is too large to store", len(response))
 	}
-	defer s.wakeups.wake(t.wakeKey)
-	n, err := s.client.IdempotencyRecord.Update().
-		Where(idempotencyrecord.ID(t.id), idempotencyrecord.StateEQ(idempotencyrecord.StateIN_PROGRESS),
-			idempotencyrecord.Attempts(t.attempt)).
-		SetState(idempotencyrecord.StateCOMPLETED).SetResponse(response).SetUpdatedAt(s.now()).
-		Save(viewer.SystemContext(ctx))
-	if err != nil {
-		return fmt.Errorf("idempotency: complete %s: %w", t.id, err)
+	a := &answer{ctx: ctx, token: t, response: response, done: make(chan error, 1)}
+	if !s.answers.add(a) {
+		return errClosed()
 	}
-	if n == 0 {
-		return payments.Errorf(payments.ECONFLICT, "idempotency record %s was taken over by a retry", t.id)
+	select {
+	case err := <-a.done:
+		return err
+	case <-ctx.Done():
+		switch {
+		case a.abandon():
+			return fmt.Errorf("idempotency: complete %s: %w", t.id, ctx.Err())
+		case a.leave():
+			return fmt.Errorf("idempotency: complete %s: the answer may or may not be stored: %w", t.id, ctx.Err())
+		}
+		return <-a.done // already delivered
 	}
-	return nil
 }
 
 // Release forgets the key claimed by t, so that the next request with it runs

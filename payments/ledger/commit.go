@@ -15,7 +15,6 @@ import (
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
-	"github.com/straitpay/strait/payments/store"
 )
 
 // insertChunk bounds the rows of one multi-row INSERT: 500 postings of 11
@@ -280,6 +279,3 @@ func (l *Ledger) updateBalances(ctx context.Context, tx *ent.Tx, touched map[str
 }
 
 func isNoRows(err error) bool { return errors.Is(err, stdsql.ErrNoRows) }
-
-// isDeadlock reports a transaction that lost a race and may be retried.
-func isDeadlock(err error) bool { return store.IsTransient(err) }

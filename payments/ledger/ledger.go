@@ -11,6 +11,7 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -216,5 +217,5 @@ func retryable(err error) bool {
 	if errors.As(err, &e) {
 		return false
 	}
-	return ent.IsConstraintError(err) || isDeadlock(err)
+	return ent.IsConstraintError(err) || store.IsTransient(err)
 }

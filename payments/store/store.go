@@ -184,6 +184,19 @@ func (d *splitDriver) Query(ctx context.Context, query string, args, v any) erro
 	return d.Driver.Query(ctx, query, args, v)
 }
 
+// ExecContext runs a hand-written statement on the writer, outside any
+// transaction: ent's Client.ExecContext reaches it, for writes its builders
+// cannot express (an UPDATE … CASE giving each row its own value).
+func (d *splitDriver) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ex, ok := d.Driver.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	})
+	if !ok {
+		return nil, errors.New("sqlite: the writer driver cannot run hand-written statements")
+	}
+	return ex.ExecContext(ctx, query, args...)
+}
+
 func isSelect(query string) bool {
 	q := strings.TrimLeft(query, " \t\n(")
 	return len(q) >= 6 && strings.EqualFold(q[:6], "SELECT") && !strings.Contains(strings.ToUpper(q), " FOR UPDATE")

@@ -67,7 +67,9 @@ func (a *App) goBackground(fn func()) {
 	}()
 }
 
-// Close stops the background work and every connector process. It is safe
+// Close stops the background work, writes the idempotency claims and answers
+// still queued, and stops every connector process. Call it once requests have
+// drained: idempotent mutations fail with UNAVAILABLE afterwards. It is safe
 // to call without Start, and more than once.
 func (a *App) Close() error {
 	if a.stop != nil {
@@ -75,5 +77,6 @@ func (a *App) Close() error {
 	}
 	a.bg.Wait()
 	a.Cashier.Close()
+	a.Idempotency.Close()
 	return a.Connectors.Close()
 }
