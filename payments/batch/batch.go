@@ -1,9 +1,13 @@
 // Package batch runs the requests of concurrent callers together, the way a
-// database group-commits: one goroutine takes every request queued (up to a
+// database group-commits: a worker takes every request queued (up to a
 // maximum), runs them as one batch, answers each caller, and takes the next
 // batch. A lone request runs at once, so batching adds no wait when the
-// system is idle; under load, requests arriving while a batch runs share the
-// next one, and the statements and commits of a batch are shared by all.
+// system is idle; under load, the requests arriving while a batch runs share
+// the next one, and with it their statements and commits.
+//
+// The worker exists only while there is work: it starts when a request
+// arrives at an idle runner and ends when the queue is empty, so a Runner
+// needs no shutdown to release it.
 package batch
 
 import (
@@ -23,22 +27,21 @@ type Result[Res any] struct {
 }
 
 // Func runs a batch. It must return one Result per request, in order. Its
-// context is not any caller's: one caller leaving must not abort the others'
-// work (a caller whose context ends before its batch starts is answered
-// with its context's error and is not in any batch).
+// context is the runner's, not any caller's: one caller leaving must not
+// abort the others' work (a caller whose context ends before its batch
+// starts is answered with its context's error and is not in any batch).
 type Func[Req, Res any] func(ctx context.Context, reqs []Req) []Result[Res]
 
-// Runner runs batches of requests with Func, one batch at a time.
+// Runner runs batches of requests with a Func, one batch at a time.
 type Runner[Req, Res any] struct {
-	run   Func[Req, Res]
-	max   int
-	base  context.Context
-	queue chan *call[Req, Res]
-	stop  chan struct{}
-	// exited is closed when the loop has returned.
-	exited chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
+	run  Func[Req, Res]
+	max  int
+	base context.Context
+
+	mu      sync.Mutex
+	queue   []*call[Req, Res]
+	working bool
+	closed  bool
 }
 
 type call[Req, Res any] struct {
@@ -47,18 +50,11 @@ type call[Req, Res any] struct {
 	done chan Result[Res]
 }
 
-// New starts a runner that hands at most max requests to run at a time. base
-// is the context batches run in (canceled by the caller's shutdown, never by
-// a request).
-func New[Req, Res any](base context.Context, max int, run Func[Req, Res]) *Runner[Req, Res] {
-	if max < 1 {
-		max = 1
-	}
-	r := &Runner[Req, Res]{run: run, max: max, base: base,
-		queue: make(chan *call[Req, Res], 4*max), stop: make(chan struct{}), exited: make(chan struct{})}
-	r.wg.Add(1)
-	go r.loop()
-	return r
+// New returns a runner that hands at most maxBatch requests to run at a time,
+// in the context base (values only: batches never end with a caller's
+// context).
+func New[Req, Res any](base context.Context, maxBatch int, run Func[Req, Res]) *Runner[Req, Res] {
+	return &Runner[Req, Res]{run: run, max: max(maxBatch, 1), base: context.WithoutCancel(base)}
 }
 
 // Do queues req, waits for its batch, and returns its result. It returns
@@ -66,71 +62,53 @@ func New[Req, Res any](base context.Context, max int, run Func[Req, Res]) *Runne
 // and ErrClosed after Close. Once its batch has started, Do waits for the
 // batch's answer even if ctx ends: the caller must learn what was done.
 func (r *Runner[Req, Res]) Do(ctx context.Context, req Req) (Res, error) {
-	c := &call[Req, Res]{ctx: ctx, req: req, done: make(chan Result[Res], 1)}
 	var zero Res
-	select {
-	case <-r.stop:
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	c := &call[Req, Res]{ctx: ctx, req: req, done: make(chan Result[Res], 1)}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
 		return zero, ErrClosed
-	default:
 	}
-	select {
-	case r.queue <- c:
-	case <-r.stop:
-		return zero, ErrClosed
-	case <-ctx.Done():
-		return zero, ctx.Err()
+	r.queue = append(r.queue, c)
+	start := !r.working
+	r.working = true
+	r.mu.Unlock()
+	if start {
+		go r.work()
 	}
-	select {
-	case res := <-c.done:
-		return res.Value, res.Err
-	case <-r.exited:
-		select {
-		case res := <-c.done:
-			return res.Value, res.Err
-		default:
-			return zero, ErrClosed // queued as the runner stopped
-		}
-	}
+	res := <-c.done
+	return res.Value, res.Err
 }
 
-// Close stops the runner after the batch in progress; requests still queued
-// are answered with ErrClosed.
+// Close makes later calls of Do return ErrClosed; the batches queued before
+// still run. Safe to call more than once.
 func (r *Runner[Req, Res]) Close() {
-	r.once.Do(func() { close(r.stop) })
-	r.wg.Wait()
-	for {
-		select {
-		case c := <-r.queue:
-			c.done <- Result[Res]{Err: ErrClosed}
-		default:
-			return
-		}
-	}
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
 }
 
-func (r *Runner[Req, Res]) loop() {
-	defer r.wg.Done()
-	defer close(r.exited)
+// work runs batches until the queue is empty.
+func (r *Runner[Req, Res]) work() {
 	calls := make([]*call[Req, Res], 0, r.max)
 	reqs := make([]Req, 0, r.max)
 	for {
-		calls, reqs = calls[:0], reqs[:0]
-		select {
-		case <-r.stop:
+		r.mu.Lock()
+		n := min(len(r.queue), r.max)
+		if n == 0 {
+			r.working = false
+			r.mu.Unlock()
 			return
-		case c := <-r.queue:
-			calls = append(calls, c)
 		}
-	drain:
-		for len(calls) < r.max {
-			select {
-			case c := <-r.queue:
-				calls = append(calls, c)
-			default:
-				break drain
-			}
-		}
-		live := calls[:0]
+		calls = append(calls[:0], r.queue[:n]...)
+		clear(r.queue[:n])
+		r.queue = r.queue[n:]
+		r.mu.Unlock()
+
+		live, reqs := calls[:0], reqs[:0]
 		for _, c := range calls {
 			if err := c.ctx.Err(); err != nil {
 				c.done <- Result[Res]{Err: err}

@@ -20,6 +20,7 @@ import (
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/payments/audit"
+	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/readcache"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -33,6 +34,8 @@ type Book struct {
 	// an operator edits one.
 	risk    *readcache.Value[[]risk.Rule]
 	routing *readcache.Value[[]routing.Rule]
+	// adds group-commits the velocity counters of concurrent payments.
+	adds *batch.Runner[counterAdd, struct{}]
 }
 
 // RulesTTL is how long the rules read from the database serve payments. A
@@ -45,6 +48,7 @@ func New(client *ent.Client) *Book {
 	b := &Book{client: client}
 	b.risk = readcache.New(RulesTTL, nil, b.loadRiskRules)
 	b.routing = readcache.New(RulesTTL, nil, b.loadRoutingRules)
+	b.adds = batch.New(context.Background(), maxCounterBatch, b.addCounters)
 	return b
 }
 
@@ -211,14 +215,46 @@ func (c counters) Add(ctx context.Context, key string, at time.Time, value int64
 		Exec(viewer.SystemContext(ctx))
 }
 
-// AddAll implements risk.BatchCounters with one multi-row INSERT.
+// AddAll implements risk.BatchCounters. The counters of concurrent
+// payments are written together, in one multi-row INSERT (addCounters).
 func (c counters) AddAll(ctx context.Context, keys []string, at time.Time, value int64) error {
-	at = at.UTC().Truncate(time.Microsecond)
-	rows := make([]*ent.RiskCounterCreate, len(keys))
-	for i, k := range keys {
-		rows[i] = c.b.client.RiskCounter.Create().SetKey(k).SetAt(at).SetValue(value)
+	_, err := c.b.adds.Do(ctx, counterAdd{keys: keys, at: at.UTC().Truncate(time.Microsecond), value: value})
+	return err
+}
+
+// counterAdd is one payment's counters: one event of value at at, under
+// each key.
+type counterAdd struct {
+	keys  []string
+	at    time.Time
+	value int64
+}
+
+// maxCounterBatch bounds the payments whose counters one INSERT writes.
+const maxCounterBatch = 128
+
+// addCounters writes the counters of several payments in one statement. If
+// it fails, each payment's are written alone, so one payment's error is its
+// own.
+func (b *Book) addCounters(ctx context.Context, adds []counterAdd) []batch.Result[struct{}] {
+	out := make([]batch.Result[struct{}], len(adds))
+	var rows []*ent.RiskCounterCreate
+	for _, a := range adds {
+		for _, k := range a.keys {
+			rows = append(rows, b.client.RiskCounter.Create().SetKey(k).SetAt(a.at).SetValue(a.value))
+		}
 	}
-	return c.b.client.RiskCounter.CreateBulk(rows...).Exec(viewer.SystemContext(ctx))
+	err := b.client.RiskCounter.CreateBulk(rows...).Exec(viewer.SystemContext(ctx))
+	if err == nil || len(adds) == 1 {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	for i, a := range adds {
+		out[i] = b.addCounters(ctx, []counterAdd{a})[0]
+	}
+	return out
 }
 
 // Sum implements risk.Counters with one indexed range query on (key, at).
