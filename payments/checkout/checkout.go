@@ -13,6 +13,7 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/fx"
@@ -79,6 +80,9 @@ type Service struct {
 	payments *cashier.Service
 	dialect  string
 	now      func() time.Time
+	// reads loads the sessions of concurrent confirms, with their latest
+	// payments, in one batch (confirmRead).
+	reads *batch.Runner[string, sessionRead]
 }
 
 // New returns a Service. It returns an error if a required field is missing.
@@ -89,10 +93,12 @@ func New(c Config) (*Service, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	return &Service{
+	s := &Service{
 		client: c.Client, tokens: c.Tokens, vault: c.Vault, fx: c.FX, router: c.Router, coupons: c.Coupons, dev: c.Dev,
 		now: func() time.Time { return c.Now().UTC().Truncate(time.Microsecond) },
-	}, nil
+	}
+	s.reads = batch.New(context.Background(), maxReadBatch, s.readSessions)
+	return s, nil
 }
 
 // Vault returns the card vault, nil when it is not configured.

@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
+	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
@@ -61,7 +62,7 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	if s.payments == nil {
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "payments are not available")
 	}
-	sess, err := s.Confirmable(ctx, sessionID)
+	sess, latest, err := s.confirmable(ctx, sessionID)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 		return nil, err
 	}
 	defer wipe()
-	p, fresh, err := s.sessionPayment(ctx, sess)
+	p, fresh, err := s.sessionPayment(sess, latest)
 	if err != nil {
 		return nil, err
 	}
@@ -149,16 +150,15 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 // sessionPayment returns the session's payment that awaits a payment method,
 // or, when the session has none yet (or only failed or canceled ones), a new
 // payment for the pipeline to insert (fresh): the pipeline stores it in its
-// attempt transaction, after claimSession has locked the session, so a
-// session never gets two payments in flight. Returns ECONFLICT when the
-// session's payment is already in flight or done.
-func (s *Service) sessionPayment(ctx context.Context, sess *ent.CheckoutSession) (p *ent.Payment, fresh bool, err error) {
-	sys := viewer.SystemContext(ctx)
-	if err := s.inFlight(sys, s.client, sess.ID, func(existing *ent.Payment) { p = existing }); err != nil {
+// attempt transaction, after Claim has locked the session, so a session
+// never gets two payments in flight. latest is the session's latest payment
+// (nil if none). Returns ECONFLICT when it is in flight or done.
+func (s *Service) sessionPayment(sess *ent.CheckoutSession, latest *ent.Payment) (p *ent.Payment, fresh bool, err error) {
+	if err := inFlight(sess.ID, latest); err != nil {
 		return nil, false, err
 	}
-	if p != nil {
-		return p, false, nil
+	if latest != nil && latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+		return latest, false, nil
 	}
 	amt, err := money.New(sess.Amount, sess.Currency)
 	if err != nil {
@@ -169,6 +169,87 @@ func (s *Service) sessionPayment(ctx context.Context, sess *ent.CheckoutSession)
 		Amount: amt.Minor, Currency: amt.Currency.Code(), CaptureMethod: payment.CaptureMethod(sess.CaptureMethod),
 		MerchantReference: sess.MerchantReference, CustomerID: sess.CustomerID, Metadata: sess.Metadata,
 	}, true, nil
+}
+
+// maxReadBatch bounds the sessions one confirmable read loads.
+const maxReadBatch = 128
+
+// sessionRead is a checkout session and its latest payment (nil if none).
+type sessionRead struct {
+	sess   *ent.CheckoutSession
+	latest *ent.Payment
+}
+
+// confirmable is Confirmable for a confirm: the session, open, with its
+// latest payment. A cashier's session is read together with the sessions of
+// concurrent confirms (readSessions), as the system, and then held to what
+// the data layer's policy would allow the cashier: its own session of its
+// own merchant. Other viewers read through the policy.
+func (s *Service) confirmable(ctx context.Context, id string) (*ent.CheckoutSession, *ent.Payment, error) {
+	v, _ := viewer.FromContext(ctx)
+	if v.Kind != viewer.Cashier {
+		sess, err := s.Confirmable(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		latest, err := s.client.Payment.Query().Where(payment.CheckoutSessionID(sess.ID)).
+			Order(ent.Desc(payment.FieldID)).First(viewer.SystemContext(ctx))
+		if err != nil && !ent.IsNotFound(err) {
+			return nil, nil, fmt.Errorf("session %s payment: %w", sess.ID, err)
+		}
+		return sess, latest, nil
+	}
+	if id != "" && id != v.SessionID {
+		return nil, nil, notFound(id)
+	}
+	r, err := s.reads.Do(ctx, v.SessionID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.sess == nil || r.sess.MerchantID != v.MerchantID {
+		return nil, nil, notFound(v.SessionID)
+	}
+	sess, err := s.expireIfDue(ctx, r.sess)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sess, r.latest, checkOpen(sess)
+}
+
+// readSessions loads sessions and their latest payments in two queries, as
+// the system: confirmable holds each to its caller's scope.
+func (s *Service) readSessions(ctx context.Context, ids []string) []batch.Result[sessionRead] {
+	sys := viewer.SystemContext(ctx)
+	out := make([]batch.Result[sessionRead], len(ids))
+	fail := func(err error) []batch.Result[sessionRead] {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	sessions, err := s.client.CheckoutSession.Query().Where(checkoutsession.IDIn(ids...)).All(sys)
+	if err != nil {
+		return fail(fmt.Errorf("checkout sessions: %w", err))
+	}
+	ps, err := s.client.Payment.Query().Where(payment.CheckoutSessionIDIn(ids...)).All(sys)
+	if err != nil {
+		return fail(fmt.Errorf("sessions' payments: %w", err))
+	}
+	byID := make(map[string]*sessionRead, len(sessions))
+	for _, sess := range sessions {
+		byID[sess.ID] = &sessionRead{sess: sess}
+	}
+	for _, p := range ps {
+		if r := byID[p.CheckoutSessionID]; r != nil && (r.latest == nil || p.ID > r.latest.ID) {
+			r.latest = p
+		}
+	}
+	for i, id := range ids {
+		if r := byID[id]; r != nil {
+			out[i].Value = *r
+		}
+	}
+	return out
 }
 
 // Claim implements cashier.SessionHooks. It runs first in the attempt
@@ -209,25 +290,19 @@ func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) er
 	return nil
 }
 
-// inFlight looks at the session's latest payment: one awaiting a payment
-// method goes to awaiting; one in flight or done is ECONFLICT; none, or a
-// failed or canceled one, is neither.
-func (s *Service) inFlight(ctx context.Context, client *ent.Client, sessionID string, awaiting func(*ent.Payment)) error {
-	existing, err := client.Payment.Query().Where(payment.CheckoutSessionID(sessionID)).
-		Order(ent.Desc(payment.FieldID)).First(ctx)
-	switch {
-	case ent.IsNotFound(err):
+// inFlight refuses, with ECONFLICT, a session whose latest payment is in
+// flight or done; none, one awaiting a payment method, and a failed or
+// canceled one are not.
+func inFlight(sessionID string, latest *ent.Payment) error {
+	if latest == nil {
 		return nil
-	case err != nil:
-		return fmt.Errorf("session %s payment: %w", sessionID, err)
-	case existing.Status == payment.StatusREQUIRES_PAYMENT_METHOD:
-		awaiting(existing)
-		return nil
-	case existing.Status != payment.StatusFAILED && existing.Status != payment.StatusCANCELED:
-		return payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
-			sessionID, strings.ToLower(string(existing.Status)))
 	}
-	return nil
+	switch latest.Status {
+	case payment.StatusREQUIRES_PAYMENT_METHOD, payment.StatusFAILED, payment.StatusCANCELED:
+		return nil
+	}
+	return payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
+		sessionID, strings.ToLower(string(latest.Status)))
 }
 
 // Reserve implements cashier.SessionHooks: the sessions' coupons are
