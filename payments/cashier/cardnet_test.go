@@ -150,6 +150,12 @@ func (n *network) paymentsAt(t *testing.T, reference string) int {
 // cardWorld is a world whose connectors are the real plugins.
 func cardWorld(t *testing.T, db *store.DB, n *network, callTimeout time.Duration) *world {
 	t.Helper()
+	return cardWorldVia(t, db, n, n.m, callTimeout)
+}
+
+// cardWorldVia is cardWorld reaching the plugins through conns.
+func cardWorldVia(t *testing.T, db *store.DB, n *network, conns cashier.Connectors, callTimeout time.Duration) *world {
+	t.Helper()
 	w := newWorld(t, db)
 	usdOnly := []money.Currency{usd}
 	catalog := routing.NewMemCatalog(
@@ -163,7 +169,7 @@ func cardWorld(t *testing.T, db *store.DB, n *network, callTimeout time.Duration
 		Client: db.Client, Dialect: db.Dialect, Ledger: w.led,
 		Risk:   risk.NewEngine(w.rules, risk.NewMemCounters(nil), nil),
 		Router: routing.NewRouter(catalog, routing.NewMemHealth(), routes), Catalog: catalog,
-		Connectors: n.m, Now: w.clock.Now, CallTimeout: callTimeout,
+		Connectors: conns, Now: w.clock.Now, CallTimeout: callTimeout,
 		Backoff: []time.Duration{time.Minute, 5 * time.Minute},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -79,8 +79,8 @@ func (s *Service) check(ctx context.Context, a *ent.PaymentAttempt) error {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 		st, err := c.QueryPayment(cctx, connectors.QueryPaymentRequest{PaymentID: a.ConnectorReference, Reference: a.ID})
 		cancel()
-		if r := resultOf(st.Result, a.Capture); err == nil && r.outcome != OutcomeError && r.outcome != OutcomeUnknown {
-			res, res.check, res.channelID = r, true, st.PaymentID
+		if r, ok := statusResult(st, err, a.Capture); ok {
+			res, res.check = r, true
 		}
 	}
 	if a.Status == paymentattempt.StatusACTION_REQUIRED && (res.outcome == "" || res.outcome == OutcomeActionRequired) {
@@ -122,7 +122,7 @@ func (s *Service) resendRefund(ctx context.Context, r *ent.Refund) error {
 	if err == nil {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 		resp, cerr := c.Refund(cctx, connectors.RefundRequest{IdempotencyKey: r.ID, Reference: r.ID,
-			PaymentID: att.ConnectorReference, Amount: connectors.Money{Minor: r.Amount, Currency: r.Currency}, Reason: r.Reason})
+			PaymentID: att.ConnectorReference, Amount: contractMoney(r.Amount, r.Currency), Reason: r.Reason})
 		cancel()
 		if o := refundResult(resp.Result, cerr); o != refundInFlight {
 			_, err := s.recordRefund(ctx, r.ID, o, resp.ID, resp.Result.Code)
