@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,24 +68,33 @@ func answer(t *testing.T, p *ent.Payment, action string) int {
 	return resp.StatusCode
 }
 
-// lostVoids reaches the plugins through the host, but every Void's answer
-// is lost on the way back: the void reached the channel (reach) or not.
+// lostVoids reaches the plugins through the host, but the answer of the
+// first void is lost on the way back: that void reached the channel (reach)
+// or not. Later voids go through.
 type lostVoids struct {
 	conns cashier.Connectors
 	reach bool
+	lost  *atomic.Bool
+}
+
+func loseFirstVoid(conns cashier.Connectors, reach bool) lostVoids {
+	return lostVoids{conns: conns, reach: reach, lost: new(atomic.Bool)}
 }
 
 func (l lostVoids) Get(name string) (connectors.Connector, bool) {
 	c, ok := l.conns.Get(name)
-	return lostVoid{Connector: c, reach: l.reach}, ok
+	return lostVoid{Connector: c, lostVoids: l}, ok
 }
 
 type lostVoid struct {
 	connectors.Connector
-	reach bool
+	lostVoids
 }
 
 func (l lostVoid) Void(ctx context.Context, r connectors.VoidRequest) (connectors.OperationResponse, error) {
+	if l.lost.Swap(true) {
+		return l.Connector.Void(ctx, r)
+	}
 	if l.reach {
 		if _, err := l.Connector.Void(ctx, r); err != nil {
 			return connectors.OperationResponse{}, err
@@ -248,10 +258,12 @@ func TestCancelDuringChallengeVoidsAtTheNetwork(t *testing.T) {
 }
 
 // TestCancelWhoseAnswerIsLost: the void's answer never comes back. The
-// attempt is unknown (the payment still requires action, nothing is sent
-// again); the janitor asks the network and records what it finds: voided,
-// so canceled, or, when the void never arrived and the buyer then paid,
-// succeeded. Strait never calls canceled what the network captured.
+// attempt is unknown (the payment still requires action); the janitor asks
+// the network and records what it finds: voided, so canceled; or, when the
+// void never arrived and the buyer then paid, succeeded; or, when the void
+// never arrived and the buyer did nothing, it replays the same void and
+// the payment is canceled. Strait never calls canceled what the network
+// captured.
 func TestCancelWhoseAnswerIsLost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts plugin processes")
@@ -259,16 +271,17 @@ func TestCancelWhoseAnswerIsLost(t *testing.T) {
 	n := startNetwork(t, 10*time.Second, "cardnet=cardnet")
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		for _, c := range []struct {
-			name    string
-			reached bool
-			want    payment.Status
-			network string
+			name          string
+			reached, pays bool
+			want          payment.Status
+			network       string
 		}{
-			{"the void reached the network", true, payment.StatusCANCELED, "voided"},
-			{"the void never arrived and the buyer paid", false, payment.StatusSUCCEEDED, "captured"},
+			{"the void reached the network", true, true, payment.StatusCANCELED, "voided"},
+			{"the void never arrived and the buyer paid", false, true, payment.StatusSUCCEEDED, "captured"},
+			{"the void never arrived and the buyer did nothing", false, false, payment.StatusCANCELED, "voided"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				w := cardWorldVia(t, db, n, lostVoids{conns: n.m, reach: c.reached}, 5*time.Second)
+				w := cardWorldVia(t, db, n, loseFirstVoid(n.m, c.reached), 5*time.Second)
 				p := w.confirm(w.pay(3_400, ""), actionCard, "")
 				a := w.attempts(p)[0]
 				if _, err := w.svc.Cancel(w.ctx, p.ID); payments.ErrorCode(err) != payments.EUNAVAILABLE {
@@ -280,9 +293,11 @@ func TestCancelWhoseAnswerIsLost(t *testing.T) {
 				if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != payment.StatusREQUIRES_ACTION {
 					t.Fatalf("payment %s while the cancel is unknown", p.Status)
 				}
-				code := answer(t, p, "approve")
-				if c.reached && code != http.StatusConflict || !c.reached && code >= 400 {
-					t.Fatalf("the buyer's approval: HTTP %d", code)
+				if c.pays {
+					code := answer(t, p, "approve")
+					if c.reached && code != http.StatusConflict || !c.reached && code >= 400 {
+						t.Fatalf("the buyer's approval: HTTP %d", code)
+					}
 				}
 				for i := 0; ; i++ {
 					w.clock.Add(2 * time.Minute)
@@ -310,5 +325,57 @@ func TestCancelWhoseAnswerIsLost(t *testing.T) {
 				w.balanced()
 			})
 		}
+	})
+}
+
+// TestAbandonedChallengeIsVoidedBeforeItExpires: a buyer who never answers
+// the challenge has ActionTTL; then the janitor voids the payment at the
+// network before it expires the attempt, so the buyer coming back later is
+// refused instead of charged for a payment Strait gave up on. When that
+// void's answer is lost nothing expires yet; the next check replays it.
+func TestAbandonedChallengeIsVoidedBeforeItExpires(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts plugin processes")
+	}
+	n := startNetwork(t, 10*time.Second, "cardnet=cardnet")
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := cardWorldVia(t, db, n, loseFirstVoid(n.m, false), 5*time.Second)
+		waiting := w.confirm(w.pay(3_500, ""), actionCard, "")
+		a := w.attempts(waiting)[0]
+		sweep := func() {
+			t.Helper()
+			if _, err := w.svc.Sweep(w.sys); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.clock.Add(time.Hour + time.Minute) // past ActionTTL
+		sweep()                              // the void's answer is lost: nothing expires
+		if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != paymentattempt.StatusACTION_REQUIRED || a.CheckCount != 1 {
+			t.Fatalf("after a lost void the attempt is %s (%d checks)", a.Status, a.CheckCount)
+		}
+		if at := n.cardAt(t, a.ID); at.State != "requires_action" {
+			t.Fatalf("the network holds %+v", at)
+		}
+		w.clock.Add(10 * time.Minute) // past the next backoff step
+		sweep()
+		p, _ := w.svc.Payment(w.ctx, waiting.ID)
+		if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != paymentattempt.StatusEXPIRED ||
+			p.Status != payment.StatusREQUIRES_PAYMENT_METHOD || p.FailureCode != "action_expired" {
+			t.Fatalf("attempt %s, payment %s (%s)", a.Status, p.Status, p.FailureCode)
+		}
+		if at := n.cardAt(t, a.ID); at.State != "voided" {
+			t.Fatalf("the network holds %+v", at)
+		}
+		if code := answer(t, waiting, "approve"); code != http.StatusConflict {
+			t.Fatalf("the buyer came back: HTTP %d", code)
+		}
+		if at := n.cardAt(t, a.ID); at.CapturedAmount != 0 {
+			t.Fatalf("the network captured %d", at.CapturedAmount)
+		}
+		// The buyer may pay the same payment with another card.
+		if again := w.confirm(p, approveCard, ""); again.Status != payment.StatusSUCCEEDED {
+			t.Fatalf("second card: %s", again.Status)
+		}
+		w.balanced()
 	})
 }

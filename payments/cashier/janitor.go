@@ -83,9 +83,18 @@ func (s *Service) check(ctx context.Context, a *ent.PaymentAttempt) error {
 			res, res.check = r, true
 		}
 	}
-	if a.Status == paymentattempt.StatusACTION_REQUIRED && (res.outcome == "" || res.outcome == OutcomeActionRequired) {
+	if a.Status == paymentattempt.StatusUNKNOWN && res.outcome == OutcomeActionRequired {
+		// An unknown authorize leaves its payment processing; a waiting
+		// payment's attempt is unknown only after a cancel whose answer was
+		// lost, and the channel says the void never arrived.
+		if p, err := s.cfg.Client.Payment.Get(ctx, a.PaymentID); err == nil && stateOf(p.Status) == RequiresAction {
+			return s.finishCancel(ctx, a)
+		}
+	}
+	if a.Status == paymentattempt.StatusACTION_REQUIRED &&
+		(res.outcome == "" || res.outcome == OutcomeActionRequired || res.outcome == OutcomeVoid) {
 		// The buyer had ActionTTL to act and did not.
-		res = result{outcome: OutcomeExpire, code: "action_expired", message: "the buyer did not complete the next action in time", check: true}
+		return s.expireWaiting(ctx, a, res.outcome == OutcomeVoid)
 	}
 	_, _, err := s.record(ctx, a.ID, res, nil)
 	return err
