@@ -41,6 +41,9 @@ func TestValidationRefusesMalformedRequests(t *testing.T) {
 		"bad month": func(r *connectors.AuthorizeRequest) {
 			r.Card = &connectors.Card{Number: "4242424242424242", ExpMonth: 13}
 		},
+		"exponent above 18":    func(r *connectors.AuthorizeRequest) { r.Amount.Exponent = connectors.Exp(19) },
+		"negative exponent":    func(r *connectors.AuthorizeRequest) { r.Amount.Exponent = connectors.Exp(-1) },
+		"unknown 3-DS request": func(r *connectors.AuthorizeRequest) { r.ThreeDS = connectors.ThreeDS(7) },
 	}
 	for name, mutate := range cases {
 		r := good
@@ -63,5 +66,38 @@ func TestZeroOutcomeIsUnknown(t *testing.T) {
 	var r connectors.Result
 	if r.Outcome != connectors.OutcomeUnknown || r.Outcome.String() != "unknown" {
 		t.Fatalf("zero outcome = %v", r.Outcome)
+	}
+}
+
+func TestMoneyStatesItsUnit(t *testing.T) {
+	idr := connectors.NewMoney(5_000_000_000, "IDR")
+	if e, ok := idr.Exponent.Get(); !ok || e != 0 {
+		t.Fatalf("NewMoney IDR exponent %v", idr.Exponent)
+	}
+	hundredths := connectors.Money{Minor: 500_000_000_000, Currency: "IDR", Exponent: connectors.Exp(2)}
+	for _, c := range []struct {
+		a, b connectors.Money
+		eq   bool
+	}{
+		{idr, hundredths, true},
+		{idr, connectors.Money{Minor: 5_000_000_000, Currency: "IDR"}, true}, // unstated is Strait's table
+		{idr, connectors.Money{Minor: 5_000_000_000, Currency: "IDR", Exponent: connectors.Exp(2)}, false},
+		{connectors.NewMoney(1050, "USD"), connectors.NewMoney(1050, "SGD"), false},
+	} {
+		if c.a.Equal(c.b) != c.eq || c.b.Equal(c.a) != c.eq {
+			t.Errorf("%v = %v: %t, want %t", c.a, c.b, c.a.Equal(c.b), c.eq)
+		}
+	}
+	for m, want := range map[connectors.Money]string{
+		connectors.NewMoney(1050, "USD"): "10.50 USD",
+		connectors.NewMoney(-5, "KWD"):   "-0.005 KWD",
+		connectors.NewMoney(1050, "JPY"): "1050 JPY",
+		{Minor: 1050, Currency: "USD"}:   "1050 USD",
+		hundredths:                       "5000000000.00 IDR",
+		{Minor: -9223372036854775808, Currency: "USD", Exponent: connectors.Exp(2)}: "-92233720368547758.08 USD",
+	} {
+		if got := m.String(); got != want {
+			t.Errorf("%#v prints %q, want %q", m, got, want)
+		}
 	}
 }

@@ -7,16 +7,6 @@ import (
 	"time"
 )
 
-// Money is an amount in minor units of an ISO 4217 currency (JPY 0
-// decimals, USD 2, KWD 3). Floats never carry money.
-type Money struct {
-	Minor    int64
-	Currency string
-}
-
-// String formats m as "1050 USD" (minor units, no decimal point).
-func (m Money) String() string { return fmt.Sprintf("%d %s", m.Minor, m.Currency) }
-
 // Kind is the family a connector belongs to.
 type Kind string
 
@@ -148,7 +138,41 @@ type AuthorizeRequest struct {
 	ReturnURL     string
 	AgreementID   string
 	Description   string
-	Metadata      map[string]string
+	// ThreeDS is what Strait asks of 3-D Secure (a risk rule may want a
+	// challenge); the zero value leaves it to the channel.
+	ThreeDS ThreeDS
+	// Metadata is free-form. When ThreeDS is ThreeDSChallenge the host also
+	// puts "three_ds": "required" here, for connectors built before the
+	// ThreeDS field; read ThreeDS.
+	Metadata map[string]string
+}
+
+// ThreeDS is what Strait asks of 3-D Secure for a card authorization. The
+// names follow Stripe's request_three_d_secure.
+type ThreeDS int
+
+// 3-D Secure requests. The numbers are the wire's.
+const (
+	// ThreeDSAutomatic leaves 3-D Secure to the channel: its rules, the
+	// issuer's, and regulation such as PSD2 strong customer authentication.
+	ThreeDSAutomatic ThreeDS = iota
+	// ThreeDSAny asks for 3-D Secure authentication; a frictionless one
+	// (the issuer authenticates without asking the buyer) suffices.
+	ThreeDSAny
+	// ThreeDSChallenge asks for a 3-D Secure challenge: the buyer
+	// authenticates even where the issuer would let the card through
+	// frictionless. Strait asks for it when a risk rule challenges.
+	ThreeDSChallenge
+)
+
+var threeDSNames = [...]string{"automatic", "any", "challenge"}
+
+// String returns the lower-case name of t.
+func (t ThreeDS) String() string {
+	if t < 0 || int(t) >= len(threeDSNames) {
+		return fmt.Sprintf("three_ds(%d)", int(t))
+	}
+	return threeDSNames[t]
 }
 
 // NextActionType is what the buyer must do before the payment proceeds.
@@ -197,7 +221,12 @@ type CaptureRequest struct {
 	Amount         Money
 }
 
-// VoidRequest cancels an uncaptured authorization.
+// VoidRequest releases an authorization that was not captured, or cancels
+// a payment still waiting for the buyer (3-D Secure, redirect): once the
+// channel approves the void, the buyer can no longer complete the payment.
+// A channel that cannot cancel a waiting payment answers EUNSUPPORTED; one
+// whose payment has moved on (the buyer finished first) declines the void
+// hard, and Strait reads the payment's state with QueryPayment.
 type VoidRequest struct {
 	IdempotencyKey string
 	Reference      string
@@ -236,6 +265,10 @@ type PaymentStatus struct {
 	Amount    Money
 	Captured  Money
 	Refunded  Money
+	// Voided is true when the channel released the payment without
+	// capturing it: a voided authorization, or a payment canceled while it
+	// waited for the buyer. Result still tells how its authorization ended.
+	Voided bool
 }
 
 // SignAgreementRequest asks for a direct-debit agreement ("protocol payment").

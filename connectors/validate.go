@@ -43,6 +43,9 @@ func checkMoney(field string, m Money) error {
 	if !ValidCurrency(m.Currency) {
 		return invalid("%s: unknown currency %q", field, clip(m.Currency))
 	}
+	if e, ok := m.Exponent.Get(); ok && (e < 0 || e > MaxExponent) {
+		return invalid("%s: exponent %d is outside 0..%d", field, e, MaxExponent)
+	}
 	return nil
 }
 
@@ -85,6 +88,9 @@ func (r AuthorizeRequest) Validate() error {
 		checkID("agreement_id", r.AgreementID, false),
 		checkText("return_url", r.ReturnURL),
 		checkText("description", r.Description),
+	}
+	if r.ThreeDS < ThreeDSAutomatic || r.ThreeDS > ThreeDSChallenge {
+		errs = append(errs, invalid("three_ds %d is not a known request", int(r.ThreeDS)))
 	}
 	if c := r.Card; c != nil {
 		if n := len(c.Number); n < 12 || n > 19 || !digits(c.Number) {

@@ -45,10 +45,19 @@ type cardInfo struct {
 }
 
 type threeDS struct {
-	Flow   string `json:"flow"`
-	Result string `json:"result"`
-	ECI    string `json:"eci,omitempty"`
+	// Requested is what the merchant asked: automatic, any or challenge.
+	Requested string `json:"requested"`
+	Flow      string `json:"flow"`
+	Result    string `json:"result"`
+	ECI       string `json:"eci,omitempty"`
 }
+
+// 3-D Secure requests (authorizeRequest.ThreeDS).
+const (
+	threeDSAutomatic = "automatic" // the test card decides
+	threeDSAny       = "any"       // authenticate; frictionless suffices
+	threeDSChallenge = "challenge" // always challenge the buyer
+)
 
 type capture struct {
 	ID        string    `json:"id"`
@@ -153,6 +162,7 @@ type authorizeRequest struct {
 	Card              cardRequest `json:"card"`
 	ReturnURL         string      `json:"return_url"`
 	Description       string      `json:"description"`
+	ThreeDS           string      `json:"three_ds"`
 }
 
 func (req *authorizeRequest) validate() (pan string, err error) {
@@ -161,6 +171,13 @@ func (req *authorizeRequest) validate() (pan string, err error) {
 	}
 	if req.MerchantReference == "" {
 		return "", invalid("merchant_reference is required")
+	}
+	switch req.ThreeDS {
+	case "":
+		req.ThreeDS = threeDSAutomatic
+	case threeDSAutomatic, threeDSAny, threeDSChallenge:
+	default:
+		return "", invalid("three_ds must be automatic, any or challenge")
 	}
 	if err := checkMoney(req.Amount, req.Currency); err != nil {
 		return "", err
@@ -251,6 +268,10 @@ func (s *Server) authorize(r *http.Request, req *authorizeRequest, pan string) (
 	defer s.mu.Unlock()
 	fp := s.fingerprint(pan)
 	params := fmt.Sprintf("%s|%d|%s|%t|%s", req.MerchantReference, req.Amount, req.Currency, req.Capture, fp)
+	if req.ThreeDS != threeDSAutomatic {
+		// Keys recorded before three_ds existed keep their parameters.
+		params += "|" + req.ThreeDS
+	}
 	if id, ok := s.st.cardByKey[req.IdempotencyKey]; ok {
 		rec := s.st.cards[id]
 		if rec.Params != params {
@@ -270,7 +291,7 @@ func (s *Server) authorize(r *http.Request, req *authorizeRequest, pan string) (
 				Brand: brand, BIN: pan[:6], Last4: pan[len(pan)-4:],
 				ExpMonth: req.Card.ExpMonth, ExpYear: req.Card.ExpYear, Fingerprint: fp,
 			},
-			ThreeDS:  threeDS{Flow: "none", Result: "not_required"},
+			ThreeDS:  threeDS{Requested: req.ThreeDS, Flow: "none", Result: "not_required"},
 			Captures: []capture{}, Refunds: []refund{}, Chargebacks: []chargeback{},
 			CreatedAt: now,
 		},
@@ -280,13 +301,15 @@ func (s *Server) authorize(r *http.Request, req *authorizeRequest, pan string) (
 	case declineCode != "":
 		rec.Status, rec.State = statusDeclined, stateDeclined
 		rec.DeclineType, rec.DeclineCode, rec.DeclineMessage = declineType, declineCode, declineMessages[declineCode]
-	case scenario == scenarioChallenge:
+	case scenario == scenarioChallenge || req.ThreeDS == threeDSChallenge:
+		// A challenge the merchant asks for overrides the issuer's
+		// frictionless pass; the buyer answers on the challenge page.
 		rec.Status, rec.State = statusActionRequired, stateRequiresAction
 		rec.Action = &action{Type: "three_ds_challenge", URL: s.baseURL(r) + "/card/3ds/" + rec.ID}
-		rec.ThreeDS = threeDS{Flow: "challenge", Result: "pending"}
+		rec.ThreeDS.Flow, rec.ThreeDS.Result = "challenge", "pending"
 	default:
-		if scenario == scenarioFrictionless {
-			rec.ThreeDS = threeDS{Flow: "frictionless", Result: "authenticated", ECI: eciFor(brand)}
+		if scenario == scenarioFrictionless || req.ThreeDS == threeDSAny {
+			rec.ThreeDS.Flow, rec.ThreeDS.Result, rec.ThreeDS.ECI = "frictionless", "authenticated", eciFor(brand)
 		}
 		if err := s.approveCard(rec); err != nil {
 			return view, false, false, err
@@ -299,7 +322,7 @@ func (s *Server) authorize(r *http.Request, req *authorizeRequest, pan string) (
 	}
 	s.log.Info("card authorization", "payment", rec.ID, "brand", brand, "bin", rec.Card.BIN,
 		"last4", rec.Card.Last4, "status", rec.Status, "decline_code", rec.DeclineCode)
-	return rec.cardPayment, false, scenario == scenarioTimeout, nil
+	return rec.cardPayment, false, scenario == scenarioTimeout && rec.State != stateRequiresAction, nil
 }
 
 func eciFor(brand string) string {
@@ -420,7 +443,16 @@ func (s *Server) handleVoid(w http.ResponseWriter, r *http.Request) {
 		if req.Amount != 0 {
 			return opResult{}, invalid("a void takes no amount")
 		}
-		if rec.State != stateAuthorized {
+		switch rec.State {
+		case stateAuthorized:
+		case stateRequiresAction:
+			// Canceled before the buyer finished 3-D Secure: nothing was
+			// authorized, and the challenge page now refuses the buyer.
+			rec.Status, rec.Action = statusDeclined, nil
+			rec.DeclineType, rec.DeclineCode = declineHard, "canceled"
+			rec.DeclineMessage = declineMessages[rec.DeclineCode]
+			rec.ThreeDS.Result = "canceled"
+		default:
 			return declined(declineHard, "invalid_state", "payment is %s", rec.State), nil
 		}
 		rec.State = stateVoided
@@ -463,13 +495,13 @@ func (s *Server) completeChallenge(rec *cardRecord, approve bool) (bool, error) 
 	}
 	typ := "card.payment.authorized"
 	if approve {
-		rec.ThreeDS = threeDS{Flow: "challenge", Result: "authenticated", ECI: eciFor(rec.Card.Brand)}
+		rec.ThreeDS.Result, rec.ThreeDS.ECI = "authenticated", eciFor(rec.Card.Brand)
 		if err := s.approveCard(rec); err != nil {
 			return false, err
 		}
 	} else {
 		typ = "card.payment.declined"
-		rec.ThreeDS = threeDS{Flow: "challenge", Result: "failed"}
+		rec.ThreeDS.Result = "failed"
 		rec.Status, rec.State, rec.Action = statusDeclined, stateDeclined, nil
 		rec.DeclineType, rec.DeclineCode = declineHard, "authentication_failed"
 		rec.DeclineMessage = declineMessages[rec.DeclineCode]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -270,4 +271,75 @@ func TestBINLookup(t *testing.T) {
 		}
 	}
 	wantStatus(t, call(t, sb, "GET", "/card/bins/272100", nil, nil), http.StatusNotFound)
+}
+
+// TestRequestedThreeDSOverridesTheCard: a merchant's three_ds "challenge"
+// sends a frictionless card (and an ordinary one) to the challenge page,
+// "any" authenticates an ordinary card frictionless, and the request is
+// part of the idempotency key's parameters.
+func TestRequestedThreeDSOverridesTheCard(t *testing.T) {
+	sb := start(t, Config{})
+	cases := []struct {
+		pan, ask, status, flow string
+	}{
+		{"4000000000000077", "challenge", "action_required", "challenge"},
+		{"4242424242424242", "challenge", "action_required", "challenge"},
+		{"4242424242424242", "any", "approved", "frictionless"},
+		{"4000000000000077", "automatic", "approved", "frictionless"},
+		{"4000000000000002", "challenge", "declined", "none"}, // the issuer declines first
+	}
+	for i, c := range cases {
+		req := cardReq("ask-"+strconv.Itoa(i), c.pan, 1000, "USD", true)
+		req.ThreeDS = c.ask
+		var p cardPayment
+		wantStatus(t, call(t, sb, "POST", "/card/payments", req, &p), http.StatusCreated)
+		if p.Status != c.status || p.ThreeDS.Flow != c.flow || p.ThreeDS.Requested != c.ask {
+			t.Errorf("%s asking %s: status %s, 3-DS %+v", c.pan, c.ask, p.Status, p.ThreeDS)
+		}
+	}
+	req := cardReq("ask-0", "4000000000000077", 1000, "USD", true) // the first case's key, automatic
+	wantStatus(t, call(t, sb, "POST", "/card/payments", req, nil), http.StatusConflict)
+	req.ThreeDS, req.IdempotencyKey = "sometimes", "ask-bad"
+	wantStatus(t, call(t, sb, "POST", "/card/payments", req, nil), http.StatusBadRequest)
+}
+
+// TestVoidCancelsAPendingChallenge: a payment waiting for its challenge is
+// voided (nothing authorized, nothing captured), the buyer's answer is then
+// refused, and a payment whose buyer answered first cannot be voided.
+func TestVoidCancelsAPendingChallenge(t *testing.T) {
+	sb := start(t, Config{})
+	type opAnswer struct {
+		opResult
+		Payment cardPayment `json:"payment"`
+	}
+	var p cardPayment
+	call(t, sb, "POST", "/card/payments", cardReq("3ds-void", "4000000000000069", 1000, "USD", true), &p)
+	var res opAnswer
+	call(t, sb, "POST", "/card/payments/"+p.ID+"/void", map[string]any{"idempotency_key": "v1"}, &res)
+	if res.Status != "approved" || res.Payment.State != "voided" || res.Payment.Status != "declined" ||
+		res.Payment.DeclineCode != "canceled" || res.Payment.Action != nil || res.Payment.CapturedAmount != 0 {
+		t.Fatalf("void of a pending challenge = %+v", res)
+	}
+	resp, html := click(t, p.Action.URL, url.Values{"action": {"approve"}})
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(html, "canceled") {
+		t.Fatalf("the buyer approved after the void: HTTP %d\n%s", resp.StatusCode, html)
+	}
+	var after cardPayment
+	call(t, sb, "GET", "/card/payments/"+p.ID, nil, &after)
+	if after.State != "voided" || after.CapturedAmount != 0 {
+		t.Fatalf("after the late approval: %+v", after)
+	}
+	var replay opAnswer
+	if r := call(t, sb, "POST", "/card/payments/"+p.ID+"/void", map[string]any{"idempotency_key": "v1"}, &replay); replay.Status != "approved" || r.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replayed void = %+v", replay)
+	}
+
+	var q cardPayment
+	call(t, sb, "POST", "/card/payments", cardReq("3ds-first", "4000000000000069", 1000, "USD", true), &q)
+	click(t, q.Action.URL, url.Values{"action": {"approve"}})
+	var late opAnswer
+	call(t, sb, "POST", "/card/payments/"+q.ID+"/void", map[string]any{"idempotency_key": "v2"}, &late)
+	if late.Status != "declined" || late.DeclineCode != "invalid_state" || late.Payment.State != "captured" {
+		t.Fatalf("void after the buyer finished = %+v", late)
+	}
 }

@@ -113,4 +113,5 @@ var declineMessages = map[string]string{
 	"invalid_card_number":   "the card number fails the Luhn check",
 	"unsupported_card":      "the card number belongs to no supported brand",
 	"authentication_failed": "3-D Secure authentication failed",
+	"canceled":              "the merchant canceled the payment before 3-D Secure was completed",
 }

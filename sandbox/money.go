@@ -20,6 +20,16 @@ var exponents = map[string]int{
 	"BRL": 2,
 }
 
+// Exponents returns the supported currencies and their exponents: ISO
+// 4217's minor units, in which every amount of the API is counted.
+func Exponents() map[string]int {
+	out := make(map[string]int, len(exponents))
+	for c, e := range exponents {
+		out[c] = e
+	}
+	return out
+}
+
 // currencies returns the supported currency codes, sorted.
 func currencies() []string {
 	out := make([]string, 0, len(exponents))

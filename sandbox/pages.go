@@ -107,6 +107,14 @@ func redirectBuyer(w http.ResponseWriter, r *http.Request, target string, params
 	return true
 }
 
+// challengeOver tells the buyer why a challenge takes no answer any more.
+func challengeOver(p cardPayment) string {
+	if p.State == stateVoided && p.DeclineCode == "canceled" {
+		return "The merchant canceled this payment: there is nothing to confirm."
+	}
+	return "This challenge is already complete: the payment is " + p.Status + "."
+}
+
 func (s *Server) handleChallengePage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	rec, ok := s.st.cards[r.PathValue("id")]
@@ -131,7 +139,7 @@ func (s *Server) handleChallengePage(w http.ResponseWriter, r *http.Request) {
 		data.Intro = "Your bank asks you to confirm this payment."
 		data.Buttons = [][2]string{{"approve", "Approve"}, {"fail", "Fail"}}
 	} else {
-		data.Intro = "This challenge is already complete: the payment is " + p.Status + "."
+		data.Intro = challengeOver(p)
 	}
 	s.renderPage(w, http.StatusOK, data)
 }
@@ -155,8 +163,7 @@ func (s *Server) handleChallengeSubmit(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.pageError(w, r, err)
 	case !changed:
-		s.renderPage(w, http.StatusConflict, pageData{Title: "Already complete",
-			Intro: "This challenge is already complete: the payment is " + p.Status + "."})
+		s.renderPage(w, http.StatusConflict, pageData{Title: "Already complete", Intro: challengeOver(p)})
 	case !redirectBuyer(w, r, returnURL, url.Values{"payment_id": {p.ID}, "status": {p.Status}}):
 		s.renderPage(w, http.StatusOK, pageData{Title: "Verification complete",
 			Intro: "The payment is " + p.Status + ". You can close this page."})

@@ -238,7 +238,7 @@ func (s *suite) authorizeRequest(capture bool) connectors.AuthorizeRequest {
 	r.IdempotencyKey, r.Reference = s.ids()
 	r.Capture = capture
 	if r.Amount.Minor == 0 {
-		r.Amount = connectors.Money{Minor: 1000, Currency: s.currency()}
+		r.Amount = connectors.NewMoney(1000, s.currency())
 	}
 	if r.PaymentMethod == "" && len(s.desc.PaymentMethods) > 0 {
 		r.PaymentMethod = s.desc.PaymentMethods[0]
@@ -321,7 +321,7 @@ func (s *suite) sale(t *testing.T) {
 			t.Errorf("query by reference: %+v, %v; want payment %s", st, err, first.PaymentID)
 		}
 		st, err = s.c.QueryPayment(s.ctx(t), connectors.QueryPaymentRequest{PaymentID: first.PaymentID})
-		if err != nil || st.Amount != req.Amount {
+		if err != nil || !st.Amount.Equal(req.Amount) {
 			t.Errorf("query by id: %+v, %v; want amount %s", st, err, req.Amount)
 		}
 	}
@@ -358,8 +358,8 @@ func (s *suite) preauth(t *testing.T) {
 
 func (s *suite) refund(t *testing.T) {
 	req, id := s.approvedPayment(t, true)
-	half := connectors.Money{Minor: req.Amount.Minor / 2, Currency: req.Amount.Currency}
-	rest := connectors.Money{Minor: req.Amount.Minor - half.Minor, Currency: req.Amount.Currency}
+	half := connectors.Money{Minor: req.Amount.Minor / 2, Currency: req.Amount.Currency, Exponent: req.Amount.Exponent}
+	rest := connectors.Money{Minor: req.Amount.Minor - half.Minor, Currency: req.Amount.Currency, Exponent: req.Amount.Exponent}
 	for i, amt := range []connectors.Money{half, rest} {
 		key, ref := s.ids()
 		r, err := s.c.Refund(s.ctx(t), connectors.RefundRequest{IdempotencyKey: key, Reference: ref, PaymentID: id, Amount: amt})
@@ -378,7 +378,7 @@ func (s *suite) payoutRequest() connectors.PayoutRequest {
 	r := s.cfg.Payout
 	r.IdempotencyKey, r.Reference = s.ids()
 	if r.Amount.Minor == 0 {
-		r.Amount = connectors.Money{Minor: 1000, Currency: s.currency()}
+		r.Amount = connectors.NewMoney(1000, s.currency())
 	}
 	if r.Beneficiary == nil {
 		r.Beneficiary = &connectors.BankAccount{Holder: "Conformance Kit", Number: "GB33BUKB20201555555555", BankCode: "BUKBGB22", Country: "GB"}

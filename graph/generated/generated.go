@@ -5304,8 +5304,14 @@ extend type Mutation {
   """
   capturePayment(input: CapturePaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
-  Cancel a payment that is not captured: voids an authorization at the
-  channel. CONFLICT for a payment that is processing, succeeded or failed.
+  Cancel a payment that is not captured. A payment waiting for the buyer
+  (REQUIRES_ACTION: 3-D Secure, a redirect) is canceled at the channel first,
+  so that the buyer can no longer complete it; an authorization is voided at
+  the channel. CONFLICT for a payment that is processing, succeeded or
+  failed, including one the buyer completed before the cancel reached the
+  channel (refund it instead), or when the channel refuses; UNAVAILABLE when
+  the channel could not be reached or its answer is not known yet (Strait
+  asks the channel and records the result; repeating the request is safe).
   Canceling a canceled payment returns it unchanged.
   """
   cancelPayment(input: CancelPaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])

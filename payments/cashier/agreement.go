@@ -99,7 +99,7 @@ func (s *Service) SignAgreement(ctx context.Context, in AgreementInput) (*ent.Ag
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
 	resp, err := c.SignAgreement(cctx, connectors.SignAgreementRequest{IdempotencyKey: a.ID, Reference: a.ID,
-		Account: &acct, MaxAmount: connectors.Money{Minor: maxMinor, Currency: in.Currency.Code()}, ReturnURL: in.ReturnURL})
+		Account: &acct, MaxAmount: contractMoney(maxMinor, in.Currency.Code()), ReturnURL: in.ReturnURL})
 	cancel()
 	upd := map[string]any{}
 	if err == nil {

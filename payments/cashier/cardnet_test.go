@@ -70,6 +70,12 @@ func paymentsAt(t *testing.T, n *hosttest.Network, reference string) int {
 // cardWorld is a world whose connectors are the real plugins.
 func cardWorld(t *testing.T, db *store.DB, n *hosttest.Network, callTimeout time.Duration) *world {
 	t.Helper()
+	return cardWorldVia(t, db, n, n.Host, callTimeout)
+}
+
+// cardWorldVia is cardWorld reaching the plugins through conns.
+func cardWorldVia(t *testing.T, db *store.DB, n *hosttest.Network, conns cashier.Connectors, callTimeout time.Duration) *world {
+	t.Helper()
 	w := newWorld(t, db)
 	usdOnly := []money.Currency{usd}
 	catalog := routing.NewMemCatalog(
@@ -82,7 +88,7 @@ func cardWorld(t *testing.T, db *store.DB, n *hosttest.Network, callTimeout time
 		Client: db.Client, Dialect: db.Dialect, Ledger: w.led,
 		Risk:   risk.NewEngine(w.rules.RiskRules(), risk.NewMemCounters(nil), nil),
 		Router: routing.NewRouter(catalog, routing.NewMemHealth(), w.rules.RoutingRules()), Catalog: catalog,
-		Connectors: n.Host, Now: w.clock.Now, CallTimeout: callTimeout,
+		Connectors: conns, Now: w.clock.Now, CallTimeout: callTimeout,
 		Backoff: []time.Duration{time.Minute, 5 * time.Minute},
 		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

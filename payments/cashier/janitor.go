@@ -79,13 +79,22 @@ func (s *Service) check(ctx context.Context, a *ent.PaymentAttempt) error {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 		st, err := c.QueryPayment(cctx, connectors.QueryPaymentRequest{PaymentID: a.ConnectorReference, Reference: a.ID})
 		cancel()
-		if r := resultOf(st.Result, a.Capture); err == nil && r.outcome != OutcomeError && r.outcome != OutcomeUnknown {
-			res, res.check, res.channelID = r, true, st.PaymentID
+		if r, ok := statusResult(st, err, a.Capture); ok {
+			res, res.check = r, true
 		}
 	}
-	if a.Status == paymentattempt.StatusACTION_REQUIRED && (res.outcome == "" || res.outcome == OutcomeActionRequired) {
+	if a.Status == paymentattempt.StatusUNKNOWN && res.outcome == OutcomeActionRequired {
+		// An unknown authorize leaves its payment processing; a waiting
+		// payment's attempt is unknown only after a cancel whose answer was
+		// lost, and the channel says the void never arrived.
+		if p, err := s.cfg.Client.Payment.Get(ctx, a.PaymentID); err == nil && stateOf(p.Status) == RequiresAction {
+			return s.finishCancel(ctx, a)
+		}
+	}
+	if a.Status == paymentattempt.StatusACTION_REQUIRED &&
+		(res.outcome == "" || res.outcome == OutcomeActionRequired || res.outcome == OutcomeVoid) {
 		// The buyer had ActionTTL to act and did not.
-		res = result{outcome: OutcomeExpire, code: "action_expired", message: "the buyer did not complete the next action in time", check: true}
+		return s.expireWaiting(ctx, a, res.outcome == OutcomeVoid)
 	}
 	_, _, err := s.record(ctx, a.ID, res, nil)
 	return err
@@ -122,7 +131,7 @@ func (s *Service) resendRefund(ctx context.Context, r *ent.Refund) error {
 	if err == nil {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
 		resp, cerr := c.Refund(cctx, connectors.RefundRequest{IdempotencyKey: r.ID, Reference: r.ID,
-			PaymentID: att.ConnectorReference, Amount: connectors.Money{Minor: r.Amount, Currency: r.Currency}, Reason: r.Reason})
+			PaymentID: att.ConnectorReference, Amount: contractMoney(r.Amount, r.Currency), Reason: r.Reason})
 		cancel()
 		if o := refundResult(resp.Result, cerr); o != refundInFlight {
 			_, err := s.recordRefund(ctx, r.ID, o, resp.ID, resp.Result.Code)

@@ -64,7 +64,7 @@ func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*en
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
 	resp, err := c.Capture(cctx, connectors.CaptureRequest{IdempotencyKey: "capture:" + p.ID, Reference: att.ID,
-		PaymentID: att.ConnectorReference, Amount: connectors.Money{Minor: want, Currency: p.Currency}})
+		PaymentID: att.ConnectorReference, Amount: contractMoney(want, p.Currency)})
 	cancel()
 	if err := operationError("capture", resp.Result, err); err != nil {
 		return nil, err
@@ -106,16 +106,44 @@ func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*en
 	return s.Payment(ctx, p.ID)
 }
 
-// Cancel cancels a payment that has not been captured: one awaiting a payment
-// method or the buyer's action is canceled here; an authorization is voided
-// at the channel first. Canceling a canceled payment returns it unchanged.
-// Returns ECONFLICT for a payment that is processing, succeeded or failed,
-// or when the channel refuses the void, and EUNAVAILABLE when its answer is
-// unknown (repeat the request).
+// Cancel cancels a payment that has not been captured. One awaiting a
+// payment method is canceled here. One awaiting the buyer's action (3-D
+// Secure, redirect) is canceled at the channel first (cancel.go), so that
+// the buyer can no longer complete it; if the buyer finished first, Cancel
+// goes on from where that left the payment. An authorization is voided at
+// the channel first. Canceling a canceled payment returns it unchanged.
+//
+// Returns ECONFLICT for a payment that is processing, succeeded or failed
+// (including one the buyer completed before the cancel reached the
+// channel: refund it instead), or when the channel refuses the void, and
+// EUNAVAILABLE when the channel was not reached or its answer is unknown
+// (repeating the request is safe: the channel replays it).
 func (s *Service) Cancel(ctx context.Context, id string) (*ent.Payment, error) {
 	p, err := s.Payment(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if stateOf(p.Status) == RequiresAction {
+		unsupported, err := s.cancelWaiting(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		if !unsupported {
+			// Canceled, or moved on by the buyer: read as the caller sees it.
+			if p, err = s.Payment(ctx, id); err != nil {
+				return nil, err
+			}
+			switch stateOf(p.Status) {
+			case Canceled:
+				return p, nil
+			case Succeeded:
+				return nil, payments.Errorf(payments.ECONFLICT,
+					"the buyer completed payment %s before the cancel reached the channel; refund it instead", id)
+			case RequiresAction:
+				// Never expire here what the channel may still complete.
+				return nil, payments.Errorf(payments.EUNAVAILABLE, "payment %s still waits for the buyer at the channel; try again", id)
+			}
+		}
 	}
 	from := stateOf(p.Status)
 	if from == Canceled {
@@ -142,8 +170,9 @@ func (s *Service) Cancel(ctx context.Context, id string) (*ent.Payment, error) {
 			return nil, err
 		}
 	case RequiresAction:
-		// The buyer never finished: the attempt expires. A late approval of
-		// it is logged as a disagreement for an operator to refund.
+		// The connector cannot cancel a waiting payment: the attempt expires
+		// here. A late approval of it is logged as a disagreement for an
+		// operator to refund.
 		if att, err = s.liveAttempt(ctx, p, paymentattempt.StatusACTION_REQUIRED); err != nil {
 			return nil, err
 		}

@@ -545,8 +545,7 @@ func (s *Service) createAttempt(ctx context.Context, tx *ent.Tx, p *ent.Payment,
 }
 
 // authorize is step 6: the connector call, with no transaction open and a
-// deadline. A risk challenge asks the channel for 3-D Secure through the
-// request's metadata.
+// deadline. A risk challenge asks the channel for a 3-D Secure challenge.
 func (s *Service) authorize(ctx context.Context, att *ent.PaymentAttempt, pm PaymentMethod, decision risk.Decision) result {
 	c, err := s.connector(att.Connector)
 	if err != nil {
@@ -558,14 +557,15 @@ func (s *Service) authorize(ctx context.Context, att *ent.PaymentAttempt, pm Pay
 	}
 	req := connectors.AuthorizeRequest{
 		IdempotencyKey: att.ChannelIdempotencyKey, Reference: att.ID,
-		Amount:  connectors.Money{Minor: att.Amount, Currency: att.Currency},
+		Amount:  contractMoney(att.Amount, att.Currency),
 		Capture: att.Capture, PaymentMethod: kind, Card: pm.Card, ReturnURL: pm.ReturnURL,
 		AgreementID: pm.AgreementID,
 	}
 	if pm.Email != "" || pm.IP != "" || pm.Country != "" {
 		req.Customer = &connectors.Customer{Email: pm.Email, IP: pm.IP, Country: pm.Country}
 	}
-	if decision.Action == risk.Challenge {
+	if req.ThreeDS = threeDSFor(decision); req.ThreeDS == connectors.ThreeDSChallenge {
+		// For connectors built before the ThreeDS field.
 		req.Metadata = map[string]string{"three_ds": "required"}
 	}
 	// The call outlives a caller who hangs up: its answer must be recorded.

@@ -125,7 +125,7 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
 	resp, err := c.Refund(cctx, connectors.RefundRequest{IdempotencyKey: r.ID, Reference: r.ID,
-		PaymentID: att.ConnectorReference, Amount: connectors.Money{Minor: r.Amount, Currency: r.Currency}, Reason: reason})
+		PaymentID: att.ConnectorReference, Amount: contractMoney(r.Amount, r.Currency), Reason: reason})
 	cancel()
 	return s.recordRefund(sys, r.ID, refundResult(resp.Result, err), resp.ID, resp.Result.Code)
 }

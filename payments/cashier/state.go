@@ -136,14 +136,17 @@ const (
 	OutcomeDeclined       Outcome = "declined"
 	OutcomeError          Outcome = "error"   // retryable, no money moved
 	OutcomeUnknown        Outcome = "unknown" // timeout or crash
-	OutcomeVoid           Outcome = "void"    // released by the merchant, or lapsed
+	OutcomeVoid           Outcome = "void"    // released or canceled at the channel by the merchant, or lapsed
 	OutcomeExpire         Outcome = "expire"  // the buyer abandoned the action
 )
 
 // attemptTransitions is the attempt state machine. The janitor resolves an
 // unknown attempt through QueryPayment into whatever the channel recorded; a
 // channel that never saw the request makes it errored. A repeated unknown keeps
-// it unknown (the next backoff step).
+// it unknown (the next backoff step). A payment waiting for the buyer is
+// voided at the channel when the merchant cancels it; a void whose answer is
+// lost leaves the attempt unknown until QueryPayment says voided (or that the
+// buyer finished first).
 var attemptTransitions = map[AttemptState]map[Outcome]AttemptState{
 	AttemptPending: {
 		OutcomeApproved: AttemptAuthorized, OutcomeCaptured: AttemptCaptured,
@@ -153,11 +156,12 @@ var attemptTransitions = map[AttemptState]map[Outcome]AttemptState{
 	AttemptActionRequired: {
 		OutcomeApproved: AttemptAuthorized, OutcomeCaptured: AttemptCaptured,
 		OutcomeDeclined: AttemptDeclined, OutcomeUnknown: AttemptUnknown, OutcomeExpire: AttemptExpired,
+		OutcomeVoid: AttemptVoided,
 	},
 	AttemptUnknown: {
 		OutcomeApproved: AttemptAuthorized, OutcomeCaptured: AttemptCaptured,
 		OutcomeActionRequired: AttemptActionRequired, OutcomeDeclined: AttemptDeclined,
-		OutcomeError: AttemptErrored, OutcomeUnknown: AttemptUnknown,
+		OutcomeError: AttemptErrored, OutcomeUnknown: AttemptUnknown, OutcomeVoid: AttemptVoided,
 	},
 	// An authorization that lapses before capture is voided like a released one.
 	AttemptAuthorized: {OutcomeCaptured: AttemptCaptured, OutcomeVoid: AttemptVoided},

@@ -141,8 +141,8 @@ func reachesTerminal[S comparable](s S, next func(S) []S, terminal func(S) bool,
 func TestAttemptTransitions(t *testing.T) {
 	allowed := map[AttemptState]map[Outcome]AttemptState{
 		AttemptPending:        {"approved": AttemptAuthorized, "captured": AttemptCaptured, "action_required": AttemptActionRequired, "declined": AttemptDeclined, "error": AttemptErrored, "unknown": AttemptUnknown},
-		AttemptActionRequired: {"approved": AttemptAuthorized, "captured": AttemptCaptured, "declined": AttemptDeclined, "unknown": AttemptUnknown, "expire": AttemptExpired},
-		AttemptUnknown:        {"approved": AttemptAuthorized, "captured": AttemptCaptured, "action_required": AttemptActionRequired, "declined": AttemptDeclined, "error": AttemptErrored, "unknown": AttemptUnknown},
+		AttemptActionRequired: {"approved": AttemptAuthorized, "captured": AttemptCaptured, "declined": AttemptDeclined, "unknown": AttemptUnknown, "expire": AttemptExpired, "void": AttemptVoided},
+		AttemptUnknown:        {"approved": AttemptAuthorized, "captured": AttemptCaptured, "action_required": AttemptActionRequired, "declined": AttemptDeclined, "error": AttemptErrored, "unknown": AttemptUnknown, "void": AttemptVoided},
 		AttemptAuthorized:     {"captured": AttemptCaptured, "void": AttemptVoided},
 	}
 	for _, s := range allAttemptStates {
@@ -182,6 +182,8 @@ func TestJourneys(t *testing.T) {
 		{"authorization voided", []step{{event: Confirm, newAtt: true}, {outcome: OutcomeApproved}, {outcome: OutcomeVoid}}, Canceled},
 		{"decline then another card", []step{{event: Confirm, newAtt: true}, {outcome: OutcomeDeclined}, {event: Confirm, newAtt: true}, {outcome: OutcomeCaptured}}, Succeeded},
 		{"unknown resolved by the janitor", []step{{event: Confirm, newAtt: true}, {outcome: OutcomeUnknown}, {outcome: OutcomeUnknown}, {outcome: OutcomeCaptured}}, Succeeded},
+		{"canceled during 3-D Secure", []step{{event: Confirm, newAtt: true}, {outcome: OutcomeActionRequired}, {outcome: OutcomeVoid}}, Canceled},
+		{"cancel's answer lost, then found voided", []step{{event: Confirm, newAtt: true}, {outcome: OutcomeActionRequired}, {outcome: OutcomeUnknown}, {outcome: OutcomeVoid}}, Canceled},
 		{"abandoned QR", []step{{event: Confirm, newAtt: true}, {outcome: OutcomeActionRequired}, {outcome: OutcomeExpire}, {event: Cancel}}, Canceled},
 		{"attempts exhausted", []step{{event: Confirm, newAtt: true}, {outcome: OutcomeDeclined}, {event: Fail}}, Failed},
 	}

@@ -593,10 +593,25 @@ func TestACallerWhoLeavesDuringItsBatchFreesTheKey(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		s, rec, _ := recorded(t, db, idempotency.Config{}, false)
 		ctx, cancel := context.WithCancel(context.Background())
-		var err error
-		release := holdBehind(t, rec, "INSERT", func() { _, err = s.Begin(ctx, "mer_a", "left", "refund", "h1") })
+		reached, let := rec.holdNext("INSERT")
+		errc := make(chan error, 1)
+		go func() { _, err := s.Begin(ctx, "mer_a", "left", "refund", "h1"); errc <- err }()
+		select {
+		case <-reached:
+		case <-time.After(10 * time.Second):
+			let()
+			t.Fatal("no INSERT was sent")
+		}
 		cancel()
-		release()
+		// Begin returns as soon as its caller leaves, while the INSERT is
+		// still held: the answer must not depend on which comes first.
+		var err error
+		select {
+		case err = <-errc:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Begin did not return when its caller left")
+		}
+		let()
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Begin: %v, want context.Canceled", err)
 		}

@@ -112,6 +112,9 @@ type result struct {
 type amount struct {
 	Minor    int64  `json:"minor"`
 	Currency string `json:"currency"`
+	// Exponent is the one the connector stated; rows stored before it
+	// existed have none, which the contract reads as Strait's table's.
+	Exponent *int `json:"exponent,omitempty"`
 }
 
 func toPayload(ev connectors.Event) payload {
@@ -123,6 +126,9 @@ func toPayload(ev connectors.Event) payload {
 	}
 	if ev.Amount != (connectors.Money{}) {
 		p.Amount = &amount{Minor: ev.Amount.Minor, Currency: ev.Amount.Currency}
+		if e, ok := ev.Amount.Exponent.Get(); ok {
+			p.Amount.Exponent = &e
+		}
 	}
 	return p
 }
@@ -153,6 +159,9 @@ func (p payload) event() (connectors.Event, error) {
 	}
 	if p.Amount != nil {
 		ev.Amount = connectors.Money{Minor: p.Amount.Minor, Currency: p.Amount.Currency}
+		if p.Amount.Exponent != nil {
+			ev.Amount.Exponent = connectors.Exp(*p.Amount.Exponent)
+		}
 	}
 	return ev, nil
 }

@@ -35,7 +35,8 @@ func event(id string) connectors.Event {
 	return connectors.Event{
 		ID: id, Connector: "cardnet", Type: connectors.EventPaymentResult, OccurredAt: time.Date(2026, 3, 1, 11, 59, 0, 0, time.UTC),
 		PaymentID: "cp_" + id, Reference: "att_" + id, Result: connectors.Declined(connectors.DeclineSoft, "51", "insufficient funds"),
-		Amount: connectors.Money{Minor: 1050, Currency: "USD"}, Status: "declined", Data: map[string]string{"k": "v"},
+		// In the channel's hundredths, stated: the exponent must survive storage.
+		Amount: connectors.Money{Minor: 105_030, Currency: "IDR", Exponent: connectors.Exp(2)}, Status: "declined", Data: map[string]string{"k": "v"},
 	}
 }
 

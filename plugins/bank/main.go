@@ -73,7 +73,7 @@ type virtualAccount struct {
 }
 
 func (va virtualAccount) money(minor int64) connectors.Money {
-	return connectors.Money{Minor: minor, Currency: va.Currency}
+	return sandboxapi.Money(minor, va.Currency)
 }
 
 // result: a paid account is an approved payment; an open one waits for
@@ -106,10 +106,14 @@ func (b *bank) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (co
 	if r.PaymentMethod == methodDirectDebit || r.AgreementID != "" {
 		return b.debit(ctx, r)
 	}
+	amount, err := sandboxapi.Amount(r.Amount)
+	if err != nil {
+		return connectors.AuthorizeResponse{}, err
+	}
 	var va virtualAccount
-	err := b.api.Call(ctx, http.MethodPost, "/bank/virtual-accounts", map[string]any{
+	err = b.api.Call(ctx, http.MethodPost, "/bank/virtual-accounts", map[string]any{
 		// One virtual account per reference: a retry finds the same one.
-		"reference": r.Reference, "currency": r.Amount.Currency, "expected_amount": r.Amount.Minor,
+		"reference": r.Reference, "currency": r.Amount.Currency, "expected_amount": amount,
 		"account_name": "Strait " + r.Reference,
 	}, &va)
 	if err != nil {
@@ -129,10 +133,14 @@ func (b *bank) debit(ctx context.Context, r connectors.AuthorizeRequest) (connec
 	if r.AgreementID == "" {
 		return connectors.AuthorizeResponse{}, connectors.Errorf(connectors.EINVALID, "direct_debit needs agreement_id")
 	}
+	amount, err := sandboxapi.Amount(r.Amount)
+	if err != nil {
+		return connectors.AuthorizeResponse{}, err
+	}
 	var d debit
-	err := b.api.Call(ctx, http.MethodPost, "/bank/agreements/"+url.PathEscape(r.AgreementID)+"/debits", map[string]any{
+	err = b.api.Call(ctx, http.MethodPost, "/bank/agreements/"+url.PathEscape(r.AgreementID)+"/debits", map[string]any{
 		"idempotency_key": sdk.IdempotencyKey("debit", r.IdempotencyKey),
-		"reference":       r.Reference, "amount": r.Amount.Minor, "currency": r.Amount.Currency,
+		"reference":       r.Reference, "amount": amount, "currency": r.Amount.Currency,
 	}, &d)
 	if sdk.IsStatus(err, http.StatusNotFound) {
 		return connectors.AuthorizeResponse{Result: connectors.Declined(connectors.DeclineHard, "agreement_not_found", "")}, nil
@@ -141,7 +149,7 @@ func (b *bank) debit(ctx context.Context, r connectors.AuthorizeRequest) (connec
 		return connectors.AuthorizeResponse{}, err
 	}
 	return connectors.AuthorizeResponse{Result: sandboxapi.Outcome(d.Status, d.DeclineType, d.DeclineCode, ""), PaymentID: d.ID,
-		Amount: connectors.Money{Minor: d.Amount, Currency: d.Currency}}, nil
+		Amount: sandboxapi.Money(d.Amount, d.Currency)}, nil
 }
 
 // QueryPayment looks a payment up by its kind of id (dd_ debits, va_
@@ -156,7 +164,7 @@ func (b *bank) QueryPayment(ctx context.Context, r connectors.QueryPaymentReques
 		if err != nil {
 			return connectors.PaymentStatus{}, err
 		}
-		m := connectors.Money{Minor: d.Amount, Currency: d.Currency}
+		m := sandboxapi.Money(d.Amount, d.Currency)
 		st := connectors.PaymentStatus{Result: sandboxapi.Outcome(d.Status, d.DeclineType, d.DeclineCode, ""), PaymentID: d.ID,
 			Reference: d.Reference, Status: d.Status, Amount: m}
 		if d.Status == "approved" {
@@ -216,7 +224,11 @@ func (b *bank) SignAgreement(ctx context.Context, r connectors.SignAgreementRequ
 		"return_url": r.ReturnURL,
 	}
 	if r.MaxAmount.Minor > 0 {
-		body["max_amount"] = r.MaxAmount.Minor
+		limit, err := sandboxapi.Amount(r.MaxAmount)
+		if err != nil {
+			return connectors.AgreementResponse{}, err
+		}
+		body["max_amount"] = limit
 	}
 	var a agreement
 	if err := b.api.Call(ctx, http.MethodPost, "/bank/agreements", body, &a); err != nil {
@@ -267,9 +279,13 @@ func (b *bank) Payout(ctx context.Context, r connectors.PayoutRequest) (connecto
 		Amount      int64  `json:"amount"`
 		Currency    string `json:"currency"`
 	}
-	err := b.api.Call(ctx, http.MethodPost, "/bank/payouts", map[string]any{
+	amount, err := sandboxapi.Amount(r.Amount)
+	if err != nil {
+		return connectors.OperationResponse{}, err
+	}
+	err = b.api.Call(ctx, http.MethodPost, "/bank/payouts", map[string]any{
 		"idempotency_key": sdk.IdempotencyKey("payout", r.IdempotencyKey),
-		"reference":       r.Reference, "amount": r.Amount.Minor, "currency": r.Amount.Currency,
+		"reference":       r.Reference, "amount": amount, "currency": r.Amount.Currency,
 		"beneficiary": map[string]any{"name": r.Beneficiary.Holder, "account_number": r.Beneficiary.Number,
 			"bank_code": r.Beneficiary.BankCode, "country": r.Beneficiary.Country},
 	}, &p)
@@ -277,7 +293,7 @@ func (b *bank) Payout(ctx context.Context, r connectors.PayoutRequest) (connecto
 		return connectors.OperationResponse{}, err
 	}
 	return connectors.OperationResponse{Result: sandboxapi.Outcome(p.Status, p.DeclineType, p.DeclineCode, ""), ID: p.ID,
-		Amount: connectors.Money{Minor: p.Amount, Currency: p.Currency}}, nil
+		Amount: sandboxapi.Money(p.Amount, p.Currency)}, nil
 }
 
 func (b *bank) QueryBalance(ctx context.Context, r connectors.BalanceRequest) (connectors.BalanceResponse, error) {
@@ -298,8 +314,8 @@ func (b *bank) QueryBalance(ctx context.Context, r connectors.BalanceRequest) (c
 	out := connectors.BalanceResponse{Result: connectors.Approved()}
 	for _, x := range ans.Balances {
 		out.Balances = append(out.Balances, connectors.Balance{
-			Available: connectors.Money{Minor: x.Available, Currency: x.Currency},
-			Pending:   connectors.Money{Minor: x.Pending, Currency: x.Currency}})
+			Available: sandboxapi.Money(x.Available, x.Currency),
+			Pending:   sandboxapi.Money(x.Pending, x.Currency)})
 	}
 	return out, nil
 }
@@ -334,7 +350,7 @@ func (b *bank) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connecto
 		return connectors.HTTPResponse{Status: http.StatusBadRequest}, nil
 	}
 	ev := connectors.Event{ID: n.ID, OccurredAt: n.CreatedAt, Reference: obj.Reference, ObjectID: obj.ID,
-		Amount: connectors.Money{Minor: obj.Amount, Currency: obj.Currency}, Status: obj.State}
+		Amount: sandboxapi.Money(obj.Amount, obj.Currency), Status: obj.State}
 	switch n.Type {
 	case "bank.transfer.received":
 		ev.Type, ev.PaymentID, ev.Result, ev.Status = connectors.EventPaymentResult, obj.VirtualAccountID, connectors.Approved(), obj.Status

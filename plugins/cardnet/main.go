@@ -90,14 +90,22 @@ func (c *cardnet) Authorize(ctx context.Context, r connectors.AuthorizeRequest) 
 	if r.Card == nil {
 		return connectors.AuthorizeResponse{}, connectors.Errorf(connectors.EINVALID, "cardnet needs a card")
 	}
+	// The network counts in ISO 4217 minor units; Strait says which unit
+	// r.Amount is in. An amount with no exact form there is refused before
+	// anything is sent.
+	amount, err := sandboxapi.Amount(r.Amount)
+	if err != nil {
+		return connectors.AuthorizeResponse{}, err
+	}
 	body := map[string]any{
 		// The same Strait key always derives the same channel key: a
 		// retried attempt is a replay at the network, never a new charge.
 		"idempotency_key":    sdk.IdempotencyKey("authorize", r.IdempotencyKey),
 		"merchant_reference": r.Reference,
-		"amount":             r.Amount.Minor,
+		"amount":             amount,
 		"currency":           r.Amount.Currency,
 		"capture":            r.Capture,
+		"three_ds":           threeDS[r.ThreeDS],
 		"card": map[string]any{
 			"number": r.Card.Number, "exp_month": r.Card.ExpMonth, "exp_year": r.Card.ExpYear,
 			"cvc": r.Card.CVC, "holder_name": r.Card.Holder,
@@ -111,22 +119,35 @@ func (c *cardnet) Authorize(ctx context.Context, r connectors.AuthorizeRequest) 
 		// authorized); anything else keeps the error's own code.
 		return connectors.AuthorizeResponse{}, err
 	}
-	resp := connectors.AuthorizeResponse{
-		Result: p.result(), PaymentID: p.ID,
-		Amount: connectors.Money{Minor: p.Amount, Currency: p.Currency},
-	}
+	resp := connectors.AuthorizeResponse{Result: p.result(), PaymentID: p.ID, Amount: sandboxapi.Money(p.Amount, p.Currency)}
 	if p.Action != nil {
 		resp.NextAction = &connectors.NextAction{Type: connectors.ActionThreeDSChallenge, URL: p.Action.URL}
 	}
 	return resp, nil
 }
 
+// threeDS names Strait's 3-D Secure request as the network's three_ds
+// field does (sandbox/API.md).
+var threeDS = map[connectors.ThreeDS]string{
+	connectors.ThreeDSAutomatic: "automatic",
+	connectors.ThreeDSAny:       "any",
+	connectors.ThreeDSChallenge: "challenge",
+}
+
 func (c *cardnet) Capture(ctx context.Context, r connectors.CaptureRequest) (connectors.OperationResponse, error) {
+	amount, err := sandboxapi.Amount(r.Amount)
+	if err != nil {
+		return connectors.OperationResponse{}, err
+	}
 	return sandboxapi.Operate(ctx, c.api, "/card/payments/"+url.PathEscape(r.PaymentID)+"/capture", map[string]any{
-		"amount": r.Amount.Minor, "idempotency_key": sdk.IdempotencyKey("capture", r.IdempotencyKey),
+		"amount": amount, "idempotency_key": sdk.IdempotencyKey("capture", r.IdempotencyKey),
 	})
 }
 
+// Void releases an authorization, or cancels a payment still waiting for
+// its 3-D Secure challenge: the network then refuses the buyer's answer on
+// the challenge page. A payment the buyer already finished is declined
+// invalid_state, and Strait asks QueryPayment where it stands.
 func (c *cardnet) Void(ctx context.Context, r connectors.VoidRequest) (connectors.OperationResponse, error) {
 	return sandboxapi.Operate(ctx, c.api, "/card/payments/"+url.PathEscape(r.PaymentID)+"/void", map[string]any{
 		"idempotency_key": sdk.IdempotencyKey("void", r.IdempotencyKey),
@@ -134,8 +155,12 @@ func (c *cardnet) Void(ctx context.Context, r connectors.VoidRequest) (connector
 }
 
 func (c *cardnet) Refund(ctx context.Context, r connectors.RefundRequest) (connectors.OperationResponse, error) {
+	amount, err := sandboxapi.Amount(r.Amount)
+	if err != nil {
+		return connectors.OperationResponse{}, err
+	}
 	return sandboxapi.Operate(ctx, c.api, "/card/payments/"+url.PathEscape(r.PaymentID)+"/refunds", map[string]any{
-		"amount": r.Amount.Minor, "idempotency_key": sdk.IdempotencyKey("refund", r.IdempotencyKey), "reason": r.Reason,
+		"amount": amount, "idempotency_key": sdk.IdempotencyKey("refund", r.IdempotencyKey), "reason": r.Reason,
 	})
 }
 
@@ -150,10 +175,11 @@ func (c *cardnet) QueryPayment(ctx context.Context, r connectors.QueryPaymentReq
 	if !found {
 		return notFound(), nil
 	}
-	money := func(minor int64) connectors.Money { return connectors.Money{Minor: minor, Currency: p.Currency} }
+	money := func(minor int64) connectors.Money { return sandboxapi.Money(minor, p.Currency) }
 	return connectors.PaymentStatus{
 		Result: p.result(), PaymentID: p.ID, Reference: p.MerchantReference, Status: p.State,
 		Amount: money(p.Amount), Captured: money(p.CapturedAmount), Refunded: money(p.RefundedAmount),
+		Voided: p.State == "voided",
 	}, nil
 }
 
@@ -186,7 +212,7 @@ func (c *cardnet) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (conne
 			return connectors.HTTPResponse{Status: http.StatusBadRequest}, nil
 		}
 		ev.Type, ev.PaymentID, ev.Reference, ev.Result, ev.Status = connectors.EventPaymentResult, p.ID, p.MerchantReference, p.result(), p.State
-		ev.Amount = connectors.Money{Minor: p.Amount, Currency: p.Currency}
+		ev.Amount = sandboxapi.Money(p.Amount, p.Currency)
 	case "card.chargeback.created":
 		var cb chargeback
 		if err := n.Decode(&cb); err != nil {
@@ -194,7 +220,7 @@ func (c *cardnet) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (conne
 		}
 		ev.Type, ev.PaymentID, ev.Reference, ev.ObjectID, ev.Status = connectors.EventChargeback, cb.PaymentID, cb.MerchantReference, cb.ID, cb.Status
 		ev.Result = connectors.Approved()
-		ev.Amount = connectors.Money{Minor: cb.Amount, Currency: cb.Currency}
+		ev.Amount = sandboxapi.Money(cb.Amount, cb.Currency)
 		ev.Data = map[string]string{"reason_code": cb.ReasonCode, "reason": cb.Reason}
 	default:
 		// Acknowledge what we do not model, or the network retries forever.

@@ -81,7 +81,7 @@ func (p walletPayment) result() connectors.Result {
 }
 
 func (p walletPayment) money(minor int64) connectors.Money {
-	return connectors.Money{Minor: minor, Currency: p.Currency}
+	return sandboxapi.Money(minor, p.Currency)
 }
 
 // Authorize creates the wallet payment and hands back the buyer's next
@@ -93,11 +93,15 @@ func (w *wallet) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (
 	if r.ReturnURL == "" {
 		return connectors.AuthorizeResponse{}, connectors.Errorf(connectors.EINVALID, "return_url is required: the wallet sends the buyer back to it")
 	}
+	amount, err := sandboxapi.Amount(r.Amount)
+	if err != nil {
+		return connectors.AuthorizeResponse{}, err
+	}
 	var p walletPayment
-	err := w.api.Call(ctx, http.MethodPost, "/wallet/payments", map[string]any{
+	err = w.api.Call(ctx, http.MethodPost, "/wallet/payments", map[string]any{
 		"idempotency_key":    sdk.IdempotencyKey("authorize", r.IdempotencyKey),
 		"merchant_reference": r.Reference,
-		"amount":             r.Amount.Minor,
+		"amount":             amount,
 		"currency":           r.Amount.Currency,
 		"description":        r.Description,
 		"return_url":         r.ReturnURL,
@@ -116,8 +120,12 @@ func (w *wallet) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (
 }
 
 func (w *wallet) Refund(ctx context.Context, r connectors.RefundRequest) (connectors.OperationResponse, error) {
+	amount, err := sandboxapi.Amount(r.Amount)
+	if err != nil {
+		return connectors.OperationResponse{}, err
+	}
 	return sandboxapi.Operate(ctx, w.api, "/wallet/payments/"+url.PathEscape(r.PaymentID)+"/refunds", map[string]any{
-		"amount": r.Amount.Minor, "idempotency_key": sdk.IdempotencyKey("refund", r.IdempotencyKey), "reason": r.Reason,
+		"amount": amount, "idempotency_key": sdk.IdempotencyKey("refund", r.IdempotencyKey), "reason": r.Reason,
 	})
 }
 

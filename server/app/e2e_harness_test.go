@@ -338,8 +338,9 @@ type networkPayment struct {
 	CapturedAmount int64  `json:"captured_amount"`
 	RefundedAmount int64  `json:"refunded_amount"`
 	ThreeDS        struct {
-		Flow   string `json:"flow"`
-		Result string `json:"result"`
+		Requested string `json:"requested"`
+		Flow      string `json:"flow"`
+		Result    string `json:"result"`
 	} `json:"three_ds"`
 }
 

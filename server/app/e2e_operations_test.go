@@ -146,38 +146,52 @@ func TestPreAuthPartialCaptureAndPartialRefundsEndToEnd(t *testing.T) {
 
 // TestLargeIDRAmountEndToEnd pays 5,000,000,000 minor units of IDR, far
 // above 2^31 (Strait's currency table, CLDR's, gives IDR no decimals: that
-// is five billion rupiah). The amount comes back exact as an Int64 string
-// with its decimal form, the card network is asked for exactly it, and the
-// ledger holds it exactly.
-//
-// The sandbox, like ISO 4217 and the card networks, gives IDR two decimals,
-// so the network reads the same minor units as fifty million rupiah: see
-// the e2e branch's report; this test pins the minor units, which both sides
-// agree on, not the exponent.
+// is five billion rupiah), then refunds a billion of them. The amount comes
+// back exact as an Int64 string with its decimal form and exponent 0; the
+// card network, which counts IDR in hundredths as ISO 4217 does, is asked
+// for exactly the same money (500,000,000,000 hundredths), because the
+// contract states the exponent and cardnet converts; the ledger holds the
+// rupiah exactly.
 func TestLargeIDRAmountEndToEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		x := newE2E(t, db, e2eSpec{connectors: []string{"cardnet"}})
-		const minor = 5_000_000_000
+		const minor, hundredths = 5_000_000_000, 500_000_000_000
 		// cardnet serves buyers in ten countries, Indonesia not among them.
 		s := x.open(t, map[string]any{"amount": amountOf(minor, "IDR")})
 		p := x.payCard(t, s, "4000000000000077", cvc3)
-		decimal := "5000000000"
-		if e := p.Amount.Exponent; e > 0 {
-			decimal = decimal[:len(decimal)-e] + "." + decimal[len(decimal)-e:]
-		}
-		if p.Status != "SUCCEEDED" || p.Amount.Amount != "5000000000" || p.Amount.Currency != "IDR" ||
-			p.Amount.Decimal != decimal || p.AmountCaptured.Amount != "5000000000" {
+		if p.Status != "SUCCEEDED" || p.Amount.Amount != "5000000000" || p.Amount.Currency != "IDR" || p.Amount.Exponent != 0 ||
+			p.Amount.Decimal != "5000000000" || p.AmountCaptured.Amount != "5000000000" {
 			t.Fatalf("payment %+v", p)
 		}
-		at := cardPaymentsAt(t, x.sb.URL(), x.payment(t, p.ID).attempts()[0].ID)
-		if len(at) != 1 || at[0].Amount != minor || at[0].CapturedAmount != minor {
-			t.Fatalf("the network holds %+v", at)
+		att := x.payment(t, p.ID).attempts()[0]
+		at := cardPaymentsAt(t, x.sb.URL(), att.ID)
+		if len(at) != 1 || at[0].Amount != hundredths || at[0].CapturedAmount != hundredths {
+			t.Fatalf("the network holds %+v, want %d hundredths", at, int64(hundredths))
 		}
 		if got := x.merchantPending(t, "IDR"); got != "5000000000" {
 			t.Fatalf("merchant pending %s IDR", got)
 		}
 		if got := x.accountBalance(t, "CHANNEL", "cardnet", "RECEIVABLE", "IDR"); got != "-5000000000" {
 			t.Fatalf("channel receivable %s IDR", got)
+		}
+
+		var r struct {
+			Status string
+			Amount struct{ Amount string }
+		}
+		x.ok(t, x.gql("API_KEY", refundPayment, map[string]any{"in": map[string]any{
+			"id": p.ID, "amount": amountOf(1_000_000_000, "IDR"), "idempotencyKey": "idr-refund"}}), "refundPayment", &r)
+		if r.Status != "SUCCEEDED" || r.Amount.Amount != "1000000000" {
+			t.Fatalf("refund %+v", r)
+		}
+		if at := cardPaymentsAt(t, x.sb.URL(), att.ID); at[0].RefundedAmount != 100_000_000_000 {
+			t.Fatalf("the network refunded %d hundredths, want 100000000000", at[0].RefundedAmount)
+		}
+		if got := x.merchantPending(t, "IDR"); got != "4000000000" {
+			t.Fatalf("merchant pending %s IDR after the refund", got)
+		}
+		if got := x.accountBalance(t, "CHANNEL", "cardnet", "RECEIVABLE", "IDR"); got != "-4000000000" {
+			t.Fatalf("channel receivable %s IDR after the refund", got)
 		}
 		x.balanced(t)
 	})

@@ -1,8 +1,11 @@
 package wire
 
 import (
+	"math"
 	"net/http"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	c "github.com/straitpay/strait/connectors"
 	pb "github.com/straitpay/strait/connectors/proto/connectorv1"
@@ -11,15 +14,29 @@ import (
 // Conversions between the Go contract and the wire. Each pair is written
 // next to each other so that a field added to one side is easy to spot.
 
-// MoneyToPB converts the Go contract value to its wire form.
-func MoneyToPB(m c.Money) *pb.Money { return &pb.Money{Minor: m.Minor, Currency: m.Currency} }
+// MoneyToPB converts the Go contract value to its wire form. An unstated
+// exponent stays absent on the wire, which means the same thing there.
+func MoneyToPB(m c.Money) *pb.Money {
+	out := &pb.Money{Minor: m.Minor, Currency: m.Currency}
+	if e, ok := m.Exponent.Get(); ok {
+		// Out-of-range values travel as an out-of-range int32, so that the
+		// other side's validation refuses them rather than a wrapped value.
+		out.Exponent = proto.Int32(int32(max(min(e, math.MaxInt32), math.MinInt32)))
+	}
+	return out
+}
 
-// MoneyFromPB converts the wire form to the Go contract value.
+// MoneyFromPB converts the wire form to the Go contract value. An absent
+// exponent (a peer built before the field) is Strait's currency-table
+// exponent, stated from here on, so that code past the wire never guesses.
 func MoneyFromPB(m *pb.Money) c.Money {
 	if m == nil {
 		return c.Money{}
 	}
-	return c.Money{Minor: m.GetMinor(), Currency: m.GetCurrency()}
+	if m.Exponent != nil {
+		return c.Money{Minor: m.GetMinor(), Currency: m.GetCurrency(), Exponent: c.Exp(int(m.GetExponent()))}
+	}
+	return c.NewMoney(m.GetMinor(), m.GetCurrency())
 }
 
 // ResultToPB converts the Go contract value to its wire form.
@@ -170,6 +187,7 @@ func AuthorizeRequestToPB(r c.AuthorizeRequest) *pb.AuthorizeRequest {
 		IdempotencyKey: r.IdempotencyKey, Reference: r.Reference, Amount: MoneyToPB(r.Amount), Capture: r.Capture,
 		PaymentMethod: r.PaymentMethod, Customer: customerToPB(r.Customer), ReturnUrl: r.ReturnURL,
 		AgreementId: r.AgreementID, Description: r.Description, Metadata: r.Metadata,
+		ThreeDs: pb.ThreeDS(r.ThreeDS),
 	}
 	if k := r.Card; k != nil {
 		out.Card = &pb.Card{Number: k.Number, ExpMonth: int32(k.ExpMonth), ExpYear: int32(k.ExpYear), Cvc: k.CVC, Holder: k.Holder}
@@ -183,11 +201,25 @@ func AuthorizeRequestFromPB(r *pb.AuthorizeRequest) c.AuthorizeRequest {
 		IdempotencyKey: r.GetIdempotencyKey(), Reference: r.GetReference(), Amount: MoneyFromPB(r.GetAmount()),
 		Capture: r.GetCapture(), PaymentMethod: r.GetPaymentMethod(), Customer: customerFromPB(r.GetCustomer()),
 		ReturnURL: r.GetReturnUrl(), AgreementID: r.GetAgreementId(), Description: r.GetDescription(), Metadata: r.GetMetadata(),
+		ThreeDS: threeDSFromPB(r.GetThreeDs()),
 	}
 	if k := r.GetCard(); k != nil {
 		out.Card = &c.Card{Number: k.GetNumber(), ExpMonth: int(k.GetExpMonth()), ExpYear: int(k.GetExpYear()), CVC: k.GetCvc(), Holder: k.GetHolder()}
 	}
 	return out
+}
+
+// threeDSFromPB reads a 3-D Secure request. A value this side does not
+// know (a newer host's) is read as a challenge: asking the buyer more than
+// needed costs friction, asking less shifts fraud liability.
+func threeDSFromPB(t pb.ThreeDS) c.ThreeDS {
+	switch t {
+	case pb.ThreeDS_THREE_DS_AUTOMATIC:
+		return c.ThreeDSAutomatic
+	case pb.ThreeDS_THREE_DS_ANY:
+		return c.ThreeDSAny
+	}
+	return c.ThreeDSChallenge
 }
 
 // AuthorizeResponseToPB converts the Go contract value to its wire form.
@@ -255,13 +287,14 @@ func QueryPaymentFromPB(r *pb.QueryPaymentRequest) c.QueryPaymentRequest {
 // PaymentStatusToPB converts the Go contract value to its wire form.
 func PaymentStatusToPB(r c.PaymentStatus) *pb.PaymentStatus {
 	return &pb.PaymentStatus{Result: ResultToPB(r.Result), PaymentId: r.PaymentID, Reference: r.Reference, Status: r.Status,
-		Amount: MoneyToPB(r.Amount), Captured: MoneyToPB(r.Captured), Refunded: MoneyToPB(r.Refunded)}
+		Amount: MoneyToPB(r.Amount), Captured: MoneyToPB(r.Captured), Refunded: MoneyToPB(r.Refunded), Voided: r.Voided}
 }
 
 // PaymentStatusFromPB converts the wire form to the Go contract value.
 func PaymentStatusFromPB(r *pb.PaymentStatus) c.PaymentStatus {
 	return c.PaymentStatus{Result: ResultFromPB(r.GetResult()), PaymentID: r.GetPaymentId(), Reference: r.GetReference(), Status: r.GetStatus(),
-		Amount: MoneyFromPB(r.GetAmount()), Captured: MoneyFromPB(r.GetCaptured()), Refunded: MoneyFromPB(r.GetRefunded())}
+		Amount: MoneyFromPB(r.GetAmount()), Captured: MoneyFromPB(r.GetCaptured()), Refunded: MoneyFromPB(r.GetRefunded()),
+		Voided: r.GetVoided()}
 }
 
 // SignAgreementToPB converts the Go contract value to its wire form.

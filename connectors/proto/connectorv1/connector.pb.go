@@ -191,6 +191,62 @@ func (Kind) EnumDescriptor() ([]byte, []int) {
 	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{2}
 }
 
+// ThreeDS is what the host asks of 3-D Secure for a card authorization.
+// The names follow Stripe's request_three_d_secure.
+type ThreeDS int32
+
+const (
+	// The channel decides (its rules, the issuer, regulation such as PSD2
+	// strong customer authentication). What hosts before this field get.
+	ThreeDS_THREE_DS_AUTOMATIC ThreeDS = 0
+	// Authenticate with 3-D Secure; a frictionless authentication suffices.
+	ThreeDS_THREE_DS_ANY ThreeDS = 1
+	// Authenticate with a 3-D Secure challenge, even where the issuer would
+	// let the card through frictionless (a risk rule asked for one).
+	ThreeDS_THREE_DS_CHALLENGE ThreeDS = 2
+)
+
+// Enum value maps for ThreeDS.
+var (
+	ThreeDS_name = map[int32]string{
+		0: "THREE_DS_AUTOMATIC",
+		1: "THREE_DS_ANY",
+		2: "THREE_DS_CHALLENGE",
+	}
+	ThreeDS_value = map[string]int32{
+		"THREE_DS_AUTOMATIC": 0,
+		"THREE_DS_ANY":       1,
+		"THREE_DS_CHALLENGE": 2,
+	}
+)
+
+func (x ThreeDS) Enum() *ThreeDS {
+	p := new(ThreeDS)
+	*p = x
+	return p
+}
+
+func (x ThreeDS) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ThreeDS) Descriptor() protoreflect.EnumDescriptor {
+	return file_strait_connector_v1_connector_proto_enumTypes[3].Descriptor()
+}
+
+func (ThreeDS) Type() protoreflect.EnumType {
+	return &file_strait_connector_v1_connector_proto_enumTypes[3]
+}
+
+func (x ThreeDS) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ThreeDS.Descriptor instead.
+func (ThreeDS) EnumDescriptor() ([]byte, []int) {
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{3}
+}
+
 type NextActionType int32
 
 const (
@@ -230,11 +286,11 @@ func (x NextActionType) String() string {
 }
 
 func (NextActionType) Descriptor() protoreflect.EnumDescriptor {
-	return file_strait_connector_v1_connector_proto_enumTypes[3].Descriptor()
+	return file_strait_connector_v1_connector_proto_enumTypes[4].Descriptor()
 }
 
 func (NextActionType) Type() protoreflect.EnumType {
-	return &file_strait_connector_v1_connector_proto_enumTypes[3]
+	return &file_strait_connector_v1_connector_proto_enumTypes[4]
 }
 
 func (x NextActionType) Number() protoreflect.EnumNumber {
@@ -243,7 +299,7 @@ func (x NextActionType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NextActionType.Descriptor instead.
 func (NextActionType) EnumDescriptor() ([]byte, []int) {
-	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{3}
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{4}
 }
 
 type EventType int32
@@ -294,11 +350,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_strait_connector_v1_connector_proto_enumTypes[4].Descriptor()
+	return file_strait_connector_v1_connector_proto_enumTypes[5].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_strait_connector_v1_connector_proto_enumTypes[4]
+	return &file_strait_connector_v1_connector_proto_enumTypes[5]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -307,14 +363,21 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{4}
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{5}
 }
 
 // Money is an amount in minor units of an ISO 4217 currency.
 type Money struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Minor         int64                  `protobuf:"varint,1,opt,name=minor,proto3" json:"minor,omitempty"`
-	Currency      string                 `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Minor    int64                  `protobuf:"varint,1,opt,name=minor,proto3" json:"minor,omitempty"`
+	Currency string                 `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
+	// exponent is the number of decimal places of minor's unit: with
+	// exponent 2, minor counts hundredths of the major unit. The host states
+	// it on every amount it sends (Strait's exponent for the currency,
+	// CLDR's: IDR 0 where ISO 4217 says 2). Absent, as from a host or plugin
+	// built before the field existed, it means Strait's currency-table
+	// exponent (golang.org/x/text/currency). 0 to 18.
+	Exponent      *int32 `protobuf:"varint,3,opt,name=exponent,proto3,oneof" json:"exponent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -361,6 +424,13 @@ func (x *Money) GetCurrency() string {
 		return x.Currency
 	}
 	return ""
+}
+
+func (x *Money) GetExponent() int32 {
+	if x != nil && x.Exponent != nil {
+		return *x.Exponent
+	}
+	return 0
 }
 
 // Result is the normalized outcome carried by every answer.
@@ -889,9 +959,13 @@ type AuthorizeRequest struct {
 	ReturnUrl      string                 `protobuf:"bytes,8,opt,name=return_url,json=returnUrl,proto3" json:"return_url,omitempty"`
 	AgreementId    string                 `protobuf:"bytes,9,opt,name=agreement_id,json=agreementId,proto3" json:"agreement_id,omitempty"`
 	Description    string                 `protobuf:"bytes,10,opt,name=description,proto3" json:"description,omitempty"`
-	Metadata       map[string]string      `protobuf:"bytes,11,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// metadata is free-form. The host also sends "three_ds": "required"
+	// there when three_ds is THREE_DS_CHALLENGE, for connectors built before
+	// three_ds existed; new connectors read three_ds.
+	Metadata      map[string]string `protobuf:"bytes,11,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ThreeDs       ThreeDS           `protobuf:"varint,12,opt,name=three_ds,json=threeDs,proto3,enum=strait.connector.v1.ThreeDS" json:"three_ds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthorizeRequest) Reset() {
@@ -999,6 +1073,13 @@ func (x *AuthorizeRequest) GetMetadata() map[string]string {
 		return x.Metadata
 	}
 	return nil
+}
+
+func (x *AuthorizeRequest) GetThreeDs() ThreeDS {
+	if x != nil {
+		return x.ThreeDs
+	}
+	return ThreeDS_THREE_DS_AUTOMATIC
 }
 
 type TransferInstructions struct {
@@ -1298,6 +1379,9 @@ func (x *CaptureRequest) GetAmount() *Money {
 	return nil
 }
 
+// VoidRequest releases an authorization that was not captured, or cancels
+// a payment still waiting for the buyer (3-D Secure, redirect): after an
+// approved void the buyer can no longer complete it.
 type VoidRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	IdempotencyKey string                 `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
@@ -1547,14 +1631,18 @@ func (x *QueryPaymentRequest) GetReference() string {
 }
 
 type PaymentStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Result        *Result                `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
-	PaymentId     string                 `protobuf:"bytes,2,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
-	Reference     string                 `protobuf:"bytes,3,opt,name=reference,proto3" json:"reference,omitempty"`
-	Status        string                 `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
-	Amount        *Money                 `protobuf:"bytes,5,opt,name=amount,proto3" json:"amount,omitempty"`
-	Captured      *Money                 `protobuf:"bytes,6,opt,name=captured,proto3" json:"captured,omitempty"`
-	Refunded      *Money                 `protobuf:"bytes,7,opt,name=refunded,proto3" json:"refunded,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Result    *Result                `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	PaymentId string                 `protobuf:"bytes,2,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	Reference string                 `protobuf:"bytes,3,opt,name=reference,proto3" json:"reference,omitempty"`
+	Status    string                 `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	Amount    *Money                 `protobuf:"bytes,5,opt,name=amount,proto3" json:"amount,omitempty"`
+	Captured  *Money                 `protobuf:"bytes,6,opt,name=captured,proto3" json:"captured,omitempty"`
+	Refunded  *Money                 `protobuf:"bytes,7,opt,name=refunded,proto3" json:"refunded,omitempty"`
+	// voided is true when the channel released the payment without capturing
+	// it: a voided authorization, or a payment canceled while it waited for
+	// the buyer. result still tells how its authorization ended.
+	Voided        bool `protobuf:"varint,8,opt,name=voided,proto3" json:"voided,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1636,6 +1724,13 @@ func (x *PaymentStatus) GetRefunded() *Money {
 		return x.Refunded
 	}
 	return nil
+}
+
+func (x *PaymentStatus) GetVoided() bool {
+	if x != nil {
+		return x.Voided
+	}
+	return false
 }
 
 type SignAgreementRequest struct {
@@ -2948,10 +3043,12 @@ var File_strait_connector_v1_connector_proto protoreflect.FileDescriptor
 
 const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\n" +
-	"#strait/connector/v1/connector.proto\x12\x13strait.connector.v1\"9\n" +
+	"#strait/connector/v1/connector.proto\x12\x13strait.connector.v1\"g\n" +
 	"\x05Money\x12\x14\n" +
 	"\x05minor\x18\x01 \x01(\x03R\x05minor\x12\x1a\n" +
-	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\xd1\x01\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x12\x1f\n" +
+	"\bexponent\x18\x03 \x01(\x05H\x00R\bexponent\x88\x01\x01B\v\n" +
+	"\t_exponent\"\xd1\x01\n" +
 	"\x06Result\x126\n" +
 	"\aoutcome\x18\x01 \x01(\x0e2\x1c.strait.connector.v1.OutcomeR\aoutcome\x12C\n" +
 	"\fdecline_type\x18\x02 \x01(\x0e2 .strait.connector.v1.DeclineTypeR\vdeclineType\x12\x12\n" +
@@ -2992,7 +3089,7 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\x06number\x18\x02 \x01(\tR\x06number\x12\x1b\n" +
 	"\tbank_code\x18\x03 \x01(\tR\bbankCode\x12\x18\n" +
 	"\acountry\x18\x04 \x01(\tR\acountry\x12\x1a\n" +
-	"\bcurrency\x18\x05 \x01(\tR\bcurrency\"\xaa\x04\n" +
+	"\bcurrency\x18\x05 \x01(\tR\bcurrency\"\xe3\x04\n" +
 	"\x10AuthorizeRequest\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x122\n" +
@@ -3006,7 +3103,8 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\fagreement_id\x18\t \x01(\tR\vagreementId\x12 \n" +
 	"\vdescription\x18\n" +
 	" \x01(\tR\vdescription\x12O\n" +
-	"\bmetadata\x18\v \x03(\v23.strait.connector.v1.AuthorizeRequest.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\v \x03(\v23.strait.connector.v1.AuthorizeRequest.MetadataEntryR\bmetadata\x127\n" +
+	"\bthree_ds\x18\f \x01(\x0e2\x1c.strait.connector.v1.ThreeDSR\athreeDs\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xec\x01\n" +
@@ -3057,7 +3155,7 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\x13QueryPaymentRequest\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x1c\n" +
-	"\treference\x18\x02 \x01(\tR\treference\"\xbd\x02\n" +
+	"\treference\x18\x02 \x01(\tR\treference\"\xd5\x02\n" +
 	"\rPaymentStatus\x123\n" +
 	"\x06result\x18\x01 \x01(\v2\x1b.strait.connector.v1.ResultR\x06result\x12\x1d\n" +
 	"\n" +
@@ -3066,7 +3164,8 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\x06status\x18\x04 \x01(\tR\x06status\x122\n" +
 	"\x06amount\x18\x05 \x01(\v2\x1a.strait.connector.v1.MoneyR\x06amount\x126\n" +
 	"\bcaptured\x18\x06 \x01(\v2\x1a.strait.connector.v1.MoneyR\bcaptured\x126\n" +
-	"\brefunded\x18\a \x01(\v2\x1a.strait.connector.v1.MoneyR\brefunded\"\xae\x02\n" +
+	"\brefunded\x18\a \x01(\v2\x1a.strait.connector.v1.MoneyR\brefunded\x12\x16\n" +
+	"\x06voided\x18\b \x01(\bR\x06voided\"\xae\x02\n" +
 	"\x14SignAgreementRequest\x12'\n" +
 	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x1c\n" +
 	"\treference\x18\x02 \x01(\tR\treference\x129\n" +
@@ -3183,7 +3282,11 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\x10KIND_CARD_SCHEME\x10\x01\x12\r\n" +
 	"\tKIND_BANK\x10\x02\x12\x0f\n" +
 	"\vKIND_WALLET\x10\x03\x12\v\n" +
-	"\aKIND_FX\x10\x04*\xbc\x01\n" +
+	"\aKIND_FX\x10\x04*K\n" +
+	"\aThreeDS\x12\x16\n" +
+	"\x12THREE_DS_AUTOMATIC\x10\x00\x12\x10\n" +
+	"\fTHREE_DS_ANY\x10\x01\x12\x16\n" +
+	"\x12THREE_DS_CHALLENGE\x10\x02*\xbc\x01\n" +
 	"\x0eNextActionType\x12 \n" +
 	"\x1cNEXT_ACTION_TYPE_UNSPECIFIED\x10\x00\x12'\n" +
 	"#NEXT_ACTION_TYPE_THREE_DS_CHALLENGE\x10\x01\x12\x1d\n" +
@@ -3231,145 +3334,147 @@ func file_strait_connector_v1_connector_proto_rawDescGZIP() []byte {
 	return file_strait_connector_v1_connector_proto_rawDescData
 }
 
-var file_strait_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_strait_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_strait_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_strait_connector_v1_connector_proto_goTypes = []any{
 	(Outcome)(0),                      // 0: strait.connector.v1.Outcome
 	(DeclineType)(0),                  // 1: strait.connector.v1.DeclineType
 	(Kind)(0),                         // 2: strait.connector.v1.Kind
-	(NextActionType)(0),               // 3: strait.connector.v1.NextActionType
-	(EventType)(0),                    // 4: strait.connector.v1.EventType
-	(*Money)(nil),                     // 5: strait.connector.v1.Money
-	(*Result)(nil),                    // 6: strait.connector.v1.Result
-	(*DescribeRequest)(nil),           // 7: strait.connector.v1.DescribeRequest
-	(*DescribeResponse)(nil),          // 8: strait.connector.v1.DescribeResponse
-	(*ConfigureRequest)(nil),          // 9: strait.connector.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),         // 10: strait.connector.v1.ConfigureResponse
-	(*Card)(nil),                      // 11: strait.connector.v1.Card
-	(*Customer)(nil),                  // 12: strait.connector.v1.Customer
-	(*BankAccount)(nil),               // 13: strait.connector.v1.BankAccount
-	(*AuthorizeRequest)(nil),          // 14: strait.connector.v1.AuthorizeRequest
-	(*TransferInstructions)(nil),      // 15: strait.connector.v1.TransferInstructions
-	(*NextAction)(nil),                // 16: strait.connector.v1.NextAction
-	(*AuthorizeResponse)(nil),         // 17: strait.connector.v1.AuthorizeResponse
-	(*CaptureRequest)(nil),            // 18: strait.connector.v1.CaptureRequest
-	(*VoidRequest)(nil),               // 19: strait.connector.v1.VoidRequest
-	(*RefundRequest)(nil),             // 20: strait.connector.v1.RefundRequest
-	(*OperationResponse)(nil),         // 21: strait.connector.v1.OperationResponse
-	(*QueryPaymentRequest)(nil),       // 22: strait.connector.v1.QueryPaymentRequest
-	(*PaymentStatus)(nil),             // 23: strait.connector.v1.PaymentStatus
-	(*SignAgreementRequest)(nil),      // 24: strait.connector.v1.SignAgreementRequest
-	(*TerminateAgreementRequest)(nil), // 25: strait.connector.v1.TerminateAgreementRequest
-	(*QueryAgreementRequest)(nil),     // 26: strait.connector.v1.QueryAgreementRequest
-	(*AgreementResponse)(nil),         // 27: strait.connector.v1.AgreementResponse
-	(*PayoutRequest)(nil),             // 28: strait.connector.v1.PayoutRequest
-	(*BalanceRequest)(nil),            // 29: strait.connector.v1.BalanceRequest
-	(*Balance)(nil),                   // 30: strait.connector.v1.Balance
-	(*BalanceResponse)(nil),           // 31: strait.connector.v1.BalanceResponse
-	(*SettlementReportRequest)(nil),   // 32: strait.connector.v1.SettlementReportRequest
-	(*SettlementLine)(nil),            // 33: strait.connector.v1.SettlementLine
-	(*SettlementReport)(nil),          // 34: strait.connector.v1.SettlementReport
-	(*RatesRequest)(nil),              // 35: strait.connector.v1.RatesRequest
-	(*Rate)(nil),                      // 36: strait.connector.v1.Rate
-	(*RatesResponse)(nil),             // 37: strait.connector.v1.RatesResponse
-	(*Header)(nil),                    // 38: strait.connector.v1.Header
-	(*HTTPRequest)(nil),               // 39: strait.connector.v1.HTTPRequest
-	(*HTTPResponse)(nil),              // 40: strait.connector.v1.HTTPResponse
-	(*Event)(nil),                     // 41: strait.connector.v1.Event
-	(*EventsRequest)(nil),             // 42: strait.connector.v1.EventsRequest
-	(*AckEventsRequest)(nil),          // 43: strait.connector.v1.AckEventsRequest
-	(*AckEventsResponse)(nil),         // 44: strait.connector.v1.AckEventsResponse
-	nil,                               // 45: strait.connector.v1.ConfigureRequest.ConfigEntry
-	nil,                               // 46: strait.connector.v1.AuthorizeRequest.MetadataEntry
-	nil,                               // 47: strait.connector.v1.Event.DataEntry
+	(ThreeDS)(0),                      // 3: strait.connector.v1.ThreeDS
+	(NextActionType)(0),               // 4: strait.connector.v1.NextActionType
+	(EventType)(0),                    // 5: strait.connector.v1.EventType
+	(*Money)(nil),                     // 6: strait.connector.v1.Money
+	(*Result)(nil),                    // 7: strait.connector.v1.Result
+	(*DescribeRequest)(nil),           // 8: strait.connector.v1.DescribeRequest
+	(*DescribeResponse)(nil),          // 9: strait.connector.v1.DescribeResponse
+	(*ConfigureRequest)(nil),          // 10: strait.connector.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),         // 11: strait.connector.v1.ConfigureResponse
+	(*Card)(nil),                      // 12: strait.connector.v1.Card
+	(*Customer)(nil),                  // 13: strait.connector.v1.Customer
+	(*BankAccount)(nil),               // 14: strait.connector.v1.BankAccount
+	(*AuthorizeRequest)(nil),          // 15: strait.connector.v1.AuthorizeRequest
+	(*TransferInstructions)(nil),      // 16: strait.connector.v1.TransferInstructions
+	(*NextAction)(nil),                // 17: strait.connector.v1.NextAction
+	(*AuthorizeResponse)(nil),         // 18: strait.connector.v1.AuthorizeResponse
+	(*CaptureRequest)(nil),            // 19: strait.connector.v1.CaptureRequest
+	(*VoidRequest)(nil),               // 20: strait.connector.v1.VoidRequest
+	(*RefundRequest)(nil),             // 21: strait.connector.v1.RefundRequest
+	(*OperationResponse)(nil),         // 22: strait.connector.v1.OperationResponse
+	(*QueryPaymentRequest)(nil),       // 23: strait.connector.v1.QueryPaymentRequest
+	(*PaymentStatus)(nil),             // 24: strait.connector.v1.PaymentStatus
+	(*SignAgreementRequest)(nil),      // 25: strait.connector.v1.SignAgreementRequest
+	(*TerminateAgreementRequest)(nil), // 26: strait.connector.v1.TerminateAgreementRequest
+	(*QueryAgreementRequest)(nil),     // 27: strait.connector.v1.QueryAgreementRequest
+	(*AgreementResponse)(nil),         // 28: strait.connector.v1.AgreementResponse
+	(*PayoutRequest)(nil),             // 29: strait.connector.v1.PayoutRequest
+	(*BalanceRequest)(nil),            // 30: strait.connector.v1.BalanceRequest
+	(*Balance)(nil),                   // 31: strait.connector.v1.Balance
+	(*BalanceResponse)(nil),           // 32: strait.connector.v1.BalanceResponse
+	(*SettlementReportRequest)(nil),   // 33: strait.connector.v1.SettlementReportRequest
+	(*SettlementLine)(nil),            // 34: strait.connector.v1.SettlementLine
+	(*SettlementReport)(nil),          // 35: strait.connector.v1.SettlementReport
+	(*RatesRequest)(nil),              // 36: strait.connector.v1.RatesRequest
+	(*Rate)(nil),                      // 37: strait.connector.v1.Rate
+	(*RatesResponse)(nil),             // 38: strait.connector.v1.RatesResponse
+	(*Header)(nil),                    // 39: strait.connector.v1.Header
+	(*HTTPRequest)(nil),               // 40: strait.connector.v1.HTTPRequest
+	(*HTTPResponse)(nil),              // 41: strait.connector.v1.HTTPResponse
+	(*Event)(nil),                     // 42: strait.connector.v1.Event
+	(*EventsRequest)(nil),             // 43: strait.connector.v1.EventsRequest
+	(*AckEventsRequest)(nil),          // 44: strait.connector.v1.AckEventsRequest
+	(*AckEventsResponse)(nil),         // 45: strait.connector.v1.AckEventsResponse
+	nil,                               // 46: strait.connector.v1.ConfigureRequest.ConfigEntry
+	nil,                               // 47: strait.connector.v1.AuthorizeRequest.MetadataEntry
+	nil,                               // 48: strait.connector.v1.Event.DataEntry
 }
 var file_strait_connector_v1_connector_proto_depIdxs = []int32{
 	0,  // 0: strait.connector.v1.Result.outcome:type_name -> strait.connector.v1.Outcome
 	1,  // 1: strait.connector.v1.Result.decline_type:type_name -> strait.connector.v1.DeclineType
 	2,  // 2: strait.connector.v1.DescribeResponse.kind:type_name -> strait.connector.v1.Kind
-	45, // 3: strait.connector.v1.ConfigureRequest.config:type_name -> strait.connector.v1.ConfigureRequest.ConfigEntry
-	5,  // 4: strait.connector.v1.AuthorizeRequest.amount:type_name -> strait.connector.v1.Money
-	11, // 5: strait.connector.v1.AuthorizeRequest.card:type_name -> strait.connector.v1.Card
-	12, // 6: strait.connector.v1.AuthorizeRequest.customer:type_name -> strait.connector.v1.Customer
-	46, // 7: strait.connector.v1.AuthorizeRequest.metadata:type_name -> strait.connector.v1.AuthorizeRequest.MetadataEntry
-	5,  // 8: strait.connector.v1.TransferInstructions.amount:type_name -> strait.connector.v1.Money
-	3,  // 9: strait.connector.v1.NextAction.type:type_name -> strait.connector.v1.NextActionType
-	15, // 10: strait.connector.v1.NextAction.transfer:type_name -> strait.connector.v1.TransferInstructions
-	6,  // 11: strait.connector.v1.AuthorizeResponse.result:type_name -> strait.connector.v1.Result
-	16, // 12: strait.connector.v1.AuthorizeResponse.next_action:type_name -> strait.connector.v1.NextAction
-	5,  // 13: strait.connector.v1.AuthorizeResponse.amount:type_name -> strait.connector.v1.Money
-	5,  // 14: strait.connector.v1.CaptureRequest.amount:type_name -> strait.connector.v1.Money
-	5,  // 15: strait.connector.v1.RefundRequest.amount:type_name -> strait.connector.v1.Money
-	6,  // 16: strait.connector.v1.OperationResponse.result:type_name -> strait.connector.v1.Result
-	5,  // 17: strait.connector.v1.OperationResponse.amount:type_name -> strait.connector.v1.Money
-	6,  // 18: strait.connector.v1.PaymentStatus.result:type_name -> strait.connector.v1.Result
-	5,  // 19: strait.connector.v1.PaymentStatus.amount:type_name -> strait.connector.v1.Money
-	5,  // 20: strait.connector.v1.PaymentStatus.captured:type_name -> strait.connector.v1.Money
-	5,  // 21: strait.connector.v1.PaymentStatus.refunded:type_name -> strait.connector.v1.Money
-	12, // 22: strait.connector.v1.SignAgreementRequest.customer:type_name -> strait.connector.v1.Customer
-	13, // 23: strait.connector.v1.SignAgreementRequest.account:type_name -> strait.connector.v1.BankAccount
-	5,  // 24: strait.connector.v1.SignAgreementRequest.max_amount:type_name -> strait.connector.v1.Money
-	6,  // 25: strait.connector.v1.AgreementResponse.result:type_name -> strait.connector.v1.Result
-	16, // 26: strait.connector.v1.AgreementResponse.next_action:type_name -> strait.connector.v1.NextAction
-	5,  // 27: strait.connector.v1.PayoutRequest.amount:type_name -> strait.connector.v1.Money
-	13, // 28: strait.connector.v1.PayoutRequest.beneficiary:type_name -> strait.connector.v1.BankAccount
-	5,  // 29: strait.connector.v1.Balance.available:type_name -> strait.connector.v1.Money
-	5,  // 30: strait.connector.v1.Balance.pending:type_name -> strait.connector.v1.Money
-	6,  // 31: strait.connector.v1.BalanceResponse.result:type_name -> strait.connector.v1.Result
-	30, // 32: strait.connector.v1.BalanceResponse.balances:type_name -> strait.connector.v1.Balance
-	5,  // 33: strait.connector.v1.SettlementLine.gross:type_name -> strait.connector.v1.Money
-	5,  // 34: strait.connector.v1.SettlementLine.fee:type_name -> strait.connector.v1.Money
-	5,  // 35: strait.connector.v1.SettlementLine.net:type_name -> strait.connector.v1.Money
-	6,  // 36: strait.connector.v1.SettlementReport.result:type_name -> strait.connector.v1.Result
-	33, // 37: strait.connector.v1.SettlementReport.lines:type_name -> strait.connector.v1.SettlementLine
-	6,  // 38: strait.connector.v1.RatesResponse.result:type_name -> strait.connector.v1.Result
-	36, // 39: strait.connector.v1.RatesResponse.rates:type_name -> strait.connector.v1.Rate
-	38, // 40: strait.connector.v1.HTTPRequest.headers:type_name -> strait.connector.v1.Header
-	38, // 41: strait.connector.v1.HTTPResponse.headers:type_name -> strait.connector.v1.Header
-	41, // 42: strait.connector.v1.HTTPResponse.events:type_name -> strait.connector.v1.Event
-	4,  // 43: strait.connector.v1.Event.type:type_name -> strait.connector.v1.EventType
-	6,  // 44: strait.connector.v1.Event.result:type_name -> strait.connector.v1.Result
-	5,  // 45: strait.connector.v1.Event.amount:type_name -> strait.connector.v1.Money
-	47, // 46: strait.connector.v1.Event.data:type_name -> strait.connector.v1.Event.DataEntry
-	7,  // 47: strait.connector.v1.Connector.Describe:input_type -> strait.connector.v1.DescribeRequest
-	9,  // 48: strait.connector.v1.Connector.Configure:input_type -> strait.connector.v1.ConfigureRequest
-	14, // 49: strait.connector.v1.Connector.Authorize:input_type -> strait.connector.v1.AuthorizeRequest
-	18, // 50: strait.connector.v1.Connector.Capture:input_type -> strait.connector.v1.CaptureRequest
-	19, // 51: strait.connector.v1.Connector.Void:input_type -> strait.connector.v1.VoidRequest
-	20, // 52: strait.connector.v1.Connector.Refund:input_type -> strait.connector.v1.RefundRequest
-	22, // 53: strait.connector.v1.Connector.QueryPayment:input_type -> strait.connector.v1.QueryPaymentRequest
-	24, // 54: strait.connector.v1.Connector.SignAgreement:input_type -> strait.connector.v1.SignAgreementRequest
-	25, // 55: strait.connector.v1.Connector.TerminateAgreement:input_type -> strait.connector.v1.TerminateAgreementRequest
-	26, // 56: strait.connector.v1.Connector.QueryAgreement:input_type -> strait.connector.v1.QueryAgreementRequest
-	28, // 57: strait.connector.v1.Connector.Payout:input_type -> strait.connector.v1.PayoutRequest
-	29, // 58: strait.connector.v1.Connector.QueryBalance:input_type -> strait.connector.v1.BalanceRequest
-	32, // 59: strait.connector.v1.Connector.FetchSettlementReport:input_type -> strait.connector.v1.SettlementReportRequest
-	35, // 60: strait.connector.v1.Connector.GetRates:input_type -> strait.connector.v1.RatesRequest
-	39, // 61: strait.connector.v1.Connector.HandleHTTP:input_type -> strait.connector.v1.HTTPRequest
-	42, // 62: strait.connector.v1.Connector.Events:input_type -> strait.connector.v1.EventsRequest
-	43, // 63: strait.connector.v1.Connector.AckEvents:input_type -> strait.connector.v1.AckEventsRequest
-	8,  // 64: strait.connector.v1.Connector.Describe:output_type -> strait.connector.v1.DescribeResponse
-	10, // 65: strait.connector.v1.Connector.Configure:output_type -> strait.connector.v1.ConfigureResponse
-	17, // 66: strait.connector.v1.Connector.Authorize:output_type -> strait.connector.v1.AuthorizeResponse
-	21, // 67: strait.connector.v1.Connector.Capture:output_type -> strait.connector.v1.OperationResponse
-	21, // 68: strait.connector.v1.Connector.Void:output_type -> strait.connector.v1.OperationResponse
-	21, // 69: strait.connector.v1.Connector.Refund:output_type -> strait.connector.v1.OperationResponse
-	23, // 70: strait.connector.v1.Connector.QueryPayment:output_type -> strait.connector.v1.PaymentStatus
-	27, // 71: strait.connector.v1.Connector.SignAgreement:output_type -> strait.connector.v1.AgreementResponse
-	27, // 72: strait.connector.v1.Connector.TerminateAgreement:output_type -> strait.connector.v1.AgreementResponse
-	27, // 73: strait.connector.v1.Connector.QueryAgreement:output_type -> strait.connector.v1.AgreementResponse
-	21, // 74: strait.connector.v1.Connector.Payout:output_type -> strait.connector.v1.OperationResponse
-	31, // 75: strait.connector.v1.Connector.QueryBalance:output_type -> strait.connector.v1.BalanceResponse
-	34, // 76: strait.connector.v1.Connector.FetchSettlementReport:output_type -> strait.connector.v1.SettlementReport
-	37, // 77: strait.connector.v1.Connector.GetRates:output_type -> strait.connector.v1.RatesResponse
-	40, // 78: strait.connector.v1.Connector.HandleHTTP:output_type -> strait.connector.v1.HTTPResponse
-	41, // 79: strait.connector.v1.Connector.Events:output_type -> strait.connector.v1.Event
-	44, // 80: strait.connector.v1.Connector.AckEvents:output_type -> strait.connector.v1.AckEventsResponse
-	64, // [64:81] is the sub-list for method output_type
-	47, // [47:64] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	46, // 3: strait.connector.v1.ConfigureRequest.config:type_name -> strait.connector.v1.ConfigureRequest.ConfigEntry
+	6,  // 4: strait.connector.v1.AuthorizeRequest.amount:type_name -> strait.connector.v1.Money
+	12, // 5: strait.connector.v1.AuthorizeRequest.card:type_name -> strait.connector.v1.Card
+	13, // 6: strait.connector.v1.AuthorizeRequest.customer:type_name -> strait.connector.v1.Customer
+	47, // 7: strait.connector.v1.AuthorizeRequest.metadata:type_name -> strait.connector.v1.AuthorizeRequest.MetadataEntry
+	3,  // 8: strait.connector.v1.AuthorizeRequest.three_ds:type_name -> strait.connector.v1.ThreeDS
+	6,  // 9: strait.connector.v1.TransferInstructions.amount:type_name -> strait.connector.v1.Money
+	4,  // 10: strait.connector.v1.NextAction.type:type_name -> strait.connector.v1.NextActionType
+	16, // 11: strait.connector.v1.NextAction.transfer:type_name -> strait.connector.v1.TransferInstructions
+	7,  // 12: strait.connector.v1.AuthorizeResponse.result:type_name -> strait.connector.v1.Result
+	17, // 13: strait.connector.v1.AuthorizeResponse.next_action:type_name -> strait.connector.v1.NextAction
+	6,  // 14: strait.connector.v1.AuthorizeResponse.amount:type_name -> strait.connector.v1.Money
+	6,  // 15: strait.connector.v1.CaptureRequest.amount:type_name -> strait.connector.v1.Money
+	6,  // 16: strait.connector.v1.RefundRequest.amount:type_name -> strait.connector.v1.Money
+	7,  // 17: strait.connector.v1.OperationResponse.result:type_name -> strait.connector.v1.Result
+	6,  // 18: strait.connector.v1.OperationResponse.amount:type_name -> strait.connector.v1.Money
+	7,  // 19: strait.connector.v1.PaymentStatus.result:type_name -> strait.connector.v1.Result
+	6,  // 20: strait.connector.v1.PaymentStatus.amount:type_name -> strait.connector.v1.Money
+	6,  // 21: strait.connector.v1.PaymentStatus.captured:type_name -> strait.connector.v1.Money
+	6,  // 22: strait.connector.v1.PaymentStatus.refunded:type_name -> strait.connector.v1.Money
+	13, // 23: strait.connector.v1.SignAgreementRequest.customer:type_name -> strait.connector.v1.Customer
+	14, // 24: strait.connector.v1.SignAgreementRequest.account:type_name -> strait.connector.v1.BankAccount
+	6,  // 25: strait.connector.v1.SignAgreementRequest.max_amount:type_name -> strait.connector.v1.Money
+	7,  // 26: strait.connector.v1.AgreementResponse.result:type_name -> strait.connector.v1.Result
+	17, // 27: strait.connector.v1.AgreementResponse.next_action:type_name -> strait.connector.v1.NextAction
+	6,  // 28: strait.connector.v1.PayoutRequest.amount:type_name -> strait.connector.v1.Money
+	14, // 29: strait.connector.v1.PayoutRequest.beneficiary:type_name -> strait.connector.v1.BankAccount
+	6,  // 30: strait.connector.v1.Balance.available:type_name -> strait.connector.v1.Money
+	6,  // 31: strait.connector.v1.Balance.pending:type_name -> strait.connector.v1.Money
+	7,  // 32: strait.connector.v1.BalanceResponse.result:type_name -> strait.connector.v1.Result
+	31, // 33: strait.connector.v1.BalanceResponse.balances:type_name -> strait.connector.v1.Balance
+	6,  // 34: strait.connector.v1.SettlementLine.gross:type_name -> strait.connector.v1.Money
+	6,  // 35: strait.connector.v1.SettlementLine.fee:type_name -> strait.connector.v1.Money
+	6,  // 36: strait.connector.v1.SettlementLine.net:type_name -> strait.connector.v1.Money
+	7,  // 37: strait.connector.v1.SettlementReport.result:type_name -> strait.connector.v1.Result
+	34, // 38: strait.connector.v1.SettlementReport.lines:type_name -> strait.connector.v1.SettlementLine
+	7,  // 39: strait.connector.v1.RatesResponse.result:type_name -> strait.connector.v1.Result
+	37, // 40: strait.connector.v1.RatesResponse.rates:type_name -> strait.connector.v1.Rate
+	39, // 41: strait.connector.v1.HTTPRequest.headers:type_name -> strait.connector.v1.Header
+	39, // 42: strait.connector.v1.HTTPResponse.headers:type_name -> strait.connector.v1.Header
+	42, // 43: strait.connector.v1.HTTPResponse.events:type_name -> strait.connector.v1.Event
+	5,  // 44: strait.connector.v1.Event.type:type_name -> strait.connector.v1.EventType
+	7,  // 45: strait.connector.v1.Event.result:type_name -> strait.connector.v1.Result
+	6,  // 46: strait.connector.v1.Event.amount:type_name -> strait.connector.v1.Money
+	48, // 47: strait.connector.v1.Event.data:type_name -> strait.connector.v1.Event.DataEntry
+	8,  // 48: strait.connector.v1.Connector.Describe:input_type -> strait.connector.v1.DescribeRequest
+	10, // 49: strait.connector.v1.Connector.Configure:input_type -> strait.connector.v1.ConfigureRequest
+	15, // 50: strait.connector.v1.Connector.Authorize:input_type -> strait.connector.v1.AuthorizeRequest
+	19, // 51: strait.connector.v1.Connector.Capture:input_type -> strait.connector.v1.CaptureRequest
+	20, // 52: strait.connector.v1.Connector.Void:input_type -> strait.connector.v1.VoidRequest
+	21, // 53: strait.connector.v1.Connector.Refund:input_type -> strait.connector.v1.RefundRequest
+	23, // 54: strait.connector.v1.Connector.QueryPayment:input_type -> strait.connector.v1.QueryPaymentRequest
+	25, // 55: strait.connector.v1.Connector.SignAgreement:input_type -> strait.connector.v1.SignAgreementRequest
+	26, // 56: strait.connector.v1.Connector.TerminateAgreement:input_type -> strait.connector.v1.TerminateAgreementRequest
+	27, // 57: strait.connector.v1.Connector.QueryAgreement:input_type -> strait.connector.v1.QueryAgreementRequest
+	29, // 58: strait.connector.v1.Connector.Payout:input_type -> strait.connector.v1.PayoutRequest
+	30, // 59: strait.connector.v1.Connector.QueryBalance:input_type -> strait.connector.v1.BalanceRequest
+	33, // 60: strait.connector.v1.Connector.FetchSettlementReport:input_type -> strait.connector.v1.SettlementReportRequest
+	36, // 61: strait.connector.v1.Connector.GetRates:input_type -> strait.connector.v1.RatesRequest
+	40, // 62: strait.connector.v1.Connector.HandleHTTP:input_type -> strait.connector.v1.HTTPRequest
+	43, // 63: strait.connector.v1.Connector.Events:input_type -> strait.connector.v1.EventsRequest
+	44, // 64: strait.connector.v1.Connector.AckEvents:input_type -> strait.connector.v1.AckEventsRequest
+	9,  // 65: strait.connector.v1.Connector.Describe:output_type -> strait.connector.v1.DescribeResponse
+	11, // 66: strait.connector.v1.Connector.Configure:output_type -> strait.connector.v1.ConfigureResponse
+	18, // 67: strait.connector.v1.Connector.Authorize:output_type -> strait.connector.v1.AuthorizeResponse
+	22, // 68: strait.connector.v1.Connector.Capture:output_type -> strait.connector.v1.OperationResponse
+	22, // 69: strait.connector.v1.Connector.Void:output_type -> strait.connector.v1.OperationResponse
+	22, // 70: strait.connector.v1.Connector.Refund:output_type -> strait.connector.v1.OperationResponse
+	24, // 71: strait.connector.v1.Connector.QueryPayment:output_type -> strait.connector.v1.PaymentStatus
+	28, // 72: strait.connector.v1.Connector.SignAgreement:output_type -> strait.connector.v1.AgreementResponse
+	28, // 73: strait.connector.v1.Connector.TerminateAgreement:output_type -> strait.connector.v1.AgreementResponse
+	28, // 74: strait.connector.v1.Connector.QueryAgreement:output_type -> strait.connector.v1.AgreementResponse
+	22, // 75: strait.connector.v1.Connector.Payout:output_type -> strait.connector.v1.OperationResponse
+	32, // 76: strait.connector.v1.Connector.QueryBalance:output_type -> strait.connector.v1.BalanceResponse
+	35, // 77: strait.connector.v1.Connector.FetchSettlementReport:output_type -> strait.connector.v1.SettlementReport
+	38, // 78: strait.connector.v1.Connector.GetRates:output_type -> strait.connector.v1.RatesResponse
+	41, // 79: strait.connector.v1.Connector.HandleHTTP:output_type -> strait.connector.v1.HTTPResponse
+	42, // 80: strait.connector.v1.Connector.Events:output_type -> strait.connector.v1.Event
+	45, // 81: strait.connector.v1.Connector.AckEvents:output_type -> strait.connector.v1.AckEventsResponse
+	65, // [65:82] is the sub-list for method output_type
+	48, // [48:65] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_strait_connector_v1_connector_proto_init() }
@@ -3377,12 +3482,13 @@ func file_strait_connector_v1_connector_proto_init() {
 	if File_strait_connector_v1_connector_proto != nil {
 		return
 	}
+	file_strait_connector_v1_connector_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strait_connector_v1_connector_proto_rawDesc), len(file_strait_connector_v1_connector_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      6,
 			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,

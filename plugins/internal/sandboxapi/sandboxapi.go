@@ -23,6 +23,37 @@ var Currencies = []string{"USD", "EUR", "GBP", "JPY", "CNY", "HKD", "SGD", "KWD"
 	"AUD", "CAD", "CHF", "NZD", "KRW", "INR", "MYR", "THB", "AED", "SAR", "TWD", "SEK", "NOK", "DKK",
 	"PHP", "IDR", "VND", "MXN", "BRL"}
 
+// The sandbox counts every amount in ISO 4217 minor units (sandbox/API.md):
+// IDR in hundredths, where Strait counts whole rupiah. Amount and Money
+// convert at the connector's edge, exactly, both ways.
+
+// Exponent returns the sandbox's exponent for a currency, ISO 4217's, or
+// false for one the sandbox cannot count in.
+func Exponent(code string) (int, bool) { return sdk.ISO4217Exponent(code) }
+
+// Amount returns m in the sandbox's minor units: what a connector sends.
+// Returns EINVALID (nothing is sent) for an amount with no exact form
+// there, or a currency without an ISO 4217 minor unit.
+func Amount(m connectors.Money) (int64, error) {
+	e, ok := Exponent(m.Currency)
+	if !ok {
+		return 0, connectors.Errorf(connectors.EINVALID, "the sandbox has no minor unit for %q", m.Currency)
+	}
+	return sdk.ToChannel(m, e)
+}
+
+// Money turns an amount the sandbox reported into the Money a connector
+// returns: in Strait's exponent when exact, else in the sandbox's, stated
+// (sdk.FromChannel).
+func Money(minor int64, code string) connectors.Money {
+	e, ok := Exponent(code)
+	if !ok {
+		// The sandbox refuses such currencies; keep its number unstated.
+		return connectors.Money{Minor: minor, Currency: code}
+	}
+	return sdk.FromChannel(minor, code, e)
+}
+
 // Configure reads the settings every sandbox connector takes:
 //
 //	base_url        the channel's API, e.g. http://127.0.0.1:8090
@@ -72,7 +103,8 @@ func Outcome(status, declineType, code, message string) connectors.Result {
 }
 
 // Operate posts an operation on an existing payment (capture, void,
-// refund) to path and maps the sandbox's answer. A payment the channel does
+// refund) to path and maps the sandbox's answer. Amounts in body are the
+// sandbox's already (Amount). A payment the channel does
 // not know is a hard "not_found" decline, not an error: nothing can have
 // moved.
 func Operate(ctx context.Context, api *sdk.Channel, path string, body map[string]any) (connectors.OperationResponse, error) {
@@ -92,10 +124,13 @@ func Operate(ctx context.Context, api *sdk.Channel, path string, body map[string
 	if err != nil {
 		return connectors.OperationResponse{}, err
 	}
-	return connectors.OperationResponse{
-		Result: Outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMessage),
-		ID:     op.ID, Amount: connectors.Money{Minor: op.Amount, Currency: op.Currency},
-	}, nil
+	out := connectors.OperationResponse{
+		Result: Outcome(op.Status, op.DeclineType, op.DeclineCode, op.DeclineMessage), ID: op.ID,
+	}
+	if op.Currency != "" {
+		out.Amount = Money(op.Amount, op.Currency)
+	}
+	return out, nil
 }
 
 // Find reads one object of the collection at path (e.g. "/card/payments"):
@@ -173,9 +208,19 @@ func SettlementReport(ctx context.Context, api *sdk.Channel, path, date string) 
 	}
 	out := connectors.SettlementReport{Result: connectors.Approved(), Date: date}
 	for _, it := range rep.Items {
-		m := func(minor int64) connectors.Money { return connectors.Money{Minor: minor, Currency: it.Currency} }
+		// A line's three amounts share one unit, so that gross − fee = net
+		// still holds in minor units: Strait's when all three convert
+		// exactly, the sandbox's otherwise (a fee of 0.30 IDR).
+		gross, fee, net := Money(it.Gross, it.Currency), Money(it.Fee, it.Currency), Money(it.Net, it.Currency)
+		if gross.Exponent != fee.Exponent || fee.Exponent != net.Exponent {
+			e, _ := Exponent(it.Currency)
+			at := func(minor int64) connectors.Money {
+				return connectors.Money{Minor: minor, Currency: it.Currency, Exponent: connectors.Exp(e)}
+			}
+			gross, fee, net = at(it.Gross), at(it.Fee), at(it.Net)
+		}
 		out.Lines = append(out.Lines, connectors.SettlementLine{PaymentID: it.PaymentID, Reference: it.MerchantReference,
-			Type: it.Type, Gross: m(it.Gross), Fee: m(it.Fee), Net: m(it.Net)})
+			Type: it.Type, Gross: gross, Fee: fee, Net: net})
 	}
 	return out, nil
 }
