@@ -65,6 +65,7 @@ import (
 // STRAIT_BENCH_SQL=1 lists the statements of one confirm made alone;
 // STRAIT_BENCH_CPUPROFILE=file writes a CPU profile of the confirm phase alone.
 func BenchmarkConfirmCardPayments(b *testing.B) {
+	app.TuneRuntime()
 	rig := newCheckoutRig(b)
 	n := envInt(b, "STRAIT_BENCH_PAYMENTS", 3000)
 	insertFor := 5 * time.Second

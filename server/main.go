@@ -79,6 +79,7 @@ func openStore(ctx context.Context, cfg app.Config, log *slog.Logger) (*store.DB
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	app.TuneRuntime()
 	cfg, err := app.EnvConfig("strait serve", args)
 	if err != nil {
 		return err
