@@ -246,11 +246,12 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 	if err != nil {
 		return nil, fmt.Errorf("confirm %s: merchant: %w", p.ID, err)
 	}
-	decision, err := s.cfg.Risk.Evaluate(sys, risk.Payment{
+	rp := risk.Payment{
 		ID: p.ID, MerchantID: p.MerchantID, Tier: tier, Amount: amt,
 		CardFingerprint: pm.CardFingerprint, BIN: pm.BIN, CardCountry: pm.CardCountry, CustomerID: p.CustomerID,
 		Email: pm.Email, IP: pm.IP, IPCountry: pm.IPCountry, BillingCountry: pm.BillingCountry,
-	})
+	}
+	decision, counts, err := s.cfg.Risk.Assess(sys, rp)
 	if err != nil {
 		s.log.ErrorContext(ctx, "risk unavailable", "payment", p.ID, "err", err)
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "risk checks are unavailable; try again")
@@ -258,7 +259,8 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 	if decision.Action == risk.Deny || decision.Action == risk.Review {
 		// Review has no operator queue yet: it refuses like a deny, with
 		// its own code, so the buyer may try another way.
-		att, err := s.begin(ctx, p, routing.Decision{PaymentID: p.ID, Attempted: []string{}}, decision, pm, key, 1, fresh)
+		att, err := s.begin(ctx, p, routing.Decision{PaymentID: p.ID, Attempted: []string{}},
+			assessed{decision: decision, counts: counts}, pm, key, 1, fresh)
 		if err != nil {
 			return nil, err
 		}
@@ -276,7 +278,7 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 			return nil, err
 		}
 	}
-	att, err := s.begin(ctx, p, route, decision, pm, key, 1, fresh)
+	att, err := s.begin(ctx, p, route, assessed{decision: decision, counts: counts, volume: risk.VolumeKeys(rp)}, pm, key, 1, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -340,15 +342,18 @@ func channelKey(p *ent.Payment, seed string, n int) string {
 // set, p is not stored yet: its session is claimed first, and p is inserted
 // already processing, in a transaction shared with other sessions' first
 // confirms (beginMany).
-func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decision, decision risk.Decision,
+func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decision, risked assessed,
 	pm PaymentMethod, seed string, n int, fresh bool) (*ent.PaymentAttempt, error) {
 	sys := viewer.SystemContext(ctx)
-	dd, err := jsonMap(decision)
+	dd, err := jsonMap(risked.decision)
 	if err != nil {
 		return nil, err
 	}
+	if len(risked.volume) > 0 {
+		dd[volumeKeysField] = risked.volume
+	}
 	if fresh {
-		req := &beginReq{ctx: ctx, payment: p, route: route, risk: dd, method: pm.Type, seed: seed}
+		req := &beginReq{ctx: ctx, payment: p, route: route, risk: dd, counts: risked.counts, method: pm.Type, seed: seed}
 		var att *ent.PaymentAttempt
 		if s.beginner != nil {
 			att, err = s.beginner.Do(ctx, req)
@@ -381,6 +386,9 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		if att, err = s.createAttempt(sys, tx, cur, route, dd, seed, n); err != nil {
 			return err
 		}
+		if err := s.cfg.Risk.RecordTx(sys, tx, risked.counts); err != nil {
+			return err
+		}
 		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
 			return s.cfg.Sessions.Reserve(sys, tx, []Reservation{{SessionID: cur.CheckoutSessionID, PaymentID: cur.ID}})
 		}
@@ -392,6 +400,19 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 	return att, nil
 }
 
+// assessed is what risk made of a payment: the decision, the counts that
+// record its attempt (written with the attempt), and the daily-volume keys
+// its authorization adds to (kept on the attempt for the record step).
+type assessed struct {
+	decision risk.Decision
+	counts   []risk.Count
+	volume   []string
+}
+
+// volumeKeysField is where an attempt's risk decision keeps the daily-volume
+// counter keys its authorization adds to (risk.VolumeKeys).
+const volumeKeysField = "volume_keys"
+
 // beginReq is a new payment's first attempt, to write in an attempt
 // transaction.
 type beginReq struct {
@@ -399,6 +420,7 @@ type beginReq struct {
 	payment *ent.Payment // unsaved
 	route   routing.Decision
 	risk    map[string]any
+	counts  []risk.Count
 	method  routing.Method
 	seed    string
 }
@@ -465,7 +487,9 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.Payment
 		}
 		creates := make([]*ent.PaymentCreate, len(reqs))
 		reservations := make([]Reservation, len(reqs))
+		var counts []risk.Count
 		for i, r := range reqs {
+			counts = append(counts, r.counts...)
 			p := r.payment
 			if p.CaptureMethod == "" {
 				p.CaptureMethod = payment.CaptureMethodAUTOMATIC
@@ -481,6 +505,9 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.Payment
 			return fmt.Errorf("create payments: %w", err)
 		}
 		if err := s.insertAttempts(sys, tx, atts); err != nil {
+			return err
+		}
+		if err := s.cfg.Risk.RecordTx(sys, tx, counts); err != nil {
 			return err
 		}
 		return s.cfg.Sessions.Reserve(sys, tx, reservations)

@@ -341,7 +341,8 @@ func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.Pay
 	if ev == Decline && p.AgreementID != "" {
 		ev = Fail // a merchant-initiated charge has no buyer to try again
 	}
-	pto, err := Next(stateOf(p.Status), ev)
+	from := stateOf(p.Status)
+	pto, err := Next(from, ev)
 	if err != nil {
 		s.log.ErrorContext(ctx, "attempt result does not fit the payment", "payment", p.ID, "state", p.Status,
 			"attempt", a.ID, "attempt_state", to)
@@ -394,6 +395,10 @@ func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.Pay
 		data["next_action"] = nextActionData(res.action)
 	}
 	w.events = append(w.events, paymentEvent(p, paymentEventTypes[pto], data))
+	if (pto == RequiresCapture || pto == Succeeded) && !authorized(from) {
+		// The authorization counts toward the risk rules' daily limits.
+		w.counts = append(w.counts, s.cfg.Risk.VolumeCounts(volumeKeysOf(a), a.Amount)...)
+	}
 	if pto == Succeeded {
 		e := capture.entry
 		e.Source = ledger.Source{Type: ledger.SourceCapture, ID: p.ID}
@@ -435,4 +440,27 @@ func upperASCII(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// authorized reports whether a payment in state s has been authorized
+// already (its volume counted).
+func authorized(s State) bool { return s == RequiresCapture || s == Succeeded }
+
+// volumeKeysOf reads the daily-volume counter keys kept on an attempt's
+// risk decision: strings as the pipeline wrote them, or JSON values as read
+// back from the database.
+func volumeKeysOf(a *ent.PaymentAttempt) []string {
+	switch v := a.RiskDecision[volumeKeysField].(type) {
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, k := range v {
+			if s, ok := k.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 )
 
@@ -58,6 +59,8 @@ type recordWrites struct {
 	settle   []Settlement
 	events   []eventRow
 	entries  []ledger.Entry
+	// counts are risk counts: authorizations' daily volumes.
+	counts []risk.Count
 }
 
 func newRecordWrites(now time.Time) *recordWrites { return &recordWrites{now: now} }
@@ -100,6 +103,9 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites) error 
 		if err := s.cfg.Sessions.Settle(ctx, tx, w.settle); err != nil {
 			return fmt.Errorf("sessions: %w", err)
 		}
+	}
+	if err := s.cfg.Risk.RecordTx(ctx, tx, w.counts); err != nil {
+		return err
 	}
 	if len(w.events) > 0 {
 		b := make([]*ent.EventCreate, len(w.events))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
 )
@@ -143,18 +144,15 @@ var checks = map[Kind]check{
 	},
 }
 
-// Evaluate runs every enabled rule for the payment's tier (global rules, then
-// tier rules, each by id) and returns the decision. It then records the payment
-// as an attempt for velocity, whatever the decision, so that a burst of denied
-// card-testing attempts keeps counting. Call it once per payment attempt, after
-// idempotency (a replayed request must not count twice).
-//
-// Returns an error, and no decision, if the rules or counters cannot be read:
-// the pipeline must not guess, and treats this as EUNAVAILABLE.
-func (e *Engine) Evaluate(ctx context.Context, p Payment) (Decision, error) {
+// Assess is Evaluate without recording the payment's attempt: it returns
+// the decision and the counts that record the attempt, for the caller to
+// write with RecordTx in its own transaction (the payment pipeline writes
+// them with the attempt, so a count and its attempt commit together), or
+// with Record. Its errors are Evaluate's.
+func (e *Engine) Assess(ctx context.Context, p Payment) (Decision, []Count, error) {
 	rules, err := e.rules.Rules(ctx)
 	if err != nil {
-		return Decision{}, fmt.Errorf("risk: rules: %w", err)
+		return Decision{}, nil, fmt.Errorf("risk: rules: %w", err)
 	}
 	rules = slices.DeleteFunc(slices.Clone(rules), func(r Rule) bool { return !r.appliesTo(p.Tier) })
 	sortRules(rules)
@@ -164,11 +162,11 @@ func (e *Engine) Evaluate(ctx context.Context, p Payment) (Decision, error) {
 	for _, r := range rules {
 		run, ok := checks[r.Kind]
 		if !ok {
-			return Decision{}, fmt.Errorf("risk: rule %s has unknown kind %q", r.ID, r.Kind)
+			return Decision{}, nil, fmt.Errorf("risk: rule %s has unknown kind %q", r.ID, r.Kind)
 		}
 		fired, why, err := run(ctx, e, r, p, now)
 		if err != nil {
-			return Decision{}, fmt.Errorf("risk: rule %s: %w", r.ID, err)
+			return Decision{}, nil, fmt.Errorf("risk: rule %s: %w", r.ID, err)
 		}
 		if !fired {
 			continue
@@ -179,22 +177,49 @@ func (e *Engine) Evaluate(ctx context.Context, p Payment) (Decision, error) {
 			d.Action = r.Action
 		}
 	}
-	if err := e.record(ctx, now, attemptDimensions, p, 1, attemptKey); err != nil {
+	return d, counts(keysOf(attemptDimensions, p, attemptKey), now, 1), nil
+}
+
+// Evaluate runs every enabled rule for the payment's tier (global rules, then
+// tier rules, each by id) and returns the decision. It then records the payment
+// as an attempt for velocity, whatever the decision, so that a burst of denied
+// card-testing attempts keeps counting. Call it once per payment attempt, after
+// idempotency (a replayed request must not count twice).
+//
+// Returns an error, and no decision, if the rules or counters cannot be read:
+// the pipeline must not guess, and treats this as EUNAVAILABLE.
+func (e *Engine) Evaluate(ctx context.Context, p Payment) (Decision, error) {
+	d, cs, err := e.Assess(ctx, p)
+	if err != nil {
+		return Decision{}, err
+	}
+	if err := e.Record(ctx, cs); err != nil {
 		return Decision{}, err
 	}
 	return d, nil
 }
 
 // RecordVolume adds an authorized payment's amount to the daily totals of every
-// dimension. Call it when the payment is authorized; declined and reviewed
-// payments do not count toward daily limits.
+// dimension. Declined and reviewed payments do not count toward daily
+// limits. The payment pipeline records the same counts (VolumeKeys,
+// VolumeCounts) in the transaction that records the authorization.
 func (e *Engine) RecordVolume(ctx context.Context, p Payment) error {
 	if !p.Amount.IsPositive() {
 		return payments.FieldErrorf("amount", "volume must be positive")
 	}
-	return e.record(ctx, e.now(), volumeDimensions, p, p.Amount.Minor, func(d Dimension, v string) string {
-		return volumeKey(d, v, p.Amount.Currency)
-	})
+	return e.Record(ctx, e.VolumeCounts(VolumeKeys(p), p.Amount.Minor))
+}
+
+// VolumeKeys names the daily totals an authorization of p adds to: one per
+// dimension p has a value for, in p's currency.
+func VolumeKeys(p Payment) []string {
+	return keysOf(volumeDimensions, p, func(d Dimension, v string) string { return volumeKey(d, v, p.Amount.Currency) })
+}
+
+// VolumeCounts are the counts that add amount (minor units) to the daily
+// totals named by keys (VolumeKeys), now.
+func (e *Engine) VolumeCounts(keys []string, amount int64) []Count {
+	return counts(keys, e.now(), amount)
 }
 
 var (
@@ -202,22 +227,46 @@ var (
 	volumeDimensions  = []Dimension{ByMerchant, ByCard, ByCustomer, ByIP, ByEmail}
 )
 
-func (e *Engine) record(ctx context.Context, now time.Time, dims []Dimension, p Payment, value int64, key func(Dimension, string) string) error {
+// Count is one event of value at a time under a counter's key.
+type Count struct {
+	Key   string
+	At    time.Time
+	Value int64
+}
+
+func keysOf(dims []Dimension, p Payment, key func(Dimension, string) string) []string {
 	var keys []string
 	for _, d := range dims {
 		if v := dimensionValue[d](p); v != "" {
 			keys = append(keys, key(d, v))
 		}
 	}
-	if b, ok := e.counters.(BatchCounters); ok && len(keys) > 1 {
-		if err := b.AddAll(ctx, keys, now, value); err != nil {
+	return keys
+}
+
+func counts(keys []string, at time.Time, value int64) []Count {
+	out := make([]Count, len(keys))
+	for i, k := range keys {
+		out[i] = Count{Key: k, At: at, Value: value}
+	}
+	return out
+}
+
+// Record writes counts through the engine's Counters, in one write where
+// they allow it (BatchCounters).
+func (e *Engine) Record(ctx context.Context, cs []Count) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	if b, ok := e.counters.(BatchCounters); ok && len(cs) > 1 && sameEvent(cs) {
+		if err := b.AddAll(ctx, keysOfCounts(cs), cs[0].At, cs[0].Value); err != nil {
 			return fmt.Errorf("risk: record counters: %w", err)
 		}
 		return nil
 	}
 	var errs []error
-	for _, k := range keys {
-		if err := e.counters.Add(ctx, k, now, value); err != nil {
+	for _, c := range cs {
+		if err := e.counters.Add(ctx, c.Key, c.At, c.Value); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -225,6 +274,45 @@ func (e *Engine) record(ctx context.Context, now time.Time, dims []Dimension, p 
 		return fmt.Errorf("risk: record counters: %w", err)
 	}
 	return nil
+}
+
+// TxCounters is implemented by Counters stored in Strait's database, which
+// can write counts inside the caller's transaction.
+type TxCounters interface {
+	AddTx(ctx context.Context, tx *ent.Tx, cs []Count) error
+}
+
+// RecordTx writes counts inside tx when the Counters can (TxCounters), so
+// that they commit or roll back with what they count; other Counters record
+// them at once (Record).
+func (e *Engine) RecordTx(ctx context.Context, tx *ent.Tx, cs []Count) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	if t, ok := e.counters.(TxCounters); ok {
+		if err := t.AddTx(ctx, tx, cs); err != nil {
+			return fmt.Errorf("risk: record counters: %w", err)
+		}
+		return nil
+	}
+	return e.Record(ctx, cs)
+}
+
+func sameEvent(cs []Count) bool {
+	for _, c := range cs[1:] {
+		if !c.At.Equal(cs[0].At) || c.Value != cs[0].Value {
+			return false
+		}
+	}
+	return true
+}
+
+func keysOfCounts(cs []Count) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Key
+	}
+	return out
 }
 
 // Counter keys name the merchant where it matters: velocity by card or email is
