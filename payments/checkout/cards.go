@@ -106,6 +106,12 @@ func CardInfos(rows []*ent.VaultCard) []vault.CardInfo {
 // a card that has expired since, and EUNAVAILABLE without a vault. The caller
 // wipes the card (Card.Wipe) once the authorization request is sent.
 func (s *Service) CardForSession(ctx context.Context, sess *ent.CheckoutSession, token string) (vault.Card, error) {
+	return s.cardForSession(ctx, sess, token, nil)
+}
+
+// cardForSession is CardForSession with the token's vault record when the
+// caller read it already (rec; nil: read it here).
+func (s *Service) cardForSession(ctx context.Context, sess *ent.CheckoutSession, token string, rec *vault.Record) (vault.Card, error) {
 	if s.vault == nil {
 		return vault.Card{}, payments.Errorf(payments.EUNAVAILABLE, "the card vault is not configured")
 	}
@@ -113,16 +119,18 @@ func (s *Service) CardForSession(ctx context.Context, sess *ent.CheckoutSession,
 	if err != nil {
 		return vault.Card{}, err
 	}
-	if t.IsSaved() {
-		info, err := s.vault.Info(ctx, sess.MerchantID, t)
+	if rec == nil {
+		r, err := s.vault.Records(ctx, []vault.Token{t})
 		if err != nil {
 			return vault.Card{}, err
 		}
-		if info.CustomerID == "" || info.CustomerID != sess.CustomerID {
-			return vault.Card{}, payments.Errorf(payments.ENOTFOUND, "card %s not found", t)
-		}
+		found := r[t]
+		rec = &found
 	}
-	c, err := s.vault.Card(ctx, sess.MerchantID, t)
+	if t.IsSaved() && (rec.CustomerID == "" || rec.CustomerID != sess.CustomerID) {
+		return vault.Card{}, payments.Errorf(payments.ENOTFOUND, "card %s not found", t)
+	}
+	c, err := s.vault.CardFrom(sess.MerchantID, t, *rec)
 	if payments.ErrorField(err) == "exp_year" {
 		return vault.Card{}, payments.FieldErrorf("expYear", "%s", payments.ErrorMessage(err))
 	}

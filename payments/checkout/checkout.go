@@ -82,7 +82,7 @@ type Service struct {
 	now      func() time.Time
 	// reads loads the sessions of concurrent confirms, with their latest
 	// payments, in one batch (confirmRead).
-	reads *batch.Runner[string, sessionRead]
+	reads *batch.Runner[sessionReadReq, sessionRead]
 }
 
 // New returns a Service. It returns an error if a required field is missing.

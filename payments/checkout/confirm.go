@@ -19,6 +19,7 @@ import (
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -62,14 +63,15 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	if s.payments == nil {
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "payments are not available")
 	}
-	sess, latest, err := s.confirmable(ctx, sessionID)
+	r, err := s.confirmable(ctx, sessionID, in)
 	if err != nil {
 		return nil, err
 	}
+	sess, latest := r.sess, r.latest
 	if err := allows(sess, in.Method); err != nil {
 		return nil, err
 	}
-	pm, wipe, err := s.paymentMethod(ctx, sess, in)
+	pm, wipe, err := s.paymentMethod(ctx, sess, in, r.card)
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +105,10 @@ func allows(sess *ent.CheckoutSession, m routing.Method) error {
 }
 
 // paymentMethod builds what the pipeline needs to know of how the buyer pays,
-// and a function that wipes the card's CVC once the call is made.
-func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput) (cashier.PaymentMethod, func(), error) {
+// and a function that wipes the card's CVC once the call is made. card is the
+// card token's vault record when the caller read it already (nil: read it
+// here).
+func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record) (cashier.PaymentMethod, func(), error) {
 	req := audit.RequestFrom(ctx)
 	pm := cashier.PaymentMethod{
 		Type: in.Method, Email: in.Email, IP: req.RemoteAddr,
@@ -118,7 +122,7 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 		if in.CardToken == "" {
 			return pm, func() {}, payments.FieldErrorf("cardToken", "a card payment needs a card token")
 		}
-		card, err := s.CardForSession(ctx, sess, in.CardToken)
+		card, err := s.cardForSession(ctx, sess, in.CardToken, card)
 		if err != nil {
 			return pm, func() {}, err
 		}
@@ -174,58 +178,84 @@ func (s *Service) sessionPayment(sess *ent.CheckoutSession, latest *ent.Payment)
 // maxReadBatch bounds the sessions one confirmable read loads.
 const maxReadBatch = 128
 
-// sessionRead is a checkout session and its latest payment (nil if none).
+// sessionReadReq asks for a session, and the vault record of a card token
+// ("" for none).
+type sessionReadReq struct {
+	sessionID string
+	token     vault.Token
+}
+
+// sessionRead is a checkout session (nil if none), its latest payment (nil
+// if none) and the vault record of the card token asked for (nil if none was
+// asked; the zero Record if the token has no card).
 type sessionRead struct {
 	sess   *ent.CheckoutSession
 	latest *ent.Payment
+	card   *vault.Record
 }
 
 // confirmable is Confirmable for a confirm: the session, open, with its
-// latest payment. A cashier's session is read together with the sessions of
-// concurrent confirms (readSessions), as the system, and then held to what
-// the data layer's policy would allow the cashier: its own session of its
-// own merchant. Other viewers read through the policy.
-func (s *Service) confirmable(ctx context.Context, id string) (*ent.CheckoutSession, *ent.Payment, error) {
+// latest payment and the vault record of in's card token. A cashier's
+// session is read together with the sessions and cards of concurrent
+// confirms (readSessions), as the system, and then held to what the data
+// layer's policy would allow the cashier: its own session of its own
+// merchant (the vault holds the card to the merchant: cardForSession).
+// Other viewers read through the policy.
+func (s *Service) confirmable(ctx context.Context, id string, in ConfirmInput) (sessionRead, error) {
 	v, _ := viewer.FromContext(ctx)
 	if v.Kind != viewer.Cashier {
 		sess, err := s.Confirmable(ctx, id)
 		if err != nil {
-			return nil, nil, err
+			return sessionRead{}, err
 		}
 		latest, err := s.client.Payment.Query().Where(payment.CheckoutSessionID(sess.ID)).
 			Order(ent.Desc(payment.FieldID)).First(viewer.SystemContext(ctx))
 		if err != nil && !ent.IsNotFound(err) {
-			return nil, nil, fmt.Errorf("session %s payment: %w", sess.ID, err)
+			return sessionRead{}, fmt.Errorf("session %s payment: %w", sess.ID, err)
 		}
-		return sess, latest, nil
+		return sessionRead{sess: sess, latest: latest}, nil
 	}
 	if id != "" && id != v.SessionID {
-		return nil, nil, notFound(id)
+		return sessionRead{}, notFound(id)
 	}
-	r, err := s.reads.Do(ctx, v.SessionID)
+	req := sessionReadReq{sessionID: v.SessionID}
+	if in.Method == routing.Card && s.vault != nil {
+		if t, err := vault.ParseToken(in.CardToken); err == nil {
+			req.token = t // a malformed token is refused by cardForSession
+		}
+	}
+	r, err := s.reads.Do(ctx, req)
 	if err != nil {
-		return nil, nil, err
+		return sessionRead{}, err
 	}
 	if r.sess == nil || r.sess.MerchantID != v.MerchantID {
-		return nil, nil, notFound(v.SessionID)
+		return sessionRead{}, notFound(v.SessionID)
 	}
-	sess, err := s.expireIfDue(ctx, r.sess)
-	if err != nil {
-		return nil, nil, err
+	if r.sess, err = s.expireIfDue(ctx, r.sess); err != nil {
+		return sessionRead{}, err
 	}
-	return sess, r.latest, checkOpen(sess)
+	return r, checkOpen(r.sess)
 }
 
-// readSessions loads sessions and their latest payments in two queries, as
-// the system: confirmable holds each to its caller's scope.
-func (s *Service) readSessions(ctx context.Context, ids []string) []batch.Result[sessionRead] {
+// readSessions loads sessions, their latest payments and the asked cards'
+// vault records in three queries, as the system: confirmable holds each to
+// its caller's scope.
+func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []batch.Result[sessionRead] {
 	sys := viewer.SystemContext(ctx)
-	out := make([]batch.Result[sessionRead], len(ids))
+	out := make([]batch.Result[sessionRead], len(reqs))
 	fail := func(err error) []batch.Result[sessionRead] {
 		for i := range out {
 			out[i].Err = err
 		}
 		return out
+	}
+	ids := make([]string, len(reqs))
+	var tokens []vault.Token
+	for i, r := range reqs {
+		ids[i] = r.sessionID
+		if r.token != "" {
+			tokens = append(tokens, r.token)
+		}
 	}
 	sessions, err := s.client.CheckoutSession.Query().Where(checkoutsession.IDIn(ids...)).All(sys)
 	if err != nil {
@@ -234,6 +264,12 @@ func (s *Service) readSessions(ctx context.Context, ids []string) []batch.Result
 	ps, err := s.client.Payment.Query().Where(payment.CheckoutSessionIDIn(ids...)).All(sys)
 	if err != nil {
 		return fail(fmt.Errorf("sessions' payments: %w", err))
+	}
+	var cards map[vault.Token]vault.Record
+	if len(tokens) > 0 {
+		if cards, err = s.vault.Records(ctx, tokens); err != nil {
+			return fail(err)
+		}
 	}
 	byID := make(map[string]*sessionRead, len(sessions))
 	for _, sess := range sessions {
@@ -244,9 +280,15 @@ func (s *Service) readSessions(ctx context.Context, ids []string) []batch.Result
 			r.latest = p
 		}
 	}
-	for i, id := range ids {
-		if r := byID[id]; r != nil {
-			out[i].Value = *r
+	for i, req := range reqs {
+		r := byID[req.sessionID]
+		if r == nil {
+			continue
+		}
+		out[i].Value = *r
+		if req.token != "" {
+			rec := cards[req.token]
+			out[i].Value.card = &rec
 		}
 	}
 	return out

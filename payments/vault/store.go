@@ -24,6 +24,8 @@ type Store interface {
 	Put(ctx context.Context, r Record) error
 	// Get returns the record of a token. Returns ENOTFOUND if there is none.
 	Get(ctx context.Context, t Token) (Record, error)
+	// GetMany returns the records of the tokens that have one, by token.
+	GetMany(ctx context.Context, ts []Token) (map[Token]Record, error)
 	// ListByCustomer returns a merchant customer's saved cards, oldest first.
 	ListByCustomer(ctx context.Context, merchantID, customerID string) ([]Record, error)
 	// ListNotUnderKEK returns up to limit records whose envelope is wrapped under
@@ -70,6 +72,19 @@ func (s *MemStore) Get(_ context.Context, t Token) (Record, error) {
 		return Record{}, payments.Errorf(payments.ENOTFOUND, "card %s not found", t)
 	}
 	return cloneRecord(r), nil
+}
+
+// GetMany implements Store.
+func (s *MemStore) GetMany(_ context.Context, ts []Token) (map[Token]Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[Token]Record, len(ts))
+	for _, t := range ts {
+		if r, ok := s.records[t]; ok {
+			out[t] = cloneRecord(r)
+		}
+	}
+	return out, nil
 }
 
 // ListByCustomer implements Store.

@@ -186,9 +186,29 @@ func (v *Vault) TakeCVC(t Token) (CVC, bool) { return v.cvcs.Take(t) }
 // Detokenize, and EINVALID (field "exp_year") if the card has expired since it
 // was vaulted.
 func (v *Vault) Card(ctx context.Context, merchantID string, t Token) (Card, error) {
-	r, err := v.get(ctx, merchantID, t)
+	r, err := v.store.Get(ctx, t)
 	if err != nil {
 		return Card{}, err
+	}
+	return v.CardFrom(merchantID, t, r)
+}
+
+// Records reads the records of several tokens at once, for CardFrom: a
+// caller serving many payments reads their cards in one query. Tokens with
+// no card are missing from the map.
+func (v *Vault) Records(ctx context.Context, ts []Token) (map[Token]Record, error) {
+	rs, err := v.store.GetMany(ctx, ts)
+	if err != nil {
+		return nil, fmt.Errorf("vault records: %w", err)
+	}
+	return rs, nil
+}
+
+// CardFrom is Card for a record read with Records (the zero Record when the
+// token had none): the same checks, the same errors.
+func (v *Vault) CardFrom(merchantID string, t Token, r Record) (Card, error) {
+	if r.Token != t || r.MerchantID != merchantID {
+		return Card{}, payments.Errorf(payments.ENOTFOUND, "card %s not found", t)
 	}
 	if r.Expiry.Expired(v.now()) {
 		return Card{}, payments.FieldErrorf("exp_year", "card has expired")

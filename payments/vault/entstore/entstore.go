@@ -11,29 +11,17 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/vaultcard"
 	"github.com/straitpay/strait/payments"
-	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
 // Store implements vault.Store over an ent client.
-type Store struct {
-	client *ent.Client
-	// gets reads the cards of concurrent Gets in one query.
-	gets *batch.Runner[vault.Token, vault.Record]
-}
+type Store struct{ client *ent.Client }
 
 var _ vault.Store = (*Store)(nil)
 
-// maxGetBatch bounds the cards one query reads.
-const maxGetBatch = 128
-
 // New returns a Store over client.
-func New(client *ent.Client) *Store {
-	s := &Store{client: client}
-	s.gets = batch.New(context.Background(), maxGetBatch, s.getMany)
-	return s
-}
+func New(client *ent.Client) *Store { return &Store{client: client} }
 
 // Put implements vault.Store.
 func (s *Store) Put(ctx context.Context, r vault.Record) error {
@@ -59,39 +47,33 @@ func (s *Store) Put(ctx context.Context, r vault.Record) error {
 	return nil
 }
 
-// Get implements vault.Store. Concurrent Gets share one query (getMany):
-// a confirm reads its card on the hot path of every card payment.
+// Get implements vault.Store.
 func (s *Store) Get(ctx context.Context, t vault.Token) (vault.Record, error) {
-	return s.gets.Do(ctx, t)
+	row, err := s.client.VaultCard.Get(viewer.SystemContext(ctx), string(t))
+	if ent.IsNotFound(err) {
+		return vault.Record{}, payments.Errorf(payments.ENOTFOUND, "card %s not found", t)
+	}
+	if err != nil {
+		return vault.Record{}, fmt.Errorf("vault get: %w", err)
+	}
+	return Record(row), nil
 }
 
-// getMany reads the cards of tokens in one query; a token with no card is
-// ENOTFOUND.
-func (s *Store) getMany(ctx context.Context, tokens []vault.Token) []batch.Result[vault.Record] {
-	ids := make([]string, len(tokens))
-	for i, t := range tokens {
+// GetMany implements vault.Store with one query.
+func (s *Store) GetMany(ctx context.Context, ts []vault.Token) (map[vault.Token]vault.Record, error) {
+	ids := make([]string, len(ts))
+	for i, t := range ts {
 		ids[i] = string(t)
 	}
-	out := make([]batch.Result[vault.Record], len(tokens))
 	rows, err := s.client.VaultCard.Query().Where(vaultcard.IDIn(ids...)).All(viewer.SystemContext(ctx))
 	if err != nil {
-		for i := range out {
-			out[i].Err = fmt.Errorf("vault get: %w", err)
-		}
-		return out
+		return nil, fmt.Errorf("vault get: %w", err)
 	}
-	byID := make(map[string]*ent.VaultCard, len(rows))
+	out := make(map[vault.Token]vault.Record, len(rows))
 	for _, r := range rows {
-		byID[r.ID] = r
+		out[vault.Token(r.ID)] = Record(r)
 	}
-	for i, t := range tokens {
-		if r, ok := byID[string(t)]; ok {
-			out[i].Value = Record(r)
-		} else {
-			out[i].Err = payments.Errorf(payments.ENOTFOUND, "card %s not found", t)
-		}
-	}
-	return out
+	return out, nil
 }
 
 // ListByCustomer implements vault.Store.
