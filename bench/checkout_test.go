@@ -84,7 +84,9 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	full := rig.phase(b, n, workers, rig.checkout)
 	prepared := rig.prepare(b, n+1, workers)
 	stopProfile := profileCPU(b, os.Getenv("STRAIT_BENCH_CPUPROFILE"))
+	batches0 := rig.app.BatchStats()
 	confirm := rig.phase(b, n, workers, func(i int) error { return rig.confirm(prepared[i].cashier, prepared[i].token, prepared[i].key) })
+	batches := rig.app.BatchStats()
 	stopProfile()
 	if os.Getenv("STRAIT_BENCH_SQL") != "" {
 		// One confirm alone, right after the others (caches warm), its
@@ -143,6 +145,16 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	for _, st := range rig.app.Connectors.List() {
 		fmt.Printf("connector calls (plugin + sandbox), last %d: p50 %s, p99 %s\n", min(st.Calls, 1024),
 			st.P50.Round(10*time.Microsecond), st.P99.Round(10*time.Microsecond))
+	}
+	fmt.Println("group-committed steps, confirm phase: step, batches, mean payments per batch, mean batch time, busy share of the phase")
+	for _, step := range []string{"confirm_read", "attempt", "record"} {
+		st, st0 := batches[step], batches0[step]
+		nb, nr, busy := st.Batches-st0.Batches, st.Requests-st0.Requests, st.Busy-st0.Busy
+		if nb == 0 {
+			continue
+		}
+		fmt.Printf("  %-13s %6d batches  %5.1f per batch  %8s  %4.0f%%\n", step, nb, float64(nr)/float64(nb),
+			(busy / time.Duration(nb)).Round(time.Microsecond), 100*busy.Seconds()/(float64(n)/confirm.rate))
 	}
 	fmt.Printf("goal: ≥ 1000 confirmed payments/s with p99 ≤ 50ms\n\n")
 }

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // ErrClosed is returned by Do after Close.
@@ -42,6 +44,23 @@ type Runner[Req, Res any] struct {
 	queue   []*call[Req, Res]
 	working bool
 	closed  bool
+
+	// stats are counted by the worker and read by Stats.
+	batches, requests, busyNanos atomic.Int64
+}
+
+// Stats is what a runner has done since it was made.
+type Stats struct {
+	// Batches and Requests count the batches run and the requests in them:
+	// Requests/Batches is the mean batch size.
+	Batches, Requests int64
+	// Busy is the time spent running batches.
+	Busy time.Duration
+}
+
+// Stats returns the runner's counts so far.
+func (r *Runner[Req, Res]) Stats() Stats {
+	return Stats{Batches: r.batches.Load(), Requests: r.requests.Load(), Busy: time.Duration(r.busyNanos.Load())}
 }
 
 type call[Req, Res any] struct {
@@ -120,7 +139,11 @@ func (r *Runner[Req, Res]) work() {
 		if len(live) == 0 {
 			continue
 		}
+		start := time.Now()
 		results := r.safeRun(reqs)
+		r.busyNanos.Add(int64(time.Since(start)))
+		r.batches.Add(1)
+		r.requests.Add(int64(len(reqs)))
 		for i, c := range live {
 			if i < len(results) {
 				c.done <- results[i]

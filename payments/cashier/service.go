@@ -135,6 +135,19 @@ func New(cfg Config) *Service {
 	return s
 }
 
+// BatchStats reports the group-committed steps (attempt, record): batches
+// run, payments in them, and time spent.
+func (s *Service) BatchStats() map[string]batch.Stats {
+	out := map[string]batch.Stats{}
+	if s.beginner != nil {
+		out["attempt"] = s.beginner.Stats()
+	}
+	if s.recorder != nil {
+		out["record"] = s.recorder.Stats()
+	}
+	return out
+}
+
 // Close stops the service's batching; results recorded after Close are
 // recorded one by one. Safe to call more than once.
 func (s *Service) Close() {

@@ -101,6 +101,11 @@ func New(c Config) (*Service, error) {
 	return s, nil
 }
 
+// BatchStats reports the confirm reads batched together (confirm_read).
+func (s *Service) BatchStats() map[string]batch.Stats {
+	return map[string]batch.Stats{"confirm_read": s.reads.Stats()}
+}
+
 // Vault returns the card vault, nil when it is not configured.
 func (s *Service) Vault() *vault.Vault { return s.vault }
 

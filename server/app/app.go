@@ -25,6 +25,7 @@ import (
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -168,12 +169,23 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	book := rulebook.New(db.Client)
 	a.Cashier = newCashier(db, a.Ledger, book, a.Checkout, opts)
 	a.Checkout.UsePayments(a.Cashier, db.Dialect)
+	a.metrics.registry.MustRegister(newBatchCollector(a.BatchStats))
 	a.ChannelEvents.Register(inbox.Decoded(a.Cashier.HandleEvent),
 		connectors.EventPaymentResult, connectors.EventRefundResult, connectors.EventAgreementResult)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX,
 		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
+}
+
+// BatchStats reports every group-committed step of the payment pipeline
+// (payments/batch), by step: confirm_read, attempt, record.
+func (a *App) BatchStats() map[string]batch.Stats {
+	out := a.Cashier.BatchStats()
+	for k, v := range a.Checkout.BatchStats() {
+		out[k] = v
+	}
+	return out
 }
 
 // Handler returns the root HTTP handler.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/straitpay/strait/payments/batch"
 	"net/http"
 	"strconv"
 	"time"
@@ -119,3 +120,35 @@ func (w *statusWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach the underlying writer (flush,
 // hijack for websockets).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// batchCollector exports the group-committed steps' counts (payments/batch):
+// the mean batch size is requests ÷ batches, and busy time ÷ batches the
+// mean time a batch holds its transaction.
+type batchCollector struct {
+	stats                   func() map[string]batch.Stats
+	batches, requests, busy *prometheus.Desc
+}
+
+func newBatchCollector(stats func() map[string]batch.Stats) *batchCollector {
+	return &batchCollector{stats: stats,
+		batches:  prometheus.NewDesc("strait_batch_batches_total", "Batches run by a group-committed step.", []string{"step"}, nil),
+		requests: prometheus.NewDesc("strait_batch_requests_total", "Requests run in a group-committed step's batches.", []string{"step"}, nil),
+		busy:     prometheus.NewDesc("strait_batch_busy_seconds_total", "Time a group-committed step spent running batches.", []string{"step"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *batchCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.batches
+	ch <- c.requests
+	ch <- c.busy
+}
+
+// Collect implements prometheus.Collector.
+func (c *batchCollector) Collect(ch chan<- prometheus.Metric) {
+	for step, st := range c.stats() {
+		ch <- prometheus.MustNewConstMetric(c.batches, prometheus.CounterValue, float64(st.Batches), step)
+		ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(st.Requests), step)
+		ch <- prometheus.MustNewConstMetric(c.busy, prometheus.CounterValue, st.Busy.Seconds(), step)
+	}
+}
