@@ -436,37 +436,19 @@ const maxBeginBatch = 64
 // whole transaction rolls back and each request runs in a transaction of its
 // own, which answers it alone; a deadlock is retried first.
 func (s *Service) beginMany(ctx context.Context, reqs []*beginReq) []batch.Result[*ent.PaymentAttempt] {
-	out := make([]batch.Result[*ent.PaymentAttempt], len(reqs))
-	first, later := distinct(len(reqs), func(i int) string { return reqs[i].payment.CheckoutSessionID })
-	group := make([]*beginReq, len(first))
-	for j, i := range first {
-		group[j] = reqs[i]
-	}
-	var atts []*ent.PaymentAttempt
-	var err error
-	for try := 1; ; try++ {
-		atts, err = s.beginTx(ctx, group)
-		if err == nil || !isTransient(err) || try == maxRecordTries {
-			break
-		}
-		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
-	}
-	switch {
-	case err == nil:
-		for j, i := range first {
-			out[i].Value = atts[j]
-		}
-	case len(group) == 1:
-		out[first[0]].Err = err
-	default:
-		for _, i := range first {
-			out[i] = s.beginMany(ctx, reqs[i:i+1])[0]
-		}
-	}
-	for _, i := range later {
-		out[i] = s.beginMany(ctx, reqs[i:i+1])[0]
-	}
-	return out
+	return together(ctx, s.log, "attempt", reqs,
+		func(r *beginReq) string { return r.payment.CheckoutSessionID }, // one session appears once per transaction
+		func(group []*beginReq) ([]batch.Result[*ent.PaymentAttempt], error) {
+			atts, err := s.beginTx(ctx, group)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]batch.Result[*ent.PaymentAttempt], len(atts))
+			for i, a := range atts {
+				out[i].Value = a
+			}
+			return out, nil
+		})
 }
 
 // beginTx is beginMany's transaction, for requests of distinct sessions.
@@ -542,20 +524,6 @@ func paymentCreate(tx *ent.Tx, p *ent.Payment) *ent.PaymentCreate {
 	return c
 }
 
-// distinct splits 0…n-1 into the first index of each key and the later
-// ones, which must wait for the first to commit.
-func distinct(n int, key func(int) string) (first, later []int) {
-	seen := make(map[string]bool, n)
-	for i := range n {
-		if k := key(i); seen[k] {
-			later = append(later, i)
-		} else {
-			seen[k] = true
-			first = append(first, i)
-		}
-	}
-	return first, later
-}
 
 // createAttempt writes attempt n of a payment, pending, with the routing
 // and risk decisions that led to it.

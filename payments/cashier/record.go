@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -111,19 +112,37 @@ const maxRecordBatch = 64
 // sends each request through a transaction of its own, so one bad request
 // never fails the others.
 func (s *Service) recordMany(ctx context.Context, reqs []*recordReq) []batch.Result[recorded] {
-	out := make([]batch.Result[recorded], len(reqs))
-	// One payment appears once per transaction: a second result for it waits
-	// for the first to commit.
-	first, later := distinct(len(reqs), func(i int) string { return reqs[i].attempt.PaymentID })
-	group := make([]*recordReq, len(first))
+	return together(ctx, s.log, "record", reqs,
+		func(r *recordReq) string { return r.attempt.PaymentID }, // one payment appears once per transaction
+		func(group []*recordReq) ([]batch.Result[recorded], error) { return s.recordTx(ctx, group) })
+}
+
+// maxTries bounds the retries of a batch's transaction that lost a race (a
+// deadlock or lock wait timeout): nothing of it committed.
+const maxTries = 4
+
+// together runs reqs in one transaction (run), and returns one result per
+// request. A request whose key an earlier one has runs after the others, in
+// a transaction of its own. run's error means its transaction wrote
+// nothing: a transient one (a deadlock) is retried; after any other, each
+// request runs in a transaction of its own, so that what refused one
+// request refuses only it.
+func together[Req, Res any](ctx context.Context, log *slog.Logger, step string, reqs []Req, key func(Req) string,
+	run func([]Req) ([]batch.Result[Res], error)) []batch.Result[Res] {
+	out := make([]batch.Result[Res], len(reqs))
+	first, later := distinct(len(reqs), func(i int) string { return key(reqs[i]) })
+	group := make([]Req, len(first))
 	for j, i := range first {
 		group[j] = reqs[i]
 	}
-	var res []batch.Result[recorded]
+	alone := func(i int) batch.Result[Res] {
+		return together(ctx, log, step, reqs[i:i+1], key, run)[0]
+	}
+	var res []batch.Result[Res]
 	var err error
 	for try := 1; ; try++ {
-		res, err = s.recordTx(ctx, group)
-		if err == nil || !isTransient(err) || try == maxRecordTries {
+		res, err = run(group)
+		if err == nil || !isTransient(err) || try == maxTries {
 			break
 		}
 		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
@@ -134,22 +153,33 @@ func (s *Service) recordMany(ctx context.Context, reqs []*recordReq) []batch.Res
 			out[i] = res[j]
 		}
 	case len(group) == 1:
-		out[first[0]].Err = fmt.Errorf("record %s: %w", group[0].attempt.ID, err)
+		out[first[0]].Err = err
 	default:
-		s.log.WarnContext(ctx, "record batch failed; recording one by one", "payments", len(group), "err", err)
+		log.InfoContext(ctx, "batch refused; running one by one", "step", step, "payments", len(group), "err", err)
 		for _, i := range first {
-			out[i] = s.recordMany(ctx, reqs[i:i+1])[0]
+			out[i] = alone(i)
 		}
 	}
 	for _, i := range later {
-		out[i] = s.recordMany(ctx, reqs[i:i+1])[0]
+		out[i] = alone(i)
 	}
 	return out
 }
 
-// maxRecordTries bounds the retries of a record transaction that lost a
-// race (a deadlock or lock wait timeout): nothing of it committed.
-const maxRecordTries = 4
+// distinct splits 0…n-1 into the first index of each key and the later
+// ones, which must wait for the first to commit.
+func distinct(n int, key func(int) string) (first, later []int) {
+	seen := make(map[string]bool, n)
+	for i := range n {
+		if k := key(i); seen[k] {
+			later = append(later, i)
+		} else {
+			seen[k] = true
+			first = append(first, i)
+		}
+	}
+	return first, later
+}
 
 // recordTx is recordMany's transaction for requests about distinct payments.
 // Its error means nothing was written for any of them.
@@ -195,7 +225,7 @@ func (s *Service) recordTx(ctx context.Context, reqs []*recordReq) ([]batch.Resu
 		return s.write(sys, tx, w)
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("record: %w", err)
 	}
 	for i := range out {
 		if p := out[i].Value.payment; p != nil {

@@ -2,10 +2,7 @@ package cashier
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/straitpay/strait/ent"
@@ -15,18 +12,12 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/routing"
 )
 
-// row is the new values of some columns of one row, by column name. A nil
-// value writes NULL; a map is stored as JSON, as ent stores JSON fields.
-type row map[string]any
-
-// rowUpdate is a row's changes, by its id.
-type rowUpdate struct {
-	id  string
-	set row
-}
+// row is the new values of some columns of one row (store.Row).
+type row = store.Row
 
 // Settlement is a checkout session's payment reaching a state that settles
 // the session (SessionHooks.Settle).
@@ -52,10 +43,10 @@ type eventRow struct {
 // one transaction with as few statements as the tables allow (write).
 type recordWrites struct {
 	now      time.Time
-	attempts []rowUpdate
+	attempts []store.RowUpdate
 	// created are attempts to insert (a cascade's next attempt).
 	created  []*ent.PaymentAttempt
-	payments []rowUpdate
+	payments []store.RowUpdate
 	settle   []Settlement
 	events   []eventRow
 	entries  []ledger.Entry
@@ -67,7 +58,7 @@ func newRecordWrites(now time.Time) *recordWrites { return &recordWrites{now: no
 
 func (w *recordWrites) attempt(id string, r row) {
 	if len(r) > 0 {
-		w.attempts = append(w.attempts, rowUpdate{id, r})
+		w.attempts = append(w.attempts, store.RowUpdate{ID: id, Set: r})
 	}
 }
 
@@ -75,14 +66,14 @@ func (w *recordWrites) attempt(id string, r row) {
 // in one step: a cascade's connector, then nothing else).
 func (w *recordWrites) payment(id string, r row) {
 	for i := range w.payments {
-		if w.payments[i].id == id {
+		if w.payments[i].ID == id {
 			for k, v := range r {
-				w.payments[i].set[k] = v
+				w.payments[i].Set[k] = v
 			}
 			return
 		}
 	}
-	w.payments = append(w.payments, rowUpdate{id, r})
+	w.payments = append(w.payments, store.RowUpdate{ID: id, Set: r})
 }
 
 // write runs w's writes in tx: the attempts (updated, then inserted), the
@@ -90,13 +81,13 @@ func (w *recordWrites) payment(id string, r row) {
 // last, because its accounts are shared by every payment and their locks
 // last until the commit (docs/performance.md).
 func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
-	if err := updateRows(ctx, tx, paymentattempt.Table, w.attempts, w.now); err != nil {
+	if _, err := store.UpdateRows(ctx, tx, paymentattempt.Table, w.attempts, w.now); err != nil {
 		return fmt.Errorf("attempts: %w", err)
 	}
 	if err := s.insertAttempts(ctx, tx, w.created); err != nil {
 		return err
 	}
-	if err := updateRows(ctx, tx, payment.Table, w.payments, w.now); err != nil {
+	if _, err := store.UpdateRows(ctx, tx, payment.Table, w.payments, w.now); err != nil {
 		return fmt.Errorf("payments: %w", err)
 	}
 	if len(w.settle) > 0 && s.cfg.Sessions != nil {
@@ -123,91 +114,6 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites) error 
 		}
 	}
 	return nil
-}
-
-// updateRows writes each row's changes and updated_at in one statement:
-// UPDATE table SET col = CASE id WHEN ? THEN ? … ELSE col END, … WHERE id IN
-// (…). It bypasses ent's builders, which set one value for every row, and
-// its hooks and privacy: the caller is the system, on rows its transaction
-// holds locked. Every row must exist.
-func updateRows(ctx context.Context, tx *ent.Tx, table string, rows []rowUpdate, now time.Time) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	var cols []string
-	for _, r := range rows {
-		for c := range r.set {
-			if !slices.Contains(cols, c) {
-				cols = append(cols, c)
-			}
-		}
-	}
-	slices.Sort(cols)
-	var b strings.Builder
-	args := make([]any, 0, len(rows)*(2*len(cols)+1)+1)
-	b.WriteString("UPDATE " + table + " SET ")
-	for _, c := range cols {
-		if len(rows) == 1 {
-			b.WriteString(c + " = ?, ")
-			v, err := sqlValue(rows[0].set[c])
-			if err != nil {
-				return fmt.Errorf("%s.%s: %w", table, c, err)
-			}
-			args = append(args, v)
-			continue
-		}
-		b.WriteString(c + " = CASE id")
-		for _, r := range rows {
-			v, ok := r.set[c]
-			if !ok {
-				continue
-			}
-			v, err := sqlValue(v)
-			if err != nil {
-				return fmt.Errorf("%s.%s: %w", table, c, err)
-			}
-			b.WriteString(" WHEN ? THEN ?")
-			args = append(args, r.id, v)
-		}
-		b.WriteString(" ELSE " + c + " END, ")
-	}
-	b.WriteString("updated_at = ? WHERE id IN (")
-	args = append(args, now)
-	for i, r := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("?")
-		args = append(args, r.id)
-	}
-	b.WriteString(")")
-	res, err := tx.ExecContext(ctx, b.String(), args...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err == nil && n < int64(len(rows)) {
-		// MySQL counts changed rows only; every row here changes updated_at
-		// unless two writes land in the same microsecond, so fewer is a hint,
-		// not proof, of a missing row. The rows were read under lock by the
-		// caller, so they exist.
-		_ = n
-	}
-	return nil
-}
-
-// sqlValue is v as the driver stores it for ent: maps as JSON, times in UTC
-// to the microsecond.
-func sqlValue(v any) (any, error) {
-	switch x := v.(type) {
-	case map[string]any:
-		if x == nil {
-			return nil, nil
-		}
-		return json.Marshal(x)
-	case time.Time:
-		return x.UTC().Truncate(time.Microsecond), nil
-	}
-	return v, nil
 }
 
 // newAttempt is attempt n of a payment, pending and not yet stored, with

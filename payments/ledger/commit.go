@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
+	"time"
 
 	"entgo.io/ent/dialect"
 
@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/store"
 )
 
 // insertChunk bounds the rows of one multi-row INSERT: 500 postings of 11
@@ -235,40 +236,22 @@ func (l *Ledger) existingSources(ctx context.Context, tx *ent.Tx, reqs []*reques
 }
 
 // updateBalances writes every touched account's new balance and version in
-// one UPDATE … CASE statement: one round trip however many accounts a batch
-// touches. It bypasses ent's builders (which update one value for all rows) but
-// runs inside the same transaction, as the system, on rows this transaction
-// holds locked.
+// one UPDATE … CASE statement (store.UpdateRows): one round trip however
+// many accounts a batch touches, inside the same transaction, as the system,
+// on rows this transaction holds locked.
 func (l *Ledger) updateBalances(ctx context.Context, tx *ent.Tx, touched map[string]bool, byID map[string]AccountKey,
-	balance map[AccountKey]int64, version map[string]int64, now any) error {
+	balance map[AccountKey]int64, version map[string]int64, now time.Time) error {
 	ids := make([]string, 0, len(touched))
 	for id := range touched {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	var b strings.Builder
-	args := make([]any, 0, 5*len(ids)+1)
-	b.WriteString("UPDATE ledger_accounts SET balance = CASE id")
-	for _, id := range ids {
-		b.WriteString(" WHEN ? THEN ?")
-		args = append(args, id, balance[byID[id]])
-	}
-	b.WriteString(" END, version = CASE id")
-	for _, id := range ids {
-		b.WriteString(" WHEN ? THEN ?")
-		args = append(args, id, version[id])
-	}
-	b.WriteString(" END, updated_at = ? WHERE id IN (")
-	args = append(args, now)
+	rows := make([]store.RowUpdate, len(ids))
 	for i, id := range ids {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		b.WriteString("?")
-		args = append(args, id)
+		rows[i] = store.RowUpdate{ID: id, Set: store.Row{
+			ledgeraccount.FieldBalance: balance[byID[id]], ledgeraccount.FieldVersion: version[id]}}
 	}
-	b.WriteString(")")
-	res, err := tx.ExecContext(ctx, b.String(), args...)
+	res, err := store.UpdateRows(ctx, tx, ledgeraccount.Table, rows, now)
 	if err != nil {
 		return fmt.Errorf("update balances: %w", err)
 	}
