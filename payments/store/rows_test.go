@@ -1,10 +1,10 @@
 package store_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
-	"context"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/store"
