@@ -524,7 +524,6 @@ func paymentCreate(tx *ent.Tx, p *ent.Payment) *ent.PaymentCreate {
 	return c
 }
 
-
 // createAttempt writes attempt n of a payment, pending, with the routing
 // and risk decisions that led to it.
 func (s *Service) createAttempt(ctx context.Context, tx *ent.Tx, p *ent.Payment, route routing.Decision,

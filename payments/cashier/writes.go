@@ -12,8 +12,8 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/risk"
-	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/store"
 )
 
 // row is the new values of some columns of one row (store.Row).
