@@ -1,9 +1,12 @@
 package cashier_test
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
+	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments"
@@ -201,5 +204,68 @@ func TestLargeIDRAmountAboveInt32(t *testing.T) {
 			t.Fatalf("payment %s captured %d", p.Status, p.AmountCaptured)
 		}
 		w.balanced()
+	})
+}
+
+// TestConcurrentConfirmsOfEveryOutcomeShareRecordBatches confirms payments
+// of every outcome at once, so that their record steps share batches that
+// mix approvals, cascades, declines, unknown outcomes and next actions. Each
+// payment ends exactly as it would alone, the ledger balances, and the
+// record step ran fewer batches than results.
+func TestConcurrentConfirmsOfEveryOutcomeShareRecordBatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		w.program()
+		delete(w.b.answers, softCard) // acq_b approves what acq_a soft-declines: a cascade
+		want := map[string]payment.Status{
+			approveCard: payment.StatusSUCCEEDED, softCard: payment.StatusSUCCEEDED,
+			hardCard: payment.StatusREQUIRES_PAYMENT_METHOD, unknownCard: payment.StatusPROCESSING,
+			actionCard: payment.StatusREQUIRES_ACTION,
+		}
+		cards := []string{approveCard, softCard, hardCard, unknownCard, actionCard}
+		const n = 60
+		ps := make([]*ent.Payment, n)
+		for i := range ps {
+			ps[i] = w.pay(int64(1_000+i), "")
+		}
+		before := w.svc.BatchStats()["record"]
+		var wg sync.WaitGroup
+		got := make([]*ent.Payment, n)
+		errs := make([]error, n)
+		for i := range ps {
+			wg.Go(func() {
+				got[i], errs[i] = w.svc.ConfirmPayment(w.ctx, ps[i].ID, card(cards[i%len(cards)]), fmt.Sprintf("k%d", i))
+			})
+		}
+		wg.Wait()
+		var captured int64
+		for i, p := range got {
+			c := cards[i%len(cards)]
+			if errs[i] != nil || p.Status != want[c] {
+				t.Fatalf("payment %d (%s): %v, %v; want %s", i, c, p, errs[i], want[c])
+			}
+			stored := db.Client.Payment.GetX(w.sys, p.ID)
+			if stored.Status != p.Status || stored.AmountCaptured != p.AmountCaptured || stored.Connector != p.Connector {
+				t.Fatalf("payment %d: answered %s/%d/%s, stored %s/%d/%s", i, p.Status, p.AmountCaptured, p.Connector,
+					stored.Status, stored.AmountCaptured, stored.Connector)
+			}
+			if p.Status == payment.StatusSUCCEEDED {
+				captured += p.AmountCaptured
+				if evs := w.events(p); !slices.Equal(evs, []string{"payment.succeeded"}) {
+					t.Fatalf("payment %d events %v", i, evs)
+				}
+			}
+			if c == softCard && (len(w.attempts(p)) != 2 || p.Connector != "acq_b") {
+				t.Fatalf("payment %d did not cascade once to acq_b", i)
+			}
+		}
+		if got := w.balance(ledger.ChannelAccount("acq_a", usd)) + w.balance(ledger.ChannelAccount("acq_b", usd)); -got != captured {
+			t.Fatalf("channels owe %d, captured %d", -got, captured)
+		}
+		w.balanced()
+		after := w.svc.BatchStats()["record"]
+		if results := after.Requests - before.Requests; results < n || after.Batches-before.Batches >= results {
+			t.Fatalf("%d record batches for %d results: none shared", after.Batches-before.Batches, results)
+		}
 	})
 }
