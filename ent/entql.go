@@ -467,6 +467,11 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldFeeAmount:         {Type: field.TypeInt64, Column: payment.FieldFeeAmount},
 			payment.FieldCaptureBefore:     {Type: field.TypeTime, Column: payment.FieldCaptureBefore},
 			payment.FieldNextAction:        {Type: field.TypeJSON, Column: payment.FieldNextAction},
+			payment.FieldReviewStatus:      {Type: field.TypeEnum, Column: payment.FieldReviewStatus},
+			payment.FieldReviewReason:      {Type: field.TypeString, Column: payment.FieldReviewReason},
+			payment.FieldReviewOpenedAt:    {Type: field.TypeTime, Column: payment.FieldReviewOpenedAt},
+			payment.FieldReviewClosedAt:    {Type: field.TypeTime, Column: payment.FieldReviewClosedAt},
+			payment.FieldReviewClosedBy:    {Type: field.TypeString, Column: payment.FieldReviewClosedBy},
 		},
 	}
 	graph.Nodes[18] = &sqlgraph.Node{
@@ -2972,6 +2977,31 @@ func (f *PaymentFilter) WhereCaptureBefore(p entql.TimeP) {
 // WhereNextAction applies the entql json.RawMessage predicate on the next_action field.
 func (f *PaymentFilter) WhereNextAction(p entql.BytesP) {
 	f.Where(p.Field(payment.FieldNextAction))
+}
+
+// WhereReviewStatus applies the entql string predicate on the review_status field.
+func (f *PaymentFilter) WhereReviewStatus(p entql.StringP) {
+	f.Where(p.Field(payment.FieldReviewStatus))
+}
+
+// WhereReviewReason applies the entql string predicate on the review_reason field.
+func (f *PaymentFilter) WhereReviewReason(p entql.StringP) {
+	f.Where(p.Field(payment.FieldReviewReason))
+}
+
+// WhereReviewOpenedAt applies the entql time.Time predicate on the review_opened_at field.
+func (f *PaymentFilter) WhereReviewOpenedAt(p entql.TimeP) {
+	f.Where(p.Field(payment.FieldReviewOpenedAt))
+}
+
+// WhereReviewClosedAt applies the entql time.Time predicate on the review_closed_at field.
+func (f *PaymentFilter) WhereReviewClosedAt(p entql.TimeP) {
+	f.Where(p.Field(payment.FieldReviewClosedAt))
+}
+
+// WhereReviewClosedBy applies the entql string predicate on the review_closed_by field.
+func (f *PaymentFilter) WhereReviewClosedBy(p entql.StringP) {
+	f.Where(p.Field(payment.FieldReviewClosedBy))
 }
 
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.

@@ -16427,6 +16427,11 @@ type PaymentMutation struct {
 	addfee_amount           *int64
 	capture_before          *time.Time
 	next_action             *map[string]interface{}
+	review_status           *payment.ReviewStatus
+	review_reason           *string
+	review_opened_at        *time.Time
+	review_closed_at        *time.Time
+	review_closed_by        *string
 	clearedFields           map[string]struct{}
 	merchant                *string
 	clearedmerchant         bool
@@ -17653,6 +17658,225 @@ func (m *PaymentMutation) ResetNextAction() {
 	delete(m.clearedFields, payment.FieldNextAction)
 }
 
+// SetReviewStatus sets the "review_status" field.
+func (m *PaymentMutation) SetReviewStatus(ps payment.ReviewStatus) {
+	m.review_status = &ps
+}
+
+// ReviewStatus returns the value of the "review_status" field in the mutation.
+func (m *PaymentMutation) ReviewStatus() (r payment.ReviewStatus, exists bool) {
+	v := m.review_status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewStatus returns the old "review_status" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldReviewStatus(ctx context.Context) (v *payment.ReviewStatus, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewStatus: %w", err)
+	}
+	return oldValue.ReviewStatus, nil
+}
+
+// ClearReviewStatus clears the value of the "review_status" field.
+func (m *PaymentMutation) ClearReviewStatus() {
+	m.review_status = nil
+	m.clearedFields[payment.FieldReviewStatus] = struct{}{}
+}
+
+// ReviewStatusCleared returns if the "review_status" field was cleared in this mutation.
+func (m *PaymentMutation) ReviewStatusCleared() bool {
+	_, ok := m.clearedFields[payment.FieldReviewStatus]
+	return ok
+}
+
+// ResetReviewStatus resets all changes to the "review_status" field.
+func (m *PaymentMutation) ResetReviewStatus() {
+	m.review_status = nil
+	delete(m.clearedFields, payment.FieldReviewStatus)
+}
+
+// SetReviewReason sets the "review_reason" field.
+func (m *PaymentMutation) SetReviewReason(s string) {
+	m.review_reason = &s
+}
+
+// ReviewReason returns the value of the "review_reason" field in the mutation.
+func (m *PaymentMutation) ReviewReason() (r string, exists bool) {
+	v := m.review_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewReason returns the old "review_reason" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldReviewReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewReason: %w", err)
+	}
+	return oldValue.ReviewReason, nil
+}
+
+// ResetReviewReason resets all changes to the "review_reason" field.
+func (m *PaymentMutation) ResetReviewReason() {
+	m.review_reason = nil
+}
+
+// SetReviewOpenedAt sets the "review_opened_at" field.
+func (m *PaymentMutation) SetReviewOpenedAt(t time.Time) {
+	m.review_opened_at = &t
+}
+
+// ReviewOpenedAt returns the value of the "review_opened_at" field in the mutation.
+func (m *PaymentMutation) ReviewOpenedAt() (r time.Time, exists bool) {
+	v := m.review_opened_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewOpenedAt returns the old "review_opened_at" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldReviewOpenedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewOpenedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewOpenedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewOpenedAt: %w", err)
+	}
+	return oldValue.ReviewOpenedAt, nil
+}
+
+// ClearReviewOpenedAt clears the value of the "review_opened_at" field.
+func (m *PaymentMutation) ClearReviewOpenedAt() {
+	m.review_opened_at = nil
+	m.clearedFields[payment.FieldReviewOpenedAt] = struct{}{}
+}
+
+// ReviewOpenedAtCleared returns if the "review_opened_at" field was cleared in this mutation.
+func (m *PaymentMutation) ReviewOpenedAtCleared() bool {
+	_, ok := m.clearedFields[payment.FieldReviewOpenedAt]
+	return ok
+}
+
+// ResetReviewOpenedAt resets all changes to the "review_opened_at" field.
+func (m *PaymentMutation) ResetReviewOpenedAt() {
+	m.review_opened_at = nil
+	delete(m.clearedFields, payment.FieldReviewOpenedAt)
+}
+
+// SetReviewClosedAt sets the "review_closed_at" field.
+func (m *PaymentMutation) SetReviewClosedAt(t time.Time) {
+	m.review_closed_at = &t
+}
+
+// ReviewClosedAt returns the value of the "review_closed_at" field in the mutation.
+func (m *PaymentMutation) ReviewClosedAt() (r time.Time, exists bool) {
+	v := m.review_closed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewClosedAt returns the old "review_closed_at" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldReviewClosedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewClosedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewClosedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewClosedAt: %w", err)
+	}
+	return oldValue.ReviewClosedAt, nil
+}
+
+// ClearReviewClosedAt clears the value of the "review_closed_at" field.
+func (m *PaymentMutation) ClearReviewClosedAt() {
+	m.review_closed_at = nil
+	m.clearedFields[payment.FieldReviewClosedAt] = struct{}{}
+}
+
+// ReviewClosedAtCleared returns if the "review_closed_at" field was cleared in this mutation.
+func (m *PaymentMutation) ReviewClosedAtCleared() bool {
+	_, ok := m.clearedFields[payment.FieldReviewClosedAt]
+	return ok
+}
+
+// ResetReviewClosedAt resets all changes to the "review_closed_at" field.
+func (m *PaymentMutation) ResetReviewClosedAt() {
+	m.review_closed_at = nil
+	delete(m.clearedFields, payment.FieldReviewClosedAt)
+}
+
+// SetReviewClosedBy sets the "review_closed_by" field.
+func (m *PaymentMutation) SetReviewClosedBy(s string) {
+	m.review_closed_by = &s
+}
+
+// ReviewClosedBy returns the value of the "review_closed_by" field in the mutation.
+func (m *PaymentMutation) ReviewClosedBy() (r string, exists bool) {
+	v := m.review_closed_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewClosedBy returns the old "review_closed_by" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldReviewClosedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewClosedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewClosedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewClosedBy: %w", err)
+	}
+	return oldValue.ReviewClosedBy, nil
+}
+
+// ResetReviewClosedBy resets all changes to the "review_closed_by" field.
+func (m *PaymentMutation) ResetReviewClosedBy() {
+	m.review_closed_by = nil
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *PaymentMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -17876,7 +18100,7 @@ func (m *PaymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PaymentMutation) Fields() []string {
-	fields := make([]string, 0, 25)
+	fields := make([]string, 0, 30)
 	if m.created_at != nil {
 		fields = append(fields, payment.FieldCreatedAt)
 	}
@@ -17952,6 +18176,21 @@ func (m *PaymentMutation) Fields() []string {
 	if m.next_action != nil {
 		fields = append(fields, payment.FieldNextAction)
 	}
+	if m.review_status != nil {
+		fields = append(fields, payment.FieldReviewStatus)
+	}
+	if m.review_reason != nil {
+		fields = append(fields, payment.FieldReviewReason)
+	}
+	if m.review_opened_at != nil {
+		fields = append(fields, payment.FieldReviewOpenedAt)
+	}
+	if m.review_closed_at != nil {
+		fields = append(fields, payment.FieldReviewClosedAt)
+	}
+	if m.review_closed_by != nil {
+		fields = append(fields, payment.FieldReviewClosedBy)
+	}
 	return fields
 }
 
@@ -18010,6 +18249,16 @@ func (m *PaymentMutation) Field(name string) (ent.Value, bool) {
 		return m.CaptureBefore()
 	case payment.FieldNextAction:
 		return m.NextAction()
+	case payment.FieldReviewStatus:
+		return m.ReviewStatus()
+	case payment.FieldReviewReason:
+		return m.ReviewReason()
+	case payment.FieldReviewOpenedAt:
+		return m.ReviewOpenedAt()
+	case payment.FieldReviewClosedAt:
+		return m.ReviewClosedAt()
+	case payment.FieldReviewClosedBy:
+		return m.ReviewClosedBy()
 	}
 	return nil, false
 }
@@ -18069,6 +18318,16 @@ func (m *PaymentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldCaptureBefore(ctx)
 	case payment.FieldNextAction:
 		return m.OldNextAction(ctx)
+	case payment.FieldReviewStatus:
+		return m.OldReviewStatus(ctx)
+	case payment.FieldReviewReason:
+		return m.OldReviewReason(ctx)
+	case payment.FieldReviewOpenedAt:
+		return m.OldReviewOpenedAt(ctx)
+	case payment.FieldReviewClosedAt:
+		return m.OldReviewClosedAt(ctx)
+	case payment.FieldReviewClosedBy:
+		return m.OldReviewClosedBy(ctx)
 	}
 	return nil, fmt.Errorf("unknown Payment field %s", name)
 }
@@ -18253,6 +18512,41 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetNextAction(v)
 		return nil
+	case payment.FieldReviewStatus:
+		v, ok := value.(payment.ReviewStatus)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewStatus(v)
+		return nil
+	case payment.FieldReviewReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewReason(v)
+		return nil
+	case payment.FieldReviewOpenedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewOpenedAt(v)
+		return nil
+	case payment.FieldReviewClosedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewClosedAt(v)
+		return nil
+	case payment.FieldReviewClosedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewClosedBy(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Payment field %s", name)
 }
@@ -18370,6 +18664,15 @@ func (m *PaymentMutation) ClearedFields() []string {
 	if m.FieldCleared(payment.FieldNextAction) {
 		fields = append(fields, payment.FieldNextAction)
 	}
+	if m.FieldCleared(payment.FieldReviewStatus) {
+		fields = append(fields, payment.FieldReviewStatus)
+	}
+	if m.FieldCleared(payment.FieldReviewOpenedAt) {
+		fields = append(fields, payment.FieldReviewOpenedAt)
+	}
+	if m.FieldCleared(payment.FieldReviewClosedAt) {
+		fields = append(fields, payment.FieldReviewClosedAt)
+	}
 	return fields
 }
 
@@ -18407,6 +18710,15 @@ func (m *PaymentMutation) ClearField(name string) error {
 		return nil
 	case payment.FieldNextAction:
 		m.ClearNextAction()
+		return nil
+	case payment.FieldReviewStatus:
+		m.ClearReviewStatus()
+		return nil
+	case payment.FieldReviewOpenedAt:
+		m.ClearReviewOpenedAt()
+		return nil
+	case payment.FieldReviewClosedAt:
+		m.ClearReviewClosedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Payment nullable field %s", name)
@@ -18490,6 +18802,21 @@ func (m *PaymentMutation) ResetField(name string) error {
 		return nil
 	case payment.FieldNextAction:
 		m.ResetNextAction()
+		return nil
+	case payment.FieldReviewStatus:
+		m.ResetReviewStatus()
+		return nil
+	case payment.FieldReviewReason:
+		m.ResetReviewReason()
+		return nil
+	case payment.FieldReviewOpenedAt:
+		m.ResetReviewOpenedAt()
+		return nil
+	case payment.FieldReviewClosedAt:
+		m.ResetReviewClosedAt()
+		return nil
+	case payment.FieldReviewClosedBy:
+		m.ResetReviewClosedBy()
 		return nil
 	}
 	return fmt.Errorf("unknown Payment field %s", name)

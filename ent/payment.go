@@ -71,6 +71,16 @@ type Payment struct {
 	CaptureBefore *time.Time `json:"capture_before,omitempty"`
 	// what the buyer must do while REQUIRES_ACTION: 3-D Secure, redirect, QR code, bank transfer
 	NextAction map[string]interface{} `json:"next_action,omitempty"`
+	// null when the payment was never sent to review
+	ReviewStatus *payment.ReviewStatus `json:"review_status,omitempty"`
+	// why risk sent the payment to review: its rules' reasons
+	ReviewReason string `json:"review_reason,omitempty"`
+	// ReviewOpenedAt holds the value of the "review_opened_at" field.
+	ReviewOpenedAt *time.Time `json:"review_opened_at,omitempty"`
+	// ReviewClosedAt holds the value of the "review_closed_at" field.
+	ReviewClosedAt *time.Time `json:"review_closed_at,omitempty"`
+	// who closed the review, as kind:subject (operator:alice, merchant_user:usr_…, system:strait)
+	ReviewClosedBy string `json:"review_closed_by,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PaymentQuery when eager-loading is set.
 	Edges        PaymentEdges `json:"edges"`
@@ -159,9 +169,9 @@ func (*Payment) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case payment.FieldAmount, payment.FieldAmountCapturable, payment.FieldAmountCaptured, payment.FieldAmountRefunded, payment.FieldFeeAmount:
 			values[i] = new(sql.NullInt64)
-		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID, payment.FieldIdempotencyKey:
+		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID, payment.FieldIdempotencyKey, payment.FieldReviewStatus, payment.FieldReviewReason, payment.FieldReviewClosedBy:
 			values[i] = new(sql.NullString)
-		case payment.FieldCreatedAt, payment.FieldUpdatedAt, payment.FieldCanceledAt, payment.FieldCaptureBefore:
+		case payment.FieldCreatedAt, payment.FieldUpdatedAt, payment.FieldCanceledAt, payment.FieldCaptureBefore, payment.FieldReviewOpenedAt, payment.FieldReviewClosedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -341,6 +351,39 @@ func (_m *Payment) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field next_action: %w", err)
 				}
 			}
+		case payment.FieldReviewStatus:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field review_status", values[i])
+			} else if value.Valid {
+				_m.ReviewStatus = new(payment.ReviewStatus)
+				*_m.ReviewStatus = payment.ReviewStatus(value.String)
+			}
+		case payment.FieldReviewReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field review_reason", values[i])
+			} else if value.Valid {
+				_m.ReviewReason = value.String
+			}
+		case payment.FieldReviewOpenedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field review_opened_at", values[i])
+			} else if value.Valid {
+				_m.ReviewOpenedAt = new(time.Time)
+				*_m.ReviewOpenedAt = value.Time
+			}
+		case payment.FieldReviewClosedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field review_closed_at", values[i])
+			} else if value.Valid {
+				_m.ReviewClosedAt = new(time.Time)
+				*_m.ReviewClosedAt = value.Time
+			}
+		case payment.FieldReviewClosedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field review_closed_by", values[i])
+			} else if value.Valid {
+				_m.ReviewClosedBy = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -482,6 +525,27 @@ func (_m *Payment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("next_action=")
 	builder.WriteString(fmt.Sprintf("%v", _m.NextAction))
+	builder.WriteString(", ")
+	if v := _m.ReviewStatus; v != nil {
+		builder.WriteString("review_status=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("review_reason=")
+	builder.WriteString(_m.ReviewReason)
+	builder.WriteString(", ")
+	if v := _m.ReviewOpenedAt; v != nil {
+		builder.WriteString("review_opened_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ReviewClosedAt; v != nil {
+		builder.WriteString("review_closed_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("review_closed_by=")
+	builder.WriteString(_m.ReviewClosedBy)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -338,6 +338,76 @@ func (_c *PaymentCreate) SetNextAction(v map[string]interface{}) *PaymentCreate 
 	return _c
 }
 
+// SetReviewStatus sets the "review_status" field.
+func (_c *PaymentCreate) SetReviewStatus(v payment.ReviewStatus) *PaymentCreate {
+	_c.mutation.SetReviewStatus(v)
+	return _c
+}
+
+// SetNillableReviewStatus sets the "review_status" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableReviewStatus(v *payment.ReviewStatus) *PaymentCreate {
+	if v != nil {
+		_c.SetReviewStatus(*v)
+	}
+	return _c
+}
+
+// SetReviewReason sets the "review_reason" field.
+func (_c *PaymentCreate) SetReviewReason(v string) *PaymentCreate {
+	_c.mutation.SetReviewReason(v)
+	return _c
+}
+
+// SetNillableReviewReason sets the "review_reason" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableReviewReason(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetReviewReason(*v)
+	}
+	return _c
+}
+
+// SetReviewOpenedAt sets the "review_opened_at" field.
+func (_c *PaymentCreate) SetReviewOpenedAt(v time.Time) *PaymentCreate {
+	_c.mutation.SetReviewOpenedAt(v)
+	return _c
+}
+
+// SetNillableReviewOpenedAt sets the "review_opened_at" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableReviewOpenedAt(v *time.Time) *PaymentCreate {
+	if v != nil {
+		_c.SetReviewOpenedAt(*v)
+	}
+	return _c
+}
+
+// SetReviewClosedAt sets the "review_closed_at" field.
+func (_c *PaymentCreate) SetReviewClosedAt(v time.Time) *PaymentCreate {
+	_c.mutation.SetReviewClosedAt(v)
+	return _c
+}
+
+// SetNillableReviewClosedAt sets the "review_closed_at" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableReviewClosedAt(v *time.Time) *PaymentCreate {
+	if v != nil {
+		_c.SetReviewClosedAt(*v)
+	}
+	return _c
+}
+
+// SetReviewClosedBy sets the "review_closed_by" field.
+func (_c *PaymentCreate) SetReviewClosedBy(v string) *PaymentCreate {
+	_c.mutation.SetReviewClosedBy(v)
+	return _c
+}
+
+// SetNillableReviewClosedBy sets the "review_closed_by" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableReviewClosedBy(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetReviewClosedBy(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *PaymentCreate) SetID(v string) *PaymentCreate {
 	_c.mutation.SetID(v)
@@ -496,6 +566,14 @@ func (_c *PaymentCreate) defaults() error {
 		v := payment.DefaultFeeAmount
 		_c.mutation.SetFeeAmount(v)
 	}
+	if _, ok := _c.mutation.ReviewReason(); !ok {
+		v := payment.DefaultReviewReason
+		_c.mutation.SetReviewReason(v)
+	}
+	if _, ok := _c.mutation.ReviewClosedBy(); !ok {
+		v := payment.DefaultReviewClosedBy
+		_c.mutation.SetReviewClosedBy(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if payment.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized payment.DefaultID (forgotten import ent/runtime?)")
@@ -629,6 +707,27 @@ func (_c *PaymentCreate) check() error {
 	if _, ok := _c.mutation.FeeAmount(); !ok {
 		return &ValidationError{Name: "fee_amount", err: errors.New(`ent: missing required field "Payment.fee_amount"`)}
 	}
+	if v, ok := _c.mutation.ReviewStatus(); ok {
+		if err := payment.ReviewStatusValidator(v); err != nil {
+			return &ValidationError{Name: "review_status", err: fmt.Errorf(`ent: validator failed for field "Payment.review_status": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.ReviewReason(); !ok {
+		return &ValidationError{Name: "review_reason", err: errors.New(`ent: missing required field "Payment.review_reason"`)}
+	}
+	if v, ok := _c.mutation.ReviewReason(); ok {
+		if err := payment.ReviewReasonValidator(v); err != nil {
+			return &ValidationError{Name: "review_reason", err: fmt.Errorf(`ent: validator failed for field "Payment.review_reason": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.ReviewClosedBy(); !ok {
+		return &ValidationError{Name: "review_closed_by", err: errors.New(`ent: missing required field "Payment.review_closed_by"`)}
+	}
+	if v, ok := _c.mutation.ReviewClosedBy(); ok {
+		if err := payment.ReviewClosedByValidator(v); err != nil {
+			return &ValidationError{Name: "review_closed_by", err: fmt.Errorf(`ent: validator failed for field "Payment.review_closed_by": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := payment.IDValidator(v); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Payment.id": %w`, err)}
@@ -760,6 +859,26 @@ func (_c *PaymentCreate) createSpec() (*Payment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.NextAction(); ok {
 		_spec.SetField(payment.FieldNextAction, field.TypeJSON, value)
 		_node.NextAction = value
+	}
+	if value, ok := _c.mutation.ReviewStatus(); ok {
+		_spec.SetField(payment.FieldReviewStatus, field.TypeEnum, value)
+		_node.ReviewStatus = &value
+	}
+	if value, ok := _c.mutation.ReviewReason(); ok {
+		_spec.SetField(payment.FieldReviewReason, field.TypeString, value)
+		_node.ReviewReason = value
+	}
+	if value, ok := _c.mutation.ReviewOpenedAt(); ok {
+		_spec.SetField(payment.FieldReviewOpenedAt, field.TypeTime, value)
+		_node.ReviewOpenedAt = &value
+	}
+	if value, ok := _c.mutation.ReviewClosedAt(); ok {
+		_spec.SetField(payment.FieldReviewClosedAt, field.TypeTime, value)
+		_node.ReviewClosedAt = &value
+	}
+	if value, ok := _c.mutation.ReviewClosedBy(); ok {
+		_spec.SetField(payment.FieldReviewClosedBy, field.TypeString, value)
+		_node.ReviewClosedBy = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1232,6 +1351,84 @@ func (u *PaymentUpsert) ClearNextAction() *PaymentUpsert {
 	return u
 }
 
+// SetReviewStatus sets the "review_status" field.
+func (u *PaymentUpsert) SetReviewStatus(v payment.ReviewStatus) *PaymentUpsert {
+	u.Set(payment.FieldReviewStatus, v)
+	return u
+}
+
+// UpdateReviewStatus sets the "review_status" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateReviewStatus() *PaymentUpsert {
+	u.SetExcluded(payment.FieldReviewStatus)
+	return u
+}
+
+// ClearReviewStatus clears the value of the "review_status" field.
+func (u *PaymentUpsert) ClearReviewStatus() *PaymentUpsert {
+	u.SetNull(payment.FieldReviewStatus)
+	return u
+}
+
+// SetReviewReason sets the "review_reason" field.
+func (u *PaymentUpsert) SetReviewReason(v string) *PaymentUpsert {
+	u.Set(payment.FieldReviewReason, v)
+	return u
+}
+
+// UpdateReviewReason sets the "review_reason" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateReviewReason() *PaymentUpsert {
+	u.SetExcluded(payment.FieldReviewReason)
+	return u
+}
+
+// SetReviewOpenedAt sets the "review_opened_at" field.
+func (u *PaymentUpsert) SetReviewOpenedAt(v time.Time) *PaymentUpsert {
+	u.Set(payment.FieldReviewOpenedAt, v)
+	return u
+}
+
+// UpdateReviewOpenedAt sets the "review_opened_at" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateReviewOpenedAt() *PaymentUpsert {
+	u.SetExcluded(payment.FieldReviewOpenedAt)
+	return u
+}
+
+// ClearReviewOpenedAt clears the value of the "review_opened_at" field.
+func (u *PaymentUpsert) ClearReviewOpenedAt() *PaymentUpsert {
+	u.SetNull(payment.FieldReviewOpenedAt)
+	return u
+}
+
+// SetReviewClosedAt sets the "review_closed_at" field.
+func (u *PaymentUpsert) SetReviewClosedAt(v time.Time) *PaymentUpsert {
+	u.Set(payment.FieldReviewClosedAt, v)
+	return u
+}
+
+// UpdateReviewClosedAt sets the "review_closed_at" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateReviewClosedAt() *PaymentUpsert {
+	u.SetExcluded(payment.FieldReviewClosedAt)
+	return u
+}
+
+// ClearReviewClosedAt clears the value of the "review_closed_at" field.
+func (u *PaymentUpsert) ClearReviewClosedAt() *PaymentUpsert {
+	u.SetNull(payment.FieldReviewClosedAt)
+	return u
+}
+
+// SetReviewClosedBy sets the "review_closed_by" field.
+func (u *PaymentUpsert) SetReviewClosedBy(v string) *PaymentUpsert {
+	u.Set(payment.FieldReviewClosedBy, v)
+	return u
+}
+
+// UpdateReviewClosedBy sets the "review_closed_by" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateReviewClosedBy() *PaymentUpsert {
+	u.SetExcluded(payment.FieldReviewClosedBy)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1678,6 +1875,97 @@ func (u *PaymentUpsertOne) UpdateNextAction() *PaymentUpsertOne {
 func (u *PaymentUpsertOne) ClearNextAction() *PaymentUpsertOne {
 	return u.Update(func(s *PaymentUpsert) {
 		s.ClearNextAction()
+	})
+}
+
+// SetReviewStatus sets the "review_status" field.
+func (u *PaymentUpsertOne) SetReviewStatus(v payment.ReviewStatus) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewStatus(v)
+	})
+}
+
+// UpdateReviewStatus sets the "review_status" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateReviewStatus() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewStatus()
+	})
+}
+
+// ClearReviewStatus clears the value of the "review_status" field.
+func (u *PaymentUpsertOne) ClearReviewStatus() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearReviewStatus()
+	})
+}
+
+// SetReviewReason sets the "review_reason" field.
+func (u *PaymentUpsertOne) SetReviewReason(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewReason(v)
+	})
+}
+
+// UpdateReviewReason sets the "review_reason" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateReviewReason() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewReason()
+	})
+}
+
+// SetReviewOpenedAt sets the "review_opened_at" field.
+func (u *PaymentUpsertOne) SetReviewOpenedAt(v time.Time) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewOpenedAt(v)
+	})
+}
+
+// UpdateReviewOpenedAt sets the "review_opened_at" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateReviewOpenedAt() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewOpenedAt()
+	})
+}
+
+// ClearReviewOpenedAt clears the value of the "review_opened_at" field.
+func (u *PaymentUpsertOne) ClearReviewOpenedAt() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearReviewOpenedAt()
+	})
+}
+
+// SetReviewClosedAt sets the "review_closed_at" field.
+func (u *PaymentUpsertOne) SetReviewClosedAt(v time.Time) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewClosedAt(v)
+	})
+}
+
+// UpdateReviewClosedAt sets the "review_closed_at" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateReviewClosedAt() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewClosedAt()
+	})
+}
+
+// ClearReviewClosedAt clears the value of the "review_closed_at" field.
+func (u *PaymentUpsertOne) ClearReviewClosedAt() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearReviewClosedAt()
+	})
+}
+
+// SetReviewClosedBy sets the "review_closed_by" field.
+func (u *PaymentUpsertOne) SetReviewClosedBy(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewClosedBy(v)
+	})
+}
+
+// UpdateReviewClosedBy sets the "review_closed_by" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateReviewClosedBy() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewClosedBy()
 	})
 }
 
@@ -2294,6 +2582,97 @@ func (u *PaymentUpsertBulk) UpdateNextAction() *PaymentUpsertBulk {
 func (u *PaymentUpsertBulk) ClearNextAction() *PaymentUpsertBulk {
 	return u.Update(func(s *PaymentUpsert) {
 		s.ClearNextAction()
+	})
+}
+
+// SetReviewStatus sets the "review_status" field.
+func (u *PaymentUpsertBulk) SetReviewStatus(v payment.ReviewStatus) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewStatus(v)
+	})
+}
+
+// UpdateReviewStatus sets the "review_status" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateReviewStatus() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewStatus()
+	})
+}
+
+// ClearReviewStatus clears the value of the "review_status" field.
+func (u *PaymentUpsertBulk) ClearReviewStatus() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearReviewStatus()
+	})
+}
+
+// SetReviewReason sets the "review_reason" field.
+func (u *PaymentUpsertBulk) SetReviewReason(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewReason(v)
+	})
+}
+
+// UpdateReviewReason sets the "review_reason" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateReviewReason() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewReason()
+	})
+}
+
+// SetReviewOpenedAt sets the "review_opened_at" field.
+func (u *PaymentUpsertBulk) SetReviewOpenedAt(v time.Time) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewOpenedAt(v)
+	})
+}
+
+// UpdateReviewOpenedAt sets the "review_opened_at" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateReviewOpenedAt() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewOpenedAt()
+	})
+}
+
+// ClearReviewOpenedAt clears the value of the "review_opened_at" field.
+func (u *PaymentUpsertBulk) ClearReviewOpenedAt() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearReviewOpenedAt()
+	})
+}
+
+// SetReviewClosedAt sets the "review_closed_at" field.
+func (u *PaymentUpsertBulk) SetReviewClosedAt(v time.Time) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewClosedAt(v)
+	})
+}
+
+// UpdateReviewClosedAt sets the "review_closed_at" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateReviewClosedAt() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewClosedAt()
+	})
+}
+
+// ClearReviewClosedAt clears the value of the "review_closed_at" field.
+func (u *PaymentUpsertBulk) ClearReviewClosedAt() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.ClearReviewClosedAt()
+	})
+}
+
+// SetReviewClosedBy sets the "review_closed_by" field.
+func (u *PaymentUpsertBulk) SetReviewClosedBy(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewClosedBy(v)
+	})
+}
+
+// UpdateReviewClosedBy sets the "review_closed_by" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateReviewClosedBy() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewClosedBy()
 	})
 }
 

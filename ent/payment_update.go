@@ -393,6 +393,94 @@ func (_u *PaymentUpdate) ClearNextAction() *PaymentUpdate {
 	return _u
 }
 
+// SetReviewStatus sets the "review_status" field.
+func (_u *PaymentUpdate) SetReviewStatus(v payment.ReviewStatus) *PaymentUpdate {
+	_u.mutation.SetReviewStatus(v)
+	return _u
+}
+
+// SetNillableReviewStatus sets the "review_status" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableReviewStatus(v *payment.ReviewStatus) *PaymentUpdate {
+	if v != nil {
+		_u.SetReviewStatus(*v)
+	}
+	return _u
+}
+
+// ClearReviewStatus clears the value of the "review_status" field.
+func (_u *PaymentUpdate) ClearReviewStatus() *PaymentUpdate {
+	_u.mutation.ClearReviewStatus()
+	return _u
+}
+
+// SetReviewReason sets the "review_reason" field.
+func (_u *PaymentUpdate) SetReviewReason(v string) *PaymentUpdate {
+	_u.mutation.SetReviewReason(v)
+	return _u
+}
+
+// SetNillableReviewReason sets the "review_reason" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableReviewReason(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetReviewReason(*v)
+	}
+	return _u
+}
+
+// SetReviewOpenedAt sets the "review_opened_at" field.
+func (_u *PaymentUpdate) SetReviewOpenedAt(v time.Time) *PaymentUpdate {
+	_u.mutation.SetReviewOpenedAt(v)
+	return _u
+}
+
+// SetNillableReviewOpenedAt sets the "review_opened_at" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableReviewOpenedAt(v *time.Time) *PaymentUpdate {
+	if v != nil {
+		_u.SetReviewOpenedAt(*v)
+	}
+	return _u
+}
+
+// ClearReviewOpenedAt clears the value of the "review_opened_at" field.
+func (_u *PaymentUpdate) ClearReviewOpenedAt() *PaymentUpdate {
+	_u.mutation.ClearReviewOpenedAt()
+	return _u
+}
+
+// SetReviewClosedAt sets the "review_closed_at" field.
+func (_u *PaymentUpdate) SetReviewClosedAt(v time.Time) *PaymentUpdate {
+	_u.mutation.SetReviewClosedAt(v)
+	return _u
+}
+
+// SetNillableReviewClosedAt sets the "review_closed_at" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableReviewClosedAt(v *time.Time) *PaymentUpdate {
+	if v != nil {
+		_u.SetReviewClosedAt(*v)
+	}
+	return _u
+}
+
+// ClearReviewClosedAt clears the value of the "review_closed_at" field.
+func (_u *PaymentUpdate) ClearReviewClosedAt() *PaymentUpdate {
+	_u.mutation.ClearReviewClosedAt()
+	return _u
+}
+
+// SetReviewClosedBy sets the "review_closed_by" field.
+func (_u *PaymentUpdate) SetReviewClosedBy(v string) *PaymentUpdate {
+	_u.mutation.SetReviewClosedBy(v)
+	return _u
+}
+
+// SetNillableReviewClosedBy sets the "review_closed_by" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableReviewClosedBy(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetReviewClosedBy(*v)
+	}
+	return _u
+}
+
 // SetCheckoutSession sets the "checkout_session" edge to the CheckoutSession entity.
 func (_u *PaymentUpdate) SetCheckoutSession(v *CheckoutSession) *PaymentUpdate {
 	return _u.SetCheckoutSessionID(v.ID)
@@ -596,6 +684,21 @@ func (_u *PaymentUpdate) check() error {
 			return &ValidationError{Name: "agreement_id", err: fmt.Errorf(`ent: validator failed for field "Payment.agreement_id": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ReviewStatus(); ok {
+		if err := payment.ReviewStatusValidator(v); err != nil {
+			return &ValidationError{Name: "review_status", err: fmt.Errorf(`ent: validator failed for field "Payment.review_status": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ReviewReason(); ok {
+		if err := payment.ReviewReasonValidator(v); err != nil {
+			return &ValidationError{Name: "review_reason", err: fmt.Errorf(`ent: validator failed for field "Payment.review_reason": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ReviewClosedBy(); ok {
+		if err := payment.ReviewClosedByValidator(v); err != nil {
+			return &ValidationError{Name: "review_closed_by", err: fmt.Errorf(`ent: validator failed for field "Payment.review_closed_by": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Payment.merchant"`)
 	}
@@ -706,6 +809,30 @@ func (_u *PaymentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.NextActionCleared() {
 		_spec.ClearField(payment.FieldNextAction, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ReviewStatus(); ok {
+		_spec.SetField(payment.FieldReviewStatus, field.TypeEnum, value)
+	}
+	if _u.mutation.ReviewStatusCleared() {
+		_spec.ClearField(payment.FieldReviewStatus, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.ReviewReason(); ok {
+		_spec.SetField(payment.FieldReviewReason, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ReviewOpenedAt(); ok {
+		_spec.SetField(payment.FieldReviewOpenedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ReviewOpenedAtCleared() {
+		_spec.ClearField(payment.FieldReviewOpenedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ReviewClosedAt(); ok {
+		_spec.SetField(payment.FieldReviewClosedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ReviewClosedAtCleared() {
+		_spec.ClearField(payment.FieldReviewClosedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ReviewClosedBy(); ok {
+		_spec.SetField(payment.FieldReviewClosedBy, field.TypeString, value)
 	}
 	if _u.mutation.CheckoutSessionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1236,6 +1363,94 @@ func (_u *PaymentUpdateOne) ClearNextAction() *PaymentUpdateOne {
 	return _u
 }
 
+// SetReviewStatus sets the "review_status" field.
+func (_u *PaymentUpdateOne) SetReviewStatus(v payment.ReviewStatus) *PaymentUpdateOne {
+	_u.mutation.SetReviewStatus(v)
+	return _u
+}
+
+// SetNillableReviewStatus sets the "review_status" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableReviewStatus(v *payment.ReviewStatus) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetReviewStatus(*v)
+	}
+	return _u
+}
+
+// ClearReviewStatus clears the value of the "review_status" field.
+func (_u *PaymentUpdateOne) ClearReviewStatus() *PaymentUpdateOne {
+	_u.mutation.ClearReviewStatus()
+	return _u
+}
+
+// SetReviewReason sets the "review_reason" field.
+func (_u *PaymentUpdateOne) SetReviewReason(v string) *PaymentUpdateOne {
+	_u.mutation.SetReviewReason(v)
+	return _u
+}
+
+// SetNillableReviewReason sets the "review_reason" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableReviewReason(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetReviewReason(*v)
+	}
+	return _u
+}
+
+// SetReviewOpenedAt sets the "review_opened_at" field.
+func (_u *PaymentUpdateOne) SetReviewOpenedAt(v time.Time) *PaymentUpdateOne {
+	_u.mutation.SetReviewOpenedAt(v)
+	return _u
+}
+
+// SetNillableReviewOpenedAt sets the "review_opened_at" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableReviewOpenedAt(v *time.Time) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetReviewOpenedAt(*v)
+	}
+	return _u
+}
+
+// ClearReviewOpenedAt clears the value of the "review_opened_at" field.
+func (_u *PaymentUpdateOne) ClearReviewOpenedAt() *PaymentUpdateOne {
+	_u.mutation.ClearReviewOpenedAt()
+	return _u
+}
+
+// SetReviewClosedAt sets the "review_closed_at" field.
+func (_u *PaymentUpdateOne) SetReviewClosedAt(v time.Time) *PaymentUpdateOne {
+	_u.mutation.SetReviewClosedAt(v)
+	return _u
+}
+
+// SetNillableReviewClosedAt sets the "review_closed_at" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableReviewClosedAt(v *time.Time) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetReviewClosedAt(*v)
+	}
+	return _u
+}
+
+// ClearReviewClosedAt clears the value of the "review_closed_at" field.
+func (_u *PaymentUpdateOne) ClearReviewClosedAt() *PaymentUpdateOne {
+	_u.mutation.ClearReviewClosedAt()
+	return _u
+}
+
+// SetReviewClosedBy sets the "review_closed_by" field.
+func (_u *PaymentUpdateOne) SetReviewClosedBy(v string) *PaymentUpdateOne {
+	_u.mutation.SetReviewClosedBy(v)
+	return _u
+}
+
+// SetNillableReviewClosedBy sets the "review_closed_by" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableReviewClosedBy(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetReviewClosedBy(*v)
+	}
+	return _u
+}
+
 // SetCheckoutSession sets the "checkout_session" edge to the CheckoutSession entity.
 func (_u *PaymentUpdateOne) SetCheckoutSession(v *CheckoutSession) *PaymentUpdateOne {
 	return _u.SetCheckoutSessionID(v.ID)
@@ -1452,6 +1667,21 @@ func (_u *PaymentUpdateOne) check() error {
 			return &ValidationError{Name: "agreement_id", err: fmt.Errorf(`ent: validator failed for field "Payment.agreement_id": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ReviewStatus(); ok {
+		if err := payment.ReviewStatusValidator(v); err != nil {
+			return &ValidationError{Name: "review_status", err: fmt.Errorf(`ent: validator failed for field "Payment.review_status": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ReviewReason(); ok {
+		if err := payment.ReviewReasonValidator(v); err != nil {
+			return &ValidationError{Name: "review_reason", err: fmt.Errorf(`ent: validator failed for field "Payment.review_reason": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ReviewClosedBy(); ok {
+		if err := payment.ReviewClosedByValidator(v); err != nil {
+			return &ValidationError{Name: "review_closed_by", err: fmt.Errorf(`ent: validator failed for field "Payment.review_closed_by": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Payment.merchant"`)
 	}
@@ -1579,6 +1809,30 @@ func (_u *PaymentUpdateOne) sqlSave(ctx context.Context) (_node *Payment, err er
 	}
 	if _u.mutation.NextActionCleared() {
 		_spec.ClearField(payment.FieldNextAction, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ReviewStatus(); ok {
+		_spec.SetField(payment.FieldReviewStatus, field.TypeEnum, value)
+	}
+	if _u.mutation.ReviewStatusCleared() {
+		_spec.ClearField(payment.FieldReviewStatus, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.ReviewReason(); ok {
+		_spec.SetField(payment.FieldReviewReason, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ReviewOpenedAt(); ok {
+		_spec.SetField(payment.FieldReviewOpenedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ReviewOpenedAtCleared() {
+		_spec.ClearField(payment.FieldReviewOpenedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ReviewClosedAt(); ok {
+		_spec.SetField(payment.FieldReviewClosedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ReviewClosedAtCleared() {
+		_spec.ClearField(payment.FieldReviewClosedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ReviewClosedBy(); ok {
+		_spec.SetField(payment.FieldReviewClosedBy, field.TypeString, value)
 	}
 	if _u.mutation.CheckoutSessionCleared() {
 		edge := &sqlgraph.EdgeSpec{

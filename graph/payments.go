@@ -50,3 +50,29 @@ func (r *Resolver) payment(ctx context.Context, id string) (*ent.Payment, error)
 	}
 	return p, err
 }
+
+// reviewQueue keeps the payments sent to review, those whose review is
+// status when it is given. The (merchant_id, review_status, id) and
+// (review_status, id) indexes serve it.
+func reviewQueue(status *model.PaymentReviewStatus) ent.PaymentPaginateOption {
+	return ent.WithPaymentFilter(func(q *ent.PaymentQuery) (*ent.PaymentQuery, error) {
+		if status == nil {
+			return q.Where(payment.ReviewStatusNotNil()), nil
+		}
+		return q.Where(payment.ReviewStatusEQ(payment.ReviewStatus(*status))), nil
+	})
+}
+
+// reviewOf is a payment's review as the API shows it; nil when risk never
+// sent the payment to review.
+func reviewOf(p *ent.Payment) *model.PaymentReview {
+	if p.ReviewStatus == nil {
+		return nil
+	}
+	r := &model.PaymentReview{Status: model.PaymentReviewStatus(*p.ReviewStatus), Reason: p.ReviewReason,
+		OpenedAt: deref(p.ReviewOpenedAt), ClosedAt: p.ReviewClosedAt}
+	if p.ReviewClosedBy != "" {
+		r.ClosedBy = &p.ReviewClosedBy
+	}
+	return r
+}

@@ -348,6 +348,16 @@ func (r *mutationResolver) RefundPayment(ctx context.Context, input model.Refund
 	})
 }
 
+// ApprovePaymentReview is the resolver for the approvePaymentReview field.
+func (r *mutationResolver) ApprovePaymentReview(ctx context.Context, input model.ApprovePaymentReviewInput) (*ent.Payment, error) {
+	return r.Cashier.ApproveReview(ctx, input.PaymentID)
+}
+
+// RejectPaymentReview is the resolver for the rejectPaymentReview field.
+func (r *mutationResolver) RejectPaymentReview(ctx context.Context, input model.RejectPaymentReviewInput) (*ent.Payment, error) {
+	return r.Cashier.RejectReview(ctx, input.PaymentID, deref(input.Reason))
+}
+
 // SignAgreement is the resolver for the signAgreement field.
 func (r *mutationResolver) SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error) {
 	return withOptionalAmount("maxAmount", input.MaxAmount, func(maxAmount *money.Amount) (*ent.Agreement, error) {
@@ -405,6 +415,11 @@ func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*ca
 // Fee is the resolver for the fee field.
 func (r *paymentResolver) Fee(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
 	return amount(obj.FeeAmount, obj.Currency)
+}
+
+// Review is the resolver for the review field.
+func (r *paymentResolver) Review(ctx context.Context, obj *ent.Payment) (*model.PaymentReview, error) {
+	return reviewOf(obj), nil
 }
 
 // Amount is the resolver for the amount field.
@@ -506,6 +521,11 @@ func (r *queryResolver) Connectors(ctx context.Context) ([]*channels.Connector, 
 // ChannelEvents is the resolver for the channelEvents field.
 func (r *queryResolver) ChannelEvents(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ChannelEventConnection, error) {
 	return r.Client.ChannelEvent.Query().Paginate(ctx, after, first, before, last, channelEventsNewestFirst)
+}
+
+// PaymentReviews is the resolver for the paymentReviews field.
+func (r *queryResolver) PaymentReviews(ctx context.Context, status *model.PaymentReviewStatus, after *entgql.Cursor[string], first *int) (*ent.PaymentConnection, error) {
+	return r.Client.Payment.Query().Paginate(ctx, after, first, nil, nil, paymentsNewestFirst, reviewQueue(status))
 }
 
 // Agreement is the resolver for the agreement field.

@@ -619,6 +619,11 @@ var (
 		{Name: "fee_amount", Type: field.TypeInt64, Default: 0},
 		{Name: "capture_before", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "next_action", Type: field.TypeJSON, Nullable: true},
+		{Name: "review_status", Type: field.TypeEnum, Nullable: true, Enums: []string{"OPEN", "APPROVED", "REJECTED"}},
+		{Name: "review_reason", Type: field.TypeString, Size: 1000, Default: ""},
+		{Name: "review_opened_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "review_closed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "review_closed_by", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "checkout_session_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
@@ -631,19 +636,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "payments_checkout_sessions_payments",
-				Columns:    []*schema.Column{PaymentsColumns[23]},
+				Columns:    []*schema.Column{PaymentsColumns[28]},
 				RefColumns: []*schema.Column{CheckoutSessionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "payments_merchants_merchant",
-				Columns:    []*schema.Column{PaymentsColumns[24]},
+				Columns:    []*schema.Column{PaymentsColumns[29]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "payments_customers_customer",
-				Columns:    []*schema.Column{PaymentsColumns[25]},
+				Columns:    []*schema.Column{PaymentsColumns[30]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -652,22 +657,32 @@ var (
 			{
 				Name:    "payment_merchant_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[29], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[8], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[29], PaymentsColumns[8], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_merchant_reference",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[13]},
+				Columns: []*schema.Column{PaymentsColumns[29], PaymentsColumns[13]},
 			},
 			{
 				Name:    "payment_merchant_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{PaymentsColumns[24], PaymentsColumns[19]},
+				Columns: []*schema.Column{PaymentsColumns[29], PaymentsColumns[19]},
+			},
+			{
+				Name:    "payment_merchant_id_review_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentsColumns[29], PaymentsColumns[23], PaymentsColumns[0]},
+			},
+			{
+				Name:    "payment_review_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentsColumns[23], PaymentsColumns[0]},
 			},
 		},
 	}

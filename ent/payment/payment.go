@@ -68,6 +68,16 @@ const (
 	FieldCaptureBefore = "capture_before"
 	// FieldNextAction holds the string denoting the next_action field in the database.
 	FieldNextAction = "next_action"
+	// FieldReviewStatus holds the string denoting the review_status field in the database.
+	FieldReviewStatus = "review_status"
+	// FieldReviewReason holds the string denoting the review_reason field in the database.
+	FieldReviewReason = "review_reason"
+	// FieldReviewOpenedAt holds the string denoting the review_opened_at field in the database.
+	FieldReviewOpenedAt = "review_opened_at"
+	// FieldReviewClosedAt holds the string denoting the review_closed_at field in the database.
+	FieldReviewClosedAt = "review_closed_at"
+	// FieldReviewClosedBy holds the string denoting the review_closed_by field in the database.
+	FieldReviewClosedBy = "review_closed_by"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeCheckoutSession holds the string denoting the checkout_session edge name in mutations.
@@ -145,6 +155,11 @@ var Columns = []string{
 	FieldFeeAmount,
 	FieldCaptureBefore,
 	FieldNextAction,
+	FieldReviewStatus,
+	FieldReviewReason,
+	FieldReviewOpenedAt,
+	FieldReviewClosedAt,
+	FieldReviewClosedBy,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -215,6 +230,14 @@ var (
 	IdempotencyKeyValidator func(string) error
 	// DefaultFeeAmount holds the default value on creation for the "fee_amount" field.
 	DefaultFeeAmount int64
+	// DefaultReviewReason holds the default value on creation for the "review_reason" field.
+	DefaultReviewReason string
+	// ReviewReasonValidator is a validator for the "review_reason" field. It is called by the builders before save.
+	ReviewReasonValidator func(string) error
+	// DefaultReviewClosedBy holds the default value on creation for the "review_closed_by" field.
+	DefaultReviewClosedBy string
+	// ReviewClosedByValidator is a validator for the "review_closed_by" field. It is called by the builders before save.
+	ReviewClosedByValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -275,6 +298,30 @@ func CaptureMethodValidator(cm CaptureMethod) error {
 		return nil
 	default:
 		return fmt.Errorf("payment: invalid enum value for capture_method field: %q", cm)
+	}
+}
+
+// ReviewStatus defines the type for the "review_status" enum field.
+type ReviewStatus string
+
+// ReviewStatus values.
+const (
+	ReviewStatusOPEN     ReviewStatus = "OPEN"
+	ReviewStatusAPPROVED ReviewStatus = "APPROVED"
+	ReviewStatusREJECTED ReviewStatus = "REJECTED"
+)
+
+func (rs ReviewStatus) String() string {
+	return string(rs)
+}
+
+// ReviewStatusValidator is a validator for the "review_status" field enum values. It is called by the builders before save.
+func ReviewStatusValidator(rs ReviewStatus) error {
+	switch rs {
+	case ReviewStatusOPEN, ReviewStatusAPPROVED, ReviewStatusREJECTED:
+		return nil
+	default:
+		return fmt.Errorf("payment: invalid enum value for review_status field: %q", rs)
 	}
 }
 
@@ -401,6 +448,31 @@ func ByCaptureBefore(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCaptureBefore, opts...).ToFunc()
 }
 
+// ByReviewStatus orders the results by the review_status field.
+func ByReviewStatus(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReviewStatus, opts...).ToFunc()
+}
+
+// ByReviewReason orders the results by the review_reason field.
+func ByReviewReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReviewReason, opts...).ToFunc()
+}
+
+// ByReviewOpenedAt orders the results by the review_opened_at field.
+func ByReviewOpenedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReviewOpenedAt, opts...).ToFunc()
+}
+
+// ByReviewClosedAt orders the results by the review_closed_at field.
+func ByReviewClosedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReviewClosedAt, opts...).ToFunc()
+}
+
+// ByReviewClosedBy orders the results by the review_closed_by field.
+func ByReviewClosedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReviewClosedBy, opts...).ToFunc()
+}
+
 // ByMerchantField orders the results by merchant field.
 func ByMerchantField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -517,6 +589,24 @@ func (e *CaptureMethod) UnmarshalGQL(val interface{}) error {
 	*e = CaptureMethod(str)
 	if err := CaptureMethodValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid CaptureMethod", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e ReviewStatus) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *ReviewStatus) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = ReviewStatus(str)
+	if err := ReviewStatusValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid ReviewStatus", str)
 	}
 	return nil
 }

@@ -170,6 +170,26 @@ func CaptureBefore(v time.Time) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldCaptureBefore, v))
 }
 
+// ReviewReason applies equality check predicate on the "review_reason" field. It's identical to ReviewReasonEQ.
+func ReviewReason(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewReason, v))
+}
+
+// ReviewOpenedAt applies equality check predicate on the "review_opened_at" field. It's identical to ReviewOpenedAtEQ.
+func ReviewOpenedAt(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewOpenedAt, v))
+}
+
+// ReviewClosedAt applies equality check predicate on the "review_closed_at" field. It's identical to ReviewClosedAtEQ.
+func ReviewClosedAt(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewClosedAt, v))
+}
+
+// ReviewClosedBy applies equality check predicate on the "review_closed_by" field. It's identical to ReviewClosedByEQ.
+func ReviewClosedBy(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewClosedBy, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldCreatedAt, v))
@@ -1428,6 +1448,266 @@ func NextActionIsNil() predicate.Payment {
 // NextActionNotNil applies the NotNil predicate on the "next_action" field.
 func NextActionNotNil() predicate.Payment {
 	return predicate.Payment(sql.FieldNotNull(FieldNextAction))
+}
+
+// ReviewStatusEQ applies the EQ predicate on the "review_status" field.
+func ReviewStatusEQ(v ReviewStatus) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewStatus, v))
+}
+
+// ReviewStatusNEQ applies the NEQ predicate on the "review_status" field.
+func ReviewStatusNEQ(v ReviewStatus) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldReviewStatus, v))
+}
+
+// ReviewStatusIn applies the In predicate on the "review_status" field.
+func ReviewStatusIn(vs ...ReviewStatus) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldReviewStatus, vs...))
+}
+
+// ReviewStatusNotIn applies the NotIn predicate on the "review_status" field.
+func ReviewStatusNotIn(vs ...ReviewStatus) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldReviewStatus, vs...))
+}
+
+// ReviewStatusIsNil applies the IsNil predicate on the "review_status" field.
+func ReviewStatusIsNil() predicate.Payment {
+	return predicate.Payment(sql.FieldIsNull(FieldReviewStatus))
+}
+
+// ReviewStatusNotNil applies the NotNil predicate on the "review_status" field.
+func ReviewStatusNotNil() predicate.Payment {
+	return predicate.Payment(sql.FieldNotNull(FieldReviewStatus))
+}
+
+// ReviewReasonEQ applies the EQ predicate on the "review_reason" field.
+func ReviewReasonEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewReason, v))
+}
+
+// ReviewReasonNEQ applies the NEQ predicate on the "review_reason" field.
+func ReviewReasonNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldReviewReason, v))
+}
+
+// ReviewReasonIn applies the In predicate on the "review_reason" field.
+func ReviewReasonIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldReviewReason, vs...))
+}
+
+// ReviewReasonNotIn applies the NotIn predicate on the "review_reason" field.
+func ReviewReasonNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldReviewReason, vs...))
+}
+
+// ReviewReasonGT applies the GT predicate on the "review_reason" field.
+func ReviewReasonGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldReviewReason, v))
+}
+
+// ReviewReasonGTE applies the GTE predicate on the "review_reason" field.
+func ReviewReasonGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldReviewReason, v))
+}
+
+// ReviewReasonLT applies the LT predicate on the "review_reason" field.
+func ReviewReasonLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldReviewReason, v))
+}
+
+// ReviewReasonLTE applies the LTE predicate on the "review_reason" field.
+func ReviewReasonLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldReviewReason, v))
+}
+
+// ReviewReasonContains applies the Contains predicate on the "review_reason" field.
+func ReviewReasonContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldReviewReason, v))
+}
+
+// ReviewReasonHasPrefix applies the HasPrefix predicate on the "review_reason" field.
+func ReviewReasonHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldReviewReason, v))
+}
+
+// ReviewReasonHasSuffix applies the HasSuffix predicate on the "review_reason" field.
+func ReviewReasonHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldReviewReason, v))
+}
+
+// ReviewReasonEqualFold applies the EqualFold predicate on the "review_reason" field.
+func ReviewReasonEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldReviewReason, v))
+}
+
+// ReviewReasonContainsFold applies the ContainsFold predicate on the "review_reason" field.
+func ReviewReasonContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldReviewReason, v))
+}
+
+// ReviewOpenedAtEQ applies the EQ predicate on the "review_opened_at" field.
+func ReviewOpenedAtEQ(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewOpenedAt, v))
+}
+
+// ReviewOpenedAtNEQ applies the NEQ predicate on the "review_opened_at" field.
+func ReviewOpenedAtNEQ(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldReviewOpenedAt, v))
+}
+
+// ReviewOpenedAtIn applies the In predicate on the "review_opened_at" field.
+func ReviewOpenedAtIn(vs ...time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldReviewOpenedAt, vs...))
+}
+
+// ReviewOpenedAtNotIn applies the NotIn predicate on the "review_opened_at" field.
+func ReviewOpenedAtNotIn(vs ...time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldReviewOpenedAt, vs...))
+}
+
+// ReviewOpenedAtGT applies the GT predicate on the "review_opened_at" field.
+func ReviewOpenedAtGT(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldReviewOpenedAt, v))
+}
+
+// ReviewOpenedAtGTE applies the GTE predicate on the "review_opened_at" field.
+func ReviewOpenedAtGTE(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldReviewOpenedAt, v))
+}
+
+// ReviewOpenedAtLT applies the LT predicate on the "review_opened_at" field.
+func ReviewOpenedAtLT(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldReviewOpenedAt, v))
+}
+
+// ReviewOpenedAtLTE applies the LTE predicate on the "review_opened_at" field.
+func ReviewOpenedAtLTE(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldReviewOpenedAt, v))
+}
+
+// ReviewOpenedAtIsNil applies the IsNil predicate on the "review_opened_at" field.
+func ReviewOpenedAtIsNil() predicate.Payment {
+	return predicate.Payment(sql.FieldIsNull(FieldReviewOpenedAt))
+}
+
+// ReviewOpenedAtNotNil applies the NotNil predicate on the "review_opened_at" field.
+func ReviewOpenedAtNotNil() predicate.Payment {
+	return predicate.Payment(sql.FieldNotNull(FieldReviewOpenedAt))
+}
+
+// ReviewClosedAtEQ applies the EQ predicate on the "review_closed_at" field.
+func ReviewClosedAtEQ(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewClosedAt, v))
+}
+
+// ReviewClosedAtNEQ applies the NEQ predicate on the "review_closed_at" field.
+func ReviewClosedAtNEQ(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldReviewClosedAt, v))
+}
+
+// ReviewClosedAtIn applies the In predicate on the "review_closed_at" field.
+func ReviewClosedAtIn(vs ...time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldReviewClosedAt, vs...))
+}
+
+// ReviewClosedAtNotIn applies the NotIn predicate on the "review_closed_at" field.
+func ReviewClosedAtNotIn(vs ...time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldReviewClosedAt, vs...))
+}
+
+// ReviewClosedAtGT applies the GT predicate on the "review_closed_at" field.
+func ReviewClosedAtGT(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldReviewClosedAt, v))
+}
+
+// ReviewClosedAtGTE applies the GTE predicate on the "review_closed_at" field.
+func ReviewClosedAtGTE(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldReviewClosedAt, v))
+}
+
+// ReviewClosedAtLT applies the LT predicate on the "review_closed_at" field.
+func ReviewClosedAtLT(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldReviewClosedAt, v))
+}
+
+// ReviewClosedAtLTE applies the LTE predicate on the "review_closed_at" field.
+func ReviewClosedAtLTE(v time.Time) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldReviewClosedAt, v))
+}
+
+// ReviewClosedAtIsNil applies the IsNil predicate on the "review_closed_at" field.
+func ReviewClosedAtIsNil() predicate.Payment {
+	return predicate.Payment(sql.FieldIsNull(FieldReviewClosedAt))
+}
+
+// ReviewClosedAtNotNil applies the NotNil predicate on the "review_closed_at" field.
+func ReviewClosedAtNotNil() predicate.Payment {
+	return predicate.Payment(sql.FieldNotNull(FieldReviewClosedAt))
+}
+
+// ReviewClosedByEQ applies the EQ predicate on the "review_closed_by" field.
+func ReviewClosedByEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewClosedBy, v))
+}
+
+// ReviewClosedByNEQ applies the NEQ predicate on the "review_closed_by" field.
+func ReviewClosedByNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldReviewClosedBy, v))
+}
+
+// ReviewClosedByIn applies the In predicate on the "review_closed_by" field.
+func ReviewClosedByIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldReviewClosedBy, vs...))
+}
+
+// ReviewClosedByNotIn applies the NotIn predicate on the "review_closed_by" field.
+func ReviewClosedByNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldReviewClosedBy, vs...))
+}
+
+// ReviewClosedByGT applies the GT predicate on the "review_closed_by" field.
+func ReviewClosedByGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldReviewClosedBy, v))
+}
+
+// ReviewClosedByGTE applies the GTE predicate on the "review_closed_by" field.
+func ReviewClosedByGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldReviewClosedBy, v))
+}
+
+// ReviewClosedByLT applies the LT predicate on the "review_closed_by" field.
+func ReviewClosedByLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldReviewClosedBy, v))
+}
+
+// ReviewClosedByLTE applies the LTE predicate on the "review_closed_by" field.
+func ReviewClosedByLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldReviewClosedBy, v))
+}
+
+// ReviewClosedByContains applies the Contains predicate on the "review_closed_by" field.
+func ReviewClosedByContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldReviewClosedBy, v))
+}
+
+// ReviewClosedByHasPrefix applies the HasPrefix predicate on the "review_closed_by" field.
+func ReviewClosedByHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldReviewClosedBy, v))
+}
+
+// ReviewClosedByHasSuffix applies the HasSuffix predicate on the "review_closed_by" field.
+func ReviewClosedByHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldReviewClosedBy, v))
+}
+
+// ReviewClosedByEqualFold applies the EqualFold predicate on the "review_closed_by" field.
+func ReviewClosedByEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldReviewClosedBy, v))
+}
+
+// ReviewClosedByContainsFold applies the ContainsFold predicate on the "review_closed_by" field.
+func ReviewClosedByContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldReviewClosedBy, v))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

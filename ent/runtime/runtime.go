@@ -1957,6 +1957,18 @@ func init() {
 	paymentDescFeeAmount := paymentFields[19].Descriptor()
 	// payment.DefaultFeeAmount holds the default value on creation for the fee_amount field.
 	payment.DefaultFeeAmount = paymentDescFeeAmount.Default.(int64)
+	// paymentDescReviewReason is the schema descriptor for review_reason field.
+	paymentDescReviewReason := paymentFields[23].Descriptor()
+	// payment.DefaultReviewReason holds the default value on creation for the review_reason field.
+	payment.DefaultReviewReason = paymentDescReviewReason.Default.(string)
+	// payment.ReviewReasonValidator is a validator for the "review_reason" field. It is called by the builders before save.
+	payment.ReviewReasonValidator = paymentDescReviewReason.Validators[0].(func(string) error)
+	// paymentDescReviewClosedBy is the schema descriptor for review_closed_by field.
+	paymentDescReviewClosedBy := paymentFields[26].Descriptor()
+	// payment.DefaultReviewClosedBy holds the default value on creation for the review_closed_by field.
+	payment.DefaultReviewClosedBy = paymentDescReviewClosedBy.Default.(string)
+	// payment.ReviewClosedByValidator is a validator for the "review_closed_by" field. It is called by the builders before save.
+	payment.ReviewClosedByValidator = paymentDescReviewClosedBy.Validators[0].(func(string) error)
 	// paymentDescID is the schema descriptor for id field.
 	paymentDescID := paymentMixinFields0[0].Descriptor()
 	// payment.DefaultID holds the default value on creation for the id field.

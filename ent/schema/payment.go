@@ -54,6 +54,19 @@ func (Payment) Fields() []ent.Field {
 			Comment("end of the authorization window of a manual-capture payment"),
 		field.JSON("next_action", map[string]any{}).Optional().Annotations(entgql.Skip()).
 			Comment("what the buyer must do while REQUIRES_ACTION: 3-D Secure, redirect, QR code, bank transfer"),
+		// A manual review: risk sent the payment to review, so it was
+		// authorized without capture and waits for a person (operator or
+		// merchant admin) to approve (capture) or reject (void) it. Shown
+		// as Payment.review, hand-shaped in schema.graphql.
+		field.Enum("review_status").Values("OPEN", "APPROVED", "REJECTED").Optional().Nillable().
+			Annotations(entgql.Skip()).
+			Comment("null when the payment was never sent to review"),
+		field.String("review_reason").Default("").MaxLen(1000).Annotations(entgql.Skip()).
+			Comment("why risk sent the payment to review: its rules' reasons"),
+		field.Time("review_opened_at").Optional().Nillable().SchemaType(datetime6).Annotations(entgql.Skip()),
+		field.Time("review_closed_at").Optional().Nillable().SchemaType(datetime6).Annotations(entgql.Skip()),
+		field.String("review_closed_by").Default("").MaxLen(200).Annotations(entgql.Skip()).
+			Comment("who closed the review, as kind:subject (operator:alice, merchant_user:usr_…, system:strait)"),
 	}
 }
 
@@ -77,6 +90,9 @@ func (Payment) Indexes() []ent.Index {
 		index.Fields("merchant_id", "status", "id"),
 		index.Fields("merchant_id", "merchant_reference"),
 		index.Fields("merchant_id", "idempotency_key").Unique(),
+		// The review queues: a merchant's, and every merchant's for operators.
+		index.Fields("merchant_id", "review_status", "id"),
+		index.Fields("review_status", "id"),
 	}
 }
 

@@ -546,6 +546,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		ApplyCoupon             func(childComplexity int, code string) int
+		ApprovePaymentReview    func(childComplexity int, input model.ApprovePaymentReviewInput) int
 		CancelPayment           func(childComplexity int, input model.CancelPaymentInput) int
 		CapturePayment          func(childComplexity int, input model.CapturePaymentInput) int
 		ChargeAgreement         func(childComplexity int, input model.ChargeAgreementInput) int
@@ -560,6 +561,7 @@ type ComplexityRoot struct {
 		CreateMerchant          func(childComplexity int, input model.CreateMerchantInput) int
 		CreateMerchantUser      func(childComplexity int, input model.CreateMerchantUserInput) int
 		RefundPayment           func(childComplexity int, input model.RefundPaymentInput) int
+		RejectPaymentReview     func(childComplexity int, input model.RejectPaymentReviewInput) int
 		RemoveCoupon            func(childComplexity int) int
 		RevokeAPIKey            func(childComplexity int, id string) int
 		SetConnectorEnabled     func(childComplexity int, name string, enabled bool) int
@@ -613,6 +615,7 @@ type ComplexityRoot struct {
 		NextAction        func(childComplexity int) int
 		PaymentMethodType func(childComplexity int) int
 		Refunds           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.RefundOrder) int
+		Review            func(childComplexity int) int
 		Status            func(childComplexity int) int
 		UpdatedAt         func(childComplexity int) int
 	}
@@ -659,6 +662,14 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PaymentReview struct {
+		ClosedAt func(childComplexity int) int
+		ClosedBy func(childComplexity int) int
+		OpenedAt func(childComplexity int) int
+		Reason   func(childComplexity int) int
+		Status   func(childComplexity int) int
+	}
+
 	Posting struct {
 		Account      func(childComplexity int) int
 		AccountID    func(childComplexity int) int
@@ -702,6 +713,7 @@ type ComplexityRoot struct {
 		Node             func(childComplexity int, id string) int
 		Nodes            func(childComplexity int, ids []string) int
 		Payment          func(childComplexity int, id string) int
+		PaymentReviews   func(childComplexity int, status *model.PaymentReviewStatus, after *entgql.Cursor[string], first *int) int
 		Payments         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
 		RiskRules        func(childComplexity int, after *entgql.Cursor[string], first *int) int
 		RoutingRules     func(childComplexity int, after *entgql.Cursor[string], first *int) int
@@ -924,6 +936,8 @@ type MutationResolver interface {
 	CapturePayment(ctx context.Context, input model.CapturePaymentInput) (*ent.Payment, error)
 	CancelPayment(ctx context.Context, input model.CancelPaymentInput) (*ent.Payment, error)
 	RefundPayment(ctx context.Context, input model.RefundPaymentInput) (*ent.Refund, error)
+	ApprovePaymentReview(ctx context.Context, input model.ApprovePaymentReviewInput) (*ent.Payment, error)
+	RejectPaymentReview(ctx context.Context, input model.RejectPaymentReviewInput) (*ent.Payment, error)
 	SignAgreement(ctx context.Context, input model.SignAgreementInput) (*ent.Agreement, error)
 	TerminateAgreement(ctx context.Context, input model.TerminateAgreementInput) (*ent.Agreement, error)
 	ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error)
@@ -937,6 +951,7 @@ type PaymentResolver interface {
 	AmountRefunded(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
 	NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error)
 	Fee(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
+	Review(ctx context.Context, obj *ent.Payment) (*model.PaymentReview, error)
 }
 type PaymentAttemptResolver interface {
 	Amount(ctx context.Context, obj *ent.PaymentAttempt) (*money.Amount, error)
@@ -965,6 +980,7 @@ type QueryResolver interface {
 	Customers(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) (*ent.CustomerConnection, error)
 	Connectors(ctx context.Context) ([]*channels.Connector, error)
 	ChannelEvents(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ChannelEventConnection, error)
+	PaymentReviews(ctx context.Context, status *model.PaymentReviewStatus, after *entgql.Cursor[string], first *int) (*ent.PaymentConnection, error)
 	Agreement(ctx context.Context, id string) (*ent.Agreement, error)
 	RiskRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RiskRuleConnection, error)
 	RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error)
@@ -2912,6 +2928,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ApplyCoupon(childComplexity, args["code"].(string)), true
+	case "Mutation.approvePaymentReview":
+		if e.ComplexityRoot.Mutation.ApprovePaymentReview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_approvePaymentReview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ApprovePaymentReview(childComplexity, args["input"].(model.ApprovePaymentReviewInput)), true
 	case "Mutation.cancelPayment":
 		if e.ComplexityRoot.Mutation.CancelPayment == nil {
 			break
@@ -3066,6 +3093,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RefundPayment(childComplexity, args["input"].(model.RefundPaymentInput)), true
+	case "Mutation.rejectPaymentReview":
+		if e.ComplexityRoot.Mutation.RejectPaymentReview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rejectPaymentReview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RejectPaymentReview(childComplexity, args["input"].(model.RejectPaymentReviewInput)), true
 	case "Mutation.removeCoupon":
 		if e.ComplexityRoot.Mutation.RemoveCoupon == nil {
 			break
@@ -3383,6 +3421,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Payment.Refunds(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.RefundOrder)), true
+	case "Payment.review":
+		if e.ComplexityRoot.Payment.Review == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.Review(childComplexity), true
 	case "Payment.status":
 		if e.ComplexityRoot.Payment.Status == nil {
 			break
@@ -3562,6 +3606,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PaymentEdge.Node(childComplexity), true
+
+	case "PaymentReview.closedAt":
+		if e.ComplexityRoot.PaymentReview.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentReview.ClosedAt(childComplexity), true
+	case "PaymentReview.closedBy":
+		if e.ComplexityRoot.PaymentReview.ClosedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentReview.ClosedBy(childComplexity), true
+	case "PaymentReview.openedAt":
+		if e.ComplexityRoot.PaymentReview.OpenedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentReview.OpenedAt(childComplexity), true
+	case "PaymentReview.reason":
+		if e.ComplexityRoot.PaymentReview.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentReview.Reason(childComplexity), true
+	case "PaymentReview.status":
+		if e.ComplexityRoot.PaymentReview.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentReview.Status(childComplexity), true
 
 	case "Posting.account":
 		if e.ComplexityRoot.Posting.Account == nil {
@@ -3840,6 +3915,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Payment(childComplexity, args["id"].(string)), true
+	case "Query.paymentReviews":
+		if e.ComplexityRoot.Query.PaymentReviews == nil {
+			break
+		}
+
+		args, err := ec.field_Query_paymentReviews_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PaymentReviews(childComplexity, args["status"].(*model.PaymentReviewStatus), args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
 	case "Query.payments":
 		if e.ComplexityRoot.Query.Payments == nil {
 			break
@@ -4350,6 +4436,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
 			graphql.NewInputUnmarshaler("AgreementOrder", ec.unmarshalInputAgreementOrder),
+			graphql.NewInputUnmarshaler("ApprovePaymentReviewInput", ec.unmarshalInputApprovePaymentReviewInput),
 			graphql.NewInputUnmarshaler("BankAccountInput", ec.unmarshalInputBankAccountInput),
 			graphql.NewInputUnmarshaler("CancelPaymentInput", ec.unmarshalInputCancelPaymentInput),
 			graphql.NewInputUnmarshaler("CapturePaymentInput", ec.unmarshalInputCapturePaymentInput),
@@ -4383,6 +4470,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PostingOrder", ec.unmarshalInputPostingOrder),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 			graphql.NewInputUnmarshaler("RefundPaymentInput", ec.unmarshalInputRefundPaymentInput),
+			graphql.NewInputUnmarshaler("RejectPaymentReviewInput", ec.unmarshalInputRejectPaymentReviewInput),
 			graphql.NewInputUnmarshaler("RiskRuleInput", ec.unmarshalInputRiskRuleInput),
 			graphql.NewInputUnmarshaler("RiskRuleOrder", ec.unmarshalInputRiskRuleOrder),
 			graphql.NewInputUnmarshaler("RiskRuleParamsInput", ec.unmarshalInputRiskRuleParamsInput),
@@ -5298,8 +5386,8 @@ extend type Mutation {
   Capture an authorized (MANUAL capture) payment: all of it, or ` + "`" + `amount` + "`" + `
   (a partial capture releases the rest). BAD_USER_INPUT for an amount above
   the authorization or in another currency; CONFLICT when the payment is not
-  REQUIRES_CAPTURE, its authorization window has closed, or the channel
-  refuses; UNAVAILABLE when the channel's answer is not known yet (repeat the
+  REQUIRES_CAPTURE, is under review (approvePaymentReview captures it), its
+  authorization window has closed, or the channel refuses; UNAVAILABLE when the channel's answer is not known yet (repeat the
   request: it is never captured twice).
   """
   capturePayment(input: CapturePaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
@@ -5312,7 +5400,8 @@ extend type Mutation {
   channel (refund it instead), or when the channel refuses; UNAVAILABLE when
   the channel could not be reached or its answer is not known yet (Strait
   asks the channel and records the result; repeating the request is safe).
-  Canceling a canceled payment returns it unchanged.
+  Canceling a canceled payment returns it unchanged. Canceling a payment
+  under review rejects the review.
   """
   cancelPayment(input: CancelPaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
@@ -5322,6 +5411,82 @@ extend type Mutation {
   captured, or a refund the merchant's pending balance cannot cover.
   """
   refundPayment(input: RefundPaymentInput!): Refund! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+}
+
+"""
+Where a payment's manual review stands. Risk rules with the action review
+send a payment to review: it is authorized without capture and held for a
+person (an operator or the merchant's admin) to decide. See docs/payments.md.
+"""
+enum PaymentReviewStatus {
+  "Waiting for a decision: the payment is REQUIRES_CAPTURE and nothing captures it. Do not fulfil the order."
+  OPEN
+  "Approved: a payment with AUTOMATIC capture was captured; one with MANUAL capture may be captured."
+  APPROVED
+  "Rejected: the authorization was voided and the payment is CANCELED."
+  REJECTED
+}
+
+"A payment's manual review."
+type PaymentReview {
+  status: PaymentReviewStatus!
+  "Why risk sent the payment to review: the reasons of the rules that fired."
+  reason: String!
+  openedAt: Time!
+  closedAt: Time
+  """
+  Who closed the review, as kind:subject (operator:…, merchant_user:usr_…,
+  api_key:key_…), or connector:… when the channel captured or released the
+  payment by itself. Null while the review is open.
+  """
+  closedBy: String
+}
+
+extend type Payment {
+  "The payment's manual review; null when risk never sent it to review."
+  review: PaymentReview
+}
+
+input ApprovePaymentReviewInput {
+  paymentID: ID!
+  "The same key replays the first answer."
+  idempotencyKey: String!
+}
+
+input RejectPaymentReviewInput {
+  paymentID: ID!
+  "Why, for the audit log and the payment.review_closed event (at most 500 characters)."
+  reason: String
+  "The same key replays the first answer."
+  idempotencyKey: String!
+}
+
+extend type Query {
+  """
+  Payments sent to review, newest first: those whose review is ` + "`" + `status` + "`" + `, or
+  every reviewed payment when omitted. The caller's merchant's, or every
+  merchant's for operators. Page with first/after.
+  """
+  paymentReviews(status: PaymentReviewStatus, after: Cursor, first: Int): PaymentConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+}
+
+extend type Mutation {
+  """
+  Approve a payment's open review. A payment with AUTOMATIC capture is
+  captured in full (SUCCEEDED); one with MANUAL capture stays
+  REQUIRES_CAPTURE for capturePayment. CONFLICT when the payment is not under
+  review (never reviewed, or the review is closed already) or the channel
+  refuses the capture; UNAVAILABLE when the capture's answer is not known
+  yet (the review stays open; repeat the request: it is never captured twice).
+  """
+  approvePaymentReview(input: ApprovePaymentReviewInput!): Payment! @idempotent @auth(requires: [OPERATOR, MERCHANT_ADMIN])
+  """
+  Reject a payment's open review: the authorization is voided at the channel
+  and the payment is CANCELED. CONFLICT when the payment is not under review
+  or the channel refuses the void; UNAVAILABLE when the void's answer is not
+  known yet (the review stays open; repeat the request).
+  """
+  rejectPaymentReview(input: RejectPaymentReviewInput!): Payment! @idempotent @auth(requires: [OPERATOR, MERCHANT_ADMIN])
 }
 
 "The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it."
@@ -7919,6 +8084,8 @@ func (ec *executionContext) childFields_Payment(ctx context.Context, field graph
 		return ec.fieldContext_Payment_nextAction(ctx, field)
 	case "fee":
 		return ec.fieldContext_Payment_fee(ctx, field)
+	case "review":
+		return ec.fieldContext_Payment_review(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Payment", field.Name)
 }
@@ -8005,6 +8172,22 @@ func (ec *executionContext) childFields_PaymentEdge(ctx context.Context, field g
 		return ec.fieldContext_PaymentEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PaymentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PaymentReview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_PaymentReview_status(ctx, field)
+	case "reason":
+		return ec.fieldContext_PaymentReview_reason(ctx, field)
+	case "openedAt":
+		return ec.fieldContext_PaymentReview_openedAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_PaymentReview_closedAt(ctx, field)
+	case "closedBy":
+		return ec.fieldContext_PaymentReview_closedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PaymentReview", field.Name)
 }
 
 func (ec *executionContext) childFields_Posting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8529,6 +8712,20 @@ func (ec *executionContext) field_Mutation_applyCoupon_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_approvePaymentReview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ApprovePaymentReviewInput, error) {
+			return ec.unmarshalNApprovePaymentReviewInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐApprovePaymentReviewInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8717,6 +8914,20 @@ func (ec *executionContext) field_Mutation_refundPayment_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RefundPaymentInput, error) {
 			return ec.unmarshalNRefundPaymentInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRefundPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rejectPaymentReview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RejectPaymentReviewInput, error) {
+			return ec.unmarshalNRejectPaymentReviewInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRejectPaymentReviewInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9352,6 +9563,36 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_paymentReviews_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*model.PaymentReviewStatus, error) {
+			return ec.unmarshalOPaymentReviewStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
 	return args, nil
 }
 
@@ -18488,6 +18729,144 @@ func (ec *executionContext) fieldContext_Mutation_refundPayment(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_approvePaymentReview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_approvePaymentReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ApprovePaymentReview(ctx, fc.Args["input"].(model.ApprovePaymentReviewInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Payment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_approvePaymentReview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_approvePaymentReview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rejectPaymentReview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rejectPaymentReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RejectPaymentReview(ctx, fc.Args["input"].(model.RejectPaymentReviewInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Payment
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Payment
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rejectPaymentReview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rejectPaymentReview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_signAgreement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19802,6 +20181,38 @@ func (ec *executionContext) fieldContext_Payment_fee(_ context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _Payment_review(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_review(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Payment().Review(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PaymentReview) graphql.Marshaler {
+			return ec.marshalOPaymentReview2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReview(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_review(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Payment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentReview(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PaymentAttempt_id(ctx context.Context, field graphql.CollectedField, obj *ent.PaymentAttempt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20502,6 +20913,121 @@ func (ec *executionContext) _PaymentEdge_cursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PaymentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PaymentEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _PaymentReview_status(ctx context.Context, field graphql.CollectedField, obj *model.PaymentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentReview_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PaymentReviewStatus) graphql.Marshaler {
+			return ec.marshalNPaymentReviewStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentReview_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentReview", field, false, false, "PaymentReviewStatus")
+}
+
+func (ec *executionContext) _PaymentReview_reason(ctx context.Context, field graphql.CollectedField, obj *model.PaymentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentReview_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentReview_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentReview", field, false, false, "String")
+}
+
+func (ec *executionContext) _PaymentReview_openedAt(ctx context.Context, field graphql.CollectedField, obj *model.PaymentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentReview_openedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentReview_openedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentReview", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PaymentReview_closedAt(ctx context.Context, field graphql.CollectedField, obj *model.PaymentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentReview_closedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentReview_closedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentReview", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PaymentReview_closedBy(ctx context.Context, field graphql.CollectedField, obj *model.PaymentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentReview_closedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentReview_closedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentReview", field, false, false, "String")
 }
 
 func (ec *executionContext) _Posting_id(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
@@ -22023,6 +22549,68 @@ func (ec *executionContext) fieldContext_Query_channelEvents(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_channelEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_paymentReviews(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_paymentReviews(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PaymentReviews(ctx, fc.Args["status"].(*model.PaymentReviewStatus), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.PaymentConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.PaymentConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PaymentConnection) graphql.Marshaler {
+			return ec.marshalNPaymentConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPaymentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_paymentReviews(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PaymentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_paymentReviews_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25347,6 +25935,55 @@ func UnmarshalAgreementOrder(ctx context.Context, raw any) (ent.AgreementOrder, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputApprovePaymentReviewInput(ctx context.Context, obj any) (model.ApprovePaymentReviewInput, error) {
+	var it model.ApprovePaymentReviewInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"paymentID", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "paymentID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paymentID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PaymentID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalApprovePaymentReviewInput unmarshals raw into the ApprovePaymentReviewInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalApprovePaymentReviewInput(ctx context.Context, raw any) (model.ApprovePaymentReviewInput, error) {
+	var out model.ApprovePaymentReviewInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ApprovePaymentReviewInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputBankAccountInput(ctx context.Context, obj any) (model.BankAccountInput, error) {
 	var it model.BankAccountInput
 	if obj == nil {
@@ -27349,6 +27986,62 @@ func (ec *executionContext) unmarshalInputRefundPaymentInput(ctx context.Context
 func UnmarshalRefundPaymentInput(ctx context.Context, raw any) (model.RefundPaymentInput, error) {
 	var out model.RefundPaymentInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RefundPaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRejectPaymentReviewInput(ctx context.Context, obj any) (model.RejectPaymentReviewInput, error) {
+	var it model.RejectPaymentReviewInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"paymentID", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "paymentID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paymentID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PaymentID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRejectPaymentReviewInput unmarshals raw into the RejectPaymentReviewInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRejectPaymentReviewInput(ctx context.Context, raw any) (model.RejectPaymentReviewInput, error) {
+	var out model.RejectPaymentReviewInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RejectPaymentReviewInput", raw, &out)
 	return out, err
 }
 
@@ -31431,6 +32124,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "approvePaymentReview":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_approvePaymentReview(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rejectPaymentReview":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rejectPaymentReview(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "signAgreement":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_signAgreement(ctx, field)
@@ -31746,6 +32453,12 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Payment_fee(ctx, field, obj)
 				})
+		case "review":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Payment_review(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -32022,6 +32735,59 @@ func (ec *executionContext) _PaymentEdge(ctx context.Context, sel ast.SelectionS
 		case "cursor":
 			out.Values[i] = ec._PaymentEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var paymentReviewImplementors = []string{"PaymentReview"}
+
+func (ec *executionContext) _PaymentReview(ctx context.Context, sel ast.SelectionSet, obj *model.PaymentReview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, paymentReviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PaymentReview")
+		case "status":
+			out.Values[i] = ec._PaymentReview_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._PaymentReview_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openedAt":
+			out.Values[i] = ec._PaymentReview_openedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closedAt":
+			out.Values[i] = ec._PaymentReview_closedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "closedBy":
+			out.Values[i] = ec._PaymentReview_closedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -32341,6 +33107,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_channelEvents(ctx, field)
+				})
+		case "paymentReviews":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_paymentReviews(ctx, field)
 				})
 		case "agreement":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -33614,6 +34386,11 @@ func (ec *executionContext) marshalNAgreementStatus2githubᚗcomᚋstraitpayᚋs
 	return v
 }
 
+func (ec *executionContext) unmarshalNApprovePaymentReviewInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐApprovePaymentReviewInput(ctx context.Context, v any) (model.ApprovePaymentReviewInput, error) {
+	res, err := ec.unmarshalInputApprovePaymentReviewInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAuditLogConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAuditLogConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLogConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditLogConnection!")
@@ -34518,6 +35295,16 @@ func (ec *executionContext) marshalNPaymentOrderField2ᚖgithubᚗcomᚋstraitpa
 	return v
 }
 
+func (ec *executionContext) unmarshalNPaymentReviewStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx context.Context, v any) (model.PaymentReviewStatus, error) {
+	var res model.PaymentReviewStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPaymentReviewStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx context.Context, sel ast.SelectionSet, v model.PaymentReviewStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNPaymentStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentᚐStatus(ctx context.Context, v any) (payment.Status, error) {
 	var res payment.Status
 	err := res.UnmarshalGQL(v)
@@ -34641,6 +35428,11 @@ func (ec *executionContext) unmarshalNRefundStatus2githubᚗcomᚋstraitpayᚋst
 
 func (ec *executionContext) marshalNRefundStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋrefundᚐStatus(ctx context.Context, sel ast.SelectionSet, v refund.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNRejectPaymentReviewInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRejectPaymentReviewInput(ctx context.Context, v any) (model.RejectPaymentReviewInput, error) {
+	res, err := ec.unmarshalInputRejectPaymentReviewInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRiskRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRule(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRule) graphql.Marshaler {
@@ -35789,6 +36581,29 @@ func (ec *executionContext) unmarshalOPaymentOrder2ᚖgithubᚗcomᚋstraitpay�
 	}
 	res, err := ec.unmarshalInputPaymentOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPaymentReview2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReview(ctx context.Context, sel ast.SelectionSet, v *model.PaymentReview) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PaymentReview(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPaymentReviewStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx context.Context, v any) (*model.PaymentReviewStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.PaymentReviewStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPaymentReviewStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx context.Context, sel ast.SelectionSet, v *model.PaymentReviewStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOPaymentStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentᚐStatus(ctx context.Context, v any) (*payment.Status, error) {

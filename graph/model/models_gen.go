@@ -20,6 +20,12 @@ import (
 	"github.com/straitpay/strait/payments/vault"
 )
 
+type ApprovePaymentReviewInput struct {
+	PaymentID string `json:"paymentID"`
+	// The same key replays the first answer.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
 // The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it.
 type BankAccountInput struct {
 	Holder   string  `json:"holder"`
@@ -255,6 +261,19 @@ type PaymentListFilter struct {
 	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
 }
 
+// A payment's manual review.
+type PaymentReview struct {
+	Status PaymentReviewStatus `json:"status"`
+	// Why risk sent the payment to review: the reasons of the rules that fired.
+	Reason   string     `json:"reason"`
+	OpenedAt time.Time  `json:"openedAt"`
+	ClosedAt *time.Time `json:"closedAt,omitempty"`
+	// Who closed the review, as kind:subject (operator:…, merchant_user:usr_…,
+	// api_key:key_…), or connector:… when the channel captured or released the
+	// payment by itself. Null while the review is open.
+	ClosedBy *string `json:"closedBy,omitempty"`
+}
+
 type RefundPaymentInput struct {
 	ID string `json:"id"`
 	// How much to refund, in the payment's currency; all that is left when omitted.
@@ -262,6 +281,14 @@ type RefundPaymentInput struct {
 	// Why, for the merchant's records (at most 200 characters).
 	Reason *string `json:"reason,omitempty"`
 	// The same key returns the same refund.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type RejectPaymentReviewInput struct {
+	PaymentID string `json:"paymentID"`
+	// Why, for the audit log and the payment.review_closed event (at most 500 characters).
+	Reason *string `json:"reason,omitempty"`
+	// The same key replays the first answer.
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
@@ -555,6 +582,69 @@ func (e *PaymentMethodType) UnmarshalJSON(b []byte) error {
 }
 
 func (e PaymentMethodType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a payment's manual review stands. Risk rules with the action review
+// send a payment to review: it is authorized without capture and held for a
+// person (an operator or the merchant's admin) to decide. See docs/payments.md.
+type PaymentReviewStatus string
+
+const (
+	// Waiting for a decision: the payment is REQUIRES_CAPTURE and nothing captures it. Do not fulfil the order.
+	PaymentReviewStatusOpen PaymentReviewStatus = "OPEN"
+	// Approved: a payment with AUTOMATIC capture was captured; one with MANUAL capture may be captured.
+	PaymentReviewStatusApproved PaymentReviewStatus = "APPROVED"
+	// Rejected: the authorization was voided and the payment is CANCELED.
+	PaymentReviewStatusRejected PaymentReviewStatus = "REJECTED"
+)
+
+var AllPaymentReviewStatus = []PaymentReviewStatus{
+	PaymentReviewStatusOpen,
+	PaymentReviewStatusApproved,
+	PaymentReviewStatusRejected,
+}
+
+func (e PaymentReviewStatus) IsValid() bool {
+	switch e {
+	case PaymentReviewStatusOpen, PaymentReviewStatusApproved, PaymentReviewStatusRejected:
+		return true
+	}
+	return false
+}
+
+func (e PaymentReviewStatus) String() string {
+	return string(e)
+}
+
+func (e *PaymentReviewStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PaymentReviewStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PaymentReviewStatus", str)
+	}
+	return nil
+}
+
+func (e PaymentReviewStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PaymentReviewStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PaymentReviewStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
@@ -26,7 +27,8 @@ import (
 // its authorization window has closed, or the channel refuses, and
 // EUNAVAILABLE when the channel's answer is unknown (repeat the request).
 // Capturing again an already captured payment with the same amount returns
-// it unchanged.
+// it unchanged. A payment under review is captured only by approving its
+// review (ApproveReview): capturing it is ECONFLICT.
 func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*ent.Payment, error) {
 	p, err := s.Payment(ctx, id)
 	if err != nil {
@@ -36,12 +38,24 @@ func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*en
 	if err != nil {
 		return nil, err
 	}
+	if stateOf(p.Status) == Succeeded && p.AmountCaptured > 0 && (amount == nil || *amount == p.AmountCaptured) {
+		return p, nil // a repeated capture
+	}
+	if underReview(p) {
+		return nil, payments.Errorf(payments.ECONFLICT, "payment %s is under review: approve the review to capture it", p.ID)
+	}
+	return s.capture(ctx, p, amount, nil)
+}
+
+// capture captures amount (all that is capturable when nil) of p, read as
+// the caller sees it. With closing set, the capture approves p's open
+// review: the review closes in the capture's transaction, so a capture
+// whose answer is unknown leaves the review open for the approval to be
+// repeated.
+func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, closing *reviewClosing) (*ent.Payment, error) {
 	want := p.AmountCapturable
 	if amount != nil {
 		want = *amount
-	}
-	if stateOf(p.Status) == Succeeded && p.AmountCaptured > 0 && (amount == nil || *amount == p.AmountCaptured) {
-		return p, nil // a repeated capture
 	}
 	if _, err := Next(stateOf(p.Status), Capture); err != nil || stateOf(p.Status) != RequiresCapture {
 		return nil, payments.Errorf(payments.ECONFLICT, "a payment that is %s cannot be captured", stateOf(p.Status))
@@ -79,6 +93,11 @@ func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*en
 		if err != nil {
 			return err
 		}
+		if closing != nil {
+			if err := s.closeReview(ctx, tx, cur, *closing); err != nil {
+				return err
+			}
+		}
 		if stateOf(cur.Status) == Succeeded && cur.AmountCaptured == want {
 			return nil // a concurrent capture of the same amount recorded it
 		}
@@ -113,6 +132,8 @@ func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*en
 // goes on from where that left the payment. An authorization is voided at
 // the channel first. Canceling a canceled payment returns it unchanged.
 //
+// Canceling a payment under review rejects its review.
+//
 // Returns ECONFLICT for a payment that is processing, succeeded or failed
 // (including one the buyer completed before the cancel reached the
 // channel: refund it instead), or when the channel refuses the void, and
@@ -123,6 +144,15 @@ func (s *Service) Cancel(ctx context.Context, id string) (*ent.Payment, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.cancel(ctx, p, nil)
+}
+
+// cancel is Cancel of p, read as the caller sees it. With closing set, the
+// cancel rejects p's open review (ECONFLICT when it is not open under the
+// payment's lock); without, an open review is rejected as canceled.
+func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClosing) (*ent.Payment, error) {
+	id := p.ID
+	var err error
 	if stateOf(p.Status) == RequiresAction {
 		unsupported, err := s.cancelWaiting(ctx, p)
 		if err != nil {
@@ -183,6 +213,14 @@ func (s *Service) Cancel(ctx context.Context, id string) (*ent.Payment, error) {
 		cur, err := s.lockPayment(sys, tx, p.ID)
 		if err != nil {
 			return err
+		}
+		if closing == nil && underReview(cur) {
+			closing = &reviewClosing{status: payment.ReviewStatusREJECTED, action: "payment_review.reject", note: "canceled"}
+		}
+		if closing != nil {
+			if err := s.closeReview(ctx, tx, cur, *closing); err != nil {
+				return err
+			}
 		}
 		if stateOf(cur.Status) == Canceled {
 			return nil

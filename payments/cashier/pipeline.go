@@ -256,9 +256,10 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 		s.log.ErrorContext(ctx, "risk unavailable", "payment", p.ID, "err", err)
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "risk checks are unavailable; try again")
 	}
-	if decision.Action == risk.Deny || decision.Action == risk.Review {
-		// Review has no operator queue yet: it refuses like a deny, with
-		// its own code, so the buyer may try another way.
+	if decision.Action == risk.Deny {
+		// Refused with the rule's code, so the buyer may try another way.
+		// A review is not refused: it is authorized without capture and
+		// held for a person to decide (review.go).
 		att, err := s.begin(ctx, p, routing.Decision{PaymentID: p.ID, Attempted: []string{}},
 			assessed{decision: decision, counts: counts}, pm, key, 1, fresh)
 		if err != nil {

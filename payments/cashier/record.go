@@ -360,8 +360,9 @@ func stale(from AttemptState, o Outcome) bool {
 }
 
 // applyToPayment moves the payment by the attempt's new state and adds to w
-// what goes with it: the session's settlement, the capture's ledger entry
-// and the outbox event.
+// what goes with it: the session's settlement, the capture's ledger entry,
+// the outbox event, and the payment's review opening (an authorization on a
+// review decision) or closing (reviewOnRecord).
 func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.PaymentAttempt,
 	to AttemptState, res result, capture *captureMove, w *recordWrites) error {
 	ev, ok := PaymentEvent(to)
@@ -412,6 +413,10 @@ func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.Pay
 	case Processing:
 		clearAction()
 	}
+	review, reviewed := s.reviewOnRecord(ctx, p, a, pto, w.now)
+	for k, v := range review {
+		upd[k] = v
+	}
 	p.UpdatedAt = w.now
 	w.payment(p.ID, upd)
 	if p.CheckoutSessionID != "" {
@@ -425,6 +430,9 @@ func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.Pay
 		data["next_action"] = nextActionData(res.action)
 	}
 	w.events = append(w.events, paymentEvent(p, paymentEventTypes[pto], data))
+	if reviewed != nil {
+		w.events = append(w.events, *reviewed)
+	}
 	if (pto == RequiresCapture || pto == Succeeded) && !authorized(from) {
 		// The authorization counts toward the risk rules' daily limits.
 		w.counts = append(w.counts, s.cfg.Risk.VolumeCounts(volumeKeysOf(a), a.Amount)...)

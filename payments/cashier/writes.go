@@ -117,17 +117,21 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites) error 
 }
 
 // newAttempt is attempt n of a payment, pending and not yet stored, with
-// the routing and risk decisions that led to it.
+// the routing and risk decisions that led to it. It captures with the
+// authorization when the payment's capture is automatic, unless risk sent
+// the payment to review: a reviewed payment is only authorized, and
+// captured when a person approves it.
 func (s *Service) newAttempt(p *ent.Payment, route routing.Decision, riskDecision map[string]any, seed string, n int) (*ent.PaymentAttempt, error) {
 	rd, err := jsonMap(route)
 	if err != nil {
 		return nil, err
 	}
 	next := s.now().Add(s.cfg.CallTimeout + inFlightGrace)
+	capture := p.CaptureMethod != payment.CaptureMethodMANUAL && !inReview(riskDecision)
 	return &ent.PaymentAttempt{
 		ID: pulid.New("att"), MerchantID: p.MerchantID, PaymentID: p.ID, Connector: route.Chosen,
 		Amount: p.Amount, Currency: p.Currency, Status: paymentattempt.StatusPENDING,
-		ChannelIdempotencyKey: channelKey(p, seed, n), Capture: p.CaptureMethod != payment.CaptureMethodMANUAL,
+		ChannelIdempotencyKey: channelKey(p, seed, n), Capture: capture,
 		RoutingDecision: rd, RiskDecision: riskDecision, NextCheckAt: &next,
 	}, nil
 }

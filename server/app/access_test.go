@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/vault"
@@ -31,7 +34,11 @@ var (
 // is FORBIDDEN, with nothing written.
 func TestAccessMatrix(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := newEnvWith(t, db, withVaultKeys)
+		// An in-process acquirer, for the void of a rejected review.
+		e := newEnvWith(t, db, func(cfg *app.Config, opts *app.Options) {
+			withVaultKeys(cfg, opts)
+			opts.Connectors = oneConnector{acquirer{}}
+		})
 		ops := []struct {
 			name    string
 			query   string
@@ -68,6 +75,15 @@ func TestAccessMatrix(t *testing.T) {
 				func(p string) map[string]any { return map[string]any{"code": "C" + p} }, sellers},
 			{"tokenizeCard", `mutation { tokenizeCard(input: {number: "4242424242424242", expMonth: 12, expYear: 2034}) { token } }`, nil, cashiers},
 			{"removeCoupon", `mutation { removeCoupon { id } }`, nil, cashiers},
+			{"paymentReviews", `{ paymentReviews(first: 10) { edges { node { id review { status } } } } }`, nil, merchantAPI},
+			{"approvePaymentReview", `mutation($id: ID!, $key: String!) { approvePaymentReview(input: {paymentID: $id, idempotencyKey: $key}) { id review { status } } }`,
+				func(p string) map[string]any {
+					return map[string]any{"id": e.reviewedPayment(payment.CaptureMethodMANUAL), "key": "approve-" + p}
+				}, admins},
+			{"rejectPaymentReview", `mutation($id: ID!, $key: String!) { rejectPaymentReview(input: {paymentID: $id, reason: "no", idempotencyKey: $key}) { id status } }`,
+				func(p string) map[string]any {
+					return map[string]any{"id": e.reviewedPayment(payment.CaptureMethodAUTOMATIC), "key": "reject-" + p}
+				}, admins},
 		}
 		for _, op := range ops {
 			for _, p := range principals {
@@ -103,6 +119,29 @@ func TestAccessMatrix(t *testing.T) {
 			}
 		}
 	})
+}
+
+// reviewedPayment stores a payment of merchant A authorized at the
+// in-process acquirer ("acq") and held for review, and returns its ID.
+func (e *env) reviewedPayment(cm payment.CaptureMethod) string {
+	e.t.Helper()
+	sys := viewer.SystemContext(e.t.Context())
+	now := time.Now()
+	p, err := e.db.Client.Payment.Create().SetMerchantID(e.a.ID).SetAmount(10_000).SetCurrency("SGD").
+		SetCaptureMethod(cm).SetStatus(payment.StatusREQUIRES_CAPTURE).SetAmountCapturable(10_000).SetConnector("acq").
+		SetReviewStatus(payment.ReviewStatusOPEN).SetReviewReason("amount reaches the AML threshold").SetReviewOpenedAt(now).
+		Save(sys)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, err = e.db.Client.PaymentAttempt.Create().SetMerchantID(e.a.ID).SetPaymentID(p.ID).SetConnector("acq").
+		SetAmount(10_000).SetCurrency("SGD").SetStatus(paymentattempt.StatusAUTHORIZED).
+		SetChannelIdempotencyKey(p.ID + "-1").SetConnectorReference("ch_" + p.ID).
+		SetRiskDecision(map[string]any{"action": "review"}).Save(sys)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p.ID
 }
 
 // newKey creates an API key for merchant and returns its ID.

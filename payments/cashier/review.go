@@ -1,0 +1,250 @@
+package cashier
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/audit"
+	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// Manual review, as Stripe Radar's reviews and Adyen's case management do
+// it. A payment that risk sends to review (an AML threshold, a velocity
+// rule) is not refused: its attempt only authorizes, whatever the capture
+// method (newAttempt), and the record step that sees the authorization
+// opens the review (reviewOnRecord), whether the answer came at once or
+// after 3-D Secure. The payment is then REQUIRES_CAPTURE with its review
+// OPEN: the buyer has paid and the checkout session completes, but the
+// merchant must not fulfil the order, and nothing captures it (Capture is
+// ECONFLICT) until a person closes the review:
+//
+//   - approved: a payment whose capture is automatic is captured in full,
+//     the review closing in the capture's transaction; one whose capture is
+//     manual stays REQUIRES_CAPTURE for the merchant to capture;
+//   - rejected: the authorization is voided, the review closing in the
+//     cancel's transaction. Canceling the payment rejects its review too.
+//
+// Closing happens with the channel's answer in hand, so an answer that is
+// unknown (EUNAVAILABLE) leaves the review open and the decision can be
+// repeated: the channel keys ("capture:" and "void:" + payment) make the
+// repeat a replay. A review is closed once; closing it again is ECONFLICT.
+
+// Outbox events of a payment's review.
+const (
+	eventReviewOpened = "payment.review_opened"
+	eventReviewClosed = "payment.review_closed"
+)
+
+// inReview reports whether an attempt's risk decision (as stored: a JSON
+// map) sent its payment to review.
+func inReview(riskDecision map[string]any) bool {
+	a, _ := riskDecision["action"].(string)
+	return a == string(risk.Review)
+}
+
+// underReview reports whether p's review is open.
+func underReview(p *ent.Payment) bool {
+	return p.ReviewStatus != nil && *p.ReviewStatus == payment.ReviewStatusOPEN
+}
+
+// reviewOpen returns nil when p's review is open, and ECONFLICT otherwise.
+func reviewOpen(p *ent.Payment) error {
+	switch {
+	case p.ReviewStatus == nil:
+		return payments.Errorf(payments.ECONFLICT, "payment %s is not under review", p.ID)
+	case *p.ReviewStatus != payment.ReviewStatusOPEN:
+		return payments.Errorf(payments.ECONFLICT, "the review of payment %s is closed already (%s)", p.ID, *p.ReviewStatus)
+	}
+	return nil
+}
+
+// maxReviewReason is the review_reason column's size; maxReviewCloser is
+// review_closed_by's.
+const (
+	maxReviewReason = 1000
+	maxReviewCloser = 200
+	// maxRejectReason bounds the reason a person gives for a rejection,
+	// kept in the audit log and the event.
+	maxRejectReason = 500
+)
+
+// reviewReason is the text of the reasons of a stored risk decision, in the
+// order the rules fired.
+func reviewReason(riskDecision map[string]any) string {
+	reasons, _ := riskDecision["reasons"].([]any)
+	texts := make([]string, 0, len(reasons))
+	for _, r := range reasons {
+		m, _ := r.(map[string]any)
+		if t, _ := m["text"].(string); t != "" {
+			texts = append(texts, t)
+		}
+	}
+	return clip(strings.Join(texts, "; "), maxReviewReason)
+}
+
+// openedReview opens p's review at now: it changes p in memory and returns
+// the columns to write.
+func openedReview(p *ent.Payment, reason string, now time.Time) row {
+	open := payment.ReviewStatusOPEN
+	p.ReviewStatus, p.ReviewReason, p.ReviewOpenedAt = &open, reason, &now
+	return row{payment.FieldReviewStatus: string(open), payment.FieldReviewReason: reason, payment.FieldReviewOpenedAt: now}
+}
+
+// closedReview closes p's review as status at now, by whom: it changes p in
+// memory and returns the columns to write.
+func closedReview(p *ent.Payment, status payment.ReviewStatus, by string, now time.Time) row {
+	by = clip(by, maxReviewCloser)
+	p.ReviewStatus, p.ReviewClosedAt, p.ReviewClosedBy = &status, &now, by
+	return row{payment.FieldReviewStatus: string(status), payment.FieldReviewClosedAt: now, payment.FieldReviewClosedBy: by}
+}
+
+// reviewEvent is the outbox event of p's review as it now stands.
+func reviewEvent(p *ent.Payment, typ string, extra map[string]any) eventRow {
+	data := map[string]any{"review_status": string(*p.ReviewStatus), "review_reason": p.ReviewReason}
+	if p.ReviewClosedBy != "" {
+		data["closed_by"] = p.ReviewClosedBy
+	}
+	for k, v := range extra {
+		data[k] = v
+	}
+	return paymentEvent(p, typ, data)
+}
+
+// reviewOnRecord is what the record step does to p's review as attempt a
+// moves p to state to: an authorization on a review decision opens it; a
+// payment under review that the channel voids or captures without a
+// person's decision (late news, a lapsed authorization) has its review
+// closed, so that an open review always means a payment held for capture.
+// It changes p in memory and returns the columns to write and the event,
+// or nothing.
+func (s *Service) reviewOnRecord(ctx context.Context, p *ent.Payment, a *ent.PaymentAttempt, to State, now time.Time) (row, *eventRow) {
+	var r row
+	var extra map[string]any
+	switch {
+	case to == RequiresCapture && p.ReviewStatus == nil && inReview(a.RiskDecision):
+		r, extra = openedReview(p, reviewReason(a.RiskDecision), now), map[string]any{"attempt_id": a.ID}
+	case to == Canceled && underReview(p):
+		r = closedReview(p, payment.ReviewStatusREJECTED, "connector:"+a.Connector, now)
+		extra = map[string]any{"reason": "the channel released the authorization"}
+	case to == Succeeded && underReview(p):
+		s.log.ErrorContext(ctx, "the channel captured a payment under review", "payment", p.ID, "attempt", a.ID, "connector", a.Connector)
+		r = closedReview(p, payment.ReviewStatusAPPROVED, "connector:"+a.Connector, now)
+		extra = map[string]any{"reason": "captured at the channel without an approval"}
+	default:
+		return nil, nil
+	}
+	typ := eventReviewClosed
+	if *p.ReviewStatus == payment.ReviewStatusOPEN {
+		typ = eventReviewOpened
+	}
+	e := reviewEvent(p, typ, extra)
+	return r, &e
+}
+
+// reviewClosing is a person's decision on a review, applied under the
+// payment's lock by closeReview.
+type reviewClosing struct {
+	status payment.ReviewStatus
+	action string // the audit log's action
+	note   string // why, in the person's words or the operation's
+}
+
+// closeReview closes the open review of p, read under its lock in tx, as
+// c says: the payment's columns, the outbox event and the audit entry,
+// attributed to the viewer in ctx. Returns ECONFLICT when the review is not
+// open.
+func (s *Service) closeReview(ctx context.Context, tx *ent.Tx, p *ent.Payment, c reviewClosing) error {
+	if err := reviewOpen(p); err != nil {
+		return err
+	}
+	sys := viewer.SystemContext(ctx)
+	now := s.now()
+	err := updateRows(sys, tx, payment.Table, []rowUpdate{{p.ID, closedReview(p, c.status, actorOf(ctx), now)}}, now)
+	if err != nil {
+		return fmt.Errorf("close review of %s: %w", p.ID, err)
+	}
+	var extra map[string]any
+	details := map[string]string{"review_status": string(c.status)}
+	if c.note != "" {
+		extra, details["reason"] = map[string]any{"reason": c.note}, c.note
+	}
+	e := reviewEvent(p, eventReviewClosed, extra)
+	if err := s.emitRaw(sys, tx, e.merchantID, e.typ, e.objectID, e.data); err != nil {
+		return err
+	}
+	return audit.Record(ctx, tx, audit.Entry{MerchantID: p.MerchantID, Action: c.action,
+		TargetType: "payment", TargetID: p.ID, Details: details})
+}
+
+// actorOf names the viewer in ctx as kind:subject, for review_closed_by.
+func actorOf(ctx context.Context) string {
+	v, ok := viewer.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	return string(v.Kind) + ":" + v.Subject
+}
+
+// ApproveReview approves the open review of payment id. A payment whose
+// capture is automatic is captured in full through Capture's path (the
+// same channel key), and the review closes with the capture; one whose
+// capture is manual stays REQUIRES_CAPTURE, for the merchant to capture.
+// Returns ENOTFOUND for a payment that is not the viewer's, ECONFLICT when
+// the payment is not under review (never reviewed, or closed already) or
+// the channel refuses the capture (or its authorization has expired:
+// reject the review instead), and EUNAVAILABLE when the capture's answer is
+// unknown: the review stays open, and approving again is safe.
+func (s *Service) ApproveReview(ctx context.Context, id string) (*ent.Payment, error) {
+	p, err := s.Payment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := reviewOpen(p); err != nil {
+		return nil, err
+	}
+	closing := reviewClosing{status: payment.ReviewStatusAPPROVED, action: "payment_review.approve"}
+	if p.CaptureMethod == payment.CaptureMethodAUTOMATIC {
+		return s.capture(ctx, p, nil, &closing)
+	}
+	sys := viewer.SystemContext(ctx)
+	err = s.tx(sys, func(tx *ent.Tx) error {
+		cur, err := s.lockPayment(sys, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		return s.closeReview(ctx, tx, cur, closing)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("approve review of %s: %w", p.ID, err)
+	}
+	return s.Payment(ctx, p.ID)
+}
+
+// RejectReview rejects the open review of payment id: the authorization is
+// voided at the channel through Cancel's path and the payment is CANCELED,
+// the review closing with the cancel. reason (optional, at most 500
+// characters) goes to the audit log and the event. Returns EINVALID (field
+// "reason") for a reason too long, ENOTFOUND for a payment that is not the
+// viewer's, ECONFLICT when it is not under review or the channel refuses
+// the void, and EUNAVAILABLE when the void's answer is unknown: the review
+// stays open, and rejecting again is safe.
+func (s *Service) RejectReview(ctx context.Context, id, reason string) (*ent.Payment, error) {
+	reason = strings.TrimSpace(reason)
+	if len(reason) > maxRejectReason {
+		return nil, payments.FieldErrorf("reason", "reason is longer than %d characters", maxRejectReason)
+	}
+	p, err := s.Payment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := reviewOpen(p); err != nil {
+		return nil, err
+	}
+	return s.cancel(ctx, p, &reviewClosing{status: payment.ReviewStatusREJECTED, action: "payment_review.reject", note: reason})
+}
