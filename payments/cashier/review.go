@@ -11,6 +11,7 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -165,7 +166,7 @@ func (s *Service) closeReview(ctx context.Context, tx *ent.Tx, p *ent.Payment, c
 	}
 	sys := viewer.SystemContext(ctx)
 	now := s.now()
-	err := updateRows(sys, tx, payment.Table, []rowUpdate{{p.ID, closedReview(p, c.status, actorOf(ctx), now)}}, now)
+	_, err := store.UpdateRows(sys, tx, payment.Table, []store.RowUpdate{{ID: p.ID, Set: closedReview(p, c.status, actorOf(ctx), now)}}, now)
 	if err != nil {
 		return fmt.Errorf("close review of %s: %w", p.ID, err)
 	}
