@@ -21,6 +21,7 @@ import (
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -387,7 +388,7 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		if att, err = s.createAttempt(sys, tx, cur, route, dd, seed, n); err != nil {
 			return err
 		}
-		if err := s.cfg.Risk.RecordTx(sys, tx, risked.counts); err != nil {
+		if err := s.cfg.Risk.RecordTx(sys, tx.Client(), risked.counts); err != nil {
 			return err
 		}
 		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
@@ -468,6 +469,9 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.Payment
 		if err := s.cfg.Sessions.Claim(sys, tx, sessions); err != nil {
 			return err
 		}
+		// The inserts need no answer but success: a batch sends them to
+		// MySQL in one round trip (a payment alone keeps their own errors).
+		wr := store.NewWrites(tx, s.cfg.Dialect, len(reqs) > 1)
 		creates := make([]*ent.PaymentCreate, len(reqs))
 		reservations := make([]Reservation, len(reqs))
 		var counts []risk.Count
@@ -478,19 +482,23 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.Payment
 				p.CaptureMethod = payment.CaptureMethodAUTOMATIC
 			}
 			p.Status, p.Connector, p.PaymentMethodType = entState(to), r.route.Chosen, string(r.method)
-			creates[i] = paymentCreate(tx, p)
+			creates[i] = paymentCreate(wr.Client(), p)
 			if atts[i], err = s.newAttempt(p, r.route, r.risk, r.seed, 1); err != nil {
 				return err
 			}
 			reservations[i] = Reservation{SessionID: p.CheckoutSessionID, PaymentID: p.ID}
 		}
-		if err := tx.Payment.CreateBulk(creates...).Exec(sys); err != nil {
+		if err := wr.Client().Payment.CreateBulk(creates...).Exec(sys); err != nil {
 			return fmt.Errorf("create payments: %w", err)
 		}
-		if err := s.insertAttempts(sys, tx, atts); err != nil {
+		if err := s.insertAttempts(sys, wr.Client(), atts); err != nil {
 			return err
 		}
-		if err := s.cfg.Risk.RecordTx(sys, tx, counts); err != nil {
+		if err := s.cfg.Risk.RecordTx(sys, wr.Client(), counts); err != nil {
+			return err
+		}
+		// A coupon's redemption names its payment: the payments go first.
+		if err := wr.Flush(sys); err != nil {
 			return err
 		}
 		return s.cfg.Sessions.Reserve(sys, tx, reservations)
@@ -502,8 +510,8 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.Payment
 }
 
 // paymentCreate is the insert of p as it is.
-func paymentCreate(tx *ent.Tx, p *ent.Payment) *ent.PaymentCreate {
-	c := tx.Payment.Create().SetID(p.ID).SetMerchantID(p.MerchantID).
+func paymentCreate(client *ent.Client, p *ent.Payment) *ent.PaymentCreate {
+	c := client.Payment.Create().SetID(p.ID).SetMerchantID(p.MerchantID).
 		SetAmount(p.Amount).SetCurrency(p.Currency).SetCaptureMethod(p.CaptureMethod).
 		SetMerchantReference(p.MerchantReference).SetDescription(p.Description).
 		SetStatus(p.Status).SetConnector(p.Connector).SetPaymentMethodType(p.PaymentMethodType)
@@ -533,7 +541,7 @@ func (s *Service) createAttempt(ctx context.Context, tx *ent.Tx, p *ent.Payment,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.insertAttempts(ctx, tx, []*ent.PaymentAttempt{att}); err != nil {
+	if err := s.insertAttempts(ctx, tx.Client(), []*ent.PaymentAttempt{att}); err != nil {
 		return nil, err
 	}
 	return att, nil

@@ -222,7 +222,7 @@ func (s *Service) recordTx(ctx context.Context, reqs []*recordReq) ([]batch.Resu
 			}
 			out[i].Value = rec
 		}
-		return s.write(sys, tx, w)
+		return s.write(sys, tx, w, len(reqs))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)

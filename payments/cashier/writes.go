@@ -76,44 +76,53 @@ func (w *recordWrites) payment(id string, r row) {
 	w.payments = append(w.payments, store.RowUpdate{ID: id, Set: r})
 }
 
-// write runs w's writes in tx: the attempts (updated, then inserted), the
-// payments, the sessions' settlements, the outbox events, and the ledger
-// last, because its accounts are shared by every payment and their locks
-// last until the commit (docs/performance.md).
-func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
-	if _, err := store.UpdateRows(ctx, tx, paymentattempt.Table, w.attempts, w.now); err != nil {
-		return fmt.Errorf("attempts: %w", err)
-	}
-	if err := s.insertAttempts(ctx, tx, w.created); err != nil {
-		return err
-	}
-	if _, err := store.UpdateRows(ctx, tx, payment.Table, w.payments, w.now); err != nil {
-		return fmt.Errorf("payments: %w", err)
-	}
+// write runs in tx the writes of a record step of payments payments: the
+// sessions' settlements and a cascade's new attempts first (they may read,
+// and their errors are their own), then the attempts' and payments'
+// updates, the risk counts, the outbox events and the ledger, which a
+// batch of several payments sends to MySQL in one round trip
+// (store.Writes). The ledger comes last because its accounts are shared by
+// every payment and their locks last until the commit
+// (docs/performance.md).
+func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, payments int) error {
 	if len(w.settle) > 0 && s.cfg.Sessions != nil {
 		if err := s.cfg.Sessions.Settle(ctx, tx, w.settle); err != nil {
 			return fmt.Errorf("sessions: %w", err)
 		}
 	}
-	if err := s.cfg.Risk.RecordTx(ctx, tx, w.counts); err != nil {
+	if err := s.insertAttempts(ctx, tx.Client(), w.created); err != nil {
+		return err
+	}
+	// What follows needs no answer but success: a batch sends it to MySQL
+	// in one round trip (a payment alone keeps each statement's own error).
+	wr := store.NewWrites(tx, s.cfg.Dialect, payments > 1)
+	if _, err := store.UpdateRows(ctx, wr, paymentattempt.Table, w.attempts, w.now); err != nil {
+		return fmt.Errorf("attempts: %w", err)
+	}
+	if _, err := store.UpdateRows(ctx, wr, payment.Table, w.payments, w.now); err != nil {
+		return fmt.Errorf("payments: %w", err)
+	}
+	if err := s.cfg.Risk.RecordTx(ctx, wr.Client(), w.counts); err != nil {
 		return err
 	}
 	if len(w.events) > 0 {
 		b := make([]*ent.EventCreate, len(w.events))
 		for i, e := range w.events {
-			b[i] = tx.Event.Create().SetMerchantID(e.merchantID).SetType(e.typ).SetObjectID(e.objectID).
+			b[i] = wr.Client().Event.Create().SetMerchantID(e.merchantID).SetType(e.typ).SetObjectID(e.objectID).
 				SetData(e.data).SetCreatedAt(w.now)
 		}
-		if err := tx.Event.CreateBulk(b...).Exec(ctx); err != nil {
+		if err := wr.Client().Event.CreateBulk(b...).Exec(ctx); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
 	}
+	// The ledger last: it locks the accounts every capture shares, and
+	// holds them until the commit.
 	if len(w.entries) > 0 {
-		if _, err := s.cfg.Ledger.PostTxMany(ctx, tx, w.entries); err != nil {
+		if _, err := s.cfg.Ledger.PostTxMany(ctx, tx, wr, w.entries); err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
 	}
-	return nil
+	return wr.Flush(ctx)
 }
 
 // newAttempt is attempt n of a payment, pending and not yet stored, with
@@ -138,20 +147,20 @@ func (s *Service) newAttempt(p *ent.Payment, route routing.Decision, riskDecisio
 
 // insertAttempts stores new attempts in one statement. A channel
 // idempotency key used before is ECONFLICT: that attempt was made already.
-func (s *Service) insertAttempts(ctx context.Context, tx *ent.Tx, atts []*ent.PaymentAttempt) error {
+func (s *Service) insertAttempts(ctx context.Context, client *ent.Client, atts []*ent.PaymentAttempt) error {
 	if len(atts) == 0 {
 		return nil
 	}
 	b := make([]*ent.PaymentAttemptCreate, len(atts))
 	for i, a := range atts {
-		b[i] = tx.PaymentAttempt.Create().SetID(a.ID).
+		b[i] = client.PaymentAttempt.Create().SetID(a.ID).
 			SetMerchantID(a.MerchantID).SetPaymentID(a.PaymentID).SetConnector(a.Connector).
 			SetAmount(a.Amount).SetCurrency(a.Currency).SetStatus(a.Status).
 			SetChannelIdempotencyKey(a.ChannelIdempotencyKey).SetCapture(a.Capture).
 			SetRoutingDecision(a.RoutingDecision).SetRiskDecision(a.RiskDecision).
 			SetNillableNextCheckAt(a.NextCheckAt)
 	}
-	err := tx.PaymentAttempt.CreateBulk(b...).Exec(ctx)
+	err := client.PaymentAttempt.CreateBulk(b...).Exec(ctx)
 	if ent.IsConstraintError(err) {
 		return payments.Errorf(payments.ECONFLICT, "payment %s was already confirmed with this idempotency key", atts[0].PaymentID)
 	}

@@ -50,7 +50,7 @@ func (l *Ledger) commitBatch(ctx context.Context, reqs []*request) ([]result, er
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	results, err := l.commitInTx(ctx, tx, reqs, accs, ids, false)
+	results, err := l.commitInTx(ctx, tx, store.NewWrites(tx, l.dialect, false), reqs, accs, ids, false)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, err
@@ -67,7 +67,10 @@ func (l *Ledger) commitBatch(ctx context.Context, reqs []*request) ([]result, er
 // already there to replay it or report the conflict, writing nothing else.
 // The lookup is a statement fewer while the batch holds the accounts' locks,
 // which every capture of a channel and currency shares.
-func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, reqs []*request, accs map[AccountKey]account, ids []string, optimistic bool) ([]result, error) {
+//
+// Its writes go through w: deferred to the caller's Flush when w defers
+// (then a repeated source surfaces as Flush's error, not as a replay).
+func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, w *store.Writes, reqs []*request, accs map[AccountKey]account, ids []string, optimistic bool) ([]result, error) {
 	// Lock every account of the batch in one statement. InnoDB walks the
 	// primary key in ascending order, so every transaction takes its locks in
 	// the same order and none waits on another in a cycle. SQLite has a single
@@ -128,7 +131,7 @@ func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, reqs []*request, ac
 		entryID := pulid.New("jen")
 		seen[r.entry.Source] = existing{id: entryID, hash: r.hash}
 		results[i].posted = Posted{EntryID: entryID}
-		entries = append(entries, tx.JournalEntry.Create().
+		entries = append(entries, w.Client().JournalEntry.Create().
 			SetID(entryID).
 			SetSourceType(r.entry.Source.Type).
 			SetSourceID(r.entry.Source.ID).
@@ -148,7 +151,7 @@ func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, reqs []*request, ac
 			running[p.Account] += p.Amount.Minor
 			version[a.id]++
 			touched[a.id] = true
-			c := tx.Posting.Create().
+			c := w.Client().Posting.Create().
 				SetEntryID(entryID).
 				SetAccountID(a.id).
 				SetAmount(p.Amount.Minor).
@@ -167,7 +170,7 @@ func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, reqs []*request, ac
 		return results, nil
 	}
 	for chunk := range slices.Chunk(entries, insertChunk) {
-		err := tx.JournalEntry.CreateBulk(chunk...).Exec(ctx)
+		err := w.Client().JournalEntry.CreateBulk(chunk...).Exec(ctx)
 		if optimistic && ent.IsConstraintError(err) {
 			// Only the refused statement was undone: tx is usable, and
 			// nothing of this entry was written.
@@ -178,11 +181,11 @@ func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, reqs []*request, ac
 		}
 	}
 	for chunk := range slices.Chunk(postings, insertChunk) {
-		if err := tx.Posting.CreateBulk(chunk...).Exec(ctx); err != nil {
+		if err := w.Client().Posting.CreateBulk(chunk...).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("insert postings: %w", err)
 		}
 	}
-	if err := l.updateBalances(ctx, tx, touched, byID, balance, version, now); err != nil {
+	if err := l.updateBalances(ctx, w, touched, byID, balance, version, now); err != nil {
 		return nil, err
 	}
 	return results, nil
@@ -239,7 +242,7 @@ func (l *Ledger) existingSources(ctx context.Context, tx *ent.Tx, reqs []*reques
 // one UPDATE … CASE statement (store.UpdateRows): one round trip however
 // many accounts a batch touches, inside the same transaction, as the system,
 // on rows this transaction holds locked.
-func (l *Ledger) updateBalances(ctx context.Context, tx *ent.Tx, touched map[string]bool, byID map[string]AccountKey,
+func (l *Ledger) updateBalances(ctx context.Context, x store.Execer, touched map[string]bool, byID map[string]AccountKey,
 	balance map[AccountKey]int64, version map[string]int64, now time.Time) error {
 	ids := make([]string, 0, len(touched))
 	for id := range touched {
@@ -251,7 +254,7 @@ func (l *Ledger) updateBalances(ctx context.Context, tx *ent.Tx, touched map[str
 		rows[i] = store.RowUpdate{ID: id, Set: store.Row{
 			ledgeraccount.FieldBalance: balance[byID[id]], ledgeraccount.FieldVersion: version[id]}}
 	}
-	res, err := store.UpdateRows(ctx, tx, ledgeraccount.Table, rows, now)
+	res, err := store.UpdateRows(ctx, x, ledgeraccount.Table, rows, now)
 	if err != nil {
 		return fmt.Errorf("update balances: %w", err)
 	}

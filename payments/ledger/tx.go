@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -40,7 +41,7 @@ func (l *Ledger) Prepare(ctx context.Context, entries ...Entry) error {
 // caller must roll tx back. The accounts must exist: call Prepare first
 // (EINTERNAL otherwise).
 func (l *Ledger) PostTx(ctx context.Context, tx *ent.Tx, e Entry) (Posted, error) {
-	posted, err := l.PostTxMany(ctx, tx, []Entry{e})
+	posted, err := l.PostTxMany(ctx, tx, nil, []Entry{e})
 	if err != nil {
 		return Posted{}, err
 	}
@@ -52,8 +53,14 @@ func (l *Ledger) PostTx(ctx context.Context, tx *ent.Tx, e Entry) (Posted, error
 // postings inserted in one statement each, the balances updated in one. It
 // returns the first error of any entry, and the caller must then roll tx
 // back; a source posted before with the same postings is replayed (Posted
-// with Replayed set, nothing written), as PostTx does.
-func (l *Ledger) PostTxMany(ctx context.Context, tx *ent.Tx, entries []Entry) ([]Posted, error) {
+// with Replayed set, nothing written), as PostTx does. The accounts are read
+// on tx; the writes go through w (nil: at once, on tx), so a caller that
+// defers them (store.Writes) must Flush before it commits, and then learns
+// of a source posted before only as Flush's error.
+func (l *Ledger) PostTxMany(ctx context.Context, tx *ent.Tx, w *store.Writes, entries []Entry) ([]Posted, error) {
+	if w == nil {
+		w = store.NewWrites(tx, l.dialect, false)
+	}
 	accs := map[AccountKey]account{}
 	reqs := make([]*request, len(entries))
 	for i, e := range entries {
@@ -75,7 +82,7 @@ func (l *Ledger) PostTxMany(ctx context.Context, tx *ent.Tx, entries []Entry) ([
 		ids = append(ids, a.id)
 	}
 	slices.Sort(ids)
-	results, err := l.commitInTx(viewer.SystemContext(ctx), tx, reqs, accs, ids, true)
+	results, err := l.commitInTx(viewer.SystemContext(ctx), tx, w, reqs, accs, ids, true)
 	if err != nil {
 		return nil, err
 	}

@@ -277,20 +277,21 @@ func (e *Engine) Record(ctx context.Context, cs []Count) error {
 }
 
 // TxCounters is implemented by Counters stored in Strait's database, which
-// can write counts inside the caller's transaction.
+// can write counts through the caller's transaction: client is bound to it
+// (ent.Tx.Client, or store.Writes.Client).
 type TxCounters interface {
-	AddTx(ctx context.Context, tx *ent.Tx, cs []Count) error
+	AddTx(ctx context.Context, client *ent.Client, cs []Count) error
 }
 
-// RecordTx writes counts inside tx when the Counters can (TxCounters), so
-// that they commit or roll back with what they count; other Counters record
-// them at once (Record).
-func (e *Engine) RecordTx(ctx context.Context, tx *ent.Tx, cs []Count) error {
+// RecordTx writes counts through client, bound to the caller's transaction,
+// when the Counters can (TxCounters), so that they commit or roll back with
+// what they count; other Counters record them at once (Record).
+func (e *Engine) RecordTx(ctx context.Context, client *ent.Client, cs []Count) error {
 	if len(cs) == 0 {
 		return nil
 	}
 	if t, ok := e.counters.(TxCounters); ok {
-		if err := t.AddTx(ctx, tx, cs); err != nil {
+		if err := t.AddTx(ctx, client, cs); err != nil {
 			return fmt.Errorf("risk: record counters: %w", err)
 		}
 		return nil

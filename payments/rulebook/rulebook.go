@@ -223,13 +223,13 @@ func (c counters) AddAll(ctx context.Context, keys []string, at time.Time, value
 }
 
 // AddTx implements risk.TxCounters: the counts in one multi-row INSERT
-// inside tx.
-func (c counters) AddTx(ctx context.Context, tx *ent.Tx, cs []risk.Count) error {
+// through client.
+func (c counters) AddTx(ctx context.Context, client *ent.Client, cs []risk.Count) error {
 	rows := make([]*ent.RiskCounterCreate, len(cs))
 	for i, k := range cs {
-		rows[i] = tx.RiskCounter.Create().SetKey(k.Key).SetAt(k.At.UTC().Truncate(time.Microsecond)).SetValue(k.Value)
+		rows[i] = client.RiskCounter.Create().SetKey(k.Key).SetAt(k.At.UTC().Truncate(time.Microsecond)).SetValue(k.Value)
 	}
-	return tx.RiskCounter.CreateBulk(rows...).Exec(viewer.SystemContext(ctx))
+	return client.RiskCounter.CreateBulk(rows...).Exec(viewer.SystemContext(ctx))
 }
 
 // counterAdd is one payment's counters: one event of value at at, under
