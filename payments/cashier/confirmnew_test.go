@@ -25,7 +25,7 @@ type claims struct {
 	refuse  map[string]bool
 }
 
-func (c *claims) Claim(ctx context.Context, tx *ent.Tx, ids []string) error {
+func (c *claims) Claim(ctx context.Context, tx *ent.Tx, ids []string) ([]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
@@ -35,14 +35,16 @@ func (c *claims) Claim(ctx context.Context, tx *ent.Tx, ids []string) error {
 			c.t.Errorf("session %s: the payment was stored before its claim", id)
 		}
 		if c.refuse[id] {
-			return payments.Errorf(payments.ECONFLICT, "session %s is taken", id)
+			return nil, payments.Errorf(payments.ECONFLICT, "session %s is taken", id)
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func (c *claims) Reserve(context.Context, *ent.Tx, []cashier.Reservation) error { return nil }
-func (c *claims) Settle(context.Context, *ent.Tx, []cashier.Settlement) error   { return nil }
+func (c *claims) Settle(context.Context, *ent.Tx, *ent.Client, []cashier.Settlement) error {
+	return nil
+}
 
 // TestConfirmNewInsertsThePaymentAfterItsClaim: a payment the caller has not
 // stored is inserted by the attempt transaction, after its session's claim

@@ -251,7 +251,7 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 			return err
 		}
 		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
-			if err := s.cfg.Sessions.Settle(sys, tx, []Settlement{{SessionID: cur.CheckoutSessionID, State: to}}); err != nil {
+			if err := s.cfg.Sessions.Settle(sys, tx, tx.Client(), []Settlement{{SessionID: cur.CheckoutSessionID, State: to}}); err != nil {
 				return err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -466,14 +467,15 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.Payment
 	}
 	atts := make([]*ent.PaymentAttempt, len(reqs))
 	err = s.tx(sys, func(tx *ent.Tx) error {
-		if err := s.cfg.Sessions.Claim(sys, tx, sessions); err != nil {
+		withCoupon, err := s.cfg.Sessions.Claim(sys, tx, sessions)
+		if err != nil {
 			return err
 		}
 		// The inserts need no answer but success: a batch sends them to
 		// MySQL in one round trip (a payment alone keeps their own errors).
 		wr := store.NewWrites(tx, s.cfg.Dialect, len(reqs) > 1)
 		creates := make([]*ent.PaymentCreate, len(reqs))
-		reservations := make([]Reservation, len(reqs))
+		var reservations []Reservation
 		var counts []risk.Count
 		for i, r := range reqs {
 			counts = append(counts, r.counts...)
@@ -486,7 +488,9 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.Payment
 			if atts[i], err = s.newAttempt(p, r.route, r.risk, r.seed, 1); err != nil {
 				return err
 			}
-			reservations[i] = Reservation{SessionID: p.CheckoutSessionID, PaymentID: p.ID}
+			if slices.Contains(withCoupon, p.CheckoutSessionID) {
+				reservations = append(reservations, Reservation{SessionID: p.CheckoutSessionID, PaymentID: p.ID})
+			}
 		}
 		if err := wr.Client().Payment.CreateBulk(creates...).Exec(sys); err != nil {
 			return fmt.Errorf("create payments: %w", err)
@@ -500,6 +504,9 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.Payment
 		// A coupon's redemption names its payment: the payments go first.
 		if err := wr.Flush(sys); err != nil {
 			return err
+		}
+		if len(reservations) == 0 {
+			return nil
 		}
 		return s.cfg.Sessions.Reserve(sys, tx, reservations)
 	})

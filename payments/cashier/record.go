@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"entgo.io/ent/dialect"
 
@@ -117,16 +116,15 @@ func (s *Service) recordMany(ctx context.Context, reqs []*recordReq) []batch.Res
 		func(group []*recordReq) ([]batch.Result[recorded], error) { return s.recordTx(ctx, group) })
 }
 
-// maxTries bounds the retries of a batch's transaction that lost a race (a
-// deadlock or lock wait timeout): nothing of it committed.
+// maxTries bounds the runs of a transaction that lost a race (a deadlock or
+// lock wait timeout): nothing of it committed.
 const maxTries = 4
 
 // together runs reqs in one transaction (run), and returns one result per
 // request. A request whose key an earlier one has runs after the others, in
-// a transaction of its own. run's error means its transaction wrote
-// nothing: a transient one (a deadlock) is retried; after any other, each
-// request runs in a transaction of its own, so that what refused one
-// request refuses only it.
+// a transaction of its own. run's error means its transaction wrote nothing
+// (it has retried a deadlock already): each request then runs in a
+// transaction of its own, so that what refused one request refuses only it.
 func together[Req, Res any](ctx context.Context, log *slog.Logger, step string, reqs []Req, key func(Req) string,
 	run func([]Req) ([]batch.Result[Res], error)) []batch.Result[Res] {
 	out := make([]batch.Result[Res], len(reqs))
@@ -138,15 +136,7 @@ func together[Req, Res any](ctx context.Context, log *slog.Logger, step string, 
 	alone := func(i int) batch.Result[Res] {
 		return together(ctx, log, step, reqs[i:i+1], key, run)[0]
 	}
-	var res []batch.Result[Res]
-	var err error
-	for try := 1; ; try++ {
-		res, err = run(group)
-		if err == nil || !isTransient(err) || try == maxTries {
-			break
-		}
-		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
-	}
+	res, err := run(group) // its transaction retries a deadlock itself (Service.tx)
 	switch {
 	case err == nil:
 		for j, i := range first {

@@ -35,19 +35,24 @@ type SessionHooks interface {
 	// checkout sessions (ConfirmNew): it locks the sessions (confirms of
 	// one session queue there) and refuses, with ECONFLICT, a session that
 	// has a payment already that is not failed or canceled (one made
-	// meanwhile by another confirm). An error aborts the attempt
+	// meanwhile by another confirm). It returns the sessions that carry a
+	// coupon: only those need Reserve. An error aborts the attempt
 	// transaction.
-	Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) error
+	Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) (withCoupon []string, err error)
 	// Reserve runs in the attempt transaction, before any connector is
 	// called: what it refuses (a used-up coupon) is refused before money
-	// moves. An error aborts the attempt transaction.
+	// moves. A session without a coupon reserves nothing. An error aborts
+	// the attempt transaction.
 	Reserve(ctx context.Context, tx *ent.Tx, reservations []Reservation) error
 	// Settle runs in the record transaction whenever payments reach a
 	// state (one transaction may record several sessions' payments):
 	// authorized or succeeded completes the session; declined, failed or
 	// canceled gives back what Reserve took. Unknown outcomes never reach
 	// it, so nothing is given back for a payment that may yet succeed.
-	Settle(ctx context.Context, tx *ent.Tx, settled []Settlement) error
+	// Reads go to tx; writes that need no answer but success may go through
+	// writes, a client bound to tx whose statements a batch sends together
+	// at the end of the step (store.Writes).
+	Settle(ctx context.Context, tx *ent.Tx, writes *ent.Client, settled []Settlement) error
 }
 
 // Config holds a Service's dependencies and settings. Zero settings get the
@@ -180,8 +185,22 @@ func (s *Service) connector(name string) (connectors.Connector, error) {
 	return c, nil
 }
 
-// tx runs fn in a transaction, rolling back on error or panic.
+// tx runs fn in a transaction, rolling back on error or panic. A
+// transaction that loses a race with another (a deadlock, a lock wait
+// timeout: nothing of it was written) runs again, up to maxTries times, so
+// fn must leave nothing behind but its writes to tx: what it computes it
+// computes again from what it reads.
 func (s *Service) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	for try := 1; ; try++ {
+		err := s.txOnce(ctx, fn)
+		if err == nil || !isTransient(err) || try == maxTries || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
+	}
+}
+
+func (s *Service) txOnce(ctx context.Context, fn func(tx *ent.Tx) error) error {
 	tx, err := s.cfg.Client.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -76,26 +76,25 @@ func (w *recordWrites) payment(id string, r row) {
 	w.payments = append(w.payments, store.RowUpdate{ID: id, Set: r})
 }
 
-// write runs in tx the writes of a record step of payments payments: the
-// sessions' settlements and a cascade's new attempts first (they may read,
-// and their errors are their own), then the attempts' and payments'
-// updates, the risk counts, the outbox events and the ledger, which a
-// batch of several payments sends to MySQL in one round trip
-// (store.Writes). The ledger comes last because its accounts are shared by
+// write runs in tx the writes of a record step of payments payments: a
+// cascade's new attempts first (their errors are their own), then the
+// sessions' settlements, the attempts' and payments' updates, the risk
+// counts, the outbox events and the ledger, whose writes a batch of several
+// payments sends to MySQL in one round trip (store.Writes). The ledger comes last because its accounts are shared by
 // every payment and their locks last until the commit
 // (docs/performance.md).
 func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, payments int) error {
-	if len(w.settle) > 0 && s.cfg.Sessions != nil {
-		if err := s.cfg.Sessions.Settle(ctx, tx, w.settle); err != nil {
-			return fmt.Errorf("sessions: %w", err)
-		}
-	}
 	if err := s.insertAttempts(ctx, tx.Client(), w.created); err != nil {
 		return err
 	}
 	// What follows needs no answer but success: a batch sends it to MySQL
 	// in one round trip (a payment alone keeps each statement's own error).
 	wr := store.NewWrites(tx, s.cfg.Dialect, payments > 1)
+	if len(w.settle) > 0 && s.cfg.Sessions != nil {
+		if err := s.cfg.Sessions.Settle(ctx, tx, wr.Client(), w.settle); err != nil {
+			return fmt.Errorf("sessions: %w", err)
+		}
+	}
 	if _, err := store.UpdateRows(ctx, wr, paymentattempt.Table, w.attempts, w.now); err != nil {
 		return fmt.Errorf("attempts: %w", err)
 	}

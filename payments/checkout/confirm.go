@@ -298,24 +298,30 @@ func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []bat
 // transaction of sessions' new payments: it locks the sessions' rows
 // (confirms of one session queue here) and looks again, under the locks, for
 // a payment another confirm made meanwhile: ECONFLICT unless that payment
-// failed or was canceled.
-func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) error {
+// failed or was canceled. It returns the sessions that carry a coupon.
+func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) ([]string, error) {
 	sys := viewer.SystemContext(ctx)
 	q := tx.CheckoutSession.Query().Where(checkoutsession.IDIn(sessionIDs...)).Order(checkoutsession.ByID())
 	if s.dialect == dialect.MySQL {
 		q = q.ForUpdate()
 	}
-	locked, err := q.IDs(sys)
+	locked, err := q.Select(checkoutsession.FieldID, checkoutsession.FieldCouponID).All(sys)
 	if err != nil {
-		return fmt.Errorf("lock sessions: %w", err)
+		return nil, fmt.Errorf("lock sessions: %w", err)
 	}
 	if len(locked) != len(sessionIDs) {
-		return payments.Errorf(payments.ENOTFOUND, "checkout session not found")
+		return nil, payments.Errorf(payments.ENOTFOUND, "checkout session not found")
+	}
+	var withCoupon []string
+	for _, sess := range locked {
+		if sess.CouponID != nil {
+			withCoupon = append(withCoupon, sess.ID)
+		}
 	}
 	ps, err := tx.Payment.Query().Where(payment.CheckoutSessionIDIn(sessionIDs...)).
 		Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(sys)
 	if err != nil {
-		return fmt.Errorf("sessions' payments: %w", err)
+		return nil, fmt.Errorf("sessions' payments: %w", err)
 	}
 	latest := map[string]*ent.Payment{}
 	for _, p := range ps {
@@ -325,11 +331,11 @@ func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) er
 	}
 	for id, p := range latest {
 		if p.Status != payment.StatusFAILED && p.Status != payment.StatusCANCELED {
-			return payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
+			return nil, payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
 				id, strings.ToLower(string(p.Status)))
 		}
 	}
-	return nil
+	return withCoupon, nil
 }
 
 // inFlight refuses, with ECONFLICT, a session whose latest payment is in
@@ -381,7 +387,7 @@ func (s *Service) Reserve(ctx context.Context, tx *ent.Tx, rs []cashier.Reservat
 // Secure: the money decides, never the session's clock. A declined, failed
 // or canceled payment gives the coupon back, so the buyer may try again.
 // The sessions completed together are one UPDATE.
-func (s *Service) Settle(ctx context.Context, tx *ent.Tx, settled []cashier.Settlement) error {
+func (s *Service) Settle(ctx context.Context, tx *ent.Tx, writes *ent.Client, settled []cashier.Settlement) error {
 	sys := viewer.SystemContext(ctx)
 	var complete []string
 	for _, st := range settled {
@@ -400,8 +406,7 @@ func (s *Service) Settle(ctx context.Context, tx *ent.Tx, settled []cashier.Sett
 	if len(complete) == 0 {
 		return nil
 	}
-	_, err := tx.CheckoutSession.Update().
+	return writes.CheckoutSession.Update().
 		Where(checkoutsession.IDIn(complete...), checkoutsession.StatusNEQ(checkoutsession.StatusCOMPLETE)).
-		SetStatus(checkoutsession.StatusCOMPLETE).Save(sys)
-	return err
+		SetStatus(checkoutsession.StatusCOMPLETE).Exec(sys)
 }
