@@ -62,3 +62,12 @@ func TestPrefixRefusesMalformedIDs(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNew is the cost of one ID, from several goroutines at once.
+func BenchmarkNew(b *testing.B) {
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = New("pay")
+		}
+	})
+}
