@@ -186,13 +186,27 @@ func (s *Service) recordTx(ctx context.Context, reqs []*recordReq) ([]batch.Resu
 		if err != nil {
 			return err
 		}
-		atts, err := tx.PaymentAttempt.Query().Where(paymentattempt.IDIn(aids...)).All(sys)
+		// Only what changes of an attempt is read again; the rest (its
+		// payment, connector, amount, key, decisions) never changes and is
+		// the caller's copy.
+		atts, err := tx.PaymentAttempt.Query().Where(paymentattempt.IDIn(aids...)).
+			Select(paymentattempt.FieldID, paymentattempt.FieldStatus, paymentattempt.FieldLastEventID,
+				paymentattempt.FieldConnectorReference, paymentattempt.FieldCheckCount, paymentattempt.FieldNextCheckAt,
+				paymentattempt.FieldResolvedAt, paymentattempt.FieldDeclineCode, paymentattempt.FieldDeclineType,
+				paymentattempt.FieldErrorMessage, paymentattempt.FieldUpdatedAt).
+			All(sys)
 		if err != nil {
 			return fmt.Errorf("attempts: %w", err)
 		}
-		byID := make(map[string]*ent.PaymentAttempt, len(atts))
+		fresh := make(map[string]*ent.PaymentAttempt, len(atts))
 		for _, a := range atts {
-			byID[a.ID] = a
+			fresh[a.ID] = a
+		}
+		byID := make(map[string]*ent.PaymentAttempt, len(reqs))
+		for _, r := range reqs {
+			if f := fresh[r.attempt.ID]; f != nil {
+				byID[r.attempt.ID] = current(r.attempt, f)
+			}
 		}
 		w := newRecordWrites(s.now())
 		for i, r := range reqs {
@@ -491,4 +505,14 @@ func volumeKeysOf(a *ent.PaymentAttempt) []string {
 		return out
 	}
 	return nil
+}
+
+// current is the caller's copy of an attempt with the columns that change
+// (status and what goes with it) as just read in f.
+func current(held, f *ent.PaymentAttempt) *ent.PaymentAttempt {
+	a := *held
+	a.Status, a.LastEventID, a.ConnectorReference = f.Status, f.LastEventID, f.ConnectorReference
+	a.CheckCount, a.NextCheckAt, a.ResolvedAt = f.CheckCount, f.NextCheckAt, f.ResolvedAt
+	a.DeclineCode, a.DeclineType, a.ErrorMessage, a.UpdatedAt = f.DeclineCode, f.DeclineType, f.ErrorMessage, f.UpdatedAt
+	return &a
 }

@@ -186,8 +186,9 @@ type sessionReadReq struct {
 }
 
 // sessionRead is a checkout session (nil if none), its latest payment (nil
-// if none) and the vault record of the card token asked for (nil if none was
-// asked; the zero Record if the token has no card).
+// if none; as read by readSessions, its id, session and status only) and the
+// vault record of the card token asked for (nil if none was asked; the zero
+// Record if the token has no card).
 type sessionRead struct {
 	sess   *ent.CheckoutSession
 	latest *ent.Payment
@@ -234,7 +235,17 @@ func (s *Service) confirmable(ctx context.Context, id string, in ConfirmInput) (
 	if r.sess, err = s.expireIfDue(ctx, r.sess); err != nil {
 		return sessionRead{}, err
 	}
-	return r, checkOpen(r.sess)
+	if err := checkOpen(r.sess); err != nil {
+		return sessionRead{}, err
+	}
+	if r.latest != nil && r.latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+		// The buyer tries again after a decline: that payment is confirmed,
+		// so it is read whole.
+		if r.latest, err = s.client.Payment.Get(viewer.SystemContext(ctx), r.latest.ID); err != nil {
+			return sessionRead{}, fmt.Errorf("session %s payment: %w", r.sess.ID, err)
+		}
+	}
+	return r, nil
 }
 
 // readSessions loads sessions, their latest payments and the asked cards'
@@ -261,7 +272,10 @@ func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []bat
 	if err != nil {
 		return fail(fmt.Errorf("checkout sessions: %w", err))
 	}
-	ps, err := s.client.Payment.Query().Where(payment.CheckoutSessionIDIn(ids...)).All(sys)
+	// The sessions' payments by state only: a session's payment is read
+	// whole only when it awaits a payment method (confirmable).
+	ps, err := s.client.Payment.Query().Where(payment.CheckoutSessionIDIn(ids...)).
+		Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(sys)
 	if err != nil {
 		return fail(fmt.Errorf("sessions' payments: %w", err))
 	}
