@@ -183,6 +183,10 @@ func validAmount(p Params) error {
 // MaxWindow is the longest velocity window; counters keep events this long.
 const MaxWindow = 7 * 24 * time.Hour
 
+// Retention is how long counter events matter: the longest velocity window
+// (a daily limit needs only today's). Older events may be forgotten.
+const Retention = MaxWindow
+
 // Validate checks a rule before it is stored. Returns EINVALID naming the field:
 // "id", "kind", "action", "score" or "params.<name>".
 func (r Rule) Validate() error {

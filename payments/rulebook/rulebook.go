@@ -289,11 +289,35 @@ func (c counters) Sum(ctx context.Context, key string, since time.Time) (count, 
 	return rows[0].N, total, nil
 }
 
-// Forget deletes counter events older than before: velocity windows reach
-// back at most risk.MaxWindow and daily limits one day.
+// Forget deletes counter events older than before, a chunk of
+// forgetChunk rows per statement so that no DELETE holds many row locks, and
+// returns how many it deleted. Velocity windows reach back at most
+// risk.MaxWindow and daily limits one day: Strait's janitor forgets what is
+// older than risk.Retention.
 func (b *Book) Forget(ctx context.Context, before time.Time) (int, error) {
-	return b.client.RiskCounter.Delete().Where(riskcounter.AtLT(before.UTC())).Exec(viewer.SystemContext(ctx))
+	sys := viewer.SystemContext(ctx)
+	total := 0
+	for {
+		ids, err := b.client.RiskCounter.Query().Where(riskcounter.AtLT(before.UTC())).Limit(forgetChunk).IDs(sys)
+		if err != nil {
+			return total, fmt.Errorf("forget risk counters: %w", err)
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		n, err := b.client.RiskCounter.Delete().Where(riskcounter.IDIn(ids...)).Exec(sys)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("forget risk counters: %w", err)
+		}
+		if len(ids) < forgetChunk || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
 }
+
+// forgetChunk bounds the counter rows one DELETE removes.
+const forgetChunk = 1000
 
 func (b *Book) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
 	tx, err := b.client.Tx(ctx)

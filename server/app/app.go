@@ -48,6 +48,9 @@ type App struct {
 	Tenancy *tenancy.Service
 	// Cashier is the payment core; its janitor runs while the App serves.
 	Cashier *cashier.Service
+	// Rules holds the risk and routing rules and the risk counters; see
+	// RunJanitors.
+	Rules *rulebook.Book
 	// Idempotency keeps the answers of idempotent mutations; see RunJanitors.
 	Idempotency *idempotency.Service
 	// Checkout serves checkout sessions and their cashier; Coupons the
@@ -167,6 +170,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now})
 	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
 	book := rulebook.New(db.Client)
+	a.Rules = book
 	a.Cashier = newCashier(db, a.Ledger, book, a.Checkout, opts)
 	a.Checkout.UsePayments(a.Cashier, db.Dialect)
 	a.metrics.registry.MustRegister(newBatchCollector(a.BatchStats))

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/payments/idempotency"
+	"github.com/straitpay/strait/payments/risk"
 )
 
 // sweepEvery is how often the janitor sweeps idempotency records: often
@@ -17,7 +18,7 @@ const sweepEvery = 10 * time.Minute
 // checkout sessions past their time; the payment janitor resolves unknown and
 // stale attempts and pending refunds every janitorEvery; and now, and then
 // every sweepEvery, it deletes idempotency records older than
-// Config.IdempotencyTTL.
+// Config.IdempotencyTTL and risk counter events older than risk.Retention.
 func (a *App) RunJanitors(ctx context.Context) {
 	go a.runCheckoutJanitor(ctx)
 	go a.Cashier.RunJanitor(ctx, janitorEvery)
@@ -34,6 +35,13 @@ func (a *App) RunJanitors(ctx context.Context) {
 			a.Log.ErrorContext(ctx, "idempotency sweep failed", "err", err)
 		case n > 0:
 			a.Log.InfoContext(ctx, "idempotency records swept", "count", n, "older_than", ttl.String())
+		}
+		n, err = a.Rules.Forget(ctx, a.now().Add(-risk.Retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.Log.ErrorContext(ctx, "risk counter sweep failed", "err", err)
+		case n > 0:
+			a.Log.InfoContext(ctx, "risk counter events forgotten", "count", n, "older_than", risk.Retention.String())
 		}
 		select {
 		case <-ctx.Done():
