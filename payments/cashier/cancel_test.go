@@ -5,7 +5,6 @@ package cashier_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,7 +23,6 @@ import (
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
-	"github.com/straitpay/strait/sandbox"
 )
 
 const frictionlessCard = "4000000000000077"
@@ -39,18 +37,11 @@ type cardAt struct {
 
 func networkCard(t *testing.T, n *hosttest.Network, reference string) cardAt {
 	t.Helper()
-	r, _ := http.NewRequest(http.MethodGet, n.Sandbox.URL()+"/card/payments?merchant_reference="+url.QueryEscape(reference), nil)
-	r.Header.Set("Authorization", "Bearer "+sandbox.DefaultAPIKey)
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
+	list := cardPayments[cardAt](t, n, reference)
+	if len(list) != 1 {
+		t.Fatalf("the network holds %d payments for %s", len(list), reference)
 	}
-	defer resp.Body.Close()
-	var list struct{ Data []cardAt }
-	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || len(list.Data) != 1 {
-		t.Fatalf("the network holds %d payments for %s (%v)", len(list.Data), reference, err)
-	}
-	return list.Data[0]
+	return list[0]
 }
 
 // answer plays the buyer on the challenge page and returns the HTTP status.

@@ -53,6 +53,13 @@ func startNetwork(t *testing.T, callTimeout time.Duration, conns ...string) *hos
 // paymentsAt counts the card network's payments for a Strait reference.
 func paymentsAt(t *testing.T, n *hosttest.Network, reference string) int {
 	t.Helper()
+	return len(cardPayments[json.RawMessage](t, n, reference))
+}
+
+// cardPayments lists the card network's payments for a Strait reference
+// (sandbox/API.md, GET /card/payments), each decoded into T.
+func cardPayments[T any](t *testing.T, n *hosttest.Network, reference string) []T {
+	t.Helper()
 	r, _ := http.NewRequest(http.MethodGet, n.Sandbox.URL()+"/card/payments?merchant_reference="+url.QueryEscape(reference), nil)
 	r.Header.Set("Authorization", "Bearer "+sandbox.DefaultAPIKey)
 	resp, err := http.DefaultClient.Do(r)
@@ -60,11 +67,11 @@ func paymentsAt(t *testing.T, n *hosttest.Network, reference string) int {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var list struct{ Data []json.RawMessage }
+	var list struct{ Data []T }
 	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
 		t.Fatal(err)
 	}
-	return len(list.Data)
+	return list.Data
 }
 
 // cardWorld is a world whose connectors are the real plugins.
