@@ -20,7 +20,6 @@ import (
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/payments/audit"
-	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/readcache"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -34,8 +33,6 @@ type Book struct {
 	// an operator edits one.
 	risk    *readcache.Value[[]risk.Rule]
 	routing *readcache.Value[[]routing.Rule]
-	// adds group-commits the velocity counters of concurrent payments.
-	adds *batch.Runner[counterAdd, struct{}]
 }
 
 // RulesTTL is how long the rules read from the database serve payments. A
@@ -48,7 +45,6 @@ func New(client *ent.Client) *Book {
 	b := &Book{client: client}
 	b.risk = readcache.New(RulesTTL, nil, b.loadRiskRules)
 	b.routing = readcache.New(RulesTTL, nil, b.loadRoutingRules)
-	b.adds = batch.New(context.Background(), maxCounterBatch, b.addCounters)
 	return b
 }
 
@@ -215,56 +211,25 @@ func (c counters) Add(ctx context.Context, key string, at time.Time, value int64
 		Exec(viewer.SystemContext(ctx))
 }
 
-// AddAll implements risk.BatchCounters. The counters of concurrent
-// payments are written together, in one multi-row INSERT (addCounters).
+// AddAll implements risk.BatchCounters with one multi-row INSERT. (The
+// payment pipeline writes its counts inside its own transactions instead:
+// AddTx.)
 func (c counters) AddAll(ctx context.Context, keys []string, at time.Time, value int64) error {
-	_, err := c.b.adds.Do(ctx, counterAdd{keys: keys, at: at.UTC().Truncate(time.Microsecond), value: value})
-	return err
+	cs := make([]risk.Count, len(keys))
+	for i, k := range keys {
+		cs[i] = risk.Count{Key: k, At: at, Value: value}
+	}
+	return c.AddTx(ctx, c.b.client, cs)
 }
 
 // AddTx implements risk.TxCounters: the counts in one multi-row INSERT
-// through client.
+// through client (bound to the caller's transaction, or the Book's own).
 func (c counters) AddTx(ctx context.Context, client *ent.Client, cs []risk.Count) error {
 	rows := make([]*ent.RiskCounterCreate, len(cs))
 	for i, k := range cs {
 		rows[i] = client.RiskCounter.Create().SetKey(k.Key).SetAt(k.At.UTC().Truncate(time.Microsecond)).SetValue(k.Value)
 	}
 	return client.RiskCounter.CreateBulk(rows...).Exec(viewer.SystemContext(ctx))
-}
-
-// counterAdd is one payment's counters: one event of value at at, under
-// each key.
-type counterAdd struct {
-	keys  []string
-	at    time.Time
-	value int64
-}
-
-// maxCounterBatch bounds the payments whose counters one INSERT writes.
-const maxCounterBatch = 128
-
-// addCounters writes the counters of several payments in one statement. If
-// it fails, each payment's are written alone, so one payment's error is its
-// own.
-func (b *Book) addCounters(ctx context.Context, adds []counterAdd) []batch.Result[struct{}] {
-	out := make([]batch.Result[struct{}], len(adds))
-	var rows []*ent.RiskCounterCreate
-	for _, a := range adds {
-		for _, k := range a.keys {
-			rows = append(rows, b.client.RiskCounter.Create().SetKey(k).SetAt(a.at).SetValue(a.value))
-		}
-	}
-	err := b.client.RiskCounter.CreateBulk(rows...).Exec(viewer.SystemContext(ctx))
-	if err == nil || len(adds) == 1 {
-		for i := range out {
-			out[i].Err = err
-		}
-		return out
-	}
-	for i, a := range adds {
-		out[i] = b.addCounters(ctx, []counterAdd{a})[0]
-	}
-	return out
 }
 
 // Sum implements risk.Counters with one indexed range query on (key, at).
