@@ -122,7 +122,50 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	go a.RunJanitors(ctx)
+	go reloadKeys(ctx, tokens, log)
 	return a.Serve(ctx)
+}
+
+// keysReloadEvery is how often a running server re-reads its signing keys
+// by itself: a key staged on every replica (or retired) takes effect within
+// this time without anyone signalling them.
+const keysReloadEvery = time.Minute
+
+// reloadKeys re-reads the signing keys on every SIGHUP and every
+// keysReloadEvery until ctx ends, so a key made or retired with `strait
+// keys` takes effect without a restart. A directory that cannot be read
+// keeps the keys already loaded.
+func reloadKeys(ctx context.Context, tokens *auth.KeySet, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(keysReloadEvery)
+	defer tick.Stop()
+	kids := func() string {
+		var ids []string
+		for _, k := range tokens.Keys() {
+			ids = append(ids, k.Kid)
+		}
+		return strings.Join(ids, ",")
+	}
+	for {
+		asked := false
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			asked = true
+		case <-tick.C:
+		}
+		before := kids()
+		if err := tokens.Reload(); err != nil {
+			log.Error("signing keys not reloaded; keeping the keys loaded before", "err", err)
+			continue
+		}
+		if after := kids(); asked || after != before {
+			log.Info("signing keys reloaded", "keys", after)
+		}
+	}
 }
 
 // ensureKey creates a signing key in dev mode when there is none.

@@ -257,3 +257,46 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestSIGHUPReloadsSigningKeys: a key made with `strait keys` while the
+// server runs signs tokens the server refuses until SIGHUP, and accepts
+// after it; the tokens of the key it had keep working.
+func TestSIGHUPReloadsSigningKeys(t *testing.T) {
+	data := t.TempDir()
+	addr := freeAddr(t)
+	env := []string{"STRAIT_DATA_DIR=" + data, "STRAIT_ADDR=" + addr, "STRAIT_DATABASE_URL=" + dbURL(t, "sqlite")}
+	strait(t, env, "keys")
+	first := strait(t, env, "token", "--role", "operator")
+	cmd, _, logs := startServe(t, env, addr)
+	base := "http://" + addr
+	works := func(token string) bool {
+		resp := graphQL(t, base, token, `{ viewer { principal } }`)
+		defer resp.Body.Close()
+		var out struct{ Errors []any }
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode == 200 && len(out.Errors) == 0
+	}
+	if !works(first) {
+		t.Fatal("the first key's token is refused")
+	}
+	strait(t, env, "keys") // a new key, newest: it signs the next token
+	second := strait(t, env, "token", "--role", "operator")
+	if works(second) {
+		t.Fatal("a key made after start-up was accepted before SIGHUP")
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !works(second) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new key's token is refused after SIGHUP:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !works(first) || !strings.Contains(logs.String(), "signing keys reloaded") {
+		t.Fatalf("after SIGHUP: first token works %v; logs:\n%s", works(first), logs.String())
+	}
+}
