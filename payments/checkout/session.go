@@ -413,22 +413,6 @@ func checkOpen(sess *ent.CheckoutSession) error {
 	return payments.Errorf(payments.ECONFLICT, "checkout session %s is %s", sess.ID, strings.ToLower(string(sess.Status)))
 }
 
-// Complete marks an open session COMPLETE inside the caller's transaction (the
-// pipeline's record step). Returns ECONFLICT if it is not open any more, so a
-// session completes once.
-func (s *Service) Complete(ctx context.Context, tx *ent.Tx, id string) error {
-	n, err := tx.CheckoutSession.Update().
-		Where(checkoutsession.ID(id), checkoutsession.StatusEQ(checkoutsession.StatusOPEN)).
-		SetStatus(checkoutsession.StatusCOMPLETE).Save(viewer.SystemContext(ctx))
-	if err != nil {
-		return fmt.Errorf("complete checkout session %s: %w", id, err)
-	}
-	if n == 0 {
-		return payments.Errorf(payments.ECONFLICT, "checkout session %s is not open", id)
-	}
-	return nil
-}
-
 // ExpireSessions marks every open session past its expiry EXPIRED and returns
 // how many it marked.
 func (s *Service) ExpireSessions(ctx context.Context) (int, error) {
