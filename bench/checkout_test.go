@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	stdsql "database/sql"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -13,16 +12,13 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
-
 	"github.com/straitpay/strait/connectors/hosttest"
-	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/store"
@@ -90,14 +86,20 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	stopProfile()
 	if os.Getenv("STRAIT_BENCH_SQL") != "" {
 		// One confirm alone, right after the others (caches warm), its
-		// statements listed in order.
+		// round trips and their statements listed in order.
 		p := prepared[n]
-		for i, q := range rig.counter.traced(func() {
+		for i, trip := range rig.counter.Traced(func() {
 			if err := rig.confirm(p.cashier, p.token, p.key); err != nil {
 				b.Fatal(err)
 			}
 		}) {
-			fmt.Printf("%3d %s\n", i+1, q[:min(len(q), 160)])
+			for j, q := range strings.Split(trip, ";\n") {
+				n := fmt.Sprintf("%3d", i+1)
+				if j > 0 {
+					n = "   "
+				}
+				fmt.Printf("%s %s\n", n, q[:min(len(q), 160)])
+			}
 		}
 	}
 	b.StopTimer()
@@ -122,14 +124,14 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	b.ReportMetric(confirm.rate, "confirms/s")
 	b.ReportMetric(inserts, "inserts/s")
 	fmt.Printf("\nconfirmed card payments, MySQL, %d concurrent buyers, %d payments per phase, GOMAXPROCS %d\n", workers, n, runtime.GOMAXPROCS(0))
-	fmt.Printf("%-28s %10s %9s %9s %8s %8s %8s %6s\n", "phase", "payments/s", "p50", "p99", "stmts", "txs", "calls", "ratio")
+	fmt.Printf("%-28s %10s %9s %9s %7s %7s %6s %6s %6s\n", "phase", "payments/s", "p50", "p99", "trips", "stmts", "txs", "calls", "ratio")
 	for _, p := range []struct {
 		name string
 		r    phaseResult
 	}{{"checkout (3 requests)", full}, {"confirm only", confirm}, {"floor: { viewer } query", floor}} {
-		fmt.Printf("%-28s %10.0f %9s %9s %8.1f %8.1f %8.2f %6.3f\n", p.name, p.r.rate,
+		fmt.Printf("%-28s %10.0f %9s %9s %7.1f %7.1f %6.1f %6.2f %6.3f\n", p.name, p.r.rate,
 			p.r.p50.Round(10*time.Microsecond), p.r.p99.Round(10*time.Microsecond),
-			p.r.statements, p.r.txs, p.r.calls, p.r.rate/inserts)
+			p.r.trips, p.r.statements, p.r.txs, p.r.calls, p.r.rate/inserts)
 	}
 	fmt.Printf("%-28s %10.0f   (before %.0f, after %.0f; ratio = payments/s ÷ this)\n", "bare INSERT, 16 conns", inserts, insertsBefore, insertsAfter)
 	fmt.Printf("\nCPU µs per payment  %8s %8s %8s %8s %8s\n", "strait", "mariadb", "plugin", "machine", "idle")
@@ -167,7 +169,7 @@ type checkoutRig struct {
 	sb      *sandbox.Server
 	h       http.Handler
 	apiKey  string
-	counter *countingDriver
+	counter *storetest.RoundTrips
 	seq     atomic.Int64
 	// confirms counts the confirm requests sent, payments the payments they
 	// answered SUCCEEDED.
@@ -176,9 +178,7 @@ type checkoutRig struct {
 
 func newCheckoutRig(b *testing.B) *checkoutRig {
 	b.Helper()
-	raw := storetest.Open(b, "mysql")
-	counter := &countingDriver{Driver: entsql.OpenDB(raw.Dialect, raw.SQL)}
-	db := &store.DB{Client: ent.NewClient(ent.Driver(counter)), Dialect: raw.Dialect, SQL: raw.SQL}
+	db, counter := storetest.OpenCounting(b)
 	quiet := slog.New(slog.DiscardHandler)
 
 	sb, err := sandbox.Start(sandbox.Config{Logger: quiet})
@@ -234,9 +234,9 @@ func newCheckoutRig(b *testing.B) *checkoutRig {
 type phaseResult struct {
 	rate     float64
 	p50, p99 time.Duration
-	// statements and txs are SQL statements and transactions per payment;
-	// calls connector calls per payment.
-	statements, txs, calls float64
+	// trips, statements and txs are round trips to MySQL, SQL statements
+	// and transactions per payment; calls connector calls per payment.
+	trips, statements, txs, calls float64
 	// cpu is CPU µs per payment of each process, and of the machine.
 	cpu cpuSample
 	// waits and waited are how often, and how long in all, a request waited
@@ -251,7 +251,7 @@ func (r *checkoutRig) phase(b *testing.B, n, workers int, fn func(i int) error) 
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var failed atomic.Value
-	stmts0, txs0 := r.counter.statements.Load(), r.counter.txs.Load()
+	trips0, stmts0, txs0 := r.counter.Trips.Load(), r.counter.Statements.Load(), r.counter.Txs.Load()
 	calls0 := r.connectorCalls()
 	cpu0 := sampleCPU(r.pluginPID())
 	pool0 := r.db.SQL.Stats()
@@ -285,7 +285,8 @@ func (r *checkoutRig) phase(b *testing.B, n, workers int, fn func(i int) error) 
 	per := func(d int64) float64 { return float64(d) / float64(n) }
 	return phaseResult{
 		rate: float64(n) / took.Seconds(), p50: percentile(lat, 50), p99: percentile(lat, 99),
-		statements: per(r.counter.statements.Load() - stmts0), txs: per(r.counter.txs.Load() - txs0),
+		trips: per(r.counter.Trips.Load() - trips0), statements: per(r.counter.Statements.Load() - stmts0),
+		txs:   per(r.counter.Txs.Load() - txs0),
 		calls: per(int64(r.connectorCalls() - calls0)), cpu: cpu,
 		waits: pool.WaitCount - pool0.WaitCount, waited: pool.WaitDuration - pool0.WaitDuration,
 	}
@@ -444,102 +445,6 @@ func (r *checkoutRig) verify(b *testing.B, want int) {
 		}
 	}
 	fmt.Printf("verified: %d payments SUCCEEDED, each once at the card network; trial balance zero\n", want)
-}
-
-// countingDriver counts the SQL statements and transactions that reach the
-// database through ent (each statement with arguments costs the server
-// protocol a prepare and an execute unless the DSN interpolates).
-type countingDriver struct {
-	dialect.Driver
-	statements, txs atomic.Int64
-
-	mu      sync.Mutex
-	tracing bool
-	trace   []string
-}
-
-// note counts a statement, and keeps it while tracing.
-func (d *countingDriver) note(query string) {
-	d.statements.Add(1)
-	d.mu.Lock()
-	if d.tracing {
-		d.trace = append(d.trace, query)
-	}
-	d.mu.Unlock()
-}
-
-// traced runs fn with tracing on and returns the statements it sent.
-func (d *countingDriver) traced(fn func()) []string {
-	d.mu.Lock()
-	d.tracing, d.trace = true, nil
-	d.mu.Unlock()
-	fn()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.tracing = false
-	return d.trace
-}
-
-func (d *countingDriver) Query(ctx context.Context, query string, args, v any) error {
-	d.note(query)
-	return d.Driver.Query(ctx, query, args, v)
-}
-
-func (d *countingDriver) Exec(ctx context.Context, query string, args, v any) error {
-	d.note(query)
-	return d.Driver.Exec(ctx, query, args, v)
-}
-
-// ExecContext serves the idempotency store's hand-written UPDATE … CASE,
-// which runs outside a transaction.
-func (d *countingDriver) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
-	d.note(query)
-	return d.Driver.(interface {
-		ExecContext(context.Context, string, ...any) (stdsql.Result, error)
-	}).ExecContext(ctx, query, args...)
-}
-
-func (d *countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
-	tx, err := d.Driver.Tx(ctx)
-	if err != nil {
-		return nil, err
-	}
-	d.txs.Add(1)
-	d.note("BEGIN")
-	return &countingTx{Tx: tx, d: d}, nil
-}
-
-type countingTx struct {
-	dialect.Tx
-	d *countingDriver
-}
-
-func (t *countingTx) Commit() error {
-	t.d.note("COMMIT")
-	return t.Tx.Commit()
-}
-
-func (t *countingTx) Rollback() error {
-	t.d.note("ROLLBACK")
-	return t.Tx.Rollback()
-}
-
-func (t *countingTx) Query(ctx context.Context, query string, args, v any) error {
-	t.d.note(query)
-	return t.Tx.Query(ctx, query, args, v)
-}
-
-func (t *countingTx) Exec(ctx context.Context, query string, args, v any) error {
-	t.d.note(query)
-	return t.Tx.Exec(ctx, query, args, v)
-}
-
-// ExecContext serves the ledger's hand-written UPDATE … CASE.
-func (t *countingTx) ExecContext(ctx context.Context, query string, args ...any) (stdsql.Result, error) {
-	t.d.note(query)
-	return t.Tx.(interface {
-		ExecContext(context.Context, string, ...any) (stdsql.Result, error)
-	}).ExecContext(ctx, query, args...)
 }
 
 func envInt(b *testing.B, name string, def int) int {

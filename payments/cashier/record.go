@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -182,21 +183,47 @@ func (s *Service) recordTx(ctx context.Context, reqs []*recordReq) ([]batch.Resu
 		for i, r := range reqs {
 			pids[i], aids[i] = r.attempt.PaymentID, r.attempt.ID
 		}
-		ps, err := s.lockPayments(sys, tx, pids)
-		if err != nil {
-			return err
-		}
+		// The payments locked, what changes of their attempts, and the
+		// ledger accounts their captures post to locked, in one round trip.
 		// Only what changes of an attempt is read again; the rest (its
 		// payment, connector, amount, key, decisions) never changes and is
 		// the caller's copy.
-		atts, err := tx.PaymentAttempt.Query().Where(paymentattempt.IDIn(aids...)).
-			Select(paymentattempt.FieldID, paymentattempt.FieldStatus, paymentattempt.FieldLastEventID,
-				paymentattempt.FieldConnectorReference, paymentattempt.FieldCheckCount, paymentattempt.FieldNextCheckAt,
-				paymentattempt.FieldResolvedAt, paymentattempt.FieldDeclineCode, paymentattempt.FieldDeclineType,
-				paymentattempt.FieldErrorMessage, paymentattempt.FieldUpdatedAt).
-			All(sys)
-		if err != nil {
-			return fmt.Errorf("attempts: %w", err)
+		var ps map[string]*ent.Payment
+		var atts []*ent.PaymentAttempt
+		reads := []store.Read{
+			func(ctx context.Context, c *ent.Client) (err error) {
+				ps, err = s.lockPayments(ctx, c, pids)
+				return err
+			},
+			func(ctx context.Context, c *ent.Client) (err error) {
+				atts, err = c.PaymentAttempt.Query().Where(paymentattempt.IDIn(aids...)).
+					Select(paymentattempt.FieldID, paymentattempt.FieldStatus, paymentattempt.FieldLastEventID,
+						paymentattempt.FieldConnectorReference, paymentattempt.FieldCheckCount, paymentattempt.FieldNextCheckAt,
+						paymentattempt.FieldResolvedAt, paymentattempt.FieldDeclineCode, paymentattempt.FieldDeclineType,
+						paymentattempt.FieldErrorMessage, paymentattempt.FieldUpdatedAt).
+					All(ctx)
+				if err != nil {
+					return fmt.Errorf("attempts: %w", err)
+				}
+				return nil
+			},
+		}
+		var captures []ledger.Entry
+		for _, r := range reqs {
+			if r.capture != nil {
+				captures = append(captures, r.capture.entry)
+			}
+		}
+		var locks *ledger.Locks
+		if len(captures) > 0 {
+			read, l, err := s.cfg.Ledger.LockAhead(captures...)
+			if err != nil {
+				return err
+			}
+			reads, locks = append(reads, read), l
+		}
+		if err := store.ReadTogether(sys, tx.Client(), s.cfg.Dialect, reads...); err != nil {
+			return err
 		}
 		fresh := make(map[string]*ent.PaymentAttempt, len(atts))
 		for _, a := range atts {
@@ -209,6 +236,7 @@ func (s *Service) recordTx(ctx context.Context, reqs []*recordReq) ([]batch.Resu
 			}
 		}
 		w := newRecordWrites(s.now())
+		w.locks = locks
 		for i, r := range reqs {
 			p, a := ps[r.attempt.PaymentID], byID[r.attempt.ID]
 			if p == nil {
@@ -240,11 +268,11 @@ func (s *Service) recordTx(ctx context.Context, reqs []*recordReq) ([]batch.Resu
 	return out, nil
 }
 
-// lockPayments reads payments inside tx, locked as lockPayment locks one:
+// lockPayments reads payments on a transaction's client c, locked as lockPayment locks one:
 // in one statement, which InnoDB walks in primary-key order, so concurrent
 // transactions lock payments in the same order.
-func (s *Service) lockPayments(ctx context.Context, tx *ent.Tx, ids []string) (map[string]*ent.Payment, error) {
-	q := tx.Payment.Query().Where(payment.IDIn(ids...)).Order(payment.ByID())
+func (s *Service) lockPayments(ctx context.Context, c *ent.Client, ids []string) (map[string]*ent.Payment, error) {
+	q := c.Payment.Query().Where(payment.IDIn(ids...)).Order(payment.ByID())
 	if s.cfg.Dialect == dialect.MySQL {
 		q = q.ForUpdate()
 	}

@@ -52,6 +52,8 @@ type recordWrites struct {
 	entries  []ledger.Entry
 	// counts are risk counts: authorizations' daily volumes.
 	counts []risk.Count
+	// locks are the ledger accounts the step locked ahead, if any.
+	locks *ledger.Locks
 }
 
 func newRecordWrites(now time.Time) *recordWrites { return &recordWrites{now: now} }
@@ -117,7 +119,7 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, paymen
 	// The ledger last: it locks the accounts every capture shares, and
 	// holds them until the commit.
 	if len(w.entries) > 0 {
-		if _, err := s.cfg.Ledger.PostTxMany(ctx, tx, wr, w.entries); err != nil {
+		if _, err := s.cfg.Ledger.PostTxMany(ctx, tx, wr, w.locks, w.entries); err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
 )
@@ -315,13 +316,30 @@ func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []bat
 // failed or was canceled. It returns the sessions that carry a coupon.
 func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) ([]string, error) {
 	sys := viewer.SystemContext(ctx)
-	q := tx.CheckoutSession.Query().Where(checkoutsession.IDIn(sessionIDs...)).Order(checkoutsession.ByID())
-	if s.dialect == dialect.MySQL {
-		q = q.ForUpdate()
-	}
-	locked, err := q.Select(checkoutsession.FieldID, checkoutsession.FieldCouponID).All(sys)
+	// The sessions locked and their payments read, in one round trip.
+	var locked []*ent.CheckoutSession
+	var ps []*ent.Payment
+	err := store.ReadTogether(sys, tx.Client(), s.dialect,
+		func(ctx context.Context, c *ent.Client) (err error) {
+			q := c.CheckoutSession.Query().Where(checkoutsession.IDIn(sessionIDs...)).Order(checkoutsession.ByID())
+			if s.dialect == dialect.MySQL {
+				q = q.ForUpdate()
+			}
+			if locked, err = q.Select(checkoutsession.FieldID, checkoutsession.FieldCouponID).All(ctx); err != nil {
+				return fmt.Errorf("lock sessions: %w", err)
+			}
+			return nil
+		},
+		func(ctx context.Context, c *ent.Client) (err error) {
+			ps, err = c.Payment.Query().Where(payment.CheckoutSessionIDIn(sessionIDs...)).
+				Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(ctx)
+			if err != nil {
+				return fmt.Errorf("sessions' payments: %w", err)
+			}
+			return nil
+		})
 	if err != nil {
-		return nil, fmt.Errorf("lock sessions: %w", err)
+		return nil, err
 	}
 	if len(locked) != len(sessionIDs) {
 		return nil, payments.Errorf(payments.ENOTFOUND, "checkout session not found")
@@ -331,11 +349,6 @@ func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) ([
 		if sess.CouponID != nil {
 			withCoupon = append(withCoupon, sess.ID)
 		}
-	}
-	ps, err := tx.Payment.Query().Where(payment.CheckoutSessionIDIn(sessionIDs...)).
-		Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(sys)
-	if err != nil {
-		return nil, fmt.Errorf("sessions' payments: %w", err)
 	}
 	latest := map[string]*ent.Payment{}
 	for _, p := range ps {

@@ -50,7 +50,7 @@ func (l *Ledger) commitBatch(ctx context.Context, reqs []*request) ([]result, er
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	results, err := l.commitInTx(ctx, tx, store.NewWrites(tx, l.dialect, false), reqs, accs, ids, false)
+	results, err := l.commitInTx(ctx, tx, store.NewWrites(tx, l.dialect, false), reqs, accs, ids, false, nil)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, err
@@ -70,18 +70,17 @@ func (l *Ledger) commitBatch(ctx context.Context, reqs []*request) ([]result, er
 //
 // Its writes go through w: deferred to the caller's Flush when w defers
 // (then a repeated source surfaces as Flush's error, not as a replay).
-func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, w *store.Writes, reqs []*request, accs map[AccountKey]account, ids []string, optimistic bool) ([]result, error) {
-	// Lock every account of the batch in one statement. InnoDB walks the
-	// primary key in ascending order, so every transaction takes its locks in
-	// the same order and none waits on another in a cycle. SQLite has a single
-	// writer and no FOR UPDATE.
-	q := tx.LedgerAccount.Query().Where(ledgeraccount.IDIn(ids...)).Order(ledgeraccount.ByID())
-	if l.dialect == dialect.MySQL {
-		q = q.ForUpdate()
-	}
-	rows, err := q.Select(ledgeraccount.FieldID, ledgeraccount.FieldBalance, ledgeraccount.FieldVersion).All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("lock accounts: %w", err)
+//
+// locked, if it holds every account of ids, are the accounts as the caller
+// locked them ahead (Locks); otherwise commitInTx locks them.
+func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, w *store.Writes, reqs []*request, accs map[AccountKey]account,
+	ids []string, optimistic bool, locked *Locks) ([]result, error) {
+	var err error
+	rows := locked.covering(ids)
+	if rows == nil {
+		if rows, err = l.lockAccounts(ctx, tx.Client(), ids); err != nil {
+			return nil, err
+		}
 	}
 	balance := make(map[AccountKey]int64, len(rows))
 	version := make(map[string]int64, len(rows))
@@ -189,6 +188,23 @@ func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, w *store.Writes, re
 		return nil, err
 	}
 	return results, nil
+}
+
+// lockAccounts locks the accounts ids in one statement, on a
+// transaction's client c, and reads their balances and versions. InnoDB
+// walks the primary key in ascending order, so every transaction takes its
+// locks in the same order and none waits on another in a cycle. SQLite
+// has a single writer and no FOR UPDATE.
+func (l *Ledger) lockAccounts(ctx context.Context, c *ent.Client, ids []string) ([]*ent.LedgerAccount, error) {
+	q := c.LedgerAccount.Query().Where(ledgeraccount.IDIn(ids...)).Order(ledgeraccount.ByID())
+	if l.dialect == dialect.MySQL {
+		q = q.ForUpdate()
+	}
+	rows, err := q.Select(ledgeraccount.FieldID, ledgeraccount.FieldBalance, ledgeraccount.FieldVersion).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock accounts: %w", err)
+	}
+	return rows, nil
 }
 
 // priorEntries answers requests whose sources turned out to be posted

@@ -41,11 +41,75 @@ func (l *Ledger) Prepare(ctx context.Context, entries ...Entry) error {
 // caller must roll tx back. The accounts must exist: call Prepare first
 // (EINTERNAL otherwise).
 func (l *Ledger) PostTx(ctx context.Context, tx *ent.Tx, e Entry) (Posted, error) {
-	posted, err := l.PostTxMany(ctx, tx, nil, []Entry{e})
+	posted, err := l.PostTxMany(ctx, tx, nil, nil, []Entry{e})
 	if err != nil {
 		return Posted{}, err
 	}
 	return posted[0], nil
+}
+
+// prepared returns the accounts entries post to, which Prepare made sure
+// of, and their ids in ascending order.
+func (l *Ledger) prepared(entries []Entry) (map[AccountKey]account, []string, error) {
+	accs := map[AccountKey]account{}
+	for _, e := range entries {
+		for _, k := range e.Accounts() {
+			a, ok := l.accounts.Load(k)
+			if !ok {
+				return nil, nil, fmt.Errorf("ledger: account %s not prepared before PostTx", k)
+			}
+			accs[k] = a.(account)
+		}
+	}
+	ids := make([]string, 0, len(accs))
+	for _, a := range accs {
+		ids = append(ids, a.id)
+	}
+	slices.Sort(ids)
+	return accs, ids, nil
+}
+
+// Locks are ledger accounts locked ahead of PostTxMany by a read the
+// caller joins to its own (store.ReadTogether), so that the transaction
+// makes one round trip fewer while it holds the accounts every capture of
+// a channel and currency shares.
+type Locks struct {
+	rows []*ent.LedgerAccount
+}
+
+// LockAhead returns the read that locks, on a transaction's client, the
+// accounts entries post to, and the Locks to pass to PostTxMany in the same
+// transaction. The accounts must be prepared (Prepare). A payment or other
+// row the caller locks must be locked by an earlier read: every
+// transaction locks its own rows before the accounts.
+func (l *Ledger) LockAhead(entries ...Entry) (store.Read, *Locks, error) {
+	_, ids, err := l.prepared(entries)
+	if err != nil {
+		return nil, nil, err
+	}
+	locks := &Locks{}
+	return func(ctx context.Context, c *ent.Client) (err error) {
+		locks.rows, err = l.lockAccounts(viewer.SystemContext(ctx), c, ids)
+		return err
+	}, locks, nil
+}
+
+// covering returns the locked rows if they hold every account of ids, and
+// nil otherwise (or for nil Locks).
+func (k *Locks) covering(ids []string) []*ent.LedgerAccount {
+	if k == nil || k.rows == nil {
+		return nil
+	}
+	have := make(map[string]bool, len(k.rows))
+	for _, r := range k.rows {
+		have[r.ID] = true
+	}
+	for _, id := range ids {
+		if !have[id] {
+			return nil
+		}
+	}
+	return k.rows
 }
 
 // PostTxMany is PostTx for several entries of distinct sources, posted
@@ -54,35 +118,27 @@ func (l *Ledger) PostTx(ctx context.Context, tx *ent.Tx, e Entry) (Posted, error
 // returns the first error of any entry, and the caller must then roll tx
 // back; a source posted before with the same postings is replayed (Posted
 // with Replayed set, nothing written), as PostTx does. The accounts are read
-// on tx; the writes go through w (nil: at once, on tx), so a caller that
-// defers them (store.Writes) must Flush before it commits, and then learns
-// of a source posted before only as Flush's error.
-func (l *Ledger) PostTxMany(ctx context.Context, tx *ent.Tx, w *store.Writes, entries []Entry) ([]Posted, error) {
+// on tx, unless locked holds them (LockAhead); the writes go through w
+// (nil: at once, on tx), so a caller that defers them (store.Writes) must
+// Flush before it commits, and then learns of a source posted before only
+// as the commit's error.
+func (l *Ledger) PostTxMany(ctx context.Context, tx *ent.Tx, w *store.Writes, locked *Locks, entries []Entry) ([]Posted, error) {
 	if w == nil {
 		w = store.NewWrites(tx, l.dialect, false)
 	}
-	accs := map[AccountKey]account{}
 	reqs := make([]*request, len(entries))
 	for i, e := range entries {
 		if err := e.Validate(); err != nil {
 			return nil, err
 		}
-		for _, k := range e.Accounts() {
-			a, ok := l.accounts.Load(k)
-			if !ok {
-				return nil, fmt.Errorf("ledger: account %s not prepared before PostTx", k)
-			}
-			accs[k] = a.(account)
-		}
 		e.EffectiveAt = e.EffectiveAt.UTC().Truncate(time.Microsecond)
 		reqs[i] = &request{ctx: ctx, entry: e, hash: e.Hash()}
 	}
-	ids := make([]string, 0, len(accs))
-	for _, a := range accs {
-		ids = append(ids, a.id)
+	accs, ids, err := l.prepared(entries)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(ids)
-	results, err := l.commitInTx(viewer.SystemContext(ctx), tx, w, reqs, accs, ids, true)
+	results, err := l.commitInTx(viewer.SystemContext(ctx), tx, w, reqs, accs, ids, true, locked)
 	if err != nil {
 		return nil, err
 	}

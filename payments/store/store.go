@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -52,6 +53,18 @@ func (db *DB) Close() error {
 //
 // It does not create tables: see Migrate.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
+	return OpenWith(ctx, rawURL, Options{})
+}
+
+// Options are Open's less common settings.
+type Options struct {
+	// WrapMySQL, if set, wraps the connector of a MySQL pool: to observe
+	// what goes to the server (the benchmarks count round trips).
+	WrapMySQL func(driver.Connector) driver.Connector
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		return openSQLite(ctx, strings.TrimPrefix(rawURL, "sqlite:"))
@@ -60,9 +73,9 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		return openMySQL(ctx, dsn)
+		return openMySQL(ctx, dsn, opts)
 	case strings.Contains(rawURL, "@tcp(") || strings.Contains(rawURL, "@unix("):
-		return openMySQL(ctx, rawURL)
+		return openMySQL(ctx, rawURL, opts)
 	}
 	return nil, fmt.Errorf("database url %q: want sqlite:PATH or mysql://", redact(rawURL))
 }
@@ -116,7 +129,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}, nil
 }
 
-func openMySQL(ctx context.Context, dsn string) (*DB, error) {
+func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("mysql dsn: %w", err)
@@ -142,9 +155,19 @@ func openMySQL(ctx context.Context, dsn string) (*DB, error) {
 	if _, ok := cfg.Params["time_zone"]; !ok {
 		cfg.Params["time_zone"] = "'+00:00'"
 	}
-	db, err := sql.Open("mysql", cfg.FormatDSN())
+	open := func() (*sql.DB, error) {
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("mysql: %w", err)
+		}
+		if opts.WrapMySQL != nil {
+			c = opts.WrapMySQL(c)
+		}
+		return sql.OpenDB(c), nil
+	}
+	db, err := open()
 	if err != nil {
-		return nil, fmt.Errorf("mysql: %w", err)
+		return nil, err
 	}
 	err = db.PingContext(ctx)
 	var me *mysql.MySQLError
@@ -153,8 +176,8 @@ func openMySQL(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		cfg.Params["tx_isolation"] = cfg.Params["transaction_isolation"]
 		delete(cfg.Params, "transaction_isolation")
-		if db, err = sql.Open("mysql", cfg.FormatDSN()); err != nil {
-			return nil, fmt.Errorf("mysql: %w", err)
+		if db, err = open(); err != nil {
+			return nil, err
 		}
 		err = db.PingContext(ctx)
 	}
@@ -166,7 +189,7 @@ func openMySQL(ctx context.Context, dsn string) (*DB, error) {
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxLifetime(30 * time.Minute)
 	return &DB{
-		Client:  ent.NewClient(ent.Driver(entsql.OpenDB(dialect.MySQL, db))),
+		Client:  ent.NewClient(ent.Driver(&mysqlDriver{Driver: entsql.OpenDB(dialect.MySQL, db), db: db})),
 		Dialect: dialect.MySQL,
 		SQL:     db,
 		closers: []func() error{db.Close},

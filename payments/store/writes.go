@@ -21,11 +21,13 @@ import (
 //
 // Without deferral (SQLite, or a step of one payment, whose exact errors
 // matter more than a round trip) every statement runs at once on the
-// transaction, as if Writes were not there. With it, a statement's error
-// surfaces at Flush, not where it was written, and RowsAffected is unknown:
-// only statements whose success is all the caller needs belong here. Reads
-// stay on the transaction: a read after a deferred write of the same rows
-// must Flush first.
+// transaction, as if Writes were not there. With it, Flush hands the
+// statements to the transaction (DeferToCommit), which sends them with its
+// next statement or its COMMIT: a statement's error surfaces there, not
+// where it was written, and RowsAffected is unknown. Only statements whose
+// success is all the caller needs belong here. Reads stay on the
+// transaction: a read after a deferred write of the same rows must Flush
+// first.
 type Writes struct {
 	tx       *ent.Tx
 	client   *ent.Client
@@ -65,16 +67,17 @@ func (w *Writes) add(query string, args []any) {
 	w.args = append(w.args, args...)
 }
 
-// Flush sends the deferred statements in one round trip, in the order they
-// were written, and returns the first one's error. Nothing is deferred
-// afterwards until more is written.
+// Flush hands the deferred statements to the transaction, in the order they
+// were written, to go with its next statement or its COMMIT in one round
+// trip (DeferToCommit); the first one's error is that statement's or
+// Commit's. Nothing is deferred afterwards until more is written.
 func (w *Writes) Flush(ctx context.Context) error {
 	if len(w.queries) == 0 {
 		return nil
 	}
 	query, args := strings.Join(w.queries, ";\n"), w.args
 	w.queries, w.args = nil, nil
-	if _, err := w.tx.ExecContext(ctx, query, args...); err != nil {
+	if _, err := w.tx.ExecContext(DeferToCommit(ctx), query, args...); err != nil {
 		return fmt.Errorf("writes: %w", err)
 	}
 	return nil

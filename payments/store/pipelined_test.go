@@ -1,0 +1,275 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/merchant"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+func newMerchant(ctx context.Context, c *ent.Client, name string) *ent.Merchant {
+	return c.Merchant.Create().SetLegalName(name).SetCountry("US").SetSettlementCurrency("USD").SaveX(ctx)
+}
+
+// openTransactions counts the InnoDB transactions open on the pool's one
+// connection (the caller limits the pool to one).
+func openTransactions(t *testing.T, db *store.DB) int {
+	t.Helper()
+	var n int
+	err := db.SQL.QueryRow("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()").Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPipelinedTransactionsSendNoStatementOfTheirOwn: on MySQL, START
+// TRANSACTION goes with a transaction's first statement, COMMIT with the
+// writes deferred to it, and a transaction that sent nothing costs no round
+// trip at all.
+func TestPipelinedTransactionsSendNoStatementOfTheirOwn(t *testing.T) {
+	db, trips := storetest.OpenCounting(t)
+	ctx := viewer.SystemContext(context.Background())
+
+	before := trips.Trips.Load()
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := trips.Trips.Load() - before; n != 0 {
+		t.Fatalf("an empty transaction made %d round trips, want 0", n)
+	}
+
+	var sent []string
+	sent = trips.Traced(func() {
+		tx, err := db.Client.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newMerchant(ctx, tx.Client(), "Acme")
+		w := store.NewWrites(tx, db.Dialect, true)
+		w.Client().Merchant.Create().SetLegalName("Deferred").SetCountry("US").SetSettlementCurrency("USD").ExecX(ctx)
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.UpdateRows(ctx, w, merchant.Table, []store.RowUpdate{{ID: m.ID, Set: store.Row{merchant.FieldLegalName: "Acme Ltd"}}}, m.CreatedAt); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(sent) != 2 || !strings.HasPrefix(sent[0], "START TRANSACTION;\nINSERT") ||
+		!strings.Contains(sent[1], "INSERT") || !strings.Contains(sent[1], "UPDATE") || !strings.HasSuffix(sent[1], ";\nCOMMIT") {
+		t.Fatalf("round trips:\n%s\nwant START TRANSACTION with the first insert, then the deferred writes with COMMIT", strings.Join(sent, "\n--\n"))
+	}
+	names := db.Client.Merchant.Query().Order(merchant.ByLegalName()).Select(merchant.FieldLegalName).StringsX(ctx)
+	if strings.Join(names, ",") != "Acme Ltd,Deferred" {
+		t.Fatalf("committed merchants %v", names)
+	}
+}
+
+// TestAFailedDeferredWriteRollsTheTransactionBack: a deferred write that
+// fails at COMMIT fails Commit with its own error, nothing of the
+// transaction stays, and the connection goes back to the pool with no
+// transaction open. A rollback after statements were sent undoes them the
+// same way.
+func TestAFailedDeferredWriteRollsTheTransactionBack(t *testing.T) {
+	db, _ := storetest.OpenCounting(t)
+	db.SQL.SetMaxOpenConns(1) // every transaction below uses the same connection
+	ctx := viewer.SystemContext(context.Background())
+	first := newMerchant(ctx, db.Client, "First")
+
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newMerchant(ctx, tx.Client(), "Written at once")
+	w := store.NewWrites(tx, db.Dialect, true)
+	w.Client().Merchant.Create().SetID(first.ID).SetLegalName("Duplicate").SetCountry("US").SetSettlementCurrency("USD").ExecX(ctx)
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v (the write is deferred to the commit)", err)
+	}
+	err = tx.Commit()
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1062 {
+		t.Fatalf("Commit = %v, want the duplicate key error of the deferred insert", err)
+	}
+	if n := openTransactions(t, db); n != 0 {
+		t.Fatalf("%d transactions open on the pool's connection after a failed commit", n)
+	}
+	if n := db.Client.Merchant.Query().CountX(ctx); n != 1 {
+		t.Fatalf("%d merchants after the failed commit, want 1", n)
+	}
+
+	tx, err = db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newMerchant(ctx, tx.Client(), "Rolled back")
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if n := openTransactions(t, db); n != 0 {
+		t.Fatalf("%d transactions open after a rollback", n)
+	}
+	if n := db.Client.Merchant.Query().CountX(ctx); n != 1 {
+		t.Fatalf("%d merchants after the rollback, want 1", n)
+	}
+	if err := tx.Commit(); err == nil {
+		t.Fatal("Commit after Rollback succeeded")
+	}
+}
+
+// TestReadTogetherReadsWhatEachReadWouldAlone: the reads get what they
+// would get one by one, their entities belong to the transaction (Unwrap),
+// and the transaction goes on as usual.
+func TestReadTogetherReadsWhatEachReadWouldAlone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := viewer.SystemContext(context.Background())
+		m := newMerchant(ctx, db.Client, "Acme")
+		newMerchant(ctx, db.Client, "Other")
+		var ids []string
+		for _, ref := range []string{"a", "b", "c"} {
+			p := db.Client.Payment.Create().SetMerchantID(m.ID).SetAmount(1000).SetCurrency("USD").SetMerchantReference(ref).SaveX(ctx)
+			ids = append(ids, p.ID)
+		}
+		tx, err := db.Client.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		var ps []*ent.Payment
+		var ms []*ent.Merchant
+		var none []*ent.Payment
+		err = store.ReadTogether(ctx, tx.Client(), db.Dialect,
+			func(ctx context.Context, c *ent.Client) (err error) {
+				q := c.Payment.Query().Where(payment.IDIn(ids...)).Order(payment.ByID())
+				if db.Dialect == "mysql" {
+					q = q.ForUpdate()
+				}
+				ps, err = q.All(ctx)
+				return err
+			},
+			func(ctx context.Context, c *ent.Client) (err error) {
+				ms, err = c.Merchant.Query().Order(merchant.ByLegalName()).All(ctx)
+				return err
+			},
+			func(ctx context.Context, c *ent.Client) (err error) {
+				none, err = c.Payment.Query().Where(payment.MerchantReference("none")).All(ctx)
+				return err
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != 3 || ps[0].MerchantReference != "a" || ps[2].Amount != 1000 {
+			t.Fatalf("payments %v", ps)
+		}
+		if len(ms) != 2 || ms[0].LegalName != "Acme" || ms[1].LegalName != "Other" || len(none) != 0 {
+			t.Fatalf("merchants %v, none %v", ms, none)
+		}
+		if n := tx.Client().Payment.Query().CountX(ctx); n != 3 {
+			t.Fatalf("the transaction is unusable after the reads: %d payments", n)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		ps[0].Unwrap() // panics unless the entity is the transaction's
+	})
+}
+
+// TestReadTogetherRefusesAReadOfTwoQueries: on MySQL a read that makes a
+// second query (eager loading) fails with an error that says so, rather
+// than reading another read's result set; the pool stays usable.
+func TestReadTogetherRefusesAReadOfTwoQueries(t *testing.T) {
+	db := storetest.Open(t, "mysql")
+	ctx := viewer.SystemContext(context.Background())
+	m := newMerchant(ctx, db.Client, "Acme")
+	db.Client.Payment.Create().SetMerchantID(m.ID).SetAmount(1000).SetCurrency("USD").SetMerchantReference("a").SaveX(ctx)
+	err := store.ReadTogether(ctx, db.Client, db.Dialect,
+		func(ctx context.Context, c *ent.Client) error { _, err := c.Payment.Query().WithMerchant().All(ctx); return err },
+		func(ctx context.Context, c *ent.Client) error { _, err := c.Merchant.Query().All(ctx); return err })
+	if err == nil || !strings.Contains(err.Error(), "another query") {
+		t.Fatalf("err = %v, want a refusal of the second query", err)
+	}
+	if n := db.Client.Payment.Query().CountX(ctx); n != 1 {
+		t.Fatalf("%d payments", n)
+	}
+}
+
+// TestReadTogetherIsOneRoundTrip counts the round trips on MySQL: one for
+// the reads with START TRANSACTION in a transaction, one on the pool.
+func TestReadTogetherIsOneRoundTrip(t *testing.T) {
+	db, trips := storetest.OpenCounting(t)
+	ctx := viewer.SystemContext(context.Background())
+	newMerchant(ctx, db.Client, "Acme")
+	reads := func(c *ent.Client) error {
+		var a, b int
+		return store.ReadTogether(ctx, c, db.Dialect,
+			func(ctx context.Context, c *ent.Client) (err error) { a, err = c.Merchant.Query().Count(ctx); return err },
+			func(ctx context.Context, c *ent.Client) (err error) {
+				b, err = c.Payment.Query().Count(ctx)
+				if err == nil && (a != 1 || b != 0) {
+					err = errors.New("wrong counts")
+				}
+				return err
+			})
+	}
+	sent := trips.Traced(func() {
+		if err := reads(db.Client); err != nil {
+			t.Fatal(err)
+		}
+		tx, err := db.Client.Tx(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reads(tx.Client()); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(sent) != 3 || strings.Count(sent[0], "SELECT") != 2 || !strings.HasPrefix(sent[1], "START TRANSACTION;\nSELECT") ||
+		strings.Count(sent[1], "SELECT") != 2 || sent[2] != "COMMIT" {
+		t.Fatalf("round trips:\n%s", strings.Join(sent, "\n--\n"))
+	}
+
+	// A read's own error stops the others.
+	boom := errors.New("boom")
+	ranAfter := false
+	err := store.ReadTogether(ctx, db.Client, db.Dialect,
+		func(ctx context.Context, c *ent.Client) error { _, err := c.Merchant.Query().All(ctx); return err },
+		func(ctx context.Context, c *ent.Client) error {
+			if _, err := c.Payment.Query().All(ctx); err != nil {
+				return err
+			}
+			return boom
+		},
+		func(ctx context.Context, c *ent.Client) error {
+			_, err := c.Merchant.Query().All(ctx)
+			ranAfter = err == nil // the first call only learns the SQL
+			return err
+		})
+	if !errors.Is(err, boom) || ranAfter {
+		t.Fatalf("err = %v (a read after it ran: %v), want the read's own error and no read after it", err, ranAfter)
+	}
+	if n := newMerchant(ctx, db.Client, "After"); n == nil {
+		t.Fatal("pool unusable")
+	}
+}
