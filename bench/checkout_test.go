@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,9 +81,9 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	full := rig.phase(b, n, workers, rig.checkout)
 	prepared := rig.prepare(b, n+1, workers)
 	stopProfile := profileCPU(b, os.Getenv("STRAIT_BENCH_CPUPROFILE"))
-	batches0 := rig.app.BatchStats()
+	batches0, kinds0 := rig.app.BatchStats(), rig.counter.Kinds()
 	confirm := rig.phase(b, n, workers, func(i int) error { return rig.confirm(prepared[i].cashier, prepared[i].token, prepared[i].key) })
-	batches := rig.app.BatchStats()
+	batches, kinds := rig.app.BatchStats(), rig.counter.Kinds()
 	stopProfile()
 	if os.Getenv("STRAIT_BENCH_SQL") != "" {
 		// One confirm alone, right after the others (caches warm), its
@@ -157,6 +158,21 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 		}
 		fmt.Printf("  %-13s %6d batches  %5.1f per batch  %8s  %4.0f%%\n", step, nb, float64(nr)/float64(nb),
 			(busy / time.Duration(nb)).Round(time.Microsecond), 100*busy.Seconds()/(float64(n)/confirm.rate))
+	}
+	fmt.Println("round trips per payment by first statement, confirm phase:")
+	type kind struct {
+		name string
+		n    int64
+	}
+	var ks []kind
+	for k, v := range kinds {
+		if d := v - kinds0[k]; d > 0 {
+			ks = append(ks, kind{k, d})
+		}
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].n > ks[j].n })
+	for _, k := range ks[:min(len(ks), 30)] {
+		fmt.Printf("  %5.2f  %s\n", float64(k.n)/float64(n), k.name)
 	}
 	fmt.Printf("goal: ≥ 1000 confirmed payments/s with p99 ≤ 50ms\n\n")
 }

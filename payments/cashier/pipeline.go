@@ -441,8 +441,8 @@ const maxBeginBatch = 64
 func (s *Service) beginMany(ctx context.Context, reqs []*beginReq) []batch.Result[*ent.PaymentAttempt] {
 	return together(ctx, s.log, "attempt", reqs,
 		func(r *beginReq) string { return r.payment.CheckoutSessionID }, // one session appears once per transaction
-		func(group []*beginReq) ([]batch.Result[*ent.PaymentAttempt], error) {
-			atts, err := s.beginTx(ctx, group)
+		func(group []*beginReq, deferWrites bool) ([]batch.Result[*ent.PaymentAttempt], error) {
+			atts, err := s.beginTx(ctx, group, deferWrites)
 			if err != nil {
 				return nil, err
 			}
@@ -455,7 +455,7 @@ func (s *Service) beginMany(ctx context.Context, reqs []*beginReq) []batch.Resul
 }
 
 // beginTx is beginMany's transaction, for requests of distinct sessions.
-func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.PaymentAttempt, error) {
+func (s *Service) beginTx(ctx context.Context, reqs []*beginReq, deferWrites bool) ([]*ent.PaymentAttempt, error) {
 	sys := viewer.SystemContext(ctx)
 	to, err := Next(RequiresPaymentMethod, Confirm)
 	if err != nil {
@@ -471,9 +471,9 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq) ([]*ent.Payment
 		if err != nil {
 			return err
 		}
-		// The inserts need no answer but success: a batch sends them to
-		// MySQL in one round trip (a payment alone keeps their own errors).
-		wr := store.NewWrites(tx, s.cfg.Dialect, len(reqs) > 1)
+		// The inserts need no answer but success: they go to MySQL with
+		// the commit when deferWrites is set (together).
+		wr := store.NewWrites(tx, s.cfg.Dialect, deferWrites)
 		creates := make([]*ent.PaymentCreate, len(reqs))
 		var reservations []Reservation
 		var counts []risk.Count

@@ -114,7 +114,9 @@ const maxRecordBatch = 64
 func (s *Service) recordMany(ctx context.Context, reqs []*recordReq) []batch.Result[recorded] {
 	return together(ctx, s.log, "record", reqs,
 		func(r *recordReq) string { return r.attempt.PaymentID }, // one payment appears once per transaction
-		func(group []*recordReq) ([]batch.Result[recorded], error) { return s.recordTx(ctx, group) })
+		func(group []*recordReq, deferWrites bool) ([]batch.Result[recorded], error) {
+			return s.recordTx(ctx, group, deferWrites)
+		})
 }
 
 // maxTries bounds the runs of a transaction that lost a race (a deadlock or
@@ -126,8 +128,15 @@ const maxTries = 4
 // a transaction of its own. run's error means its transaction wrote nothing
 // (it has retried a deadlock already): each request then runs in a
 // transaction of its own, so that what refused one request refuses only it.
+//
+// run first defers the writes that need no answer but success to the
+// commit (deferWrites; store.Writes), which on MySQL sends them in one
+// round trip. Their error then belongs to no statement in particular: a
+// request alone that fails so, without an error code of its own, runs
+// again with each write answering for itself, so that its error is exact
+// (a repeated channel key is ECONFLICT, a repeated ledger source a replay).
 func together[Req, Res any](ctx context.Context, log *slog.Logger, step string, reqs []Req, key func(Req) string,
-	run func([]Req) ([]batch.Result[Res], error)) []batch.Result[Res] {
+	run func(reqs []Req, deferWrites bool) ([]batch.Result[Res], error)) []batch.Result[Res] {
 	out := make([]batch.Result[Res], len(reqs))
 	first, later := distinct(len(reqs), func(i int) string { return key(reqs[i]) })
 	group := make([]Req, len(first))
@@ -137,7 +146,10 @@ func together[Req, Res any](ctx context.Context, log *slog.Logger, step string, 
 	alone := func(i int) batch.Result[Res] {
 		return together(ctx, log, step, reqs[i:i+1], key, run)[0]
 	}
-	res, err := run(group) // its transaction retries a deadlock itself (Service.tx)
+	res, err := run(group, true) // its transaction retries a deadlock itself (Service.tx)
+	if err != nil && len(group) == 1 && payments.ErrorCode(err) == payments.EINTERNAL {
+		res, err = run(group, false)
+	}
 	switch {
 	case err == nil:
 		for j, i := range first {
@@ -172,9 +184,10 @@ func distinct(n int, key func(int) string) (first, later []int) {
 	return first, later
 }
 
-// recordTx is recordMany's transaction for requests about distinct payments.
-// Its error means nothing was written for any of them.
-func (s *Service) recordTx(ctx context.Context, reqs []*recordReq) ([]batch.Result[recorded], error) {
+// recordTx is recordMany's transaction for requests about distinct payments,
+// its writes deferred to the commit or not (together). Its error means
+// nothing was written for any of them.
+func (s *Service) recordTx(ctx context.Context, reqs []*recordReq, deferWrites bool) ([]batch.Result[recorded], error) {
 	sys := viewer.SystemContext(ctx)
 	out := make([]batch.Result[recorded], len(reqs))
 	err := s.tx(sys, func(tx *ent.Tx) error {
@@ -254,7 +267,7 @@ func (s *Service) recordTx(ctx context.Context, reqs []*recordReq) ([]batch.Resu
 			}
 			out[i].Value = rec
 		}
-		return s.write(sys, tx, w, len(reqs))
+		return s.write(sys, tx, w, deferWrites)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)

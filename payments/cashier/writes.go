@@ -78,20 +78,19 @@ func (w *recordWrites) payment(id string, r row) {
 	w.payments = append(w.payments, store.RowUpdate{ID: id, Set: r})
 }
 
-// write runs in tx the writes of a record step of payments payments: a
-// cascade's new attempts first (their errors are their own), then the
-// sessions' settlements, the attempts' and payments' updates, the risk
-// counts, the outbox events and the ledger, whose writes a batch of several
-// payments sends to MySQL in one round trip (store.Writes). The ledger comes last because its accounts are shared by
+// write runs in tx the writes of a record step: a cascade's new attempts
+// first (their errors are their own), then the sessions' settlements, the
+// attempts' and payments' updates, the risk counts, the outbox events and
+// the ledger, whose writes go to MySQL with the commit, in one round trip,
+// when deferWrites is set (store.Writes). The ledger comes last because its accounts are shared by
 // every payment and their locks last until the commit
 // (docs/performance.md).
-func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, payments int) error {
+func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, deferWrites bool) error {
 	if err := s.insertAttempts(ctx, tx.Client(), w.created); err != nil {
 		return err
 	}
-	// What follows needs no answer but success: a batch sends it to MySQL
-	// in one round trip (a payment alone keeps each statement's own error).
-	wr := store.NewWrites(tx, s.cfg.Dialect, payments > 1)
+	// What follows needs no answer but success.
+	wr := store.NewWrites(tx, s.cfg.Dialect, deferWrites)
 	if len(w.settle) > 0 && s.cfg.Sessions != nil {
 		if err := s.cfg.Sessions.Settle(ctx, tx, wr.Client(), w.settle); err != nil {
 			return fmt.Errorf("sessions: %w", err)

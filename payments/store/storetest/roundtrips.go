@@ -42,6 +42,7 @@ type RoundTrips struct {
 	mu      sync.Mutex
 	tracing bool
 	trace   []string
+	kinds   map[string]int64
 }
 
 // Connect implements driver.Connector.
@@ -62,7 +63,47 @@ func (c *RoundTrips) note(query string) {
 	if c.tracing {
 		c.trace = append(c.trace, query)
 	}
+	if c.kinds == nil {
+		c.kinds = map[string]int64{}
+	}
+	c.kinds[kindOf(query)]++
 	c.mu.Unlock()
+}
+
+// kindOf names a round trip by its first statement after START
+// TRANSACTION: its verb and table.
+func kindOf(query string) string {
+	first, rest, _ := strings.Cut(query, ";\n")
+	if first == "START TRANSACTION" && rest != "" {
+		first, _, _ = strings.Cut(rest, ";\n")
+	}
+	f := strings.Fields(first)
+	switch {
+	case len(f) == 0:
+		return ""
+	case f[0] == "SELECT":
+		for i, w := range f {
+			if w == "FROM" && i+1 < len(f) {
+				return "SELECT " + strings.Trim(f[i+1], "`")
+			}
+		}
+	case f[0] == "INSERT" && len(f) > 2:
+		return "INSERT " + strings.Trim(f[2], "`")
+	case f[0] == "UPDATE" && len(f) > 1:
+		return "UPDATE " + strings.Trim(f[1], "`")
+	}
+	return f[0]
+}
+
+// Kinds returns how many round trips of each kind (kindOf) were counted.
+func (c *RoundTrips) Kinds() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int64, len(c.kinds))
+	for k, n := range c.kinds {
+		out[k] = n
+	}
+	return out
 }
 
 // Traced runs fn with tracing on and returns the round trips it made, each
