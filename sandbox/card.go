@@ -182,7 +182,7 @@ func (req *authorizeRequest) validate() (pan string, err error) {
 	if err := checkMoney(req.Amount, req.Currency); err != nil {
 		return "", err
 	}
-	pan = strings.NewReplacer(" ", "", "-", "").Replace(req.Card.Number)
+	pan = panSeparators.Replace(req.Card.Number)
 	if !allDigits(pan) || len(pan) < 12 || len(pan) > 19 {
 		return "", invalid("card.number must be 12 to 19 digits")
 	}
@@ -511,3 +511,6 @@ func (s *Server) completeChallenge(rec *cardRecord, approve bool) (bool, error) 
 	}
 	return true, s.emit(channelCard, typ, rec.cardPayment)
 }
+
+// panSeparators are the spaces and dashes a card number may be written with.
+var panSeparators = strings.NewReplacer(" ", "", "-", "")

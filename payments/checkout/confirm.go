@@ -13,6 +13,7 @@ import (
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/schema/pulid"
+	"github.com/straitpay/strait/ent/vaultcard"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/batch"
@@ -21,6 +22,7 @@ import (
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/payments/vault/entstore"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -250,8 +252,8 @@ func (s *Service) confirmable(ctx context.Context, id string, in ConfirmInput) (
 }
 
 // readSessions loads sessions, their latest payments and the asked cards'
-// vault records in three queries, as the system: confirmable holds each to
-// its caller's scope.
+// vault records in three queries and one round trip, as the system:
+// confirmable holds each to its caller's scope.
 func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []batch.Result[sessionRead] {
 	sys := viewer.SystemContext(ctx)
 	out := make([]batch.Result[sessionRead], len(reqs))
@@ -262,29 +264,50 @@ func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []bat
 		return out
 	}
 	ids := make([]string, len(reqs))
-	var tokens []vault.Token
+	var tokens []string
 	for i, r := range reqs {
 		ids[i] = r.sessionID
 		if r.token != "" {
-			tokens = append(tokens, r.token)
+			tokens = append(tokens, string(r.token))
 		}
 	}
-	sessions, err := s.client.CheckoutSession.Query().Where(checkoutsession.IDIn(ids...)).All(sys)
-	if err != nil {
-		return fail(fmt.Errorf("checkout sessions: %w", err))
+	// One round trip on MySQL. The sessions' payments by state only: a
+	// session's payment is read whole only when it awaits a payment method
+	// (confirmable). The cards' vault rows are read as the vault's own
+	// store reads them (entstore).
+	var sessions []*ent.CheckoutSession
+	var ps []*ent.Payment
+	cards := map[vault.Token]vault.Record{}
+	reads := []store.Read{
+		func(ctx context.Context, c *ent.Client) (err error) {
+			if sessions, err = c.CheckoutSession.Query().Where(checkoutsession.IDIn(ids...)).All(ctx); err != nil {
+				return fmt.Errorf("checkout sessions: %w", err)
+			}
+			return nil
+		},
+		func(ctx context.Context, c *ent.Client) (err error) {
+			ps, err = c.Payment.Query().Where(payment.CheckoutSessionIDIn(ids...)).
+				Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(ctx)
+			if err != nil {
+				return fmt.Errorf("sessions' payments: %w", err)
+			}
+			return nil
+		},
 	}
-	// The sessions' payments by state only: a session's payment is read
-	// whole only when it awaits a payment method (confirmable).
-	ps, err := s.client.Payment.Query().Where(payment.CheckoutSessionIDIn(ids...)).
-		Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(sys)
-	if err != nil {
-		return fail(fmt.Errorf("sessions' payments: %w", err))
-	}
-	var cards map[vault.Token]vault.Record
 	if len(tokens) > 0 {
-		if cards, err = s.vault.Records(ctx, tokens); err != nil {
-			return fail(err)
-		}
+		reads = append(reads, func(ctx context.Context, c *ent.Client) error {
+			rows, err := c.VaultCard.Query().Where(vaultcard.IDIn(tokens...)).All(ctx)
+			if err != nil {
+				return fmt.Errorf("vault records: %w", err)
+			}
+			for _, r := range rows {
+				cards[vault.Token(r.ID)] = entstore.Record(r)
+			}
+			return nil
+		})
+	}
+	if err := store.ReadTogether(sys, s.client, s.dialect, reads...); err != nil {
+		return fail(err)
 	}
 	byID := make(map[string]*sessionRead, len(sessions))
 	for _, sess := range sessions {

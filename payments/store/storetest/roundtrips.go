@@ -77,15 +77,14 @@ func kindOf(query string) string {
 	if first == "START TRANSACTION" && rest != "" {
 		first, _, _ = strings.Cut(rest, ";\n")
 	}
-	f := strings.Fields(first)
+	f := strings.Fields(first[:min(len(first), 80)])
 	switch {
 	case len(f) == 0:
 		return ""
 	case f[0] == "SELECT":
-		for i, w := range f {
-			if w == "FROM" && i+1 < len(f) {
-				return "SELECT " + strings.Trim(f[i+1], "`")
-			}
+		if _, from, ok := strings.Cut(first, " FROM "); ok {
+			table, _, _ := strings.Cut(from, " ")
+			return "SELECT " + strings.Trim(table, "`")
 		}
 	case f[0] == "INSERT" && len(f) > 2:
 		return "INSERT " + strings.Trim(f[2], "`")
