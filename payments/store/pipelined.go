@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -34,8 +35,9 @@ func (d *mysqlDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect
 	if err != nil {
 		return nil, err
 	}
-	t := &pipelinedTx{conn: conn}
+	t := &pipelinedTx{conn: conn, ctx: ctx}
 	t.Conn = entsql.Conn{ExecQuerier: t}
+	t.stop = context.AfterFunc(ctx, t.abandon)
 	return t, nil
 }
 
@@ -53,9 +55,18 @@ func (d *mysqlDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect
 // back as it would have. If a commit fails, the transaction is rolled back
 // before Commit returns. A connection whose transaction cannot be rolled
 // back is closed, never returned to the pool with a transaction open.
+//
+// As database/sql's transactions do, it rolls back when the context it
+// began with ends before it does, and then refuses to commit: a caller
+// that never ends its transaction (a panic) holds its locks only as long
+// as its context.
 type pipelinedTx struct {
 	entsql.Conn // Exec and Query, over ExecContext and QueryContext below
 
+	ctx  context.Context
+	stop func() bool // stops abandon
+	// mu serializes the transaction's own calls with abandon.
+	mu   sync.Mutex
 	conn *sql.Conn
 	// sent is set once START TRANSACTION has gone to the server (with
 	// whatever went with it, failed or not).
@@ -108,6 +119,8 @@ func (t *pipelinedTx) batch(query string, args []any) (string, []any) {
 // DeferToCommit. Its result is query's (RowsAffected of its last
 // statement).
 func (t *pipelinedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.ended {
 		return nil, errTxDone
 	}
@@ -124,6 +137,8 @@ func (t *pipelinedTx) ExecContext(ctx context.Context, query string, args ...any
 // statements sent before it answer no rows, and the driver passes over
 // them.
 func (t *pipelinedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.ended {
 		return nil, errTxDone
 	}
@@ -134,8 +149,13 @@ func (t *pipelinedTx) QueryContext(ctx context.Context, query string, args ...an
 // Commit implements driver.Tx: the queued statements and COMMIT in one
 // round trip. On failure the transaction is rolled back.
 func (t *pipelinedTx) Commit() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.ended {
 		return errTxDone
+	}
+	if err := t.ctx.Err(); err != nil {
+		return t.end(err)
 	}
 	if !t.sent && len(t.queued) == 0 {
 		return t.end(nil) // nothing was sent: nothing to commit
@@ -150,6 +170,8 @@ func (t *pipelinedTx) Commit() error {
 
 // Rollback implements driver.Tx. Queued statements are dropped.
 func (t *pipelinedTx) Rollback() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.ended {
 		return errTxDone
 	}
@@ -162,6 +184,7 @@ func (t *pipelinedTx) Rollback() error {
 // with what went wrong.
 func (t *pipelinedTx) end(err error) error {
 	t.ended = true
+	t.stop()
 	if t.sent {
 		if _, rerr := t.conn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
 			// Never hand a connection with a transaction open to the next
@@ -176,6 +199,15 @@ func (t *pipelinedTx) end(err error) error {
 		err = cerr
 	}
 	return err
+}
+
+// abandon rolls the transaction back when its context ends first.
+func (t *pipelinedTx) abandon() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.ended {
+		_ = t.end(t.ctx.Err())
+	}
 }
 
 // Query implements dialect.ExecQuerier: a read of ReadTogether is served

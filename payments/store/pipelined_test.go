@@ -273,3 +273,30 @@ func TestReadTogetherIsOneRoundTrip(t *testing.T) {
 		t.Fatal("pool unusable")
 	}
 }
+
+// TestAPipelinedTransactionEndsWithItsContext: a transaction whose context
+// ends before it does is rolled back at once (its locks released, its
+// connection back in the pool with nothing open), and cannot commit, as
+// database/sql's transactions behave.
+func TestAPipelinedTransactionEndsWithItsContext(t *testing.T) {
+	db, _ := storetest.OpenCounting(t)
+	db.SQL.SetMaxOpenConns(1)
+	sys := viewer.SystemContext(context.Background())
+	ctx, cancel := context.WithCancel(sys)
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newMerchant(sys, tx.Client(), "Abandoned")
+	cancel()
+	// The pool's one connection is free again, with no transaction open.
+	if n := openTransactions(t, db); n != 0 {
+		t.Fatalf("%d transactions open after the context ended", n)
+	}
+	if err := tx.Commit(); err == nil {
+		t.Fatal("a transaction committed after its context ended")
+	}
+	if n := db.Client.Merchant.Query().CountX(sys); n != 0 {
+		t.Fatalf("%d merchants, want 0", n)
+	}
+}
