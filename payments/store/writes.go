@@ -16,18 +16,18 @@ import (
 // Writes gathers the write statements of a transaction step that need no
 // answer but success, to send them to MySQL in one round trip (Flush):
 // UPDATE … CASE statements (UpdateRows on Writes) and the INSERTs of ent's
-// builders on Client. A batch of the payment pipeline writes seven
-// statements this way in one round trip instead of seven.
+// builders on Client. The payment pipeline's record step writes eight
+// statements this way, and they go with its COMMIT.
 //
-// Without deferral (SQLite, or a step of one payment, whose exact errors
-// matter more than a round trip) every statement runs at once on the
-// transaction, as if Writes were not there. With it, Flush hands the
+// Without deferral (SQLite, or a caller that needs each statement's own
+// error) every statement runs at once on the transaction, as if Writes
+// were not there. With it, Flush hands the
 // statements to the transaction (DeferToCommit), which sends them with its
 // next statement or its COMMIT: a statement's error surfaces there, not
 // where it was written, and RowsAffected is unknown. Only statements whose
 // success is all the caller needs belong here. Reads stay on the
 // transaction: a read after a deferred write of the same rows must Flush
-// first.
+// first (the transaction then sends the writes before the read).
 type Writes struct {
 	tx       *ent.Tx
 	client   *ent.Client
