@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -298,5 +299,74 @@ func TestAPipelinedTransactionEndsWithItsContext(t *testing.T) {
 	}
 	if n := db.Client.Merchant.Query().CountX(sys); n != 0 {
 		t.Fatalf("%d merchants, want 0", n)
+	}
+}
+
+// TestADeadlockInJoinedReadsIsTransientAndLeavesNothingOpen: two
+// transactions lock two rows in opposite orders, the second lock of each
+// going through ReadTogether. InnoDB refuses one with a deadlock, which
+// reaches its caller as a transient error (store.IsTransient) from the
+// joined read; after its rollback its connection holds no transaction, and
+// the other commits.
+func TestADeadlockInJoinedReadsIsTransientAndLeavesNothingOpen(t *testing.T) {
+	db, _ := storetest.OpenCounting(t)
+	ctx := viewer.SystemContext(context.Background())
+	a, b := newMerchant(ctx, db.Client, "A"), newMerchant(ctx, db.Client, "B")
+
+	type outcome struct {
+		err       error
+		committed bool
+	}
+	first := make(chan struct{}, 2)
+	run := func(x, y string, out chan<- outcome) {
+		tx, err := db.Client.Tx(ctx)
+		if err != nil {
+			out <- outcome{err: err}
+			return
+		}
+		c := tx.Client()
+		if _, err := c.Merchant.Query().Where(merchant.ID(x)).ForUpdate().Only(ctx); err != nil {
+			_ = tx.Rollback()
+			out <- outcome{err: err}
+			return
+		}
+		first <- struct{}{}
+		for len(first) < 2 { // both hold their first lock
+			time.Sleep(time.Millisecond)
+		}
+		// The joined read: an unlocked read, then the other row's lock.
+		err = store.ReadTogether(ctx, c, db.Dialect,
+			func(ctx context.Context, c *ent.Client) error { _, err := c.Payment.Query().All(ctx); return err },
+			func(ctx context.Context, c *ent.Client) error {
+				_, err := c.Merchant.Query().Where(merchant.ID(y)).ForUpdate().Only(ctx)
+				return err
+			})
+		if err != nil {
+			_ = tx.Rollback()
+			out <- outcome{err: err}
+			return
+		}
+		out <- outcome{err: tx.Commit(), committed: true}
+	}
+	outs := make(chan outcome, 2)
+	go run(a.ID, b.ID, outs)
+	go run(b.ID, a.ID, outs)
+	o1, o2 := <-outs, <-outs
+	victim, winner := o1, o2
+	if o1.committed {
+		victim, winner = o2, o1
+	}
+	if !winner.committed || winner.err != nil {
+		t.Fatalf("winner: %+v, victim: %+v", winner, victim)
+	}
+	if victim.err == nil || !store.IsTransient(victim.err) {
+		t.Fatalf("victim's error = %v, want a transient deadlock", victim.err)
+	}
+	var n int
+	if err := db.SQL.QueryRow("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_mysql_thread_id IN (SELECT id FROM information_schema.processlist WHERE db = DATABASE())").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d transactions left open", n)
 	}
 }
