@@ -285,14 +285,7 @@ func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []bat
 			}
 			return nil
 		},
-		func(ctx context.Context, c *ent.Client) (err error) {
-			ps, err = c.Payment.Query().Where(payment.CheckoutSessionIDIn(ids...)).
-				Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(ctx)
-			if err != nil {
-				return fmt.Errorf("sessions' payments: %w", err)
-			}
-			return nil
-		},
+		readPaymentStates(ids, &ps),
 	}
 	if len(tokens) > 0 {
 		reads = append(reads, func(ctx context.Context, c *ent.Client) error {
@@ -332,6 +325,19 @@ func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []bat
 	return out
 }
 
+// readPaymentStates is the read of the sessions' payments, by state only
+// (id, session, status), into ps.
+func readPaymentStates(sessionIDs []string, ps *[]*ent.Payment) store.Read {
+	return func(ctx context.Context, c *ent.Client) (err error) {
+		*ps, err = c.Payment.Query().Where(payment.CheckoutSessionIDIn(sessionIDs...)).
+			Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(ctx)
+		if err != nil {
+			return fmt.Errorf("sessions' payments: %w", err)
+		}
+		return nil
+	}
+}
+
 // Claim implements cashier.SessionHooks. It runs first in the attempt
 // transaction of sessions' new payments: it locks the sessions' rows
 // (confirms of one session queue here) and looks again, under the locks, for
@@ -353,14 +359,7 @@ func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) ([
 			}
 			return nil
 		},
-		func(ctx context.Context, c *ent.Client) (err error) {
-			ps, err = c.Payment.Query().Where(payment.CheckoutSessionIDIn(sessionIDs...)).
-				Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(ctx)
-			if err != nil {
-				return fmt.Errorf("sessions' payments: %w", err)
-			}
-			return nil
-		})
+		readPaymentStates(sessionIDs, &ps))
 	if err != nil {
 		return nil, err
 	}

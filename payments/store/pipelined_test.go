@@ -203,7 +203,10 @@ func TestReadTogetherRefusesAReadOfTwoQueries(t *testing.T) {
 	m := newMerchant(ctx, db.Client, "Acme")
 	db.Client.Payment.Create().SetMerchantID(m.ID).SetAmount(1000).SetCurrency("USD").SetMerchantReference("a").SaveX(ctx)
 	err := store.ReadTogether(ctx, db.Client, db.Dialect,
-		func(ctx context.Context, c *ent.Client) error { _, err := c.Payment.Query().WithMerchant().All(ctx); return err },
+		func(ctx context.Context, c *ent.Client) error {
+			_, err := c.Payment.Query().WithMerchant().All(ctx)
+			return err
+		},
 		func(ctx context.Context, c *ent.Client) error { _, err := c.Merchant.Query().All(ctx); return err })
 	if err == nil || !strings.Contains(err.Error(), "another query") {
 		t.Fatalf("err = %v, want a refusal of the second query", err)
@@ -222,7 +225,10 @@ func TestReadTogetherIsOneRoundTrip(t *testing.T) {
 	reads := func(c *ent.Client) error {
 		var a, b int
 		return store.ReadTogether(ctx, c, db.Dialect,
-			func(ctx context.Context, c *ent.Client) (err error) { a, err = c.Merchant.Query().Count(ctx); return err },
+			func(ctx context.Context, c *ent.Client) (err error) {
+				a, err = c.Merchant.Query().Count(ctx)
+				return err
+			},
 			func(ctx context.Context, c *ent.Client) (err error) {
 				b, err = c.Payment.Query().Count(ctx)
 				if err == nil && (a != 1 || b != 0) {
