@@ -26,8 +26,22 @@ type answer struct {
 // answerBatch stores a batch of answers and wakes the duplicates waiting for
 // them. Answers to the same record (a token and the retry that took its
 // record over, or one token completed twice) go in successive statements,
-// so that each row of a statement belongs to one answer.
+// so that each row of a statement belongs to one answer. Claims queued
+// meanwhile join the batch (writeTogether).
 func (s *Service) answerBatch(batch []*answer) {
+	if claims := s.claims.steal(); len(claims) > 0 {
+		s.writeTogether(claims, batch)
+		return
+	}
+	ctx, cancel := batchContext()
+	defer cancel()
+	s.storeRounds(ctx, takeAnswers(batch))
+}
+
+// takeAnswers takes the answers of a batch whose callers still wait; an
+// answer whose caller left before is answered with its context's error, or
+// dropped.
+func takeAnswers(batch []*answer) []*answer {
 	live := make([]*answer, 0, len(batch))
 	for _, a := range batch {
 		if err := a.ctx.Err(); err != nil {
@@ -40,24 +54,80 @@ func (s *Service) answerBatch(batch []*answer) {
 			live = append(live, a)
 		}
 	}
-	ctx, cancel := batchContext()
-	defer cancel()
+	return live
+}
+
+// storeRounds stores live answers, one round of distinct records at a time.
+func (s *Service) storeRounds(ctx context.Context, live []*answer) {
 	for len(live) > 0 {
 		var round []*answer
 		round, live = distinctRecords(live)
 		errs, err := s.storeAnswers(ctx, round)
-		for i, a := range round {
-			s.wakeups.wake(a.token.wakeKey)
-			if !a.deliver() {
-				continue // its caller left: it returned ctx's error
-			}
-			if err != nil {
-				a.done <- fmt.Errorf("idempotency: complete %s: %w", a.token.id, err)
-				continue
-			}
-			a.done <- errs[i]
-		}
+		s.deliverAnswers(round, errs, err)
 	}
+}
+
+// deliverAnswers wakes the duplicates of a stored round and answers its
+// callers: errs per answer, or err for all.
+func (s *Service) deliverAnswers(round []*answer, errs []error, err error) {
+	for i, a := range round {
+		s.wakeups.wake(a.token.wakeKey)
+		if !a.deliver() {
+			continue // its caller left: it returned ctx's error
+		}
+		if err != nil {
+			a.done <- fmt.Errorf("idempotency: complete %s: %w", a.token.id, err)
+			continue
+		}
+		a.done <- errs[i]
+	}
+}
+
+// writeTogether inserts claims and stores answers in one transaction: one
+// commit for both, and on MySQL one round trip for both statements (the
+// INSERT waits for the UPDATE, whose row count the answers need) and one
+// for the commit. If the transaction fails, for any reason, nothing of it
+// was written, and each side runs as its own batch would have: the claims
+// claim alone, the answers are stored by themselves. A second answer to a
+// record answered in the batch is stored after it, by itself.
+func (s *Service) writeTogether(claims []*claim, answers []*answer) {
+	insert, alone := takeClaims(claims)
+	live := takeAnswers(answers)
+	ctx, cancel := batchContext()
+	defer cancel()
+	defer deliverAlone(alone)
+	round, rest := distinctRecords(live)
+	if len(insert) == 0 || len(round) == 0 {
+		if len(insert) > 0 {
+			recs, err := withRetry(ctx, func() ([]*ent.IdempotencyRecord, error) {
+				return s.insertClaims(ctx, s.client, insert)
+			})
+			s.deliverClaims(ctx, insert, recs, err)
+		}
+		s.storeRounds(ctx, live)
+		return
+	}
+	stamp := s.stamp()
+	var recs []*ent.IdempotencyRecord
+	errs, err := store.WithTx(ctx, s.client, func(tx *ent.Tx) ([]error, error) {
+		w := store.NewWrites(tx, s.dialect, true)
+		var err error
+		if recs, err = s.insertClaims(ctx, w.Client(), insert); err != nil {
+			return nil, err
+		}
+		if err := w.Flush(ctx); err != nil {
+			return nil, err
+		}
+		return s.storeAnswersOn(ctx, tx.Client(), round, stamp)
+	})
+	if err != nil {
+		s.deliverClaims(ctx, insert, nil, err)
+		errs, err = s.storeAnswers(ctx, round)
+	} else {
+		s.deliverClaims(ctx, insert, recs, nil)
+	}
+	s.deliverAnswers(round, errs, err)
+	s.storeRounds(ctx, rest)
 }
 
 // distinctRecords splits answers into the first answer to each record, in
@@ -189,9 +259,11 @@ func answersStatement(round []*answer, stamp time.Time) (string, []any) {
 
 // stamp returns the updated_at of the next round of answers: the clock's
 // time, moved on a microsecond past the previous round's when the clock has
-// not advanced (or went back), so that no two rounds share a stamp. Only the
-// answers' batcher calls it, one batch at a time.
+// not advanced (or went back), so that no two rounds share a stamp. Both
+// batchers store answers (writeTogether), so it locks.
 func (s *Service) stamp() time.Time {
+	s.stampMu.Lock()
+	defer s.stampMu.Unlock()
 	t := s.now()
 	if !t.After(s.lastStamp) {
 		t = s.lastStamp.Add(time.Microsecond)

@@ -87,6 +87,23 @@ func (b *batcher[T]) next() ([]T, bool) {
 		b.running = false
 		return nil, false
 	}
+	return b.take(), true
+}
+
+// steal takes, for another batcher's batch, what would be this batcher's
+// next batch: nothing when the queue is empty. This batcher's own loop,
+// if it runs, finds the queue the shorter (and goes idle when it is empty).
+func (b *batcher[T]) steal() []T {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		return nil
+	}
+	return b.take()
+}
+
+// take takes a batch off the non-empty queue; b.mu is held.
+func (b *batcher[T]) take() []T {
 	n, bytes := 0, 0
 	for n < len(b.queue) && n < b.maxItems {
 		size := 0
@@ -105,7 +122,7 @@ func (b *batcher[T]) next() ([]T, bool) {
 	} else {
 		b.queue = append([]T(nil), b.queue[n:]...)
 	}
-	return batch, true
+	return batch
 }
 
 // close refuses new items and returns once every queued item has run.

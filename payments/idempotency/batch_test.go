@@ -724,3 +724,71 @@ func TestConcurrentRequestsShareStatements(t *testing.T) {
 		}
 	})
 }
+
+// TestClaimsAndAnswersQueuedTogetherShareOneCommit: while a batch of answers
+// is held, five more answers queue behind it; a new claim then finds its
+// own batcher idle and takes the queued answers along: one transaction
+// inserts the claim and stores the five answers, with one commit. Every
+// answer is then replayed, and the claim holds its key.
+func TestClaimsAndAnswersQueuedTogetherShareOneCommit(t *testing.T) {
+	for _, failing := range []bool{false, true} {
+		t.Run(map[bool]string{false: "commits", true: "fails"}[failing], func(t *testing.T) {
+			claimsAndAnswersTogether(t, failing)
+		})
+	}
+}
+
+// claimsAndAnswersTogether is TestClaimsAndAnswersQueuedTogetherShareOneCommit;
+// failing makes the shared transaction's INSERT fail, after which the claim
+// claims alone and the answers are stored by themselves, with the same
+// outcomes.
+func claimsAndAnswersTogether(t *testing.T, failing bool) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		s, rec, _ := recorded(t, db, idempotency.Config{Dialect: db.Dialect}, false)
+		ctx := context.Background()
+		toks := make([]idempotency.Token, 6)
+		for i := range toks {
+			toks[i] = begin(t, s, "mer_a", fmt.Sprintf("k%d", i), "refund", "h1").Token
+		}
+		errs := make([]error, len(toks))
+		release := holdBehind(t, rec, "UPDATE", func() { errs[0] = s.Complete(ctx, toks[0], []byte(`"a0"`)) })
+		var wg sync.WaitGroup
+		for i := 1; i < len(toks); i++ {
+			wg.Go(func() { errs[i] = s.Complete(ctx, toks[i], fmt.Appendf(nil, `"a%d"`, i)) })
+			if !queued(s, i) {
+				release()
+				t.Fatalf("answer %d was not queued", i)
+			}
+		}
+		rec.reset()
+		if failing {
+			rec.failNext("INSERT", errors.New("injected"))
+		}
+		c := &call{key: "new", op: "refund", hash: "h1"}
+		c.begin(s)()
+		wg.Wait() // the five answers were stored with the claim
+		rec.mu.Lock()
+		stmts, commits := append([]string(nil), rec.stmts...), rec.commits
+		rec.mu.Unlock()
+		release()
+		if !c.claimed() {
+			t.Fatalf("Begin = %+v, %v; want a first claim", c.out, c.err)
+		}
+		var kinds []string
+		for _, q := range stmts {
+			kinds = append(kinds, strings.Fields(q)[0])
+		}
+		if got := strings.Join(kinds, " "); !failing && (got != "BEGIN INSERT UPDATE COMMIT" || commits != 1) {
+			t.Fatalf("statements %q, %d commits; want the claim's INSERT and the answers' UPDATE in one transaction", got, commits)
+		}
+		for i, tok := range toks {
+			if errs[i] != nil {
+				t.Fatalf("Complete %d: %v", i, errs[i])
+			}
+			out := begin(t, s, "mer_a", fmt.Sprintf("k%d", i), "refund", "h1")
+			if want := fmt.Sprintf(`"a%d"`, i); string(out.Replay) != want || tok.Attempt() != 1 {
+				t.Fatalf("k%d replays %q, want %q", i, out.Replay, want)
+			}
+		}
+	})
+}

@@ -61,9 +61,31 @@ func (s *Service) claim(ctx context.Context, scope, key, operation, requestHash 
 // INSERT fails after its retries, whatever the reason (a key already stored,
 // an invalid row, a lost connection), every claim of the batch claims alone:
 // the per-key path then answers each exactly as it did before batching
-// (replay, conflict, wait, take-over, or its own error).
+// (replay, conflict, wait, take-over, or its own error). Answers queued
+// meanwhile join the batch (writeTogether).
 func (s *Service) claimBatch(batch []*claim) {
-	var insert, alone []*claim
+	if answers := s.answers.steal(); len(answers) > 0 {
+		s.writeTogether(batch, answers)
+		return
+	}
+	insert, alone := takeClaims(batch)
+	ctx, cancel := batchContext()
+	defer cancel()
+	defer deliverAlone(alone)
+	if len(insert) == 0 {
+		return
+	}
+	recs, err := withRetry(ctx, func() ([]*ent.IdempotencyRecord, error) {
+		return s.insertClaims(ctx, s.client, insert)
+	})
+	s.deliverClaims(ctx, insert, recs, err)
+}
+
+// takeClaims takes the claims of a batch whose callers still wait: the
+// first claim of each key to insert, and the later ones of a key to claim
+// alone. A claim whose caller left is answered with its context's error, or
+// dropped.
+func takeClaims(batch []*claim) (insert, alone []*claim) {
 	seen := make(map[string]bool, len(batch))
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
@@ -83,30 +105,35 @@ func (s *Service) claimBatch(batch []*claim) {
 		seen[k] = true
 		insert = append(insert, c)
 	}
-	ctx, cancel := batchContext()
-	defer cancel()
-	defer func() {
-		for _, c := range alone {
-			if c.deliver() {
-				c.done <- claimResult{alone: true}
-			}
+	return insert, alone
+}
+
+// deliverAlone tells claims to claim by themselves.
+func deliverAlone(alone []*claim) {
+	for _, c := range alone {
+		if c.deliver() {
+			c.done <- claimResult{alone: true}
 		}
-	}()
-	if len(insert) == 0 {
-		return
 	}
-	recs, err := withRetry(ctx, func() ([]*ent.IdempotencyRecord, error) {
-		now := s.now()
-		rows := make([]*ent.IdempotencyRecordCreate, len(insert))
-		for i, c := range insert {
-			rows[i] = s.client.IdempotencyRecord.Create().
-				SetMerchantID(c.scope).SetKey(c.key).SetOperation(c.operation).SetRequestHash(c.requestHash).
-				SetLockedUntil(now.Add(s.lease)).SetCreatedAt(now).SetUpdatedAt(now)
-		}
-		return s.client.IdempotencyRecord.CreateBulk(rows...).Save(ctx)
-	})
+}
+
+// insertClaims inserts the records of claims, on client, in one statement.
+func (s *Service) insertClaims(ctx context.Context, client *ent.Client, claims []*claim) ([]*ent.IdempotencyRecord, error) {
+	now := s.now()
+	rows := make([]*ent.IdempotencyRecordCreate, len(claims))
+	for i, c := range claims {
+		rows[i] = client.IdempotencyRecord.Create().
+			SetMerchantID(c.scope).SetKey(c.key).SetOperation(c.operation).SetRequestHash(c.requestHash).
+			SetLockedUntil(now.Add(s.lease)).SetCreatedAt(now).SetUpdatedAt(now)
+	}
+	return client.IdempotencyRecord.CreateBulk(rows...).Save(ctx)
+}
+
+// deliverClaims answers inserted claims with their records; if the insert
+// failed (err), each claims alone.
+func (s *Service) deliverClaims(ctx context.Context, insert []*claim, recs []*ent.IdempotencyRecord, err error) {
 	if err != nil {
-		alone = append(alone, insert...)
+		deliverAlone(insert)
 		return
 	}
 	for i, c := range insert {

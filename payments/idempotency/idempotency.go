@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,15 +114,20 @@ type Config struct {
 	Lease time.Duration
 	// Now is the clock; it defaults to time.Now.
 	Now func() time.Time
+	// Dialect is the database's (store.DB.Dialect): on MySQL a batch of
+	// claims and answers sends both statements in one round trip.
+	Dialect string
 }
 
 // Service stores idempotency records. Concurrent Begin and Complete calls
 // are group-committed: the new keys of concurrent Begins are inserted by one
 // statement, and the answers of concurrent Completes are stored by one
 // statement, each batch taking whatever queued while the previous one ran.
-// Close stops the batching.
+// A batch of either takes what queued for the other along, and writes both
+// in one transaction: one commit (writeTogether). Close stops the batching.
 type Service struct {
 	client  *ent.Client
+	dialect string
 	wait    time.Duration
 	lease   time.Duration
 	now     func() time.Time
@@ -133,6 +139,7 @@ type Service struct {
 	// statement outside a transaction (see storeAnswers).
 	answersInTx atomic.Bool
 	// lastStamp is the updated_at of the latest round of answers (stamp).
+	stampMu   sync.Mutex
 	lastStamp time.Time
 }
 
@@ -149,7 +156,7 @@ func New(client *ent.Client, cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	s := &Service{
-		client: client, wait: cfg.Wait, lease: cfg.Lease,
+		client: client, dialect: cfg.Dialect, wait: cfg.Wait, lease: cfg.Lease,
 		now: func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
 	}
 	s.claims = batcher[*claim]{run: s.claimBatch, maxItems: maxBatch}

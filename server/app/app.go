@@ -167,7 +167,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		opts.Health = routing.NewMemHealth()
 	}
 	a.wireCheckout(a.Ledger, opts)
-	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now})
+	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now, Dialect: db.Dialect})
 	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
 	book := rulebook.New(db.Client)
 	a.Rules = book
