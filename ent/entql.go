@@ -472,6 +472,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldReviewOpenedAt:    {Type: field.TypeTime, Column: payment.FieldReviewOpenedAt},
 			payment.FieldReviewClosedAt:    {Type: field.TypeTime, Column: payment.FieldReviewClosedAt},
 			payment.FieldReviewClosedBy:    {Type: field.TypeString, Column: payment.FieldReviewClosedBy},
+			payment.FieldReviewCloseNote:   {Type: field.TypeString, Column: payment.FieldReviewCloseNote},
 		},
 	}
 	graph.Nodes[18] = &sqlgraph.Node{
@@ -3002,6 +3003,11 @@ func (f *PaymentFilter) WhereReviewClosedAt(p entql.TimeP) {
 // WhereReviewClosedBy applies the entql string predicate on the review_closed_by field.
 func (f *PaymentFilter) WhereReviewClosedBy(p entql.StringP) {
 	f.Where(p.Field(payment.FieldReviewClosedBy))
+}
+
+// WhereReviewCloseNote applies the entql string predicate on the review_close_note field.
+func (f *PaymentFilter) WhereReviewCloseNote(p entql.StringP) {
+	f.Where(p.Field(payment.FieldReviewCloseNote))
 }
 
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.

@@ -16432,6 +16432,7 @@ type PaymentMutation struct {
 	review_opened_at        *time.Time
 	review_closed_at        *time.Time
 	review_closed_by        *string
+	review_close_note       *string
 	clearedFields           map[string]struct{}
 	merchant                *string
 	clearedmerchant         bool
@@ -17877,6 +17878,42 @@ func (m *PaymentMutation) ResetReviewClosedBy() {
 	m.review_closed_by = nil
 }
 
+// SetReviewCloseNote sets the "review_close_note" field.
+func (m *PaymentMutation) SetReviewCloseNote(s string) {
+	m.review_close_note = &s
+}
+
+// ReviewCloseNote returns the value of the "review_close_note" field in the mutation.
+func (m *PaymentMutation) ReviewCloseNote() (r string, exists bool) {
+	v := m.review_close_note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReviewCloseNote returns the old "review_close_note" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldReviewCloseNote(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReviewCloseNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReviewCloseNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReviewCloseNote: %w", err)
+	}
+	return oldValue.ReviewCloseNote, nil
+}
+
+// ResetReviewCloseNote resets all changes to the "review_close_note" field.
+func (m *PaymentMutation) ResetReviewCloseNote() {
+	m.review_close_note = nil
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *PaymentMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -18100,7 +18137,7 @@ func (m *PaymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PaymentMutation) Fields() []string {
-	fields := make([]string, 0, 30)
+	fields := make([]string, 0, 31)
 	if m.created_at != nil {
 		fields = append(fields, payment.FieldCreatedAt)
 	}
@@ -18191,6 +18228,9 @@ func (m *PaymentMutation) Fields() []string {
 	if m.review_closed_by != nil {
 		fields = append(fields, payment.FieldReviewClosedBy)
 	}
+	if m.review_close_note != nil {
+		fields = append(fields, payment.FieldReviewCloseNote)
+	}
 	return fields
 }
 
@@ -18259,6 +18299,8 @@ func (m *PaymentMutation) Field(name string) (ent.Value, bool) {
 		return m.ReviewClosedAt()
 	case payment.FieldReviewClosedBy:
 		return m.ReviewClosedBy()
+	case payment.FieldReviewCloseNote:
+		return m.ReviewCloseNote()
 	}
 	return nil, false
 }
@@ -18328,6 +18370,8 @@ func (m *PaymentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldReviewClosedAt(ctx)
 	case payment.FieldReviewClosedBy:
 		return m.OldReviewClosedBy(ctx)
+	case payment.FieldReviewCloseNote:
+		return m.OldReviewCloseNote(ctx)
 	}
 	return nil, fmt.Errorf("unknown Payment field %s", name)
 }
@@ -18546,6 +18590,13 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetReviewClosedBy(v)
+		return nil
+	case payment.FieldReviewCloseNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReviewCloseNote(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Payment field %s", name)
@@ -18817,6 +18868,9 @@ func (m *PaymentMutation) ResetField(name string) error {
 		return nil
 	case payment.FieldReviewClosedBy:
 		m.ResetReviewClosedBy()
+		return nil
+	case payment.FieldReviewCloseNote:
+		m.ResetReviewCloseNote()
 		return nil
 	}
 	return fmt.Errorf("unknown Payment field %s", name)

@@ -81,6 +81,8 @@ type Payment struct {
 	ReviewClosedAt *time.Time `json:"review_closed_at,omitempty"`
 	// who closed the review, as kind:subject (operator:alice, merchant_user:usr_…, system:strait)
 	ReviewClosedBy string `json:"review_closed_by,omitempty"`
+	// why the review closed as it did: the person's words, or what the channel or an operation did
+	ReviewCloseNote string `json:"review_close_note,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PaymentQuery when eager-loading is set.
 	Edges        PaymentEdges `json:"edges"`
@@ -169,7 +171,7 @@ func (*Payment) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case payment.FieldAmount, payment.FieldAmountCapturable, payment.FieldAmountCaptured, payment.FieldAmountRefunded, payment.FieldFeeAmount:
 			values[i] = new(sql.NullInt64)
-		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID, payment.FieldIdempotencyKey, payment.FieldReviewStatus, payment.FieldReviewReason, payment.FieldReviewClosedBy:
+		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID, payment.FieldIdempotencyKey, payment.FieldReviewStatus, payment.FieldReviewReason, payment.FieldReviewClosedBy, payment.FieldReviewCloseNote:
 			values[i] = new(sql.NullString)
 		case payment.FieldCreatedAt, payment.FieldUpdatedAt, payment.FieldCanceledAt, payment.FieldCaptureBefore, payment.FieldReviewOpenedAt, payment.FieldReviewClosedAt:
 			values[i] = new(sql.NullTime)
@@ -384,6 +386,12 @@ func (_m *Payment) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ReviewClosedBy = value.String
 			}
+		case payment.FieldReviewCloseNote:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field review_close_note", values[i])
+			} else if value.Valid {
+				_m.ReviewCloseNote = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -546,6 +554,9 @@ func (_m *Payment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("review_closed_by=")
 	builder.WriteString(_m.ReviewClosedBy)
+	builder.WriteString(", ")
+	builder.WriteString("review_close_note=")
+	builder.WriteString(_m.ReviewCloseNote)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -408,6 +408,20 @@ func (_c *PaymentCreate) SetNillableReviewClosedBy(v *string) *PaymentCreate {
 	return _c
 }
 
+// SetReviewCloseNote sets the "review_close_note" field.
+func (_c *PaymentCreate) SetReviewCloseNote(v string) *PaymentCreate {
+	_c.mutation.SetReviewCloseNote(v)
+	return _c
+}
+
+// SetNillableReviewCloseNote sets the "review_close_note" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableReviewCloseNote(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetReviewCloseNote(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *PaymentCreate) SetID(v string) *PaymentCreate {
 	_c.mutation.SetID(v)
@@ -574,6 +588,10 @@ func (_c *PaymentCreate) defaults() error {
 		v := payment.DefaultReviewClosedBy
 		_c.mutation.SetReviewClosedBy(v)
 	}
+	if _, ok := _c.mutation.ReviewCloseNote(); !ok {
+		v := payment.DefaultReviewCloseNote
+		_c.mutation.SetReviewCloseNote(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if payment.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized payment.DefaultID (forgotten import ent/runtime?)")
@@ -728,6 +746,14 @@ func (_c *PaymentCreate) check() error {
 			return &ValidationError{Name: "review_closed_by", err: fmt.Errorf(`ent: validator failed for field "Payment.review_closed_by": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.ReviewCloseNote(); !ok {
+		return &ValidationError{Name: "review_close_note", err: errors.New(`ent: missing required field "Payment.review_close_note"`)}
+	}
+	if v, ok := _c.mutation.ReviewCloseNote(); ok {
+		if err := payment.ReviewCloseNoteValidator(v); err != nil {
+			return &ValidationError{Name: "review_close_note", err: fmt.Errorf(`ent: validator failed for field "Payment.review_close_note": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := payment.IDValidator(v); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Payment.id": %w`, err)}
@@ -879,6 +905,10 @@ func (_c *PaymentCreate) createSpec() (*Payment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ReviewClosedBy(); ok {
 		_spec.SetField(payment.FieldReviewClosedBy, field.TypeString, value)
 		_node.ReviewClosedBy = value
+	}
+	if value, ok := _c.mutation.ReviewCloseNote(); ok {
+		_spec.SetField(payment.FieldReviewCloseNote, field.TypeString, value)
+		_node.ReviewCloseNote = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1429,6 +1459,18 @@ func (u *PaymentUpsert) UpdateReviewClosedBy() *PaymentUpsert {
 	return u
 }
 
+// SetReviewCloseNote sets the "review_close_note" field.
+func (u *PaymentUpsert) SetReviewCloseNote(v string) *PaymentUpsert {
+	u.Set(payment.FieldReviewCloseNote, v)
+	return u
+}
+
+// UpdateReviewCloseNote sets the "review_close_note" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateReviewCloseNote() *PaymentUpsert {
+	u.SetExcluded(payment.FieldReviewCloseNote)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1966,6 +2008,20 @@ func (u *PaymentUpsertOne) SetReviewClosedBy(v string) *PaymentUpsertOne {
 func (u *PaymentUpsertOne) UpdateReviewClosedBy() *PaymentUpsertOne {
 	return u.Update(func(s *PaymentUpsert) {
 		s.UpdateReviewClosedBy()
+	})
+}
+
+// SetReviewCloseNote sets the "review_close_note" field.
+func (u *PaymentUpsertOne) SetReviewCloseNote(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewCloseNote(v)
+	})
+}
+
+// UpdateReviewCloseNote sets the "review_close_note" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateReviewCloseNote() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewCloseNote()
 	})
 }
 
@@ -2673,6 +2729,20 @@ func (u *PaymentUpsertBulk) SetReviewClosedBy(v string) *PaymentUpsertBulk {
 func (u *PaymentUpsertBulk) UpdateReviewClosedBy() *PaymentUpsertBulk {
 	return u.Update(func(s *PaymentUpsert) {
 		s.UpdateReviewClosedBy()
+	})
+}
+
+// SetReviewCloseNote sets the "review_close_note" field.
+func (u *PaymentUpsertBulk) SetReviewCloseNote(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetReviewCloseNote(v)
+	})
+}
+
+// UpdateReviewCloseNote sets the "review_close_note" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateReviewCloseNote() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateReviewCloseNote()
 	})
 }
 

@@ -481,6 +481,20 @@ func (_u *PaymentUpdate) SetNillableReviewClosedBy(v *string) *PaymentUpdate {
 	return _u
 }
 
+// SetReviewCloseNote sets the "review_close_note" field.
+func (_u *PaymentUpdate) SetReviewCloseNote(v string) *PaymentUpdate {
+	_u.mutation.SetReviewCloseNote(v)
+	return _u
+}
+
+// SetNillableReviewCloseNote sets the "review_close_note" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableReviewCloseNote(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetReviewCloseNote(*v)
+	}
+	return _u
+}
+
 // SetCheckoutSession sets the "checkout_session" edge to the CheckoutSession entity.
 func (_u *PaymentUpdate) SetCheckoutSession(v *CheckoutSession) *PaymentUpdate {
 	return _u.SetCheckoutSessionID(v.ID)
@@ -699,6 +713,11 @@ func (_u *PaymentUpdate) check() error {
 			return &ValidationError{Name: "review_closed_by", err: fmt.Errorf(`ent: validator failed for field "Payment.review_closed_by": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ReviewCloseNote(); ok {
+		if err := payment.ReviewCloseNoteValidator(v); err != nil {
+			return &ValidationError{Name: "review_close_note", err: fmt.Errorf(`ent: validator failed for field "Payment.review_close_note": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Payment.merchant"`)
 	}
@@ -833,6 +852,9 @@ func (_u *PaymentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.ReviewClosedBy(); ok {
 		_spec.SetField(payment.FieldReviewClosedBy, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ReviewCloseNote(); ok {
+		_spec.SetField(payment.FieldReviewCloseNote, field.TypeString, value)
 	}
 	if _u.mutation.CheckoutSessionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1451,6 +1473,20 @@ func (_u *PaymentUpdateOne) SetNillableReviewClosedBy(v *string) *PaymentUpdateO
 	return _u
 }
 
+// SetReviewCloseNote sets the "review_close_note" field.
+func (_u *PaymentUpdateOne) SetReviewCloseNote(v string) *PaymentUpdateOne {
+	_u.mutation.SetReviewCloseNote(v)
+	return _u
+}
+
+// SetNillableReviewCloseNote sets the "review_close_note" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableReviewCloseNote(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetReviewCloseNote(*v)
+	}
+	return _u
+}
+
 // SetCheckoutSession sets the "checkout_session" edge to the CheckoutSession entity.
 func (_u *PaymentUpdateOne) SetCheckoutSession(v *CheckoutSession) *PaymentUpdateOne {
 	return _u.SetCheckoutSessionID(v.ID)
@@ -1682,6 +1718,11 @@ func (_u *PaymentUpdateOne) check() error {
 			return &ValidationError{Name: "review_closed_by", err: fmt.Errorf(`ent: validator failed for field "Payment.review_closed_by": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ReviewCloseNote(); ok {
+		if err := payment.ReviewCloseNoteValidator(v); err != nil {
+			return &ValidationError{Name: "review_close_note", err: fmt.Errorf(`ent: validator failed for field "Payment.review_close_note": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Payment.merchant"`)
 	}
@@ -1833,6 +1874,9 @@ func (_u *PaymentUpdateOne) sqlSave(ctx context.Context) (_node *Payment, err er
 	}
 	if value, ok := _u.mutation.ReviewClosedBy(); ok {
 		_spec.SetField(payment.FieldReviewClosedBy, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ReviewCloseNote(); ok {
+		_spec.SetField(payment.FieldReviewCloseNote, field.TypeString, value)
 	}
 	if _u.mutation.CheckoutSessionCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -74,5 +74,8 @@ func reviewOf(p *ent.Payment) *model.PaymentReview {
 	if p.ReviewClosedBy != "" {
 		r.ClosedBy = &p.ReviewClosedBy
 	}
+	if p.ReviewCloseNote != "" {
+		r.CloseNote = &p.ReviewCloseNote
+	}
 	return r
 }

@@ -350,7 +350,7 @@ func (r *mutationResolver) RefundPayment(ctx context.Context, input model.Refund
 
 // ApprovePaymentReview is the resolver for the approvePaymentReview field.
 func (r *mutationResolver) ApprovePaymentReview(ctx context.Context, input model.ApprovePaymentReviewInput) (*ent.Payment, error) {
-	return r.Cashier.ApproveReview(ctx, input.PaymentID)
+	return r.Cashier.ApproveReview(ctx, input.PaymentID, deref(input.Note))
 }
 
 // RejectPaymentReview is the resolver for the rejectPaymentReview field.

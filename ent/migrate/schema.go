@@ -624,6 +624,7 @@ var (
 		{Name: "review_opened_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "review_closed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "review_closed_by", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "review_close_note", Type: field.TypeString, Size: 500, Default: ""},
 		{Name: "checkout_session_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
@@ -636,19 +637,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "payments_checkout_sessions_payments",
-				Columns:    []*schema.Column{PaymentsColumns[28]},
+				Columns:    []*schema.Column{PaymentsColumns[29]},
 				RefColumns: []*schema.Column{CheckoutSessionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "payments_merchants_merchant",
-				Columns:    []*schema.Column{PaymentsColumns[29]},
+				Columns:    []*schema.Column{PaymentsColumns[30]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "payments_customers_customer",
-				Columns:    []*schema.Column{PaymentsColumns[30]},
+				Columns:    []*schema.Column{PaymentsColumns[31]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -657,27 +658,27 @@ var (
 			{
 				Name:    "payment_merchant_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[29], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[30], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[29], PaymentsColumns[8], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[30], PaymentsColumns[8], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_merchant_reference",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[29], PaymentsColumns[13]},
+				Columns: []*schema.Column{PaymentsColumns[30], PaymentsColumns[13]},
 			},
 			{
 				Name:    "payment_merchant_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{PaymentsColumns[29], PaymentsColumns[19]},
+				Columns: []*schema.Column{PaymentsColumns[30], PaymentsColumns[19]},
 			},
 			{
 				Name:    "payment_merchant_id_review_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[29], PaymentsColumns[23], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[30], PaymentsColumns[23], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_review_status_id",

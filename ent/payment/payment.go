@@ -78,6 +78,8 @@ const (
 	FieldReviewClosedAt = "review_closed_at"
 	// FieldReviewClosedBy holds the string denoting the review_closed_by field in the database.
 	FieldReviewClosedBy = "review_closed_by"
+	// FieldReviewCloseNote holds the string denoting the review_close_note field in the database.
+	FieldReviewCloseNote = "review_close_note"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeCheckoutSession holds the string denoting the checkout_session edge name in mutations.
@@ -160,6 +162,7 @@ var Columns = []string{
 	FieldReviewOpenedAt,
 	FieldReviewClosedAt,
 	FieldReviewClosedBy,
+	FieldReviewCloseNote,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -238,6 +241,10 @@ var (
 	DefaultReviewClosedBy string
 	// ReviewClosedByValidator is a validator for the "review_closed_by" field. It is called by the builders before save.
 	ReviewClosedByValidator func(string) error
+	// DefaultReviewCloseNote holds the default value on creation for the "review_close_note" field.
+	DefaultReviewCloseNote string
+	// ReviewCloseNoteValidator is a validator for the "review_close_note" field. It is called by the builders before save.
+	ReviewCloseNoteValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -471,6 +478,11 @@ func ByReviewClosedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByReviewClosedBy orders the results by the review_closed_by field.
 func ByReviewClosedBy(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReviewClosedBy, opts...).ToFunc()
+}
+
+// ByReviewCloseNote orders the results by the review_close_note field.
+func ByReviewCloseNote(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReviewCloseNote, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.

@@ -190,6 +190,11 @@ func ReviewClosedBy(v string) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldReviewClosedBy, v))
 }
 
+// ReviewCloseNote applies equality check predicate on the "review_close_note" field. It's identical to ReviewCloseNoteEQ.
+func ReviewCloseNote(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewCloseNote, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldCreatedAt, v))
@@ -1708,6 +1713,71 @@ func ReviewClosedByEqualFold(v string) predicate.Payment {
 // ReviewClosedByContainsFold applies the ContainsFold predicate on the "review_closed_by" field.
 func ReviewClosedByContainsFold(v string) predicate.Payment {
 	return predicate.Payment(sql.FieldContainsFold(FieldReviewClosedBy, v))
+}
+
+// ReviewCloseNoteEQ applies the EQ predicate on the "review_close_note" field.
+func ReviewCloseNoteEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldReviewCloseNote, v))
+}
+
+// ReviewCloseNoteNEQ applies the NEQ predicate on the "review_close_note" field.
+func ReviewCloseNoteNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldReviewCloseNote, v))
+}
+
+// ReviewCloseNoteIn applies the In predicate on the "review_close_note" field.
+func ReviewCloseNoteIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldReviewCloseNote, vs...))
+}
+
+// ReviewCloseNoteNotIn applies the NotIn predicate on the "review_close_note" field.
+func ReviewCloseNoteNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldReviewCloseNote, vs...))
+}
+
+// ReviewCloseNoteGT applies the GT predicate on the "review_close_note" field.
+func ReviewCloseNoteGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldReviewCloseNote, v))
+}
+
+// ReviewCloseNoteGTE applies the GTE predicate on the "review_close_note" field.
+func ReviewCloseNoteGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldReviewCloseNote, v))
+}
+
+// ReviewCloseNoteLT applies the LT predicate on the "review_close_note" field.
+func ReviewCloseNoteLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldReviewCloseNote, v))
+}
+
+// ReviewCloseNoteLTE applies the LTE predicate on the "review_close_note" field.
+func ReviewCloseNoteLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldReviewCloseNote, v))
+}
+
+// ReviewCloseNoteContains applies the Contains predicate on the "review_close_note" field.
+func ReviewCloseNoteContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldReviewCloseNote, v))
+}
+
+// ReviewCloseNoteHasPrefix applies the HasPrefix predicate on the "review_close_note" field.
+func ReviewCloseNoteHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldReviewCloseNote, v))
+}
+
+// ReviewCloseNoteHasSuffix applies the HasSuffix predicate on the "review_close_note" field.
+func ReviewCloseNoteHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldReviewCloseNote, v))
+}
+
+// ReviewCloseNoteEqualFold applies the EqualFold predicate on the "review_close_note" field.
+func ReviewCloseNoteEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldReviewCloseNote, v))
+}
+
+// ReviewCloseNoteContainsFold applies the ContainsFold predicate on the "review_close_note" field.
+func ReviewCloseNoteContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldReviewCloseNote, v))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

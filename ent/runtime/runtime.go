@@ -1969,6 +1969,12 @@ func init() {
 	payment.DefaultReviewClosedBy = paymentDescReviewClosedBy.Default.(string)
 	// payment.ReviewClosedByValidator is a validator for the "review_closed_by" field. It is called by the builders before save.
 	payment.ReviewClosedByValidator = paymentDescReviewClosedBy.Validators[0].(func(string) error)
+	// paymentDescReviewCloseNote is the schema descriptor for review_close_note field.
+	paymentDescReviewCloseNote := paymentFields[27].Descriptor()
+	// payment.DefaultReviewCloseNote holds the default value on creation for the review_close_note field.
+	payment.DefaultReviewCloseNote = paymentDescReviewCloseNote.Default.(string)
+	// payment.ReviewCloseNoteValidator is a validator for the "review_close_note" field. It is called by the builders before save.
+	payment.ReviewCloseNoteValidator = paymentDescReviewCloseNote.Validators[0].(func(string) error)
 	// paymentDescID is the schema descriptor for id field.
 	paymentDescID := paymentMixinFields0[0].Descriptor()
 	// payment.DefaultID holds the default value on creation for the id field.

@@ -67,6 +67,8 @@ func (Payment) Fields() []ent.Field {
 		field.Time("review_closed_at").Optional().Nillable().SchemaType(datetime6).Annotations(entgql.Skip()),
 		field.String("review_closed_by").Default("").MaxLen(200).Annotations(entgql.Skip()).
 			Comment("who closed the review, as kind:subject (operator:alice, merchant_user:usr_…, system:strait)"),
+		field.String("review_close_note").Default("").MaxLen(500).Annotations(entgql.Skip()).
+			Comment("why the review closed as it did: the person's words, or what the channel or an operation did"),
 	}
 }
 

@@ -663,11 +663,12 @@ type ComplexityRoot struct {
 	}
 
 	PaymentReview struct {
-		ClosedAt func(childComplexity int) int
-		ClosedBy func(childComplexity int) int
-		OpenedAt func(childComplexity int) int
-		Reason   func(childComplexity int) int
-		Status   func(childComplexity int) int
+		CloseNote func(childComplexity int) int
+		ClosedAt  func(childComplexity int) int
+		ClosedBy  func(childComplexity int) int
+		OpenedAt  func(childComplexity int) int
+		Reason    func(childComplexity int) int
+		Status    func(childComplexity int) int
 	}
 
 	Posting struct {
@@ -3607,6 +3608,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PaymentEdge.Node(childComplexity), true
 
+	case "PaymentReview.closeNote":
+		if e.ComplexityRoot.PaymentReview.CloseNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentReview.CloseNote(childComplexity), true
 	case "PaymentReview.closedAt":
 		if e.ComplexityRoot.PaymentReview.ClosedAt == nil {
 			break
@@ -5440,6 +5447,12 @@ type PaymentReview {
   payment by itself. Null while the review is open.
   """
   closedBy: String
+  """
+  Why the review closed as it did: the note given with the approval, the
+  rejection's reason, "canceled" when the payment was canceled, or what the
+  channel did. Null while the review is open or when none was given.
+  """
+  closeNote: String
 }
 
 extend type Payment {
@@ -5449,13 +5462,15 @@ extend type Payment {
 
 input ApprovePaymentReviewInput {
   paymentID: ID!
+  "Why, kept as the review's closeNote, in the audit log and the payment.review_closed event (at most 500 bytes)."
+  note: String
   "The same key replays the first answer."
   idempotencyKey: String!
 }
 
 input RejectPaymentReviewInput {
   paymentID: ID!
-  "Why, for the audit log and the payment.review_closed event (at most 500 characters)."
+  "Why, kept as the review's closeNote, in the audit log and the payment.review_closed event (at most 500 bytes)."
   reason: String
   "The same key replays the first answer."
   idempotencyKey: String!
@@ -8186,6 +8201,8 @@ func (ec *executionContext) childFields_PaymentReview(ctx context.Context, field
 		return ec.fieldContext_PaymentReview_closedAt(ctx, field)
 	case "closedBy":
 		return ec.fieldContext_PaymentReview_closedBy(ctx, field)
+	case "closeNote":
+		return ec.fieldContext_PaymentReview_closeNote(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PaymentReview", field.Name)
 }
@@ -21030,6 +21047,29 @@ func (ec *executionContext) fieldContext_PaymentReview_closedBy(_ context.Contex
 	return graphql.NewScalarFieldContext("PaymentReview", field, false, false, "String")
 }
 
+func (ec *executionContext) _PaymentReview_closeNote(ctx context.Context, field graphql.CollectedField, obj *model.PaymentReview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentReview_closeNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CloseNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentReview_closeNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentReview", field, false, false, "String")
+}
+
 func (ec *executionContext) _Posting_id(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -25946,7 +25986,7 @@ func (ec *executionContext) unmarshalInputApprovePaymentReviewInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"paymentID", "idempotencyKey"}
+	fieldsInOrder := [...]string{"paymentID", "note", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -25960,6 +26000,13 @@ func (ec *executionContext) unmarshalInputApprovePaymentReviewInput(ctx context.
 				return it, err
 			}
 			it.PaymentID = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
 		case "idempotencyKey":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -32787,6 +32834,11 @@ func (ec *executionContext) _PaymentReview(ctx context.Context, sel ast.Selectio
 			}
 		case "closedBy":
 			out.Values[i] = ec._PaymentReview_closedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "closeNote":
+			out.Values[i] = ec._PaymentReview_closeNote(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

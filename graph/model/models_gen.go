@@ -22,6 +22,8 @@ import (
 
 type ApprovePaymentReviewInput struct {
 	PaymentID string `json:"paymentID"`
+	// Why, kept as the review's closeNote, in the audit log and the payment.review_closed event (at most 500 bytes).
+	Note *string `json:"note,omitempty"`
 	// The same key replays the first answer.
 	IdempotencyKey string `json:"idempotencyKey"`
 }
@@ -272,6 +274,10 @@ type PaymentReview struct {
 	// api_key:key_…), or connector:… when the channel captured or released the
 	// payment by itself. Null while the review is open.
 	ClosedBy *string `json:"closedBy,omitempty"`
+	// Why the review closed as it did: the note given with the approval, the
+	// rejection's reason, "canceled" when the payment was canceled, or what the
+	// channel did. Null while the review is open or when none was given.
+	CloseNote *string `json:"closeNote,omitempty"`
 }
 
 type RefundPaymentInput struct {
@@ -286,7 +292,7 @@ type RefundPaymentInput struct {
 
 type RejectPaymentReviewInput struct {
 	PaymentID string `json:"paymentID"`
-	// Why, for the audit log and the payment.review_closed event (at most 500 characters).
+	// Why, kept as the review's closeNote, in the audit log and the payment.review_closed event (at most 500 bytes).
 	Reason *string `json:"reason,omitempty"`
 	// The same key replays the first answer.
 	IdempotencyKey string `json:"idempotencyKey"`

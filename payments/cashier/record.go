@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
 
@@ -508,9 +509,14 @@ func (s *Service) emitRaw(ctx context.Context, tx *ent.Tx, merchantID, typ, obje
 // attempt's, so a replayed confirmation finds the same second attempt.
 func seedOf(a *ent.PaymentAttempt) string { return a.ChannelIdempotencyKey }
 
+// clip cuts s to at most n bytes, at a character boundary: a column
+// never gets half of a UTF-8 character (MySQL refuses those).
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

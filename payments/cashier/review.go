@@ -70,9 +70,9 @@ func reviewOpen(p *ent.Payment) error {
 const (
 	maxReviewReason = 1000
 	maxReviewCloser = 200
-	// maxRejectReason bounds the reason a person gives for a rejection,
-	// kept in the audit log and the event.
-	maxRejectReason = 500
+	// maxCloseNote bounds the note a person gives with a decision, kept on
+	// the payment (review_close_note), in the audit log and the event.
+	maxCloseNote = 500
 )
 
 // reviewReason is the text of the reasons of a stored risk decision, in the
@@ -97,12 +97,13 @@ func openedReview(p *ent.Payment, reason string, now time.Time) row {
 	return row{payment.FieldReviewStatus: string(open), payment.FieldReviewReason: reason, payment.FieldReviewOpenedAt: now}
 }
 
-// closedReview closes p's review as status at now, by whom: it changes p in
-// memory and returns the columns to write.
-func closedReview(p *ent.Payment, status payment.ReviewStatus, by string, now time.Time) row {
-	by = clip(by, maxReviewCloser)
-	p.ReviewStatus, p.ReviewClosedAt, p.ReviewClosedBy = &status, &now, by
-	return row{payment.FieldReviewStatus: string(status), payment.FieldReviewClosedAt: now, payment.FieldReviewClosedBy: by}
+// closedReview closes p's review as status at now, by whom, with a note
+// saying why: it changes p in memory and returns the columns to write.
+func closedReview(p *ent.Payment, status payment.ReviewStatus, by, note string, now time.Time) row {
+	by, note = clip(by, maxReviewCloser), clip(note, maxCloseNote)
+	p.ReviewStatus, p.ReviewClosedAt, p.ReviewClosedBy, p.ReviewCloseNote = &status, &now, by, note
+	return row{payment.FieldReviewStatus: string(status), payment.FieldReviewClosedAt: now,
+		payment.FieldReviewClosedBy: by, payment.FieldReviewCloseNote: note}
 }
 
 // reviewEvent is the outbox event of p's review as it now stands.
@@ -131,12 +132,14 @@ func (s *Service) reviewOnRecord(ctx context.Context, p *ent.Payment, a *ent.Pay
 	case to == RequiresCapture && p.ReviewStatus == nil && inReview(a.RiskDecision):
 		r, extra = openedReview(p, reviewReason(a.RiskDecision), now), map[string]any{"attempt_id": a.ID}
 	case to == Canceled && underReview(p):
-		r = closedReview(p, payment.ReviewStatusREJECTED, "connector:"+a.Connector, now)
-		extra = map[string]any{"reason": "the channel released the authorization"}
+		const why = "the channel released the authorization"
+		r = closedReview(p, payment.ReviewStatusREJECTED, "connector:"+a.Connector, why, now)
+		extra = map[string]any{"reason": why}
 	case to == Succeeded && underReview(p):
 		s.log.ErrorContext(ctx, "the channel captured a payment under review", "payment", p.ID, "attempt", a.ID, "connector", a.Connector)
-		r = closedReview(p, payment.ReviewStatusAPPROVED, "connector:"+a.Connector, now)
-		extra = map[string]any{"reason": "captured at the channel without an approval"}
+		const why = "captured at the channel without an approval"
+		r = closedReview(p, payment.ReviewStatusAPPROVED, "connector:"+a.Connector, why, now)
+		extra = map[string]any{"reason": why}
 	default:
 		return nil, nil
 	}
@@ -166,7 +169,7 @@ func (s *Service) closeReview(ctx context.Context, tx *ent.Tx, p *ent.Payment, c
 	}
 	sys := viewer.SystemContext(ctx)
 	now := s.now()
-	_, err := store.UpdateRows(sys, tx, payment.Table, []store.RowUpdate{{ID: p.ID, Set: closedReview(p, c.status, actorOf(ctx), now)}}, now)
+	_, err := store.UpdateRows(sys, tx, payment.Table, []store.RowUpdate{{ID: p.ID, Set: closedReview(p, c.status, actorOf(ctx), c.note, now)}}, now)
 	if err != nil {
 		return fmt.Errorf("close review of %s: %w", p.ID, err)
 	}
@@ -181,6 +184,16 @@ func (s *Service) closeReview(ctx context.Context, tx *ent.Tx, p *ent.Payment, c
 	}
 	return audit.Record(ctx, tx, audit.Entry{MerchantID: p.MerchantID, Action: c.action,
 		TargetType: "payment", TargetID: p.ID, Details: details})
+}
+
+// closeNote is a person's note on a decision, trimmed; EINVALID (field
+// note) above maxCloseNote bytes.
+func closeNote(note string) (string, error) {
+	note = strings.TrimSpace(note)
+	if len(note) > maxCloseNote {
+		return "", payments.FieldErrorf("note", "at most %d bytes", maxCloseNote)
+	}
+	return note, nil
 }
 
 // actorOf names the viewer in ctx as kind:subject, for review_closed_by.
@@ -201,7 +214,11 @@ func actorOf(ctx context.Context) string {
 // the channel refuses the capture (or its authorization has expired:
 // reject the review instead), and EUNAVAILABLE when the capture's answer is
 // unknown: the review stays open, and approving again is safe.
-func (s *Service) ApproveReview(ctx context.Context, id string) (*ent.Payment, error) {
+func (s *Service) ApproveReview(ctx context.Context, id, note string) (*ent.Payment, error) {
+	note, err := closeNote(note)
+	if err != nil {
+		return nil, err
+	}
 	p, err := s.Payment(ctx, id)
 	if err != nil {
 		return nil, err
@@ -209,7 +226,7 @@ func (s *Service) ApproveReview(ctx context.Context, id string) (*ent.Payment, e
 	if err := reviewOpen(p); err != nil {
 		return nil, err
 	}
-	closing := reviewClosing{status: payment.ReviewStatusAPPROVED, action: "payment_review.approve"}
+	closing := reviewClosing{status: payment.ReviewStatusAPPROVED, action: "payment_review.approve", note: note}
 	if p.CaptureMethod == payment.CaptureMethodAUTOMATIC {
 		return s.capture(ctx, p, nil, &closing)
 	}
@@ -236,9 +253,9 @@ func (s *Service) ApproveReview(ctx context.Context, id string) (*ent.Payment, e
 // the void, and EUNAVAILABLE when the void's answer is unknown: the review
 // stays open, and rejecting again is safe.
 func (s *Service) RejectReview(ctx context.Context, id, reason string) (*ent.Payment, error) {
-	reason = strings.TrimSpace(reason)
-	if len(reason) > maxRejectReason {
-		return nil, payments.FieldErrorf("reason", "reason is longer than %d characters", maxRejectReason)
+	reason, err := closeNote(reason)
+	if err != nil {
+		return nil, payments.FieldErrorf("reason", "%s", payments.ErrorMessage(err))
 	}
 	p, err := s.Payment(ctx, id)
 	if err != nil {

@@ -3,6 +3,7 @@ package cashier_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/straitpay/strait/connectors"
@@ -54,6 +55,12 @@ func (w *world) audits(p *ent.Payment) []string {
 	return out
 }
 
+// stored reads p again from the database.
+func (w *world) stored(p *ent.Payment) *ent.Payment {
+	w.t.Helper()
+	return w.db.Client.Payment.GetX(w.sys, p.ID)
+}
+
 func reviewIs(p *ent.Payment, s payment.ReviewStatus) bool {
 	return p.ReviewStatus != nil && *p.ReviewStatus == s
 }
@@ -88,17 +95,23 @@ func TestReviewAuthorizesWithoutCaptureAndHoldsThePayment(t *testing.T) {
 		if _, err := w.svc.Capture(w.ctx, p.ID, nil); payments.ErrorCode(err) != payments.ECONFLICT {
 			t.Fatalf("capture under review: %v", err)
 		}
-		if _, err := w.svc.ApproveReview(newWorldSameDB(t, w), p.ID); payments.ErrorCode(err) != payments.ENOTFOUND {
+		if _, err := w.svc.ApproveReview(newWorldSameDB(t, w), p.ID, ""); payments.ErrorCode(err) != payments.ENOTFOUND {
 			t.Fatalf("another merchant's approval: %v", err)
 		}
 
-		p, err := w.svc.ApproveReview(w.admin(), p.ID)
+		if _, err := w.svc.ApproveReview(w.admin(), p.ID, strings.Repeat("x", 501)); payments.ErrorField(err) != "note" {
+			t.Fatalf("a note of 501 bytes: %v", err)
+		}
+		p, err := w.svc.ApproveReview(w.admin(), p.ID, "  ID documents checked ")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 250_000 || !reviewIs(p, payment.ReviewStatusAPPROVED) ||
 			p.ReviewClosedAt == nil || p.ReviewClosedBy != "merchant_user:usr_admin" {
 			t.Fatalf("approved: %s captured %d review %v by %q", p.Status, p.AmountCaptured, p.ReviewStatus, p.ReviewClosedBy)
+		}
+		if stored := w.stored(p); stored.ReviewCloseNote != "ID documents checked" {
+			t.Fatalf("close note %q", stored.ReviewCloseNote)
 		}
 		if !slices.Equal(w.a.ops, []string{"capture capture:" + p.ID}) {
 			t.Fatalf("channel operations %v", w.a.ops)
@@ -113,7 +126,7 @@ func TestReviewAuthorizesWithoutCaptureAndHoldsThePayment(t *testing.T) {
 		if a := w.audits(p); !slices.Equal(a, []string{"payment_review.approve by merchant_user:usr_admin"}) {
 			t.Fatalf("audit %v", a)
 		}
-		if _, err := w.svc.ApproveReview(w.admin(), p.ID); payments.ErrorCode(err) != payments.ECONFLICT {
+		if _, err := w.svc.ApproveReview(w.admin(), p.ID, ""); payments.ErrorCode(err) != payments.ECONFLICT {
 			t.Fatalf("approved twice: %v", err)
 		}
 		if _, err := w.svc.RejectReview(w.admin(), p.ID, ""); payments.ErrorCode(err) != payments.ECONFLICT {
@@ -144,6 +157,9 @@ func TestReviewRejectionVoidsTheAuthorization(t *testing.T) {
 		if p.Status != payment.StatusCANCELED || !reviewIs(p, payment.ReviewStatusREJECTED) || p.AmountCaptured != 0 {
 			t.Fatalf("rejected: %s review %v", p.Status, p.ReviewStatus)
 		}
+		if stored := w.stored(p); stored.ReviewCloseNote != "buyer on a sanctions list" {
+			t.Fatalf("close note %q", stored.ReviewCloseNote)
+		}
 		if as := w.attempts(p); as[0].Status != paymentattempt.StatusVOIDED {
 			t.Fatalf("attempt %s", as[0].Status)
 		}
@@ -159,8 +175,9 @@ func TestReviewRejectionVoidsTheAuthorization(t *testing.T) {
 		if q, err = w.svc.Cancel(w.ctx, q.ID); err != nil {
 			t.Fatal(err)
 		}
-		if q.Status != payment.StatusCANCELED || !reviewIs(q, payment.ReviewStatusREJECTED) || q.ReviewClosedBy != "api_key:key_test" {
-			t.Fatalf("canceled: %s review %v by %q", q.Status, q.ReviewStatus, q.ReviewClosedBy)
+		if q.Status != payment.StatusCANCELED || !reviewIs(q, payment.ReviewStatusREJECTED) || q.ReviewClosedBy != "api_key:key_test" ||
+			w.stored(q).ReviewCloseNote != "canceled" {
+			t.Fatalf("canceled: %s review %v by %q (%q)", q.Status, q.ReviewStatus, q.ReviewClosedBy, w.stored(q).ReviewCloseNote)
 		}
 		if a := w.audits(q); !slices.Equal(a, []string{"payment_review.reject by api_key:key_test"}) {
 			t.Fatalf("audit %v", a)
@@ -182,7 +199,7 @@ func TestReviewOfManualCaptureApprovesWithoutCapturing(t *testing.T) {
 		w := newWorld(t, db)
 		w.reviewAbove(100_000)
 		p := w.confirm(w.pay(200_000, payment.CaptureMethodMANUAL), approveCard, "")
-		p, err := w.svc.ApproveReview(w.admin(), p.ID)
+		p, err := w.svc.ApproveReview(w.admin(), p.ID, "")
 		if err != nil {
 			t.Fatal(err)
 		}

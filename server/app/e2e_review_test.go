@@ -10,7 +10,7 @@ import (
 )
 
 const reviewedFields = `id status amountCaptured { amount } amountCapturable { amount }
-	review { status reason openedAt closedAt closedBy }`
+	review { status reason openedAt closedAt closedBy closeNote }`
 
 const approvePaymentReview = `mutation($in: ApprovePaymentReviewInput!) { approvePaymentReview(input: $in) { ` + reviewedFields + ` } }`
 
@@ -22,6 +22,7 @@ type reviewedView struct {
 	Review                           *struct {
 		Status, Reason, OpenedAt string
 		ClosedAt, ClosedBy       *string
+		CloseNote                *string
 	}
 }
 
@@ -120,7 +121,7 @@ func TestAMLReviewHoldsThePaymentUntilAPersonDecidesEndToEnd(t *testing.T) {
 
 		// Approved: captured once at the network, posted.
 		admin := x.tokens["MERCHANT_ADMIN"]
-		in := map[string]any{"in": map[string]any{"paymentID": held.ID, "idempotencyKey": "approve-1"}}
+		in := map[string]any{"in": map[string]any{"paymentID": held.ID, "note": "ID checked", "idempotencyKey": "approve-1"}}
 		status, replayed, body := x.rawGQL(admin, approvePaymentReview, in)
 		if status != 200 || replayed != "" || strings.Contains(body, `"errors"`) {
 			t.Fatalf("approve: %d %s", status, body)
@@ -131,7 +132,8 @@ func TestAMLReviewHoldsThePaymentUntilAPersonDecidesEndToEnd(t *testing.T) {
 		}
 		p = x.reviewed(t, held.ID)
 		if p.Status != "SUCCEEDED" || p.AmountCaptured.Amount != "8000" || p.Review.Status != "APPROVED" ||
-			p.Review.ClosedAt == nil || p.Review.ClosedBy == nil || !strings.HasPrefix(*p.Review.ClosedBy, "merchant_user:") {
+			p.Review.ClosedAt == nil || p.Review.ClosedBy == nil || !strings.HasPrefix(*p.Review.ClosedBy, "merchant_user:") ||
+			p.Review.CloseNote == nil || *p.Review.CloseNote != "ID checked" {
 			t.Fatalf("approved payment %+v review %+v", p, p.Review)
 		}
 		if at := cardPaymentsAt(t, network, att[0].ID); len(at) != 1 || at[0].State != "captured" || at[0].CapturedAmount != 8_000 {
@@ -153,7 +155,8 @@ func TestAMLReviewHoldsThePaymentUntilAPersonDecidesEndToEnd(t *testing.T) {
 		x.ok(t, x.gql("OPERATOR", rejectPaymentReview, map[string]any{"in": map[string]any{"paymentID": other.ID,
 			"reason": "sanctions list match", "idempotencyKey": "reject-1"}}), "rejectPaymentReview", &rejected)
 		if rejected.Status != "CANCELED" || rejected.Review == nil || rejected.Review.Status != "REJECTED" ||
-			rejected.Review.ClosedBy == nil || *rejected.Review.ClosedBy != "operator:test-op" {
+			rejected.Review.ClosedBy == nil || *rejected.Review.ClosedBy != "operator:test-op" ||
+			rejected.Review.CloseNote == nil || *rejected.Review.CloseNote != "sanctions list match" {
 			t.Fatalf("rejected payment %+v review %+v", rejected, rejected.Review)
 		}
 		if at := cardPaymentsAt(t, network, otherAtt.ID); len(at) != 1 || at[0].State != "voided" || at[0].CapturedAmount != 0 {
