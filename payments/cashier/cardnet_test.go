@@ -87,9 +87,9 @@ func cardWorldVia(t *testing.T, db *store.DB, n *hosttest.Network, conns cashier
 	usdOnly := []money.Currency{usd}
 	catalog := routing.NewMemCatalog(
 		routing.Connector{Name: "cardnet", Methods: []routing.Method{routing.Card}, Currencies: usdOnly,
-			Fees: []routing.Fee{{FixedMinor: 30, BasisPoints: 290}}, Enabled: true},
+			Fees: []routing.Fee{{FixedMinor: 30, BasisPoints: 290}}, Enabled: true, Preauth: true},
 		routing.Connector{Name: "cardnet_b", Methods: []routing.Method{routing.Card}, Currencies: usdOnly,
-			Fees: []routing.Fee{{FixedMinor: 40, BasisPoints: 300}}, Enabled: true},
+			Fees: []routing.Fee{{FixedMinor: 40, BasisPoints: 300}}, Enabled: true, Preauth: true},
 	)
 	w.svc = cashier.New(cashier.Config{
 		Client: db.Client, Dialect: db.Dialect, Ledger: w.led,

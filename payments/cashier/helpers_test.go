@@ -149,9 +149,9 @@ func (c *clock) Add(d time.Duration) {
 func acquirers() []routing.Connector {
 	return []routing.Connector{
 		{Name: "acq_a", Kind: "fake", Methods: []routing.Method{routing.Card}, Currencies: []money.Currency{usd, money.MustCurrency("JPY"), money.MustCurrency("IDR")},
-			Fees: []routing.Fee{{FixedMinor: 30, BasisPoints: 290}}, Enabled: true},
+			Fees: []routing.Fee{{FixedMinor: 30, BasisPoints: 290}}, Enabled: true, Preauth: true},
 		{Name: "acq_b", Kind: "fake", Methods: []routing.Method{routing.Card}, Currencies: []money.Currency{usd},
-			Fees: []routing.Fee{{FixedMinor: 50, BasisPoints: 350}}, Enabled: true},
+			Fees: []routing.Fee{{FixedMinor: 50, BasisPoints: 350}}, Enabled: true, Preauth: true},
 	}
 }
 

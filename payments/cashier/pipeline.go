@@ -258,26 +258,41 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 		s.log.ErrorContext(ctx, "risk unavailable", "payment", p.ID, "err", err)
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "risk checks are unavailable; try again")
 	}
-	if decision.Action == risk.Deny {
-		// Refused with the rule's code, so the buyer may try another way.
-		// A review is not refused: it is authorized without capture and
-		// held for a person to decide (review.go).
+	// refuse declines the payment before any channel, with the decision
+	// stored on the attempt and code as its failure: the buyer may try
+	// another way.
+	refuse := func(code, message string) (*ent.Payment, error) {
 		att, err := s.begin(ctx, p, routing.Decision{PaymentID: p.ID, Attempted: []string{}},
 			assessed{decision: decision, counts: counts}, pm, key, 1, fresh)
 		if err != nil {
 			return nil, err
 		}
-		code := "risk_" + string(decision.Action)
 		out, _, err := s.recordAttempt(sys, att, result{outcome: OutcomeDeclined, declineType: connectors.DeclineHard,
-			code: code, message: "refused by risk rules"}, nil)
+			code: code, message: message}, nil)
 		return out, err
+	}
+	if decision.Action == risk.Deny {
+		// A review is not refused: it is authorized without capture and
+		// held for a person to decide (review.go).
+		return refuse("risk_deny", "refused by risk rules")
 	}
 	route := routing.Decision{PaymentID: p.ID, Chosen: pm.Connector, Attempted: []string{pm.Connector},
 		Candidates: []routing.Candidate{{Connector: pm.Connector, Eligible: true, Reason: "fixed by the agreement"}}}
 	if pm.Connector == "" {
-		if route, err = s.cfg.Router.Route(sys, routing.Request{
+		req := routing.Request{
 			PaymentID: p.ID, MerchantID: p.MerchantID, Method: pm.Type, Scheme: pm.Scheme, Amount: amt, Country: pm.Country,
-		}); err != nil {
+			AuthorizeOnly: p.CaptureMethod == payment.CaptureMethodMANUAL || decision.Action == risk.Review,
+		}
+		if route, err = s.cfg.Router.Route(sys, req); err != nil {
+			if decision.Action == risk.Review && payments.ErrorCode(err) == payments.EINVALID {
+				// The channels that take this payment only sell: none can
+				// hold it for review, so it is refused, never charged
+				// unreviewed.
+				req.AuthorizeOnly = p.CaptureMethod == payment.CaptureMethodMANUAL
+				if _, sells := s.cfg.Router.Route(sys, req); sells == nil {
+					return refuse("risk_review", "held for review, which no channel of this payment method allows")
+				}
+			}
 			return nil, err
 		}
 	}

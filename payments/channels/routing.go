@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments/money"
@@ -35,7 +36,7 @@ func (c *Catalog) Connectors(ctx context.Context) ([]routing.Connector, error) {
 	for _, st := range list {
 		rc := routing.Connector{
 			Name: st.Name, Kind: string(st.Kind), Methods: methods(st.PaymentMethods),
-			Countries: st.Countries, Enabled: st.Enabled,
+			Countries: st.Countries, Enabled: st.Enabled, Preauth: slices.Contains(st.Capabilities, connectors.CapPreauth),
 		}
 		for _, code := range st.Currencies {
 			if cur, err := money.ParseCurrency(code); err == nil {

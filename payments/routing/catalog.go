@@ -50,6 +50,9 @@ type Connector struct {
 	// default. A connector with no applicable entry costs nothing.
 	Fees    []Fee `json:"fees,omitempty"`
 	Enabled bool  `json:"enabled"`
+	// Preauth says the connector can authorize without capturing, then
+	// capture or void (connectors.CapPreauth).
+	Preauth bool `json:"preauth,omitempty"`
 }
 
 // Limit bounds the amount of a payment in one currency, in minor units. Max 0

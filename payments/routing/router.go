@@ -23,6 +23,10 @@ type Request struct {
 	Amount money.Amount
 	// Country is the buyer's country (ISO 3166-1 alpha-2), "" if unknown.
 	Country string
+	// AuthorizeOnly says the attempt authorizes without capturing (manual
+	// capture, or a payment risk holds for review): only connectors that
+	// can (Connector.Preauth) are eligible.
+	AuthorizeOnly bool
 }
 
 // Candidate is one connector as the router saw it.
@@ -81,6 +85,9 @@ var filters = []func(c Connector, req Request, s Stats) string{
 	},
 	func(c Connector, req Request, _ Stats) string {
 		return when(!slices.Contains(c.Currencies, req.Amount.Currency), "does not take %s", req.Amount.Currency)
+	},
+	func(c Connector, req Request, _ Stats) string {
+		return when(req.AuthorizeOnly && !c.Preauth, "cannot authorize without capturing")
 	},
 	func(c Connector, req Request, _ Stats) string {
 		ok := len(c.Countries) == 0 || (req.Country != "" && slices.Contains(c.Countries, req.Country))

@@ -123,6 +123,33 @@ func TestEligibilityDropsWithReasons(t *testing.T) {
 	}
 }
 
+// TestAuthorizeOnlyNeedsPreauth: a payment that is only authorized (manual
+// capture, or held for review) goes to a connector that can authorize
+// without capturing, even a dearer one; none is a refusal.
+func TestAuthorizeOnlyNeedsPreauth(t *testing.T) {
+	saleOnly, preauth := cardConn("sale_only", 0, 100), cardConn("preauth", 50, 300)
+	preauth.Preauth = true
+	w := newWorld(t, saleOnly, preauth)
+	if d := w.route(t, cardRequest()); d.Chosen != "sale_only" {
+		t.Fatalf("a sale: %+v", d)
+	}
+	req := cardRequest()
+	req.AuthorizeOnly = true
+	d := w.route(t, req)
+	if d.Chosen != "preauth" || order(d) != "preauth" {
+		t.Fatalf("authorize only: %+v", d)
+	}
+	for _, c := range d.Candidates {
+		if c.Connector == "sale_only" && (c.Eligible || c.Reason != "cannot authorize without capturing") {
+			t.Fatalf("sale_only: %+v", c)
+		}
+	}
+	_, err := newWorld(t, saleOnly).router.Route(context.Background(), req)
+	if payments.ErrorCode(err) != payments.EINVALID {
+		t.Fatalf("no connector can preauthorize: %v", err)
+	}
+}
+
 func TestRankingLeastCostThenAuthRateThenHealth(t *testing.T) {
 	w := newWorld(t,
 		cardConn("pricey", 30, 290),     // 0.30 + 2.90% of 100.00 = 320

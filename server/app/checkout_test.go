@@ -86,7 +86,7 @@ func newCheckoutEnv(t *testing.T, db *store.DB) *checkoutEnv {
 	t.Helper()
 	ce := &checkoutEnv{clock: &testClock{now: time.Now().UTC()}, logs: &lockedBuffer{}}
 	catalog := routing.NewMemCatalog(
-		routing.Connector{Name: "cardnet", Kind: "cardnet", Methods: []routing.Method{routing.Card}, Currencies: []money.Currency{money.MustCurrency("SGD")}, Enabled: true},
+		routing.Connector{Name: "cardnet", Kind: "cardnet", Methods: []routing.Method{routing.Card}, Currencies: []money.Currency{money.MustCurrency("SGD")}, Enabled: true, Preauth: true},
 		routing.Connector{Name: "wallet", Kind: "wallet", Methods: []routing.Method{routing.Wallet}, Currencies: []money.Currency{money.MustCurrency("SGD")}, Countries: []string{"CN"}, Enabled: true},
 	)
 	ce.env = newEnvWith(t, db, func(cfg *app.Config, opts *app.Options) {

@@ -51,7 +51,7 @@ func TestConcurrentConfirmsOfOneSessionMakeOnePayment(t *testing.T) {
 			cfg.VaultKeys = "k1:" + vault.GenerateKey()
 			cfg.VaultFingerprintKey = vault.GenerateKey()
 			opts.Catalog = routing.NewMemCatalog(routing.Connector{Name: "cardnet", Kind: "cardnet",
-				Methods: []routing.Method{routing.Card}, Currencies: []money.Currency{money.MustCurrency("SGD")}, Enabled: true})
+				Methods: []routing.Method{routing.Card}, Currencies: []money.Currency{money.MustCurrency("SGD")}, Enabled: true, Preauth: true})
 			opts.Connectors = cardnetOnly{card}
 		})
 		post := func(cred, query string, vars map[string]any, into any) string {

@@ -86,6 +86,45 @@ func TestWalletAndBankTransferEndToEnd(t *testing.T) {
 			}
 		})
 
+		t.Run("a wallet cannot hold a manual-capture payment", func(t *testing.T) {
+			// The wallet only sells (no preauth capability): routing finds
+			// no connector for a payment that must only be authorized, and
+			// refuses it before anything reaches a channel.
+			before := x.counts(t)
+			s := x.open(t, map[string]any{"amount": amountOf(4400, "SGD"), "allowedMethods": []string{"WALLET"},
+				"captureMethod": "MANUAL"})
+			r := x.gql(s.Cashier, confirmMutation, map[string]any{"in": map[string]any{
+				"method": "WALLET", "walletFlow": "REDIRECT", "idempotencyKey": "wallet-manual"}})
+			if r.code() != "BAD_USER_INPUT" || !strings.Contains(r.Raw, "no connector takes wallet payments") {
+				t.Fatalf("confirm: %s", r.Raw)
+			}
+			if after := x.counts(t); after != before {
+				t.Fatalf("after the refusal: %+v, before %+v", after, before)
+			}
+			if got := x.sessionStatus(t, s); got != "OPEN" {
+				t.Fatalf("session %s after the refusal", got)
+			}
+		})
+
+		t.Run("a wallet payment risk sends to review is refused, not charged", func(t *testing.T) {
+			x.ok(t, x.gql("OPERATOR", `mutation($in: RiskRuleInput!) { upsertRiskRule(input: $in) { key } }`,
+				map[string]any{"in": map[string]any{"key": "aml-wallet", "kind": "aml_threshold", "action": "review",
+					"enabled": true, "score": 60, "params": map[string]any{"currency": "SGD", "maxMinor": "50000"}}}),
+				"upsertRiskRule", &struct{}{})
+			s := x.open(t, map[string]any{"amount": amountOf(60_000, "SGD"), "allowedMethods": []string{"WALLET"}})
+			p := x.confirm(t, s, map[string]any{"method": "WALLET", "walletFlow": "REDIRECT", "idempotencyKey": "wallet-review"})
+			if p.Status != "REQUIRES_PAYMENT_METHOD" || p.FailureCode != "risk_review" || p.NextAction != nil {
+				t.Fatalf("payment %+v", p)
+			}
+			att := x.payment(t, p.ID).attempts()
+			if len(att) != 1 || att[0].Status != "DECLINED" || att[0].Connector != "" {
+				t.Fatalf("attempts %+v", att)
+			}
+			if got := x.sessionStatus(t, s); got != "OPEN" {
+				t.Fatalf("session %s after the refusal", got)
+			}
+		})
+
 		x.balanced(t)
 	})
 }

@@ -63,7 +63,7 @@ func TestMerchantOperationsOverGraphQL(t *testing.T) {
 			"key_b":   {Kind: viewer.APIKey, Subject: "key_b", MerchantID: mb.ID},
 		}
 		catalog := routing.NewMemCatalog(routing.Connector{Name: "acq", Methods: []routing.Method{routing.Card},
-			Currencies: []money.Currency{usd}, Fees: []routing.Fee{{FixedMinor: 30, BasisPoints: 290}}, Enabled: true})
+			Currencies: []money.Currency{usd}, Fees: []routing.Fee{{FixedMinor: 30, BasisPoints: 290}}, Enabled: true, Preauth: true})
 		a := app.New(app.Config{}, db, tokens, app.Options{Log: slog.New(slog.DiscardHandler),
 			Connectors: oneConnector{acquirer{}}, Catalog: catalog})
 		h := a.Handler()
@@ -165,7 +165,7 @@ func TestOperatorRulesOverGraphQL(t *testing.T) {
 		}
 		tokens := fixedTokens{"op": {Kind: viewer.Operator, Subject: "ops"}, "key_a": {Kind: viewer.APIKey, Subject: "key_a", MerchantID: ma.ID}}
 		catalog := routing.NewMemCatalog(routing.Connector{Name: "acq", Methods: []routing.Method{routing.Card},
-			Currencies: []money.Currency{usd}, Enabled: true})
+			Currencies: []money.Currency{usd}, Enabled: true, Preauth: true})
 		a := app.New(app.Config{}, db, tokens, app.Options{Log: slog.New(slog.DiscardHandler), Connectors: oneConnector{acquirer{}}, Catalog: catalog})
 		h := a.Handler()
 
