@@ -333,27 +333,26 @@ func (r *checkoutRig) prepare(b *testing.B, n, workers int) []prepared {
 	b.Helper()
 	out := make([]prepared, n)
 	r.phase(b, n, workers, func(i int) error {
-		cashier, err := r.openSession()
-		if err != nil {
-			return err
-		}
-		tok, err := r.tokenize(cashier)
-		if err != nil {
-			return err
-		}
+		cashier, tok, err := r.openAndTokenize()
 		out[i] = prepared{cashier, tok, fmt.Sprintf("confirm-%d", r.seq.Add(1))}
-		return nil
+		return err
 	})
 	return out
 }
 
+// openAndTokenize opens a checkout session and tokenizes a card for it:
+// the session's cashier token and the card token.
+func (r *checkoutRig) openAndTokenize() (cashier, tok string, err error) {
+	if cashier, err = r.openSession(); err != nil {
+		return "", "", err
+	}
+	tok, err = r.tokenize(cashier)
+	return cashier, tok, err
+}
+
 // checkout is one buyer's whole checkout.
 func (r *checkoutRig) checkout(int) error {
-	cashier, err := r.openSession()
-	if err != nil {
-		return err
-	}
-	tok, err := r.tokenize(cashier)
+	cashier, tok, err := r.openAndTokenize()
 	if err != nil {
 		return err
 	}
