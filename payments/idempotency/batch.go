@@ -36,8 +36,14 @@ const maxAttempts = 8
 // queue is empty: a lone item runs at once (no timer, no added latency) and
 // an idle batcher holds nothing; items that arrive while a batch runs form
 // the next one. Batches never overlap, so run needs no locking of its own.
+//
+// Batchers sharing a turn (a non-nil turn, the same for each) run one batch
+// at a time between them: a batcher waits for its turn before it takes its
+// batch off the queue, so what queued while another held the turn goes in
+// its next batch whole.
 type batcher[T any] struct {
-	run func([]T)
+	run  func([]T)
+	turn *sync.Mutex
 	// size bounds a batch's bytes, with maxBytes; a batch always takes at
 	// least one item whatever its size.
 	size     func(T) int
@@ -70,11 +76,19 @@ func (b *batcher[T]) add(item T) bool {
 func (b *batcher[T]) loop() {
 	defer b.wg.Done()
 	for {
+		if b.turn != nil {
+			b.turn.Lock()
+		}
 		batch, ok := b.next()
+		if ok {
+			b.run(batch)
+		}
+		if b.turn != nil {
+			b.turn.Unlock()
+		}
 		if !ok {
 			return
 		}
-		b.run(batch)
 	}
 }
 

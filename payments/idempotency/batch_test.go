@@ -764,13 +764,19 @@ func claimsAndAnswersTogether(t *testing.T, failing bool) {
 		if failing {
 			rec.failNext("INSERT", errors.New("injected"))
 		}
+		// The claim waits for its turn behind the held answer, then one
+		// batch takes it and the five queued answers.
 		c := &call{key: "new", op: "refund", hash: "h1"}
-		c.begin(s)()
-		wg.Wait() // the five answers were stored with the claim
+		wg.Go(c.begin(s))
+		if !queued(s, 1) {
+			release()
+			t.Fatal("the claim was not queued")
+		}
+		release()
+		wg.Wait()
 		rec.mu.Lock()
 		stmts, commits := append([]string(nil), rec.stmts...), rec.commits
 		rec.mu.Unlock()
-		release()
 		if !c.claimed() {
 			t.Fatalf("Begin = %+v, %v; want a first claim", c.out, c.err)
 		}

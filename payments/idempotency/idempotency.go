@@ -133,8 +133,13 @@ type Service struct {
 	now     func() time.Time
 	wakeups wakeups
 
-	claims  batcher[*claim]
-	answers batcher[*answer]
+	// claims and answers take turns (writeTurn): while one batch writes, the
+	// other side queues, and its next batch takes this side's queue along
+	// (writeTogether), so claims and answers arriving together share a
+	// commit.
+	claims    batcher[*claim]
+	answers   batcher[*answer]
+	writeTurn sync.Mutex
 	// answersInTx is set once the client's driver refuses a hand-written
 	// statement outside a transaction (see storeAnswers).
 	answersInTx atomic.Bool
@@ -159,9 +164,9 @@ func New(client *ent.Client, cfg Config) *Service {
 		client: client, dialect: cfg.Dialect, wait: cfg.Wait, lease: cfg.Lease,
 		now: func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
 	}
-	s.claims = batcher[*claim]{run: s.claimBatch, maxItems: maxBatch}
+	s.claims = batcher[*claim]{run: s.claimBatch, turn: &s.writeTurn, maxItems: maxBatch}
 	s.answers = batcher[*answer]{
-		run: s.answerBatch, maxItems: maxBatch, maxBytes: maxAnswerBytes,
+		run: s.answerBatch, turn: &s.writeTurn, maxItems: maxBatch, maxBytes: maxAnswerBytes,
 		size: func(a *answer) int { return len(a.response) },
 	}
 	return s
