@@ -205,21 +205,30 @@ type NewPayment struct {
 // is claimed. Returns what ConfirmPayment returns, and ECONFLICT when the
 // session has a payment already (SessionHooks.Claim).
 func (s *Service) ConfirmNew(ctx context.Context, np NewPayment, pm PaymentMethod, key string) (*ent.Payment, error) {
-	if err := pm.validate(); err != nil {
+	if err := s.validateNew(np, pm); err != nil {
 		return nil, err
+	}
+	return s.runNew(ctx, np.Payment, pm, key, true)
+}
+
+// validateNew checks a new payment and how it is paid for ConfirmNew and
+// PrepareNew.
+func (s *Service) validateNew(np NewPayment, pm PaymentMethod) error {
+	if err := pm.validate(); err != nil {
+		return err
 	}
 	p := np.Payment
 	amt, err := amountOf(p.Amount, p.Currency)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := validateAmount("amount", amt); err != nil {
-		return nil, err
+		return err
 	}
 	if p.ID == "" || p.MerchantID == "" || p.CheckoutSessionID == "" || s.cfg.Sessions == nil {
-		return nil, fmt.Errorf("confirm new payment: ID, merchant, checkout session and SessionHooks are required")
+		return fmt.Errorf("confirm new payment: ID, merchant, checkout session and SessionHooks are required")
 	}
-	return s.runNew(ctx, p, pm, key, true)
+	return nil
 }
 
 // run is the pipeline after validation.
@@ -244,9 +253,37 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 			return s.Payment(sys, p.ID)
 		}
 	}
+	d, err := s.decide(ctx, p, pm, amt)
+	if err != nil {
+		return nil, err
+	}
+	att, err := s.begin(ctx, p, d.route, d.risked, pm, key, 1, fresh)
+	if err != nil {
+		return nil, err
+	}
+	return s.finish(ctx, att, pm, d)
+}
+
+// decided is what risk and routing made of a payment before its first
+// attempt: the risk decision and the counts its attempt records, and the
+// connector chosen, or a refusal before any channel.
+type decided struct {
+	risked assessed
+	route  routing.Decision
+	// refusal, when set, declines the payment before any channel: its
+	// attempt is written with the decision stored and no connector, and
+	// recorded with this result, so the buyer may try another way.
+	refusal *result
+}
+
+// decide runs risk and routing for a payment about to be attempted (steps 3
+// and 4). Returns EUNAVAILABLE when risk is unavailable, and routing's
+// errors (EINVALID when no connector takes the payment).
+func (s *Service) decide(ctx context.Context, p *ent.Payment, pm PaymentMethod, amt money.Amount) (decided, error) {
+	sys := viewer.SystemContext(ctx)
 	tier, err := s.riskTier(sys, p.MerchantID)
 	if err != nil {
-		return nil, fmt.Errorf("confirm %s: merchant: %w", p.ID, err)
+		return decided{}, fmt.Errorf("confirm %s: merchant: %w", p.ID, err)
 	}
 	rp := risk.Payment{
 		ID: p.ID, MerchantID: p.MerchantID, Tier: tier, Amount: amt,
@@ -256,34 +293,27 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 	decision, counts, err := s.cfg.Risk.Assess(sys, rp)
 	if err != nil {
 		s.log.ErrorContext(ctx, "risk unavailable", "payment", p.ID, "err", err)
-		return nil, payments.Errorf(payments.EUNAVAILABLE, "risk checks are unavailable; try again")
+		return decided{}, payments.Errorf(payments.EUNAVAILABLE, "risk checks are unavailable; try again")
 	}
-	// refuse declines the payment before any channel, with the decision
-	// stored on the attempt and code as its failure: the buyer may try
-	// another way.
-	refuse := func(code, message string) (*ent.Payment, error) {
-		att, err := s.begin(ctx, p, routing.Decision{PaymentID: p.ID, Attempted: []string{}},
-			assessed{decision: decision, counts: counts}, pm, key, 1, fresh)
-		if err != nil {
-			return nil, err
-		}
-		out, _, err := s.recordAttempt(sys, att, result{outcome: OutcomeDeclined, declineType: connectors.DeclineHard,
-			code: code, message: message}, nil)
-		return out, err
+	d := decided{risked: assessed{decision: decision, counts: counts}}
+	refuse := func(code, message string) (decided, error) {
+		d.route = routing.Decision{PaymentID: p.ID, Attempted: []string{}}
+		d.refusal = &result{outcome: OutcomeDeclined, declineType: connectors.DeclineHard, code: code, message: message}
+		return d, nil
 	}
 	if decision.Action == risk.Deny {
 		// A review is not refused: it is authorized without capture and
 		// held for a person to decide (review.go).
 		return refuse("risk_deny", "refused by risk rules")
 	}
-	route := routing.Decision{PaymentID: p.ID, Chosen: pm.Connector, Attempted: []string{pm.Connector},
+	d.route = routing.Decision{PaymentID: p.ID, Chosen: pm.Connector, Attempted: []string{pm.Connector},
 		Candidates: []routing.Candidate{{Connector: pm.Connector, Eligible: true, Reason: "fixed by the agreement"}}}
 	if pm.Connector == "" {
 		req := routing.Request{
 			PaymentID: p.ID, MerchantID: p.MerchantID, Method: pm.Type, Scheme: pm.Scheme, Amount: amt, Country: pm.Country,
 			AuthorizeOnly: p.CaptureMethod == payment.CaptureMethodMANUAL || decision.Action == risk.Review,
 		}
-		if route, err = s.cfg.Router.Route(sys, req); err != nil {
+		if d.route, err = s.cfg.Router.Route(sys, req); err != nil {
 			if decision.Action == risk.Review && payments.ErrorCode(err) == payments.EINVALID {
 				// The channels that take this payment only sell: none can
 				// hold it for review, so it is refused, never charged
@@ -293,15 +323,26 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 					return refuse("risk_review", "held for review, which no channel of this payment method allows")
 				}
 			}
-			return nil, err
+			return decided{}, err
 		}
 	}
-	att, err := s.begin(ctx, p, route, assessed{decision: decision, counts: counts, volume: risk.VolumeKeys(rp)}, pm, key, 1, fresh)
-	if err != nil {
-		return nil, err
+	d.risked.volume = risk.VolumeKeys(rp)
+	return d, nil
+}
+
+// finish is the pipeline after the attempt is written (steps 6 to 8): the
+// connector call and the record, cascading once after a soft decline or a
+// retryable error; or, for a payment refused before any channel, the record
+// of its refusal.
+func (s *Service) finish(ctx context.Context, att *ent.PaymentAttempt, pm PaymentMethod, d decided) (*ent.Payment, error) {
+	sys := viewer.SystemContext(ctx)
+	if d.refusal != nil {
+		out, _, err := s.recordAttempt(sys, att, *d.refusal, nil)
+		return out, err
 	}
+	route := d.route
 	for {
-		res := s.authorize(ctx, att, pm, decision)
+		res := s.authorize(ctx, att, pm, d.risked.decision)
 		out, next, err := s.recordAttempt(sys, att, res, &route)
 		if err != nil || next == nil {
 			return out, err
@@ -363,12 +404,9 @@ func channelKey(p *ent.Payment, seed string, n int) string {
 func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decision, risked assessed,
 	pm PaymentMethod, seed string, n int, fresh bool) (*ent.PaymentAttempt, error) {
 	sys := viewer.SystemContext(ctx)
-	dd, err := jsonMap(risked.decision)
+	dd, err := riskData(risked)
 	if err != nil {
 		return nil, err
-	}
-	if len(risked.volume) > 0 {
-		dd[volumeKeysField] = risked.volume
 	}
 	if fresh {
 		req := &beginReq{ctx: ctx, payment: p, route: route, risk: dd, counts: risked.counts, method: pm.Type, seed: seed}
@@ -427,6 +465,19 @@ type assessed struct {
 	volume   []string
 }
 
+// riskData is the risk decision as its attempt stores it, with the
+// daily-volume keys.
+func riskData(risked assessed) (map[string]any, error) {
+	dd, err := jsonMap(risked.decision)
+	if err != nil {
+		return nil, err
+	}
+	if len(risked.volume) > 0 {
+		dd[volumeKeysField] = risked.volume
+	}
+	return dd, nil
+}
+
 // volumeKeysField is where an attempt's risk decision keeps the daily-volume
 // counter keys its authorization adds to (risk.VolumeKeys).
 const volumeKeysField = "volume_keys"
@@ -472,61 +523,72 @@ func (s *Service) beginMany(ctx context.Context, reqs []*beginReq) []batch.Resul
 // beginTx is beginMany's transaction, for requests of distinct sessions.
 func (s *Service) beginTx(ctx context.Context, reqs []*beginReq, deferWrites bool) ([]*ent.PaymentAttempt, error) {
 	sys := viewer.SystemContext(ctx)
-	to, err := Next(RequiresPaymentMethod, Confirm)
-	if err != nil {
-		return nil, err
-	}
 	sessions := make([]string, len(reqs))
 	for i, r := range reqs {
 		sessions[i] = r.payment.CheckoutSessionID
 	}
-	atts := make([]*ent.PaymentAttempt, len(reqs))
-	err = s.tx(sys, func(tx *ent.Tx) error {
+	var atts []*ent.PaymentAttempt
+	err := s.tx(sys, func(tx *ent.Tx) error {
 		withCoupon, err := s.cfg.Sessions.Claim(sys, tx, sessions)
 		if err != nil {
 			return err
 		}
-		// The inserts need no answer but success: they go to MySQL with
-		// the commit when deferWrites is set (together).
-		wr := store.NewWrites(tx, s.cfg.Dialect, deferWrites)
-		creates := make([]*ent.PaymentCreate, len(reqs))
-		var reservations []Reservation
-		var counts []risk.Count
-		for i, r := range reqs {
-			counts = append(counts, r.counts...)
-			p := r.payment
-			if p.CaptureMethod == "" {
-				p.CaptureMethod = payment.CaptureMethodAUTOMATIC
-			}
-			p.Status, p.Connector, p.PaymentMethodType = entState(to), r.route.Chosen, string(r.method)
-			creates[i] = paymentCreate(wr.Client(), p)
-			if atts[i], err = s.newAttempt(p, r.route, r.risk, r.seed, 1); err != nil {
-				return err
-			}
-			if slices.Contains(withCoupon, p.CheckoutSessionID) {
-				reservations = append(reservations, Reservation{SessionID: p.CheckoutSessionID, PaymentID: p.ID})
-			}
-		}
-		if err := wr.Client().Payment.CreateBulk(creates...).Exec(sys); err != nil {
-			return fmt.Errorf("create payments: %w", err)
-		}
-		if err := s.insertAttempts(sys, wr.Client(), atts); err != nil {
-			return err
-		}
-		if err := s.cfg.Risk.RecordTx(sys, wr.Client(), counts); err != nil {
-			return err
-		}
-		// A coupon's redemption names its payment: the payments go first.
-		if err := wr.Flush(sys); err != nil {
-			return err
-		}
-		if len(reservations) == 0 {
-			return nil
-		}
-		return s.cfg.Sessions.Reserve(sys, tx, reservations)
+		atts, err = s.writeNew(sys, tx, reqs, withCoupon, deferWrites)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return atts, nil
+}
+
+// writeNew writes, in tx, new payments of distinct checkout sessions the
+// transaction has claimed, already processing, with their first attempts
+// and risk counts, and redeems the coupons of the sessions withCoupon:
+// the payments in one statement, the attempts in one. With deferWrites
+// the inserts go to MySQL with the next statement or the commit.
+func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, reqs []*beginReq, withCoupon []string, deferWrites bool) ([]*ent.PaymentAttempt, error) {
+	to, err := Next(RequiresPaymentMethod, Confirm)
+	if err != nil {
+		return nil, err
+	}
+	atts := make([]*ent.PaymentAttempt, len(reqs))
+	wr := store.NewWrites(tx, s.cfg.Dialect, deferWrites)
+	creates := make([]*ent.PaymentCreate, len(reqs))
+	var reservations []Reservation
+	var counts []risk.Count
+	for i, r := range reqs {
+		counts = append(counts, r.counts...)
+		p := r.payment
+		if p.CaptureMethod == "" {
+			p.CaptureMethod = payment.CaptureMethodAUTOMATIC
+		}
+		p.Status, p.Connector, p.PaymentMethodType = entState(to), r.route.Chosen, string(r.method)
+		creates[i] = paymentCreate(wr.Client(), p)
+		if atts[i], err = s.newAttempt(p, r.route, r.risk, r.seed, 1); err != nil {
+			return nil, err
+		}
+		if slices.Contains(withCoupon, p.CheckoutSessionID) {
+			reservations = append(reservations, Reservation{SessionID: p.CheckoutSessionID, PaymentID: p.ID})
+		}
+	}
+	if err := wr.Client().Payment.CreateBulk(creates...).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("create payments: %w", err)
+	}
+	if err := s.insertAttempts(ctx, wr.Client(), atts); err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Risk.RecordTx(ctx, wr.Client(), counts); err != nil {
+		return nil, err
+	}
+	// A coupon's redemption names its payment: the payments go first.
+	if err := wr.Flush(ctx); err != nil {
+		return nil, err
+	}
+	if len(reservations) > 0 {
+		if err := s.cfg.Sessions.Reserve(ctx, tx, reservations); err != nil {
+			return nil, err
+		}
 	}
 	return atts, nil
 }

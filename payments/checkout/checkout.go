@@ -83,6 +83,9 @@ type Service struct {
 	// reads loads the sessions of concurrent confirms, with their latest
 	// payments, in one batch (confirmRead).
 	reads *batch.Runner[sessionReadReq, sessionRead]
+	// confirms decides and writes the new payments of concurrent cashiers'
+	// confirms in one transaction (confirmMany).
+	confirms *batch.Runner[*confirmReq, confirmed]
 }
 
 // New returns a Service. It returns an error if a required field is missing.
@@ -98,12 +101,15 @@ func New(c Config) (*Service, error) {
 		now: func() time.Time { return c.Now().UTC().Truncate(time.Microsecond) },
 	}
 	s.reads = batch.New(context.Background(), maxReadBatch, s.readSessions)
+	s.confirms = batch.New(context.Background(), maxConfirmBatch, s.confirmMany)
 	return s, nil
 }
 
-// BatchStats reports the confirm reads batched together (confirm_read).
+// BatchStats reports the confirms decided and written together (confirm)
+// and the confirm reads batched together (confirm_read: retries after a
+// decline).
 func (s *Service) BatchStats() map[string]batch.Stats {
-	return map[string]batch.Stats{"confirm_read": s.reads.Stats()}
+	return map[string]batch.Stats{"confirm": s.confirms.Stats(), "confirm_read": s.reads.Stats()}
 }
 
 // Vault returns the card vault, nil when it is not configured.

@@ -66,6 +66,13 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	if s.payments == nil {
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "payments are not available")
 	}
+	if v, _ := viewer.FromContext(ctx); v.Kind == viewer.Cashier {
+		// A session's first confirm is decided and written under the
+		// session's lock, with concurrent confirms (confirmMany).
+		if p, handled, err := s.confirmTogether(ctx, v, sessionID, in); handled {
+			return p, err
+		}
+	}
 	r, err := s.confirmable(ctx, sessionID, in)
 	if err != nil {
 		return nil, err

@@ -47,36 +47,8 @@ func (o cardnetOnly) Get(name string) (connectors.Connector, bool) { return o.c,
 func TestConcurrentConfirmsOfOneSessionMakeOnePayment(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		card := &slowCard{}
-		e := newEnvWith(t, db, func(cfg *app.Config, opts *app.Options) {
-			cfg.VaultKeys = "k1:" + vault.GenerateKey()
-			cfg.VaultFingerprintKey = vault.GenerateKey()
-			opts.Catalog = routing.NewMemCatalog(routing.Connector{Name: "cardnet", Kind: "cardnet",
-				Methods: []routing.Method{routing.Card}, Currencies: []money.Currency{money.MustCurrency("SGD")}, Enabled: true, Preauth: true})
-			opts.Connectors = cardnetOnly{card}
-		})
-		post := func(cred, query string, vars map[string]any, into any) string {
-			body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-			req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+cred)
-			rec := httptest.NewRecorder()
-			e.app.Handler().ServeHTTP(rec, req)
-			var out struct {
-				Data   map[string]json.RawMessage
-				Errors []struct{ Extensions map[string]any }
-			}
-			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-				return "bad response: " + rec.Body.String()
-			}
-			if len(out.Errors) > 0 {
-				code, _ := out.Errors[0].Extensions["code"].(string)
-				return code
-			}
-			for _, v := range out.Data {
-				_ = json.Unmarshal(v, into)
-			}
-			return ""
-		}
+		e := slowCardEnv(t, db, card)
+		post := poster(e)
 		var created struct {
 			CashierToken    string
 			CheckoutSession struct{ ID string }
@@ -124,6 +96,126 @@ func TestConcurrentConfirmsOfOneSessionMakeOnePayment(t *testing.T) {
 		n := db.Client.Payment.Query().Where(payment.CheckoutSessionID(created.CheckoutSession.ID)).CountX(sys)
 		if succeeded != 1 || n != 1 || card.calls.Load() != 1 {
 			t.Fatalf("%d SUCCEEDED (%v), %d payments for the session, %d charges; want 1 of each", succeeded, codes, n, card.calls.Load())
+		}
+	})
+}
+
+// slowCardEnv is an env whose only card connector is card, as "cardnet".
+func slowCardEnv(t *testing.T, db *store.DB, card *slowCard) *env {
+	return newEnvWith(t, db, func(cfg *app.Config, opts *app.Options) {
+		cfg.VaultKeys = "k1:" + vault.GenerateKey()
+		cfg.VaultFingerprintKey = vault.GenerateKey()
+		opts.Catalog = routing.NewMemCatalog(routing.Connector{Name: "cardnet", Kind: "cardnet",
+			Methods: []routing.Method{routing.Card}, Currencies: []money.Currency{money.MustCurrency("SGD")}, Enabled: true, Preauth: true})
+		opts.Connectors = cardnetOnly{card}
+	})
+}
+
+// poster returns a function that posts a GraphQL request to e with cred,
+// decodes its one data field into into, and returns the first error's
+// code ("" for none).
+func poster(e *env) func(cred, query string, vars map[string]any, into any) string {
+	return func(cred, query string, vars map[string]any, into any) string {
+		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+cred)
+		rec := httptest.NewRecorder()
+		e.app.Handler().ServeHTTP(rec, req)
+		var out struct {
+			Data   map[string]json.RawMessage
+			Errors []struct{ Extensions map[string]any }
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			return "bad response: " + rec.Body.String()
+		}
+		if len(out.Errors) > 0 {
+			code, _ := out.Errors[0].Extensions["code"].(string)
+			return code
+		}
+		for _, v := range out.Data {
+			_ = json.Unmarshal(v, into)
+		}
+		return ""
+	}
+}
+
+// TestConcurrentConfirmsOfSessionsAreDecidedTogether: the first confirms of
+// several sessions at once go through the shared confirm transaction, which
+// locks the sessions, decides each payment and writes them all. Two of the
+// sessions carry a coupon that may be redeemed once: whichever transaction
+// redeems it second fails as a whole, and each of its payments is then
+// written on its own, so that only the coupon's second session is refused
+// (CONFLICT) and every other session is charged once.
+func TestConcurrentConfirmsOfSessionsAreDecidedTogether(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		card := &slowCard{}
+		e := slowCardEnv(t, db, card)
+		post := poster(e)
+		if code := post(e.tokens["API_KEY"], `mutation { createCoupon(input: {code: "ONCE", kind: FIXED,
+			amountOff: {amount: "100", currency: "SGD"}, maxRedemptions: 1}) { id } }`, nil, &struct{}{}); code != "" {
+			t.Fatalf("create coupon: %s", code)
+		}
+		const sessions = 6
+		type buyer struct{ cashier, session, token string }
+		buyers := make([]buyer, sessions)
+		for i := range buyers {
+			var created struct {
+				CashierToken    string
+				CheckoutSession struct{ ID string }
+			}
+			if code := post(e.tokens["API_KEY"], `mutation { createCheckoutSession(input: {amount: {amount: "2500", currency: "SGD"}, buyerCountry: "SG"}) {
+				cashierToken checkoutSession { id } } }`, nil, &created); code != "" {
+				t.Fatalf("create session: %s", code)
+			}
+			var tok struct{ Token string }
+			if code := post(created.CashierToken, `mutation { tokenizeCard(input: {number: "4242424242424242", cvc: "123", expMonth: 12, expYear: 2031}) { token } }`,
+				nil, &tok); code != "" {
+				t.Fatalf("tokenize: %s", code)
+			}
+			buyers[i] = buyer{created.CashierToken, created.CheckoutSession.ID, tok.Token}
+			if i < 2 {
+				if code := post(created.CashierToken, `mutation { applyCoupon(code: "ONCE") { amount { amount } } }`, nil, &struct{}{}); code != "" {
+					t.Fatalf("apply coupon: %s", code)
+				}
+			}
+		}
+		before := e.app.BatchStats()["confirm"]
+		codes := make([]string, sessions)
+		var wg sync.WaitGroup
+		for i, b := range buyers {
+			wg.Go(func() {
+				var p struct{ Status string }
+				codes[i] = post(b.cashier, `mutation($in: ConfirmCheckoutSessionInput!) { confirmCheckoutSession(input: $in) { status } }`,
+					map[string]any{"in": map[string]any{"method": "CARD", "cardToken": b.token, "idempotencyKey": fmt.Sprintf("buyer-%d", i)}}, &p)
+				if codes[i] == "" {
+					codes[i] = p.Status
+				}
+			})
+		}
+		wg.Wait()
+		if codes[0] == codes[1] || (codes[0] != "CONFLICT" && codes[1] != "CONFLICT") ||
+			(codes[0] != "SUCCEEDED" && codes[1] != "SUCCEEDED") {
+			t.Errorf("the coupon's sessions answered %v, want one SUCCEEDED and one CONFLICT", codes[:2])
+		}
+		for i := 2; i < sessions; i++ {
+			if codes[i] != "SUCCEEDED" {
+				t.Errorf("session %d answered %q, want SUCCEEDED", i, codes[i])
+			}
+		}
+		if got := card.calls.Load(); got != sessions-1 {
+			t.Errorf("%d charges, want %d", got, sessions-1)
+		}
+		sys := viewer.SystemContext(context.Background())
+		for i, b := range buyers {
+			n := db.Client.Payment.Query().Where(payment.CheckoutSessionID(b.session)).CountX(sys)
+			if want := map[bool]int{true: 0, false: 1}[codes[i] == "CONFLICT"]; n != want {
+				t.Errorf("session %d has %d payments, want %d", i, n, want)
+			}
+		}
+		after := e.app.BatchStats()["confirm"]
+		if got := after.Requests - before.Requests; got != sessions {
+			t.Errorf("the confirm batches took %d confirms, want all %d", got, sessions)
 		}
 	})
 }

@@ -1,0 +1,273 @@
+package checkout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/checkoutsession"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/ent/vaultcard"
+	"github.com/straitpay/strait/payments/batch"
+	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/payments/vault/entstore"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// maxConfirmBatch bounds the sessions one confirm transaction holds locked.
+const maxConfirmBatch = 64
+
+// confirmReq is a cashier's confirm of its own session, for confirmMany.
+type confirmReq struct {
+	// ctx is the request's: its viewer and the buyer's address (risk).
+	ctx        context.Context
+	merchantID string
+	sessionID  string
+	token      vault.Token // the card token, parsed ("" for none or a malformed one)
+	in         ConfirmInput
+}
+
+// confirmed is what confirmMany made of a confirm that it did not refuse.
+type confirmed struct {
+	// prep is the session's new payment, written with its first attempt
+	// unless alone is set; wipe wipes its card once the call is made.
+	prep *cashier.Prepared
+	wipe func()
+	// alone: the batch's transaction failed after prep was decided, and
+	// nothing of it was written; the payment is written on its own
+	// (cashier.ConfirmAlone).
+	alone bool
+	// usual: the batch leaves this confirm to the usual path (Confirm): a
+	// second confirm of a session in the batch, a retry after a decline,
+	// or a batch that failed before it was decided.
+	usual bool
+	// expired is the session, open but past its expiry: it is marked
+	// expired outside the batch and the confirm refused.
+	expired *ent.CheckoutSession
+}
+
+// confirmTogether confirms a cashier's session with concurrent confirms of
+// other sessions (confirmMany). handled is false when the confirm must take
+// the usual path (see confirmed.usual), with nothing done for it.
+func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id string, in ConfirmInput) (p *ent.Payment, handled bool, err error) {
+	if id != "" && id != v.SessionID {
+		return nil, true, notFound(id)
+	}
+	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in}
+	if in.Method == routing.Card && s.vault != nil {
+		if t, err := vault.ParseToken(in.CardToken); err == nil {
+			req.token = t // a malformed token is refused by cardForSession
+		}
+	}
+	c, err := s.confirms.Do(ctx, req)
+	switch {
+	case errors.Is(err, batch.ErrClosed):
+		return nil, false, nil
+	case err != nil:
+		return nil, true, err
+	case c.usual:
+		return nil, false, nil
+	case c.expired != nil:
+		sess, err := s.expireIfDue(ctx, c.expired)
+		if err != nil {
+			return nil, true, err
+		}
+		return nil, true, checkOpen(sess)
+	}
+	defer c.wipe()
+	sys := viewer.SystemContext(ctx)
+	if c.alone {
+		p, err = s.payments.ConfirmAlone(sys, c.prep)
+	} else {
+		p, err = s.payments.Finish(sys, c.prep)
+	}
+	return p, true, err
+}
+
+// confirmMany decides and writes the new payments of concurrent cashiers'
+// confirms, of distinct sessions, in one transaction and two round trips on
+// MySQL: the sessions locked (FOR UPDATE, in id order, so confirms of one
+// session queue here and batches never deadlock on each other), their
+// payments' states and the cards' vault records read together; then each
+// confirm checked and decided (risk, routing: cashier.PrepareNew) while its
+// session is locked, concurrently; then the payments and their first
+// attempts written with the commit (cashier.BeginPrepared). It answers each
+// confirm with its refusal (the errors Confirm documents) or a confirmed.
+// If the transaction fails, nothing was written: decided payments are then
+// written each on its own, the others take the usual path.
+func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.Result[confirmed] {
+	sys := viewer.SystemContext(ctx)
+	out := make([]batch.Result[confirmed], len(reqs))
+	seen := make(map[string]bool, len(reqs))
+	var group []int
+	for i, r := range reqs {
+		if seen[r.sessionID] {
+			out[i].Value.usual = true
+			continue
+		}
+		seen[r.sessionID] = true
+		group = append(group, i)
+	}
+	_, err := store.WithTx(sys, s.client, func(tx *ent.Tx) (struct{}, error) {
+		reads, err := s.lockForConfirm(sys, tx, reqs, group)
+		if err != nil {
+			return struct{}{}, err
+		}
+		s.decideAll(reqs, group, reads, out)
+		var preps []*cashier.Prepared
+		var withCoupon []string
+		for _, i := range group {
+			if prep := out[i].Value.prep; prep != nil {
+				preps = append(preps, prep)
+				if reads[i].sess.CouponID != nil {
+					withCoupon = append(withCoupon, reads[i].sess.ID)
+				}
+			}
+		}
+		if len(preps) == 0 {
+			return struct{}{}, nil
+		}
+		return struct{}{}, s.payments.BeginPrepared(sys, tx, preps, withCoupon)
+	})
+	if err != nil {
+		for _, i := range group {
+			switch {
+			case out[i].Value.prep != nil:
+				out[i].Value.alone = true
+			case out[i].Err == nil && out[i].Value.expired == nil:
+				out[i].Value.usual = true
+			}
+		}
+	}
+	return out
+}
+
+// lockForConfirm reads, in tx and one round trip, the sessions of the
+// group's requests locked, their payments by state, and the vault records
+// of their cards, and returns each request's read (by index in reqs).
+func (s *Service) lockForConfirm(ctx context.Context, tx *ent.Tx, reqs []*confirmReq, group []int) (map[int]sessionRead, error) {
+	ids := make([]string, len(group))
+	var tokens []string
+	for j, i := range group {
+		ids[j] = reqs[i].sessionID
+		if t := reqs[i].token; t != "" {
+			tokens = append(tokens, string(t))
+		}
+	}
+	var sessions []*ent.CheckoutSession
+	var ps []*ent.Payment
+	cards := map[vault.Token]vault.Record{}
+	reads := []store.Read{
+		func(ctx context.Context, c *ent.Client) (err error) {
+			q := c.CheckoutSession.Query().Where(checkoutsession.IDIn(ids...)).Order(checkoutsession.ByID())
+			if s.dialect == dialect.MySQL {
+				q = q.ForUpdate()
+			}
+			if sessions, err = q.All(ctx); err != nil {
+				return fmt.Errorf("lock checkout sessions: %w", err)
+			}
+			return nil
+		},
+		readPaymentStates(ids, &ps),
+	}
+	if len(tokens) > 0 {
+		reads = append(reads, func(ctx context.Context, c *ent.Client) error {
+			rows, err := c.VaultCard.Query().Where(vaultcard.IDIn(tokens...)).All(ctx)
+			if err != nil {
+				return fmt.Errorf("vault records: %w", err)
+			}
+			for _, r := range rows {
+				cards[vault.Token(r.ID)] = entstore.Record(r)
+			}
+			return nil
+		})
+	}
+	if err := store.ReadTogether(ctx, tx.Client(), s.dialect, reads...); err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*sessionRead, len(sessions))
+	for _, sess := range sessions {
+		byID[sess.ID] = &sessionRead{sess: sess}
+	}
+	for _, p := range ps {
+		if r := byID[p.CheckoutSessionID]; r != nil && (r.latest == nil || p.ID > r.latest.ID) {
+			r.latest = p
+		}
+	}
+	out := make(map[int]sessionRead, len(group))
+	for _, i := range group {
+		var r sessionRead
+		if found := byID[reqs[i].sessionID]; found != nil {
+			r = *found
+		}
+		if t := reqs[i].token; t != "" {
+			rec := cards[t]
+			r.card = &rec
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// decideAll decides the group's confirms (decideConfirm) into out,
+// concurrently when there are several: risk may read its counters.
+func (s *Service) decideAll(reqs []*confirmReq, group []int, reads map[int]sessionRead, out []batch.Result[confirmed]) {
+	if len(group) == 1 {
+		i := group[0]
+		out[i].Value, out[i].Err = s.decideConfirm(reqs[i], reads[i])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, i := range group {
+		wg.Go(func() { out[i].Value, out[i].Err = s.decideConfirm(reqs[i], reads[i]) })
+	}
+	wg.Wait()
+}
+
+// decideConfirm checks a confirm against its session, read locked, as
+// Confirm would (the session the caller's, open and not expired, the
+// method allowed, the card the session merchant's and not expired, no
+// payment in flight) and prepares its new payment: risk and routing. It
+// returns the confirm's refusal, or what is left to do (confirmed).
+func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, error) {
+	ctx := req.ctx
+	if r.sess == nil || r.sess.MerchantID != req.merchantID {
+		return confirmed{}, notFound(req.sessionID)
+	}
+	if r.sess.Status == checkoutsession.StatusOPEN && !s.now().Before(r.sess.ExpiresAt) {
+		return confirmed{expired: r.sess}, nil
+	}
+	if err := checkOpen(r.sess); err != nil {
+		return confirmed{}, err
+	}
+	if r.latest != nil && r.latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+		// A retry after a decline confirms that payment again: the usual
+		// path reads it whole.
+		return confirmed{usual: true}, nil
+	}
+	if err := allows(r.sess, req.in.Method); err != nil {
+		return confirmed{}, err
+	}
+	pm, wipe, err := s.paymentMethod(ctx, r.sess, req.in, r.card)
+	if err != nil {
+		return confirmed{}, err
+	}
+	p, _, err := s.sessionPayment(r.sess, r.latest)
+	if err != nil {
+		wipe()
+		return confirmed{}, err
+	}
+	prep, err := s.payments.PrepareNew(viewer.SystemContext(ctx), cashier.NewPayment{Payment: p}, pm, req.in.IdempotencyKey)
+	if err != nil {
+		wipe()
+		return confirmed{}, err
+	}
+	return confirmed{prep: prep, wipe: wipe}, nil
+}
