@@ -8,7 +8,8 @@
 // (scope, key) decides which of concurrent duplicates runs, on SQLite and on
 // MySQL alike; nothing is held in memory but wake-ups and the writes queued
 // for their batch (concurrent claims share one INSERT, concurrent answers one
-// UPDATE, each a single commit). A holder that dies leaves its record locked
+// UPDATE; claims and answers take turns, and what queued on both sides
+// meanwhile shares one commit). A holder that dies leaves its record locked
 // until its lease runs out; a retry then takes it over and runs the request
 // again, so the work itself must be safe to re-run (the ledger posts each
 // source once, connectors get channel idempotency keys).
@@ -123,8 +124,9 @@ type Config struct {
 // are group-committed: the new keys of concurrent Begins are inserted by one
 // statement, and the answers of concurrent Completes are stored by one
 // statement, each batch taking whatever queued while the previous one ran.
-// A batch of either takes what queued for the other along, and writes both
-// in one transaction: one commit (writeTogether). Close stops the batching.
+// Batches of claims and of answers take turns (never two at once), and a
+// batch of either takes what queued for the other along, writing both in
+// one transaction: one commit (writeTogether). Close stops the batching.
 type Service struct {
 	client  *ent.Client
 	dialect string
