@@ -217,16 +217,24 @@ func (s *Service) lockForConfirm(ctx context.Context, tx *ent.Tx, reqs []*confir
 }
 
 // decideAll decides the group's confirms (decideConfirm) into out,
-// concurrently when there are several: risk may read its counters.
+// concurrently when there are several: risk may read its counters. A
+// confirm whose decision panics is answered with an internal error, alone.
 func (s *Service) decideAll(reqs []*confirmReq, group []int, reads map[int]sessionRead, out []batch.Result[confirmed]) {
-	if len(group) == 1 {
-		i := group[0]
+	decide := func(i int) {
+		defer func() {
+			if p := recover(); p != nil {
+				out[i] = batch.Result[confirmed]{Err: fmt.Errorf("confirm %s: panic: %v", reqs[i].sessionID, p)}
+			}
+		}()
 		out[i].Value, out[i].Err = s.decideConfirm(reqs[i], reads[i])
+	}
+	if len(group) == 1 {
+		decide(group[0])
 		return
 	}
 	var wg sync.WaitGroup
 	for _, i := range group {
-		wg.Go(func() { out[i].Value, out[i].Err = s.decideConfirm(reqs[i], reads[i]) })
+		wg.Go(func() { decide(i) })
 	}
 	wg.Wait()
 }
