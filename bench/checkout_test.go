@@ -135,14 +135,23 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 			p.r.trips, p.r.statements, p.r.txs, p.r.calls, p.r.rate/inserts)
 	}
 	fmt.Printf("%-28s %10.0f   (before %.0f, after %.0f; ratio = payments/s ÷ this)\n", "bare INSERT, 16 conns", inserts, insertsBefore, insertsAfter)
-	fmt.Printf("\nCPU µs per payment  %8s %8s %8s %8s %8s\n", "strait", "mariadb", "plugin", "machine", "idle")
+	fmt.Printf("\nCPU µs per payment  %8s %8s %8s %8s %8s %8s\n", "strait", "mariadb", "plugin", "machine", "idle", "steal")
 	for _, p := range []struct {
 		name string
 		c    cpuSample
 	}{{"checkout", full.cpu}, {"confirm only", confirm.cpu}, {"viewer query", floor.cpu}, {"bare INSERT", insertCPU}} {
-		fmt.Printf("%-19s %8d %8d %8d %8d %8d\n", p.name, p.c.strait, p.c.mariadb, p.c.plugin, p.c.busy, p.c.idle)
+		fmt.Printf("%-19s %8d %8d %8d %8d %8d %8d\n", p.name, p.c.strait, p.c.mariadb, p.c.plugin, p.c.busy, p.c.idle, p.c.steal)
 	}
-	fmt.Println("(strait includes the in-process sandbox and the benchmark's clients; machine is every process on both cores)")
+	fmt.Println("(strait includes the in-process sandbox and the benchmark's clients; machine is every process on both cores;")
+	fmt.Println(" steal is CPU time the hypervisor gave to other VMs)")
+	if c := confirm.cpu; c.plugin > 0 {
+		// The plugin does the same work for every confirm whatever Strait
+		// does, so its CPU per call measures the VM's speed: these
+		// figures compare across runs on a VM whose speed changes.
+		fmt.Printf("confirm only, CPU in plugin calls (the VM's speed divided out): strait %.2f, mariadb %.2f, machine %.2f, idle %.2f\n",
+			float64(c.strait)/float64(c.plugin), float64(c.mariadb)/float64(c.plugin),
+			float64(c.busy)/float64(c.plugin), float64(c.idle)/float64(c.plugin))
+	}
 	fmt.Printf("connection pool (max %d open): confirm phase waited %d times, %s in all\n",
 		rig.db.SQL.Stats().MaxOpenConnections, confirm.waits, confirm.waited.Round(time.Millisecond))
 	for _, st := range rig.app.Connectors.List() {

@@ -11,7 +11,9 @@ import (
 // /proc; elsewhere every figure is zero.
 type cpuSample struct {
 	strait, plugin, mariadb int64
-	busy, idle              int64
+	// busy, idle and steal are the whole machine's: steal is the time the
+	// hypervisor gave the VM's CPUs to others, neither busy nor idle here.
+	busy, idle, steal int64
 }
 
 // mariadbPIDFile is where Debian's MariaDB keeps its pid.
@@ -26,11 +28,17 @@ func sampleCPU(pluginPID int) cpuSample {
 	}
 	if b, err := os.ReadFile("/proc/stat"); err == nil {
 		line, _, _ := strings.Cut(string(b), "\n")
+		// user nice system idle iowait irq softirq steal guest guest_nice;
+		// guest time is counted in user already.
 		for i, f := range strings.Fields(line)[1:] {
 			n, _ := strconv.ParseInt(f, 10, 64)
-			if i == 3 || i == 4 { // idle, iowait
+			switch i {
+			case 3, 4:
 				s.idle += n
-			} else {
+			case 7:
+				s.steal += n
+			case 8, 9:
+			default:
 				s.busy += n
 			}
 		}
@@ -63,6 +71,6 @@ func (s cpuSample) perPayment(before cpuSample, n int) cpuSample {
 	ms := func(a, b int64) int64 { return (a - b) * 10 * 1000 / int64(n) } // µs per payment
 	return cpuSample{
 		strait: ms(s.strait, before.strait), plugin: ms(s.plugin, before.plugin), mariadb: ms(s.mariadb, before.mariadb),
-		busy: ms(s.busy, before.busy), idle: ms(s.idle, before.idle),
+		busy: ms(s.busy, before.busy), idle: ms(s.idle, before.idle), steal: ms(s.steal, before.steal),
 	}
 }
