@@ -5,6 +5,7 @@ package money
 
 import (
 	"strings"
+	"sync"
 
 	"golang.org/x/text/currency"
 
@@ -29,19 +30,31 @@ var notTender = map[string]bool{
 
 // ParseCurrency returns the currency for an ISO 4217 alphabetic code such as
 // "USD". The code must be three upper- or lower-case letters naming a tender
-// currency. Returns an EINVALID error (field "currency") otherwise.
+// currency. Returns an EINVALID error (field "currency") otherwise. Codes
+// parsed once are remembered (there are fewer than 200): the pipeline parses
+// a code several times per payment.
 func ParseCurrency(code string) (Currency, error) {
-	code = strings.ToUpper(strings.TrimSpace(code))
-	if len(code) != 3 || notTender[code] {
-		return Currency{}, payments.FieldErrorf("currency", "unknown currency %q", code)
+	if c, ok := parsed.Load(code); ok {
+		return c.(Currency), nil
 	}
-	u, err := currency.ParseISO(code)
+	norm := strings.ToUpper(strings.TrimSpace(code))
+	if len(norm) != 3 || notTender[norm] {
+		return Currency{}, payments.FieldErrorf("currency", "unknown currency %q", norm)
+	}
+	u, err := currency.ParseISO(norm)
 	if err != nil {
-		return Currency{}, payments.FieldErrorf("currency", "unknown currency %q", code)
+		return Currency{}, payments.FieldErrorf("currency", "unknown currency %q", norm)
 	}
 	scale, _ := currency.Standard.Rounding(u)
-	return Currency{unit: u, exponent: scale}, nil
+	c := Currency{unit: u, exponent: scale}
+	if code == norm {
+		parsed.Store(code, c) // only valid codes, as written: the map stays small
+	}
+	return c, nil
 }
+
+// parsed maps the valid codes parsed so far, upper case, to their Currency.
+var parsed sync.Map
 
 // MustCurrency is ParseCurrency for constants in tests and tables; it panics on an
 // unknown code.
