@@ -19058,7 +19058,8 @@ type PaymentAttemptMutation struct {
 	decline_code            *string
 	decline_type            *paymentattempt.DeclineType
 	error_message           *string
-	routing_decision        *map[string]interface{}
+	routing_decision        *json.RawMessage
+	appendrouting_decision  json.RawMessage
 	risk_decision           *map[string]interface{}
 	check_count             *int
 	addcheck_count          *int
@@ -19682,12 +19683,13 @@ func (m *PaymentAttemptMutation) ResetErrorMessage() {
 }
 
 // SetRoutingDecision sets the "routing_decision" field.
-func (m *PaymentAttemptMutation) SetRoutingDecision(value map[string]interface{}) {
-	m.routing_decision = &value
+func (m *PaymentAttemptMutation) SetRoutingDecision(jm json.RawMessage) {
+	m.routing_decision = &jm
+	m.appendrouting_decision = nil
 }
 
 // RoutingDecision returns the value of the "routing_decision" field in the mutation.
-func (m *PaymentAttemptMutation) RoutingDecision() (r map[string]interface{}, exists bool) {
+func (m *PaymentAttemptMutation) RoutingDecision() (r json.RawMessage, exists bool) {
 	v := m.routing_decision
 	if v == nil {
 		return
@@ -19698,7 +19700,7 @@ func (m *PaymentAttemptMutation) RoutingDecision() (r map[string]interface{}, ex
 // OldRoutingDecision returns the old "routing_decision" field's value of the PaymentAttempt entity.
 // If the PaymentAttempt object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PaymentAttemptMutation) OldRoutingDecision(ctx context.Context) (v map[string]interface{}, err error) {
+func (m *PaymentAttemptMutation) OldRoutingDecision(ctx context.Context) (v json.RawMessage, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldRoutingDecision is only allowed on UpdateOne operations")
 	}
@@ -19712,9 +19714,23 @@ func (m *PaymentAttemptMutation) OldRoutingDecision(ctx context.Context) (v map[
 	return oldValue.RoutingDecision, nil
 }
 
+// AppendRoutingDecision adds jm to the "routing_decision" field.
+func (m *PaymentAttemptMutation) AppendRoutingDecision(jm json.RawMessage) {
+	m.appendrouting_decision = append(m.appendrouting_decision, jm...)
+}
+
+// AppendedRoutingDecision returns the list of values that were appended to the "routing_decision" field in this mutation.
+func (m *PaymentAttemptMutation) AppendedRoutingDecision() (json.RawMessage, bool) {
+	if len(m.appendrouting_decision) == 0 {
+		return nil, false
+	}
+	return m.appendrouting_decision, true
+}
+
 // ClearRoutingDecision clears the value of the "routing_decision" field.
 func (m *PaymentAttemptMutation) ClearRoutingDecision() {
 	m.routing_decision = nil
+	m.appendrouting_decision = nil
 	m.clearedFields[paymentattempt.FieldRoutingDecision] = struct{}{}
 }
 
@@ -19727,6 +19743,7 @@ func (m *PaymentAttemptMutation) RoutingDecisionCleared() bool {
 // ResetRoutingDecision resets all changes to the "routing_decision" field.
 func (m *PaymentAttemptMutation) ResetRoutingDecision() {
 	m.routing_decision = nil
+	m.appendrouting_decision = nil
 	delete(m.clearedFields, paymentattempt.FieldRoutingDecision)
 }
 
@@ -20352,7 +20369,7 @@ func (m *PaymentAttemptMutation) SetField(name string, value ent.Value) error {
 		m.SetErrorMessage(v)
 		return nil
 	case paymentattempt.FieldRoutingDecision:
-		v, ok := value.(map[string]interface{})
+		v, ok := value.(json.RawMessage)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

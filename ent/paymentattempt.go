@@ -47,7 +47,7 @@ type PaymentAttempt struct {
 	// ErrorMessage holds the value of the "error_message" field.
 	ErrorMessage string `json:"error_message,omitempty"`
 	// RoutingDecision holds the value of the "routing_decision" field.
-	RoutingDecision map[string]interface{} `json:"routing_decision,omitempty"`
+	RoutingDecision json.RawMessage `json:"routing_decision,omitempty"`
 	// RiskDecision holds the value of the "risk_decision" field.
 	RiskDecision map[string]interface{} `json:"risk_decision,omitempty"`
 	// CheckCount holds the value of the "check_count" field.

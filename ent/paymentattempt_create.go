@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -160,7 +161,7 @@ func (_c *PaymentAttemptCreate) SetNillableErrorMessage(v *string) *PaymentAttem
 }
 
 // SetRoutingDecision sets the "routing_decision" field.
-func (_c *PaymentAttemptCreate) SetRoutingDecision(v map[string]interface{}) *PaymentAttemptCreate {
+func (_c *PaymentAttemptCreate) SetRoutingDecision(v json.RawMessage) *PaymentAttemptCreate {
 	_c.mutation.SetRoutingDecision(v)
 	return _c
 }
@@ -782,7 +783,7 @@ func (u *PaymentAttemptUpsert) UpdateErrorMessage() *PaymentAttemptUpsert {
 }
 
 // SetRoutingDecision sets the "routing_decision" field.
-func (u *PaymentAttemptUpsert) SetRoutingDecision(v map[string]interface{}) *PaymentAttemptUpsert {
+func (u *PaymentAttemptUpsert) SetRoutingDecision(v json.RawMessage) *PaymentAttemptUpsert {
 	u.Set(paymentattempt.FieldRoutingDecision, v)
 	return u
 }
@@ -1096,7 +1097,7 @@ func (u *PaymentAttemptUpsertOne) UpdateErrorMessage() *PaymentAttemptUpsertOne 
 }
 
 // SetRoutingDecision sets the "routing_decision" field.
-func (u *PaymentAttemptUpsertOne) SetRoutingDecision(v map[string]interface{}) *PaymentAttemptUpsertOne {
+func (u *PaymentAttemptUpsertOne) SetRoutingDecision(v json.RawMessage) *PaymentAttemptUpsertOne {
 	return u.Update(func(s *PaymentAttemptUpsert) {
 		s.SetRoutingDecision(v)
 	})
@@ -1596,7 +1597,7 @@ func (u *PaymentAttemptUpsertBulk) UpdateErrorMessage() *PaymentAttemptUpsertBul
 }
 
 // SetRoutingDecision sets the "routing_decision" field.
-func (u *PaymentAttemptUpsertBulk) SetRoutingDecision(v map[string]interface{}) *PaymentAttemptUpsertBulk {
+func (u *PaymentAttemptUpsertBulk) SetRoutingDecision(v json.RawMessage) *PaymentAttemptUpsertBulk {
 	return u.Update(func(s *PaymentAttemptUpsert) {
 		s.SetRoutingDecision(v)
 	})

@@ -4,12 +4,14 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/predicate"
@@ -160,8 +162,14 @@ func (_u *PaymentAttemptUpdate) SetNillableErrorMessage(v *string) *PaymentAttem
 }
 
 // SetRoutingDecision sets the "routing_decision" field.
-func (_u *PaymentAttemptUpdate) SetRoutingDecision(v map[string]interface{}) *PaymentAttemptUpdate {
+func (_u *PaymentAttemptUpdate) SetRoutingDecision(v json.RawMessage) *PaymentAttemptUpdate {
 	_u.mutation.SetRoutingDecision(v)
+	return _u
+}
+
+// AppendRoutingDecision appends value to the "routing_decision" field.
+func (_u *PaymentAttemptUpdate) AppendRoutingDecision(v json.RawMessage) *PaymentAttemptUpdate {
+	_u.mutation.AppendRoutingDecision(v)
 	return _u
 }
 
@@ -418,6 +426,11 @@ func (_u *PaymentAttemptUpdate) sqlSave(ctx context.Context) (_node int, err err
 	if value, ok := _u.mutation.RoutingDecision(); ok {
 		_spec.SetField(paymentattempt.FieldRoutingDecision, field.TypeJSON, value)
 	}
+	if value, ok := _u.mutation.AppendedRoutingDecision(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, paymentattempt.FieldRoutingDecision, value)
+		})
+	}
 	if _u.mutation.RoutingDecisionCleared() {
 		_spec.ClearField(paymentattempt.FieldRoutingDecision, field.TypeJSON)
 	}
@@ -603,8 +616,14 @@ func (_u *PaymentAttemptUpdateOne) SetNillableErrorMessage(v *string) *PaymentAt
 }
 
 // SetRoutingDecision sets the "routing_decision" field.
-func (_u *PaymentAttemptUpdateOne) SetRoutingDecision(v map[string]interface{}) *PaymentAttemptUpdateOne {
+func (_u *PaymentAttemptUpdateOne) SetRoutingDecision(v json.RawMessage) *PaymentAttemptUpdateOne {
 	_u.mutation.SetRoutingDecision(v)
+	return _u
+}
+
+// AppendRoutingDecision appends value to the "routing_decision" field.
+func (_u *PaymentAttemptUpdateOne) AppendRoutingDecision(v json.RawMessage) *PaymentAttemptUpdateOne {
+	_u.mutation.AppendRoutingDecision(v)
 	return _u
 }
 
@@ -890,6 +909,11 @@ func (_u *PaymentAttemptUpdateOne) sqlSave(ctx context.Context) (_node *PaymentA
 	}
 	if value, ok := _u.mutation.RoutingDecision(); ok {
 		_spec.SetField(paymentattempt.FieldRoutingDecision, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedRoutingDecision(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, paymentattempt.FieldRoutingDecision, value)
+		})
 	}
 	if _u.mutation.RoutingDecisionCleared() {
 		_spec.ClearField(paymentattempt.FieldRoutingDecision, field.TypeJSON)

@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"encoding/json"
+
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
@@ -37,7 +39,9 @@ func (PaymentAttempt) Fields() []ent.Field {
 		field.String("decline_code").Default("").MaxLen(64),
 		field.Enum("decline_type").Values("HARD", "SOFT").Optional().Nillable(),
 		field.String("error_message").Default("").MaxLen(500),
-		field.JSON("routing_decision", map[string]any{}).Optional().Annotations(entgql.Skip()),
+		// The routing decision as JSON, written once (routing.Decision
+		// encoded) and read only by people and tests.
+		field.JSON("routing_decision", json.RawMessage{}).Optional().Annotations(entgql.Skip()),
 		field.JSON("risk_decision", map[string]any{}).Optional().Annotations(entgql.Skip()),
 		field.Int("check_count").Default(0).Annotations(entgql.Skip()),
 		field.Time("next_check_at").Optional().Nillable().SchemaType(datetime6).Annotations(entgql.Skip()),

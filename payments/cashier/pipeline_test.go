@@ -1,6 +1,7 @@
 package cashier_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
 )
@@ -31,7 +33,7 @@ func TestApprovedSaleCapturesAndPostsOnceWithTheFee(t *testing.T) {
 		}
 		as := w.attempts(p)
 		if len(as) != 1 || as[0].Status != paymentattempt.StatusCAPTURED || as[0].RiskDecision["action"] != "allow" ||
-			as[0].RoutingDecision["chosen"] != "acq_a" || as[0].ConnectorReference == "" || as[0].NextCheckAt != nil {
+			routeOf(t, as[0]).Chosen != "acq_a" || as[0].ConnectorReference == "" || as[0].NextCheckAt != nil {
 			t.Fatalf("attempt = %+v", as[0])
 		}
 		if got := w.balance(w.pending()); got != 9_680 {
@@ -92,8 +94,8 @@ func TestSoftDeclineCascadesOnceWithANewKey(t *testing.T) {
 			as[1].Status != paymentattempt.StatusCAPTURED || as[0].ChannelIdempotencyKey == as[1].ChannelIdempotencyKey {
 			t.Fatalf("attempts: %s/%s, %s/%s", as[0].Connector, as[0].Status, as[1].Connector, as[1].Status)
 		}
-		if attempted := as[1].RoutingDecision["attempted"].([]any); len(attempted) != 2 {
-			t.Fatalf("second attempt's routing decision: %v", as[1].RoutingDecision)
+		if attempted := routeOf(t, as[1]).Attempted; len(attempted) != 2 {
+			t.Fatalf("second attempt's routing decision: %s", as[1].RoutingDecision)
 		}
 		// The fee is the capturing connector's: 50 + 70.
 		if p.FeeAmount != 120 || w.balance(ledger.ChannelAccount("acq_b", usd)) != -2_000 {
@@ -268,4 +270,14 @@ func TestConcurrentConfirmsOfEveryOutcomeShareRecordBatches(t *testing.T) {
 			t.Fatalf("%d record batches for %d results: none shared", after.Batches-before.Batches, results)
 		}
 	})
+}
+
+// routeOf decodes the routing decision stored on an attempt.
+func routeOf(t *testing.T, a *ent.PaymentAttempt) routing.Decision {
+	t.Helper()
+	var d routing.Decision
+	if err := json.Unmarshal(a.RoutingDecision, &d); err != nil {
+		t.Fatalf("attempt %s routing decision %s: %v", a.ID, a.RoutingDecision, err)
+	}
+	return d
 }

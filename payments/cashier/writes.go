@@ -2,6 +2,7 @@ package cashier
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -131,7 +132,7 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, deferW
 // the payment to review: a reviewed payment is only authorized, and
 // captured when a person approves it.
 func (s *Service) newAttempt(p *ent.Payment, route routing.Decision, riskDecision map[string]any, seed string, n int) (*ent.PaymentAttempt, error) {
-	rd, err := jsonMap(route)
+	rd, err := json.Marshal(route)
 	if err != nil {
 		return nil, err
 	}
