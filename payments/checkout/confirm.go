@@ -278,16 +278,46 @@ func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []bat
 			tokens = append(tokens, string(r.token))
 		}
 	}
-	// One round trip on MySQL. The sessions' payments by state only: a
-	// session's payment is read whole only when it awaits a payment method
-	// (confirmable). The cards' vault rows are read as the vault's own
-	// store reads them (entstore).
+	byID, cards, err := s.readForConfirm(sys, s.client, ids, tokens, false)
+	if err != nil {
+		return fail(err)
+	}
+	for i, req := range reqs {
+		r := byID[req.sessionID]
+		if r == nil {
+			continue
+		}
+		out[i].Value = *r
+		if req.token != "" {
+			rec := cards[req.token]
+			out[i].Value.card = &rec
+		}
+	}
+	return out
+}
+
+// readForConfirm reads, on client and in one round trip on MySQL, the
+// sessions ids (locked FOR UPDATE on MySQL when lock is set, in id order),
+// their payments by state only, and the vault records of the card tokens,
+// as the vault's own store reads them (entstore). It returns the sessions
+// found, each with its latest payment (nil if none; its id, session and
+// status only: a payment awaiting a payment method is read whole when it is
+// confirmed again), and the cards found.
+func (s *Service) readForConfirm(ctx context.Context, client *ent.Client, ids, tokens []string, lock bool) (
+	map[string]*sessionRead, map[vault.Token]vault.Record, error) {
 	var sessions []*ent.CheckoutSession
 	var ps []*ent.Payment
 	cards := map[vault.Token]vault.Record{}
 	reads := []store.Read{
 		func(ctx context.Context, c *ent.Client) (err error) {
-			if sessions, err = c.CheckoutSession.Query().Where(checkoutsession.IDIn(ids...)).All(ctx); err != nil {
+			q := c.CheckoutSession.Query().Where(checkoutsession.IDIn(ids...))
+			if lock {
+				q = q.Order(checkoutsession.ByID())
+				if s.dialect == dialect.MySQL {
+					q = q.ForUpdate()
+				}
+			}
+			if sessions, err = q.All(ctx); err != nil {
 				return fmt.Errorf("checkout sessions: %w", err)
 			}
 			return nil
@@ -306,8 +336,8 @@ func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []bat
 			return nil
 		})
 	}
-	if err := store.ReadTogether(sys, s.client, s.dialect, reads...); err != nil {
-		return fail(err)
+	if err := store.ReadTogether(ctx, client, s.dialect, reads...); err != nil {
+		return nil, nil, err
 	}
 	byID := make(map[string]*sessionRead, len(sessions))
 	for _, sess := range sessions {
@@ -318,18 +348,7 @@ func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []bat
 			r.latest = p
 		}
 	}
-	for i, req := range reqs {
-		r := byID[req.sessionID]
-		if r == nil {
-			continue
-		}
-		out[i].Value = *r
-		if req.token != "" {
-			rec := cards[req.token]
-			out[i].Value.card = &rec
-		}
-	}
-	return out
+	return byID, cards, nil
 }
 
 // readPaymentStates is the read of the sessions' payments, by state only

@@ -6,18 +6,14 @@ import (
 	"fmt"
 	"sync"
 
-	"entgo.io/ent/dialect"
-
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/vaultcard"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/vault"
-	"github.com/straitpay/strait/payments/vault/entstore"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -161,45 +157,9 @@ func (s *Service) lockForConfirm(ctx context.Context, tx *ent.Tx, reqs []*confir
 			tokens = append(tokens, string(t))
 		}
 	}
-	var sessions []*ent.CheckoutSession
-	var ps []*ent.Payment
-	cards := map[vault.Token]vault.Record{}
-	reads := []store.Read{
-		func(ctx context.Context, c *ent.Client) (err error) {
-			q := c.CheckoutSession.Query().Where(checkoutsession.IDIn(ids...)).Order(checkoutsession.ByID())
-			if s.dialect == dialect.MySQL {
-				q = q.ForUpdate()
-			}
-			if sessions, err = q.All(ctx); err != nil {
-				return fmt.Errorf("lock checkout sessions: %w", err)
-			}
-			return nil
-		},
-		readPaymentStates(ids, &ps),
-	}
-	if len(tokens) > 0 {
-		reads = append(reads, func(ctx context.Context, c *ent.Client) error {
-			rows, err := c.VaultCard.Query().Where(vaultcard.IDIn(tokens...)).All(ctx)
-			if err != nil {
-				return fmt.Errorf("vault records: %w", err)
-			}
-			for _, r := range rows {
-				cards[vault.Token(r.ID)] = entstore.Record(r)
-			}
-			return nil
-		})
-	}
-	if err := store.ReadTogether(ctx, tx.Client(), s.dialect, reads...); err != nil {
+	byID, cards, err := s.readForConfirm(ctx, tx.Client(), ids, tokens, true)
+	if err != nil {
 		return nil, err
-	}
-	byID := make(map[string]*sessionRead, len(sessions))
-	for _, sess := range sessions {
-		byID[sess.ID] = &sessionRead{sess: sess}
-	}
-	for _, p := range ps {
-		if r := byID[p.CheckoutSessionID]; r != nil && (r.latest == nil || p.ID > r.latest.ID) {
-			r.latest = p
-		}
 	}
 	out := make(map[int]sessionRead, len(group))
 	for _, i := range group {

@@ -49,23 +49,11 @@ func TestConcurrentConfirmsOfOneSessionMakeOnePayment(t *testing.T) {
 		card := &slowCard{}
 		e := slowCardEnv(t, db, card)
 		post := poster(e)
-		var created struct {
-			CashierToken    string
-			CheckoutSession struct{ ID string }
-		}
-		if code := post(e.tokens["API_KEY"], `mutation { createCheckoutSession(input: {amount: {amount: "2500", currency: "SGD"}, buyerCountry: "SG"}) {
-			cashierToken checkoutSession { id } } }`, nil, &created); code != "" {
-			t.Fatalf("create session: %s", code)
-		}
+		cashierToken, sessionID := openSession(t, post, e.tokens["API_KEY"])
 		const buyers = 8
 		tokens := make([]string, buyers)
 		for i := range tokens {
-			var tok struct{ Token string }
-			if code := post(created.CashierToken, `mutation { tokenizeCard(input: {number: "4242424242424242", cvc: "123", expMonth: 12, expYear: 2031}) { token } }`,
-				nil, &tok); code != "" {
-				t.Fatalf("tokenize: %s", code)
-			}
-			tokens[i] = tok.Token
+			tokens[i] = tokenizeTestCard(t, post, cashierToken)
 		}
 		codes := make([]string, buyers)
 		var wg sync.WaitGroup
@@ -74,7 +62,7 @@ func TestConcurrentConfirmsOfOneSessionMakeOnePayment(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				var p struct{ Status string }
-				codes[i] = post(created.CashierToken, `mutation($in: ConfirmCheckoutSessionInput!) { confirmCheckoutSession(input: $in) { status } }`,
+				codes[i] = post(cashierToken, `mutation($in: ConfirmCheckoutSessionInput!) { confirmCheckoutSession(input: $in) { status } }`,
 					map[string]any{"in": map[string]any{"method": "CARD", "cardToken": tokens[i], "idempotencyKey": fmt.Sprintf("buyer-%d", i)}}, &p)
 				if codes[i] == "" {
 					codes[i] = p.Status
@@ -93,7 +81,7 @@ func TestConcurrentConfirmsOfOneSessionMakeOnePayment(t *testing.T) {
 			}
 		}
 		sys := viewer.SystemContext(context.Background())
-		n := db.Client.Payment.Query().Where(payment.CheckoutSessionID(created.CheckoutSession.ID)).CountX(sys)
+		n := db.Client.Payment.Query().Where(payment.CheckoutSessionID(sessionID)).CountX(sys)
 		if succeeded != 1 || n != 1 || card.calls.Load() != 1 {
 			t.Fatalf("%d SUCCEEDED (%v), %d payments for the session, %d charges; want 1 of each", succeeded, codes, n, card.calls.Load())
 		}
@@ -109,6 +97,33 @@ func slowCardEnv(t *testing.T, db *store.DB, card *slowCard) *env {
 			Methods: []routing.Method{routing.Card}, Currencies: []money.Currency{money.MustCurrency("SGD")}, Enabled: true, Preauth: true})
 		opts.Connectors = cardnetOnly{card}
 	})
+}
+
+// openSession creates a 25.00 SGD checkout session with apiKey and returns
+// its cashier token and id.
+func openSession(t *testing.T, post func(string, string, map[string]any, any) string, apiKey string) (cashierToken, id string) {
+	t.Helper()
+	var created struct {
+		CashierToken    string
+		CheckoutSession struct{ ID string }
+	}
+	if code := post(apiKey, `mutation { createCheckoutSession(input: {amount: {amount: "2500", currency: "SGD"}, buyerCountry: "SG"}) {
+		cashierToken checkoutSession { id } } }`, nil, &created); code != "" {
+		t.Fatalf("create session: %s", code)
+	}
+	return created.CashierToken, created.CheckoutSession.ID
+}
+
+// tokenizeTestCard tokenizes an approving test card for the session of
+// cashierToken and returns its token.
+func tokenizeTestCard(t *testing.T, post func(string, string, map[string]any, any) string, cashierToken string) string {
+	t.Helper()
+	var tok struct{ Token string }
+	if code := post(cashierToken, `mutation { tokenizeCard(input: {number: "4242424242424242", cvc: "123", expMonth: 12, expYear: 2031}) { token } }`,
+		nil, &tok); code != "" {
+		t.Fatalf("tokenize: %s", code)
+	}
+	return tok.Token
 }
 
 // poster returns a function that posts a GraphQL request to e with cred,
@@ -160,22 +175,10 @@ func TestConcurrentConfirmsOfSessionsAreDecidedTogether(t *testing.T) {
 		type buyer struct{ cashier, session, token string }
 		buyers := make([]buyer, sessions)
 		for i := range buyers {
-			var created struct {
-				CashierToken    string
-				CheckoutSession struct{ ID string }
-			}
-			if code := post(e.tokens["API_KEY"], `mutation { createCheckoutSession(input: {amount: {amount: "2500", currency: "SGD"}, buyerCountry: "SG"}) {
-				cashierToken checkoutSession { id } } }`, nil, &created); code != "" {
-				t.Fatalf("create session: %s", code)
-			}
-			var tok struct{ Token string }
-			if code := post(created.CashierToken, `mutation { tokenizeCard(input: {number: "4242424242424242", cvc: "123", expMonth: 12, expYear: 2031}) { token } }`,
-				nil, &tok); code != "" {
-				t.Fatalf("tokenize: %s", code)
-			}
-			buyers[i] = buyer{created.CashierToken, created.CheckoutSession.ID, tok.Token}
+			cashierToken, sessionID := openSession(t, post, e.tokens["API_KEY"])
+			buyers[i] = buyer{cashierToken, sessionID, tokenizeTestCard(t, post, cashierToken)}
 			if i < 2 {
-				if code := post(created.CashierToken, `mutation { applyCoupon(code: "ONCE") { amount { amount } } }`, nil, &struct{}{}); code != "" {
+				if code := post(cashierToken, `mutation { applyCoupon(code: "ONCE") { amount { amount } } }`, nil, &struct{}{}); code != "" {
 					t.Fatalf("apply coupon: %s", code)
 				}
 			}
