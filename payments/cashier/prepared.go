@@ -25,9 +25,6 @@ type Prepared struct {
 	attempt *ent.PaymentAttempt
 }
 
-// Payment is the payment as it will be written.
-func (p *Prepared) Payment() *ent.Payment { return p.payment }
-
 // PrepareNew checks a new payment as ConfirmNew does and runs risk and
 // routing for it (steps 3 and 4); nothing is written. It returns the errors
 // ConfirmNew returns before any write: EINVALID for a bad payment method or
