@@ -24,7 +24,10 @@ type Connector interface {
 	Authorize(ctx context.Context, req AuthorizeRequest) (AuthorizeResponse, error)
 	// Capture takes all or part of a held amount.
 	Capture(ctx context.Context, req CaptureRequest) (OperationResponse, error)
-	// Void releases a hold that was not captured.
+	// Void releases a hold that was not captured, or cancels a payment
+	// still waiting for the buyer (3-D Secure, a wallet page) so that the
+	// buyer can no longer complete it. A channel that cannot cancel a
+	// waiting payment answers EUNSUPPORTED.
 	Void(ctx context.Context, req VoidRequest) (OperationResponse, error)
 	// Refund returns all or part of a captured amount.
 	Refund(ctx context.Context, req RefundRequest) (OperationResponse, error)

@@ -277,6 +277,7 @@ func (s *Server) routes() http.Handler {
 	api("POST /wallet/payments", s.handleCreateWalletPayment)
 	api("GET /wallet/payments", wallets.list)
 	api("GET /wallet/payments/{id}", wallets.get)
+	api("POST /wallet/payments/{id}/void", s.handleWalletVoid)
 	api("POST /wallet/payments/{id}/refunds", s.handleWalletRefund)
 	api("GET /wallet/settlements", s.handleSettlements(channelWallet))
 	page("GET /wallet/pay/{id}", s.handleWalletPage)

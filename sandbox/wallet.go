@@ -14,7 +14,8 @@ const walletFeeBps = 250
 const (
 	walletPending   = "pending"
 	walletSucceeded = "succeeded"
-	walletCanceled  = "canceled"
+	walletCanceled  = "canceled" // by the buyer, on the wallet page
+	walletVoided    = "voided"   // by the merchant, before the buyer answered
 )
 
 type walletRefund struct {
@@ -139,6 +140,23 @@ func (s *Server) handleCreateWalletPayment(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	writeCreated(w, false, p.walletPayment)
+}
+
+// handleWalletVoid cancels a payment the buyer has not answered yet: the
+// wallet page then refuses the buyer. A payment the buyer already answered
+// is declined (invalid_state): it stands as the buyer left it.
+func (s *Server) handleWalletVoid(w http.ResponseWriter, r *http.Request) {
+	s.walletPayments().operate(w, r, "void", false, func(p *walletRecord, req amountRequest) (opResult, error) {
+		if req.Amount != 0 {
+			return opResult{}, invalid("a void takes no amount")
+		}
+		if p.State != walletPending {
+			return declined(declineHard, "invalid_state", "payment is %s", p.State), nil
+		}
+		p.State, p.Status, p.Action = walletVoided, statusDeclined, nil
+		p.DeclineType, p.DeclineCode = declineHard, "canceled"
+		return opResult{Status: statusApproved, ID: p.ID, Amount: p.Amount, Currency: p.Currency}, nil
+	})
 }
 
 func (s *Server) handleWalletRefund(w http.ResponseWriter, r *http.Request) {

@@ -80,3 +80,45 @@ func TestWalletRefunds(t *testing.T) {
 		t.Fatalf("after refunds = %+v", found.Data)
 	}
 }
+
+// TestWalletVoidBeforeTheBuyerAnswers: the merchant cancels a pending wallet
+// payment; the wallet page then refuses the buyer, a repeat of the void
+// with the same key is a replay, and a payment the buyer already approved
+// cannot be voided.
+func TestWalletVoidBeforeTheBuyerAnswers(t *testing.T) {
+	sb := start(t, Config{})
+	var p walletPayment
+	call(t, sb, "POST", "/wallet/payments", walletRequest{IdempotencyKey: "wv", MerchantReference: "pay_wv", Amount: 1200,
+		Currency: "SGD", ReturnURL: "http://shop.example/r"}, &p)
+	var res opResult
+	wantStatus(t, call(t, sb, "POST", "/wallet/payments/"+p.ID+"/void", amountRequest{IdempotencyKey: "v1"}, &res), http.StatusOK)
+	if res.Status != "approved" || res.Payment == nil {
+		t.Fatalf("void = %+v", res)
+	}
+	var got walletPayment
+	call(t, sb, "GET", "/wallet/payments/"+p.ID, nil, &got)
+	if got.State != "voided" || got.Status != "declined" || got.DeclineCode != "canceled" || got.Action != nil {
+		t.Fatalf("after the void: %+v", got)
+	}
+	if resp, _ := click(t, p.Action.URL, url.Values{"action": {"approve"}}); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("the buyer approved a voided payment: HTTP %d", resp.StatusCode)
+	}
+	call(t, sb, "GET", "/wallet/payments/"+p.ID, nil, &got)
+	if got.State != "voided" || got.PaidAt != nil {
+		t.Fatalf("after the late approval: %+v", got)
+	}
+	resp := call(t, sb, "POST", "/wallet/payments/"+p.ID+"/void", amountRequest{IdempotencyKey: "v1"}, &res)
+	if resp.Header.Get("Idempotent-Replayed") != "true" || res.Status != "approved" {
+		t.Fatalf("repeated void = %+v (%v)", res, resp.Header)
+	}
+
+	var paid walletPayment
+	call(t, sb, "POST", "/wallet/payments", walletRequest{IdempotencyKey: "wv2", MerchantReference: "pay_wv2", Amount: 1300,
+		Currency: "SGD", ReturnURL: "http://shop.example/r"}, &paid)
+	click(t, paid.Action.URL, url.Values{"action": {"approve"}})
+	call(t, sb, "POST", "/wallet/payments/"+paid.ID+"/void", amountRequest{IdempotencyKey: "v2"}, &res)
+	if res.Status != "declined" || res.DeclineCode != "invalid_state" {
+		t.Fatalf("void after the buyer paid = %+v", res)
+	}
+	wantStatus(t, call(t, sb, "POST", "/wallet/payments/"+paid.ID+"/void", amountRequest{Amount: 5, IdempotencyKey: "v3"}, nil), http.StatusBadRequest)
+}

@@ -30,7 +30,8 @@ func main() {
 }
 
 // wallet implements connectors.Connector. A wallet payment is a sale
-// approved by the buyer, so there is no capture or void.
+// approved by the buyer, so there is no capture; Void cancels a payment
+// the buyer has not answered yet.
 type wallet struct {
 	connectors.Unimplemented
 	api     *sdk.Channel
@@ -119,6 +120,15 @@ func (w *wallet) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (
 	return resp, nil
 }
 
+// Void cancels a wallet payment that waits for the buyer: the wallet's page
+// then refuses the buyer. A payment the buyer already answered is declined
+// (invalid_state), and QueryPayment tells where it stands.
+func (w *wallet) Void(ctx context.Context, r connectors.VoidRequest) (connectors.OperationResponse, error) {
+	return sandboxapi.Operate(ctx, w.api, "/wallet/payments/"+url.PathEscape(r.PaymentID)+"/void", map[string]any{
+		"idempotency_key": sdk.IdempotencyKey("void", r.IdempotencyKey),
+	})
+}
+
 func (w *wallet) Refund(ctx context.Context, r connectors.RefundRequest) (connectors.OperationResponse, error) {
 	amount, err := sandboxapi.Amount(r.Amount)
 	if err != nil {
@@ -142,7 +152,8 @@ func (w *wallet) QueryPayment(ctx context.Context, r connectors.QueryPaymentRequ
 		captured = p.Amount // a succeeded wallet payment is captured
 	}
 	return connectors.PaymentStatus{Result: p.result(), PaymentID: p.ID, Reference: p.MerchantReference, Status: p.State,
-		Amount: p.money(p.Amount), Captured: p.money(captured), Refunded: p.money(p.RefundedAmount)}, nil
+		Amount: p.money(p.Amount), Captured: p.money(captured), Refunded: p.money(p.RefundedAmount),
+		Voided: p.State == "voided"}, nil
 }
 
 func notFound() connectors.PaymentStatus {

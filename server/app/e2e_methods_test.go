@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func TestWalletAndBankTransferEndToEnd(t *testing.T) {
 		wallet := func(t *testing.T, flow string, minor int64) payView {
 			t.Helper()
 			s := x.open(t, map[string]any{"amount": amountOf(minor, "SGD"), "allowedMethods": []string{"WALLET"}})
-			p := x.confirm(t, s, map[string]any{"method": "WALLET", "walletFlow": flow, "idempotencyKey": "wallet-" + flow})
+			p := x.confirm(t, s, map[string]any{"method": "WALLET", "walletFlow": flow, "idempotencyKey": "wallet-" + flow + "-" + itoa(minor)})
 			if p.Status != "REQUIRES_ACTION" || p.NextAction == nil || p.Connector != "wallet" {
 				t.Fatalf("payment %+v", p)
 			}
@@ -65,6 +66,50 @@ func TestWalletAndBankTransferEndToEnd(t *testing.T) {
 			}
 			buyer(t, x.sb.URL()+"/wallet/pay/"+qr.Query().Get("payment_id"), url.Values{"action": {"approve"}})
 			paid(t, p.ID, "wallet", 6600)
+		})
+
+		t.Run("a merchant cancels a wallet payment the buyer has not paid", func(t *testing.T) {
+			// The wallet payment is voided at the wallet through the
+			// plugin, so the buyer who comes back to the wallet's page is
+			// refused, and no money moves anywhere.
+			p := wallet(t, "REDIRECT", 3300)
+			page, att := p.NextAction.URL, x.payment(t, p.ID).attempts()[0]
+			var out struct{ ID, Status, CanceledAt string }
+			x.ok(t, x.gql("API_KEY", cancelPayment, map[string]any{"in": map[string]any{"id": p.ID, "idempotencyKey": "wallet-cancel-1"}}),
+				"cancelPayment", &out)
+			if out.Status != "CANCELED" || out.CanceledAt == "" {
+				t.Fatalf("cancel: %+v", out)
+			}
+			if a := x.payment(t, p.ID).attempts()[0]; a.Status != "VOIDED" {
+				t.Fatalf("attempt %+v", a)
+			}
+			if at := walletPaymentsAt(t, x.sb.URL(), att.ID); len(at) != 1 || at[0].State != "voided" {
+				t.Fatalf("the wallet holds %+v", at)
+			}
+			before := x.counts(t)
+			if code := buyerAnswers(t, page, "approve"); code != http.StatusConflict {
+				t.Fatalf("the buyer approved after the cancel: HTTP %d, want 409", code)
+			}
+			if got := x.payment(t, p.ID); got.Status != "CANCELED" || got.AmountCaptured.Amount != "0" {
+				t.Fatalf("after the late approval: %+v", got)
+			}
+			if at := walletPaymentsAt(t, x.sb.URL(), att.ID); at[0].State != "voided" {
+				t.Fatalf("after the late approval the wallet holds %+v", at)
+			}
+			if after := x.counts(t); after != before {
+				t.Fatalf("money moved after the cancel: %+v then %+v", before, after)
+			}
+		})
+
+		t.Run("the wallet's buyer paid before the merchant canceled", func(t *testing.T) {
+			p := wallet(t, "REDIRECT", 3400)
+			buyer(t, p.NextAction.URL, url.Values{"action": {"approve"}})
+			r := x.gql("API_KEY", cancelPayment, map[string]any{"in": map[string]any{"id": p.ID, "idempotencyKey": "wallet-cancel-2"}})
+			if r.code() != "CONFLICT" {
+				t.Fatalf("cancel after the buyer paid: %s", r.Raw)
+			}
+			paid(t, p.ID, "wallet", 3400)
+			x.balanced(t)
 		})
 
 		t.Run("bank transfer to a virtual account", func(t *testing.T) {
@@ -127,4 +172,18 @@ func TestWalletAndBankTransferEndToEnd(t *testing.T) {
 
 		x.balanced(t)
 	})
+}
+
+// walletPayment is the sandbox wallet's view of a payment.
+type walletPayment struct {
+	ID, State, Status string
+}
+
+// walletPaymentsAt lists the sandbox wallet's payments for an attempt (its
+// merchant reference).
+func walletPaymentsAt(t *testing.T, base, attemptID string) []walletPayment {
+	t.Helper()
+	var list struct{ Data []walletPayment }
+	channelGet(t, base, "/wallet/payments?merchant_reference="+url.QueryEscape(attemptID), &list)
+	return list.Data
 }
