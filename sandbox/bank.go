@@ -68,12 +68,14 @@ func (s *Server) saveVA(va *virtualAccount) error {
 	return s.j.put(kindVA, va.ID, va)
 }
 
-// virtualAccounts serves virtual accounts by id and lists them by reference.
+// virtualAccounts serves virtual accounts by id, lists them by reference,
+// and closes them.
 func (s *Server) virtualAccounts() collection[virtualAccount, virtualAccount] {
 	return collection[virtualAccount, virtualAccount]{
-		s: s, what: "virtual account",
+		s: s, channel: channelBank, what: "virtual account",
 		objects: s.st.vas,
 		view:    func(va *virtualAccount) virtualAccount { return *va },
+		save:    s.saveVA,
 		filters: []filter[virtualAccount]{
 			{"reference", func(va virtualAccount) string { return va.Reference }},
 		},
@@ -126,7 +128,7 @@ func (s *Server) handleCreateVA(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	va := &virtualAccount{
-		ID: s.newID("va"), Object: "virtual_account", Status: "open", Reference: req.Reference,
+		ID: s.newID("va"), Object: "virtual_account", Status: vaOpen, Reference: req.Reference,
 		AccountNumber: fmt.Sprintf("SBX%011d", s.st.meta.AccountSeq), BankCode: bankCode,
 		AccountName: req.AccountName, Currency: req.Currency, ExpectedAmount: req.ExpectedAmount,
 		Transfers: []transfer{}, CreatedAt: now,
@@ -194,6 +196,13 @@ func (s *Server) handleTransferSubmit(w http.ResponseWriter, r *http.Request) {
 		s.pageNotFound(w, "virtual account")
 		return
 	}
+	if va.Status == vaClosed {
+		s.mu.Unlock()
+		// The buyer's bank sends the transfer back: nothing is credited.
+		s.renderPage(w, http.StatusConflict, pageData{Title: "Account closed",
+			Intro: "This virtual account was closed by the merchant; your transfer was returned."})
+		return
+	}
 	t, err := s.receiveTransfer(va, amount, payer)
 	s.mu.Unlock()
 	if err != nil {
@@ -206,6 +215,33 @@ func (s *Server) handleTransferSubmit(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// Virtual account states.
+const (
+	vaOpen   = "open"
+	vaPaid   = "paid"
+	vaClosed = "closed" // by the merchant, before anything was received
+)
+
+// handleCloseVA closes a virtual account that has received nothing, so
+// that a transfer sent to it later is returned to the payer. One that has
+// received part or all of its amount is declined (invalid_state): its money
+// is the merchant's to keep or refund.
+func (s *Server) handleCloseVA(w http.ResponseWriter, r *http.Request) {
+	s.virtualAccounts().operate(w, r, "close", false, func(va *virtualAccount, req amountRequest) (opResult, error) {
+		if req.Amount != 0 {
+			return opResult{}, invalid("closing takes no amount")
+		}
+		switch {
+		case va.Status != vaOpen:
+			return declined(declineHard, "invalid_state", "virtual account is %s", va.Status), nil
+		case va.ReceivedAmount > 0:
+			return declined(declineHard, "invalid_state", "virtual account has received %d already", va.ReceivedAmount), nil
+		}
+		va.Status = vaClosed
+		return opResult{Status: statusApproved, ID: va.ID, Amount: va.ExpectedAmount, Currency: va.Currency}, nil
+	})
+}
+
 // receiveTransfer credits an incoming transfer to a virtual account.
 func (s *Server) receiveTransfer(va *virtualAccount, amount int64, payer string) (transfer, error) {
 	t := transfer{
@@ -215,7 +251,7 @@ func (s *Server) receiveTransfer(va *virtualAccount, amount int64, payer string)
 	va.Transfers = append(va.Transfers, t)
 	va.ReceivedAmount += amount
 	if va.ExpectedAmount > 0 && va.ReceivedAmount >= va.ExpectedAmount {
-		va.Status = "paid"
+		va.Status = vaPaid
 	}
 	fee := percentFee(amount, bankTransferBps)
 	if err := s.moveBalance(va.Currency, amount-fee, 0); err != nil {

@@ -185,3 +185,35 @@ func TestAgreementSignDebitTerminate(t *testing.T) {
 		t.Fatalf("queried agreement = %+v", q)
 	}
 }
+
+// TestClosingAVirtualAccountReturnsLaterTransfers: the merchant closes a
+// virtual account that has received nothing; a transfer sent to it later is
+// returned (nothing credited); an account that has received part of its
+// amount cannot be closed.
+func TestClosingAVirtualAccountReturnsLaterTransfers(t *testing.T) {
+	sb := start(t, Config{})
+	var va virtualAccount
+	call(t, sb, "POST", "/bank/virtual-accounts", vaRequest{Reference: "pay_close", Currency: "EUR", ExpectedAmount: 2500}, &va)
+	var res opResult
+	wantStatus(t, call(t, sb, "POST", "/bank/virtual-accounts/"+va.ID+"/close", amountRequest{IdempotencyKey: "c1"}, &res), http.StatusOK)
+	if res.Status != "approved" {
+		t.Fatalf("close = %+v", res)
+	}
+	resp, _ := click(t, va.PayURL, url.Values{"amount": {"2500"}, "payer_name": {"Late"}})
+	wantStatus(t, resp, http.StatusConflict)
+	call(t, sb, "GET", "/bank/virtual-accounts/"+va.ID, nil, &va)
+	if va.Status != "closed" || va.ReceivedAmount != 0 || len(va.Transfers) != 0 {
+		t.Fatalf("after a late transfer: %+v", va)
+	}
+	if resp := call(t, sb, "POST", "/bank/virtual-accounts/"+va.ID+"/close", amountRequest{IdempotencyKey: "c1"}, &res); resp.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("repeated close was not a replay: %+v", res)
+	}
+
+	var part virtualAccount
+	call(t, sb, "POST", "/bank/virtual-accounts", vaRequest{Reference: "pay_part", Currency: "EUR", ExpectedAmount: 2500}, &part)
+	click(t, part.PayURL, url.Values{"amount": {"1000"}, "payer_name": {"Half"}})
+	call(t, sb, "POST", "/bank/virtual-accounts/"+part.ID+"/close", amountRequest{IdempotencyKey: "c2"}, &res)
+	if res.Status != "declined" || res.DeclineCode != "invalid_state" {
+		t.Fatalf("close of a partly paid account = %+v", res)
+	}
+}

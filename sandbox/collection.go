@@ -21,8 +21,8 @@ type collection[R, V any] struct {
 	// so reading the field needs no lock; its contents need s.mu.
 	objects map[string]*R
 	view    func(*R) V
-	// save persists a record that operate changed; only payments have
-	// operations.
+	// save persists a record that operate changed; only the objects with
+	// operations (payments, virtual accounts) have one.
 	save func(*R) error
 	// filters are the query parameters of the list; at least one must be
 	// given, and an object is listed when it matches every one given.

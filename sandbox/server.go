@@ -257,6 +257,7 @@ func (s *Server) routes() http.Handler {
 	api("POST /bank/virtual-accounts", s.handleCreateVA)
 	api("GET /bank/virtual-accounts", vas.list)
 	api("GET /bank/virtual-accounts/{id}", vas.get)
+	api("POST /bank/virtual-accounts/{id}/close", s.handleCloseVA)
 	page("GET /bank/pay/{id}", s.handleTransferPage)
 	page("POST /bank/pay/{id}", s.handleTransferSubmit)
 	api("POST /bank/payouts", s.handleCreatePayout)

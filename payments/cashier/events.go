@@ -34,6 +34,14 @@ func (s *Service) HandleEvent(ctx context.Context, ev connectors.Event) error {
 		if err != nil {
 			return err
 		}
+		if short, got := paidLess(ev, a); short {
+			// Never a success for less than the price: the payment keeps
+			// waiting, and the janitor's QueryPayment, or the channel's
+			// next event, tells when it is paid in full.
+			s.log.WarnContext(ctx, "channel reported a payment approved for less than its amount; not recorded",
+				"attempt", a.ID, "connector", a.Connector, "event", eventID, "amount", got.String())
+			return nil
+		}
 		res := resultOf(ev.Result, a.Capture)
 		res.eventID, res.channelID = eventID, ev.PaymentID
 		_, _, err = s.record(sys, a.ID, res, nil)
@@ -49,6 +57,22 @@ func (s *Service) HandleEvent(ctx context.Context, ev connectors.Event) error {
 		return s.agreementEvent(sys, ev, eventID)
 	}
 	return nil
+}
+
+// paidLess reports whether ev approves attempt a for less than a's amount,
+// or in another currency: a buyer's first part of a bank transfer reported
+// as the payment, say. An event without an amount says nothing about it.
+func paidLess(ev connectors.Event, a *ent.PaymentAttempt) (bool, connectors.Money) {
+	if ev.Result.Outcome != connectors.OutcomeApproved || ev.Amount.Currency == "" {
+		return false, ev.Amount
+	}
+	want := contractMoney(a.Amount, a.Currency)
+	e, ok := want.Scale()
+	if !ok || !strings.EqualFold(ev.Amount.Currency, a.Currency) {
+		return true, ev.Amount
+	}
+	got, err := ev.Amount.In(e)
+	return err != nil || got < a.Amount, ev.Amount
 }
 
 // attemptFor finds the attempt an event is about: by Strait's reference (the

@@ -240,3 +240,37 @@ func TestReviewOpensWhenThreeDSCompletesLater(t *testing.T) {
 		}
 	})
 }
+
+// TestAnApprovalForLessThanTheAmountIsNotASuccess: a channel event that
+// approves a waiting payment for less than its amount (a first part of a
+// transfer reported as the payment) records nothing: the payment keeps
+// waiting. The same approval for the whole amount then succeeds.
+func TestAnApprovalForLessThanTheAmountIsNotASuccess(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		w.program()
+		p := w.confirm(w.pay(20_000, ""), actionCard, "")
+		if p.Status != payment.StatusREQUIRES_ACTION {
+			t.Fatalf("payment %s", p.Status)
+		}
+		a := w.attempts(p)[0]
+		approve := func(id string, minor int64) {
+			t.Helper()
+			err := w.svc.HandleEvent(w.sys, connectors.Event{ID: id, Connector: a.Connector, Type: connectors.EventPaymentResult,
+				PaymentID: "acq_a_" + a.ID, Reference: a.ID, Result: connectors.Approved(),
+				Amount: connectors.Money{Minor: minor, Currency: a.Currency, Exponent: connectors.Exp(2)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		approve("evt_part", 5_000)
+		if p = w.reload(p); p.Status != payment.StatusREQUIRES_ACTION || p.AmountCaptured != 0 || w.balance(w.pending()) != 0 {
+			t.Fatalf("after an approval of part: %s, captured %d", p.Status, p.AmountCaptured)
+		}
+		approve("evt_whole", 20_000)
+		if p = w.reload(p); p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 20_000 {
+			t.Fatalf("after the whole approval: %s, captured %d", p.Status, p.AmountCaptured)
+		}
+		w.balanced()
+	})
+}

@@ -79,8 +79,11 @@ func (va virtualAccount) money(minor int64) connectors.Money {
 // result: a paid account is an approved payment; an open one waits for
 // the buyer's transfer.
 func (va virtualAccount) result() connectors.Result {
-	if va.Status == "paid" {
+	switch va.Status {
+	case "paid":
 		return connectors.Approved()
+	case "closed":
+		return connectors.Declined(connectors.DeclineHard, "canceled", "the virtual account was closed before it was paid")
 	}
 	return connectors.ActionRequired()
 }
@@ -120,7 +123,7 @@ func (b *bank) Authorize(ctx context.Context, r connectors.AuthorizeRequest) (co
 		return connectors.AuthorizeResponse{}, err
 	}
 	resp := connectors.AuthorizeResponse{Result: va.result(), PaymentID: va.ID, Amount: va.money(va.ExpectedAmount)}
-	if va.Status != "paid" {
+	if va.Status == "open" {
 		resp.NextAction = &connectors.NextAction{Type: connectors.ActionBankTransfer, URL: va.PayURL,
 			Transfer: &connectors.TransferInstructions{BankName: "Sandbox Bank", AccountName: va.AccountName,
 				AccountNumber: va.AccountNumber, BankCode: va.BankCode, Reference: va.Reference,
@@ -180,7 +183,22 @@ func (b *bank) QueryPayment(ctx context.Context, r connectors.QueryPaymentReques
 		return notFound(), nil
 	}
 	return connectors.PaymentStatus{Result: va.result(), PaymentID: va.ID, Reference: va.Reference, Status: va.Status,
-		Amount: va.money(va.ExpectedAmount), Captured: va.money(va.ReceivedAmount), Refunded: va.money(0)}, nil
+		Amount: va.money(va.ExpectedAmount), Captured: va.money(va.ReceivedAmount), Refunded: va.money(0),
+		Voided: va.Status == "closed"}, nil
+}
+
+// Void cancels a bank transfer the buyer has not sent: the virtual account
+// is closed, and a transfer sent to it later goes back to the payer. One
+// that has received part or all of its amount is declined (invalid_state),
+// and QueryPayment tells where it stands. A direct debit never waits, so
+// there is nothing to void.
+func (b *bank) Void(ctx context.Context, r connectors.VoidRequest) (connectors.OperationResponse, error) {
+	if !strings.HasPrefix(r.PaymentID, "va_") {
+		return connectors.OperationResponse{}, connectors.Errorf(connectors.EUNSUPPORTED, "only a bank transfer that waits for the buyer can be canceled")
+	}
+	return sandboxapi.Operate(ctx, b.api, "/bank/virtual-accounts/"+url.PathEscape(r.PaymentID)+"/close", map[string]any{
+		"idempotency_key": sdk.IdempotencyKey("void", r.IdempotencyKey),
+	})
 }
 
 func notFound() connectors.PaymentStatus {
@@ -327,7 +345,13 @@ func (b *bank) FetchSettlementReport(ctx context.Context, r connectors.Settlemen
 // HandleHTTP turns the bank's signed notifications into events: incoming
 // transfers pay virtual accounts, payouts complete or fail, agreements
 // are signed, rejected or terminated.
-func (b *bank) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connectors.HTTPResponse, error) {
+//
+// A transfer pays its payment only once its virtual account has received
+// the whole amount: a buyer may pay in parts, and a part is not the
+// payment. So an incoming transfer is looked up on its account; until the
+// account is paid, the notification is acknowledged and the payment keeps
+// waiting. The paid event carries what the account received in all.
+func (b *bank) HandleHTTP(ctx context.Context, r connectors.HTTPRequest) (connectors.HTTPResponse, error) {
 	if r.Path != "/webhook" || r.Method != http.MethodPost {
 		return connectors.HTTPResponse{Status: http.StatusNotFound}, nil
 	}
@@ -353,7 +377,17 @@ func (b *bank) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connecto
 		Amount: sandboxapi.Money(obj.Amount, obj.Currency), Status: obj.State}
 	switch n.Type {
 	case "bank.transfer.received":
-		ev.Type, ev.PaymentID, ev.Result, ev.Status = connectors.EventPaymentResult, obj.VirtualAccountID, connectors.Approved(), obj.Status
+		var va virtualAccount
+		if err := b.api.Call(ctx, http.MethodGet, "/bank/virtual-accounts/"+url.PathEscape(obj.VirtualAccountID), nil, &va); err != nil {
+			// The bank delivers the notification again.
+			sdk.Logger().Warn("virtual account of a transfer not read", "virtual_account", obj.VirtualAccountID, "err", err)
+			return connectors.HTTPResponse{Status: http.StatusServiceUnavailable}, nil
+		}
+		if va.Status != "paid" {
+			return connectors.HTTPResponse{Status: http.StatusOK}, nil
+		}
+		ev.Type, ev.PaymentID, ev.Result, ev.Status = connectors.EventPaymentResult, va.ID, connectors.Approved(), va.Status
+		ev.Reference, ev.Amount = va.Reference, va.money(va.ReceivedAmount)
 	case "bank.payout.completed":
 		ev.Type, ev.Result = connectors.EventPayoutResult, connectors.Approved()
 	case "bank.payout.failed":

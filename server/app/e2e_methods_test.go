@@ -131,6 +131,57 @@ func TestWalletAndBankTransferEndToEnd(t *testing.T) {
 			}
 		})
 
+		t.Run("a merchant cancels a bank transfer the buyer has not sent", func(t *testing.T) {
+			// The virtual account is closed at the bank through the
+			// plugin: a transfer sent to it later goes back to the payer.
+			s := x.open(t, map[string]any{"amount": amountOf(12_000, "SGD"), "allowedMethods": []string{"BANK_TRANSFER"}})
+			p := x.confirm(t, s, map[string]any{"method": "BANK_TRANSFER", "idempotencyKey": "transfer-cancel-1"})
+			if p.Status != "REQUIRES_ACTION" || p.NextAction == nil {
+				t.Fatalf("payment %+v", p)
+			}
+			var out struct{ ID, Status, CanceledAt string }
+			x.ok(t, x.gql("API_KEY", cancelPayment, map[string]any{"in": map[string]any{"id": p.ID, "idempotencyKey": "cancel-transfer-1"}}),
+				"cancelPayment", &out)
+			if out.Status != "CANCELED" {
+				t.Fatalf("cancel: %+v", out)
+			}
+			if a := x.payment(t, p.ID).attempts()[0]; a.Status != "VOIDED" {
+				t.Fatalf("attempt %+v", a)
+			}
+			before := x.counts(t)
+			if code := buyerTransfers(t, p.NextAction.URL, "12000"); code != http.StatusConflict {
+				t.Fatalf("a transfer after the cancel: HTTP %d, want 409", code)
+			}
+			if got := x.payment(t, p.ID); got.Status != "CANCELED" || got.AmountCaptured.Amount != "0" {
+				t.Fatalf("after the late transfer: %+v", got)
+			}
+			if after := x.counts(t); after != before {
+				t.Fatalf("money moved after the cancel: %+v then %+v", before, after)
+			}
+		})
+
+		t.Run("a partly paid bank transfer cannot be canceled", func(t *testing.T) {
+			s := x.open(t, map[string]any{"amount": amountOf(13_000, "SGD"), "allowedMethods": []string{"BANK_TRANSFER"}})
+			p := x.confirm(t, s, map[string]any{"method": "BANK_TRANSFER", "idempotencyKey": "transfer-cancel-2"})
+			if code := buyerTransfers(t, p.NextAction.URL, "5000"); code != http.StatusOK {
+				t.Fatalf("partial transfer: HTTP %d", code)
+			}
+			r := x.gql("API_KEY", cancelPayment, map[string]any{"in": map[string]any{"id": p.ID, "idempotencyKey": "cancel-transfer-2"}})
+			if r.code() != "CONFLICT" || !strings.Contains(r.Raw, "the channel refused the cancel") {
+				t.Fatalf("cancel of a partly paid transfer: %s", r.Raw)
+			}
+			if got := x.payment(t, p.ID); got.Status != "REQUIRES_ACTION" {
+				t.Fatalf("after the refused cancel: %+v", got)
+			}
+			// The rest arrives: only now is the payment paid, for the
+			// whole amount (before, any transfer paid it in full).
+			if code := buyerTransfers(t, p.NextAction.URL, "8000"); code != http.StatusOK {
+				t.Fatalf("rest of the transfer: HTTP %d", code)
+			}
+			paid(t, p.ID, "bank", 13_000)
+			x.balanced(t)
+		})
+
 		t.Run("a wallet cannot hold a manual-capture payment", func(t *testing.T) {
 			// The wallet only sells (no preauth capability): routing finds
 			// no connector for a payment that must only be authorized, and
@@ -186,4 +237,16 @@ func walletPaymentsAt(t *testing.T, base, attemptID string) []walletPayment {
 	var list struct{ Data []walletPayment }
 	channelGet(t, base, "/wallet/payments?merchant_reference="+url.QueryEscape(attemptID), &list)
 	return list.Data
+}
+
+// buyerTransfers sends a transfer of amount (minor units) from the bank's
+// transfer page and returns the page's HTTP status.
+func buyerTransfers(t *testing.T, page, amount string) int {
+	t.Helper()
+	resp, err := http.PostForm(page, url.Values{"amount": {amount}, "payer_name": {"Grace"}})
+	if err != nil {
+		t.Fatalf("transfer page %s: %v", page, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
