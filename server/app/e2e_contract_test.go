@@ -72,6 +72,21 @@ func TestRiskChallengeForcesThreeDSEndToEnd(t *testing.T) {
 	})
 }
 
+// cancelWaiting cancels the waiting payment id as the merchant and checks
+// that it is CANCELED and its attempt VOIDED at the channel.
+func (x *e2e) cancelWaiting(t *testing.T, id, key string) {
+	t.Helper()
+	var out struct{ ID, Status, CanceledAt string }
+	x.ok(t, x.gql("API_KEY", cancelPayment, map[string]any{"in": map[string]any{"id": id, "idempotencyKey": key}}),
+		"cancelPayment", &out)
+	if out.Status != "CANCELED" || out.CanceledAt == "" {
+		t.Fatalf("cancel: %+v", out)
+	}
+	if a := x.payment(t, id).attempts()[0]; a.Status != "VOIDED" {
+		t.Fatalf("attempt %+v", a)
+	}
+}
+
 // TestCancelDuringThreeDSEndToEnd: a merchant's cancelPayment on a payment
 // waiting for 3-D Secure voids it at the card network through the cardnet
 // plugin; the buyer who then approves the challenge is refused, and no
@@ -89,15 +104,7 @@ func TestCancelDuringThreeDSEndToEnd(t *testing.T) {
 				t.Fatalf("payment %+v", p)
 			}
 			page, att := p.NextAction.URL, x.payment(t, p.ID).attempts()[0]
-			var out struct{ ID, Status, CanceledAt string }
-			x.ok(t, x.gql("API_KEY", cancelPayment, map[string]any{"in": map[string]any{"id": p.ID, "idempotencyKey": "cancel-1"}}),
-				"cancelPayment", &out)
-			if out.Status != "CANCELED" || out.CanceledAt == "" {
-				t.Fatalf("cancel: %+v", out)
-			}
-			if a := x.payment(t, p.ID).attempts()[0]; a.Status != "VOIDED" {
-				t.Fatalf("attempt %+v", a)
-			}
+			x.cancelWaiting(t, p.ID, "cancel-1")
 			if at := cardPaymentsAt(t, network, att.ID); len(at) != 1 || at[0].State != "voided" || at[0].DeclineCode != "canceled" {
 				t.Fatalf("the network holds %+v", at)
 			}

@@ -74,15 +74,7 @@ func TestWalletAndBankTransferEndToEnd(t *testing.T) {
 			// refused, and no money moves anywhere.
 			p := wallet(t, "REDIRECT", 3300)
 			page, att := p.NextAction.URL, x.payment(t, p.ID).attempts()[0]
-			var out struct{ ID, Status, CanceledAt string }
-			x.ok(t, x.gql("API_KEY", cancelPayment, map[string]any{"in": map[string]any{"id": p.ID, "idempotencyKey": "wallet-cancel-1"}}),
-				"cancelPayment", &out)
-			if out.Status != "CANCELED" || out.CanceledAt == "" {
-				t.Fatalf("cancel: %+v", out)
-			}
-			if a := x.payment(t, p.ID).attempts()[0]; a.Status != "VOIDED" {
-				t.Fatalf("attempt %+v", a)
-			}
+			x.cancelWaiting(t, p.ID, "wallet-cancel-1")
 			if at := walletPaymentsAt(t, x.sb.URL(), att.ID); len(at) != 1 || at[0].State != "voided" {
 				t.Fatalf("the wallet holds %+v", at)
 			}
@@ -139,15 +131,7 @@ func TestWalletAndBankTransferEndToEnd(t *testing.T) {
 			if p.Status != "REQUIRES_ACTION" || p.NextAction == nil {
 				t.Fatalf("payment %+v", p)
 			}
-			var out struct{ ID, Status, CanceledAt string }
-			x.ok(t, x.gql("API_KEY", cancelPayment, map[string]any{"in": map[string]any{"id": p.ID, "idempotencyKey": "cancel-transfer-1"}}),
-				"cancelPayment", &out)
-			if out.Status != "CANCELED" {
-				t.Fatalf("cancel: %+v", out)
-			}
-			if a := x.payment(t, p.ID).attempts()[0]; a.Status != "VOIDED" {
-				t.Fatalf("attempt %+v", a)
-			}
+			x.cancelWaiting(t, p.ID, "cancel-transfer-1")
 			before := x.counts(t)
 			if code := buyerTransfers(t, p.NextAction.URL, "12000"); code != http.StatusConflict {
 				t.Fatalf("a transfer after the cancel: HTTP %d, want 409", code)
