@@ -87,6 +87,28 @@ func (x *e2e) cancelWaiting(t *testing.T, id, key string) {
 	}
 }
 
+// refusedAfterCancel checks what follows the cancel of the waiting payment
+// id: the buyer's late answer (late returns the channel page's HTTP status)
+// is refused with 409, the payment stays CANCELED with nothing captured,
+// the channel still holds it released (held, when not nil, fails the test
+// otherwise), and no money moved anywhere.
+func (x *e2e) refusedAfterCancel(t *testing.T, id string, late func() int, held func()) {
+	t.Helper()
+	before := x.counts(t)
+	if code := late(); code != http.StatusConflict {
+		t.Fatalf("the buyer answered after the cancel: HTTP %d, want 409", code)
+	}
+	if got := x.payment(t, id); got.Status != "CANCELED" || got.AmountCaptured.Amount != "0" {
+		t.Fatalf("after the late answer: %+v", got)
+	}
+	if held != nil {
+		held()
+	}
+	if after := x.counts(t); after != before {
+		t.Fatalf("money moved after the cancel: %+v then %+v", before, after)
+	}
+}
+
 // TestCancelDuringThreeDSEndToEnd: a merchant's cancelPayment on a payment
 // waiting for 3-D Secure voids it at the card network through the cardnet
 // plugin; the buyer who then approves the challenge is refused, and no
@@ -108,19 +130,11 @@ func TestCancelDuringThreeDSEndToEnd(t *testing.T) {
 			if at := cardPaymentsAt(t, network, att.ID); len(at) != 1 || at[0].State != "voided" || at[0].DeclineCode != "canceled" {
 				t.Fatalf("the network holds %+v", at)
 			}
-			before := x.counts(t)
-			if code := buyerAnswers(t, page, "approve"); code != http.StatusConflict {
-				t.Fatalf("the buyer approved after the cancel: HTTP %d, want 409", code)
-			}
-			if got := x.payment(t, p.ID); got.Status != "CANCELED" || got.AmountCaptured.Amount != "0" {
-				t.Fatalf("after the late approval: %+v", got)
-			}
-			if at := cardPaymentsAt(t, network, att.ID); at[0].State != "voided" || at[0].CapturedAmount != 0 {
-				t.Fatalf("after the late approval the network holds %+v", at)
-			}
-			if after := x.counts(t); after != before {
-				t.Fatalf("money moved after the cancel: %+v then %+v", before, after)
-			}
+			x.refusedAfterCancel(t, p.ID, func() int { return buyerAnswers(t, page, "approve") }, func() {
+				if at := cardPaymentsAt(t, network, att.ID); at[0].State != "voided" || at[0].CapturedAmount != 0 {
+					t.Fatalf("after the late approval the network holds %+v", at)
+				}
+			})
 		})
 
 		t.Run("the buyer approved first", func(t *testing.T) {
