@@ -44,12 +44,29 @@ const finishTimeout = 5 * time.Second
 type Idempotency struct {
 	svc *idempotency.Service
 	log *slog.Logger
+	// withWork names the mutations whose work claims their key itself
+	// (ClaimWithWork).
+	withWork map[string]bool
 }
 
 // NewIdempotency returns the @idempotent implementation over svc. Register it
 // with the handler (Use) and give it to the Resolver.
 func NewIdempotency(svc *idempotency.Service, log *slog.Logger) *Idempotency {
 	return &Idempotency{svc: svc, log: log}
+}
+
+// ClaimWithWork names mutations whose work claims their idempotency key
+// itself, in the transaction that writes its first effects, keeping the
+// rules of idempotency.Deferred: the directive then claims nothing before
+// the resolver runs, and the answer is stored as for any other mutation.
+// Call it before the server serves.
+func (x *Idempotency) ClaimWithWork(fields ...string) {
+	if x.withWork == nil {
+		x.withWork = make(map[string]bool, len(fields))
+	}
+	for _, f := range fields {
+		x.withWork[f] = true
+	}
 }
 
 var _ interface {
@@ -133,6 +150,9 @@ func (*Idempotency) MutateOperationContext(_ context.Context, oc *graphql.Operat
 type exchange struct {
 	token  *idempotency.Token
 	replay []byte
+	// unclaimed is a deferred claim the work left unclaimed: it wrote
+	// nothing, and a decided answer is stored after it (storeLate).
+	unclaimed *idempotency.Deferred
 }
 
 type exchangeKey struct{}
@@ -174,7 +194,34 @@ func (x *Idempotency) InterceptResponse(ctx context.Context, next graphql.Respon
 		return &stored
 	case ex.token != nil:
 		x.finish(ctx, *ex.token, resp)
+	case ex.unclaimed != nil && decided(resp):
+		return x.storeLate(ctx, ex.unclaimed, resp)
 	}
+	return resp
+}
+
+// storeLate claims the key of work that ended without claiming it (a
+// refusal, which wrote nothing) and stores resp as its answer, as if the
+// key had been claimed before the work ran. If the key holds an answer by
+// now (a duplicate ran meanwhile), that answer is sent instead.
+func (x *Idempotency) storeLate(ctx context.Context, d *idempotency.Deferred, resp *graphql.Response) *graphql.Response {
+	claimCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	err := d.Claim(claimCtx)
+	if tok, ok := d.Claimed(); ok {
+		x.finish(ctx, tok, resp)
+		return resp
+	}
+	if replay := d.Replay(); replay != nil {
+		var stored graphql.Response
+		if json.Unmarshal(replay, &stored) == nil {
+			if notice, ok := ctx.Value(replayNoticeKey{}).(func()); ok {
+				notice()
+			}
+			return &stored
+		}
+	}
+	x.log.WarnContext(ctx, "idempotency: answer not stored", "err", err)
 	return resp
 }
 
@@ -246,6 +293,9 @@ func (x *Idempotency) Directive(ctx context.Context, _ any, next graphql.Resolve
 	if err != nil {
 		return nil, err
 	}
+	if x.withWork[fc.Field.Name] {
+		return x.deferClaim(ctx, ex, scopeOf(v, input), key, fc.Field.Name, hash, next)
+	}
 	out, err := x.svc.Begin(ctx, scopeOf(v, input), key, fc.Field.Name, hash)
 	switch {
 	case err != nil:
@@ -256,6 +306,26 @@ func (x *Idempotency) Directive(ctx context.Context, _ any, next graphql.Resolve
 	}
 	ex.token = &out.Token
 	return next(ctx)
+}
+
+// deferClaim runs a mutation whose work claims its key itself
+// (ClaimWithWork), and tells the extension what became of the claim.
+func (x *Idempotency) deferClaim(ctx context.Context, ex *exchange, scope, key, field, hash string, next graphql.Resolver) (any, error) {
+	d, err := x.svc.Defer(scope, key, field, hash)
+	if err != nil {
+		return nil, err
+	}
+	res, err := next(idempotency.WithDeferred(ctx, d))
+	if replay := d.Replay(); replay != nil {
+		ex.replay = replay
+		return nil, errReplayed
+	}
+	if tok, ok := d.Claimed(); ok {
+		ex.token = &tok
+	} else if !d.Settled() {
+		ex.unclaimed = d
+	}
+	return res, err
 }
 
 // request is what makes two requests the same: who asks, the arguments with

@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/store"
@@ -72,6 +73,12 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 		if p, handled, err := s.confirmTogether(ctx, v, sessionID, in); handled {
 			return p, err
 		}
+	}
+	// The usual path writes in transactions of the pipeline's own: a key
+	// the request's work was to claim (idempotency.Deferred) is claimed
+	// before it starts.
+	if err := idempotency.DeferredFrom(ctx).Claim(ctx); err != nil {
+		return nil, err
 	}
 	r, err := s.confirmable(ctx, sessionID, in)
 	if err != nil {
@@ -303,7 +310,7 @@ func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []bat
 // found, each with its latest payment (nil if none; its id, session and
 // status only: a payment awaiting a payment method is read whole when it is
 // confirmed again), and the cards found.
-func (s *Service) readForConfirm(ctx context.Context, client *ent.Client, ids, tokens []string, lock bool) (
+func (s *Service) readForConfirm(ctx context.Context, client *ent.Client, ids, tokens []string, lock bool, more ...store.Read) (
 	map[string]*sessionRead, map[vault.Token]vault.Record, error) {
 	var sessions []*ent.CheckoutSession
 	var ps []*ent.Payment
@@ -336,6 +343,7 @@ func (s *Service) readForConfirm(ctx context.Context, client *ent.Client, ids, t
 			return nil
 		})
 	}
+	reads = append(reads, more...)
 	if err := store.ReadTogether(ctx, client, s.dialect, reads...); err != nil {
 		return nil, nil, err
 	}

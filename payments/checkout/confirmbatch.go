@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/straitpay/strait/ent"
@@ -11,6 +12,7 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/vault"
@@ -28,6 +30,9 @@ type confirmReq struct {
 	sessionID  string
 	token      vault.Token // the card token, parsed ("" for none or a malformed one)
 	in         ConfirmInput
+	// claim is the request's idempotency key, to claim with the payment
+	// (nil: none, or claimed before the confirm started).
+	claim *idempotency.Deferred
 }
 
 // confirmed is what confirmMany made of a confirm that it did not refuse.
@@ -57,6 +62,9 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 		return nil, true, notFound(id)
 	}
 	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in}
+	if d := idempotency.DeferredFrom(ctx); !d.Settled() {
+		req.claim = d
+	}
 	if in.Method == routing.Card && s.vault != nil {
 		if t, err := vault.ParseToken(in.CardToken); err == nil {
 			req.token = t // a malformed token is refused by cardForSession
@@ -80,6 +88,10 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 	defer c.wipe()
 	sys := viewer.SystemContext(ctx)
 	if c.alone {
+		// The batch's claim of the key rolled back with it.
+		if err := req.claim.Claim(ctx); err != nil {
+			return nil, true, err
+		}
 		p, err = s.payments.ConfirmAlone(sys, c.prep)
 	} else {
 		p, err = s.payments.Finish(sys, c.prep)
@@ -96,39 +108,72 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 // session is locked, concurrently; then the payments and their first
 // attempts written with the commit (cashier.BeginPrepared). It answers each
 // confirm with its refusal (the errors Confirm documents) or a confirmed.
-// If the transaction fails, nothing was written: decided payments are then
-// written each on its own, the others take the usual path.
+//
+// The idempotency keys of the confirms (idempotency.Deferred) are claimed
+// in the same transaction: the first round trip also reads which of them
+// have records already (a retry, a duplicate in flight, a key reused),
+// and those confirms take the usual path, which claims first and so
+// replays, waits or refuses; the claims of the decided confirms go with the
+// commit. A second confirm of a session or of a key in the batch takes the
+// usual path too. If the transaction fails, nothing was written, claims
+// included: decided payments are then written each on its own, after
+// claiming its key, and the others take the usual path.
 func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.Result[confirmed] {
 	sys := viewer.SystemContext(ctx)
 	out := make([]batch.Result[confirmed], len(reqs))
-	seen := make(map[string]bool, len(reqs))
+	seen := make(map[string]bool, 2*len(reqs))
 	var group []int
+	var claims []*idempotency.Deferred
 	for i, r := range reqs {
-		if seen[r.sessionID] {
+		// A second confirm of a session, or of a key, goes the usual way,
+		// behind the first.
+		if seen[r.sessionID] || (r.claim != nil && seen["key\x00"+r.claim.Key()]) {
 			out[i].Value.usual = true
 			continue
 		}
 		seen[r.sessionID] = true
 		group = append(group, i)
+		if r.claim != nil {
+			seen["key\x00"+r.claim.Key()] = true
+			claims = append(claims, r.claim)
+		}
 	}
+	var claimed func()
 	_, err := store.WithTx(sys, s.client, func(tx *ent.Tx) (struct{}, error) {
-		reads, err := s.lockForConfirm(sys, tx, reqs, group)
+		held := make(map[*idempotency.Deferred]bool)
+		reads, err := s.lockForConfirm(sys, tx, reqs, group, idempotency.Held(claims, held))
 		if err != nil {
 			return struct{}{}, err
 		}
+		// A key with a record already is the usual path's to replay, wait
+		// for or refuse (idempotency.Deferred.Claim).
+		group = slices.DeleteFunc(group, func(i int) bool {
+			if held[reqs[i].claim] {
+				out[i].Value.usual = true
+				return true
+			}
+			return false
+		})
 		s.decideAll(reqs, group, reads, out)
 		var preps []*cashier.Prepared
 		var withCoupon []string
+		var toClaim []*idempotency.Deferred
 		for _, i := range group {
 			if prep := out[i].Value.prep; prep != nil {
 				preps = append(preps, prep)
 				if reads[i].sess.CouponID != nil {
 					withCoupon = append(withCoupon, reads[i].sess.ID)
 				}
+				if reqs[i].claim != nil {
+					toClaim = append(toClaim, reqs[i].claim)
+				}
 			}
 		}
 		if len(preps) == 0 {
 			return struct{}{}, nil
+		}
+		if claimed, err = idempotency.ClaimIn(sys, tx, toClaim); err != nil {
+			return struct{}{}, err
 		}
 		return struct{}{}, s.payments.BeginPrepared(sys, tx, preps, withCoupon)
 	})
@@ -141,6 +186,10 @@ func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.R
 				out[i].Value.usual = true
 			}
 		}
+		return out
+	}
+	if claimed != nil {
+		claimed()
 	}
 	return out
 }
@@ -148,7 +197,7 @@ func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.R
 // lockForConfirm reads, in tx and one round trip, the sessions of the
 // group's requests locked, their payments by state, and the vault records
 // of their cards, and returns each request's read (by index in reqs).
-func (s *Service) lockForConfirm(ctx context.Context, tx *ent.Tx, reqs []*confirmReq, group []int) (map[int]sessionRead, error) {
+func (s *Service) lockForConfirm(ctx context.Context, tx *ent.Tx, reqs []*confirmReq, group []int, more ...store.Read) (map[int]sessionRead, error) {
 	ids := make([]string, len(group))
 	var tokens []string
 	for j, i := range group {
@@ -157,7 +206,7 @@ func (s *Service) lockForConfirm(ctx context.Context, tx *ent.Tx, reqs []*confir
 			tokens = append(tokens, string(t))
 		}
 	}
-	byID, cards, err := s.readForConfirm(ctx, tx.Client(), ids, tokens, true)
+	byID, cards, err := s.readForConfirm(ctx, tx.Client(), ids, tokens, true, more...)
 	if err != nil {
 		return nil, err
 	}

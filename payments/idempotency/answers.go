@@ -100,7 +100,7 @@ func (s *Service) writeTogether(claims []*claim, answers []*answer) {
 	if len(insert) == 0 || len(round) == 0 {
 		if len(insert) > 0 {
 			recs, err := withRetry(ctx, func() ([]*ent.IdempotencyRecord, error) {
-				return s.insertClaims(ctx, s.client, insert)
+				return s.insertClaims(ctx, s.client, keysOf(insert))
 			})
 			s.deliverClaims(ctx, insert, recs, err)
 		}
@@ -112,7 +112,7 @@ func (s *Service) writeTogether(claims []*claim, answers []*answer) {
 	errs, err := store.WithTx(ctx, s.client, func(tx *ent.Tx) ([]error, error) {
 		w := store.NewWrites(tx, s.dialect, true)
 		var err error
-		if recs, err = s.insertClaims(ctx, w.Client(), insert); err != nil {
+		if recs, err = s.insertClaims(ctx, w.Client(), keysOf(insert)); err != nil {
 			return nil, err
 		}
 		if err := w.Flush(ctx); err != nil {

@@ -12,9 +12,9 @@ import (
 // multi-row INSERT: one statement and one commit for the batch.
 type claim struct {
 	slot
-	ctx                                context.Context
-	scope, key, operation, requestHash string
-	done                               chan claimResult // buffered: the batch never waits for its caller
+	ctx context.Context
+	claimKey
+	done chan claimResult // buffered: the batch never waits for its caller
 }
 
 // claimResult is what the batch decided for one claim: the key's new record
@@ -33,7 +33,7 @@ type claimResult struct {
 // ctx's error too, and the batch releases the claim it makes. After Close it
 // returns EUNAVAILABLE.
 func (s *Service) claim(ctx context.Context, scope, key, operation, requestHash string) (Outcome, bool, error) {
-	c := &claim{ctx: ctx, scope: scope, key: key, operation: operation, requestHash: requestHash, done: make(chan claimResult, 1)}
+	c := &claim{ctx: ctx, claimKey: claimKey{scope: scope, key: key, operation: operation, requestHash: requestHash}, done: make(chan claimResult, 1)}
 	if !s.claims.add(c) {
 		return Outcome{}, false, errClosed()
 	}
@@ -76,7 +76,7 @@ func (s *Service) claimBatch(batch []*claim) {
 		return
 	}
 	recs, err := withRetry(ctx, func() ([]*ent.IdempotencyRecord, error) {
-		return s.insertClaims(ctx, s.client, insert)
+		return s.insertClaims(ctx, s.client, keysOf(insert))
 	})
 	s.deliverClaims(ctx, insert, recs, err)
 }
@@ -97,7 +97,7 @@ func takeClaims(batch []*claim) (insert, alone []*claim) {
 		if !c.take() {
 			continue // its caller left: nothing is written for it
 		}
-		k := c.scope + "\x00" + c.key
+		k := c.wakeKey()
 		if seen[k] {
 			alone = append(alone, c)
 			continue
@@ -118,7 +118,7 @@ func deliverAlone(alone []*claim) {
 }
 
 // insertClaims inserts the records of claims, on client, in one statement.
-func (s *Service) insertClaims(ctx context.Context, client *ent.Client, claims []*claim) ([]*ent.IdempotencyRecord, error) {
+func (s *Service) insertClaims(ctx context.Context, client *ent.Client, claims []claimKey) ([]*ent.IdempotencyRecord, error) {
 	now := s.now()
 	rows := make([]*ent.IdempotencyRecordCreate, len(claims))
 	for i, c := range claims {
@@ -129,6 +129,15 @@ func (s *Service) insertClaims(ctx context.Context, client *ent.Client, claims [
 	return client.IdempotencyRecord.CreateBulk(rows...).Save(ctx)
 }
 
+// keysOf returns the keys of claims.
+func keysOf(claims []*claim) []claimKey {
+	keys := make([]claimKey, len(claims))
+	for i, c := range claims {
+		keys[i] = c.claimKey
+	}
+	return keys
+}
+
 // deliverClaims answers inserted claims with their records; if the insert
 // failed (err), each claims alone.
 func (s *Service) deliverClaims(ctx context.Context, insert []*claim, recs []*ent.IdempotencyRecord, err error) {
@@ -137,7 +146,7 @@ func (s *Service) deliverClaims(ctx context.Context, insert []*claim, recs []*en
 		return
 	}
 	for i, c := range insert {
-		t := Token{id: recs[i].ID, attempt: recs[i].Attempts, wakeKey: c.scope + "\x00" + c.key}
+		t := Token{id: recs[i].ID, attempt: recs[i].Attempts, wakeKey: c.wakeKey()}
 		if c.deliver() {
 			c.done <- claimResult{token: t}
 			continue

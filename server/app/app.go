@@ -169,6 +169,9 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.wireCheckout(a.Ledger, opts)
 	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now, Dialect: db.Dialect})
 	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
+	// A checkout's confirm claims its key in the transaction that writes
+	// its payment (checkout.confirmMany).
+	idem.ClaimWithWork("confirmCheckoutSession")
 	book := rulebook.New(db.Client)
 	a.Rules = book
 	a.Cashier = newCashier(db, a.Ledger, book, a.Checkout, opts)

@@ -87,10 +87,17 @@ type reply struct {
 // post sends a GraphQL request through the real handler with extra headers.
 // It is safe to call from several goroutines.
 func (e *idemEnv) post(principal, query string, vars map[string]any, headers ...string) reply {
+	return postReply(e.env, e.tokens[principal], query, vars, headers...)
+}
+
+// postReply sends a GraphQL request with the bearer credential cred and
+// extra headers through e's real handler, and keeps its answer byte for
+// byte. It is safe to call from several goroutines.
+func postReply(e *env, cred, query string, vars map[string]any, headers ...string) reply {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+e.tokens[principal])
+	req.Header.Set("Authorization", "Bearer "+cred)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
