@@ -31,14 +31,24 @@ type Result[Res any] struct {
 // Func runs a batch. It must return one Result per request, in order. Its
 // context is the runner's, not any caller's: one caller leaving must not
 // abort the others' work (a caller whose context ends before its batch
-// starts is answered with its context's error and is not in any batch).
+// starts is answered with its context's error and is not in any batch). The
+// context ends when the batch has run for the runner's timeout
+// (DefaultTimeout), so that a database that stops answering fails the batch
+// rather than hold its callers, and every later batch, for ever.
 type Func[Req, Res any] func(ctx context.Context, reqs []Req) []Result[Res]
+
+// DefaultTimeout bounds one batch, fallbacks included: a healthy batch takes
+// milliseconds, and one stuck behind row locks or a lost connection gives
+// up well before the callers' HTTP clients do (30–60 s) and before MySQL's
+// own lock wait timeout (50 s).
+const DefaultTimeout = 30 * time.Second
 
 // Runner runs batches of requests with a Func, one batch at a time.
 type Runner[Req, Res any] struct {
-	run  Func[Req, Res]
-	max  int
-	base context.Context
+	run     Func[Req, Res]
+	max     int
+	base    context.Context
+	timeout time.Duration
 
 	mu      sync.Mutex
 	queue   []*call[Req, Res]
@@ -71,9 +81,18 @@ type call[Req, Res any] struct {
 
 // New returns a runner that hands at most maxBatch requests to run at a time,
 // in the context base (values only: batches never end with a caller's
-// context).
+// context), each batch bounded by DefaultTimeout.
 func New[Req, Res any](base context.Context, maxBatch int, run Func[Req, Res]) *Runner[Req, Res] {
-	return &Runner[Req, Res]{run: run, max: max(maxBatch, 1), base: context.WithoutCancel(base)}
+	return &Runner[Req, Res]{run: run, max: max(maxBatch, 1), base: context.WithoutCancel(base), timeout: DefaultTimeout}
+}
+
+// WithTimeout sets the bound of each batch (d > 0) and returns r. Call it
+// before the first Do.
+func (r *Runner[Req, Res]) WithTimeout(d time.Duration) *Runner[Req, Res] {
+	if d > 0 {
+		r.timeout = d
+	}
+	return r
 }
 
 // Do queues req, waits for its batch, and returns its result. It returns
@@ -166,5 +185,7 @@ func (r *Runner[Req, Res]) safeRun(reqs []Req) (results []Result[Res]) {
 			}
 		}
 	}()
-	return r.run(r.base, reqs)
+	ctx, cancel := context.WithTimeout(r.base, r.timeout)
+	defer cancel()
+	return r.run(ctx, reqs)
 }

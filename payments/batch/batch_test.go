@@ -99,3 +99,38 @@ func TestClose(t *testing.T) {
 		t.Fatalf("Do after Close: %v", err)
 	}
 }
+
+// TestABatchThatHangsEndsAtItsTimeout: a batch stuck on its database (here,
+// waiting for its context) ends at the runner's timeout with its context's
+// error, its callers get their answers, and the next batch runs.
+func TestABatchThatHangsEndsAtItsTimeout(t *testing.T) {
+	var calls atomic.Int64
+	r := New(context.Background(), 8, func(ctx context.Context, reqs []int) []Result[int] {
+		out := make([]Result[int], len(reqs))
+		if calls.Add(1) == 1 {
+			<-ctx.Done() // the first batch hangs until its deadline
+			for i := range out {
+				out[i].Err = ctx.Err()
+			}
+			return out
+		}
+		for i, v := range reqs {
+			out[i].Value = v
+		}
+		return out
+	}).WithTimeout(50 * time.Millisecond)
+	defer r.Close()
+	start := time.Now()
+	if _, err := r.Do(context.Background(), 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("hung batch: err = %v, want the deadline", err)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond || d > 5*time.Second {
+		t.Fatalf("hung batch answered after %v, want about the timeout", d)
+	}
+	if got, err := r.Do(context.Background(), 2); err != nil || got != 2 {
+		t.Fatalf("next batch: %d, %v", got, err)
+	}
+	if DefaultTimeout != 30*time.Second || New(context.Background(), 1, func(context.Context, []int) []Result[int] { return nil }).timeout != DefaultTimeout {
+		t.Fatal("a runner's batches are not bounded by DefaultTimeout")
+	}
+}
