@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/straitpay/strait/ent"
@@ -37,7 +38,8 @@ type Deferred struct {
 	mu      sync.Mutex
 	token   *Token
 	replay  []byte
-	settled bool // Claim ran (or ClaimIn committed): the outcome is final
+	err     error // Claim's refusal
+	settled bool  // Claim ran (or ClaimIn committed): the outcome is final
 }
 
 // claimKey is what a claim writes: its key in its scope, and the request it
@@ -90,8 +92,8 @@ func DeferredFrom(ctx context.Context) *Deferred {
 // stop, with nothing written, and return the error: ErrReplayed when the key
 // holds a stored answer (Replay), or Begin's errors (ECONFLICT for another
 // request with the key, or one still in flight after the wait; ctx's error;
-// EUNAVAILABLE after Close). Claim runs once; later calls return nil if it
-// succeeded and its error otherwise.
+// EUNAVAILABLE after Close). Claim runs once; later calls return its first
+// outcome.
 func (d *Deferred) Claim(ctx context.Context) error {
 	if d == nil {
 		return nil
@@ -104,12 +106,13 @@ func (d *Deferred) Claim(ctx context.Context) error {
 	case d.replay != nil:
 		return ErrReplayed
 	case d.settled:
-		return errors.New("idempotency: the key could not be claimed")
+		return d.err
 	}
 	d.settled = true
 	out, err := d.s.Begin(ctx, d.scope, d.key, d.operation, d.requestHash)
 	switch {
 	case err != nil:
+		d.err = err
 		return err
 	case out.Replayed():
 		d.replay = out.Replay
@@ -169,7 +172,7 @@ func Held(ds []*Deferred, held map[*Deferred]bool) store.Read {
 		keys := make([]string, len(ds))
 		for i, d := range ds {
 			keys[i] = d.key
-			if !contains(scopes, d.scope) {
+			if !slices.Contains(scopes, d.scope) {
 				scopes = append(scopes, d.scope)
 			}
 		}
@@ -191,15 +194,6 @@ func Held(ds []*Deferred, held map[*Deferred]bool) store.Read {
 		}
 		return nil
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ClaimIn writes the claims of ds in tx: on MySQL the INSERT goes with tx's
