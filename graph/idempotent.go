@@ -181,17 +181,7 @@ func (x *Idempotency) InterceptResponse(ctx context.Context, next graphql.Respon
 	resp := next(context.WithValue(ctx, exchangeKey{}, ex))
 	switch {
 	case ex.replay != nil:
-		// The transport marshals what it gets with encoding/json; unmarshaling
-		// the bytes it wrote the first time gives back the same bytes.
-		var stored graphql.Response
-		if err := json.Unmarshal(ex.replay, &stored); err != nil {
-			x.log.ErrorContext(ctx, "idempotency: stored response does not decode", "err", err)
-			return &graphql.Response{Errors: gqlerror.List{{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}}}
-		}
-		if notice, ok := ctx.Value(replayNoticeKey{}).(func()); ok {
-			notice()
-		}
-		return &stored
+		return x.replayed(ctx, ex.replay)
 	case ex.token != nil:
 		x.finish(ctx, *ex.token, resp)
 	case ex.unclaimed != nil && decided(resp):
@@ -213,16 +203,26 @@ func (x *Idempotency) storeLate(ctx context.Context, d *idempotency.Deferred, re
 		return resp
 	}
 	if replay := d.Replay(); replay != nil {
-		var stored graphql.Response
-		if json.Unmarshal(replay, &stored) == nil {
-			if notice, ok := ctx.Value(replayNoticeKey{}).(func()); ok {
-				notice()
-			}
-			return &stored
-		}
+		return x.replayed(ctx, replay)
 	}
 	x.log.WarnContext(ctx, "idempotency: answer not stored", "err", err)
 	return resp
+}
+
+// replayed returns the stored response body as the response, and tells the
+// HTTP layer it is a replay.
+func (x *Idempotency) replayed(ctx context.Context, body []byte) *graphql.Response {
+	// The transport marshals what it gets with encoding/json; unmarshaling
+	// the bytes it wrote the first time gives back the same bytes.
+	var stored graphql.Response
+	if err := json.Unmarshal(body, &stored); err != nil {
+		x.log.ErrorContext(ctx, "idempotency: stored response does not decode", "err", err)
+		return &graphql.Response{Errors: gqlerror.List{{Message: "internal error", Extensions: map[string]any{"code": CodeInternal}}}}
+	}
+	if notice, ok := ctx.Value(replayNoticeKey{}).(func()); ok {
+		notice()
+	}
+	return &stored
 }
 
 // finish stores resp as the key's answer when the outcome was decided, and
