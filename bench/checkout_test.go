@@ -60,7 +60,8 @@ import (
 // STRAIT_BENCH_PAYMENTS sets the payments per phase (default 3000, after a
 // warm-up of 300); STRAIT_BENCH_DURATION the INSERT phases (default 5s);
 // STRAIT_BENCH_SQL=1 lists the statements of one confirm made alone;
-// STRAIT_BENCH_CPUPROFILE=file writes a CPU profile of the confirm phase alone.
+// STRAIT_BENCH_CPUPROFILE=file writes a CPU profile of the confirm phase alone,
+// STRAIT_BENCH_CHECKOUT_CPUPROFILE=file one of the checkout phase.
 func BenchmarkConfirmCardPayments(b *testing.B) {
 	app.TuneRuntime()
 	rig := newCheckoutRig(b)
@@ -78,9 +79,11 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 	insertsBefore := insertRate(b, rig.db, insertFor)
 	rig.phase(b, 300, workers, rig.checkout) // warm-up: plugin connections, pools, InnoDB pages
 	b.ResetTimer()
+	stopProfile := profileCPU(b, os.Getenv("STRAIT_BENCH_CHECKOUT_CPUPROFILE"))
 	full := rig.phase(b, n, workers, rig.checkout)
+	stopProfile()
 	prepared := rig.prepare(b, n+1, workers)
-	stopProfile := profileCPU(b, os.Getenv("STRAIT_BENCH_CPUPROFILE"))
+	stopProfile = profileCPU(b, os.Getenv("STRAIT_BENCH_CPUPROFILE"))
 	batches0, kinds0 := rig.app.BatchStats(), rig.counter.Kinds()
 	confirm := rig.phase(b, n, workers, func(i int) error { return rig.confirm(prepared[i].cashier, prepared[i].token, prepared[i].key) })
 	batches, kinds := rig.app.BatchStats(), rig.counter.Kinds()
@@ -89,19 +92,23 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 		// One confirm alone, right after the others (caches warm), its
 		// round trips and their statements listed in order.
 		p := prepared[n]
-		for i, trip := range rig.counter.Traced(func() {
+		var cashier string
+		printTrips("createCheckoutSession", rig.counter.Traced(func() {
+			var err error
+			if cashier, err = rig.openSession(); err != nil {
+				b.Fatal(err)
+			}
+		}))
+		printTrips("tokenizeCard", rig.counter.Traced(func() {
+			if _, err := rig.tokenize(cashier); err != nil {
+				b.Fatal(err)
+			}
+		}))
+		printTrips("confirmCheckoutSession", rig.counter.Traced(func() {
 			if err := rig.confirm(p.cashier, p.token, p.key); err != nil {
 				b.Fatal(err)
 			}
-		}) {
-			for j, q := range strings.Split(trip, ";\n") {
-				n := fmt.Sprintf("%3d", i+1)
-				if j > 0 {
-					n = "   "
-				}
-				fmt.Printf("%s %s\n", n, q[:min(len(q), 160)])
-			}
-		}
+		}))
 	}
 	b.StopTimer()
 	// The floor under every request: HTTP handler, JWT, GraphQL, no domain
@@ -184,6 +191,20 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 		fmt.Printf("  %5.2f  %s\n", float64(k.n)/float64(n), k.name)
 	}
 	fmt.Printf("goal: ≥ 1000 confirmed payments/s with p99 ≤ 50ms\n\n")
+}
+
+// printTrips lists one request's round trips to MySQL and their statements.
+func printTrips(request string, trips []string) {
+	fmt.Printf("%s: %d round trips\n", request, len(trips))
+	for i, trip := range trips {
+		for j, q := range strings.Split(trip, ";\n") {
+			n := fmt.Sprintf("%3d", i+1)
+			if j > 0 {
+				n = "   "
+			}
+			fmt.Printf("%s %s\n", n, q[:min(len(q), 160)])
+		}
+	}
 }
 
 // checkoutRig is one Strait over MySQL with the real cardnet plugin and a

@@ -18,6 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/payments/viewer"
 	"github.com/straitpay/strait/server/auth"
 )
 
@@ -66,14 +67,16 @@ func TestTokensRefused(t *testing.T) {
 		"HS256 with public key": func() string {
 			return hs256(t, pubKeyBytes, kid, claims(nil))
 		}(),
-		"unknown kid":     sign(jwt.SigningMethodEdDSA, otherKey, map[string]any{"kid": "nosuchkid"}, claims(nil)),
-		"other type":      signWithServerKey(t, e, map[string]any{"typ": "JWT"}, claims(nil)),
-		"other audience":  signWithServerKey(t, e, nil, claims(func(c jwt.MapClaims) { c["aud"] = []string{"someone-else"} })),
-		"other issuer":    signWithServerKey(t, e, nil, claims(func(c jwt.MapClaims) { c["iss"] = "evil" })),
-		"no exp":          signWithServerKey(t, e, nil, claims(func(c jwt.MapClaims) { delete(c, "exp") })),
-		"1 MB header":     strings.Repeat("A", 1<<20),
-		"revoked api key": e.revokedKeySecret(),
-		"unknown api key": "sk_ThisKeyDoesNotExist000000000000000000000",
+		"unknown kid":                  sign(jwt.SigningMethodEdDSA, otherKey, map[string]any{"kid": "nosuchkid"}, claims(nil)),
+		"other type":                   signWithServerKey(t, e, map[string]any{"typ": "JWT"}, claims(nil)),
+		"other audience":               signWithServerKey(t, e, nil, claims(func(c jwt.MapClaims) { c["aud"] = []string{"someone-else"} })),
+		"other issuer":                 signWithServerKey(t, e, nil, claims(func(c jwt.MapClaims) { c["iss"] = "evil" })),
+		"no exp":                       signWithServerKey(t, e, nil, claims(func(c jwt.MapClaims) { delete(c, "exp") })),
+		"1 MB header":                  strings.Repeat("A", 1<<20),
+		"revoked api key":              e.revokedKeySecret(),
+		"expired api key":              e.expiredKeySecret(),
+		"suspended merchant's api key": e.suspendedMerchantKeySecret(),
+		"unknown api key":              "sk_ThisKeyDoesNotExist000000000000000000000",
 	}
 	for name, cred := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -92,6 +95,16 @@ func TestTokensRefused(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a good api key works", func(t *testing.T) {
+		_, secret, err := e.app.Tenancy.CreateAPIKey(viewer.SystemContext(t.Context()), tenancyKeyInput(e.a.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.do(secret, `{ viewer { principal merchant { id } } }`, nil)
+		if r.code() != "" || !strings.Contains(r.Raw, e.a.ID) {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
 	t.Run("a good server token works", func(t *testing.T) {
 		r := e.do(signWithServerKey(t, e, nil, claims(nil)), `{ viewer { subject } }`, nil)
 		if r.code() != "" {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -309,6 +310,41 @@ func (e *env) revokedKeySecret() string {
 		e.t.Fatal(err)
 	}
 	if _, err := e.app.Tenancy.RevokeAPIKey(ctx, k.ID); err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}
+
+// expiredKeySecret creates an API key of A whose expiry has passed and
+// returns its secret.
+func (e *env) expiredKeySecret() string {
+	e.t.Helper()
+	ctx := viewer.SystemContext(e.t.Context())
+	k, secret, err := e.app.Tenancy.CreateAPIKey(ctx, tenancyKeyInput(e.a.ID))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.db.Client.APIKey.UpdateOneID(k.ID).SetExpiresAt(time.Now().Add(-time.Second)).Exec(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}
+
+// suspendedMerchantKeySecret creates a merchant with an API key, suspends the
+// merchant and returns the key's secret.
+func (e *env) suspendedMerchantKeySecret() string {
+	e.t.Helper()
+	ctx := viewer.SystemContext(e.t.Context())
+	op := viewer.NewContext(e.t.Context(), viewer.Viewer{Kind: viewer.Operator, Subject: "test"})
+	m, err := e.app.Tenancy.CreateMerchant(op, tenancy.MerchantInput{LegalName: "Gamma Suspended", Country: "SG", SettlementCurrency: "SGD"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, secret, err := e.app.Tenancy.CreateAPIKey(ctx, tenancyKeyInput(m.ID))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.db.Client.Merchant.UpdateOneID(m.ID).SetStatus(merchant.StatusSUSPENDED).Exec(ctx); err != nil {
 		e.t.Fatal(err)
 	}
 	return secret
