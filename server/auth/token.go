@@ -157,6 +157,14 @@ func (ks *KeySet) Mint(v viewer.Viewer, ttl time.Duration) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("mint token: %w", err)
 	}
+	// A token this process signed is remembered as verified, so its first use
+	// here skips the signature check (a checkout's cashier token is minted by
+	// createCheckoutSession and used at once). The entry is what Verify would
+	// remember after checking it: the same viewer, kid, key and window, so it
+	// is accepted exactly as long as Verify would accept the token (c holds
+	// its times as the token states them: jwt.NewNumericDate truncates to
+	// whole seconds, as the encoding does).
+	ks.verified.add(tokenHash(sha256.Sum256([]byte(signed))), newVerified(&c, key.Kid, key.pub))
 	return signed, nil
 }
 
@@ -166,8 +174,8 @@ func (ks *KeySet) Mint(v viewer.Viewer, ttl time.Duration) (string, error) {
 // iss or aud, claims that do not describe a valid principal) returns an
 // EUNAUTHORIZED *payments.Error.
 //
-// A token accepted once is remembered, by its hash, for as long as it would be
-// accepted again: its time checks and its key's presence are re-checked on
+// A token accepted once, or minted by this KeySet, is remembered, by its hash,
+// for as long as it would be accepted again: its time checks and its key's presence are re-checked on
 // every call, only the signature and claims are not. Refused tokens are never
 // remembered.
 func (ks *KeySet) Verify(token string) (viewer.Viewer, error) {

@@ -261,3 +261,30 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	})
 }
+
+// TestMintedTokenIsRememberedAsVerifyWouldRememberIt: the entry Mint leaves
+// is the one a full check of the token gives, so a token minted here is
+// accepted, and stops being accepted, exactly as one verified here.
+func TestMintedTokenIsRememberedAsVerifyWouldRememberIt(t *testing.T) {
+	e := newEnv(t)
+	// A clock between whole seconds, and a ttl that is not whole seconds:
+	// the token's times are whole seconds.
+	e.clock.now = t0.Add(1500 * time.Millisecond)
+	v := viewer.Viewer{Kind: viewer.Cashier, MerchantID: "mer_1", SessionID: "cs_1", Subject: "cs_1"}
+	tok := e.mint(t, v, 10*time.Minute+300*time.Millisecond)
+	if !e.cached(tok) {
+		t.Fatal("a minted token is not remembered")
+	}
+	minted, _ := e.ks.verified.lru.Peek(tokenHash(sha256.Sum256([]byte(tok))))
+	checked, err := e.ks.verify(tok, e.ks.ring.Load())
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if minted.viewer != checked.viewer || minted.kid != checked.kid || !minted.pub.Equal(checked.pub) ||
+		!minted.from.Equal(checked.from) || !minted.until.Equal(checked.until) {
+		t.Fatalf("minted entry %+v, verified entry %+v", minted, checked)
+	}
+	// And it is refused at the same instant as a verified one would be.
+	e.clock.now = checked.until
+	wantUnauthorized(t, func() error { _, err := e.ks.Verify(tok); return err }(), tok, "token expired")
+}
