@@ -303,28 +303,30 @@ func signWithServerKey(t *testing.T, e *env, header map[string]any, c jwt.MapCla
 
 // revokedKeySecret creates and revokes an API key of A and returns its secret.
 func (e *env) revokedKeySecret() string {
-	e.t.Helper()
-	ctx := viewer.SystemContext(e.t.Context())
-	k, secret, err := e.app.Tenancy.CreateAPIKey(ctx, tenancyKeyInput(e.a.ID))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := e.app.Tenancy.RevokeAPIKey(ctx, k.ID); err != nil {
-		e.t.Fatal(err)
-	}
-	return secret
+	return e.keySecretThen(func(ctx context.Context, k *ent.APIKey) error {
+		_, err := e.app.Tenancy.RevokeAPIKey(ctx, k.ID)
+		return err
+	})
 }
 
 // expiredKeySecret creates an API key of A whose expiry has passed and
 // returns its secret.
 func (e *env) expiredKeySecret() string {
+	return e.keySecretThen(func(ctx context.Context, k *ent.APIKey) error {
+		return e.db.Client.APIKey.UpdateOneID(k.ID).SetExpiresAt(time.Now().Add(-time.Second)).Exec(ctx)
+	})
+}
+
+// keySecretThen creates an API key of A, applies change to it and returns
+// its secret.
+func (e *env) keySecretThen(change func(context.Context, *ent.APIKey) error) string {
 	e.t.Helper()
 	ctx := viewer.SystemContext(e.t.Context())
 	k, secret, err := e.app.Tenancy.CreateAPIKey(ctx, tenancyKeyInput(e.a.ID))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.db.Client.APIKey.UpdateOneID(k.ID).SetExpiresAt(time.Now().Add(-time.Second)).Exec(ctx); err != nil {
+	if err := change(ctx, k); err != nil {
 		e.t.Fatal(err)
 	}
 	return secret
