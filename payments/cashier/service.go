@@ -93,6 +93,10 @@ type Config struct {
 	// group-committing concurrent payments' transactions (for tests that
 	// compare the two).
 	NoBatching bool
+	// BatchTimeout bounds one group-committed batch (attempt, record),
+	// fallbacks included; zero means batch.DefaultTimeout. A payment whose
+	// record batch ran out is left processing for the janitor.
+	BatchTimeout time.Duration
 }
 
 // Service is the payment core: the pipeline (Confirm, Charge), the
@@ -134,8 +138,8 @@ func New(cfg Config) *Service {
 	}
 	s := &Service{cfg: cfg, log: cfg.Log}
 	if !cfg.NoBatching {
-		s.recorder = batch.New(context.Background(), maxRecordBatch, s.recordMany)
-		s.beginner = batch.New(context.Background(), maxBeginBatch, s.beginMany)
+		s.recorder = batch.New(context.Background(), maxRecordBatch, s.recordMany).WithTimeout(cfg.BatchTimeout)
+		s.beginner = batch.New(context.Background(), maxBeginBatch, s.beginMany).WithTimeout(cfg.BatchTimeout)
 	}
 	return s
 }

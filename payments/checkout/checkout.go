@@ -65,6 +65,9 @@ type Config struct {
 	Dev bool
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// BatchTimeout bounds one batch of confirms decided together (and of
+	// their reads); zero means batch.DefaultTimeout.
+	BatchTimeout time.Duration
 }
 
 // Service opens checkout sessions and serves their cashier.
@@ -100,8 +103,8 @@ func New(c Config) (*Service, error) {
 		client: c.Client, tokens: c.Tokens, vault: c.Vault, fx: c.FX, router: c.Router, coupons: c.Coupons, dev: c.Dev,
 		now: func() time.Time { return c.Now().UTC().Truncate(time.Microsecond) },
 	}
-	s.reads = batch.New(context.Background(), maxReadBatch, s.readSessions)
-	s.confirms = batch.New(context.Background(), maxConfirmBatch, s.confirmMany)
+	s.reads = batch.New(context.Background(), maxReadBatch, s.readSessions).WithTimeout(c.BatchTimeout)
+	s.confirms = batch.New(context.Background(), maxConfirmBatch, s.confirmMany).WithTimeout(c.BatchTimeout)
 	return s, nil
 }
 

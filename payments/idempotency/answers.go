@@ -33,7 +33,7 @@ func (s *Service) answerBatch(batch []*answer) {
 		s.writeTogether(claims, batch)
 		return
 	}
-	ctx, cancel := batchContext()
+	ctx, cancel := s.batchContext()
 	defer cancel()
 	s.storeRounds(ctx, takeAnswers(batch))
 }
@@ -93,7 +93,7 @@ func (s *Service) deliverAnswers(round []*answer, errs []error, err error) {
 func (s *Service) writeTogether(claims []*claim, answers []*answer) {
 	insert, alone := takeClaims(claims)
 	live := takeAnswers(answers)
-	ctx, cancel := batchContext()
+	ctx, cancel := s.batchContext()
 	defer cancel()
 	defer deliverAlone(alone)
 	round, rest := distinctRecords(live)

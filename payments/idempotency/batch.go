@@ -20,10 +20,11 @@ const (
 	maxAnswerBytes = 4 << 20
 )
 
-// batchTimeout bounds one batch, retries included, as the ledger bounds its
-// own: a healthy batch takes milliseconds, and one stuck behind row locks
-// gives up well before the lease of the keys it claims runs out.
-const batchTimeout = 30 * time.Second
+// DefaultBatchTimeout bounds one batch, retries included, as the ledger
+// bounds its own: a healthy batch takes milliseconds, and one stuck behind
+// row locks, or on a database that stopped answering, gives up well before
+// the lease of the keys it claims runs out.
+const DefaultBatchTimeout = 30 * time.Second
 
 // maxAttempts bounds the runs of a batch that hit a transient error (a
 // deadlock, a lock wait timeout, SQLite busy): nothing of a failed statement
@@ -169,8 +170,8 @@ func (s *slot) leave() bool   { return s.state.CompareAndSwap(slotTaken, slotLef
 
 // batchContext returns the context a batch runs on: its own, as the system,
 // so that one caller leaving does not abort the writes of the others.
-func batchContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(viewer.SystemContext(context.Background()), batchTimeout)
+func (s *Service) batchContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(viewer.SystemContext(context.Background()), s.batchTimeout)
 }
 
 // withRetry runs fn again, after a short pause, while it fails with a

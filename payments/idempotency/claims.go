@@ -69,7 +69,7 @@ func (s *Service) claimBatch(batch []*claim) {
 		return
 	}
 	insert, alone := takeClaims(batch)
-	ctx, cancel := batchContext()
+	ctx, cancel := s.batchContext()
 	defer cancel()
 	defer deliverAlone(alone)
 	if len(insert) == 0 {

@@ -118,6 +118,9 @@ type Config struct {
 	// Dialect is the database's (store.DB.Dialect): on MySQL a batch of
 	// claims and answers sends both statements in one round trip.
 	Dialect string
+	// BatchTimeout bounds one batch of claims and answers, retries
+	// included; zero means DefaultBatchTimeout.
+	BatchTimeout time.Duration
 }
 
 // Service stores idempotency records. Concurrent Begin and Complete calls
@@ -132,8 +135,10 @@ type Service struct {
 	dialect string
 	wait    time.Duration
 	lease   time.Duration
-	now     func() time.Time
-	wakeups wakeups
+	// batchTimeout bounds each batch of claims and answers.
+	batchTimeout time.Duration
+	now          func() time.Time
+	wakeups      wakeups
 
 	// claims and answers take turns (writeTurn): while one batch writes, the
 	// other side queues, and its next batch takes this side's queue along
@@ -162,8 +167,11 @@ func New(client *ent.Client, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.BatchTimeout <= 0 {
+		cfg.BatchTimeout = DefaultBatchTimeout
+	}
 	s := &Service{
-		client: client, dialect: cfg.Dialect, wait: cfg.Wait, lease: cfg.Lease,
+		client: client, dialect: cfg.Dialect, wait: cfg.Wait, lease: cfg.Lease, batchTimeout: cfg.BatchTimeout,
 		now: func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
 	}
 	s.claims = batcher[*claim]{run: s.claimBatch, turn: &s.writeTurn, maxItems: maxBatch}

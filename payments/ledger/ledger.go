@@ -31,9 +31,11 @@ type Ledger struct {
 
 	queue    chan *request
 	maxBatch int
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	closed   sync.Once
+	// batchTimeout bounds one batch's transaction, retries included.
+	batchTimeout time.Duration
+	stop         chan struct{}
+	wg           sync.WaitGroup
+	closed       sync.Once
 }
 
 // Config configures a Ledger.
@@ -52,6 +54,10 @@ type Config struct {
 	// to amortise a commit's fsync over many entries, small enough to keep lock
 	// hold times and statement sizes modest.
 	MaxBatch int
+	// BatchTimeout bounds one batch, retries included (default 30 s): a
+	// database that stops answering fails the batch's entries instead of
+	// holding their callers.
+	BatchTimeout time.Duration
 }
 
 // New returns a Ledger posting through client and starts its committers; Close
@@ -72,13 +78,16 @@ func New(client *ent.Client, cfg Config) *Ledger {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 256
 	}
+	if cfg.BatchTimeout <= 0 {
+		cfg.BatchTimeout = 30 * time.Second
+	}
 	l := &Ledger{
 		client:   client,
 		dialect:  cfg.Dialect,
 		now:      func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) },
 		queue:    make(chan *request, cfg.MaxBatch*cfg.Committers),
-		maxBatch: cfg.MaxBatch,
-		stop:     make(chan struct{}),
+		maxBatch: cfg.MaxBatch, batchTimeout: cfg.BatchTimeout,
+		stop: make(chan struct{}),
 	}
 	for range cfg.Committers {
 		l.wg.Add(1)
@@ -188,7 +197,7 @@ func (l *Ledger) commitWithRetry(batch []*request) {
 	}
 	// The batch runs on its own context: one caller leaving must not abort the
 	// entries of the others.
-	ctx, cancel := context.WithTimeout(viewer.SystemContext(context.Background()), 30*time.Second)
+	ctx, cancel := context.WithTimeout(viewer.SystemContext(context.Background()), l.batchTimeout)
 	defer cancel()
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {

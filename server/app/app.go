@@ -137,7 +137,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	// The ledger's committers run for the life of the process. FX quotes
 	// read stored rates, which Start's refresher fetches from the fx
 	// connector; without one, quoting answers UNAVAILABLE.
-	a.Ledger = ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now})
+	a.Ledger = ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now, BatchTimeout: cfg.DBBatchTimeout})
 	a.FX = fx.NewService(db.Client, a.Ledger, fx.Config{Now: opts.Now})
 	a.ChannelEvents = inbox.NewProcessor(db.Client, inbox.ProcessorConfig{Log: opts.Log, Now: opts.Now})
 	a.ChannelEvents.Register(inbox.LogHandler(opts.Log))
@@ -167,14 +167,14 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		opts.Health = routing.NewMemHealth()
 	}
 	a.wireCheckout(a.Ledger, opts)
-	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now, Dialect: db.Dialect})
+	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now, Dialect: db.Dialect, BatchTimeout: cfg.DBBatchTimeout})
 	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
 	// A checkout's confirm claims its key in the transaction that writes
 	// its payment (checkout.confirmMany).
 	idem.ClaimWithWork("confirmCheckoutSession")
 	book := rulebook.New(db.Client)
 	a.Rules = book
-	a.Cashier = newCashier(db, a.Ledger, book, a.Checkout, opts)
+	a.Cashier = newCashier(db, a.Ledger, book, a.Checkout, cfg.DBBatchTimeout, opts)
 	a.Checkout.UsePayments(a.Cashier, db.Dialect)
 	a.metrics.registry.MustRegister(newBatchCollector(a.BatchStats))
 	a.ChannelEvents.Register(inbox.Decoded(a.Cashier.HandleEvent),
@@ -255,12 +255,13 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 const janitorEvery = 5 * time.Second
 
 // newCashier wires the payment core.
-func newCashier(db *store.DB, led *ledger.Ledger, book *rulebook.Book, sessions cashier.SessionHooks, opts Options) *cashier.Service {
+func newCashier(db *store.DB, led *ledger.Ledger, book *rulebook.Book, sessions cashier.SessionHooks, batchTimeout time.Duration, opts Options) *cashier.Service {
 	return cashier.New(cashier.Config{
 		Client: db.Client, Dialect: db.Dialect, Ledger: led,
 		Risk:       risk.NewEngine(book.RiskRules(), book.Counters(), opts.Now),
 		Router:     routing.NewRouter(opts.Catalog, opts.Health, book.RoutingRules()),
 		Catalog:    opts.Catalog,
 		Connectors: opts.Connectors, Sessions: sessions, Log: opts.Log, Now: opts.Now,
+		BatchTimeout: batchTimeout,
 	})
 }

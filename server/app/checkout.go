@@ -42,8 +42,9 @@ func (a *App) wireCheckout(led *ledger.Ledger, opts Options) {
 	a.Coupons = coupons.New(db.Client, coupons.Config{Dialect: db.Dialect, Now: opts.Now})
 	a.Checkout, err = checkout.New(checkout.Config{
 		Client: db.Client, Tokens: a.Tokens, Vault: a.Vault, Coupons: a.Coupons, Dev: a.Config.Dev, Now: opts.Now,
-		FX:     fx.NewService(db.Client, led, fx.Config{Policy: checkout.QuotePolicy, Now: opts.Now}),
-		Router: routing.NewRouter(catalog, routing.NewMemHealth(), noRules),
+		BatchTimeout: a.Config.DBBatchTimeout,
+		FX:           fx.NewService(db.Client, led, fx.Config{Policy: checkout.QuotePolicy, Now: opts.Now}),
+		Router:       routing.NewRouter(catalog, routing.NewMemHealth(), noRules),
 	})
 	if err != nil {
 		panic(err) // every required field is set above

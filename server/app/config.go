@@ -31,6 +31,20 @@ type Config struct {
 	// IdempotencyTTL is how long idempotency records are kept before the
 	// janitor sweeps them (STRAIT_IDEMPOTENCY_TTL); zero means 24h.
 	IdempotencyTTL time.Duration
+	// DBBatchTimeout bounds each group-committed batch of database work (the
+	// payment pipeline's steps, idempotency claims and answers, ledger
+	// posts), fallbacks and retries included (STRAIT_DB_BATCH_TIMEOUT,
+	// default 30s): a database that stops answering fails the batch's
+	// requests with UNAVAILABLE instead of holding them and every later
+	// batch.
+	DBBatchTimeout time.Duration
+	// RequestTimeout bounds the work a request does on its own context
+	// (STRAIT_REQUEST_TIMEOUT, default 60s; zero: none): a request whose
+	// database or dependency stops answering is answered UNAVAILABLE
+	// instead of holding its connection. Money-moving steps that must finish
+	// once begun (the connector call and the recording of its answer) run
+	// on their own bounds, not this one. Websocket subscriptions have none.
+	RequestTimeout time.Duration
 	// The card vault's keys come from the environment only, never flags: a
 	// flag shows in every process listing.
 	VaultKeys           string // STRAIT_VAULT_KEYS: "id:base64,…", active first
@@ -53,13 +67,22 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 		return def
 	}
 	devDefault, _ := strconv.ParseBool(env("STRAIT_DEV", "false"))
-	shutdown, err := time.ParseDuration(env("STRAIT_SHUTDOWN_TIMEOUT", "20s"))
-	if err != nil {
-		return c, fmt.Errorf("STRAIT_SHUTDOWN_TIMEOUT: %w", err)
+	// Durations from the environment, each the default of its flag; the
+	// first that does not parse is the error.
+	var envErr error
+	duration := func(k, def string) time.Duration {
+		d, err := time.ParseDuration(env(k, def))
+		if err != nil && envErr == nil {
+			envErr = fmt.Errorf("%s: %w", k, err)
+		}
+		return d
 	}
-	idemTTL, err := time.ParseDuration(env("STRAIT_IDEMPOTENCY_TTL", "24h"))
-	if err != nil {
-		return c, fmt.Errorf("STRAIT_IDEMPOTENCY_TTL: %w", err)
+	shutdown := duration("STRAIT_SHUTDOWN_TIMEOUT", "20s")
+	idemTTL := duration("STRAIT_IDEMPOTENCY_TTL", "24h")
+	batchTimeout := duration("STRAIT_DB_BATCH_TIMEOUT", "30s")
+	requestTimeout := duration("STRAIT_REQUEST_TIMEOUT", "60s")
+	if envErr != nil {
+		return c, envErr
 	}
 	fs.StringVar(&c.Addr, "addr", env("STRAIT_ADDR", ":8080"), "listen address")
 	fs.StringVar(&c.DataDir, "data-dir", env("STRAIT_DATA_DIR", "./data"), "data directory (SQLite file, signing keys, uploads)")
@@ -72,6 +95,8 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.StringVar(&c.LogLevel, "log-level", env("STRAIT_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", shutdown, "how long to drain requests on shutdown")
 	fs.DurationVar(&c.IdempotencyTTL, "idempotency-ttl", idemTTL, "how long idempotency keys replay before the janitor sweeps them (at least 24h)")
+	fs.DurationVar(&c.DBBatchTimeout, "db-batch-timeout", batchTimeout, "bound of each group-committed batch of database work; a database that stops answering fails it")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", requestTimeout, "bound of a request's own work (0: none); websocket subscriptions have none")
 	origins := fs.String("cors-origins", env("STRAIT_CORS_ORIGINS", ""), "comma-separated browser origins allowed (websockets and CORS)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -93,6 +118,12 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	}
 	if c.IdempotencyTTL < minIdempotencyTTL {
 		return c, fmt.Errorf("STRAIT_IDEMPOTENCY_TTL is %s: keys must replay for at least %s", c.IdempotencyTTL, minIdempotencyTTL)
+	}
+	if c.DBBatchTimeout <= 0 {
+		return c, fmt.Errorf("STRAIT_DB_BATCH_TIMEOUT is %s: it must be positive", c.DBBatchTimeout)
+	}
+	if c.RequestTimeout < 0 {
+		return c, fmt.Errorf("STRAIT_REQUEST_TIMEOUT is %s: it must not be negative", c.RequestTimeout)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return c, errors.New("TLS needs both STRAIT_TLS_CERT and STRAIT_TLS_KEY")

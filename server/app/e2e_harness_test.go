@@ -62,6 +62,9 @@ type e2eSpec struct {
 	// the host's 15 s, so the sandbox's timeout card runs out in a test's
 	// time. The plugin host, its processes and its health stay the real ones.
 	authorizeWithin time.Duration
+	// configure, if set, changes Strait's configuration after the e2e
+	// defaults.
+	configure func(*app.Config)
 }
 
 // Test CVCs: unusual, so the scan would notice them anywhere.
@@ -79,6 +82,9 @@ func newE2E(t *testing.T, db *store.DB, spec e2eSpec) *e2e {
 			cfg.VaultKeys = "k1:" + vault.GenerateKey()
 			cfg.VaultFingerprintKey = vault.GenerateKey()
 			opts.Now = x.clock.Now
+			if spec.configure != nil {
+				spec.configure(cfg)
+			}
 			if spec.authorizeWithin > 0 {
 				opts.Connectors = deadlineConnectors{app: &live, authorize: spec.authorizeWithin}
 				opts.Health = liveHealth{app: &live}

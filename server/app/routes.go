@@ -64,7 +64,8 @@ func RequestID(ctx context.Context) string {
 }
 
 // requestContext gives every request an ID (echoed in X-Request-Id and carried
-// by every log line and audit entry) and logs it when done.
+// by every log line and audit entry) and its deadline (RequestTimeout; none
+// for a websocket), and logs it when done.
 func (a *App) requestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -78,6 +79,11 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 		remote, _, _ := net.SplitHostPort(r.RemoteAddr)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		ctx = audit.WithRequest(ctx, audit.Request{ID: id, RemoteAddr: remote})
+		if a.Config.RequestTimeout > 0 && !isWebsocketUpgrade(r) {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, a.Config.RequestTimeout)
+			defer cancel()
+		}
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		a.Log.LogAttrs(ctx, slog.LevelInfo, "request",
