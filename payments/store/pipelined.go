@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -161,7 +162,9 @@ func (t *pipelinedTx) Commit() error {
 		return t.end(nil) // nothing was sent: nothing to commit
 	}
 	q, a := t.batch("COMMIT", nil)
-	if _, err := t.conn.ExecContext(context.Background(), q, a...); err != nil {
+	ctx, cancel := commitContext(t.ctx)
+	defer cancel()
+	if _, err := t.conn.ExecContext(ctx, q, a...); err != nil {
 		return t.end(err)
 	}
 	t.sent = false // committed: nothing left to roll back
@@ -186,7 +189,9 @@ func (t *pipelinedTx) end(err error) error {
 	t.ended = true
 	t.stop()
 	if t.sent {
-		if _, rerr := t.conn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), rollbackTimeout)
+		defer cancel()
+		if _, rerr := t.conn.ExecContext(ctx, "ROLLBACK"); rerr != nil {
 			// Never hand a connection with a transaction open to the next
 			// caller: ErrBadConn makes database/sql close it.
 			_ = t.conn.Raw(func(any) error { return driver.ErrBadConn })
@@ -200,6 +205,27 @@ func (t *pipelinedTx) end(err error) error {
 	}
 	return err
 }
+
+// commitContext is the context of a transaction's COMMIT: it ends at the
+// transaction's deadline, so a server that stops answering fails the
+// commit instead of holding it for ever, but not when the transaction's
+// context is cancelled (a caller who hung up), which would turn a commit
+// the server completes into an unknown outcome for nothing. A commit cut
+// off by its deadline has an unknown outcome, as if the process had died
+// there: the payment pipeline's janitor resolves such payments through the
+// channel, and its writes are idempotent.
+func commitContext(tx context.Context) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(tx)
+	if deadline, ok := tx.Deadline(); ok {
+		return context.WithDeadline(ctx, deadline)
+	}
+	return ctx, func() {}
+}
+
+// rollbackTimeout bounds a ROLLBACK: on a live connection it takes a round
+// trip; on one that stopped answering, the connection is closed instead,
+// and the server rolls back when it drops it (store.DefaultWaitTimeout).
+const rollbackTimeout = 10 * time.Second
 
 // abandon rolls the transaction back when its context ends first.
 func (t *pipelinedTx) abandon() {

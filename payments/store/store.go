@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,6 +130,11 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}, nil
 }
 
+// DefaultWaitTimeout is the MySQL session wait_timeout Strait sets on its
+// connections unless the DSN sets one: how long a transaction whose client
+// vanished can hold its row locks.
+const DefaultWaitTimeout = 2 * time.Minute
+
 func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -154,6 +160,21 @@ func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	if _, ok := cfg.Params["time_zone"]; !ok {
 		cfg.Params["time_zone"] = "'+00:00'"
+	}
+	// A transaction whose client vanished (a network partition, a host
+	// frozen mid-transaction) keeps its row locks until the server drops the
+	// connection: with the server's default wait_timeout, 8 hours, during
+	// which every capture posting to the same ledger accounts waits and
+	// fails. Strait never idles inside a transaction (connector calls run
+	// outside them), so the server may drop a connection idle for
+	// DefaultWaitTimeout; the pool retires idle connections before that. A
+	// DSN's own wait_timeout wins.
+	if _, ok := cfg.Params["wait_timeout"]; !ok {
+		cfg.Params["wait_timeout"] = strconv.Itoa(int(DefaultWaitTimeout / time.Second))
+	}
+	maxIdle := DefaultWaitTimeout / 2
+	if secs, err := strconv.Atoi(cfg.Params["wait_timeout"]); err == nil && secs > 0 {
+		maxIdle = time.Duration(secs) * time.Second / 2
 	}
 	open := func() (*sql.DB, error) {
 		c, err := mysql.NewConnector(cfg)
@@ -188,6 +209,7 @@ func openMySQL(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
 	db.SetConnMaxLifetime(30 * time.Minute)
+	db.SetConnMaxIdleTime(maxIdle)
 	return &DB{
 		Client:  ent.NewClient(ent.Driver(&mysqlDriver{Driver: entsql.OpenDB(dialect.MySQL, db), db: db})),
 		Dialect: dialect.MySQL,

@@ -1,11 +1,14 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,37 +39,9 @@ import (
 //     (in progress, then the session is complete) and charge nothing;
 //   - Strait serves other checkouts afterwards.
 func TestADatabaseThatStopsAnsweringLosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts plugin processes")
-	}
-	direct := storetest.URL(t, "mysql") // skips without MySQL
-	cfg, err := mysql.ParseDSN(direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newStallingProxy(t, cfg.Addr)
-	cfg.Addr = proxy.addr()
-	ctx := context.Background()
-	db, err := store.Open(ctx, cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.resume(); db.Close() })
-	if err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	x := newE2E(t, db, e2eSpec{
-		connectors: []string{"cardnet"},
-		configure: func(c *app.Config) {
-			c.DBBatchTimeout = time.Second
-			c.RequestTimeout = 4 * time.Second
-		},
-		// The timeout card's answer comes this long after the network
-		// recorded the authorization: the window to silence the database.
-		sandbox: func(c *sandbox.Config) { c.TimeoutHold = 2 * time.Second },
-	})
+	x, proxy, direct := proxiedE2E(t, nil)
 	network := x.sb.URL()
-	sys := viewer.SystemContext(ctx)
+	sys := viewer.SystemContext(context.Background())
 
 	t.Run("a confirm while the database is silent writes nothing", func(t *testing.T) {
 		s := x.open(t, map[string]any{"amount": amountOf(2500, "SGD"), "allowedMethods": []string{"CARD"}})
@@ -188,17 +163,127 @@ func TestADatabaseThatStopsAnsweringLosesNothing(t *testing.T) {
 	x.noCardData(t)
 }
 
+// proxiedE2E is an e2e environment with the cardnet connector on a fresh
+// MySQL database reached through a stallingProxy, with params added to the
+// DSN, the batch timeout at one second and the request timeout at four. It
+// returns the proxy and the database's own DSN. It skips without MySQL.
+func proxiedE2E(t *testing.T, params map[string]string) (*e2e, *stallingProxy, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts plugin processes")
+	}
+	direct := storetest.URL(t, "mysql")
+	cfg, err := mysql.ParseDSN(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newStallingProxy(t, cfg.Addr)
+	cfg.Addr = proxy.addr()
+	for k, v := range params {
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		cfg.Params[k] = v
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.resume(); db.Close() })
+	if err := store.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	x := newE2E(t, db, e2eSpec{
+		connectors: []string{"cardnet"},
+		configure: func(c *app.Config) {
+			c.DBBatchTimeout = time.Second
+			c.RequestTimeout = 4 * time.Second
+		},
+		// The timeout card's answer comes this long after the network
+		// recorded the authorization: the window to silence the database.
+		sandbox: func(c *sandbox.Config) { c.TimeoutHold = 2 * time.Second },
+	})
+	return x, proxy, direct
+}
+
+// TestATransactionCutOffMidCommitReleasesItsLocks cuts the connection of a
+// payment's record transaction after it locked the payment and the ledger
+// accounts, before its writes and COMMIT reach MySQL: a partition, so MySQL
+// keeps the transaction and its locks until it drops the connection itself
+// (wait_timeout: store.DefaultWaitTimeout by default, eight seconds here).
+// The payment is answered at its batch's deadline, before MySQL drops the
+// connection, and nothing of its record is written; once MySQL has dropped the connection, captures posting to the
+// same ledger accounts go through again, and the janitor records the cut
+// payment's capture once.
+func TestATransactionCutOffMidCommitReleasesItsLocks(t *testing.T) {
+	const waitTimeout = 8 * time.Second
+	x, proxy, direct := proxiedE2E(t, map[string]string{"wait_timeout": strconv.Itoa(int(waitTimeout / time.Second))})
+	network := x.sb.URL()
+	raw, err := sql.Open("mysql", direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+
+	s := x.open(t, map[string]any{"amount": amountOf(3100, "SGD"), "allowedMethods": []string{"CARD"}})
+	tok := x.tokenize(t, s, "4242424242424242", cvc3)
+	proxy.cutOnce("UPDATE ledger_accounts") // the record transaction's writes, with its COMMIT
+	start := time.Now()
+	r := x.gql(s.Cashier, confirmMutation, map[string]any{"in": map[string]any{"method": "CARD", "cardToken": tok, "idempotencyKey": "cut-" + tok}})
+	// Answered at the record batch's deadline (one second), well before
+	// MySQL drops the connection: the COMMIT that never returns is bounded.
+	if took := time.Since(start); r.code() != "UNAVAILABLE" || took > waitTimeout-2*time.Second {
+		t.Fatalf("after %s: %s", took, r.Raw)
+	}
+	var attemptID, pid, status string
+	if err := raw.QueryRow(`SELECT a.id, a.payment_id, p.status FROM payment_attempts a JOIN payments p ON p.id = a.payment_id
+		WHERE p.checkout_session_id = ?`, s.ID).Scan(&attemptID, &pid, &status); err != nil {
+		t.Fatal(err)
+	}
+	if status != "PROCESSING" || len(cardPaymentsAt(t, network, attemptID)) != 1 {
+		t.Fatalf("payment %s is %s; the network holds %+v", pid, status, cardPaymentsAt(t, network, attemptID))
+	}
+
+	// MySQL drops the cut connection after wait_timeout, rolling its
+	// transaction back; then a capture to the same accounts goes through.
+	time.Sleep(time.Until(start.Add(waitTimeout + time.Second)))
+	next := x.open(t, map[string]any{"amount": amountOf(3200, "SGD"), "allowedMethods": []string{"CARD"}})
+	if p := x.payCard(t, next, "4242424242424242", cvc3); p.Status != "SUCCEEDED" {
+		t.Fatalf("the next payment: %+v", p)
+	}
+
+	x.clock.Advance(time.Minute)
+	if _, err := x.app.Cashier.Sweep(viewer.SystemContext(context.Background())); err != nil {
+		t.Fatal(err)
+	}
+	if p := x.waitStatus(t, pid, "SUCCEEDED"); p.AmountCaptured.Amount != "3100" {
+		t.Fatalf("payment %+v", p)
+	}
+	var entries int
+	if err := raw.QueryRow("SELECT COUNT(*) FROM journal_entries WHERE source_id = ?", pid).Scan(&entries); err != nil || entries != 1 {
+		t.Fatalf("%d journal entries for %s (%v), want 1", entries, pid, err)
+	}
+	if at := cardPaymentsAt(t, network, attemptID); len(at) != 1 {
+		t.Fatalf("the network holds %+v", at)
+	}
+	x.balanced(t)
+}
+
 // stallingProxy forwards TCP connections to a server until stall, then
 // holds every byte in both directions, without closing anything, until
 // resume: what a client sees of a server whose host hangs. A side that
 // closes its connection closes the other, so the server's transactions of
-// a connection the client gave up on roll back.
+// a connection the client gave up on roll back; except on a connection cut
+// (cutOnce), which the server keeps, silent, until it drops it itself: a
+// partition between the two.
 type stallingProxy struct {
 	ln       net.Listener
 	upstream string
 
 	mu      sync.Mutex
 	resumed chan struct{} // closed while forwarding
+	cut     []byte        // armed: the next client chunk holding it cuts its connection
 }
 
 func newStallingProxy(t *testing.T, upstream string) *stallingProxy {
@@ -236,6 +321,26 @@ func (p *stallingProxy) resume() {
 	}
 }
 
+// cutOnce arms a cut: the next chunk a client sends that holds marker is
+// dropped, with everything after it on that connection in both directions,
+// and the client's close does not reach the server.
+func (p *stallingProxy) cutOnce(marker string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = []byte(marker)
+}
+
+// cuts reports whether chunk trips the armed cut, disarming it.
+func (p *stallingProxy) cuts(chunk []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut == nil || !bytes.Contains(chunk, p.cut) {
+		return false
+	}
+	p.cut = nil
+	return true
+}
+
 // gate waits while the proxy is stalled.
 func (p *stallingProxy) gate() {
 	p.mu.Lock()
@@ -257,26 +362,35 @@ func (p *stallingProxy) accept() {
 				c.Close()
 				return
 			}
-			go p.pipe(s, c)
-			go p.pipe(c, s)
+			var cut atomic.Bool
+			go p.pipe(s, c, &cut, true)
+			go p.pipe(c, s, &cut, false)
 		}()
 	}
 }
 
-// pipe copies src to dst, holding each chunk while the proxy is stalled.
-func (p *stallingProxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
+// pipe copies src to dst, holding each chunk while the proxy is stalled
+// and dropping every chunk once the connection is cut. up is the client's
+// direction.
+func (p *stallingProxy) pipe(dst, src net.Conn, cut *atomic.Bool, up bool) {
 	defer src.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
+		if n > 0 && up && p.cuts(buf[:n]) {
+			cut.Store(true)
+		}
+		if n > 0 && !cut.Load() {
 			p.gate()
 			if _, werr := dst.Write(buf[:n]); werr != nil {
+				dst.Close()
 				return
 			}
 		}
 		if err != nil { // EOF, or a side closed
+			if !(up && cut.Load()) {
+				dst.Close()
+			}
 			return
 		}
 	}
