@@ -202,7 +202,7 @@ func proxiedE2E(t *testing.T, params map[string]string) (*e2e, *stallingProxy, s
 		},
 		// The timeout card's answer comes this long after the network
 		// recorded the authorization: the window to silence the database.
-		sandbox: func(c *sandbox.Config) { c.TimeoutHold = 2 * time.Second },
+		sandbox: func(c *sandbox.Config) { c.TimeoutHold = 3 * time.Second },
 	})
 	return x, proxy, direct
 }
@@ -247,7 +247,7 @@ func TestATransactionCutOffMidCommitReleasesItsLocks(t *testing.T) {
 
 	// MySQL drops the cut connection after wait_timeout, rolling its
 	// transaction back; then a capture to the same accounts goes through.
-	time.Sleep(time.Until(start.Add(waitTimeout + time.Second)))
+	time.Sleep(time.Until(start.Add(waitTimeout + 2*time.Second)))
 	next := x.open(t, map[string]any{"amount": amountOf(3200, "SGD"), "allowedMethods": []string{"CARD"}})
 	if p := x.payCard(t, next, "4242424242424242", cvc3); p.Status != "SUCCEEDED" {
 		t.Fatalf("the next payment: %+v", p)
