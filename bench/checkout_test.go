@@ -227,9 +227,9 @@ type checkoutRig struct {
 	app *app.App
 	sb  *sandbox.Server
 	h   http.Handler
-	// url and client are set when requests go over loopback TCP to the
-	// server `strait serve` runs (STRAIT_BENCH_HTTP=1); otherwise requests
-	// call h in process.
+	// url is where requests go; client is set when they go over loopback
+	// TCP to the server `strait serve` runs (STRAIT_BENCH_HTTP=1), and
+	// otherwise they call h in process.
 	url     string
 	client  *http.Client
 	apiKey  string
@@ -291,7 +291,7 @@ func newCheckoutRig(b *testing.B) *checkoutRig {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rig := &checkoutRig{db: db, app: a, sb: sb, h: a.Handler(), apiKey: secret, counter: counter}
+	rig := &checkoutRig{db: db, app: a, sb: sb, h: a.Handler(), url: "http://strait/graphql", apiKey: secret, counter: counter}
 	if os.Getenv("STRAIT_BENCH_HTTP") != "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -464,20 +464,15 @@ func (r *checkoutRig) gql(cred, query string, vars map[string]any, into any) err
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	// http.NewRequest, not httptest's: the client's own allocations stay
 	// out of the CPU per payment.
-	req, err := http.NewRequest(http.MethodPost, "http://strait/graphql", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, r.url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.RemoteAddr = "192.0.2.1:1234"
+	req.RemoteAddr = "192.0.2.1:1234" // in process; a client sets its own
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+cred)
 	var reply []byte
 	if r.client != nil {
-		if req, err = http.NewRequest(http.MethodPost, r.url, bytes.NewReader(body)); err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+cred)
 		resp, err := r.client.Do(req)
 		if err != nil {
 			return err

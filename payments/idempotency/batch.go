@@ -20,12 +20,6 @@ const (
 	maxAnswerBytes = 4 << 20
 )
 
-// DefaultBatchTimeout bounds one batch, retries included, as the ledger
-// bounds its own: a healthy batch takes milliseconds, and one stuck behind
-// row locks, or on a database that stopped answering, gives up well before
-// the lease of the keys it claims runs out.
-const DefaultBatchTimeout = 30 * time.Second
-
 // maxAttempts bounds the runs of a batch that hit a transient error (a
 // deadlock, a lock wait timeout, SQLite busy): nothing of a failed statement
 // was written, so running it again is safe.

@@ -30,6 +30,7 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/batch"
 )
 
 // PlatformScope is the scope of keys sent by operators acting for no
@@ -119,7 +120,10 @@ type Config struct {
 	// claims and answers sends both statements in one round trip.
 	Dialect string
 	// BatchTimeout bounds one batch of claims and answers, retries
-	// included; zero means DefaultBatchTimeout.
+	// included; zero means batch.DefaultTimeout. A healthy batch takes
+	// milliseconds, and one stuck behind row locks, or on a database that
+	// stopped answering, gives up well before the lease of the keys it
+	// claims runs out.
 	BatchTimeout time.Duration
 }
 
@@ -168,7 +172,7 @@ func New(client *ent.Client, cfg Config) *Service {
 		cfg.Now = time.Now
 	}
 	if cfg.BatchTimeout <= 0 {
-		cfg.BatchTimeout = DefaultBatchTimeout
+		cfg.BatchTimeout = batch.DefaultTimeout
 	}
 	s := &Service{
 		client: client, dialect: cfg.Dialect, wait: cfg.Wait, lease: cfg.Lease, batchTimeout: cfg.BatchTimeout,

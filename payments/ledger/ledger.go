@@ -11,6 +11,7 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
@@ -54,9 +55,9 @@ type Config struct {
 	// to amortise a commit's fsync over many entries, small enough to keep lock
 	// hold times and statement sizes modest.
 	MaxBatch int
-	// BatchTimeout bounds one batch, retries included (default 30 s): a
-	// database that stops answering fails the batch's entries instead of
-	// holding their callers.
+	// BatchTimeout bounds one batch, retries included (default
+	// batch.DefaultTimeout): a database that stops answering fails the
+	// batch's entries instead of holding their callers.
 	BatchTimeout time.Duration
 }
 
@@ -79,7 +80,7 @@ func New(client *ent.Client, cfg Config) *Ledger {
 		cfg.MaxBatch = 256
 	}
 	if cfg.BatchTimeout <= 0 {
-		cfg.BatchTimeout = 30 * time.Second
+		cfg.BatchTimeout = batch.DefaultTimeout
 	}
 	l := &Ledger{
 		client:   client,

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/straitpay/strait/payments/batch"
 )
 
 // Config is the server's configuration. Every field has a flag and a STRAIT_*
@@ -79,7 +81,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	}
 	shutdown := duration("STRAIT_SHUTDOWN_TIMEOUT", "20s")
 	idemTTL := duration("STRAIT_IDEMPOTENCY_TTL", "24h")
-	batchTimeout := duration("STRAIT_DB_BATCH_TIMEOUT", "30s")
+	batchTimeout := duration("STRAIT_DB_BATCH_TIMEOUT", batch.DefaultTimeout.String())
 	requestTimeout := duration("STRAIT_REQUEST_TIMEOUT", "60s")
 	if envErr != nil {
 		return c, envErr

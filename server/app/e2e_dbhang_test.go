@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -393,39 +392,5 @@ func (p *stallingProxy) pipe(dst, src net.Conn, cut *atomic.Bool, up bool) {
 			}
 			return
 		}
-	}
-}
-
-func TestTimeoutConfig(t *testing.T) {
-	for _, tt := range []struct {
-		name, env, flag string
-		batch, request  time.Duration
-		err             bool
-	}{
-		{name: "defaults", batch: 30 * time.Second, request: time.Minute},
-		{name: "from the environment", env: "STRAIT_DB_BATCH_TIMEOUT=5s STRAIT_REQUEST_TIMEOUT=20s", batch: 5 * time.Second, request: 20 * time.Second},
-		{name: "a flag wins", env: "STRAIT_REQUEST_TIMEOUT=20s", flag: "-request-timeout=0", batch: 30 * time.Second},
-		{name: "no batch bound", env: "STRAIT_DB_BATCH_TIMEOUT=0s", err: true},
-		{name: "a negative request bound", flag: "-request-timeout=-1s", err: true},
-		{name: "not a duration", env: "STRAIT_REQUEST_TIMEOUT=soon", err: true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			vars := map[string]string{}
-			for _, kv := range strings.Fields(tt.env) {
-				k, v, _ := strings.Cut(kv, "=")
-				vars[k] = v
-			}
-			var args []string
-			if tt.flag != "" {
-				args = []string{tt.flag}
-			}
-			cfg, err := app.ParseConfig("test", args, func(k string) string { return vars[k] })
-			if (err != nil) != tt.err {
-				t.Fatalf("error %v, want one: %v", err, tt.err)
-			}
-			if !tt.err && (cfg.DBBatchTimeout != tt.batch || cfg.RequestTimeout != tt.request) {
-				t.Fatalf("batch %s, request %s; want %s, %s", cfg.DBBatchTimeout, cfg.RequestTimeout, tt.batch, tt.request)
-			}
-		})
 	}
 }

@@ -174,10 +174,10 @@ func (ks *KeySet) Mint(v viewer.Viewer, ttl time.Duration) (string, error) {
 // iss or aud, claims that do not describe a valid principal) returns an
 // EUNAUTHORIZED *payments.Error.
 //
-// A token accepted once, or minted by this KeySet, is remembered, by its hash,
-// for as long as it would be accepted again: its time checks and its key's presence are re-checked on
-// every call, only the signature and claims are not. Refused tokens are never
-// remembered.
+// A token accepted once, or minted by this KeySet, is remembered, by its
+// hash, for as long as it would be accepted again: its time checks and its
+// key's presence are re-checked on every call, only the signature and claims
+// are not. Refused tokens are never remembered.
 func (ks *KeySet) Verify(token string) (viewer.Viewer, error) {
 	switch {
 	case token == "":
