@@ -265,10 +265,11 @@ func (l *loader) act(rng *rand.Rand, w int, o *order) {
 	switch {
 	case o.payment.NextAction.Type == "BANK_TRANSFER":
 		form = url.Values{"amount": {strconv.FormatInt(o.amount, 10)}, "payer_name": {"Grace"}}
-	case rng.Intn(10) == 0 && o.method == "WALLET":
-		form = url.Values{"action": {"cancel"}}
 	case rng.Intn(10) == 0:
 		form = url.Values{"action": {"fail"}}
+		if o.method == "WALLET" {
+			form = url.Values{"action": {"cancel"}}
+		}
 	}
 	for i := 0; i < 3; i++ {
 		op := l.h.begin(w, "buyer", "", o.ref, o.payment.ID)
