@@ -265,6 +265,9 @@ type checker struct {
 	}
 	db  *sql.DB
 	out []Violation
+	// the channel's side of each payment, for I7's count
+	chCaptured, chRefunded map[string]int64
+	chVoided               map[string]bool
 }
 
 func (k *checker) fail(inv, paymentID, ref, format string, args ...any) {
@@ -337,6 +340,7 @@ func attemptAgrees(channel, state, attempt string) bool {
 // i3i5i7 compares each payment with the channel's records.
 func (k *checker) i3i5i7() {
 	byRef := k.records.byReference()
+	k.chCaptured, k.chRefunded, k.chVoided = map[string]int64{}, map[string]int64{}, map[string]bool{}
 	known := map[string]bool{}
 	indeterminate := k.indeterminateByPayment()
 	for _, p := range k.payments {
@@ -390,6 +394,14 @@ func (k *checker) i3i5i7() {
 			default:
 				if v := views[0]; !attemptAgrees(v.channel, v.state, a.Node.Status) {
 					k.fail(inv, p.ID, ref, "attempt %s is %s at Strait, %s %s is %s at the channel", a.Node.ID, a.Node.Status, v.channel, v.id, v.state)
+				}
+			}
+		}
+		k.chCaptured[p.ID], k.chRefunded[p.ID] = chCaptured, chRefunded
+		for _, a := range p.Attempts.Edges {
+			for _, v := range byRef[a.Node.ID] {
+				if v.state == "voided" {
+					k.chVoided[p.ID] = true
 				}
 			}
 		}

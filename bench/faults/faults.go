@@ -60,7 +60,7 @@ func Schedule(seed int64, d time.Duration, mysql bool) []planned {
 		case x < 35:
 			p.Kind, p.Target = FaultPluginKill, []string{"cardnet", "cardnet", "wallet", "bank"}[rng.Intn(4)]
 		case x < 50:
-			p.Kind, p.Hold = FaultSandboxStop, time.Duration(16000+rng.Intn(3000))*time.Millisecond
+			p.Kind, p.Hold = FaultSandboxStop, time.Duration(16000+rng.Intn(5000))*time.Millisecond
 			if p.At+p.Hold > d {
 				// Too late for a stop past the deadline: a short one.
 				p.Hold = time.Duration(500+rng.Intn(1500)) * time.Millisecond

@@ -16,6 +16,12 @@ import (
 // The harness's CI run (docs/faults.md): STRAIT_FAULTS_SEEDS seeds (default
 // 6) from STRAIT_FAULTS_FIRST_SEED (default 1), each STRAIT_FAULTS_DURATION
 // (default 40s) of load and faults, two at a time, 0 violations.
+//
+// TODO(issue 13 point 1): until the janitor resolves captures and voids whose
+// answer was lost (the point-1 branch), a seed whose sandbox-sigstop catches
+// a capture or a void in flight fails I7 ("captured: 0 at Strait
+// (REQUIRES_CAPTURE), N at the channel"); seed 5 at 30 s does today. The
+// fault kind stays: the fix must make it pass.
 func TestFaultHarness(t *testing.T) {
 	bins := buildOnce(t)
 	first := envInt(t, "STRAIT_FAULTS_FIRST_SEED", 1)

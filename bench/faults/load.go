@@ -44,7 +44,8 @@ type loader struct {
 	h       *History
 	apiKey  string
 	seed    int64
-	timeout bool // worker 0 starts with the timeout card
+	timeout bool        // worker 0 starts with the timeout card
+	parked  chan *order // authorized or succeeded orders for the back office
 }
 
 // order is one checkout as a worker drives it.
@@ -59,6 +60,8 @@ type order struct {
 // run drives workers until ctx ends; each worker finishes its order.
 func (l *loader) run(ctx context.Context, workers int) {
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); l.backOffice(ctx, workers) }()
 	for w := range workers {
 		wg.Add(1)
 		go func() {
@@ -122,7 +125,9 @@ func (l *loader) call(w int, o *order, kind, key, token, query string, vars map[
 
 // retrying runs a keyed mutation as a merchant's server would: an
 // indeterminate answer is retried with the same key (up to 3 more times,
-// 1–3 s apart); with dup it is also sent twice at once from the start.
+// 1–3 s apart) half of the time, and the other half left alone, as by a
+// server that crashed: then only Strait's janitor can resolve it. With dup
+// it is also sent twice at once from the start.
 func (l *loader) retrying(rng *rand.Rand, w int, o *order, kind, key, token, query string, vars map[string]any, field string, newOut func() any, dup bool) (any, bool) {
 	var got any
 	var mu sync.Mutex
@@ -151,6 +156,9 @@ func (l *loader) retrying(rng *rand.Rand, w int, o *order, kind, key, token, que
 			return got, ok
 		}
 	} else if attempt() != Indeterminate {
+		return got, ok
+	}
+	if rng.Intn(2) == 0 {
 		return got, ok
 	}
 	for i := 0; i < 3; i++ {
@@ -219,6 +227,35 @@ func (l *loader) checkout(rng *rand.Rand, w int, o *order) {
 		l.waitPast(w, o, "PROCESSING")
 	}
 
+	if (o.payment.Status == "REQUIRES_CAPTURE" || o.payment.Status == "SUCCEEDED") && rng.Intn(10) < 6 {
+		select {
+		case l.parked <- o:
+			return
+		default:
+		}
+	}
+	l.fulfil(rng, w, o)
+}
+
+// backOffice is the merchant's fulfilment job: it captures, voids and
+// refunds the orders the checkouts parked, one after another, so that such
+// calls are in flight whenever a fault strikes, not only right after a
+// checkout.
+func (l *loader) backOffice(ctx context.Context, w int) {
+	rng := rand.New(rand.NewSource(l.seed*1000 + int64(w)))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case o := <-l.parked:
+			l.fulfil(rng, w, o)
+		}
+	}
+}
+
+// fulfil captures or voids an authorized order, and refunds some of the
+// captured ones.
+func (l *loader) fulfil(rng *rand.Rand, w int, o *order) {
 	switch o.payment.Status {
 	case "REQUIRES_CAPTURE":
 		switch x := rng.Intn(10); {

@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	h := newHistory()
-	l := &loader{c: c, h: h, apiKey: key.Secret, seed: cfg.Seed, timeout: true}
+	l := &loader{c: c, h: h, apiKey: key.Secret, seed: cfg.Seed, timeout: true, parked: make(chan *order, 10000)}
 	loadCtx, stop := context.WithTimeout(ctx, cfg.Duration)
 	defer stop()
 	faultsDone := make(chan struct{})
@@ -194,11 +194,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		case !ok:
 			res.Resolved[op.Kind+": no payment"]++
 		case op.Kind == "capture":
-			res.Resolved[fmt.Sprintf("capture: applied=%v", atoi(p.AmountCaptured.Amount) > 0)]++
+			res.Resolved[applied("capture", atoi(p.AmountCaptured.Amount) > 0, k.chCaptured[id] > 0)]++
 		case op.Kind == "cancel":
-			res.Resolved[fmt.Sprintf("cancel: applied=%v", p.Status == "CANCELED")]++
+			res.Resolved[applied("cancel", p.Status == "CANCELED", k.chVoided[id])]++
 		case op.Kind == "refund":
-			res.Resolved[fmt.Sprintf("refund: applied=%v", atoi(p.AmountRefunded.Amount) > 0)]++
+			res.Resolved[applied("refund", atoi(p.AmountRefunded.Amount) > 0, k.chRefunded[id] > 0)]++
 		default:
 			res.Resolved[op.Kind+": "+p.Status]++
 		}
@@ -351,4 +351,13 @@ func Summary(all []*Result) string {
 		fmt.Fprintf(&b, "violations: %s; failing seeds: %v\n", mapLine(viol), failed)
 	}
 	return b.String()
+}
+
+// applied names how an indeterminate operation ended on both sides.
+func applied(kind string, strait, channel bool) string {
+	word := map[bool]string{true: "applied", false: "not applied"}
+	if strait == channel {
+		return kind + " " + word[strait]
+	}
+	return fmt.Sprintf("%s %s at Strait but %s at the channel", kind, word[strait], word[channel])
 }
