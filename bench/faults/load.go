@@ -46,6 +46,19 @@ type loader struct {
 	seed    int64
 	timeout bool        // worker 0 starts with the timeout card
 	parked  chan *order // authorized or succeeded orders for the back office
+	// over is done when the load's time is up: orders in hand end after
+	// their confirmation (and its retries) instead of going on to the
+	// buyer's page, captures and refunds.
+	over <-chan struct{}
+}
+
+func (l *loader) isOver() bool {
+	select {
+	case <-l.over:
+		return true
+	default:
+		return false
+	}
 }
 
 // order is one checkout as a worker drives it.
@@ -59,6 +72,7 @@ type order struct {
 
 // run drives workers until ctx ends; each worker finishes its order.
 func (l *loader) run(ctx context.Context, workers int) {
+	l.over = ctx.Done()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); l.backOffice(ctx, workers) }()
@@ -219,6 +233,9 @@ func (l *loader) checkout(rng *rand.Rand, w int, o *order) {
 		return
 	}
 	o.payment = *got.(*payView)
+	if l.isOver() {
+		return
+	}
 
 	if o.payment.Status == "REQUIRES_ACTION" && o.payment.NextAction != nil && o.payment.NextAction.URL != "" {
 		l.act(rng, w, o)
@@ -256,6 +273,9 @@ func (l *loader) backOffice(ctx context.Context, w int) {
 // fulfil captures or voids an authorized order, and refunds some of the
 // captured ones.
 func (l *loader) fulfil(rng *rand.Rand, w int, o *order) {
+	if l.isOver() {
+		return
+	}
 	switch o.payment.Status {
 	case "REQUIRES_CAPTURE":
 		switch x := rng.Intn(10); {
@@ -329,7 +349,7 @@ func (l *loader) act(rng *rand.Rand, w int, o *order) {
 // waitPast polls the payment (up to 20 s) until its status is none of from.
 func (l *loader) waitPast(w int, o *order, from ...string) {
 	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && !l.isOver() {
 		start := time.Now()
 		var p payView
 		r := l.c.gql(context.Background(), l.apiKey, `query($id: ID!) { payment(id: $id) { `+paymentView+` } }`, map[string]any{"id": o.payment.ID})
