@@ -69,13 +69,24 @@ func FindRepoRoot() (string, error) {
 	}
 }
 
-// MySQLAdminDSN is where the harness makes its per-seed databases, from
-// STRAIT_FAULTS_MYSQL (default root on 127.0.0.1:3306).
-func MySQLAdminDSN() string {
+// MySQLAdminDSN is where the harness makes its per-seed databases, and the
+// prefix of their names: STRAIT_FAULTS_MYSQL (a DSN ending in "/"), else
+// the server of STRAIT_TEST_MYSQL_DSN with names under its database's (so
+// CI's cleanup of "<its database>_*" drops what a crash left), else root on
+// 127.0.0.1:3306.
+func MySQLAdminDSN() (dsn, prefix string) {
 	if v := os.Getenv("STRAIT_FAULTS_MYSQL"); v != "" {
-		return v
+		return v, "strait_faults"
 	}
-	return "root:@tcp(127.0.0.1:3306)/"
+	if v := os.Getenv("STRAIT_TEST_MYSQL_DSN"); v != "" {
+		if i := strings.LastIndex(v, "/"); i >= 0 {
+			db, _, _ := strings.Cut(v[i+1:], "?")
+			if db != "" {
+				return v[:i+1], db + "_faults"
+			}
+		}
+	}
+	return "root:@tcp(127.0.0.1:3306)/", "strait_faults"
 }
 
 // rig is one seed's processes.
@@ -86,10 +97,11 @@ type rig struct {
 	sbAddr     string
 	env        []string
 
-	dialect string // mysql or sqlite
-	dbName  string // mysql: the seed's database
-	admin   *sql.DB
-	sqlite  string // sqlite: the file
+	dialect  string // mysql or sqlite
+	dbName   string // mysql: the seed's database
+	adminDSN string
+	admin    *sql.DB
+	sqlite   string // sqlite: the file
 
 	mu       sync.Mutex
 	sandbox  *exec.Cmd
@@ -140,8 +152,10 @@ func startRig(ctx context.Context, bins Bins, dir string, seed int64, forceSQLit
 		return nil, err
 	}
 	dbURL := ""
+	adminDSN, prefix := MySQLAdminDSN()
+	r.adminDSN = adminDSN
 	if !forceSQLite {
-		if admin, err := sql.Open("mysql", MySQLAdminDSN()); err == nil {
+		if admin, err := sql.Open("mysql", adminDSN); err == nil {
 			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			if admin.PingContext(pctx) == nil {
 				r.admin, r.dialect = admin, "mysql"
@@ -152,11 +166,11 @@ func startRig(ctx context.Context, bins Bins, dir string, seed int64, forceSQLit
 		}
 	}
 	if r.dialect == "mysql" {
-		r.dbName = fmt.Sprintf("strait_faults_%d_%d", os.Getpid(), seed)
+		r.dbName = fmt.Sprintf("%s_%d_%d", prefix, os.Getpid(), seed)
 		if _, err := r.admin.ExecContext(ctx, "CREATE DATABASE `"+r.dbName+"`"); err != nil {
 			return nil, fmt.Errorf("create database: %w", err)
 		}
-		dbURL = "mysql://" + strings.Replace(strings.Replace(MySQLAdminDSN(), "@tcp(", "@", 1), ")/", "/", 1) + r.dbName
+		dbURL = "mysql://" + strings.Replace(strings.Replace(adminDSN, "@tcp(", "@", 1), ")/", "/", 1) + r.dbName
 	} else {
 		r.dialect = "sqlite"
 		r.sqlite = filepath.Join(dir, "strait.db")
@@ -373,7 +387,7 @@ func (r *rig) killDBConnections(ctx context.Context, fraction float64, pick func
 // db opens the seed's database for the checks that read it (I8).
 func (r *rig) db() (*sql.DB, error) {
 	if r.dialect == "mysql" {
-		return sql.Open("mysql", MySQLAdminDSN()+r.dbName)
+		return sql.Open("mysql", r.adminDSN+r.dbName)
 	}
 	return sql.Open("sqlite", "file:"+r.sqlite+"?mode=ro&_pragma=busy_timeout(5000)")
 }
