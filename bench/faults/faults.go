@@ -57,7 +57,7 @@ func Schedule(seed int64, d time.Duration, mysql bool) []planned {
 	for at := 3 * time.Second; at < d-3*time.Second; at += time.Duration(2000+rng.Intn(3000)) * time.Millisecond {
 		p := planned{At: at, Pick: rng.Int63()}
 		switch x := rng.Intn(100); {
-		case x < 35:
+		case x < 30:
 			p.Kind, p.Target = FaultPluginKill, []string{"cardnet", "cardnet", "wallet", "bank"}[rng.Intn(4)]
 		case x < 50:
 			p.Kind, p.Hold = FaultSandboxStop, time.Duration(16000+rng.Intn(5000))*time.Millisecond
