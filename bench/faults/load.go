@@ -316,7 +316,8 @@ func (l *loader) fulfil(rng *rand.Rand, w int, o *order) {
 // act plays the buyer on the channel's page: approves the 3-D Secure
 // challenge or the wallet payment (or, one time in ten, fails the challenge
 // or cancels the wallet payment), or sends the bank transfer. Only an answer
-// that never came is sent again: the page refuses a second answer.
+// that never came is sent again (the page refuses a second answer), and
+// never a bank transfer.
 func (l *loader) act(rng *rand.Rand, w int, o *order) {
 	form := url.Values{"action": {"approve"}}
 	switch {
@@ -335,6 +336,9 @@ func (l *loader) act(rng *rand.Rand, w int, o *order) {
 		switch {
 		case err != nil:
 			l.h.end(op, Indeterminate, "TRANSPORT", shorten(err.Error()), "", "")
+			if o.payment.NextAction.Type == "BANK_TRANSFER" {
+				return // a second transfer would be a second payment, not a retry
+			}
 			time.Sleep(time.Second)
 			continue
 		case code >= 400:
