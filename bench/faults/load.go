@@ -74,8 +74,12 @@ type order struct {
 func (l *loader) run(ctx context.Context, workers int) {
 	l.over = ctx.Done()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); l.backOffice(ctx, workers) }()
+	// Two back-office workers, so that more than one capture, void or
+	// refund is with the channel when it stops answering.
+	for b := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.backOffice(ctx, workers+b) }()
+	}
 	for w := range workers {
 		wg.Add(1)
 		go func() {
