@@ -1,6 +1,7 @@
 package plugins_test
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,5 +86,40 @@ func TestManifestKeepsThirdPartyConnectors(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(filepath.Join(dir, host.ManifestFile)); string(after) != string(before) {
 		t.Error("manifest.sh changed a manifest it refused")
+	}
+}
+
+// make build builds the connectors as docs/connectors.md promises, static
+// binaries (CGO_ENABLED=0), and a connector built so has no ELF
+// interpreter: it needs no C library on the host.
+func TestMakeBuildsStaticConnectors(t *testing.T) {
+	out, err := exec.Command("make", "-C", "..", "-n", "build").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n build: %v\n%s", err, out)
+	}
+	var line string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "./plugins/cardnet") && strings.Contains(l, " build ") {
+			line = l
+		}
+	}
+	if !strings.HasPrefix(line, "CGO_ENABLED=0 ") {
+		t.Fatalf("make build builds the connectors with %q, want CGO_ENABLED=0", line)
+	}
+	bin := filepath.Join(t.TempDir(), "fx")
+	cmd := exec.Command("go", "build", "-o", bin, "./fx")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Skipf("not an ELF binary on this platform: %v", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("the connector is dynamically linked")
+		}
 	}
 }
