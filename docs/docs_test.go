@@ -7,6 +7,7 @@ package docs_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -259,5 +260,33 @@ func TestGraphQLExamplesMatchTheSchema(t *testing.T) {
 	}
 	if checked < 20 {
 		t.Fatalf("only %d GraphQL examples checked: the block pattern is broken", checked)
+	}
+}
+
+// The Makefile's `test` comment promises the race detector on the packages
+// that run concurrently: `make test` runs it on packages that exist, and
+// runs every other package without it.
+func TestMakeTestRunsTheRaceDetector(t *testing.T) {
+	out, err := exec.Command("make", "-C", root, "-n", "test").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n test: %v\n%s", err, out)
+	}
+	var race []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[1] == "test" && slices.Contains(f, "-race") {
+			for _, arg := range f {
+				if strings.HasPrefix(arg, "./") {
+					race = append(race, arg)
+				}
+			}
+		}
+	}
+	if len(race) < 5 {
+		t.Fatalf("make test runs -race on %v:\n%s", race, out)
+	}
+	list := exec.Command("go", append([]string{"list"}, race...)...)
+	list.Dir = root
+	if out, err := list.CombinedOutput(); err != nil {
+		t.Errorf("make test's race packages do not all exist: %v\n%s", err, out)
 	}
 }
