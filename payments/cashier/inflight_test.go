@@ -184,6 +184,29 @@ func TestCaptureOrVoidWhoseAnswerIsLost(t *testing.T) {
 				w.balanced()
 			})
 		}
+		t.Run("the merchant repeats a lost capture before the janitor", func(t *testing.T) {
+			w := cardWorldVia(t, db, n, loseFirstOperations(n.Host, true), 5*time.Second)
+			p := w.confirm(w.pay(2_200, payment.CaptureMethodMANUAL), "4242424242424242", "")
+			if _, err := w.svc.Capture(w.ctx, p.ID, nil); payments.ErrorCode(err) != payments.EUNAVAILABLE {
+				t.Fatalf("capture with its answer lost: %v", err)
+			}
+			p, err := w.svc.Capture(w.ctx, p.ID, nil) // the same capture: a replay at the network
+			if err != nil || p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 2_200 {
+				t.Fatalf("repeated capture: %v", err)
+			}
+			a := w.attempts(p)[0]
+			if a.Status != paymentattempt.StatusCAPTURED || a.Operation != nil || a.NextCheckAt != nil {
+				t.Fatalf("attempt %s, operation %v, next check %v", a.Status, a.Operation, a.NextCheckAt)
+			}
+			w.clock.Add(2 * time.Minute)
+			if n, err := w.svc.Sweep(w.sys); err != nil || n != 0 {
+				t.Fatalf("the janitor found %d to check: %v", n, err)
+			}
+			if got := w.captureEntries(p); got != 1 || networkCard(t, n, a.ID).CapturedAmount != 2_200 {
+				t.Fatalf("%d capture entries, the network holds %+v", got, networkCard(t, n, a.ID))
+			}
+			w.balanced()
+		})
 		t.Run("a capture after a lost void finds the payment voided", func(t *testing.T) {
 			lost := loseFirstOperations(n.Host, true)
 			lost.capture.Store(true) // only the void's answer is lost
