@@ -72,7 +72,7 @@ func invoke[Resp any](in *instance, ctx context.Context, op string,
 	failed := outcome == connectors.OutcomeUnknown ||
 		(outcome == connectors.OutcomeError && code != connectors.EINVALID && code != connectors.EUNSUPPORTED)
 	switch {
-	case failed && cutByCrash(rawErr, process):
+	case failed && cutByCrash(ctx, rawErr, process):
 		// The plugin's process died under the call: the supervisor restarts
 		// it, and the channel has not failed. The call's outcome is still
 		// unknown to the caller, but it neither opens the circuit nor
@@ -98,11 +98,12 @@ func invoke[Resp any](in *instance, ctx context.Context, op string,
 // drops.
 const crashWait = 500 * time.Millisecond
 
-// cutByCrash reports whether err, a call's raw gRPC error, is the
-// connection to the plugin lost because its process exited (a crash, a
-// kill), as opposed to an error the plugin answered or a deadline.
-func cutByCrash(err error, process *plugin.Client) bool {
-	if err == nil || process == nil {
+// cutByCrash reports whether err, the raw gRPC error of a call made with
+// ctx, is the connection to the plugin lost because its process exited (a
+// crash, a kill), as opposed to an error the plugin answered, a deadline or
+// a caller who gave up.
+func cutByCrash(ctx context.Context, err error, process *plugin.Client) bool {
+	if err == nil || process == nil || ctx.Err() != nil {
 		return false
 	}
 	st, _ := status.FromError(err)
