@@ -42,6 +42,9 @@ func TestAPluginRestartedAfterACrashTakesPaymentsWithinASecond(t *testing.T) {
 		return st
 	}
 	oldPID := cardnet().PID
+	// The payment to make once the plugin is back, ready beforehand.
+	s := x.open(t, map[string]any{"amount": amountOf(2_500, "SGD")})
+	tok := x.tokenize(t, s, "4242424242424242", cvc3)
 
 	answers := make([]gqlResponse, inFlight)
 	var wg sync.WaitGroup
@@ -77,8 +80,6 @@ func TestAPluginRestartedAfterACrashTakesPaymentsWithinASecond(t *testing.T) {
 	if st := cardnet(); st.Circuit != host.CircuitClosed {
 		t.Fatalf("the crash opened the circuit: %+v", st)
 	}
-	s := x.open(t, map[string]any{"amount": amountOf(2_500, "SGD")})
-	tok := x.tokenize(t, s, "4242424242424242", cvc3)
 	var p payView
 	x.ok(t, x.gql(s.Cashier, confirmMutation, map[string]any{"in": map[string]any{
 		"method": "CARD", "cardToken": tok, "idempotencyKey": "after-the-crash"}}), "confirmCheckoutSession", &p)
