@@ -206,13 +206,12 @@ func (l *loader) checkout(rng *rand.Rand, w int, o *order) {
 	in := map[string]any{"amount": map[string]any{"amount": strconv.FormatInt(o.amount, 10), "currency": "SGD"},
 		"merchantReference": o.ref, "captureMethod": capture, "allowedMethods": []string{o.method},
 		"returnURL": "https://shop.example/done", "buyerCountry": "SG", "idempotencyKey": "cs-" + o.ref}
-	out, ok := l.retrying(rng, w, o, "createCheckoutSession", "cs-"+o.ref, l.apiKey,
+	_, ok := l.retrying(rng, w, o, "createCheckoutSession", "cs-"+o.ref, l.apiKey,
 		`mutation($in: CreateCheckoutSessionInput!) { createCheckoutSession(input: $in) { cashierToken checkoutSession { id } } }`,
 		map[string]any{"in": in}, "createCheckoutSession", func() any { return &sess }, false)
 	if !ok {
 		return
 	}
-	_ = out
 	o.session, o.cashier = sess.CheckoutSession.ID, sess.CashierToken
 	l.h.session(o.session, o.ref)
 
