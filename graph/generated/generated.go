@@ -124,17 +124,6 @@ type ComplexityRoot struct {
 		UpdatedAt          func(childComplexity int) int
 	}
 
-	AgreementConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
-	}
-
-	AgreementEdge struct {
-		Cursor func(childComplexity int) int
-		Node   func(childComplexity int) int
-	}
-
 	AuditLog struct {
 		Action     func(childComplexity int) int
 		ActorID    func(childComplexity int) int
@@ -263,17 +252,6 @@ type ComplexityRoot struct {
 		SavedCards              func(childComplexity int) int
 		Status                  func(childComplexity int) int
 		UpdatedAt               func(childComplexity int) int
-	}
-
-	CheckoutSessionConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
-	}
-
-	CheckoutSessionEdge struct {
-		Cursor func(childComplexity int) int
-		Node   func(childComplexity int) int
 	}
 
 	Connector struct {
@@ -406,17 +384,6 @@ type ComplexityRoot struct {
 		MerchantID func(childComplexity int) int
 		ObjectID   func(childComplexity int) int
 		Type       func(childComplexity int) int
-	}
-
-	EventConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
-	}
-
-	EventEdge struct {
-		Cursor func(childComplexity int) int
-		Node   func(childComplexity int) int
 	}
 
 	FxConversion struct {
@@ -1221,38 +1188,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Agreement.UpdatedAt(childComplexity), true
 
-	case "AgreementConnection.edges":
-		if e.ComplexityRoot.AgreementConnection.Edges == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgreementConnection.Edges(childComplexity), true
-	case "AgreementConnection.pageInfo":
-		if e.ComplexityRoot.AgreementConnection.PageInfo == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgreementConnection.PageInfo(childComplexity), true
-	case "AgreementConnection.totalCount":
-		if e.ComplexityRoot.AgreementConnection.TotalCount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgreementConnection.TotalCount(childComplexity), true
-
-	case "AgreementEdge.cursor":
-		if e.ComplexityRoot.AgreementEdge.Cursor == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgreementEdge.Cursor(childComplexity), true
-	case "AgreementEdge.node":
-		if e.ComplexityRoot.AgreementEdge.Node == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgreementEdge.Node(childComplexity), true
-
 	case "AuditLog.action":
 		if e.ComplexityRoot.AuditLog.Action == nil {
 			break
@@ -1817,38 +1752,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CheckoutSession.UpdatedAt(childComplexity), true
 
-	case "CheckoutSessionConnection.edges":
-		if e.ComplexityRoot.CheckoutSessionConnection.Edges == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSessionConnection.Edges(childComplexity), true
-	case "CheckoutSessionConnection.pageInfo":
-		if e.ComplexityRoot.CheckoutSessionConnection.PageInfo == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSessionConnection.PageInfo(childComplexity), true
-	case "CheckoutSessionConnection.totalCount":
-		if e.ComplexityRoot.CheckoutSessionConnection.TotalCount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSessionConnection.TotalCount(childComplexity), true
-
-	case "CheckoutSessionEdge.cursor":
-		if e.ComplexityRoot.CheckoutSessionEdge.Cursor == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSessionEdge.Cursor(childComplexity), true
-	case "CheckoutSessionEdge.node":
-		if e.ComplexityRoot.CheckoutSessionEdge.Node == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSessionEdge.Node(childComplexity), true
-
 	case "Connector.calls":
 		if e.ComplexityRoot.Connector.Calls == nil {
 			break
@@ -2402,38 +2305,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Type(childComplexity), true
-
-	case "EventConnection.edges":
-		if e.ComplexityRoot.EventConnection.Edges == nil {
-			break
-		}
-
-		return e.ComplexityRoot.EventConnection.Edges(childComplexity), true
-	case "EventConnection.pageInfo":
-		if e.ComplexityRoot.EventConnection.PageInfo == nil {
-			break
-		}
-
-		return e.ComplexityRoot.EventConnection.PageInfo(childComplexity), true
-	case "EventConnection.totalCount":
-		if e.ComplexityRoot.EventConnection.TotalCount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.EventConnection.TotalCount(childComplexity), true
-
-	case "EventEdge.cursor":
-		if e.ComplexityRoot.EventEdge.Cursor == nil {
-			break
-		}
-
-		return e.ComplexityRoot.EventEdge.Cursor(childComplexity), true
-	case "EventEdge.node":
-		if e.ComplexityRoot.EventEdge.Node == nil {
-			break
-		}
-
-		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
 
 	case "FxConversion.entryID":
 		if e.ComplexityRoot.FxConversion.EntryID == nil {
@@ -4441,20 +4312,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
-			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
-			graphql.NewInputUnmarshaler("AgreementOrder", ec.unmarshalInputAgreementOrder),
 			graphql.NewInputUnmarshaler("ApprovePaymentReviewInput", ec.unmarshalInputApprovePaymentReviewInput),
 			graphql.NewInputUnmarshaler("BankAccountInput", ec.unmarshalInputBankAccountInput),
 			graphql.NewInputUnmarshaler("CancelPaymentInput", ec.unmarshalInputCancelPaymentInput),
 			graphql.NewInputUnmarshaler("CapturePaymentInput", ec.unmarshalInputCapturePaymentInput),
 			graphql.NewInputUnmarshaler("ChargeAgreementInput", ec.unmarshalInputChargeAgreementInput),
-			graphql.NewInputUnmarshaler("CheckoutSessionOrder", ec.unmarshalInputCheckoutSessionOrder),
 			graphql.NewInputUnmarshaler("ConfirmCheckoutSessionInput", ec.unmarshalInputConfirmCheckoutSessionInput),
 			graphql.NewInputUnmarshaler("ConnectorFeeInput", ec.unmarshalInputConnectorFeeInput),
 			graphql.NewInputUnmarshaler("ConnectorLimitInput", ec.unmarshalInputConnectorLimitInput),
-			graphql.NewInputUnmarshaler("ConnectorSettingOrder", ec.unmarshalInputConnectorSettingOrder),
 			graphql.NewInputUnmarshaler("ConvertBalanceInput", ec.unmarshalInputConvertBalanceInput),
-			graphql.NewInputUnmarshaler("CouponOrder", ec.unmarshalInputCouponOrder),
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
 			graphql.NewInputUnmarshaler("CreateCheckoutSessionInput", ec.unmarshalInputCreateCheckoutSessionInput),
 			graphql.NewInputUnmarshaler("CreateCouponInput", ec.unmarshalInputCreateCouponInput),
@@ -4463,27 +4329,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateMerchantInput", ec.unmarshalInputCreateMerchantInput),
 			graphql.NewInputUnmarshaler("CreateMerchantUserInput", ec.unmarshalInputCreateMerchantUserInput),
 			graphql.NewInputUnmarshaler("CustomerListFilter", ec.unmarshalInputCustomerListFilter),
-			graphql.NewInputUnmarshaler("CustomerOrder", ec.unmarshalInputCustomerOrder),
 			graphql.NewInputUnmarshaler("JournalEntriesFilter", ec.unmarshalInputJournalEntriesFilter),
-			graphql.NewInputUnmarshaler("LedgerAccountOrder", ec.unmarshalInputLedgerAccountOrder),
 			graphql.NewInputUnmarshaler("LedgerAccountsFilter", ec.unmarshalInputLedgerAccountsFilter),
-			graphql.NewInputUnmarshaler("MerchantOrder", ec.unmarshalInputMerchantOrder),
 			graphql.NewInputUnmarshaler("MerchantUserOrder", ec.unmarshalInputMerchantUserOrder),
 			graphql.NewInputUnmarshaler("MetadataEntryInput", ec.unmarshalInputMetadataEntryInput),
 			graphql.NewInputUnmarshaler("MoneyInput", ec.unmarshalInputMoneyInput),
 			graphql.NewInputUnmarshaler("PaymentAttemptOrder", ec.unmarshalInputPaymentAttemptOrder),
 			graphql.NewInputUnmarshaler("PaymentListFilter", ec.unmarshalInputPaymentListFilter),
 			graphql.NewInputUnmarshaler("PaymentOrder", ec.unmarshalInputPaymentOrder),
-			graphql.NewInputUnmarshaler("PostingOrder", ec.unmarshalInputPostingOrder),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 			graphql.NewInputUnmarshaler("RefundPaymentInput", ec.unmarshalInputRefundPaymentInput),
 			graphql.NewInputUnmarshaler("RejectPaymentReviewInput", ec.unmarshalInputRejectPaymentReviewInput),
 			graphql.NewInputUnmarshaler("RiskRuleInput", ec.unmarshalInputRiskRuleInput),
-			graphql.NewInputUnmarshaler("RiskRuleOrder", ec.unmarshalInputRiskRuleOrder),
 			graphql.NewInputUnmarshaler("RiskRuleParamsInput", ec.unmarshalInputRiskRuleParamsInput),
 			graphql.NewInputUnmarshaler("RoutingMatchInput", ec.unmarshalInputRoutingMatchInput),
 			graphql.NewInputUnmarshaler("RoutingRuleInput", ec.unmarshalInputRoutingRuleInput),
-			graphql.NewInputUnmarshaler("RoutingRuleOrder", ec.unmarshalInputRoutingRuleOrder),
 			graphql.NewInputUnmarshaler("RoutingShareInput", ec.unmarshalInputRoutingShareInput),
 			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
 			graphql.NewInputUnmarshaler("TerminateAgreementInput", ec.unmarshalInputTerminateAgreementInput),
@@ -4604,8 +4464,16 @@ enum Principal {
 """
 A signed 64-bit integer, serialized as a string of decimal digits so that
 JavaScript clients keep full precision. Input accepts a string or an integer.
+Type it as a string in generated clients (docs/api.md, "Scalars").
 """
-scalar Int64
+scalar Int64 @specifiedBy(url: "https://github.com/straitpay/strait/blob/main/docs/api.md#scalars")
+
+# The generated schema (graph/ent.graphql) declares Cursor and Time; these
+# extensions say how they are written, for code generators.
+# Cursor: an opaque Relay page cursor, a string to pass back as after or before.
+extend scalar Cursor @specifiedBy(url: "https://relay.dev/graphql/connections.htm#sec-Cursor")
+# Time: a date and time in RFC 3339 form with a UTC offset (2026-12-05T20:47:15Z).
+extend scalar Time @specifiedBy(url: "https://scalars.graphql.org/andimarek/date-time")
 
 """
 An amount of money: integer minor units of an ISO 4217 currency. The
@@ -5724,25 +5592,6 @@ type APIKeyEdge {
   """
   cursor: Cursor!
 }
-"""
-Ordering options for APIKey connections
-"""
-input APIKeyOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order APIKeys.
-  """
-  field: APIKeyOrderField!
-}
-"""
-Properties by which APIKey connections can be ordered.
-"""
-enum APIKeyOrderField {
-  CREATED_AT
-}
 type Agreement implements Node {
   id: ID!
   createdAt: Time!
@@ -5764,55 +5613,6 @@ type Agreement implements Node {
   terminatedAt: Time
   merchant: Merchant!
   customer: Customer
-}
-"""
-A connection to a list of items.
-"""
-type AgreementConnection {
-  """
-  A list of edges.
-  """
-  edges: [AgreementEdge]
-  """
-  Information to aid in pagination.
-  """
-  pageInfo: PageInfo!
-  """
-  Identifies the total count of items in the connection.
-  """
-  totalCount: Int!
-}
-"""
-An edge in a connection.
-"""
-type AgreementEdge {
-  """
-  The item at the end of the edge.
-  """
-  node: Agreement
-  """
-  A cursor for use in pagination.
-  """
-  cursor: Cursor!
-}
-"""
-Ordering options for Agreement connections
-"""
-input AgreementOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Agreements.
-  """
-  field: AgreementOrderField!
-}
-"""
-Properties by which Agreement connections can be ordered.
-"""
-enum AgreementOrderField {
-  CREATED_AT
 }
 """
 AgreementStatus is enum for the field status
@@ -5974,55 +5774,6 @@ enum CheckoutSessionCaptureMethod @goModel(model: "github.com/straitpay/strait/e
   MANUAL
 }
 """
-A connection to a list of items.
-"""
-type CheckoutSessionConnection {
-  """
-  A list of edges.
-  """
-  edges: [CheckoutSessionEdge]
-  """
-  Information to aid in pagination.
-  """
-  pageInfo: PageInfo!
-  """
-  Identifies the total count of items in the connection.
-  """
-  totalCount: Int!
-}
-"""
-An edge in a connection.
-"""
-type CheckoutSessionEdge {
-  """
-  The item at the end of the edge.
-  """
-  node: CheckoutSession
-  """
-  A cursor for use in pagination.
-  """
-  cursor: Cursor!
-}
-"""
-Ordering options for CheckoutSession connections
-"""
-input CheckoutSessionOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order CheckoutSessions.
-  """
-  field: CheckoutSessionOrderField!
-}
-"""
-Properties by which CheckoutSession connections can be ordered.
-"""
-enum CheckoutSessionOrderField {
-  CREATED_AT
-}
-"""
 CheckoutSessionStatus is enum for the field status
 """
 enum CheckoutSessionStatus @goModel(model: "github.com/straitpay/strait/ent/checkoutsession.Status") {
@@ -6040,25 +5791,6 @@ type ConnectorSetting implements Node {
   """
   name: String!
   enabled: Boolean!
-}
-"""
-Ordering options for ConnectorSetting connections
-"""
-input ConnectorSettingOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order ConnectorSettings.
-  """
-  field: ConnectorSettingOrderField!
-}
-"""
-Properties by which ConnectorSetting connections can be ordered.
-"""
-enum ConnectorSettingOrderField {
-  CREATED_AT
 }
 type Coupon implements Node {
   id: ID!
@@ -6116,25 +5848,6 @@ enum CouponKind @goModel(model: "github.com/straitpay/strait/ent/coupon.Kind") {
   PERCENTAGE
 }
 """
-Ordering options for Coupon connections
-"""
-input CouponOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Coupons.
-  """
-  field: CouponOrderField!
-}
-"""
-Properties by which Coupon connections can be ordered.
-"""
-enum CouponOrderField {
-  CREATED_AT
-}
-"""
 Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
@@ -6181,25 +5894,6 @@ type CustomerEdge {
   """
   cursor: Cursor!
 }
-"""
-Ordering options for Customer connections
-"""
-input CustomerOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Customers.
-  """
-  field: CustomerOrderField!
-}
-"""
-Properties by which Customer connections can be ordered.
-"""
-enum CustomerOrderField {
-  CREATED_AT
-}
 type Event implements Node {
   id: ID!
   merchantID: String
@@ -6209,36 +5903,6 @@ type Event implements Node {
   type: String!
   objectID: String!
   createdAt: Time!
-}
-"""
-A connection to a list of items.
-"""
-type EventConnection {
-  """
-  A list of edges.
-  """
-  edges: [EventEdge]
-  """
-  Information to aid in pagination.
-  """
-  pageInfo: PageInfo!
-  """
-  Identifies the total count of items in the connection.
-  """
-  totalCount: Int!
-}
-"""
-An edge in a connection.
-"""
-type EventEdge {
-  """
-  The item at the end of the edge.
-  """
-  node: Event
-  """
-  A cursor for use in pagination.
-  """
-  cursor: Cursor!
 }
 type JournalEntry implements Node {
   id: ID!
@@ -6337,25 +6001,6 @@ enum LedgerAccountKind @goModel(model: "github.com/straitpay/strait/ent/ledgerac
   SUSPENSE
 }
 """
-Ordering options for LedgerAccount connections
-"""
-input LedgerAccountOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order LedgerAccounts.
-  """
-  field: LedgerAccountOrderField!
-}
-"""
-Properties by which LedgerAccount connections can be ordered.
-"""
-enum LedgerAccountOrderField {
-  CREATED_AT
-}
-"""
 LedgerAccountOwnerType is enum for the field owner_type
 """
 enum LedgerAccountOwnerType @goModel(model: "github.com/straitpay/strait/ent/ledgeraccount.OwnerType") {
@@ -6435,25 +6080,6 @@ type MerchantEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
-}
-"""
-Ordering options for Merchant connections
-"""
-input MerchantOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Merchants.
-  """
-  field: MerchantOrderField!
-}
-"""
-Properties by which Merchant connections can be ordered.
-"""
-enum MerchantOrderField {
-  CREATED_AT
 }
 """
 MerchantRiskTier is enum for the field risk_tier
@@ -6872,25 +6498,6 @@ type PostingEdge {
   """
   cursor: Cursor!
 }
-"""
-Ordering options for Posting connections
-"""
-input PostingOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Postings.
-  """
-  field: PostingOrderField!
-}
-"""
-Properties by which Posting connections can be ordered.
-"""
-enum PostingOrderField {
-  SEQ
-}
 type Query {
   """
   Fetches an object given its ID.
@@ -7030,25 +6637,6 @@ type RiskRuleEdge {
   """
   cursor: Cursor!
 }
-"""
-Ordering options for RiskRule connections
-"""
-input RiskRuleOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order RiskRules.
-  """
-  field: RiskRuleOrderField!
-}
-"""
-Properties by which RiskRule connections can be ordered.
-"""
-enum RiskRuleOrderField {
-  CREATED_AT
-}
 type RoutingRule implements Node {
   id: ID!
   createdAt: Time!
@@ -7089,25 +6677,6 @@ type RoutingRuleEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
-}
-"""
-Ordering options for RoutingRule connections
-"""
-input RoutingRuleOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order RoutingRules.
-  """
-  field: RoutingRuleOrderField!
-}
-"""
-Properties by which RoutingRule connections can be ordered.
-"""
-enum RoutingRuleOrderField {
-  CREATED_AT
 }
 """
 The builtin Time type
@@ -7205,16 +6774,6 @@ func (ec *executionContext) childFields_Agreement(ctx context.Context, field gra
 		return ec.fieldContext_Agreement_maxAmount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Agreement", field.Name)
-}
-
-func (ec *executionContext) childFields_AgreementEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "node":
-		return ec.fieldContext_AgreementEdge_node(ctx, field)
-	case "cursor":
-		return ec.fieldContext_AgreementEdge_cursor(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type AgreementEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7477,16 +7036,6 @@ func (ec *executionContext) childFields_CheckoutSession(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CheckoutSession", field.Name)
 }
 
-func (ec *executionContext) childFields_CheckoutSessionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "node":
-		return ec.fieldContext_CheckoutSessionEdge_node(ctx, field)
-	case "cursor":
-		return ec.fieldContext_CheckoutSessionEdge_cursor(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type CheckoutSessionEdge", field.Name)
-}
-
 func (ec *executionContext) childFields_Connector(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -7733,32 +7282,6 @@ func (ec *executionContext) childFields_CustomerEdge(ctx context.Context, field 
 		return ec.fieldContext_CustomerEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerEdge", field.Name)
-}
-
-func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "id":
-		return ec.fieldContext_Event_id(ctx, field)
-	case "merchantID":
-		return ec.fieldContext_Event_merchantID(ctx, field)
-	case "type":
-		return ec.fieldContext_Event_type(ctx, field)
-	case "objectID":
-		return ec.fieldContext_Event_objectID(ctx, field)
-	case "createdAt":
-		return ec.fieldContext_Event_createdAt(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type Event", field.Name)
-}
-
-func (ec *executionContext) childFields_EventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "node":
-		return ec.fieldContext_EventEdge_node(ctx, field)
-	case "cursor":
-		return ec.fieldContext_EventEdge_cursor(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_FxConversion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10567,148 +10090,6 @@ func (ec *executionContext) fieldContext_Agreement_maxAmount(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _AgreementConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgreementConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AgreementEdge) graphql.Marshaler {
-			return ec.marshalOAgreementEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_AgreementConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "AgreementConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_AgreementEdge(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _AgreementConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgreementConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgreementConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "AgreementConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _AgreementConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgreementConnection_totalCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgreementConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgreementConnection", field, false, false, "Int")
-}
-
-func (ec *executionContext) _AgreementEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgreementEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
-			return ec.marshalOAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_AgreementEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "AgreementEdge",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Agreement(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _AgreementEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgreementEdge_cursor(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgreementEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgreementEdge", field, false, false, "Cursor")
-}
-
 func (ec *executionContext) _AuditLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13030,148 +12411,6 @@ func (ec *executionContext) fieldContext_CheckoutSession_savedCards(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _CheckoutSessionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSessionConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSessionConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CheckoutSessionEdge) graphql.Marshaler {
-			return ec.marshalOCheckoutSessionEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSessionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "CheckoutSessionConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CheckoutSessionEdge(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _CheckoutSessionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSessionConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSessionConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSessionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "CheckoutSessionConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _CheckoutSessionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSessionConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSessionConnection_totalCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSessionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CheckoutSessionConnection", field, false, false, "Int")
-}
-
-func (ec *executionContext) _CheckoutSessionEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSessionEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSessionEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.CheckoutSession) graphql.Marshaler {
-			return ec.marshalOCheckoutSession2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSession(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSessionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "CheckoutSessionEdge",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CheckoutSession(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _CheckoutSessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSessionEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSessionEdge_cursor(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSessionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CheckoutSessionEdge", field, false, false, "Cursor")
-}
-
 func (ec *executionContext) _Connector_name(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15447,148 +14686,6 @@ func (ec *executionContext) _Event_createdAt(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Event_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Event", field, false, false, "Time")
-}
-
-func (ec *executionContext) _EventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EventConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.EventEdge) graphql.Marshaler {
-			return ec.marshalOEventEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEventEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_EventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "EventConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_EventEdge(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _EventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EventConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_EventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "EventConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _EventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EventConnection_totalCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_EventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventConnection", field, false, false, "Int")
-}
-
-func (ec *executionContext) _EventEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.EventEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EventEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Event) graphql.Marshaler {
-			return ec.marshalOEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEvent(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_EventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "EventEdge",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Event(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _EventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.EventEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EventEdge_cursor(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_EventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _FxConversion_entryID(ctx context.Context, field graphql.CollectedField, obj *fx.Conversion) (ret graphql.Marshaler) {
@@ -25869,112 +24966,6 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
-func (ec *executionContext) unmarshalInputAPIKeyOrder(ctx context.Context, obj any) (ent.APIKeyOrder, error) {
-	var it ent.APIKeyOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNAPIKeyOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAPIKeyOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalAPIKeyOrder unmarshals raw into the APIKeyOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalAPIKeyOrder(ctx context.Context, raw any) (ent.APIKeyOrder, error) {
-	var out ent.APIKeyOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "APIKeyOrder", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputAgreementOrder(ctx context.Context, obj any) (ent.AgreementOrder, error) {
-	var it ent.AgreementOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNAgreementOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalAgreementOrder unmarshals raw into the AgreementOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalAgreementOrder(ctx context.Context, raw any) (ent.AgreementOrder, error) {
-	var out ent.AgreementOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgreementOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputApprovePaymentReviewInput(ctx context.Context, obj any) (model.ApprovePaymentReviewInput, error) {
 	var it model.ApprovePaymentReviewInput
 	if obj == nil {
@@ -26269,59 +25260,6 @@ func UnmarshalChargeAgreementInput(ctx context.Context, raw any) (model.ChargeAg
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputCheckoutSessionOrder(ctx context.Context, obj any) (ent.CheckoutSessionOrder, error) {
-	var it ent.CheckoutSessionOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNCheckoutSessionOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalCheckoutSessionOrder unmarshals raw into the CheckoutSessionOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalCheckoutSessionOrder(ctx context.Context, raw any) (ent.CheckoutSessionOrder, error) {
-	var out ent.CheckoutSessionOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "CheckoutSessionOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputConfirmCheckoutSessionInput(ctx context.Context, obj any) (model.ConfirmCheckoutSessionInput, error) {
 	var it model.ConfirmCheckoutSessionInput
 	if obj == nil {
@@ -26511,59 +25449,6 @@ func UnmarshalConnectorLimitInput(ctx context.Context, raw any) (model.Connector
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputConnectorSettingOrder(ctx context.Context, obj any) (ent.ConnectorSettingOrder, error) {
-	var it ent.ConnectorSettingOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNConnectorSettingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSettingOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalConnectorSettingOrder unmarshals raw into the ConnectorSettingOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalConnectorSettingOrder(ctx context.Context, raw any) (ent.ConnectorSettingOrder, error) {
-	var out ent.ConnectorSettingOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConnectorSettingOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputConvertBalanceInput(ctx context.Context, obj any) (model.ConvertBalanceInput, error) {
 	var it model.ConvertBalanceInput
 	if obj == nil {
@@ -26617,59 +25502,6 @@ func (ec *executionContext) unmarshalInputConvertBalanceInput(ctx context.Contex
 func UnmarshalConvertBalanceInput(ctx context.Context, raw any) (model.ConvertBalanceInput, error) {
 	var out model.ConvertBalanceInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConvertBalanceInput", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputCouponOrder(ctx context.Context, obj any) (ent.CouponOrder, error) {
-	var it ent.CouponOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNCouponOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalCouponOrder unmarshals raw into the CouponOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalCouponOrder(ctx context.Context, raw any) (ent.CouponOrder, error) {
-	var out ent.CouponOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "CouponOrder", raw, &out)
 	return out, err
 }
 
@@ -27269,59 +26101,6 @@ func UnmarshalCustomerListFilter(ctx context.Context, raw any) (model.CustomerLi
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputCustomerOrder(ctx context.Context, obj any) (ent.CustomerOrder, error) {
-	var it ent.CustomerOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNCustomerOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomerOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalCustomerOrder unmarshals raw into the CustomerOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalCustomerOrder(ctx context.Context, raw any) (ent.CustomerOrder, error) {
-	var out ent.CustomerOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomerOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputJournalEntriesFilter(ctx context.Context, obj any) (model.JournalEntriesFilter, error) {
 	var it model.JournalEntriesFilter
 	if obj == nil {
@@ -27368,59 +26147,6 @@ func (ec *executionContext) unmarshalInputJournalEntriesFilter(ctx context.Conte
 func UnmarshalJournalEntriesFilter(ctx context.Context, raw any) (model.JournalEntriesFilter, error) {
 	var out model.JournalEntriesFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "JournalEntriesFilter", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputLedgerAccountOrder(ctx context.Context, obj any) (ent.LedgerAccountOrder, error) {
-	var it ent.LedgerAccountOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNLedgerAccountOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalLedgerAccountOrder unmarshals raw into the LedgerAccountOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalLedgerAccountOrder(ctx context.Context, raw any) (ent.LedgerAccountOrder, error) {
-	var out ent.LedgerAccountOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "LedgerAccountOrder", raw, &out)
 	return out, err
 }
 
@@ -27477,59 +26203,6 @@ func (ec *executionContext) unmarshalInputLedgerAccountsFilter(ctx context.Conte
 func UnmarshalLedgerAccountsFilter(ctx context.Context, raw any) (model.LedgerAccountsFilter, error) {
 	var out model.LedgerAccountsFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "LedgerAccountsFilter", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputMerchantOrder(ctx context.Context, obj any) (ent.MerchantOrder, error) {
-	var it ent.MerchantOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNMerchantOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchantOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalMerchantOrder unmarshals raw into the MerchantOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalMerchantOrder(ctx context.Context, raw any) (ent.MerchantOrder, error) {
-	var out ent.MerchantOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "MerchantOrder", raw, &out)
 	return out, err
 }
 
@@ -27867,59 +26540,6 @@ func UnmarshalPaymentOrder(ctx context.Context, raw any) (ent.PaymentOrder, erro
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputPostingOrder(ctx context.Context, obj any) (ent.PostingOrder, error) {
-	var it ent.PostingOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNPostingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalPostingOrder unmarshals raw into the PostingOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalPostingOrder(ctx context.Context, raw any) (ent.PostingOrder, error) {
-	var out ent.PostingOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "PostingOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputRefundOrder(ctx context.Context, obj any) (ent.RefundOrder, error) {
 	var it ent.RefundOrder
 	if obj == nil {
@@ -28183,59 +26803,6 @@ func UnmarshalRiskRuleInput(ctx context.Context, raw any) (model.RiskRuleInput, 
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputRiskRuleOrder(ctx context.Context, obj any) (ent.RiskRuleOrder, error) {
-	var it ent.RiskRuleOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalRiskRuleOrder unmarshals raw into the RiskRuleOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalRiskRuleOrder(ctx context.Context, raw any) (ent.RiskRuleOrder, error) {
-	var out ent.RiskRuleOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "RiskRuleOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputRiskRuleParamsInput(ctx context.Context, obj any) (model.RiskRuleParamsInput, error) {
 	var it model.RiskRuleParamsInput
 	if obj == nil {
@@ -28464,59 +27031,6 @@ func (ec *executionContext) unmarshalInputRoutingRuleInput(ctx context.Context, 
 func UnmarshalRoutingRuleInput(ctx context.Context, raw any) (model.RoutingRuleInput, error) {
 	var out model.RoutingRuleInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingRuleInput", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputRoutingRuleOrder(ctx context.Context, obj any) (ent.RoutingRuleOrder, error) {
-	var it ent.RoutingRuleOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalRoutingRuleOrder unmarshals raw into the RoutingRuleOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalRoutingRuleOrder(ctx context.Context, raw any) (ent.RoutingRuleOrder, error) {
-	var out ent.RoutingRuleOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingRuleOrder", raw, &out)
 	return out, err
 }
 
@@ -29216,87 +27730,6 @@ func (ec *executionContext) _Agreement(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Agreement_maxAmount(ctx, field, obj)
 				})
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var agreementConnectionImplementors = []string{"AgreementConnection"}
-
-func (ec *executionContext) _AgreementConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AgreementConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agreementConnectionImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("AgreementConnection")
-		case "edges":
-			out.Values[i] = ec._AgreementConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "pageInfo":
-			out.Values[i] = ec._AgreementConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "totalCount":
-			out.Values[i] = ec._AgreementConnection_totalCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var agreementEdgeImplementors = []string{"AgreementEdge"}
-
-func (ec *executionContext) _AgreementEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AgreementEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agreementEdgeImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("AgreementEdge")
-		case "node":
-			out.Values[i] = ec._AgreementEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "cursor":
-			out.Values[i] = ec._AgreementEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30154,87 +28587,6 @@ func (ec *executionContext) _CheckoutSession(ctx context.Context, sel ast.Select
 	return out
 }
 
-var checkoutSessionConnectionImplementors = []string{"CheckoutSessionConnection"}
-
-func (ec *executionContext) _CheckoutSessionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CheckoutSessionConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, checkoutSessionConnectionImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("CheckoutSessionConnection")
-		case "edges":
-			out.Values[i] = ec._CheckoutSessionConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "pageInfo":
-			out.Values[i] = ec._CheckoutSessionConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "totalCount":
-			out.Values[i] = ec._CheckoutSessionConnection_totalCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var checkoutSessionEdgeImplementors = []string{"CheckoutSessionEdge"}
-
-func (ec *executionContext) _CheckoutSessionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CheckoutSessionEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, checkoutSessionEdgeImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("CheckoutSessionEdge")
-		case "node":
-			out.Values[i] = ec._CheckoutSessionEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "cursor":
-			out.Values[i] = ec._CheckoutSessionEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
 var connectorImplementors = []string{"Connector"}
 
 func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet, obj *channels.Connector) graphql.Marshaler {
@@ -31074,87 +29426,6 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "createdAt":
 			out.Values[i] = ec._Event_createdAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var eventConnectionImplementors = []string{"EventConnection"}
-
-func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.EventConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, eventConnectionImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("EventConnection")
-		case "edges":
-			out.Values[i] = ec._EventConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "pageInfo":
-			out.Values[i] = ec._EventConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "totalCount":
-			out.Values[i] = ec._EventConnection_totalCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var eventEdgeImplementors = []string{"EventEdge"}
-
-func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.EventEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, eventEdgeImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("EventEdge")
-		case "node":
-			out.Values[i] = ec._EventEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "cursor":
-			out.Values[i] = ec._EventEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -34392,40 +32663,12 @@ func (ec *executionContext) marshalNAPIKeyConnection2ᚖgithubᚗcomᚋstraitpay
 	return ec._APIKeyConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAPIKeyOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAPIKeyOrderField(ctx context.Context, v any) (*ent.APIKeyOrderField, error) {
-	var res = new(ent.APIKeyOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNAPIKeyOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAPIKeyOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.APIKeyOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "APIKeyOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx context.Context, sel ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Agreement!")
 		return graphql.Null
 	}
 	return ec._Agreement(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNAgreementOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementOrderField(ctx context.Context, v any) (*ent.AgreementOrderField, error) {
-	var res = new(ent.AgreementOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNAgreementOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.AgreementOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AgreementOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋagreementᚐStatus(ctx context.Context, v any) (agreement.Status, error) {
@@ -34567,20 +32810,6 @@ func (ec *executionContext) marshalNCheckoutSessionCaptureMethod2githubᚗcomᚋ
 	return v
 }
 
-func (ec *executionContext) unmarshalNCheckoutSessionOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionOrderField(ctx context.Context, v any) (*ent.CheckoutSessionOrderField, error) {
-	var res = new(ent.CheckoutSessionOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNCheckoutSessionOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CheckoutSessionOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CheckoutSessionOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNCheckoutSessionStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐStatus(ctx context.Context, v any) (checkoutsession.Status, error) {
 	var res checkoutsession.Status
 	err := res.UnmarshalGQL(v)
@@ -34690,20 +32919,6 @@ func (ec *executionContext) unmarshalNConnectorLimitInput2ᚖgithubᚗcomᚋstra
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNConnectorSettingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSettingOrderField(ctx context.Context, v any) (*ent.ConnectorSettingOrderField, error) {
-	var res = new(ent.ConnectorSettingOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNConnectorSettingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSettingOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ConnectorSettingOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ConnectorSettingOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNConvertBalanceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConvertBalanceInput(ctx context.Context, v any) (model.ConvertBalanceInput, error) {
 	res, err := ec.unmarshalInputConvertBalanceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34757,20 +32972,6 @@ func (ec *executionContext) marshalNCouponOffer2ᚖgithubᚗcomᚋstraitpayᚋst
 		return graphql.Null
 	}
 	return ec._CouponOffer(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNCouponOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponOrderField(ctx context.Context, v any) (*ent.CouponOrderField, error) {
-	var res = new(ent.CouponOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNCouponOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CouponOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CouponOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNCreateAPIKeyInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateAPIKeyInput(ctx context.Context, v any) (model.CreateAPIKeyInput, error) {
@@ -34848,20 +33049,6 @@ func (ec *executionContext) marshalNCustomerConnection2ᚖgithubᚗcomᚋstraitp
 		return graphql.Null
 	}
 	return ec._CustomerConnection(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNCustomerOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomerOrderField(ctx context.Context, v any) (*ent.CustomerOrderField, error) {
-	var res = new(ent.CustomerOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNCustomerOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomerOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CustomerOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CustomerOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -35026,20 +33213,6 @@ func (ec *executionContext) marshalNLedgerAccountKind2githubᚗcomᚋstraitpay�
 	return v
 }
 
-func (ec *executionContext) unmarshalNLedgerAccountOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountOrderField(ctx context.Context, v any) (*ent.LedgerAccountOrderField, error) {
-	var res = new(ent.LedgerAccountOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNLedgerAccountOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.LedgerAccountOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "LedgerAccountOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNLedgerAccountOwnerType2githubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐOwnerType(ctx context.Context, v any) (ledgeraccount.OwnerType, error) {
 	var res ledgeraccount.OwnerType
 	err := res.UnmarshalGQL(v)
@@ -35064,20 +33237,6 @@ func (ec *executionContext) marshalNMerchantConnection2ᚖgithubᚗcomᚋstraitp
 		return graphql.Null
 	}
 	return ec._MerchantConnection(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNMerchantOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchantOrderField(ctx context.Context, v any) (*ent.MerchantOrderField, error) {
-	var res = new(ent.MerchantOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNMerchantOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchantOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "MerchantOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNMerchantRiskTier2githubᚗcomᚋstraitpayᚋstraitᚋentᚋmerchantᚐRiskTier(ctx context.Context, v any) (merchant.RiskTier, error) {
@@ -35383,20 +33542,6 @@ func (ec *executionContext) marshalNPostingConnection2ᚖgithubᚗcomᚋstraitpa
 	return ec._PostingConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNPostingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingOrderField(ctx context.Context, v any) (*ent.PostingOrderField, error) {
-	var res = new(ent.PostingOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNPostingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.PostingOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "PostingOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNPrincipal2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipal(ctx context.Context, v any) (model.Principal, error) {
 	var res model.Principal
 	err := res.UnmarshalGQL(v)
@@ -35508,20 +33653,6 @@ func (ec *executionContext) unmarshalNRiskRuleInput2githubᚗcomᚋstraitpayᚋs
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleOrderField(ctx context.Context, v any) (*ent.RiskRuleOrderField, error) {
-	var res = new(ent.RiskRuleOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRuleOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "RiskRuleOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) marshalNRiskRuleParams2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋriskᚐParams(ctx context.Context, sel ast.SelectionSet, v *risk.Params) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RiskRuleParams!")
@@ -35557,20 +33688,6 @@ func (ec *executionContext) marshalNRoutingRuleConnection2ᚖgithubᚗcomᚋstra
 func (ec *executionContext) unmarshalNRoutingRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingRuleInput(ctx context.Context, v any) (model.RoutingRuleInput, error) {
 	res, err := ec.unmarshalInputRoutingRuleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) unmarshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleOrderField(ctx context.Context, v any) (*ent.RoutingRuleOrderField, error) {
-	var res = new(ent.RoutingRuleOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRuleOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "RoutingRuleOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) marshalNRoutingShare2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐShare(ctx context.Context, sel ast.SelectionSet, v *routing.Share) graphql.Marshaler {
@@ -35890,33 +34007,6 @@ func (ec *executionContext) marshalOAPIKeyEdge2ᚖgithubᚗcomᚋstraitpayᚋstr
 	return ec._APIKeyEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx context.Context, sel ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._Agreement(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalOAgreementEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.AgreementEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOAgreementEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOAgreementEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx context.Context, sel ast.SelectionSet, v *ent.AgreementEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._AgreementEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalOAuditLog2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAuditLog(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLog) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -36045,26 +34135,6 @@ func (ec *executionContext) marshalOCheckoutSessionCaptureMethod2ᚖgithubᚗcom
 	return v
 }
 
-func (ec *executionContext) marshalOCheckoutSessionEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.CheckoutSessionEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOCheckoutSessionEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOCheckoutSessionEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionEdge(ctx context.Context, sel ast.SelectionSet, v *ent.CheckoutSessionEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._CheckoutSessionEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalOConnectorFeeInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorFeeInputᚄ(ctx context.Context, v any) ([]*model.ConnectorFeeInput, error) {
 	if v == nil {
 		return nil, nil
@@ -36182,33 +34252,6 @@ func (ec *executionContext) unmarshalOCustomerListFilter2ᚖgithubᚗcomᚋstrai
 	}
 	res, err := ec.unmarshalInputCustomerListFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEvent(ctx context.Context, sel ast.SelectionSet, v *ent.Event) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._Event(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalOEventEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEventEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.EventEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOEventEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEventEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOEventEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEventEdge(ctx context.Context, sel ast.SelectionSet, v *ent.EventEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._EventEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOID2string(ctx context.Context, v any) (string, error) {
