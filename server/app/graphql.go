@@ -100,7 +100,9 @@ func persistedQueries(a *App) graphql.HandlerExtension {
 
 // apq is gqlgen's automatic persisted queries that also refuses the documentId
 // and doc_id of the allow-list protocol, which it would otherwise ignore.
-type apq struct{ extension.AutomaticPersistedQuery }
+type apq struct {
+	extension.AutomaticPersistedQuery
+}
 
 func (q apq) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
 	if err := (graph.RefuseDocumentIDs{}).MutateOperationParameters(ctx, params); err != nil {
