@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"slices"
+
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/straitpay/strait/graph/generated"
@@ -20,6 +22,18 @@ func PublicSchema() *ast.Schema {
 	}
 	for _, name := range internalDirectives {
 		delete(s.Directives, name)
+	}
+	// gqlparser's prelude lets @deprecated mark directive arguments
+	// (DIRECTIVE_DEFINITION, a draft of the spec); graphql-js 16, which
+	// GraphiQL, codegen and Apollo's tooling build client schemas with,
+	// refuses the whole introspection result over that location. Nothing in
+	// Strait's schema uses it.
+	if d := s.Directives["deprecated"]; d != nil {
+		clone := *d
+		clone.Locations = slices.DeleteFunc(slices.Clone(d.Locations), func(l ast.DirectiveLocation) bool {
+			return l == ast.LocationDirectiveDefinition
+		})
+		s.Directives["deprecated"] = &clone
 	}
 	return &s
 }

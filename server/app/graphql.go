@@ -46,6 +46,9 @@ func newGraphQLServer(es graphql.ExecutableSchema, a *App, exts ...graphql.Handl
 			}
 			v, err := a.authenticate(ctx, p.Authorization())
 			if err != nil {
+				// graphql-transport-ws closes a refused init with 4403
+				// Forbidden; clients give up instead of reconnecting.
+				ctx = transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "Forbidden"), 4403)
 				return ctx, nil, err
 			}
 			return viewer.NewContext(ctx, v), nil, nil
