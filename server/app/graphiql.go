@@ -35,7 +35,7 @@ const fetcher = GraphiQL.createFetcher({ url: new URL("/graphql", location.href)
 ReactDOM.createRoot(document.getElementById("graphiql")).render(React.createElement(GraphiQL, {
   fetcher,
   defaultHeaders: {{.Headers}},
-  defaultQuery: "# Strait dev mode: the dev operator's token is in the headers below.\n{\n  viewer {\n    principal\n    subject\n  }\n}\n",
+  defaultQuery: "# The dev operator token is in Headers below.\n{\n  viewer {\n    principal\n    subject\n  }\n}\n",
   shouldPersistHeaders: false,
 }));
 </script>
