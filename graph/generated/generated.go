@@ -4435,7 +4435,10 @@ var sources = []*ast.Source{
 """
 The principals allowed to call a field. A caller must match one of them.
 """
-directive @auth(requires: [Principal!]!) on FIELD_DEFINITION
+directive @auth(
+  "The principals who may call the field; anyone else gets FORBIDDEN."
+  requires: [Principal!]!
+) on FIELD_DEFINITION
 
 """
 Makes a mutation idempotent, with Stripe's semantics (docs/api.md,
@@ -4453,11 +4456,17 @@ Who is calling: an operator, a merchant user by role, a merchant's API key
 (server to server), or a cashier token scoped to one checkout session.
 """
 enum Principal {
+  "A platform operator: every merchant."
   OPERATOR
+  "A merchant's user with the admin role: everything of one merchant, users and keys included."
   MERCHANT_ADMIN
+  "A merchant's user with the developer role: payments, checkout and API keys of one merchant."
   MERCHANT_DEVELOPER
+  "A merchant's user with the analyst role: reads one merchant's data."
   MERCHANT_ANALYST
+  "A merchant's API key (sk_…), server to server."
   API_KEY
+  "A cashier token: one checkout session, for the buyer's checkout."
   CASHIER
 }
 
@@ -4494,7 +4503,9 @@ type Money {
 An amount given by a client: minor units and a currency code.
 """
 input MoneyInput {
+  "Minor units (cents for USD, yen for JPY)."
   amount: Int64!
+  "ISO 4217 alphabetic code."
   currency: String!
   """
   The decimal places the client believes the currency has. Optional; when
@@ -4508,6 +4519,7 @@ input MoneyInput {
 
 "The authenticated caller."
 type Viewer {
+  "What kind of caller this is."
   principal: Principal!
   "Operator name, merchant user ID, API key ID or checkout session ID."
   subject: String!
@@ -4522,23 +4534,70 @@ extend type Query {
   A merchant. Merchant principals get their own merchant and may omit ` + "`" + `id` + "`" + `;
   operators must pass it. NOT_FOUND when it does not exist or is not visible.
   """
-  merchant(id: ID): Merchant! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  merchant(
+    "The merchant's ID: operators must pass it; merchant principals may omit it for their own."
+    id: ID
+  ): Merchant! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "Every merchant, newest first. Operators only."
-  merchants(after: Cursor, first: Int, before: Cursor, last: Int): MerchantConnection! @auth(requires: [OPERATOR])
+  merchants(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+  ): MerchantConnection! @auth(requires: [OPERATOR])
   "The caller's merchant's API keys, newest first. Secrets are never shown again."
-  apiKeys(after: Cursor, first: Int, before: Cursor, last: Int): APIKeyConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  apiKeys(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+  ): APIKeyConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
   "A payment of the caller's merchant (any merchant for operators). NOT_FOUND when not visible."
-  payment(id: ID!): Payment! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  payment(
+    "The payment's ID (pay_…)."
+    id: ID!
+  ): Payment! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "Payments, newest first, optionally filtered. Page with first/after (at most 100 per page)."
-  payments(after: Cursor, first: Int, before: Cursor, last: Int, filter: PaymentListFilter): PaymentConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  payments(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+    "Narrows the list; every payment when omitted."
+    filter: PaymentListFilter
+  ): PaymentConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The audit log, newest first: the caller's merchant's, or everything for operators."
-  auditLogs(after: Cursor, first: Int, before: Cursor, last: Int): AuditLogConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN])
+  auditLogs(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+  ): AuditLogConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN])
 }
 
 "Narrows a payments list. Every field is optional; given fields all apply."
 input PaymentListFilter {
+  "Only payments in this status."
   status: PaymentStatus
+  "Only payments with this merchant reference (exact match)."
   merchantReference: String
+  "Only payments of this customer."
   customerID: ID
   "Only payments created at or after this instant."
   createdAfter: Time
@@ -4546,26 +4605,35 @@ input PaymentListFilter {
   createdBefore: Time
 }
 
+"A new merchant (tenant)."
 input CreateMerchantInput {
+  "The merchant's registered legal name."
   legalName: String!
   "ISO 3166-1 alpha-2 country code."
   country: String!
   "ISO 4217 code the merchant is settled in."
   settlementCurrency: String!
+  "The risk rules' tier for this merchant; STANDARD when omitted."
   riskTier: MerchantRiskTier
 }
 
+"A new user of a merchant."
 input CreateMerchantUserInput {
   "Required for operators; merchant admins always create users of their own merchant."
   merchantID: ID
+  "The user's email, unique per merchant."
   email: String!
+  "The user's display name."
   name: String
+  "What the user may do: ADMIN, DEVELOPER or ANALYST."
   role: MerchantUserRole!
 }
 
+"A new API key."
 input CreateAPIKeyInput {
   "Required for operators; merchant principals create keys for their own merchant."
   merchantID: ID
+  "A label to recognise the key by, e.g. where it is deployed."
   name: String!
   "When the key stops working; never, when omitted."
   expiresAt: Time
@@ -4573,37 +4641,59 @@ input CreateAPIKeyInput {
 
 "A new API key. ` + "`" + `secret` + "`" + ` is shown here once and never again."
 type CreateAPIKeyPayload {
+  "The key as stored: its ID, name, prefix and expiry, never the secret."
   apiKey: APIKey!
+  "The sk_… secret to send as Authorization: Bearer. Shown only here."
   secret: String!
 }
 
+"Every operation that changes something. Money-moving ones are @idempotent."
 type Mutation {
   "Create a merchant (a tenant). Operators only."
-  createMerchant(input: CreateMerchantInput!): Merchant! @auth(requires: [OPERATOR])
+  createMerchant(
+    "The request: see CreateMerchantInput."
+    input: CreateMerchantInput!
+  ): Merchant! @auth(requires: [OPERATOR])
   "Add a person to a merchant with a role."
-  createMerchantUser(input: CreateMerchantUserInput!): MerchantUser! @auth(requires: [OPERATOR, MERCHANT_ADMIN])
+  createMerchantUser(
+    "The request: see CreateMerchantUserInput."
+    input: CreateMerchantUserInput!
+  ): MerchantUser! @auth(requires: [OPERATOR, MERCHANT_ADMIN])
   "Create an API key for server-to-server calls. The secret is returned once."
-  createAPIKey(input: CreateAPIKeyInput!): CreateAPIKeyPayload! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  createAPIKey(
+    "The request: see CreateAPIKeyInput."
+    input: CreateAPIKeyInput!
+  ): CreateAPIKeyPayload! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
   "Revoke an API key at once. Revoking a revoked key returns it unchanged."
-  revokeAPIKey(id: ID!): APIKey! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  revokeAPIKey(
+    "The ID of the key to revoke."
+    id: ID!
+  ): APIKey! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
 }
 
 extend type Payment {
+  "What the payment is for."
   amount: Money!
+  "What may still be captured: authorized and neither captured nor released."
   amountCapturable: Money!
+  "What was captured."
   amountCaptured: Money!
+  "What was refunded, across every refund that succeeded."
   amountRefunded: Money!
 }
 
 extend type PaymentAttempt {
+  "What the attempt asked the channel for."
   amount: Money!
 }
 
 extend type Refund {
+  "What the refund returns to the buyer."
   amount: Money!
 }
 
 extend type CheckoutSession {
+  "What the buyer pays: amountSubtotal less the coupon's discount."
   amount: Money!
 }
 
@@ -4629,8 +4719,11 @@ from, the platform margin, and the all-in rate conversions use. Rates are
 exact decimal strings: units of quote currency per unit of base currency.
 """
 type FxQuote {
+  "The quote's ID, for convertBalance."
   id: ID!
+  "The currency converted from (ISO 4217)."
   baseCurrency: String!
+  "The currency converted to (ISO 4217)."
   quoteCurrency: String!
   "The mid-market rate the quote was priced from."
   baseRate: String!
@@ -4640,8 +4733,11 @@ type FxQuote {
   rate: String!
   "Where the mid rate came from, and when it was observed."
   rateSource: String!
+  "When the mid rate was observed at its source."
   rateFetchedAt: Time!
+  "When the quote was locked."
   createdAt: Time!
+  "After this instant the quote converts nothing (BAD_USER_INPUT)."
   expiresAt: Time!
 }
 
@@ -4649,7 +4745,9 @@ type FxQuote {
 type FxConversion {
   "The journal entry that moved the money."
   entryID: ID!
+  "The quote the conversion used."
   quote: FxQuote!
+  "What left the base currency's available balance."
   from: Money!
   "` + "`" + `from` + "`" + ` × the quote's rate, rounded once, half away from zero, to the minor unit."
   to: Money!
@@ -4664,7 +4762,9 @@ type FxConversion {
 
 "One currency summed over every ledger account. Net and postingsNet are zero on a healthy ledger."
 type TrialBalanceLine {
+  "ISO 4217 code."
   currency: String!
+  "How many ledger accounts hold this currency."
   accounts: Int!
   "The negative balances, as a positive amount."
   debits: Money!
@@ -4676,6 +4776,7 @@ type TrialBalanceLine {
   postingsNet: Money!
 }
 
+"The currency pair to lock a rate for."
 input CreateFxQuoteInput {
   "The currency to convert from (ISO 4217)."
   baseCurrency: String!
@@ -4683,7 +4784,9 @@ input CreateFxQuoteInput {
   quoteCurrency: String!
 }
 
+"A conversion of available balance at a quote."
 input ConvertBalanceInput {
+  "The quote from createFxQuote; it must not have expired."
   quoteID: ID!
   "How much to convert, in the quote's base currency."
   amount: MoneyInput!
@@ -4695,15 +4798,21 @@ input ConvertBalanceInput {
   idempotencyKey: String!
 }
 
+"The source whose journal entries to list."
 input JournalEntriesFilter {
   "capture, refund, dispute, settlement, payout, conversion, transfer or adjustment."
   sourceType: String!
+  "The source's ID (e.g. a refund's); every entry of sourceType when omitted."
   sourceID: String
 }
 
+"Narrows a ledger accounts list; given fields all apply."
 input LedgerAccountsFilter {
+  "Only accounts of this kind of owner."
   ownerType: LedgerAccountOwnerType
+  "Only accounts of this owner (e.g. a merchant's ID)."
   ownerID: String
+  "Only accounts in this currency (ISO 4217)."
   currency: String
 }
 
@@ -4723,25 +4832,54 @@ extend type Query {
   "The caller's merchant's balances, one per currency it has held."
   balances: [Balance!]! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The postings of one of the caller's merchant's accounts, newest first. An account never used has none."
-  accountStatement(currency: String!, kind: LedgerAccountKind = AVAILABLE, after: Cursor, first: Int): PostingConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  accountStatement(
+    "The account's currency (ISO 4217)."
+    currency: String!
+    "Which of the merchant's accounts: AVAILABLE, PENDING or RESERVE."
+    kind: LedgerAccountKind = AVAILABLE
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): PostingConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The trial balance: every currency summed over every account. Operators only."
   trialBalance: [TrialBalanceLine!]! @auth(requires: [OPERATOR])
   "Ledger accounts, oldest first, optionally filtered. Operators only."
-  accounts(filter: LedgerAccountsFilter, after: Cursor, first: Int): LedgerAccountConnection! @auth(requires: [OPERATOR])
+  accounts(
+    "Narrows the list; every account when omitted."
+    filter: LedgerAccountsFilter
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): LedgerAccountConnection! @auth(requires: [OPERATOR])
   "Journal entries of a source, oldest first. Operators only."
-  journalEntries(filter: JournalEntriesFilter!, after: Cursor, first: Int): JournalEntryConnection! @auth(requires: [OPERATOR])
+  journalEntries(
+    "The source whose entries to list."
+    filter: JournalEntriesFilter!
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): JournalEntryConnection! @auth(requires: [OPERATOR])
 }
 
 extend type Mutation {
   "Lock a rate for converting the caller's merchant's balance. It expires in seconds; see expiresAt."
-  createFxQuote(input: CreateFxQuoteInput!): FxQuote! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createFxQuote(
+    "The request: see CreateFxQuoteInput."
+    input: CreateFxQuoteInput!
+  ): FxQuote! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Convert available balance at a quote. BAD_USER_INPUT for an expired quote or
   the wrong currency, NOT_FOUND for a quote that is not the caller's, CONFLICT
   when the amount exceeds the available balance or the idempotency key was used
   for another conversion.
   """
-  convertBalance(input: ConvertBalanceInput!): FxConversion! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  convertBalance(
+    "The request: see ConvertBalanceInput."
+    input: ConvertBalanceInput!
+  ): FxConversion! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 # ---- end money core ----
 
@@ -4751,6 +4889,7 @@ extend type Mutation {
 
 "How the buyer pays a checkout session."
 input ConfirmCheckoutSessionInput {
+  "The method family the buyer chose; the session must allow it."
   method: PaymentMethodType!
   "For CARD: a token from tokenizeCard, or a saved card of the session's customer."
   cardToken: String
@@ -4760,29 +4899,39 @@ input ConfirmCheckoutSessionInput {
   email: String
   "ISO 3166-1 alpha-2 billing country, for risk checks."
   billingCountry: String
+  "Makes the confirmation happen once: a retry with the same key replays the first answer; the same key with a different input is a CONFLICT."
   idempotencyKey: String!
 }
 
 "How a wallet payment is approved."
 enum WalletFlow {
+  "Send the buyer to the wallet's page (nextAction REDIRECT)."
   REDIRECT
+  "Show a code the buyer scans with the wallet app (nextAction QR_CODE)."
   QR
 }
 
 "A payment method family a checkout can offer."
 enum PaymentMethodType {
+  "A card, tokenized with tokenizeCard or saved to the customer."
   CARD
+  "A digital wallet, by redirect or QR code."
   WALLET
+  "A transfer the buyer makes to the account in the instructions."
   BANK_TRANSFER
+  "A debit under a signed agreement (chargeAgreement), never from a checkout."
   DIRECT_DEBIT
 }
 
 "One metadata pair: merchant-defined, never interpreted by Strait."
 type MetadataEntry {
+  "The merchant's key."
   key: String!
+  "The merchant's value."
   value: String!
 }
 
+"One metadata pair to store with a checkout session."
 input MetadataEntryInput {
   "1–40 characters."
   key: String!
@@ -4790,6 +4939,7 @@ input MetadataEntryInput {
   value: String!
 }
 
+"A new checkout session: what the buyer pays and how."
 input CreateCheckoutSessionInput {
   "What the buyer pays, in minor units of the session's currency. Positive."
   amount: MoneyInput!
@@ -4823,6 +4973,7 @@ input CreateCheckoutSessionInput {
 
 "A new checkout session and the token its cashier (web or mobile checkout) uses."
 type CreateCheckoutSessionPayload {
+  "The session, OPEN."
   checkoutSession: CheckoutSession!
   "A bearer token for the CASHIER principal, scoped to this session only. Hand it to the buyer's checkout."
   cashierToken: String!
@@ -4832,7 +4983,9 @@ type CreateCheckoutSessionPayload {
 
 "A new cashier token for an open session."
 type CashierToken {
+  "A bearer token for the CASHIER principal, scoped to the session."
   token: String!
+  "When the token stops working: 30 minutes at most, never after the session expires."
   expiresAt: Time!
 }
 
@@ -4849,12 +5002,15 @@ type BuyerPrice {
   rate: String!
   "The FX quote the price comes from."
   quoteID: ID!
+  "When the locked rate runs out."
   expiresAt: Time!
 }
 
 "The coupon applied to a session and what it takes off."
 type CheckoutDiscount {
+  "The coupon's code."
   code: String!
+  "PERCENTAGE or FIXED."
   kind: CouponKind!
   "For PERCENTAGE coupons, in basis points (1000 = 10 %)."
   percentOffBps: Int
@@ -4866,13 +5022,19 @@ type CheckoutDiscount {
 
 "A public coupon the buyer may apply to this session, with what it would take off."
 type CouponOffer {
+  "The code to pass to applyCoupon."
   code: String!
+  "The coupon's name, to show the buyer."
   name: String!
+  "PERCENTAGE or FIXED."
   kind: CouponKind!
+  "For PERCENTAGE coupons, in basis points (1000 = 10 %)."
   percentOffBps: Int
+  "For FIXED coupons."
   amountOff: Money
   "What it would take off this session now."
   discount: Money!
+  "When the coupon stops applying; null when it does not expire."
   validUntil: Time
 }
 
@@ -4889,28 +5051,35 @@ type Card {
   funding: String!
   "The issuing country (ISO 3166-1 alpha-2), when the BIN is known; else empty."
   country: String!
+  "The last four digits."
   last4: String!
   "At most the BIN and the last four digits, e.g. 424242******4242."
   maskedNumber: String!
+  "1 to 12."
   expMonth: Int!
   "Four digits."
   expYear: Int!
+  "The name on the card, as given; may be empty."
   holderName: String!
   "The same for every token of the same card number: for spotting duplicates."
   fingerprint: String!
   "True for a card saved to a customer."
   saved: Boolean!
+  "When the card was vaulted."
   createdAt: Time!
 }
 
+"A card to vault for the cashier's session. Never logged or stored in clear."
 input TokenizeCardInput {
   "The card number; spaces and dashes are ignored."
   number: String!
   "3 digits (4 for American Express). Held in memory for the authorization only."
   cvc: String
+  "1 to 12."
   expMonth: Int!
   "Four digits (two mean 20xx)."
   expYear: Int!
+  "The name on the card."
   holderName: String
   "Save the card to the session's customer (needs a session with a customer)."
   save: Boolean = false
@@ -4918,14 +5087,19 @@ input TokenizeCardInput {
 
 "A vaulted card: pay with its token."
 type TokenizedCard {
+  "What to pay with: pass it as confirmCheckoutSession's cardToken."
   token: String!
+  "The card as anyone may see it (masked)."
   card: Card!
 }
 
+"A new coupon: PERCENTAGE with percentOffBps, or FIXED with amountOff."
 input CreateCouponInput {
   "Letters, digits, - and _, 3–64 characters; matched without regard to case."
   code: String!
+  "A name to show buyers, at most 200 characters."
   name: String
+  "PERCENTAGE or FIXED."
   kind: CouponKind!
   "FIXED: the amount off (its currency restricts the coupon)."
   amountOff: MoneyInput
@@ -4939,24 +5113,33 @@ input CreateCouponInput {
   maxRedemptions: Int
   "How many times one customer may redeem it (sessions without a customer cannot use it then)."
   maxRedemptionsPerCustomer: Int
+  "Applies from this instant; at once when omitted."
   validFrom: Time
+  "Applies until this instant; for ever when omitted."
   validUntil: Time
   "Offer it to buyers in the cashier's applicableCoupons list. Default false: it works only when typed."
   public: Boolean = false
 }
 
+"A new customer of the caller's merchant."
 input CreateCustomerInput {
+  "The customer's email."
   email: String
+  "The customer's name."
   name: String
+  "The customer's phone number."
   phone: String
   "ISO 3166-1 alpha-2."
   country: String
+  "The merchant's own ID for the customer, up to 128 characters."
   merchantReference: String
 }
 
 "Narrows a customers list."
 input CustomerListFilter {
+  "Only customers with this email (exact match)."
   email: String
+  "Only customers with this merchant reference (exact match)."
   merchantReference: String
 }
 
@@ -4969,6 +5152,7 @@ extend type CheckoutSession {
   discount: CheckoutDiscount
   "The methods the merchant allows (all when it set none)."
   allowedMethods: [PaymentMethodType!]!
+  "The merchant's metadata pairs, in the order given."
   metadata: [MetadataEntry!]!
   "The merchant's name as the buyer should see it."
   merchantName: String!
@@ -4983,8 +5167,11 @@ extend type CheckoutSession {
 }
 
 extend type Coupon {
+  "For FIXED coupons: what it takes off."
   amountOff: Money
+  "The only currency it applies to; any when null."
   currency: String
+  "The smallest session price it applies to; none when null."
   minimumAmount: Money
 }
 
@@ -4998,11 +5185,34 @@ extend type Query {
   A checkout session. A cashier may omit id and gets its own session; a
   merchant passes id. NOT_FOUND for any session the caller may not see.
   """
-  checkoutSession(id: ID): CheckoutSession! @auth(requires: [CASHIER, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY, OPERATOR])
+  checkoutSession(
+    "The session's ID; a cashier may omit it."
+    id: ID
+  ): CheckoutSession! @auth(requires: [CASHIER, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY, OPERATOR])
   "The merchant's coupons, newest first."
-  coupons(after: Cursor, first: Int, before: Cursor, last: Int): CouponConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  coupons(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+  ): CouponConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The merchant's customers, newest first, with their saved cards."
-  customers(after: Cursor, first: Int, before: Cursor, last: Int, filter: CustomerListFilter): CustomerConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  customers(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+    "Narrows the list; every customer when omitted."
+    filter: CustomerListFilter
+  ): CustomerConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
 }
 
 extend type Mutation {
@@ -5013,15 +5223,24 @@ extend type Mutation {
   customer that is not the merchant's; CONFLICT for an idempotency key reused
   with a different input.
   """
-  createCheckoutSession(input: CreateCheckoutSessionInput!): CreateCheckoutSessionPayload! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createCheckoutSession(
+    "The request: see CreateCheckoutSessionInput."
+    input: CreateCheckoutSessionInput!
+  ): CreateCheckoutSessionPayload! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "A fresh cashier token for an open session (tokens last 30 minutes at most)."
-  createCashierToken(checkoutSessionID: ID!): CashierToken! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createCashierToken(
+    "The open session the token is for."
+    checkoutSessionID: ID!
+  ): CashierToken! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Vault a card for the cashier's session and get its token. BAD_USER_INPUT
   (with extensions.field) for a bad number, CVC or expiry, or save without a
   customer; CONFLICT when the session is no longer open.
   """
-  tokenizeCard(input: TokenizeCardInput!): TokenizedCard! @auth(requires: [CASHIER])
+  tokenizeCard(
+    "The request: see TokenizeCardInput."
+    input: TokenizeCardInput!
+  ): TokenizedCard! @auth(requires: [CASHIER])
   """
   Pay for the cashier's checkout session: card (with a token from
   tokenizeCard or a saved card), wallet (redirect or QR) or bank transfer.
@@ -5034,20 +5253,32 @@ extend type Mutation {
   expired or complete session, a payment already in flight, a coupon used up
   meanwhile, or an idempotency key reused with a different input.
   """
-  confirmCheckoutSession(input: ConfirmCheckoutSessionInput!): Payment! @idempotent @auth(requires: [CASHIER])
+  confirmCheckoutSession(
+    "The request: see ConfirmCheckoutSessionInput."
+    input: ConfirmCheckoutSessionInput!
+  ): Payment! @idempotent @auth(requires: [CASHIER])
   """
   Apply a coupon to the cashier's session, replacing any other. NOT_FOUND for
   an unknown code; BAD_USER_INPUT when it does not apply (currency, minimum,
   window, needs a customer); CONFLICT when it is used up or the session is not
   open.
   """
-  applyCoupon(code: String!): CheckoutSession! @auth(requires: [CASHIER])
+  applyCoupon(
+    "The coupon's code, in any case."
+    code: String!
+  ): CheckoutSession! @auth(requires: [CASHIER])
   "Remove the applied coupon from the cashier's session."
   removeCoupon: CheckoutSession! @auth(requires: [CASHIER])
   "Create a coupon. CONFLICT when the code exists."
-  createCoupon(input: CreateCouponInput!): Coupon! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createCoupon(
+    "The request: see CreateCouponInput."
+    input: CreateCouponInput!
+  ): Coupon! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "Create a customer."
-  createCustomer(input: CreateCustomerInput!): Customer! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createCustomer(
+    "The request: see CreateCustomerInput."
+    input: CreateCustomerInput!
+  ): Customer! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
 }
 # ---- end checkout ----
 
@@ -5080,6 +5311,7 @@ enum CircuitState {
 type ConnectorFee {
   "ISO 4217 code."
   currency: String!
+  "The fixed part, per payment."
   fixed: Money!
   "1 bp = 0.01 %; at most 10000."
   basisPoints: Int!
@@ -5089,6 +5321,7 @@ type ConnectorFee {
 type ConnectorLimit {
   "ISO 4217 code."
   currency: String!
+  "The smallest amount it takes."
   min: Money!
   "Null when there is no maximum."
   max: Money
@@ -5100,21 +5333,27 @@ type Connector {
   name: String!
   "card_scheme, bank, wallet or fx; empty until it first came up."
   kind: String!
+  "The plugin's version, as it reports it."
   version: String!
+  "What it can do: authorize, preauth, partial_capture, refund, query_payment, agreements, payout, rates, webhooks and so on."
   capabilities: [String!]!
+  "The method families it takes: card, wallet, bank_transfer, direct_debit."
   paymentMethods: [String!]!
   "ISO 4217 codes."
   currencies: [String!]!
   "ISO 3166-1 alpha-2 codes; empty means every country."
   countries: [String!]!
+  "Its supervision state."
   health: ConnectorHealth!
   "When health last changed."
   healthSince: Time!
+  "Its circuit breaker: whether calls go through."
   circuit: CircuitState!
   "Whether routing may send payments to it. A disabled connector keeps running and still receives webhooks."
   enabled: Boolean!
   "Restarts after a crash since Strait started."
   restarts: Int!
+  "The last error it reported or that ended it; null when none."
   lastError: String
   "Calls since Strait started."
   calls: Int!
@@ -5124,17 +5363,22 @@ type Connector {
   p99Ms: Float!
   "Share of the latest calls that failed (errors and unknown outcomes, not declines), 0 to 1."
   errorRate: Float!
+  "Its fees per currency: the operator's settings, else what it declares."
   fees: [ConnectorFee!]!
+  "Its amount limits per currency: the operator's settings, else what it declares."
   limits: [ConnectorLimit!]!
   "The stored settings; null until an operator changed one."
   settings: ConnectorSetting
 }
 
 extend type ConnectorSetting {
+  "The fees the operator set, per currency."
   fees: [ConnectorFee!]!
+  "The amount limits the operator set, per currency."
   limits: [ConnectorLimit!]!
 }
 
+"A connector's fee in one currency."
 input ConnectorFeeInput {
   "ISO 4217 code; each currency at most once."
   currency: String!
@@ -5144,6 +5388,7 @@ input ConnectorFeeInput {
   basisPoints: Int!
 }
 
+"A connector's amount limits in one currency."
 input ConnectorLimitInput {
   "ISO 4217 code; each currency at most once."
   currency: String!
@@ -5153,7 +5398,9 @@ input ConnectorLimitInput {
   max: Int64
 }
 
+"A connector's fees and limits, as the operator sets them."
 input UpdateConnectorSettingsInput {
+  "The connector's name in the manifest."
   name: String!
   "Replaces every fee; omit to keep them, [] to remove them."
   fees: [ConnectorFeeInput!]
@@ -5165,7 +5412,16 @@ extend type Query {
   "Every installed connector, by name. Operators only."
   connectors: [Connector!]! @auth(requires: [OPERATOR])
   "Channel notifications as connectors delivered them, newest first. Operators only."
-  channelEvents(after: Cursor, first: Int, before: Cursor, last: Int): ChannelEventConnection! @auth(requires: [OPERATOR])
+  channelEvents(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+  ): ChannelEventConnection! @auth(requires: [OPERATOR])
 }
 
 extend type Mutation {
@@ -5174,13 +5430,21 @@ extend type Mutation {
   restarts; a disabled connector keeps receiving webhooks. NOT_FOUND for a
   connector that is not installed.
   """
-  setConnectorEnabled(name: String!, enabled: Boolean!): Connector! @auth(requires: [OPERATOR])
+  setConnectorEnabled(
+    "The connector's name in the manifest."
+    name: String!
+    "True to let routing use it, false to stop."
+    enabled: Boolean!
+  ): Connector! @auth(requires: [OPERATOR])
   """
   Set a connector's fees and amount limits per currency. BAD_USER_INPUT (with
   extensions.field) for an unknown or repeated currency, a negative amount,
   basisPoints above 10000, or min above max.
   """
-  updateConnectorSettings(input: UpdateConnectorSettingsInput!): Connector! @auth(requires: [OPERATOR])
+  updateConnectorSettings(
+    "The request: see UpdateConnectorSettingsInput."
+    input: UpdateConnectorSettingsInput!
+  ): Connector! @auth(requires: [OPERATOR])
 }
 # ---- end connectors ----
 
@@ -5203,21 +5467,31 @@ enum NextActionType {
 
 "Where to send a bank transfer."
 type BankTransferInstructions {
+  "The receiving bank."
   bankName: String!
+  "The receiving account's holder."
   accountName: String!
+  "The receiving account's number."
   accountNumber: String!
+  "The receiving bank's code (sort code, routing number or similar)."
   bankCode: String!
   "Quote this reference with the transfer."
   reference: String!
+  "Exactly how much to transfer."
   amount: Money!
 }
 
 "The buyer's next step while a payment is REQUIRES_ACTION."
 type NextAction {
+  "What kind of step it is."
   type: NextActionType!
+  "For THREE_DS_CHALLENGE and REDIRECT: where to send the buyer."
   url: String
+  "For QR_CODE: the data to render as a QR code."
   qrData: String
+  "For BANK_TRANSFER: where to transfer the amount."
   instructions: BankTransferInstructions
+  "After this instant the step no longer completes the payment; null when it does not expire."
   expiresAt: Time
 }
 
@@ -5233,7 +5507,9 @@ extend type Refund {
   feeReversed: Money!
 }
 
+"A capture of an authorized payment."
 input CapturePaymentInput {
+  "The payment to capture."
   id: ID!
   "How much to capture, in the payment's currency; all of the authorization when omitted."
   amount: MoneyInput
@@ -5241,12 +5517,17 @@ input CapturePaymentInput {
   idempotencyKey: String!
 }
 
+"A cancellation of a payment that is not captured."
 input CancelPaymentInput {
+  "The payment to cancel."
   id: ID!
+  "The same key replays the first answer; with another payment it is a CONFLICT."
   idempotencyKey: String!
 }
 
+"A refund of a captured payment."
 input RefundPaymentInput {
+  "The payment to refund."
   id: ID!
   "How much to refund, in the payment's currency; all that is left when omitted."
   amount: MoneyInput
@@ -5265,7 +5546,10 @@ extend type Mutation {
   authorization window has closed, or the channel refuses; UNAVAILABLE when the channel's answer is not known yet (repeat the
   request: it is never captured twice).
   """
-  capturePayment(input: CapturePaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  capturePayment(
+    "The request: see CapturePaymentInput."
+    input: CapturePaymentInput!
+  ): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Cancel a payment that is not captured. A payment waiting for the buyer
   (REQUIRES_ACTION: 3-D Secure, a redirect) is canceled at the channel first,
@@ -5278,14 +5562,20 @@ extend type Mutation {
   Canceling a canceled payment returns it unchanged. Canceling a payment
   under review rejects the review.
   """
-  cancelPayment(input: CancelPaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  cancelPayment(
+    "The request: see CancelPaymentInput."
+    input: CancelPaymentInput!
+  ): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Refund a captured payment: all that is left, or ` + "`" + `amount` + "`" + `; several partial
   refunds may follow one another up to the captured amount. BAD_USER_INPUT for
   an amount above what is left to refund; CONFLICT for a payment with nothing
   captured, or a refund the merchant's pending balance cannot cover.
   """
-  refundPayment(input: RefundPaymentInput!): Refund! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  refundPayment(
+    "The request: see RefundPaymentInput."
+    input: RefundPaymentInput!
+  ): Refund! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 
 """
@@ -5304,10 +5594,13 @@ enum PaymentReviewStatus {
 
 "A payment's manual review."
 type PaymentReview {
+  "Where the review stands."
   status: PaymentReviewStatus!
   "Why risk sent the payment to review: the reasons of the rules that fired."
   reason: String!
+  "When risk sent the payment to review."
   openedAt: Time!
+  "When the review was approved or rejected; null while it is open."
   closedAt: Time
   """
   Who closed the review, as kind:subject (operator:…, merchant_user:usr_…,
@@ -5328,7 +5621,9 @@ extend type Payment {
   review: PaymentReview
 }
 
+"The approval of a payment's open review."
 input ApprovePaymentReviewInput {
+  "The payment under review."
   paymentID: ID!
   "Why, kept as the review's closeNote, in the audit log and the payment.review_closed event (at most 500 bytes)."
   note: String
@@ -5336,7 +5631,9 @@ input ApprovePaymentReviewInput {
   idempotencyKey: String!
 }
 
+"The rejection of a payment's open review."
 input RejectPaymentReviewInput {
+  "The payment under review."
   paymentID: ID!
   "Why, kept as the review's closeNote, in the audit log and the payment.review_closed event (at most 500 bytes)."
   reason: String
@@ -5350,7 +5647,14 @@ extend type Query {
   every reviewed payment when omitted. The caller's merchant's, or every
   merchant's for operators. Page with first/after.
   """
-  paymentReviews(status: PaymentReviewStatus, after: Cursor, first: Int): PaymentConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  paymentReviews(
+    "Only reviews in this state; every reviewed payment when omitted."
+    status: PaymentReviewStatus
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): PaymentConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
 }
 
 extend type Mutation {
@@ -5362,31 +5666,43 @@ extend type Mutation {
   refuses the capture; UNAVAILABLE when the capture's answer is not known
   yet (the review stays open; repeat the request: it is never captured twice).
   """
-  approvePaymentReview(input: ApprovePaymentReviewInput!): Payment! @idempotent @auth(requires: [OPERATOR, MERCHANT_ADMIN])
+  approvePaymentReview(
+    "The request: see ApprovePaymentReviewInput."
+    input: ApprovePaymentReviewInput!
+  ): Payment! @idempotent @auth(requires: [OPERATOR, MERCHANT_ADMIN])
   """
   Reject a payment's open review: the authorization is voided at the channel
   and the payment is CANCELED. CONFLICT when the payment is not under review
   or the channel refuses the void; UNAVAILABLE when the void's answer is not
   known yet (the review stays open; repeat the request).
   """
-  rejectPaymentReview(input: RejectPaymentReviewInput!): Payment! @idempotent @auth(requires: [OPERATOR, MERCHANT_ADMIN])
+  rejectPaymentReview(
+    "The request: see RejectPaymentReviewInput."
+    input: RejectPaymentReviewInput!
+  ): Payment! @idempotent @auth(requires: [OPERATOR, MERCHANT_ADMIN])
 }
 
 "The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it."
 input BankAccountInput {
+  "The account holder's name."
   holder: String!
+  "The account number or IBAN."
   number: String!
+  "The bank's code, where the country uses one."
   bankCode: String
   "ISO 3166-1 alpha-2."
   country: String
 }
 
+"A new direct-debit agreement with a buyer."
 input SignAgreementInput {
   "ISO 4217 code of the charges."
   currency: String!
   "The most one charge may take; no cap when omitted."
   maxAmount: MoneyInput
+  "The buyer's bank account."
   account: BankAccountInput!
+  "The merchant's customer the agreement belongs to."
   customerID: ID
   "Where the bank sends the buyer back after approving."
   returnURL: String
@@ -5396,16 +5712,25 @@ input SignAgreementInput {
   idempotencyKey: String!
 }
 
+"The end of a direct-debit agreement."
 input TerminateAgreementInput {
+  "The agreement to end."
   id: ID!
+  "Why, for the merchant's records."
   reason: String
+  "The same key replays the first answer."
   idempotencyKey: String!
 }
 
+"A merchant-initiated charge under an active agreement."
 input ChargeAgreementInput {
+  "The ACTIVE agreement to charge."
   agreementID: ID!
+  "How much, in the agreement's currency and within its cap."
   amount: MoneyInput!
+  "What the charge is for, as the buyer's bank may show it."
   description: String
+  "The merchant's order number or similar, up to 128 characters."
   merchantReference: String
   "The same key returns the same payment; a different charge with it is a CONFLICT."
   idempotencyKey: String!
@@ -5418,7 +5743,10 @@ extend type Agreement {
 
 extend type Query {
   "An agreement of the caller's merchant. NOT_FOUND when not visible."
-  agreement(id: ID!): Agreement! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  agreement(
+    "The agreement's ID."
+    id: ID!
+  ): Agreement! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
 }
 
 extend type Mutation {
@@ -5427,41 +5755,64 @@ extend type Mutation {
   the buyer approves it at their bank; it turns ACTIVE (or FAILED) when the
   bank says so.
   """
-  signAgreement(input: SignAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  signAgreement(
+    "The request: see SignAgreementInput."
+    input: SignAgreementInput!
+  ): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "End an agreement at the bank. Terminating a terminated agreement returns it unchanged."
-  terminateAgreement(input: TerminateAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  terminateAgreement(
+    "The request: see TerminateAgreementInput."
+    input: TerminateAgreementInput!
+  ): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Charge an ACTIVE agreement, merchant-initiated, without a cashier. The
   payment comes back SUCCEEDED, PROCESSING (the bank answers later) or FAILED.
   CONFLICT for an agreement that is not active; BAD_USER_INPUT for an amount
   above its cap or in another currency.
   """
-  chargeAgreement(input: ChargeAgreementInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  chargeAgreement(
+    "The request: see ChargeAgreementInput."
+    input: ChargeAgreementInput!
+  ): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 
 "A risk rule's parameters; which ones a kind reads is listed in docs/cashier.md."
 type RiskRuleParams {
+  "The currency of maxMinor (ISO 4217)."
   currency: String
   "Minor units of ` + "`" + `currency` + "`" + `."
   maxMinor: Int64
   "merchant, card, customer, ip or email."
   dimension: String
+  "The sliding window a velocity or daily rule counts over, in seconds."
   windowSeconds: Int
+  "How many payments the window allows."
   maxCount: Int
+  "ISO 3166-1 alpha-2 codes a country rule matches."
   countries: [String!]
+  "Card number prefixes (6 to 8 digits) a BIN rule matches."
   bins: [String!]
 }
 
+"A risk rule's parameters; which ones a kind reads is listed in docs/cashier.md."
 input RiskRuleParamsInput {
+  "The currency of maxMinor (ISO 4217)."
   currency: String
+  "The amount limit, in minor units of currency."
   maxMinor: Int64
+  "What a velocity rule counts by: merchant, card, customer, ip or email."
   dimension: String
+  "The sliding window a velocity or daily rule counts over, in seconds."
   windowSeconds: Int
+  "How many payments the window allows."
   maxCount: Int
+  "ISO 3166-1 alpha-2 codes a country rule matches."
   countries: [String!]
+  "Card number prefixes (6 to 8 digits) a BIN rule matches."
   bins: [String!]
 }
 
+"A risk rule to create or replace."
 input RiskRuleInput {
   "The rule's id; an existing rule with this id is replaced."
   key: String!
@@ -5471,51 +5822,74 @@ input RiskRuleInput {
   tier: String
   "allow (monitor), challenge, review or deny."
   action: String!
+  "Whether the rule is evaluated."
   enabled: Boolean!
   "0 to 100, added to a decision's score when the rule fires."
   score: Int!
+  "What the rule is for, for operators; also the reason a review shows."
   description: String
+  "The kind's parameters."
   params: RiskRuleParamsInput
 }
 
 extend type RiskRule {
+  "The kind's parameters."
   params: RiskRuleParams!
 }
 
 "Which payments a routing rule applies to; empty lists match everything."
 type RoutingMatch {
+  "Only this merchant's payments; every merchant's when null."
   merchantID: String
+  "Only these method families: card, wallet, bank_transfer, direct_debit."
   methods: [String!]
+  "Only cards of these schemes (visa, mastercard, …)."
   schemes: [String!]
+  "Only payments in these currencies (ISO 4217)."
   currencies: [String!]
+  "Only buyers in these countries (ISO 3166-1 alpha-2)."
   countries: [String!]
 }
 
+"One connector's share of a split routing rule."
 type RoutingShare {
+  "The connector's name."
   connector: String!
+  "Its share of the matching payments, 1 to 100."
   percent: Int!
 }
 
+"Which payments a routing rule applies to; empty lists match everything."
 input RoutingMatchInput {
+  "Only this merchant's payments; every merchant's when omitted."
   merchantID: String
   "card, wallet, bank_transfer, direct_debit."
   methods: [String!]
+  "Only cards of these schemes (visa, mastercard, …)."
   schemes: [String!]
+  "Only payments in these currencies (ISO 4217)."
   currencies: [String!]
+  "Only buyers in these countries (ISO 3166-1 alpha-2)."
   countries: [String!]
 }
 
+"One connector's share of a split routing rule."
 input RoutingShareInput {
+  "The connector's name."
   connector: String!
+  "Its share of the matching payments, 1 to 100; the shares sum to 100."
   percent: Int!
 }
 
+"A routing rule to create or replace."
 input RoutingRuleInput {
   "The rule's id; an existing rule with this id is replaced."
   key: String!
   "Lower applies first."
   priority: Int!
+  "Whether routing applies the rule."
   enabled: Boolean!
+  "Which payments it applies to; every payment when omitted."
   match: RoutingMatchInput
   "Put these connectors first, in this order (exactly one of prefer and split)."
   prefer: [String!]
@@ -5524,23 +5898,42 @@ input RoutingRuleInput {
 }
 
 extend type RoutingRule {
+  "Which payments it applies to."
   match: RoutingMatch!
+  "Connectors to try first, in order (a prefer rule)."
   prefer: [String!]
+  "Connectors to spread payments over, by percentage (a split rule)."
   split: [RoutingShare!]
 }
 
 extend type Query {
   "The risk rules, global and per tier. Operators only."
-  riskRules(after: Cursor, first: Int): RiskRuleConnection! @auth(requires: [OPERATOR])
+  riskRules(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): RiskRuleConnection! @auth(requires: [OPERATOR])
   "The routing rules. Operators only."
-  routingRules(after: Cursor, first: Int): RoutingRuleConnection! @auth(requires: [OPERATOR])
+  routingRules(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): RoutingRuleConnection! @auth(requires: [OPERATOR])
 }
 
 extend type Mutation {
   "Create or replace a risk rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
-  upsertRiskRule(input: RiskRuleInput!): RiskRule! @auth(requires: [OPERATOR])
+  upsertRiskRule(
+    "The request: see RiskRuleInput."
+    input: RiskRuleInput!
+  ): RiskRule! @auth(requires: [OPERATOR])
   "Create or replace a routing rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
-  upsertRoutingRule(input: RoutingRuleInput!): RoutingRule! @auth(requires: [OPERATOR])
+  upsertRoutingRule(
+    "The request: see RoutingRuleInput."
+    input: RoutingRuleInput!
+  ): RoutingRule! @auth(requires: [OPERATOR])
 }
 # ---- end payments ----
 `, BuiltIn: false},
