@@ -42,7 +42,9 @@ func (Limits) Validate(graphql.ExecutableSchema) error { return nil }
 // Limits after extension.Introspection, so it sees whether introspection is on.
 // It walks
 // the selected operation once and refuses it with BAD_USER_INPUT when it is too
-// deep, too complex, or pages too much.
+// deep, too complex, pages too much, or passes a page cursor Strait did not
+// make (which would otherwise fail inside a resolver as INTERNAL). An
+// introspection query's ofType chains do not count toward the depth.
 func (l Limits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"slices"
 	"sort"
 	"testing"
 
@@ -83,6 +84,9 @@ func TestPublicSchemaForClients(t *testing.T) {
 		if s.Directives[name] != nil {
 			t.Errorf("@%s is visible to clients", name)
 		}
+	}
+	if d := s.Directives["deprecated"]; d == nil || slices.Contains(d.Locations, ast.LocationDirectiveDefinition) {
+		t.Errorf("@deprecated must be visible, without DIRECTIVE_DEFINITION, which graphql-js 16 refuses")
 	}
 	for name, def := range s.Types {
 		if def.Kind != ast.Scalar || def.BuiltIn {
