@@ -514,3 +514,47 @@ func TestLargeAnswersCompressed(t *testing.T) {
 		t.Fatal("a small answer is compressed")
 	}
 }
+
+// TestGraphiQLServedFromTheBinary: dev mode serves GraphiQL at / with its
+// scripts from /graphiql/ (embedded, no CDN) and a working operator token in
+// its headers; production serves neither.
+func TestGraphiQLServedFromTheBinary(t *testing.T) {
+	get := func(e *env, path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		e.app.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec
+	}
+	dev := newEnvWith(t, storetest.Open(t, "sqlite"), func(c *app.Config, _ *app.Options) { c.Dev = true })
+	page := get(dev, "/")
+	if page.Code != 200 || !strings.HasPrefix(page.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /: %d %q", page.Code, page.Header().Get("Content-Type"))
+	}
+	html := page.Body.String()
+	if strings.Contains(html, "https://") || strings.Contains(html, "http://") {
+		t.Fatalf("the page loads something from elsewhere:\n%s", html)
+	}
+	for _, asset := range []string{"/graphiql/graphiql.min.js", "/graphiql/graphiql.min.css", "/graphiql/react.production.min.js", "/graphiql/react-dom.production.min.js"} {
+		if !strings.Contains(html, asset) {
+			t.Errorf("the page does not load %s", asset)
+		}
+		if rec := get(dev, asset); rec.Code != 200 || rec.Body.Len() < 1000 {
+			t.Errorf("%s: %d, %d bytes", asset, rec.Code, rec.Body.Len())
+		}
+	}
+	// The pre-filled token works: GraphiQL's first query needs nothing typed.
+	i := strings.Index(html, "Bearer ")
+	if i < 0 {
+		t.Fatal("no token in the page")
+	}
+	token := html[i+len("Bearer ") : i+len("Bearer ")+strings.IndexAny(html[i+len("Bearer "):], `\"`)]
+	r := dev.do(token, "{ viewer { principal } }", nil)
+	if len(r.Errors) > 0 || !strings.Contains(string(r.Data["viewer"]), "OPERATOR") {
+		t.Fatalf("the page's token does not work: %s", truncate(r.Raw, 300))
+	}
+	prod := newEnv(t, storetest.Open(t, "sqlite"))
+	for _, path := range []string{"/", "/graphiql/graphiql.min.js"} {
+		if rec := get(prod, path); rec.Code != http.StatusNotFound {
+			t.Errorf("production serves %s: %d", path, rec.Code)
+		}
+	}
+}
