@@ -343,11 +343,25 @@ func (s *suite) preauth(t *testing.T) {
 	if err != nil || cp2.Result.Outcome != connectors.OutcomeApproved || cp2.ID != cp.ID {
 		t.Errorf("capture replay: %+v id %q (first %q), %v", cp2.Result, cp2.ID, cp.ID, err)
 	}
+	// The payment core resolves a capture or void whose answer was lost
+	// from QueryPayment's Captured and Voided.
+	if s.has(connectors.CapQueryPayment) {
+		st, err := s.c.QueryPayment(s.ctx(t), connectors.QueryPaymentRequest{PaymentID: id})
+		if err != nil || st.Captured.Minor != amount.Minor || st.Voided {
+			t.Errorf("query after the capture of %s: captured %d, voided %v, %v", amount, st.Captured.Minor, st.Voided, err)
+		}
+	}
 	_, id2 := s.approvedPayment(t, false)
 	key, ref = s.ids()
 	v, err := s.c.Void(s.ctx(t), connectors.VoidRequest{IdempotencyKey: key, Reference: ref, PaymentID: id2})
 	if err != nil || v.Result.Outcome != connectors.OutcomeApproved {
 		t.Fatalf("void: %+v, %v", v.Result, err)
+	}
+	if s.has(connectors.CapQueryPayment) {
+		st, err := s.c.QueryPayment(s.ctx(t), connectors.QueryPaymentRequest{PaymentID: id2})
+		if err != nil || !st.Voided || st.Captured.Minor != 0 {
+			t.Errorf("query after the void: captured %d, voided %v, %v", st.Captured.Minor, st.Voided, err)
+		}
 	}
 	key, ref = s.ids()
 	late, err := s.c.Capture(s.ctx(t), connectors.CaptureRequest{IdempotencyKey: key, Reference: ref, PaymentID: id2, Amount: req.Amount})
