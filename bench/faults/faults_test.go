@@ -135,7 +135,16 @@ var (
 	build     sync.Once
 	builtBins Bins
 	buildErr  error
+	buildDir  string
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
 // buildOnce builds strait, the sandbox and the plugins once per test
 // binary, or skips when the harness cannot run here (-short, no go tool).
@@ -150,12 +159,10 @@ func buildOnce(t *testing.T) Bins {
 			buildErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "strait-faults-bin-")
-		if err != nil {
-			buildErr = err
+		if buildDir, buildErr = os.MkdirTemp("", "strait-faults-bin-"); buildErr != nil {
 			return
 		}
-		builtBins, buildErr = Build(context.Background(), root, filepath.Join(dir, "bin"))
+		builtBins, buildErr = Build(context.Background(), root, filepath.Join(buildDir, "bin"))
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
