@@ -13,8 +13,9 @@ import (
 	"entgo.io/ent/entc/gen"
 )
 
-// overrides is an ent extension carrying Strait's template overrides, parsed
-// with entgql's template functions.
+// overrides is an ent extension carrying Strait's templates, parsed with
+// entgql's template functions: the overrides of entgql's, and the node(id:)
+// prefix table (ent/node_prefix.go).
 type overrides struct{ entc.DefaultExtension }
 
 // Templates implements entc.Extension.
@@ -22,7 +23,7 @@ func (overrides) Templates() []*gen.Template {
 	return []*gen.Template{
 		gen.MustParse(gen.NewTemplate("strait_overrides").
 			Funcs(entgql.TemplateFuncs).
-			ParseFiles("ent/template/pagination_count.tmpl")),
+			ParseFiles("ent/template/pagination_count.tmpl", "ent/template/node_prefix.tmpl")),
 	}
 }
 
