@@ -27,6 +27,7 @@ import (
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 // MaxAmount is the resolver for the maxAmount field.
@@ -164,27 +165,27 @@ func (r *connectorResolver) Settings(ctx context.Context, obj *channels.Connecto
 }
 
 // Currency is the resolver for the currency field.
-func (r *connectorFeeResolver) Currency(ctx context.Context, obj *routing.Fee) (string, error) {
+func (r *connectorFeeResolver) Currency(ctx context.Context, obj *connectorterms.Fee) (string, error) {
 	return obj.Currency.Code(), nil
 }
 
 // Fixed is the resolver for the fixed field.
-func (r *connectorFeeResolver) Fixed(ctx context.Context, obj *routing.Fee) (*money.Amount, error) {
+func (r *connectorFeeResolver) Fixed(ctx context.Context, obj *connectorterms.Fee) (*money.Amount, error) {
 	return &money.Amount{Minor: obj.FixedMinor, Currency: obj.Currency}, nil
 }
 
 // Currency is the resolver for the currency field.
-func (r *connectorLimitResolver) Currency(ctx context.Context, obj *routing.Limit) (string, error) {
+func (r *connectorLimitResolver) Currency(ctx context.Context, obj *connectorterms.Limit) (string, error) {
 	return obj.Currency.Code(), nil
 }
 
 // Min is the resolver for the min field.
-func (r *connectorLimitResolver) Min(ctx context.Context, obj *routing.Limit) (*money.Amount, error) {
+func (r *connectorLimitResolver) Min(ctx context.Context, obj *connectorterms.Limit) (*money.Amount, error) {
 	return &money.Amount{Minor: obj.Min, Currency: obj.Currency}, nil
 }
 
 // Max is the resolver for the max field.
-func (r *connectorLimitResolver) Max(ctx context.Context, obj *routing.Limit) (*money.Amount, error) {
+func (r *connectorLimitResolver) Max(ctx context.Context, obj *connectorterms.Limit) (*money.Amount, error) {
 	return limitMax(obj), nil
 }
 

@@ -36,6 +36,7 @@ import (
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/vocab/connectorterms"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -886,13 +887,13 @@ type ConnectorResolver interface {
 	Settings(ctx context.Context, obj *channels.Connector) (*ent.ConnectorSetting, error)
 }
 type ConnectorFeeResolver interface {
-	Currency(ctx context.Context, obj *routing.Fee) (string, error)
-	Fixed(ctx context.Context, obj *routing.Fee) (*money.Amount, error)
+	Currency(ctx context.Context, obj *connectorterms.Fee) (string, error)
+	Fixed(ctx context.Context, obj *connectorterms.Fee) (*money.Amount, error)
 }
 type ConnectorLimitResolver interface {
-	Currency(ctx context.Context, obj *routing.Limit) (string, error)
-	Min(ctx context.Context, obj *routing.Limit) (*money.Amount, error)
-	Max(ctx context.Context, obj *routing.Limit) (*money.Amount, error)
+	Currency(ctx context.Context, obj *connectorterms.Limit) (string, error)
+	Min(ctx context.Context, obj *connectorterms.Limit) (*money.Amount, error)
+	Max(ctx context.Context, obj *connectorterms.Limit) (*money.Amount, error)
 }
 type CouponResolver interface {
 	AmountOff(ctx context.Context, obj *ent.Coupon) (*money.Amount, error)
@@ -13576,7 +13577,7 @@ func (ec *executionContext) _Connector_fees(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []routing.Fee) graphql.Marshaler {
-			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFeeᚄ(ctx, selections, v)
+			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFeeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13608,7 +13609,7 @@ func (ec *executionContext) _Connector_limits(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []routing.Limit) graphql.Marshaler {
-			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimitᚄ(ctx, selections, v)
+			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimitᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13659,7 +13660,7 @@ func (ec *executionContext) fieldContext_Connector_settings(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _ConnectorFee_currency(ctx context.Context, field graphql.CollectedField, obj *routing.Fee) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorFee_currency(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Fee) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13682,7 +13683,7 @@ func (ec *executionContext) fieldContext_ConnectorFee_currency(_ context.Context
 	return graphql.NewScalarFieldContext("ConnectorFee", field, true, true, "String")
 }
 
-func (ec *executionContext) _ConnectorFee_fixed(ctx context.Context, field graphql.CollectedField, obj *routing.Fee) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorFee_fixed(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Fee) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13714,7 +13715,7 @@ func (ec *executionContext) fieldContext_ConnectorFee_fixed(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _ConnectorFee_basisPoints(ctx context.Context, field graphql.CollectedField, obj *routing.Fee) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorFee_basisPoints(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Fee) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13737,7 +13738,7 @@ func (ec *executionContext) fieldContext_ConnectorFee_basisPoints(_ context.Cont
 	return graphql.NewScalarFieldContext("ConnectorFee", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ConnectorLimit_currency(ctx context.Context, field graphql.CollectedField, obj *routing.Limit) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorLimit_currency(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Limit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13760,7 +13761,7 @@ func (ec *executionContext) fieldContext_ConnectorLimit_currency(_ context.Conte
 	return graphql.NewScalarFieldContext("ConnectorLimit", field, true, true, "String")
 }
 
-func (ec *executionContext) _ConnectorLimit_min(ctx context.Context, field graphql.CollectedField, obj *routing.Limit) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorLimit_min(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Limit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13792,7 +13793,7 @@ func (ec *executionContext) fieldContext_ConnectorLimit_min(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _ConnectorLimit_max(ctx context.Context, field graphql.CollectedField, obj *routing.Limit) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorLimit_max(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Limit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13951,8 +13952,8 @@ func (ec *executionContext) _ConnectorSetting_fees(ctx context.Context, field gr
 			return obj.Fees, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []routing.Fee) graphql.Marshaler {
-			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFeeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []connectorterms.Fee) graphql.Marshaler {
+			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFeeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13983,8 +13984,8 @@ func (ec *executionContext) _ConnectorSetting_limits(ctx context.Context, field 
 			return obj.Limits, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []routing.Limit) graphql.Marshaler {
-			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimitᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []connectorterms.Limit) graphql.Marshaler {
+			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimitᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -30372,7 +30373,7 @@ func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet
 
 var connectorFeeImplementors = []string{"ConnectorFee"}
 
-func (ec *executionContext) _ConnectorFee(ctx context.Context, sel ast.SelectionSet, obj *routing.Fee) graphql.Marshaler {
+func (ec *executionContext) _ConnectorFee(ctx context.Context, sel ast.SelectionSet, obj *connectorterms.Fee) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, connectorFeeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -30417,7 +30418,7 @@ func (ec *executionContext) _ConnectorFee(ctx context.Context, sel ast.Selection
 
 var connectorLimitImplementors = []string{"ConnectorLimit"}
 
-func (ec *executionContext) _ConnectorLimit(ctx context.Context, sel ast.SelectionSet, obj *routing.Limit) graphql.Marshaler {
+func (ec *executionContext) _ConnectorLimit(ctx context.Context, sel ast.SelectionSet, obj *connectorterms.Limit) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, connectorLimitImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -34630,15 +34631,15 @@ func (ec *executionContext) marshalNConnector2ᚖgithubᚗcomᚋstraitpayᚋstra
 	return ec._Connector(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNConnectorFee2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFee(ctx context.Context, sel ast.SelectionSet, v routing.Fee) graphql.Marshaler {
+func (ec *executionContext) marshalNConnectorFee2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFee(ctx context.Context, sel ast.SelectionSet, v connectorterms.Fee) graphql.Marshaler {
 	return ec._ConnectorFee(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFeeᚄ(ctx context.Context, sel ast.SelectionSet, v []routing.Fee) graphql.Marshaler {
+func (ec *executionContext) marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFeeᚄ(ctx context.Context, sel ast.SelectionSet, v []connectorterms.Fee) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNConnectorFee2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFee(ctx, sel, v[i])
+		return ec.marshalNConnectorFee2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFee(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -34665,15 +34666,15 @@ func (ec *executionContext) marshalNConnectorHealth2githubᚗcomᚋstraitpayᚋs
 	return v
 }
 
-func (ec *executionContext) marshalNConnectorLimit2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimit(ctx context.Context, sel ast.SelectionSet, v routing.Limit) graphql.Marshaler {
+func (ec *executionContext) marshalNConnectorLimit2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimit(ctx context.Context, sel ast.SelectionSet, v connectorterms.Limit) graphql.Marshaler {
 	return ec._ConnectorLimit(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []routing.Limit) graphql.Marshaler {
+func (ec *executionContext) marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []connectorterms.Limit) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNConnectorLimit2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimit(ctx, sel, v[i])
+		return ec.marshalNConnectorLimit2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimit(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
