@@ -14,8 +14,8 @@ import (
 )
 
 // overrides is an ent extension carrying Strait's templates, parsed with
-// entgql's template functions: the overrides of entgql's, and the node(id:)
-// prefix table (ent/node_prefix.go).
+// entgql's template functions: the overrides of entgql's, the node(id:)
+// prefix table (ent/node_prefix.go) and the amount accessors (ent/money.go).
 type overrides struct{ entc.DefaultExtension }
 
 // Templates implements entc.Extension.
@@ -23,7 +23,7 @@ func (overrides) Templates() []*gen.Template {
 	return []*gen.Template{
 		gen.MustParse(gen.NewTemplate("strait_overrides").
 			Funcs(entgql.TemplateFuncs).
-			ParseFiles("ent/template/pagination_count.tmpl", "ent/template/node_prefix.tmpl")),
+			ParseFiles("ent/template/pagination_count.tmpl", "ent/template/node_prefix.tmpl", "ent/template/money.tmpl")),
 	}
 }
 
