@@ -114,7 +114,7 @@ var rules = []rule{
 		forbidden: []string{"payments", "ent", "graph", "server", "plugins", "sandbox", "bench", "vocab"}},
 	{name: "plugins import only the contract, connectors/sdk and their sandbox API client",
 		from: []string{"plugins"},
-		only: []string{"connectors", "connectors/sdk", "plugins/internal"}},
+		only: []string{"connectors", "connectors/sdk", "plugins/sandboxapi"}},
 	{name: "plugins never reach Strait's internals, even through another package",
 		from:      []string{"plugins"},
 		forbidden: []string{"payments", "ent", "graph", "server", "sandbox", "connectors/host", "vocab"}},
