@@ -13553,7 +13553,7 @@ func (ec *executionContext) _Connector_fees(ctx context.Context, field graphql.C
 			return obj.Fees, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []routing.Fee) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v []connectorterms.Fee) graphql.Marshaler {
 			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFeeᚄ(ctx, selections, v)
 		},
 		true,
@@ -13585,7 +13585,7 @@ func (ec *executionContext) _Connector_limits(ctx context.Context, field graphql
 			return obj.Limits, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []routing.Limit) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v []connectorterms.Limit) graphql.Marshaler {
 			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimitᚄ(ctx, selections, v)
 		},
 		true,

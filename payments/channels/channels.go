@@ -17,8 +17,8 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/readcache"
-	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 // Host is what this package needs of the plugin host, in the contract's
@@ -53,8 +53,8 @@ type Connector struct {
 	Calls     int
 	P50, P99  time.Duration
 	ErrorRate float64
-	Fees      []routing.Fee
-	Limits    []routing.Limit
+	Fees      []connectorterms.Fee
+	Limits    []connectorterms.Limit
 	// Setting is the operator's stored settings; nil until one was saved.
 	Setting *ent.ConnectorSetting
 }
@@ -298,7 +298,7 @@ func view(st connectors.Status, row *ent.ConnectorSetting) Connector {
 		PaymentMethods: nonNil(st.PaymentMethods), Currencies: nonNil(st.Currencies), Countries: nonNil(st.Countries),
 		Health: st.Health, Circuit: st.Circuit, Enabled: st.Enabled, Restarts: st.Restarts, LastError: st.LastError,
 		Since: st.Since, Calls: st.Calls, P50: st.P50, P99: st.P99, ErrorRate: st.ErrorRate,
-		Fees: []routing.Fee{}, Limits: []routing.Limit{}, Setting: row,
+		Fees: []connectorterms.Fee{}, Limits: []connectorterms.Limit{}, Setting: row,
 	}
 	for i, cp := range st.Capabilities {
 		c.Capabilities[i] = string(cp)
