@@ -17,7 +17,7 @@ SANDBOX_ADDR ?= 127.0.0.1:8090
 export SANDBOX_API_KEY        ?= sk_sandbox_test
 export SANDBOX_WEBHOOK_SECRET ?= whsec_strait_dev
 
-.PHONY: all build run test test-short bench generate check-generated migration check-migrations tools clean
+.PHONY: all build run test test-clients test-short bench generate check-generated migration check-migrations tools clean
 
 all: build
 
@@ -65,6 +65,19 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -vE '$(RACE_RE)')
 	$(GO) test -race -count=1 -timeout 30m $(foreach p,$(RACE_PKGS),./$(p)/...)
+	$(MAKE) test-clients
+
+## test-clients: the GraphQL ecosystem's own audit and clients (graphql-http,
+## graphql-ws, Apollo Client, GraphQL Code Generator, GraphiQL in headless
+## Chromium) against a freshly built strait; see clients/
+test-clients:
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		{ echo "test-clients needs Node.js and npm: apt-get install -y nodejs npm"; exit 1; }
+	@test -x $${CHROMIUM:-/usr/bin/chromium} || \
+		{ echo "test-clients needs Chromium: apt-get update && apt-get install -y chromium"; exit 1; }
+	$(GO) build -o $(BIN)/strait ./server
+	@cd clients && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
+	cd clients && npm test
 
 ## bench: the benchmarks in bench/, printing figures and ratios
 bench:
