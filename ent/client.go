@@ -25,6 +25,7 @@ import (
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
 	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
@@ -39,6 +40,10 @@ import (
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
+	"github.com/straitpay/strait/ent/settlementschedule"
+	"github.com/straitpay/strait/ent/splitrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 
 	stdsql "database/sql"
@@ -69,6 +74,8 @@ type Client struct {
 	Customer *CustomerClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// FeePlan is the client for interacting with the FeePlan builders.
+	FeePlan *FeePlanClient
 	// FxQuote is the client for interacting with the FxQuote builders.
 	FxQuote *FxQuoteClient
 	// FxRate is the client for interacting with the FxRate builders.
@@ -97,6 +104,14 @@ type Client struct {
 	RiskRule *RiskRuleClient
 	// RoutingRule is the client for interacting with the RoutingRule builders.
 	RoutingRule *RoutingRuleClient
+	// SettlementBatch is the client for interacting with the SettlementBatch builders.
+	SettlementBatch *SettlementBatchClient
+	// SettlementLine is the client for interacting with the SettlementLine builders.
+	SettlementLine *SettlementLineClient
+	// SettlementSchedule is the client for interacting with the SettlementSchedule builders.
+	SettlementSchedule *SettlementScheduleClient
+	// SplitRule is the client for interacting with the SplitRule builders.
+	SplitRule *SplitRuleClient
 	// VaultCard is the client for interacting with the VaultCard builders.
 	VaultCard *VaultCardClient
 }
@@ -120,6 +135,7 @@ func (c *Client) init() {
 	c.CouponRedemption = NewCouponRedemptionClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
 	c.Event = NewEventClient(c.config)
+	c.FeePlan = NewFeePlanClient(c.config)
 	c.FxQuote = NewFxQuoteClient(c.config)
 	c.FxRate = NewFxRateClient(c.config)
 	c.IdempotencyRecord = NewIdempotencyRecordClient(c.config)
@@ -134,6 +150,10 @@ func (c *Client) init() {
 	c.RiskCounter = NewRiskCounterClient(c.config)
 	c.RiskRule = NewRiskRuleClient(c.config)
 	c.RoutingRule = NewRoutingRuleClient(c.config)
+	c.SettlementBatch = NewSettlementBatchClient(c.config)
+	c.SettlementLine = NewSettlementLineClient(c.config)
+	c.SettlementSchedule = NewSettlementScheduleClient(c.config)
+	c.SplitRule = NewSplitRuleClient(c.config)
 	c.VaultCard = NewVaultCardClient(c.config)
 }
 
@@ -225,33 +245,38 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:               ctx,
-		config:            cfg,
-		APIKey:            NewAPIKeyClient(cfg),
-		Agreement:         NewAgreementClient(cfg),
-		AuditLog:          NewAuditLogClient(cfg),
-		ChannelEvent:      NewChannelEventClient(cfg),
-		CheckoutSession:   NewCheckoutSessionClient(cfg),
-		ConnectorSetting:  NewConnectorSettingClient(cfg),
-		Coupon:            NewCouponClient(cfg),
-		CouponRedemption:  NewCouponRedemptionClient(cfg),
-		Customer:          NewCustomerClient(cfg),
-		Event:             NewEventClient(cfg),
-		FxQuote:           NewFxQuoteClient(cfg),
-		FxRate:            NewFxRateClient(cfg),
-		IdempotencyRecord: NewIdempotencyRecordClient(cfg),
-		JournalEntry:      NewJournalEntryClient(cfg),
-		LedgerAccount:     NewLedgerAccountClient(cfg),
-		Merchant:          NewMerchantClient(cfg),
-		MerchantUser:      NewMerchantUserClient(cfg),
-		Payment:           NewPaymentClient(cfg),
-		PaymentAttempt:    NewPaymentAttemptClient(cfg),
-		Posting:           NewPostingClient(cfg),
-		Refund:            NewRefundClient(cfg),
-		RiskCounter:       NewRiskCounterClient(cfg),
-		RiskRule:          NewRiskRuleClient(cfg),
-		RoutingRule:       NewRoutingRuleClient(cfg),
-		VaultCard:         NewVaultCardClient(cfg),
+		ctx:                ctx,
+		config:             cfg,
+		APIKey:             NewAPIKeyClient(cfg),
+		Agreement:          NewAgreementClient(cfg),
+		AuditLog:           NewAuditLogClient(cfg),
+		ChannelEvent:       NewChannelEventClient(cfg),
+		CheckoutSession:    NewCheckoutSessionClient(cfg),
+		ConnectorSetting:   NewConnectorSettingClient(cfg),
+		Coupon:             NewCouponClient(cfg),
+		CouponRedemption:   NewCouponRedemptionClient(cfg),
+		Customer:           NewCustomerClient(cfg),
+		Event:              NewEventClient(cfg),
+		FeePlan:            NewFeePlanClient(cfg),
+		FxQuote:            NewFxQuoteClient(cfg),
+		FxRate:             NewFxRateClient(cfg),
+		IdempotencyRecord:  NewIdempotencyRecordClient(cfg),
+		JournalEntry:       NewJournalEntryClient(cfg),
+		LedgerAccount:      NewLedgerAccountClient(cfg),
+		Merchant:           NewMerchantClient(cfg),
+		MerchantUser:       NewMerchantUserClient(cfg),
+		Payment:            NewPaymentClient(cfg),
+		PaymentAttempt:     NewPaymentAttemptClient(cfg),
+		Posting:            NewPostingClient(cfg),
+		Refund:             NewRefundClient(cfg),
+		RiskCounter:        NewRiskCounterClient(cfg),
+		RiskRule:           NewRiskRuleClient(cfg),
+		RoutingRule:        NewRoutingRuleClient(cfg),
+		SettlementBatch:    NewSettlementBatchClient(cfg),
+		SettlementLine:     NewSettlementLineClient(cfg),
+		SettlementSchedule: NewSettlementScheduleClient(cfg),
+		SplitRule:          NewSplitRuleClient(cfg),
+		VaultCard:          NewVaultCardClient(cfg),
 	}, nil
 }
 
@@ -269,33 +294,38 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:               ctx,
-		config:            cfg,
-		APIKey:            NewAPIKeyClient(cfg),
-		Agreement:         NewAgreementClient(cfg),
-		AuditLog:          NewAuditLogClient(cfg),
-		ChannelEvent:      NewChannelEventClient(cfg),
-		CheckoutSession:   NewCheckoutSessionClient(cfg),
-		ConnectorSetting:  NewConnectorSettingClient(cfg),
-		Coupon:            NewCouponClient(cfg),
-		CouponRedemption:  NewCouponRedemptionClient(cfg),
-		Customer:          NewCustomerClient(cfg),
-		Event:             NewEventClient(cfg),
-		FxQuote:           NewFxQuoteClient(cfg),
-		FxRate:            NewFxRateClient(cfg),
-		IdempotencyRecord: NewIdempotencyRecordClient(cfg),
-		JournalEntry:      NewJournalEntryClient(cfg),
-		LedgerAccount:     NewLedgerAccountClient(cfg),
-		Merchant:          NewMerchantClient(cfg),
-		MerchantUser:      NewMerchantUserClient(cfg),
-		Payment:           NewPaymentClient(cfg),
-		PaymentAttempt:    NewPaymentAttemptClient(cfg),
-		Posting:           NewPostingClient(cfg),
-		Refund:            NewRefundClient(cfg),
-		RiskCounter:       NewRiskCounterClient(cfg),
-		RiskRule:          NewRiskRuleClient(cfg),
-		RoutingRule:       NewRoutingRuleClient(cfg),
-		VaultCard:         NewVaultCardClient(cfg),
+		ctx:                ctx,
+		config:             cfg,
+		APIKey:             NewAPIKeyClient(cfg),
+		Agreement:          NewAgreementClient(cfg),
+		AuditLog:           NewAuditLogClient(cfg),
+		ChannelEvent:       NewChannelEventClient(cfg),
+		CheckoutSession:    NewCheckoutSessionClient(cfg),
+		ConnectorSetting:   NewConnectorSettingClient(cfg),
+		Coupon:             NewCouponClient(cfg),
+		CouponRedemption:   NewCouponRedemptionClient(cfg),
+		Customer:           NewCustomerClient(cfg),
+		Event:              NewEventClient(cfg),
+		FeePlan:            NewFeePlanClient(cfg),
+		FxQuote:            NewFxQuoteClient(cfg),
+		FxRate:             NewFxRateClient(cfg),
+		IdempotencyRecord:  NewIdempotencyRecordClient(cfg),
+		JournalEntry:       NewJournalEntryClient(cfg),
+		LedgerAccount:      NewLedgerAccountClient(cfg),
+		Merchant:           NewMerchantClient(cfg),
+		MerchantUser:       NewMerchantUserClient(cfg),
+		Payment:            NewPaymentClient(cfg),
+		PaymentAttempt:     NewPaymentAttemptClient(cfg),
+		Posting:            NewPostingClient(cfg),
+		Refund:             NewRefundClient(cfg),
+		RiskCounter:        NewRiskCounterClient(cfg),
+		RiskRule:           NewRiskRuleClient(cfg),
+		RoutingRule:        NewRoutingRuleClient(cfg),
+		SettlementBatch:    NewSettlementBatchClient(cfg),
+		SettlementLine:     NewSettlementLineClient(cfg),
+		SettlementSchedule: NewSettlementScheduleClient(cfg),
+		SplitRule:          NewSplitRuleClient(cfg),
+		VaultCard:          NewVaultCardClient(cfg),
 	}, nil
 }
 
@@ -327,9 +357,11 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.CheckoutSession,
 		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Event,
-		c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount,
-		c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
-		c.RiskCounter, c.RiskRule, c.RoutingRule, c.VaultCard,
+		c.FeePlan, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry,
+		c.LedgerAccount, c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt,
+		c.Posting, c.Refund, c.RiskCounter, c.RiskRule, c.RoutingRule,
+		c.SettlementBatch, c.SettlementLine, c.SettlementSchedule, c.SplitRule,
+		c.VaultCard,
 	} {
 		n.Use(hooks...)
 	}
@@ -341,9 +373,11 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.CheckoutSession,
 		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Event,
-		c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.LedgerAccount,
-		c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
-		c.RiskCounter, c.RiskRule, c.RoutingRule, c.VaultCard,
+		c.FeePlan, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry,
+		c.LedgerAccount, c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt,
+		c.Posting, c.Refund, c.RiskCounter, c.RiskRule, c.RoutingRule,
+		c.SettlementBatch, c.SettlementLine, c.SettlementSchedule, c.SplitRule,
+		c.VaultCard,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -372,6 +406,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Customer.mutate(ctx, m)
 	case *EventMutation:
 		return c.Event.mutate(ctx, m)
+	case *FeePlanMutation:
+		return c.FeePlan.mutate(ctx, m)
 	case *FxQuoteMutation:
 		return c.FxQuote.mutate(ctx, m)
 	case *FxRateMutation:
@@ -400,6 +436,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.RiskRule.mutate(ctx, m)
 	case *RoutingRuleMutation:
 		return c.RoutingRule.mutate(ctx, m)
+	case *SettlementBatchMutation:
+		return c.SettlementBatch.mutate(ctx, m)
+	case *SettlementLineMutation:
+		return c.SettlementLine.mutate(ctx, m)
+	case *SettlementScheduleMutation:
+		return c.SettlementSchedule.mutate(ctx, m)
+	case *SplitRuleMutation:
+		return c.SplitRule.mutate(ctx, m)
 	case *VaultCardMutation:
 		return c.VaultCard.mutate(ctx, m)
 	default:
@@ -1952,6 +1996,140 @@ func (c *EventClient) mutate(ctx context.Context, m *EventMutation) (Value, erro
 		return (&EventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Event mutation op: %q", m.Op())
+	}
+}
+
+// FeePlanClient is a client for the FeePlan schema.
+type FeePlanClient struct {
+	config
+}
+
+// NewFeePlanClient returns a client for the FeePlan from the given config.
+func NewFeePlanClient(c config) *FeePlanClient {
+	return &FeePlanClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `feeplan.Hooks(f(g(h())))`.
+func (c *FeePlanClient) Use(hooks ...Hook) {
+	c.hooks.FeePlan = append(c.hooks.FeePlan, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `feeplan.Intercept(f(g(h())))`.
+func (c *FeePlanClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FeePlan = append(c.inters.FeePlan, interceptors...)
+}
+
+// Create returns a builder for creating a FeePlan entity.
+func (c *FeePlanClient) Create() *FeePlanCreate {
+	mutation := newFeePlanMutation(c.config, OpCreate)
+	return &FeePlanCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FeePlan entities.
+func (c *FeePlanClient) CreateBulk(builders ...*FeePlanCreate) *FeePlanCreateBulk {
+	return &FeePlanCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FeePlanClient) MapCreateBulk(slice any, setFunc func(*FeePlanCreate, int)) *FeePlanCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FeePlanCreateBulk{err: fmt.Errorf("calling to FeePlanClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FeePlanCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FeePlanCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FeePlan.
+func (c *FeePlanClient) Update() *FeePlanUpdate {
+	mutation := newFeePlanMutation(c.config, OpUpdate)
+	return &FeePlanUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FeePlanClient) UpdateOne(_m *FeePlan) *FeePlanUpdateOne {
+	mutation := newFeePlanMutation(c.config, OpUpdateOne, withFeePlan(_m))
+	return &FeePlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FeePlanClient) UpdateOneID(id string) *FeePlanUpdateOne {
+	mutation := newFeePlanMutation(c.config, OpUpdateOne, withFeePlanID(id))
+	return &FeePlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FeePlan.
+func (c *FeePlanClient) Delete() *FeePlanDelete {
+	mutation := newFeePlanMutation(c.config, OpDelete)
+	return &FeePlanDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FeePlanClient) DeleteOne(_m *FeePlan) *FeePlanDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FeePlanClient) DeleteOneID(id string) *FeePlanDeleteOne {
+	builder := c.Delete().Where(feeplan.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FeePlanDeleteOne{builder}
+}
+
+// Query returns a query builder for FeePlan.
+func (c *FeePlanClient) Query() *FeePlanQuery {
+	return &FeePlanQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFeePlan},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FeePlan entity by its id.
+func (c *FeePlanClient) Get(ctx context.Context, id string) (*FeePlan, error) {
+	return c.Query().Where(feeplan.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FeePlanClient) GetX(ctx context.Context, id string) *FeePlan {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FeePlanClient) Hooks() []Hook {
+	hooks := c.hooks.FeePlan
+	return append(hooks[:len(hooks):len(hooks)], feeplan.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FeePlanClient) Interceptors() []Interceptor {
+	return c.inters.FeePlan
+}
+
+func (c *FeePlanClient) mutate(ctx context.Context, m *FeePlanMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FeePlanCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FeePlanUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FeePlanUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FeePlanDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FeePlan mutation op: %q", m.Op())
 	}
 }
 
@@ -4087,6 +4265,542 @@ func (c *RoutingRuleClient) mutate(ctx context.Context, m *RoutingRuleMutation) 
 	}
 }
 
+// SettlementBatchClient is a client for the SettlementBatch schema.
+type SettlementBatchClient struct {
+	config
+}
+
+// NewSettlementBatchClient returns a client for the SettlementBatch from the given config.
+func NewSettlementBatchClient(c config) *SettlementBatchClient {
+	return &SettlementBatchClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `settlementbatch.Hooks(f(g(h())))`.
+func (c *SettlementBatchClient) Use(hooks ...Hook) {
+	c.hooks.SettlementBatch = append(c.hooks.SettlementBatch, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `settlementbatch.Intercept(f(g(h())))`.
+func (c *SettlementBatchClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SettlementBatch = append(c.inters.SettlementBatch, interceptors...)
+}
+
+// Create returns a builder for creating a SettlementBatch entity.
+func (c *SettlementBatchClient) Create() *SettlementBatchCreate {
+	mutation := newSettlementBatchMutation(c.config, OpCreate)
+	return &SettlementBatchCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SettlementBatch entities.
+func (c *SettlementBatchClient) CreateBulk(builders ...*SettlementBatchCreate) *SettlementBatchCreateBulk {
+	return &SettlementBatchCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SettlementBatchClient) MapCreateBulk(slice any, setFunc func(*SettlementBatchCreate, int)) *SettlementBatchCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SettlementBatchCreateBulk{err: fmt.Errorf("calling to SettlementBatchClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SettlementBatchCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SettlementBatchCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SettlementBatch.
+func (c *SettlementBatchClient) Update() *SettlementBatchUpdate {
+	mutation := newSettlementBatchMutation(c.config, OpUpdate)
+	return &SettlementBatchUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SettlementBatchClient) UpdateOne(_m *SettlementBatch) *SettlementBatchUpdateOne {
+	mutation := newSettlementBatchMutation(c.config, OpUpdateOne, withSettlementBatch(_m))
+	return &SettlementBatchUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SettlementBatchClient) UpdateOneID(id string) *SettlementBatchUpdateOne {
+	mutation := newSettlementBatchMutation(c.config, OpUpdateOne, withSettlementBatchID(id))
+	return &SettlementBatchUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SettlementBatch.
+func (c *SettlementBatchClient) Delete() *SettlementBatchDelete {
+	mutation := newSettlementBatchMutation(c.config, OpDelete)
+	return &SettlementBatchDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SettlementBatchClient) DeleteOne(_m *SettlementBatch) *SettlementBatchDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SettlementBatchClient) DeleteOneID(id string) *SettlementBatchDeleteOne {
+	builder := c.Delete().Where(settlementbatch.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SettlementBatchDeleteOne{builder}
+}
+
+// Query returns a query builder for SettlementBatch.
+func (c *SettlementBatchClient) Query() *SettlementBatchQuery {
+	return &SettlementBatchQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSettlementBatch},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SettlementBatch entity by its id.
+func (c *SettlementBatchClient) Get(ctx context.Context, id string) (*SettlementBatch, error) {
+	return c.Query().Where(settlementbatch.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SettlementBatchClient) GetX(ctx context.Context, id string) *SettlementBatch {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SettlementBatchClient) Hooks() []Hook {
+	hooks := c.hooks.SettlementBatch
+	return append(hooks[:len(hooks):len(hooks)], settlementbatch.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SettlementBatchClient) Interceptors() []Interceptor {
+	return c.inters.SettlementBatch
+}
+
+func (c *SettlementBatchClient) mutate(ctx context.Context, m *SettlementBatchMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SettlementBatchCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SettlementBatchUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SettlementBatchUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SettlementBatchDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SettlementBatch mutation op: %q", m.Op())
+	}
+}
+
+// SettlementLineClient is a client for the SettlementLine schema.
+type SettlementLineClient struct {
+	config
+}
+
+// NewSettlementLineClient returns a client for the SettlementLine from the given config.
+func NewSettlementLineClient(c config) *SettlementLineClient {
+	return &SettlementLineClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `settlementline.Hooks(f(g(h())))`.
+func (c *SettlementLineClient) Use(hooks ...Hook) {
+	c.hooks.SettlementLine = append(c.hooks.SettlementLine, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `settlementline.Intercept(f(g(h())))`.
+func (c *SettlementLineClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SettlementLine = append(c.inters.SettlementLine, interceptors...)
+}
+
+// Create returns a builder for creating a SettlementLine entity.
+func (c *SettlementLineClient) Create() *SettlementLineCreate {
+	mutation := newSettlementLineMutation(c.config, OpCreate)
+	return &SettlementLineCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SettlementLine entities.
+func (c *SettlementLineClient) CreateBulk(builders ...*SettlementLineCreate) *SettlementLineCreateBulk {
+	return &SettlementLineCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SettlementLineClient) MapCreateBulk(slice any, setFunc func(*SettlementLineCreate, int)) *SettlementLineCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SettlementLineCreateBulk{err: fmt.Errorf("calling to SettlementLineClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SettlementLineCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SettlementLineCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SettlementLine.
+func (c *SettlementLineClient) Update() *SettlementLineUpdate {
+	mutation := newSettlementLineMutation(c.config, OpUpdate)
+	return &SettlementLineUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SettlementLineClient) UpdateOne(_m *SettlementLine) *SettlementLineUpdateOne {
+	mutation := newSettlementLineMutation(c.config, OpUpdateOne, withSettlementLine(_m))
+	return &SettlementLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SettlementLineClient) UpdateOneID(id string) *SettlementLineUpdateOne {
+	mutation := newSettlementLineMutation(c.config, OpUpdateOne, withSettlementLineID(id))
+	return &SettlementLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SettlementLine.
+func (c *SettlementLineClient) Delete() *SettlementLineDelete {
+	mutation := newSettlementLineMutation(c.config, OpDelete)
+	return &SettlementLineDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SettlementLineClient) DeleteOne(_m *SettlementLine) *SettlementLineDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SettlementLineClient) DeleteOneID(id string) *SettlementLineDeleteOne {
+	builder := c.Delete().Where(settlementline.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SettlementLineDeleteOne{builder}
+}
+
+// Query returns a query builder for SettlementLine.
+func (c *SettlementLineClient) Query() *SettlementLineQuery {
+	return &SettlementLineQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSettlementLine},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SettlementLine entity by its id.
+func (c *SettlementLineClient) Get(ctx context.Context, id string) (*SettlementLine, error) {
+	return c.Query().Where(settlementline.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SettlementLineClient) GetX(ctx context.Context, id string) *SettlementLine {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SettlementLineClient) Hooks() []Hook {
+	hooks := c.hooks.SettlementLine
+	return append(hooks[:len(hooks):len(hooks)], settlementline.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SettlementLineClient) Interceptors() []Interceptor {
+	return c.inters.SettlementLine
+}
+
+func (c *SettlementLineClient) mutate(ctx context.Context, m *SettlementLineMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SettlementLineCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SettlementLineUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SettlementLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SettlementLineDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SettlementLine mutation op: %q", m.Op())
+	}
+}
+
+// SettlementScheduleClient is a client for the SettlementSchedule schema.
+type SettlementScheduleClient struct {
+	config
+}
+
+// NewSettlementScheduleClient returns a client for the SettlementSchedule from the given config.
+func NewSettlementScheduleClient(c config) *SettlementScheduleClient {
+	return &SettlementScheduleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `settlementschedule.Hooks(f(g(h())))`.
+func (c *SettlementScheduleClient) Use(hooks ...Hook) {
+	c.hooks.SettlementSchedule = append(c.hooks.SettlementSchedule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `settlementschedule.Intercept(f(g(h())))`.
+func (c *SettlementScheduleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SettlementSchedule = append(c.inters.SettlementSchedule, interceptors...)
+}
+
+// Create returns a builder for creating a SettlementSchedule entity.
+func (c *SettlementScheduleClient) Create() *SettlementScheduleCreate {
+	mutation := newSettlementScheduleMutation(c.config, OpCreate)
+	return &SettlementScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SettlementSchedule entities.
+func (c *SettlementScheduleClient) CreateBulk(builders ...*SettlementScheduleCreate) *SettlementScheduleCreateBulk {
+	return &SettlementScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SettlementScheduleClient) MapCreateBulk(slice any, setFunc func(*SettlementScheduleCreate, int)) *SettlementScheduleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SettlementScheduleCreateBulk{err: fmt.Errorf("calling to SettlementScheduleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SettlementScheduleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SettlementScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SettlementSchedule.
+func (c *SettlementScheduleClient) Update() *SettlementScheduleUpdate {
+	mutation := newSettlementScheduleMutation(c.config, OpUpdate)
+	return &SettlementScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SettlementScheduleClient) UpdateOne(_m *SettlementSchedule) *SettlementScheduleUpdateOne {
+	mutation := newSettlementScheduleMutation(c.config, OpUpdateOne, withSettlementSchedule(_m))
+	return &SettlementScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SettlementScheduleClient) UpdateOneID(id string) *SettlementScheduleUpdateOne {
+	mutation := newSettlementScheduleMutation(c.config, OpUpdateOne, withSettlementScheduleID(id))
+	return &SettlementScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SettlementSchedule.
+func (c *SettlementScheduleClient) Delete() *SettlementScheduleDelete {
+	mutation := newSettlementScheduleMutation(c.config, OpDelete)
+	return &SettlementScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SettlementScheduleClient) DeleteOne(_m *SettlementSchedule) *SettlementScheduleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SettlementScheduleClient) DeleteOneID(id string) *SettlementScheduleDeleteOne {
+	builder := c.Delete().Where(settlementschedule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SettlementScheduleDeleteOne{builder}
+}
+
+// Query returns a query builder for SettlementSchedule.
+func (c *SettlementScheduleClient) Query() *SettlementScheduleQuery {
+	return &SettlementScheduleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSettlementSchedule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SettlementSchedule entity by its id.
+func (c *SettlementScheduleClient) Get(ctx context.Context, id string) (*SettlementSchedule, error) {
+	return c.Query().Where(settlementschedule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SettlementScheduleClient) GetX(ctx context.Context, id string) *SettlementSchedule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SettlementScheduleClient) Hooks() []Hook {
+	hooks := c.hooks.SettlementSchedule
+	return append(hooks[:len(hooks):len(hooks)], settlementschedule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SettlementScheduleClient) Interceptors() []Interceptor {
+	return c.inters.SettlementSchedule
+}
+
+func (c *SettlementScheduleClient) mutate(ctx context.Context, m *SettlementScheduleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SettlementScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SettlementScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SettlementScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SettlementScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SettlementSchedule mutation op: %q", m.Op())
+	}
+}
+
+// SplitRuleClient is a client for the SplitRule schema.
+type SplitRuleClient struct {
+	config
+}
+
+// NewSplitRuleClient returns a client for the SplitRule from the given config.
+func NewSplitRuleClient(c config) *SplitRuleClient {
+	return &SplitRuleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `splitrule.Hooks(f(g(h())))`.
+func (c *SplitRuleClient) Use(hooks ...Hook) {
+	c.hooks.SplitRule = append(c.hooks.SplitRule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `splitrule.Intercept(f(g(h())))`.
+func (c *SplitRuleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SplitRule = append(c.inters.SplitRule, interceptors...)
+}
+
+// Create returns a builder for creating a SplitRule entity.
+func (c *SplitRuleClient) Create() *SplitRuleCreate {
+	mutation := newSplitRuleMutation(c.config, OpCreate)
+	return &SplitRuleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SplitRule entities.
+func (c *SplitRuleClient) CreateBulk(builders ...*SplitRuleCreate) *SplitRuleCreateBulk {
+	return &SplitRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SplitRuleClient) MapCreateBulk(slice any, setFunc func(*SplitRuleCreate, int)) *SplitRuleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SplitRuleCreateBulk{err: fmt.Errorf("calling to SplitRuleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SplitRuleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SplitRuleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SplitRule.
+func (c *SplitRuleClient) Update() *SplitRuleUpdate {
+	mutation := newSplitRuleMutation(c.config, OpUpdate)
+	return &SplitRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SplitRuleClient) UpdateOne(_m *SplitRule) *SplitRuleUpdateOne {
+	mutation := newSplitRuleMutation(c.config, OpUpdateOne, withSplitRule(_m))
+	return &SplitRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SplitRuleClient) UpdateOneID(id string) *SplitRuleUpdateOne {
+	mutation := newSplitRuleMutation(c.config, OpUpdateOne, withSplitRuleID(id))
+	return &SplitRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SplitRule.
+func (c *SplitRuleClient) Delete() *SplitRuleDelete {
+	mutation := newSplitRuleMutation(c.config, OpDelete)
+	return &SplitRuleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SplitRuleClient) DeleteOne(_m *SplitRule) *SplitRuleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SplitRuleClient) DeleteOneID(id string) *SplitRuleDeleteOne {
+	builder := c.Delete().Where(splitrule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SplitRuleDeleteOne{builder}
+}
+
+// Query returns a query builder for SplitRule.
+func (c *SplitRuleClient) Query() *SplitRuleQuery {
+	return &SplitRuleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSplitRule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SplitRule entity by its id.
+func (c *SplitRuleClient) Get(ctx context.Context, id string) (*SplitRule, error) {
+	return c.Query().Where(splitrule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SplitRuleClient) GetX(ctx context.Context, id string) *SplitRule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SplitRuleClient) Hooks() []Hook {
+	hooks := c.hooks.SplitRule
+	return append(hooks[:len(hooks):len(hooks)], splitrule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SplitRuleClient) Interceptors() []Interceptor {
+	return c.inters.SplitRule
+}
+
+func (c *SplitRuleClient) mutate(ctx context.Context, m *SplitRuleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SplitRuleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SplitRuleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SplitRuleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SplitRuleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SplitRule mutation op: %q", m.Op())
+	}
+}
+
 // VaultCardClient is a client for the VaultCard schema.
 type VaultCardClient struct {
 	config
@@ -4257,15 +4971,18 @@ func (c *VaultCardClient) mutate(ctx context.Context, m *VaultCardMutation) (Val
 type (
 	hooks struct {
 		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
-		Coupon, CouponRedemption, Customer, Event, FxQuote, FxRate, IdempotencyRecord,
-		JournalEntry, LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt,
-		Posting, Refund, RiskCounter, RiskRule, RoutingRule, VaultCard []ent.Hook
+		Coupon, CouponRedemption, Customer, Event, FeePlan, FxQuote, FxRate,
+		IdempotencyRecord, JournalEntry, LedgerAccount, Merchant, MerchantUser,
+		Payment, PaymentAttempt, Posting, Refund, RiskCounter, RiskRule, RoutingRule,
+		SettlementBatch, SettlementLine, SettlementSchedule, SplitRule,
+		VaultCard []ent.Hook
 	}
 	inters struct {
 		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
-		Coupon, CouponRedemption, Customer, Event, FxQuote, FxRate, IdempotencyRecord,
-		JournalEntry, LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt,
-		Posting, Refund, RiskCounter, RiskRule, RoutingRule,
+		Coupon, CouponRedemption, Customer, Event, FeePlan, FxQuote, FxRate,
+		IdempotencyRecord, JournalEntry, LedgerAccount, Merchant, MerchantUser,
+		Payment, PaymentAttempt, Posting, Refund, RiskCounter, RiskRule, RoutingRule,
+		SettlementBatch, SettlementLine, SettlementSchedule, SplitRule,
 		VaultCard []ent.Interceptor
 	}
 )

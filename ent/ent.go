@@ -22,6 +22,7 @@ import (
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
 	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
@@ -36,6 +37,10 @@ import (
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
+	"github.com/straitpay/strait/ent/settlementschedule"
+	"github.com/straitpay/strait/ent/splitrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 )
 
@@ -97,31 +102,36 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			apikey.Table:            apikey.ValidColumn,
-			agreement.Table:         agreement.ValidColumn,
-			auditlog.Table:          auditlog.ValidColumn,
-			channelevent.Table:      channelevent.ValidColumn,
-			checkoutsession.Table:   checkoutsession.ValidColumn,
-			connectorsetting.Table:  connectorsetting.ValidColumn,
-			coupon.Table:            coupon.ValidColumn,
-			couponredemption.Table:  couponredemption.ValidColumn,
-			customer.Table:          customer.ValidColumn,
-			event.Table:             event.ValidColumn,
-			fxquote.Table:           fxquote.ValidColumn,
-			fxrate.Table:            fxrate.ValidColumn,
-			idempotencyrecord.Table: idempotencyrecord.ValidColumn,
-			journalentry.Table:      journalentry.ValidColumn,
-			ledgeraccount.Table:     ledgeraccount.ValidColumn,
-			merchant.Table:          merchant.ValidColumn,
-			merchantuser.Table:      merchantuser.ValidColumn,
-			payment.Table:           payment.ValidColumn,
-			paymentattempt.Table:    paymentattempt.ValidColumn,
-			posting.Table:           posting.ValidColumn,
-			refund.Table:            refund.ValidColumn,
-			riskcounter.Table:       riskcounter.ValidColumn,
-			riskrule.Table:          riskrule.ValidColumn,
-			routingrule.Table:       routingrule.ValidColumn,
-			vaultcard.Table:         vaultcard.ValidColumn,
+			apikey.Table:             apikey.ValidColumn,
+			agreement.Table:          agreement.ValidColumn,
+			auditlog.Table:           auditlog.ValidColumn,
+			channelevent.Table:       channelevent.ValidColumn,
+			checkoutsession.Table:    checkoutsession.ValidColumn,
+			connectorsetting.Table:   connectorsetting.ValidColumn,
+			coupon.Table:             coupon.ValidColumn,
+			couponredemption.Table:   couponredemption.ValidColumn,
+			customer.Table:           customer.ValidColumn,
+			event.Table:              event.ValidColumn,
+			feeplan.Table:            feeplan.ValidColumn,
+			fxquote.Table:            fxquote.ValidColumn,
+			fxrate.Table:             fxrate.ValidColumn,
+			idempotencyrecord.Table:  idempotencyrecord.ValidColumn,
+			journalentry.Table:       journalentry.ValidColumn,
+			ledgeraccount.Table:      ledgeraccount.ValidColumn,
+			merchant.Table:           merchant.ValidColumn,
+			merchantuser.Table:       merchantuser.ValidColumn,
+			payment.Table:            payment.ValidColumn,
+			paymentattempt.Table:     paymentattempt.ValidColumn,
+			posting.Table:            posting.ValidColumn,
+			refund.Table:             refund.ValidColumn,
+			riskcounter.Table:        riskcounter.ValidColumn,
+			riskrule.Table:           riskrule.ValidColumn,
+			routingrule.Table:        routingrule.ValidColumn,
+			settlementbatch.Table:    settlementbatch.ValidColumn,
+			settlementline.Table:     settlementline.ValidColumn,
+			settlementschedule.Table: settlementschedule.ValidColumn,
+			splitrule.Table:          splitrule.ValidColumn,
+			vaultcard.Table:          vaultcard.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

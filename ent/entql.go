@@ -13,6 +13,7 @@ import (
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
 	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
@@ -28,6 +29,10 @@ import (
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
+	"github.com/straitpay/strait/ent/settlementschedule"
+	"github.com/straitpay/strait/ent/splitrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 
 	"entgo.io/ent/dialect/sql"
@@ -38,7 +43,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 25)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 30)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -285,6 +290,29 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   feeplan.Table,
+			Columns: feeplan.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: feeplan.FieldID,
+			},
+		},
+		Type: "FeePlan",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			feeplan.FieldCreatedAt:         {Type: field.TypeTime, Column: feeplan.FieldCreatedAt},
+			feeplan.FieldUpdatedAt:         {Type: field.TypeTime, Column: feeplan.FieldUpdatedAt},
+			feeplan.FieldMerchantID:        {Type: field.TypeString, Column: feeplan.FieldMerchantID},
+			feeplan.FieldPaymentMethodType: {Type: field.TypeString, Column: feeplan.FieldPaymentMethodType},
+			feeplan.FieldScheme:            {Type: field.TypeString, Column: feeplan.FieldScheme},
+			feeplan.FieldRegion:            {Type: field.TypeString, Column: feeplan.FieldRegion},
+			feeplan.FieldPercentBps:        {Type: field.TypeInt64, Column: feeplan.FieldPercentBps},
+			feeplan.FieldFixedAmount:       {Type: field.TypeInt64, Column: feeplan.FieldFixedAmount},
+			feeplan.FieldFixedCurrency:     {Type: field.TypeString, Column: feeplan.FieldFixedCurrency},
+			feeplan.FieldCrossBorderBps:    {Type: field.TypeInt64, Column: feeplan.FieldCrossBorderBps},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxquote.Table,
 			Columns: fxquote.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -306,7 +334,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxquote.FieldCreatedAt:     {Type: field.TypeTime, Column: fxquote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxrate.Table,
 			Columns: fxrate.Columns,
@@ -325,7 +353,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxrate.FieldCreatedAt: {Type: field.TypeTime, Column: fxrate.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencyrecord.Table,
 			Columns: idempotencyrecord.Columns,
@@ -348,7 +376,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencyrecord.FieldAttempts:    {Type: field.TypeInt, Column: idempotencyrecord.FieldAttempts},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   journalentry.Table,
 			Columns: journalentry.Columns,
@@ -368,7 +396,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			journalentry.FieldCreatedAt:   {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ledgeraccount.Table,
 			Columns: ledgeraccount.Columns,
@@ -391,7 +419,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ledgeraccount.FieldVersion:       {Type: field.TypeInt64, Column: ledgeraccount.FieldVersion},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -411,7 +439,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRiskTier:           {Type: field.TypeEnum, Column: merchant.FieldRiskTier},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantuser.Table,
 			Columns: merchantuser.Columns,
@@ -431,7 +459,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantuser.FieldStatus:     {Type: field.TypeEnum, Column: merchantuser.FieldStatus},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -475,7 +503,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldReviewCloseNote:   {Type: field.TypeString, Column: payment.FieldReviewCloseNote},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentattempt.Table,
 			Columns: paymentattempt.Columns,
@@ -510,7 +538,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentattempt.FieldLastEventID:           {Type: field.TypeString, Column: paymentattempt.FieldLastEventID},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posting.Table,
 			Columns: posting.Columns,
@@ -532,7 +560,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posting.FieldCreatedAt:    {Type: field.TypeTime, Column: posting.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -557,7 +585,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldFeeReversed:        {Type: field.TypeInt64, Column: refund.FieldFeeReversed},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskcounter.Table,
 			Columns: riskcounter.Columns,
@@ -573,7 +601,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskcounter.FieldValue: {Type: field.TypeInt64, Column: riskcounter.FieldValue},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskrule.Table,
 			Columns: riskrule.Columns,
@@ -596,7 +624,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskrule.FieldParams:      {Type: field.TypeJSON, Column: riskrule.FieldParams},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   routingrule.Table,
 			Columns: routingrule.Columns,
@@ -617,7 +645,89 @@ var schemaGraph = func() *sqlgraph.Schema {
 			routingrule.FieldSplit:     {Type: field.TypeJSON, Column: routingrule.FieldSplit},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   settlementbatch.Table,
+			Columns: settlementbatch.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: settlementbatch.FieldID,
+			},
+		},
+		Type: "SettlementBatch",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			settlementbatch.FieldMerchantID:   {Type: field.TypeString, Column: settlementbatch.FieldMerchantID},
+			settlementbatch.FieldBusinessDate: {Type: field.TypeString, Column: settlementbatch.FieldBusinessDate},
+			settlementbatch.FieldCurrency:     {Type: field.TypeString, Column: settlementbatch.FieldCurrency},
+			settlementbatch.FieldLineCount:    {Type: field.TypeInt, Column: settlementbatch.FieldLineCount},
+			settlementbatch.FieldConversions:  {Type: field.TypeJSON, Column: settlementbatch.FieldConversions},
+			settlementbatch.FieldCreatedAt:    {Type: field.TypeTime, Column: settlementbatch.FieldCreatedAt},
+		},
+	}
+	graph.Nodes[26] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   settlementline.Table,
+			Columns: settlementline.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: settlementline.FieldID,
+			},
+		},
+		Type: "SettlementLine",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			settlementline.FieldMerchantID:  {Type: field.TypeString, Column: settlementline.FieldMerchantID},
+			settlementline.FieldBatchID:     {Type: field.TypeString, Column: settlementline.FieldBatchID},
+			settlementline.FieldSourceKey:   {Type: field.TypeString, Column: settlementline.FieldSourceKey},
+			settlementline.FieldPaymentID:   {Type: field.TypeString, Column: settlementline.FieldPaymentID},
+			settlementline.FieldCurrency:    {Type: field.TypeString, Column: settlementline.FieldCurrency},
+			settlementline.FieldGross:       {Type: field.TypeInt64, Column: settlementline.FieldGross},
+			settlementline.FieldChannelFee:  {Type: field.TypeInt64, Column: settlementline.FieldChannelFee},
+			settlementline.FieldMdrFee:      {Type: field.TypeInt64, Column: settlementline.FieldMdrFee},
+			settlementline.FieldSplitAmount: {Type: field.TypeInt64, Column: settlementline.FieldSplitAmount},
+			settlementline.FieldNet:         {Type: field.TypeInt64, Column: settlementline.FieldNet},
+			settlementline.FieldCapturedAt:  {Type: field.TypeTime, Column: settlementline.FieldCapturedAt},
+		},
+	}
+	graph.Nodes[27] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   settlementschedule.Table,
+			Columns: settlementschedule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: settlementschedule.FieldID,
+			},
+		},
+		Type: "SettlementSchedule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			settlementschedule.FieldCreatedAt:  {Type: field.TypeTime, Column: settlementschedule.FieldCreatedAt},
+			settlementschedule.FieldUpdatedAt:  {Type: field.TypeTime, Column: settlementschedule.FieldUpdatedAt},
+			settlementschedule.FieldMerchantID: {Type: field.TypeString, Column: settlementschedule.FieldMerchantID},
+			settlementschedule.FieldDelayDays:  {Type: field.TypeInt, Column: settlementschedule.FieldDelayDays},
+			settlementschedule.FieldTimezone:   {Type: field.TypeString, Column: settlementschedule.FieldTimezone},
+			settlementschedule.FieldCurrency:   {Type: field.TypeString, Column: settlementschedule.FieldCurrency},
+		},
+	}
+	graph.Nodes[28] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   splitrule.Table,
+			Columns: splitrule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: splitrule.FieldID,
+			},
+		},
+		Type: "SplitRule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			splitrule.FieldCreatedAt:      {Type: field.TypeTime, Column: splitrule.FieldCreatedAt},
+			splitrule.FieldUpdatedAt:      {Type: field.TypeTime, Column: splitrule.FieldUpdatedAt},
+			splitrule.FieldMerchantID:     {Type: field.TypeString, Column: splitrule.FieldMerchantID},
+			splitrule.FieldName:           {Type: field.TypeString, Column: splitrule.FieldName},
+			splitrule.FieldBasis:          {Type: field.TypeEnum, Column: splitrule.FieldBasis},
+			splitrule.FieldShares:         {Type: field.TypeJSON, Column: splitrule.FieldShares},
+			splitrule.FieldResiduePartner: {Type: field.TypeString, Column: splitrule.FieldResiduePartner},
+		},
+	}
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   vaultcard.Table,
 			Columns: vaultcard.Columns,
@@ -2183,6 +2293,96 @@ func (f *EventFilter) WherePublishedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *FeePlanQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FeePlanQuery builder.
+func (_q *FeePlanQuery) Filter() *FeePlanFilter {
+	return &FeePlanFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FeePlanMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FeePlanMutation builder.
+func (m *FeePlanMutation) Filter() *FeePlanFilter {
+	return &FeePlanFilter{config: m.config, predicateAdder: m}
+}
+
+// FeePlanFilter provides a generic filtering capability at runtime for FeePlanQuery.
+type FeePlanFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FeePlanFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *FeePlanFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(feeplan.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *FeePlanFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(feeplan.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *FeePlanFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(feeplan.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *FeePlanFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(feeplan.FieldMerchantID))
+}
+
+// WherePaymentMethodType applies the entql string predicate on the payment_method_type field.
+func (f *FeePlanFilter) WherePaymentMethodType(p entql.StringP) {
+	f.Where(p.Field(feeplan.FieldPaymentMethodType))
+}
+
+// WhereScheme applies the entql string predicate on the scheme field.
+func (f *FeePlanFilter) WhereScheme(p entql.StringP) {
+	f.Where(p.Field(feeplan.FieldScheme))
+}
+
+// WhereRegion applies the entql string predicate on the region field.
+func (f *FeePlanFilter) WhereRegion(p entql.StringP) {
+	f.Where(p.Field(feeplan.FieldRegion))
+}
+
+// WherePercentBps applies the entql int64 predicate on the percent_bps field.
+func (f *FeePlanFilter) WherePercentBps(p entql.Int64P) {
+	f.Where(p.Field(feeplan.FieldPercentBps))
+}
+
+// WhereFixedAmount applies the entql int64 predicate on the fixed_amount field.
+func (f *FeePlanFilter) WhereFixedAmount(p entql.Int64P) {
+	f.Where(p.Field(feeplan.FieldFixedAmount))
+}
+
+// WhereFixedCurrency applies the entql string predicate on the fixed_currency field.
+func (f *FeePlanFilter) WhereFixedCurrency(p entql.StringP) {
+	f.Where(p.Field(feeplan.FieldFixedCurrency))
+}
+
+// WhereCrossBorderBps applies the entql int64 predicate on the cross_border_bps field.
+func (f *FeePlanFilter) WhereCrossBorderBps(p entql.Int64P) {
+	f.Where(p.Field(feeplan.FieldCrossBorderBps))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *FxQuoteQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2211,7 +2411,7 @@ type FxQuoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxQuoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2301,7 +2501,7 @@ type FxRateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxRateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2371,7 +2571,7 @@ type IdempotencyRecordFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyRecordFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2461,7 +2661,7 @@ type JournalEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JournalEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2550,7 +2750,7 @@ type LedgerAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LedgerAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2654,7 +2854,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2757,7 +2957,7 @@ type MerchantUserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantUserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2846,7 +3046,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3111,7 +3311,7 @@ type PaymentAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3289,7 +3489,7 @@ type PostingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3402,7 +3602,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3530,7 +3730,7 @@ type RiskCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3585,7 +3785,7 @@ type RiskRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3675,7 +3875,7 @@ type RoutingRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoutingRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3727,6 +3927,316 @@ func (f *RoutingRuleFilter) WhereSplit(p entql.BytesP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *SettlementBatchQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SettlementBatchQuery builder.
+func (_q *SettlementBatchQuery) Filter() *SettlementBatchFilter {
+	return &SettlementBatchFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SettlementBatchMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SettlementBatchMutation builder.
+func (m *SettlementBatchMutation) Filter() *SettlementBatchFilter {
+	return &SettlementBatchFilter{config: m.config, predicateAdder: m}
+}
+
+// SettlementBatchFilter provides a generic filtering capability at runtime for SettlementBatchQuery.
+type SettlementBatchFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SettlementBatchFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SettlementBatchFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(settlementbatch.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SettlementBatchFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(settlementbatch.FieldMerchantID))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *SettlementBatchFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(settlementbatch.FieldBusinessDate))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *SettlementBatchFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(settlementbatch.FieldCurrency))
+}
+
+// WhereLineCount applies the entql int predicate on the line_count field.
+func (f *SettlementBatchFilter) WhereLineCount(p entql.IntP) {
+	f.Where(p.Field(settlementbatch.FieldLineCount))
+}
+
+// WhereConversions applies the entql json.RawMessage predicate on the conversions field.
+func (f *SettlementBatchFilter) WhereConversions(p entql.BytesP) {
+	f.Where(p.Field(settlementbatch.FieldConversions))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SettlementBatchFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(settlementbatch.FieldCreatedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SettlementLineQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SettlementLineQuery builder.
+func (_q *SettlementLineQuery) Filter() *SettlementLineFilter {
+	return &SettlementLineFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SettlementLineMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SettlementLineMutation builder.
+func (m *SettlementLineMutation) Filter() *SettlementLineFilter {
+	return &SettlementLineFilter{config: m.config, predicateAdder: m}
+}
+
+// SettlementLineFilter provides a generic filtering capability at runtime for SettlementLineQuery.
+type SettlementLineFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SettlementLineFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SettlementLineFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(settlementline.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SettlementLineFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(settlementline.FieldMerchantID))
+}
+
+// WhereBatchID applies the entql string predicate on the batch_id field.
+func (f *SettlementLineFilter) WhereBatchID(p entql.StringP) {
+	f.Where(p.Field(settlementline.FieldBatchID))
+}
+
+// WhereSourceKey applies the entql string predicate on the source_key field.
+func (f *SettlementLineFilter) WhereSourceKey(p entql.StringP) {
+	f.Where(p.Field(settlementline.FieldSourceKey))
+}
+
+// WherePaymentID applies the entql string predicate on the payment_id field.
+func (f *SettlementLineFilter) WherePaymentID(p entql.StringP) {
+	f.Where(p.Field(settlementline.FieldPaymentID))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *SettlementLineFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(settlementline.FieldCurrency))
+}
+
+// WhereGross applies the entql int64 predicate on the gross field.
+func (f *SettlementLineFilter) WhereGross(p entql.Int64P) {
+	f.Where(p.Field(settlementline.FieldGross))
+}
+
+// WhereChannelFee applies the entql int64 predicate on the channel_fee field.
+func (f *SettlementLineFilter) WhereChannelFee(p entql.Int64P) {
+	f.Where(p.Field(settlementline.FieldChannelFee))
+}
+
+// WhereMdrFee applies the entql int64 predicate on the mdr_fee field.
+func (f *SettlementLineFilter) WhereMdrFee(p entql.Int64P) {
+	f.Where(p.Field(settlementline.FieldMdrFee))
+}
+
+// WhereSplitAmount applies the entql int64 predicate on the split_amount field.
+func (f *SettlementLineFilter) WhereSplitAmount(p entql.Int64P) {
+	f.Where(p.Field(settlementline.FieldSplitAmount))
+}
+
+// WhereNet applies the entql int64 predicate on the net field.
+func (f *SettlementLineFilter) WhereNet(p entql.Int64P) {
+	f.Where(p.Field(settlementline.FieldNet))
+}
+
+// WhereCapturedAt applies the entql time.Time predicate on the captured_at field.
+func (f *SettlementLineFilter) WhereCapturedAt(p entql.TimeP) {
+	f.Where(p.Field(settlementline.FieldCapturedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SettlementScheduleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SettlementScheduleQuery builder.
+func (_q *SettlementScheduleQuery) Filter() *SettlementScheduleFilter {
+	return &SettlementScheduleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SettlementScheduleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SettlementScheduleMutation builder.
+func (m *SettlementScheduleMutation) Filter() *SettlementScheduleFilter {
+	return &SettlementScheduleFilter{config: m.config, predicateAdder: m}
+}
+
+// SettlementScheduleFilter provides a generic filtering capability at runtime for SettlementScheduleQuery.
+type SettlementScheduleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SettlementScheduleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SettlementScheduleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(settlementschedule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SettlementScheduleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(settlementschedule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SettlementScheduleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(settlementschedule.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SettlementScheduleFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(settlementschedule.FieldMerchantID))
+}
+
+// WhereDelayDays applies the entql int predicate on the delay_days field.
+func (f *SettlementScheduleFilter) WhereDelayDays(p entql.IntP) {
+	f.Where(p.Field(settlementschedule.FieldDelayDays))
+}
+
+// WhereTimezone applies the entql string predicate on the timezone field.
+func (f *SettlementScheduleFilter) WhereTimezone(p entql.StringP) {
+	f.Where(p.Field(settlementschedule.FieldTimezone))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *SettlementScheduleFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(settlementschedule.FieldCurrency))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *SplitRuleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the SplitRuleQuery builder.
+func (_q *SplitRuleQuery) Filter() *SplitRuleFilter {
+	return &SplitRuleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *SplitRuleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the SplitRuleMutation builder.
+func (m *SplitRuleMutation) Filter() *SplitRuleFilter {
+	return &SplitRuleFilter{config: m.config, predicateAdder: m}
+}
+
+// SplitRuleFilter provides a generic filtering capability at runtime for SplitRuleQuery.
+type SplitRuleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *SplitRuleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *SplitRuleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(splitrule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *SplitRuleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(splitrule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *SplitRuleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(splitrule.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *SplitRuleFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(splitrule.FieldMerchantID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *SplitRuleFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(splitrule.FieldName))
+}
+
+// WhereBasis applies the entql string predicate on the basis field.
+func (f *SplitRuleFilter) WhereBasis(p entql.StringP) {
+	f.Where(p.Field(splitrule.FieldBasis))
+}
+
+// WhereShares applies the entql json.RawMessage predicate on the shares field.
+func (f *SplitRuleFilter) WhereShares(p entql.BytesP) {
+	f.Where(p.Field(splitrule.FieldShares))
+}
+
+// WhereResiduePartner applies the entql string predicate on the residue_partner field.
+func (f *SplitRuleFilter) WhereResiduePartner(p entql.StringP) {
+	f.Where(p.Field(splitrule.FieldResiduePartner))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *VaultCardQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3755,7 +4265,7 @@ type VaultCardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *VaultCardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
 	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
@@ -37,6 +38,11 @@ import (
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/ent/schema"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
+	"github.com/straitpay/strait/ent/settlementschedule"
+	"github.com/straitpay/strait/ent/splitrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 	"github.com/straitpay/strait/vocab/connectorterms"
 )
@@ -50,31 +56,36 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAPIKey            = "APIKey"
-	TypeAgreement         = "Agreement"
-	TypeAuditLog          = "AuditLog"
-	TypeChannelEvent      = "ChannelEvent"
-	TypeCheckoutSession   = "CheckoutSession"
-	TypeConnectorSetting  = "ConnectorSetting"
-	TypeCoupon            = "Coupon"
-	TypeCouponRedemption  = "CouponRedemption"
-	TypeCustomer          = "Customer"
-	TypeEvent             = "Event"
-	TypeFxQuote           = "FxQuote"
-	TypeFxRate            = "FxRate"
-	TypeIdempotencyRecord = "IdempotencyRecord"
-	TypeJournalEntry      = "JournalEntry"
-	TypeLedgerAccount     = "LedgerAccount"
-	TypeMerchant          = "Merchant"
-	TypeMerchantUser      = "MerchantUser"
-	TypePayment           = "Payment"
-	TypePaymentAttempt    = "PaymentAttempt"
-	TypePosting           = "Posting"
-	TypeRefund            = "Refund"
-	TypeRiskCounter       = "RiskCounter"
-	TypeRiskRule          = "RiskRule"
-	TypeRoutingRule       = "RoutingRule"
-	TypeVaultCard         = "VaultCard"
+	TypeAPIKey             = "APIKey"
+	TypeAgreement          = "Agreement"
+	TypeAuditLog           = "AuditLog"
+	TypeChannelEvent       = "ChannelEvent"
+	TypeCheckoutSession    = "CheckoutSession"
+	TypeConnectorSetting   = "ConnectorSetting"
+	TypeCoupon             = "Coupon"
+	TypeCouponRedemption   = "CouponRedemption"
+	TypeCustomer           = "Customer"
+	TypeEvent              = "Event"
+	TypeFeePlan            = "FeePlan"
+	TypeFxQuote            = "FxQuote"
+	TypeFxRate             = "FxRate"
+	TypeIdempotencyRecord  = "IdempotencyRecord"
+	TypeJournalEntry       = "JournalEntry"
+	TypeLedgerAccount      = "LedgerAccount"
+	TypeMerchant           = "Merchant"
+	TypeMerchantUser       = "MerchantUser"
+	TypePayment            = "Payment"
+	TypePaymentAttempt     = "PaymentAttempt"
+	TypePosting            = "Posting"
+	TypeRefund             = "Refund"
+	TypeRiskCounter        = "RiskCounter"
+	TypeRiskRule           = "RiskRule"
+	TypeRoutingRule        = "RoutingRule"
+	TypeSettlementBatch    = "SettlementBatch"
+	TypeSettlementLine     = "SettlementLine"
+	TypeSettlementSchedule = "SettlementSchedule"
+	TypeSplitRule          = "SplitRule"
+	TypeVaultCard          = "VaultCard"
 )
 
 // APIKeyMutation represents an operation that mutates the APIKey nodes in the graph.
@@ -10767,6 +10778,926 @@ func (m *EventMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *EventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Event edge %s", name)
+}
+
+// FeePlanMutation represents an operation that mutates the FeePlan nodes in the graph.
+type FeePlanMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *string
+	created_at          *time.Time
+	updated_at          *time.Time
+	merchant_id         *string
+	payment_method_type *string
+	scheme              *string
+	region              *string
+	percent_bps         *int64
+	addpercent_bps      *int64
+	fixed_amount        *int64
+	addfixed_amount     *int64
+	fixed_currency      *string
+	cross_border_bps    *int64
+	addcross_border_bps *int64
+	clearedFields       map[string]struct{}
+	done                bool
+	oldValue            func(context.Context) (*FeePlan, error)
+	predicates          []predicate.FeePlan
+}
+
+var _ ent.Mutation = (*FeePlanMutation)(nil)
+
+// feeplanOption allows management of the mutation configuration using functional options.
+type feeplanOption func(*FeePlanMutation)
+
+// newFeePlanMutation creates new mutation for the FeePlan entity.
+func newFeePlanMutation(c config, op Op, opts ...feeplanOption) *FeePlanMutation {
+	m := &FeePlanMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFeePlan,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFeePlanID sets the ID field of the mutation.
+func withFeePlanID(id string) feeplanOption {
+	return func(m *FeePlanMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *FeePlan
+		)
+		m.oldValue = func(ctx context.Context) (*FeePlan, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().FeePlan.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFeePlan sets the old FeePlan of the mutation.
+func withFeePlan(node *FeePlan) feeplanOption {
+	return func(m *FeePlanMutation) {
+		m.oldValue = func(context.Context) (*FeePlan, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FeePlanMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FeePlanMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of FeePlan entities.
+func (m *FeePlanMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FeePlanMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FeePlanMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().FeePlan.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *FeePlanMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *FeePlanMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the FeePlan entity.
+// If the FeePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeePlanMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *FeePlanMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *FeePlanMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *FeePlanMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the FeePlan entity.
+// If the FeePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeePlanMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *FeePlanMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *FeePlanMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *FeePlanMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the FeePlan entity.
+// If the FeePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeePlanMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *FeePlanMutation) ResetMerchantID() {
+	m.merchant_id = nil
+}
+
+// SetPaymentMethodType sets the "payment_method_type" field.
+func (m *FeePlanMutation) SetPaymentMethodType(s string) {
+	m.payment_method_type = &s
+}
+
+// PaymentMethodType returns the value of the "payment_method_type" field in the mutation.
+func (m *FeePlanMutation) PaymentMethodType() (r string, exists bool) {
+	v := m.payment_method_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaymentMethodType returns the old "payment_method_type" field's value of the FeePlan entity.
+// If the FeePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeePlanMutation) OldPaymentMethodType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaymentMethodType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaymentMethodType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaymentMethodType: %w", err)
+	}
+	return oldValue.PaymentMethodType, nil
+}
+
+// ResetPaymentMethodType resets all changes to the "payment_method_type" field.
+func (m *FeePlanMutation) ResetPaymentMethodType() {
+	m.payment_method_type = nil
+}
+
+// SetScheme sets the "scheme" field.
+func (m *FeePlanMutation) SetScheme(s string) {
+	m.scheme = &s
+}
+
+// Scheme returns the value of the "scheme" field in the mutation.
+func (m *FeePlanMutation) Scheme() (r string, exists bool) {
+	v := m.scheme
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheme returns the old "scheme" field's value of the FeePlan entity.
+// If the FeePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeePlanMutation) OldScheme(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheme is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheme requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheme: %w", err)
+	}
+	return oldValue.Scheme, nil
+}
+
+// ResetScheme resets all changes to the "scheme" field.
+func (m *FeePlanMutation) ResetScheme() {
+	m.scheme = nil
+}
+
+// SetRegion sets the "region" field.
+func (m *FeePlanMutation) SetRegion(s string) {
+	m.region = &s
+}
+
+// Region returns the value of the "region" field in the mutation.
+func (m *FeePlanMutation) Region() (r string, exists bool) {
+	v := m.region
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRegion returns the old "region" field's value of the FeePlan entity.
+// If the FeePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeePlanMutation) OldRegion(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRegion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRegion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRegion: %w", err)
+	}
+	return oldValue.Region, nil
+}
+
+// ResetRegion resets all changes to the "region" field.
+func (m *FeePlanMutation) ResetRegion() {
+	m.region = nil
+}
+
+// SetPercentBps sets the "percent_bps" field.
+func (m *FeePlanMutation) SetPercentBps(i int64) {
+	m.percent_bps = &i
+	m.addpercent_bps = nil
+}
+
+// PercentBps returns the value of the "percent_bps" field in the mutation.
+func (m *FeePlanMutation) PercentBps() (r int64, exists bool) {
+	v := m.percent_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPercentBps returns the old "percent_bps" field's value of the FeePlan entity.
+// If the FeePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeePlanMutation) OldPercentBps(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPercentBps is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPercentBps requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPercentBps: %w", err)
+	}
+	return oldValue.PercentBps, nil
+}
+
+// AddPercentBps adds i to the "percent_bps" field.
+func (m *FeePlanMutation) AddPercentBps(i int64) {
+	if m.addpercent_bps != nil {
+		*m.addpercent_bps += i
+	} else {
+		m.addpercent_bps = &i
+	}
+}
+
+// AddedPercentBps returns the value that was added to the "percent_bps" field in this mutation.
+func (m *FeePlanMutation) AddedPercentBps() (r int64, exists bool) {
+	v := m.addpercent_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPercentBps resets all changes to the "percent_bps" field.
+func (m *FeePlanMutation) ResetPercentBps() {
+	m.percent_bps = nil
+	m.addpercent_bps = nil
+}
+
+// SetFixedAmount sets the "fixed_amount" field.
+func (m *FeePlanMutation) SetFixedAmount(i int64) {
+	m.fixed_amount = &i
+	m.addfixed_amount = nil
+}
+
+// FixedAmount returns the value of the "fixed_amount" field in the mutation.
+func (m *FeePlanMutation) FixedAmount() (r int64, exists bool) {
+	v := m.fixed_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFixedAmount returns the old "fixed_amount" field's value of the FeePlan entity.
+// If the FeePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeePlanMutation) OldFixedAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFixedAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFixedAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFixedAmount: %w", err)
+	}
+	return oldValue.FixedAmount, nil
+}
+
+// AddFixedAmount adds i to the "fixed_amount" field.
+func (m *FeePlanMutation) AddFixedAmount(i int64) {
+	if m.addfixed_amount != nil {
+		*m.addfixed_amount += i
+	} else {
+		m.addfixed_amount = &i
+	}
+}
+
+// AddedFixedAmount returns the value that was added to the "fixed_amount" field in this mutation.
+func (m *FeePlanMutation) AddedFixedAmount() (r int64, exists bool) {
+	v := m.addfixed_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFixedAmount resets all changes to the "fixed_amount" field.
+func (m *FeePlanMutation) ResetFixedAmount() {
+	m.fixed_amount = nil
+	m.addfixed_amount = nil
+}
+
+// SetFixedCurrency sets the "fixed_currency" field.
+func (m *FeePlanMutation) SetFixedCurrency(s string) {
+	m.fixed_currency = &s
+}
+
+// FixedCurrency returns the value of the "fixed_currency" field in the mutation.
+func (m *FeePlanMutation) FixedCurrency() (r string, exists bool) {
+	v := m.fixed_currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFixedCurrency returns the old "fixed_currency" field's value of the FeePlan entity.
+// If the FeePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeePlanMutation) OldFixedCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFixedCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFixedCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFixedCurrency: %w", err)
+	}
+	return oldValue.FixedCurrency, nil
+}
+
+// ResetFixedCurrency resets all changes to the "fixed_currency" field.
+func (m *FeePlanMutation) ResetFixedCurrency() {
+	m.fixed_currency = nil
+}
+
+// SetCrossBorderBps sets the "cross_border_bps" field.
+func (m *FeePlanMutation) SetCrossBorderBps(i int64) {
+	m.cross_border_bps = &i
+	m.addcross_border_bps = nil
+}
+
+// CrossBorderBps returns the value of the "cross_border_bps" field in the mutation.
+func (m *FeePlanMutation) CrossBorderBps() (r int64, exists bool) {
+	v := m.cross_border_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCrossBorderBps returns the old "cross_border_bps" field's value of the FeePlan entity.
+// If the FeePlan object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FeePlanMutation) OldCrossBorderBps(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCrossBorderBps is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCrossBorderBps requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCrossBorderBps: %w", err)
+	}
+	return oldValue.CrossBorderBps, nil
+}
+
+// AddCrossBorderBps adds i to the "cross_border_bps" field.
+func (m *FeePlanMutation) AddCrossBorderBps(i int64) {
+	if m.addcross_border_bps != nil {
+		*m.addcross_border_bps += i
+	} else {
+		m.addcross_border_bps = &i
+	}
+}
+
+// AddedCrossBorderBps returns the value that was added to the "cross_border_bps" field in this mutation.
+func (m *FeePlanMutation) AddedCrossBorderBps() (r int64, exists bool) {
+	v := m.addcross_border_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCrossBorderBps resets all changes to the "cross_border_bps" field.
+func (m *FeePlanMutation) ResetCrossBorderBps() {
+	m.cross_border_bps = nil
+	m.addcross_border_bps = nil
+}
+
+// Where appends a list predicates to the FeePlanMutation builder.
+func (m *FeePlanMutation) Where(ps ...predicate.FeePlan) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FeePlanMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FeePlanMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.FeePlan, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FeePlanMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FeePlanMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (FeePlan).
+func (m *FeePlanMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FeePlanMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, feeplan.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, feeplan.FieldUpdatedAt)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, feeplan.FieldMerchantID)
+	}
+	if m.payment_method_type != nil {
+		fields = append(fields, feeplan.FieldPaymentMethodType)
+	}
+	if m.scheme != nil {
+		fields = append(fields, feeplan.FieldScheme)
+	}
+	if m.region != nil {
+		fields = append(fields, feeplan.FieldRegion)
+	}
+	if m.percent_bps != nil {
+		fields = append(fields, feeplan.FieldPercentBps)
+	}
+	if m.fixed_amount != nil {
+		fields = append(fields, feeplan.FieldFixedAmount)
+	}
+	if m.fixed_currency != nil {
+		fields = append(fields, feeplan.FieldFixedCurrency)
+	}
+	if m.cross_border_bps != nil {
+		fields = append(fields, feeplan.FieldCrossBorderBps)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FeePlanMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case feeplan.FieldCreatedAt:
+		return m.CreatedAt()
+	case feeplan.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case feeplan.FieldMerchantID:
+		return m.MerchantID()
+	case feeplan.FieldPaymentMethodType:
+		return m.PaymentMethodType()
+	case feeplan.FieldScheme:
+		return m.Scheme()
+	case feeplan.FieldRegion:
+		return m.Region()
+	case feeplan.FieldPercentBps:
+		return m.PercentBps()
+	case feeplan.FieldFixedAmount:
+		return m.FixedAmount()
+	case feeplan.FieldFixedCurrency:
+		return m.FixedCurrency()
+	case feeplan.FieldCrossBorderBps:
+		return m.CrossBorderBps()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FeePlanMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case feeplan.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case feeplan.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case feeplan.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case feeplan.FieldPaymentMethodType:
+		return m.OldPaymentMethodType(ctx)
+	case feeplan.FieldScheme:
+		return m.OldScheme(ctx)
+	case feeplan.FieldRegion:
+		return m.OldRegion(ctx)
+	case feeplan.FieldPercentBps:
+		return m.OldPercentBps(ctx)
+	case feeplan.FieldFixedAmount:
+		return m.OldFixedAmount(ctx)
+	case feeplan.FieldFixedCurrency:
+		return m.OldFixedCurrency(ctx)
+	case feeplan.FieldCrossBorderBps:
+		return m.OldCrossBorderBps(ctx)
+	}
+	return nil, fmt.Errorf("unknown FeePlan field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FeePlanMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case feeplan.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case feeplan.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case feeplan.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case feeplan.FieldPaymentMethodType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaymentMethodType(v)
+		return nil
+	case feeplan.FieldScheme:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheme(v)
+		return nil
+	case feeplan.FieldRegion:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRegion(v)
+		return nil
+	case feeplan.FieldPercentBps:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPercentBps(v)
+		return nil
+	case feeplan.FieldFixedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFixedAmount(v)
+		return nil
+	case feeplan.FieldFixedCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFixedCurrency(v)
+		return nil
+	case feeplan.FieldCrossBorderBps:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCrossBorderBps(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FeePlan field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FeePlanMutation) AddedFields() []string {
+	var fields []string
+	if m.addpercent_bps != nil {
+		fields = append(fields, feeplan.FieldPercentBps)
+	}
+	if m.addfixed_amount != nil {
+		fields = append(fields, feeplan.FieldFixedAmount)
+	}
+	if m.addcross_border_bps != nil {
+		fields = append(fields, feeplan.FieldCrossBorderBps)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FeePlanMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case feeplan.FieldPercentBps:
+		return m.AddedPercentBps()
+	case feeplan.FieldFixedAmount:
+		return m.AddedFixedAmount()
+	case feeplan.FieldCrossBorderBps:
+		return m.AddedCrossBorderBps()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FeePlanMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case feeplan.FieldPercentBps:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPercentBps(v)
+		return nil
+	case feeplan.FieldFixedAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFixedAmount(v)
+		return nil
+	case feeplan.FieldCrossBorderBps:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCrossBorderBps(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FeePlan numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FeePlanMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FeePlanMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FeePlanMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown FeePlan nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FeePlanMutation) ResetField(name string) error {
+	switch name {
+	case feeplan.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case feeplan.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case feeplan.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case feeplan.FieldPaymentMethodType:
+		m.ResetPaymentMethodType()
+		return nil
+	case feeplan.FieldScheme:
+		m.ResetScheme()
+		return nil
+	case feeplan.FieldRegion:
+		m.ResetRegion()
+		return nil
+	case feeplan.FieldPercentBps:
+		m.ResetPercentBps()
+		return nil
+	case feeplan.FieldFixedAmount:
+		m.ResetFixedAmount()
+		return nil
+	case feeplan.FieldFixedCurrency:
+		m.ResetFixedCurrency()
+		return nil
+	case feeplan.FieldCrossBorderBps:
+		m.ResetCrossBorderBps()
+		return nil
+	}
+	return fmt.Errorf("unknown FeePlan field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FeePlanMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FeePlanMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FeePlanMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FeePlanMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FeePlanMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FeePlanMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FeePlanMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown FeePlan unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FeePlanMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown FeePlan edge %s", name)
 }
 
 // FxQuoteMutation represents an operation that mutates the FxQuote nodes in the graph.
@@ -25137,6 +26068,3017 @@ func (m *RoutingRuleMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *RoutingRuleMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown RoutingRule edge %s", name)
+}
+
+// SettlementBatchMutation represents an operation that mutates the SettlementBatch nodes in the graph.
+type SettlementBatchMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *string
+	merchant_id       *string
+	business_date     *string
+	currency          *string
+	line_count        *int
+	addline_count     *int
+	conversions       *[]schema.SettlementConversion
+	appendconversions []schema.SettlementConversion
+	created_at        *time.Time
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*SettlementBatch, error)
+	predicates        []predicate.SettlementBatch
+}
+
+var _ ent.Mutation = (*SettlementBatchMutation)(nil)
+
+// settlementbatchOption allows management of the mutation configuration using functional options.
+type settlementbatchOption func(*SettlementBatchMutation)
+
+// newSettlementBatchMutation creates new mutation for the SettlementBatch entity.
+func newSettlementBatchMutation(c config, op Op, opts ...settlementbatchOption) *SettlementBatchMutation {
+	m := &SettlementBatchMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSettlementBatch,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSettlementBatchID sets the ID field of the mutation.
+func withSettlementBatchID(id string) settlementbatchOption {
+	return func(m *SettlementBatchMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SettlementBatch
+		)
+		m.oldValue = func(ctx context.Context) (*SettlementBatch, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SettlementBatch.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSettlementBatch sets the old SettlementBatch of the mutation.
+func withSettlementBatch(node *SettlementBatch) settlementbatchOption {
+	return func(m *SettlementBatchMutation) {
+		m.oldValue = func(context.Context) (*SettlementBatch, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SettlementBatchMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SettlementBatchMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SettlementBatch entities.
+func (m *SettlementBatchMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SettlementBatchMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SettlementBatchMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SettlementBatch.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SettlementBatchMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SettlementBatchMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SettlementBatch entity.
+// If the SettlementBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementBatchMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SettlementBatchMutation) ResetMerchantID() {
+	m.merchant_id = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *SettlementBatchMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *SettlementBatchMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the SettlementBatch entity.
+// If the SettlementBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementBatchMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *SettlementBatchMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *SettlementBatchMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *SettlementBatchMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the SettlementBatch entity.
+// If the SettlementBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementBatchMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *SettlementBatchMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetLineCount sets the "line_count" field.
+func (m *SettlementBatchMutation) SetLineCount(i int) {
+	m.line_count = &i
+	m.addline_count = nil
+}
+
+// LineCount returns the value of the "line_count" field in the mutation.
+func (m *SettlementBatchMutation) LineCount() (r int, exists bool) {
+	v := m.line_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineCount returns the old "line_count" field's value of the SettlementBatch entity.
+// If the SettlementBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementBatchMutation) OldLineCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineCount: %w", err)
+	}
+	return oldValue.LineCount, nil
+}
+
+// AddLineCount adds i to the "line_count" field.
+func (m *SettlementBatchMutation) AddLineCount(i int) {
+	if m.addline_count != nil {
+		*m.addline_count += i
+	} else {
+		m.addline_count = &i
+	}
+}
+
+// AddedLineCount returns the value that was added to the "line_count" field in this mutation.
+func (m *SettlementBatchMutation) AddedLineCount() (r int, exists bool) {
+	v := m.addline_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLineCount resets all changes to the "line_count" field.
+func (m *SettlementBatchMutation) ResetLineCount() {
+	m.line_count = nil
+	m.addline_count = nil
+}
+
+// SetConversions sets the "conversions" field.
+func (m *SettlementBatchMutation) SetConversions(sc []schema.SettlementConversion) {
+	m.conversions = &sc
+	m.appendconversions = nil
+}
+
+// Conversions returns the value of the "conversions" field in the mutation.
+func (m *SettlementBatchMutation) Conversions() (r []schema.SettlementConversion, exists bool) {
+	v := m.conversions
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConversions returns the old "conversions" field's value of the SettlementBatch entity.
+// If the SettlementBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementBatchMutation) OldConversions(ctx context.Context) (v []schema.SettlementConversion, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConversions is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConversions requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConversions: %w", err)
+	}
+	return oldValue.Conversions, nil
+}
+
+// AppendConversions adds sc to the "conversions" field.
+func (m *SettlementBatchMutation) AppendConversions(sc []schema.SettlementConversion) {
+	m.appendconversions = append(m.appendconversions, sc...)
+}
+
+// AppendedConversions returns the list of values that were appended to the "conversions" field in this mutation.
+func (m *SettlementBatchMutation) AppendedConversions() ([]schema.SettlementConversion, bool) {
+	if len(m.appendconversions) == 0 {
+		return nil, false
+	}
+	return m.appendconversions, true
+}
+
+// ClearConversions clears the value of the "conversions" field.
+func (m *SettlementBatchMutation) ClearConversions() {
+	m.conversions = nil
+	m.appendconversions = nil
+	m.clearedFields[settlementbatch.FieldConversions] = struct{}{}
+}
+
+// ConversionsCleared returns if the "conversions" field was cleared in this mutation.
+func (m *SettlementBatchMutation) ConversionsCleared() bool {
+	_, ok := m.clearedFields[settlementbatch.FieldConversions]
+	return ok
+}
+
+// ResetConversions resets all changes to the "conversions" field.
+func (m *SettlementBatchMutation) ResetConversions() {
+	m.conversions = nil
+	m.appendconversions = nil
+	delete(m.clearedFields, settlementbatch.FieldConversions)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SettlementBatchMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SettlementBatchMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SettlementBatch entity.
+// If the SettlementBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementBatchMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SettlementBatchMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the SettlementBatchMutation builder.
+func (m *SettlementBatchMutation) Where(ps ...predicate.SettlementBatch) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SettlementBatchMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SettlementBatchMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SettlementBatch, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SettlementBatchMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SettlementBatchMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SettlementBatch).
+func (m *SettlementBatchMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SettlementBatchMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.merchant_id != nil {
+		fields = append(fields, settlementbatch.FieldMerchantID)
+	}
+	if m.business_date != nil {
+		fields = append(fields, settlementbatch.FieldBusinessDate)
+	}
+	if m.currency != nil {
+		fields = append(fields, settlementbatch.FieldCurrency)
+	}
+	if m.line_count != nil {
+		fields = append(fields, settlementbatch.FieldLineCount)
+	}
+	if m.conversions != nil {
+		fields = append(fields, settlementbatch.FieldConversions)
+	}
+	if m.created_at != nil {
+		fields = append(fields, settlementbatch.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SettlementBatchMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case settlementbatch.FieldMerchantID:
+		return m.MerchantID()
+	case settlementbatch.FieldBusinessDate:
+		return m.BusinessDate()
+	case settlementbatch.FieldCurrency:
+		return m.Currency()
+	case settlementbatch.FieldLineCount:
+		return m.LineCount()
+	case settlementbatch.FieldConversions:
+		return m.Conversions()
+	case settlementbatch.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SettlementBatchMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case settlementbatch.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case settlementbatch.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case settlementbatch.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case settlementbatch.FieldLineCount:
+		return m.OldLineCount(ctx)
+	case settlementbatch.FieldConversions:
+		return m.OldConversions(ctx)
+	case settlementbatch.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SettlementBatch field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SettlementBatchMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case settlementbatch.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case settlementbatch.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case settlementbatch.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case settlementbatch.FieldLineCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineCount(v)
+		return nil
+	case settlementbatch.FieldConversions:
+		v, ok := value.([]schema.SettlementConversion)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConversions(v)
+		return nil
+	case settlementbatch.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementBatch field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SettlementBatchMutation) AddedFields() []string {
+	var fields []string
+	if m.addline_count != nil {
+		fields = append(fields, settlementbatch.FieldLineCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SettlementBatchMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case settlementbatch.FieldLineCount:
+		return m.AddedLineCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SettlementBatchMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case settlementbatch.FieldLineCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLineCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementBatch numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SettlementBatchMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(settlementbatch.FieldConversions) {
+		fields = append(fields, settlementbatch.FieldConversions)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SettlementBatchMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SettlementBatchMutation) ClearField(name string) error {
+	switch name {
+	case settlementbatch.FieldConversions:
+		m.ClearConversions()
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementBatch nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SettlementBatchMutation) ResetField(name string) error {
+	switch name {
+	case settlementbatch.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case settlementbatch.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case settlementbatch.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case settlementbatch.FieldLineCount:
+		m.ResetLineCount()
+		return nil
+	case settlementbatch.FieldConversions:
+		m.ResetConversions()
+		return nil
+	case settlementbatch.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementBatch field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SettlementBatchMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SettlementBatchMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SettlementBatchMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SettlementBatchMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SettlementBatchMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SettlementBatchMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SettlementBatchMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SettlementBatch unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SettlementBatchMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SettlementBatch edge %s", name)
+}
+
+// SettlementLineMutation represents an operation that mutates the SettlementLine nodes in the graph.
+type SettlementLineMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *string
+	merchant_id     *string
+	batch_id        *string
+	source_key      *string
+	payment_id      *string
+	currency        *string
+	gross           *int64
+	addgross        *int64
+	channel_fee     *int64
+	addchannel_fee  *int64
+	mdr_fee         *int64
+	addmdr_fee      *int64
+	split_amount    *int64
+	addsplit_amount *int64
+	net             *int64
+	addnet          *int64
+	captured_at     *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*SettlementLine, error)
+	predicates      []predicate.SettlementLine
+}
+
+var _ ent.Mutation = (*SettlementLineMutation)(nil)
+
+// settlementlineOption allows management of the mutation configuration using functional options.
+type settlementlineOption func(*SettlementLineMutation)
+
+// newSettlementLineMutation creates new mutation for the SettlementLine entity.
+func newSettlementLineMutation(c config, op Op, opts ...settlementlineOption) *SettlementLineMutation {
+	m := &SettlementLineMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSettlementLine,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSettlementLineID sets the ID field of the mutation.
+func withSettlementLineID(id string) settlementlineOption {
+	return func(m *SettlementLineMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SettlementLine
+		)
+		m.oldValue = func(ctx context.Context) (*SettlementLine, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SettlementLine.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSettlementLine sets the old SettlementLine of the mutation.
+func withSettlementLine(node *SettlementLine) settlementlineOption {
+	return func(m *SettlementLineMutation) {
+		m.oldValue = func(context.Context) (*SettlementLine, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SettlementLineMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SettlementLineMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SettlementLine entities.
+func (m *SettlementLineMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SettlementLineMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SettlementLineMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SettlementLine.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SettlementLineMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SettlementLineMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SettlementLineMutation) ResetMerchantID() {
+	m.merchant_id = nil
+}
+
+// SetBatchID sets the "batch_id" field.
+func (m *SettlementLineMutation) SetBatchID(s string) {
+	m.batch_id = &s
+}
+
+// BatchID returns the value of the "batch_id" field in the mutation.
+func (m *SettlementLineMutation) BatchID() (r string, exists bool) {
+	v := m.batch_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBatchID returns the old "batch_id" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldBatchID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBatchID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBatchID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBatchID: %w", err)
+	}
+	return oldValue.BatchID, nil
+}
+
+// ResetBatchID resets all changes to the "batch_id" field.
+func (m *SettlementLineMutation) ResetBatchID() {
+	m.batch_id = nil
+}
+
+// SetSourceKey sets the "source_key" field.
+func (m *SettlementLineMutation) SetSourceKey(s string) {
+	m.source_key = &s
+}
+
+// SourceKey returns the value of the "source_key" field in the mutation.
+func (m *SettlementLineMutation) SourceKey() (r string, exists bool) {
+	v := m.source_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceKey returns the old "source_key" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldSourceKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceKey: %w", err)
+	}
+	return oldValue.SourceKey, nil
+}
+
+// ResetSourceKey resets all changes to the "source_key" field.
+func (m *SettlementLineMutation) ResetSourceKey() {
+	m.source_key = nil
+}
+
+// SetPaymentID sets the "payment_id" field.
+func (m *SettlementLineMutation) SetPaymentID(s string) {
+	m.payment_id = &s
+}
+
+// PaymentID returns the value of the "payment_id" field in the mutation.
+func (m *SettlementLineMutation) PaymentID() (r string, exists bool) {
+	v := m.payment_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaymentID returns the old "payment_id" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldPaymentID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaymentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaymentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaymentID: %w", err)
+	}
+	return oldValue.PaymentID, nil
+}
+
+// ResetPaymentID resets all changes to the "payment_id" field.
+func (m *SettlementLineMutation) ResetPaymentID() {
+	m.payment_id = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *SettlementLineMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *SettlementLineMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *SettlementLineMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetGross sets the "gross" field.
+func (m *SettlementLineMutation) SetGross(i int64) {
+	m.gross = &i
+	m.addgross = nil
+}
+
+// Gross returns the value of the "gross" field in the mutation.
+func (m *SettlementLineMutation) Gross() (r int64, exists bool) {
+	v := m.gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGross returns the old "gross" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldGross(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGross is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGross requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGross: %w", err)
+	}
+	return oldValue.Gross, nil
+}
+
+// AddGross adds i to the "gross" field.
+func (m *SettlementLineMutation) AddGross(i int64) {
+	if m.addgross != nil {
+		*m.addgross += i
+	} else {
+		m.addgross = &i
+	}
+}
+
+// AddedGross returns the value that was added to the "gross" field in this mutation.
+func (m *SettlementLineMutation) AddedGross() (r int64, exists bool) {
+	v := m.addgross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGross resets all changes to the "gross" field.
+func (m *SettlementLineMutation) ResetGross() {
+	m.gross = nil
+	m.addgross = nil
+}
+
+// SetChannelFee sets the "channel_fee" field.
+func (m *SettlementLineMutation) SetChannelFee(i int64) {
+	m.channel_fee = &i
+	m.addchannel_fee = nil
+}
+
+// ChannelFee returns the value of the "channel_fee" field in the mutation.
+func (m *SettlementLineMutation) ChannelFee() (r int64, exists bool) {
+	v := m.channel_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelFee returns the old "channel_fee" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldChannelFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelFee: %w", err)
+	}
+	return oldValue.ChannelFee, nil
+}
+
+// AddChannelFee adds i to the "channel_fee" field.
+func (m *SettlementLineMutation) AddChannelFee(i int64) {
+	if m.addchannel_fee != nil {
+		*m.addchannel_fee += i
+	} else {
+		m.addchannel_fee = &i
+	}
+}
+
+// AddedChannelFee returns the value that was added to the "channel_fee" field in this mutation.
+func (m *SettlementLineMutation) AddedChannelFee() (r int64, exists bool) {
+	v := m.addchannel_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetChannelFee resets all changes to the "channel_fee" field.
+func (m *SettlementLineMutation) ResetChannelFee() {
+	m.channel_fee = nil
+	m.addchannel_fee = nil
+}
+
+// SetMdrFee sets the "mdr_fee" field.
+func (m *SettlementLineMutation) SetMdrFee(i int64) {
+	m.mdr_fee = &i
+	m.addmdr_fee = nil
+}
+
+// MdrFee returns the value of the "mdr_fee" field in the mutation.
+func (m *SettlementLineMutation) MdrFee() (r int64, exists bool) {
+	v := m.mdr_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMdrFee returns the old "mdr_fee" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldMdrFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMdrFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMdrFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMdrFee: %w", err)
+	}
+	return oldValue.MdrFee, nil
+}
+
+// AddMdrFee adds i to the "mdr_fee" field.
+func (m *SettlementLineMutation) AddMdrFee(i int64) {
+	if m.addmdr_fee != nil {
+		*m.addmdr_fee += i
+	} else {
+		m.addmdr_fee = &i
+	}
+}
+
+// AddedMdrFee returns the value that was added to the "mdr_fee" field in this mutation.
+func (m *SettlementLineMutation) AddedMdrFee() (r int64, exists bool) {
+	v := m.addmdr_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMdrFee resets all changes to the "mdr_fee" field.
+func (m *SettlementLineMutation) ResetMdrFee() {
+	m.mdr_fee = nil
+	m.addmdr_fee = nil
+}
+
+// SetSplitAmount sets the "split_amount" field.
+func (m *SettlementLineMutation) SetSplitAmount(i int64) {
+	m.split_amount = &i
+	m.addsplit_amount = nil
+}
+
+// SplitAmount returns the value of the "split_amount" field in the mutation.
+func (m *SettlementLineMutation) SplitAmount() (r int64, exists bool) {
+	v := m.split_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSplitAmount returns the old "split_amount" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldSplitAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSplitAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSplitAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSplitAmount: %w", err)
+	}
+	return oldValue.SplitAmount, nil
+}
+
+// AddSplitAmount adds i to the "split_amount" field.
+func (m *SettlementLineMutation) AddSplitAmount(i int64) {
+	if m.addsplit_amount != nil {
+		*m.addsplit_amount += i
+	} else {
+		m.addsplit_amount = &i
+	}
+}
+
+// AddedSplitAmount returns the value that was added to the "split_amount" field in this mutation.
+func (m *SettlementLineMutation) AddedSplitAmount() (r int64, exists bool) {
+	v := m.addsplit_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSplitAmount resets all changes to the "split_amount" field.
+func (m *SettlementLineMutation) ResetSplitAmount() {
+	m.split_amount = nil
+	m.addsplit_amount = nil
+}
+
+// SetNet sets the "net" field.
+func (m *SettlementLineMutation) SetNet(i int64) {
+	m.net = &i
+	m.addnet = nil
+}
+
+// Net returns the value of the "net" field in the mutation.
+func (m *SettlementLineMutation) Net() (r int64, exists bool) {
+	v := m.net
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNet returns the old "net" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldNet(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNet is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNet requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNet: %w", err)
+	}
+	return oldValue.Net, nil
+}
+
+// AddNet adds i to the "net" field.
+func (m *SettlementLineMutation) AddNet(i int64) {
+	if m.addnet != nil {
+		*m.addnet += i
+	} else {
+		m.addnet = &i
+	}
+}
+
+// AddedNet returns the value that was added to the "net" field in this mutation.
+func (m *SettlementLineMutation) AddedNet() (r int64, exists bool) {
+	v := m.addnet
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNet resets all changes to the "net" field.
+func (m *SettlementLineMutation) ResetNet() {
+	m.net = nil
+	m.addnet = nil
+}
+
+// SetCapturedAt sets the "captured_at" field.
+func (m *SettlementLineMutation) SetCapturedAt(t time.Time) {
+	m.captured_at = &t
+}
+
+// CapturedAt returns the value of the "captured_at" field in the mutation.
+func (m *SettlementLineMutation) CapturedAt() (r time.Time, exists bool) {
+	v := m.captured_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCapturedAt returns the old "captured_at" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldCapturedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCapturedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCapturedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCapturedAt: %w", err)
+	}
+	return oldValue.CapturedAt, nil
+}
+
+// ResetCapturedAt resets all changes to the "captured_at" field.
+func (m *SettlementLineMutation) ResetCapturedAt() {
+	m.captured_at = nil
+}
+
+// Where appends a list predicates to the SettlementLineMutation builder.
+func (m *SettlementLineMutation) Where(ps ...predicate.SettlementLine) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SettlementLineMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SettlementLineMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SettlementLine, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SettlementLineMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SettlementLineMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SettlementLine).
+func (m *SettlementLineMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SettlementLineMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.merchant_id != nil {
+		fields = append(fields, settlementline.FieldMerchantID)
+	}
+	if m.batch_id != nil {
+		fields = append(fields, settlementline.FieldBatchID)
+	}
+	if m.source_key != nil {
+		fields = append(fields, settlementline.FieldSourceKey)
+	}
+	if m.payment_id != nil {
+		fields = append(fields, settlementline.FieldPaymentID)
+	}
+	if m.currency != nil {
+		fields = append(fields, settlementline.FieldCurrency)
+	}
+	if m.gross != nil {
+		fields = append(fields, settlementline.FieldGross)
+	}
+	if m.channel_fee != nil {
+		fields = append(fields, settlementline.FieldChannelFee)
+	}
+	if m.mdr_fee != nil {
+		fields = append(fields, settlementline.FieldMdrFee)
+	}
+	if m.split_amount != nil {
+		fields = append(fields, settlementline.FieldSplitAmount)
+	}
+	if m.net != nil {
+		fields = append(fields, settlementline.FieldNet)
+	}
+	if m.captured_at != nil {
+		fields = append(fields, settlementline.FieldCapturedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SettlementLineMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case settlementline.FieldMerchantID:
+		return m.MerchantID()
+	case settlementline.FieldBatchID:
+		return m.BatchID()
+	case settlementline.FieldSourceKey:
+		return m.SourceKey()
+	case settlementline.FieldPaymentID:
+		return m.PaymentID()
+	case settlementline.FieldCurrency:
+		return m.Currency()
+	case settlementline.FieldGross:
+		return m.Gross()
+	case settlementline.FieldChannelFee:
+		return m.ChannelFee()
+	case settlementline.FieldMdrFee:
+		return m.MdrFee()
+	case settlementline.FieldSplitAmount:
+		return m.SplitAmount()
+	case settlementline.FieldNet:
+		return m.Net()
+	case settlementline.FieldCapturedAt:
+		return m.CapturedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SettlementLineMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case settlementline.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case settlementline.FieldBatchID:
+		return m.OldBatchID(ctx)
+	case settlementline.FieldSourceKey:
+		return m.OldSourceKey(ctx)
+	case settlementline.FieldPaymentID:
+		return m.OldPaymentID(ctx)
+	case settlementline.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case settlementline.FieldGross:
+		return m.OldGross(ctx)
+	case settlementline.FieldChannelFee:
+		return m.OldChannelFee(ctx)
+	case settlementline.FieldMdrFee:
+		return m.OldMdrFee(ctx)
+	case settlementline.FieldSplitAmount:
+		return m.OldSplitAmount(ctx)
+	case settlementline.FieldNet:
+		return m.OldNet(ctx)
+	case settlementline.FieldCapturedAt:
+		return m.OldCapturedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown SettlementLine field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SettlementLineMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case settlementline.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case settlementline.FieldBatchID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBatchID(v)
+		return nil
+	case settlementline.FieldSourceKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceKey(v)
+		return nil
+	case settlementline.FieldPaymentID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaymentID(v)
+		return nil
+	case settlementline.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case settlementline.FieldGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGross(v)
+		return nil
+	case settlementline.FieldChannelFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelFee(v)
+		return nil
+	case settlementline.FieldMdrFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMdrFee(v)
+		return nil
+	case settlementline.FieldSplitAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSplitAmount(v)
+		return nil
+	case settlementline.FieldNet:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNet(v)
+		return nil
+	case settlementline.FieldCapturedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCapturedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementLine field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SettlementLineMutation) AddedFields() []string {
+	var fields []string
+	if m.addgross != nil {
+		fields = append(fields, settlementline.FieldGross)
+	}
+	if m.addchannel_fee != nil {
+		fields = append(fields, settlementline.FieldChannelFee)
+	}
+	if m.addmdr_fee != nil {
+		fields = append(fields, settlementline.FieldMdrFee)
+	}
+	if m.addsplit_amount != nil {
+		fields = append(fields, settlementline.FieldSplitAmount)
+	}
+	if m.addnet != nil {
+		fields = append(fields, settlementline.FieldNet)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SettlementLineMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case settlementline.FieldGross:
+		return m.AddedGross()
+	case settlementline.FieldChannelFee:
+		return m.AddedChannelFee()
+	case settlementline.FieldMdrFee:
+		return m.AddedMdrFee()
+	case settlementline.FieldSplitAmount:
+		return m.AddedSplitAmount()
+	case settlementline.FieldNet:
+		return m.AddedNet()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SettlementLineMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case settlementline.FieldGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGross(v)
+		return nil
+	case settlementline.FieldChannelFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChannelFee(v)
+		return nil
+	case settlementline.FieldMdrFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMdrFee(v)
+		return nil
+	case settlementline.FieldSplitAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSplitAmount(v)
+		return nil
+	case settlementline.FieldNet:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNet(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementLine numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SettlementLineMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SettlementLineMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SettlementLineMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SettlementLine nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SettlementLineMutation) ResetField(name string) error {
+	switch name {
+	case settlementline.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case settlementline.FieldBatchID:
+		m.ResetBatchID()
+		return nil
+	case settlementline.FieldSourceKey:
+		m.ResetSourceKey()
+		return nil
+	case settlementline.FieldPaymentID:
+		m.ResetPaymentID()
+		return nil
+	case settlementline.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case settlementline.FieldGross:
+		m.ResetGross()
+		return nil
+	case settlementline.FieldChannelFee:
+		m.ResetChannelFee()
+		return nil
+	case settlementline.FieldMdrFee:
+		m.ResetMdrFee()
+		return nil
+	case settlementline.FieldSplitAmount:
+		m.ResetSplitAmount()
+		return nil
+	case settlementline.FieldNet:
+		m.ResetNet()
+		return nil
+	case settlementline.FieldCapturedAt:
+		m.ResetCapturedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementLine field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SettlementLineMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SettlementLineMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SettlementLineMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SettlementLineMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SettlementLineMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SettlementLineMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SettlementLineMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SettlementLine unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SettlementLineMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SettlementLine edge %s", name)
+}
+
+// SettlementScheduleMutation represents an operation that mutates the SettlementSchedule nodes in the graph.
+type SettlementScheduleMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	created_at    *time.Time
+	updated_at    *time.Time
+	merchant_id   *string
+	delay_days    *int
+	adddelay_days *int
+	timezone      *string
+	currency      *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*SettlementSchedule, error)
+	predicates    []predicate.SettlementSchedule
+}
+
+var _ ent.Mutation = (*SettlementScheduleMutation)(nil)
+
+// settlementscheduleOption allows management of the mutation configuration using functional options.
+type settlementscheduleOption func(*SettlementScheduleMutation)
+
+// newSettlementScheduleMutation creates new mutation for the SettlementSchedule entity.
+func newSettlementScheduleMutation(c config, op Op, opts ...settlementscheduleOption) *SettlementScheduleMutation {
+	m := &SettlementScheduleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSettlementSchedule,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSettlementScheduleID sets the ID field of the mutation.
+func withSettlementScheduleID(id string) settlementscheduleOption {
+	return func(m *SettlementScheduleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SettlementSchedule
+		)
+		m.oldValue = func(ctx context.Context) (*SettlementSchedule, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SettlementSchedule.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSettlementSchedule sets the old SettlementSchedule of the mutation.
+func withSettlementSchedule(node *SettlementSchedule) settlementscheduleOption {
+	return func(m *SettlementScheduleMutation) {
+		m.oldValue = func(context.Context) (*SettlementSchedule, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SettlementScheduleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SettlementScheduleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SettlementSchedule entities.
+func (m *SettlementScheduleMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SettlementScheduleMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SettlementScheduleMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SettlementSchedule.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SettlementScheduleMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SettlementScheduleMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SettlementSchedule entity.
+// If the SettlementSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementScheduleMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SettlementScheduleMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SettlementScheduleMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SettlementScheduleMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SettlementSchedule entity.
+// If the SettlementSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementScheduleMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SettlementScheduleMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SettlementScheduleMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SettlementScheduleMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SettlementSchedule entity.
+// If the SettlementSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementScheduleMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SettlementScheduleMutation) ResetMerchantID() {
+	m.merchant_id = nil
+}
+
+// SetDelayDays sets the "delay_days" field.
+func (m *SettlementScheduleMutation) SetDelayDays(i int) {
+	m.delay_days = &i
+	m.adddelay_days = nil
+}
+
+// DelayDays returns the value of the "delay_days" field in the mutation.
+func (m *SettlementScheduleMutation) DelayDays() (r int, exists bool) {
+	v := m.delay_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDelayDays returns the old "delay_days" field's value of the SettlementSchedule entity.
+// If the SettlementSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementScheduleMutation) OldDelayDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDelayDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDelayDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDelayDays: %w", err)
+	}
+	return oldValue.DelayDays, nil
+}
+
+// AddDelayDays adds i to the "delay_days" field.
+func (m *SettlementScheduleMutation) AddDelayDays(i int) {
+	if m.adddelay_days != nil {
+		*m.adddelay_days += i
+	} else {
+		m.adddelay_days = &i
+	}
+}
+
+// AddedDelayDays returns the value that was added to the "delay_days" field in this mutation.
+func (m *SettlementScheduleMutation) AddedDelayDays() (r int, exists bool) {
+	v := m.adddelay_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDelayDays resets all changes to the "delay_days" field.
+func (m *SettlementScheduleMutation) ResetDelayDays() {
+	m.delay_days = nil
+	m.adddelay_days = nil
+}
+
+// SetTimezone sets the "timezone" field.
+func (m *SettlementScheduleMutation) SetTimezone(s string) {
+	m.timezone = &s
+}
+
+// Timezone returns the value of the "timezone" field in the mutation.
+func (m *SettlementScheduleMutation) Timezone() (r string, exists bool) {
+	v := m.timezone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimezone returns the old "timezone" field's value of the SettlementSchedule entity.
+// If the SettlementSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementScheduleMutation) OldTimezone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimezone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimezone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimezone: %w", err)
+	}
+	return oldValue.Timezone, nil
+}
+
+// ResetTimezone resets all changes to the "timezone" field.
+func (m *SettlementScheduleMutation) ResetTimezone() {
+	m.timezone = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *SettlementScheduleMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *SettlementScheduleMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the SettlementSchedule entity.
+// If the SettlementSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementScheduleMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *SettlementScheduleMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// Where appends a list predicates to the SettlementScheduleMutation builder.
+func (m *SettlementScheduleMutation) Where(ps ...predicate.SettlementSchedule) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SettlementScheduleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SettlementScheduleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SettlementSchedule, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SettlementScheduleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SettlementScheduleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SettlementSchedule).
+func (m *SettlementScheduleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SettlementScheduleMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.created_at != nil {
+		fields = append(fields, settlementschedule.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, settlementschedule.FieldUpdatedAt)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, settlementschedule.FieldMerchantID)
+	}
+	if m.delay_days != nil {
+		fields = append(fields, settlementschedule.FieldDelayDays)
+	}
+	if m.timezone != nil {
+		fields = append(fields, settlementschedule.FieldTimezone)
+	}
+	if m.currency != nil {
+		fields = append(fields, settlementschedule.FieldCurrency)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SettlementScheduleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case settlementschedule.FieldCreatedAt:
+		return m.CreatedAt()
+	case settlementschedule.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case settlementschedule.FieldMerchantID:
+		return m.MerchantID()
+	case settlementschedule.FieldDelayDays:
+		return m.DelayDays()
+	case settlementschedule.FieldTimezone:
+		return m.Timezone()
+	case settlementschedule.FieldCurrency:
+		return m.Currency()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SettlementScheduleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case settlementschedule.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case settlementschedule.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case settlementschedule.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case settlementschedule.FieldDelayDays:
+		return m.OldDelayDays(ctx)
+	case settlementschedule.FieldTimezone:
+		return m.OldTimezone(ctx)
+	case settlementschedule.FieldCurrency:
+		return m.OldCurrency(ctx)
+	}
+	return nil, fmt.Errorf("unknown SettlementSchedule field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SettlementScheduleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case settlementschedule.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case settlementschedule.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case settlementschedule.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case settlementschedule.FieldDelayDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDelayDays(v)
+		return nil
+	case settlementschedule.FieldTimezone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimezone(v)
+		return nil
+	case settlementschedule.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementSchedule field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SettlementScheduleMutation) AddedFields() []string {
+	var fields []string
+	if m.adddelay_days != nil {
+		fields = append(fields, settlementschedule.FieldDelayDays)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SettlementScheduleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case settlementschedule.FieldDelayDays:
+		return m.AddedDelayDays()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SettlementScheduleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case settlementschedule.FieldDelayDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDelayDays(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementSchedule numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SettlementScheduleMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SettlementScheduleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SettlementScheduleMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SettlementSchedule nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SettlementScheduleMutation) ResetField(name string) error {
+	switch name {
+	case settlementschedule.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case settlementschedule.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case settlementschedule.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case settlementschedule.FieldDelayDays:
+		m.ResetDelayDays()
+		return nil
+	case settlementschedule.FieldTimezone:
+		m.ResetTimezone()
+		return nil
+	case settlementschedule.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	}
+	return fmt.Errorf("unknown SettlementSchedule field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SettlementScheduleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SettlementScheduleMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SettlementScheduleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SettlementScheduleMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SettlementScheduleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SettlementScheduleMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SettlementScheduleMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SettlementSchedule unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SettlementScheduleMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SettlementSchedule edge %s", name)
+}
+
+// SplitRuleMutation represents an operation that mutates the SplitRule nodes in the graph.
+type SplitRuleMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *string
+	created_at      *time.Time
+	updated_at      *time.Time
+	merchant_id     *string
+	name            *string
+	basis           *splitrule.Basis
+	shares          *map[string]int64
+	residue_partner *string
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*SplitRule, error)
+	predicates      []predicate.SplitRule
+}
+
+var _ ent.Mutation = (*SplitRuleMutation)(nil)
+
+// splitruleOption allows management of the mutation configuration using functional options.
+type splitruleOption func(*SplitRuleMutation)
+
+// newSplitRuleMutation creates new mutation for the SplitRule entity.
+func newSplitRuleMutation(c config, op Op, opts ...splitruleOption) *SplitRuleMutation {
+	m := &SplitRuleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSplitRule,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSplitRuleID sets the ID field of the mutation.
+func withSplitRuleID(id string) splitruleOption {
+	return func(m *SplitRuleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SplitRule
+		)
+		m.oldValue = func(ctx context.Context) (*SplitRule, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SplitRule.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSplitRule sets the old SplitRule of the mutation.
+func withSplitRule(node *SplitRule) splitruleOption {
+	return func(m *SplitRuleMutation) {
+		m.oldValue = func(context.Context) (*SplitRule, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SplitRuleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SplitRuleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of SplitRule entities.
+func (m *SplitRuleMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SplitRuleMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SplitRuleMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SplitRule.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *SplitRuleMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *SplitRuleMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the SplitRule entity.
+// If the SplitRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SplitRuleMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *SplitRuleMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *SplitRuleMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *SplitRuleMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the SplitRule entity.
+// If the SplitRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SplitRuleMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *SplitRuleMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *SplitRuleMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *SplitRuleMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the SplitRule entity.
+// If the SplitRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SplitRuleMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *SplitRuleMutation) ResetMerchantID() {
+	m.merchant_id = nil
+}
+
+// SetName sets the "name" field.
+func (m *SplitRuleMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *SplitRuleMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the SplitRule entity.
+// If the SplitRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SplitRuleMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *SplitRuleMutation) ResetName() {
+	m.name = nil
+}
+
+// SetBasis sets the "basis" field.
+func (m *SplitRuleMutation) SetBasis(s splitrule.Basis) {
+	m.basis = &s
+}
+
+// Basis returns the value of the "basis" field in the mutation.
+func (m *SplitRuleMutation) Basis() (r splitrule.Basis, exists bool) {
+	v := m.basis
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBasis returns the old "basis" field's value of the SplitRule entity.
+// If the SplitRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SplitRuleMutation) OldBasis(ctx context.Context) (v splitrule.Basis, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBasis is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBasis requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBasis: %w", err)
+	}
+	return oldValue.Basis, nil
+}
+
+// ResetBasis resets all changes to the "basis" field.
+func (m *SplitRuleMutation) ResetBasis() {
+	m.basis = nil
+}
+
+// SetShares sets the "shares" field.
+func (m *SplitRuleMutation) SetShares(value map[string]int64) {
+	m.shares = &value
+}
+
+// Shares returns the value of the "shares" field in the mutation.
+func (m *SplitRuleMutation) Shares() (r map[string]int64, exists bool) {
+	v := m.shares
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShares returns the old "shares" field's value of the SplitRule entity.
+// If the SplitRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SplitRuleMutation) OldShares(ctx context.Context) (v map[string]int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShares is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShares requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShares: %w", err)
+	}
+	return oldValue.Shares, nil
+}
+
+// ResetShares resets all changes to the "shares" field.
+func (m *SplitRuleMutation) ResetShares() {
+	m.shares = nil
+}
+
+// SetResiduePartner sets the "residue_partner" field.
+func (m *SplitRuleMutation) SetResiduePartner(s string) {
+	m.residue_partner = &s
+}
+
+// ResiduePartner returns the value of the "residue_partner" field in the mutation.
+func (m *SplitRuleMutation) ResiduePartner() (r string, exists bool) {
+	v := m.residue_partner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResiduePartner returns the old "residue_partner" field's value of the SplitRule entity.
+// If the SplitRule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SplitRuleMutation) OldResiduePartner(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResiduePartner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResiduePartner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResiduePartner: %w", err)
+	}
+	return oldValue.ResiduePartner, nil
+}
+
+// ResetResiduePartner resets all changes to the "residue_partner" field.
+func (m *SplitRuleMutation) ResetResiduePartner() {
+	m.residue_partner = nil
+}
+
+// Where appends a list predicates to the SplitRuleMutation builder.
+func (m *SplitRuleMutation) Where(ps ...predicate.SplitRule) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SplitRuleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SplitRuleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SplitRule, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SplitRuleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SplitRuleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SplitRule).
+func (m *SplitRuleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SplitRuleMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.created_at != nil {
+		fields = append(fields, splitrule.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, splitrule.FieldUpdatedAt)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, splitrule.FieldMerchantID)
+	}
+	if m.name != nil {
+		fields = append(fields, splitrule.FieldName)
+	}
+	if m.basis != nil {
+		fields = append(fields, splitrule.FieldBasis)
+	}
+	if m.shares != nil {
+		fields = append(fields, splitrule.FieldShares)
+	}
+	if m.residue_partner != nil {
+		fields = append(fields, splitrule.FieldResiduePartner)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SplitRuleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case splitrule.FieldCreatedAt:
+		return m.CreatedAt()
+	case splitrule.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case splitrule.FieldMerchantID:
+		return m.MerchantID()
+	case splitrule.FieldName:
+		return m.Name()
+	case splitrule.FieldBasis:
+		return m.Basis()
+	case splitrule.FieldShares:
+		return m.Shares()
+	case splitrule.FieldResiduePartner:
+		return m.ResiduePartner()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SplitRuleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case splitrule.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case splitrule.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case splitrule.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case splitrule.FieldName:
+		return m.OldName(ctx)
+	case splitrule.FieldBasis:
+		return m.OldBasis(ctx)
+	case splitrule.FieldShares:
+		return m.OldShares(ctx)
+	case splitrule.FieldResiduePartner:
+		return m.OldResiduePartner(ctx)
+	}
+	return nil, fmt.Errorf("unknown SplitRule field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SplitRuleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case splitrule.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case splitrule.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case splitrule.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case splitrule.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case splitrule.FieldBasis:
+		v, ok := value.(splitrule.Basis)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBasis(v)
+		return nil
+	case splitrule.FieldShares:
+		v, ok := value.(map[string]int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShares(v)
+		return nil
+	case splitrule.FieldResiduePartner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResiduePartner(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SplitRule field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SplitRuleMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SplitRuleMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SplitRuleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown SplitRule numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SplitRuleMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SplitRuleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SplitRuleMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown SplitRule nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SplitRuleMutation) ResetField(name string) error {
+	switch name {
+	case splitrule.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case splitrule.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case splitrule.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case splitrule.FieldName:
+		m.ResetName()
+		return nil
+	case splitrule.FieldBasis:
+		m.ResetBasis()
+		return nil
+	case splitrule.FieldShares:
+		m.ResetShares()
+		return nil
+	case splitrule.FieldResiduePartner:
+		m.ResetResiduePartner()
+		return nil
+	}
+	return fmt.Errorf("unknown SplitRule field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SplitRuleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SplitRuleMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SplitRuleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SplitRuleMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SplitRuleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SplitRuleMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SplitRuleMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SplitRule unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SplitRuleMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SplitRule edge %s", name)
 }
 
 // VaultCardMutation represents an operation that mutates the VaultCard nodes in the graph.

@@ -13,6 +13,7 @@ import (
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
 	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
@@ -27,6 +28,10 @@ import (
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
+	"github.com/straitpay/strait/ent/settlementschedule"
+	"github.com/straitpay/strait/ent/splitrule"
 )
 
 // IDPrefixTables maps every pulid prefix to its table, GraphQL Node or not.
@@ -41,6 +46,7 @@ var IDPrefixTables = map[string]string{
 	"cpr":  couponredemption.Table,
 	"cus":  customer.Table,
 	"evt":  event.Table,
+	"fpl":  feeplan.Table,
 	"fxq":  fxquote.Table,
 	"fxr":  fxrate.Table,
 	"idem": idempotencyrecord.Table,
@@ -55,6 +61,10 @@ var IDPrefixTables = map[string]string{
 	"rkc":  riskcounter.Table,
 	"rsk":  riskrule.Table,
 	"rtr":  routingrule.Table,
+	"stb":  settlementbatch.Table,
+	"stl":  settlementline.Table,
+	"sts":  settlementschedule.Table,
+	"spl":  splitrule.Table,
 }
 
 // NodeType is one GraphQL type implementing Node: the prefix of its IDs and

@@ -34,6 +34,8 @@ type Tx struct {
 	Customer *CustomerClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
+	// FeePlan is the client for interacting with the FeePlan builders.
+	FeePlan *FeePlanClient
 	// FxQuote is the client for interacting with the FxQuote builders.
 	FxQuote *FxQuoteClient
 	// FxRate is the client for interacting with the FxRate builders.
@@ -62,6 +64,14 @@ type Tx struct {
 	RiskRule *RiskRuleClient
 	// RoutingRule is the client for interacting with the RoutingRule builders.
 	RoutingRule *RoutingRuleClient
+	// SettlementBatch is the client for interacting with the SettlementBatch builders.
+	SettlementBatch *SettlementBatchClient
+	// SettlementLine is the client for interacting with the SettlementLine builders.
+	SettlementLine *SettlementLineClient
+	// SettlementSchedule is the client for interacting with the SettlementSchedule builders.
+	SettlementSchedule *SettlementScheduleClient
+	// SplitRule is the client for interacting with the SplitRule builders.
+	SplitRule *SplitRuleClient
 	// VaultCard is the client for interacting with the VaultCard builders.
 	VaultCard *VaultCardClient
 
@@ -205,6 +215,7 @@ func (tx *Tx) init() {
 	tx.CouponRedemption = NewCouponRedemptionClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
+	tx.FeePlan = NewFeePlanClient(tx.config)
 	tx.FxQuote = NewFxQuoteClient(tx.config)
 	tx.FxRate = NewFxRateClient(tx.config)
 	tx.IdempotencyRecord = NewIdempotencyRecordClient(tx.config)
@@ -219,6 +230,10 @@ func (tx *Tx) init() {
 	tx.RiskCounter = NewRiskCounterClient(tx.config)
 	tx.RiskRule = NewRiskRuleClient(tx.config)
 	tx.RoutingRule = NewRoutingRuleClient(tx.config)
+	tx.SettlementBatch = NewSettlementBatchClient(tx.config)
+	tx.SettlementLine = NewSettlementLineClient(tx.config)
+	tx.SettlementSchedule = NewSettlementScheduleClient(tx.config)
+	tx.SplitRule = NewSplitRuleClient(tx.config)
 	tx.VaultCard = NewVaultCardClient(tx.config)
 }
 

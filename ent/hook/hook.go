@@ -129,6 +129,18 @@ func (f EventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.EventMutation", m)
 }
 
+// The FeePlanFunc type is an adapter to allow the use of ordinary
+// function as FeePlan mutator.
+type FeePlanFunc func(context.Context, *ent.FeePlanMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FeePlanFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FeePlanMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FeePlanMutation", m)
+}
+
 // The FxQuoteFunc type is an adapter to allow the use of ordinary
 // function as FxQuote mutator.
 type FxQuoteFunc func(context.Context, *ent.FxQuoteMutation) (ent.Value, error)
@@ -295,6 +307,54 @@ func (f RoutingRuleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RoutingRuleMutation", m)
+}
+
+// The SettlementBatchFunc type is an adapter to allow the use of ordinary
+// function as SettlementBatch mutator.
+type SettlementBatchFunc func(context.Context, *ent.SettlementBatchMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SettlementBatchFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SettlementBatchMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SettlementBatchMutation", m)
+}
+
+// The SettlementLineFunc type is an adapter to allow the use of ordinary
+// function as SettlementLine mutator.
+type SettlementLineFunc func(context.Context, *ent.SettlementLineMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SettlementLineFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SettlementLineMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SettlementLineMutation", m)
+}
+
+// The SettlementScheduleFunc type is an adapter to allow the use of ordinary
+// function as SettlementSchedule mutator.
+type SettlementScheduleFunc func(context.Context, *ent.SettlementScheduleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SettlementScheduleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SettlementScheduleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SettlementScheduleMutation", m)
+}
+
+// The SplitRuleFunc type is an adapter to allow the use of ordinary
+// function as SplitRule mutator.
+type SplitRuleFunc func(context.Context, *ent.SplitRuleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SplitRuleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SplitRuleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SplitRuleMutation", m)
 }
 
 // The VaultCardFunc type is an adapter to allow the use of ordinary

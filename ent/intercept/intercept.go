@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
 	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
@@ -33,6 +34,10 @@ import (
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
+	"github.com/straitpay/strait/ent/settlementschedule"
+	"github.com/straitpay/strait/ent/splitrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 )
 
@@ -360,6 +365,33 @@ func (f TraverseEvent) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.EventQuery", q)
+}
+
+// The FeePlanFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FeePlanFunc func(context.Context, *ent.FeePlanQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FeePlanFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FeePlanQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FeePlanQuery", q)
+}
+
+// The TraverseFeePlan type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFeePlan func(context.Context, *ent.FeePlanQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFeePlan) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFeePlan) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FeePlanQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FeePlanQuery", q)
 }
 
 // The FxQuoteFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -740,6 +772,114 @@ func (f TraverseRoutingRule) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.RoutingRuleQuery", q)
 }
 
+// The SettlementBatchFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SettlementBatchFunc func(context.Context, *ent.SettlementBatchQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SettlementBatchFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SettlementBatchQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SettlementBatchQuery", q)
+}
+
+// The TraverseSettlementBatch type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSettlementBatch func(context.Context, *ent.SettlementBatchQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSettlementBatch) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSettlementBatch) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettlementBatchQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SettlementBatchQuery", q)
+}
+
+// The SettlementLineFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SettlementLineFunc func(context.Context, *ent.SettlementLineQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SettlementLineFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SettlementLineQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SettlementLineQuery", q)
+}
+
+// The TraverseSettlementLine type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSettlementLine func(context.Context, *ent.SettlementLineQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSettlementLine) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSettlementLine) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettlementLineQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SettlementLineQuery", q)
+}
+
+// The SettlementScheduleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SettlementScheduleFunc func(context.Context, *ent.SettlementScheduleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SettlementScheduleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SettlementScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SettlementScheduleQuery", q)
+}
+
+// The TraverseSettlementSchedule type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSettlementSchedule func(context.Context, *ent.SettlementScheduleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSettlementSchedule) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSettlementSchedule) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettlementScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SettlementScheduleQuery", q)
+}
+
+// The SplitRuleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SplitRuleFunc func(context.Context, *ent.SplitRuleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SplitRuleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SplitRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SplitRuleQuery", q)
+}
+
+// The TraverseSplitRule type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSplitRule func(context.Context, *ent.SplitRuleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSplitRule) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSplitRule) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SplitRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SplitRuleQuery", q)
+}
+
 // The VaultCardFunc type is an adapter to allow the use of ordinary function as a Querier.
 type VaultCardFunc func(context.Context, *ent.VaultCardQuery) (ent.Value, error)
 
@@ -790,6 +930,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CustomerQuery, predicate.Customer, customer.OrderOption]{typ: ent.TypeCustomer, tq: q}, nil
 	case *ent.EventQuery:
 		return &query[*ent.EventQuery, predicate.Event, event.OrderOption]{typ: ent.TypeEvent, tq: q}, nil
+	case *ent.FeePlanQuery:
+		return &query[*ent.FeePlanQuery, predicate.FeePlan, feeplan.OrderOption]{typ: ent.TypeFeePlan, tq: q}, nil
 	case *ent.FxQuoteQuery:
 		return &query[*ent.FxQuoteQuery, predicate.FxQuote, fxquote.OrderOption]{typ: ent.TypeFxQuote, tq: q}, nil
 	case *ent.FxRateQuery:
@@ -818,6 +960,14 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.RiskRuleQuery, predicate.RiskRule, riskrule.OrderOption]{typ: ent.TypeRiskRule, tq: q}, nil
 	case *ent.RoutingRuleQuery:
 		return &query[*ent.RoutingRuleQuery, predicate.RoutingRule, routingrule.OrderOption]{typ: ent.TypeRoutingRule, tq: q}, nil
+	case *ent.SettlementBatchQuery:
+		return &query[*ent.SettlementBatchQuery, predicate.SettlementBatch, settlementbatch.OrderOption]{typ: ent.TypeSettlementBatch, tq: q}, nil
+	case *ent.SettlementLineQuery:
+		return &query[*ent.SettlementLineQuery, predicate.SettlementLine, settlementline.OrderOption]{typ: ent.TypeSettlementLine, tq: q}, nil
+	case *ent.SettlementScheduleQuery:
+		return &query[*ent.SettlementScheduleQuery, predicate.SettlementSchedule, settlementschedule.OrderOption]{typ: ent.TypeSettlementSchedule, tq: q}, nil
+	case *ent.SplitRuleQuery:
+		return &query[*ent.SplitRuleQuery, predicate.SplitRule, splitrule.OrderOption]{typ: ent.TypeSplitRule, tq: q}, nil
 	case *ent.VaultCardQuery:
 		return &query[*ent.VaultCardQuery, predicate.VaultCard, vaultcard.OrderOption]{typ: ent.TypeVaultCard, tq: q}, nil
 	default:

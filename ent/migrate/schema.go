@@ -402,6 +402,33 @@ var (
 			},
 		},
 	}
+	// FeePlansColumns holds the columns for the "fee_plans" table.
+	FeePlansColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "payment_method_type", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "scheme", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "region", Type: field.TypeString, Size: 16, Default: ""},
+		{Name: "percent_bps", Type: field.TypeInt64, Default: 0},
+		{Name: "fixed_amount", Type: field.TypeInt64, Default: 0},
+		{Name: "fixed_currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "cross_border_bps", Type: field.TypeInt64, Default: 0},
+	}
+	// FeePlansTable holds the schema information for the "fee_plans" table.
+	FeePlansTable = &schema.Table{
+		Name:       "fee_plans",
+		Columns:    FeePlansColumns,
+		PrimaryKey: []*schema.Column{FeePlansColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "feeplan_merchant_id_payment_method_type_scheme_region",
+				Unique:  true,
+				Columns: []*schema.Column{FeePlansColumns[3], FeePlansColumns[4], FeePlansColumns[5], FeePlansColumns[6]},
+			},
+		},
+	}
 	// FxQuotesColumns holds the columns for the "fx_quotes" table.
 	FxQuotesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -906,6 +933,104 @@ var (
 		Columns:    RoutingRulesColumns,
 		PrimaryKey: []*schema.Column{RoutingRulesColumns[0]},
 	}
+	// SettlementBatchesColumns holds the columns for the "settlement_batches" table.
+	SettlementBatchesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "business_date", Type: field.TypeString, Size: 10},
+		{Name: "currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "line_count", Type: field.TypeInt},
+		{Name: "conversions", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// SettlementBatchesTable holds the schema information for the "settlement_batches" table.
+	SettlementBatchesTable = &schema.Table{
+		Name:       "settlement_batches",
+		Columns:    SettlementBatchesColumns,
+		PrimaryKey: []*schema.Column{SettlementBatchesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "settlementbatch_merchant_id_business_date",
+				Unique:  true,
+				Columns: []*schema.Column{SettlementBatchesColumns[1], SettlementBatchesColumns[2]},
+			},
+		},
+	}
+	// SettlementLinesColumns holds the columns for the "settlement_lines" table.
+	SettlementLinesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "batch_id", Type: field.TypeString, Size: 40},
+		{Name: "source_key", Type: field.TypeString, Unique: true, Size: 100},
+		{Name: "payment_id", Type: field.TypeString, Size: 40},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "gross", Type: field.TypeInt64},
+		{Name: "channel_fee", Type: field.TypeInt64},
+		{Name: "mdr_fee", Type: field.TypeInt64},
+		{Name: "split_amount", Type: field.TypeInt64},
+		{Name: "net", Type: field.TypeInt64},
+		{Name: "captured_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// SettlementLinesTable holds the schema information for the "settlement_lines" table.
+	SettlementLinesTable = &schema.Table{
+		Name:       "settlement_lines",
+		Columns:    SettlementLinesColumns,
+		PrimaryKey: []*schema.Column{SettlementLinesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "settlementline_merchant_id_batch_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{SettlementLinesColumns[1], SettlementLinesColumns[2], SettlementLinesColumns[0]},
+			},
+		},
+	}
+	// SettlementSchedulesColumns holds the columns for the "settlement_schedules" table.
+	SettlementSchedulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "delay_days", Type: field.TypeInt, Default: 2},
+		{Name: "timezone", Type: field.TypeString, Size: 64, Default: "UTC"},
+		{Name: "currency", Type: field.TypeString, Size: 3, Default: ""},
+	}
+	// SettlementSchedulesTable holds the schema information for the "settlement_schedules" table.
+	SettlementSchedulesTable = &schema.Table{
+		Name:       "settlement_schedules",
+		Columns:    SettlementSchedulesColumns,
+		PrimaryKey: []*schema.Column{SettlementSchedulesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "settlementschedule_merchant_id",
+				Unique:  true,
+				Columns: []*schema.Column{SettlementSchedulesColumns[3]},
+			},
+		},
+	}
+	// SplitRulesColumns holds the columns for the "split_rules" table.
+	SplitRulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "name", Type: field.TypeString, Size: 64},
+		{Name: "basis", Type: field.TypeEnum, Enums: []string{"FEE", "GROSS"}},
+		{Name: "shares", Type: field.TypeJSON},
+		{Name: "residue_partner", Type: field.TypeString, Size: 64},
+	}
+	// SplitRulesTable holds the schema information for the "split_rules" table.
+	SplitRulesTable = &schema.Table{
+		Name:       "split_rules",
+		Columns:    SplitRulesColumns,
+		PrimaryKey: []*schema.Column{SplitRulesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "splitrule_merchant_id_name",
+				Unique:  true,
+				Columns: []*schema.Column{SplitRulesColumns[3], SplitRulesColumns[4]},
+			},
+		},
+	}
 	// VaultCardsColumns holds the columns for the "vault_cards" table.
 	VaultCardsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -973,6 +1098,7 @@ var (
 		CouponRedemptionsTable,
 		CustomersTable,
 		EventsTable,
+		FeePlansTable,
 		FxQuotesTable,
 		FxRatesTable,
 		IdempotencyRecordsTable,
@@ -987,6 +1113,10 @@ var (
 		RiskCountersTable,
 		RiskRulesTable,
 		RoutingRulesTable,
+		SettlementBatchesTable,
+		SettlementLinesTable,
+		SettlementSchedulesTable,
+		SplitRulesTable,
 		VaultCardsTable,
 	}
 )

@@ -36,6 +36,9 @@ type Customer func(*sql.Selector)
 // Event is the predicate function for event builders.
 type Event func(*sql.Selector)
 
+// FeePlan is the predicate function for feeplan builders.
+type FeePlan func(*sql.Selector)
+
 // FxQuote is the predicate function for fxquote builders.
 type FxQuote func(*sql.Selector)
 
@@ -77,6 +80,18 @@ type RiskRule func(*sql.Selector)
 
 // RoutingRule is the predicate function for routingrule builders.
 type RoutingRule func(*sql.Selector)
+
+// SettlementBatch is the predicate function for settlementbatch builders.
+type SettlementBatch func(*sql.Selector)
+
+// SettlementLine is the predicate function for settlementline builders.
+type SettlementLine func(*sql.Selector)
+
+// SettlementSchedule is the predicate function for settlementschedule builders.
+type SettlementSchedule func(*sql.Selector)
+
+// SplitRule is the predicate function for splitrule builders.
+type SplitRule func(*sql.Selector)
 
 // VaultCard is the predicate function for vaultcard builders.
 type VaultCard func(*sql.Selector)

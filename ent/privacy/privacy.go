@@ -351,6 +351,30 @@ func (f EventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation)
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.EventMutation", m)
 }
 
+// The FeePlanQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FeePlanQueryRuleFunc func(context.Context, *ent.FeePlanQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FeePlanQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FeePlanQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FeePlanQuery", q)
+}
+
+// The FeePlanMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FeePlanMutationRuleFunc func(context.Context, *ent.FeePlanMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FeePlanMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FeePlanMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FeePlanMutation", m)
+}
+
 // The FxQuoteQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type FxQuoteQueryRuleFunc func(context.Context, *ent.FxQuoteQuery) error
@@ -687,6 +711,102 @@ func (f RoutingRuleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RoutingRuleMutation", m)
 }
 
+// The SettlementBatchQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SettlementBatchQueryRuleFunc func(context.Context, *ent.SettlementBatchQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SettlementBatchQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettlementBatchQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SettlementBatchQuery", q)
+}
+
+// The SettlementBatchMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SettlementBatchMutationRuleFunc func(context.Context, *ent.SettlementBatchMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SettlementBatchMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SettlementBatchMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SettlementBatchMutation", m)
+}
+
+// The SettlementLineQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SettlementLineQueryRuleFunc func(context.Context, *ent.SettlementLineQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SettlementLineQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettlementLineQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SettlementLineQuery", q)
+}
+
+// The SettlementLineMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SettlementLineMutationRuleFunc func(context.Context, *ent.SettlementLineMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SettlementLineMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SettlementLineMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SettlementLineMutation", m)
+}
+
+// The SettlementScheduleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SettlementScheduleQueryRuleFunc func(context.Context, *ent.SettlementScheduleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SettlementScheduleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SettlementScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SettlementScheduleQuery", q)
+}
+
+// The SettlementScheduleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SettlementScheduleMutationRuleFunc func(context.Context, *ent.SettlementScheduleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SettlementScheduleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SettlementScheduleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SettlementScheduleMutation", m)
+}
+
+// The SplitRuleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type SplitRuleQueryRuleFunc func(context.Context, *ent.SplitRuleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f SplitRuleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SplitRuleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.SplitRuleQuery", q)
+}
+
+// The SplitRuleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type SplitRuleMutationRuleFunc func(context.Context, *ent.SplitRuleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f SplitRuleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.SplitRuleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.SplitRuleMutation", m)
+}
+
 // The VaultCardQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type VaultCardQueryRuleFunc func(context.Context, *ent.VaultCardQuery) error
@@ -766,6 +886,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.EventQuery:
 		return q.Filter(), nil
+	case *ent.FeePlanQuery:
+		return q.Filter(), nil
 	case *ent.FxQuoteQuery:
 		return q.Filter(), nil
 	case *ent.FxRateQuery:
@@ -793,6 +915,14 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.RiskRuleQuery:
 		return q.Filter(), nil
 	case *ent.RoutingRuleQuery:
+		return q.Filter(), nil
+	case *ent.SettlementBatchQuery:
+		return q.Filter(), nil
+	case *ent.SettlementLineQuery:
+		return q.Filter(), nil
+	case *ent.SettlementScheduleQuery:
+		return q.Filter(), nil
+	case *ent.SplitRuleQuery:
 		return q.Filter(), nil
 	case *ent.VaultCardQuery:
 		return q.Filter(), nil
@@ -823,6 +953,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.EventMutation:
 		return m.Filter(), nil
+	case *ent.FeePlanMutation:
+		return m.Filter(), nil
 	case *ent.FxQuoteMutation:
 		return m.Filter(), nil
 	case *ent.FxRateMutation:
@@ -850,6 +982,14 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.RiskRuleMutation:
 		return m.Filter(), nil
 	case *ent.RoutingRuleMutation:
+		return m.Filter(), nil
+	case *ent.SettlementBatchMutation:
+		return m.Filter(), nil
+	case *ent.SettlementLineMutation:
+		return m.Filter(), nil
+	case *ent.SettlementScheduleMutation:
+		return m.Filter(), nil
+	case *ent.SplitRuleMutation:
 		return m.Filter(), nil
 	case *ent.VaultCardMutation:
 		return m.Filter(), nil

@@ -16,6 +16,7 @@ import (
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
 	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
@@ -31,6 +32,10 @@ import (
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/schema"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
+	"github.com/straitpay/strait/ent/settlementschedule"
+	"github.com/straitpay/strait/ent/splitrule"
 	"github.com/straitpay/strait/ent/vaultcard"
 
 	"entgo.io/ent"
@@ -1044,6 +1049,108 @@ func init() {
 	// event.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	event.IDValidator = func() func(string) error {
 		validators := eventDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	feeplanMixin := schema.FeePlan{}.Mixin()
+	feeplan.Policy = privacy.NewPolicies(feeplanMixin[2], schema.FeePlan{})
+	feeplan.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := feeplan.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	feeplanMixinFields0 := feeplanMixin[0].Fields()
+	_ = feeplanMixinFields0
+	feeplanMixinFields1 := feeplanMixin[1].Fields()
+	_ = feeplanMixinFields1
+	feeplanMixinFields2 := feeplanMixin[2].Fields()
+	_ = feeplanMixinFields2
+	feeplanFields := schema.FeePlan{}.Fields()
+	_ = feeplanFields
+	// feeplanDescCreatedAt is the schema descriptor for created_at field.
+	feeplanDescCreatedAt := feeplanMixinFields1[0].Descriptor()
+	// feeplan.DefaultCreatedAt holds the default value on creation for the created_at field.
+	feeplan.DefaultCreatedAt = feeplanDescCreatedAt.Default.(func() time.Time)
+	// feeplanDescUpdatedAt is the schema descriptor for updated_at field.
+	feeplanDescUpdatedAt := feeplanMixinFields1[1].Descriptor()
+	// feeplan.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	feeplan.DefaultUpdatedAt = feeplanDescUpdatedAt.Default.(func() time.Time)
+	// feeplan.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	feeplan.UpdateDefaultUpdatedAt = feeplanDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// feeplanDescMerchantID is the schema descriptor for merchant_id field.
+	feeplanDescMerchantID := feeplanMixinFields2[0].Descriptor()
+	// feeplan.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	feeplan.MerchantIDValidator = func() func(string) error {
+		validators := feeplanDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// feeplanDescPaymentMethodType is the schema descriptor for payment_method_type field.
+	feeplanDescPaymentMethodType := feeplanFields[0].Descriptor()
+	// feeplan.DefaultPaymentMethodType holds the default value on creation for the payment_method_type field.
+	feeplan.DefaultPaymentMethodType = feeplanDescPaymentMethodType.Default.(string)
+	// feeplan.PaymentMethodTypeValidator is a validator for the "payment_method_type" field. It is called by the builders before save.
+	feeplan.PaymentMethodTypeValidator = feeplanDescPaymentMethodType.Validators[0].(func(string) error)
+	// feeplanDescScheme is the schema descriptor for scheme field.
+	feeplanDescScheme := feeplanFields[1].Descriptor()
+	// feeplan.DefaultScheme holds the default value on creation for the scheme field.
+	feeplan.DefaultScheme = feeplanDescScheme.Default.(string)
+	// feeplan.SchemeValidator is a validator for the "scheme" field. It is called by the builders before save.
+	feeplan.SchemeValidator = feeplanDescScheme.Validators[0].(func(string) error)
+	// feeplanDescRegion is the schema descriptor for region field.
+	feeplanDescRegion := feeplanFields[2].Descriptor()
+	// feeplan.DefaultRegion holds the default value on creation for the region field.
+	feeplan.DefaultRegion = feeplanDescRegion.Default.(string)
+	// feeplan.RegionValidator is a validator for the "region" field. It is called by the builders before save.
+	feeplan.RegionValidator = feeplanDescRegion.Validators[0].(func(string) error)
+	// feeplanDescPercentBps is the schema descriptor for percent_bps field.
+	feeplanDescPercentBps := feeplanFields[3].Descriptor()
+	// feeplan.DefaultPercentBps holds the default value on creation for the percent_bps field.
+	feeplan.DefaultPercentBps = feeplanDescPercentBps.Default.(int64)
+	// feeplanDescFixedAmount is the schema descriptor for fixed_amount field.
+	feeplanDescFixedAmount := feeplanFields[4].Descriptor()
+	// feeplan.DefaultFixedAmount holds the default value on creation for the fixed_amount field.
+	feeplan.DefaultFixedAmount = feeplanDescFixedAmount.Default.(int64)
+	// feeplanDescFixedCurrency is the schema descriptor for fixed_currency field.
+	feeplanDescFixedCurrency := feeplanFields[5].Descriptor()
+	// feeplan.DefaultFixedCurrency holds the default value on creation for the fixed_currency field.
+	feeplan.DefaultFixedCurrency = feeplanDescFixedCurrency.Default.(string)
+	// feeplan.FixedCurrencyValidator is a validator for the "fixed_currency" field. It is called by the builders before save.
+	feeplan.FixedCurrencyValidator = feeplanDescFixedCurrency.Validators[0].(func(string) error)
+	// feeplanDescCrossBorderBps is the schema descriptor for cross_border_bps field.
+	feeplanDescCrossBorderBps := feeplanFields[6].Descriptor()
+	// feeplan.DefaultCrossBorderBps holds the default value on creation for the cross_border_bps field.
+	feeplan.DefaultCrossBorderBps = feeplanDescCrossBorderBps.Default.(int64)
+	// feeplanDescID is the schema descriptor for id field.
+	feeplanDescID := feeplanMixinFields0[0].Descriptor()
+	// feeplan.DefaultID holds the default value on creation for the id field.
+	feeplan.DefaultID = feeplanDescID.Default.(func() string)
+	// feeplan.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	feeplan.IDValidator = func() func(string) error {
+		validators := feeplanDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -2542,6 +2649,344 @@ func init() {
 	// routingrule.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	routingrule.IDValidator = func() func(string) error {
 		validators := routingruleDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	settlementbatchMixin := schema.SettlementBatch{}.Mixin()
+	settlementbatch.Policy = privacy.NewPolicies(settlementbatchMixin[1], schema.SettlementBatch{})
+	settlementbatch.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := settlementbatch.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	settlementbatchMixinFields0 := settlementbatchMixin[0].Fields()
+	_ = settlementbatchMixinFields0
+	settlementbatchMixinFields1 := settlementbatchMixin[1].Fields()
+	_ = settlementbatchMixinFields1
+	settlementbatchFields := schema.SettlementBatch{}.Fields()
+	_ = settlementbatchFields
+	// settlementbatchDescMerchantID is the schema descriptor for merchant_id field.
+	settlementbatchDescMerchantID := settlementbatchMixinFields1[0].Descriptor()
+	// settlementbatch.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	settlementbatch.MerchantIDValidator = func() func(string) error {
+		validators := settlementbatchDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// settlementbatchDescBusinessDate is the schema descriptor for business_date field.
+	settlementbatchDescBusinessDate := settlementbatchFields[0].Descriptor()
+	// settlementbatch.BusinessDateValidator is a validator for the "business_date" field. It is called by the builders before save.
+	settlementbatch.BusinessDateValidator = func() func(string) error {
+		validators := settlementbatchDescBusinessDate.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(business_date string) error {
+			for _, fn := range fns {
+				if err := fn(business_date); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// settlementbatchDescCurrency is the schema descriptor for currency field.
+	settlementbatchDescCurrency := settlementbatchFields[1].Descriptor()
+	// settlementbatch.DefaultCurrency holds the default value on creation for the currency field.
+	settlementbatch.DefaultCurrency = settlementbatchDescCurrency.Default.(string)
+	// settlementbatch.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	settlementbatch.CurrencyValidator = settlementbatchDescCurrency.Validators[0].(func(string) error)
+	// settlementbatchDescCreatedAt is the schema descriptor for created_at field.
+	settlementbatchDescCreatedAt := settlementbatchFields[4].Descriptor()
+	// settlementbatch.DefaultCreatedAt holds the default value on creation for the created_at field.
+	settlementbatch.DefaultCreatedAt = settlementbatchDescCreatedAt.Default.(func() time.Time)
+	// settlementbatchDescID is the schema descriptor for id field.
+	settlementbatchDescID := settlementbatchMixinFields0[0].Descriptor()
+	// settlementbatch.DefaultID holds the default value on creation for the id field.
+	settlementbatch.DefaultID = settlementbatchDescID.Default.(func() string)
+	// settlementbatch.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	settlementbatch.IDValidator = func() func(string) error {
+		validators := settlementbatchDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	settlementlineMixin := schema.SettlementLine{}.Mixin()
+	settlementline.Policy = privacy.NewPolicies(settlementlineMixin[1], schema.SettlementLine{})
+	settlementline.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := settlementline.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	settlementlineMixinFields0 := settlementlineMixin[0].Fields()
+	_ = settlementlineMixinFields0
+	settlementlineMixinFields1 := settlementlineMixin[1].Fields()
+	_ = settlementlineMixinFields1
+	settlementlineFields := schema.SettlementLine{}.Fields()
+	_ = settlementlineFields
+	// settlementlineDescMerchantID is the schema descriptor for merchant_id field.
+	settlementlineDescMerchantID := settlementlineMixinFields1[0].Descriptor()
+	// settlementline.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	settlementline.MerchantIDValidator = func() func(string) error {
+		validators := settlementlineDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// settlementlineDescBatchID is the schema descriptor for batch_id field.
+	settlementlineDescBatchID := settlementlineFields[0].Descriptor()
+	// settlementline.BatchIDValidator is a validator for the "batch_id" field. It is called by the builders before save.
+	settlementline.BatchIDValidator = settlementlineDescBatchID.Validators[0].(func(string) error)
+	// settlementlineDescSourceKey is the schema descriptor for source_key field.
+	settlementlineDescSourceKey := settlementlineFields[1].Descriptor()
+	// settlementline.SourceKeyValidator is a validator for the "source_key" field. It is called by the builders before save.
+	settlementline.SourceKeyValidator = settlementlineDescSourceKey.Validators[0].(func(string) error)
+	// settlementlineDescPaymentID is the schema descriptor for payment_id field.
+	settlementlineDescPaymentID := settlementlineFields[2].Descriptor()
+	// settlementline.PaymentIDValidator is a validator for the "payment_id" field. It is called by the builders before save.
+	settlementline.PaymentIDValidator = settlementlineDescPaymentID.Validators[0].(func(string) error)
+	// settlementlineDescCurrency is the schema descriptor for currency field.
+	settlementlineDescCurrency := settlementlineFields[3].Descriptor()
+	// settlementline.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	settlementline.CurrencyValidator = settlementlineDescCurrency.Validators[0].(func(string) error)
+	// settlementlineDescID is the schema descriptor for id field.
+	settlementlineDescID := settlementlineMixinFields0[0].Descriptor()
+	// settlementline.DefaultID holds the default value on creation for the id field.
+	settlementline.DefaultID = settlementlineDescID.Default.(func() string)
+	// settlementline.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	settlementline.IDValidator = func() func(string) error {
+		validators := settlementlineDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	settlementscheduleMixin := schema.SettlementSchedule{}.Mixin()
+	settlementschedule.Policy = privacy.NewPolicies(settlementscheduleMixin[2], schema.SettlementSchedule{})
+	settlementschedule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := settlementschedule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	settlementscheduleMixinFields0 := settlementscheduleMixin[0].Fields()
+	_ = settlementscheduleMixinFields0
+	settlementscheduleMixinFields1 := settlementscheduleMixin[1].Fields()
+	_ = settlementscheduleMixinFields1
+	settlementscheduleMixinFields2 := settlementscheduleMixin[2].Fields()
+	_ = settlementscheduleMixinFields2
+	settlementscheduleFields := schema.SettlementSchedule{}.Fields()
+	_ = settlementscheduleFields
+	// settlementscheduleDescCreatedAt is the schema descriptor for created_at field.
+	settlementscheduleDescCreatedAt := settlementscheduleMixinFields1[0].Descriptor()
+	// settlementschedule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	settlementschedule.DefaultCreatedAt = settlementscheduleDescCreatedAt.Default.(func() time.Time)
+	// settlementscheduleDescUpdatedAt is the schema descriptor for updated_at field.
+	settlementscheduleDescUpdatedAt := settlementscheduleMixinFields1[1].Descriptor()
+	// settlementschedule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	settlementschedule.DefaultUpdatedAt = settlementscheduleDescUpdatedAt.Default.(func() time.Time)
+	// settlementschedule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	settlementschedule.UpdateDefaultUpdatedAt = settlementscheduleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// settlementscheduleDescMerchantID is the schema descriptor for merchant_id field.
+	settlementscheduleDescMerchantID := settlementscheduleMixinFields2[0].Descriptor()
+	// settlementschedule.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	settlementschedule.MerchantIDValidator = func() func(string) error {
+		validators := settlementscheduleDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// settlementscheduleDescDelayDays is the schema descriptor for delay_days field.
+	settlementscheduleDescDelayDays := settlementscheduleFields[0].Descriptor()
+	// settlementschedule.DefaultDelayDays holds the default value on creation for the delay_days field.
+	settlementschedule.DefaultDelayDays = settlementscheduleDescDelayDays.Default.(int)
+	// settlementschedule.DelayDaysValidator is a validator for the "delay_days" field. It is called by the builders before save.
+	settlementschedule.DelayDaysValidator = settlementscheduleDescDelayDays.Validators[0].(func(int) error)
+	// settlementscheduleDescTimezone is the schema descriptor for timezone field.
+	settlementscheduleDescTimezone := settlementscheduleFields[1].Descriptor()
+	// settlementschedule.DefaultTimezone holds the default value on creation for the timezone field.
+	settlementschedule.DefaultTimezone = settlementscheduleDescTimezone.Default.(string)
+	// settlementschedule.TimezoneValidator is a validator for the "timezone" field. It is called by the builders before save.
+	settlementschedule.TimezoneValidator = settlementscheduleDescTimezone.Validators[0].(func(string) error)
+	// settlementscheduleDescCurrency is the schema descriptor for currency field.
+	settlementscheduleDescCurrency := settlementscheduleFields[2].Descriptor()
+	// settlementschedule.DefaultCurrency holds the default value on creation for the currency field.
+	settlementschedule.DefaultCurrency = settlementscheduleDescCurrency.Default.(string)
+	// settlementschedule.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	settlementschedule.CurrencyValidator = settlementscheduleDescCurrency.Validators[0].(func(string) error)
+	// settlementscheduleDescID is the schema descriptor for id field.
+	settlementscheduleDescID := settlementscheduleMixinFields0[0].Descriptor()
+	// settlementschedule.DefaultID holds the default value on creation for the id field.
+	settlementschedule.DefaultID = settlementscheduleDescID.Default.(func() string)
+	// settlementschedule.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	settlementschedule.IDValidator = func() func(string) error {
+		validators := settlementscheduleDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	splitruleMixin := schema.SplitRule{}.Mixin()
+	splitrule.Policy = privacy.NewPolicies(splitruleMixin[2], schema.SplitRule{})
+	splitrule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := splitrule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	splitruleMixinFields0 := splitruleMixin[0].Fields()
+	_ = splitruleMixinFields0
+	splitruleMixinFields1 := splitruleMixin[1].Fields()
+	_ = splitruleMixinFields1
+	splitruleMixinFields2 := splitruleMixin[2].Fields()
+	_ = splitruleMixinFields2
+	splitruleFields := schema.SplitRule{}.Fields()
+	_ = splitruleFields
+	// splitruleDescCreatedAt is the schema descriptor for created_at field.
+	splitruleDescCreatedAt := splitruleMixinFields1[0].Descriptor()
+	// splitrule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	splitrule.DefaultCreatedAt = splitruleDescCreatedAt.Default.(func() time.Time)
+	// splitruleDescUpdatedAt is the schema descriptor for updated_at field.
+	splitruleDescUpdatedAt := splitruleMixinFields1[1].Descriptor()
+	// splitrule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	splitrule.DefaultUpdatedAt = splitruleDescUpdatedAt.Default.(func() time.Time)
+	// splitrule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	splitrule.UpdateDefaultUpdatedAt = splitruleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// splitruleDescMerchantID is the schema descriptor for merchant_id field.
+	splitruleDescMerchantID := splitruleMixinFields2[0].Descriptor()
+	// splitrule.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	splitrule.MerchantIDValidator = func() func(string) error {
+		validators := splitruleDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// splitruleDescName is the schema descriptor for name field.
+	splitruleDescName := splitruleFields[0].Descriptor()
+	// splitrule.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	splitrule.NameValidator = func() func(string) error {
+		validators := splitruleDescName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(name string) error {
+			for _, fn := range fns {
+				if err := fn(name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// splitruleDescResiduePartner is the schema descriptor for residue_partner field.
+	splitruleDescResiduePartner := splitruleFields[3].Descriptor()
+	// splitrule.ResiduePartnerValidator is a validator for the "residue_partner" field. It is called by the builders before save.
+	splitrule.ResiduePartnerValidator = func() func(string) error {
+		validators := splitruleDescResiduePartner.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(residue_partner string) error {
+			for _, fn := range fns {
+				if err := fn(residue_partner); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// splitruleDescID is the schema descriptor for id field.
+	splitruleDescID := splitruleMixinFields0[0].Descriptor()
+	// splitrule.DefaultID holds the default value on creation for the id field.
+	splitrule.DefaultID = splitruleDescID.Default.(func() string)
+	// splitrule.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	splitrule.IDValidator = func() func(string) error {
+		validators := splitruleDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

@@ -1,0 +1,536 @@
+package settlement
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/journalentry"
+	"github.com/straitpay/strait/ent/ledgeraccount"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/ent/posting"
+	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/schema"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// sourceRefundReversal is the payment core's ledger source of a refund the
+// channel refused after its money was set aside (cashier.SourceRefundReversal).
+const sourceRefundReversal = "refund_reversal"
+
+// Line is one capture, refund or refund reversal settled by a batch. All
+// amounts are signed (a refund's are negative) in Currency: Gross is what
+// the buyer paid or got back, ChannelFee what the channel's cost took from
+// pending at capture, MDR the merchant's fee, Split what partners got out
+// of it, Net what reached the merchant's available balance.
+type Line struct {
+	ID, SourceKey, PaymentID string
+	Currency                 money.Currency
+	Gross, ChannelFee, MDR   int64
+	Split, Net               int64
+	CapturedAt               time.Time
+}
+
+// Batch is one settlement run of one merchant for one business day.
+type Batch struct {
+	ID, MerchantID, BusinessDate string
+	Currency                     string
+	Lines                        []Line
+	Conversions                  []schema.SettlementConversion
+	CreatedAt                    time.Time
+}
+
+// Run settles, for merchantID and the business day day ("2006-01-02" in
+// the merchant's timezone), every capture and refund that has matured by
+// that day (Matures) and is not settled yet. It returns the day's batch;
+// running a day again returns the batch of the first run and moves nothing.
+//
+// Returns EINVALID (field "day") for a malformed day, a day in the future,
+// or a day whose last maturing capture day is not over yet (T+0 today);
+// EUNAVAILABLE when a conversion to the settlement currency finds no fresh
+// rate; ECONFLICT when the merchant's available balance in a currency would
+// go negative (refunds outweighing the day's captures).
+func (s *Service) Run(ctx context.Context, merchantID, day string) (*Batch, error) {
+	sys := viewer.SystemContext(ctx)
+	sc, err := s.Schedule(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(sc.Timezone)
+	if err != nil {
+		return nil, payments.FieldErrorf("timezone", "unknown timezone %q", sc.Timezone)
+	}
+	d, err := time.ParseInLocation(time.DateOnly, day, loc)
+	if err != nil {
+		return nil, payments.FieldErrorf("day", "day must be a date such as 2026-03-02")
+	}
+	now := s.now().In(loc)
+	if d.After(now) {
+		return nil, payments.FieldErrorf("day", "%s is in the future", day)
+	}
+	cutoff := captureCutoff(d, sc.DelayDays)
+	if cutoff.After(now) {
+		return nil, payments.FieldErrorf("day", "captures settling on %s are not all in yet (their day ends at %s)", day, cutoff.Format(time.RFC3339))
+	}
+	if b, err := s.batchOf(sys, merchantID, day); err == nil {
+		return b, nil
+	} else if payments.ErrorCode(err) != payments.ENOTFOUND {
+		return nil, err
+	}
+
+	in, err := s.read(sys, merchantID, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := plan(merchantID, day, sc, in, s.now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.convert(sys, merchantID, day, sc, pl); err != nil {
+		return nil, err
+	}
+	if err := s.ledger.Prepare(sys, pl.entries...); err != nil {
+		return nil, err
+	}
+	if _, err := s.apply(sys, pl); err != nil {
+		if ent.IsConstraintError(err) {
+			// Another replica ran the same day (or settled a line of it) first.
+			if b, err2 := s.batchOf(sys, merchantID, day); err2 == nil {
+				return b, nil
+			}
+			return nil, payments.Errorf(payments.ECONFLICT, "a concurrent settlement run took some of these lines; run the day again")
+		}
+		return nil, err
+	}
+	return s.batchOf(sys, merchantID, day)
+}
+
+// captureCutoff is the end of the last capture day that matures by d: the
+// capture days d−k for k = 0, 1, … are tried until one matures by d.
+func captureCutoff(d time.Time, delayDays int) time.Time {
+	c := d
+	for Matures(c, delayDays).After(d) {
+		c = c.AddDate(0, 0, -1)
+	}
+	return c.AddDate(0, 0, 1)
+}
+
+// input is what a run reads: the unsettled money movements of the
+// merchant's pending accounts before the cutoff, the payments they belong
+// to, the lines settled before for those payments, fee plans and split rules.
+type input struct {
+	movements []movement
+	payments  map[string]*ent.Payment
+	settled   map[string][]*ent.SettlementLine // by payment id
+	plans     []FeePlan
+	rules     []SplitRule
+}
+
+// movement is one journal entry on the merchant's pending balance.
+type movement struct {
+	sourceType, sourceID, paymentID string
+	currency                        money.Currency
+	gross, pendingNet               int64
+	at                              time.Time
+}
+
+func (m movement) key() string { return m.sourceType + ":" + m.sourceID }
+
+func (s *Service) read(ctx context.Context, merchantID string, cutoff time.Time) (*input, error) {
+	accIDs, err := s.client.LedgerAccount.Query().Where(ledgeraccount.OwnerTypeEQ(ledgeraccount.OwnerTypeMERCHANT),
+		ledgeraccount.OwnerID(merchantID), ledgeraccount.KindEQ(ledgeraccount.KindPENDING)).IDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("settlement: pending accounts: %w", err)
+	}
+	in := &input{payments: map[string]*ent.Payment{}, settled: map[string][]*ent.SettlementLine{}}
+	if in.plans, err = s.FeePlans(ctx, merchantID); err != nil {
+		return nil, err
+	}
+	if in.rules, err = s.SplitRules(ctx, merchantID); err != nil {
+		return nil, err
+	}
+	if len(accIDs) == 0 {
+		return in, nil
+	}
+	pending, err := s.client.Posting.Query().Where(posting.AccountIDIn(accIDs...), posting.EffectiveAtLT(cutoff),
+		posting.HasEntryWith(journalentry.SourceTypeIn(ledger.SourceCapture, ledger.SourceRefund, sourceRefundReversal))).
+		WithEntry().All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("settlement: pending postings: %w", err)
+	}
+	keys := make([]string, 0, len(pending))
+	for _, p := range pending {
+		keys = append(keys, p.Edges.Entry.SourceType+":"+p.Edges.Entry.SourceID)
+	}
+	done := map[string]bool{}
+	for chunk := range slices.Chunk(keys, 500) {
+		got, err := s.client.SettlementLine.Query().Where(settlementline.SourceKeyIn(chunk...)).Select(settlementline.FieldSourceKey).Strings(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("settlement: settled lines: %w", err)
+		}
+		for _, k := range got {
+			done[k] = true
+		}
+	}
+	var entryIDs, refundIDs []string
+	for _, p := range pending {
+		e := p.Edges.Entry
+		if done[e.SourceType+":"+e.SourceID] {
+			continue
+		}
+		cur, err := money.ParseCurrency(p.Currency)
+		if err != nil {
+			return nil, err
+		}
+		in.movements = append(in.movements, movement{sourceType: e.SourceType, sourceID: e.SourceID, currency: cur,
+			pendingNet: p.Amount, at: e.EffectiveAt})
+		entryIDs = append(entryIDs, e.ID)
+		if e.SourceType != ledger.SourceCapture {
+			refundIDs = append(refundIDs, e.SourceID)
+		}
+	}
+	// The gross is what the channel owes (capture) or pays back (refund):
+	// the channel receivable posting of the same entry, turned around.
+	gross := map[string]int64{}
+	channel, err := s.client.Posting.Query().Where(posting.EntryIDIn(entryIDs...),
+		posting.HasAccountWith(ledgeraccount.OwnerTypeEQ(ledgeraccount.OwnerTypeCHANNEL))).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("settlement: channel postings: %w", err)
+	}
+	for _, p := range channel {
+		gross[p.EntryID] -= p.Amount
+	}
+	refundPayment := map[string]string{}
+	if len(refundIDs) > 0 {
+		rs, err := s.client.Refund.Query().Where(refund.IDIn(refundIDs...)).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("settlement: refunds: %w", err)
+		}
+		for _, r := range rs {
+			refundPayment[r.ID] = r.PaymentID
+		}
+	}
+	var payIDs []string
+	for i := range in.movements {
+		m := &in.movements[i]
+		m.gross = gross[entryIDs[i]]
+		m.paymentID = m.sourceID
+		if m.sourceType != ledger.SourceCapture {
+			m.paymentID = refundPayment[m.sourceID]
+		}
+		payIDs = append(payIDs, m.paymentID)
+	}
+	if len(payIDs) > 0 {
+		ps, err := s.client.Payment.Query().Where(payment.IDIn(payIDs...)).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("settlement: payments: %w", err)
+		}
+		for _, p := range ps {
+			in.payments[p.ID] = p
+		}
+		ls, err := s.client.SettlementLine.Query().Where(settlementline.PaymentIDIn(payIDs...)).All(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("settlement: lines of payments: %w", err)
+		}
+		for _, l := range ls {
+			in.settled[l.PaymentID] = append(in.settled[l.PaymentID], l)
+		}
+	}
+	return in, nil
+}
+
+// runPlan is what a run writes: the batch, its lines, and a ledger entry
+// per line (and per conversion).
+type runPlan struct {
+	batch   Batch
+	entries []ledger.Entry
+	// net is the day's net moved to available per capture currency, which a
+	// settlement in another currency converts.
+	net map[money.Currency]int64
+	at  time.Time
+}
+
+// plan decides a run's writes from what it read. Captures are settled
+// before refunds, each in time order, so that a refund's MDR share is
+// computed from its capture's. Per line (signed amounts in the capture
+// currency: gross g, the channel's fee c taken at capture, MDR m, fee-based
+// splits sf, gross-based splits sg):
+//
+//	merchant pending   −(g − c)
+//	platform fees      +(m − c) − sf
+//	partner accounts   +each share
+//	merchant available +(g − m) − sg
+//
+// Refunds return the MDR pro rata (RefundFee); splits are not clawed back.
+func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPlan, error) {
+	ms := slices.Clone(in.movements)
+	slices.SortFunc(ms, func(a, b movement) int {
+		ac, bc := a.sourceType != ledger.SourceCapture, b.sourceType != ledger.SourceCapture
+		if ac != bc {
+			if ac {
+				return 1
+			}
+			return -1
+		}
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return compare(a.key(), b.key())
+	})
+	pl := &runPlan{batch: Batch{MerchantID: merchantID, BusinessDate: day}, net: map[money.Currency]int64{}, at: at}
+	if sc.Currency != nil {
+		pl.batch.Currency = sc.Currency.Code()
+	}
+	// settled lines per payment, including those of this run so far.
+	settled := map[string][]Line{}
+	for pid, ls := range in.settled {
+		for _, l := range ls {
+			settled[pid] = append(settled[pid], Line{SourceKey: l.SourceKey, Gross: l.Gross, MDR: l.MdrFee})
+		}
+	}
+	for _, m := range ms {
+		p := in.payments[m.paymentID]
+		if p == nil {
+			return nil, fmt.Errorf("settlement: %s names payment %q, which is missing", m.key(), m.paymentID)
+		}
+		l := Line{SourceKey: m.key(), PaymentID: p.ID, Currency: m.currency, Gross: m.gross, CapturedAt: m.at}
+		l.ChannelFee = m.gross - m.pendingNet
+		var sf, sg int64
+		var parts []Part
+		switch m.sourceType {
+		case ledger.SourceCapture:
+			pay := Payment{Gross: money.Amount{Minor: m.gross, Currency: m.currency}, PaymentMethodType: p.PaymentMethodType,
+				CrossBorder: sc.Currency != nil && *sc.Currency != m.currency}
+			if fp, ok := Select(in.plans, pay); ok {
+				l.MDR = fp.Fee(pay).Total
+			}
+			for _, r := range in.rules {
+				base := l.MDR
+				if r.Basis == BasisGross {
+					base = m.gross
+				}
+				ps, shared := r.Allocate(base)
+				parts = append(parts, ps...)
+				if r.Basis == BasisGross {
+					sg += shared
+				} else {
+					sf += shared
+				}
+			}
+			if sg > m.gross-l.MDR {
+				return nil, payments.Errorf(payments.ECONFLICT, "split rules take more than the merchant's net of %s", m.key())
+			}
+		case ledger.SourceRefund:
+			capMDR, refunded := int64(0), int64(0)
+			for _, o := range settled[p.ID] {
+				if o.SourceKey == ledger.SourceCapture+":"+p.ID {
+					capMDR = o.MDR
+				} else {
+					refunded -= o.Gross
+				}
+			}
+			l.MDR = -RefundFee(capMDR, p.AmountCaptured, refunded, -m.gross)
+		case sourceRefundReversal:
+			for _, o := range settled[p.ID] {
+				if o.SourceKey == ledger.SourceRefund+":"+m.sourceID {
+					l.MDR = -o.MDR
+				}
+			}
+		}
+		l.Split = sf + sg
+		l.Net = m.gross - l.MDR - sg
+		settled[p.ID] = append(settled[p.ID], l)
+		pl.batch.Lines = append(pl.batch.Lines, l)
+		pl.net[m.currency] += l.Net
+
+		c := m.currency
+		e := ledger.Entry{Source: ledger.Source{Type: ledger.SourceSettlement, ID: l.SourceKey},
+			Description: fmt.Sprintf("settlement %s of %s", day, l.SourceKey), EffectiveAt: at}
+		e.Postings = postings(
+			ledger.Posting{Account: ledger.MerchantAccount(merchantID, ledger.KindPending, c), Amount: amt(-m.pendingNet, c)},
+			ledger.Posting{Account: ledger.PlatformAccount(ledger.KindFees, c), Amount: amt(l.MDR-l.ChannelFee-sf, c)},
+			ledger.Posting{Account: ledger.MerchantAccount(merchantID, ledger.KindAvailable, c), Amount: amt(l.Net, c)},
+		)
+		for _, part := range parts {
+			e.Postings = postings(append(e.Postings, ledger.Posting{Account: ledger.PartnerAccount(part.Partner, c), Amount: amt(part.Amount, c)})...)
+		}
+		if len(e.Postings) > 0 {
+			pl.entries = append(pl.entries, e)
+		}
+	}
+	return pl, nil
+}
+
+// convert prices the day's positive net in each capture currency other than
+// the settlement currency at a freshly locked quote, and adds the
+// conversion entries (source settlement <merchant>:<day>:fx:<currency>):
+// merchant available −from and platform FX +from in the capture currency,
+// platform FX −to and merchant available +to in the settlement currency. A
+// currency whose day nets to zero or less stays as it is.
+func (s *Service) convert(ctx context.Context, merchantID, day string, sc Schedule, pl *runPlan) error {
+	if sc.Currency == nil {
+		return nil
+	}
+	to := *sc.Currency
+	curs := make([]money.Currency, 0, len(pl.net))
+	for c := range pl.net {
+		curs = append(curs, c)
+	}
+	slices.SortFunc(curs, func(a, b money.Currency) int { return compare(a.Code(), b.Code()) })
+	for _, c := range curs {
+		n := pl.net[c]
+		if c == to || n <= 0 {
+			continue
+		}
+		if s.fx == nil {
+			return payments.Errorf(payments.EUNAVAILABLE, "settlement in %s needs FX, which is not configured", to)
+		}
+		q, err := s.fx.CreateQuote(ctx, merchantID, c, to)
+		if err != nil {
+			return err
+		}
+		out, err := q.Price(money.Amount{Minor: n, Currency: c})
+		if err != nil {
+			return err
+		}
+		pl.entries = append(pl.entries, ledger.Entry{
+			Source:      ledger.Source{Type: ledger.SourceSettlement, ID: merchantID + ":" + day + ":fx:" + c.Code()},
+			Description: fmt.Sprintf("settlement %s: %s into %s", day, c, to), Reference: q.ID, EffectiveAt: pl.at,
+			Postings: []ledger.Posting{
+				{Account: ledger.MerchantAccount(merchantID, ledger.KindAvailable, c), Amount: amt(-n, c)},
+				{Account: ledger.PlatformAccount(ledger.KindFX, c), Amount: amt(n, c)},
+				{Account: ledger.PlatformAccount(ledger.KindFX, to), Amount: amt(-out.Minor, to)},
+				{Account: ledger.MerchantAccount(merchantID, ledger.KindAvailable, to), Amount: out},
+			},
+		})
+		pl.batch.Conversions = append(pl.batch.Conversions, schema.SettlementConversion{QuoteID: q.ID,
+			FromCurrency: c.Code(), From: n, ToCurrency: to.Code(), To: out.Minor})
+	}
+	return nil
+}
+
+// apply writes a run's plan in one transaction: the batch, its lines and
+// their ledger entries commit together or not at all.
+func (s *Service) apply(ctx context.Context, pl *runPlan) (string, error) {
+	return store.WithTx(ctx, s.client, func(tx *ent.Tx) (string, error) {
+		b, err := tx.SettlementBatch.Create().SetMerchantID(pl.batch.MerchantID).SetBusinessDate(pl.batch.BusinessDate).
+			SetCurrency(pl.batch.Currency).SetLineCount(len(pl.batch.Lines)).SetConversions(pl.batch.Conversions).Save(ctx)
+		if err != nil {
+			return "", err
+		}
+		creates := make([]*ent.SettlementLineCreate, len(pl.batch.Lines))
+		for i, l := range pl.batch.Lines {
+			creates[i] = tx.SettlementLine.Create().SetMerchantID(pl.batch.MerchantID).SetBatchID(b.ID).SetSourceKey(l.SourceKey).
+				SetPaymentID(l.PaymentID).SetCurrency(l.Currency.Code()).SetGross(l.Gross).SetChannelFee(l.ChannelFee).
+				SetMdrFee(l.MDR).SetSplitAmount(l.Split).SetNet(l.Net).SetCapturedAt(l.CapturedAt.UTC())
+		}
+		for chunk := range slices.Chunk(creates, 500) {
+			if err := tx.SettlementLine.CreateBulk(chunk...).Exec(ctx); err != nil {
+				return "", err
+			}
+		}
+		if len(pl.entries) > 0 {
+			if _, err := s.ledger.PostTxMany(ctx, tx, nil, nil, pl.entries); err != nil {
+				return "", err
+			}
+		}
+		return b.ID, nil
+	})
+}
+
+// batchOf returns the merchant's batch of day with its lines; ENOTFOUND if
+// that day has not run.
+func (s *Service) batchOf(ctx context.Context, merchantID, day string) (*Batch, error) {
+	row, err := s.client.SettlementBatch.Query().Where(settlementbatch.MerchantID(merchantID), settlementbatch.BusinessDate(day)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, payments.Errorf(payments.ENOTFOUND, "no settlement of %s", day)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settlement: batch: %w", err)
+	}
+	return s.load(ctx, row)
+}
+
+// Batch returns the settlement batch id with its lines, as the viewer may
+// see it; ENOTFOUND if it does not exist or is another merchant's.
+func (s *Service) Batch(ctx context.Context, id string) (*Batch, error) {
+	row, err := s.client.SettlementBatch.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, payments.Errorf(payments.ENOTFOUND, "settlement not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settlement: batch: %w", err)
+	}
+	return s.load(ctx, row)
+}
+
+func (s *Service) load(ctx context.Context, row *ent.SettlementBatch) (*Batch, error) {
+	ls, err := s.client.SettlementLine.Query().Where(settlementline.MerchantID(row.MerchantID), settlementline.BatchID(row.ID)).
+		Order(ent.Asc(settlementline.FieldID)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("settlement: lines: %w", err)
+	}
+	b := &Batch{ID: row.ID, MerchantID: row.MerchantID, BusinessDate: row.BusinessDate, Currency: row.Currency,
+		Conversions: row.Conversions, CreatedAt: row.CreatedAt}
+	for _, l := range ls {
+		c, err := money.ParseCurrency(l.Currency)
+		if err != nil {
+			return nil, err
+		}
+		b.Lines = append(b.Lines, Line{ID: l.ID, SourceKey: l.SourceKey, PaymentID: l.PaymentID, Currency: c, Gross: l.Gross,
+			ChannelFee: l.ChannelFee, MDR: l.MdrFee, Split: l.SplitAmount, Net: l.Net, CapturedAt: l.CapturedAt})
+	}
+	return b, nil
+}
+
+// WriteCSV writes the batch's lines as CSV with a header row; amounts are
+// minor units.
+func (b *Batch) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"line_id", "source", "payment_id", "currency", "gross", "channel_fee", "mdr_fee", "split", "net", "captured_at"})
+	for _, l := range b.Lines {
+		_ = cw.Write([]string{l.ID, l.SourceKey, l.PaymentID, l.Currency.Code(), i64(l.Gross), i64(l.ChannelFee), i64(l.MDR),
+			i64(l.Split), i64(l.Net), l.CapturedAt.UTC().Format(time.RFC3339Nano)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func i64(v int64) string { return strconv.FormatInt(v, 10) }
+
+func amt(minor int64, c money.Currency) money.Amount { return money.Amount{Minor: minor, Currency: c} }
+
+// postings drops zero postings and merges postings to the same account.
+func postings(ps ...ledger.Posting) []ledger.Posting {
+	var out []ledger.Posting
+	for _, p := range ps {
+		i := slices.IndexFunc(out, func(o ledger.Posting) bool { return o.Account == p.Account })
+		if i >= 0 {
+			out[i].Amount.Minor += p.Amount.Minor
+		} else {
+			out = append(out, p)
+		}
+	}
+	return slices.DeleteFunc(out, func(p ledger.Posting) bool { return p.Amount.Minor == 0 })
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
