@@ -704,7 +704,6 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementschedule.FieldMerchantID: {Type: field.TypeString, Column: settlementschedule.FieldMerchantID},
 			settlementschedule.FieldDelayDays:  {Type: field.TypeInt, Column: settlementschedule.FieldDelayDays},
 			settlementschedule.FieldTimezone:   {Type: field.TypeString, Column: settlementschedule.FieldTimezone},
-			settlementschedule.FieldCurrency:   {Type: field.TypeString, Column: settlementschedule.FieldCurrency},
 		},
 	}
 	graph.Nodes[28] = &sqlgraph.Node{
@@ -4154,11 +4153,6 @@ func (f *SettlementScheduleFilter) WhereDelayDays(p entql.IntP) {
 // WhereTimezone applies the entql string predicate on the timezone field.
 func (f *SettlementScheduleFilter) WhereTimezone(p entql.StringP) {
 	f.Where(p.Field(settlementschedule.FieldTimezone))
-}
-
-// WhereCurrency applies the entql string predicate on the currency field.
-func (f *SettlementScheduleFilter) WhereCurrency(p entql.StringP) {
-	f.Where(p.Field(settlementschedule.FieldCurrency))
 }
 
 // addPredicate implements the predicateAdder interface.

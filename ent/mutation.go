@@ -27799,7 +27799,6 @@ type SettlementScheduleMutation struct {
 	delay_days    *int
 	adddelay_days *int
 	timezone      *string
-	currency      *string
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*SettlementSchedule, error)
@@ -28110,42 +28109,6 @@ func (m *SettlementScheduleMutation) ResetTimezone() {
 	m.timezone = nil
 }
 
-// SetCurrency sets the "currency" field.
-func (m *SettlementScheduleMutation) SetCurrency(s string) {
-	m.currency = &s
-}
-
-// Currency returns the value of the "currency" field in the mutation.
-func (m *SettlementScheduleMutation) Currency() (r string, exists bool) {
-	v := m.currency
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldCurrency returns the old "currency" field's value of the SettlementSchedule entity.
-// If the SettlementSchedule object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *SettlementScheduleMutation) OldCurrency(ctx context.Context) (v string, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldCurrency requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
-	}
-	return oldValue.Currency, nil
-}
-
-// ResetCurrency resets all changes to the "currency" field.
-func (m *SettlementScheduleMutation) ResetCurrency() {
-	m.currency = nil
-}
-
 // Where appends a list predicates to the SettlementScheduleMutation builder.
 func (m *SettlementScheduleMutation) Where(ps ...predicate.SettlementSchedule) {
 	m.predicates = append(m.predicates, ps...)
@@ -28180,7 +28143,7 @@ func (m *SettlementScheduleMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettlementScheduleMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 5)
 	if m.created_at != nil {
 		fields = append(fields, settlementschedule.FieldCreatedAt)
 	}
@@ -28195,9 +28158,6 @@ func (m *SettlementScheduleMutation) Fields() []string {
 	}
 	if m.timezone != nil {
 		fields = append(fields, settlementschedule.FieldTimezone)
-	}
-	if m.currency != nil {
-		fields = append(fields, settlementschedule.FieldCurrency)
 	}
 	return fields
 }
@@ -28217,8 +28177,6 @@ func (m *SettlementScheduleMutation) Field(name string) (ent.Value, bool) {
 		return m.DelayDays()
 	case settlementschedule.FieldTimezone:
 		return m.Timezone()
-	case settlementschedule.FieldCurrency:
-		return m.Currency()
 	}
 	return nil, false
 }
@@ -28238,8 +28196,6 @@ func (m *SettlementScheduleMutation) OldField(ctx context.Context, name string) 
 		return m.OldDelayDays(ctx)
 	case settlementschedule.FieldTimezone:
 		return m.OldTimezone(ctx)
-	case settlementschedule.FieldCurrency:
-		return m.OldCurrency(ctx)
 	}
 	return nil, fmt.Errorf("unknown SettlementSchedule field %s", name)
 }
@@ -28283,13 +28239,6 @@ func (m *SettlementScheduleMutation) SetField(name string, value ent.Value) erro
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTimezone(v)
-		return nil
-	case settlementschedule.FieldCurrency:
-		v, ok := value.(string)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetCurrency(v)
 		return nil
 	}
 	return fmt.Errorf("unknown SettlementSchedule field %s", name)
@@ -28369,9 +28318,6 @@ func (m *SettlementScheduleMutation) ResetField(name string) error {
 		return nil
 	case settlementschedule.FieldTimezone:
 		m.ResetTimezone()
-		return nil
-	case settlementschedule.FieldCurrency:
-		m.ResetCurrency()
 		return nil
 	}
 	return fmt.Errorf("unknown SettlementSchedule field %s", name)

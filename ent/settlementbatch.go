@@ -23,7 +23,7 @@ type SettlementBatch struct {
 	MerchantID string `json:"merchant_id,omitempty"`
 	// BusinessDate holds the value of the "business_date" field.
 	BusinessDate string `json:"business_date,omitempty"`
-	// the settlement currency; "" keeps each capture's
+	// the settlement currency
 	Currency string `json:"currency,omitempty"`
 	// LineCount holds the value of the "line_count" field.
 	LineCount int `json:"line_count,omitempty"`

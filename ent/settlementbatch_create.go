@@ -42,14 +42,6 @@ func (_c *SettlementBatchCreate) SetCurrency(v string) *SettlementBatchCreate {
 	return _c
 }
 
-// SetNillableCurrency sets the "currency" field if the given value is not nil.
-func (_c *SettlementBatchCreate) SetNillableCurrency(v *string) *SettlementBatchCreate {
-	if v != nil {
-		_c.SetCurrency(*v)
-	}
-	return _c
-}
-
 // SetLineCount sets the "line_count" field.
 func (_c *SettlementBatchCreate) SetLineCount(v int) *SettlementBatchCreate {
 	_c.mutation.SetLineCount(v)
@@ -127,10 +119,6 @@ func (_c *SettlementBatchCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *SettlementBatchCreate) defaults() error {
-	if _, ok := _c.mutation.Currency(); !ok {
-		v := settlementbatch.DefaultCurrency
-		_c.mutation.SetCurrency(v)
-	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		if settlementbatch.DefaultCreatedAt == nil {
 			return fmt.Errorf("ent: uninitialized settlementbatch.DefaultCreatedAt (forgotten import ent/runtime?)")

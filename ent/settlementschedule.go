@@ -26,9 +26,7 @@ type SettlementSchedule struct {
 	// DelayDays holds the value of the "delay_days" field.
 	DelayDays int `json:"delay_days,omitempty"`
 	// Timezone holds the value of the "timezone" field.
-	Timezone string `json:"timezone,omitempty"`
-	// Currency holds the value of the "currency" field.
-	Currency     string `json:"currency,omitempty"`
+	Timezone     string `json:"timezone,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -39,7 +37,7 @@ func (*SettlementSchedule) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case settlementschedule.FieldDelayDays:
 			values[i] = new(sql.NullInt64)
-		case settlementschedule.FieldID, settlementschedule.FieldMerchantID, settlementschedule.FieldTimezone, settlementschedule.FieldCurrency:
+		case settlementschedule.FieldID, settlementschedule.FieldMerchantID, settlementschedule.FieldTimezone:
 			values[i] = new(sql.NullString)
 		case settlementschedule.FieldCreatedAt, settlementschedule.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -94,12 +92,6 @@ func (_m *SettlementSchedule) assignValues(columns []string, values []any) error
 			} else if value.Valid {
 				_m.Timezone = value.String
 			}
-		case settlementschedule.FieldCurrency:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field currency", values[i])
-			} else if value.Valid {
-				_m.Currency = value.String
-			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -150,9 +142,6 @@ func (_m *SettlementSchedule) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("timezone=")
 	builder.WriteString(_m.Timezone)
-	builder.WriteString(", ")
-	builder.WriteString("currency=")
-	builder.WriteString(_m.Currency)
 	builder.WriteByte(')')
 	return builder.String()
 }

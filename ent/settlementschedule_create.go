@@ -85,20 +85,6 @@ func (_c *SettlementScheduleCreate) SetNillableTimezone(v *string) *SettlementSc
 	return _c
 }
 
-// SetCurrency sets the "currency" field.
-func (_c *SettlementScheduleCreate) SetCurrency(v string) *SettlementScheduleCreate {
-	_c.mutation.SetCurrency(v)
-	return _c
-}
-
-// SetNillableCurrency sets the "currency" field if the given value is not nil.
-func (_c *SettlementScheduleCreate) SetNillableCurrency(v *string) *SettlementScheduleCreate {
-	if v != nil {
-		_c.SetCurrency(*v)
-	}
-	return _c
-}
-
 // SetID sets the "id" field.
 func (_c *SettlementScheduleCreate) SetID(v string) *SettlementScheduleCreate {
 	_c.mutation.SetID(v)
@@ -172,10 +158,6 @@ func (_c *SettlementScheduleCreate) defaults() error {
 		v := settlementschedule.DefaultTimezone
 		_c.mutation.SetTimezone(v)
 	}
-	if _, ok := _c.mutation.Currency(); !ok {
-		v := settlementschedule.DefaultCurrency
-		_c.mutation.SetCurrency(v)
-	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if settlementschedule.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized settlementschedule.DefaultID (forgotten import ent/runtime?)")
@@ -216,14 +198,6 @@ func (_c *SettlementScheduleCreate) check() error {
 	if v, ok := _c.mutation.Timezone(); ok {
 		if err := settlementschedule.TimezoneValidator(v); err != nil {
 			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.timezone": %w`, err)}
-		}
-	}
-	if _, ok := _c.mutation.Currency(); !ok {
-		return &ValidationError{Name: "currency", err: errors.New(`ent: missing required field "SettlementSchedule.currency"`)}
-	}
-	if v, ok := _c.mutation.Currency(); ok {
-		if err := settlementschedule.CurrencyValidator(v); err != nil {
-			return &ValidationError{Name: "currency", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.currency": %w`, err)}
 		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
@@ -286,10 +260,6 @@ func (_c *SettlementScheduleCreate) createSpec() (*SettlementSchedule, *sqlgraph
 	if value, ok := _c.mutation.Timezone(); ok {
 		_spec.SetField(settlementschedule.FieldTimezone, field.TypeString, value)
 		_node.Timezone = value
-	}
-	if value, ok := _c.mutation.Currency(); ok {
-		_spec.SetField(settlementschedule.FieldCurrency, field.TypeString, value)
-		_node.Currency = value
 	}
 	return _node, _spec
 }
@@ -382,18 +352,6 @@ func (u *SettlementScheduleUpsert) SetTimezone(v string) *SettlementScheduleUpse
 // UpdateTimezone sets the "timezone" field to the value that was provided on create.
 func (u *SettlementScheduleUpsert) UpdateTimezone() *SettlementScheduleUpsert {
 	u.SetExcluded(settlementschedule.FieldTimezone)
-	return u
-}
-
-// SetCurrency sets the "currency" field.
-func (u *SettlementScheduleUpsert) SetCurrency(v string) *SettlementScheduleUpsert {
-	u.Set(settlementschedule.FieldCurrency, v)
-	return u
-}
-
-// UpdateCurrency sets the "currency" field to the value that was provided on create.
-func (u *SettlementScheduleUpsert) UpdateCurrency() *SettlementScheduleUpsert {
-	u.SetExcluded(settlementschedule.FieldCurrency)
 	return u
 }
 
@@ -497,20 +455,6 @@ func (u *SettlementScheduleUpsertOne) SetTimezone(v string) *SettlementScheduleU
 func (u *SettlementScheduleUpsertOne) UpdateTimezone() *SettlementScheduleUpsertOne {
 	return u.Update(func(s *SettlementScheduleUpsert) {
 		s.UpdateTimezone()
-	})
-}
-
-// SetCurrency sets the "currency" field.
-func (u *SettlementScheduleUpsertOne) SetCurrency(v string) *SettlementScheduleUpsertOne {
-	return u.Update(func(s *SettlementScheduleUpsert) {
-		s.SetCurrency(v)
-	})
-}
-
-// UpdateCurrency sets the "currency" field to the value that was provided on create.
-func (u *SettlementScheduleUpsertOne) UpdateCurrency() *SettlementScheduleUpsertOne {
-	return u.Update(func(s *SettlementScheduleUpsert) {
-		s.UpdateCurrency()
 	})
 }
 
@@ -781,20 +725,6 @@ func (u *SettlementScheduleUpsertBulk) SetTimezone(v string) *SettlementSchedule
 func (u *SettlementScheduleUpsertBulk) UpdateTimezone() *SettlementScheduleUpsertBulk {
 	return u.Update(func(s *SettlementScheduleUpsert) {
 		s.UpdateTimezone()
-	})
-}
-
-// SetCurrency sets the "currency" field.
-func (u *SettlementScheduleUpsertBulk) SetCurrency(v string) *SettlementScheduleUpsertBulk {
-	return u.Update(func(s *SettlementScheduleUpsert) {
-		s.SetCurrency(v)
-	})
-}
-
-// UpdateCurrency sets the "currency" field to the value that was provided on create.
-func (u *SettlementScheduleUpsertBulk) UpdateCurrency() *SettlementScheduleUpsertBulk {
-	return u.Update(func(s *SettlementScheduleUpsert) {
-		s.UpdateCurrency()
 	})
 }
 

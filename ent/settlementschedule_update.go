@@ -69,20 +69,6 @@ func (_u *SettlementScheduleUpdate) SetNillableTimezone(v *string) *SettlementSc
 	return _u
 }
 
-// SetCurrency sets the "currency" field.
-func (_u *SettlementScheduleUpdate) SetCurrency(v string) *SettlementScheduleUpdate {
-	_u.mutation.SetCurrency(v)
-	return _u
-}
-
-// SetNillableCurrency sets the "currency" field if the given value is not nil.
-func (_u *SettlementScheduleUpdate) SetNillableCurrency(v *string) *SettlementScheduleUpdate {
-	if v != nil {
-		_u.SetCurrency(*v)
-	}
-	return _u
-}
-
 // Mutation returns the SettlementScheduleMutation object of the builder.
 func (_u *SettlementScheduleUpdate) Mutation() *SettlementScheduleMutation {
 	return _u.mutation
@@ -142,11 +128,6 @@ func (_u *SettlementScheduleUpdate) check() error {
 			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.timezone": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.Currency(); ok {
-		if err := settlementschedule.CurrencyValidator(v); err != nil {
-			return &ValidationError{Name: "currency", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.currency": %w`, err)}
-		}
-	}
 	return nil
 }
 
@@ -173,9 +154,6 @@ func (_u *SettlementScheduleUpdate) sqlSave(ctx context.Context) (_node int, err
 	}
 	if value, ok := _u.mutation.Timezone(); ok {
 		_spec.SetField(settlementschedule.FieldTimezone, field.TypeString, value)
-	}
-	if value, ok := _u.mutation.Currency(); ok {
-		_spec.SetField(settlementschedule.FieldCurrency, field.TypeString, value)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -234,20 +212,6 @@ func (_u *SettlementScheduleUpdateOne) SetTimezone(v string) *SettlementSchedule
 func (_u *SettlementScheduleUpdateOne) SetNillableTimezone(v *string) *SettlementScheduleUpdateOne {
 	if v != nil {
 		_u.SetTimezone(*v)
-	}
-	return _u
-}
-
-// SetCurrency sets the "currency" field.
-func (_u *SettlementScheduleUpdateOne) SetCurrency(v string) *SettlementScheduleUpdateOne {
-	_u.mutation.SetCurrency(v)
-	return _u
-}
-
-// SetNillableCurrency sets the "currency" field if the given value is not nil.
-func (_u *SettlementScheduleUpdateOne) SetNillableCurrency(v *string) *SettlementScheduleUpdateOne {
-	if v != nil {
-		_u.SetCurrency(*v)
 	}
 	return _u
 }
@@ -324,11 +288,6 @@ func (_u *SettlementScheduleUpdateOne) check() error {
 			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.timezone": %w`, err)}
 		}
 	}
-	if v, ok := _u.mutation.Currency(); ok {
-		if err := settlementschedule.CurrencyValidator(v); err != nil {
-			return &ValidationError{Name: "currency", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.currency": %w`, err)}
-		}
-	}
 	return nil
 }
 
@@ -372,9 +331,6 @@ func (_u *SettlementScheduleUpdateOne) sqlSave(ctx context.Context) (_node *Sett
 	}
 	if value, ok := _u.mutation.Timezone(); ok {
 		_spec.SetField(settlementschedule.FieldTimezone, field.TypeString, value)
-	}
-	if value, ok := _u.mutation.Currency(); ok {
-		_spec.SetField(settlementschedule.FieldCurrency, field.TypeString, value)
 	}
 	_node = &SettlementSchedule{config: _u.config}
 	_spec.Assign = _node.assignValues

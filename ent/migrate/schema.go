@@ -938,7 +938,7 @@ var (
 		{Name: "id", Type: field.TypeString, Size: 40},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 		{Name: "business_date", Type: field.TypeString, Size: 10},
-		{Name: "currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "currency", Type: field.TypeString, Size: 3},
 		{Name: "line_count", Type: field.TypeInt},
 		{Name: "conversions", Type: field.TypeJSON, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
@@ -992,7 +992,6 @@ var (
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 		{Name: "delay_days", Type: field.TypeInt, Default: 2},
 		{Name: "timezone", Type: field.TypeString, Size: 64, Default: "UTC"},
-		{Name: "currency", Type: field.TypeString, Size: 3, Default: ""},
 	}
 	// SettlementSchedulesTable holds the schema information for the "settlement_schedules" table.
 	SettlementSchedulesTable = &schema.Table{

@@ -2716,8 +2716,6 @@ func init() {
 	}()
 	// settlementbatchDescCurrency is the schema descriptor for currency field.
 	settlementbatchDescCurrency := settlementbatchFields[1].Descriptor()
-	// settlementbatch.DefaultCurrency holds the default value on creation for the currency field.
-	settlementbatch.DefaultCurrency = settlementbatchDescCurrency.Default.(string)
 	// settlementbatch.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
 	settlementbatch.CurrencyValidator = settlementbatchDescCurrency.Validators[0].(func(string) error)
 	// settlementbatchDescCreatedAt is the schema descriptor for created_at field.
@@ -2872,12 +2870,6 @@ func init() {
 	settlementschedule.DefaultTimezone = settlementscheduleDescTimezone.Default.(string)
 	// settlementschedule.TimezoneValidator is a validator for the "timezone" field. It is called by the builders before save.
 	settlementschedule.TimezoneValidator = settlementscheduleDescTimezone.Validators[0].(func(string) error)
-	// settlementscheduleDescCurrency is the schema descriptor for currency field.
-	settlementscheduleDescCurrency := settlementscheduleFields[2].Descriptor()
-	// settlementschedule.DefaultCurrency holds the default value on creation for the currency field.
-	settlementschedule.DefaultCurrency = settlementscheduleDescCurrency.Default.(string)
-	// settlementschedule.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
-	settlementschedule.CurrencyValidator = settlementscheduleDescCurrency.Validators[0].(func(string) error)
 	// settlementscheduleDescID is the schema descriptor for id field.
 	settlementscheduleDescID := settlementscheduleMixinFields0[0].Descriptor()
 	// settlementschedule.DefaultID holds the default value on creation for the id field.

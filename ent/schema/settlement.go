@@ -87,8 +87,8 @@ func (SplitRule) Annotations() []schema.Annotation {
 }
 
 // SettlementSchedule is a merchant's settlement terms: funds captured on a
-// business day (in timezone) mature delay_days business days later, and are
-// settled in currency ("" keeps each capture's currency).
+// business day (in timezone) mature delay_days business days later. They
+// settle in the merchant's settlement_currency.
 type SettlementSchedule struct{ ent.Schema }
 
 // Mixin implements ent.Schema.
@@ -101,7 +101,6 @@ func (SettlementSchedule) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("delay_days").Default(2).NonNegative(),
 		field.String("timezone").Default("UTC").MaxLen(64),
-		field.String("currency").Default("").MaxLen(3),
 	}
 }
 
@@ -134,7 +133,7 @@ func (SettlementBatch) Mixin() []ent.Mixin {
 func (SettlementBatch) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("business_date").MinLen(10).MaxLen(10).Immutable(),
-		field.String("currency").Default("").MaxLen(3).Immutable().Comment("the settlement currency; \"\" keeps each capture's"),
+		field.String("currency").MaxLen(3).Immutable().Comment("the settlement currency"),
 		field.Int("line_count").Immutable(),
 		field.JSON("conversions", []SettlementConversion{}).Optional().Immutable(),
 		field.Time("created_at").Default(now).Immutable().SchemaType(datetime6),

@@ -63,8 +63,6 @@ var (
 	MerchantIDValidator func(string) error
 	// BusinessDateValidator is a validator for the "business_date" field. It is called by the builders before save.
 	BusinessDateValidator func(string) error
-	// DefaultCurrency holds the default value on creation for the "currency" field.
-	DefaultCurrency string
 	// CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
 	CurrencyValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.

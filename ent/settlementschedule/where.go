@@ -89,11 +89,6 @@ func Timezone(v string) predicate.SettlementSchedule {
 	return predicate.SettlementSchedule(sql.FieldEQ(FieldTimezone, v))
 }
 
-// Currency applies equality check predicate on the "currency" field. It's identical to CurrencyEQ.
-func Currency(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldEQ(FieldCurrency, v))
-}
-
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.SettlementSchedule {
 	return predicate.SettlementSchedule(sql.FieldEQ(FieldCreatedAt, v))
@@ -342,71 +337,6 @@ func TimezoneEqualFold(v string) predicate.SettlementSchedule {
 // TimezoneContainsFold applies the ContainsFold predicate on the "timezone" field.
 func TimezoneContainsFold(v string) predicate.SettlementSchedule {
 	return predicate.SettlementSchedule(sql.FieldContainsFold(FieldTimezone, v))
-}
-
-// CurrencyEQ applies the EQ predicate on the "currency" field.
-func CurrencyEQ(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldEQ(FieldCurrency, v))
-}
-
-// CurrencyNEQ applies the NEQ predicate on the "currency" field.
-func CurrencyNEQ(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldNEQ(FieldCurrency, v))
-}
-
-// CurrencyIn applies the In predicate on the "currency" field.
-func CurrencyIn(vs ...string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldIn(FieldCurrency, vs...))
-}
-
-// CurrencyNotIn applies the NotIn predicate on the "currency" field.
-func CurrencyNotIn(vs ...string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldNotIn(FieldCurrency, vs...))
-}
-
-// CurrencyGT applies the GT predicate on the "currency" field.
-func CurrencyGT(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldGT(FieldCurrency, v))
-}
-
-// CurrencyGTE applies the GTE predicate on the "currency" field.
-func CurrencyGTE(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldGTE(FieldCurrency, v))
-}
-
-// CurrencyLT applies the LT predicate on the "currency" field.
-func CurrencyLT(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldLT(FieldCurrency, v))
-}
-
-// CurrencyLTE applies the LTE predicate on the "currency" field.
-func CurrencyLTE(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldLTE(FieldCurrency, v))
-}
-
-// CurrencyContains applies the Contains predicate on the "currency" field.
-func CurrencyContains(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldContains(FieldCurrency, v))
-}
-
-// CurrencyHasPrefix applies the HasPrefix predicate on the "currency" field.
-func CurrencyHasPrefix(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldHasPrefix(FieldCurrency, v))
-}
-
-// CurrencyHasSuffix applies the HasSuffix predicate on the "currency" field.
-func CurrencyHasSuffix(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldHasSuffix(FieldCurrency, v))
-}
-
-// CurrencyEqualFold applies the EqualFold predicate on the "currency" field.
-func CurrencyEqualFold(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldEqualFold(FieldCurrency, v))
-}
-
-// CurrencyContainsFold applies the ContainsFold predicate on the "currency" field.
-func CurrencyContainsFold(v string) predicate.SettlementSchedule {
-	return predicate.SettlementSchedule(sql.FieldContainsFold(FieldCurrency, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -289,9 +289,7 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 		return compare(a.key(), b.key())
 	})
 	pl := &runPlan{batch: Batch{MerchantID: merchantID, BusinessDate: day}, net: map[money.Currency]int64{}, at: at}
-	if sc.Currency != nil {
-		pl.batch.Currency = sc.Currency.Code()
-	}
+	pl.batch.Currency = sc.Currency.Code()
 	// settled lines per payment, including those of this run so far.
 	settled := map[string][]Line{}
 	for pid, ls := range in.settled {
@@ -311,7 +309,7 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 		switch m.sourceType {
 		case ledger.SourceCapture:
 			pay := Payment{Gross: money.Amount{Minor: m.gross, Currency: m.currency}, PaymentMethodType: p.PaymentMethodType,
-				CrossBorder: sc.Currency != nil && *sc.Currency != m.currency}
+				CrossBorder: sc.Currency != m.currency}
 			if fp, ok := Select(in.plans, pay); ok {
 				l.MDR = fp.Fee(pay).Total
 			}
@@ -379,10 +377,7 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 // platform FX −to and merchant available +to in the settlement currency. A
 // currency whose day nets to zero or less stays as it is.
 func (s *Service) convert(ctx context.Context, merchantID, day string, sc Schedule, pl *runPlan) error {
-	if sc.Currency == nil {
-		return nil
-	}
-	to := *sc.Currency
+	to := sc.Currency
 	curs := make([]money.Currency, 0, len(pl.net))
 	for c := range pl.net {
 		curs = append(curs, c)

@@ -144,8 +144,9 @@ type Schedule struct {
 	// after the capture's day.
 	DelayDays int
 	Timezone  string
-	// Currency is the settlement currency; nil keeps each capture's.
-	Currency *money.Currency
+	// Currency is the merchant's settlement currency (Merchant.settlement_currency),
+	// set by Schedule; SetSchedule ignores it.
+	Currency money.Currency
 }
 
 // DefaultSchedule is T+2 in UTC, in the capture currency.
@@ -162,18 +163,14 @@ func (s *Service) SetSchedule(ctx context.Context, sc Schedule) (Schedule, error
 	if _, err := time.LoadLocation(sc.Timezone); err != nil || sc.Timezone == "" {
 		return Schedule{}, payments.FieldErrorf("timezone", "unknown timezone %q", sc.Timezone)
 	}
-	cur := ""
-	if sc.Currency != nil {
-		cur = sc.Currency.Code()
-	}
 	sys := viewer.SystemContext(ctx)
 	old, err := s.client.SettlementSchedule.Query().Where(settlementschedule.MerchantID(sc.MerchantID)).Only(sys)
 	switch {
 	case ent.IsNotFound(err):
 		_, err = s.client.SettlementSchedule.Create().SetMerchantID(sc.MerchantID).SetDelayDays(sc.DelayDays).
-			SetTimezone(sc.Timezone).SetCurrency(cur).Save(sys)
+			SetTimezone(sc.Timezone).Save(sys)
 	case err == nil:
-		_, err = old.Update().SetDelayDays(sc.DelayDays).SetTimezone(sc.Timezone).SetCurrency(cur).Save(sys)
+		_, err = old.Update().SetDelayDays(sc.DelayDays).SetTimezone(sc.Timezone).Save(sys)
 	}
 	if err != nil {
 		return Schedule{}, fmt.Errorf("settlement: save schedule: %w", err)
@@ -181,20 +178,31 @@ func (s *Service) SetSchedule(ctx context.Context, sc Schedule) (Schedule, error
 	return sc, nil
 }
 
-// Schedule returns the merchant's settlement terms, DefaultSchedule when
-// none were set.
+// Schedule returns the merchant's settlement terms (DefaultSchedule's when
+// none were set) with its settlement currency. Returns ENOTFOUND for an
+// unknown merchant.
 func (s *Service) Schedule(ctx context.Context, merchantID string) (Schedule, error) {
-	row, err := s.client.SettlementSchedule.Query().Where(settlementschedule.MerchantID(merchantID)).Only(viewer.SystemContext(ctx))
+	sys := viewer.SystemContext(ctx)
+	m, err := s.client.Merchant.Get(sys, merchantID)
 	if ent.IsNotFound(err) {
-		return DefaultSchedule(merchantID), nil
+		return Schedule{}, payments.Errorf(payments.ENOTFOUND, "merchant not found")
 	}
 	if err != nil {
+		return Schedule{}, fmt.Errorf("settlement: merchant: %w", err)
+	}
+	cur, err := money.ParseCurrency(m.SettlementCurrency)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("settlement: merchant %s: %w", merchantID, err)
+	}
+	sc := DefaultSchedule(merchantID)
+	row, err := s.client.SettlementSchedule.Query().Where(settlementschedule.MerchantID(merchantID)).Only(sys)
+	switch {
+	case err == nil:
+		sc.DelayDays, sc.Timezone = row.DelayDays, row.Timezone
+	case !ent.IsNotFound(err):
 		return Schedule{}, fmt.Errorf("settlement: schedule: %w", err)
 	}
-	sc := Schedule{MerchantID: merchantID, DelayDays: row.DelayDays, Timezone: row.Timezone}
-	if c, err := money.ParseCurrency(row.Currency); err == nil {
-		sc.Currency = &c
-	}
+	sc.Currency = cur
 	return sc, nil
 }
 
