@@ -152,14 +152,14 @@ func TestRunSettlesMaturedFundsWithFeesSplitsAndFX(t *testing.T) {
 			ledger.MerchantAccount(e.merchant, ledger.KindPending, jpy):   0,
 			ledger.MerchantAccount(e.merchant, ledger.KindAvailable, usd): 9680 - 2420 + 3185,
 			ledger.MerchantAccount(e.merchant, ledger.KindAvailable, jpy): 0,
-			ledger.PartnerAccount("ptr_ref", usd):                        64,
-			ledger.PartnerAccount("ptr_ref", jpy):                        30,
-			ledger.PlatformAccount(ledger.KindFees, usd):                 320 - 80 - 64,
-			ledger.PlatformAccount(ledger.KindFees, jpy):                 120,
-			ledger.PlatformAccount(ledger.KindFX, jpy):                   4850,
-			ledger.PlatformAccount(ledger.KindFX, usd):                   -3185,
-			ledger.ChannelAccount("cardnet", usd):                        -10000 + 2500 - 7000,
-			ledger.ChannelAccount("walletpay", jpy):                      -5000,
+			ledger.PartnerAccount("ptr_ref", usd):                         64,
+			ledger.PartnerAccount("ptr_ref", jpy):                         30,
+			ledger.PlatformAccount(ledger.KindFees, usd):                  320 - 80 - 64,
+			ledger.PlatformAccount(ledger.KindFees, jpy):                  120,
+			ledger.PlatformAccount(ledger.KindFX, jpy):                    4850,
+			ledger.PlatformAccount(ledger.KindFX, usd):                    -3185,
+			ledger.ChannelAccount("cardnet", usd):                         -10000 + 2500 - 7000,
+			ledger.ChannelAccount("walletpay", jpy):                       -5000,
 		}
 		for k, v := range want {
 			if got := e.balance(t, k); got != v {
