@@ -704,6 +704,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementschedule.FieldMerchantID: {Type: field.TypeString, Column: settlementschedule.FieldMerchantID},
 			settlementschedule.FieldDelayDays:  {Type: field.TypeInt, Column: settlementschedule.FieldDelayDays},
 			settlementschedule.FieldTimezone:   {Type: field.TypeString, Column: settlementschedule.FieldTimezone},
+			settlementschedule.FieldNextRunAt:  {Type: field.TypeTime, Column: settlementschedule.FieldNextRunAt},
 		},
 	}
 	graph.Nodes[28] = &sqlgraph.Node{
@@ -4153,6 +4154,11 @@ func (f *SettlementScheduleFilter) WhereDelayDays(p entql.IntP) {
 // WhereTimezone applies the entql string predicate on the timezone field.
 func (f *SettlementScheduleFilter) WhereTimezone(p entql.StringP) {
 	f.Where(p.Field(settlementschedule.FieldTimezone))
+}
+
+// WhereNextRunAt applies the entql time.Time predicate on the next_run_at field.
+func (f *SettlementScheduleFilter) WhereNextRunAt(p entql.TimeP) {
+	f.Where(p.Field(settlementschedule.FieldNextRunAt))
 }
 
 // addPredicate implements the predicateAdder interface.

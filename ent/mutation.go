@@ -27799,6 +27799,7 @@ type SettlementScheduleMutation struct {
 	delay_days    *int
 	adddelay_days *int
 	timezone      *string
+	next_run_at   *time.Time
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*SettlementSchedule, error)
@@ -28109,6 +28110,55 @@ func (m *SettlementScheduleMutation) ResetTimezone() {
 	m.timezone = nil
 }
 
+// SetNextRunAt sets the "next_run_at" field.
+func (m *SettlementScheduleMutation) SetNextRunAt(t time.Time) {
+	m.next_run_at = &t
+}
+
+// NextRunAt returns the value of the "next_run_at" field in the mutation.
+func (m *SettlementScheduleMutation) NextRunAt() (r time.Time, exists bool) {
+	v := m.next_run_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextRunAt returns the old "next_run_at" field's value of the SettlementSchedule entity.
+// If the SettlementSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementScheduleMutation) OldNextRunAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextRunAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextRunAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextRunAt: %w", err)
+	}
+	return oldValue.NextRunAt, nil
+}
+
+// ClearNextRunAt clears the value of the "next_run_at" field.
+func (m *SettlementScheduleMutation) ClearNextRunAt() {
+	m.next_run_at = nil
+	m.clearedFields[settlementschedule.FieldNextRunAt] = struct{}{}
+}
+
+// NextRunAtCleared returns if the "next_run_at" field was cleared in this mutation.
+func (m *SettlementScheduleMutation) NextRunAtCleared() bool {
+	_, ok := m.clearedFields[settlementschedule.FieldNextRunAt]
+	return ok
+}
+
+// ResetNextRunAt resets all changes to the "next_run_at" field.
+func (m *SettlementScheduleMutation) ResetNextRunAt() {
+	m.next_run_at = nil
+	delete(m.clearedFields, settlementschedule.FieldNextRunAt)
+}
+
 // Where appends a list predicates to the SettlementScheduleMutation builder.
 func (m *SettlementScheduleMutation) Where(ps ...predicate.SettlementSchedule) {
 	m.predicates = append(m.predicates, ps...)
@@ -28143,7 +28193,7 @@ func (m *SettlementScheduleMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettlementScheduleMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.created_at != nil {
 		fields = append(fields, settlementschedule.FieldCreatedAt)
 	}
@@ -28158,6 +28208,9 @@ func (m *SettlementScheduleMutation) Fields() []string {
 	}
 	if m.timezone != nil {
 		fields = append(fields, settlementschedule.FieldTimezone)
+	}
+	if m.next_run_at != nil {
+		fields = append(fields, settlementschedule.FieldNextRunAt)
 	}
 	return fields
 }
@@ -28177,6 +28230,8 @@ func (m *SettlementScheduleMutation) Field(name string) (ent.Value, bool) {
 		return m.DelayDays()
 	case settlementschedule.FieldTimezone:
 		return m.Timezone()
+	case settlementschedule.FieldNextRunAt:
+		return m.NextRunAt()
 	}
 	return nil, false
 }
@@ -28196,6 +28251,8 @@ func (m *SettlementScheduleMutation) OldField(ctx context.Context, name string) 
 		return m.OldDelayDays(ctx)
 	case settlementschedule.FieldTimezone:
 		return m.OldTimezone(ctx)
+	case settlementschedule.FieldNextRunAt:
+		return m.OldNextRunAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown SettlementSchedule field %s", name)
 }
@@ -28239,6 +28296,13 @@ func (m *SettlementScheduleMutation) SetField(name string, value ent.Value) erro
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTimezone(v)
+		return nil
+	case settlementschedule.FieldNextRunAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextRunAt(v)
 		return nil
 	}
 	return fmt.Errorf("unknown SettlementSchedule field %s", name)
@@ -28284,7 +28348,11 @@ func (m *SettlementScheduleMutation) AddField(name string, value ent.Value) erro
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *SettlementScheduleMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(settlementschedule.FieldNextRunAt) {
+		fields = append(fields, settlementschedule.FieldNextRunAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -28297,6 +28365,11 @@ func (m *SettlementScheduleMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *SettlementScheduleMutation) ClearField(name string) error {
+	switch name {
+	case settlementschedule.FieldNextRunAt:
+		m.ClearNextRunAt()
+		return nil
+	}
 	return fmt.Errorf("unknown SettlementSchedule nullable field %s", name)
 }
 
@@ -28318,6 +28391,9 @@ func (m *SettlementScheduleMutation) ResetField(name string) error {
 		return nil
 	case settlementschedule.FieldTimezone:
 		m.ResetTimezone()
+		return nil
+	case settlementschedule.FieldNextRunAt:
+		m.ResetNextRunAt()
 		return nil
 	}
 	return fmt.Errorf("unknown SettlementSchedule field %s", name)

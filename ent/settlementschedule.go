@@ -26,7 +26,9 @@ type SettlementSchedule struct {
 	// DelayDays holds the value of the "delay_days" field.
 	DelayDays int `json:"delay_days,omitempty"`
 	// Timezone holds the value of the "timezone" field.
-	Timezone     string `json:"timezone,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
+	// when the scheduler next runs this merchant; a replica claims the run by moving it past now
+	NextRunAt    *time.Time `json:"next_run_at,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -39,7 +41,7 @@ func (*SettlementSchedule) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case settlementschedule.FieldID, settlementschedule.FieldMerchantID, settlementschedule.FieldTimezone:
 			values[i] = new(sql.NullString)
-		case settlementschedule.FieldCreatedAt, settlementschedule.FieldUpdatedAt:
+		case settlementschedule.FieldCreatedAt, settlementschedule.FieldUpdatedAt, settlementschedule.FieldNextRunAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -92,6 +94,13 @@ func (_m *SettlementSchedule) assignValues(columns []string, values []any) error
 			} else if value.Valid {
 				_m.Timezone = value.String
 			}
+		case settlementschedule.FieldNextRunAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field next_run_at", values[i])
+			} else if value.Valid {
+				_m.NextRunAt = new(time.Time)
+				*_m.NextRunAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -142,6 +151,11 @@ func (_m *SettlementSchedule) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("timezone=")
 	builder.WriteString(_m.Timezone)
+	builder.WriteString(", ")
+	if v := _m.NextRunAt; v != nil {
+		builder.WriteString("next_run_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

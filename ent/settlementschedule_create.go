@@ -85,6 +85,20 @@ func (_c *SettlementScheduleCreate) SetNillableTimezone(v *string) *SettlementSc
 	return _c
 }
 
+// SetNextRunAt sets the "next_run_at" field.
+func (_c *SettlementScheduleCreate) SetNextRunAt(v time.Time) *SettlementScheduleCreate {
+	_c.mutation.SetNextRunAt(v)
+	return _c
+}
+
+// SetNillableNextRunAt sets the "next_run_at" field if the given value is not nil.
+func (_c *SettlementScheduleCreate) SetNillableNextRunAt(v *time.Time) *SettlementScheduleCreate {
+	if v != nil {
+		_c.SetNextRunAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *SettlementScheduleCreate) SetID(v string) *SettlementScheduleCreate {
 	_c.mutation.SetID(v)
@@ -261,6 +275,10 @@ func (_c *SettlementScheduleCreate) createSpec() (*SettlementSchedule, *sqlgraph
 		_spec.SetField(settlementschedule.FieldTimezone, field.TypeString, value)
 		_node.Timezone = value
 	}
+	if value, ok := _c.mutation.NextRunAt(); ok {
+		_spec.SetField(settlementschedule.FieldNextRunAt, field.TypeTime, value)
+		_node.NextRunAt = &value
+	}
 	return _node, _spec
 }
 
@@ -352,6 +370,24 @@ func (u *SettlementScheduleUpsert) SetTimezone(v string) *SettlementScheduleUpse
 // UpdateTimezone sets the "timezone" field to the value that was provided on create.
 func (u *SettlementScheduleUpsert) UpdateTimezone() *SettlementScheduleUpsert {
 	u.SetExcluded(settlementschedule.FieldTimezone)
+	return u
+}
+
+// SetNextRunAt sets the "next_run_at" field.
+func (u *SettlementScheduleUpsert) SetNextRunAt(v time.Time) *SettlementScheduleUpsert {
+	u.Set(settlementschedule.FieldNextRunAt, v)
+	return u
+}
+
+// UpdateNextRunAt sets the "next_run_at" field to the value that was provided on create.
+func (u *SettlementScheduleUpsert) UpdateNextRunAt() *SettlementScheduleUpsert {
+	u.SetExcluded(settlementschedule.FieldNextRunAt)
+	return u
+}
+
+// ClearNextRunAt clears the value of the "next_run_at" field.
+func (u *SettlementScheduleUpsert) ClearNextRunAt() *SettlementScheduleUpsert {
+	u.SetNull(settlementschedule.FieldNextRunAt)
 	return u
 }
 
@@ -455,6 +491,27 @@ func (u *SettlementScheduleUpsertOne) SetTimezone(v string) *SettlementScheduleU
 func (u *SettlementScheduleUpsertOne) UpdateTimezone() *SettlementScheduleUpsertOne {
 	return u.Update(func(s *SettlementScheduleUpsert) {
 		s.UpdateTimezone()
+	})
+}
+
+// SetNextRunAt sets the "next_run_at" field.
+func (u *SettlementScheduleUpsertOne) SetNextRunAt(v time.Time) *SettlementScheduleUpsertOne {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.SetNextRunAt(v)
+	})
+}
+
+// UpdateNextRunAt sets the "next_run_at" field to the value that was provided on create.
+func (u *SettlementScheduleUpsertOne) UpdateNextRunAt() *SettlementScheduleUpsertOne {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.UpdateNextRunAt()
+	})
+}
+
+// ClearNextRunAt clears the value of the "next_run_at" field.
+func (u *SettlementScheduleUpsertOne) ClearNextRunAt() *SettlementScheduleUpsertOne {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.ClearNextRunAt()
 	})
 }
 
@@ -725,6 +782,27 @@ func (u *SettlementScheduleUpsertBulk) SetTimezone(v string) *SettlementSchedule
 func (u *SettlementScheduleUpsertBulk) UpdateTimezone() *SettlementScheduleUpsertBulk {
 	return u.Update(func(s *SettlementScheduleUpsert) {
 		s.UpdateTimezone()
+	})
+}
+
+// SetNextRunAt sets the "next_run_at" field.
+func (u *SettlementScheduleUpsertBulk) SetNextRunAt(v time.Time) *SettlementScheduleUpsertBulk {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.SetNextRunAt(v)
+	})
+}
+
+// UpdateNextRunAt sets the "next_run_at" field to the value that was provided on create.
+func (u *SettlementScheduleUpsertBulk) UpdateNextRunAt() *SettlementScheduleUpsertBulk {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.UpdateNextRunAt()
+	})
+}
+
+// ClearNextRunAt clears the value of the "next_run_at" field.
+func (u *SettlementScheduleUpsertBulk) ClearNextRunAt() *SettlementScheduleUpsertBulk {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.ClearNextRunAt()
 	})
 }
 

@@ -69,6 +69,26 @@ func (_u *SettlementScheduleUpdate) SetNillableTimezone(v *string) *SettlementSc
 	return _u
 }
 
+// SetNextRunAt sets the "next_run_at" field.
+func (_u *SettlementScheduleUpdate) SetNextRunAt(v time.Time) *SettlementScheduleUpdate {
+	_u.mutation.SetNextRunAt(v)
+	return _u
+}
+
+// SetNillableNextRunAt sets the "next_run_at" field if the given value is not nil.
+func (_u *SettlementScheduleUpdate) SetNillableNextRunAt(v *time.Time) *SettlementScheduleUpdate {
+	if v != nil {
+		_u.SetNextRunAt(*v)
+	}
+	return _u
+}
+
+// ClearNextRunAt clears the value of the "next_run_at" field.
+func (_u *SettlementScheduleUpdate) ClearNextRunAt() *SettlementScheduleUpdate {
+	_u.mutation.ClearNextRunAt()
+	return _u
+}
+
 // Mutation returns the SettlementScheduleMutation object of the builder.
 func (_u *SettlementScheduleUpdate) Mutation() *SettlementScheduleMutation {
 	return _u.mutation
@@ -155,6 +175,12 @@ func (_u *SettlementScheduleUpdate) sqlSave(ctx context.Context) (_node int, err
 	if value, ok := _u.mutation.Timezone(); ok {
 		_spec.SetField(settlementschedule.FieldTimezone, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.NextRunAt(); ok {
+		_spec.SetField(settlementschedule.FieldNextRunAt, field.TypeTime, value)
+	}
+	if _u.mutation.NextRunAtCleared() {
+		_spec.ClearField(settlementschedule.FieldNextRunAt, field.TypeTime)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{settlementschedule.Label}
@@ -213,6 +239,26 @@ func (_u *SettlementScheduleUpdateOne) SetNillableTimezone(v *string) *Settlemen
 	if v != nil {
 		_u.SetTimezone(*v)
 	}
+	return _u
+}
+
+// SetNextRunAt sets the "next_run_at" field.
+func (_u *SettlementScheduleUpdateOne) SetNextRunAt(v time.Time) *SettlementScheduleUpdateOne {
+	_u.mutation.SetNextRunAt(v)
+	return _u
+}
+
+// SetNillableNextRunAt sets the "next_run_at" field if the given value is not nil.
+func (_u *SettlementScheduleUpdateOne) SetNillableNextRunAt(v *time.Time) *SettlementScheduleUpdateOne {
+	if v != nil {
+		_u.SetNextRunAt(*v)
+	}
+	return _u
+}
+
+// ClearNextRunAt clears the value of the "next_run_at" field.
+func (_u *SettlementScheduleUpdateOne) ClearNextRunAt() *SettlementScheduleUpdateOne {
+	_u.mutation.ClearNextRunAt()
 	return _u
 }
 
@@ -331,6 +377,12 @@ func (_u *SettlementScheduleUpdateOne) sqlSave(ctx context.Context) (_node *Sett
 	}
 	if value, ok := _u.mutation.Timezone(); ok {
 		_spec.SetField(settlementschedule.FieldTimezone, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.NextRunAt(); ok {
+		_spec.SetField(settlementschedule.FieldNextRunAt, field.TypeTime, value)
+	}
+	if _u.mutation.NextRunAtCleared() {
+		_spec.ClearField(settlementschedule.FieldNextRunAt, field.TypeTime)
 	}
 	_node = &SettlementSchedule{config: _u.config}
 	_spec.Assign = _node.assignValues

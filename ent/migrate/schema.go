@@ -992,6 +992,7 @@ var (
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 		{Name: "delay_days", Type: field.TypeInt, Default: 2},
 		{Name: "timezone", Type: field.TypeString, Size: 64, Default: "UTC"},
+		{Name: "next_run_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// SettlementSchedulesTable holds the schema information for the "settlement_schedules" table.
 	SettlementSchedulesTable = &schema.Table{
@@ -1003,6 +1004,11 @@ var (
 				Name:    "settlementschedule_merchant_id",
 				Unique:  true,
 				Columns: []*schema.Column{SettlementSchedulesColumns[3]},
+			},
+			{
+				Name:    "settlementschedule_next_run_at",
+				Unique:  false,
+				Columns: []*schema.Column{SettlementSchedulesColumns[6]},
 			},
 		},
 	}

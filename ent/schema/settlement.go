@@ -101,12 +101,14 @@ func (SettlementSchedule) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("delay_days").Default(2).NonNegative(),
 		field.String("timezone").Default("UTC").MaxLen(64),
+		field.Time("next_run_at").Optional().Nillable().SchemaType(datetime6).
+			Comment("when the scheduler next runs this merchant; a replica claims the run by moving it past now"),
 	}
 }
 
 // Indexes implements ent.Schema.
 func (SettlementSchedule) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("merchant_id").Unique()}
+	return []ent.Index{index.Fields("merchant_id").Unique(), index.Fields("next_run_at")}
 }
 
 // Policy implements ent.Schema.

@@ -24,6 +24,8 @@ const (
 	FieldDelayDays = "delay_days"
 	// FieldTimezone holds the string denoting the timezone field in the database.
 	FieldTimezone = "timezone"
+	// FieldNextRunAt holds the string denoting the next_run_at field in the database.
+	FieldNextRunAt = "next_run_at"
 	// Table holds the table name of the settlementschedule in the database.
 	Table = "settlement_schedules"
 )
@@ -36,6 +38,7 @@ var Columns = []string{
 	FieldMerchantID,
 	FieldDelayDays,
 	FieldTimezone,
+	FieldNextRunAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -109,4 +112,9 @@ func ByDelayDays(opts ...sql.OrderTermOption) OrderOption {
 // ByTimezone orders the results by the timezone field.
 func ByTimezone(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTimezone, opts...).ToFunc()
+}
+
+// ByNextRunAt orders the results by the next_run_at field.
+func ByNextRunAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldNextRunAt, opts...).ToFunc()
 }

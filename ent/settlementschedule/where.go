@@ -89,6 +89,11 @@ func Timezone(v string) predicate.SettlementSchedule {
 	return predicate.SettlementSchedule(sql.FieldEQ(FieldTimezone, v))
 }
 
+// NextRunAt applies equality check predicate on the "next_run_at" field. It's identical to NextRunAtEQ.
+func NextRunAt(v time.Time) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldEQ(FieldNextRunAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.SettlementSchedule {
 	return predicate.SettlementSchedule(sql.FieldEQ(FieldCreatedAt, v))
@@ -337,6 +342,56 @@ func TimezoneEqualFold(v string) predicate.SettlementSchedule {
 // TimezoneContainsFold applies the ContainsFold predicate on the "timezone" field.
 func TimezoneContainsFold(v string) predicate.SettlementSchedule {
 	return predicate.SettlementSchedule(sql.FieldContainsFold(FieldTimezone, v))
+}
+
+// NextRunAtEQ applies the EQ predicate on the "next_run_at" field.
+func NextRunAtEQ(v time.Time) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldEQ(FieldNextRunAt, v))
+}
+
+// NextRunAtNEQ applies the NEQ predicate on the "next_run_at" field.
+func NextRunAtNEQ(v time.Time) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldNEQ(FieldNextRunAt, v))
+}
+
+// NextRunAtIn applies the In predicate on the "next_run_at" field.
+func NextRunAtIn(vs ...time.Time) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldIn(FieldNextRunAt, vs...))
+}
+
+// NextRunAtNotIn applies the NotIn predicate on the "next_run_at" field.
+func NextRunAtNotIn(vs ...time.Time) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldNotIn(FieldNextRunAt, vs...))
+}
+
+// NextRunAtGT applies the GT predicate on the "next_run_at" field.
+func NextRunAtGT(v time.Time) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldGT(FieldNextRunAt, v))
+}
+
+// NextRunAtGTE applies the GTE predicate on the "next_run_at" field.
+func NextRunAtGTE(v time.Time) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldGTE(FieldNextRunAt, v))
+}
+
+// NextRunAtLT applies the LT predicate on the "next_run_at" field.
+func NextRunAtLT(v time.Time) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldLT(FieldNextRunAt, v))
+}
+
+// NextRunAtLTE applies the LTE predicate on the "next_run_at" field.
+func NextRunAtLTE(v time.Time) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldLTE(FieldNextRunAt, v))
+}
+
+// NextRunAtIsNil applies the IsNil predicate on the "next_run_at" field.
+func NextRunAtIsNil() predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldIsNull(FieldNextRunAt))
+}
+
+// NextRunAtNotNil applies the NotNil predicate on the "next_run_at" field.
+func NextRunAtNotNil() predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldNotNull(FieldNextRunAt))
 }
 
 // And groups predicates with the AND operator between them.

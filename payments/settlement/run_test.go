@@ -3,7 +3,10 @@ package settlement_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,4 +257,45 @@ func TestMaturesSkipsWeekends(t *testing.T) {
 			t.Errorf("Friday T+%d = %s, want %s", n, got, want)
 		}
 	}
+}
+
+// TestRunDueRunsEachMerchantOnceAcrossReplicas runs two schedulers (two
+// replicas' services on one database) at once: exactly one claims the
+// merchant's run, which settles Monday, and the next run waits for
+// Tuesday's midnight.
+func TestRunDueRunsEachMerchantOnceAcrossReplicas(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		clock := func() time.Time { return *e.now }
+		other := settlement.NewService(db.Client, e.l, settlement.Config{FX: e.fx, Now: clock})
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		var wg sync.WaitGroup
+		runs := make([]int, 2)
+		errs := make([]error, 2)
+		for i, svc := range []*settlement.Service{e.svc, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				runs[i], errs[i] = svc.RunDue(sys(), settlement.DefaultLease, log)
+			}()
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil || runs[0]+runs[1] != 1 {
+			t.Fatalf("runs = %v, errors = %v; want exactly one run", runs, errs)
+		}
+		b, err := e.svc.Batch(sys(), db.Client.SettlementBatch.Query().OnlyX(sys()).ID)
+		if err != nil || b.BusinessDate != "2026-03-02" || len(b.Lines) != 3 {
+			t.Fatalf("scheduled batch = %+v, %v", b, err)
+		}
+		if n, err := e.svc.RunDue(sys(), settlement.DefaultLease, log); n != 0 || err != nil {
+			t.Fatalf("second pass the same day = %d, %v", n, err)
+		}
+		*e.now = time.Date(2026, 3, 3, 0, 0, 1, 0, time.UTC)
+		if n, err := e.svc.RunDue(sys(), settlement.DefaultLease, log); n != 1 || err != nil {
+			t.Fatalf("Tuesday pass = %d, %v", n, err)
+		}
+		if n := db.Client.SettlementBatch.Query().CountX(sys()); n != 2 {
+			t.Fatalf("%d batches, want 2", n)
+		}
+	})
 }

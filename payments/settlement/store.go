@@ -154,7 +154,8 @@ func DefaultSchedule(merchantID string) Schedule {
 	return Schedule{MerchantID: merchantID, DelayDays: 2, Timezone: "UTC"}
 }
 
-// SetSchedule writes the merchant's settlement terms. Returns EINVALID for
+// SetSchedule writes the merchant's settlement terms, and puts the merchant
+// on the scheduler (RunDue). Returns EINVALID for
 // a negative delay, a delay above 30 days or an unknown timezone.
 func (s *Service) SetSchedule(ctx context.Context, sc Schedule) (Schedule, error) {
 	if sc.DelayDays < 0 || sc.DelayDays > 30 {
@@ -168,7 +169,7 @@ func (s *Service) SetSchedule(ctx context.Context, sc Schedule) (Schedule, error
 	switch {
 	case ent.IsNotFound(err):
 		_, err = s.client.SettlementSchedule.Create().SetMerchantID(sc.MerchantID).SetDelayDays(sc.DelayDays).
-			SetTimezone(sc.Timezone).Save(sys)
+			SetTimezone(sc.Timezone).SetNextRunAt(s.now().UTC().Truncate(time.Microsecond)).Save(sys)
 	case err == nil:
 		_, err = old.Update().SetDelayDays(sc.DelayDays).SetTimezone(sc.Timezone).Save(sys)
 	}
