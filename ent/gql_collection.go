@@ -29,6 +29,8 @@ import (
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
 )
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
@@ -2932,6 +2934,196 @@ func newRoutingRulePaginateArgs(rv map[string]any) *routingrulePaginateArgs {
 				args.opts = append(args.opts, WithRoutingRuleOrder(v))
 			}
 		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SettlementBatchQuery) CollectFields(ctx context.Context, satisfies ...string) (*SettlementBatchQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SettlementBatchQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(settlementbatch.Columns))
+		selectedFields = []string{settlementbatch.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "merchantID":
+			if _, ok := fieldSeen[settlementbatch.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, settlementbatch.FieldMerchantID)
+				fieldSeen[settlementbatch.FieldMerchantID] = struct{}{}
+			}
+		case "businessDate":
+			if _, ok := fieldSeen[settlementbatch.FieldBusinessDate]; !ok {
+				selectedFields = append(selectedFields, settlementbatch.FieldBusinessDate)
+				fieldSeen[settlementbatch.FieldBusinessDate] = struct{}{}
+			}
+		case "currency":
+			if _, ok := fieldSeen[settlementbatch.FieldCurrency]; !ok {
+				selectedFields = append(selectedFields, settlementbatch.FieldCurrency)
+				fieldSeen[settlementbatch.FieldCurrency] = struct{}{}
+			}
+		case "lineCount":
+			if _, ok := fieldSeen[settlementbatch.FieldLineCount]; !ok {
+				selectedFields = append(selectedFields, settlementbatch.FieldLineCount)
+				fieldSeen[settlementbatch.FieldLineCount] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[settlementbatch.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, settlementbatch.FieldCreatedAt)
+				fieldSeen[settlementbatch.FieldCreatedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type settlementbatchPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SettlementBatchPaginateOption
+}
+
+func newSettlementBatchPaginateArgs(rv map[string]any) *settlementbatchPaginateArgs {
+	args := &settlementbatchPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &SettlementBatchOrder{Field: &SettlementBatchOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithSettlementBatchOrder(order))
+			}
+		case *SettlementBatchOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithSettlementBatchOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SettlementLineQuery) CollectFields(ctx context.Context, satisfies ...string) (*SettlementLineQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SettlementLineQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(settlementline.Columns))
+		selectedFields = []string{settlementline.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "merchantID":
+			if _, ok := fieldSeen[settlementline.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, settlementline.FieldMerchantID)
+				fieldSeen[settlementline.FieldMerchantID] = struct{}{}
+			}
+		case "batchID":
+			if _, ok := fieldSeen[settlementline.FieldBatchID]; !ok {
+				selectedFields = append(selectedFields, settlementline.FieldBatchID)
+				fieldSeen[settlementline.FieldBatchID] = struct{}{}
+			}
+		case "sourceKey":
+			if _, ok := fieldSeen[settlementline.FieldSourceKey]; !ok {
+				selectedFields = append(selectedFields, settlementline.FieldSourceKey)
+				fieldSeen[settlementline.FieldSourceKey] = struct{}{}
+			}
+		case "paymentID":
+			if _, ok := fieldSeen[settlementline.FieldPaymentID]; !ok {
+				selectedFields = append(selectedFields, settlementline.FieldPaymentID)
+				fieldSeen[settlementline.FieldPaymentID] = struct{}{}
+			}
+		case "capturedAt":
+			if _, ok := fieldSeen[settlementline.FieldCapturedAt]; !ok {
+				selectedFields = append(selectedFields, settlementline.FieldCapturedAt)
+				fieldSeen[settlementline.FieldCapturedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type settlementlinePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SettlementLinePaginateOption
+}
+
+func newSettlementLinePaginateArgs(rv map[string]any) *settlementlinePaginateArgs {
+	args := &settlementlinePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
 	}
 	return args
 }

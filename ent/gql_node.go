@@ -28,6 +28,8 @@ import (
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
 )
 
 // Noder wraps the basic Node method.
@@ -129,6 +131,16 @@ var routingruleImplementors = []string{"RoutingRule", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*RoutingRule) IsNode() {}
+
+var settlementbatchImplementors = []string{"SettlementBatch", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SettlementBatch) IsNode() {}
+
+var settlementlineImplementors = []string{"SettlementLine", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*SettlementLine) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -355,6 +367,24 @@ func (c *Client) noder(ctx context.Context, table string, id string) (Noder, err
 			Where(routingrule.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, routingruleImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case settlementbatch.Table:
+		query := c.SettlementBatch.Query().
+			Where(settlementbatch.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, settlementbatchImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case settlementline.Table:
+		query := c.SettlementLine.Query().
+			Where(settlementline.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, settlementlineImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -724,6 +754,38 @@ func (c *Client) noders(ctx context.Context, table string, ids []string) ([]Node
 		query := c.RoutingRule.Query().
 			Where(routingrule.IDIn(ids...))
 		query, err := query.CollectFields(ctx, routingruleImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case settlementbatch.Table:
+		query := c.SettlementBatch.Query().
+			Where(settlementbatch.IDIn(ids...))
+		query, err := query.CollectFields(ctx, settlementbatchImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case settlementline.Table:
+		query := c.SettlementLine.Query().
+			Where(settlementline.IDIn(ids...))
+		query, err := query.CollectFields(ctx, settlementlineImplementors...)
 		if err != nil {
 			return nil, err
 		}

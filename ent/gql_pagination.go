@@ -33,6 +33,8 @@ import (
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/ent/settlementbatch"
+	"github.com/straitpay/strait/ent/settlementline"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -5546,6 +5548,549 @@ func (_m *RoutingRule) ToEdge(order *RoutingRuleOrder) *RoutingRuleEdge {
 		order = DefaultRoutingRuleOrder
 	}
 	return &RoutingRuleEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SettlementBatchEdge is the edge representation of SettlementBatch.
+type SettlementBatchEdge struct {
+	Node   *SettlementBatch `json:"node"`
+	Cursor Cursor           `json:"cursor"`
+}
+
+// SettlementBatchConnection is the connection containing edges to SettlementBatch.
+type SettlementBatchConnection struct {
+	Edges      []*SettlementBatchEdge `json:"edges"`
+	PageInfo   PageInfo               `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+func (c *SettlementBatchConnection) build(nodes []*SettlementBatch, pager *settlementbatchPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SettlementBatch
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SettlementBatch {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SettlementBatch {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SettlementBatchEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SettlementBatchEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SettlementBatchPaginateOption enables pagination customization.
+type SettlementBatchPaginateOption func(*settlementbatchPager) error
+
+// WithSettlementBatchOrder configures pagination ordering.
+func WithSettlementBatchOrder(order *SettlementBatchOrder) SettlementBatchPaginateOption {
+	if order == nil {
+		order = DefaultSettlementBatchOrder
+	}
+	o := *order
+	return func(pager *settlementbatchPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSettlementBatchOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSettlementBatchFilter configures pagination filter.
+func WithSettlementBatchFilter(filter func(*SettlementBatchQuery) (*SettlementBatchQuery, error)) SettlementBatchPaginateOption {
+	return func(pager *settlementbatchPager) error {
+		if filter == nil {
+			return errors.New("SettlementBatchQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type settlementbatchPager struct {
+	reverse bool
+	order   *SettlementBatchOrder
+	filter  func(*SettlementBatchQuery) (*SettlementBatchQuery, error)
+}
+
+func newSettlementBatchPager(opts []SettlementBatchPaginateOption, reverse bool) (*settlementbatchPager, error) {
+	pager := &settlementbatchPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSettlementBatchOrder
+	}
+	return pager, nil
+}
+
+func (p *settlementbatchPager) applyFilter(query *SettlementBatchQuery) (*SettlementBatchQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *settlementbatchPager) toCursor(_m *SettlementBatch) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *settlementbatchPager) applyCursors(query *SettlementBatchQuery, after, before *Cursor) (*SettlementBatchQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSettlementBatchOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *settlementbatchPager) applyOrder(query *SettlementBatchQuery) *SettlementBatchQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSettlementBatchOrder.Field {
+		query = query.Order(DefaultSettlementBatchOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *settlementbatchPager) orderExpr(query *SettlementBatchQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSettlementBatchOrder.Field {
+			b.Comma().Ident(DefaultSettlementBatchOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SettlementBatch.
+func (_m *SettlementBatchQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SettlementBatchPaginateOption,
+) (*SettlementBatchConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSettlementBatchPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SettlementBatchConnection{Edges: []*SettlementBatchEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+var (
+	// SettlementBatchOrderFieldCreatedAt orders SettlementBatch by created_at.
+	SettlementBatchOrderFieldCreatedAt = &SettlementBatchOrderField{
+		Value: func(_m *SettlementBatch) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: settlementbatch.FieldCreatedAt,
+		toTerm: settlementbatch.ByCreatedAt,
+		toCursor: func(_m *SettlementBatch) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f SettlementBatchOrderField) String() string {
+	var str string
+	switch f.column {
+	case SettlementBatchOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f SettlementBatchOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *SettlementBatchOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("SettlementBatchOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *SettlementBatchOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid SettlementBatchOrderField", str)
+	}
+	return nil
+}
+
+// SettlementBatchOrderField defines the ordering field of SettlementBatch.
+type SettlementBatchOrderField struct {
+	// Value extracts the ordering value from the given SettlementBatch.
+	Value    func(*SettlementBatch) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) settlementbatch.OrderOption
+	toCursor func(*SettlementBatch) Cursor
+}
+
+// SettlementBatchOrder defines the ordering of SettlementBatch.
+type SettlementBatchOrder struct {
+	Direction OrderDirection             `json:"direction"`
+	Field     *SettlementBatchOrderField `json:"field"`
+}
+
+// DefaultSettlementBatchOrder is the default ordering of SettlementBatch.
+var DefaultSettlementBatchOrder = &SettlementBatchOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SettlementBatchOrderField{
+		Value: func(_m *SettlementBatch) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: settlementbatch.FieldID,
+		toTerm: settlementbatch.ByID,
+		toCursor: func(_m *SettlementBatch) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts SettlementBatch into SettlementBatchEdge.
+func (_m *SettlementBatch) ToEdge(order *SettlementBatchOrder) *SettlementBatchEdge {
+	if order == nil {
+		order = DefaultSettlementBatchOrder
+	}
+	return &SettlementBatchEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// SettlementLineEdge is the edge representation of SettlementLine.
+type SettlementLineEdge struct {
+	Node   *SettlementLine `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// SettlementLineConnection is the connection containing edges to SettlementLine.
+type SettlementLineConnection struct {
+	Edges      []*SettlementLineEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *SettlementLineConnection) build(nodes []*SettlementLine, pager *settlementlinePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *SettlementLine
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *SettlementLine {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *SettlementLine {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*SettlementLineEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &SettlementLineEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// SettlementLinePaginateOption enables pagination customization.
+type SettlementLinePaginateOption func(*settlementlinePager) error
+
+// WithSettlementLineOrder configures pagination ordering.
+func WithSettlementLineOrder(order *SettlementLineOrder) SettlementLinePaginateOption {
+	if order == nil {
+		order = DefaultSettlementLineOrder
+	}
+	o := *order
+	return func(pager *settlementlinePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultSettlementLineOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithSettlementLineFilter configures pagination filter.
+func WithSettlementLineFilter(filter func(*SettlementLineQuery) (*SettlementLineQuery, error)) SettlementLinePaginateOption {
+	return func(pager *settlementlinePager) error {
+		if filter == nil {
+			return errors.New("SettlementLineQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type settlementlinePager struct {
+	reverse bool
+	order   *SettlementLineOrder
+	filter  func(*SettlementLineQuery) (*SettlementLineQuery, error)
+}
+
+func newSettlementLinePager(opts []SettlementLinePaginateOption, reverse bool) (*settlementlinePager, error) {
+	pager := &settlementlinePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultSettlementLineOrder
+	}
+	return pager, nil
+}
+
+func (p *settlementlinePager) applyFilter(query *SettlementLineQuery) (*SettlementLineQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *settlementlinePager) toCursor(_m *SettlementLine) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *settlementlinePager) applyCursors(query *SettlementLineQuery, after, before *Cursor) (*SettlementLineQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSettlementLineOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *settlementlinePager) applyOrder(query *SettlementLineQuery) *SettlementLineQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultSettlementLineOrder.Field {
+		query = query.Order(DefaultSettlementLineOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *settlementlinePager) orderExpr(query *SettlementLineQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultSettlementLineOrder.Field {
+			b.Comma().Ident(DefaultSettlementLineOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to SettlementLine.
+func (_m *SettlementLineQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...SettlementLinePaginateOption,
+) (*SettlementLineConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newSettlementLinePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &SettlementLineConnection{Edges: []*SettlementLineEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+// SettlementLineOrderField defines the ordering field of SettlementLine.
+type SettlementLineOrderField struct {
+	// Value extracts the ordering value from the given SettlementLine.
+	Value    func(*SettlementLine) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) settlementline.OrderOption
+	toCursor func(*SettlementLine) Cursor
+}
+
+// SettlementLineOrder defines the ordering of SettlementLine.
+type SettlementLineOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *SettlementLineOrderField `json:"field"`
+}
+
+// DefaultSettlementLineOrder is the default ordering of SettlementLine.
+var DefaultSettlementLineOrder = &SettlementLineOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &SettlementLineOrderField{
+		Value: func(_m *SettlementLine) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: settlementline.FieldID,
+		toTerm: settlementline.ByID,
+		toCursor: func(_m *SettlementLine) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts SettlementLine into SettlementLineEdge.
+func (_m *SettlementLine) ToEdge(order *SettlementLineOrder) *SettlementLineEdge {
+	if order == nil {
+		order = DefaultSettlementLineOrder
+	}
+	return &SettlementLineEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -168,3 +168,48 @@ func (_m *Refund) FeeReversedMoney() (money.Amount, error) {
 	}
 	return a, nil
 }
+
+// GrossMoney returns gross in the SettlementLine's currency.
+func (_m *SettlementLine) GrossMoney() (money.Amount, error) {
+	a, err := money.New(_m.Gross, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// ChannelFeeMoney returns channel_fee in the SettlementLine's currency.
+func (_m *SettlementLine) ChannelFeeMoney() (money.Amount, error) {
+	a, err := money.New(_m.ChannelFee, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// MdrFeeMoney returns mdr_fee in the SettlementLine's currency.
+func (_m *SettlementLine) MdrFeeMoney() (money.Amount, error) {
+	a, err := money.New(_m.MdrFee, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// SplitAmountMoney returns split_amount in the SettlementLine's currency.
+func (_m *SettlementLine) SplitAmountMoney() (money.Amount, error) {
+	a, err := money.New(_m.SplitAmount, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// NetMoney returns net in the SettlementLine's currency.
+func (_m *SettlementLine) NetMoney() (money.Amount, error) {
+	a, err := money.New(_m.Net, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}

@@ -96,4 +96,6 @@ var NodeTypes = map[string]NodeType{
 	"ref": {Prefix: "ref", GraphQLType: "Refund", Table: refund.Table},
 	"rsk": {Prefix: "rsk", GraphQLType: "RiskRule", Table: riskrule.Table},
 	"rtr": {Prefix: "rtr", GraphQLType: "RoutingRule", Table: routingrule.Table},
+	"stb": {Prefix: "stb", GraphQLType: "SettlementBatch", Table: settlementbatch.Table},
+	"stl": {Prefix: "stl", GraphQLType: "SettlementLine", Table: settlementline.Table},
 }

@@ -21,7 +21,7 @@ type SettlementLine struct {
 	MerchantID string `json:"merchant_id,omitempty"`
 	// BatchID holds the value of the "batch_id" field.
 	BatchID string `json:"batch_id,omitempty"`
-	// SourceKey holds the value of the "source_key" field.
+	// the settled movement: capture:<payment>, refund:<refund> or refund_reversal:<refund>
 	SourceKey string `json:"source_key,omitempty"`
 	// PaymentID holds the value of the "payment_id" field.
 	PaymentID string `json:"payment_id,omitempty"`

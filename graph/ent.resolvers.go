@@ -48,6 +48,11 @@ func (r *Resolver) RiskRule() generated.RiskRuleResolver { return &riskRuleResol
 // RoutingRule returns generated.RoutingRuleResolver implementation.
 func (r *Resolver) RoutingRule() generated.RoutingRuleResolver { return &routingRuleResolver{r} }
 
+// SettlementBatch returns generated.SettlementBatchResolver implementation.
+func (r *Resolver) SettlementBatch() generated.SettlementBatchResolver {
+	return &settlementBatchResolver{r}
+}
+
 type (
 	agreementResolver       struct{ *Resolver }
 	checkoutSessionResolver struct{ *Resolver }
@@ -57,4 +62,5 @@ type (
 	queryResolver           struct{ *Resolver }
 	riskRuleResolver        struct{ *Resolver }
 	routingRuleResolver     struct{ *Resolver }
+	settlementBatchResolver struct{ *Resolver }
 )

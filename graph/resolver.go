@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/rulebook"
+	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/tenancy"
 )
 
@@ -29,6 +30,9 @@ type Resolver struct {
 	// Ledger and FX are the money core (docs/money.md).
 	Ledger *ledger.Ledger
 	FX     *fx.Service
+	// SettlementService is fee plans, split rules and settlement runs
+	// (docs/settlement.md).
+	SettlementService *settlement.Service
 	// Cashier is the payment core (docs/payments.md).
 	Cashier *cashier.Service
 	// Rules stores the operators' risk and routing rules.

@@ -13,6 +13,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/ledgeraccount"
+	"github.com/straitpay/strait/ent/schema"
 	"github.com/straitpay/strait/graph/generated"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
@@ -25,6 +26,7 @@ import (
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
+	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/vocab/connectorterms"
@@ -192,6 +194,11 @@ func (r *couponResolver) MinimumAmount(ctx context.Context, obj *ent.Coupon) (*m
 // SavedCards is the resolver for the savedCards field.
 func (r *customerResolver) SavedCards(ctx context.Context, obj *ent.Customer) ([]*vault.CardInfo, error) {
 	return r.savedCards(ctx, obj)
+}
+
+// Fixed is the resolver for the fixed field.
+func (r *feePlanResolver) Fixed(ctx context.Context, obj *settlement.FeePlan) (*money.Amount, error) {
+	return fixedFee(obj), nil
 }
 
 // BaseCurrency is the resolver for the baseCurrency field.
@@ -373,6 +380,21 @@ func (r *mutationResolver) UpsertRoutingRule(ctx context.Context, input model.Ro
 	return r.Rules.UpsertRoutingRule(ctx, routingRuleOf(input))
 }
 
+// UpsertFeePlan is the resolver for the upsertFeePlan field.
+func (r *mutationResolver) UpsertFeePlan(ctx context.Context, input model.FeePlanInput) (*settlement.FeePlan, error) {
+	return pointer(r.SettlementService.UpsertFeePlan(ctx, feePlanInput(input)))
+}
+
+// UpsertSplitRule is the resolver for the upsertSplitRule field.
+func (r *mutationResolver) UpsertSplitRule(ctx context.Context, input model.SplitRuleInput) (*settlement.SplitRule, error) {
+	return pointer(r.SettlementService.UpsertSplitRule(ctx, splitRuleInput(input)))
+}
+
+// RunSettlement is the resolver for the runSettlement field.
+func (r *mutationResolver) RunSettlement(ctx context.Context, input model.RunSettlementInput) (*ent.SettlementBatch, error) {
+	return r.runSettlement(ctx, input)
+}
+
 // NextAction is the resolver for the nextAction field.
 func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error) {
 	return cashier.NextActionOf(obj), nil
@@ -489,6 +511,31 @@ func (r *queryResolver) RoutingRules(ctx context.Context, after *entgql.Cursor[s
 	return r.Client.RoutingRule.Query().Paginate(ctx, after, first, nil, nil)
 }
 
+// FeePlan is the resolver for the feePlan field.
+func (r *queryResolver) FeePlan(ctx context.Context) ([]*settlement.FeePlan, error) {
+	return pointers(r.SettlementService.FeePlans(ctx, merchantOf(ctx)))
+}
+
+// Settlements is the resolver for the settlements field.
+func (r *queryResolver) Settlements(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.SettlementBatchConnection, error) {
+	return r.Client.SettlementBatch.Query().Paginate(ctx, after, first, nil, nil, settlementsNewestFirst)
+}
+
+// Settlement is the resolver for the settlement field.
+func (r *queryResolver) Settlement(ctx context.Context, id string) (*ent.SettlementBatch, error) {
+	return r.Client.SettlementBatch.Get(ctx, id)
+}
+
+// FeePlans is the resolver for the feePlans field.
+func (r *queryResolver) FeePlans(ctx context.Context, merchantID string) ([]*settlement.FeePlan, error) {
+	return pointers(r.SettlementService.FeePlans(ctx, merchantID))
+}
+
+// SplitRules is the resolver for the splitRules field.
+func (r *queryResolver) SplitRules(ctx context.Context, merchantID string) ([]*settlement.SplitRule, error) {
+	return pointers(r.SettlementService.SplitRules(ctx, merchantID))
+}
+
 // Params is the resolver for the params field.
 func (r *riskRuleResolver) Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error) {
 	rule, err := rulebook.RiskRule(obj)
@@ -538,6 +585,36 @@ func (r *routingRuleResolver) Split(ctx context.Context, obj *ent.RoutingRule) (
 	return ptrs(rule.Split, err)
 }
 
+// Lines is the resolver for the lines field.
+func (r *settlementBatchResolver) Lines(ctx context.Context, obj *ent.SettlementBatch, after *entgql.Cursor[string], first *int) (*ent.SettlementLineConnection, error) {
+	return r.settlementLines(ctx, obj, after, first)
+}
+
+// CSV is the resolver for the csv field.
+func (r *settlementBatchResolver) CSV(ctx context.Context, obj *ent.SettlementBatch) (string, error) {
+	return r.settlementCSV(ctx, obj.ID)
+}
+
+// From is the resolver for the from field.
+func (r *settlementConversionResolver) From(ctx context.Context, obj *schema.SettlementConversion) (*money.Amount, error) {
+	return conversionMoney(obj.From, obj.FromCurrency), nil
+}
+
+// To is the resolver for the to field.
+func (r *settlementConversionResolver) To(ctx context.Context, obj *schema.SettlementConversion) (*money.Amount, error) {
+	return conversionMoney(obj.To, obj.ToCurrency), nil
+}
+
+// Basis is the resolver for the basis field.
+func (r *splitRuleResolver) Basis(ctx context.Context, obj *settlement.SplitRule) (model.SplitBasis, error) {
+	return model.SplitBasis(obj.Basis), nil
+}
+
+// Shares is the resolver for the shares field.
+func (r *splitRuleResolver) Shares(ctx context.Context, obj *settlement.SplitRule) ([]*model.SplitShare, error) {
+	return splitShares(obj), nil
+}
+
 // Currency is the resolver for the currency field.
 func (r *trialBalanceLineResolver) Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error) {
 	return obj.Currency.Code(), nil
@@ -560,6 +637,9 @@ func (r *Resolver) ConnectorLimit() generated.ConnectorLimitResolver {
 	return &connectorLimitResolver{r}
 }
 
+// FeePlan returns generated.FeePlanResolver implementation.
+func (r *Resolver) FeePlan() generated.FeePlanResolver { return &feePlanResolver{r} }
+
 // FxQuote returns generated.FxQuoteResolver implementation.
 func (r *Resolver) FxQuote() generated.FxQuoteResolver { return &fxQuoteResolver{r} }
 
@@ -577,21 +657,32 @@ func (r *Resolver) RiskRuleParams() generated.RiskRuleParamsResolver {
 // RoutingMatch returns generated.RoutingMatchResolver implementation.
 func (r *Resolver) RoutingMatch() generated.RoutingMatchResolver { return &routingMatchResolver{r} }
 
+// SettlementConversion returns generated.SettlementConversionResolver implementation.
+func (r *Resolver) SettlementConversion() generated.SettlementConversionResolver {
+	return &settlementConversionResolver{r}
+}
+
+// SplitRule returns generated.SplitRuleResolver implementation.
+func (r *Resolver) SplitRule() generated.SplitRuleResolver { return &splitRuleResolver{r} }
+
 // TrialBalanceLine returns generated.TrialBalanceLineResolver implementation.
 func (r *Resolver) TrialBalanceLine() generated.TrialBalanceLineResolver {
 	return &trialBalanceLineResolver{r}
 }
 
 type (
-	balanceResolver          struct{ *Resolver }
-	cardResolver             struct{ *Resolver }
-	connectorResolver        struct{ *Resolver }
-	connectorFeeResolver     struct{ *Resolver }
-	connectorLimitResolver   struct{ *Resolver }
-	fxQuoteResolver          struct{ *Resolver }
-	moneyResolver            struct{ *Resolver }
-	mutationResolver         struct{ *Resolver }
-	riskRuleParamsResolver   struct{ *Resolver }
-	routingMatchResolver     struct{ *Resolver }
-	trialBalanceLineResolver struct{ *Resolver }
+	balanceResolver              struct{ *Resolver }
+	cardResolver                 struct{ *Resolver }
+	connectorResolver            struct{ *Resolver }
+	connectorFeeResolver         struct{ *Resolver }
+	connectorLimitResolver       struct{ *Resolver }
+	feePlanResolver              struct{ *Resolver }
+	fxQuoteResolver              struct{ *Resolver }
+	moneyResolver                struct{ *Resolver }
+	mutationResolver             struct{ *Resolver }
+	riskRuleParamsResolver       struct{ *Resolver }
+	routingMatchResolver         struct{ *Resolver }
+	settlementConversionResolver struct{ *Resolver }
+	splitRuleResolver            struct{ *Resolver }
+	trialBalanceLineResolver     struct{ *Resolver }
 )

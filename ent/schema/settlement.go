@@ -137,8 +137,8 @@ func (SettlementBatch) Fields() []ent.Field {
 		field.String("business_date").MinLen(10).MaxLen(10).Immutable(),
 		field.String("currency").MaxLen(3).Immutable().Comment("the settlement currency"),
 		field.Int("line_count").Immutable(),
-		field.JSON("conversions", []SettlementConversion{}).Optional().Immutable(),
-		field.Time("created_at").Default(now).Immutable().SchemaType(datetime6),
+		field.JSON("conversions", []SettlementConversion{}).Optional().Immutable().Annotations(entgql.Skip()),
+		field.Time("created_at").Default(now).Immutable().SchemaType(datetime6).Annotations(entgql.OrderField("CREATED_AT")),
 	}
 }
 
@@ -154,7 +154,7 @@ func (SettlementBatch) Policy() ent.Policy {
 
 // Annotations implements ent.Schema.
 func (SettlementBatch) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return []schema.Annotation{entgql.RelayConnection(), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)}
 }
 
 // SettlementConversion is a batch's conversion of its net in one capture
@@ -183,14 +183,15 @@ func (SettlementLine) Mixin() []ent.Mixin {
 func (SettlementLine) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("batch_id").Immutable().MaxLen(40),
-		field.String("source_key").Immutable().MaxLen(100).Unique(),
+		field.String("source_key").Immutable().MaxLen(100).Unique().
+			Comment("the settled movement: capture:<payment>, refund:<refund> or refund_reversal:<refund>"),
 		field.String("payment_id").Immutable().MaxLen(40),
-		field.String("currency").Immutable().MaxLen(3),
-		field.Int64("gross").Immutable(),
-		field.Int64("channel_fee").Immutable(),
-		field.Int64("mdr_fee").Immutable(),
-		field.Int64("split_amount").Immutable(),
-		field.Int64("net").Immutable(),
+		field.String("currency").Immutable().MaxLen(3).Annotations(entgql.Skip()),
+		field.Int64("gross").Immutable().Annotations(entgql.Skip(), inCurrency),
+		field.Int64("channel_fee").Immutable().Annotations(entgql.Skip(), inCurrency),
+		field.Int64("mdr_fee").Immutable().Annotations(entgql.Skip(), inCurrency),
+		field.Int64("split_amount").Immutable().Annotations(entgql.Skip(), inCurrency),
+		field.Int64("net").Immutable().Annotations(entgql.Skip(), inCurrency),
 		field.Time("captured_at").Immutable().SchemaType(datetime6),
 	}
 }
@@ -207,5 +208,5 @@ func (SettlementLine) Policy() ent.Policy {
 
 // Annotations implements ent.Schema.
 func (SettlementLine) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return []schema.Annotation{entgql.RelayConnection(), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput, entgql.SkipWhereInput)}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/schema"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
 	"github.com/straitpay/strait/payments/cashier"
@@ -35,6 +36,7 @@ import (
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/vocab/connectorterms"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -60,6 +62,7 @@ type ResolverRoot interface {
 	ConnectorLimit() ConnectorLimitResolver
 	Coupon() CouponResolver
 	Customer() CustomerResolver
+	FeePlan() FeePlanResolver
 	FxQuote() FxQuoteResolver
 	Money() MoneyResolver
 	Mutation() MutationResolver
@@ -69,6 +72,9 @@ type ResolverRoot interface {
 	RiskRuleParams() RiskRuleParamsResolver
 	RoutingMatch() RoutingMatchResolver
 	RoutingRule() RoutingRuleResolver
+	SettlementBatch() SettlementBatchResolver
+	SettlementConversion() SettlementConversionResolver
+	SplitRule() SplitRuleResolver
 	TrialBalanceLine() TrialBalanceLineResolver
 }
 
@@ -383,6 +389,16 @@ type ComplexityRoot struct {
 		Type       func(childComplexity int) int
 	}
 
+	FeePlan struct {
+		CrossBorderBps    func(childComplexity int) int
+		Fixed             func(childComplexity int) int
+		ID                func(childComplexity int) int
+		PaymentMethodType func(childComplexity int) int
+		PercentBps        func(childComplexity int) int
+		Region            func(childComplexity int) int
+		Scheme            func(childComplexity int) int
+	}
+
 	FxConversion struct {
 		EntryID  func(childComplexity int) int
 		From     func(childComplexity int) int
@@ -528,13 +544,16 @@ type ComplexityRoot struct {
 		RejectPaymentReview     func(childComplexity int, input model.RejectPaymentReviewInput) int
 		RemoveCoupon            func(childComplexity int) int
 		RevokeAPIKey            func(childComplexity int, id string) int
+		RunSettlement           func(childComplexity int, input model.RunSettlementInput) int
 		SetConnectorEnabled     func(childComplexity int, name string, enabled bool) int
 		SignAgreement           func(childComplexity int, input model.SignAgreementInput) int
 		TerminateAgreement      func(childComplexity int, input model.TerminateAgreementInput) int
 		TokenizeCard            func(childComplexity int, input model.TokenizeCardInput) int
 		UpdateConnectorSettings func(childComplexity int, input model.UpdateConnectorSettingsInput) int
+		UpsertFeePlan           func(childComplexity int, input model.FeePlanInput) int
 		UpsertRiskRule          func(childComplexity int, input model.RiskRuleInput) int
 		UpsertRoutingRule       func(childComplexity int, input model.RoutingRuleInput) int
+		UpsertSplitRule         func(childComplexity int, input model.SplitRuleInput) int
 	}
 
 	NextAction struct {
@@ -672,6 +691,8 @@ type ComplexityRoot struct {
 		Connectors       func(childComplexity int) int
 		Coupons          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Customers        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) int
+		FeePlan          func(childComplexity int) int
+		FeePlans         func(childComplexity int, merchantID string) int
 		JournalEntries   func(childComplexity int, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) int
 		Merchant         func(childComplexity int, id *string) int
 		Merchants        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
@@ -682,6 +703,9 @@ type ComplexityRoot struct {
 		Payments         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
 		RiskRules        func(childComplexity int, after *entgql.Cursor[string], first *int) int
 		RoutingRules     func(childComplexity int, after *entgql.Cursor[string], first *int) int
+		Settlement       func(childComplexity int, id string) int
+		Settlements      func(childComplexity int, after *entgql.Cursor[string], first *int) int
+		SplitRules       func(childComplexity int, merchantID string) int
 		TrialBalance     func(childComplexity int) int
 		Viewer           func(childComplexity int) int
 	}
@@ -784,6 +808,74 @@ type ComplexityRoot struct {
 		Percent   func(childComplexity int) int
 	}
 
+	SettlementBatch struct {
+		BusinessDate func(childComplexity int) int
+		CSV          func(childComplexity int) int
+		Conversions  func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		Currency     func(childComplexity int) int
+		ID           func(childComplexity int) int
+		LineCount    func(childComplexity int) int
+		Lines        func(childComplexity int, after *entgql.Cursor[string], first *int) int
+		MerchantID   func(childComplexity int) int
+	}
+
+	SettlementBatchConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SettlementBatchEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	SettlementConversion struct {
+		From    func(childComplexity int) int
+		QuoteID func(childComplexity int) int
+		To      func(childComplexity int) int
+	}
+
+	SettlementLine struct {
+		BatchID          func(childComplexity int) int
+		CapturedAt       func(childComplexity int) int
+		ChannelFeeMoney  func(childComplexity int) int
+		GrossMoney       func(childComplexity int) int
+		ID               func(childComplexity int) int
+		MdrFeeMoney      func(childComplexity int) int
+		MerchantID       func(childComplexity int) int
+		NetMoney         func(childComplexity int) int
+		PaymentID        func(childComplexity int) int
+		SourceKey        func(childComplexity int) int
+		SplitAmountMoney func(childComplexity int) int
+	}
+
+	SettlementLineConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SettlementLineEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	SplitRule struct {
+		Basis          func(childComplexity int) int
+		ID             func(childComplexity int) int
+		MerchantID     func(childComplexity int) int
+		Name           func(childComplexity int) int
+		ResiduePartner func(childComplexity int) int
+		Shares         func(childComplexity int) int
+	}
+
+	SplitShare struct {
+		Bps     func(childComplexity int) int
+		Partner func(childComplexity int) int
+	}
+
 	TokenizedCard struct {
 		Card  func(childComplexity int) int
 		Token func(childComplexity int) int
@@ -865,6 +957,9 @@ type CouponResolver interface {
 type CustomerResolver interface {
 	SavedCards(ctx context.Context, obj *ent.Customer) ([]*vault.CardInfo, error)
 }
+type FeePlanResolver interface {
+	Fixed(ctx context.Context, obj *settlement.FeePlan) (*money.Amount, error)
+}
 type FxQuoteResolver interface {
 	BaseCurrency(ctx context.Context, obj *fx.Quote) (string, error)
 	QuoteCurrency(ctx context.Context, obj *fx.Quote) (string, error)
@@ -904,6 +999,9 @@ type MutationResolver interface {
 	ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error)
 	UpsertRiskRule(ctx context.Context, input model.RiskRuleInput) (*ent.RiskRule, error)
 	UpsertRoutingRule(ctx context.Context, input model.RoutingRuleInput) (*ent.RoutingRule, error)
+	UpsertFeePlan(ctx context.Context, input model.FeePlanInput) (*settlement.FeePlan, error)
+	UpsertSplitRule(ctx context.Context, input model.SplitRuleInput) (*settlement.SplitRule, error)
+	RunSettlement(ctx context.Context, input model.RunSettlementInput) (*ent.SettlementBatch, error)
 }
 type PaymentResolver interface {
 	NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error)
@@ -934,6 +1032,11 @@ type QueryResolver interface {
 	Agreement(ctx context.Context, id string) (*ent.Agreement, error)
 	RiskRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RiskRuleConnection, error)
 	RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error)
+	FeePlan(ctx context.Context) ([]*settlement.FeePlan, error)
+	Settlements(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.SettlementBatchConnection, error)
+	Settlement(ctx context.Context, id string) (*ent.SettlementBatch, error)
+	FeePlans(ctx context.Context, merchantID string) ([]*settlement.FeePlan, error)
+	SplitRules(ctx context.Context, merchantID string) ([]*settlement.SplitRule, error)
 }
 type RiskRuleResolver interface {
 	Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error)
@@ -953,6 +1056,19 @@ type RoutingRuleResolver interface {
 	Match(ctx context.Context, obj *ent.RoutingRule) (*routing.Match, error)
 
 	Split(ctx context.Context, obj *ent.RoutingRule) ([]*routing.Share, error)
+}
+type SettlementBatchResolver interface {
+	Lines(ctx context.Context, obj *ent.SettlementBatch, after *entgql.Cursor[string], first *int) (*ent.SettlementLineConnection, error)
+
+	CSV(ctx context.Context, obj *ent.SettlementBatch) (string, error)
+}
+type SettlementConversionResolver interface {
+	From(ctx context.Context, obj *schema.SettlementConversion) (*money.Amount, error)
+	To(ctx context.Context, obj *schema.SettlementConversion) (*money.Amount, error)
+}
+type SplitRuleResolver interface {
+	Basis(ctx context.Context, obj *settlement.SplitRule) (model.SplitBasis, error)
+	Shares(ctx context.Context, obj *settlement.SplitRule) ([]*model.SplitShare, error)
 }
 type TrialBalanceLineResolver interface {
 	Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error)
@@ -2284,6 +2400,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Event.Type(childComplexity), true
 
+	case "FeePlan.crossBorderBps":
+		if e.ComplexityRoot.FeePlan.CrossBorderBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeePlan.CrossBorderBps(childComplexity), true
+	case "FeePlan.fixed":
+		if e.ComplexityRoot.FeePlan.Fixed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeePlan.Fixed(childComplexity), true
+	case "FeePlan.id":
+		if e.ComplexityRoot.FeePlan.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeePlan.ID(childComplexity), true
+	case "FeePlan.paymentMethodType":
+		if e.ComplexityRoot.FeePlan.PaymentMethodType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeePlan.PaymentMethodType(childComplexity), true
+	case "FeePlan.percentBps":
+		if e.ComplexityRoot.FeePlan.PercentBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeePlan.PercentBps(childComplexity), true
+	case "FeePlan.region":
+		if e.ComplexityRoot.FeePlan.Region == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeePlan.Region(childComplexity), true
+	case "FeePlan.scheme":
+		if e.ComplexityRoot.FeePlan.Scheme == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FeePlan.Scheme(childComplexity), true
+
 	case "FxConversion.entryID":
 		if e.ComplexityRoot.FxConversion.EntryID == nil {
 			break
@@ -2971,6 +3130,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(string)), true
+	case "Mutation.runSettlement":
+		if e.ComplexityRoot.Mutation.RunSettlement == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_runSettlement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RunSettlement(childComplexity, args["input"].(model.RunSettlementInput)), true
 	case "Mutation.setConnectorEnabled":
 		if e.ComplexityRoot.Mutation.SetConnectorEnabled == nil {
 			break
@@ -3026,6 +3196,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateConnectorSettings(childComplexity, args["input"].(model.UpdateConnectorSettingsInput)), true
+	case "Mutation.upsertFeePlan":
+		if e.ComplexityRoot.Mutation.UpsertFeePlan == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertFeePlan_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertFeePlan(childComplexity, args["input"].(model.FeePlanInput)), true
 	case "Mutation.upsertRiskRule":
 		if e.ComplexityRoot.Mutation.UpsertRiskRule == nil {
 			break
@@ -3048,6 +3229,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpsertRoutingRule(childComplexity, args["input"].(model.RoutingRuleInput)), true
+	case "Mutation.upsertSplitRule":
+		if e.ComplexityRoot.Mutation.UpsertSplitRule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_upsertSplitRule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpsertSplitRule(childComplexity, args["input"].(model.SplitRuleInput)), true
 
 	case "NextAction.expiresAt":
 		if e.ComplexityRoot.NextAction.ExpiresAt == nil {
@@ -3704,6 +3896,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.CustomerListFilter)), true
+	case "Query.feePlan":
+		if e.ComplexityRoot.Query.FeePlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.FeePlan(childComplexity), true
+	case "Query.feePlans":
+		if e.ComplexityRoot.Query.FeePlans == nil {
+			break
+		}
+
+		args, err := ec.field_Query_feePlans_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FeePlans(childComplexity, args["merchantID"].(string)), true
 
 	case "Query.journalEntries":
 		if e.ComplexityRoot.Query.JournalEntries == nil {
@@ -3815,6 +4024,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RoutingRules(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
+	case "Query.settlement":
+		if e.ComplexityRoot.Query.Settlement == nil {
+			break
+		}
+
+		args, err := ec.field_Query_settlement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Settlement(childComplexity, args["id"].(string)), true
+	case "Query.settlements":
+		if e.ComplexityRoot.Query.Settlements == nil {
+			break
+		}
+
+		args, err := ec.field_Query_settlements_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Settlements(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
+	case "Query.splitRules":
+		if e.ComplexityRoot.Query.SplitRules == nil {
+			break
+		}
+
+		args, err := ec.field_Query_splitRules_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SplitRules(childComplexity, args["merchantID"].(string)), true
 	case "Query.trialBalance":
 		if e.ComplexityRoot.Query.TrialBalance == nil {
 			break
@@ -4212,6 +4454,266 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RoutingShare.Percent(childComplexity), true
 
+	case "SettlementBatch.businessDate":
+		if e.ComplexityRoot.SettlementBatch.BusinessDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatch.BusinessDate(childComplexity), true
+	case "SettlementBatch.csv":
+		if e.ComplexityRoot.SettlementBatch.CSV == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatch.CSV(childComplexity), true
+	case "SettlementBatch.conversions":
+		if e.ComplexityRoot.SettlementBatch.Conversions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatch.Conversions(childComplexity), true
+	case "SettlementBatch.createdAt":
+		if e.ComplexityRoot.SettlementBatch.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatch.CreatedAt(childComplexity), true
+	case "SettlementBatch.currency":
+		if e.ComplexityRoot.SettlementBatch.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatch.Currency(childComplexity), true
+	case "SettlementBatch.id":
+		if e.ComplexityRoot.SettlementBatch.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatch.ID(childComplexity), true
+	case "SettlementBatch.lineCount":
+		if e.ComplexityRoot.SettlementBatch.LineCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatch.LineCount(childComplexity), true
+	case "SettlementBatch.lines":
+		if e.ComplexityRoot.SettlementBatch.Lines == nil {
+			break
+		}
+
+		args, err := ec.field_SettlementBatch_lines_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.SettlementBatch.Lines(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
+	case "SettlementBatch.merchantID":
+		if e.ComplexityRoot.SettlementBatch.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatch.MerchantID(childComplexity), true
+
+	case "SettlementBatchConnection.edges":
+		if e.ComplexityRoot.SettlementBatchConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatchConnection.Edges(childComplexity), true
+	case "SettlementBatchConnection.pageInfo":
+		if e.ComplexityRoot.SettlementBatchConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatchConnection.PageInfo(childComplexity), true
+	case "SettlementBatchConnection.totalCount":
+		if e.ComplexityRoot.SettlementBatchConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatchConnection.TotalCount(childComplexity), true
+
+	case "SettlementBatchEdge.cursor":
+		if e.ComplexityRoot.SettlementBatchEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatchEdge.Cursor(childComplexity), true
+	case "SettlementBatchEdge.node":
+		if e.ComplexityRoot.SettlementBatchEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatchEdge.Node(childComplexity), true
+
+	case "SettlementConversion.from":
+		if e.ComplexityRoot.SettlementConversion.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementConversion.From(childComplexity), true
+	case "SettlementConversion.quoteID":
+		if e.ComplexityRoot.SettlementConversion.QuoteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementConversion.QuoteID(childComplexity), true
+	case "SettlementConversion.to":
+		if e.ComplexityRoot.SettlementConversion.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementConversion.To(childComplexity), true
+
+	case "SettlementLine.batchID":
+		if e.ComplexityRoot.SettlementLine.BatchID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.BatchID(childComplexity), true
+	case "SettlementLine.capturedAt":
+		if e.ComplexityRoot.SettlementLine.CapturedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.CapturedAt(childComplexity), true
+	case "SettlementLine.channelFee":
+		if e.ComplexityRoot.SettlementLine.ChannelFeeMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.ChannelFeeMoney(childComplexity), true
+	case "SettlementLine.gross":
+		if e.ComplexityRoot.SettlementLine.GrossMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.GrossMoney(childComplexity), true
+	case "SettlementLine.id":
+		if e.ComplexityRoot.SettlementLine.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.ID(childComplexity), true
+	case "SettlementLine.mdrFee":
+		if e.ComplexityRoot.SettlementLine.MdrFeeMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.MdrFeeMoney(childComplexity), true
+	case "SettlementLine.merchantID":
+		if e.ComplexityRoot.SettlementLine.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.MerchantID(childComplexity), true
+	case "SettlementLine.net":
+		if e.ComplexityRoot.SettlementLine.NetMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.NetMoney(childComplexity), true
+	case "SettlementLine.paymentID":
+		if e.ComplexityRoot.SettlementLine.PaymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.PaymentID(childComplexity), true
+	case "SettlementLine.sourceKey":
+		if e.ComplexityRoot.SettlementLine.SourceKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.SourceKey(childComplexity), true
+	case "SettlementLine.split":
+		if e.ComplexityRoot.SettlementLine.SplitAmountMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLine.SplitAmountMoney(childComplexity), true
+
+	case "SettlementLineConnection.edges":
+		if e.ComplexityRoot.SettlementLineConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLineConnection.Edges(childComplexity), true
+	case "SettlementLineConnection.pageInfo":
+		if e.ComplexityRoot.SettlementLineConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLineConnection.PageInfo(childComplexity), true
+	case "SettlementLineConnection.totalCount":
+		if e.ComplexityRoot.SettlementLineConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLineConnection.TotalCount(childComplexity), true
+
+	case "SettlementLineEdge.cursor":
+		if e.ComplexityRoot.SettlementLineEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLineEdge.Cursor(childComplexity), true
+	case "SettlementLineEdge.node":
+		if e.ComplexityRoot.SettlementLineEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementLineEdge.Node(childComplexity), true
+
+	case "SplitRule.basis":
+		if e.ComplexityRoot.SplitRule.Basis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitRule.Basis(childComplexity), true
+	case "SplitRule.id":
+		if e.ComplexityRoot.SplitRule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitRule.ID(childComplexity), true
+	case "SplitRule.merchantID":
+		if e.ComplexityRoot.SplitRule.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitRule.MerchantID(childComplexity), true
+	case "SplitRule.name":
+		if e.ComplexityRoot.SplitRule.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitRule.Name(childComplexity), true
+	case "SplitRule.residuePartner":
+		if e.ComplexityRoot.SplitRule.ResiduePartner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitRule.ResiduePartner(childComplexity), true
+	case "SplitRule.shares":
+		if e.ComplexityRoot.SplitRule.Shares == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitRule.Shares(childComplexity), true
+
+	case "SplitShare.bps":
+		if e.ComplexityRoot.SplitShare.Bps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitShare.Bps(childComplexity), true
+	case "SplitShare.partner":
+		if e.ComplexityRoot.SplitShare.Partner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitShare.Partner(childComplexity), true
+
 	case "TokenizedCard.card":
 		if e.ComplexityRoot.TokenizedCard.Card == nil {
 			break
@@ -4307,6 +4809,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateMerchantInput", ec.unmarshalInputCreateMerchantInput),
 			graphql.NewInputUnmarshaler("CreateMerchantUserInput", ec.unmarshalInputCreateMerchantUserInput),
 			graphql.NewInputUnmarshaler("CustomerListFilter", ec.unmarshalInputCustomerListFilter),
+			graphql.NewInputUnmarshaler("FeePlanInput", ec.unmarshalInputFeePlanInput),
 			graphql.NewInputUnmarshaler("JournalEntriesFilter", ec.unmarshalInputJournalEntriesFilter),
 			graphql.NewInputUnmarshaler("LedgerAccountsFilter", ec.unmarshalInputLedgerAccountsFilter),
 			graphql.NewInputUnmarshaler("MerchantUserOrder", ec.unmarshalInputMerchantUserOrder),
@@ -4323,7 +4826,10 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RoutingMatchInput", ec.unmarshalInputRoutingMatchInput),
 			graphql.NewInputUnmarshaler("RoutingRuleInput", ec.unmarshalInputRoutingRuleInput),
 			graphql.NewInputUnmarshaler("RoutingShareInput", ec.unmarshalInputRoutingShareInput),
+			graphql.NewInputUnmarshaler("RunSettlementInput", ec.unmarshalInputRunSettlementInput),
 			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
+			graphql.NewInputUnmarshaler("SplitRuleInput", ec.unmarshalInputSplitRuleInput),
+			graphql.NewInputUnmarshaler("SplitShareInput", ec.unmarshalInputSplitShareInput),
 			graphql.NewInputUnmarshaler("TerminateAgreementInput", ec.unmarshalInputTerminateAgreementInput),
 			graphql.NewInputUnmarshaler("TokenizeCardInput", ec.unmarshalInputTokenizeCardInput),
 			graphql.NewInputUnmarshaler("UpdateConnectorSettingsInput", ec.unmarshalInputUpdateConnectorSettingsInput),
@@ -5914,6 +6420,204 @@ extend type Mutation {
   ): RoutingRule! @auth(requires: [OPERATOR])
 }
 # ---- end payments ----
+
+# ---- settlement ----
+# Fee plans (MDR), split rules and settlement runs. See docs/settlement.md.
+
+"""
+One line of a merchant's fee plan (MDR): what the platform charges the
+merchant for a payment of a method, scheme and region (empty matches any; the
+most specific line wins). Each percentage part is gross × bps / 10000 rounded
+once, half away from zero; the fee never exceeds the gross.
+"""
+type FeePlan {
+  "The line's ID."
+  id: ID!
+  "The payment method type it applies to (card, wallet, bank_transfer); empty for any."
+  paymentMethodType: String!
+  "The card scheme it applies to; empty for any."
+  scheme: String!
+  "The region it applies to; empty for any."
+  region: String!
+  "The percentage, in basis points (1 bp = 0.01 %)."
+  percentBps: Int!
+  "The fixed part, charged on payments in its currency only; null for none."
+  fixed: Money
+  "The surcharge on payments in a currency other than the merchant's settlement currency, in basis points."
+  crossBorderBps: Int!
+}
+
+"What a split rule shares."
+enum SplitBasis {
+  "A share of the MDR fee, out of the platform's fees."
+  FEE
+  "A share of the gross, out of the merchant's net."
+  GROSS
+}
+
+"One partner's share of a split rule."
+type SplitShare {
+  "The partner whose account receives the share."
+  partner: String!
+  "The share in basis points."
+  bps: Int!
+}
+
+"""
+A profit-sharing rule: at settlement each capture's fee or gross is shared
+among partners, each getting the floor of its share; the rounding residue goes
+to residuePartner, so the parts add up exactly.
+"""
+type SplitRule {
+  "The rule's ID."
+  id: ID!
+  "The merchant the rule applies to."
+  merchantID: ID!
+  "The rule's name, unique per merchant."
+  name: String!
+  "What it shares."
+  basis: SplitBasis!
+  "The shares, by partner."
+  shares: [SplitShare!]!
+  "The partner that receives the rounding residue."
+  residuePartner: String!
+}
+
+"A batch's conversion of its net in one capture currency into the settlement currency, at a locked quote."
+type SettlementConversion {
+  "The FX quote that priced it."
+  quoteID: ID!
+  "What left the capture currency's available balance."
+  from: Money!
+  "What reached the settlement currency's available balance."
+  to: Money!
+}
+
+extend type SettlementBatch {
+  "The batch's lines, oldest first."
+  lines(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): SettlementLineConnection!
+  "The conversions into the settlement currency."
+  conversions: [SettlementConversion!]!
+  "Every line as CSV with a header row; amounts in minor units."
+  csv: String!
+}
+
+extend type SettlementLine {
+  "What the buyer paid (a refund's is negative)."
+  gross: Money!
+  "What the channel's cost took from pending at capture."
+  channelFee: Money!
+  "The merchant's fee (MDR); a refund returns it pro rata."
+  mdrFee: Money!
+  "What partners got of this line."
+  split: Money!
+  "What reached the merchant's available balance, in the capture currency."
+  net: Money!
+}
+
+"A fee plan line to create or replace (matched on merchant, method, scheme and region)."
+input FeePlanInput {
+  "The merchant whose plan it is."
+  merchantID: ID!
+  "The payment method type it applies to; empty for any."
+  paymentMethodType: String! = ""
+  "The card scheme it applies to; empty for any."
+  scheme: String! = ""
+  "The region it applies to; empty for any."
+  region: String! = ""
+  "The percentage, in basis points, 0 to 10000."
+  percentBps: Int!
+  "The fixed part, charged on payments in its currency only."
+  fixed: MoneyInput
+  "The cross-border surcharge in basis points, 0 to 10000."
+  crossBorderBps: Int! = 0
+}
+
+"One partner's share."
+input SplitShareInput {
+  "The partner whose account receives the share."
+  partner: String!
+  "The share in basis points, above 0; all shares together at most 10000."
+  bps: Int!
+}
+
+"A split rule to create or replace (matched on merchant and name)."
+input SplitRuleInput {
+  "The merchant the rule applies to."
+  merchantID: ID!
+  "The rule's name."
+  name: String!
+  "What it shares."
+  basis: SplitBasis!
+  "The shares; together at most 100 % (BAD_USER_INPUT otherwise)."
+  shares: [SplitShareInput!]!
+  "The partner that receives the rounding residue."
+  residuePartner: String!
+}
+
+"A settlement run to make."
+input RunSettlementInput {
+  "The merchant to settle."
+  merchantID: ID!
+  "The business day, in the merchant's timezone (2026-03-02)."
+  day: String!
+}
+
+extend type Query {
+  "The caller's merchant's fee plan."
+  feePlan: [FeePlan!]! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  "The caller's merchant's settlement batches, newest first (operators see every merchant's)."
+  settlements(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): SettlementBatchConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  "One settlement batch; NOT_FOUND if it is another merchant's."
+  settlement(
+    "The batch's ID."
+    id: ID!
+  ): SettlementBatch! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  "A merchant's fee plan. Operators only."
+  feePlans(
+    "The merchant."
+    merchantID: ID!
+  ): [FeePlan!]! @auth(requires: [OPERATOR])
+  "A merchant's split rules. Operators only."
+  splitRules(
+    "The merchant."
+    merchantID: ID!
+  ): [SplitRule!]! @auth(requires: [OPERATOR])
+}
+
+extend type Mutation {
+  "Create or replace a fee plan line. BAD_USER_INPUT names the bad field."
+  upsertFeePlan(
+    "The request: see FeePlanInput."
+    input: FeePlanInput!
+  ): FeePlan! @auth(requires: [OPERATOR])
+  "Create or replace a split rule. BAD_USER_INPUT for shares above 100 %."
+  upsertSplitRule(
+    "The request: see SplitRuleInput."
+    input: SplitRuleInput!
+  ): SplitRule! @auth(requires: [OPERATOR])
+  """
+  Settle a merchant's matured funds for a business day. A day runs once: running
+  it again returns the first batch and moves nothing. BAD_USER_INPUT for a day in
+  the future or whose maturing captures are not all in; UNAVAILABLE when a
+  conversion finds no fresh FX rate; NOT_FOUND for an unknown merchant.
+  """
+  runSettlement(
+    "The request: see RunSettlementInput."
+    input: RunSettlementInput!
+  ): SettlementBatch! @auth(requires: [OPERATOR])
+}
+# ---- end settlement ----
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -7049,6 +7753,88 @@ type RoutingRuleEdge {
   """
   cursor: Cursor!
 }
+type SettlementBatch implements Node {
+  id: ID!
+  merchantID: String!
+  businessDate: String!
+  """
+  the settlement currency
+  """
+  currency: String!
+  lineCount: Int!
+  createdAt: Time!
+}
+"""
+A connection to a list of items.
+"""
+type SettlementBatchConnection {
+  """
+  A list of edges.
+  """
+  edges: [SettlementBatchEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type SettlementBatchEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: SettlementBatch
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+type SettlementLine implements Node {
+  id: ID!
+  merchantID: String!
+  batchID: String!
+  """
+  the settled movement: capture:<payment>, refund:<refund> or refund_reversal:<refund>
+  """
+  sourceKey: String!
+  paymentID: String!
+  capturedAt: Time!
+}
+"""
+A connection to a list of items.
+"""
+type SettlementLineConnection {
+  """
+  A list of edges.
+  """
+  edges: [SettlementLineEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type SettlementLineEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: SettlementLine
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
 """
 The builtin Time type
 """
@@ -7653,6 +8439,26 @@ func (ec *executionContext) childFields_CustomerEdge(ctx context.Context, field 
 		return ec.fieldContext_CustomerEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FeePlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_FeePlan_id(ctx, field)
+	case "paymentMethodType":
+		return ec.fieldContext_FeePlan_paymentMethodType(ctx, field)
+	case "scheme":
+		return ec.fieldContext_FeePlan_scheme(ctx, field)
+	case "region":
+		return ec.fieldContext_FeePlan_region(ctx, field)
+	case "percentBps":
+		return ec.fieldContext_FeePlan_percentBps(ctx, field)
+	case "fixed":
+		return ec.fieldContext_FeePlan_fixed(ctx, field)
+	case "crossBorderBps":
+		return ec.fieldContext_FeePlan_crossBorderBps(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FeePlan", field.Name)
 }
 
 func (ec *executionContext) childFields_FxConversion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8347,6 +9153,142 @@ func (ec *executionContext) childFields_RoutingShare(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type RoutingShare", field.Name)
 }
 
+func (ec *executionContext) childFields_SettlementBatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SettlementBatch_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_SettlementBatch_merchantID(ctx, field)
+	case "businessDate":
+		return ec.fieldContext_SettlementBatch_businessDate(ctx, field)
+	case "currency":
+		return ec.fieldContext_SettlementBatch_currency(ctx, field)
+	case "lineCount":
+		return ec.fieldContext_SettlementBatch_lineCount(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_SettlementBatch_createdAt(ctx, field)
+	case "lines":
+		return ec.fieldContext_SettlementBatch_lines(ctx, field)
+	case "conversions":
+		return ec.fieldContext_SettlementBatch_conversions(ctx, field)
+	case "csv":
+		return ec.fieldContext_SettlementBatch_csv(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SettlementBatch", field.Name)
+}
+
+func (ec *executionContext) childFields_SettlementBatchConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SettlementBatchConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SettlementBatchConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SettlementBatchConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SettlementBatchConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SettlementBatchEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_SettlementBatchEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_SettlementBatchEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SettlementBatchEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SettlementConversion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "quoteID":
+		return ec.fieldContext_SettlementConversion_quoteID(ctx, field)
+	case "from":
+		return ec.fieldContext_SettlementConversion_from(ctx, field)
+	case "to":
+		return ec.fieldContext_SettlementConversion_to(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SettlementConversion", field.Name)
+}
+
+func (ec *executionContext) childFields_SettlementLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SettlementLine_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_SettlementLine_merchantID(ctx, field)
+	case "batchID":
+		return ec.fieldContext_SettlementLine_batchID(ctx, field)
+	case "sourceKey":
+		return ec.fieldContext_SettlementLine_sourceKey(ctx, field)
+	case "paymentID":
+		return ec.fieldContext_SettlementLine_paymentID(ctx, field)
+	case "capturedAt":
+		return ec.fieldContext_SettlementLine_capturedAt(ctx, field)
+	case "gross":
+		return ec.fieldContext_SettlementLine_gross(ctx, field)
+	case "channelFee":
+		return ec.fieldContext_SettlementLine_channelFee(ctx, field)
+	case "mdrFee":
+		return ec.fieldContext_SettlementLine_mdrFee(ctx, field)
+	case "split":
+		return ec.fieldContext_SettlementLine_split(ctx, field)
+	case "net":
+		return ec.fieldContext_SettlementLine_net(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SettlementLine", field.Name)
+}
+
+func (ec *executionContext) childFields_SettlementLineConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SettlementLineConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SettlementLineConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SettlementLineConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SettlementLineConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SettlementLineEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_SettlementLineEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_SettlementLineEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SettlementLineEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SplitRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SplitRule_id(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_SplitRule_merchantID(ctx, field)
+	case "name":
+		return ec.fieldContext_SplitRule_name(ctx, field)
+	case "basis":
+		return ec.fieldContext_SplitRule_basis(ctx, field)
+	case "shares":
+		return ec.fieldContext_SplitRule_shares(ctx, field)
+	case "residuePartner":
+		return ec.fieldContext_SplitRule_residuePartner(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SplitRule", field.Name)
+}
+
+func (ec *executionContext) childFields_SplitShare(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partner":
+		return ec.fieldContext_SplitShare_partner(ctx, field)
+	case "bps":
+		return ec.fieldContext_SplitShare_bps(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SplitShare", field.Name)
+}
+
 func (ec *executionContext) childFields_TokenizedCard(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "token":
@@ -8861,6 +9803,20 @@ func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_runSettlement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RunSettlementInput, error) {
+			return ec.unmarshalNRunSettlementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunSettlementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setConnectorEnabled_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8939,6 +9895,20 @@ func (ec *executionContext) field_Mutation_updateConnectorSettings_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_upsertFeePlan_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FeePlanInput, error) {
+			return ec.unmarshalNFeePlanInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐFeePlanInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_upsertRiskRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8959,6 +9929,20 @@ func (ec *executionContext) field_Mutation_upsertRoutingRule_args(ctx context.Co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RoutingRuleInput, error) {
 			return ec.unmarshalNRoutingRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_upsertSplitRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SplitRuleInput, error) {
+			return ec.unmarshalNSplitRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitRuleInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9367,6 +10351,20 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_feePlans_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "merchantID",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["merchantID"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_journalEntries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9590,6 +10588,78 @@ func (ec *executionContext) field_Query_riskRules_args(ctx context.Context, rawA
 }
 
 func (ec *executionContext) field_Query_routingRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_settlement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_settlements_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_splitRules_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "merchantID",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["merchantID"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_SettlementBatch_lines_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
@@ -15059,6 +16129,176 @@ func (ec *executionContext) fieldContext_Event_createdAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Event", field, false, false, "Time")
 }
 
+func (ec *executionContext) _FeePlan_id(ctx context.Context, field graphql.CollectedField, obj *settlement.FeePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeePlan_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeePlan_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeePlan", field, false, false, "ID")
+}
+
+func (ec *executionContext) _FeePlan_paymentMethodType(ctx context.Context, field graphql.CollectedField, obj *settlement.FeePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeePlan_paymentMethodType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaymentMethodType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeePlan_paymentMethodType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeePlan", field, false, false, "String")
+}
+
+func (ec *executionContext) _FeePlan_scheme(ctx context.Context, field graphql.CollectedField, obj *settlement.FeePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeePlan_scheme(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scheme, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeePlan_scheme(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeePlan", field, false, false, "String")
+}
+
+func (ec *executionContext) _FeePlan_region(ctx context.Context, field graphql.CollectedField, obj *settlement.FeePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeePlan_region(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Region, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeePlan_region(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeePlan", field, false, false, "String")
+}
+
+func (ec *executionContext) _FeePlan_percentBps(ctx context.Context, field graphql.CollectedField, obj *settlement.FeePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeePlan_percentBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PercentBps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeePlan_percentBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeePlan", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FeePlan_fixed(ctx context.Context, field graphql.CollectedField, obj *settlement.FeePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeePlan_fixed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FeePlan().Fixed(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FeePlan_fixed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FeePlan",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FeePlan_crossBorderBps(ctx context.Context, field graphql.CollectedField, obj *settlement.FeePlan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FeePlan_crossBorderBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CrossBorderBps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FeePlan_crossBorderBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FeePlan", field, false, false, "Int")
+}
+
 func (ec *executionContext) _FxConversion_entryID(ctx context.Context, field graphql.CollectedField, obj *fx.Conversion) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18677,6 +19917,192 @@ func (ec *executionContext) fieldContext_Mutation_upsertRoutingRule(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_upsertRoutingRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_upsertFeePlan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertFeePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertFeePlan(ctx, fc.Args["input"].(model.FeePlanInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *settlement.FeePlan
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *settlement.FeePlan
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *settlement.FeePlan) graphql.Marshaler {
+			return ec.marshalNFeePlan2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐFeePlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertFeePlan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeePlan(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertFeePlan_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_upsertSplitRule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_upsertSplitRule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpsertSplitRule(ctx, fc.Args["input"].(model.SplitRuleInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *settlement.SplitRule
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *settlement.SplitRule
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *settlement.SplitRule) graphql.Marshaler {
+			return ec.marshalNSplitRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐSplitRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_upsertSplitRule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitRule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_upsertSplitRule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runSettlement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runSettlement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RunSettlement(ctx, fc.Args["input"].(model.RunSettlementInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ent.SettlementBatch
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.SettlementBatch
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SettlementBatch) graphql.Marshaler {
+			return ec.marshalNSettlementBatch2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runSettlement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementBatch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_runSettlement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -22311,6 +23737,304 @@ func (ec *executionContext) fieldContext_Query_routingRules(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_feePlan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_feePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().FeePlan(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal []*settlement.FeePlan
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*settlement.FeePlan
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*settlement.FeePlan) graphql.Marshaler {
+			return ec.marshalNFeePlan2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐFeePlanᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_feePlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeePlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_settlements(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_settlements(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Settlements(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.SettlementBatchConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.SettlementBatchConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SettlementBatchConnection) graphql.Marshaler {
+			return ec.marshalNSettlementBatchConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatchConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_settlements(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementBatchConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_settlements_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_settlement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_settlement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Settlement(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.SettlementBatch
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.SettlementBatch
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SettlementBatch) graphql.Marshaler {
+			return ec.marshalNSettlementBatch2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_settlement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementBatch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_settlement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_feePlans(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_feePlans(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FeePlans(ctx, fc.Args["merchantID"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal []*settlement.FeePlan
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*settlement.FeePlan
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*settlement.FeePlan) graphql.Marshaler {
+			return ec.marshalNFeePlan2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐFeePlanᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_feePlans(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FeePlan(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_feePlans_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_splitRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_splitRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SplitRules(ctx, fc.Args["merchantID"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal []*settlement.SplitRule
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*settlement.SplitRule
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*settlement.SplitRule) graphql.Marshaler {
+			return ec.marshalNSplitRule2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐSplitRuleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_splitRules(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitRule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_splitRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23955,6 +25679,1105 @@ func (ec *executionContext) _RoutingShare_percent(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_RoutingShare_percent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RoutingShare", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SettlementBatch_id(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatch", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SettlementBatch_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _SettlementBatch_businessDate(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_businessDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusinessDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_businessDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _SettlementBatch_currency(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _SettlementBatch_lineCount(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_lineCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LineCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_lineCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SettlementBatch_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatch", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SettlementBatch_lines(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.SettlementBatch().Lines(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SettlementLineConnection) graphql.Marshaler {
+			return ec.marshalNSettlementLineConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementLineConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_lines(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementBatch",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementLineConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_SettlementBatch_lines_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementBatch_conversions(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_conversions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []schema.SettlementConversion) graphql.Marshaler {
+			return ec.marshalNSettlementConversion2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋentᚋschemaᚐSettlementConversionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_conversions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementBatch",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementConversion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementBatch_csv(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_csv(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SettlementBatch().CSV(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_csv(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatch", field, true, true, "String")
+}
+
+func (ec *executionContext) _SettlementBatchConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatchConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SettlementBatchEdge) graphql.Marshaler {
+			return ec.marshalOSettlementBatchEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatchEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatchConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementBatchConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementBatchEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementBatchConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatchConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatchConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementBatchConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementBatchConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatchConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatchConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatchConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SettlementBatchEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatchEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatchEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SettlementBatch) graphql.Marshaler {
+			return ec.marshalOSettlementBatch2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatch(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatchEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementBatchEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementBatch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementBatchEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatchEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatchEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatchEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatchEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _SettlementConversion_quoteID(ctx context.Context, field graphql.CollectedField, obj *schema.SettlementConversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementConversion_quoteID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuoteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementConversion_quoteID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementConversion", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SettlementConversion_from(ctx context.Context, field graphql.CollectedField, obj *schema.SettlementConversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementConversion_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SettlementConversion().From(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementConversion_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementConversion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementConversion_to(ctx context.Context, field graphql.CollectedField, obj *schema.SettlementConversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementConversion_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SettlementConversion().To(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementConversion_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementConversion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementLine_id(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementLine", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SettlementLine_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _SettlementLine_batchID(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_batchID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BatchID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_batchID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _SettlementLine_sourceKey(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_sourceKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_sourceKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _SettlementLine_paymentID(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_paymentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_paymentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _SettlementLine_capturedAt(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_capturedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CapturedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_capturedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementLine", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SettlementLine_gross(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_gross(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrossMoney()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_gross(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementLine_channelFee(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_channelFee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChannelFeeMoney()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_channelFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementLine_mdrFee(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_mdrFee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MdrFeeMoney()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_mdrFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementLine_split(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_split(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SplitAmountMoney()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_split(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementLine_net(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLine_net(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NetMoney()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLine_net(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementLineConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLineConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLineConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.SettlementLineEdge) graphql.Marshaler {
+			return ec.marshalOSettlementLineEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementLineEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLineConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementLineConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementLineEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementLineConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLineConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLineConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLineConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementLineConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementLineConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLineConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLineConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLineConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementLineConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SettlementLineEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLineEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLineEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SettlementLine) graphql.Marshaler {
+			return ec.marshalOSettlementLine2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementLine(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLineEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SettlementLineEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SettlementLineEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementLineEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementLineEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementLineEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementLineEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _SplitRule_id(ctx context.Context, field graphql.CollectedField, obj *settlement.SplitRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitRule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitRule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitRule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SplitRule_merchantID(ctx context.Context, field graphql.CollectedField, obj *settlement.SplitRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitRule_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitRule_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitRule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SplitRule_name(ctx context.Context, field graphql.CollectedField, obj *settlement.SplitRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitRule_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitRule_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _SplitRule_basis(ctx context.Context, field graphql.CollectedField, obj *settlement.SplitRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitRule_basis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SplitRule().Basis(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SplitBasis) graphql.Marshaler {
+			return ec.marshalNSplitBasis2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitBasis(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitRule_basis(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitRule", field, true, true, "SplitBasis")
+}
+
+func (ec *executionContext) _SplitRule_shares(ctx context.Context, field graphql.CollectedField, obj *settlement.SplitRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitRule_shares(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SplitRule().Shares(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SplitShare) graphql.Marshaler {
+			return ec.marshalNSplitShare2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitShareᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitRule_shares(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SplitRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitShare(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SplitRule_residuePartner(ctx context.Context, field graphql.CollectedField, obj *settlement.SplitRule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitRule_residuePartner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResiduePartner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitRule_residuePartner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _SplitShare_partner(ctx context.Context, field graphql.CollectedField, obj *model.SplitShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitShare_partner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partner, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitShare_partner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitShare", field, false, false, "String")
+}
+
+func (ec *executionContext) _SplitShare_bps(ctx context.Context, field graphql.CollectedField, obj *model.SplitShare) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitShare_bps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitShare_bps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitShare", field, false, false, "Int")
 }
 
 func (ec *executionContext) _TokenizedCard_token(ctx context.Context, field graphql.CollectedField, obj *model.TokenizedCard) (ret graphql.Marshaler) {
@@ -26472,6 +29295,103 @@ func UnmarshalCustomerListFilter(ctx context.Context, raw any) (model.CustomerLi
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputFeePlanInput(ctx context.Context, obj any) (model.FeePlanInput, error) {
+	var it model.FeePlanInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["paymentMethodType"]; !present {
+		asMap["paymentMethodType"] = ""
+	}
+	if _, present := asMap["scheme"]; !present {
+		asMap["scheme"] = ""
+	}
+	if _, present := asMap["region"]; !present {
+		asMap["region"] = ""
+	}
+	if _, present := asMap["crossBorderBps"]; !present {
+		asMap["crossBorderBps"] = 0
+	}
+
+	fieldsInOrder := [...]string{"merchantID", "paymentMethodType", "scheme", "region", "percentBps", "fixed", "crossBorderBps"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "paymentMethodType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paymentMethodType"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PaymentMethodType = data
+		case "scheme":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scheme"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scheme = data
+		case "region":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("region"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Region = data
+		case "percentBps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentBps"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentBps = data
+		case "fixed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fixed"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Fixed = data
+		case "crossBorderBps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("crossBorderBps"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CrossBorderBps = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFeePlanInput unmarshals raw into the FeePlanInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFeePlanInput(ctx context.Context, raw any) (model.FeePlanInput, error) {
+	var out model.FeePlanInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FeePlanInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputJournalEntriesFilter(ctx context.Context, obj any) (model.JournalEntriesFilter, error) {
 	var it model.JournalEntriesFilter
 	if obj == nil {
@@ -27454,6 +30374,55 @@ func UnmarshalRoutingShareInput(ctx context.Context, raw any) (model.RoutingShar
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRunSettlementInput(ctx context.Context, obj any) (model.RunSettlementInput, error) {
+	var it model.RunSettlementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"merchantID", "day"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "day":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("day"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Day = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRunSettlementInput unmarshals raw into the RunSettlementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRunSettlementInput(ctx context.Context, raw any) (model.RunSettlementInput, error) {
+	var out model.RunSettlementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RunSettlementInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSignAgreementInput(ctx context.Context, obj any) (model.SignAgreementInput, error) {
 	var it model.SignAgreementInput
 	if obj == nil {
@@ -27535,6 +30504,125 @@ func (ec *executionContext) unmarshalInputSignAgreementInput(ctx context.Context
 func UnmarshalSignAgreementInput(ctx context.Context, raw any) (model.SignAgreementInput, error) {
 	var out model.SignAgreementInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SignAgreementInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSplitRuleInput(ctx context.Context, obj any) (model.SplitRuleInput, error) {
+	var it model.SplitRuleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"merchantID", "name", "basis", "shares", "residuePartner"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "basis":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("basis"))
+			data, err := ec.unmarshalNSplitBasis2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitBasis(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Basis = data
+		case "shares":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shares"))
+			data, err := ec.unmarshalNSplitShareInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitShareInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Shares = data
+		case "residuePartner":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("residuePartner"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResiduePartner = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSplitRuleInput unmarshals raw into the SplitRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSplitRuleInput(ctx context.Context, raw any) (model.SplitRuleInput, error) {
+	var out model.SplitRuleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SplitRuleInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSplitShareInput(ctx context.Context, obj any) (model.SplitShareInput, error) {
+	var it model.SplitShareInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"partner", "bps"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "partner":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("partner"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Partner = data
+		case "bps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bps"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Bps = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSplitShareInput unmarshals raw into the SplitShareInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSplitShareInput(ctx context.Context, raw any) (model.SplitShareInput, error) {
+	var out model.SplitShareInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SplitShareInput", raw, &out)
 	return out, err
 }
 
@@ -27739,6 +30827,16 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case *ent.SettlementLine:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SettlementLine(ctx, sel, obj)
+	case *ent.SettlementBatch:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SettlementBatch(ctx, sel, obj)
 	case *ent.RoutingRule:
 		if obj == nil {
 			return graphql.Null
@@ -29815,6 +32913,70 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 	return out
 }
 
+var feePlanImplementors = []string{"FeePlan"}
+
+func (ec *executionContext) _FeePlan(ctx context.Context, sel ast.SelectionSet, obj *settlement.FeePlan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, feePlanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FeePlan")
+		case "id":
+			out.Values[i] = ec._FeePlan_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "paymentMethodType":
+			out.Values[i] = ec._FeePlan_paymentMethodType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "scheme":
+			out.Values[i] = ec._FeePlan_scheme(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "region":
+			out.Values[i] = ec._FeePlan_region(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "percentBps":
+			out.Values[i] = ec._FeePlan_percentBps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fixed":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FeePlan_fixed(ctx, field, obj)
+				})
+		case "crossBorderBps":
+			out.Values[i] = ec._FeePlan_crossBorderBps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var fxConversionImplementors = []string{"FxConversion"}
 
 func (ec *executionContext) _FxConversion(ctx context.Context, sel ast.SelectionSet, obj *fx.Conversion) graphql.Marshaler {
@@ -30859,6 +34021,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "upsertFeePlan":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertFeePlan(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "upsertSplitRule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_upsertSplitRule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runSettlement":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runSettlement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31815,6 +34998,36 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_routingRules(ctx, field)
 				})
+		case "feePlan":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_feePlan(ctx, field)
+				})
+		case "settlements":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_settlements(ctx, field)
+				})
+		case "settlement":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_settlement(ctx, field)
+				})
+		case "feePlans":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_feePlans(ctx, field)
+				})
+		case "splitRules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_splitRules(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -32483,6 +35696,469 @@ func (ec *executionContext) _RoutingShare(ctx context.Context, sel ast.Selection
 			}
 		case "percent":
 			out.Values[i] = ec._RoutingShare_percent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var settlementBatchImplementors = []string{"SettlementBatch", "Node"}
+
+func (ec *executionContext) _SettlementBatch(ctx context.Context, sel ast.SelectionSet, obj *ent.SettlementBatch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, settlementBatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SettlementBatch")
+		case "id":
+			out.Values[i] = ec._SettlementBatch_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._SettlementBatch_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "businessDate":
+			out.Values[i] = ec._SettlementBatch_businessDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currency":
+			out.Values[i] = ec._SettlementBatch_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lineCount":
+			out.Values[i] = ec._SettlementBatch_lineCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._SettlementBatch_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lines":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SettlementBatch_lines(ctx, field, obj)
+				})
+		case "conversions":
+			out.Values[i] = ec._SettlementBatch_conversions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "csv":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SettlementBatch_csv(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var settlementBatchConnectionImplementors = []string{"SettlementBatchConnection"}
+
+func (ec *executionContext) _SettlementBatchConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.SettlementBatchConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, settlementBatchConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SettlementBatchConnection")
+		case "edges":
+			out.Values[i] = ec._SettlementBatchConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SettlementBatchConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SettlementBatchConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var settlementBatchEdgeImplementors = []string{"SettlementBatchEdge"}
+
+func (ec *executionContext) _SettlementBatchEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.SettlementBatchEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, settlementBatchEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SettlementBatchEdge")
+		case "node":
+			out.Values[i] = ec._SettlementBatchEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._SettlementBatchEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var settlementConversionImplementors = []string{"SettlementConversion"}
+
+func (ec *executionContext) _SettlementConversion(ctx context.Context, sel ast.SelectionSet, obj *schema.SettlementConversion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, settlementConversionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SettlementConversion")
+		case "quoteID":
+			out.Values[i] = ec._SettlementConversion_quoteID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "from":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SettlementConversion_from(ctx, field, obj)
+				})
+		case "to":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SettlementConversion_to(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var settlementLineImplementors = []string{"SettlementLine", "Node"}
+
+func (ec *executionContext) _SettlementLine(ctx context.Context, sel ast.SelectionSet, obj *ent.SettlementLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, settlementLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SettlementLine")
+		case "id":
+			out.Values[i] = ec._SettlementLine_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "merchantID":
+			out.Values[i] = ec._SettlementLine_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "batchID":
+			out.Values[i] = ec._SettlementLine_batchID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sourceKey":
+			out.Values[i] = ec._SettlementLine_sourceKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "paymentID":
+			out.Values[i] = ec._SettlementLine_paymentID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "capturedAt":
+			out.Values[i] = ec._SettlementLine_capturedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gross":
+			out.Values[i] = ec._SettlementLine_gross(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "channelFee":
+			out.Values[i] = ec._SettlementLine_channelFee(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mdrFee":
+			out.Values[i] = ec._SettlementLine_mdrFee(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "split":
+			out.Values[i] = ec._SettlementLine_split(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "net":
+			out.Values[i] = ec._SettlementLine_net(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var settlementLineConnectionImplementors = []string{"SettlementLineConnection"}
+
+func (ec *executionContext) _SettlementLineConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.SettlementLineConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, settlementLineConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SettlementLineConnection")
+		case "edges":
+			out.Values[i] = ec._SettlementLineConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SettlementLineConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SettlementLineConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var settlementLineEdgeImplementors = []string{"SettlementLineEdge"}
+
+func (ec *executionContext) _SettlementLineEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.SettlementLineEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, settlementLineEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SettlementLineEdge")
+		case "node":
+			out.Values[i] = ec._SettlementLineEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._SettlementLineEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var splitRuleImplementors = []string{"SplitRule"}
+
+func (ec *executionContext) _SplitRule(ctx context.Context, sel ast.SelectionSet, obj *settlement.SplitRule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, splitRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SplitRule")
+		case "id":
+			out.Values[i] = ec._SplitRule_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._SplitRule_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._SplitRule_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "basis":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SplitRule_basis(ctx, field, obj)
+				})
+		case "shares":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SplitRule_shares(ctx, field, obj)
+				})
+		case "residuePartner":
+			out.Values[i] = ec._SplitRule_residuePartner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var splitShareImplementors = []string{"SplitShare"}
+
+func (ec *executionContext) _SplitShare(ctx context.Context, sel ast.SelectionSet, obj *model.SplitShare) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, splitShareImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SplitShare")
+		case "partner":
+			out.Values[i] = ec._SplitShare_partner(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bps":
+			out.Values[i] = ec._SplitShare_bps(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -33409,6 +37085,35 @@ func (ec *executionContext) marshalNCustomerConnection2ᚖgithubᚗcomᚋstraitp
 	return ec._CustomerConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNFeePlan2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐFeePlanᚄ(ctx context.Context, sel ast.SelectionSet, v []*settlement.FeePlan) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFeePlan2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐFeePlan(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFeePlan2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐFeePlan(ctx context.Context, sel ast.SelectionSet, v *settlement.FeePlan) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FeePlan!")
+		return graphql.Null
+	}
+	return ec._FeePlan(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFeePlanInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐFeePlanInput(ctx context.Context, v any) (model.FeePlanInput, error) {
+	res, err := ec.unmarshalInputFeePlanInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34061,9 +37766,140 @@ func (ec *executionContext) unmarshalNRoutingShareInput2ᚖgithubᚗcomᚋstrait
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNRunSettlementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunSettlementInput(ctx context.Context, v any) (model.RunSettlementInput, error) {
+	res, err := ec.unmarshalInputRunSettlementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSettlementBatch2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatch(ctx context.Context, sel ast.SelectionSet, v *ent.SettlementBatch) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SettlementBatch!")
+		return graphql.Null
+	}
+	return ec._SettlementBatch(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSettlementBatchConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatchConnection(ctx context.Context, sel ast.SelectionSet, v *ent.SettlementBatchConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SettlementBatchConnection!")
+		return graphql.Null
+	}
+	return ec._SettlementBatchConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSettlementConversion2githubᚗcomᚋstraitpayᚋstraitᚋentᚋschemaᚐSettlementConversion(ctx context.Context, sel ast.SelectionSet, v schema.SettlementConversion) graphql.Marshaler {
+	return ec._SettlementConversion(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSettlementConversion2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋentᚋschemaᚐSettlementConversionᚄ(ctx context.Context, sel ast.SelectionSet, v []schema.SettlementConversion) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSettlementConversion2githubᚗcomᚋstraitpayᚋstraitᚋentᚋschemaᚐSettlementConversion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSettlementLineConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementLineConnection(ctx context.Context, sel ast.SelectionSet, v *ent.SettlementLineConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SettlementLineConnection!")
+		return graphql.Null
+	}
+	return ec._SettlementLineConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNSignAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSignAgreementInput(ctx context.Context, v any) (model.SignAgreementInput, error) {
 	res, err := ec.unmarshalInputSignAgreementInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSplitBasis2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitBasis(ctx context.Context, v any) (model.SplitBasis, error) {
+	var res model.SplitBasis
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSplitBasis2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitBasis(ctx context.Context, sel ast.SelectionSet, v model.SplitBasis) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNSplitRule2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐSplitRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*settlement.SplitRule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSplitRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐSplitRule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSplitRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐSplitRule(ctx context.Context, sel ast.SelectionSet, v *settlement.SplitRule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SplitRule!")
+		return graphql.Null
+	}
+	return ec._SplitRule(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSplitRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitRuleInput(ctx context.Context, v any) (model.SplitRuleInput, error) {
+	res, err := ec.unmarshalInputSplitRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSplitShare2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitShareᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SplitShare) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSplitShare2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitShare(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSplitShare2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitShare(ctx context.Context, sel ast.SelectionSet, v *model.SplitShare) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SplitShare!")
+		return graphql.Null
+	}
+	return ec._SplitShare(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSplitShareInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitShareInputᚄ(ctx context.Context, v any) ([]*model.SplitShareInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.SplitShareInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSplitShareInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitShareInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNSplitShareInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitShareInput(ctx context.Context, v any) (*model.SplitShareInput, error) {
+	res, err := ec.unmarshalInputSplitShareInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -35260,6 +39096,60 @@ func (ec *executionContext) unmarshalORoutingShareInput2ᚕᚖgithubᚗcomᚋstr
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOSettlementBatch2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatch(ctx context.Context, sel ast.SelectionSet, v *ent.SettlementBatch) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SettlementBatch(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSettlementBatchEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatchEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.SettlementBatchEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOSettlementBatchEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatchEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOSettlementBatchEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatchEdge(ctx context.Context, sel ast.SelectionSet, v *ent.SettlementBatchEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SettlementBatchEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSettlementLine2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementLine(ctx context.Context, sel ast.SelectionSet, v *ent.SettlementLine) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SettlementLine(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOSettlementLineEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementLineEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.SettlementLineEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOSettlementLineEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementLineEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOSettlementLineEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementLineEdge(ctx context.Context, sel ast.SelectionSet, v *ent.SettlementLineEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SettlementLineEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -270,6 +270,24 @@ type CustomerListFilter struct {
 	MerchantReference *string `json:"merchantReference,omitempty"`
 }
 
+// A fee plan line to create or replace (matched on merchant, method, scheme and region).
+type FeePlanInput struct {
+	// The merchant whose plan it is.
+	MerchantID string `json:"merchantID"`
+	// The payment method type it applies to; empty for any.
+	PaymentMethodType string `json:"paymentMethodType"`
+	// The card scheme it applies to; empty for any.
+	Scheme string `json:"scheme"`
+	// The region it applies to; empty for any.
+	Region string `json:"region"`
+	// The percentage, in basis points, 0 to 10000.
+	PercentBps int `json:"percentBps"`
+	// The fixed part, charged on payments in its currency only.
+	Fixed *MoneyInput `json:"fixed,omitempty"`
+	// The cross-border surcharge in basis points, 0 to 10000.
+	CrossBorderBps int `json:"crossBorderBps"`
+}
+
 // The source whose journal entries to list.
 type JournalEntriesFilter struct {
 	// capture, refund, dispute, settlement, payout, conversion, transfer or adjustment.
@@ -442,6 +460,14 @@ type RoutingShareInput struct {
 	Percent int `json:"percent"`
 }
 
+// A settlement run to make.
+type RunSettlementInput struct {
+	// The merchant to settle.
+	MerchantID string `json:"merchantID"`
+	// The business day, in the merchant's timezone (2026-03-02).
+	Day string `json:"day"`
+}
+
 // A new direct-debit agreement with a buyer.
 type SignAgreementInput struct {
 	// ISO 4217 code of the charges.
@@ -458,6 +484,36 @@ type SignAgreementInput struct {
 	Connector *string `json:"connector,omitempty"`
 	// The same key returns the same agreement.
 	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// A split rule to create or replace (matched on merchant and name).
+type SplitRuleInput struct {
+	// The merchant the rule applies to.
+	MerchantID string `json:"merchantID"`
+	// The rule's name.
+	Name string `json:"name"`
+	// What it shares.
+	Basis SplitBasis `json:"basis"`
+	// The shares; together at most 100 % (BAD_USER_INPUT otherwise).
+	Shares []*SplitShareInput `json:"shares"`
+	// The partner that receives the rounding residue.
+	ResiduePartner string `json:"residuePartner"`
+}
+
+// One partner's share of a split rule.
+type SplitShare struct {
+	// The partner whose account receives the share.
+	Partner string `json:"partner"`
+	// The share in basis points.
+	Bps int `json:"bps"`
+}
+
+// One partner's share.
+type SplitShareInput struct {
+	// The partner whose account receives the share.
+	Partner string `json:"partner"`
+	// The share in basis points, above 0; all shares together at most 10000.
+	Bps int `json:"bps"`
 }
 
 // The end of a direct-debit agreement.
@@ -832,6 +888,64 @@ func (e *Principal) UnmarshalJSON(b []byte) error {
 }
 
 func (e Principal) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a split rule shares.
+type SplitBasis string
+
+const (
+	// A share of the MDR fee, out of the platform's fees.
+	SplitBasisFee SplitBasis = "FEE"
+	// A share of the gross, out of the merchant's net.
+	SplitBasisGross SplitBasis = "GROSS"
+)
+
+var AllSplitBasis = []SplitBasis{
+	SplitBasisFee,
+	SplitBasisGross,
+}
+
+func (e SplitBasis) IsValid() bool {
+	switch e {
+	case SplitBasisFee, SplitBasisGross:
+		return true
+	}
+	return false
+}
+
+func (e SplitBasis) String() string {
+	return string(e)
+}
+
+func (e *SplitBasis) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = SplitBasis(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid SplitBasis", str)
+	}
+	return nil
+}
+
+func (e SplitBasis) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *SplitBasis) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e SplitBasis) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

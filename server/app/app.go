@@ -27,6 +27,7 @@ import (
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
+	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/vault"
@@ -62,6 +63,9 @@ type App struct {
 	Ledger   *ledger.Ledger
 	// FX quotes and converts; its rates come from the fx connector (Start).
 	FX *fx.Service
+	// Settlement keeps fee plans, split rules and settlement schedules, and
+	// settles matured funds; Start runs its scheduler (docs/settlement.md).
+	Settlement *settlement.Service
 
 	// Connectors supervises the connector plugins of STRAIT_PLUGIN_DIR;
 	// Start launches them. Get(name) returns a connector to call, List()
@@ -139,6 +143,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	// connector; without one, quoting answers UNAVAILABLE.
 	a.Ledger = ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: opts.Now, BatchTimeout: cfg.DBBatchTimeout})
 	a.FX = fx.NewService(db.Client, a.Ledger, fx.Config{Now: opts.Now})
+	a.Settlement = settlement.NewService(db.Client, a.Ledger, settlement.Config{FX: a.FX, Now: opts.Now})
 	a.ChannelEvents = inbox.NewProcessor(db.Client, inbox.ProcessorConfig{Log: opts.Log, Now: opts.Now})
 	a.ChannelEvents.Register(inbox.LogHandler(opts.Log))
 	a.Inbox = inbox.New(db.Client, inbox.Config{Now: opts.Now, OnStore: a.ChannelEvents.Wake})
@@ -182,7 +187,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.metrics.registry.MustRegister(newBatchCollector(a.BatchStats))
 	a.ChannelEvents.Register(inbox.Decoded(a.Cashier.HandleEvent),
 		connectors.EventPaymentResult, connectors.EventRefundResult, connectors.EventAgreementResult)
-	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX,
+	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX, SettlementService: a.Settlement,
 		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a

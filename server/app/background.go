@@ -9,6 +9,7 @@ import (
 	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/fx"
+	"github.com/straitpay/strait/payments/settlement"
 )
 
 // fxRefreshInterval is how often rates are fetched from the fx connector: a
@@ -16,8 +17,13 @@ import (
 // before quoting stops. Each refresh appends one row per currency pair.
 const fxRefreshInterval = 5 * time.Minute
 
+// settlementInterval is how often the settlement scheduler looks for
+// merchants whose run is due (docs/settlement.md).
+const settlementInterval = time.Minute
+
 // Start launches the connectors and the background work: the channel event
-// processor and, when an fx connector is up, the FX rate refresher. A
+// processor, the settlement scheduler and, when an fx connector is up, the
+// FX rate refresher. A
 // connector never stops Strait: a missing manifest is a warning, an invalid
 // one is logged as an error and leaves Strait without connectors, and a
 // refused plugin (tampered binary, bad config) stays down while the others
@@ -43,6 +49,9 @@ func (a *App) Start(ctx context.Context) error {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
 	a.goBackground(func() { a.ChannelEvents.Run(bg) })
+	a.goBackground(func() {
+		a.Settlement.RunScheduler(bg, settlementInterval, settlement.DefaultLease, a.Log.With("component", "settlement"))
+	})
 	if st, ok := channels.FXConnector(a.Connectors); ok {
 		refresher := fx.NewService(a.DB.Client, a.Ledger, fx.Config{
 			Source: channels.NewRateSource(a.Connectors, st.Name), Pairs: channels.Pairs(st.Currencies), Now: a.now,
