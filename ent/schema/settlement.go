@@ -169,9 +169,8 @@ type SettlementConversion struct {
 
 // SettlementLine is one capture or refund settled by a batch: its gross,
 // the channel's cost taken at capture, the merchant's MDR, the partners'
-// splits and the net moved to available, in the capture currency. The
-// ledger entry of the line has source ("settlement", source_key), so a
-// capture or refund settles once.
+// splits and the net moved to available, in the capture currency.
+// source_key is unique, so a capture or refund settles once.
 type SettlementLine struct{ ent.Schema }
 
 // Mixin implements ent.Schema.

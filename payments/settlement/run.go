@@ -250,8 +250,9 @@ func (s *Service) read(ctx context.Context, merchantID string, cutoff time.Time)
 	return in, nil
 }
 
-// runPlan is what a run writes: the batch, its lines, and a ledger entry
-// per line (and per conversion).
+// runPlan is what a run writes: the batch, its lines (each unique by its
+// source, so a capture or refund settles once), and a ledger entry per
+// currency and per conversion.
 type runPlan struct {
 	batch   Batch
 	entries []ledger.Entry
@@ -263,7 +264,10 @@ type runPlan struct {
 
 // plan decides a run's writes from what it read. Captures are settled
 // before refunds, each in time order, so that a refund's MDR share is
-// computed from its capture's. Per line (signed amounts in the capture
+// computed from its capture's. The lines of each capture currency post
+// together, as one entry with source settlement <merchant>:<day>:<currency>
+// (so pending and available move by the day's net and never dip between a
+// capture and its refund); each line adds (signed amounts in the capture
 // currency: gross g, the channel's fee c taken at capture, MDR m, fee-based
 // splits sf, gross-based splits sg):
 //
@@ -290,6 +294,10 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 	})
 	pl := &runPlan{batch: Batch{MerchantID: merchantID, BusinessDate: day}, net: map[money.Currency]int64{}, at: at}
 	pl.batch.Currency = sc.Currency.Code()
+	// The lines of a currency post as one entry: pending and available
+	// move by the day's net, so neither dips below zero between a capture
+	// and its refund.
+	moves := map[money.Currency][]ledger.Posting{}
 	// settled lines per payment, including those of this run so far.
 	settled := map[string][]Line{}
 	for pid, ls := range in.settled {
@@ -353,18 +361,25 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 		pl.net[m.currency] += l.Net
 
 		c := m.currency
-		e := ledger.Entry{Source: ledger.Source{Type: ledger.SourceSettlement, ID: l.SourceKey},
-			Description: fmt.Sprintf("settlement %s of %s", day, l.SourceKey), EffectiveAt: at}
-		e.Postings = postings(
+		moves[c] = append(moves[c],
 			ledger.Posting{Account: ledger.MerchantAccount(merchantID, ledger.KindPending, c), Amount: amt(-m.pendingNet, c)},
 			ledger.Posting{Account: ledger.PlatformAccount(ledger.KindFees, c), Amount: amt(l.MDR-l.ChannelFee-sf, c)},
 			ledger.Posting{Account: ledger.MerchantAccount(merchantID, ledger.KindAvailable, c), Amount: amt(l.Net, c)},
 		)
 		for _, part := range parts {
-			e.Postings = postings(append(e.Postings, ledger.Posting{Account: ledger.PartnerAccount(part.Partner, c), Amount: amt(part.Amount, c)})...)
+			moves[c] = append(moves[c], ledger.Posting{Account: ledger.PartnerAccount(part.Partner, c), Amount: amt(part.Amount, c)})
 		}
-		if len(e.Postings) > 0 {
-			pl.entries = append(pl.entries, e)
+	}
+	for _, c := range sortedCurrencies(moves) {
+		ps := postings(moves[c]...)
+		if len(ps) > ledger.MaxPostings {
+			return nil, payments.Errorf(payments.ECONFLICT, "a settlement in %s would pay more partners than one entry holds (%d postings)", c, len(ps))
+		}
+		if len(ps) > 0 {
+			pl.entries = append(pl.entries, ledger.Entry{
+				Source:      ledger.Source{Type: ledger.SourceSettlement, ID: merchantID + ":" + day + ":" + c.Code()},
+				Description: fmt.Sprintf("settlement %s of %s", day, c), EffectiveAt: at, Postings: ps,
+			})
 		}
 	}
 	return pl, nil
@@ -378,12 +393,7 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 // currency whose day nets to zero or less stays as it is.
 func (s *Service) convert(ctx context.Context, merchantID, day string, sc Schedule, pl *runPlan) error {
 	to := sc.Currency
-	curs := make([]money.Currency, 0, len(pl.net))
-	for c := range pl.net {
-		curs = append(curs, c)
-	}
-	slices.SortFunc(curs, func(a, b money.Currency) int { return compare(a.Code(), b.Code()) })
-	for _, c := range curs {
+	for _, c := range sortedCurrencies(pl.net) {
 		n := pl.net[c]
 		if c == to || n <= 0 {
 			continue
@@ -518,6 +528,15 @@ func postings(ps ...ledger.Posting) []ledger.Posting {
 		}
 	}
 	return slices.DeleteFunc(out, func(p ledger.Posting) bool { return p.Amount.Minor == 0 })
+}
+
+func sortedCurrencies[V any](m map[money.Currency]V) []money.Currency {
+	out := make([]money.Currency, 0, len(m))
+	for c := range m {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b money.Currency) int { return compare(a.Code(), b.Code()) })
+	return out
 }
 
 func compare(a, b string) int {
