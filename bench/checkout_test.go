@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -510,7 +511,7 @@ func (r *checkoutRig) verify(b *testing.B, want int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ok, err := r.db.Client.Payment.Query().Where(payment.StatusEQ(payment.StatusSUCCEEDED)).Count(ctx)
+	ok, err := r.db.Client.Payment.Query().Where(payment.StatusEQ(paymentstatus.Succeeded)).Count(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}

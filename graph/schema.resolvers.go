@@ -27,6 +27,7 @@ import (
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 )
 
 // MaxAmount is the resolver for the maxAmount field.
@@ -524,7 +525,7 @@ func (r *queryResolver) ChannelEvents(ctx context.Context, after *entgql.Cursor[
 }
 
 // PaymentReviews is the resolver for the paymentReviews field.
-func (r *queryResolver) PaymentReviews(ctx context.Context, status *model.PaymentReviewStatus, after *entgql.Cursor[string], first *int) (*ent.PaymentConnection, error) {
+func (r *queryResolver) PaymentReviews(ctx context.Context, status *reviewstatus.Status, after *entgql.Cursor[string], first *int) (*ent.PaymentConnection, error) {
 	return r.Client.Payment.Query().Paginate(ctx, after, first, nil, nil, paymentsNewestFirst, reviewQueue(status))
 }
 

@@ -2,13 +2,14 @@ package cashier_test
 
 import (
 	"context"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/cashier"
@@ -73,11 +74,11 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 		if err != nil || len(hooks.claimed) != 1 {
 			t.Fatalf("confirm new: %v (claimed %v)", err, hooks.claimed)
 		}
-		if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 10_000 || p.MerchantReference != "order-9" ||
+		if p.Status != paymentstatus.Succeeded || p.AmountCaptured != 10_000 || p.MerchantReference != "order-9" ||
 			p.Metadata["cart"] != "c-9" || p.CaptureMethod != payment.CaptureMethodAUTOMATIC || p.PaymentMethodType != "card" {
 			t.Fatalf("payment = %+v", p)
 		}
-		if as := w.attempts(p); len(as) != 1 || as[0].Status != paymentattempt.StatusCAPTURED {
+		if as := w.attempts(p); len(as) != 1 || as[0].Status != attemptstatus.Captured {
 			t.Fatalf("attempts = %+v", as)
 		}
 		if got := w.balance(w.pending()); got != 9_680 {

@@ -3,10 +3,12 @@ package cashier
 import (
 	"context"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
@@ -41,7 +43,7 @@ func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*en
 	if err != nil {
 		return nil, err
 	}
-	if stateOf(p.Status) == Succeeded && p.AmountCaptured > 0 && amount != nil && *amount == p.AmountCaptured {
+	if p.Status == paymentstatus.Succeeded && p.AmountCaptured > 0 && amount != nil && *amount == p.AmountCaptured {
 		return p, nil // a repeated capture
 	}
 	if underReview(p) {
@@ -60,8 +62,8 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 	if amount != nil {
 		want = *amount
 	}
-	if _, err := Next(stateOf(p.Status), Capture); err != nil || stateOf(p.Status) != RequiresCapture {
-		return nil, payments.Errorf(payments.ECONFLICT, "a payment that is %s cannot be captured", stateOf(p.Status))
+	if _, err := nextPayment(p.Status, paymentstatus.Capture); err != nil || p.Status != paymentstatus.RequiresCapture {
+		return nil, payments.Errorf(payments.ECONFLICT, "a payment that is %s cannot be captured", p.Status.Name())
 	}
 	switch {
 	case want <= 0:
@@ -71,7 +73,7 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 	case p.CaptureBefore != nil && !s.now().Before(*p.CaptureBefore):
 		return nil, payments.Errorf(payments.ECONFLICT, "the authorization expired at %s", p.CaptureBefore.Format("2006-01-02T15:04:05Z"))
 	}
-	att, err := s.liveAttempt(ctx, p, paymentattempt.StatusAUTHORIZED)
+	att, err := s.liveAttempt(ctx, p, attemptstatus.Authorized)
 	if err != nil {
 		return nil, err
 	}
@@ -104,21 +106,21 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 				return err
 			}
 		}
-		if stateOf(cur.Status) == Succeeded && cur.AmountCaptured == want {
+		if cur.Status == paymentstatus.Succeeded && cur.AmountCaptured == want {
 			return nil // a concurrent capture of the same amount recorded it
 		}
-		to, err := Next(stateOf(cur.Status), Capture)
+		to, err := nextPayment(cur.Status, paymentstatus.Capture)
 		if err != nil {
 			return err
 		}
 		if err := s.postCapture(sys, tx, cur, move); err != nil {
 			return err
 		}
-		if _, err := tx.PaymentAttempt.UpdateOneID(att.ID).SetStatus(paymentattempt.StatusCAPTURED).
+		if _, err := tx.PaymentAttempt.UpdateOneID(att.ID).SetStatus(attemptstatus.Captured).
 			SetResolvedAt(s.now()).ClearOperation().SetOperationAmount(0).ClearNextCheckAt().Save(sys); err != nil {
 			return err
 		}
-		cur, err = tx.Payment.UpdateOne(cur).SetStatus(entState(to)).SetAmountCaptured(want).
+		cur, err = tx.Payment.UpdateOne(cur).SetStatus(to).SetAmountCaptured(want).
 			SetAmountCapturable(0).SetFeeAmount(move.fee).Save(sys)
 		if err != nil {
 			return err
@@ -159,7 +161,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*ent.Payment, error) {
 func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClosing) (*ent.Payment, error) {
 	id := p.ID
 	var err error
-	if stateOf(p.Status) == RequiresAction {
+	if p.Status == paymentstatus.RequiresAction {
 		unsupported, err := s.cancelWaiting(ctx, p)
 		if err != nil {
 			return nil, err
@@ -169,30 +171,30 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 			if p, err = s.Payment(ctx, id); err != nil {
 				return nil, err
 			}
-			switch stateOf(p.Status) {
-			case Canceled:
+			switch p.Status {
+			case paymentstatus.Canceled:
 				return p, nil
-			case Succeeded:
+			case paymentstatus.Succeeded:
 				return nil, payments.Errorf(payments.ECONFLICT,
 					"the buyer completed payment %s before the cancel reached the channel; refund it instead", id)
-			case RequiresAction:
+			case paymentstatus.RequiresAction:
 				// Never expire here what the channel may still complete.
 				return nil, payments.Errorf(payments.EUNAVAILABLE, "payment %s still waits for the buyer at the channel; try again", id)
 			}
 		}
 	}
-	from := stateOf(p.Status)
-	if from == Canceled {
+	from := p.Status
+	if from == paymentstatus.Canceled {
 		return p, nil
 	}
-	if _, err := Next(from, Cancel); err != nil {
+	if _, err := nextPayment(from, paymentstatus.Cancel); err != nil {
 		return nil, err
 	}
 	var att *ent.PaymentAttempt
-	outcome := OutcomeVoid
+	outcome := attemptstatus.OutcomeVoid
 	switch from {
-	case RequiresCapture:
-		if att, err = s.liveAttempt(ctx, p, paymentattempt.StatusAUTHORIZED); err != nil {
+	case paymentstatus.RequiresCapture:
+		if att, err = s.liveAttempt(ctx, p, attemptstatus.Authorized); err != nil {
 			return nil, err
 		}
 		c, err := s.connector(att.Connector)
@@ -208,14 +210,14 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 		if err := operationError("void", resp.Result, err); err != nil {
 			return nil, s.afterOperation(ctx, att, err)
 		}
-	case RequiresAction:
+	case paymentstatus.RequiresAction:
 		// The connector cannot cancel a waiting payment: the attempt expires
 		// here. A late approval of it is logged as a disagreement for an
 		// operator to refund.
-		if att, err = s.liveAttempt(ctx, p, paymentattempt.StatusACTION_REQUIRED); err != nil {
+		if att, err = s.liveAttempt(ctx, p, attemptstatus.ActionRequired); err != nil {
 			return nil, err
 		}
-		outcome = OutcomeExpire
+		outcome = attemptstatus.OutcomeExpire
 	}
 	sys := viewer.SystemContext(ctx)
 	err = s.tx(sys, func(tx *ent.Tx) error {
@@ -224,17 +226,17 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 			return err
 		}
 		if closing == nil && underReview(cur) {
-			closing = &reviewClosing{status: payment.ReviewStatusREJECTED, action: "payment_review.reject", note: "canceled"}
+			closing = &reviewClosing{event: reviewstatus.Reject, action: "payment_review.reject", note: "canceled"}
 		}
 		if closing != nil {
 			if err := s.closeReview(ctx, tx, cur, *closing); err != nil {
 				return err
 			}
 		}
-		if stateOf(cur.Status) == Canceled {
+		if cur.Status == paymentstatus.Canceled {
 			return nil
 		}
-		to, err := Next(stateOf(cur.Status), Cancel)
+		to, err := nextPayment(cur.Status, paymentstatus.Cancel)
 		if err != nil {
 			return err
 		}
@@ -244,17 +246,17 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 			if err != nil {
 				return err
 			}
-			ato, err := NextAttempt(attemptStateOf(a.Status), outcome)
+			ato, err := nextAttempt(a.Status, outcome)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.PaymentAttempt.UpdateOne(a).SetStatus(entAttemptState(ato)).SetResolvedAt(s.now()).
+			if _, err := tx.PaymentAttempt.UpdateOne(a).SetStatus(ato).SetResolvedAt(s.now()).
 				ClearNextCheckAt().ClearOperation().SetOperationAmount(0).Save(sys); err != nil {
 				return err
 			}
 			data["attempt_id"] = a.ID
 		}
-		cur, err = tx.Payment.UpdateOne(cur).SetStatus(entState(to)).SetAmountCapturable(0).
+		cur, err = tx.Payment.UpdateOne(cur).SetStatus(to).SetAmountCapturable(0).
 			SetCanceledAt(s.now()).ClearNextAction().Save(sys)
 		if err != nil {
 			return err
@@ -288,7 +290,7 @@ func minorIn(p *ent.Payment, a *money.Amount) (*int64, error) {
 }
 
 // liveAttempt returns the payment's newest attempt in status.
-func (s *Service) liveAttempt(ctx context.Context, p *ent.Payment, status paymentattempt.Status) (*ent.PaymentAttempt, error) {
+func (s *Service) liveAttempt(ctx context.Context, p *ent.Payment, status attemptstatus.Status) (*ent.PaymentAttempt, error) {
 	a, err := s.cfg.Client.PaymentAttempt.Query().
 		Where(paymentattempt.PaymentID(p.ID), paymentattempt.StatusEQ(status)).
 		Order(ent.Desc(paymentattempt.FieldID)).First(viewer.SystemContext(ctx))

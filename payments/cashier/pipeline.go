@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"slices"
 	"strings"
 	"time"
@@ -165,7 +167,7 @@ func (s *Service) ConfirmPayment(ctx context.Context, id string, pm PaymentMetho
 	if err != nil {
 		return nil, err
 	}
-	if _, err := Next(stateOf(p.Status), Confirm); err != nil {
+	if _, err := nextPayment(p.Status, paymentstatus.Confirm); err != nil {
 		return nil, err
 	}
 	return s.run(ctx, p, pm, key)
@@ -179,7 +181,7 @@ func (s *Service) ConfirmLoaded(ctx context.Context, p *ent.Payment, pm PaymentM
 	if err := pm.validate(); err != nil {
 		return nil, err
 	}
-	if _, err := Next(stateOf(p.Status), Confirm); err != nil {
+	if _, err := nextPayment(p.Status, paymentstatus.Confirm); err != nil {
 		return nil, err
 	}
 	return s.run(ctx, p, pm, key)
@@ -298,7 +300,7 @@ func (s *Service) decide(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 	d := decided{risked: assessed{decision: decision, counts: counts}}
 	refuse := func(code, message string) (decided, error) {
 		d.route = routing.Decision{PaymentID: p.ID, Attempted: []string{}}
-		d.refusal = &result{outcome: OutcomeDeclined, declineType: connectors.DeclineHard, code: code, message: message}
+		d.refusal = &result{outcome: attemptstatus.OutcomeDeclined, declineType: connectors.DeclineHard, code: code, message: message}
 		return d, nil
 	}
 	if decision.Action == risk.Deny {
@@ -429,11 +431,11 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		if err != nil {
 			return err
 		}
-		to, err := Next(stateOf(cur.Status), Confirm)
+		to, err := nextPayment(cur.Status, paymentstatus.Confirm)
 		if err != nil {
 			return err
 		}
-		err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(entState(to)).SetConnector(route.Chosen).
+		err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(to).SetConnector(route.Chosen).
 			SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
 			Exec(sys)
 		if err != nil {
@@ -548,7 +550,7 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq, deferWrites boo
 // the payments in one statement, the attempts in one. With deferWrites
 // the inserts go to MySQL with the next statement or the commit.
 func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, reqs []*beginReq, withCoupon []string, deferWrites bool) ([]*ent.PaymentAttempt, error) {
-	to, err := Next(RequiresPaymentMethod, Confirm)
+	to, err := nextPayment(paymentstatus.RequiresPaymentMethod, paymentstatus.Confirm)
 	if err != nil {
 		return nil, err
 	}
@@ -563,7 +565,7 @@ func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, reqs []*beginReq, wi
 		if p.CaptureMethod == "" {
 			p.CaptureMethod = payment.CaptureMethodAUTOMATIC
 		}
-		p.Status, p.Connector, p.PaymentMethodType = entState(to), r.route.Chosen, string(r.method)
+		p.Status, p.Connector, p.PaymentMethodType = to, r.route.Chosen, string(r.method)
 		creates[i] = paymentCreate(wr.Client(), p)
 		if atts[i], err = s.newAttempt(p, r.route, r.risk, r.seed, 1); err != nil {
 			return nil, err
@@ -636,7 +638,7 @@ func (s *Service) createAttempt(ctx context.Context, tx *ent.Tx, p *ent.Payment,
 func (s *Service) authorize(ctx context.Context, att *ent.PaymentAttempt, pm PaymentMethod, decision risk.Decision) result {
 	c, err := s.connector(att.Connector)
 	if err != nil {
-		return result{outcome: OutcomeError, retryable: true, code: "connector_unavailable", message: err.Error()}
+		return result{outcome: attemptstatus.OutcomeError, retryable: true, code: "connector_unavailable", message: err.Error()}
 	}
 	kind := pm.Kind
 	if kind == "" {
@@ -660,7 +662,7 @@ func (s *Service) authorize(ctx context.Context, att *ent.PaymentAttempt, pm Pay
 	defer cancel()
 	resp, err := c.Authorize(cctx, req)
 	if errors.Is(cctx.Err(), context.DeadlineExceeded) && err != nil {
-		return result{outcome: OutcomeUnknown, code: "timeout", message: "the connector did not answer in time", channelID: resp.PaymentID}
+		return result{outcome: attemptstatus.OutcomeUnknown, code: "timeout", message: "the connector did not answer in time", channelID: resp.PaymentID}
 	}
 	return authorizeResult(resp, err, att.Capture)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"time"
 
 	"github.com/straitpay/strait/ent"
@@ -24,7 +26,7 @@ type row = store.Row
 // the session (SessionHooks.Settle).
 type Settlement struct {
 	SessionID string
-	State     State
+	State     paymentstatus.Status
 }
 
 // Reservation is a checkout session's payment about to be attempted
@@ -140,7 +142,7 @@ func (s *Service) newAttempt(p *ent.Payment, route routing.Decision, riskDecisio
 	capture := p.CaptureMethod != payment.CaptureMethodMANUAL && !inReview(riskDecision)
 	return &ent.PaymentAttempt{
 		ID: pulid.New("att"), MerchantID: p.MerchantID, PaymentID: p.ID, Connector: route.Chosen,
-		Amount: p.Amount, Currency: p.Currency, Status: paymentattempt.StatusPENDING,
+		Amount: p.Amount, Currency: p.Currency, Status: attemptstatus.Pending,
 		ChannelIdempotencyKey: channelKey(p, seed, n), Capture: capture,
 		RoutingDecision: rd, RiskDecision: riskDecision, NextCheckAt: &next,
 	}, nil
@@ -174,7 +176,7 @@ func (s *Service) insertAttempts(ctx context.Context, client *ent.Client, atts [
 // paymentEvent is the outbox event of a payment entering a state.
 func paymentEvent(p *ent.Payment, typ string, extra map[string]any) eventRow {
 	data := map[string]any{
-		"payment_id": p.ID, "status": string(stateOf(p.Status)), "amount": p.Amount, "currency": p.Currency,
+		"payment_id": p.ID, "status": p.Status.Name(), "amount": p.Amount, "currency": p.Currency,
 		"amount_captured": p.AmountCaptured, "amount_refunded": p.AmountRefunded,
 	}
 	for k, v := range extra {

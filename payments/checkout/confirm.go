@@ -3,6 +3,8 @@ package checkout
 import (
 	"context"
 	"fmt"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"slices"
 	"strings"
 
@@ -178,7 +180,7 @@ func (s *Service) sessionPayment(sess *ent.CheckoutSession, latest *ent.Payment)
 	if err := inFlight(sess.ID, latest); err != nil {
 		return nil, false, err
 	}
-	if latest != nil && latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+	if latest != nil && latest.Status == paymentstatus.RequiresPaymentMethod {
 		return latest, false, nil
 	}
 	amt, err := money.New(sess.Amount, sess.Currency)
@@ -255,7 +257,7 @@ func (s *Service) confirmable(ctx context.Context, id string, in ConfirmInput) (
 	if err := checkOpen(r.sess); err != nil {
 		return sessionRead{}, err
 	}
-	if r.latest != nil && r.latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+	if r.latest != nil && r.latest.Status == paymentstatus.RequiresPaymentMethod {
 		// The buyer tries again after a decline: that payment is confirmed,
 		// so it is read whole.
 		if r.latest, err = s.client.Payment.Get(viewer.SystemContext(ctx), r.latest.ID); err != nil {
@@ -413,9 +415,9 @@ func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) ([
 		}
 	}
 	for id, p := range latest {
-		if p.Status != payment.StatusFAILED && p.Status != payment.StatusCANCELED {
+		if p.Status != paymentstatus.Failed && p.Status != paymentstatus.Canceled {
 			return nil, payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
-				id, strings.ToLower(string(p.Status)))
+				id, p.Status.Name())
 		}
 	}
 	return withCoupon, nil
@@ -429,11 +431,11 @@ func inFlight(sessionID string, latest *ent.Payment) error {
 		return nil
 	}
 	switch latest.Status {
-	case payment.StatusREQUIRES_PAYMENT_METHOD, payment.StatusFAILED, payment.StatusCANCELED:
+	case paymentstatus.RequiresPaymentMethod, paymentstatus.Failed, paymentstatus.Canceled:
 		return nil
 	}
 	return payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
-		sessionID, strings.ToLower(string(latest.Status)))
+		sessionID, latest.Status.Name())
 }
 
 // Reserve implements cashier.SessionHooks: the sessions' coupons are
@@ -475,9 +477,9 @@ func (s *Service) Settle(ctx context.Context, tx *ent.Tx, writes *ent.Client, se
 	var complete []string
 	for _, st := range settled {
 		switch st.State {
-		case cashier.RequiresCapture, cashier.Succeeded:
+		case paymentstatus.RequiresCapture, paymentstatus.Succeeded:
 			complete = append(complete, st.SessionID)
-		case cashier.RequiresPaymentMethod, cashier.Failed, cashier.Canceled:
+		case paymentstatus.RequiresPaymentMethod, paymentstatus.Failed, paymentstatus.Canceled:
 			if s.coupons == nil {
 				continue
 			}
@@ -490,6 +492,6 @@ func (s *Service) Settle(ctx context.Context, tx *ent.Tx, writes *ent.Client, se
 		return nil
 	}
 	return writes.CheckoutSession.Update().
-		Where(checkoutsession.IDIn(complete...), checkoutsession.StatusNEQ(checkoutsession.StatusCOMPLETE)).
-		SetStatus(checkoutsession.StatusCOMPLETE).Exec(sys)
+		Where(checkoutsession.IDIn(complete...), checkoutsession.StatusIn(sessionstatus.From(sessionstatus.Pay)...)).
+		SetStatus(sessionstatus.Complete).Exec(sys)
 }

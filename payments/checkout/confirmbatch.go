@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"slices"
 	"sync"
 
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/ent/checkoutsession"
-	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/idempotency"
@@ -258,13 +258,13 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	if r.sess == nil || r.sess.MerchantID != req.merchantID {
 		return confirmed{}, notFound(req.sessionID)
 	}
-	if r.sess.Status == checkoutsession.StatusOPEN && !s.now().Before(r.sess.ExpiresAt) {
+	if r.sess.Status == sessionstatus.Open && !s.now().Before(r.sess.ExpiresAt) {
 		return confirmed{expired: r.sess}, nil
 	}
 	if err := checkOpen(r.sess); err != nil {
 		return confirmed{}, err
 	}
-	if r.latest != nil && r.latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+	if r.latest != nil && r.latest.Status == paymentstatus.RequiresPaymentMethod {
 		// A retry after a decline confirms that payment again: the usual
 		// path reads it whole.
 		return confirmed{usual: true}, nil
