@@ -1,11 +1,11 @@
 package bench
 
 import (
-	"github.com/straitpay/strait/vocab/paymentstatus"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"io"
 	"log/slog"
 	"net"

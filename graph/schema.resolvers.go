@@ -297,7 +297,7 @@ func (r *mutationResolver) TokenizeCard(ctx context.Context, input model.Tokeniz
 
 // ConfirmCheckoutSession is the resolver for the confirmCheckoutSession field.
 func (r *mutationResolver) ConfirmCheckoutSession(ctx context.Context, input model.ConfirmCheckoutSessionInput) (*ent.Payment, error) {
-	return r.Checkout.Confirm(ctx, sessionOf(ctx), confirmInput(input))
+	return r.Checkout.Confirm(ctx, sessionOf(ctx), confirmInput(ctx, input))
 }
 
 // ApplyCoupon is the resolver for the applyCoupon field.

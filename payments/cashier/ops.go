@@ -261,8 +261,8 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 		if err != nil {
 			return err
 		}
-		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
-			if err := s.cfg.Sessions.Settle(sys, tx, tx.Client(), []Settlement{{SessionID: cur.CheckoutSessionID, State: to}}); err != nil {
+		if cur.CheckoutSessionID != "" {
+			if err := s.settleSessions(sys, tx, tx.Client(), []Settlement{{SessionID: cur.CheckoutSessionID, State: to}}); err != nil {
 				return err
 			}
 		}

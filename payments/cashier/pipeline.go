@@ -197,7 +197,7 @@ type NewPayment struct {
 	// amount, currency and capture method are set, and whatever else it
 	// carries (customer, reference, metadata) is stored with it. Its
 	// session is claimed first in the attempt transaction
-	// (SessionHooks.Claim), so that a session never has two payments in
+	// (claimSessions), so that a session never has two payments in
 	// flight.
 	Payment *ent.Payment
 }
@@ -205,7 +205,7 @@ type NewPayment struct {
 // ConfirmNew runs the pipeline for a payment that is not stored yet: it is
 // inserted in the attempt transaction, already processing, after its session
 // is claimed. Returns what ConfirmPayment returns, and ECONFLICT when the
-// session has a payment already (SessionHooks.Claim).
+// session has a payment already (claimSessions).
 func (s *Service) ConfirmNew(ctx context.Context, np NewPayment, pm PaymentMethod, key string) (*ent.Payment, error) {
 	if err := s.validateNew(np, pm); err != nil {
 		return nil, err
@@ -227,8 +227,8 @@ func (s *Service) validateNew(np NewPayment, pm PaymentMethod) error {
 	if err := validateAmount("amount", amt); err != nil {
 		return err
 	}
-	if p.ID == "" || p.MerchantID == "" || p.CheckoutSessionID == "" || s.cfg.Sessions == nil {
-		return fmt.Errorf("confirm new payment: ID, merchant, checkout session and SessionHooks are required")
+	if p.ID == "" || p.MerchantID == "" || p.CheckoutSessionID == "" {
+		return fmt.Errorf("confirm new payment: ID, merchant and checkout session are required")
 	}
 	return nil
 }
@@ -447,8 +447,8 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		if err := s.cfg.Risk.RecordTx(sys, tx.Client(), risked.counts); err != nil {
 			return err
 		}
-		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
-			return s.cfg.Sessions.Reserve(sys, tx, []Reservation{{SessionID: cur.CheckoutSessionID, PaymentID: cur.ID}})
+		if cur.CheckoutSessionID != "" {
+			return s.reserveCoupons(sys, tx, []Reservation{{SessionID: cur.CheckoutSessionID, PaymentID: cur.ID}})
 		}
 		return nil
 	})
@@ -531,7 +531,7 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq, deferWrites boo
 	}
 	var atts []*ent.PaymentAttempt
 	err := s.tx(sys, func(tx *ent.Tx) error {
-		withCoupon, err := s.cfg.Sessions.Claim(sys, tx, sessions)
+		withCoupon, err := s.claimSessions(sys, tx, sessions)
 		if err != nil {
 			return err
 		}
@@ -588,7 +588,7 @@ func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, reqs []*beginReq, wi
 		return nil, err
 	}
 	if len(reservations) > 0 {
-		if err := s.cfg.Sessions.Reserve(ctx, tx, reservations); err != nil {
+		if err := s.reserveCoupons(ctx, tx, reservations); err != nil {
 			return nil, err
 		}
 	}

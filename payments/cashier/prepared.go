@@ -50,8 +50,8 @@ func (s *Service) PrepareNew(ctx context.Context, np NewPayment, pm PaymentMetho
 // attempts, in tx (step 5), as ConfirmNew's attempt transaction would: the
 // caller must have locked their checkout sessions in tx (FOR UPDATE on MySQL)
 // and seen that none has a payment that is not failed or canceled
-// (SessionHooks.Claim's checks); withCoupon names those of the sessions that
-// carry a coupon, which are redeemed here (SessionHooks.Reserve). The
+// (claimSessions' checks); withCoupon names those of the sessions that
+// carry a coupon, which are redeemed here (reserveCoupons). The
 // sessions must be distinct. The inserts go to MySQL with the transaction's
 // next statement or its commit. An error means tx must be rolled back;
 // ConfirmNew then runs each payment alone, with its exact error.

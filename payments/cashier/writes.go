@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/straitpay/strait/vocab/attemptstatus"
-	"github.com/straitpay/strait/vocab/paymentstatus"
 	"time"
 
 	"github.com/straitpay/strait/ent"
@@ -21,20 +20,6 @@ import (
 
 // row is the new values of some columns of one row (store.Row).
 type row = store.Row
-
-// Settlement is a checkout session's payment reaching a state that settles
-// the session (SessionHooks.Settle).
-type Settlement struct {
-	SessionID string
-	State     paymentstatus.Status
-}
-
-// Reservation is a checkout session's payment about to be attempted
-// (SessionHooks.Reserve).
-type Reservation struct {
-	SessionID string
-	PaymentID string
-}
 
 // eventRow is an outbox event to insert.
 type eventRow struct {
@@ -94,8 +79,8 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, deferW
 	}
 	// What follows needs no answer but success.
 	wr := store.NewWrites(tx, s.cfg.Dialect, deferWrites)
-	if len(w.settle) > 0 && s.cfg.Sessions != nil {
-		if err := s.cfg.Sessions.Settle(ctx, tx, wr.Client(), w.settle); err != nil {
+	if len(w.settle) > 0 {
+		if err := s.settleSessions(ctx, tx, wr.Client(), w.settle); err != nil {
 			return fmt.Errorf("sessions: %w", err)
 		}
 	}

@@ -62,8 +62,8 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 		return nil, true, notFound(id)
 	}
 	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in}
-	if d := idempotency.DeferredFrom(ctx); !d.Settled() {
-		req.claim = d
+	if !in.Claim.Settled() {
+		req.claim = in.Claim
 	}
 	if in.Method == routing.Card && s.vault != nil {
 		if t, err := vault.ParseToken(in.CardToken); err == nil {

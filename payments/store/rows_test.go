@@ -1,8 +1,8 @@
 package store_test
 
 import (
-	"github.com/straitpay/strait/vocab/paymentstatus"
 	"context"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"testing"
 	"time"
 

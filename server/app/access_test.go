@@ -1,10 +1,10 @@
 package app_test
 
 import (
-	"github.com/straitpay/strait/vocab/reviewstatus"
-	"github.com/straitpay/strait/vocab/paymentstatus"
-	"github.com/straitpay/strait/vocab/attemptstatus"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 	"net/http"
 	"slices"
 	"testing"

@@ -1,12 +1,12 @@
 package app_test
 
 import (
-	"github.com/straitpay/strait/vocab/sessionstatus"
 	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"log/slog"
 	"regexp"
 	"strings"

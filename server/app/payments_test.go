@@ -1,8 +1,8 @@
 package app_test
 
 import (
-	"github.com/straitpay/strait/vocab/paymentstatus"
 	"context"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"log/slog"
 	"testing"
 	"time"
