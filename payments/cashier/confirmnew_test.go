@@ -1,6 +1,7 @@
 package cashier_test
 
 import (
+	"context"
 	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/paymentstatus"
 	"github.com/straitpay/strait/vocab/sessionstatus"
@@ -17,7 +18,7 @@ import (
 	"github.com/straitpay/strait/payments/store/storetest"
 )
 
-// TestConfirmNewInsertsThePaymentAfterItsClaim: a payment the caller has not
+// TestConfirmNewInsertsThePaymentAfterItsClaim: a new payment the caller has not
 // stored is inserted by the attempt transaction, after its session's claim
 // and already processing, then runs the pipeline as any other and completes
 // its session; a claim that refuses (the session has a payment in flight
@@ -41,7 +42,7 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 				CheckoutSessionID: session, MerchantReference: "order-9", Metadata: map[string]string{"cart": "c-9"}}
 		}
 		paid := session()
-		p, err := svc.ConfirmNew(w.sys, cashier.NewPayment{Payment: unsaved(paid)}, card(approveCard), "k-new")
+		p, err := confirmNew(w.sys, svc, unsaved(paid), card(approveCard), "k-new")
 		if err != nil {
 			t.Fatalf("confirm new: %v", err)
 		}
@@ -61,7 +62,7 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 		w.balanced()
 
 		refused := unsaved(refusedID)
-		_, err = svc.ConfirmNew(w.sys, cashier.NewPayment{Payment: refused}, card(approveCard), "k-refused")
+		_, err = confirmNew(w.sys, svc, refused, card(approveCard), "k-refused")
 		if payments.ErrorCode(err) != payments.ECONFLICT {
 			t.Fatalf("refused claim: %v, want ECONFLICT", err)
 		}
@@ -84,7 +85,7 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 				if i == 7 {
 					id = refusedID
 				}
-				_, errs[i] = svc.ConfirmNew(w.sys, cashier.NewPayment{Payment: unsaved(id)}, card(approveCard), pulid.New("k"))
+				_, errs[i] = confirmNew(w.sys, svc, unsaved(id), card(approveCard), pulid.New("k"))
 			}()
 		}
 		wg.Wait()
@@ -98,4 +99,15 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 		}
 		w.balanced()
 	})
+}
+
+// confirmNew confirms a new payment of a checkout session as the checkout's
+// usual path does: decided (PrepareNew), then written and run
+// (ConfirmPrepared).
+func confirmNew(ctx context.Context, svc *cashier.Service, p *ent.Payment, pm cashier.PaymentMethod, key string) (*ent.Payment, error) {
+	prep, err := svc.PrepareNew(ctx, cashier.NewPayment{Payment: p}, pm, key)
+	if err != nil {
+		return nil, err
+	}
+	return svc.ConfirmPrepared(ctx, prep)
 }

@@ -173,20 +173,6 @@ func (s *Service) ConfirmPayment(ctx context.Context, id string, pm PaymentMetho
 	return s.run(ctx, p, pm, key)
 }
 
-// ConfirmLoaded is ConfirmPayment for a payment the caller has just read as
-// the system (the checkout, its session's payment), which it does not read
-// again. The state checked here is checked again under the payment's lock
-// before the attempt is written.
-func (s *Service) ConfirmLoaded(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
-	if err := pm.validate(); err != nil {
-		return nil, err
-	}
-	if _, err := nextPayment(p.Status, paymentstatus.Confirm); err != nil {
-		return nil, err
-	}
-	return s.run(ctx, p, pm, key)
-}
-
 // NewPayment is a checkout session's payment that the pipeline inserts
 // itself, in the attempt transaction, rather than one the caller stored
 // first: a session's first confirm saves a transaction and its commit this
@@ -202,19 +188,7 @@ type NewPayment struct {
 	Payment *ent.Payment
 }
 
-// ConfirmNew runs the pipeline for a payment that is not stored yet: it is
-// inserted in the attempt transaction, already processing, after its session
-// is claimed. Returns what ConfirmPayment returns, and ECONFLICT when the
-// session has a payment already (claimSessions).
-func (s *Service) ConfirmNew(ctx context.Context, np NewPayment, pm PaymentMethod, key string) (*ent.Payment, error) {
-	if err := s.validateNew(np, pm); err != nil {
-		return nil, err
-	}
-	return s.runNew(ctx, np.Payment, pm, key, true)
-}
-
-// validateNew checks a new payment and how it is paid for ConfirmNew and
-// PrepareNew.
+// validateNew checks a new payment and how it is paid (PrepareNew).
 func (s *Service) validateNew(np NewPayment, pm PaymentMethod) error {
 	if err := pm.validate(); err != nil {
 		return err
@@ -233,21 +207,15 @@ func (s *Service) validateNew(np NewPayment, pm PaymentMethod) error {
 	return nil
 }
 
-// run is the pipeline after validation.
+// run is the pipeline for a stored payment after validation.
 func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
-	return s.runNew(ctx, p, pm, key, false)
-}
-
-// runNew is run; with fresh set, p is not stored yet and begin inserts it.
-func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string, fresh bool) (*ent.Payment, error) {
 	sys := viewer.SystemContext(ctx)
 	amt, err := amountOf(p.Amount, p.Currency)
 	if err != nil {
 		return nil, err
 	}
-	// A replayed key finds its attempt: the pipeline ran already. A payment
-	// not stored yet has no attempt to find.
-	if key != "" && !fresh {
+	// A replayed key finds its attempt: the pipeline ran already.
+	if key != "" {
 		if done, err := s.cfg.Client.PaymentAttempt.Query().
 			Where(paymentattempt.ChannelIdempotencyKey(channelKey(p, key, 1))).Exist(sys); err != nil {
 			return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
@@ -259,7 +227,7 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 	if err != nil {
 		return nil, err
 	}
-	att, err := s.begin(ctx, p, d.route, d.risked, pm, key, 1, fresh)
+	att, err := s.begin(ctx, p, d.route, d.risked, pm, key, 1, false)
 	if err != nil {
 		return nil, err
 	}

@@ -479,7 +479,7 @@ func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.Pay
 	}
 	p.UpdatedAt = w.now
 	w.payment(p.ID, upd)
-	if p.CheckoutSessionID != "" {
+	if p.CheckoutSessionID != "" && sessionEffects[pto] != 0 {
 		w.settle = append(w.settle, Settlement{SessionID: p.CheckoutSessionID, State: pto})
 	}
 	data := map[string]any{"attempt_id": a.ID, "connector": a.Connector}

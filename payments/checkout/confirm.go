@@ -95,10 +95,14 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 		return nil, err
 	}
 	sys := viewer.SystemContext(ctx)
-	if fresh {
-		return s.payments.ConfirmNew(sys, cashier.NewPayment{Payment: p}, pm, in.IdempotencyKey)
+	if !fresh {
+		return s.payments.ConfirmPayment(sys, p.ID, pm, in.IdempotencyKey)
 	}
-	return s.payments.ConfirmLoaded(sys, p, pm, in.IdempotencyKey)
+	prep, err := s.payments.PrepareNew(sys, cashier.NewPayment{Payment: p}, pm, in.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	return s.payments.ConfirmPrepared(sys, prep)
 }
 
 // allows checks the method against the session's allowed methods (all,

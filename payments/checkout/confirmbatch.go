@@ -42,8 +42,8 @@ type confirmed struct {
 	prep *cashier.Prepared
 	wipe func()
 	// alone: the batch's transaction failed after prep was decided, and
-	// nothing of it was written; the payment is written on its own
-	// (cashier.ConfirmAlone).
+	// nothing of it was written; the payment is written on its own, after
+	// its key is claimed (cashier.ConfirmPrepared).
 	alone bool
 	// usual: the batch leaves this confirm to the usual path (Confirm): a
 	// second confirm of a session in the batch, a retry after a decline,
@@ -86,16 +86,13 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 		return nil, true, checkOpen(sess)
 	}
 	defer c.wipe()
-	sys := viewer.SystemContext(ctx)
 	if c.alone {
 		// The batch's claim of the key rolled back with it.
 		if err := req.claim.Claim(ctx); err != nil {
 			return nil, true, err
 		}
-		p, err = s.payments.ConfirmAlone(sys, c.prep)
-	} else {
-		p, err = s.payments.Finish(sys, c.prep)
 	}
+	p, err = s.payments.ConfirmPrepared(viewer.SystemContext(ctx), c.prep)
 	return p, true, err
 }
 

@@ -1,0 +1,221 @@
+package cashier
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/risk"
+	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/rulebook"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+)
+
+// The record step's decision (plan) is a function of the rows read under
+// the payment's lock and the result: these tests call it with rows built in
+// memory and no database, and look at the writes it returns.
+
+var planNow = time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+
+func planService() *Service {
+	now := func() time.Time { return planNow }
+	return New(Config{NoBatching: true, Now: now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Risk: risk.NewEngine(rulebook.NewMem().RiskRules(), risk.NewMemCounters(now), now)})
+}
+
+func planRows(ps paymentstatus.Status, as attemptstatus.Status) (*ent.Payment, *ent.PaymentAttempt) {
+	p := &ent.Payment{ID: "pay_1", MerchantID: "mer_1", Amount: 10_000, Currency: "USD", Status: ps,
+		CaptureMethod: payment.CaptureMethodAUTOMATIC, CheckoutSessionID: "cs_1", Connector: "cardnet"}
+	a := &ent.PaymentAttempt{ID: "att_1", PaymentID: p.ID, MerchantID: p.MerchantID, Connector: "cardnet",
+		Amount: p.Amount, Currency: p.Currency, Status: as, Capture: true, ChannelIdempotencyKey: "ck_1",
+		RiskDecision: map[string]any{volumeKeysField: []string{"merchant:mer_1"}}}
+	return p, a
+}
+
+func planCapture() *captureMove {
+	return &captureMove{amount: money.Amount{Minor: 10_000, Currency: money.MustCurrency("USD")}, fee: 320}
+}
+
+func setOf(t *testing.T, rows []rowUpdateView, id string) row {
+	t.Helper()
+	for _, r := range rows {
+		if r.ID == id {
+			return r.Set
+		}
+	}
+	t.Fatalf("no write for %s in %v", id, rows)
+	return nil
+}
+
+type rowUpdateView = struct {
+	ID  string
+	Set row
+}
+
+func views(w *recordWrites) (attempts, pays []rowUpdateView) {
+	for _, u := range w.attempts {
+		attempts = append(attempts, rowUpdateView{u.ID, u.Set})
+	}
+	for _, u := range w.payments {
+		pays = append(pays, rowUpdateView{u.ID, u.Set})
+	}
+	return attempts, pays
+}
+
+func TestPlanCaptureSettlesEverything(t *testing.T) {
+	s := planService()
+	p, a := planRows(paymentstatus.Processing, attemptstatus.Pending)
+	w := newRecordWrites(planNow)
+	rec, err := s.plan(&recordReq{ctx: context.Background(), attempt: a,
+		res: result{outcome: attemptstatus.OutcomeCaptured, channelID: "ch_9"}, capture: planCapture()}, p, a, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	atts, pays := views(w)
+	as, ps := setOf(t, atts, "att_1"), setOf(t, pays, "pay_1")
+	if as[paymentattempt.FieldStatus] != "CAPTURED" || as[paymentattempt.FieldConnectorReference] != "ch_9" ||
+		as[paymentattempt.FieldResolvedAt] != planNow {
+		t.Errorf("attempt writes %v", as)
+	}
+	if ps[payment.FieldStatus] != "SUCCEEDED" || ps[payment.FieldAmountCaptured] != int64(10_000) || ps[payment.FieldFeeAmount] != int64(320) {
+		t.Errorf("payment writes %v", ps)
+	}
+	if rec.payment.Status != paymentstatus.Succeeded || rec.next != nil {
+		t.Errorf("recorded %+v", rec)
+	}
+	if len(w.settle) != 1 || w.settle[0] != (Settlement{SessionID: "cs_1", State: paymentstatus.Succeeded}) {
+		t.Errorf("session effects %v", w.settle)
+	}
+	if len(w.events) != 1 || w.events[0].typ != "payment.succeeded" || w.events[0].data["status"] != "succeeded" {
+		t.Errorf("events %+v", w.events)
+	}
+	if len(w.entries) != 1 || w.entries[0].Source != (ledger.Source{Type: ledger.SourceCapture, ID: "pay_1"}) {
+		t.Errorf("ledger entries %+v", w.entries)
+	}
+	if len(w.counts) == 0 {
+		t.Error("the authorization was not counted toward the daily volume")
+	}
+}
+
+func TestPlanActionRequiredAndUnknown(t *testing.T) {
+	s := planService()
+	p, a := planRows(paymentstatus.Processing, attemptstatus.Pending)
+	w := newRecordWrites(planNow)
+	action := &connectors.NextAction{Type: "THREE_DS_CHALLENGE", URL: "https://acs.example/3ds"}
+	if _, err := s.plan(&recordReq{ctx: context.Background(), attempt: a,
+		res: result{outcome: attemptstatus.OutcomeActionRequired, action: action}}, p, a, w); err != nil {
+		t.Fatal(err)
+	}
+	atts, pays := views(w)
+	if as := setOf(t, atts, "att_1"); as[paymentattempt.FieldStatus] != "ACTION_REQUIRED" ||
+		as[paymentattempt.FieldNextCheckAt] != planNow.Add(time.Hour) {
+		t.Errorf("attempt writes %v", as)
+	}
+	if ps := setOf(t, pays, "pay_1"); ps[payment.FieldStatus] != "REQUIRES_ACTION" || ps[payment.FieldNextAction] == nil {
+		t.Errorf("payment writes %v", ps)
+	}
+	if len(w.settle) != 0 || len(w.entries) != 0 || len(w.events) != 1 || w.events[0].typ != "payment.requires_action" {
+		t.Errorf("settle %v, entries %v, events %+v", w.settle, w.entries, w.events)
+	}
+
+	// An unknown outcome: the attempt waits for the janitor, the payment
+	// stays processing, nothing is settled or posted.
+	p, a = planRows(paymentstatus.Processing, attemptstatus.Pending)
+	w = newRecordWrites(planNow)
+	if _, err := s.plan(&recordReq{ctx: context.Background(), attempt: a,
+		res: result{outcome: attemptstatus.OutcomeUnknown, code: "timeout"}}, p, a, w); err != nil {
+		t.Fatal(err)
+	}
+	atts, pays = views(w)
+	if as := setOf(t, atts, "att_1"); as[paymentattempt.FieldStatus] != "UNKNOWN" || as[paymentattempt.FieldNextCheckAt] == nil {
+		t.Errorf("attempt writes %v", as)
+	}
+	if len(pays) != 0 || len(w.settle) != 0 || len(w.events) != 0 || len(w.entries) != 0 {
+		t.Errorf("an unknown outcome moved the payment: %v %v %v", pays, w.settle, w.events)
+	}
+}
+
+func TestPlanSoftDeclineCascades(t *testing.T) {
+	s := planService()
+	p, a := planRows(paymentstatus.Processing, attemptstatus.Pending)
+	route := routing.Decision{PaymentID: p.ID, Chosen: "cardnet", Attempted: []string{"cardnet"},
+		Candidates: []routing.Candidate{{Connector: "cardnet", Eligible: true}, {Connector: "backup", Eligible: true}}}
+	w := newRecordWrites(planNow)
+	rec, err := s.plan(&recordReq{ctx: context.Background(), attempt: a, route: &route,
+		res: result{outcome: attemptstatus.OutcomeDeclined, declineType: connectors.DeclineSoft, code: "try_again"}}, p, a, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.next == nil || rec.next.attempt.Connector != "backup" || len(w.created) != 1 || w.created[0] != rec.next.attempt {
+		t.Fatalf("cascade %+v, created %v", rec.next, w.created)
+	}
+	atts, pays := views(w)
+	if as := setOf(t, atts, "att_1"); as[paymentattempt.FieldStatus] != "DECLINED" || as[paymentattempt.FieldDeclineType] != "SOFT" {
+		t.Errorf("attempt writes %v", as)
+	}
+	if ps := setOf(t, pays, "pay_1"); ps[payment.FieldConnector] != "backup" || ps[payment.FieldStatus] != nil {
+		t.Errorf("payment writes %v: a cascading payment stays processing", ps)
+	}
+	if len(w.events) != 0 || len(w.settle) != 0 {
+		t.Errorf("a cascade told the world: %v %v", w.events, w.settle)
+	}
+
+	// Without a route (the janitor, an event) the decline is the payment's.
+	p, a = planRows(paymentstatus.Processing, attemptstatus.Pending)
+	w = newRecordWrites(planNow)
+	if _, err := s.plan(&recordReq{ctx: context.Background(), attempt: a,
+		res: result{outcome: attemptstatus.OutcomeDeclined, declineType: connectors.DeclineSoft, code: "try_again"}}, p, a, w); err != nil {
+		t.Fatal(err)
+	}
+	_, pays = views(w)
+	if ps := setOf(t, pays, "pay_1"); ps[payment.FieldStatus] != "REQUIRES_PAYMENT_METHOD" || ps[payment.FieldFailureCode] != "try_again" {
+		t.Errorf("payment writes %v", ps)
+	}
+	if len(w.settle) != 1 || w.settle[0].State != paymentstatus.RequiresPaymentMethod {
+		t.Errorf("the coupon was not given back: %v", w.settle)
+	}
+}
+
+func TestPlanLateNewsAndDisagreements(t *testing.T) {
+	s := planService()
+	// A redelivered channel event writes nothing.
+	p, a := planRows(paymentstatus.Succeeded, attemptstatus.Captured)
+	a.LastEventID = "cardnet:ev_1"
+	w := newRecordWrites(planNow)
+	if _, err := s.plan(&recordReq{ctx: context.Background(), attempt: a,
+		res: result{outcome: attemptstatus.OutcomeCaptured, eventID: "cardnet:ev_1"}}, p, a, w); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.attempts)+len(w.payments)+len(w.events)+len(w.entries) != 0 {
+		t.Errorf("a redelivered event wrote %+v", w)
+	}
+	// Late news about a final attempt is ignored.
+	p, a = planRows(paymentstatus.Succeeded, attemptstatus.Captured)
+	w = newRecordWrites(planNow)
+	if _, err := s.plan(&recordReq{ctx: context.Background(), attempt: a,
+		res: result{outcome: attemptstatus.OutcomeApproved}}, p, a, w); err != nil {
+		t.Fatalf("stale result: %v", err)
+	}
+	if len(w.attempts)+len(w.payments)+len(w.events) != 0 {
+		t.Errorf("a stale result wrote %+v", w)
+	}
+	// An authorization the channel says is declined: a disagreement with a
+	// state that cannot take it, refused with ECONFLICT and nothing written.
+	p, a = planRows(paymentstatus.RequiresCapture, attemptstatus.Authorized)
+	w = newRecordWrites(planNow)
+	_, err := s.plan(&recordReq{ctx: context.Background(), attempt: a,
+		res: result{outcome: attemptstatus.OutcomeDeclined}}, p, a, w)
+	if payments.ErrorCode(err) != payments.ECONFLICT || len(w.attempts)+len(w.payments) != 0 {
+		t.Errorf("disagreement: %v, writes %+v", err, w)
+	}
+}
