@@ -113,10 +113,16 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 		if err != nil {
 			return err
 		}
+		// The attempt moves through its table as every result does:
+		// authorized, its capture answered, becomes captured.
+		ato, err := nextAttempt(att.Status, attemptstatus.OutcomeCaptured)
+		if err != nil {
+			return err
+		}
 		if err := s.postCapture(sys, tx, cur, move); err != nil {
 			return err
 		}
-		if _, err := tx.PaymentAttempt.UpdateOneID(att.ID).SetStatus(attemptstatus.Captured).
+		if _, err := tx.PaymentAttempt.UpdateOneID(att.ID).SetStatus(ato).
 			SetResolvedAt(s.now()).ClearOperation().SetOperationAmount(0).ClearNextCheckAt().Save(sys); err != nil {
 			return err
 		}
