@@ -9,6 +9,7 @@ import (
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
@@ -196,34 +197,9 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 	if _, err := nextPayment(from, paymentstatus.Cancel); err != nil {
 		return nil, err
 	}
-	var att *ent.PaymentAttempt
-	outcome := attemptstatus.OutcomeVoid
-	switch from {
-	case paymentstatus.RequiresCapture:
-		if att, err = s.liveAttempt(ctx, p, attemptstatus.Authorized); err != nil {
-			return nil, err
-		}
-		c, err := s.connector(att.Connector)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.markInFlight(ctx, att, paymentattempt.OperationVOID, 0); err != nil {
-			return nil, err
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
-		resp, err := c.Void(cctx, connectors.VoidRequest{IdempotencyKey: voidKey(p.ID), Reference: att.ID, PaymentID: att.ConnectorReference})
-		cancel()
-		if err := operationError("void", resp.Result, err); err != nil {
-			return nil, s.afterOperation(ctx, att, err)
-		}
-	case paymentstatus.RequiresAction:
-		// The connector cannot cancel a waiting payment: the attempt expires
-		// here. A late approval of it is logged as a disagreement for an
-		// operator to refund.
-		if att, err = s.liveAttempt(ctx, p, attemptstatus.ActionRequired); err != nil {
-			return nil, err
-		}
-		outcome = attemptstatus.OutcomeExpire
+	att, outcome, err := s.releaseAtChannel(ctx, p)
+	if err != nil {
+		return nil, err
 	}
 	sys := viewer.SystemContext(ctx)
 	err = s.tx(sys, func(tx *ent.Tx) error {
@@ -242,42 +218,90 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 		if cur.Status == paymentstatus.Canceled {
 			return nil
 		}
-		to, err := nextPayment(cur.Status, paymentstatus.Cancel)
-		if err != nil {
-			return err
-		}
-		data := map[string]any{}
+		var a *ent.PaymentAttempt
 		if att != nil {
-			a, err := tx.PaymentAttempt.Get(sys, att.ID)
-			if err != nil {
+			if a, err = tx.PaymentAttempt.Get(sys, att.ID); err != nil {
 				return err
 			}
-			ato, err := nextAttempt(a.Status, outcome)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.PaymentAttempt.UpdateOne(a).SetStatus(ato).SetResolvedAt(s.now()).
-				ClearNextCheckAt().ClearOperation().SetOperationAmount(0).Save(sys); err != nil {
-				return err
-			}
-			data["attempt_id"] = a.ID
 		}
-		cur, err = tx.Payment.UpdateOne(cur).SetStatus(to).SetAmountCapturable(0).
-			SetCanceledAt(s.now()).ClearNextAction().Save(sys)
-		if err != nil {
+		w := newRecordWrites(s.now())
+		if err := planCancel(cur, a, outcome, w); err != nil {
 			return err
 		}
-		if cur.CheckoutSessionID != "" {
-			if err := s.settleSessions(sys, tx, tx.Client(), []Settlement{{SessionID: cur.CheckoutSessionID, State: to}}); err != nil {
-				return err
-			}
-		}
-		return s.emit(sys, tx, cur, paymentEventTypes[to], data)
+		return s.write(sys, tx, w, false)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: %w", p.ID, err)
 	}
 	return s.Payment(ctx, p.ID)
+}
+
+// releaseAtChannel is the channel's part of canceling p: an authorization
+// is voided at the channel (its attempt marked in flight first, resolved by
+// the janitor if the answer is lost); a payment waiting for the buyer, which
+// the connector cannot cancel, has its attempt expire here (a late approval
+// of it is logged as a disagreement for an operator to refund). It returns
+// the attempt and the outcome it takes; no attempt for a payment awaiting a
+// payment method.
+func (s *Service) releaseAtChannel(ctx context.Context, p *ent.Payment) (*ent.PaymentAttempt, attemptstatus.Outcome, error) {
+	switch p.Status {
+	case paymentstatus.RequiresCapture:
+		att, err := s.liveAttempt(ctx, p, attemptstatus.Authorized)
+		if err != nil {
+			return nil, "", err
+		}
+		c, err := s.connector(att.Connector)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := s.markInFlight(ctx, att, paymentattempt.OperationVOID, 0); err != nil {
+			return nil, "", err
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
+		resp, err := c.Void(cctx, connectors.VoidRequest{IdempotencyKey: voidKey(p.ID), Reference: att.ID, PaymentID: att.ConnectorReference})
+		cancel()
+		if err := operationError("void", resp.Result, err); err != nil {
+			return nil, "", s.afterOperation(ctx, att, err)
+		}
+		return att, attemptstatus.OutcomeVoid, nil
+	case paymentstatus.RequiresAction:
+		att, err := s.liveAttempt(ctx, p, attemptstatus.ActionRequired)
+		return att, attemptstatus.OutcomeExpire, err
+	}
+	return nil, attemptstatus.OutcomeVoid, nil
+}
+
+// planCancel decides the cancel of payment p, read under its lock, whose
+// attempt a (nil for a payment awaiting a payment method) takes outcome
+// (void: the channel released it; expire: the buyer can no longer finish
+// it): the payment canceled, the attempt resolved, the session's coupon
+// given back, the outbox event. It adds them to w and changes p and a in
+// memory as the writes will change the rows; nothing is written. Returns
+// ECONFLICT when either machine refuses.
+func planCancel(p *ent.Payment, a *ent.PaymentAttempt, outcome attemptstatus.Outcome, w *recordWrites) error {
+	to, err := nextPayment(p.Status, paymentstatus.Cancel)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{}
+	if a != nil {
+		ato, err := nextAttempt(a.Status, outcome)
+		if err != nil {
+			return err
+		}
+		a.Status, a.ResolvedAt, a.NextCheckAt, a.Operation, a.OperationAmount = ato, &w.now, nil, nil, 0
+		w.attempt(a.ID, row{paymentattempt.FieldStatus: string(ato), paymentattempt.FieldResolvedAt: w.now,
+			paymentattempt.FieldNextCheckAt: nil, paymentattempt.FieldOperation: nil, paymentattempt.FieldOperationAmount: int64(0)})
+		data["attempt_id"] = a.ID
+	}
+	p.Status, p.AmountCapturable, p.CanceledAt, p.NextAction, p.UpdatedAt = to, 0, &w.now, nil, w.now
+	w.payment(p.ID, row{payment.FieldStatus: string(to), payment.FieldAmountCapturable: int64(0),
+		payment.FieldCanceledAt: w.now, payment.FieldNextAction: nil})
+	if p.CheckoutSessionID != "" && sessionEffects[to] != 0 {
+		w.settle = append(w.settle, Settlement{SessionID: p.CheckoutSessionID, State: to})
+	}
+	w.events = append(w.events, paymentEvent(p, paymentEventTypes[to], data))
+	return nil
 }
 
 // minorIn reads an optional amount given for an operation on p: it must be

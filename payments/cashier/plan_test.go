@@ -219,3 +219,55 @@ func TestPlanLateNewsAndDisagreements(t *testing.T) {
 		t.Errorf("disagreement: %v, writes %+v", err, w)
 	}
 }
+
+func TestPlanCancel(t *testing.T) {
+	// An authorization voided at the channel.
+	p, a := planRows(paymentstatus.RequiresCapture, attemptstatus.Authorized)
+	p.AmountCapturable = 10_000
+	w := newRecordWrites(planNow)
+	if err := planCancel(p, a, attemptstatus.OutcomeVoid, w); err != nil {
+		t.Fatal(err)
+	}
+	atts, pays := views(w)
+	if as := setOf(t, atts, "att_1"); as[paymentattempt.FieldStatus] != "VOIDED" || as[paymentattempt.FieldResolvedAt] != planNow {
+		t.Errorf("attempt writes %v", as)
+	}
+	if ps := setOf(t, pays, "pay_1"); ps[payment.FieldStatus] != "CANCELED" || ps[payment.FieldAmountCapturable] != int64(0) ||
+		ps[payment.FieldCanceledAt] != planNow {
+		t.Errorf("payment writes %v", ps)
+	}
+	if len(w.settle) != 1 || w.settle[0].State != paymentstatus.Canceled {
+		t.Errorf("the coupon was not given back: %v", w.settle)
+	}
+	if len(w.events) != 1 || w.events[0].typ != "payment.canceled" || w.events[0].data["attempt_id"] != "att_1" {
+		t.Errorf("events %+v", w.events)
+	}
+	if len(w.entries) != 0 {
+		t.Errorf("a cancel posted to the ledger: %v", w.entries)
+	}
+
+	// A payment waiting for the buyer: its attempt expires.
+	p, a = planRows(paymentstatus.RequiresAction, attemptstatus.ActionRequired)
+	w = newRecordWrites(planNow)
+	if err := planCancel(p, a, attemptstatus.OutcomeExpire, w); err != nil {
+		t.Fatal(err)
+	}
+	if atts, _ := views(w); setOf(t, atts, "att_1")[paymentattempt.FieldStatus] != "EXPIRED" {
+		t.Errorf("attempt writes %v", atts)
+	}
+	// A payment awaiting a payment method has no attempt to resolve.
+	p, _ = planRows(paymentstatus.RequiresPaymentMethod, attemptstatus.Pending)
+	w = newRecordWrites(planNow)
+	if err := planCancel(p, nil, attemptstatus.OutcomeVoid, w); err != nil || len(w.attempts) != 0 || p.Status != paymentstatus.Canceled {
+		t.Errorf("cancel without an attempt: %v, %v", err, w.attempts)
+	}
+	// Processing and succeeded payments cannot be canceled: nothing is added.
+	for _, st := range []paymentstatus.Status{paymentstatus.Processing, paymentstatus.Succeeded} {
+		p, a = planRows(st, attemptstatus.Captured)
+		w = newRecordWrites(planNow)
+		err := planCancel(p, a, attemptstatus.OutcomeVoid, w)
+		if payments.ErrorCode(err) != payments.ECONFLICT || len(w.attempts)+len(w.payments)+len(w.events) != 0 {
+			t.Errorf("%s: %v, writes %+v", st, err, w)
+		}
+	}
+}
