@@ -12,6 +12,7 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/viewer"
 )
@@ -110,29 +111,11 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 		if cur.Status == paymentstatus.Succeeded && cur.AmountCaptured == want {
 			return nil // a concurrent capture of the same amount recorded it
 		}
-		to, err := nextPayment(cur.Status, paymentstatus.Capture)
-		if err != nil {
+		w := newRecordWrites(s.now())
+		if err := planCapture(cur, att, move, w); err != nil {
 			return err
 		}
-		// The attempt moves through its table as every result does:
-		// authorized, its capture answered, becomes captured.
-		ato, err := nextAttempt(att.Status, attemptstatus.OutcomeCaptured)
-		if err != nil {
-			return err
-		}
-		if err := s.postCapture(sys, tx, cur, move); err != nil {
-			return err
-		}
-		if _, err := tx.PaymentAttempt.UpdateOneID(att.ID).SetStatus(ato).
-			SetResolvedAt(s.now()).ClearOperation().SetOperationAmount(0).ClearNextCheckAt().Save(sys); err != nil {
-			return err
-		}
-		cur, err = tx.Payment.UpdateOne(cur).SetStatus(to).SetAmountCaptured(want).
-			SetAmountCapturable(0).SetFeeAmount(move.fee).Save(sys)
-		if err != nil {
-			return err
-		}
-		return s.emit(sys, tx, cur, paymentEventTypes[to], map[string]any{"attempt_id": att.ID, "connector": att.Connector})
+		return s.write(sys, tx, w, false)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("capture %s: %w", p.ID, err)
@@ -234,6 +217,37 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 		return nil, fmt.Errorf("cancel %s: %w", p.ID, err)
 	}
 	return s.Payment(ctx, p.ID)
+}
+
+// planCapture decides the merchant's capture of payment p, read under its
+// lock, which the channel has captured on attempt a (authorized) for move's
+// amount and fee: the attempt captured and its operation answered, the
+// payment succeeded, the outbox event, and the capture's ledger entry, which
+// the writer posts last (the ledger's accounts are shared by every capture).
+// Its session was completed by the authorization already. It adds them to w
+// and changes p and a in memory; nothing is written. Returns ECONFLICT when
+// either machine refuses.
+func planCapture(p *ent.Payment, a *ent.PaymentAttempt, move *captureMove, w *recordWrites) error {
+	to, err := nextPayment(p.Status, paymentstatus.Capture)
+	if err != nil {
+		return err
+	}
+	ato, err := nextAttempt(a.Status, attemptstatus.OutcomeCaptured)
+	if err != nil {
+		return err
+	}
+	a.Status, a.ResolvedAt, a.NextCheckAt, a.Operation, a.OperationAmount = ato, &w.now, nil, nil, 0
+	w.attempt(a.ID, row{paymentattempt.FieldStatus: string(ato), paymentattempt.FieldResolvedAt: w.now,
+		paymentattempt.FieldNextCheckAt: nil, paymentattempt.FieldOperation: nil, paymentattempt.FieldOperationAmount: int64(0)})
+	captured := move.amount.Minor
+	p.Status, p.AmountCaptured, p.AmountCapturable, p.FeeAmount, p.UpdatedAt = to, captured, 0, move.fee, w.now
+	w.payment(p.ID, row{payment.FieldStatus: string(to), payment.FieldAmountCaptured: captured,
+		payment.FieldAmountCapturable: int64(0), payment.FieldFeeAmount: move.fee})
+	w.events = append(w.events, paymentEvent(p, paymentEventTypes[to], map[string]any{"attempt_id": a.ID, "connector": a.Connector}))
+	e := move.entry
+	e.Source = ledger.Source{Type: ledger.SourceCapture, ID: p.ID}
+	w.entries = append(w.entries, e)
+	return nil
 }
 
 // releaseAtChannel is the channel's part of canceling p: an authorization

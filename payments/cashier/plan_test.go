@@ -42,7 +42,7 @@ func planRows(ps paymentstatus.Status, as attemptstatus.Status) (*ent.Payment, *
 	return p, a
 }
 
-func planCapture() *captureMove {
+func planCaptureMove() *captureMove {
 	return &captureMove{amount: money.Amount{Minor: 10_000, Currency: money.MustCurrency("USD")}, fee: 320}
 }
 
@@ -77,7 +77,7 @@ func TestPlanCaptureSettlesEverything(t *testing.T) {
 	p, a := planRows(paymentstatus.Processing, attemptstatus.Pending)
 	w := newRecordWrites(planNow)
 	rec, err := s.plan(&recordReq{ctx: context.Background(), attempt: a,
-		res: result{outcome: attemptstatus.OutcomeCaptured, channelID: "ch_9"}, capture: planCapture()}, p, a, w)
+		res: result{outcome: attemptstatus.OutcomeCaptured, channelID: "ch_9"}, capture: planCaptureMove()}, p, a, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +268,44 @@ func TestPlanCancel(t *testing.T) {
 		err := planCancel(p, a, attemptstatus.OutcomeVoid, w)
 		if payments.ErrorCode(err) != payments.ECONFLICT || len(w.attempts)+len(w.payments)+len(w.events) != 0 {
 			t.Errorf("%s: %v, writes %+v", st, err, w)
+		}
+	}
+}
+
+func TestPlanCapture(t *testing.T) {
+	p, a := planRows(paymentstatus.RequiresCapture, attemptstatus.Authorized)
+	p.AmountCapturable = 10_000
+	move := planCaptureMove()
+	move.amount.Minor, move.fee = 6_000, 204 // a partial capture
+	w := newRecordWrites(planNow)
+	if err := planCapture(p, a, move, w); err != nil {
+		t.Fatal(err)
+	}
+	atts, pays := views(w)
+	if as := setOf(t, atts, "att_1"); as[paymentattempt.FieldStatus] != "CAPTURED" || as[paymentattempt.FieldOperation] != nil {
+		t.Errorf("attempt writes %v", as)
+	}
+	if ps := setOf(t, pays, "pay_1"); ps[payment.FieldStatus] != "SUCCEEDED" || ps[payment.FieldAmountCaptured] != int64(6_000) ||
+		ps[payment.FieldAmountCapturable] != int64(0) || ps[payment.FieldFeeAmount] != int64(204) {
+		t.Errorf("payment writes %v", ps)
+	}
+	if len(w.entries) != 1 || w.entries[0].Source != (ledger.Source{Type: ledger.SourceCapture, ID: "pay_1"}) {
+		t.Errorf("ledger entries %+v", w.entries)
+	}
+	if len(w.events) != 1 || w.events[0].typ != "payment.succeeded" || w.events[0].data["amount_captured"] != int64(6_000) {
+		t.Errorf("events %+v", w.events)
+	}
+	// A payment that is not authorized, or an attempt that is not, is
+	// refused with nothing added.
+	for _, c := range []struct {
+		p paymentstatus.Status
+		a attemptstatus.Status
+	}{{paymentstatus.Canceled, attemptstatus.Voided}, {paymentstatus.RequiresCapture, attemptstatus.Declined}} {
+		p, a = planRows(c.p, c.a)
+		w = newRecordWrites(planNow)
+		err := planCapture(p, a, planCaptureMove(), w)
+		if payments.ErrorCode(err) != payments.ECONFLICT || len(w.attempts)+len(w.payments)+len(w.entries) != 0 {
+			t.Errorf("%s/%s: %v, writes %+v", c.p, c.a, err, w)
 		}
 	}
 }
