@@ -7,6 +7,7 @@ import (
 	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/paymentstatus"
 	"github.com/straitpay/strait/vocab/refundstatus"
+	"os"
 	"time"
 
 	"github.com/straitpay/strait/connectors"
@@ -35,6 +36,9 @@ const sweepBatch = 100
 // two janitors checking one attempt both record through record, which locks
 // the payment and applies each outcome once.
 func (s *Service) RunJanitor(ctx context.Context, every time.Duration) {
+	if os.Getenv("STRAIT_DEBUG_FAULT") == "janitor-skip-inflight" { // test only: the fault harness must catch this (docs/faults.md)
+		return
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
