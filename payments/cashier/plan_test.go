@@ -11,6 +11,7 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
@@ -19,6 +20,7 @@ import (
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/refundstatus"
 )
 
 // The record step's decision (plan) is a function of the rows read under
@@ -307,5 +309,49 @@ func TestPlanCapture(t *testing.T) {
 		if payments.ErrorCode(err) != payments.ECONFLICT || len(w.attempts)+len(w.payments)+len(w.entries) != 0 {
 			t.Errorf("%s/%s: %v, writes %+v", c.p, c.a, err, w)
 		}
+	}
+}
+
+func TestPlanRefundResult(t *testing.T) {
+	refundRow := func() *ent.Refund {
+		return &ent.Refund{ID: "ref_1", MerchantID: "mer_1", PaymentID: "pay_1", Amount: 2_500, Currency: "USD",
+			Status: refundstatus.Pending, Reason: "requested_by_customer"}
+	}
+	// The channel refunded: counted on the payment, nothing reversed.
+	p, _ := planRows(paymentstatus.Succeeded, attemptstatus.Captured)
+	p.AmountCaptured, p.AmountRefunded = 10_000, 1_000
+	r := refundRow()
+	w := newRecordWrites(planNow)
+	if !planRefundResult(p, r, refundstatus.Succeed, "re_9", "", ledger.Entry{}, w) {
+		t.Fatal("a pending refund refused the channel's success")
+	}
+	if len(w.refunds) != 1 || w.refunds[0].Set[refund.FieldStatus] != "SUCCEEDED" || w.refunds[0].Set[refund.FieldConnectorReference] != "re_9" {
+		t.Errorf("refund writes %+v", w.refunds)
+	}
+	if _, pays := views(w); setOf(t, pays, "pay_1")[payment.FieldAmountRefunded] != int64(3_500) {
+		t.Errorf("payment writes %v", pays)
+	}
+	if len(w.entries) != 0 || len(w.events) != 1 || w.events[0].typ != "refund.succeeded" || w.events[0].data["status"] != "SUCCEEDED" {
+		t.Errorf("entries %v, events %+v", w.entries, w.events)
+	}
+	// The channel refused: the refund's ledger entry is reversed, the
+	// payment's refunded amount unchanged.
+	p, _ = planRows(paymentstatus.Succeeded, attemptstatus.Captured)
+	r = refundRow()
+	reversal := ledger.Entry{Source: ledger.Source{Type: SourceRefundReversal, ID: "ref_1"}}
+	w = newRecordWrites(planNow)
+	if !planRefundResult(p, r, refundstatus.Fail, "", "insufficient_funds", reversal, w) {
+		t.Fatal("a pending refund refused the channel's refusal")
+	}
+	if len(w.payments) != 0 || len(w.entries) != 1 || w.entries[0].Source != reversal.Source ||
+		w.refunds[0].Set[refund.FieldFailureCode] != "insufficient_funds" || w.events[0].typ != "refund.failed" {
+		t.Errorf("payments %v, entries %v, refunds %+v, events %+v", w.payments, w.entries, w.refunds, w.events)
+	}
+	// Late news about a refund that is not pending adds nothing.
+	r = refundRow()
+	r.Status = refundstatus.Succeeded
+	w = newRecordWrites(planNow)
+	if planRefundResult(p, r, refundstatus.Fail, "", "late", reversal, w) || len(w.refunds)+len(w.entries)+len(w.events) != 0 {
+		t.Errorf("late news wrote %+v", w)
 	}
 }

@@ -3,6 +3,8 @@ package cashier
 import (
 	"context"
 	"fmt"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/paymentstatus"
 	"github.com/straitpay/strait/vocab/refundstatus"
@@ -198,35 +200,51 @@ func (s *Service) recordRefund(ctx context.Context, id string, ev refundstatus.E
 		if err != nil {
 			return err
 		}
-		if _, moves := refundstatus.Next(cur.Status, ev); !moves {
+		w := newRecordWrites(s.now())
+		if !planRefundResult(p, cur, ev, channelID, code, reversal, w) {
 			return nil
 		}
-		upd := tx.Refund.UpdateOne(cur)
-		if channelID != "" {
-			upd.SetConnectorReference(clip(channelID, 128))
-		}
-		typ := "refund.succeeded"
-		upd.SetStatus(to)
-		if to == refundstatus.Succeeded {
-			if _, err := tx.Payment.UpdateOne(p).AddAmountRefunded(cur.Amount).Save(ctx); err != nil {
-				return err
-			}
-		} else {
-			typ = "refund.failed"
-			upd.SetFailureCode(clip(code, 64))
-			if _, err := s.cfg.Ledger.PostTx(ctx, tx, reversal); err != nil {
-				return err
-			}
-		}
-		if r, err = upd.Save(ctx); err != nil {
-			return err
-		}
-		return s.emitRaw(ctx, tx, r.MerchantID, typ, r.ID, refundData(r))
+		r = cur
+		return s.write(ctx, tx, w, false)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refund %s: %w", id, err)
 	}
 	return r, nil
+}
+
+// planRefundResult decides what the channel's answer ev about refund r of
+// payment p, both read under p's lock, writes: the refund succeeded (counted
+// on the payment) or failed (its ledger entry reversed by reversal, prepared
+// before the transaction), the channel's id kept, the outbox event. It adds
+// them to w and changes p and r in memory; it reports false, adding nothing,
+// when the refund machine refuses (the refund is not pending any more: late
+// news).
+func planRefundResult(p *ent.Payment, r *ent.Refund, ev refundstatus.Event, channelID, code string,
+	reversal ledger.Entry, w *recordWrites) bool {
+	to, moves := refundstatus.Next(r.Status, ev)
+	if !moves {
+		return false
+	}
+	set := row{refund.FieldStatus: string(to)}
+	if channelID != "" {
+		r.ConnectorReference = clip(channelID, 128)
+		set[refund.FieldConnectorReference] = r.ConnectorReference
+	}
+	typ := "refund.succeeded"
+	if to == refundstatus.Succeeded {
+		p.AmountRefunded += r.Amount
+		w.payment(p.ID, row{payment.FieldAmountRefunded: p.AmountRefunded})
+	} else {
+		typ = "refund.failed"
+		r.FailureCode = clip(code, 64)
+		set[refund.FieldFailureCode] = r.FailureCode
+		w.entries = append(w.entries, reversal)
+	}
+	r.Status, r.UpdatedAt = to, w.now
+	w.refunds = append(w.refunds, store.RowUpdate{ID: r.ID, Set: set})
+	w.events = append(w.events, eventRow{merchantID: r.MerchantID, typ: typ, objectID: r.ID, data: refundData(r)})
+	return true
 }
 
 // refundEntryOf rebuilds a refund's ledger entry from the refund and its

@@ -10,6 +10,7 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
@@ -35,6 +36,7 @@ type recordWrites struct {
 	// created are attempts to insert (a cascade's next attempt).
 	created  []*ent.PaymentAttempt
 	payments []store.RowUpdate
+	refunds  []store.RowUpdate
 	settle   []Settlement
 	events   []eventRow
 	entries  []ledger.Entry
@@ -89,6 +91,9 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, deferW
 	}
 	if _, err := store.UpdateRows(ctx, wr, payment.Table, w.payments, w.now); err != nil {
 		return fmt.Errorf("payments: %w", err)
+	}
+	if _, err := store.UpdateRows(ctx, wr, refund.Table, w.refunds, w.now); err != nil {
+		return fmt.Errorf("refunds: %w", err)
 	}
 	if err := s.cfg.Risk.RecordTx(ctx, wr.Client(), w.counts); err != nil {
 		return err
