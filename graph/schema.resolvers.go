@@ -391,6 +391,11 @@ func (r *mutationResolver) UpsertSplitRule(ctx context.Context, input model.Spli
 	return pointer(r.SettlementService.UpsertSplitRule(ctx, splitRuleInput(input)))
 }
 
+// SetSettlementSchedule is the resolver for the setSettlementSchedule field.
+func (r *mutationResolver) SetSettlementSchedule(ctx context.Context, input model.SettlementScheduleInput) (*settlement.Schedule, error) {
+	return pointer(r.SettlementService.SetSchedule(ctx, settlement.Schedule{MerchantID: input.MerchantID, DelayDays: input.DelayDays, Timezone: input.Timezone}))
+}
+
 // RunSettlement is the resolver for the runSettlement field.
 func (r *mutationResolver) RunSettlement(ctx context.Context, input model.RunSettlementInput) (*ent.SettlementBatch, error) {
 	return r.runSettlement(ctx, input)
@@ -527,6 +532,11 @@ func (r *queryResolver) Settlement(ctx context.Context, id string) (*ent.Settlem
 	return r.Client.SettlementBatch.Get(ctx, id)
 }
 
+// SettlementSchedule is the resolver for the settlementSchedule field.
+func (r *queryResolver) SettlementSchedule(ctx context.Context) (*settlement.Schedule, error) {
+	return pointer(r.SettlementService.Schedule(ctx, merchantOf(ctx)))
+}
+
 // FeePlans is the resolver for the feePlans field.
 func (r *queryResolver) FeePlans(ctx context.Context, merchantID string) ([]*settlement.FeePlan, error) {
 	return pointers(r.SettlementService.FeePlans(ctx, merchantID))
@@ -606,6 +616,11 @@ func (r *settlementConversionResolver) To(ctx context.Context, obj *schema.Settl
 	return conversionMoney(obj.To, obj.ToCurrency), nil
 }
 
+// Currency is the resolver for the currency field.
+func (r *settlementScheduleResolver) Currency(ctx context.Context, obj *settlement.Schedule) (string, error) {
+	return obj.Currency.Code(), nil
+}
+
 // Basis is the resolver for the basis field.
 func (r *splitRuleResolver) Basis(ctx context.Context, obj *settlement.SplitRule) (model.SplitBasis, error) {
 	return model.SplitBasis(obj.Basis), nil
@@ -663,6 +678,11 @@ func (r *Resolver) SettlementConversion() generated.SettlementConversionResolver
 	return &settlementConversionResolver{r}
 }
 
+// SettlementSchedule returns generated.SettlementScheduleResolver implementation.
+func (r *Resolver) SettlementSchedule() generated.SettlementScheduleResolver {
+	return &settlementScheduleResolver{r}
+}
+
 // SplitRule returns generated.SplitRuleResolver implementation.
 func (r *Resolver) SplitRule() generated.SplitRuleResolver { return &splitRuleResolver{r} }
 
@@ -684,6 +704,7 @@ type (
 	riskRuleParamsResolver       struct{ *Resolver }
 	routingMatchResolver         struct{ *Resolver }
 	settlementConversionResolver struct{ *Resolver }
+	settlementScheduleResolver   struct{ *Resolver }
 	splitRuleResolver            struct{ *Resolver }
 	trialBalanceLineResolver     struct{ *Resolver }
 )

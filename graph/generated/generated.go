@@ -78,6 +78,7 @@ type ResolverRoot interface {
 	RoutingRule() RoutingRuleResolver
 	SettlementBatch() SettlementBatchResolver
 	SettlementConversion() SettlementConversionResolver
+	SettlementSchedule() SettlementScheduleResolver
 	SplitRule() SplitRuleResolver
 	TrialBalanceLine() TrialBalanceLineResolver
 }
@@ -550,6 +551,7 @@ type ComplexityRoot struct {
 		RevokeAPIKey            func(childComplexity int, id string) int
 		RunSettlement           func(childComplexity int, input model.RunSettlementInput) int
 		SetConnectorEnabled     func(childComplexity int, name string, enabled bool) int
+		SetSettlementSchedule   func(childComplexity int, input model.SettlementScheduleInput) int
 		SignAgreement           func(childComplexity int, input model.SignAgreementInput) int
 		TerminateAgreement      func(childComplexity int, input model.TerminateAgreementInput) int
 		TokenizeCard            func(childComplexity int, input model.TokenizeCardInput) int
@@ -684,34 +686,35 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIKeys          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		AccountStatement func(childComplexity int, currency string, kind *ledgeraccount.Kind, after *entgql.Cursor[string], first *int) int
-		Accounts         func(childComplexity int, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) int
-		Agreement        func(childComplexity int, id string) int
-		AuditLogs        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Balances         func(childComplexity int) int
-		ChannelEvents    func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		CheckoutSession  func(childComplexity int, id *string) int
-		Connectors       func(childComplexity int) int
-		Coupons          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Customers        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) int
-		FeePlan          func(childComplexity int) int
-		FeePlans         func(childComplexity int, merchantID string) int
-		JournalEntries   func(childComplexity int, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) int
-		Merchant         func(childComplexity int, id *string) int
-		Merchants        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Node             func(childComplexity int, id string) int
-		Nodes            func(childComplexity int, ids []string) int
-		Payment          func(childComplexity int, id string) int
-		PaymentReviews   func(childComplexity int, status *reviewstatus.Status, after *entgql.Cursor[string], first *int) int
-		Payments         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
-		RiskRules        func(childComplexity int, after *entgql.Cursor[string], first *int) int
-		RoutingRules     func(childComplexity int, after *entgql.Cursor[string], first *int) int
-		Settlement       func(childComplexity int, id string) int
-		Settlements      func(childComplexity int, after *entgql.Cursor[string], first *int) int
-		SplitRules       func(childComplexity int, merchantID string) int
-		TrialBalance     func(childComplexity int) int
-		Viewer           func(childComplexity int) int
+		APIKeys            func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		AccountStatement   func(childComplexity int, currency string, kind *ledgeraccount.Kind, after *entgql.Cursor[string], first *int) int
+		Accounts           func(childComplexity int, filter *model.LedgerAccountsFilter, after *entgql.Cursor[string], first *int) int
+		Agreement          func(childComplexity int, id string) int
+		AuditLogs          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Balances           func(childComplexity int) int
+		ChannelEvents      func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		CheckoutSession    func(childComplexity int, id *string) int
+		Connectors         func(childComplexity int) int
+		Coupons            func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Customers          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) int
+		FeePlan            func(childComplexity int) int
+		FeePlans           func(childComplexity int, merchantID string) int
+		JournalEntries     func(childComplexity int, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) int
+		Merchant           func(childComplexity int, id *string) int
+		Merchants          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Node               func(childComplexity int, id string) int
+		Nodes              func(childComplexity int, ids []string) int
+		Payment            func(childComplexity int, id string) int
+		PaymentReviews     func(childComplexity int, status *reviewstatus.Status, after *entgql.Cursor[string], first *int) int
+		Payments           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
+		RiskRules          func(childComplexity int, after *entgql.Cursor[string], first *int) int
+		RoutingRules       func(childComplexity int, after *entgql.Cursor[string], first *int) int
+		Settlement         func(childComplexity int, id string) int
+		SettlementSchedule func(childComplexity int) int
+		Settlements        func(childComplexity int, after *entgql.Cursor[string], first *int) int
+		SplitRules         func(childComplexity int, merchantID string) int
+		TrialBalance       func(childComplexity int) int
+		Viewer             func(childComplexity int) int
 	}
 
 	Refund struct {
@@ -866,6 +869,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	SettlementSchedule struct {
+		Currency  func(childComplexity int) int
+		DelayDays func(childComplexity int) int
+		Timezone  func(childComplexity int) int
+	}
+
 	SplitRule struct {
 		Basis          func(childComplexity int) int
 		ID             func(childComplexity int) int
@@ -1005,6 +1014,7 @@ type MutationResolver interface {
 	UpsertRoutingRule(ctx context.Context, input model.RoutingRuleInput) (*ent.RoutingRule, error)
 	UpsertFeePlan(ctx context.Context, input model.FeePlanInput) (*settlement.FeePlan, error)
 	UpsertSplitRule(ctx context.Context, input model.SplitRuleInput) (*settlement.SplitRule, error)
+	SetSettlementSchedule(ctx context.Context, input model.SettlementScheduleInput) (*settlement.Schedule, error)
 	RunSettlement(ctx context.Context, input model.RunSettlementInput) (*ent.SettlementBatch, error)
 }
 type PaymentResolver interface {
@@ -1039,6 +1049,7 @@ type QueryResolver interface {
 	FeePlan(ctx context.Context) ([]*settlement.FeePlan, error)
 	Settlements(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.SettlementBatchConnection, error)
 	Settlement(ctx context.Context, id string) (*ent.SettlementBatch, error)
+	SettlementSchedule(ctx context.Context) (*settlement.Schedule, error)
 	FeePlans(ctx context.Context, merchantID string) ([]*settlement.FeePlan, error)
 	SplitRules(ctx context.Context, merchantID string) ([]*settlement.SplitRule, error)
 }
@@ -1069,6 +1080,9 @@ type SettlementBatchResolver interface {
 type SettlementConversionResolver interface {
 	From(ctx context.Context, obj *schema.SettlementConversion) (*money.Amount, error)
 	To(ctx context.Context, obj *schema.SettlementConversion) (*money.Amount, error)
+}
+type SettlementScheduleResolver interface {
+	Currency(ctx context.Context, obj *settlement.Schedule) (string, error)
 }
 type SplitRuleResolver interface {
 	Basis(ctx context.Context, obj *settlement.SplitRule) (model.SplitBasis, error)
@@ -3156,6 +3170,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetConnectorEnabled(childComplexity, args["name"].(string), args["enabled"].(bool)), true
+	case "Mutation.setSettlementSchedule":
+		if e.ComplexityRoot.Mutation.SetSettlementSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setSettlementSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetSettlementSchedule(childComplexity, args["input"].(model.SettlementScheduleInput)), true
 	case "Mutation.signAgreement":
 		if e.ComplexityRoot.Mutation.SignAgreement == nil {
 			break
@@ -4039,6 +4064,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Settlement(childComplexity, args["id"].(string)), true
+	case "Query.settlementSchedule":
+		if e.ComplexityRoot.Query.SettlementSchedule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SettlementSchedule(childComplexity), true
 	case "Query.settlements":
 		if e.ComplexityRoot.Query.Settlements == nil {
 			break
@@ -4668,6 +4699,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SettlementLineEdge.Node(childComplexity), true
 
+	case "SettlementSchedule.currency":
+		if e.ComplexityRoot.SettlementSchedule.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementSchedule.Currency(childComplexity), true
+	case "SettlementSchedule.delayDays":
+		if e.ComplexityRoot.SettlementSchedule.DelayDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementSchedule.DelayDays(childComplexity), true
+	case "SettlementSchedule.timezone":
+		if e.ComplexityRoot.SettlementSchedule.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementSchedule.Timezone(childComplexity), true
+
 	case "SplitRule.basis":
 		if e.ComplexityRoot.SplitRule.Basis == nil {
 			break
@@ -4831,6 +4881,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RoutingRuleInput", ec.unmarshalInputRoutingRuleInput),
 			graphql.NewInputUnmarshaler("RoutingShareInput", ec.unmarshalInputRoutingShareInput),
 			graphql.NewInputUnmarshaler("RunSettlementInput", ec.unmarshalInputRunSettlementInput),
+			graphql.NewInputUnmarshaler("SettlementScheduleInput", ec.unmarshalInputSettlementScheduleInput),
 			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
 			graphql.NewInputUnmarshaler("SplitRuleInput", ec.unmarshalInputSplitRuleInput),
 			graphql.NewInputUnmarshaler("SplitShareInput", ec.unmarshalInputSplitShareInput),
@@ -6564,6 +6615,26 @@ input SplitRuleInput {
   residuePartner: String!
 }
 
+"A merchant's settlement terms (docs/settlement.md)."
+type SettlementSchedule {
+  "N in T+N: business days (Monday to Friday) from a capture's day to its settlement."
+  delayDays: Int!
+  "The IANA timezone whose days and midnights the schedule counts in."
+  timezone: String!
+  "The settlement currency: the merchant's."
+  currency: String!
+}
+
+"A merchant's settlement terms to set."
+input SettlementScheduleInput {
+  "The merchant."
+  merchantID: ID!
+  "N in T+N, 0 to 30 business days."
+  delayDays: Int!
+  "An IANA timezone such as Asia/Singapore."
+  timezone: String!
+}
+
 "A settlement run to make."
 input RunSettlementInput {
   "The merchant to settle."
@@ -6587,6 +6658,8 @@ extend type Query {
     "The batch's ID."
     id: ID!
   ): SettlementBatch! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  "The caller's merchant's settlement terms (T+2 in UTC until an operator sets them)."
+  settlementSchedule: SettlementSchedule! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "A merchant's fee plan. Operators only."
   feePlans(
     "The merchant."
@@ -6610,6 +6683,15 @@ extend type Mutation {
     "The request: see SplitRuleInput."
     input: SplitRuleInput!
   ): SplitRule! @auth(requires: [OPERATOR])
+  """
+  Set a merchant's settlement terms and put it on the settlement scheduler,
+  which settles it every day shortly after its midnight. BAD_USER_INPUT for a
+  bad delay or timezone.
+  """
+  setSettlementSchedule(
+    "The request: see SettlementScheduleInput."
+    input: SettlementScheduleInput!
+  ): SettlementSchedule! @auth(requires: [OPERATOR])
   """
   Settle a merchant's matured funds for a business day. A day runs once: running
   it again returns the first batch and moves nothing. BAD_USER_INPUT for a day in
@@ -9265,6 +9347,18 @@ func (ec *executionContext) childFields_SettlementLineEdge(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type SettlementLineEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_SettlementSchedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "delayDays":
+		return ec.fieldContext_SettlementSchedule_delayDays(ctx, field)
+	case "timezone":
+		return ec.fieldContext_SettlementSchedule_timezone(ctx, field)
+	case "currency":
+		return ec.fieldContext_SettlementSchedule_currency(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SettlementSchedule", field.Name)
+}
+
 func (ec *executionContext) childFields_SplitRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -9840,6 +9934,20 @@ func (ec *executionContext) field_Mutation_setConnectorEnabled_args(ctx context.
 		return nil, err
 	}
 	args["enabled"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setSettlementSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SettlementScheduleInput, error) {
+			return ec.unmarshalNSettlementScheduleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSettlementScheduleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -20051,6 +20159,68 @@ func (ec *executionContext) fieldContext_Mutation_upsertSplitRule(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setSettlementSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setSettlementSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetSettlementSchedule(ctx, fc.Args["input"].(model.SettlementScheduleInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *settlement.Schedule
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *settlement.Schedule
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *settlement.Schedule) graphql.Marshaler {
+			return ec.marshalNSettlementSchedule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setSettlementSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementSchedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setSettlementSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_runSettlement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23915,6 +24085,56 @@ func (ec *executionContext) fieldContext_Query_settlement(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_settlementSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_settlementSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SettlementSchedule(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *settlement.Schedule
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *settlement.Schedule
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *settlement.Schedule) graphql.Marshaler {
+			return ec.marshalNSettlementSchedule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_settlementSchedule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SettlementSchedule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_feePlans(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -26589,6 +26809,75 @@ func (ec *executionContext) _SettlementLineEdge_cursor(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_SettlementLineEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SettlementLineEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _SettlementSchedule_delayDays(ctx context.Context, field graphql.CollectedField, obj *settlement.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementSchedule_delayDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DelayDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementSchedule_delayDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementSchedule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SettlementSchedule_timezone(ctx context.Context, field graphql.CollectedField, obj *settlement.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementSchedule_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementSchedule_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementSchedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _SettlementSchedule_currency(ctx context.Context, field graphql.CollectedField, obj *settlement.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementSchedule_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SettlementSchedule().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementSchedule_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementSchedule", field, true, true, "String")
 }
 
 func (ec *executionContext) _SplitRule_id(ctx context.Context, field graphql.CollectedField, obj *settlement.SplitRule) (ret graphql.Marshaler) {
@@ -30427,6 +30716,62 @@ func UnmarshalRunSettlementInput(ctx context.Context, raw any) (model.RunSettlem
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSettlementScheduleInput(ctx context.Context, obj any) (model.SettlementScheduleInput, error) {
+	var it model.SettlementScheduleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"merchantID", "delayDays", "timezone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "merchantID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merchantID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MerchantID = data
+		case "delayDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delayDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DelayDays = data
+		case "timezone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Timezone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSettlementScheduleInput unmarshals raw into the SettlementScheduleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSettlementScheduleInput(ctx context.Context, raw any) (model.SettlementScheduleInput, error) {
+	var out model.SettlementScheduleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SettlementScheduleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSignAgreementInput(ctx context.Context, obj any) (model.SignAgreementInput, error) {
 	var it model.SignAgreementInput
 	if obj == nil {
@@ -34039,6 +34384,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setSettlementSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setSettlementSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "runSettlement":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_runSettlement(ctx, field)
@@ -35019,6 +35371,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_settlement(ctx, field)
+				})
+		case "settlementSchedule":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_settlementSchedule(ctx, field)
 				})
 		case "feePlans":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -36068,6 +36426,50 @@ func (ec *executionContext) _SettlementLineEdge(ctx context.Context, sel ast.Sel
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var settlementScheduleImplementors = []string{"SettlementSchedule"}
+
+func (ec *executionContext) _SettlementSchedule(ctx context.Context, sel ast.SelectionSet, obj *settlement.Schedule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, settlementScheduleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SettlementSchedule")
+		case "delayDays":
+			out.Values[i] = ec._SettlementSchedule_delayDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timezone":
+			out.Values[i] = ec._SettlementSchedule_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SettlementSchedule_currency(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -37817,6 +38219,19 @@ func (ec *executionContext) marshalNSettlementLineConnection2ᚖgithubᚗcomᚋs
 		return graphql.Null
 	}
 	return ec._SettlementLineConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSettlementSchedule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋsettlementᚐSchedule(ctx context.Context, sel ast.SelectionSet, v *settlement.Schedule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SettlementSchedule!")
+		return graphql.Null
+	}
+	return ec._SettlementSchedule(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSettlementScheduleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSettlementScheduleInput(ctx context.Context, v any) (model.SettlementScheduleInput, error) {
+	res, err := ec.unmarshalInputSettlementScheduleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNSignAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSignAgreementInput(ctx context.Context, v any) (model.SignAgreementInput, error) {

@@ -469,6 +469,16 @@ type RunSettlementInput struct {
 	Day string `json:"day"`
 }
 
+// A merchant's settlement terms to set.
+type SettlementScheduleInput struct {
+	// The merchant.
+	MerchantID string `json:"merchantID"`
+	// N in T+N, 0 to 30 business days.
+	DelayDays int `json:"delayDays"`
+	// An IANA timezone such as Asia/Singapore.
+	Timezone string `json:"timezone"`
+}
+
 // A new direct-debit agreement with a buyer.
 type SignAgreementInput struct {
 	// ISO 4217 code of the charges.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
@@ -20,6 +19,7 @@ import (
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 )
 
 var (
@@ -91,7 +91,7 @@ func setup(t *testing.T, db *store.DB) *env {
 
 func (e *env) payment(t *testing.T, method string, amount int64, c money.Currency) *ent.Payment {
 	return e.db.Client.Payment.Create().SetMerchantID(e.merchant).SetAmount(amount).SetCurrency(c.Code()).
-		SetAmountCaptured(amount).SetStatus(payment.StatusSUCCEEDED).SetPaymentMethodType(method).SaveX(sys())
+		SetAmountCaptured(amount).SetStatus(paymentstatus.Succeeded).SetPaymentMethodType(method).SaveX(sys())
 }
 
 // post writes the payment core's entry of a capture (gross > 0) or refund

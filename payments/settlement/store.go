@@ -154,15 +154,19 @@ func DefaultSchedule(merchantID string) Schedule {
 	return Schedule{MerchantID: merchantID, DelayDays: 2, Timezone: "UTC"}
 }
 
-// SetSchedule writes the merchant's settlement terms, and puts the merchant
-// on the scheduler (RunDue). Returns EINVALID for
-// a negative delay, a delay above 30 days or an unknown timezone.
+// SetSchedule writes the merchant's settlement terms, puts the merchant on
+// the scheduler (RunDue), and returns the terms with the settlement
+// currency. Returns EINVALID for a negative delay, a delay above 30 days or
+// an unknown timezone, and ENOTFOUND for an unknown merchant.
 func (s *Service) SetSchedule(ctx context.Context, sc Schedule) (Schedule, error) {
 	if sc.DelayDays < 0 || sc.DelayDays > 30 {
 		return Schedule{}, payments.FieldErrorf("delayDays", "must be between 0 and 30 business days")
 	}
 	if _, err := time.LoadLocation(sc.Timezone); err != nil || sc.Timezone == "" {
 		return Schedule{}, payments.FieldErrorf("timezone", "unknown timezone %q", sc.Timezone)
+	}
+	if _, err := s.Schedule(ctx, sc.MerchantID); err != nil {
+		return Schedule{}, err // an unknown merchant
 	}
 	sys := viewer.SystemContext(ctx)
 	old, err := s.client.SettlementSchedule.Query().Where(settlementschedule.MerchantID(sc.MerchantID)).Only(sys)
@@ -176,7 +180,7 @@ func (s *Service) SetSchedule(ctx context.Context, sc Schedule) (Schedule, error
 	if err != nil {
 		return Schedule{}, fmt.Errorf("settlement: save schedule: %w", err)
 	}
-	return sc, nil
+	return s.Schedule(ctx, sc.MerchantID)
 }
 
 // Schedule returns the merchant's settlement terms (DefaultSchedule's when

@@ -27,6 +27,27 @@ func TestSettlementFullCycleOverGraphQL(t *testing.T) {
 		x := newE2E(t, db, e2eSpec{connectors: []string{"cardnet", "wallet", "fx"}})
 		merchant := x.a.ID
 
+		schedule := func(days int, tz string) gqlResponse {
+			return x.gql("OPERATOR", `mutation($in: SettlementScheduleInput!) { setSettlementSchedule(input: $in) { delayDays timezone currency } }`,
+				map[string]any{"in": map[string]any{"merchantID": merchant, "delayDays": days, "timezone": tz}})
+		}
+		if r := schedule(1, "Mars/Olympus_Mons"); r.code() != "BAD_USER_INPUT" {
+			t.Fatalf("an unknown timezone: %s", r.Raw)
+		}
+		x.ok(t, schedule(1, "Asia/Singapore"), "setSettlementSchedule", &struct{}{})
+		var terms struct {
+			DelayDays          int
+			Timezone, Currency string
+		}
+		x.ok(t, x.gql("API_KEY", `{ settlementSchedule { delayDays timezone currency } }`, nil), "settlementSchedule", &terms)
+		if terms.DelayDays != 1 || terms.Timezone != "Asia/Singapore" || terms.Currency != "SGD" {
+			t.Fatalf("the merchant's terms: %+v", terms)
+		}
+		sgt, err := time.LoadLocation("Asia/Singapore")
+		if err != nil {
+			t.Fatal(err)
+		}
+
 		x.ok(t, x.gql("OPERATOR", `mutation($in: FeePlanInput!) { upsertFeePlan(input: $in) { id } }`, map[string]any{"in": map[string]any{
 			"merchantID": merchant, "paymentMethodType": "card", "percentBps": 290, "fixed": amountOf(30, "SGD"), "crossBorderBps": 100}}),
 			"upsertFeePlan", &struct{}{})
@@ -75,15 +96,15 @@ func TestSettlementFullCycleOverGraphQL(t *testing.T) {
 		channelFees := atoi(t, x.payment(t, card.ID).Fee.Amount) + atoi(t, x.payment(t, w.ID).Fee.Amount) - atoi(t, ref.FeeReversed.Amount)
 		feesBefore := atoi(t, x.accountBalance(t, "PLATFORM", "", "FEES", "SGD"))
 
-		// Captures of today are not all in: today's run is refused at T+0 …
-		today := x.clock.Now().UTC().Format(time.DateOnly)
-		future := x.clock.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+		// A day in the future is refused …
+		today := x.clock.Now().In(sgt).Format(time.DateOnly)
+		future := x.clock.Now().In(sgt).AddDate(0, 0, 1).Format(time.DateOnly)
 		if r := x.gql("OPERATOR", runSettlement, map[string]any{"in": map[string]any{"merchantID": merchant, "day": future}}); r.code() != "BAD_USER_INPUT" {
 			t.Fatalf("a run for %s (the future): %s", future, r.Raw)
 		}
-		// … and a week later (T+2 business days, weekends included) they are.
+		// … and a week later (T+1 business day, weekends included) they are.
 		x.clock.Advance(7 * 24 * time.Hour)
-		day := x.clock.Now().UTC().Format(time.DateOnly)
+		day := x.clock.Now().In(sgt).Format(time.DateOnly)
 		var batch struct {
 			ID, BusinessDate, Currency string
 			LineCount                  int
