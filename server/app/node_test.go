@@ -114,8 +114,9 @@ func TestNodeResolvesEveryKind(t *testing.T) {
 }
 
 // seedNodeKinds makes, for merchantID, a row of each Node type the harness's
-// seed does not: a customer, a coupon, an agreement, an event, and ledger
-// accounts with a journal entry and its postings.
+// seed does not: a customer, a coupon, an agreement, an event, a settlement
+// batch with a line, and ledger accounts with a journal entry and its
+// postings.
 func (e *env) seedNodeKinds(merchantID string) {
 	t := e.t
 	t.Helper()
@@ -133,6 +134,16 @@ func (e *env) seedNodeKinds(merchantID string) {
 		t.Fatal(err)
 	}
 	if _, err := c.Event.Create().SetMerchantID(merchantID).SetType("node.test").SetData(map[string]any{}).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	batch, err := c.SettlementBatch.Create().SetMerchantID(merchantID).SetBusinessDate("2026-03-02").SetCurrency("USD").
+		SetLineCount(1).Save(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SettlementLine.Create().SetMerchantID(merchantID).SetBatchID(batch.ID).SetSourceKey("capture:node-"+merchantID).
+		SetPaymentID("pay_node").SetCurrency("USD").SetGross(100).SetChannelFee(0).SetMdrFee(3).SetSplitAmount(0).SetNet(97).
+		SetCapturedAt(time.Now()).Save(sys); err != nil {
 		t.Fatal(err)
 	}
 	usd := money.MustCurrency("USD")
