@@ -36,6 +36,9 @@ func (r *Resolver) Coupon() generated.CouponResolver { return &couponResolver{r}
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
 
+// Event returns generated.EventResolver implementation.
+func (r *Resolver) Event() generated.EventResolver { return &eventResolver{r} }
+
 // LedgerAccount returns generated.LedgerAccountResolver implementation.
 func (r *Resolver) LedgerAccount() generated.LedgerAccountResolver { return &ledgerAccountResolver{r} }
 
@@ -67,6 +70,7 @@ type (
 	checkoutSessionResolver struct{ *Resolver }
 	couponResolver          struct{ *Resolver }
 	customerResolver        struct{ *Resolver }
+	eventResolver           struct{ *Resolver }
 	ledgerAccountResolver   struct{ *Resolver }
 	paymentResolver         struct{ *Resolver }
 	paymentAttemptResolver  struct{ *Resolver }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"entgo.io/contrib/entgql"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/coupon"
@@ -17,6 +18,8 @@ import (
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/vault"
 )
 
@@ -26,6 +29,14 @@ type ApprovePaymentReviewInput struct {
 	Note *string `json:"note,omitempty"`
 	// The same key replays the first answer.
 	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// The merchant's balances after money moved.
+type BalanceChange struct {
+	Cursor entgql.Cursor[string] `json:"cursor"`
+	// The event that moved the money.
+	EventID  string                    `json:"eventID"`
+	Balances []*ledger.MerchantBalance `json:"balances"`
 }
 
 // The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it.
@@ -65,6 +76,16 @@ type ChargeAgreementInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// A change to the cashier's checkout session or its payment.
+type CheckoutSessionChange struct {
+	Cursor     entgql.Cursor[string] `json:"cursor"`
+	EventID    string                `json:"eventID"`
+	Type       string                `json:"type"`
+	OccurredAt time.Time             `json:"occurredAt"`
+	Session    *ent.CheckoutSession  `json:"session"`
+	Payment    *ent.Payment          `json:"payment,omitempty"`
+}
+
 // How the buyer pays a checkout session.
 type ConfirmCheckoutSessionInput struct {
 	Method PaymentMethodType `json:"method"`
@@ -86,6 +107,17 @@ type ConnectorFeeInput struct {
 	FixedAmount scalar.Int64 `json:"fixedAmount"`
 	// 0 to 10000.
 	BasisPoints int `json:"basisPoints"`
+}
+
+// A connector's supervision state changed on one replica.
+type ConnectorHealthChange struct {
+	Cursor    entgql.Cursor[string] `json:"cursor"`
+	Connector string                `json:"connector"`
+	Health    ConnectorHealth       `json:"health"`
+	// The replica that saw the change.
+	Replica    string    `json:"replica"`
+	LastError  *string   `json:"lastError,omitempty"`
+	OccurredAt time.Time `json:"occurredAt"`
 }
 
 type ConnectorLimitInput struct {
@@ -215,10 +247,30 @@ type CreateMerchantUserInput struct {
 	Role       merchantuser.Role `json:"role"`
 }
 
+type CreateWebhookEndpointInput struct {
+	// An https URL (http only when the operator allows private targets for development).
+	URL         string  `json:"url"`
+	Description *string `json:"description,omitempty"`
+	// The event types to send: exact types or prefixes ending in a dot. Empty or omitted: every type.
+	EventTypes []string `json:"eventTypes,omitempty"`
+}
+
 // Narrows a customers list.
 type CustomerListFilter struct {
 	Email             *string `json:"email,omitempty"`
 	MerchantReference *string `json:"merchantReference,omitempty"`
+}
+
+// Narrows the events list. Every field is optional; given fields all apply.
+type EventListFilter struct {
+	// An exact type (payment.succeeded) or a prefix ending in a dot (payment.).
+	Type *string `json:"type,omitempty"`
+	// Only events about this object (a payment, a refund, …).
+	ObjectID *string `json:"objectID,omitempty"`
+	// Only events created at or after this instant.
+	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
+	// Only events created before this instant.
+	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
 }
 
 type JournalEntriesFilter struct {
@@ -231,6 +283,23 @@ type LedgerAccountsFilter struct {
 	OwnerType *ledgeraccount.OwnerType `json:"ownerType,omitempty"`
 	OwnerID   *string                  `json:"ownerID,omitempty"`
 	Currency  *string                  `json:"currency,omitempty"`
+}
+
+// A merchant's payments over the last `windowSeconds`, recomputed as they change.
+type MerchantStats struct {
+	WindowSeconds int `json:"windowSeconds"`
+	// Payments created in the window.
+	Payments  int `json:"payments"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	// succeeded / (succeeded + failed), 0 to 1; 0 when none finished.
+	SuccessRate float64 `json:"successRate"`
+	// Average time from a payment's creation to its last change, over those that finished, in milliseconds.
+	AverageLatencyMs float64 `json:"averageLatencyMs"`
+	// Succeeded amounts, one per currency.
+	GrossVolume []*money.Amount `json:"grossVolume"`
+	// When these figures were computed.
+	At time.Time `json:"at"`
 }
 
 type MetadataEntryInput struct {
@@ -250,6 +319,18 @@ type MoneyInput struct {
 	// currency's minor unit wrong gets BAD_USER_INPUT instead of charging 100× too
 	// much. Checked by every operation that takes an amount.
 	Exponent *int `json:"exponent,omitempty"`
+}
+
+// A change to a payment.
+type PaymentChange struct {
+	// Pass it as `after` to resume after this update.
+	Cursor  entgql.Cursor[string] `json:"cursor"`
+	EventID string                `json:"eventID"`
+	// The event's type, e.g. payment.succeeded.
+	Type       string    `json:"type"`
+	OccurredAt time.Time `json:"occurredAt"`
+	// The payment as it is now.
+	Payment *ent.Payment `json:"payment"`
 }
 
 // Narrows a payments list. Every field is optional; given fields all apply.
@@ -366,6 +447,13 @@ type SignAgreementInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// Live updates over graphql-transport-ws (docs/events.md): authenticate in
+// connection_init; a subscription the caller may not see ends with an `error`
+// message, the socket stays open. Pass the last cursor as `after` to resume
+// after a reconnect without missing an event.
+type Subscription struct {
+}
+
 type TerminateAgreementInput struct {
 	ID             string  `json:"id"`
 	Reason         *string `json:"reason,omitempty"`
@@ -399,6 +487,13 @@ type UpdateConnectorSettingsInput struct {
 	Limits []*ConnectorLimitInput `json:"limits,omitempty"`
 }
 
+type UpdateWebhookEndpointInput struct {
+	ID          string  `json:"id"`
+	Description *string `json:"description,omitempty"`
+	// Replaces the endpoint's event types; an empty list sends every type.
+	EventTypes []string `json:"eventTypes,omitempty"`
+}
+
 // The authenticated caller.
 type Viewer struct {
 	Principal Principal `json:"principal"`
@@ -406,6 +501,12 @@ type Viewer struct {
 	Subject string `json:"subject"`
 	// The merchant the caller acts for; null for operators.
 	Merchant *ent.Merchant `json:"merchant,omitempty"`
+}
+
+// An endpoint with its signing secret (whsec_…), shown here once and never again.
+type WebhookEndpointSecret struct {
+	Endpoint *ent.WebhookEndpoint `json:"endpoint"`
+	Secret   string               `json:"secret"`
 }
 
 // A connector's circuit breaker.

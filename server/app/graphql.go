@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/straitpay/strait/graph"
-	"github.com/straitpay/strait/payments/viewer"
 )
 
 // parserTokenLimit bounds the tokens the parser reads from one document: a
@@ -35,19 +33,11 @@ func newGraphQLServer(es graphql.ExecutableSchema, a *App, exts ...graphql.Handl
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
 		InitTimeout:           10 * time.Second,
-		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
-			OriginPatterns: a.Config.CORSOrigins,
-		}},
-		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			if _, ok := viewer.FromContext(ctx); ok {
-				return ctx, &p, nil // authenticated by the upgrade request's header
-			}
-			v, err := a.authenticate(ctx, p.Authorization())
-			if err != nil {
-				return ctx, nil, err
-			}
-			return viewer.NewContext(ctx, v), &p, nil
+		Implementation: wsImplementation{
+			accept:  websocket.AcceptOptions{OriginPatterns: a.Config.CORSOrigins},
+			maxSubs: a.Config.WSMaxSubscriptions,
 		},
+		InitFunc: a.initSocket,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
