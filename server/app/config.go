@@ -64,6 +64,9 @@ type Config struct {
 	// subscriptions of one socket (STRAIT_WS_MAX_SUBSCRIPTIONS, default 32).
 	WSMaxSockets       int
 	WSMaxSubscriptions int
+	// WSInitTimeout is how long a websocket may wait before its
+	// connection_init (default 10s; closed with 4408 after).
+	WSInitTimeout time.Duration
 	// The card vault's keys come from the environment only, never flags: a
 	// flag shows in every process listing.
 	VaultKeys           string // STRAIT_VAULT_KEYS: "id:base64,…", active first
@@ -156,6 +159,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	if c.RequestTimeout < 0 {
 		return c, fmt.Errorf("STRAIT_REQUEST_TIMEOUT is %s: it must not be negative", c.RequestTimeout)
 	}
+	c.WSInitTimeout = 10 * time.Second
 	if c.WSMaxSockets < 1 || c.WSMaxSubscriptions < 1 {
 		return c, errors.New("STRAIT_WS_MAX_SOCKETS and STRAIT_WS_MAX_SUBSCRIPTIONS must be at least 1")
 	}

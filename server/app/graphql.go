@@ -32,7 +32,7 @@ func newGraphQLServer(es graphql.ExecutableSchema, a *App, exts ...graphql.Handl
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
-		InitTimeout:           10 * time.Second,
+		InitTimeout:           a.Config.WSInitTimeout,
 		Implementation: wsImplementation{
 			accept:  websocket.AcceptOptions{OriginPatterns: a.Config.CORSOrigins},
 			maxSubs: a.Config.WSMaxSubscriptions,

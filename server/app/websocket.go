@@ -64,7 +64,7 @@ func (i wsImplementation) Accept(w http.ResponseWriter, r *http.Request, o trans
 	if err != nil {
 		return nil, err
 	}
-	c := &wsConn{conn: conn, maxSubs: i.maxSubs, active: map[string]bool{}}
+	c := &wsConn{conn: conn, maxSubs: i.maxSubs, active: map[string]bool{}, started: map[string]bool{}, failed: map[string]bool{}}
 	if slot, ok := r.Context().Value(socketSlotKey{}).(*socketSlot); ok {
 		slot.conn = c
 	}
@@ -83,8 +83,11 @@ type wsConn struct {
 	closing  atomic.Bool
 	onClose  func()
 
-	mu     sync.Mutex // guards active and writes
+	mu     sync.Mutex // guards active, started, failed and writes
 	active map[string]bool
+	// started holds the operations that sent a result; failed those whose
+	// first result was an error without data, sent as an error message.
+	started, failed map[string]bool
 }
 
 func (c *wsConn) Subprotocol() string { return c.conn.Subprotocol() }
@@ -179,15 +182,35 @@ func (c *wsConn) WriteJSON(v any) error {
 		return err
 	}
 	var m struct {
-		Type string `json:"type"`
-		ID   string `json:"id"`
+		Type    string          `json:"type"`
+		ID      string          `json:"id"`
+		Payload json.RawMessage `json:"payload"`
 	}
 	_ = json.Unmarshal(data, &m)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch m.Type {
+	case "next":
+		// gqlgen answers a subscription its resolver refused (not found,
+		// forbidden) with a result holding only errors; the protocol's
+		// answer is an error message for that operation.
+		if !c.started[m.ID] {
+			c.started[m.ID] = true
+			if errs, ok := refusal(m.Payload); ok {
+				c.failed[m.ID] = true
+				delete(c.active, m.ID)
+				if data, err = json.Marshal(map[string]any{"id": m.ID, "type": "error", "payload": errs}); err != nil {
+					return err
+				}
+			}
+		}
 	case "complete", "error":
 		delete(c.active, m.ID)
+		delete(c.started, m.ID)
+		if c.failed[m.ID] {
+			delete(c.failed, m.ID)
+			return nil // the error message ended it
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wsWriteTimeout)
 	defer cancel()
@@ -396,4 +419,19 @@ func (a *App) closeRevokedSockets(ctx context.Context) error {
 		}
 	})
 	return nil
+}
+
+// refusal returns the errors of a result that has errors and no data.
+func refusal(payload json.RawMessage) (json.RawMessage, bool) {
+	var r struct {
+		Data   json.RawMessage `json:"data"`
+		Errors json.RawMessage `json:"errors"`
+	}
+	if json.Unmarshal(payload, &r) != nil || len(r.Errors) == 0 {
+		return nil, false
+	}
+	if len(r.Data) == 0 || string(r.Data) == "null" {
+		return r.Errors, true
+	}
+	return nil, false
 }
