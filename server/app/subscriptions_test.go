@@ -216,7 +216,7 @@ func TestPaymentUpdatedStreamsAndResumesFromACursor(t *testing.T) {
 	}
 	w.subscribe("all", paymentUpdatedQuery, nil)
 	w.subscribe("one", paymentUpdatedQuery, map[string]any{"id": e.payA[1].ID})
-	time.Sleep(100 * time.Millisecond) // the subscriptions are registered
+	time.Sleep(100 * time.Millisecond)         // the subscriptions are registered
 	emit(t, e, e.payB[0], "payment.succeeded") // another merchant's: never seen
 	emit(t, e, e.payA[0], "payment.processing")
 	emit(t, e, e.payA[1], "payment.succeeded")
@@ -225,7 +225,9 @@ func TestPaymentUpdatedStreamsAndResumesFromACursor(t *testing.T) {
 	got := map[string][]paymentChange{}
 	for n := 0; n < 3; n++ {
 		m := w.expect("next")
-		var body struct{ Data struct{ PaymentUpdated paymentChange } }
+		var body struct {
+			Data struct{ PaymentUpdated paymentChange }
+		}
 		_ = json.Unmarshal(m.Payload, &body)
 		got[m.ID] = append(got[m.ID], body.Data.PaymentUpdated)
 	}
@@ -309,7 +311,13 @@ func TestASocketClosesWhenItsCredentialEnds(t *testing.T) {
 		w.init(e.tokens["API_KEY"])
 		w.expect("connection_ack")
 		w.subscribe("1", paymentUpdatedQuery, nil)
-		var keys struct{ Data struct{ APIKeys struct{ Edges []struct{ Node struct{ ID string } } } } }
+		var keys struct {
+			Data struct {
+				APIKeys struct {
+					Edges []struct{ Node struct{ ID string } }
+				}
+			}
+		}
 		r := e.do("MERCHANT_ADMIN", `{ apiKeys(first: 1) { edges { node { id } } } }`, nil)
 		if err := json.Unmarshal([]byte(r.Raw), &keys); err != nil || len(keys.Data.APIKeys.Edges) != 1 {
 			t.Fatalf("api keys: %s", r.Raw)
@@ -336,4 +344,3 @@ func TestASocketClosesWhenItsCredentialEnds(t *testing.T) {
 		w.closedWith(websocket.StatusPolicyViolation)
 	})
 }
-
