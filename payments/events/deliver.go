@@ -19,6 +19,7 @@ import (
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/webhookdelivery"
 	"github.com/straitpay/strait/ent/webhookendpoint"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -87,7 +88,7 @@ func (w *Webhooks) SendDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 			SetLeasedUntil(now.Add(w.cfg.Lease)).Save(sys)
 		if err != nil || n == 0 {
 			w.release(d.EndpointID)
-			if err != nil {
+			if err != nil && !store.IsTransient(err) { // a deadlock: another replica is leasing it
 				return taken, fmt.Errorf("lease delivery %s: %w", d.ID, err)
 			}
 			continue

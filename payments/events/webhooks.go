@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/straitpay/strait/ent"
@@ -33,6 +34,8 @@ const maxEventTypes = 50
 // WebhookConfig configures Webhooks; zero values get the defaults.
 type WebhookConfig struct {
 	Client *ent.Client
+	// Dialect is the database's (ent's dialect name); MySQL locks rows.
+	Dialect string
 	Log    *slog.Logger
 	Now    func() time.Time
 	Policy TargetPolicy
@@ -169,7 +172,11 @@ func (w *Webhooks) CreateEndpoint(ctx context.Context, in EndpointInput) (*ent.W
 // audited as action. Returns ENOTFOUND for an endpoint the caller cannot see.
 func (w *Webhooks) endpointTx(ctx context.Context, id, action string, change func(tx *ent.Tx, e *ent.WebhookEndpoint) (*ent.WebhookEndpoint, error)) (*ent.WebhookEndpoint, error) {
 	return store.WithTx(ctx, w.client, func(tx *ent.Tx) (*ent.WebhookEndpoint, error) {
-		e, err := tx.WebhookEndpoint.Query().Where(webhookendpoint.ID(id)).ForUpdate().Only(ctx)
+		q := tx.WebhookEndpoint.Query().Where(webhookendpoint.ID(id))
+		if w.cfg.Dialect == dialect.MySQL {
+			q = q.ForUpdate() // two rotations at once must not lose a secret
+		}
+		e, err := q.Only(ctx)
 		if ent.IsNotFound(err) {
 			return nil, payments.Errorf(payments.ENOTFOUND, "webhook endpoint %q not found", clip(id, 64))
 		}

@@ -136,7 +136,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.Replica = replicaName()
 	a.sockets = newSockets(cfg.WSMaxSockets)
 	a.Hub = events.NewHub(db.Client, opts.Log)
-	a.Webhooks = events.NewWebhooks(events.WebhookConfig{Client: db.Client, Log: opts.Log, Now: opts.Now,
+	a.Webhooks = events.NewWebhooks(events.WebhookConfig{Client: db.Client, Dialect: db.Dialect, Log: opts.Log, Now: opts.Now,
 		Policy: events.TargetPolicy{AllowPrivate: cfg.WebhookAllowPrivate}})
 	a.ready = func(ctx context.Context) error {
 		if err := db.SQL.PingContext(ctx); err != nil {
