@@ -36,9 +36,9 @@ type WebhookConfig struct {
 	Client *ent.Client
 	// Dialect is the database's (ent's dialect name); MySQL locks rows.
 	Dialect string
-	Log    *slog.Logger
-	Now    func() time.Time
-	Policy TargetPolicy
+	Log     *slog.Logger
+	Now     func() time.Time
+	Policy  TargetPolicy
 	// Schedule is the wait before each attempt after the first failure,
 	// (default RetrySchedule); Jitter spreads each wait by up to ±this
 	// fraction (default 0.1) so a receiver coming back is not hit by every

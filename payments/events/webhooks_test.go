@@ -262,7 +262,7 @@ func TestWebhookTargetsArePublicAfterResolutionAndOnRedirects(t *testing.T) {
 		t.Fatal("the loopback receiver was reached")
 	}
 	// DNS is checked at dial time too: a name that resolves to loopback.
-	_, err = TargetPolicy{}.HTTPClient(5*time.Second).Get("http://localhost:" + strings.Split(inner.srv.URL, ":")[2])
+	_, err = TargetPolicy{}.HTTPClient(5 * time.Second).Get("http://localhost:" + strings.Split(inner.srv.URL, ":")[2])
 	if err == nil || !strings.Contains(err.Error(), "not a public address") {
 		t.Fatalf("localhost dialed: %v", err)
 	}
