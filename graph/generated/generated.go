@@ -6728,9 +6728,9 @@ extend type Query {
   "What happened, newest first: the caller's merchant's events (every event for operators). Page with first/after (at most 100 per page)."
   events(after: Cursor, first: Int, filter: EventListFilter): EventConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The caller's merchant's webhook endpoints, newest first."
-  webhookEndpoints(after: Cursor, first: Int): WebhookEndpointConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  webhookEndpoints(after: Cursor, first: Int): WebhookEndpointConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "An endpoint's delivery log, newest first. NOT_FOUND for an endpoint the caller cannot see."
-  webhookDeliveries(endpointID: ID!, after: Cursor, first: Int): WebhookDeliveryConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  webhookDeliveries(endpointID: ID!, after: Cursor, first: Int): WebhookDeliveryConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
 }
 
 input CreateWebhookEndpointInput {
@@ -6756,17 +6756,17 @@ type WebhookEndpointSecret {
 
 extend type Mutation {
   "Add a webhook endpoint. BAD_USER_INPUT for a URL that is not https or resolves to a private, loopback or link-local address."
-  createWebhookEndpoint(input: CreateWebhookEndpointInput!): WebhookEndpointSecret! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  createWebhookEndpoint(input: CreateWebhookEndpointInput!): WebhookEndpointSecret! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "Change an endpoint's description or event types."
-  updateWebhookEndpoint(input: UpdateWebhookEndpointInput!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  updateWebhookEndpoint(input: UpdateWebhookEndpointInput!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "Stop sending to an endpoint; deliveries owed to it wait until it is enabled again."
-  disableWebhookEndpoint(id: ID!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  disableWebhookEndpoint(id: ID!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "Send to an endpoint again (after a disable, or a 410 from it)."
-  enableWebhookEndpoint(id: ID!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  enableWebhookEndpoint(id: ID!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "A new signing secret. The old one keeps signing beside it (a second signature) for 24 hours."
-  rotateWebhookEndpointSecret(id: ID!): WebhookEndpointSecret! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  rotateWebhookEndpointSecret(id: ID!): WebhookEndpointSecret! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "Send a delivery again now, whatever its state."
-  redeliverWebhook(deliveryID: ID!): WebhookDelivery! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  redeliverWebhook(deliveryID: ID!): WebhookDelivery! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
 }
 
 "A change to a payment."
@@ -20989,7 +20989,7 @@ func (ec *executionContext) _Mutation_createWebhookEndpoint(ctx context.Context,
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER"})
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *model.WebhookEndpointSecret
 					return zeroVal, err
@@ -21051,7 +21051,7 @@ func (ec *executionContext) _Mutation_updateWebhookEndpoint(ctx context.Context,
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER"})
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.WebhookEndpoint
 					return zeroVal, err
@@ -21113,7 +21113,7 @@ func (ec *executionContext) _Mutation_disableWebhookEndpoint(ctx context.Context
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER"})
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.WebhookEndpoint
 					return zeroVal, err
@@ -21175,7 +21175,7 @@ func (ec *executionContext) _Mutation_enableWebhookEndpoint(ctx context.Context,
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER"})
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.WebhookEndpoint
 					return zeroVal, err
@@ -21237,7 +21237,7 @@ func (ec *executionContext) _Mutation_rotateWebhookEndpointSecret(ctx context.Co
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER"})
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *model.WebhookEndpointSecret
 					return zeroVal, err
@@ -21299,7 +21299,7 @@ func (ec *executionContext) _Mutation_redeliverWebhook(ctx context.Context, fiel
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER"})
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.WebhookDelivery
 					return zeroVal, err
@@ -25175,7 +25175,7 @@ func (ec *executionContext) _Query_webhookEndpoints(ctx context.Context, field g
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER"})
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.WebhookEndpointConnection
 					return zeroVal, err
@@ -25237,7 +25237,7 @@ func (ec *executionContext) _Query_webhookDeliveries(ctx context.Context, field 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER"})
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
 				if err != nil {
 					var zeroVal *ent.WebhookDeliveryConnection
 					return zeroVal, err
