@@ -297,7 +297,9 @@ func TestTwoReplicasShareEventsAndWebhooks(t *testing.T) {
 	// twice: the same list the events query gives.
 	var listed struct {
 		Events struct {
-			Edges []struct{ Node struct{ ID, Type, ObjectID string } }
+			Edges []struct {
+				Node struct{ ID, Type, ObjectID string }
+			}
 		}
 	}
 	b.gql(t, apiKey, `{ events(first: 100, filter: {type: "payment."}) { edges { node { id type objectID } } } }`, nil, &listed)

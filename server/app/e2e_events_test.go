@@ -151,7 +151,9 @@ func TestACardPaymentIsSeenLiveByTheMerchantAndItsCashierAndSentAsSignedWebhooks
 		}
 		delivered := hooks.waitFor(t, "payment.succeeded")
 		var listed struct {
-			Edges []struct{ Node struct{ ID, Type, Cursor string } }
+			Edges []struct {
+				Node struct{ ID, Type, Cursor string }
+			}
 		}
 		x.ok(t, x.gql("MERCHANT_ADMIN", `query($id: ID) { events(first: 20, filter: {objectID: $id, type: "payment."}) { edges { node { id type cursor } } } }`,
 			map[string]any{"id": p.ID}), "events", &listed)
@@ -179,7 +181,9 @@ func TestACardPaymentIsSeenLiveByTheMerchantAndItsCashierAndSentAsSignedWebhooks
 			map[string]any{"id": created.Endpoint.ID}); len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "NOT_FOUND" {
 			t.Fatalf("merchant B read A's delivery log: %s", r.Raw)
 		}
-		var foreign struct{ Edges []struct{ Node struct{ ID string } } }
+		var foreign struct {
+			Edges []struct{ Node struct{ ID string } }
+		}
 		x.ok(t, x.gql(x.merchantB(), `query($id: ID) { events(first: 5, filter: {objectID: $id}) { edges { node { id } } } }`,
 			map[string]any{"id": p.ID}), "events", &foreign)
 		if len(foreign.Edges) != 0 {
