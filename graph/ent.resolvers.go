@@ -39,25 +39,11 @@ func (r *Resolver) Customer() generated.CustomerResolver { return &customerResol
 // Event returns generated.EventResolver implementation.
 func (r *Resolver) Event() generated.EventResolver { return &eventResolver{r} }
 
-// LedgerAccount returns generated.LedgerAccountResolver implementation.
-func (r *Resolver) LedgerAccount() generated.LedgerAccountResolver { return &ledgerAccountResolver{r} }
-
 // Payment returns generated.PaymentResolver implementation.
 func (r *Resolver) Payment() generated.PaymentResolver { return &paymentResolver{r} }
 
-// PaymentAttempt returns generated.PaymentAttemptResolver implementation.
-func (r *Resolver) PaymentAttempt() generated.PaymentAttemptResolver {
-	return &paymentAttemptResolver{r}
-}
-
-// Posting returns generated.PostingResolver implementation.
-func (r *Resolver) Posting() generated.PostingResolver { return &postingResolver{r} }
-
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
-
-// Refund returns generated.RefundResolver implementation.
-func (r *Resolver) Refund() generated.RefundResolver { return &refundResolver{r} }
 
 // RiskRule returns generated.RiskRuleResolver implementation.
 func (r *Resolver) RiskRule() generated.RiskRuleResolver { return &riskRuleResolver{r} }
@@ -71,12 +57,18 @@ type (
 	couponResolver          struct{ *Resolver }
 	customerResolver        struct{ *Resolver }
 	eventResolver           struct{ *Resolver }
-	ledgerAccountResolver   struct{ *Resolver }
 	paymentResolver         struct{ *Resolver }
-	paymentAttemptResolver  struct{ *Resolver }
-	postingResolver         struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
-	refundResolver          struct{ *Resolver }
 	riskRuleResolver        struct{ *Resolver }
 	routingRuleResolver     struct{ *Resolver }
 )
+
+// !!! WARNING !!!
+// The code below was going to be deleted when updating resolvers. It has been copied here so you have
+// one last chance to move it out of harms way if you want. There are two reasons this happens:
+//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
+//    it when you're done.
+//  - You have helper methods in this file. Move them out to keep these resolver files clean.
+/*
+	func (r *Resolver) LedgerAccount() generated.LedgerAccountResolver { return &ledgerAccountResolver{r} }
+*/
