@@ -680,30 +680,3 @@ type (
 	subscriptionResolver     struct{ *Resolver }
 	trialBalanceLineResolver struct{ *Resolver }
 )
-
-// !!! WARNING !!!
-// The code below was going to be deleted when updating resolvers. It has been copied here so you have
-// one last chance to move it out of harms way if you want. There are two reasons this happens:
-//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
-//    it when you're done.
-//  - You have helper methods in this file. Move them out to keep these resolver files clean.
-/*
-	func (r *paymentResolver) Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	return amount(obj.Amount, obj.Currency)
-}
-func (r *paymentResolver) AmountCapturable(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	return amount(obj.AmountCapturable, obj.Currency)
-}
-func (r *paymentResolver) AmountCaptured(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	return amount(obj.AmountCaptured, obj.Currency)
-}
-func (r *paymentResolver) AmountRefunded(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	return amount(obj.AmountRefunded, obj.Currency)
-}
-func (r *refundResolver) Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
-	return amount(obj.Amount, obj.Currency)
-}
-func (r *refundResolver) FeeReversed(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
-	return amount(obj.FeeReversed, obj.Currency)
-}
-*/

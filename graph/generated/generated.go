@@ -6704,23 +6704,47 @@ input EventListFilter {
 
 extend type Query {
   "What happened, newest first: the caller's merchant's events (every event for operators). Page with first/after (at most 100 per page)."
-  events(after: Cursor, first: Int, filter: EventListFilter): EventConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  events(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100."
+    first: Int
+    "Narrows the list; omitted: everything the caller may see."
+    filter: EventListFilter
+  ): EventConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The caller's merchant's webhook endpoints, newest first."
-  webhookEndpoints(after: Cursor, first: Int): WebhookEndpointConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  webhookEndpoints(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100."
+    first: Int
+  ): WebhookEndpointConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "An endpoint's delivery log, newest first. NOT_FOUND for an endpoint the caller cannot see."
-  webhookDeliveries(endpointID: ID!, after: Cursor, first: Int): WebhookDeliveryConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  webhookDeliveries(
+    "The endpoint whose deliveries to list."
+    endpointID: ID!
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100."
+    first: Int
+  ): WebhookDeliveryConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
 }
 
+"A new webhook endpoint of the caller's merchant."
 input CreateWebhookEndpointInput {
   "An https URL (http only when the operator allows private targets for development)."
   url: String!
+  "What the endpoint is for, up to 200 characters."
   description: String
   "The event types to send: exact types or prefixes ending in a dot. Empty or omitted: every type."
   eventTypes: [String!]
 }
 
+"Changes to a webhook endpoint; omitted fields stay as they are."
 input UpdateWebhookEndpointInput {
+  "The endpoint to change."
   id: ID!
+  "What the endpoint is for, up to 200 characters."
   description: String
   "Replaces the endpoint's event types; an empty list sends every type."
   eventTypes: [String!]
@@ -6728,32 +6752,36 @@ input UpdateWebhookEndpointInput {
 
 "An endpoint with its signing secret (whsec_…), shown here once and never again."
 type WebhookEndpointSecret {
+  "The endpoint."
   endpoint: WebhookEndpoint!
+  "The whsec_… signing secret: keep it in the receiver to verify signatures."
   secret: String!
 }
 
 extend type Mutation {
   "Add a webhook endpoint. BAD_USER_INPUT for a URL that is not https or resolves to a private, loopback or link-local address."
-  createWebhookEndpoint(input: CreateWebhookEndpointInput!): WebhookEndpointSecret! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createWebhookEndpoint("The endpoint to add." input: CreateWebhookEndpointInput!): WebhookEndpointSecret! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "Change an endpoint's description or event types."
-  updateWebhookEndpoint(input: UpdateWebhookEndpointInput!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  updateWebhookEndpoint("The changes." input: UpdateWebhookEndpointInput!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "Stop sending to an endpoint; deliveries owed to it wait until it is enabled again."
-  disableWebhookEndpoint(id: ID!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  disableWebhookEndpoint("The endpoint." id: ID!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "Send to an endpoint again (after a disable, or a 410 from it)."
-  enableWebhookEndpoint(id: ID!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  enableWebhookEndpoint("The endpoint." id: ID!): WebhookEndpoint! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "A new signing secret. The old one keeps signing beside it (a second signature) for 24 hours."
-  rotateWebhookEndpointSecret(id: ID!): WebhookEndpointSecret! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  rotateWebhookEndpointSecret("The endpoint." id: ID!): WebhookEndpointSecret! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "Send a delivery again now, whatever its state."
-  redeliverWebhook(deliveryID: ID!): WebhookDelivery! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  redeliverWebhook("The delivery to send again." deliveryID: ID!): WebhookDelivery! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
 }
 
 "A change to a payment."
 type PaymentChange {
   "Pass it as ` + "`" + `after` + "`" + ` to resume after this update."
   cursor: Cursor!
+  "The event behind this change."
   eventID: ID!
   "The event's type, e.g. payment.succeeded."
   type: String!
+  "When the change was committed."
   occurredAt: Time!
   "The payment as it is now."
   payment: Payment!
@@ -6761,39 +6789,55 @@ type PaymentChange {
 
 "A change to the cashier's checkout session or its payment."
 type CheckoutSessionChange {
+  "Pass it as ` + "`" + `after` + "`" + ` to resume after this change."
   cursor: Cursor!
+  "The event behind this change."
   eventID: ID!
+  "The event's type, e.g. payment.requires_action or payment.succeeded."
   type: String!
+  "When the change was committed."
   occurredAt: Time!
+  "The session as it is now."
   session: CheckoutSession!
+  "The session's payment the change is about, as it is now; null for a change of the session itself."
   payment: Payment
 }
 
 "A connector's supervision state changed on one replica."
 type ConnectorHealthChange {
+  "Pass it as ` + "`" + `after` + "`" + ` to resume after this change."
   cursor: Cursor!
+  "The connector's name in the manifest."
   connector: String!
+  "Its new supervision state on that replica."
   health: ConnectorHealth!
   "The replica that saw the change."
   replica: String!
+  "The connector's last error, if any."
   lastError: String
+  "When the replica saw the change."
   occurredAt: Time!
 }
 
 "The merchant's balances after money moved."
 type BalanceChange {
+  "Pass it as ` + "`" + `after` + "`" + ` to resume after this change."
   cursor: Cursor!
   "The event that moved the money."
   eventID: ID!
+  "Every currency the merchant holds, after the change."
   balances: [Balance!]!
 }
 
 "A merchant's payments over the last ` + "`" + `windowSeconds` + "`" + `, recomputed as they change."
 type MerchantStats {
+  "The window's length, in seconds."
   windowSeconds: Int!
   "Payments created in the window."
   payments: Int!
+  "Of those, the ones that succeeded."
   succeeded: Int!
+  "Of those, the ones that failed."
   failed: Int!
   "succeeded / (succeeded + failed), 0 to 1; 0 when none finished."
   successRate: Float!
@@ -6813,15 +6857,15 @@ after a reconnect without missing an event.
 """
 type Subscription {
   "The caller's merchant's payments (operators: every merchant's), or one payment."
-  paymentUpdated(id: ID, after: Cursor): PaymentChange! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  paymentUpdated("One payment; omitted: all of them." id: ID, "Resume after this cursor (from a previous change or the events query)." after: Cursor): PaymentChange! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The caller's merchant's balances, each time money moves."
   balanceUpdated: BalanceChange! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "Live counts, gross volume, success rate and latency over a sliding window (default 300 s, 10 to 86400)."
-  merchantStats(windowSeconds: Int): MerchantStats! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  merchantStats("The sliding window, 10 to 86400 seconds (default 300)." windowSeconds: Int): MerchantStats! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The cashier's own checkout session and its payment."
-  checkoutSessionUpdated(after: Cursor): CheckoutSessionChange! @auth(requires: [CASHIER])
+  checkoutSessionUpdated("Resume after this cursor." after: Cursor): CheckoutSessionChange! @auth(requires: [CASHIER])
   "Connectors' health changes, on every replica."
-  connectorHealth(after: Cursor): ConnectorHealthChange! @auth(requires: [OPERATOR])
+  connectorHealth("Resume after this cursor." after: Cursor): ConnectorHealthChange! @auth(requires: [OPERATOR])
 }
 # ---- end events ----
 `, BuiltIn: false},

@@ -35,9 +35,11 @@ type ApprovePaymentReviewInput struct {
 
 // The merchant's balances after money moved.
 type BalanceChange struct {
+	// Pass it as `after` to resume after this change.
 	Cursor entgql.Cursor[string] `json:"cursor"`
 	// The event that moved the money.
-	EventID  string                    `json:"eventID"`
+	EventID string `json:"eventID"`
+	// Every currency the merchant holds, after the change.
 	Balances []*ledger.MerchantBalance `json:"balances"`
 }
 
@@ -95,12 +97,18 @@ type ChargeAgreementInput struct {
 
 // A change to the cashier's checkout session or its payment.
 type CheckoutSessionChange struct {
-	Cursor     entgql.Cursor[string] `json:"cursor"`
-	EventID    string                `json:"eventID"`
-	Type       string                `json:"type"`
-	OccurredAt time.Time             `json:"occurredAt"`
-	Session    *ent.CheckoutSession  `json:"session"`
-	Payment    *ent.Payment          `json:"payment,omitempty"`
+	// Pass it as `after` to resume after this change.
+	Cursor entgql.Cursor[string] `json:"cursor"`
+	// The event behind this change.
+	EventID string `json:"eventID"`
+	// The event's type, e.g. payment.requires_action or payment.succeeded.
+	Type string `json:"type"`
+	// When the change was committed.
+	OccurredAt time.Time `json:"occurredAt"`
+	// The session as it is now.
+	Session *ent.CheckoutSession `json:"session"`
+	// The session's payment the change is about, as it is now; null for a change of the session itself.
+	Payment *ent.Payment `json:"payment,omitempty"`
 }
 
 // How the buyer pays a checkout session.
@@ -131,12 +139,17 @@ type ConnectorFeeInput struct {
 
 // A connector's supervision state changed on one replica.
 type ConnectorHealthChange struct {
-	Cursor    entgql.Cursor[string] `json:"cursor"`
-	Connector string                `json:"connector"`
-	Health    ConnectorHealth       `json:"health"`
+	// Pass it as `after` to resume after this change.
+	Cursor entgql.Cursor[string] `json:"cursor"`
+	// The connector's name in the manifest.
+	Connector string `json:"connector"`
+	// Its new supervision state on that replica.
+	Health ConnectorHealth `json:"health"`
 	// The replica that saw the change.
-	Replica    string    `json:"replica"`
-	LastError  *string   `json:"lastError,omitempty"`
+	Replica string `json:"replica"`
+	// The connector's last error, if any.
+	LastError *string `json:"lastError,omitempty"`
+	// When the replica saw the change.
 	OccurredAt time.Time `json:"occurredAt"`
 }
 
@@ -294,9 +307,11 @@ type CreateMerchantUserInput struct {
 	Role merchantuser.Role `json:"role"`
 }
 
+// A new webhook endpoint of the caller's merchant.
 type CreateWebhookEndpointInput struct {
 	// An https URL (http only when the operator allows private targets for development).
-	URL         string  `json:"url"`
+	URL string `json:"url"`
+	// What the endpoint is for, up to 200 characters.
 	Description *string `json:"description,omitempty"`
 	// The event types to send: exact types or prefixes ending in a dot. Empty or omitted: every type.
 	EventTypes []string `json:"eventTypes,omitempty"`
@@ -342,11 +357,14 @@ type LedgerAccountsFilter struct {
 
 // A merchant's payments over the last `windowSeconds`, recomputed as they change.
 type MerchantStats struct {
+	// The window's length, in seconds.
 	WindowSeconds int `json:"windowSeconds"`
 	// Payments created in the window.
-	Payments  int `json:"payments"`
+	Payments int `json:"payments"`
+	// Of those, the ones that succeeded.
 	Succeeded int `json:"succeeded"`
-	Failed    int `json:"failed"`
+	// Of those, the ones that failed.
+	Failed int `json:"failed"`
 	// succeeded / (succeeded + failed), 0 to 1; 0 when none finished.
 	SuccessRate float64 `json:"successRate"`
 	// Average time from a payment's creation to its last change, over those that finished, in milliseconds.
@@ -382,10 +400,12 @@ type MoneyInput struct {
 // A change to a payment.
 type PaymentChange struct {
 	// Pass it as `after` to resume after this update.
-	Cursor  entgql.Cursor[string] `json:"cursor"`
-	EventID string                `json:"eventID"`
+	Cursor entgql.Cursor[string] `json:"cursor"`
+	// The event behind this change.
+	EventID string `json:"eventID"`
 	// The event's type, e.g. payment.succeeded.
-	Type       string    `json:"type"`
+	Type string `json:"type"`
+	// When the change was committed.
 	OccurredAt time.Time `json:"occurredAt"`
 	// The payment as it is now.
 	Payment *ent.Payment `json:"payment"`
@@ -592,8 +612,11 @@ type UpdateConnectorSettingsInput struct {
 	Limits []*ConnectorLimitInput `json:"limits,omitempty"`
 }
 
+// Changes to a webhook endpoint; omitted fields stay as they are.
 type UpdateWebhookEndpointInput struct {
-	ID          string  `json:"id"`
+	// The endpoint to change.
+	ID string `json:"id"`
+	// What the endpoint is for, up to 200 characters.
 	Description *string `json:"description,omitempty"`
 	// Replaces the endpoint's event types; an empty list sends every type.
 	EventTypes []string `json:"eventTypes,omitempty"`
@@ -611,8 +634,10 @@ type Viewer struct {
 
 // An endpoint with its signing secret (whsec_…), shown here once and never again.
 type WebhookEndpointSecret struct {
+	// The endpoint.
 	Endpoint *ent.WebhookEndpoint `json:"endpoint"`
-	Secret   string               `json:"secret"`
+	// The whsec_… signing secret: keep it in the receiver to verify signatures.
+	Secret string `json:"secret"`
 }
 
 // A connector's circuit breaker.
