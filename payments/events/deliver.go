@@ -76,9 +76,9 @@ func (w *Webhooks) SendDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("due deliveries: %w", err)
 	}
-	taken := 0
+	var leased []*ent.WebhookDelivery
 	for _, d := range due {
-		if taken == room || !w.reserve(d.EndpointID) {
+		if len(leased) == room || !w.reserve(d.EndpointID) {
 			continue
 		}
 		// The lease: whoever updates the row first sends it.
@@ -89,21 +89,57 @@ func (w *Webhooks) SendDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 		if err != nil || n == 0 {
 			w.release(d.EndpointID)
 			if err != nil && !store.IsTransient(err) { // a deadlock: another replica is leasing it
-				return taken, fmt.Errorf("lease delivery %s: %w", d.ID, err)
+				w.releaseAll(leased)
+				return 0, fmt.Errorf("lease delivery %s: %w", d.ID, err)
 			}
 			continue
 		}
-		taken++
+		leased = append(leased, d)
+	}
+	if len(leased) == 0 {
+		return 0, nil
+	}
+	// Their endpoints and events, in two queries for the whole batch.
+	var epIDs, evIDs []string
+	for _, d := range leased {
+		epIDs, evIDs = append(epIDs, d.EndpointID), append(evIDs, d.EventID)
+	}
+	eps, err := w.client.WebhookEndpoint.Query().Where(webhookendpoint.IDIn(epIDs...)).All(sys)
+	if err != nil {
+		w.releaseAll(leased)
+		return 0, fmt.Errorf("delivery endpoints: %w", err)
+	}
+	evs, err := w.client.Event.Query().Where(event.IDIn(evIDs...)).All(sys)
+	if err != nil {
+		w.releaseAll(leased)
+		return 0, fmt.Errorf("delivery events: %w", err)
+	}
+	epByID, evByID := map[string]*ent.WebhookEndpoint{}, map[string]*ent.Event{}
+	for _, e := range eps {
+		epByID[e.ID] = e
+	}
+	for _, e := range evs {
+		evByID[e.ID] = e
+	}
+	for _, d := range leased {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer w.release(d.EndpointID)
-			if err := w.send(sys, d); err != nil && ctx.Err() == nil {
+			if err := w.send(sys, d, epByID[d.EndpointID], evByID[d.EventID]); err != nil && ctx.Err() == nil {
 				w.cfg.Log.Warn("webhook delivery not recorded", "delivery", d.ID, "err", err)
 			}
 		}()
 	}
-	return taken, nil
+	return len(leased), nil
+}
+
+// releaseAll gives back the in-flight slots of leased deliveries not sent
+// (their leases run out on their own).
+func (w *Webhooks) releaseAll(ds []*ent.WebhookDelivery) {
+	for _, d := range ds {
+		w.release(d.EndpointID)
+	}
 }
 
 func (w *Webhooks) reserve(endpoint string) bool {
@@ -136,14 +172,9 @@ type Payload struct {
 const maxResponseRead = 64 << 10
 
 // send makes one attempt at d and records its outcome.
-func (w *Webhooks) send(ctx context.Context, d *ent.WebhookDelivery) error {
-	ep, err := w.client.WebhookEndpoint.Get(ctx, d.EndpointID)
-	if err != nil {
-		return err
-	}
-	ev, err := w.client.Event.Query().Where(event.ID(d.EventID)).Only(ctx)
-	if err != nil {
-		return err
+func (w *Webhooks) send(ctx context.Context, d *ent.WebhookDelivery, ep *ent.WebhookEndpoint, ev *ent.Event) error {
+	if ep == nil || ev == nil {
+		return fmt.Errorf("delivery %s: endpoint or event missing", d.ID)
 	}
 	if ep.Status != webhookendpoint.StatusENABLED {
 		// Disabled after the lease: keep it for when it is enabled again.

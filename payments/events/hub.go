@@ -67,8 +67,9 @@ func (f Filter) where() []predicate.Event {
 
 // LiveBuffer is how many messages a subscriber may fall behind before it is
 // cut off: a burst of a busy merchant's events fits, a reader that stopped
-// reading does not (about 1 KiB each).
-const LiveBuffer = 1024
+// reading does not. The queue holds pointers (2 KiB per subscriber when
+// empty), the messages themselves are shared by every subscriber.
+const LiveBuffer = 256
 
 // replayPage is how many stored events a resuming subscriber reads at once.
 const replayPage = 500
@@ -108,7 +109,7 @@ func (h *Hub) dispatch(ctx context.Context, m Message) {
 	}
 	h.last = m.Seq
 	for s := range h.subs {
-		s.offer(m)
+		s.offer(&m)
 	}
 }
 
@@ -123,7 +124,7 @@ func (h *Hub) fillGap(ctx context.Context, from, to int64) {
 	for _, e := range evs {
 		if m, err := messageOf(e); err == nil {
 			for s := range h.subs {
-				s.offer(m)
+				s.offer(&m)
 			}
 		}
 	}
@@ -133,7 +134,7 @@ func (h *Hub) fillGap(ctx context.Context, from, to int64) {
 type Subscription struct {
 	hub    *Hub
 	filter Filter
-	live   chan Message
+	live   chan *Message
 	out    chan Message
 	cancel context.CancelCauseFunc
 	ctx    context.Context
@@ -141,8 +142,8 @@ type Subscription struct {
 
 // offer queues m for s without blocking; a full queue cuts s off. Called
 // with the hub's lock held.
-func (s *Subscription) offer(m Message) {
-	if !s.filter.match(m) || s.ctx.Err() != nil {
+func (s *Subscription) offer(m *Message) {
+	if !s.filter.match(*m) || s.ctx.Err() != nil {
 		return
 	}
 	select {
@@ -166,7 +167,7 @@ func (s *Subscription) Err() error { return context.Cause(s.ctx) }
 // when ctx does, or when the reader falls LiveBuffer messages behind.
 func (h *Hub) Subscribe(ctx context.Context, f Filter, after int64) (*Subscription, error) {
 	sctx, cancel := context.WithCancelCause(ctx)
-	s := &Subscription{hub: h, filter: f, live: make(chan Message, LiveBuffer), out: make(chan Message), cancel: cancel, ctx: sctx}
+	s := &Subscription{hub: h, filter: f, live: make(chan *Message, LiveBuffer), out: make(chan Message), cancel: cancel, ctx: sctx}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
@@ -198,7 +199,7 @@ func (s *Subscription) run(after int64) {
 				continue
 			}
 			select {
-			case s.out <- m:
+			case s.out <- *m:
 				last = m.Seq
 			case <-s.ctx.Done():
 				return

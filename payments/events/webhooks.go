@@ -308,14 +308,23 @@ func (w *Webhooks) Enqueue(ctx context.Context, tx *ent.Tx, evs []*ent.Event) er
 	if len(rows) == 0 {
 		return nil
 	}
-	err = tx.WebhookDelivery.CreateBulk(rows...).OnConflict(sql.ConflictColumns(webhookdelivery.FieldEndpointID, webhookdelivery.FieldEventID)).
-		DoNothing().Exec(sys)
-	if err != nil && !isNoRows(err) {
-		return fmt.Errorf("webhook deliveries: %w", err)
+	// In chunks: SQLite bounds the variables of one statement (a batch of
+	// 500 events to 20 endpoints is 80,000).
+	for len(rows) > 0 {
+		n := min(len(rows), insertChunk)
+		err = tx.WebhookDelivery.CreateBulk(rows[:n]...).OnConflict(sql.ConflictColumns(webhookdelivery.FieldEndpointID, webhookdelivery.FieldEventID)).
+			DoNothing().Exec(sys)
+		if err != nil && !isNoRows(err) {
+			return fmt.Errorf("webhook deliveries: %w", err)
+		}
+		rows = rows[n:]
 	}
 	w.Wake()
 	return nil
 }
+
+// insertChunk is how many deliveries one INSERT writes (10 columns each).
+const insertChunk = 200
 
 // isNoRows: a bulk insert whose every row conflicted inserted nothing,
 // which ent's DoNothing reports as an error on some dialects.
