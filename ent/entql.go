@@ -385,6 +385,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			lease.FieldHolder:    {Type: field.TypeString, Column: lease.FieldHolder},
 			lease.FieldExpiresAt: {Type: field.TypeTime, Column: lease.FieldExpiresAt},
+			lease.FieldCounter:   {Type: field.TypeInt64, Column: lease.FieldCounter},
 		},
 	}
 	graph.Nodes[15] = &sqlgraph.Node{
@@ -2644,6 +2645,11 @@ func (f *LeaseFilter) WhereHolder(p entql.StringP) {
 // WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
 func (f *LeaseFilter) WhereExpiresAt(p entql.TimeP) {
 	f.Where(p.Field(lease.FieldExpiresAt))
+}
+
+// WhereCounter applies the entql int64 predicate on the counter field.
+func (f *LeaseFilter) WhereCounter(p entql.Int64P) {
+	f.Where(p.Field(lease.FieldCounter))
 }
 
 // addPredicate implements the predicateAdder interface.

@@ -20,7 +20,9 @@ type Lease struct {
 	// Holder holds the value of the "holder" field.
 	Holder string `json:"holder,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
-	ExpiresAt    time.Time `json:"expires_at,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitempty"`
+	// Counter holds the value of the "counter" field.
+	Counter      int64 `json:"counter,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -29,6 +31,8 @@ func (*Lease) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case lease.FieldCounter:
+			values[i] = new(sql.NullInt64)
 		case lease.FieldID, lease.FieldHolder:
 			values[i] = new(sql.NullString)
 		case lease.FieldExpiresAt:
@@ -65,6 +69,12 @@ func (_m *Lease) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
 			} else if value.Valid {
 				_m.ExpiresAt = value.Time
+			}
+		case lease.FieldCounter:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field counter", values[i])
+			} else if value.Valid {
+				_m.Counter = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -107,6 +117,9 @@ func (_m *Lease) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("expires_at=")
 	builder.WriteString(_m.ExpiresAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("counter=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Counter))
 	builder.WriteByte(')')
 	return builder.String()
 }

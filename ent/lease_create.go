@@ -35,6 +35,20 @@ func (_c *LeaseCreate) SetExpiresAt(v time.Time) *LeaseCreate {
 	return _c
 }
 
+// SetCounter sets the "counter" field.
+func (_c *LeaseCreate) SetCounter(v int64) *LeaseCreate {
+	_c.mutation.SetCounter(v)
+	return _c
+}
+
+// SetNillableCounter sets the "counter" field if the given value is not nil.
+func (_c *LeaseCreate) SetNillableCounter(v *int64) *LeaseCreate {
+	if v != nil {
+		_c.SetCounter(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *LeaseCreate) SetID(v string) *LeaseCreate {
 	_c.mutation.SetID(v)
@@ -48,6 +62,9 @@ func (_c *LeaseCreate) Mutation() *LeaseMutation {
 
 // Save creates the Lease in the database.
 func (_c *LeaseCreate) Save(ctx context.Context) (*Lease, error) {
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -73,6 +90,15 @@ func (_c *LeaseCreate) ExecX(ctx context.Context) {
 	}
 }
 
+// defaults sets the default values of the builder before save.
+func (_c *LeaseCreate) defaults() error {
+	if _, ok := _c.mutation.Counter(); !ok {
+		v := lease.DefaultCounter
+		_c.mutation.SetCounter(v)
+	}
+	return nil
+}
+
 // check runs all checks and user-defined validators on the builder.
 func (_c *LeaseCreate) check() error {
 	if _, ok := _c.mutation.Holder(); !ok {
@@ -85,6 +111,9 @@ func (_c *LeaseCreate) check() error {
 	}
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
 		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "Lease.expires_at"`)}
+	}
+	if _, ok := _c.mutation.Counter(); !ok {
+		return &ValidationError{Name: "counter", err: errors.New(`ent: missing required field "Lease.counter"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := lease.IDValidator(v); err != nil {
@@ -134,6 +163,10 @@ func (_c *LeaseCreate) createSpec() (*Lease, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ExpiresAt(); ok {
 		_spec.SetField(lease.FieldExpiresAt, field.TypeTime, value)
 		_node.ExpiresAt = value
+	}
+	if value, ok := _c.mutation.Counter(); ok {
+		_spec.SetField(lease.FieldCounter, field.TypeInt64, value)
+		_node.Counter = value
 	}
 	return _node, _spec
 }
@@ -208,6 +241,24 @@ func (u *LeaseUpsert) SetExpiresAt(v time.Time) *LeaseUpsert {
 // UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
 func (u *LeaseUpsert) UpdateExpiresAt() *LeaseUpsert {
 	u.SetExcluded(lease.FieldExpiresAt)
+	return u
+}
+
+// SetCounter sets the "counter" field.
+func (u *LeaseUpsert) SetCounter(v int64) *LeaseUpsert {
+	u.Set(lease.FieldCounter, v)
+	return u
+}
+
+// UpdateCounter sets the "counter" field to the value that was provided on create.
+func (u *LeaseUpsert) UpdateCounter() *LeaseUpsert {
+	u.SetExcluded(lease.FieldCounter)
+	return u
+}
+
+// AddCounter adds v to the "counter" field.
+func (u *LeaseUpsert) AddCounter(v int64) *LeaseUpsert {
+	u.Add(lease.FieldCounter, v)
 	return u
 }
 
@@ -287,6 +338,27 @@ func (u *LeaseUpsertOne) UpdateExpiresAt() *LeaseUpsertOne {
 	})
 }
 
+// SetCounter sets the "counter" field.
+func (u *LeaseUpsertOne) SetCounter(v int64) *LeaseUpsertOne {
+	return u.Update(func(s *LeaseUpsert) {
+		s.SetCounter(v)
+	})
+}
+
+// AddCounter adds v to the "counter" field.
+func (u *LeaseUpsertOne) AddCounter(v int64) *LeaseUpsertOne {
+	return u.Update(func(s *LeaseUpsert) {
+		s.AddCounter(v)
+	})
+}
+
+// UpdateCounter sets the "counter" field to the value that was provided on create.
+func (u *LeaseUpsertOne) UpdateCounter() *LeaseUpsertOne {
+	return u.Update(func(s *LeaseUpsert) {
+		s.UpdateCounter()
+	})
+}
+
 // Exec executes the query.
 func (u *LeaseUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -344,6 +416,7 @@ func (_c *LeaseCreateBulk) Save(ctx context.Context) ([]*Lease, error) {
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
+			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 				mutation, ok := m.(*LeaseMutation)
 				if !ok {
@@ -526,6 +599,27 @@ func (u *LeaseUpsertBulk) SetExpiresAt(v time.Time) *LeaseUpsertBulk {
 func (u *LeaseUpsertBulk) UpdateExpiresAt() *LeaseUpsertBulk {
 	return u.Update(func(s *LeaseUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetCounter sets the "counter" field.
+func (u *LeaseUpsertBulk) SetCounter(v int64) *LeaseUpsertBulk {
+	return u.Update(func(s *LeaseUpsert) {
+		s.SetCounter(v)
+	})
+}
+
+// AddCounter adds v to the "counter" field.
+func (u *LeaseUpsertBulk) AddCounter(v int64) *LeaseUpsertBulk {
+	return u.Update(func(s *LeaseUpsert) {
+		s.AddCounter(v)
+	})
+}
+
+// UpdateCounter sets the "counter" field to the value that was provided on create.
+func (u *LeaseUpsertBulk) UpdateCounter() *LeaseUpsertBulk {
+	return u.Update(func(s *LeaseUpsert) {
+		s.UpdateCounter()
 	})
 }
 

@@ -56,6 +56,27 @@ func (_u *LeaseUpdate) SetNillableExpiresAt(v *time.Time) *LeaseUpdate {
 	return _u
 }
 
+// SetCounter sets the "counter" field.
+func (_u *LeaseUpdate) SetCounter(v int64) *LeaseUpdate {
+	_u.mutation.ResetCounter()
+	_u.mutation.SetCounter(v)
+	return _u
+}
+
+// SetNillableCounter sets the "counter" field if the given value is not nil.
+func (_u *LeaseUpdate) SetNillableCounter(v *int64) *LeaseUpdate {
+	if v != nil {
+		_u.SetCounter(*v)
+	}
+	return _u
+}
+
+// AddCounter adds value to the "counter" field.
+func (_u *LeaseUpdate) AddCounter(v int64) *LeaseUpdate {
+	_u.mutation.AddCounter(v)
+	return _u
+}
+
 // Mutation returns the LeaseMutation object of the builder.
 func (_u *LeaseUpdate) Mutation() *LeaseMutation {
 	return _u.mutation
@@ -116,6 +137,12 @@ func (_u *LeaseUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(lease.FieldExpiresAt, field.TypeTime, value)
 	}
+	if value, ok := _u.mutation.Counter(); ok {
+		_spec.SetField(lease.FieldCounter, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedCounter(); ok {
+		_spec.AddField(lease.FieldCounter, field.TypeInt64, value)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{lease.Label}
@@ -161,6 +188,27 @@ func (_u *LeaseUpdateOne) SetNillableExpiresAt(v *time.Time) *LeaseUpdateOne {
 	if v != nil {
 		_u.SetExpiresAt(*v)
 	}
+	return _u
+}
+
+// SetCounter sets the "counter" field.
+func (_u *LeaseUpdateOne) SetCounter(v int64) *LeaseUpdateOne {
+	_u.mutation.ResetCounter()
+	_u.mutation.SetCounter(v)
+	return _u
+}
+
+// SetNillableCounter sets the "counter" field if the given value is not nil.
+func (_u *LeaseUpdateOne) SetNillableCounter(v *int64) *LeaseUpdateOne {
+	if v != nil {
+		_u.SetCounter(*v)
+	}
+	return _u
+}
+
+// AddCounter adds value to the "counter" field.
+func (_u *LeaseUpdateOne) AddCounter(v int64) *LeaseUpdateOne {
+	_u.mutation.AddCounter(v)
 	return _u
 }
 
@@ -253,6 +301,12 @@ func (_u *LeaseUpdateOne) sqlSave(ctx context.Context) (_node *Lease, err error)
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(lease.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Counter(); ok {
+		_spec.SetField(lease.FieldCounter, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedCounter(); ok {
+		_spec.AddField(lease.FieldCounter, field.TypeInt64, value)
 	}
 	_node = &Lease{config: _u.config}
 	_spec.Assign = _node.assignValues

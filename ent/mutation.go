@@ -13974,6 +13974,8 @@ type LeaseMutation struct {
 	id            *string
 	holder        *string
 	expires_at    *time.Time
+	counter       *int64
+	addcounter    *int64
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*Lease, error)
@@ -14156,6 +14158,62 @@ func (m *LeaseMutation) ResetExpiresAt() {
 	m.expires_at = nil
 }
 
+// SetCounter sets the "counter" field.
+func (m *LeaseMutation) SetCounter(i int64) {
+	m.counter = &i
+	m.addcounter = nil
+}
+
+// Counter returns the value of the "counter" field in the mutation.
+func (m *LeaseMutation) Counter() (r int64, exists bool) {
+	v := m.counter
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCounter returns the old "counter" field's value of the Lease entity.
+// If the Lease object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LeaseMutation) OldCounter(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCounter is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCounter requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCounter: %w", err)
+	}
+	return oldValue.Counter, nil
+}
+
+// AddCounter adds i to the "counter" field.
+func (m *LeaseMutation) AddCounter(i int64) {
+	if m.addcounter != nil {
+		*m.addcounter += i
+	} else {
+		m.addcounter = &i
+	}
+}
+
+// AddedCounter returns the value that was added to the "counter" field in this mutation.
+func (m *LeaseMutation) AddedCounter() (r int64, exists bool) {
+	v := m.addcounter
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCounter resets all changes to the "counter" field.
+func (m *LeaseMutation) ResetCounter() {
+	m.counter = nil
+	m.addcounter = nil
+}
+
 // Where appends a list predicates to the LeaseMutation builder.
 func (m *LeaseMutation) Where(ps ...predicate.Lease) {
 	m.predicates = append(m.predicates, ps...)
@@ -14190,12 +14248,15 @@ func (m *LeaseMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *LeaseMutation) Fields() []string {
-	fields := make([]string, 0, 2)
+	fields := make([]string, 0, 3)
 	if m.holder != nil {
 		fields = append(fields, lease.FieldHolder)
 	}
 	if m.expires_at != nil {
 		fields = append(fields, lease.FieldExpiresAt)
+	}
+	if m.counter != nil {
+		fields = append(fields, lease.FieldCounter)
 	}
 	return fields
 }
@@ -14209,6 +14270,8 @@ func (m *LeaseMutation) Field(name string) (ent.Value, bool) {
 		return m.Holder()
 	case lease.FieldExpiresAt:
 		return m.ExpiresAt()
+	case lease.FieldCounter:
+		return m.Counter()
 	}
 	return nil, false
 }
@@ -14222,6 +14285,8 @@ func (m *LeaseMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldHolder(ctx)
 	case lease.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
+	case lease.FieldCounter:
+		return m.OldCounter(ctx)
 	}
 	return nil, fmt.Errorf("unknown Lease field %s", name)
 }
@@ -14245,6 +14310,13 @@ func (m *LeaseMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetExpiresAt(v)
 		return nil
+	case lease.FieldCounter:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCounter(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Lease field %s", name)
 }
@@ -14252,13 +14324,21 @@ func (m *LeaseMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *LeaseMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addcounter != nil {
+		fields = append(fields, lease.FieldCounter)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *LeaseMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case lease.FieldCounter:
+		return m.AddedCounter()
+	}
 	return nil, false
 }
 
@@ -14267,6 +14347,13 @@ func (m *LeaseMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *LeaseMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case lease.FieldCounter:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCounter(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Lease numeric field %s", name)
 }
@@ -14299,6 +14386,9 @@ func (m *LeaseMutation) ResetField(name string) error {
 		return nil
 	case lease.FieldExpiresAt:
 		m.ResetExpiresAt()
+		return nil
+	case lease.FieldCounter:
+		m.ResetCounter()
 		return nil
 	}
 	return fmt.Errorf("unknown Lease field %s", name)

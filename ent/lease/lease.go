@@ -16,6 +16,8 @@ const (
 	FieldHolder = "holder"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
 	FieldExpiresAt = "expires_at"
+	// FieldCounter holds the string denoting the counter field in the database.
+	FieldCounter = "counter"
 	// Table holds the table name of the lease in the database.
 	Table = "leases"
 )
@@ -25,6 +27,7 @@ var Columns = []string{
 	FieldID,
 	FieldHolder,
 	FieldExpiresAt,
+	FieldCounter,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -47,6 +50,8 @@ var (
 	Policy ent.Policy
 	// HolderValidator is a validator for the "holder" field. It is called by the builders before save.
 	HolderValidator func(string) error
+	// DefaultCounter holds the default value on creation for the "counter" field.
+	DefaultCounter int64
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
@@ -67,4 +72,9 @@ func ByHolder(opts ...sql.OrderTermOption) OrderOption {
 // ByExpiresAt orders the results by the expires_at field.
 func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
+}
+
+// ByCounter orders the results by the counter field.
+func ByCounter(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCounter, opts...).ToFunc()
 }

@@ -74,6 +74,11 @@ func ExpiresAt(v time.Time) predicate.Lease {
 	return predicate.Lease(sql.FieldEQ(FieldExpiresAt, v))
 }
 
+// Counter applies equality check predicate on the "counter" field. It's identical to CounterEQ.
+func Counter(v int64) predicate.Lease {
+	return predicate.Lease(sql.FieldEQ(FieldCounter, v))
+}
+
 // HolderEQ applies the EQ predicate on the "holder" field.
 func HolderEQ(v string) predicate.Lease {
 	return predicate.Lease(sql.FieldEQ(FieldHolder, v))
@@ -177,6 +182,46 @@ func ExpiresAtLT(v time.Time) predicate.Lease {
 // ExpiresAtLTE applies the LTE predicate on the "expires_at" field.
 func ExpiresAtLTE(v time.Time) predicate.Lease {
 	return predicate.Lease(sql.FieldLTE(FieldExpiresAt, v))
+}
+
+// CounterEQ applies the EQ predicate on the "counter" field.
+func CounterEQ(v int64) predicate.Lease {
+	return predicate.Lease(sql.FieldEQ(FieldCounter, v))
+}
+
+// CounterNEQ applies the NEQ predicate on the "counter" field.
+func CounterNEQ(v int64) predicate.Lease {
+	return predicate.Lease(sql.FieldNEQ(FieldCounter, v))
+}
+
+// CounterIn applies the In predicate on the "counter" field.
+func CounterIn(vs ...int64) predicate.Lease {
+	return predicate.Lease(sql.FieldIn(FieldCounter, vs...))
+}
+
+// CounterNotIn applies the NotIn predicate on the "counter" field.
+func CounterNotIn(vs ...int64) predicate.Lease {
+	return predicate.Lease(sql.FieldNotIn(FieldCounter, vs...))
+}
+
+// CounterGT applies the GT predicate on the "counter" field.
+func CounterGT(v int64) predicate.Lease {
+	return predicate.Lease(sql.FieldGT(FieldCounter, v))
+}
+
+// CounterGTE applies the GTE predicate on the "counter" field.
+func CounterGTE(v int64) predicate.Lease {
+	return predicate.Lease(sql.FieldGTE(FieldCounter, v))
+}
+
+// CounterLT applies the LT predicate on the "counter" field.
+func CounterLT(v int64) predicate.Lease {
+	return predicate.Lease(sql.FieldLT(FieldCounter, v))
+}
+
+// CounterLTE applies the LTE predicate on the "counter" field.
+func CounterLTE(v int64) predicate.Lease {
+	return predicate.Lease(sql.FieldLTE(FieldCounter, v))
 }
 
 // And groups predicates with the AND operator between them.

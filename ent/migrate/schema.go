@@ -403,7 +403,7 @@ var (
 			},
 			{
 				Name:    "event_seq",
-				Unique:  true,
+				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[7]},
 			},
 			{
@@ -534,6 +534,7 @@ var (
 		{Name: "id", Type: field.TypeString, Size: 64},
 		{Name: "holder", Type: field.TypeString, Size: 64},
 		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "counter", Type: field.TypeInt64, Default: 0},
 	}
 	// LeasesTable holds the schema information for the "leases" table.
 	LeasesTable = &schema.Table{

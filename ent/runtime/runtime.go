@@ -1581,6 +1581,10 @@ func init() {
 			return nil
 		}
 	}()
+	// leaseDescCounter is the schema descriptor for counter field.
+	leaseDescCounter := leaseFields[3].Descriptor()
+	// lease.DefaultCounter holds the default value on creation for the counter field.
+	lease.DefaultCounter = leaseDescCounter.Default.(int64)
 	// leaseDescID is the schema descriptor for id field.
 	leaseDescID := leaseFields[0].Descriptor()
 	// lease.IDValidator is a validator for the "id" field. It is called by the builders before save.

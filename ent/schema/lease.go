@@ -21,6 +21,9 @@ func (Lease) Fields() []ent.Field {
 		field.String("id").NotEmpty().MaxLen(64).Immutable(),
 		field.String("holder").NotEmpty().MaxLen(64),
 		field.Time("expires_at").SchemaType(datetime6),
+		// counter is the job's own sequence (the relay's last event seq),
+		// advanced only by the holder, in the transaction that uses it.
+		field.Int64("counter").Default(0),
 	}
 }
 

@@ -67,7 +67,12 @@ func (w *Webhooks) SendDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 	if room <= 0 {
 		return 0, nil
 	}
-	sys := viewer.SystemContext(ctx)
+	// The batch's queries are bounded: a database that stops answering
+	// fails them instead of holding connections (the sends below have
+	// their own bound, Timeout, and record on a fresh one).
+	qctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	sys := viewer.SystemContext(qctx)
 	now := w.cfg.Now()
 	due, err := w.client.WebhookDelivery.Query().
 		Where(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING), webhookdelivery.NextAttemptAtLTE(now),
@@ -126,7 +131,10 @@ func (w *Webhooks) SendDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 		go func() {
 			defer wg.Done()
 			defer w.release(d.EndpointID)
-			if err := w.send(sys, d, epByID[d.EndpointID], evByID[d.EventID]); err != nil && ctx.Err() == nil {
+			// The POST and the recording of its outcome: Timeout each.
+			sctx, cancel := context.WithTimeout(viewer.SystemContext(ctx), 2*w.cfg.Timeout)
+			defer cancel()
+			if err := w.send(sctx, d, epByID[d.EndpointID], evByID[d.EventID]); err != nil && ctx.Err() == nil {
 				w.cfg.Log.Warn("webhook delivery not recorded", "delivery", d.ID, "err", err)
 			}
 		}()

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/event"
@@ -113,8 +114,14 @@ func (h *Hub) dispatch(ctx context.Context, m Message) {
 	}
 }
 
+// gapFillTimeout bounds the query that fills a gap: every subscriber of
+// the replica waits on it.
+const gapFillTimeout = 5 * time.Second
+
 // fillGap dispatches the stored events numbered in (from, to).
 func (h *Hub) fillGap(ctx context.Context, from, to int64) {
+	ctx, cancel := context.WithTimeout(ctx, gapFillTimeout)
+	defer cancel()
 	evs, err := h.client.Event.Query().Where(event.SeqGT(from), event.SeqLT(to)).
 		Order(ent.Asc(event.FieldSeq)).All(viewer.SystemContext(ctx))
 	if err != nil {

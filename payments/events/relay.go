@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,10 @@ type RelayConfig struct {
 	LeaseTTL time.Duration
 	// Batch bounds the events published per step (default 500).
 	Batch int
+	// StepTimeout bounds one step's database work and publishing (default
+	// 10 s): a database that stops answering fails the step, which is
+	// retried, instead of holding a connection forever.
+	StepTimeout time.Duration
 	// OnAssign runs in the transaction that numbers a batch of events
 	// (the webhook deliveries are written there), so what it writes exists
 	// exactly when the events are numbered.
@@ -78,6 +83,9 @@ func NewRelay(cfg RelayConfig) *Relay {
 	if cfg.Batch == 0 {
 		cfg.Batch = 500
 	}
+	if cfg.StepTimeout == 0 {
+		cfg.StepTimeout = 10 * time.Second
+	}
 	return &Relay{cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
@@ -117,9 +125,11 @@ func (r *Relay) Run(ctx context.Context) {
 func (r *Relay) Step(ctx context.Context) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.StepTimeout)
+	defer cancel()
 	started := r.cfg.Now()
 	if started.Sub(r.asked) >= r.cfg.LeaseTTL/3 {
-		held, err := acquireLease(ctx, r.cfg.Client, relayLease, r.cfg.Holder, started, r.cfg.LeaseTTL)
+		held, err := acquireLease(ctx, r.cfg.Client, relayLease, r.cfg.Holder, started, r.cfg.LeaseTTL, r.lastSeq(ctx))
 		if err != nil {
 			r.held = false
 			return 0, err
@@ -170,32 +180,42 @@ func (r *Relay) Step(ctx context.Context) (int, error) {
 	return len(all), nil
 }
 
-// number gives evs, in ID order, the sequence numbers after the highest
-// given so far, in one transaction with OnAssign. Two relays numbering at
-// once (a lease that expired under a stalled holder) collide on the unique
-// seq index, and one of them rolls back.
+// number gives evs, in ID order, the next sequence numbers, taken from the
+// lease's counter, in one transaction with OnAssign. A relay whose lease
+// passed to another while it stalled finds it no longer holds it, and rolls
+// back.
 func (r *Relay) number(ctx context.Context, evs []*ent.Event) error {
 	_, err := store.WithTx(ctx, r.cfg.Client, func(tx *ent.Tx) (struct{}, error) {
-		last, err := tx.Event.Query().Where(event.SeqNotNil()).Order(ent.Desc(event.FieldSeq)).
-			Select(event.FieldSeq).First(ctx)
-		var next int64 = 1
-		switch {
-		case err == nil:
-			next = *last.Seq + 1
-		case !ent.IsNotFound(err):
-			return struct{}{}, fmt.Errorf("last seq: %w", err)
+		last, err := advanceCounter(ctx, tx, relayLease, r.cfg.Holder, int64(len(evs)))
+		if err != nil {
+			r.held = false
+			return struct{}{}, err
 		}
+		next := last - int64(len(evs)) + 1
+		// One UPDATE for the batch: seq = CASE id WHEN … THEN … END, only
+		// where still unnumbered; a short count means another relay
+		// numbered some, and the transaction rolls back.
+		var q strings.Builder
+		args := make([]any, 0, 3*len(evs))
+		fmt.Fprintf(&q, "UPDATE %s SET %s = CASE %s", event.Table, event.FieldSeq, event.FieldID)
+		for i, e := range evs {
+			q.WriteString(" WHEN ? THEN ?")
+			args = append(args, e.ID, next+int64(i))
+		}
+		fmt.Fprintf(&q, " END WHERE %s IS NULL AND %s IN (?%s)", event.FieldSeq, event.FieldID, strings.Repeat(", ?", len(evs)-1))
 		for _, e := range evs {
-			seq := next
-			n, err := tx.Event.Update().Where(event.ID(e.ID), event.SeqIsNil()).SetSeq(seq).Save(ctx)
-			if err != nil {
-				return struct{}{}, fmt.Errorf("number %s: %w", e.ID, err)
-			}
-			if n != 1 {
-				return struct{}{}, fmt.Errorf("number %s: numbered by another relay", e.ID)
-			}
+			args = append(args, e.ID)
+		}
+		res, err := tx.ExecContext(ctx, q.String(), args...)
+		if err != nil {
+			return struct{}{}, fmt.Errorf("number events: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(evs)) {
+			return struct{}{}, fmt.Errorf("number events: %d of %d numbered (another relay numbered the rest): %v", n, len(evs), err)
+		}
+		for i, e := range evs {
+			seq := next + int64(i)
 			e.Seq = &seq
-			next++
 		}
 		if r.cfg.OnAssign != nil {
 			if err := r.cfg.OnAssign(ctx, tx, evs); err != nil {
@@ -210,4 +230,15 @@ func (r *Relay) number(ctx context.Context, evs []*ent.Event) error {
 		}
 	}
 	return err
+}
+
+// lastSeq is the highest seq given, for a lease row created afresh (a new
+// database starts at 0).
+func (r *Relay) lastSeq(ctx context.Context) int64 {
+	e, err := r.cfg.Client.Event.Query().Where(event.SeqNotNil()).Order(ent.Desc(event.FieldSeq)).
+		Select(event.FieldSeq).First(viewer.SystemContext(ctx))
+	if err != nil || e.Seq == nil {
+		return 0
+	}
+	return *e.Seq
 }

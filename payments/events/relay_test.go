@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/viewer"
@@ -157,7 +158,7 @@ func TestLeaseHasOneHolderUntilItExpires(t *testing.T) {
 			{"b", now.Add(13 * time.Second), true}, // a's lease ran out
 			{"a", now.Add(14 * time.Second), false},
 		} {
-			got, err := acquireLease(ctx, db.Client, "job", c.holder, c.at, 10*time.Second)
+			got, err := acquireLease(ctx, db.Client, "job", c.holder, c.at, 10*time.Second, 0)
 			if err != nil || got != c.want {
 				t.Fatalf("%s at +%s: held=%v err=%v, want %v", c.holder, c.at.Sub(now), got, err, c.want)
 			}
@@ -224,4 +225,32 @@ func TestHubCutsOffASlowSubscriber(t *testing.T) {
 	if !errors.Is(sub.Err(), ErrSlowConsumer) {
 		t.Fatalf("err = %v, want ErrSlowConsumer", sub.Err())
 	}
+}
+
+func TestARelayWhoseLeasePassedCannotNumber(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		stalled := NewRelay(RelayConfig{Client: db.Client, Bus: &recorder{}, Holder: "a"})
+		if _, err := acquireLease(ctx, db.Client, relayLease, "a", time.Now().Add(-time.Minute), 10*time.Second, 0); err != nil {
+			t.Fatal(err)
+		}
+		// a's lease ran out while it stalled; b took it and numbered.
+		b := NewRelay(RelayConfig{Client: db.Client, Bus: &recorder{}, Holder: "b"})
+		writeEvents(t, db.Client, "mer_1", []string{"pay_1"}, 2)
+		if n, err := b.Step(ctx); err != nil || n != 2 {
+			t.Fatalf("b: %d, %v", n, err)
+		}
+		writeEvents(t, db.Client, "mer_1", []string{"pay_1"}, 1)
+		evs := db.Client.Event.Query().Where(event.SeqIsNil()).AllX(viewer.SystemContext(ctx))
+		if err := stalled.number(viewer.SystemContext(ctx), evs); !errors.Is(err, errLeaseLost) {
+			t.Fatalf("a numbered after losing its lease: %v", err)
+		}
+		if n, err := b.Step(ctx); err != nil || n != 1 {
+			t.Fatalf("b after a's attempt: %d, %v", n, err)
+		}
+		last := db.Client.Event.Query().Order(ent.Desc(event.FieldSeq)).FirstX(viewer.SystemContext(ctx))
+		if *last.Seq != 3 {
+			t.Fatalf("last seq %d, want 3", *last.Seq)
+		}
+	})
 }

@@ -40,7 +40,7 @@ func (a *App) StartEvents(ctx context.Context) error {
 		return err
 	}
 	a.Relay = events.NewRelay(events.RelayConfig{Client: a.DB.Client, Bus: a.Bus, Log: a.Log, Now: a.now,
-		Holder: a.Replica, OnAssign: a.Webhooks.Enqueue})
+		Holder: a.Replica, OnAssign: a.Webhooks.Enqueue, StepTimeout: a.Config.DBBatchTimeout})
 	a.goBackground(func() { a.Relay.Run(ctx) })
 	a.goBackground(func() { a.Webhooks.Run(ctx) })
 	return a.closeRevokedSockets(ctx)
@@ -53,28 +53,35 @@ const healthEvery = time.Second
 // watchConnectorHealth writes a connector.health_changed event whenever a
 // connector's supervision state changes on this replica.
 func (a *App) watchConnectorHealth(ctx context.Context) {
+	// The state found at start is this replica's baseline, not a change
+	// (the connectors query shows it); only what changes after is written.
 	seen := map[string]string{}
+	for _, st := range a.Connectors.List() {
+		seen[st.Name] = string(st.Health)
+	}
 	t := time.NewTicker(healthEvery)
 	defer t.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 		for _, st := range a.Connectors.List() {
 			if seen[st.Name] == string(st.Health) {
 				continue
 			}
-			err := events.RecordConnectorHealth(ctx, a.DB.Client, events.ConnectorHealthData{
+			rctx, cancel := context.WithTimeout(ctx, a.Config.DBBatchTimeout)
+			err := events.RecordConnectorHealth(rctx, a.DB.Client, events.ConnectorHealthData{
 				Connector: st.Name, Health: string(st.Health), Replica: a.Replica, LastError: st.LastError,
 			}, a.now())
+			cancel()
 			if err != nil {
 				a.Log.Warn("connector health event not written", "connector", st.Name, "err", err)
 				continue
 			}
 			seen[st.Name] = string(st.Health)
 			a.Relay.Wake()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }

@@ -105,7 +105,7 @@ func TestNodeResolvesEveryKind(t *testing.T) {
 		}
 		// Every kind A owns was checked from both sides.
 		for _, typ := range []string{"Merchant", "MerchantUser", "APIKey", "Customer", "CheckoutSession", "Coupon", "Payment",
-			"PaymentAttempt", "Refund", "Agreement", "AuditLog", "Event", "LedgerAccount", "Posting"} {
+			"PaymentAttempt", "Refund", "Agreement", "AuditLog", "Event", "LedgerAccount", "Posting", "WebhookEndpoint", "WebhookDelivery"} {
 			if !slices.ContainsFunc(rows, func(r row) bool { return r.typ == typ && r.merchantID == e.b.ID }) {
 				t.Errorf("no %s of merchant B to look for", typ)
 			}
@@ -133,6 +133,15 @@ func (e *env) seedNodeKinds(merchantID string) {
 		t.Fatal(err)
 	}
 	if _, err := c.Event.Create().SetMerchantID(merchantID).SetType("node.test").SetData(map[string]any{}).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := c.WebhookEndpoint.Create().SetMerchantID(merchantID).SetURL("https://hooks.example/" + merchantID).
+		SetSecret("whsec_bm9kZQ==").Save(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WebhookDelivery.Create().SetMerchantID(merchantID).SetEndpointID(ep.ID).SetEventID("evt_node").
+		SetEventType("node.test").SetNextAttemptAt(time.Now()).Save(sys); err != nil {
 		t.Fatal(err)
 	}
 	usd := money.MustCurrency("USD")
