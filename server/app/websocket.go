@@ -81,7 +81,8 @@ type wsConn struct {
 	initSeen bool // read side only
 	acked    atomic.Bool
 	closing  atomic.Bool
-	onClose  func()
+	// onClose runs once when the socket closes (set by initSocket).
+	onClose atomic.Pointer[func()]
 
 	mu     sync.Mutex // guards active, started, failed and writes
 	active map[string]bool
@@ -242,8 +243,8 @@ func (c *wsConn) closeWith(code int, reason string) {
 	if !c.closing.CompareAndSwap(false, true) {
 		return
 	}
-	if c.onClose != nil {
-		c.onClose()
+	if f := c.onClose.Load(); f != nil {
+		(*f)()
 	}
 	go func() { _ = c.conn.Close(websocket.StatusCode(code), reason) }()
 }
@@ -368,11 +369,15 @@ func (a *App) initSocket(ctx context.Context, p transport.InitPayload) (context.
 	if exp := jwtExpiry(cred); !exp.IsZero() {
 		expiry = time.AfterFunc(time.Until(exp), func() { c.closeWith(closeForbidden, "Forbidden: credential expired") })
 	}
-	c.onClose = func() {
+	cleanup := func() {
 		if expiry != nil {
 			expiry.Stop()
 		}
 		a.sockets.remove(key, c)
+	}
+	c.onClose.Store(&cleanup)
+	if c.closing.Load() { // closed before cleanup was set: run it here
+		cleanup()
 	}
 	ctx = graph.WithSocketCloser(ctx, func(code int, reason string) { c.closeWith(code, reason) })
 	return viewer.NewContext(ctx, v), nil, nil
