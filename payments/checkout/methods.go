@@ -2,10 +2,10 @@ package checkout
 
 import (
 	"context"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"slices"
 
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/payments/routing"
 )
 
@@ -14,7 +14,7 @@ import (
 // its currency and the buyer's country (routing's preview). A session that is
 // not open, or has nothing left to pay, offers none.
 func (s *Service) AvailableMethods(ctx context.Context, sess *ent.CheckoutSession) ([]routing.Method, error) {
-	if s.router == nil || sess.Status != checkoutsession.StatusOPEN || sess.Amount <= 0 {
+	if s.router == nil || sess.Status != sessionstatus.Open || sess.Amount <= 0 {
 		return nil, nil
 	}
 	due, _, _, err := Amounts(sess)

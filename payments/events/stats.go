@@ -10,6 +10,7 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 )
 
 // Stats are a merchant's payments created in a window.
@@ -60,10 +61,10 @@ func ComputeStats(ctx context.Context, client *ent.Client, merchantID string, wi
 	for _, p := range rows {
 		st.Payments++
 		switch p.Status {
-		case payment.StatusSUCCEEDED:
+		case paymentstatus.Succeeded:
 			st.Succeeded++
 			volume[p.Currency] += p.AmountCaptured
-		case payment.StatusFAILED:
+		case paymentstatus.Failed:
 			st.Failed++
 		default:
 			continue
