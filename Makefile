@@ -56,7 +56,7 @@ run: build
 # they drive real processes with timing margins (a held card, a hung
 # database) that the detector's slowdown would break.
 RACE_PKGS := payments/batch payments/idempotency payments/ledger payments/inbox payments/readcache \
-	payments/cashier connectors/host connectors/sdk graph
+	payments/cashier payments/events connectors/host connectors/sdk graph
 MODULE    := github.com/straitpay/strait
 empty     :=
 space     := $(empty) $(empty)
