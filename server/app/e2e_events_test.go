@@ -108,6 +108,11 @@ func TestACardPaymentIsSeenLiveByTheMerchantAndItsCashierAndSentAsSignedWebhooks
 		merchant.init(x.tokens["API_KEY"])
 		merchant.expect("connection_ack")
 		merchant.subscribe("p", paymentUpdatedQuery, nil)
+		dash := dialWS(t, x.srv, nil)
+		dash.init(x.tokens["MERCHANT_ANALYST"])
+		dash.expect("connection_ack")
+		dash.subscribe("stats", `subscription { merchantStats(windowSeconds: 600) { payments succeeded failed successRate averageLatencyMs grossVolume { amount currency } } }`, nil)
+		dash.subscribe("bal", `subscription { balanceUpdated { eventID balances { currency pending { amount } available { amount } } } }`, nil)
 		cashier := dialWS(t, x.srv, nil)
 		cashier.init(s.Cashier)
 		cashier.expect("connection_ack")
@@ -147,6 +152,48 @@ func TestACardPaymentIsSeenLiveByTheMerchantAndItsCashierAndSentAsSignedWebhooks
 			}
 			if u.Type == "payment.succeeded" {
 				break
+			}
+		}
+		// The dashboard: stats recomputed with the payment in them, and the
+		// balances after its money moved.
+		var sawStats, sawBalance bool
+		for !sawStats || !sawBalance {
+			m := dash.expect("next")
+			var body struct {
+				Data struct {
+					MerchantStats *struct {
+						Payments, Succeeded int
+						SuccessRate         float64
+						GrossVolume         []struct{ Amount, Currency string }
+					}
+					BalanceUpdated *struct {
+						Balances []struct {
+							Currency string
+							Pending  struct{ Amount string }
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal(m.Payload, &body); err != nil {
+				t.Fatal(err)
+			}
+			// The harness seeded succeeded USD payments; the card payment
+			// adds the window's first SGD.
+			if st := body.Data.MerchantStats; m.ID == "stats" && st != nil {
+				for _, g := range st.GrossVolume {
+					if g.Currency == "SGD" {
+						if g.Amount != "4200" || st.SuccessRate <= 0 || st.Succeeded < 1 {
+							t.Fatalf("stats %s", m.Payload)
+						}
+						sawStats = true
+					}
+				}
+			}
+			if b := body.Data.BalanceUpdated; m.ID == "bal" && b != nil {
+				if len(b.Balances) == 0 {
+					t.Fatalf("balances %s", m.Payload)
+				}
+				sawBalance = true
 			}
 		}
 		delivered := hooks.waitFor(t, "payment.succeeded")
