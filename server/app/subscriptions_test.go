@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/viewer"
 	"github.com/straitpay/strait/server/app"
@@ -343,4 +344,51 @@ func TestASocketClosesWhenItsCredentialEnds(t *testing.T) {
 		w.init(e.tokens["MERCHANT_ANALYST"])
 		w.closedWith(websocket.StatusPolicyViolation)
 	})
+}
+
+func TestConnectorHealthReachesOperatorsAndResumes(t *testing.T) {
+	e, srv := liveEnv(t, nil)
+	w := dialWS(t, srv, nil)
+	w.init(e.tokens["OPERATOR"])
+	w.expect("connection_ack")
+	const q = `subscription($after: Cursor) { connectorHealth(after: $after) { cursor connector health replica lastError } }`
+	w.subscribe("h", q, nil)
+	time.Sleep(100 * time.Millisecond)
+	record := func(health, lastError string) {
+		t.Helper()
+		if err := events.RecordConnectorHealth(context.Background(), e.db.Client, events.ConnectorHealthData{
+			Connector: "cardnet", Health: health, Replica: "replica-a", LastError: lastError}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		e.app.Relay.Wake()
+	}
+	type change struct {
+		Cursor, Connector, Health, Replica string
+		LastError                          *string
+	}
+	next := func(w *wsClient) change {
+		t.Helper()
+		m := w.expect("next")
+		var body struct {
+			Data struct{ ConnectorHealth change }
+		}
+		if err := json.Unmarshal(m.Payload, &body); err != nil {
+			t.Fatal(err)
+		}
+		return body.Data.ConnectorHealth
+	}
+	record("restarting", "plugin exited")
+	first := next(w)
+	if first.Connector != "cardnet" || first.Health != "RESTARTING" || first.Replica != "replica-a" || first.LastError == nil {
+		t.Fatalf("first %+v", first)
+	}
+	w.c.CloseNow()
+	record("up", "")
+	r := dialWS(t, srv, nil)
+	r.init(e.tokens["OPERATOR"])
+	r.expect("connection_ack")
+	r.subscribe("h", q, map[string]any{"after": first.Cursor})
+	if c := next(r); c.Health != "UP" || c.LastError != nil {
+		t.Fatalf("resumed with %+v", c)
+	}
 }
