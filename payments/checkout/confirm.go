@@ -85,7 +85,16 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 		return nil, err
 	}
 	sess, latest := r.sess, r.latest
+	if p, err := s.madeWithKey(ctx, sess, latest, in.IdempotencyKey); p != nil || err != nil {
+		return p, err
+	}
 	if err := allows(sess, in.Method); err != nil {
+		return nil, err
+	}
+	// The session is checked before the card: a refused confirm leaves a
+	// one-time token unused.
+	p, fresh, err := s.sessionPayment(sess, latest)
+	if err != nil {
 		return nil, err
 	}
 	pm, wipe, err := s.paymentMethod(ctx, sess, in, r.card)
@@ -93,10 +102,6 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 		return nil, err
 	}
 	defer wipe()
-	p, fresh, err := s.sessionPayment(sess, latest)
-	if err != nil {
-		return nil, err
-	}
 	sys := viewer.SystemContext(ctx)
 	if fresh {
 		return s.payments.ConfirmNew(sys, cashier.NewPayment{Payment: p}, pm, in.IdempotencyKey)
@@ -139,7 +144,7 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 		if in.CardToken == "" {
 			return pm, func() {}, payments.FieldErrorf("cardToken", "a card payment needs a card token")
 		}
-		card, err := s.cardForSession(ctx, sess, in.CardToken, card)
+		card, err := s.cardForSession(ctx, sess, in.CardToken, card, &in.IdempotencyKey)
 		if err != nil {
 			return pm, func() {}, err
 		}
@@ -419,6 +424,28 @@ func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) ([
 		}
 	}
 	return withCoupon, nil
+}
+
+// madeWithKey returns the session's latest payment when a confirm with
+// idempotency key key made it (its first attempt carries the channel key
+// the pipeline derives from key) and it is in flight or done: this confirm
+// is a retry of that one, whose answer was lost (a commit whose outcome was
+// unknown, a crash), and the payment is its answer, not the CONFLICT a
+// confirm of another key gets. It returns nil otherwise.
+func (s *Service) madeWithKey(ctx context.Context, sess *ent.CheckoutSession, latest *ent.Payment, key string) (*ent.Payment, error) {
+	if key == "" || inFlight(sess.ID, latest) == nil {
+		return nil, nil
+	}
+	sys := viewer.SystemContext(ctx)
+	p, err := s.client.Payment.Get(sys, latest.ID)
+	if err != nil {
+		return nil, fmt.Errorf("session %s payment: %w", sess.ID, err)
+	}
+	made, err := s.payments.MadeWithKey(sys, p, key)
+	if err != nil || !made {
+		return nil, err
+	}
+	return p, nil
 }
 
 // inFlight refuses, with ECONFLICT, a session whose latest payment is in

@@ -117,7 +117,9 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 // commit. A second confirm of a session or of a key in the batch takes the
 // usual path too. If the transaction fails, nothing was written, claims
 // included: decided payments are then written each on its own, after
-// claiming its key, and the others take the usual path.
+// claiming its key, and the others take the usual path; but if its COMMIT's
+// outcome is unknown (store.OutcomeUnknown), the decided confirms are
+// answered with that error, never written again.
 func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.Result[confirmed] {
 	sys := viewer.SystemContext(ctx)
 	out := make([]batch.Result[confirmed], len(reqs))
@@ -180,6 +182,13 @@ func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.R
 	if err != nil {
 		for _, i := range group {
 			switch {
+			case out[i].Value.prep != nil && store.OutcomeUnknown(err):
+				// The payment may be written, its key claimed: writing it
+				// again would be refused as a second payment of the session.
+				// The confirm is answered as unknown; its retry finds the
+				// payment (madeWithKey) or, if nothing was written, makes it.
+				out[i].Value.wipe()
+				out[i] = batch.Result[confirmed]{Err: err}
 			case out[i].Value.prep != nil:
 				out[i].Value.alone = true
 			case out[i].Err == nil && out[i].Value.expired == nil:
@@ -269,16 +278,22 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 		// path reads it whole.
 		return confirmed{usual: true}, nil
 	}
+	if req.in.IdempotencyKey != "" && inFlight(r.sess.ID, r.latest) != nil {
+		// Perhaps a retry of the confirm that made that payment: the
+		// usual path answers it with its payment (madeWithKey).
+		return confirmed{usual: true}, nil
+	}
 	if err := allows(r.sess, req.in.Method); err != nil {
+		return confirmed{}, err
+	}
+	// The session is checked before the card: a refused confirm leaves a
+	// one-time token unused.
+	p, _, err := s.sessionPayment(r.sess, r.latest)
+	if err != nil {
 		return confirmed{}, err
 	}
 	pm, wipe, err := s.paymentMethod(ctx, r.sess, req.in, r.card)
 	if err != nil {
-		return confirmed{}, err
-	}
-	p, _, err := s.sessionPayment(r.sess, r.latest)
-	if err != nil {
-		wipe()
 		return confirmed{}, err
 	}
 	prep, err := s.payments.PrepareNew(viewer.SystemContext(ctx), cashier.NewPayment{Payment: p}, pm, req.in.IdempotencyKey)
