@@ -88,7 +88,7 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	if p, err := s.madeWithKey(ctx, sess, latest, in.IdempotencyKey); p != nil || err != nil {
 		return p, err
 	}
-	if err := allows(sess, in.Method); err != nil {
+	if err := refusal(sess, in.Method, buyerCountry(sess, in)); err != nil {
 		return nil, err
 	}
 	// The session is checked before the card: a refused confirm leaves a
@@ -107,23 +107,6 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 		return s.payments.ConfirmNew(sys, cashier.NewPayment{Payment: p}, pm, in.IdempotencyKey)
 	}
 	return s.payments.ConfirmLoaded(sys, p, pm, in.IdempotencyKey)
-}
-
-// allows checks the method against the session's allowed methods (all,
-// when the session lists none).
-func allows(sess *ent.CheckoutSession, m routing.Method) error {
-	if m == "" {
-		return payments.FieldErrorf("method", "a payment method is required")
-	}
-	if len(sess.AllowedMethods) == 0 {
-		return nil
-	}
-	for _, a := range sess.AllowedMethods {
-		if strings.EqualFold(a, string(m)) {
-			return nil
-		}
-	}
-	return payments.FieldErrorf("method", "this checkout does not accept %s", m)
 }
 
 // paymentMethod builds what the pipeline needs to know of how the buyer pays,

@@ -283,7 +283,7 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 		// usual path answers it with its payment (madeWithKey).
 		return confirmed{usual: true}, nil
 	}
-	if err := allows(r.sess, req.in.Method); err != nil {
+	if err := refusal(r.sess, req.in.Method, buyerCountry(r.sess, req.in)); err != nil {
 		return confirmed{}, err
 	}
 	// The session is checked before the card: a refused confirm leaves a
