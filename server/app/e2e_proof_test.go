@@ -82,7 +82,9 @@ func TestAOneTimeCardTokenPaysItsOwnSessionOnce(t *testing.T) {
 			answers := make([]gqlResponse, 4)
 			for i := range answers {
 				s := []session{a, b}[i%2]
-				wg.Go(func() { answers[i] = x.do(s.Cashier, confirmMutation, map[string]any{"in": map[string]any{"method": "CARD", "cardToken": race, "idempotencyKey": fmt.Sprintf("race-%d-%s", i, race)}}) })
+				wg.Go(func() {
+					answers[i] = x.do(s.Cashier, confirmMutation, map[string]any{"in": map[string]any{"method": "CARD", "cardToken": race, "idempotencyKey": fmt.Sprintf("race-%d-%s", i, race)}})
+				})
 			}
 			wg.Wait()
 			paid := 0
