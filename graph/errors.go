@@ -109,6 +109,11 @@ func present(ctx context.Context, log *slog.Logger, err error) (string, map[stri
 			log.ErrorContext(ctx, "internal error", "err", err)
 			return "internal error", ext
 		}
+		if perr.Err != nil {
+			// A cause classified at the edge (store.Classify): kept for the
+			// operator, never shown.
+			log.WarnContext(ctx, perr.Message, "err", err)
+		}
 		return perr.Message, ext
 	case ent.IsNotFound(err):
 		ext["code"] = CodeNotFound
