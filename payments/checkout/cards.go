@@ -8,6 +8,7 @@ import (
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/ent/vaultcard"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/vault/entstore"
 	"github.com/straitpay/strait/payments/viewer"
@@ -109,14 +110,23 @@ func CardInfos(rows []*ent.VaultCard) []vault.CardInfo {
 // expired since, and EUNAVAILABLE without a vault. The caller wipes the card
 // (Card.Wipe) once the authorization request is sent.
 func (s *Service) CardForSession(ctx context.Context, sess *ent.CheckoutSession, token string) (vault.Card, error) {
-	return s.cardForSession(ctx, sess, token, nil, nil)
+	return s.cardForSession(ctx, sess, token, nil, tokenUse{})
+}
+
+// tokenUse is how a confirm uses a one-time token: key is its idempotency
+// key (a one-time token it used already, a retry, is still its own), and
+// with mark set cardForSession marks the token used by it
+// (useOneTimeToken); without, the caller marks it in its own transaction
+// (markOneTimeToken). The zero tokenUse only reads: a token used by any
+// confirm is refused.
+type tokenUse struct {
+	key  string
+	mark bool
 }
 
 // cardForSession is CardForSession with the token's vault record when the
-// caller read it already (rec; nil: read it here). For a confirm, use is its
-// idempotency key: a one-time token is marked used by it
-// (useOneTimeToken), and one it used already (a retry) is still its own.
-func (s *Service) cardForSession(ctx context.Context, sess *ent.CheckoutSession, token string, rec *vault.Record, use *string) (vault.Card, error) {
+// caller read it already (rec; nil: read it here), for a confirm (use).
+func (s *Service) cardForSession(ctx context.Context, sess *ent.CheckoutSession, token string, rec *vault.Record, use tokenUse) (vault.Card, error) {
 	if s.vault == nil {
 		return vault.Card{}, payments.Errorf(payments.EUNAVAILABLE, "the card vault is not configured")
 	}
@@ -135,11 +145,11 @@ func (s *Service) cardForSession(ctx context.Context, sess *ent.CheckoutSession,
 	if t.IsSaved() && (rec.CustomerID == "" || rec.CustomerID != sess.CustomerID) {
 		return vault.Card{}, payments.Errorf(payments.ENOTFOUND, "card %s not found", t)
 	}
-	if !t.IsSaved() && (rec.SessionID != sess.ID || (rec.UsedBy != "" && (use == nil || rec.UsedBy != *use))) {
+	if !t.IsSaved() && (rec.SessionID != sess.ID || (rec.UsedBy != "" && (use.key == "" || rec.UsedBy != use.key))) {
 		return vault.Card{}, payments.Errorf(payments.ENOTFOUND, "card %s not found", t)
 	}
-	if use != nil {
-		if err := s.useOneTimeToken(ctx, sess, t, *rec, *use); err != nil {
+	if use.mark {
+		if err := s.useOneTimeToken(ctx, sess, t, *rec, use.key); err != nil {
 			return vault.Card{}, err
 		}
 	}
@@ -163,9 +173,7 @@ func (s *Service) useOneTimeToken(ctx context.Context, sess *ent.CheckoutSession
 	if token.IsSaved() || (key != "" && rec.UsedBy == key) {
 		return nil
 	}
-	if key == "" {
-		key = pulid.New("use")
-	}
+	key = useMark(key)
 	n, err := s.client.VaultCard.Update().
 		Where(vaultcard.ID(string(token)), vaultcard.MerchantID(sess.MerchantID), vaultcard.CheckoutSessionID(sess.ID), vaultcard.UsedByIsNil()).
 		SetUsedBy(key).Save(viewer.SystemContext(ctx))
@@ -174,6 +182,29 @@ func (s *Service) useOneTimeToken(ctx context.Context, sess *ent.CheckoutSession
 	}
 	if n != 1 {
 		return payments.Errorf(payments.ENOTFOUND, "card %s not found", token)
+	}
+	return nil
+}
+
+// useMark is what marks a one-time token used by a confirm: its idempotency
+// key, or a mark of its own when it has none.
+func useMark(key string) string {
+	if key == "" {
+		return pulid.New("use")
+	}
+	return key
+}
+
+// markOneTimeToken is useOneTimeToken in tx, for a confirm whose session tx
+// holds locked (confirmMany): the mark goes with the transaction's COMMIT
+// (store.DeferToCommit), no round trip of its own. It needs no answer: the
+// session's lock serializes the confirms that could use the token (it pays
+// that session only), and the token was read unused under it.
+func markOneTimeToken(ctx context.Context, tx *ent.Tx, token vault.Token, key string) error {
+	_, err := tx.ExecContext(store.DeferToCommit(ctx),
+		"UPDATE `vault_cards` SET `used_by` = ? WHERE `id` = ? AND `used_by` IS NULL", key, string(token))
+	if err != nil {
+		return fmt.Errorf("use card token: %w", err)
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	if err != nil {
 		return nil, err
 	}
-	pm, wipe, err := s.paymentMethod(ctx, sess, in, r.card)
+	pm, wipe, err := s.paymentMethod(ctx, sess, in, r.card, tokenUse{key: in.IdempotencyKey, mark: true})
 	if err != nil {
 		return nil, err
 	}
@@ -112,8 +112,8 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 // paymentMethod builds what the pipeline needs to know of how the buyer pays,
 // and a function that wipes the card's CVC once the call is made. card is the
 // card token's vault record when the caller read it already (nil: read it
-// here).
-func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record) (cashier.PaymentMethod, func(), error) {
+// here); use says how the confirm uses a one-time token (cardForSession).
+func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record, use tokenUse) (cashier.PaymentMethod, func(), error) {
 	req := audit.RequestFrom(ctx)
 	pm := cashier.PaymentMethod{
 		Type: in.Method, Email: in.Email, IP: req.RemoteAddr,
@@ -127,7 +127,7 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 		if in.CardToken == "" {
 			return pm, func() {}, payments.FieldErrorf("cardToken", "a card payment needs a card token")
 		}
-		card, err := s.cardForSession(ctx, sess, in.CardToken, card, &in.IdempotencyKey)
+		card, err := s.cardForSession(ctx, sess, in.CardToken, card, use)
 		if err != nil {
 			return pm, func() {}, err
 		}

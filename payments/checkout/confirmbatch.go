@@ -52,6 +52,9 @@ type confirmed struct {
 	// expired is the session, open but past its expiry: it is marked
 	// expired outside the batch and the confirm refused.
 	expired *ent.CheckoutSession
+	// use is the one-time token prep pays with, to mark used with the
+	// payment (nil: none, or one this confirm's key marked already).
+	use *oneTimeUse
 }
 
 // confirmTogether confirms a cashier's session with concurrent confirms of
@@ -88,9 +91,15 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 	defer c.wipe()
 	sys := viewer.SystemContext(ctx)
 	if c.alone {
-		// The batch's claim of the key rolled back with it.
+		// The batch's claim of the key, and its mark of the card token,
+		// rolled back with it.
 		if err := req.claim.Claim(ctx); err != nil {
 			return nil, true, err
+		}
+		if u := c.use; u != nil {
+			if err := s.useOneTimeToken(ctx, u.sess, u.token, vault.Record{}, u.key); err != nil {
+				return nil, true, err
+			}
 		}
 		p, err = s.payments.ConfirmAlone(sys, c.prep)
 	} else {
@@ -106,7 +115,8 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 // payments' states and the cards' vault records read together; then each
 // confirm checked and decided (risk, routing: cashier.PrepareNew) while its
 // session is locked, concurrently; then the payments and their first
-// attempts written with the commit (cashier.BeginPrepared). It answers each
+// attempts written with the commit (cashier.BeginPrepared), with the
+// one-time card tokens they pay with marked used (markOneTimeToken). It answers each
 // confirm with its refusal (the errors Confirm documents) or a confirmed.
 //
 // The idempotency keys of the confirms (idempotency.Deferred) are claimed
@@ -168,6 +178,11 @@ func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.R
 				}
 				if reqs[i].claim != nil {
 					toClaim = append(toClaim, reqs[i].claim)
+				}
+				if u := out[i].Value.use; u != nil {
+					if err := markOneTimeToken(sys, tx, u.token, u.key); err != nil {
+						return struct{}{}, err
+					}
 				}
 			}
 		}
@@ -292,14 +307,28 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	if err != nil {
 		return confirmed{}, err
 	}
-	pm, wipe, err := s.paymentMethod(ctx, r.sess, req.in, r.card)
+	// The token is marked used in the batch's transaction (confirmMany),
+	// or on its own if the payment is written alone (confirmTogether).
+	pm, wipe, err := s.paymentMethod(ctx, r.sess, req.in, r.card, tokenUse{key: req.in.IdempotencyKey})
 	if err != nil {
 		return confirmed{}, err
+	}
+	var use *oneTimeUse
+	if req.token != "" && !req.token.IsSaved() && r.card != nil && r.card.UsedBy == "" {
+		use = &oneTimeUse{sess: r.sess, token: req.token, key: useMark(req.in.IdempotencyKey)}
 	}
 	prep, err := s.payments.PrepareNew(viewer.SystemContext(ctx), cashier.NewPayment{Payment: p}, pm, req.in.IdempotencyKey)
 	if err != nil {
 		wipe()
 		return confirmed{}, err
 	}
-	return confirmed{prep: prep, wipe: wipe}, nil
+	return confirmed{prep: prep, wipe: wipe, use: use}, nil
+}
+
+// oneTimeUse is a one-time token a decided confirm uses, to mark used with
+// its payment.
+type oneTimeUse struct {
+	sess  *ent.CheckoutSession
+	token vault.Token
+	key   string
 }
