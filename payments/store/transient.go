@@ -104,18 +104,22 @@ func commitFailed(err error) error {
 // Classify returns err as the domain sees it: a database failure that
 // IsUnavailable is an EUNAVAILABLE *payments.Error (wrapping err, for the
 // log) whose message says whether the outcome is unknown; anything else,
-// a domain error included, comes back unchanged. Transports call it before
+// a domain error included, comes back unchanged. A deadline that passed is
+// left to the transport, which answers it as unavailable too ("the request
+// took too long"): it need not be the database's. Transports call it before
 // mapping codes, so that a lost connection, a deadlock or a commit with an
 // unknown outcome is never answered as a bug (EINTERNAL) or a bad
 // credential (EUNAUTHORIZED).
 func Classify(err error) error {
 	var pe *payments.Error
-	if err == nil || errors.As(err, &pe) || !IsUnavailable(err) {
+	switch {
+	case err == nil, errors.As(err, &pe):
 		return err
+	case OutcomeUnknown(err):
+		return &payments.Error{Code: payments.EUNAVAILABLE, Err: err,
+			Message: "the outcome is not known yet; try again with the same idempotency key"}
+	case IsUnavailable(err) && !errors.Is(err, context.DeadlineExceeded):
+		return &payments.Error{Code: payments.EUNAVAILABLE, Err: err, Message: "the database is unavailable; try again"}
 	}
-	msg := "the database is unavailable; try again"
-	if OutcomeUnknown(err) {
-		msg = "the outcome is not known yet; try again with the same idempotency key"
-	}
-	return &payments.Error{Code: payments.EUNAVAILABLE, Message: msg, Err: err}
+	return err
 }

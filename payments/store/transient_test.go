@@ -36,7 +36,7 @@ func TestClassifyTellsDatabaseFailuresFromBugs(t *testing.T) {
 		{"bad connection", driver.ErrBadConn, true, false},
 		{"connection reset", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, true, false},
 		{"cut short", io.ErrUnexpectedEOF, true, false},
-		{"the database's deadline", fmt.Errorf("commit: %w", context.DeadlineExceeded), true, false},
+		{"a deadline (left to the transport)", fmt.Errorf("commit: %w", context.DeadlineExceeded), false, false},
 		{"sqlite busy", errors.New("database is locked (5) (SQLITE_BUSY)"), true, false},
 		{"a commit whose answer was lost", fmt.Errorf("commit: %w", lostCommit), true, true},
 		{"a commit the server refused", commitFailed(&mysql.MySQLError{Number: 1062}), false, false},
