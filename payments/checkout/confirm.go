@@ -81,13 +81,17 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 		return nil, err
 	}
 	r, err := s.confirmable(ctx, sessionID, in)
+	if payments.ErrorCode(err) == payments.ECONFLICT || (err == nil && inFlight(r.sess.ID, r.latest) != nil) {
+		// A session complete, expired or paying: perhaps this confirm's
+		// own doing, its answer lost.
+		if p, rerr := s.retryOf(ctx, sessionID, in.IdempotencyKey); p != nil || rerr != nil {
+			return p, rerr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	sess, latest := r.sess, r.latest
-	if p, err := s.madeWithKey(ctx, sess, latest, in.IdempotencyKey); p != nil || err != nil {
-		return p, err
-	}
 	if err := refusal(sess, in.Method, buyerCountry(sess, in)); err != nil {
 		return nil, err
 	}
@@ -409,20 +413,29 @@ func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) ([
 	return withCoupon, nil
 }
 
-// madeWithKey returns the session's latest payment when a confirm with
+// retryOf returns the latest payment of the session when a confirm with
 // idempotency key key made it (its first attempt carries the channel key
-// the pipeline derives from key) and it is in flight or done: this confirm
-// is a retry of that one, whose answer was lost (a commit whose outcome was
-// unknown, a crash), and the payment is its answer, not the CONFLICT a
-// confirm of another key gets. It returns nil otherwise.
-func (s *Service) madeWithKey(ctx context.Context, sess *ent.CheckoutSession, latest *ent.Payment, key string) (*ent.Payment, error) {
-	if key == "" || inFlight(sess.ID, latest) == nil {
+// the pipeline derives from key): this confirm is a retry of that one,
+// whose answer was lost (a commit whose outcome was unknown, a crash), and
+// the payment as it is now is its answer, not the CONFLICT (a payment in
+// flight, the session complete or expired) a confirm of another key gets.
+// sessionID is the session the caller was let see ("" for a cashier's
+// own). It returns nil otherwise.
+func (s *Service) retryOf(ctx context.Context, sessionID, key string) (*ent.Payment, error) {
+	if v, _ := viewer.FromContext(ctx); v.Kind == viewer.Cashier {
+		sessionID = v.SessionID
+	}
+	if key == "" || sessionID == "" {
 		return nil, nil
 	}
 	sys := viewer.SystemContext(ctx)
-	p, err := s.client.Payment.Get(sys, latest.ID)
+	p, err := s.client.Payment.Query().Where(payment.CheckoutSessionID(sessionID)).
+		Order(ent.Desc(payment.FieldID)).First(sys)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("session %s payment: %w", sess.ID, err)
+		return nil, fmt.Errorf("session %s payment: %w", sessionID, err)
 	}
 	made, err := s.payments.MadeWithKey(sys, p, key)
 	if err != nil || !made {

@@ -201,7 +201,7 @@ func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.R
 				// The payment may be written, its key claimed: writing it
 				// again would be refused as a second payment of the session.
 				// The confirm is answered as unknown; its retry finds the
-				// payment (madeWithKey) or, if nothing was written, makes it.
+				// payment (retryOf) or, if nothing was written, makes it.
 				out[i].Value.wipe()
 				out[i] = batch.Result[confirmed]{Err: err}
 			case out[i].Value.prep != nil:
@@ -282,6 +282,11 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	if r.sess == nil || r.sess.MerchantID != req.merchantID {
 		return confirmed{}, notFound(req.sessionID)
 	}
+	if req.in.IdempotencyKey != "" && inFlight(r.sess.ID, r.latest) != nil {
+		// Perhaps a retry of the confirm that made that payment: the
+		// usual path answers it with its payment (retryOf).
+		return confirmed{usual: true}, nil
+	}
 	if r.sess.Status == checkoutsession.StatusOPEN && !s.now().Before(r.sess.ExpiresAt) {
 		return confirmed{expired: r.sess}, nil
 	}
@@ -291,11 +296,6 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	if r.latest != nil && r.latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
 		// A retry after a decline confirms that payment again: the usual
 		// path reads it whole.
-		return confirmed{usual: true}, nil
-	}
-	if req.in.IdempotencyKey != "" && inFlight(r.sess.ID, r.latest) != nil {
-		// Perhaps a retry of the confirm that made that payment: the
-		// usual path answers it with its payment (madeWithKey).
 		return confirmed{usual: true}, nil
 	}
 	if err := refusal(r.sess, req.in.Method, buyerCountry(r.sess, req.in)); err != nil {
