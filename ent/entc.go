@@ -6,11 +6,15 @@
 package main
 
 import (
+	"fmt"
 	"log"
+	"os"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/entc"
 	"entgo.io/ent/entc/gen"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 )
 
 // overrides is an ent extension carrying Strait's template overrides, parsed
@@ -36,6 +40,7 @@ func main() {
 		entgql.WithWhereInputs(false),
 		entgql.WithNodeDescriptor(false),
 		entgql.WithRelaySpec(true),
+		entgql.WithSchemaHook(dropUnreachableTypes("schema.graphql")),
 	)
 	if err != nil {
 		log.Fatalf("entgql extension: %v", err)
@@ -59,5 +64,89 @@ func main() {
 	)
 	if err != nil {
 		log.Fatalf("ent codegen: %v", err)
+	}
+}
+
+// dropUnreachableTypes removes from the generated schema the types that no
+// root type leads to, counting the hand-written schema's fields too: entgql
+// makes an order input for every ordered field and a connection for every
+// Relay-annotated type, though Strait's root fields use only some of them,
+// and an unused type is noise in every client's generated code.
+func dropUnreachableTypes(handWritten string) entgql.SchemaHook {
+	return func(_ *gen.Graph, s *ast.Schema) error {
+		src, err := os.ReadFile(handWritten)
+		if err != nil {
+			return err
+		}
+		doc, perr := parser.ParseSchema(&ast.Source{Name: handWritten, Input: string(src)})
+		if perr != nil {
+			return fmt.Errorf("%s: %w", handWritten, perr)
+		}
+		defs := map[string][]*ast.Definition{}
+		for name, d := range s.Types {
+			defs[name] = append(defs[name], d)
+		}
+		for _, d := range append(doc.Definitions, doc.Extensions...) {
+			defs[d.Name] = append(defs[d.Name], d)
+		}
+		impls := map[string][]string{}
+		for name, ds := range defs {
+			for _, d := range ds {
+				for _, i := range d.Interfaces {
+					impls[i] = append(impls[i], name)
+				}
+			}
+		}
+		seen := map[string]bool{}
+		var visit func(string)
+		visitType := func(t *ast.Type) {
+			for t.Elem != nil {
+				t = t.Elem
+			}
+			visit(t.NamedType)
+		}
+		visit = func(name string) {
+			if seen[name] {
+				return
+			}
+			seen[name] = true
+			for _, d := range defs[name] {
+				for _, f := range d.Fields {
+					visitType(f.Type)
+					for _, a := range f.Arguments {
+						visitType(a.Type)
+					}
+				}
+				for _, t := range d.Types {
+					visit(t)
+				}
+				for _, i := range d.Interfaces {
+					visit(i)
+				}
+			}
+			for _, impl := range impls[name] {
+				visit(impl)
+			}
+		}
+		for _, root := range []string{"Query", "Mutation", "Subscription"} {
+			visit(root)
+		}
+		directiveArgs := func(d *ast.DirectiveDefinition) {
+			for _, a := range d.Arguments {
+				visitType(a.Type)
+			}
+		}
+		for _, d := range s.Directives {
+			directiveArgs(d)
+		}
+		for _, d := range doc.Directives {
+			directiveArgs(d)
+		}
+		for name, d := range s.Types {
+			if !seen[name] && !d.BuiltIn {
+				delete(s.Types, name)
+			}
+		}
+		return nil
 	}
 }

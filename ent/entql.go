@@ -505,6 +505,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentattempt.FieldNextCheckAt:           {Type: field.TypeTime, Column: paymentattempt.FieldNextCheckAt},
 			paymentattempt.FieldResolvedAt:            {Type: field.TypeTime, Column: paymentattempt.FieldResolvedAt},
 			paymentattempt.FieldCapture:               {Type: field.TypeBool, Column: paymentattempt.FieldCapture},
+			paymentattempt.FieldOperation:             {Type: field.TypeEnum, Column: paymentattempt.FieldOperation},
+			paymentattempt.FieldOperationAmount:       {Type: field.TypeInt64, Column: paymentattempt.FieldOperationAmount},
 			paymentattempt.FieldLastEventID:           {Type: field.TypeString, Column: paymentattempt.FieldLastEventID},
 		},
 	}
@@ -3215,6 +3217,16 @@ func (f *PaymentAttemptFilter) WhereResolvedAt(p entql.TimeP) {
 // WhereCapture applies the entql bool predicate on the capture field.
 func (f *PaymentAttemptFilter) WhereCapture(p entql.BoolP) {
 	f.Where(p.Field(paymentattempt.FieldCapture))
+}
+
+// WhereOperation applies the entql string predicate on the operation field.
+func (f *PaymentAttemptFilter) WhereOperation(p entql.StringP) {
+	f.Where(p.Field(paymentattempt.FieldOperation))
+}
+
+// WhereOperationAmount applies the entql int64 predicate on the operation_amount field.
+func (f *PaymentAttemptFilter) WhereOperationAmount(p entql.Int64P) {
+	f.Where(p.Field(paymentattempt.FieldOperationAmount))
 }
 
 // WhereLastEventID applies the entql string predicate on the last_event_id field.

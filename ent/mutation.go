@@ -19066,6 +19066,9 @@ type PaymentAttemptMutation struct {
 	next_check_at           *time.Time
 	resolved_at             *time.Time
 	capture                 *bool
+	operation               *paymentattempt.Operation
+	operation_amount        *int64
+	addoperation_amount     *int64
 	last_event_id           *string
 	clearedFields           map[string]struct{}
 	merchant                *string
@@ -19986,6 +19989,111 @@ func (m *PaymentAttemptMutation) ResetCapture() {
 	m.capture = nil
 }
 
+// SetOperation sets the "operation" field.
+func (m *PaymentAttemptMutation) SetOperation(pa paymentattempt.Operation) {
+	m.operation = &pa
+}
+
+// Operation returns the value of the "operation" field in the mutation.
+func (m *PaymentAttemptMutation) Operation() (r paymentattempt.Operation, exists bool) {
+	v := m.operation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOperation returns the old "operation" field's value of the PaymentAttempt entity.
+// If the PaymentAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentAttemptMutation) OldOperation(ctx context.Context) (v *paymentattempt.Operation, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOperation is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOperation requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOperation: %w", err)
+	}
+	return oldValue.Operation, nil
+}
+
+// ClearOperation clears the value of the "operation" field.
+func (m *PaymentAttemptMutation) ClearOperation() {
+	m.operation = nil
+	m.clearedFields[paymentattempt.FieldOperation] = struct{}{}
+}
+
+// OperationCleared returns if the "operation" field was cleared in this mutation.
+func (m *PaymentAttemptMutation) OperationCleared() bool {
+	_, ok := m.clearedFields[paymentattempt.FieldOperation]
+	return ok
+}
+
+// ResetOperation resets all changes to the "operation" field.
+func (m *PaymentAttemptMutation) ResetOperation() {
+	m.operation = nil
+	delete(m.clearedFields, paymentattempt.FieldOperation)
+}
+
+// SetOperationAmount sets the "operation_amount" field.
+func (m *PaymentAttemptMutation) SetOperationAmount(i int64) {
+	m.operation_amount = &i
+	m.addoperation_amount = nil
+}
+
+// OperationAmount returns the value of the "operation_amount" field in the mutation.
+func (m *PaymentAttemptMutation) OperationAmount() (r int64, exists bool) {
+	v := m.operation_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOperationAmount returns the old "operation_amount" field's value of the PaymentAttempt entity.
+// If the PaymentAttempt object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentAttemptMutation) OldOperationAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOperationAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOperationAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOperationAmount: %w", err)
+	}
+	return oldValue.OperationAmount, nil
+}
+
+// AddOperationAmount adds i to the "operation_amount" field.
+func (m *PaymentAttemptMutation) AddOperationAmount(i int64) {
+	if m.addoperation_amount != nil {
+		*m.addoperation_amount += i
+	} else {
+		m.addoperation_amount = &i
+	}
+}
+
+// AddedOperationAmount returns the value that was added to the "operation_amount" field in this mutation.
+func (m *PaymentAttemptMutation) AddedOperationAmount() (r int64, exists bool) {
+	v := m.addoperation_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOperationAmount resets all changes to the "operation_amount" field.
+func (m *PaymentAttemptMutation) ResetOperationAmount() {
+	m.operation_amount = nil
+	m.addoperation_amount = nil
+}
+
 // SetLastEventID sets the "last_event_id" field.
 func (m *PaymentAttemptMutation) SetLastEventID(s string) {
 	m.last_event_id = &s
@@ -20110,7 +20218,7 @@ func (m *PaymentAttemptMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PaymentAttemptMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 22)
 	if m.created_at != nil {
 		fields = append(fields, paymentattempt.FieldCreatedAt)
 	}
@@ -20168,6 +20276,12 @@ func (m *PaymentAttemptMutation) Fields() []string {
 	if m.capture != nil {
 		fields = append(fields, paymentattempt.FieldCapture)
 	}
+	if m.operation != nil {
+		fields = append(fields, paymentattempt.FieldOperation)
+	}
+	if m.operation_amount != nil {
+		fields = append(fields, paymentattempt.FieldOperationAmount)
+	}
 	if m.last_event_id != nil {
 		fields = append(fields, paymentattempt.FieldLastEventID)
 	}
@@ -20217,6 +20331,10 @@ func (m *PaymentAttemptMutation) Field(name string) (ent.Value, bool) {
 		return m.ResolvedAt()
 	case paymentattempt.FieldCapture:
 		return m.Capture()
+	case paymentattempt.FieldOperation:
+		return m.Operation()
+	case paymentattempt.FieldOperationAmount:
+		return m.OperationAmount()
 	case paymentattempt.FieldLastEventID:
 		return m.LastEventID()
 	}
@@ -20266,6 +20384,10 @@ func (m *PaymentAttemptMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldResolvedAt(ctx)
 	case paymentattempt.FieldCapture:
 		return m.OldCapture(ctx)
+	case paymentattempt.FieldOperation:
+		return m.OldOperation(ctx)
+	case paymentattempt.FieldOperationAmount:
+		return m.OldOperationAmount(ctx)
 	case paymentattempt.FieldLastEventID:
 		return m.OldLastEventID(ctx)
 	}
@@ -20410,6 +20532,20 @@ func (m *PaymentAttemptMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCapture(v)
 		return nil
+	case paymentattempt.FieldOperation:
+		v, ok := value.(paymentattempt.Operation)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOperation(v)
+		return nil
+	case paymentattempt.FieldOperationAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOperationAmount(v)
+		return nil
 	case paymentattempt.FieldLastEventID:
 		v, ok := value.(string)
 		if !ok {
@@ -20431,6 +20567,9 @@ func (m *PaymentAttemptMutation) AddedFields() []string {
 	if m.addcheck_count != nil {
 		fields = append(fields, paymentattempt.FieldCheckCount)
 	}
+	if m.addoperation_amount != nil {
+		fields = append(fields, paymentattempt.FieldOperationAmount)
+	}
 	return fields
 }
 
@@ -20443,6 +20582,8 @@ func (m *PaymentAttemptMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedAmount()
 	case paymentattempt.FieldCheckCount:
 		return m.AddedCheckCount()
+	case paymentattempt.FieldOperationAmount:
+		return m.AddedOperationAmount()
 	}
 	return nil, false
 }
@@ -20466,6 +20607,13 @@ func (m *PaymentAttemptMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddCheckCount(v)
 		return nil
+	case paymentattempt.FieldOperationAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOperationAmount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown PaymentAttempt numeric field %s", name)
 }
@@ -20488,6 +20636,9 @@ func (m *PaymentAttemptMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(paymentattempt.FieldResolvedAt) {
 		fields = append(fields, paymentattempt.FieldResolvedAt)
+	}
+	if m.FieldCleared(paymentattempt.FieldOperation) {
+		fields = append(fields, paymentattempt.FieldOperation)
 	}
 	return fields
 }
@@ -20517,6 +20668,9 @@ func (m *PaymentAttemptMutation) ClearField(name string) error {
 		return nil
 	case paymentattempt.FieldResolvedAt:
 		m.ClearResolvedAt()
+		return nil
+	case paymentattempt.FieldOperation:
+		m.ClearOperation()
 		return nil
 	}
 	return fmt.Errorf("unknown PaymentAttempt nullable field %s", name)
@@ -20582,6 +20736,12 @@ func (m *PaymentAttemptMutation) ResetField(name string) error {
 		return nil
 	case paymentattempt.FieldCapture:
 		m.ResetCapture()
+		return nil
+	case paymentattempt.FieldOperation:
+		m.ResetOperation()
+		return nil
+	case paymentattempt.FieldOperationAmount:
+		m.ResetOperationAmount()
 		return nil
 	case paymentattempt.FieldLastEventID:
 		m.ResetLastEventID()

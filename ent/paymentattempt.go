@@ -58,6 +58,10 @@ type PaymentAttempt struct {
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	// a sale (true) or a pre-authorization (false)
 	Capture bool `json:"capture,omitempty"`
+	// Operation holds the value of the "operation" field.
+	Operation *paymentattempt.Operation `json:"operation,omitempty"`
+	// the amount of an operation in flight that is a capture
+	OperationAmount int64 `json:"operation_amount,omitempty"`
 	// the last channel event applied, so a redelivered one is recognized
 	LastEventID string `json:"last_event_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -110,9 +114,9 @@ func (*PaymentAttempt) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case paymentattempt.FieldCapture:
 			values[i] = new(sql.NullBool)
-		case paymentattempt.FieldAmount, paymentattempt.FieldCheckCount:
+		case paymentattempt.FieldAmount, paymentattempt.FieldCheckCount, paymentattempt.FieldOperationAmount:
 			values[i] = new(sql.NullInt64)
-		case paymentattempt.FieldID, paymentattempt.FieldMerchantID, paymentattempt.FieldPaymentID, paymentattempt.FieldConnector, paymentattempt.FieldCurrency, paymentattempt.FieldStatus, paymentattempt.FieldChannelIdempotencyKey, paymentattempt.FieldConnectorReference, paymentattempt.FieldDeclineCode, paymentattempt.FieldDeclineType, paymentattempt.FieldErrorMessage, paymentattempt.FieldLastEventID:
+		case paymentattempt.FieldID, paymentattempt.FieldMerchantID, paymentattempt.FieldPaymentID, paymentattempt.FieldConnector, paymentattempt.FieldCurrency, paymentattempt.FieldStatus, paymentattempt.FieldChannelIdempotencyKey, paymentattempt.FieldConnectorReference, paymentattempt.FieldDeclineCode, paymentattempt.FieldDeclineType, paymentattempt.FieldErrorMessage, paymentattempt.FieldOperation, paymentattempt.FieldLastEventID:
 			values[i] = new(sql.NullString)
 		case paymentattempt.FieldCreatedAt, paymentattempt.FieldUpdatedAt, paymentattempt.FieldNextCheckAt, paymentattempt.FieldResolvedAt:
 			values[i] = new(sql.NullTime)
@@ -258,6 +262,19 @@ func (_m *PaymentAttempt) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Capture = value.Bool
 			}
+		case paymentattempt.FieldOperation:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field operation", values[i])
+			} else if value.Valid {
+				_m.Operation = new(paymentattempt.Operation)
+				*_m.Operation = paymentattempt.Operation(value.String)
+			}
+		case paymentattempt.FieldOperationAmount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field operation_amount", values[i])
+			} else if value.Valid {
+				_m.OperationAmount = value.Int64
+			}
 		case paymentattempt.FieldLastEventID:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field last_event_id", values[i])
@@ -372,6 +389,14 @@ func (_m *PaymentAttempt) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("capture=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Capture))
+	builder.WriteString(", ")
+	if v := _m.Operation; v != nil {
+		builder.WriteString("operation=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("operation_amount=")
+	builder.WriteString(fmt.Sprintf("%v", _m.OperationAmount))
 	builder.WriteString(", ")
 	builder.WriteString("last_event_id=")
 	builder.WriteString(_m.LastEventID)

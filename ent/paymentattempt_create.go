@@ -228,6 +228,34 @@ func (_c *PaymentAttemptCreate) SetNillableCapture(v *bool) *PaymentAttemptCreat
 	return _c
 }
 
+// SetOperation sets the "operation" field.
+func (_c *PaymentAttemptCreate) SetOperation(v paymentattempt.Operation) *PaymentAttemptCreate {
+	_c.mutation.SetOperation(v)
+	return _c
+}
+
+// SetNillableOperation sets the "operation" field if the given value is not nil.
+func (_c *PaymentAttemptCreate) SetNillableOperation(v *paymentattempt.Operation) *PaymentAttemptCreate {
+	if v != nil {
+		_c.SetOperation(*v)
+	}
+	return _c
+}
+
+// SetOperationAmount sets the "operation_amount" field.
+func (_c *PaymentAttemptCreate) SetOperationAmount(v int64) *PaymentAttemptCreate {
+	_c.mutation.SetOperationAmount(v)
+	return _c
+}
+
+// SetNillableOperationAmount sets the "operation_amount" field if the given value is not nil.
+func (_c *PaymentAttemptCreate) SetNillableOperationAmount(v *int64) *PaymentAttemptCreate {
+	if v != nil {
+		_c.SetOperationAmount(*v)
+	}
+	return _c
+}
+
 // SetLastEventID sets the "last_event_id" field.
 func (_c *PaymentAttemptCreate) SetLastEventID(v string) *PaymentAttemptCreate {
 	_c.mutation.SetLastEventID(v)
@@ -341,6 +369,10 @@ func (_c *PaymentAttemptCreate) defaults() error {
 		v := paymentattempt.DefaultCapture
 		_c.mutation.SetCapture(v)
 	}
+	if _, ok := _c.mutation.OperationAmount(); !ok {
+		v := paymentattempt.DefaultOperationAmount
+		_c.mutation.SetOperationAmount(v)
+	}
 	if _, ok := _c.mutation.LastEventID(); !ok {
 		v := paymentattempt.DefaultLastEventID
 		_c.mutation.SetLastEventID(v)
@@ -448,6 +480,14 @@ func (_c *PaymentAttemptCreate) check() error {
 	}
 	if _, ok := _c.mutation.Capture(); !ok {
 		return &ValidationError{Name: "capture", err: errors.New(`ent: missing required field "PaymentAttempt.capture"`)}
+	}
+	if v, ok := _c.mutation.Operation(); ok {
+		if err := paymentattempt.OperationValidator(v); err != nil {
+			return &ValidationError{Name: "operation", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.operation": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.OperationAmount(); !ok {
+		return &ValidationError{Name: "operation_amount", err: errors.New(`ent: missing required field "PaymentAttempt.operation_amount"`)}
 	}
 	if _, ok := _c.mutation.LastEventID(); !ok {
 		return &ValidationError{Name: "last_event_id", err: errors.New(`ent: missing required field "PaymentAttempt.last_event_id"`)}
@@ -571,6 +611,14 @@ func (_c *PaymentAttemptCreate) createSpec() (*PaymentAttempt, *sqlgraph.CreateS
 	if value, ok := _c.mutation.Capture(); ok {
 		_spec.SetField(paymentattempt.FieldCapture, field.TypeBool, value)
 		_node.Capture = value
+	}
+	if value, ok := _c.mutation.Operation(); ok {
+		_spec.SetField(paymentattempt.FieldOperation, field.TypeEnum, value)
+		_node.Operation = &value
+	}
+	if value, ok := _c.mutation.OperationAmount(); ok {
+		_spec.SetField(paymentattempt.FieldOperationAmount, field.TypeInt64, value)
+		_node.OperationAmount = value
 	}
 	if value, ok := _c.mutation.LastEventID(); ok {
 		_spec.SetField(paymentattempt.FieldLastEventID, field.TypeString, value)
@@ -881,6 +929,42 @@ func (u *PaymentAttemptUpsert) SetCapture(v bool) *PaymentAttemptUpsert {
 // UpdateCapture sets the "capture" field to the value that was provided on create.
 func (u *PaymentAttemptUpsert) UpdateCapture() *PaymentAttemptUpsert {
 	u.SetExcluded(paymentattempt.FieldCapture)
+	return u
+}
+
+// SetOperation sets the "operation" field.
+func (u *PaymentAttemptUpsert) SetOperation(v paymentattempt.Operation) *PaymentAttemptUpsert {
+	u.Set(paymentattempt.FieldOperation, v)
+	return u
+}
+
+// UpdateOperation sets the "operation" field to the value that was provided on create.
+func (u *PaymentAttemptUpsert) UpdateOperation() *PaymentAttemptUpsert {
+	u.SetExcluded(paymentattempt.FieldOperation)
+	return u
+}
+
+// ClearOperation clears the value of the "operation" field.
+func (u *PaymentAttemptUpsert) ClearOperation() *PaymentAttemptUpsert {
+	u.SetNull(paymentattempt.FieldOperation)
+	return u
+}
+
+// SetOperationAmount sets the "operation_amount" field.
+func (u *PaymentAttemptUpsert) SetOperationAmount(v int64) *PaymentAttemptUpsert {
+	u.Set(paymentattempt.FieldOperationAmount, v)
+	return u
+}
+
+// UpdateOperationAmount sets the "operation_amount" field to the value that was provided on create.
+func (u *PaymentAttemptUpsert) UpdateOperationAmount() *PaymentAttemptUpsert {
+	u.SetExcluded(paymentattempt.FieldOperationAmount)
+	return u
+}
+
+// AddOperationAmount adds v to the "operation_amount" field.
+func (u *PaymentAttemptUpsert) AddOperationAmount(v int64) *PaymentAttemptUpsert {
+	u.Add(paymentattempt.FieldOperationAmount, v)
 	return u
 }
 
@@ -1212,6 +1296,48 @@ func (u *PaymentAttemptUpsertOne) SetCapture(v bool) *PaymentAttemptUpsertOne {
 func (u *PaymentAttemptUpsertOne) UpdateCapture() *PaymentAttemptUpsertOne {
 	return u.Update(func(s *PaymentAttemptUpsert) {
 		s.UpdateCapture()
+	})
+}
+
+// SetOperation sets the "operation" field.
+func (u *PaymentAttemptUpsertOne) SetOperation(v paymentattempt.Operation) *PaymentAttemptUpsertOne {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.SetOperation(v)
+	})
+}
+
+// UpdateOperation sets the "operation" field to the value that was provided on create.
+func (u *PaymentAttemptUpsertOne) UpdateOperation() *PaymentAttemptUpsertOne {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.UpdateOperation()
+	})
+}
+
+// ClearOperation clears the value of the "operation" field.
+func (u *PaymentAttemptUpsertOne) ClearOperation() *PaymentAttemptUpsertOne {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.ClearOperation()
+	})
+}
+
+// SetOperationAmount sets the "operation_amount" field.
+func (u *PaymentAttemptUpsertOne) SetOperationAmount(v int64) *PaymentAttemptUpsertOne {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.SetOperationAmount(v)
+	})
+}
+
+// AddOperationAmount adds v to the "operation_amount" field.
+func (u *PaymentAttemptUpsertOne) AddOperationAmount(v int64) *PaymentAttemptUpsertOne {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.AddOperationAmount(v)
+	})
+}
+
+// UpdateOperationAmount sets the "operation_amount" field to the value that was provided on create.
+func (u *PaymentAttemptUpsertOne) UpdateOperationAmount() *PaymentAttemptUpsertOne {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.UpdateOperationAmount()
 	})
 }
 
@@ -1712,6 +1838,48 @@ func (u *PaymentAttemptUpsertBulk) SetCapture(v bool) *PaymentAttemptUpsertBulk 
 func (u *PaymentAttemptUpsertBulk) UpdateCapture() *PaymentAttemptUpsertBulk {
 	return u.Update(func(s *PaymentAttemptUpsert) {
 		s.UpdateCapture()
+	})
+}
+
+// SetOperation sets the "operation" field.
+func (u *PaymentAttemptUpsertBulk) SetOperation(v paymentattempt.Operation) *PaymentAttemptUpsertBulk {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.SetOperation(v)
+	})
+}
+
+// UpdateOperation sets the "operation" field to the value that was provided on create.
+func (u *PaymentAttemptUpsertBulk) UpdateOperation() *PaymentAttemptUpsertBulk {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.UpdateOperation()
+	})
+}
+
+// ClearOperation clears the value of the "operation" field.
+func (u *PaymentAttemptUpsertBulk) ClearOperation() *PaymentAttemptUpsertBulk {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.ClearOperation()
+	})
+}
+
+// SetOperationAmount sets the "operation_amount" field.
+func (u *PaymentAttemptUpsertBulk) SetOperationAmount(v int64) *PaymentAttemptUpsertBulk {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.SetOperationAmount(v)
+	})
+}
+
+// AddOperationAmount adds v to the "operation_amount" field.
+func (u *PaymentAttemptUpsertBulk) AddOperationAmount(v int64) *PaymentAttemptUpsertBulk {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.AddOperationAmount(v)
+	})
+}
+
+// UpdateOperationAmount sets the "operation_amount" field to the value that was provided on create.
+func (u *PaymentAttemptUpsertBulk) UpdateOperationAmount() *PaymentAttemptUpsertBulk {
+	return u.Update(func(s *PaymentAttemptUpsert) {
+		s.UpdateOperationAmount()
 	})
 }
 

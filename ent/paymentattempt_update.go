@@ -266,6 +266,47 @@ func (_u *PaymentAttemptUpdate) SetNillableCapture(v *bool) *PaymentAttemptUpdat
 	return _u
 }
 
+// SetOperation sets the "operation" field.
+func (_u *PaymentAttemptUpdate) SetOperation(v paymentattempt.Operation) *PaymentAttemptUpdate {
+	_u.mutation.SetOperation(v)
+	return _u
+}
+
+// SetNillableOperation sets the "operation" field if the given value is not nil.
+func (_u *PaymentAttemptUpdate) SetNillableOperation(v *paymentattempt.Operation) *PaymentAttemptUpdate {
+	if v != nil {
+		_u.SetOperation(*v)
+	}
+	return _u
+}
+
+// ClearOperation clears the value of the "operation" field.
+func (_u *PaymentAttemptUpdate) ClearOperation() *PaymentAttemptUpdate {
+	_u.mutation.ClearOperation()
+	return _u
+}
+
+// SetOperationAmount sets the "operation_amount" field.
+func (_u *PaymentAttemptUpdate) SetOperationAmount(v int64) *PaymentAttemptUpdate {
+	_u.mutation.ResetOperationAmount()
+	_u.mutation.SetOperationAmount(v)
+	return _u
+}
+
+// SetNillableOperationAmount sets the "operation_amount" field if the given value is not nil.
+func (_u *PaymentAttemptUpdate) SetNillableOperationAmount(v *int64) *PaymentAttemptUpdate {
+	if v != nil {
+		_u.SetOperationAmount(*v)
+	}
+	return _u
+}
+
+// AddOperationAmount adds value to the "operation_amount" field.
+func (_u *PaymentAttemptUpdate) AddOperationAmount(v int64) *PaymentAttemptUpdate {
+	_u.mutation.AddOperationAmount(v)
+	return _u
+}
+
 // SetLastEventID sets the "last_event_id" field.
 func (_u *PaymentAttemptUpdate) SetLastEventID(v string) *PaymentAttemptUpdate {
 	_u.mutation.SetLastEventID(v)
@@ -364,6 +405,11 @@ func (_u *PaymentAttemptUpdate) check() error {
 			return &ValidationError{Name: "error_message", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.error_message": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Operation(); ok {
+		if err := paymentattempt.OperationValidator(v); err != nil {
+			return &ValidationError{Name: "operation", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.operation": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.LastEventID(); ok {
 		if err := paymentattempt.LastEventIDValidator(v); err != nil {
 			return &ValidationError{Name: "last_event_id", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.last_event_id": %w`, err)}
@@ -460,6 +506,18 @@ func (_u *PaymentAttemptUpdate) sqlSave(ctx context.Context) (_node int, err err
 	}
 	if value, ok := _u.mutation.Capture(); ok {
 		_spec.SetField(paymentattempt.FieldCapture, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Operation(); ok {
+		_spec.SetField(paymentattempt.FieldOperation, field.TypeEnum, value)
+	}
+	if _u.mutation.OperationCleared() {
+		_spec.ClearField(paymentattempt.FieldOperation, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.OperationAmount(); ok {
+		_spec.SetField(paymentattempt.FieldOperationAmount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedOperationAmount(); ok {
+		_spec.AddField(paymentattempt.FieldOperationAmount, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.LastEventID(); ok {
 		_spec.SetField(paymentattempt.FieldLastEventID, field.TypeString, value)
@@ -720,6 +778,47 @@ func (_u *PaymentAttemptUpdateOne) SetNillableCapture(v *bool) *PaymentAttemptUp
 	return _u
 }
 
+// SetOperation sets the "operation" field.
+func (_u *PaymentAttemptUpdateOne) SetOperation(v paymentattempt.Operation) *PaymentAttemptUpdateOne {
+	_u.mutation.SetOperation(v)
+	return _u
+}
+
+// SetNillableOperation sets the "operation" field if the given value is not nil.
+func (_u *PaymentAttemptUpdateOne) SetNillableOperation(v *paymentattempt.Operation) *PaymentAttemptUpdateOne {
+	if v != nil {
+		_u.SetOperation(*v)
+	}
+	return _u
+}
+
+// ClearOperation clears the value of the "operation" field.
+func (_u *PaymentAttemptUpdateOne) ClearOperation() *PaymentAttemptUpdateOne {
+	_u.mutation.ClearOperation()
+	return _u
+}
+
+// SetOperationAmount sets the "operation_amount" field.
+func (_u *PaymentAttemptUpdateOne) SetOperationAmount(v int64) *PaymentAttemptUpdateOne {
+	_u.mutation.ResetOperationAmount()
+	_u.mutation.SetOperationAmount(v)
+	return _u
+}
+
+// SetNillableOperationAmount sets the "operation_amount" field if the given value is not nil.
+func (_u *PaymentAttemptUpdateOne) SetNillableOperationAmount(v *int64) *PaymentAttemptUpdateOne {
+	if v != nil {
+		_u.SetOperationAmount(*v)
+	}
+	return _u
+}
+
+// AddOperationAmount adds value to the "operation_amount" field.
+func (_u *PaymentAttemptUpdateOne) AddOperationAmount(v int64) *PaymentAttemptUpdateOne {
+	_u.mutation.AddOperationAmount(v)
+	return _u
+}
+
 // SetLastEventID sets the "last_event_id" field.
 func (_u *PaymentAttemptUpdateOne) SetLastEventID(v string) *PaymentAttemptUpdateOne {
 	_u.mutation.SetLastEventID(v)
@@ -829,6 +928,11 @@ func (_u *PaymentAttemptUpdateOne) check() error {
 	if v, ok := _u.mutation.ErrorMessage(); ok {
 		if err := paymentattempt.ErrorMessageValidator(v); err != nil {
 			return &ValidationError{Name: "error_message", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.error_message": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Operation(); ok {
+		if err := paymentattempt.OperationValidator(v); err != nil {
+			return &ValidationError{Name: "operation", err: fmt.Errorf(`ent: validator failed for field "PaymentAttempt.operation": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.LastEventID(); ok {
@@ -944,6 +1048,18 @@ func (_u *PaymentAttemptUpdateOne) sqlSave(ctx context.Context) (_node *PaymentA
 	}
 	if value, ok := _u.mutation.Capture(); ok {
 		_spec.SetField(paymentattempt.FieldCapture, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Operation(); ok {
+		_spec.SetField(paymentattempt.FieldOperation, field.TypeEnum, value)
+	}
+	if _u.mutation.OperationCleared() {
+		_spec.ClearField(paymentattempt.FieldOperation, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.OperationAmount(); ok {
+		_spec.SetField(paymentattempt.FieldOperationAmount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedOperationAmount(); ok {
+		_spec.AddField(paymentattempt.FieldOperationAmount, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.LastEventID(); ok {
 		_spec.SetField(paymentattempt.FieldLastEventID, field.TypeString, value)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
 
 	"entgo.io/ent/privacy"
@@ -51,6 +52,7 @@ var requestCodes = map[string]string{
 	"GRAPHQL_PARSE_FAILED":      "",
 	"GRAPHQL_VALIDATION_FAILED": "",
 	"COMPLEXITY_LIMIT_EXCEEDED": "",
+	"PERSISTED_QUERY_NOT_FOUND": "",
 }
 
 // ErrorPresenter turns any error into a GraphQL error with a stable
@@ -72,6 +74,7 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			default:
 				if _, known := requestCodes[code]; known {
 					out.Extensions["reason"] = code
+					out.Message = withoutLiterals(out.Message)
 				} else {
 					// Transport errors (undecodable JSON, GET mutations) carry no code
 					// and may quote the request; replace their text.
@@ -139,6 +142,55 @@ func present(ctx context.Context, log *slog.Logger, err error) (string, map[stri
 	log.ErrorContext(ctx, "internal error", "err", err)
 	ext["code"] = CodeInternal
 	return "internal error", ext
+}
+
+// literalValue matches what gqlparser quotes from a document's values in its
+// parse and validation messages: a number literal of three digits or more
+// (a card number or a CVC typed into the query), or a quoted string.
+var literalValue = regexp.MustCompile(`\d{3,}|"(?:[^"\\]|\\.)*"`)
+
+// valueQuote matches the tail of messages that quote a whole value, such as
+// "String cannot represent a non string value: 4000056655665556".
+var valueQuote = regexp.MustCompile(`(?i)(cannot represent[^:]*): .*$`)
+
+// withoutLiterals drops the values a parse or validation message quotes from
+// the document: card data written as a literal never comes back in an error.
+// Field, argument and type names stay (gqlparser quotes them too, so quoted
+// text is kept when it is a plain GraphQL name).
+func withoutLiterals(msg string) string {
+	msg = valueQuote.ReplaceAllString(msg, "$1")
+	return literalValue.ReplaceAllStringFunc(msg, func(m string) string {
+		if len(m) > 2 && m[0] == '"' && isGraphQLName(m[1:len(m)-1]) {
+			return m
+		}
+		return "…"
+	})
+}
+
+func isGraphQLName(s string) bool {
+	for i, c := range s {
+		if !(c == '_' || c == '$' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (i > 0 && c >= '0' && c <= '9')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// didYouMean matches gqlparser's suggestions, e.g. ` Did you mean "amount"?`.
+var didYouMean = regexp.MustCompile(`\s*Did you mean [^?]*\?`)
+
+// WithoutSuggestions wraps an error presenter so that its messages carry no
+// "Did you mean …?" hints (input fields, enum values, argument names, fields,
+// types): outside dev mode they would describe the schema to a caller that is
+// not allowed to introspect it.
+func WithoutSuggestions(next graphql.ErrorPresenterFunc) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		out := next(ctx, err)
+		if out != nil {
+			out.Message = didYouMean.ReplaceAllString(out.Message, "")
+		}
+		return out
+	}
 }
 
 func transportMessage(msg string) string {

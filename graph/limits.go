@@ -6,6 +6,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/straitpay/strait/ent"
 )
 
 // Limits bound what one operation may ask for. They are checked after parsing
@@ -40,7 +42,9 @@ func (Limits) Validate(graphql.ExecutableSchema) error { return nil }
 // Limits after extension.Introspection, so it sees whether introspection is on.
 // It walks
 // the selected operation once and refuses it with BAD_USER_INPUT when it is too
-// deep, too complex, or pages too much.
+// deep, too complex, pages too much, or passes a page cursor Strait did not
+// make (which would otherwise fail inside a resolver as INTERNAL). An
+// introspection query's ofType chains do not count toward the depth.
 func (l Limits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
@@ -108,14 +112,32 @@ func (w *walker) field(f *ast.Field, depth int, onPath map[string]bool) int {
 	if f.Name == "__schema" || f.Name == "__type" {
 		w.introspects = true
 	}
+	args := f.ArgumentMap(w.vars)
+	if f.Definition != nil {
+		for _, def := range f.Definition.Arguments {
+			if def.Type.Name() == "Cursor" && args[def.Name] != nil {
+				var c ent.Cursor
+				if err := c.UnmarshalGQL(args[def.Name]); err != nil {
+					w.err = codedError(CodeBadUserInput, "%s on %s is not a page cursor Strait gave", def.Name, f.Alias)
+					return 0
+				}
+			}
+		}
+	}
 	if len(f.SelectionSet) == 0 {
 		return 1
 	}
-	children := w.selections(f.SelectionSet, depth+1, onPath)
+	// An introspection query's type references (ofType chains of non-null
+	// and list wrappers) are as deep as the schema's types, not as the
+	// operation's data: they do not count toward MaxDepth.
+	next := depth + 1
+	if f.Name == "ofType" && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "__Type" {
+		next = depth
+	}
+	children := w.selections(f.SelectionSet, next, onPath)
 	if !isConnection(f) {
 		return 1 + children
 	}
-	args := f.ArgumentMap(w.vars)
 	size := 0
 	for _, name := range []string{"first", "last"} {
 		if v, ok := args[name]; ok && v != nil {

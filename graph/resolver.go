@@ -46,6 +46,7 @@ type Resolver struct {
 // NewSchema returns the executable schema over r.
 func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	return generated.NewExecutableSchema(generated.Config{
+		Schema:     PublicSchema(),
 		Resolvers:  r,
 		Directives: generated.DirectiveRoot{Auth: Auth, Idempotent: r.Idempotency.Directive},
 	})

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/connectors"
-	"github.com/straitpay/strait/plugins/internal/sandboxapi"
+	"github.com/straitpay/strait/plugins/sandboxapi"
 	"github.com/straitpay/strait/sandbox"
 )
 

@@ -61,15 +61,40 @@ func approve(t *testing.T, a *connectors.NextAction) {
 	}
 }
 
+// signedWebhook builds the sandbox's notification of type typ about the
+// kit's payment, signed as the sandbox signs (sandbox.Sign) with the
+// plugins' webhook secret.
+func signedWebhook(typ string) func(*testing.T, conformance.Payment) connectors.HTTPRequest {
+	return func(t *testing.T, p conformance.Payment) connectors.HTTPRequest {
+		id := "evt_kit_" + strings.ReplaceAll(p.Reference, "-", "_")
+		data := map[string]any{"id": p.ID, "merchant_reference": p.Reference, "reference": p.Reference,
+			"amount": p.Amount.Minor, "currency": p.Amount.Currency, "status": "approved", "state": "captured"}
+		body, err := json.Marshal(map[string]any{"id": id, "type": typ, "channel": strings.Split(typ, ".")[0],
+			"created_at": time.Now().UTC().Format(time.RFC3339), "data": data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := fmt.Sprint(time.Now().Unix())
+		return connectors.HTTPRequest{Method: http.MethodPost, Path: "/webhook", Body: body, Headers: http.Header{
+			"Content-Type":          {"application/json"},
+			sandbox.HeaderEventID:   {id},
+			sandbox.HeaderTimestamp: {ts},
+			sandbox.HeaderSignature: {sandbox.Sign(webhookSecret, id, ts, body)},
+		}}
+	}
+}
+
 func TestConformance(t *testing.T) {
 	sb := startSandbox(t)
 	cases := []struct {
 		name string
 		cfg  conformance.Config
 	}{
-		{"cardnet", conformance.Config{CompleteAction: approve}},
-		{"bank", conformance.Config{CompleteAction: approve}},
-		{"wallet", conformance.Config{CompleteAction: approve}},
+		{"cardnet", conformance.Config{CompleteAction: approve, SignedWebhook: signedWebhook("card.payment.authorized"),
+			// The 3-D Secure test card waits for the buyer.
+			WaitingAuthorize: connectors.AuthorizeRequest{Card: &connectors.Card{Number: "4000000000000069", ExpMonth: 12, ExpYear: 2031, CVC: "123"}}}},
+		{"bank", conformance.Config{CompleteAction: approve, SignedWebhook: signedWebhook("bank.payout.completed")}},
+		{"wallet", conformance.Config{CompleteAction: approve, SignedWebhook: signedWebhook("wallet.payment.succeeded")}},
 		{"fx", conformance.Config{}},
 	}
 	for _, tc := range cases {

@@ -1,19 +1,25 @@
 // Package conformance is the test kit a connector author runs against a
 // built connector binary. It launches the binary under the real host
 // (checksum, AutoMTLS, no host environment, Configure), then checks
-// Describe, every declared capability on its happy path, malformed inputs,
-// undeclared capabilities, forged webhooks, and crash-and-restart.
+// Describe, every declared capability on its happy path, voiding a payment
+// that waits for the buyer, an unknown reference (not_found), malformed
+// inputs, undeclared capabilities, signed and forged webhooks, and
+// crash-and-restart.
 //
-// Use it from a test in your connector's module:
+// Use it from a test in your connector's module, against your channel's
+// sandbox or a fake of it (examples/connector-template ships one):
 //
 //	func TestConformance(t *testing.T) {
 //		bin := filepath.Join(t.TempDir(), "mychannel")
 //		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 //			t.Fatalf("build: %v\n%s", err, out)
 //		}
+//		channel := fake.Start(t) // your channel's test double, or its sandbox's URL
 //		conformance.Run(t, conformance.Config{
-//			Binary: bin,
-//			Config: map[string]string{"base_url": sandboxURL, "api_key": "sk_test"},
+//			Binary:         bin,
+//			Config:         map[string]string{"base_url": channel.URL, "api_key": "sk_test", "webhook_secret": "whsec_test"},
+//			CompleteAction: channel.Approve,      // plays the buyer
+//			SignedWebhook:  channel.SignedWebhook, // required when webhooks are declared
 //		})
 //	}
 package conformance
@@ -27,6 +33,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"syscall"
@@ -56,6 +63,23 @@ type Config struct {
 	// zero values use a generic beneficiary or payer account.
 	Payout        connectors.PayoutRequest
 	SignAgreement connectors.SignAgreementRequest
+	// WaitingAuthorize is the template of an authorization the channel
+	// leaves waiting for the buyer (ACTION_REQUIRED or PENDING: a 3-D
+	// Secure card, a redirect), which the kit voids. Zero means Authorize,
+	// enough for a channel where every payment waits for the buyer (a
+	// wallet, a bank transfer). If that is approved at once, the check is
+	// skipped: set this to run it.
+	WaitingAuthorize connectors.AuthorizeRequest
+	// SignedWebhook builds a notification exactly as the channel sends it
+	// (method, path, headers, body), signed with the webhook secret the
+	// connector has in Config, about p: a payment the kit authorized (the
+	// zero Payment for a connector that does not authorize). The connector
+	// must turn it into at least one event. Required when the connector
+	// declares webhooks: the kit checks that the connector accepts it
+	// (2xx, events with the same ids when it arrives twice) and refuses it
+	// with its body changed or without its headers (4xx, no events), so a
+	// connector that answers 401 to every webhook fails.
+	SignedWebhook func(t *testing.T, p Payment) connectors.HTTPRequest
 	// WebhookPath is where the connector receives channel webhooks
 	// (default "/webhook"); the kit checks that a forged one is refused.
 	WebhookPath string
@@ -65,6 +89,13 @@ type Config struct {
 	Logger *slog.Logger
 	// CallTimeout bounds each call (default 10 s).
 	CallTimeout time.Duration
+}
+
+// Payment is a payment the kit authorized, handed to Config.SignedWebhook.
+type Payment struct {
+	ID        string // the channel's payment id
+	Reference string // Strait's reference
+	Amount    connectors.Money
 }
 
 // suite is one run of the kit.
@@ -109,6 +140,8 @@ var capabilityChecks = []struct {
 	run  func(*suite, *testing.T)
 }{
 	{connectors.CapAuthorize, "AuthorizeSaleAndReplay", (*suite).sale},
+	{connectors.CapAuthorize, "VoidWhileWaitingForTheBuyer", (*suite).voidWaiting},
+	{connectors.CapQueryPayment, "UnknownReferenceIsNotFound", (*suite).unknownReference},
 	{connectors.CapPreauth, "PreauthCaptureAndVoid", (*suite).preauth},
 	{connectors.CapRefund, "PartialAndFullRefund", (*suite).refund},
 	{connectors.CapPayout, "Payout", (*suite).payout},
@@ -116,6 +149,7 @@ var capabilityChecks = []struct {
 	{connectors.CapBalance, "QueryBalance", (*suite).balance},
 	{connectors.CapSettlementReport, "FetchSettlementReport", (*suite).settlement},
 	{connectors.CapRates, "GetRates", (*suite).rates},
+	{connectors.CapWebhooks, "SignedWebhookIsAccepted", (*suite).signedWebhook},
 	{connectors.CapWebhooks, "ForgedWebhookIsRefused", (*suite).forgedWebhook},
 }
 
@@ -343,11 +377,25 @@ func (s *suite) preauth(t *testing.T) {
 	if err != nil || cp2.Result.Outcome != connectors.OutcomeApproved || cp2.ID != cp.ID {
 		t.Errorf("capture replay: %+v id %q (first %q), %v", cp2.Result, cp2.ID, cp.ID, err)
 	}
+	// The payment core resolves a capture or void whose answer was lost
+	// from QueryPayment's Captured and Voided.
+	if s.has(connectors.CapQueryPayment) {
+		st, err := s.c.QueryPayment(s.ctx(t), connectors.QueryPaymentRequest{PaymentID: id})
+		if err != nil || st.Captured.Minor != amount.Minor || st.Voided {
+			t.Errorf("query after the capture of %s: captured %d, voided %v, %v", amount, st.Captured.Minor, st.Voided, err)
+		}
+	}
 	_, id2 := s.approvedPayment(t, false)
 	key, ref = s.ids()
 	v, err := s.c.Void(s.ctx(t), connectors.VoidRequest{IdempotencyKey: key, Reference: ref, PaymentID: id2})
 	if err != nil || v.Result.Outcome != connectors.OutcomeApproved {
 		t.Fatalf("void: %+v, %v", v.Result, err)
+	}
+	if s.has(connectors.CapQueryPayment) {
+		st, err := s.c.QueryPayment(s.ctx(t), connectors.QueryPaymentRequest{PaymentID: id2})
+		if err != nil || !st.Voided || st.Captured.Minor != 0 {
+			t.Errorf("query after the void: captured %d, voided %v, %v", st.Captured.Minor, st.Voided, err)
+		}
 	}
 	key, ref = s.ids()
 	late, err := s.c.Capture(s.ctx(t), connectors.CaptureRequest{IdempotencyKey: key, Reference: ref, PaymentID: id2, Amount: req.Amount})
@@ -467,18 +515,163 @@ func (s *suite) rates(t *testing.T) {
 	}
 }
 
-func (s *suite) forgedWebhook(t *testing.T) {
-	body := []byte(`{"id":"evt_forged","type":"card.payment.authorized","data":{}}`)
-	r, err := s.c.HandleHTTP(s.ctx(t), connectors.HTTPRequest{
-		Method: "POST", Path: s.cfg.WebhookPath, Body: body,
-		Headers: map[string][]string{"Content-Type": {"application/json"}, "X-Signature": {"v1=00"}},
-	})
+// voidWaiting voids a payment that waits for the buyer (rule 10 of
+// docs/connectors.md): the void is approved, and the channel no longer
+// reports the payment as waiting or paid, or the connector says it cannot
+// cancel a waiting payment (EUNSUPPORTED). It runs whether or not the
+// connector declares preauth: a checkout abandoned at 3-D Secure or on a
+// wallet's page is canceled this way.
+func (s *suite) voidWaiting(t *testing.T) {
+	req := s.authorizeRequest(true)
+	if w := s.cfg.WaitingAuthorize; !reflect.ValueOf(w).IsZero() {
+		saved := s.cfg.Authorize
+		s.cfg.Authorize = w
+		req = s.authorizeRequest(true)
+		s.cfg.Authorize = saved
+	}
+	resp, err := s.c.Authorize(s.ctx(t), req)
 	if err != nil {
-		t.Fatalf("forged webhook: %v", err)
+		t.Fatalf("authorize: %v", err)
 	}
-	if r.Status < 400 || r.Status >= 500 || len(r.Events) > 0 {
-		t.Errorf("forged webhook: status %d with %d events; want 4xx and none", r.Status, len(r.Events))
+	switch resp.Result.Outcome {
+	case connectors.OutcomeActionRequired, connectors.OutcomePending:
+	case connectors.OutcomeApproved:
+		t.Skip("the authorization was approved at once, so nothing waits for the buyer: " +
+			"set Config.WaitingAuthorize to one the channel keeps waiting (a 3-D Secure card, a redirect)")
+	default:
+		t.Fatalf("authorize: outcome %s (%s %s)", resp.Result.Outcome, resp.Result.Code, resp.Result.Message)
 	}
+	key, ref := s.ids()
+	v, err := s.c.Void(s.ctx(t), connectors.VoidRequest{IdempotencyKey: key, Reference: ref, PaymentID: resp.PaymentID})
+	if connectors.ErrorCode(err) == connectors.EUNSUPPORTED {
+		t.Log("the connector cannot cancel a payment waiting for the buyer (EUNSUPPORTED): Strait lets it expire")
+		return
+	}
+	if err != nil || v.Result.Outcome != connectors.OutcomeApproved {
+		t.Fatalf("void of a payment waiting for the buyer: %+v, %v; want approved (the buyer can no longer pay), "+
+			"or EUNSUPPORTED if the channel cannot cancel one", v.Result, err)
+	}
+	if !s.has(connectors.CapQueryPayment) {
+		return
+	}
+	st, err := s.c.QueryPayment(s.ctx(t), connectors.QueryPaymentRequest{PaymentID: resp.PaymentID})
+	if err != nil {
+		t.Fatalf("query after the void: %v", err)
+	}
+	switch o := st.Result.Outcome; {
+	case o == connectors.OutcomePending || o == connectors.OutcomeActionRequired:
+		t.Errorf("after the void the channel still reports the payment as waiting (%s): the buyer could pay a canceled payment", o)
+	case o == connectors.OutcomeApproved && !st.Voided:
+		t.Errorf("after the void the payment is approved and not voided: %+v", st)
+	}
+}
+
+// unknownReference asks for a payment the channel never saw, as the
+// payment core does after an unknown outcome: the answer must be a hard
+// "not_found" decline (rule 6), which tells Strait that nothing was charged.
+func (s *suite) unknownReference(t *testing.T) {
+	_, ref := s.ids()
+	ref += "-never-sent"
+	st, err := s.c.QueryPayment(s.ctx(t), connectors.QueryPaymentRequest{Reference: ref})
+	if err != nil {
+		t.Fatalf("query of an unknown reference: %v; want a hard not_found decline, not an error "+
+			"(an error leaves the attempt unknown forever)", err)
+	}
+	if r := st.Result; r.Outcome != connectors.OutcomeDeclined || r.DeclineType != connectors.DeclineHard || r.Code != "not_found" {
+		t.Errorf("query of an unknown reference: %+v; want Declined(DeclineHard, \"not_found\", …)", r)
+	}
+}
+
+// webhookSubject is a payment for the signed webhook to be about.
+func (s *suite) webhookSubject(t *testing.T) Payment {
+	t.Helper()
+	if !s.has(connectors.CapAuthorize) {
+		return Payment{}
+	}
+	req := s.authorizeRequest(true)
+	resp, err := s.c.Authorize(s.ctx(t), req)
+	if err != nil {
+		t.Fatalf("authorize: %v", err)
+	}
+	return Payment{ID: resp.PaymentID, Reference: req.Reference, Amount: req.Amount}
+}
+
+// signedWebhook sends a notification signed as the channel signs it, twice:
+// both are accepted, carry events, and the events keep their ids, so that
+// Strait stores the notification once.
+func (s *suite) signedWebhook(t *testing.T) {
+	if s.cfg.SignedWebhook == nil {
+		t.Fatal("the connector declares webhooks but Config.SignedWebhook is not set: " +
+			"the kit must see a correctly signed notification accepted, or a connector refusing every webhook would pass")
+	}
+	p := s.webhookSubject(t)
+	var ids [2][]string
+	for i := range ids {
+		req := s.cfg.SignedWebhook(t, p)
+		r, err := s.c.HandleHTTP(s.ctx(t), req)
+		if err != nil {
+			t.Fatalf("signed webhook: %v", err)
+		}
+		if r.Status < 200 || r.Status > 299 {
+			t.Fatalf("signed webhook: status %d (%s); want 2xx: the connector refuses what its channel signs", r.Status, r.Body)
+		}
+		if len(r.Events) == 0 {
+			t.Fatal("signed webhook: accepted without events; SignedWebhook must build a notification the connector turns into an event")
+		}
+		for _, ev := range r.Events {
+			if ev.ID == "" || ev.Type == "" {
+				t.Errorf("event %+v: id and type are required", ev)
+			}
+			ids[i] = append(ids[i], ev.ID)
+		}
+	}
+	if fmt.Sprint(ids[0]) != fmt.Sprint(ids[1]) {
+		t.Errorf("the same notification gave events %v, then %v: ids must be stable so Strait stores it once", ids[0], ids[1])
+	}
+}
+
+// forgedWebhook sends notifications nobody signed: a made-up one, and,
+// when the kit knows how the channel signs, a signed one with its body
+// changed and one without its headers. Each gets a 4xx and no events.
+func (s *suite) forgedWebhook(t *testing.T) {
+	forged := map[string]connectors.HTTPRequest{
+		"made up": {
+			Method: "POST", Path: s.cfg.WebhookPath, Body: []byte(`{"id":"evt_forged","type":"card.payment.authorized","data":{}}`),
+			Headers: map[string][]string{"Content-Type": {"application/json"}, "X-Signature": {"v1=00"}},
+		},
+	}
+	if s.cfg.SignedWebhook != nil {
+		good := s.cfg.SignedWebhook(t, s.webhookSubject(t))
+		tampered := good
+		tampered.Body = tamper(good.Body)
+		forged["body changed after signing"] = tampered
+		bare := good
+		bare.Headers = map[string][]string{"Content-Type": {"application/json"}}
+		forged["signature headers removed"] = bare
+	}
+	for name, req := range forged {
+		r, err := s.c.HandleHTTP(s.ctx(t), req)
+		if err != nil {
+			t.Fatalf("forged webhook (%s): %v", name, err)
+		}
+		if r.Status < 400 || r.Status >= 500 || len(r.Events) > 0 {
+			t.Errorf("forged webhook (%s): status %d with %d events; want 4xx and none", name, r.Status, len(r.Events))
+		}
+	}
+}
+
+// tamper changes a signed body the way an attacker would: a JSON body
+// stays JSON (an amount or id digit changes), anything else gets a byte
+// more.
+func tamper(body []byte) []byte {
+	out := append([]byte(nil), body...)
+	for i := len(out) - 1; i >= 0; i-- {
+		if out[i] >= '0' && out[i] <= '9' {
+			out[i] = '0' + (out[i]-'0'+1)%10
+			return out
+		}
+	}
+	return append(out, ' ')
 }
 
 func (s *suite) restart(t *testing.T) {

@@ -21,6 +21,8 @@ const (
 
 // breaker opens after Threshold consecutive failures (errors and unknown
 // outcomes, not declines) and lets a trial call through after Cooldown.
+// Calls cut by a crash of the plugin's process count neither way (forget):
+// the process failed, not the channel, and the supervisor restarts it.
 type breaker struct {
 	mu        sync.Mutex
 	threshold int
@@ -72,6 +74,17 @@ func (b *breaker) record(failure bool) {
 		if b.failures >= b.threshold {
 			b.state, b.openedAt = CircuitOpen, b.now()
 		}
+	}
+}
+
+// forget feeds back an allowed call that says nothing about the channel
+// (cut by the plugin's crash): the count of failures stays as it was, and
+// a half-open trial slot is free again for the next call.
+func (b *breaker) forget() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state == CircuitHalfOpen {
+		b.trial = false
 	}
 }
 

@@ -444,6 +444,59 @@ func TestWebhookEventsAreDeliveredOnceEvenWhenDuplicated(t *testing.T) {
 	}
 }
 
+// TestCallsCutByACrashDoNotOpenTheCircuit: more calls than the breaker's
+// threshold are in flight when the plugin is SIGKILLed. Each is unknown to
+// its caller, but none counts as a failure of the channel: the circuit
+// stays closed, the error rate at zero, and the restarted plugin takes
+// calls as soon as it is up.
+func TestCallsCutByACrashDoNotOpenTheCircuit(t *testing.T) {
+	m := startHost(t, installPlugins(t, plugin{name: "tp"}), func(c *host.Config) {
+		c.BreakerFailures = 3
+		c.BreakerCooldown = time.Hour
+	})
+	c := get(t, m, "tp")
+	oldPID := status(t, m, "tp").PID
+	const inFlight = 6
+	done := make(chan error, inFlight)
+	for range inFlight {
+		go func() {
+			_, err := c.Authorize(context.Background(), authorize("slow"))
+			done <- err
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := syscall.Kill(oldPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for range inFlight {
+		if err := <-done; connectors.ErrorCode(err) != connectors.EUNKNOWN {
+			t.Fatalf("a call cut by the kill: %v, want EUNKNOWN", err)
+		}
+	}
+	waitFor(t, 2*time.Second, "plugin back up", func() bool {
+		s := status(t, m, "tp")
+		return s.Health == host.HealthUp && s.PID != 0 && s.PID != oldPID
+	})
+	upAt := time.Now()
+	if s := status(t, m, "tp"); s.Circuit != host.CircuitClosed || !s.Routable() || s.ErrorRate != 0 {
+		t.Fatalf("after the crash: circuit %s, routable %v, error rate %v", s.Circuit, s.Routable(), s.ErrorRate)
+	}
+	resp, err := c.Authorize(context.Background(), authorize(""))
+	if err != nil || resp.Result.Outcome != connectors.OutcomeApproved {
+		t.Fatalf("after the restart: %+v, %v", resp.Result, err)
+	}
+	if d := time.Since(upAt); d > time.Second {
+		t.Fatalf("first call after the restart took %s", d)
+	}
+	// Failures of the channel still open it.
+	for range 3 {
+		c.Authorize(context.Background(), authorize("error"))
+	}
+	if s := status(t, m, "tp"); s.Circuit != host.CircuitOpen {
+		t.Fatalf("after three errors: circuit %s", s.Circuit)
+	}
+}
+
 func TestCircuitOpensAfterConsecutiveFailures(t *testing.T) {
 	m := startHost(t, installPlugins(t, plugin{name: "tp"}), func(c *host.Config) {
 		c.BreakerFailures = 3

@@ -5,6 +5,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/internal/wire"
 	pb "github.com/straitpay/strait/connectors/proto/connectorv1"
@@ -36,7 +40,7 @@ func invoke[Resp any](in *instance, ctx context.Context, op string,
 		return zero, o, err
 	}
 	in.mu.RLock()
-	rpc := in.rpc
+	rpc, process := in.rpc, in.client
 	in.mu.RUnlock()
 	if rpc == nil {
 		o, err := unavailable("%s %s: connector not running", name, op)
@@ -50,6 +54,7 @@ func invoke[Resp any](in *instance, ctx context.Context, op string,
 	defer cancel()
 	start := time.Now()
 	resp, err := fn(ctx, rpc)
+	rawErr := err
 	elapsed := time.Since(start)
 	in.m.metrics.latency.WithLabelValues(name, op).Observe(elapsed.Seconds())
 
@@ -66,7 +71,19 @@ func invoke[Resp any](in *instance, ctx context.Context, op string,
 	code := connectors.ErrorCode(err)
 	failed := outcome == connectors.OutcomeUnknown ||
 		(outcome == connectors.OutcomeError && code != connectors.EINVALID && code != connectors.EUNSUPPORTED)
-	in.breaker.record(failed)
+	switch {
+	case failed && cutByCrash(ctx, rawErr, process):
+		// The plugin's process died under the call: the supervisor restarts
+		// it, and the channel has not failed. The call's outcome is still
+		// unknown to the caller, but it neither opens the circuit nor
+		// counts in the error rate, so a restarted plugin takes payments
+		// at once.
+		in.log.Warn("connector call cut by the plugin's crash", "op", op, "elapsed", elapsed)
+		in.breaker.forget()
+		failed = false
+	default:
+		in.breaker.record(failed)
+	}
 	in.m.metrics.circuit.WithLabelValues(name).Set(circuitValue(in.breaker.current()))
 	in.window.add(elapsed, failed)
 	in.m.metrics.calls.WithLabelValues(name, op, outcome.String()).Inc()
@@ -74,6 +91,33 @@ func invoke[Resp any](in *instance, ctx context.Context, op string,
 		return zero, outcome, err
 	}
 	return resp, outcome, nil
+}
+
+// crashWait bounds how long a call cut from its plugin waits to see the
+// process gone: the exit is reaped a few milliseconds after the connection
+// drops.
+const crashWait = 500 * time.Millisecond
+
+// cutByCrash reports whether err, the raw gRPC error of a call made with
+// ctx, is the connection to the plugin lost because its process exited (a
+// crash, a kill), as opposed to an error the plugin answered, a deadline or
+// a caller who gave up.
+func cutByCrash(ctx context.Context, err error, process *plugin.Client) bool {
+	if err == nil || process == nil || ctx.Err() != nil {
+		return false
+	}
+	st, _ := status.FromError(err)
+	if len(st.Details()) > 0 || (st.Code() != codes.Unavailable && st.Code() != codes.Canceled) {
+		return false // the plugin answered, or the call ran out of time
+	}
+	deadline := time.Now().Add(crashWait)
+	for !process.Exited() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
 }
 
 // failure is the Result that accompanies an error.

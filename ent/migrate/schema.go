@@ -707,6 +707,8 @@ var (
 		{Name: "next_check_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "resolved_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "capture", Type: field.TypeBool, Default: true},
+		{Name: "operation", Type: field.TypeEnum, Nullable: true, Enums: []string{"CAPTURE", "VOID"}},
+		{Name: "operation_amount", Type: field.TypeInt64, Default: 0},
 		{Name: "last_event_id", Type: field.TypeString, Size: 191, Default: ""},
 		{Name: "payment_id", Type: field.TypeString, Size: 40},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
@@ -719,13 +721,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "payment_attempts_payments_attempts",
-				Columns:    []*schema.Column{PaymentAttemptsColumns[19]},
+				Columns:    []*schema.Column{PaymentAttemptsColumns[21]},
 				RefColumns: []*schema.Column{PaymentsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "payment_attempts_merchants_merchant",
-				Columns:    []*schema.Column{PaymentAttemptsColumns[20]},
+				Columns:    []*schema.Column{PaymentAttemptsColumns[22]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -734,7 +736,7 @@ var (
 			{
 				Name:    "paymentattempt_merchant_id_payment_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentAttemptsColumns[20], PaymentAttemptsColumns[19]},
+				Columns: []*schema.Column{PaymentAttemptsColumns[22], PaymentAttemptsColumns[21]},
 			},
 			{
 				Name:    "paymentattempt_status_next_check_at",

@@ -56,6 +56,10 @@ const (
 	FieldResolvedAt = "resolved_at"
 	// FieldCapture holds the string denoting the capture field in the database.
 	FieldCapture = "capture"
+	// FieldOperation holds the string denoting the operation field in the database.
+	FieldOperation = "operation"
+	// FieldOperationAmount holds the string denoting the operation_amount field in the database.
+	FieldOperationAmount = "operation_amount"
 	// FieldLastEventID holds the string denoting the last_event_id field in the database.
 	FieldLastEventID = "last_event_id"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
@@ -102,6 +106,8 @@ var Columns = []string{
 	FieldNextCheckAt,
 	FieldResolvedAt,
 	FieldCapture,
+	FieldOperation,
+	FieldOperationAmount,
 	FieldLastEventID,
 }
 
@@ -155,6 +161,8 @@ var (
 	DefaultCheckCount int
 	// DefaultCapture holds the default value on creation for the "capture" field.
 	DefaultCapture bool
+	// DefaultOperationAmount holds the default value on creation for the "operation_amount" field.
+	DefaultOperationAmount int64
 	// DefaultLastEventID holds the default value on creation for the "last_event_id" field.
 	DefaultLastEventID string
 	// LastEventIDValidator is a validator for the "last_event_id" field. It is called by the builders before save.
@@ -218,6 +226,29 @@ func DeclineTypeValidator(dt DeclineType) error {
 		return nil
 	default:
 		return fmt.Errorf("paymentattempt: invalid enum value for decline_type field: %q", dt)
+	}
+}
+
+// Operation defines the type for the "operation" enum field.
+type Operation string
+
+// Operation values.
+const (
+	OperationCAPTURE Operation = "CAPTURE"
+	OperationVOID    Operation = "VOID"
+)
+
+func (o Operation) String() string {
+	return string(o)
+}
+
+// OperationValidator is a validator for the "operation" field enum values. It is called by the builders before save.
+func OperationValidator(o Operation) error {
+	switch o {
+	case OperationCAPTURE, OperationVOID:
+		return nil
+	default:
+		return fmt.Errorf("paymentattempt: invalid enum value for operation field: %q", o)
 	}
 }
 
@@ -314,6 +345,16 @@ func ByCapture(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCapture, opts...).ToFunc()
 }
 
+// ByOperation orders the results by the operation field.
+func ByOperation(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOperation, opts...).ToFunc()
+}
+
+// ByOperationAmount orders the results by the operation_amount field.
+func ByOperationAmount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOperationAmount, opts...).ToFunc()
+}
+
 // ByLastEventID orders the results by the last_event_id field.
 func ByLastEventID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastEventID, opts...).ToFunc()
@@ -379,6 +420,24 @@ func (e *DeclineType) UnmarshalGQL(val interface{}) error {
 	*e = DeclineType(str)
 	if err := DeclineTypeValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid DeclineType", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e Operation) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *Operation) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = Operation(str)
+	if err := OperationValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid Operation", str)
 	}
 	return nil
 }

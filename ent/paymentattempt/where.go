@@ -140,6 +140,11 @@ func Capture(v bool) predicate.PaymentAttempt {
 	return predicate.PaymentAttempt(sql.FieldEQ(FieldCapture, v))
 }
 
+// OperationAmount applies equality check predicate on the "operation_amount" field. It's identical to OperationAmountEQ.
+func OperationAmount(v int64) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldEQ(FieldOperationAmount, v))
+}
+
 // LastEventID applies equality check predicate on the "last_event_id" field. It's identical to LastEventIDEQ.
 func LastEventID(v string) predicate.PaymentAttempt {
 	return predicate.PaymentAttempt(sql.FieldEQ(FieldLastEventID, v))
@@ -1003,6 +1008,76 @@ func CaptureEQ(v bool) predicate.PaymentAttempt {
 // CaptureNEQ applies the NEQ predicate on the "capture" field.
 func CaptureNEQ(v bool) predicate.PaymentAttempt {
 	return predicate.PaymentAttempt(sql.FieldNEQ(FieldCapture, v))
+}
+
+// OperationEQ applies the EQ predicate on the "operation" field.
+func OperationEQ(v Operation) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldEQ(FieldOperation, v))
+}
+
+// OperationNEQ applies the NEQ predicate on the "operation" field.
+func OperationNEQ(v Operation) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldNEQ(FieldOperation, v))
+}
+
+// OperationIn applies the In predicate on the "operation" field.
+func OperationIn(vs ...Operation) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldIn(FieldOperation, vs...))
+}
+
+// OperationNotIn applies the NotIn predicate on the "operation" field.
+func OperationNotIn(vs ...Operation) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldNotIn(FieldOperation, vs...))
+}
+
+// OperationIsNil applies the IsNil predicate on the "operation" field.
+func OperationIsNil() predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldIsNull(FieldOperation))
+}
+
+// OperationNotNil applies the NotNil predicate on the "operation" field.
+func OperationNotNil() predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldNotNull(FieldOperation))
+}
+
+// OperationAmountEQ applies the EQ predicate on the "operation_amount" field.
+func OperationAmountEQ(v int64) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldEQ(FieldOperationAmount, v))
+}
+
+// OperationAmountNEQ applies the NEQ predicate on the "operation_amount" field.
+func OperationAmountNEQ(v int64) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldNEQ(FieldOperationAmount, v))
+}
+
+// OperationAmountIn applies the In predicate on the "operation_amount" field.
+func OperationAmountIn(vs ...int64) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldIn(FieldOperationAmount, vs...))
+}
+
+// OperationAmountNotIn applies the NotIn predicate on the "operation_amount" field.
+func OperationAmountNotIn(vs ...int64) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldNotIn(FieldOperationAmount, vs...))
+}
+
+// OperationAmountGT applies the GT predicate on the "operation_amount" field.
+func OperationAmountGT(v int64) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldGT(FieldOperationAmount, v))
+}
+
+// OperationAmountGTE applies the GTE predicate on the "operation_amount" field.
+func OperationAmountGTE(v int64) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldGTE(FieldOperationAmount, v))
+}
+
+// OperationAmountLT applies the LT predicate on the "operation_amount" field.
+func OperationAmountLT(v int64) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldLT(FieldOperationAmount, v))
+}
+
+// OperationAmountLTE applies the LTE predicate on the "operation_amount" field.
+func OperationAmountLTE(v int64) predicate.PaymentAttempt {
+	return predicate.PaymentAttempt(sql.FieldLTE(FieldOperationAmount, v))
 }
 
 // LastEventIDEQ applies the EQ predicate on the "last_event_id" field.

@@ -2083,8 +2083,12 @@ func init() {
 	paymentattemptDescCapture := paymentattemptFields[15].Descriptor()
 	// paymentattempt.DefaultCapture holds the default value on creation for the capture field.
 	paymentattempt.DefaultCapture = paymentattemptDescCapture.Default.(bool)
+	// paymentattemptDescOperationAmount is the schema descriptor for operation_amount field.
+	paymentattemptDescOperationAmount := paymentattemptFields[17].Descriptor()
+	// paymentattempt.DefaultOperationAmount holds the default value on creation for the operation_amount field.
+	paymentattempt.DefaultOperationAmount = paymentattemptDescOperationAmount.Default.(int64)
 	// paymentattemptDescLastEventID is the schema descriptor for last_event_id field.
-	paymentattemptDescLastEventID := paymentattemptFields[16].Descriptor()
+	paymentattemptDescLastEventID := paymentattemptFields[18].Descriptor()
 	// paymentattempt.DefaultLastEventID holds the default value on creation for the last_event_id field.
 	paymentattempt.DefaultLastEventID = paymentattemptDescLastEventID.Default.(string)
 	// paymentattempt.LastEventIDValidator is a validator for the "last_event_id" field. It is called by the builders before save.

@@ -47,6 +47,13 @@ func (PaymentAttempt) Fields() []ent.Field {
 		field.Time("next_check_at").Optional().Nillable().SchemaType(datetime6).Annotations(entgql.Skip()),
 		field.Time("resolved_at").Optional().Nillable().SchemaType(datetime6),
 		field.Bool("capture").Default(true).Comment("a sale (true) or a pre-authorization (false)"),
+		// An operation on the authorization sent to the channel whose answer
+		// has not been recorded: set before the call, cleared with its
+		// answer. The janitor resolves what stays set (a lost answer, a crash
+		// mid-call) through QueryPayment, at next_check_at.
+		field.Enum("operation").Values("CAPTURE", "VOID").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Int64("operation_amount").Default(0).Annotations(entgql.Skip()).
+			Comment("the amount of an operation in flight that is a capture"),
 		field.String("last_event_id").Default("").MaxLen(191).Annotations(entgql.Skip()).
 			Comment("the last channel event applied, so a redelivered one is recognized"),
 	}

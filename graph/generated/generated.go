@@ -124,17 +124,6 @@ type ComplexityRoot struct {
 		UpdatedAt          func(childComplexity int) int
 	}
 
-	AgreementConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
-	}
-
-	AgreementEdge struct {
-		Cursor func(childComplexity int) int
-		Node   func(childComplexity int) int
-	}
-
 	AuditLog struct {
 		Action     func(childComplexity int) int
 		ActorID    func(childComplexity int) int
@@ -263,17 +252,6 @@ type ComplexityRoot struct {
 		SavedCards              func(childComplexity int) int
 		Status                  func(childComplexity int) int
 		UpdatedAt               func(childComplexity int) int
-	}
-
-	CheckoutSessionConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
-	}
-
-	CheckoutSessionEdge struct {
-		Cursor func(childComplexity int) int
-		Node   func(childComplexity int) int
 	}
 
 	Connector struct {
@@ -406,17 +384,6 @@ type ComplexityRoot struct {
 		MerchantID func(childComplexity int) int
 		ObjectID   func(childComplexity int) int
 		Type       func(childComplexity int) int
-	}
-
-	EventConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
-	}
-
-	EventEdge struct {
-		Cursor func(childComplexity int) int
-		Node   func(childComplexity int) int
 	}
 
 	FxConversion struct {
@@ -1221,38 +1188,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Agreement.UpdatedAt(childComplexity), true
 
-	case "AgreementConnection.edges":
-		if e.ComplexityRoot.AgreementConnection.Edges == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgreementConnection.Edges(childComplexity), true
-	case "AgreementConnection.pageInfo":
-		if e.ComplexityRoot.AgreementConnection.PageInfo == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgreementConnection.PageInfo(childComplexity), true
-	case "AgreementConnection.totalCount":
-		if e.ComplexityRoot.AgreementConnection.TotalCount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgreementConnection.TotalCount(childComplexity), true
-
-	case "AgreementEdge.cursor":
-		if e.ComplexityRoot.AgreementEdge.Cursor == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgreementEdge.Cursor(childComplexity), true
-	case "AgreementEdge.node":
-		if e.ComplexityRoot.AgreementEdge.Node == nil {
-			break
-		}
-
-		return e.ComplexityRoot.AgreementEdge.Node(childComplexity), true
-
 	case "AuditLog.action":
 		if e.ComplexityRoot.AuditLog.Action == nil {
 			break
@@ -1817,38 +1752,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CheckoutSession.UpdatedAt(childComplexity), true
 
-	case "CheckoutSessionConnection.edges":
-		if e.ComplexityRoot.CheckoutSessionConnection.Edges == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSessionConnection.Edges(childComplexity), true
-	case "CheckoutSessionConnection.pageInfo":
-		if e.ComplexityRoot.CheckoutSessionConnection.PageInfo == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSessionConnection.PageInfo(childComplexity), true
-	case "CheckoutSessionConnection.totalCount":
-		if e.ComplexityRoot.CheckoutSessionConnection.TotalCount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSessionConnection.TotalCount(childComplexity), true
-
-	case "CheckoutSessionEdge.cursor":
-		if e.ComplexityRoot.CheckoutSessionEdge.Cursor == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSessionEdge.Cursor(childComplexity), true
-	case "CheckoutSessionEdge.node":
-		if e.ComplexityRoot.CheckoutSessionEdge.Node == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSessionEdge.Node(childComplexity), true
-
 	case "Connector.calls":
 		if e.ComplexityRoot.Connector.Calls == nil {
 			break
@@ -2402,38 +2305,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Event.Type(childComplexity), true
-
-	case "EventConnection.edges":
-		if e.ComplexityRoot.EventConnection.Edges == nil {
-			break
-		}
-
-		return e.ComplexityRoot.EventConnection.Edges(childComplexity), true
-	case "EventConnection.pageInfo":
-		if e.ComplexityRoot.EventConnection.PageInfo == nil {
-			break
-		}
-
-		return e.ComplexityRoot.EventConnection.PageInfo(childComplexity), true
-	case "EventConnection.totalCount":
-		if e.ComplexityRoot.EventConnection.TotalCount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.EventConnection.TotalCount(childComplexity), true
-
-	case "EventEdge.cursor":
-		if e.ComplexityRoot.EventEdge.Cursor == nil {
-			break
-		}
-
-		return e.ComplexityRoot.EventEdge.Cursor(childComplexity), true
-	case "EventEdge.node":
-		if e.ComplexityRoot.EventEdge.Node == nil {
-			break
-		}
-
-		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
 
 	case "FxConversion.entryID":
 		if e.ComplexityRoot.FxConversion.EntryID == nil {
@@ -4441,20 +4312,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
-			graphql.NewInputUnmarshaler("APIKeyOrder", ec.unmarshalInputAPIKeyOrder),
-			graphql.NewInputUnmarshaler("AgreementOrder", ec.unmarshalInputAgreementOrder),
 			graphql.NewInputUnmarshaler("ApprovePaymentReviewInput", ec.unmarshalInputApprovePaymentReviewInput),
 			graphql.NewInputUnmarshaler("BankAccountInput", ec.unmarshalInputBankAccountInput),
 			graphql.NewInputUnmarshaler("CancelPaymentInput", ec.unmarshalInputCancelPaymentInput),
 			graphql.NewInputUnmarshaler("CapturePaymentInput", ec.unmarshalInputCapturePaymentInput),
 			graphql.NewInputUnmarshaler("ChargeAgreementInput", ec.unmarshalInputChargeAgreementInput),
-			graphql.NewInputUnmarshaler("CheckoutSessionOrder", ec.unmarshalInputCheckoutSessionOrder),
 			graphql.NewInputUnmarshaler("ConfirmCheckoutSessionInput", ec.unmarshalInputConfirmCheckoutSessionInput),
 			graphql.NewInputUnmarshaler("ConnectorFeeInput", ec.unmarshalInputConnectorFeeInput),
 			graphql.NewInputUnmarshaler("ConnectorLimitInput", ec.unmarshalInputConnectorLimitInput),
-			graphql.NewInputUnmarshaler("ConnectorSettingOrder", ec.unmarshalInputConnectorSettingOrder),
 			graphql.NewInputUnmarshaler("ConvertBalanceInput", ec.unmarshalInputConvertBalanceInput),
-			graphql.NewInputUnmarshaler("CouponOrder", ec.unmarshalInputCouponOrder),
 			graphql.NewInputUnmarshaler("CreateAPIKeyInput", ec.unmarshalInputCreateAPIKeyInput),
 			graphql.NewInputUnmarshaler("CreateCheckoutSessionInput", ec.unmarshalInputCreateCheckoutSessionInput),
 			graphql.NewInputUnmarshaler("CreateCouponInput", ec.unmarshalInputCreateCouponInput),
@@ -4463,27 +4329,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateMerchantInput", ec.unmarshalInputCreateMerchantInput),
 			graphql.NewInputUnmarshaler("CreateMerchantUserInput", ec.unmarshalInputCreateMerchantUserInput),
 			graphql.NewInputUnmarshaler("CustomerListFilter", ec.unmarshalInputCustomerListFilter),
-			graphql.NewInputUnmarshaler("CustomerOrder", ec.unmarshalInputCustomerOrder),
 			graphql.NewInputUnmarshaler("JournalEntriesFilter", ec.unmarshalInputJournalEntriesFilter),
-			graphql.NewInputUnmarshaler("LedgerAccountOrder", ec.unmarshalInputLedgerAccountOrder),
 			graphql.NewInputUnmarshaler("LedgerAccountsFilter", ec.unmarshalInputLedgerAccountsFilter),
-			graphql.NewInputUnmarshaler("MerchantOrder", ec.unmarshalInputMerchantOrder),
 			graphql.NewInputUnmarshaler("MerchantUserOrder", ec.unmarshalInputMerchantUserOrder),
 			graphql.NewInputUnmarshaler("MetadataEntryInput", ec.unmarshalInputMetadataEntryInput),
 			graphql.NewInputUnmarshaler("MoneyInput", ec.unmarshalInputMoneyInput),
 			graphql.NewInputUnmarshaler("PaymentAttemptOrder", ec.unmarshalInputPaymentAttemptOrder),
 			graphql.NewInputUnmarshaler("PaymentListFilter", ec.unmarshalInputPaymentListFilter),
 			graphql.NewInputUnmarshaler("PaymentOrder", ec.unmarshalInputPaymentOrder),
-			graphql.NewInputUnmarshaler("PostingOrder", ec.unmarshalInputPostingOrder),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 			graphql.NewInputUnmarshaler("RefundPaymentInput", ec.unmarshalInputRefundPaymentInput),
 			graphql.NewInputUnmarshaler("RejectPaymentReviewInput", ec.unmarshalInputRejectPaymentReviewInput),
 			graphql.NewInputUnmarshaler("RiskRuleInput", ec.unmarshalInputRiskRuleInput),
-			graphql.NewInputUnmarshaler("RiskRuleOrder", ec.unmarshalInputRiskRuleOrder),
 			graphql.NewInputUnmarshaler("RiskRuleParamsInput", ec.unmarshalInputRiskRuleParamsInput),
 			graphql.NewInputUnmarshaler("RoutingMatchInput", ec.unmarshalInputRoutingMatchInput),
 			graphql.NewInputUnmarshaler("RoutingRuleInput", ec.unmarshalInputRoutingRuleInput),
-			graphql.NewInputUnmarshaler("RoutingRuleOrder", ec.unmarshalInputRoutingRuleOrder),
 			graphql.NewInputUnmarshaler("RoutingShareInput", ec.unmarshalInputRoutingShareInput),
 			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
 			graphql.NewInputUnmarshaler("TerminateAgreementInput", ec.unmarshalInputTerminateAgreementInput),
@@ -4575,7 +4435,10 @@ var sources = []*ast.Source{
 """
 The principals allowed to call a field. A caller must match one of them.
 """
-directive @auth(requires: [Principal!]!) on FIELD_DEFINITION
+directive @auth(
+  "The principals who may call the field; anyone else gets FORBIDDEN."
+  requires: [Principal!]!
+) on FIELD_DEFINITION
 
 """
 Makes a mutation idempotent, with Stripe's semantics (docs/api.md,
@@ -4593,19 +4456,33 @@ Who is calling: an operator, a merchant user by role, a merchant's API key
 (server to server), or a cashier token scoped to one checkout session.
 """
 enum Principal {
+  "A platform operator: every merchant."
   OPERATOR
+  "A merchant's user with the admin role: everything of one merchant, users and keys included."
   MERCHANT_ADMIN
+  "A merchant's user with the developer role: payments, checkout and API keys of one merchant."
   MERCHANT_DEVELOPER
+  "A merchant's user with the analyst role: reads one merchant's data."
   MERCHANT_ANALYST
+  "A merchant's API key (sk_…), server to server."
   API_KEY
+  "A cashier token: one checkout session, for the buyer's checkout."
   CASHIER
 }
 
 """
 A signed 64-bit integer, serialized as a string of decimal digits so that
 JavaScript clients keep full precision. Input accepts a string or an integer.
+Type it as a string in generated clients (docs/api.md, "Scalars").
 """
-scalar Int64
+scalar Int64 @specifiedBy(url: "https://github.com/straitpay/strait/blob/main/docs/api.md#scalars")
+
+# The generated schema (graph/ent.graphql) declares Cursor and Time; these
+# extensions say how they are written, for code generators.
+# Cursor: an opaque Relay page cursor, a string to pass back as after or before.
+extend scalar Cursor @specifiedBy(url: "https://relay.dev/graphql/connections.htm#sec-Cursor")
+# Time: a date and time in RFC 3339 form with a UTC offset (2026-12-05T20:47:15Z).
+extend scalar Time @specifiedBy(url: "https://scalars.graphql.org/andimarek/date-time")
 
 """
 An amount of money: integer minor units of an ISO 4217 currency. The
@@ -4626,7 +4503,9 @@ type Money {
 An amount given by a client: minor units and a currency code.
 """
 input MoneyInput {
+  "Minor units (cents for USD, yen for JPY)."
   amount: Int64!
+  "ISO 4217 alphabetic code."
   currency: String!
   """
   The decimal places the client believes the currency has. Optional; when
@@ -4640,6 +4519,7 @@ input MoneyInput {
 
 "The authenticated caller."
 type Viewer {
+  "What kind of caller this is."
   principal: Principal!
   "Operator name, merchant user ID, API key ID or checkout session ID."
   subject: String!
@@ -4654,23 +4534,70 @@ extend type Query {
   A merchant. Merchant principals get their own merchant and may omit ` + "`" + `id` + "`" + `;
   operators must pass it. NOT_FOUND when it does not exist or is not visible.
   """
-  merchant(id: ID): Merchant! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  merchant(
+    "The merchant's ID: operators must pass it; merchant principals may omit it for their own."
+    id: ID
+  ): Merchant! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "Every merchant, newest first. Operators only."
-  merchants(after: Cursor, first: Int, before: Cursor, last: Int): MerchantConnection! @auth(requires: [OPERATOR])
+  merchants(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+  ): MerchantConnection! @auth(requires: [OPERATOR])
   "The caller's merchant's API keys, newest first. Secrets are never shown again."
-  apiKeys(after: Cursor, first: Int, before: Cursor, last: Int): APIKeyConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  apiKeys(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+  ): APIKeyConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
   "A payment of the caller's merchant (any merchant for operators). NOT_FOUND when not visible."
-  payment(id: ID!): Payment! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  payment(
+    "The payment's ID (pay_…)."
+    id: ID!
+  ): Payment! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "Payments, newest first, optionally filtered. Page with first/after (at most 100 per page)."
-  payments(after: Cursor, first: Int, before: Cursor, last: Int, filter: PaymentListFilter): PaymentConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  payments(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+    "Narrows the list; every payment when omitted."
+    filter: PaymentListFilter
+  ): PaymentConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The audit log, newest first: the caller's merchant's, or everything for operators."
-  auditLogs(after: Cursor, first: Int, before: Cursor, last: Int): AuditLogConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN])
+  auditLogs(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+  ): AuditLogConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN])
 }
 
 "Narrows a payments list. Every field is optional; given fields all apply."
 input PaymentListFilter {
+  "Only payments in this status."
   status: PaymentStatus
+  "Only payments with this merchant reference (exact match)."
   merchantReference: String
+  "Only payments of this customer."
   customerID: ID
   "Only payments created at or after this instant."
   createdAfter: Time
@@ -4678,26 +4605,35 @@ input PaymentListFilter {
   createdBefore: Time
 }
 
+"A new merchant (tenant)."
 input CreateMerchantInput {
+  "The merchant's registered legal name."
   legalName: String!
   "ISO 3166-1 alpha-2 country code."
   country: String!
   "ISO 4217 code the merchant is settled in."
   settlementCurrency: String!
+  "The risk rules' tier for this merchant; STANDARD when omitted."
   riskTier: MerchantRiskTier
 }
 
+"A new user of a merchant."
 input CreateMerchantUserInput {
   "Required for operators; merchant admins always create users of their own merchant."
   merchantID: ID
+  "The user's email, unique per merchant."
   email: String!
+  "The user's display name."
   name: String
+  "What the user may do: ADMIN, DEVELOPER or ANALYST."
   role: MerchantUserRole!
 }
 
+"A new API key."
 input CreateAPIKeyInput {
   "Required for operators; merchant principals create keys for their own merchant."
   merchantID: ID
+  "A label to recognise the key by, e.g. where it is deployed."
   name: String!
   "When the key stops working; never, when omitted."
   expiresAt: Time
@@ -4705,37 +4641,59 @@ input CreateAPIKeyInput {
 
 "A new API key. ` + "`" + `secret` + "`" + ` is shown here once and never again."
 type CreateAPIKeyPayload {
+  "The key as stored: its ID, name, prefix and expiry, never the secret."
   apiKey: APIKey!
+  "The sk_… secret to send as Authorization: Bearer. Shown only here."
   secret: String!
 }
 
+"Every operation that changes something. Money-moving ones are @idempotent."
 type Mutation {
   "Create a merchant (a tenant). Operators only."
-  createMerchant(input: CreateMerchantInput!): Merchant! @auth(requires: [OPERATOR])
+  createMerchant(
+    "The request: see CreateMerchantInput."
+    input: CreateMerchantInput!
+  ): Merchant! @auth(requires: [OPERATOR])
   "Add a person to a merchant with a role."
-  createMerchantUser(input: CreateMerchantUserInput!): MerchantUser! @auth(requires: [OPERATOR, MERCHANT_ADMIN])
+  createMerchantUser(
+    "The request: see CreateMerchantUserInput."
+    input: CreateMerchantUserInput!
+  ): MerchantUser! @auth(requires: [OPERATOR, MERCHANT_ADMIN])
   "Create an API key for server-to-server calls. The secret is returned once."
-  createAPIKey(input: CreateAPIKeyInput!): CreateAPIKeyPayload! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  createAPIKey(
+    "The request: see CreateAPIKeyInput."
+    input: CreateAPIKeyInput!
+  ): CreateAPIKeyPayload! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
   "Revoke an API key at once. Revoking a revoked key returns it unchanged."
-  revokeAPIKey(id: ID!): APIKey! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  revokeAPIKey(
+    "The ID of the key to revoke."
+    id: ID!
+  ): APIKey! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
 }
 
 extend type Payment {
+  "What the payment is for."
   amount: Money!
+  "What may still be captured: authorized and neither captured nor released."
   amountCapturable: Money!
+  "What was captured."
   amountCaptured: Money!
+  "What was refunded, across every refund that succeeded."
   amountRefunded: Money!
 }
 
 extend type PaymentAttempt {
+  "What the attempt asked the channel for."
   amount: Money!
 }
 
 extend type Refund {
+  "What the refund returns to the buyer."
   amount: Money!
 }
 
 extend type CheckoutSession {
+  "What the buyer pays: amountSubtotal less the coupon's discount."
   amount: Money!
 }
 
@@ -4761,8 +4719,11 @@ from, the platform margin, and the all-in rate conversions use. Rates are
 exact decimal strings: units of quote currency per unit of base currency.
 """
 type FxQuote {
+  "The quote's ID, for convertBalance."
   id: ID!
+  "The currency converted from (ISO 4217)."
   baseCurrency: String!
+  "The currency converted to (ISO 4217)."
   quoteCurrency: String!
   "The mid-market rate the quote was priced from."
   baseRate: String!
@@ -4772,8 +4733,11 @@ type FxQuote {
   rate: String!
   "Where the mid rate came from, and when it was observed."
   rateSource: String!
+  "When the mid rate was observed at its source."
   rateFetchedAt: Time!
+  "When the quote was locked."
   createdAt: Time!
+  "After this instant the quote converts nothing (BAD_USER_INPUT)."
   expiresAt: Time!
 }
 
@@ -4781,7 +4745,9 @@ type FxQuote {
 type FxConversion {
   "The journal entry that moved the money."
   entryID: ID!
+  "The quote the conversion used."
   quote: FxQuote!
+  "What left the base currency's available balance."
   from: Money!
   "` + "`" + `from` + "`" + ` × the quote's rate, rounded once, half away from zero, to the minor unit."
   to: Money!
@@ -4796,7 +4762,9 @@ type FxConversion {
 
 "One currency summed over every ledger account. Net and postingsNet are zero on a healthy ledger."
 type TrialBalanceLine {
+  "ISO 4217 code."
   currency: String!
+  "How many ledger accounts hold this currency."
   accounts: Int!
   "The negative balances, as a positive amount."
   debits: Money!
@@ -4808,6 +4776,7 @@ type TrialBalanceLine {
   postingsNet: Money!
 }
 
+"The currency pair to lock a rate for."
 input CreateFxQuoteInput {
   "The currency to convert from (ISO 4217)."
   baseCurrency: String!
@@ -4815,7 +4784,9 @@ input CreateFxQuoteInput {
   quoteCurrency: String!
 }
 
+"A conversion of available balance at a quote."
 input ConvertBalanceInput {
+  "The quote from createFxQuote; it must not have expired."
   quoteID: ID!
   "How much to convert, in the quote's base currency."
   amount: MoneyInput!
@@ -4827,15 +4798,21 @@ input ConvertBalanceInput {
   idempotencyKey: String!
 }
 
+"The source whose journal entries to list."
 input JournalEntriesFilter {
   "capture, refund, dispute, settlement, payout, conversion, transfer or adjustment."
   sourceType: String!
+  "The source's ID (e.g. a refund's); every entry of sourceType when omitted."
   sourceID: String
 }
 
+"Narrows a ledger accounts list; given fields all apply."
 input LedgerAccountsFilter {
+  "Only accounts of this kind of owner."
   ownerType: LedgerAccountOwnerType
+  "Only accounts of this owner (e.g. a merchant's ID)."
   ownerID: String
+  "Only accounts in this currency (ISO 4217)."
   currency: String
 }
 
@@ -4855,25 +4832,54 @@ extend type Query {
   "The caller's merchant's balances, one per currency it has held."
   balances: [Balance!]! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The postings of one of the caller's merchant's accounts, newest first. An account never used has none."
-  accountStatement(currency: String!, kind: LedgerAccountKind = AVAILABLE, after: Cursor, first: Int): PostingConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  accountStatement(
+    "The account's currency (ISO 4217)."
+    currency: String!
+    "Which of the merchant's accounts: AVAILABLE, PENDING or RESERVE."
+    kind: LedgerAccountKind = AVAILABLE
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): PostingConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The trial balance: every currency summed over every account. Operators only."
   trialBalance: [TrialBalanceLine!]! @auth(requires: [OPERATOR])
   "Ledger accounts, oldest first, optionally filtered. Operators only."
-  accounts(filter: LedgerAccountsFilter, after: Cursor, first: Int): LedgerAccountConnection! @auth(requires: [OPERATOR])
+  accounts(
+    "Narrows the list; every account when omitted."
+    filter: LedgerAccountsFilter
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): LedgerAccountConnection! @auth(requires: [OPERATOR])
   "Journal entries of a source, oldest first. Operators only."
-  journalEntries(filter: JournalEntriesFilter!, after: Cursor, first: Int): JournalEntryConnection! @auth(requires: [OPERATOR])
+  journalEntries(
+    "The source whose entries to list."
+    filter: JournalEntriesFilter!
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): JournalEntryConnection! @auth(requires: [OPERATOR])
 }
 
 extend type Mutation {
   "Lock a rate for converting the caller's merchant's balance. It expires in seconds; see expiresAt."
-  createFxQuote(input: CreateFxQuoteInput!): FxQuote! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createFxQuote(
+    "The request: see CreateFxQuoteInput."
+    input: CreateFxQuoteInput!
+  ): FxQuote! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Convert available balance at a quote. BAD_USER_INPUT for an expired quote or
   the wrong currency, NOT_FOUND for a quote that is not the caller's, CONFLICT
   when the amount exceeds the available balance or the idempotency key was used
   for another conversion.
   """
-  convertBalance(input: ConvertBalanceInput!): FxConversion! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  convertBalance(
+    "The request: see ConvertBalanceInput."
+    input: ConvertBalanceInput!
+  ): FxConversion! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 # ---- end money core ----
 
@@ -4883,6 +4889,7 @@ extend type Mutation {
 
 "How the buyer pays a checkout session."
 input ConfirmCheckoutSessionInput {
+  "The method family the buyer chose; the session must allow it."
   method: PaymentMethodType!
   "For CARD: a token from tokenizeCard, or a saved card of the session's customer."
   cardToken: String
@@ -4892,29 +4899,39 @@ input ConfirmCheckoutSessionInput {
   email: String
   "ISO 3166-1 alpha-2 billing country, for risk checks."
   billingCountry: String
+  "Makes the confirmation happen once: a retry with the same key replays the first answer; the same key with a different input is a CONFLICT."
   idempotencyKey: String!
 }
 
 "How a wallet payment is approved."
 enum WalletFlow {
+  "Send the buyer to the wallet's page (nextAction REDIRECT)."
   REDIRECT
+  "Show a code the buyer scans with the wallet app (nextAction QR_CODE)."
   QR
 }
 
 "A payment method family a checkout can offer."
 enum PaymentMethodType {
+  "A card, tokenized with tokenizeCard or saved to the customer."
   CARD
+  "A digital wallet, by redirect or QR code."
   WALLET
+  "A transfer the buyer makes to the account in the instructions."
   BANK_TRANSFER
+  "A debit under a signed agreement (chargeAgreement), never from a checkout."
   DIRECT_DEBIT
 }
 
 "One metadata pair: merchant-defined, never interpreted by Strait."
 type MetadataEntry {
+  "The merchant's key."
   key: String!
+  "The merchant's value."
   value: String!
 }
 
+"One metadata pair to store with a checkout session."
 input MetadataEntryInput {
   "1–40 characters."
   key: String!
@@ -4922,6 +4939,7 @@ input MetadataEntryInput {
   value: String!
 }
 
+"A new checkout session: what the buyer pays and how."
 input CreateCheckoutSessionInput {
   "What the buyer pays, in minor units of the session's currency. Positive."
   amount: MoneyInput!
@@ -4955,6 +4973,7 @@ input CreateCheckoutSessionInput {
 
 "A new checkout session and the token its cashier (web or mobile checkout) uses."
 type CreateCheckoutSessionPayload {
+  "The session, OPEN."
   checkoutSession: CheckoutSession!
   "A bearer token for the CASHIER principal, scoped to this session only. Hand it to the buyer's checkout."
   cashierToken: String!
@@ -4964,7 +4983,9 @@ type CreateCheckoutSessionPayload {
 
 "A new cashier token for an open session."
 type CashierToken {
+  "A bearer token for the CASHIER principal, scoped to the session."
   token: String!
+  "When the token stops working: 30 minutes at most, never after the session expires."
   expiresAt: Time!
 }
 
@@ -4981,12 +5002,15 @@ type BuyerPrice {
   rate: String!
   "The FX quote the price comes from."
   quoteID: ID!
+  "When the locked rate runs out."
   expiresAt: Time!
 }
 
 "The coupon applied to a session and what it takes off."
 type CheckoutDiscount {
+  "The coupon's code."
   code: String!
+  "PERCENTAGE or FIXED."
   kind: CouponKind!
   "For PERCENTAGE coupons, in basis points (1000 = 10 %)."
   percentOffBps: Int
@@ -4998,13 +5022,19 @@ type CheckoutDiscount {
 
 "A public coupon the buyer may apply to this session, with what it would take off."
 type CouponOffer {
+  "The code to pass to applyCoupon."
   code: String!
+  "The coupon's name, to show the buyer."
   name: String!
+  "PERCENTAGE or FIXED."
   kind: CouponKind!
+  "For PERCENTAGE coupons, in basis points (1000 = 10 %)."
   percentOffBps: Int
+  "For FIXED coupons."
   amountOff: Money
   "What it would take off this session now."
   discount: Money!
+  "When the coupon stops applying; null when it does not expire."
   validUntil: Time
 }
 
@@ -5021,28 +5051,35 @@ type Card {
   funding: String!
   "The issuing country (ISO 3166-1 alpha-2), when the BIN is known; else empty."
   country: String!
+  "The last four digits."
   last4: String!
   "At most the BIN and the last four digits, e.g. 424242******4242."
   maskedNumber: String!
+  "1 to 12."
   expMonth: Int!
   "Four digits."
   expYear: Int!
+  "The name on the card, as given; may be empty."
   holderName: String!
   "The same for every token of the same card number: for spotting duplicates."
   fingerprint: String!
   "True for a card saved to a customer."
   saved: Boolean!
+  "When the card was vaulted."
   createdAt: Time!
 }
 
+"A card to vault for the cashier's session. Never logged or stored in clear."
 input TokenizeCardInput {
   "The card number; spaces and dashes are ignored."
   number: String!
   "3 digits (4 for American Express). Held in memory for the authorization only."
   cvc: String
+  "1 to 12."
   expMonth: Int!
   "Four digits (two mean 20xx)."
   expYear: Int!
+  "The name on the card."
   holderName: String
   "Save the card to the session's customer (needs a session with a customer)."
   save: Boolean = false
@@ -5050,14 +5087,19 @@ input TokenizeCardInput {
 
 "A vaulted card: pay with its token."
 type TokenizedCard {
+  "What to pay with: pass it as confirmCheckoutSession's cardToken."
   token: String!
+  "The card as anyone may see it (masked)."
   card: Card!
 }
 
+"A new coupon: PERCENTAGE with percentOffBps, or FIXED with amountOff."
 input CreateCouponInput {
   "Letters, digits, - and _, 3–64 characters; matched without regard to case."
   code: String!
+  "A name to show buyers, at most 200 characters."
   name: String
+  "PERCENTAGE or FIXED."
   kind: CouponKind!
   "FIXED: the amount off (its currency restricts the coupon)."
   amountOff: MoneyInput
@@ -5071,24 +5113,33 @@ input CreateCouponInput {
   maxRedemptions: Int
   "How many times one customer may redeem it (sessions without a customer cannot use it then)."
   maxRedemptionsPerCustomer: Int
+  "Applies from this instant; at once when omitted."
   validFrom: Time
+  "Applies until this instant; for ever when omitted."
   validUntil: Time
   "Offer it to buyers in the cashier's applicableCoupons list. Default false: it works only when typed."
   public: Boolean = false
 }
 
+"A new customer of the caller's merchant."
 input CreateCustomerInput {
+  "The customer's email."
   email: String
+  "The customer's name."
   name: String
+  "The customer's phone number."
   phone: String
   "ISO 3166-1 alpha-2."
   country: String
+  "The merchant's own ID for the customer, up to 128 characters."
   merchantReference: String
 }
 
 "Narrows a customers list."
 input CustomerListFilter {
+  "Only customers with this email (exact match)."
   email: String
+  "Only customers with this merchant reference (exact match)."
   merchantReference: String
 }
 
@@ -5101,6 +5152,7 @@ extend type CheckoutSession {
   discount: CheckoutDiscount
   "The methods the merchant allows (all when it set none)."
   allowedMethods: [PaymentMethodType!]!
+  "The merchant's metadata pairs, in the order given."
   metadata: [MetadataEntry!]!
   "The merchant's name as the buyer should see it."
   merchantName: String!
@@ -5115,8 +5167,11 @@ extend type CheckoutSession {
 }
 
 extend type Coupon {
+  "For FIXED coupons: what it takes off."
   amountOff: Money
+  "The only currency it applies to; any when null."
   currency: String
+  "The smallest session price it applies to; none when null."
   minimumAmount: Money
 }
 
@@ -5130,11 +5185,34 @@ extend type Query {
   A checkout session. A cashier may omit id and gets its own session; a
   merchant passes id. NOT_FOUND for any session the caller may not see.
   """
-  checkoutSession(id: ID): CheckoutSession! @auth(requires: [CASHIER, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY, OPERATOR])
+  checkoutSession(
+    "The session's ID; a cashier may omit it."
+    id: ID
+  ): CheckoutSession! @auth(requires: [CASHIER, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY, OPERATOR])
   "The merchant's coupons, newest first."
-  coupons(after: Cursor, first: Int, before: Cursor, last: Int): CouponConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  coupons(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+  ): CouponConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The merchant's customers, newest first, with their saved cards."
-  customers(after: Cursor, first: Int, before: Cursor, last: Int, filter: CustomerListFilter): CustomerConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  customers(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+    "Narrows the list; every customer when omitted."
+    filter: CustomerListFilter
+  ): CustomerConnection! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
 }
 
 extend type Mutation {
@@ -5145,15 +5223,24 @@ extend type Mutation {
   customer that is not the merchant's; CONFLICT for an idempotency key reused
   with a different input.
   """
-  createCheckoutSession(input: CreateCheckoutSessionInput!): CreateCheckoutSessionPayload! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createCheckoutSession(
+    "The request: see CreateCheckoutSessionInput."
+    input: CreateCheckoutSessionInput!
+  ): CreateCheckoutSessionPayload! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "A fresh cashier token for an open session (tokens last 30 minutes at most)."
-  createCashierToken(checkoutSessionID: ID!): CashierToken! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createCashierToken(
+    "The open session the token is for."
+    checkoutSessionID: ID!
+  ): CashierToken! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Vault a card for the cashier's session and get its token. BAD_USER_INPUT
   (with extensions.field) for a bad number, CVC or expiry, or save without a
   customer; CONFLICT when the session is no longer open.
   """
-  tokenizeCard(input: TokenizeCardInput!): TokenizedCard! @auth(requires: [CASHIER])
+  tokenizeCard(
+    "The request: see TokenizeCardInput."
+    input: TokenizeCardInput!
+  ): TokenizedCard! @auth(requires: [CASHIER])
   """
   Pay for the cashier's checkout session: card (with a token from
   tokenizeCard or a saved card), wallet (redirect or QR) or bank transfer.
@@ -5166,20 +5253,32 @@ extend type Mutation {
   expired or complete session, a payment already in flight, a coupon used up
   meanwhile, or an idempotency key reused with a different input.
   """
-  confirmCheckoutSession(input: ConfirmCheckoutSessionInput!): Payment! @idempotent @auth(requires: [CASHIER])
+  confirmCheckoutSession(
+    "The request: see ConfirmCheckoutSessionInput."
+    input: ConfirmCheckoutSessionInput!
+  ): Payment! @idempotent @auth(requires: [CASHIER])
   """
   Apply a coupon to the cashier's session, replacing any other. NOT_FOUND for
   an unknown code; BAD_USER_INPUT when it does not apply (currency, minimum,
   window, needs a customer); CONFLICT when it is used up or the session is not
   open.
   """
-  applyCoupon(code: String!): CheckoutSession! @auth(requires: [CASHIER])
+  applyCoupon(
+    "The coupon's code, in any case."
+    code: String!
+  ): CheckoutSession! @auth(requires: [CASHIER])
   "Remove the applied coupon from the cashier's session."
   removeCoupon: CheckoutSession! @auth(requires: [CASHIER])
   "Create a coupon. CONFLICT when the code exists."
-  createCoupon(input: CreateCouponInput!): Coupon! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createCoupon(
+    "The request: see CreateCouponInput."
+    input: CreateCouponInput!
+  ): Coupon! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "Create a customer."
-  createCustomer(input: CreateCustomerInput!): Customer! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  createCustomer(
+    "The request: see CreateCustomerInput."
+    input: CreateCustomerInput!
+  ): Customer! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
 }
 # ---- end checkout ----
 
@@ -5212,6 +5311,7 @@ enum CircuitState {
 type ConnectorFee {
   "ISO 4217 code."
   currency: String!
+  "The fixed part, per payment."
   fixed: Money!
   "1 bp = 0.01 %; at most 10000."
   basisPoints: Int!
@@ -5221,6 +5321,7 @@ type ConnectorFee {
 type ConnectorLimit {
   "ISO 4217 code."
   currency: String!
+  "The smallest amount it takes."
   min: Money!
   "Null when there is no maximum."
   max: Money
@@ -5232,21 +5333,27 @@ type Connector {
   name: String!
   "card_scheme, bank, wallet or fx; empty until it first came up."
   kind: String!
+  "The plugin's version, as it reports it."
   version: String!
+  "What it can do: authorize, preauth, partial_capture, refund, query_payment, agreements, payout, rates, webhooks and so on."
   capabilities: [String!]!
+  "The method families it takes: card, wallet, bank_transfer, direct_debit."
   paymentMethods: [String!]!
   "ISO 4217 codes."
   currencies: [String!]!
   "ISO 3166-1 alpha-2 codes; empty means every country."
   countries: [String!]!
+  "Its supervision state."
   health: ConnectorHealth!
   "When health last changed."
   healthSince: Time!
+  "Its circuit breaker: whether calls go through."
   circuit: CircuitState!
   "Whether routing may send payments to it. A disabled connector keeps running and still receives webhooks."
   enabled: Boolean!
   "Restarts after a crash since Strait started."
   restarts: Int!
+  "The last error it reported or that ended it; null when none."
   lastError: String
   "Calls since Strait started."
   calls: Int!
@@ -5256,17 +5363,22 @@ type Connector {
   p99Ms: Float!
   "Share of the latest calls that failed (errors and unknown outcomes, not declines), 0 to 1."
   errorRate: Float!
+  "Its fees per currency: the operator's settings, else what it declares."
   fees: [ConnectorFee!]!
+  "Its amount limits per currency: the operator's settings, else what it declares."
   limits: [ConnectorLimit!]!
   "The stored settings; null until an operator changed one."
   settings: ConnectorSetting
 }
 
 extend type ConnectorSetting {
+  "The fees the operator set, per currency."
   fees: [ConnectorFee!]!
+  "The amount limits the operator set, per currency."
   limits: [ConnectorLimit!]!
 }
 
+"A connector's fee in one currency."
 input ConnectorFeeInput {
   "ISO 4217 code; each currency at most once."
   currency: String!
@@ -5276,6 +5388,7 @@ input ConnectorFeeInput {
   basisPoints: Int!
 }
 
+"A connector's amount limits in one currency."
 input ConnectorLimitInput {
   "ISO 4217 code; each currency at most once."
   currency: String!
@@ -5285,7 +5398,9 @@ input ConnectorLimitInput {
   max: Int64
 }
 
+"A connector's fees and limits, as the operator sets them."
 input UpdateConnectorSettingsInput {
+  "The connector's name in the manifest."
   name: String!
   "Replaces every fee; omit to keep them, [] to remove them."
   fees: [ConnectorFeeInput!]
@@ -5297,7 +5412,16 @@ extend type Query {
   "Every installed connector, by name. Operators only."
   connectors: [Connector!]! @auth(requires: [OPERATOR])
   "Channel notifications as connectors delivered them, newest first. Operators only."
-  channelEvents(after: Cursor, first: Int, before: Cursor, last: Int): ChannelEventConnection! @auth(requires: [OPERATOR])
+  channelEvents(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+  ): ChannelEventConnection! @auth(requires: [OPERATOR])
 }
 
 extend type Mutation {
@@ -5306,13 +5430,21 @@ extend type Mutation {
   restarts; a disabled connector keeps receiving webhooks. NOT_FOUND for a
   connector that is not installed.
   """
-  setConnectorEnabled(name: String!, enabled: Boolean!): Connector! @auth(requires: [OPERATOR])
+  setConnectorEnabled(
+    "The connector's name in the manifest."
+    name: String!
+    "True to let routing use it, false to stop."
+    enabled: Boolean!
+  ): Connector! @auth(requires: [OPERATOR])
   """
   Set a connector's fees and amount limits per currency. BAD_USER_INPUT (with
   extensions.field) for an unknown or repeated currency, a negative amount,
   basisPoints above 10000, or min above max.
   """
-  updateConnectorSettings(input: UpdateConnectorSettingsInput!): Connector! @auth(requires: [OPERATOR])
+  updateConnectorSettings(
+    "The request: see UpdateConnectorSettingsInput."
+    input: UpdateConnectorSettingsInput!
+  ): Connector! @auth(requires: [OPERATOR])
 }
 # ---- end connectors ----
 
@@ -5335,21 +5467,31 @@ enum NextActionType {
 
 "Where to send a bank transfer."
 type BankTransferInstructions {
+  "The receiving bank."
   bankName: String!
+  "The receiving account's holder."
   accountName: String!
+  "The receiving account's number."
   accountNumber: String!
+  "The receiving bank's code (sort code, routing number or similar)."
   bankCode: String!
   "Quote this reference with the transfer."
   reference: String!
+  "Exactly how much to transfer."
   amount: Money!
 }
 
 "The buyer's next step while a payment is REQUIRES_ACTION."
 type NextAction {
+  "What kind of step it is."
   type: NextActionType!
+  "For THREE_DS_CHALLENGE and REDIRECT: where to send the buyer."
   url: String
+  "For QR_CODE: the data to render as a QR code."
   qrData: String
+  "For BANK_TRANSFER: where to transfer the amount."
   instructions: BankTransferInstructions
+  "After this instant the step no longer completes the payment; null when it does not expire."
   expiresAt: Time
 }
 
@@ -5365,7 +5507,9 @@ extend type Refund {
   feeReversed: Money!
 }
 
+"A capture of an authorized payment."
 input CapturePaymentInput {
+  "The payment to capture."
   id: ID!
   "How much to capture, in the payment's currency; all of the authorization when omitted."
   amount: MoneyInput
@@ -5373,12 +5517,17 @@ input CapturePaymentInput {
   idempotencyKey: String!
 }
 
+"A cancellation of a payment that is not captured."
 input CancelPaymentInput {
+  "The payment to cancel."
   id: ID!
+  "The same key replays the first answer; with another payment it is a CONFLICT."
   idempotencyKey: String!
 }
 
+"A refund of a captured payment."
 input RefundPaymentInput {
+  "The payment to refund."
   id: ID!
   "How much to refund, in the payment's currency; all that is left when omitted."
   amount: MoneyInput
@@ -5397,7 +5546,10 @@ extend type Mutation {
   authorization window has closed, or the channel refuses; UNAVAILABLE when the channel's answer is not known yet (repeat the
   request: it is never captured twice).
   """
-  capturePayment(input: CapturePaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  capturePayment(
+    "The request: see CapturePaymentInput."
+    input: CapturePaymentInput!
+  ): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Cancel a payment that is not captured. A payment waiting for the buyer
   (REQUIRES_ACTION: 3-D Secure, a redirect) is canceled at the channel first,
@@ -5410,14 +5562,20 @@ extend type Mutation {
   Canceling a canceled payment returns it unchanged. Canceling a payment
   under review rejects the review.
   """
-  cancelPayment(input: CancelPaymentInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  cancelPayment(
+    "The request: see CancelPaymentInput."
+    input: CancelPaymentInput!
+  ): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Refund a captured payment: all that is left, or ` + "`" + `amount` + "`" + `; several partial
   refunds may follow one another up to the captured amount. BAD_USER_INPUT for
   an amount above what is left to refund; CONFLICT for a payment with nothing
   captured, or a refund the merchant's pending balance cannot cover.
   """
-  refundPayment(input: RefundPaymentInput!): Refund! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  refundPayment(
+    "The request: see RefundPaymentInput."
+    input: RefundPaymentInput!
+  ): Refund! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 
 """
@@ -5436,10 +5594,13 @@ enum PaymentReviewStatus {
 
 "A payment's manual review."
 type PaymentReview {
+  "Where the review stands."
   status: PaymentReviewStatus!
   "Why risk sent the payment to review: the reasons of the rules that fired."
   reason: String!
+  "When risk sent the payment to review."
   openedAt: Time!
+  "When the review was approved or rejected; null while it is open."
   closedAt: Time
   """
   Who closed the review, as kind:subject (operator:…, merchant_user:usr_…,
@@ -5460,7 +5621,9 @@ extend type Payment {
   review: PaymentReview
 }
 
+"The approval of a payment's open review."
 input ApprovePaymentReviewInput {
+  "The payment under review."
   paymentID: ID!
   "Why, kept as the review's closeNote, in the audit log and the payment.review_closed event (at most 500 bytes)."
   note: String
@@ -5468,7 +5631,9 @@ input ApprovePaymentReviewInput {
   idempotencyKey: String!
 }
 
+"The rejection of a payment's open review."
 input RejectPaymentReviewInput {
+  "The payment under review."
   paymentID: ID!
   "Why, kept as the review's closeNote, in the audit log and the payment.review_closed event (at most 500 bytes)."
   reason: String
@@ -5482,7 +5647,14 @@ extend type Query {
   every reviewed payment when omitted. The caller's merchant's, or every
   merchant's for operators. Page with first/after.
   """
-  paymentReviews(status: PaymentReviewStatus, after: Cursor, first: Int): PaymentConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  paymentReviews(
+    "Only reviews in this state; every reviewed payment when omitted."
+    status: PaymentReviewStatus
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): PaymentConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
 }
 
 extend type Mutation {
@@ -5494,31 +5666,43 @@ extend type Mutation {
   refuses the capture; UNAVAILABLE when the capture's answer is not known
   yet (the review stays open; repeat the request: it is never captured twice).
   """
-  approvePaymentReview(input: ApprovePaymentReviewInput!): Payment! @idempotent @auth(requires: [OPERATOR, MERCHANT_ADMIN])
+  approvePaymentReview(
+    "The request: see ApprovePaymentReviewInput."
+    input: ApprovePaymentReviewInput!
+  ): Payment! @idempotent @auth(requires: [OPERATOR, MERCHANT_ADMIN])
   """
   Reject a payment's open review: the authorization is voided at the channel
   and the payment is CANCELED. CONFLICT when the payment is not under review
   or the channel refuses the void; UNAVAILABLE when the void's answer is not
   known yet (the review stays open; repeat the request).
   """
-  rejectPaymentReview(input: RejectPaymentReviewInput!): Payment! @idempotent @auth(requires: [OPERATOR, MERCHANT_ADMIN])
+  rejectPaymentReview(
+    "The request: see RejectPaymentReviewInput."
+    input: RejectPaymentReviewInput!
+  ): Payment! @idempotent @auth(requires: [OPERATOR, MERCHANT_ADMIN])
 }
 
 "The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it."
 input BankAccountInput {
+  "The account holder's name."
   holder: String!
+  "The account number or IBAN."
   number: String!
+  "The bank's code, where the country uses one."
   bankCode: String
   "ISO 3166-1 alpha-2."
   country: String
 }
 
+"A new direct-debit agreement with a buyer."
 input SignAgreementInput {
   "ISO 4217 code of the charges."
   currency: String!
   "The most one charge may take; no cap when omitted."
   maxAmount: MoneyInput
+  "The buyer's bank account."
   account: BankAccountInput!
+  "The merchant's customer the agreement belongs to."
   customerID: ID
   "Where the bank sends the buyer back after approving."
   returnURL: String
@@ -5528,16 +5712,25 @@ input SignAgreementInput {
   idempotencyKey: String!
 }
 
+"The end of a direct-debit agreement."
 input TerminateAgreementInput {
+  "The agreement to end."
   id: ID!
+  "Why, for the merchant's records."
   reason: String
+  "The same key replays the first answer."
   idempotencyKey: String!
 }
 
+"A merchant-initiated charge under an active agreement."
 input ChargeAgreementInput {
+  "The ACTIVE agreement to charge."
   agreementID: ID!
+  "How much, in the agreement's currency and within its cap."
   amount: MoneyInput!
+  "What the charge is for, as the buyer's bank may show it."
   description: String
+  "The merchant's order number or similar, up to 128 characters."
   merchantReference: String
   "The same key returns the same payment; a different charge with it is a CONFLICT."
   idempotencyKey: String!
@@ -5550,7 +5743,10 @@ extend type Agreement {
 
 extend type Query {
   "An agreement of the caller's merchant. NOT_FOUND when not visible."
-  agreement(id: ID!): Agreement! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  agreement(
+    "The agreement's ID."
+    id: ID!
+  ): Agreement! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
 }
 
 extend type Mutation {
@@ -5559,41 +5755,64 @@ extend type Mutation {
   the buyer approves it at their bank; it turns ACTIVE (or FAILED) when the
   bank says so.
   """
-  signAgreement(input: SignAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  signAgreement(
+    "The request: see SignAgreementInput."
+    input: SignAgreementInput!
+  ): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   "End an agreement at the bank. Terminating a terminated agreement returns it unchanged."
-  terminateAgreement(input: TerminateAgreementInput!): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  terminateAgreement(
+    "The request: see TerminateAgreementInput."
+    input: TerminateAgreementInput!
+  ): Agreement! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Charge an ACTIVE agreement, merchant-initiated, without a cashier. The
   payment comes back SUCCEEDED, PROCESSING (the bank answers later) or FAILED.
   CONFLICT for an agreement that is not active; BAD_USER_INPUT for an amount
   above its cap or in another currency.
   """
-  chargeAgreement(input: ChargeAgreementInput!): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  chargeAgreement(
+    "The request: see ChargeAgreementInput."
+    input: ChargeAgreementInput!
+  ): Payment! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
 }
 
 "A risk rule's parameters; which ones a kind reads is listed in docs/cashier.md."
 type RiskRuleParams {
+  "The currency of maxMinor (ISO 4217)."
   currency: String
   "Minor units of ` + "`" + `currency` + "`" + `."
   maxMinor: Int64
   "merchant, card, customer, ip or email."
   dimension: String
+  "The sliding window a velocity or daily rule counts over, in seconds."
   windowSeconds: Int
+  "How many payments the window allows."
   maxCount: Int
+  "ISO 3166-1 alpha-2 codes a country rule matches."
   countries: [String!]
+  "Card number prefixes (6 to 8 digits) a BIN rule matches."
   bins: [String!]
 }
 
+"A risk rule's parameters; which ones a kind reads is listed in docs/cashier.md."
 input RiskRuleParamsInput {
+  "The currency of maxMinor (ISO 4217)."
   currency: String
+  "The amount limit, in minor units of currency."
   maxMinor: Int64
+  "What a velocity rule counts by: merchant, card, customer, ip or email."
   dimension: String
+  "The sliding window a velocity or daily rule counts over, in seconds."
   windowSeconds: Int
+  "How many payments the window allows."
   maxCount: Int
+  "ISO 3166-1 alpha-2 codes a country rule matches."
   countries: [String!]
+  "Card number prefixes (6 to 8 digits) a BIN rule matches."
   bins: [String!]
 }
 
+"A risk rule to create or replace."
 input RiskRuleInput {
   "The rule's id; an existing rule with this id is replaced."
   key: String!
@@ -5603,51 +5822,74 @@ input RiskRuleInput {
   tier: String
   "allow (monitor), challenge, review or deny."
   action: String!
+  "Whether the rule is evaluated."
   enabled: Boolean!
   "0 to 100, added to a decision's score when the rule fires."
   score: Int!
+  "What the rule is for, for operators; also the reason a review shows."
   description: String
+  "The kind's parameters."
   params: RiskRuleParamsInput
 }
 
 extend type RiskRule {
+  "The kind's parameters."
   params: RiskRuleParams!
 }
 
 "Which payments a routing rule applies to; empty lists match everything."
 type RoutingMatch {
+  "Only this merchant's payments; every merchant's when null."
   merchantID: String
+  "Only these method families: card, wallet, bank_transfer, direct_debit."
   methods: [String!]
+  "Only cards of these schemes (visa, mastercard, …)."
   schemes: [String!]
+  "Only payments in these currencies (ISO 4217)."
   currencies: [String!]
+  "Only buyers in these countries (ISO 3166-1 alpha-2)."
   countries: [String!]
 }
 
+"One connector's share of a split routing rule."
 type RoutingShare {
+  "The connector's name."
   connector: String!
+  "Its share of the matching payments, 1 to 100."
   percent: Int!
 }
 
+"Which payments a routing rule applies to; empty lists match everything."
 input RoutingMatchInput {
+  "Only this merchant's payments; every merchant's when omitted."
   merchantID: String
   "card, wallet, bank_transfer, direct_debit."
   methods: [String!]
+  "Only cards of these schemes (visa, mastercard, …)."
   schemes: [String!]
+  "Only payments in these currencies (ISO 4217)."
   currencies: [String!]
+  "Only buyers in these countries (ISO 3166-1 alpha-2)."
   countries: [String!]
 }
 
+"One connector's share of a split routing rule."
 input RoutingShareInput {
+  "The connector's name."
   connector: String!
+  "Its share of the matching payments, 1 to 100; the shares sum to 100."
   percent: Int!
 }
 
+"A routing rule to create or replace."
 input RoutingRuleInput {
   "The rule's id; an existing rule with this id is replaced."
   key: String!
   "Lower applies first."
   priority: Int!
+  "Whether routing applies the rule."
   enabled: Boolean!
+  "Which payments it applies to; every payment when omitted."
   match: RoutingMatchInput
   "Put these connectors first, in this order (exactly one of prefer and split)."
   prefer: [String!]
@@ -5656,23 +5898,42 @@ input RoutingRuleInput {
 }
 
 extend type RoutingRule {
+  "Which payments it applies to."
   match: RoutingMatch!
+  "Connectors to try first, in order (a prefer rule)."
   prefer: [String!]
+  "Connectors to spread payments over, by percentage (a split rule)."
   split: [RoutingShare!]
 }
 
 extend type Query {
   "The risk rules, global and per tier. Operators only."
-  riskRules(after: Cursor, first: Int): RiskRuleConnection! @auth(requires: [OPERATOR])
+  riskRules(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): RiskRuleConnection! @auth(requires: [OPERATOR])
   "The routing rules. Operators only."
-  routingRules(after: Cursor, first: Int): RoutingRuleConnection! @auth(requires: [OPERATOR])
+  routingRules(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; required."
+    first: Int
+  ): RoutingRuleConnection! @auth(requires: [OPERATOR])
 }
 
 extend type Mutation {
   "Create or replace a risk rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
-  upsertRiskRule(input: RiskRuleInput!): RiskRule! @auth(requires: [OPERATOR])
+  upsertRiskRule(
+    "The request: see RiskRuleInput."
+    input: RiskRuleInput!
+  ): RiskRule! @auth(requires: [OPERATOR])
   "Create or replace a routing rule (validated; audit-logged). BAD_USER_INPUT names the bad field."
-  upsertRoutingRule(input: RoutingRuleInput!): RoutingRule! @auth(requires: [OPERATOR])
+  upsertRoutingRule(
+    "The request: see RoutingRuleInput."
+    input: RoutingRuleInput!
+  ): RoutingRule! @auth(requires: [OPERATOR])
 }
 # ---- end payments ----
 `, BuiltIn: false},
@@ -5724,25 +5985,6 @@ type APIKeyEdge {
   """
   cursor: Cursor!
 }
-"""
-Ordering options for APIKey connections
-"""
-input APIKeyOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order APIKeys.
-  """
-  field: APIKeyOrderField!
-}
-"""
-Properties by which APIKey connections can be ordered.
-"""
-enum APIKeyOrderField {
-  CREATED_AT
-}
 type Agreement implements Node {
   id: ID!
   createdAt: Time!
@@ -5764,55 +6006,6 @@ type Agreement implements Node {
   terminatedAt: Time
   merchant: Merchant!
   customer: Customer
-}
-"""
-A connection to a list of items.
-"""
-type AgreementConnection {
-  """
-  A list of edges.
-  """
-  edges: [AgreementEdge]
-  """
-  Information to aid in pagination.
-  """
-  pageInfo: PageInfo!
-  """
-  Identifies the total count of items in the connection.
-  """
-  totalCount: Int!
-}
-"""
-An edge in a connection.
-"""
-type AgreementEdge {
-  """
-  The item at the end of the edge.
-  """
-  node: Agreement
-  """
-  A cursor for use in pagination.
-  """
-  cursor: Cursor!
-}
-"""
-Ordering options for Agreement connections
-"""
-input AgreementOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Agreements.
-  """
-  field: AgreementOrderField!
-}
-"""
-Properties by which Agreement connections can be ordered.
-"""
-enum AgreementOrderField {
-  CREATED_AT
 }
 """
 AgreementStatus is enum for the field status
@@ -5974,55 +6167,6 @@ enum CheckoutSessionCaptureMethod @goModel(model: "github.com/straitpay/strait/e
   MANUAL
 }
 """
-A connection to a list of items.
-"""
-type CheckoutSessionConnection {
-  """
-  A list of edges.
-  """
-  edges: [CheckoutSessionEdge]
-  """
-  Information to aid in pagination.
-  """
-  pageInfo: PageInfo!
-  """
-  Identifies the total count of items in the connection.
-  """
-  totalCount: Int!
-}
-"""
-An edge in a connection.
-"""
-type CheckoutSessionEdge {
-  """
-  The item at the end of the edge.
-  """
-  node: CheckoutSession
-  """
-  A cursor for use in pagination.
-  """
-  cursor: Cursor!
-}
-"""
-Ordering options for CheckoutSession connections
-"""
-input CheckoutSessionOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order CheckoutSessions.
-  """
-  field: CheckoutSessionOrderField!
-}
-"""
-Properties by which CheckoutSession connections can be ordered.
-"""
-enum CheckoutSessionOrderField {
-  CREATED_AT
-}
-"""
 CheckoutSessionStatus is enum for the field status
 """
 enum CheckoutSessionStatus @goModel(model: "github.com/straitpay/strait/ent/checkoutsession.Status") {
@@ -6040,25 +6184,6 @@ type ConnectorSetting implements Node {
   """
   name: String!
   enabled: Boolean!
-}
-"""
-Ordering options for ConnectorSetting connections
-"""
-input ConnectorSettingOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order ConnectorSettings.
-  """
-  field: ConnectorSettingOrderField!
-}
-"""
-Properties by which ConnectorSetting connections can be ordered.
-"""
-enum ConnectorSettingOrderField {
-  CREATED_AT
 }
 type Coupon implements Node {
   id: ID!
@@ -6116,25 +6241,6 @@ enum CouponKind @goModel(model: "github.com/straitpay/strait/ent/coupon.Kind") {
   PERCENTAGE
 }
 """
-Ordering options for Coupon connections
-"""
-input CouponOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Coupons.
-  """
-  field: CouponOrderField!
-}
-"""
-Properties by which Coupon connections can be ordered.
-"""
-enum CouponOrderField {
-  CREATED_AT
-}
-"""
 Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
@@ -6181,25 +6287,6 @@ type CustomerEdge {
   """
   cursor: Cursor!
 }
-"""
-Ordering options for Customer connections
-"""
-input CustomerOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Customers.
-  """
-  field: CustomerOrderField!
-}
-"""
-Properties by which Customer connections can be ordered.
-"""
-enum CustomerOrderField {
-  CREATED_AT
-}
 type Event implements Node {
   id: ID!
   merchantID: String
@@ -6209,36 +6296,6 @@ type Event implements Node {
   type: String!
   objectID: String!
   createdAt: Time!
-}
-"""
-A connection to a list of items.
-"""
-type EventConnection {
-  """
-  A list of edges.
-  """
-  edges: [EventEdge]
-  """
-  Information to aid in pagination.
-  """
-  pageInfo: PageInfo!
-  """
-  Identifies the total count of items in the connection.
-  """
-  totalCount: Int!
-}
-"""
-An edge in a connection.
-"""
-type EventEdge {
-  """
-  The item at the end of the edge.
-  """
-  node: Event
-  """
-  A cursor for use in pagination.
-  """
-  cursor: Cursor!
 }
 type JournalEntry implements Node {
   id: ID!
@@ -6337,25 +6394,6 @@ enum LedgerAccountKind @goModel(model: "github.com/straitpay/strait/ent/ledgerac
   SUSPENSE
 }
 """
-Ordering options for LedgerAccount connections
-"""
-input LedgerAccountOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order LedgerAccounts.
-  """
-  field: LedgerAccountOrderField!
-}
-"""
-Properties by which LedgerAccount connections can be ordered.
-"""
-enum LedgerAccountOrderField {
-  CREATED_AT
-}
-"""
 LedgerAccountOwnerType is enum for the field owner_type
 """
 enum LedgerAccountOwnerType @goModel(model: "github.com/straitpay/strait/ent/ledgeraccount.OwnerType") {
@@ -6435,25 +6473,6 @@ type MerchantEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
-}
-"""
-Ordering options for Merchant connections
-"""
-input MerchantOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Merchants.
-  """
-  field: MerchantOrderField!
-}
-"""
-Properties by which Merchant connections can be ordered.
-"""
-enum MerchantOrderField {
-  CREATED_AT
 }
 """
 MerchantRiskTier is enum for the field risk_tier
@@ -6872,25 +6891,6 @@ type PostingEdge {
   """
   cursor: Cursor!
 }
-"""
-Ordering options for Posting connections
-"""
-input PostingOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order Postings.
-  """
-  field: PostingOrderField!
-}
-"""
-Properties by which Posting connections can be ordered.
-"""
-enum PostingOrderField {
-  SEQ
-}
 type Query {
   """
   Fetches an object given its ID.
@@ -7030,25 +7030,6 @@ type RiskRuleEdge {
   """
   cursor: Cursor!
 }
-"""
-Ordering options for RiskRule connections
-"""
-input RiskRuleOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order RiskRules.
-  """
-  field: RiskRuleOrderField!
-}
-"""
-Properties by which RiskRule connections can be ordered.
-"""
-enum RiskRuleOrderField {
-  CREATED_AT
-}
 type RoutingRule implements Node {
   id: ID!
   createdAt: Time!
@@ -7089,25 +7070,6 @@ type RoutingRuleEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
-}
-"""
-Ordering options for RoutingRule connections
-"""
-input RoutingRuleOrder {
-  """
-  The ordering direction.
-  """
-  direction: OrderDirection! = ASC
-  """
-  The field by which to order RoutingRules.
-  """
-  field: RoutingRuleOrderField!
-}
-"""
-Properties by which RoutingRule connections can be ordered.
-"""
-enum RoutingRuleOrderField {
-  CREATED_AT
 }
 """
 The builtin Time type
@@ -7205,16 +7167,6 @@ func (ec *executionContext) childFields_Agreement(ctx context.Context, field gra
 		return ec.fieldContext_Agreement_maxAmount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Agreement", field.Name)
-}
-
-func (ec *executionContext) childFields_AgreementEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "node":
-		return ec.fieldContext_AgreementEdge_node(ctx, field)
-	case "cursor":
-		return ec.fieldContext_AgreementEdge_cursor(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type AgreementEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7477,16 +7429,6 @@ func (ec *executionContext) childFields_CheckoutSession(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CheckoutSession", field.Name)
 }
 
-func (ec *executionContext) childFields_CheckoutSessionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "node":
-		return ec.fieldContext_CheckoutSessionEdge_node(ctx, field)
-	case "cursor":
-		return ec.fieldContext_CheckoutSessionEdge_cursor(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type CheckoutSessionEdge", field.Name)
-}
-
 func (ec *executionContext) childFields_Connector(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -7733,32 +7675,6 @@ func (ec *executionContext) childFields_CustomerEdge(ctx context.Context, field 
 		return ec.fieldContext_CustomerEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CustomerEdge", field.Name)
-}
-
-func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "id":
-		return ec.fieldContext_Event_id(ctx, field)
-	case "merchantID":
-		return ec.fieldContext_Event_merchantID(ctx, field)
-	case "type":
-		return ec.fieldContext_Event_type(ctx, field)
-	case "objectID":
-		return ec.fieldContext_Event_objectID(ctx, field)
-	case "createdAt":
-		return ec.fieldContext_Event_createdAt(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type Event", field.Name)
-}
-
-func (ec *executionContext) childFields_EventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "node":
-		return ec.fieldContext_EventEdge_node(ctx, field)
-	case "cursor":
-		return ec.fieldContext_EventEdge_cursor(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_FxConversion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10567,148 +10483,6 @@ func (ec *executionContext) fieldContext_Agreement_maxAmount(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _AgreementConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgreementConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.AgreementEdge) graphql.Marshaler {
-			return ec.marshalOAgreementEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_AgreementConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "AgreementConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_AgreementEdge(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _AgreementConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgreementConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgreementConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "AgreementConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _AgreementConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgreementConnection_totalCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgreementConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgreementConnection", field, false, false, "Int")
-}
-
-func (ec *executionContext) _AgreementEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgreementEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
-			return ec.marshalOAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_AgreementEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "AgreementEdge",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Agreement(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _AgreementEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.AgreementEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AgreementEdge_cursor(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AgreementEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AgreementEdge", field, false, false, "Cursor")
-}
-
 func (ec *executionContext) _AuditLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditLog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13030,148 +12804,6 @@ func (ec *executionContext) fieldContext_CheckoutSession_savedCards(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _CheckoutSessionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSessionConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSessionConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.CheckoutSessionEdge) graphql.Marshaler {
-			return ec.marshalOCheckoutSessionEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSessionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "CheckoutSessionConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CheckoutSessionEdge(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _CheckoutSessionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSessionConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSessionConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSessionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "CheckoutSessionConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _CheckoutSessionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSessionConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSessionConnection_totalCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSessionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CheckoutSessionConnection", field, false, false, "Int")
-}
-
-func (ec *executionContext) _CheckoutSessionEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSessionEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSessionEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.CheckoutSession) graphql.Marshaler {
-			return ec.marshalOCheckoutSession2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSession(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSessionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "CheckoutSessionEdge",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_CheckoutSession(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _CheckoutSessionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.CheckoutSessionEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_CheckoutSessionEdge_cursor(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_CheckoutSessionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CheckoutSessionEdge", field, false, false, "Cursor")
-}
-
 func (ec *executionContext) _Connector_name(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15447,148 +15079,6 @@ func (ec *executionContext) _Event_createdAt(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Event_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Event", field, false, false, "Time")
-}
-
-func (ec *executionContext) _EventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EventConnection_edges(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Edges, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.EventEdge) graphql.Marshaler {
-			return ec.marshalOEventEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEventEdge(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_EventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "EventConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_EventEdge(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _EventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EventConnection_pageInfo(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.PageInfo, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
-			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_EventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "EventConnection",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_PageInfo(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _EventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.EventConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EventConnection_totalCount(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TotalCount, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_EventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventConnection", field, false, false, "Int")
-}
-
-func (ec *executionContext) _EventEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.EventEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EventEdge_node(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Node, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.Event) graphql.Marshaler {
-			return ec.marshalOEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEvent(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_EventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "EventEdge",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Event(ctx, field)
-		},
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _EventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.EventEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_EventEdge_cursor(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
-			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_EventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EventEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _FxConversion_entryID(ctx context.Context, field graphql.CollectedField, obj *fx.Conversion) (ret graphql.Marshaler) {
@@ -25869,112 +25359,6 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
-func (ec *executionContext) unmarshalInputAPIKeyOrder(ctx context.Context, obj any) (ent.APIKeyOrder, error) {
-	var it ent.APIKeyOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNAPIKeyOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAPIKeyOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalAPIKeyOrder unmarshals raw into the APIKeyOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalAPIKeyOrder(ctx context.Context, raw any) (ent.APIKeyOrder, error) {
-	var out ent.APIKeyOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "APIKeyOrder", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputAgreementOrder(ctx context.Context, obj any) (ent.AgreementOrder, error) {
-	var it ent.AgreementOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNAgreementOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalAgreementOrder unmarshals raw into the AgreementOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalAgreementOrder(ctx context.Context, raw any) (ent.AgreementOrder, error) {
-	var out ent.AgreementOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgreementOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputApprovePaymentReviewInput(ctx context.Context, obj any) (model.ApprovePaymentReviewInput, error) {
 	var it model.ApprovePaymentReviewInput
 	if obj == nil {
@@ -26269,59 +25653,6 @@ func UnmarshalChargeAgreementInput(ctx context.Context, raw any) (model.ChargeAg
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputCheckoutSessionOrder(ctx context.Context, obj any) (ent.CheckoutSessionOrder, error) {
-	var it ent.CheckoutSessionOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNCheckoutSessionOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalCheckoutSessionOrder unmarshals raw into the CheckoutSessionOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalCheckoutSessionOrder(ctx context.Context, raw any) (ent.CheckoutSessionOrder, error) {
-	var out ent.CheckoutSessionOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "CheckoutSessionOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputConfirmCheckoutSessionInput(ctx context.Context, obj any) (model.ConfirmCheckoutSessionInput, error) {
 	var it model.ConfirmCheckoutSessionInput
 	if obj == nil {
@@ -26511,59 +25842,6 @@ func UnmarshalConnectorLimitInput(ctx context.Context, raw any) (model.Connector
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputConnectorSettingOrder(ctx context.Context, obj any) (ent.ConnectorSettingOrder, error) {
-	var it ent.ConnectorSettingOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNConnectorSettingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSettingOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalConnectorSettingOrder unmarshals raw into the ConnectorSettingOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalConnectorSettingOrder(ctx context.Context, raw any) (ent.ConnectorSettingOrder, error) {
-	var out ent.ConnectorSettingOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConnectorSettingOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputConvertBalanceInput(ctx context.Context, obj any) (model.ConvertBalanceInput, error) {
 	var it model.ConvertBalanceInput
 	if obj == nil {
@@ -26617,59 +25895,6 @@ func (ec *executionContext) unmarshalInputConvertBalanceInput(ctx context.Contex
 func UnmarshalConvertBalanceInput(ctx context.Context, raw any) (model.ConvertBalanceInput, error) {
 	var out model.ConvertBalanceInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConvertBalanceInput", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputCouponOrder(ctx context.Context, obj any) (ent.CouponOrder, error) {
-	var it ent.CouponOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNCouponOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalCouponOrder unmarshals raw into the CouponOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalCouponOrder(ctx context.Context, raw any) (ent.CouponOrder, error) {
-	var out ent.CouponOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "CouponOrder", raw, &out)
 	return out, err
 }
 
@@ -27269,59 +26494,6 @@ func UnmarshalCustomerListFilter(ctx context.Context, raw any) (model.CustomerLi
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputCustomerOrder(ctx context.Context, obj any) (ent.CustomerOrder, error) {
-	var it ent.CustomerOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNCustomerOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomerOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalCustomerOrder unmarshals raw into the CustomerOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalCustomerOrder(ctx context.Context, raw any) (ent.CustomerOrder, error) {
-	var out ent.CustomerOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomerOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputJournalEntriesFilter(ctx context.Context, obj any) (model.JournalEntriesFilter, error) {
 	var it model.JournalEntriesFilter
 	if obj == nil {
@@ -27368,59 +26540,6 @@ func (ec *executionContext) unmarshalInputJournalEntriesFilter(ctx context.Conte
 func UnmarshalJournalEntriesFilter(ctx context.Context, raw any) (model.JournalEntriesFilter, error) {
 	var out model.JournalEntriesFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "JournalEntriesFilter", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputLedgerAccountOrder(ctx context.Context, obj any) (ent.LedgerAccountOrder, error) {
-	var it ent.LedgerAccountOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNLedgerAccountOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalLedgerAccountOrder unmarshals raw into the LedgerAccountOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalLedgerAccountOrder(ctx context.Context, raw any) (ent.LedgerAccountOrder, error) {
-	var out ent.LedgerAccountOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "LedgerAccountOrder", raw, &out)
 	return out, err
 }
 
@@ -27477,59 +26596,6 @@ func (ec *executionContext) unmarshalInputLedgerAccountsFilter(ctx context.Conte
 func UnmarshalLedgerAccountsFilter(ctx context.Context, raw any) (model.LedgerAccountsFilter, error) {
 	var out model.LedgerAccountsFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "LedgerAccountsFilter", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputMerchantOrder(ctx context.Context, obj any) (ent.MerchantOrder, error) {
-	var it ent.MerchantOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNMerchantOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchantOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalMerchantOrder unmarshals raw into the MerchantOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalMerchantOrder(ctx context.Context, raw any) (ent.MerchantOrder, error) {
-	var out ent.MerchantOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "MerchantOrder", raw, &out)
 	return out, err
 }
 
@@ -27867,59 +26933,6 @@ func UnmarshalPaymentOrder(ctx context.Context, raw any) (ent.PaymentOrder, erro
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputPostingOrder(ctx context.Context, obj any) (ent.PostingOrder, error) {
-	var it ent.PostingOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNPostingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalPostingOrder unmarshals raw into the PostingOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalPostingOrder(ctx context.Context, raw any) (ent.PostingOrder, error) {
-	var out ent.PostingOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "PostingOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputRefundOrder(ctx context.Context, obj any) (ent.RefundOrder, error) {
 	var it ent.RefundOrder
 	if obj == nil {
@@ -28183,59 +27196,6 @@ func UnmarshalRiskRuleInput(ctx context.Context, raw any) (model.RiskRuleInput, 
 	return out, err
 }
 
-func (ec *executionContext) unmarshalInputRiskRuleOrder(ctx context.Context, obj any) (ent.RiskRuleOrder, error) {
-	var it ent.RiskRuleOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalRiskRuleOrder unmarshals raw into the RiskRuleOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalRiskRuleOrder(ctx context.Context, raw any) (ent.RiskRuleOrder, error) {
-	var out ent.RiskRuleOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "RiskRuleOrder", raw, &out)
-	return out, err
-}
-
 func (ec *executionContext) unmarshalInputRiskRuleParamsInput(ctx context.Context, obj any) (model.RiskRuleParamsInput, error) {
 	var it model.RiskRuleParamsInput
 	if obj == nil {
@@ -28464,59 +27424,6 @@ func (ec *executionContext) unmarshalInputRoutingRuleInput(ctx context.Context, 
 func UnmarshalRoutingRuleInput(ctx context.Context, raw any) (model.RoutingRuleInput, error) {
 	var out model.RoutingRuleInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingRuleInput", raw, &out)
-	return out, err
-}
-
-func (ec *executionContext) unmarshalInputRoutingRuleOrder(ctx context.Context, obj any) (ent.RoutingRuleOrder, error) {
-	var it ent.RoutingRuleOrder
-	if obj == nil {
-		return it, nil
-	}
-
-	asMap := map[string]any{}
-	for k, v := range obj.(map[string]any) {
-		asMap[k] = v
-	}
-
-	if _, present := asMap["direction"]; !present {
-		asMap["direction"] = "ASC"
-	}
-
-	fieldsInOrder := [...]string{"direction", "field"}
-	for _, k := range fieldsInOrder {
-		v, ok := asMap[k]
-		if !ok {
-			continue
-		}
-		switch k {
-		case "direction":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
-			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Direction = data
-		case "field":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleOrderField(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.Field = data
-		}
-	}
-	return it, nil
-}
-
-// UnmarshalRoutingRuleOrder unmarshals raw into the RoutingRuleOrder input type, using the
-// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
-// object that was not passed as a field argument.
-//
-// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
-// and the returned error says so.
-func UnmarshalRoutingRuleOrder(ctx context.Context, raw any) (ent.RoutingRuleOrder, error) {
-	var out ent.RoutingRuleOrder
-	err := graphql.UnmarshalNamedInputFromContext(ctx, "RoutingRuleOrder", raw, &out)
 	return out, err
 }
 
@@ -29216,87 +28123,6 @@ func (ec *executionContext) _Agreement(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Agreement_maxAmount(ctx, field, obj)
 				})
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var agreementConnectionImplementors = []string{"AgreementConnection"}
-
-func (ec *executionContext) _AgreementConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AgreementConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agreementConnectionImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("AgreementConnection")
-		case "edges":
-			out.Values[i] = ec._AgreementConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "pageInfo":
-			out.Values[i] = ec._AgreementConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "totalCount":
-			out.Values[i] = ec._AgreementConnection_totalCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var agreementEdgeImplementors = []string{"AgreementEdge"}
-
-func (ec *executionContext) _AgreementEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.AgreementEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, agreementEdgeImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("AgreementEdge")
-		case "node":
-			out.Values[i] = ec._AgreementEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "cursor":
-			out.Values[i] = ec._AgreementEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30154,87 +28980,6 @@ func (ec *executionContext) _CheckoutSession(ctx context.Context, sel ast.Select
 	return out
 }
 
-var checkoutSessionConnectionImplementors = []string{"CheckoutSessionConnection"}
-
-func (ec *executionContext) _CheckoutSessionConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.CheckoutSessionConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, checkoutSessionConnectionImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("CheckoutSessionConnection")
-		case "edges":
-			out.Values[i] = ec._CheckoutSessionConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "pageInfo":
-			out.Values[i] = ec._CheckoutSessionConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "totalCount":
-			out.Values[i] = ec._CheckoutSessionConnection_totalCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var checkoutSessionEdgeImplementors = []string{"CheckoutSessionEdge"}
-
-func (ec *executionContext) _CheckoutSessionEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.CheckoutSessionEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, checkoutSessionEdgeImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("CheckoutSessionEdge")
-		case "node":
-			out.Values[i] = ec._CheckoutSessionEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "cursor":
-			out.Values[i] = ec._CheckoutSessionEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
 var connectorImplementors = []string{"Connector"}
 
 func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet, obj *channels.Connector) graphql.Marshaler {
@@ -31074,87 +29819,6 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "createdAt":
 			out.Values[i] = ec._Event_createdAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var eventConnectionImplementors = []string{"EventConnection"}
-
-func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.EventConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, eventConnectionImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("EventConnection")
-		case "edges":
-			out.Values[i] = ec._EventConnection_edges(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "pageInfo":
-			out.Values[i] = ec._EventConnection_pageInfo(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "totalCount":
-			out.Values[i] = ec._EventConnection_totalCount(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var eventEdgeImplementors = []string{"EventEdge"}
-
-func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.EventEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, eventEdgeImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("EventEdge")
-		case "node":
-			out.Values[i] = ec._EventEdge_node(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
-		case "cursor":
-			out.Values[i] = ec._EventEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -34392,40 +33056,12 @@ func (ec *executionContext) marshalNAPIKeyConnection2ᚖgithubᚗcomᚋstraitpay
 	return ec._APIKeyConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAPIKeyOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAPIKeyOrderField(ctx context.Context, v any) (*ent.APIKeyOrderField, error) {
-	var res = new(ent.APIKeyOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNAPIKeyOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAPIKeyOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.APIKeyOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "APIKeyOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx context.Context, sel ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Agreement!")
 		return graphql.Null
 	}
 	return ec._Agreement(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNAgreementOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementOrderField(ctx context.Context, v any) (*ent.AgreementOrderField, error) {
-	var res = new(ent.AgreementOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNAgreementOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.AgreementOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AgreementOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋagreementᚐStatus(ctx context.Context, v any) (agreement.Status, error) {
@@ -34567,20 +33203,6 @@ func (ec *executionContext) marshalNCheckoutSessionCaptureMethod2githubᚗcomᚋ
 	return v
 }
 
-func (ec *executionContext) unmarshalNCheckoutSessionOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionOrderField(ctx context.Context, v any) (*ent.CheckoutSessionOrderField, error) {
-	var res = new(ent.CheckoutSessionOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNCheckoutSessionOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CheckoutSessionOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CheckoutSessionOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNCheckoutSessionStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐStatus(ctx context.Context, v any) (checkoutsession.Status, error) {
 	var res checkoutsession.Status
 	err := res.UnmarshalGQL(v)
@@ -34690,20 +33312,6 @@ func (ec *executionContext) unmarshalNConnectorLimitInput2ᚖgithubᚗcomᚋstra
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNConnectorSettingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSettingOrderField(ctx context.Context, v any) (*ent.ConnectorSettingOrderField, error) {
-	var res = new(ent.ConnectorSettingOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNConnectorSettingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐConnectorSettingOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ConnectorSettingOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ConnectorSettingOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNConvertBalanceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConvertBalanceInput(ctx context.Context, v any) (model.ConvertBalanceInput, error) {
 	res, err := ec.unmarshalInputConvertBalanceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34757,20 +33365,6 @@ func (ec *executionContext) marshalNCouponOffer2ᚖgithubᚗcomᚋstraitpayᚋst
 		return graphql.Null
 	}
 	return ec._CouponOffer(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNCouponOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponOrderField(ctx context.Context, v any) (*ent.CouponOrderField, error) {
-	var res = new(ent.CouponOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNCouponOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCouponOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CouponOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CouponOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNCreateAPIKeyInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateAPIKeyInput(ctx context.Context, v any) (model.CreateAPIKeyInput, error) {
@@ -34848,20 +33442,6 @@ func (ec *executionContext) marshalNCustomerConnection2ᚖgithubᚗcomᚋstraitp
 		return graphql.Null
 	}
 	return ec._CustomerConnection(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNCustomerOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomerOrderField(ctx context.Context, v any) (*ent.CustomerOrderField, error) {
-	var res = new(ent.CustomerOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNCustomerOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCustomerOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.CustomerOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "CustomerOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -35026,20 +33606,6 @@ func (ec *executionContext) marshalNLedgerAccountKind2githubᚗcomᚋstraitpay�
 	return v
 }
 
-func (ec *executionContext) unmarshalNLedgerAccountOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountOrderField(ctx context.Context, v any) (*ent.LedgerAccountOrderField, error) {
-	var res = new(ent.LedgerAccountOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNLedgerAccountOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐLedgerAccountOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.LedgerAccountOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "LedgerAccountOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNLedgerAccountOwnerType2githubᚗcomᚋstraitpayᚋstraitᚋentᚋledgeraccountᚐOwnerType(ctx context.Context, v any) (ledgeraccount.OwnerType, error) {
 	var res ledgeraccount.OwnerType
 	err := res.UnmarshalGQL(v)
@@ -35064,20 +33630,6 @@ func (ec *executionContext) marshalNMerchantConnection2ᚖgithubᚗcomᚋstraitp
 		return graphql.Null
 	}
 	return ec._MerchantConnection(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNMerchantOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchantOrderField(ctx context.Context, v any) (*ent.MerchantOrderField, error) {
-	var res = new(ent.MerchantOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNMerchantOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchantOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.MerchantOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "MerchantOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) unmarshalNMerchantRiskTier2githubᚗcomᚋstraitpayᚋstraitᚋentᚋmerchantᚐRiskTier(ctx context.Context, v any) (merchant.RiskTier, error) {
@@ -35383,20 +33935,6 @@ func (ec *executionContext) marshalNPostingConnection2ᚖgithubᚗcomᚋstraitpa
 	return ec._PostingConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNPostingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingOrderField(ctx context.Context, v any) (*ent.PostingOrderField, error) {
-	var res = new(ent.PostingOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNPostingOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPostingOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.PostingOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "PostingOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) unmarshalNPrincipal2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipal(ctx context.Context, v any) (model.Principal, error) {
 	var res model.Principal
 	err := res.UnmarshalGQL(v)
@@ -35508,20 +34046,6 @@ func (ec *executionContext) unmarshalNRiskRuleInput2githubᚗcomᚋstraitpayᚋs
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleOrderField(ctx context.Context, v any) (*ent.RiskRuleOrderField, error) {
-	var res = new(ent.RiskRuleOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNRiskRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRuleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRuleOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "RiskRuleOrderField!")
-		return graphql.Null
-	}
-	return v
-}
-
 func (ec *executionContext) marshalNRiskRuleParams2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋriskᚐParams(ctx context.Context, sel ast.SelectionSet, v *risk.Params) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RiskRuleParams!")
@@ -35557,20 +34081,6 @@ func (ec *executionContext) marshalNRoutingRuleConnection2ᚖgithubᚗcomᚋstra
 func (ec *executionContext) unmarshalNRoutingRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRoutingRuleInput(ctx context.Context, v any) (model.RoutingRuleInput, error) {
 	res, err := ec.unmarshalInputRoutingRuleInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) unmarshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleOrderField(ctx context.Context, v any) (*ent.RoutingRuleOrderField, error) {
-	var res = new(ent.RoutingRuleOrderField)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalNRoutingRuleOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRoutingRuleOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingRuleOrderField) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "RoutingRuleOrderField!")
-		return graphql.Null
-	}
-	return v
 }
 
 func (ec *executionContext) marshalNRoutingShare2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐShare(ctx context.Context, sel ast.SelectionSet, v *routing.Share) graphql.Marshaler {
@@ -35890,33 +34400,6 @@ func (ec *executionContext) marshalOAPIKeyEdge2ᚖgithubᚗcomᚋstraitpayᚋstr
 	return ec._APIKeyEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx context.Context, sel ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._Agreement(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalOAgreementEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.AgreementEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOAgreementEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOAgreementEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreementEdge(ctx context.Context, sel ast.SelectionSet, v *ent.AgreementEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._AgreementEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalOAuditLog2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAuditLog(ctx context.Context, sel ast.SelectionSet, v *ent.AuditLog) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -36045,26 +34528,6 @@ func (ec *executionContext) marshalOCheckoutSessionCaptureMethod2ᚖgithubᚗcom
 	return v
 }
 
-func (ec *executionContext) marshalOCheckoutSessionEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.CheckoutSessionEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOCheckoutSessionEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOCheckoutSessionEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐCheckoutSessionEdge(ctx context.Context, sel ast.SelectionSet, v *ent.CheckoutSessionEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._CheckoutSessionEdge(ctx, sel, v)
-}
-
 func (ec *executionContext) unmarshalOConnectorFeeInput2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConnectorFeeInputᚄ(ctx context.Context, v any) ([]*model.ConnectorFeeInput, error) {
 	if v == nil {
 		return nil, nil
@@ -36182,33 +34645,6 @@ func (ec *executionContext) unmarshalOCustomerListFilter2ᚖgithubᚗcomᚋstrai
 	}
 	res, err := ec.unmarshalInputCustomerListFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEvent(ctx context.Context, sel ast.SelectionSet, v *ent.Event) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._Event(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalOEventEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEventEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.EventEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalOEventEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEventEdge(ctx, sel, v[i])
-	})
-
-	return ret
-}
-
-func (ec *executionContext) marshalOEventEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEventEdge(ctx context.Context, sel ast.SelectionSet, v *ent.EventEdge) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._EventEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOID2string(ctx context.Context, v any) (string, error) {

@@ -20,7 +20,9 @@ import (
 	"github.com/straitpay/strait/payments/vault"
 )
 
+// The approval of a payment's open review.
 type ApprovePaymentReviewInput struct {
+	// The payment under review.
 	PaymentID string `json:"paymentID"`
 	// Why, kept as the review's closeNote, in the audit log and the payment.review_closed event (at most 500 bytes).
 	Note *string `json:"note,omitempty"`
@@ -30,19 +32,27 @@ type ApprovePaymentReviewInput struct {
 
 // The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it.
 type BankAccountInput struct {
-	Holder   string  `json:"holder"`
-	Number   string  `json:"number"`
+	// The account holder's name.
+	Holder string `json:"holder"`
+	// The account number or IBAN.
+	Number string `json:"number"`
+	// The bank's code, where the country uses one.
 	BankCode *string `json:"bankCode,omitempty"`
 	// ISO 3166-1 alpha-2.
 	Country *string `json:"country,omitempty"`
 }
 
+// A cancellation of a payment that is not captured.
 type CancelPaymentInput struct {
-	ID             string `json:"id"`
+	// The payment to cancel.
+	ID string `json:"id"`
+	// The same key replays the first answer; with another payment it is a CONFLICT.
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// A capture of an authorized payment.
 type CapturePaymentInput struct {
+	// The payment to capture.
 	ID string `json:"id"`
 	// How much to capture, in the payment's currency; all of the authorization when omitted.
 	Amount *MoneyInput `json:"amount,omitempty"`
@@ -52,21 +62,29 @@ type CapturePaymentInput struct {
 
 // A new cashier token for an open session.
 type CashierToken struct {
-	Token     string    `json:"token"`
+	// A bearer token for the CASHIER principal, scoped to the session.
+	Token string `json:"token"`
+	// When the token stops working: 30 minutes at most, never after the session expires.
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// A merchant-initiated charge under an active agreement.
 type ChargeAgreementInput struct {
-	AgreementID       string      `json:"agreementID"`
-	Amount            *MoneyInput `json:"amount"`
-	Description       *string     `json:"description,omitempty"`
-	MerchantReference *string     `json:"merchantReference,omitempty"`
+	// The ACTIVE agreement to charge.
+	AgreementID string `json:"agreementID"`
+	// How much, in the agreement's currency and within its cap.
+	Amount *MoneyInput `json:"amount"`
+	// What the charge is for, as the buyer's bank may show it.
+	Description *string `json:"description,omitempty"`
+	// The merchant's order number or similar, up to 128 characters.
+	MerchantReference *string `json:"merchantReference,omitempty"`
 	// The same key returns the same payment; a different charge with it is a CONFLICT.
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 // How the buyer pays a checkout session.
 type ConfirmCheckoutSessionInput struct {
+	// The method family the buyer chose; the session must allow it.
 	Method PaymentMethodType `json:"method"`
 	// For CARD: a token from tokenizeCard, or a saved card of the session's customer.
 	CardToken *string `json:"cardToken,omitempty"`
@@ -76,9 +94,11 @@ type ConfirmCheckoutSessionInput struct {
 	Email *string `json:"email,omitempty"`
 	// ISO 3166-1 alpha-2 billing country, for risk checks.
 	BillingCountry *string `json:"billingCountry,omitempty"`
-	IdempotencyKey string  `json:"idempotencyKey"`
+	// Makes the confirmation happen once: a retry with the same key replays the first answer; the same key with a different input is a CONFLICT.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// A connector's fee in one currency.
 type ConnectorFeeInput struct {
 	// ISO 4217 code; each currency at most once.
 	Currency string `json:"currency"`
@@ -88,6 +108,7 @@ type ConnectorFeeInput struct {
 	BasisPoints int `json:"basisPoints"`
 }
 
+// A connector's amount limits in one currency.
 type ConnectorLimitInput struct {
 	// ISO 4217 code; each currency at most once.
 	Currency string `json:"currency"`
@@ -97,7 +118,9 @@ type ConnectorLimitInput struct {
 	Max *scalar.Int64 `json:"max,omitempty"`
 }
 
+// A conversion of available balance at a quote.
 type ConvertBalanceInput struct {
+	// The quote from createFxQuote; it must not have expired.
 	QuoteID string `json:"quoteID"`
 	// How much to convert, in the quote's base currency.
 	Amount *MoneyInput `json:"amount"`
@@ -107,20 +130,25 @@ type ConvertBalanceInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// A new API key.
 type CreateAPIKeyInput struct {
 	// Required for operators; merchant principals create keys for their own merchant.
 	MerchantID *string `json:"merchantID,omitempty"`
-	Name       string  `json:"name"`
+	// A label to recognise the key by, e.g. where it is deployed.
+	Name string `json:"name"`
 	// When the key stops working; never, when omitted.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
 // A new API key. `secret` is shown here once and never again.
 type CreateAPIKeyPayload struct {
+	// The key as stored: its ID, name, prefix and expiry, never the secret.
 	APIKey *ent.APIKey `json:"apiKey"`
-	Secret string      `json:"secret"`
+	// The sk_… secret to send as Authorization: Bearer. Shown only here.
+	Secret string `json:"secret"`
 }
 
+// A new checkout session: what the buyer pays and how.
 type CreateCheckoutSessionInput struct {
 	// What the buyer pays, in minor units of the session's currency. Positive.
 	Amount *MoneyInput `json:"amount"`
@@ -152,6 +180,7 @@ type CreateCheckoutSessionInput struct {
 
 // A new checkout session and the token its cashier (web or mobile checkout) uses.
 type CreateCheckoutSessionPayload struct {
+	// The session, OPEN.
 	CheckoutSession *ent.CheckoutSession `json:"checkoutSession"`
 	// A bearer token for the CASHIER principal, scoped to this session only. Hand it to the buyer's checkout.
 	CashierToken string `json:"cashierToken"`
@@ -159,10 +188,13 @@ type CreateCheckoutSessionPayload struct {
 	CashierTokenExpiresAt time.Time `json:"cashierTokenExpiresAt"`
 }
 
+// A new coupon: PERCENTAGE with percentOffBps, or FIXED with amountOff.
 type CreateCouponInput struct {
 	// Letters, digits, - and _, 3–64 characters; matched without regard to case.
-	Code string      `json:"code"`
-	Name *string     `json:"name,omitempty"`
+	Code string `json:"code"`
+	// A name to show buyers, at most 200 characters.
+	Name *string `json:"name,omitempty"`
+	// PERCENTAGE or FIXED.
 	Kind coupon.Kind `json:"kind"`
 	// FIXED: the amount off (its currency restricts the coupon).
 	AmountOff *MoneyInput `json:"amountOff,omitempty"`
@@ -175,22 +207,30 @@ type CreateCouponInput struct {
 	// How many sessions may redeem it in all.
 	MaxRedemptions *int `json:"maxRedemptions,omitempty"`
 	// How many times one customer may redeem it (sessions without a customer cannot use it then).
-	MaxRedemptionsPerCustomer *int       `json:"maxRedemptionsPerCustomer,omitempty"`
-	ValidFrom                 *time.Time `json:"validFrom,omitempty"`
-	ValidUntil                *time.Time `json:"validUntil,omitempty"`
+	MaxRedemptionsPerCustomer *int `json:"maxRedemptionsPerCustomer,omitempty"`
+	// Applies from this instant; at once when omitted.
+	ValidFrom *time.Time `json:"validFrom,omitempty"`
+	// Applies until this instant; for ever when omitted.
+	ValidUntil *time.Time `json:"validUntil,omitempty"`
 	// Offer it to buyers in the cashier's applicableCoupons list. Default false: it works only when typed.
 	Public *bool `json:"public,omitempty"`
 }
 
+// A new customer of the caller's merchant.
 type CreateCustomerInput struct {
+	// The customer's email.
 	Email *string `json:"email,omitempty"`
-	Name  *string `json:"name,omitempty"`
+	// The customer's name.
+	Name *string `json:"name,omitempty"`
+	// The customer's phone number.
 	Phone *string `json:"phone,omitempty"`
 	// ISO 3166-1 alpha-2.
-	Country           *string `json:"country,omitempty"`
+	Country *string `json:"country,omitempty"`
+	// The merchant's own ID for the customer, up to 128 characters.
 	MerchantReference *string `json:"merchantReference,omitempty"`
 }
 
+// The currency pair to lock a rate for.
 type CreateFxQuoteInput struct {
 	// The currency to convert from (ISO 4217).
 	BaseCurrency string `json:"baseCurrency"`
@@ -198,41 +238,57 @@ type CreateFxQuoteInput struct {
 	QuoteCurrency string `json:"quoteCurrency"`
 }
 
+// A new merchant (tenant).
 type CreateMerchantInput struct {
+	// The merchant's registered legal name.
 	LegalName string `json:"legalName"`
 	// ISO 3166-1 alpha-2 country code.
 	Country string `json:"country"`
 	// ISO 4217 code the merchant is settled in.
-	SettlementCurrency string             `json:"settlementCurrency"`
-	RiskTier           *merchant.RiskTier `json:"riskTier,omitempty"`
+	SettlementCurrency string `json:"settlementCurrency"`
+	// The risk rules' tier for this merchant; STANDARD when omitted.
+	RiskTier *merchant.RiskTier `json:"riskTier,omitempty"`
 }
 
+// A new user of a merchant.
 type CreateMerchantUserInput struct {
 	// Required for operators; merchant admins always create users of their own merchant.
-	MerchantID *string           `json:"merchantID,omitempty"`
-	Email      string            `json:"email"`
-	Name       *string           `json:"name,omitempty"`
-	Role       merchantuser.Role `json:"role"`
+	MerchantID *string `json:"merchantID,omitempty"`
+	// The user's email, unique per merchant.
+	Email string `json:"email"`
+	// The user's display name.
+	Name *string `json:"name,omitempty"`
+	// What the user may do: ADMIN, DEVELOPER or ANALYST.
+	Role merchantuser.Role `json:"role"`
 }
 
 // Narrows a customers list.
 type CustomerListFilter struct {
-	Email             *string `json:"email,omitempty"`
+	// Only customers with this email (exact match).
+	Email *string `json:"email,omitempty"`
+	// Only customers with this merchant reference (exact match).
 	MerchantReference *string `json:"merchantReference,omitempty"`
 }
 
+// The source whose journal entries to list.
 type JournalEntriesFilter struct {
 	// capture, refund, dispute, settlement, payout, conversion, transfer or adjustment.
-	SourceType string  `json:"sourceType"`
-	SourceID   *string `json:"sourceID,omitempty"`
+	SourceType string `json:"sourceType"`
+	// The source's ID (e.g. a refund's); every entry of sourceType when omitted.
+	SourceID *string `json:"sourceID,omitempty"`
 }
 
+// Narrows a ledger accounts list; given fields all apply.
 type LedgerAccountsFilter struct {
+	// Only accounts of this kind of owner.
 	OwnerType *ledgeraccount.OwnerType `json:"ownerType,omitempty"`
-	OwnerID   *string                  `json:"ownerID,omitempty"`
-	Currency  *string                  `json:"currency,omitempty"`
+	// Only accounts of this owner (e.g. a merchant's ID).
+	OwnerID *string `json:"ownerID,omitempty"`
+	// Only accounts in this currency (ISO 4217).
+	Currency *string `json:"currency,omitempty"`
 }
 
+// One metadata pair to store with a checkout session.
 type MetadataEntryInput struct {
 	// 1–40 characters.
 	Key string `json:"key"`
@@ -242,8 +298,10 @@ type MetadataEntryInput struct {
 
 // An amount given by a client: minor units and a currency code.
 type MoneyInput struct {
-	Amount   scalar.Int64 `json:"amount"`
-	Currency string       `json:"currency"`
+	// Minor units (cents for USD, yen for JPY).
+	Amount scalar.Int64 `json:"amount"`
+	// ISO 4217 alphabetic code.
+	Currency string `json:"currency"`
 	// The decimal places the client believes the currency has. Optional; when
 	// given it must match the currency's exponent in Strait (Money.exponent: JPY 0,
 	// USD 2, KWD 3), so a client that has a
@@ -254,9 +312,12 @@ type MoneyInput struct {
 
 // Narrows a payments list. Every field is optional; given fields all apply.
 type PaymentListFilter struct {
-	Status            *payment.Status `json:"status,omitempty"`
-	MerchantReference *string         `json:"merchantReference,omitempty"`
-	CustomerID        *string         `json:"customerID,omitempty"`
+	// Only payments in this status.
+	Status *payment.Status `json:"status,omitempty"`
+	// Only payments with this merchant reference (exact match).
+	MerchantReference *string `json:"merchantReference,omitempty"`
+	// Only payments of this customer.
+	CustomerID *string `json:"customerID,omitempty"`
 	// Only payments created at or after this instant.
 	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
 	// Only payments created before this instant.
@@ -265,10 +326,13 @@ type PaymentListFilter struct {
 
 // A payment's manual review.
 type PaymentReview struct {
+	// Where the review stands.
 	Status PaymentReviewStatus `json:"status"`
 	// Why risk sent the payment to review: the reasons of the rules that fired.
-	Reason   string     `json:"reason"`
-	OpenedAt time.Time  `json:"openedAt"`
+	Reason string `json:"reason"`
+	// When risk sent the payment to review.
+	OpenedAt time.Time `json:"openedAt"`
+	// When the review was approved or rejected; null while it is open.
 	ClosedAt *time.Time `json:"closedAt,omitempty"`
 	// Who closed the review, as kind:subject (operator:…, merchant_user:usr_…,
 	// api_key:key_…), or connector:… when the channel captured or released the
@@ -280,7 +344,9 @@ type PaymentReview struct {
 	CloseNote *string `json:"closeNote,omitempty"`
 }
 
+// A refund of a captured payment.
 type RefundPaymentInput struct {
+	// The payment to refund.
 	ID string `json:"id"`
 	// How much to refund, in the payment's currency; all that is left when omitted.
 	Amount *MoneyInput `json:"amount,omitempty"`
@@ -290,7 +356,9 @@ type RefundPaymentInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// The rejection of a payment's open review.
 type RejectPaymentReviewInput struct {
+	// The payment under review.
 	PaymentID string `json:"paymentID"`
 	// Why, kept as the review's closeNote, in the audit log and the payment.review_closed event (at most 500 bytes).
 	Reason *string `json:"reason,omitempty"`
@@ -298,6 +366,7 @@ type RejectPaymentReviewInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// A risk rule to create or replace.
 type RiskRuleInput struct {
 	// The rule's id; an existing rule with this id is replaced.
 	Key string `json:"key"`
@@ -306,58 +375,83 @@ type RiskRuleInput struct {
 	// The merchant risk tier (low, standard, high) it applies to; global when omitted.
 	Tier *string `json:"tier,omitempty"`
 	// allow (monitor), challenge, review or deny.
-	Action  string `json:"action"`
-	Enabled bool   `json:"enabled"`
+	Action string `json:"action"`
+	// Whether the rule is evaluated.
+	Enabled bool `json:"enabled"`
 	// 0 to 100, added to a decision's score when the rule fires.
-	Score       int                  `json:"score"`
-	Description *string              `json:"description,omitempty"`
-	Params      *RiskRuleParamsInput `json:"params,omitempty"`
+	Score int `json:"score"`
+	// What the rule is for, for operators; also the reason a review shows.
+	Description *string `json:"description,omitempty"`
+	// The kind's parameters.
+	Params *RiskRuleParamsInput `json:"params,omitempty"`
 }
 
+// A risk rule's parameters; which ones a kind reads is listed in docs/cashier.md.
 type RiskRuleParamsInput struct {
-	Currency      *string       `json:"currency,omitempty"`
-	MaxMinor      *scalar.Int64 `json:"maxMinor,omitempty"`
-	Dimension     *string       `json:"dimension,omitempty"`
-	WindowSeconds *int          `json:"windowSeconds,omitempty"`
-	MaxCount      *int          `json:"maxCount,omitempty"`
-	Countries     []string      `json:"countries,omitempty"`
-	Bins          []string      `json:"bins,omitempty"`
+	// The currency of maxMinor (ISO 4217).
+	Currency *string `json:"currency,omitempty"`
+	// The amount limit, in minor units of currency.
+	MaxMinor *scalar.Int64 `json:"maxMinor,omitempty"`
+	// What a velocity rule counts by: merchant, card, customer, ip or email.
+	Dimension *string `json:"dimension,omitempty"`
+	// The sliding window a velocity or daily rule counts over, in seconds.
+	WindowSeconds *int `json:"windowSeconds,omitempty"`
+	// How many payments the window allows.
+	MaxCount *int `json:"maxCount,omitempty"`
+	// ISO 3166-1 alpha-2 codes a country rule matches.
+	Countries []string `json:"countries,omitempty"`
+	// Card number prefixes (6 to 8 digits) a BIN rule matches.
+	Bins []string `json:"bins,omitempty"`
 }
 
+// Which payments a routing rule applies to; empty lists match everything.
 type RoutingMatchInput struct {
+	// Only this merchant's payments; every merchant's when omitted.
 	MerchantID *string `json:"merchantID,omitempty"`
 	// card, wallet, bank_transfer, direct_debit.
-	Methods    []string `json:"methods,omitempty"`
-	Schemes    []string `json:"schemes,omitempty"`
+	Methods []string `json:"methods,omitempty"`
+	// Only cards of these schemes (visa, mastercard, …).
+	Schemes []string `json:"schemes,omitempty"`
+	// Only payments in these currencies (ISO 4217).
 	Currencies []string `json:"currencies,omitempty"`
-	Countries  []string `json:"countries,omitempty"`
+	// Only buyers in these countries (ISO 3166-1 alpha-2).
+	Countries []string `json:"countries,omitempty"`
 }
 
+// A routing rule to create or replace.
 type RoutingRuleInput struct {
 	// The rule's id; an existing rule with this id is replaced.
 	Key string `json:"key"`
 	// Lower applies first.
-	Priority int                `json:"priority"`
-	Enabled  bool               `json:"enabled"`
-	Match    *RoutingMatchInput `json:"match,omitempty"`
+	Priority int `json:"priority"`
+	// Whether routing applies the rule.
+	Enabled bool `json:"enabled"`
+	// Which payments it applies to; every payment when omitted.
+	Match *RoutingMatchInput `json:"match,omitempty"`
 	// Put these connectors first, in this order (exactly one of prefer and split).
 	Prefer []string `json:"prefer,omitempty"`
 	// Send each payment to one connector, by percentage (summing to 100).
 	Split []*RoutingShareInput `json:"split,omitempty"`
 }
 
+// One connector's share of a split routing rule.
 type RoutingShareInput struct {
+	// The connector's name.
 	Connector string `json:"connector"`
-	Percent   int    `json:"percent"`
+	// Its share of the matching payments, 1 to 100; the shares sum to 100.
+	Percent int `json:"percent"`
 }
 
+// A new direct-debit agreement with a buyer.
 type SignAgreementInput struct {
 	// ISO 4217 code of the charges.
 	Currency string `json:"currency"`
 	// The most one charge may take; no cap when omitted.
-	MaxAmount  *MoneyInput       `json:"maxAmount,omitempty"`
-	Account    *BankAccountInput `json:"account"`
-	CustomerID *string           `json:"customerID,omitempty"`
+	MaxAmount *MoneyInput `json:"maxAmount,omitempty"`
+	// The buyer's bank account.
+	Account *BankAccountInput `json:"account"`
+	// The merchant's customer the agreement belongs to.
+	CustomerID *string `json:"customerID,omitempty"`
 	// Where the bank sends the buyer back after approving.
 	ReturnURL *string `json:"returnURL,omitempty"`
 	// The bank connector; routing chooses one that takes direct debits when omitted.
@@ -366,20 +460,27 @@ type SignAgreementInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// The end of a direct-debit agreement.
 type TerminateAgreementInput struct {
-	ID             string  `json:"id"`
-	Reason         *string `json:"reason,omitempty"`
-	IdempotencyKey string  `json:"idempotencyKey"`
+	// The agreement to end.
+	ID string `json:"id"`
+	// Why, for the merchant's records.
+	Reason *string `json:"reason,omitempty"`
+	// The same key replays the first answer.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// A card to vault for the cashier's session. Never logged or stored in clear.
 type TokenizeCardInput struct {
 	// The card number; spaces and dashes are ignored.
 	Number string `json:"number"`
 	// 3 digits (4 for American Express). Held in memory for the authorization only.
-	Cvc      *string `json:"cvc,omitempty"`
-	ExpMonth int     `json:"expMonth"`
+	Cvc *string `json:"cvc,omitempty"`
+	// 1 to 12.
+	ExpMonth int `json:"expMonth"`
 	// Four digits (two mean 20xx).
-	ExpYear    int     `json:"expYear"`
+	ExpYear int `json:"expYear"`
+	// The name on the card.
 	HolderName *string `json:"holderName,omitempty"`
 	// Save the card to the session's customer (needs a session with a customer).
 	Save *bool `json:"save,omitempty"`
@@ -387,11 +488,15 @@ type TokenizeCardInput struct {
 
 // A vaulted card: pay with its token.
 type TokenizedCard struct {
-	Token string          `json:"token"`
-	Card  *vault.CardInfo `json:"card"`
+	// What to pay with: pass it as confirmCheckoutSession's cardToken.
+	Token string `json:"token"`
+	// The card as anyone may see it (masked).
+	Card *vault.CardInfo `json:"card"`
 }
 
+// A connector's fees and limits, as the operator sets them.
 type UpdateConnectorSettingsInput struct {
+	// The connector's name in the manifest.
 	Name string `json:"name"`
 	// Replaces every fee; omit to keep them, [] to remove them.
 	Fees []*ConnectorFeeInput `json:"fees,omitempty"`
@@ -401,6 +506,7 @@ type UpdateConnectorSettingsInput struct {
 
 // The authenticated caller.
 type Viewer struct {
+	// What kind of caller this is.
 	Principal Principal `json:"principal"`
 	// Operator name, merchant user ID, API key ID or checkout session ID.
 	Subject string `json:"subject"`
@@ -537,10 +643,14 @@ func (e ConnectorHealth) MarshalJSON() ([]byte, error) {
 type PaymentMethodType string
 
 const (
-	PaymentMethodTypeCard         PaymentMethodType = "CARD"
-	PaymentMethodTypeWallet       PaymentMethodType = "WALLET"
+	// A card, tokenized with tokenizeCard or saved to the customer.
+	PaymentMethodTypeCard PaymentMethodType = "CARD"
+	// A digital wallet, by redirect or QR code.
+	PaymentMethodTypeWallet PaymentMethodType = "WALLET"
+	// A transfer the buyer makes to the account in the instructions.
 	PaymentMethodTypeBankTransfer PaymentMethodType = "BANK_TRANSFER"
-	PaymentMethodTypeDirectDebit  PaymentMethodType = "DIRECT_DEBIT"
+	// A debit under a signed agreement (chargeAgreement), never from a checkout.
+	PaymentMethodTypeDirectDebit PaymentMethodType = "DIRECT_DEBIT"
 )
 
 var AllPaymentMethodType = []PaymentMethodType{
@@ -661,12 +771,18 @@ func (e PaymentReviewStatus) MarshalJSON() ([]byte, error) {
 type Principal string
 
 const (
-	PrincipalOperator          Principal = "OPERATOR"
-	PrincipalMerchantAdmin     Principal = "MERCHANT_ADMIN"
+	// A platform operator: every merchant.
+	PrincipalOperator Principal = "OPERATOR"
+	// A merchant's user with the admin role: everything of one merchant, users and keys included.
+	PrincipalMerchantAdmin Principal = "MERCHANT_ADMIN"
+	// A merchant's user with the developer role: payments, checkout and API keys of one merchant.
 	PrincipalMerchantDeveloper Principal = "MERCHANT_DEVELOPER"
-	PrincipalMerchantAnalyst   Principal = "MERCHANT_ANALYST"
-	PrincipalAPIKey            Principal = "API_KEY"
-	PrincipalCashier           Principal = "CASHIER"
+	// A merchant's user with the analyst role: reads one merchant's data.
+	PrincipalMerchantAnalyst Principal = "MERCHANT_ANALYST"
+	// A merchant's API key (sk_…), server to server.
+	PrincipalAPIKey Principal = "API_KEY"
+	// A cashier token: one checkout session, for the buyer's checkout.
+	PrincipalCashier Principal = "CASHIER"
 )
 
 var AllPrincipal = []Principal{
@@ -725,8 +841,10 @@ func (e Principal) MarshalJSON() ([]byte, error) {
 type WalletFlow string
 
 const (
+	// Send the buyer to the wallet's page (nextAction REDIRECT).
 	WalletFlowRedirect WalletFlow = "REDIRECT"
-	WalletFlowQR       WalletFlow = "QR"
+	// Show a code the buyer scans with the wallet app (nextAction QR_CODE).
+	WalletFlowQR WalletFlow = "QR"
 )
 
 var AllWalletFlow = []WalletFlow{

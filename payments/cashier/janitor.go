@@ -16,7 +16,8 @@ import (
 // The janitor resolves what the pipeline could not: attempts whose outcome
 // is unknown (a timeout, a crashed plugin, a crash of Strait itself
 // mid-call), attempts the channel left pending, buyers who never finished a
-// next action, and refunds whose answer never came. It asks the channel
+// next action, captures and voids of authorizations whose answer never came
+// (inflight.go), and refunds whose answer never came. It asks the channel
 // (QueryPayment, by the attempt's reference when no channel id was ever
 // received) and records what it learns through the same record path as the
 // pipeline. It never authorizes again: a second authorization is how a
@@ -51,7 +52,10 @@ func (s *Service) RunJanitor(ctx context.Context, every time.Duration) {
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	sys := viewer.SystemContext(ctx)
 	due, err := s.cfg.Client.PaymentAttempt.Query().
-		Where(paymentattempt.StatusIn(paymentattempt.StatusPENDING, paymentattempt.StatusUNKNOWN, paymentattempt.StatusACTION_REQUIRED),
+		Where(paymentattempt.Or(
+			paymentattempt.StatusIn(paymentattempt.StatusPENDING, paymentattempt.StatusUNKNOWN, paymentattempt.StatusACTION_REQUIRED),
+			// A capture or void in flight (inflight.go).
+			paymentattempt.And(paymentattempt.StatusEQ(paymentattempt.StatusAUTHORIZED), paymentattempt.OperationNotNil())),
 			paymentattempt.NextCheckAtLTE(s.now())).
 		Order(paymentattempt.ByNextCheckAt()).Limit(sweepBatch).All(sys)
 	if err != nil {
@@ -68,6 +72,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 
 // check asks the channel about one attempt and records the answer.
 func (s *Service) check(ctx context.Context, a *ent.PaymentAttempt) error {
+	if a.Status == paymentattempt.StatusAUTHORIZED {
+		return s.checkOperation(ctx, a)
+	}
 	// By default the janitor learned nothing: the attempt waits for its next
 	// check. A pending attempt the channel cannot tell us about (this process
 	// or Strait itself died mid-call) is unknown from now on.

@@ -23,11 +23,14 @@ import (
 // Capture captures amount (all of the authorization when nil) of a payment
 // in requires_capture; a partial capture releases the rest. Returns EINVALID
 // (field "amount") for an amount that is not positive or above the
-// authorized amount, ECONFLICT when the payment is not awaiting capture or
+// authorized amount, ECONFLICT when the payment is not awaiting capture
+// (a succeeded payment captured without naming the amount included) or
 // its authorization window has closed, or the channel refuses, and
-// EUNAVAILABLE when the channel's answer is unknown (repeat the request).
-// Capturing again an already captured payment with the same amount returns
-// it unchanged. A payment under review is captured only by approving its
+// EUNAVAILABLE when the channel's answer is unknown: the capture stays in
+// flight, the janitor records what the channel did (inflight.go), and
+// repeating the request is a replay at the channel. Capturing again an
+// already captured payment naming the captured amount returns it
+// unchanged. A payment under review is captured only by approving its
 // review (ApproveReview): capturing it is ECONFLICT.
 func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*ent.Payment, error) {
 	p, err := s.Payment(ctx, id)
@@ -38,7 +41,7 @@ func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*en
 	if err != nil {
 		return nil, err
 	}
-	if stateOf(p.Status) == Succeeded && p.AmountCaptured > 0 && (amount == nil || *amount == p.AmountCaptured) {
+	if stateOf(p.Status) == Succeeded && p.AmountCaptured > 0 && amount != nil && *amount == p.AmountCaptured {
 		return p, nil // a repeated capture
 	}
 	if underReview(p) {
@@ -76,12 +79,15 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 	if err != nil {
 		return nil, err
 	}
+	if err := s.markInFlight(ctx, att, paymentattempt.OperationCAPTURE, want); err != nil {
+		return nil, err
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
-	resp, err := c.Capture(cctx, connectors.CaptureRequest{IdempotencyKey: "capture:" + p.ID, Reference: att.ID,
+	resp, err := c.Capture(cctx, connectors.CaptureRequest{IdempotencyKey: captureKey(p.ID), Reference: att.ID,
 		PaymentID: att.ConnectorReference, Amount: contractMoney(want, p.Currency)})
 	cancel()
 	if err := operationError("capture", resp.Result, err); err != nil {
-		return nil, err
+		return nil, s.afterOperation(ctx, att, err)
 	}
 	move, err := s.prepareCapture(ctx, p.MerchantID, att.Connector, want, p.Currency)
 	if err != nil {
@@ -109,7 +115,7 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 			return err
 		}
 		if _, err := tx.PaymentAttempt.UpdateOneID(att.ID).SetStatus(paymentattempt.StatusCAPTURED).
-			SetResolvedAt(s.now()).Save(sys); err != nil {
+			SetResolvedAt(s.now()).ClearOperation().SetOperationAmount(0).ClearNextCheckAt().Save(sys); err != nil {
 			return err
 		}
 		cur, err = tx.Payment.UpdateOne(cur).SetStatus(entState(to)).SetAmountCaptured(want).
@@ -193,11 +199,14 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 		if err != nil {
 			return nil, err
 		}
+		if err := s.markInFlight(ctx, att, paymentattempt.OperationVOID, 0); err != nil {
+			return nil, err
+		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
-		resp, err := c.Void(cctx, connectors.VoidRequest{IdempotencyKey: "void:" + p.ID, Reference: att.ID, PaymentID: att.ConnectorReference})
+		resp, err := c.Void(cctx, connectors.VoidRequest{IdempotencyKey: voidKey(p.ID), Reference: att.ID, PaymentID: att.ConnectorReference})
 		cancel()
 		if err := operationError("void", resp.Result, err); err != nil {
-			return nil, err
+			return nil, s.afterOperation(ctx, att, err)
 		}
 	case RequiresAction:
 		// The connector cannot cancel a waiting payment: the attempt expires
@@ -240,7 +249,7 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 				return err
 			}
 			if _, err := tx.PaymentAttempt.UpdateOne(a).SetStatus(entAttemptState(ato)).SetResolvedAt(s.now()).
-				ClearNextCheckAt().Save(sys); err != nil {
+				ClearNextCheckAt().ClearOperation().SetOperationAmount(0).Save(sys); err != nil {
 				return err
 			}
 			data["attempt_id"] = a.ID

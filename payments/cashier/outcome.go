@@ -50,6 +50,9 @@ type result struct {
 	eventID string
 	// check is set by the janitor: the attempt's check count moves on.
 	check bool
+	// captured is the amount of a capture of an authorization, which may be
+	// partial; zero means the attempt's amount.
+	captured int64
 }
 
 // resultOf maps a connector's normalized Result to the attempt machine.

@@ -79,8 +79,12 @@ type recorded struct {
 func (s *Service) recordAttempt(ctx context.Context, att *ent.PaymentAttempt, res result, route *routing.Decision) (*ent.Payment, *cascade, error) {
 	req := &recordReq{ctx: ctx, attempt: att, res: res, route: route}
 	if res.outcome == OutcomeCaptured {
+		amount := att.Amount
+		if res.captured > 0 {
+			amount = res.captured
+		}
 		var err error
-		if req.capture, err = s.prepareCapture(ctx, att.MerchantID, att.Connector, att.Amount, att.Currency); err != nil {
+		if req.capture, err = s.prepareCapture(ctx, att.MerchantID, att.Connector, amount, att.Currency); err != nil {
 			return nil, nil, fmt.Errorf("record %s: %w", att.ID, err)
 		}
 	}
@@ -223,7 +227,7 @@ func (s *Service) recordTx(ctx context.Context, reqs []*recordReq, deferWrites b
 					Select(paymentattempt.FieldID, paymentattempt.FieldStatus, paymentattempt.FieldLastEventID,
 						paymentattempt.FieldConnectorReference, paymentattempt.FieldCheckCount, paymentattempt.FieldNextCheckAt,
 						paymentattempt.FieldResolvedAt, paymentattempt.FieldDeclineCode, paymentattempt.FieldDeclineType,
-						paymentattempt.FieldErrorMessage, paymentattempt.FieldUpdatedAt).
+						paymentattempt.FieldErrorMessage, paymentattempt.FieldUpdatedAt, paymentattempt.FieldOperation).
 					All(ctx)
 				if err != nil {
 					return fmt.Errorf("attempts: %w", err)
@@ -328,6 +332,9 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 		upd[paymentattempt.FieldLastEventID] = res.eventID
 	}
 	if res.outcome == "" {
+		if from == AttemptAuthorized && a.Operation == nil {
+			return recorded{payment: p}, nil // its operation was answered meanwhile
+		}
 		// Still in flight at the channel: look again later.
 		n := a.CheckCount
 		if res.check {
@@ -368,6 +375,11 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 	default:
 		upd[paymentattempt.FieldNextCheckAt] = nil
 		upd[paymentattempt.FieldResolvedAt] = w.now
+		if a.Operation != nil {
+			// The operation in flight is answered (inflight.go).
+			upd[paymentattempt.FieldOperation] = nil
+			upd[paymentattempt.FieldOperationAmount] = int64(0)
+		}
 	}
 	if to == AttemptDeclined || to == AttemptErrored || to == AttemptExpired {
 		upd[paymentattempt.FieldDeclineCode] = clip(res.code, 64)
@@ -568,7 +580,7 @@ func volumeKeysOf(a *ent.PaymentAttempt) []string {
 func current(held, f *ent.PaymentAttempt) *ent.PaymentAttempt {
 	a := *held
 	a.Status, a.LastEventID, a.ConnectorReference = f.Status, f.LastEventID, f.ConnectorReference
-	a.CheckCount, a.NextCheckAt, a.ResolvedAt = f.CheckCount, f.NextCheckAt, f.ResolvedAt
+	a.CheckCount, a.NextCheckAt, a.ResolvedAt, a.Operation = f.CheckCount, f.NextCheckAt, f.ResolvedAt, f.Operation
 	a.DeclineCode, a.DeclineType, a.ErrorMessage, a.UpdatedAt = f.DeclineCode, f.DeclineType, f.ErrorMessage, f.UpdatedAt
 	return &a
 }

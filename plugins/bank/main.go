@@ -14,7 +14,7 @@ import (
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/sdk"
-	"github.com/straitpay/strait/plugins/internal/sandboxapi"
+	"github.com/straitpay/strait/plugins/sandboxapi"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

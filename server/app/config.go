@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/straitpay/strait/graph"
 	"github.com/straitpay/strait/payments/batch"
 )
 
@@ -30,6 +31,17 @@ type Config struct {
 	LogLevel    string        // STRAIT_LOG_LEVEL: debug, info, warn, error
 	ShutdownIn  time.Duration // STRAIT_SHUTDOWN_TIMEOUT
 	CORSOrigins []string      // STRAIT_CORS_ORIGINS: comma-separated origins allowed for browsers and websockets
+	// CORSHeaders are the request headers browsers from CORSOrigins may send
+	// besides Strait's own (Authorization, Content-Type, Idempotency-Key,
+	// X-Request-Id), from STRAIT_CORS_HEADERS; by default the tracing and
+	// Apollo client headers (DefaultCORSHeaders).
+	CORSHeaders []string
+	// PersistedOperations is an allow-list file (STRAIT_PERSISTED_OPERATIONS):
+	// when set, only the operations it lists are served (docs/api.md).
+	PersistedOperations string
+	// APQCacheSize bounds the automatic persisted queries each replica
+	// remembers (STRAIT_APQ_CACHE_SIZE, default 1000; 0 turns APQ off).
+	APQCacheSize int
 	// IdempotencyTTL is how long idempotency records are kept before the
 	// janitor sweeps them (STRAIT_IDEMPOTENCY_TTL); zero means 24h.
 	IdempotencyTTL time.Duration
@@ -52,6 +64,11 @@ type Config struct {
 	VaultKeys           string // STRAIT_VAULT_KEYS: "id:base64,…", active first
 	VaultFingerprintKey string // STRAIT_VAULT_FINGERPRINT_KEY: base64, ≥ 32 bytes
 }
+
+// DefaultCORSHeaders are the request headers browsers may send by default
+// besides Strait's own: W3C trace context and baggage, Sentry's trace header,
+// and Apollo's client awareness headers.
+var DefaultCORSHeaders = []string{"traceparent", "tracestate", "baggage", "sentry-trace", "apollographql-client-name", "apollographql-client-version"}
 
 // minIdempotencyTTL is the floor for IdempotencyTTL: clients are promised,
 // as by Stripe, that a key replays for at least a day.
@@ -83,6 +100,10 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	idemTTL := duration("STRAIT_IDEMPOTENCY_TTL", "24h")
 	batchTimeout := duration("STRAIT_DB_BATCH_TIMEOUT", batch.DefaultTimeout.String())
 	requestTimeout := duration("STRAIT_REQUEST_TIMEOUT", "60s")
+	apqSize, err := strconv.Atoi(env("STRAIT_APQ_CACHE_SIZE", "1000"))
+	if err != nil && envErr == nil {
+		envErr = fmt.Errorf("STRAIT_APQ_CACHE_SIZE: %w", err)
+	}
 	if envErr != nil {
 		return c, envErr
 	}
@@ -100,6 +121,9 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.DurationVar(&c.DBBatchTimeout, "db-batch-timeout", batchTimeout, "bound of each group-committed batch of database work; a database that stops answering fails it")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", requestTimeout, "bound of a request's own work (0: none); websocket subscriptions have none")
 	origins := fs.String("cors-origins", env("STRAIT_CORS_ORIGINS", ""), "comma-separated browser origins allowed (websockets and CORS)")
+	corsHeaders := fs.String("cors-headers", env("STRAIT_CORS_HEADERS", strings.Join(DefaultCORSHeaders, ",")), "comma-separated request headers browsers may send besides Authorization, Content-Type, Idempotency-Key and X-Request-Id")
+	fs.StringVar(&c.PersistedOperations, "persisted-operations", env("STRAIT_PERSISTED_OPERATIONS", ""), "allow-list file: serve only the operations it lists (GraphQL Code Generator, Relay or Apollo manifest JSON)")
+	fs.IntVar(&c.APQCacheSize, "apq-cache-size", apqSize, "automatic persisted queries remembered per replica (0: APQ off)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -110,6 +134,21 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 		if o = strings.TrimSpace(o); o != "" {
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
+	}
+	for _, h := range strings.Split(*corsHeaders, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			c.CORSHeaders = append(c.CORSHeaders, h)
+		}
+	}
+	if c.PersistedOperations != "" {
+		// Loaded again by the GraphQL server; read here so a bad file stops
+		// the start instead of refusing every request.
+		if _, err := graph.LoadPersistedOperations(c.PersistedOperations); err != nil {
+			return c, fmt.Errorf("STRAIT_PERSISTED_OPERATIONS: %w", err)
+		}
+	}
+	if c.APQCacheSize < 0 {
+		return c, fmt.Errorf("STRAIT_APQ_CACHE_SIZE is %d: it must not be negative", c.APQCacheSize)
 	}
 	c.VaultKeys, c.VaultFingerprintKey = getenv("STRAIT_VAULT_KEYS"), getenv("STRAIT_VAULT_FINGERPRINT_KEY")
 	if c.DatabaseURL == "" {

@@ -17,6 +17,12 @@ import (
 // devMerchantName marks the demo merchant, so a restart reuses it.
 const devMerchantName = "Strait Demo Store"
 
+// devOperator is the operator dev mode's tokens speak for, and
+// devTokenLifetime how long they last.
+var devOperator = viewer.Viewer{Kind: viewer.Operator, Subject: "dev-operator"}
+
+const devTokenLifetime = 12 * time.Hour
+
 // SeedDev makes sure a demo merchant with an admin user exists and prints
 // ready-made tokens and the GraphiQL URL to out. Only for dev mode.
 func (a *App) SeedDev(ctx context.Context, out io.Writer, baseURL string) error {
@@ -35,17 +41,17 @@ func (a *App) SeedDev(ctx context.Context, out io.Writer, baseURL string) error 
 	if err != nil {
 		return fmt.Errorf("dev user: %w", err)
 	}
-	opToken, err := a.Tokens.Mint(viewer.Viewer{Kind: viewer.Operator, Subject: "dev-operator"}, 12*time.Hour)
+	opToken, err := a.Tokens.Mint(devOperator, devTokenLifetime)
 	if err != nil {
 		return err
 	}
-	adminToken, err := a.Tokens.Mint(viewer.Viewer{Kind: viewer.MerchantUser, Subject: u.ID, MerchantID: m.ID, Role: viewer.RoleAdmin}, 12*time.Hour)
+	adminToken, err := a.Tokens.Mint(viewer.Viewer{Kind: viewer.MerchantUser, Subject: u.ID, MerchantID: m.ID, Role: viewer.RoleAdmin}, devTokenLifetime)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, `
 Strait dev mode
-  GraphiQL:        %s/
+  GraphiQL:        %s/  (served from the binary; the operator token is pre-filled)
   connectors:      %s
   demo merchant:   %s (%s)
   operator token:  %s

@@ -12,7 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/straitpay/strait/graph"
 	"github.com/straitpay/strait/payments/viewer"
@@ -27,9 +27,9 @@ const parserTokenLimit = 2000
 // variables is near 256 KiB.
 const maxBodyBytes = 256 << 10
 
-// newGraphQLServer builds the hardened gqlgen handler: POST, GET for queries
-// only, and graphql-transport-ws websockets on the same path. exts are used
-// last, inside the metrics, in order.
+// newGraphQLServer builds the hardened gqlgen handler: GraphQL over HTTP (GET
+// for queries only, POST; overHTTP) and graphql-transport-ws websockets on the
+// same path. exts are used last, inside the metrics, in order.
 func newGraphQLServer(es graphql.ExecutableSchema, a *App, exts ...graphql.HandlerExtension) *handler.Server {
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
@@ -38,31 +38,40 @@ func newGraphQLServer(es graphql.ExecutableSchema, a *App, exts ...graphql.Handl
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
 			OriginPatterns: a.Config.CORSOrigins,
 		}},
+		// The ack carries no payload: echoing the init payload would send
+		// the Authorization secret back down the socket.
 		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			if _, ok := viewer.FromContext(ctx); ok {
-				return ctx, &p, nil // authenticated by the upgrade request's header
+				return ctx, nil, nil // authenticated by the upgrade request's header
 			}
 			v, err := a.authenticate(ctx, p.Authorization())
 			if err != nil {
+				// graphql-transport-ws closes a refused init with 4403
+				// Forbidden; clients give up instead of reconnecting.
+				ctx = transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "Forbidden"), 4403)
 				return ctx, nil, err
 			}
-			return viewer.NewContext(ctx, v), &p, nil
+			return viewer.NewContext(ctx, v), nil, nil
 		},
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(overHTTP{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(parserTokenLimit)
-	srv.SetErrorPresenter(graph.ErrorPresenter(a.Log))
-	srv.SetRecoverFunc(graph.Recover(a.Log))
+	presenter := graph.ErrorPresenter(a.Log)
 	if a.Config.Dev {
 		srv.Use(extension.Introspection{})
 	} else {
 		// "Did you mean …?" hints outside dev would describe the schema to a
-		// caller that is not allowed to introspect it.
+		// caller that is not allowed to introspect it. gqlparser's switch
+		// covers fields and types; the presenter strips the rest (input
+		// fields, enum values, argument names).
 		srv.SetDisableSuggestion(true)
+		presenter = graph.WithoutSuggestions(presenter)
 	}
+	srv.SetErrorPresenter(presenter)
+	srv.SetRecoverFunc(graph.Recover(a.Log))
+	srv.Use(persistedQueries(a))
 	srv.Use(graph.DefaultLimits) // after Introspection: it refuses introspection when off
 	srv.Use(graphqlMetrics{a.metrics})
 	for _, ext := range exts {
@@ -71,24 +80,38 @@ func newGraphQLServer(es graphql.ExecutableSchema, a *App, exts ...graphql.Handl
 	return srv
 }
 
-// queriesOnlyOverGET refuses mutations and subscriptions sent with GET, with a
-// coded error (gqlgen's own refusal carries no code). GET requests are
-// cacheable and loggable by proxies; state changes never ride on them.
-func queriesOnlyOverGET(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && !isWebsocketUpgrade(r) {
-			doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: r.URL.Query().Get("query")}, parserTokenLimit)
-			if err == nil {
-				for _, op := range doc.Operations {
-					if op.Operation != ast.Query {
-						writeGraphQLError(w, http.StatusMethodNotAllowed, graph.CodeBadUserInput, "GET carries queries only; send mutations with POST")
-						return
-					}
-				}
-			}
+// persistedQueries is the extension that turns a persisted operation's ID into
+// its document: the operators' allow-list when STRAIT_PERSISTED_OPERATIONS is
+// set (only its operations are served), automatic persisted queries otherwise
+// (Apollo's protocol over a per-replica LRU of APQCacheSize documents, each
+// stored under its verified sha256).
+func persistedQueries(a *App) graphql.HandlerExtension {
+	if path := a.Config.PersistedOperations; path != "" {
+		list, err := graph.LoadPersistedOperations(path)
+		if err != nil {
+			// ParseConfig loaded it a moment ago; fail closed, never open.
+			a.Log.Error("persisted operations unreadable: refusing every operation", "err", err)
+			list = &graph.PersistedOperations{}
 		}
-		next.ServeHTTP(w, r)
-	})
+		return list
+	}
+	if a.Config.APQCacheSize == 0 {
+		return graph.RefuseDocumentIDs{}
+	}
+	return apq{extension.AutomaticPersistedQuery{Cache: lru.New[string](a.Config.APQCacheSize)}}
+}
+
+// apq is gqlgen's automatic persisted queries that also refuses the documentId
+// and doc_id of the allow-list protocol, which it would otherwise ignore.
+type apq struct {
+	extension.AutomaticPersistedQuery
+}
+
+func (q apq) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
+	if err := (graph.RefuseDocumentIDs{}).MutateOperationParameters(ctx, params); err != nil {
+		return err
+	}
+	return q.AutomaticPersistedQuery.MutateOperationParameters(ctx, params)
 }
 
 // markReplays sets the Idempotent-Replayed header on replayed answers.

@@ -33,3 +33,14 @@ func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
+
+// ReadableDurations is a slog ReplaceAttr that writes every duration as Go
+// writes it ("1.234ms", "2m0s") instead of the JSON handler's bare count of
+// nanoseconds, so that a person reading the log, or grepping it for "ms",
+// sees the unit. Other values pass unchanged.
+func ReadableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/klauspost/compress/gzhttp"
 
 	"github.com/straitpay/strait/graph"
 	"github.com/straitpay/strait/payments"
@@ -28,7 +28,7 @@ const maxCredentialLen = 8 << 10
 
 func (a *App) routes(gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", a.metrics.instrument("graphql", a.requireAuth(queriesOnlyOverGET(limitBody(markReplays(gql))))))
+	mux.Handle("/graphql", compressAnswers(a.metrics.instrument("graphql", a.requireAuth(limitBody(markReplays(gql))))))
 	mux.Handle("GET /healthz", a.metrics.instrument("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})))
@@ -40,7 +40,7 @@ func (a *App) routes(gql http.Handler) http.Handler {
 	mux.Handle("/connectors/{name}", connectorRoute)
 	mux.Handle("/connectors/{name}/{rest...}", connectorRoute)
 	if a.Config.Dev {
-		mux.Handle("GET /{$}", playground.Handler("Strait GraphiQL", "/graphql"))
+		a.graphiqlRoutes(mux)
 	}
 	return a.requestContext(a.recoverPanics(a.cors(mux)))
 }
@@ -186,15 +186,21 @@ func isWebsocketUpgrade(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
-// cors answers browsers from the configured origins only.
+// strait's own request headers, which browsers may always send.
+var straitRequestHeaders = []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"}
+
+// cors answers browsers from the configured origins only, allowing Strait's
+// own request headers and CORSHeaders. Every answer carries Vary: Origin: an
+// answer to one origin must not be cached for another.
 func (a *App) cors(next http.Handler) http.Handler {
+	allowHeaders := strings.Join(append(slices.Clone(straitRequestHeaders), a.Config.CORSHeaders...), ", ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Origin")
 		origin := r.Header.Get("Origin")
 		if origin != "" && slices.Contains(a.Config.CORSOrigins, origin) {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Vary", "Origin")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Idempotency-Key, X-Request-Id")
+			h.Set("Access-Control-Allow-Headers", allowHeaders)
 			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 			h.Set("Access-Control-Expose-Headers", "Idempotent-Replayed, X-Request-Id")
 			h.Set("Access-Control-Max-Age", "600")
@@ -204,6 +210,28 @@ func (a *App) cors(next http.Handler) http.Handler {
 			}
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// compressMinSize is the smallest /graphql answer worth compressing: below a
+// kilobyte gzip's header and the CPU cost outweigh the bytes saved.
+const compressMinSize = 1024
+
+// compressAnswers gzips /graphql answers of compressMinSize bytes or more for
+// clients that accept gzip; websocket upgrades pass untouched.
+func compressAnswers(next http.Handler) http.Handler {
+	wrap, err := gzhttp.NewWrapper(gzhttp.MinSize(compressMinSize),
+		gzhttp.ContentTypes([]string{mediaJSON, mediaGraphQLResponse}))
+	if err != nil {
+		panic(err) // fixed options: a programming error
+	}
+	gz := wrap(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocketUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		gz.ServeHTTP(w, r)
 	})
 }
 

@@ -152,7 +152,8 @@ func (t *testConnector) QueryPayment(_ context.Context, r connectors.QueryPaymen
 	}
 	cur := p.amount.Currency
 	return connectors.PaymentStatus{Result: connectors.Approved(), PaymentID: p.id, Reference: p.ref, Status: "authorized",
-		Amount: p.amount, Captured: connectors.Money{Minor: p.captured, Currency: cur}, Refunded: connectors.Money{Minor: p.refunded, Currency: cur}}, nil
+		Amount: p.amount, Captured: connectors.Money{Minor: p.captured, Currency: cur}, Refunded: connectors.Money{Minor: p.refunded, Currency: cur},
+		Voided: p.isVoided}, nil
 }
 
 func (t *testConnector) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (connectors.HTTPResponse, error) {

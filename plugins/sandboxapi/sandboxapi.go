@@ -1,8 +1,10 @@
 // Package sandboxapi is what the reference connectors share about the
 // sandbox's HTTP API: configuration, outcome mapping, webhook verification and
-// settlement reports. A connector author copying a reference plugin copies
-// this package with it; it imports only the SDK and the contract, like the
-// plugins themselves.
+// settlement reports. It is an ordinary (not internal) package so that a
+// reference plugin copied into another module still builds: import it as
+// github.com/straitpay/strait/plugins/sandboxapi, or copy it next to your
+// connector and adapt it to your channel. It imports only the SDK and the
+// contract, like the plugins themselves.
 package sandboxapi
 
 import (
