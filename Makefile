@@ -17,7 +17,7 @@ SANDBOX_ADDR ?= 127.0.0.1:8090
 export SANDBOX_API_KEY        ?= sk_sandbox_test
 export SANDBOX_WEBHOOK_SECRET ?= whsec_strait_dev
 
-.PHONY: all build run test test-clients test-short bench generate check-generated migration check-migrations tools clean
+.PHONY: all build run test test-clients test-short bench generate check-generated migration check-migrations tools clean faults faults-long
 
 all: build
 
@@ -82,6 +82,17 @@ test-clients:
 ## bench: the benchmarks in bench/, printing figures and ratios
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/...
+
+## faults: the fault harness (docs/faults.md) on SEED (default 1) for DURATION (default 30s); SEEDS seeds from SEED
+SEED     ?= 1
+SEEDS    ?= 1
+DURATION ?= 30s
+faults: build
+	$(GO) run ./bench/faults/cmd/faults -bin $(BIN) -seed $(SEED) -seeds $(SEEDS) -duration $(DURATION)
+
+## faults-long: 200 seeds of the fault harness, for a night
+faults-long: build
+	$(GO) run ./bench/faults/cmd/faults -bin $(BIN) -seed $(SEED) -seeds 200 -duration $(or $(filter-out 30s,$(DURATION)),60s)
 
 ## generate: the whole codegen chain (ent + entgql, gqlgen, protobuf)
 generate: tools

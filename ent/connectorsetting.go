@@ -11,7 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/straitpay/strait/ent/connectorsetting"
-	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 // ConnectorSetting is the model entity for the ConnectorSetting schema.
@@ -28,9 +28,9 @@ type ConnectorSetting struct {
 	// Enabled holds the value of the "enabled" field.
 	Enabled bool `json:"enabled,omitempty"`
 	// Fees holds the value of the "fees" field.
-	Fees []routing.Fee `json:"fees,omitempty"`
+	Fees []connectorterms.Fee `json:"fees,omitempty"`
 	// Limits holds the value of the "limits" field.
-	Limits       []routing.Limit `json:"limits,omitempty"`
+	Limits       []connectorterms.Limit `json:"limits,omitempty"`
 	selectValues sql.SelectValues
 }
 

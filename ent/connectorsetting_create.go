@@ -13,7 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/connectorsetting"
-	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 // ConnectorSettingCreate is the builder for creating a ConnectorSetting entity.
@@ -73,13 +73,13 @@ func (_c *ConnectorSettingCreate) SetNillableEnabled(v *bool) *ConnectorSettingC
 }
 
 // SetFees sets the "fees" field.
-func (_c *ConnectorSettingCreate) SetFees(v []routing.Fee) *ConnectorSettingCreate {
+func (_c *ConnectorSettingCreate) SetFees(v []connectorterms.Fee) *ConnectorSettingCreate {
 	_c.mutation.SetFees(v)
 	return _c
 }
 
 // SetLimits sets the "limits" field.
-func (_c *ConnectorSettingCreate) SetLimits(v []routing.Limit) *ConnectorSettingCreate {
+func (_c *ConnectorSettingCreate) SetLimits(v []connectorterms.Limit) *ConnectorSettingCreate {
 	_c.mutation.SetLimits(v)
 	return _c
 }
@@ -324,7 +324,7 @@ func (u *ConnectorSettingUpsert) UpdateEnabled() *ConnectorSettingUpsert {
 }
 
 // SetFees sets the "fees" field.
-func (u *ConnectorSettingUpsert) SetFees(v []routing.Fee) *ConnectorSettingUpsert {
+func (u *ConnectorSettingUpsert) SetFees(v []connectorterms.Fee) *ConnectorSettingUpsert {
 	u.Set(connectorsetting.FieldFees, v)
 	return u
 }
@@ -342,7 +342,7 @@ func (u *ConnectorSettingUpsert) ClearFees() *ConnectorSettingUpsert {
 }
 
 // SetLimits sets the "limits" field.
-func (u *ConnectorSettingUpsert) SetLimits(v []routing.Limit) *ConnectorSettingUpsert {
+func (u *ConnectorSettingUpsert) SetLimits(v []connectorterms.Limit) *ConnectorSettingUpsert {
 	u.Set(connectorsetting.FieldLimits, v)
 	return u
 }
@@ -442,7 +442,7 @@ func (u *ConnectorSettingUpsertOne) UpdateEnabled() *ConnectorSettingUpsertOne {
 }
 
 // SetFees sets the "fees" field.
-func (u *ConnectorSettingUpsertOne) SetFees(v []routing.Fee) *ConnectorSettingUpsertOne {
+func (u *ConnectorSettingUpsertOne) SetFees(v []connectorterms.Fee) *ConnectorSettingUpsertOne {
 	return u.Update(func(s *ConnectorSettingUpsert) {
 		s.SetFees(v)
 	})
@@ -463,7 +463,7 @@ func (u *ConnectorSettingUpsertOne) ClearFees() *ConnectorSettingUpsertOne {
 }
 
 // SetLimits sets the "limits" field.
-func (u *ConnectorSettingUpsertOne) SetLimits(v []routing.Limit) *ConnectorSettingUpsertOne {
+func (u *ConnectorSettingUpsertOne) SetLimits(v []connectorterms.Limit) *ConnectorSettingUpsertOne {
 	return u.Update(func(s *ConnectorSettingUpsert) {
 		s.SetLimits(v)
 	})
@@ -733,7 +733,7 @@ func (u *ConnectorSettingUpsertBulk) UpdateEnabled() *ConnectorSettingUpsertBulk
 }
 
 // SetFees sets the "fees" field.
-func (u *ConnectorSettingUpsertBulk) SetFees(v []routing.Fee) *ConnectorSettingUpsertBulk {
+func (u *ConnectorSettingUpsertBulk) SetFees(v []connectorterms.Fee) *ConnectorSettingUpsertBulk {
 	return u.Update(func(s *ConnectorSettingUpsert) {
 		s.SetFees(v)
 	})
@@ -754,7 +754,7 @@ func (u *ConnectorSettingUpsertBulk) ClearFees() *ConnectorSettingUpsertBulk {
 }
 
 // SetLimits sets the "limits" field.
-func (u *ConnectorSettingUpsertBulk) SetLimits(v []routing.Limit) *ConnectorSettingUpsertBulk {
+func (u *ConnectorSettingUpsertBulk) SetLimits(v []connectorterms.Limit) *ConnectorSettingUpsertBulk {
 	return u.Update(func(s *ConnectorSettingUpsert) {
 		s.SetLimits(v)
 	})

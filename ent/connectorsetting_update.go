@@ -14,7 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/predicate"
-	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 // ConnectorSettingUpdate is the builder for updating ConnectorSetting entities.
@@ -51,13 +51,13 @@ func (_u *ConnectorSettingUpdate) SetNillableEnabled(v *bool) *ConnectorSettingU
 }
 
 // SetFees sets the "fees" field.
-func (_u *ConnectorSettingUpdate) SetFees(v []routing.Fee) *ConnectorSettingUpdate {
+func (_u *ConnectorSettingUpdate) SetFees(v []connectorterms.Fee) *ConnectorSettingUpdate {
 	_u.mutation.SetFees(v)
 	return _u
 }
 
 // AppendFees appends value to the "fees" field.
-func (_u *ConnectorSettingUpdate) AppendFees(v []routing.Fee) *ConnectorSettingUpdate {
+func (_u *ConnectorSettingUpdate) AppendFees(v []connectorterms.Fee) *ConnectorSettingUpdate {
 	_u.mutation.AppendFees(v)
 	return _u
 }
@@ -69,13 +69,13 @@ func (_u *ConnectorSettingUpdate) ClearFees() *ConnectorSettingUpdate {
 }
 
 // SetLimits sets the "limits" field.
-func (_u *ConnectorSettingUpdate) SetLimits(v []routing.Limit) *ConnectorSettingUpdate {
+func (_u *ConnectorSettingUpdate) SetLimits(v []connectorterms.Limit) *ConnectorSettingUpdate {
 	_u.mutation.SetLimits(v)
 	return _u
 }
 
 // AppendLimits appends value to the "limits" field.
-func (_u *ConnectorSettingUpdate) AppendLimits(v []routing.Limit) *ConnectorSettingUpdate {
+func (_u *ConnectorSettingUpdate) AppendLimits(v []connectorterms.Limit) *ConnectorSettingUpdate {
 	_u.mutation.AppendLimits(v)
 	return _u
 }
@@ -211,13 +211,13 @@ func (_u *ConnectorSettingUpdateOne) SetNillableEnabled(v *bool) *ConnectorSetti
 }
 
 // SetFees sets the "fees" field.
-func (_u *ConnectorSettingUpdateOne) SetFees(v []routing.Fee) *ConnectorSettingUpdateOne {
+func (_u *ConnectorSettingUpdateOne) SetFees(v []connectorterms.Fee) *ConnectorSettingUpdateOne {
 	_u.mutation.SetFees(v)
 	return _u
 }
 
 // AppendFees appends value to the "fees" field.
-func (_u *ConnectorSettingUpdateOne) AppendFees(v []routing.Fee) *ConnectorSettingUpdateOne {
+func (_u *ConnectorSettingUpdateOne) AppendFees(v []connectorterms.Fee) *ConnectorSettingUpdateOne {
 	_u.mutation.AppendFees(v)
 	return _u
 }
@@ -229,13 +229,13 @@ func (_u *ConnectorSettingUpdateOne) ClearFees() *ConnectorSettingUpdateOne {
 }
 
 // SetLimits sets the "limits" field.
-func (_u *ConnectorSettingUpdateOne) SetLimits(v []routing.Limit) *ConnectorSettingUpdateOne {
+func (_u *ConnectorSettingUpdateOne) SetLimits(v []connectorterms.Limit) *ConnectorSettingUpdateOne {
 	_u.mutation.SetLimits(v)
 	return _u
 }
 
 // AppendLimits appends value to the "limits" field.
-func (_u *ConnectorSettingUpdateOne) AppendLimits(v []routing.Limit) *ConnectorSettingUpdateOne {
+func (_u *ConnectorSettingUpdateOne) AppendLimits(v []connectorterms.Limit) *ConnectorSettingUpdateOne {
 	_u.mutation.AppendLimits(v)
 	return _u
 }

@@ -17,8 +17,9 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 )
 
-// overrides is an ent extension carrying Strait's template overrides, parsed
-// with entgql's template functions.
+// overrides is an ent extension carrying Strait's templates, parsed with
+// entgql's template functions: the overrides of entgql's, the node(id:)
+// prefix table (ent/node_prefix.go) and the amount accessors (ent/money.go).
 type overrides struct{ entc.DefaultExtension }
 
 // Templates implements entc.Extension.
@@ -26,7 +27,7 @@ func (overrides) Templates() []*gen.Template {
 	return []*gen.Template{
 		gen.MustParse(gen.NewTemplate("strait_overrides").
 			Funcs(entgql.TemplateFuncs).
-			ParseFiles("ent/template/pagination_count.tmpl")),
+			ParseFiles("ent/template/pagination_count.tmpl", "ent/template/node_prefix.tmpl", "ent/template/money.tmpl")),
 	}
 }
 

@@ -38,7 +38,7 @@ import (
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/vaultcard"
-	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 const (
@@ -5935,10 +5935,10 @@ type ConnectorSettingMutation struct {
 	updated_at    *time.Time
 	name          *string
 	enabled       *bool
-	fees          *[]routing.Fee
-	appendfees    []routing.Fee
-	limits        *[]routing.Limit
-	appendlimits  []routing.Limit
+	fees          *[]connectorterms.Fee
+	appendfees    []connectorterms.Fee
+	limits        *[]connectorterms.Limit
+	appendlimits  []connectorterms.Limit
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*ConnectorSetting, error)
@@ -6194,13 +6194,13 @@ func (m *ConnectorSettingMutation) ResetEnabled() {
 }
 
 // SetFees sets the "fees" field.
-func (m *ConnectorSettingMutation) SetFees(r []routing.Fee) {
-	m.fees = &r
+func (m *ConnectorSettingMutation) SetFees(c []connectorterms.Fee) {
+	m.fees = &c
 	m.appendfees = nil
 }
 
 // Fees returns the value of the "fees" field in the mutation.
-func (m *ConnectorSettingMutation) Fees() (r []routing.Fee, exists bool) {
+func (m *ConnectorSettingMutation) Fees() (r []connectorterms.Fee, exists bool) {
 	v := m.fees
 	if v == nil {
 		return
@@ -6211,7 +6211,7 @@ func (m *ConnectorSettingMutation) Fees() (r []routing.Fee, exists bool) {
 // OldFees returns the old "fees" field's value of the ConnectorSetting entity.
 // If the ConnectorSetting object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *ConnectorSettingMutation) OldFees(ctx context.Context) (v []routing.Fee, err error) {
+func (m *ConnectorSettingMutation) OldFees(ctx context.Context) (v []connectorterms.Fee, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldFees is only allowed on UpdateOne operations")
 	}
@@ -6225,13 +6225,13 @@ func (m *ConnectorSettingMutation) OldFees(ctx context.Context) (v []routing.Fee
 	return oldValue.Fees, nil
 }
 
-// AppendFees adds r to the "fees" field.
-func (m *ConnectorSettingMutation) AppendFees(r []routing.Fee) {
-	m.appendfees = append(m.appendfees, r...)
+// AppendFees adds c to the "fees" field.
+func (m *ConnectorSettingMutation) AppendFees(c []connectorterms.Fee) {
+	m.appendfees = append(m.appendfees, c...)
 }
 
 // AppendedFees returns the list of values that were appended to the "fees" field in this mutation.
-func (m *ConnectorSettingMutation) AppendedFees() ([]routing.Fee, bool) {
+func (m *ConnectorSettingMutation) AppendedFees() ([]connectorterms.Fee, bool) {
 	if len(m.appendfees) == 0 {
 		return nil, false
 	}
@@ -6259,13 +6259,13 @@ func (m *ConnectorSettingMutation) ResetFees() {
 }
 
 // SetLimits sets the "limits" field.
-func (m *ConnectorSettingMutation) SetLimits(r []routing.Limit) {
-	m.limits = &r
+func (m *ConnectorSettingMutation) SetLimits(c []connectorterms.Limit) {
+	m.limits = &c
 	m.appendlimits = nil
 }
 
 // Limits returns the value of the "limits" field in the mutation.
-func (m *ConnectorSettingMutation) Limits() (r []routing.Limit, exists bool) {
+func (m *ConnectorSettingMutation) Limits() (r []connectorterms.Limit, exists bool) {
 	v := m.limits
 	if v == nil {
 		return
@@ -6276,7 +6276,7 @@ func (m *ConnectorSettingMutation) Limits() (r []routing.Limit, exists bool) {
 // OldLimits returns the old "limits" field's value of the ConnectorSetting entity.
 // If the ConnectorSetting object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *ConnectorSettingMutation) OldLimits(ctx context.Context) (v []routing.Limit, err error) {
+func (m *ConnectorSettingMutation) OldLimits(ctx context.Context) (v []connectorterms.Limit, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldLimits is only allowed on UpdateOne operations")
 	}
@@ -6290,13 +6290,13 @@ func (m *ConnectorSettingMutation) OldLimits(ctx context.Context) (v []routing.L
 	return oldValue.Limits, nil
 }
 
-// AppendLimits adds r to the "limits" field.
-func (m *ConnectorSettingMutation) AppendLimits(r []routing.Limit) {
-	m.appendlimits = append(m.appendlimits, r...)
+// AppendLimits adds c to the "limits" field.
+func (m *ConnectorSettingMutation) AppendLimits(c []connectorterms.Limit) {
+	m.appendlimits = append(m.appendlimits, c...)
 }
 
 // AppendedLimits returns the list of values that were appended to the "limits" field in this mutation.
-func (m *ConnectorSettingMutation) AppendedLimits() ([]routing.Limit, bool) {
+func (m *ConnectorSettingMutation) AppendedLimits() ([]connectorterms.Limit, bool) {
 	if len(m.appendlimits) == 0 {
 		return nil, false
 	}
@@ -6455,14 +6455,14 @@ func (m *ConnectorSettingMutation) SetField(name string, value ent.Value) error 
 		m.SetEnabled(v)
 		return nil
 	case connectorsetting.FieldFees:
-		v, ok := value.([]routing.Fee)
+		v, ok := value.([]connectorterms.Fee)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetFees(v)
 		return nil
 	case connectorsetting.FieldLimits:
-		v, ok := value.([]routing.Limit)
+		v, ok := value.([]connectorterms.Limit)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

@@ -9,7 +9,7 @@ import (
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/money"
-	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 // channelEventsNewestFirst orders channel events by ID descending: IDs are
@@ -21,7 +21,7 @@ var channelEventsNewestFirst = ent.WithChannelEventOrder(&ent.ChannelEventOrder{
 func milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // limitMax is a limit's maximum, or nil when it has none (Max 0).
-func limitMax(l *routing.Limit) *money.Amount {
+func limitMax(l *connectorterms.Limit) *money.Amount {
 	if l.Max <= 0 {
 		return nil
 	}

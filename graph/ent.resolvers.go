@@ -36,25 +36,11 @@ func (r *Resolver) Coupon() generated.CouponResolver { return &couponResolver{r}
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
 
-// LedgerAccount returns generated.LedgerAccountResolver implementation.
-func (r *Resolver) LedgerAccount() generated.LedgerAccountResolver { return &ledgerAccountResolver{r} }
-
 // Payment returns generated.PaymentResolver implementation.
 func (r *Resolver) Payment() generated.PaymentResolver { return &paymentResolver{r} }
 
-// PaymentAttempt returns generated.PaymentAttemptResolver implementation.
-func (r *Resolver) PaymentAttempt() generated.PaymentAttemptResolver {
-	return &paymentAttemptResolver{r}
-}
-
-// Posting returns generated.PostingResolver implementation.
-func (r *Resolver) Posting() generated.PostingResolver { return &postingResolver{r} }
-
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
-
-// Refund returns generated.RefundResolver implementation.
-func (r *Resolver) Refund() generated.RefundResolver { return &refundResolver{r} }
 
 // RiskRule returns generated.RiskRuleResolver implementation.
 func (r *Resolver) RiskRule() generated.RiskRuleResolver { return &riskRuleResolver{r} }
@@ -67,12 +53,8 @@ type (
 	checkoutSessionResolver struct{ *Resolver }
 	couponResolver          struct{ *Resolver }
 	customerResolver        struct{ *Resolver }
-	ledgerAccountResolver   struct{ *Resolver }
 	paymentResolver         struct{ *Resolver }
-	paymentAttemptResolver  struct{ *Resolver }
-	postingResolver         struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
-	refundResolver          struct{ *Resolver }
 	riskRuleResolver        struct{ *Resolver }
 	routingRuleResolver     struct{ *Resolver }
 )

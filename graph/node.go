@@ -7,55 +7,9 @@ import (
 	"entgo.io/ent/privacy"
 
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/ent/agreement"
-	"github.com/straitpay/strait/ent/apikey"
-	"github.com/straitpay/strait/ent/auditlog"
-	"github.com/straitpay/strait/ent/channelevent"
-	"github.com/straitpay/strait/ent/checkoutsession"
-	"github.com/straitpay/strait/ent/connectorsetting"
-	"github.com/straitpay/strait/ent/coupon"
-	"github.com/straitpay/strait/ent/customer"
-	"github.com/straitpay/strait/ent/event"
-	"github.com/straitpay/strait/ent/merchant"
-	"github.com/straitpay/strait/ent/merchantuser"
-	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/paymentattempt"
-	"github.com/straitpay/strait/ent/refund"
-	"github.com/straitpay/strait/ent/riskrule"
-	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 )
-
-// tableByPrefix maps each public ID prefix to the table holding that type; it
-// is how node(id:) finds the row without a global ID table.
-var tableByPrefix = map[string]string{
-	"mer": merchant.Table,
-	"usr": merchantuser.Table,
-	"key": apikey.Table,
-	"cus": customer.Table,
-	"cs":  checkoutsession.Table,
-	"cpn": coupon.Table,
-	"pay": payment.Table,
-	"att": paymentattempt.Table,
-	"ref": refund.Table,
-	"evt": event.Table,
-	"aud": auditlog.Table,
-	"che": channelevent.Table,
-	"cns": connectorsetting.Table,
-	"agr": agreement.Table,
-	"rsk": riskrule.Table,
-	"rtr": routingrule.Table,
-}
-
-// RegisterNodePrefix adds a type to node resolution. Packages that add ent
-// types call it from an init function. It panics on a duplicate prefix.
-func RegisterNodePrefix(prefix, table string) {
-	if _, dup := tableByPrefix[prefix]; dup {
-		panic("graph: duplicate node prefix " + prefix)
-	}
-	tableByPrefix[prefix] = table
-}
 
 // errNodeNotFound is the one answer for malformed, unknown and invisible IDs,
 // so a scan of other tenants' IDs learns nothing.
@@ -68,11 +22,13 @@ func nodeType(_ context.Context, id string) (string, error) {
 	if !ok {
 		return "", errNodeNotFound(id)
 	}
-	table, ok := tableByPrefix[prefix]
+	// ent.NodeTypes is generated from the schemas' ID prefixes
+	// (ent/template/node_prefix.tmpl): every GraphQL Node type is in it.
+	t, ok := ent.NodeTypes[prefix]
 	if !ok {
 		return "", errNodeNotFound(id)
 	}
-	return table, nil
+	return t.Table, nil
 }
 
 // node resolves one ID through the privacy-filtered client.

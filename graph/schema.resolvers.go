@@ -27,6 +27,7 @@ import (
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 // MaxAmount is the resolver for the maxAmount field.
@@ -72,20 +73,10 @@ func (r *cardResolver) ExpYear(ctx context.Context, obj *vault.CardInfo) (int, e
 	return obj.Expiry.Year, nil
 }
 
-// Amount is the resolver for the amount field.
-func (r *checkoutSessionResolver) Amount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error) {
-	return amount(obj.Amount, obj.Currency)
-}
-
 // AmountSubtotal is the resolver for the amountSubtotal field.
 func (r *checkoutSessionResolver) AmountSubtotal(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error) {
 	_, _, subtotal, err := checkout.Amounts(obj)
 	return &subtotal, err
-}
-
-// AmountDiscount is the resolver for the amountDiscount field.
-func (r *checkoutSessionResolver) AmountDiscount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error) {
-	return amount(obj.AmountDiscount, obj.Currency)
 }
 
 // Discount is the resolver for the discount field.
@@ -164,27 +155,27 @@ func (r *connectorResolver) Settings(ctx context.Context, obj *channels.Connecto
 }
 
 // Currency is the resolver for the currency field.
-func (r *connectorFeeResolver) Currency(ctx context.Context, obj *routing.Fee) (string, error) {
+func (r *connectorFeeResolver) Currency(ctx context.Context, obj *connectorterms.Fee) (string, error) {
 	return obj.Currency.Code(), nil
 }
 
 // Fixed is the resolver for the fixed field.
-func (r *connectorFeeResolver) Fixed(ctx context.Context, obj *routing.Fee) (*money.Amount, error) {
+func (r *connectorFeeResolver) Fixed(ctx context.Context, obj *connectorterms.Fee) (*money.Amount, error) {
 	return &money.Amount{Minor: obj.FixedMinor, Currency: obj.Currency}, nil
 }
 
 // Currency is the resolver for the currency field.
-func (r *connectorLimitResolver) Currency(ctx context.Context, obj *routing.Limit) (string, error) {
+func (r *connectorLimitResolver) Currency(ctx context.Context, obj *connectorterms.Limit) (string, error) {
 	return obj.Currency.Code(), nil
 }
 
 // Min is the resolver for the min field.
-func (r *connectorLimitResolver) Min(ctx context.Context, obj *routing.Limit) (*money.Amount, error) {
+func (r *connectorLimitResolver) Min(ctx context.Context, obj *connectorterms.Limit) (*money.Amount, error) {
 	return &money.Amount{Minor: obj.Min, Currency: obj.Currency}, nil
 }
 
 // Max is the resolver for the max field.
-func (r *connectorLimitResolver) Max(ctx context.Context, obj *routing.Limit) (*money.Amount, error) {
+func (r *connectorLimitResolver) Max(ctx context.Context, obj *connectorterms.Limit) (*money.Amount, error) {
 	return limitMax(obj), nil
 }
 
@@ -221,11 +212,6 @@ func (r *fxQuoteResolver) BaseRate(ctx context.Context, obj *fx.Quote) (string, 
 // Rate is the resolver for the rate field.
 func (r *fxQuoteResolver) Rate(ctx context.Context, obj *fx.Quote) (string, error) {
 	return obj.Rate.String(), nil
-}
-
-// Balance is the resolver for the balance field.
-func (r *ledgerAccountResolver) Balance(ctx context.Context, obj *ent.LedgerAccount) (*money.Amount, error) {
-	return amount(obj.Balance, obj.Currency)
 }
 
 // Amount is the resolver for the amount field.
@@ -387,54 +373,14 @@ func (r *mutationResolver) UpsertRoutingRule(ctx context.Context, input model.Ro
 	return r.Rules.UpsertRoutingRule(ctx, routingRuleOf(input))
 }
 
-// Amount is the resolver for the amount field.
-func (r *paymentResolver) Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	return amount(obj.Amount, obj.Currency)
-}
-
-// AmountCapturable is the resolver for the amountCapturable field.
-func (r *paymentResolver) AmountCapturable(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	return amount(obj.AmountCapturable, obj.Currency)
-}
-
-// AmountCaptured is the resolver for the amountCaptured field.
-func (r *paymentResolver) AmountCaptured(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	return amount(obj.AmountCaptured, obj.Currency)
-}
-
-// AmountRefunded is the resolver for the amountRefunded field.
-func (r *paymentResolver) AmountRefunded(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	return amount(obj.AmountRefunded, obj.Currency)
-}
-
 // NextAction is the resolver for the nextAction field.
 func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error) {
 	return cashier.NextActionOf(obj), nil
 }
 
-// Fee is the resolver for the fee field.
-func (r *paymentResolver) Fee(ctx context.Context, obj *ent.Payment) (*money.Amount, error) {
-	return amount(obj.FeeAmount, obj.Currency)
-}
-
 // Review is the resolver for the review field.
 func (r *paymentResolver) Review(ctx context.Context, obj *ent.Payment) (*model.PaymentReview, error) {
 	return reviewOf(obj), nil
-}
-
-// Amount is the resolver for the amount field.
-func (r *paymentAttemptResolver) Amount(ctx context.Context, obj *ent.PaymentAttempt) (*money.Amount, error) {
-	return amount(obj.Amount, obj.Currency)
-}
-
-// Amount is the resolver for the amount field.
-func (r *postingResolver) Amount(ctx context.Context, obj *ent.Posting) (*money.Amount, error) {
-	return amount(obj.Amount, obj.Currency)
-}
-
-// BalanceAfter is the resolver for the balanceAfter field.
-func (r *postingResolver) BalanceAfter(ctx context.Context, obj *ent.Posting) (*money.Amount, error) {
-	return amount(obj.BalanceAfter, obj.Currency)
 }
 
 // Viewer is the resolver for the viewer field.
@@ -541,16 +487,6 @@ func (r *queryResolver) RiskRules(ctx context.Context, after *entgql.Cursor[stri
 // RoutingRules is the resolver for the routingRules field.
 func (r *queryResolver) RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error) {
 	return r.Client.RoutingRule.Query().Paginate(ctx, after, first, nil, nil)
-}
-
-// Amount is the resolver for the amount field.
-func (r *refundResolver) Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
-	return amount(obj.Amount, obj.Currency)
-}
-
-// FeeReversed is the resolver for the feeReversed field.
-func (r *refundResolver) FeeReversed(ctx context.Context, obj *ent.Refund) (*money.Amount, error) {
-	return amount(obj.FeeReversed, obj.Currency)
 }
 
 // Params is the resolver for the params field.

@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/connectors/hosttest"
 	"github.com/straitpay/strait/sandbox"
+	"github.com/straitpay/strait/sandbox/sandboxtest"
 )
 
 func TestMain(m *testing.M) { hosttest.Main(m) }
@@ -110,10 +111,10 @@ func TestConformance(t *testing.T) {
 // connector host running the named plugins, and the /connectors/{name}/…
 // route that forwards channel webhooks to it. The plugins' API key is an
 // environment reference, so the host's ${NAME} resolution is exercised too.
-func startStrait(t *testing.T, callTimeout time.Duration, names ...string) *hosttest.Network {
+func startStrait(t *testing.T, callTimeout time.Duration, names ...string) *sandboxtest.Network {
 	t.Helper()
 	t.Setenv("PLUGINS_TEST_SANDBOX_KEY", sandbox.DefaultAPIKey)
-	return hosttest.StartNetwork(t, hosttest.NetworkConfig{
+	return sandboxtest.StartNetwork(t, sandboxtest.NetworkConfig{
 		Sandbox:       sandboxConfig(t),
 		Connectors:    names,
 		CallTimeout:   callTimeout,

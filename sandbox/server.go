@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand"
 	"net"
 	"net/http"
 	"strings"
@@ -61,6 +62,13 @@ type Config struct {
 	FXDrift bool
 	// HTTPClient sends webhooks; nil is a plain client.
 	HTTPClient *http.Client
+	// WebhookChaosSeed, when non-zero, makes webhook delivery misbehave as a
+	// real network may, for fault tests (docs/faults.md): the deliveries due
+	// at once go out in a shuffled order, and each delivered event is sent
+	// again 0–2 more times, each copy up to 2 s later. The seed picks the
+	// order and the copies. Zero (the default) delivers each event once per
+	// success, in id order.
+	WebhookChaosSeed int64
 }
 
 func (c *Config) setDefaults() {
@@ -111,6 +119,9 @@ type Server struct {
 	httpSrv *http.Server
 	url     string
 
+	chaosMu sync.Mutex
+	chaos   *rand.Rand // nil unless cfg.WebhookChaosSeed is set
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -141,6 +152,9 @@ func New(cfg Config) (*Server, error) {
 	if err := s.initialize(); err != nil {
 		s.j.close()
 		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if cfg.WebhookChaosSeed != 0 {
+		s.chaos = rand.New(rand.NewSource(cfg.WebhookChaosSeed))
 	}
 	s.handler = s.routes()
 	if cfg.TickInterval > 0 {
@@ -285,6 +299,8 @@ func (s *Server) routes() http.Handler {
 	page("POST /wallet/pay/{id}", s.handleWalletSubmit)
 
 	api("GET /fx/rates", s.handleRates)
+
+	api("GET /records", s.handleRecords)
 
 	return s.logRequests(mux)
 }

@@ -233,6 +233,7 @@ func (s *Server) deliverDue(ctx context.Context) error {
 		return nil
 	}
 	slices.SortFunc(due, func(a, b attempt) int { return cmpString(a.eventID, b.eventID) })
+	s.shuffle(due)
 
 	errs := make([]error, len(due))
 	var wg sync.WaitGroup
@@ -263,6 +264,7 @@ func (s *Server) deliverDue(ctx context.Context) error {
 			}
 			d.Attempts++
 			if errs[i] == nil {
+				s.duplicate(ctx, a)
 				d.Status, d.LastError, d.NextAttemptAt, d.DeliveredAt = deliveryDelivered, "", nil, timePtr(now)
 				s.log.Info("webhook delivered", "event", a.eventID, "endpoint", a.endpointID, "attempts", d.Attempts)
 			} else {
@@ -488,4 +490,43 @@ func (s *Server) handleRedeliver(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wake()
 	writeJSON(w, http.StatusAccepted, ev.Event)
+}
+
+// shuffle puts due deliveries in a random order when Config.WebhookChaosSeed
+// is set.
+func (s *Server) shuffle(due []attempt) {
+	if s.chaos == nil {
+		return
+	}
+	s.chaosMu.Lock()
+	defer s.chaosMu.Unlock()
+	s.chaos.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
+}
+
+// duplicate sends a delivered event again 0–2 more times, each copy up to
+// 2 s later, when Config.WebhookChaosSeed is set. The copies are the same
+// event (same id and body), as a retry after a lost acknowledgement would
+// be; their outcome changes nothing in the sandbox's records.
+func (s *Server) duplicate(ctx context.Context, a attempt) {
+	if s.chaos == nil {
+		return
+	}
+	s.chaosMu.Lock()
+	copies := s.chaos.Intn(3)
+	delays := make([]time.Duration, copies)
+	for i := range delays {
+		delays[i] = time.Duration(s.chaos.Int63n(int64(2 * time.Second)))
+	}
+	s.chaosMu.Unlock()
+	for _, d := range delays {
+		go func() {
+			select {
+			case <-time.After(d):
+			case <-s.done:
+				return
+			}
+			err := s.send(ctx, a)
+			s.log.Info("webhook duplicated", "event", a.eventID, "endpoint", a.endpointID, "err", err)
+		}()
+	}
 }

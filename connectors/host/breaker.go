@@ -3,20 +3,18 @@ package host
 import (
 	"sync"
 	"time"
+
+	"github.com/straitpay/strait/connectors"
 )
 
-// CircuitState is the state of a connector's circuit breaker.
-type CircuitState string
+// CircuitState is the contract's (connectors.CircuitState).
+type CircuitState = connectors.CircuitState
 
 // Circuit states.
 const (
-	// CircuitClosed lets every call through.
-	CircuitClosed CircuitState = "closed"
-	// CircuitOpen refuses calls (EUNAVAILABLE) until the cool-down ends.
-	CircuitOpen CircuitState = "open"
-	// CircuitHalfOpen lets one trial call through; its result closes or
-	// re-opens the circuit.
-	CircuitHalfOpen CircuitState = "half_open"
+	CircuitClosed   = connectors.CircuitClosed
+	CircuitOpen     = connectors.CircuitOpen
+	CircuitHalfOpen = connectors.CircuitHalfOpen
 )
 
 // breaker opens after Threshold consecutive failures (errors and unknown

@@ -124,42 +124,20 @@ func (c *Config) defaults() {
 	}
 }
 
-// Health is the supervision state of a connector plugin.
-type Health string
+// Health, Status and their constants are the contract's (connectors), so the
+// payment core reads a connector's state without importing the host.
+type (
+	Health = connectors.Health
+	Status = connectors.Status
+)
 
 // Health states.
 const (
-	HealthStarting   Health = "starting"   // first launch in progress
-	HealthUp         Health = "up"         // running, configured, answering pings
-	HealthRestarting Health = "restarting" // crashed or failed to start; a restart is scheduled
-	HealthDown       Health = "down"       // refused (checksum, protocol version, config) or closed
+	HealthStarting   = connectors.HealthStarting
+	HealthUp         = connectors.HealthUp
+	HealthRestarting = connectors.HealthRestarting
+	HealthDown       = connectors.HealthDown
 )
-
-// Status is what operators and routing see of a connector.
-type Status struct {
-	Name           string
-	Kind           connectors.Kind
-	Version        string
-	Capabilities   []connectors.Capability
-	PaymentMethods []string
-	Currencies     []string
-	Countries      []string
-	Health         Health
-	Circuit        CircuitState
-	Enabled        bool
-	PID            int
-	Restarts       int
-	LastError      string
-	Since          time.Time // when Health last changed
-	Calls          int       // calls made since start
-	P50, P99       time.Duration
-	ErrorRate      float64 // over the latest calls, 0 to 1
-}
-
-// Routable reports whether routing may send a call to the connector now.
-func (s Status) Routable() bool {
-	return s.Enabled && s.Health == HealthUp && s.Circuit != CircuitOpen
-}
 
 // Manager supervises the connector plugins of one Strait process.
 type Manager struct {

@@ -1,8 +1,9 @@
 // Package hosttest runs connector plugins under the real plugin host for
 // tests: it builds Strait's reference plugins once per test binary, installs
 // binaries in a plugin directory with a manifest that carries their checksums,
-// starts a host.Manager, and, for the reference plugins, wires them to the
-// sandbox with their channel webhooks routed back to the host.
+// starts a host.Manager, and gives the reference plugins the settings that
+// reach a channel (Channel). It knows nothing of the sandbox: the kit that
+// starts one with a host is sandbox/sandboxtest.
 //
 // A package that calls Binary runs its tests through Main, so the binaries
 // it built are removed afterwards:

@@ -28,7 +28,7 @@ func (Agreement) Fields() []ent.Field {
 		field.String("connector").MaxLen(64),
 		field.Enum("status").Values("PENDING", "ACTIVE", "TERMINATED", "FAILED").Default("PENDING"),
 		field.String("currency").MaxLen(3).Annotations(entgql.Skip()),
-		field.Int64("max_amount").Default(0).Annotations(entgql.Skip()).Comment("0: no limit per charge"),
+		field.Int64("max_amount").Default(0).Annotations(entgql.Skip(), inCurrency).Comment("0: no limit per charge"),
 		field.String("connector_reference").Default("").MaxLen(128).Comment("the channel's agreement id"),
 		field.String("buyer_url").Default("").MaxLen(2048).Comment("where the buyer approves the mandate"),
 		field.String("return_url").Default("").MaxLen(2048),

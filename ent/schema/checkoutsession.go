@@ -26,13 +26,13 @@ func (CheckoutSession) Mixin() []ent.Mixin {
 // Fields implements ent.Schema.
 func (CheckoutSession) Fields() []ent.Field {
 	return []ent.Field{
-		field.Int64("amount").Annotations(entgql.Skip()),
+		field.Int64("amount").Annotations(entgql.Skip(), inCurrency),
 		field.String("currency").MaxLen(3).Annotations(entgql.Skip()),
 		field.String("merchant_reference").Default("").MaxLen(128),
 		field.String("customer_id").Optional().MaxLen(40),
 		field.Enum("capture_method").Values("AUTOMATIC", "MANUAL").Default("AUTOMATIC"),
 		// amount_discount is what the applied coupon takes off; 0 without one.
-		field.Int64("amount_discount").Default(0).Annotations(entgql.Skip()),
+		field.Int64("amount_discount").Default(0).Annotations(entgql.Skip(), inCurrency),
 		field.String("coupon_id").Optional().Nillable().MaxLen(40).Annotations(entgql.Skip()),
 		field.Strings("allowed_methods").Optional().Annotations(entgql.Skip()),
 		field.String("return_url").Default("").MaxLen(2048),

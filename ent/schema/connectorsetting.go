@@ -8,7 +8,7 @@ import (
 
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/ent/schema/rule"
-	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 // ConnectorSetting is the operator's configuration of one connector: whether
@@ -29,8 +29,8 @@ func (ConnectorSetting) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().MaxLen(64).Unique().Immutable().Comment("the connector's name in the manifest"),
 		field.Bool("enabled").Default(true),
-		field.JSON("fees", []routing.Fee{}).Optional().Annotations(entgql.Skip()),
-		field.JSON("limits", []routing.Limit{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("fees", []connectorterms.Fee{}).Optional().Annotations(entgql.Skip()),
+		field.JSON("limits", []connectorterms.Limit{}).Optional().Annotations(entgql.Skip()),
 	}
 }
 

@@ -29,13 +29,13 @@ func (Coupon) Fields() []ent.Field {
 		field.String("code").NotEmpty().MaxLen(64).Immutable(),
 		field.String("name").Default("").MaxLen(200),
 		field.Enum("kind").Values("FIXED", "PERCENTAGE").Immutable(),
-		field.Int64("amount_off").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
+		field.Int64("amount_off").Optional().Nillable().Immutable().Annotations(entgql.Skip(), inCurrency),
 		// percent_off_bps is in basis points: 1000 is 10 %.
 		field.Int("percent_off_bps").Optional().Nillable().Immutable(),
 		// currency restricts the coupon to sessions in it; "" takes any currency
 		// (percentage coupons without a minimum amount only).
 		field.String("currency").Default("").MaxLen(3).Immutable().Annotations(entgql.Skip()),
-		field.Int64("minimum_amount").Optional().Nillable().Immutable().Annotations(entgql.Skip()),
+		field.Int64("minimum_amount").Optional().Nillable().Immutable().Annotations(entgql.Skip(), inCurrency),
 		field.Int("max_redemptions").Optional().Nillable().Immutable(),
 		field.Int("max_redemptions_per_customer").Optional().Nillable().Immutable(),
 		field.Int("times_redeemed").Default(0),
@@ -88,7 +88,7 @@ func (CouponRedemption) Fields() []ent.Field {
 		field.String("checkout_session_id").MaxLen(40).Immutable(),
 		field.String("customer_id").Optional().Nillable().MaxLen(40).Immutable(),
 		field.String("payment_id").Default("").MaxLen(40),
-		field.Int64("amount_discount").Immutable(),
+		field.Int64("amount_discount").Immutable().Annotations(inCurrency),
 		field.String("currency").MaxLen(3).Immutable(),
 	}
 }

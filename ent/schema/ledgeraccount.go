@@ -35,7 +35,7 @@ func (LedgerAccount) Fields() []ent.Field {
 		field.Enum("kind").Values("PENDING", "AVAILABLE", "RESERVE", "RECEIVABLE", "FEES", "FX", "SUSPENSE").Immutable(),
 		field.String("currency").MinLen(3).MaxLen(3).Immutable(),
 		field.Bool("allow_negative").Default(false).Immutable(),
-		field.Int64("balance").Default(0).Annotations(entgql.Skip()),
+		field.Int64("balance").Default(0).Annotations(entgql.Skip(), inCurrency),
 		field.Int64("version").Default(0).Annotations(entgql.Skip()),
 	}
 }

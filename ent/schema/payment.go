@@ -25,11 +25,11 @@ func (Payment) Mixin() []ent.Mixin {
 // Fields implements ent.Schema.
 func (Payment) Fields() []ent.Field {
 	return []ent.Field{
-		field.Int64("amount").Annotations(entgql.Skip()),
+		field.Int64("amount").Annotations(entgql.Skip(), inCurrency),
 		field.String("currency").MaxLen(3).Annotations(entgql.Skip()),
-		field.Int64("amount_capturable").Default(0).Annotations(entgql.Skip()),
-		field.Int64("amount_captured").Default(0).Annotations(entgql.Skip()),
-		field.Int64("amount_refunded").Default(0).Annotations(entgql.Skip()),
+		field.Int64("amount_capturable").Default(0).Annotations(entgql.Skip(), inCurrency),
+		field.Int64("amount_captured").Default(0).Annotations(entgql.Skip(), inCurrency),
+		field.Int64("amount_refunded").Default(0).Annotations(entgql.Skip(), inCurrency),
 		field.Enum("status").
 			Values("REQUIRES_PAYMENT_METHOD", "REQUIRES_ACTION", "PROCESSING", "REQUIRES_CAPTURE", "SUCCEEDED", "CANCELED", "FAILED").
 			Default("REQUIRES_PAYMENT_METHOD").
@@ -48,7 +48,7 @@ func (Payment) Fields() []ent.Field {
 		field.String("agreement_id").Optional().MaxLen(40),
 		field.String("idempotency_key").Optional().Nillable().Immutable().MaxLen(128).Annotations(entgql.Skip()).
 			Comment("the merchant's key for a charge made without a cashier: a retried request finds this payment"),
-		field.Int64("fee_amount").Default(0).Annotations(entgql.Skip()).
+		field.Int64("fee_amount").Default(0).Annotations(entgql.Skip(), inCurrency).
 			Comment("the connector's fee taken at capture, in minor units; refunds reverse it pro rata"),
 		field.Time("capture_before").Optional().Nillable().SchemaType(datetime6).
 			Comment("end of the authorization window of a manual-capture payment"),

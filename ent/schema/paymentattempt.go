@@ -28,7 +28,7 @@ func (PaymentAttempt) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("payment_id").Immutable().MaxLen(40),
 		field.String("connector").MaxLen(64),
-		field.Int64("amount").Annotations(entgql.Skip()),
+		field.Int64("amount").Annotations(entgql.Skip(), inCurrency),
 		field.String("currency").MaxLen(3).Annotations(entgql.Skip()),
 		field.Enum("status").
 			Values("PENDING", "ACTION_REQUIRED", "AUTHORIZED", "CAPTURED", "DECLINED", "FAILED", "UNKNOWN", "VOIDED", "EXPIRED").

@@ -31,10 +31,10 @@ func (Posting) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("entry_id").NotEmpty().MaxLen(pulid.MaxLen).Immutable(),
 		field.String("account_id").NotEmpty().MaxLen(pulid.MaxLen).Immutable(),
-		field.Int64("amount").Immutable().Annotations(entgql.Skip()),
+		field.Int64("amount").Immutable().Annotations(entgql.Skip(), inCurrency),
 		field.String("currency").MinLen(3).MaxLen(3).Immutable().Annotations(entgql.Skip()),
 		field.Int64("seq").Immutable().Annotations(entgql.OrderField("SEQ")),
-		field.Int64("balance_after").Immutable().Annotations(entgql.Skip()),
+		field.Int64("balance_after").Immutable().Annotations(entgql.Skip(), inCurrency),
 		field.Time("effective_at").Immutable().SchemaType(datetime6),
 		field.Time("created_at").Default(now).Immutable().SchemaType(datetime6),
 	}

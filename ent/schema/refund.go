@@ -24,7 +24,7 @@ func (Refund) Mixin() []ent.Mixin {
 func (Refund) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("payment_id").Immutable().MaxLen(40),
-		field.Int64("amount").Immutable().Annotations(entgql.Skip()),
+		field.Int64("amount").Immutable().Annotations(entgql.Skip(), inCurrency),
 		field.String("currency").Immutable().MaxLen(3).Annotations(entgql.Skip()),
 		field.Enum("status").Values("PENDING", "SUCCEEDED", "FAILED", "CANCELED").Default("PENDING"),
 		field.String("reason").Default("").MaxLen(200),
@@ -32,7 +32,7 @@ func (Refund) Fields() []ent.Field {
 		field.String("failure_code").Default("").MaxLen(64),
 		field.String("idempotency_key").Optional().Nillable().Immutable().MaxLen(128).Annotations(entgql.Skip()).
 			Comment("the merchant's key: a retried refund request finds this refund instead of making another"),
-		field.Int64("fee_reversed").Default(0).Immutable().Annotations(entgql.Skip()).
+		field.Int64("fee_reversed").Default(0).Immutable().Annotations(entgql.Skip(), inCurrency).
 			Comment("the share of the payment's fee this refund returned from the platform"),
 	}
 }

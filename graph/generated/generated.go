@@ -36,6 +36,7 @@ import (
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/vocab/connectorterms"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -60,14 +61,10 @@ type ResolverRoot interface {
 	Coupon() CouponResolver
 	Customer() CustomerResolver
 	FxQuote() FxQuoteResolver
-	LedgerAccount() LedgerAccountResolver
 	Money() MoneyResolver
 	Mutation() MutationResolver
 	Payment() PaymentResolver
-	PaymentAttempt() PaymentAttemptResolver
-	Posting() PostingResolver
 	Query() QueryResolver
-	Refund() RefundResolver
 	RiskRule() RiskRuleResolver
 	RiskRuleParams() RiskRuleParamsResolver
 	RoutingMatch() RoutingMatchResolver
@@ -227,8 +224,8 @@ type ComplexityRoot struct {
 
 	CheckoutSession struct {
 		AllowedMethods          func(childComplexity int) int
-		Amount                  func(childComplexity int) int
-		AmountDiscount          func(childComplexity int) int
+		AmountDiscountMoney     func(childComplexity int) int
+		AmountMoney             func(childComplexity int) int
 		AmountSubtotal          func(childComplexity int) int
 		ApplicableCoupons       func(childComplexity int) int
 		AvailablePaymentMethods func(childComplexity int) int
@@ -431,7 +428,7 @@ type ComplexityRoot struct {
 
 	LedgerAccount struct {
 		AllowNegative func(childComplexity int) int
-		Balance       func(childComplexity int) int
+		BalanceMoney  func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		Currency      func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -556,39 +553,39 @@ type ComplexityRoot struct {
 	}
 
 	Payment struct {
-		AgreementID       func(childComplexity int) int
-		Amount            func(childComplexity int) int
-		AmountCapturable  func(childComplexity int) int
-		AmountCaptured    func(childComplexity int) int
-		AmountRefunded    func(childComplexity int) int
-		Attempts          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.PaymentAttemptOrder) int
-		CanceledAt        func(childComplexity int) int
-		CaptureBefore     func(childComplexity int) int
-		CaptureMethod     func(childComplexity int) int
-		CheckoutSession   func(childComplexity int) int
-		CheckoutSessionID func(childComplexity int) int
-		Connector         func(childComplexity int) int
-		CreatedAt         func(childComplexity int) int
-		Customer          func(childComplexity int) int
-		CustomerID        func(childComplexity int) int
-		Description       func(childComplexity int) int
-		FailureCode       func(childComplexity int) int
-		FailureMessage    func(childComplexity int) int
-		Fee               func(childComplexity int) int
-		ID                func(childComplexity int) int
-		Merchant          func(childComplexity int) int
-		MerchantID        func(childComplexity int) int
-		MerchantReference func(childComplexity int) int
-		NextAction        func(childComplexity int) int
-		PaymentMethodType func(childComplexity int) int
-		Refunds           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.RefundOrder) int
-		Review            func(childComplexity int) int
-		Status            func(childComplexity int) int
-		UpdatedAt         func(childComplexity int) int
+		AgreementID           func(childComplexity int) int
+		AmountCapturableMoney func(childComplexity int) int
+		AmountCapturedMoney   func(childComplexity int) int
+		AmountMoney           func(childComplexity int) int
+		AmountRefundedMoney   func(childComplexity int) int
+		Attempts              func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.PaymentAttemptOrder) int
+		CanceledAt            func(childComplexity int) int
+		CaptureBefore         func(childComplexity int) int
+		CaptureMethod         func(childComplexity int) int
+		CheckoutSession       func(childComplexity int) int
+		CheckoutSessionID     func(childComplexity int) int
+		Connector             func(childComplexity int) int
+		CreatedAt             func(childComplexity int) int
+		Customer              func(childComplexity int) int
+		CustomerID            func(childComplexity int) int
+		Description           func(childComplexity int) int
+		FailureCode           func(childComplexity int) int
+		FailureMessage        func(childComplexity int) int
+		FeeAmountMoney        func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		Merchant              func(childComplexity int) int
+		MerchantID            func(childComplexity int) int
+		MerchantReference     func(childComplexity int) int
+		NextAction            func(childComplexity int) int
+		PaymentMethodType     func(childComplexity int) int
+		Refunds               func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.RefundOrder) int
+		Review                func(childComplexity int) int
+		Status                func(childComplexity int) int
+		UpdatedAt             func(childComplexity int) int
 	}
 
 	PaymentAttempt struct {
-		Amount                func(childComplexity int) int
+		AmountMoney           func(childComplexity int) int
 		Capture               func(childComplexity int) int
 		ChannelIdempotencyKey func(childComplexity int) int
 		Connector             func(childComplexity int) int
@@ -639,17 +636,17 @@ type ComplexityRoot struct {
 	}
 
 	Posting struct {
-		Account      func(childComplexity int) int
-		AccountID    func(childComplexity int) int
-		Amount       func(childComplexity int) int
-		BalanceAfter func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		EffectiveAt  func(childComplexity int) int
-		Entry        func(childComplexity int) int
-		EntryID      func(childComplexity int) int
-		ID           func(childComplexity int) int
-		MerchantID   func(childComplexity int) int
-		Seq          func(childComplexity int) int
+		Account           func(childComplexity int) int
+		AccountID         func(childComplexity int) int
+		AmountMoney       func(childComplexity int) int
+		BalanceAfterMoney func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		EffectiveAt       func(childComplexity int) int
+		Entry             func(childComplexity int) int
+		EntryID           func(childComplexity int) int
+		ID                func(childComplexity int) int
+		MerchantID        func(childComplexity int) int
+		Seq               func(childComplexity int) int
 	}
 
 	PostingConnection struct {
@@ -690,11 +687,11 @@ type ComplexityRoot struct {
 	}
 
 	Refund struct {
-		Amount             func(childComplexity int) int
+		AmountMoney        func(childComplexity int) int
 		ConnectorReference func(childComplexity int) int
 		CreatedAt          func(childComplexity int) int
 		FailureCode        func(childComplexity int) int
-		FeeReversed        func(childComplexity int) int
+		FeeReversedMoney   func(childComplexity int) int
 		ID                 func(childComplexity int) int
 		Merchant           func(childComplexity int) int
 		MerchantID         func(childComplexity int) int
@@ -828,9 +825,8 @@ type CardResolver interface {
 	ExpYear(ctx context.Context, obj *vault.CardInfo) (int, error)
 }
 type CheckoutSessionResolver interface {
-	Amount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error)
 	AmountSubtotal(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error)
-	AmountDiscount(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error)
+
 	Discount(ctx context.Context, obj *ent.CheckoutSession) (*checkout.Discount, error)
 	AllowedMethods(ctx context.Context, obj *ent.CheckoutSession) ([]model.PaymentMethodType, error)
 	Metadata(ctx context.Context, obj *ent.CheckoutSession) ([]*checkout.MetadataEntry, error)
@@ -853,13 +849,13 @@ type ConnectorResolver interface {
 	Settings(ctx context.Context, obj *channels.Connector) (*ent.ConnectorSetting, error)
 }
 type ConnectorFeeResolver interface {
-	Currency(ctx context.Context, obj *routing.Fee) (string, error)
-	Fixed(ctx context.Context, obj *routing.Fee) (*money.Amount, error)
+	Currency(ctx context.Context, obj *connectorterms.Fee) (string, error)
+	Fixed(ctx context.Context, obj *connectorterms.Fee) (*money.Amount, error)
 }
 type ConnectorLimitResolver interface {
-	Currency(ctx context.Context, obj *routing.Limit) (string, error)
-	Min(ctx context.Context, obj *routing.Limit) (*money.Amount, error)
-	Max(ctx context.Context, obj *routing.Limit) (*money.Amount, error)
+	Currency(ctx context.Context, obj *connectorterms.Limit) (string, error)
+	Min(ctx context.Context, obj *connectorterms.Limit) (*money.Amount, error)
+	Max(ctx context.Context, obj *connectorterms.Limit) (*money.Amount, error)
 }
 type CouponResolver interface {
 	AmountOff(ctx context.Context, obj *ent.Coupon) (*money.Amount, error)
@@ -875,9 +871,6 @@ type FxQuoteResolver interface {
 	BaseRate(ctx context.Context, obj *fx.Quote) (string, error)
 
 	Rate(ctx context.Context, obj *fx.Quote) (string, error)
-}
-type LedgerAccountResolver interface {
-	Balance(ctx context.Context, obj *ent.LedgerAccount) (*money.Amount, error)
 }
 type MoneyResolver interface {
 	Amount(ctx context.Context, obj *money.Amount) (scalar.Int64, error)
@@ -913,20 +906,9 @@ type MutationResolver interface {
 	UpsertRoutingRule(ctx context.Context, input model.RoutingRuleInput) (*ent.RoutingRule, error)
 }
 type PaymentResolver interface {
-	Amount(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
-	AmountCapturable(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
-	AmountCaptured(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
-	AmountRefunded(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
 	NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error)
-	Fee(ctx context.Context, obj *ent.Payment) (*money.Amount, error)
+
 	Review(ctx context.Context, obj *ent.Payment) (*model.PaymentReview, error)
-}
-type PaymentAttemptResolver interface {
-	Amount(ctx context.Context, obj *ent.PaymentAttempt) (*money.Amount, error)
-}
-type PostingResolver interface {
-	Amount(ctx context.Context, obj *ent.Posting) (*money.Amount, error)
-	BalanceAfter(ctx context.Context, obj *ent.Posting) (*money.Amount, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
@@ -952,10 +934,6 @@ type QueryResolver interface {
 	Agreement(ctx context.Context, id string) (*ent.Agreement, error)
 	RiskRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RiskRuleConnection, error)
 	RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error)
-}
-type RefundResolver interface {
-	Amount(ctx context.Context, obj *ent.Refund) (*money.Amount, error)
-	FeeReversed(ctx context.Context, obj *ent.Refund) (*money.Amount, error)
 }
 type RiskRuleResolver interface {
 	Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error)
@@ -1596,18 +1574,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CheckoutSession.AllowedMethods(childComplexity), true
-	case "CheckoutSession.amount":
-		if e.ComplexityRoot.CheckoutSession.Amount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.CheckoutSession.Amount(childComplexity), true
 	case "CheckoutSession.amountDiscount":
-		if e.ComplexityRoot.CheckoutSession.AmountDiscount == nil {
+		if e.ComplexityRoot.CheckoutSession.AmountDiscountMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.CheckoutSession.AmountDiscount(childComplexity), true
+		return e.ComplexityRoot.CheckoutSession.AmountDiscountMoney(childComplexity), true
+	case "CheckoutSession.amount":
+		if e.ComplexityRoot.CheckoutSession.AmountMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckoutSession.AmountMoney(childComplexity), true
 	case "CheckoutSession.amountSubtotal":
 		if e.ComplexityRoot.CheckoutSession.AmountSubtotal == nil {
 			break
@@ -2486,11 +2464,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LedgerAccount.AllowNegative(childComplexity), true
 	case "LedgerAccount.balance":
-		if e.ComplexityRoot.LedgerAccount.Balance == nil {
+		if e.ComplexityRoot.LedgerAccount.BalanceMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.LedgerAccount.Balance(childComplexity), true
+		return e.ComplexityRoot.LedgerAccount.BalanceMoney(childComplexity), true
 	case "LedgerAccount.createdAt":
 		if e.ComplexityRoot.LedgerAccount.CreatedAt == nil {
 			break
@@ -3133,30 +3111,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Payment.AgreementID(childComplexity), true
-	case "Payment.amount":
-		if e.ComplexityRoot.Payment.Amount == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Payment.Amount(childComplexity), true
 	case "Payment.amountCapturable":
-		if e.ComplexityRoot.Payment.AmountCapturable == nil {
+		if e.ComplexityRoot.Payment.AmountCapturableMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Payment.AmountCapturable(childComplexity), true
+		return e.ComplexityRoot.Payment.AmountCapturableMoney(childComplexity), true
 	case "Payment.amountCaptured":
-		if e.ComplexityRoot.Payment.AmountCaptured == nil {
+		if e.ComplexityRoot.Payment.AmountCapturedMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Payment.AmountCaptured(childComplexity), true
+		return e.ComplexityRoot.Payment.AmountCapturedMoney(childComplexity), true
+	case "Payment.amount":
+		if e.ComplexityRoot.Payment.AmountMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.AmountMoney(childComplexity), true
 	case "Payment.amountRefunded":
-		if e.ComplexityRoot.Payment.AmountRefunded == nil {
+		if e.ComplexityRoot.Payment.AmountRefundedMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Payment.AmountRefunded(childComplexity), true
+		return e.ComplexityRoot.Payment.AmountRefundedMoney(childComplexity), true
 	case "Payment.attempts":
 		if e.ComplexityRoot.Payment.Attempts == nil {
 			break
@@ -3241,11 +3219,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Payment.FailureMessage(childComplexity), true
 	case "Payment.fee":
-		if e.ComplexityRoot.Payment.Fee == nil {
+		if e.ComplexityRoot.Payment.FeeAmountMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Payment.Fee(childComplexity), true
+		return e.ComplexityRoot.Payment.FeeAmountMoney(childComplexity), true
 	case "Payment.id":
 		if e.ComplexityRoot.Payment.ID == nil {
 			break
@@ -3313,11 +3291,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.Payment.UpdatedAt(childComplexity), true
 
 	case "PaymentAttempt.amount":
-		if e.ComplexityRoot.PaymentAttempt.Amount == nil {
+		if e.ComplexityRoot.PaymentAttempt.AmountMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.PaymentAttempt.Amount(childComplexity), true
+		return e.ComplexityRoot.PaymentAttempt.AmountMoney(childComplexity), true
 	case "PaymentAttempt.capture":
 		if e.ComplexityRoot.PaymentAttempt.Capture == nil {
 			break
@@ -3529,17 +3507,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Posting.AccountID(childComplexity), true
 	case "Posting.amount":
-		if e.ComplexityRoot.Posting.Amount == nil {
+		if e.ComplexityRoot.Posting.AmountMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Posting.Amount(childComplexity), true
+		return e.ComplexityRoot.Posting.AmountMoney(childComplexity), true
 	case "Posting.balanceAfter":
-		if e.ComplexityRoot.Posting.BalanceAfter == nil {
+		if e.ComplexityRoot.Posting.BalanceAfterMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Posting.BalanceAfter(childComplexity), true
+		return e.ComplexityRoot.Posting.BalanceAfterMoney(childComplexity), true
 	case "Posting.createdAt":
 		if e.ComplexityRoot.Posting.CreatedAt == nil {
 			break
@@ -3851,11 +3829,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
 	case "Refund.amount":
-		if e.ComplexityRoot.Refund.Amount == nil {
+		if e.ComplexityRoot.Refund.AmountMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Refund.Amount(childComplexity), true
+		return e.ComplexityRoot.Refund.AmountMoney(childComplexity), true
 	case "Refund.connectorReference":
 		if e.ComplexityRoot.Refund.ConnectorReference == nil {
 			break
@@ -3875,11 +3853,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Refund.FailureCode(childComplexity), true
 	case "Refund.feeReversed":
-		if e.ComplexityRoot.Refund.FeeReversed == nil {
+		if e.ComplexityRoot.Refund.FeeReversedMoney == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Refund.FeeReversed(childComplexity), true
+		return e.ComplexityRoot.Refund.FeeReversedMoney(childComplexity), true
 	case "Refund.id":
 		if e.ComplexityRoot.Refund.ID == nil {
 			break
@@ -12488,11 +12466,11 @@ func (ec *executionContext) _CheckoutSession_amount(ctx context.Context, field g
 			return ec.fieldContext_CheckoutSession_amount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.CheckoutSession().Amount(ctx, obj)
+			return obj.AmountMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12503,7 +12481,7 @@ func (ec *executionContext) fieldContext_CheckoutSession_amount(_ context.Contex
 		Object:     "CheckoutSession",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -12552,11 +12530,11 @@ func (ec *executionContext) _CheckoutSession_amountDiscount(ctx context.Context,
 			return ec.fieldContext_CheckoutSession_amountDiscount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.CheckoutSession().AmountDiscount(ctx, obj)
+			return obj.AmountDiscountMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -12567,7 +12545,7 @@ func (ec *executionContext) fieldContext_CheckoutSession_amountDiscount(_ contex
 		Object:     "CheckoutSession",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -13207,8 +13185,8 @@ func (ec *executionContext) _Connector_fees(ctx context.Context, field graphql.C
 			return obj.Fees, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []routing.Fee) graphql.Marshaler {
-			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFeeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []connectorterms.Fee) graphql.Marshaler {
+			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFeeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13239,8 +13217,8 @@ func (ec *executionContext) _Connector_limits(ctx context.Context, field graphql
 			return obj.Limits, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []routing.Limit) graphql.Marshaler {
-			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimitᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []connectorterms.Limit) graphql.Marshaler {
+			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimitᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13291,7 +13269,7 @@ func (ec *executionContext) fieldContext_Connector_settings(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _ConnectorFee_currency(ctx context.Context, field graphql.CollectedField, obj *routing.Fee) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorFee_currency(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Fee) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13314,7 +13292,7 @@ func (ec *executionContext) fieldContext_ConnectorFee_currency(_ context.Context
 	return graphql.NewScalarFieldContext("ConnectorFee", field, true, true, "String")
 }
 
-func (ec *executionContext) _ConnectorFee_fixed(ctx context.Context, field graphql.CollectedField, obj *routing.Fee) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorFee_fixed(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Fee) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13346,7 +13324,7 @@ func (ec *executionContext) fieldContext_ConnectorFee_fixed(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _ConnectorFee_basisPoints(ctx context.Context, field graphql.CollectedField, obj *routing.Fee) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorFee_basisPoints(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Fee) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13369,7 +13347,7 @@ func (ec *executionContext) fieldContext_ConnectorFee_basisPoints(_ context.Cont
 	return graphql.NewScalarFieldContext("ConnectorFee", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ConnectorLimit_currency(ctx context.Context, field graphql.CollectedField, obj *routing.Limit) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorLimit_currency(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Limit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13392,7 +13370,7 @@ func (ec *executionContext) fieldContext_ConnectorLimit_currency(_ context.Conte
 	return graphql.NewScalarFieldContext("ConnectorLimit", field, true, true, "String")
 }
 
-func (ec *executionContext) _ConnectorLimit_min(ctx context.Context, field graphql.CollectedField, obj *routing.Limit) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorLimit_min(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Limit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13424,7 +13402,7 @@ func (ec *executionContext) fieldContext_ConnectorLimit_min(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _ConnectorLimit_max(ctx context.Context, field graphql.CollectedField, obj *routing.Limit) (ret graphql.Marshaler) {
+func (ec *executionContext) _ConnectorLimit_max(ctx context.Context, field graphql.CollectedField, obj *connectorterms.Limit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -13583,8 +13561,8 @@ func (ec *executionContext) _ConnectorSetting_fees(ctx context.Context, field gr
 			return obj.Fees, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []routing.Fee) graphql.Marshaler {
-			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFeeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []connectorterms.Fee) graphql.Marshaler {
+			return ec.marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFeeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13615,8 +13593,8 @@ func (ec *executionContext) _ConnectorSetting_limits(ctx context.Context, field 
 			return obj.Limits, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []routing.Limit) graphql.Marshaler {
-			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimitᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []connectorterms.Limit) graphql.Marshaler {
+			return ec.marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimitᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -16004,11 +15982,11 @@ func (ec *executionContext) _LedgerAccount_balance(ctx context.Context, field gr
 			return ec.fieldContext_LedgerAccount_balance(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LedgerAccount().Balance(ctx, obj)
+			return obj.BalanceMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -16019,7 +15997,7 @@ func (ec *executionContext) fieldContext_LedgerAccount_balance(_ context.Context
 		Object:     "LedgerAccount",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -19505,11 +19483,11 @@ func (ec *executionContext) _Payment_amount(ctx context.Context, field graphql.C
 			return ec.fieldContext_Payment_amount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Payment().Amount(ctx, obj)
+			return obj.AmountMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -19520,7 +19498,7 @@ func (ec *executionContext) fieldContext_Payment_amount(_ context.Context, field
 		Object:     "Payment",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -19537,11 +19515,11 @@ func (ec *executionContext) _Payment_amountCapturable(ctx context.Context, field
 			return ec.fieldContext_Payment_amountCapturable(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Payment().AmountCapturable(ctx, obj)
+			return obj.AmountCapturableMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -19552,7 +19530,7 @@ func (ec *executionContext) fieldContext_Payment_amountCapturable(_ context.Cont
 		Object:     "Payment",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -19569,11 +19547,11 @@ func (ec *executionContext) _Payment_amountCaptured(ctx context.Context, field g
 			return ec.fieldContext_Payment_amountCaptured(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Payment().AmountCaptured(ctx, obj)
+			return obj.AmountCapturedMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -19584,7 +19562,7 @@ func (ec *executionContext) fieldContext_Payment_amountCaptured(_ context.Contex
 		Object:     "Payment",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -19601,11 +19579,11 @@ func (ec *executionContext) _Payment_amountRefunded(ctx context.Context, field g
 			return ec.fieldContext_Payment_amountRefunded(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Payment().AmountRefunded(ctx, obj)
+			return obj.AmountRefundedMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -19616,7 +19594,7 @@ func (ec *executionContext) fieldContext_Payment_amountRefunded(_ context.Contex
 		Object:     "Payment",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -19665,11 +19643,11 @@ func (ec *executionContext) _Payment_fee(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Payment_fee(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Payment().Fee(ctx, obj)
+			return obj.FeeAmountMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -19680,7 +19658,7 @@ func (ec *executionContext) fieldContext_Payment_fee(_ context.Context, field gr
 		Object:     "Payment",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -20115,11 +20093,11 @@ func (ec *executionContext) _PaymentAttempt_amount(ctx context.Context, field gr
 			return ec.fieldContext_PaymentAttempt_amount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.PaymentAttempt().Amount(ctx, obj)
+			return obj.AmountMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -20130,7 +20108,7 @@ func (ec *executionContext) fieldContext_PaymentAttempt_amount(_ context.Context
 		Object:     "PaymentAttempt",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -20794,11 +20772,11 @@ func (ec *executionContext) _Posting_amount(ctx context.Context, field graphql.C
 			return ec.fieldContext_Posting_amount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Posting().Amount(ctx, obj)
+			return obj.AmountMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -20809,7 +20787,7 @@ func (ec *executionContext) fieldContext_Posting_amount(_ context.Context, field
 		Object:     "Posting",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -20826,11 +20804,11 @@ func (ec *executionContext) _Posting_balanceAfter(ctx context.Context, field gra
 			return ec.fieldContext_Posting_balanceAfter(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Posting().BalanceAfter(ctx, obj)
+			return obj.BalanceAfterMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -20841,7 +20819,7 @@ func (ec *executionContext) fieldContext_Posting_balanceAfter(_ context.Context,
 		Object:     "Posting",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -22689,11 +22667,11 @@ func (ec *executionContext) _Refund_amount(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Refund_amount(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Refund().Amount(ctx, obj)
+			return obj.AmountMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -22704,7 +22682,7 @@ func (ec *executionContext) fieldContext_Refund_amount(_ context.Context, field 
 		Object:     "Refund",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -22721,11 +22699,11 @@ func (ec *executionContext) _Refund_feeReversed(ctx context.Context, field graph
 			return ec.fieldContext_Refund_feeReversed(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Refund().FeeReversed(ctx, obj)
+			return obj.FeeReversedMoney()
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
-			return ec.marshalNMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
 		},
 		true,
 		true,
@@ -22736,7 +22714,7 @@ func (ec *executionContext) fieldContext_Refund_feeReversed(_ context.Context, f
 		Object:     "Refund",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
@@ -28898,11 +28876,10 @@ func (ec *executionContext) _CheckoutSession(ctx context.Context, sel ast.Select
 					return ec._CheckoutSession_payments(ctx, field, obj)
 				})
 		case "amount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._CheckoutSession_amount(ctx, field, obj)
-				})
+			out.Values[i] = ec._CheckoutSession_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "amountSubtotal":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -28910,11 +28887,10 @@ func (ec *executionContext) _CheckoutSession(ctx context.Context, sel ast.Select
 					return ec._CheckoutSession_amountSubtotal(ctx, field, obj)
 				})
 		case "amountDiscount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._CheckoutSession_amountDiscount(ctx, field, obj)
-				})
+			out.Values[i] = ec._CheckoutSession_amountDiscount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "discount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -29117,7 +29093,7 @@ func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet
 
 var connectorFeeImplementors = []string{"ConnectorFee"}
 
-func (ec *executionContext) _ConnectorFee(ctx context.Context, sel ast.SelectionSet, obj *routing.Fee) graphql.Marshaler {
+func (ec *executionContext) _ConnectorFee(ctx context.Context, sel ast.SelectionSet, obj *connectorterms.Fee) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, connectorFeeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -29162,7 +29138,7 @@ func (ec *executionContext) _ConnectorFee(ctx context.Context, sel ast.Selection
 
 var connectorLimitImplementors = []string{"ConnectorLimit"}
 
-func (ec *executionContext) _ConnectorLimit(ctx context.Context, sel ast.SelectionSet, obj *routing.Limit) graphql.Marshaler {
+func (ec *executionContext) _ConnectorLimit(ctx context.Context, sel ast.SelectionSet, obj *connectorterms.Limit) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, connectorLimitImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -30138,54 +30114,53 @@ func (ec *executionContext) _LedgerAccount(ctx context.Context, sel ast.Selectio
 		case "id":
 			out.Values[i] = ec._LedgerAccount_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._LedgerAccount_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._LedgerAccount_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "merchantID":
 			out.Values[i] = ec._LedgerAccount_merchantID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "ownerType":
 			out.Values[i] = ec._LedgerAccount_ownerType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "ownerID":
 			out.Values[i] = ec._LedgerAccount_ownerID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "kind":
 			out.Values[i] = ec._LedgerAccount_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "currency":
 			out.Values[i] = ec._LedgerAccount_currency(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "allowNegative":
 			out.Values[i] = ec._LedgerAccount_allowNegative(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "balance":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LedgerAccount_balance(ctx, field, obj)
-				})
+			out.Values[i] = ec._LedgerAccount_balance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31129,29 +31104,25 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 					return ec._Payment_refunds(ctx, field, obj)
 				})
 		case "amount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Payment_amount(ctx, field, obj)
-				})
+			out.Values[i] = ec._Payment_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "amountCapturable":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Payment_amountCapturable(ctx, field, obj)
-				})
+			out.Values[i] = ec._Payment_amountCapturable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "amountCaptured":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Payment_amountCaptured(ctx, field, obj)
-				})
+			out.Values[i] = ec._Payment_amountCaptured(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "amountRefunded":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Payment_amountRefunded(ctx, field, obj)
-				})
+			out.Values[i] = ec._Payment_amountRefunded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "nextAction":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -31159,11 +31130,10 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 					return ec._Payment_nextAction(ctx, field, obj)
 				})
 		case "fee":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Payment_fee(ctx, field, obj)
-				})
+			out.Values[i] = ec._Payment_fee(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "review":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -31281,11 +31251,10 @@ func (ec *executionContext) _PaymentAttempt(ctx context.Context, sel ast.Selecti
 					return ec._PaymentAttempt_payment(ctx, field, obj)
 				})
 		case "amount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._PaymentAttempt_amount(ctx, field, obj)
-				})
+			out.Values[i] = ec._PaymentAttempt_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31582,17 +31551,15 @@ func (ec *executionContext) _Posting(ctx context.Context, sel ast.SelectionSet, 
 					return ec._Posting_account(ctx, field, obj)
 				})
 		case "amount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Posting_amount(ctx, field, obj)
-				})
+			out.Values[i] = ec._Posting_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "balanceAfter":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Posting_balanceAfter(ctx, field, obj)
-				})
+			out.Values[i] = ec._Posting_balanceAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31948,17 +31915,15 @@ func (ec *executionContext) _Refund(ctx context.Context, sel ast.SelectionSet, o
 					return ec._Refund_payment(ctx, field, obj)
 				})
 		case "amount":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Refund_amount(ctx, field, obj)
-				})
+			out.Values[i] = ec._Refund_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "feeReversed":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Refund_feeReversed(ctx, field, obj)
-				})
+			out.Values[i] = ec._Refund_feeReversed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -33252,15 +33217,15 @@ func (ec *executionContext) marshalNConnector2ᚖgithubᚗcomᚋstraitpayᚋstra
 	return ec._Connector(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNConnectorFee2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFee(ctx context.Context, sel ast.SelectionSet, v routing.Fee) graphql.Marshaler {
+func (ec *executionContext) marshalNConnectorFee2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFee(ctx context.Context, sel ast.SelectionSet, v connectorterms.Fee) graphql.Marshaler {
 	return ec._ConnectorFee(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFeeᚄ(ctx context.Context, sel ast.SelectionSet, v []routing.Fee) graphql.Marshaler {
+func (ec *executionContext) marshalNConnectorFee2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFeeᚄ(ctx context.Context, sel ast.SelectionSet, v []connectorterms.Fee) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNConnectorFee2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐFee(ctx, sel, v[i])
+		return ec.marshalNConnectorFee2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐFee(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -33287,15 +33252,15 @@ func (ec *executionContext) marshalNConnectorHealth2githubᚗcomᚋstraitpayᚋs
 	return v
 }
 
-func (ec *executionContext) marshalNConnectorLimit2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimit(ctx context.Context, sel ast.SelectionSet, v routing.Limit) graphql.Marshaler {
+func (ec *executionContext) marshalNConnectorLimit2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimit(ctx context.Context, sel ast.SelectionSet, v connectorterms.Limit) graphql.Marshaler {
 	return ec._ConnectorLimit(ctx, sel, &v)
 }
 
-func (ec *executionContext) marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []routing.Limit) graphql.Marshaler {
+func (ec *executionContext) marshalNConnectorLimit2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimitᚄ(ctx context.Context, sel ast.SelectionSet, v []connectorterms.Limit) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNConnectorLimit2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋroutingᚐLimit(ctx, sel, v[i])
+		return ec.marshalNConnectorLimit2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋconnectortermsᚐLimit(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/connectors"
-	"github.com/straitpay/strait/connectors/hosttest"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
@@ -23,6 +22,7 @@ import (
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/sandbox/sandboxtest"
 )
 
 const frictionlessCard = "4000000000000077"
@@ -35,7 +35,7 @@ type cardAt struct {
 	ThreeDS        struct{ Requested, Flow, Result string } `json:"three_ds"`
 }
 
-func networkCard(t *testing.T, n *hosttest.Network, reference string) cardAt {
+func networkCard(t *testing.T, n *sandboxtest.Network, reference string) cardAt {
 	t.Helper()
 	list := cardPayments[cardAt](t, n, reference)
 	if len(list) != 1 {

@@ -31,6 +31,7 @@ import (
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/sandbox"
+	"github.com/straitpay/strait/sandbox/sandboxtest"
 )
 
 func TestMain(m *testing.M) { hosttest.Main(m) }
@@ -38,12 +39,12 @@ func TestMain(m *testing.M) { hosttest.Main(m) }
 // startNetwork starts the sandbox and the host with connectors as
 // name=plugin pairs; none given is cardnet twice, as "cardnet" and
 // "cardnet_b".
-func startNetwork(t *testing.T, callTimeout time.Duration, conns ...string) *hosttest.Network {
+func startNetwork(t *testing.T, callTimeout time.Duration, conns ...string) *sandboxtest.Network {
 	t.Helper()
 	if len(conns) == 0 {
 		conns = []string{"cardnet=cardnet", "cardnet_b=cardnet"}
 	}
-	return hosttest.StartNetwork(t, hosttest.NetworkConfig{
+	return sandboxtest.StartNetwork(t, sandboxtest.NetworkConfig{
 		Sandbox:     sandbox.Config{TimeoutHold: 3 * time.Second, WebhookRetryBase: 100 * time.Millisecond},
 		Connectors:  conns,
 		CallTimeout: callTimeout,
@@ -51,14 +52,14 @@ func startNetwork(t *testing.T, callTimeout time.Duration, conns ...string) *hos
 }
 
 // paymentsAt counts the card network's payments for a Strait reference.
-func paymentsAt(t *testing.T, n *hosttest.Network, reference string) int {
+func paymentsAt(t *testing.T, n *sandboxtest.Network, reference string) int {
 	t.Helper()
 	return len(cardPayments[json.RawMessage](t, n, reference))
 }
 
 // cardPayments lists the card network's payments for a Strait reference
 // (sandbox/API.md, GET /card/payments), each decoded into T.
-func cardPayments[T any](t *testing.T, n *hosttest.Network, reference string) []T {
+func cardPayments[T any](t *testing.T, n *sandboxtest.Network, reference string) []T {
 	t.Helper()
 	r, _ := http.NewRequest(http.MethodGet, n.Sandbox.URL()+"/card/payments?merchant_reference="+url.QueryEscape(reference), nil)
 	r.Header.Set("Authorization", "Bearer "+sandbox.DefaultAPIKey)
@@ -75,13 +76,13 @@ func cardPayments[T any](t *testing.T, n *hosttest.Network, reference string) []
 }
 
 // cardWorld is a world whose connectors are the real plugins.
-func cardWorld(t *testing.T, db *store.DB, n *hosttest.Network, callTimeout time.Duration) *world {
+func cardWorld(t *testing.T, db *store.DB, n *sandboxtest.Network, callTimeout time.Duration) *world {
 	t.Helper()
 	return cardWorldVia(t, db, n, n.Host, callTimeout)
 }
 
 // cardWorldVia is cardWorld reaching the plugins through conns.
-func cardWorldVia(t *testing.T, db *store.DB, n *hosttest.Network, conns cashier.Connectors, callTimeout time.Duration) *world {
+func cardWorldVia(t *testing.T, db *store.DB, n *sandboxtest.Network, conns cashier.Connectors, callTimeout time.Duration) *world {
 	t.Helper()
 	w := newWorld(t, db)
 	usdOnly := []money.Currency{usd}
@@ -106,7 +107,7 @@ func cardWorldVia(t *testing.T, db *store.DB, n *hosttest.Network, conns cashier
 // will, until the one about reference from connector has been applied.
 // Both acquirers receive every card webhook (they share the sandbox), so the
 // other one's copy names no attempt of its own: ENOTFOUND, skipped here.
-func (w *world) deliver(n *hosttest.Network, connector, reference string) connectors.Event {
+func (w *world) deliver(n *sandboxtest.Network, connector, reference string) connectors.Event {
 	w.t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {

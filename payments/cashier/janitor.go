@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/straitpay/strait/connectors"
@@ -32,6 +33,9 @@ const sweepBatch = 100
 // two janitors checking one attempt both record through record, which locks
 // the payment and applies each outcome once.
 func (s *Service) RunJanitor(ctx context.Context, every time.Duration) {
+	if os.Getenv("STRAIT_DEBUG_FAULT") == "janitor-skip-inflight" { // test only: the fault harness must catch this (docs/faults.md)
+		return
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

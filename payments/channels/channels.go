@@ -12,21 +12,21 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/connectors"
-	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/readcache"
-	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
-// Host is the part of the plugin host (connectors/host.Manager) this package
-// uses.
+// Host is what this package needs of the plugin host, in the contract's
+// terms (connectors.Status): the payment core never imports connectors/host.
+// connectors/host.Manager satisfies it; server/app wires the two.
 type Host interface {
 	// List returns every installed connector's status, sorted by name.
-	List() []host.Status
+	List() []connectors.Status
 	// Get returns the connector called name.
 	Get(name string) (connectors.Connector, bool)
 	// SetEnabled turns calls to a connector on or off.
@@ -42,8 +42,8 @@ type Connector struct {
 	PaymentMethods []string
 	Currencies     []string
 	Countries      []string
-	Health         host.Health
-	Circuit        host.CircuitState
+	Health         connectors.Health
+	Circuit        connectors.CircuitState
 	Enabled        bool
 	Restarts       int
 	LastError      string
@@ -53,8 +53,8 @@ type Connector struct {
 	Calls     int
 	P50, P99  time.Duration
 	ErrorRate float64
-	Fees      []routing.Fee
-	Limits    []routing.Limit
+	Fees      []connectorterms.Fee
+	Limits    []connectorterms.Limit
 	// Setting is the operator's stored settings; nil until one was saved.
 	Setting *ent.ConnectorSetting
 }
@@ -262,20 +262,20 @@ func (s *Service) save(ctx context.Context, name, action string, details map[str
 
 // snapshot is the host's list of connectors without latency figures when it
 // can give one (host.Manager.Snapshot), which routing reads per payment.
-func snapshot(h Host) []host.Status {
-	if sh, ok := h.(interface{ Snapshot() []host.Status }); ok {
+func snapshot(h Host) []connectors.Status {
+	if sh, ok := h.(interface{ Snapshot() []connectors.Status }); ok {
 		return sh.Snapshot()
 	}
 	return h.List()
 }
 
-func (s *Service) status(name string) (host.Status, error) {
+func (s *Service) status(name string) (connectors.Status, error) {
 	for _, st := range s.host.List() {
 		if st.Name == name {
 			return st, nil
 		}
 	}
-	return host.Status{}, payments.Errorf(payments.ENOTFOUND, "connector %q is not installed", truncate(name, 64))
+	return connectors.Status{}, payments.Errorf(payments.ENOTFOUND, "connector %q is not installed", truncate(name, 64))
 }
 
 // settings returns every stored setting by connector name.
@@ -291,14 +291,14 @@ func (s *Service) settings(ctx context.Context) (map[string]*ent.ConnectorSettin
 	return out, nil
 }
 
-func view(st host.Status, row *ent.ConnectorSetting) Connector {
+func view(st connectors.Status, row *ent.ConnectorSetting) Connector {
 	c := Connector{
 		Name: st.Name, Kind: string(st.Kind), Version: st.Version,
 		Capabilities:   make([]string, len(st.Capabilities)),
 		PaymentMethods: nonNil(st.PaymentMethods), Currencies: nonNil(st.Currencies), Countries: nonNil(st.Countries),
 		Health: st.Health, Circuit: st.Circuit, Enabled: st.Enabled, Restarts: st.Restarts, LastError: st.LastError,
 		Since: st.Since, Calls: st.Calls, P50: st.P50, P99: st.P99, ErrorRate: st.ErrorRate,
-		Fees: []routing.Fee{}, Limits: []routing.Limit{}, Setting: row,
+		Fees: []connectorterms.Fee{}, Limits: []connectorterms.Limit{}, Setting: row,
 	}
 	for i, cp := range st.Capabilities {
 		c.Capabilities[i] = string(cp)

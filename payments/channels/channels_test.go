@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/connectors"
-	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/fx"
@@ -20,11 +19,11 @@ import (
 
 // fakeHost is a plugin host with fixed statuses and connectors.
 type fakeHost struct {
-	statuses []host.Status
+	statuses []connectors.Status
 	conns    map[string]connectors.Connector
 }
 
-func (h *fakeHost) List() []host.Status { return h.statuses }
+func (h *fakeHost) List() []connectors.Status { return h.statuses }
 
 func (h *fakeHost) Get(name string) (connectors.Connector, bool) {
 	c, ok := h.conns[name]
@@ -42,14 +41,14 @@ func (h *fakeHost) SetEnabled(name string, enabled bool) error {
 }
 
 func newHost() *fakeHost {
-	return &fakeHost{statuses: []host.Status{
-		{Name: "bank", Kind: connectors.KindBank, Health: host.HealthRestarting, Circuit: host.CircuitClosed, Enabled: true,
+	return &fakeHost{statuses: []connectors.Status{
+		{Name: "bank", Kind: connectors.KindBank, Health: connectors.HealthRestarting, Circuit: connectors.CircuitClosed, Enabled: true,
 			PaymentMethods: []string{"bank_transfer", "direct_debit"}, Currencies: []string{"EUR", "GBP"}},
-		{Name: "cardnet", Kind: connectors.KindCardScheme, Health: host.HealthUp, Circuit: host.CircuitHalfOpen, Enabled: true,
+		{Name: "cardnet", Kind: connectors.KindCardScheme, Health: connectors.HealthUp, Circuit: connectors.CircuitHalfOpen, Enabled: true,
 			PaymentMethods: []string{"card"}, Currencies: []string{"USD", "JPY", "XXX"}, Countries: []string{"US"}},
-		{Name: "fx", Kind: connectors.KindFX, Health: host.HealthUp, Circuit: host.CircuitClosed, Enabled: true,
+		{Name: "fx", Kind: connectors.KindFX, Health: connectors.HealthUp, Circuit: connectors.CircuitClosed, Enabled: true,
 			Capabilities: []connectors.Capability{connectors.CapRates}, Currencies: []string{"USD", "EUR", "JPY"}},
-		{Name: "wallet", Kind: connectors.KindWallet, Health: host.HealthUp, Circuit: host.CircuitOpen, Enabled: true,
+		{Name: "wallet", Kind: connectors.KindWallet, Health: connectors.HealthUp, Circuit: connectors.CircuitOpen, Enabled: true,
 			PaymentMethods: []string{"wallet_redirect", "wallet_qr"}, Currencies: []string{"CNY"}},
 	}}
 }

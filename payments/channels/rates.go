@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/straitpay/strait/connectors"
-	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/money"
 )
@@ -27,13 +26,13 @@ func NewRateSource(h Host, name string) *RateSource {
 
 // FXConnector returns the first connector, by name, that is up, of the fx
 // kind and offers rates; ok is false when there is none.
-func FXConnector(h Host) (host.Status, bool) {
+func FXConnector(h Host) (connectors.Status, bool) {
 	for _, st := range h.List() {
-		if st.Health == host.HealthUp && st.Kind == connectors.KindFX && slices.Contains(st.Capabilities, connectors.CapRates) {
+		if st.Health == connectors.HealthUp && st.Kind == connectors.KindFX && slices.Contains(st.Capabilities, connectors.CapRates) {
 			return st, true
 		}
 	}
-	return host.Status{}, false
+	return connectors.Status{}, false
 }
 
 // Pairs returns every pair among currencies once, base before quote in the

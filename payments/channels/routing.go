@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/straitpay/strait/connectors"
-	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
@@ -94,13 +93,13 @@ func (h *Health) Stats(_ context.Context, connector string) (routing.Stats, erro
 		if st.Name != connector {
 			continue
 		}
-		if st.Health != host.HealthUp {
+		if st.Health != connectors.HealthUp {
 			return routing.Stats{Circuit: routing.Open}, nil
 		}
 		switch st.Circuit {
-		case host.CircuitOpen:
+		case connectors.CircuitOpen:
 			return routing.Stats{Circuit: routing.Open}, nil
-		case host.CircuitHalfOpen:
+		case connectors.CircuitHalfOpen:
 			return routing.Stats{Circuit: routing.HalfOpen}, nil
 		}
 		return routing.Stats{Circuit: routing.Closed}, nil

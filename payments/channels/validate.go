@@ -6,14 +6,14 @@ import (
 
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
-	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 // maxBasisPoints is 100 %: a fee above the whole amount is a typo.
 const maxBasisPoints = 10000
 
-func validateFees(in []FeeInput) ([]routing.Fee, error) {
-	out := make([]routing.Fee, 0, len(in))
+func validateFees(in []FeeInput) ([]connectorterms.Fee, error) {
+	out := make([]connectorterms.Fee, 0, len(in))
 	seen := map[money.Currency]bool{}
 	for i, f := range in {
 		field := func(name string) string { return fmt.Sprintf("fees[%d].%s", i, name) }
@@ -30,13 +30,13 @@ func validateFees(in []FeeInput) ([]routing.Fee, error) {
 			return nil, payments.FieldErrorf(field("basisPoints"), "must be between 0 and %d", maxBasisPoints)
 		}
 		seen[cur] = true
-		out = append(out, routing.Fee{Currency: cur, FixedMinor: f.FixedMinor, BasisPoints: f.BasisPoints})
+		out = append(out, connectorterms.Fee{Currency: cur, FixedMinor: f.FixedMinor, BasisPoints: f.BasisPoints})
 	}
 	return out, nil
 }
 
-func validateLimits(in []LimitInput) ([]routing.Limit, error) {
-	out := make([]routing.Limit, 0, len(in))
+func validateLimits(in []LimitInput) ([]connectorterms.Limit, error) {
+	out := make([]connectorterms.Limit, 0, len(in))
 	seen := map[money.Currency]bool{}
 	for i, l := range in {
 		field := func(name string) string { return fmt.Sprintf("limits[%d].%s", i, name) }
@@ -59,13 +59,13 @@ func validateLimits(in []LimitInput) ([]routing.Limit, error) {
 			return nil, payments.FieldErrorf(field("min"), "must not exceed max")
 		}
 		seen[cur] = true
-		out = append(out, routing.Limit{Currency: cur, Min: l.Min, Max: max})
+		out = append(out, connectorterms.Limit{Currency: cur, Min: l.Min, Max: max})
 	}
 	return out, nil
 }
 
 // describeFees renders fees for the audit log, e.g. "USD 30+290bp".
-func describeFees(fees []routing.Fee) string {
+func describeFees(fees []connectorterms.Fee) string {
 	parts := make([]string, len(fees))
 	for i, f := range fees {
 		parts[i] = fmt.Sprintf("%s %d+%dbp", f.Currency, f.FixedMinor, f.BasisPoints)
@@ -74,7 +74,7 @@ func describeFees(fees []routing.Fee) string {
 }
 
 // describeLimits renders limits for the audit log, e.g. "JPY 100..1000000".
-func describeLimits(limits []routing.Limit) string {
+func describeLimits(limits []connectorterms.Limit) string {
 	parts := make([]string, len(limits))
 	for i, l := range limits {
 		max := "∞"

@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/vocab/connectorterms"
 )
 
 // Method is a payment method family.
@@ -56,20 +57,13 @@ type Connector struct {
 }
 
 // Limit bounds the amount of a payment in one currency, in minor units. Max 0
-// means no maximum.
-type Limit struct {
-	Currency money.Currency `json:"currency"`
-	Min      int64          `json:"min"`
-	Max      int64          `json:"max"`
-}
+// means no maximum. It is vocab/connectorterms', the type the data model stores.
+type Limit = connectorterms.Limit
 
 // Fee is a connector's price for a payment: a fixed part in minor units of
-// Currency plus basis points (1/100 of a percent) of the amount.
-type Fee struct {
-	Currency    money.Currency `json:"currency,omitzero"`
-	FixedMinor  int64          `json:"fixed_minor"`
-	BasisPoints int64          `json:"basis_points"`
-}
+// Currency plus basis points (1/100 of a percent) of the amount. It is
+// vocab/connectorterms', the type the data model stores.
+type Fee = connectorterms.Fee
 
 // Catalog lists the connectors. The lead's implementation merges the plugin
 // host's Describe answers with the connector configuration table.

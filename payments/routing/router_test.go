@@ -91,9 +91,9 @@ func TestEligibilityDropsWithReasons(t *testing.T) {
 		{"scheme case-insensitive", func(c *Connector, _ *Stats) { c.Schemes = []string{"VISA"} }, ""},
 		{"currency", func(c *Connector, _ *Stats) { c.Currencies = []money.Currency{eur} }, "does not take USD"},
 		{"country", func(c *Connector, _ *Stats) { c.Countries = []string{"DE", "FR"} }, `does not serve buyers in "US"`},
-		{"below minimum", func(c *Connector, _ *Stats) { c.Limits = []Limit{{usd, 20000, 0}} }, "below its minimum 200.00 USD"},
-		{"above maximum", func(c *Connector, _ *Stats) { c.Limits = []Limit{{usd, 0, 9999}} }, "above its maximum 99.99 USD"},
-		{"limit in another currency", func(c *Connector, _ *Stats) { c.Limits = []Limit{{eur, 0, 1}} }, ""},
+		{"below minimum", func(c *Connector, _ *Stats) { c.Limits = []Limit{{Currency: usd, Min: 20000, Max: 0}} }, "below its minimum 200.00 USD"},
+		{"above maximum", func(c *Connector, _ *Stats) { c.Limits = []Limit{{Currency: usd, Min: 0, Max: 9999}} }, "above its maximum 99.99 USD"},
+		{"limit in another currency", func(c *Connector, _ *Stats) { c.Limits = []Limit{{Currency: eur, Min: 0, Max: 1}} }, ""},
 		{"circuit open", func(_ *Connector, s *Stats) { s.Circuit = Open }, "circuit open"},
 		{"circuit half-open", func(_ *Connector, s *Stats) { s.Circuit = HalfOpen }, ""},
 	}
@@ -310,7 +310,7 @@ func TestRouteRejectsMalformedRequests(t *testing.T) {
 
 func TestAvailableMethods(t *testing.T) {
 	wallet := Connector{Name: "w", Methods: []Method{Wallet}, Currencies: []money.Currency{idr}, Countries: []string{"ID"}, Enabled: true}
-	bank := Connector{Name: "bank", Methods: []Method{BankTransfer, DirectDebit}, Currencies: []money.Currency{idr, usd}, Limits: []Limit{{idr, 10000, 0}}, Enabled: true}
+	bank := Connector{Name: "bank", Methods: []Method{BankTransfer, DirectDebit}, Currencies: []money.Currency{idr, usd}, Limits: []Limit{{Currency: idr, Min: 10000, Max: 0}}, Enabled: true}
 	w := newWorld(t, cardConn("card", 0, 0), wallet, bank)
 	cases := []struct {
 		amount  money.Amount

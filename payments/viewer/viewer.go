@@ -1,76 +1,55 @@
 // Package viewer carries the authenticated caller through a context. Every layer
 // that decides what a caller may see (GraphQL directives, ent privacy policies,
 // the domain services) reads the same Viewer.
+//
+// Everything here is vocab/viewer's, re-exported: the data model (ent/schema)
+// imports that leaf package, never the payment domain, and both read the
+// same context value.
 package viewer
 
-import "context"
+import (
+	"context"
+
+	"github.com/straitpay/strait/vocab/viewer"
+)
 
 // Kind is the kind of principal behind a request.
-type Kind string
+type Kind = viewer.Kind
 
 // The principals Strait knows.
 const (
 	// Operator is a platform operator: sees every merchant.
-	Operator Kind = "operator"
+	Operator = viewer.Operator
 	// MerchantUser is a person working for one merchant, with a Role.
-	MerchantUser Kind = "merchant_user"
+	MerchantUser = viewer.MerchantUser
 	// APIKey is a merchant's server calling server to server.
-	APIKey Kind = "api_key"
+	APIKey = viewer.APIKey
 	// Cashier is a buyer's checkout, scoped to one checkout session for minutes.
-	Cashier Kind = "cashier"
+	Cashier = viewer.Cashier
 	// System is Strait itself (janitors, relays, migrations). Never granted to a
 	// request.
-	System Kind = "system"
+	System = viewer.System
 )
 
 // Role is a merchant user's role.
-type Role string
+type Role = viewer.Role
 
 // Merchant user roles, from most to least privileged.
 const (
-	RoleAdmin     Role = "admin"
-	RoleDeveloper Role = "developer"
-	RoleAnalyst   Role = "analyst"
+	RoleAdmin     = viewer.RoleAdmin
+	RoleDeveloper = viewer.RoleDeveloper
+	RoleAnalyst   = viewer.RoleAnalyst
 )
 
 // Viewer is the authenticated caller.
-type Viewer struct {
-	Kind Kind
-	// Subject identifies the principal: an operator name, a merchant user ID, an
-	// API key ID, or a checkout session ID for the cashier.
-	Subject string
-	// MerchantID is the tenant the caller acts for; empty for operators and System.
-	MerchantID string
-	// Role is set for merchant users.
-	Role Role
-	// SessionID is the checkout session a cashier token is scoped to.
-	SessionID string
-}
-
-// IsOperator reports whether v is a platform operator.
-func (v Viewer) IsOperator() bool { return v.Kind == Operator }
-
-// IsSystem reports whether v is Strait's own background work.
-func (v Viewer) IsSystem() bool { return v.Kind == System }
-
-// IsPrivileged reports whether v sees across tenants (operator or system).
-func (v Viewer) IsPrivileged() bool { return v.IsOperator() || v.IsSystem() }
-
-type ctxKey struct{}
+type Viewer = viewer.Viewer
 
 // NewContext returns a context carrying v.
-func NewContext(ctx context.Context, v Viewer) context.Context {
-	return context.WithValue(ctx, ctxKey{}, v)
-}
+func NewContext(ctx context.Context, v Viewer) context.Context { return viewer.NewContext(ctx, v) }
 
 // FromContext returns the viewer in ctx and whether there is one.
-func FromContext(ctx context.Context) (Viewer, bool) {
-	v, ok := ctx.Value(ctxKey{}).(Viewer)
-	return v, ok
-}
+func FromContext(ctx context.Context) (Viewer, bool) { return viewer.FromContext(ctx) }
 
 // SystemContext returns a context acting as Strait itself, for background work
 // that must see every tenant (relays, janitors, migrations, dev seeding).
-func SystemContext(ctx context.Context) context.Context {
-	return NewContext(ctx, Viewer{Kind: System, Subject: "strait"})
-}
+func SystemContext(ctx context.Context) context.Context { return viewer.SystemContext(ctx) }

@@ -150,6 +150,9 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		panic(fmt.Sprintf("app: %v", err)) // only a duplicate metric registration: a wiring bug
 	}
 	a.Connectors = m
+	// The host satisfies payments/channels.Host in the contract's terms: the
+	// payment core never imports connectors/host.
+	var _ channels.Host = m
 	a.Channels = channels.New(db.Client, m)
 	a.Catalog = a.Channels.Catalog()
 	a.Health = channels.NewHealth(m)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"entgo.io/ent"
+	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/mixin"
 	"github.com/oklog/ulid/v2"
@@ -91,3 +92,19 @@ func (m Mixin) Fields() []ent.Field {
 			DefaultFunc(func() string { return New(m.prefix) }),
 	}
 }
+
+// Annotations implements ent.Mixin: the prefix, for code generation. The
+// node(id:) table (ent/node_prefix.go) is generated from it, so a new entity
+// is resolvable by its ID the moment it has a prefix.
+func (m Mixin) Annotations() []schema.Annotation {
+	return []schema.Annotation{Annotation{Prefix: m.prefix}}
+}
+
+// Annotation records a schema's ID prefix for code generation; read it in a
+// template as .Annotations.PULID.prefix.
+type Annotation struct {
+	Prefix string `json:"prefix"`
+}
+
+// Name implements schema.Annotation.
+func (Annotation) Name() string { return "PULID" }

@@ -7,7 +7,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/privacy"
 
-	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/vocab/viewer"
 )
 
 // DenyUnlessPrivileged denies queries unless an operator or Strait itself asks:

@@ -15,7 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/privacy"
 
-	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/vocab/viewer"
 )
 
 // wherer adds a storage-level predicate to a generated query or mutation.

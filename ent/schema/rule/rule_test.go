@@ -11,7 +11,7 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
-	"github.com/straitpay/strait/payments/viewer"
+	"github.com/straitpay/strait/vocab/viewer"
 )
 
 // TestTenantIsolationInTheDataLayer goes around every resolver and uses the ent

@@ -72,6 +72,9 @@ func run(args []string) error {
 	payoutDelay := dur("payout-delay", "SANDBOX_PAYOUT_DELAY", 3*time.Second, "payout creation to outcome")
 	retryBase := dur("webhook-retry-base", "SANDBOX_WEBHOOK_RETRY_BASE", time.Second, "first webhook retry delay")
 	retryMax := dur("webhook-retry-max", "SANDBOX_WEBHOOK_RETRY_MAX", time.Minute, "webhook retry delay cap")
+	chaosSeed, err := strconv.ParseInt(env("SANDBOX_WEBHOOK_CHAOS_SEED", "0"), 10, 64)
+	errs = append(errs, err)
+	webhookChaos := fs.Int64("webhook-chaos-seed", chaosSeed, "for fault tests: when non-zero, deliver webhooks shuffled and 1–3 times, from this seed (env SANDBOX_WEBHOOK_CHAOS_SEED)")
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -90,6 +93,7 @@ func run(args []string) error {
 		DataDir: *dataDir, Addr: *addr, APIKeys: keys, PublicURL: *publicURL, Logger: log,
 		TimeoutHold: *timeoutHold, ChargebackDelay: *chargebackDelay, PayoutDelay: *payoutDelay,
 		WebhookRetryBase: *retryBase, WebhookRetryMax: *retryMax, FXDrift: *fxDrift,
+		WebhookChaosSeed: *webhookChaos,
 	})
 	if err != nil {
 		return err

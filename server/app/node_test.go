@@ -1,0 +1,171 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/migrate"
+	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// TestNodeResolvesEveryKind makes a row of every GraphQL Node type (for both
+// merchants where the type belongs to one), then asks node(id:) for each
+// through GraphQL: the operator gets every one back with its own __typename,
+// merchant A's admin gets its own rows and null (NOT_FOUND) for B's rows and
+// for platform rows, exactly as for an ID that never existed. A new Node type
+// without a row here fails the test, so it cannot go unchecked.
+func TestNodeResolvesEveryKind(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		for _, m := range []string{e.a.ID, e.b.ID} {
+			e.seedNodeKinds(m)
+		}
+		e.seedPlatformNodeKinds()
+
+		tenantTables := map[string]bool{}
+		for _, tbl := range migrate.Tables {
+			for _, c := range tbl.Columns {
+				if c.Name == "merchant_id" {
+					tenantTables[tbl.Name] = true
+				}
+			}
+		}
+		type row struct{ id, merchantID, typ string }
+		var rows []row
+		for _, nt := range ent.NodeTypes {
+			col := "''"
+			switch {
+			case nt.Table == "merchants":
+				col = "id"
+			case tenantTables[nt.Table]:
+				col = "COALESCE(merchant_id, '')"
+			}
+			found := 0
+			q := fmt.Sprintf("SELECT id, %s FROM %s", col, nt.Table)
+			sqlRows, err := db.SQL.QueryContext(context.Background(), q)
+			if err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			for sqlRows.Next() {
+				r := row{typ: nt.GraphQLType}
+				if err := sqlRows.Scan(&r.id, &r.merchantID); err != nil {
+					t.Fatal(err)
+				}
+				rows = append(rows, r)
+				found++
+			}
+			if err := sqlRows.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if found == 0 {
+				t.Errorf("no %s made for node(id:) to resolve: add one to seedNodeKinds", nt.GraphQLType)
+			}
+		}
+		seen := map[string]bool{}
+		for _, r := range rows {
+			seen[r.typ] = true
+			// typename asks node(id:) as principal: the __typename, or "" for null.
+			typename := func(principal string) (string, gqlResponse) {
+				res := e.do(principal, `query($id: ID!) { node(id: $id) { __typename id } }`, map[string]any{"id": r.id})
+				var n *struct {
+					Typename string `json:"__typename"`
+					ID       string `json:"id"`
+				}
+				if err := json.Unmarshal(res.Data["node"], &n); err != nil || n == nil {
+					return "", res
+				}
+				if n.ID != r.id {
+					t.Fatalf("node(%s) answered %s", r.id, n.ID)
+				}
+				return n.Typename, res
+			}
+			if got, res := typename("OPERATOR"); got != r.typ {
+				t.Errorf("operator node(%s) = %q, want %s: %s", r.id, got, r.typ, res.Raw)
+			}
+			got, res := typename("MERCHANT_ADMIN")
+			switch {
+			case r.merchantID == e.a.ID && got != r.typ:
+				t.Errorf("A's admin, own %s %s: got %q: %s", r.typ, r.id, got, res.Raw)
+			case r.merchantID != e.a.ID && (got != "" || res.code() != "NOT_FOUND"):
+				t.Errorf("A's admin reached %s %s of %q: %s", r.typ, r.id, r.merchantID, res.Raw)
+			}
+		}
+		if len(seen) != len(ent.NodeTypes) {
+			t.Fatalf("resolved %d kinds of %d", len(seen), len(ent.NodeTypes))
+		}
+		// Every kind A owns was checked from both sides.
+		for _, typ := range []string{"Merchant", "MerchantUser", "APIKey", "Customer", "CheckoutSession", "Coupon", "Payment",
+			"PaymentAttempt", "Refund", "Agreement", "AuditLog", "Event", "LedgerAccount", "Posting"} {
+			if !slices.ContainsFunc(rows, func(r row) bool { return r.typ == typ && r.merchantID == e.b.ID }) {
+				t.Errorf("no %s of merchant B to look for", typ)
+			}
+		}
+	})
+}
+
+// seedNodeKinds makes, for merchantID, a row of each Node type the harness's
+// seed does not: a customer, a coupon, an agreement, an event, and ledger
+// accounts with a journal entry and its postings.
+func (e *env) seedNodeKinds(merchantID string) {
+	t := e.t
+	t.Helper()
+	sys := viewer.SystemContext(context.Background())
+	c := e.db.Client
+	if _, err := c.Customer.Create().SetMerchantID(merchantID).SetEmail("node@" + merchantID + ".test").Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Coupon.Create().SetMerchantID(merchantID).SetCode("NODE10").SetKind(coupon.KindPERCENTAGE).
+		SetPercentOffBps(1000).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Agreement.Create().SetMerchantID(merchantID).SetConnector("bank").SetCurrency("EUR").
+		SetIdempotencyKey("node-" + merchantID).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Event.Create().SetMerchantID(merchantID).SetType("node.test").SetData(map[string]any{}).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	usd := money.MustCurrency("USD")
+	if _, err := e.app.Ledger.Post(sys, ledger.Entry{
+		Source: ledger.Source{Type: ledger.SourceAdjustment, ID: "node-" + merchantID}, EffectiveAt: time.Now(),
+		Postings: []ledger.Posting{
+			{Account: ledger.PlatformAccount(ledger.KindSuspense, usd), Amount: money.Must(-100, "USD")},
+			{Account: ledger.MerchantAccount(merchantID, ledger.KindAvailable, usd), Amount: money.Must(100, "USD")},
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seedPlatformNodeKinds makes the Node types that belong to no merchant: a
+// channel event, connector settings, a risk rule and a routing rule.
+func (e *env) seedPlatformNodeKinds() {
+	t := e.t
+	t.Helper()
+	sys := viewer.SystemContext(context.Background())
+	c := e.db.Client
+	now := time.Now()
+	if _, err := c.ChannelEvent.Create().SetConnector("cardnet").SetEventID("evt-node").SetType("payment_result").
+		SetPayload(json.RawMessage(`{}`)).SetReceivedAt(now).SetNextAttemptAt(now).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ConnectorSetting.Create().SetName("cardnet").Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RiskRule.Create().SetKey("node-rule").SetKind("amount_limit").SetAction("deny").Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RoutingRule.Create().SetKey("node-route").Save(sys); err != nil {
+		t.Fatal(err)
+	}
+}
