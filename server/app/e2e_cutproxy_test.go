@@ -165,11 +165,29 @@ func (p *cuttingProxy) accept() {
 }
 
 // pipe copies src to dst. up is the client's direction: a chunk that trips
-// the armed loss goes to the server, and closes lost; the server's
-// direction then drops what it reads and closes both connections.
+// the armed loss goes to the server, and closes lost. The server's
+// direction then closes the client's connection and drops everything the
+// server sends, still reading it, so that the server runs the whole request
+// (a multi-statement round trip answers statement by statement, and a
+// server whose connection closes mid-way stops there); the server's
+// connection is closed a while after the client's.
 func (p *cuttingProxy) pipe(dst, src net.Conn, up bool, lost chan struct{}, once *sync.Once) {
-	defer src.Close()
-	defer dst.Close()
+	isLost := func() bool {
+		select {
+		case <-lost:
+			return true
+		default:
+			return false
+		}
+	}
+	defer func() {
+		src.Close()
+		if up && isLost() {
+			time.AfterFunc(2*time.Second, func() { dst.Close() })
+			return
+		}
+		dst.Close()
+	}()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
@@ -177,15 +195,13 @@ func (p *cuttingProxy) pipe(dst, src net.Conn, up bool, lost chan struct{}, once
 			if up && p.trips(buf[:n]) {
 				once.Do(func() { close(lost) })
 			}
-			select {
-			case <-lost:
-				if !up {
-					return // the answer is dropped, with both connections
-				}
+			switch {
+			case !up && isLost():
+				dst.Close() // the answer is dropped, with the client's connection
 			default:
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
+				if _, werr := dst.Write(buf[:n]); werr != nil && !isLost() {
+					return
+				}
 			}
 		}
 		if err != nil {
