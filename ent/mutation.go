@@ -38,7 +38,13 @@ import (
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/vaultcard"
+	"github.com/straitpay/strait/vocab/agreementstatus"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/connectorterms"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/refundstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 )
 
 const (
@@ -1018,7 +1024,7 @@ type AgreementMutation struct {
 	created_at          *time.Time
 	updated_at          *time.Time
 	connector           *string
-	status              *agreement.Status
+	status              *agreementstatus.Status
 	currency            *string
 	max_amount          *int64
 	addmax_amount       *int64
@@ -1337,12 +1343,12 @@ func (m *AgreementMutation) ResetConnector() {
 }
 
 // SetStatus sets the "status" field.
-func (m *AgreementMutation) SetStatus(a agreement.Status) {
+func (m *AgreementMutation) SetStatus(a agreementstatus.Status) {
 	m.status = &a
 }
 
 // Status returns the value of the "status" field in the mutation.
-func (m *AgreementMutation) Status() (r agreement.Status, exists bool) {
+func (m *AgreementMutation) Status() (r agreementstatus.Status, exists bool) {
 	v := m.status
 	if v == nil {
 		return
@@ -1353,7 +1359,7 @@ func (m *AgreementMutation) Status() (r agreement.Status, exists bool) {
 // OldStatus returns the old "status" field's value of the Agreement entity.
 // If the Agreement object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AgreementMutation) OldStatus(ctx context.Context) (v agreement.Status, err error) {
+func (m *AgreementMutation) OldStatus(ctx context.Context) (v agreementstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
 	}
@@ -1985,7 +1991,7 @@ func (m *AgreementMutation) SetField(name string, value ent.Value) error {
 		m.SetConnector(v)
 		return nil
 	case agreement.FieldStatus:
-		v, ok := value.(agreement.Status)
+		v, ok := value.(agreementstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -4151,7 +4157,7 @@ type CheckoutSessionMutation struct {
 	allowed_methods       *[]string
 	appendallowed_methods []string
 	return_url            *string
-	status                *checkoutsession.Status
+	status                *sessionstatus.Status
 	expires_at            *time.Time
 	metadata              *map[string]string
 	buyer_country         *string
@@ -4806,12 +4812,12 @@ func (m *CheckoutSessionMutation) ResetReturnURL() {
 }
 
 // SetStatus sets the "status" field.
-func (m *CheckoutSessionMutation) SetStatus(c checkoutsession.Status) {
-	m.status = &c
+func (m *CheckoutSessionMutation) SetStatus(s sessionstatus.Status) {
+	m.status = &s
 }
 
 // Status returns the value of the "status" field in the mutation.
-func (m *CheckoutSessionMutation) Status() (r checkoutsession.Status, exists bool) {
+func (m *CheckoutSessionMutation) Status() (r sessionstatus.Status, exists bool) {
 	v := m.status
 	if v == nil {
 		return
@@ -4822,7 +4828,7 @@ func (m *CheckoutSessionMutation) Status() (r checkoutsession.Status, exists boo
 // OldStatus returns the old "status" field's value of the CheckoutSession entity.
 // If the CheckoutSession object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *CheckoutSessionMutation) OldStatus(ctx context.Context) (v checkoutsession.Status, err error) {
+func (m *CheckoutSessionMutation) OldStatus(ctx context.Context) (v sessionstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
 	}
@@ -5553,7 +5559,7 @@ func (m *CheckoutSessionMutation) SetField(name string, value ent.Value) error {
 		m.SetReturnURL(v)
 		return nil
 	case checkoutsession.FieldStatus:
-		v, ok := value.(checkoutsession.Status)
+		v, ok := value.(sessionstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -16411,7 +16417,7 @@ type PaymentMutation struct {
 	addamount_captured      *int64
 	amount_refunded         *int64
 	addamount_refunded      *int64
-	status                  *payment.Status
+	status                  *paymentstatus.Status
 	capture_method          *payment.CaptureMethod
 	payment_method_type     *string
 	connector               *string
@@ -16427,7 +16433,7 @@ type PaymentMutation struct {
 	addfee_amount           *int64
 	capture_before          *time.Time
 	next_action             *map[string]interface{}
-	review_status           *payment.ReviewStatus
+	review_status           *reviewstatus.Status
 	review_reason           *string
 	review_opened_at        *time.Time
 	review_closed_at        *time.Time
@@ -16924,12 +16930,12 @@ func (m *PaymentMutation) ResetAmountRefunded() {
 }
 
 // SetStatus sets the "status" field.
-func (m *PaymentMutation) SetStatus(pa payment.Status) {
+func (m *PaymentMutation) SetStatus(pa paymentstatus.Status) {
 	m.status = &pa
 }
 
 // Status returns the value of the "status" field in the mutation.
-func (m *PaymentMutation) Status() (r payment.Status, exists bool) {
+func (m *PaymentMutation) Status() (r paymentstatus.Status, exists bool) {
 	v := m.status
 	if v == nil {
 		return
@@ -16940,7 +16946,7 @@ func (m *PaymentMutation) Status() (r payment.Status, exists bool) {
 // OldStatus returns the old "status" field's value of the Payment entity.
 // If the Payment object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PaymentMutation) OldStatus(ctx context.Context) (v payment.Status, err error) {
+func (m *PaymentMutation) OldStatus(ctx context.Context) (v paymentstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
 	}
@@ -17660,12 +17666,12 @@ func (m *PaymentMutation) ResetNextAction() {
 }
 
 // SetReviewStatus sets the "review_status" field.
-func (m *PaymentMutation) SetReviewStatus(ps payment.ReviewStatus) {
-	m.review_status = &ps
+func (m *PaymentMutation) SetReviewStatus(r reviewstatus.Status) {
+	m.review_status = &r
 }
 
 // ReviewStatus returns the value of the "review_status" field in the mutation.
-func (m *PaymentMutation) ReviewStatus() (r payment.ReviewStatus, exists bool) {
+func (m *PaymentMutation) ReviewStatus() (r reviewstatus.Status, exists bool) {
 	v := m.review_status
 	if v == nil {
 		return
@@ -17676,7 +17682,7 @@ func (m *PaymentMutation) ReviewStatus() (r payment.ReviewStatus, exists bool) {
 // OldReviewStatus returns the old "review_status" field's value of the Payment entity.
 // If the Payment object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PaymentMutation) OldReviewStatus(ctx context.Context) (v *payment.ReviewStatus, err error) {
+func (m *PaymentMutation) OldReviewStatus(ctx context.Context) (v *reviewstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldReviewStatus is only allowed on UpdateOne operations")
 	}
@@ -18438,7 +18444,7 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 		m.SetAmountRefunded(v)
 		return nil
 	case payment.FieldStatus:
-		v, ok := value.(payment.Status)
+		v, ok := value.(paymentstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -18557,7 +18563,7 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 		m.SetNextAction(v)
 		return nil
 	case payment.FieldReviewStatus:
-		v, ok := value.(payment.ReviewStatus)
+		v, ok := value.(reviewstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -19052,7 +19058,7 @@ type PaymentAttemptMutation struct {
 	amount                  *int64
 	addamount               *int64
 	currency                *string
-	status                  *paymentattempt.Status
+	status                  *attemptstatus.Status
 	channel_idempotency_key *string
 	connector_reference     *string
 	decline_code            *string
@@ -19457,12 +19463,12 @@ func (m *PaymentAttemptMutation) ResetCurrency() {
 }
 
 // SetStatus sets the "status" field.
-func (m *PaymentAttemptMutation) SetStatus(pa paymentattempt.Status) {
-	m.status = &pa
+func (m *PaymentAttemptMutation) SetStatus(a attemptstatus.Status) {
+	m.status = &a
 }
 
 // Status returns the value of the "status" field in the mutation.
-func (m *PaymentAttemptMutation) Status() (r paymentattempt.Status, exists bool) {
+func (m *PaymentAttemptMutation) Status() (r attemptstatus.Status, exists bool) {
 	v := m.status
 	if v == nil {
 		return
@@ -19473,7 +19479,7 @@ func (m *PaymentAttemptMutation) Status() (r paymentattempt.Status, exists bool)
 // OldStatus returns the old "status" field's value of the PaymentAttempt entity.
 // If the PaymentAttempt object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PaymentAttemptMutation) OldStatus(ctx context.Context) (v paymentattempt.Status, err error) {
+func (m *PaymentAttemptMutation) OldStatus(ctx context.Context) (v attemptstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
 	}
@@ -20449,7 +20455,7 @@ func (m *PaymentAttemptMutation) SetField(name string, value ent.Value) error {
 		m.SetCurrency(v)
 		return nil
 	case paymentattempt.FieldStatus:
-		v, ok := value.(paymentattempt.Status)
+		v, ok := value.(attemptstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -21841,7 +21847,7 @@ type RefundMutation struct {
 	amount              *int64
 	addamount           *int64
 	currency            *string
-	status              *refund.Status
+	status              *refundstatus.Status
 	reason              *string
 	connector_reference *string
 	failure_code        *string
@@ -22199,12 +22205,12 @@ func (m *RefundMutation) ResetCurrency() {
 }
 
 // SetStatus sets the "status" field.
-func (m *RefundMutation) SetStatus(r refund.Status) {
+func (m *RefundMutation) SetStatus(r refundstatus.Status) {
 	m.status = &r
 }
 
 // Status returns the value of the "status" field in the mutation.
-func (m *RefundMutation) Status() (r refund.Status, exists bool) {
+func (m *RefundMutation) Status() (r refundstatus.Status, exists bool) {
 	v := m.status
 	if v == nil {
 		return
@@ -22215,7 +22221,7 @@ func (m *RefundMutation) Status() (r refund.Status, exists bool) {
 // OldStatus returns the old "status" field's value of the Refund entity.
 // If the Refund object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefundMutation) OldStatus(ctx context.Context) (v refund.Status, err error) {
+func (m *RefundMutation) OldStatus(ctx context.Context) (v refundstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
 	}
@@ -22689,7 +22695,7 @@ func (m *RefundMutation) SetField(name string, value ent.Value) error {
 		m.SetCurrency(v)
 		return nil
 	case refund.FieldStatus:
-		v, ok := value.(refund.Status)
+		v, ok := value.(refundstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

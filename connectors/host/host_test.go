@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -155,10 +156,11 @@ func get(t *testing.T, m *host.Manager, name string) connectors.Connector {
 	return c
 }
 
-var n int
+// n numbers the test payments; tests call authorize from several goroutines.
+var n atomic.Int64
 
 func authorize(description string) connectors.AuthorizeRequest {
-	n++
+	n := n.Add(1)
 	return connectors.AuthorizeRequest{
 		IdempotencyKey: fmt.Sprintf("idem-%d", n), Reference: fmt.Sprintf("pay_%d", n),
 		Amount: connectors.Money{Minor: 1050, Currency: "USD"}, Capture: true, PaymentMethod: "card",

@@ -3,7 +3,7 @@ package checkout
 import (
 	"context"
 	"fmt"
-	"slices"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"strings"
 
 	"entgo.io/ent/dialect"
@@ -42,14 +42,12 @@ type ConfirmInput struct {
 	BillingCountry string
 	// IdempotencyKey seeds the channel idempotency keys: the same key never
 	// makes a second attempt.
-	IdempotencyKey string
-}
-
-// UsePayments gives the service the payment core that confirms sessions. The
-// payment core in turn calls back into the service through its SessionHooks
-// (Reserve, Settle), inside its own transactions.
-func (s *Service) UsePayments(p *cashier.Service, sqlDialect string) {
-	s.payments, s.dialect = p, sqlDialect
+	IdempotencyKey string // Claim is the request's idempotency claim, which the confirm writes
+	// with its first effects: with the payment's insert when it decides and
+	// writes in one transaction (confirmMany), else on its own before its
+	// first write (idempotency.Deferred's rules). Nil when the request has
+	// no key, or its key was claimed before the confirm started.
+	Claim *idempotency.Deferred
 }
 
 // Confirm pays for the cashier's checkout session: it finds or creates the
@@ -74,10 +72,9 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 			return p, err
 		}
 	}
-	// The usual path writes in transactions of the pipeline's own: a key
-	// the request's work was to claim (idempotency.Deferred) is claimed
-	// before it starts.
-	if err := idempotency.DeferredFrom(ctx).Claim(ctx); err != nil {
+	// The usual path writes in transactions of the pipeline's own: the
+	// request's claim is claimed before it starts.
+	if err := in.Claim.Claim(ctx); err != nil {
 		return nil, err
 	}
 	r, err := s.confirmable(ctx, sessionID, in)
@@ -107,10 +104,14 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	}
 	defer wipe()
 	sys := viewer.SystemContext(ctx)
-	if fresh {
-		return s.payments.ConfirmNew(sys, cashier.NewPayment{Payment: p}, pm, in.IdempotencyKey)
+	if !fresh {
+		return s.payments.ConfirmPayment(sys, p.ID, pm, in.IdempotencyKey)
 	}
-	return s.payments.ConfirmLoaded(sys, p, pm, in.IdempotencyKey)
+	prep, err := s.payments.PrepareNew(sys, cashier.NewPayment{Payment: p}, pm, in.IdempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	return s.payments.ConfirmPrepared(sys, prep)
 }
 
 // paymentMethod builds what the pipeline needs to know of how the buyer pays,
@@ -170,7 +171,7 @@ func (s *Service) sessionPayment(sess *ent.CheckoutSession, latest *ent.Payment)
 	if err := inFlight(sess.ID, latest); err != nil {
 		return nil, false, err
 	}
-	if latest != nil && latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+	if latest != nil && latest.Status == paymentstatus.RequiresPaymentMethod {
 		return latest, false, nil
 	}
 	amt, err := money.New(sess.Amount, sess.Currency)
@@ -247,7 +248,7 @@ func (s *Service) confirmable(ctx context.Context, id string, in ConfirmInput) (
 	if err := checkOpen(r.sess); err != nil {
 		return sessionRead{}, err
 	}
-	if r.latest != nil && r.latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+	if r.latest != nil && r.latest.Status == paymentstatus.RequiresPaymentMethod {
 		// The buyer tries again after a decline: that payment is confirmed,
 		// so it is read whole.
 		if r.latest, err = s.client.Payment.Get(viewer.SystemContext(ctx), r.latest.ID); err != nil {
@@ -364,55 +365,6 @@ func readPaymentStates(sessionIDs []string, ps *[]*ent.Payment) store.Read {
 	}
 }
 
-// Claim implements cashier.SessionHooks. It runs first in the attempt
-// transaction of sessions' new payments: it locks the sessions' rows
-// (confirms of one session queue here) and looks again, under the locks, for
-// a payment another confirm made meanwhile: ECONFLICT unless that payment
-// failed or was canceled. It returns the sessions that carry a coupon.
-func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) ([]string, error) {
-	sys := viewer.SystemContext(ctx)
-	// The sessions locked and their payments read, in one round trip.
-	var locked []*ent.CheckoutSession
-	var ps []*ent.Payment
-	err := store.ReadTogether(sys, tx.Client(), s.dialect,
-		func(ctx context.Context, c *ent.Client) (err error) {
-			q := c.CheckoutSession.Query().Where(checkoutsession.IDIn(sessionIDs...)).Order(checkoutsession.ByID())
-			if s.dialect == dialect.MySQL {
-				q = q.ForUpdate()
-			}
-			if locked, err = q.Select(checkoutsession.FieldID, checkoutsession.FieldCouponID).All(ctx); err != nil {
-				return fmt.Errorf("lock sessions: %w", err)
-			}
-			return nil
-		},
-		readPaymentStates(sessionIDs, &ps))
-	if err != nil {
-		return nil, err
-	}
-	if len(locked) != len(sessionIDs) {
-		return nil, payments.Errorf(payments.ENOTFOUND, "checkout session not found")
-	}
-	var withCoupon []string
-	for _, sess := range locked {
-		if sess.CouponID != nil {
-			withCoupon = append(withCoupon, sess.ID)
-		}
-	}
-	latest := map[string]*ent.Payment{}
-	for _, p := range ps {
-		if l := latest[p.CheckoutSessionID]; l == nil || p.ID > l.ID {
-			latest[p.CheckoutSessionID] = p
-		}
-	}
-	for id, p := range latest {
-		if p.Status != payment.StatusFAILED && p.Status != payment.StatusCANCELED {
-			return nil, payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
-				id, strings.ToLower(string(p.Status)))
-		}
-	}
-	return withCoupon, nil
-}
-
 // retryOf returns the latest payment of the session when a confirm with
 // idempotency key key made it (its first attempt carries the channel key
 // the pipeline derives from key): this confirm is a retry of that one,
@@ -452,67 +404,9 @@ func inFlight(sessionID string, latest *ent.Payment) error {
 		return nil
 	}
 	switch latest.Status {
-	case payment.StatusREQUIRES_PAYMENT_METHOD, payment.StatusFAILED, payment.StatusCANCELED:
+	case paymentstatus.RequiresPaymentMethod, paymentstatus.Failed, paymentstatus.Canceled:
 		return nil
 	}
 	return payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
-		sessionID, strings.ToLower(string(latest.Status)))
-}
-
-// Reserve implements cashier.SessionHooks: the sessions' coupons are
-// redeemed in the attempt transaction, before the connector is called, so a
-// coupon used up meanwhile is refused (ECONFLICT) before any money moves.
-// Sessions without a coupon cost one query for all of them.
-func (s *Service) Reserve(ctx context.Context, tx *ent.Tx, rs []cashier.Reservation) error {
-	if s.coupons == nil || len(rs) == 0 {
-		return nil
-	}
-	sys := viewer.SystemContext(ctx)
-	ids := make([]string, len(rs))
-	for i, r := range rs {
-		ids[i] = r.SessionID
-	}
-	withCoupon, err := tx.CheckoutSession.Query().
-		Where(checkoutsession.IDIn(ids...), checkoutsession.CouponIDNotNil()).IDs(sys)
-	if err != nil {
-		return fmt.Errorf("sessions' coupons: %w", err)
-	}
-	for _, r := range rs {
-		if !slices.Contains(withCoupon, r.SessionID) {
-			continue
-		}
-		if _, err := s.coupons.Redeem(ctx, tx, r.SessionID, r.PaymentID); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Settle implements cashier.SessionHooks. An authorized or succeeded payment
-// completes its session, even one that expired while the buyer was at 3-D
-// Secure: the money decides, never the session's clock. A declined, failed
-// or canceled payment gives the coupon back, so the buyer may try again.
-// The sessions completed together are one UPDATE.
-func (s *Service) Settle(ctx context.Context, tx *ent.Tx, writes *ent.Client, settled []cashier.Settlement) error {
-	sys := viewer.SystemContext(ctx)
-	var complete []string
-	for _, st := range settled {
-		switch st.State {
-		case cashier.RequiresCapture, cashier.Succeeded:
-			complete = append(complete, st.SessionID)
-		case cashier.RequiresPaymentMethod, cashier.Failed, cashier.Canceled:
-			if s.coupons == nil {
-				continue
-			}
-			if err := s.coupons.Release(sys, tx, st.SessionID); err != nil {
-				return err
-			}
-		}
-	}
-	if len(complete) == 0 {
-		return nil
-	}
-	return writes.CheckoutSession.Update().
-		Where(checkoutsession.IDIn(complete...), checkoutsession.StatusNEQ(checkoutsession.StatusCOMPLETE)).
-		SetStatus(checkoutsession.StatusCOMPLETE).Exec(sys)
+		sessionID, latest.Status.Name())
 }

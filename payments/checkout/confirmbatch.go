@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"slices"
 	"sync"
 
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/ent/checkoutsession"
-	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/idempotency"
@@ -42,8 +42,8 @@ type confirmed struct {
 	prep *cashier.Prepared
 	wipe func()
 	// alone: the batch's transaction failed after prep was decided, and
-	// nothing of it was written; the payment is written on its own
-	// (cashier.ConfirmAlone).
+	// nothing of it was written; the payment is written on its own, after
+	// its key is claimed (cashier.ConfirmPrepared).
 	alone bool
 	// usual: the batch leaves this confirm to the usual path (Confirm): a
 	// second confirm of a session in the batch, a retry after a decline,
@@ -65,8 +65,8 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 		return nil, true, notFound(id)
 	}
 	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in}
-	if d := idempotency.DeferredFrom(ctx); !d.Settled() {
-		req.claim = d
+	if !in.Claim.Settled() {
+		req.claim = in.Claim
 	}
 	if in.Method == routing.Card && s.vault != nil {
 		if t, err := vault.ParseToken(in.CardToken); err == nil {
@@ -89,7 +89,6 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 		return nil, true, checkOpen(sess)
 	}
 	defer c.wipe()
-	sys := viewer.SystemContext(ctx)
 	if c.alone {
 		// The batch's claim of the key, and its mark of the card token,
 		// rolled back with it.
@@ -101,10 +100,8 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 				return nil, true, err
 			}
 		}
-		p, err = s.payments.ConfirmAlone(sys, c.prep)
-	} else {
-		p, err = s.payments.Finish(sys, c.prep)
 	}
+	p, err = s.payments.ConfirmPrepared(viewer.SystemContext(ctx), c.prep)
 	return p, true, err
 }
 
@@ -287,13 +284,13 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 		// usual path answers it with its payment (retryOf).
 		return confirmed{usual: true}, nil
 	}
-	if r.sess.Status == checkoutsession.StatusOPEN && !s.now().Before(r.sess.ExpiresAt) {
+	if r.sess.Status == sessionstatus.Open && !s.now().Before(r.sess.ExpiresAt) {
 		return confirmed{expired: r.sess}, nil
 	}
 	if err := checkOpen(r.sess); err != nil {
 		return confirmed{}, err
 	}
-	if r.latest != nil && r.latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+	if r.latest != nil && r.latest.Status == paymentstatus.RequiresPaymentMethod {
 		// A retry after a decline confirms that payment again: the usual
 		// path reads it whole.
 		return confirmed{usual: true}, nil

@@ -6,9 +6,9 @@ import (
 	"strings"
 
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 )
 
 // checkoutMethods are the methods a checkout session can be paid with.
@@ -57,7 +57,7 @@ func refusal(sess *ent.CheckoutSession, m routing.Method, country string) error 
 // none, for cards). A session that is not open, or has nothing left to
 // pay, offers none.
 func (s *Service) AvailableMethods(ctx context.Context, sess *ent.CheckoutSession) ([]routing.Method, error) {
-	if s.router == nil || sess.Status != checkoutsession.StatusOPEN || sess.Amount <= 0 {
+	if s.router == nil || sess.Status != sessionstatus.Open || sess.Amount <= 0 {
 		return nil, nil
 	}
 	due, _, _, err := Amounts(sess)
