@@ -25740,37 +25740,39 @@ func (m *RoutingRuleMutation) ResetEdge(name string) error {
 // VaultCardMutation represents an operation that mutates the VaultCard nodes in the graph.
 type VaultCardMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *string
-	saved           *bool
-	scheme          *string
-	funding         *string
-	country         *string
-	issuer          *string
-	bin             *string
-	last4           *string
-	pan_length      *int
-	addpan_length   *int
-	exp_month       *int
-	addexp_month    *int
-	exp_year        *int
-	addexp_year     *int
-	holder_name     *string
-	fingerprint     *string
-	kek_id          *string
-	wrapped_dek     *[]byte
-	nonce           *[]byte
-	ciphertext      *[]byte
-	created_at      *time.Time
-	clearedFields   map[string]struct{}
-	merchant        *string
-	clearedmerchant bool
-	customer        *string
-	clearedcustomer bool
-	done            bool
-	oldValue        func(context.Context) (*VaultCard, error)
-	predicates      []predicate.VaultCard
+	op                  Op
+	typ                 string
+	id                  *string
+	saved               *bool
+	scheme              *string
+	funding             *string
+	country             *string
+	issuer              *string
+	bin                 *string
+	last4               *string
+	pan_length          *int
+	addpan_length       *int
+	exp_month           *int
+	addexp_month        *int
+	exp_year            *int
+	addexp_year         *int
+	holder_name         *string
+	fingerprint         *string
+	checkout_session_id *string
+	used_by             *string
+	kek_id              *string
+	wrapped_dek         *[]byte
+	nonce               *[]byte
+	ciphertext          *[]byte
+	created_at          *time.Time
+	clearedFields       map[string]struct{}
+	merchant            *string
+	clearedmerchant     bool
+	customer            *string
+	clearedcustomer     bool
+	done                bool
+	oldValue            func(context.Context) (*VaultCard, error)
+	predicates          []predicate.VaultCard
 }
 
 var _ ent.Mutation = (*VaultCardMutation)(nil)
@@ -26454,6 +26456,104 @@ func (m *VaultCardMutation) ResetFingerprint() {
 	m.fingerprint = nil
 }
 
+// SetCheckoutSessionID sets the "checkout_session_id" field.
+func (m *VaultCardMutation) SetCheckoutSessionID(s string) {
+	m.checkout_session_id = &s
+}
+
+// CheckoutSessionID returns the value of the "checkout_session_id" field in the mutation.
+func (m *VaultCardMutation) CheckoutSessionID() (r string, exists bool) {
+	v := m.checkout_session_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCheckoutSessionID returns the old "checkout_session_id" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldCheckoutSessionID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCheckoutSessionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCheckoutSessionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCheckoutSessionID: %w", err)
+	}
+	return oldValue.CheckoutSessionID, nil
+}
+
+// ClearCheckoutSessionID clears the value of the "checkout_session_id" field.
+func (m *VaultCardMutation) ClearCheckoutSessionID() {
+	m.checkout_session_id = nil
+	m.clearedFields[vaultcard.FieldCheckoutSessionID] = struct{}{}
+}
+
+// CheckoutSessionIDCleared returns if the "checkout_session_id" field was cleared in this mutation.
+func (m *VaultCardMutation) CheckoutSessionIDCleared() bool {
+	_, ok := m.clearedFields[vaultcard.FieldCheckoutSessionID]
+	return ok
+}
+
+// ResetCheckoutSessionID resets all changes to the "checkout_session_id" field.
+func (m *VaultCardMutation) ResetCheckoutSessionID() {
+	m.checkout_session_id = nil
+	delete(m.clearedFields, vaultcard.FieldCheckoutSessionID)
+}
+
+// SetUsedBy sets the "used_by" field.
+func (m *VaultCardMutation) SetUsedBy(s string) {
+	m.used_by = &s
+}
+
+// UsedBy returns the value of the "used_by" field in the mutation.
+func (m *VaultCardMutation) UsedBy() (r string, exists bool) {
+	v := m.used_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedBy returns the old "used_by" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldUsedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedBy: %w", err)
+	}
+	return oldValue.UsedBy, nil
+}
+
+// ClearUsedBy clears the value of the "used_by" field.
+func (m *VaultCardMutation) ClearUsedBy() {
+	m.used_by = nil
+	m.clearedFields[vaultcard.FieldUsedBy] = struct{}{}
+}
+
+// UsedByCleared returns if the "used_by" field was cleared in this mutation.
+func (m *VaultCardMutation) UsedByCleared() bool {
+	_, ok := m.clearedFields[vaultcard.FieldUsedBy]
+	return ok
+}
+
+// ResetUsedBy resets all changes to the "used_by" field.
+func (m *VaultCardMutation) ResetUsedBy() {
+	m.used_by = nil
+	delete(m.clearedFields, vaultcard.FieldUsedBy)
+}
+
 // SetKekID sets the "kek_id" field.
 func (m *VaultCardMutation) SetKekID(s string) {
 	m.kek_id = &s
@@ -26722,7 +26822,7 @@ func (m *VaultCardMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *VaultCardMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 21)
 	if m.merchant != nil {
 		fields = append(fields, vaultcard.FieldMerchantID)
 	}
@@ -26764,6 +26864,12 @@ func (m *VaultCardMutation) Fields() []string {
 	}
 	if m.fingerprint != nil {
 		fields = append(fields, vaultcard.FieldFingerprint)
+	}
+	if m.checkout_session_id != nil {
+		fields = append(fields, vaultcard.FieldCheckoutSessionID)
+	}
+	if m.used_by != nil {
+		fields = append(fields, vaultcard.FieldUsedBy)
 	}
 	if m.kek_id != nil {
 		fields = append(fields, vaultcard.FieldKekID)
@@ -26816,6 +26922,10 @@ func (m *VaultCardMutation) Field(name string) (ent.Value, bool) {
 		return m.HolderName()
 	case vaultcard.FieldFingerprint:
 		return m.Fingerprint()
+	case vaultcard.FieldCheckoutSessionID:
+		return m.CheckoutSessionID()
+	case vaultcard.FieldUsedBy:
+		return m.UsedBy()
 	case vaultcard.FieldKekID:
 		return m.KekID()
 	case vaultcard.FieldWrappedDek:
@@ -26863,6 +26973,10 @@ func (m *VaultCardMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldHolderName(ctx)
 	case vaultcard.FieldFingerprint:
 		return m.OldFingerprint(ctx)
+	case vaultcard.FieldCheckoutSessionID:
+		return m.OldCheckoutSessionID(ctx)
+	case vaultcard.FieldUsedBy:
+		return m.OldUsedBy(ctx)
 	case vaultcard.FieldKekID:
 		return m.OldKekID(ctx)
 	case vaultcard.FieldWrappedDek:
@@ -26980,6 +27094,20 @@ func (m *VaultCardMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFingerprint(v)
 		return nil
+	case vaultcard.FieldCheckoutSessionID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCheckoutSessionID(v)
+		return nil
+	case vaultcard.FieldUsedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedBy(v)
+		return nil
 	case vaultcard.FieldKekID:
 		v, ok := value.(string)
 		if !ok {
@@ -27087,6 +27215,12 @@ func (m *VaultCardMutation) ClearedFields() []string {
 	if m.FieldCleared(vaultcard.FieldCustomerID) {
 		fields = append(fields, vaultcard.FieldCustomerID)
 	}
+	if m.FieldCleared(vaultcard.FieldCheckoutSessionID) {
+		fields = append(fields, vaultcard.FieldCheckoutSessionID)
+	}
+	if m.FieldCleared(vaultcard.FieldUsedBy) {
+		fields = append(fields, vaultcard.FieldUsedBy)
+	}
 	return fields
 }
 
@@ -27103,6 +27237,12 @@ func (m *VaultCardMutation) ClearField(name string) error {
 	switch name {
 	case vaultcard.FieldCustomerID:
 		m.ClearCustomerID()
+		return nil
+	case vaultcard.FieldCheckoutSessionID:
+		m.ClearCheckoutSessionID()
+		return nil
+	case vaultcard.FieldUsedBy:
+		m.ClearUsedBy()
 		return nil
 	}
 	return fmt.Errorf("unknown VaultCard nullable field %s", name)
@@ -27153,6 +27293,12 @@ func (m *VaultCardMutation) ResetField(name string) error {
 		return nil
 	case vaultcard.FieldFingerprint:
 		m.ResetFingerprint()
+		return nil
+	case vaultcard.FieldCheckoutSessionID:
+		m.ResetCheckoutSessionID()
+		return nil
+	case vaultcard.FieldUsedBy:
+		m.ResetUsedBy()
 		return nil
 	case vaultcard.FieldKekID:
 		m.ResetKekID()
