@@ -202,8 +202,19 @@ func (w *Webhooks) send(ctx context.Context, d *ent.WebhookDelivery, ep *ent.Web
 		return err
 	}
 	status, sendErr := w.post(ctx, ep.URL, ev.ID, now, sig, body)
-	return w.record(ctx, d, ep, status, sendErr)
+	// A deadlock with another replica's leasing rolls the record back; it
+	// is retried, or the delivery would be sent again when its lease ends.
+	for try := 1; ; try++ {
+		err := w.record(ctx, d, ep, status, sendErr)
+		if err == nil || !store.IsTransient(err) || try == recordTries {
+			return err
+		}
+		time.Sleep(time.Duration(try) * 20 * time.Millisecond)
+	}
 }
+
+// recordTries bounds the attempts to record one outcome after deadlocks.
+const recordTries = 5
 
 // Sign returns the webhook-signature header for body: one v1 signature per
 // secret in use (the current one, and a rotated one during its overlap).
