@@ -32,6 +32,8 @@ import (
 	"github.com/straitpay/strait/ent/settlementline"
 	"github.com/straitpay/strait/ent/settlementschedule"
 	"github.com/straitpay/strait/ent/splitrule"
+	"github.com/straitpay/strait/ent/webhookdelivery"
+	"github.com/straitpay/strait/ent/webhookendpoint"
 )
 
 // IDPrefixTables maps every pulid prefix to its table, GraphQL Node or not.
@@ -65,6 +67,8 @@ var IDPrefixTables = map[string]string{
 	"stl":  settlementline.Table,
 	"sts":  settlementschedule.Table,
 	"spl":  splitrule.Table,
+	"whd":  webhookdelivery.Table,
+	"we":   webhookendpoint.Table,
 }
 
 // NodeType is one GraphQL type implementing Node: the prefix of its IDs and
@@ -98,4 +102,6 @@ var NodeTypes = map[string]NodeType{
 	"rtr": {Prefix: "rtr", GraphQLType: "RoutingRule", Table: routingrule.Table},
 	"stb": {Prefix: "stb", GraphQLType: "SettlementBatch", Table: settlementbatch.Table},
 	"stl": {Prefix: "stl", GraphQLType: "SettlementLine", Table: settlementline.Table},
+	"whd": {Prefix: "whd", GraphQLType: "WebhookDelivery", Table: webhookdelivery.Table},
+	"we":  {Prefix: "we", GraphQLType: "WebhookEndpoint", Table: webhookendpoint.Table},
 }

@@ -44,6 +44,8 @@ type Tx struct {
 	IdempotencyRecord *IdempotencyRecordClient
 	// JournalEntry is the client for interacting with the JournalEntry builders.
 	JournalEntry *JournalEntryClient
+	// Lease is the client for interacting with the Lease builders.
+	Lease *LeaseClient
 	// LedgerAccount is the client for interacting with the LedgerAccount builders.
 	LedgerAccount *LedgerAccountClient
 	// Merchant is the client for interacting with the Merchant builders.
@@ -74,6 +76,10 @@ type Tx struct {
 	SplitRule *SplitRuleClient
 	// VaultCard is the client for interacting with the VaultCard builders.
 	VaultCard *VaultCardClient
+	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
+	WebhookDelivery *WebhookDeliveryClient
+	// WebhookEndpoint is the client for interacting with the WebhookEndpoint builders.
+	WebhookEndpoint *WebhookEndpointClient
 
 	// lazily loaded.
 	client     *Client
@@ -220,6 +226,7 @@ func (tx *Tx) init() {
 	tx.FxRate = NewFxRateClient(tx.config)
 	tx.IdempotencyRecord = NewIdempotencyRecordClient(tx.config)
 	tx.JournalEntry = NewJournalEntryClient(tx.config)
+	tx.Lease = NewLeaseClient(tx.config)
 	tx.LedgerAccount = NewLedgerAccountClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.MerchantUser = NewMerchantUserClient(tx.config)
@@ -235,6 +242,8 @@ func (tx *Tx) init() {
 	tx.SettlementSchedule = NewSettlementScheduleClient(tx.config)
 	tx.SplitRule = NewSplitRuleClient(tx.config)
 	tx.VaultCard = NewVaultCardClient(tx.config)
+	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
+	tx.WebhookEndpoint = NewWebhookEndpointClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

@@ -36,6 +36,9 @@ func (r *Resolver) Coupon() generated.CouponResolver { return &couponResolver{r}
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
 
+// Event returns generated.EventResolver implementation.
+func (r *Resolver) Event() generated.EventResolver { return &eventResolver{r} }
+
 // Payment returns generated.PaymentResolver implementation.
 func (r *Resolver) Payment() generated.PaymentResolver { return &paymentResolver{r} }
 
@@ -58,6 +61,7 @@ type (
 	checkoutSessionResolver struct{ *Resolver }
 	couponResolver          struct{ *Resolver }
 	customerResolver        struct{ *Resolver }
+	eventResolver           struct{ *Resolver }
 	paymentResolver         struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	riskRuleResolver        struct{ *Resolver }

@@ -383,6 +383,7 @@ var (
 		{Name: "data", Type: field.TypeJSON},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "published_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "seq", Type: field.TypeInt64, Nullable: true},
 	}
 	// EventsTable holds the schema information for the "events" table.
 	EventsTable = &schema.Table{
@@ -399,6 +400,21 @@ var (
 				Name:    "event_merchant_id_type_id",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[1], EventsColumns[2], EventsColumns[0]},
+			},
+			{
+				Name:    "event_seq",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[7]},
+			},
+			{
+				Name:    "event_object_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[3], EventsColumns[0]},
+			},
+			{
+				Name:    "event_merchant_id_created_at_id",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[1], EventsColumns[5], EventsColumns[0]},
 			},
 		},
 	}
@@ -539,6 +555,19 @@ var (
 				Columns: []*schema.Column{JournalEntriesColumns[5]},
 			},
 		},
+	}
+	// LeasesColumns holds the columns for the "leases" table.
+	LeasesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "holder", Type: field.TypeString, Size: 64},
+		{Name: "expires_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "counter", Type: field.TypeInt64, Default: 0},
+	}
+	// LeasesTable holds the schema information for the "leases" table.
+	LeasesTable = &schema.Table{
+		Name:       "leases",
+		Columns:    LeasesColumns,
+		PrimaryKey: []*schema.Column{LeasesColumns[0]},
 	}
 	// LedgerAccountsColumns holds the columns for the "ledger_accounts" table.
 	LedgerAccountsColumns = []*schema.Column{
@@ -1051,6 +1080,8 @@ var (
 		{Name: "exp_year", Type: field.TypeInt},
 		{Name: "holder_name", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "fingerprint", Type: field.TypeString, Size: 80},
+		{Name: "checkout_session_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "used_by", Type: field.TypeString, Nullable: true, Size: 128},
 		{Name: "kek_id", Type: field.TypeString, Size: 32},
 		{Name: "wrapped_dek", Type: field.TypeBytes, Size: 128},
 		{Name: "nonce", Type: field.TypeBytes, Size: 32},
@@ -1067,13 +1098,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "vault_cards_customers_vault_cards",
-				Columns:    []*schema.Column{VaultCardsColumns[18]},
+				Columns:    []*schema.Column{VaultCardsColumns[20]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "vault_cards_merchants_merchant",
-				Columns:    []*schema.Column{VaultCardsColumns[19]},
+				Columns:    []*schema.Column{VaultCardsColumns[21]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -1082,12 +1113,81 @@ var (
 			{
 				Name:    "vaultcard_merchant_id_customer_id_saved_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{VaultCardsColumns[19], VaultCardsColumns[18], VaultCardsColumns[1], VaultCardsColumns[17]},
+				Columns: []*schema.Column{VaultCardsColumns[21], VaultCardsColumns[20], VaultCardsColumns[1], VaultCardsColumns[19]},
 			},
 			{
 				Name:    "vaultcard_merchant_id_fingerprint",
 				Unique:  false,
-				Columns: []*schema.Column{VaultCardsColumns[19], VaultCardsColumns[12]},
+				Columns: []*schema.Column{VaultCardsColumns[21], VaultCardsColumns[12]},
+			},
+		},
+	}
+	// WebhookDeliveriesColumns holds the columns for the "webhook_deliveries" table.
+	WebhookDeliveriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "endpoint_id", Type: field.TypeString, Size: 40},
+		{Name: "event_id", Type: field.TypeString, Size: 40},
+		{Name: "event_type", Type: field.TypeString, Size: 64},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SUCCEEDED", "FAILED"}, Default: "PENDING"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "next_attempt_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "leased_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "last_status_code", Type: field.TypeInt, Nullable: true},
+		{Name: "last_error", Type: field.TypeString, Size: 300, Default: ""},
+		{Name: "last_attempt_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "delivered_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// WebhookDeliveriesTable holds the schema information for the "webhook_deliveries" table.
+	WebhookDeliveriesTable = &schema.Table{
+		Name:       "webhook_deliveries",
+		Columns:    WebhookDeliveriesColumns,
+		PrimaryKey: []*schema.Column{WebhookDeliveriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookdelivery_endpoint_id_event_id",
+				Unique:  true,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[4], WebhookDeliveriesColumns[5]},
+			},
+			{
+				Name:    "webhookdelivery_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[7], WebhookDeliveriesColumns[9]},
+			},
+			{
+				Name:    "webhookdelivery_merchant_id_endpoint_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookDeliveriesColumns[3], WebhookDeliveriesColumns[4], WebhookDeliveriesColumns[0]},
+			},
+		},
+	}
+	// WebhookEndpointsColumns holds the columns for the "webhook_endpoints" table.
+	WebhookEndpointsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "url", Type: field.TypeString, Size: 2048},
+		{Name: "description", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "event_types", Type: field.TypeJSON, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ENABLED", "DISABLED"}, Default: "ENABLED"},
+		{Name: "disabled_reason", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "secret", Type: field.TypeString, Size: 100},
+		{Name: "previous_secret", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "previous_secret_expires_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// WebhookEndpointsTable holds the schema information for the "webhook_endpoints" table.
+	WebhookEndpointsTable = &schema.Table{
+		Name:       "webhook_endpoints",
+		Columns:    WebhookEndpointsColumns,
+		PrimaryKey: []*schema.Column{WebhookEndpointsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookendpoint_merchant_id_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEndpointsColumns[3], WebhookEndpointsColumns[7], WebhookEndpointsColumns[0]},
 			},
 		},
 	}
@@ -1108,6 +1208,7 @@ var (
 		FxRatesTable,
 		IdempotencyRecordsTable,
 		JournalEntriesTable,
+		LeasesTable,
 		LedgerAccountsTable,
 		MerchantsTable,
 		MerchantUsersTable,
@@ -1123,6 +1224,8 @@ var (
 		SettlementSchedulesTable,
 		SplitRulesTable,
 		VaultCardsTable,
+		WebhookDeliveriesTable,
+		WebhookEndpointsTable,
 	}
 )
 

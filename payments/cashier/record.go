@@ -134,7 +134,9 @@ const maxTries = 4
 // request. A request whose key an earlier one has runs after the others, in
 // a transaction of its own. run's error means its transaction wrote nothing
 // (it has retried a deadlock already): each request then runs in a
-// transaction of its own, so that what refused one request refuses only it.
+// transaction of its own, so that what refused one request refuses only it;
+// except when its COMMIT's outcome is unknown (store.OutcomeUnknown): it
+// may have written everything, so each request gets that error.
 //
 // run first defers the writes that need no answer but success to the
 // commit (deferWrites; store.Writes), which on MySQL sends them in one
@@ -154,10 +156,17 @@ func together[Req, Res any](ctx context.Context, log *slog.Logger, step string, 
 		return together(ctx, log, step, reqs[i:i+1], key, run)[0]
 	}
 	res, err := run(group, true) // its transaction retries a deadlock itself (Service.tx)
-	if err != nil && len(group) == 1 && payments.ErrorCode(err) == payments.EINTERNAL {
+	if err != nil && len(group) == 1 && payments.ErrorCode(err) == payments.EINTERNAL && !store.OutcomeUnknown(err) {
 		res, err = run(group, false)
 	}
 	switch {
+	case store.OutcomeUnknown(err):
+		// The transaction may have committed: running its requests again
+		// would write twice or be refused for what the first run wrote.
+		// Each is answered with the error; a retry reads what is there.
+		for _, i := range first {
+			out[i].Err = err
+		}
 	case err == nil:
 		for j, i := range first {
 			out[i] = res[j]

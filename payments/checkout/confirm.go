@@ -78,22 +78,31 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 		return nil, err
 	}
 	r, err := s.confirmable(ctx, sessionID, in)
+	if payments.ErrorCode(err) == payments.ECONFLICT || (err == nil && inFlight(r.sess.ID, r.latest) != nil) {
+		// A session complete, expired or paying: perhaps this confirm's
+		// own doing, its answer lost.
+		if p, rerr := s.retryOf(ctx, sessionID, in.IdempotencyKey); p != nil || rerr != nil {
+			return p, rerr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	sess, latest := r.sess, r.latest
-	if err := allows(sess, in.Method); err != nil {
+	if err := refusal(sess, in.Method, buyerCountry(sess, in)); err != nil {
 		return nil, err
 	}
-	pm, wipe, err := s.paymentMethod(ctx, sess, in, r.card)
-	if err != nil {
-		return nil, err
-	}
-	defer wipe()
+	// The session is checked before the card: a refused confirm leaves a
+	// one-time token unused.
 	p, fresh, err := s.sessionPayment(sess, latest)
 	if err != nil {
 		return nil, err
 	}
+	pm, wipe, err := s.paymentMethod(ctx, sess, in, r.card, tokenUse{key: in.IdempotencyKey, mark: true})
+	if err != nil {
+		return nil, err
+	}
+	defer wipe()
 	sys := viewer.SystemContext(ctx)
 	if !fresh {
 		return s.payments.ConfirmPayment(sys, p.ID, pm, in.IdempotencyKey)
@@ -105,28 +114,11 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	return s.payments.ConfirmPrepared(sys, prep)
 }
 
-// allows checks the method against the session's allowed methods (all,
-// when the session lists none).
-func allows(sess *ent.CheckoutSession, m routing.Method) error {
-	if m == "" {
-		return payments.FieldErrorf("method", "a payment method is required")
-	}
-	if len(sess.AllowedMethods) == 0 {
-		return nil
-	}
-	for _, a := range sess.AllowedMethods {
-		if strings.EqualFold(a, string(m)) {
-			return nil
-		}
-	}
-	return payments.FieldErrorf("method", "this checkout does not accept %s", m)
-}
-
 // paymentMethod builds what the pipeline needs to know of how the buyer pays,
 // and a function that wipes the card's CVC once the call is made. card is the
 // card token's vault record when the caller read it already (nil: read it
-// here).
-func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record) (cashier.PaymentMethod, func(), error) {
+// here); use says how the confirm uses a one-time token (cardForSession).
+func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record, use tokenUse) (cashier.PaymentMethod, func(), error) {
 	req := audit.RequestFrom(ctx)
 	pm := cashier.PaymentMethod{
 		Type: in.Method, Email: in.Email, IP: req.RemoteAddr,
@@ -140,7 +132,7 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 		if in.CardToken == "" {
 			return pm, func() {}, payments.FieldErrorf("cardToken", "a card payment needs a card token")
 		}
-		card, err := s.cardForSession(ctx, sess, in.CardToken, card)
+		card, err := s.cardForSession(ctx, sess, in.CardToken, card, use)
 		if err != nil {
 			return pm, func() {}, err
 		}
@@ -371,6 +363,37 @@ func readPaymentStates(sessionIDs []string, ps *[]*ent.Payment) store.Read {
 		}
 		return nil
 	}
+}
+
+// retryOf returns the latest payment of the session when a confirm with
+// idempotency key key made it (its first attempt carries the channel key
+// the pipeline derives from key): this confirm is a retry of that one,
+// whose answer was lost (a commit whose outcome was unknown, a crash), and
+// the payment as it is now is its answer, not the CONFLICT (a payment in
+// flight, the session complete or expired) a confirm of another key gets.
+// sessionID is the session the caller was let see ("" for a cashier's
+// own). It returns nil otherwise.
+func (s *Service) retryOf(ctx context.Context, sessionID, key string) (*ent.Payment, error) {
+	if v, _ := viewer.FromContext(ctx); v.Kind == viewer.Cashier {
+		sessionID = v.SessionID
+	}
+	if key == "" || sessionID == "" {
+		return nil, nil
+	}
+	sys := viewer.SystemContext(ctx)
+	p, err := s.client.Payment.Query().Where(payment.CheckoutSessionID(sessionID)).
+		Order(ent.Desc(payment.FieldID)).First(sys)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session %s payment: %w", sessionID, err)
+	}
+	made, err := s.payments.MadeWithKey(sys, p, key)
+	if err != nil || !made {
+		return nil, err
+	}
+	return p, nil
 }
 
 // inFlight refuses, with ECONFLICT, a session whose latest payment is in

@@ -52,6 +52,9 @@ type confirmed struct {
 	// expired is the session, open but past its expiry: it is marked
 	// expired outside the batch and the confirm refused.
 	expired *ent.CheckoutSession
+	// use is the one-time token prep pays with, to mark used with the
+	// payment (nil: none, or one this confirm's key marked already).
+	use *oneTimeUse
 }
 
 // confirmTogether confirms a cashier's session with concurrent confirms of
@@ -87,9 +90,15 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 	}
 	defer c.wipe()
 	if c.alone {
-		// The batch's claim of the key rolled back with it.
+		// The batch's claim of the key, and its mark of the card token,
+		// rolled back with it.
 		if err := req.claim.Claim(ctx); err != nil {
 			return nil, true, err
+		}
+		if u := c.use; u != nil {
+			if err := s.useOneTimeToken(ctx, u.sess, u.token, vault.Record{}, u.key); err != nil {
+				return nil, true, err
+			}
 		}
 	}
 	p, err = s.payments.ConfirmPrepared(viewer.SystemContext(ctx), c.prep)
@@ -103,7 +112,8 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 // payments' states and the cards' vault records read together; then each
 // confirm checked and decided (risk, routing: cashier.PrepareNew) while its
 // session is locked, concurrently; then the payments and their first
-// attempts written with the commit (cashier.BeginPrepared). It answers each
+// attempts written with the commit (cashier.BeginPrepared), with the
+// one-time card tokens they pay with marked used (markOneTimeToken). It answers each
 // confirm with its refusal (the errors Confirm documents) or a confirmed.
 //
 // The idempotency keys of the confirms (idempotency.Deferred) are claimed
@@ -114,7 +124,9 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 // commit. A second confirm of a session or of a key in the batch takes the
 // usual path too. If the transaction fails, nothing was written, claims
 // included: decided payments are then written each on its own, after
-// claiming its key, and the others take the usual path.
+// claiming its key, and the others take the usual path; but if its COMMIT's
+// outcome is unknown (store.OutcomeUnknown), the decided confirms are
+// answered with that error, never written again.
 func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.Result[confirmed] {
 	sys := viewer.SystemContext(ctx)
 	out := make([]batch.Result[confirmed], len(reqs))
@@ -164,6 +176,11 @@ func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.R
 				if reqs[i].claim != nil {
 					toClaim = append(toClaim, reqs[i].claim)
 				}
+				if u := out[i].Value.use; u != nil {
+					if err := markOneTimeToken(sys, tx, u.token, u.key); err != nil {
+						return struct{}{}, err
+					}
+				}
 			}
 		}
 		if len(preps) == 0 {
@@ -177,6 +194,13 @@ func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.R
 	if err != nil {
 		for _, i := range group {
 			switch {
+			case out[i].Value.prep != nil && store.OutcomeUnknown(err):
+				// The payment may be written, its key claimed: writing it
+				// again would be refused as a second payment of the session.
+				// The confirm is answered as unknown; its retry finds the
+				// payment (retryOf) or, if nothing was written, makes it.
+				out[i].Value.wipe()
+				out[i] = batch.Result[confirmed]{Err: err}
 			case out[i].Value.prep != nil:
 				out[i].Value.alone = true
 			case out[i].Err == nil && out[i].Value.expired == nil:
@@ -255,6 +279,11 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	if r.sess == nil || r.sess.MerchantID != req.merchantID {
 		return confirmed{}, notFound(req.sessionID)
 	}
+	if req.in.IdempotencyKey != "" && inFlight(r.sess.ID, r.latest) != nil {
+		// Perhaps a retry of the confirm that made that payment: the
+		// usual path answers it with its payment (retryOf).
+		return confirmed{usual: true}, nil
+	}
 	if r.sess.Status == sessionstatus.Open && !s.now().Before(r.sess.ExpiresAt) {
 		return confirmed{expired: r.sess}, nil
 	}
@@ -266,22 +295,37 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 		// path reads it whole.
 		return confirmed{usual: true}, nil
 	}
-	if err := allows(r.sess, req.in.Method); err != nil {
+	if err := refusal(r.sess, req.in.Method, buyerCountry(r.sess, req.in)); err != nil {
 		return confirmed{}, err
 	}
-	pm, wipe, err := s.paymentMethod(ctx, r.sess, req.in, r.card)
-	if err != nil {
-		return confirmed{}, err
-	}
+	// The session is checked before the card: a refused confirm leaves a
+	// one-time token unused.
 	p, _, err := s.sessionPayment(r.sess, r.latest)
 	if err != nil {
-		wipe()
 		return confirmed{}, err
+	}
+	// The token is marked used in the batch's transaction (confirmMany),
+	// or on its own if the payment is written alone (confirmTogether).
+	pm, wipe, err := s.paymentMethod(ctx, r.sess, req.in, r.card, tokenUse{key: req.in.IdempotencyKey})
+	if err != nil {
+		return confirmed{}, err
+	}
+	var use *oneTimeUse
+	if req.token != "" && !req.token.IsSaved() && r.card != nil && r.card.UsedBy == "" {
+		use = &oneTimeUse{sess: r.sess, token: req.token, key: useMark(req.in.IdempotencyKey)}
 	}
 	prep, err := s.payments.PrepareNew(viewer.SystemContext(ctx), cashier.NewPayment{Payment: p}, pm, req.in.IdempotencyKey)
 	if err != nil {
 		wipe()
 		return confirmed{}, err
 	}
-	return confirmed{prep: prep, wipe: wipe}, nil
+	return confirmed{prep: prep, wipe: wipe, use: use}, nil
+}
+
+// oneTimeUse is a one-time token a decided confirm uses, to mark used with
+// its payment.
+type oneTimeUse struct {
+	sess  *ent.CheckoutSession
+	token vault.Token
+	key   string
 }

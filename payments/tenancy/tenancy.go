@@ -195,6 +195,12 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) (*ent.APIKey, err
 		if k, err = k.Update().SetRevokedAt(s.now()).Save(ctx); err != nil {
 			return nil, fmt.Errorf("revoke api key %s: %w", id, err)
 		}
+		// The outbox event closes the key's open websockets on every
+		// replica (docs/events.md) and tells the merchant's webhooks.
+		if err := tx.Event.Create().SetMerchantID(k.MerchantID).SetType("api_key.revoked").SetObjectID(k.ID).
+			SetData(map[string]any{"api_key_id": k.ID, "name": k.Name}).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("revoke api key %s: outbox: %w", id, err)
+		}
 		return k, audit.Record(ctx, tx, audit.Entry{
 			MerchantID: k.MerchantID, Action: "api_key.revoke", TargetType: "api_key", TargetID: k.ID,
 		})
@@ -207,7 +213,8 @@ var errBadKey = payments.Errorf(payments.EUNAUTHORIZED, "invalid API key")
 
 // AuthenticateAPIKey returns the viewer for an API key secret. Returns
 // EUNAUTHORIZED for an unknown, revoked, expired or malformed key, or a key of a
-// merchant that is not active.
+// merchant that is not active; EUNAVAILABLE when the database fails
+// (store.Classify): the key may be good.
 func (s *Service) AuthenticateAPIKey(ctx context.Context, secret string) (viewer.Viewer, error) {
 	if !strings.HasPrefix(secret, secretPrefix) || len(secret) < visiblePrefixLen || len(secret) > 128 {
 		return viewer.Viewer{}, errBadKey
@@ -224,7 +231,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, secret string) (viewer
 		return viewer.Viewer{}, errBadKey
 	}
 	if err != nil {
-		return viewer.Viewer{}, fmt.Errorf("authenticate api key: %w", err)
+		return viewer.Viewer{}, store.Classify(fmt.Errorf("authenticate api key: %w", err))
 	}
 	digest := sha256.Sum256([]byte(secret))
 	now := s.now()

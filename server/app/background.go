@@ -49,6 +49,11 @@ func (a *App) Start(ctx context.Context) error {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
 	a.goBackground(func() { a.ChannelEvents.Run(bg) })
+	if err := a.StartEvents(bg); err != nil {
+		a.Connectors.Close()
+		return err
+	}
+	a.goBackground(func() { a.watchConnectorHealth(bg) })
 	a.goBackground(func() {
 		a.Settlement.RunScheduler(bg, settlementInterval, settlement.DefaultLease, a.Log.With("component", "settlement"))
 	})
@@ -86,6 +91,9 @@ func (a *App) Close() error {
 	}
 	a.bg.Wait()
 	a.Cashier.Close()
+	if a.Bus != nil {
+		_ = a.Bus.Close()
+	}
 	a.Idempotency.Close()
 	return a.Connectors.Close()
 }

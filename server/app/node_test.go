@@ -49,6 +49,10 @@ func TestNodeResolvesEveryKind(t *testing.T) {
 				col = "id"
 			case tenantTables[nt.Table]:
 				col = "COALESCE(merchant_id, '')"
+			case nt.Table == "journal_entries":
+				// An entry is the merchant's its postings are (docs/money.md);
+				// one without a merchant's posting is the platform's.
+				col = "COALESCE((SELECT MIN(p.merchant_id) FROM postings p WHERE p.entry_id = journal_entries.id), '')"
 			}
 			found := 0
 			q := fmt.Sprintf("SELECT id, %s FROM %s", col, nt.Table)
@@ -105,7 +109,7 @@ func TestNodeResolvesEveryKind(t *testing.T) {
 		}
 		// Every kind A owns was checked from both sides.
 		for _, typ := range []string{"Merchant", "MerchantUser", "APIKey", "Customer", "CheckoutSession", "Coupon", "Payment",
-			"PaymentAttempt", "Refund", "Agreement", "AuditLog", "Event", "LedgerAccount", "Posting"} {
+			"PaymentAttempt", "Refund", "Agreement", "AuditLog", "Event", "LedgerAccount", "Posting", "JournalEntry", "WebhookEndpoint", "WebhookDelivery"} {
 			if !slices.ContainsFunc(rows, func(r row) bool { return r.typ == typ && r.merchantID == e.b.ID }) {
 				t.Errorf("no %s of merchant B to look for", typ)
 			}
@@ -144,6 +148,15 @@ func (e *env) seedNodeKinds(merchantID string) {
 	if _, err := c.SettlementLine.Create().SetMerchantID(merchantID).SetBatchID(batch.ID).SetSourceKey("capture:node-"+merchantID).
 		SetPaymentID("pay_node").SetCurrency("USD").SetGross(100).SetChannelFee(0).SetMdrFee(3).SetSplitAmount(0).SetNet(97).
 		SetCapturedAt(time.Now()).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := c.WebhookEndpoint.Create().SetMerchantID(merchantID).SetURL("https://hooks.example/" + merchantID).
+		SetSecret("whsec_bm9kZQ==").Save(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WebhookDelivery.Create().SetMerchantID(merchantID).SetEndpointID(ep.ID).SetEventID("evt_node").
+		SetEventType("node.test").SetNextAttemptAt(time.Now()).Save(sys); err != nil {
 		t.Fatal(err)
 	}
 	usd := money.MustCurrency("USD")
