@@ -19,6 +19,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
@@ -375,6 +376,55 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Dispute struct {
+		CreatedAt           func(childComplexity int) int
+		DueBy               func(childComplexity int) int
+		EvidenceSubmittedAt func(childComplexity int) int
+		Files               func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Merchant            func(childComplexity int) int
+		MerchantID          func(childComplexity int) int
+		NetworkDisputeID    func(childComplexity int) int
+		OperatorFlag        func(childComplexity int) int
+		Payment             func(childComplexity int) int
+		PaymentID           func(childComplexity int) int
+		Reason              func(childComplexity int) int
+		ReasonCode          func(childComplexity int) int
+		Stage               func(childComplexity int) int
+		State               func(childComplexity int) int
+		Timeline            func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
+	}
+
+	DisputeEvent struct {
+		CreatedAt  func(childComplexity int) int
+		Dispute    func(childComplexity int) int
+		DisputeID  func(childComplexity int) int
+		FromState  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Merchant   func(childComplexity int) int
+		MerchantID func(childComplexity int) int
+		Note       func(childComplexity int) int
+		ToState    func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+	}
+
+	DisputeFile struct {
+		ContentType func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Dispute     func(childComplexity int) int
+		DisputeID   func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Merchant    func(childComplexity int) int
+		MerchantID  func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Purpose     func(childComplexity int) int
+		Sha256      func(childComplexity int) int
+		Size        func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+	}
+
 	Event struct {
 		CreatedAt  func(childComplexity int) int
 		ID         func(childComplexity int) int
@@ -569,6 +619,7 @@ type ComplexityRoot struct {
 		Customer              func(childComplexity int) int
 		CustomerID            func(childComplexity int) int
 		Description           func(childComplexity int) int
+		Disputes              func(childComplexity int) int
 		FailureCode           func(childComplexity int) int
 		FailureMessage        func(childComplexity int) int
 		FeeAmountMoney        func(childComplexity int) int
@@ -2253,6 +2304,249 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustomerEdge.Node(childComplexity), true
 
+	case "Dispute.createdAt":
+		if e.ComplexityRoot.Dispute.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.CreatedAt(childComplexity), true
+	case "Dispute.dueBy":
+		if e.ComplexityRoot.Dispute.DueBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.DueBy(childComplexity), true
+	case "Dispute.evidenceSubmittedAt":
+		if e.ComplexityRoot.Dispute.EvidenceSubmittedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.EvidenceSubmittedAt(childComplexity), true
+	case "Dispute.files":
+		if e.ComplexityRoot.Dispute.Files == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Files(childComplexity), true
+	case "Dispute.id":
+		if e.ComplexityRoot.Dispute.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.ID(childComplexity), true
+	case "Dispute.merchant":
+		if e.ComplexityRoot.Dispute.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Merchant(childComplexity), true
+	case "Dispute.merchantID":
+		if e.ComplexityRoot.Dispute.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.MerchantID(childComplexity), true
+	case "Dispute.networkDisputeID":
+		if e.ComplexityRoot.Dispute.NetworkDisputeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.NetworkDisputeID(childComplexity), true
+	case "Dispute.operatorFlag":
+		if e.ComplexityRoot.Dispute.OperatorFlag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.OperatorFlag(childComplexity), true
+	case "Dispute.payment":
+		if e.ComplexityRoot.Dispute.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Payment(childComplexity), true
+	case "Dispute.paymentID":
+		if e.ComplexityRoot.Dispute.PaymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.PaymentID(childComplexity), true
+	case "Dispute.reason":
+		if e.ComplexityRoot.Dispute.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Reason(childComplexity), true
+	case "Dispute.reasonCode":
+		if e.ComplexityRoot.Dispute.ReasonCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.ReasonCode(childComplexity), true
+	case "Dispute.stage":
+		if e.ComplexityRoot.Dispute.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Stage(childComplexity), true
+	case "Dispute.state":
+		if e.ComplexityRoot.Dispute.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.State(childComplexity), true
+	case "Dispute.timeline":
+		if e.ComplexityRoot.Dispute.Timeline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Timeline(childComplexity), true
+	case "Dispute.updatedAt":
+		if e.ComplexityRoot.Dispute.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.UpdatedAt(childComplexity), true
+
+	case "DisputeEvent.createdAt":
+		if e.ComplexityRoot.DisputeEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.CreatedAt(childComplexity), true
+	case "DisputeEvent.dispute":
+		if e.ComplexityRoot.DisputeEvent.Dispute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.Dispute(childComplexity), true
+	case "DisputeEvent.disputeID":
+		if e.ComplexityRoot.DisputeEvent.DisputeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.DisputeID(childComplexity), true
+	case "DisputeEvent.fromState":
+		if e.ComplexityRoot.DisputeEvent.FromState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.FromState(childComplexity), true
+	case "DisputeEvent.id":
+		if e.ComplexityRoot.DisputeEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.ID(childComplexity), true
+	case "DisputeEvent.kind":
+		if e.ComplexityRoot.DisputeEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.Kind(childComplexity), true
+	case "DisputeEvent.merchant":
+		if e.ComplexityRoot.DisputeEvent.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.Merchant(childComplexity), true
+	case "DisputeEvent.merchantID":
+		if e.ComplexityRoot.DisputeEvent.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.MerchantID(childComplexity), true
+	case "DisputeEvent.note":
+		if e.ComplexityRoot.DisputeEvent.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.Note(childComplexity), true
+	case "DisputeEvent.toState":
+		if e.ComplexityRoot.DisputeEvent.ToState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.ToState(childComplexity), true
+	case "DisputeEvent.updatedAt":
+		if e.ComplexityRoot.DisputeEvent.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.UpdatedAt(childComplexity), true
+
+	case "DisputeFile.contentType":
+		if e.ComplexityRoot.DisputeFile.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.ContentType(childComplexity), true
+	case "DisputeFile.createdAt":
+		if e.ComplexityRoot.DisputeFile.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.CreatedAt(childComplexity), true
+	case "DisputeFile.dispute":
+		if e.ComplexityRoot.DisputeFile.Dispute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Dispute(childComplexity), true
+	case "DisputeFile.disputeID":
+		if e.ComplexityRoot.DisputeFile.DisputeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.DisputeID(childComplexity), true
+	case "DisputeFile.id":
+		if e.ComplexityRoot.DisputeFile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.ID(childComplexity), true
+	case "DisputeFile.merchant":
+		if e.ComplexityRoot.DisputeFile.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Merchant(childComplexity), true
+	case "DisputeFile.merchantID":
+		if e.ComplexityRoot.DisputeFile.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.MerchantID(childComplexity), true
+	case "DisputeFile.name":
+		if e.ComplexityRoot.DisputeFile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Name(childComplexity), true
+	case "DisputeFile.purpose":
+		if e.ComplexityRoot.DisputeFile.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Purpose(childComplexity), true
+	case "DisputeFile.sha256":
+		if e.ComplexityRoot.DisputeFile.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Sha256(childComplexity), true
+	case "DisputeFile.size":
+		if e.ComplexityRoot.DisputeFile.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Size(childComplexity), true
+	case "DisputeFile.updatedAt":
+		if e.ComplexityRoot.DisputeFile.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.UpdatedAt(childComplexity), true
+
 	case "Event.createdAt":
 		if e.ComplexityRoot.Event.CreatedAt == nil {
 			break
@@ -3206,6 +3500,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Payment.Description(childComplexity), true
+	case "Payment.disputes":
+		if e.ComplexityRoot.Payment.Disputes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payment.Disputes(childComplexity), true
 	case "Payment.failureCode":
 		if e.ComplexityRoot.Payment.FailureCode == nil {
 			break
@@ -6265,6 +6565,100 @@ type CustomerEdge {
   """
   cursor: Cursor!
 }
+type Dispute implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  merchantID: ID!
+  paymentID: ID!
+  """
+  the channel's id of the dispute, the same through its stages
+  """
+  networkDisputeID: String!
+  state: DisputeState!
+  stage: DisputeStage!
+  reason: DisputeReason!
+  """
+  the scheme's own reason code
+  """
+  reasonCode: String!
+  dueBy: Time
+  """
+  when evidence went to the channel at the current stage; cleared when a new stage asks again
+  """
+  evidenceSubmittedAt: Time
+  """
+  why an operator should look (a dispute on a fully refunded payment, a short merchant balance)
+  """
+  operatorFlag: String!
+  merchant: Merchant!
+  payment: Payment!
+  timeline: [DisputeEvent!]
+  files: [DisputeFile!]
+}
+type DisputeEvent implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  merchantID: ID!
+  disputeID: ID!
+  """
+  channel_event, evidence_staged, evidence_submitted, accepted
+  """
+  kind: String!
+  fromState: String!
+  toState: String!
+  note: String!
+  merchant: Merchant!
+  dispute: Dispute!
+}
+type DisputeFile implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  merchantID: ID!
+  disputeID: ID!
+  name: String!
+  contentType: String!
+  purpose: String!
+  size: Int!
+  sha256: String!
+  merchant: Merchant!
+  dispute: Dispute!
+}
+"""
+DisputeReason is enum for the field reason
+"""
+enum DisputeReason @goModel(model: "github.com/straitpay/strait/ent/dispute.Reason") {
+  FRAUD
+  NOT_RECEIVED
+  NOT_AS_DESCRIBED
+  DUPLICATE
+  CREDIT_NOT_PROCESSED
+  SUBSCRIPTION_CANCELED
+  OTHER
+}
+"""
+DisputeStage is enum for the field stage
+"""
+enum DisputeStage @goModel(model: "github.com/straitpay/strait/ent/dispute.Stage") {
+  INQUIRY
+  CHARGEBACK
+  PRE_ARBITRATION
+}
+"""
+DisputeState is enum for the field state
+"""
+enum DisputeState @goModel(model: "github.com/straitpay/strait/ent/dispute.State") {
+  WARNING_NEEDS_RESPONSE
+  WARNING_UNDER_REVIEW
+  WARNING_CLOSED
+  NEEDS_RESPONSE
+  UNDER_REVIEW
+  WON
+  LOST
+  ACCEPTED
+}
 type Event implements Node {
   id: ID!
   merchantID: String
@@ -6366,6 +6760,7 @@ enum LedgerAccountKind @goModel(model: "github.com/straitpay/strait/ent/ledgerac
   PENDING
   AVAILABLE
   RESERVE
+  DISPUTE_HOLD
   RECEIVABLE
   FEES
   FX
@@ -6664,6 +7059,7 @@ type Payment implements Node {
     """
     orderBy: RefundOrder
   ): RefundConnection!
+  disputes: [Dispute!]
 }
 type PaymentAttempt implements Node {
   id: ID!
@@ -7655,6 +8051,104 @@ func (ec *executionContext) childFields_CustomerEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type CustomerEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Dispute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Dispute_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Dispute_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Dispute_updatedAt(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_Dispute_merchantID(ctx, field)
+	case "paymentID":
+		return ec.fieldContext_Dispute_paymentID(ctx, field)
+	case "networkDisputeID":
+		return ec.fieldContext_Dispute_networkDisputeID(ctx, field)
+	case "state":
+		return ec.fieldContext_Dispute_state(ctx, field)
+	case "stage":
+		return ec.fieldContext_Dispute_stage(ctx, field)
+	case "reason":
+		return ec.fieldContext_Dispute_reason(ctx, field)
+	case "reasonCode":
+		return ec.fieldContext_Dispute_reasonCode(ctx, field)
+	case "dueBy":
+		return ec.fieldContext_Dispute_dueBy(ctx, field)
+	case "evidenceSubmittedAt":
+		return ec.fieldContext_Dispute_evidenceSubmittedAt(ctx, field)
+	case "operatorFlag":
+		return ec.fieldContext_Dispute_operatorFlag(ctx, field)
+	case "merchant":
+		return ec.fieldContext_Dispute_merchant(ctx, field)
+	case "payment":
+		return ec.fieldContext_Dispute_payment(ctx, field)
+	case "timeline":
+		return ec.fieldContext_Dispute_timeline(ctx, field)
+	case "files":
+		return ec.fieldContext_Dispute_files(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Dispute", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DisputeEvent_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DisputeEvent_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_DisputeEvent_updatedAt(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_DisputeEvent_merchantID(ctx, field)
+	case "disputeID":
+		return ec.fieldContext_DisputeEvent_disputeID(ctx, field)
+	case "kind":
+		return ec.fieldContext_DisputeEvent_kind(ctx, field)
+	case "fromState":
+		return ec.fieldContext_DisputeEvent_fromState(ctx, field)
+	case "toState":
+		return ec.fieldContext_DisputeEvent_toState(ctx, field)
+	case "note":
+		return ec.fieldContext_DisputeEvent_note(ctx, field)
+	case "merchant":
+		return ec.fieldContext_DisputeEvent_merchant(ctx, field)
+	case "dispute":
+		return ec.fieldContext_DisputeEvent_dispute(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DisputeFile_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DisputeFile_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_DisputeFile_updatedAt(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_DisputeFile_merchantID(ctx, field)
+	case "disputeID":
+		return ec.fieldContext_DisputeFile_disputeID(ctx, field)
+	case "name":
+		return ec.fieldContext_DisputeFile_name(ctx, field)
+	case "contentType":
+		return ec.fieldContext_DisputeFile_contentType(ctx, field)
+	case "purpose":
+		return ec.fieldContext_DisputeFile_purpose(ctx, field)
+	case "size":
+		return ec.fieldContext_DisputeFile_size(ctx, field)
+	case "sha256":
+		return ec.fieldContext_DisputeFile_sha256(ctx, field)
+	case "merchant":
+		return ec.fieldContext_DisputeFile_merchant(ctx, field)
+	case "dispute":
+		return ec.fieldContext_DisputeFile_dispute(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeFile", field.Name)
+}
+
 func (ec *executionContext) childFields_FxConversion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "entryID":
@@ -7981,6 +8475,8 @@ func (ec *executionContext) childFields_Payment(ctx context.Context, field graph
 		return ec.fieldContext_Payment_attempts(ctx, field)
 	case "refunds":
 		return ec.fieldContext_Payment_refunds(ctx, field)
+	case "disputes":
+		return ec.fieldContext_Payment_disputes(ctx, field)
 	case "amount":
 		return ec.fieldContext_Payment_amount(ctx, field)
 	case "amountCapturable":
@@ -14944,6 +15440,998 @@ func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("CustomerEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _Dispute_id(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Dispute_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Dispute_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Dispute_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Dispute_paymentID(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_paymentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_paymentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Dispute_networkDisputeID(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_networkDisputeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NetworkDisputeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_networkDisputeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "String")
+}
+
+func (ec *executionContext) _Dispute_state(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v dispute.State) graphql.Marshaler {
+			return ec.marshalNDisputeState2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "DisputeState")
+}
+
+func (ec *executionContext) _Dispute_stage(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v dispute.Stage) graphql.Marshaler {
+			return ec.marshalNDisputeStage2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐStage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "DisputeStage")
+}
+
+func (ec *executionContext) _Dispute_reason(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v dispute.Reason) graphql.Marshaler {
+			return ec.marshalNDisputeReason2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "DisputeReason")
+}
+
+func (ec *executionContext) _Dispute_reasonCode(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_reasonCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReasonCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_reasonCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "String")
+}
+
+func (ec *executionContext) _Dispute_dueBy(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_dueBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_dueBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Dispute_evidenceSubmittedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_evidenceSubmittedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EvidenceSubmittedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_evidenceSubmittedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Dispute_operatorFlag(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_operatorFlag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OperatorFlag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_operatorFlag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "String")
+}
+
+func (ec *executionContext) _Dispute_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_payment(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_payment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_timeline(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_timeline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timeline(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.DisputeEvent) graphql.Marshaler {
+			return ec.marshalODisputeEvent2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEventᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_timeline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_files(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_files(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Files(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.DisputeFile) graphql.Marshaler {
+			return ec.marshalODisputeFile2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFileᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DisputeEvent_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DisputeEvent_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeEvent_disputeID(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_disputeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisputeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_disputeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeEvent_kind(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvent_fromState(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_fromState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_fromState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvent_toState(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_toState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_toState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvent_note(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvent_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeEvent_dispute(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_dispute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dispute(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_dispute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeFile_id(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeFile_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DisputeFile_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DisputeFile_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeFile_disputeID(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_disputeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisputeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_disputeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeFile_name(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeFile_contentType(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeFile_purpose(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeFile_size(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DisputeFile_sha256(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeFile_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeFile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeFile_dispute(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_dispute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dispute(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_dispute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeFile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19470,6 +20958,38 @@ func (ec *executionContext) fieldContext_Payment_refunds(ctx context.Context, fi
 	if fc.Args, err = ec.field_Payment_refunds_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Payment_disputes(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_disputes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disputes(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Dispute) graphql.Marshaler {
+			return ec.marshalODispute2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_disputes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Payment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -27794,6 +29314,21 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Event(ctx, sel, obj)
+	case *ent.DisputeFile:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DisputeFile(ctx, sel, obj)
+	case *ent.DisputeEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DisputeEvent(ctx, sel, obj)
+	case *ent.Dispute:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Dispute(ctx, sel, obj)
 	case *ent.Customer:
 		if obj == nil {
 			return graphql.Null
@@ -29762,6 +31297,298 @@ func (ec *executionContext) _CustomerEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var disputeImplementors = []string{"Dispute", "Node"}
+
+func (ec *executionContext) _Dispute(ctx context.Context, sel ast.SelectionSet, obj *ent.Dispute) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Dispute")
+		case "id":
+			out.Values[i] = ec._Dispute_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Dispute_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Dispute_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._Dispute_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "paymentID":
+			out.Values[i] = ec._Dispute_paymentID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "networkDisputeID":
+			out.Values[i] = ec._Dispute_networkDisputeID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "state":
+			out.Values[i] = ec._Dispute_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._Dispute_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._Dispute_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reasonCode":
+			out.Values[i] = ec._Dispute_reasonCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dueBy":
+			out.Values[i] = ec._Dispute_dueBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "evidenceSubmittedAt":
+			out.Values[i] = ec._Dispute_evidenceSubmittedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "operatorFlag":
+			out.Values[i] = ec._Dispute_operatorFlag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_merchant(ctx, field, obj)
+				})
+		case "payment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_payment(ctx, field, obj)
+				})
+		case "timeline":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_timeline(ctx, field, obj)
+				})
+		case "files":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_files(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeEventImplementors = []string{"DisputeEvent", "Node"}
+
+func (ec *executionContext) _DisputeEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.DisputeEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeEvent")
+		case "id":
+			out.Values[i] = ec._DisputeEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DisputeEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._DisputeEvent_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._DisputeEvent_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "disputeID":
+			out.Values[i] = ec._DisputeEvent_disputeID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._DisputeEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fromState":
+			out.Values[i] = ec._DisputeEvent_fromState(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "toState":
+			out.Values[i] = ec._DisputeEvent_toState(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._DisputeEvent_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisputeEvent_merchant(ctx, field, obj)
+				})
+		case "dispute":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisputeEvent_dispute(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeFileImplementors = []string{"DisputeFile", "Node"}
+
+func (ec *executionContext) _DisputeFile(ctx context.Context, sel ast.SelectionSet, obj *ent.DisputeFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeFile")
+		case "id":
+			out.Values[i] = ec._DisputeFile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DisputeFile_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._DisputeFile_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._DisputeFile_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "disputeID":
+			out.Values[i] = ec._DisputeFile_disputeID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._DisputeFile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contentType":
+			out.Values[i] = ec._DisputeFile_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "purpose":
+			out.Values[i] = ec._DisputeFile_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "size":
+			out.Values[i] = ec._DisputeFile_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sha256":
+			out.Values[i] = ec._DisputeFile_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisputeFile_merchant(ctx, field, obj)
+				})
+		case "dispute":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisputeFile_dispute(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var eventImplementors = []string{"Event", "Node"}
 
 func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *ent.Event) graphql.Marshaler {
@@ -31102,6 +32929,12 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Payment_refunds(ctx, field, obj)
+				})
+		case "disputes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Payment_disputes(ctx, field, obj)
 				})
 		case "amount":
 			out.Values[i] = ec._Payment_amount(ctx, field, obj)
@@ -33409,6 +35242,60 @@ func (ec *executionContext) marshalNCustomerConnection2ᚖgithubᚗcomᚋstraitp
 	return ec._CustomerConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx context.Context, sel ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Dispute!")
+		return graphql.Null
+	}
+	return ec._Dispute(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDisputeEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEvent(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeEvent!")
+		return graphql.Null
+	}
+	return ec._DisputeEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDisputeFile2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFile(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeFile) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeFile!")
+		return graphql.Null
+	}
+	return ec._DisputeFile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDisputeReason2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx context.Context, v any) (dispute.Reason, error) {
+	var res dispute.Reason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisputeReason2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx context.Context, sel ast.SelectionSet, v dispute.Reason) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDisputeStage2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐStage(ctx context.Context, v any) (dispute.Stage, error) {
+	var res dispute.Stage
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisputeStage2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐStage(ctx context.Context, sel ast.SelectionSet, v dispute.Stage) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDisputeState2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx context.Context, v any) (dispute.State, error) {
+	var res dispute.State
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisputeState2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx context.Context, sel ast.SelectionSet, v dispute.State) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34610,6 +36497,63 @@ func (ec *executionContext) unmarshalOCustomerListFilter2ᚖgithubᚗcomᚋstrai
 	}
 	res, err := ec.unmarshalInputCustomerListFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODispute2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Dispute) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalODisputeEvent2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.DisputeEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDisputeEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalODisputeFile2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFileᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.DisputeFile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDisputeFile2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOID2string(ctx context.Context, v any) (string, error) {
