@@ -83,14 +83,17 @@ func canMove(from State, fromStage Stage, to State, toStage Stage) bool {
 // moved into the dispute hold: every state past the inquiry does.
 func holdsFunds(s State) bool {
 	switch s {
-	case WarningNeedsResponse, WarningUnderReview, WarningClosed:
-		return false
+	case NeedsResponse, UnderReview, Won, Lost, Accepted:
+		return true
 	}
-	return true
+	return false // the warnings, and "" before the dispute exists
 }
 
 // final reports whether s ends the dispute.
-func final(s State) bool { return len(transitions[s]) == 0 }
+func final(s State) bool {
+	row, ok := transitions[s]
+	return ok && len(row) == 0
+}
 
 // stageOf maps the contract's stage.
 var stageOf = map[connectors.DisputeStage]Stage{

@@ -20,6 +20,7 @@ import (
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/inbox"
@@ -77,6 +78,7 @@ type App struct {
 	// (Register them before Start).
 	Inbox         *inbox.Inbox
 	ChannelEvents *inbox.Processor
+	Disputes      *disputes.Service
 
 	metrics *metrics
 	handler http.Handler
@@ -182,6 +184,9 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.metrics.registry.MustRegister(newBatchCollector(a.BatchStats))
 	a.ChannelEvents.Register(inbox.Decoded(a.Cashier.HandleEvent),
 		connectors.EventPaymentResult, connectors.EventRefundResult, connectors.EventAgreementResult)
+	a.Disputes = disputes.New(disputes.Config{Client: db.Client, Dialect: db.Dialect, Ledger: a.Ledger,
+		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now})
+	a.ChannelEvents.Register(inbox.Decoded(a.Disputes.HandleEvent), connectors.EventDispute)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX,
 		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
