@@ -260,16 +260,24 @@ func (_m *Payment) Refunds(
 	return _m.QueryRefunds().Paginate(ctx, after, first, before, last, opts...)
 }
 
-func (_m *Payment) Disputes(ctx context.Context) (result []*Dispute, err error) {
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
-		result, err = _m.NamedDisputes(graphql.GetFieldContext(ctx).Field.Alias)
-	} else {
-		result, err = _m.Edges.DisputesOrErr()
+func (_m *Payment) Disputes(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *DisputeOrder,
+) (*DisputeConnection, error) {
+	opts := []DisputePaginateOption{
+		WithDisputeOrder(orderBy),
 	}
-	if IsNotLoaded(err) {
-		result, err = _m.QueryDisputes().All(ctx)
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[5][alias]
+	if nodes, err := _m.NamedDisputes(alias); err == nil || hasTotalCount {
+		pager, err := newDisputePager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &DisputeConnection{Edges: []*DisputeEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
 	}
-	return result, err
+	return _m.QueryDisputes().Paginate(ctx, after, first, before, last, opts...)
 }
 
 func (_m *PaymentAttempt) Merchant(ctx context.Context) (*Merchant, error) {

@@ -2607,34 +2607,6 @@ var (
 			}
 		},
 	}
-	// DisputeOrderFieldState orders Dispute by state.
-	DisputeOrderFieldState = &DisputeOrderField{
-		Value: func(_m *Dispute) (ent.Value, error) {
-			return _m.State, nil
-		},
-		column: dispute.FieldState,
-		toTerm: dispute.ByState,
-		toCursor: func(_m *Dispute) Cursor {
-			return Cursor{
-				ID:    _m.ID,
-				Value: _m.State,
-			}
-		},
-	}
-	// DisputeOrderFieldDueBy orders Dispute by due_by.
-	DisputeOrderFieldDueBy = &DisputeOrderField{
-		Value: func(_m *Dispute) (ent.Value, error) {
-			return _m.DueBy, nil
-		},
-		column: dispute.FieldDueBy,
-		toTerm: dispute.ByDueBy,
-		toCursor: func(_m *Dispute) Cursor {
-			return Cursor{
-				ID:    _m.ID,
-				Value: _m.DueBy,
-			}
-		},
-	}
 )
 
 // String implement fmt.Stringer interface.
@@ -2643,10 +2615,6 @@ func (f DisputeOrderField) String() string {
 	switch f.column {
 	case DisputeOrderFieldCreatedAt.column:
 		str = "CREATED_AT"
-	case DisputeOrderFieldState.column:
-		str = "STATE"
-	case DisputeOrderFieldDueBy.column:
-		str = "DUE_BY"
 	}
 	return str
 }
@@ -2665,10 +2633,6 @@ func (f *DisputeOrderField) UnmarshalGQL(v interface{}) error {
 	switch str {
 	case "CREATED_AT":
 		*f = *DisputeOrderFieldCreatedAt
-	case "STATE":
-		*f = *DisputeOrderFieldState
-	case "DUE_BY":
-		*f = *DisputeOrderFieldDueBy
 	default:
 		return fmt.Errorf("%s is not a valid DisputeOrderField", str)
 	}

@@ -36,6 +36,9 @@ func (r *Resolver) Coupon() generated.CouponResolver { return &couponResolver{r}
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
 
+// Dispute returns generated.DisputeResolver implementation.
+func (r *Resolver) Dispute() generated.DisputeResolver { return &disputeResolver{r} }
+
 // Payment returns generated.PaymentResolver implementation.
 func (r *Resolver) Payment() generated.PaymentResolver { return &paymentResolver{r} }
 
@@ -53,6 +56,7 @@ type (
 	checkoutSessionResolver struct{ *Resolver }
 	couponResolver          struct{ *Resolver }
 	customerResolver        struct{ *Resolver }
+	disputeResolver         struct{ *Resolver }
 	paymentResolver         struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	riskRuleResolver        struct{ *Resolver }

@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -41,6 +42,8 @@ type Resolver struct {
 	Coupons  *coupons.Service
 	// Channels is the operators' view of the connectors.
 	Channels *channels.Service
+	// Disputes runs chargebacks and their evidence (docs/disputes.md).
+	Disputes *disputes.Service
 }
 
 // NewSchema returns the executable schema over r.

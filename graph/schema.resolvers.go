@@ -194,6 +194,11 @@ func (r *customerResolver) SavedCards(ctx context.Context, obj *ent.Customer) ([
 	return r.savedCards(ctx, obj)
 }
 
+// Evidence is the resolver for the evidence field.
+func (r *disputeResolver) Evidence(ctx context.Context, obj *ent.Dispute) (*model.DisputeEvidence, error) {
+	return disputeEvidence(obj), nil
+}
+
 // BaseCurrency is the resolver for the baseCurrency field.
 func (r *fxQuoteResolver) BaseCurrency(ctx context.Context, obj *fx.Quote) (string, error) {
 	return obj.Pair.Base.Code(), nil
@@ -373,6 +378,21 @@ func (r *mutationResolver) UpsertRoutingRule(ctx context.Context, input model.Ro
 	return r.Rules.UpsertRoutingRule(ctx, routingRuleOf(input))
 }
 
+// UpdateDisputeEvidence is the resolver for the updateDisputeEvidence field.
+func (r *mutationResolver) UpdateDisputeEvidence(ctx context.Context, input model.UpdateDisputeEvidenceInput) (*ent.Dispute, error) {
+	return r.Disputes.UpdateEvidence(ctx, input.ID, evidenceFields(*input.Evidence))
+}
+
+// SubmitDisputeEvidence is the resolver for the submitDisputeEvidence field.
+func (r *mutationResolver) SubmitDisputeEvidence(ctx context.Context, input model.SubmitDisputeEvidenceInput) (*ent.Dispute, error) {
+	return r.Disputes.SubmitEvidence(ctx, input.ID)
+}
+
+// AcceptDispute is the resolver for the acceptDispute field.
+func (r *mutationResolver) AcceptDispute(ctx context.Context, input model.AcceptDisputeInput) (*ent.Dispute, error) {
+	return r.Disputes.Accept(ctx, input.ID)
+}
+
 // NextAction is the resolver for the nextAction field.
 func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error) {
 	return cashier.NextActionOf(obj), nil
@@ -487,6 +507,16 @@ func (r *queryResolver) RiskRules(ctx context.Context, after *entgql.Cursor[stri
 // RoutingRules is the resolver for the routingRules field.
 func (r *queryResolver) RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error) {
 	return r.Client.RoutingRule.Query().Paginate(ctx, after, first, nil, nil)
+}
+
+// Dispute is the resolver for the dispute field.
+func (r *queryResolver) Dispute(ctx context.Context, id string) (*ent.Dispute, error) {
+	return r.Resolver.Disputes.Dispute(ctx, id)
+}
+
+// Disputes is the resolver for the disputes field.
+func (r *queryResolver) Disputes(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.DisputeListFilter) (*ent.DisputeConnection, error) {
+	return r.Client.Dispute.Query().Paginate(ctx, after, first, before, last, disputesNewestFirst, disputeFilter(filter))
 }
 
 // Params is the resolver for the params field.

@@ -29,8 +29,7 @@ func (Dispute) Fields() []ent.Field {
 		field.String("connector").Immutable().MaxLen(64).Annotations(entgql.Skip()),
 		field.String("network_dispute_id").Immutable().MaxLen(255).Comment("the channel's id of the dispute, the same through its stages"),
 		field.Enum("state").Values("WARNING_NEEDS_RESPONSE", "WARNING_UNDER_REVIEW", "WARNING_CLOSED",
-			"NEEDS_RESPONSE", "UNDER_REVIEW", "WON", "LOST", "ACCEPTED").
-			Annotations(entgql.OrderField("STATE")),
+			"NEEDS_RESPONSE", "UNDER_REVIEW", "WON", "LOST", "ACCEPTED"),
 		field.Enum("stage").Values("INQUIRY", "CHARGEBACK", "PRE_ARBITRATION"),
 		field.Enum("reason").Values("FRAUD", "NOT_RECEIVED", "NOT_AS_DESCRIBED", "DUPLICATE",
 			"CREDIT_NOT_PROCESSED", "SUBSCRIPTION_CANCELED", "OTHER"),
@@ -39,7 +38,7 @@ func (Dispute) Fields() []ent.Field {
 		field.String("currency").Immutable().MaxLen(3).Annotations(entgql.Skip()),
 		field.Int64("fee").Default(0).Annotations(entgql.Skip(), inCurrency).
 			Comment("the dispute fee charged to the merchant, 0 until a chargeback"),
-		field.Time("due_by").Optional().Nillable().SchemaType(datetime6).Annotations(entgql.OrderField("DUE_BY")),
+		field.Time("due_by").Optional().Nillable().SchemaType(datetime6),
 		field.JSON("evidence", map[string]string{}).Optional().Annotations(entgql.Skip()).
 			Comment("the staged evidence fields, by name"),
 		field.Time("evidence_submitted_at").Optional().Nillable().SchemaType(datetime6).

@@ -61,6 +61,7 @@ type ResolverRoot interface {
 	ConnectorLimit() ConnectorLimitResolver
 	Coupon() CouponResolver
 	Customer() CustomerResolver
+	Dispute() DisputeResolver
 	FxQuote() FxQuoteResolver
 	Money() MoneyResolver
 	Mutation() MutationResolver
@@ -377,9 +378,12 @@ type ComplexityRoot struct {
 	}
 
 	Dispute struct {
+		AmountMoney         func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
 		DueBy               func(childComplexity int) int
+		Evidence            func(childComplexity int) int
 		EvidenceSubmittedAt func(childComplexity int) int
+		FeeMoney            func(childComplexity int) int
 		Files               func(childComplexity int) int
 		ID                  func(childComplexity int) int
 		Merchant            func(childComplexity int) int
@@ -396,6 +400,17 @@ type ComplexityRoot struct {
 		UpdatedAt           func(childComplexity int) int
 	}
 
+	DisputeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DisputeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	DisputeEvent struct {
 		CreatedAt  func(childComplexity int) int
 		Dispute    func(childComplexity int) int
@@ -408,6 +423,25 @@ type ComplexityRoot struct {
 		Note       func(childComplexity int) int
 		ToState    func(childComplexity int) int
 		UpdatedAt  func(childComplexity int) int
+	}
+
+	DisputeEvidence struct {
+		BillingAddress         func(childComplexity int) int
+		CancellationPolicy     func(childComplexity int) int
+		CustomerCommunication  func(childComplexity int) int
+		CustomerEmailAddress   func(childComplexity int) int
+		CustomerName           func(childComplexity int) int
+		CustomerPurchaseIP     func(childComplexity int) int
+		DuplicateChargeID      func(childComplexity int) int
+		ProductDescription     func(childComplexity int) int
+		Receipt                func(childComplexity int) int
+		RefundPolicy           func(childComplexity int) int
+		ServiceDate            func(childComplexity int) int
+		ShippingAddress        func(childComplexity int) int
+		ShippingCarrier        func(childComplexity int) int
+		ShippingDate           func(childComplexity int) int
+		ShippingTrackingNumber func(childComplexity int) int
+		UncategorizedText      func(childComplexity int) int
 	}
 
 	DisputeFile struct {
@@ -559,6 +593,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptDispute           func(childComplexity int, input model.AcceptDisputeInput) int
 		ApplyCoupon             func(childComplexity int, code string) int
 		ApprovePaymentReview    func(childComplexity int, input model.ApprovePaymentReviewInput) int
 		CancelPayment           func(childComplexity int, input model.CancelPaymentInput) int
@@ -580,9 +615,11 @@ type ComplexityRoot struct {
 		RevokeAPIKey            func(childComplexity int, id string) int
 		SetConnectorEnabled     func(childComplexity int, name string, enabled bool) int
 		SignAgreement           func(childComplexity int, input model.SignAgreementInput) int
+		SubmitDisputeEvidence   func(childComplexity int, input model.SubmitDisputeEvidenceInput) int
 		TerminateAgreement      func(childComplexity int, input model.TerminateAgreementInput) int
 		TokenizeCard            func(childComplexity int, input model.TokenizeCardInput) int
 		UpdateConnectorSettings func(childComplexity int, input model.UpdateConnectorSettingsInput) int
+		UpdateDisputeEvidence   func(childComplexity int, input model.UpdateDisputeEvidenceInput) int
 		UpsertRiskRule          func(childComplexity int, input model.RiskRuleInput) int
 		UpsertRoutingRule       func(childComplexity int, input model.RoutingRuleInput) int
 	}
@@ -619,7 +656,7 @@ type ComplexityRoot struct {
 		Customer              func(childComplexity int) int
 		CustomerID            func(childComplexity int) int
 		Description           func(childComplexity int) int
-		Disputes              func(childComplexity int) int
+		Disputes              func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.DisputeOrder) int
 		FailureCode           func(childComplexity int) int
 		FailureMessage        func(childComplexity int) int
 		FeeAmountMoney        func(childComplexity int) int
@@ -723,6 +760,8 @@ type ComplexityRoot struct {
 		Connectors       func(childComplexity int) int
 		Coupons          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Customers        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) int
+		Dispute          func(childComplexity int, id string) int
+		Disputes         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.DisputeListFilter) int
 		JournalEntries   func(childComplexity int, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) int
 		Merchant         func(childComplexity int, id *string) int
 		Merchants        func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
@@ -916,6 +955,9 @@ type CouponResolver interface {
 type CustomerResolver interface {
 	SavedCards(ctx context.Context, obj *ent.Customer) ([]*vault.CardInfo, error)
 }
+type DisputeResolver interface {
+	Evidence(ctx context.Context, obj *ent.Dispute) (*model.DisputeEvidence, error)
+}
 type FxQuoteResolver interface {
 	BaseCurrency(ctx context.Context, obj *fx.Quote) (string, error)
 	QuoteCurrency(ctx context.Context, obj *fx.Quote) (string, error)
@@ -955,6 +997,9 @@ type MutationResolver interface {
 	ChargeAgreement(ctx context.Context, input model.ChargeAgreementInput) (*ent.Payment, error)
 	UpsertRiskRule(ctx context.Context, input model.RiskRuleInput) (*ent.RiskRule, error)
 	UpsertRoutingRule(ctx context.Context, input model.RoutingRuleInput) (*ent.RoutingRule, error)
+	UpdateDisputeEvidence(ctx context.Context, input model.UpdateDisputeEvidenceInput) (*ent.Dispute, error)
+	SubmitDisputeEvidence(ctx context.Context, input model.SubmitDisputeEvidenceInput) (*ent.Dispute, error)
+	AcceptDispute(ctx context.Context, input model.AcceptDisputeInput) (*ent.Dispute, error)
 }
 type PaymentResolver interface {
 	NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error)
@@ -985,6 +1030,8 @@ type QueryResolver interface {
 	Agreement(ctx context.Context, id string) (*ent.Agreement, error)
 	RiskRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RiskRuleConnection, error)
 	RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error)
+	Dispute(ctx context.Context, id string) (*ent.Dispute, error)
+	Disputes(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.DisputeListFilter) (*ent.DisputeConnection, error)
 }
 type RiskRuleResolver interface {
 	Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error)
@@ -2304,6 +2351,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustomerEdge.Node(childComplexity), true
 
+	case "Dispute.amount":
+		if e.ComplexityRoot.Dispute.AmountMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.AmountMoney(childComplexity), true
 	case "Dispute.createdAt":
 		if e.ComplexityRoot.Dispute.CreatedAt == nil {
 			break
@@ -2316,12 +2369,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Dispute.DueBy(childComplexity), true
+	case "Dispute.evidence":
+		if e.ComplexityRoot.Dispute.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Evidence(childComplexity), true
 	case "Dispute.evidenceSubmittedAt":
 		if e.ComplexityRoot.Dispute.EvidenceSubmittedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Dispute.EvidenceSubmittedAt(childComplexity), true
+	case "Dispute.fee":
+		if e.ComplexityRoot.Dispute.FeeMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.FeeMoney(childComplexity), true
 	case "Dispute.files":
 		if e.ComplexityRoot.Dispute.Files == nil {
 			break
@@ -2407,6 +2472,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Dispute.UpdatedAt(childComplexity), true
 
+	case "DisputeConnection.edges":
+		if e.ComplexityRoot.DisputeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeConnection.Edges(childComplexity), true
+	case "DisputeConnection.pageInfo":
+		if e.ComplexityRoot.DisputeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeConnection.PageInfo(childComplexity), true
+	case "DisputeConnection.totalCount":
+		if e.ComplexityRoot.DisputeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeConnection.TotalCount(childComplexity), true
+
+	case "DisputeEdge.cursor":
+		if e.ComplexityRoot.DisputeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEdge.Cursor(childComplexity), true
+	case "DisputeEdge.node":
+		if e.ComplexityRoot.DisputeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEdge.Node(childComplexity), true
+
 	case "DisputeEvent.createdAt":
 		if e.ComplexityRoot.DisputeEvent.CreatedAt == nil {
 			break
@@ -2473,6 +2570,103 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DisputeEvent.UpdatedAt(childComplexity), true
+
+	case "DisputeEvidence.billingAddress":
+		if e.ComplexityRoot.DisputeEvidence.BillingAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.BillingAddress(childComplexity), true
+	case "DisputeEvidence.cancellationPolicy":
+		if e.ComplexityRoot.DisputeEvidence.CancellationPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.CancellationPolicy(childComplexity), true
+	case "DisputeEvidence.customerCommunication":
+		if e.ComplexityRoot.DisputeEvidence.CustomerCommunication == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.CustomerCommunication(childComplexity), true
+	case "DisputeEvidence.customerEmailAddress":
+		if e.ComplexityRoot.DisputeEvidence.CustomerEmailAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.CustomerEmailAddress(childComplexity), true
+	case "DisputeEvidence.customerName":
+		if e.ComplexityRoot.DisputeEvidence.CustomerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.CustomerName(childComplexity), true
+	case "DisputeEvidence.customerPurchaseIP":
+		if e.ComplexityRoot.DisputeEvidence.CustomerPurchaseIP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.CustomerPurchaseIP(childComplexity), true
+	case "DisputeEvidence.duplicateChargeID":
+		if e.ComplexityRoot.DisputeEvidence.DuplicateChargeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.DuplicateChargeID(childComplexity), true
+	case "DisputeEvidence.productDescription":
+		if e.ComplexityRoot.DisputeEvidence.ProductDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ProductDescription(childComplexity), true
+	case "DisputeEvidence.receipt":
+		if e.ComplexityRoot.DisputeEvidence.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.Receipt(childComplexity), true
+	case "DisputeEvidence.refundPolicy":
+		if e.ComplexityRoot.DisputeEvidence.RefundPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.RefundPolicy(childComplexity), true
+	case "DisputeEvidence.serviceDate":
+		if e.ComplexityRoot.DisputeEvidence.ServiceDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ServiceDate(childComplexity), true
+	case "DisputeEvidence.shippingAddress":
+		if e.ComplexityRoot.DisputeEvidence.ShippingAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ShippingAddress(childComplexity), true
+	case "DisputeEvidence.shippingCarrier":
+		if e.ComplexityRoot.DisputeEvidence.ShippingCarrier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ShippingCarrier(childComplexity), true
+	case "DisputeEvidence.shippingDate":
+		if e.ComplexityRoot.DisputeEvidence.ShippingDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ShippingDate(childComplexity), true
+	case "DisputeEvidence.shippingTrackingNumber":
+		if e.ComplexityRoot.DisputeEvidence.ShippingTrackingNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ShippingTrackingNumber(childComplexity), true
+	case "DisputeEvidence.uncategorizedText":
+		if e.ComplexityRoot.DisputeEvidence.UncategorizedText == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.UncategorizedText(childComplexity), true
 
 	case "DisputeFile.contentType":
 		if e.ComplexityRoot.DisputeFile.ContentType == nil {
@@ -3061,6 +3255,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Money.Exponent(childComplexity), true
 
+	case "Mutation.acceptDispute":
+		if e.ComplexityRoot.Mutation.AcceptDispute == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptDispute_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptDispute(childComplexity, args["input"].(model.AcceptDisputeInput)), true
 	case "Mutation.applyCoupon":
 		if e.ComplexityRoot.Mutation.ApplyCoupon == nil {
 			break
@@ -3287,6 +3492,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignAgreement(childComplexity, args["input"].(model.SignAgreementInput)), true
+	case "Mutation.submitDisputeEvidence":
+		if e.ComplexityRoot.Mutation.SubmitDisputeEvidence == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitDisputeEvidence_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitDisputeEvidence(childComplexity, args["input"].(model.SubmitDisputeEvidenceInput)), true
 	case "Mutation.terminateAgreement":
 		if e.ComplexityRoot.Mutation.TerminateAgreement == nil {
 			break
@@ -3320,6 +3536,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateConnectorSettings(childComplexity, args["input"].(model.UpdateConnectorSettingsInput)), true
+	case "Mutation.updateDisputeEvidence":
+		if e.ComplexityRoot.Mutation.UpdateDisputeEvidence == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateDisputeEvidence_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateDisputeEvidence(childComplexity, args["input"].(model.UpdateDisputeEvidenceInput)), true
 	case "Mutation.upsertRiskRule":
 		if e.ComplexityRoot.Mutation.UpsertRiskRule == nil {
 			break
@@ -3505,7 +3732,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Payment.Disputes(childComplexity), true
+		args, err := ec.field_Payment_disputes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Payment.Disputes(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.DisputeOrder)), true
 	case "Payment.failureCode":
 		if e.ComplexityRoot.Payment.FailureCode == nil {
 			break
@@ -4004,6 +4236,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.CustomerListFilter)), true
+	case "Query.dispute":
+		if e.ComplexityRoot.Query.Dispute == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dispute_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Dispute(childComplexity, args["id"].(string)), true
+	case "Query.disputes":
+		if e.ComplexityRoot.Query.Disputes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_disputes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Disputes(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.DisputeListFilter)), true
 
 	case "Query.journalEntries":
 		if e.ComplexityRoot.Query.JournalEntries == nil {
@@ -4590,6 +4844,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AcceptDisputeInput", ec.unmarshalInputAcceptDisputeInput),
 			graphql.NewInputUnmarshaler("ApprovePaymentReviewInput", ec.unmarshalInputApprovePaymentReviewInput),
 			graphql.NewInputUnmarshaler("BankAccountInput", ec.unmarshalInputBankAccountInput),
 			graphql.NewInputUnmarshaler("CancelPaymentInput", ec.unmarshalInputCancelPaymentInput),
@@ -4607,6 +4862,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateMerchantInput", ec.unmarshalInputCreateMerchantInput),
 			graphql.NewInputUnmarshaler("CreateMerchantUserInput", ec.unmarshalInputCreateMerchantUserInput),
 			graphql.NewInputUnmarshaler("CustomerListFilter", ec.unmarshalInputCustomerListFilter),
+			graphql.NewInputUnmarshaler("DisputeEvidenceInput", ec.unmarshalInputDisputeEvidenceInput),
+			graphql.NewInputUnmarshaler("DisputeListFilter", ec.unmarshalInputDisputeListFilter),
+			graphql.NewInputUnmarshaler("DisputeOrder", ec.unmarshalInputDisputeOrder),
 			graphql.NewInputUnmarshaler("JournalEntriesFilter", ec.unmarshalInputJournalEntriesFilter),
 			graphql.NewInputUnmarshaler("LedgerAccountsFilter", ec.unmarshalInputLedgerAccountsFilter),
 			graphql.NewInputUnmarshaler("MerchantUserOrder", ec.unmarshalInputMerchantUserOrder),
@@ -4624,9 +4882,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RoutingRuleInput", ec.unmarshalInputRoutingRuleInput),
 			graphql.NewInputUnmarshaler("RoutingShareInput", ec.unmarshalInputRoutingShareInput),
 			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
+			graphql.NewInputUnmarshaler("SubmitDisputeEvidenceInput", ec.unmarshalInputSubmitDisputeEvidenceInput),
 			graphql.NewInputUnmarshaler("TerminateAgreementInput", ec.unmarshalInputTerminateAgreementInput),
 			graphql.NewInputUnmarshaler("TokenizeCardInput", ec.unmarshalInputTokenizeCardInput),
 			graphql.NewInputUnmarshaler("UpdateConnectorSettingsInput", ec.unmarshalInputUpdateConnectorSettingsInput),
+			graphql.NewInputUnmarshaler("UpdateDisputeEvidenceInput", ec.unmarshalInputUpdateDisputeEvidenceInput),
 		)
 	}
 	first := true
@@ -6214,6 +6474,185 @@ extend type Mutation {
   ): RoutingRule! @auth(requires: [OPERATOR])
 }
 # ---- end payments ----
+
+# Disputes (docs/disputes.md): a cardholder's inquiry or chargeback, reported
+# by the channel, answered by the merchant with evidence or accepted.
+
+extend type Dispute {
+  "The disputed amount."
+  amount: Money!
+  "The dispute fee charged to the merchant; zero for an inquiry."
+  fee: Money!
+  "The staged evidence (updateDisputeEvidence); what submitDisputeEvidence sends."
+  evidence: DisputeEvidence!
+}
+
+"""
+A dispute's evidence: text fields by what they prove. Together they hold at
+most 100 000 bytes.
+"""
+type DisputeEvidence {
+  "What was sold, as the buyer saw it."
+  productDescription: String
+  "The buyer's messages that bear on the dispute."
+  customerCommunication: String
+  "The receipt or order confirmation."
+  receipt: String
+  "The buyer's name."
+  customerName: String
+  "The buyer's email address."
+  customerEmailAddress: String
+  "The IP address the buyer paid from."
+  customerPurchaseIP: String
+  "The billing address."
+  billingAddress: String
+  "Who delivered."
+  shippingCarrier: String
+  "The delivery's tracking number."
+  shippingTrackingNumber: String
+  "When it was shipped."
+  shippingDate: String
+  "Where it was delivered."
+  shippingAddress: String
+  "The refund policy the buyer agreed to."
+  refundPolicy: String
+  "The cancellation policy the buyer agreed to."
+  cancellationPolicy: String
+  "For a duplicate-charge dispute: the other payment, which the buyer owes."
+  duplicateChargeID: String
+  "When the service was provided."
+  serviceDate: String
+  "Anything else."
+  uncategorizedText: String
+}
+
+"Evidence fields to stage; a field omitted is kept, an empty string removes it."
+input DisputeEvidenceInput {
+  "What was sold, as the buyer saw it."
+  productDescription: String
+  "The buyer's messages that bear on the dispute."
+  customerCommunication: String
+  "The receipt or order confirmation."
+  receipt: String
+  "The buyer's name."
+  customerName: String
+  "The buyer's email address."
+  customerEmailAddress: String
+  "The IP address the buyer paid from."
+  customerPurchaseIP: String
+  "The billing address."
+  billingAddress: String
+  "Who delivered."
+  shippingCarrier: String
+  "The delivery's tracking number."
+  shippingTrackingNumber: String
+  "When it was shipped."
+  shippingDate: String
+  "Where it was delivered."
+  shippingAddress: String
+  "The refund policy the buyer agreed to."
+  refundPolicy: String
+  "The cancellation policy the buyer agreed to."
+  cancellationPolicy: String
+  "For a duplicate-charge dispute: the other payment, which the buyer owes."
+  duplicateChargeID: String
+  "When the service was provided."
+  serviceDate: String
+  "Anything else."
+  uncategorizedText: String
+}
+
+"Narrows a disputes list. Every field is optional; given fields all apply."
+input DisputeListFilter {
+  "Only disputes in this state."
+  state: DisputeState
+  "Only disputes of this reason category."
+  reason: DisputeReason
+  "Only disputes due before this instant (those waiting for an answer first)."
+  dueBefore: Time
+}
+
+"Staged evidence for a dispute."
+input UpdateDisputeEvidenceInput {
+  "The dispute (dsp_…)."
+  id: ID!
+  "The fields to stage."
+  evidence: DisputeEvidenceInput!
+}
+
+"The submission of a dispute's staged evidence."
+input SubmitDisputeEvidenceInput {
+  "The dispute (dsp_…)."
+  id: ID!
+  "The same key replays the first answer."
+  idempotencyKey: String!
+}
+
+"The acceptance of a dispute."
+input AcceptDisputeInput {
+  "The dispute (dsp_…)."
+  id: ID!
+  "The same key replays the first answer."
+  idempotencyKey: String!
+}
+
+extend type Query {
+  "A dispute of the caller's merchant (any merchant's for operators). NOT_FOUND when not visible."
+  dispute(
+    "The dispute's ID (dsp_…)."
+    id: ID!
+  ): Dispute! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  """
+  Disputes, newest first, optionally filtered: the caller's merchant's, or
+  every merchant's for operators. Page with first/after (at most 100 per page).
+  """
+  disputes(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+    "Narrows the list; every dispute when omitted."
+    filter: DisputeListFilter
+  ): DisputeConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+}
+
+extend type Mutation {
+  """
+  Stage evidence for a dispute without sending it. BAD_USER_INPUT when the
+  text is over 100 000 bytes in all; NOT_FOUND for a dispute not visible;
+  CONFLICT when it takes no answer (closed, already answered, past its dueBy).
+  """
+  updateDisputeEvidence(
+    "The request: see UpdateDisputeEvidenceInput."
+    input: UpdateDisputeEvidenceInput!
+  ): Dispute! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Send the staged evidence to the channel, once per stage, before dueBy; the
+  dispute goes under review and the channel decides later. BAD_USER_INPUT
+  when nothing is staged; NOT_FOUND for a dispute not visible; CONFLICT when
+  it takes no answer (closed, already answered, past its dueBy) or the channel
+  refuses; UNAVAILABLE when the channel could not be reached (repeating is
+  safe: the channel gets one answer per stage).
+  """
+  submitDisputeEvidence(
+    "The request: see SubmitDisputeEvidenceInput."
+    input: SubmitDisputeEvidenceInput!
+  ): Dispute! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Accept a dispute: it closes as ACCEPTED, the disputed amount and the fee go
+  to the channel. NOT_FOUND for a dispute not visible; CONFLICT when it takes
+  no answer (closed, already answered, past its dueBy) or the channel refuses;
+  UNAVAILABLE when the channel could not be reached.
+  """
+  acceptDispute(
+    "The request: see AcceptDisputeInput."
+    input: AcceptDisputeInput!
+  ): Dispute! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+}
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -6596,6 +7035,36 @@ type Dispute implements Node {
   timeline: [DisputeEvent!]
   files: [DisputeFile!]
 }
+"""
+A connection to a list of items.
+"""
+type DisputeConnection {
+  """
+  A list of edges.
+  """
+  edges: [DisputeEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type DisputeEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Dispute
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
 type DisputeEvent implements Node {
   id: ID!
   createdAt: Time!
@@ -6625,6 +7094,25 @@ type DisputeFile implements Node {
   sha256: String!
   merchant: Merchant!
   dispute: Dispute!
+}
+"""
+Ordering options for Dispute connections
+"""
+input DisputeOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Disputes.
+  """
+  field: DisputeOrderField!
+}
+"""
+Properties by which Dispute connections can be ordered.
+"""
+enum DisputeOrderField {
+  CREATED_AT
 }
 """
 DisputeReason is enum for the field reason
@@ -7059,7 +7547,32 @@ type Payment implements Node {
     """
     orderBy: RefundOrder
   ): RefundConnection!
-  disputes: [Dispute!]
+  disputes(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for Disputes returned from the connection.
+    """
+    orderBy: DisputeOrder
+  ): DisputeConnection!
 }
 type PaymentAttempt implements Node {
   id: ID!
@@ -8087,8 +8600,36 @@ func (ec *executionContext) childFields_Dispute(ctx context.Context, field graph
 		return ec.fieldContext_Dispute_timeline(ctx, field)
 	case "files":
 		return ec.fieldContext_Dispute_files(ctx, field)
+	case "amount":
+		return ec.fieldContext_Dispute_amount(ctx, field)
+	case "fee":
+		return ec.fieldContext_Dispute_fee(ctx, field)
+	case "evidence":
+		return ec.fieldContext_Dispute_evidence(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Dispute", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DisputeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DisputeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DisputeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_DisputeEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_DisputeEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_DisputeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8117,6 +8658,44 @@ func (ec *executionContext) childFields_DisputeEvent(ctx context.Context, field 
 		return ec.fieldContext_DisputeEvent_dispute(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DisputeEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeEvidence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "productDescription":
+		return ec.fieldContext_DisputeEvidence_productDescription(ctx, field)
+	case "customerCommunication":
+		return ec.fieldContext_DisputeEvidence_customerCommunication(ctx, field)
+	case "receipt":
+		return ec.fieldContext_DisputeEvidence_receipt(ctx, field)
+	case "customerName":
+		return ec.fieldContext_DisputeEvidence_customerName(ctx, field)
+	case "customerEmailAddress":
+		return ec.fieldContext_DisputeEvidence_customerEmailAddress(ctx, field)
+	case "customerPurchaseIP":
+		return ec.fieldContext_DisputeEvidence_customerPurchaseIP(ctx, field)
+	case "billingAddress":
+		return ec.fieldContext_DisputeEvidence_billingAddress(ctx, field)
+	case "shippingCarrier":
+		return ec.fieldContext_DisputeEvidence_shippingCarrier(ctx, field)
+	case "shippingTrackingNumber":
+		return ec.fieldContext_DisputeEvidence_shippingTrackingNumber(ctx, field)
+	case "shippingDate":
+		return ec.fieldContext_DisputeEvidence_shippingDate(ctx, field)
+	case "shippingAddress":
+		return ec.fieldContext_DisputeEvidence_shippingAddress(ctx, field)
+	case "refundPolicy":
+		return ec.fieldContext_DisputeEvidence_refundPolicy(ctx, field)
+	case "cancellationPolicy":
+		return ec.fieldContext_DisputeEvidence_cancellationPolicy(ctx, field)
+	case "duplicateChargeID":
+		return ec.fieldContext_DisputeEvidence_duplicateChargeID(ctx, field)
+	case "serviceDate":
+		return ec.fieldContext_DisputeEvidence_serviceDate(ctx, field)
+	case "uncategorizedText":
+		return ec.fieldContext_DisputeEvidence_uncategorizedText(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeEvidence", field.Name)
 }
 
 func (ec *executionContext) childFields_DisputeFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9105,6 +9684,20 @@ func (ec *executionContext) field_Merchant_users_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acceptDispute_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AcceptDisputeInput, error) {
+			return ec.unmarshalNAcceptDisputeInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐAcceptDisputeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_applyCoupon_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9393,6 +9986,20 @@ func (ec *executionContext) field_Mutation_signAgreement_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_submitDisputeEvidence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SubmitDisputeEvidenceInput, error) {
+			return ec.unmarshalNSubmitDisputeEvidenceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSubmitDisputeEvidenceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_terminateAgreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9427,6 +10034,20 @@ func (ec *executionContext) field_Mutation_updateConnectorSettings_args(ctx cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateConnectorSettingsInput, error) {
 			return ec.unmarshalNUpdateConnectorSettingsInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateConnectorSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateDisputeEvidence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateDisputeEvidenceInput, error) {
+			return ec.unmarshalNUpdateDisputeEvidenceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateDisputeEvidenceInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9501,6 +10122,52 @@ func (ec *executionContext) field_Payment_attempts_args(ctx context.Context, raw
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
 		func(ctx context.Context, v any) (*ent.PaymentAttemptOrder, error) {
 			return ec.unmarshalOPaymentAttemptOrder2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPaymentAttemptOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Payment_disputes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.DisputeOrder, error) {
+			return ec.unmarshalODisputeOrder2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeOrder(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9855,6 +10522,66 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*model.CustomerListFilter, error) {
 			return ec.unmarshalOCustomerListFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCustomerListFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_dispute_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_disputes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.DisputeListFilter, error) {
+			return ec.unmarshalODisputeListFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeListFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -15867,6 +16594,244 @@ func (ec *executionContext) fieldContext_Dispute_files(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Dispute_amount(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountMoney()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_fee(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_fee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FeeMoney()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_fee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_evidence(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_evidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Dispute().Evidence(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DisputeEvidence) graphql.Marshaler {
+			return ec.marshalNDisputeEvidence2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeEvidence(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeEvidence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.DisputeEdge) graphql.Marshaler {
+			return ec.marshalODisputeEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DisputeEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalODispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEdge", field, false, false, "Cursor")
+}
+
 func (ec *executionContext) _DisputeEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16136,6 +17101,374 @@ func (ec *executionContext) fieldContext_DisputeEvent_dispute(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _DisputeEvidence_productDescription(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_productDescription(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductDescription, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_productDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_customerCommunication(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_customerCommunication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerCommunication, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_customerCommunication(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_receipt(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receipt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_customerName(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_customerName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_customerName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_customerEmailAddress(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_customerEmailAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerEmailAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_customerEmailAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_customerPurchaseIP(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_customerPurchaseIP(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerPurchaseIP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_customerPurchaseIP(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_billingAddress(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_billingAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BillingAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_billingAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_shippingCarrier(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_shippingCarrier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippingCarrier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_shippingCarrier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_shippingTrackingNumber(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_shippingTrackingNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippingTrackingNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_shippingTrackingNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_shippingDate(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_shippingDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippingDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_shippingDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_shippingAddress(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_shippingAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippingAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_shippingAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_refundPolicy(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_refundPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundPolicy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_refundPolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_cancellationPolicy(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_cancellationPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancellationPolicy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_cancellationPolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_duplicateChargeID(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_duplicateChargeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DuplicateChargeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_duplicateChargeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_serviceDate(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_serviceDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServiceDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_serviceDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_uncategorizedText(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_uncategorizedText(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UncategorizedText, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_uncategorizedText(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
 }
 
 func (ec *executionContext) _DisputeFile_id(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
@@ -20171,6 +21504,206 @@ func (ec *executionContext) fieldContext_Mutation_upsertRoutingRule(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateDisputeEvidence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateDisputeEvidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateDisputeEvidence(ctx, fc.Args["input"].(model.UpdateDisputeEvidenceInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateDisputeEvidence(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateDisputeEvidence_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_submitDisputeEvidence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitDisputeEvidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitDisputeEvidence(ctx, fc.Args["input"].(model.SubmitDisputeEvidenceInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitDisputeEvidence(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitDisputeEvidence_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptDispute(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptDispute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptDispute(ctx, fc.Args["input"].(model.AcceptDisputeInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptDispute(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptDispute_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NextAction_type(ctx context.Context, field graphql.CollectedField, obj *cashier.NextAction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20971,25 +22504,37 @@ func (ec *executionContext) _Payment_disputes(ctx context.Context, field graphql
 			return ec.fieldContext_Payment_disputes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Disputes(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Disputes(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.DisputeOrder))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Dispute) graphql.Marshaler {
-			return ec.marshalODispute2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DisputeConnection) graphql.Marshaler {
+			return ec.marshalNDisputeConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeConnection(ctx, selections, v)
 		},
 		true,
-		false,
+		true,
 	)
 }
-func (ec *executionContext) fieldContext_Payment_disputes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Payment_disputes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Payment",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Dispute(ctx, field)
+			return ec.childFields_DisputeConnection(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Payment_disputes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -23825,6 +25370,130 @@ func (ec *executionContext) fieldContext_Query_routingRules(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_routingRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_dispute(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dispute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Dispute(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dispute(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dispute_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_disputes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_disputes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Disputes(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["filter"].(*model.DisputeListFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.DisputeConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.DisputeConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DisputeConnection) graphql.Marshaler {
+			return ec.marshalNDisputeConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_disputes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_disputes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -26857,6 +28526,55 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAcceptDisputeInput(ctx context.Context, obj any) (model.AcceptDisputeInput, error) {
+	var it model.AcceptDisputeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAcceptDisputeInput unmarshals raw into the AcceptDisputeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAcceptDisputeInput(ctx context.Context, raw any) (model.AcceptDisputeInput, error) {
+	var out model.AcceptDisputeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AcceptDisputeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputApprovePaymentReviewInput(ctx context.Context, obj any) (model.ApprovePaymentReviewInput, error) {
 	var it model.ApprovePaymentReviewInput
 	if obj == nil {
@@ -27992,6 +29710,262 @@ func UnmarshalCustomerListFilter(ctx context.Context, raw any) (model.CustomerLi
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDisputeEvidenceInput(ctx context.Context, obj any) (model.DisputeEvidenceInput, error) {
+	var it model.DisputeEvidenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"productDescription", "customerCommunication", "receipt", "customerName", "customerEmailAddress", "customerPurchaseIP", "billingAddress", "shippingCarrier", "shippingTrackingNumber", "shippingDate", "shippingAddress", "refundPolicy", "cancellationPolicy", "duplicateChargeID", "serviceDate", "uncategorizedText"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "productDescription":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productDescription"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductDescription = data
+		case "customerCommunication":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerCommunication"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerCommunication = data
+		case "receipt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("receipt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Receipt = data
+		case "customerName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerName = data
+		case "customerEmailAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerEmailAddress"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerEmailAddress = data
+		case "customerPurchaseIP":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerPurchaseIP"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerPurchaseIP = data
+		case "billingAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billingAddress"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BillingAddress = data
+		case "shippingCarrier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingCarrier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippingCarrier = data
+		case "shippingTrackingNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingTrackingNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippingTrackingNumber = data
+		case "shippingDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingDate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippingDate = data
+		case "shippingAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAddress"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippingAddress = data
+		case "refundPolicy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundPolicy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundPolicy = data
+		case "cancellationPolicy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancellationPolicy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancellationPolicy = data
+		case "duplicateChargeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("duplicateChargeID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DuplicateChargeID = data
+		case "serviceDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serviceDate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ServiceDate = data
+		case "uncategorizedText":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uncategorizedText"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UncategorizedText = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDisputeEvidenceInput unmarshals raw into the DisputeEvidenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDisputeEvidenceInput(ctx context.Context, raw any) (model.DisputeEvidenceInput, error) {
+	var out model.DisputeEvidenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DisputeEvidenceInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDisputeListFilter(ctx context.Context, obj any) (model.DisputeListFilter, error) {
+	var it model.DisputeListFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"state", "reason", "dueBefore"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "state":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("state"))
+			data, err := ec.unmarshalODisputeState2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.State = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalODisputeReason2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "dueBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueBefore"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueBefore = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDisputeListFilter unmarshals raw into the DisputeListFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDisputeListFilter(ctx context.Context, raw any) (model.DisputeListFilter, error) {
+	var out model.DisputeListFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DisputeListFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDisputeOrder(ctx context.Context, obj any) (ent.DisputeOrder, error) {
+	var it ent.DisputeOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNDisputeOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDisputeOrder unmarshals raw into the DisputeOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDisputeOrder(ctx context.Context, raw any) (ent.DisputeOrder, error) {
+	var out ent.DisputeOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DisputeOrder", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputJournalEntriesFilter(ctx context.Context, obj any) (model.JournalEntriesFilter, error) {
 	var it model.JournalEntriesFilter
 	if obj == nil {
@@ -29058,6 +31032,55 @@ func UnmarshalSignAgreementInput(ctx context.Context, raw any) (model.SignAgreem
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSubmitDisputeEvidenceInput(ctx context.Context, obj any) (model.SubmitDisputeEvidenceInput, error) {
+	var it model.SubmitDisputeEvidenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSubmitDisputeEvidenceInput unmarshals raw into the SubmitDisputeEvidenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSubmitDisputeEvidenceInput(ctx context.Context, raw any) (model.SubmitDisputeEvidenceInput, error) {
+	var out model.SubmitDisputeEvidenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmitDisputeEvidenceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTerminateAgreementInput(ctx context.Context, obj any) (model.TerminateAgreementInput, error) {
 	var it model.TerminateAgreementInput
 	if obj == nil {
@@ -29248,6 +31271,55 @@ func (ec *executionContext) unmarshalInputUpdateConnectorSettingsInput(ctx conte
 func UnmarshalUpdateConnectorSettingsInput(ctx context.Context, raw any) (model.UpdateConnectorSettingsInput, error) {
 	var out model.UpdateConnectorSettingsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateConnectorSettingsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateDisputeEvidenceInput(ctx context.Context, obj any) (model.UpdateDisputeEvidenceInput, error) {
+	var it model.UpdateDisputeEvidenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "evidence"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "evidence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("evidence"))
+			data, err := ec.unmarshalNDisputeEvidenceInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeEvidenceInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Evidence = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateDisputeEvidenceInput unmarshals raw into the UpdateDisputeEvidenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateDisputeEvidenceInput(ctx context.Context, raw any) (model.UpdateDisputeEvidenceInput, error) {
+	var out model.UpdateDisputeEvidenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateDisputeEvidenceInput", raw, &out)
 	return out, err
 }
 
@@ -31397,6 +33469,103 @@ func (ec *executionContext) _Dispute(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Dispute_files(ctx, field, obj)
 				})
+		case "amount":
+			out.Values[i] = ec._Dispute_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fee":
+			out.Values[i] = ec._Dispute_fee(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "evidence":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_evidence(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeConnectionImplementors = []string{"DisputeConnection"}
+
+func (ec *executionContext) _DisputeConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.DisputeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeConnection")
+		case "edges":
+			out.Values[i] = ec._DisputeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DisputeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DisputeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeEdgeImplementors = []string{"DisputeEdge"}
+
+func (ec *executionContext) _DisputeEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.DisputeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeEdge")
+		case "node":
+			out.Values[i] = ec._DisputeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._DisputeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31482,6 +33651,114 @@ func (ec *executionContext) _DisputeEvent(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._DisputeEvent_dispute(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeEvidenceImplementors = []string{"DisputeEvidence"}
+
+func (ec *executionContext) _DisputeEvidence(ctx context.Context, sel ast.SelectionSet, obj *model.DisputeEvidence) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeEvidenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeEvidence")
+		case "productDescription":
+			out.Values[i] = ec._DisputeEvidence_productDescription(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customerCommunication":
+			out.Values[i] = ec._DisputeEvidence_customerCommunication(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "receipt":
+			out.Values[i] = ec._DisputeEvidence_receipt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customerName":
+			out.Values[i] = ec._DisputeEvidence_customerName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customerEmailAddress":
+			out.Values[i] = ec._DisputeEvidence_customerEmailAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customerPurchaseIP":
+			out.Values[i] = ec._DisputeEvidence_customerPurchaseIP(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "billingAddress":
+			out.Values[i] = ec._DisputeEvidence_billingAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "shippingCarrier":
+			out.Values[i] = ec._DisputeEvidence_shippingCarrier(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "shippingTrackingNumber":
+			out.Values[i] = ec._DisputeEvidence_shippingTrackingNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "shippingDate":
+			out.Values[i] = ec._DisputeEvidence_shippingDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "shippingAddress":
+			out.Values[i] = ec._DisputeEvidence_shippingAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "refundPolicy":
+			out.Values[i] = ec._DisputeEvidence_refundPolicy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cancellationPolicy":
+			out.Values[i] = ec._DisputeEvidence_cancellationPolicy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "duplicateChargeID":
+			out.Values[i] = ec._DisputeEvidence_duplicateChargeID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "serviceDate":
+			out.Values[i] = ec._DisputeEvidence_serviceDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "uncategorizedText":
+			out.Values[i] = ec._DisputeEvidence_uncategorizedText(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -32686,6 +34963,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateDisputeEvidence":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateDisputeEvidence(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "submitDisputeEvidence":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitDisputeEvidence(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptDispute":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptDispute(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -32932,7 +35230,7 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 				})
 		case "disputes":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
+				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Payment_disputes(ctx, field, obj)
 				})
@@ -33647,6 +35945,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_routingRules(ctx, field)
+				})
+		case "dispute":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_dispute(ctx, field)
+				})
+		case "disputes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_disputes(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -34854,6 +37164,11 @@ func (ec *executionContext) marshalNAPIKeyConnection2ᚖgithubᚗcomᚋstraitpay
 	return ec._APIKeyConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNAcceptDisputeInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐAcceptDisputeInput(ctx context.Context, v any) (model.AcceptDisputeInput, error) {
+	res, err := ec.unmarshalInputAcceptDisputeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx context.Context, sel ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Agreement!")
@@ -35250,6 +37565,14 @@ func (ec *executionContext) marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstrait
 	return ec._Dispute(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDisputeConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeConnection(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeConnection!")
+		return graphql.Null
+	}
+	return ec._DisputeConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDisputeEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEvent(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeEvent) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DisputeEvent!")
@@ -35258,12 +37581,39 @@ func (ec *executionContext) marshalNDisputeEvent2ᚖgithubᚗcomᚋstraitpayᚋs
 	return ec._DisputeEvent(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDisputeEvidence2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeEvidence(ctx context.Context, sel ast.SelectionSet, v *model.DisputeEvidence) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeEvidence!")
+		return graphql.Null
+	}
+	return ec._DisputeEvidence(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDisputeEvidenceInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeEvidenceInput(ctx context.Context, v any) (*model.DisputeEvidenceInput, error) {
+	res, err := ec.unmarshalInputDisputeEvidenceInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNDisputeFile2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFile(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeFile) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DisputeFile!")
 		return graphql.Null
 	}
 	return ec._DisputeFile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDisputeOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeOrderField(ctx context.Context, v any) (*ent.DisputeOrderField, error) {
+	var res = new(ent.DisputeOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisputeOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeOrderField!")
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalNDisputeReason2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx context.Context, v any) (dispute.Reason, error) {
@@ -35996,6 +38346,11 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) unmarshalNSubmitDisputeEvidenceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSubmitDisputeEvidenceInput(ctx context.Context, v any) (model.SubmitDisputeEvidenceInput, error) {
+	res, err := ec.unmarshalInputSubmitDisputeEvidenceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNTerminateAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTerminateAgreementInput(ctx context.Context, v any) (model.TerminateAgreementInput, error) {
 	res, err := ec.unmarshalInputTerminateAgreementInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -36072,6 +38427,11 @@ func (ec *executionContext) marshalNTrialBalanceLine2ᚖgithubᚗcomᚋstraitpay
 
 func (ec *executionContext) unmarshalNUpdateConnectorSettingsInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateConnectorSettingsInput(ctx context.Context, v any) (model.UpdateConnectorSettingsInput, error) {
 	res, err := ec.unmarshalInputUpdateConnectorSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateDisputeEvidenceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateDisputeEvidenceInput(ctx context.Context, v any) (model.UpdateDisputeEvidenceInput, error) {
+	res, err := ec.unmarshalInputUpdateDisputeEvidenceInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -36499,23 +38859,31 @@ func (ec *executionContext) unmarshalOCustomerListFilter2ᚖgithubᚗcomᚋstrai
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalODispute2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Dispute) graphql.Marshaler {
+func (ec *executionContext) marshalODispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx context.Context, sel ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Dispute(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODisputeEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.DisputeEdge) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, sel, v[i])
+		return ec.marshalODisputeEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEdge(ctx, sel, v[i])
 	})
 
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
 	return ret
+}
+
+func (ec *executionContext) marshalODisputeEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEdge(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DisputeEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalODisputeEvent2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.DisputeEvent) graphql.Marshaler {
@@ -36554,6 +38922,54 @@ func (ec *executionContext) marshalODisputeFile2ᚕᚖgithubᚗcomᚋstraitpay�
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalODisputeListFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeListFilter(ctx context.Context, v any) (*model.DisputeListFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDisputeListFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalODisputeOrder2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeOrder(ctx context.Context, v any) (*ent.DisputeOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDisputeOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalODisputeReason2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx context.Context, v any) (*dispute.Reason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(dispute.Reason)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODisputeReason2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx context.Context, sel ast.SelectionSet, v *dispute.Reason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalODisputeState2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx context.Context, v any) (*dispute.State, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(dispute.State)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODisputeState2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx context.Context, sel ast.SelectionSet, v *dispute.State) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOID2string(ctx context.Context, v any) (string, error) {

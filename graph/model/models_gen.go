@@ -12,6 +12,7 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
@@ -19,6 +20,14 @@ import (
 	"github.com/straitpay/strait/graph/scalar"
 	"github.com/straitpay/strait/payments/vault"
 )
+
+// The acceptance of a dispute.
+type AcceptDisputeInput struct {
+	// The dispute (dsp_…).
+	ID string `json:"id"`
+	// The same key replays the first answer.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
 
 // The approval of a payment's open review.
 type ApprovePaymentReviewInput struct {
@@ -270,6 +279,89 @@ type CustomerListFilter struct {
 	MerchantReference *string `json:"merchantReference,omitempty"`
 }
 
+// A dispute's evidence: text fields by what they prove. Together they hold at
+// most 100 000 bytes.
+type DisputeEvidence struct {
+	// What was sold, as the buyer saw it.
+	ProductDescription *string `json:"productDescription,omitempty"`
+	// The buyer's messages that bear on the dispute.
+	CustomerCommunication *string `json:"customerCommunication,omitempty"`
+	// The receipt or order confirmation.
+	Receipt *string `json:"receipt,omitempty"`
+	// The buyer's name.
+	CustomerName *string `json:"customerName,omitempty"`
+	// The buyer's email address.
+	CustomerEmailAddress *string `json:"customerEmailAddress,omitempty"`
+	// The IP address the buyer paid from.
+	CustomerPurchaseIP *string `json:"customerPurchaseIP,omitempty"`
+	// The billing address.
+	BillingAddress *string `json:"billingAddress,omitempty"`
+	// Who delivered.
+	ShippingCarrier *string `json:"shippingCarrier,omitempty"`
+	// The delivery's tracking number.
+	ShippingTrackingNumber *string `json:"shippingTrackingNumber,omitempty"`
+	// When it was shipped.
+	ShippingDate *string `json:"shippingDate,omitempty"`
+	// Where it was delivered.
+	ShippingAddress *string `json:"shippingAddress,omitempty"`
+	// The refund policy the buyer agreed to.
+	RefundPolicy *string `json:"refundPolicy,omitempty"`
+	// The cancellation policy the buyer agreed to.
+	CancellationPolicy *string `json:"cancellationPolicy,omitempty"`
+	// For a duplicate-charge dispute: the other payment, which the buyer owes.
+	DuplicateChargeID *string `json:"duplicateChargeID,omitempty"`
+	// When the service was provided.
+	ServiceDate *string `json:"serviceDate,omitempty"`
+	// Anything else.
+	UncategorizedText *string `json:"uncategorizedText,omitempty"`
+}
+
+// Evidence fields to stage; a field omitted is kept, an empty string removes it.
+type DisputeEvidenceInput struct {
+	// What was sold, as the buyer saw it.
+	ProductDescription *string `json:"productDescription,omitempty"`
+	// The buyer's messages that bear on the dispute.
+	CustomerCommunication *string `json:"customerCommunication,omitempty"`
+	// The receipt or order confirmation.
+	Receipt *string `json:"receipt,omitempty"`
+	// The buyer's name.
+	CustomerName *string `json:"customerName,omitempty"`
+	// The buyer's email address.
+	CustomerEmailAddress *string `json:"customerEmailAddress,omitempty"`
+	// The IP address the buyer paid from.
+	CustomerPurchaseIP *string `json:"customerPurchaseIP,omitempty"`
+	// The billing address.
+	BillingAddress *string `json:"billingAddress,omitempty"`
+	// Who delivered.
+	ShippingCarrier *string `json:"shippingCarrier,omitempty"`
+	// The delivery's tracking number.
+	ShippingTrackingNumber *string `json:"shippingTrackingNumber,omitempty"`
+	// When it was shipped.
+	ShippingDate *string `json:"shippingDate,omitempty"`
+	// Where it was delivered.
+	ShippingAddress *string `json:"shippingAddress,omitempty"`
+	// The refund policy the buyer agreed to.
+	RefundPolicy *string `json:"refundPolicy,omitempty"`
+	// The cancellation policy the buyer agreed to.
+	CancellationPolicy *string `json:"cancellationPolicy,omitempty"`
+	// For a duplicate-charge dispute: the other payment, which the buyer owes.
+	DuplicateChargeID *string `json:"duplicateChargeID,omitempty"`
+	// When the service was provided.
+	ServiceDate *string `json:"serviceDate,omitempty"`
+	// Anything else.
+	UncategorizedText *string `json:"uncategorizedText,omitempty"`
+}
+
+// Narrows a disputes list. Every field is optional; given fields all apply.
+type DisputeListFilter struct {
+	// Only disputes in this state.
+	State *dispute.State `json:"state,omitempty"`
+	// Only disputes of this reason category.
+	Reason *dispute.Reason `json:"reason,omitempty"`
+	// Only disputes due before this instant (those waiting for an answer first).
+	DueBefore *time.Time `json:"dueBefore,omitempty"`
+}
+
 // The source whose journal entries to list.
 type JournalEntriesFilter struct {
 	// capture, refund, dispute, settlement, payout, conversion, transfer or adjustment.
@@ -460,6 +552,14 @@ type SignAgreementInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// The submission of a dispute's staged evidence.
+type SubmitDisputeEvidenceInput struct {
+	// The dispute (dsp_…).
+	ID string `json:"id"`
+	// The same key replays the first answer.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
 // The end of a direct-debit agreement.
 type TerminateAgreementInput struct {
 	// The agreement to end.
@@ -502,6 +602,14 @@ type UpdateConnectorSettingsInput struct {
 	Fees []*ConnectorFeeInput `json:"fees,omitempty"`
 	// Replaces every limit; omit to keep them, [] to remove them.
 	Limits []*ConnectorLimitInput `json:"limits,omitempty"`
+}
+
+// Staged evidence for a dispute.
+type UpdateDisputeEvidenceInput struct {
+	// The dispute (dsp_…).
+	ID string `json:"id"`
+	// The fields to stage.
+	Evidence *DisputeEvidenceInput `json:"evidence"`
 }
 
 // The authenticated caller.

@@ -188,7 +188,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now})
 	a.ChannelEvents.Register(inbox.Decoded(a.Disputes.HandleEvent), connectors.EventDispute)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX,
-		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book}
+		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book, Disputes: a.Disputes}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }
