@@ -209,7 +209,9 @@ func TestDisputesEndToEnd(t *testing.T) {
 		})
 		t.Run("merchant views and bad input", func(t *testing.T) {
 			var page struct {
-				Edges []struct{ Node struct{ ID, State, Reason string } }
+				Edges []struct {
+					Node struct{ ID, State, Reason string }
+				}
 			}
 			x.ok(t, x.gql("API_KEY", `query($f: DisputeListFilter) { disputes(first: 20, filter: $f) { edges { node { id state reason } } } }`,
 				map[string]any{"f": map[string]any{"state": "LOST"}}), "disputes", &page)
@@ -226,7 +228,9 @@ func TestDisputesEndToEnd(t *testing.T) {
 			if r := x.gql("API_KEY", updateDisputeEvidence, map[string]any{"in": map[string]any{"id": id, "evidence": map[string]any{"receipt": "r"}}}); r.code() != "CONFLICT" {
 				t.Fatalf("evidence on a lost dispute: %s", r.Raw)
 			}
-			var all struct{ Edges []struct{ Node struct{ ID string } } }
+			var all struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 			x.ok(t, x.gql("OPERATOR", `{ disputes(first: 50) { edges { node { id } } } }`, nil), "disputes", &all)
 			if len(all.Edges) != len(cases)+4 {
 				t.Fatalf("the operator sees %d disputes, want %d", len(all.Edges), len(cases)+4)
