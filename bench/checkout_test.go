@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"io"
 	"log/slog"
 	"net"
@@ -510,7 +511,7 @@ func (r *checkoutRig) verify(b *testing.B, want int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ok, err := r.db.Client.Payment.Query().Where(payment.StatusEQ(payment.StatusSUCCEEDED)).Count(ctx)
+	ok, err := r.db.Client.Payment.Query().Where(payment.StatusEQ(paymentstatus.Succeeded)).Count(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}

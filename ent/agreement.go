@@ -12,6 +12,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/merchant"
+	"github.com/straitpay/strait/vocab/agreementstatus"
 )
 
 // Agreement is the model entity for the Agreement schema.
@@ -30,7 +31,7 @@ type Agreement struct {
 	// Connector holds the value of the "connector" field.
 	Connector string `json:"connector,omitempty"`
 	// Status holds the value of the "status" field.
-	Status agreement.Status `json:"status,omitempty"`
+	Status agreementstatus.Status `json:"status,omitempty"`
 	// Currency holds the value of the "currency" field.
 	Currency string `json:"currency,omitempty"`
 	// 0: no limit per charge
@@ -156,7 +157,7 @@ func (_m *Agreement) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field status", values[i])
 			} else if value.Valid {
-				_m.Status = agreement.Status(value.String)
+				_m.Status = agreementstatus.Status(value.String)
 			}
 		case agreement.FieldCurrency:
 			if value, ok := values[i].(*sql.NullString); !ok {

@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/merchant"
+	"github.com/straitpay/strait/vocab/agreementstatus"
 )
 
 // AgreementCreate is the builder for creating a Agreement entity.
@@ -80,13 +81,13 @@ func (_c *AgreementCreate) SetConnector(v string) *AgreementCreate {
 }
 
 // SetStatus sets the "status" field.
-func (_c *AgreementCreate) SetStatus(v agreement.Status) *AgreementCreate {
+func (_c *AgreementCreate) SetStatus(v agreementstatus.Status) *AgreementCreate {
 	_c.mutation.SetStatus(v)
 	return _c
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_c *AgreementCreate) SetNillableStatus(v *agreement.Status) *AgreementCreate {
+func (_c *AgreementCreate) SetNillableStatus(v *agreementstatus.Status) *AgreementCreate {
 	if v != nil {
 		_c.SetStatus(*v)
 	}
@@ -637,7 +638,7 @@ func (u *AgreementUpsert) UpdateConnector() *AgreementUpsert {
 }
 
 // SetStatus sets the "status" field.
-func (u *AgreementUpsert) SetStatus(v agreement.Status) *AgreementUpsert {
+func (u *AgreementUpsert) SetStatus(v agreementstatus.Status) *AgreementUpsert {
 	u.Set(agreement.FieldStatus, v)
 	return u
 }
@@ -863,7 +864,7 @@ func (u *AgreementUpsertOne) UpdateConnector() *AgreementUpsertOne {
 }
 
 // SetStatus sets the "status" field.
-func (u *AgreementUpsertOne) SetStatus(v agreement.Status) *AgreementUpsertOne {
+func (u *AgreementUpsertOne) SetStatus(v agreementstatus.Status) *AgreementUpsertOne {
 	return u.Update(func(s *AgreementUpsert) {
 		s.SetStatus(v)
 	})
@@ -1276,7 +1277,7 @@ func (u *AgreementUpsertBulk) UpdateConnector() *AgreementUpsertBulk {
 }
 
 // SetStatus sets the "status" field.
-func (u *AgreementUpsertBulk) SetStatus(v agreement.Status) *AgreementUpsertBulk {
+func (u *AgreementUpsertBulk) SetStatus(v agreementstatus.Status) *AgreementUpsertBulk {
 	return u.Update(func(s *AgreementUpsert) {
 		s.SetStatus(v)
 	})

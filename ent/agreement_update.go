@@ -14,6 +14,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/vocab/agreementstatus"
 )
 
 // AgreementUpdate is the builder for updating Agreement entities.
@@ -70,13 +71,13 @@ func (_u *AgreementUpdate) SetNillableConnector(v *string) *AgreementUpdate {
 }
 
 // SetStatus sets the "status" field.
-func (_u *AgreementUpdate) SetStatus(v agreement.Status) *AgreementUpdate {
+func (_u *AgreementUpdate) SetStatus(v agreementstatus.Status) *AgreementUpdate {
 	_u.mutation.SetStatus(v)
 	return _u
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_u *AgreementUpdate) SetNillableStatus(v *agreement.Status) *AgreementUpdate {
+func (_u *AgreementUpdate) SetNillableStatus(v *agreementstatus.Status) *AgreementUpdate {
 	if v != nil {
 		_u.SetStatus(*v)
 	}
@@ -460,13 +461,13 @@ func (_u *AgreementUpdateOne) SetNillableConnector(v *string) *AgreementUpdateOn
 }
 
 // SetStatus sets the "status" field.
-func (_u *AgreementUpdateOne) SetStatus(v agreement.Status) *AgreementUpdateOne {
+func (_u *AgreementUpdateOne) SetStatus(v agreementstatus.Status) *AgreementUpdateOne {
 	_u.mutation.SetStatus(v)
 	return _u
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_u *AgreementUpdateOne) SetNillableStatus(v *agreement.Status) *AgreementUpdateOne {
+func (_u *AgreementUpdateOne) SetNillableStatus(v *agreementstatus.Status) *AgreementUpdateOne {
 	if v != nil {
 		_u.SetStatus(*v)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/merchant"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 )
 
 // CheckoutSession is the model entity for the CheckoutSession schema.
@@ -46,7 +47,7 @@ type CheckoutSession struct {
 	// ReturnURL holds the value of the "return_url" field.
 	ReturnURL string `json:"return_url,omitempty"`
 	// Status holds the value of the "status" field.
-	Status checkoutsession.Status `json:"status,omitempty"`
+	Status sessionstatus.Status `json:"status,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
 	// Metadata holds the value of the "metadata" field.
@@ -241,7 +242,7 @@ func (_m *CheckoutSession) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field status", values[i])
 			} else if value.Valid {
-				_m.Status = checkoutsession.Status(value.String)
+				_m.Status = sessionstatus.Status(value.String)
 			}
 		case checkoutsession.FieldExpiresAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {

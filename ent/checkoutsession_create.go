@@ -17,6 +17,7 @@ import (
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 )
 
 // CheckoutSessionCreate is the builder for creating a CheckoutSession entity.
@@ -164,13 +165,13 @@ func (_c *CheckoutSessionCreate) SetNillableReturnURL(v *string) *CheckoutSessio
 }
 
 // SetStatus sets the "status" field.
-func (_c *CheckoutSessionCreate) SetStatus(v checkoutsession.Status) *CheckoutSessionCreate {
+func (_c *CheckoutSessionCreate) SetStatus(v sessionstatus.Status) *CheckoutSessionCreate {
 	_c.mutation.SetStatus(v)
 	return _c
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_c *CheckoutSessionCreate) SetNillableStatus(v *checkoutsession.Status) *CheckoutSessionCreate {
+func (_c *CheckoutSessionCreate) SetNillableStatus(v *sessionstatus.Status) *CheckoutSessionCreate {
 	if v != nil {
 		_c.SetStatus(*v)
 	}
@@ -887,7 +888,7 @@ func (u *CheckoutSessionUpsert) UpdateReturnURL() *CheckoutSessionUpsert {
 }
 
 // SetStatus sets the "status" field.
-func (u *CheckoutSessionUpsert) SetStatus(v checkoutsession.Status) *CheckoutSessionUpsert {
+func (u *CheckoutSessionUpsert) SetStatus(v sessionstatus.Status) *CheckoutSessionUpsert {
 	u.Set(checkoutsession.FieldStatus, v)
 	return u
 }
@@ -1206,7 +1207,7 @@ func (u *CheckoutSessionUpsertOne) UpdateReturnURL() *CheckoutSessionUpsertOne {
 }
 
 // SetStatus sets the "status" field.
-func (u *CheckoutSessionUpsertOne) SetStatus(v checkoutsession.Status) *CheckoutSessionUpsertOne {
+func (u *CheckoutSessionUpsertOne) SetStatus(v sessionstatus.Status) *CheckoutSessionUpsertOne {
 	return u.Update(func(s *CheckoutSessionUpsert) {
 		s.SetStatus(v)
 	})
@@ -1706,7 +1707,7 @@ func (u *CheckoutSessionUpsertBulk) UpdateReturnURL() *CheckoutSessionUpsertBulk
 }
 
 // SetStatus sets the "status" field.
-func (u *CheckoutSessionUpsertBulk) SetStatus(v checkoutsession.Status) *CheckoutSessionUpsertBulk {
+func (u *CheckoutSessionUpsertBulk) SetStatus(v sessionstatus.Status) *CheckoutSessionUpsertBulk {
 	return u.Update(func(s *CheckoutSessionUpsert) {
 		s.SetStatus(v)
 	})

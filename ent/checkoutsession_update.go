@@ -17,6 +17,7 @@ import (
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 )
 
 // CheckoutSessionUpdate is the builder for updating CheckoutSession entities.
@@ -195,13 +196,13 @@ func (_u *CheckoutSessionUpdate) SetNillableReturnURL(v *string) *CheckoutSessio
 }
 
 // SetStatus sets the "status" field.
-func (_u *CheckoutSessionUpdate) SetStatus(v checkoutsession.Status) *CheckoutSessionUpdate {
+func (_u *CheckoutSessionUpdate) SetStatus(v sessionstatus.Status) *CheckoutSessionUpdate {
 	_u.mutation.SetStatus(v)
 	return _u
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_u *CheckoutSessionUpdate) SetNillableStatus(v *checkoutsession.Status) *CheckoutSessionUpdate {
+func (_u *CheckoutSessionUpdate) SetNillableStatus(v *sessionstatus.Status) *CheckoutSessionUpdate {
 	if v != nil {
 		_u.SetStatus(*v)
 	}
@@ -808,13 +809,13 @@ func (_u *CheckoutSessionUpdateOne) SetNillableReturnURL(v *string) *CheckoutSes
 }
 
 // SetStatus sets the "status" field.
-func (_u *CheckoutSessionUpdateOne) SetStatus(v checkoutsession.Status) *CheckoutSessionUpdateOne {
+func (_u *CheckoutSessionUpdateOne) SetStatus(v sessionstatus.Status) *CheckoutSessionUpdateOne {
 	_u.mutation.SetStatus(v)
 	return _u
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_u *CheckoutSessionUpdateOne) SetNillableStatus(v *checkoutsession.Status) *CheckoutSessionUpdateOne {
+func (_u *CheckoutSessionUpdateOne) SetNillableStatus(v *sessionstatus.Status) *CheckoutSessionUpdateOne {
 	if v != nil {
 		_u.SetStatus(*v)
 	}

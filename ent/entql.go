@@ -706,25 +706,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "VaultCard",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			vaultcard.FieldMerchantID:  {Type: field.TypeString, Column: vaultcard.FieldMerchantID},
-			vaultcard.FieldCustomerID:  {Type: field.TypeString, Column: vaultcard.FieldCustomerID},
-			vaultcard.FieldSaved:       {Type: field.TypeBool, Column: vaultcard.FieldSaved},
-			vaultcard.FieldScheme:      {Type: field.TypeString, Column: vaultcard.FieldScheme},
-			vaultcard.FieldFunding:     {Type: field.TypeString, Column: vaultcard.FieldFunding},
-			vaultcard.FieldCountry:     {Type: field.TypeString, Column: vaultcard.FieldCountry},
-			vaultcard.FieldIssuer:      {Type: field.TypeString, Column: vaultcard.FieldIssuer},
-			vaultcard.FieldBin:         {Type: field.TypeString, Column: vaultcard.FieldBin},
-			vaultcard.FieldLast4:       {Type: field.TypeString, Column: vaultcard.FieldLast4},
-			vaultcard.FieldPanLength:   {Type: field.TypeInt, Column: vaultcard.FieldPanLength},
-			vaultcard.FieldExpMonth:    {Type: field.TypeInt, Column: vaultcard.FieldExpMonth},
-			vaultcard.FieldExpYear:     {Type: field.TypeInt, Column: vaultcard.FieldExpYear},
-			vaultcard.FieldHolderName:  {Type: field.TypeString, Column: vaultcard.FieldHolderName},
-			vaultcard.FieldFingerprint: {Type: field.TypeString, Column: vaultcard.FieldFingerprint},
-			vaultcard.FieldKekID:       {Type: field.TypeString, Column: vaultcard.FieldKekID},
-			vaultcard.FieldWrappedDek:  {Type: field.TypeBytes, Column: vaultcard.FieldWrappedDek},
-			vaultcard.FieldNonce:       {Type: field.TypeBytes, Column: vaultcard.FieldNonce},
-			vaultcard.FieldCiphertext:  {Type: field.TypeBytes, Column: vaultcard.FieldCiphertext},
-			vaultcard.FieldCreatedAt:   {Type: field.TypeTime, Column: vaultcard.FieldCreatedAt},
+			vaultcard.FieldMerchantID:        {Type: field.TypeString, Column: vaultcard.FieldMerchantID},
+			vaultcard.FieldCustomerID:        {Type: field.TypeString, Column: vaultcard.FieldCustomerID},
+			vaultcard.FieldSaved:             {Type: field.TypeBool, Column: vaultcard.FieldSaved},
+			vaultcard.FieldScheme:            {Type: field.TypeString, Column: vaultcard.FieldScheme},
+			vaultcard.FieldFunding:           {Type: field.TypeString, Column: vaultcard.FieldFunding},
+			vaultcard.FieldCountry:           {Type: field.TypeString, Column: vaultcard.FieldCountry},
+			vaultcard.FieldIssuer:            {Type: field.TypeString, Column: vaultcard.FieldIssuer},
+			vaultcard.FieldBin:               {Type: field.TypeString, Column: vaultcard.FieldBin},
+			vaultcard.FieldLast4:             {Type: field.TypeString, Column: vaultcard.FieldLast4},
+			vaultcard.FieldPanLength:         {Type: field.TypeInt, Column: vaultcard.FieldPanLength},
+			vaultcard.FieldExpMonth:          {Type: field.TypeInt, Column: vaultcard.FieldExpMonth},
+			vaultcard.FieldExpYear:           {Type: field.TypeInt, Column: vaultcard.FieldExpYear},
+			vaultcard.FieldHolderName:        {Type: field.TypeString, Column: vaultcard.FieldHolderName},
+			vaultcard.FieldFingerprint:       {Type: field.TypeString, Column: vaultcard.FieldFingerprint},
+			vaultcard.FieldCheckoutSessionID: {Type: field.TypeString, Column: vaultcard.FieldCheckoutSessionID},
+			vaultcard.FieldUsedBy:            {Type: field.TypeString, Column: vaultcard.FieldUsedBy},
+			vaultcard.FieldKekID:             {Type: field.TypeString, Column: vaultcard.FieldKekID},
+			vaultcard.FieldWrappedDek:        {Type: field.TypeBytes, Column: vaultcard.FieldWrappedDek},
+			vaultcard.FieldNonce:             {Type: field.TypeBytes, Column: vaultcard.FieldNonce},
+			vaultcard.FieldCiphertext:        {Type: field.TypeBytes, Column: vaultcard.FieldCiphertext},
+			vaultcard.FieldCreatedAt:         {Type: field.TypeTime, Column: vaultcard.FieldCreatedAt},
 		},
 	}
 	graph.MustAddE(
@@ -4446,6 +4448,16 @@ func (f *VaultCardFilter) WhereHolderName(p entql.StringP) {
 // WhereFingerprint applies the entql string predicate on the fingerprint field.
 func (f *VaultCardFilter) WhereFingerprint(p entql.StringP) {
 	f.Where(p.Field(vaultcard.FieldFingerprint))
+}
+
+// WhereCheckoutSessionID applies the entql string predicate on the checkout_session_id field.
+func (f *VaultCardFilter) WhereCheckoutSessionID(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldCheckoutSessionID))
+}
+
+// WhereUsedBy applies the entql string predicate on the used_by field.
+func (f *VaultCardFilter) WhereUsedBy(p entql.StringP) {
+	f.Where(p.Field(vaultcard.FieldUsedBy))
 }
 
 // WhereKekID applies the entql string predicate on the kek_id field.

@@ -41,7 +41,13 @@ import (
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/vaultcard"
+	"github.com/straitpay/strait/vocab/agreementstatus"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/connectorterms"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/refundstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 )
 
 const (
@@ -1024,7 +1030,7 @@ type AgreementMutation struct {
 	created_at          *time.Time
 	updated_at          *time.Time
 	connector           *string
-	status              *agreement.Status
+	status              *agreementstatus.Status
 	currency            *string
 	max_amount          *int64
 	addmax_amount       *int64
@@ -1343,12 +1349,12 @@ func (m *AgreementMutation) ResetConnector() {
 }
 
 // SetStatus sets the "status" field.
-func (m *AgreementMutation) SetStatus(a agreement.Status) {
+func (m *AgreementMutation) SetStatus(a agreementstatus.Status) {
 	m.status = &a
 }
 
 // Status returns the value of the "status" field in the mutation.
-func (m *AgreementMutation) Status() (r agreement.Status, exists bool) {
+func (m *AgreementMutation) Status() (r agreementstatus.Status, exists bool) {
 	v := m.status
 	if v == nil {
 		return
@@ -1359,7 +1365,7 @@ func (m *AgreementMutation) Status() (r agreement.Status, exists bool) {
 // OldStatus returns the old "status" field's value of the Agreement entity.
 // If the Agreement object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *AgreementMutation) OldStatus(ctx context.Context) (v agreement.Status, err error) {
+func (m *AgreementMutation) OldStatus(ctx context.Context) (v agreementstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
 	}
@@ -1991,7 +1997,7 @@ func (m *AgreementMutation) SetField(name string, value ent.Value) error {
 		m.SetConnector(v)
 		return nil
 	case agreement.FieldStatus:
-		v, ok := value.(agreement.Status)
+		v, ok := value.(agreementstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -4157,7 +4163,7 @@ type CheckoutSessionMutation struct {
 	allowed_methods       *[]string
 	appendallowed_methods []string
 	return_url            *string
-	status                *checkoutsession.Status
+	status                *sessionstatus.Status
 	expires_at            *time.Time
 	metadata              *map[string]string
 	buyer_country         *string
@@ -4812,12 +4818,12 @@ func (m *CheckoutSessionMutation) ResetReturnURL() {
 }
 
 // SetStatus sets the "status" field.
-func (m *CheckoutSessionMutation) SetStatus(c checkoutsession.Status) {
-	m.status = &c
+func (m *CheckoutSessionMutation) SetStatus(s sessionstatus.Status) {
+	m.status = &s
 }
 
 // Status returns the value of the "status" field in the mutation.
-func (m *CheckoutSessionMutation) Status() (r checkoutsession.Status, exists bool) {
+func (m *CheckoutSessionMutation) Status() (r sessionstatus.Status, exists bool) {
 	v := m.status
 	if v == nil {
 		return
@@ -4828,7 +4834,7 @@ func (m *CheckoutSessionMutation) Status() (r checkoutsession.Status, exists boo
 // OldStatus returns the old "status" field's value of the CheckoutSession entity.
 // If the CheckoutSession object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *CheckoutSessionMutation) OldStatus(ctx context.Context) (v checkoutsession.Status, err error) {
+func (m *CheckoutSessionMutation) OldStatus(ctx context.Context) (v sessionstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
 	}
@@ -5559,7 +5565,7 @@ func (m *CheckoutSessionMutation) SetField(name string, value ent.Value) error {
 		m.SetReturnURL(v)
 		return nil
 	case checkoutsession.FieldStatus:
-		v, ok := value.(checkoutsession.Status)
+		v, ok := value.(sessionstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -19850,7 +19856,7 @@ type PaymentMutation struct {
 	addamount_captured      *int64
 	amount_refunded         *int64
 	addamount_refunded      *int64
-	status                  *payment.Status
+	status                  *paymentstatus.Status
 	capture_method          *payment.CaptureMethod
 	payment_method_type     *string
 	connector               *string
@@ -19866,7 +19872,7 @@ type PaymentMutation struct {
 	addfee_amount           *int64
 	capture_before          *time.Time
 	next_action             *map[string]interface{}
-	review_status           *payment.ReviewStatus
+	review_status           *reviewstatus.Status
 	review_reason           *string
 	review_opened_at        *time.Time
 	review_closed_at        *time.Time
@@ -20366,12 +20372,12 @@ func (m *PaymentMutation) ResetAmountRefunded() {
 }
 
 // SetStatus sets the "status" field.
-func (m *PaymentMutation) SetStatus(pa payment.Status) {
+func (m *PaymentMutation) SetStatus(pa paymentstatus.Status) {
 	m.status = &pa
 }
 
 // Status returns the value of the "status" field in the mutation.
-func (m *PaymentMutation) Status() (r payment.Status, exists bool) {
+func (m *PaymentMutation) Status() (r paymentstatus.Status, exists bool) {
 	v := m.status
 	if v == nil {
 		return
@@ -20382,7 +20388,7 @@ func (m *PaymentMutation) Status() (r payment.Status, exists bool) {
 // OldStatus returns the old "status" field's value of the Payment entity.
 // If the Payment object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PaymentMutation) OldStatus(ctx context.Context) (v payment.Status, err error) {
+func (m *PaymentMutation) OldStatus(ctx context.Context) (v paymentstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
 	}
@@ -21102,12 +21108,12 @@ func (m *PaymentMutation) ResetNextAction() {
 }
 
 // SetReviewStatus sets the "review_status" field.
-func (m *PaymentMutation) SetReviewStatus(ps payment.ReviewStatus) {
-	m.review_status = &ps
+func (m *PaymentMutation) SetReviewStatus(r reviewstatus.Status) {
+	m.review_status = &r
 }
 
 // ReviewStatus returns the value of the "review_status" field in the mutation.
-func (m *PaymentMutation) ReviewStatus() (r payment.ReviewStatus, exists bool) {
+func (m *PaymentMutation) ReviewStatus() (r reviewstatus.Status, exists bool) {
 	v := m.review_status
 	if v == nil {
 		return
@@ -21118,7 +21124,7 @@ func (m *PaymentMutation) ReviewStatus() (r payment.ReviewStatus, exists bool) {
 // OldReviewStatus returns the old "review_status" field's value of the Payment entity.
 // If the Payment object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PaymentMutation) OldReviewStatus(ctx context.Context) (v *payment.ReviewStatus, err error) {
+func (m *PaymentMutation) OldReviewStatus(ctx context.Context) (v *reviewstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldReviewStatus is only allowed on UpdateOne operations")
 	}
@@ -21934,7 +21940,7 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 		m.SetAmountRefunded(v)
 		return nil
 	case payment.FieldStatus:
-		v, ok := value.(payment.Status)
+		v, ok := value.(paymentstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -22053,7 +22059,7 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 		m.SetNextAction(v)
 		return nil
 	case payment.FieldReviewStatus:
-		v, ok := value.(payment.ReviewStatus)
+		v, ok := value.(reviewstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -22574,7 +22580,7 @@ type PaymentAttemptMutation struct {
 	amount                  *int64
 	addamount               *int64
 	currency                *string
-	status                  *paymentattempt.Status
+	status                  *attemptstatus.Status
 	channel_idempotency_key *string
 	connector_reference     *string
 	decline_code            *string
@@ -22979,12 +22985,12 @@ func (m *PaymentAttemptMutation) ResetCurrency() {
 }
 
 // SetStatus sets the "status" field.
-func (m *PaymentAttemptMutation) SetStatus(pa paymentattempt.Status) {
-	m.status = &pa
+func (m *PaymentAttemptMutation) SetStatus(a attemptstatus.Status) {
+	m.status = &a
 }
 
 // Status returns the value of the "status" field in the mutation.
-func (m *PaymentAttemptMutation) Status() (r paymentattempt.Status, exists bool) {
+func (m *PaymentAttemptMutation) Status() (r attemptstatus.Status, exists bool) {
 	v := m.status
 	if v == nil {
 		return
@@ -22995,7 +23001,7 @@ func (m *PaymentAttemptMutation) Status() (r paymentattempt.Status, exists bool)
 // OldStatus returns the old "status" field's value of the PaymentAttempt entity.
 // If the PaymentAttempt object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *PaymentAttemptMutation) OldStatus(ctx context.Context) (v paymentattempt.Status, err error) {
+func (m *PaymentAttemptMutation) OldStatus(ctx context.Context) (v attemptstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
 	}
@@ -23971,7 +23977,7 @@ func (m *PaymentAttemptMutation) SetField(name string, value ent.Value) error {
 		m.SetCurrency(v)
 		return nil
 	case paymentattempt.FieldStatus:
-		v, ok := value.(paymentattempt.Status)
+		v, ok := value.(attemptstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -25363,7 +25369,7 @@ type RefundMutation struct {
 	amount              *int64
 	addamount           *int64
 	currency            *string
-	status              *refund.Status
+	status              *refundstatus.Status
 	reason              *string
 	connector_reference *string
 	failure_code        *string
@@ -25721,12 +25727,12 @@ func (m *RefundMutation) ResetCurrency() {
 }
 
 // SetStatus sets the "status" field.
-func (m *RefundMutation) SetStatus(r refund.Status) {
+func (m *RefundMutation) SetStatus(r refundstatus.Status) {
 	m.status = &r
 }
 
 // Status returns the value of the "status" field in the mutation.
-func (m *RefundMutation) Status() (r refund.Status, exists bool) {
+func (m *RefundMutation) Status() (r refundstatus.Status, exists bool) {
 	v := m.status
 	if v == nil {
 		return
@@ -25737,7 +25743,7 @@ func (m *RefundMutation) Status() (r refund.Status, exists bool) {
 // OldStatus returns the old "status" field's value of the Refund entity.
 // If the Refund object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *RefundMutation) OldStatus(ctx context.Context) (v refund.Status, err error) {
+func (m *RefundMutation) OldStatus(ctx context.Context) (v refundstatus.Status, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
 	}
@@ -26211,7 +26217,7 @@ func (m *RefundMutation) SetField(name string, value ent.Value) error {
 		m.SetCurrency(v)
 		return nil
 	case refund.FieldStatus:
-		v, ok := value.(refund.Status)
+		v, ok := value.(refundstatus.Status)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
@@ -28664,37 +28670,39 @@ func (m *RoutingRuleMutation) ResetEdge(name string) error {
 // VaultCardMutation represents an operation that mutates the VaultCard nodes in the graph.
 type VaultCardMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *string
-	saved           *bool
-	scheme          *string
-	funding         *string
-	country         *string
-	issuer          *string
-	bin             *string
-	last4           *string
-	pan_length      *int
-	addpan_length   *int
-	exp_month       *int
-	addexp_month    *int
-	exp_year        *int
-	addexp_year     *int
-	holder_name     *string
-	fingerprint     *string
-	kek_id          *string
-	wrapped_dek     *[]byte
-	nonce           *[]byte
-	ciphertext      *[]byte
-	created_at      *time.Time
-	clearedFields   map[string]struct{}
-	merchant        *string
-	clearedmerchant bool
-	customer        *string
-	clearedcustomer bool
-	done            bool
-	oldValue        func(context.Context) (*VaultCard, error)
-	predicates      []predicate.VaultCard
+	op                  Op
+	typ                 string
+	id                  *string
+	saved               *bool
+	scheme              *string
+	funding             *string
+	country             *string
+	issuer              *string
+	bin                 *string
+	last4               *string
+	pan_length          *int
+	addpan_length       *int
+	exp_month           *int
+	addexp_month        *int
+	exp_year            *int
+	addexp_year         *int
+	holder_name         *string
+	fingerprint         *string
+	checkout_session_id *string
+	used_by             *string
+	kek_id              *string
+	wrapped_dek         *[]byte
+	nonce               *[]byte
+	ciphertext          *[]byte
+	created_at          *time.Time
+	clearedFields       map[string]struct{}
+	merchant            *string
+	clearedmerchant     bool
+	customer            *string
+	clearedcustomer     bool
+	done                bool
+	oldValue            func(context.Context) (*VaultCard, error)
+	predicates          []predicate.VaultCard
 }
 
 var _ ent.Mutation = (*VaultCardMutation)(nil)
@@ -29378,6 +29386,104 @@ func (m *VaultCardMutation) ResetFingerprint() {
 	m.fingerprint = nil
 }
 
+// SetCheckoutSessionID sets the "checkout_session_id" field.
+func (m *VaultCardMutation) SetCheckoutSessionID(s string) {
+	m.checkout_session_id = &s
+}
+
+// CheckoutSessionID returns the value of the "checkout_session_id" field in the mutation.
+func (m *VaultCardMutation) CheckoutSessionID() (r string, exists bool) {
+	v := m.checkout_session_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCheckoutSessionID returns the old "checkout_session_id" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldCheckoutSessionID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCheckoutSessionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCheckoutSessionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCheckoutSessionID: %w", err)
+	}
+	return oldValue.CheckoutSessionID, nil
+}
+
+// ClearCheckoutSessionID clears the value of the "checkout_session_id" field.
+func (m *VaultCardMutation) ClearCheckoutSessionID() {
+	m.checkout_session_id = nil
+	m.clearedFields[vaultcard.FieldCheckoutSessionID] = struct{}{}
+}
+
+// CheckoutSessionIDCleared returns if the "checkout_session_id" field was cleared in this mutation.
+func (m *VaultCardMutation) CheckoutSessionIDCleared() bool {
+	_, ok := m.clearedFields[vaultcard.FieldCheckoutSessionID]
+	return ok
+}
+
+// ResetCheckoutSessionID resets all changes to the "checkout_session_id" field.
+func (m *VaultCardMutation) ResetCheckoutSessionID() {
+	m.checkout_session_id = nil
+	delete(m.clearedFields, vaultcard.FieldCheckoutSessionID)
+}
+
+// SetUsedBy sets the "used_by" field.
+func (m *VaultCardMutation) SetUsedBy(s string) {
+	m.used_by = &s
+}
+
+// UsedBy returns the value of the "used_by" field in the mutation.
+func (m *VaultCardMutation) UsedBy() (r string, exists bool) {
+	v := m.used_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUsedBy returns the old "used_by" field's value of the VaultCard entity.
+// If the VaultCard object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *VaultCardMutation) OldUsedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUsedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUsedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUsedBy: %w", err)
+	}
+	return oldValue.UsedBy, nil
+}
+
+// ClearUsedBy clears the value of the "used_by" field.
+func (m *VaultCardMutation) ClearUsedBy() {
+	m.used_by = nil
+	m.clearedFields[vaultcard.FieldUsedBy] = struct{}{}
+}
+
+// UsedByCleared returns if the "used_by" field was cleared in this mutation.
+func (m *VaultCardMutation) UsedByCleared() bool {
+	_, ok := m.clearedFields[vaultcard.FieldUsedBy]
+	return ok
+}
+
+// ResetUsedBy resets all changes to the "used_by" field.
+func (m *VaultCardMutation) ResetUsedBy() {
+	m.used_by = nil
+	delete(m.clearedFields, vaultcard.FieldUsedBy)
+}
+
 // SetKekID sets the "kek_id" field.
 func (m *VaultCardMutation) SetKekID(s string) {
 	m.kek_id = &s
@@ -29646,7 +29752,7 @@ func (m *VaultCardMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *VaultCardMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 21)
 	if m.merchant != nil {
 		fields = append(fields, vaultcard.FieldMerchantID)
 	}
@@ -29688,6 +29794,12 @@ func (m *VaultCardMutation) Fields() []string {
 	}
 	if m.fingerprint != nil {
 		fields = append(fields, vaultcard.FieldFingerprint)
+	}
+	if m.checkout_session_id != nil {
+		fields = append(fields, vaultcard.FieldCheckoutSessionID)
+	}
+	if m.used_by != nil {
+		fields = append(fields, vaultcard.FieldUsedBy)
 	}
 	if m.kek_id != nil {
 		fields = append(fields, vaultcard.FieldKekID)
@@ -29740,6 +29852,10 @@ func (m *VaultCardMutation) Field(name string) (ent.Value, bool) {
 		return m.HolderName()
 	case vaultcard.FieldFingerprint:
 		return m.Fingerprint()
+	case vaultcard.FieldCheckoutSessionID:
+		return m.CheckoutSessionID()
+	case vaultcard.FieldUsedBy:
+		return m.UsedBy()
 	case vaultcard.FieldKekID:
 		return m.KekID()
 	case vaultcard.FieldWrappedDek:
@@ -29787,6 +29903,10 @@ func (m *VaultCardMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldHolderName(ctx)
 	case vaultcard.FieldFingerprint:
 		return m.OldFingerprint(ctx)
+	case vaultcard.FieldCheckoutSessionID:
+		return m.OldCheckoutSessionID(ctx)
+	case vaultcard.FieldUsedBy:
+		return m.OldUsedBy(ctx)
 	case vaultcard.FieldKekID:
 		return m.OldKekID(ctx)
 	case vaultcard.FieldWrappedDek:
@@ -29904,6 +30024,20 @@ func (m *VaultCardMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFingerprint(v)
 		return nil
+	case vaultcard.FieldCheckoutSessionID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCheckoutSessionID(v)
+		return nil
+	case vaultcard.FieldUsedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUsedBy(v)
+		return nil
 	case vaultcard.FieldKekID:
 		v, ok := value.(string)
 		if !ok {
@@ -30011,6 +30145,12 @@ func (m *VaultCardMutation) ClearedFields() []string {
 	if m.FieldCleared(vaultcard.FieldCustomerID) {
 		fields = append(fields, vaultcard.FieldCustomerID)
 	}
+	if m.FieldCleared(vaultcard.FieldCheckoutSessionID) {
+		fields = append(fields, vaultcard.FieldCheckoutSessionID)
+	}
+	if m.FieldCleared(vaultcard.FieldUsedBy) {
+		fields = append(fields, vaultcard.FieldUsedBy)
+	}
 	return fields
 }
 
@@ -30027,6 +30167,12 @@ func (m *VaultCardMutation) ClearField(name string) error {
 	switch name {
 	case vaultcard.FieldCustomerID:
 		m.ClearCustomerID()
+		return nil
+	case vaultcard.FieldCheckoutSessionID:
+		m.ClearCheckoutSessionID()
+		return nil
+	case vaultcard.FieldUsedBy:
+		m.ClearUsedBy()
 		return nil
 	}
 	return fmt.Errorf("unknown VaultCard nullable field %s", name)
@@ -30077,6 +30223,12 @@ func (m *VaultCardMutation) ResetField(name string) error {
 		return nil
 	case vaultcard.FieldFingerprint:
 		m.ResetFingerprint()
+		return nil
+	case vaultcard.FieldCheckoutSessionID:
+		m.ResetCheckoutSessionID()
+		return nil
+	case vaultcard.FieldUsedBy:
+		m.ResetUsedBy()
 		return nil
 	case vaultcard.FieldKekID:
 		m.ResetKekID()

@@ -14,6 +14,8 @@ import (
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 )
 
 // Payment is the model entity for the Payment schema.
@@ -38,7 +40,7 @@ type Payment struct {
 	// AmountRefunded holds the value of the "amount_refunded" field.
 	AmountRefunded int64 `json:"amount_refunded,omitempty"`
 	// Status holds the value of the "status" field.
-	Status payment.Status `json:"status,omitempty"`
+	Status paymentstatus.Status `json:"status,omitempty"`
 	// CaptureMethod holds the value of the "capture_method" field.
 	CaptureMethod payment.CaptureMethod `json:"capture_method,omitempty"`
 	// PaymentMethodType holds the value of the "payment_method_type" field.
@@ -72,7 +74,7 @@ type Payment struct {
 	// what the buyer must do while REQUIRES_ACTION: 3-D Secure, redirect, QR code, bank transfer
 	NextAction map[string]interface{} `json:"next_action,omitempty"`
 	// null when the payment was never sent to review
-	ReviewStatus *payment.ReviewStatus `json:"review_status,omitempty"`
+	ReviewStatus *reviewstatus.Status `json:"review_status,omitempty"`
 	// why risk sent the payment to review: its rules' reasons
 	ReviewReason string `json:"review_reason,omitempty"`
 	// ReviewOpenedAt holds the value of the "review_opened_at" field.
@@ -260,7 +262,7 @@ func (_m *Payment) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field status", values[i])
 			} else if value.Valid {
-				_m.Status = payment.Status(value.String)
+				_m.Status = paymentstatus.Status(value.String)
 			}
 		case payment.FieldCaptureMethod:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -369,8 +371,8 @@ func (_m *Payment) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field review_status", values[i])
 			} else if value.Valid {
-				_m.ReviewStatus = new(payment.ReviewStatus)
-				*_m.ReviewStatus = payment.ReviewStatus(value.String)
+				_m.ReviewStatus = new(reviewstatus.Status)
+				*_m.ReviewStatus = reviewstatus.Status(value.String)
 			}
 		case payment.FieldReviewReason:
 			if value, ok := values[i].(*sql.NullString); !ok {

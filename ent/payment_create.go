@@ -19,6 +19,8 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 )
 
 // PaymentCreate is the builder for creating a Payment entity.
@@ -118,13 +120,13 @@ func (_c *PaymentCreate) SetNillableAmountRefunded(v *int64) *PaymentCreate {
 }
 
 // SetStatus sets the "status" field.
-func (_c *PaymentCreate) SetStatus(v payment.Status) *PaymentCreate {
+func (_c *PaymentCreate) SetStatus(v paymentstatus.Status) *PaymentCreate {
 	_c.mutation.SetStatus(v)
 	return _c
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_c *PaymentCreate) SetNillableStatus(v *payment.Status) *PaymentCreate {
+func (_c *PaymentCreate) SetNillableStatus(v *paymentstatus.Status) *PaymentCreate {
 	if v != nil {
 		_c.SetStatus(*v)
 	}
@@ -340,13 +342,13 @@ func (_c *PaymentCreate) SetNextAction(v map[string]interface{}) *PaymentCreate 
 }
 
 // SetReviewStatus sets the "review_status" field.
-func (_c *PaymentCreate) SetReviewStatus(v payment.ReviewStatus) *PaymentCreate {
+func (_c *PaymentCreate) SetReviewStatus(v reviewstatus.Status) *PaymentCreate {
 	_c.mutation.SetReviewStatus(v)
 	return _c
 }
 
 // SetNillableReviewStatus sets the "review_status" field if the given value is not nil.
-func (_c *PaymentCreate) SetNillableReviewStatus(v *payment.ReviewStatus) *PaymentCreate {
+func (_c *PaymentCreate) SetNillableReviewStatus(v *reviewstatus.Status) *PaymentCreate {
 	if v != nil {
 		_c.SetReviewStatus(*v)
 	}
@@ -1174,7 +1176,7 @@ func (u *PaymentUpsert) AddAmountRefunded(v int64) *PaymentUpsert {
 }
 
 // SetStatus sets the "status" field.
-func (u *PaymentUpsert) SetStatus(v payment.Status) *PaymentUpsert {
+func (u *PaymentUpsert) SetStatus(v paymentstatus.Status) *PaymentUpsert {
 	u.Set(payment.FieldStatus, v)
 	return u
 }
@@ -1414,7 +1416,7 @@ func (u *PaymentUpsert) ClearNextAction() *PaymentUpsert {
 }
 
 // SetReviewStatus sets the "review_status" field.
-func (u *PaymentUpsert) SetReviewStatus(v payment.ReviewStatus) *PaymentUpsert {
+func (u *PaymentUpsert) SetReviewStatus(v reviewstatus.Status) *PaymentUpsert {
 	u.Set(payment.FieldReviewStatus, v)
 	return u
 }
@@ -1673,7 +1675,7 @@ func (u *PaymentUpsertOne) UpdateAmountRefunded() *PaymentUpsertOne {
 }
 
 // SetStatus sets the "status" field.
-func (u *PaymentUpsertOne) SetStatus(v payment.Status) *PaymentUpsertOne {
+func (u *PaymentUpsertOne) SetStatus(v paymentstatus.Status) *PaymentUpsertOne {
 	return u.Update(func(s *PaymentUpsert) {
 		s.SetStatus(v)
 	})
@@ -1953,7 +1955,7 @@ func (u *PaymentUpsertOne) ClearNextAction() *PaymentUpsertOne {
 }
 
 // SetReviewStatus sets the "review_status" field.
-func (u *PaymentUpsertOne) SetReviewStatus(v payment.ReviewStatus) *PaymentUpsertOne {
+func (u *PaymentUpsertOne) SetReviewStatus(v reviewstatus.Status) *PaymentUpsertOne {
 	return u.Update(func(s *PaymentUpsert) {
 		s.SetReviewStatus(v)
 	})
@@ -2394,7 +2396,7 @@ func (u *PaymentUpsertBulk) UpdateAmountRefunded() *PaymentUpsertBulk {
 }
 
 // SetStatus sets the "status" field.
-func (u *PaymentUpsertBulk) SetStatus(v payment.Status) *PaymentUpsertBulk {
+func (u *PaymentUpsertBulk) SetStatus(v paymentstatus.Status) *PaymentUpsertBulk {
 	return u.Update(func(s *PaymentUpsert) {
 		s.SetStatus(v)
 	})
@@ -2674,7 +2676,7 @@ func (u *PaymentUpsertBulk) ClearNextAction() *PaymentUpsertBulk {
 }
 
 // SetReviewStatus sets the "review_status" field.
-func (u *PaymentUpsertBulk) SetReviewStatus(v payment.ReviewStatus) *PaymentUpsertBulk {
+func (u *PaymentUpsertBulk) SetReviewStatus(v reviewstatus.Status) *PaymentUpsertBulk {
 	return u.Update(func(s *PaymentUpsert) {
 		s.SetReviewStatus(v)
 	})

@@ -18,6 +18,8 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 )
 
 // PaymentUpdate is the builder for updating Payment entities.
@@ -138,13 +140,13 @@ func (_u *PaymentUpdate) AddAmountRefunded(v int64) *PaymentUpdate {
 }
 
 // SetStatus sets the "status" field.
-func (_u *PaymentUpdate) SetStatus(v payment.Status) *PaymentUpdate {
+func (_u *PaymentUpdate) SetStatus(v paymentstatus.Status) *PaymentUpdate {
 	_u.mutation.SetStatus(v)
 	return _u
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_u *PaymentUpdate) SetNillableStatus(v *payment.Status) *PaymentUpdate {
+func (_u *PaymentUpdate) SetNillableStatus(v *paymentstatus.Status) *PaymentUpdate {
 	if v != nil {
 		_u.SetStatus(*v)
 	}
@@ -395,13 +397,13 @@ func (_u *PaymentUpdate) ClearNextAction() *PaymentUpdate {
 }
 
 // SetReviewStatus sets the "review_status" field.
-func (_u *PaymentUpdate) SetReviewStatus(v payment.ReviewStatus) *PaymentUpdate {
+func (_u *PaymentUpdate) SetReviewStatus(v reviewstatus.Status) *PaymentUpdate {
 	_u.mutation.SetReviewStatus(v)
 	return _u
 }
 
 // SetNillableReviewStatus sets the "review_status" field if the given value is not nil.
-func (_u *PaymentUpdate) SetNillableReviewStatus(v *payment.ReviewStatus) *PaymentUpdate {
+func (_u *PaymentUpdate) SetNillableReviewStatus(v *reviewstatus.Status) *PaymentUpdate {
 	if v != nil {
 		_u.SetReviewStatus(*v)
 	}
@@ -1211,13 +1213,13 @@ func (_u *PaymentUpdateOne) AddAmountRefunded(v int64) *PaymentUpdateOne {
 }
 
 // SetStatus sets the "status" field.
-func (_u *PaymentUpdateOne) SetStatus(v payment.Status) *PaymentUpdateOne {
+func (_u *PaymentUpdateOne) SetStatus(v paymentstatus.Status) *PaymentUpdateOne {
 	_u.mutation.SetStatus(v)
 	return _u
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_u *PaymentUpdateOne) SetNillableStatus(v *payment.Status) *PaymentUpdateOne {
+func (_u *PaymentUpdateOne) SetNillableStatus(v *paymentstatus.Status) *PaymentUpdateOne {
 	if v != nil {
 		_u.SetStatus(*v)
 	}
@@ -1468,13 +1470,13 @@ func (_u *PaymentUpdateOne) ClearNextAction() *PaymentUpdateOne {
 }
 
 // SetReviewStatus sets the "review_status" field.
-func (_u *PaymentUpdateOne) SetReviewStatus(v payment.ReviewStatus) *PaymentUpdateOne {
+func (_u *PaymentUpdateOne) SetReviewStatus(v reviewstatus.Status) *PaymentUpdateOne {
 	_u.mutation.SetReviewStatus(v)
 	return _u
 }
 
 // SetNillableReviewStatus sets the "review_status" field if the given value is not nil.
-func (_u *PaymentUpdateOne) SetNillableReviewStatus(v *payment.ReviewStatus) *PaymentUpdateOne {
+func (_u *PaymentUpdateOne) SetNillableReviewStatus(v *reviewstatus.Status) *PaymentUpdateOne {
 	if v != nil {
 		_u.SetReviewStatus(*v)
 	}

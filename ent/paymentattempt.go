@@ -13,6 +13,7 @@ import (
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 )
 
 // PaymentAttempt is the model entity for the PaymentAttempt schema.
@@ -35,7 +36,7 @@ type PaymentAttempt struct {
 	// Currency holds the value of the "currency" field.
 	Currency string `json:"currency,omitempty"`
 	// Status holds the value of the "status" field.
-	Status paymentattempt.Status `json:"status,omitempty"`
+	Status attemptstatus.Status `json:"status,omitempty"`
 	// sent to the connector so a retried call can never charge twice
 	ChannelIdempotencyKey string `json:"channel_idempotency_key,omitempty"`
 	// ConnectorReference holds the value of the "connector_reference" field.
@@ -187,7 +188,7 @@ func (_m *PaymentAttempt) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field status", values[i])
 			} else if value.Valid {
-				_m.Status = paymentattempt.Status(value.String)
+				_m.Status = attemptstatus.Status(value.String)
 			}
 		case paymentattempt.FieldChannelIdempotencyKey:
 			if value, ok := values[i].(*sql.NullString); !ok {

@@ -16,6 +16,7 @@ import (
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 )
 
 // PaymentAttemptCreate is the builder for creating a PaymentAttempt entity.
@@ -85,13 +86,13 @@ func (_c *PaymentAttemptCreate) SetCurrency(v string) *PaymentAttemptCreate {
 }
 
 // SetStatus sets the "status" field.
-func (_c *PaymentAttemptCreate) SetStatus(v paymentattempt.Status) *PaymentAttemptCreate {
+func (_c *PaymentAttemptCreate) SetStatus(v attemptstatus.Status) *PaymentAttemptCreate {
 	_c.mutation.SetStatus(v)
 	return _c
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_c *PaymentAttemptCreate) SetNillableStatus(v *paymentattempt.Status) *PaymentAttemptCreate {
+func (_c *PaymentAttemptCreate) SetNillableStatus(v *attemptstatus.Status) *PaymentAttemptCreate {
 	if v != nil {
 		_c.SetStatus(*v)
 	}
@@ -765,7 +766,7 @@ func (u *PaymentAttemptUpsert) UpdateCurrency() *PaymentAttemptUpsert {
 }
 
 // SetStatus sets the "status" field.
-func (u *PaymentAttemptUpsert) SetStatus(v paymentattempt.Status) *PaymentAttemptUpsert {
+func (u *PaymentAttemptUpsert) SetStatus(v attemptstatus.Status) *PaymentAttemptUpsert {
 	u.Set(paymentattempt.FieldStatus, v)
 	return u
 }
@@ -1104,7 +1105,7 @@ func (u *PaymentAttemptUpsertOne) UpdateCurrency() *PaymentAttemptUpsertOne {
 }
 
 // SetStatus sets the "status" field.
-func (u *PaymentAttemptUpsertOne) SetStatus(v paymentattempt.Status) *PaymentAttemptUpsertOne {
+func (u *PaymentAttemptUpsertOne) SetStatus(v attemptstatus.Status) *PaymentAttemptUpsertOne {
 	return u.Update(func(s *PaymentAttemptUpsert) {
 		s.SetStatus(v)
 	})
@@ -1646,7 +1647,7 @@ func (u *PaymentAttemptUpsertBulk) UpdateCurrency() *PaymentAttemptUpsertBulk {
 }
 
 // SetStatus sets the "status" field.
-func (u *PaymentAttemptUpsertBulk) SetStatus(v paymentattempt.Status) *PaymentAttemptUpsertBulk {
+func (u *PaymentAttemptUpsertBulk) SetStatus(v attemptstatus.Status) *PaymentAttemptUpsertBulk {
 	return u.Update(func(s *PaymentAttemptUpsert) {
 		s.SetStatus(v)
 	})

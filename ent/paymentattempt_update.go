@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 )
 
 // PaymentAttemptUpdate is the builder for updating PaymentAttempt entities.
@@ -86,13 +87,13 @@ func (_u *PaymentAttemptUpdate) SetNillableCurrency(v *string) *PaymentAttemptUp
 }
 
 // SetStatus sets the "status" field.
-func (_u *PaymentAttemptUpdate) SetStatus(v paymentattempt.Status) *PaymentAttemptUpdate {
+func (_u *PaymentAttemptUpdate) SetStatus(v attemptstatus.Status) *PaymentAttemptUpdate {
 	_u.mutation.SetStatus(v)
 	return _u
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_u *PaymentAttemptUpdate) SetNillableStatus(v *paymentattempt.Status) *PaymentAttemptUpdate {
+func (_u *PaymentAttemptUpdate) SetNillableStatus(v *attemptstatus.Status) *PaymentAttemptUpdate {
 	if v != nil {
 		_u.SetStatus(*v)
 	}
@@ -598,13 +599,13 @@ func (_u *PaymentAttemptUpdateOne) SetNillableCurrency(v *string) *PaymentAttemp
 }
 
 // SetStatus sets the "status" field.
-func (_u *PaymentAttemptUpdateOne) SetStatus(v paymentattempt.Status) *PaymentAttemptUpdateOne {
+func (_u *PaymentAttemptUpdateOne) SetStatus(v attemptstatus.Status) *PaymentAttemptUpdateOne {
 	_u.mutation.SetStatus(v)
 	return _u
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_u *PaymentAttemptUpdateOne) SetNillableStatus(v *paymentattempt.Status) *PaymentAttemptUpdateOne {
+func (_u *PaymentAttemptUpdateOne) SetNillableStatus(v *attemptstatus.Status) *PaymentAttemptUpdateOne {
 	if v != nil {
 		_u.SetStatus(*v)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/vocab/refundstatus"
 )
 
 // Refund is the model entity for the Refund schema.
@@ -32,7 +33,7 @@ type Refund struct {
 	// Currency holds the value of the "currency" field.
 	Currency string `json:"currency,omitempty"`
 	// Status holds the value of the "status" field.
-	Status refund.Status `json:"status,omitempty"`
+	Status refundstatus.Status `json:"status,omitempty"`
 	// Reason holds the value of the "reason" field.
 	Reason string `json:"reason,omitempty"`
 	// ConnectorReference holds the value of the "connector_reference" field.
@@ -156,7 +157,7 @@ func (_m *Refund) assignValues(columns []string, values []any) error {
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field status", values[i])
 			} else if value.Valid {
-				_m.Status = refund.Status(value.String)
+				_m.Status = refundstatus.Status(value.String)
 			}
 		case refund.FieldReason:
 			if value, ok := values[i].(*sql.NullString); !ok {

@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/vocab/refundstatus"
 )
 
 // RefundCreate is the builder for creating a Refund entity.
@@ -78,13 +79,13 @@ func (_c *RefundCreate) SetCurrency(v string) *RefundCreate {
 }
 
 // SetStatus sets the "status" field.
-func (_c *RefundCreate) SetStatus(v refund.Status) *RefundCreate {
+func (_c *RefundCreate) SetStatus(v refundstatus.Status) *RefundCreate {
 	_c.mutation.SetStatus(v)
 	return _c
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_c *RefundCreate) SetNillableStatus(v *refund.Status) *RefundCreate {
+func (_c *RefundCreate) SetNillableStatus(v *refundstatus.Status) *RefundCreate {
 	if v != nil {
 		_c.SetStatus(*v)
 	}
@@ -527,7 +528,7 @@ func (u *RefundUpsert) UpdateUpdatedAt() *RefundUpsert {
 }
 
 // SetStatus sets the "status" field.
-func (u *RefundUpsert) SetStatus(v refund.Status) *RefundUpsert {
+func (u *RefundUpsert) SetStatus(v refundstatus.Status) *RefundUpsert {
 	u.Set(refund.FieldStatus, v)
 	return u
 }
@@ -658,7 +659,7 @@ func (u *RefundUpsertOne) UpdateUpdatedAt() *RefundUpsertOne {
 }
 
 // SetStatus sets the "status" field.
-func (u *RefundUpsertOne) SetStatus(v refund.Status) *RefundUpsertOne {
+func (u *RefundUpsertOne) SetStatus(v refundstatus.Status) *RefundUpsertOne {
 	return u.Update(func(s *RefundUpsert) {
 		s.SetStatus(v)
 	})
@@ -964,7 +965,7 @@ func (u *RefundUpsertBulk) UpdateUpdatedAt() *RefundUpsertBulk {
 }
 
 // SetStatus sets the "status" field.
-func (u *RefundUpsertBulk) SetStatus(v refund.Status) *RefundUpsertBulk {
+func (u *RefundUpsertBulk) SetStatus(v refundstatus.Status) *RefundUpsertBulk {
 	return u.Update(func(s *RefundUpsert) {
 		s.SetStatus(v)
 	})

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/vocab/refundstatus"
 )
 
 // RefundUpdate is the builder for updating Refund entities.
@@ -35,13 +36,13 @@ func (_u *RefundUpdate) SetUpdatedAt(v time.Time) *RefundUpdate {
 }
 
 // SetStatus sets the "status" field.
-func (_u *RefundUpdate) SetStatus(v refund.Status) *RefundUpdate {
+func (_u *RefundUpdate) SetStatus(v refundstatus.Status) *RefundUpdate {
 	_u.mutation.SetStatus(v)
 	return _u
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_u *RefundUpdate) SetNillableStatus(v *refund.Status) *RefundUpdate {
+func (_u *RefundUpdate) SetNillableStatus(v *refundstatus.Status) *RefundUpdate {
 	if v != nil {
 		_u.SetStatus(*v)
 	}
@@ -225,13 +226,13 @@ func (_u *RefundUpdateOne) SetUpdatedAt(v time.Time) *RefundUpdateOne {
 }
 
 // SetStatus sets the "status" field.
-func (_u *RefundUpdateOne) SetStatus(v refund.Status) *RefundUpdateOne {
+func (_u *RefundUpdateOne) SetStatus(v refundstatus.Status) *RefundUpdateOne {
 	_u.mutation.SetStatus(v)
 	return _u
 }
 
 // SetNillableStatus sets the "status" field if the given value is not nil.
-func (_u *RefundUpdateOne) SetNillableStatus(v *refund.Status) *RefundUpdateOne {
+func (_u *RefundUpdateOne) SetNillableStatus(v *refundstatus.Status) *RefundUpdateOne {
 	if v != nil {
 		_u.SetStatus(*v)
 	}

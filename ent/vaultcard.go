@@ -47,6 +47,10 @@ type VaultCard struct {
 	HolderName string `json:"holder_name,omitempty"`
 	// Fingerprint holds the value of the "fingerprint" field.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// CheckoutSessionID holds the value of the "checkout_session_id" field.
+	CheckoutSessionID *string `json:"checkout_session_id,omitempty"`
+	// UsedBy holds the value of the "used_by" field.
+	UsedBy *string `json:"used_by,omitempty"`
 	// KekID holds the value of the "kek_id" field.
 	KekID string `json:"kek_id,omitempty"`
 	// WrappedDek holds the value of the "wrapped_dek" field.
@@ -109,7 +113,7 @@ func (*VaultCard) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case vaultcard.FieldPanLength, vaultcard.FieldExpMonth, vaultcard.FieldExpYear:
 			values[i] = new(sql.NullInt64)
-		case vaultcard.FieldID, vaultcard.FieldMerchantID, vaultcard.FieldCustomerID, vaultcard.FieldScheme, vaultcard.FieldFunding, vaultcard.FieldCountry, vaultcard.FieldIssuer, vaultcard.FieldBin, vaultcard.FieldLast4, vaultcard.FieldHolderName, vaultcard.FieldFingerprint, vaultcard.FieldKekID:
+		case vaultcard.FieldID, vaultcard.FieldMerchantID, vaultcard.FieldCustomerID, vaultcard.FieldScheme, vaultcard.FieldFunding, vaultcard.FieldCountry, vaultcard.FieldIssuer, vaultcard.FieldBin, vaultcard.FieldLast4, vaultcard.FieldHolderName, vaultcard.FieldFingerprint, vaultcard.FieldCheckoutSessionID, vaultcard.FieldUsedBy, vaultcard.FieldKekID:
 			values[i] = new(sql.NullString)
 		case vaultcard.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -218,6 +222,20 @@ func (_m *VaultCard) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field fingerprint", values[i])
 			} else if value.Valid {
 				_m.Fingerprint = value.String
+			}
+		case vaultcard.FieldCheckoutSessionID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field checkout_session_id", values[i])
+			} else if value.Valid {
+				_m.CheckoutSessionID = new(string)
+				*_m.CheckoutSessionID = value.String
+			}
+		case vaultcard.FieldUsedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field used_by", values[i])
+			} else if value.Valid {
+				_m.UsedBy = new(string)
+				*_m.UsedBy = value.String
 			}
 		case vaultcard.FieldKekID:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -338,6 +356,16 @@ func (_m *VaultCard) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("fingerprint=")
 	builder.WriteString(_m.Fingerprint)
+	builder.WriteString(", ")
+	if v := _m.CheckoutSessionID; v != nil {
+		builder.WriteString("checkout_session_id=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.UsedBy; v != nil {
+		builder.WriteString("used_by=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	builder.WriteString("kek_id=")
 	builder.WriteString(_m.KekID)

@@ -165,6 +165,34 @@ func (_c *VaultCardCreate) SetFingerprint(v string) *VaultCardCreate {
 	return _c
 }
 
+// SetCheckoutSessionID sets the "checkout_session_id" field.
+func (_c *VaultCardCreate) SetCheckoutSessionID(v string) *VaultCardCreate {
+	_c.mutation.SetCheckoutSessionID(v)
+	return _c
+}
+
+// SetNillableCheckoutSessionID sets the "checkout_session_id" field if the given value is not nil.
+func (_c *VaultCardCreate) SetNillableCheckoutSessionID(v *string) *VaultCardCreate {
+	if v != nil {
+		_c.SetCheckoutSessionID(*v)
+	}
+	return _c
+}
+
+// SetUsedBy sets the "used_by" field.
+func (_c *VaultCardCreate) SetUsedBy(v string) *VaultCardCreate {
+	_c.mutation.SetUsedBy(v)
+	return _c
+}
+
+// SetNillableUsedBy sets the "used_by" field if the given value is not nil.
+func (_c *VaultCardCreate) SetNillableUsedBy(v *string) *VaultCardCreate {
+	if v != nil {
+		_c.SetUsedBy(*v)
+	}
+	return _c
+}
+
 // SetKekID sets the "kek_id" field.
 func (_c *VaultCardCreate) SetKekID(v string) *VaultCardCreate {
 	_c.mutation.SetKekID(v)
@@ -366,6 +394,16 @@ func (_c *VaultCardCreate) check() error {
 			return &ValidationError{Name: "fingerprint", err: fmt.Errorf(`ent: validator failed for field "VaultCard.fingerprint": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.CheckoutSessionID(); ok {
+		if err := vaultcard.CheckoutSessionIDValidator(v); err != nil {
+			return &ValidationError{Name: "checkout_session_id", err: fmt.Errorf(`ent: validator failed for field "VaultCard.checkout_session_id": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.UsedBy(); ok {
+		if err := vaultcard.UsedByValidator(v); err != nil {
+			return &ValidationError{Name: "used_by", err: fmt.Errorf(`ent: validator failed for field "VaultCard.used_by": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.KekID(); !ok {
 		return &ValidationError{Name: "kek_id", err: errors.New(`ent: missing required field "VaultCard.kek_id"`)}
 	}
@@ -493,6 +531,14 @@ func (_c *VaultCardCreate) createSpec() (*VaultCard, *sqlgraph.CreateSpec) {
 		_spec.SetField(vaultcard.FieldFingerprint, field.TypeString, value)
 		_node.Fingerprint = value
 	}
+	if value, ok := _c.mutation.CheckoutSessionID(); ok {
+		_spec.SetField(vaultcard.FieldCheckoutSessionID, field.TypeString, value)
+		_node.CheckoutSessionID = &value
+	}
+	if value, ok := _c.mutation.UsedBy(); ok {
+		_spec.SetField(vaultcard.FieldUsedBy, field.TypeString, value)
+		_node.UsedBy = &value
+	}
 	if value, ok := _c.mutation.KekID(); ok {
 		_spec.SetField(vaultcard.FieldKekID, field.TypeString, value)
 		_node.KekID = value
@@ -599,6 +645,24 @@ type (
 	}
 )
 
+// SetUsedBy sets the "used_by" field.
+func (u *VaultCardUpsert) SetUsedBy(v string) *VaultCardUpsert {
+	u.Set(vaultcard.FieldUsedBy, v)
+	return u
+}
+
+// UpdateUsedBy sets the "used_by" field to the value that was provided on create.
+func (u *VaultCardUpsert) UpdateUsedBy() *VaultCardUpsert {
+	u.SetExcluded(vaultcard.FieldUsedBy)
+	return u
+}
+
+// ClearUsedBy clears the value of the "used_by" field.
+func (u *VaultCardUpsert) ClearUsedBy() *VaultCardUpsert {
+	u.SetNull(vaultcard.FieldUsedBy)
+	return u
+}
+
 // SetKekID sets the "kek_id" field.
 func (u *VaultCardUpsert) SetKekID(v string) *VaultCardUpsert {
 	u.Set(vaultcard.FieldKekID, v)
@@ -682,6 +746,9 @@ func (u *VaultCardUpsertOne) UpdateNewValues() *VaultCardUpsertOne {
 		if _, exists := u.create.mutation.Fingerprint(); exists {
 			s.SetIgnore(vaultcard.FieldFingerprint)
 		}
+		if _, exists := u.create.mutation.CheckoutSessionID(); exists {
+			s.SetIgnore(vaultcard.FieldCheckoutSessionID)
+		}
 		if _, exists := u.create.mutation.Nonce(); exists {
 			s.SetIgnore(vaultcard.FieldNonce)
 		}
@@ -720,6 +787,27 @@ func (u *VaultCardUpsertOne) Update(set func(*VaultCardUpsert)) *VaultCardUpsert
 		set(&VaultCardUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetUsedBy sets the "used_by" field.
+func (u *VaultCardUpsertOne) SetUsedBy(v string) *VaultCardUpsertOne {
+	return u.Update(func(s *VaultCardUpsert) {
+		s.SetUsedBy(v)
+	})
+}
+
+// UpdateUsedBy sets the "used_by" field to the value that was provided on create.
+func (u *VaultCardUpsertOne) UpdateUsedBy() *VaultCardUpsertOne {
+	return u.Update(func(s *VaultCardUpsert) {
+		s.UpdateUsedBy()
+	})
+}
+
+// ClearUsedBy clears the value of the "used_by" field.
+func (u *VaultCardUpsertOne) ClearUsedBy() *VaultCardUpsertOne {
+	return u.Update(func(s *VaultCardUpsert) {
+		s.ClearUsedBy()
+	})
 }
 
 // SetKekID sets the "kek_id" field.
@@ -975,6 +1063,9 @@ func (u *VaultCardUpsertBulk) UpdateNewValues() *VaultCardUpsertBulk {
 			if _, exists := b.mutation.Fingerprint(); exists {
 				s.SetIgnore(vaultcard.FieldFingerprint)
 			}
+			if _, exists := b.mutation.CheckoutSessionID(); exists {
+				s.SetIgnore(vaultcard.FieldCheckoutSessionID)
+			}
 			if _, exists := b.mutation.Nonce(); exists {
 				s.SetIgnore(vaultcard.FieldNonce)
 			}
@@ -1014,6 +1105,27 @@ func (u *VaultCardUpsertBulk) Update(set func(*VaultCardUpsert)) *VaultCardUpser
 		set(&VaultCardUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetUsedBy sets the "used_by" field.
+func (u *VaultCardUpsertBulk) SetUsedBy(v string) *VaultCardUpsertBulk {
+	return u.Update(func(s *VaultCardUpsert) {
+		s.SetUsedBy(v)
+	})
+}
+
+// UpdateUsedBy sets the "used_by" field to the value that was provided on create.
+func (u *VaultCardUpsertBulk) UpdateUsedBy() *VaultCardUpsertBulk {
+	return u.Update(func(s *VaultCardUpsert) {
+		s.UpdateUsedBy()
+	})
+}
+
+// ClearUsedBy clears the value of the "used_by" field.
+func (u *VaultCardUpsertBulk) ClearUsedBy() *VaultCardUpsertBulk {
+	return u.Update(func(s *VaultCardUpsert) {
+		s.ClearUsedBy()
+	})
 }
 
 // SetKekID sets the "kek_id" field.

@@ -27,6 +27,26 @@ func (_u *VaultCardUpdate) Where(ps ...predicate.VaultCard) *VaultCardUpdate {
 	return _u
 }
 
+// SetUsedBy sets the "used_by" field.
+func (_u *VaultCardUpdate) SetUsedBy(v string) *VaultCardUpdate {
+	_u.mutation.SetUsedBy(v)
+	return _u
+}
+
+// SetNillableUsedBy sets the "used_by" field if the given value is not nil.
+func (_u *VaultCardUpdate) SetNillableUsedBy(v *string) *VaultCardUpdate {
+	if v != nil {
+		_u.SetUsedBy(*v)
+	}
+	return _u
+}
+
+// ClearUsedBy clears the value of the "used_by" field.
+func (_u *VaultCardUpdate) ClearUsedBy() *VaultCardUpdate {
+	_u.mutation.ClearUsedBy()
+	return _u
+}
+
 // SetKekID sets the "kek_id" field.
 func (_u *VaultCardUpdate) SetKekID(v string) *VaultCardUpdate {
 	_u.mutation.SetKekID(v)
@@ -81,6 +101,11 @@ func (_u *VaultCardUpdate) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *VaultCardUpdate) check() error {
+	if v, ok := _u.mutation.UsedBy(); ok {
+		if err := vaultcard.UsedByValidator(v); err != nil {
+			return &ValidationError{Name: "used_by", err: fmt.Errorf(`ent: validator failed for field "VaultCard.used_by": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.KekID(); ok {
 		if err := vaultcard.KekIDValidator(v); err != nil {
 			return &ValidationError{Name: "kek_id", err: fmt.Errorf(`ent: validator failed for field "VaultCard.kek_id": %w`, err)}
@@ -109,6 +134,15 @@ func (_u *VaultCardUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if _u.mutation.CheckoutSessionIDCleared() {
+		_spec.ClearField(vaultcard.FieldCheckoutSessionID, field.TypeString)
+	}
+	if value, ok := _u.mutation.UsedBy(); ok {
+		_spec.SetField(vaultcard.FieldUsedBy, field.TypeString, value)
+	}
+	if _u.mutation.UsedByCleared() {
+		_spec.ClearField(vaultcard.FieldUsedBy, field.TypeString)
+	}
 	if value, ok := _u.mutation.KekID(); ok {
 		_spec.SetField(vaultcard.FieldKekID, field.TypeString, value)
 	}
@@ -133,6 +167,26 @@ type VaultCardUpdateOne struct {
 	fields   []string
 	hooks    []Hook
 	mutation *VaultCardMutation
+}
+
+// SetUsedBy sets the "used_by" field.
+func (_u *VaultCardUpdateOne) SetUsedBy(v string) *VaultCardUpdateOne {
+	_u.mutation.SetUsedBy(v)
+	return _u
+}
+
+// SetNillableUsedBy sets the "used_by" field if the given value is not nil.
+func (_u *VaultCardUpdateOne) SetNillableUsedBy(v *string) *VaultCardUpdateOne {
+	if v != nil {
+		_u.SetUsedBy(*v)
+	}
+	return _u
+}
+
+// ClearUsedBy clears the value of the "used_by" field.
+func (_u *VaultCardUpdateOne) ClearUsedBy() *VaultCardUpdateOne {
+	_u.mutation.ClearUsedBy()
+	return _u
 }
 
 // SetKekID sets the "kek_id" field.
@@ -202,6 +256,11 @@ func (_u *VaultCardUpdateOne) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *VaultCardUpdateOne) check() error {
+	if v, ok := _u.mutation.UsedBy(); ok {
+		if err := vaultcard.UsedByValidator(v); err != nil {
+			return &ValidationError{Name: "used_by", err: fmt.Errorf(`ent: validator failed for field "VaultCard.used_by": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.KekID(); ok {
 		if err := vaultcard.KekIDValidator(v); err != nil {
 			return &ValidationError{Name: "kek_id", err: fmt.Errorf(`ent: validator failed for field "VaultCard.kek_id": %w`, err)}
@@ -246,6 +305,15 @@ func (_u *VaultCardUpdateOne) sqlSave(ctx context.Context) (_node *VaultCard, er
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.CheckoutSessionIDCleared() {
+		_spec.ClearField(vaultcard.FieldCheckoutSessionID, field.TypeString)
+	}
+	if value, ok := _u.mutation.UsedBy(); ok {
+		_spec.SetField(vaultcard.FieldUsedBy, field.TypeString, value)
+	}
+	if _u.mutation.UsedByCleared() {
+		_spec.ClearField(vaultcard.FieldUsedBy, field.TypeString)
 	}
 	if value, ok := _u.mutation.KekID(); ok {
 		_spec.SetField(vaultcard.FieldKekID, field.TypeString, value)

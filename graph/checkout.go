@@ -151,9 +151,12 @@ func sessionOf(ctx context.Context) string {
 	return v.SessionID
 }
 
-// confirmInput maps the GraphQL input to the checkout's.
-func confirmInput(in model.ConfirmCheckoutSessionInput) checkout.ConfirmInput {
+// confirmInput maps the GraphQL input to the checkout's, with the
+// request's idempotency claim, which the confirm writes with its payment
+// (claimedByWork).
+func confirmInput(ctx context.Context, in model.ConfirmCheckoutSessionInput) checkout.ConfirmInput {
 	out := checkout.ConfirmInput{
+		Claim:          claimFor(ctx),
 		Method:         routing.Method(strings.ToLower(string(in.Method))),
 		CardToken:      deref(in.CardToken),
 		Email:          deref(in.Email),

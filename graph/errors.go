@@ -13,6 +13,7 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/store"
 )
 
 // The public error codes, set as extensions.code on every error. Clients branch
@@ -84,10 +85,19 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return &out
 		}
 		out := graphql.DefaultErrorPresenter(ctx, err)
-		out.Message, out.Extensions = present(ctx, log, err)
+		out.Message, out.Extensions = present(ctx, log, store.Classify(err))
+		if out.Extensions["code"] == CodeUnavailable {
+			out.Extensions["retryAfter"] = RetryAfterSeconds
+		}
 		return out
 	}
 }
+
+// RetryAfterSeconds is extensions.retryAfter on every UNAVAILABLE error:
+// the seconds a client waits before it retries, with the same idempotency
+// key. A second is long enough for a lost connection to be replaced or a
+// lock to be released, short enough for a buyer waiting at the checkout.
+const RetryAfterSeconds = 1
 
 func present(ctx context.Context, log *slog.Logger, err error) (string, map[string]any) {
 	ext := map[string]any{}
@@ -101,6 +111,11 @@ func present(ctx context.Context, log *slog.Logger, err error) (string, map[stri
 		if perr.Code == payments.EINTERNAL {
 			log.ErrorContext(ctx, "internal error", "err", err)
 			return "internal error", ext
+		}
+		if perr.Err != nil {
+			// A cause classified at the edge (store.Classify): kept for the
+			// operator, never shown.
+			log.WarnContext(ctx, perr.Message, "err", err)
 		}
 		return perr.Message, ext
 	case ent.IsNotFound(err):

@@ -44,29 +44,24 @@ const finishTimeout = 5 * time.Second
 type Idempotency struct {
 	svc *idempotency.Service
 	log *slog.Logger
-	// withWork names the mutations whose work claims their key itself
-	// (ClaimWithWork).
-	withWork map[string]bool
+}
+
+// claimedByWork names the mutations whose payments operation takes the
+// idempotency claim as part of its input and writes it with its first
+// effects, keeping the rules of idempotency.Deferred
+// (checkout.ConfirmInput.Claim: a confirm's claim goes with its payment's
+// insert, in the transaction that writes it). The directive then claims
+// nothing before the resolver runs; the resolver hands the claim to the
+// operation (claimFor), and the answer is stored as for any other mutation.
+// Validate refuses to start when a name here is not an @idempotent mutation.
+var claimedByWork = map[string]bool{
+	"confirmCheckoutSession": true,
 }
 
 // NewIdempotency returns the @idempotent implementation over svc. Register it
 // with the handler (Use) and give it to the Resolver.
 func NewIdempotency(svc *idempotency.Service, log *slog.Logger) *Idempotency {
 	return &Idempotency{svc: svc, log: log}
-}
-
-// ClaimWithWork names mutations whose work claims their idempotency key
-// itself, in the transaction that writes its first effects, keeping the
-// rules of idempotency.Deferred: the directive then claims nothing before
-// the resolver runs, and the answer is stored as for any other mutation.
-// Call it before the server serves.
-func (x *Idempotency) ClaimWithWork(fields ...string) {
-	if x.withWork == nil {
-		x.withWork = make(map[string]bool, len(fields))
-	}
-	for _, f := range fields {
-		x.withWork[f] = true
-	}
 }
 
 var _ interface {
@@ -80,10 +75,20 @@ func (*Idempotency) ExtensionName() string { return "StraitIdempotency" }
 
 // Validate implements graphql.HandlerExtension: every @idempotent field must
 // be a mutation with an `input` holding `idempotencyKey: String!`, with
-// @idempotent written before @auth, or the server does not start.
+// @idempotent written before @auth, and every mutation claimedByWork names
+// must be one of them, or the server does not start.
 func (*Idempotency) Validate(es graphql.ExecutableSchema) error {
 	s := es.Schema()
 	var errs []error
+	for name := range claimedByWork {
+		var f *ast.FieldDefinition
+		if s.Mutation != nil {
+			f = s.Mutation.Fields.ForName(name)
+		}
+		if f == nil || f.Directives.ForName("idempotent") == nil {
+			errs = append(errs, fmt.Errorf("claimedByWork names %s, which is not an @idempotent mutation", name))
+		}
+	}
 	for _, def := range s.Types {
 		for _, f := range def.Fields {
 			if f.Directives.ForName("idempotent") == nil {
@@ -153,6 +158,21 @@ type exchange struct {
 	// unclaimed is a deferred claim the work left unclaimed: it wrote
 	// nothing, and a decided answer is stored after it (storeLate).
 	unclaimed *idempotency.Deferred
+	// deferred is the claim of a mutation claimedByWork, for its resolver
+	// to hand to the operation (claimFor).
+	deferred *idempotency.Deferred
+}
+
+// claimFor returns the idempotency claim the resolver of a mutation
+// claimedByWork hands to its operation as input; nil for any other
+// mutation (its key was claimed before the resolver ran) or a request
+// without the extension.
+func claimFor(ctx context.Context) *idempotency.Deferred {
+	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
+	if ex == nil {
+		return nil
+	}
+	return ex.deferred
 }
 
 type exchangeKey struct{}
@@ -293,7 +313,7 @@ func (x *Idempotency) Directive(ctx context.Context, _ any, next graphql.Resolve
 	if err != nil {
 		return nil, err
 	}
-	if x.withWork[fc.Field.Name] {
+	if claimedByWork[fc.Field.Name] {
 		return x.deferClaim(ctx, ex, scopeOf(v, input), key, fc.Field.Name, hash, next)
 	}
 	out, err := x.svc.Begin(ctx, scopeOf(v, input), key, fc.Field.Name, hash)
@@ -308,14 +328,15 @@ func (x *Idempotency) Directive(ctx context.Context, _ any, next graphql.Resolve
 	return next(ctx)
 }
 
-// deferClaim runs a mutation whose work claims its key itself
-// (ClaimWithWork), and tells the extension what became of the claim.
+// deferClaim runs a mutation whose operation claims its key with its work
+// (claimedByWork), and tells the extension what became of the claim.
 func (x *Idempotency) deferClaim(ctx context.Context, ex *exchange, scope, key, field, hash string, next graphql.Resolver) (any, error) {
 	d, err := x.svc.Defer(scope, key, field, hash)
 	if err != nil {
 		return nil, err
 	}
-	res, err := next(idempotency.WithDeferred(ctx, d))
+	ex.deferred = d
+	res, err := next(ctx)
 	if replay := d.Replay(); replay != nil {
 		ex.replay = replay
 		return nil, errReplayed

@@ -114,3 +114,30 @@ type schemaOnly struct {
 }
 
 func (s schemaOnly) Schema() *ast.Schema { return s.s }
+
+// TestValidateChecksClaimedByWork: a mutation named in claimedByWork must be
+// an @idempotent mutation of the schema, or the server does not start (a
+// renamed or misspelled field would otherwise claim its key silently before
+// the work, not with it).
+func TestValidateChecksClaimedByWork(t *testing.T) {
+	const base = `
+directive @auth(requires: [String!]!) on FIELD_DEFINITION
+directive @idempotent on FIELD_DEFINITION
+input ConfirmInput { idempotencyKey: String! }
+type Query { ok: Boolean }
+`
+	for _, tt := range []struct {
+		name, mutation string
+		refused        bool
+	}{
+		{"declared", `confirmCheckoutSession(input: ConfirmInput!): Int @idempotent @auth(requires: ["X"])`, false},
+		{"not idempotent", `confirmCheckoutSession(input: ConfirmInput!): Int @auth(requires: ["X"])`, true},
+		{"missing", `confirmCheckout(input: ConfirmInput!): Int @idempotent @auth(requires: ["X"])`, true},
+	} {
+		s := gqlparser.MustLoadSchema(&ast.Source{Input: base + "type Mutation { " + tt.mutation + " }"})
+		err := (&Idempotency{}).Validate(schemaOnly{s: s})
+		if got := err != nil && strings.Contains(err.Error(), "claimedByWork names confirmCheckoutSession"); got != tt.refused {
+			t.Errorf("%s: %v, refused %v", tt.name, err, tt.refused)
+		}
+	}
+}

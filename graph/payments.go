@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 
 	"entgo.io/contrib/entgql"
 
@@ -54,12 +55,12 @@ func (r *Resolver) payment(ctx context.Context, id string) (*ent.Payment, error)
 // reviewQueue keeps the payments sent to review, those whose review is
 // status when it is given. The (merchant_id, review_status, id) and
 // (review_status, id) indexes serve it.
-func reviewQueue(status *model.PaymentReviewStatus) ent.PaymentPaginateOption {
+func reviewQueue(status *reviewstatus.Status) ent.PaymentPaginateOption {
 	return ent.WithPaymentFilter(func(q *ent.PaymentQuery) (*ent.PaymentQuery, error) {
 		if status == nil {
 			return q.Where(payment.ReviewStatusNotNil()), nil
 		}
-		return q.Where(payment.ReviewStatusEQ(payment.ReviewStatus(*status))), nil
+		return q.Where(payment.ReviewStatusEQ(*status)), nil
 	})
 }
 
@@ -69,7 +70,7 @@ func reviewOf(p *ent.Payment) *model.PaymentReview {
 	if p.ReviewStatus == nil {
 		return nil
 	}
-	r := &model.PaymentReview{Status: model.PaymentReviewStatus(*p.ReviewStatus), Reason: p.ReviewReason,
+	r := &model.PaymentReview{Status: *p.ReviewStatus, Reason: p.ReviewReason,
 		OpenedAt: deref(p.ReviewOpenedAt), ClosedAt: p.ReviewClosedAt}
 	if p.ReviewClosedBy != "" {
 		r.ClosedBy = &p.ReviewClosedBy

@@ -28,6 +28,7 @@ import (
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/vocab/connectorterms"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 )
 
 // MaxAmount is the resolver for the maxAmount field.
@@ -287,7 +288,7 @@ func (r *mutationResolver) TokenizeCard(ctx context.Context, input model.Tokeniz
 
 // ConfirmCheckoutSession is the resolver for the confirmCheckoutSession field.
 func (r *mutationResolver) ConfirmCheckoutSession(ctx context.Context, input model.ConfirmCheckoutSessionInput) (*ent.Payment, error) {
-	return r.Checkout.Confirm(ctx, sessionOf(ctx), confirmInput(input))
+	return r.Checkout.Confirm(ctx, sessionOf(ctx), confirmInput(ctx, input))
 }
 
 // ApplyCoupon is the resolver for the applyCoupon field.
@@ -490,7 +491,7 @@ func (r *queryResolver) ChannelEvents(ctx context.Context, after *entgql.Cursor[
 }
 
 // PaymentReviews is the resolver for the paymentReviews field.
-func (r *queryResolver) PaymentReviews(ctx context.Context, status *model.PaymentReviewStatus, after *entgql.Cursor[string], first *int) (*ent.PaymentConnection, error) {
+func (r *queryResolver) PaymentReviews(ctx context.Context, status *reviewstatus.Status, after *entgql.Cursor[string], first *int) (*ent.PaymentConnection, error) {
 	return r.Client.Payment.Query().Paginate(ctx, after, first, nil, nil, paymentsNewestFirst, reviewQueue(status))
 }
 

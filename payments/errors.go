@@ -31,7 +31,12 @@ type Error struct {
 	Message string
 	// Field names the offending input field, when there is one (e.g. "amount").
 	Field string
+	// Err is the cause, for the log; it is never shown to the caller.
+	Err error
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Error implements the error interface.
 func (e *Error) Error() string {

@@ -4,13 +4,13 @@ package agreement
 
 import (
 	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/straitpay/strait/vocab/agreementstatus"
 )
 
 const (
@@ -152,28 +152,12 @@ var (
 	IDValidator func(string) error
 )
 
-// Status defines the type for the "status" enum field.
-type Status string
-
-// StatusPENDING is the default value of the Status enum.
-const DefaultStatus = StatusPENDING
-
-// Status values.
-const (
-	StatusPENDING    Status = "PENDING"
-	StatusACTIVE     Status = "ACTIVE"
-	StatusTERMINATED Status = "TERMINATED"
-	StatusFAILED     Status = "FAILED"
-)
-
-func (s Status) String() string {
-	return string(s)
-}
+const DefaultStatus agreementstatus.Status = "PENDING"
 
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
-func StatusValidator(s Status) error {
+func StatusValidator(s agreementstatus.Status) error {
 	switch s {
-	case StatusPENDING, StatusACTIVE, StatusTERMINATED, StatusFAILED:
+	case "PENDING", "ACTIVE", "TERMINATED", "FAILED":
 		return nil
 	default:
 		return fmt.Errorf("agreement: invalid enum value for status field: %q", s)
@@ -291,20 +275,9 @@ func newCustomerStep() *sqlgraph.Step {
 	)
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Status) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Status) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Status(str)
-	if err := StatusValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Status", str)
-	}
-	return nil
-}
+var (
+	// agreementstatus.Status must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*agreementstatus.Status)(nil)
+	// agreementstatus.Status must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*agreementstatus.Status)(nil)
+)

@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/vocab/agreementstatus"
 )
 
 // ID filters vertices based on their ID field.
@@ -421,23 +422,33 @@ func ConnectorContainsFold(v string) predicate.Agreement {
 }
 
 // StatusEQ applies the EQ predicate on the "status" field.
-func StatusEQ(v Status) predicate.Agreement {
-	return predicate.Agreement(sql.FieldEQ(FieldStatus, v))
+func StatusEQ(v agreementstatus.Status) predicate.Agreement {
+	vc := v
+	return predicate.Agreement(sql.FieldEQ(FieldStatus, vc))
 }
 
 // StatusNEQ applies the NEQ predicate on the "status" field.
-func StatusNEQ(v Status) predicate.Agreement {
-	return predicate.Agreement(sql.FieldNEQ(FieldStatus, v))
+func StatusNEQ(v agreementstatus.Status) predicate.Agreement {
+	vc := v
+	return predicate.Agreement(sql.FieldNEQ(FieldStatus, vc))
 }
 
 // StatusIn applies the In predicate on the "status" field.
-func StatusIn(vs ...Status) predicate.Agreement {
-	return predicate.Agreement(sql.FieldIn(FieldStatus, vs...))
+func StatusIn(vs ...agreementstatus.Status) predicate.Agreement {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Agreement(sql.FieldIn(FieldStatus, v...))
 }
 
 // StatusNotIn applies the NotIn predicate on the "status" field.
-func StatusNotIn(vs ...Status) predicate.Agreement {
-	return predicate.Agreement(sql.FieldNotIn(FieldStatus, vs...))
+func StatusNotIn(vs ...agreementstatus.Status) predicate.Agreement {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Agreement(sql.FieldNotIn(FieldStatus, v...))
 }
 
 // CurrencyEQ applies the EQ predicate on the "currency" field.

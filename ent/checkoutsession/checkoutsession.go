@@ -11,6 +11,8 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 )
 
 const (
@@ -213,28 +215,12 @@ func CaptureMethodValidator(cm CaptureMethod) error {
 	}
 }
 
-// Status defines the type for the "status" enum field.
-type Status string
-
-// StatusOPEN is the default value of the Status enum.
-const DefaultStatus = StatusOPEN
-
-// Status values.
-const (
-	StatusOPEN     Status = "OPEN"
-	StatusCOMPLETE Status = "COMPLETE"
-	StatusEXPIRED  Status = "EXPIRED"
-	StatusCANCELED Status = "CANCELED"
-)
-
-func (s Status) String() string {
-	return string(s)
-}
+const DefaultStatus sessionstatus.Status = "OPEN"
 
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
-func StatusValidator(s Status) error {
+func StatusValidator(s sessionstatus.Status) error {
 	switch s {
-	case StatusOPEN, StatusCOMPLETE, StatusEXPIRED, StatusCANCELED:
+	case "OPEN", "COMPLETE", "EXPIRED", "CANCELED":
 		return nil
 	default:
 		return fmt.Errorf("checkoutsession: invalid enum value for status field: %q", s)
@@ -420,20 +406,9 @@ func (e *CaptureMethod) UnmarshalGQL(val interface{}) error {
 	return nil
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Status) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Status) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Status(str)
-	if err := StatusValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Status", str)
-	}
-	return nil
-}
+var (
+	// sessionstatus.Status must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*sessionstatus.Status)(nil)
+	// sessionstatus.Status must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*sessionstatus.Status)(nil)
+)

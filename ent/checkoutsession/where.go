@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 )
 
 // ID filters vertices based on their ID field.
@@ -746,23 +747,33 @@ func ReturnURLContainsFold(v string) predicate.CheckoutSession {
 }
 
 // StatusEQ applies the EQ predicate on the "status" field.
-func StatusEQ(v Status) predicate.CheckoutSession {
-	return predicate.CheckoutSession(sql.FieldEQ(FieldStatus, v))
+func StatusEQ(v sessionstatus.Status) predicate.CheckoutSession {
+	vc := v
+	return predicate.CheckoutSession(sql.FieldEQ(FieldStatus, vc))
 }
 
 // StatusNEQ applies the NEQ predicate on the "status" field.
-func StatusNEQ(v Status) predicate.CheckoutSession {
-	return predicate.CheckoutSession(sql.FieldNEQ(FieldStatus, v))
+func StatusNEQ(v sessionstatus.Status) predicate.CheckoutSession {
+	vc := v
+	return predicate.CheckoutSession(sql.FieldNEQ(FieldStatus, vc))
 }
 
 // StatusIn applies the In predicate on the "status" field.
-func StatusIn(vs ...Status) predicate.CheckoutSession {
-	return predicate.CheckoutSession(sql.FieldIn(FieldStatus, vs...))
+func StatusIn(vs ...sessionstatus.Status) predicate.CheckoutSession {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.CheckoutSession(sql.FieldIn(FieldStatus, v...))
 }
 
 // StatusNotIn applies the NotIn predicate on the "status" field.
-func StatusNotIn(vs ...Status) predicate.CheckoutSession {
-	return predicate.CheckoutSession(sql.FieldNotIn(FieldStatus, vs...))
+func StatusNotIn(vs ...sessionstatus.Status) predicate.CheckoutSession {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.CheckoutSession(sql.FieldNotIn(FieldStatus, v...))
 }
 
 // ExpiresAtEQ applies the EQ predicate on the "expires_at" field.

@@ -1053,6 +1053,8 @@ var (
 		{Name: "exp_year", Type: field.TypeInt},
 		{Name: "holder_name", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "fingerprint", Type: field.TypeString, Size: 80},
+		{Name: "checkout_session_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "used_by", Type: field.TypeString, Nullable: true, Size: 128},
 		{Name: "kek_id", Type: field.TypeString, Size: 32},
 		{Name: "wrapped_dek", Type: field.TypeBytes, Size: 128},
 		{Name: "nonce", Type: field.TypeBytes, Size: 32},
@@ -1069,13 +1071,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "vault_cards_customers_vault_cards",
-				Columns:    []*schema.Column{VaultCardsColumns[18]},
+				Columns:    []*schema.Column{VaultCardsColumns[20]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "vault_cards_merchants_merchant",
-				Columns:    []*schema.Column{VaultCardsColumns[19]},
+				Columns:    []*schema.Column{VaultCardsColumns[21]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -1084,12 +1086,12 @@ var (
 			{
 				Name:    "vaultcard_merchant_id_customer_id_saved_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{VaultCardsColumns[19], VaultCardsColumns[18], VaultCardsColumns[1], VaultCardsColumns[17]},
+				Columns: []*schema.Column{VaultCardsColumns[21], VaultCardsColumns[20], VaultCardsColumns[1], VaultCardsColumns[19]},
 			},
 			{
 				Name:    "vaultcard_merchant_id_fingerprint",
 				Unique:  false,
-				Columns: []*schema.Column{VaultCardsColumns[19], VaultCardsColumns[12]},
+				Columns: []*schema.Column{VaultCardsColumns[21], VaultCardsColumns[12]},
 			},
 		},
 	}

@@ -11,6 +11,9 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 )
 
 const (
@@ -260,31 +263,12 @@ var (
 	IDValidator func(string) error
 )
 
-// Status defines the type for the "status" enum field.
-type Status string
-
-// StatusREQUIRES_PAYMENT_METHOD is the default value of the Status enum.
-const DefaultStatus = StatusREQUIRES_PAYMENT_METHOD
-
-// Status values.
-const (
-	StatusREQUIRES_PAYMENT_METHOD Status = "REQUIRES_PAYMENT_METHOD"
-	StatusREQUIRES_ACTION         Status = "REQUIRES_ACTION"
-	StatusPROCESSING              Status = "PROCESSING"
-	StatusREQUIRES_CAPTURE        Status = "REQUIRES_CAPTURE"
-	StatusSUCCEEDED               Status = "SUCCEEDED"
-	StatusCANCELED                Status = "CANCELED"
-	StatusFAILED                  Status = "FAILED"
-)
-
-func (s Status) String() string {
-	return string(s)
-}
+const DefaultStatus paymentstatus.Status = "REQUIRES_PAYMENT_METHOD"
 
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
-func StatusValidator(s Status) error {
+func StatusValidator(s paymentstatus.Status) error {
 	switch s {
-	case StatusREQUIRES_PAYMENT_METHOD, StatusREQUIRES_ACTION, StatusPROCESSING, StatusREQUIRES_CAPTURE, StatusSUCCEEDED, StatusCANCELED, StatusFAILED:
+	case "REQUIRES_PAYMENT_METHOD", "REQUIRES_ACTION", "PROCESSING", "REQUIRES_CAPTURE", "SUCCEEDED", "CANCELED", "FAILED":
 		return nil
 	default:
 		return fmt.Errorf("payment: invalid enum value for status field: %q", s)
@@ -317,24 +301,10 @@ func CaptureMethodValidator(cm CaptureMethod) error {
 	}
 }
 
-// ReviewStatus defines the type for the "review_status" enum field.
-type ReviewStatus string
-
-// ReviewStatus values.
-const (
-	ReviewStatusOPEN     ReviewStatus = "OPEN"
-	ReviewStatusAPPROVED ReviewStatus = "APPROVED"
-	ReviewStatusREJECTED ReviewStatus = "REJECTED"
-)
-
-func (rs ReviewStatus) String() string {
-	return string(rs)
-}
-
 // ReviewStatusValidator is a validator for the "review_status" field enum values. It is called by the builders before save.
-func ReviewStatusValidator(rs ReviewStatus) error {
+func ReviewStatusValidator(rs reviewstatus.Status) error {
 	switch rs {
-	case ReviewStatusOPEN, ReviewStatusAPPROVED, ReviewStatusREJECTED:
+	case "OPEN", "APPROVED", "REJECTED":
 		return nil
 	default:
 		return fmt.Errorf("payment: invalid enum value for review_status field: %q", rs)
@@ -599,23 +569,12 @@ func newDisputesStep() *sqlgraph.Step {
 	)
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Status) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Status) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Status(str)
-	if err := StatusValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Status", str)
-	}
-	return nil
-}
+var (
+	// paymentstatus.Status must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*paymentstatus.Status)(nil)
+	// paymentstatus.Status must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*paymentstatus.Status)(nil)
+)
 
 // MarshalGQL implements graphql.Marshaler interface.
 func (e CaptureMethod) MarshalGQL(w io.Writer) {
@@ -635,20 +594,9 @@ func (e *CaptureMethod) UnmarshalGQL(val interface{}) error {
 	return nil
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e ReviewStatus) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *ReviewStatus) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = ReviewStatus(str)
-	if err := ReviewStatusValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid ReviewStatus", str)
-	}
-	return nil
-}
+var (
+	// reviewstatus.Status must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*reviewstatus.Status)(nil)
+	// reviewstatus.Status must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*reviewstatus.Status)(nil)
+)

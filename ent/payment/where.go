@@ -8,6 +8,8 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 )
 
 // ID filters vertices based on their ID field.
@@ -566,23 +568,33 @@ func AmountRefundedLTE(v int64) predicate.Payment {
 }
 
 // StatusEQ applies the EQ predicate on the "status" field.
-func StatusEQ(v Status) predicate.Payment {
-	return predicate.Payment(sql.FieldEQ(FieldStatus, v))
+func StatusEQ(v paymentstatus.Status) predicate.Payment {
+	vc := v
+	return predicate.Payment(sql.FieldEQ(FieldStatus, vc))
 }
 
 // StatusNEQ applies the NEQ predicate on the "status" field.
-func StatusNEQ(v Status) predicate.Payment {
-	return predicate.Payment(sql.FieldNEQ(FieldStatus, v))
+func StatusNEQ(v paymentstatus.Status) predicate.Payment {
+	vc := v
+	return predicate.Payment(sql.FieldNEQ(FieldStatus, vc))
 }
 
 // StatusIn applies the In predicate on the "status" field.
-func StatusIn(vs ...Status) predicate.Payment {
-	return predicate.Payment(sql.FieldIn(FieldStatus, vs...))
+func StatusIn(vs ...paymentstatus.Status) predicate.Payment {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Payment(sql.FieldIn(FieldStatus, v...))
 }
 
 // StatusNotIn applies the NotIn predicate on the "status" field.
-func StatusNotIn(vs ...Status) predicate.Payment {
-	return predicate.Payment(sql.FieldNotIn(FieldStatus, vs...))
+func StatusNotIn(vs ...paymentstatus.Status) predicate.Payment {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Payment(sql.FieldNotIn(FieldStatus, v...))
 }
 
 // CaptureMethodEQ applies the EQ predicate on the "capture_method" field.
@@ -1456,23 +1468,33 @@ func NextActionNotNil() predicate.Payment {
 }
 
 // ReviewStatusEQ applies the EQ predicate on the "review_status" field.
-func ReviewStatusEQ(v ReviewStatus) predicate.Payment {
-	return predicate.Payment(sql.FieldEQ(FieldReviewStatus, v))
+func ReviewStatusEQ(v reviewstatus.Status) predicate.Payment {
+	vc := v
+	return predicate.Payment(sql.FieldEQ(FieldReviewStatus, vc))
 }
 
 // ReviewStatusNEQ applies the NEQ predicate on the "review_status" field.
-func ReviewStatusNEQ(v ReviewStatus) predicate.Payment {
-	return predicate.Payment(sql.FieldNEQ(FieldReviewStatus, v))
+func ReviewStatusNEQ(v reviewstatus.Status) predicate.Payment {
+	vc := v
+	return predicate.Payment(sql.FieldNEQ(FieldReviewStatus, vc))
 }
 
 // ReviewStatusIn applies the In predicate on the "review_status" field.
-func ReviewStatusIn(vs ...ReviewStatus) predicate.Payment {
-	return predicate.Payment(sql.FieldIn(FieldReviewStatus, vs...))
+func ReviewStatusIn(vs ...reviewstatus.Status) predicate.Payment {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Payment(sql.FieldIn(FieldReviewStatus, v...))
 }
 
 // ReviewStatusNotIn applies the NotIn predicate on the "review_status" field.
-func ReviewStatusNotIn(vs ...ReviewStatus) predicate.Payment {
-	return predicate.Payment(sql.FieldNotIn(FieldReviewStatus, vs...))
+func ReviewStatusNotIn(vs ...reviewstatus.Status) predicate.Payment {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Payment(sql.FieldNotIn(FieldReviewStatus, v...))
 }
 
 // ReviewStatusIsNil applies the IsNil predicate on the "review_status" field.

@@ -11,6 +11,8 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 )
 
 const (
@@ -173,33 +175,12 @@ var (
 	IDValidator func(string) error
 )
 
-// Status defines the type for the "status" enum field.
-type Status string
-
-// StatusPENDING is the default value of the Status enum.
-const DefaultStatus = StatusPENDING
-
-// Status values.
-const (
-	StatusPENDING         Status = "PENDING"
-	StatusACTION_REQUIRED Status = "ACTION_REQUIRED"
-	StatusAUTHORIZED      Status = "AUTHORIZED"
-	StatusCAPTURED        Status = "CAPTURED"
-	StatusDECLINED        Status = "DECLINED"
-	StatusFAILED          Status = "FAILED"
-	StatusUNKNOWN         Status = "UNKNOWN"
-	StatusVOIDED          Status = "VOIDED"
-	StatusEXPIRED         Status = "EXPIRED"
-)
-
-func (s Status) String() string {
-	return string(s)
-}
+const DefaultStatus attemptstatus.Status = "PENDING"
 
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
-func StatusValidator(s Status) error {
+func StatusValidator(s attemptstatus.Status) error {
 	switch s {
-	case StatusPENDING, StatusACTION_REQUIRED, StatusAUTHORIZED, StatusCAPTURED, StatusDECLINED, StatusFAILED, StatusUNKNOWN, StatusVOIDED, StatusEXPIRED:
+	case "PENDING", "ACTION_REQUIRED", "AUTHORIZED", "CAPTURED", "DECLINED", "FAILED", "UNKNOWN", "VOIDED", "EXPIRED":
 		return nil
 	default:
 		return fmt.Errorf("paymentattempt: invalid enum value for status field: %q", s)
@@ -388,23 +369,12 @@ func newPaymentStep() *sqlgraph.Step {
 	)
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Status) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Status) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Status(str)
-	if err := StatusValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Status", str)
-	}
-	return nil
-}
+var (
+	// attemptstatus.Status must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*attemptstatus.Status)(nil)
+	// attemptstatus.Status must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*attemptstatus.Status)(nil)
+)
 
 // MarshalGQL implements graphql.Marshaler interface.
 func (e DeclineType) MarshalGQL(w io.Writer) {

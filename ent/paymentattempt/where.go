@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 )
 
 // ID filters vertices based on their ID field.
@@ -531,23 +532,33 @@ func CurrencyContainsFold(v string) predicate.PaymentAttempt {
 }
 
 // StatusEQ applies the EQ predicate on the "status" field.
-func StatusEQ(v Status) predicate.PaymentAttempt {
-	return predicate.PaymentAttempt(sql.FieldEQ(FieldStatus, v))
+func StatusEQ(v attemptstatus.Status) predicate.PaymentAttempt {
+	vc := v
+	return predicate.PaymentAttempt(sql.FieldEQ(FieldStatus, vc))
 }
 
 // StatusNEQ applies the NEQ predicate on the "status" field.
-func StatusNEQ(v Status) predicate.PaymentAttempt {
-	return predicate.PaymentAttempt(sql.FieldNEQ(FieldStatus, v))
+func StatusNEQ(v attemptstatus.Status) predicate.PaymentAttempt {
+	vc := v
+	return predicate.PaymentAttempt(sql.FieldNEQ(FieldStatus, vc))
 }
 
 // StatusIn applies the In predicate on the "status" field.
-func StatusIn(vs ...Status) predicate.PaymentAttempt {
-	return predicate.PaymentAttempt(sql.FieldIn(FieldStatus, vs...))
+func StatusIn(vs ...attemptstatus.Status) predicate.PaymentAttempt {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.PaymentAttempt(sql.FieldIn(FieldStatus, v...))
 }
 
 // StatusNotIn applies the NotIn predicate on the "status" field.
-func StatusNotIn(vs ...Status) predicate.PaymentAttempt {
-	return predicate.PaymentAttempt(sql.FieldNotIn(FieldStatus, vs...))
+func StatusNotIn(vs ...attemptstatus.Status) predicate.PaymentAttempt {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.PaymentAttempt(sql.FieldNotIn(FieldStatus, v...))
 }
 
 // ChannelIdempotencyKeyEQ applies the EQ predicate on the "channel_idempotency_key" field.

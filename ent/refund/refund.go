@@ -4,13 +4,13 @@ package refund
 
 import (
 	"fmt"
-	"io"
-	"strconv"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/straitpay/strait/vocab/refundstatus"
 )
 
 const (
@@ -133,28 +133,12 @@ var (
 	IDValidator func(string) error
 )
 
-// Status defines the type for the "status" enum field.
-type Status string
-
-// StatusPENDING is the default value of the Status enum.
-const DefaultStatus = StatusPENDING
-
-// Status values.
-const (
-	StatusPENDING   Status = "PENDING"
-	StatusSUCCEEDED Status = "SUCCEEDED"
-	StatusFAILED    Status = "FAILED"
-	StatusCANCELED  Status = "CANCELED"
-)
-
-func (s Status) String() string {
-	return string(s)
-}
+const DefaultStatus refundstatus.Status = "PENDING"
 
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
-func StatusValidator(s Status) error {
+func StatusValidator(s refundstatus.Status) error {
 	switch s {
-	case StatusPENDING, StatusSUCCEEDED, StatusFAILED, StatusCANCELED:
+	case "PENDING", "SUCCEEDED", "FAILED", "CANCELED":
 		return nil
 	default:
 		return fmt.Errorf("refund: invalid enum value for status field: %q", s)
@@ -257,20 +241,9 @@ func newPaymentStep() *sqlgraph.Step {
 	)
 }
 
-// MarshalGQL implements graphql.Marshaler interface.
-func (e Status) MarshalGQL(w io.Writer) {
-	io.WriteString(w, strconv.Quote(e.String()))
-}
-
-// UnmarshalGQL implements graphql.Unmarshaler interface.
-func (e *Status) UnmarshalGQL(val interface{}) error {
-	str, ok := val.(string)
-	if !ok {
-		return fmt.Errorf("enum %T must be a string", val)
-	}
-	*e = Status(str)
-	if err := StatusValidator(*e); err != nil {
-		return fmt.Errorf("%s is not a valid Status", str)
-	}
-	return nil
-}
+var (
+	// refundstatus.Status must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*refundstatus.Status)(nil)
+	// refundstatus.Status must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*refundstatus.Status)(nil)
+)

@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/vocab/refundstatus"
 )
 
 // ID filters vertices based on their ID field.
@@ -436,23 +437,33 @@ func CurrencyContainsFold(v string) predicate.Refund {
 }
 
 // StatusEQ applies the EQ predicate on the "status" field.
-func StatusEQ(v Status) predicate.Refund {
-	return predicate.Refund(sql.FieldEQ(FieldStatus, v))
+func StatusEQ(v refundstatus.Status) predicate.Refund {
+	vc := v
+	return predicate.Refund(sql.FieldEQ(FieldStatus, vc))
 }
 
 // StatusNEQ applies the NEQ predicate on the "status" field.
-func StatusNEQ(v Status) predicate.Refund {
-	return predicate.Refund(sql.FieldNEQ(FieldStatus, v))
+func StatusNEQ(v refundstatus.Status) predicate.Refund {
+	vc := v
+	return predicate.Refund(sql.FieldNEQ(FieldStatus, vc))
 }
 
 // StatusIn applies the In predicate on the "status" field.
-func StatusIn(vs ...Status) predicate.Refund {
-	return predicate.Refund(sql.FieldIn(FieldStatus, vs...))
+func StatusIn(vs ...refundstatus.Status) predicate.Refund {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Refund(sql.FieldIn(FieldStatus, v...))
 }
 
 // StatusNotIn applies the NotIn predicate on the "status" field.
-func StatusNotIn(vs ...Status) predicate.Refund {
-	return predicate.Refund(sql.FieldNotIn(FieldStatus, vs...))
+func StatusNotIn(vs ...refundstatus.Status) predicate.Refund {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Refund(sql.FieldNotIn(FieldStatus, v...))
 }
 
 // ReasonEQ applies the EQ predicate on the "reason" field.

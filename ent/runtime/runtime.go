@@ -2930,20 +2930,28 @@ func init() {
 	vaultcardDescFingerprint := vaultcardFields[13].Descriptor()
 	// vaultcard.FingerprintValidator is a validator for the "fingerprint" field. It is called by the builders before save.
 	vaultcard.FingerprintValidator = vaultcardDescFingerprint.Validators[0].(func(string) error)
+	// vaultcardDescCheckoutSessionID is the schema descriptor for checkout_session_id field.
+	vaultcardDescCheckoutSessionID := vaultcardFields[14].Descriptor()
+	// vaultcard.CheckoutSessionIDValidator is a validator for the "checkout_session_id" field. It is called by the builders before save.
+	vaultcard.CheckoutSessionIDValidator = vaultcardDescCheckoutSessionID.Validators[0].(func(string) error)
+	// vaultcardDescUsedBy is the schema descriptor for used_by field.
+	vaultcardDescUsedBy := vaultcardFields[15].Descriptor()
+	// vaultcard.UsedByValidator is a validator for the "used_by" field. It is called by the builders before save.
+	vaultcard.UsedByValidator = vaultcardDescUsedBy.Validators[0].(func(string) error)
 	// vaultcardDescKekID is the schema descriptor for kek_id field.
-	vaultcardDescKekID := vaultcardFields[14].Descriptor()
+	vaultcardDescKekID := vaultcardFields[16].Descriptor()
 	// vaultcard.KekIDValidator is a validator for the "kek_id" field. It is called by the builders before save.
 	vaultcard.KekIDValidator = vaultcardDescKekID.Validators[0].(func(string) error)
 	// vaultcardDescWrappedDek is the schema descriptor for wrapped_dek field.
-	vaultcardDescWrappedDek := vaultcardFields[15].Descriptor()
+	vaultcardDescWrappedDek := vaultcardFields[17].Descriptor()
 	// vaultcard.WrappedDekValidator is a validator for the "wrapped_dek" field. It is called by the builders before save.
 	vaultcard.WrappedDekValidator = vaultcardDescWrappedDek.Validators[0].(func([]byte) error)
 	// vaultcardDescNonce is the schema descriptor for nonce field.
-	vaultcardDescNonce := vaultcardFields[16].Descriptor()
+	vaultcardDescNonce := vaultcardFields[18].Descriptor()
 	// vaultcard.NonceValidator is a validator for the "nonce" field. It is called by the builders before save.
 	vaultcard.NonceValidator = vaultcardDescNonce.Validators[0].(func([]byte) error)
 	// vaultcardDescCiphertext is the schema descriptor for ciphertext field.
-	vaultcardDescCiphertext := vaultcardFields[17].Descriptor()
+	vaultcardDescCiphertext := vaultcardFields[19].Descriptor()
 	// vaultcard.CiphertextValidator is a validator for the "ciphertext" field. It is called by the builders before save.
 	vaultcard.CiphertextValidator = vaultcardDescCiphertext.Validators[0].(func([]byte) error)
 	// vaultcardDescID is the schema descriptor for id field.

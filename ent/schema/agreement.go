@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/straitpay/strait/vocab/agreementstatus"
 
 	"github.com/straitpay/strait/ent/schema/pulid"
 )
@@ -26,7 +27,7 @@ func (Agreement) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("customer_id").Optional().MaxLen(40),
 		field.String("connector").MaxLen(64),
-		field.Enum("status").Values("PENDING", "ACTIVE", "TERMINATED", "FAILED").Default("PENDING"),
+		field.Enum("status").GoType(agreementstatus.Status("")).Default(string(agreementstatus.Pending)),
 		field.String("currency").MaxLen(3).Annotations(entgql.Skip()),
 		field.Int64("max_amount").Default(0).Annotations(entgql.Skip(), inCurrency).Comment("0: no limit per charge"),
 		field.String("connector_reference").Default("").MaxLen(128).Comment("the channel's agreement id"),

@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 
 	"github.com/straitpay/strait/ent/schema/pulid"
 )
@@ -36,7 +37,7 @@ func (CheckoutSession) Fields() []ent.Field {
 		field.String("coupon_id").Optional().Nillable().MaxLen(40).Annotations(entgql.Skip()),
 		field.Strings("allowed_methods").Optional().Annotations(entgql.Skip()),
 		field.String("return_url").Default("").MaxLen(2048),
-		field.Enum("status").Values("OPEN", "COMPLETE", "EXPIRED", "CANCELED").Default("OPEN"),
+		field.Enum("status").GoType(sessionstatus.Status("")).Default(string(sessionstatus.Open)),
 		field.Time("expires_at").SchemaType(datetime6),
 		field.JSON("metadata", map[string]string{}).Optional().Annotations(entgql.Skip()),
 		// The buyer's country and currency drive the methods preview and the

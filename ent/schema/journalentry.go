@@ -16,8 +16,9 @@ import (
 // JournalEntry is one posted movement of money: postings that balance per
 // currency, recorded once for their source (source_type, source_id unique
 // together). posting_hash fingerprints the postings so a repost of the source
-// is told apart from a replay. Entries are append-only and only operators read
-// them; merchants see their side through postings.
+// is told apart from a replay. Entries are append-only. Operators read them
+// all; a merchant reads those it has a posting in, and of each only its own
+// postings.
 type JournalEntry struct{ ent.Schema }
 
 // Mixin implements ent.Schema.
@@ -57,7 +58,7 @@ func (JournalEntry) Indexes() []ent.Index {
 // Policy implements ent.Schema.
 func (JournalEntry) Policy() ent.Policy {
 	return privacy.Policy{
-		Query:    privacy.QueryPolicy{rule.DenyUnlessPrivileged()},
+		Query:    privacy.QueryPolicy{rule.FilterEntriesByPostings()},
 		Mutation: privacy.MutationPolicy{rule.DenyUnlessSystem(), rule.DenyUpdateDelete()},
 	}
 }

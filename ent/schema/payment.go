@@ -7,6 +7,8 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 
 	"github.com/straitpay/strait/ent/schema/pulid"
 )
@@ -31,8 +33,8 @@ func (Payment) Fields() []ent.Field {
 		field.Int64("amount_captured").Default(0).Annotations(entgql.Skip(), inCurrency),
 		field.Int64("amount_refunded").Default(0).Annotations(entgql.Skip(), inCurrency),
 		field.Enum("status").
-			Values("REQUIRES_PAYMENT_METHOD", "REQUIRES_ACTION", "PROCESSING", "REQUIRES_CAPTURE", "SUCCEEDED", "CANCELED", "FAILED").
-			Default("REQUIRES_PAYMENT_METHOD").
+			GoType(paymentstatus.Status("")).
+			Default(string(paymentstatus.RequiresPaymentMethod)).
 			Annotations(entgql.OrderField("STATUS")),
 		field.Enum("capture_method").Values("AUTOMATIC", "MANUAL").Default("AUTOMATIC"),
 		field.String("payment_method_type").Default("").MaxLen(32),
@@ -58,7 +60,7 @@ func (Payment) Fields() []ent.Field {
 		// authorized without capture and waits for a person (operator or
 		// merchant admin) to approve (capture) or reject (void) it. Shown
 		// as Payment.review, hand-shaped in schema.graphql.
-		field.Enum("review_status").Values("OPEN", "APPROVED", "REJECTED").Optional().Nillable().
+		field.Enum("review_status").GoType(reviewstatus.Status("")).Optional().Nillable().
 			Annotations(entgql.Skip()).
 			Comment("null when the payment was never sent to review"),
 		field.String("review_reason").Default("").MaxLen(1000).Annotations(entgql.Skip()).

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/json"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
@@ -31,8 +32,8 @@ func (PaymentAttempt) Fields() []ent.Field {
 		field.Int64("amount").Annotations(entgql.Skip(), inCurrency),
 		field.String("currency").MaxLen(3).Annotations(entgql.Skip()),
 		field.Enum("status").
-			Values("PENDING", "ACTION_REQUIRED", "AUTHORIZED", "CAPTURED", "DECLINED", "FAILED", "UNKNOWN", "VOIDED", "EXPIRED").
-			Default("PENDING"),
+			GoType(attemptstatus.Status("")).
+			Default(string(attemptstatus.Pending)),
 		field.String("channel_idempotency_key").MaxLen(80).Immutable().Unique().
 			Comment("sent to the connector so a retried call can never charge twice"),
 		field.String("connector_reference").Default("").MaxLen(128),

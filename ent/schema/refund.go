@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/straitpay/strait/vocab/refundstatus"
 
 	"github.com/straitpay/strait/ent/schema/pulid"
 )
@@ -26,7 +27,7 @@ func (Refund) Fields() []ent.Field {
 		field.String("payment_id").Immutable().MaxLen(40),
 		field.Int64("amount").Immutable().Annotations(entgql.Skip(), inCurrency),
 		field.String("currency").Immutable().MaxLen(3).Annotations(entgql.Skip()),
-		field.Enum("status").Values("PENDING", "SUCCEEDED", "FAILED", "CANCELED").Default("PENDING"),
+		field.Enum("status").GoType(refundstatus.Status("")).Default(string(refundstatus.Pending)),
 		field.String("reason").Default("").MaxLen(200),
 		field.String("connector_reference").Default("").MaxLen(128),
 		field.String("failure_code").Default("").MaxLen(64),

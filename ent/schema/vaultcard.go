@@ -43,6 +43,12 @@ func (VaultCard) Fields() []ent.Field {
 		field.Int("exp_year").Immutable(),
 		field.String("holder_name").Default("").MaxLen(200).Immutable(),
 		field.String("fingerprint").MaxLen(80).Immutable(),
+		// A one-time token ("tok_…") pays only the checkout session it was
+		// made for, and only once: checkout_session_id is that session,
+		// used_by the idempotency key of the confirm that used it (a
+		// retry of that confirm may use it again, no other confirm may).
+		field.String("checkout_session_id").Optional().Nillable().MaxLen(40).Immutable(),
+		field.String("used_by").Optional().Nillable().MaxLen(128),
 		// The envelope. Only kek_id and wrapped_dek change, when rotation
 		// rewraps the data key.
 		field.String("kek_id").MaxLen(32),

@@ -41,6 +41,10 @@ const (
 	FieldHolderName = "holder_name"
 	// FieldFingerprint holds the string denoting the fingerprint field in the database.
 	FieldFingerprint = "fingerprint"
+	// FieldCheckoutSessionID holds the string denoting the checkout_session_id field in the database.
+	FieldCheckoutSessionID = "checkout_session_id"
+	// FieldUsedBy holds the string denoting the used_by field in the database.
+	FieldUsedBy = "used_by"
 	// FieldKekID holds the string denoting the kek_id field in the database.
 	FieldKekID = "kek_id"
 	// FieldWrappedDek holds the string denoting the wrapped_dek field in the database.
@@ -90,6 +94,8 @@ var Columns = []string{
 	FieldExpYear,
 	FieldHolderName,
 	FieldFingerprint,
+	FieldCheckoutSessionID,
+	FieldUsedBy,
 	FieldKekID,
 	FieldWrappedDek,
 	FieldNonce,
@@ -147,6 +153,10 @@ var (
 	HolderNameValidator func(string) error
 	// FingerprintValidator is a validator for the "fingerprint" field. It is called by the builders before save.
 	FingerprintValidator func(string) error
+	// CheckoutSessionIDValidator is a validator for the "checkout_session_id" field. It is called by the builders before save.
+	CheckoutSessionIDValidator func(string) error
+	// UsedByValidator is a validator for the "used_by" field. It is called by the builders before save.
+	UsedByValidator func(string) error
 	// KekIDValidator is a validator for the "kek_id" field. It is called by the builders before save.
 	KekIDValidator func(string) error
 	// WrappedDekValidator is a validator for the "wrapped_dek" field. It is called by the builders before save.
@@ -235,6 +245,16 @@ func ByHolderName(opts ...sql.OrderTermOption) OrderOption {
 // ByFingerprint orders the results by the fingerprint field.
 func ByFingerprint(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFingerprint, opts...).ToFunc()
+}
+
+// ByCheckoutSessionID orders the results by the checkout_session_id field.
+func ByCheckoutSessionID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCheckoutSessionID, opts...).ToFunc()
+}
+
+// ByUsedBy orders the results by the used_by field.
+func ByUsedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUsedBy, opts...).ToFunc()
 }
 
 // ByKekID orders the results by the kek_id field.

@@ -135,6 +135,16 @@ func Fingerprint(v string) predicate.VaultCard {
 	return predicate.VaultCard(sql.FieldEQ(FieldFingerprint, v))
 }
 
+// CheckoutSessionID applies equality check predicate on the "checkout_session_id" field. It's identical to CheckoutSessionIDEQ.
+func CheckoutSessionID(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldEQ(FieldCheckoutSessionID, v))
+}
+
+// UsedBy applies equality check predicate on the "used_by" field. It's identical to UsedByEQ.
+func UsedBy(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldEQ(FieldUsedBy, v))
+}
+
 // KekID applies equality check predicate on the "kek_id" field. It's identical to KekIDEQ.
 func KekID(v string) predicate.VaultCard {
 	return predicate.VaultCard(sql.FieldEQ(FieldKekID, v))
@@ -948,6 +958,156 @@ func FingerprintEqualFold(v string) predicate.VaultCard {
 // FingerprintContainsFold applies the ContainsFold predicate on the "fingerprint" field.
 func FingerprintContainsFold(v string) predicate.VaultCard {
 	return predicate.VaultCard(sql.FieldContainsFold(FieldFingerprint, v))
+}
+
+// CheckoutSessionIDEQ applies the EQ predicate on the "checkout_session_id" field.
+func CheckoutSessionIDEQ(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldEQ(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDNEQ applies the NEQ predicate on the "checkout_session_id" field.
+func CheckoutSessionIDNEQ(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldNEQ(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDIn applies the In predicate on the "checkout_session_id" field.
+func CheckoutSessionIDIn(vs ...string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldIn(FieldCheckoutSessionID, vs...))
+}
+
+// CheckoutSessionIDNotIn applies the NotIn predicate on the "checkout_session_id" field.
+func CheckoutSessionIDNotIn(vs ...string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldNotIn(FieldCheckoutSessionID, vs...))
+}
+
+// CheckoutSessionIDGT applies the GT predicate on the "checkout_session_id" field.
+func CheckoutSessionIDGT(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldGT(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDGTE applies the GTE predicate on the "checkout_session_id" field.
+func CheckoutSessionIDGTE(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldGTE(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDLT applies the LT predicate on the "checkout_session_id" field.
+func CheckoutSessionIDLT(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldLT(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDLTE applies the LTE predicate on the "checkout_session_id" field.
+func CheckoutSessionIDLTE(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldLTE(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDContains applies the Contains predicate on the "checkout_session_id" field.
+func CheckoutSessionIDContains(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldContains(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDHasPrefix applies the HasPrefix predicate on the "checkout_session_id" field.
+func CheckoutSessionIDHasPrefix(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldHasPrefix(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDHasSuffix applies the HasSuffix predicate on the "checkout_session_id" field.
+func CheckoutSessionIDHasSuffix(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldHasSuffix(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDIsNil applies the IsNil predicate on the "checkout_session_id" field.
+func CheckoutSessionIDIsNil() predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldIsNull(FieldCheckoutSessionID))
+}
+
+// CheckoutSessionIDNotNil applies the NotNil predicate on the "checkout_session_id" field.
+func CheckoutSessionIDNotNil() predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldNotNull(FieldCheckoutSessionID))
+}
+
+// CheckoutSessionIDEqualFold applies the EqualFold predicate on the "checkout_session_id" field.
+func CheckoutSessionIDEqualFold(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldEqualFold(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDContainsFold applies the ContainsFold predicate on the "checkout_session_id" field.
+func CheckoutSessionIDContainsFold(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldContainsFold(FieldCheckoutSessionID, v))
+}
+
+// UsedByEQ applies the EQ predicate on the "used_by" field.
+func UsedByEQ(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldEQ(FieldUsedBy, v))
+}
+
+// UsedByNEQ applies the NEQ predicate on the "used_by" field.
+func UsedByNEQ(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldNEQ(FieldUsedBy, v))
+}
+
+// UsedByIn applies the In predicate on the "used_by" field.
+func UsedByIn(vs ...string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldIn(FieldUsedBy, vs...))
+}
+
+// UsedByNotIn applies the NotIn predicate on the "used_by" field.
+func UsedByNotIn(vs ...string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldNotIn(FieldUsedBy, vs...))
+}
+
+// UsedByGT applies the GT predicate on the "used_by" field.
+func UsedByGT(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldGT(FieldUsedBy, v))
+}
+
+// UsedByGTE applies the GTE predicate on the "used_by" field.
+func UsedByGTE(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldGTE(FieldUsedBy, v))
+}
+
+// UsedByLT applies the LT predicate on the "used_by" field.
+func UsedByLT(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldLT(FieldUsedBy, v))
+}
+
+// UsedByLTE applies the LTE predicate on the "used_by" field.
+func UsedByLTE(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldLTE(FieldUsedBy, v))
+}
+
+// UsedByContains applies the Contains predicate on the "used_by" field.
+func UsedByContains(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldContains(FieldUsedBy, v))
+}
+
+// UsedByHasPrefix applies the HasPrefix predicate on the "used_by" field.
+func UsedByHasPrefix(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldHasPrefix(FieldUsedBy, v))
+}
+
+// UsedByHasSuffix applies the HasSuffix predicate on the "used_by" field.
+func UsedByHasSuffix(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldHasSuffix(FieldUsedBy, v))
+}
+
+// UsedByIsNil applies the IsNil predicate on the "used_by" field.
+func UsedByIsNil() predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldIsNull(FieldUsedBy))
+}
+
+// UsedByNotNil applies the NotNil predicate on the "used_by" field.
+func UsedByNotNil() predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldNotNull(FieldUsedBy))
+}
+
+// UsedByEqualFold applies the EqualFold predicate on the "used_by" field.
+func UsedByEqualFold(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldEqualFold(FieldUsedBy, v))
+}
+
+// UsedByContainsFold applies the ContainsFold predicate on the "used_by" field.
+func UsedByContainsFold(v string) predicate.VaultCard {
+	return predicate.VaultCard(sql.FieldContainsFold(FieldUsedBy, v))
 }
 
 // KekIDEQ applies the EQ predicate on the "kek_id" field.

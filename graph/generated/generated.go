@@ -16,7 +16,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/dispute"
@@ -25,7 +24,6 @@ import (
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
-	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/graph/scalar"
 	"github.com/straitpay/strait/payments/cashier"
@@ -37,7 +35,13 @@ import (
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/vocab/agreementstatus"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/connectorterms"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/refundstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -768,7 +772,7 @@ type ComplexityRoot struct {
 		Node             func(childComplexity int, id string) int
 		Nodes            func(childComplexity int, ids []string) int
 		Payment          func(childComplexity int, id string) int
-		PaymentReviews   func(childComplexity int, status *model.PaymentReviewStatus, after *entgql.Cursor[string], first *int) int
+		PaymentReviews   func(childComplexity int, status *reviewstatus.Status, after *entgql.Cursor[string], first *int) int
 		Payments         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
 		RiskRules        func(childComplexity int, after *entgql.Cursor[string], first *int) int
 		RoutingRules     func(childComplexity int, after *entgql.Cursor[string], first *int) int
@@ -1026,7 +1030,7 @@ type QueryResolver interface {
 	Customers(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) (*ent.CustomerConnection, error)
 	Connectors(ctx context.Context) ([]*channels.Connector, error)
 	ChannelEvents(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ChannelEventConnection, error)
-	PaymentReviews(ctx context.Context, status *model.PaymentReviewStatus, after *entgql.Cursor[string], first *int) (*ent.PaymentConnection, error)
+	PaymentReviews(ctx context.Context, status *reviewstatus.Status, after *entgql.Cursor[string], first *int) (*ent.PaymentConnection, error)
 	Agreement(ctx context.Context, id string) (*ent.Agreement, error)
 	RiskRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RiskRuleConnection, error)
 	RoutingRules(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.RoutingRuleConnection, error)
@@ -4335,7 +4339,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.PaymentReviews(childComplexity, args["status"].(*model.PaymentReviewStatus), args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
+		return e.ComplexityRoot.Query.PaymentReviews(childComplexity, args["status"].(*reviewstatus.Status), args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
 	case "Query.payments":
 		if e.ComplexityRoot.Query.Payments == nil {
 			break
@@ -6727,7 +6731,7 @@ type Agreement implements Node {
 """
 AgreementStatus is enum for the field status
 """
-enum AgreementStatus @goModel(model: "github.com/straitpay/strait/ent/agreement.Status") {
+enum AgreementStatus @goModel(model: "github.com/straitpay/strait/vocab/agreementstatus.Status") {
   PENDING
   ACTIVE
   TERMINATED
@@ -6886,7 +6890,7 @@ enum CheckoutSessionCaptureMethod @goModel(model: "github.com/straitpay/strait/e
 """
 CheckoutSessionStatus is enum for the field status
 """
-enum CheckoutSessionStatus @goModel(model: "github.com/straitpay/strait/ent/checkoutsession.Status") {
+enum CheckoutSessionStatus @goModel(model: "github.com/straitpay/strait/vocab/sessionstatus.Status") {
   OPEN
   COMPLETE
   EXPIRED
@@ -7657,7 +7661,7 @@ enum PaymentAttemptOrderField {
 """
 PaymentAttemptStatus is enum for the field status
 """
-enum PaymentAttemptStatus @goModel(model: "github.com/straitpay/strait/ent/paymentattempt.Status") {
+enum PaymentAttemptStatus @goModel(model: "github.com/straitpay/strait/vocab/attemptstatus.Status") {
   PENDING
   ACTION_REQUIRED
   AUTHORIZED
@@ -7728,7 +7732,7 @@ enum PaymentOrderField {
 """
 PaymentStatus is enum for the field status
 """
-enum PaymentStatus @goModel(model: "github.com/straitpay/strait/ent/payment.Status") {
+enum PaymentStatus @goModel(model: "github.com/straitpay/strait/vocab/paymentstatus.Status") {
   REQUIRES_PAYMENT_METHOD
   REQUIRES_ACTION
   PROCESSING
@@ -7863,7 +7867,7 @@ enum RefundOrderField {
 """
 RefundStatus is enum for the field status
 """
-enum RefundStatus @goModel(model: "github.com/straitpay/strait/ent/refund.Status") {
+enum RefundStatus @goModel(model: "github.com/straitpay/strait/vocab/refundstatus.Status") {
   PENDING
   SUCCEEDED
   FAILED
@@ -10704,8 +10708,8 @@ func (ec *executionContext) field_Query_paymentReviews_args(ctx context.Context,
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "status",
-		func(ctx context.Context, v any) (*model.PaymentReviewStatus, error) {
-			return ec.unmarshalOPaymentReviewStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx, v)
+		func(ctx context.Context, v any) (*reviewstatus.Status, error) {
+			return ec.unmarshalOPaymentReviewStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋreviewstatusᚐStatus(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11462,8 +11466,8 @@ func (ec *executionContext) _Agreement_status(ctx context.Context, field graphql
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v agreement.Status) graphql.Marshaler {
-			return ec.marshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋagreementᚐStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v agreementstatus.Status) graphql.Marshaler {
+			return ec.marshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋagreementstatusᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -13492,8 +13496,8 @@ func (ec *executionContext) _CheckoutSession_status(ctx context.Context, field g
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v checkoutsession.Status) graphql.Marshaler {
-			return ec.marshalNCheckoutSessionStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v sessionstatus.Status) graphql.Marshaler {
+			return ec.marshalNCheckoutSessionStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋsessionstatusᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -22024,8 +22028,8 @@ func (ec *executionContext) _Payment_status(ctx context.Context, field graphql.C
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v payment.Status) graphql.Marshaler {
-			return ec.marshalNPaymentStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentᚐStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v paymentstatus.Status) graphql.Marshaler {
+			return ec.marshalNPaymentStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpaymentstatusᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -22913,8 +22917,8 @@ func (ec *executionContext) _PaymentAttempt_status(ctx context.Context, field gr
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v paymentattempt.Status) graphql.Marshaler {
-			return ec.marshalNPaymentAttemptStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentattemptᚐStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v attemptstatus.Status) graphql.Marshaler {
+			return ec.marshalNPaymentAttemptStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋattemptstatusᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -23477,8 +23481,8 @@ func (ec *executionContext) _PaymentReview_status(ctx context.Context, field gra
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.PaymentReviewStatus) graphql.Marshaler {
-			return ec.marshalNPaymentReviewStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v reviewstatus.Status) graphql.Marshaler {
+			return ec.marshalNPaymentReviewStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋreviewstatusᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -25138,7 +25142,7 @@ func (ec *executionContext) _Query_paymentReviews(ctx context.Context, field gra
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().PaymentReviews(ctx, fc.Args["status"].(*model.PaymentReviewStatus), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
+			return ec.Resolvers.Query().PaymentReviews(ctx, fc.Args["status"].(*reviewstatus.Status), fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -25703,8 +25707,8 @@ func (ec *executionContext) _Refund_status(ctx context.Context, field graphql.Co
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v refund.Status) graphql.Marshaler {
-			return ec.marshalNRefundStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋrefundᚐStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v refundstatus.Status) graphql.Marshaler {
+			return ec.marshalNRefundStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋrefundstatusᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -30302,7 +30306,7 @@ func (ec *executionContext) unmarshalInputPaymentListFilter(ctx context.Context,
 		switch k {
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
-			data, err := ec.unmarshalOPaymentStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentᚐStatus(ctx, v)
+			data, err := ec.unmarshalOPaymentStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpaymentstatusᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -37177,13 +37181,13 @@ func (ec *executionContext) marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstra
 	return ec._Agreement(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋagreementᚐStatus(ctx context.Context, v any) (agreement.Status, error) {
-	var res agreement.Status
+func (ec *executionContext) unmarshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋagreementstatusᚐStatus(ctx context.Context, v any) (agreementstatus.Status, error) {
+	var res agreementstatus.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋagreementᚐStatus(ctx context.Context, sel ast.SelectionSet, v agreement.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNAgreementStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋagreementstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v agreementstatus.Status) graphql.Marshaler {
 	return v
 }
 
@@ -37316,13 +37320,13 @@ func (ec *executionContext) marshalNCheckoutSessionCaptureMethod2githubᚗcomᚋ
 	return v
 }
 
-func (ec *executionContext) unmarshalNCheckoutSessionStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐStatus(ctx context.Context, v any) (checkoutsession.Status, error) {
-	var res checkoutsession.Status
+func (ec *executionContext) unmarshalNCheckoutSessionStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋsessionstatusᚐStatus(ctx context.Context, v any) (sessionstatus.Status, error) {
+	var res sessionstatus.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCheckoutSessionStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋcheckoutsessionᚐStatus(ctx context.Context, sel ast.SelectionSet, v checkoutsession.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNCheckoutSessionStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋsessionstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v sessionstatus.Status) graphql.Marshaler {
 	return v
 }
 
@@ -38019,13 +38023,13 @@ func (ec *executionContext) marshalNPaymentAttemptOrderField2ᚖgithubᚗcomᚋs
 	return v
 }
 
-func (ec *executionContext) unmarshalNPaymentAttemptStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentattemptᚐStatus(ctx context.Context, v any) (paymentattempt.Status, error) {
-	var res paymentattempt.Status
+func (ec *executionContext) unmarshalNPaymentAttemptStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋattemptstatusᚐStatus(ctx context.Context, v any) (attemptstatus.Status, error) {
+	var res attemptstatus.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNPaymentAttemptStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentattemptᚐStatus(ctx context.Context, sel ast.SelectionSet, v paymentattempt.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNPaymentAttemptStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋattemptstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v attemptstatus.Status) graphql.Marshaler {
 	return v
 }
 
@@ -38101,23 +38105,23 @@ func (ec *executionContext) marshalNPaymentOrderField2ᚖgithubᚗcomᚋstraitpa
 	return v
 }
 
-func (ec *executionContext) unmarshalNPaymentReviewStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx context.Context, v any) (model.PaymentReviewStatus, error) {
-	var res model.PaymentReviewStatus
+func (ec *executionContext) unmarshalNPaymentReviewStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋreviewstatusᚐStatus(ctx context.Context, v any) (reviewstatus.Status, error) {
+	var res reviewstatus.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNPaymentReviewStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx context.Context, sel ast.SelectionSet, v model.PaymentReviewStatus) graphql.Marshaler {
+func (ec *executionContext) marshalNPaymentReviewStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋreviewstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v reviewstatus.Status) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) unmarshalNPaymentStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentᚐStatus(ctx context.Context, v any) (payment.Status, error) {
-	var res payment.Status
+func (ec *executionContext) unmarshalNPaymentStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpaymentstatusᚐStatus(ctx context.Context, v any) (paymentstatus.Status, error) {
+	var res paymentstatus.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNPaymentStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentᚐStatus(ctx context.Context, sel ast.SelectionSet, v payment.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNPaymentStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpaymentstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v paymentstatus.Status) graphql.Marshaler {
 	return v
 }
 
@@ -38212,13 +38216,13 @@ func (ec *executionContext) unmarshalNRefundPaymentInput2githubᚗcomᚋstraitpa
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNRefundStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋrefundᚐStatus(ctx context.Context, v any) (refund.Status, error) {
-	var res refund.Status
+func (ec *executionContext) unmarshalNRefundStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋrefundstatusᚐStatus(ctx context.Context, v any) (refundstatus.Status, error) {
+	var res refundstatus.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRefundStatus2githubᚗcomᚋstraitpayᚋstraitᚋentᚋrefundᚐStatus(ctx context.Context, sel ast.SelectionSet, v refund.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNRefundStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋrefundstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v refundstatus.Status) graphql.Marshaler {
 	return v
 }
 
@@ -39403,32 +39407,32 @@ func (ec *executionContext) marshalOPaymentReview2ᚖgithubᚗcomᚋstraitpayᚋ
 	return ec._PaymentReview(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOPaymentReviewStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx context.Context, v any) (*model.PaymentReviewStatus, error) {
+func (ec *executionContext) unmarshalOPaymentReviewStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋreviewstatusᚐStatus(ctx context.Context, v any) (*reviewstatus.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.PaymentReviewStatus)
+	var res = new(reviewstatus.Status)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOPaymentReviewStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPaymentReviewStatus(ctx context.Context, sel ast.SelectionSet, v *model.PaymentReviewStatus) graphql.Marshaler {
+func (ec *executionContext) marshalOPaymentReviewStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋreviewstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v *reviewstatus.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return v
 }
 
-func (ec *executionContext) unmarshalOPaymentStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentᚐStatus(ctx context.Context, v any) (*payment.Status, error) {
+func (ec *executionContext) unmarshalOPaymentStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpaymentstatusᚐStatus(ctx context.Context, v any) (*paymentstatus.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(payment.Status)
+	var res = new(paymentstatus.Status)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOPaymentStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentᚐStatus(ctx context.Context, sel ast.SelectionSet, v *payment.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOPaymentStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpaymentstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v *paymentstatus.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

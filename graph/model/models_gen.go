@@ -16,9 +16,10 @@ import (
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
-	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/graph/scalar"
 	"github.com/straitpay/strait/payments/vault"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 )
 
 // The acceptance of a dispute.
@@ -405,7 +406,7 @@ type MoneyInput struct {
 // Narrows a payments list. Every field is optional; given fields all apply.
 type PaymentListFilter struct {
 	// Only payments in this status.
-	Status *payment.Status `json:"status,omitempty"`
+	Status *paymentstatus.Status `json:"status,omitempty"`
 	// Only payments with this merchant reference (exact match).
 	MerchantReference *string `json:"merchantReference,omitempty"`
 	// Only payments of this customer.
@@ -419,7 +420,7 @@ type PaymentListFilter struct {
 // A payment's manual review.
 type PaymentReview struct {
 	// Where the review stands.
-	Status PaymentReviewStatus `json:"status"`
+	Status reviewstatus.Status `json:"status"`
 	// Why risk sent the payment to review: the reasons of the rules that fired.
 	Reason string `json:"reason"`
 	// When risk sent the payment to review.
@@ -806,69 +807,6 @@ func (e *PaymentMethodType) UnmarshalJSON(b []byte) error {
 }
 
 func (e PaymentMethodType) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// Where a payment's manual review stands. Risk rules with the action review
-// send a payment to review: it is authorized without capture and held for a
-// person (an operator or the merchant's admin) to decide. See docs/payments.md.
-type PaymentReviewStatus string
-
-const (
-	// Waiting for a decision: the payment is REQUIRES_CAPTURE and nothing captures it. Do not fulfil the order.
-	PaymentReviewStatusOpen PaymentReviewStatus = "OPEN"
-	// Approved: a payment with AUTOMATIC capture was captured; one with MANUAL capture may be captured.
-	PaymentReviewStatusApproved PaymentReviewStatus = "APPROVED"
-	// Rejected: the authorization was voided and the payment is CANCELED.
-	PaymentReviewStatusRejected PaymentReviewStatus = "REJECTED"
-)
-
-var AllPaymentReviewStatus = []PaymentReviewStatus{
-	PaymentReviewStatusOpen,
-	PaymentReviewStatusApproved,
-	PaymentReviewStatusRejected,
-}
-
-func (e PaymentReviewStatus) IsValid() bool {
-	switch e {
-	case PaymentReviewStatusOpen, PaymentReviewStatusApproved, PaymentReviewStatusRejected:
-		return true
-	}
-	return false
-}
-
-func (e PaymentReviewStatus) String() string {
-	return string(e)
-}
-
-func (e *PaymentReviewStatus) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = PaymentReviewStatus(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid PaymentReviewStatus", str)
-	}
-	return nil
-}
-
-func (e PaymentReviewStatus) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *PaymentReviewStatus) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e PaymentReviewStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -3,6 +3,7 @@ package cashier
 import (
 	"context"
 	"fmt"
+	"github.com/straitpay/strait/vocab/agreementstatus"
 	"strings"
 
 	"entgo.io/ent/dialect"
@@ -108,35 +109,26 @@ func (s *Service) SignAgreement(ctx context.Context, in AgreementInput) (*ent.Ag
 		}
 		upd["ref"] = resp.AgreementID
 	}
-	return s.applyAgreement(viewer.SystemContext(ctx), a.ID, agreementStatus(resp.Result, err, a.Status), resp.Result.Code, upd, "")
+	return s.applyAgreement(viewer.SystemContext(ctx), a.ID, agreementEvent(resp.Result, err), resp.Result.Code, upd, "")
 }
 
-// agreementStatus maps a channel answer about an agreement to its status;
-// anything undecided keeps the current one.
-func agreementStatus(r connectors.Result, err error, cur agreement.Status) agreement.Status {
+// agreementEvent maps a channel answer about an agreement to the event it
+// is; anything undecided (an error, pending) is none.
+func agreementEvent(r connectors.Result, err error) agreementstatus.Event {
 	switch {
 	case err != nil:
-		return cur
+		return ""
 	case r.Outcome == connectors.OutcomeApproved:
-		return agreement.StatusACTIVE
-	case r.Outcome == connectors.OutcomeDeclined && cur == agreement.StatusACTIVE:
-		return agreement.StatusTERMINATED
+		return agreementstatus.Activate
 	case r.Outcome == connectors.OutcomeDeclined:
-		return agreement.StatusFAILED
+		return agreementstatus.Decline
 	}
-	return cur
+	return ""
 }
 
-// agreementMoves is the agreement state machine: the statuses each status
-// may move to.
-var agreementMoves = map[agreement.Status][]agreement.Status{
-	agreement.StatusPENDING: {agreement.StatusACTIVE, agreement.StatusFAILED, agreement.StatusTERMINATED},
-	agreement.StatusACTIVE:  {agreement.StatusTERMINATED},
-}
-
-// applyAgreement records a status (and the channel's ids) in one
-// transaction with its outbox event.
-func (s *Service) applyAgreement(ctx context.Context, id string, to agreement.Status, code string, set map[string]any, eventID string) (*ent.Agreement, error) {
+// applyAgreement records an event (its move in the agreement machine, if
+// allowed, and the channel's ids) in one transaction with its outbox event.
+func (s *Service) applyAgreement(ctx context.Context, id string, ev agreementstatus.Event, code string, set map[string]any, eventID string) (*ent.Agreement, error) {
 	var out *ent.Agreement
 	err := s.tx(ctx, func(tx *ent.Tx) error {
 		q := tx.Agreement.Query().Where(agreement.ID(id))
@@ -161,13 +153,13 @@ func (s *Service) applyAgreement(ctx context.Context, id string, to agreement.St
 		if r, _ := set["ref"].(string); r != "" && a.ConnectorReference == "" {
 			upd.SetConnectorReference(clip(r, 128))
 		}
-		moved := to != a.Status && contains(agreementMoves[a.Status], to)
+		to, moved := agreementstatus.Next(a.Status, ev)
 		if moved {
 			upd.SetStatus(to)
 			switch to {
-			case agreement.StatusFAILED:
+			case agreementstatus.Failed:
 				upd.SetFailureCode(clip(code, 64))
-			case agreement.StatusTERMINATED:
+			case agreementstatus.Terminated:
 				upd.SetTerminatedAt(s.now())
 			}
 		}
@@ -177,22 +169,13 @@ func (s *Service) applyAgreement(ctx context.Context, id string, to agreement.St
 		if !moved && a.ConnectorReference != "" {
 			return nil
 		}
-		return s.emitRaw(ctx, tx, a.MerchantID, "agreement."+strings.ToLower(string(out.Status)), a.ID, map[string]any{
+		return s.emitRaw(ctx, tx, a.MerchantID, "agreement."+out.Status.Name(), a.ID, map[string]any{
 			"agreement_id": a.ID, "status": string(out.Status), "connector": a.Connector, "buyer_url": out.BuyerURL})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("agreement %s: %w", id, err)
 	}
 	return out, nil
-}
-
-func contains(list []agreement.Status, s agreement.Status) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Agreement returns an agreement visible to the viewer. Returns ENOTFOUND
@@ -215,9 +198,9 @@ func (s *Service) TerminateAgreement(ctx context.Context, id, reason string) (*e
 		return nil, err
 	}
 	switch a.Status {
-	case agreement.StatusTERMINATED:
+	case agreementstatus.Terminated:
 		return a, nil
-	case agreement.StatusFAILED:
+	case agreementstatus.Failed:
 		return nil, payments.Errorf(payments.ECONFLICT, "a failed agreement cannot be terminated")
 	}
 	if a.ConnectorReference != "" {
@@ -233,7 +216,7 @@ func (s *Service) TerminateAgreement(ctx context.Context, id, reason string) (*e
 			return nil, err
 		}
 	}
-	return s.applyAgreement(viewer.SystemContext(ctx), a.ID, agreement.StatusTERMINATED, "", nil, "")
+	return s.applyAgreement(viewer.SystemContext(ctx), a.ID, agreementstatus.Terminate, "", nil, "")
 }
 
 // ChargeAgreement makes a merchant-initiated payment on an active agreement,
@@ -260,7 +243,7 @@ func (s *Service) ChargeAgreement(ctx context.Context, id string, amt money.Amou
 		return nil, err
 	}
 	switch {
-	case a.Status != agreement.StatusACTIVE:
+	case a.Status != agreementstatus.Active:
 		return nil, payments.Errorf(payments.ECONFLICT, "an agreement that is %s cannot be charged", a.Status)
 	case amt.Currency.Code() != a.Currency:
 		return nil, payments.FieldErrorf("amount", "the agreement is in %s", a.Currency)
@@ -296,7 +279,7 @@ func (s *Service) agreementEvent(ctx context.Context, ev connectors.Event, event
 	if err != nil {
 		return err
 	}
-	_, err = s.applyAgreement(ctx, a.ID, agreementStatus(ev.Result, nil, a.Status), ev.Result.Code,
+	_, err = s.applyAgreement(ctx, a.ID, agreementEvent(ev.Result, nil), ev.Result.Code,
 		map[string]any{"ref": ev.ObjectID}, eventID)
 	return err
 }

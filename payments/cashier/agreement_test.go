@@ -1,6 +1,8 @@
 package cashier_test
 
 import (
+	"github.com/straitpay/strait/vocab/agreementstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,8 +11,6 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/connectors"
-	"github.com/straitpay/strait/ent/agreement"
-	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/ledger"
@@ -43,7 +43,7 @@ func TestAgreementSignChargeTerminate(t *testing.T) {
 		in := cashier.AgreementInput{Currency: eur, MaxAmount: &cap, IdempotencyKey: "sub-1",
 			Account: connectors.BankAccount{Holder: "Grace Hopper", Number: "DE89370400440532013000"}}
 		a, err := w.svc.SignAgreement(w.ctx, in)
-		if err != nil || a.Status != agreement.StatusPENDING || a.BuyerURL == "" || a.Connector != "bank" {
+		if err != nil || a.Status != agreementstatus.Pending || a.BuyerURL == "" || a.Connector != "bank" {
 			t.Fatalf("sign: %+v %v", a, err)
 		}
 		if again, err := w.svc.SignAgreement(w.ctx, in); err != nil || again.ID != a.ID {
@@ -58,7 +58,7 @@ func TestAgreementSignChargeTerminate(t *testing.T) {
 		}
 		resp.Body.Close()
 		w.deliver(n, "bank", a.ID)
-		if a, _ = w.svc.Agreement(w.ctx, a.ID); a.Status != agreement.StatusACTIVE {
+		if a, _ = w.svc.Agreement(w.ctx, a.ID); a.Status != agreementstatus.Active {
 			t.Fatalf("after approval: %s", a.Status)
 		}
 
@@ -66,7 +66,7 @@ func TestAgreementSignChargeTerminate(t *testing.T) {
 			t.Fatalf("charge above the cap: %v", err)
 		}
 		p, err := w.svc.ChargeAgreement(w.ctx, a.ID, money.Amount{Minor: 1_999, Currency: eur}, "January", "inv-1", "inv-1")
-		if err != nil || p.Status != payment.StatusSUCCEEDED || p.AgreementID != a.ID {
+		if err != nil || p.Status != paymentstatus.Succeeded || p.AgreementID != a.ID {
 			t.Fatalf("charge: %+v %v", p, err)
 		}
 		if again, err := w.svc.ChargeAgreement(w.ctx, a.ID, money.Amount{Minor: 1_999, Currency: eur}, "January", "inv-1", "inv-1"); err != nil || again.ID != p.ID {
@@ -75,7 +75,7 @@ func TestAgreementSignChargeTerminate(t *testing.T) {
 		if got := w.balance(ledger.MerchantAccount(w.merchant.ID, ledger.KindPending, eur)); got != 1_999 {
 			t.Fatalf("pending %d", got)
 		}
-		if a, err = w.svc.TerminateAgreement(w.ctx, a.ID, "canceled subscription"); err != nil || a.Status != agreement.StatusTERMINATED {
+		if a, err = w.svc.TerminateAgreement(w.ctx, a.ID, "canceled subscription"); err != nil || a.Status != agreementstatus.Terminated {
 			t.Fatalf("terminate: %v %v", a, err)
 		}
 		if _, err := w.svc.ChargeAgreement(w.ctx, a.ID, money.Amount{Minor: 100, Currency: eur}, "", "", "late"); payments.ErrorCode(err) != payments.ECONFLICT {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
@@ -97,7 +98,7 @@ func (s *Service) cancelWaiting(ctx context.Context, p *ent.Payment) (unsupporte
 	answer, refusal, err := s.voidWaiting(ctx, att)
 	switch answer {
 	case voidApproved:
-		_, _, err = s.record(sys, att.ID, result{outcome: OutcomeVoid, code: "canceled",
+		_, _, err = s.record(sys, att.ID, result{outcome: attemptstatus.OutcomeVoid, code: "canceled",
 			message: "canceled by the merchant while the buyer's action was pending"}, nil)
 	case voidRefused:
 		err = s.learn(ctx, att, refusal)
@@ -113,7 +114,7 @@ func (s *Service) cancelWaiting(ctx context.Context, p *ent.Payment) (unsupporte
 		if err != nil {
 			msg += ": " + err.Error()
 		}
-		if _, _, err := s.record(sys, att.ID, result{outcome: OutcomeUnknown, code: "cancel_unknown", message: msg}, nil); err != nil {
+		if _, _, err := s.record(sys, att.ID, result{outcome: attemptstatus.OutcomeUnknown, code: "cancel_unknown", message: msg}, nil); err != nil {
 			return false, fmt.Errorf("cancel %s: %w", p.ID, err)
 		}
 		return false, payments.Errorf(payments.EUNAVAILABLE,
@@ -136,7 +137,7 @@ func (s *Service) cancelWaiting(ctx context.Context, p *ent.Payment) (unsupporte
 // later and the void replayed under the same key. A connector that cannot
 // cancel a waiting payment gets the local expiry alone.
 func (s *Service) expireWaiting(ctx context.Context, a *ent.PaymentAttempt, voided bool) error {
-	expire := result{outcome: OutcomeExpire, code: "action_expired", message: "the buyer did not complete the next action in time", check: true}
+	expire := result{outcome: attemptstatus.OutcomeExpire, code: "action_expired", message: "the buyer did not complete the next action in time", check: true}
 	if voided {
 		_, _, err := s.record(ctx, a.ID, expire, nil)
 		return err
@@ -165,7 +166,7 @@ func (s *Service) finishCancel(ctx context.Context, a *ent.PaymentAttempt) error
 	answer, refusal, err := s.voidWaiting(ctx, a)
 	switch answer {
 	case voidApproved:
-		_, _, err = s.record(ctx, a.ID, result{outcome: OutcomeVoid, code: "canceled",
+		_, _, err = s.record(ctx, a.ID, result{outcome: attemptstatus.OutcomeVoid, code: "canceled",
 			message: "canceled by the merchant while the buyer's action was pending", check: true}, nil)
 		return err
 	case voidRefused:
@@ -175,7 +176,7 @@ func (s *Service) finishCancel(ctx context.Context, a *ent.PaymentAttempt) error
 	}
 	// Unknown again, not sent, or refused while still waiting: the next
 	// step of the backoff.
-	_, _, rerr := s.record(ctx, a.ID, result{outcome: OutcomeUnknown, check: true}, nil)
+	_, _, rerr := s.record(ctx, a.ID, result{outcome: attemptstatus.OutcomeUnknown, check: true}, nil)
 	return errors.Join(err, rerr)
 }
 
@@ -185,7 +186,7 @@ func (s *Service) finishCancel(ctx context.Context, a *ent.PaymentAttempt) error
 func (s *Service) waitingAttempt(ctx context.Context, p *ent.Payment) (*ent.PaymentAttempt, error) {
 	a, err := s.cfg.Client.PaymentAttempt.Query().
 		Where(paymentattempt.PaymentID(p.ID),
-			paymentattempt.StatusIn(paymentattempt.StatusACTION_REQUIRED, paymentattempt.StatusUNKNOWN)).
+			paymentattempt.StatusIn(attemptstatus.ActionRequired, attemptstatus.Unknown)).
 		Order(ent.Desc(paymentattempt.FieldID)).First(ctx)
 	if ent.IsNotFound(err) {
 		return nil, payments.Errorf(payments.ECONFLICT, "payment %s has no attempt waiting for the buyer", p.ID)
@@ -211,7 +212,7 @@ func (s *Service) learn(ctx context.Context, att *ent.PaymentAttempt, refusal co
 	switch {
 	case !ok:
 		return payments.Errorf(payments.EUNAVAILABLE, "the channel refused the cancel (%s) and cannot say why yet; try again", refusal.Code)
-	case res.outcome == OutcomeActionRequired || res.outcome == "":
+	case res.outcome == attemptstatus.OutcomeActionRequired || res.outcome == "":
 		return payments.Errorf(payments.ECONFLICT, "the channel refused the cancel: %s %s", refusal.Code, refusal.Message)
 	}
 	_, _, err = s.record(viewer.SystemContext(ctx), att.ID, res, nil)
@@ -227,10 +228,10 @@ func statusResult(st connectors.PaymentStatus, err error, capture bool) (result,
 		return result{}, false
 	}
 	if st.Voided {
-		return result{outcome: OutcomeVoid, code: "voided", message: "the channel voided the payment", channelID: st.PaymentID}, true
+		return result{outcome: attemptstatus.OutcomeVoid, code: "voided", message: "the channel voided the payment", channelID: st.PaymentID}, true
 	}
 	r := resultOf(st.Result, capture)
-	if r.outcome == OutcomeError || r.outcome == OutcomeUnknown {
+	if r.outcome == attemptstatus.OutcomeError || r.outcome == attemptstatus.OutcomeUnknown {
 		return result{}, false
 	}
 	r.channelID = st.PaymentID

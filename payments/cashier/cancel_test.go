@@ -5,6 +5,8 @@ package cashier_test
 
 import (
 	"context"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,7 +17,6 @@ import (
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/ledger"
@@ -118,14 +119,14 @@ func TestRiskChallengeAsksTheNetworkFor3DSChallenge(t *testing.T) {
 		w.challengeAbove(1_000)
 
 		small := w.confirm(w.pay(1_000, ""), frictionlessCard, "")
-		if at := networkCard(t, n, w.attempts(small)[0].ID); small.Status != payment.StatusSUCCEEDED ||
+		if at := networkCard(t, n, w.attempts(small)[0].ID); small.Status != paymentstatus.Succeeded ||
 			at.ThreeDS.Requested != "automatic" || at.ThreeDS.Flow != "frictionless" {
 			t.Fatalf("below the rule: payment %s, network %+v", small.Status, at)
 		}
 
 		p := w.confirm(w.pay(2_500, ""), frictionlessCard, "")
 		a := w.attempts(p)[0]
-		if p.Status != payment.StatusREQUIRES_ACTION || cashier.NextActionOf(p).Type != "THREE_DS_CHALLENGE" {
+		if p.Status != paymentstatus.RequiresAction || cashier.NextActionOf(p).Type != "THREE_DS_CHALLENGE" {
 			t.Fatalf("challenged payment is %s", p.Status)
 		}
 		if at := networkCard(t, n, a.ID); at.ThreeDS.Requested != "challenge" || at.ThreeDS.Flow != "challenge" || at.State != "requires_action" {
@@ -138,7 +139,7 @@ func TestRiskChallengeAsksTheNetworkFor3DSChallenge(t *testing.T) {
 			t.Fatalf("challenge page: HTTP %d", code)
 		}
 		w.deliver(n, "cardnet", a.ID)
-		if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 2_500 {
+		if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != paymentstatus.Succeeded || p.AmountCaptured != 2_500 {
 			t.Fatalf("after the challenge: %s", p.Status)
 		}
 		if at := networkCard(t, n, a.ID); at.ThreeDS.Result != "authenticated" || at.CapturedAmount != 2_500 {
@@ -163,10 +164,10 @@ func TestCancelDuringChallengeVoidsAtTheNetwork(t *testing.T) {
 			waiting := w.confirm(w.pay(3_000, ""), actionCard, "")
 			a := w.attempts(waiting)[0]
 			p, err := w.svc.Cancel(w.ctx, waiting.ID)
-			if err != nil || p.Status != payment.StatusCANCELED || p.CanceledAt == nil || cashier.NextActionOf(p) != nil {
+			if err != nil || p.Status != paymentstatus.Canceled || p.CanceledAt == nil || cashier.NextActionOf(p) != nil {
 				t.Fatalf("cancel: %v, %v", p, err)
 			}
-			if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != paymentattempt.StatusVOIDED {
+			if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != attemptstatus.Voided {
 				t.Fatalf("attempt %s", a.Status)
 			}
 			if at := networkCard(t, n, a.ID); at.State != "voided" || at.DeclineCode != "canceled" || at.CapturedAmount != 0 {
@@ -179,7 +180,7 @@ func TestCancelDuringChallengeVoidsAtTheNetwork(t *testing.T) {
 			if at := networkCard(t, n, a.ID); at.State != "voided" || at.CapturedAmount != 0 {
 				t.Fatalf("after the late approval the network holds %+v", at)
 			}
-			if again, err := w.svc.Cancel(w.ctx, p.ID); err != nil || again.Status != payment.StatusCANCELED {
+			if again, err := w.svc.Cancel(w.ctx, p.ID); err != nil || again.Status != paymentstatus.Canceled {
 				t.Fatalf("second cancel: %v, %v", again, err)
 			}
 			if evs := strings.Join(w.events(p), ","); evs != "payment.requires_action,payment.canceled" {
@@ -201,7 +202,7 @@ func TestCancelDuringChallengeVoidsAtTheNetwork(t *testing.T) {
 				t.Fatalf("cancel of a payment the buyer completed: %v", err)
 			}
 			p, _ = w.svc.Payment(w.ctx, p.ID)
-			if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 3_100 || p.CanceledAt != nil {
+			if p.Status != paymentstatus.Succeeded || p.AmountCaptured != 3_100 || p.CanceledAt != nil {
 				t.Fatalf("payment %s, %d captured", p.Status, p.AmountCaptured)
 			}
 			w.deliver(n, "cardnet", a.ID) // the webhook, late: changes nothing
@@ -221,14 +222,14 @@ func TestCancelDuringChallengeVoidsAtTheNetwork(t *testing.T) {
 				t.Fatalf("challenge page: HTTP %d", code)
 			}
 			p, err := w.svc.Cancel(w.ctx, p.ID)
-			if err != nil || p.Status != payment.StatusCANCELED {
+			if err != nil || p.Status != paymentstatus.Canceled {
 				t.Fatalf("cancel: %v, %v", p, err)
 			}
 			if at := networkCard(t, n, a.ID); at.State != "voided" || at.Status != "approved" {
 				t.Fatalf("the network holds %+v", at)
 			}
 			w.deliver(n, "cardnet", a.ID)
-			if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != payment.StatusCANCELED {
+			if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != paymentstatus.Canceled {
 				t.Fatalf("after the late webhook: %s", p.Status)
 			}
 		})
@@ -239,10 +240,10 @@ func TestCancelDuringChallengeVoidsAtTheNetwork(t *testing.T) {
 				t.Fatalf("challenge page: HTTP %d", code)
 			}
 			p, err := w.svc.Cancel(w.ctx, p.ID)
-			if err != nil || p.Status != payment.StatusCANCELED {
+			if err != nil || p.Status != paymentstatus.Canceled {
 				t.Fatalf("cancel: %v, %v", p, err)
 			}
-			if a := w.attempts(p)[0]; a.Status != paymentattempt.StatusDECLINED || a.DeclineCode != "authentication_failed" {
+			if a := w.attempts(p)[0]; a.Status != attemptstatus.Declined || a.DeclineCode != "authentication_failed" {
 				t.Fatalf("attempt %s %s", a.Status, a.DeclineCode)
 			}
 		})
@@ -265,12 +266,12 @@ func TestCancelWhoseAnswerIsLost(t *testing.T) {
 		for _, c := range []struct {
 			name          string
 			reached, pays bool
-			want          payment.Status
+			want          paymentstatus.Status
 			network       string
 		}{
-			{"the void reached the network", true, true, payment.StatusCANCELED, "voided"},
-			{"the void never arrived and the buyer paid", false, true, payment.StatusSUCCEEDED, "captured"},
-			{"the void never arrived and the buyer did nothing", false, false, payment.StatusCANCELED, "voided"},
+			{"the void reached the network", true, true, paymentstatus.Canceled, "voided"},
+			{"the void never arrived and the buyer paid", false, true, paymentstatus.Succeeded, "captured"},
+			{"the void never arrived and the buyer did nothing", false, false, paymentstatus.Canceled, "voided"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				w := cardWorldVia(t, db, n, loseFirstVoid(n.Host, c.reached), 5*time.Second)
@@ -279,10 +280,10 @@ func TestCancelWhoseAnswerIsLost(t *testing.T) {
 				if _, err := w.svc.Cancel(w.ctx, p.ID); payments.ErrorCode(err) != payments.EUNAVAILABLE {
 					t.Fatalf("cancel with its answer lost: %v", err)
 				}
-				if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != paymentattempt.StatusUNKNOWN || a.NextCheckAt == nil {
+				if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != attemptstatus.Unknown || a.NextCheckAt == nil {
 					t.Fatalf("attempt %s, next check %v", a.Status, a.NextCheckAt)
 				}
-				if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != payment.StatusREQUIRES_ACTION {
+				if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != paymentstatus.RequiresAction {
 					t.Fatalf("payment %s while the cancel is unknown", p.Status)
 				}
 				if c.pays {
@@ -296,7 +297,7 @@ func TestCancelWhoseAnswerIsLost(t *testing.T) {
 					if _, err := w.svc.Sweep(w.sys); err != nil {
 						t.Fatal(err)
 					}
-					if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != payment.StatusREQUIRES_ACTION || i == 50 {
+					if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != paymentstatus.RequiresAction || i == 50 {
 						break
 					}
 					time.Sleep(50 * time.Millisecond)
@@ -308,7 +309,7 @@ func TestCancelWhoseAnswerIsLost(t *testing.T) {
 					t.Fatalf("the network holds %+v", at)
 				}
 				wantCaptured := int64(0)
-				if c.want == payment.StatusSUCCEEDED {
+				if c.want == paymentstatus.Succeeded {
 					wantCaptured = 3_400
 				}
 				if p.AmountCaptured != wantCaptured || paymentsAt(t, n, a.ID) != 1 {
@@ -342,7 +343,7 @@ func TestAbandonedChallengeIsVoidedBeforeItExpires(t *testing.T) {
 		}
 		w.clock.Add(time.Hour + time.Minute) // past ActionTTL
 		sweep()                              // the void's answer is lost: nothing expires
-		if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != paymentattempt.StatusACTION_REQUIRED || a.CheckCount != 1 {
+		if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != attemptstatus.ActionRequired || a.CheckCount != 1 {
 			t.Fatalf("after a lost void the attempt is %s (%d checks)", a.Status, a.CheckCount)
 		}
 		if at := networkCard(t, n, a.ID); at.State != "requires_action" {
@@ -351,8 +352,8 @@ func TestAbandonedChallengeIsVoidedBeforeItExpires(t *testing.T) {
 		w.clock.Add(10 * time.Minute) // past the next backoff step
 		sweep()
 		p, _ := w.svc.Payment(w.ctx, waiting.ID)
-		if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != paymentattempt.StatusEXPIRED ||
-			p.Status != payment.StatusREQUIRES_PAYMENT_METHOD || p.FailureCode != "action_expired" {
+		if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != attemptstatus.Expired ||
+			p.Status != paymentstatus.RequiresPaymentMethod || p.FailureCode != "action_expired" {
 			t.Fatalf("attempt %s, payment %s (%s)", a.Status, p.Status, p.FailureCode)
 		}
 		if at := networkCard(t, n, a.ID); at.State != "voided" {
@@ -365,7 +366,7 @@ func TestAbandonedChallengeIsVoidedBeforeItExpires(t *testing.T) {
 			t.Fatalf("the network captured %d", at.CapturedAmount)
 		}
 		// The buyer may pay the same payment with another card.
-		if again := w.confirm(p, approveCard, ""); again.Status != payment.StatusSUCCEEDED {
+		if again := w.confirm(p, approveCard, ""); again.Status != paymentstatus.Succeeded {
 			t.Fatalf("second card: %s", again.Status)
 		}
 		w.balanced()

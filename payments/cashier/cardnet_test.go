@@ -7,6 +7,8 @@ package cashier_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,7 +23,6 @@ import (
 	"github.com/straitpay/strait/connectors/hosttest"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/ledger"
@@ -141,7 +142,7 @@ func TestCardnetOutcomes(t *testing.T) {
 		t.Run("approved sale", func(t *testing.T) {
 			p := w.confirm(w.pay(1_050, ""), approveCard, "")
 			as := w.attempts(p)
-			if p.Status != payment.StatusSUCCEEDED || p.Connector != "cardnet" || paymentsAt(t, n, as[0].ID) != 1 {
+			if p.Status != paymentstatus.Succeeded || p.Connector != "cardnet" || paymentsAt(t, n, as[0].ID) != 1 {
 				t.Fatalf("payment %s via %s", p.Status, p.Connector)
 			}
 		})
@@ -149,7 +150,7 @@ func TestCardnetOutcomes(t *testing.T) {
 		t.Run("soft decline cascades once to the second acquirer", func(t *testing.T) {
 			p := w.confirm(w.pay(1_050, ""), softCard, "")
 			as := w.attempts(p)
-			if p.Status != payment.StatusREQUIRES_PAYMENT_METHOD || len(as) != 2 ||
+			if p.Status != paymentstatus.RequiresPaymentMethod || len(as) != 2 ||
 				as[0].Connector != "cardnet" || as[1].Connector != "cardnet_b" || as[1].DeclineCode != "insufficient_funds" {
 				t.Fatalf("payment %s, %d attempts", p.Status, len(as))
 			}
@@ -187,7 +188,7 @@ func TestCardnetOutcomes(t *testing.T) {
 		t.Run("3-D Secure challenge completed on the sandbox page", func(t *testing.T) {
 			p := w.confirm(w.pay(2_000, ""), actionCard, "")
 			na := cashier.NextActionOf(p)
-			if p.Status != payment.StatusREQUIRES_ACTION || na == nil || na.Type != "THREE_DS_CHALLENGE" || na.URL == nil {
+			if p.Status != paymentstatus.RequiresAction || na == nil || na.Type != "THREE_DS_CHALLENGE" || na.URL == nil {
 				t.Fatalf("payment %s, next action %+v", p.Status, na)
 			}
 			resp, err := http.PostForm(*na.URL, url.Values{"action": {"approve"}})
@@ -197,7 +198,7 @@ func TestCardnetOutcomes(t *testing.T) {
 			resp.Body.Close()
 			ev := w.deliver(n, "cardnet", w.attempts(p)[0].ID)
 			p, _ = w.svc.Payment(w.ctx, p.ID)
-			if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 2_000 || cashier.NextActionOf(p) != nil {
+			if p.Status != paymentstatus.Succeeded || p.AmountCaptured != 2_000 || cashier.NextActionOf(p) != nil {
 				t.Fatalf("after the challenge: %s", p.Status)
 			}
 			// The same event again changes nothing.
@@ -224,7 +225,7 @@ func TestTimeoutIsUnknownThenResolvedByTheJanitor(t *testing.T) {
 		w := cardWorld(t, db, n, time.Second)
 		p := w.confirm(w.pay(4_200, ""), unknownCard, "")
 		as := w.attempts(p)
-		if p.Status != payment.StatusPROCESSING || len(as) != 1 || as[0].Status != paymentattempt.StatusUNKNOWN {
+		if p.Status != paymentstatus.Processing || len(as) != 1 || as[0].Status != attemptstatus.Unknown {
 			t.Fatalf("payment %s, attempt %s", p.Status, as[0].Status)
 		}
 		resolve(t, w, p, as[0])
@@ -250,7 +251,7 @@ func TestPluginKilledMidAuthorizeIsResolvedWithoutDoubleCharge(t *testing.T) {
 		}()
 		p := w.confirm(w.pay(4_200, ""), unknownCard, "")
 		as := w.attempts(p)
-		if p.Status != payment.StatusPROCESSING || len(as) != 1 || as[0].Status != paymentattempt.StatusUNKNOWN {
+		if p.Status != paymentstatus.Processing || len(as) != 1 || as[0].Status != attemptstatus.Unknown {
 			t.Fatalf("payment %s, %d attempts (%s)", p.Status, len(as), as[0].Status)
 		}
 		deadline := time.Now().Add(5 * time.Second)
@@ -286,7 +287,7 @@ func resolve(t *testing.T, w *world, p *ent.Payment, a *ent.PaymentAttempt) {
 			t.Fatal(err)
 		}
 		p, _ = w.svc.Payment(w.ctx, p.ID)
-		if p.Status != payment.StatusPROCESSING {
+		if p.Status != paymentstatus.Processing {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -294,11 +295,11 @@ func resolve(t *testing.T, w *world, p *ent.Payment, a *ent.PaymentAttempt) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 4_200 {
+	if p.Status != paymentstatus.Succeeded || p.AmountCaptured != 4_200 {
 		t.Fatalf("resolved to %s (%d captured)", p.Status, p.AmountCaptured)
 	}
 	att, _ := w.db.Client.PaymentAttempt.Get(w.sys, a.ID)
-	if att.Status != paymentattempt.StatusCAPTURED || att.CheckCount < 1 || att.ConnectorReference == "" {
+	if att.Status != attemptstatus.Captured || att.CheckCount < 1 || att.ConnectorReference == "" {
 		t.Fatalf("attempt %s, %d checks", att.Status, att.CheckCount)
 	}
 	if got := w.balance(ledger.ChannelAccount("cardnet", usd)); got != -4_200 {

@@ -2,13 +2,15 @@ package cashier_test
 
 import (
 	"context"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/cashier"
@@ -16,68 +18,42 @@ import (
 	"github.com/straitpay/strait/payments/store/storetest"
 )
 
-// claims is a SessionHooks that records its calls and refuses the sessions
-// it is told to.
-type claims struct {
-	t       *testing.T
-	mu      sync.Mutex
-	claimed []string
-	refuse  map[string]bool
-}
-
-func (c *claims) Claim(ctx context.Context, tx *ent.Tx, ids []string) ([]string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, id := range ids {
-		c.claimed = append(c.claimed, id)
-		// Inside the attempt transaction, before the payment exists.
-		if n := tx.Payment.Query().Where(payment.CheckoutSessionID(id)).CountX(ctx); n != 0 {
-			c.t.Errorf("session %s: the payment was stored before its claim", id)
-		}
-		if c.refuse[id] {
-			return nil, payments.Errorf(payments.ECONFLICT, "session %s is taken", id)
-		}
-	}
-	return nil, nil
-}
-
-func (c *claims) Reserve(context.Context, *ent.Tx, []cashier.Reservation) error { return nil }
-func (c *claims) Settle(context.Context, *ent.Tx, *ent.Client, []cashier.Settlement) error {
-	return nil
-}
-
-// TestConfirmNewInsertsThePaymentAfterItsClaim: a payment the caller has not
+// TestConfirmNewInsertsThePaymentAfterItsClaim: a new payment the caller has not
 // stored is inserted by the attempt transaction, after its session's claim
-// and already processing, then runs the pipeline as any other; a claim that
-// refuses leaves nothing behind and calls no connector, and refuses only its
+// and already processing, then runs the pipeline as any other and completes
+// its session; a claim that refuses (the session has a payment in flight
+// already) leaves nothing behind and calls no connector, and refuses only its
 // own payment when it shares a transaction with others.
 func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
-		hooks := &claims{t: t, refuse: map[string]bool{}}
-		cfg := w.cfg
-		cfg.Sessions = hooks
-		svc := cashier.New(cfg)
+		svc := cashier.New(w.cfg)
 		t.Cleanup(svc.Close)
 		session := func() string {
 			return db.Client.CheckoutSession.Create().SetMerchantID(w.merchant.ID).SetAmount(10_000).SetCurrency("USD").
 				SetExpiresAt(time.Now().Add(time.Hour)).SaveX(w.sys).ID
 		}
 		refusedID := session()
-		hooks.refuse[refusedID] = true
+		// Another confirm's payment, in flight: the session is taken.
+		db.Client.Payment.Create().SetMerchantID(w.merchant.ID).SetAmount(10_000).SetCurrency("USD").
+			SetCheckoutSessionID(refusedID).SetStatus(paymentstatus.Processing).SaveX(w.sys)
 		unsaved := func(session string) *ent.Payment {
 			return &ent.Payment{ID: pulid.New("pay"), MerchantID: w.merchant.ID, Amount: 10_000, Currency: "USD",
 				CheckoutSessionID: session, MerchantReference: "order-9", Metadata: map[string]string{"cart": "c-9"}}
 		}
-		p, err := svc.ConfirmNew(w.sys, cashier.NewPayment{Payment: unsaved(session())}, card(approveCard), "k-new")
-		if err != nil || len(hooks.claimed) != 1 {
-			t.Fatalf("confirm new: %v (claimed %v)", err, hooks.claimed)
+		paid := session()
+		p, err := confirmNew(w.sys, svc, unsaved(paid), card(approveCard), "k-new")
+		if err != nil {
+			t.Fatalf("confirm new: %v", err)
 		}
-		if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 10_000 || p.MerchantReference != "order-9" ||
+		if sess := db.Client.CheckoutSession.GetX(w.sys, paid); sess.Status != sessionstatus.Complete {
+			t.Fatalf("session %s after its payment succeeded", sess.Status)
+		}
+		if p.Status != paymentstatus.Succeeded || p.AmountCaptured != 10_000 || p.MerchantReference != "order-9" ||
 			p.Metadata["cart"] != "c-9" || p.CaptureMethod != payment.CaptureMethodAUTOMATIC || p.PaymentMethodType != "card" {
 			t.Fatalf("payment = %+v", p)
 		}
-		if as := w.attempts(p); len(as) != 1 || as[0].Status != paymentattempt.StatusCAPTURED {
+		if as := w.attempts(p); len(as) != 1 || as[0].Status != attemptstatus.Captured {
 			t.Fatalf("attempts = %+v", as)
 		}
 		if got := w.balance(w.pending()); got != 9_680 {
@@ -86,7 +62,7 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 		w.balanced()
 
 		refused := unsaved(refusedID)
-		_, err = svc.ConfirmNew(w.sys, cashier.NewPayment{Payment: refused}, card(approveCard), "k-refused")
+		_, err = confirmNew(w.sys, svc, refused, card(approveCard), "k-refused")
 		if payments.ErrorCode(err) != payments.ECONFLICT {
 			t.Fatalf("refused claim: %v, want ECONFLICT", err)
 		}
@@ -109,7 +85,7 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 				if i == 7 {
 					id = refusedID
 				}
-				_, errs[i] = svc.ConfirmNew(w.sys, cashier.NewPayment{Payment: unsaved(id)}, card(approveCard), pulid.New("k"))
+				_, errs[i] = confirmNew(w.sys, svc, unsaved(id), card(approveCard), pulid.New("k"))
 			}()
 		}
 		wg.Wait()
@@ -123,4 +99,15 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 		}
 		w.balanced()
 	})
+}
+
+// confirmNew confirms a new payment of a checkout session as the checkout's
+// usual path does: decided (PrepareNew), then written and run
+// (ConfirmPrepared).
+func confirmNew(ctx context.Context, svc *cashier.Service, p *ent.Payment, pm cashier.PaymentMethod, key string) (*ent.Payment, error) {
+	prep, err := svc.PrepareNew(ctx, cashier.NewPayment{Payment: p}, pm, key)
+	if err != nil {
+		return nil, err
+	}
+	return svc.ConfirmPrepared(ctx, prep)
 }

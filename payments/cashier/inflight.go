@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
@@ -48,7 +49,7 @@ func voidKey(paymentID string) string    { return "void:" + paymentID }
 func (s *Service) markInFlight(ctx context.Context, a *ent.PaymentAttempt, op paymentattempt.Operation, amount int64) error {
 	due := s.now().Add(s.cfg.CallTimeout + inFlightGrace)
 	err := s.cfg.Client.PaymentAttempt.Update().
-		Where(paymentattempt.ID(a.ID), paymentattempt.StatusEQ(paymentattempt.StatusAUTHORIZED)).
+		Where(paymentattempt.ID(a.ID), paymentattempt.StatusEQ(attemptstatus.Authorized)).
 		SetOperation(op).SetOperationAmount(amount).SetNextCheckAt(due).Exec(viewer.SystemContext(ctx))
 	if err != nil {
 		return fmt.Errorf("%s of %s in flight: %w", op, a.PaymentID, err)
@@ -60,7 +61,7 @@ func (s *Service) markInFlight(ctx context.Context, a *ent.PaymentAttempt, op pa
 // of the backoff: its answer did not come.
 func (s *Service) operationUnknown(ctx context.Context, a *ent.PaymentAttempt) error {
 	return s.cfg.Client.PaymentAttempt.Update().
-		Where(paymentattempt.ID(a.ID), paymentattempt.StatusEQ(paymentattempt.StatusAUTHORIZED), paymentattempt.OperationNotNil()).
+		Where(paymentattempt.ID(a.ID), paymentattempt.StatusEQ(attemptstatus.Authorized), paymentattempt.OperationNotNil()).
 		SetNextCheckAt(s.nextCheck(a.CheckCount)).Exec(viewer.SystemContext(ctx))
 }
 
@@ -68,7 +69,7 @@ func (s *Service) operationUnknown(ctx context.Context, a *ent.PaymentAttempt) e
 // money moved, and the authorization stays as it is.
 func (s *Service) operationRefused(ctx context.Context, a *ent.PaymentAttempt) error {
 	return s.cfg.Client.PaymentAttempt.Update().
-		Where(paymentattempt.ID(a.ID), paymentattempt.StatusEQ(paymentattempt.StatusAUTHORIZED)).
+		Where(paymentattempt.ID(a.ID), paymentattempt.StatusEQ(attemptstatus.Authorized)).
 		ClearOperation().SetOperationAmount(0).ClearNextCheckAt().Exec(viewer.SystemContext(ctx))
 }
 
@@ -138,10 +139,10 @@ func inFlightStep(st connectors.PaymentStatus, err error) inFlightAction {
 func settledResult(step inFlightAction, st connectors.PaymentStatus) (result, bool) {
 	switch step {
 	case inFlightCaptured:
-		return result{outcome: OutcomeCaptured, captured: st.Captured.Minor, code: "captured",
+		return result{outcome: attemptstatus.OutcomeCaptured, captured: st.Captured.Minor, code: "captured",
 			message: "the channel captured the payment", channelID: st.PaymentID, check: true}, true
 	case inFlightVoided:
-		return result{outcome: OutcomeVoid, code: "voided", message: "the channel voided the payment",
+		return result{outcome: attemptstatus.OutcomeVoid, code: "voided", message: "the channel voided the payment",
 			channelID: st.PaymentID, check: true}, true
 	}
 	return result{}, false
@@ -183,10 +184,10 @@ func (s *Service) resendOperation(ctx context.Context, c connectors.Connector, a
 	case paymentattempt.OperationCAPTURE:
 		resp, err = c.Capture(cctx, connectors.CaptureRequest{IdempotencyKey: captureKey(a.PaymentID), Reference: a.ID,
 			PaymentID: a.ConnectorReference, Amount: contractMoney(a.OperationAmount, a.Currency)})
-		res.outcome, res.captured, res.code = OutcomeCaptured, a.OperationAmount, "captured"
+		res.outcome, res.captured, res.code = attemptstatus.OutcomeCaptured, a.OperationAmount, "captured"
 	case paymentattempt.OperationVOID:
 		resp, err = c.Void(cctx, connectors.VoidRequest{IdempotencyKey: voidKey(a.PaymentID), Reference: a.ID, PaymentID: a.ConnectorReference})
-		res.outcome, res.code = OutcomeVoid, "voided"
+		res.outcome, res.code = attemptstatus.OutcomeVoid, "voided"
 	}
 	cancel()
 	opErr := operationError(string(*a.Operation), resp.Result, err)

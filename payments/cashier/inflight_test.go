@@ -6,6 +6,8 @@ package cashier_test
 
 import (
 	"context"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,7 +98,7 @@ func (w *world) settle(p *ent.Payment) *ent.Payment {
 		if p, err = w.svc.Payment(w.ctx, p.ID); err != nil {
 			w.t.Fatal(err)
 		}
-		if p.Status != payment.StatusREQUIRES_CAPTURE {
+		if p.Status != paymentstatus.RequiresCapture {
 			break
 		}
 	}
@@ -121,7 +123,7 @@ func TestCaptureOrVoidWhoseAnswerIsLost(t *testing.T) {
 			t.Run("capture: "+name, func(t *testing.T) {
 				w := cardWorldVia(t, db, n, loseFirstOperations(n.Host, reached), 5*time.Second)
 				p := w.confirm(w.pay(3_400, payment.CaptureMethodMANUAL), "4242424242424242", "")
-				if p.Status != payment.StatusREQUIRES_CAPTURE {
+				if p.Status != paymentstatus.RequiresCapture {
 					t.Fatalf("payment %s", p.Status)
 				}
 				a := w.attempts(p)[0]
@@ -130,15 +132,15 @@ func TestCaptureOrVoidWhoseAnswerIsLost(t *testing.T) {
 					t.Fatalf("capture with its answer lost: %v", err)
 				}
 				a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID)
-				if a.Status != paymentattempt.StatusAUTHORIZED || a.Operation == nil || *a.Operation != paymentattempt.OperationCAPTURE ||
+				if a.Status != attemptstatus.Authorized || a.Operation == nil || *a.Operation != paymentattempt.OperationCAPTURE ||
 					a.OperationAmount != 2_000 || a.NextCheckAt == nil {
 					t.Fatalf("attempt %s, operation %v %d, next check %v", a.Status, a.Operation, a.OperationAmount, a.NextCheckAt)
 				}
-				if p = w.settle(p); p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 2_000 || p.AmountCapturable != 0 {
+				if p = w.settle(p); p.Status != paymentstatus.Succeeded || p.AmountCaptured != 2_000 || p.AmountCapturable != 0 {
 					t.Fatalf("resolved to %s, captured %d, capturable %d", p.Status, p.AmountCaptured, p.AmountCapturable)
 				}
 				a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID)
-				if a.Status != paymentattempt.StatusCAPTURED || a.Operation != nil || a.NextCheckAt != nil {
+				if a.Status != attemptstatus.Captured || a.Operation != nil || a.NextCheckAt != nil {
 					t.Fatalf("attempt %s, operation %v, next check %v", a.Status, a.Operation, a.NextCheckAt)
 				}
 				// The merchant repeats the capture: no money moves.
@@ -166,13 +168,13 @@ func TestCaptureOrVoidWhoseAnswerIsLost(t *testing.T) {
 				if _, err := w.svc.Cancel(w.ctx, p.ID); payments.ErrorCode(err) != payments.EUNAVAILABLE {
 					t.Fatalf("cancel with its answer lost: %v", err)
 				}
-				if p = w.settle(p); p.Status != payment.StatusCANCELED || p.AmountCapturable != 0 {
+				if p = w.settle(p); p.Status != paymentstatus.Canceled || p.AmountCapturable != 0 {
 					t.Fatalf("resolved to %s", p.Status)
 				}
-				if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != paymentattempt.StatusVOIDED || a.Operation != nil {
+				if a, _ = w.db.Client.PaymentAttempt.Get(w.sys, a.ID); a.Status != attemptstatus.Voided || a.Operation != nil {
 					t.Fatalf("attempt %s, operation %v", a.Status, a.Operation)
 				}
-				if again, err := w.svc.Cancel(w.ctx, p.ID); err != nil || again.Status != payment.StatusCANCELED {
+				if again, err := w.svc.Cancel(w.ctx, p.ID); err != nil || again.Status != paymentstatus.Canceled {
 					t.Fatalf("repeated cancel: %v", err)
 				}
 				if at := networkCard(t, n, a.ID); at.State != "voided" {
@@ -191,11 +193,11 @@ func TestCaptureOrVoidWhoseAnswerIsLost(t *testing.T) {
 				t.Fatalf("capture with its answer lost: %v", err)
 			}
 			p, err := w.svc.Capture(w.ctx, p.ID, nil) // the same capture: a replay at the network
-			if err != nil || p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 2_200 {
+			if err != nil || p.Status != paymentstatus.Succeeded || p.AmountCaptured != 2_200 {
 				t.Fatalf("repeated capture: %v", err)
 			}
 			a := w.attempts(p)[0]
-			if a.Status != paymentattempt.StatusCAPTURED || a.Operation != nil || a.NextCheckAt != nil {
+			if a.Status != attemptstatus.Captured || a.Operation != nil || a.NextCheckAt != nil {
 				t.Fatalf("attempt %s, operation %v, next check %v", a.Status, a.Operation, a.NextCheckAt)
 			}
 			w.clock.Add(2 * time.Minute)
@@ -218,7 +220,7 @@ func TestCaptureOrVoidWhoseAnswerIsLost(t *testing.T) {
 			if _, err := w.svc.Capture(w.ctx, p.ID, nil); payments.ErrorCode(err) != payments.ECONFLICT {
 				t.Fatalf("capture of a voided payment: %v", err)
 			}
-			if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != payment.StatusCANCELED {
+			if p, _ = w.svc.Payment(w.ctx, p.ID); p.Status != paymentstatus.Canceled {
 				t.Fatalf("after the refused capture the payment is %s", p.Status)
 			}
 			w.balanced()

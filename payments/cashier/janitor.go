@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/refundstatus"
 	"os"
 	"time"
 
@@ -57,9 +60,9 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	sys := viewer.SystemContext(ctx)
 	due, err := s.cfg.Client.PaymentAttempt.Query().
 		Where(paymentattempt.Or(
-			paymentattempt.StatusIn(paymentattempt.StatusPENDING, paymentattempt.StatusUNKNOWN, paymentattempt.StatusACTION_REQUIRED),
+			paymentattempt.StatusIn(attemptstatus.Pending, attemptstatus.Unknown, attemptstatus.ActionRequired),
 			// A capture or void in flight (inflight.go).
-			paymentattempt.And(paymentattempt.StatusEQ(paymentattempt.StatusAUTHORIZED), paymentattempt.OperationNotNil())),
+			paymentattempt.And(paymentattempt.StatusEQ(attemptstatus.Authorized), paymentattempt.OperationNotNil())),
 			paymentattempt.NextCheckAtLTE(s.now())).
 		Order(paymentattempt.ByNextCheckAt()).Limit(sweepBatch).All(sys)
 	if err != nil {
@@ -76,15 +79,15 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 
 // check asks the channel about one attempt and records the answer.
 func (s *Service) check(ctx context.Context, a *ent.PaymentAttempt) error {
-	if a.Status == paymentattempt.StatusAUTHORIZED {
+	if a.Status == attemptstatus.Authorized {
 		return s.checkOperation(ctx, a)
 	}
 	// By default the janitor learned nothing: the attempt waits for its next
 	// check. A pending attempt the channel cannot tell us about (this process
 	// or Strait itself died mid-call) is unknown from now on.
 	res := result{check: true}
-	if a.Status == paymentattempt.StatusPENDING {
-		res.outcome = OutcomeUnknown
+	if a.Status == attemptstatus.Pending {
+		res.outcome = attemptstatus.OutcomeUnknown
 	}
 	if c, err := s.connector(a.Connector); err == nil {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
@@ -94,18 +97,18 @@ func (s *Service) check(ctx context.Context, a *ent.PaymentAttempt) error {
 			res, res.check = r, true
 		}
 	}
-	if a.Status == paymentattempt.StatusUNKNOWN && res.outcome == OutcomeActionRequired {
+	if a.Status == attemptstatus.Unknown && res.outcome == attemptstatus.OutcomeActionRequired {
 		// An unknown authorize leaves its payment processing; a waiting
 		// payment's attempt is unknown only after a cancel whose answer was
 		// lost, and the channel says the void never arrived.
-		if p, err := s.cfg.Client.Payment.Get(ctx, a.PaymentID); err == nil && stateOf(p.Status) == RequiresAction {
+		if p, err := s.cfg.Client.Payment.Get(ctx, a.PaymentID); err == nil && p.Status == paymentstatus.RequiresAction {
 			return s.finishCancel(ctx, a)
 		}
 	}
-	if a.Status == paymentattempt.StatusACTION_REQUIRED &&
-		(res.outcome == "" || res.outcome == OutcomeActionRequired || res.outcome == OutcomeVoid) {
+	if a.Status == attemptstatus.ActionRequired &&
+		(res.outcome == "" || res.outcome == attemptstatus.OutcomeActionRequired || res.outcome == attemptstatus.OutcomeVoid) {
 		// The buyer had ActionTTL to act and did not.
-		return s.expireWaiting(ctx, a, res.outcome == OutcomeVoid)
+		return s.expireWaiting(ctx, a, res.outcome == attemptstatus.OutcomeVoid)
 	}
 	_, _, err := s.record(ctx, a.ID, res, nil)
 	return err
@@ -116,7 +119,7 @@ func (s *Service) check(ctx context.Context, a *ent.PaymentAttempt) error {
 func (s *Service) resendRefunds(ctx context.Context) (int, error) {
 	stale := s.now().Add(-(s.cfg.CallTimeout + inFlightGrace))
 	rs, err := s.cfg.Client.Refund.Query().
-		Where(refund.StatusEQ(refund.StatusPENDING), refund.UpdatedAtLT(stale)).
+		Where(refund.StatusEQ(refundstatus.Pending), refund.UpdatedAtLT(stale)).
 		Order(refund.ByUpdatedAt()).Limit(sweepBatch).All(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("janitor: pending refunds: %w", err)
@@ -134,7 +137,7 @@ func (s *Service) resendRefund(ctx context.Context, r *ent.Refund) error {
 	if err != nil {
 		return err
 	}
-	att, err := s.liveAttempt(ctx, p, paymentattempt.StatusCAPTURED)
+	att, err := s.liveAttempt(ctx, p, attemptstatus.Captured)
 	if err != nil {
 		return err
 	}
@@ -144,7 +147,7 @@ func (s *Service) resendRefund(ctx context.Context, r *ent.Refund) error {
 		resp, cerr := c.Refund(cctx, connectors.RefundRequest{IdempotencyKey: r.ID, Reference: r.ID,
 			PaymentID: att.ConnectorReference, Amount: contractMoney(r.Amount, r.Currency), Reason: r.Reason})
 		cancel()
-		if o := refundResult(resp.Result, cerr); o != refundInFlight {
+		if o := refundResult(resp.Result, cerr); o != "" {
 			_, err := s.recordRefund(ctx, r.ID, o, resp.ID, resp.Result.Code)
 			return err
 		}

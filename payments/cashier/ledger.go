@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"time"
 
-	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 )
@@ -59,18 +58,6 @@ func (s *Service) prepareCapture(ctx context.Context, merchantID, connector stri
 		return nil, err
 	}
 	return m, nil
-}
-
-// postCapture posts a prepared capture for payment p, inside tx. The source
-// is the payment: a payment is captured once (a partial capture releases
-// the rest), so its capture can never post twice.
-func (s *Service) postCapture(ctx context.Context, tx *ent.Tx, p *ent.Payment, m *captureMove) error {
-	e := m.entry
-	e.Source = ledger.Source{Type: ledger.SourceCapture, ID: p.ID}
-	if _, err := s.cfg.Ledger.PostTx(ctx, tx, e); err != nil {
-		return fmt.Errorf("capture %s: ledger: %w", p.ID, err)
-	}
-	return nil
 }
 
 // fee is the connector's fee for capturing amt, capped at amt.

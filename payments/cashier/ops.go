@@ -3,12 +3,16 @@ package cashier
 import (
 	"context"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/viewer"
 )
@@ -41,7 +45,7 @@ func (s *Service) Capture(ctx context.Context, id string, in *money.Amount) (*en
 	if err != nil {
 		return nil, err
 	}
-	if stateOf(p.Status) == Succeeded && p.AmountCaptured > 0 && amount != nil && *amount == p.AmountCaptured {
+	if p.Status == paymentstatus.Succeeded && p.AmountCaptured > 0 && amount != nil && *amount == p.AmountCaptured {
 		return p, nil // a repeated capture
 	}
 	if underReview(p) {
@@ -60,8 +64,8 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 	if amount != nil {
 		want = *amount
 	}
-	if _, err := Next(stateOf(p.Status), Capture); err != nil || stateOf(p.Status) != RequiresCapture {
-		return nil, payments.Errorf(payments.ECONFLICT, "a payment that is %s cannot be captured", stateOf(p.Status))
+	if _, err := nextPayment(p.Status, paymentstatus.Capture); err != nil || p.Status != paymentstatus.RequiresCapture {
+		return nil, payments.Errorf(payments.ECONFLICT, "a payment that is %s cannot be captured", p.Status.Name())
 	}
 	switch {
 	case want <= 0:
@@ -71,7 +75,7 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 	case p.CaptureBefore != nil && !s.now().Before(*p.CaptureBefore):
 		return nil, payments.Errorf(payments.ECONFLICT, "the authorization expired at %s", p.CaptureBefore.Format("2006-01-02T15:04:05Z"))
 	}
-	att, err := s.liveAttempt(ctx, p, paymentattempt.StatusAUTHORIZED)
+	att, err := s.liveAttempt(ctx, p, attemptstatus.Authorized)
 	if err != nil {
 		return nil, err
 	}
@@ -104,26 +108,14 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 				return err
 			}
 		}
-		if stateOf(cur.Status) == Succeeded && cur.AmountCaptured == want {
+		if cur.Status == paymentstatus.Succeeded && cur.AmountCaptured == want {
 			return nil // a concurrent capture of the same amount recorded it
 		}
-		to, err := Next(stateOf(cur.Status), Capture)
-		if err != nil {
+		w := newRecordWrites(s.now())
+		if err := planCapture(cur, att, move, w); err != nil {
 			return err
 		}
-		if err := s.postCapture(sys, tx, cur, move); err != nil {
-			return err
-		}
-		if _, err := tx.PaymentAttempt.UpdateOneID(att.ID).SetStatus(paymentattempt.StatusCAPTURED).
-			SetResolvedAt(s.now()).ClearOperation().SetOperationAmount(0).ClearNextCheckAt().Save(sys); err != nil {
-			return err
-		}
-		cur, err = tx.Payment.UpdateOne(cur).SetStatus(entState(to)).SetAmountCaptured(want).
-			SetAmountCapturable(0).SetFeeAmount(move.fee).Save(sys)
-		if err != nil {
-			return err
-		}
-		return s.emit(sys, tx, cur, paymentEventTypes[to], map[string]any{"attempt_id": att.ID, "connector": att.Connector})
+		return s.write(sys, tx, w, false)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("capture %s: %w", p.ID, err)
@@ -159,7 +151,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*ent.Payment, error) {
 func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClosing) (*ent.Payment, error) {
 	id := p.ID
 	var err error
-	if stateOf(p.Status) == RequiresAction {
+	if p.Status == paymentstatus.RequiresAction {
 		unsupported, err := s.cancelWaiting(ctx, p)
 		if err != nil {
 			return nil, err
@@ -169,53 +161,28 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 			if p, err = s.Payment(ctx, id); err != nil {
 				return nil, err
 			}
-			switch stateOf(p.Status) {
-			case Canceled:
+			switch p.Status {
+			case paymentstatus.Canceled:
 				return p, nil
-			case Succeeded:
+			case paymentstatus.Succeeded:
 				return nil, payments.Errorf(payments.ECONFLICT,
 					"the buyer completed payment %s before the cancel reached the channel; refund it instead", id)
-			case RequiresAction:
+			case paymentstatus.RequiresAction:
 				// Never expire here what the channel may still complete.
 				return nil, payments.Errorf(payments.EUNAVAILABLE, "payment %s still waits for the buyer at the channel; try again", id)
 			}
 		}
 	}
-	from := stateOf(p.Status)
-	if from == Canceled {
+	from := p.Status
+	if from == paymentstatus.Canceled {
 		return p, nil
 	}
-	if _, err := Next(from, Cancel); err != nil {
+	if _, err := nextPayment(from, paymentstatus.Cancel); err != nil {
 		return nil, err
 	}
-	var att *ent.PaymentAttempt
-	outcome := OutcomeVoid
-	switch from {
-	case RequiresCapture:
-		if att, err = s.liveAttempt(ctx, p, paymentattempt.StatusAUTHORIZED); err != nil {
-			return nil, err
-		}
-		c, err := s.connector(att.Connector)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.markInFlight(ctx, att, paymentattempt.OperationVOID, 0); err != nil {
-			return nil, err
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
-		resp, err := c.Void(cctx, connectors.VoidRequest{IdempotencyKey: voidKey(p.ID), Reference: att.ID, PaymentID: att.ConnectorReference})
-		cancel()
-		if err := operationError("void", resp.Result, err); err != nil {
-			return nil, s.afterOperation(ctx, att, err)
-		}
-	case RequiresAction:
-		// The connector cannot cancel a waiting payment: the attempt expires
-		// here. A late approval of it is logged as a disagreement for an
-		// operator to refund.
-		if att, err = s.liveAttempt(ctx, p, paymentattempt.StatusACTION_REQUIRED); err != nil {
-			return nil, err
-		}
-		outcome = OutcomeExpire
+	att, outcome, err := s.releaseAtChannel(ctx, p)
+	if err != nil {
+		return nil, err
 	}
 	sys := viewer.SystemContext(ctx)
 	err = s.tx(sys, func(tx *ent.Tx) error {
@@ -224,52 +191,131 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 			return err
 		}
 		if closing == nil && underReview(cur) {
-			closing = &reviewClosing{status: payment.ReviewStatusREJECTED, action: "payment_review.reject", note: "canceled"}
+			closing = &reviewClosing{event: reviewstatus.Reject, action: "payment_review.reject", note: "canceled"}
 		}
 		if closing != nil {
 			if err := s.closeReview(ctx, tx, cur, *closing); err != nil {
 				return err
 			}
 		}
-		if stateOf(cur.Status) == Canceled {
+		if cur.Status == paymentstatus.Canceled {
 			return nil
 		}
-		to, err := Next(stateOf(cur.Status), Cancel)
-		if err != nil {
-			return err
-		}
-		data := map[string]any{}
+		var a *ent.PaymentAttempt
 		if att != nil {
-			a, err := tx.PaymentAttempt.Get(sys, att.ID)
-			if err != nil {
+			if a, err = tx.PaymentAttempt.Get(sys, att.ID); err != nil {
 				return err
 			}
-			ato, err := NextAttempt(attemptStateOf(a.Status), outcome)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.PaymentAttempt.UpdateOne(a).SetStatus(entAttemptState(ato)).SetResolvedAt(s.now()).
-				ClearNextCheckAt().ClearOperation().SetOperationAmount(0).Save(sys); err != nil {
-				return err
-			}
-			data["attempt_id"] = a.ID
 		}
-		cur, err = tx.Payment.UpdateOne(cur).SetStatus(entState(to)).SetAmountCapturable(0).
-			SetCanceledAt(s.now()).ClearNextAction().Save(sys)
-		if err != nil {
+		w := newRecordWrites(s.now())
+		if err := planCancel(cur, a, outcome, w); err != nil {
 			return err
 		}
-		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
-			if err := s.cfg.Sessions.Settle(sys, tx, tx.Client(), []Settlement{{SessionID: cur.CheckoutSessionID, State: to}}); err != nil {
-				return err
-			}
-		}
-		return s.emit(sys, tx, cur, paymentEventTypes[to], data)
+		return s.write(sys, tx, w, false)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancel %s: %w", p.ID, err)
 	}
 	return s.Payment(ctx, p.ID)
+}
+
+// planCapture decides the merchant's capture of payment p, read under its
+// lock, which the channel has captured on attempt a (authorized) for move's
+// amount and fee: the attempt captured and its operation answered, the
+// payment succeeded, the outbox event, and the capture's ledger entry, which
+// the writer posts last (the ledger's accounts are shared by every capture).
+// Its session was completed by the authorization already. It adds them to w
+// and changes p and a in memory; nothing is written. Returns ECONFLICT when
+// either machine refuses.
+func planCapture(p *ent.Payment, a *ent.PaymentAttempt, move *captureMove, w *recordWrites) error {
+	to, err := nextPayment(p.Status, paymentstatus.Capture)
+	if err != nil {
+		return err
+	}
+	ato, err := nextAttempt(a.Status, attemptstatus.OutcomeCaptured)
+	if err != nil {
+		return err
+	}
+	a.Status, a.ResolvedAt, a.NextCheckAt, a.Operation, a.OperationAmount = ato, &w.now, nil, nil, 0
+	w.attempt(a.ID, row{paymentattempt.FieldStatus: string(ato), paymentattempt.FieldResolvedAt: w.now,
+		paymentattempt.FieldNextCheckAt: nil, paymentattempt.FieldOperation: nil, paymentattempt.FieldOperationAmount: int64(0)})
+	captured := move.amount.Minor
+	p.Status, p.AmountCaptured, p.AmountCapturable, p.FeeAmount, p.UpdatedAt = to, captured, 0, move.fee, w.now
+	w.payment(p.ID, row{payment.FieldStatus: string(to), payment.FieldAmountCaptured: captured,
+		payment.FieldAmountCapturable: int64(0), payment.FieldFeeAmount: move.fee})
+	w.events = append(w.events, paymentEvent(p, paymentEventTypes[to], map[string]any{"attempt_id": a.ID, "connector": a.Connector}))
+	e := move.entry
+	e.Source = ledger.Source{Type: ledger.SourceCapture, ID: p.ID}
+	w.entries = append(w.entries, e)
+	return nil
+}
+
+// releaseAtChannel is the channel's part of canceling p: an authorization
+// is voided at the channel (its attempt marked in flight first, resolved by
+// the janitor if the answer is lost); a payment waiting for the buyer, which
+// the connector cannot cancel, has its attempt expire here (a late approval
+// of it is logged as a disagreement for an operator to refund). It returns
+// the attempt and the outcome it takes; no attempt for a payment awaiting a
+// payment method.
+func (s *Service) releaseAtChannel(ctx context.Context, p *ent.Payment) (*ent.PaymentAttempt, attemptstatus.Outcome, error) {
+	switch p.Status {
+	case paymentstatus.RequiresCapture:
+		att, err := s.liveAttempt(ctx, p, attemptstatus.Authorized)
+		if err != nil {
+			return nil, "", err
+		}
+		c, err := s.connector(att.Connector)
+		if err != nil {
+			return nil, "", err
+		}
+		if err := s.markInFlight(ctx, att, paymentattempt.OperationVOID, 0); err != nil {
+			return nil, "", err
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
+		resp, err := c.Void(cctx, connectors.VoidRequest{IdempotencyKey: voidKey(p.ID), Reference: att.ID, PaymentID: att.ConnectorReference})
+		cancel()
+		if err := operationError("void", resp.Result, err); err != nil {
+			return nil, "", s.afterOperation(ctx, att, err)
+		}
+		return att, attemptstatus.OutcomeVoid, nil
+	case paymentstatus.RequiresAction:
+		att, err := s.liveAttempt(ctx, p, attemptstatus.ActionRequired)
+		return att, attemptstatus.OutcomeExpire, err
+	}
+	return nil, attemptstatus.OutcomeVoid, nil
+}
+
+// planCancel decides the cancel of payment p, read under its lock, whose
+// attempt a (nil for a payment awaiting a payment method) takes outcome
+// (void: the channel released it; expire: the buyer can no longer finish
+// it): the payment canceled, the attempt resolved, the session's coupon
+// given back, the outbox event. It adds them to w and changes p and a in
+// memory as the writes will change the rows; nothing is written. Returns
+// ECONFLICT when either machine refuses.
+func planCancel(p *ent.Payment, a *ent.PaymentAttempt, outcome attemptstatus.Outcome, w *recordWrites) error {
+	to, err := nextPayment(p.Status, paymentstatus.Cancel)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{}
+	if a != nil {
+		ato, err := nextAttempt(a.Status, outcome)
+		if err != nil {
+			return err
+		}
+		a.Status, a.ResolvedAt, a.NextCheckAt, a.Operation, a.OperationAmount = ato, &w.now, nil, nil, 0
+		w.attempt(a.ID, row{paymentattempt.FieldStatus: string(ato), paymentattempt.FieldResolvedAt: w.now,
+			paymentattempt.FieldNextCheckAt: nil, paymentattempt.FieldOperation: nil, paymentattempt.FieldOperationAmount: int64(0)})
+		data["attempt_id"] = a.ID
+	}
+	p.Status, p.AmountCapturable, p.CanceledAt, p.NextAction, p.UpdatedAt = to, 0, &w.now, nil, w.now
+	w.payment(p.ID, row{payment.FieldStatus: string(to), payment.FieldAmountCapturable: int64(0),
+		payment.FieldCanceledAt: w.now, payment.FieldNextAction: nil})
+	if p.CheckoutSessionID != "" && sessionEffects[to] != 0 {
+		w.settle = append(w.settle, Settlement{SessionID: p.CheckoutSessionID, State: to})
+	}
+	w.events = append(w.events, paymentEvent(p, paymentEventTypes[to], data))
+	return nil
 }
 
 // minorIn reads an optional amount given for an operation on p: it must be
@@ -288,7 +334,7 @@ func minorIn(p *ent.Payment, a *money.Amount) (*int64, error) {
 }
 
 // liveAttempt returns the payment's newest attempt in status.
-func (s *Service) liveAttempt(ctx context.Context, p *ent.Payment, status paymentattempt.Status) (*ent.PaymentAttempt, error) {
+func (s *Service) liveAttempt(ctx context.Context, p *ent.Payment, status attemptstatus.Status) (*ent.PaymentAttempt, error) {
 	a, err := s.cfg.Client.PaymentAttempt.Query().
 		Where(paymentattempt.PaymentID(p.ID), paymentattempt.StatusEQ(status)).
 		Order(ent.Desc(paymentattempt.FieldID)).First(viewer.SystemContext(ctx))

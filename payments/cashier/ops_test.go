@@ -2,13 +2,14 @@ package cashier_test
 
 import (
 	"fmt"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/refundstatus"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
@@ -30,7 +31,7 @@ func TestPartialCaptureThenPartialRefundsUpToCaptured(t *testing.T) {
 			t.Fatal(err)
 		}
 		// acq_a: 30 + ⌈8000 × 2.9 %⌉ = 262.
-		if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 8_000 || p.AmountCapturable != 0 || p.FeeAmount != 262 {
+		if p.Status != paymentstatus.Succeeded || p.AmountCaptured != 8_000 || p.AmountCapturable != 0 || p.FeeAmount != 262 {
 			t.Fatalf("captured: %s %d/%d fee %d", p.Status, p.AmountCaptured, p.AmountCapturable, p.FeeAmount)
 		}
 		if got := w.balance(w.pending()); got != 8_000-262 {
@@ -41,7 +42,7 @@ func TestPartialCaptureThenPartialRefundsUpToCaptured(t *testing.T) {
 			t.Fatalf("repeat capture: %v", err)
 		}
 		r1, err := w.svc.Refund(w.ctx, p.ID, ptr(3_000), "damaged", "r1")
-		if err != nil || r1.Status != refund.StatusSUCCEEDED {
+		if err != nil || r1.Status != refundstatus.Succeeded {
 			t.Fatalf("refund 1: %v %v", r1, err)
 		}
 		if again, err := w.svc.Refund(w.ctx, p.ID, ptr(3_000), "damaged", "r1"); err != nil || again.ID != r1.ID {
@@ -82,13 +83,13 @@ func TestOperationsInTheWrongStateConflictAndMoveNothing(t *testing.T) {
 			t.Fatalf("refund uncaptured: %v", err)
 		}
 		canceled, err := w.svc.Cancel(w.ctx, held.ID)
-		if err != nil || canceled.Status != payment.StatusCANCELED || canceled.AmountCapturable != 0 {
+		if err != nil || canceled.Status != paymentstatus.Canceled || canceled.AmountCapturable != 0 {
 			t.Fatalf("cancel: %v %v", canceled, err)
 		}
 		if _, err := w.svc.Capture(w.ctx, held.ID, nil); payments.ErrorCode(err) != payments.ECONFLICT {
 			t.Fatalf("capture canceled: %v", err)
 		}
-		if again, err := w.svc.Cancel(w.ctx, held.ID); err != nil || again.Status != payment.StatusCANCELED {
+		if again, err := w.svc.Cancel(w.ctx, held.ID); err != nil || again.Status != paymentstatus.Canceled {
 			t.Fatalf("cancel twice: %v", err)
 		}
 		// Cancel of a succeeded payment.
@@ -178,7 +179,7 @@ func TestRefusedRefundIsReversedInTheLedger(t *testing.T) {
 			return connectors.Declined(connectors.DeclineHard, "refund_window_closed", "")
 		}
 		r, err := w.svc.Refund(w.ctx, p.ID, ptr(4_000), "", "x")
-		if err != nil || r.Status != refund.StatusFAILED || r.FailureCode != "" && r.FailureCode != "refund_window_closed" {
+		if err != nil || r.Status != refundstatus.Failed || r.FailureCode != "" && r.FailureCode != "refund_window_closed" {
 			t.Fatalf("refused refund: %+v %v", r, err)
 		}
 		if got := w.balance(w.pending()); got != pending {

@@ -1,34 +1,11 @@
 package cashier
 
 import (
-	"strings"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 
 	"github.com/straitpay/strait/connectors"
-	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments/routing"
 )
-
-// The stored enums are upper case; the state machines speak lower case. The
-// one exception is the attempt's FAILED, which is the machine's errored.
-
-func stateOf(p payment.Status) State { return State(strings.ToLower(string(p))) }
-
-func entState(s State) payment.Status { return payment.Status(strings.ToUpper(string(s))) }
-
-func attemptStateOf(s paymentattempt.Status) AttemptState {
-	if s == paymentattempt.StatusFAILED {
-		return AttemptErrored
-	}
-	return AttemptState(strings.ToLower(string(s)))
-}
-
-func entAttemptState(s AttemptState) paymentattempt.Status {
-	if s == AttemptErrored {
-		return paymentattempt.StatusFAILED
-	}
-	return paymentattempt.Status(strings.ToUpper(string(s)))
-}
 
 // result is one answer about an attempt, from whichever source: the
 // connector's reply to Authorize, QueryPayment on the janitor's behalf, or an
@@ -38,7 +15,7 @@ type result struct {
 	// outcome is the attempt machine's input; "" means "still in flight"
 	// (the channel answered pending, or the janitor learned nothing new):
 	// the attempt keeps its state and is checked again later.
-	outcome     Outcome
+	outcome     attemptstatus.Outcome
 	declineType connectors.DeclineType
 	retryable   bool
 	code        string
@@ -62,20 +39,20 @@ func resultOf(r connectors.Result, capture bool) result {
 	out := result{declineType: r.DeclineType, retryable: r.Retryable, code: r.Code, message: r.Message}
 	switch r.Outcome {
 	case connectors.OutcomeApproved:
-		out.outcome = OutcomeApproved
+		out.outcome = attemptstatus.OutcomeApproved
 		if capture {
-			out.outcome = OutcomeCaptured
+			out.outcome = attemptstatus.OutcomeCaptured
 		}
 	case connectors.OutcomePending:
 		out.outcome = ""
 	case connectors.OutcomeActionRequired:
-		out.outcome = OutcomeActionRequired
+		out.outcome = attemptstatus.OutcomeActionRequired
 	case connectors.OutcomeDeclined:
-		out.outcome = OutcomeDeclined
+		out.outcome = attemptstatus.OutcomeDeclined
 	case connectors.OutcomeError:
-		out.outcome = OutcomeError
+		out.outcome = attemptstatus.OutcomeError
 	default:
-		out.outcome = OutcomeUnknown
+		out.outcome = attemptstatus.OutcomeUnknown
 	}
 	return out
 }
@@ -88,13 +65,13 @@ func authorizeResult(resp connectors.AuthorizeResponse, err error, capture bool)
 	if err != nil {
 		r.message = err.Error()
 		if resp.Result.Outcome != connectors.OutcomeError {
-			r.outcome = OutcomeUnknown
+			r.outcome = attemptstatus.OutcomeUnknown
 		}
 		switch connectors.ErrorCode(err) {
 		case connectors.EUNAVAILABLE:
-			r.outcome, r.retryable = OutcomeError, true
+			r.outcome, r.retryable = attemptstatus.OutcomeError, true
 		case connectors.EINVALID, connectors.EUNSUPPORTED:
-			r.outcome, r.retryable = OutcomeError, false
+			r.outcome, r.retryable = attemptstatus.OutcomeError, false
 		}
 		if r.code == "" {
 			r.code = string(connectors.ErrorCode(err))
@@ -108,13 +85,13 @@ func authorizeResult(resp connectors.AuthorizeResponse, err error, capture bool)
 func (r result) failure() routing.Failure {
 	f := routing.Failure{Code: r.code}
 	switch {
-	case r.outcome == OutcomeDeclined && r.declineType == connectors.DeclineSoft:
+	case r.outcome == attemptstatus.OutcomeDeclined && r.declineType == connectors.DeclineSoft:
 		f.Outcome = routing.SoftDecline
-	case r.outcome == OutcomeDeclined:
+	case r.outcome == attemptstatus.OutcomeDeclined:
 		f.Outcome = routing.HardDecline
-	case r.outcome == OutcomeError && r.retryable:
+	case r.outcome == attemptstatus.OutcomeError && r.retryable:
 		f.Outcome = routing.RetryableError
-	case r.outcome == OutcomeError:
+	case r.outcome == attemptstatus.OutcomeError:
 		// The channel refused the request itself (invalid, unsupported):
 		// another connector would be sent the same request.
 		f.Outcome = routing.HardDecline

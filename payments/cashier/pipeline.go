@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"slices"
 	"strings"
 	"time"
@@ -165,21 +167,7 @@ func (s *Service) ConfirmPayment(ctx context.Context, id string, pm PaymentMetho
 	if err != nil {
 		return nil, err
 	}
-	if _, err := Next(stateOf(p.Status), Confirm); err != nil {
-		return nil, err
-	}
-	return s.run(ctx, p, pm, key)
-}
-
-// ConfirmLoaded is ConfirmPayment for a payment the caller has just read as
-// the system (the checkout, its session's payment), which it does not read
-// again. The state checked here is checked again under the payment's lock
-// before the attempt is written.
-func (s *Service) ConfirmLoaded(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
-	if err := pm.validate(); err != nil {
-		return nil, err
-	}
-	if _, err := Next(stateOf(p.Status), Confirm); err != nil {
+	if _, err := nextPayment(p.Status, paymentstatus.Confirm); err != nil {
 		return nil, err
 	}
 	return s.run(ctx, p, pm, key)
@@ -195,24 +183,12 @@ type NewPayment struct {
 	// amount, currency and capture method are set, and whatever else it
 	// carries (customer, reference, metadata) is stored with it. Its
 	// session is claimed first in the attempt transaction
-	// (SessionHooks.Claim), so that a session never has two payments in
+	// (claimSessions), so that a session never has two payments in
 	// flight.
 	Payment *ent.Payment
 }
 
-// ConfirmNew runs the pipeline for a payment that is not stored yet: it is
-// inserted in the attempt transaction, already processing, after its session
-// is claimed. Returns what ConfirmPayment returns, and ECONFLICT when the
-// session has a payment already (SessionHooks.Claim).
-func (s *Service) ConfirmNew(ctx context.Context, np NewPayment, pm PaymentMethod, key string) (*ent.Payment, error) {
-	if err := s.validateNew(np, pm); err != nil {
-		return nil, err
-	}
-	return s.runNew(ctx, np.Payment, pm, key, true)
-}
-
-// validateNew checks a new payment and how it is paid for ConfirmNew and
-// PrepareNew.
+// validateNew checks a new payment and how it is paid (PrepareNew).
 func (s *Service) validateNew(np NewPayment, pm PaymentMethod) error {
 	if err := pm.validate(); err != nil {
 		return err
@@ -225,27 +201,21 @@ func (s *Service) validateNew(np NewPayment, pm PaymentMethod) error {
 	if err := validateAmount("amount", amt); err != nil {
 		return err
 	}
-	if p.ID == "" || p.MerchantID == "" || p.CheckoutSessionID == "" || s.cfg.Sessions == nil {
-		return fmt.Errorf("confirm new payment: ID, merchant, checkout session and SessionHooks are required")
+	if p.ID == "" || p.MerchantID == "" || p.CheckoutSessionID == "" {
+		return fmt.Errorf("confirm new payment: ID, merchant and checkout session are required")
 	}
 	return nil
 }
 
-// run is the pipeline after validation.
+// run is the pipeline for a stored payment after validation.
 func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
-	return s.runNew(ctx, p, pm, key, false)
-}
-
-// runNew is run; with fresh set, p is not stored yet and begin inserts it.
-func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string, fresh bool) (*ent.Payment, error) {
 	sys := viewer.SystemContext(ctx)
 	amt, err := amountOf(p.Amount, p.Currency)
 	if err != nil {
 		return nil, err
 	}
-	// A replayed key finds its attempt: the pipeline ran already. A payment
-	// not stored yet has no attempt to find.
-	if key != "" && !fresh {
+	// A replayed key finds its attempt: the pipeline ran already.
+	if key != "" {
 		if done, err := s.cfg.Client.PaymentAttempt.Query().
 			Where(paymentattempt.ChannelIdempotencyKey(channelKey(p, key, 1))).Exist(sys); err != nil {
 			return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
@@ -257,7 +227,7 @@ func (s *Service) runNew(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 	if err != nil {
 		return nil, err
 	}
-	att, err := s.begin(ctx, p, d.route, d.risked, pm, key, 1, fresh)
+	att, err := s.begin(ctx, p, d.route, d.risked, pm, key, 1, false)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +268,7 @@ func (s *Service) decide(ctx context.Context, p *ent.Payment, pm PaymentMethod, 
 	d := decided{risked: assessed{decision: decision, counts: counts}}
 	refuse := func(code, message string) (decided, error) {
 		d.route = routing.Decision{PaymentID: p.ID, Attempted: []string{}}
-		d.refusal = &result{outcome: OutcomeDeclined, declineType: connectors.DeclineHard, code: code, message: message}
+		d.refusal = &result{outcome: attemptstatus.OutcomeDeclined, declineType: connectors.DeclineHard, code: code, message: message}
 		return d, nil
 	}
 	if decision.Action == risk.Deny {
@@ -429,11 +399,11 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		if err != nil {
 			return err
 		}
-		to, err := Next(stateOf(cur.Status), Confirm)
+		to, err := nextPayment(cur.Status, paymentstatus.Confirm)
 		if err != nil {
 			return err
 		}
-		err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(entState(to)).SetConnector(route.Chosen).
+		err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(to).SetConnector(route.Chosen).
 			SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
 			Exec(sys)
 		if err != nil {
@@ -445,8 +415,8 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		if err := s.cfg.Risk.RecordTx(sys, tx.Client(), risked.counts); err != nil {
 			return err
 		}
-		if cur.CheckoutSessionID != "" && s.cfg.Sessions != nil {
-			return s.cfg.Sessions.Reserve(sys, tx, []Reservation{{SessionID: cur.CheckoutSessionID, PaymentID: cur.ID}})
+		if cur.CheckoutSessionID != "" {
+			return s.reserveCoupons(sys, tx, []Reservation{{SessionID: cur.CheckoutSessionID, PaymentID: cur.ID}})
 		}
 		return nil
 	})
@@ -529,7 +499,7 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq, deferWrites boo
 	}
 	var atts []*ent.PaymentAttempt
 	err := s.tx(sys, func(tx *ent.Tx) error {
-		withCoupon, err := s.cfg.Sessions.Claim(sys, tx, sessions)
+		withCoupon, err := s.claimSessions(sys, tx, sessions)
 		if err != nil {
 			return err
 		}
@@ -548,7 +518,7 @@ func (s *Service) beginTx(ctx context.Context, reqs []*beginReq, deferWrites boo
 // the payments in one statement, the attempts in one. With deferWrites
 // the inserts go to MySQL with the next statement or the commit.
 func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, reqs []*beginReq, withCoupon []string, deferWrites bool) ([]*ent.PaymentAttempt, error) {
-	to, err := Next(RequiresPaymentMethod, Confirm)
+	to, err := nextPayment(paymentstatus.RequiresPaymentMethod, paymentstatus.Confirm)
 	if err != nil {
 		return nil, err
 	}
@@ -563,7 +533,7 @@ func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, reqs []*beginReq, wi
 		if p.CaptureMethod == "" {
 			p.CaptureMethod = payment.CaptureMethodAUTOMATIC
 		}
-		p.Status, p.Connector, p.PaymentMethodType = entState(to), r.route.Chosen, string(r.method)
+		p.Status, p.Connector, p.PaymentMethodType = to, r.route.Chosen, string(r.method)
 		creates[i] = paymentCreate(wr.Client(), p)
 		if atts[i], err = s.newAttempt(p, r.route, r.risk, r.seed, 1); err != nil {
 			return nil, err
@@ -586,7 +556,7 @@ func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, reqs []*beginReq, wi
 		return nil, err
 	}
 	if len(reservations) > 0 {
-		if err := s.cfg.Sessions.Reserve(ctx, tx, reservations); err != nil {
+		if err := s.reserveCoupons(ctx, tx, reservations); err != nil {
 			return nil, err
 		}
 	}
@@ -636,7 +606,7 @@ func (s *Service) createAttempt(ctx context.Context, tx *ent.Tx, p *ent.Payment,
 func (s *Service) authorize(ctx context.Context, att *ent.PaymentAttempt, pm PaymentMethod, decision risk.Decision) result {
 	c, err := s.connector(att.Connector)
 	if err != nil {
-		return result{outcome: OutcomeError, retryable: true, code: "connector_unavailable", message: err.Error()}
+		return result{outcome: attemptstatus.OutcomeError, retryable: true, code: "connector_unavailable", message: err.Error()}
 	}
 	kind := pm.Kind
 	if kind == "" {
@@ -660,7 +630,7 @@ func (s *Service) authorize(ctx context.Context, att *ent.PaymentAttempt, pm Pay
 	defer cancel()
 	resp, err := c.Authorize(cctx, req)
 	if errors.Is(cctx.Err(), context.DeadlineExceeded) && err != nil {
-		return result{outcome: OutcomeUnknown, code: "timeout", message: "the connector did not answer in time", channelID: resp.PaymentID}
+		return result{outcome: attemptstatus.OutcomeUnknown, code: "timeout", message: "the connector did not answer in time", channelID: resp.PaymentID}
 	}
 	return authorizeResult(resp, err, att.Capture)
 }

@@ -3,6 +3,8 @@ package cashier_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"slices"
 	"sync"
 	"testing"
@@ -24,7 +26,7 @@ func TestApprovedSaleCapturesAndPostsOnceWithTheFee(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		p := w.confirm(w.pay(10_000, ""), approveCard, "k1")
-		if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 10_000 || p.Connector != "acq_a" {
+		if p.Status != paymentstatus.Succeeded || p.AmountCaptured != 10_000 || p.Connector != "acq_a" {
 			t.Fatalf("payment = %s captured %d via %s", p.Status, p.AmountCaptured, p.Connector)
 		}
 		// acq_a: 30 + ⌈10000 × 290 / 10000⌉ = 320.
@@ -32,7 +34,7 @@ func TestApprovedSaleCapturesAndPostsOnceWithTheFee(t *testing.T) {
 			t.Fatalf("fee = %d, want 320", p.FeeAmount)
 		}
 		as := w.attempts(p)
-		if len(as) != 1 || as[0].Status != paymentattempt.StatusCAPTURED || as[0].RiskDecision["action"] != "allow" ||
+		if len(as) != 1 || as[0].Status != attemptstatus.Captured || as[0].RiskDecision["action"] != "allow" ||
 			routeOf(t, as[0]).Chosen != "acq_a" || as[0].ConnectorReference == "" || as[0].NextCheckAt != nil {
 			t.Fatalf("attempt = %+v", as[0])
 		}
@@ -64,7 +66,7 @@ func TestManualCaptureHoldsWithoutPosting(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		p := w.confirm(w.pay(5_000, payment.CaptureMethodMANUAL), approveCard, "")
-		if p.Status != payment.StatusREQUIRES_CAPTURE || p.AmountCapturable != 5_000 || p.AmountCaptured != 0 || p.CaptureBefore == nil {
+		if p.Status != paymentstatus.RequiresCapture || p.AmountCapturable != 5_000 || p.AmountCaptured != 0 || p.CaptureBefore == nil {
 			t.Fatalf("payment = %s capturable %d captured %d", p.Status, p.AmountCapturable, p.AmountCaptured)
 		}
 		if w.a.calls[0].Capture {
@@ -86,12 +88,12 @@ func TestSoftDeclineCascadesOnceWithANewKey(t *testing.T) {
 		// acq_b approves what acq_a soft-declines.
 		delete(w.b.answers, softCard)
 		p := w.confirm(w.pay(2_000, ""), softCard, "k1")
-		if p.Status != payment.StatusSUCCEEDED || p.Connector != "acq_b" {
+		if p.Status != paymentstatus.Succeeded || p.Connector != "acq_b" {
 			t.Fatalf("payment = %s via %s", p.Status, p.Connector)
 		}
 		as := w.attempts(p)
-		if len(as) != 2 || as[0].Status != paymentattempt.StatusDECLINED || *as[0].DeclineType != paymentattempt.DeclineTypeSOFT ||
-			as[1].Status != paymentattempt.StatusCAPTURED || as[0].ChannelIdempotencyKey == as[1].ChannelIdempotencyKey {
+		if len(as) != 2 || as[0].Status != attemptstatus.Declined || *as[0].DeclineType != paymentattempt.DeclineTypeSOFT ||
+			as[1].Status != attemptstatus.Captured || as[0].ChannelIdempotencyKey == as[1].ChannelIdempotencyKey {
 			t.Fatalf("attempts: %s/%s, %s/%s", as[0].Connector, as[0].Status, as[1].Connector, as[1].Status)
 		}
 		if attempted := routeOf(t, as[1]).Attempted; len(attempted) != 2 {
@@ -110,7 +112,7 @@ func TestSoftDeclineTwiceFailsTheAttemptAfterOneCascade(t *testing.T) {
 		w := newWorld(t, db)
 		w.program()
 		p := w.confirm(w.pay(2_000, ""), softCard, "")
-		if p.Status != payment.StatusREQUIRES_PAYMENT_METHOD || p.FailureCode != "insufficient_funds" {
+		if p.Status != paymentstatus.RequiresPaymentMethod || p.FailureCode != "insufficient_funds" {
 			t.Fatalf("payment = %s (%s)", p.Status, p.FailureCode)
 		}
 		if n := len(w.attempts(p)); n != 2 {
@@ -127,12 +129,12 @@ func TestHardDeclineNeverCascades(t *testing.T) {
 		w := newWorld(t, db)
 		w.program()
 		p := w.confirm(w.pay(2_000, ""), hardCard, "")
-		if p.Status != payment.StatusREQUIRES_PAYMENT_METHOD || p.FailureCode != "stolen_card" || len(w.b.calls) != 0 {
+		if p.Status != paymentstatus.RequiresPaymentMethod || p.FailureCode != "stolen_card" || len(w.b.calls) != 0 {
 			t.Fatalf("payment = %s (%s), acq_b calls %d", p.Status, p.FailureCode, len(w.b.calls))
 		}
 		// The buyer may try another card.
 		p = w.confirm(p, approveCard, "")
-		if p.Status != payment.StatusSUCCEEDED {
+		if p.Status != paymentstatus.Succeeded {
 			t.Fatalf("second confirmation: %s", p.Status)
 		}
 	})
@@ -144,7 +146,7 @@ func TestUnknownOutcomeStaysProcessingAndNeverCascades(t *testing.T) {
 		w.program()
 		p := w.confirm(w.pay(2_000, ""), unknownCard, "")
 		as := w.attempts(p)
-		if p.Status != payment.StatusPROCESSING || len(as) != 1 || as[0].Status != paymentattempt.StatusUNKNOWN ||
+		if p.Status != paymentstatus.Processing || len(as) != 1 || as[0].Status != attemptstatus.Unknown ||
 			as[0].NextCheckAt == nil || len(w.b.calls) != 0 {
 			t.Fatalf("payment %s, attempts %d (%s), acq_b calls %d", p.Status, len(as), as[0].Status, len(w.b.calls))
 		}
@@ -168,7 +170,7 @@ func TestRiskDenyRecordsTheDecisionAndCallsNoConnector(t *testing.T) {
 		}
 		p := w.confirm(w.pay(500_000, ""), approveCard, "")
 		as := w.attempts(p)
-		if p.Status != payment.StatusREQUIRES_PAYMENT_METHOD || p.FailureCode != "risk_deny" || len(w.a.calls) != 0 ||
+		if p.Status != paymentstatus.RequiresPaymentMethod || p.FailureCode != "risk_deny" || len(w.a.calls) != 0 ||
 			as[0].RiskDecision["action"] != "deny" || as[0].RiskDecision["score"] != float64(90) {
 			t.Fatalf("payment %s (%s), calls %d, risk %v", p.Status, p.FailureCode, len(w.a.calls), as[0].RiskDecision)
 		}
@@ -202,7 +204,7 @@ func TestLargeIDRAmountAboveInt32(t *testing.T) {
 			t.Fatal(err)
 		}
 		p = w.confirm(p, approveCard, "")
-		if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 5_000_000_000_00 {
+		if p.Status != paymentstatus.Succeeded || p.AmountCaptured != 5_000_000_000_00 {
 			t.Fatalf("payment %s captured %d", p.Status, p.AmountCaptured)
 		}
 		w.balanced()
@@ -219,10 +221,10 @@ func TestConcurrentConfirmsOfEveryOutcomeShareRecordBatches(t *testing.T) {
 		w := newWorld(t, db)
 		w.program()
 		delete(w.b.answers, softCard) // acq_b approves what acq_a soft-declines: a cascade
-		want := map[string]payment.Status{
-			approveCard: payment.StatusSUCCEEDED, softCard: payment.StatusSUCCEEDED,
-			hardCard: payment.StatusREQUIRES_PAYMENT_METHOD, unknownCard: payment.StatusPROCESSING,
-			actionCard: payment.StatusREQUIRES_ACTION,
+		want := map[string]paymentstatus.Status{
+			approveCard: paymentstatus.Succeeded, softCard: paymentstatus.Succeeded,
+			hardCard: paymentstatus.RequiresPaymentMethod, unknownCard: paymentstatus.Processing,
+			actionCard: paymentstatus.RequiresAction,
 		}
 		cards := []string{approveCard, softCard, hardCard, unknownCard, actionCard}
 		const n = 60
@@ -251,7 +253,7 @@ func TestConcurrentConfirmsOfEveryOutcomeShareRecordBatches(t *testing.T) {
 				t.Fatalf("payment %d: answered %s/%d/%s, stored %s/%d/%s", i, p.Status, p.AmountCaptured, p.Connector,
 					stored.Status, stored.AmountCaptured, stored.Connector)
 			}
-			if p.Status == payment.StatusSUCCEEDED {
+			if p.Status == paymentstatus.Succeeded {
 				captured += p.AmountCaptured
 				if evs := w.events(p); !slices.Equal(evs, []string{"payment.succeeded"}) {
 					t.Fatalf("payment %d events %v", i, evs)

@@ -2,7 +2,6 @@ package cashier
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/straitpay/strait/ent"
 )
@@ -13,24 +12,28 @@ import (
 // and write them there (BeginPrepared), rather than read the sessions, decide,
 // and then lock them again in an attempt transaction of the pipeline's own:
 // a confirm then costs one batched step and one round trip fewer. Once that
-// transaction commits, Finish runs the rest of the pipeline.
+// transaction commits, ConfirmPrepared runs the rest of the pipeline; for a
+// prepared payment nobody wrote, it first writes it in an attempt
+// transaction of its own, shared with concurrent new payments (beginMany).
 //
-// ConfirmNew is PrepareNew, a transaction of its own, and Finish in one.
+// A new payment is confirmed by these three, in order, and only by them:
+// PrepareNew (decide), BeginPrepared (optional: write in the caller's
+// transaction), ConfirmPrepared (write if not written, call, record).
 type Prepared struct {
 	payment *ent.Payment
 	pm      PaymentMethod
 	seed    string
 	d       decided
-	// attempt is the first attempt, once BeginPrepared has written it.
+	// attempt is the first attempt, once it is written: by BeginPrepared's
+	// transaction when it commits, or by ConfirmPrepared.
 	attempt *ent.PaymentAttempt
 }
 
-// PrepareNew checks a new payment as ConfirmNew does and runs risk and
-// routing for it (steps 3 and 4); nothing is written. It returns the errors
-// ConfirmNew returns before any write: EINVALID for a bad payment method or
-// amount, or when no connector takes the payment; EUNAVAILABLE when risk is
-// unavailable. A payment that risk refuses is prepared too: Finish records
-// its refusal.
+// PrepareNew checks a new payment and how it is paid, and runs risk and
+// routing for it (steps 3 and 4); nothing is written. Returns EINVALID for a
+// bad payment method or amount, or when no connector takes the payment;
+// EUNAVAILABLE when risk is unavailable. A payment that risk refuses is
+// prepared too: ConfirmPrepared records its refusal.
 func (s *Service) PrepareNew(ctx context.Context, np NewPayment, pm PaymentMethod, key string) (*Prepared, error) {
 	if err := s.validateNew(np, pm); err != nil {
 		return nil, err
@@ -47,14 +50,15 @@ func (s *Service) PrepareNew(ctx context.Context, np NewPayment, pm PaymentMetho
 }
 
 // BeginPrepared writes prepared payments, processing, with their first
-// attempts, in tx (step 5), as ConfirmNew's attempt transaction would: the
+// attempts, in tx (step 5), as ConfirmPrepared's attempt transaction would: the
 // caller must have locked their checkout sessions in tx (FOR UPDATE on MySQL)
 // and seen that none has a payment that is not failed or canceled
-// (SessionHooks.Claim's checks); withCoupon names those of the sessions that
-// carry a coupon, which are redeemed here (SessionHooks.Reserve). The
+// (claimSessions' checks); withCoupon names those of the sessions that
+// carry a coupon, which are redeemed here (reserveCoupons). The
 // sessions must be distinct. The inserts go to MySQL with the transaction's
-// next statement or its commit. An error means tx must be rolled back;
-// ConfirmNew then runs each payment alone, with its exact error.
+// next statement or its commit. An error means tx must be rolled back, and
+// nothing of the payments is written: ConfirmPrepared then writes each on its
+// own, with its exact error.
 func (s *Service) BeginPrepared(ctx context.Context, tx *ent.Tx, preps []*Prepared, withCoupon []string) error {
 	reqs := make([]*beginReq, len(preps))
 	for i, p := range preps {
@@ -69,32 +73,37 @@ func (s *Service) BeginPrepared(ctx context.Context, tx *ent.Tx, preps []*Prepar
 	if err != nil {
 		return err
 	}
-	for i, p := range preps {
-		p.attempt = atts[i]
-	}
+	// The payments are written once tx commits, and only then: a
+	// transaction that fails leaves them for ConfirmPrepared to write.
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil {
+				for i, p := range preps {
+					p.attempt = atts[i]
+				}
+			}
+			return err
+		})
+	})
 	return nil
 }
 
-// Finish runs the pipeline for a prepared payment whose attempt
-// BeginPrepared wrote and whose transaction has committed: the connector
-// call and the record (steps 6 to 8), or the record of a refusal. It
-// returns what ConfirmNew returns.
-func (s *Service) Finish(ctx context.Context, p *Prepared) (*ent.Payment, error) {
+// ConfirmPrepared runs the pipeline for a prepared payment: unless
+// BeginPrepared wrote it in a transaction that committed, its attempt
+// transaction first (which claims its session: ECONFLICT when the session has
+// a payment already), then the connector call and the record (steps 6 to 8),
+// or the record of a refusal. It returns the payment as recorded: succeeded,
+// requires_capture, requires_action, processing (pending at the channel, or
+// unknown until the janitor knows), or requires_payment_method after a
+// decline, with failure_code set.
+func (s *Service) ConfirmPrepared(ctx context.Context, p *Prepared) (*ent.Payment, error) {
 	if p.attempt == nil {
-		return nil, fmt.Errorf("confirm %s: the prepared payment was not written", p.payment.ID)
+		att, err := s.begin(ctx, p.payment, p.d.route, p.d.risked, p.pm, p.seed, 1, true)
+		if err != nil {
+			return nil, err
+		}
+		p.attempt = att
 	}
 	return s.finish(ctx, p.attempt, p.pm, p.d)
-}
-
-// ConfirmAlone runs a prepared payment whose BeginPrepared transaction
-// failed (nothing of it was written) on its own, as ConfirmNew would have
-// after the same decisions: its attempt in a transaction of its own, which
-// claims its session, then Finish. It returns what ConfirmNew returns.
-func (s *Service) ConfirmAlone(ctx context.Context, p *Prepared) (*ent.Payment, error) {
-	att, err := s.begin(ctx, p.payment, p.d.route, p.d.risked, p.pm, p.seed, 1, true)
-	if err != nil {
-		return nil, err
-	}
-	p.attempt = att
-	return s.Finish(ctx, p)
 }

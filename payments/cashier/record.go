@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"log/slog"
 	"unicode/utf8"
 
@@ -23,14 +25,14 @@ import (
 // paymentEventTypes names the outbox event of each state a payment enters.
 // Back in requires_payment_method means the attempt failed and the buyer may
 // try again; failed means the payment is over.
-var paymentEventTypes = map[State]string{
-	RequiresAction:        "payment.requires_action",
-	Processing:            "payment.processing",
-	RequiresCapture:       "payment.requires_capture",
-	Succeeded:             "payment.succeeded",
-	RequiresPaymentMethod: "payment.failed",
-	Failed:                "payment.failed",
-	Canceled:              "payment.canceled",
+var paymentEventTypes = map[paymentstatus.Status]string{
+	paymentstatus.RequiresAction:        "payment.requires_action",
+	paymentstatus.Processing:            "payment.processing",
+	paymentstatus.RequiresCapture:       "payment.requires_capture",
+	paymentstatus.Succeeded:             "payment.succeeded",
+	paymentstatus.RequiresPaymentMethod: "payment.failed",
+	paymentstatus.Failed:                "payment.failed",
+	paymentstatus.Canceled:              "payment.canceled",
 }
 
 // record is step 7: in one transaction, the attempt takes the result, the
@@ -78,7 +80,7 @@ type recorded struct {
 // transactions (recordMany); the janitor's and channel events' one at a time.
 func (s *Service) recordAttempt(ctx context.Context, att *ent.PaymentAttempt, res result, route *routing.Decision) (*ent.Payment, *cascade, error) {
 	req := &recordReq{ctx: ctx, attempt: att, res: res, route: route}
-	if res.outcome == OutcomeCaptured {
+	if res.outcome == attemptstatus.OutcomeCaptured {
 		amount := att.Amount
 		if res.captured > 0 {
 			amount = res.captured
@@ -132,7 +134,9 @@ const maxTries = 4
 // request. A request whose key an earlier one has runs after the others, in
 // a transaction of its own. run's error means its transaction wrote nothing
 // (it has retried a deadlock already): each request then runs in a
-// transaction of its own, so that what refused one request refuses only it.
+// transaction of its own, so that what refused one request refuses only it;
+// except when its COMMIT's outcome is unknown (store.OutcomeUnknown): it
+// may have written everything, so each request gets that error.
 //
 // run first defers the writes that need no answer but success to the
 // commit (deferWrites; store.Writes), which on MySQL sends them in one
@@ -152,10 +156,17 @@ func together[Req, Res any](ctx context.Context, log *slog.Logger, step string, 
 		return together(ctx, log, step, reqs[i:i+1], key, run)[0]
 	}
 	res, err := run(group, true) // its transaction retries a deadlock itself (Service.tx)
-	if err != nil && len(group) == 1 && payments.ErrorCode(err) == payments.EINTERNAL {
+	if err != nil && len(group) == 1 && payments.ErrorCode(err) == payments.EINTERNAL && !store.OutcomeUnknown(err) {
 		res, err = run(group, false)
 	}
 	switch {
+	case store.OutcomeUnknown(err):
+		// The transaction may have committed: running its requests again
+		// would write twice or be refused for what the first run wrote.
+		// Each is answered with the error; a retry reads what is there.
+		for _, i := range first {
+			out[i].Err = err
+		}
 	case err == nil:
 		for j, i := range first {
 			out[i] = res[j]
@@ -314,7 +325,7 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 	if res.eventID != "" && a.LastEventID == res.eventID {
 		return recorded{payment: p}, nil // a redelivered channel event
 	}
-	from := attemptStateOf(a.Status)
+	from := a.Status
 	upd := row{}
 	if res.channelID != "" && a.ConnectorReference == "" {
 		upd[paymentattempt.FieldConnectorReference] = res.channelID
@@ -323,7 +334,7 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 		upd[paymentattempt.FieldLastEventID] = res.eventID
 	}
 	if res.outcome == "" {
-		if from == AttemptAuthorized && a.Operation == nil {
+		if from == attemptstatus.Authorized && a.Operation == nil {
 			return recorded{payment: p}, nil // its operation was answered meanwhile
 		}
 		// Still in flight at the channel: look again later.
@@ -336,7 +347,7 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 		w.attempt(a.ID, upd)
 		return recorded{payment: p}, nil
 	}
-	to, err := NextAttempt(from, res.outcome)
+	to, err := nextAttempt(from, res.outcome)
 	if err != nil {
 		if stale(from, res.outcome) {
 			s.log.InfoContext(ctx, "stale result ignored", "attempt", a.ID, "state", from, "outcome", res.outcome)
@@ -351,18 +362,18 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 			"outcome", res.outcome, "code", res.code)
 		return recorded{}, payments.Errorf(payments.ECONFLICT, "attempt %s is %s and cannot become %s", a.ID, from, res.outcome)
 	}
-	upd[paymentattempt.FieldStatus] = string(entAttemptState(to))
+	upd[paymentattempt.FieldStatus] = string(to)
 	checks := a.CheckCount
 	if res.check {
 		checks++
 		upd[paymentattempt.FieldCheckCount] = checks
 	}
 	switch {
-	case to == AttemptUnknown:
+	case to == attemptstatus.Unknown:
 		upd[paymentattempt.FieldNextCheckAt] = s.nextCheck(checks)
-	case to == AttemptActionRequired:
+	case to == attemptstatus.ActionRequired:
 		upd[paymentattempt.FieldNextCheckAt] = s.now().Add(s.cfg.ActionTTL)
-	case to == AttemptPending:
+	case to == attemptstatus.Pending:
 	default:
 		upd[paymentattempt.FieldNextCheckAt] = nil
 		upd[paymentattempt.FieldResolvedAt] = w.now
@@ -372,16 +383,16 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 			upd[paymentattempt.FieldOperationAmount] = int64(0)
 		}
 	}
-	if to == AttemptDeclined || to == AttemptErrored || to == AttemptExpired {
+	if to == attemptstatus.Declined || to == attemptstatus.Errored || to == attemptstatus.Expired {
 		upd[paymentattempt.FieldDeclineCode] = clip(res.code, 64)
 		upd[paymentattempt.FieldErrorMessage] = clip(res.message, 500)
-		if to == AttemptDeclined && res.declineType.String() != "" {
+		if to == attemptstatus.Declined && res.declineType.String() != "" {
 			upd[paymentattempt.FieldDeclineType] = upperASCII(res.declineType.String())
 		}
 	}
-	a.Status = entAttemptState(to)
+	a.Status = to
 
-	if r.route != nil && (to == AttemptDeclined || to == AttemptErrored) {
+	if r.route != nil && (to == attemptstatus.Declined || to == attemptstatus.Errored) {
 		if moved, ok := routing.NextAfter(*r.route, res.failure()); ok {
 			next, err := s.newAttempt(p, moved, a.RiskDecision, seedOf(a), len(moved.Attempted))
 			if err != nil {
@@ -405,14 +416,14 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 
 // stale reports whether a result that the attempt machine refuses is only
 // late news: the attempt already took this outcome or moved past it.
-func stale(from AttemptState, o Outcome) bool {
+func stale(from attemptstatus.Status, o attemptstatus.Outcome) bool {
 	switch {
 	case from.Terminal():
 		return true
-	case from == AttemptAuthorized:
-		return o == OutcomeApproved || o == OutcomeActionRequired || o == OutcomeUnknown || o == OutcomeError
-	case from == AttemptActionRequired:
-		return o == OutcomeActionRequired || o == OutcomeError
+	case from == attemptstatus.Authorized:
+		return o == attemptstatus.OutcomeApproved || o == attemptstatus.OutcomeActionRequired || o == attemptstatus.OutcomeUnknown || o == attemptstatus.OutcomeError
+	case from == attemptstatus.ActionRequired:
+		return o == attemptstatus.OutcomeActionRequired || o == attemptstatus.OutcomeError
 	}
 	return false
 }
@@ -422,53 +433,53 @@ func stale(from AttemptState, o Outcome) bool {
 // the outbox event, and the payment's review opening (an authorization on a
 // review decision) or closing (reviewOnRecord).
 func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.PaymentAttempt,
-	to AttemptState, res result, capture *captureMove, w *recordWrites) error {
-	ev, ok := PaymentEvent(to)
+	to attemptstatus.Status, res result, capture *captureMove, w *recordWrites) error {
+	ev, ok := to.PaymentEvent()
 	if !ok {
 		return nil // pending or unknown: the payment stays processing
 	}
-	if ev == Decline && p.AgreementID != "" {
-		ev = Fail // a merchant-initiated charge has no buyer to try again
+	if ev == paymentstatus.Decline && p.AgreementID != "" {
+		ev = paymentstatus.Fail // a merchant-initiated charge has no buyer to try again
 	}
-	from := stateOf(p.Status)
-	pto, err := Next(from, ev)
+	from := p.Status
+	pto, err := nextPayment(from, ev)
 	if err != nil {
 		s.log.ErrorContext(ctx, "attempt result does not fit the payment", "payment", p.ID, "state", p.Status,
 			"attempt", a.ID, "attempt_state", to)
 		return nil
 	}
-	if pto == Succeeded && capture == nil {
+	if pto == paymentstatus.Succeeded && capture == nil {
 		return fmt.Errorf("payment %s captured without a prepared capture", p.ID)
 	}
-	upd := row{payment.FieldStatus: string(entState(pto)), payment.FieldConnector: a.Connector}
-	p.Status, p.Connector = entState(pto), a.Connector
+	upd := row{payment.FieldStatus: string(pto), payment.FieldConnector: a.Connector}
+	p.Status, p.Connector = pto, a.Connector
 	clearAction := func() {
 		upd[payment.FieldNextAction] = nil
 		p.NextAction = nil
 	}
 	switch pto {
-	case RequiresAction:
+	case paymentstatus.RequiresAction:
 		p.NextAction = nextActionData(res.action)
 		upd[payment.FieldNextAction] = p.NextAction
-	case RequiresCapture:
+	case paymentstatus.RequiresCapture:
 		clearAction()
 		before := w.now.Add(s.cfg.AuthorizationWindow)
 		p.AmountCapturable, p.CaptureBefore = a.Amount, &before
 		upd[payment.FieldAmountCapturable], upd[payment.FieldCaptureBefore] = a.Amount, before
-	case Succeeded:
+	case paymentstatus.Succeeded:
 		clearAction()
 		p.AmountCapturable, p.AmountCaptured, p.FeeAmount = 0, capture.amount.Minor, capture.fee
 		upd[payment.FieldAmountCapturable], upd[payment.FieldAmountCaptured], upd[payment.FieldFeeAmount] = int64(0), capture.amount.Minor, capture.fee
-	case RequiresPaymentMethod, Failed:
+	case paymentstatus.RequiresPaymentMethod, paymentstatus.Failed:
 		clearAction()
 		p.FailureCode, p.FailureMessage = clip(res.code, 64), clip(res.message, 500)
 		upd[payment.FieldFailureCode], upd[payment.FieldFailureMessage] = p.FailureCode, p.FailureMessage
-	case Canceled:
+	case paymentstatus.Canceled:
 		clearAction()
 		at := w.now
 		p.AmountCapturable, p.CanceledAt = 0, &at
 		upd[payment.FieldAmountCapturable], upd[payment.FieldCanceledAt] = int64(0), at
-	case Processing:
+	case paymentstatus.Processing:
 		clearAction()
 	}
 	review, reviewed := s.reviewOnRecord(ctx, p, a, pto, w.now)
@@ -477,25 +488,25 @@ func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.Pay
 	}
 	p.UpdatedAt = w.now
 	w.payment(p.ID, upd)
-	if p.CheckoutSessionID != "" {
+	if p.CheckoutSessionID != "" && sessionEffects[pto] != 0 {
 		w.settle = append(w.settle, Settlement{SessionID: p.CheckoutSessionID, State: pto})
 	}
 	data := map[string]any{"attempt_id": a.ID, "connector": a.Connector}
-	if res.code != "" && (pto == RequiresPaymentMethod || pto == Failed) {
+	if res.code != "" && (pto == paymentstatus.RequiresPaymentMethod || pto == paymentstatus.Failed) {
 		data["failure_code"] = res.code
 	}
-	if pto == RequiresAction && res.action != nil {
+	if pto == paymentstatus.RequiresAction && res.action != nil {
 		data["next_action"] = nextActionData(res.action)
 	}
 	w.events = append(w.events, paymentEvent(p, paymentEventTypes[pto], data))
 	if reviewed != nil {
 		w.events = append(w.events, *reviewed)
 	}
-	if (pto == RequiresCapture || pto == Succeeded) && !authorized(from) {
+	if (pto == paymentstatus.RequiresCapture || pto == paymentstatus.Succeeded) && !authorized(from) {
 		// The authorization counts toward the risk rules' daily limits.
 		w.counts = append(w.counts, s.cfg.Risk.VolumeCounts(volumeKeysOf(a), a.Amount)...)
 	}
-	if pto == Succeeded {
+	if pto == paymentstatus.Succeeded {
 		e := capture.entry
 		e.Source = ledger.Source{Type: ledger.SourceCapture, ID: p.ID}
 		w.entries = append(w.entries, e)
@@ -545,7 +556,9 @@ func upperASCII(s string) string {
 
 // authorized reports whether a payment in state s has been authorized
 // already (its volume counted).
-func authorized(s State) bool { return s == RequiresCapture || s == Succeeded }
+func authorized(s paymentstatus.Status) bool {
+	return s == paymentstatus.RequiresCapture || s == paymentstatus.Succeeded
+}
 
 // volumeKeysOf reads the daily-volume counter keys kept on an attempt's
 // risk decision: strings as the pipeline wrote them, or JSON values as read

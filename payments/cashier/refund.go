@@ -3,12 +3,16 @@ package cashier
 import (
 	"context"
 	"fmt"
+	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/refundstatus"
 
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/disputes"
@@ -59,13 +63,13 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 	} else if !ent.IsNotFound(err) {
 		return nil, fmt.Errorf("refund of %s: %w", p.ID, err)
 	}
-	if stateOf(p.Status) != Succeeded || p.AmountCaptured == 0 {
-		return nil, payments.Errorf(payments.ECONFLICT, "a payment that is %s has nothing captured to refund", stateOf(p.Status))
+	if p.Status != paymentstatus.Succeeded || p.AmountCaptured == 0 {
+		return nil, payments.Errorf(payments.ECONFLICT, "a payment that is %s has nothing captured to refund", p.Status.Name())
 	}
 	if amount != nil && *amount <= 0 {
 		return nil, payments.FieldErrorf("amount", "amount must be positive")
 	}
-	att, err := s.liveAttempt(ctx, p, paymentattempt.StatusCAPTURED)
+	att, err := s.liveAttempt(ctx, p, attemptstatus.Captured)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +125,7 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 	if err != nil {
 		return nil, fmt.Errorf("refund of %s: %w", p.ID, err)
 	}
-	if r.Status != refund.StatusPENDING {
+	if r.Status != refundstatus.Pending {
 		return r, nil
 	}
 	c, err := s.connector(att.Connector)
@@ -141,7 +145,7 @@ func (s *Service) refunded(ctx context.Context, tx *ent.Tx, paymentID string) (i
 		Sum *int64 `json:"sum"`
 	}
 	err := tx.Refund.Query().
-		Where(refund.PaymentID(paymentID), refund.StatusIn(refund.StatusPENDING, refund.StatusSUCCEEDED)).
+		Where(refund.PaymentID(paymentID), refund.StatusIn(refundstatus.Pending, refundstatus.Succeeded)).
 		Aggregate(func(sel *sql.Selector) string { return sql.As(sql.Sum(sel.C(refund.FieldAmount)), "sum") }).
 		Scan(ctx, &sums)
 	if err != nil {
@@ -153,40 +157,35 @@ func (s *Service) refunded(ctx context.Context, tx *ent.Tx, paymentID string) (i
 	return *sums[0].Sum, nil
 }
 
-// refundOutcome is what is known of a refund at the channel.
-type refundOutcome int
-
-const (
-	refundInFlight refundOutcome = iota // pending, unknown, or not sent: set aside, ask again
-	refundDone
-	refundRefused
-)
-
-func refundResult(r connectors.Result, err error) refundOutcome {
+// refundResult maps the channel's answer about a refund to the refund
+// machine's event; "" is none: pending, unknown or not sent, set aside and
+// asked again.
+func refundResult(r connectors.Result, err error) refundstatus.Event {
 	switch {
 	case err == nil && r.Outcome == connectors.OutcomeApproved:
-		return refundDone
+		return refundstatus.Succeed
 	case err == nil && r.Outcome == connectors.OutcomeDeclined:
-		return refundRefused
+		return refundstatus.Fail
 	case err != nil && (connectors.ErrorCode(err) == connectors.EINVALID || connectors.ErrorCode(err) == connectors.EUNSUPPORTED):
-		return refundRefused
+		return refundstatus.Fail
 	}
-	return refundInFlight
+	return ""
 }
 
 // recordRefund applies the channel's answer to a pending refund: success
 // counts it on the payment, a refusal reverses its ledger entry; in flight
 // leaves it pending. eventID deduplicates channel events.
-func (s *Service) recordRefund(ctx context.Context, id string, o refundOutcome, channelID, code string) (*ent.Refund, error) {
+func (s *Service) recordRefund(ctx context.Context, id string, ev refundstatus.Event, channelID, code string) (*ent.Refund, error) {
 	r, err := s.cfg.Client.Refund.Get(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("refund %s: %w", id, err)
 	}
-	if o == refundInFlight || r.Status != refund.StatusPENDING {
+	to, moves := refundstatus.Next(r.Status, ev)
+	if !moves {
 		return r, nil
 	}
 	var reversal ledger.Entry
-	if o == refundRefused {
+	if to == refundstatus.Failed {
 		orig, err := s.refundEntryOf(ctx, r)
 		if err != nil {
 			return nil, err
@@ -203,35 +202,54 @@ func (s *Service) recordRefund(ctx context.Context, id string, o refundOutcome, 
 			return err
 		}
 		cur, err := tx.Refund.Get(ctx, id)
-		if err != nil || cur.Status != refund.StatusPENDING {
+		if err != nil {
 			return err
 		}
-		upd := tx.Refund.UpdateOne(cur)
-		if channelID != "" {
-			upd.SetConnectorReference(clip(channelID, 128))
+		w := newRecordWrites(s.now())
+		if !planRefundResult(p, cur, ev, channelID, code, reversal, w) {
+			return nil
 		}
-		typ := "refund.succeeded"
-		if o == refundDone {
-			upd.SetStatus(refund.StatusSUCCEEDED)
-			if _, err := tx.Payment.UpdateOne(p).AddAmountRefunded(cur.Amount).Save(ctx); err != nil {
-				return err
-			}
-		} else {
-			typ = "refund.failed"
-			upd.SetStatus(refund.StatusFAILED).SetFailureCode(clip(code, 64))
-			if _, err := s.cfg.Ledger.PostTx(ctx, tx, reversal); err != nil {
-				return err
-			}
-		}
-		if r, err = upd.Save(ctx); err != nil {
-			return err
-		}
-		return s.emitRaw(ctx, tx, r.MerchantID, typ, r.ID, refundData(r))
+		r = cur
+		return s.write(ctx, tx, w, false)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refund %s: %w", id, err)
 	}
 	return r, nil
+}
+
+// planRefundResult decides what the channel's answer ev about refund r of
+// payment p, both read under p's lock, writes: the refund succeeded (counted
+// on the payment) or failed (its ledger entry reversed by reversal, prepared
+// before the transaction), the channel's id kept, the outbox event. It adds
+// them to w and changes p and r in memory; it reports false, adding nothing,
+// when the refund machine refuses (the refund is not pending any more: late
+// news).
+func planRefundResult(p *ent.Payment, r *ent.Refund, ev refundstatus.Event, channelID, code string,
+	reversal ledger.Entry, w *recordWrites) bool {
+	to, moves := refundstatus.Next(r.Status, ev)
+	if !moves {
+		return false
+	}
+	set := row{refund.FieldStatus: string(to)}
+	if channelID != "" {
+		r.ConnectorReference = clip(channelID, 128)
+		set[refund.FieldConnectorReference] = r.ConnectorReference
+	}
+	typ := "refund.succeeded"
+	if to == refundstatus.Succeeded {
+		p.AmountRefunded += r.Amount
+		w.payment(p.ID, row{payment.FieldAmountRefunded: p.AmountRefunded})
+	} else {
+		typ = "refund.failed"
+		r.FailureCode = clip(code, 64)
+		set[refund.FieldFailureCode] = r.FailureCode
+		w.entries = append(w.entries, reversal)
+	}
+	r.Status, r.UpdatedAt = to, w.now
+	w.refunds = append(w.refunds, store.RowUpdate{ID: r.ID, Set: set})
+	w.events = append(w.events, eventRow{merchantID: r.MerchantID, typ: typ, objectID: r.ID, data: refundData(r)})
+	return true
 }
 
 // refundEntryOf rebuilds a refund's ledger entry from the refund and its

@@ -3,6 +3,8 @@ package cashier
 import (
 	"context"
 	"fmt"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 	"strings"
 	"time"
 
@@ -51,7 +53,7 @@ func inReview(riskDecision map[string]any) bool {
 
 // underReview reports whether p's review is open.
 func underReview(p *ent.Payment) bool {
-	return p.ReviewStatus != nil && *p.ReviewStatus == payment.ReviewStatusOPEN
+	return p.ReviewStatus != nil && *p.ReviewStatus == reviewstatus.Open
 }
 
 // reviewOpen returns nil when p's review is open, and ECONFLICT otherwise.
@@ -59,7 +61,7 @@ func reviewOpen(p *ent.Payment) error {
 	switch {
 	case p.ReviewStatus == nil:
 		return payments.Errorf(payments.ECONFLICT, "payment %s is not under review", p.ID)
-	case *p.ReviewStatus != payment.ReviewStatusOPEN:
+	case *p.ReviewStatus != reviewstatus.Open:
 		return payments.Errorf(payments.ECONFLICT, "the review of payment %s is closed already (%s)", p.ID, *p.ReviewStatus)
 	}
 	return nil
@@ -92,14 +94,16 @@ func reviewReason(riskDecision map[string]any) string {
 // openedReview opens p's review at now: it changes p in memory and returns
 // the columns to write.
 func openedReview(p *ent.Payment, reason string, now time.Time) row {
-	open := payment.ReviewStatusOPEN
+	open := reviewstatus.Opened
 	p.ReviewStatus, p.ReviewReason, p.ReviewOpenedAt = &open, reason, &now
 	return row{payment.FieldReviewStatus: string(open), payment.FieldReviewReason: reason, payment.FieldReviewOpenedAt: now}
 }
 
-// closedReview closes p's review as status at now, by whom, with a note
-// saying why: it changes p in memory and returns the columns to write.
-func closedReview(p *ent.Payment, status payment.ReviewStatus, by, note string, now time.Time) row {
+// closedReview closes p's open review by ev (the review machine's approve or
+// reject) at now, by whom, with a note saying why: it changes p in memory and
+// returns the columns to write. Callers check the review is open first.
+func closedReview(p *ent.Payment, ev reviewstatus.Event, by, note string, now time.Time) row {
+	status, _ := reviewstatus.Next(*p.ReviewStatus, ev)
 	by, note = clip(by, maxReviewCloser), clip(note, maxCloseNote)
 	p.ReviewStatus, p.ReviewClosedAt, p.ReviewClosedBy, p.ReviewCloseNote = &status, &now, by, note
 	return row{payment.FieldReviewStatus: string(status), payment.FieldReviewClosedAt: now,
@@ -125,26 +129,26 @@ func reviewEvent(p *ent.Payment, typ string, extra map[string]any) eventRow {
 // closed, so that an open review always means a payment held for capture.
 // It changes p in memory and returns the columns to write and the event,
 // or nothing.
-func (s *Service) reviewOnRecord(ctx context.Context, p *ent.Payment, a *ent.PaymentAttempt, to State, now time.Time) (row, *eventRow) {
+func (s *Service) reviewOnRecord(ctx context.Context, p *ent.Payment, a *ent.PaymentAttempt, to paymentstatus.Status, now time.Time) (row, *eventRow) {
 	var r row
 	var extra map[string]any
 	switch {
-	case to == RequiresCapture && p.ReviewStatus == nil && inReview(a.RiskDecision):
+	case to == paymentstatus.RequiresCapture && p.ReviewStatus == nil && inReview(a.RiskDecision):
 		r, extra = openedReview(p, reviewReason(a.RiskDecision), now), map[string]any{"attempt_id": a.ID}
-	case to == Canceled && underReview(p):
+	case to == paymentstatus.Canceled && underReview(p):
 		const why = "the channel released the authorization"
-		r = closedReview(p, payment.ReviewStatusREJECTED, "connector:"+a.Connector, why, now)
+		r = closedReview(p, reviewstatus.Reject, "connector:"+a.Connector, why, now)
 		extra = map[string]any{"reason": why}
-	case to == Succeeded && underReview(p):
+	case to == paymentstatus.Succeeded && underReview(p):
 		s.log.ErrorContext(ctx, "the channel captured a payment under review", "payment", p.ID, "attempt", a.ID, "connector", a.Connector)
 		const why = "captured at the channel without an approval"
-		r = closedReview(p, payment.ReviewStatusAPPROVED, "connector:"+a.Connector, why, now)
+		r = closedReview(p, reviewstatus.Approve, "connector:"+a.Connector, why, now)
 		extra = map[string]any{"reason": why}
 	default:
 		return nil, nil
 	}
 	typ := eventReviewClosed
-	if *p.ReviewStatus == payment.ReviewStatusOPEN {
+	if *p.ReviewStatus == reviewstatus.Open {
 		typ = eventReviewOpened
 	}
 	e := reviewEvent(p, typ, extra)
@@ -154,9 +158,9 @@ func (s *Service) reviewOnRecord(ctx context.Context, p *ent.Payment, a *ent.Pay
 // reviewClosing is a person's decision on a review, applied under the
 // payment's lock by closeReview.
 type reviewClosing struct {
-	status payment.ReviewStatus
-	action string // the audit log's action
-	note   string // why, in the person's words or the operation's
+	event  reviewstatus.Event // approve or reject
+	action string             // the audit log's action
+	note   string             // why, in the person's words or the operation's
 }
 
 // closeReview closes the open review of p, read under its lock in tx, as
@@ -169,12 +173,12 @@ func (s *Service) closeReview(ctx context.Context, tx *ent.Tx, p *ent.Payment, c
 	}
 	sys := viewer.SystemContext(ctx)
 	now := s.now()
-	_, err := store.UpdateRows(sys, tx, payment.Table, []store.RowUpdate{{ID: p.ID, Set: closedReview(p, c.status, actorOf(ctx), c.note, now)}}, now)
+	_, err := store.UpdateRows(sys, tx, payment.Table, []store.RowUpdate{{ID: p.ID, Set: closedReview(p, c.event, actorOf(ctx), c.note, now)}}, now)
 	if err != nil {
 		return fmt.Errorf("close review of %s: %w", p.ID, err)
 	}
 	var extra map[string]any
-	details := map[string]string{"review_status": string(c.status)}
+	details := map[string]string{"review_status": string(*p.ReviewStatus)}
 	if c.note != "" {
 		extra, details["reason"] = map[string]any{"reason": c.note}, c.note
 	}
@@ -226,7 +230,7 @@ func (s *Service) ApproveReview(ctx context.Context, id, note string) (*ent.Paym
 	if err := reviewOpen(p); err != nil {
 		return nil, err
 	}
-	closing := reviewClosing{status: payment.ReviewStatusAPPROVED, action: "payment_review.approve", note: note}
+	closing := reviewClosing{event: reviewstatus.Approve, action: "payment_review.approve", note: note}
 	if p.CaptureMethod == payment.CaptureMethodAUTOMATIC {
 		return s.capture(ctx, p, nil, &closing)
 	}
@@ -264,5 +268,5 @@ func (s *Service) RejectReview(ctx context.Context, id, reason string) (*ent.Pay
 	if err := reviewOpen(p); err != nil {
 		return nil, err
 	}
-	return s.cancel(ctx, p, &reviewClosing{status: payment.ReviewStatusREJECTED, action: "payment_review.reject", note: reason})
+	return s.cancel(ctx, p, &reviewClosing{event: reviewstatus.Reject, action: "payment_review.reject", note: reason})
 }

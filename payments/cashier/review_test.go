@@ -2,6 +2,9 @@ package cashier_test
 
 import (
 	"context"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +13,6 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/store"
@@ -61,7 +63,7 @@ func (w *world) stored(p *ent.Payment) *ent.Payment {
 	return w.db.Client.Payment.GetX(w.sys, p.ID)
 }
 
-func reviewIs(p *ent.Payment, s payment.ReviewStatus) bool {
+func reviewIs(p *ent.Payment, s reviewstatus.Status) bool {
 	return p.ReviewStatus != nil && *p.ReviewStatus == s
 }
 
@@ -75,15 +77,15 @@ func TestReviewAuthorizesWithoutCaptureAndHoldsThePayment(t *testing.T) {
 		w.reviewAbove(100_000)
 		p := w.confirm(w.pay(250_000, ""), approveCard, "k1")
 		as := w.attempts(p)
-		if p.Status != payment.StatusREQUIRES_CAPTURE || !reviewIs(p, payment.ReviewStatusOPEN) || p.AmountCapturable != 250_000 ||
+		if p.Status != paymentstatus.RequiresCapture || !reviewIs(p, reviewstatus.Open) || p.AmountCapturable != 250_000 ||
 			p.ReviewOpenedAt == nil || p.ReviewReason == "" || len(as) != 1 || as[0].Capture ||
-			as[0].Status != paymentattempt.StatusAUTHORIZED || as[0].RiskDecision["action"] != "review" {
+			as[0].Status != attemptstatus.Authorized || as[0].RiskDecision["action"] != "review" {
 			t.Fatalf("payment %s review %v %q, attempts %+v", p.Status, p.ReviewStatus, p.ReviewReason, as)
 		}
 		if len(w.a.calls) != 1 || w.a.calls[0].Capture {
 			t.Fatalf("authorize calls %+v", w.a.calls)
 		}
-		if got := w.reload(p); !reviewIs(got, payment.ReviewStatusOPEN) || got.ReviewReason != p.ReviewReason {
+		if got := w.reload(p); !reviewIs(got, reviewstatus.Open) || got.ReviewReason != p.ReviewReason {
 			t.Fatalf("stored review %v %q", got.ReviewStatus, got.ReviewReason)
 		}
 		if ev := w.events(p); !slices.Equal(ev, []string{"payment.requires_capture", "payment.review_opened"}) {
@@ -106,7 +108,7 @@ func TestReviewAuthorizesWithoutCaptureAndHoldsThePayment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 250_000 || !reviewIs(p, payment.ReviewStatusAPPROVED) ||
+		if p.Status != paymentstatus.Succeeded || p.AmountCaptured != 250_000 || !reviewIs(p, reviewstatus.Approved) ||
 			p.ReviewClosedAt == nil || p.ReviewClosedBy != "merchant_user:usr_admin" {
 			t.Fatalf("approved: %s captured %d review %v by %q", p.Status, p.AmountCaptured, p.ReviewStatus, p.ReviewClosedBy)
 		}
@@ -154,13 +156,13 @@ func TestReviewRejectionVoidsTheAuthorization(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Status != payment.StatusCANCELED || !reviewIs(p, payment.ReviewStatusREJECTED) || p.AmountCaptured != 0 {
+		if p.Status != paymentstatus.Canceled || !reviewIs(p, reviewstatus.Rejected) || p.AmountCaptured != 0 {
 			t.Fatalf("rejected: %s review %v", p.Status, p.ReviewStatus)
 		}
 		if stored := w.stored(p); stored.ReviewCloseNote != "buyer on a sanctions list" {
 			t.Fatalf("close note %q", stored.ReviewCloseNote)
 		}
-		if as := w.attempts(p); as[0].Status != paymentattempt.StatusVOIDED {
+		if as := w.attempts(p); as[0].Status != attemptstatus.Voided {
 			t.Fatalf("attempt %s", as[0].Status)
 		}
 		if ev := w.events(p); !slices.Equal(ev, []string{"payment.requires_capture", "payment.review_opened",
@@ -175,7 +177,7 @@ func TestReviewRejectionVoidsTheAuthorization(t *testing.T) {
 		if q, err = w.svc.Cancel(w.ctx, q.ID); err != nil {
 			t.Fatal(err)
 		}
-		if q.Status != payment.StatusCANCELED || !reviewIs(q, payment.ReviewStatusREJECTED) || q.ReviewClosedBy != "api_key:key_test" ||
+		if q.Status != paymentstatus.Canceled || !reviewIs(q, reviewstatus.Rejected) || q.ReviewClosedBy != "api_key:key_test" ||
 			w.stored(q).ReviewCloseNote != "canceled" {
 			t.Fatalf("canceled: %s review %v by %q (%q)", q.Status, q.ReviewStatus, q.ReviewClosedBy, w.stored(q).ReviewCloseNote)
 		}
@@ -203,10 +205,10 @@ func TestReviewOfManualCaptureApprovesWithoutCapturing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Status != payment.StatusREQUIRES_CAPTURE || !reviewIs(p, payment.ReviewStatusAPPROVED) || len(w.a.ops) != 0 {
+		if p.Status != paymentstatus.RequiresCapture || !reviewIs(p, reviewstatus.Approved) || len(w.a.ops) != 0 {
 			t.Fatalf("approved: %s review %v, channel %v", p.Status, p.ReviewStatus, w.a.ops)
 		}
-		if p, err = w.svc.Capture(w.ctx, p.ID, nil); err != nil || p.Status != payment.StatusSUCCEEDED {
+		if p, err = w.svc.Capture(w.ctx, p.ID, nil); err != nil || p.Status != paymentstatus.Succeeded {
 			t.Fatalf("capture after the approval: %v %v", p, err)
 		}
 		w.balanced()
@@ -222,7 +224,7 @@ func TestReviewOpensWhenThreeDSCompletesLater(t *testing.T) {
 		w.program()
 		w.reviewAbove(100_000)
 		p := w.confirm(w.pay(200_000, ""), actionCard, "")
-		if p.Status != payment.StatusREQUIRES_ACTION || p.ReviewStatus != nil {
+		if p.Status != paymentstatus.RequiresAction || p.ReviewStatus != nil {
 			t.Fatalf("payment %s review %v", p.Status, p.ReviewStatus)
 		}
 		a := w.attempts(p)[0]
@@ -232,10 +234,10 @@ func TestReviewOpensWhenThreeDSCompletesLater(t *testing.T) {
 			t.Fatal(err)
 		}
 		p = w.reload(p)
-		if p.Status != payment.StatusREQUIRES_CAPTURE || !reviewIs(p, payment.ReviewStatusOPEN) || p.ReviewReason == "" {
+		if p.Status != paymentstatus.RequiresCapture || !reviewIs(p, reviewstatus.Open) || p.ReviewReason == "" {
 			t.Fatalf("after 3-D Secure: %s review %v", p.Status, p.ReviewStatus)
 		}
-		if w.attempts(p)[0].Status != paymentattempt.StatusAUTHORIZED || w.balance(w.pending()) != 0 {
+		if w.attempts(p)[0].Status != attemptstatus.Authorized || w.balance(w.pending()) != 0 {
 			t.Fatal("the reviewed payment was captured")
 		}
 	})
@@ -250,7 +252,7 @@ func TestAnApprovalForLessThanTheAmountIsNotASuccess(t *testing.T) {
 		w := newWorld(t, db)
 		w.program()
 		p := w.confirm(w.pay(20_000, ""), actionCard, "")
-		if p.Status != payment.StatusREQUIRES_ACTION {
+		if p.Status != paymentstatus.RequiresAction {
 			t.Fatalf("payment %s", p.Status)
 		}
 		a := w.attempts(p)[0]
@@ -264,11 +266,11 @@ func TestAnApprovalForLessThanTheAmountIsNotASuccess(t *testing.T) {
 			}
 		}
 		approve("evt_part", 5_000)
-		if p = w.reload(p); p.Status != payment.StatusREQUIRES_ACTION || p.AmountCaptured != 0 || w.balance(w.pending()) != 0 {
+		if p = w.reload(p); p.Status != paymentstatus.RequiresAction || p.AmountCaptured != 0 || w.balance(w.pending()) != 0 {
 			t.Fatalf("after an approval of part: %s, captured %d", p.Status, p.AmountCaptured)
 		}
 		approve("evt_whole", 20_000)
-		if p = w.reload(p); p.Status != payment.StatusSUCCEEDED || p.AmountCaptured != 20_000 {
+		if p = w.reload(p); p.Status != paymentstatus.Succeeded || p.AmountCaptured != 20_000 {
 			t.Fatalf("after the whole approval: %s, captured %d", p.Status, p.AmountCaptured)
 		}
 		w.balanced()

@@ -14,6 +14,7 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/batch"
+	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -24,35 +25,6 @@ import (
 // host's Manager, or fakes in tests).
 type Connectors interface {
 	Get(name string) (connectors.Connector, bool)
-}
-
-// SessionHooks lets the checkout act inside the pipeline's own transactions
-// for payments that belong to a checkout session, so that what the checkout
-// keeps (a coupon's redemption, the session's state) never disagrees with the
-// money.
-type SessionHooks interface {
-	// Claim runs first in the attempt transaction of new payments of
-	// checkout sessions (ConfirmNew): it locks the sessions (confirms of
-	// one session queue there) and refuses, with ECONFLICT, a session that
-	// has a payment already that is not failed or canceled (one made
-	// meanwhile by another confirm). It returns the sessions that carry a
-	// coupon: only those need Reserve. An error aborts the attempt
-	// transaction.
-	Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) (withCoupon []string, err error)
-	// Reserve runs in the attempt transaction, before any connector is
-	// called: what it refuses (a used-up coupon) is refused before money
-	// moves. A session without a coupon reserves nothing. An error aborts
-	// the attempt transaction.
-	Reserve(ctx context.Context, tx *ent.Tx, reservations []Reservation) error
-	// Settle runs in the record transaction whenever payments reach a
-	// state (one transaction may record several sessions' payments):
-	// authorized or succeeded completes the session; declined, failed or
-	// canceled gives back what Reserve took. Unknown outcomes never reach
-	// it, so nothing is given back for a payment that may yet succeed.
-	// Reads go to tx; writes that need no answer but success may go through
-	// writes, a client bound to tx whose statements a batch sends together
-	// at the end of the step (store.Writes).
-	Settle(ctx context.Context, tx *ent.Tx, writes *ent.Client, settled []Settlement) error
 }
 
 // Config holds a Service's dependencies and settings. Zero settings get the
@@ -79,10 +51,9 @@ type Config struct {
 	// unresolved attempt is Backoff[min(n, len-1)]. Default 30 s, 1 m, 2 m,
 	// 5 m, 15 m, 1 h, then every 6 h.
 	Backoff []time.Duration
-	// Sessions acts inside the pipeline's transactions for payments that
-	// belong to a checkout session (coupons, completing the session); nil
-	// when there is no checkout.
-	Sessions SessionHooks
+	// Coupons redeems and gives back the coupons of checkout sessions'
+	// payments (sessions.go); nil when there are none.
+	Coupons *coupons.Service
 
 	// ActionTTL is how long a buyer has to finish a next action before the
 	// janitor asks the channel and, if still unfinished, expires the attempt

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
 	"time"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
@@ -19,20 +21,6 @@ import (
 
 // row is the new values of some columns of one row (store.Row).
 type row = store.Row
-
-// Settlement is a checkout session's payment reaching a state that settles
-// the session (SessionHooks.Settle).
-type Settlement struct {
-	SessionID string
-	State     State
-}
-
-// Reservation is a checkout session's payment about to be attempted
-// (SessionHooks.Reserve).
-type Reservation struct {
-	SessionID string
-	PaymentID string
-}
 
 // eventRow is an outbox event to insert.
 type eventRow struct {
@@ -48,6 +36,7 @@ type recordWrites struct {
 	// created are attempts to insert (a cascade's next attempt).
 	created  []*ent.PaymentAttempt
 	payments []store.RowUpdate
+	refunds  []store.RowUpdate
 	settle   []Settlement
 	events   []eventRow
 	entries  []ledger.Entry
@@ -92,8 +81,8 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, deferW
 	}
 	// What follows needs no answer but success.
 	wr := store.NewWrites(tx, s.cfg.Dialect, deferWrites)
-	if len(w.settle) > 0 && s.cfg.Sessions != nil {
-		if err := s.cfg.Sessions.Settle(ctx, tx, wr.Client(), w.settle); err != nil {
+	if len(w.settle) > 0 {
+		if err := s.settleSessions(ctx, tx, wr.Client(), w.settle); err != nil {
 			return fmt.Errorf("sessions: %w", err)
 		}
 	}
@@ -102,6 +91,9 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, deferW
 	}
 	if _, err := store.UpdateRows(ctx, wr, payment.Table, w.payments, w.now); err != nil {
 		return fmt.Errorf("payments: %w", err)
+	}
+	if _, err := store.UpdateRows(ctx, wr, refund.Table, w.refunds, w.now); err != nil {
+		return fmt.Errorf("refunds: %w", err)
 	}
 	if err := s.cfg.Risk.RecordTx(ctx, wr.Client(), w.counts); err != nil {
 		return err
@@ -140,7 +132,7 @@ func (s *Service) newAttempt(p *ent.Payment, route routing.Decision, riskDecisio
 	capture := p.CaptureMethod != payment.CaptureMethodMANUAL && !inReview(riskDecision)
 	return &ent.PaymentAttempt{
 		ID: pulid.New("att"), MerchantID: p.MerchantID, PaymentID: p.ID, Connector: route.Chosen,
-		Amount: p.Amount, Currency: p.Currency, Status: paymentattempt.StatusPENDING,
+		Amount: p.Amount, Currency: p.Currency, Status: attemptstatus.Pending,
 		ChannelIdempotencyKey: channelKey(p, seed, n), Capture: capture,
 		RoutingDecision: rd, RiskDecision: riskDecision, NextCheckAt: &next,
 	}, nil
@@ -174,7 +166,7 @@ func (s *Service) insertAttempts(ctx context.Context, client *ent.Client, atts [
 // paymentEvent is the outbox event of a payment entering a state.
 func paymentEvent(p *ent.Payment, typ string, extra map[string]any) eventRow {
 	data := map[string]any{
-		"payment_id": p.ID, "status": string(stateOf(p.Status)), "amount": p.Amount, "currency": p.Currency,
+		"payment_id": p.ID, "status": p.Status.Name(), "amount": p.Amount, "currency": p.Currency,
 		"amount_captured": p.AmountCaptured, "amount_refunded": p.AmountRefunded,
 	}
 	for k, v := range extra {

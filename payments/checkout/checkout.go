@@ -61,6 +61,12 @@ type Config struct {
 	// Router previews methods; nil previews none.
 	Router  *routing.Router
 	Coupons *coupons.Service
+	// Payments is the payment core that confirms sessions; nil answers a
+	// confirm EUNAVAILABLE.
+	Payments *cashier.Service
+	// Dialect is the database's (dialect.MySQL or dialect.SQLite): sessions
+	// are locked FOR UPDATE on MySQL only.
+	Dialect string
 	// Dev allows http return URLs on localhost.
 	Dev bool
 	// Now defaults to time.Now.
@@ -72,14 +78,13 @@ type Config struct {
 
 // Service opens checkout sessions and serves their cashier.
 type Service struct {
-	client  *ent.Client
-	tokens  CashierTokens
-	vault   *vault.Vault
-	fx      *fx.Service
-	router  *routing.Router
-	coupons *coupons.Service
-	dev     bool
-	// payments and dialect are set by UsePayments.
+	client   *ent.Client
+	tokens   CashierTokens
+	vault    *vault.Vault
+	fx       *fx.Service
+	router   *routing.Router
+	coupons  *coupons.Service
+	dev      bool
 	payments *cashier.Service
 	dialect  string
 	now      func() time.Time
@@ -101,6 +106,7 @@ func New(c Config) (*Service, error) {
 	}
 	s := &Service{
 		client: c.Client, tokens: c.Tokens, vault: c.Vault, fx: c.FX, router: c.Router, coupons: c.Coupons, dev: c.Dev,
+		payments: c.Payments, dialect: c.Dialect,
 		now: func() time.Time { return c.Now().UTC().Truncate(time.Microsecond) },
 	}
 	s.reads = batch.New(context.Background(), maxReadBatch, s.readSessions).WithTimeout(c.BatchTimeout)

@@ -3,7 +3,7 @@ package checkout
 import (
 	"context"
 	"fmt"
-	"slices"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"strings"
 
 	"entgo.io/ent/dialect"
@@ -42,14 +42,12 @@ type ConfirmInput struct {
 	BillingCountry string
 	// IdempotencyKey seeds the channel idempotency keys: the same key never
 	// makes a second attempt.
-	IdempotencyKey string
-}
-
-// UsePayments gives the service the payment core that confirms sessions. The
-// payment core in turn calls back into the service through its SessionHooks
-// (Reserve, Settle), inside its own transactions.
-func (s *Service) UsePayments(p *cashier.Service, sqlDialect string) {
-	s.payments, s.dialect = p, sqlDialect
+	IdempotencyKey string // Claim is the request's idempotency claim, which the confirm writes
+	// with its first effects: with the payment's insert when it decides and
+	// writes in one transaction (confirmMany), else on its own before its
+	// first write (idempotency.Deferred's rules). Nil when the request has
+	// no key, or its key was claimed before the confirm started.
+	Claim *idempotency.Deferred
 }
 
 // Confirm pays for the cashier's checkout session: it finds or creates the
@@ -74,58 +72,53 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 			return p, err
 		}
 	}
-	// The usual path writes in transactions of the pipeline's own: a key
-	// the request's work was to claim (idempotency.Deferred) is claimed
-	// before it starts.
-	if err := idempotency.DeferredFrom(ctx).Claim(ctx); err != nil {
+	// The usual path writes in transactions of the pipeline's own: the
+	// request's claim is claimed before it starts.
+	if err := in.Claim.Claim(ctx); err != nil {
 		return nil, err
 	}
 	r, err := s.confirmable(ctx, sessionID, in)
+	if payments.ErrorCode(err) == payments.ECONFLICT || (err == nil && inFlight(r.sess.ID, r.latest) != nil) {
+		// A session complete, expired or paying: perhaps this confirm's
+		// own doing, its answer lost.
+		if p, rerr := s.retryOf(ctx, sessionID, in.IdempotencyKey); p != nil || rerr != nil {
+			return p, rerr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	sess, latest := r.sess, r.latest
-	if err := allows(sess, in.Method); err != nil {
+	if err := refusal(sess, in.Method, buyerCountry(sess, in)); err != nil {
 		return nil, err
 	}
-	pm, wipe, err := s.paymentMethod(ctx, sess, in, r.card)
-	if err != nil {
-		return nil, err
-	}
-	defer wipe()
+	// The session is checked before the card: a refused confirm leaves a
+	// one-time token unused.
 	p, fresh, err := s.sessionPayment(sess, latest)
 	if err != nil {
 		return nil, err
 	}
+	pm, wipe, err := s.paymentMethod(ctx, sess, in, r.card, tokenUse{key: in.IdempotencyKey, mark: true})
+	if err != nil {
+		return nil, err
+	}
+	defer wipe()
 	sys := viewer.SystemContext(ctx)
-	if fresh {
-		return s.payments.ConfirmNew(sys, cashier.NewPayment{Payment: p}, pm, in.IdempotencyKey)
+	if !fresh {
+		return s.payments.ConfirmPayment(sys, p.ID, pm, in.IdempotencyKey)
 	}
-	return s.payments.ConfirmLoaded(sys, p, pm, in.IdempotencyKey)
-}
-
-// allows checks the method against the session's allowed methods (all,
-// when the session lists none).
-func allows(sess *ent.CheckoutSession, m routing.Method) error {
-	if m == "" {
-		return payments.FieldErrorf("method", "a payment method is required")
+	prep, err := s.payments.PrepareNew(sys, cashier.NewPayment{Payment: p}, pm, in.IdempotencyKey)
+	if err != nil {
+		return nil, err
 	}
-	if len(sess.AllowedMethods) == 0 {
-		return nil
-	}
-	for _, a := range sess.AllowedMethods {
-		if strings.EqualFold(a, string(m)) {
-			return nil
-		}
-	}
-	return payments.FieldErrorf("method", "this checkout does not accept %s", m)
+	return s.payments.ConfirmPrepared(sys, prep)
 }
 
 // paymentMethod builds what the pipeline needs to know of how the buyer pays,
 // and a function that wipes the card's CVC once the call is made. card is the
 // card token's vault record when the caller read it already (nil: read it
-// here).
-func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record) (cashier.PaymentMethod, func(), error) {
+// here); use says how the confirm uses a one-time token (cardForSession).
+func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record, use tokenUse) (cashier.PaymentMethod, func(), error) {
 	req := audit.RequestFrom(ctx)
 	pm := cashier.PaymentMethod{
 		Type: in.Method, Email: in.Email, IP: req.RemoteAddr,
@@ -139,7 +132,7 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 		if in.CardToken == "" {
 			return pm, func() {}, payments.FieldErrorf("cardToken", "a card payment needs a card token")
 		}
-		card, err := s.cardForSession(ctx, sess, in.CardToken, card)
+		card, err := s.cardForSession(ctx, sess, in.CardToken, card, use)
 		if err != nil {
 			return pm, func() {}, err
 		}
@@ -178,7 +171,7 @@ func (s *Service) sessionPayment(sess *ent.CheckoutSession, latest *ent.Payment)
 	if err := inFlight(sess.ID, latest); err != nil {
 		return nil, false, err
 	}
-	if latest != nil && latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+	if latest != nil && latest.Status == paymentstatus.RequiresPaymentMethod {
 		return latest, false, nil
 	}
 	amt, err := money.New(sess.Amount, sess.Currency)
@@ -255,7 +248,7 @@ func (s *Service) confirmable(ctx context.Context, id string, in ConfirmInput) (
 	if err := checkOpen(r.sess); err != nil {
 		return sessionRead{}, err
 	}
-	if r.latest != nil && r.latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+	if r.latest != nil && r.latest.Status == paymentstatus.RequiresPaymentMethod {
 		// The buyer tries again after a decline: that payment is confirmed,
 		// so it is read whole.
 		if r.latest, err = s.client.Payment.Get(viewer.SystemContext(ctx), r.latest.ID); err != nil {
@@ -372,53 +365,35 @@ func readPaymentStates(sessionIDs []string, ps *[]*ent.Payment) store.Read {
 	}
 }
 
-// Claim implements cashier.SessionHooks. It runs first in the attempt
-// transaction of sessions' new payments: it locks the sessions' rows
-// (confirms of one session queue here) and looks again, under the locks, for
-// a payment another confirm made meanwhile: ECONFLICT unless that payment
-// failed or was canceled. It returns the sessions that carry a coupon.
-func (s *Service) Claim(ctx context.Context, tx *ent.Tx, sessionIDs []string) ([]string, error) {
+// retryOf returns the latest payment of the session when a confirm with
+// idempotency key key made it (its first attempt carries the channel key
+// the pipeline derives from key): this confirm is a retry of that one,
+// whose answer was lost (a commit whose outcome was unknown, a crash), and
+// the payment as it is now is its answer, not the CONFLICT (a payment in
+// flight, the session complete or expired) a confirm of another key gets.
+// sessionID is the session the caller was let see ("" for a cashier's
+// own). It returns nil otherwise.
+func (s *Service) retryOf(ctx context.Context, sessionID, key string) (*ent.Payment, error) {
+	if v, _ := viewer.FromContext(ctx); v.Kind == viewer.Cashier {
+		sessionID = v.SessionID
+	}
+	if key == "" || sessionID == "" {
+		return nil, nil
+	}
 	sys := viewer.SystemContext(ctx)
-	// The sessions locked and their payments read, in one round trip.
-	var locked []*ent.CheckoutSession
-	var ps []*ent.Payment
-	err := store.ReadTogether(sys, tx.Client(), s.dialect,
-		func(ctx context.Context, c *ent.Client) (err error) {
-			q := c.CheckoutSession.Query().Where(checkoutsession.IDIn(sessionIDs...)).Order(checkoutsession.ByID())
-			if s.dialect == dialect.MySQL {
-				q = q.ForUpdate()
-			}
-			if locked, err = q.Select(checkoutsession.FieldID, checkoutsession.FieldCouponID).All(ctx); err != nil {
-				return fmt.Errorf("lock sessions: %w", err)
-			}
-			return nil
-		},
-		readPaymentStates(sessionIDs, &ps))
+	p, err := s.client.Payment.Query().Where(payment.CheckoutSessionID(sessionID)).
+		Order(ent.Desc(payment.FieldID)).First(sys)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
 	if err != nil {
+		return nil, fmt.Errorf("session %s payment: %w", sessionID, err)
+	}
+	made, err := s.payments.MadeWithKey(sys, p, key)
+	if err != nil || !made {
 		return nil, err
 	}
-	if len(locked) != len(sessionIDs) {
-		return nil, payments.Errorf(payments.ENOTFOUND, "checkout session not found")
-	}
-	var withCoupon []string
-	for _, sess := range locked {
-		if sess.CouponID != nil {
-			withCoupon = append(withCoupon, sess.ID)
-		}
-	}
-	latest := map[string]*ent.Payment{}
-	for _, p := range ps {
-		if l := latest[p.CheckoutSessionID]; l == nil || p.ID > l.ID {
-			latest[p.CheckoutSessionID] = p
-		}
-	}
-	for id, p := range latest {
-		if p.Status != payment.StatusFAILED && p.Status != payment.StatusCANCELED {
-			return nil, payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
-				id, strings.ToLower(string(p.Status)))
-		}
-	}
-	return withCoupon, nil
+	return p, nil
 }
 
 // inFlight refuses, with ECONFLICT, a session whose latest payment is in
@@ -429,67 +404,9 @@ func inFlight(sessionID string, latest *ent.Payment) error {
 		return nil
 	}
 	switch latest.Status {
-	case payment.StatusREQUIRES_PAYMENT_METHOD, payment.StatusFAILED, payment.StatusCANCELED:
+	case paymentstatus.RequiresPaymentMethod, paymentstatus.Failed, paymentstatus.Canceled:
 		return nil
 	}
 	return payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
-		sessionID, strings.ToLower(string(latest.Status)))
-}
-
-// Reserve implements cashier.SessionHooks: the sessions' coupons are
-// redeemed in the attempt transaction, before the connector is called, so a
-// coupon used up meanwhile is refused (ECONFLICT) before any money moves.
-// Sessions without a coupon cost one query for all of them.
-func (s *Service) Reserve(ctx context.Context, tx *ent.Tx, rs []cashier.Reservation) error {
-	if s.coupons == nil || len(rs) == 0 {
-		return nil
-	}
-	sys := viewer.SystemContext(ctx)
-	ids := make([]string, len(rs))
-	for i, r := range rs {
-		ids[i] = r.SessionID
-	}
-	withCoupon, err := tx.CheckoutSession.Query().
-		Where(checkoutsession.IDIn(ids...), checkoutsession.CouponIDNotNil()).IDs(sys)
-	if err != nil {
-		return fmt.Errorf("sessions' coupons: %w", err)
-	}
-	for _, r := range rs {
-		if !slices.Contains(withCoupon, r.SessionID) {
-			continue
-		}
-		if _, err := s.coupons.Redeem(ctx, tx, r.SessionID, r.PaymentID); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Settle implements cashier.SessionHooks. An authorized or succeeded payment
-// completes its session, even one that expired while the buyer was at 3-D
-// Secure: the money decides, never the session's clock. A declined, failed
-// or canceled payment gives the coupon back, so the buyer may try again.
-// The sessions completed together are one UPDATE.
-func (s *Service) Settle(ctx context.Context, tx *ent.Tx, writes *ent.Client, settled []cashier.Settlement) error {
-	sys := viewer.SystemContext(ctx)
-	var complete []string
-	for _, st := range settled {
-		switch st.State {
-		case cashier.RequiresCapture, cashier.Succeeded:
-			complete = append(complete, st.SessionID)
-		case cashier.RequiresPaymentMethod, cashier.Failed, cashier.Canceled:
-			if s.coupons == nil {
-				continue
-			}
-			if err := s.coupons.Release(sys, tx, st.SessionID); err != nil {
-				return err
-			}
-		}
-	}
-	if len(complete) == 0 {
-		return nil
-	}
-	return writes.CheckoutSession.Update().
-		Where(checkoutsession.IDIn(complete...), checkoutsession.StatusNEQ(checkoutsession.StatusCOMPLETE)).
-		SetStatus(checkoutsession.StatusCOMPLETE).Exec(sys)
+		sessionID, latest.Status.Name())
 }

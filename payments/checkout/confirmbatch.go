@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"slices"
 	"sync"
 
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/ent/checkoutsession"
-	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/idempotency"
@@ -42,8 +42,8 @@ type confirmed struct {
 	prep *cashier.Prepared
 	wipe func()
 	// alone: the batch's transaction failed after prep was decided, and
-	// nothing of it was written; the payment is written on its own
-	// (cashier.ConfirmAlone).
+	// nothing of it was written; the payment is written on its own, after
+	// its key is claimed (cashier.ConfirmPrepared).
 	alone bool
 	// usual: the batch leaves this confirm to the usual path (Confirm): a
 	// second confirm of a session in the batch, a retry after a decline,
@@ -52,6 +52,9 @@ type confirmed struct {
 	// expired is the session, open but past its expiry: it is marked
 	// expired outside the batch and the confirm refused.
 	expired *ent.CheckoutSession
+	// use is the one-time token prep pays with, to mark used with the
+	// payment (nil: none, or one this confirm's key marked already).
+	use *oneTimeUse
 }
 
 // confirmTogether confirms a cashier's session with concurrent confirms of
@@ -62,8 +65,8 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 		return nil, true, notFound(id)
 	}
 	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in}
-	if d := idempotency.DeferredFrom(ctx); !d.Settled() {
-		req.claim = d
+	if !in.Claim.Settled() {
+		req.claim = in.Claim
 	}
 	if in.Method == routing.Card && s.vault != nil {
 		if t, err := vault.ParseToken(in.CardToken); err == nil {
@@ -86,16 +89,19 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 		return nil, true, checkOpen(sess)
 	}
 	defer c.wipe()
-	sys := viewer.SystemContext(ctx)
 	if c.alone {
-		// The batch's claim of the key rolled back with it.
+		// The batch's claim of the key, and its mark of the card token,
+		// rolled back with it.
 		if err := req.claim.Claim(ctx); err != nil {
 			return nil, true, err
 		}
-		p, err = s.payments.ConfirmAlone(sys, c.prep)
-	} else {
-		p, err = s.payments.Finish(sys, c.prep)
+		if u := c.use; u != nil {
+			if err := s.useOneTimeToken(ctx, u.sess, u.token, vault.Record{}, u.key); err != nil {
+				return nil, true, err
+			}
+		}
 	}
+	p, err = s.payments.ConfirmPrepared(viewer.SystemContext(ctx), c.prep)
 	return p, true, err
 }
 
@@ -106,7 +112,8 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 // payments' states and the cards' vault records read together; then each
 // confirm checked and decided (risk, routing: cashier.PrepareNew) while its
 // session is locked, concurrently; then the payments and their first
-// attempts written with the commit (cashier.BeginPrepared). It answers each
+// attempts written with the commit (cashier.BeginPrepared), with the
+// one-time card tokens they pay with marked used (markOneTimeToken). It answers each
 // confirm with its refusal (the errors Confirm documents) or a confirmed.
 //
 // The idempotency keys of the confirms (idempotency.Deferred) are claimed
@@ -117,7 +124,9 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 // commit. A second confirm of a session or of a key in the batch takes the
 // usual path too. If the transaction fails, nothing was written, claims
 // included: decided payments are then written each on its own, after
-// claiming its key, and the others take the usual path.
+// claiming its key, and the others take the usual path; but if its COMMIT's
+// outcome is unknown (store.OutcomeUnknown), the decided confirms are
+// answered with that error, never written again.
 func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.Result[confirmed] {
 	sys := viewer.SystemContext(ctx)
 	out := make([]batch.Result[confirmed], len(reqs))
@@ -167,6 +176,11 @@ func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.R
 				if reqs[i].claim != nil {
 					toClaim = append(toClaim, reqs[i].claim)
 				}
+				if u := out[i].Value.use; u != nil {
+					if err := markOneTimeToken(sys, tx, u.token, u.key); err != nil {
+						return struct{}{}, err
+					}
+				}
 			}
 		}
 		if len(preps) == 0 {
@@ -180,6 +194,13 @@ func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.R
 	if err != nil {
 		for _, i := range group {
 			switch {
+			case out[i].Value.prep != nil && store.OutcomeUnknown(err):
+				// The payment may be written, its key claimed: writing it
+				// again would be refused as a second payment of the session.
+				// The confirm is answered as unknown; its retry finds the
+				// payment (retryOf) or, if nothing was written, makes it.
+				out[i].Value.wipe()
+				out[i] = batch.Result[confirmed]{Err: err}
 			case out[i].Value.prep != nil:
 				out[i].Value.alone = true
 			case out[i].Err == nil && out[i].Value.expired == nil:
@@ -258,33 +279,53 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	if r.sess == nil || r.sess.MerchantID != req.merchantID {
 		return confirmed{}, notFound(req.sessionID)
 	}
-	if r.sess.Status == checkoutsession.StatusOPEN && !s.now().Before(r.sess.ExpiresAt) {
+	if req.in.IdempotencyKey != "" && inFlight(r.sess.ID, r.latest) != nil {
+		// Perhaps a retry of the confirm that made that payment: the
+		// usual path answers it with its payment (retryOf).
+		return confirmed{usual: true}, nil
+	}
+	if r.sess.Status == sessionstatus.Open && !s.now().Before(r.sess.ExpiresAt) {
 		return confirmed{expired: r.sess}, nil
 	}
 	if err := checkOpen(r.sess); err != nil {
 		return confirmed{}, err
 	}
-	if r.latest != nil && r.latest.Status == payment.StatusREQUIRES_PAYMENT_METHOD {
+	if r.latest != nil && r.latest.Status == paymentstatus.RequiresPaymentMethod {
 		// A retry after a decline confirms that payment again: the usual
 		// path reads it whole.
 		return confirmed{usual: true}, nil
 	}
-	if err := allows(r.sess, req.in.Method); err != nil {
+	if err := refusal(r.sess, req.in.Method, buyerCountry(r.sess, req.in)); err != nil {
 		return confirmed{}, err
 	}
-	pm, wipe, err := s.paymentMethod(ctx, r.sess, req.in, r.card)
-	if err != nil {
-		return confirmed{}, err
-	}
+	// The session is checked before the card: a refused confirm leaves a
+	// one-time token unused.
 	p, _, err := s.sessionPayment(r.sess, r.latest)
 	if err != nil {
-		wipe()
 		return confirmed{}, err
+	}
+	// The token is marked used in the batch's transaction (confirmMany),
+	// or on its own if the payment is written alone (confirmTogether).
+	pm, wipe, err := s.paymentMethod(ctx, r.sess, req.in, r.card, tokenUse{key: req.in.IdempotencyKey})
+	if err != nil {
+		return confirmed{}, err
+	}
+	var use *oneTimeUse
+	if req.token != "" && !req.token.IsSaved() && r.card != nil && r.card.UsedBy == "" {
+		use = &oneTimeUse{sess: r.sess, token: req.token, key: useMark(req.in.IdempotencyKey)}
 	}
 	prep, err := s.payments.PrepareNew(viewer.SystemContext(ctx), cashier.NewPayment{Payment: p}, pm, req.in.IdempotencyKey)
 	if err != nil {
 		wipe()
 		return confirmed{}, err
 	}
-	return confirmed{prep: prep, wipe: wipe}, nil
+	return confirmed{prep: prep, wipe: wipe, use: use}, nil
+}
+
+// oneTimeUse is a one-time token a decided confirm uses, to mark used with
+// its payment.
+type oneTimeUse struct {
+	sess  *ent.CheckoutSession
+	token vault.Token
+	key   string
 }

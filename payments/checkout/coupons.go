@@ -3,6 +3,8 @@ package checkout
 import (
 	"context"
 	"fmt"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"time"
 
 	"github.com/straitpay/strait/ent"
@@ -72,7 +74,7 @@ func (s *Service) changeDiscount(ctx context.Context, pick func(*ent.CheckoutSes
 	}
 	sys := viewer.SystemContext(ctx)
 	busy, err := sess.QueryPayments().
-		Where(payment.StatusNotIn(payment.StatusFAILED, payment.StatusCANCELED)).
+		Where(payment.StatusNotIn(paymentstatus.Failed, paymentstatus.Canceled)).
 		Exist(sys)
 	if err != nil {
 		return nil, fmt.Errorf("payments of %s: %w", sess.ID, err)
@@ -96,7 +98,7 @@ func (s *Service) changeDiscount(ctx context.Context, pick func(*ent.CheckoutSes
 	// silently: the loser gets ECONFLICT and may retry.
 	upd := s.client.CheckoutSession.UpdateOneID(sess.ID).
 		Where(checkoutsession.Amount(sess.Amount), checkoutsession.AmountDiscount(sess.AmountDiscount),
-			checkoutsession.StatusEQ(checkoutsession.StatusOPEN)).
+			checkoutsession.StatusEQ(sessionstatus.Open)).
 		SetAmount(due.Minor).SetAmountDiscount(discount.Minor)
 	if c != nil {
 		upd.SetCouponID(c.ID)

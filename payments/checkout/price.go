@@ -3,6 +3,7 @@ package checkout
 import (
 	"context"
 	"fmt"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"time"
 
 	"github.com/straitpay/strait/ent"
@@ -34,7 +35,7 @@ func needsQuote(sess *ent.CheckoutSession) bool {
 // currency and the merchant is owed the session's. Returns sess unchanged when
 // no quote is needed, and EUNAVAILABLE when no fresh rate is stored.
 func (s *Service) lockQuote(ctx context.Context, sess *ent.CheckoutSession) (*ent.CheckoutSession, error) {
-	if s.fx == nil || !needsQuote(sess) || sess.Status != checkoutsession.StatusOPEN {
+	if s.fx == nil || !needsQuote(sess) || sess.Status != sessionstatus.Open {
 		return sess, nil
 	}
 	buyer, err := money.ParseCurrency(sess.BuyerCurrency)
@@ -83,7 +84,7 @@ func (s *Service) BuyerPrice(ctx context.Context, sess *ent.CheckoutSession) (*B
 			return nil, err
 		}
 	}
-	if sess.FxQuoteID == nil || (!s.now().Before(q.ExpiresAt) && sess.Status == checkoutsession.StatusOPEN) {
+	if sess.FxQuoteID == nil || (!s.now().Before(q.ExpiresAt) && sess.Status == sessionstatus.Open) {
 		fresh, err := s.lockQuote(ctx, sess)
 		if payments.ErrorCode(err) == payments.EUNAVAILABLE {
 			return nil, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"net"
 	"net/url"
 	"slices"
@@ -324,7 +325,7 @@ func checkMetadata(entries []MetadataEntry) (map[string]string, error) {
 func (s *Service) mint(sess *ent.CheckoutSession) (string, time.Time, error) {
 	now := s.now()
 	ttl := min(MaxCashierTokenTTL, sess.ExpiresAt.Sub(now))
-	if ttl <= 0 || sess.Status != checkoutsession.StatusOPEN {
+	if ttl <= 0 || sess.Status != sessionstatus.Open {
 		return "", time.Time{}, payments.Errorf(payments.ECONFLICT, "checkout session %s is no longer open", sess.ID)
 	}
 	// JWT times have second precision: round down so the token never outlives
@@ -377,13 +378,13 @@ func (s *Service) Session(ctx context.Context, id string) (*ent.CheckoutSession,
 // expireIfDue marks an open session past its expiry EXPIRED, so nobody acts on
 // it while the janitor has not come by yet.
 func (s *Service) expireIfDue(ctx context.Context, sess *ent.CheckoutSession) (*ent.CheckoutSession, error) {
-	if sess.Status != checkoutsession.StatusOPEN || s.now().Before(sess.ExpiresAt) {
+	if sess.Status != sessionstatus.Open || s.now().Before(sess.ExpiresAt) {
 		return sess, nil
 	}
 	sys := viewer.SystemContext(ctx)
 	if _, err := s.client.CheckoutSession.Update().
-		Where(checkoutsession.ID(sess.ID), checkoutsession.StatusEQ(checkoutsession.StatusOPEN)).
-		SetStatus(checkoutsession.StatusEXPIRED).Save(sys); err != nil {
+		Where(checkoutsession.ID(sess.ID), checkoutsession.StatusIn(sessionstatus.From(sessionstatus.Expire)...)).
+		SetStatus(sessionstatus.Expired).Save(sys); err != nil {
 		return nil, fmt.Errorf("expire checkout session %s: %w", sess.ID, err)
 	}
 	return s.client.CheckoutSession.Get(sys, sess.ID)
@@ -403,22 +404,22 @@ func (s *Service) Confirmable(ctx context.Context, id string) (*ent.CheckoutSess
 
 func checkOpen(sess *ent.CheckoutSession) error {
 	switch sess.Status {
-	case checkoutsession.StatusOPEN:
+	case sessionstatus.Open:
 		return nil
-	case checkoutsession.StatusEXPIRED:
+	case sessionstatus.Expired:
 		return payments.Errorf(payments.ECONFLICT, "checkout session %s has expired", sess.ID)
-	case checkoutsession.StatusCOMPLETE:
+	case sessionstatus.Complete:
 		return payments.Errorf(payments.ECONFLICT, "checkout session %s is already complete", sess.ID)
 	}
-	return payments.Errorf(payments.ECONFLICT, "checkout session %s is %s", sess.ID, strings.ToLower(string(sess.Status)))
+	return payments.Errorf(payments.ECONFLICT, "checkout session %s is %s", sess.ID, sess.Status.Name())
 }
 
 // ExpireSessions marks every open session past its expiry EXPIRED and returns
 // how many it marked.
 func (s *Service) ExpireSessions(ctx context.Context) (int, error) {
 	n, err := s.client.CheckoutSession.Update().
-		Where(checkoutsession.StatusEQ(checkoutsession.StatusOPEN), checkoutsession.ExpiresAtLTE(s.now())).
-		SetStatus(checkoutsession.StatusEXPIRED).Save(viewer.SystemContext(ctx))
+		Where(checkoutsession.StatusIn(sessionstatus.From(sessionstatus.Expire)...), checkoutsession.ExpiresAtLTE(s.now())).
+		SetStatus(sessionstatus.Expired).Save(viewer.SystemContext(ctx))
 	if err != nil {
 		return 0, fmt.Errorf("expire checkout sessions: %w", err)
 	}

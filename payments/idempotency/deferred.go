@@ -30,7 +30,10 @@ import (
 //     and stores that answer (Claim, then Complete), or sends the stored
 //     answer it finds.
 //
-// A Deferred belongs to one request; its methods are safe for concurrent use.
+// A Deferred is part of its operation's input (checkout.ConfirmInput.Claim),
+// never a context value: the operation states that it writes the claim. A
+// Deferred belongs to one request; its methods are safe for concurrent use,
+// and a nil Deferred's do nothing (no key, or one claimed before the work).
 type Deferred struct {
 	s *Service
 	claimKey
@@ -70,21 +73,6 @@ func (s *Service) Defer(scope, key, operation, requestHash string) (*Deferred, e
 // Key returns the claim's key in its scope, as one string: two claims with
 // equal Keys are claims on one key.
 func (d *Deferred) Key() string { return d.wakeKey() }
-
-type deferredKey struct{}
-
-// WithDeferred returns ctx carrying d, for the work to find (DeferredFrom).
-func WithDeferred(ctx context.Context, d *Deferred) context.Context {
-	return context.WithValue(ctx, deferredKey{}, d)
-}
-
-// DeferredFrom returns the deferred claim ctx carries, or nil. A nil
-// Deferred's methods do nothing: work called without a key, or whose key
-// was claimed before it started, claims nothing.
-func DeferredFrom(ctx context.Context) *Deferred {
-	d, _ := ctx.Value(deferredKey{}).(*Deferred)
-	return d
-}
 
 // Claim claims the key now, as Begin does, for work about to write without a
 // transaction that can carry the claim. It returns nil when the key is the

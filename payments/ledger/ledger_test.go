@@ -300,8 +300,17 @@ func TestMerchantsSeeOnlyTheirOwnAccounts(t *testing.T) {
 		if _, err := e.l.Balance(merchantCtx("mer_b"), ledger.PlatformAccount(ledger.KindFees, usd)); payments.ErrorCode(err) != payments.ENOTFOUND {
 			t.Errorf("merchant reads platform fees: err = %v, want ENOTFOUND", err)
 		}
-		if _, err := e.l.EntriesBySource(merchantCtx("mer_a"), ledger.SourceCapture, "pay_1"); err == nil {
-			t.Error("a merchant read journal entries")
+		// A merchant reads the entries it has a posting in, with its own
+		// postings only; another merchant reads none of them.
+		own, err := e.l.EntriesBySource(merchantCtx("mer_a"), ledger.SourceCapture, "pay_1")
+		if err != nil || len(own) != 1 || len(own[0].Edges.Postings) != 1 || own[0].Edges.Postings[0].Amount != 970 {
+			t.Errorf("mer_a's own entry: %+v, %v", own, err)
+		}
+		if other, err := e.l.EntriesBySource(merchantCtx("mer_b"), ledger.SourceCapture, "pay_1"); err != nil || len(other) != 0 {
+			t.Errorf("mer_b reads mer_a's entry: %+v, %v", other, err)
+		}
+		if all, err := e.l.EntriesBySource(sys(), ledger.SourceCapture, "pay_1"); err != nil || len(all) != 1 || len(all[0].Edges.Postings) != 3 {
+			t.Errorf("Strait itself: %+v, %v", all, err)
 		}
 	})
 }

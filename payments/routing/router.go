@@ -268,20 +268,36 @@ func noConnector(req Request, dropped []Candidate) error {
 
 // AvailableMethods returns, in the order of Methods, the methods that at least
 // one connector could take now for a payment of amount from a buyer in
-// country: the routing preview a checkout session shows. Scheme is not checked.
+// country, or in any country when country is "": the routing preview a
+// checkout session shows. Scheme is not checked.
 func (r *Router) AvailableMethods(ctx context.Context, amount money.Amount, country string) ([]Method, error) {
 	conns, stats, err := r.load(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// An unknown country is any country a connector serves (and none, for
+	// the connectors that serve every country).
+	countries := []string{country}
+	if country == "" {
+		for _, c := range conns {
+			for _, cc := range c.Countries {
+				if !slices.Contains(countries, cc) {
+					countries = append(countries, cc)
+				}
+			}
+		}
+	}
 	var out []Method
 	for _, m := range Methods {
-		req := Request{Method: m, Amount: amount, Country: country}
-		if err := req.validate(); err != nil {
-			return nil, err
-		}
-		if eligible, _ := screen(conns, stats, req); len(eligible) > 0 {
-			out = append(out, m)
+		for _, cc := range countries {
+			req := Request{Method: m, Amount: amount, Country: cc}
+			if err := req.validate(); err != nil {
+				return nil, err
+			}
+			if eligible, _ := screen(conns, stats, req); len(eligible) > 0 {
+				out = append(out, m)
+				break
+			}
 		}
 	}
 	return out, nil

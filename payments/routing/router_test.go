@@ -321,6 +321,9 @@ func TestAvailableMethods(t *testing.T) {
 		{money.Must(5000, "IDR"), "ID", "wallet"},
 		{money.Must(5000, "USD"), "ID", "card,bank_transfer,direct_debit"},
 		{money.Must(5000, "IDR"), "SG", ""},
+		// An unknown country is any country a connector serves.
+		{money.Must(5000, "IDR"), "", "wallet"},
+		{money.Must(5000, "USD"), "", "card,bank_transfer,direct_debit"},
 	}
 	for _, c := range cases {
 		ms, err := w.router.AvailableMethods(context.Background(), c.amount, c.country)

@@ -165,7 +165,7 @@ func (t *pipelinedTx) Commit() error {
 	ctx, cancel := commitContext(t.ctx)
 	defer cancel()
 	if _, err := t.conn.ExecContext(ctx, q, a...); err != nil {
-		return t.end(err)
+		return t.end(commitFailed(err))
 	}
 	t.sent = false // committed: nothing left to roll back
 	return t.end(nil)

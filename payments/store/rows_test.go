@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func TestUpdateRowsWritesEachRowItsOwnValues(t *testing.T) {
 			t.Fatal(err)
 		}
 		ga, gb, gc := db.Client.Payment.GetX(ctx, a.ID), db.Client.Payment.GetX(ctx, b.ID), db.Client.Payment.GetX(ctx, c.ID)
-		if ga.AmountCaptured != 1000 || ga.Status != payment.StatusSUCCEEDED || ga.NextAction != nil || ga.MerchantReference != "a" {
+		if ga.AmountCaptured != 1000 || ga.Status != paymentstatus.Succeeded || ga.NextAction != nil || ga.MerchantReference != "a" {
 			t.Fatalf("a = %+v", ga)
 		}
 		if gb.CaptureBefore == nil || !gb.CaptureBefore.Equal(at) || gb.NextAction["type"] != "qr_code" || gb.Status != b.Status || gb.AmountCaptured != 0 {

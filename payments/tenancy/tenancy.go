@@ -207,7 +207,8 @@ var errBadKey = payments.Errorf(payments.EUNAUTHORIZED, "invalid API key")
 
 // AuthenticateAPIKey returns the viewer for an API key secret. Returns
 // EUNAUTHORIZED for an unknown, revoked, expired or malformed key, or a key of a
-// merchant that is not active.
+// merchant that is not active; EUNAVAILABLE when the database fails
+// (store.Classify): the key may be good.
 func (s *Service) AuthenticateAPIKey(ctx context.Context, secret string) (viewer.Viewer, error) {
 	if !strings.HasPrefix(secret, secretPrefix) || len(secret) < visiblePrefixLen || len(secret) > 128 {
 		return viewer.Viewer{}, errBadKey
@@ -224,7 +225,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, secret string) (viewer
 		return viewer.Viewer{}, errBadKey
 	}
 	if err != nil {
-		return viewer.Viewer{}, fmt.Errorf("authenticate api key: %w", err)
+		return viewer.Viewer{}, store.Classify(fmt.Errorf("authenticate api key: %w", err))
 	}
 	digest := sha256.Sum256([]byte(secret))
 	now := s.now()

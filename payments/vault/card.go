@@ -32,6 +32,9 @@ type CardInput struct {
 	// Save asks for a reusable "card_" token attached to CustomerID instead of a
 	// one-time "tok_" token.
 	Save bool
+	// SessionID is the checkout session a one-time token is made for: it
+	// pays that session only (Record.SessionID).
+	SessionID string
 }
 
 func (in CardInput) mask() string {

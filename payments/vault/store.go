@@ -15,6 +15,12 @@ import (
 type Record struct {
 	CardInfo
 	Envelope Envelope
+	// SessionID is the checkout session a one-time token was made for
+	// (CardInput.SessionID); UsedBy is the idempotency key of the confirm
+	// that used it, once one has. The checkout holds a one-time token to
+	// both: it pays its own session, once.
+	SessionID string
+	UsedBy    string
 }
 
 // Store persists vault records. Implementations must scope nothing themselves:

@@ -59,7 +59,8 @@ func New(c Config) (*Vault, error) {
 // cards collected without one). It returns a "card_" token attached to the
 // customer when in.Save is set, and a "tok_" token otherwise. Saving a card the
 // customer already saved (same fingerprint and expiry) returns the existing
-// token. A CVC is held in memory under the token for the authorization (see
+// token. A "tok_" token is recorded with in.SessionID, the checkout session
+// it may pay (Record.SessionID). A CVC is held in memory under the token for the authorization (see
 // TakeCVC), never stored.
 //
 // Returns EINVALID with the field at fault ("number", "exp_month", "exp_year",
@@ -116,7 +117,11 @@ func (v *Vault) Tokenize(ctx context.Context, in CardInput) (Token, CardInfo, er
 	if err != nil {
 		return "", CardInfo{}, fmt.Errorf("tokenize: seal: %w", err)
 	}
-	if err := v.store.Put(ctx, Record{CardInfo: info, Envelope: env}); err != nil {
+	rec := Record{CardInfo: info, Envelope: env}
+	if !in.Save {
+		rec.SessionID = in.SessionID
+	}
+	if err := v.store.Put(ctx, rec); err != nil {
 		return "", CardInfo{}, fmt.Errorf("tokenize: store: %w", err)
 	}
 	v.holdCVC(info.Token, cvc)

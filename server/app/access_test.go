@@ -2,13 +2,15 @@ package app_test
 
 import (
 	"fmt"
+	"github.com/straitpay/strait/vocab/attemptstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/reviewstatus"
 	"net/http"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/vault"
@@ -128,14 +130,14 @@ func (e *env) reviewedPayment(cm payment.CaptureMethod) string {
 	sys := viewer.SystemContext(e.t.Context())
 	now := time.Now()
 	p, err := e.db.Client.Payment.Create().SetMerchantID(e.a.ID).SetAmount(10_000).SetCurrency("SGD").
-		SetCaptureMethod(cm).SetStatus(payment.StatusREQUIRES_CAPTURE).SetAmountCapturable(10_000).SetConnector("acq").
-		SetReviewStatus(payment.ReviewStatusOPEN).SetReviewReason("amount reaches the AML threshold").SetReviewOpenedAt(now).
+		SetCaptureMethod(cm).SetStatus(paymentstatus.RequiresCapture).SetAmountCapturable(10_000).SetConnector("acq").
+		SetReviewStatus(reviewstatus.Open).SetReviewReason("amount reaches the AML threshold").SetReviewOpenedAt(now).
 		Save(sys)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	_, err = e.db.Client.PaymentAttempt.Create().SetMerchantID(e.a.ID).SetPaymentID(p.ID).SetConnector("acq").
-		SetAmount(10_000).SetCurrency("SGD").SetStatus(paymentattempt.StatusAUTHORIZED).
+		SetAmount(10_000).SetCurrency("SGD").SetStatus(attemptstatus.Authorized).
 		SetChannelIdempotencyKey(p.ID + "-1").SetConnectorReference("ch_" + p.ID).
 		SetRiskDecision(map[string]any{"action": "review"}).Save(sys)
 	if err != nil {

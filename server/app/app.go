@@ -171,16 +171,13 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		// In-process connectors (tests) have no supervisor: always healthy.
 		opts.Health = routing.NewMemHealth()
 	}
-	a.wireCheckout(a.Ledger, opts)
 	a.Idempotency = idempotency.New(db.Client, idempotency.Config{Now: opts.Now, Dialect: db.Dialect, BatchTimeout: cfg.DBBatchTimeout})
 	idem := graph.NewIdempotency(a.Idempotency, opts.Log)
-	// A checkout's confirm claims its key in the transaction that writes
-	// its payment (checkout.confirmMany).
-	idem.ClaimWithWork("confirmCheckoutSession")
 	book := rulebook.New(db.Client)
 	a.Rules = book
-	a.Cashier = newCashier(db, a.Ledger, book, a.Checkout, cfg.DBBatchTimeout, opts)
-	a.Checkout.UsePayments(a.Cashier, db.Dialect)
+	a.Coupons = coupons.New(db.Client, coupons.Config{Dialect: db.Dialect, Now: opts.Now})
+	a.Cashier = newCashier(db, a.Ledger, book, a.Coupons, cfg.DBBatchTimeout, opts)
+	a.wireCheckout(a.Ledger, opts)
 	a.metrics.registry.MustRegister(newBatchCollector(a.BatchStats))
 	a.ChannelEvents.Register(inbox.Decoded(a.Cashier.HandleEvent),
 		connectors.EventPaymentResult, connectors.EventRefundResult, connectors.EventAgreementResult)
@@ -263,13 +260,13 @@ func (a *App) ServeListener(ctx context.Context, ln net.Listener) error {
 const janitorEvery = 5 * time.Second
 
 // newCashier wires the payment core.
-func newCashier(db *store.DB, led *ledger.Ledger, book *rulebook.Book, sessions cashier.SessionHooks, batchTimeout time.Duration, opts Options) *cashier.Service {
+func newCashier(db *store.DB, led *ledger.Ledger, book *rulebook.Book, cps *coupons.Service, batchTimeout time.Duration, opts Options) *cashier.Service {
 	return cashier.New(cashier.Config{
 		Client: db.Client, Dialect: db.Dialect, Ledger: led,
 		Risk:       risk.NewEngine(book.RiskRules(), book.Counters(), opts.Now),
 		Router:     routing.NewRouter(opts.Catalog, opts.Health, book.RoutingRules()),
 		Catalog:    opts.Catalog,
-		Connectors: opts.Connectors, Sessions: sessions, Log: opts.Log, Now: opts.Now,
+		Connectors: opts.Connectors, Coupons: cps, Log: opts.Log, Now: opts.Now,
 		BatchTimeout: batchTimeout,
 	})
 }

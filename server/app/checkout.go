@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/payments/checkout"
-	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/routing"
@@ -19,7 +18,8 @@ import (
 // keeps listings and reports current.
 const expireEvery = time.Minute
 
-// wireCheckout builds the vault, coupons and checkout services. Without vault
+// wireCheckout builds the vault and the checkout service, over the payment
+// core and coupons (built first). Without vault
 // keys the vault is off (logged once) and tokenizing answers UNAVAILABLE.
 func (a *App) wireCheckout(led *ledger.Ledger, opts Options) {
 	db := a.DB
@@ -39,9 +39,9 @@ func (a *App) wireCheckout(led *ledger.Ledger, opts Options) {
 	// The checkout only previews methods (AvailableMethods), which reads no
 	// operator rules.
 	noRules := rulebook.NewMem().RoutingRules()
-	a.Coupons = coupons.New(db.Client, coupons.Config{Dialect: db.Dialect, Now: opts.Now})
 	a.Checkout, err = checkout.New(checkout.Config{
 		Client: db.Client, Tokens: a.Tokens, Vault: a.Vault, Coupons: a.Coupons, Dev: a.Config.Dev, Now: opts.Now,
+		Payments: a.Cashier, Dialect: db.Dialect,
 		BatchTimeout: a.Config.DBBatchTimeout,
 		FX:           fx.NewService(db.Client, led, fx.Config{Policy: checkout.QuotePolicy, Now: opts.Now}),
 		Router:       routing.NewRouter(catalog, routing.NewMemHealth(), noRules),

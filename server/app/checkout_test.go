@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"github.com/straitpay/strait/vocab/sessionstatus"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/fx"
@@ -377,7 +377,7 @@ func TestCheckoutSessionExpiry(t *testing.T) {
 			t.Errorf("janitor marked %d (%v), want 1", n, err)
 		}
 		got, err := db.Client.CheckoutSession.Get(viewer.SystemContext(context.Background()), later.CheckoutSession.ID)
-		if err != nil || got.Status != checkoutsession.StatusEXPIRED {
+		if err != nil || got.Status != sessionstatus.Expired {
 			t.Errorf("after the janitor: %v %v", got, err)
 		}
 	})

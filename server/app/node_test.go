@@ -49,6 +49,10 @@ func TestNodeResolvesEveryKind(t *testing.T) {
 				col = "id"
 			case tenantTables[nt.Table]:
 				col = "COALESCE(merchant_id, '')"
+			case nt.Table == "journal_entries":
+				// An entry is the merchant's its postings are (docs/money.md);
+				// one without a merchant's posting is the platform's.
+				col = "COALESCE((SELECT MIN(p.merchant_id) FROM postings p WHERE p.entry_id = journal_entries.id), '')"
 			}
 			found := 0
 			q := fmt.Sprintf("SELECT id, %s FROM %s", col, nt.Table)
@@ -105,7 +109,7 @@ func TestNodeResolvesEveryKind(t *testing.T) {
 		}
 		// Every kind A owns was checked from both sides.
 		for _, typ := range []string{"Merchant", "MerchantUser", "APIKey", "Customer", "CheckoutSession", "Coupon", "Payment",
-			"PaymentAttempt", "Refund", "Agreement", "AuditLog", "Event", "LedgerAccount", "Posting"} {
+			"PaymentAttempt", "Refund", "Agreement", "AuditLog", "Event", "LedgerAccount", "Posting", "JournalEntry"} {
 			if !slices.ContainsFunc(rows, func(r row) bool { return r.typ == typ && r.merchantID == e.b.ID }) {
 				t.Errorf("no %s of merchant B to look for", typ)
 			}

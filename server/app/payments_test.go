@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"log/slog"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func TestMerchantOperationsOverGraphQL(t *testing.T) {
 			}
 			p, err = a.Cashier.ConfirmPayment(asA, p.ID, cashier.PaymentMethod{Type: routing.Card,
 				Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2031}}, "")
-			if err != nil || p.Status != payment.StatusREQUIRES_CAPTURE {
+			if err != nil || p.Status != paymentstatus.RequiresCapture {
 				t.Fatalf("authorize: %v %v", p, err)
 			}
 			return p.ID
@@ -227,7 +228,7 @@ func TestOperatorRulesOverGraphQL(t *testing.T) {
 			t.Fatal(err)
 		}
 		if p, err = a.Cashier.ConfirmPayment(asA, p.ID, cashier.PaymentMethod{Type: routing.Card,
-			Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2031}}, ""); err != nil || p.Status != payment.StatusSUCCEEDED {
+			Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2031}}, ""); err != nil || p.Status != paymentstatus.Succeeded {
 			t.Fatalf("allowed payment: %v %v", p, err)
 		}
 	})

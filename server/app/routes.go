@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -125,6 +126,16 @@ func (a *App) requireAuth(next http.Handler) http.Handler {
 			return
 		}
 		v, err := a.authenticate(r.Context(), header)
+		if payments.ErrorCode(err) == payments.EUNAVAILABLE {
+			// The credential could not be checked, not found bad: a client
+			// that got 401 would drop a good key.
+			w.Header().Set("Retry-After", strconv.Itoa(graph.RetryAfterSeconds))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []map[string]any{{
+				"message":    payments.ErrorMessage(err),
+				"extensions": map[string]any{"code": graph.CodeUnavailable, "retryAfter": graph.RetryAfterSeconds},
+			}}})
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="strait"`)
 			writeGraphQLError(w, http.StatusUnauthorized, graph.CodeUnauthenticated, payments.ErrorMessage(err))
@@ -135,7 +146,8 @@ func (a *App) requireAuth(next http.Handler) http.Handler {
 }
 
 // authenticate resolves an Authorization header value to a viewer. Returns an
-// EUNAUTHORIZED error for anything that is not a valid credential.
+// EUNAUTHORIZED error for anything that is not a valid credential, and
+// EUNAVAILABLE when an API key could not be looked up (the database).
 func (a *App) authenticate(ctx context.Context, header string) (viewer.Viewer, error) {
 	fail := func(kind, msg string) (viewer.Viewer, error) {
 		a.metrics.authFails.WithLabelValues(kind).Inc()
@@ -155,8 +167,9 @@ func (a *App) authenticate(ctx context.Context, header string) (viewer.Viewer, e
 		v, err := a.Tenancy.AuthenticateAPIKey(ctx, cred)
 		if err != nil {
 			if payments.ErrorCode(err) != payments.EUNAUTHORIZED {
-				a.Log.ErrorContext(ctx, "api key lookup failed", "err", err)
-				return viewer.Viewer{}, payments.Errorf(payments.EUNAUTHORIZED, "could not verify the API key")
+				a.Log.WarnContext(ctx, "api key lookup failed", "err", err)
+				return viewer.Viewer{}, &payments.Error{Code: payments.EUNAVAILABLE,
+					Message: "could not verify the API key now; try again", Err: err}
 			}
 			return fail("api_key", payments.ErrorMessage(err))
 		}

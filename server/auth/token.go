@@ -28,6 +28,11 @@ func (c claims) Validate() error {
 	if c.IssuedAt == nil {
 		return errors.New("iat is missing")
 	}
+	// A cashier token Strait minted lives at most MaxCashierTTL: one that
+	// claims longer was not minted by Strait's rules, whoever signed it.
+	if c.Kind == viewer.Cashier && c.ExpiresAt != nil && c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxCashierTTL {
+		return errors.New("a cashier token lives at most 30 minutes")
+	}
 	return checkPrincipal(c.viewer())
 }
 

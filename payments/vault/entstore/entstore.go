@@ -37,6 +37,9 @@ func (s *Store) Put(ctx context.Context, r vault.Record) error {
 	if r.CustomerID != "" {
 		c.SetCustomerID(r.CustomerID)
 	}
+	if r.SessionID != "" {
+		c.SetCheckoutSessionID(r.SessionID)
+	}
 	err := c.Exec(viewer.SystemContext(ctx))
 	if ent.IsConstraintError(err) {
 		return payments.Errorf(payments.ECONFLICT, "token %s already exists", r.Token)
@@ -152,9 +155,16 @@ func Info(row *ent.VaultCard) vault.CardInfo {
 
 // Record returns a row as the vault's Record.
 func Record(row *ent.VaultCard) vault.Record {
-	return vault.Record{CardInfo: Info(row), Envelope: vault.Envelope{
+	r := vault.Record{CardInfo: Info(row), Envelope: vault.Envelope{
 		KEKID: row.KekID, WrappedDEK: row.WrappedDek, Nonce: row.Nonce, Ciphertext: row.Ciphertext,
 	}}
+	if row.CheckoutSessionID != nil {
+		r.SessionID = *row.CheckoutSessionID
+	}
+	if row.UsedBy != nil {
+		r.UsedBy = *row.UsedBy
+	}
+	return r
 }
 
 func records(rows []*ent.VaultCard) []vault.Record {
