@@ -394,6 +394,11 @@ func (r *mutationResolver) AcceptDispute(ctx context.Context, input model.Accept
 	return r.Disputes.Accept(ctx, input.ID)
 }
 
+// UploadDisputeFile is the resolver for the uploadDisputeFile field.
+func (r *mutationResolver) UploadDisputeFile(ctx context.Context, input model.UploadDisputeFileInput) (*ent.DisputeFile, error) {
+	return r.Disputes.UploadFile(ctx, input.ID, input.File.Filename, deref(input.Purpose), input.File.File)
+}
+
 // NextAction is the resolver for the nextAction field.
 func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error) {
 	return cashier.NextActionOf(obj), nil

@@ -624,6 +624,7 @@ type ComplexityRoot struct {
 		TokenizeCard            func(childComplexity int, input model.TokenizeCardInput) int
 		UpdateConnectorSettings func(childComplexity int, input model.UpdateConnectorSettingsInput) int
 		UpdateDisputeEvidence   func(childComplexity int, input model.UpdateDisputeEvidenceInput) int
+		UploadDisputeFile       func(childComplexity int, input model.UploadDisputeFileInput) int
 		UpsertRiskRule          func(childComplexity int, input model.RiskRuleInput) int
 		UpsertRoutingRule       func(childComplexity int, input model.RoutingRuleInput) int
 	}
@@ -1004,6 +1005,7 @@ type MutationResolver interface {
 	UpdateDisputeEvidence(ctx context.Context, input model.UpdateDisputeEvidenceInput) (*ent.Dispute, error)
 	SubmitDisputeEvidence(ctx context.Context, input model.SubmitDisputeEvidenceInput) (*ent.Dispute, error)
 	AcceptDispute(ctx context.Context, input model.AcceptDisputeInput) (*ent.Dispute, error)
+	UploadDisputeFile(ctx context.Context, input model.UploadDisputeFileInput) (*ent.DisputeFile, error)
 }
 type PaymentResolver interface {
 	NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error)
@@ -3551,6 +3553,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateDisputeEvidence(childComplexity, args["input"].(model.UpdateDisputeEvidenceInput)), true
+	case "Mutation.uploadDisputeFile":
+		if e.ComplexityRoot.Mutation.UploadDisputeFile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadDisputeFile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadDisputeFile(childComplexity, args["input"].(model.UploadDisputeFileInput)), true
 	case "Mutation.upsertRiskRule":
 		if e.ComplexityRoot.Mutation.UpsertRiskRule == nil {
 			break
@@ -4891,6 +4904,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TokenizeCardInput", ec.unmarshalInputTokenizeCardInput),
 			graphql.NewInputUnmarshaler("UpdateConnectorSettingsInput", ec.unmarshalInputUpdateConnectorSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateDisputeEvidenceInput", ec.unmarshalInputUpdateDisputeEvidenceInput),
+			graphql.NewInputUnmarshaler("UploadDisputeFileInput", ec.unmarshalInputUploadDisputeFileInput),
 		)
 	}
 	first := true
@@ -6656,6 +6670,34 @@ extend type Mutation {
     "The request: see AcceptDisputeInput."
     input: AcceptDisputeInput!
   ): Dispute! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+}
+
+"A file sent with the GraphQL multipart request specification."
+scalar Upload
+
+"An evidence document for a dispute."
+input UploadDisputeFileInput {
+  "The dispute (dsp_…)."
+  id: ID!
+  "The evidence field it supports (receipt, shipping_address, …); uncategorized when omitted."
+  purpose: String
+  "The document: PDF, PNG or JPEG, at most 4 MiB, its name's extension matching its content."
+  file: Upload!
+}
+
+extend type Mutation {
+  """
+  Upload an evidence document for a dispute, as a GraphQL multipart request
+  (the only operation accepted as multipart/form-data). The type is sniffed
+  from the content. BAD_USER_INPUT for an empty or oversized file, one that is
+  not PDF, PNG or JPEG, or whose name says another type, or beyond 10 files or
+  12 MiB per dispute; NOT_FOUND for a dispute not visible; CONFLICT when it
+  takes no answer. Files are sent with submitDisputeEvidence and never served.
+  """
+  uploadDisputeFile(
+    "The request: see UploadDisputeFileInput."
+    input: UploadDisputeFileInput!
+  ): DisputeFile! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
 }
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -10052,6 +10094,20 @@ func (ec *executionContext) field_Mutation_updateDisputeEvidence_args(ctx contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateDisputeEvidenceInput, error) {
 			return ec.unmarshalNUpdateDisputeEvidenceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateDisputeEvidenceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadDisputeFile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UploadDisputeFileInput, error) {
+			return ec.unmarshalNUploadDisputeFileInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUploadDisputeFileInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -21708,6 +21764,68 @@ func (ec *executionContext) fieldContext_Mutation_acceptDispute(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_uploadDisputeFile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadDisputeFile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadDisputeFile(ctx, fc.Args["input"].(model.UploadDisputeFileInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.DisputeFile
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.DisputeFile
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DisputeFile) graphql.Marshaler {
+			return ec.marshalNDisputeFile2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadDisputeFile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeFile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadDisputeFile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NextAction_type(ctx context.Context, field graphql.CollectedField, obj *cashier.NextAction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -31327,6 +31445,62 @@ func UnmarshalUpdateDisputeEvidenceInput(ctx context.Context, raw any) (model.Up
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUploadDisputeFileInput(ctx context.Context, obj any) (model.UploadDisputeFileInput, error) {
+	var it model.UploadDisputeFileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "purpose", "file"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUploadDisputeFileInput unmarshals raw into the UploadDisputeFileInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUploadDisputeFileInput(ctx context.Context, raw any) (model.UploadDisputeFileInput, error) {
+	var out model.UploadDisputeFileInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadDisputeFileInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -34988,6 +35162,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "uploadDisputeFile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadDisputeFile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -38436,6 +38617,25 @@ func (ec *executionContext) unmarshalNUpdateConnectorSettingsInput2githubᚗcom�
 
 func (ec *executionContext) unmarshalNUpdateDisputeEvidenceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateDisputeEvidenceInput(ctx context.Context, v any) (model.UpdateDisputeEvidenceInput, error) {
 	res, err := ec.unmarshalInputUpdateDisputeEvidenceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNUploadDisputeFileInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUploadDisputeFileInput(ctx context.Context, v any) (model.UploadDisputeFileInput, error) {
+	res, err := ec.unmarshalInputUploadDisputeFileInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/coupon"
@@ -611,6 +612,16 @@ type UpdateDisputeEvidenceInput struct {
 	ID string `json:"id"`
 	// The fields to stage.
 	Evidence *DisputeEvidenceInput `json:"evidence"`
+}
+
+// An evidence document for a dispute.
+type UploadDisputeFileInput struct {
+	// The dispute (dsp_…).
+	ID string `json:"id"`
+	// The evidence field it supports (receipt, shipping_address, …); uncategorized when omitted.
+	Purpose *string `json:"purpose,omitempty"`
+	// The document: PDF, PNG or JPEG, at most 4 MiB, its name's extension matching its content.
+	File graphql.Upload `json:"file"`
 }
 
 // The authenticated caller.

@@ -114,16 +114,3 @@ func (s *Service) SubmitEvidence(ctx context.Context, id string) (*ent.Dispute, 
 	return s.recordAnswer(ctx, d, resp.Dispute, LineEvidenceSubmitted,
 		fmt.Sprintf("evidence submitted: %d fields, %d files", len(d.Evidence), len(files)), true)
 }
-
-// evidenceFiles returns the dispute's uploaded files for the channel. Files
-// are not uploadable yet (no storage is wired), so there are none.
-func (s *Service) evidenceFiles(ctx context.Context, d *ent.Dispute) ([]connectors.DisputeFile, error) {
-	n, err := d.QueryFiles().Count(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dispute %s files: %w", d.ID, err)
-	}
-	if n > 0 {
-		return nil, payments.Errorf(payments.EINTERNAL, "dispute %s has %d files and no file storage to read them from", d.ID, n)
-	}
-	return nil, nil
-}

@@ -34,8 +34,10 @@ type Config struct {
 	Dialect    string // rows are locked FOR UPDATE on MySQL only
 	Ledger     *ledger.Ledger
 	Connectors Connectors
-	Log        *slog.Logger
-	Now        func() time.Time
+	// Files keeps evidence documents; nil refuses uploads.
+	Files FileStore
+	Log   *slog.Logger
+	Now   func() time.Time
 	// CallTimeout bounds a connector call (default 20 s).
 	CallTimeout time.Duration
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -181,8 +182,12 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.metrics.registry.MustRegister(newBatchCollector(a.BatchStats))
 	a.ChannelEvents.Register(inbox.Decoded(a.Cashier.HandleEvent),
 		connectors.EventPaymentResult, connectors.EventRefundResult, connectors.EventAgreementResult)
+	var files disputes.FileStore
+	if cfg.DataDir != "" {
+		files = disputes.DiskStore{Dir: filepath.Join(cfg.DataDir, "dispute-files")}
+	}
 	a.Disputes = disputes.New(disputes.Config{Client: db.Client, Dialect: db.Dialect, Ledger: a.Ledger,
-		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now})
+		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now, Files: files})
 	a.ChannelEvents.Register(inbox.Decoded(a.Disputes.HandleEvent), connectors.EventDispute)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX,
 		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book, Disputes: a.Disputes}

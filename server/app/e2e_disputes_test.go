@@ -1,9 +1,16 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +25,7 @@ import (
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/viewer"
 	"github.com/straitpay/strait/sandbox"
+	"github.com/straitpay/strait/server/app"
 )
 
 // disputeBalances are the ledger balances a dispute moves, in minor units;
@@ -54,10 +62,11 @@ func (x *e2e) disputeBalances(t *testing.T, merchantID, currency string) dispute
 // ledger by hand-computed amounts: amount A = 40.00 SGD, fee F = 15.00 SGD.
 func TestDisputesEndToEnd(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		dataDir := t.TempDir() // evidence files
 		x := newE2E(t, db, e2eSpec{connectors: []string{"cardnet"}, sandbox: func(c *sandbox.Config) {
 			c.ChargebackDelay = time.Hour // the test opens disputes itself
 			c.DisputeResolveDelay = 200 * time.Millisecond
-		}})
+		}, configure: func(c *app.Config) { c.DataDir = dataDir }})
 		const amount, fee = 4000, 1500
 		// A large payment first, so the merchant's pending balance covers
 		// every hold: nothing is advanced from suspense.
@@ -119,6 +128,9 @@ func TestDisputesEndToEnd(t *testing.T) {
 							held.hold-before.hold, held.available-before.available, held.pending-before.pending, amount+fee, fromAvailable)
 					}
 				}
+				if tc.name == "fraud won" {
+					x.checkUploads(t, d.ID)
+				}
 				step := 1
 				for _, answer := range tc.answers {
 					key := strings.ReplaceAll(tc.name, " ", "_") + "-" + strconv.Itoa(step)
@@ -143,6 +155,19 @@ func TestDisputesEndToEnd(t *testing.T) {
 							step++
 							break
 						}
+					}
+				}
+				if tc.name == "fraud won" {
+					// The network got the uploaded receipt with the evidence.
+					var at struct {
+						Evidence []struct {
+							Files []struct{ Name, SHA256 string }
+						}
+					}
+					channelGet(t, x.sb.URL(), "/card/disputes/"+networkID, &at)
+					sum := sha256.Sum256(pngReceipt)
+					if len(at.Evidence) != 1 || len(at.Evidence[0].Files) != 1 || at.Evidence[0].Files[0].SHA256 != hex.EncodeToString(sum[:]) {
+						t.Fatalf("the network holds evidence %+v", at.Evidence)
 					}
 				}
 				after := x.disputeBalances(t, merchant, "SGD")
@@ -256,3 +281,78 @@ func TestDisputesEndToEnd(t *testing.T) {
 const updateDisputeEvidence = `mutation($in: UpdateDisputeEvidenceInput!) { updateDisputeEvidence(input: $in) { id state } }`
 const submitDisputeEvidence = `mutation($in: SubmitDisputeEvidenceInput!) { submitDisputeEvidence(input: $in) { id state } }`
 const acceptDispute = `mutation($in: AcceptDisputeInput!) { acceptDispute(input: $in) { id state } }`
+
+// pngReceipt is a PNG's signature and a few bytes: enough for content
+// sniffing.
+var pngReceipt = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), bytes.Repeat([]byte{7}, 64)...)
+
+// upload sends a GraphQL multipart request (operations, map, file) as
+// merchant A's API key, and returns the status and body.
+func (x *e2e) upload(t *testing.T, query string, vars map[string]any, path, name string, data []byte) (int, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	ops, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	mw.WriteField("operations", string(ops))
+	mw.WriteField("map", `{"0": ["`+path+`"]}`)
+	fw, err := mw.CreateFormFile("0", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(data)
+	mw.Close()
+	req := httptest.NewRequest(http.MethodPost, "/graphql", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+x.tokens["API_KEY"])
+	rec := httptest.NewRecorder()
+	x.app.Handler().ServeHTTP(rec, req)
+	x.keep(rec.Body.String())
+	return rec.Code, rec.Body.String()
+}
+
+const uploadDisputeFile = `mutation($in: UploadDisputeFileInput!) { uploadDisputeFile(input: $in) { id name contentType size sha256 purpose } }`
+
+// checkUploads uploads evidence for dispute id: a PNG receipt is kept; a
+// PNG named .pdf, a text file, an oversized file and another mutation sent
+// along as multipart are refused with coded errors.
+func (x *e2e) checkUploads(t *testing.T, id string) {
+	t.Helper()
+	vars := func() map[string]any {
+		return map[string]any{"in": map[string]any{"id": id, "purpose": "receipt", "file": nil}}
+	}
+	refused := []struct {
+		what, name string
+		data       []byte
+	}{
+		{"a PNG named .pdf", "receipt.pdf", pngReceipt},
+		{"a text file", "receipt.png", []byte("just some text, not an image")},
+		{"an oversized PDF", "big.pdf", append([]byte("%PDF-1.4\n"), make([]byte, 4<<20)...)},
+	}
+	for _, r := range refused {
+		status, body := x.upload(t, uploadDisputeFile, vars(), "variables.in.file", r.name, r.data)
+		if status != http.StatusOK || !strings.Contains(body, `"BAD_USER_INPUT"`) {
+			t.Fatalf("%s: %d %s", r.what, status, truncate(body, 300))
+		}
+	}
+	status, body := x.upload(t, `mutation($in: UploadDisputeFileInput!, $id: ID!) { uploadDisputeFile(input: $in) { id }
+		updateDisputeEvidence(input: {id: $id, evidence: {receipt: "r"}}) { id } }`,
+		map[string]any{"in": map[string]any{"id": id, "file": nil}, "id": id}, "variables.in.file", "receipt.png", pngReceipt)
+	if status != http.StatusBadRequest || !strings.Contains(body, `"BAD_USER_INPUT"`) {
+		t.Fatalf("another mutation in a multipart request: %d %s", status, body)
+	}
+	status, body = x.upload(t, uploadDisputeFile, vars(), "variables.in.file", "receipt.png", pngReceipt)
+	var out struct {
+		Data struct {
+			UploadDisputeFile struct {
+				ID, Name, ContentType, Purpose string
+				Size                           int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil || status != http.StatusOK {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	if f := out.Data.UploadDisputeFile; f.ContentType != "image/png" || f.Size != len(pngReceipt) || f.Purpose != "receipt" || f.Name != "receipt.png" {
+		t.Fatalf("uploaded %+v (%s)", f, body)
+	}
+}
