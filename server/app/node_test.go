@@ -10,7 +10,9 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/migrate"
+	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/store"
@@ -118,8 +120,9 @@ func TestNodeResolvesEveryKind(t *testing.T) {
 }
 
 // seedNodeKinds makes, for merchantID, a row of each Node type the harness's
-// seed does not: a customer, a coupon, an agreement, an event, and ledger
-// accounts with a journal entry and its postings.
+// seed does not: a customer, a coupon, an agreement, an event, a dispute with
+// a timeline line and a file, and ledger accounts with a journal entry and
+// its postings.
 func (e *env) seedNodeKinds(merchantID string) {
 	t := e.t
 	t.Helper()
@@ -137,6 +140,23 @@ func (e *env) seedNodeKinds(merchantID string) {
 		t.Fatal(err)
 	}
 	if _, err := c.Event.Create().SetMerchantID(merchantID).SetType("node.test").SetData(map[string]any{}).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	pay, err := c.Payment.Query().Where(payment.MerchantID(merchantID)).First(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsp, err := c.Dispute.Create().SetMerchantID(merchantID).SetPaymentID(pay.ID).SetConnector("cardnet").
+		SetNetworkDisputeID("dp-node-" + merchantID).SetState(dispute.StateNEEDS_RESPONSE).SetStage(dispute.StageCHARGEBACK).
+		SetReason(dispute.ReasonFRAUD).SetAmount(pay.Amount).SetCurrency(pay.Currency).Save(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DisputeEvent.Create().SetMerchantID(merchantID).SetDisputeID(dsp.ID).SetKind("channel_event").Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DisputeFile.Create().SetMerchantID(merchantID).SetDisputeID(dsp.ID).SetName("r.png").SetContentType("image/png").
+		SetSize(1).SetSha256("00").SetStorageKey("k").Save(sys); err != nil {
 		t.Fatal(err)
 	}
 	usd := money.MustCurrency("USD")
