@@ -6673,7 +6673,7 @@ extend type Mutation {
 }
 
 "A file sent with the GraphQL multipart request specification."
-scalar Upload
+scalar Upload @specifiedBy(url: "https://github.com/jaydenseric/graphql-multipart-request-spec")
 
 "An evidence document for a dispute."
 input UploadDisputeFileInput {
