@@ -56,7 +56,7 @@ run: build
 # they drive real processes with timing margins (a held card, a hung
 # database) that the detector's slowdown would break.
 RACE_PKGS := payments/batch payments/idempotency payments/ledger payments/inbox payments/readcache \
-	payments/cashier connectors/host connectors/sdk graph
+	payments/cashier payments/events connectors/host connectors/sdk graph
 MODULE    := github.com/straitpay/strait
 empty     :=
 space     := $(empty) $(empty)
@@ -75,7 +75,7 @@ test-clients:
 		{ echo "test-clients needs Node.js and npm: apt-get install -y nodejs npm"; exit 1; }
 	@test -x $${CHROMIUM:-/usr/bin/chromium} || \
 		{ echo "test-clients needs Chromium: apt-get update && apt-get install -y chromium"; exit 1; }
-	$(GO) build -o $(BIN)/strait ./server
+	$(MAKE) build # the sandbox and the plugins too: tests/subscriptions pays by card
 	@cd clients && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
 	cd clients && npm test
 

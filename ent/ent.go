@@ -29,6 +29,7 @@ import (
 	"github.com/straitpay/strait/ent/fxrate"
 	"github.com/straitpay/strait/ent/idempotencyrecord"
 	"github.com/straitpay/strait/ent/journalentry"
+	"github.com/straitpay/strait/ent/lease"
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
@@ -40,6 +41,8 @@ import (
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
 	"github.com/straitpay/strait/ent/vaultcard"
+	"github.com/straitpay/strait/ent/webhookdelivery"
+	"github.com/straitpay/strait/ent/webhookendpoint"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -117,6 +120,7 @@ func checkColumn(t, c string) error {
 			fxrate.Table:            fxrate.ValidColumn,
 			idempotencyrecord.Table: idempotencyrecord.ValidColumn,
 			journalentry.Table:      journalentry.ValidColumn,
+			lease.Table:             lease.ValidColumn,
 			ledgeraccount.Table:     ledgeraccount.ValidColumn,
 			merchant.Table:          merchant.ValidColumn,
 			merchantuser.Table:      merchantuser.ValidColumn,
@@ -128,6 +132,8 @@ func checkColumn(t, c string) error {
 			riskrule.Table:          riskrule.ValidColumn,
 			routingrule.Table:       routingrule.ValidColumn,
 			vaultcard.Table:         vaultcard.ValidColumn,
+			webhookdelivery.Table:   webhookdelivery.ValidColumn,
+			webhookendpoint.Table:   webhookendpoint.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

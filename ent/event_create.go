@@ -91,6 +91,20 @@ func (_c *EventCreate) SetNillablePublishedAt(v *time.Time) *EventCreate {
 	return _c
 }
 
+// SetSeq sets the "seq" field.
+func (_c *EventCreate) SetSeq(v int64) *EventCreate {
+	_c.mutation.SetSeq(v)
+	return _c
+}
+
+// SetNillableSeq sets the "seq" field if the given value is not nil.
+func (_c *EventCreate) SetNillableSeq(v *int64) *EventCreate {
+	if v != nil {
+		_c.SetSeq(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *EventCreate) SetID(v string) *EventCreate {
 	_c.mutation.SetID(v)
@@ -257,6 +271,10 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 		_spec.SetField(event.FieldPublishedAt, field.TypeTime, value)
 		_node.PublishedAt = &value
 	}
+	if value, ok := _c.mutation.Seq(); ok {
+		_spec.SetField(event.FieldSeq, field.TypeInt64, value)
+		_node.Seq = &value
+	}
 	return _node, _spec
 }
 
@@ -324,6 +342,30 @@ func (u *EventUpsert) UpdatePublishedAt() *EventUpsert {
 // ClearPublishedAt clears the value of the "published_at" field.
 func (u *EventUpsert) ClearPublishedAt() *EventUpsert {
 	u.SetNull(event.FieldPublishedAt)
+	return u
+}
+
+// SetSeq sets the "seq" field.
+func (u *EventUpsert) SetSeq(v int64) *EventUpsert {
+	u.Set(event.FieldSeq, v)
+	return u
+}
+
+// UpdateSeq sets the "seq" field to the value that was provided on create.
+func (u *EventUpsert) UpdateSeq() *EventUpsert {
+	u.SetExcluded(event.FieldSeq)
+	return u
+}
+
+// AddSeq adds v to the "seq" field.
+func (u *EventUpsert) AddSeq(v int64) *EventUpsert {
+	u.Add(event.FieldSeq, v)
+	return u
+}
+
+// ClearSeq clears the value of the "seq" field.
+func (u *EventUpsert) ClearSeq() *EventUpsert {
+	u.SetNull(event.FieldSeq)
 	return u
 }
 
@@ -408,6 +450,34 @@ func (u *EventUpsertOne) UpdatePublishedAt() *EventUpsertOne {
 func (u *EventUpsertOne) ClearPublishedAt() *EventUpsertOne {
 	return u.Update(func(s *EventUpsert) {
 		s.ClearPublishedAt()
+	})
+}
+
+// SetSeq sets the "seq" field.
+func (u *EventUpsertOne) SetSeq(v int64) *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.SetSeq(v)
+	})
+}
+
+// AddSeq adds v to the "seq" field.
+func (u *EventUpsertOne) AddSeq(v int64) *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.AddSeq(v)
+	})
+}
+
+// UpdateSeq sets the "seq" field to the value that was provided on create.
+func (u *EventUpsertOne) UpdateSeq() *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.UpdateSeq()
+	})
+}
+
+// ClearSeq clears the value of the "seq" field.
+func (u *EventUpsertOne) ClearSeq() *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.ClearSeq()
 	})
 }
 
@@ -659,6 +729,34 @@ func (u *EventUpsertBulk) UpdatePublishedAt() *EventUpsertBulk {
 func (u *EventUpsertBulk) ClearPublishedAt() *EventUpsertBulk {
 	return u.Update(func(s *EventUpsert) {
 		s.ClearPublishedAt()
+	})
+}
+
+// SetSeq sets the "seq" field.
+func (u *EventUpsertBulk) SetSeq(v int64) *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.SetSeq(v)
+	})
+}
+
+// AddSeq adds v to the "seq" field.
+func (u *EventUpsertBulk) AddSeq(v int64) *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.AddSeq(v)
+	})
+}
+
+// UpdateSeq sets the "seq" field to the value that was provided on create.
+func (u *EventUpsertBulk) UpdateSeq() *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.UpdateSeq()
+	})
+}
+
+// ClearSeq clears the value of the "seq" field.
+func (u *EventUpsertBulk) ClearSeq() *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.ClearSeq()
 	})
 }
 

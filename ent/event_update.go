@@ -48,6 +48,33 @@ func (_u *EventUpdate) ClearPublishedAt() *EventUpdate {
 	return _u
 }
 
+// SetSeq sets the "seq" field.
+func (_u *EventUpdate) SetSeq(v int64) *EventUpdate {
+	_u.mutation.ResetSeq()
+	_u.mutation.SetSeq(v)
+	return _u
+}
+
+// SetNillableSeq sets the "seq" field if the given value is not nil.
+func (_u *EventUpdate) SetNillableSeq(v *int64) *EventUpdate {
+	if v != nil {
+		_u.SetSeq(*v)
+	}
+	return _u
+}
+
+// AddSeq adds value to the "seq" field.
+func (_u *EventUpdate) AddSeq(v int64) *EventUpdate {
+	_u.mutation.AddSeq(v)
+	return _u
+}
+
+// ClearSeq clears the value of the "seq" field.
+func (_u *EventUpdate) ClearSeq() *EventUpdate {
+	_u.mutation.ClearSeq()
+	return _u
+}
+
 // Mutation returns the EventMutation object of the builder.
 func (_u *EventUpdate) Mutation() *EventMutation {
 	return _u.mutation
@@ -98,6 +125,15 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.PublishedAtCleared() {
 		_spec.ClearField(event.FieldPublishedAt, field.TypeTime)
 	}
+	if value, ok := _u.mutation.Seq(); ok {
+		_spec.SetField(event.FieldSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSeq(); ok {
+		_spec.AddField(event.FieldSeq, field.TypeInt64, value)
+	}
+	if _u.mutation.SeqCleared() {
+		_spec.ClearField(event.FieldSeq, field.TypeInt64)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{event.Label}
@@ -135,6 +171,33 @@ func (_u *EventUpdateOne) SetNillablePublishedAt(v *time.Time) *EventUpdateOne {
 // ClearPublishedAt clears the value of the "published_at" field.
 func (_u *EventUpdateOne) ClearPublishedAt() *EventUpdateOne {
 	_u.mutation.ClearPublishedAt()
+	return _u
+}
+
+// SetSeq sets the "seq" field.
+func (_u *EventUpdateOne) SetSeq(v int64) *EventUpdateOne {
+	_u.mutation.ResetSeq()
+	_u.mutation.SetSeq(v)
+	return _u
+}
+
+// SetNillableSeq sets the "seq" field if the given value is not nil.
+func (_u *EventUpdateOne) SetNillableSeq(v *int64) *EventUpdateOne {
+	if v != nil {
+		_u.SetSeq(*v)
+	}
+	return _u
+}
+
+// AddSeq adds value to the "seq" field.
+func (_u *EventUpdateOne) AddSeq(v int64) *EventUpdateOne {
+	_u.mutation.AddSeq(v)
+	return _u
+}
+
+// ClearSeq clears the value of the "seq" field.
+func (_u *EventUpdateOne) ClearSeq() *EventUpdateOne {
+	_u.mutation.ClearSeq()
 	return _u
 }
 
@@ -217,6 +280,15 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if _u.mutation.PublishedAtCleared() {
 		_spec.ClearField(event.FieldPublishedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Seq(); ok {
+		_spec.SetField(event.FieldSeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSeq(); ok {
+		_spec.AddField(event.FieldSeq, field.TypeInt64, value)
+	}
+	if _u.mutation.SeqCleared() {
+		_spec.ClearField(event.FieldSeq, field.TypeInt64)
 	}
 	_node = &Event{config: _u.config}
 	_spec.Assign = _node.assignValues

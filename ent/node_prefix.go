@@ -30,6 +30,8 @@ import (
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
+	"github.com/straitpay/strait/ent/webhookdelivery"
+	"github.com/straitpay/strait/ent/webhookendpoint"
 )
 
 // IDPrefixTables maps every pulid prefix to its table, GraphQL Node or not.
@@ -61,6 +63,8 @@ var IDPrefixTables = map[string]string{
 	"rkc":  riskcounter.Table,
 	"rsk":  riskrule.Table,
 	"rtr":  routingrule.Table,
+	"whd":  webhookdelivery.Table,
+	"we":   webhookendpoint.Table,
 }
 
 // NodeType is one GraphQL type implementing Node: the prefix of its IDs and
@@ -95,4 +99,6 @@ var NodeTypes = map[string]NodeType{
 	"ref": {Prefix: "ref", GraphQLType: "Refund", Table: refund.Table},
 	"rsk": {Prefix: "rsk", GraphQLType: "RiskRule", Table: riskrule.Table},
 	"rtr": {Prefix: "rtr", GraphQLType: "RoutingRule", Table: routingrule.Table},
+	"whd": {Prefix: "whd", GraphQLType: "WebhookDelivery", Table: webhookdelivery.Table},
+	"we":  {Prefix: "we", GraphQLType: "WebhookEndpoint", Table: webhookendpoint.Table},
 }

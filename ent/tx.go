@@ -48,6 +48,8 @@ type Tx struct {
 	IdempotencyRecord *IdempotencyRecordClient
 	// JournalEntry is the client for interacting with the JournalEntry builders.
 	JournalEntry *JournalEntryClient
+	// Lease is the client for interacting with the Lease builders.
+	Lease *LeaseClient
 	// LedgerAccount is the client for interacting with the LedgerAccount builders.
 	LedgerAccount *LedgerAccountClient
 	// Merchant is the client for interacting with the Merchant builders.
@@ -70,6 +72,10 @@ type Tx struct {
 	RoutingRule *RoutingRuleClient
 	// VaultCard is the client for interacting with the VaultCard builders.
 	VaultCard *VaultCardClient
+	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
+	WebhookDelivery *WebhookDeliveryClient
+	// WebhookEndpoint is the client for interacting with the WebhookEndpoint builders.
+	WebhookEndpoint *WebhookEndpointClient
 
 	// lazily loaded.
 	client     *Client
@@ -218,6 +224,7 @@ func (tx *Tx) init() {
 	tx.FxRate = NewFxRateClient(tx.config)
 	tx.IdempotencyRecord = NewIdempotencyRecordClient(tx.config)
 	tx.JournalEntry = NewJournalEntryClient(tx.config)
+	tx.Lease = NewLeaseClient(tx.config)
 	tx.LedgerAccount = NewLedgerAccountClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.MerchantUser = NewMerchantUserClient(tx.config)
@@ -229,6 +236,8 @@ func (tx *Tx) init() {
 	tx.RiskRule = NewRiskRuleClient(tx.config)
 	tx.RoutingRule = NewRoutingRuleClient(tx.config)
 	tx.VaultCard = NewVaultCardClient(tx.config)
+	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
+	tx.WebhookEndpoint = NewWebhookEndpointClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

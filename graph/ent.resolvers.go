@@ -39,6 +39,9 @@ func (r *Resolver) Customer() generated.CustomerResolver { return &customerResol
 // Dispute returns generated.DisputeResolver implementation.
 func (r *Resolver) Dispute() generated.DisputeResolver { return &disputeResolver{r} }
 
+// Event returns generated.EventResolver implementation.
+func (r *Resolver) Event() generated.EventResolver { return &eventResolver{r} }
+
 // Payment returns generated.PaymentResolver implementation.
 func (r *Resolver) Payment() generated.PaymentResolver { return &paymentResolver{r} }
 
@@ -57,6 +60,7 @@ type (
 	couponResolver          struct{ *Resolver }
 	customerResolver        struct{ *Resolver }
 	disputeResolver         struct{ *Resolver }
+	eventResolver           struct{ *Resolver }
 	paymentResolver         struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
 	riskRuleResolver        struct{ *Resolver }

@@ -16,6 +16,7 @@ import (
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/disputes"
+	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -44,6 +45,10 @@ type Resolver struct {
 	Channels *channels.Service
 	// Disputes runs chargebacks and their evidence (docs/disputes.md).
 	Disputes *disputes.Service
+	// Events fans published events out to subscriptions; Webhooks manages
+	// merchants' endpoints (docs/events.md).
+	Events   *events.Hub
+	Webhooks *events.Webhooks
 }
 
 // NewSchema returns the executable schema over r.

@@ -19,6 +19,7 @@ import (
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
+	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
@@ -198,6 +199,16 @@ func (r *customerResolver) SavedCards(ctx context.Context, obj *ent.Customer) ([
 // Evidence is the resolver for the evidence field.
 func (r *disputeResolver) Evidence(ctx context.Context, obj *ent.Dispute) (*model.DisputeEvidence, error) {
 	return disputeEvidence(obj), nil
+}
+
+// Cursor is the resolver for the cursor field.
+func (r *eventResolver) Cursor(ctx context.Context, obj *ent.Event) (*entgql.Cursor[string], error) {
+	return eventCursor(obj), nil
+}
+
+// Data is the resolver for the data field.
+func (r *eventResolver) Data(ctx context.Context, obj *ent.Event) (string, error) {
+	return eventData(obj)
 }
 
 // BaseCurrency is the resolver for the baseCurrency field.
@@ -399,6 +410,36 @@ func (r *mutationResolver) UploadDisputeFile(ctx context.Context, input model.Up
 	return r.Disputes.UploadFile(ctx, input.ID, input.File.Filename, deref(input.Purpose), input.File.File)
 }
 
+// CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
+func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, input model.CreateWebhookEndpointInput) (*model.WebhookEndpointSecret, error) {
+	return endpointSecret(r.Webhooks.CreateEndpoint(ctx, events.EndpointInput{URL: input.URL, Description: deref(input.Description), EventTypes: input.EventTypes}))
+}
+
+// UpdateWebhookEndpoint is the resolver for the updateWebhookEndpoint field.
+func (r *mutationResolver) UpdateWebhookEndpoint(ctx context.Context, input model.UpdateWebhookEndpointInput) (*ent.WebhookEndpoint, error) {
+	return r.Webhooks.UpdateEndpoint(ctx, input.ID, input.Description, input.EventTypes)
+}
+
+// DisableWebhookEndpoint is the resolver for the disableWebhookEndpoint field.
+func (r *mutationResolver) DisableWebhookEndpoint(ctx context.Context, id string) (*ent.WebhookEndpoint, error) {
+	return r.Webhooks.SetEnabled(ctx, id, false)
+}
+
+// EnableWebhookEndpoint is the resolver for the enableWebhookEndpoint field.
+func (r *mutationResolver) EnableWebhookEndpoint(ctx context.Context, id string) (*ent.WebhookEndpoint, error) {
+	return r.Webhooks.SetEnabled(ctx, id, true)
+}
+
+// RotateWebhookEndpointSecret is the resolver for the rotateWebhookEndpointSecret field.
+func (r *mutationResolver) RotateWebhookEndpointSecret(ctx context.Context, id string) (*model.WebhookEndpointSecret, error) {
+	return endpointSecret(r.Webhooks.RotateSecret(ctx, id))
+}
+
+// RedeliverWebhook is the resolver for the redeliverWebhook field.
+func (r *mutationResolver) RedeliverWebhook(ctx context.Context, deliveryID string) (*ent.WebhookDelivery, error) {
+	return r.Webhooks.Redeliver(ctx, deliveryID)
+}
+
 // NextAction is the resolver for the nextAction field.
 func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error) {
 	return cashier.NextActionOf(obj), nil
@@ -525,6 +566,21 @@ func (r *queryResolver) Disputes(ctx context.Context, after *entgql.Cursor[strin
 	return r.Client.Dispute.Query().Paginate(ctx, after, first, before, last, disputesNewestFirst, disputeFilter(filter))
 }
 
+// Events is the resolver for the events field.
+func (r *queryResolver) Events(ctx context.Context, after *entgql.Cursor[string], first *int, filter *model.EventListFilter) (*ent.EventConnection, error) {
+	return r.Client.Event.Query().Paginate(ctx, after, first, nil, nil, eventsNewestFirst, eventFilter(filter))
+}
+
+// WebhookEndpoints is the resolver for the webhookEndpoints field.
+func (r *queryResolver) WebhookEndpoints(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.WebhookEndpointConnection, error) {
+	return r.Client.WebhookEndpoint.Query().Paginate(ctx, after, first, nil, nil, endpointsNewestFirst)
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, endpointID string, after *entgql.Cursor[string], first *int) (*ent.WebhookDeliveryConnection, error) {
+	return r.webhookDeliveries(ctx, endpointID, after, first)
+}
+
 // Params is the resolver for the params field.
 func (r *riskRuleResolver) Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error) {
 	rule, err := rulebook.RiskRule(obj)
@@ -574,6 +630,31 @@ func (r *routingRuleResolver) Split(ctx context.Context, obj *ent.RoutingRule) (
 	return ptrs(rule.Split, err)
 }
 
+// PaymentUpdated is the resolver for the paymentUpdated field.
+func (r *subscriptionResolver) PaymentUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.PaymentChange, error) {
+	return r.paymentUpdated(ctx, id, after)
+}
+
+// BalanceUpdated is the resolver for the balanceUpdated field.
+func (r *subscriptionResolver) BalanceUpdated(ctx context.Context) (<-chan *model.BalanceChange, error) {
+	return r.balanceUpdated(ctx)
+}
+
+// MerchantStats is the resolver for the merchantStats field.
+func (r *subscriptionResolver) MerchantStats(ctx context.Context, windowSeconds *int) (<-chan *model.MerchantStats, error) {
+	return r.merchantStats(ctx, windowSeconds)
+}
+
+// CheckoutSessionUpdated is the resolver for the checkoutSessionUpdated field.
+func (r *subscriptionResolver) CheckoutSessionUpdated(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.CheckoutSessionChange, error) {
+	return r.checkoutSessionUpdated(ctx, after)
+}
+
+// ConnectorHealth is the resolver for the connectorHealth field.
+func (r *subscriptionResolver) ConnectorHealth(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.ConnectorHealthChange, error) {
+	return r.connectorHealth(ctx, after)
+}
+
 // Currency is the resolver for the currency field.
 func (r *trialBalanceLineResolver) Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error) {
 	return obj.Currency.Code(), nil
@@ -613,6 +694,9 @@ func (r *Resolver) RiskRuleParams() generated.RiskRuleParamsResolver {
 // RoutingMatch returns generated.RoutingMatchResolver implementation.
 func (r *Resolver) RoutingMatch() generated.RoutingMatchResolver { return &routingMatchResolver{r} }
 
+// Subscription returns generated.SubscriptionResolver implementation.
+func (r *Resolver) Subscription() generated.SubscriptionResolver { return &subscriptionResolver{r} }
+
 // TrialBalanceLine returns generated.TrialBalanceLineResolver implementation.
 func (r *Resolver) TrialBalanceLine() generated.TrialBalanceLineResolver {
 	return &trialBalanceLineResolver{r}
@@ -629,5 +713,6 @@ type (
 	mutationResolver         struct{ *Resolver }
 	riskRuleParamsResolver   struct{ *Resolver }
 	routingMatchResolver     struct{ *Resolver }
+	subscriptionResolver     struct{ *Resolver }
 	trialBalanceLineResolver struct{ *Resolver }
 )

@@ -18,7 +18,7 @@ export function outDir(name) {
   return dir;
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.unref();

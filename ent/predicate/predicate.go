@@ -57,6 +57,9 @@ type IdempotencyRecord func(*sql.Selector)
 // JournalEntry is the predicate function for journalentry builders.
 type JournalEntry func(*sql.Selector)
 
+// Lease is the predicate function for lease builders.
+type Lease func(*sql.Selector)
+
 // LedgerAccount is the predicate function for ledgeraccount builders.
 type LedgerAccount func(*sql.Selector)
 
@@ -89,3 +92,9 @@ type RoutingRule func(*sql.Selector)
 
 // VaultCard is the predicate function for vaultcard builders.
 type VaultCard func(*sql.Selector)
+
+// WebhookDelivery is the predicate function for webhookdelivery builders.
+type WebhookDelivery func(*sql.Selector)
+
+// WebhookEndpoint is the predicate function for webhookendpoint builders.
+type WebhookEndpoint func(*sql.Selector)

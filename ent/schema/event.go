@@ -30,6 +30,14 @@ func (Event) Fields() []ent.Field {
 		field.JSON("data", map[string]any{}).Immutable().Annotations(entgql.Skip()),
 		field.Time("created_at").Default(now).Immutable().SchemaType(datetime6),
 		field.Time("published_at").Optional().Nillable().SchemaType(datetime6).Annotations(entgql.Skip()),
+		// seq is the event's place in the order the relay publishes events
+		// (payments/events): assigned once, under the relay's lease, in id
+		// order, so it is gapless and the cursor subscriptions resume from.
+		// Its index is not unique: on MySQL, inserting the NULL of a new
+		// event into a unique index locks the other NULLs, serializing
+		// every transaction that writes an event. The lease's counter
+		// keeps numbers unique instead.
+		field.Int64("seq").Optional().Nillable().Annotations(entgql.Skip()),
 	}
 }
 
@@ -38,6 +46,9 @@ func (Event) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("published_at", "id"), // the relay's scan
 		index.Fields("merchant_id", "type", "id"),
+		index.Fields("seq"), // replays read by it
+		index.Fields("object_id", "id"),
+		index.Fields("merchant_id", "created_at", "id"), // the events query's time filter
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
@@ -18,6 +19,8 @@ import (
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/graph/scalar"
+	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/vocab/paymentstatus"
 	"github.com/straitpay/strait/vocab/reviewstatus"
@@ -39,6 +42,16 @@ type ApprovePaymentReviewInput struct {
 	Note *string `json:"note,omitempty"`
 	// The same key replays the first answer.
 	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// The merchant's balances after money moved.
+type BalanceChange struct {
+	// Pass it as `after` to resume after this change.
+	Cursor entgql.Cursor[string] `json:"cursor"`
+	// The event that moved the money.
+	EventID string `json:"eventID"`
+	// Every currency the merchant holds, after the change.
+	Balances []*ledger.MerchantBalance `json:"balances"`
 }
 
 // The buyer's bank account for a direct-debit agreement. It goes to the bank only; Strait does not store it.
@@ -93,6 +106,22 @@ type ChargeAgreementInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// A change to the cashier's checkout session or its payment.
+type CheckoutSessionChange struct {
+	// Pass it as `after` to resume after this change.
+	Cursor entgql.Cursor[string] `json:"cursor"`
+	// The event behind this change.
+	EventID string `json:"eventID"`
+	// The event's type, e.g. payment.requires_action or payment.succeeded.
+	Type string `json:"type"`
+	// When the change was committed.
+	OccurredAt time.Time `json:"occurredAt"`
+	// The session as it is now.
+	Session *ent.CheckoutSession `json:"session"`
+	// The session's payment the change is about, as it is now; null for a change of the session itself.
+	Payment *ent.Payment `json:"payment,omitempty"`
+}
+
 // How the buyer pays a checkout session.
 type ConfirmCheckoutSessionInput struct {
 	// The method family the buyer chose; the session must allow it.
@@ -117,6 +146,22 @@ type ConnectorFeeInput struct {
 	FixedAmount scalar.Int64 `json:"fixedAmount"`
 	// 0 to 10000.
 	BasisPoints int `json:"basisPoints"`
+}
+
+// A connector's supervision state changed on one replica.
+type ConnectorHealthChange struct {
+	// Pass it as `after` to resume after this change.
+	Cursor entgql.Cursor[string] `json:"cursor"`
+	// The connector's name in the manifest.
+	Connector string `json:"connector"`
+	// Its new supervision state on that replica.
+	Health ConnectorHealth `json:"health"`
+	// The replica that saw the change.
+	Replica string `json:"replica"`
+	// The connector's last error, if any.
+	LastError *string `json:"lastError,omitempty"`
+	// When the replica saw the change.
+	OccurredAt time.Time `json:"occurredAt"`
 }
 
 // A connector's amount limits in one currency.
@@ -273,6 +318,16 @@ type CreateMerchantUserInput struct {
 	Role merchantuser.Role `json:"role"`
 }
 
+// A new webhook endpoint of the caller's merchant.
+type CreateWebhookEndpointInput struct {
+	// An https URL (http only when the operator allows private targets for development).
+	URL string `json:"url"`
+	// What the endpoint is for, up to 200 characters.
+	Description *string `json:"description,omitempty"`
+	// The event types to send: exact types or prefixes ending in a dot. Empty or omitted: every type.
+	EventTypes []string `json:"eventTypes,omitempty"`
+}
+
 // Narrows a customers list.
 type CustomerListFilter struct {
 	// Only customers with this email (exact match).
@@ -364,6 +419,18 @@ type DisputeListFilter struct {
 	DueBefore *time.Time `json:"dueBefore,omitempty"`
 }
 
+// Narrows the events list. Every field is optional; given fields all apply.
+type EventListFilter struct {
+	// An exact type (payment.succeeded) or a prefix ending in a dot (payment.).
+	Type *string `json:"type,omitempty"`
+	// Only events about this object (a payment, a refund, …).
+	ObjectID *string `json:"objectID,omitempty"`
+	// Only events created at or after this instant.
+	CreatedAfter *time.Time `json:"createdAfter,omitempty"`
+	// Only events created before this instant.
+	CreatedBefore *time.Time `json:"createdBefore,omitempty"`
+}
+
 // The source whose journal entries to list.
 type JournalEntriesFilter struct {
 	// capture, refund, dispute, settlement, payout, conversion, transfer or adjustment.
@@ -380,6 +447,26 @@ type LedgerAccountsFilter struct {
 	OwnerID *string `json:"ownerID,omitempty"`
 	// Only accounts in this currency (ISO 4217).
 	Currency *string `json:"currency,omitempty"`
+}
+
+// A merchant's payments over the last `windowSeconds`, recomputed as they change.
+type MerchantStats struct {
+	// The window's length, in seconds.
+	WindowSeconds int `json:"windowSeconds"`
+	// Payments created in the window.
+	Payments int `json:"payments"`
+	// Of those, the ones that succeeded.
+	Succeeded int `json:"succeeded"`
+	// Of those, the ones that failed.
+	Failed int `json:"failed"`
+	// succeeded / (succeeded + failed), 0 to 1; 0 when none finished.
+	SuccessRate float64 `json:"successRate"`
+	// Average time from a payment's creation to its last change, over those that finished, in milliseconds.
+	AverageLatencyMs float64 `json:"averageLatencyMs"`
+	// Succeeded amounts, one per currency.
+	GrossVolume []*money.Amount `json:"grossVolume"`
+	// When these figures were computed.
+	At time.Time `json:"at"`
 }
 
 // One metadata pair to store with a checkout session.
@@ -402,6 +489,20 @@ type MoneyInput struct {
 	// currency's minor unit wrong gets BAD_USER_INPUT instead of charging 100× too
 	// much. Checked by every operation that takes an amount.
 	Exponent *int `json:"exponent,omitempty"`
+}
+
+// A change to a payment.
+type PaymentChange struct {
+	// Pass it as `after` to resume after this update.
+	Cursor entgql.Cursor[string] `json:"cursor"`
+	// The event behind this change.
+	EventID string `json:"eventID"`
+	// The event's type, e.g. payment.succeeded.
+	Type string `json:"type"`
+	// When the change was committed.
+	OccurredAt time.Time `json:"occurredAt"`
+	// The payment as it is now.
+	Payment *ent.Payment `json:"payment"`
 }
 
 // Narrows a payments list. Every field is optional; given fields all apply.
@@ -562,6 +663,13 @@ type SubmitDisputeEvidenceInput struct {
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 
+// Live updates over graphql-transport-ws (docs/events.md): authenticate in
+// connection_init; a subscription the caller may not see ends with an `error`
+// message, the socket stays open. Pass the last cursor as `after` to resume
+// after a reconnect without missing an event.
+type Subscription struct {
+}
+
 // The end of a direct-debit agreement.
 type TerminateAgreementInput struct {
 	// The agreement to end.
@@ -614,6 +722,16 @@ type UpdateDisputeEvidenceInput struct {
 	Evidence *DisputeEvidenceInput `json:"evidence"`
 }
 
+// Changes to a webhook endpoint; omitted fields stay as they are.
+type UpdateWebhookEndpointInput struct {
+	// The endpoint to change.
+	ID string `json:"id"`
+	// What the endpoint is for, up to 200 characters.
+	Description *string `json:"description,omitempty"`
+	// Replaces the endpoint's event types; an empty list sends every type.
+	EventTypes []string `json:"eventTypes,omitempty"`
+}
+
 // An evidence document for a dispute.
 type UploadDisputeFileInput struct {
 	// The dispute (dsp_…).
@@ -632,6 +750,14 @@ type Viewer struct {
 	Subject string `json:"subject"`
 	// The merchant the caller acts for; null for operators.
 	Merchant *ent.Merchant `json:"merchant,omitempty"`
+}
+
+// An endpoint with its signing secret (whsec_…), shown here once and never again.
+type WebhookEndpointSecret struct {
+	// The endpoint.
+	Endpoint *ent.WebhookEndpoint `json:"endpoint"`
+	// The whsec_… signing secret: keep it in the receiver to verify signatures.
+	Secret string `json:"secret"`
 }
 
 // A connector's circuit breaker.

@@ -217,6 +217,13 @@ func (s *Service) ApplyStored(ctx context.Context) error {
 	return nil
 }
 
+// settingEvents are the outbox event types of the settings' audit actions.
+var settingEvents = map[string]string{
+	"connector.enable":          "connector.enabled",
+	"connector.disable":         "connector.disabled",
+	"connector.settings.update": "connector.settings_updated",
+}
+
 // save creates or updates the settings row of name with change, and audits
 // action, in one transaction.
 func (s *Service) save(ctx context.Context, name, action string, details map[string]string, change func(*ent.ConnectorSettingMutation)) error {
@@ -250,6 +257,12 @@ func (s *Service) save(ctx context.Context, name, action string, details map[str
 		id = row.ID
 	}
 	details["connector"] = name
+	// The outbox event tells operators' subscriptions and the events query,
+	// in the transaction that makes the change.
+	if err := tx.Event.Create().SetType(settingEvents[action]).SetObjectID(name).
+		SetData(map[string]any{"connector": name}).Exec(ctx); err != nil {
+		return fmt.Errorf("connector %s: outbox: %w", name, err)
+	}
 	if err := audit.Record(ctx, tx, audit.Entry{Action: action, TargetType: "connector_setting", TargetID: id, Details: details}); err != nil {
 		return err
 	}

@@ -3,10 +3,13 @@ package channels_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/fx"
@@ -201,4 +204,27 @@ func TestRateSourceAsksOncePerBase(t *testing.T) {
 	if _, err := channels.NewRateSource(h, "gone").GetRates(context.Background(), pairs); err == nil {
 		t.Fatal("rates from a connector that is not installed")
 	}
+}
+
+func TestSettingChangesWriteTheirOutboxEvents(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		svc := channels.New(db.Client, newHost())
+		if _, err := svc.SetEnabled(operator, "wallet", false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.SetEnabled(operator, "wallet", true); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := db.Client.Event.Query().Order(ent.Asc(event.FieldID)).All(viewer.SystemContext(context.Background()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range evs {
+			got = append(got, e.Type+":"+e.ObjectID)
+		}
+		if want := []string{"connector.disabled:wallet", "connector.enabled:wallet"}; !slices.Equal(got, want) {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+	})
 }

@@ -195,6 +195,12 @@ func (s *Service) RevokeAPIKey(ctx context.Context, id string) (*ent.APIKey, err
 		if k, err = k.Update().SetRevokedAt(s.now()).Save(ctx); err != nil {
 			return nil, fmt.Errorf("revoke api key %s: %w", id, err)
 		}
+		// The outbox event closes the key's open websockets on every
+		// replica (docs/events.md) and tells the merchant's webhooks.
+		if err := tx.Event.Create().SetMerchantID(k.MerchantID).SetType("api_key.revoked").SetObjectID(k.ID).
+			SetData(map[string]any{"api_key_id": k.ID, "name": k.Name}).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("revoke api key %s: outbox: %w", id, err)
+		}
 		return k, audit.Record(ctx, tx, audit.Entry{
 			MerchantID: k.MerchantID, Action: "api_key.revoke", TargetType: "api_key", TargetID: k.ID,
 		})

@@ -22,6 +22,7 @@ import (
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
 	"github.com/straitpay/strait/payments/disputes"
+	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/inbox"
@@ -81,6 +82,17 @@ type App struct {
 	ChannelEvents *inbox.Processor
 	Disputes      *disputes.Service
 
+	// Hub fans published events out to this replica's subscriptions;
+	// Webhooks manages merchants' endpoints and sends their deliveries;
+	// Relay publishes the outbox (StartEvents starts them, on the Bus).
+	Hub      *events.Hub
+	Webhooks *events.Webhooks
+	Relay    *events.Relay
+	Bus      events.Bus
+	// Replica names this process in leases and connector health events.
+	Replica string
+
+	sockets *sockets
 	metrics *metrics
 	handler http.Handler
 	ready   func(context.Context) error
@@ -124,6 +136,11 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		now:     opts.Now,
 	}
 	a.metrics.registry.MustRegister(collectors.NewDBStatsCollector(db.SQL, "strait"))
+	a.Replica = replicaName()
+	a.sockets = newSockets(cfg.WSMaxSockets)
+	a.Hub = events.NewHub(db.Client, opts.Log)
+	a.Webhooks = events.NewWebhooks(events.WebhookConfig{Client: db.Client, Dialect: db.Dialect, Log: opts.Log, Now: opts.Now,
+		Policy: events.TargetPolicy{AllowPrivate: cfg.WebhookAllowPrivate}})
 	a.ready = func(ctx context.Context) error {
 		if err := db.SQL.PingContext(ctx); err != nil {
 			return fmt.Errorf("database: %w", err)
@@ -190,7 +207,8 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now, Files: files})
 	a.ChannelEvents.Register(inbox.Decoded(a.Disputes.HandleEvent), connectors.EventDispute)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX,
-		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book, Disputes: a.Disputes}
+		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book,
+		Events: a.Hub, Webhooks: a.Webhooks, Disputes: a.Disputes}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }

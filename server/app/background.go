@@ -43,6 +43,11 @@ func (a *App) Start(ctx context.Context) error {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
 	a.goBackground(func() { a.ChannelEvents.Run(bg) })
+	if err := a.StartEvents(bg); err != nil {
+		a.Connectors.Close()
+		return err
+	}
+	a.goBackground(func() { a.watchConnectorHealth(bg) })
 	if st, ok := channels.FXConnector(a.Connectors); ok {
 		refresher := fx.NewService(a.DB.Client, a.Ledger, fx.Config{
 			Source: channels.NewRateSource(a.Connectors, st.Name), Pairs: channels.Pairs(st.Currencies), Now: a.now,
@@ -77,6 +82,9 @@ func (a *App) Close() error {
 	}
 	a.bg.Wait()
 	a.Cashier.Close()
+	if a.Bus != nil {
+		_ = a.Bus.Close()
+	}
 	a.Idempotency.Close()
 	return a.Connectors.Close()
 }

@@ -59,6 +59,26 @@ type Config struct {
 	// once begun (the connector call and the recording of its answer) run
 	// on their own bounds, not this one. Websocket subscriptions have none.
 	RequestTimeout time.Duration
+	// NATSURL, when set, carries events between replicas over NATS
+	// JetStream (STRAIT_NATS_URL); empty keeps them in this process.
+	NATSURL string
+	// NATSStream and NATSSubject name the stream and its subjects' root
+	// (STRAIT_NATS_STREAM, default STRAIT_EVENTS; STRAIT_NATS_SUBJECT,
+	// default strait.events): deployments sharing one NATS, and tests,
+	// give each its own.
+	NATSStream, NATSSubject string
+	// WebhookAllowPrivate lets merchant webhooks reach private, loopback
+	// and link-local addresses and plain http (STRAIT_WEBHOOK_ALLOW_PRIVATE):
+	// development only, it opens the server's network to merchants.
+	WebhookAllowPrivate bool
+	// WSMaxSockets caps the open websockets of one principal on one replica
+	// (STRAIT_WS_MAX_SOCKETS, default 16); WSMaxSubscriptions caps the
+	// subscriptions of one socket (STRAIT_WS_MAX_SUBSCRIPTIONS, default 32).
+	WSMaxSockets       int
+	WSMaxSubscriptions int
+	// WSInitTimeout is how long a websocket may wait before its
+	// connection_init (default 10s; closed with 4408 after).
+	WSInitTimeout time.Duration
 	// The card vault's keys come from the environment only, never flags: a
 	// flag shows in every process listing.
 	VaultKeys           string // STRAIT_VAULT_KEYS: "id:base64,…", active first
@@ -120,6 +140,18 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.DurationVar(&c.IdempotencyTTL, "idempotency-ttl", idemTTL, "how long idempotency keys replay before the janitor sweeps them (at least 24h)")
 	fs.DurationVar(&c.DBBatchTimeout, "db-batch-timeout", batchTimeout, "bound of each group-committed batch of database work; a database that stops answering fails it")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", requestTimeout, "bound of a request's own work (0: none); websocket subscriptions have none")
+	fs.StringVar(&c.NATSURL, "nats-url", env("STRAIT_NATS_URL", ""), "NATS JetStream URL for the event bus between replicas (empty: in-process)")
+	fs.StringVar(&c.NATSStream, "nats-stream", env("STRAIT_NATS_STREAM", "STRAIT_EVENTS"), "JetStream stream of the event bus")
+	fs.StringVar(&c.NATSSubject, "nats-subject", env("STRAIT_NATS_SUBJECT", "strait.events"), "subject root of the event bus")
+	allowPrivate, _ := strconv.ParseBool(env("STRAIT_WEBHOOK_ALLOW_PRIVATE", "false"))
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", allowPrivate, "let webhooks reach private, loopback and link-local addresses over http too (development only)")
+	maxSockets, err1 := strconv.Atoi(env("STRAIT_WS_MAX_SOCKETS", "16"))
+	maxSubs, err2 := strconv.Atoi(env("STRAIT_WS_MAX_SUBSCRIPTIONS", "32"))
+	if err := errors.Join(err1, err2); err != nil {
+		return c, fmt.Errorf("STRAIT_WS_MAX_SOCKETS / STRAIT_WS_MAX_SUBSCRIPTIONS: %w", err)
+	}
+	fs.IntVar(&c.WSMaxSockets, "ws-max-sockets", maxSockets, "open websockets allowed per principal on one replica")
+	fs.IntVar(&c.WSMaxSubscriptions, "ws-max-subscriptions", maxSubs, "subscriptions allowed per websocket")
 	origins := fs.String("cors-origins", env("STRAIT_CORS_ORIGINS", ""), "comma-separated browser origins allowed (websockets and CORS)")
 	corsHeaders := fs.String("cors-headers", env("STRAIT_CORS_HEADERS", strings.Join(DefaultCORSHeaders, ",")), "comma-separated request headers browsers may send besides Authorization, Content-Type, Idempotency-Key and X-Request-Id")
 	fs.StringVar(&c.PersistedOperations, "persisted-operations", env("STRAIT_PERSISTED_OPERATIONS", ""), "allow-list file: serve only the operations it lists (GraphQL Code Generator, Relay or Apollo manifest JSON)")
@@ -165,6 +197,10 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	}
 	if c.RequestTimeout < 0 {
 		return c, fmt.Errorf("STRAIT_REQUEST_TIMEOUT is %s: it must not be negative", c.RequestTimeout)
+	}
+	c.WSInitTimeout = 10 * time.Second
+	if c.WSMaxSockets < 1 || c.WSMaxSubscriptions < 1 {
+		return c, errors.New("STRAIT_WS_MAX_SOCKETS and STRAIT_WS_MAX_SUBSCRIPTIONS must be at least 1")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return c, errors.New("TLS needs both STRAIT_TLS_CERT and STRAIT_TLS_KEY")

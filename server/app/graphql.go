@@ -15,7 +15,6 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/straitpay/strait/graph"
-	"github.com/straitpay/strait/payments/viewer"
 )
 
 // parserTokenLimit bounds the tokens the parser reads from one document: a
@@ -34,25 +33,12 @@ func newGraphQLServer(es graphql.ExecutableSchema, a *App, exts ...graphql.Handl
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
-		InitTimeout:           10 * time.Second,
-		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
-			OriginPatterns: a.Config.CORSOrigins,
-		}},
-		// The ack carries no payload: echoing the init payload would send
-		// the Authorization secret back down the socket.
-		InitFunc: func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-			if _, ok := viewer.FromContext(ctx); ok {
-				return ctx, nil, nil // authenticated by the upgrade request's header
-			}
-			v, err := a.authenticate(ctx, p.Authorization())
-			if err != nil {
-				// graphql-transport-ws closes a refused init with 4403
-				// Forbidden; clients give up instead of reconnecting.
-				ctx = transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "Forbidden"), 4403)
-				return ctx, nil, err
-			}
-			return viewer.NewContext(ctx, v), nil, nil
+		InitTimeout:           a.Config.WSInitTimeout,
+		Implementation: wsImplementation{
+			accept:  websocket.AcceptOptions{OriginPatterns: a.Config.CORSOrigins},
+			maxSubs: a.Config.WSMaxSubscriptions,
 		},
+		InitFunc: a.initSocket,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(overHTTP{})

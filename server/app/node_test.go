@@ -111,7 +111,7 @@ func TestNodeResolvesEveryKind(t *testing.T) {
 		}
 		// Every kind A owns was checked from both sides.
 		for _, typ := range []string{"Merchant", "MerchantUser", "APIKey", "Customer", "CheckoutSession", "Coupon", "Payment",
-			"PaymentAttempt", "Refund", "Agreement", "AuditLog", "Event", "LedgerAccount", "Posting", "JournalEntry"} {
+			"PaymentAttempt", "Refund", "Agreement", "AuditLog", "Event", "LedgerAccount", "Posting", "JournalEntry", "WebhookEndpoint", "WebhookDelivery"} {
 			if !slices.ContainsFunc(rows, func(r row) bool { return r.typ == typ && r.merchantID == e.b.ID }) {
 				t.Errorf("no %s of merchant B to look for", typ)
 			}
@@ -157,6 +157,15 @@ func (e *env) seedNodeKinds(merchantID string) {
 	}
 	if _, err := c.DisputeFile.Create().SetMerchantID(merchantID).SetDisputeID(dsp.ID).SetName("r.png").SetContentType("image/png").
 		SetSize(1).SetSha256("00").SetStorageKey("k").Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := c.WebhookEndpoint.Create().SetMerchantID(merchantID).SetURL("https://hooks.example/" + merchantID).
+		SetSecret("whsec_bm9kZQ==").Save(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WebhookDelivery.Create().SetMerchantID(merchantID).SetEndpointID(ep.ID).SetEventID("evt_node").
+		SetEventType("node.test").SetNextAttemptAt(time.Now()).Save(sys); err != nil {
 		t.Fatal(err)
 	}
 	usd := money.MustCurrency("USD")

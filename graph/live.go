@@ -1,0 +1,260 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"entgo.io/contrib/entgql"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/graph/model"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/events"
+	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// SocketCloser closes the websocket a subscription runs on, with a close
+// code and reason; the transport puts it in the context (WithSocketCloser).
+type SocketCloser func(code int, reason string)
+
+type socketCloserKey struct{}
+
+// WithSocketCloser returns ctx carrying close.
+func WithSocketCloser(ctx context.Context, close SocketCloser) context.Context {
+	return context.WithValue(ctx, socketCloserKey{}, close)
+}
+
+// CloseTryAgainLater is the websocket close code (1013) for a subscriber
+// cut off for reading too slowly: it may reconnect and resume.
+const CloseTryAgainLater = 1013
+
+// liveStream runs a hub subscription and hands each message, converted by
+// conv, to the returned channel; conv returns nil to skip a message. A
+// subscriber cut off for reading too slowly has its socket closed (it
+// resumes from its last cursor).
+func liveStream[T any](ctx context.Context, hub *events.Hub, f events.Filter, after int64,
+	conv func(context.Context, events.Message) (*T, error)) (<-chan *T, error) {
+	if hub == nil {
+		return nil, payments.Errorf(payments.EUNAVAILABLE, "live events are not running")
+	}
+	sub, err := hub.Subscribe(ctx, f, after)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *T)
+	go func() {
+		defer close(out)
+		for m := range sub.C() {
+			v, err := conv(ctx, m)
+			if err != nil {
+				return // the client resumes from its last cursor
+			}
+			if v == nil {
+				continue
+			}
+			select {
+			case out <- v:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if errors.Is(sub.Err(), events.ErrSlowConsumer) {
+			if closeSocket, ok := ctx.Value(socketCloserKey{}).(SocketCloser); ok {
+				closeSocket(CloseTryAgainLater, "slow consumer: resume from your last cursor")
+			}
+		}
+	}()
+	return out, nil
+}
+
+// afterSeq is the sequence number a subscription's `after` cursor names.
+// Returns EINVALID for a cursor that names no published event.
+func (r *Resolver) afterSeq(ctx context.Context, after *entgql.Cursor[string]) (int64, error) {
+	if after == nil {
+		return 0, nil
+	}
+	e, err := r.Client.Event.Query().Where(event.ID(after.ID)).Only(viewer.SystemContext(ctx))
+	if err != nil || e.Seq == nil {
+		return 0, payments.FieldErrorf("after", "unknown cursor")
+	}
+	return *e.Seq, nil
+}
+
+func cursorOf(m events.Message) entgql.Cursor[string] {
+	return entgql.Cursor[string]{ID: m.ID, Value: m.Seq}
+}
+
+func (r *Resolver) paymentUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.PaymentChange, error) {
+	v, _ := viewer.FromContext(ctx)
+	f := events.Filter{MerchantID: v.MerchantID, Types: []string{"payment."}}
+	if id != nil {
+		if _, err := r.payment(ctx, *id); err != nil {
+			return nil, err
+		}
+		f.ObjectID = *id
+	}
+	seq, err := r.afterSeq(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	return liveStream(ctx, r.Events, f, seq, func(ctx context.Context, m events.Message) (*model.PaymentChange, error) {
+		p, err := r.Client.Payment.Get(ctx, m.ObjectID)
+		if ent.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &model.PaymentChange{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, OccurredAt: m.CreatedAt, Payment: p}, nil
+	})
+}
+
+func (r *Resolver) checkoutSessionUpdated(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.CheckoutSessionChange, error) {
+	v, _ := viewer.FromContext(ctx)
+	seq, err := r.afterSeq(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	// The session's payments are those the cashier may read (ent privacy
+	// filters by checkout session); what it may not is skipped, once.
+	foreign := map[string]bool{}
+	f := events.Filter{MerchantID: v.MerchantID, Types: []string{"payment.", "checkout_session."}}
+	return liveStream(ctx, r.Events, f, seq, func(ctx context.Context, m events.Message) (*model.CheckoutSessionChange, error) {
+		if foreign[m.ObjectID] {
+			return nil, nil
+		}
+		var p *ent.Payment
+		if m.ObjectID != v.SessionID {
+			var err error
+			if p, err = r.Client.Payment.Get(ctx, m.ObjectID); ent.IsNotFound(err) {
+				if len(foreign) < 10000 {
+					foreign[m.ObjectID] = true
+				}
+				return nil, nil
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		s, err := r.Client.CheckoutSession.Get(ctx, v.SessionID)
+		if err != nil {
+			return nil, err
+		}
+		return &model.CheckoutSessionChange{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, OccurredAt: m.CreatedAt, Session: s, Payment: p}, nil
+	})
+}
+
+func (r *Resolver) connectorHealth(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.ConnectorHealthChange, error) {
+	seq, err := r.afterSeq(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	f := events.Filter{Types: []string{events.TypeConnectorHealth}}
+	return liveStream(ctx, r.Events, f, seq, func(_ context.Context, m events.Message) (*model.ConnectorHealthChange, error) {
+		var d events.ConnectorHealthData
+		if json.Unmarshal(m.Data, &d) != nil {
+			return nil, nil
+		}
+		c := &model.ConnectorHealthChange{Cursor: cursorOf(m), Connector: d.Connector, Replica: d.Replica,
+			Health: model.ConnectorHealth(strings.ToUpper(d.Health)), OccurredAt: m.CreatedAt}
+		if d.LastError != "" {
+			c.LastError = &d.LastError
+		}
+		return c, nil
+	})
+}
+
+// balanceMoves are the events after which a merchant's balances changed.
+var balanceMoves = []string{"payment.succeeded", "refund.succeeded", "fx.", "payout.", "dispute.", "settlement."}
+
+func (r *Resolver) balanceUpdated(ctx context.Context) (<-chan *model.BalanceChange, error) {
+	mid := merchantOf(ctx)
+	return liveStream(ctx, r.Events, events.Filter{MerchantID: mid, Types: balanceMoves}, 0,
+		func(ctx context.Context, m events.Message) (*model.BalanceChange, error) {
+			bs, err := ptrs(r.Ledger.MerchantBalances(ctx, mid))
+			if err != nil {
+				return nil, err
+			}
+			return &model.BalanceChange{Cursor: cursorOf(m), EventID: m.ID, Balances: bs}, nil
+		})
+}
+
+// statsEvery bounds how often merchantStats recomputes: a busy merchant's
+// stream of payments costs one query a second, not one per payment.
+const statsEvery = time.Second
+
+func (r *Resolver) merchantStats(ctx context.Context, windowSeconds *int) (<-chan *model.MerchantStats, error) {
+	window := 300
+	if windowSeconds != nil {
+		window = *windowSeconds
+	}
+	if window < 10 || window > 86400 {
+		return nil, payments.FieldErrorf("windowSeconds", "windowSeconds must be between 10 and 86400")
+	}
+	mid := merchantOf(ctx)
+	sub, err := r.Events.Subscribe(ctx, events.Filter{MerchantID: mid, Types: []string{"payment."}}, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan *model.MerchantStats)
+	go func() {
+		defer close(out)
+		tick := time.NewTicker(statsEvery)
+		defer tick.Stop()
+		dirty := true // the first figures go out at once
+		for {
+			if dirty {
+				st, err := events.ComputeStats(ctx, r.Client, mid, time.Duration(window)*time.Second, time.Now())
+				if err != nil {
+					return
+				}
+				select {
+				case out <- statsModel(st, window):
+				case <-ctx.Done():
+					return
+				}
+				dirty = false
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-sub.C():
+				if !ok {
+					return
+				}
+				// Wait for the tick: changes within a second share a computation.
+				for waiting := true; waiting; {
+					select {
+					case <-tick.C:
+						waiting = false
+					case _, ok := <-sub.C():
+						if !ok {
+							return
+						}
+					case <-ctx.Done():
+						return
+					}
+				}
+				dirty = true
+			}
+		}
+	}()
+	return out, nil
+}
+
+func statsModel(st events.Stats, window int) *model.MerchantStats {
+	return &model.MerchantStats{WindowSeconds: window, Payments: st.Payments, Succeeded: st.Succeeded, Failed: st.Failed,
+		SuccessRate: st.SuccessRate(), AverageLatencyMs: st.AverageLatencyMs(), GrossVolume: grossVolume(st), At: st.At}
+}
+
+func grossVolume(st events.Stats) []*money.Amount {
+	out := make([]*money.Amount, len(st.GrossVolume))
+	for i := range st.GrossVolume {
+		out[i] = &st.GrossVolume[i]
+	}
+	return out
+}

@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/straitpay/strait/ent/schema/pulid"
+	"github.com/straitpay/strait/payments/events"
+)
+
+// replicaName names this process: host and a unique suffix, so two
+// replicas on one host differ.
+func replicaName() string {
+	host, _ := os.Hostname()
+	if len(host) > 30 {
+		host = host[:30]
+	}
+	return fmt.Sprintf("%s-%s", host, pulid.New("r")[len("r_")+10:])
+}
+
+// StartEvents connects the event bus (NATS JetStream when STRAIT_NATS_URL
+// is set, in-process otherwise), subscribes the hub to it, and starts the
+// outbox relay, the webhook sender and the closing of revoked
+// credentials' sockets, until ctx ends. Start calls it; tests without
+// connectors may call it alone.
+func (a *App) StartEvents(ctx context.Context) error {
+	if a.Config.NATSURL != "" {
+		b, err := events.DialNATS(ctx, events.NATSConfig{URL: a.Config.NATSURL, Stream: a.Config.NATSStream, Subject: a.Config.NATSSubject})
+		if err != nil {
+			return err
+		}
+		a.Bus = b
+		a.Log.Info("event bus: NATS JetStream", "url", a.Config.NATSURL)
+	} else {
+		a.Bus = events.NewInProcess()
+	}
+	if err := a.Hub.Start(ctx, a.Bus); err != nil {
+		return err
+	}
+	a.Relay = events.NewRelay(events.RelayConfig{Client: a.DB.Client, Bus: a.Bus, Log: a.Log, Now: a.now,
+		Holder: a.Replica, OnAssign: a.Webhooks.Enqueue, StepTimeout: a.Config.DBBatchTimeout})
+	a.goBackground(func() { a.Relay.Run(ctx) })
+	a.goBackground(func() { a.Webhooks.Run(ctx) })
+	return a.closeRevokedSockets(ctx)
+}
+
+// healthEvery is how often this replica compares its connectors' health
+// with what it last reported.
+const healthEvery = time.Second
+
+// watchConnectorHealth writes a connector.health_changed event whenever a
+// connector's supervision state changes on this replica.
+func (a *App) watchConnectorHealth(ctx context.Context) {
+	// The state found at start is this replica's baseline, not a change
+	// (the connectors query shows it); only what changes after is written.
+	seen := map[string]string{}
+	for _, st := range a.Connectors.List() {
+		seen[st.Name] = string(st.Health)
+	}
+	t := time.NewTicker(healthEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, st := range a.Connectors.List() {
+			if seen[st.Name] == string(st.Health) {
+				continue
+			}
+			rctx, cancel := context.WithTimeout(ctx, a.Config.DBBatchTimeout)
+			err := events.RecordConnectorHealth(rctx, a.DB.Client, events.ConnectorHealthData{
+				Connector: st.Name, Health: string(st.Health), Replica: a.Replica, LastError: st.LastError,
+			}, a.now())
+			cancel()
+			if err != nil {
+				a.Log.Warn("connector health event not written", "connector", st.Name, "err", err)
+				continue
+			}
+			seen[st.Name] = string(st.Health)
+			a.Relay.Wake()
+		}
+	}
+}
