@@ -48,6 +48,16 @@ type Connector interface {
 	QueryBalance(ctx context.Context, req BalanceRequest) (BalanceResponse, error)
 	// FetchSettlementReport returns one UTC day of settled movements.
 	FetchSettlementReport(ctx context.Context, req SettlementReportRequest) (SettlementReport, error)
+	// SubmitDisputeEvidence sends the merchant's evidence for a dispute at
+	// its current stage; the channel answers with the dispute under review.
+	// A dispute past its deadline or already answered is a hard decline
+	// ("past_due", "already_submitted").
+	SubmitDisputeEvidence(ctx context.Context, req SubmitDisputeEvidenceRequest) (DisputeResponse, error)
+	// AcceptDispute concedes a dispute; the channel answers it accepted.
+	AcceptDispute(ctx context.Context, req AcceptDisputeRequest) (DisputeResponse, error)
+	// FetchDispute reads a dispute by the network's id; "not_found" when
+	// the channel has none.
+	FetchDispute(ctx context.Context, req FetchDisputeRequest) (DisputeResponse, error)
 	// GetRates returns FX rates as decimal strings.
 	GetRates(ctx context.Context, req RatesRequest) (RatesResponse, error)
 
@@ -124,6 +134,21 @@ func (Unimplemented) QueryBalance(context.Context, BalanceRequest) (BalanceRespo
 // FetchSettlementReport returns ErrUnsupported.
 func (Unimplemented) FetchSettlementReport(context.Context, SettlementReportRequest) (SettlementReport, error) {
 	return SettlementReport{Result: unsupported()}, ErrUnsupported
+}
+
+// SubmitDisputeEvidence returns ErrUnsupported.
+func (Unimplemented) SubmitDisputeEvidence(context.Context, SubmitDisputeEvidenceRequest) (DisputeResponse, error) {
+	return DisputeResponse{Result: unsupported()}, ErrUnsupported
+}
+
+// AcceptDispute returns ErrUnsupported.
+func (Unimplemented) AcceptDispute(context.Context, AcceptDisputeRequest) (DisputeResponse, error) {
+	return DisputeResponse{Result: unsupported()}, ErrUnsupported
+}
+
+// FetchDispute returns ErrUnsupported.
+func (Unimplemented) FetchDispute(context.Context, FetchDisputeRequest) (DisputeResponse, error) {
+	return DisputeResponse{Result: unsupported()}, ErrUnsupported
 }
 
 // GetRates returns ErrUnsupported.

@@ -36,6 +36,7 @@ const (
 	CapRates            Capability = "rates"             // GetRates
 	CapWebhooks         Capability = "webhooks"          // HandleHTTP
 	CapEvents           Capability = "events"            // the Events stream
+	CapDisputes         Capability = "disputes"          // dispute events, SubmitDisputeEvidence, AcceptDispute, FetchDispute
 )
 
 // Descriptor is what a connector says about itself.
@@ -352,6 +353,95 @@ type SettlementReport struct {
 	Lines  []SettlementLine
 }
 
+// DisputeStage is how far a dispute has gone with the card network.
+type DisputeStage string
+
+// Dispute stages.
+const (
+	// DisputeInquiry is an inquiry or retrieval request: the issuer asks
+	// for information before filing a chargeback. No money moves.
+	DisputeInquiry DisputeStage = "inquiry"
+	// DisputeChargeback is a chargeback: the channel has taken the amount
+	// back from the merchant.
+	DisputeChargeback DisputeStage = "chargeback"
+	// DisputePreArbitration is the issuer's answer to the merchant's
+	// evidence: it keeps the dispute open and asks again.
+	DisputePreArbitration DisputeStage = "pre_arbitration"
+)
+
+// DisputeStatus is where a dispute stands at its stage.
+type DisputeStatus string
+
+// Dispute statuses.
+const (
+	DisputeNeedsResponse DisputeStatus = "needs_response" // the merchant should answer by DueBy
+	DisputeUnderReview   DisputeStatus = "under_review"   // evidence submitted, the issuer decides
+	DisputeWon           DisputeStatus = "won"            // decided for the merchant (an inquiry: closed)
+	DisputeLost          DisputeStatus = "lost"           // decided for the cardholder
+	DisputeAccepted      DisputeStatus = "accepted"       // the merchant accepted it
+)
+
+// Dispute is a channel's dispute as the channel sees it. ID is the network's
+// dispute id; it stays the same through the stages of one dispute.
+type Dispute struct {
+	ID         string
+	PaymentID  string // the channel's payment id
+	Reference  string // Strait's reference for the payment, when echoed
+	Stage      DisputeStage
+	Status     DisputeStatus
+	ReasonCode string // the scheme's own reason code ("10.4", "13.1", …)
+	Reason     string // the channel's words for it
+	Amount     Money  // the disputed amount
+	Fee        Money  // the channel's dispute fee, zero for an inquiry
+	DueBy      time.Time
+}
+
+// DisputeFile is a document sent as evidence. Data is at most
+// MaxDisputeFileBytes.
+type DisputeFile struct {
+	Name        string
+	ContentType string // application/pdf, image/png or image/jpeg
+	Purpose     string // the evidence field it supports ("receipt", …), or "uncategorized"
+	Data        []byte
+}
+
+// MaxDisputeFileBytes bounds one evidence file: card networks accept a few
+// megabytes per dispute, and a gRPC message must hold the files of one
+// submission (the host's limit is larger).
+const MaxDisputeFileBytes = 4 << 20
+
+// MaxDisputeEvidenceBytes bounds the files of one submission together, under
+// the wire's 16 MiB message limit.
+const MaxDisputeEvidenceBytes = 12 << 20
+
+// SubmitDisputeEvidenceRequest sends the merchant's answer to a dispute.
+// Evidence holds the typed fields by name ("product_description",
+// "customer_email_address", …; docs/disputes.md lists them).
+type SubmitDisputeEvidenceRequest struct {
+	IdempotencyKey string
+	DisputeID      string
+	Evidence       map[string]string
+	Files          []DisputeFile
+}
+
+// AcceptDisputeRequest concedes a dispute: the merchant does not contest it.
+type AcceptDisputeRequest struct {
+	IdempotencyKey string
+	DisputeID      string
+}
+
+// FetchDisputeRequest reads a dispute by the network's id.
+type FetchDisputeRequest struct {
+	DisputeID string
+}
+
+// DisputeResponse is the answer to the dispute calls: the dispute as the
+// channel now has it.
+type DisputeResponse struct {
+	Result  Result
+	Dispute Dispute
+}
+
 // RatesRequest asks for rates from Base to each of Quotes (all when empty).
 type RatesRequest struct {
 	Base   string
@@ -402,8 +492,9 @@ type EventType string
 const (
 	EventPaymentResult    EventType = "payment_result"
 	EventRefundResult     EventType = "refund_result"
-	EventChargeback       EventType = "chargeback"
-	EventChargebackUpdate EventType = "chargeback_update"
+	EventChargeback       EventType = "chargeback"        // superseded by EventDispute; kept for older connectors
+	EventChargebackUpdate EventType = "chargeback_update" // superseded by EventDispute; kept for older connectors
+	EventDispute          EventType = "dispute"           // a dispute opened, moved stage or was decided; Event.Dispute says how
 	EventPayoutResult     EventType = "payout_result"
 	EventSettlement       EventType = "settlement"
 	EventAgreementResult  EventType = "agreement_result"
@@ -424,4 +515,7 @@ type Event struct {
 	Amount     Money
 	Status     string
 	Data       map[string]string
+	// Dispute is set on EventDispute: the dispute as it stands after this
+	// notification.
+	Dispute *Dispute
 }

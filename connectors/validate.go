@@ -248,3 +248,51 @@ func IsInvalid(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Code == EINVALID
 }
+
+// maxEvidenceText bounds the evidence text of one submission: card networks
+// take a few pages of text, and a gRPC message must hold it with the files.
+const maxEvidenceText = 150_000
+
+// disputeContentTypes are the file types card networks accept as evidence.
+var disputeContentTypes = map[string]bool{"application/pdf": true, "image/png": true, "image/jpeg": true}
+
+// Validate reports a missing dispute id, oversized or empty evidence and
+// files that are not PDF, PNG or JPEG or exceed MaxDisputeFileBytes.
+func (r SubmitDisputeEvidenceRequest) Validate() error {
+	if err := first([]error{checkID("idempotency_key", r.IdempotencyKey, true), checkID("dispute_id", r.DisputeID, true)}); err != nil {
+		return err
+	}
+	total := 0
+	for k, v := range r.Evidence {
+		total += len(k) + len(v)
+	}
+	if total > maxEvidenceText {
+		return invalid("evidence text is %d bytes, more than %d", total, maxEvidenceText)
+	}
+	if total == 0 && len(r.Files) == 0 {
+		return invalid("evidence is empty")
+	}
+	files := 0
+	for i, f := range r.Files {
+		files += len(f.Data)
+		switch {
+		case files > MaxDisputeEvidenceBytes:
+			return invalid("files total more than %d bytes", MaxDisputeEvidenceBytes)
+		case !disputeContentTypes[f.ContentType]:
+			return invalid("file %d: content type %q is not PDF, PNG or JPEG", i, clip(f.ContentType))
+		case len(f.Data) == 0 || len(f.Data) > MaxDisputeFileBytes:
+			return invalid("file %d: %d bytes, want 1 to %d", i, len(f.Data), MaxDisputeFileBytes)
+		}
+	}
+	return nil
+}
+
+// Validate reports a missing key or dispute id.
+func (r AcceptDisputeRequest) Validate() error {
+	return first([]error{checkID("idempotency_key", r.IdempotencyKey, true), checkID("dispute_id", r.DisputeID, true)})
+}
+
+// Validate reports a missing dispute id.
+func (r FetchDisputeRequest) Validate() error {
+	return checkID("dispute_id", r.DisputeID, true)
+}

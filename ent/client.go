@@ -24,6 +24,9 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
+	"github.com/straitpay/strait/ent/disputeevent"
+	"github.com/straitpay/strait/ent/disputefile"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -75,6 +78,12 @@ type Client struct {
 	CouponRedemption *CouponRedemptionClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
+	// Dispute is the client for interacting with the Dispute builders.
+	Dispute *DisputeClient
+	// DisputeEvent is the client for interacting with the DisputeEvent builders.
+	DisputeEvent *DisputeEventClient
+	// DisputeFile is the client for interacting with the DisputeFile builders.
+	DisputeFile *DisputeFileClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
 	// FeePlan is the client for interacting with the FeePlan builders.
@@ -143,6 +152,9 @@ func (c *Client) init() {
 	c.Coupon = NewCouponClient(c.config)
 	c.CouponRedemption = NewCouponRedemptionClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
+	c.Dispute = NewDisputeClient(c.config)
+	c.DisputeEvent = NewDisputeEventClient(c.config)
+	c.DisputeFile = NewDisputeFileClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.FeePlan = NewFeePlanClient(c.config)
 	c.FxQuote = NewFxQuoteClient(c.config)
@@ -268,6 +280,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Coupon:             NewCouponClient(cfg),
 		CouponRedemption:   NewCouponRedemptionClient(cfg),
 		Customer:           NewCustomerClient(cfg),
+		Dispute:            NewDisputeClient(cfg),
+		DisputeEvent:       NewDisputeEventClient(cfg),
+		DisputeFile:        NewDisputeFileClient(cfg),
 		Event:              NewEventClient(cfg),
 		FeePlan:            NewFeePlanClient(cfg),
 		FxQuote:            NewFxQuoteClient(cfg),
@@ -320,6 +335,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Coupon:             NewCouponClient(cfg),
 		CouponRedemption:   NewCouponRedemptionClient(cfg),
 		Customer:           NewCustomerClient(cfg),
+		Dispute:            NewDisputeClient(cfg),
+		DisputeEvent:       NewDisputeEventClient(cfg),
+		DisputeFile:        NewDisputeFileClient(cfg),
 		Event:              NewEventClient(cfg),
 		FeePlan:            NewFeePlanClient(cfg),
 		FxQuote:            NewFxQuoteClient(cfg),
@@ -374,12 +392,13 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.CheckoutSession,
-		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Event,
-		c.FeePlan, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.Lease,
-		c.LedgerAccount, c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt,
-		c.Posting, c.Refund, c.RiskCounter, c.RiskRule, c.RoutingRule,
-		c.SettlementBatch, c.SettlementLine, c.SettlementSchedule, c.SplitRule,
-		c.VaultCard, c.WebhookDelivery, c.WebhookEndpoint,
+		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Dispute,
+		c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote, c.FxRate,
+		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.Merchant,
+		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
+		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
+		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
+		c.WebhookEndpoint,
 	} {
 		n.Use(hooks...)
 	}
@@ -390,12 +409,13 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.CheckoutSession,
-		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Event,
-		c.FeePlan, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.Lease,
-		c.LedgerAccount, c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt,
-		c.Posting, c.Refund, c.RiskCounter, c.RiskRule, c.RoutingRule,
-		c.SettlementBatch, c.SettlementLine, c.SettlementSchedule, c.SplitRule,
-		c.VaultCard, c.WebhookDelivery, c.WebhookEndpoint,
+		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Dispute,
+		c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote, c.FxRate,
+		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.Merchant,
+		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
+		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
+		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
+		c.WebhookEndpoint,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -422,6 +442,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CouponRedemption.mutate(ctx, m)
 	case *CustomerMutation:
 		return c.Customer.mutate(ctx, m)
+	case *DisputeMutation:
+		return c.Dispute.mutate(ctx, m)
+	case *DisputeEventMutation:
+		return c.DisputeEvent.mutate(ctx, m)
+	case *DisputeFileMutation:
+		return c.DisputeFile.mutate(ctx, m)
 	case *EventMutation:
 		return c.Event.mutate(ctx, m)
 	case *FeePlanMutation:
@@ -1886,6 +1912,536 @@ func (c *CustomerClient) mutate(ctx context.Context, m *CustomerMutation) (Value
 		return (&CustomerDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Customer mutation op: %q", m.Op())
+	}
+}
+
+// DisputeClient is a client for the Dispute schema.
+type DisputeClient struct {
+	config
+}
+
+// NewDisputeClient returns a client for the Dispute from the given config.
+func NewDisputeClient(c config) *DisputeClient {
+	return &DisputeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `dispute.Hooks(f(g(h())))`.
+func (c *DisputeClient) Use(hooks ...Hook) {
+	c.hooks.Dispute = append(c.hooks.Dispute, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `dispute.Intercept(f(g(h())))`.
+func (c *DisputeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Dispute = append(c.inters.Dispute, interceptors...)
+}
+
+// Create returns a builder for creating a Dispute entity.
+func (c *DisputeClient) Create() *DisputeCreate {
+	mutation := newDisputeMutation(c.config, OpCreate)
+	return &DisputeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Dispute entities.
+func (c *DisputeClient) CreateBulk(builders ...*DisputeCreate) *DisputeCreateBulk {
+	return &DisputeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DisputeClient) MapCreateBulk(slice any, setFunc func(*DisputeCreate, int)) *DisputeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DisputeCreateBulk{err: fmt.Errorf("calling to DisputeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DisputeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DisputeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Dispute.
+func (c *DisputeClient) Update() *DisputeUpdate {
+	mutation := newDisputeMutation(c.config, OpUpdate)
+	return &DisputeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DisputeClient) UpdateOne(_m *Dispute) *DisputeUpdateOne {
+	mutation := newDisputeMutation(c.config, OpUpdateOne, withDispute(_m))
+	return &DisputeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DisputeClient) UpdateOneID(id string) *DisputeUpdateOne {
+	mutation := newDisputeMutation(c.config, OpUpdateOne, withDisputeID(id))
+	return &DisputeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Dispute.
+func (c *DisputeClient) Delete() *DisputeDelete {
+	mutation := newDisputeMutation(c.config, OpDelete)
+	return &DisputeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DisputeClient) DeleteOne(_m *Dispute) *DisputeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DisputeClient) DeleteOneID(id string) *DisputeDeleteOne {
+	builder := c.Delete().Where(dispute.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DisputeDeleteOne{builder}
+}
+
+// Query returns a query builder for Dispute.
+func (c *DisputeClient) Query() *DisputeQuery {
+	return &DisputeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDispute},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Dispute entity by its id.
+func (c *DisputeClient) Get(ctx context.Context, id string) (*Dispute, error) {
+	return c.Query().Where(dispute.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DisputeClient) GetX(ctx context.Context, id string) *Dispute {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a Dispute.
+func (c *DisputeClient) QueryMerchant(_m *Dispute) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(dispute.Table, dispute.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, dispute.MerchantTable, dispute.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPayment queries the payment edge of a Dispute.
+func (c *DisputeClient) QueryPayment(_m *Dispute) *PaymentQuery {
+	query := (&PaymentClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(dispute.Table, dispute.FieldID, id),
+			sqlgraph.To(payment.Table, payment.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, dispute.PaymentTable, dispute.PaymentColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryTimeline queries the timeline edge of a Dispute.
+func (c *DisputeClient) QueryTimeline(_m *Dispute) *DisputeEventQuery {
+	query := (&DisputeEventClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(dispute.Table, dispute.FieldID, id),
+			sqlgraph.To(disputeevent.Table, disputeevent.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, dispute.TimelineTable, dispute.TimelineColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryFiles queries the files edge of a Dispute.
+func (c *DisputeClient) QueryFiles(_m *Dispute) *DisputeFileQuery {
+	query := (&DisputeFileClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(dispute.Table, dispute.FieldID, id),
+			sqlgraph.To(disputefile.Table, disputefile.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, dispute.FilesTable, dispute.FilesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DisputeClient) Hooks() []Hook {
+	hooks := c.hooks.Dispute
+	return append(hooks[:len(hooks):len(hooks)], dispute.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DisputeClient) Interceptors() []Interceptor {
+	return c.inters.Dispute
+}
+
+func (c *DisputeClient) mutate(ctx context.Context, m *DisputeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DisputeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DisputeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DisputeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DisputeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Dispute mutation op: %q", m.Op())
+	}
+}
+
+// DisputeEventClient is a client for the DisputeEvent schema.
+type DisputeEventClient struct {
+	config
+}
+
+// NewDisputeEventClient returns a client for the DisputeEvent from the given config.
+func NewDisputeEventClient(c config) *DisputeEventClient {
+	return &DisputeEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `disputeevent.Hooks(f(g(h())))`.
+func (c *DisputeEventClient) Use(hooks ...Hook) {
+	c.hooks.DisputeEvent = append(c.hooks.DisputeEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `disputeevent.Intercept(f(g(h())))`.
+func (c *DisputeEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DisputeEvent = append(c.inters.DisputeEvent, interceptors...)
+}
+
+// Create returns a builder for creating a DisputeEvent entity.
+func (c *DisputeEventClient) Create() *DisputeEventCreate {
+	mutation := newDisputeEventMutation(c.config, OpCreate)
+	return &DisputeEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DisputeEvent entities.
+func (c *DisputeEventClient) CreateBulk(builders ...*DisputeEventCreate) *DisputeEventCreateBulk {
+	return &DisputeEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DisputeEventClient) MapCreateBulk(slice any, setFunc func(*DisputeEventCreate, int)) *DisputeEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DisputeEventCreateBulk{err: fmt.Errorf("calling to DisputeEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DisputeEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DisputeEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DisputeEvent.
+func (c *DisputeEventClient) Update() *DisputeEventUpdate {
+	mutation := newDisputeEventMutation(c.config, OpUpdate)
+	return &DisputeEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DisputeEventClient) UpdateOne(_m *DisputeEvent) *DisputeEventUpdateOne {
+	mutation := newDisputeEventMutation(c.config, OpUpdateOne, withDisputeEvent(_m))
+	return &DisputeEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DisputeEventClient) UpdateOneID(id string) *DisputeEventUpdateOne {
+	mutation := newDisputeEventMutation(c.config, OpUpdateOne, withDisputeEventID(id))
+	return &DisputeEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DisputeEvent.
+func (c *DisputeEventClient) Delete() *DisputeEventDelete {
+	mutation := newDisputeEventMutation(c.config, OpDelete)
+	return &DisputeEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DisputeEventClient) DeleteOne(_m *DisputeEvent) *DisputeEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DisputeEventClient) DeleteOneID(id string) *DisputeEventDeleteOne {
+	builder := c.Delete().Where(disputeevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DisputeEventDeleteOne{builder}
+}
+
+// Query returns a query builder for DisputeEvent.
+func (c *DisputeEventClient) Query() *DisputeEventQuery {
+	return &DisputeEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDisputeEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DisputeEvent entity by its id.
+func (c *DisputeEventClient) Get(ctx context.Context, id string) (*DisputeEvent, error) {
+	return c.Query().Where(disputeevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DisputeEventClient) GetX(ctx context.Context, id string) *DisputeEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a DisputeEvent.
+func (c *DisputeEventClient) QueryMerchant(_m *DisputeEvent) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(disputeevent.Table, disputeevent.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, disputeevent.MerchantTable, disputeevent.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDispute queries the dispute edge of a DisputeEvent.
+func (c *DisputeEventClient) QueryDispute(_m *DisputeEvent) *DisputeQuery {
+	query := (&DisputeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(disputeevent.Table, disputeevent.FieldID, id),
+			sqlgraph.To(dispute.Table, dispute.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, disputeevent.DisputeTable, disputeevent.DisputeColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DisputeEventClient) Hooks() []Hook {
+	hooks := c.hooks.DisputeEvent
+	return append(hooks[:len(hooks):len(hooks)], disputeevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DisputeEventClient) Interceptors() []Interceptor {
+	return c.inters.DisputeEvent
+}
+
+func (c *DisputeEventClient) mutate(ctx context.Context, m *DisputeEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DisputeEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DisputeEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DisputeEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DisputeEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DisputeEvent mutation op: %q", m.Op())
+	}
+}
+
+// DisputeFileClient is a client for the DisputeFile schema.
+type DisputeFileClient struct {
+	config
+}
+
+// NewDisputeFileClient returns a client for the DisputeFile from the given config.
+func NewDisputeFileClient(c config) *DisputeFileClient {
+	return &DisputeFileClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `disputefile.Hooks(f(g(h())))`.
+func (c *DisputeFileClient) Use(hooks ...Hook) {
+	c.hooks.DisputeFile = append(c.hooks.DisputeFile, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `disputefile.Intercept(f(g(h())))`.
+func (c *DisputeFileClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DisputeFile = append(c.inters.DisputeFile, interceptors...)
+}
+
+// Create returns a builder for creating a DisputeFile entity.
+func (c *DisputeFileClient) Create() *DisputeFileCreate {
+	mutation := newDisputeFileMutation(c.config, OpCreate)
+	return &DisputeFileCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DisputeFile entities.
+func (c *DisputeFileClient) CreateBulk(builders ...*DisputeFileCreate) *DisputeFileCreateBulk {
+	return &DisputeFileCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DisputeFileClient) MapCreateBulk(slice any, setFunc func(*DisputeFileCreate, int)) *DisputeFileCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DisputeFileCreateBulk{err: fmt.Errorf("calling to DisputeFileClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DisputeFileCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DisputeFileCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DisputeFile.
+func (c *DisputeFileClient) Update() *DisputeFileUpdate {
+	mutation := newDisputeFileMutation(c.config, OpUpdate)
+	return &DisputeFileUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DisputeFileClient) UpdateOne(_m *DisputeFile) *DisputeFileUpdateOne {
+	mutation := newDisputeFileMutation(c.config, OpUpdateOne, withDisputeFile(_m))
+	return &DisputeFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DisputeFileClient) UpdateOneID(id string) *DisputeFileUpdateOne {
+	mutation := newDisputeFileMutation(c.config, OpUpdateOne, withDisputeFileID(id))
+	return &DisputeFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DisputeFile.
+func (c *DisputeFileClient) Delete() *DisputeFileDelete {
+	mutation := newDisputeFileMutation(c.config, OpDelete)
+	return &DisputeFileDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DisputeFileClient) DeleteOne(_m *DisputeFile) *DisputeFileDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DisputeFileClient) DeleteOneID(id string) *DisputeFileDeleteOne {
+	builder := c.Delete().Where(disputefile.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DisputeFileDeleteOne{builder}
+}
+
+// Query returns a query builder for DisputeFile.
+func (c *DisputeFileClient) Query() *DisputeFileQuery {
+	return &DisputeFileQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDisputeFile},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DisputeFile entity by its id.
+func (c *DisputeFileClient) Get(ctx context.Context, id string) (*DisputeFile, error) {
+	return c.Query().Where(disputefile.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DisputeFileClient) GetX(ctx context.Context, id string) *DisputeFile {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryMerchant queries the merchant edge of a DisputeFile.
+func (c *DisputeFileClient) QueryMerchant(_m *DisputeFile) *MerchantQuery {
+	query := (&MerchantClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(disputefile.Table, disputefile.FieldID, id),
+			sqlgraph.To(merchant.Table, merchant.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, disputefile.MerchantTable, disputefile.MerchantColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDispute queries the dispute edge of a DisputeFile.
+func (c *DisputeFileClient) QueryDispute(_m *DisputeFile) *DisputeQuery {
+	query := (&DisputeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(disputefile.Table, disputefile.FieldID, id),
+			sqlgraph.To(dispute.Table, dispute.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, disputefile.DisputeTable, disputefile.DisputeColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *DisputeFileClient) Hooks() []Hook {
+	hooks := c.hooks.DisputeFile
+	return append(hooks[:len(hooks):len(hooks)], disputefile.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DisputeFileClient) Interceptors() []Interceptor {
+	return c.inters.DisputeFile
+}
+
+func (c *DisputeFileClient) mutate(ctx context.Context, m *DisputeFileMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DisputeFileCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DisputeFileUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DisputeFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DisputeFileDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DisputeFile mutation op: %q", m.Op())
 	}
 }
 
@@ -3490,6 +4046,22 @@ func (c *PaymentClient) QueryRefunds(_m *Payment) *RefundQuery {
 			sqlgraph.From(payment.Table, payment.FieldID, id),
 			sqlgraph.To(refund.Table, refund.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, payment.RefundsTable, payment.RefundsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryDisputes queries the disputes edge of a Payment.
+func (c *PaymentClient) QueryDisputes(_m *Payment) *DisputeQuery {
+	query := (&DisputeClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(payment.Table, payment.FieldID, id),
+			sqlgraph.To(dispute.Table, dispute.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, payment.DisputesTable, payment.DisputesColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -5397,19 +5969,21 @@ func (c *WebhookEndpointClient) mutate(ctx context.Context, m *WebhookEndpointMu
 type (
 	hooks struct {
 		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
-		Coupon, CouponRedemption, Customer, Event, FeePlan, FxQuote, FxRate,
-		IdempotencyRecord, JournalEntry, Lease, LedgerAccount, Merchant, MerchantUser,
-		Payment, PaymentAttempt, Posting, Refund, RiskCounter, RiskRule, RoutingRule,
-		SettlementBatch, SettlementLine, SettlementSchedule, SplitRule, VaultCard,
-		WebhookDelivery, WebhookEndpoint []ent.Hook
+		Coupon, CouponRedemption, Customer, Dispute, DisputeEvent, DisputeFile, Event,
+		FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry, Lease,
+		LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt, Posting,
+		Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch, SettlementLine,
+		SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
+		WebhookEndpoint []ent.Hook
 	}
 	inters struct {
 		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
-		Coupon, CouponRedemption, Customer, Event, FeePlan, FxQuote, FxRate,
-		IdempotencyRecord, JournalEntry, Lease, LedgerAccount, Merchant, MerchantUser,
-		Payment, PaymentAttempt, Posting, Refund, RiskCounter, RiskRule, RoutingRule,
-		SettlementBatch, SettlementLine, SettlementSchedule, SplitRule, VaultCard,
-		WebhookDelivery, WebhookEndpoint []ent.Interceptor
+		Coupon, CouponRedemption, Customer, Dispute, DisputeEvent, DisputeFile, Event,
+		FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry, Lease,
+		LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt, Posting,
+		Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch, SettlementLine,
+		SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
+		WebhookEndpoint []ent.Interceptor
 	}
 )
 

@@ -21,6 +21,9 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
+	"github.com/straitpay/strait/ent/disputeevent"
+	"github.com/straitpay/strait/ent/disputefile"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -114,6 +117,9 @@ func checkColumn(t, c string) error {
 			coupon.Table:             coupon.ValidColumn,
 			couponredemption.Table:   couponredemption.ValidColumn,
 			customer.Table:           customer.ValidColumn,
+			dispute.Table:            dispute.ValidColumn,
+			disputeevent.Table:       disputeevent.ValidColumn,
+			disputefile.Table:        disputefile.ValidColumn,
 			event.Table:              event.ValidColumn,
 			feeplan.Table:            feeplan.ValidColumn,
 			fxquote.Table:            fxquote.ValidColumn,

@@ -12,6 +12,9 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
+	"github.com/straitpay/strait/ent/disputeevent"
+	"github.com/straitpay/strait/ent/disputefile"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -46,7 +49,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 33)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 36)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -274,6 +277,81 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   dispute.Table,
+			Columns: dispute.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: dispute.FieldID,
+			},
+		},
+		Type: "Dispute",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			dispute.FieldCreatedAt:           {Type: field.TypeTime, Column: dispute.FieldCreatedAt},
+			dispute.FieldUpdatedAt:           {Type: field.TypeTime, Column: dispute.FieldUpdatedAt},
+			dispute.FieldMerchantID:          {Type: field.TypeString, Column: dispute.FieldMerchantID},
+			dispute.FieldPaymentID:           {Type: field.TypeString, Column: dispute.FieldPaymentID},
+			dispute.FieldConnector:           {Type: field.TypeString, Column: dispute.FieldConnector},
+			dispute.FieldNetworkDisputeID:    {Type: field.TypeString, Column: dispute.FieldNetworkDisputeID},
+			dispute.FieldState:               {Type: field.TypeEnum, Column: dispute.FieldState},
+			dispute.FieldStage:               {Type: field.TypeEnum, Column: dispute.FieldStage},
+			dispute.FieldReason:              {Type: field.TypeEnum, Column: dispute.FieldReason},
+			dispute.FieldReasonCode:          {Type: field.TypeString, Column: dispute.FieldReasonCode},
+			dispute.FieldAmount:              {Type: field.TypeInt64, Column: dispute.FieldAmount},
+			dispute.FieldCurrency:            {Type: field.TypeString, Column: dispute.FieldCurrency},
+			dispute.FieldFee:                 {Type: field.TypeInt64, Column: dispute.FieldFee},
+			dispute.FieldDueBy:               {Type: field.TypeTime, Column: dispute.FieldDueBy},
+			dispute.FieldEvidence:            {Type: field.TypeJSON, Column: dispute.FieldEvidence},
+			dispute.FieldEvidenceSubmittedAt: {Type: field.TypeTime, Column: dispute.FieldEvidenceSubmittedAt},
+			dispute.FieldOperatorFlag:        {Type: field.TypeString, Column: dispute.FieldOperatorFlag},
+		},
+	}
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   disputeevent.Table,
+			Columns: disputeevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: disputeevent.FieldID,
+			},
+		},
+		Type: "DisputeEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			disputeevent.FieldCreatedAt:      {Type: field.TypeTime, Column: disputeevent.FieldCreatedAt},
+			disputeevent.FieldUpdatedAt:      {Type: field.TypeTime, Column: disputeevent.FieldUpdatedAt},
+			disputeevent.FieldMerchantID:     {Type: field.TypeString, Column: disputeevent.FieldMerchantID},
+			disputeevent.FieldDisputeID:      {Type: field.TypeString, Column: disputeevent.FieldDisputeID},
+			disputeevent.FieldKind:           {Type: field.TypeString, Column: disputeevent.FieldKind},
+			disputeevent.FieldFromState:      {Type: field.TypeString, Column: disputeevent.FieldFromState},
+			disputeevent.FieldToState:        {Type: field.TypeString, Column: disputeevent.FieldToState},
+			disputeevent.FieldChannelEventID: {Type: field.TypeString, Column: disputeevent.FieldChannelEventID},
+			disputeevent.FieldNote:           {Type: field.TypeString, Column: disputeevent.FieldNote},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   disputefile.Table,
+			Columns: disputefile.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: disputefile.FieldID,
+			},
+		},
+		Type: "DisputeFile",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			disputefile.FieldCreatedAt:   {Type: field.TypeTime, Column: disputefile.FieldCreatedAt},
+			disputefile.FieldUpdatedAt:   {Type: field.TypeTime, Column: disputefile.FieldUpdatedAt},
+			disputefile.FieldMerchantID:  {Type: field.TypeString, Column: disputefile.FieldMerchantID},
+			disputefile.FieldDisputeID:   {Type: field.TypeString, Column: disputefile.FieldDisputeID},
+			disputefile.FieldName:        {Type: field.TypeString, Column: disputefile.FieldName},
+			disputefile.FieldContentType: {Type: field.TypeString, Column: disputefile.FieldContentType},
+			disputefile.FieldPurpose:     {Type: field.TypeString, Column: disputefile.FieldPurpose},
+			disputefile.FieldSize:        {Type: field.TypeInt64, Column: disputefile.FieldSize},
+			disputefile.FieldSha256:      {Type: field.TypeString, Column: disputefile.FieldSha256},
+			disputefile.FieldStorageKey:  {Type: field.TypeString, Column: disputefile.FieldStorageKey},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -292,7 +370,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldSeq:         {Type: field.TypeInt64, Column: event.FieldSeq},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feeplan.Table,
 			Columns: feeplan.Columns,
@@ -315,7 +393,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			feeplan.FieldCrossBorderBps:    {Type: field.TypeInt64, Column: feeplan.FieldCrossBorderBps},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxquote.Table,
 			Columns: fxquote.Columns,
@@ -338,7 +416,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxquote.FieldCreatedAt:     {Type: field.TypeTime, Column: fxquote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxrate.Table,
 			Columns: fxrate.Columns,
@@ -357,7 +435,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxrate.FieldCreatedAt: {Type: field.TypeTime, Column: fxrate.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencyrecord.Table,
 			Columns: idempotencyrecord.Columns,
@@ -380,7 +458,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencyrecord.FieldAttempts:    {Type: field.TypeInt, Column: idempotencyrecord.FieldAttempts},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   journalentry.Table,
 			Columns: journalentry.Columns,
@@ -400,7 +478,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			journalentry.FieldCreatedAt:   {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   lease.Table,
 			Columns: lease.Columns,
@@ -416,7 +494,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			lease.FieldCounter:   {Type: field.TypeInt64, Column: lease.FieldCounter},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ledgeraccount.Table,
 			Columns: ledgeraccount.Columns,
@@ -439,7 +517,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ledgeraccount.FieldVersion:       {Type: field.TypeInt64, Column: ledgeraccount.FieldVersion},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -459,7 +537,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRiskTier:           {Type: field.TypeEnum, Column: merchant.FieldRiskTier},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantuser.Table,
 			Columns: merchantuser.Columns,
@@ -479,7 +557,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantuser.FieldStatus:     {Type: field.TypeEnum, Column: merchantuser.FieldStatus},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -523,7 +601,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldReviewCloseNote:   {Type: field.TypeString, Column: payment.FieldReviewCloseNote},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentattempt.Table,
 			Columns: paymentattempt.Columns,
@@ -558,7 +636,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentattempt.FieldLastEventID:           {Type: field.TypeString, Column: paymentattempt.FieldLastEventID},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posting.Table,
 			Columns: posting.Columns,
@@ -580,7 +658,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posting.FieldCreatedAt:    {Type: field.TypeTime, Column: posting.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -605,7 +683,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldFeeReversed:        {Type: field.TypeInt64, Column: refund.FieldFeeReversed},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskcounter.Table,
 			Columns: riskcounter.Columns,
@@ -621,7 +699,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskcounter.FieldValue: {Type: field.TypeInt64, Column: riskcounter.FieldValue},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskrule.Table,
 			Columns: riskrule.Columns,
@@ -644,7 +722,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskrule.FieldParams:      {Type: field.TypeJSON, Column: riskrule.FieldParams},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   routingrule.Table,
 			Columns: routingrule.Columns,
@@ -665,7 +743,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			routingrule.FieldSplit:     {Type: field.TypeJSON, Column: routingrule.FieldSplit},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementbatch.Table,
 			Columns: settlementbatch.Columns,
@@ -684,7 +762,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementbatch.FieldCreatedAt:    {Type: field.TypeTime, Column: settlementbatch.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementline.Table,
 			Columns: settlementline.Columns,
@@ -708,7 +786,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementline.FieldCapturedAt:  {Type: field.TypeTime, Column: settlementline.FieldCapturedAt},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementschedule.Table,
 			Columns: settlementschedule.Columns,
@@ -727,7 +805,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementschedule.FieldNextRunAt:  {Type: field.TypeTime, Column: settlementschedule.FieldNextRunAt},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   splitrule.Table,
 			Columns: splitrule.Columns,
@@ -747,7 +825,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			splitrule.FieldResiduePartner: {Type: field.TypeString, Column: splitrule.FieldResiduePartner},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   vaultcard.Table,
 			Columns: vaultcard.Columns,
@@ -781,7 +859,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			vaultcard.FieldCreatedAt:         {Type: field.TypeTime, Column: vaultcard.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -808,7 +886,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldDeliveredAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -989,6 +1067,102 @@ var schemaGraph = func() *sqlgraph.Schema {
 		"VaultCard",
 	)
 	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   dispute.MerchantTable,
+			Columns: []string{dispute.MerchantColumn},
+			Bidi:    false,
+		},
+		"Dispute",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"payment",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   dispute.PaymentTable,
+			Columns: []string{dispute.PaymentColumn},
+			Bidi:    false,
+		},
+		"Dispute",
+		"Payment",
+	)
+	graph.MustAddE(
+		"timeline",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   dispute.TimelineTable,
+			Columns: []string{dispute.TimelineColumn},
+			Bidi:    false,
+		},
+		"Dispute",
+		"DisputeEvent",
+	)
+	graph.MustAddE(
+		"files",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   dispute.FilesTable,
+			Columns: []string{dispute.FilesColumn},
+			Bidi:    false,
+		},
+		"Dispute",
+		"DisputeFile",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   disputeevent.MerchantTable,
+			Columns: []string{disputeevent.MerchantColumn},
+			Bidi:    false,
+		},
+		"DisputeEvent",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"dispute",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   disputeevent.DisputeTable,
+			Columns: []string{disputeevent.DisputeColumn},
+			Bidi:    false,
+		},
+		"DisputeEvent",
+		"Dispute",
+	)
+	graph.MustAddE(
+		"merchant",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: false,
+			Table:   disputefile.MerchantTable,
+			Columns: []string{disputefile.MerchantColumn},
+			Bidi:    false,
+		},
+		"DisputeFile",
+		"Merchant",
+	)
+	graph.MustAddE(
+		"dispute",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   disputefile.DisputeTable,
+			Columns: []string{disputefile.DisputeColumn},
+			Bidi:    false,
+		},
+		"DisputeFile",
+		"Dispute",
+	)
+	graph.MustAddE(
 		"postings",
 		&sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -1107,6 +1281,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		"Payment",
 		"Refund",
+	)
+	graph.MustAddE(
+		"disputes",
+		&sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   payment.DisputesTable,
+			Columns: []string{payment.DisputesColumn},
+			Bidi:    false,
+		},
+		"Payment",
+		"Dispute",
 	)
 	graph.MustAddE(
 		"merchant",
@@ -2296,6 +2482,418 @@ func (f *CustomerFilter) WhereHasVaultCardsWith(preds ...predicate.VaultCard) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *DisputeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DisputeQuery builder.
+func (_q *DisputeQuery) Filter() *DisputeFilter {
+	return &DisputeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DisputeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DisputeMutation builder.
+func (m *DisputeMutation) Filter() *DisputeFilter {
+	return &DisputeFilter{config: m.config, predicateAdder: m}
+}
+
+// DisputeFilter provides a generic filtering capability at runtime for DisputeQuery.
+type DisputeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DisputeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DisputeFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DisputeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(dispute.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DisputeFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(dispute.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *DisputeFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldMerchantID))
+}
+
+// WherePaymentID applies the entql string predicate on the payment_id field.
+func (f *DisputeFilter) WherePaymentID(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldPaymentID))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *DisputeFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldConnector))
+}
+
+// WhereNetworkDisputeID applies the entql string predicate on the network_dispute_id field.
+func (f *DisputeFilter) WhereNetworkDisputeID(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldNetworkDisputeID))
+}
+
+// WhereState applies the entql string predicate on the state field.
+func (f *DisputeFilter) WhereState(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldState))
+}
+
+// WhereStage applies the entql string predicate on the stage field.
+func (f *DisputeFilter) WhereStage(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldStage))
+}
+
+// WhereReason applies the entql string predicate on the reason field.
+func (f *DisputeFilter) WhereReason(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldReason))
+}
+
+// WhereReasonCode applies the entql string predicate on the reason_code field.
+func (f *DisputeFilter) WhereReasonCode(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldReasonCode))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *DisputeFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(dispute.FieldAmount))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *DisputeFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldCurrency))
+}
+
+// WhereFee applies the entql int64 predicate on the fee field.
+func (f *DisputeFilter) WhereFee(p entql.Int64P) {
+	f.Where(p.Field(dispute.FieldFee))
+}
+
+// WhereDueBy applies the entql time.Time predicate on the due_by field.
+func (f *DisputeFilter) WhereDueBy(p entql.TimeP) {
+	f.Where(p.Field(dispute.FieldDueBy))
+}
+
+// WhereEvidence applies the entql json.RawMessage predicate on the evidence field.
+func (f *DisputeFilter) WhereEvidence(p entql.BytesP) {
+	f.Where(p.Field(dispute.FieldEvidence))
+}
+
+// WhereEvidenceSubmittedAt applies the entql time.Time predicate on the evidence_submitted_at field.
+func (f *DisputeFilter) WhereEvidenceSubmittedAt(p entql.TimeP) {
+	f.Where(p.Field(dispute.FieldEvidenceSubmittedAt))
+}
+
+// WhereOperatorFlag applies the entql string predicate on the operator_flag field.
+func (f *DisputeFilter) WhereOperatorFlag(p entql.StringP) {
+	f.Where(p.Field(dispute.FieldOperatorFlag))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *DisputeFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *DisputeFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasPayment applies a predicate to check if query has an edge payment.
+func (f *DisputeFilter) WhereHasPayment() {
+	f.Where(entql.HasEdge("payment"))
+}
+
+// WhereHasPaymentWith applies a predicate to check if query has an edge payment with a given conditions (other predicates).
+func (f *DisputeFilter) WhereHasPaymentWith(preds ...predicate.Payment) {
+	f.Where(entql.HasEdgeWith("payment", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasTimeline applies a predicate to check if query has an edge timeline.
+func (f *DisputeFilter) WhereHasTimeline() {
+	f.Where(entql.HasEdge("timeline"))
+}
+
+// WhereHasTimelineWith applies a predicate to check if query has an edge timeline with a given conditions (other predicates).
+func (f *DisputeFilter) WhereHasTimelineWith(preds ...predicate.DisputeEvent) {
+	f.Where(entql.HasEdgeWith("timeline", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasFiles applies a predicate to check if query has an edge files.
+func (f *DisputeFilter) WhereHasFiles() {
+	f.Where(entql.HasEdge("files"))
+}
+
+// WhereHasFilesWith applies a predicate to check if query has an edge files with a given conditions (other predicates).
+func (f *DisputeFilter) WhereHasFilesWith(preds ...predicate.DisputeFile) {
+	f.Where(entql.HasEdgeWith("files", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *DisputeEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DisputeEventQuery builder.
+func (_q *DisputeEventQuery) Filter() *DisputeEventFilter {
+	return &DisputeEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DisputeEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DisputeEventMutation builder.
+func (m *DisputeEventMutation) Filter() *DisputeEventFilter {
+	return &DisputeEventFilter{config: m.config, predicateAdder: m}
+}
+
+// DisputeEventFilter provides a generic filtering capability at runtime for DisputeEventQuery.
+type DisputeEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DisputeEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DisputeEventFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(disputeevent.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DisputeEventFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(disputeevent.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DisputeEventFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(disputeevent.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *DisputeEventFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(disputeevent.FieldMerchantID))
+}
+
+// WhereDisputeID applies the entql string predicate on the dispute_id field.
+func (f *DisputeEventFilter) WhereDisputeID(p entql.StringP) {
+	f.Where(p.Field(disputeevent.FieldDisputeID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *DisputeEventFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(disputeevent.FieldKind))
+}
+
+// WhereFromState applies the entql string predicate on the from_state field.
+func (f *DisputeEventFilter) WhereFromState(p entql.StringP) {
+	f.Where(p.Field(disputeevent.FieldFromState))
+}
+
+// WhereToState applies the entql string predicate on the to_state field.
+func (f *DisputeEventFilter) WhereToState(p entql.StringP) {
+	f.Where(p.Field(disputeevent.FieldToState))
+}
+
+// WhereChannelEventID applies the entql string predicate on the channel_event_id field.
+func (f *DisputeEventFilter) WhereChannelEventID(p entql.StringP) {
+	f.Where(p.Field(disputeevent.FieldChannelEventID))
+}
+
+// WhereNote applies the entql string predicate on the note field.
+func (f *DisputeEventFilter) WhereNote(p entql.StringP) {
+	f.Where(p.Field(disputeevent.FieldNote))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *DisputeEventFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *DisputeEventFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDispute applies a predicate to check if query has an edge dispute.
+func (f *DisputeEventFilter) WhereHasDispute() {
+	f.Where(entql.HasEdge("dispute"))
+}
+
+// WhereHasDisputeWith applies a predicate to check if query has an edge dispute with a given conditions (other predicates).
+func (f *DisputeEventFilter) WhereHasDisputeWith(preds ...predicate.Dispute) {
+	f.Where(entql.HasEdgeWith("dispute", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *DisputeFileQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DisputeFileQuery builder.
+func (_q *DisputeFileQuery) Filter() *DisputeFileFilter {
+	return &DisputeFileFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DisputeFileMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DisputeFileMutation builder.
+func (m *DisputeFileMutation) Filter() *DisputeFileFilter {
+	return &DisputeFileFilter{config: m.config, predicateAdder: m}
+}
+
+// DisputeFileFilter provides a generic filtering capability at runtime for DisputeFileQuery.
+type DisputeFileFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DisputeFileFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DisputeFileFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(disputefile.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DisputeFileFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(disputefile.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DisputeFileFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(disputefile.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *DisputeFileFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(disputefile.FieldMerchantID))
+}
+
+// WhereDisputeID applies the entql string predicate on the dispute_id field.
+func (f *DisputeFileFilter) WhereDisputeID(p entql.StringP) {
+	f.Where(p.Field(disputefile.FieldDisputeID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *DisputeFileFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(disputefile.FieldName))
+}
+
+// WhereContentType applies the entql string predicate on the content_type field.
+func (f *DisputeFileFilter) WhereContentType(p entql.StringP) {
+	f.Where(p.Field(disputefile.FieldContentType))
+}
+
+// WherePurpose applies the entql string predicate on the purpose field.
+func (f *DisputeFileFilter) WherePurpose(p entql.StringP) {
+	f.Where(p.Field(disputefile.FieldPurpose))
+}
+
+// WhereSize applies the entql int64 predicate on the size field.
+func (f *DisputeFileFilter) WhereSize(p entql.Int64P) {
+	f.Where(p.Field(disputefile.FieldSize))
+}
+
+// WhereSha256 applies the entql string predicate on the sha256 field.
+func (f *DisputeFileFilter) WhereSha256(p entql.StringP) {
+	f.Where(p.Field(disputefile.FieldSha256))
+}
+
+// WhereStorageKey applies the entql string predicate on the storage_key field.
+func (f *DisputeFileFilter) WhereStorageKey(p entql.StringP) {
+	f.Where(p.Field(disputefile.FieldStorageKey))
+}
+
+// WhereHasMerchant applies a predicate to check if query has an edge merchant.
+func (f *DisputeFileFilter) WhereHasMerchant() {
+	f.Where(entql.HasEdge("merchant"))
+}
+
+// WhereHasMerchantWith applies a predicate to check if query has an edge merchant with a given conditions (other predicates).
+func (f *DisputeFileFilter) WhereHasMerchantWith(preds ...predicate.Merchant) {
+	f.Where(entql.HasEdgeWith("merchant", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// WhereHasDispute applies a predicate to check if query has an edge dispute.
+func (f *DisputeFileFilter) WhereHasDispute() {
+	f.Where(entql.HasEdge("dispute"))
+}
+
+// WhereHasDisputeWith applies a predicate to check if query has an edge dispute with a given conditions (other predicates).
+func (f *DisputeFileFilter) WhereHasDisputeWith(preds ...predicate.Dispute) {
+	f.Where(entql.HasEdgeWith("dispute", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *EventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2324,7 +2922,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2399,7 +2997,7 @@ type FeePlanFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FeePlanFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2489,7 +3087,7 @@ type FxQuoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxQuoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2579,7 +3177,7 @@ type FxRateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxRateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2649,7 +3247,7 @@ type IdempotencyRecordFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyRecordFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2739,7 +3337,7 @@ type JournalEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JournalEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2828,7 +3426,7 @@ type LeaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LeaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2883,7 +3481,7 @@ type LedgerAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LedgerAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2987,7 +3585,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3090,7 +3688,7 @@ type MerchantUserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantUserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3179,7 +3777,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3415,6 +4013,20 @@ func (f *PaymentFilter) WhereHasRefundsWith(preds ...predicate.Refund) {
 	})))
 }
 
+// WhereHasDisputes applies a predicate to check if query has an edge disputes.
+func (f *PaymentFilter) WhereHasDisputes() {
+	f.Where(entql.HasEdge("disputes"))
+}
+
+// WhereHasDisputesWith applies a predicate to check if query has an edge disputes with a given conditions (other predicates).
+func (f *PaymentFilter) WhereHasDisputesWith(preds ...predicate.Dispute) {
+	f.Where(entql.HasEdgeWith("disputes", sqlgraph.WrapFunc(func(s *sql.Selector) {
+		for _, p := range preds {
+			p(s)
+		}
+	})))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *PaymentAttemptQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -3444,7 +4056,7 @@ type PaymentAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3622,7 +4234,7 @@ type PostingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3735,7 +4347,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3863,7 +4475,7 @@ type RiskCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3918,7 +4530,7 @@ type RiskRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4008,7 +4620,7 @@ type RoutingRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoutingRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4088,7 +4700,7 @@ type SettlementBatchFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementBatchFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4158,7 +4770,7 @@ type SettlementLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4253,7 +4865,7 @@ type SettlementScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4323,7 +4935,7 @@ type SplitRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SplitRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4398,7 +5010,7 @@ type VaultCardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *VaultCardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4571,7 +5183,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4681,7 +5293,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

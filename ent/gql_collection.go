@@ -18,6 +18,9 @@ import (
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
+	"github.com/straitpay/strait/ent/disputeevent"
+	"github.com/straitpay/strait/ent/disputefile"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/ledgeraccount"
@@ -1219,6 +1222,510 @@ func newCustomerPaginateArgs(rv map[string]any) *customerPaginateArgs {
 }
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DisputeQuery) CollectFields(ctx context.Context, satisfies ...string) (*DisputeQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DisputeQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(dispute.Columns))
+		selectedFields = []string{dispute.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[dispute.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldMerchantID)
+				fieldSeen[dispute.FieldMerchantID] = struct{}{}
+			}
+
+		case "payment":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PaymentClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, paymentImplementors)...); err != nil {
+				return err
+			}
+			_q.withPayment = query
+			if _, ok := fieldSeen[dispute.FieldPaymentID]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldPaymentID)
+				fieldSeen[dispute.FieldPaymentID] = struct{}{}
+			}
+
+		case "timeline":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DisputeEventClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, disputeeventImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedTimeline(alias, func(wq *DisputeEventQuery) {
+				*wq = *query
+			})
+
+		case "files":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DisputeFileClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, disputefileImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedFiles(alias, func(wq *DisputeFileQuery) {
+				*wq = *query
+			})
+		case "createdAt":
+			if _, ok := fieldSeen[dispute.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldCreatedAt)
+				fieldSeen[dispute.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[dispute.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldUpdatedAt)
+				fieldSeen[dispute.FieldUpdatedAt] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[dispute.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldMerchantID)
+				fieldSeen[dispute.FieldMerchantID] = struct{}{}
+			}
+		case "paymentID":
+			if _, ok := fieldSeen[dispute.FieldPaymentID]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldPaymentID)
+				fieldSeen[dispute.FieldPaymentID] = struct{}{}
+			}
+		case "networkDisputeID":
+			if _, ok := fieldSeen[dispute.FieldNetworkDisputeID]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldNetworkDisputeID)
+				fieldSeen[dispute.FieldNetworkDisputeID] = struct{}{}
+			}
+		case "state":
+			if _, ok := fieldSeen[dispute.FieldState]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldState)
+				fieldSeen[dispute.FieldState] = struct{}{}
+			}
+		case "stage":
+			if _, ok := fieldSeen[dispute.FieldStage]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldStage)
+				fieldSeen[dispute.FieldStage] = struct{}{}
+			}
+		case "reason":
+			if _, ok := fieldSeen[dispute.FieldReason]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldReason)
+				fieldSeen[dispute.FieldReason] = struct{}{}
+			}
+		case "reasonCode":
+			if _, ok := fieldSeen[dispute.FieldReasonCode]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldReasonCode)
+				fieldSeen[dispute.FieldReasonCode] = struct{}{}
+			}
+		case "dueBy":
+			if _, ok := fieldSeen[dispute.FieldDueBy]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldDueBy)
+				fieldSeen[dispute.FieldDueBy] = struct{}{}
+			}
+		case "evidenceSubmittedAt":
+			if _, ok := fieldSeen[dispute.FieldEvidenceSubmittedAt]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldEvidenceSubmittedAt)
+				fieldSeen[dispute.FieldEvidenceSubmittedAt] = struct{}{}
+			}
+		case "operatorFlag":
+			if _, ok := fieldSeen[dispute.FieldOperatorFlag]; !ok {
+				selectedFields = append(selectedFields, dispute.FieldOperatorFlag)
+				fieldSeen[dispute.FieldOperatorFlag] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type disputePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DisputePaginateOption
+}
+
+func newDisputePaginateArgs(rv map[string]any) *disputePaginateArgs {
+	args := &disputePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DisputeOrder{Field: &DisputeOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDisputeOrder(order))
+			}
+		case *DisputeOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDisputeOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DisputeEventQuery) CollectFields(ctx context.Context, satisfies ...string) (*DisputeEventQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DisputeEventQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(disputeevent.Columns))
+		selectedFields = []string{disputeevent.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[disputeevent.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, disputeevent.FieldMerchantID)
+				fieldSeen[disputeevent.FieldMerchantID] = struct{}{}
+			}
+
+		case "dispute":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DisputeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, disputeImplementors)...); err != nil {
+				return err
+			}
+			_q.withDispute = query
+			if _, ok := fieldSeen[disputeevent.FieldDisputeID]; !ok {
+				selectedFields = append(selectedFields, disputeevent.FieldDisputeID)
+				fieldSeen[disputeevent.FieldDisputeID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[disputeevent.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, disputeevent.FieldCreatedAt)
+				fieldSeen[disputeevent.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[disputeevent.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, disputeevent.FieldUpdatedAt)
+				fieldSeen[disputeevent.FieldUpdatedAt] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[disputeevent.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, disputeevent.FieldMerchantID)
+				fieldSeen[disputeevent.FieldMerchantID] = struct{}{}
+			}
+		case "disputeID":
+			if _, ok := fieldSeen[disputeevent.FieldDisputeID]; !ok {
+				selectedFields = append(selectedFields, disputeevent.FieldDisputeID)
+				fieldSeen[disputeevent.FieldDisputeID] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[disputeevent.FieldKind]; !ok {
+				selectedFields = append(selectedFields, disputeevent.FieldKind)
+				fieldSeen[disputeevent.FieldKind] = struct{}{}
+			}
+		case "fromState":
+			if _, ok := fieldSeen[disputeevent.FieldFromState]; !ok {
+				selectedFields = append(selectedFields, disputeevent.FieldFromState)
+				fieldSeen[disputeevent.FieldFromState] = struct{}{}
+			}
+		case "toState":
+			if _, ok := fieldSeen[disputeevent.FieldToState]; !ok {
+				selectedFields = append(selectedFields, disputeevent.FieldToState)
+				fieldSeen[disputeevent.FieldToState] = struct{}{}
+			}
+		case "note":
+			if _, ok := fieldSeen[disputeevent.FieldNote]; !ok {
+				selectedFields = append(selectedFields, disputeevent.FieldNote)
+				fieldSeen[disputeevent.FieldNote] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type disputeeventPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DisputeEventPaginateOption
+}
+
+func newDisputeEventPaginateArgs(rv map[string]any) *disputeeventPaginateArgs {
+	args := &disputeeventPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DisputeEventOrder{Field: &DisputeEventOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDisputeEventOrder(order))
+			}
+		case *DisputeEventOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDisputeEventOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *DisputeFileQuery) CollectFields(ctx context.Context, satisfies ...string) (*DisputeFileQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *DisputeFileQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(disputefile.Columns))
+		selectedFields = []string{disputefile.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "merchant":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&MerchantClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, merchantImplementors)...); err != nil {
+				return err
+			}
+			_q.withMerchant = query
+			if _, ok := fieldSeen[disputefile.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldMerchantID)
+				fieldSeen[disputefile.FieldMerchantID] = struct{}{}
+			}
+
+		case "dispute":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DisputeClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, disputeImplementors)...); err != nil {
+				return err
+			}
+			_q.withDispute = query
+			if _, ok := fieldSeen[disputefile.FieldDisputeID]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldDisputeID)
+				fieldSeen[disputefile.FieldDisputeID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[disputefile.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldCreatedAt)
+				fieldSeen[disputefile.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[disputefile.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldUpdatedAt)
+				fieldSeen[disputefile.FieldUpdatedAt] = struct{}{}
+			}
+		case "merchantID":
+			if _, ok := fieldSeen[disputefile.FieldMerchantID]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldMerchantID)
+				fieldSeen[disputefile.FieldMerchantID] = struct{}{}
+			}
+		case "disputeID":
+			if _, ok := fieldSeen[disputefile.FieldDisputeID]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldDisputeID)
+				fieldSeen[disputefile.FieldDisputeID] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[disputefile.FieldName]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldName)
+				fieldSeen[disputefile.FieldName] = struct{}{}
+			}
+		case "contentType":
+			if _, ok := fieldSeen[disputefile.FieldContentType]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldContentType)
+				fieldSeen[disputefile.FieldContentType] = struct{}{}
+			}
+		case "purpose":
+			if _, ok := fieldSeen[disputefile.FieldPurpose]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldPurpose)
+				fieldSeen[disputefile.FieldPurpose] = struct{}{}
+			}
+		case "size":
+			if _, ok := fieldSeen[disputefile.FieldSize]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldSize)
+				fieldSeen[disputefile.FieldSize] = struct{}{}
+			}
+		case "sha256":
+			if _, ok := fieldSeen[disputefile.FieldSha256]; !ok {
+				selectedFields = append(selectedFields, disputefile.FieldSha256)
+				fieldSeen[disputefile.FieldSha256] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type disputefilePaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []DisputeFilePaginateOption
+}
+
+func newDisputeFilePaginateArgs(rv map[string]any) *disputefilePaginateArgs {
+	args := &disputefilePaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &DisputeFileOrder{Field: &DisputeFileOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithDisputeFileOrder(order))
+			}
+		case *DisputeFileOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithDisputeFileOrder(v))
+			}
+		}
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *EventQuery) CollectFields(ctx context.Context, satisfies ...string) (*EventQuery, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
@@ -2098,6 +2605,95 @@ func (_q *PaymentQuery) collectField(ctx context.Context, oneNode bool, opCtx *g
 				query = pager.applyOrder(query)
 			}
 			_q.WithNamedRefunds(alias, func(wq *RefundQuery) {
+				*wq = *query
+			})
+
+		case "disputes":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&DisputeClient{config: _q.config}).Query()
+			)
+			args := newDisputePaginateArgs(fieldArgs(ctx, nil, path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newDisputePager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Payment) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID string `sql:"payment_id"`
+							Count  int    `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(payment.DisputesColumn), ids...))
+						})
+						if err := query.GroupBy(payment.DisputesColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[string]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[5] == nil {
+								nodes[i].Edges.totalCount[5] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[5][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Payment) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.Disputes)
+							if nodes[i].Edges.totalCount[5] == nil {
+								nodes[i].Edges.totalCount[5] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[5][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, disputeImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(payment.DisputesColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedDisputes(alias, func(wq *DisputeQuery) {
 				*wq = *query
 			})
 		case "createdAt":

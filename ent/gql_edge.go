@@ -84,6 +84,78 @@ func (_m *Customer) Merchant(ctx context.Context) (*Merchant, error) {
 	return result, err
 }
 
+func (_m *Dispute) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Dispute) Payment(ctx context.Context) (*Payment, error) {
+	result, err := _m.Edges.PaymentOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPayment().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Dispute) Timeline(ctx context.Context) (result []*DisputeEvent, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedTimeline(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.TimelineOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryTimeline().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Dispute) Files(ctx context.Context) (result []*DisputeFile, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedFiles(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.FilesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryFiles().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *DisputeEvent) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *DisputeEvent) Dispute(ctx context.Context) (*Dispute, error) {
+	result, err := _m.Edges.DisputeOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDispute().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *DisputeFile) Merchant(ctx context.Context) (*Merchant, error) {
+	result, err := _m.Edges.MerchantOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryMerchant().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *DisputeFile) Dispute(ctx context.Context) (*Dispute, error) {
+	result, err := _m.Edges.DisputeOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryDispute().Only(ctx)
+	}
+	return result, err
+}
+
 func (_m *JournalEntry) Postings(ctx context.Context) (result []*Posting, err error) {
 	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
 		result, err = _m.NamedPostings(graphql.GetFieldContext(ctx).Field.Alias)
@@ -186,6 +258,26 @@ func (_m *Payment) Refunds(
 		return conn, nil
 	}
 	return _m.QueryRefunds().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *Payment) Disputes(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *DisputeOrder,
+) (*DisputeConnection, error) {
+	opts := []DisputePaginateOption{
+		WithDisputeOrder(orderBy),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[5][alias]
+	if nodes, err := _m.NamedDisputes(alias); err == nil || hasTotalCount {
+		pager, err := newDisputePager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &DisputeConnection{Edges: []*DisputeEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryDisputes().Paginate(ctx, after, first, before, last, opts...)
 }
 
 func (_m *PaymentAttempt) Merchant(ctx context.Context) (*Merchant, error) {

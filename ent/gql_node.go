@@ -17,6 +17,9 @@ import (
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
+	"github.com/straitpay/strait/ent/disputeevent"
+	"github.com/straitpay/strait/ent/disputefile"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/ledgeraccount"
@@ -78,6 +81,21 @@ var customerImplementors = []string{"Customer", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Customer) IsNode() {}
+
+var disputeImplementors = []string{"Dispute", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Dispute) IsNode() {}
+
+var disputeeventImplementors = []string{"DisputeEvent", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*DisputeEvent) IsNode() {}
+
+var disputefileImplementors = []string{"DisputeFile", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*DisputeFile) IsNode() {}
 
 var eventImplementors = []string{"Event", "Node"}
 
@@ -280,6 +298,33 @@ func (c *Client) noder(ctx context.Context, table string, id string) (Noder, err
 			Where(customer.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, customerImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case dispute.Table:
+		query := c.Dispute.Query().
+			Where(dispute.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, disputeImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case disputeevent.Table:
+		query := c.DisputeEvent.Query().
+			Where(disputeevent.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, disputeeventImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case disputefile.Table:
+		query := c.DisputeFile.Query().
+			Where(disputefile.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, disputefileImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -608,6 +653,54 @@ func (c *Client) noders(ctx context.Context, table string, ids []string) ([]Node
 		query := c.Customer.Query().
 			Where(customer.IDIn(ids...))
 		query, err := query.CollectFields(ctx, customerImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case dispute.Table:
+		query := c.Dispute.Query().
+			Where(dispute.IDIn(ids...))
+		query, err := query.CollectFields(ctx, disputeImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case disputeevent.Table:
+		query := c.DisputeEvent.Query().
+			Where(disputeevent.IDIn(ids...))
+		query, err := query.CollectFields(ctx, disputeeventImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case disputefile.Table:
+		query := c.DisputeFile.Query().
+			Where(disputefile.IDIn(ids...))
+		query, err := query.CollectFields(ctx, disputefileImplementors...)
 		if err != nil {
 			return nil, err
 		}

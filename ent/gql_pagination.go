@@ -22,6 +22,9 @@ import (
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
+	"github.com/straitpay/strait/ent/disputeevent"
+	"github.com/straitpay/strait/ent/disputefile"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/ledgeraccount"
@@ -2381,6 +2384,891 @@ func (_m *Customer) ToEdge(order *CustomerOrder) *CustomerEdge {
 		order = DefaultCustomerOrder
 	}
 	return &CustomerEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DisputeEdge is the edge representation of Dispute.
+type DisputeEdge struct {
+	Node   *Dispute `json:"node"`
+	Cursor Cursor   `json:"cursor"`
+}
+
+// DisputeConnection is the connection containing edges to Dispute.
+type DisputeConnection struct {
+	Edges      []*DisputeEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+func (c *DisputeConnection) build(nodes []*Dispute, pager *disputePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Dispute
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Dispute {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Dispute {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DisputeEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DisputeEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DisputePaginateOption enables pagination customization.
+type DisputePaginateOption func(*disputePager) error
+
+// WithDisputeOrder configures pagination ordering.
+func WithDisputeOrder(order *DisputeOrder) DisputePaginateOption {
+	if order == nil {
+		order = DefaultDisputeOrder
+	}
+	o := *order
+	return func(pager *disputePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDisputeOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDisputeFilter configures pagination filter.
+func WithDisputeFilter(filter func(*DisputeQuery) (*DisputeQuery, error)) DisputePaginateOption {
+	return func(pager *disputePager) error {
+		if filter == nil {
+			return errors.New("DisputeQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type disputePager struct {
+	reverse bool
+	order   *DisputeOrder
+	filter  func(*DisputeQuery) (*DisputeQuery, error)
+}
+
+func newDisputePager(opts []DisputePaginateOption, reverse bool) (*disputePager, error) {
+	pager := &disputePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDisputeOrder
+	}
+	return pager, nil
+}
+
+func (p *disputePager) applyFilter(query *DisputeQuery) (*DisputeQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *disputePager) toCursor(_m *Dispute) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *disputePager) applyCursors(query *DisputeQuery, after, before *Cursor) (*DisputeQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDisputeOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *disputePager) applyOrder(query *DisputeQuery) *DisputeQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDisputeOrder.Field {
+		query = query.Order(DefaultDisputeOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *disputePager) orderExpr(query *DisputeQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDisputeOrder.Field {
+			b.Comma().Ident(DefaultDisputeOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Dispute.
+func (_m *DisputeQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DisputePaginateOption,
+) (*DisputeConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDisputePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DisputeConnection{Edges: []*DisputeEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+var (
+	// DisputeOrderFieldCreatedAt orders Dispute by created_at.
+	DisputeOrderFieldCreatedAt = &DisputeOrderField{
+		Value: func(_m *Dispute) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: dispute.FieldCreatedAt,
+		toTerm: dispute.ByCreatedAt,
+		toCursor: func(_m *Dispute) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DisputeOrderField) String() string {
+	var str string
+	switch f.column {
+	case DisputeOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DisputeOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DisputeOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DisputeOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DisputeOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid DisputeOrderField", str)
+	}
+	return nil
+}
+
+// DisputeOrderField defines the ordering field of Dispute.
+type DisputeOrderField struct {
+	// Value extracts the ordering value from the given Dispute.
+	Value    func(*Dispute) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) dispute.OrderOption
+	toCursor func(*Dispute) Cursor
+}
+
+// DisputeOrder defines the ordering of Dispute.
+type DisputeOrder struct {
+	Direction OrderDirection     `json:"direction"`
+	Field     *DisputeOrderField `json:"field"`
+}
+
+// DefaultDisputeOrder is the default ordering of Dispute.
+var DefaultDisputeOrder = &DisputeOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DisputeOrderField{
+		Value: func(_m *Dispute) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: dispute.FieldID,
+		toTerm: dispute.ByID,
+		toCursor: func(_m *Dispute) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Dispute into DisputeEdge.
+func (_m *Dispute) ToEdge(order *DisputeOrder) *DisputeEdge {
+	if order == nil {
+		order = DefaultDisputeOrder
+	}
+	return &DisputeEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DisputeEventEdge is the edge representation of DisputeEvent.
+type DisputeEventEdge struct {
+	Node   *DisputeEvent `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// DisputeEventConnection is the connection containing edges to DisputeEvent.
+type DisputeEventConnection struct {
+	Edges      []*DisputeEventEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *DisputeEventConnection) build(nodes []*DisputeEvent, pager *disputeeventPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *DisputeEvent
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *DisputeEvent {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *DisputeEvent {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DisputeEventEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DisputeEventEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DisputeEventPaginateOption enables pagination customization.
+type DisputeEventPaginateOption func(*disputeeventPager) error
+
+// WithDisputeEventOrder configures pagination ordering.
+func WithDisputeEventOrder(order *DisputeEventOrder) DisputeEventPaginateOption {
+	if order == nil {
+		order = DefaultDisputeEventOrder
+	}
+	o := *order
+	return func(pager *disputeeventPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDisputeEventOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDisputeEventFilter configures pagination filter.
+func WithDisputeEventFilter(filter func(*DisputeEventQuery) (*DisputeEventQuery, error)) DisputeEventPaginateOption {
+	return func(pager *disputeeventPager) error {
+		if filter == nil {
+			return errors.New("DisputeEventQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type disputeeventPager struct {
+	reverse bool
+	order   *DisputeEventOrder
+	filter  func(*DisputeEventQuery) (*DisputeEventQuery, error)
+}
+
+func newDisputeEventPager(opts []DisputeEventPaginateOption, reverse bool) (*disputeeventPager, error) {
+	pager := &disputeeventPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDisputeEventOrder
+	}
+	return pager, nil
+}
+
+func (p *disputeeventPager) applyFilter(query *DisputeEventQuery) (*DisputeEventQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *disputeeventPager) toCursor(_m *DisputeEvent) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *disputeeventPager) applyCursors(query *DisputeEventQuery, after, before *Cursor) (*DisputeEventQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDisputeEventOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *disputeeventPager) applyOrder(query *DisputeEventQuery) *DisputeEventQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDisputeEventOrder.Field {
+		query = query.Order(DefaultDisputeEventOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *disputeeventPager) orderExpr(query *DisputeEventQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDisputeEventOrder.Field {
+			b.Comma().Ident(DefaultDisputeEventOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to DisputeEvent.
+func (_m *DisputeEventQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DisputeEventPaginateOption,
+) (*DisputeEventConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDisputeEventPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DisputeEventConnection{Edges: []*DisputeEventEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+var (
+	// DisputeEventOrderFieldCreatedAt orders DisputeEvent by created_at.
+	DisputeEventOrderFieldCreatedAt = &DisputeEventOrderField{
+		Value: func(_m *DisputeEvent) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: disputeevent.FieldCreatedAt,
+		toTerm: disputeevent.ByCreatedAt,
+		toCursor: func(_m *DisputeEvent) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DisputeEventOrderField) String() string {
+	var str string
+	switch f.column {
+	case DisputeEventOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DisputeEventOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DisputeEventOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DisputeEventOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DisputeEventOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid DisputeEventOrderField", str)
+	}
+	return nil
+}
+
+// DisputeEventOrderField defines the ordering field of DisputeEvent.
+type DisputeEventOrderField struct {
+	// Value extracts the ordering value from the given DisputeEvent.
+	Value    func(*DisputeEvent) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) disputeevent.OrderOption
+	toCursor func(*DisputeEvent) Cursor
+}
+
+// DisputeEventOrder defines the ordering of DisputeEvent.
+type DisputeEventOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *DisputeEventOrderField `json:"field"`
+}
+
+// DefaultDisputeEventOrder is the default ordering of DisputeEvent.
+var DefaultDisputeEventOrder = &DisputeEventOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DisputeEventOrderField{
+		Value: func(_m *DisputeEvent) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: disputeevent.FieldID,
+		toTerm: disputeevent.ByID,
+		toCursor: func(_m *DisputeEvent) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts DisputeEvent into DisputeEventEdge.
+func (_m *DisputeEvent) ToEdge(order *DisputeEventOrder) *DisputeEventEdge {
+	if order == nil {
+		order = DefaultDisputeEventOrder
+	}
+	return &DisputeEventEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// DisputeFileEdge is the edge representation of DisputeFile.
+type DisputeFileEdge struct {
+	Node   *DisputeFile `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// DisputeFileConnection is the connection containing edges to DisputeFile.
+type DisputeFileConnection struct {
+	Edges      []*DisputeFileEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *DisputeFileConnection) build(nodes []*DisputeFile, pager *disputefilePager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *DisputeFile
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *DisputeFile {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *DisputeFile {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*DisputeFileEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &DisputeFileEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// DisputeFilePaginateOption enables pagination customization.
+type DisputeFilePaginateOption func(*disputefilePager) error
+
+// WithDisputeFileOrder configures pagination ordering.
+func WithDisputeFileOrder(order *DisputeFileOrder) DisputeFilePaginateOption {
+	if order == nil {
+		order = DefaultDisputeFileOrder
+	}
+	o := *order
+	return func(pager *disputefilePager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultDisputeFileOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithDisputeFileFilter configures pagination filter.
+func WithDisputeFileFilter(filter func(*DisputeFileQuery) (*DisputeFileQuery, error)) DisputeFilePaginateOption {
+	return func(pager *disputefilePager) error {
+		if filter == nil {
+			return errors.New("DisputeFileQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type disputefilePager struct {
+	reverse bool
+	order   *DisputeFileOrder
+	filter  func(*DisputeFileQuery) (*DisputeFileQuery, error)
+}
+
+func newDisputeFilePager(opts []DisputeFilePaginateOption, reverse bool) (*disputefilePager, error) {
+	pager := &disputefilePager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultDisputeFileOrder
+	}
+	return pager, nil
+}
+
+func (p *disputefilePager) applyFilter(query *DisputeFileQuery) (*DisputeFileQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *disputefilePager) toCursor(_m *DisputeFile) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *disputefilePager) applyCursors(query *DisputeFileQuery, after, before *Cursor) (*DisputeFileQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultDisputeFileOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *disputefilePager) applyOrder(query *DisputeFileQuery) *DisputeFileQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultDisputeFileOrder.Field {
+		query = query.Order(DefaultDisputeFileOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *disputefilePager) orderExpr(query *DisputeFileQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultDisputeFileOrder.Field {
+			b.Comma().Ident(DefaultDisputeFileOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to DisputeFile.
+func (_m *DisputeFileQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...DisputeFilePaginateOption,
+) (*DisputeFileConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newDisputeFilePager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &DisputeFileConnection{Edges: []*DisputeFileEdge{}}
+	wantCount := hasCollectedField(ctx, totalCountField)
+	if wantCount {
+		counter := _m.Clone()
+		counter.ctx.Fields = nil
+		if conn.TotalCount, err = counter.Count(ctx); err != nil {
+			return nil, err
+		}
+	}
+	needNodes := hasCollectedField(ctx, edgesField) || hasCollectedField(ctx, pageInfoField)
+	if !needNodes || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	if !wantCount {
+		conn.TotalCount = 0
+	}
+	return conn, nil
+}
+
+var (
+	// DisputeFileOrderFieldCreatedAt orders DisputeFile by created_at.
+	DisputeFileOrderFieldCreatedAt = &DisputeFileOrderField{
+		Value: func(_m *DisputeFile) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: disputefile.FieldCreatedAt,
+		toTerm: disputefile.ByCreatedAt,
+		toCursor: func(_m *DisputeFile) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f DisputeFileOrderField) String() string {
+	var str string
+	switch f.column {
+	case DisputeFileOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f DisputeFileOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *DisputeFileOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("DisputeFileOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *DisputeFileOrderFieldCreatedAt
+	default:
+		return fmt.Errorf("%s is not a valid DisputeFileOrderField", str)
+	}
+	return nil
+}
+
+// DisputeFileOrderField defines the ordering field of DisputeFile.
+type DisputeFileOrderField struct {
+	// Value extracts the ordering value from the given DisputeFile.
+	Value    func(*DisputeFile) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) disputefile.OrderOption
+	toCursor func(*DisputeFile) Cursor
+}
+
+// DisputeFileOrder defines the ordering of DisputeFile.
+type DisputeFileOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *DisputeFileOrderField `json:"field"`
+}
+
+// DefaultDisputeFileOrder is the default ordering of DisputeFile.
+var DefaultDisputeFileOrder = &DisputeFileOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &DisputeFileOrderField{
+		Value: func(_m *DisputeFile) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: disputefile.FieldID,
+		toTerm: disputefile.ByID,
+		toCursor: func(_m *DisputeFile) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts DisputeFile into DisputeFileEdge.
+func (_m *DisputeFile) ToEdge(order *DisputeFileOrder) *DisputeFileEdge {
+	if order == nil {
+		order = DefaultDisputeFileOrder
+	}
+	return &DisputeFileEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -70,6 +70,24 @@ func (_m *CouponRedemption) AmountDiscountMoney() (money.Amount, error) {
 	return a, nil
 }
 
+// AmountMoney returns amount in the Dispute's currency.
+func (_m *Dispute) AmountMoney() (money.Amount, error) {
+	a, err := money.New(_m.Amount, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// FeeMoney returns fee in the Dispute's currency.
+func (_m *Dispute) FeeMoney() (money.Amount, error) {
+	a, err := money.New(_m.Fee, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
 // BalanceMoney returns balance in the LedgerAccount's currency.
 func (_m *LedgerAccount) BalanceMoney() (money.Amount, error) {
 	a, err := money.New(_m.Balance, _m.Currency)

@@ -21,6 +21,9 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
+	"github.com/straitpay/strait/ent/disputeevent"
+	"github.com/straitpay/strait/ent/disputefile"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -74,6 +77,9 @@ const (
 	TypeCoupon             = "Coupon"
 	TypeCouponRedemption   = "CouponRedemption"
 	TypeCustomer           = "Customer"
+	TypeDispute            = "Dispute"
+	TypeDisputeEvent       = "DisputeEvent"
+	TypeDisputeFile        = "DisputeFile"
 	TypeEvent              = "Event"
 	TypeFeePlan            = "FeePlan"
 	TypeFxQuote            = "FxQuote"
@@ -10149,6 +10155,3439 @@ func (m *CustomerMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Customer edge %s", name)
 }
 
+// DisputeMutation represents an operation that mutates the Dispute nodes in the graph.
+type DisputeMutation struct {
+	config
+	op                    Op
+	typ                   string
+	id                    *string
+	created_at            *time.Time
+	updated_at            *time.Time
+	connector             *string
+	network_dispute_id    *string
+	state                 *dispute.State
+	stage                 *dispute.Stage
+	reason                *dispute.Reason
+	reason_code           *string
+	amount                *int64
+	addamount             *int64
+	currency              *string
+	fee                   *int64
+	addfee                *int64
+	due_by                *time.Time
+	evidence              *map[string]string
+	evidence_submitted_at *time.Time
+	operator_flag         *string
+	clearedFields         map[string]struct{}
+	merchant              *string
+	clearedmerchant       bool
+	payment               *string
+	clearedpayment        bool
+	timeline              map[string]struct{}
+	removedtimeline       map[string]struct{}
+	clearedtimeline       bool
+	files                 map[string]struct{}
+	removedfiles          map[string]struct{}
+	clearedfiles          bool
+	done                  bool
+	oldValue              func(context.Context) (*Dispute, error)
+	predicates            []predicate.Dispute
+}
+
+var _ ent.Mutation = (*DisputeMutation)(nil)
+
+// disputeOption allows management of the mutation configuration using functional options.
+type disputeOption func(*DisputeMutation)
+
+// newDisputeMutation creates new mutation for the Dispute entity.
+func newDisputeMutation(c config, op Op, opts ...disputeOption) *DisputeMutation {
+	m := &DisputeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDispute,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDisputeID sets the ID field of the mutation.
+func withDisputeID(id string) disputeOption {
+	return func(m *DisputeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Dispute
+		)
+		m.oldValue = func(ctx context.Context) (*Dispute, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Dispute.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDispute sets the old Dispute of the mutation.
+func withDispute(node *Dispute) disputeOption {
+	return func(m *DisputeMutation) {
+		m.oldValue = func(context.Context) (*Dispute, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DisputeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DisputeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Dispute entities.
+func (m *DisputeMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DisputeMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DisputeMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Dispute.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DisputeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DisputeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DisputeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DisputeMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DisputeMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DisputeMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *DisputeMutation) SetMerchantID(s string) {
+	m.merchant = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *DisputeMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *DisputeMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetPaymentID sets the "payment_id" field.
+func (m *DisputeMutation) SetPaymentID(s string) {
+	m.payment = &s
+}
+
+// PaymentID returns the value of the "payment_id" field in the mutation.
+func (m *DisputeMutation) PaymentID() (r string, exists bool) {
+	v := m.payment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPaymentID returns the old "payment_id" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldPaymentID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPaymentID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPaymentID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPaymentID: %w", err)
+	}
+	return oldValue.PaymentID, nil
+}
+
+// ResetPaymentID resets all changes to the "payment_id" field.
+func (m *DisputeMutation) ResetPaymentID() {
+	m.payment = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *DisputeMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *DisputeMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *DisputeMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetNetworkDisputeID sets the "network_dispute_id" field.
+func (m *DisputeMutation) SetNetworkDisputeID(s string) {
+	m.network_dispute_id = &s
+}
+
+// NetworkDisputeID returns the value of the "network_dispute_id" field in the mutation.
+func (m *DisputeMutation) NetworkDisputeID() (r string, exists bool) {
+	v := m.network_dispute_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNetworkDisputeID returns the old "network_dispute_id" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldNetworkDisputeID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNetworkDisputeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNetworkDisputeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNetworkDisputeID: %w", err)
+	}
+	return oldValue.NetworkDisputeID, nil
+}
+
+// ResetNetworkDisputeID resets all changes to the "network_dispute_id" field.
+func (m *DisputeMutation) ResetNetworkDisputeID() {
+	m.network_dispute_id = nil
+}
+
+// SetState sets the "state" field.
+func (m *DisputeMutation) SetState(d dispute.State) {
+	m.state = &d
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *DisputeMutation) State() (r dispute.State, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldState(ctx context.Context) (v dispute.State, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *DisputeMutation) ResetState() {
+	m.state = nil
+}
+
+// SetStage sets the "stage" field.
+func (m *DisputeMutation) SetStage(d dispute.Stage) {
+	m.stage = &d
+}
+
+// Stage returns the value of the "stage" field in the mutation.
+func (m *DisputeMutation) Stage() (r dispute.Stage, exists bool) {
+	v := m.stage
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStage returns the old "stage" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldStage(ctx context.Context) (v dispute.Stage, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStage: %w", err)
+	}
+	return oldValue.Stage, nil
+}
+
+// ResetStage resets all changes to the "stage" field.
+func (m *DisputeMutation) ResetStage() {
+	m.stage = nil
+}
+
+// SetReason sets the "reason" field.
+func (m *DisputeMutation) SetReason(d dispute.Reason) {
+	m.reason = &d
+}
+
+// Reason returns the value of the "reason" field in the mutation.
+func (m *DisputeMutation) Reason() (r dispute.Reason, exists bool) {
+	v := m.reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReason returns the old "reason" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldReason(ctx context.Context) (v dispute.Reason, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReason: %w", err)
+	}
+	return oldValue.Reason, nil
+}
+
+// ResetReason resets all changes to the "reason" field.
+func (m *DisputeMutation) ResetReason() {
+	m.reason = nil
+}
+
+// SetReasonCode sets the "reason_code" field.
+func (m *DisputeMutation) SetReasonCode(s string) {
+	m.reason_code = &s
+}
+
+// ReasonCode returns the value of the "reason_code" field in the mutation.
+func (m *DisputeMutation) ReasonCode() (r string, exists bool) {
+	v := m.reason_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReasonCode returns the old "reason_code" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldReasonCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReasonCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReasonCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReasonCode: %w", err)
+	}
+	return oldValue.ReasonCode, nil
+}
+
+// ResetReasonCode resets all changes to the "reason_code" field.
+func (m *DisputeMutation) ResetReasonCode() {
+	m.reason_code = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *DisputeMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *DisputeMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *DisputeMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *DisputeMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *DisputeMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *DisputeMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *DisputeMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *DisputeMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetFee sets the "fee" field.
+func (m *DisputeMutation) SetFee(i int64) {
+	m.fee = &i
+	m.addfee = nil
+}
+
+// Fee returns the value of the "fee" field in the mutation.
+func (m *DisputeMutation) Fee() (r int64, exists bool) {
+	v := m.fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFee returns the old "fee" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFee: %w", err)
+	}
+	return oldValue.Fee, nil
+}
+
+// AddFee adds i to the "fee" field.
+func (m *DisputeMutation) AddFee(i int64) {
+	if m.addfee != nil {
+		*m.addfee += i
+	} else {
+		m.addfee = &i
+	}
+}
+
+// AddedFee returns the value that was added to the "fee" field in this mutation.
+func (m *DisputeMutation) AddedFee() (r int64, exists bool) {
+	v := m.addfee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFee resets all changes to the "fee" field.
+func (m *DisputeMutation) ResetFee() {
+	m.fee = nil
+	m.addfee = nil
+}
+
+// SetDueBy sets the "due_by" field.
+func (m *DisputeMutation) SetDueBy(t time.Time) {
+	m.due_by = &t
+}
+
+// DueBy returns the value of the "due_by" field in the mutation.
+func (m *DisputeMutation) DueBy() (r time.Time, exists bool) {
+	v := m.due_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDueBy returns the old "due_by" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldDueBy(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDueBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDueBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDueBy: %w", err)
+	}
+	return oldValue.DueBy, nil
+}
+
+// ClearDueBy clears the value of the "due_by" field.
+func (m *DisputeMutation) ClearDueBy() {
+	m.due_by = nil
+	m.clearedFields[dispute.FieldDueBy] = struct{}{}
+}
+
+// DueByCleared returns if the "due_by" field was cleared in this mutation.
+func (m *DisputeMutation) DueByCleared() bool {
+	_, ok := m.clearedFields[dispute.FieldDueBy]
+	return ok
+}
+
+// ResetDueBy resets all changes to the "due_by" field.
+func (m *DisputeMutation) ResetDueBy() {
+	m.due_by = nil
+	delete(m.clearedFields, dispute.FieldDueBy)
+}
+
+// SetEvidence sets the "evidence" field.
+func (m *DisputeMutation) SetEvidence(value map[string]string) {
+	m.evidence = &value
+}
+
+// Evidence returns the value of the "evidence" field in the mutation.
+func (m *DisputeMutation) Evidence() (r map[string]string, exists bool) {
+	v := m.evidence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvidence returns the old "evidence" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldEvidence(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvidence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvidence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvidence: %w", err)
+	}
+	return oldValue.Evidence, nil
+}
+
+// ClearEvidence clears the value of the "evidence" field.
+func (m *DisputeMutation) ClearEvidence() {
+	m.evidence = nil
+	m.clearedFields[dispute.FieldEvidence] = struct{}{}
+}
+
+// EvidenceCleared returns if the "evidence" field was cleared in this mutation.
+func (m *DisputeMutation) EvidenceCleared() bool {
+	_, ok := m.clearedFields[dispute.FieldEvidence]
+	return ok
+}
+
+// ResetEvidence resets all changes to the "evidence" field.
+func (m *DisputeMutation) ResetEvidence() {
+	m.evidence = nil
+	delete(m.clearedFields, dispute.FieldEvidence)
+}
+
+// SetEvidenceSubmittedAt sets the "evidence_submitted_at" field.
+func (m *DisputeMutation) SetEvidenceSubmittedAt(t time.Time) {
+	m.evidence_submitted_at = &t
+}
+
+// EvidenceSubmittedAt returns the value of the "evidence_submitted_at" field in the mutation.
+func (m *DisputeMutation) EvidenceSubmittedAt() (r time.Time, exists bool) {
+	v := m.evidence_submitted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvidenceSubmittedAt returns the old "evidence_submitted_at" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldEvidenceSubmittedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvidenceSubmittedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvidenceSubmittedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvidenceSubmittedAt: %w", err)
+	}
+	return oldValue.EvidenceSubmittedAt, nil
+}
+
+// ClearEvidenceSubmittedAt clears the value of the "evidence_submitted_at" field.
+func (m *DisputeMutation) ClearEvidenceSubmittedAt() {
+	m.evidence_submitted_at = nil
+	m.clearedFields[dispute.FieldEvidenceSubmittedAt] = struct{}{}
+}
+
+// EvidenceSubmittedAtCleared returns if the "evidence_submitted_at" field was cleared in this mutation.
+func (m *DisputeMutation) EvidenceSubmittedAtCleared() bool {
+	_, ok := m.clearedFields[dispute.FieldEvidenceSubmittedAt]
+	return ok
+}
+
+// ResetEvidenceSubmittedAt resets all changes to the "evidence_submitted_at" field.
+func (m *DisputeMutation) ResetEvidenceSubmittedAt() {
+	m.evidence_submitted_at = nil
+	delete(m.clearedFields, dispute.FieldEvidenceSubmittedAt)
+}
+
+// SetOperatorFlag sets the "operator_flag" field.
+func (m *DisputeMutation) SetOperatorFlag(s string) {
+	m.operator_flag = &s
+}
+
+// OperatorFlag returns the value of the "operator_flag" field in the mutation.
+func (m *DisputeMutation) OperatorFlag() (r string, exists bool) {
+	v := m.operator_flag
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOperatorFlag returns the old "operator_flag" field's value of the Dispute entity.
+// If the Dispute object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeMutation) OldOperatorFlag(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOperatorFlag is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOperatorFlag requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOperatorFlag: %w", err)
+	}
+	return oldValue.OperatorFlag, nil
+}
+
+// ResetOperatorFlag resets all changes to the "operator_flag" field.
+func (m *DisputeMutation) ResetOperatorFlag() {
+	m.operator_flag = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *DisputeMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[dispute.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *DisputeMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *DisputeMutation) MerchantIDs() (ids []string) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *DisputeMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearPayment clears the "payment" edge to the Payment entity.
+func (m *DisputeMutation) ClearPayment() {
+	m.clearedpayment = true
+	m.clearedFields[dispute.FieldPaymentID] = struct{}{}
+}
+
+// PaymentCleared reports if the "payment" edge to the Payment entity was cleared.
+func (m *DisputeMutation) PaymentCleared() bool {
+	return m.clearedpayment
+}
+
+// PaymentIDs returns the "payment" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PaymentID instead. It exists only for internal usage by the builders.
+func (m *DisputeMutation) PaymentIDs() (ids []string) {
+	if id := m.payment; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPayment resets all changes to the "payment" edge.
+func (m *DisputeMutation) ResetPayment() {
+	m.payment = nil
+	m.clearedpayment = false
+}
+
+// AddTimelineIDs adds the "timeline" edge to the DisputeEvent entity by ids.
+func (m *DisputeMutation) AddTimelineIDs(ids ...string) {
+	if m.timeline == nil {
+		m.timeline = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.timeline[ids[i]] = struct{}{}
+	}
+}
+
+// ClearTimeline clears the "timeline" edge to the DisputeEvent entity.
+func (m *DisputeMutation) ClearTimeline() {
+	m.clearedtimeline = true
+}
+
+// TimelineCleared reports if the "timeline" edge to the DisputeEvent entity was cleared.
+func (m *DisputeMutation) TimelineCleared() bool {
+	return m.clearedtimeline
+}
+
+// RemoveTimelineIDs removes the "timeline" edge to the DisputeEvent entity by IDs.
+func (m *DisputeMutation) RemoveTimelineIDs(ids ...string) {
+	if m.removedtimeline == nil {
+		m.removedtimeline = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.timeline, ids[i])
+		m.removedtimeline[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedTimeline returns the removed IDs of the "timeline" edge to the DisputeEvent entity.
+func (m *DisputeMutation) RemovedTimelineIDs() (ids []string) {
+	for id := range m.removedtimeline {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// TimelineIDs returns the "timeline" edge IDs in the mutation.
+func (m *DisputeMutation) TimelineIDs() (ids []string) {
+	for id := range m.timeline {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetTimeline resets all changes to the "timeline" edge.
+func (m *DisputeMutation) ResetTimeline() {
+	m.timeline = nil
+	m.clearedtimeline = false
+	m.removedtimeline = nil
+}
+
+// AddFileIDs adds the "files" edge to the DisputeFile entity by ids.
+func (m *DisputeMutation) AddFileIDs(ids ...string) {
+	if m.files == nil {
+		m.files = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.files[ids[i]] = struct{}{}
+	}
+}
+
+// ClearFiles clears the "files" edge to the DisputeFile entity.
+func (m *DisputeMutation) ClearFiles() {
+	m.clearedfiles = true
+}
+
+// FilesCleared reports if the "files" edge to the DisputeFile entity was cleared.
+func (m *DisputeMutation) FilesCleared() bool {
+	return m.clearedfiles
+}
+
+// RemoveFileIDs removes the "files" edge to the DisputeFile entity by IDs.
+func (m *DisputeMutation) RemoveFileIDs(ids ...string) {
+	if m.removedfiles == nil {
+		m.removedfiles = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.files, ids[i])
+		m.removedfiles[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedFiles returns the removed IDs of the "files" edge to the DisputeFile entity.
+func (m *DisputeMutation) RemovedFilesIDs() (ids []string) {
+	for id := range m.removedfiles {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// FilesIDs returns the "files" edge IDs in the mutation.
+func (m *DisputeMutation) FilesIDs() (ids []string) {
+	for id := range m.files {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetFiles resets all changes to the "files" edge.
+func (m *DisputeMutation) ResetFiles() {
+	m.files = nil
+	m.clearedfiles = false
+	m.removedfiles = nil
+}
+
+// Where appends a list predicates to the DisputeMutation builder.
+func (m *DisputeMutation) Where(ps ...predicate.Dispute) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DisputeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DisputeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Dispute, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DisputeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DisputeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Dispute).
+func (m *DisputeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DisputeMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.created_at != nil {
+		fields = append(fields, dispute.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, dispute.FieldUpdatedAt)
+	}
+	if m.merchant != nil {
+		fields = append(fields, dispute.FieldMerchantID)
+	}
+	if m.payment != nil {
+		fields = append(fields, dispute.FieldPaymentID)
+	}
+	if m.connector != nil {
+		fields = append(fields, dispute.FieldConnector)
+	}
+	if m.network_dispute_id != nil {
+		fields = append(fields, dispute.FieldNetworkDisputeID)
+	}
+	if m.state != nil {
+		fields = append(fields, dispute.FieldState)
+	}
+	if m.stage != nil {
+		fields = append(fields, dispute.FieldStage)
+	}
+	if m.reason != nil {
+		fields = append(fields, dispute.FieldReason)
+	}
+	if m.reason_code != nil {
+		fields = append(fields, dispute.FieldReasonCode)
+	}
+	if m.amount != nil {
+		fields = append(fields, dispute.FieldAmount)
+	}
+	if m.currency != nil {
+		fields = append(fields, dispute.FieldCurrency)
+	}
+	if m.fee != nil {
+		fields = append(fields, dispute.FieldFee)
+	}
+	if m.due_by != nil {
+		fields = append(fields, dispute.FieldDueBy)
+	}
+	if m.evidence != nil {
+		fields = append(fields, dispute.FieldEvidence)
+	}
+	if m.evidence_submitted_at != nil {
+		fields = append(fields, dispute.FieldEvidenceSubmittedAt)
+	}
+	if m.operator_flag != nil {
+		fields = append(fields, dispute.FieldOperatorFlag)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DisputeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case dispute.FieldCreatedAt:
+		return m.CreatedAt()
+	case dispute.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case dispute.FieldMerchantID:
+		return m.MerchantID()
+	case dispute.FieldPaymentID:
+		return m.PaymentID()
+	case dispute.FieldConnector:
+		return m.Connector()
+	case dispute.FieldNetworkDisputeID:
+		return m.NetworkDisputeID()
+	case dispute.FieldState:
+		return m.State()
+	case dispute.FieldStage:
+		return m.Stage()
+	case dispute.FieldReason:
+		return m.Reason()
+	case dispute.FieldReasonCode:
+		return m.ReasonCode()
+	case dispute.FieldAmount:
+		return m.Amount()
+	case dispute.FieldCurrency:
+		return m.Currency()
+	case dispute.FieldFee:
+		return m.Fee()
+	case dispute.FieldDueBy:
+		return m.DueBy()
+	case dispute.FieldEvidence:
+		return m.Evidence()
+	case dispute.FieldEvidenceSubmittedAt:
+		return m.EvidenceSubmittedAt()
+	case dispute.FieldOperatorFlag:
+		return m.OperatorFlag()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DisputeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case dispute.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case dispute.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case dispute.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case dispute.FieldPaymentID:
+		return m.OldPaymentID(ctx)
+	case dispute.FieldConnector:
+		return m.OldConnector(ctx)
+	case dispute.FieldNetworkDisputeID:
+		return m.OldNetworkDisputeID(ctx)
+	case dispute.FieldState:
+		return m.OldState(ctx)
+	case dispute.FieldStage:
+		return m.OldStage(ctx)
+	case dispute.FieldReason:
+		return m.OldReason(ctx)
+	case dispute.FieldReasonCode:
+		return m.OldReasonCode(ctx)
+	case dispute.FieldAmount:
+		return m.OldAmount(ctx)
+	case dispute.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case dispute.FieldFee:
+		return m.OldFee(ctx)
+	case dispute.FieldDueBy:
+		return m.OldDueBy(ctx)
+	case dispute.FieldEvidence:
+		return m.OldEvidence(ctx)
+	case dispute.FieldEvidenceSubmittedAt:
+		return m.OldEvidenceSubmittedAt(ctx)
+	case dispute.FieldOperatorFlag:
+		return m.OldOperatorFlag(ctx)
+	}
+	return nil, fmt.Errorf("unknown Dispute field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DisputeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case dispute.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case dispute.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case dispute.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case dispute.FieldPaymentID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPaymentID(v)
+		return nil
+	case dispute.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case dispute.FieldNetworkDisputeID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNetworkDisputeID(v)
+		return nil
+	case dispute.FieldState:
+		v, ok := value.(dispute.State)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case dispute.FieldStage:
+		v, ok := value.(dispute.Stage)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStage(v)
+		return nil
+	case dispute.FieldReason:
+		v, ok := value.(dispute.Reason)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReason(v)
+		return nil
+	case dispute.FieldReasonCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReasonCode(v)
+		return nil
+	case dispute.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case dispute.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case dispute.FieldFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFee(v)
+		return nil
+	case dispute.FieldDueBy:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDueBy(v)
+		return nil
+	case dispute.FieldEvidence:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvidence(v)
+		return nil
+	case dispute.FieldEvidenceSubmittedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvidenceSubmittedAt(v)
+		return nil
+	case dispute.FieldOperatorFlag:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOperatorFlag(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Dispute field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DisputeMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, dispute.FieldAmount)
+	}
+	if m.addfee != nil {
+		fields = append(fields, dispute.FieldFee)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DisputeMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case dispute.FieldAmount:
+		return m.AddedAmount()
+	case dispute.FieldFee:
+		return m.AddedFee()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DisputeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case dispute.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case dispute.FieldFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFee(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Dispute numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DisputeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(dispute.FieldDueBy) {
+		fields = append(fields, dispute.FieldDueBy)
+	}
+	if m.FieldCleared(dispute.FieldEvidence) {
+		fields = append(fields, dispute.FieldEvidence)
+	}
+	if m.FieldCleared(dispute.FieldEvidenceSubmittedAt) {
+		fields = append(fields, dispute.FieldEvidenceSubmittedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DisputeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DisputeMutation) ClearField(name string) error {
+	switch name {
+	case dispute.FieldDueBy:
+		m.ClearDueBy()
+		return nil
+	case dispute.FieldEvidence:
+		m.ClearEvidence()
+		return nil
+	case dispute.FieldEvidenceSubmittedAt:
+		m.ClearEvidenceSubmittedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Dispute nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DisputeMutation) ResetField(name string) error {
+	switch name {
+	case dispute.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case dispute.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case dispute.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case dispute.FieldPaymentID:
+		m.ResetPaymentID()
+		return nil
+	case dispute.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case dispute.FieldNetworkDisputeID:
+		m.ResetNetworkDisputeID()
+		return nil
+	case dispute.FieldState:
+		m.ResetState()
+		return nil
+	case dispute.FieldStage:
+		m.ResetStage()
+		return nil
+	case dispute.FieldReason:
+		m.ResetReason()
+		return nil
+	case dispute.FieldReasonCode:
+		m.ResetReasonCode()
+		return nil
+	case dispute.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case dispute.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case dispute.FieldFee:
+		m.ResetFee()
+		return nil
+	case dispute.FieldDueBy:
+		m.ResetDueBy()
+		return nil
+	case dispute.FieldEvidence:
+		m.ResetEvidence()
+		return nil
+	case dispute.FieldEvidenceSubmittedAt:
+		m.ResetEvidenceSubmittedAt()
+		return nil
+	case dispute.FieldOperatorFlag:
+		m.ResetOperatorFlag()
+		return nil
+	}
+	return fmt.Errorf("unknown Dispute field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DisputeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.merchant != nil {
+		edges = append(edges, dispute.EdgeMerchant)
+	}
+	if m.payment != nil {
+		edges = append(edges, dispute.EdgePayment)
+	}
+	if m.timeline != nil {
+		edges = append(edges, dispute.EdgeTimeline)
+	}
+	if m.files != nil {
+		edges = append(edges, dispute.EdgeFiles)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DisputeMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case dispute.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case dispute.EdgePayment:
+		if id := m.payment; id != nil {
+			return []ent.Value{*id}
+		}
+	case dispute.EdgeTimeline:
+		ids := make([]ent.Value, 0, len(m.timeline))
+		for id := range m.timeline {
+			ids = append(ids, id)
+		}
+		return ids
+	case dispute.EdgeFiles:
+		ids := make([]ent.Value, 0, len(m.files))
+		for id := range m.files {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DisputeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.removedtimeline != nil {
+		edges = append(edges, dispute.EdgeTimeline)
+	}
+	if m.removedfiles != nil {
+		edges = append(edges, dispute.EdgeFiles)
+	}
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DisputeMutation) RemovedIDs(name string) []ent.Value {
+	switch name {
+	case dispute.EdgeTimeline:
+		ids := make([]ent.Value, 0, len(m.removedtimeline))
+		for id := range m.removedtimeline {
+			ids = append(ids, id)
+		}
+		return ids
+	case dispute.EdgeFiles:
+		ids := make([]ent.Value, 0, len(m.removedfiles))
+		for id := range m.removedfiles {
+			ids = append(ids, id)
+		}
+		return ids
+	}
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DisputeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 4)
+	if m.clearedmerchant {
+		edges = append(edges, dispute.EdgeMerchant)
+	}
+	if m.clearedpayment {
+		edges = append(edges, dispute.EdgePayment)
+	}
+	if m.clearedtimeline {
+		edges = append(edges, dispute.EdgeTimeline)
+	}
+	if m.clearedfiles {
+		edges = append(edges, dispute.EdgeFiles)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DisputeMutation) EdgeCleared(name string) bool {
+	switch name {
+	case dispute.EdgeMerchant:
+		return m.clearedmerchant
+	case dispute.EdgePayment:
+		return m.clearedpayment
+	case dispute.EdgeTimeline:
+		return m.clearedtimeline
+	case dispute.EdgeFiles:
+		return m.clearedfiles
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DisputeMutation) ClearEdge(name string) error {
+	switch name {
+	case dispute.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case dispute.EdgePayment:
+		m.ClearPayment()
+		return nil
+	}
+	return fmt.Errorf("unknown Dispute unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DisputeMutation) ResetEdge(name string) error {
+	switch name {
+	case dispute.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case dispute.EdgePayment:
+		m.ResetPayment()
+		return nil
+	case dispute.EdgeTimeline:
+		m.ResetTimeline()
+		return nil
+	case dispute.EdgeFiles:
+		m.ResetFiles()
+		return nil
+	}
+	return fmt.Errorf("unknown Dispute edge %s", name)
+}
+
+// DisputeEventMutation represents an operation that mutates the DisputeEvent nodes in the graph.
+type DisputeEventMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *string
+	created_at       *time.Time
+	updated_at       *time.Time
+	kind             *string
+	from_state       *string
+	to_state         *string
+	channel_event_id *string
+	note             *string
+	clearedFields    map[string]struct{}
+	merchant         *string
+	clearedmerchant  bool
+	dispute          *string
+	cleareddispute   bool
+	done             bool
+	oldValue         func(context.Context) (*DisputeEvent, error)
+	predicates       []predicate.DisputeEvent
+}
+
+var _ ent.Mutation = (*DisputeEventMutation)(nil)
+
+// disputeeventOption allows management of the mutation configuration using functional options.
+type disputeeventOption func(*DisputeEventMutation)
+
+// newDisputeEventMutation creates new mutation for the DisputeEvent entity.
+func newDisputeEventMutation(c config, op Op, opts ...disputeeventOption) *DisputeEventMutation {
+	m := &DisputeEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDisputeEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDisputeEventID sets the ID field of the mutation.
+func withDisputeEventID(id string) disputeeventOption {
+	return func(m *DisputeEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DisputeEvent
+		)
+		m.oldValue = func(ctx context.Context) (*DisputeEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DisputeEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDisputeEvent sets the old DisputeEvent of the mutation.
+func withDisputeEvent(node *DisputeEvent) disputeeventOption {
+	return func(m *DisputeEventMutation) {
+		m.oldValue = func(context.Context) (*DisputeEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DisputeEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DisputeEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DisputeEvent entities.
+func (m *DisputeEventMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DisputeEventMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DisputeEventMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DisputeEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DisputeEventMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DisputeEventMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the DisputeEvent entity.
+// If the DisputeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeEventMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DisputeEventMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DisputeEventMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DisputeEventMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the DisputeEvent entity.
+// If the DisputeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeEventMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DisputeEventMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *DisputeEventMutation) SetMerchantID(s string) {
+	m.merchant = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *DisputeEventMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the DisputeEvent entity.
+// If the DisputeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeEventMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *DisputeEventMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetDisputeID sets the "dispute_id" field.
+func (m *DisputeEventMutation) SetDisputeID(s string) {
+	m.dispute = &s
+}
+
+// DisputeID returns the value of the "dispute_id" field in the mutation.
+func (m *DisputeEventMutation) DisputeID() (r string, exists bool) {
+	v := m.dispute
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisputeID returns the old "dispute_id" field's value of the DisputeEvent entity.
+// If the DisputeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeEventMutation) OldDisputeID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisputeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisputeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisputeID: %w", err)
+	}
+	return oldValue.DisputeID, nil
+}
+
+// ResetDisputeID resets all changes to the "dispute_id" field.
+func (m *DisputeEventMutation) ResetDisputeID() {
+	m.dispute = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *DisputeEventMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *DisputeEventMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the DisputeEvent entity.
+// If the DisputeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeEventMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *DisputeEventMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetFromState sets the "from_state" field.
+func (m *DisputeEventMutation) SetFromState(s string) {
+	m.from_state = &s
+}
+
+// FromState returns the value of the "from_state" field in the mutation.
+func (m *DisputeEventMutation) FromState() (r string, exists bool) {
+	v := m.from_state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFromState returns the old "from_state" field's value of the DisputeEvent entity.
+// If the DisputeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeEventMutation) OldFromState(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFromState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFromState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFromState: %w", err)
+	}
+	return oldValue.FromState, nil
+}
+
+// ResetFromState resets all changes to the "from_state" field.
+func (m *DisputeEventMutation) ResetFromState() {
+	m.from_state = nil
+}
+
+// SetToState sets the "to_state" field.
+func (m *DisputeEventMutation) SetToState(s string) {
+	m.to_state = &s
+}
+
+// ToState returns the value of the "to_state" field in the mutation.
+func (m *DisputeEventMutation) ToState() (r string, exists bool) {
+	v := m.to_state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldToState returns the old "to_state" field's value of the DisputeEvent entity.
+// If the DisputeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeEventMutation) OldToState(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldToState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldToState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldToState: %w", err)
+	}
+	return oldValue.ToState, nil
+}
+
+// ResetToState resets all changes to the "to_state" field.
+func (m *DisputeEventMutation) ResetToState() {
+	m.to_state = nil
+}
+
+// SetChannelEventID sets the "channel_event_id" field.
+func (m *DisputeEventMutation) SetChannelEventID(s string) {
+	m.channel_event_id = &s
+}
+
+// ChannelEventID returns the value of the "channel_event_id" field in the mutation.
+func (m *DisputeEventMutation) ChannelEventID() (r string, exists bool) {
+	v := m.channel_event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChannelEventID returns the old "channel_event_id" field's value of the DisputeEvent entity.
+// If the DisputeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeEventMutation) OldChannelEventID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChannelEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChannelEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChannelEventID: %w", err)
+	}
+	return oldValue.ChannelEventID, nil
+}
+
+// ClearChannelEventID clears the value of the "channel_event_id" field.
+func (m *DisputeEventMutation) ClearChannelEventID() {
+	m.channel_event_id = nil
+	m.clearedFields[disputeevent.FieldChannelEventID] = struct{}{}
+}
+
+// ChannelEventIDCleared returns if the "channel_event_id" field was cleared in this mutation.
+func (m *DisputeEventMutation) ChannelEventIDCleared() bool {
+	_, ok := m.clearedFields[disputeevent.FieldChannelEventID]
+	return ok
+}
+
+// ResetChannelEventID resets all changes to the "channel_event_id" field.
+func (m *DisputeEventMutation) ResetChannelEventID() {
+	m.channel_event_id = nil
+	delete(m.clearedFields, disputeevent.FieldChannelEventID)
+}
+
+// SetNote sets the "note" field.
+func (m *DisputeEventMutation) SetNote(s string) {
+	m.note = &s
+}
+
+// Note returns the value of the "note" field in the mutation.
+func (m *DisputeEventMutation) Note() (r string, exists bool) {
+	v := m.note
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNote returns the old "note" field's value of the DisputeEvent entity.
+// If the DisputeEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeEventMutation) OldNote(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNote is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNote requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNote: %w", err)
+	}
+	return oldValue.Note, nil
+}
+
+// ResetNote resets all changes to the "note" field.
+func (m *DisputeEventMutation) ResetNote() {
+	m.note = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *DisputeEventMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[disputeevent.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *DisputeEventMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *DisputeEventMutation) MerchantIDs() (ids []string) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *DisputeEventMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearDispute clears the "dispute" edge to the Dispute entity.
+func (m *DisputeEventMutation) ClearDispute() {
+	m.cleareddispute = true
+	m.clearedFields[disputeevent.FieldDisputeID] = struct{}{}
+}
+
+// DisputeCleared reports if the "dispute" edge to the Dispute entity was cleared.
+func (m *DisputeEventMutation) DisputeCleared() bool {
+	return m.cleareddispute
+}
+
+// DisputeIDs returns the "dispute" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DisputeID instead. It exists only for internal usage by the builders.
+func (m *DisputeEventMutation) DisputeIDs() (ids []string) {
+	if id := m.dispute; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDispute resets all changes to the "dispute" edge.
+func (m *DisputeEventMutation) ResetDispute() {
+	m.dispute = nil
+	m.cleareddispute = false
+}
+
+// Where appends a list predicates to the DisputeEventMutation builder.
+func (m *DisputeEventMutation) Where(ps ...predicate.DisputeEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DisputeEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DisputeEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DisputeEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DisputeEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DisputeEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DisputeEvent).
+func (m *DisputeEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DisputeEventMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.created_at != nil {
+		fields = append(fields, disputeevent.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, disputeevent.FieldUpdatedAt)
+	}
+	if m.merchant != nil {
+		fields = append(fields, disputeevent.FieldMerchantID)
+	}
+	if m.dispute != nil {
+		fields = append(fields, disputeevent.FieldDisputeID)
+	}
+	if m.kind != nil {
+		fields = append(fields, disputeevent.FieldKind)
+	}
+	if m.from_state != nil {
+		fields = append(fields, disputeevent.FieldFromState)
+	}
+	if m.to_state != nil {
+		fields = append(fields, disputeevent.FieldToState)
+	}
+	if m.channel_event_id != nil {
+		fields = append(fields, disputeevent.FieldChannelEventID)
+	}
+	if m.note != nil {
+		fields = append(fields, disputeevent.FieldNote)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DisputeEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case disputeevent.FieldCreatedAt:
+		return m.CreatedAt()
+	case disputeevent.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case disputeevent.FieldMerchantID:
+		return m.MerchantID()
+	case disputeevent.FieldDisputeID:
+		return m.DisputeID()
+	case disputeevent.FieldKind:
+		return m.Kind()
+	case disputeevent.FieldFromState:
+		return m.FromState()
+	case disputeevent.FieldToState:
+		return m.ToState()
+	case disputeevent.FieldChannelEventID:
+		return m.ChannelEventID()
+	case disputeevent.FieldNote:
+		return m.Note()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DisputeEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case disputeevent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case disputeevent.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case disputeevent.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case disputeevent.FieldDisputeID:
+		return m.OldDisputeID(ctx)
+	case disputeevent.FieldKind:
+		return m.OldKind(ctx)
+	case disputeevent.FieldFromState:
+		return m.OldFromState(ctx)
+	case disputeevent.FieldToState:
+		return m.OldToState(ctx)
+	case disputeevent.FieldChannelEventID:
+		return m.OldChannelEventID(ctx)
+	case disputeevent.FieldNote:
+		return m.OldNote(ctx)
+	}
+	return nil, fmt.Errorf("unknown DisputeEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DisputeEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case disputeevent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case disputeevent.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case disputeevent.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case disputeevent.FieldDisputeID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisputeID(v)
+		return nil
+	case disputeevent.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case disputeevent.FieldFromState:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFromState(v)
+		return nil
+	case disputeevent.FieldToState:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetToState(v)
+		return nil
+	case disputeevent.FieldChannelEventID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChannelEventID(v)
+		return nil
+	case disputeevent.FieldNote:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNote(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DisputeEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DisputeEventMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DisputeEventMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DisputeEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown DisputeEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DisputeEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(disputeevent.FieldChannelEventID) {
+		fields = append(fields, disputeevent.FieldChannelEventID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DisputeEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DisputeEventMutation) ClearField(name string) error {
+	switch name {
+	case disputeevent.FieldChannelEventID:
+		m.ClearChannelEventID()
+		return nil
+	}
+	return fmt.Errorf("unknown DisputeEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DisputeEventMutation) ResetField(name string) error {
+	switch name {
+	case disputeevent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case disputeevent.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case disputeevent.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case disputeevent.FieldDisputeID:
+		m.ResetDisputeID()
+		return nil
+	case disputeevent.FieldKind:
+		m.ResetKind()
+		return nil
+	case disputeevent.FieldFromState:
+		m.ResetFromState()
+		return nil
+	case disputeevent.FieldToState:
+		m.ResetToState()
+		return nil
+	case disputeevent.FieldChannelEventID:
+		m.ResetChannelEventID()
+		return nil
+	case disputeevent.FieldNote:
+		m.ResetNote()
+		return nil
+	}
+	return fmt.Errorf("unknown DisputeEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DisputeEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, disputeevent.EdgeMerchant)
+	}
+	if m.dispute != nil {
+		edges = append(edges, disputeevent.EdgeDispute)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DisputeEventMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case disputeevent.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case disputeevent.EdgeDispute:
+		if id := m.dispute; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DisputeEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DisputeEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DisputeEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, disputeevent.EdgeMerchant)
+	}
+	if m.cleareddispute {
+		edges = append(edges, disputeevent.EdgeDispute)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DisputeEventMutation) EdgeCleared(name string) bool {
+	switch name {
+	case disputeevent.EdgeMerchant:
+		return m.clearedmerchant
+	case disputeevent.EdgeDispute:
+		return m.cleareddispute
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DisputeEventMutation) ClearEdge(name string) error {
+	switch name {
+	case disputeevent.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case disputeevent.EdgeDispute:
+		m.ClearDispute()
+		return nil
+	}
+	return fmt.Errorf("unknown DisputeEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DisputeEventMutation) ResetEdge(name string) error {
+	switch name {
+	case disputeevent.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case disputeevent.EdgeDispute:
+		m.ResetDispute()
+		return nil
+	}
+	return fmt.Errorf("unknown DisputeEvent edge %s", name)
+}
+
+// DisputeFileMutation represents an operation that mutates the DisputeFile nodes in the graph.
+type DisputeFileMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *string
+	created_at      *time.Time
+	updated_at      *time.Time
+	name            *string
+	content_type    *string
+	purpose         *string
+	size            *int64
+	addsize         *int64
+	sha256          *string
+	storage_key     *string
+	clearedFields   map[string]struct{}
+	merchant        *string
+	clearedmerchant bool
+	dispute         *string
+	cleareddispute  bool
+	done            bool
+	oldValue        func(context.Context) (*DisputeFile, error)
+	predicates      []predicate.DisputeFile
+}
+
+var _ ent.Mutation = (*DisputeFileMutation)(nil)
+
+// disputefileOption allows management of the mutation configuration using functional options.
+type disputefileOption func(*DisputeFileMutation)
+
+// newDisputeFileMutation creates new mutation for the DisputeFile entity.
+func newDisputeFileMutation(c config, op Op, opts ...disputefileOption) *DisputeFileMutation {
+	m := &DisputeFileMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDisputeFile,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDisputeFileID sets the ID field of the mutation.
+func withDisputeFileID(id string) disputefileOption {
+	return func(m *DisputeFileMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DisputeFile
+		)
+		m.oldValue = func(ctx context.Context) (*DisputeFile, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DisputeFile.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDisputeFile sets the old DisputeFile of the mutation.
+func withDisputeFile(node *DisputeFile) disputefileOption {
+	return func(m *DisputeFileMutation) {
+		m.oldValue = func(context.Context) (*DisputeFile, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DisputeFileMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DisputeFileMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DisputeFile entities.
+func (m *DisputeFileMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DisputeFileMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DisputeFileMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DisputeFile.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DisputeFileMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DisputeFileMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the DisputeFile entity.
+// If the DisputeFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeFileMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DisputeFileMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DisputeFileMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DisputeFileMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the DisputeFile entity.
+// If the DisputeFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeFileMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DisputeFileMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *DisputeFileMutation) SetMerchantID(s string) {
+	m.merchant = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *DisputeFileMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the DisputeFile entity.
+// If the DisputeFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeFileMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *DisputeFileMutation) ResetMerchantID() {
+	m.merchant = nil
+}
+
+// SetDisputeID sets the "dispute_id" field.
+func (m *DisputeFileMutation) SetDisputeID(s string) {
+	m.dispute = &s
+}
+
+// DisputeID returns the value of the "dispute_id" field in the mutation.
+func (m *DisputeFileMutation) DisputeID() (r string, exists bool) {
+	v := m.dispute
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisputeID returns the old "dispute_id" field's value of the DisputeFile entity.
+// If the DisputeFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeFileMutation) OldDisputeID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisputeID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisputeID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisputeID: %w", err)
+	}
+	return oldValue.DisputeID, nil
+}
+
+// ResetDisputeID resets all changes to the "dispute_id" field.
+func (m *DisputeFileMutation) ResetDisputeID() {
+	m.dispute = nil
+}
+
+// SetName sets the "name" field.
+func (m *DisputeFileMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *DisputeFileMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the DisputeFile entity.
+// If the DisputeFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeFileMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *DisputeFileMutation) ResetName() {
+	m.name = nil
+}
+
+// SetContentType sets the "content_type" field.
+func (m *DisputeFileMutation) SetContentType(s string) {
+	m.content_type = &s
+}
+
+// ContentType returns the value of the "content_type" field in the mutation.
+func (m *DisputeFileMutation) ContentType() (r string, exists bool) {
+	v := m.content_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContentType returns the old "content_type" field's value of the DisputeFile entity.
+// If the DisputeFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeFileMutation) OldContentType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContentType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContentType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContentType: %w", err)
+	}
+	return oldValue.ContentType, nil
+}
+
+// ResetContentType resets all changes to the "content_type" field.
+func (m *DisputeFileMutation) ResetContentType() {
+	m.content_type = nil
+}
+
+// SetPurpose sets the "purpose" field.
+func (m *DisputeFileMutation) SetPurpose(s string) {
+	m.purpose = &s
+}
+
+// Purpose returns the value of the "purpose" field in the mutation.
+func (m *DisputeFileMutation) Purpose() (r string, exists bool) {
+	v := m.purpose
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPurpose returns the old "purpose" field's value of the DisputeFile entity.
+// If the DisputeFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeFileMutation) OldPurpose(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPurpose is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPurpose requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPurpose: %w", err)
+	}
+	return oldValue.Purpose, nil
+}
+
+// ResetPurpose resets all changes to the "purpose" field.
+func (m *DisputeFileMutation) ResetPurpose() {
+	m.purpose = nil
+}
+
+// SetSize sets the "size" field.
+func (m *DisputeFileMutation) SetSize(i int64) {
+	m.size = &i
+	m.addsize = nil
+}
+
+// Size returns the value of the "size" field in the mutation.
+func (m *DisputeFileMutation) Size() (r int64, exists bool) {
+	v := m.size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSize returns the old "size" field's value of the DisputeFile entity.
+// If the DisputeFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeFileMutation) OldSize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSize: %w", err)
+	}
+	return oldValue.Size, nil
+}
+
+// AddSize adds i to the "size" field.
+func (m *DisputeFileMutation) AddSize(i int64) {
+	if m.addsize != nil {
+		*m.addsize += i
+	} else {
+		m.addsize = &i
+	}
+}
+
+// AddedSize returns the value that was added to the "size" field in this mutation.
+func (m *DisputeFileMutation) AddedSize() (r int64, exists bool) {
+	v := m.addsize
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSize resets all changes to the "size" field.
+func (m *DisputeFileMutation) ResetSize() {
+	m.size = nil
+	m.addsize = nil
+}
+
+// SetSha256 sets the "sha256" field.
+func (m *DisputeFileMutation) SetSha256(s string) {
+	m.sha256 = &s
+}
+
+// Sha256 returns the value of the "sha256" field in the mutation.
+func (m *DisputeFileMutation) Sha256() (r string, exists bool) {
+	v := m.sha256
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSha256 returns the old "sha256" field's value of the DisputeFile entity.
+// If the DisputeFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeFileMutation) OldSha256(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSha256 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSha256 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSha256: %w", err)
+	}
+	return oldValue.Sha256, nil
+}
+
+// ResetSha256 resets all changes to the "sha256" field.
+func (m *DisputeFileMutation) ResetSha256() {
+	m.sha256 = nil
+}
+
+// SetStorageKey sets the "storage_key" field.
+func (m *DisputeFileMutation) SetStorageKey(s string) {
+	m.storage_key = &s
+}
+
+// StorageKey returns the value of the "storage_key" field in the mutation.
+func (m *DisputeFileMutation) StorageKey() (r string, exists bool) {
+	v := m.storage_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStorageKey returns the old "storage_key" field's value of the DisputeFile entity.
+// If the DisputeFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DisputeFileMutation) OldStorageKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStorageKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStorageKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStorageKey: %w", err)
+	}
+	return oldValue.StorageKey, nil
+}
+
+// ResetStorageKey resets all changes to the "storage_key" field.
+func (m *DisputeFileMutation) ResetStorageKey() {
+	m.storage_key = nil
+}
+
+// ClearMerchant clears the "merchant" edge to the Merchant entity.
+func (m *DisputeFileMutation) ClearMerchant() {
+	m.clearedmerchant = true
+	m.clearedFields[disputefile.FieldMerchantID] = struct{}{}
+}
+
+// MerchantCleared reports if the "merchant" edge to the Merchant entity was cleared.
+func (m *DisputeFileMutation) MerchantCleared() bool {
+	return m.clearedmerchant
+}
+
+// MerchantIDs returns the "merchant" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// MerchantID instead. It exists only for internal usage by the builders.
+func (m *DisputeFileMutation) MerchantIDs() (ids []string) {
+	if id := m.merchant; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetMerchant resets all changes to the "merchant" edge.
+func (m *DisputeFileMutation) ResetMerchant() {
+	m.merchant = nil
+	m.clearedmerchant = false
+}
+
+// ClearDispute clears the "dispute" edge to the Dispute entity.
+func (m *DisputeFileMutation) ClearDispute() {
+	m.cleareddispute = true
+	m.clearedFields[disputefile.FieldDisputeID] = struct{}{}
+}
+
+// DisputeCleared reports if the "dispute" edge to the Dispute entity was cleared.
+func (m *DisputeFileMutation) DisputeCleared() bool {
+	return m.cleareddispute
+}
+
+// DisputeIDs returns the "dispute" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// DisputeID instead. It exists only for internal usage by the builders.
+func (m *DisputeFileMutation) DisputeIDs() (ids []string) {
+	if id := m.dispute; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetDispute resets all changes to the "dispute" edge.
+func (m *DisputeFileMutation) ResetDispute() {
+	m.dispute = nil
+	m.cleareddispute = false
+}
+
+// Where appends a list predicates to the DisputeFileMutation builder.
+func (m *DisputeFileMutation) Where(ps ...predicate.DisputeFile) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DisputeFileMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DisputeFileMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DisputeFile, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DisputeFileMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DisputeFileMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DisputeFile).
+func (m *DisputeFileMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DisputeFileMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, disputefile.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, disputefile.FieldUpdatedAt)
+	}
+	if m.merchant != nil {
+		fields = append(fields, disputefile.FieldMerchantID)
+	}
+	if m.dispute != nil {
+		fields = append(fields, disputefile.FieldDisputeID)
+	}
+	if m.name != nil {
+		fields = append(fields, disputefile.FieldName)
+	}
+	if m.content_type != nil {
+		fields = append(fields, disputefile.FieldContentType)
+	}
+	if m.purpose != nil {
+		fields = append(fields, disputefile.FieldPurpose)
+	}
+	if m.size != nil {
+		fields = append(fields, disputefile.FieldSize)
+	}
+	if m.sha256 != nil {
+		fields = append(fields, disputefile.FieldSha256)
+	}
+	if m.storage_key != nil {
+		fields = append(fields, disputefile.FieldStorageKey)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DisputeFileMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case disputefile.FieldCreatedAt:
+		return m.CreatedAt()
+	case disputefile.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case disputefile.FieldMerchantID:
+		return m.MerchantID()
+	case disputefile.FieldDisputeID:
+		return m.DisputeID()
+	case disputefile.FieldName:
+		return m.Name()
+	case disputefile.FieldContentType:
+		return m.ContentType()
+	case disputefile.FieldPurpose:
+		return m.Purpose()
+	case disputefile.FieldSize:
+		return m.Size()
+	case disputefile.FieldSha256:
+		return m.Sha256()
+	case disputefile.FieldStorageKey:
+		return m.StorageKey()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DisputeFileMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case disputefile.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case disputefile.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case disputefile.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case disputefile.FieldDisputeID:
+		return m.OldDisputeID(ctx)
+	case disputefile.FieldName:
+		return m.OldName(ctx)
+	case disputefile.FieldContentType:
+		return m.OldContentType(ctx)
+	case disputefile.FieldPurpose:
+		return m.OldPurpose(ctx)
+	case disputefile.FieldSize:
+		return m.OldSize(ctx)
+	case disputefile.FieldSha256:
+		return m.OldSha256(ctx)
+	case disputefile.FieldStorageKey:
+		return m.OldStorageKey(ctx)
+	}
+	return nil, fmt.Errorf("unknown DisputeFile field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DisputeFileMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case disputefile.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case disputefile.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case disputefile.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case disputefile.FieldDisputeID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisputeID(v)
+		return nil
+	case disputefile.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case disputefile.FieldContentType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContentType(v)
+		return nil
+	case disputefile.FieldPurpose:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPurpose(v)
+		return nil
+	case disputefile.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSize(v)
+		return nil
+	case disputefile.FieldSha256:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSha256(v)
+		return nil
+	case disputefile.FieldStorageKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStorageKey(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DisputeFile field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DisputeFileMutation) AddedFields() []string {
+	var fields []string
+	if m.addsize != nil {
+		fields = append(fields, disputefile.FieldSize)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DisputeFileMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case disputefile.FieldSize:
+		return m.AddedSize()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DisputeFileMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case disputefile.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSize(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DisputeFile numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DisputeFileMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DisputeFileMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DisputeFileMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown DisputeFile nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DisputeFileMutation) ResetField(name string) error {
+	switch name {
+	case disputefile.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case disputefile.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case disputefile.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case disputefile.FieldDisputeID:
+		m.ResetDisputeID()
+		return nil
+	case disputefile.FieldName:
+		m.ResetName()
+		return nil
+	case disputefile.FieldContentType:
+		m.ResetContentType()
+		return nil
+	case disputefile.FieldPurpose:
+		m.ResetPurpose()
+		return nil
+	case disputefile.FieldSize:
+		m.ResetSize()
+		return nil
+	case disputefile.FieldSha256:
+		m.ResetSha256()
+		return nil
+	case disputefile.FieldStorageKey:
+		m.ResetStorageKey()
+		return nil
+	}
+	return fmt.Errorf("unknown DisputeFile field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DisputeFileMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.merchant != nil {
+		edges = append(edges, disputefile.EdgeMerchant)
+	}
+	if m.dispute != nil {
+		edges = append(edges, disputefile.EdgeDispute)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DisputeFileMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case disputefile.EdgeMerchant:
+		if id := m.merchant; id != nil {
+			return []ent.Value{*id}
+		}
+	case disputefile.EdgeDispute:
+		if id := m.dispute; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DisputeFileMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DisputeFileMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DisputeFileMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedmerchant {
+		edges = append(edges, disputefile.EdgeMerchant)
+	}
+	if m.cleareddispute {
+		edges = append(edges, disputefile.EdgeDispute)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DisputeFileMutation) EdgeCleared(name string) bool {
+	switch name {
+	case disputefile.EdgeMerchant:
+		return m.clearedmerchant
+	case disputefile.EdgeDispute:
+		return m.cleareddispute
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DisputeFileMutation) ClearEdge(name string) error {
+	switch name {
+	case disputefile.EdgeMerchant:
+		m.ClearMerchant()
+		return nil
+	case disputefile.EdgeDispute:
+		m.ClearDispute()
+		return nil
+	}
+	return fmt.Errorf("unknown DisputeFile unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DisputeFileMutation) ResetEdge(name string) error {
+	switch name {
+	case disputefile.EdgeMerchant:
+		m.ResetMerchant()
+		return nil
+	case disputefile.EdgeDispute:
+		m.ResetDispute()
+		return nil
+	}
+	return fmt.Errorf("unknown DisputeFile edge %s", name)
+}
+
 // EventMutation represents an operation that mutates the Event nodes in the graph.
 type EventMutation struct {
 	config
@@ -17975,6 +21414,9 @@ type PaymentMutation struct {
 	refunds                 map[string]struct{}
 	removedrefunds          map[string]struct{}
 	clearedrefunds          bool
+	disputes                map[string]struct{}
+	removeddisputes         map[string]struct{}
+	cleareddisputes         bool
 	done                    bool
 	oldValue                func(context.Context) (*Payment, error)
 	predicates              []predicate.Payment
@@ -19632,6 +23074,60 @@ func (m *PaymentMutation) ResetRefunds() {
 	m.removedrefunds = nil
 }
 
+// AddDisputeIDs adds the "disputes" edge to the Dispute entity by ids.
+func (m *PaymentMutation) AddDisputeIDs(ids ...string) {
+	if m.disputes == nil {
+		m.disputes = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.disputes[ids[i]] = struct{}{}
+	}
+}
+
+// ClearDisputes clears the "disputes" edge to the Dispute entity.
+func (m *PaymentMutation) ClearDisputes() {
+	m.cleareddisputes = true
+}
+
+// DisputesCleared reports if the "disputes" edge to the Dispute entity was cleared.
+func (m *PaymentMutation) DisputesCleared() bool {
+	return m.cleareddisputes
+}
+
+// RemoveDisputeIDs removes the "disputes" edge to the Dispute entity by IDs.
+func (m *PaymentMutation) RemoveDisputeIDs(ids ...string) {
+	if m.removeddisputes == nil {
+		m.removeddisputes = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.disputes, ids[i])
+		m.removeddisputes[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedDisputes returns the removed IDs of the "disputes" edge to the Dispute entity.
+func (m *PaymentMutation) RemovedDisputesIDs() (ids []string) {
+	for id := range m.removeddisputes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// DisputesIDs returns the "disputes" edge IDs in the mutation.
+func (m *PaymentMutation) DisputesIDs() (ids []string) {
+	for id := range m.disputes {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetDisputes resets all changes to the "disputes" edge.
+func (m *PaymentMutation) ResetDisputes() {
+	m.disputes = nil
+	m.cleareddisputes = false
+	m.removeddisputes = nil
+}
+
 // Where appends a list predicates to the PaymentMutation builder.
 func (m *PaymentMutation) Where(ps ...predicate.Payment) {
 	m.predicates = append(m.predicates, ps...)
@@ -20407,7 +23903,7 @@ func (m *PaymentMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *PaymentMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.merchant != nil {
 		edges = append(edges, payment.EdgeMerchant)
 	}
@@ -20422,6 +23918,9 @@ func (m *PaymentMutation) AddedEdges() []string {
 	}
 	if m.refunds != nil {
 		edges = append(edges, payment.EdgeRefunds)
+	}
+	if m.disputes != nil {
+		edges = append(edges, payment.EdgeDisputes)
 	}
 	return edges
 }
@@ -20454,18 +23953,27 @@ func (m *PaymentMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case payment.EdgeDisputes:
+		ids := make([]ent.Value, 0, len(m.disputes))
+		for id := range m.disputes {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *PaymentMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedattempts != nil {
 		edges = append(edges, payment.EdgeAttempts)
 	}
 	if m.removedrefunds != nil {
 		edges = append(edges, payment.EdgeRefunds)
+	}
+	if m.removeddisputes != nil {
+		edges = append(edges, payment.EdgeDisputes)
 	}
 	return edges
 }
@@ -20486,13 +23994,19 @@ func (m *PaymentMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case payment.EdgeDisputes:
+		ids := make([]ent.Value, 0, len(m.removeddisputes))
+		for id := range m.removeddisputes {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *PaymentMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedmerchant {
 		edges = append(edges, payment.EdgeMerchant)
 	}
@@ -20507,6 +24021,9 @@ func (m *PaymentMutation) ClearedEdges() []string {
 	}
 	if m.clearedrefunds {
 		edges = append(edges, payment.EdgeRefunds)
+	}
+	if m.cleareddisputes {
+		edges = append(edges, payment.EdgeDisputes)
 	}
 	return edges
 }
@@ -20525,6 +24042,8 @@ func (m *PaymentMutation) EdgeCleared(name string) bool {
 		return m.clearedattempts
 	case payment.EdgeRefunds:
 		return m.clearedrefunds
+	case payment.EdgeDisputes:
+		return m.cleareddisputes
 	}
 	return false
 }
@@ -20564,6 +24083,9 @@ func (m *PaymentMutation) ResetEdge(name string) error {
 		return nil
 	case payment.EdgeRefunds:
 		m.ResetRefunds()
+		return nil
+	case payment.EdgeDisputes:
+		m.ResetDisputes()
 		return nil
 	}
 	return fmt.Errorf("unknown Payment edge %s", name)

@@ -12,6 +12,9 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
+	"github.com/straitpay/strait/ent/disputeevent"
+	"github.com/straitpay/strait/ent/disputefile"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -47,6 +50,9 @@ var IDPrefixTables = map[string]string{
 	"cpn":  coupon.Table,
 	"cpr":  couponredemption.Table,
 	"cus":  customer.Table,
+	"dsp":  dispute.Table,
+	"dse":  disputeevent.Table,
+	"dsf":  disputefile.Table,
 	"evt":  event.Table,
 	"fpl":  feeplan.Table,
 	"fxq":  fxquote.Table,
@@ -89,6 +95,9 @@ var NodeTypes = map[string]NodeType{
 	"cns": {Prefix: "cns", GraphQLType: "ConnectorSetting", Table: connectorsetting.Table},
 	"cpn": {Prefix: "cpn", GraphQLType: "Coupon", Table: coupon.Table},
 	"cus": {Prefix: "cus", GraphQLType: "Customer", Table: customer.Table},
+	"dsp": {Prefix: "dsp", GraphQLType: "Dispute", Table: dispute.Table},
+	"dse": {Prefix: "dse", GraphQLType: "DisputeEvent", Table: disputeevent.Table},
+	"dsf": {Prefix: "dsf", GraphQLType: "DisputeFile", Table: disputefile.Table},
 	"evt": {Prefix: "evt", GraphQLType: "Event", Table: event.Table},
 	"jen": {Prefix: "jen", GraphQLType: "JournalEntry", Table: journalentry.Table},
 	"lac": {Prefix: "lac", GraphQLType: "LedgerAccount", Table: ledgeraccount.Table},

@@ -103,14 +103,17 @@ type PaymentEdges struct {
 	Attempts []*PaymentAttempt `json:"attempts,omitempty"`
 	// Refunds holds the value of the refunds edge.
 	Refunds []*Refund `json:"refunds,omitempty"`
+	// Disputes holds the value of the disputes edge.
+	Disputes []*Dispute `json:"disputes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [5]map[string]int
+	totalCount [6]map[string]int
 
 	namedAttempts map[string][]*PaymentAttempt
 	namedRefunds  map[string][]*Refund
+	namedDisputes map[string][]*Dispute
 }
 
 // MerchantOrErr returns the Merchant value or an error if the edge
@@ -162,6 +165,15 @@ func (e PaymentEdges) RefundsOrErr() ([]*Refund, error) {
 		return e.Refunds, nil
 	}
 	return nil, &NotLoadedError{edge: "refunds"}
+}
+
+// DisputesOrErr returns the Disputes value or an error if the edge
+// was not loaded in eager-loading.
+func (e PaymentEdges) DisputesOrErr() ([]*Dispute, error) {
+	if e.loadedTypes[5] {
+		return e.Disputes, nil
+	}
+	return nil, &NotLoadedError{edge: "disputes"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -432,6 +444,11 @@ func (_m *Payment) QueryRefunds() *RefundQuery {
 	return NewPaymentClient(_m.config).QueryRefunds(_m)
 }
 
+// QueryDisputes queries the "disputes" edge of the Payment entity.
+func (_m *Payment) QueryDisputes() *DisputeQuery {
+	return NewPaymentClient(_m.config).QueryDisputes(_m)
+}
+
 // Update returns a builder for updating this Payment.
 // Note that you need to call Payment.Unwrap() before calling this method if this Payment
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -608,6 +625,30 @@ func (_m *Payment) appendNamedRefunds(name string, edges ...*Refund) {
 		_m.Edges.namedRefunds[name] = []*Refund{}
 	} else {
 		_m.Edges.namedRefunds[name] = append(_m.Edges.namedRefunds[name], edges...)
+	}
+}
+
+// NamedDisputes returns the Disputes named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Payment) NamedDisputes(name string) ([]*Dispute, error) {
+	if _m.Edges.namedDisputes == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedDisputes[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Payment) appendNamedDisputes(name string, edges ...*Dispute) {
+	if _m.Edges.namedDisputes == nil {
+		_m.Edges.namedDisputes = make(map[string][]*Dispute)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedDisputes[name] = []*Dispute{}
+	} else {
+		_m.Edges.namedDisputes[name] = append(_m.Edges.namedDisputes[name], edges...)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
@@ -481,6 +482,21 @@ func (_c *PaymentCreate) AddRefunds(v ...*Refund) *PaymentCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddRefundIDs(ids...)
+}
+
+// AddDisputeIDs adds the "disputes" edge to the Dispute entity by IDs.
+func (_c *PaymentCreate) AddDisputeIDs(ids ...string) *PaymentCreate {
+	_c.mutation.AddDisputeIDs(ids...)
+	return _c
+}
+
+// AddDisputes adds the "disputes" edges to the Dispute entity.
+func (_c *PaymentCreate) AddDisputes(v ...*Dispute) *PaymentCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddDisputeIDs(ids...)
 }
 
 // Mutation returns the PaymentMutation object of the builder.
@@ -988,6 +1004,22 @@ func (_c *PaymentCreate) createSpec() (*Payment, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(refund.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.DisputesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   payment.DisputesTable,
+			Columns: []string{payment.DisputesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(dispute.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -16,6 +16,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
@@ -35,10 +36,12 @@ type PaymentQuery struct {
 	withCustomer        *CustomerQuery
 	withAttempts        *PaymentAttemptQuery
 	withRefunds         *RefundQuery
+	withDisputes        *DisputeQuery
 	loadTotal           []func(context.Context, []*Payment) error
 	modifiers           []func(*sql.Selector)
 	withNamedAttempts   map[string]*PaymentAttemptQuery
 	withNamedRefunds    map[string]*RefundQuery
+	withNamedDisputes   map[string]*DisputeQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -178,6 +181,28 @@ func (_q *PaymentQuery) QueryRefunds() *RefundQuery {
 			sqlgraph.From(payment.Table, payment.FieldID, selector),
 			sqlgraph.To(refund.Table, refund.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, payment.RefundsTable, payment.RefundsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryDisputes chains the current query on the "disputes" edge.
+func (_q *PaymentQuery) QueryDisputes() *DisputeQuery {
+	query := (&DisputeClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(payment.Table, payment.FieldID, selector),
+			sqlgraph.To(dispute.Table, dispute.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, payment.DisputesTable, payment.DisputesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -382,6 +407,7 @@ func (_q *PaymentQuery) Clone() *PaymentQuery {
 		withCustomer:        _q.withCustomer.Clone(),
 		withAttempts:        _q.withAttempts.Clone(),
 		withRefunds:         _q.withRefunds.Clone(),
+		withDisputes:        _q.withDisputes.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -440,6 +466,17 @@ func (_q *PaymentQuery) WithRefunds(opts ...func(*RefundQuery)) *PaymentQuery {
 		opt(query)
 	}
 	_q.withRefunds = query
+	return _q
+}
+
+// WithDisputes tells the query-builder to eager-load the nodes that are connected to
+// the "disputes" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PaymentQuery) WithDisputes(opts ...func(*DisputeQuery)) *PaymentQuery {
+	query := (&DisputeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withDisputes = query
 	return _q
 }
 
@@ -527,12 +564,13 @@ func (_q *PaymentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Paym
 	var (
 		nodes       = []*Payment{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withMerchant != nil,
 			_q.withCheckoutSession != nil,
 			_q.withCustomer != nil,
 			_q.withAttempts != nil,
 			_q.withRefunds != nil,
+			_q.withDisputes != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -588,6 +626,13 @@ func (_q *PaymentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Paym
 			return nil, err
 		}
 	}
+	if query := _q.withDisputes; query != nil {
+		if err := _q.loadDisputes(ctx, query, nodes,
+			func(n *Payment) { n.Edges.Disputes = []*Dispute{} },
+			func(n *Payment, e *Dispute) { n.Edges.Disputes = append(n.Edges.Disputes, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedAttempts {
 		if err := _q.loadAttempts(ctx, query, nodes,
 			func(n *Payment) { n.appendNamedAttempts(name) },
@@ -599,6 +644,13 @@ func (_q *PaymentQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Paym
 		if err := _q.loadRefunds(ctx, query, nodes,
 			func(n *Payment) { n.appendNamedRefunds(name) },
 			func(n *Payment, e *Refund) { n.appendNamedRefunds(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedDisputes {
+		if err := _q.loadDisputes(ctx, query, nodes,
+			func(n *Payment) { n.appendNamedDisputes(name) },
+			func(n *Payment, e *Dispute) { n.appendNamedDisputes(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -742,6 +794,36 @@ func (_q *PaymentQuery) loadRefunds(ctx context.Context, query *RefundQuery, nod
 	}
 	query.Where(predicate.Refund(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(payment.RefundsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.PaymentID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "payment_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *PaymentQuery) loadDisputes(ctx context.Context, query *DisputeQuery, nodes []*Payment, init func(*Payment), assign func(*Payment, *Dispute)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Payment)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(dispute.FieldPaymentID)
+	}
+	query.Where(predicate.Dispute(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(payment.DisputesColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -905,6 +987,20 @@ func (_q *PaymentQuery) WithNamedRefunds(name string, opts ...func(*RefundQuery)
 		_q.withNamedRefunds = make(map[string]*RefundQuery)
 	}
 	_q.withNamedRefunds[name] = query
+	return _q
+}
+
+// WithNamedDisputes tells the query-builder to eager-load the nodes that are connected to the "disputes"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *PaymentQuery) WithNamedDisputes(name string, opts ...func(*DisputeQuery)) *PaymentQuery {
+	query := (&DisputeClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedDisputes == nil {
+		_q.withNamedDisputes = make(map[string]*DisputeQuery)
+	}
+	_q.withNamedDisputes[name] = query
 	return _q
 }
 

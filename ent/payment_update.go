@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/predicate"
@@ -537,6 +538,21 @@ func (_u *PaymentUpdate) AddRefunds(v ...*Refund) *PaymentUpdate {
 	return _u.AddRefundIDs(ids...)
 }
 
+// AddDisputeIDs adds the "disputes" edge to the Dispute entity by IDs.
+func (_u *PaymentUpdate) AddDisputeIDs(ids ...string) *PaymentUpdate {
+	_u.mutation.AddDisputeIDs(ids...)
+	return _u
+}
+
+// AddDisputes adds the "disputes" edges to the Dispute entity.
+func (_u *PaymentUpdate) AddDisputes(v ...*Dispute) *PaymentUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDisputeIDs(ids...)
+}
+
 // Mutation returns the PaymentMutation object of the builder.
 func (_u *PaymentUpdate) Mutation() *PaymentMutation {
 	return _u.mutation
@@ -594,6 +610,27 @@ func (_u *PaymentUpdate) RemoveRefunds(v ...*Refund) *PaymentUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveRefundIDs(ids...)
+}
+
+// ClearDisputes clears all "disputes" edges to the Dispute entity.
+func (_u *PaymentUpdate) ClearDisputes() *PaymentUpdate {
+	_u.mutation.ClearDisputes()
+	return _u
+}
+
+// RemoveDisputeIDs removes the "disputes" edge to Dispute entities by IDs.
+func (_u *PaymentUpdate) RemoveDisputeIDs(ids ...string) *PaymentUpdate {
+	_u.mutation.RemoveDisputeIDs(ids...)
+	return _u
+}
+
+// RemoveDisputes removes "disputes" edges to Dispute entities.
+func (_u *PaymentUpdate) RemoveDisputes(v ...*Dispute) *PaymentUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDisputeIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -999,6 +1036,51 @@ func (_u *PaymentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(refund.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DisputesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   payment.DisputesTable,
+			Columns: []string{payment.DisputesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(dispute.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDisputesIDs(); len(nodes) > 0 && !_u.mutation.DisputesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   payment.DisputesTable,
+			Columns: []string{payment.DisputesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(dispute.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DisputesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   payment.DisputesTable,
+			Columns: []string{payment.DisputesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(dispute.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -1529,6 +1611,21 @@ func (_u *PaymentUpdateOne) AddRefunds(v ...*Refund) *PaymentUpdateOne {
 	return _u.AddRefundIDs(ids...)
 }
 
+// AddDisputeIDs adds the "disputes" edge to the Dispute entity by IDs.
+func (_u *PaymentUpdateOne) AddDisputeIDs(ids ...string) *PaymentUpdateOne {
+	_u.mutation.AddDisputeIDs(ids...)
+	return _u
+}
+
+// AddDisputes adds the "disputes" edges to the Dispute entity.
+func (_u *PaymentUpdateOne) AddDisputes(v ...*Dispute) *PaymentUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddDisputeIDs(ids...)
+}
+
 // Mutation returns the PaymentMutation object of the builder.
 func (_u *PaymentUpdateOne) Mutation() *PaymentMutation {
 	return _u.mutation
@@ -1586,6 +1683,27 @@ func (_u *PaymentUpdateOne) RemoveRefunds(v ...*Refund) *PaymentUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveRefundIDs(ids...)
+}
+
+// ClearDisputes clears all "disputes" edges to the Dispute entity.
+func (_u *PaymentUpdateOne) ClearDisputes() *PaymentUpdateOne {
+	_u.mutation.ClearDisputes()
+	return _u
+}
+
+// RemoveDisputeIDs removes the "disputes" edge to Dispute entities by IDs.
+func (_u *PaymentUpdateOne) RemoveDisputeIDs(ids ...string) *PaymentUpdateOne {
+	_u.mutation.RemoveDisputeIDs(ids...)
+	return _u
+}
+
+// RemoveDisputes removes "disputes" edges to Dispute entities.
+func (_u *PaymentUpdateOne) RemoveDisputes(v ...*Dispute) *PaymentUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveDisputeIDs(ids...)
 }
 
 // Where appends a list predicates to the PaymentUpdate builder.
@@ -2021,6 +2139,51 @@ func (_u *PaymentUpdateOne) sqlSave(ctx context.Context) (_node *Payment, err er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(refund.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.DisputesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   payment.DisputesTable,
+			Columns: []string{payment.DisputesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(dispute.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedDisputesIDs(); len(nodes) > 0 && !_u.mutation.DisputesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   payment.DisputesTable,
+			Columns: []string{payment.DisputesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(dispute.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.DisputesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   payment.DisputesTable,
+			Columns: []string{payment.DisputesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(dispute.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

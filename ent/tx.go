@@ -32,6 +32,12 @@ type Tx struct {
 	CouponRedemption *CouponRedemptionClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
+	// Dispute is the client for interacting with the Dispute builders.
+	Dispute *DisputeClient
+	// DisputeEvent is the client for interacting with the DisputeEvent builders.
+	DisputeEvent *DisputeEventClient
+	// DisputeFile is the client for interacting with the DisputeFile builders.
+	DisputeFile *DisputeFileClient
 	// Event is the client for interacting with the Event builders.
 	Event *EventClient
 	// FeePlan is the client for interacting with the FeePlan builders.
@@ -220,6 +226,9 @@ func (tx *Tx) init() {
 	tx.Coupon = NewCouponClient(tx.config)
 	tx.CouponRedemption = NewCouponRedemptionClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
+	tx.Dispute = NewDisputeClient(tx.config)
+	tx.DisputeEvent = NewDisputeEventClient(tx.config)
+	tx.DisputeFile = NewDisputeFileClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.FeePlan = NewFeePlanClient(tx.config)
 	tx.FxQuote = NewFxQuoteClient(tx.config)

@@ -36,6 +36,9 @@ func (r *Resolver) Coupon() generated.CouponResolver { return &couponResolver{r}
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
 
+// Dispute returns generated.DisputeResolver implementation.
+func (r *Resolver) Dispute() generated.DisputeResolver { return &disputeResolver{r} }
+
 // Event returns generated.EventResolver implementation.
 func (r *Resolver) Event() generated.EventResolver { return &eventResolver{r} }
 
@@ -61,6 +64,7 @@ type (
 	checkoutSessionResolver struct{ *Resolver }
 	couponResolver          struct{ *Resolver }
 	customerResolver        struct{ *Resolver }
+	disputeResolver         struct{ *Resolver }
 	eventResolver           struct{ *Resolver }
 	paymentResolver         struct{ *Resolver }
 	queryResolver           struct{ *Resolver }

@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
@@ -46,6 +47,8 @@ type Resolver struct {
 	Coupons  *coupons.Service
 	// Channels is the operators' view of the connectors.
 	Channels *channels.Service
+	// Disputes runs chargebacks and their evidence (docs/disputes.md).
+	Disputes *disputes.Service
 	// Events fans published events out to subscriptions; Webhooks manages
 	// merchants' endpoints (docs/events.md).
 	Events   *events.Hub

@@ -198,6 +198,11 @@ func (r *customerResolver) SavedCards(ctx context.Context, obj *ent.Customer) ([
 	return r.savedCards(ctx, obj)
 }
 
+// Evidence is the resolver for the evidence field.
+func (r *disputeResolver) Evidence(ctx context.Context, obj *ent.Dispute) (*model.DisputeEvidence, error) {
+	return disputeEvidence(obj), nil
+}
+
 // Cursor is the resolver for the cursor field.
 func (r *eventResolver) Cursor(ctx context.Context, obj *ent.Event) (*entgql.Cursor[string], error) {
 	return eventCursor(obj), nil
@@ -412,6 +417,26 @@ func (r *mutationResolver) RunSettlement(ctx context.Context, input model.RunSet
 	return r.runSettlement(ctx, input)
 }
 
+// UpdateDisputeEvidence is the resolver for the updateDisputeEvidence field.
+func (r *mutationResolver) UpdateDisputeEvidence(ctx context.Context, input model.UpdateDisputeEvidenceInput) (*ent.Dispute, error) {
+	return r.Disputes.UpdateEvidence(ctx, input.ID, evidenceFields(*input.Evidence))
+}
+
+// SubmitDisputeEvidence is the resolver for the submitDisputeEvidence field.
+func (r *mutationResolver) SubmitDisputeEvidence(ctx context.Context, input model.SubmitDisputeEvidenceInput) (*ent.Dispute, error) {
+	return r.Disputes.SubmitEvidence(ctx, input.ID)
+}
+
+// AcceptDispute is the resolver for the acceptDispute field.
+func (r *mutationResolver) AcceptDispute(ctx context.Context, input model.AcceptDisputeInput) (*ent.Dispute, error) {
+	return r.Disputes.Accept(ctx, input.ID)
+}
+
+// UploadDisputeFile is the resolver for the uploadDisputeFile field.
+func (r *mutationResolver) UploadDisputeFile(ctx context.Context, input model.UploadDisputeFileInput) (*ent.DisputeFile, error) {
+	return r.Disputes.UploadFile(ctx, input.ID, input.File.Filename, deref(input.Purpose), input.File.File)
+}
+
 // CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
 func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, input model.CreateWebhookEndpointInput) (*model.WebhookEndpointSecret, error) {
 	return endpointSecret(r.Webhooks.CreateEndpoint(ctx, events.EndpointInput{URL: input.URL, Description: deref(input.Description), EventTypes: input.EventTypes}))
@@ -586,6 +611,16 @@ func (r *queryResolver) FeePlans(ctx context.Context, merchantID string) ([]*set
 // SplitRules is the resolver for the splitRules field.
 func (r *queryResolver) SplitRules(ctx context.Context, merchantID string) ([]*settlement.SplitRule, error) {
 	return pointers(r.SettlementService.SplitRules(ctx, merchantID))
+}
+
+// Dispute is the resolver for the dispute field.
+func (r *queryResolver) Dispute(ctx context.Context, id string) (*ent.Dispute, error) {
+	return r.Resolver.Disputes.Dispute(ctx, id)
+}
+
+// Disputes is the resolver for the disputes field.
+func (r *queryResolver) Disputes(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.DisputeListFilter) (*ent.DisputeConnection, error) {
+	return r.Client.Dispute.Query().Paginate(ctx, after, first, before, last, disputesNewestFirst, disputeFilter(filter))
 }
 
 // Events is the resolver for the events field.
@@ -793,3 +828,17 @@ type (
 	subscriptionResolver         struct{ *Resolver }
 	trialBalanceLineResolver     struct{ *Resolver }
 )
+
+// !!! WARNING !!!
+// The code below was going to be deleted when updating resolvers. It has been copied here so you have
+// one last chance to move it out of harms way if you want. There are two reasons this happens:
+//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
+//    it when you're done.
+//  - You have helper methods in this file. Move them out to keep these resolver files clean.
+/*
+	func (r *Resolver) Money() generated.MoneyResolver { return &moneyResolver{r} }
+func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
+func (r *Resolver) RiskRuleParams() generated.RiskRuleParamsResolver {
+	return &riskRuleParamsResolver{r}
+}
+*/

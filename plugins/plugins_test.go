@@ -92,6 +92,13 @@ func TestConformance(t *testing.T) {
 		cfg  conformance.Config
 	}{
 		{"cardnet", conformance.Config{CompleteAction: approve, SignedWebhook: signedWebhook("card.payment.authorized"),
+			OpenDispute: func(t *testing.T, p conformance.Payment) string {
+				id, err := sb.TriggerDispute(p.ID, sandbox.DisputeKindFraud)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return id
+			},
 			// The 3-D Secure test card waits for the buyer.
 			WaitingAuthorize: connectors.AuthorizeRequest{Card: &connectors.Card{Number: "4000000000000069", ExpMonth: 12, ExpYear: 2031, CVC: "123"}}}},
 		{"bank", conformance.Config{CompleteAction: approve, SignedWebhook: signedWebhook("bank.payout.completed")}},

@@ -74,17 +74,29 @@ type refund struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// chargeback is the dispute object of API.md: an inquiry, a chargeback or a
+// pre-arbitration, one object through its stages.
 type chargeback struct {
-	ID                string    `json:"id"`
-	Object            string    `json:"object"`
-	PaymentID         string    `json:"payment_id"`
-	MerchantReference string    `json:"merchant_reference"`
-	Amount            int64     `json:"amount"`
-	Currency          string    `json:"currency"`
-	ReasonCode        string    `json:"reason_code"`
-	Reason            string    `json:"reason"`
-	Status            string    `json:"status"`
-	CreatedAt         time.Time `json:"created_at"`
+	ID                string               `json:"id"`
+	Object            string               `json:"object"`
+	PaymentID         string               `json:"payment_id"`
+	MerchantReference string               `json:"merchant_reference"`
+	Amount            int64                `json:"amount"`
+	Currency          string               `json:"currency"`
+	Fee               int64                `json:"fee"`
+	ReasonCode        string               `json:"reason_code"`
+	Reason            string               `json:"reason"`
+	Stage             string               `json:"stage"`
+	Status            string               `json:"status"`
+	DueBy             time.Time            `json:"due_by"`
+	Evidence          []evidenceSubmission `json:"evidence"`
+	CreatedAt         time.Time            `json:"created_at"`
+	// ResolveAt is when the issuer decides submitted evidence.
+	ResolveAt *time.Time `json:"resolve_at,omitempty"`
+	// PreArbitration makes the issuer answer the first evidence with a
+	// pre-arbitration instead of a decision.
+	PreArbitration bool   `json:"pre_arbitration"`
+	AnswerKey      string `json:"answer_key,omitempty"`
 }
 
 // cardPayment is the card payment object of API.md.
@@ -351,7 +363,7 @@ func (s *Server) captureCard(rec *cardRecord, amount int64) (capture, error) {
 	c := capture{ID: s.newID("cap"), Amount: amount, Currency: rec.Currency, CreatedAt: now}
 	rec.Captures = append(rec.Captures, c)
 	rec.CapturedAmount, rec.State = amount, stateCaptured
-	if rec.Scenario == scenarioChargeback {
+	if disputeScenarios[rec.Scenario].stage != "" {
 		rec.ChargebackDue = timePtr(now.Add(s.cfg.ChargebackDelay))
 	}
 	fee := percentFee(amount, cardCaptureBps) + majorFee(rec.Currency, cardCaptureFixed)
@@ -364,22 +376,34 @@ func (s *Server) chargeback(rec *cardRecord) error {
 	if rec.State != stateCaptured && rec.State != statePartiallyRefunded {
 		return s.saveCard(rec)
 	}
-	amount := rec.CapturedAmount - rec.RefundedAmount
+	sc, ok := disputeScenarios[rec.Scenario]
+	if !ok {
+		sc = disputeScenarios[scenarioChargeback]
+	}
+	now := s.now()
 	cb := chargeback{
-		ID: s.newID("cbk"), Object: "chargeback", PaymentID: rec.ID, MerchantReference: rec.MerchantReference,
-		Amount: amount, Currency: rec.Currency, ReasonCode: "10.4", Reason: "fraudulent", Status: "open",
-		CreatedAt: s.now(),
+		ID: s.newID("dp"), Object: "dispute", PaymentID: rec.ID, MerchantReference: rec.MerchantReference,
+		Amount: rec.CapturedAmount - rec.RefundedAmount, Currency: rec.Currency, ReasonCode: sc.reasonCode,
+		Reason: sc.reason, Stage: sc.stage, Status: disputeNeedsResponse, DueBy: now.Add(s.cfg.DisputeResponseWindow),
+		Evidence: []evidenceSubmission{}, CreatedAt: now, PreArbitration: sc.preArbitration,
+	}
+	if cb.Stage == disputeStageChargeback {
+		if err := s.chargeBack(rec, &cb); err != nil {
+			return err
+		}
 	}
 	rec.Chargebacks = append(rec.Chargebacks, cb)
-	rec.State = stateChargedBack
-	fee := majorFee(rec.Currency, cardChargebackHundredths)
-	if err := s.settle(channelCard, "chargeback", cb.ID, rec.ID, rec.MerchantReference, rec.Currency, -amount, fee); err != nil {
-		return err
-	}
 	if err := s.saveCard(rec); err != nil {
 		return err
 	}
-	return s.emit(channelCard, "card.chargeback.created", cb)
+	return s.emit(channelCard, "card.dispute.created", cb)
+}
+
+// chargeBack takes the disputed amount and the fee back from the merchant.
+func (s *Server) chargeBack(rec *cardRecord, cb *chargeback) error {
+	rec.State = stateChargedBack
+	cb.Fee = majorFee(rec.Currency, cardChargebackHundredths)
+	return s.settle(channelCard, "chargeback", cb.ID, rec.ID, rec.MerchantReference, rec.Currency, -cb.Amount, cb.Fee)
 }
 
 // TriggerChargeback makes a chargeback arrive now for a captured card

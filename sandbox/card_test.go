@@ -252,7 +252,7 @@ func TestChargebackArrivesAfterCaptureDelay(t *testing.T) {
 		t.Fatalf("after the delay: state %s, chargebacks %+v", p.State, p.Chargebacks)
 	}
 	var evs list[Event]
-	call(t, sb, "GET", "/webhooks/events?type=card.chargeback.created", nil, &evs)
+	call(t, sb, "GET", "/webhooks/events?type=card.dispute.created", nil, &evs)
 	if len(evs.Data) != 1 {
 		t.Fatalf("chargeback events = %d", len(evs.Data))
 	}

@@ -77,7 +77,10 @@ const (
 	scenarioChallenge    = "challenge"
 	scenarioFrictionless = "frictionless"
 	scenarioTimeout      = "timeout"
-	scenarioChargeback   = "chargeback"
+	scenarioChargeback   = "chargeback"   // a fraud chargeback (10.4) after capture
+	scenarioInquiry      = "inquiry"      // an inquiry (retrieval request) after capture
+	scenarioNotReceived  = "not_received" // a merchandise-not-received chargeback (13.1)
+	scenarioPreArb       = "pre_arbitration"
 )
 
 // testCard is one row of the test-card table in API.md.
@@ -101,6 +104,9 @@ var testCards = map[string]testCard{
 	"4000000000000077": {scenario: scenarioFrictionless},
 	"4000000000000085": {scenario: scenarioTimeout},
 	"4000000000000093": {scenario: scenarioChargeback},
+	"4000000000000101": {scenario: scenarioInquiry},
+	"4000000000000119": {scenario: scenarioNotReceived},
+	"4000000000000127": {scenario: scenarioPreArb},
 }
 
 var declineMessages = map[string]string{

@@ -44,6 +44,12 @@ type Config struct {
 	// ChargebackDelay is the time from capture to chargeback for the
 	// chargeback test card (default 2s).
 	ChargebackDelay time.Duration
+	// DisputeResolveDelay is the time from evidence submission to the
+	// issuer's decision (default 2s).
+	DisputeResolveDelay time.Duration
+	// DisputeResponseWindow is the time from a dispute's opening (or its
+	// pre-arbitration) to its due_by (default 7 days).
+	DisputeResponseWindow time.Duration
 	// PayoutDelay is the time from payout creation to its outcome
 	// (default 3s).
 	PayoutDelay time.Duration
@@ -88,6 +94,8 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.TimeoutHold, 35*time.Second)
 	def(&c.ChargebackDelay, 2*time.Second)
+	def(&c.DisputeResolveDelay, 2*time.Second)
+	def(&c.DisputeResponseWindow, 7*24*time.Hour)
 	def(&c.PayoutDelay, 3*time.Second)
 	def(&c.WebhookRetryBase, time.Second)
 	def(&c.WebhookRetryMax, time.Minute)
@@ -265,6 +273,9 @@ func (s *Server) routes() http.Handler {
 	api("POST /card/payments/{id}/void", s.handleVoid)
 	api("POST /card/payments/{id}/refunds", s.handleCardRefund)
 	api("GET /card/settlements", s.handleSettlements(channelCard))
+	api("GET /card/disputes/{id}", s.handleGetDispute)
+	api("POST /card/disputes/{id}/evidence", s.handleDisputeEvidence)
+	api("POST /card/disputes/{id}/accept", s.handleAcceptDispute)
 	page("GET /card/3ds/{id}", s.handleChallengePage)
 	page("POST /card/3ds/{id}", s.handleChallengeSubmit)
 
@@ -416,6 +427,9 @@ func (s *Server) runDueState() error {
 			if err := s.chargeback(c); err != nil {
 				return err
 			}
+		}
+		if err := s.resolveDueDisputes(c, now); err != nil {
+			return err
 		}
 	}
 	return nil

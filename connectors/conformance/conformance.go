@@ -83,6 +83,13 @@ type Config struct {
 	// WebhookPath is where the connector receives channel webhooks
 	// (default "/webhook"); the kit checks that a forged one is refused.
 	WebhookPath string
+	// OpenDispute makes the channel open a chargeback on p, a payment the
+	// kit captured, and returns the network's dispute id. When the
+	// connector declares disputes and this is set, the kit fetches the
+	// dispute, submits evidence (replayed with its key, refused with
+	// another) and checks the answers; without it only the unknown-dispute
+	// and malformed-request checks run.
+	OpenDispute func(t *testing.T, p Payment) string
 	// SkipRestart skips the crash-and-restart check.
 	SkipRestart bool
 	// Logger receives the host's and the plugin's logs (default: t.Log).
@@ -149,6 +156,8 @@ var capabilityChecks = []struct {
 	{connectors.CapBalance, "QueryBalance", (*suite).balance},
 	{connectors.CapSettlementReport, "FetchSettlementReport", (*suite).settlement},
 	{connectors.CapRates, "GetRates", (*suite).rates},
+	{connectors.CapDisputes, "UnknownDisputeIsNotFound", (*suite).unknownDispute},
+	{connectors.CapDisputes, "DisputeEvidenceOnce", (*suite).disputeEvidence},
 	{connectors.CapWebhooks, "SignedWebhookIsAccepted", (*suite).signedWebhook},
 	{connectors.CapWebhooks, "ForgedWebhookIsRefused", (*suite).forgedWebhook},
 }
@@ -224,6 +233,7 @@ var knownCaps = map[connectors.Capability]bool{
 	connectors.CapRefund: true, connectors.CapQueryPayment: true, connectors.CapAgreements: true,
 	connectors.CapPayout: true, connectors.CapBalance: true, connectors.CapSettlementReport: true,
 	connectors.CapRates: true, connectors.CapWebhooks: true, connectors.CapEvents: true,
+	connectors.CapDisputes: true,
 }
 
 func (s *suite) describe(t *testing.T) {

@@ -90,6 +90,22 @@ func (s *suite) malformedProbes() []probe {
 			resp, err := c.TerminateAgreement(ctx, connectors.TerminateAgreementRequest{IdempotencyKey: k})
 			return resp.Result, err
 		}},
+		{"dispute evidence/empty id", connectors.CapDisputes, func(ctx context.Context, c connectors.Connector) (connectors.Result, error) {
+			k, _ := s.ids()
+			r, err := c.SubmitDisputeEvidence(ctx, connectors.SubmitDisputeEvidenceRequest{IdempotencyKey: k, Evidence: map[string]string{"uncategorized_text": "x"}})
+			return r.Result, err
+		}},
+		{"dispute evidence/not a pdf", connectors.CapDisputes, func(ctx context.Context, c connectors.Connector) (connectors.Result, error) {
+			k, _ := s.ids()
+			r, err := c.SubmitDisputeEvidence(ctx, connectors.SubmitDisputeEvidenceRequest{IdempotencyKey: k, DisputeID: "d",
+				Files: []connectors.DisputeFile{{Name: "a.exe", ContentType: "application/octet-stream", Data: []byte("MZ")}}})
+			return r.Result, err
+		}},
+		{"accept dispute/empty id", connectors.CapDisputes, func(ctx context.Context, c connectors.Connector) (connectors.Result, error) {
+			k, _ := s.ids()
+			r, err := c.AcceptDispute(ctx, connectors.AcceptDisputeRequest{IdempotencyKey: k})
+			return r.Result, err
+		}},
 		{"balance/unknown currency", connectors.CapBalance, func(ctx context.Context, c connectors.Connector) (connectors.Result, error) {
 			r, err := c.QueryBalance(ctx, connectors.BalanceRequest{Currency: "ZZZ"})
 			return r.Result, err
@@ -158,6 +174,10 @@ func (s *suite) undeclared(t *testing.T) {
 		}},
 		{"rates", connectors.CapRates, func(ctx context.Context, c connectors.Connector) (connectors.Result, error) {
 			r, err := c.GetRates(ctx, connectors.RatesRequest{Base: "USD"})
+			return r.Result, err
+		}},
+		{"fetch dispute", connectors.CapDisputes, func(ctx context.Context, c connectors.Connector) (connectors.Result, error) {
+			r, err := c.FetchDispute(ctx, connectors.FetchDisputeRequest{DisputeID: "d"})
 			return r.Result, err
 		}},
 	}

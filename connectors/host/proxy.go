@@ -233,6 +233,32 @@ func (p *proxy) QueryBalance(ctx context.Context, req connectors.BalanceRequest)
 	return wire.BalanceFromPB(r), nil
 }
 
+func (p *proxy) dispute(ctx context.Context, op string, fn func(context.Context, pb.ConnectorClient) (*pb.DisputeResponse, error)) (connectors.DisputeResponse, error) {
+	r, o, err := invoke(p.in, ctx, op, fn, (*pb.DisputeResponse).GetResult)
+	if err != nil {
+		return connectors.DisputeResponse{Result: failure(o, err)}, err
+	}
+	return wire.DisputeResponseFromPB(r), nil
+}
+
+func (p *proxy) SubmitDisputeEvidence(ctx context.Context, req connectors.SubmitDisputeEvidenceRequest) (connectors.DisputeResponse, error) {
+	return p.dispute(ctx, "submit_dispute_evidence", func(ctx context.Context, c pb.ConnectorClient) (*pb.DisputeResponse, error) {
+		return c.SubmitDisputeEvidence(ctx, wire.SubmitDisputeEvidenceToPB(req))
+	})
+}
+
+func (p *proxy) AcceptDispute(ctx context.Context, req connectors.AcceptDisputeRequest) (connectors.DisputeResponse, error) {
+	return p.dispute(ctx, "accept_dispute", func(ctx context.Context, c pb.ConnectorClient) (*pb.DisputeResponse, error) {
+		return c.AcceptDispute(ctx, &pb.AcceptDisputeRequest{IdempotencyKey: req.IdempotencyKey, DisputeId: req.DisputeID})
+	})
+}
+
+func (p *proxy) FetchDispute(ctx context.Context, req connectors.FetchDisputeRequest) (connectors.DisputeResponse, error) {
+	return p.dispute(ctx, "fetch_dispute", func(ctx context.Context, c pb.ConnectorClient) (*pb.DisputeResponse, error) {
+		return c.FetchDispute(ctx, &pb.FetchDisputeRequest{DisputeId: req.DisputeID})
+	})
+}
+
 func (p *proxy) FetchSettlementReport(ctx context.Context, req connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
 	r, o, err := invoke(p.in, ctx, "settlement_report", func(ctx context.Context, c pb.ConnectorClient) (*pb.SettlementReport, error) {
 		return c.FetchSettlementReport(ctx, &pb.SettlementReportRequest{Date: req.Date})

@@ -151,6 +151,31 @@ func (s *server) QueryBalance(ctx context.Context, r *pb.BalanceRequest) (*pb.Ba
 	return wire.BalanceToPB(resp), nil
 }
 
+func (s *server) SubmitDisputeEvidence(ctx context.Context, r *pb.SubmitDisputeEvidenceRequest) (*pb.DisputeResponse, error) {
+	resp, err := call(s, ctx, "submit dispute evidence", wire.SubmitDisputeEvidenceFromPB(r), s.c.SubmitDisputeEvidence)
+	if err != nil {
+		return nil, err
+	}
+	return wire.DisputeResponseToPB(resp), nil
+}
+
+func (s *server) AcceptDispute(ctx context.Context, r *pb.AcceptDisputeRequest) (*pb.DisputeResponse, error) {
+	req := connectors.AcceptDisputeRequest{IdempotencyKey: r.GetIdempotencyKey(), DisputeID: r.GetDisputeId()}
+	resp, err := call(s, ctx, "accept dispute", req, s.c.AcceptDispute)
+	if err != nil {
+		return nil, err
+	}
+	return wire.DisputeResponseToPB(resp), nil
+}
+
+func (s *server) FetchDispute(ctx context.Context, r *pb.FetchDisputeRequest) (*pb.DisputeResponse, error) {
+	resp, err := call(s, ctx, "fetch dispute", connectors.FetchDisputeRequest{DisputeID: r.GetDisputeId()}, s.c.FetchDispute)
+	if err != nil {
+		return nil, err
+	}
+	return wire.DisputeResponseToPB(resp), nil
+}
+
 func (s *server) FetchSettlementReport(ctx context.Context, r *pb.SettlementReportRequest) (*pb.SettlementReport, error) {
 	resp, err := call(s, ctx, "settlement report", connectors.SettlementReportRequest{Date: r.GetDate()}, s.c.FetchSettlementReport)
 	if err != nil {

@@ -117,6 +117,42 @@ func (f CustomerFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CustomerMutation", m)
 }
 
+// The DisputeFunc type is an adapter to allow the use of ordinary
+// function as Dispute mutator.
+type DisputeFunc func(context.Context, *ent.DisputeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DisputeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DisputeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DisputeMutation", m)
+}
+
+// The DisputeEventFunc type is an adapter to allow the use of ordinary
+// function as DisputeEvent mutator.
+type DisputeEventFunc func(context.Context, *ent.DisputeEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DisputeEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DisputeEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DisputeEventMutation", m)
+}
+
+// The DisputeFileFunc type is an adapter to allow the use of ordinary
+// function as DisputeFile mutator.
+type DisputeFileFunc func(context.Context, *ent.DisputeFileMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DisputeFileFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DisputeFileMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DisputeFileMutation", m)
+}
+
 // The EventFunc type is an adapter to allow the use of ordinary
 // function as Event mutator.
 type EventFunc func(context.Context, *ent.EventMutation) (ent.Value, error)

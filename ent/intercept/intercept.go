@@ -17,6 +17,9 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
+	"github.com/straitpay/strait/ent/disputeevent"
+	"github.com/straitpay/strait/ent/disputefile"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -341,6 +344,87 @@ func (f TraverseCustomer) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CustomerQuery", q)
+}
+
+// The DisputeFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DisputeFunc func(context.Context, *ent.DisputeQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DisputeFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DisputeQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DisputeQuery", q)
+}
+
+// The TraverseDispute type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDispute func(context.Context, *ent.DisputeQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDispute) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDispute) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DisputeQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DisputeQuery", q)
+}
+
+// The DisputeEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DisputeEventFunc func(context.Context, *ent.DisputeEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DisputeEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DisputeEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DisputeEventQuery", q)
+}
+
+// The TraverseDisputeEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDisputeEvent func(context.Context, *ent.DisputeEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDisputeEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDisputeEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DisputeEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DisputeEventQuery", q)
+}
+
+// The DisputeFileFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DisputeFileFunc func(context.Context, *ent.DisputeFileQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DisputeFileFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DisputeFileQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DisputeFileQuery", q)
+}
+
+// The TraverseDisputeFile type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDisputeFile func(context.Context, *ent.DisputeFileQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDisputeFile) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDisputeFile) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DisputeFileQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DisputeFileQuery", q)
 }
 
 // The EventFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1012,6 +1096,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CouponRedemptionQuery, predicate.CouponRedemption, couponredemption.OrderOption]{typ: ent.TypeCouponRedemption, tq: q}, nil
 	case *ent.CustomerQuery:
 		return &query[*ent.CustomerQuery, predicate.Customer, customer.OrderOption]{typ: ent.TypeCustomer, tq: q}, nil
+	case *ent.DisputeQuery:
+		return &query[*ent.DisputeQuery, predicate.Dispute, dispute.OrderOption]{typ: ent.TypeDispute, tq: q}, nil
+	case *ent.DisputeEventQuery:
+		return &query[*ent.DisputeEventQuery, predicate.DisputeEvent, disputeevent.OrderOption]{typ: ent.TypeDisputeEvent, tq: q}, nil
+	case *ent.DisputeFileQuery:
+		return &query[*ent.DisputeFileQuery, predicate.DisputeFile, disputefile.OrderOption]{typ: ent.TypeDisputeFile, tq: q}, nil
 	case *ent.EventQuery:
 		return &query[*ent.EventQuery, predicate.Event, event.OrderOption]{typ: ent.TypeEvent, tq: q}, nil
 	case *ent.FeePlanQuery:

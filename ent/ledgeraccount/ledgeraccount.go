@@ -138,13 +138,14 @@ type Kind string
 
 // Kind values.
 const (
-	KindPENDING    Kind = "PENDING"
-	KindAVAILABLE  Kind = "AVAILABLE"
-	KindRESERVE    Kind = "RESERVE"
-	KindRECEIVABLE Kind = "RECEIVABLE"
-	KindFEES       Kind = "FEES"
-	KindFX         Kind = "FX"
-	KindSUSPENSE   Kind = "SUSPENSE"
+	KindPENDING      Kind = "PENDING"
+	KindAVAILABLE    Kind = "AVAILABLE"
+	KindRESERVE      Kind = "RESERVE"
+	KindDISPUTE_HOLD Kind = "DISPUTE_HOLD"
+	KindRECEIVABLE   Kind = "RECEIVABLE"
+	KindFEES         Kind = "FEES"
+	KindFX           Kind = "FX"
+	KindSUSPENSE     Kind = "SUSPENSE"
 )
 
 func (k Kind) String() string {
@@ -154,7 +155,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindPENDING, KindAVAILABLE, KindRESERVE, KindRECEIVABLE, KindFEES, KindFX, KindSUSPENSE:
+	case KindPENDING, KindAVAILABLE, KindRESERVE, KindDISPUTE_HOLD, KindRECEIVABLE, KindFEES, KindFX, KindSUSPENSE:
 		return nil
 	default:
 		return fmt.Errorf("ledgeraccount: invalid enum value for kind field: %q", k)

@@ -374,6 +374,138 @@ var (
 			},
 		},
 	}
+	// DisputesColumns holds the columns for the "disputes" table.
+	DisputesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "connector", Type: field.TypeString, Size: 64},
+		{Name: "network_dispute_id", Type: field.TypeString, Size: 255},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"WARNING_NEEDS_RESPONSE", "WARNING_UNDER_REVIEW", "WARNING_CLOSED", "NEEDS_RESPONSE", "UNDER_REVIEW", "WON", "LOST", "ACCEPTED"}},
+		{Name: "stage", Type: field.TypeEnum, Enums: []string{"INQUIRY", "CHARGEBACK", "PRE_ARBITRATION"}},
+		{Name: "reason", Type: field.TypeEnum, Enums: []string{"FRAUD", "NOT_RECEIVED", "NOT_AS_DESCRIBED", "DUPLICATE", "CREDIT_NOT_PROCESSED", "SUBSCRIPTION_CANCELED", "OTHER"}},
+		{Name: "reason_code", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "fee", Type: field.TypeInt64, Default: 0},
+		{Name: "due_by", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "evidence", Type: field.TypeJSON, Nullable: true},
+		{Name: "evidence_submitted_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "operator_flag", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "payment_id", Type: field.TypeString, Size: 40},
+	}
+	// DisputesTable holds the schema information for the "disputes" table.
+	DisputesTable = &schema.Table{
+		Name:       "disputes",
+		Columns:    DisputesColumns,
+		PrimaryKey: []*schema.Column{DisputesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "disputes_merchants_merchant",
+				Columns:    []*schema.Column{DisputesColumns[16]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "disputes_payments_disputes",
+				Columns:    []*schema.Column{DisputesColumns[17]},
+				RefColumns: []*schema.Column{PaymentsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "dispute_connector_network_dispute_id",
+				Unique:  true,
+				Columns: []*schema.Column{DisputesColumns[3], DisputesColumns[4]},
+			},
+			{
+				Name:    "dispute_merchant_id_state",
+				Unique:  false,
+				Columns: []*schema.Column{DisputesColumns[16], DisputesColumns[5]},
+			},
+			{
+				Name:    "dispute_payment_id",
+				Unique:  false,
+				Columns: []*schema.Column{DisputesColumns[17]},
+			},
+		},
+	}
+	// DisputeEventsColumns holds the columns for the "dispute_events" table.
+	DisputeEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "kind", Type: field.TypeString, Size: 32},
+		{Name: "from_state", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "to_state", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "channel_event_id", Type: field.TypeString, Nullable: true, Size: 255},
+		{Name: "note", Type: field.TypeString, Size: 512, Default: ""},
+		{Name: "dispute_id", Type: field.TypeString, Size: 40},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+	}
+	// DisputeEventsTable holds the schema information for the "dispute_events" table.
+	DisputeEventsTable = &schema.Table{
+		Name:       "dispute_events",
+		Columns:    DisputeEventsColumns,
+		PrimaryKey: []*schema.Column{DisputeEventsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "dispute_events_disputes_timeline",
+				Columns:    []*schema.Column{DisputeEventsColumns[8]},
+				RefColumns: []*schema.Column{DisputesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "dispute_events_merchants_merchant",
+				Columns:    []*schema.Column{DisputeEventsColumns[9]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "disputeevent_dispute_id_channel_event_id",
+				Unique:  true,
+				Columns: []*schema.Column{DisputeEventsColumns[8], DisputeEventsColumns[6]},
+			},
+		},
+	}
+	// DisputeFilesColumns holds the columns for the "dispute_files" table.
+	DisputeFilesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "name", Type: field.TypeString, Size: 255},
+		{Name: "content_type", Type: field.TypeString, Size: 32},
+		{Name: "purpose", Type: field.TypeString, Size: 64, Default: "uncategorized"},
+		{Name: "size", Type: field.TypeInt64},
+		{Name: "sha256", Type: field.TypeString, Size: 64},
+		{Name: "storage_key", Type: field.TypeString, Size: 255},
+		{Name: "dispute_id", Type: field.TypeString, Size: 40},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+	}
+	// DisputeFilesTable holds the schema information for the "dispute_files" table.
+	DisputeFilesTable = &schema.Table{
+		Name:       "dispute_files",
+		Columns:    DisputeFilesColumns,
+		PrimaryKey: []*schema.Column{DisputeFilesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "dispute_files_disputes_files",
+				Columns:    []*schema.Column{DisputeFilesColumns[9]},
+				RefColumns: []*schema.Column{DisputesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+			{
+				Symbol:     "dispute_files_merchants_merchant",
+				Columns:    []*schema.Column{DisputeFilesColumns[10]},
+				RefColumns: []*schema.Column{MerchantsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+	}
 	// EventsColumns holds the columns for the "events" table.
 	EventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -577,7 +709,7 @@ var (
 		{Name: "merchant_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "owner_type", Type: field.TypeEnum, Enums: []string{"MERCHANT", "PLATFORM", "CHANNEL", "PARTNER"}},
 		{Name: "owner_id", Type: field.TypeString, Size: 64},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PENDING", "AVAILABLE", "RESERVE", "RECEIVABLE", "FEES", "FX", "SUSPENSE"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PENDING", "AVAILABLE", "RESERVE", "DISPUTE_HOLD", "RECEIVABLE", "FEES", "FX", "SUSPENSE"}},
 		{Name: "currency", Type: field.TypeString, Size: 3},
 		{Name: "allow_negative", Type: field.TypeBool, Default: false},
 		{Name: "balance", Type: field.TypeInt64, Default: 0},
@@ -1202,6 +1334,9 @@ var (
 		CouponsTable,
 		CouponRedemptionsTable,
 		CustomersTable,
+		DisputesTable,
+		DisputeEventsTable,
+		DisputeFilesTable,
 		EventsTable,
 		FeePlansTable,
 		FxQuotesTable,
@@ -1240,6 +1375,12 @@ func init() {
 	CouponRedemptionsTable.ForeignKeys[0].RefTable = CouponsTable
 	CouponRedemptionsTable.ForeignKeys[1].RefTable = MerchantsTable
 	CustomersTable.ForeignKeys[0].RefTable = MerchantsTable
+	DisputesTable.ForeignKeys[0].RefTable = MerchantsTable
+	DisputesTable.ForeignKeys[1].RefTable = PaymentsTable
+	DisputeEventsTable.ForeignKeys[0].RefTable = DisputesTable
+	DisputeEventsTable.ForeignKeys[1].RefTable = MerchantsTable
+	DisputeFilesTable.ForeignKeys[0].RefTable = DisputesTable
+	DisputeFilesTable.ForeignKeys[1].RefTable = MerchantsTable
 	MerchantUsersTable.ForeignKeys[0].RefTable = MerchantsTable
 	PaymentsTable.ForeignKeys[0].RefTable = CheckoutSessionsTable
 	PaymentsTable.ForeignKeys[1].RefTable = MerchantsTable

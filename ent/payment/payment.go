@@ -93,6 +93,8 @@ const (
 	EdgeAttempts = "attempts"
 	// EdgeRefunds holds the string denoting the refunds edge name in mutations.
 	EdgeRefunds = "refunds"
+	// EdgeDisputes holds the string denoting the disputes edge name in mutations.
+	EdgeDisputes = "disputes"
 	// Table holds the table name of the payment in the database.
 	Table = "payments"
 	// MerchantTable is the table that holds the merchant relation/edge.
@@ -130,6 +132,13 @@ const (
 	RefundsInverseTable = "refunds"
 	// RefundsColumn is the table column denoting the refunds relation/edge.
 	RefundsColumn = "payment_id"
+	// DisputesTable is the table that holds the disputes relation/edge.
+	DisputesTable = "disputes"
+	// DisputesInverseTable is the table name for the Dispute entity.
+	// It exists in this package in order to avoid circular dependency with the "dispute" package.
+	DisputesInverseTable = "disputes"
+	// DisputesColumn is the table column denoting the disputes relation/edge.
+	DisputesColumn = "payment_id"
 )
 
 // Columns holds all SQL columns for payment fields.
@@ -503,6 +512,20 @@ func ByRefunds(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newRefundsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByDisputesCount orders the results by disputes count.
+func ByDisputesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newDisputesStep(), opts...)
+	}
+}
+
+// ByDisputes orders the results by disputes terms.
+func ByDisputes(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newDisputesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newMerchantStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -536,6 +559,13 @@ func newRefundsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(RefundsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, RefundsTable, RefundsColumn),
+	)
+}
+func newDisputesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(DisputesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, DisputesTable, DisputesColumn),
 	)
 }
 

@@ -1917,6 +1917,29 @@ func HasRefundsWith(preds ...predicate.Refund) predicate.Payment {
 	})
 }
 
+// HasDisputes applies the HasEdge predicate on the "disputes" edge.
+func HasDisputes() predicate.Payment {
+	return predicate.Payment(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, DisputesTable, DisputesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasDisputesWith applies the HasEdge predicate on the "disputes" edge with a given conditions (other predicates).
+func HasDisputesWith(preds ...predicate.Dispute) predicate.Payment {
+	return predicate.Payment(func(s *sql.Selector) {
+		step := newDisputesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Payment) predicate.Payment {
 	return predicate.Payment(sql.AndPredicates(predicates...))

@@ -33,6 +33,15 @@ type CouponRedemption func(*sql.Selector)
 // Customer is the predicate function for customer builders.
 type Customer func(*sql.Selector)
 
+// Dispute is the predicate function for dispute builders.
+type Dispute func(*sql.Selector)
+
+// DisputeEvent is the predicate function for disputeevent builders.
+type DisputeEvent func(*sql.Selector)
+
+// DisputeFile is the predicate function for disputefile builders.
+type DisputeFile func(*sql.Selector)
+
 // Event is the predicate function for event builders.
 type Event func(*sql.Selector)
 

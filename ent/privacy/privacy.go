@@ -327,6 +327,78 @@ func (f CustomerMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CustomerMutation", m)
 }
 
+// The DisputeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DisputeQueryRuleFunc func(context.Context, *ent.DisputeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DisputeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DisputeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DisputeQuery", q)
+}
+
+// The DisputeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DisputeMutationRuleFunc func(context.Context, *ent.DisputeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DisputeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DisputeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DisputeMutation", m)
+}
+
+// The DisputeEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DisputeEventQueryRuleFunc func(context.Context, *ent.DisputeEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DisputeEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DisputeEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DisputeEventQuery", q)
+}
+
+// The DisputeEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DisputeEventMutationRuleFunc func(context.Context, *ent.DisputeEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DisputeEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DisputeEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DisputeEventMutation", m)
+}
+
+// The DisputeFileQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DisputeFileQueryRuleFunc func(context.Context, *ent.DisputeFileQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DisputeFileQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DisputeFileQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DisputeFileQuery", q)
+}
+
+// The DisputeFileMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DisputeFileMutationRuleFunc func(context.Context, *ent.DisputeFileMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DisputeFileMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DisputeFileMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DisputeFileMutation", m)
+}
+
 // The EventQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type EventQueryRuleFunc func(context.Context, *ent.EventQuery) error
@@ -956,6 +1028,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.CustomerQuery:
 		return q.Filter(), nil
+	case *ent.DisputeQuery:
+		return q.Filter(), nil
+	case *ent.DisputeEventQuery:
+		return q.Filter(), nil
+	case *ent.DisputeFileQuery:
+		return q.Filter(), nil
 	case *ent.EventQuery:
 		return q.Filter(), nil
 	case *ent.FeePlanQuery:
@@ -1028,6 +1106,12 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.CouponRedemptionMutation:
 		return m.Filter(), nil
 	case *ent.CustomerMutation:
+		return m.Filter(), nil
+	case *ent.DisputeMutation:
+		return m.Filter(), nil
+	case *ent.DisputeEventMutation:
+		return m.Filter(), nil
+	case *ent.DisputeFileMutation:
 		return m.Filter(), nil
 	case *ent.EventMutation:
 		return m.Filter(), nil

@@ -15,6 +15,9 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dispute"
+	"github.com/straitpay/strait/ent/disputeevent"
+	"github.com/straitpay/strait/ent/disputefile"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/feeplan"
 	"github.com/straitpay/strait/ent/fxquote"
@@ -984,6 +987,296 @@ func init() {
 	// customer.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	customer.IDValidator = func() func(string) error {
 		validators := customerDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	disputeMixin := schema.Dispute{}.Mixin()
+	dispute.Policy = privacy.NewPolicies(disputeMixin[2], schema.Dispute{})
+	dispute.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := dispute.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	disputeMixinFields0 := disputeMixin[0].Fields()
+	_ = disputeMixinFields0
+	disputeMixinFields1 := disputeMixin[1].Fields()
+	_ = disputeMixinFields1
+	disputeMixinFields2 := disputeMixin[2].Fields()
+	_ = disputeMixinFields2
+	disputeFields := schema.Dispute{}.Fields()
+	_ = disputeFields
+	// disputeDescCreatedAt is the schema descriptor for created_at field.
+	disputeDescCreatedAt := disputeMixinFields1[0].Descriptor()
+	// dispute.DefaultCreatedAt holds the default value on creation for the created_at field.
+	dispute.DefaultCreatedAt = disputeDescCreatedAt.Default.(func() time.Time)
+	// disputeDescUpdatedAt is the schema descriptor for updated_at field.
+	disputeDescUpdatedAt := disputeMixinFields1[1].Descriptor()
+	// dispute.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	dispute.DefaultUpdatedAt = disputeDescUpdatedAt.Default.(func() time.Time)
+	// dispute.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	dispute.UpdateDefaultUpdatedAt = disputeDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// disputeDescMerchantID is the schema descriptor for merchant_id field.
+	disputeDescMerchantID := disputeMixinFields2[0].Descriptor()
+	// dispute.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	dispute.MerchantIDValidator = func() func(string) error {
+		validators := disputeDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant string) error {
+			for _, fn := range fns {
+				if err := fn(merchant); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// disputeDescPaymentID is the schema descriptor for payment_id field.
+	disputeDescPaymentID := disputeFields[0].Descriptor()
+	// dispute.PaymentIDValidator is a validator for the "payment_id" field. It is called by the builders before save.
+	dispute.PaymentIDValidator = disputeDescPaymentID.Validators[0].(func(string) error)
+	// disputeDescConnector is the schema descriptor for connector field.
+	disputeDescConnector := disputeFields[1].Descriptor()
+	// dispute.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	dispute.ConnectorValidator = disputeDescConnector.Validators[0].(func(string) error)
+	// disputeDescNetworkDisputeID is the schema descriptor for network_dispute_id field.
+	disputeDescNetworkDisputeID := disputeFields[2].Descriptor()
+	// dispute.NetworkDisputeIDValidator is a validator for the "network_dispute_id" field. It is called by the builders before save.
+	dispute.NetworkDisputeIDValidator = disputeDescNetworkDisputeID.Validators[0].(func(string) error)
+	// disputeDescReasonCode is the schema descriptor for reason_code field.
+	disputeDescReasonCode := disputeFields[6].Descriptor()
+	// dispute.DefaultReasonCode holds the default value on creation for the reason_code field.
+	dispute.DefaultReasonCode = disputeDescReasonCode.Default.(string)
+	// dispute.ReasonCodeValidator is a validator for the "reason_code" field. It is called by the builders before save.
+	dispute.ReasonCodeValidator = disputeDescReasonCode.Validators[0].(func(string) error)
+	// disputeDescCurrency is the schema descriptor for currency field.
+	disputeDescCurrency := disputeFields[8].Descriptor()
+	// dispute.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	dispute.CurrencyValidator = disputeDescCurrency.Validators[0].(func(string) error)
+	// disputeDescFee is the schema descriptor for fee field.
+	disputeDescFee := disputeFields[9].Descriptor()
+	// dispute.DefaultFee holds the default value on creation for the fee field.
+	dispute.DefaultFee = disputeDescFee.Default.(int64)
+	// disputeDescOperatorFlag is the schema descriptor for operator_flag field.
+	disputeDescOperatorFlag := disputeFields[13].Descriptor()
+	// dispute.DefaultOperatorFlag holds the default value on creation for the operator_flag field.
+	dispute.DefaultOperatorFlag = disputeDescOperatorFlag.Default.(string)
+	// dispute.OperatorFlagValidator is a validator for the "operator_flag" field. It is called by the builders before save.
+	dispute.OperatorFlagValidator = disputeDescOperatorFlag.Validators[0].(func(string) error)
+	// disputeDescID is the schema descriptor for id field.
+	disputeDescID := disputeMixinFields0[0].Descriptor()
+	// dispute.DefaultID holds the default value on creation for the id field.
+	dispute.DefaultID = disputeDescID.Default.(func() string)
+	// dispute.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	dispute.IDValidator = func() func(string) error {
+		validators := disputeDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	disputeeventMixin := schema.DisputeEvent{}.Mixin()
+	disputeevent.Policy = privacy.NewPolicies(disputeeventMixin[2], schema.DisputeEvent{})
+	disputeevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := disputeevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	disputeeventMixinFields0 := disputeeventMixin[0].Fields()
+	_ = disputeeventMixinFields0
+	disputeeventMixinFields1 := disputeeventMixin[1].Fields()
+	_ = disputeeventMixinFields1
+	disputeeventMixinFields2 := disputeeventMixin[2].Fields()
+	_ = disputeeventMixinFields2
+	disputeeventFields := schema.DisputeEvent{}.Fields()
+	_ = disputeeventFields
+	// disputeeventDescCreatedAt is the schema descriptor for created_at field.
+	disputeeventDescCreatedAt := disputeeventMixinFields1[0].Descriptor()
+	// disputeevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	disputeevent.DefaultCreatedAt = disputeeventDescCreatedAt.Default.(func() time.Time)
+	// disputeeventDescUpdatedAt is the schema descriptor for updated_at field.
+	disputeeventDescUpdatedAt := disputeeventMixinFields1[1].Descriptor()
+	// disputeevent.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	disputeevent.DefaultUpdatedAt = disputeeventDescUpdatedAt.Default.(func() time.Time)
+	// disputeevent.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	disputeevent.UpdateDefaultUpdatedAt = disputeeventDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// disputeeventDescMerchantID is the schema descriptor for merchant_id field.
+	disputeeventDescMerchantID := disputeeventMixinFields2[0].Descriptor()
+	// disputeevent.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	disputeevent.MerchantIDValidator = func() func(string) error {
+		validators := disputeeventDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant string) error {
+			for _, fn := range fns {
+				if err := fn(merchant); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// disputeeventDescDisputeID is the schema descriptor for dispute_id field.
+	disputeeventDescDisputeID := disputeeventFields[0].Descriptor()
+	// disputeevent.DisputeIDValidator is a validator for the "dispute_id" field. It is called by the builders before save.
+	disputeevent.DisputeIDValidator = disputeeventDescDisputeID.Validators[0].(func(string) error)
+	// disputeeventDescKind is the schema descriptor for kind field.
+	disputeeventDescKind := disputeeventFields[1].Descriptor()
+	// disputeevent.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	disputeevent.KindValidator = disputeeventDescKind.Validators[0].(func(string) error)
+	// disputeeventDescFromState is the schema descriptor for from_state field.
+	disputeeventDescFromState := disputeeventFields[2].Descriptor()
+	// disputeevent.DefaultFromState holds the default value on creation for the from_state field.
+	disputeevent.DefaultFromState = disputeeventDescFromState.Default.(string)
+	// disputeevent.FromStateValidator is a validator for the "from_state" field. It is called by the builders before save.
+	disputeevent.FromStateValidator = disputeeventDescFromState.Validators[0].(func(string) error)
+	// disputeeventDescToState is the schema descriptor for to_state field.
+	disputeeventDescToState := disputeeventFields[3].Descriptor()
+	// disputeevent.DefaultToState holds the default value on creation for the to_state field.
+	disputeevent.DefaultToState = disputeeventDescToState.Default.(string)
+	// disputeevent.ToStateValidator is a validator for the "to_state" field. It is called by the builders before save.
+	disputeevent.ToStateValidator = disputeeventDescToState.Validators[0].(func(string) error)
+	// disputeeventDescChannelEventID is the schema descriptor for channel_event_id field.
+	disputeeventDescChannelEventID := disputeeventFields[4].Descriptor()
+	// disputeevent.ChannelEventIDValidator is a validator for the "channel_event_id" field. It is called by the builders before save.
+	disputeevent.ChannelEventIDValidator = disputeeventDescChannelEventID.Validators[0].(func(string) error)
+	// disputeeventDescNote is the schema descriptor for note field.
+	disputeeventDescNote := disputeeventFields[5].Descriptor()
+	// disputeevent.DefaultNote holds the default value on creation for the note field.
+	disputeevent.DefaultNote = disputeeventDescNote.Default.(string)
+	// disputeevent.NoteValidator is a validator for the "note" field. It is called by the builders before save.
+	disputeevent.NoteValidator = disputeeventDescNote.Validators[0].(func(string) error)
+	// disputeeventDescID is the schema descriptor for id field.
+	disputeeventDescID := disputeeventMixinFields0[0].Descriptor()
+	// disputeevent.DefaultID holds the default value on creation for the id field.
+	disputeevent.DefaultID = disputeeventDescID.Default.(func() string)
+	// disputeevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	disputeevent.IDValidator = func() func(string) error {
+		validators := disputeeventDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	disputefileMixin := schema.DisputeFile{}.Mixin()
+	disputefile.Policy = privacy.NewPolicies(disputefileMixin[2], schema.DisputeFile{})
+	disputefile.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := disputefile.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	disputefileMixinFields0 := disputefileMixin[0].Fields()
+	_ = disputefileMixinFields0
+	disputefileMixinFields1 := disputefileMixin[1].Fields()
+	_ = disputefileMixinFields1
+	disputefileMixinFields2 := disputefileMixin[2].Fields()
+	_ = disputefileMixinFields2
+	disputefileFields := schema.DisputeFile{}.Fields()
+	_ = disputefileFields
+	// disputefileDescCreatedAt is the schema descriptor for created_at field.
+	disputefileDescCreatedAt := disputefileMixinFields1[0].Descriptor()
+	// disputefile.DefaultCreatedAt holds the default value on creation for the created_at field.
+	disputefile.DefaultCreatedAt = disputefileDescCreatedAt.Default.(func() time.Time)
+	// disputefileDescUpdatedAt is the schema descriptor for updated_at field.
+	disputefileDescUpdatedAt := disputefileMixinFields1[1].Descriptor()
+	// disputefile.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	disputefile.DefaultUpdatedAt = disputefileDescUpdatedAt.Default.(func() time.Time)
+	// disputefile.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	disputefile.UpdateDefaultUpdatedAt = disputefileDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// disputefileDescMerchantID is the schema descriptor for merchant_id field.
+	disputefileDescMerchantID := disputefileMixinFields2[0].Descriptor()
+	// disputefile.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	disputefile.MerchantIDValidator = func() func(string) error {
+		validators := disputefileDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant string) error {
+			for _, fn := range fns {
+				if err := fn(merchant); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// disputefileDescDisputeID is the schema descriptor for dispute_id field.
+	disputefileDescDisputeID := disputefileFields[0].Descriptor()
+	// disputefile.DisputeIDValidator is a validator for the "dispute_id" field. It is called by the builders before save.
+	disputefile.DisputeIDValidator = disputefileDescDisputeID.Validators[0].(func(string) error)
+	// disputefileDescName is the schema descriptor for name field.
+	disputefileDescName := disputefileFields[1].Descriptor()
+	// disputefile.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	disputefile.NameValidator = disputefileDescName.Validators[0].(func(string) error)
+	// disputefileDescContentType is the schema descriptor for content_type field.
+	disputefileDescContentType := disputefileFields[2].Descriptor()
+	// disputefile.ContentTypeValidator is a validator for the "content_type" field. It is called by the builders before save.
+	disputefile.ContentTypeValidator = disputefileDescContentType.Validators[0].(func(string) error)
+	// disputefileDescPurpose is the schema descriptor for purpose field.
+	disputefileDescPurpose := disputefileFields[3].Descriptor()
+	// disputefile.DefaultPurpose holds the default value on creation for the purpose field.
+	disputefile.DefaultPurpose = disputefileDescPurpose.Default.(string)
+	// disputefile.PurposeValidator is a validator for the "purpose" field. It is called by the builders before save.
+	disputefile.PurposeValidator = disputefileDescPurpose.Validators[0].(func(string) error)
+	// disputefileDescSize is the schema descriptor for size field.
+	disputefileDescSize := disputefileFields[4].Descriptor()
+	// disputefile.SizeValidator is a validator for the "size" field. It is called by the builders before save.
+	disputefile.SizeValidator = disputefileDescSize.Validators[0].(func(int64) error)
+	// disputefileDescSha256 is the schema descriptor for sha256 field.
+	disputefileDescSha256 := disputefileFields[5].Descriptor()
+	// disputefile.Sha256Validator is a validator for the "sha256" field. It is called by the builders before save.
+	disputefile.Sha256Validator = disputefileDescSha256.Validators[0].(func(string) error)
+	// disputefileDescStorageKey is the schema descriptor for storage_key field.
+	disputefileDescStorageKey := disputefileFields[6].Descriptor()
+	// disputefile.StorageKeyValidator is a validator for the "storage_key" field. It is called by the builders before save.
+	disputefile.StorageKeyValidator = disputefileDescStorageKey.Validators[0].(func(string) error)
+	// disputefileDescID is the schema descriptor for id field.
+	disputefileDescID := disputefileMixinFields0[0].Descriptor()
+	// disputefile.DefaultID holds the default value on creation for the id field.
+	disputefile.DefaultID = disputefileDescID.Default.(func() string)
+	// disputefile.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	disputefile.IDValidator = func() func(string) error {
+		validators := disputefileDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

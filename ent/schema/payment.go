@@ -83,6 +83,7 @@ func (Payment) Edges() []ent.Edge {
 		edge.To("customer", Customer.Type).Field("customer_id").Unique(),
 		edge.To("attempts", PaymentAttempt.Type).Annotations(entgql.RelayConnection()),
 		edge.To("refunds", Refund.Type).Annotations(entgql.RelayConnection()),
+		edge.To("disputes", Dispute.Type).Annotations(entgql.RelayConnection()),
 	}
 }
 

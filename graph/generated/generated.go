@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
@@ -68,6 +69,7 @@ type ResolverRoot interface {
 	ConnectorLimit() ConnectorLimitResolver
 	Coupon() CouponResolver
 	Customer() CustomerResolver
+	Dispute() DisputeResolver
 	Event() EventResolver
 	FeePlan() FeePlanResolver
 	FxQuote() FxQuoteResolver
@@ -414,6 +416,88 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Dispute struct {
+		AmountMoney         func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		DueBy               func(childComplexity int) int
+		Evidence            func(childComplexity int) int
+		EvidenceSubmittedAt func(childComplexity int) int
+		FeeMoney            func(childComplexity int) int
+		Files               func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		Merchant            func(childComplexity int) int
+		MerchantID          func(childComplexity int) int
+		NetworkDisputeID    func(childComplexity int) int
+		OperatorFlag        func(childComplexity int) int
+		Payment             func(childComplexity int) int
+		PaymentID           func(childComplexity int) int
+		Reason              func(childComplexity int) int
+		ReasonCode          func(childComplexity int) int
+		Stage               func(childComplexity int) int
+		State               func(childComplexity int) int
+		Timeline            func(childComplexity int) int
+		UpdatedAt           func(childComplexity int) int
+	}
+
+	DisputeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DisputeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	DisputeEvent struct {
+		CreatedAt  func(childComplexity int) int
+		Dispute    func(childComplexity int) int
+		DisputeID  func(childComplexity int) int
+		FromState  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Merchant   func(childComplexity int) int
+		MerchantID func(childComplexity int) int
+		Note       func(childComplexity int) int
+		ToState    func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+	}
+
+	DisputeEvidence struct {
+		BillingAddress         func(childComplexity int) int
+		CancellationPolicy     func(childComplexity int) int
+		CustomerCommunication  func(childComplexity int) int
+		CustomerEmailAddress   func(childComplexity int) int
+		CustomerName           func(childComplexity int) int
+		CustomerPurchaseIP     func(childComplexity int) int
+		DuplicateChargeID      func(childComplexity int) int
+		ProductDescription     func(childComplexity int) int
+		Receipt                func(childComplexity int) int
+		RefundPolicy           func(childComplexity int) int
+		ServiceDate            func(childComplexity int) int
+		ShippingAddress        func(childComplexity int) int
+		ShippingCarrier        func(childComplexity int) int
+		ShippingDate           func(childComplexity int) int
+		ShippingTrackingNumber func(childComplexity int) int
+		UncategorizedText      func(childComplexity int) int
+	}
+
+	DisputeFile struct {
+		ContentType func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Dispute     func(childComplexity int) int
+		DisputeID   func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Merchant    func(childComplexity int) int
+		MerchantID  func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Purpose     func(childComplexity int) int
+		Sha256      func(childComplexity int) int
+		Size        func(childComplexity int) int
+		UpdatedAt   func(childComplexity int) int
+	}
+
 	Event struct {
 		CreatedAt  func(childComplexity int) int
 		Cursor     func(childComplexity int) int
@@ -582,6 +666,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptDispute               func(childComplexity int, input model.AcceptDisputeInput) int
 		ApplyCoupon                 func(childComplexity int, code string) int
 		ApprovePaymentReview        func(childComplexity int, input model.ApprovePaymentReviewInput) int
 		CancelPayment               func(childComplexity int, input model.CancelPaymentInput) int
@@ -610,10 +695,13 @@ type ComplexityRoot struct {
 		SetConnectorEnabled         func(childComplexity int, name string, enabled bool) int
 		SetSettlementSchedule       func(childComplexity int, input model.SettlementScheduleInput) int
 		SignAgreement               func(childComplexity int, input model.SignAgreementInput) int
+		SubmitDisputeEvidence       func(childComplexity int, input model.SubmitDisputeEvidenceInput) int
 		TerminateAgreement          func(childComplexity int, input model.TerminateAgreementInput) int
 		TokenizeCard                func(childComplexity int, input model.TokenizeCardInput) int
 		UpdateConnectorSettings     func(childComplexity int, input model.UpdateConnectorSettingsInput) int
+		UpdateDisputeEvidence       func(childComplexity int, input model.UpdateDisputeEvidenceInput) int
 		UpdateWebhookEndpoint       func(childComplexity int, input model.UpdateWebhookEndpointInput) int
+		UploadDisputeFile           func(childComplexity int, input model.UploadDisputeFileInput) int
 		UpsertFeePlan               func(childComplexity int, input model.FeePlanInput) int
 		UpsertRiskRule              func(childComplexity int, input model.RiskRuleInput) int
 		UpsertRoutingRule           func(childComplexity int, input model.RoutingRuleInput) int
@@ -652,6 +740,7 @@ type ComplexityRoot struct {
 		Customer              func(childComplexity int) int
 		CustomerID            func(childComplexity int) int
 		Description           func(childComplexity int) int
+		Disputes              func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.DisputeOrder) int
 		FailureCode           func(childComplexity int) int
 		FailureMessage        func(childComplexity int) int
 		FeeAmountMoney        func(childComplexity int) int
@@ -763,6 +852,8 @@ type ComplexityRoot struct {
 		Connectors         func(childComplexity int) int
 		Coupons            func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Customers          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) int
+		Dispute            func(childComplexity int, id string) int
+		Disputes           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.DisputeListFilter) int
 		Events             func(childComplexity int, after *entgql.Cursor[string], first *int, filter *model.EventListFilter) int
 		FeePlan            func(childComplexity int) int
 		FeePlans           func(childComplexity int, merchantID string) int
@@ -1104,6 +1195,9 @@ type CouponResolver interface {
 type CustomerResolver interface {
 	SavedCards(ctx context.Context, obj *ent.Customer) ([]*vault.CardInfo, error)
 }
+type DisputeResolver interface {
+	Evidence(ctx context.Context, obj *ent.Dispute) (*model.DisputeEvidence, error)
+}
 type EventResolver interface {
 	Cursor(ctx context.Context, obj *ent.Event) (*entgql.Cursor[string], error)
 	Data(ctx context.Context, obj *ent.Event) (string, error)
@@ -1154,6 +1248,10 @@ type MutationResolver interface {
 	UpsertSplitRule(ctx context.Context, input model.SplitRuleInput) (*settlement.SplitRule, error)
 	SetSettlementSchedule(ctx context.Context, input model.SettlementScheduleInput) (*settlement.Schedule, error)
 	RunSettlement(ctx context.Context, input model.RunSettlementInput) (*ent.SettlementBatch, error)
+	UpdateDisputeEvidence(ctx context.Context, input model.UpdateDisputeEvidenceInput) (*ent.Dispute, error)
+	SubmitDisputeEvidence(ctx context.Context, input model.SubmitDisputeEvidenceInput) (*ent.Dispute, error)
+	AcceptDispute(ctx context.Context, input model.AcceptDisputeInput) (*ent.Dispute, error)
+	UploadDisputeFile(ctx context.Context, input model.UploadDisputeFileInput) (*ent.DisputeFile, error)
 	CreateWebhookEndpoint(ctx context.Context, input model.CreateWebhookEndpointInput) (*model.WebhookEndpointSecret, error)
 	UpdateWebhookEndpoint(ctx context.Context, input model.UpdateWebhookEndpointInput) (*ent.WebhookEndpoint, error)
 	DisableWebhookEndpoint(ctx context.Context, id string) (*ent.WebhookEndpoint, error)
@@ -1196,6 +1294,8 @@ type QueryResolver interface {
 	SettlementSchedule(ctx context.Context) (*settlement.Schedule, error)
 	FeePlans(ctx context.Context, merchantID string) ([]*settlement.FeePlan, error)
 	SplitRules(ctx context.Context, merchantID string) ([]*settlement.SplitRule, error)
+	Dispute(ctx context.Context, id string) (*ent.Dispute, error)
+	Disputes(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.DisputeListFilter) (*ent.DisputeConnection, error)
 	Events(ctx context.Context, after *entgql.Cursor[string], first *int, filter *model.EventListFilter) (*ent.EventConnection, error)
 	WebhookEndpoints(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.WebhookEndpointConnection, error)
 	WebhookDeliveries(ctx context.Context, endpointID string, after *entgql.Cursor[string], first *int) (*ent.WebhookDeliveryConnection, error)
@@ -2634,6 +2734,396 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustomerEdge.Node(childComplexity), true
 
+	case "Dispute.amount":
+		if e.ComplexityRoot.Dispute.AmountMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.AmountMoney(childComplexity), true
+	case "Dispute.createdAt":
+		if e.ComplexityRoot.Dispute.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.CreatedAt(childComplexity), true
+	case "Dispute.dueBy":
+		if e.ComplexityRoot.Dispute.DueBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.DueBy(childComplexity), true
+	case "Dispute.evidence":
+		if e.ComplexityRoot.Dispute.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Evidence(childComplexity), true
+	case "Dispute.evidenceSubmittedAt":
+		if e.ComplexityRoot.Dispute.EvidenceSubmittedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.EvidenceSubmittedAt(childComplexity), true
+	case "Dispute.fee":
+		if e.ComplexityRoot.Dispute.FeeMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.FeeMoney(childComplexity), true
+	case "Dispute.files":
+		if e.ComplexityRoot.Dispute.Files == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Files(childComplexity), true
+	case "Dispute.id":
+		if e.ComplexityRoot.Dispute.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.ID(childComplexity), true
+	case "Dispute.merchant":
+		if e.ComplexityRoot.Dispute.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Merchant(childComplexity), true
+	case "Dispute.merchantID":
+		if e.ComplexityRoot.Dispute.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.MerchantID(childComplexity), true
+	case "Dispute.networkDisputeID":
+		if e.ComplexityRoot.Dispute.NetworkDisputeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.NetworkDisputeID(childComplexity), true
+	case "Dispute.operatorFlag":
+		if e.ComplexityRoot.Dispute.OperatorFlag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.OperatorFlag(childComplexity), true
+	case "Dispute.payment":
+		if e.ComplexityRoot.Dispute.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Payment(childComplexity), true
+	case "Dispute.paymentID":
+		if e.ComplexityRoot.Dispute.PaymentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.PaymentID(childComplexity), true
+	case "Dispute.reason":
+		if e.ComplexityRoot.Dispute.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Reason(childComplexity), true
+	case "Dispute.reasonCode":
+		if e.ComplexityRoot.Dispute.ReasonCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.ReasonCode(childComplexity), true
+	case "Dispute.stage":
+		if e.ComplexityRoot.Dispute.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Stage(childComplexity), true
+	case "Dispute.state":
+		if e.ComplexityRoot.Dispute.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.State(childComplexity), true
+	case "Dispute.timeline":
+		if e.ComplexityRoot.Dispute.Timeline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.Timeline(childComplexity), true
+	case "Dispute.updatedAt":
+		if e.ComplexityRoot.Dispute.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.UpdatedAt(childComplexity), true
+
+	case "DisputeConnection.edges":
+		if e.ComplexityRoot.DisputeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeConnection.Edges(childComplexity), true
+	case "DisputeConnection.pageInfo":
+		if e.ComplexityRoot.DisputeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeConnection.PageInfo(childComplexity), true
+	case "DisputeConnection.totalCount":
+		if e.ComplexityRoot.DisputeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeConnection.TotalCount(childComplexity), true
+
+	case "DisputeEdge.cursor":
+		if e.ComplexityRoot.DisputeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEdge.Cursor(childComplexity), true
+	case "DisputeEdge.node":
+		if e.ComplexityRoot.DisputeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEdge.Node(childComplexity), true
+
+	case "DisputeEvent.createdAt":
+		if e.ComplexityRoot.DisputeEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.CreatedAt(childComplexity), true
+	case "DisputeEvent.dispute":
+		if e.ComplexityRoot.DisputeEvent.Dispute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.Dispute(childComplexity), true
+	case "DisputeEvent.disputeID":
+		if e.ComplexityRoot.DisputeEvent.DisputeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.DisputeID(childComplexity), true
+	case "DisputeEvent.fromState":
+		if e.ComplexityRoot.DisputeEvent.FromState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.FromState(childComplexity), true
+	case "DisputeEvent.id":
+		if e.ComplexityRoot.DisputeEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.ID(childComplexity), true
+	case "DisputeEvent.kind":
+		if e.ComplexityRoot.DisputeEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.Kind(childComplexity), true
+	case "DisputeEvent.merchant":
+		if e.ComplexityRoot.DisputeEvent.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.Merchant(childComplexity), true
+	case "DisputeEvent.merchantID":
+		if e.ComplexityRoot.DisputeEvent.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.MerchantID(childComplexity), true
+	case "DisputeEvent.note":
+		if e.ComplexityRoot.DisputeEvent.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.Note(childComplexity), true
+	case "DisputeEvent.toState":
+		if e.ComplexityRoot.DisputeEvent.ToState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.ToState(childComplexity), true
+	case "DisputeEvent.updatedAt":
+		if e.ComplexityRoot.DisputeEvent.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvent.UpdatedAt(childComplexity), true
+
+	case "DisputeEvidence.billingAddress":
+		if e.ComplexityRoot.DisputeEvidence.BillingAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.BillingAddress(childComplexity), true
+	case "DisputeEvidence.cancellationPolicy":
+		if e.ComplexityRoot.DisputeEvidence.CancellationPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.CancellationPolicy(childComplexity), true
+	case "DisputeEvidence.customerCommunication":
+		if e.ComplexityRoot.DisputeEvidence.CustomerCommunication == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.CustomerCommunication(childComplexity), true
+	case "DisputeEvidence.customerEmailAddress":
+		if e.ComplexityRoot.DisputeEvidence.CustomerEmailAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.CustomerEmailAddress(childComplexity), true
+	case "DisputeEvidence.customerName":
+		if e.ComplexityRoot.DisputeEvidence.CustomerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.CustomerName(childComplexity), true
+	case "DisputeEvidence.customerPurchaseIP":
+		if e.ComplexityRoot.DisputeEvidence.CustomerPurchaseIP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.CustomerPurchaseIP(childComplexity), true
+	case "DisputeEvidence.duplicateChargeID":
+		if e.ComplexityRoot.DisputeEvidence.DuplicateChargeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.DuplicateChargeID(childComplexity), true
+	case "DisputeEvidence.productDescription":
+		if e.ComplexityRoot.DisputeEvidence.ProductDescription == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ProductDescription(childComplexity), true
+	case "DisputeEvidence.receipt":
+		if e.ComplexityRoot.DisputeEvidence.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.Receipt(childComplexity), true
+	case "DisputeEvidence.refundPolicy":
+		if e.ComplexityRoot.DisputeEvidence.RefundPolicy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.RefundPolicy(childComplexity), true
+	case "DisputeEvidence.serviceDate":
+		if e.ComplexityRoot.DisputeEvidence.ServiceDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ServiceDate(childComplexity), true
+	case "DisputeEvidence.shippingAddress":
+		if e.ComplexityRoot.DisputeEvidence.ShippingAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ShippingAddress(childComplexity), true
+	case "DisputeEvidence.shippingCarrier":
+		if e.ComplexityRoot.DisputeEvidence.ShippingCarrier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ShippingCarrier(childComplexity), true
+	case "DisputeEvidence.shippingDate":
+		if e.ComplexityRoot.DisputeEvidence.ShippingDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ShippingDate(childComplexity), true
+	case "DisputeEvidence.shippingTrackingNumber":
+		if e.ComplexityRoot.DisputeEvidence.ShippingTrackingNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.ShippingTrackingNumber(childComplexity), true
+	case "DisputeEvidence.uncategorizedText":
+		if e.ComplexityRoot.DisputeEvidence.UncategorizedText == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeEvidence.UncategorizedText(childComplexity), true
+
+	case "DisputeFile.contentType":
+		if e.ComplexityRoot.DisputeFile.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.ContentType(childComplexity), true
+	case "DisputeFile.createdAt":
+		if e.ComplexityRoot.DisputeFile.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.CreatedAt(childComplexity), true
+	case "DisputeFile.dispute":
+		if e.ComplexityRoot.DisputeFile.Dispute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Dispute(childComplexity), true
+	case "DisputeFile.disputeID":
+		if e.ComplexityRoot.DisputeFile.DisputeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.DisputeID(childComplexity), true
+	case "DisputeFile.id":
+		if e.ComplexityRoot.DisputeFile.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.ID(childComplexity), true
+	case "DisputeFile.merchant":
+		if e.ComplexityRoot.DisputeFile.Merchant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Merchant(childComplexity), true
+	case "DisputeFile.merchantID":
+		if e.ComplexityRoot.DisputeFile.MerchantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.MerchantID(childComplexity), true
+	case "DisputeFile.name":
+		if e.ComplexityRoot.DisputeFile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Name(childComplexity), true
+	case "DisputeFile.purpose":
+		if e.ComplexityRoot.DisputeFile.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Purpose(childComplexity), true
+	case "DisputeFile.sha256":
+		if e.ComplexityRoot.DisputeFile.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Sha256(childComplexity), true
+	case "DisputeFile.size":
+		if e.ComplexityRoot.DisputeFile.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.Size(childComplexity), true
+	case "DisputeFile.updatedAt":
+		if e.ComplexityRoot.DisputeFile.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeFile.UpdatedAt(childComplexity), true
+
 	case "Event.createdAt":
 		if e.ComplexityRoot.Event.CreatedAt == nil {
 			break
@@ -3284,6 +3774,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Money.Exponent(childComplexity), true
 
+	case "Mutation.acceptDispute":
+		if e.ComplexityRoot.Mutation.AcceptDispute == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptDispute_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptDispute(childComplexity, args["input"].(model.AcceptDisputeInput)), true
 	case "Mutation.applyCoupon":
 		if e.ComplexityRoot.Mutation.ApplyCoupon == nil {
 			break
@@ -3587,6 +4088,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SignAgreement(childComplexity, args["input"].(model.SignAgreementInput)), true
+	case "Mutation.submitDisputeEvidence":
+		if e.ComplexityRoot.Mutation.SubmitDisputeEvidence == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_submitDisputeEvidence_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SubmitDisputeEvidence(childComplexity, args["input"].(model.SubmitDisputeEvidenceInput)), true
 	case "Mutation.terminateAgreement":
 		if e.ComplexityRoot.Mutation.TerminateAgreement == nil {
 			break
@@ -3620,6 +4132,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateConnectorSettings(childComplexity, args["input"].(model.UpdateConnectorSettingsInput)), true
+	case "Mutation.updateDisputeEvidence":
+		if e.ComplexityRoot.Mutation.UpdateDisputeEvidence == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateDisputeEvidence_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateDisputeEvidence(childComplexity, args["input"].(model.UpdateDisputeEvidenceInput)), true
 	case "Mutation.updateWebhookEndpoint":
 		if e.ComplexityRoot.Mutation.UpdateWebhookEndpoint == nil {
 			break
@@ -3631,6 +4154,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateWebhookEndpoint(childComplexity, args["input"].(model.UpdateWebhookEndpointInput)), true
+	case "Mutation.uploadDisputeFile":
+		if e.ComplexityRoot.Mutation.UploadDisputeFile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadDisputeFile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadDisputeFile(childComplexity, args["input"].(model.UploadDisputeFileInput)), true
 	case "Mutation.upsertFeePlan":
 		if e.ComplexityRoot.Mutation.UpsertFeePlan == nil {
 			break
@@ -3833,6 +4367,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Payment.Description(childComplexity), true
+	case "Payment.disputes":
+		if e.ComplexityRoot.Payment.Disputes == nil {
+			break
+		}
+
+		args, err := ec.field_Payment_disputes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Payment.Disputes(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.DisputeOrder)), true
 	case "Payment.failureCode":
 		if e.ComplexityRoot.Payment.FailureCode == nil {
 			break
@@ -4362,6 +4907,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.CustomerListFilter)), true
+	case "Query.dispute":
+		if e.ComplexityRoot.Query.Dispute == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dispute_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Dispute(childComplexity, args["id"].(string)), true
+	case "Query.disputes":
+		if e.ComplexityRoot.Query.Disputes == nil {
+			break
+		}
+
+		args, err := ec.field_Query_disputes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Disputes(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.DisputeListFilter)), true
 	case "Query.events":
 		if e.ComplexityRoot.Query.Events == nil {
 			break
@@ -5590,6 +6157,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AcceptDisputeInput", ec.unmarshalInputAcceptDisputeInput),
 			graphql.NewInputUnmarshaler("ApprovePaymentReviewInput", ec.unmarshalInputApprovePaymentReviewInput),
 			graphql.NewInputUnmarshaler("BankAccountInput", ec.unmarshalInputBankAccountInput),
 			graphql.NewInputUnmarshaler("CancelPaymentInput", ec.unmarshalInputCancelPaymentInput),
@@ -5608,6 +6176,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateMerchantUserInput", ec.unmarshalInputCreateMerchantUserInput),
 			graphql.NewInputUnmarshaler("CreateWebhookEndpointInput", ec.unmarshalInputCreateWebhookEndpointInput),
 			graphql.NewInputUnmarshaler("CustomerListFilter", ec.unmarshalInputCustomerListFilter),
+			graphql.NewInputUnmarshaler("DisputeEvidenceInput", ec.unmarshalInputDisputeEvidenceInput),
+			graphql.NewInputUnmarshaler("DisputeListFilter", ec.unmarshalInputDisputeListFilter),
+			graphql.NewInputUnmarshaler("DisputeOrder", ec.unmarshalInputDisputeOrder),
 			graphql.NewInputUnmarshaler("EventListFilter", ec.unmarshalInputEventListFilter),
 			graphql.NewInputUnmarshaler("FeePlanInput", ec.unmarshalInputFeePlanInput),
 			graphql.NewInputUnmarshaler("JournalEntriesFilter", ec.unmarshalInputJournalEntriesFilter),
@@ -5631,10 +6202,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
 			graphql.NewInputUnmarshaler("SplitRuleInput", ec.unmarshalInputSplitRuleInput),
 			graphql.NewInputUnmarshaler("SplitShareInput", ec.unmarshalInputSplitShareInput),
+			graphql.NewInputUnmarshaler("SubmitDisputeEvidenceInput", ec.unmarshalInputSubmitDisputeEvidenceInput),
 			graphql.NewInputUnmarshaler("TerminateAgreementInput", ec.unmarshalInputTerminateAgreementInput),
 			graphql.NewInputUnmarshaler("TokenizeCardInput", ec.unmarshalInputTokenizeCardInput),
 			graphql.NewInputUnmarshaler("UpdateConnectorSettingsInput", ec.unmarshalInputUpdateConnectorSettingsInput),
+			graphql.NewInputUnmarshaler("UpdateDisputeEvidenceInput", ec.unmarshalInputUpdateDisputeEvidenceInput),
 			graphql.NewInputUnmarshaler("UpdateWebhookEndpointInput", ec.unmarshalInputUpdateWebhookEndpointInput),
+			graphql.NewInputUnmarshaler("UploadDisputeFileInput", ec.unmarshalInputUploadDisputeFileInput),
 		)
 	}
 	first := true
@@ -7469,6 +8043,212 @@ extend type Mutation {
 }
 # ---- end settlement ----
 
+# Disputes (docs/disputes.md): a cardholder's inquiry or chargeback, reported
+# by the channel, answered by the merchant with evidence or accepted.
+
+extend type Dispute {
+  "The disputed amount."
+  amount: Money!
+  "The dispute fee charged to the merchant; zero for an inquiry."
+  fee: Money!
+  "The staged evidence (updateDisputeEvidence); what submitDisputeEvidence sends."
+  evidence: DisputeEvidence!
+}
+
+"""
+A dispute's evidence: text fields by what they prove. Together they hold at
+most 100 000 bytes.
+"""
+type DisputeEvidence {
+  "What was sold, as the buyer saw it."
+  productDescription: String
+  "The buyer's messages that bear on the dispute."
+  customerCommunication: String
+  "The receipt or order confirmation."
+  receipt: String
+  "The buyer's name."
+  customerName: String
+  "The buyer's email address."
+  customerEmailAddress: String
+  "The IP address the buyer paid from."
+  customerPurchaseIP: String
+  "The billing address."
+  billingAddress: String
+  "Who delivered."
+  shippingCarrier: String
+  "The delivery's tracking number."
+  shippingTrackingNumber: String
+  "When it was shipped."
+  shippingDate: String
+  "Where it was delivered."
+  shippingAddress: String
+  "The refund policy the buyer agreed to."
+  refundPolicy: String
+  "The cancellation policy the buyer agreed to."
+  cancellationPolicy: String
+  "For a duplicate-charge dispute: the other payment, which the buyer owes."
+  duplicateChargeID: String
+  "When the service was provided."
+  serviceDate: String
+  "Anything else."
+  uncategorizedText: String
+}
+
+"Evidence fields to stage; a field omitted is kept, an empty string removes it."
+input DisputeEvidenceInput {
+  "What was sold, as the buyer saw it."
+  productDescription: String
+  "The buyer's messages that bear on the dispute."
+  customerCommunication: String
+  "The receipt or order confirmation."
+  receipt: String
+  "The buyer's name."
+  customerName: String
+  "The buyer's email address."
+  customerEmailAddress: String
+  "The IP address the buyer paid from."
+  customerPurchaseIP: String
+  "The billing address."
+  billingAddress: String
+  "Who delivered."
+  shippingCarrier: String
+  "The delivery's tracking number."
+  shippingTrackingNumber: String
+  "When it was shipped."
+  shippingDate: String
+  "Where it was delivered."
+  shippingAddress: String
+  "The refund policy the buyer agreed to."
+  refundPolicy: String
+  "The cancellation policy the buyer agreed to."
+  cancellationPolicy: String
+  "For a duplicate-charge dispute: the other payment, which the buyer owes."
+  duplicateChargeID: String
+  "When the service was provided."
+  serviceDate: String
+  "Anything else."
+  uncategorizedText: String
+}
+
+"Narrows a disputes list. Every field is optional; given fields all apply."
+input DisputeListFilter {
+  "Only disputes in this state."
+  state: DisputeState
+  "Only disputes of this reason category."
+  reason: DisputeReason
+  "Only disputes due before this instant (those waiting for an answer first)."
+  dueBefore: Time
+}
+
+"Staged evidence for a dispute."
+input UpdateDisputeEvidenceInput {
+  "The dispute (dsp_…)."
+  id: ID!
+  "The fields to stage."
+  evidence: DisputeEvidenceInput!
+}
+
+"The submission of a dispute's staged evidence."
+input SubmitDisputeEvidenceInput {
+  "The dispute (dsp_…)."
+  id: ID!
+  "The same key replays the first answer."
+  idempotencyKey: String!
+}
+
+"The acceptance of a dispute."
+input AcceptDisputeInput {
+  "The dispute (dsp_…)."
+  id: ID!
+  "The same key replays the first answer."
+  idempotencyKey: String!
+}
+
+extend type Query {
+  "A dispute of the caller's merchant (any merchant's for operators). NOT_FOUND when not visible."
+  dispute(
+    "The dispute's ID (dsp_…)."
+    id: ID!
+  ): Dispute! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  """
+  Disputes, newest first, optionally filtered: the caller's merchant's, or
+  every merchant's for operators. Page with first/after (at most 100 per page).
+  """
+  disputes(
+    "Returns the elements after this cursor (a previous page's pageInfo.endCursor)."
+    after: Cursor
+    "Returns at most this many elements from the start, 1 to 100; first or last is required."
+    first: Int
+    "Returns the elements before this cursor (a previous page's pageInfo.startCursor)."
+    before: Cursor
+    "Returns at most this many elements from the end, 1 to 100; first or last is required."
+    last: Int
+    "Narrows the list; every dispute when omitted."
+    filter: DisputeListFilter
+  ): DisputeConnection! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+}
+
+extend type Mutation {
+  """
+  Stage evidence for a dispute without sending it. BAD_USER_INPUT when the
+  text is over 100 000 bytes in all; NOT_FOUND for a dispute not visible;
+  CONFLICT when it takes no answer (closed, already answered, past its dueBy).
+  """
+  updateDisputeEvidence(
+    "The request: see UpdateDisputeEvidenceInput."
+    input: UpdateDisputeEvidenceInput!
+  ): Dispute! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Send the staged evidence to the channel, once per stage, before dueBy; the
+  dispute goes under review and the channel decides later. BAD_USER_INPUT
+  when nothing is staged; NOT_FOUND for a dispute not visible; CONFLICT when
+  it takes no answer (closed, already answered, past its dueBy) or the channel
+  refuses; UNAVAILABLE when the channel could not be reached (repeating is
+  safe: the channel gets one answer per stage).
+  """
+  submitDisputeEvidence(
+    "The request: see SubmitDisputeEvidenceInput."
+    input: SubmitDisputeEvidenceInput!
+  ): Dispute! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+  """
+  Accept a dispute: it closes as ACCEPTED, the disputed amount and the fee go
+  to the channel. NOT_FOUND for a dispute not visible; CONFLICT when it takes
+  no answer (closed, already answered, past its dueBy) or the channel refuses;
+  UNAVAILABLE when the channel could not be reached.
+  """
+  acceptDispute(
+    "The request: see AcceptDisputeInput."
+    input: AcceptDisputeInput!
+  ): Dispute! @idempotent @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+}
+
+"A file sent with the GraphQL multipart request specification."
+scalar Upload @specifiedBy(url: "https://github.com/jaydenseric/graphql-multipart-request-spec")
+
+"An evidence document for a dispute."
+input UploadDisputeFileInput {
+  "The dispute (dsp_…)."
+  id: ID!
+  "The evidence field it supports (receipt, shipping_address, …); uncategorized when omitted."
+  purpose: String
+  "The document: PDF, PNG or JPEG, at most 4 MiB, its name's extension matching its content."
+  file: Upload!
+}
+
+extend type Mutation {
+  """
+  Upload an evidence document for a dispute, as a GraphQL multipart request
+  (the only operation accepted as multipart/form-data). The type is sniffed
+  from the content. BAD_USER_INPUT for an empty or oversized file, one that is
+  not PDF, PNG or JPEG, or whose name says another type, or beyond 10 files or
+  12 MiB per dispute; NOT_FOUND for a dispute not visible; CONFLICT when it
+  takes no answer. Files are sent with submitDisputeEvidence and never served.
+  """
+  uploadDisputeFile(
+    "The request: see UploadDisputeFileInput."
+    input: UploadDisputeFileInput!
+  ): DisputeFile! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
+}
 # ---- events ----
 # Live events over graphql-transport-ws, the event log, and merchant webhooks.
 # See docs/events.md.
@@ -8009,6 +8789,149 @@ type CustomerEdge {
   """
   cursor: Cursor!
 }
+type Dispute implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  merchantID: ID!
+  paymentID: ID!
+  """
+  the channel's id of the dispute, the same through its stages
+  """
+  networkDisputeID: String!
+  state: DisputeState!
+  stage: DisputeStage!
+  reason: DisputeReason!
+  """
+  the scheme's own reason code
+  """
+  reasonCode: String!
+  dueBy: Time
+  """
+  when evidence went to the channel at the current stage; cleared when a new stage asks again
+  """
+  evidenceSubmittedAt: Time
+  """
+  why an operator should look (a dispute on a fully refunded payment, a short merchant balance)
+  """
+  operatorFlag: String!
+  merchant: Merchant!
+  payment: Payment!
+  timeline: [DisputeEvent!]
+  files: [DisputeFile!]
+}
+"""
+A connection to a list of items.
+"""
+type DisputeConnection {
+  """
+  A list of edges.
+  """
+  edges: [DisputeEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type DisputeEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: Dispute
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+type DisputeEvent implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  merchantID: ID!
+  disputeID: ID!
+  """
+  channel_event, evidence_staged, evidence_submitted, accepted
+  """
+  kind: String!
+  fromState: String!
+  toState: String!
+  note: String!
+  merchant: Merchant!
+  dispute: Dispute!
+}
+type DisputeFile implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  merchantID: ID!
+  disputeID: ID!
+  name: String!
+  contentType: String!
+  purpose: String!
+  size: Int!
+  sha256: String!
+  merchant: Merchant!
+  dispute: Dispute!
+}
+"""
+Ordering options for Dispute connections
+"""
+input DisputeOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order Disputes.
+  """
+  field: DisputeOrderField!
+}
+"""
+Properties by which Dispute connections can be ordered.
+"""
+enum DisputeOrderField {
+  CREATED_AT
+}
+"""
+DisputeReason is enum for the field reason
+"""
+enum DisputeReason @goModel(model: "github.com/straitpay/strait/ent/dispute.Reason") {
+  FRAUD
+  NOT_RECEIVED
+  NOT_AS_DESCRIBED
+  DUPLICATE
+  CREDIT_NOT_PROCESSED
+  SUBSCRIPTION_CANCELED
+  OTHER
+}
+"""
+DisputeStage is enum for the field stage
+"""
+enum DisputeStage @goModel(model: "github.com/straitpay/strait/ent/dispute.Stage") {
+  INQUIRY
+  CHARGEBACK
+  PRE_ARBITRATION
+}
+"""
+DisputeState is enum for the field state
+"""
+enum DisputeState @goModel(model: "github.com/straitpay/strait/ent/dispute.State") {
+  WARNING_NEEDS_RESPONSE
+  WARNING_UNDER_REVIEW
+  WARNING_CLOSED
+  NEEDS_RESPONSE
+  UNDER_REVIEW
+  WON
+  LOST
+  ACCEPTED
+}
 type Event implements Node {
   id: ID!
   merchantID: String
@@ -8140,6 +9063,7 @@ enum LedgerAccountKind @goModel(model: "github.com/straitpay/strait/ent/ledgerac
   PENDING
   AVAILABLE
   RESERVE
+  DISPUTE_HOLD
   RECEIVABLE
   FEES
   FX
@@ -8438,6 +9362,32 @@ type Payment implements Node {
     """
     orderBy: RefundOrder
   ): RefundConnection!
+  disputes(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for Disputes returned from the connection.
+    """
+    orderBy: DisputeOrder
+  ): DisputeConnection!
 }
 type PaymentAttempt implements Node {
   id: ID!
@@ -9662,6 +10612,170 @@ func (ec *executionContext) childFields_CustomerEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type CustomerEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Dispute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Dispute_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Dispute_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Dispute_updatedAt(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_Dispute_merchantID(ctx, field)
+	case "paymentID":
+		return ec.fieldContext_Dispute_paymentID(ctx, field)
+	case "networkDisputeID":
+		return ec.fieldContext_Dispute_networkDisputeID(ctx, field)
+	case "state":
+		return ec.fieldContext_Dispute_state(ctx, field)
+	case "stage":
+		return ec.fieldContext_Dispute_stage(ctx, field)
+	case "reason":
+		return ec.fieldContext_Dispute_reason(ctx, field)
+	case "reasonCode":
+		return ec.fieldContext_Dispute_reasonCode(ctx, field)
+	case "dueBy":
+		return ec.fieldContext_Dispute_dueBy(ctx, field)
+	case "evidenceSubmittedAt":
+		return ec.fieldContext_Dispute_evidenceSubmittedAt(ctx, field)
+	case "operatorFlag":
+		return ec.fieldContext_Dispute_operatorFlag(ctx, field)
+	case "merchant":
+		return ec.fieldContext_Dispute_merchant(ctx, field)
+	case "payment":
+		return ec.fieldContext_Dispute_payment(ctx, field)
+	case "timeline":
+		return ec.fieldContext_Dispute_timeline(ctx, field)
+	case "files":
+		return ec.fieldContext_Dispute_files(ctx, field)
+	case "amount":
+		return ec.fieldContext_Dispute_amount(ctx, field)
+	case "fee":
+		return ec.fieldContext_Dispute_fee(ctx, field)
+	case "evidence":
+		return ec.fieldContext_Dispute_evidence(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Dispute", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DisputeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DisputeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DisputeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_DisputeEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_DisputeEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DisputeEvent_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DisputeEvent_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_DisputeEvent_updatedAt(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_DisputeEvent_merchantID(ctx, field)
+	case "disputeID":
+		return ec.fieldContext_DisputeEvent_disputeID(ctx, field)
+	case "kind":
+		return ec.fieldContext_DisputeEvent_kind(ctx, field)
+	case "fromState":
+		return ec.fieldContext_DisputeEvent_fromState(ctx, field)
+	case "toState":
+		return ec.fieldContext_DisputeEvent_toState(ctx, field)
+	case "note":
+		return ec.fieldContext_DisputeEvent_note(ctx, field)
+	case "merchant":
+		return ec.fieldContext_DisputeEvent_merchant(ctx, field)
+	case "dispute":
+		return ec.fieldContext_DisputeEvent_dispute(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeEvidence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "productDescription":
+		return ec.fieldContext_DisputeEvidence_productDescription(ctx, field)
+	case "customerCommunication":
+		return ec.fieldContext_DisputeEvidence_customerCommunication(ctx, field)
+	case "receipt":
+		return ec.fieldContext_DisputeEvidence_receipt(ctx, field)
+	case "customerName":
+		return ec.fieldContext_DisputeEvidence_customerName(ctx, field)
+	case "customerEmailAddress":
+		return ec.fieldContext_DisputeEvidence_customerEmailAddress(ctx, field)
+	case "customerPurchaseIP":
+		return ec.fieldContext_DisputeEvidence_customerPurchaseIP(ctx, field)
+	case "billingAddress":
+		return ec.fieldContext_DisputeEvidence_billingAddress(ctx, field)
+	case "shippingCarrier":
+		return ec.fieldContext_DisputeEvidence_shippingCarrier(ctx, field)
+	case "shippingTrackingNumber":
+		return ec.fieldContext_DisputeEvidence_shippingTrackingNumber(ctx, field)
+	case "shippingDate":
+		return ec.fieldContext_DisputeEvidence_shippingDate(ctx, field)
+	case "shippingAddress":
+		return ec.fieldContext_DisputeEvidence_shippingAddress(ctx, field)
+	case "refundPolicy":
+		return ec.fieldContext_DisputeEvidence_refundPolicy(ctx, field)
+	case "cancellationPolicy":
+		return ec.fieldContext_DisputeEvidence_cancellationPolicy(ctx, field)
+	case "duplicateChargeID":
+		return ec.fieldContext_DisputeEvidence_duplicateChargeID(ctx, field)
+	case "serviceDate":
+		return ec.fieldContext_DisputeEvidence_serviceDate(ctx, field)
+	case "uncategorizedText":
+		return ec.fieldContext_DisputeEvidence_uncategorizedText(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeEvidence", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DisputeFile_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DisputeFile_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_DisputeFile_updatedAt(ctx, field)
+	case "merchantID":
+		return ec.fieldContext_DisputeFile_merchantID(ctx, field)
+	case "disputeID":
+		return ec.fieldContext_DisputeFile_disputeID(ctx, field)
+	case "name":
+		return ec.fieldContext_DisputeFile_name(ctx, field)
+	case "contentType":
+		return ec.fieldContext_DisputeFile_contentType(ctx, field)
+	case "purpose":
+		return ec.fieldContext_DisputeFile_purpose(ctx, field)
+	case "size":
+		return ec.fieldContext_DisputeFile_size(ctx, field)
+	case "sha256":
+		return ec.fieldContext_DisputeFile_sha256(ctx, field)
+	case "merchant":
+		return ec.fieldContext_DisputeFile_merchant(ctx, field)
+	case "dispute":
+		return ec.fieldContext_DisputeFile_dispute(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeFile", field.Name)
+}
+
 func (ec *executionContext) childFields_Event(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -10072,6 +11186,8 @@ func (ec *executionContext) childFields_Payment(ctx context.Context, field graph
 		return ec.fieldContext_Payment_attempts(ctx, field)
 	case "refunds":
 		return ec.fieldContext_Payment_refunds(ctx, field)
+	case "disputes":
+		return ec.fieldContext_Payment_disputes(ctx, field)
 	case "amount":
 		return ec.fieldContext_Payment_amount(ctx, field)
 	case "amountCapturable":
@@ -10978,6 +12094,20 @@ func (ec *executionContext) field_Merchant_users_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acceptDispute_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AcceptDisputeInput, error) {
+			return ec.unmarshalNAcceptDisputeInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐAcceptDisputeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_applyCoupon_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11364,6 +12494,20 @@ func (ec *executionContext) field_Mutation_signAgreement_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_submitDisputeEvidence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SubmitDisputeEvidenceInput, error) {
+			return ec.unmarshalNSubmitDisputeEvidenceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSubmitDisputeEvidenceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_terminateAgreement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11406,12 +12550,40 @@ func (ec *executionContext) field_Mutation_updateConnectorSettings_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateDisputeEvidence_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateDisputeEvidenceInput, error) {
+			return ec.unmarshalNUpdateDisputeEvidenceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateDisputeEvidenceInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_updateWebhookEndpoint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateWebhookEndpointInput, error) {
 			return ec.unmarshalNUpdateWebhookEndpointInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateWebhookEndpointInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadDisputeFile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UploadDisputeFileInput, error) {
+			return ec.unmarshalNUploadDisputeFileInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUploadDisputeFileInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11514,6 +12686,52 @@ func (ec *executionContext) field_Payment_attempts_args(ctx context.Context, raw
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
 		func(ctx context.Context, v any) (*ent.PaymentAttemptOrder, error) {
 			return ec.unmarshalOPaymentAttemptOrder2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPaymentAttemptOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Payment_disputes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.DisputeOrder, error) {
+			return ec.unmarshalODisputeOrder2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeOrder(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11868,6 +13086,66 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
 		func(ctx context.Context, v any) (*model.CustomerListFilter, error) {
 			return ec.unmarshalOCustomerListFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCustomerListFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_dispute_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_disputes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.DisputeListFilter, error) {
+			return ec.unmarshalODisputeListFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeListFilter(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -18057,6 +19335,1604 @@ func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("CustomerEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _Dispute_id(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Dispute_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Dispute_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Dispute_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Dispute_paymentID(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_paymentID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PaymentID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_paymentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Dispute_networkDisputeID(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_networkDisputeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NetworkDisputeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_networkDisputeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "String")
+}
+
+func (ec *executionContext) _Dispute_state(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v dispute.State) graphql.Marshaler {
+			return ec.marshalNDisputeState2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "DisputeState")
+}
+
+func (ec *executionContext) _Dispute_stage(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v dispute.Stage) graphql.Marshaler {
+			return ec.marshalNDisputeStage2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐStage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "DisputeStage")
+}
+
+func (ec *executionContext) _Dispute_reason(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v dispute.Reason) graphql.Marshaler {
+			return ec.marshalNDisputeReason2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "DisputeReason")
+}
+
+func (ec *executionContext) _Dispute_reasonCode(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_reasonCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReasonCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_reasonCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "String")
+}
+
+func (ec *executionContext) _Dispute_dueBy(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_dueBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DueBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_dueBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Dispute_evidenceSubmittedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_evidenceSubmittedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EvidenceSubmittedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_evidenceSubmittedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Dispute_operatorFlag(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_operatorFlag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OperatorFlag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_operatorFlag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Dispute", field, false, false, "String")
+}
+
+func (ec *executionContext) _Dispute_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_payment(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_payment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_timeline(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_timeline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timeline(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.DisputeEvent) graphql.Marshaler {
+			return ec.marshalODisputeEvent2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEventᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_timeline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_files(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_files(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Files(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.DisputeFile) graphql.Marshaler {
+			return ec.marshalODisputeFile2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFileᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_amount(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountMoney()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_fee(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_fee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FeeMoney()
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_fee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_evidence(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_evidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Dispute().Evidence(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DisputeEvidence) graphql.Marshaler {
+			return ec.marshalNDisputeEvidence2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeEvidence(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeEvidence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.DisputeEdge) graphql.Marshaler {
+			return ec.marshalODisputeEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DisputeEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalODispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _DisputeEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DisputeEvent_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DisputeEvent_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeEvent_disputeID(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_disputeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisputeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_disputeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeEvent_kind(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvent_fromState(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_fromState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_fromState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvent_toState(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_toState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_toState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvent_note(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvent_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeEvent_dispute(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvent_dispute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dispute(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvent_dispute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeEvidence_productDescription(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_productDescription(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProductDescription, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_productDescription(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_customerCommunication(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_customerCommunication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerCommunication, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_customerCommunication(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_receipt(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receipt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_customerName(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_customerName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_customerName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_customerEmailAddress(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_customerEmailAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerEmailAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_customerEmailAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_customerPurchaseIP(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_customerPurchaseIP(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CustomerPurchaseIP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_customerPurchaseIP(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_billingAddress(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_billingAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BillingAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_billingAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_shippingCarrier(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_shippingCarrier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippingCarrier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_shippingCarrier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_shippingTrackingNumber(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_shippingTrackingNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippingTrackingNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_shippingTrackingNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_shippingDate(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_shippingDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippingDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_shippingDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_shippingAddress(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_shippingAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippingAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_shippingAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_refundPolicy(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_refundPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundPolicy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_refundPolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_cancellationPolicy(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_cancellationPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancellationPolicy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_cancellationPolicy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_duplicateChargeID(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_duplicateChargeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DuplicateChargeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_duplicateChargeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_serviceDate(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_serviceDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ServiceDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_serviceDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeEvidence_uncategorizedText(ctx context.Context, field graphql.CollectedField, obj *model.DisputeEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeEvidence_uncategorizedText(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UncategorizedText, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeEvidence_uncategorizedText(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeFile_id(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeFile_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DisputeFile_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DisputeFile_merchantID(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_merchantID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MerchantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_merchantID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeFile_disputeID(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_disputeID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisputeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_disputeID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeFile_name(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeFile_contentType(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeFile_purpose(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeFile_size(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DisputeFile_sha256(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeFile_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_merchant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Merchant(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Merchant) graphql.Marshaler {
+			return ec.marshalNMerchant2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_merchant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeFile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Merchant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeFile_dispute(ctx context.Context, field graphql.CollectedField, obj *ent.DisputeFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeFile_dispute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dispute(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeFile_dispute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeFile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Event_id(ctx context.Context, field graphql.CollectedField, obj *ent.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22595,6 +25471,268 @@ func (ec *executionContext) fieldContext_Mutation_runSettlement(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateDisputeEvidence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateDisputeEvidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateDisputeEvidence(ctx, fc.Args["input"].(model.UpdateDisputeEvidenceInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateDisputeEvidence(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateDisputeEvidence_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_submitDisputeEvidence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_submitDisputeEvidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SubmitDisputeEvidence(ctx, fc.Args["input"].(model.SubmitDisputeEvidenceInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_submitDisputeEvidence(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_submitDisputeEvidence_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptDispute(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptDispute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptDispute(ctx, fc.Args["input"].(model.AcceptDisputeInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptDispute(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptDispute_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadDisputeFile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadDisputeFile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadDisputeFile(ctx, fc.Args["input"].(model.UploadDisputeFileInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.DisputeFile
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.DisputeFile
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DisputeFile) graphql.Marshaler {
+			return ec.marshalNDisputeFile2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadDisputeFile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeFile(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadDisputeFile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createWebhookEndpoint(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23752,6 +26890,50 @@ func (ec *executionContext) fieldContext_Payment_refunds(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Payment_refunds_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Payment_disputes(ctx context.Context, field graphql.CollectedField, obj *ent.Payment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payment_disputes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Disputes(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.DisputeOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DisputeConnection) graphql.Marshaler {
+			return ec.marshalNDisputeConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payment_disputes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Payment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Payment_disputes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -27061,6 +30243,130 @@ func (ec *executionContext) fieldContext_Query_splitRules(ctx context.Context, f
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_splitRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_dispute(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dispute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Dispute(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.Dispute
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dispute(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dispute_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_disputes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_disputes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Disputes(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["filter"].(*model.DisputeListFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *ent.DisputeConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.DisputeConnection
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.DisputeConnection) graphql.Marshaler {
+			return ec.marshalNDisputeConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_disputes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_disputes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -32636,6 +35942,55 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAcceptDisputeInput(ctx context.Context, obj any) (model.AcceptDisputeInput, error) {
+	var it model.AcceptDisputeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAcceptDisputeInput unmarshals raw into the AcceptDisputeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAcceptDisputeInput(ctx context.Context, raw any) (model.AcceptDisputeInput, error) {
+	var out model.AcceptDisputeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AcceptDisputeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputApprovePaymentReviewInput(ctx context.Context, obj any) (model.ApprovePaymentReviewInput, error) {
 	var it model.ApprovePaymentReviewInput
 	if obj == nil {
@@ -33824,6 +37179,262 @@ func (ec *executionContext) unmarshalInputCustomerListFilter(ctx context.Context
 func UnmarshalCustomerListFilter(ctx context.Context, raw any) (model.CustomerListFilter, error) {
 	var out model.CustomerListFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CustomerListFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDisputeEvidenceInput(ctx context.Context, obj any) (model.DisputeEvidenceInput, error) {
+	var it model.DisputeEvidenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"productDescription", "customerCommunication", "receipt", "customerName", "customerEmailAddress", "customerPurchaseIP", "billingAddress", "shippingCarrier", "shippingTrackingNumber", "shippingDate", "shippingAddress", "refundPolicy", "cancellationPolicy", "duplicateChargeID", "serviceDate", "uncategorizedText"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "productDescription":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productDescription"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductDescription = data
+		case "customerCommunication":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerCommunication"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerCommunication = data
+		case "receipt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("receipt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Receipt = data
+		case "customerName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerName = data
+		case "customerEmailAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerEmailAddress"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerEmailAddress = data
+		case "customerPurchaseIP":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerPurchaseIP"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerPurchaseIP = data
+		case "billingAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("billingAddress"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BillingAddress = data
+		case "shippingCarrier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingCarrier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippingCarrier = data
+		case "shippingTrackingNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingTrackingNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippingTrackingNumber = data
+		case "shippingDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingDate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippingDate = data
+		case "shippingAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAddress"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippingAddress = data
+		case "refundPolicy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refundPolicy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefundPolicy = data
+		case "cancellationPolicy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancellationPolicy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancellationPolicy = data
+		case "duplicateChargeID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("duplicateChargeID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DuplicateChargeID = data
+		case "serviceDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serviceDate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ServiceDate = data
+		case "uncategorizedText":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uncategorizedText"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UncategorizedText = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDisputeEvidenceInput unmarshals raw into the DisputeEvidenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDisputeEvidenceInput(ctx context.Context, raw any) (model.DisputeEvidenceInput, error) {
+	var out model.DisputeEvidenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DisputeEvidenceInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDisputeListFilter(ctx context.Context, obj any) (model.DisputeListFilter, error) {
+	var it model.DisputeListFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"state", "reason", "dueBefore"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "state":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("state"))
+			data, err := ec.unmarshalODisputeState2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.State = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalODisputeReason2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "dueBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dueBefore"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DueBefore = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDisputeListFilter unmarshals raw into the DisputeListFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDisputeListFilter(ctx context.Context, raw any) (model.DisputeListFilter, error) {
+	var out model.DisputeListFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DisputeListFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDisputeOrder(ctx context.Context, obj any) (ent.DisputeOrder, error) {
+	var it ent.DisputeOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNDisputeOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDisputeOrder unmarshals raw into the DisputeOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDisputeOrder(ctx context.Context, raw any) (ent.DisputeOrder, error) {
+	var out ent.DisputeOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DisputeOrder", raw, &out)
 	return out, err
 }
 
@@ -35277,6 +38888,55 @@ func UnmarshalSplitShareInput(ctx context.Context, raw any) (model.SplitShareInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSubmitDisputeEvidenceInput(ctx context.Context, obj any) (model.SubmitDisputeEvidenceInput, error) {
+	var it model.SubmitDisputeEvidenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSubmitDisputeEvidenceInput unmarshals raw into the SubmitDisputeEvidenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSubmitDisputeEvidenceInput(ctx context.Context, raw any) (model.SubmitDisputeEvidenceInput, error) {
+	var out model.SubmitDisputeEvidenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SubmitDisputeEvidenceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTerminateAgreementInput(ctx context.Context, obj any) (model.TerminateAgreementInput, error) {
 	var it model.TerminateAgreementInput
 	if obj == nil {
@@ -35470,6 +39130,55 @@ func UnmarshalUpdateConnectorSettingsInput(ctx context.Context, raw any) (model.
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateDisputeEvidenceInput(ctx context.Context, obj any) (model.UpdateDisputeEvidenceInput, error) {
+	var it model.UpdateDisputeEvidenceInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "evidence"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "evidence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("evidence"))
+			data, err := ec.unmarshalNDisputeEvidenceInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeEvidenceInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Evidence = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateDisputeEvidenceInput unmarshals raw into the UpdateDisputeEvidenceInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateDisputeEvidenceInput(ctx context.Context, raw any) (model.UpdateDisputeEvidenceInput, error) {
+	var out model.UpdateDisputeEvidenceInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateDisputeEvidenceInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateWebhookEndpointInput(ctx context.Context, obj any) (model.UpdateWebhookEndpointInput, error) {
 	var it model.UpdateWebhookEndpointInput
 	if obj == nil {
@@ -35523,6 +39232,62 @@ func (ec *executionContext) unmarshalInputUpdateWebhookEndpointInput(ctx context
 func UnmarshalUpdateWebhookEndpointInput(ctx context.Context, raw any) (model.UpdateWebhookEndpointInput, error) {
 	var out model.UpdateWebhookEndpointInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateWebhookEndpointInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUploadDisputeFileInput(ctx context.Context, obj any) (model.UploadDisputeFileInput, error) {
+	var it model.UploadDisputeFileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "purpose", "file"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUploadDisputeFileInput unmarshals raw into the UploadDisputeFileInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUploadDisputeFileInput(ctx context.Context, raw any) (model.UploadDisputeFileInput, error) {
+	var out model.UploadDisputeFileInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadDisputeFileInput", raw, &out)
 	return out, err
 }
 
@@ -35609,6 +39374,21 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Event(ctx, sel, obj)
+	case *ent.DisputeFile:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DisputeFile(ctx, sel, obj)
+	case *ent.DisputeEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._DisputeEvent(ctx, sel, obj)
+	case *ent.Dispute:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Dispute(ctx, sel, obj)
 	case *ent.Customer:
 		if obj == nil {
 			return graphql.Null
@@ -37736,6 +41516,503 @@ func (ec *executionContext) _CustomerEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var disputeImplementors = []string{"Dispute", "Node"}
+
+func (ec *executionContext) _Dispute(ctx context.Context, sel ast.SelectionSet, obj *ent.Dispute) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Dispute")
+		case "id":
+			out.Values[i] = ec._Dispute_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Dispute_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Dispute_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._Dispute_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "paymentID":
+			out.Values[i] = ec._Dispute_paymentID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "networkDisputeID":
+			out.Values[i] = ec._Dispute_networkDisputeID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "state":
+			out.Values[i] = ec._Dispute_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._Dispute_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._Dispute_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reasonCode":
+			out.Values[i] = ec._Dispute_reasonCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dueBy":
+			out.Values[i] = ec._Dispute_dueBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "evidenceSubmittedAt":
+			out.Values[i] = ec._Dispute_evidenceSubmittedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "operatorFlag":
+			out.Values[i] = ec._Dispute_operatorFlag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_merchant(ctx, field, obj)
+				})
+		case "payment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_payment(ctx, field, obj)
+				})
+		case "timeline":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_timeline(ctx, field, obj)
+				})
+		case "files":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_files(ctx, field, obj)
+				})
+		case "amount":
+			out.Values[i] = ec._Dispute_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fee":
+			out.Values[i] = ec._Dispute_fee(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "evidence":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_evidence(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeConnectionImplementors = []string{"DisputeConnection"}
+
+func (ec *executionContext) _DisputeConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.DisputeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeConnection")
+		case "edges":
+			out.Values[i] = ec._DisputeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DisputeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DisputeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeEdgeImplementors = []string{"DisputeEdge"}
+
+func (ec *executionContext) _DisputeEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.DisputeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeEdge")
+		case "node":
+			out.Values[i] = ec._DisputeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._DisputeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeEventImplementors = []string{"DisputeEvent", "Node"}
+
+func (ec *executionContext) _DisputeEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.DisputeEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeEvent")
+		case "id":
+			out.Values[i] = ec._DisputeEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DisputeEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._DisputeEvent_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._DisputeEvent_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "disputeID":
+			out.Values[i] = ec._DisputeEvent_disputeID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._DisputeEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fromState":
+			out.Values[i] = ec._DisputeEvent_fromState(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "toState":
+			out.Values[i] = ec._DisputeEvent_toState(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._DisputeEvent_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisputeEvent_merchant(ctx, field, obj)
+				})
+		case "dispute":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisputeEvent_dispute(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeEvidenceImplementors = []string{"DisputeEvidence"}
+
+func (ec *executionContext) _DisputeEvidence(ctx context.Context, sel ast.SelectionSet, obj *model.DisputeEvidence) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeEvidenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeEvidence")
+		case "productDescription":
+			out.Values[i] = ec._DisputeEvidence_productDescription(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customerCommunication":
+			out.Values[i] = ec._DisputeEvidence_customerCommunication(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "receipt":
+			out.Values[i] = ec._DisputeEvidence_receipt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customerName":
+			out.Values[i] = ec._DisputeEvidence_customerName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customerEmailAddress":
+			out.Values[i] = ec._DisputeEvidence_customerEmailAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "customerPurchaseIP":
+			out.Values[i] = ec._DisputeEvidence_customerPurchaseIP(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "billingAddress":
+			out.Values[i] = ec._DisputeEvidence_billingAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "shippingCarrier":
+			out.Values[i] = ec._DisputeEvidence_shippingCarrier(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "shippingTrackingNumber":
+			out.Values[i] = ec._DisputeEvidence_shippingTrackingNumber(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "shippingDate":
+			out.Values[i] = ec._DisputeEvidence_shippingDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "shippingAddress":
+			out.Values[i] = ec._DisputeEvidence_shippingAddress(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "refundPolicy":
+			out.Values[i] = ec._DisputeEvidence_refundPolicy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cancellationPolicy":
+			out.Values[i] = ec._DisputeEvidence_cancellationPolicy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "duplicateChargeID":
+			out.Values[i] = ec._DisputeEvidence_duplicateChargeID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "serviceDate":
+			out.Values[i] = ec._DisputeEvidence_serviceDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "uncategorizedText":
+			out.Values[i] = ec._DisputeEvidence_uncategorizedText(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeFileImplementors = []string{"DisputeFile", "Node"}
+
+func (ec *executionContext) _DisputeFile(ctx context.Context, sel ast.SelectionSet, obj *ent.DisputeFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeFile")
+		case "id":
+			out.Values[i] = ec._DisputeFile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._DisputeFile_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._DisputeFile_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchantID":
+			out.Values[i] = ec._DisputeFile_merchantID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "disputeID":
+			out.Values[i] = ec._DisputeFile_disputeID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._DisputeFile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "contentType":
+			out.Values[i] = ec._DisputeFile_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "purpose":
+			out.Values[i] = ec._DisputeFile_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "size":
+			out.Values[i] = ec._DisputeFile_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sha256":
+			out.Values[i] = ec._DisputeFile_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "merchant":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisputeFile_merchant(ctx, field, obj)
+				})
+		case "dispute":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DisputeFile_dispute(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var eventImplementors = []string{"Event", "Node"}
 
 func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, obj *ent.Event) graphql.Marshaler {
@@ -39086,6 +43363,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateDisputeEvidence":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateDisputeEvidence(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "submitDisputeEvidence":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_submitDisputeEvidence(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptDispute":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptDispute(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadDisputeFile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadDisputeFile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createWebhookEndpoint":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createWebhookEndpoint(ctx, field)
@@ -39371,6 +43676,12 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Payment_refunds(ctx, field, obj)
+				})
+		case "disputes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Payment_disputes(ctx, field, obj)
 				})
 		case "amount":
 			out.Values[i] = ec._Payment_amount(ctx, field, obj)
@@ -40172,6 +44483,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_splitRules(ctx, field)
+				})
+		case "dispute":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_dispute(ctx, field)
+				})
+		case "disputes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_disputes(ctx, field)
 				})
 		case "events":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -42308,6 +46631,11 @@ func (ec *executionContext) marshalNAPIKeyConnection2ᚖgithubᚗcomᚋstraitpay
 	return ec._APIKeyConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNAcceptDisputeInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐAcceptDisputeInput(ctx context.Context, v any) (model.AcceptDisputeInput, error) {
+	res, err := ec.unmarshalInputAcceptDisputeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx context.Context, sel ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Agreement!")
@@ -42723,6 +47051,95 @@ func (ec *executionContext) marshalNCustomerConnection2ᚖgithubᚗcomᚋstraitp
 		return graphql.Null
 	}
 	return ec._CustomerConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx context.Context, sel ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Dispute!")
+		return graphql.Null
+	}
+	return ec._Dispute(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDisputeConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeConnection(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeConnection!")
+		return graphql.Null
+	}
+	return ec._DisputeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDisputeEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEvent(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeEvent!")
+		return graphql.Null
+	}
+	return ec._DisputeEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDisputeEvidence2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeEvidence(ctx context.Context, sel ast.SelectionSet, v *model.DisputeEvidence) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeEvidence!")
+		return graphql.Null
+	}
+	return ec._DisputeEvidence(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDisputeEvidenceInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeEvidenceInput(ctx context.Context, v any) (*model.DisputeEvidenceInput, error) {
+	res, err := ec.unmarshalInputDisputeEvidenceInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisputeFile2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFile(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeFile) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeFile!")
+		return graphql.Null
+	}
+	return ec._DisputeFile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDisputeOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeOrderField(ctx context.Context, v any) (*ent.DisputeOrderField, error) {
+	var res = new(ent.DisputeOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisputeOrderField2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNDisputeReason2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx context.Context, v any) (dispute.Reason, error) {
+	var res dispute.Reason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisputeReason2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx context.Context, sel ast.SelectionSet, v dispute.Reason) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDisputeStage2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐStage(ctx context.Context, v any) (dispute.Stage, error) {
+	var res dispute.Stage
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisputeStage2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐStage(ctx context.Context, sel ast.SelectionSet, v dispute.Stage) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDisputeState2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx context.Context, v any) (dispute.State, error) {
+	var res dispute.State
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisputeState2githubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx context.Context, sel ast.SelectionSet, v dispute.State) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNEventConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.EventConnection) graphql.Marshaler {
@@ -43638,6 +48055,11 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) unmarshalNSubmitDisputeEvidenceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSubmitDisputeEvidenceInput(ctx context.Context, v any) (model.SubmitDisputeEvidenceInput, error) {
+	res, err := ec.unmarshalInputSubmitDisputeEvidenceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNTerminateAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐTerminateAgreementInput(ctx context.Context, v any) (model.TerminateAgreementInput, error) {
 	res, err := ec.unmarshalInputTerminateAgreementInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -43717,8 +48139,32 @@ func (ec *executionContext) unmarshalNUpdateConnectorSettingsInput2githubᚗcom�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNUpdateDisputeEvidenceInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateDisputeEvidenceInput(ctx context.Context, v any) (model.UpdateDisputeEvidenceInput, error) {
+	res, err := ec.unmarshalInputUpdateDisputeEvidenceInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdateWebhookEndpointInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUpdateWebhookEndpointInput(ctx context.Context, v any) (model.UpdateWebhookEndpointInput, error) {
 	res, err := ec.unmarshalInputUpdateWebhookEndpointInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNUploadDisputeFileInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUploadDisputeFileInput(ctx context.Context, v any) (model.UploadDisputeFileInput, error) {
+	res, err := ec.unmarshalInputUploadDisputeFileInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -44204,6 +48650,119 @@ func (ec *executionContext) unmarshalOCustomerListFilter2ᚖgithubᚗcomᚋstrai
 	}
 	res, err := ec.unmarshalInputCustomerListFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx context.Context, sel ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Dispute(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODisputeEdge2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.DisputeEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalODisputeEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalODisputeEdge2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEdge(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DisputeEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalODisputeEvent2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.DisputeEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDisputeEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalODisputeFile2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFileᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.DisputeFile) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDisputeFile2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalODisputeListFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeListFilter(ctx context.Context, v any) (*model.DisputeListFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDisputeListFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalODisputeOrder2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeOrder(ctx context.Context, v any) (*ent.DisputeOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDisputeOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalODisputeReason2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx context.Context, v any) (*dispute.Reason, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(dispute.Reason)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODisputeReason2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐReason(ctx context.Context, sel ast.SelectionSet, v *dispute.Reason) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalODisputeState2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx context.Context, v any) (*dispute.State, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(dispute.State)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODisputeState2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋdisputeᚐState(ctx context.Context, sel ast.SelectionSet, v *dispute.State) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOEvent2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐEvent(ctx context.Context, sel ast.SelectionSet, v *ent.Event) graphql.Marshaler {

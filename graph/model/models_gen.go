@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
@@ -23,6 +25,14 @@ import (
 	"github.com/straitpay/strait/vocab/paymentstatus"
 	"github.com/straitpay/strait/vocab/reviewstatus"
 )
+
+// The acceptance of a dispute.
+type AcceptDisputeInput struct {
+	// The dispute (dsp_…).
+	ID string `json:"id"`
+	// The same key replays the first answer.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
 
 // The approval of a payment's open review.
 type ApprovePaymentReviewInput struct {
@@ -324,6 +334,89 @@ type CustomerListFilter struct {
 	Email *string `json:"email,omitempty"`
 	// Only customers with this merchant reference (exact match).
 	MerchantReference *string `json:"merchantReference,omitempty"`
+}
+
+// A dispute's evidence: text fields by what they prove. Together they hold at
+// most 100 000 bytes.
+type DisputeEvidence struct {
+	// What was sold, as the buyer saw it.
+	ProductDescription *string `json:"productDescription,omitempty"`
+	// The buyer's messages that bear on the dispute.
+	CustomerCommunication *string `json:"customerCommunication,omitempty"`
+	// The receipt or order confirmation.
+	Receipt *string `json:"receipt,omitempty"`
+	// The buyer's name.
+	CustomerName *string `json:"customerName,omitempty"`
+	// The buyer's email address.
+	CustomerEmailAddress *string `json:"customerEmailAddress,omitempty"`
+	// The IP address the buyer paid from.
+	CustomerPurchaseIP *string `json:"customerPurchaseIP,omitempty"`
+	// The billing address.
+	BillingAddress *string `json:"billingAddress,omitempty"`
+	// Who delivered.
+	ShippingCarrier *string `json:"shippingCarrier,omitempty"`
+	// The delivery's tracking number.
+	ShippingTrackingNumber *string `json:"shippingTrackingNumber,omitempty"`
+	// When it was shipped.
+	ShippingDate *string `json:"shippingDate,omitempty"`
+	// Where it was delivered.
+	ShippingAddress *string `json:"shippingAddress,omitempty"`
+	// The refund policy the buyer agreed to.
+	RefundPolicy *string `json:"refundPolicy,omitempty"`
+	// The cancellation policy the buyer agreed to.
+	CancellationPolicy *string `json:"cancellationPolicy,omitempty"`
+	// For a duplicate-charge dispute: the other payment, which the buyer owes.
+	DuplicateChargeID *string `json:"duplicateChargeID,omitempty"`
+	// When the service was provided.
+	ServiceDate *string `json:"serviceDate,omitempty"`
+	// Anything else.
+	UncategorizedText *string `json:"uncategorizedText,omitempty"`
+}
+
+// Evidence fields to stage; a field omitted is kept, an empty string removes it.
+type DisputeEvidenceInput struct {
+	// What was sold, as the buyer saw it.
+	ProductDescription *string `json:"productDescription,omitempty"`
+	// The buyer's messages that bear on the dispute.
+	CustomerCommunication *string `json:"customerCommunication,omitempty"`
+	// The receipt or order confirmation.
+	Receipt *string `json:"receipt,omitempty"`
+	// The buyer's name.
+	CustomerName *string `json:"customerName,omitempty"`
+	// The buyer's email address.
+	CustomerEmailAddress *string `json:"customerEmailAddress,omitempty"`
+	// The IP address the buyer paid from.
+	CustomerPurchaseIP *string `json:"customerPurchaseIP,omitempty"`
+	// The billing address.
+	BillingAddress *string `json:"billingAddress,omitempty"`
+	// Who delivered.
+	ShippingCarrier *string `json:"shippingCarrier,omitempty"`
+	// The delivery's tracking number.
+	ShippingTrackingNumber *string `json:"shippingTrackingNumber,omitempty"`
+	// When it was shipped.
+	ShippingDate *string `json:"shippingDate,omitempty"`
+	// Where it was delivered.
+	ShippingAddress *string `json:"shippingAddress,omitempty"`
+	// The refund policy the buyer agreed to.
+	RefundPolicy *string `json:"refundPolicy,omitempty"`
+	// The cancellation policy the buyer agreed to.
+	CancellationPolicy *string `json:"cancellationPolicy,omitempty"`
+	// For a duplicate-charge dispute: the other payment, which the buyer owes.
+	DuplicateChargeID *string `json:"duplicateChargeID,omitempty"`
+	// When the service was provided.
+	ServiceDate *string `json:"serviceDate,omitempty"`
+	// Anything else.
+	UncategorizedText *string `json:"uncategorizedText,omitempty"`
+}
+
+// Narrows a disputes list. Every field is optional; given fields all apply.
+type DisputeListFilter struct {
+	// Only disputes in this state.
+	State *dispute.State `json:"state,omitempty"`
+	// Only disputes of this reason category.
+	Reason *dispute.Reason `json:"reason,omitempty"`
+	// Only disputes due before this instant (those waiting for an answer first).
+	DueBefore *time.Time `json:"dueBefore,omitempty"`
 }
 
 // Narrows the events list. Every field is optional; given fields all apply.
@@ -628,6 +721,14 @@ type SplitShareInput struct {
 	Bps int `json:"bps"`
 }
 
+// The submission of a dispute's staged evidence.
+type SubmitDisputeEvidenceInput struct {
+	// The dispute (dsp_…).
+	ID string `json:"id"`
+	// The same key replays the first answer.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
 // Live updates over graphql-transport-ws (docs/events.md): authenticate in
 // connection_init; a subscription the caller may not see ends with an `error`
 // message, the socket stays open. Pass the last cursor as `after` to resume
@@ -679,6 +780,14 @@ type UpdateConnectorSettingsInput struct {
 	Limits []*ConnectorLimitInput `json:"limits,omitempty"`
 }
 
+// Staged evidence for a dispute.
+type UpdateDisputeEvidenceInput struct {
+	// The dispute (dsp_…).
+	ID string `json:"id"`
+	// The fields to stage.
+	Evidence *DisputeEvidenceInput `json:"evidence"`
+}
+
 // Changes to a webhook endpoint; omitted fields stay as they are.
 type UpdateWebhookEndpointInput struct {
 	// The endpoint to change.
@@ -687,6 +796,16 @@ type UpdateWebhookEndpointInput struct {
 	Description *string `json:"description,omitempty"`
 	// Replaces the endpoint's event types; an empty list sends every type.
 	EventTypes []string `json:"eventTypes,omitempty"`
+}
+
+// An evidence document for a dispute.
+type UploadDisputeFileInput struct {
+	// The dispute (dsp_…).
+	ID string `json:"id"`
+	// The evidence field it supports (receipt, shipping_address, …); uncategorized when omitted.
+	Purpose *string `json:"purpose,omitempty"`
+	// The document: PDF, PNG or JPEG, at most 4 MiB, its name's extension matching its content.
+	File graphql.Upload `json:"file"`
 }
 
 // The authenticated caller.

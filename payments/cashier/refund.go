@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/viewer"
@@ -33,7 +34,8 @@ import (
 // same key returns the first refund; with another amount it is ECONFLICT.
 // Returns EINVALID (field "amount") for an amount that is not positive or
 // above the refundable amount, ECONFLICT for a payment that is not
-// succeeded, or when the merchant's pending balance cannot cover it.
+// succeeded, or when the merchant's pending balance cannot cover it, or a
+// payment with an open or lost dispute (disputes.RefundRefusal).
 func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount, reason, key string) (*ent.Refund, error) {
 	if key == "" {
 		return nil, payments.FieldErrorf("idempotencyKey", "an idempotency key is required")
@@ -89,6 +91,9 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 		if prior, err := tx.Refund.Query().Where(refund.PaymentID(p.ID), refund.IdempotencyKey(key)).Only(sys); err == nil {
 			r = prior // a concurrent request with the same key won
 			return nil
+		}
+		if err := disputes.RefundRefusal(sys, tx, p.ID); err != nil {
+			return err
 		}
 		before, err := s.refunded(sys, tx, p.ID)
 		if err != nil {

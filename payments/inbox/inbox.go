@@ -99,6 +99,21 @@ type payload struct {
 	Amount     *amount           `json:"amount,omitempty"`
 	Status     string            `json:"status,omitempty"`
 	Data       map[string]string `json:"data,omitempty"`
+	Dispute    *dispute          `json:"dispute,omitempty"`
+}
+
+// dispute is connectors.Dispute as stored.
+type dispute struct {
+	ID         string    `json:"id"`
+	PaymentID  string    `json:"payment_id,omitempty"`
+	Reference  string    `json:"reference,omitempty"`
+	Stage      string    `json:"stage"`
+	Status     string    `json:"status"`
+	ReasonCode string    `json:"reason_code,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	Amount     *amount   `json:"amount,omitempty"`
+	Fee        *amount   `json:"fee,omitempty"`
+	DueBy      time.Time `json:"due_by,omitzero"`
 }
 
 type result struct {
@@ -124,13 +139,35 @@ func toPayload(ev connectors.Event) payload {
 		Result: result{Outcome: ev.Result.Outcome.String(), DeclineType: ev.Result.DeclineType.String(),
 			Code: ev.Result.Code, Message: ev.Result.Message, Retryable: ev.Result.Retryable},
 	}
-	if ev.Amount != (connectors.Money{}) {
-		p.Amount = &amount{Minor: ev.Amount.Minor, Currency: ev.Amount.Currency}
-		if e, ok := ev.Amount.Exponent.Get(); ok {
-			p.Amount.Exponent = &e
-		}
+	p.Amount = toAmount(ev.Amount)
+	if d := ev.Dispute; d != nil {
+		p.Dispute = &dispute{ID: d.ID, PaymentID: d.PaymentID, Reference: d.Reference, Stage: string(d.Stage),
+			Status: string(d.Status), ReasonCode: d.ReasonCode, Reason: d.Reason, Amount: toAmount(d.Amount),
+			Fee: toAmount(d.Fee), DueBy: d.DueBy.UTC()}
 	}
 	return p
+}
+
+func toAmount(m connectors.Money) *amount {
+	if m == (connectors.Money{}) {
+		return nil
+	}
+	a := &amount{Minor: m.Minor, Currency: m.Currency}
+	if e, ok := m.Exponent.Get(); ok {
+		a.Exponent = &e
+	}
+	return a
+}
+
+func (a *amount) money() connectors.Money {
+	if a == nil {
+		return connectors.Money{}
+	}
+	m := connectors.Money{Minor: a.Minor, Currency: a.Currency}
+	if a.Exponent != nil {
+		m.Exponent = connectors.Exp(*a.Exponent)
+	}
+	return m
 }
 
 var outcomes = map[string]connectors.Outcome{}
@@ -157,11 +194,11 @@ func (p payload) event() (connectors.Event, error) {
 	case "soft":
 		ev.Result.DeclineType = connectors.DeclineSoft
 	}
-	if p.Amount != nil {
-		ev.Amount = connectors.Money{Minor: p.Amount.Minor, Currency: p.Amount.Currency}
-		if p.Amount.Exponent != nil {
-			ev.Amount.Exponent = connectors.Exp(*p.Amount.Exponent)
-		}
+	ev.Amount = p.Amount.money()
+	if d := p.Dispute; d != nil {
+		ev.Dispute = &connectors.Dispute{ID: d.ID, PaymentID: d.PaymentID, Reference: d.Reference,
+			Stage: connectors.DisputeStage(d.Stage), Status: connectors.DisputeStatus(d.Status), ReasonCode: d.ReasonCode,
+			Reason: d.Reason, Amount: d.Amount.money(), Fee: d.Fee.money(), DueBy: d.DueBy}
 	}
 	return ev, nil
 }

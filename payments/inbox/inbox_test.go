@@ -223,3 +223,27 @@ func TestTwoProcessorsHandleEachEventExactlyOnce(t *testing.T) {
 		t.Logf("processor split: %v", byProc)
 	})
 }
+
+func TestDisputeEventSurvivesStorage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		in := inbox.New(db.Client, inbox.Config{Now: newClock().Now})
+		ev := connectors.Event{ID: "evt_d", Connector: "cardnet", Type: connectors.EventDispute, Result: connectors.Approved(),
+			PaymentID: "cp_1", ObjectID: "dp_1", Amount: connectors.NewMoney(3_000_000_000, "USD"),
+			Dispute: &connectors.Dispute{ID: "dp_1", PaymentID: "cp_1", Reference: "att_1", Stage: connectors.DisputePreArbitration,
+				Status: connectors.DisputeNeedsResponse, ReasonCode: "10.4", Reason: "fraudulent",
+				Amount: connectors.NewMoney(3_000_000_000, "USD"), Fee: connectors.NewMoney(1500, "USD"),
+				DueBy: time.Date(2026, 3, 8, 12, 0, 0, 0, time.UTC)}}
+		if err := in.Store(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		row := db.Client.ChannelEvent.Query().OnlyX(viewer.SystemContext(ctx))
+		got, err := inbox.Event(row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Dispute == nil || fmt.Sprint(*got.Dispute) != fmt.Sprint(*ev.Dispute) {
+			t.Fatalf("dispute round trip:\n got %+v\nwant %+v", got.Dispute, ev.Dispute)
+		}
+	})
+}

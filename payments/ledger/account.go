@@ -38,13 +38,14 @@ type Kind string
 
 // Account kinds. Which owner may hold which kind is fixed by ownerKinds.
 const (
-	KindPending    Kind = "pending"    // merchant funds captured but not yet released
-	KindAvailable  Kind = "available"  // merchant or partner funds that can be paid out or converted
-	KindReserve    Kind = "reserve"    // merchant funds held back against disputes
-	KindReceivable Kind = "receivable" // what a channel owes the platform (negative while owed)
-	KindFees       Kind = "fees"       // the platform's fee income
-	KindFX         Kind = "fx"         // the platform's FX position; carries FX gains and losses
-	KindSuspense   Kind = "suspense"   // the platform's unexplained differences, awaiting investigation
+	KindPending     Kind = "pending"      // merchant funds captured but not yet released
+	KindAvailable   Kind = "available"    // merchant or partner funds that can be paid out or converted
+	KindReserve     Kind = "reserve"      // merchant funds held back against disputes
+	KindDisputeHold Kind = "dispute_hold" // merchant funds held while a chargeback is open
+	KindReceivable  Kind = "receivable"   // what a channel owes the platform (negative while owed)
+	KindFees        Kind = "fees"         // the platform's fee income
+	KindFX          Kind = "fx"           // the platform's FX position; carries FX gains and losses
+	KindSuspense    Kind = "suspense"     // the platform's unexplained differences, awaiting investigation
 )
 
 // ownerKinds is the chart of accounts: the kinds each owner type may hold, and
@@ -52,7 +53,7 @@ const (
 // lent out, so their accounts refuse overdrafts; the platform's and channels'
 // accounts are positions that swing both ways.
 var ownerKinds = map[OwnerType]map[Kind]bool{
-	OwnerMerchant: {KindPending: false, KindAvailable: false, KindReserve: false},
+	OwnerMerchant: {KindPending: false, KindAvailable: false, KindReserve: false, KindDisputeHold: false},
 	OwnerPartner:  {KindAvailable: false},
 	OwnerChannel:  {KindReceivable: true},
 	OwnerPlatform: {KindFees: true, KindFX: true, KindSuspense: true},
@@ -65,7 +66,7 @@ func OwnerTypes() []OwnerType {
 
 // Kinds returns every account kind, in a stable order.
 func Kinds() []Kind {
-	return []Kind{KindPending, KindAvailable, KindReserve, KindReceivable, KindFees, KindFX, KindSuspense}
+	return []Kind{KindPending, KindAvailable, KindReserve, KindDisputeHold, KindReceivable, KindFees, KindFX, KindSuspense}
 }
 
 var ownerIDPattern = regexp.MustCompile(`^[A-Za-z0-9_\-.:]{1,64}$`)

@@ -10,8 +10,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/connectors/sdk"
@@ -45,7 +48,7 @@ func (c *cardnet) Describe(context.Context) (connectors.Descriptor, error) {
 		Capabilities: []connectors.Capability{
 			connectors.CapAuthorize, connectors.CapPreauth, connectors.CapPartialCapture,
 			connectors.CapRefund, connectors.CapQueryPayment, connectors.CapSettlementReport,
-			connectors.CapWebhooks,
+			connectors.CapWebhooks, connectors.CapDisputes,
 		},
 	}, nil
 }
@@ -213,15 +216,14 @@ func (c *cardnet) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (conne
 		}
 		ev.Type, ev.PaymentID, ev.Reference, ev.Result, ev.Status = connectors.EventPaymentResult, p.ID, p.MerchantReference, p.result(), p.State
 		ev.Amount = sandboxapi.Money(p.Amount, p.Currency)
-	case "card.chargeback.created":
-		var cb chargeback
-		if err := n.Decode(&cb); err != nil {
+	case "card.dispute.created", "card.dispute.updated":
+		var d dispute
+		if err := n.Decode(&d); err != nil {
 			return connectors.HTTPResponse{Status: http.StatusBadRequest}, nil
 		}
-		ev.Type, ev.PaymentID, ev.Reference, ev.ObjectID, ev.Status = connectors.EventChargeback, cb.PaymentID, cb.MerchantReference, cb.ID, cb.Status
-		ev.Result = connectors.Approved()
-		ev.Amount = sandboxapi.Money(cb.Amount, cb.Currency)
-		ev.Data = map[string]string{"reason_code": cb.ReasonCode, "reason": cb.Reason}
+		cd := d.contract()
+		ev.Type, ev.PaymentID, ev.Reference, ev.ObjectID, ev.Status = connectors.EventDispute, d.PaymentID, d.MerchantReference, d.ID, d.Status
+		ev.Result, ev.Amount, ev.Dispute = connectors.Approved(), cd.Amount, &cd
 	default:
 		// Acknowledge what we do not model, or the network retries forever.
 		return connectors.HTTPResponse{Status: http.StatusOK}, nil
@@ -229,14 +231,96 @@ func (c *cardnet) HandleHTTP(_ context.Context, r connectors.HTTPRequest) (conne
 	return connectors.HTTPResponse{Status: http.StatusOK, Events: []connectors.Event{ev}}, nil
 }
 
-// chargeback is the sandbox's chargeback object.
-type chargeback struct {
-	ID                string `json:"id"`
-	PaymentID         string `json:"payment_id"`
-	MerchantReference string `json:"merchant_reference"`
-	Amount            int64  `json:"amount"`
-	Currency          string `json:"currency"`
-	ReasonCode        string `json:"reason_code"`
-	Reason            string `json:"reason"`
-	Status            string `json:"status"`
+// dispute is the sandbox's dispute object: an inquiry, chargeback or
+// pre-arbitration, one id through its stages.
+type dispute struct {
+	ID                string    `json:"id"`
+	PaymentID         string    `json:"payment_id"`
+	MerchantReference string    `json:"merchant_reference"`
+	Amount            int64     `json:"amount"`
+	Currency          string    `json:"currency"`
+	Fee               int64     `json:"fee"`
+	ReasonCode        string    `json:"reason_code"`
+	Reason            string    `json:"reason"`
+	Stage             string    `json:"stage"`
+	Status            string    `json:"status"`
+	DueBy             time.Time `json:"due_by"`
+}
+
+// contract maps the network's dispute to the contract's; the sandbox's
+// stages and statuses are the contract's words.
+func (d dispute) contract() connectors.Dispute {
+	return connectors.Dispute{
+		ID: d.ID, PaymentID: d.PaymentID, Reference: d.MerchantReference,
+		Stage: connectors.DisputeStage(d.Stage), Status: connectors.DisputeStatus(d.Status),
+		ReasonCode: d.ReasonCode, Reason: d.Reason, Amount: sandboxapi.Money(d.Amount, d.Currency),
+		Fee: sandboxapi.Money(d.Fee, d.Currency), DueBy: d.DueBy,
+	}
+}
+
+// disputeAnswer is the network's answer to evidence or an acceptance.
+type disputeAnswer struct {
+	Status         string  `json:"status"`
+	DeclineType    string  `json:"decline_type"`
+	DeclineCode    string  `json:"decline_code"`
+	DeclineMessage string  `json:"decline_message"`
+	Dispute        dispute `json:"dispute"`
+}
+
+// evidenceFile is what the network's evidence API takes of a file: the
+// sandbox keeps a digest, never the document.
+type evidenceFile struct {
+	Name        string `json:"name"`
+	ContentType string `json:"content_type"`
+	Purpose     string `json:"purpose"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+}
+
+// SubmitDisputeEvidence sends the merchant's evidence. The network decides
+// later and says so with a card.dispute.updated webhook.
+func (c *cardnet) SubmitDisputeEvidence(ctx context.Context, r connectors.SubmitDisputeEvidenceRequest) (connectors.DisputeResponse, error) {
+	files := make([]evidenceFile, 0, len(r.Files))
+	for _, f := range r.Files {
+		sum := sha256.Sum256(f.Data)
+		files = append(files, evidenceFile{Name: f.Name, ContentType: f.ContentType, Purpose: f.Purpose,
+			Size: int64(len(f.Data)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	return c.answerDispute(ctx, r.DisputeID, "evidence", map[string]any{
+		"idempotency_key": sdk.IdempotencyKey("dispute_evidence", r.IdempotencyKey), "fields": r.Evidence, "files": files,
+	})
+}
+
+// AcceptDispute concedes a dispute.
+func (c *cardnet) AcceptDispute(ctx context.Context, r connectors.AcceptDisputeRequest) (connectors.DisputeResponse, error) {
+	return c.answerDispute(ctx, r.DisputeID, "accept", map[string]any{
+		"idempotency_key": sdk.IdempotencyKey("dispute_accept", r.IdempotencyKey),
+	})
+}
+
+func (c *cardnet) answerDispute(ctx context.Context, id, op string, body map[string]any) (connectors.DisputeResponse, error) {
+	var a disputeAnswer
+	err := c.api.Call(ctx, http.MethodPost, "/card/disputes/"+url.PathEscape(id)+"/"+op, body, &a)
+	if sdk.IsStatus(err, http.StatusNotFound) {
+		return connectors.DisputeResponse{Result: connectors.Declined(connectors.DeclineHard, "not_found", "the network has no such dispute")}, nil
+	}
+	if err != nil {
+		return connectors.DisputeResponse{}, err
+	}
+	return connectors.DisputeResponse{
+		Result:  sandboxapi.Outcome(a.Status, a.DeclineType, a.DeclineCode, a.DeclineMessage),
+		Dispute: a.Dispute.contract(),
+	}, nil
+}
+
+// FetchDispute reads a dispute by the network's id.
+func (c *cardnet) FetchDispute(ctx context.Context, r connectors.FetchDisputeRequest) (connectors.DisputeResponse, error) {
+	d, found, err := sandboxapi.Find[dispute](ctx, c.api, "/card/disputes", r.DisputeID, "", "")
+	if err != nil {
+		return connectors.DisputeResponse{}, err
+	}
+	if !found {
+		return connectors.DisputeResponse{Result: connectors.Declined(connectors.DeclineHard, "not_found", "the network has no such dispute")}, nil
+	}
+	return connectors.DisputeResponse{Result: connectors.Approved(), Dispute: d.contract()}, nil
 }

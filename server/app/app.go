@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/checkout"
 	"github.com/straitpay/strait/payments/coupons"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/idempotency"
@@ -82,6 +84,7 @@ type App struct {
 	// (Register them before Start).
 	Inbox         *inbox.Inbox
 	ChannelEvents *inbox.Processor
+	Disputes      *disputes.Service
 
 	// Hub fans published events out to this replica's subscriptions;
 	// Webhooks manages merchants' endpoints and sends their deliveries;
@@ -201,9 +204,16 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.metrics.registry.MustRegister(newBatchCollector(a.BatchStats))
 	a.ChannelEvents.Register(inbox.Decoded(a.Cashier.HandleEvent),
 		connectors.EventPaymentResult, connectors.EventRefundResult, connectors.EventAgreementResult)
+	var files disputes.FileStore
+	if cfg.DataDir != "" {
+		files = disputes.DiskStore{Dir: filepath.Join(cfg.DataDir, "dispute-files")}
+	}
+	a.Disputes = disputes.New(disputes.Config{Client: db.Client, Dialect: db.Dialect, Ledger: a.Ledger,
+		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now, Files: files})
+	a.ChannelEvents.Register(inbox.Decoded(a.Disputes.HandleEvent), connectors.EventDispute)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX, SettlementService: a.Settlement,
 		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book,
-		Events: a.Hub, Webhooks: a.Webhooks}
+		Events: a.Hub, Webhooks: a.Webhooks, Disputes: a.Disputes}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }

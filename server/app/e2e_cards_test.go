@@ -159,7 +159,7 @@ func TestEveryTestCardOutcomeEndToEnd(t *testing.T) {
 			att := x.payment(t, p.ID).attempts()[0]
 			sys := viewer.SystemContext(context.Background())
 			waitFor(t, "the chargeback stored and processed", func() bool {
-				ev, err := db.Client.ChannelEvent.Query().Where(channelevent.Type("chargeback"), channelevent.Reference(att.ID)).Only(sys)
+				ev, err := db.Client.ChannelEvent.Query().Where(channelevent.Type("dispute"), channelevent.Reference(att.ID)).Only(sys)
 				return err == nil && ev.Connector == "cardnet" && ev.PaymentID == att.ConnectorReference && ev.ProcessedAt != nil
 			})
 			if at := cardPaymentsAt(t, network, att.ID); len(at) != 1 || at[0].State != "charged_back" {

@@ -37,6 +37,9 @@ const (
 //     coerce, is 200 under application/json and 400 under
 //     application/graphql-response+json; a request error has no data entry;
 //   - a GET carries queries only: anything else is 405 with Allow: POST;
+//   - a POST as multipart/form-data follows the GraphQL multipart request
+//     specification (operations, map, then the files), for the upload
+//     mutations only (uploadOperations), bounded by maxUploadBytes;
 //   - PersistedQueryNotFound is 200 under both: it is the client's cue to send
 //     the document, not a failure.
 type overHTTP struct{}
@@ -78,6 +81,12 @@ func (overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		err := gqlerror.Errorf("GET carries queries only; send mutations with POST")
 		err.Extensions = map[string]any{"code": graph.CodeBadUserInput}
 		writeRequestError(w, http.StatusMethodNotAllowed, exec.DispatchError(ctx, gqlerror.List{err}))
+		return
+	}
+	if isMultipart(r) && !uploadOnly(oc) {
+		err := gqlerror.Errorf("multipart/form-data carries the uploadDisputeFile mutation only; send other operations as application/json")
+		err.Extensions = map[string]any{"code": graph.CodeBadUserInput}
+		writeRequestError(w, http.StatusBadRequest, exec.DispatchError(ctx, gqlerror.List{err}))
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)
@@ -137,6 +146,9 @@ func readParams(r *http.Request) (*graphql.RawParams, int, *gqlerror.Error) {
 		}
 	} else {
 		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err == nil && mt == mediaMultipart {
+			return readMultipart(r)
+		}
 		if err != nil || mt != mediaJSON {
 			return nil, http.StatusUnsupportedMediaType, badRequest("send the request as Content-Type: application/json")
 		}

@@ -152,12 +152,13 @@ func TestMalformedCursorIsBadInput(t *testing.T) {
 }
 
 // TestRefusedTransportsAnswerCodedJSON (issue 13, point 9): a POST that is not
-// application/json (multipart, text/plain, form-urlencoded, none) is 415 with
-// a JSON body labelled as such and an extensions.code.
+// application/json (text/plain, form-urlencoded, none) is 415 with a JSON
+// body labelled as such and an extensions.code; multipart, kept for uploads,
+// is 400 when it is not a GraphQL multipart request.
 func TestRefusedTransportsAnswerCodedJSON(t *testing.T) {
 	e := newEnv(t, storetest.Open(t, "sqlite"))
 	body := `{"query":"{ viewer { subject } }"}`
-	for _, ct := range []string{"multipart/form-data; boundary=x", "text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=latin1"} {
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=latin1"} {
 		t.Run(ct, func(t *testing.T) {
 			rec := e.post("OPERATOR", body, map[string]string{"Content-Type": ct})
 			if rec.Code != http.StatusUnsupportedMediaType {
@@ -172,6 +173,13 @@ func TestRefusedTransportsAnswerCodedJSON(t *testing.T) {
 			}
 		})
 	}
+	t.Run("multipart that is no GraphQL multipart request", func(t *testing.T) {
+		rec := e.post("OPERATOR", body, map[string]string{"Content-Type": "multipart/form-data; boundary=x"})
+		var out gqlResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); rec.Code != http.StatusBadRequest || err != nil || out.code() != "BAD_USER_INPUT" || out.Data != nil {
+			t.Fatalf("status %d, body %s (%v)", rec.Code, rec.Body, err)
+		}
+	})
 }
 
 // TestWebsocketAckCarriesNoSecret (issue 13, point 9): connection_ack never

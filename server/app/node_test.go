@@ -10,7 +10,9 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/coupon"
+	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/migrate"
+	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/store"
@@ -119,8 +121,8 @@ func TestNodeResolvesEveryKind(t *testing.T) {
 
 // seedNodeKinds makes, for merchantID, a row of each Node type the harness's
 // seed does not: a customer, a coupon, an agreement, an event, a settlement
-// batch with a line, and ledger accounts with a journal entry and its
-// postings.
+// batch with a line, a dispute with a timeline line and a file, and ledger
+// accounts with a journal entry and its postings.
 func (e *env) seedNodeKinds(merchantID string) {
 	t := e.t
 	t.Helper()
@@ -148,6 +150,23 @@ func (e *env) seedNodeKinds(merchantID string) {
 	if _, err := c.SettlementLine.Create().SetMerchantID(merchantID).SetBatchID(batch.ID).SetSourceKey("capture:node-"+merchantID).
 		SetPaymentID("pay_node").SetCurrency("USD").SetGross(100).SetChannelFee(0).SetMdrFee(3).SetSplitAmount(0).SetNet(97).
 		SetCapturedAt(time.Now()).Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	pay, err := c.Payment.Query().Where(payment.MerchantID(merchantID)).First(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsp, err := c.Dispute.Create().SetMerchantID(merchantID).SetPaymentID(pay.ID).SetConnector("cardnet").
+		SetNetworkDisputeID("dp-node-" + merchantID).SetState(dispute.StateNEEDS_RESPONSE).SetStage(dispute.StageCHARGEBACK).
+		SetReason(dispute.ReasonFRAUD).SetAmount(pay.Amount).SetCurrency(pay.Currency).Save(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DisputeEvent.Create().SetMerchantID(merchantID).SetDisputeID(dsp.ID).SetKind("channel_event").Save(sys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DisputeFile.Create().SetMerchantID(merchantID).SetDisputeID(dsp.ID).SetName("r.png").SetContentType("image/png").
+		SetSize(1).SetSha256("00").SetStorageKey("k").Save(sys); err != nil {
 		t.Fatal(err)
 	}
 	ep, err := c.WebhookEndpoint.Create().SetMerchantID(merchantID).SetURL("https://hooks.example/" + merchantID).

@@ -463,13 +463,18 @@ var eventTypes = map[c.EventType]pb.EventType{
 	c.EventPayoutResult:     pb.EventType_EVENT_TYPE_PAYOUT_RESULT,
 	c.EventSettlement:       pb.EventType_EVENT_TYPE_SETTLEMENT,
 	c.EventAgreementResult:  pb.EventType_EVENT_TYPE_AGREEMENT_RESULT,
+	c.EventDispute:          pb.EventType_EVENT_TYPE_DISPUTE,
 }
 
 // EventToPB converts the Go contract value to its wire form.
 func EventToPB(e c.Event) *pb.Event {
-	return &pb.Event{Id: e.ID, Type: eventTypes[e.Type], OccurredAt: unix(e.OccurredAt), PaymentId: e.PaymentID,
+	out := &pb.Event{Id: e.ID, Type: eventTypes[e.Type], OccurredAt: unix(e.OccurredAt), PaymentId: e.PaymentID,
 		Reference: e.Reference, ObjectId: e.ObjectID, Result: ResultToPB(e.Result), Amount: MoneyToPB(e.Amount),
 		Status: e.Status, Data: e.Data}
+	if e.Dispute != nil {
+		out.Dispute = DisputeToPB(*e.Dispute)
+	}
+	return out
 }
 
 // EventFromPB converts the wire form to the Go contract value.
@@ -477,10 +482,56 @@ func EventFromPB(e *pb.Event) c.Event {
 	out := c.Event{ID: e.GetId(), OccurredAt: fromUnix(e.GetOccurredAt()), PaymentID: e.GetPaymentId(),
 		Reference: e.GetReference(), ObjectID: e.GetObjectId(), Result: ResultFromPB(e.GetResult()),
 		Amount: MoneyFromPB(e.GetAmount()), Status: e.GetStatus(), Data: e.GetData()}
+	if d := e.GetDispute(); d != nil {
+		dd := DisputeFromPB(d)
+		out.Dispute = &dd
+	}
 	for k, v := range eventTypes {
 		if v == e.GetType() {
 			out.Type = k
 		}
+	}
+	return out
+}
+
+// DisputeToPB converts the Go contract value to its wire form.
+func DisputeToPB(d c.Dispute) *pb.Dispute {
+	return &pb.Dispute{Id: d.ID, PaymentId: d.PaymentID, Reference: d.Reference, Stage: string(d.Stage),
+		Status: string(d.Status), ReasonCode: d.ReasonCode, Reason: d.Reason, Amount: MoneyToPB(d.Amount),
+		Fee: MoneyToPB(d.Fee), DueBy: unix(d.DueBy)}
+}
+
+// DisputeFromPB converts the wire form to the Go contract value.
+func DisputeFromPB(d *pb.Dispute) c.Dispute {
+	return c.Dispute{ID: d.GetId(), PaymentID: d.GetPaymentId(), Reference: d.GetReference(),
+		Stage: c.DisputeStage(d.GetStage()), Status: c.DisputeStatus(d.GetStatus()), ReasonCode: d.GetReasonCode(),
+		Reason: d.GetReason(), Amount: MoneyFromPB(d.GetAmount()), Fee: MoneyFromPB(d.GetFee()), DueBy: fromUnix(d.GetDueBy())}
+}
+
+// DisputeResponseToPB converts the Go contract value to its wire form.
+func DisputeResponseToPB(r c.DisputeResponse) *pb.DisputeResponse {
+	return &pb.DisputeResponse{Result: ResultToPB(r.Result), Dispute: DisputeToPB(r.Dispute)}
+}
+
+// DisputeResponseFromPB converts the wire form to the Go contract value.
+func DisputeResponseFromPB(r *pb.DisputeResponse) c.DisputeResponse {
+	return c.DisputeResponse{Result: ResultFromPB(r.GetResult()), Dispute: DisputeFromPB(r.GetDispute())}
+}
+
+// SubmitDisputeEvidenceToPB converts the Go contract value to its wire form.
+func SubmitDisputeEvidenceToPB(r c.SubmitDisputeEvidenceRequest) *pb.SubmitDisputeEvidenceRequest {
+	out := &pb.SubmitDisputeEvidenceRequest{IdempotencyKey: r.IdempotencyKey, DisputeId: r.DisputeID, Evidence: r.Evidence}
+	for _, f := range r.Files {
+		out.Files = append(out.Files, &pb.DisputeFile{Name: f.Name, ContentType: f.ContentType, Purpose: f.Purpose, Data: f.Data})
+	}
+	return out
+}
+
+// SubmitDisputeEvidenceFromPB converts the wire form to the Go contract value.
+func SubmitDisputeEvidenceFromPB(r *pb.SubmitDisputeEvidenceRequest) c.SubmitDisputeEvidenceRequest {
+	out := c.SubmitDisputeEvidenceRequest{IdempotencyKey: r.GetIdempotencyKey(), DisputeID: r.GetDisputeId(), Evidence: r.GetEvidence()}
+	for _, f := range r.GetFiles() {
+		out.Files = append(out.Files, c.DisputeFile{Name: f.GetName(), ContentType: f.GetContentType(), Purpose: f.GetPurpose(), Data: f.GetData()})
 	}
 	return out
 }

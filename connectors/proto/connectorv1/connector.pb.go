@@ -313,6 +313,7 @@ const (
 	EventType_EVENT_TYPE_PAYOUT_RESULT     EventType = 5
 	EventType_EVENT_TYPE_SETTLEMENT        EventType = 6
 	EventType_EVENT_TYPE_AGREEMENT_RESULT  EventType = 7
+	EventType_EVENT_TYPE_DISPUTE           EventType = 8
 )
 
 // Enum value maps for EventType.
@@ -326,6 +327,7 @@ var (
 		5: "EVENT_TYPE_PAYOUT_RESULT",
 		6: "EVENT_TYPE_SETTLEMENT",
 		7: "EVENT_TYPE_AGREEMENT_RESULT",
+		8: "EVENT_TYPE_DISPUTE",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":       0,
@@ -336,6 +338,7 @@ var (
 		"EVENT_TYPE_PAYOUT_RESULT":     5,
 		"EVENT_TYPE_SETTLEMENT":        6,
 		"EVENT_TYPE_AGREEMENT_RESULT":  7,
+		"EVENT_TYPE_DISPUTE":           8,
 	}
 )
 
@@ -2809,16 +2812,18 @@ func (x *HTTPResponse) GetEvents() []*Event {
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A stable id: the same channel notification always has the same id.
-	Id            string            `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Type          EventType         `protobuf:"varint,2,opt,name=type,proto3,enum=strait.connector.v1.EventType" json:"type,omitempty"`
-	OccurredAt    int64             `protobuf:"varint,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
-	PaymentId     string            `protobuf:"bytes,4,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
-	Reference     string            `protobuf:"bytes,5,opt,name=reference,proto3" json:"reference,omitempty"`
-	ObjectId      string            `protobuf:"bytes,6,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
-	Result        *Result           `protobuf:"bytes,7,opt,name=result,proto3" json:"result,omitempty"`
-	Amount        *Money            `protobuf:"bytes,8,opt,name=amount,proto3" json:"amount,omitempty"`
-	Status        string            `protobuf:"bytes,9,opt,name=status,proto3" json:"status,omitempty"`
-	Data          map[string]string `protobuf:"bytes,10,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Id         string            `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Type       EventType         `protobuf:"varint,2,opt,name=type,proto3,enum=strait.connector.v1.EventType" json:"type,omitempty"`
+	OccurredAt int64             `protobuf:"varint,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	PaymentId  string            `protobuf:"bytes,4,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	Reference  string            `protobuf:"bytes,5,opt,name=reference,proto3" json:"reference,omitempty"`
+	ObjectId   string            `protobuf:"bytes,6,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"`
+	Result     *Result           `protobuf:"bytes,7,opt,name=result,proto3" json:"result,omitempty"`
+	Amount     *Money            `protobuf:"bytes,8,opt,name=amount,proto3" json:"amount,omitempty"`
+	Status     string            `protobuf:"bytes,9,opt,name=status,proto3" json:"status,omitempty"`
+	Data       map[string]string `protobuf:"bytes,10,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Set on EVENT_TYPE_DISPUTE.
+	Dispute       *Dispute `protobuf:"bytes,11,opt,name=dispute,proto3" json:"dispute,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2923,6 +2928,416 @@ func (x *Event) GetData() map[string]string {
 	return nil
 }
 
+func (x *Event) GetDispute() *Dispute {
+	if x != nil {
+		return x.Dispute
+	}
+	return nil
+}
+
+// Dispute is a channel's dispute; id is the network's dispute id.
+type Dispute struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	PaymentId string                 `protobuf:"bytes,2,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	Reference string                 `protobuf:"bytes,3,opt,name=reference,proto3" json:"reference,omitempty"`
+	// inquiry, chargeback or pre_arbitration.
+	Stage string `protobuf:"bytes,4,opt,name=stage,proto3" json:"stage,omitempty"`
+	// needs_response, under_review, won, lost or accepted.
+	Status        string `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	ReasonCode    string `protobuf:"bytes,6,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Amount        *Money `protobuf:"bytes,8,opt,name=amount,proto3" json:"amount,omitempty"`
+	Fee           *Money `protobuf:"bytes,9,opt,name=fee,proto3" json:"fee,omitempty"`
+	DueBy         int64  `protobuf:"varint,10,opt,name=due_by,json=dueBy,proto3" json:"due_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Dispute) Reset() {
+	*x = Dispute{}
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Dispute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Dispute) ProtoMessage() {}
+
+func (x *Dispute) ProtoReflect() protoreflect.Message {
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Dispute.ProtoReflect.Descriptor instead.
+func (*Dispute) Descriptor() ([]byte, []int) {
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *Dispute) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Dispute) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *Dispute) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *Dispute) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *Dispute) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Dispute) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *Dispute) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Dispute) GetAmount() *Money {
+	if x != nil {
+		return x.Amount
+	}
+	return nil
+}
+
+func (x *Dispute) GetFee() *Money {
+	if x != nil {
+		return x.Fee
+	}
+	return nil
+}
+
+func (x *Dispute) GetDueBy() int64 {
+	if x != nil {
+		return x.DueBy
+	}
+	return 0
+}
+
+type DisputeFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ContentType   string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Purpose       string                 `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisputeFile) Reset() {
+	*x = DisputeFile{}
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisputeFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisputeFile) ProtoMessage() {}
+
+func (x *DisputeFile) ProtoReflect() protoreflect.Message {
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisputeFile.ProtoReflect.Descriptor instead.
+func (*DisputeFile) Descriptor() ([]byte, []int) {
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *DisputeFile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DisputeFile) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *DisputeFile) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *DisputeFile) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type SubmitDisputeEvidenceRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	IdempotencyKey string                 `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	DisputeId      string                 `protobuf:"bytes,2,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+	Evidence       map[string]string      `protobuf:"bytes,3,rep,name=evidence,proto3" json:"evidence,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Files          []*DisputeFile         `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SubmitDisputeEvidenceRequest) Reset() {
+	*x = SubmitDisputeEvidenceRequest{}
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitDisputeEvidenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitDisputeEvidenceRequest) ProtoMessage() {}
+
+func (x *SubmitDisputeEvidenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitDisputeEvidenceRequest.ProtoReflect.Descriptor instead.
+func (*SubmitDisputeEvidenceRequest) Descriptor() ([]byte, []int) {
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SubmitDisputeEvidenceRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *SubmitDisputeEvidenceRequest) GetDisputeId() string {
+	if x != nil {
+		return x.DisputeId
+	}
+	return ""
+}
+
+func (x *SubmitDisputeEvidenceRequest) GetEvidence() map[string]string {
+	if x != nil {
+		return x.Evidence
+	}
+	return nil
+}
+
+func (x *SubmitDisputeEvidenceRequest) GetFiles() []*DisputeFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+type AcceptDisputeRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	IdempotencyKey string                 `protobuf:"bytes,1,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	DisputeId      string                 `protobuf:"bytes,2,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AcceptDisputeRequest) Reset() {
+	*x = AcceptDisputeRequest{}
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptDisputeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptDisputeRequest) ProtoMessage() {}
+
+func (x *AcceptDisputeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptDisputeRequest.ProtoReflect.Descriptor instead.
+func (*AcceptDisputeRequest) Descriptor() ([]byte, []int) {
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *AcceptDisputeRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *AcceptDisputeRequest) GetDisputeId() string {
+	if x != nil {
+		return x.DisputeId
+	}
+	return ""
+}
+
+type FetchDisputeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DisputeId     string                 `protobuf:"bytes,1,opt,name=dispute_id,json=disputeId,proto3" json:"dispute_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FetchDisputeRequest) Reset() {
+	*x = FetchDisputeRequest{}
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FetchDisputeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FetchDisputeRequest) ProtoMessage() {}
+
+func (x *FetchDisputeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FetchDisputeRequest.ProtoReflect.Descriptor instead.
+func (*FetchDisputeRequest) Descriptor() ([]byte, []int) {
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *FetchDisputeRequest) GetDisputeId() string {
+	if x != nil {
+		return x.DisputeId
+	}
+	return ""
+}
+
+type DisputeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        *Result                `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	Dispute       *Dispute               `protobuf:"bytes,2,opt,name=dispute,proto3" json:"dispute,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisputeResponse) Reset() {
+	*x = DisputeResponse{}
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisputeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisputeResponse) ProtoMessage() {}
+
+func (x *DisputeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisputeResponse.ProtoReflect.Descriptor instead.
+func (*DisputeResponse) Descriptor() ([]byte, []int) {
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *DisputeResponse) GetResult() *Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *DisputeResponse) GetDispute() *Dispute {
+	if x != nil {
+		return x.Dispute
+	}
+	return nil
+}
+
 type EventsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -2931,7 +3346,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_strait_connector_v1_connector_proto_msgTypes[37]
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3358,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strait_connector_v1_connector_proto_msgTypes[37]
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3371,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{37}
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{43}
 }
 
 type AckEventsRequest struct {
@@ -2968,7 +3383,7 @@ type AckEventsRequest struct {
 
 func (x *AckEventsRequest) Reset() {
 	*x = AckEventsRequest{}
-	mi := &file_strait_connector_v1_connector_proto_msgTypes[38]
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +3395,7 @@ func (x *AckEventsRequest) String() string {
 func (*AckEventsRequest) ProtoMessage() {}
 
 func (x *AckEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strait_connector_v1_connector_proto_msgTypes[38]
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +3408,7 @@ func (x *AckEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckEventsRequest.ProtoReflect.Descriptor instead.
 func (*AckEventsRequest) Descriptor() ([]byte, []int) {
-	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{38}
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AckEventsRequest) GetIds() []string {
@@ -3011,7 +3426,7 @@ type AckEventsResponse struct {
 
 func (x *AckEventsResponse) Reset() {
 	*x = AckEventsResponse{}
-	mi := &file_strait_connector_v1_connector_proto_msgTypes[39]
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3023,7 +3438,7 @@ func (x *AckEventsResponse) String() string {
 func (*AckEventsResponse) ProtoMessage() {}
 
 func (x *AckEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strait_connector_v1_connector_proto_msgTypes[39]
+	mi := &file_strait_connector_v1_connector_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3036,7 +3451,7 @@ func (x *AckEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckEventsResponse.ProtoReflect.Descriptor instead.
 func (*AckEventsResponse) Descriptor() ([]byte, []int) {
-	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{39}
+	return file_strait_connector_v1_connector_proto_rawDescGZIP(), []int{45}
 }
 
 var File_strait_connector_v1_connector_proto protoreflect.FileDescriptor
@@ -3244,7 +3659,7 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x125\n" +
 	"\aheaders\x18\x02 \x03(\v2\x1b.strait.connector.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\fR\x04body\x122\n" +
-	"\x06events\x18\x04 \x03(\v2\x1a.strait.connector.v1.EventR\x06events\"\xba\x03\n" +
+	"\x06events\x18\x04 \x03(\v2\x1a.strait.connector.v1.EventR\x06events\"\xf2\x03\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x122\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x1e.strait.connector.v1.EventTypeR\x04type\x12\x1f\n" +
@@ -3258,10 +3673,49 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\x06amount\x18\b \x01(\v2\x1a.strait.connector.v1.MoneyR\x06amount\x12\x16\n" +
 	"\x06status\x18\t \x01(\tR\x06status\x128\n" +
 	"\x04data\x18\n" +
-	" \x03(\v2$.strait.connector.v1.Event.DataEntryR\x04data\x1a7\n" +
+	" \x03(\v2$.strait.connector.v1.Event.DataEntryR\x04data\x126\n" +
+	"\adispute\x18\v \x01(\v2\x1c.strait.connector.v1.DisputeR\adispute\x1a7\n" +
 	"\tDataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x0f\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb6\x02\n" +
+	"\aDispute\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\n" +
+	"payment_id\x18\x02 \x01(\tR\tpaymentId\x12\x1c\n" +
+	"\treference\x18\x03 \x01(\tR\treference\x12\x14\n" +
+	"\x05stage\x18\x04 \x01(\tR\x05stage\x12\x16\n" +
+	"\x06status\x18\x05 \x01(\tR\x06status\x12\x1f\n" +
+	"\vreason_code\x18\x06 \x01(\tR\n" +
+	"reasonCode\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x122\n" +
+	"\x06amount\x18\b \x01(\v2\x1a.strait.connector.v1.MoneyR\x06amount\x12,\n" +
+	"\x03fee\x18\t \x01(\v2\x1a.strait.connector.v1.MoneyR\x03fee\x12\x15\n" +
+	"\x06due_by\x18\n" +
+	" \x01(\x03R\x05dueBy\"r\n" +
+	"\vDisputeFile\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x18\n" +
+	"\apurpose\x18\x03 \x01(\tR\apurpose\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\"\xb8\x02\n" +
+	"\x1cSubmitDisputeEvidenceRequest\x12'\n" +
+	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x1d\n" +
+	"\n" +
+	"dispute_id\x18\x02 \x01(\tR\tdisputeId\x12[\n" +
+	"\bevidence\x18\x03 \x03(\v2?.strait.connector.v1.SubmitDisputeEvidenceRequest.EvidenceEntryR\bevidence\x126\n" +
+	"\x05files\x18\x04 \x03(\v2 .strait.connector.v1.DisputeFileR\x05files\x1a;\n" +
+	"\rEvidenceEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"^\n" +
+	"\x14AcceptDisputeRequest\x12'\n" +
+	"\x0fidempotency_key\x18\x01 \x01(\tR\x0eidempotencyKey\x12\x1d\n" +
+	"\n" +
+	"dispute_id\x18\x02 \x01(\tR\tdisputeId\"4\n" +
+	"\x13FetchDisputeRequest\x12\x1d\n" +
+	"\n" +
+	"dispute_id\x18\x01 \x01(\tR\tdisputeId\"~\n" +
+	"\x0fDisputeResponse\x123\n" +
+	"\x06result\x18\x01 \x01(\v2\x1b.strait.connector.v1.ResultR\x06result\x126\n" +
+	"\adispute\x18\x02 \x01(\v2\x1c.strait.connector.v1.DisputeR\adispute\"\x0f\n" +
 	"\rEventsRequest\"$\n" +
 	"\x10AckEventsRequest\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\tR\x03ids\"\x13\n" +
@@ -3292,7 +3746,7 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"#NEXT_ACTION_TYPE_THREE_DS_CHALLENGE\x10\x01\x12\x1d\n" +
 	"\x19NEXT_ACTION_TYPE_REDIRECT\x10\x02\x12\x1c\n" +
 	"\x18NEXT_ACTION_TYPE_QR_CODE\x10\x03\x12\"\n" +
-	"\x1eNEXT_ACTION_TYPE_BANK_TRANSFER\x10\x04*\xfb\x01\n" +
+	"\x1eNEXT_ACTION_TYPE_BANK_TRANSFER\x10\x04*\x93\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19EVENT_TYPE_PAYMENT_RESULT\x10\x01\x12\x1c\n" +
@@ -3301,7 +3755,8 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\x1cEVENT_TYPE_CHARGEBACK_UPDATE\x10\x04\x12\x1c\n" +
 	"\x18EVENT_TYPE_PAYOUT_RESULT\x10\x05\x12\x19\n" +
 	"\x15EVENT_TYPE_SETTLEMENT\x10\x06\x12\x1f\n" +
-	"\x1bEVENT_TYPE_AGREEMENT_RESULT\x10\a2\x9f\f\n" +
+	"\x1bEVENT_TYPE_AGREEMENT_RESULT\x10\a\x12\x16\n" +
+	"\x12EVENT_TYPE_DISPUTE\x10\b2\xd3\x0e\n" +
 	"\tConnector\x12W\n" +
 	"\bDescribe\x12$.strait.connector.v1.DescribeRequest\x1a%.strait.connector.v1.DescribeResponse\x12Z\n" +
 	"\tConfigure\x12%.strait.connector.v1.ConfigureRequest\x1a&.strait.connector.v1.ConfigureResponse\x12Z\n" +
@@ -3316,7 +3771,10 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\x06Payout\x12\".strait.connector.v1.PayoutRequest\x1a&.strait.connector.v1.OperationResponse\x12Y\n" +
 	"\fQueryBalance\x12#.strait.connector.v1.BalanceRequest\x1a$.strait.connector.v1.BalanceResponse\x12l\n" +
 	"\x15FetchSettlementReport\x12,.strait.connector.v1.SettlementReportRequest\x1a%.strait.connector.v1.SettlementReport\x12Q\n" +
-	"\bGetRates\x12!.strait.connector.v1.RatesRequest\x1a\".strait.connector.v1.RatesResponse\x12Q\n" +
+	"\bGetRates\x12!.strait.connector.v1.RatesRequest\x1a\".strait.connector.v1.RatesResponse\x12p\n" +
+	"\x15SubmitDisputeEvidence\x121.strait.connector.v1.SubmitDisputeEvidenceRequest\x1a$.strait.connector.v1.DisputeResponse\x12`\n" +
+	"\rAcceptDispute\x12).strait.connector.v1.AcceptDisputeRequest\x1a$.strait.connector.v1.DisputeResponse\x12^\n" +
+	"\fFetchDispute\x12(.strait.connector.v1.FetchDisputeRequest\x1a$.strait.connector.v1.DisputeResponse\x12Q\n" +
 	"\n" +
 	"HandleHTTP\x12 .strait.connector.v1.HTTPRequest\x1a!.strait.connector.v1.HTTPResponse\x12J\n" +
 	"\x06Events\x12\".strait.connector.v1.EventsRequest\x1a\x1a.strait.connector.v1.Event0\x01\x12Z\n" +
@@ -3335,67 +3793,74 @@ func file_strait_connector_v1_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_strait_connector_v1_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_strait_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_strait_connector_v1_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_strait_connector_v1_connector_proto_goTypes = []any{
-	(Outcome)(0),                      // 0: strait.connector.v1.Outcome
-	(DeclineType)(0),                  // 1: strait.connector.v1.DeclineType
-	(Kind)(0),                         // 2: strait.connector.v1.Kind
-	(ThreeDS)(0),                      // 3: strait.connector.v1.ThreeDS
-	(NextActionType)(0),               // 4: strait.connector.v1.NextActionType
-	(EventType)(0),                    // 5: strait.connector.v1.EventType
-	(*Money)(nil),                     // 6: strait.connector.v1.Money
-	(*Result)(nil),                    // 7: strait.connector.v1.Result
-	(*DescribeRequest)(nil),           // 8: strait.connector.v1.DescribeRequest
-	(*DescribeResponse)(nil),          // 9: strait.connector.v1.DescribeResponse
-	(*ConfigureRequest)(nil),          // 10: strait.connector.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),         // 11: strait.connector.v1.ConfigureResponse
-	(*Card)(nil),                      // 12: strait.connector.v1.Card
-	(*Customer)(nil),                  // 13: strait.connector.v1.Customer
-	(*BankAccount)(nil),               // 14: strait.connector.v1.BankAccount
-	(*AuthorizeRequest)(nil),          // 15: strait.connector.v1.AuthorizeRequest
-	(*TransferInstructions)(nil),      // 16: strait.connector.v1.TransferInstructions
-	(*NextAction)(nil),                // 17: strait.connector.v1.NextAction
-	(*AuthorizeResponse)(nil),         // 18: strait.connector.v1.AuthorizeResponse
-	(*CaptureRequest)(nil),            // 19: strait.connector.v1.CaptureRequest
-	(*VoidRequest)(nil),               // 20: strait.connector.v1.VoidRequest
-	(*RefundRequest)(nil),             // 21: strait.connector.v1.RefundRequest
-	(*OperationResponse)(nil),         // 22: strait.connector.v1.OperationResponse
-	(*QueryPaymentRequest)(nil),       // 23: strait.connector.v1.QueryPaymentRequest
-	(*PaymentStatus)(nil),             // 24: strait.connector.v1.PaymentStatus
-	(*SignAgreementRequest)(nil),      // 25: strait.connector.v1.SignAgreementRequest
-	(*TerminateAgreementRequest)(nil), // 26: strait.connector.v1.TerminateAgreementRequest
-	(*QueryAgreementRequest)(nil),     // 27: strait.connector.v1.QueryAgreementRequest
-	(*AgreementResponse)(nil),         // 28: strait.connector.v1.AgreementResponse
-	(*PayoutRequest)(nil),             // 29: strait.connector.v1.PayoutRequest
-	(*BalanceRequest)(nil),            // 30: strait.connector.v1.BalanceRequest
-	(*Balance)(nil),                   // 31: strait.connector.v1.Balance
-	(*BalanceResponse)(nil),           // 32: strait.connector.v1.BalanceResponse
-	(*SettlementReportRequest)(nil),   // 33: strait.connector.v1.SettlementReportRequest
-	(*SettlementLine)(nil),            // 34: strait.connector.v1.SettlementLine
-	(*SettlementReport)(nil),          // 35: strait.connector.v1.SettlementReport
-	(*RatesRequest)(nil),              // 36: strait.connector.v1.RatesRequest
-	(*Rate)(nil),                      // 37: strait.connector.v1.Rate
-	(*RatesResponse)(nil),             // 38: strait.connector.v1.RatesResponse
-	(*Header)(nil),                    // 39: strait.connector.v1.Header
-	(*HTTPRequest)(nil),               // 40: strait.connector.v1.HTTPRequest
-	(*HTTPResponse)(nil),              // 41: strait.connector.v1.HTTPResponse
-	(*Event)(nil),                     // 42: strait.connector.v1.Event
-	(*EventsRequest)(nil),             // 43: strait.connector.v1.EventsRequest
-	(*AckEventsRequest)(nil),          // 44: strait.connector.v1.AckEventsRequest
-	(*AckEventsResponse)(nil),         // 45: strait.connector.v1.AckEventsResponse
-	nil,                               // 46: strait.connector.v1.ConfigureRequest.ConfigEntry
-	nil,                               // 47: strait.connector.v1.AuthorizeRequest.MetadataEntry
-	nil,                               // 48: strait.connector.v1.Event.DataEntry
+	(Outcome)(0),                         // 0: strait.connector.v1.Outcome
+	(DeclineType)(0),                     // 1: strait.connector.v1.DeclineType
+	(Kind)(0),                            // 2: strait.connector.v1.Kind
+	(ThreeDS)(0),                         // 3: strait.connector.v1.ThreeDS
+	(NextActionType)(0),                  // 4: strait.connector.v1.NextActionType
+	(EventType)(0),                       // 5: strait.connector.v1.EventType
+	(*Money)(nil),                        // 6: strait.connector.v1.Money
+	(*Result)(nil),                       // 7: strait.connector.v1.Result
+	(*DescribeRequest)(nil),              // 8: strait.connector.v1.DescribeRequest
+	(*DescribeResponse)(nil),             // 9: strait.connector.v1.DescribeResponse
+	(*ConfigureRequest)(nil),             // 10: strait.connector.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),            // 11: strait.connector.v1.ConfigureResponse
+	(*Card)(nil),                         // 12: strait.connector.v1.Card
+	(*Customer)(nil),                     // 13: strait.connector.v1.Customer
+	(*BankAccount)(nil),                  // 14: strait.connector.v1.BankAccount
+	(*AuthorizeRequest)(nil),             // 15: strait.connector.v1.AuthorizeRequest
+	(*TransferInstructions)(nil),         // 16: strait.connector.v1.TransferInstructions
+	(*NextAction)(nil),                   // 17: strait.connector.v1.NextAction
+	(*AuthorizeResponse)(nil),            // 18: strait.connector.v1.AuthorizeResponse
+	(*CaptureRequest)(nil),               // 19: strait.connector.v1.CaptureRequest
+	(*VoidRequest)(nil),                  // 20: strait.connector.v1.VoidRequest
+	(*RefundRequest)(nil),                // 21: strait.connector.v1.RefundRequest
+	(*OperationResponse)(nil),            // 22: strait.connector.v1.OperationResponse
+	(*QueryPaymentRequest)(nil),          // 23: strait.connector.v1.QueryPaymentRequest
+	(*PaymentStatus)(nil),                // 24: strait.connector.v1.PaymentStatus
+	(*SignAgreementRequest)(nil),         // 25: strait.connector.v1.SignAgreementRequest
+	(*TerminateAgreementRequest)(nil),    // 26: strait.connector.v1.TerminateAgreementRequest
+	(*QueryAgreementRequest)(nil),        // 27: strait.connector.v1.QueryAgreementRequest
+	(*AgreementResponse)(nil),            // 28: strait.connector.v1.AgreementResponse
+	(*PayoutRequest)(nil),                // 29: strait.connector.v1.PayoutRequest
+	(*BalanceRequest)(nil),               // 30: strait.connector.v1.BalanceRequest
+	(*Balance)(nil),                      // 31: strait.connector.v1.Balance
+	(*BalanceResponse)(nil),              // 32: strait.connector.v1.BalanceResponse
+	(*SettlementReportRequest)(nil),      // 33: strait.connector.v1.SettlementReportRequest
+	(*SettlementLine)(nil),               // 34: strait.connector.v1.SettlementLine
+	(*SettlementReport)(nil),             // 35: strait.connector.v1.SettlementReport
+	(*RatesRequest)(nil),                 // 36: strait.connector.v1.RatesRequest
+	(*Rate)(nil),                         // 37: strait.connector.v1.Rate
+	(*RatesResponse)(nil),                // 38: strait.connector.v1.RatesResponse
+	(*Header)(nil),                       // 39: strait.connector.v1.Header
+	(*HTTPRequest)(nil),                  // 40: strait.connector.v1.HTTPRequest
+	(*HTTPResponse)(nil),                 // 41: strait.connector.v1.HTTPResponse
+	(*Event)(nil),                        // 42: strait.connector.v1.Event
+	(*Dispute)(nil),                      // 43: strait.connector.v1.Dispute
+	(*DisputeFile)(nil),                  // 44: strait.connector.v1.DisputeFile
+	(*SubmitDisputeEvidenceRequest)(nil), // 45: strait.connector.v1.SubmitDisputeEvidenceRequest
+	(*AcceptDisputeRequest)(nil),         // 46: strait.connector.v1.AcceptDisputeRequest
+	(*FetchDisputeRequest)(nil),          // 47: strait.connector.v1.FetchDisputeRequest
+	(*DisputeResponse)(nil),              // 48: strait.connector.v1.DisputeResponse
+	(*EventsRequest)(nil),                // 49: strait.connector.v1.EventsRequest
+	(*AckEventsRequest)(nil),             // 50: strait.connector.v1.AckEventsRequest
+	(*AckEventsResponse)(nil),            // 51: strait.connector.v1.AckEventsResponse
+	nil,                                  // 52: strait.connector.v1.ConfigureRequest.ConfigEntry
+	nil,                                  // 53: strait.connector.v1.AuthorizeRequest.MetadataEntry
+	nil,                                  // 54: strait.connector.v1.Event.DataEntry
+	nil,                                  // 55: strait.connector.v1.SubmitDisputeEvidenceRequest.EvidenceEntry
 }
 var file_strait_connector_v1_connector_proto_depIdxs = []int32{
 	0,  // 0: strait.connector.v1.Result.outcome:type_name -> strait.connector.v1.Outcome
 	1,  // 1: strait.connector.v1.Result.decline_type:type_name -> strait.connector.v1.DeclineType
 	2,  // 2: strait.connector.v1.DescribeResponse.kind:type_name -> strait.connector.v1.Kind
-	46, // 3: strait.connector.v1.ConfigureRequest.config:type_name -> strait.connector.v1.ConfigureRequest.ConfigEntry
+	52, // 3: strait.connector.v1.ConfigureRequest.config:type_name -> strait.connector.v1.ConfigureRequest.ConfigEntry
 	6,  // 4: strait.connector.v1.AuthorizeRequest.amount:type_name -> strait.connector.v1.Money
 	12, // 5: strait.connector.v1.AuthorizeRequest.card:type_name -> strait.connector.v1.Card
 	13, // 6: strait.connector.v1.AuthorizeRequest.customer:type_name -> strait.connector.v1.Customer
-	47, // 7: strait.connector.v1.AuthorizeRequest.metadata:type_name -> strait.connector.v1.AuthorizeRequest.MetadataEntry
+	53, // 7: strait.connector.v1.AuthorizeRequest.metadata:type_name -> strait.connector.v1.AuthorizeRequest.MetadataEntry
 	3,  // 8: strait.connector.v1.AuthorizeRequest.three_ds:type_name -> strait.connector.v1.ThreeDS
 	6,  // 9: strait.connector.v1.TransferInstructions.amount:type_name -> strait.connector.v1.Money
 	4,  // 10: strait.connector.v1.NextAction.type:type_name -> strait.connector.v1.NextActionType
@@ -3435,46 +3900,59 @@ var file_strait_connector_v1_connector_proto_depIdxs = []int32{
 	5,  // 44: strait.connector.v1.Event.type:type_name -> strait.connector.v1.EventType
 	7,  // 45: strait.connector.v1.Event.result:type_name -> strait.connector.v1.Result
 	6,  // 46: strait.connector.v1.Event.amount:type_name -> strait.connector.v1.Money
-	48, // 47: strait.connector.v1.Event.data:type_name -> strait.connector.v1.Event.DataEntry
-	8,  // 48: strait.connector.v1.Connector.Describe:input_type -> strait.connector.v1.DescribeRequest
-	10, // 49: strait.connector.v1.Connector.Configure:input_type -> strait.connector.v1.ConfigureRequest
-	15, // 50: strait.connector.v1.Connector.Authorize:input_type -> strait.connector.v1.AuthorizeRequest
-	19, // 51: strait.connector.v1.Connector.Capture:input_type -> strait.connector.v1.CaptureRequest
-	20, // 52: strait.connector.v1.Connector.Void:input_type -> strait.connector.v1.VoidRequest
-	21, // 53: strait.connector.v1.Connector.Refund:input_type -> strait.connector.v1.RefundRequest
-	23, // 54: strait.connector.v1.Connector.QueryPayment:input_type -> strait.connector.v1.QueryPaymentRequest
-	25, // 55: strait.connector.v1.Connector.SignAgreement:input_type -> strait.connector.v1.SignAgreementRequest
-	26, // 56: strait.connector.v1.Connector.TerminateAgreement:input_type -> strait.connector.v1.TerminateAgreementRequest
-	27, // 57: strait.connector.v1.Connector.QueryAgreement:input_type -> strait.connector.v1.QueryAgreementRequest
-	29, // 58: strait.connector.v1.Connector.Payout:input_type -> strait.connector.v1.PayoutRequest
-	30, // 59: strait.connector.v1.Connector.QueryBalance:input_type -> strait.connector.v1.BalanceRequest
-	33, // 60: strait.connector.v1.Connector.FetchSettlementReport:input_type -> strait.connector.v1.SettlementReportRequest
-	36, // 61: strait.connector.v1.Connector.GetRates:input_type -> strait.connector.v1.RatesRequest
-	40, // 62: strait.connector.v1.Connector.HandleHTTP:input_type -> strait.connector.v1.HTTPRequest
-	43, // 63: strait.connector.v1.Connector.Events:input_type -> strait.connector.v1.EventsRequest
-	44, // 64: strait.connector.v1.Connector.AckEvents:input_type -> strait.connector.v1.AckEventsRequest
-	9,  // 65: strait.connector.v1.Connector.Describe:output_type -> strait.connector.v1.DescribeResponse
-	11, // 66: strait.connector.v1.Connector.Configure:output_type -> strait.connector.v1.ConfigureResponse
-	18, // 67: strait.connector.v1.Connector.Authorize:output_type -> strait.connector.v1.AuthorizeResponse
-	22, // 68: strait.connector.v1.Connector.Capture:output_type -> strait.connector.v1.OperationResponse
-	22, // 69: strait.connector.v1.Connector.Void:output_type -> strait.connector.v1.OperationResponse
-	22, // 70: strait.connector.v1.Connector.Refund:output_type -> strait.connector.v1.OperationResponse
-	24, // 71: strait.connector.v1.Connector.QueryPayment:output_type -> strait.connector.v1.PaymentStatus
-	28, // 72: strait.connector.v1.Connector.SignAgreement:output_type -> strait.connector.v1.AgreementResponse
-	28, // 73: strait.connector.v1.Connector.TerminateAgreement:output_type -> strait.connector.v1.AgreementResponse
-	28, // 74: strait.connector.v1.Connector.QueryAgreement:output_type -> strait.connector.v1.AgreementResponse
-	22, // 75: strait.connector.v1.Connector.Payout:output_type -> strait.connector.v1.OperationResponse
-	32, // 76: strait.connector.v1.Connector.QueryBalance:output_type -> strait.connector.v1.BalanceResponse
-	35, // 77: strait.connector.v1.Connector.FetchSettlementReport:output_type -> strait.connector.v1.SettlementReport
-	38, // 78: strait.connector.v1.Connector.GetRates:output_type -> strait.connector.v1.RatesResponse
-	41, // 79: strait.connector.v1.Connector.HandleHTTP:output_type -> strait.connector.v1.HTTPResponse
-	42, // 80: strait.connector.v1.Connector.Events:output_type -> strait.connector.v1.Event
-	45, // 81: strait.connector.v1.Connector.AckEvents:output_type -> strait.connector.v1.AckEventsResponse
-	65, // [65:82] is the sub-list for method output_type
-	48, // [48:65] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	54, // 47: strait.connector.v1.Event.data:type_name -> strait.connector.v1.Event.DataEntry
+	43, // 48: strait.connector.v1.Event.dispute:type_name -> strait.connector.v1.Dispute
+	6,  // 49: strait.connector.v1.Dispute.amount:type_name -> strait.connector.v1.Money
+	6,  // 50: strait.connector.v1.Dispute.fee:type_name -> strait.connector.v1.Money
+	55, // 51: strait.connector.v1.SubmitDisputeEvidenceRequest.evidence:type_name -> strait.connector.v1.SubmitDisputeEvidenceRequest.EvidenceEntry
+	44, // 52: strait.connector.v1.SubmitDisputeEvidenceRequest.files:type_name -> strait.connector.v1.DisputeFile
+	7,  // 53: strait.connector.v1.DisputeResponse.result:type_name -> strait.connector.v1.Result
+	43, // 54: strait.connector.v1.DisputeResponse.dispute:type_name -> strait.connector.v1.Dispute
+	8,  // 55: strait.connector.v1.Connector.Describe:input_type -> strait.connector.v1.DescribeRequest
+	10, // 56: strait.connector.v1.Connector.Configure:input_type -> strait.connector.v1.ConfigureRequest
+	15, // 57: strait.connector.v1.Connector.Authorize:input_type -> strait.connector.v1.AuthorizeRequest
+	19, // 58: strait.connector.v1.Connector.Capture:input_type -> strait.connector.v1.CaptureRequest
+	20, // 59: strait.connector.v1.Connector.Void:input_type -> strait.connector.v1.VoidRequest
+	21, // 60: strait.connector.v1.Connector.Refund:input_type -> strait.connector.v1.RefundRequest
+	23, // 61: strait.connector.v1.Connector.QueryPayment:input_type -> strait.connector.v1.QueryPaymentRequest
+	25, // 62: strait.connector.v1.Connector.SignAgreement:input_type -> strait.connector.v1.SignAgreementRequest
+	26, // 63: strait.connector.v1.Connector.TerminateAgreement:input_type -> strait.connector.v1.TerminateAgreementRequest
+	27, // 64: strait.connector.v1.Connector.QueryAgreement:input_type -> strait.connector.v1.QueryAgreementRequest
+	29, // 65: strait.connector.v1.Connector.Payout:input_type -> strait.connector.v1.PayoutRequest
+	30, // 66: strait.connector.v1.Connector.QueryBalance:input_type -> strait.connector.v1.BalanceRequest
+	33, // 67: strait.connector.v1.Connector.FetchSettlementReport:input_type -> strait.connector.v1.SettlementReportRequest
+	36, // 68: strait.connector.v1.Connector.GetRates:input_type -> strait.connector.v1.RatesRequest
+	45, // 69: strait.connector.v1.Connector.SubmitDisputeEvidence:input_type -> strait.connector.v1.SubmitDisputeEvidenceRequest
+	46, // 70: strait.connector.v1.Connector.AcceptDispute:input_type -> strait.connector.v1.AcceptDisputeRequest
+	47, // 71: strait.connector.v1.Connector.FetchDispute:input_type -> strait.connector.v1.FetchDisputeRequest
+	40, // 72: strait.connector.v1.Connector.HandleHTTP:input_type -> strait.connector.v1.HTTPRequest
+	49, // 73: strait.connector.v1.Connector.Events:input_type -> strait.connector.v1.EventsRequest
+	50, // 74: strait.connector.v1.Connector.AckEvents:input_type -> strait.connector.v1.AckEventsRequest
+	9,  // 75: strait.connector.v1.Connector.Describe:output_type -> strait.connector.v1.DescribeResponse
+	11, // 76: strait.connector.v1.Connector.Configure:output_type -> strait.connector.v1.ConfigureResponse
+	18, // 77: strait.connector.v1.Connector.Authorize:output_type -> strait.connector.v1.AuthorizeResponse
+	22, // 78: strait.connector.v1.Connector.Capture:output_type -> strait.connector.v1.OperationResponse
+	22, // 79: strait.connector.v1.Connector.Void:output_type -> strait.connector.v1.OperationResponse
+	22, // 80: strait.connector.v1.Connector.Refund:output_type -> strait.connector.v1.OperationResponse
+	24, // 81: strait.connector.v1.Connector.QueryPayment:output_type -> strait.connector.v1.PaymentStatus
+	28, // 82: strait.connector.v1.Connector.SignAgreement:output_type -> strait.connector.v1.AgreementResponse
+	28, // 83: strait.connector.v1.Connector.TerminateAgreement:output_type -> strait.connector.v1.AgreementResponse
+	28, // 84: strait.connector.v1.Connector.QueryAgreement:output_type -> strait.connector.v1.AgreementResponse
+	22, // 85: strait.connector.v1.Connector.Payout:output_type -> strait.connector.v1.OperationResponse
+	32, // 86: strait.connector.v1.Connector.QueryBalance:output_type -> strait.connector.v1.BalanceResponse
+	35, // 87: strait.connector.v1.Connector.FetchSettlementReport:output_type -> strait.connector.v1.SettlementReport
+	38, // 88: strait.connector.v1.Connector.GetRates:output_type -> strait.connector.v1.RatesResponse
+	48, // 89: strait.connector.v1.Connector.SubmitDisputeEvidence:output_type -> strait.connector.v1.DisputeResponse
+	48, // 90: strait.connector.v1.Connector.AcceptDispute:output_type -> strait.connector.v1.DisputeResponse
+	48, // 91: strait.connector.v1.Connector.FetchDispute:output_type -> strait.connector.v1.DisputeResponse
+	41, // 92: strait.connector.v1.Connector.HandleHTTP:output_type -> strait.connector.v1.HTTPResponse
+	42, // 93: strait.connector.v1.Connector.Events:output_type -> strait.connector.v1.Event
+	51, // 94: strait.connector.v1.Connector.AckEvents:output_type -> strait.connector.v1.AckEventsResponse
+	75, // [75:95] is the sub-list for method output_type
+	55, // [55:75] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_strait_connector_v1_connector_proto_init() }
@@ -3489,7 +3967,7 @@ func file_strait_connector_v1_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strait_connector_v1_connector_proto_rawDesc), len(file_strait_connector_v1_connector_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   43,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,9 @@ const (
 	Connector_QueryBalance_FullMethodName          = "/strait.connector.v1.Connector/QueryBalance"
 	Connector_FetchSettlementReport_FullMethodName = "/strait.connector.v1.Connector/FetchSettlementReport"
 	Connector_GetRates_FullMethodName              = "/strait.connector.v1.Connector/GetRates"
+	Connector_SubmitDisputeEvidence_FullMethodName = "/strait.connector.v1.Connector/SubmitDisputeEvidence"
+	Connector_AcceptDispute_FullMethodName         = "/strait.connector.v1.Connector/AcceptDispute"
+	Connector_FetchDispute_FullMethodName          = "/strait.connector.v1.Connector/FetchDispute"
 	Connector_HandleHTTP_FullMethodName            = "/strait.connector.v1.Connector/HandleHTTP"
 	Connector_Events_FullMethodName                = "/strait.connector.v1.Connector/Events"
 	Connector_AckEvents_FullMethodName             = "/strait.connector.v1.Connector/AckEvents"
@@ -66,6 +69,10 @@ type ConnectorClient interface {
 	QueryBalance(ctx context.Context, in *BalanceRequest, opts ...grpc.CallOption) (*BalanceResponse, error)
 	FetchSettlementReport(ctx context.Context, in *SettlementReportRequest, opts ...grpc.CallOption) (*SettlementReport, error)
 	GetRates(ctx context.Context, in *RatesRequest, opts ...grpc.CallOption) (*RatesResponse, error)
+	// Disputes (capability "disputes"), added within v1.
+	SubmitDisputeEvidence(ctx context.Context, in *SubmitDisputeEvidenceRequest, opts ...grpc.CallOption) (*DisputeResponse, error)
+	AcceptDispute(ctx context.Context, in *AcceptDisputeRequest, opts ...grpc.CallOption) (*DisputeResponse, error)
+	FetchDispute(ctx context.Context, in *FetchDisputeRequest, opts ...grpc.CallOption) (*DisputeResponse, error)
 	HandleHTTP(ctx context.Context, in *HTTPRequest, opts ...grpc.CallOption) (*HTTPResponse, error)
 	// Events streams asynchronous channel events. The plugin keeps every
 	// event until the host acknowledges it through AckEvents, and sends all
@@ -222,6 +229,36 @@ func (c *connectorClient) GetRates(ctx context.Context, in *RatesRequest, opts .
 	return out, nil
 }
 
+func (c *connectorClient) SubmitDisputeEvidence(ctx context.Context, in *SubmitDisputeEvidenceRequest, opts ...grpc.CallOption) (*DisputeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisputeResponse)
+	err := c.cc.Invoke(ctx, Connector_SubmitDisputeEvidence_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorClient) AcceptDispute(ctx context.Context, in *AcceptDisputeRequest, opts ...grpc.CallOption) (*DisputeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisputeResponse)
+	err := c.cc.Invoke(ctx, Connector_AcceptDispute_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *connectorClient) FetchDispute(ctx context.Context, in *FetchDisputeRequest, opts ...grpc.CallOption) (*DisputeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisputeResponse)
+	err := c.cc.Invoke(ctx, Connector_FetchDispute_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *connectorClient) HandleHTTP(ctx context.Context, in *HTTPRequest, opts ...grpc.CallOption) (*HTTPResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(HTTPResponse)
@@ -282,6 +319,10 @@ type ConnectorServer interface {
 	QueryBalance(context.Context, *BalanceRequest) (*BalanceResponse, error)
 	FetchSettlementReport(context.Context, *SettlementReportRequest) (*SettlementReport, error)
 	GetRates(context.Context, *RatesRequest) (*RatesResponse, error)
+	// Disputes (capability "disputes"), added within v1.
+	SubmitDisputeEvidence(context.Context, *SubmitDisputeEvidenceRequest) (*DisputeResponse, error)
+	AcceptDispute(context.Context, *AcceptDisputeRequest) (*DisputeResponse, error)
+	FetchDispute(context.Context, *FetchDisputeRequest) (*DisputeResponse, error)
 	HandleHTTP(context.Context, *HTTPRequest) (*HTTPResponse, error)
 	// Events streams asynchronous channel events. The plugin keeps every
 	// event until the host acknowledges it through AckEvents, and sends all
@@ -339,6 +380,15 @@ func (UnimplementedConnectorServer) FetchSettlementReport(context.Context, *Sett
 }
 func (UnimplementedConnectorServer) GetRates(context.Context, *RatesRequest) (*RatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRates not implemented")
+}
+func (UnimplementedConnectorServer) SubmitDisputeEvidence(context.Context, *SubmitDisputeEvidenceRequest) (*DisputeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubmitDisputeEvidence not implemented")
+}
+func (UnimplementedConnectorServer) AcceptDispute(context.Context, *AcceptDisputeRequest) (*DisputeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptDispute not implemented")
+}
+func (UnimplementedConnectorServer) FetchDispute(context.Context, *FetchDisputeRequest) (*DisputeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FetchDispute not implemented")
 }
 func (UnimplementedConnectorServer) HandleHTTP(context.Context, *HTTPRequest) (*HTTPResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method HandleHTTP not implemented")
@@ -622,6 +672,60 @@ func _Connector_GetRates_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Connector_SubmitDisputeEvidence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitDisputeEvidenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).SubmitDisputeEvidence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_SubmitDisputeEvidence_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).SubmitDisputeEvidence(ctx, req.(*SubmitDisputeEvidenceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Connector_AcceptDispute_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptDisputeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).AcceptDispute(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_AcceptDispute_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).AcceptDispute(ctx, req.(*AcceptDisputeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Connector_FetchDispute_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FetchDisputeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConnectorServer).FetchDispute(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Connector_FetchDispute_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConnectorServer).FetchDispute(ctx, req.(*FetchDisputeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Connector_HandleHTTP_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(HTTPRequest)
 	if err := dec(in); err != nil {
@@ -731,6 +835,18 @@ var Connector_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRates",
 			Handler:    _Connector_GetRates_Handler,
+		},
+		{
+			MethodName: "SubmitDisputeEvidence",
+			Handler:    _Connector_SubmitDisputeEvidence_Handler,
+		},
+		{
+			MethodName: "AcceptDispute",
+			Handler:    _Connector_AcceptDispute_Handler,
+		},
+		{
+			MethodName: "FetchDispute",
+			Handler:    _Connector_FetchDispute_Handler,
 		},
 		{
 			MethodName: "HandleHTTP",

@@ -69,6 +69,8 @@ func run(args []string) error {
 	fxDrift := fs.Bool("fx-drift", drift, "let FX rates drift by up to ±0.20 % a minute (env SANDBOX_FX_DRIFT)")
 	timeoutHold := dur("timeout-hold", "SANDBOX_TIMEOUT_HOLD", 35*time.Second, "how long the timeout test card holds its answer")
 	chargebackDelay := dur("chargeback-delay", "SANDBOX_CHARGEBACK_DELAY", 2*time.Second, "capture to chargeback for the chargeback test card")
+	disputeResolve := dur("dispute-resolve-delay", "SANDBOX_DISPUTE_RESOLVE_DELAY", 2*time.Second, "dispute evidence submission to the issuer's decision")
+	disputeWindow := dur("dispute-response-window", "SANDBOX_DISPUTE_RESPONSE_WINDOW", 7*24*time.Hour, "dispute opening to its due_by")
 	payoutDelay := dur("payout-delay", "SANDBOX_PAYOUT_DELAY", 3*time.Second, "payout creation to outcome")
 	retryBase := dur("webhook-retry-base", "SANDBOX_WEBHOOK_RETRY_BASE", time.Second, "first webhook retry delay")
 	retryMax := dur("webhook-retry-max", "SANDBOX_WEBHOOK_RETRY_MAX", time.Minute, "webhook retry delay cap")
@@ -93,7 +95,7 @@ func run(args []string) error {
 		DataDir: *dataDir, Addr: *addr, APIKeys: keys, PublicURL: *publicURL, Logger: log,
 		TimeoutHold: *timeoutHold, ChargebackDelay: *chargebackDelay, PayoutDelay: *payoutDelay,
 		WebhookRetryBase: *retryBase, WebhookRetryMax: *retryMax, FXDrift: *fxDrift,
-		WebhookChaosSeed: *webhookChaos,
+		WebhookChaosSeed: *webhookChaos, DisputeResolveDelay: *disputeResolve, DisputeResponseWindow: *disputeWindow,
 	})
 	if err != nil {
 		return err

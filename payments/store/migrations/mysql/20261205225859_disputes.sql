@@ -1,0 +1,19 @@
+-- +goose Up
+-- modify "ledger_accounts" table
+ALTER TABLE `ledger_accounts` MODIFY COLUMN `kind` enum('PENDING','AVAILABLE','RESERVE','DISPUTE_HOLD','RECEIVABLE','FEES','FX','SUSPENSE') NOT NULL;
+-- create "disputes" table
+CREATE TABLE `disputes` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `connector` varchar(64) NOT NULL, `network_dispute_id` varchar(255) NOT NULL, `state` enum('WARNING_NEEDS_RESPONSE','WARNING_UNDER_REVIEW','WARNING_CLOSED','NEEDS_RESPONSE','UNDER_REVIEW','WON','LOST','ACCEPTED') NOT NULL, `stage` enum('INQUIRY','CHARGEBACK','PRE_ARBITRATION') NOT NULL, `reason` enum('FRAUD','NOT_RECEIVED','NOT_AS_DESCRIBED','DUPLICATE','CREDIT_NOT_PROCESSED','SUBSCRIPTION_CANCELED','OTHER') NOT NULL, `reason_code` varchar(32) NOT NULL DEFAULT '', `amount` bigint NOT NULL, `currency` varchar(3) NOT NULL, `fee` bigint NOT NULL DEFAULT 0, `due_by` datetime(6) NULL, `evidence` json NULL, `evidence_submitted_at` datetime(6) NULL, `operator_flag` varchar(255) NOT NULL DEFAULT '', `merchant_id` varchar(40) NOT NULL, `payment_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), UNIQUE INDEX `dispute_connector_network_dispute_id` (`connector`, `network_dispute_id`), INDEX `dispute_merchant_id_state` (`merchant_id`, `state`), INDEX `dispute_payment_id` (`payment_id`), CONSTRAINT `disputes_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION, CONSTRAINT `disputes_payments_disputes` FOREIGN KEY (`payment_id`) REFERENCES `payments` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "dispute_events" table
+CREATE TABLE `dispute_events` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `kind` varchar(32) NOT NULL, `from_state` varchar(32) NOT NULL DEFAULT '', `to_state` varchar(32) NOT NULL DEFAULT '', `channel_event_id` varchar(255) NULL, `note` varchar(512) NOT NULL DEFAULT '', `dispute_id` varchar(40) NOT NULL, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), UNIQUE INDEX `disputeevent_dispute_id_channel_event_id` (`dispute_id`, `channel_event_id`), INDEX `dispute_events_merchants_merchant` (`merchant_id`), CONSTRAINT `dispute_events_disputes_timeline` FOREIGN KEY (`dispute_id`) REFERENCES `disputes` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION, CONSTRAINT `dispute_events_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+-- create "dispute_files" table
+CREATE TABLE `dispute_files` (`id` varchar(40) NOT NULL, `created_at` datetime(6) NOT NULL, `updated_at` datetime(6) NOT NULL, `name` varchar(255) NOT NULL, `content_type` varchar(32) NOT NULL, `purpose` varchar(64) NOT NULL DEFAULT 'uncategorized', `size` bigint NOT NULL, `sha256` varchar(64) NOT NULL, `storage_key` varchar(255) NOT NULL, `dispute_id` varchar(40) NOT NULL, `merchant_id` varchar(40) NOT NULL, PRIMARY KEY (`id`), INDEX `dispute_files_disputes_files` (`dispute_id`), INDEX `dispute_files_merchants_merchant` (`merchant_id`), CONSTRAINT `dispute_files_disputes_files` FOREIGN KEY (`dispute_id`) REFERENCES `disputes` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION, CONSTRAINT `dispute_files_merchants_merchant` FOREIGN KEY (`merchant_id`) REFERENCES `merchants` (`id`) ON UPDATE RESTRICT ON DELETE NO ACTION) CHARSET utf8mb4 COLLATE utf8mb4_bin;
+
+-- +goose Down
+-- reverse: create "dispute_files" table
+DROP TABLE `dispute_files`;
+-- reverse: create "dispute_events" table
+DROP TABLE `dispute_events`;
+-- reverse: create "disputes" table
+DROP TABLE `disputes`;
+-- reverse: modify "ledger_accounts" table
+ALTER TABLE `ledger_accounts` MODIFY COLUMN `kind` enum('PENDING','AVAILABLE','RESERVE','RECEIVABLE','FEES','FX','SUSPENSE') NOT NULL;
