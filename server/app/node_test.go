@@ -147,7 +147,7 @@ func (e *env) seedNodeKinds(merchantID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.SettlementLine.Create().SetMerchantID(merchantID).SetBatchID(batch.ID).SetSourceKey("capture:node-"+merchantID).
+	if _, err := c.SettlementLine.Create().SetMerchantID(merchantID).SetBatchID(batch.ID).SetSourceKey("capture:node-" + merchantID).
 		SetPaymentID("pay_node").SetCurrency("USD").SetGross(100).SetChannelFee(0).SetMdrFee(3).SetSplitAmount(0).SetNet(97).
 		SetCapturedAt(time.Now()).Save(sys); err != nil {
 		t.Fatal(err)
