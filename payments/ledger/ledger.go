@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -181,8 +182,18 @@ func (l *Ledger) committer() {
 
 // maxAttempts bounds retries of a batch that hit a transient database error (a
 // deadlock, a lock wait timeout, or a unique-key race with another batch);
-// nothing of a failed attempt was committed, so retrying is safe.
-const maxAttempts = 8
+// nothing of a failed attempt was committed, so retrying is safe. Under
+// heavy contention (CI's race detector on two cores) eight tries in lockstep
+// were seen to run out; the waits are jittered so that two batches that
+// deadlocked do not meet again at the same moment.
+const maxAttempts = 12
+
+// retryWait is how long a batch waits before its next attempt: a linear
+// step plus up to as much again at random.
+func retryWait(attempt int) time.Duration {
+	step := time.Duration(attempt) * 5 * time.Millisecond
+	return step + rand.N(step)
+}
 
 func (l *Ledger) commitWithRetry(batch []*request) {
 	live := batch[:0:0]
@@ -213,7 +224,7 @@ func (l *Ledger) commitWithRetry(batch []*request) {
 		if !retryable(err) {
 			break
 		}
-		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+		time.Sleep(retryWait(attempt))
 	}
 	err = fmt.Errorf("ledger: post: %w", err)
 	for _, r := range live {
