@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -75,8 +76,8 @@ func (l *Ledger) lockForPosting(ctx context.Context, c *ent.Client, ids []string
 // many journal entries took effect in it and how many accounts' statements
 // it froze, and its trial balance.
 type DayClose struct {
-	ID       string
-	Period   Period
+	ID string
+	Period
 	Entries  int
 	Accounts int
 	ClosedAt time.Time
@@ -272,12 +273,12 @@ func (l *Ledger) readDay(ctx context.Context, tx *ent.Tx, p Period) ([]AccountDa
 // DayStatementLine is one account's frozen statement for a closed day.
 type DayStatementLine struct {
 	AccountID string
-	Key       AccountKey
-	Opening   money.Amount
-	Debits    money.Amount
-	Credits   money.Amount
-	Closing   money.Amount
-	Postings  int
+	AccountKey
+	Opening  money.Amount
+	Debits   money.Amount
+	Credits  money.Amount
+	Closing  money.Amount
+	Postings int
 }
 
 // ClosedThrough returns the end of the latest closed day: entries cannot
@@ -373,8 +374,64 @@ func (l *Ledger) DayStatement(ctx context.Context, day string) ([]DayStatementLi
 		}
 		amt := func(v int64) money.Amount { return money.Amount{Minor: v, Currency: c} }
 		out[i] = DayStatementLine{AccountID: s.AccountID,
-			Key:     AccountKey{OwnerType: OwnerType(s.OwnerType), OwnerID: s.OwnerID, Kind: Kind(s.Kind), Currency: c},
-			Opening: amt(s.Opening), Debits: amt(s.Debits), Credits: amt(s.Credits), Closing: amt(s.Closing), Postings: s.Postings}
+			AccountKey: AccountKey{OwnerType: OwnerType(s.OwnerType), OwnerID: s.OwnerID, Kind: Kind(s.Kind), Currency: c},
+			Opening:    amt(s.Opening), Debits: amt(s.Debits), Credits: amt(s.Credits), Closing: amt(s.Closing), Postings: s.Postings}
 	}
 	return out, nil
+}
+
+// maxCatchUp bounds the days one CloseDue closes, so a scheduler that was
+// off for long catches up over several passes.
+const maxCatchUp = 31
+
+// CloseDue closes, in timezone, every day that is over and not closed yet,
+// oldest first: the days after the latest close, or only yesterday when no
+// day was ever closed. It returns the closes it made; a close another
+// replica made first ends the pass without an error. Scheduled inside
+// `strait serve` (STRAIT_CLOSE_TIMEZONE).
+func (l *Ledger) CloseDue(ctx context.Context, timezone string) ([]*DayClose, error) {
+	loc, err := time.LoadLocation(timezone)
+	if err != nil {
+		return nil, payments.FieldErrorf("timezone", "unknown timezone %q", timezone)
+	}
+	latest, err := l.client.DayClose.Query().Order(ent.Desc(dayclose.FieldEndsAt)).First(viewer.SystemContext(ctx))
+	var next time.Time
+	switch {
+	case ent.IsNotFound(err):
+		n := l.now().In(loc)
+		next = time.Date(n.Year(), n.Month(), n.Day()-1, 0, 0, 0, 0, time.UTC)
+	case err != nil:
+		return nil, fmt.Errorf("close due: latest close: %w", err)
+	default:
+		d, err := time.Parse(time.DateOnly, latest.Day)
+		if err != nil {
+			return nil, fmt.Errorf("close due: latest close: %w", err)
+		}
+		next = d.AddDate(0, 0, 1)
+	}
+	var out []*DayClose
+	for range maxCatchUp {
+		day := next.Format(time.DateOnly)
+		if end := time.Date(next.Year(), next.Month(), next.Day()+1, 0, 0, 0, 0, loc); end.After(l.now()) {
+			return out, nil
+		}
+		dc, err := l.CloseDay(ctx, day, timezone)
+		if payments.ErrorCode(err) == payments.ECONFLICT && fieldOf(err) == "day" {
+			return out, nil // another replica closed it
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, dc)
+		next = next.AddDate(0, 0, 1)
+	}
+	return out, nil
+}
+
+func fieldOf(err error) string {
+	var e *payments.Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }

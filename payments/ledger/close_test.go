@@ -118,16 +118,16 @@ func TestCloseDayFreezesTheDayAndMovesLateEntries(t *testing.T) {
 			t.Fatalf("statement %+v, %v", lines, err)
 		}
 		for _, ln := range lines {
-			now, err := e.l.BalanceAsOf(sys(), ln.Key, day1End.Add(-time.Microsecond))
+			now, err := e.l.BalanceAsOf(sys(), ln.AccountKey, day1End.Add(-time.Microsecond))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if now != ln.Closing || ln.Opening.Minor+ln.Credits.Minor-ln.Debits.Minor != ln.Closing.Minor {
-				t.Fatalf("%s: frozen %+v, ledger as of the day's end %s", ln.Key, ln, now.Decimal())
+				t.Fatalf("%s: frozen %+v, ledger as of the day's end %s", ln.AccountKey, ln, now.Decimal())
 			}
 		}
 		mine, err := e.l.DayStatement(merchantCtx("mer_a"), day1)
-		if err != nil || len(mine) != 1 || mine[0].Key.OwnerID != "mer_a" || mine[0].Opening.Minor != 4850 || mine[0].Closing.Minor != 14560 {
+		if err != nil || len(mine) != 1 || mine[0].OwnerID != "mer_a" || mine[0].Opening.Minor != 4850 || mine[0].Closing.Minor != 14560 {
 			t.Fatalf("merchant's statement %+v, %v", mine, err)
 		}
 		if _, err := e.l.FindDayClose(merchantCtx("mer_a"), day1); !errors.Is(err, privacy.Deny) {
@@ -231,15 +231,49 @@ func TestNoEntryLandsInAClosedDayWhileClosing(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ln := range lines {
-			now, err := e.l.BalanceAsOf(sys(), ln.Key, day1End.Add(-time.Microsecond))
+			now, err := e.l.BalanceAsOf(sys(), ln.AccountKey, day1End.Add(-time.Microsecond))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if now != ln.Closing {
-				t.Fatalf("%s: frozen closing %s, the ledger now says %s", ln.Key, ln.Closing.Decimal(), now.Decimal())
+				t.Fatalf("%s: frozen closing %s, the ledger now says %s", ln.AccountKey, ln.Closing.Decimal(), now.Decimal())
 			}
 		}
 		t.Logf("%d entries in the closed day, %d moved to the next", inDay, moved)
 		checkBooks(t, e.l)
+	})
+}
+
+// TestCloseDueCatchesUpDayByDay: the scheduled close closes yesterday
+// when nothing was ever closed, then every day over since the latest
+// close, and nothing while today runs.
+func TestCloseDueCatchesUpDayByDay(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		var clock atomic.Pointer[time.Time]
+		set := func(t time.Time) { clock.Store(&t) }
+		set(time.Date(2025, 3, 4, 8, 0, 0, 0, time.UTC))
+		l := ledger.New(db.Client, ledger.Config{Dialect: db.Dialect, Now: func() time.Time { return *clock.Load() }})
+		defer l.Close()
+		days := func(dcs []*ledger.DayClose, err error) []string {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, d := range dcs {
+				out = append(out, d.Day)
+			}
+			return out
+		}
+		if got := days(l.CloseDue(sys(), "Asia/Singapore")); fmt.Sprint(got) != "[2025-03-03]" {
+			t.Fatalf("first pass closed %v", got)
+		}
+		if got := days(l.CloseDue(sys(), "Asia/Singapore")); len(got) != 0 {
+			t.Fatalf("second pass closed %v", got)
+		}
+		set(time.Date(2025, 3, 6, 17, 0, 0, 0, time.UTC)) // 01:00 on the 7th in Singapore
+		if got := days(l.CloseDue(sys(), "Asia/Singapore")); fmt.Sprint(got) != "[2025-03-04 2025-03-05 2025-03-06]" {
+			t.Fatalf("catch-up closed %v", got)
+		}
 	})
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/channelposition"
-	"github.com/straitpay/strait/ent/lease"
 	"github.com/straitpay/strait/ent/ledgeraccount"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/schedule"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -365,47 +365,11 @@ func (s *Service) SetThreshold(ctx context.Context, connector, currency string, 
 	return threshold, nil
 }
 
-// leaseName is the scheduled check's row in the leases table.
-const leaseName = "channel_positions"
-
-// claim takes this interval's scheduled check for holder: a conditional
-// UPDATE moves the lease's expiry an interval ahead only if it had passed,
-// so of several replicas exactly one checks per interval (the settlement
-// scheduler's pattern).
-func (s *Service) claim(ctx context.Context, holder string, interval time.Duration) (bool, error) {
-	sys := viewer.SystemContext(ctx)
-	now := s.now()
-	n, err := s.client.Lease.Update().Where(lease.ID(leaseName), lease.ExpiresAtLTE(now)).
-		SetHolder(holder).SetExpiresAt(now.Add(interval)).Save(sys)
-	if err != nil || n == 1 {
-		return n == 1, err
-	}
-	err = s.client.Lease.Create().SetID(leaseName).SetHolder(holder).SetExpiresAt(now.Add(interval)).Exec(sys)
-	if ent.IsConstraintError(err) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // RunScheduler checks the positions every interval until ctx ends, on the
 // replica that claims the interval (holder names this one).
 func (s *Service) RunScheduler(ctx context.Context, interval time.Duration, holder string) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		pass, cancel := context.WithTimeout(ctx, interval)
-		ok, err := s.claim(pass, holder, interval)
-		if err == nil && ok {
-			_, err = s.Check(pass)
-		}
-		if err != nil && ctx.Err() == nil {
-			s.cfg.Log.Error("channel position check failed", "err", err)
-		}
-		cancel()
-	}
+	schedule.Every(ctx, s.client, "channel_positions", holder, interval, s.cfg.Now, s.cfg.Log, func(ctx context.Context) error {
+		_, err := s.Check(ctx)
+		return err
+	})
 }
