@@ -38,8 +38,7 @@ func (JournalEntry) Fields() []ent.Field {
 		// original_effective_at is the effective time the entry was posted
 		// with when that fell in a closed day: effective_at moved to the
 		// next open day (payments/ledger/close.go). Null otherwise.
-		field.Time("original_effective_at").Optional().Nillable().Immutable().SchemaType(datetime6).
-			Annotations(entgql.Skip()),
+		field.Time("original_effective_at").Optional().Nillable().Immutable().SchemaType(datetime6),
 		field.String("posting_hash").MinLen(64).MaxLen(64).Immutable().Annotations(entgql.Skip()),
 		field.Time("created_at").Default(now).Immutable().SchemaType(datetime6),
 	}

@@ -611,14 +611,15 @@ type ComplexityRoot struct {
 	}
 
 	JournalEntry struct {
-		CreatedAt   func(childComplexity int) int
-		Description func(childComplexity int) int
-		EffectiveAt func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Postings    func(childComplexity int) int
-		Reference   func(childComplexity int) int
-		SourceID    func(childComplexity int) int
-		SourceType  func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		Description         func(childComplexity int) int
+		EffectiveAt         func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		OriginalEffectiveAt func(childComplexity int) int
+		Postings            func(childComplexity int) int
+		Reference           func(childComplexity int) int
+		SourceID            func(childComplexity int) int
+		SourceType          func(childComplexity int) int
 	}
 
 	JournalEntryConnection struct {
@@ -3694,6 +3695,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JournalEntry.ID(childComplexity), true
+	case "JournalEntry.originalEffectiveAt":
+		if e.ComplexityRoot.JournalEntry.OriginalEffectiveAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.OriginalEffectiveAt(childComplexity), true
 	case "JournalEntry.postings":
 		if e.ComplexityRoot.JournalEntry.Postings == nil {
 			break
@@ -9560,6 +9567,7 @@ type JournalEntry implements Node {
   """
   reference: String!
   effectiveAt: Time!
+  originalEffectiveAt: Time
   createdAt: Time!
   postings: [Posting!]
 }
@@ -11582,6 +11590,8 @@ func (ec *executionContext) childFields_JournalEntry(ctx context.Context, field 
 		return ec.fieldContext_JournalEntry_reference(ctx, field)
 	case "effectiveAt":
 		return ec.fieldContext_JournalEntry_effectiveAt(ctx, field)
+	case "originalEffectiveAt":
+		return ec.fieldContext_JournalEntry_originalEffectiveAt(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_JournalEntry_createdAt(ctx, field)
 	case "postings":
@@ -23744,6 +23754,29 @@ func (ec *executionContext) _JournalEntry_effectiveAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_JournalEntry_effectiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JournalEntry_originalEffectiveAt(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntry_originalEffectiveAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginalEffectiveAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntry_originalEffectiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "Time")
 }
 
@@ -45094,6 +45127,11 @@ func (ec *executionContext) _JournalEntry(ctx context.Context, sel ast.Selection
 		case "effectiveAt":
 			out.Values[i] = ec._JournalEntry_effectiveAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "originalEffectiveAt":
+			out.Values[i] = ec._JournalEntry_originalEffectiveAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
