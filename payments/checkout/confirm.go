@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
@@ -40,6 +41,9 @@ type ConfirmInput struct {
 	// Email and BillingCountry feed the risk rules.
 	Email          string
 	BillingCountry string
+	// DeviceID is the buyer's device id as the checkout knows it, if it
+	// sends one: kept hashed on the payment, as dispute evidence.
+	DeviceID string
 	// IdempotencyKey seeds the channel idempotency keys: the same key never
 	// makes a second attempt.
 	IdempotencyKey string // Claim is the request's idempotency claim, which the confirm writes
@@ -121,7 +125,7 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record, use tokenUse) (cashier.PaymentMethod, func(), error) {
 	req := audit.RequestFrom(ctx)
 	pm := cashier.PaymentMethod{
-		Type: in.Method, Email: in.Email, IP: req.RemoteAddr,
+		Type: in.Method, Email: in.Email, IP: req.RemoteAddr, DeviceID: in.DeviceID,
 		BillingCountry: strings.ToUpper(in.BillingCountry), Country: sess.BuyerCountry, ReturnURL: sess.ReturnURL,
 	}
 	if pm.Country == "" {
@@ -182,6 +186,7 @@ func (s *Service) sessionPayment(sess *ent.CheckoutSession, latest *ent.Payment)
 		ID: pulid.New("pay"), MerchantID: sess.MerchantID, CheckoutSessionID: sess.ID,
 		Amount: amt.Minor, Currency: amt.Currency.Code(), CaptureMethod: payment.CaptureMethod(sess.CaptureMethod),
 		MerchantReference: sess.MerchantReference, CustomerID: sess.CustomerID, Metadata: sess.Metadata,
+		ShippingAddressHash: disputes.HashShippingAddress(sess.ShippingAddress),
 	}, true, nil
 }
 
