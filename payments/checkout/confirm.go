@@ -118,6 +118,9 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	return s.payments.ConfirmPrepared(sys, prep)
 }
 
+// maxDeviceID bounds the device id a checkout sends, in bytes.
+const maxDeviceID = 255
+
 // paymentMethod builds what the pipeline needs to know of how the buyer pays,
 // and a function that wipes the card's CVC once the call is made. card is the
 // card token's vault record when the caller read it already (nil: read it
@@ -130,6 +133,9 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 	}
 	if pm.Country == "" {
 		pm.Country = pm.BillingCountry
+	}
+	if len(in.DeviceID) > maxDeviceID {
+		return pm, func() {}, payments.FieldErrorf("deviceID", "deviceID must be at most %d bytes", maxDeviceID)
 	}
 	switch in.Method {
 	case routing.Card:
