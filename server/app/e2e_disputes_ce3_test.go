@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -52,7 +53,10 @@ func TestDisputeCompellingEvidenceAndLiveUpdatesEndToEnd(t *testing.T) {
 		x := newE2E(t, db, e2eSpec{connectors: []string{"cardnet"}, sandbox: func(c *sandbox.Config) {
 			c.ChargebackDelay = time.Hour // the test opens disputes itself
 			c.DisputeResolveDelay = 200 * time.Millisecond
-		}, configure: func(c *app.Config) { c.WebhookAllowPrivate = true }})
+		}, configure: func(c *app.Config) {
+			c.WebhookAllowPrivate = true
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} // the load balancer
+		}})
 		sys := viewer.SystemContext(context.Background())
 		merchant := x.a.ID
 
@@ -84,6 +88,9 @@ func TestDisputeCompellingEvidenceAndLiveUpdatesEndToEnd(t *testing.T) {
 		type buy struct {
 			card, ip, email, device string
 			ship                    map[string]any
+			// via is the TCP peer when it is not ip (a proxy), and xff the
+			// X-Forwarded-For header it sends.
+			via, xff string
 			age                     time.Duration // backdated this much; 0: now
 		}
 		pay := func(b buy) string {
@@ -98,7 +105,11 @@ func TestDisputeCompellingEvidenceAndLiveUpdatesEndToEnd(t *testing.T) {
 			if b.device != "" {
 				conf["deviceID"] = b.device
 			}
-			p := x.confirmFrom(t, s, conf, b.ip)
+			peer := b.ip
+			if b.via != "" {
+				peer = b.via
+			}
+			p := x.confirmFrom(t, s, conf, peer, b.xff)
 			if p.Status != "SUCCEEDED" {
 				t.Fatalf("payment %s: %s", p.ID, p.Status)
 			}
@@ -122,10 +133,14 @@ func TestDisputeCompellingEvidenceAndLiveUpdatesEndToEnd(t *testing.T) {
 		}
 		prior150 := pay(with(ann, 150*day, nil))
 		prior200 := pay(with(ann, 200*day, func(b *buy) { b.device, b.email = "", "ann@example.com" }))
-		pay(with(ann, 30*day, nil)) // too recent
+		// Too recent; and a client's own X-Forwarded-For is not believed.
+		recent := pay(with(ann, 30*day, func(b *buy) { b.xff = "192.0.2.99" }))
 		pay(with(ann, 180*day, func(b *buy) { b.email, b.device, b.ship = "someone@example.com", "", nil }))
 		disputedX := pay(ann)
-		disputedY := pay(buy{card: cardY, ip: ann.ip, email: ann.email, device: ann.device, ship: home})
+		// Through the trusted load balancer: the client is the rightmost
+		// address it did not add (what lies left of it may be forged).
+		disputedY := pay(buy{card: cardY, email: ann.email, device: ann.device, ship: home,
+			via: "10.0.0.5", xff: "192.0.2.77, 198.51.100.7, 10.1.1.1"})
 
 		// What the payment kept of the buyer (and never shows in GraphQL).
 		px, err := db.Client.Payment.Get(sys, disputedX)
@@ -139,6 +154,11 @@ func TestDisputeCompellingEvidenceAndLiveUpdatesEndToEnd(t *testing.T) {
 		}
 		if n, err := db.Client.Payment.Query().Where(payment.CardFingerprint(px.CardFingerprint)).Count(sys); err != nil || n != 5 {
 			t.Fatalf("card X has %d payments, %v", n, err)
+		}
+		for id, want := range map[string]string{recent: "198.51.100.7", disputedY: "198.51.100.7"} {
+			if p, err := db.Client.Payment.Get(sys, id); err != nil || p.BuyerIP != want {
+				t.Fatalf("payment %s: buyer IP %q, want %q (%v)", id, p.BuyerIP, want, err)
+			}
 		}
 
 		open := func(paymentID string) *ent.Dispute {
@@ -347,15 +367,18 @@ func nextDisputeChange(t *testing.T, w *wsClient, id string) disputeChange {
 	return body.Data.DisputeUpdated
 }
 
-// confirmFrom confirms the session as its cashier from the client address
-// ip, as a buyer's browser would connect.
-func (x *e2e) confirmFrom(t *testing.T, s session, in map[string]any, ip string) payView {
+// confirmFrom confirms the session as its cashier from the TCP peer ip,
+// with an X-Forwarded-For header when xff is not empty.
+func (x *e2e) confirmFrom(t *testing.T, s session, in map[string]any, ip, xff string) payView {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": confirmMutation, "variables": map[string]any{"in": in}})
 	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+s.Cashier)
 	req.RemoteAddr = ip + ":40123"
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
 	r := x.serve(req)
 	x.keep(r.Raw)
 	var p payView
