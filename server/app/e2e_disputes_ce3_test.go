@@ -91,7 +91,7 @@ func TestDisputeCompellingEvidenceAndLiveUpdatesEndToEnd(t *testing.T) {
 			// via is the TCP peer when it is not ip (a proxy), and xff the
 			// X-Forwarded-For header it sends.
 			via, xff string
-			age                     time.Duration // backdated this much; 0: now
+			age      time.Duration // backdated this much; 0: now
 		}
 		pay := func(b buy) string {
 			t.Helper()
