@@ -353,18 +353,28 @@ type disputeChange struct {
 
 func nextDisputeChange(t *testing.T, w *wsClient, id string) disputeChange {
 	t.Helper()
+	return nextOf[disputeChange](t, w, id, "disputeUpdated")
+}
+
+// nextOf reads the next update of subscription id and decodes its field.
+func nextOf[T any](t *testing.T, w *wsClient, id, field string) T {
+	t.Helper()
 	m := w.expect("next")
+	var body struct {
+		Data   map[string]json.RawMessage
+		Errors []any
+	}
+	var v T
 	if m.ID != id {
 		t.Fatalf("next for %q, want %q", m.ID, id)
-	}
-	var body struct {
-		Data   struct{ DisputeUpdated disputeChange }
-		Errors []any
 	}
 	if err := json.Unmarshal(m.Payload, &body); err != nil || len(body.Errors) > 0 {
 		t.Fatalf("payload %s: %v", m.Payload, err)
 	}
-	return body.Data.DisputeUpdated
+	if err := json.Unmarshal(body.Data[field], &v); err != nil {
+		t.Fatalf("%s in %s: %v", field, m.Payload, err)
+	}
+	return v
 }
 
 // confirmFrom confirms the session as its cashier from the TCP peer ip,
