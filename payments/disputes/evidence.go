@@ -289,6 +289,13 @@ func (s *Service) stageCompelling(ctx context.Context, d *ent.Dispute) (*ent.Dis
 			staged[k] = v
 		}
 	}
+	total := 0
+	for _, v := range staged {
+		total += len(v)
+	}
+	if total > MaxEvidenceText {
+		return nil, payments.FieldErrorf("evidence", "evidence text with the Compelling Evidence 3.0 bundle is %d bytes in all, more than %d: stage less", total, MaxEvidenceText)
+	}
 	ids := make([]string, len(ce.Candidates))
 	for i, c := range ce.Candidates {
 		ids[i] = c.Payment.ID
