@@ -27,10 +27,10 @@ import (
 	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/inbox"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
-	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -217,8 +217,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now, Files: files})
 	a.ChannelEvents.Register(inbox.Decoded(a.Disputes.HandleEvent), connectors.EventDispute)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX, SettlementService: a.Settlement,
-		Positions: a.Positions,
-		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book,
+		Positions: a.Positions, Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book,
 		Events: a.Hub, Webhooks: a.Webhooks, Disputes: a.Disputes}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
