@@ -976,15 +976,16 @@ type ComplexityRoot struct {
 	}
 
 	SettlementBatch struct {
-		BusinessDate func(childComplexity int) int
-		CSV          func(childComplexity int) int
-		Conversions  func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		Currency     func(childComplexity int) int
-		ID           func(childComplexity int) int
-		LineCount    func(childComplexity int) int
-		Lines        func(childComplexity int, after *entgql.Cursor[string], first *int) int
-		MerchantID   func(childComplexity int) int
+		BusinessDate     func(childComplexity int) int
+		CSV              func(childComplexity int) int
+		Conversions      func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Currency         func(childComplexity int) int
+		ID               func(childComplexity int) int
+		LineCount        func(childComplexity int) int
+		Lines            func(childComplexity int, after *entgql.Cursor[string], first *int) int
+		MerchantID       func(childComplexity int) int
+		ReserveReleaseOn func(childComplexity int) int
 	}
 
 	SettlementBatchConnection struct {
@@ -5585,6 +5586,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SettlementBatch.MerchantID(childComplexity), true
+	case "SettlementBatch.reserveReleaseOn":
+		if e.ComplexityRoot.SettlementBatch.ReserveReleaseOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatch.ReserveReleaseOn(childComplexity), true
 
 	case "SettlementBatchConnection.edges":
 		if e.ComplexityRoot.SettlementBatchConnection.Edges == nil {
@@ -9068,6 +9075,7 @@ enum LedgerAccountKind @goModel(model: "github.com/straitpay/strait/ent/ledgerac
   FEES
   FX
   SUSPENSE
+  IN_TRANSIT
 }
 """
 LedgerAccountOwnerType is enum for the field owner_type
@@ -9782,6 +9790,10 @@ type SettlementBatch implements Node {
   """
   currency: String!
   lineCount: Int!
+  """
+  the business day whose run releases reserve_held
+  """
+  reserveReleaseOn: String!
   createdAt: Time!
 }
 """
@@ -11582,6 +11594,8 @@ func (ec *executionContext) childFields_SettlementBatch(ctx context.Context, fie
 		return ec.fieldContext_SettlementBatch_currency(ctx, field)
 	case "lineCount":
 		return ec.fieldContext_SettlementBatch_lineCount(ctx, field)
+	case "reserveReleaseOn":
+		return ec.fieldContext_SettlementBatch_reserveReleaseOn(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_SettlementBatch_createdAt(ctx, field)
 	case "lines":
@@ -32320,6 +32334,29 @@ func (ec *executionContext) fieldContext_SettlementBatch_lineCount(_ context.Con
 	return graphql.NewScalarFieldContext("SettlementBatch", field, false, false, "Int")
 }
 
+func (ec *executionContext) _SettlementBatch_reserveReleaseOn(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_reserveReleaseOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReserveReleaseOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_reserveReleaseOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatch", field, false, false, "String")
+}
+
 func (ec *executionContext) _SettlementBatch_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -45235,6 +45272,11 @@ func (ec *executionContext) _SettlementBatch(ctx context.Context, sel ast.Select
 			}
 		case "lineCount":
 			out.Values[i] = ec._SettlementBatch_lineCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reserveReleaseOn":
+			out.Values[i] = ec._SettlementBatch_reserveReleaseOn(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
