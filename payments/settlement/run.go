@@ -49,6 +49,11 @@ type Batch struct {
 	Currency                     string
 	Lines                        []Line
 	Conversions                  []schema.SettlementConversion
+	// ReserveHeld is the rolling reserve this run held, per currency,
+	// until the run of ReserveReleaseOn or later; ReserveReleased what it
+	// released of earlier runs' holds.
+	ReserveHeld, ReserveReleased map[string]int64
+	ReserveReleaseOn             string
 	CreatedAt                    time.Time
 }
 
@@ -96,6 +101,9 @@ func (s *Service) Run(ctx context.Context, merchantID, day string) (*Batch, erro
 	}
 	pl, err := plan(merchantID, day, sc, in, s.now().UTC().Truncate(time.Microsecond))
 	if err != nil {
+		return nil, err
+	}
+	if err := s.reserve(sys, merchantID, day, sc, pl); err != nil {
 		return nil, err
 	}
 	if err := s.convert(sys, merchantID, day, sc, pl); err != nil {
@@ -456,7 +464,8 @@ func (s *Service) convert(ctx context.Context, merchantID, day string, sc Schedu
 func (s *Service) apply(ctx context.Context, pl *runPlan) (string, error) {
 	return store.WithTx(ctx, s.client, func(tx *ent.Tx) (string, error) {
 		b, err := tx.SettlementBatch.Create().SetMerchantID(pl.batch.MerchantID).SetBusinessDate(pl.batch.BusinessDate).
-			SetCurrency(pl.batch.Currency).SetLineCount(len(pl.batch.Lines)).SetConversions(pl.batch.Conversions).Save(ctx)
+			SetCurrency(pl.batch.Currency).SetLineCount(len(pl.batch.Lines)).SetConversions(pl.batch.Conversions).
+			SetReserveHeld(pl.batch.ReserveHeld).SetReserveReleaseOn(pl.batch.ReserveReleaseOn).SetReserveReleased(pl.batch.ReserveReleased).Save(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -513,7 +522,8 @@ func (s *Service) load(ctx context.Context, row *ent.SettlementBatch) (*Batch, e
 		return nil, fmt.Errorf("settlement: lines: %w", err)
 	}
 	b := &Batch{ID: row.ID, MerchantID: row.MerchantID, BusinessDate: row.BusinessDate, Currency: row.Currency,
-		Conversions: row.Conversions, CreatedAt: row.CreatedAt}
+		Conversions: row.Conversions, ReserveHeld: row.ReserveHeld, ReserveReleased: row.ReserveReleased,
+		ReserveReleaseOn: row.ReserveReleaseOn, CreatedAt: row.CreatedAt}
 	for _, l := range ls {
 		c, err := money.ParseCurrency(l.Currency)
 		if err != nil {
