@@ -19,8 +19,8 @@ import (
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
-	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/payouts"
+	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/tenancy"
 )
