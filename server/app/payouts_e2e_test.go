@@ -33,7 +33,7 @@ type payoutView struct {
 //	settled 100.00, MDR 0 → 100.00 net; reserve 10 % = 10.00; available 90.00
 //	refund 20.00 after settlement: available −(20.00 − channel fee returned)
 //	payout 50.00 paid; payout 10.00 failed (returned); payout 5.00 canceled
-//	payout 30.00 SGD → EUR at the quote
+//	payout 15.00 SGD → EUR at the quote
 //	three days on, the reserve's 10.00 back in available
 func TestPayoutsOverGraphQL(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -120,7 +120,7 @@ func TestPayoutsOverGraphQL(t *testing.T) {
 		}
 		deposits := func(id string) []int64 {
 			var l struct{ Data []struct{ Amount int64 } }
-			channelGet(t, x.srv.URL, "/bank/payouts?reference="+url.QueryEscape(id), &l)
+			channelGet(t, x.sb.URL(), "/bank/payouts?reference="+url.QueryEscape(id), &l)
 			var out []int64
 			for _, p := range l.Data {
 				out = append(out, p.Amount)
@@ -233,13 +233,13 @@ func TestPayoutsOverGraphQL(t *testing.T) {
 			t.Fatalf("cancel a paid payout: %s", r.Raw)
 		}
 
-		// Cross-currency: 30.00 SGD into the EUR account at a locked quote
+		// Cross-currency: 15.00 SGD into the EUR account at a locked quote
 		// (today's rates: the clock comes back for the refresher's rates).
 		x.clock.Advance(-7 * 24 * time.Hour)
 		var fxp payoutView
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			r := create(eur.ID, 3000, "SGD", "po-fx", nil)
+			r := create(eur.ID, 1500, "SGD", "po-fx", nil)
 			if len(r.Errors) == 0 {
 				x.ok(t, r, "createPayout", &fxp)
 				break
@@ -254,14 +254,14 @@ func TestPayoutsOverGraphQL(t *testing.T) {
 		if !ok {
 			t.Fatalf("rate %q", q.Rate)
 		}
-		want := new(big.Rat).Mul(rate, big.NewRat(3000, 1))
+		want := new(big.Rat).Mul(rate, big.NewRat(1500, 1))
 		wantEUR := new(big.Rat).Add(want, big.NewRat(1, 2)) // half up: positive amounts
 		wantMinor := new(big.Int).Quo(wantEUR.Num(), wantEUR.Denom()).Int64()
-		if fxp.Status != "IN_TRANSIT" || fxp.Source.Amount != "3000" || fxp.Source.Currency != "SGD" || fxp.Amount.Currency != "EUR" ||
+		if fxp.Status != "IN_TRANSIT" || fxp.Source.Amount != "1500" || fxp.Source.Currency != "SGD" || fxp.Amount.Currency != "EUR" ||
 			atoi(t, fxp.Amount.Amount) != wantMinor {
 			t.Fatalf("fx payout %+v, want %d EUR at %s", fxp, wantMinor, q.Rate)
 		}
-		available -= 3000
+		available -= 1500
 		if bal("AVAILABLE", "SGD") != available || bal("IN_TRANSIT", "EUR") != wantMinor {
 			t.Fatalf("after the fx payout: available %d, in transit EUR %d", bal("AVAILABLE", "SGD"), bal("IN_TRANSIT", "EUR"))
 		}
@@ -309,7 +309,7 @@ func TestPayoutsOverGraphQL(t *testing.T) {
 func (x *e2e) complete(t *testing.T, payoutID string) {
 	t.Helper()
 	var l struct{ Data []struct{ ID string } }
-	channelGet(t, x.srv.URL, "/bank/payouts?reference="+url.QueryEscape(payoutID), &l)
+	channelGet(t, x.sb.URL(), "/bank/payouts?reference="+url.QueryEscape(payoutID), &l)
 	if len(l.Data) != 1 {
 		t.Fatalf("the bank has %d payouts for %s", len(l.Data), payoutID)
 	}
