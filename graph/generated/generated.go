@@ -8802,19 +8802,23 @@ enum BankAccountStatus {
 
 "A merchant's bank account. Its full number is never shown."
 type BankAccount {
+  "The account's ID (bac_…)."
   id: ID!
   "ISO 3166 country code."
   country: String!
   "The currency the account is held in: payouts to it arrive in this currency."
   currency: String!
+  "The account holder's name."
   holderName: String!
   "The last four characters of the IBAN or account number."
   last4: String!
   "The routing or bank code; empty for an IBAN."
   routing: String!
+  "Where its verification stands."
   status: BankAccountStatus!
   "Why verification failed, when it did."
   failureReason: String!
+  "When it was added."
   createdAt: Time!
 }
 
@@ -8866,7 +8870,9 @@ input CreatePayoutInput {
 
 "A payout of available funds to a bank account."
 type Payout {
+  "The payout's ID (po_…)."
   id: ID!
+  "The bank account it pays."
   bankAccountID: ID!
   "What the bank account receives, in its currency."
   amount: Money!
@@ -8874,41 +8880,55 @@ type Payout {
   source: Money!
   "The FX quote that converted it; empty when the currencies are the same."
   fxQuoteID: String!
+  "Where it stands."
   status: PayoutStatus!
+  "The merchant's description."
   description: String!
   "The bank's reason for a failed payout."
   failureCode: String!
   "When it goes (went) to the bank."
   sendAt: Time!
+  "When it was requested."
   createdAt: Time!
+  "When its state last changed."
   updatedAt: Time!
 }
 
 "A payout's state: PENDING → IN_TRANSIT → PAID | FAILED, or CANCELED while pending and not yet sent."
 enum PayoutStatus {
+  "Funds set aside; not yet accepted by the bank (due later, or its call's outcome unknown)."
   PENDING
+  "The bank accepted it; its result comes by the bank's event."
   IN_TRANSIT
+  "The bank paid it into the account."
   PAID
+  "The bank refused or returned it; the funds are back in available."
   FAILED
+  "Withdrawn before it was sent; the funds are back in available."
   CANCELED
 }
 
 "How often a payout schedule pays out."
 enum PayoutInterval {
+  "Every day at UTC midnight."
   DAILY
+  "Every week at UTC midnight of the weekday."
   WEEKLY
 }
 
 "A merchant's automatic payouts: its whole available balance in a currency, every day or week."
 type PayoutSchedule {
+  "The verified bank account it pays."
   bankAccountID: ID!
   "The available balance's currency paid out."
   currency: String!
+  "How often it pays out."
   interval: PayoutInterval!
   "For WEEKLY: 0 Sunday … 6 Saturday."
   weekday: Int!
   "Minor units below which nothing is paid out."
   minimum: Int64!
+  "False: paused."
   enabled: Boolean!
   "When the scheduler next pays out."
   nextRunAt: Time
@@ -8920,6 +8940,7 @@ input PayoutScheduleInput {
   bankAccountID: ID!
   "The available balance's currency to pay out."
   currency: String!
+  "How often to pay out."
   interval: PayoutInterval!
   "For WEEKLY: 0 Sunday … 6 Saturday."
   weekday: Int = 1

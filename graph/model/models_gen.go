@@ -597,7 +597,8 @@ type PayoutScheduleInput struct {
 	// A verified bank account of the caller's merchant.
 	BankAccountID string `json:"bankAccountID"`
 	// The available balance's currency to pay out.
-	Currency string           `json:"currency"`
+	Currency string `json:"currency"`
+	// How often to pay out.
 	Interval payouts.Interval `json:"interval"`
 	// For WEEKLY: 0 Sunday … 6 Saturday.
 	Weekday *int `json:"weekday,omitempty"`

@@ -29,8 +29,11 @@ func (s *Service) reserve(ctx context.Context, merchantID, day string, sc Schedu
 			return err
 		}
 		for _, c := range sortedCurrencies(pl.net) {
+			if pl.net[c] <= 0 {
+				continue // floorBps takes no negative amount
+			}
 			h := floorBps(pl.net[c], int64(sc.ReserveBps))
-			if pl.net[c] <= 0 || h <= 0 {
+			if h <= 0 {
 				continue
 			}
 			pl.net[c] -= h
