@@ -101,6 +101,9 @@ func nextRun(interval Interval, weekday int, now time.Time) time.Time {
 // the key schedule:<UTC day>, so a run repeated the same day pays nothing
 // twice.
 func (s *Service) RunDue(ctx context.Context, lease time.Duration, log *slog.Logger) (int, error) {
+	if log == nil {
+		log = s.cfg.Log
+	}
 	sys := viewer.SystemContext(ctx)
 	now := s.now()
 	done := 0
