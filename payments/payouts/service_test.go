@@ -127,6 +127,28 @@ func TestUnknownOutcomeIsAskedAgainWithTheSameKey(t *testing.T) {
 		if got.Status != payoutstatus.Failed || got.FailureCode != "account_closed" || balance(avail) != 6000 || balance(inTransit) != 0 {
 			t.Fatalf("failed %+v: available %d", got, balance(avail))
 		}
+
+		// A daily schedule pays the whole available balance out once a day,
+		// however many passes run.
+		sc, err := svc.SetSchedule(sys(), payouts.Schedule{MerchantID: m.ID, BankAccountID: acc.ID, Currency: "USD", Interval: payouts.Daily, Minimum: 100, Enabled: true})
+		e(t, err)
+		if sc == nil || sc.NextRunAt == nil {
+			t.Fatalf("schedule %+v", sc)
+		}
+		for range 3 {
+			if _, err := svc.RunDue(sys(), time.Minute, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list, err := svc.Payouts(sys(), m.ID, 10, nil)
+		e(t, err)
+		if len(list) != 3 || list[0].Amount.Minor != 6000 || list[0].Status != payoutstatus.InTransit || balance(avail) != 0 {
+			t.Fatalf("after the scheduled runs: %+v, available %d", list, balance(avail))
+		}
+		sc, _ = svc.Schedule(sys(), m.ID)
+		if want := time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC); !sc.NextRunAt.Equal(want) {
+			t.Fatalf("next run %s, want %s", sc.NextRunAt, want)
+		}
 	})
 }
 
