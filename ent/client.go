@@ -41,6 +41,9 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -112,6 +115,12 @@ type Client struct {
 	Posting *PostingClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
+	// ReportCursor is the client for interacting with the ReportCursor builders.
+	ReportCursor *ReportCursorClient
+	// ReportMark is the client for interacting with the ReportMark builders.
+	ReportMark *ReportMarkClient
+	// ReportRollup is the client for interacting with the ReportRollup builders.
+	ReportRollup *ReportRollupClient
 	// RiskCounter is the client for interacting with the RiskCounter builders.
 	RiskCounter *RiskCounterClient
 	// RiskRule is the client for interacting with the RiskRule builders.
@@ -169,6 +178,9 @@ func (c *Client) init() {
 	c.PaymentAttempt = NewPaymentAttemptClient(c.config)
 	c.Posting = NewPostingClient(c.config)
 	c.Refund = NewRefundClient(c.config)
+	c.ReportCursor = NewReportCursorClient(c.config)
+	c.ReportMark = NewReportMarkClient(c.config)
+	c.ReportRollup = NewReportRollupClient(c.config)
 	c.RiskCounter = NewRiskCounterClient(c.config)
 	c.RiskRule = NewRiskRuleClient(c.config)
 	c.RoutingRule = NewRoutingRuleClient(c.config)
@@ -297,6 +309,9 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		PaymentAttempt:     NewPaymentAttemptClient(cfg),
 		Posting:            NewPostingClient(cfg),
 		Refund:             NewRefundClient(cfg),
+		ReportCursor:       NewReportCursorClient(cfg),
+		ReportMark:         NewReportMarkClient(cfg),
+		ReportRollup:       NewReportRollupClient(cfg),
 		RiskCounter:        NewRiskCounterClient(cfg),
 		RiskRule:           NewRiskRuleClient(cfg),
 		RoutingRule:        NewRoutingRuleClient(cfg),
@@ -352,6 +367,9 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		PaymentAttempt:     NewPaymentAttemptClient(cfg),
 		Posting:            NewPostingClient(cfg),
 		Refund:             NewRefundClient(cfg),
+		ReportCursor:       NewReportCursorClient(cfg),
+		ReportMark:         NewReportMarkClient(cfg),
+		ReportRollup:       NewReportRollupClient(cfg),
 		RiskCounter:        NewRiskCounterClient(cfg),
 		RiskRule:           NewRiskRuleClient(cfg),
 		RoutingRule:        NewRoutingRuleClient(cfg),
@@ -396,9 +414,9 @@ func (c *Client) Use(hooks ...Hook) {
 		c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote, c.FxRate,
 		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.Merchant,
 		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
-		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
-		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
-		c.WebhookEndpoint,
+		c.ReportCursor, c.ReportMark, c.ReportRollup, c.RiskCounter, c.RiskRule,
+		c.RoutingRule, c.SettlementBatch, c.SettlementLine, c.SettlementSchedule,
+		c.SplitRule, c.VaultCard, c.WebhookDelivery, c.WebhookEndpoint,
 	} {
 		n.Use(hooks...)
 	}
@@ -413,9 +431,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote, c.FxRate,
 		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.Merchant,
 		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
-		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
-		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
-		c.WebhookEndpoint,
+		c.ReportCursor, c.ReportMark, c.ReportRollup, c.RiskCounter, c.RiskRule,
+		c.RoutingRule, c.SettlementBatch, c.SettlementLine, c.SettlementSchedule,
+		c.SplitRule, c.VaultCard, c.WebhookDelivery, c.WebhookEndpoint,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -476,6 +494,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Posting.mutate(ctx, m)
 	case *RefundMutation:
 		return c.Refund.mutate(ctx, m)
+	case *ReportCursorMutation:
+		return c.ReportCursor.mutate(ctx, m)
+	case *ReportMarkMutation:
+		return c.ReportMark.mutate(ctx, m)
+	case *ReportRollupMutation:
+		return c.ReportRollup.mutate(ctx, m)
 	case *RiskCounterMutation:
 		return c.RiskCounter.mutate(ctx, m)
 	case *RiskRuleMutation:
@@ -4593,6 +4617,408 @@ func (c *RefundClient) mutate(ctx context.Context, m *RefundMutation) (Value, er
 	}
 }
 
+// ReportCursorClient is a client for the ReportCursor schema.
+type ReportCursorClient struct {
+	config
+}
+
+// NewReportCursorClient returns a client for the ReportCursor from the given config.
+func NewReportCursorClient(c config) *ReportCursorClient {
+	return &ReportCursorClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reportcursor.Hooks(f(g(h())))`.
+func (c *ReportCursorClient) Use(hooks ...Hook) {
+	c.hooks.ReportCursor = append(c.hooks.ReportCursor, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reportcursor.Intercept(f(g(h())))`.
+func (c *ReportCursorClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReportCursor = append(c.inters.ReportCursor, interceptors...)
+}
+
+// Create returns a builder for creating a ReportCursor entity.
+func (c *ReportCursorClient) Create() *ReportCursorCreate {
+	mutation := newReportCursorMutation(c.config, OpCreate)
+	return &ReportCursorCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReportCursor entities.
+func (c *ReportCursorClient) CreateBulk(builders ...*ReportCursorCreate) *ReportCursorCreateBulk {
+	return &ReportCursorCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReportCursorClient) MapCreateBulk(slice any, setFunc func(*ReportCursorCreate, int)) *ReportCursorCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReportCursorCreateBulk{err: fmt.Errorf("calling to ReportCursorClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReportCursorCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReportCursorCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReportCursor.
+func (c *ReportCursorClient) Update() *ReportCursorUpdate {
+	mutation := newReportCursorMutation(c.config, OpUpdate)
+	return &ReportCursorUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReportCursorClient) UpdateOne(_m *ReportCursor) *ReportCursorUpdateOne {
+	mutation := newReportCursorMutation(c.config, OpUpdateOne, withReportCursor(_m))
+	return &ReportCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReportCursorClient) UpdateOneID(id string) *ReportCursorUpdateOne {
+	mutation := newReportCursorMutation(c.config, OpUpdateOne, withReportCursorID(id))
+	return &ReportCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReportCursor.
+func (c *ReportCursorClient) Delete() *ReportCursorDelete {
+	mutation := newReportCursorMutation(c.config, OpDelete)
+	return &ReportCursorDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReportCursorClient) DeleteOne(_m *ReportCursor) *ReportCursorDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReportCursorClient) DeleteOneID(id string) *ReportCursorDeleteOne {
+	builder := c.Delete().Where(reportcursor.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReportCursorDeleteOne{builder}
+}
+
+// Query returns a query builder for ReportCursor.
+func (c *ReportCursorClient) Query() *ReportCursorQuery {
+	return &ReportCursorQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReportCursor},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReportCursor entity by its id.
+func (c *ReportCursorClient) Get(ctx context.Context, id string) (*ReportCursor, error) {
+	return c.Query().Where(reportcursor.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReportCursorClient) GetX(ctx context.Context, id string) *ReportCursor {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReportCursorClient) Hooks() []Hook {
+	hooks := c.hooks.ReportCursor
+	return append(hooks[:len(hooks):len(hooks)], reportcursor.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReportCursorClient) Interceptors() []Interceptor {
+	return c.inters.ReportCursor
+}
+
+func (c *ReportCursorClient) mutate(ctx context.Context, m *ReportCursorMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReportCursorCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReportCursorUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReportCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReportCursorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReportCursor mutation op: %q", m.Op())
+	}
+}
+
+// ReportMarkClient is a client for the ReportMark schema.
+type ReportMarkClient struct {
+	config
+}
+
+// NewReportMarkClient returns a client for the ReportMark from the given config.
+func NewReportMarkClient(c config) *ReportMarkClient {
+	return &ReportMarkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reportmark.Hooks(f(g(h())))`.
+func (c *ReportMarkClient) Use(hooks ...Hook) {
+	c.hooks.ReportMark = append(c.hooks.ReportMark, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reportmark.Intercept(f(g(h())))`.
+func (c *ReportMarkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReportMark = append(c.inters.ReportMark, interceptors...)
+}
+
+// Create returns a builder for creating a ReportMark entity.
+func (c *ReportMarkClient) Create() *ReportMarkCreate {
+	mutation := newReportMarkMutation(c.config, OpCreate)
+	return &ReportMarkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReportMark entities.
+func (c *ReportMarkClient) CreateBulk(builders ...*ReportMarkCreate) *ReportMarkCreateBulk {
+	return &ReportMarkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReportMarkClient) MapCreateBulk(slice any, setFunc func(*ReportMarkCreate, int)) *ReportMarkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReportMarkCreateBulk{err: fmt.Errorf("calling to ReportMarkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReportMarkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReportMarkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReportMark.
+func (c *ReportMarkClient) Update() *ReportMarkUpdate {
+	mutation := newReportMarkMutation(c.config, OpUpdate)
+	return &ReportMarkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReportMarkClient) UpdateOne(_m *ReportMark) *ReportMarkUpdateOne {
+	mutation := newReportMarkMutation(c.config, OpUpdateOne, withReportMark(_m))
+	return &ReportMarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReportMarkClient) UpdateOneID(id string) *ReportMarkUpdateOne {
+	mutation := newReportMarkMutation(c.config, OpUpdateOne, withReportMarkID(id))
+	return &ReportMarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReportMark.
+func (c *ReportMarkClient) Delete() *ReportMarkDelete {
+	mutation := newReportMarkMutation(c.config, OpDelete)
+	return &ReportMarkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReportMarkClient) DeleteOne(_m *ReportMark) *ReportMarkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReportMarkClient) DeleteOneID(id string) *ReportMarkDeleteOne {
+	builder := c.Delete().Where(reportmark.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReportMarkDeleteOne{builder}
+}
+
+// Query returns a query builder for ReportMark.
+func (c *ReportMarkClient) Query() *ReportMarkQuery {
+	return &ReportMarkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReportMark},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReportMark entity by its id.
+func (c *ReportMarkClient) Get(ctx context.Context, id string) (*ReportMark, error) {
+	return c.Query().Where(reportmark.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReportMarkClient) GetX(ctx context.Context, id string) *ReportMark {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReportMarkClient) Hooks() []Hook {
+	hooks := c.hooks.ReportMark
+	return append(hooks[:len(hooks):len(hooks)], reportmark.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReportMarkClient) Interceptors() []Interceptor {
+	return c.inters.ReportMark
+}
+
+func (c *ReportMarkClient) mutate(ctx context.Context, m *ReportMarkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReportMarkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReportMarkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReportMarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReportMarkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReportMark mutation op: %q", m.Op())
+	}
+}
+
+// ReportRollupClient is a client for the ReportRollup schema.
+type ReportRollupClient struct {
+	config
+}
+
+// NewReportRollupClient returns a client for the ReportRollup from the given config.
+func NewReportRollupClient(c config) *ReportRollupClient {
+	return &ReportRollupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reportrollup.Hooks(f(g(h())))`.
+func (c *ReportRollupClient) Use(hooks ...Hook) {
+	c.hooks.ReportRollup = append(c.hooks.ReportRollup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reportrollup.Intercept(f(g(h())))`.
+func (c *ReportRollupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReportRollup = append(c.inters.ReportRollup, interceptors...)
+}
+
+// Create returns a builder for creating a ReportRollup entity.
+func (c *ReportRollupClient) Create() *ReportRollupCreate {
+	mutation := newReportRollupMutation(c.config, OpCreate)
+	return &ReportRollupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReportRollup entities.
+func (c *ReportRollupClient) CreateBulk(builders ...*ReportRollupCreate) *ReportRollupCreateBulk {
+	return &ReportRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReportRollupClient) MapCreateBulk(slice any, setFunc func(*ReportRollupCreate, int)) *ReportRollupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReportRollupCreateBulk{err: fmt.Errorf("calling to ReportRollupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReportRollupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReportRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReportRollup.
+func (c *ReportRollupClient) Update() *ReportRollupUpdate {
+	mutation := newReportRollupMutation(c.config, OpUpdate)
+	return &ReportRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReportRollupClient) UpdateOne(_m *ReportRollup) *ReportRollupUpdateOne {
+	mutation := newReportRollupMutation(c.config, OpUpdateOne, withReportRollup(_m))
+	return &ReportRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReportRollupClient) UpdateOneID(id string) *ReportRollupUpdateOne {
+	mutation := newReportRollupMutation(c.config, OpUpdateOne, withReportRollupID(id))
+	return &ReportRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReportRollup.
+func (c *ReportRollupClient) Delete() *ReportRollupDelete {
+	mutation := newReportRollupMutation(c.config, OpDelete)
+	return &ReportRollupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReportRollupClient) DeleteOne(_m *ReportRollup) *ReportRollupDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReportRollupClient) DeleteOneID(id string) *ReportRollupDeleteOne {
+	builder := c.Delete().Where(reportrollup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReportRollupDeleteOne{builder}
+}
+
+// Query returns a query builder for ReportRollup.
+func (c *ReportRollupClient) Query() *ReportRollupQuery {
+	return &ReportRollupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReportRollup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReportRollup entity by its id.
+func (c *ReportRollupClient) Get(ctx context.Context, id string) (*ReportRollup, error) {
+	return c.Query().Where(reportrollup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReportRollupClient) GetX(ctx context.Context, id string) *ReportRollup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReportRollupClient) Hooks() []Hook {
+	hooks := c.hooks.ReportRollup
+	return append(hooks[:len(hooks):len(hooks)], reportrollup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReportRollupClient) Interceptors() []Interceptor {
+	return c.inters.ReportRollup
+}
+
+func (c *ReportRollupClient) mutate(ctx context.Context, m *ReportRollupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReportRollupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReportRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReportRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReportRollupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReportRollup mutation op: %q", m.Op())
+	}
+}
+
 // RiskCounterClient is a client for the RiskCounter schema.
 type RiskCounterClient struct {
 	config
@@ -5972,18 +6398,18 @@ type (
 		Coupon, CouponRedemption, Customer, Dispute, DisputeEvent, DisputeFile, Event,
 		FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry, Lease,
 		LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt, Posting,
-		Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch, SettlementLine,
-		SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
-		WebhookEndpoint []ent.Hook
+		Refund, ReportCursor, ReportMark, ReportRollup, RiskCounter, RiskRule,
+		RoutingRule, SettlementBatch, SettlementLine, SettlementSchedule, SplitRule,
+		VaultCard, WebhookDelivery, WebhookEndpoint []ent.Hook
 	}
 	inters struct {
 		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
 		Coupon, CouponRedemption, Customer, Dispute, DisputeEvent, DisputeFile, Event,
 		FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry, Lease,
 		LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt, Posting,
-		Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch, SettlementLine,
-		SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
-		WebhookEndpoint []ent.Interceptor
+		Refund, ReportCursor, ReportMark, ReportRollup, RiskCounter, RiskRule,
+		RoutingRule, SettlementBatch, SettlementLine, SettlementSchedule, SplitRule,
+		VaultCard, WebhookDelivery, WebhookEndpoint []ent.Interceptor
 	}
 )
 

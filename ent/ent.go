@@ -38,6 +38,9 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -134,6 +137,9 @@ func checkColumn(t, c string) error {
 			paymentattempt.Table:     paymentattempt.ValidColumn,
 			posting.Table:            posting.ValidColumn,
 			refund.Table:             refund.ValidColumn,
+			reportcursor.Table:       reportcursor.ValidColumn,
+			reportmark.Table:         reportmark.ValidColumn,
+			reportrollup.Table:       reportrollup.ValidColumn,
 			riskcounter.Table:        riskcounter.ValidColumn,
 			riskrule.Table:           riskrule.ValidColumn,
 			routingrule.Table:        routingrule.ValidColumn,

@@ -30,6 +30,9 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -49,7 +52,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 36)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 39)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -685,6 +688,61 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reportcursor.Table,
+			Columns: reportcursor.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: reportcursor.FieldID,
+			},
+		},
+		Type: "ReportCursor",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reportcursor.FieldSeq: {Type: field.TypeInt64, Column: reportcursor.FieldSeq},
+		},
+	}
+	graph.Nodes[27] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reportmark.Table,
+			Columns: reportmark.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: reportmark.FieldID,
+			},
+		},
+		Type:   "ReportMark",
+		Fields: map[string]*sqlgraph.FieldSpec{},
+	}
+	graph.Nodes[28] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reportrollup.Table,
+			Columns: reportrollup.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: reportrollup.FieldID,
+			},
+		},
+		Type: "ReportRollup",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reportrollup.FieldMerchantID: {Type: field.TypeString, Column: reportrollup.FieldMerchantID},
+			reportrollup.FieldHour:       {Type: field.TypeTime, Column: reportrollup.FieldHour},
+			reportrollup.FieldCurrency:   {Type: field.TypeString, Column: reportrollup.FieldCurrency},
+			reportrollup.FieldConnector:  {Type: field.TypeString, Column: reportrollup.FieldConnector},
+			reportrollup.FieldMethod:     {Type: field.TypeString, Column: reportrollup.FieldMethod},
+			reportrollup.FieldPayments:   {Type: field.TypeInt64, Column: reportrollup.FieldPayments},
+			reportrollup.FieldSucceeded:  {Type: field.TypeInt64, Column: reportrollup.FieldSucceeded},
+			reportrollup.FieldFailed:     {Type: field.TypeInt64, Column: reportrollup.FieldFailed},
+			reportrollup.FieldAuthorized: {Type: field.TypeInt64, Column: reportrollup.FieldAuthorized},
+			reportrollup.FieldDeclined:   {Type: field.TypeInt64, Column: reportrollup.FieldDeclined},
+			reportrollup.FieldRefunds:    {Type: field.TypeInt64, Column: reportrollup.FieldRefunds},
+			reportrollup.FieldDisputes:   {Type: field.TypeInt64, Column: reportrollup.FieldDisputes},
+			reportrollup.FieldGross:      {Type: field.TypeInt64, Column: reportrollup.FieldGross},
+			reportrollup.FieldFees:       {Type: field.TypeInt64, Column: reportrollup.FieldFees},
+			reportrollup.FieldRefunded:   {Type: field.TypeInt64, Column: reportrollup.FieldRefunded},
+			reportrollup.FieldDisputed:   {Type: field.TypeInt64, Column: reportrollup.FieldDisputed},
+		},
+	}
+	graph.Nodes[29] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskcounter.Table,
 			Columns: riskcounter.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -699,7 +757,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskcounter.FieldValue: {Type: field.TypeInt64, Column: riskcounter.FieldValue},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskrule.Table,
 			Columns: riskrule.Columns,
@@ -722,7 +780,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskrule.FieldParams:      {Type: field.TypeJSON, Column: riskrule.FieldParams},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   routingrule.Table,
 			Columns: routingrule.Columns,
@@ -743,7 +801,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			routingrule.FieldSplit:     {Type: field.TypeJSON, Column: routingrule.FieldSplit},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementbatch.Table,
 			Columns: settlementbatch.Columns,
@@ -762,7 +820,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementbatch.FieldCreatedAt:    {Type: field.TypeTime, Column: settlementbatch.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementline.Table,
 			Columns: settlementline.Columns,
@@ -786,7 +844,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementline.FieldCapturedAt:  {Type: field.TypeTime, Column: settlementline.FieldCapturedAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementschedule.Table,
 			Columns: settlementschedule.Columns,
@@ -805,7 +863,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementschedule.FieldNextRunAt:  {Type: field.TypeTime, Column: settlementschedule.FieldNextRunAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   splitrule.Table,
 			Columns: splitrule.Columns,
@@ -825,7 +883,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			splitrule.FieldResiduePartner: {Type: field.TypeString, Column: splitrule.FieldResiduePartner},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   vaultcard.Table,
 			Columns: vaultcard.Columns,
@@ -859,7 +917,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			vaultcard.FieldCreatedAt:         {Type: field.TypeTime, Column: vaultcard.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -886,7 +944,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldDeliveredAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -4447,6 +4505,211 @@ func (f *RefundFilter) WhereHasPaymentWith(preds ...predicate.Payment) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ReportCursorQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReportCursorQuery builder.
+func (_q *ReportCursorQuery) Filter() *ReportCursorFilter {
+	return &ReportCursorFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReportCursorMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReportCursorMutation builder.
+func (m *ReportCursorMutation) Filter() *ReportCursorFilter {
+	return &ReportCursorFilter{config: m.config, predicateAdder: m}
+}
+
+// ReportCursorFilter provides a generic filtering capability at runtime for ReportCursorQuery.
+type ReportCursorFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReportCursorFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ReportCursorFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(reportcursor.FieldID))
+}
+
+// WhereSeq applies the entql int64 predicate on the seq field.
+func (f *ReportCursorFilter) WhereSeq(p entql.Int64P) {
+	f.Where(p.Field(reportcursor.FieldSeq))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ReportMarkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReportMarkQuery builder.
+func (_q *ReportMarkQuery) Filter() *ReportMarkFilter {
+	return &ReportMarkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReportMarkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReportMarkMutation builder.
+func (m *ReportMarkMutation) Filter() *ReportMarkFilter {
+	return &ReportMarkFilter{config: m.config, predicateAdder: m}
+}
+
+// ReportMarkFilter provides a generic filtering capability at runtime for ReportMarkQuery.
+type ReportMarkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReportMarkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ReportMarkFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(reportmark.FieldID))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ReportRollupQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReportRollupQuery builder.
+func (_q *ReportRollupQuery) Filter() *ReportRollupFilter {
+	return &ReportRollupFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReportRollupMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReportRollupMutation builder.
+func (m *ReportRollupMutation) Filter() *ReportRollupFilter {
+	return &ReportRollupFilter{config: m.config, predicateAdder: m}
+}
+
+// ReportRollupFilter provides a generic filtering capability at runtime for ReportRollupQuery.
+type ReportRollupFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReportRollupFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ReportRollupFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(reportrollup.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *ReportRollupFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(reportrollup.FieldMerchantID))
+}
+
+// WhereHour applies the entql time.Time predicate on the hour field.
+func (f *ReportRollupFilter) WhereHour(p entql.TimeP) {
+	f.Where(p.Field(reportrollup.FieldHour))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *ReportRollupFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(reportrollup.FieldCurrency))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *ReportRollupFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(reportrollup.FieldConnector))
+}
+
+// WhereMethod applies the entql string predicate on the method field.
+func (f *ReportRollupFilter) WhereMethod(p entql.StringP) {
+	f.Where(p.Field(reportrollup.FieldMethod))
+}
+
+// WherePayments applies the entql int64 predicate on the payments field.
+func (f *ReportRollupFilter) WherePayments(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldPayments))
+}
+
+// WhereSucceeded applies the entql int64 predicate on the succeeded field.
+func (f *ReportRollupFilter) WhereSucceeded(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldSucceeded))
+}
+
+// WhereFailed applies the entql int64 predicate on the failed field.
+func (f *ReportRollupFilter) WhereFailed(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldFailed))
+}
+
+// WhereAuthorized applies the entql int64 predicate on the authorized field.
+func (f *ReportRollupFilter) WhereAuthorized(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldAuthorized))
+}
+
+// WhereDeclined applies the entql int64 predicate on the declined field.
+func (f *ReportRollupFilter) WhereDeclined(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldDeclined))
+}
+
+// WhereRefunds applies the entql int64 predicate on the refunds field.
+func (f *ReportRollupFilter) WhereRefunds(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldRefunds))
+}
+
+// WhereDisputes applies the entql int64 predicate on the disputes field.
+func (f *ReportRollupFilter) WhereDisputes(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldDisputes))
+}
+
+// WhereGross applies the entql int64 predicate on the gross field.
+func (f *ReportRollupFilter) WhereGross(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldGross))
+}
+
+// WhereFees applies the entql int64 predicate on the fees field.
+func (f *ReportRollupFilter) WhereFees(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldFees))
+}
+
+// WhereRefunded applies the entql int64 predicate on the refunded field.
+func (f *ReportRollupFilter) WhereRefunded(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldRefunded))
+}
+
+// WhereDisputed applies the entql int64 predicate on the disputed field.
+func (f *ReportRollupFilter) WhereDisputed(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldDisputed))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RiskCounterQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4475,7 +4738,7 @@ type RiskCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4530,7 +4793,7 @@ type RiskRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4620,7 +4883,7 @@ type RoutingRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoutingRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4700,7 +4963,7 @@ type SettlementBatchFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementBatchFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4770,7 +5033,7 @@ type SettlementLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4865,7 +5128,7 @@ type SettlementScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4935,7 +5198,7 @@ type SplitRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SplitRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5010,7 +5273,7 @@ type VaultCardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *VaultCardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5183,7 +5446,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5293,7 +5556,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

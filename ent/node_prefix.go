@@ -28,6 +28,7 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -66,6 +67,7 @@ var IDPrefixTables = map[string]string{
 	"att":  paymentattempt.Table,
 	"pst":  posting.Table,
 	"ref":  refund.Table,
+	"rrl":  reportrollup.Table,
 	"rkc":  riskcounter.Table,
 	"rsk":  riskrule.Table,
 	"rtr":  routingrule.Table,

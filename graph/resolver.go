@@ -19,6 +19,7 @@ import (
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -53,6 +54,9 @@ type Resolver struct {
 	// merchants' endpoints (docs/events.md).
 	Events   *events.Hub
 	Webhooks *events.Webhooks
+	// Reports answers merchantReport and operatorReport from the rollups
+	// (docs/events.md, "Reports").
+	Reports *reports.Service
 }
 
 // NewSchema returns the executable schema over r.

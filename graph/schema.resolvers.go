@@ -24,6 +24,7 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -636,6 +637,16 @@ func (r *queryResolver) WebhookEndpoints(ctx context.Context, after *entgql.Curs
 // WebhookDeliveries is the resolver for the webhookDeliveries field.
 func (r *queryResolver) WebhookDeliveries(ctx context.Context, endpointID string, after *entgql.Cursor[string], first *int) (*ent.WebhookDeliveryConnection, error) {
 	return r.webhookDeliveries(ctx, endpointID, after, first)
+}
+
+// MerchantReport is the resolver for the merchantReport field.
+func (r *queryResolver) MerchantReport(ctx context.Context, from string, to string, groupBy reports.GroupBy, timezone *string) (*reports.Report, error) {
+	return r.merchantReport(ctx, reportQuery(from, to, groupBy, timezone, nil))
+}
+
+// OperatorReport is the resolver for the operatorReport field.
+func (r *queryResolver) OperatorReport(ctx context.Context, from string, to string, groupBy reports.GroupBy, timezone *string, merchantID *string) (*reports.Report, error) {
+	return r.operatorReport(ctx, reportQuery(from, to, groupBy, timezone, merchantID))
 }
 
 // Params is the resolver for the params field.

@@ -35,6 +35,7 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/settlement"
@@ -859,9 +860,11 @@ type ComplexityRoot struct {
 		FeePlans           func(childComplexity int, merchantID string) int
 		JournalEntries     func(childComplexity int, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) int
 		Merchant           func(childComplexity int, id *string) int
+		MerchantReport     func(childComplexity int, from string, to string, groupBy reports.GroupBy, timezone *string) int
 		Merchants          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Node               func(childComplexity int, id string) int
 		Nodes              func(childComplexity int, ids []string) int
+		OperatorReport     func(childComplexity int, from string, to string, groupBy reports.GroupBy, timezone *string, merchantID *string) int
 		Payment            func(childComplexity int, id string) int
 		PaymentReviews     func(childComplexity int, status *reviewstatus.Status, after *entgql.Cursor[string], first *int) int
 		Payments           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
@@ -902,6 +905,34 @@ type ComplexityRoot struct {
 	RefundEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Report struct {
+		From     func(childComplexity int) int
+		GroupBy  func(childComplexity int) int
+		Groups   func(childComplexity int) int
+		Timezone func(childComplexity int) int
+		To       func(childComplexity int) int
+	}
+
+	ReportGroup struct {
+		AuthorizationRate func(childComplexity int) int
+		Authorized        func(childComplexity int) int
+		CurrencyCode      func(childComplexity int) int
+		Declined          func(childComplexity int) int
+		DisputeRate       func(childComplexity int) int
+		DisputedMoney     func(childComplexity int) int
+		Disputes          func(childComplexity int) int
+		Failed            func(childComplexity int) int
+		FeesMoney         func(childComplexity int) int
+		GrossMoney        func(childComplexity int) int
+		Key               func(childComplexity int) int
+		NetMoney          func(childComplexity int) int
+		Payments          func(childComplexity int) int
+		RefundRate        func(childComplexity int) int
+		RefundedMoney     func(childComplexity int) int
+		Refunds           func(childComplexity int) int
+		Succeeded         func(childComplexity int) int
 	}
 
 	RiskRule struct {
@@ -1299,6 +1330,8 @@ type QueryResolver interface {
 	Events(ctx context.Context, after *entgql.Cursor[string], first *int, filter *model.EventListFilter) (*ent.EventConnection, error)
 	WebhookEndpoints(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.WebhookEndpointConnection, error)
 	WebhookDeliveries(ctx context.Context, endpointID string, after *entgql.Cursor[string], first *int) (*ent.WebhookDeliveryConnection, error)
+	MerchantReport(ctx context.Context, from string, to string, groupBy reports.GroupBy, timezone *string) (*reports.Report, error)
+	OperatorReport(ctx context.Context, from string, to string, groupBy reports.GroupBy, timezone *string, merchantID *string) (*reports.Report, error)
 }
 type RiskRuleResolver interface {
 	Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error)
@@ -4980,6 +5013,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Merchant(childComplexity, args["id"].(*string)), true
+	case "Query.merchantReport":
+		if e.ComplexityRoot.Query.MerchantReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_merchantReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MerchantReport(childComplexity, args["from"].(string), args["to"].(string), args["groupBy"].(reports.GroupBy), args["timezone"].(*string)), true
 	case "Query.merchants":
 		if e.ComplexityRoot.Query.Merchants == nil {
 			break
@@ -5013,6 +5057,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.operatorReport":
+		if e.ComplexityRoot.Query.OperatorReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_operatorReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OperatorReport(childComplexity, args["from"].(string), args["to"].(string), args["groupBy"].(reports.GroupBy), args["timezone"].(*string), args["merchantID"].(*string)), true
 	case "Query.payment":
 		if e.ComplexityRoot.Query.Payment == nil {
 			break
@@ -5252,6 +5307,140 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RefundEdge.Node(childComplexity), true
+
+	case "Report.from":
+		if e.ComplexityRoot.Report.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Report.From(childComplexity), true
+	case "Report.groupBy":
+		if e.ComplexityRoot.Report.GroupBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Report.GroupBy(childComplexity), true
+	case "Report.groups":
+		if e.ComplexityRoot.Report.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Report.Groups(childComplexity), true
+	case "Report.timezone":
+		if e.ComplexityRoot.Report.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Report.Timezone(childComplexity), true
+	case "Report.to":
+		if e.ComplexityRoot.Report.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Report.To(childComplexity), true
+
+	case "ReportGroup.authorizationRate":
+		if e.ComplexityRoot.ReportGroup.AuthorizationRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.AuthorizationRate(childComplexity), true
+	case "ReportGroup.authorized":
+		if e.ComplexityRoot.ReportGroup.Authorized == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Authorized(childComplexity), true
+	case "ReportGroup.currency":
+		if e.ComplexityRoot.ReportGroup.CurrencyCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.CurrencyCode(childComplexity), true
+	case "ReportGroup.declined":
+		if e.ComplexityRoot.ReportGroup.Declined == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Declined(childComplexity), true
+	case "ReportGroup.disputeRate":
+		if e.ComplexityRoot.ReportGroup.DisputeRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.DisputeRate(childComplexity), true
+	case "ReportGroup.disputed":
+		if e.ComplexityRoot.ReportGroup.DisputedMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.DisputedMoney(childComplexity), true
+	case "ReportGroup.disputes":
+		if e.ComplexityRoot.ReportGroup.Disputes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Disputes(childComplexity), true
+	case "ReportGroup.failed":
+		if e.ComplexityRoot.ReportGroup.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Failed(childComplexity), true
+	case "ReportGroup.fees":
+		if e.ComplexityRoot.ReportGroup.FeesMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.FeesMoney(childComplexity), true
+	case "ReportGroup.gross":
+		if e.ComplexityRoot.ReportGroup.GrossMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.GrossMoney(childComplexity), true
+	case "ReportGroup.key":
+		if e.ComplexityRoot.ReportGroup.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Key(childComplexity), true
+	case "ReportGroup.net":
+		if e.ComplexityRoot.ReportGroup.NetMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.NetMoney(childComplexity), true
+	case "ReportGroup.payments":
+		if e.ComplexityRoot.ReportGroup.Payments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Payments(childComplexity), true
+	case "ReportGroup.refundRate":
+		if e.ComplexityRoot.ReportGroup.RefundRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.RefundRate(childComplexity), true
+	case "ReportGroup.refunded":
+		if e.ComplexityRoot.ReportGroup.RefundedMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.RefundedMoney(childComplexity), true
+	case "ReportGroup.refunds":
+		if e.ComplexityRoot.ReportGroup.Refunds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Refunds(childComplexity), true
+	case "ReportGroup.succeeded":
+		if e.ComplexityRoot.ReportGroup.Succeeded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Succeeded(childComplexity), true
 
 	case "RiskRule.action":
 		if e.ComplexityRoot.RiskRule.Action == nil {
@@ -8438,6 +8627,110 @@ type Subscription {
   connectorHealth("Resume after this cursor." after: Cursor): ConnectorHealthChange! @auth(requires: [OPERATOR])
 }
 # ---- end events ----
+
+# ---- reports ----
+"How a report groups its figures. Every grouping is also by currency: no figure mixes currencies."
+enum ReportGroupBy {
+  "One group per calendar day in the report's timezone."
+  DAY
+  "One group per currency."
+  CURRENCY
+  "One group per connector."
+  CONNECTOR
+  "One group per payment method (card, wallet, bank_transfer, …)."
+  METHOD
+}
+
+"""
+Payments' figures over a range of days, added up from hourly rollups that
+the outbox keeps current (docs/events.md, "Reports"): they trail the
+payments by the rollup consumer's lag, about a second.
+"""
+type Report {
+  "The first day, YYYY-MM-DD in timezone."
+  from: String!
+  "The last day, included."
+  to: String!
+  "The IANA timezone the days are in."
+  timezone: String!
+  "How the groups are cut."
+  groupBy: ReportGroupBy!
+  "One line per key and currency, sorted by key then currency; keys with no activity are left out."
+  groups: [ReportGroup!]!
+}
+
+"One line of a report: one key in one currency."
+type ReportGroup {
+  "The day (YYYY-MM-DD), the connector's name, the payment method, or for CURRENCY the currency's code."
+  key: String!
+  "The ISO 4217 code of every amount in this line."
+  currency: String!
+  "What was captured."
+  gross: Money!
+  "The connectors' fees on what was captured, less the part refunds gave back."
+  fees: Money!
+  "What refunds gave back."
+  refunded: Money!
+  "What the disputes opened were for."
+  disputed: Money!
+  "gross − fees − refunded."
+  net: Money!
+  "Payments first confirmed in the range."
+  payments: Int!
+  "Payments that succeeded in the range."
+  succeeded: Int!
+  "Payments that ended failed in the range."
+  failed: Int!
+  "Authorizations approved."
+  authorized: Int!
+  "Attempts declined or failed (a payment retried after a decline has several)."
+  declined: Int!
+  "Refunds that succeeded."
+  refunds: Int!
+  "Disputes opened."
+  disputes: Int!
+  "authorized / (authorized + declined), 0 to 1; 0 when no attempt finished."
+  authorizationRate: Float!
+  "refunds / succeeded; 0 when nothing succeeded."
+  refundRate: Float!
+  "disputes / succeeded; 0 when nothing succeeded."
+  disputeRate: Float!
+}
+
+extend type Query {
+  """
+  The caller's merchant's report over from..to (both included, at most 366
+  days). BAD_USER_INPUT (with the field) for a day not written YYYY-MM-DD,
+  to before from, a longer range, or an unknown timezone.
+  """
+  merchantReport(
+    "The first day, YYYY-MM-DD in timezone."
+    from: String!
+    "The last day, included."
+    to: String!
+    "How to group the figures."
+    groupBy: ReportGroupBy!
+    "An IANA timezone (Europe/Paris); UTC when omitted."
+    timezone: String
+  ): Report! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  """
+  Every merchant's report, or one merchant's, over from..to: the same
+  figures and errors as merchantReport. Operators only.
+  """
+  operatorReport(
+    "The first day, YYYY-MM-DD in timezone."
+    from: String!
+    "The last day, included."
+    to: String!
+    "How to group the figures."
+    groupBy: ReportGroupBy!
+    "An IANA timezone (Europe/Paris); UTC when omitted."
+    timezone: String
+    "One merchant's figures only; every merchant's added up when omitted."
+    merchantID: ID
+  ): Report! @auth(requires: [OPERATOR])
+}
+# ---- end reports ----
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -11428,6 +11721,62 @@ func (ec *executionContext) childFields_RefundEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type RefundEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Report(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_Report_from(ctx, field)
+	case "to":
+		return ec.fieldContext_Report_to(ctx, field)
+	case "timezone":
+		return ec.fieldContext_Report_timezone(ctx, field)
+	case "groupBy":
+		return ec.fieldContext_Report_groupBy(ctx, field)
+	case "groups":
+		return ec.fieldContext_Report_groups(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Report", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ReportGroup_key(ctx, field)
+	case "currency":
+		return ec.fieldContext_ReportGroup_currency(ctx, field)
+	case "gross":
+		return ec.fieldContext_ReportGroup_gross(ctx, field)
+	case "fees":
+		return ec.fieldContext_ReportGroup_fees(ctx, field)
+	case "refunded":
+		return ec.fieldContext_ReportGroup_refunded(ctx, field)
+	case "disputed":
+		return ec.fieldContext_ReportGroup_disputed(ctx, field)
+	case "net":
+		return ec.fieldContext_ReportGroup_net(ctx, field)
+	case "payments":
+		return ec.fieldContext_ReportGroup_payments(ctx, field)
+	case "succeeded":
+		return ec.fieldContext_ReportGroup_succeeded(ctx, field)
+	case "failed":
+		return ec.fieldContext_ReportGroup_failed(ctx, field)
+	case "authorized":
+		return ec.fieldContext_ReportGroup_authorized(ctx, field)
+	case "declined":
+		return ec.fieldContext_ReportGroup_declined(ctx, field)
+	case "refunds":
+		return ec.fieldContext_ReportGroup_refunds(ctx, field)
+	case "disputes":
+		return ec.fieldContext_ReportGroup_disputes(ctx, field)
+	case "authorizationRate":
+		return ec.fieldContext_ReportGroup_authorizationRate(ctx, field)
+	case "refundRate":
+		return ec.fieldContext_ReportGroup_refundRate(ctx, field)
+	case "disputeRate":
+		return ec.fieldContext_ReportGroup_disputeRate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportGroup", field.Name)
+}
+
 func (ec *executionContext) childFields_RiskRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -13228,6 +13577,44 @@ func (ec *executionContext) field_Query_journalEntries_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_merchantReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (reports.GroupBy, error) {
+			return ec.unmarshalNReportGroupBy2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupBy(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timezone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timezone"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_merchant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13305,6 +13692,52 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_operatorReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (reports.GroupBy, error) {
+			return ec.unmarshalNReportGroupBy2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupBy(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timezone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timezone"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "merchantID",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["merchantID"] = arg4
 	return args, nil
 }
 
@@ -30559,6 +30992,130 @@ func (ec *executionContext) fieldContext_Query_webhookDeliveries(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_merchantReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_merchantReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MerchantReport(ctx, fc.Args["from"].(string), fc.Args["to"].(string), fc.Args["groupBy"].(reports.GroupBy), fc.Args["timezone"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *reports.Report
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *reports.Report
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.Report) graphql.Marshaler {
+			return ec.marshalNReport2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_merchantReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Report(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_merchantReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_operatorReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_operatorReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OperatorReport(ctx, fc.Args["from"].(string), fc.Args["to"].(string), fc.Args["groupBy"].(reports.GroupBy), fc.Args["timezone"].(*string), fc.Args["merchantID"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *reports.Report
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *reports.Report
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.Report) graphql.Marshaler {
+			return ec.marshalNReport2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_operatorReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Report(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_operatorReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -31110,6 +31667,566 @@ func (ec *executionContext) _RefundEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_RefundEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefundEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Report_from(ctx context.Context, field graphql.CollectedField, obj *reports.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Report_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Report_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Report", field, false, false, "String")
+}
+
+func (ec *executionContext) _Report_to(ctx context.Context, field graphql.CollectedField, obj *reports.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Report_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Report_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Report", field, false, false, "String")
+}
+
+func (ec *executionContext) _Report_timezone(ctx context.Context, field graphql.CollectedField, obj *reports.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Report_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Report_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Report", field, false, false, "String")
+}
+
+func (ec *executionContext) _Report_groupBy(ctx context.Context, field graphql.CollectedField, obj *reports.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Report_groupBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v reports.GroupBy) graphql.Marshaler {
+			return ec.marshalNReportGroupBy2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupBy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Report_groupBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Report", field, false, false, "ReportGroupBy")
+}
+
+func (ec *executionContext) _Report_groups(ctx context.Context, field graphql.CollectedField, obj *reports.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Report_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []reports.Group) graphql.Marshaler {
+			return ec.marshalNReportGroup2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Report_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Report",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_key(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportGroup_currency(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CurrencyCode(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, true, false, "String")
+}
+
+func (ec *executionContext) _ReportGroup_gross(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_gross(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrossMoney(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_gross(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_fees(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_fees(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FeesMoney(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_fees(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_refunded(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_refunded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundedMoney(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_refunded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_disputed(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_disputed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisputedMoney(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_disputed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_net(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_net(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NetMoney(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_net(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_payments(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_payments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_payments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_succeeded(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_succeeded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Succeeded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_succeeded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_failed(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_authorized(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_authorized(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Authorized, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_authorized(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_declined(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_declined(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Declined, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_declined(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_refunds(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_refunds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refunds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_refunds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_disputes(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_disputes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disputes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_disputes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_authorizationRate(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_authorizationRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthorizationRate(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_authorizationRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, true, false, "Float")
+}
+
+func (ec *executionContext) _ReportGroup_refundRate(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_refundRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundRate(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_refundRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, true, false, "Float")
+}
+
+func (ec *executionContext) _ReportGroup_disputeRate(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_disputeRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisputeRate(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_disputeRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, true, false, "Float")
 }
 
 func (ec *executionContext) _RiskRule_id(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
@@ -44514,6 +45631,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_webhookDeliveries(ctx, field)
 				})
+		case "merchantReport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_merchantReport(ctx, field)
+				})
+		case "operatorReport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_operatorReport(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -44701,6 +45830,172 @@ func (ec *executionContext) _RefundEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "cursor":
 			out.Values[i] = ec._RefundEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportImplementors = []string{"Report"}
+
+func (ec *executionContext) _Report(ctx context.Context, sel ast.SelectionSet, obj *reports.Report) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Report")
+		case "from":
+			out.Values[i] = ec._Report_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._Report_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timezone":
+			out.Values[i] = ec._Report_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groupBy":
+			out.Values[i] = ec._Report_groupBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._Report_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportGroupImplementors = []string{"ReportGroup"}
+
+func (ec *executionContext) _ReportGroup(ctx context.Context, sel ast.SelectionSet, obj *reports.Group) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportGroup")
+		case "key":
+			out.Values[i] = ec._ReportGroup_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currency":
+			out.Values[i] = ec._ReportGroup_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gross":
+			out.Values[i] = ec._ReportGroup_gross(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fees":
+			out.Values[i] = ec._ReportGroup_fees(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refunded":
+			out.Values[i] = ec._ReportGroup_refunded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disputed":
+			out.Values[i] = ec._ReportGroup_disputed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "net":
+			out.Values[i] = ec._ReportGroup_net(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "payments":
+			out.Values[i] = ec._ReportGroup_payments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "succeeded":
+			out.Values[i] = ec._ReportGroup_succeeded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._ReportGroup_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "authorized":
+			out.Values[i] = ec._ReportGroup_authorized(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "declined":
+			out.Values[i] = ec._ReportGroup_declined(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refunds":
+			out.Values[i] = ec._ReportGroup_refunds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disputes":
+			out.Values[i] = ec._ReportGroup_disputes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "authorizationRate":
+			out.Values[i] = ec._ReportGroup_authorizationRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refundRate":
+			out.Values[i] = ec._ReportGroup_refundRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disputeRate":
+			out.Values[i] = ec._ReportGroup_disputeRate(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47790,6 +49085,49 @@ func (ec *executionContext) marshalNRefundStatus2githubᚗcomᚋstraitpayᚋstra
 func (ec *executionContext) unmarshalNRejectPaymentReviewInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRejectPaymentReviewInput(ctx context.Context, v any) (model.RejectPaymentReviewInput, error) {
 	res, err := ec.unmarshalInputRejectPaymentReviewInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReport2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐReport(ctx context.Context, sel ast.SelectionSet, v *reports.Report) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Report!")
+		return graphql.Null
+	}
+	return ec._Report(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReportGroup2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroup(ctx context.Context, sel ast.SelectionSet, v reports.Group) graphql.Marshaler {
+	return ec._ReportGroup(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReportGroup2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []reports.Group) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportGroup2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNReportGroupBy2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupBy(ctx context.Context, v any) (reports.GroupBy, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := reports.GroupBy(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReportGroupBy2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupBy(ctx context.Context, sel ast.SelectionSet, v reports.GroupBy) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ReportGroupBy!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNRiskRule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRiskRule(ctx context.Context, sel ast.SelectionSet, v *ent.RiskRule) graphql.Marshaler {

@@ -1,0 +1,83 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/reportrollup"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// Report is a report's answer.
+type Report struct {
+	// From, To and Timezone are the query's (Timezone "UTC" when it was
+	// omitted).
+	From, To, Timezone string
+	GroupBy            GroupBy
+	// Groups are one per key and currency, sorted by key then currency;
+	// keys with no activity are left out.
+	Groups []Group
+}
+
+// Service answers reports from the rollups.
+type Service struct{ client *ent.Client }
+
+// NewService returns the reports over client's rollups.
+func NewService(client *ent.Client) *Service { return &Service{client: client} }
+
+// MerchantReport is the caller's merchant's report. Returns EFORBIDDEN
+// for a caller that acts for no merchant, and Plan's EINVALID errors.
+// The rollups are read as the caller, so ent privacy keeps them to its
+// merchant whatever the query says.
+func (s *Service) MerchantReport(ctx context.Context, q Query) (*Report, error) {
+	v, ok := viewer.FromContext(ctx)
+	if !ok || v.MerchantID == "" {
+		return nil, payments.Errorf(payments.EFORBIDDEN, "merchantReport is a merchant's own report")
+	}
+	q.MerchantID = v.MerchantID
+	return s.report(ctx, q)
+}
+
+// OperatorReport is every merchant's report, or q.MerchantID's. Returns
+// EFORBIDDEN for anyone but an operator, and Plan's EINVALID errors.
+func (s *Service) OperatorReport(ctx context.Context, q Query) (*Report, error) {
+	if v, ok := viewer.FromContext(ctx); !ok || !v.IsOperator() {
+		return nil, payments.Errorf(payments.EFORBIDDEN, "operatorReport is for operators")
+	}
+	return s.report(ctx, q)
+}
+
+func (s *Service) report(ctx context.Context, q Query) (*Report, error) {
+	w, err := Plan(q)
+	if err != nil {
+		return nil, err
+	}
+	query := s.client.ReportRollup.Query().Where(reportrollup.HourGTE(w.Start), reportrollup.HourLT(w.End))
+	if q.MerchantID != "" {
+		query = query.Where(reportrollup.MerchantID(q.MerchantID))
+	}
+	found, err := query.Select(reportrollup.FieldMerchantID, reportrollup.FieldHour, reportrollup.FieldCurrency,
+		reportrollup.FieldConnector, reportrollup.FieldMethod, reportrollup.FieldPayments, reportrollup.FieldSucceeded,
+		reportrollup.FieldFailed, reportrollup.FieldAuthorized, reportrollup.FieldDeclined, reportrollup.FieldRefunds,
+		reportrollup.FieldDisputes, reportrollup.FieldGross, reportrollup.FieldFees, reportrollup.FieldRefunded,
+		reportrollup.FieldDisputed).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("report: rollups: %w", err)
+	}
+	rows := make([]Row, len(found))
+	for i, r := range found {
+		rows[i] = Row{
+			Key: Key{MerchantID: r.MerchantID, Hour: r.Hour, Currency: r.Currency, Connector: r.Connector, Method: r.Method},
+			Counts: Counts{Payments: r.Payments, Succeeded: r.Succeeded, Failed: r.Failed, Authorized: r.Authorized,
+				Declined: r.Declined, Refunds: r.Refunds, Disputes: r.Disputes, Gross: r.Gross, Fees: r.Fees,
+				Refunded: r.Refunded, Disputed: r.Disputed},
+		}
+	}
+	groups, err := Aggregate(w, rows)
+	if err != nil {
+		return nil, err
+	}
+	return &Report{From: q.From, To: q.To, Timezone: w.Loc.String(), GroupBy: w.GroupBy, Groups: groups}, nil
+}
