@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/reportrollup"
@@ -58,18 +59,49 @@ func (s *Service) report(ctx context.Context, q Query) (*Report, error) {
 	if q.MerchantID != "" {
 		query = query.Where(reportrollup.MerchantID(q.MerchantID))
 	}
-	found, err := query.Select(reportrollup.FieldMerchantID, reportrollup.FieldHour, reportrollup.FieldCurrency,
-		reportrollup.FieldConnector, reportrollup.FieldMethod, reportrollup.FieldPayments, reportrollup.FieldSucceeded,
-		reportrollup.FieldFailed, reportrollup.FieldAuthorized, reportrollup.FieldDeclined, reportrollup.FieldRefunds,
-		reportrollup.FieldDisputes, reportrollup.FieldGross, reportrollup.FieldFees, reportrollup.FieldRefunded,
-		reportrollup.FieldDisputed).All(ctx)
-	if err != nil {
+	// The database sums the rows of each (hour or key, currency), so what
+	// comes back is at most hours × currencies rows, however many rows
+	// merchants, connectors and methods make.
+	keys := []string{reportrollup.FieldCurrency}
+	switch w.GroupBy {
+	case ByDay:
+		keys = append(keys, reportrollup.FieldHour)
+	case ByConnector:
+		keys = append(keys, reportrollup.FieldConnector)
+	case ByMethod:
+		keys = append(keys, reportrollup.FieldMethod)
+	}
+	sums := make([]ent.AggregateFunc, len(summed))
+	for i, col := range summed {
+		sums[i] = ent.As(ent.Sum(col), col)
+	}
+	var found []struct {
+		Hour       time.Time `json:"hour"`
+		Currency   string    `json:"currency"`
+		Connector  string    `json:"connector"`
+		Method     string    `json:"method"`
+		Payments   int64     `json:"payments"`
+		Succeeded  int64     `json:"succeeded"`
+		Failed     int64     `json:"failed"`
+		Authorized int64     `json:"authorized"`
+		Declined   int64     `json:"declined"`
+		Refunds    int64     `json:"refunds"`
+		Disputes   int64     `json:"disputes"`
+		Gross      int64     `json:"gross"`
+		Fees       int64     `json:"fees"`
+		Refunded   int64     `json:"refunded"`
+		Disputed   int64     `json:"disputed"`
+	}
+	if err := query.GroupBy(keys[0], keys[1:]...).Aggregate(sums...).Scan(ctx, &found); err != nil {
 		return nil, fmt.Errorf("report: rollups: %w", err)
 	}
 	rows := make([]Row, len(found))
 	for i, r := range found {
+		if w.GroupBy != ByDay {
+			r.Hour = w.Start // summed over the window already
+		}
 		rows[i] = Row{
-			Key: Key{MerchantID: r.MerchantID, Hour: r.Hour, Currency: r.Currency, Connector: r.Connector, Method: r.Method},
+			Key: Key{Hour: r.Hour, Currency: r.Currency, Connector: r.Connector, Method: r.Method},
 			Counts: Counts{Payments: r.Payments, Succeeded: r.Succeeded, Failed: r.Failed, Authorized: r.Authorized,
 				Declined: r.Declined, Refunds: r.Refunds, Disputes: r.Disputes, Gross: r.Gross, Fees: r.Fees,
 				Refunded: r.Refunded, Disputed: r.Disputed},
