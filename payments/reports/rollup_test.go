@@ -59,7 +59,7 @@ func TestRollupAppliesEveryEventOnceAcrossReplicasAndReplays(t *testing.T) {
 		const n = 40
 		var want Counts
 		for i := 0; i < n; i++ {
-	p, err := db.Client.Payment.Create().SetMerchantID(m).SetAmount(1000).SetCurrency("USD").
+			p, err := db.Client.Payment.Create().SetMerchantID(m).SetAmount(1000).SetCurrency("USD").
 				SetAmountCaptured(1000).SetFeeAmount(30).SetStatus(paymentstatus.Succeeded).SetConnector("acme").
 				SetPaymentMethodType("card").Save(ctx)
 			if err != nil {

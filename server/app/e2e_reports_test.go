@@ -25,11 +25,11 @@ type reportView struct {
 }
 
 type reportGroupView struct {
-	Key, Currency                                                       string
-	Gross, Net                                                          struct{ Amount, Currency, Decimal string }
-	Fees, Refunded, Disputed                                            struct{ Amount string }
+	Key, Currency                                                        string
+	Gross, Net                                                           struct{ Amount, Currency, Decimal string }
+	Fees, Refunded, Disputed                                             struct{ Amount string }
 	Payments, Succeeded, Failed, Authorized, Declined, Refunds, Disputes int
-	AuthorizationRate, RefundRate, DisputeRate                          float64
+	AuthorizationRate, RefundRate, DisputeRate                           float64
 }
 
 // TestReportsMatchHandComputedFiguresFromRealPayments pays through the
