@@ -724,6 +724,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Type: "ReportRollup",
 		Fields: map[string]*sqlgraph.FieldSpec{
 			reportrollup.FieldMerchantID: {Type: field.TypeString, Column: reportrollup.FieldMerchantID},
+			reportrollup.FieldTotal:      {Type: field.TypeBool, Column: reportrollup.FieldTotal},
 			reportrollup.FieldHour:       {Type: field.TypeTime, Column: reportrollup.FieldHour},
 			reportrollup.FieldCurrency:   {Type: field.TypeString, Column: reportrollup.FieldCurrency},
 			reportrollup.FieldConnector:  {Type: field.TypeString, Column: reportrollup.FieldConnector},
@@ -4632,6 +4633,11 @@ func (f *ReportRollupFilter) WhereID(p entql.StringP) {
 // WhereMerchantID applies the entql string predicate on the merchant_id field.
 func (f *ReportRollupFilter) WhereMerchantID(p entql.StringP) {
 	f.Where(p.Field(reportrollup.FieldMerchantID))
+}
+
+// WhereTotal applies the entql bool predicate on the total field.
+func (f *ReportRollupFilter) WhereTotal(p entql.BoolP) {
+	f.Where(p.Field(reportrollup.FieldTotal))
 }
 
 // WhereHour applies the entql time.Time predicate on the hour field.

@@ -28648,6 +28648,7 @@ type ReportRollupMutation struct {
 	typ           string
 	id            *string
 	merchant_id   *string
+	total         *bool
 	hour          *time.Time
 	currency      *string
 	connector     *string
@@ -28818,6 +28819,42 @@ func (m *ReportRollupMutation) OldMerchantID(ctx context.Context) (v string, err
 // ResetMerchantID resets all changes to the "merchant_id" field.
 func (m *ReportRollupMutation) ResetMerchantID() {
 	m.merchant_id = nil
+}
+
+// SetTotal sets the "total" field.
+func (m *ReportRollupMutation) SetTotal(b bool) {
+	m.total = &b
+}
+
+// Total returns the value of the "total" field in the mutation.
+func (m *ReportRollupMutation) Total() (r bool, exists bool) {
+	v := m.total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotal returns the old "total" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldTotal(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotal: %w", err)
+	}
+	return oldValue.Total, nil
+}
+
+// ResetTotal resets all changes to the "total" field.
+func (m *ReportRollupMutation) ResetTotal() {
+	m.total = nil
 }
 
 // SetHour sets the "hour" field.
@@ -29614,9 +29651,12 @@ func (m *ReportRollupMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ReportRollupMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.merchant_id != nil {
 		fields = append(fields, reportrollup.FieldMerchantID)
+	}
+	if m.total != nil {
+		fields = append(fields, reportrollup.FieldTotal)
 	}
 	if m.hour != nil {
 		fields = append(fields, reportrollup.FieldHour)
@@ -29673,6 +29713,8 @@ func (m *ReportRollupMutation) Field(name string) (ent.Value, bool) {
 	switch name {
 	case reportrollup.FieldMerchantID:
 		return m.MerchantID()
+	case reportrollup.FieldTotal:
+		return m.Total()
 	case reportrollup.FieldHour:
 		return m.Hour()
 	case reportrollup.FieldCurrency:
@@ -29714,6 +29756,8 @@ func (m *ReportRollupMutation) OldField(ctx context.Context, name string) (ent.V
 	switch name {
 	case reportrollup.FieldMerchantID:
 		return m.OldMerchantID(ctx)
+	case reportrollup.FieldTotal:
+		return m.OldTotal(ctx)
 	case reportrollup.FieldHour:
 		return m.OldHour(ctx)
 	case reportrollup.FieldCurrency:
@@ -29759,6 +29803,13 @@ func (m *ReportRollupMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetMerchantID(v)
+		return nil
+	case reportrollup.FieldTotal:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotal(v)
 		return nil
 	case reportrollup.FieldHour:
 		v, ok := value.(time.Time)
@@ -30051,6 +30102,9 @@ func (m *ReportRollupMutation) ResetField(name string) error {
 	switch name {
 	case reportrollup.FieldMerchantID:
 		m.ResetMerchantID()
+		return nil
+	case reportrollup.FieldTotal:
+		m.ResetTotal()
 		return nil
 	case reportrollup.FieldHour:
 		m.ResetHour()

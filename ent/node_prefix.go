@@ -28,7 +28,6 @@ import (
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
-	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -67,7 +66,6 @@ var IDPrefixTables = map[string]string{
 	"att":  paymentattempt.Table,
 	"pst":  posting.Table,
 	"ref":  refund.Table,
-	"rrl":  reportrollup.Table,
 	"rkc":  riskcounter.Table,
 	"rsk":  riskrule.Table,
 	"rtr":  routingrule.Table,

@@ -19,6 +19,8 @@ type ReportRollup struct {
 	ID string `json:"id,omitempty"`
 	// MerchantID holds the value of the "merchant_id" field.
 	MerchantID string `json:"merchant_id,omitempty"`
+	// every connector and method of the hour and currency
+	Total bool `json:"total,omitempty"`
 	// the hour's start, UTC
 	Hour time.Time `json:"hour,omitempty"`
 	// Currency holds the value of the "currency" field.
@@ -57,6 +59,8 @@ func (*ReportRollup) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case reportrollup.FieldTotal:
+			values[i] = new(sql.NullBool)
 		case reportrollup.FieldPayments, reportrollup.FieldSucceeded, reportrollup.FieldFailed, reportrollup.FieldAuthorized, reportrollup.FieldDeclined, reportrollup.FieldRefunds, reportrollup.FieldDisputes, reportrollup.FieldGross, reportrollup.FieldFees, reportrollup.FieldRefunded, reportrollup.FieldDisputed:
 			values[i] = new(sql.NullInt64)
 		case reportrollup.FieldID, reportrollup.FieldMerchantID, reportrollup.FieldCurrency, reportrollup.FieldConnector, reportrollup.FieldMethod:
@@ -89,6 +93,12 @@ func (_m *ReportRollup) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field merchant_id", values[i])
 			} else if value.Valid {
 				_m.MerchantID = value.String
+			}
+		case reportrollup.FieldTotal:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field total", values[i])
+			} else if value.Valid {
+				_m.Total = value.Bool
 			}
 		case reportrollup.FieldHour:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -218,6 +228,9 @@ func (_m *ReportRollup) String() string {
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("merchant_id=")
 	builder.WriteString(_m.MerchantID)
+	builder.WriteString(", ")
+	builder.WriteString("total=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Total))
 	builder.WriteString(", ")
 	builder.WriteString("hour=")
 	builder.WriteString(_m.Hour.Format(time.ANSIC))

@@ -29,6 +29,20 @@ func (_c *ReportRollupCreate) SetMerchantID(v string) *ReportRollupCreate {
 	return _c
 }
 
+// SetTotal sets the "total" field.
+func (_c *ReportRollupCreate) SetTotal(v bool) *ReportRollupCreate {
+	_c.mutation.SetTotal(v)
+	return _c
+}
+
+// SetNillableTotal sets the "total" field if the given value is not nil.
+func (_c *ReportRollupCreate) SetNillableTotal(v *bool) *ReportRollupCreate {
+	if v != nil {
+		_c.SetTotal(*v)
+	}
+	return _c
+}
+
 // SetHour sets the "hour" field.
 func (_c *ReportRollupCreate) SetHour(v time.Time) *ReportRollupCreate {
 	_c.mutation.SetHour(v)
@@ -47,9 +61,25 @@ func (_c *ReportRollupCreate) SetConnector(v string) *ReportRollupCreate {
 	return _c
 }
 
+// SetNillableConnector sets the "connector" field if the given value is not nil.
+func (_c *ReportRollupCreate) SetNillableConnector(v *string) *ReportRollupCreate {
+	if v != nil {
+		_c.SetConnector(*v)
+	}
+	return _c
+}
+
 // SetMethod sets the "method" field.
 func (_c *ReportRollupCreate) SetMethod(v string) *ReportRollupCreate {
 	_c.mutation.SetMethod(v)
+	return _c
+}
+
+// SetNillableMethod sets the "method" field if the given value is not nil.
+func (_c *ReportRollupCreate) SetNillableMethod(v *string) *ReportRollupCreate {
+	if v != nil {
+		_c.SetMethod(*v)
+	}
 	return _c
 }
 
@@ -213,14 +243,6 @@ func (_c *ReportRollupCreate) SetID(v string) *ReportRollupCreate {
 	return _c
 }
 
-// SetNillableID sets the "id" field if the given value is not nil.
-func (_c *ReportRollupCreate) SetNillableID(v *string) *ReportRollupCreate {
-	if v != nil {
-		_c.SetID(*v)
-	}
-	return _c
-}
-
 // Mutation returns the ReportRollupMutation object of the builder.
 func (_c *ReportRollupCreate) Mutation() *ReportRollupMutation {
 	return _c.mutation
@@ -258,6 +280,18 @@ func (_c *ReportRollupCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *ReportRollupCreate) defaults() error {
+	if _, ok := _c.mutation.Total(); !ok {
+		v := reportrollup.DefaultTotal
+		_c.mutation.SetTotal(v)
+	}
+	if _, ok := _c.mutation.Connector(); !ok {
+		v := reportrollup.DefaultConnector
+		_c.mutation.SetConnector(v)
+	}
+	if _, ok := _c.mutation.Method(); !ok {
+		v := reportrollup.DefaultMethod
+		_c.mutation.SetMethod(v)
+	}
 	if _, ok := _c.mutation.Payments(); !ok {
 		v := reportrollup.DefaultPayments
 		_c.mutation.SetPayments(v)
@@ -302,13 +336,6 @@ func (_c *ReportRollupCreate) defaults() error {
 		v := reportrollup.DefaultDisputed
 		_c.mutation.SetDisputed(v)
 	}
-	if _, ok := _c.mutation.ID(); !ok {
-		if reportrollup.DefaultID == nil {
-			return fmt.Errorf("ent: uninitialized reportrollup.DefaultID (forgotten import ent/runtime?)")
-		}
-		v := reportrollup.DefaultID()
-		_c.mutation.SetID(v)
-	}
 	return nil
 }
 
@@ -321,6 +348,9 @@ func (_c *ReportRollupCreate) check() error {
 		if err := reportrollup.MerchantIDValidator(v); err != nil {
 			return &ValidationError{Name: "merchant_id", err: fmt.Errorf(`ent: validator failed for field "ReportRollup.merchant_id": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.Total(); !ok {
+		return &ValidationError{Name: "total", err: errors.New(`ent: missing required field "ReportRollup.total"`)}
 	}
 	if _, ok := _c.mutation.Hour(); !ok {
 		return &ValidationError{Name: "hour", err: errors.New(`ent: missing required field "ReportRollup.hour"`)}
@@ -426,6 +456,10 @@ func (_c *ReportRollupCreate) createSpec() (*ReportRollup, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.MerchantID(); ok {
 		_spec.SetField(reportrollup.FieldMerchantID, field.TypeString, value)
 		_node.MerchantID = value
+	}
+	if value, ok := _c.mutation.Total(); ok {
+		_spec.SetField(reportrollup.FieldTotal, field.TypeBool, value)
+		_node.Total = value
 	}
 	if value, ok := _c.mutation.Hour(); ok {
 		_spec.SetField(reportrollup.FieldHour, field.TypeTime, value)
@@ -756,6 +790,9 @@ func (u *ReportRollupUpsertOne) UpdateNewValues() *ReportRollupUpsertOne {
 		}
 		if _, exists := u.create.mutation.MerchantID(); exists {
 			s.SetIgnore(reportrollup.FieldMerchantID)
+		}
+		if _, exists := u.create.mutation.Total(); exists {
+			s.SetIgnore(reportrollup.FieldTotal)
 		}
 		if _, exists := u.create.mutation.Hour(); exists {
 			s.SetIgnore(reportrollup.FieldHour)
@@ -1216,6 +1253,9 @@ func (u *ReportRollupUpsertBulk) UpdateNewValues() *ReportRollupUpsertBulk {
 			}
 			if _, exists := b.mutation.MerchantID(); exists {
 				s.SetIgnore(reportrollup.FieldMerchantID)
+			}
+			if _, exists := b.mutation.Total(); exists {
+				s.SetIgnore(reportrollup.FieldTotal)
 			}
 			if _, exists := b.mutation.Hour(); exists {
 				s.SetIgnore(reportrollup.FieldHour)

@@ -1054,12 +1054,13 @@ var (
 	}
 	// ReportRollupsColumns holds the columns for the "report_rollups" table.
 	ReportRollupsColumns = []*schema.Column{
-		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "id", Type: field.TypeString, Size: 191},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "total", Type: field.TypeBool, Default: false},
 		{Name: "hour", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "currency", Type: field.TypeString, Size: 3},
-		{Name: "connector", Type: field.TypeString, Size: 64},
-		{Name: "method", Type: field.TypeString, Size: 32},
+		{Name: "connector", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "method", Type: field.TypeString, Size: 32, Default: ""},
 		{Name: "payments", Type: field.TypeInt64, Default: 0},
 		{Name: "succeeded", Type: field.TypeInt64, Default: 0},
 		{Name: "failed", Type: field.TypeInt64, Default: 0},
@@ -1079,14 +1080,9 @@ var (
 		PrimaryKey: []*schema.Column{ReportRollupsColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "reportrollup_merchant_id_hour_currency_connector_method",
-				Unique:  true,
-				Columns: []*schema.Column{ReportRollupsColumns[1], ReportRollupsColumns[2], ReportRollupsColumns[3], ReportRollupsColumns[4], ReportRollupsColumns[5]},
-			},
-			{
-				Name:    "reportrollup_hour",
+				Name:    "reportrollup_total_hour",
 				Unique:  false,
-				Columns: []*schema.Column{ReportRollupsColumns[2]},
+				Columns: []*schema.Column{ReportRollupsColumns[2], ReportRollupsColumns[3]},
 			},
 		},
 	}

@@ -14,6 +14,8 @@ const (
 	FieldID = "id"
 	// FieldMerchantID holds the string denoting the merchant_id field in the database.
 	FieldMerchantID = "merchant_id"
+	// FieldTotal holds the string denoting the total field in the database.
+	FieldTotal = "total"
 	// FieldHour holds the string denoting the hour field in the database.
 	FieldHour = "hour"
 	// FieldCurrency holds the string denoting the currency field in the database.
@@ -52,6 +54,7 @@ const (
 var Columns = []string{
 	FieldID,
 	FieldMerchantID,
+	FieldTotal,
 	FieldHour,
 	FieldCurrency,
 	FieldConnector,
@@ -89,10 +92,16 @@ var (
 	Policy ent.Policy
 	// MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
 	MerchantIDValidator func(string) error
+	// DefaultTotal holds the default value on creation for the "total" field.
+	DefaultTotal bool
 	// CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
 	CurrencyValidator func(string) error
+	// DefaultConnector holds the default value on creation for the "connector" field.
+	DefaultConnector string
 	// ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
 	ConnectorValidator func(string) error
+	// DefaultMethod holds the default value on creation for the "method" field.
+	DefaultMethod string
 	// MethodValidator is a validator for the "method" field. It is called by the builders before save.
 	MethodValidator func(string) error
 	// DefaultPayments holds the default value on creation for the "payments" field.
@@ -117,8 +126,6 @@ var (
 	DefaultRefunded int64
 	// DefaultDisputed holds the default value on creation for the "disputed" field.
 	DefaultDisputed int64
-	// DefaultID holds the default value on creation for the "id" field.
-	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
@@ -134,6 +141,11 @@ func ByID(opts ...sql.OrderTermOption) OrderOption {
 // ByMerchantID orders the results by the merchant_id field.
 func ByMerchantID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldMerchantID, opts...).ToFunc()
+}
+
+// ByTotal orders the results by the total field.
+func ByTotal(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTotal, opts...).ToFunc()
 }
 
 // ByHour orders the results by the hour field.

@@ -69,6 +69,11 @@ func MerchantID(v string) predicate.ReportRollup {
 	return predicate.ReportRollup(sql.FieldEQ(FieldMerchantID, v))
 }
 
+// Total applies equality check predicate on the "total" field. It's identical to TotalEQ.
+func Total(v bool) predicate.ReportRollup {
+	return predicate.ReportRollup(sql.FieldEQ(FieldTotal, v))
+}
+
 // Hour applies equality check predicate on the "hour" field. It's identical to HourEQ.
 func Hour(v time.Time) predicate.ReportRollup {
 	return predicate.ReportRollup(sql.FieldEQ(FieldHour, v))
@@ -207,6 +212,16 @@ func MerchantIDEqualFold(v string) predicate.ReportRollup {
 // MerchantIDContainsFold applies the ContainsFold predicate on the "merchant_id" field.
 func MerchantIDContainsFold(v string) predicate.ReportRollup {
 	return predicate.ReportRollup(sql.FieldContainsFold(FieldMerchantID, v))
+}
+
+// TotalEQ applies the EQ predicate on the "total" field.
+func TotalEQ(v bool) predicate.ReportRollup {
+	return predicate.ReportRollup(sql.FieldEQ(FieldTotal, v))
+}
+
+// TotalNEQ applies the NEQ predicate on the "total" field.
+func TotalNEQ(v bool) predicate.ReportRollup {
+	return predicate.ReportRollup(sql.FieldNEQ(FieldTotal, v))
 }
 
 // HourEQ applies the EQ predicate on the "hour" field.

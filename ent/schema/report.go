@@ -8,28 +8,35 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 
-	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/ent/schema/rule"
 )
 
 // ReportRollup is one hour (UTC) of a merchant's activity in one currency,
-// through one connector, by one payment method: the counts and sums that
+// through one connector, by one payment method, or (Total) in one
+// currency whatever the connector and method: the counts and sums that
 // merchantReport and operatorReport add up (payments/reports). Only the
 // rollup consumer writes it, once per event; merchants read their own rows.
+//
+// Its ID is its natural key, merchant/T|D/hour/currency[/connector/method]
+// (payments/reports.RollupID), so that on MySQL, where the primary key is
+// the clustered index, a merchant's range of hours is one sequential read
+// of the rows themselves, and a report by day reads only the Total rows.
 type ReportRollup struct{ ent.Schema }
 
 // Mixin implements ent.Schema.
 func (ReportRollup) Mixin() []ent.Mixin {
-	return []ent.Mixin{pulid.MixinWithPrefix("rrl"), TenantMixin{}}
+	return []ent.Mixin{TenantMixin{}}
 }
 
 // Fields implements ent.Schema. Amounts are minor units of currency.
 func (ReportRollup) Fields() []ent.Field {
 	return []ent.Field{
+		field.String("id").NotEmpty().MaxLen(191).Immutable(),
+		field.Bool("total").Default(false).Immutable().Comment("every connector and method of the hour and currency"),
 		field.Time("hour").Immutable().SchemaType(datetime6).Comment("the hour's start, UTC"),
 		field.String("currency").Immutable().MaxLen(3),
-		field.String("connector").Immutable().MaxLen(64),
-		field.String("method").Immutable().MaxLen(32),
+		field.String("connector").Default("").Immutable().MaxLen(64),
+		field.String("method").Default("").Immutable().MaxLen(32),
 		field.Int64("payments").Default(0).Comment("payments first seen (confirmed) in the hour"),
 		field.Int64("succeeded").Default(0),
 		field.Int64("failed").Default(0).Comment("payments that ended failed"),
@@ -47,8 +54,7 @@ func (ReportRollup) Fields() []ent.Field {
 // Indexes implements ent.Schema.
 func (ReportRollup) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("merchant_id", "hour", "currency", "connector", "method").Unique(),
-		index.Fields("hour"), // the operator's report across merchants
+		index.Fields("total", "hour"), // the operator's report across merchants
 	}
 }
 

@@ -259,22 +259,55 @@ func Apply(ctx context.Context, tx *ent.Tx, evs []Event, rows Rows) error {
 // rollupChunk bounds the rows of one upsert statement.
 const rollupChunk = 200
 
-// AddRollups adds deltas to their rollup rows, creating the missing ones:
-// INSERT … ON DUPLICATE KEY UPDATE col = col + VALUES(col) on MySQL, ON
-// CONFLICT … DO UPDATE SET col = col + excluded.col on SQLite.
+// hourLayout writes an hour in a rollup's ID: fixed width, so IDs sort by
+// hour within a merchant.
+const hourLayout = "2006010215"
+
+// RollupID is the ID of k's rollup row, or with total of its hour's and
+// currency's total row: its natural key, merchant/D/hour/currency/
+// connector/method or merchant/T/hour/currency.
+func RollupID(k Key, total bool) string {
+	if total {
+		return k.MerchantID + "/T/" + k.Hour.UTC().Format(hourLayout) + "/" + k.Currency
+	}
+	return k.MerchantID + "/D/" + k.Hour.UTC().Format(hourLayout) + "/" + k.Currency + "/" + k.Connector + "/" + k.Method
+}
+
+// rollupRange is the ID range [lo, hi) of merchantID's rows of one kind
+// (total or detailed) whose hours are in [start, end).
+func rollupRange(merchantID string, total bool, start, end time.Time) (lo, hi string) {
+	kind := "/D/"
+	if total {
+		kind = "/T/"
+	}
+	return merchantID + kind + start.UTC().Format(hourLayout), merchantID + kind + end.UTC().Format(hourLayout)
+}
+
+// AddRollups adds deltas to their rollup rows and to their hours' total
+// rows, creating the missing ones: INSERT … ON DUPLICATE KEY UPDATE col =
+// col + VALUES(col) on MySQL, ON CONFLICT (id) DO UPDATE SET col = col +
+// excluded.col on SQLite.
 func AddRollups(ctx context.Context, client *ent.Client, deltas map[Key]Counts) error {
+	totals := map[Key]Counts{}
 	b := make([]*ent.ReportRollupCreate, 0, len(deltas))
-	for k, c := range deltas {
-		b = append(b, client.ReportRollup.Create().SetMerchantID(k.MerchantID).SetHour(k.Hour).SetCurrency(k.Currency).
-			SetConnector(k.Connector).SetMethod(k.Method).
+	row := func(k Key, c Counts, total bool) *ent.ReportRollupCreate {
+		return client.ReportRollup.Create().SetID(RollupID(k, total)).SetTotal(total).SetMerchantID(k.MerchantID).
+			SetHour(k.Hour).SetCurrency(k.Currency).SetConnector(k.Connector).SetMethod(k.Method).
 			SetPayments(c.Payments).SetSucceeded(c.Succeeded).SetFailed(c.Failed).
 			SetAuthorized(c.Authorized).SetDeclined(c.Declined).SetRefunds(c.Refunds).SetDisputes(c.Disputes).
-			SetGross(c.Gross).SetFees(c.Fees).SetRefunded(c.Refunded).SetDisputed(c.Disputed))
+			SetGross(c.Gross).SetFees(c.Fees).SetRefunded(c.Refunded).SetDisputed(c.Disputed)
+	}
+	for k, c := range deltas {
+		b = append(b, row(k, c, false))
+		t := Key{MerchantID: k.MerchantID, Hour: k.Hour, Currency: k.Currency}
+		totals[t] = totals[t].Add(c)
+	}
+	for k, c := range totals {
+		b = append(b, row(k, c, true))
 	}
 	for i := 0; i < len(b); i += rollupChunk {
 		err := client.ReportRollup.CreateBulk(b[i:min(i+rollupChunk, len(b))]...).
-			OnConflict(entsql.ConflictColumns(reportrollup.FieldMerchantID, reportrollup.FieldHour, reportrollup.FieldCurrency,
-				reportrollup.FieldConnector, reportrollup.FieldMethod), entsql.ResolveWith(addExcluded)).
+			OnConflict(entsql.ConflictColumns(reportrollup.FieldID), entsql.ResolveWith(addExcluded)).
 			Exec(ctx)
 		if err != nil {
 			return fmt.Errorf("report rollups: %w", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/viewer"
@@ -88,14 +89,18 @@ func TestRollupAppliesEveryEventOnceAcrossReplicasAndReplays(t *testing.T) {
 		wg.Wait()
 		check := func(when string) {
 			t.Helper()
-			rows, err := db.Client.ReportRollup.Query().All(ctx)
+			rows, err := db.Client.ReportRollup.Query().Order(ent.Asc(reportrollup.FieldID)).All(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rows) != 1 {
-				t.Fatalf("%s: %d rollup rows, want 1", when, len(rows))
+			// The hour's row through acme by card, and the hour's total.
+			if len(rows) != 2 || rows[0].Total || !rows[1].Total {
+				t.Fatalf("%s: rollup rows %v, want one detailed and its total", when, rows)
 			}
-			r := rows[0]
+			r, tot := rows[0], rows[1]
+			if tot.Payments != want.Payments || tot.Gross != want.Gross || tot.Declined != want.Declined || !tot.Hour.Equal(at) {
+				t.Fatalf("%s: total %+v, want %+v", when, tot, want)
+			}
 			got := Counts{Payments: r.Payments, Succeeded: r.Succeeded, Failed: r.Failed, Authorized: r.Authorized,
 				Declined: r.Declined, Refunds: r.Refunds, Disputes: r.Disputes, Gross: r.Gross, Fees: r.Fees,
 				Refunded: r.Refunded, Disputed: r.Disputed}

@@ -55,21 +55,28 @@ func (s *Service) report(ctx context.Context, q Query) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	query := s.client.ReportRollup.Query().Where(reportrollup.HourGTE(w.Start), reportrollup.HourLT(w.End))
+	// By day or currency: the hours' total rows; by connector or method:
+	// the detailed ones. One merchant's are one range of IDs (clustered on
+	// MySQL); every merchant's, a range of the (total, hour) index.
+	total := w.GroupBy == ByDay || w.GroupBy == ByCurrency
+	query := s.client.ReportRollup.Query().Where(reportrollup.Total(total),
+		reportrollup.HourGTE(w.Start), reportrollup.HourLT(w.End))
 	if q.MerchantID != "" {
-		query = query.Where(reportrollup.MerchantID(q.MerchantID))
+		lo, hi := rollupRange(q.MerchantID, total, w.Start, w.End)
+		query = query.Where(reportrollup.IDGTE(lo), reportrollup.IDLT(hi), reportrollup.MerchantID(q.MerchantID))
 	}
 	// The database sums the rows of each (hour or key, currency), so what
-	// comes back is at most hours × currencies rows, however many rows
-	// merchants, connectors and methods make.
-	keys := []string{reportrollup.FieldCurrency}
+	// comes back is at most hours × currencies rows.
+	var keys []string
 	switch w.GroupBy {
 	case ByDay:
-		keys = append(keys, reportrollup.FieldHour)
+		keys = []string{reportrollup.FieldHour, reportrollup.FieldCurrency}
+	case ByCurrency:
+		keys = []string{reportrollup.FieldCurrency}
 	case ByConnector:
-		keys = append(keys, reportrollup.FieldConnector)
+		keys = []string{reportrollup.FieldConnector, reportrollup.FieldCurrency}
 	case ByMethod:
-		keys = append(keys, reportrollup.FieldMethod)
+		keys = []string{reportrollup.FieldMethod, reportrollup.FieldCurrency}
 	}
 	sums := make([]ent.AggregateFunc, len(summed))
 	for i, col := range summed {
