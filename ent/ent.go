@@ -46,6 +46,9 @@ import (
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -150,6 +153,9 @@ func checkColumn(t, c string) error {
 			payoutschedule.Table:     payoutschedule.ValidColumn,
 			posting.Table:            posting.ValidColumn,
 			refund.Table:             refund.ValidColumn,
+			reportcursor.Table:       reportcursor.ValidColumn,
+			reportmark.Table:         reportmark.ValidColumn,
+			reportrollup.Table:       reportrollup.ValidColumn,
 			riskcounter.Table:        riskcounter.ValidColumn,
 			riskrule.Table:           riskrule.ValidColumn,
 			routingrule.Table:        routingrule.ValidColumn,

@@ -47,6 +47,8 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -111,6 +113,9 @@ const (
 	TypePayoutSchedule     = "PayoutSchedule"
 	TypePosting            = "Posting"
 	TypeRefund             = "Refund"
+	TypeReportCursor       = "ReportCursor"
+	TypeReportMark         = "ReportMark"
+	TypeReportRollup       = "ReportRollup"
 	TypeRiskCounter        = "RiskCounter"
 	TypeRiskRule           = "RiskRule"
 	TypeRoutingRule        = "RoutingRule"
@@ -35929,6 +35934,2206 @@ func (m *RefundMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Refund edge %s", name)
+}
+
+// ReportCursorMutation represents an operation that mutates the ReportCursor nodes in the graph.
+type ReportCursorMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	seq           *int64
+	addseq        *int64
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReportCursor, error)
+	predicates    []predicate.ReportCursor
+}
+
+var _ ent.Mutation = (*ReportCursorMutation)(nil)
+
+// reportcursorOption allows management of the mutation configuration using functional options.
+type reportcursorOption func(*ReportCursorMutation)
+
+// newReportCursorMutation creates new mutation for the ReportCursor entity.
+func newReportCursorMutation(c config, op Op, opts ...reportcursorOption) *ReportCursorMutation {
+	m := &ReportCursorMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReportCursor,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReportCursorID sets the ID field of the mutation.
+func withReportCursorID(id string) reportcursorOption {
+	return func(m *ReportCursorMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReportCursor
+		)
+		m.oldValue = func(ctx context.Context) (*ReportCursor, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReportCursor.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReportCursor sets the old ReportCursor of the mutation.
+func withReportCursor(node *ReportCursor) reportcursorOption {
+	return func(m *ReportCursorMutation) {
+		m.oldValue = func(context.Context) (*ReportCursor, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReportCursorMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReportCursorMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReportCursor entities.
+func (m *ReportCursorMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReportCursorMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReportCursorMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReportCursor.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetSeq sets the "seq" field.
+func (m *ReportCursorMutation) SetSeq(i int64) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *ReportCursorMutation) Seq() (r int64, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the ReportCursor entity.
+// If the ReportCursor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportCursorMutation) OldSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *ReportCursorMutation) AddSeq(i int64) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *ReportCursorMutation) AddedSeq() (r int64, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *ReportCursorMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// Where appends a list predicates to the ReportCursorMutation builder.
+func (m *ReportCursorMutation) Where(ps ...predicate.ReportCursor) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReportCursorMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReportCursorMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReportCursor, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReportCursorMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReportCursorMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReportCursor).
+func (m *ReportCursorMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReportCursorMutation) Fields() []string {
+	fields := make([]string, 0, 1)
+	if m.seq != nil {
+		fields = append(fields, reportcursor.FieldSeq)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReportCursorMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reportcursor.FieldSeq:
+		return m.Seq()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReportCursorMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reportcursor.FieldSeq:
+		return m.OldSeq(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReportCursor field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportCursorMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reportcursor.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReportCursor field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReportCursorMutation) AddedFields() []string {
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, reportcursor.FieldSeq)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReportCursorMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reportcursor.FieldSeq:
+		return m.AddedSeq()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportCursorMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reportcursor.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReportCursor numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReportCursorMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReportCursorMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReportCursorMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReportCursor nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReportCursorMutation) ResetField(name string) error {
+	switch name {
+	case reportcursor.FieldSeq:
+		m.ResetSeq()
+		return nil
+	}
+	return fmt.Errorf("unknown ReportCursor field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReportCursorMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReportCursorMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReportCursorMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReportCursorMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReportCursorMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReportCursorMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReportCursorMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReportCursor unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReportCursorMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReportCursor edge %s", name)
+}
+
+// ReportMarkMutation represents an operation that mutates the ReportMark nodes in the graph.
+type ReportMarkMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReportMark, error)
+	predicates    []predicate.ReportMark
+}
+
+var _ ent.Mutation = (*ReportMarkMutation)(nil)
+
+// reportmarkOption allows management of the mutation configuration using functional options.
+type reportmarkOption func(*ReportMarkMutation)
+
+// newReportMarkMutation creates new mutation for the ReportMark entity.
+func newReportMarkMutation(c config, op Op, opts ...reportmarkOption) *ReportMarkMutation {
+	m := &ReportMarkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReportMark,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReportMarkID sets the ID field of the mutation.
+func withReportMarkID(id string) reportmarkOption {
+	return func(m *ReportMarkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReportMark
+		)
+		m.oldValue = func(ctx context.Context) (*ReportMark, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReportMark.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReportMark sets the old ReportMark of the mutation.
+func withReportMark(node *ReportMark) reportmarkOption {
+	return func(m *ReportMarkMutation) {
+		m.oldValue = func(context.Context) (*ReportMark, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReportMarkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReportMarkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReportMark entities.
+func (m *ReportMarkMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReportMarkMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReportMarkMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReportMark.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// Where appends a list predicates to the ReportMarkMutation builder.
+func (m *ReportMarkMutation) Where(ps ...predicate.ReportMark) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReportMarkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReportMarkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReportMark, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReportMarkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReportMarkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReportMark).
+func (m *ReportMarkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReportMarkMutation) Fields() []string {
+	fields := make([]string, 0, 0)
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReportMarkMutation) Field(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReportMarkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	return nil, fmt.Errorf("unknown ReportMark field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportMarkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ReportMark field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReportMarkMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReportMarkMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportMarkMutation) AddField(name string, value ent.Value) error {
+	return fmt.Errorf("unknown ReportMark numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReportMarkMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReportMarkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReportMarkMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReportMark nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReportMarkMutation) ResetField(name string) error {
+	return fmt.Errorf("unknown ReportMark field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReportMarkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReportMarkMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReportMarkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReportMarkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReportMarkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReportMarkMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReportMarkMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReportMark unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReportMarkMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReportMark edge %s", name)
+}
+
+// ReportRollupMutation represents an operation that mutates the ReportRollup nodes in the graph.
+type ReportRollupMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	merchant_id   *string
+	total         *bool
+	hour          *time.Time
+	currency      *string
+	connector     *string
+	method        *string
+	payments      *int64
+	addpayments   *int64
+	succeeded     *int64
+	addsucceeded  *int64
+	failed        *int64
+	addfailed     *int64
+	authorized    *int64
+	addauthorized *int64
+	declined      *int64
+	adddeclined   *int64
+	refunds       *int64
+	addrefunds    *int64
+	disputes      *int64
+	adddisputes   *int64
+	gross         *int64
+	addgross      *int64
+	fees          *int64
+	addfees       *int64
+	refunded      *int64
+	addrefunded   *int64
+	disputed      *int64
+	adddisputed   *int64
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReportRollup, error)
+	predicates    []predicate.ReportRollup
+}
+
+var _ ent.Mutation = (*ReportRollupMutation)(nil)
+
+// reportrollupOption allows management of the mutation configuration using functional options.
+type reportrollupOption func(*ReportRollupMutation)
+
+// newReportRollupMutation creates new mutation for the ReportRollup entity.
+func newReportRollupMutation(c config, op Op, opts ...reportrollupOption) *ReportRollupMutation {
+	m := &ReportRollupMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReportRollup,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReportRollupID sets the ID field of the mutation.
+func withReportRollupID(id string) reportrollupOption {
+	return func(m *ReportRollupMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReportRollup
+		)
+		m.oldValue = func(ctx context.Context) (*ReportRollup, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReportRollup.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReportRollup sets the old ReportRollup of the mutation.
+func withReportRollup(node *ReportRollup) reportrollupOption {
+	return func(m *ReportRollupMutation) {
+		m.oldValue = func(context.Context) (*ReportRollup, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReportRollupMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReportRollupMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReportRollup entities.
+func (m *ReportRollupMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReportRollupMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReportRollupMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReportRollup.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *ReportRollupMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *ReportRollupMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *ReportRollupMutation) ResetMerchantID() {
+	m.merchant_id = nil
+}
+
+// SetTotal sets the "total" field.
+func (m *ReportRollupMutation) SetTotal(b bool) {
+	m.total = &b
+}
+
+// Total returns the value of the "total" field in the mutation.
+func (m *ReportRollupMutation) Total() (r bool, exists bool) {
+	v := m.total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotal returns the old "total" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldTotal(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotal: %w", err)
+	}
+	return oldValue.Total, nil
+}
+
+// ResetTotal resets all changes to the "total" field.
+func (m *ReportRollupMutation) ResetTotal() {
+	m.total = nil
+}
+
+// SetHour sets the "hour" field.
+func (m *ReportRollupMutation) SetHour(t time.Time) {
+	m.hour = &t
+}
+
+// Hour returns the value of the "hour" field in the mutation.
+func (m *ReportRollupMutation) Hour() (r time.Time, exists bool) {
+	v := m.hour
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHour returns the old "hour" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldHour(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHour is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHour requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHour: %w", err)
+	}
+	return oldValue.Hour, nil
+}
+
+// ResetHour resets all changes to the "hour" field.
+func (m *ReportRollupMutation) ResetHour() {
+	m.hour = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *ReportRollupMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *ReportRollupMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *ReportRollupMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *ReportRollupMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *ReportRollupMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *ReportRollupMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetMethod sets the "method" field.
+func (m *ReportRollupMutation) SetMethod(s string) {
+	m.method = &s
+}
+
+// Method returns the value of the "method" field in the mutation.
+func (m *ReportRollupMutation) Method() (r string, exists bool) {
+	v := m.method
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMethod returns the old "method" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldMethod(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMethod is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMethod requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMethod: %w", err)
+	}
+	return oldValue.Method, nil
+}
+
+// ResetMethod resets all changes to the "method" field.
+func (m *ReportRollupMutation) ResetMethod() {
+	m.method = nil
+}
+
+// SetPayments sets the "payments" field.
+func (m *ReportRollupMutation) SetPayments(i int64) {
+	m.payments = &i
+	m.addpayments = nil
+}
+
+// Payments returns the value of the "payments" field in the mutation.
+func (m *ReportRollupMutation) Payments() (r int64, exists bool) {
+	v := m.payments
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayments returns the old "payments" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldPayments(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayments is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayments requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayments: %w", err)
+	}
+	return oldValue.Payments, nil
+}
+
+// AddPayments adds i to the "payments" field.
+func (m *ReportRollupMutation) AddPayments(i int64) {
+	if m.addpayments != nil {
+		*m.addpayments += i
+	} else {
+		m.addpayments = &i
+	}
+}
+
+// AddedPayments returns the value that was added to the "payments" field in this mutation.
+func (m *ReportRollupMutation) AddedPayments() (r int64, exists bool) {
+	v := m.addpayments
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPayments resets all changes to the "payments" field.
+func (m *ReportRollupMutation) ResetPayments() {
+	m.payments = nil
+	m.addpayments = nil
+}
+
+// SetSucceeded sets the "succeeded" field.
+func (m *ReportRollupMutation) SetSucceeded(i int64) {
+	m.succeeded = &i
+	m.addsucceeded = nil
+}
+
+// Succeeded returns the value of the "succeeded" field in the mutation.
+func (m *ReportRollupMutation) Succeeded() (r int64, exists bool) {
+	v := m.succeeded
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSucceeded returns the old "succeeded" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldSucceeded(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSucceeded is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSucceeded requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSucceeded: %w", err)
+	}
+	return oldValue.Succeeded, nil
+}
+
+// AddSucceeded adds i to the "succeeded" field.
+func (m *ReportRollupMutation) AddSucceeded(i int64) {
+	if m.addsucceeded != nil {
+		*m.addsucceeded += i
+	} else {
+		m.addsucceeded = &i
+	}
+}
+
+// AddedSucceeded returns the value that was added to the "succeeded" field in this mutation.
+func (m *ReportRollupMutation) AddedSucceeded() (r int64, exists bool) {
+	v := m.addsucceeded
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSucceeded resets all changes to the "succeeded" field.
+func (m *ReportRollupMutation) ResetSucceeded() {
+	m.succeeded = nil
+	m.addsucceeded = nil
+}
+
+// SetFailed sets the "failed" field.
+func (m *ReportRollupMutation) SetFailed(i int64) {
+	m.failed = &i
+	m.addfailed = nil
+}
+
+// Failed returns the value of the "failed" field in the mutation.
+func (m *ReportRollupMutation) Failed() (r int64, exists bool) {
+	v := m.failed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailed returns the old "failed" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldFailed(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailed: %w", err)
+	}
+	return oldValue.Failed, nil
+}
+
+// AddFailed adds i to the "failed" field.
+func (m *ReportRollupMutation) AddFailed(i int64) {
+	if m.addfailed != nil {
+		*m.addfailed += i
+	} else {
+		m.addfailed = &i
+	}
+}
+
+// AddedFailed returns the value that was added to the "failed" field in this mutation.
+func (m *ReportRollupMutation) AddedFailed() (r int64, exists bool) {
+	v := m.addfailed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFailed resets all changes to the "failed" field.
+func (m *ReportRollupMutation) ResetFailed() {
+	m.failed = nil
+	m.addfailed = nil
+}
+
+// SetAuthorized sets the "authorized" field.
+func (m *ReportRollupMutation) SetAuthorized(i int64) {
+	m.authorized = &i
+	m.addauthorized = nil
+}
+
+// Authorized returns the value of the "authorized" field in the mutation.
+func (m *ReportRollupMutation) Authorized() (r int64, exists bool) {
+	v := m.authorized
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorized returns the old "authorized" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldAuthorized(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorized is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorized requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorized: %w", err)
+	}
+	return oldValue.Authorized, nil
+}
+
+// AddAuthorized adds i to the "authorized" field.
+func (m *ReportRollupMutation) AddAuthorized(i int64) {
+	if m.addauthorized != nil {
+		*m.addauthorized += i
+	} else {
+		m.addauthorized = &i
+	}
+}
+
+// AddedAuthorized returns the value that was added to the "authorized" field in this mutation.
+func (m *ReportRollupMutation) AddedAuthorized() (r int64, exists bool) {
+	v := m.addauthorized
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAuthorized resets all changes to the "authorized" field.
+func (m *ReportRollupMutation) ResetAuthorized() {
+	m.authorized = nil
+	m.addauthorized = nil
+}
+
+// SetDeclined sets the "declined" field.
+func (m *ReportRollupMutation) SetDeclined(i int64) {
+	m.declined = &i
+	m.adddeclined = nil
+}
+
+// Declined returns the value of the "declined" field in the mutation.
+func (m *ReportRollupMutation) Declined() (r int64, exists bool) {
+	v := m.declined
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeclined returns the old "declined" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldDeclined(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeclined is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeclined requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeclined: %w", err)
+	}
+	return oldValue.Declined, nil
+}
+
+// AddDeclined adds i to the "declined" field.
+func (m *ReportRollupMutation) AddDeclined(i int64) {
+	if m.adddeclined != nil {
+		*m.adddeclined += i
+	} else {
+		m.adddeclined = &i
+	}
+}
+
+// AddedDeclined returns the value that was added to the "declined" field in this mutation.
+func (m *ReportRollupMutation) AddedDeclined() (r int64, exists bool) {
+	v := m.adddeclined
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDeclined resets all changes to the "declined" field.
+func (m *ReportRollupMutation) ResetDeclined() {
+	m.declined = nil
+	m.adddeclined = nil
+}
+
+// SetRefunds sets the "refunds" field.
+func (m *ReportRollupMutation) SetRefunds(i int64) {
+	m.refunds = &i
+	m.addrefunds = nil
+}
+
+// Refunds returns the value of the "refunds" field in the mutation.
+func (m *ReportRollupMutation) Refunds() (r int64, exists bool) {
+	v := m.refunds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefunds returns the old "refunds" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldRefunds(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefunds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefunds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefunds: %w", err)
+	}
+	return oldValue.Refunds, nil
+}
+
+// AddRefunds adds i to the "refunds" field.
+func (m *ReportRollupMutation) AddRefunds(i int64) {
+	if m.addrefunds != nil {
+		*m.addrefunds += i
+	} else {
+		m.addrefunds = &i
+	}
+}
+
+// AddedRefunds returns the value that was added to the "refunds" field in this mutation.
+func (m *ReportRollupMutation) AddedRefunds() (r int64, exists bool) {
+	v := m.addrefunds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefunds resets all changes to the "refunds" field.
+func (m *ReportRollupMutation) ResetRefunds() {
+	m.refunds = nil
+	m.addrefunds = nil
+}
+
+// SetDisputes sets the "disputes" field.
+func (m *ReportRollupMutation) SetDisputes(i int64) {
+	m.disputes = &i
+	m.adddisputes = nil
+}
+
+// Disputes returns the value of the "disputes" field in the mutation.
+func (m *ReportRollupMutation) Disputes() (r int64, exists bool) {
+	v := m.disputes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisputes returns the old "disputes" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldDisputes(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisputes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisputes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisputes: %w", err)
+	}
+	return oldValue.Disputes, nil
+}
+
+// AddDisputes adds i to the "disputes" field.
+func (m *ReportRollupMutation) AddDisputes(i int64) {
+	if m.adddisputes != nil {
+		*m.adddisputes += i
+	} else {
+		m.adddisputes = &i
+	}
+}
+
+// AddedDisputes returns the value that was added to the "disputes" field in this mutation.
+func (m *ReportRollupMutation) AddedDisputes() (r int64, exists bool) {
+	v := m.adddisputes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDisputes resets all changes to the "disputes" field.
+func (m *ReportRollupMutation) ResetDisputes() {
+	m.disputes = nil
+	m.adddisputes = nil
+}
+
+// SetGross sets the "gross" field.
+func (m *ReportRollupMutation) SetGross(i int64) {
+	m.gross = &i
+	m.addgross = nil
+}
+
+// Gross returns the value of the "gross" field in the mutation.
+func (m *ReportRollupMutation) Gross() (r int64, exists bool) {
+	v := m.gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGross returns the old "gross" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldGross(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGross is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGross requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGross: %w", err)
+	}
+	return oldValue.Gross, nil
+}
+
+// AddGross adds i to the "gross" field.
+func (m *ReportRollupMutation) AddGross(i int64) {
+	if m.addgross != nil {
+		*m.addgross += i
+	} else {
+		m.addgross = &i
+	}
+}
+
+// AddedGross returns the value that was added to the "gross" field in this mutation.
+func (m *ReportRollupMutation) AddedGross() (r int64, exists bool) {
+	v := m.addgross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGross resets all changes to the "gross" field.
+func (m *ReportRollupMutation) ResetGross() {
+	m.gross = nil
+	m.addgross = nil
+}
+
+// SetFees sets the "fees" field.
+func (m *ReportRollupMutation) SetFees(i int64) {
+	m.fees = &i
+	m.addfees = nil
+}
+
+// Fees returns the value of the "fees" field in the mutation.
+func (m *ReportRollupMutation) Fees() (r int64, exists bool) {
+	v := m.fees
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFees returns the old "fees" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldFees(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFees is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFees requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFees: %w", err)
+	}
+	return oldValue.Fees, nil
+}
+
+// AddFees adds i to the "fees" field.
+func (m *ReportRollupMutation) AddFees(i int64) {
+	if m.addfees != nil {
+		*m.addfees += i
+	} else {
+		m.addfees = &i
+	}
+}
+
+// AddedFees returns the value that was added to the "fees" field in this mutation.
+func (m *ReportRollupMutation) AddedFees() (r int64, exists bool) {
+	v := m.addfees
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFees resets all changes to the "fees" field.
+func (m *ReportRollupMutation) ResetFees() {
+	m.fees = nil
+	m.addfees = nil
+}
+
+// SetRefunded sets the "refunded" field.
+func (m *ReportRollupMutation) SetRefunded(i int64) {
+	m.refunded = &i
+	m.addrefunded = nil
+}
+
+// Refunded returns the value of the "refunded" field in the mutation.
+func (m *ReportRollupMutation) Refunded() (r int64, exists bool) {
+	v := m.refunded
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefunded returns the old "refunded" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldRefunded(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefunded is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefunded requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefunded: %w", err)
+	}
+	return oldValue.Refunded, nil
+}
+
+// AddRefunded adds i to the "refunded" field.
+func (m *ReportRollupMutation) AddRefunded(i int64) {
+	if m.addrefunded != nil {
+		*m.addrefunded += i
+	} else {
+		m.addrefunded = &i
+	}
+}
+
+// AddedRefunded returns the value that was added to the "refunded" field in this mutation.
+func (m *ReportRollupMutation) AddedRefunded() (r int64, exists bool) {
+	v := m.addrefunded
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefunded resets all changes to the "refunded" field.
+func (m *ReportRollupMutation) ResetRefunded() {
+	m.refunded = nil
+	m.addrefunded = nil
+}
+
+// SetDisputed sets the "disputed" field.
+func (m *ReportRollupMutation) SetDisputed(i int64) {
+	m.disputed = &i
+	m.adddisputed = nil
+}
+
+// Disputed returns the value of the "disputed" field in the mutation.
+func (m *ReportRollupMutation) Disputed() (r int64, exists bool) {
+	v := m.disputed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisputed returns the old "disputed" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldDisputed(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisputed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisputed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisputed: %w", err)
+	}
+	return oldValue.Disputed, nil
+}
+
+// AddDisputed adds i to the "disputed" field.
+func (m *ReportRollupMutation) AddDisputed(i int64) {
+	if m.adddisputed != nil {
+		*m.adddisputed += i
+	} else {
+		m.adddisputed = &i
+	}
+}
+
+// AddedDisputed returns the value that was added to the "disputed" field in this mutation.
+func (m *ReportRollupMutation) AddedDisputed() (r int64, exists bool) {
+	v := m.adddisputed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDisputed resets all changes to the "disputed" field.
+func (m *ReportRollupMutation) ResetDisputed() {
+	m.disputed = nil
+	m.adddisputed = nil
+}
+
+// Where appends a list predicates to the ReportRollupMutation builder.
+func (m *ReportRollupMutation) Where(ps ...predicate.ReportRollup) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReportRollupMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReportRollupMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReportRollup, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReportRollupMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReportRollupMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReportRollup).
+func (m *ReportRollupMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReportRollupMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.merchant_id != nil {
+		fields = append(fields, reportrollup.FieldMerchantID)
+	}
+	if m.total != nil {
+		fields = append(fields, reportrollup.FieldTotal)
+	}
+	if m.hour != nil {
+		fields = append(fields, reportrollup.FieldHour)
+	}
+	if m.currency != nil {
+		fields = append(fields, reportrollup.FieldCurrency)
+	}
+	if m.connector != nil {
+		fields = append(fields, reportrollup.FieldConnector)
+	}
+	if m.method != nil {
+		fields = append(fields, reportrollup.FieldMethod)
+	}
+	if m.payments != nil {
+		fields = append(fields, reportrollup.FieldPayments)
+	}
+	if m.succeeded != nil {
+		fields = append(fields, reportrollup.FieldSucceeded)
+	}
+	if m.failed != nil {
+		fields = append(fields, reportrollup.FieldFailed)
+	}
+	if m.authorized != nil {
+		fields = append(fields, reportrollup.FieldAuthorized)
+	}
+	if m.declined != nil {
+		fields = append(fields, reportrollup.FieldDeclined)
+	}
+	if m.refunds != nil {
+		fields = append(fields, reportrollup.FieldRefunds)
+	}
+	if m.disputes != nil {
+		fields = append(fields, reportrollup.FieldDisputes)
+	}
+	if m.gross != nil {
+		fields = append(fields, reportrollup.FieldGross)
+	}
+	if m.fees != nil {
+		fields = append(fields, reportrollup.FieldFees)
+	}
+	if m.refunded != nil {
+		fields = append(fields, reportrollup.FieldRefunded)
+	}
+	if m.disputed != nil {
+		fields = append(fields, reportrollup.FieldDisputed)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReportRollupMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reportrollup.FieldMerchantID:
+		return m.MerchantID()
+	case reportrollup.FieldTotal:
+		return m.Total()
+	case reportrollup.FieldHour:
+		return m.Hour()
+	case reportrollup.FieldCurrency:
+		return m.Currency()
+	case reportrollup.FieldConnector:
+		return m.Connector()
+	case reportrollup.FieldMethod:
+		return m.Method()
+	case reportrollup.FieldPayments:
+		return m.Payments()
+	case reportrollup.FieldSucceeded:
+		return m.Succeeded()
+	case reportrollup.FieldFailed:
+		return m.Failed()
+	case reportrollup.FieldAuthorized:
+		return m.Authorized()
+	case reportrollup.FieldDeclined:
+		return m.Declined()
+	case reportrollup.FieldRefunds:
+		return m.Refunds()
+	case reportrollup.FieldDisputes:
+		return m.Disputes()
+	case reportrollup.FieldGross:
+		return m.Gross()
+	case reportrollup.FieldFees:
+		return m.Fees()
+	case reportrollup.FieldRefunded:
+		return m.Refunded()
+	case reportrollup.FieldDisputed:
+		return m.Disputed()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReportRollupMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reportrollup.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case reportrollup.FieldTotal:
+		return m.OldTotal(ctx)
+	case reportrollup.FieldHour:
+		return m.OldHour(ctx)
+	case reportrollup.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case reportrollup.FieldConnector:
+		return m.OldConnector(ctx)
+	case reportrollup.FieldMethod:
+		return m.OldMethod(ctx)
+	case reportrollup.FieldPayments:
+		return m.OldPayments(ctx)
+	case reportrollup.FieldSucceeded:
+		return m.OldSucceeded(ctx)
+	case reportrollup.FieldFailed:
+		return m.OldFailed(ctx)
+	case reportrollup.FieldAuthorized:
+		return m.OldAuthorized(ctx)
+	case reportrollup.FieldDeclined:
+		return m.OldDeclined(ctx)
+	case reportrollup.FieldRefunds:
+		return m.OldRefunds(ctx)
+	case reportrollup.FieldDisputes:
+		return m.OldDisputes(ctx)
+	case reportrollup.FieldGross:
+		return m.OldGross(ctx)
+	case reportrollup.FieldFees:
+		return m.OldFees(ctx)
+	case reportrollup.FieldRefunded:
+		return m.OldRefunded(ctx)
+	case reportrollup.FieldDisputed:
+		return m.OldDisputed(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReportRollup field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportRollupMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reportrollup.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case reportrollup.FieldTotal:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotal(v)
+		return nil
+	case reportrollup.FieldHour:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHour(v)
+		return nil
+	case reportrollup.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case reportrollup.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case reportrollup.FieldMethod:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMethod(v)
+		return nil
+	case reportrollup.FieldPayments:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayments(v)
+		return nil
+	case reportrollup.FieldSucceeded:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSucceeded(v)
+		return nil
+	case reportrollup.FieldFailed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailed(v)
+		return nil
+	case reportrollup.FieldAuthorized:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorized(v)
+		return nil
+	case reportrollup.FieldDeclined:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeclined(v)
+		return nil
+	case reportrollup.FieldRefunds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefunds(v)
+		return nil
+	case reportrollup.FieldDisputes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisputes(v)
+		return nil
+	case reportrollup.FieldGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGross(v)
+		return nil
+	case reportrollup.FieldFees:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFees(v)
+		return nil
+	case reportrollup.FieldRefunded:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefunded(v)
+		return nil
+	case reportrollup.FieldDisputed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisputed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReportRollup field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReportRollupMutation) AddedFields() []string {
+	var fields []string
+	if m.addpayments != nil {
+		fields = append(fields, reportrollup.FieldPayments)
+	}
+	if m.addsucceeded != nil {
+		fields = append(fields, reportrollup.FieldSucceeded)
+	}
+	if m.addfailed != nil {
+		fields = append(fields, reportrollup.FieldFailed)
+	}
+	if m.addauthorized != nil {
+		fields = append(fields, reportrollup.FieldAuthorized)
+	}
+	if m.adddeclined != nil {
+		fields = append(fields, reportrollup.FieldDeclined)
+	}
+	if m.addrefunds != nil {
+		fields = append(fields, reportrollup.FieldRefunds)
+	}
+	if m.adddisputes != nil {
+		fields = append(fields, reportrollup.FieldDisputes)
+	}
+	if m.addgross != nil {
+		fields = append(fields, reportrollup.FieldGross)
+	}
+	if m.addfees != nil {
+		fields = append(fields, reportrollup.FieldFees)
+	}
+	if m.addrefunded != nil {
+		fields = append(fields, reportrollup.FieldRefunded)
+	}
+	if m.adddisputed != nil {
+		fields = append(fields, reportrollup.FieldDisputed)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReportRollupMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reportrollup.FieldPayments:
+		return m.AddedPayments()
+	case reportrollup.FieldSucceeded:
+		return m.AddedSucceeded()
+	case reportrollup.FieldFailed:
+		return m.AddedFailed()
+	case reportrollup.FieldAuthorized:
+		return m.AddedAuthorized()
+	case reportrollup.FieldDeclined:
+		return m.AddedDeclined()
+	case reportrollup.FieldRefunds:
+		return m.AddedRefunds()
+	case reportrollup.FieldDisputes:
+		return m.AddedDisputes()
+	case reportrollup.FieldGross:
+		return m.AddedGross()
+	case reportrollup.FieldFees:
+		return m.AddedFees()
+	case reportrollup.FieldRefunded:
+		return m.AddedRefunded()
+	case reportrollup.FieldDisputed:
+		return m.AddedDisputed()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportRollupMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reportrollup.FieldPayments:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPayments(v)
+		return nil
+	case reportrollup.FieldSucceeded:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSucceeded(v)
+		return nil
+	case reportrollup.FieldFailed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFailed(v)
+		return nil
+	case reportrollup.FieldAuthorized:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAuthorized(v)
+		return nil
+	case reportrollup.FieldDeclined:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDeclined(v)
+		return nil
+	case reportrollup.FieldRefunds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefunds(v)
+		return nil
+	case reportrollup.FieldDisputes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDisputes(v)
+		return nil
+	case reportrollup.FieldGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGross(v)
+		return nil
+	case reportrollup.FieldFees:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFees(v)
+		return nil
+	case reportrollup.FieldRefunded:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefunded(v)
+		return nil
+	case reportrollup.FieldDisputed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDisputed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReportRollup numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReportRollupMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReportRollupMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReportRollupMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReportRollup nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReportRollupMutation) ResetField(name string) error {
+	switch name {
+	case reportrollup.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case reportrollup.FieldTotal:
+		m.ResetTotal()
+		return nil
+	case reportrollup.FieldHour:
+		m.ResetHour()
+		return nil
+	case reportrollup.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case reportrollup.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case reportrollup.FieldMethod:
+		m.ResetMethod()
+		return nil
+	case reportrollup.FieldPayments:
+		m.ResetPayments()
+		return nil
+	case reportrollup.FieldSucceeded:
+		m.ResetSucceeded()
+		return nil
+	case reportrollup.FieldFailed:
+		m.ResetFailed()
+		return nil
+	case reportrollup.FieldAuthorized:
+		m.ResetAuthorized()
+		return nil
+	case reportrollup.FieldDeclined:
+		m.ResetDeclined()
+		return nil
+	case reportrollup.FieldRefunds:
+		m.ResetRefunds()
+		return nil
+	case reportrollup.FieldDisputes:
+		m.ResetDisputes()
+		return nil
+	case reportrollup.FieldGross:
+		m.ResetGross()
+		return nil
+	case reportrollup.FieldFees:
+		m.ResetFees()
+		return nil
+	case reportrollup.FieldRefunded:
+		m.ResetRefunded()
+		return nil
+	case reportrollup.FieldDisputed:
+		m.ResetDisputed()
+		return nil
+	}
+	return fmt.Errorf("unknown ReportRollup field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReportRollupMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReportRollupMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReportRollupMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReportRollupMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReportRollupMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReportRollupMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReportRollupMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReportRollup unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReportRollupMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReportRollup edge %s", name)
 }
 
 // RiskCounterMutation represents an operation that mutates the RiskCounter nodes in the graph.

@@ -82,6 +82,12 @@ type Tx struct {
 	Posting *PostingClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
+	// ReportCursor is the client for interacting with the ReportCursor builders.
+	ReportCursor *ReportCursorClient
+	// ReportMark is the client for interacting with the ReportMark builders.
+	ReportMark *ReportMarkClient
+	// ReportRollup is the client for interacting with the ReportRollup builders.
+	ReportRollup *ReportRollupClient
 	// RiskCounter is the client for interacting with the RiskCounter builders.
 	RiskCounter *RiskCounterClient
 	// RiskRule is the client for interacting with the RiskRule builders.
@@ -267,6 +273,9 @@ func (tx *Tx) init() {
 	tx.PayoutSchedule = NewPayoutScheduleClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
+	tx.ReportCursor = NewReportCursorClient(tx.config)
+	tx.ReportMark = NewReportMarkClient(tx.config)
+	tx.ReportRollup = NewReportRollupClient(tx.config)
 	tx.RiskCounter = NewRiskCounterClient(tx.config)
 	tx.RiskRule = NewRiskRuleClient(tx.config)
 	tx.RoutingRule = NewRoutingRuleClient(tx.config)

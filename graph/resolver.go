@@ -21,6 +21,7 @@ import (
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/payouts"
+	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -60,6 +61,9 @@ type Resolver struct {
 	// Positions compares the channels' balances with the ledger
 	// (docs/settlement.md#channel-positions).
 	Positions *positions.Service
+	// Reports answers merchantReport and operatorReport from the rollups
+	// (docs/events.md, "Reports").
+	Reports *reports.Service
 }
 
 // NewSchema returns the executable schema over r.

@@ -26,6 +26,7 @@ import (
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/payouts"
 	"github.com/straitpay/strait/payments/positions"
+	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -766,6 +767,16 @@ func (r *queryResolver) Payout(ctx context.Context, id string) (*payouts.Payout,
 // PayoutSchedule is the resolver for the payoutSchedule field.
 func (r *queryResolver) PayoutSchedule(ctx context.Context) (*payouts.Schedule, error) {
 	return r.PayoutService.Schedule(ctx, merchantOf(ctx))
+}
+
+// MerchantReport is the resolver for the merchantReport field.
+func (r *queryResolver) MerchantReport(ctx context.Context, from string, to string, groupBy reports.GroupBy, timezone *string) (*reports.Report, error) {
+	return r.merchantReport(ctx, reportQuery(from, to, groupBy, timezone, nil))
+}
+
+// OperatorReport is the resolver for the operatorReport field.
+func (r *queryResolver) OperatorReport(ctx context.Context, from string, to string, groupBy reports.GroupBy, timezone *string, merchantID *string) (*reports.Report, error) {
+	return r.operatorReport(ctx, reportQuery(from, to, groupBy, timezone, merchantID))
 }
 
 // Params is the resolver for the params field.

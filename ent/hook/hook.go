@@ -417,6 +417,42 @@ func (f RefundFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RefundMutation", m)
 }
 
+// The ReportCursorFunc type is an adapter to allow the use of ordinary
+// function as ReportCursor mutator.
+type ReportCursorFunc func(context.Context, *ent.ReportCursorMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReportCursorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReportCursorMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReportCursorMutation", m)
+}
+
+// The ReportMarkFunc type is an adapter to allow the use of ordinary
+// function as ReportMark mutator.
+type ReportMarkFunc func(context.Context, *ent.ReportMarkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReportMarkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReportMarkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReportMarkMutation", m)
+}
+
+// The ReportRollupFunc type is an adapter to allow the use of ordinary
+// function as ReportRollup mutator.
+type ReportRollupFunc func(context.Context, *ent.ReportRollupMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReportRollupFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReportRollupMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReportRollupMutation", m)
+}
+
 // The RiskCounterFunc type is an adapter to allow the use of ordinary
 // function as RiskCounter mutator.
 type RiskCounterFunc func(context.Context, *ent.RiskCounterMutation) (ent.Value, error)

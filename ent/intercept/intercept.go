@@ -43,6 +43,9 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -1029,6 +1032,87 @@ func (f TraverseRefund) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.RefundQuery", q)
 }
 
+// The ReportCursorFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReportCursorFunc func(context.Context, *ent.ReportCursorQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReportCursorFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReportCursorQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReportCursorQuery", q)
+}
+
+// The TraverseReportCursor type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReportCursor func(context.Context, *ent.ReportCursorQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReportCursor) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReportCursor) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportCursorQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReportCursorQuery", q)
+}
+
+// The ReportMarkFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReportMarkFunc func(context.Context, *ent.ReportMarkQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReportMarkFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReportMarkQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReportMarkQuery", q)
+}
+
+// The TraverseReportMark type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReportMark func(context.Context, *ent.ReportMarkQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReportMark) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReportMark) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportMarkQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReportMarkQuery", q)
+}
+
+// The ReportRollupFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReportRollupFunc func(context.Context, *ent.ReportRollupQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReportRollupFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReportRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReportRollupQuery", q)
+}
+
+// The TraverseReportRollup type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReportRollup func(context.Context, *ent.ReportRollupQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReportRollup) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReportRollup) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReportRollupQuery", q)
+}
+
 // The RiskCounterFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RiskCounterFunc func(context.Context, *ent.RiskCounterQuery) (ent.Value, error)
 
@@ -1370,6 +1454,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PostingQuery, predicate.Posting, posting.OrderOption]{typ: ent.TypePosting, tq: q}, nil
 	case *ent.RefundQuery:
 		return &query[*ent.RefundQuery, predicate.Refund, refund.OrderOption]{typ: ent.TypeRefund, tq: q}, nil
+	case *ent.ReportCursorQuery:
+		return &query[*ent.ReportCursorQuery, predicate.ReportCursor, reportcursor.OrderOption]{typ: ent.TypeReportCursor, tq: q}, nil
+	case *ent.ReportMarkQuery:
+		return &query[*ent.ReportMarkQuery, predicate.ReportMark, reportmark.OrderOption]{typ: ent.TypeReportMark, tq: q}, nil
+	case *ent.ReportRollupQuery:
+		return &query[*ent.ReportRollupQuery, predicate.ReportRollup, reportrollup.OrderOption]{typ: ent.TypeReportRollup, tq: q}, nil
 	case *ent.RiskCounterQuery:
 		return &query[*ent.RiskCounterQuery, predicate.RiskCounter, riskcounter.OrderOption]{typ: ent.TypeRiskCounter, tq: q}, nil
 	case *ent.RiskRuleQuery:

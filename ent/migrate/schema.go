@@ -1283,6 +1283,61 @@ var (
 			},
 		},
 	}
+	// ReportCursorsColumns holds the columns for the "report_cursors" table.
+	ReportCursorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "seq", Type: field.TypeInt64, Default: 0},
+	}
+	// ReportCursorsTable holds the schema information for the "report_cursors" table.
+	ReportCursorsTable = &schema.Table{
+		Name:       "report_cursors",
+		Columns:    ReportCursorsColumns,
+		PrimaryKey: []*schema.Column{ReportCursorsColumns[0]},
+	}
+	// ReportMarksColumns holds the columns for the "report_marks" table.
+	ReportMarksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+	}
+	// ReportMarksTable holds the schema information for the "report_marks" table.
+	ReportMarksTable = &schema.Table{
+		Name:       "report_marks",
+		Columns:    ReportMarksColumns,
+		PrimaryKey: []*schema.Column{ReportMarksColumns[0]},
+	}
+	// ReportRollupsColumns holds the columns for the "report_rollups" table.
+	ReportRollupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 191},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "total", Type: field.TypeBool, Default: false},
+		{Name: "hour", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "connector", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "method", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "payments", Type: field.TypeInt64, Default: 0},
+		{Name: "succeeded", Type: field.TypeInt64, Default: 0},
+		{Name: "failed", Type: field.TypeInt64, Default: 0},
+		{Name: "authorized", Type: field.TypeInt64, Default: 0},
+		{Name: "declined", Type: field.TypeInt64, Default: 0},
+		{Name: "refunds", Type: field.TypeInt64, Default: 0},
+		{Name: "disputes", Type: field.TypeInt64, Default: 0},
+		{Name: "gross", Type: field.TypeInt64, Default: 0},
+		{Name: "fees", Type: field.TypeInt64, Default: 0},
+		{Name: "refunded", Type: field.TypeInt64, Default: 0},
+		{Name: "disputed", Type: field.TypeInt64, Default: 0},
+	}
+	// ReportRollupsTable holds the schema information for the "report_rollups" table.
+	ReportRollupsTable = &schema.Table{
+		Name:       "report_rollups",
+		Columns:    ReportRollupsColumns,
+		PrimaryKey: []*schema.Column{ReportRollupsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reportrollup_total_hour",
+				Unique:  false,
+				Columns: []*schema.Column{ReportRollupsColumns[2], ReportRollupsColumns[3]},
+			},
+		},
+	}
 	// RiskCountersColumns holds the columns for the "risk_counters" table.
 	RiskCountersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -1616,6 +1671,9 @@ var (
 		PayoutSchedulesTable,
 		PostingsTable,
 		RefundsTable,
+		ReportCursorsTable,
+		ReportMarksTable,
+		ReportRollupsTable,
 		RiskCountersTable,
 		RiskRulesTable,
 		RoutingRulesTable,

@@ -108,6 +108,15 @@ type Posting func(*sql.Selector)
 // Refund is the predicate function for refund builders.
 type Refund func(*sql.Selector)
 
+// ReportCursor is the predicate function for reportcursor builders.
+type ReportCursor func(*sql.Selector)
+
+// ReportMark is the predicate function for reportmark builders.
+type ReportMark func(*sql.Selector)
+
+// ReportRollup is the predicate function for reportrollup builders.
+type ReportRollup func(*sql.Selector)
+
 // RiskCounter is the predicate function for riskcounter builders.
 type RiskCounter func(*sql.Selector)
 

@@ -927,6 +927,78 @@ func (f RefundMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RefundMutation", m)
 }
 
+// The ReportCursorQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReportCursorQueryRuleFunc func(context.Context, *ent.ReportCursorQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReportCursorQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportCursorQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReportCursorQuery", q)
+}
+
+// The ReportCursorMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReportCursorMutationRuleFunc func(context.Context, *ent.ReportCursorMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReportCursorMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReportCursorMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReportCursorMutation", m)
+}
+
+// The ReportMarkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReportMarkQueryRuleFunc func(context.Context, *ent.ReportMarkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReportMarkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportMarkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReportMarkQuery", q)
+}
+
+// The ReportMarkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReportMarkMutationRuleFunc func(context.Context, *ent.ReportMarkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReportMarkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReportMarkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReportMarkMutation", m)
+}
+
+// The ReportRollupQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReportRollupQueryRuleFunc func(context.Context, *ent.ReportRollupQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReportRollupQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReportRollupQuery", q)
+}
+
+// The ReportRollupMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReportRollupMutationRuleFunc func(context.Context, *ent.ReportRollupMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReportRollupMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReportRollupMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReportRollupMutation", m)
+}
+
 // The RiskCounterQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type RiskCounterQueryRuleFunc func(context.Context, *ent.RiskCounterQuery) error
@@ -1270,6 +1342,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.RefundQuery:
 		return q.Filter(), nil
+	case *ent.ReportCursorQuery:
+		return q.Filter(), nil
+	case *ent.ReportMarkQuery:
+		return q.Filter(), nil
+	case *ent.ReportRollupQuery:
+		return q.Filter(), nil
 	case *ent.RiskCounterQuery:
 		return q.Filter(), nil
 	case *ent.RiskRuleQuery:
@@ -1364,6 +1442,12 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.PostingMutation:
 		return m.Filter(), nil
 	case *ent.RefundMutation:
+		return m.Filter(), nil
+	case *ent.ReportCursorMutation:
+		return m.Filter(), nil
+	case *ent.ReportMarkMutation:
+		return m.Filter(), nil
+	case *ent.ReportRollupMutation:
 		return m.Filter(), nil
 	case *ent.RiskCounterMutation:
 		return m.Filter(), nil

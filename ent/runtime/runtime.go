@@ -40,6 +40,9 @@ import (
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -3691,6 +3694,182 @@ func init() {
 	// refund.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	refund.IDValidator = func() func(string) error {
 		validators := refundDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	reportcursor.Policy = privacy.NewPolicies(schema.ReportCursor{})
+	reportcursor.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reportcursor.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reportcursorFields := schema.ReportCursor{}.Fields()
+	_ = reportcursorFields
+	// reportcursorDescSeq is the schema descriptor for seq field.
+	reportcursorDescSeq := reportcursorFields[1].Descriptor()
+	// reportcursor.DefaultSeq holds the default value on creation for the seq field.
+	reportcursor.DefaultSeq = reportcursorDescSeq.Default.(int64)
+	// reportcursorDescID is the schema descriptor for id field.
+	reportcursorDescID := reportcursorFields[0].Descriptor()
+	// reportcursor.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	reportcursor.IDValidator = func() func(string) error {
+		validators := reportcursorDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	reportmark.Policy = privacy.NewPolicies(schema.ReportMark{})
+	reportmark.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reportmark.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reportmarkFields := schema.ReportMark{}.Fields()
+	_ = reportmarkFields
+	// reportmarkDescID is the schema descriptor for id field.
+	reportmarkDescID := reportmarkFields[0].Descriptor()
+	// reportmark.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	reportmark.IDValidator = func() func(string) error {
+		validators := reportmarkDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	reportrollupMixin := schema.ReportRollup{}.Mixin()
+	reportrollup.Policy = privacy.NewPolicies(reportrollupMixin[0], schema.ReportRollup{})
+	reportrollup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reportrollup.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reportrollupMixinFields0 := reportrollupMixin[0].Fields()
+	_ = reportrollupMixinFields0
+	reportrollupFields := schema.ReportRollup{}.Fields()
+	_ = reportrollupFields
+	// reportrollupDescMerchantID is the schema descriptor for merchant_id field.
+	reportrollupDescMerchantID := reportrollupMixinFields0[0].Descriptor()
+	// reportrollup.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	reportrollup.MerchantIDValidator = func() func(string) error {
+		validators := reportrollupDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// reportrollupDescTotal is the schema descriptor for total field.
+	reportrollupDescTotal := reportrollupFields[1].Descriptor()
+	// reportrollup.DefaultTotal holds the default value on creation for the total field.
+	reportrollup.DefaultTotal = reportrollupDescTotal.Default.(bool)
+	// reportrollupDescCurrency is the schema descriptor for currency field.
+	reportrollupDescCurrency := reportrollupFields[3].Descriptor()
+	// reportrollup.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	reportrollup.CurrencyValidator = reportrollupDescCurrency.Validators[0].(func(string) error)
+	// reportrollupDescConnector is the schema descriptor for connector field.
+	reportrollupDescConnector := reportrollupFields[4].Descriptor()
+	// reportrollup.DefaultConnector holds the default value on creation for the connector field.
+	reportrollup.DefaultConnector = reportrollupDescConnector.Default.(string)
+	// reportrollup.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	reportrollup.ConnectorValidator = reportrollupDescConnector.Validators[0].(func(string) error)
+	// reportrollupDescMethod is the schema descriptor for method field.
+	reportrollupDescMethod := reportrollupFields[5].Descriptor()
+	// reportrollup.DefaultMethod holds the default value on creation for the method field.
+	reportrollup.DefaultMethod = reportrollupDescMethod.Default.(string)
+	// reportrollup.MethodValidator is a validator for the "method" field. It is called by the builders before save.
+	reportrollup.MethodValidator = reportrollupDescMethod.Validators[0].(func(string) error)
+	// reportrollupDescPayments is the schema descriptor for payments field.
+	reportrollupDescPayments := reportrollupFields[6].Descriptor()
+	// reportrollup.DefaultPayments holds the default value on creation for the payments field.
+	reportrollup.DefaultPayments = reportrollupDescPayments.Default.(int64)
+	// reportrollupDescSucceeded is the schema descriptor for succeeded field.
+	reportrollupDescSucceeded := reportrollupFields[7].Descriptor()
+	// reportrollup.DefaultSucceeded holds the default value on creation for the succeeded field.
+	reportrollup.DefaultSucceeded = reportrollupDescSucceeded.Default.(int64)
+	// reportrollupDescFailed is the schema descriptor for failed field.
+	reportrollupDescFailed := reportrollupFields[8].Descriptor()
+	// reportrollup.DefaultFailed holds the default value on creation for the failed field.
+	reportrollup.DefaultFailed = reportrollupDescFailed.Default.(int64)
+	// reportrollupDescAuthorized is the schema descriptor for authorized field.
+	reportrollupDescAuthorized := reportrollupFields[9].Descriptor()
+	// reportrollup.DefaultAuthorized holds the default value on creation for the authorized field.
+	reportrollup.DefaultAuthorized = reportrollupDescAuthorized.Default.(int64)
+	// reportrollupDescDeclined is the schema descriptor for declined field.
+	reportrollupDescDeclined := reportrollupFields[10].Descriptor()
+	// reportrollup.DefaultDeclined holds the default value on creation for the declined field.
+	reportrollup.DefaultDeclined = reportrollupDescDeclined.Default.(int64)
+	// reportrollupDescRefunds is the schema descriptor for refunds field.
+	reportrollupDescRefunds := reportrollupFields[11].Descriptor()
+	// reportrollup.DefaultRefunds holds the default value on creation for the refunds field.
+	reportrollup.DefaultRefunds = reportrollupDescRefunds.Default.(int64)
+	// reportrollupDescDisputes is the schema descriptor for disputes field.
+	reportrollupDescDisputes := reportrollupFields[12].Descriptor()
+	// reportrollup.DefaultDisputes holds the default value on creation for the disputes field.
+	reportrollup.DefaultDisputes = reportrollupDescDisputes.Default.(int64)
+	// reportrollupDescGross is the schema descriptor for gross field.
+	reportrollupDescGross := reportrollupFields[13].Descriptor()
+	// reportrollup.DefaultGross holds the default value on creation for the gross field.
+	reportrollup.DefaultGross = reportrollupDescGross.Default.(int64)
+	// reportrollupDescFees is the schema descriptor for fees field.
+	reportrollupDescFees := reportrollupFields[14].Descriptor()
+	// reportrollup.DefaultFees holds the default value on creation for the fees field.
+	reportrollup.DefaultFees = reportrollupDescFees.Default.(int64)
+	// reportrollupDescRefunded is the schema descriptor for refunded field.
+	reportrollupDescRefunded := reportrollupFields[15].Descriptor()
+	// reportrollup.DefaultRefunded holds the default value on creation for the refunded field.
+	reportrollup.DefaultRefunded = reportrollupDescRefunded.Default.(int64)
+	// reportrollupDescDisputed is the schema descriptor for disputed field.
+	reportrollupDescDisputed := reportrollupFields[16].Descriptor()
+	// reportrollup.DefaultDisputed holds the default value on creation for the disputed field.
+	reportrollup.DefaultDisputed = reportrollupDescDisputed.Default.(int64)
+	// reportrollupDescID is the schema descriptor for id field.
+	reportrollupDescID := reportrollupFields[0].Descriptor()
+	// reportrollup.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	reportrollup.IDValidator = func() func(string) error {
+		validators := reportrollupDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

@@ -29,6 +29,7 @@ import (
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/payouts"
+	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -100,6 +101,9 @@ type App struct {
 	Webhooks *events.Webhooks
 	Relay    *events.Relay
 	Bus      events.Bus
+	// Rollups keeps the reports' rollups current from the outbox
+	// (StartEvents starts it, woken by the bus).
+	Rollups *reports.Rollup
 	// Replica names this process in leases and connector health events.
 	Replica string
 
@@ -224,7 +228,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.ChannelEvents.Register(inbox.Decoded(a.Payouts.HandleEvent), connectors.EventPayoutResult)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX, SettlementService: a.Settlement,
 		Positions: a.Positions, Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book,
-		Events: a.Hub, Webhooks: a.Webhooks, Disputes: a.Disputes, PayoutService: a.Payouts}
+		Events: a.Hub, Webhooks: a.Webhooks, Disputes: a.Disputes, PayoutService: a.Payouts, Reports: reports.NewService(db.Client)}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }
