@@ -24,6 +24,7 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -40,6 +41,8 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
+	"github.com/straitpay/strait/ent/reconciliationline"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
@@ -78,6 +81,8 @@ type Client struct {
 	CouponRedemption *CouponRedemptionClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
+	// Discrepancy is the client for interacting with the Discrepancy builders.
+	Discrepancy *DiscrepancyClient
 	// Dispute is the client for interacting with the Dispute builders.
 	Dispute *DisputeClient
 	// DisputeEvent is the client for interacting with the DisputeEvent builders.
@@ -110,6 +115,10 @@ type Client struct {
 	PaymentAttempt *PaymentAttemptClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
+	// ReconciliationLine is the client for interacting with the ReconciliationLine builders.
+	ReconciliationLine *ReconciliationLineClient
+	// ReconciliationRun is the client for interacting with the ReconciliationRun builders.
+	ReconciliationRun *ReconciliationRunClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
 	// RiskCounter is the client for interacting with the RiskCounter builders.
@@ -152,6 +161,7 @@ func (c *Client) init() {
 	c.Coupon = NewCouponClient(c.config)
 	c.CouponRedemption = NewCouponRedemptionClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
+	c.Discrepancy = NewDiscrepancyClient(c.config)
 	c.Dispute = NewDisputeClient(c.config)
 	c.DisputeEvent = NewDisputeEventClient(c.config)
 	c.DisputeFile = NewDisputeFileClient(c.config)
@@ -168,6 +178,8 @@ func (c *Client) init() {
 	c.Payment = NewPaymentClient(c.config)
 	c.PaymentAttempt = NewPaymentAttemptClient(c.config)
 	c.Posting = NewPostingClient(c.config)
+	c.ReconciliationLine = NewReconciliationLineClient(c.config)
+	c.ReconciliationRun = NewReconciliationRunClient(c.config)
 	c.Refund = NewRefundClient(c.config)
 	c.RiskCounter = NewRiskCounterClient(c.config)
 	c.RiskRule = NewRiskRuleClient(c.config)
@@ -280,6 +292,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Coupon:             NewCouponClient(cfg),
 		CouponRedemption:   NewCouponRedemptionClient(cfg),
 		Customer:           NewCustomerClient(cfg),
+		Discrepancy:        NewDiscrepancyClient(cfg),
 		Dispute:            NewDisputeClient(cfg),
 		DisputeEvent:       NewDisputeEventClient(cfg),
 		DisputeFile:        NewDisputeFileClient(cfg),
@@ -296,6 +309,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Payment:            NewPaymentClient(cfg),
 		PaymentAttempt:     NewPaymentAttemptClient(cfg),
 		Posting:            NewPostingClient(cfg),
+		ReconciliationLine: NewReconciliationLineClient(cfg),
+		ReconciliationRun:  NewReconciliationRunClient(cfg),
 		Refund:             NewRefundClient(cfg),
 		RiskCounter:        NewRiskCounterClient(cfg),
 		RiskRule:           NewRiskRuleClient(cfg),
@@ -335,6 +350,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Coupon:             NewCouponClient(cfg),
 		CouponRedemption:   NewCouponRedemptionClient(cfg),
 		Customer:           NewCustomerClient(cfg),
+		Discrepancy:        NewDiscrepancyClient(cfg),
 		Dispute:            NewDisputeClient(cfg),
 		DisputeEvent:       NewDisputeEventClient(cfg),
 		DisputeFile:        NewDisputeFileClient(cfg),
@@ -351,6 +367,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Payment:            NewPaymentClient(cfg),
 		PaymentAttempt:     NewPaymentAttemptClient(cfg),
 		Posting:            NewPostingClient(cfg),
+		ReconciliationLine: NewReconciliationLineClient(cfg),
+		ReconciliationRun:  NewReconciliationRunClient(cfg),
 		Refund:             NewRefundClient(cfg),
 		RiskCounter:        NewRiskCounterClient(cfg),
 		RiskRule:           NewRiskRuleClient(cfg),
@@ -392,13 +410,13 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.CheckoutSession,
-		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Dispute,
-		c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote, c.FxRate,
-		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.Merchant,
-		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
-		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
-		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
-		c.WebhookEndpoint,
+		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Discrepancy,
+		c.Dispute, c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote,
+		c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount,
+		c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting,
+		c.ReconciliationLine, c.ReconciliationRun, c.Refund, c.RiskCounter, c.RiskRule,
+		c.RoutingRule, c.SettlementBatch, c.SettlementLine, c.SettlementSchedule,
+		c.SplitRule, c.VaultCard, c.WebhookDelivery, c.WebhookEndpoint,
 	} {
 		n.Use(hooks...)
 	}
@@ -409,13 +427,13 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.CheckoutSession,
-		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Dispute,
-		c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote, c.FxRate,
-		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.Merchant,
-		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
-		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
-		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
-		c.WebhookEndpoint,
+		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Discrepancy,
+		c.Dispute, c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote,
+		c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount,
+		c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting,
+		c.ReconciliationLine, c.ReconciliationRun, c.Refund, c.RiskCounter, c.RiskRule,
+		c.RoutingRule, c.SettlementBatch, c.SettlementLine, c.SettlementSchedule,
+		c.SplitRule, c.VaultCard, c.WebhookDelivery, c.WebhookEndpoint,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -442,6 +460,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CouponRedemption.mutate(ctx, m)
 	case *CustomerMutation:
 		return c.Customer.mutate(ctx, m)
+	case *DiscrepancyMutation:
+		return c.Discrepancy.mutate(ctx, m)
 	case *DisputeMutation:
 		return c.Dispute.mutate(ctx, m)
 	case *DisputeEventMutation:
@@ -474,6 +494,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PaymentAttempt.mutate(ctx, m)
 	case *PostingMutation:
 		return c.Posting.mutate(ctx, m)
+	case *ReconciliationLineMutation:
+		return c.ReconciliationLine.mutate(ctx, m)
+	case *ReconciliationRunMutation:
+		return c.ReconciliationRun.mutate(ctx, m)
 	case *RefundMutation:
 		return c.Refund.mutate(ctx, m)
 	case *RiskCounterMutation:
@@ -1912,6 +1936,140 @@ func (c *CustomerClient) mutate(ctx context.Context, m *CustomerMutation) (Value
 		return (&CustomerDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Customer mutation op: %q", m.Op())
+	}
+}
+
+// DiscrepancyClient is a client for the Discrepancy schema.
+type DiscrepancyClient struct {
+	config
+}
+
+// NewDiscrepancyClient returns a client for the Discrepancy from the given config.
+func NewDiscrepancyClient(c config) *DiscrepancyClient {
+	return &DiscrepancyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `discrepancy.Hooks(f(g(h())))`.
+func (c *DiscrepancyClient) Use(hooks ...Hook) {
+	c.hooks.Discrepancy = append(c.hooks.Discrepancy, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `discrepancy.Intercept(f(g(h())))`.
+func (c *DiscrepancyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Discrepancy = append(c.inters.Discrepancy, interceptors...)
+}
+
+// Create returns a builder for creating a Discrepancy entity.
+func (c *DiscrepancyClient) Create() *DiscrepancyCreate {
+	mutation := newDiscrepancyMutation(c.config, OpCreate)
+	return &DiscrepancyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Discrepancy entities.
+func (c *DiscrepancyClient) CreateBulk(builders ...*DiscrepancyCreate) *DiscrepancyCreateBulk {
+	return &DiscrepancyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DiscrepancyClient) MapCreateBulk(slice any, setFunc func(*DiscrepancyCreate, int)) *DiscrepancyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DiscrepancyCreateBulk{err: fmt.Errorf("calling to DiscrepancyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DiscrepancyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DiscrepancyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Discrepancy.
+func (c *DiscrepancyClient) Update() *DiscrepancyUpdate {
+	mutation := newDiscrepancyMutation(c.config, OpUpdate)
+	return &DiscrepancyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DiscrepancyClient) UpdateOne(_m *Discrepancy) *DiscrepancyUpdateOne {
+	mutation := newDiscrepancyMutation(c.config, OpUpdateOne, withDiscrepancy(_m))
+	return &DiscrepancyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DiscrepancyClient) UpdateOneID(id string) *DiscrepancyUpdateOne {
+	mutation := newDiscrepancyMutation(c.config, OpUpdateOne, withDiscrepancyID(id))
+	return &DiscrepancyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Discrepancy.
+func (c *DiscrepancyClient) Delete() *DiscrepancyDelete {
+	mutation := newDiscrepancyMutation(c.config, OpDelete)
+	return &DiscrepancyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DiscrepancyClient) DeleteOne(_m *Discrepancy) *DiscrepancyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DiscrepancyClient) DeleteOneID(id string) *DiscrepancyDeleteOne {
+	builder := c.Delete().Where(discrepancy.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DiscrepancyDeleteOne{builder}
+}
+
+// Query returns a query builder for Discrepancy.
+func (c *DiscrepancyClient) Query() *DiscrepancyQuery {
+	return &DiscrepancyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDiscrepancy},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Discrepancy entity by its id.
+func (c *DiscrepancyClient) Get(ctx context.Context, id string) (*Discrepancy, error) {
+	return c.Query().Where(discrepancy.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DiscrepancyClient) GetX(ctx context.Context, id string) *Discrepancy {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DiscrepancyClient) Hooks() []Hook {
+	hooks := c.hooks.Discrepancy
+	return append(hooks[:len(hooks):len(hooks)], discrepancy.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DiscrepancyClient) Interceptors() []Interceptor {
+	return c.inters.Discrepancy
+}
+
+func (c *DiscrepancyClient) mutate(ctx context.Context, m *DiscrepancyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DiscrepancyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DiscrepancyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DiscrepancyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DiscrepancyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Discrepancy mutation op: %q", m.Op())
 	}
 }
 
@@ -4427,6 +4585,274 @@ func (c *PostingClient) mutate(ctx context.Context, m *PostingMutation) (Value, 
 	}
 }
 
+// ReconciliationLineClient is a client for the ReconciliationLine schema.
+type ReconciliationLineClient struct {
+	config
+}
+
+// NewReconciliationLineClient returns a client for the ReconciliationLine from the given config.
+func NewReconciliationLineClient(c config) *ReconciliationLineClient {
+	return &ReconciliationLineClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reconciliationline.Hooks(f(g(h())))`.
+func (c *ReconciliationLineClient) Use(hooks ...Hook) {
+	c.hooks.ReconciliationLine = append(c.hooks.ReconciliationLine, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reconciliationline.Intercept(f(g(h())))`.
+func (c *ReconciliationLineClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReconciliationLine = append(c.inters.ReconciliationLine, interceptors...)
+}
+
+// Create returns a builder for creating a ReconciliationLine entity.
+func (c *ReconciliationLineClient) Create() *ReconciliationLineCreate {
+	mutation := newReconciliationLineMutation(c.config, OpCreate)
+	return &ReconciliationLineCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReconciliationLine entities.
+func (c *ReconciliationLineClient) CreateBulk(builders ...*ReconciliationLineCreate) *ReconciliationLineCreateBulk {
+	return &ReconciliationLineCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReconciliationLineClient) MapCreateBulk(slice any, setFunc func(*ReconciliationLineCreate, int)) *ReconciliationLineCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReconciliationLineCreateBulk{err: fmt.Errorf("calling to ReconciliationLineClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReconciliationLineCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReconciliationLineCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReconciliationLine.
+func (c *ReconciliationLineClient) Update() *ReconciliationLineUpdate {
+	mutation := newReconciliationLineMutation(c.config, OpUpdate)
+	return &ReconciliationLineUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReconciliationLineClient) UpdateOne(_m *ReconciliationLine) *ReconciliationLineUpdateOne {
+	mutation := newReconciliationLineMutation(c.config, OpUpdateOne, withReconciliationLine(_m))
+	return &ReconciliationLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReconciliationLineClient) UpdateOneID(id int) *ReconciliationLineUpdateOne {
+	mutation := newReconciliationLineMutation(c.config, OpUpdateOne, withReconciliationLineID(id))
+	return &ReconciliationLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReconciliationLine.
+func (c *ReconciliationLineClient) Delete() *ReconciliationLineDelete {
+	mutation := newReconciliationLineMutation(c.config, OpDelete)
+	return &ReconciliationLineDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReconciliationLineClient) DeleteOne(_m *ReconciliationLine) *ReconciliationLineDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReconciliationLineClient) DeleteOneID(id int) *ReconciliationLineDeleteOne {
+	builder := c.Delete().Where(reconciliationline.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReconciliationLineDeleteOne{builder}
+}
+
+// Query returns a query builder for ReconciliationLine.
+func (c *ReconciliationLineClient) Query() *ReconciliationLineQuery {
+	return &ReconciliationLineQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReconciliationLine},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReconciliationLine entity by its id.
+func (c *ReconciliationLineClient) Get(ctx context.Context, id int) (*ReconciliationLine, error) {
+	return c.Query().Where(reconciliationline.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReconciliationLineClient) GetX(ctx context.Context, id int) *ReconciliationLine {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReconciliationLineClient) Hooks() []Hook {
+	hooks := c.hooks.ReconciliationLine
+	return append(hooks[:len(hooks):len(hooks)], reconciliationline.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReconciliationLineClient) Interceptors() []Interceptor {
+	return c.inters.ReconciliationLine
+}
+
+func (c *ReconciliationLineClient) mutate(ctx context.Context, m *ReconciliationLineMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReconciliationLineCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReconciliationLineUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReconciliationLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReconciliationLineDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReconciliationLine mutation op: %q", m.Op())
+	}
+}
+
+// ReconciliationRunClient is a client for the ReconciliationRun schema.
+type ReconciliationRunClient struct {
+	config
+}
+
+// NewReconciliationRunClient returns a client for the ReconciliationRun from the given config.
+func NewReconciliationRunClient(c config) *ReconciliationRunClient {
+	return &ReconciliationRunClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reconciliationrun.Hooks(f(g(h())))`.
+func (c *ReconciliationRunClient) Use(hooks ...Hook) {
+	c.hooks.ReconciliationRun = append(c.hooks.ReconciliationRun, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reconciliationrun.Intercept(f(g(h())))`.
+func (c *ReconciliationRunClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReconciliationRun = append(c.inters.ReconciliationRun, interceptors...)
+}
+
+// Create returns a builder for creating a ReconciliationRun entity.
+func (c *ReconciliationRunClient) Create() *ReconciliationRunCreate {
+	mutation := newReconciliationRunMutation(c.config, OpCreate)
+	return &ReconciliationRunCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReconciliationRun entities.
+func (c *ReconciliationRunClient) CreateBulk(builders ...*ReconciliationRunCreate) *ReconciliationRunCreateBulk {
+	return &ReconciliationRunCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReconciliationRunClient) MapCreateBulk(slice any, setFunc func(*ReconciliationRunCreate, int)) *ReconciliationRunCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReconciliationRunCreateBulk{err: fmt.Errorf("calling to ReconciliationRunClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReconciliationRunCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReconciliationRunCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReconciliationRun.
+func (c *ReconciliationRunClient) Update() *ReconciliationRunUpdate {
+	mutation := newReconciliationRunMutation(c.config, OpUpdate)
+	return &ReconciliationRunUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReconciliationRunClient) UpdateOne(_m *ReconciliationRun) *ReconciliationRunUpdateOne {
+	mutation := newReconciliationRunMutation(c.config, OpUpdateOne, withReconciliationRun(_m))
+	return &ReconciliationRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReconciliationRunClient) UpdateOneID(id string) *ReconciliationRunUpdateOne {
+	mutation := newReconciliationRunMutation(c.config, OpUpdateOne, withReconciliationRunID(id))
+	return &ReconciliationRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReconciliationRun.
+func (c *ReconciliationRunClient) Delete() *ReconciliationRunDelete {
+	mutation := newReconciliationRunMutation(c.config, OpDelete)
+	return &ReconciliationRunDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReconciliationRunClient) DeleteOne(_m *ReconciliationRun) *ReconciliationRunDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReconciliationRunClient) DeleteOneID(id string) *ReconciliationRunDeleteOne {
+	builder := c.Delete().Where(reconciliationrun.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReconciliationRunDeleteOne{builder}
+}
+
+// Query returns a query builder for ReconciliationRun.
+func (c *ReconciliationRunClient) Query() *ReconciliationRunQuery {
+	return &ReconciliationRunQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReconciliationRun},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReconciliationRun entity by its id.
+func (c *ReconciliationRunClient) Get(ctx context.Context, id string) (*ReconciliationRun, error) {
+	return c.Query().Where(reconciliationrun.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReconciliationRunClient) GetX(ctx context.Context, id string) *ReconciliationRun {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReconciliationRunClient) Hooks() []Hook {
+	hooks := c.hooks.ReconciliationRun
+	return append(hooks[:len(hooks):len(hooks)], reconciliationrun.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReconciliationRunClient) Interceptors() []Interceptor {
+	return c.inters.ReconciliationRun
+}
+
+func (c *ReconciliationRunClient) mutate(ctx context.Context, m *ReconciliationRunMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReconciliationRunCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReconciliationRunUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReconciliationRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReconciliationRunDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReconciliationRun mutation op: %q", m.Op())
+	}
+}
+
 // RefundClient is a client for the Refund schema.
 type RefundClient struct {
 	config
@@ -5969,21 +6395,21 @@ func (c *WebhookEndpointClient) mutate(ctx context.Context, m *WebhookEndpointMu
 type (
 	hooks struct {
 		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
-		Coupon, CouponRedemption, Customer, Dispute, DisputeEvent, DisputeFile, Event,
-		FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry, Lease,
-		LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt, Posting,
-		Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch, SettlementLine,
-		SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
-		WebhookEndpoint []ent.Hook
+		Coupon, CouponRedemption, Customer, Discrepancy, Dispute, DisputeEvent,
+		DisputeFile, Event, FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry,
+		Lease, LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt, Posting,
+		ReconciliationLine, ReconciliationRun, Refund, RiskCounter, RiskRule,
+		RoutingRule, SettlementBatch, SettlementLine, SettlementSchedule, SplitRule,
+		VaultCard, WebhookDelivery, WebhookEndpoint []ent.Hook
 	}
 	inters struct {
 		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
-		Coupon, CouponRedemption, Customer, Dispute, DisputeEvent, DisputeFile, Event,
-		FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry, Lease,
-		LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt, Posting,
-		Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch, SettlementLine,
-		SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
-		WebhookEndpoint []ent.Interceptor
+		Coupon, CouponRedemption, Customer, Discrepancy, Dispute, DisputeEvent,
+		DisputeFile, Event, FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry,
+		Lease, LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt, Posting,
+		ReconciliationLine, ReconciliationRun, Refund, RiskCounter, RiskRule,
+		RoutingRule, SettlementBatch, SettlementLine, SettlementSchedule, SplitRule,
+		VaultCard, WebhookDelivery, WebhookEndpoint []ent.Interceptor
 	}
 )
 

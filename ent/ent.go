@@ -21,6 +21,7 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -37,6 +38,8 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
+	"github.com/straitpay/strait/ent/reconciliationline"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
@@ -117,6 +120,7 @@ func checkColumn(t, c string) error {
 			coupon.Table:             coupon.ValidColumn,
 			couponredemption.Table:   couponredemption.ValidColumn,
 			customer.Table:           customer.ValidColumn,
+			discrepancy.Table:        discrepancy.ValidColumn,
 			dispute.Table:            dispute.ValidColumn,
 			disputeevent.Table:       disputeevent.ValidColumn,
 			disputefile.Table:        disputefile.ValidColumn,
@@ -133,6 +137,8 @@ func checkColumn(t, c string) error {
 			payment.Table:            payment.ValidColumn,
 			paymentattempt.Table:     paymentattempt.ValidColumn,
 			posting.Table:            posting.ValidColumn,
+			reconciliationline.Table: reconciliationline.ValidColumn,
+			reconciliationrun.Table:  reconciliationrun.ValidColumn,
 			refund.Table:             refund.ValidColumn,
 			riskcounter.Table:        riskcounter.ValidColumn,
 			riskrule.Table:           riskrule.ValidColumn,

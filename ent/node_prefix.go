@@ -12,6 +12,7 @@ import (
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -27,6 +28,7 @@ import (
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/posting"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
@@ -50,6 +52,7 @@ var IDPrefixTables = map[string]string{
 	"cpn":  coupon.Table,
 	"cpr":  couponredemption.Table,
 	"cus":  customer.Table,
+	"dsc":  discrepancy.Table,
 	"dsp":  dispute.Table,
 	"dse":  disputeevent.Table,
 	"dsf":  disputefile.Table,
@@ -65,6 +68,7 @@ var IDPrefixTables = map[string]string{
 	"pay":  payment.Table,
 	"att":  paymentattempt.Table,
 	"pst":  posting.Table,
+	"rcn":  reconciliationrun.Table,
 	"ref":  refund.Table,
 	"rkc":  riskcounter.Table,
 	"rsk":  riskrule.Table,

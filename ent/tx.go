@@ -32,6 +32,8 @@ type Tx struct {
 	CouponRedemption *CouponRedemptionClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
+	// Discrepancy is the client for interacting with the Discrepancy builders.
+	Discrepancy *DiscrepancyClient
 	// Dispute is the client for interacting with the Dispute builders.
 	Dispute *DisputeClient
 	// DisputeEvent is the client for interacting with the DisputeEvent builders.
@@ -64,6 +66,10 @@ type Tx struct {
 	PaymentAttempt *PaymentAttemptClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
+	// ReconciliationLine is the client for interacting with the ReconciliationLine builders.
+	ReconciliationLine *ReconciliationLineClient
+	// ReconciliationRun is the client for interacting with the ReconciliationRun builders.
+	ReconciliationRun *ReconciliationRunClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
 	// RiskCounter is the client for interacting with the RiskCounter builders.
@@ -226,6 +232,7 @@ func (tx *Tx) init() {
 	tx.Coupon = NewCouponClient(tx.config)
 	tx.CouponRedemption = NewCouponRedemptionClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
+	tx.Discrepancy = NewDiscrepancyClient(tx.config)
 	tx.Dispute = NewDisputeClient(tx.config)
 	tx.DisputeEvent = NewDisputeEventClient(tx.config)
 	tx.DisputeFile = NewDisputeFileClient(tx.config)
@@ -242,6 +249,8 @@ func (tx *Tx) init() {
 	tx.Payment = NewPaymentClient(tx.config)
 	tx.PaymentAttempt = NewPaymentAttemptClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
+	tx.ReconciliationLine = NewReconciliationLineClient(tx.config)
+	tx.ReconciliationRun = NewReconciliationRunClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
 	tx.RiskCounter = NewRiskCounterClient(tx.config)
 	tx.RiskRule = NewRiskRuleClient(tx.config)

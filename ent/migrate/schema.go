@@ -374,6 +374,57 @@ var (
 			},
 		},
 	}
+	// DiscrepanciesColumns holds the columns for the "discrepancies" table.
+	DiscrepanciesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "run_id", Type: field.TypeString, Size: 40},
+		{Name: "connector", Type: field.TypeString, Size: 64},
+		{Name: "business_date", Type: field.TypeString, Size: 10},
+		{Name: "key", Type: field.TypeString, Size: 191},
+		{Name: "kind", Type: field.TypeString, Size: 24},
+		{Name: "line_no", Type: field.TypeInt64, Nullable: true},
+		{Name: "line_key", Type: field.TypeString, Size: 191, Default: ""},
+		{Name: "our_type", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "our_id", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "expected_currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "expected_gross", Type: field.TypeInt64, Default: 0},
+		{Name: "expected_fee", Type: field.TypeInt64, Default: 0},
+		{Name: "reported_currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "reported_gross", Type: field.TypeInt64, Default: 0},
+		{Name: "reported_fee", Type: field.TypeInt64, Default: 0},
+		{Name: "reported_net", Type: field.TypeInt64, Default: 0},
+		{Name: "detail", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "RESOLVED"}, Default: "OPEN"},
+		{Name: "resolution", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "resolved_by", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "resolved_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "adjustment_entry_id", Type: field.TypeString, Size: 40, Default: ""},
+	}
+	// DiscrepanciesTable holds the schema information for the "discrepancies" table.
+	DiscrepanciesTable = &schema.Table{
+		Name:       "discrepancies",
+		Columns:    DiscrepanciesColumns,
+		PrimaryKey: []*schema.Column{DiscrepanciesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "discrepancy_run_id_key",
+				Unique:  true,
+				Columns: []*schema.Column{DiscrepanciesColumns[3], DiscrepanciesColumns[6]},
+			},
+			{
+				Name:    "discrepancy_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{DiscrepanciesColumns[20], DiscrepanciesColumns[0]},
+			},
+			{
+				Name:    "discrepancy_connector_business_date",
+				Unique:  false,
+				Columns: []*schema.Column{DiscrepanciesColumns[4], DiscrepanciesColumns[5]},
+			},
+		},
+	}
 	// DisputesColumns holds the columns for the "disputes" table.
 	DisputesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -709,7 +760,7 @@ var (
 		{Name: "merchant_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "owner_type", Type: field.TypeEnum, Enums: []string{"MERCHANT", "PLATFORM", "CHANNEL", "PARTNER"}},
 		{Name: "owner_id", Type: field.TypeString, Size: 64},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PENDING", "AVAILABLE", "RESERVE", "DISPUTE_HOLD", "RECEIVABLE", "FEES", "FX", "SUSPENSE"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PENDING", "AVAILABLE", "RESERVE", "DISPUTE_HOLD", "RECEIVABLE", "FEES", "FX", "SUSPENSE", "CASH"}},
 		{Name: "currency", Type: field.TypeString, Size: 3},
 		{Name: "allow_negative", Type: field.TypeBool, Default: false},
 		{Name: "balance", Type: field.TypeInt64, Default: 0},
@@ -980,6 +1031,70 @@ var (
 				Name:    "posting_account_id_effective_at",
 				Unique:  false,
 				Columns: []*schema.Column{PostingsColumns[9], PostingsColumns[6]},
+			},
+		},
+	}
+	// ReconciliationLinesColumns holds the columns for the "reconciliation_lines" table.
+	ReconciliationLinesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "run_id", Type: field.TypeString, Size: 40},
+		{Name: "line_no", Type: field.TypeInt64},
+		{Name: "line_key", Type: field.TypeString, Size: 191},
+		{Name: "class", Type: field.TypeString, Size: 24},
+		{Name: "our_type", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "our_id", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "gross", Type: field.TypeInt64, Default: 0},
+		{Name: "fee", Type: field.TypeInt64, Default: 0},
+		{Name: "net", Type: field.TypeInt64, Default: 0},
+	}
+	// ReconciliationLinesTable holds the schema information for the "reconciliation_lines" table.
+	ReconciliationLinesTable = &schema.Table{
+		Name:       "reconciliation_lines",
+		Columns:    ReconciliationLinesColumns,
+		PrimaryKey: []*schema.Column{ReconciliationLinesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reconciliationline_run_id_line_no",
+				Unique:  true,
+				Columns: []*schema.Column{ReconciliationLinesColumns[1], ReconciliationLinesColumns[2]},
+			},
+			{
+				Name:    "reconciliationline_run_id_line_key",
+				Unique:  false,
+				Columns: []*schema.Column{ReconciliationLinesColumns[1], ReconciliationLinesColumns[3]},
+			},
+			{
+				Name:    "reconciliationline_run_id_our_type_our_id",
+				Unique:  false,
+				Columns: []*schema.Column{ReconciliationLinesColumns[1], ReconciliationLinesColumns[5], ReconciliationLinesColumns[6]},
+			},
+		},
+	}
+	// ReconciliationRunsColumns holds the columns for the "reconciliation_runs" table.
+	ReconciliationRunsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "connector", Type: field.TypeString, Size: 64},
+		{Name: "business_date", Type: field.TypeString, Size: 10},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"RUNNING", "SUCCEEDED", "FAILED"}, Default: "RUNNING"},
+		{Name: "lines_read", Type: field.TypeInt64, Default: 0},
+		{Name: "counts", Type: field.TypeJSON, Nullable: true},
+		{Name: "error", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// ReconciliationRunsTable holds the schema information for the "reconciliation_runs" table.
+	ReconciliationRunsTable = &schema.Table{
+		Name:       "reconciliation_runs",
+		Columns:    ReconciliationRunsColumns,
+		PrimaryKey: []*schema.Column{ReconciliationRunsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reconciliationrun_connector_business_date",
+				Unique:  true,
+				Columns: []*schema.Column{ReconciliationRunsColumns[3], ReconciliationRunsColumns[4]},
 			},
 		},
 	}
@@ -1334,6 +1449,7 @@ var (
 		CouponsTable,
 		CouponRedemptionsTable,
 		CustomersTable,
+		DiscrepanciesTable,
 		DisputesTable,
 		DisputeEventsTable,
 		DisputeFilesTable,
@@ -1350,6 +1466,8 @@ var (
 		PaymentsTable,
 		PaymentAttemptsTable,
 		PostingsTable,
+		ReconciliationLinesTable,
+		ReconciliationRunsTable,
 		RefundsTable,
 		RiskCountersTable,
 		RiskRulesTable,

@@ -33,6 +33,9 @@ type CouponRedemption func(*sql.Selector)
 // Customer is the predicate function for customer builders.
 type Customer func(*sql.Selector)
 
+// Discrepancy is the predicate function for discrepancy builders.
+type Discrepancy func(*sql.Selector)
+
 // Dispute is the predicate function for dispute builders.
 type Dispute func(*sql.Selector)
 
@@ -80,6 +83,12 @@ type PaymentAttempt func(*sql.Selector)
 
 // Posting is the predicate function for posting builders.
 type Posting func(*sql.Selector)
+
+// ReconciliationLine is the predicate function for reconciliationline builders.
+type ReconciliationLine func(*sql.Selector)
+
+// ReconciliationRun is the predicate function for reconciliationrun builders.
+type ReconciliationRun func(*sql.Selector)
 
 // Refund is the predicate function for refund builders.
 type Refund func(*sql.Selector)
