@@ -19,6 +19,7 @@ import (
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/recon"
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -35,6 +36,8 @@ type Resolver struct {
 	// SettlementService is fee plans, split rules and settlement runs
 	// (docs/settlement.md).
 	SettlementService *settlement.Service
+	// Recon reconciles channel settlement reports (docs/settlement.md).
+	Recon *recon.Service
 	// Cashier is the payment core (docs/payments.md).
 	Cashier *cashier.Service
 	// Rules stores the operators' risk and routing rules.

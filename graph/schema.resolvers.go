@@ -24,6 +24,7 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/recon"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -196,6 +197,16 @@ func (r *couponResolver) MinimumAmount(ctx context.Context, obj *ent.Coupon) (*m
 // SavedCards is the resolver for the savedCards field.
 func (r *customerResolver) SavedCards(ctx context.Context, obj *ent.Customer) ([]*vault.CardInfo, error) {
 	return r.savedCards(ctx, obj)
+}
+
+// Kind is the resolver for the kind field.
+func (r *discrepancyResolver) Kind(ctx context.Context, obj *recon.Discrepancy) (model.ReconciliationClass, error) {
+	return reconciliationClass(obj.Kind), nil
+}
+
+// Status is the resolver for the status field.
+func (r *discrepancyResolver) Status(ctx context.Context, obj *recon.Discrepancy) (model.DiscrepancyStatus, error) {
+	return model.DiscrepancyStatus(obj.Status), nil
 }
 
 // Evidence is the resolver for the evidence field.
@@ -417,6 +428,16 @@ func (r *mutationResolver) RunSettlement(ctx context.Context, input model.RunSet
 	return r.runSettlement(ctx, input)
 }
 
+// RunReconciliation is the resolver for the runReconciliation field.
+func (r *mutationResolver) RunReconciliation(ctx context.Context, connector string, day string) (*recon.Run, error) {
+	return r.Recon.Reconcile(ctx, connector, day)
+}
+
+// ResolveDiscrepancy is the resolver for the resolveDiscrepancy field.
+func (r *mutationResolver) ResolveDiscrepancy(ctx context.Context, input model.ResolveDiscrepancyInput) (*recon.Discrepancy, error) {
+	return r.resolveDiscrepancy(ctx, input)
+}
+
 // UpdateDisputeEvidence is the resolver for the updateDisputeEvidence field.
 func (r *mutationResolver) UpdateDisputeEvidence(ctx context.Context, input model.UpdateDisputeEvidenceInput) (*ent.Dispute, error) {
 	return r.Disputes.UpdateEvidence(ctx, input.ID, evidenceFields(*input.Evidence))
@@ -613,6 +634,21 @@ func (r *queryResolver) SplitRules(ctx context.Context, merchantID string) ([]*s
 	return pointers(r.SettlementService.SplitRules(ctx, merchantID))
 }
 
+// ReconciliationRuns is the resolver for the reconciliationRuns field.
+func (r *queryResolver) ReconciliationRuns(ctx context.Context, connector *string, first *int) ([]*recon.Run, error) {
+	return r.Recon.Runs(ctx, deref(connector), deref(first))
+}
+
+// ReconciliationRun is the resolver for the reconciliationRun field.
+func (r *queryResolver) ReconciliationRun(ctx context.Context, id string) (*recon.Run, error) {
+	return r.Recon.RunByID(ctx, id)
+}
+
+// Discrepancies is the resolver for the discrepancies field.
+func (r *queryResolver) Discrepancies(ctx context.Context, filter *model.DiscrepanciesFilter, first *int, after *string) ([]*recon.Discrepancy, error) {
+	return r.discrepancies(ctx, filter, first, after)
+}
+
 // Dispute is the resolver for the dispute field.
 func (r *queryResolver) Dispute(ctx context.Context, id string) (*ent.Dispute, error) {
 	return r.Resolver.Disputes.Dispute(ctx, id)
@@ -636,6 +672,24 @@ func (r *queryResolver) WebhookEndpoints(ctx context.Context, after *entgql.Curs
 // WebhookDeliveries is the resolver for the webhookDeliveries field.
 func (r *queryResolver) WebhookDeliveries(ctx context.Context, endpointID string, after *entgql.Cursor[string], first *int) (*ent.WebhookDeliveryConnection, error) {
 	return r.webhookDeliveries(ctx, endpointID, after, first)
+}
+
+// Status is the resolver for the status field.
+func (r *reconciliationRunResolver) Status(ctx context.Context, obj *recon.Run) (model.ReconciliationRunStatus, error) {
+	return model.ReconciliationRunStatus(obj.Status), nil
+}
+
+// Counts is the resolver for the counts field.
+func (r *reconciliationRunResolver) Counts(ctx context.Context, obj *recon.Run) ([]*model.ReconciliationCount, error) {
+	return reconciliationCounts(obj), nil
+}
+
+// Error is the resolver for the error field.
+func (r *reconciliationRunResolver) Error(ctx context.Context, obj *recon.Run) (*string, error) {
+	if obj.Error == "" {
+		return nil, nil
+	}
+	return &obj.Error, nil
 }
 
 // Params is the resolver for the params field.
@@ -769,6 +823,9 @@ func (r *Resolver) ConnectorLimit() generated.ConnectorLimitResolver {
 	return &connectorLimitResolver{r}
 }
 
+// Discrepancy returns generated.DiscrepancyResolver implementation.
+func (r *Resolver) Discrepancy() generated.DiscrepancyResolver { return &discrepancyResolver{r} }
+
 // FeePlan returns generated.FeePlanResolver implementation.
 func (r *Resolver) FeePlan() generated.FeePlanResolver { return &feePlanResolver{r} }
 
@@ -780,6 +837,11 @@ func (r *Resolver) Money() generated.MoneyResolver { return &moneyResolver{r} }
 
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
+
+// ReconciliationRun returns generated.ReconciliationRunResolver implementation.
+func (r *Resolver) ReconciliationRun() generated.ReconciliationRunResolver {
+	return &reconciliationRunResolver{r}
+}
 
 // RiskRuleParams returns generated.RiskRuleParamsResolver implementation.
 func (r *Resolver) RiskRuleParams() generated.RiskRuleParamsResolver {
@@ -816,10 +878,12 @@ type (
 	connectorResolver            struct{ *Resolver }
 	connectorFeeResolver         struct{ *Resolver }
 	connectorLimitResolver       struct{ *Resolver }
+	discrepancyResolver          struct{ *Resolver }
 	feePlanResolver              struct{ *Resolver }
 	fxQuoteResolver              struct{ *Resolver }
 	moneyResolver                struct{ *Resolver }
 	mutationResolver             struct{ *Resolver }
+	reconciliationRunResolver    struct{ *Resolver }
 	riskRuleParamsResolver       struct{ *Resolver }
 	routingMatchResolver         struct{ *Resolver }
 	settlementConversionResolver struct{ *Resolver }

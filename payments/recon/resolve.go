@@ -81,6 +81,9 @@ func (s *Service) Resolve(ctx context.Context, id, reason string, adjustment *mo
 	if adjustment != nil && adjustment.Minor == 0 {
 		adjustment = nil
 	}
+	if adjustment != nil && adjustment.Currency.IsZero() {
+		return nil, payments.FieldErrorf("adjustment.currency", "unknown currency")
+	}
 	by := "system"
 	if v, ok := viewer.FromContext(ctx); ok && v.Subject != "" {
 		by = v.Subject
