@@ -58,7 +58,8 @@ func channelPost(t *testing.T, base, path string) {
 	}
 }
 
-// TestReconciliationFindsExactlyTheInjectedFaults: six card payments
+// TestReconciliationFindsExactlyTheInjectedFaults: the operator prices
+// cardnet as the sandbox does, then six card payments
 // through the real cardnet plugin and the sandbox (10.00 to 60.00 SGD, so
 // that the channel's 2.9 % + 0.30 fee is exact), a partial refund of the
 // last; the sandbox's report faults switched on for the day
@@ -74,6 +75,11 @@ func channelPost(t *testing.T, base, path string) {
 func TestReconciliationFindsExactlyTheInjectedFaults(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		x := newE2E(t, db, e2eSpec{connectors: []string{"cardnet"}})
+		// Strait's price of the channel is the sandbox's (2.9 % + 0.30), so
+		// that the fee Strait takes at capture is what the report says.
+		x.ok(t, x.gql("OPERATOR", `mutation($in: UpdateConnectorSettingsInput!) { updateConnectorSettings(input: $in) { name } }`,
+			map[string]any{"in": map[string]any{"name": "cardnet", "fees": []any{
+				map[string]any{"currency": "SGD", "fixedAmount": 30, "basisPoints": 290}}}}), "updateConnectorSettings", &struct{}{})
 		var pays []payView
 		for i := 1; i <= 6; i++ {
 			p := x.payCard(t, x.open(t, map[string]any{"amount": amountOf(int64(1000*i), "SGD"), "allowedMethods": []string{"CARD"}}),
@@ -135,7 +141,7 @@ func TestReconciliationFindsExactlyTheInjectedFaults(t *testing.T) {
 		}
 		// Matched: 40.00 (fee 1.46), 60.00 (fee 2.04), the refund −15.00.
 		cash := atoi0(x.accountBalance(t, "PLATFORM", "", "CASH", "SGD")) - cashBefore
-		if cash != -(4000-146+6000-204-1500) {
+		if cash != -(4000 - 146 + 6000 - 204 - 1500) {
 			t.Errorf("cash moved by %d", cash)
 		}
 		x.balanced(t)
