@@ -2,6 +2,8 @@ package recon_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strconv"
 	"testing"
 	"time"
@@ -312,5 +314,29 @@ func TestReconcileRefusesBadInput(t *testing.T) {
 	run, err := svc.Reconcile(sys(), "cardnet", "2026-03-02")
 	if err != nil || run.Status != "SUCCEEDED" || run.LinesRead != 0 {
 		t.Fatalf("an empty day: %+v %v", run, err)
+	}
+}
+
+// TestRunDueReconcilesYesterdayOnce: the scheduler's pass reconciles
+// yesterday (UTC) for each connector that is up and fetches reports, and a
+// later pass finds the day done and fetches nothing.
+func TestRunDueReconcilesYesterdayOnce(t *testing.T) {
+	db := storetest.Open(t, "sqlite")
+	e := setup(t, db)
+	ch := &channel{lines: e.report()}
+	now := e.day.Add(30 * time.Hour) // the next day, 06:00 UTC
+	svc := recon.NewService(recon.Config{Client: db.Client, Ledger: e.l, Connectors: host{"cardnet": ch},
+		Now: func() time.Time { return now }})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if n := svc.RunDue(sys(), log); n != 1 {
+		t.Fatalf("first pass: %d runs", n)
+	}
+	runs, err := svc.Runs(sys(), "cardnet", 10)
+	if err != nil || len(runs) != 1 || runs[0].BusinessDate != "2026-03-02" || runs[0].Counts[recon.Matched] != 4 {
+		t.Fatalf("runs %+v %v", runs, err)
+	}
+	calls := ch.calls
+	if n := svc.RunDue(sys(), log); n != 0 || ch.calls != calls {
+		t.Fatalf("second pass: %d runs, %d more fetches", n, ch.calls-calls)
 	}
 }
