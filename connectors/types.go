@@ -33,14 +33,15 @@ const (
 	CapPayout           Capability = "payout"            // Payout
 	CapBalance          Capability = "balance"           // QueryBalance
 	CapSettlementReport Capability = "settlement_report" // FetchSettlementReport
-	// CapSettlementReportPages: FetchSettlementReport answers a positive
-	// PageSize with pages (NextPageToken), so a day's report streams.
-	CapSettlementReportPages Capability = "settlement_report_pages"
 	CapRates            Capability = "rates"             // GetRates
 	CapWebhooks         Capability = "webhooks"          // HandleHTTP
 	CapEvents           Capability = "events"            // the Events stream
 	CapDisputes         Capability = "disputes"          // dispute events, SubmitDisputeEvidence, AcceptDispute, FetchDispute
 )
+
+// CapSettlementReportPages: FetchSettlementReport answers a positive
+// PageSize with pages (NextPageToken), so a day's report streams.
+const CapSettlementReportPages Capability = "settlement_report_pages"
 
 // Descriptor is what a connector says about itself.
 type Descriptor struct {
