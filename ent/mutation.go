@@ -26,6 +26,7 @@ import (
 	"github.com/straitpay/strait/ent/dayclose"
 	"github.com/straitpay/strait/ent/dayclosebalance"
 	"github.com/straitpay/strait/ent/dayclosestatement"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -46,6 +47,8 @@ import (
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/ent/reconciliationline"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/reportcursor"
 	"github.com/straitpay/strait/ent/reportrollup"
@@ -93,6 +96,7 @@ const (
 	TypeDayClose           = "DayClose"
 	TypeDayCloseBalance    = "DayCloseBalance"
 	TypeDayCloseStatement  = "DayCloseStatement"
+	TypeDiscrepancy        = "Discrepancy"
 	TypeDispute            = "Dispute"
 	TypeDisputeEvent       = "DisputeEvent"
 	TypeDisputeFile        = "DisputeFile"
@@ -112,6 +116,8 @@ const (
 	TypePayout             = "Payout"
 	TypePayoutSchedule     = "PayoutSchedule"
 	TypePosting            = "Posting"
+	TypeReconciliationLine = "ReconciliationLine"
+	TypeReconciliationRun  = "ReconciliationRun"
 	TypeRefund             = "Refund"
 	TypeReportCursor       = "ReportCursor"
 	TypeReportMark         = "ReportMark"
@@ -15125,6 +15131,1823 @@ func (m *DayCloseStatementMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *DayCloseStatementMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown DayCloseStatement edge %s", name)
+}
+
+// DiscrepancyMutation represents an operation that mutates the Discrepancy nodes in the graph.
+type DiscrepancyMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *string
+	created_at          *time.Time
+	updated_at          *time.Time
+	run_id              *string
+	connector           *string
+	business_date       *string
+	key                 *string
+	kind                *string
+	line_no             *int64
+	addline_no          *int64
+	line_key            *string
+	our_type            *string
+	our_id              *string
+	expected_currency   *string
+	expected_gross      *int64
+	addexpected_gross   *int64
+	expected_fee        *int64
+	addexpected_fee     *int64
+	reported_currency   *string
+	reported_gross      *int64
+	addreported_gross   *int64
+	reported_fee        *int64
+	addreported_fee     *int64
+	reported_net        *int64
+	addreported_net     *int64
+	detail              *string
+	status              *discrepancy.Status
+	resolution          *string
+	resolved_by         *string
+	resolved_at         *time.Time
+	adjustment_entry_id *string
+	clearedFields       map[string]struct{}
+	done                bool
+	oldValue            func(context.Context) (*Discrepancy, error)
+	predicates          []predicate.Discrepancy
+}
+
+var _ ent.Mutation = (*DiscrepancyMutation)(nil)
+
+// discrepancyOption allows management of the mutation configuration using functional options.
+type discrepancyOption func(*DiscrepancyMutation)
+
+// newDiscrepancyMutation creates new mutation for the Discrepancy entity.
+func newDiscrepancyMutation(c config, op Op, opts ...discrepancyOption) *DiscrepancyMutation {
+	m := &DiscrepancyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDiscrepancy,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDiscrepancyID sets the ID field of the mutation.
+func withDiscrepancyID(id string) discrepancyOption {
+	return func(m *DiscrepancyMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Discrepancy
+		)
+		m.oldValue = func(ctx context.Context) (*Discrepancy, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Discrepancy.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDiscrepancy sets the old Discrepancy of the mutation.
+func withDiscrepancy(node *Discrepancy) discrepancyOption {
+	return func(m *DiscrepancyMutation) {
+		m.oldValue = func(context.Context) (*Discrepancy, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DiscrepancyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DiscrepancyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Discrepancy entities.
+func (m *DiscrepancyMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DiscrepancyMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DiscrepancyMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Discrepancy.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DiscrepancyMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DiscrepancyMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DiscrepancyMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DiscrepancyMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DiscrepancyMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DiscrepancyMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetRunID sets the "run_id" field.
+func (m *DiscrepancyMutation) SetRunID(s string) {
+	m.run_id = &s
+}
+
+// RunID returns the value of the "run_id" field in the mutation.
+func (m *DiscrepancyMutation) RunID() (r string, exists bool) {
+	v := m.run_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunID returns the old "run_id" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldRunID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunID: %w", err)
+	}
+	return oldValue.RunID, nil
+}
+
+// ResetRunID resets all changes to the "run_id" field.
+func (m *DiscrepancyMutation) ResetRunID() {
+	m.run_id = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *DiscrepancyMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *DiscrepancyMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *DiscrepancyMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *DiscrepancyMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *DiscrepancyMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *DiscrepancyMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetKey sets the "key" field.
+func (m *DiscrepancyMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *DiscrepancyMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *DiscrepancyMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *DiscrepancyMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *DiscrepancyMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *DiscrepancyMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetLineNo sets the "line_no" field.
+func (m *DiscrepancyMutation) SetLineNo(i int64) {
+	m.line_no = &i
+	m.addline_no = nil
+}
+
+// LineNo returns the value of the "line_no" field in the mutation.
+func (m *DiscrepancyMutation) LineNo() (r int64, exists bool) {
+	v := m.line_no
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineNo returns the old "line_no" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldLineNo(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineNo is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineNo requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineNo: %w", err)
+	}
+	return oldValue.LineNo, nil
+}
+
+// AddLineNo adds i to the "line_no" field.
+func (m *DiscrepancyMutation) AddLineNo(i int64) {
+	if m.addline_no != nil {
+		*m.addline_no += i
+	} else {
+		m.addline_no = &i
+	}
+}
+
+// AddedLineNo returns the value that was added to the "line_no" field in this mutation.
+func (m *DiscrepancyMutation) AddedLineNo() (r int64, exists bool) {
+	v := m.addline_no
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearLineNo clears the value of the "line_no" field.
+func (m *DiscrepancyMutation) ClearLineNo() {
+	m.line_no = nil
+	m.addline_no = nil
+	m.clearedFields[discrepancy.FieldLineNo] = struct{}{}
+}
+
+// LineNoCleared returns if the "line_no" field was cleared in this mutation.
+func (m *DiscrepancyMutation) LineNoCleared() bool {
+	_, ok := m.clearedFields[discrepancy.FieldLineNo]
+	return ok
+}
+
+// ResetLineNo resets all changes to the "line_no" field.
+func (m *DiscrepancyMutation) ResetLineNo() {
+	m.line_no = nil
+	m.addline_no = nil
+	delete(m.clearedFields, discrepancy.FieldLineNo)
+}
+
+// SetLineKey sets the "line_key" field.
+func (m *DiscrepancyMutation) SetLineKey(s string) {
+	m.line_key = &s
+}
+
+// LineKey returns the value of the "line_key" field in the mutation.
+func (m *DiscrepancyMutation) LineKey() (r string, exists bool) {
+	v := m.line_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineKey returns the old "line_key" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldLineKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineKey: %w", err)
+	}
+	return oldValue.LineKey, nil
+}
+
+// ResetLineKey resets all changes to the "line_key" field.
+func (m *DiscrepancyMutation) ResetLineKey() {
+	m.line_key = nil
+}
+
+// SetOurType sets the "our_type" field.
+func (m *DiscrepancyMutation) SetOurType(s string) {
+	m.our_type = &s
+}
+
+// OurType returns the value of the "our_type" field in the mutation.
+func (m *DiscrepancyMutation) OurType() (r string, exists bool) {
+	v := m.our_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOurType returns the old "our_type" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldOurType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOurType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOurType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOurType: %w", err)
+	}
+	return oldValue.OurType, nil
+}
+
+// ResetOurType resets all changes to the "our_type" field.
+func (m *DiscrepancyMutation) ResetOurType() {
+	m.our_type = nil
+}
+
+// SetOurID sets the "our_id" field.
+func (m *DiscrepancyMutation) SetOurID(s string) {
+	m.our_id = &s
+}
+
+// OurID returns the value of the "our_id" field in the mutation.
+func (m *DiscrepancyMutation) OurID() (r string, exists bool) {
+	v := m.our_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOurID returns the old "our_id" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldOurID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOurID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOurID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOurID: %w", err)
+	}
+	return oldValue.OurID, nil
+}
+
+// ResetOurID resets all changes to the "our_id" field.
+func (m *DiscrepancyMutation) ResetOurID() {
+	m.our_id = nil
+}
+
+// SetExpectedCurrency sets the "expected_currency" field.
+func (m *DiscrepancyMutation) SetExpectedCurrency(s string) {
+	m.expected_currency = &s
+}
+
+// ExpectedCurrency returns the value of the "expected_currency" field in the mutation.
+func (m *DiscrepancyMutation) ExpectedCurrency() (r string, exists bool) {
+	v := m.expected_currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpectedCurrency returns the old "expected_currency" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldExpectedCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpectedCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpectedCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpectedCurrency: %w", err)
+	}
+	return oldValue.ExpectedCurrency, nil
+}
+
+// ResetExpectedCurrency resets all changes to the "expected_currency" field.
+func (m *DiscrepancyMutation) ResetExpectedCurrency() {
+	m.expected_currency = nil
+}
+
+// SetExpectedGross sets the "expected_gross" field.
+func (m *DiscrepancyMutation) SetExpectedGross(i int64) {
+	m.expected_gross = &i
+	m.addexpected_gross = nil
+}
+
+// ExpectedGross returns the value of the "expected_gross" field in the mutation.
+func (m *DiscrepancyMutation) ExpectedGross() (r int64, exists bool) {
+	v := m.expected_gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpectedGross returns the old "expected_gross" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldExpectedGross(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpectedGross is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpectedGross requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpectedGross: %w", err)
+	}
+	return oldValue.ExpectedGross, nil
+}
+
+// AddExpectedGross adds i to the "expected_gross" field.
+func (m *DiscrepancyMutation) AddExpectedGross(i int64) {
+	if m.addexpected_gross != nil {
+		*m.addexpected_gross += i
+	} else {
+		m.addexpected_gross = &i
+	}
+}
+
+// AddedExpectedGross returns the value that was added to the "expected_gross" field in this mutation.
+func (m *DiscrepancyMutation) AddedExpectedGross() (r int64, exists bool) {
+	v := m.addexpected_gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExpectedGross resets all changes to the "expected_gross" field.
+func (m *DiscrepancyMutation) ResetExpectedGross() {
+	m.expected_gross = nil
+	m.addexpected_gross = nil
+}
+
+// SetExpectedFee sets the "expected_fee" field.
+func (m *DiscrepancyMutation) SetExpectedFee(i int64) {
+	m.expected_fee = &i
+	m.addexpected_fee = nil
+}
+
+// ExpectedFee returns the value of the "expected_fee" field in the mutation.
+func (m *DiscrepancyMutation) ExpectedFee() (r int64, exists bool) {
+	v := m.expected_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpectedFee returns the old "expected_fee" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldExpectedFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpectedFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpectedFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpectedFee: %w", err)
+	}
+	return oldValue.ExpectedFee, nil
+}
+
+// AddExpectedFee adds i to the "expected_fee" field.
+func (m *DiscrepancyMutation) AddExpectedFee(i int64) {
+	if m.addexpected_fee != nil {
+		*m.addexpected_fee += i
+	} else {
+		m.addexpected_fee = &i
+	}
+}
+
+// AddedExpectedFee returns the value that was added to the "expected_fee" field in this mutation.
+func (m *DiscrepancyMutation) AddedExpectedFee() (r int64, exists bool) {
+	v := m.addexpected_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExpectedFee resets all changes to the "expected_fee" field.
+func (m *DiscrepancyMutation) ResetExpectedFee() {
+	m.expected_fee = nil
+	m.addexpected_fee = nil
+}
+
+// SetReportedCurrency sets the "reported_currency" field.
+func (m *DiscrepancyMutation) SetReportedCurrency(s string) {
+	m.reported_currency = &s
+}
+
+// ReportedCurrency returns the value of the "reported_currency" field in the mutation.
+func (m *DiscrepancyMutation) ReportedCurrency() (r string, exists bool) {
+	v := m.reported_currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReportedCurrency returns the old "reported_currency" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldReportedCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReportedCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReportedCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReportedCurrency: %w", err)
+	}
+	return oldValue.ReportedCurrency, nil
+}
+
+// ResetReportedCurrency resets all changes to the "reported_currency" field.
+func (m *DiscrepancyMutation) ResetReportedCurrency() {
+	m.reported_currency = nil
+}
+
+// SetReportedGross sets the "reported_gross" field.
+func (m *DiscrepancyMutation) SetReportedGross(i int64) {
+	m.reported_gross = &i
+	m.addreported_gross = nil
+}
+
+// ReportedGross returns the value of the "reported_gross" field in the mutation.
+func (m *DiscrepancyMutation) ReportedGross() (r int64, exists bool) {
+	v := m.reported_gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReportedGross returns the old "reported_gross" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldReportedGross(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReportedGross is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReportedGross requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReportedGross: %w", err)
+	}
+	return oldValue.ReportedGross, nil
+}
+
+// AddReportedGross adds i to the "reported_gross" field.
+func (m *DiscrepancyMutation) AddReportedGross(i int64) {
+	if m.addreported_gross != nil {
+		*m.addreported_gross += i
+	} else {
+		m.addreported_gross = &i
+	}
+}
+
+// AddedReportedGross returns the value that was added to the "reported_gross" field in this mutation.
+func (m *DiscrepancyMutation) AddedReportedGross() (r int64, exists bool) {
+	v := m.addreported_gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReportedGross resets all changes to the "reported_gross" field.
+func (m *DiscrepancyMutation) ResetReportedGross() {
+	m.reported_gross = nil
+	m.addreported_gross = nil
+}
+
+// SetReportedFee sets the "reported_fee" field.
+func (m *DiscrepancyMutation) SetReportedFee(i int64) {
+	m.reported_fee = &i
+	m.addreported_fee = nil
+}
+
+// ReportedFee returns the value of the "reported_fee" field in the mutation.
+func (m *DiscrepancyMutation) ReportedFee() (r int64, exists bool) {
+	v := m.reported_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReportedFee returns the old "reported_fee" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldReportedFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReportedFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReportedFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReportedFee: %w", err)
+	}
+	return oldValue.ReportedFee, nil
+}
+
+// AddReportedFee adds i to the "reported_fee" field.
+func (m *DiscrepancyMutation) AddReportedFee(i int64) {
+	if m.addreported_fee != nil {
+		*m.addreported_fee += i
+	} else {
+		m.addreported_fee = &i
+	}
+}
+
+// AddedReportedFee returns the value that was added to the "reported_fee" field in this mutation.
+func (m *DiscrepancyMutation) AddedReportedFee() (r int64, exists bool) {
+	v := m.addreported_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReportedFee resets all changes to the "reported_fee" field.
+func (m *DiscrepancyMutation) ResetReportedFee() {
+	m.reported_fee = nil
+	m.addreported_fee = nil
+}
+
+// SetReportedNet sets the "reported_net" field.
+func (m *DiscrepancyMutation) SetReportedNet(i int64) {
+	m.reported_net = &i
+	m.addreported_net = nil
+}
+
+// ReportedNet returns the value of the "reported_net" field in the mutation.
+func (m *DiscrepancyMutation) ReportedNet() (r int64, exists bool) {
+	v := m.reported_net
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReportedNet returns the old "reported_net" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldReportedNet(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReportedNet is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReportedNet requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReportedNet: %w", err)
+	}
+	return oldValue.ReportedNet, nil
+}
+
+// AddReportedNet adds i to the "reported_net" field.
+func (m *DiscrepancyMutation) AddReportedNet(i int64) {
+	if m.addreported_net != nil {
+		*m.addreported_net += i
+	} else {
+		m.addreported_net = &i
+	}
+}
+
+// AddedReportedNet returns the value that was added to the "reported_net" field in this mutation.
+func (m *DiscrepancyMutation) AddedReportedNet() (r int64, exists bool) {
+	v := m.addreported_net
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReportedNet resets all changes to the "reported_net" field.
+func (m *DiscrepancyMutation) ResetReportedNet() {
+	m.reported_net = nil
+	m.addreported_net = nil
+}
+
+// SetDetail sets the "detail" field.
+func (m *DiscrepancyMutation) SetDetail(s string) {
+	m.detail = &s
+}
+
+// Detail returns the value of the "detail" field in the mutation.
+func (m *DiscrepancyMutation) Detail() (r string, exists bool) {
+	v := m.detail
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetail returns the old "detail" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldDetail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetail: %w", err)
+	}
+	return oldValue.Detail, nil
+}
+
+// ResetDetail resets all changes to the "detail" field.
+func (m *DiscrepancyMutation) ResetDetail() {
+	m.detail = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *DiscrepancyMutation) SetStatus(d discrepancy.Status) {
+	m.status = &d
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *DiscrepancyMutation) Status() (r discrepancy.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldStatus(ctx context.Context) (v discrepancy.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *DiscrepancyMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetResolution sets the "resolution" field.
+func (m *DiscrepancyMutation) SetResolution(s string) {
+	m.resolution = &s
+}
+
+// Resolution returns the value of the "resolution" field in the mutation.
+func (m *DiscrepancyMutation) Resolution() (r string, exists bool) {
+	v := m.resolution
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolution returns the old "resolution" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldResolution(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolution is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolution requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolution: %w", err)
+	}
+	return oldValue.Resolution, nil
+}
+
+// ResetResolution resets all changes to the "resolution" field.
+func (m *DiscrepancyMutation) ResetResolution() {
+	m.resolution = nil
+}
+
+// SetResolvedBy sets the "resolved_by" field.
+func (m *DiscrepancyMutation) SetResolvedBy(s string) {
+	m.resolved_by = &s
+}
+
+// ResolvedBy returns the value of the "resolved_by" field in the mutation.
+func (m *DiscrepancyMutation) ResolvedBy() (r string, exists bool) {
+	v := m.resolved_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolvedBy returns the old "resolved_by" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldResolvedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolvedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolvedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolvedBy: %w", err)
+	}
+	return oldValue.ResolvedBy, nil
+}
+
+// ResetResolvedBy resets all changes to the "resolved_by" field.
+func (m *DiscrepancyMutation) ResetResolvedBy() {
+	m.resolved_by = nil
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (m *DiscrepancyMutation) SetResolvedAt(t time.Time) {
+	m.resolved_at = &t
+}
+
+// ResolvedAt returns the value of the "resolved_at" field in the mutation.
+func (m *DiscrepancyMutation) ResolvedAt() (r time.Time, exists bool) {
+	v := m.resolved_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolvedAt returns the old "resolved_at" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldResolvedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolvedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolvedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolvedAt: %w", err)
+	}
+	return oldValue.ResolvedAt, nil
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (m *DiscrepancyMutation) ClearResolvedAt() {
+	m.resolved_at = nil
+	m.clearedFields[discrepancy.FieldResolvedAt] = struct{}{}
+}
+
+// ResolvedAtCleared returns if the "resolved_at" field was cleared in this mutation.
+func (m *DiscrepancyMutation) ResolvedAtCleared() bool {
+	_, ok := m.clearedFields[discrepancy.FieldResolvedAt]
+	return ok
+}
+
+// ResetResolvedAt resets all changes to the "resolved_at" field.
+func (m *DiscrepancyMutation) ResetResolvedAt() {
+	m.resolved_at = nil
+	delete(m.clearedFields, discrepancy.FieldResolvedAt)
+}
+
+// SetAdjustmentEntryID sets the "adjustment_entry_id" field.
+func (m *DiscrepancyMutation) SetAdjustmentEntryID(s string) {
+	m.adjustment_entry_id = &s
+}
+
+// AdjustmentEntryID returns the value of the "adjustment_entry_id" field in the mutation.
+func (m *DiscrepancyMutation) AdjustmentEntryID() (r string, exists bool) {
+	v := m.adjustment_entry_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAdjustmentEntryID returns the old "adjustment_entry_id" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldAdjustmentEntryID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAdjustmentEntryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAdjustmentEntryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAdjustmentEntryID: %w", err)
+	}
+	return oldValue.AdjustmentEntryID, nil
+}
+
+// ResetAdjustmentEntryID resets all changes to the "adjustment_entry_id" field.
+func (m *DiscrepancyMutation) ResetAdjustmentEntryID() {
+	m.adjustment_entry_id = nil
+}
+
+// Where appends a list predicates to the DiscrepancyMutation builder.
+func (m *DiscrepancyMutation) Where(ps ...predicate.Discrepancy) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DiscrepancyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DiscrepancyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Discrepancy, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DiscrepancyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DiscrepancyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Discrepancy).
+func (m *DiscrepancyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DiscrepancyMutation) Fields() []string {
+	fields := make([]string, 0, 24)
+	if m.created_at != nil {
+		fields = append(fields, discrepancy.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, discrepancy.FieldUpdatedAt)
+	}
+	if m.run_id != nil {
+		fields = append(fields, discrepancy.FieldRunID)
+	}
+	if m.connector != nil {
+		fields = append(fields, discrepancy.FieldConnector)
+	}
+	if m.business_date != nil {
+		fields = append(fields, discrepancy.FieldBusinessDate)
+	}
+	if m.key != nil {
+		fields = append(fields, discrepancy.FieldKey)
+	}
+	if m.kind != nil {
+		fields = append(fields, discrepancy.FieldKind)
+	}
+	if m.line_no != nil {
+		fields = append(fields, discrepancy.FieldLineNo)
+	}
+	if m.line_key != nil {
+		fields = append(fields, discrepancy.FieldLineKey)
+	}
+	if m.our_type != nil {
+		fields = append(fields, discrepancy.FieldOurType)
+	}
+	if m.our_id != nil {
+		fields = append(fields, discrepancy.FieldOurID)
+	}
+	if m.expected_currency != nil {
+		fields = append(fields, discrepancy.FieldExpectedCurrency)
+	}
+	if m.expected_gross != nil {
+		fields = append(fields, discrepancy.FieldExpectedGross)
+	}
+	if m.expected_fee != nil {
+		fields = append(fields, discrepancy.FieldExpectedFee)
+	}
+	if m.reported_currency != nil {
+		fields = append(fields, discrepancy.FieldReportedCurrency)
+	}
+	if m.reported_gross != nil {
+		fields = append(fields, discrepancy.FieldReportedGross)
+	}
+	if m.reported_fee != nil {
+		fields = append(fields, discrepancy.FieldReportedFee)
+	}
+	if m.reported_net != nil {
+		fields = append(fields, discrepancy.FieldReportedNet)
+	}
+	if m.detail != nil {
+		fields = append(fields, discrepancy.FieldDetail)
+	}
+	if m.status != nil {
+		fields = append(fields, discrepancy.FieldStatus)
+	}
+	if m.resolution != nil {
+		fields = append(fields, discrepancy.FieldResolution)
+	}
+	if m.resolved_by != nil {
+		fields = append(fields, discrepancy.FieldResolvedBy)
+	}
+	if m.resolved_at != nil {
+		fields = append(fields, discrepancy.FieldResolvedAt)
+	}
+	if m.adjustment_entry_id != nil {
+		fields = append(fields, discrepancy.FieldAdjustmentEntryID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DiscrepancyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case discrepancy.FieldCreatedAt:
+		return m.CreatedAt()
+	case discrepancy.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case discrepancy.FieldRunID:
+		return m.RunID()
+	case discrepancy.FieldConnector:
+		return m.Connector()
+	case discrepancy.FieldBusinessDate:
+		return m.BusinessDate()
+	case discrepancy.FieldKey:
+		return m.Key()
+	case discrepancy.FieldKind:
+		return m.Kind()
+	case discrepancy.FieldLineNo:
+		return m.LineNo()
+	case discrepancy.FieldLineKey:
+		return m.LineKey()
+	case discrepancy.FieldOurType:
+		return m.OurType()
+	case discrepancy.FieldOurID:
+		return m.OurID()
+	case discrepancy.FieldExpectedCurrency:
+		return m.ExpectedCurrency()
+	case discrepancy.FieldExpectedGross:
+		return m.ExpectedGross()
+	case discrepancy.FieldExpectedFee:
+		return m.ExpectedFee()
+	case discrepancy.FieldReportedCurrency:
+		return m.ReportedCurrency()
+	case discrepancy.FieldReportedGross:
+		return m.ReportedGross()
+	case discrepancy.FieldReportedFee:
+		return m.ReportedFee()
+	case discrepancy.FieldReportedNet:
+		return m.ReportedNet()
+	case discrepancy.FieldDetail:
+		return m.Detail()
+	case discrepancy.FieldStatus:
+		return m.Status()
+	case discrepancy.FieldResolution:
+		return m.Resolution()
+	case discrepancy.FieldResolvedBy:
+		return m.ResolvedBy()
+	case discrepancy.FieldResolvedAt:
+		return m.ResolvedAt()
+	case discrepancy.FieldAdjustmentEntryID:
+		return m.AdjustmentEntryID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DiscrepancyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case discrepancy.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case discrepancy.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case discrepancy.FieldRunID:
+		return m.OldRunID(ctx)
+	case discrepancy.FieldConnector:
+		return m.OldConnector(ctx)
+	case discrepancy.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case discrepancy.FieldKey:
+		return m.OldKey(ctx)
+	case discrepancy.FieldKind:
+		return m.OldKind(ctx)
+	case discrepancy.FieldLineNo:
+		return m.OldLineNo(ctx)
+	case discrepancy.FieldLineKey:
+		return m.OldLineKey(ctx)
+	case discrepancy.FieldOurType:
+		return m.OldOurType(ctx)
+	case discrepancy.FieldOurID:
+		return m.OldOurID(ctx)
+	case discrepancy.FieldExpectedCurrency:
+		return m.OldExpectedCurrency(ctx)
+	case discrepancy.FieldExpectedGross:
+		return m.OldExpectedGross(ctx)
+	case discrepancy.FieldExpectedFee:
+		return m.OldExpectedFee(ctx)
+	case discrepancy.FieldReportedCurrency:
+		return m.OldReportedCurrency(ctx)
+	case discrepancy.FieldReportedGross:
+		return m.OldReportedGross(ctx)
+	case discrepancy.FieldReportedFee:
+		return m.OldReportedFee(ctx)
+	case discrepancy.FieldReportedNet:
+		return m.OldReportedNet(ctx)
+	case discrepancy.FieldDetail:
+		return m.OldDetail(ctx)
+	case discrepancy.FieldStatus:
+		return m.OldStatus(ctx)
+	case discrepancy.FieldResolution:
+		return m.OldResolution(ctx)
+	case discrepancy.FieldResolvedBy:
+		return m.OldResolvedBy(ctx)
+	case discrepancy.FieldResolvedAt:
+		return m.OldResolvedAt(ctx)
+	case discrepancy.FieldAdjustmentEntryID:
+		return m.OldAdjustmentEntryID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Discrepancy field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DiscrepancyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case discrepancy.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case discrepancy.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case discrepancy.FieldRunID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunID(v)
+		return nil
+	case discrepancy.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case discrepancy.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case discrepancy.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case discrepancy.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case discrepancy.FieldLineNo:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineNo(v)
+		return nil
+	case discrepancy.FieldLineKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineKey(v)
+		return nil
+	case discrepancy.FieldOurType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOurType(v)
+		return nil
+	case discrepancy.FieldOurID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOurID(v)
+		return nil
+	case discrepancy.FieldExpectedCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpectedCurrency(v)
+		return nil
+	case discrepancy.FieldExpectedGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpectedGross(v)
+		return nil
+	case discrepancy.FieldExpectedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpectedFee(v)
+		return nil
+	case discrepancy.FieldReportedCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReportedCurrency(v)
+		return nil
+	case discrepancy.FieldReportedGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReportedGross(v)
+		return nil
+	case discrepancy.FieldReportedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReportedFee(v)
+		return nil
+	case discrepancy.FieldReportedNet:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReportedNet(v)
+		return nil
+	case discrepancy.FieldDetail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetail(v)
+		return nil
+	case discrepancy.FieldStatus:
+		v, ok := value.(discrepancy.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case discrepancy.FieldResolution:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolution(v)
+		return nil
+	case discrepancy.FieldResolvedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolvedBy(v)
+		return nil
+	case discrepancy.FieldResolvedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolvedAt(v)
+		return nil
+	case discrepancy.FieldAdjustmentEntryID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAdjustmentEntryID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Discrepancy field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DiscrepancyMutation) AddedFields() []string {
+	var fields []string
+	if m.addline_no != nil {
+		fields = append(fields, discrepancy.FieldLineNo)
+	}
+	if m.addexpected_gross != nil {
+		fields = append(fields, discrepancy.FieldExpectedGross)
+	}
+	if m.addexpected_fee != nil {
+		fields = append(fields, discrepancy.FieldExpectedFee)
+	}
+	if m.addreported_gross != nil {
+		fields = append(fields, discrepancy.FieldReportedGross)
+	}
+	if m.addreported_fee != nil {
+		fields = append(fields, discrepancy.FieldReportedFee)
+	}
+	if m.addreported_net != nil {
+		fields = append(fields, discrepancy.FieldReportedNet)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DiscrepancyMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case discrepancy.FieldLineNo:
+		return m.AddedLineNo()
+	case discrepancy.FieldExpectedGross:
+		return m.AddedExpectedGross()
+	case discrepancy.FieldExpectedFee:
+		return m.AddedExpectedFee()
+	case discrepancy.FieldReportedGross:
+		return m.AddedReportedGross()
+	case discrepancy.FieldReportedFee:
+		return m.AddedReportedFee()
+	case discrepancy.FieldReportedNet:
+		return m.AddedReportedNet()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DiscrepancyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case discrepancy.FieldLineNo:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLineNo(v)
+		return nil
+	case discrepancy.FieldExpectedGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExpectedGross(v)
+		return nil
+	case discrepancy.FieldExpectedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExpectedFee(v)
+		return nil
+	case discrepancy.FieldReportedGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReportedGross(v)
+		return nil
+	case discrepancy.FieldReportedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReportedFee(v)
+		return nil
+	case discrepancy.FieldReportedNet:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReportedNet(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Discrepancy numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DiscrepancyMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(discrepancy.FieldLineNo) {
+		fields = append(fields, discrepancy.FieldLineNo)
+	}
+	if m.FieldCleared(discrepancy.FieldResolvedAt) {
+		fields = append(fields, discrepancy.FieldResolvedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DiscrepancyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DiscrepancyMutation) ClearField(name string) error {
+	switch name {
+	case discrepancy.FieldLineNo:
+		m.ClearLineNo()
+		return nil
+	case discrepancy.FieldResolvedAt:
+		m.ClearResolvedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Discrepancy nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DiscrepancyMutation) ResetField(name string) error {
+	switch name {
+	case discrepancy.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case discrepancy.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case discrepancy.FieldRunID:
+		m.ResetRunID()
+		return nil
+	case discrepancy.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case discrepancy.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case discrepancy.FieldKey:
+		m.ResetKey()
+		return nil
+	case discrepancy.FieldKind:
+		m.ResetKind()
+		return nil
+	case discrepancy.FieldLineNo:
+		m.ResetLineNo()
+		return nil
+	case discrepancy.FieldLineKey:
+		m.ResetLineKey()
+		return nil
+	case discrepancy.FieldOurType:
+		m.ResetOurType()
+		return nil
+	case discrepancy.FieldOurID:
+		m.ResetOurID()
+		return nil
+	case discrepancy.FieldExpectedCurrency:
+		m.ResetExpectedCurrency()
+		return nil
+	case discrepancy.FieldExpectedGross:
+		m.ResetExpectedGross()
+		return nil
+	case discrepancy.FieldExpectedFee:
+		m.ResetExpectedFee()
+		return nil
+	case discrepancy.FieldReportedCurrency:
+		m.ResetReportedCurrency()
+		return nil
+	case discrepancy.FieldReportedGross:
+		m.ResetReportedGross()
+		return nil
+	case discrepancy.FieldReportedFee:
+		m.ResetReportedFee()
+		return nil
+	case discrepancy.FieldReportedNet:
+		m.ResetReportedNet()
+		return nil
+	case discrepancy.FieldDetail:
+		m.ResetDetail()
+		return nil
+	case discrepancy.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case discrepancy.FieldResolution:
+		m.ResetResolution()
+		return nil
+	case discrepancy.FieldResolvedBy:
+		m.ResetResolvedBy()
+		return nil
+	case discrepancy.FieldResolvedAt:
+		m.ResetResolvedAt()
+		return nil
+	case discrepancy.FieldAdjustmentEntryID:
+		m.ResetAdjustmentEntryID()
+		return nil
+	}
+	return fmt.Errorf("unknown Discrepancy field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DiscrepancyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DiscrepancyMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DiscrepancyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DiscrepancyMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DiscrepancyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DiscrepancyMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DiscrepancyMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Discrepancy unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DiscrepancyMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Discrepancy edge %s", name)
 }
 
 // DisputeMutation represents an operation that mutates the Dispute nodes in the graph.
@@ -34817,6 +36640,1867 @@ func (m *PostingMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Posting edge %s", name)
+}
+
+// ReconciliationLineMutation represents an operation that mutates the ReconciliationLine nodes in the graph.
+type ReconciliationLineMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	run_id        *string
+	line_no       *int64
+	addline_no    *int64
+	line_key      *string
+	class         *string
+	our_type      *string
+	our_id        *string
+	currency      *string
+	gross         *int64
+	addgross      *int64
+	fee           *int64
+	addfee        *int64
+	net           *int64
+	addnet        *int64
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReconciliationLine, error)
+	predicates    []predicate.ReconciliationLine
+}
+
+var _ ent.Mutation = (*ReconciliationLineMutation)(nil)
+
+// reconciliationlineOption allows management of the mutation configuration using functional options.
+type reconciliationlineOption func(*ReconciliationLineMutation)
+
+// newReconciliationLineMutation creates new mutation for the ReconciliationLine entity.
+func newReconciliationLineMutation(c config, op Op, opts ...reconciliationlineOption) *ReconciliationLineMutation {
+	m := &ReconciliationLineMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReconciliationLine,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReconciliationLineID sets the ID field of the mutation.
+func withReconciliationLineID(id int) reconciliationlineOption {
+	return func(m *ReconciliationLineMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReconciliationLine
+		)
+		m.oldValue = func(ctx context.Context) (*ReconciliationLine, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReconciliationLine.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReconciliationLine sets the old ReconciliationLine of the mutation.
+func withReconciliationLine(node *ReconciliationLine) reconciliationlineOption {
+	return func(m *ReconciliationLineMutation) {
+		m.oldValue = func(context.Context) (*ReconciliationLine, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReconciliationLineMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReconciliationLineMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReconciliationLineMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReconciliationLineMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReconciliationLine.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRunID sets the "run_id" field.
+func (m *ReconciliationLineMutation) SetRunID(s string) {
+	m.run_id = &s
+}
+
+// RunID returns the value of the "run_id" field in the mutation.
+func (m *ReconciliationLineMutation) RunID() (r string, exists bool) {
+	v := m.run_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunID returns the old "run_id" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldRunID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunID: %w", err)
+	}
+	return oldValue.RunID, nil
+}
+
+// ResetRunID resets all changes to the "run_id" field.
+func (m *ReconciliationLineMutation) ResetRunID() {
+	m.run_id = nil
+}
+
+// SetLineNo sets the "line_no" field.
+func (m *ReconciliationLineMutation) SetLineNo(i int64) {
+	m.line_no = &i
+	m.addline_no = nil
+}
+
+// LineNo returns the value of the "line_no" field in the mutation.
+func (m *ReconciliationLineMutation) LineNo() (r int64, exists bool) {
+	v := m.line_no
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineNo returns the old "line_no" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldLineNo(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineNo is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineNo requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineNo: %w", err)
+	}
+	return oldValue.LineNo, nil
+}
+
+// AddLineNo adds i to the "line_no" field.
+func (m *ReconciliationLineMutation) AddLineNo(i int64) {
+	if m.addline_no != nil {
+		*m.addline_no += i
+	} else {
+		m.addline_no = &i
+	}
+}
+
+// AddedLineNo returns the value that was added to the "line_no" field in this mutation.
+func (m *ReconciliationLineMutation) AddedLineNo() (r int64, exists bool) {
+	v := m.addline_no
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLineNo resets all changes to the "line_no" field.
+func (m *ReconciliationLineMutation) ResetLineNo() {
+	m.line_no = nil
+	m.addline_no = nil
+}
+
+// SetLineKey sets the "line_key" field.
+func (m *ReconciliationLineMutation) SetLineKey(s string) {
+	m.line_key = &s
+}
+
+// LineKey returns the value of the "line_key" field in the mutation.
+func (m *ReconciliationLineMutation) LineKey() (r string, exists bool) {
+	v := m.line_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineKey returns the old "line_key" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldLineKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineKey: %w", err)
+	}
+	return oldValue.LineKey, nil
+}
+
+// ResetLineKey resets all changes to the "line_key" field.
+func (m *ReconciliationLineMutation) ResetLineKey() {
+	m.line_key = nil
+}
+
+// SetClass sets the "class" field.
+func (m *ReconciliationLineMutation) SetClass(s string) {
+	m.class = &s
+}
+
+// Class returns the value of the "class" field in the mutation.
+func (m *ReconciliationLineMutation) Class() (r string, exists bool) {
+	v := m.class
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClass returns the old "class" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldClass(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClass is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClass requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClass: %w", err)
+	}
+	return oldValue.Class, nil
+}
+
+// ResetClass resets all changes to the "class" field.
+func (m *ReconciliationLineMutation) ResetClass() {
+	m.class = nil
+}
+
+// SetOurType sets the "our_type" field.
+func (m *ReconciliationLineMutation) SetOurType(s string) {
+	m.our_type = &s
+}
+
+// OurType returns the value of the "our_type" field in the mutation.
+func (m *ReconciliationLineMutation) OurType() (r string, exists bool) {
+	v := m.our_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOurType returns the old "our_type" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldOurType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOurType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOurType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOurType: %w", err)
+	}
+	return oldValue.OurType, nil
+}
+
+// ResetOurType resets all changes to the "our_type" field.
+func (m *ReconciliationLineMutation) ResetOurType() {
+	m.our_type = nil
+}
+
+// SetOurID sets the "our_id" field.
+func (m *ReconciliationLineMutation) SetOurID(s string) {
+	m.our_id = &s
+}
+
+// OurID returns the value of the "our_id" field in the mutation.
+func (m *ReconciliationLineMutation) OurID() (r string, exists bool) {
+	v := m.our_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOurID returns the old "our_id" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldOurID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOurID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOurID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOurID: %w", err)
+	}
+	return oldValue.OurID, nil
+}
+
+// ResetOurID resets all changes to the "our_id" field.
+func (m *ReconciliationLineMutation) ResetOurID() {
+	m.our_id = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *ReconciliationLineMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *ReconciliationLineMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *ReconciliationLineMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetGross sets the "gross" field.
+func (m *ReconciliationLineMutation) SetGross(i int64) {
+	m.gross = &i
+	m.addgross = nil
+}
+
+// Gross returns the value of the "gross" field in the mutation.
+func (m *ReconciliationLineMutation) Gross() (r int64, exists bool) {
+	v := m.gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGross returns the old "gross" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldGross(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGross is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGross requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGross: %w", err)
+	}
+	return oldValue.Gross, nil
+}
+
+// AddGross adds i to the "gross" field.
+func (m *ReconciliationLineMutation) AddGross(i int64) {
+	if m.addgross != nil {
+		*m.addgross += i
+	} else {
+		m.addgross = &i
+	}
+}
+
+// AddedGross returns the value that was added to the "gross" field in this mutation.
+func (m *ReconciliationLineMutation) AddedGross() (r int64, exists bool) {
+	v := m.addgross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGross resets all changes to the "gross" field.
+func (m *ReconciliationLineMutation) ResetGross() {
+	m.gross = nil
+	m.addgross = nil
+}
+
+// SetFee sets the "fee" field.
+func (m *ReconciliationLineMutation) SetFee(i int64) {
+	m.fee = &i
+	m.addfee = nil
+}
+
+// Fee returns the value of the "fee" field in the mutation.
+func (m *ReconciliationLineMutation) Fee() (r int64, exists bool) {
+	v := m.fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFee returns the old "fee" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFee: %w", err)
+	}
+	return oldValue.Fee, nil
+}
+
+// AddFee adds i to the "fee" field.
+func (m *ReconciliationLineMutation) AddFee(i int64) {
+	if m.addfee != nil {
+		*m.addfee += i
+	} else {
+		m.addfee = &i
+	}
+}
+
+// AddedFee returns the value that was added to the "fee" field in this mutation.
+func (m *ReconciliationLineMutation) AddedFee() (r int64, exists bool) {
+	v := m.addfee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFee resets all changes to the "fee" field.
+func (m *ReconciliationLineMutation) ResetFee() {
+	m.fee = nil
+	m.addfee = nil
+}
+
+// SetNet sets the "net" field.
+func (m *ReconciliationLineMutation) SetNet(i int64) {
+	m.net = &i
+	m.addnet = nil
+}
+
+// Net returns the value of the "net" field in the mutation.
+func (m *ReconciliationLineMutation) Net() (r int64, exists bool) {
+	v := m.net
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNet returns the old "net" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldNet(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNet is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNet requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNet: %w", err)
+	}
+	return oldValue.Net, nil
+}
+
+// AddNet adds i to the "net" field.
+func (m *ReconciliationLineMutation) AddNet(i int64) {
+	if m.addnet != nil {
+		*m.addnet += i
+	} else {
+		m.addnet = &i
+	}
+}
+
+// AddedNet returns the value that was added to the "net" field in this mutation.
+func (m *ReconciliationLineMutation) AddedNet() (r int64, exists bool) {
+	v := m.addnet
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNet resets all changes to the "net" field.
+func (m *ReconciliationLineMutation) ResetNet() {
+	m.net = nil
+	m.addnet = nil
+}
+
+// Where appends a list predicates to the ReconciliationLineMutation builder.
+func (m *ReconciliationLineMutation) Where(ps ...predicate.ReconciliationLine) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReconciliationLineMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReconciliationLineMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReconciliationLine, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReconciliationLineMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReconciliationLineMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReconciliationLine).
+func (m *ReconciliationLineMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReconciliationLineMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.run_id != nil {
+		fields = append(fields, reconciliationline.FieldRunID)
+	}
+	if m.line_no != nil {
+		fields = append(fields, reconciliationline.FieldLineNo)
+	}
+	if m.line_key != nil {
+		fields = append(fields, reconciliationline.FieldLineKey)
+	}
+	if m.class != nil {
+		fields = append(fields, reconciliationline.FieldClass)
+	}
+	if m.our_type != nil {
+		fields = append(fields, reconciliationline.FieldOurType)
+	}
+	if m.our_id != nil {
+		fields = append(fields, reconciliationline.FieldOurID)
+	}
+	if m.currency != nil {
+		fields = append(fields, reconciliationline.FieldCurrency)
+	}
+	if m.gross != nil {
+		fields = append(fields, reconciliationline.FieldGross)
+	}
+	if m.fee != nil {
+		fields = append(fields, reconciliationline.FieldFee)
+	}
+	if m.net != nil {
+		fields = append(fields, reconciliationline.FieldNet)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReconciliationLineMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reconciliationline.FieldRunID:
+		return m.RunID()
+	case reconciliationline.FieldLineNo:
+		return m.LineNo()
+	case reconciliationline.FieldLineKey:
+		return m.LineKey()
+	case reconciliationline.FieldClass:
+		return m.Class()
+	case reconciliationline.FieldOurType:
+		return m.OurType()
+	case reconciliationline.FieldOurID:
+		return m.OurID()
+	case reconciliationline.FieldCurrency:
+		return m.Currency()
+	case reconciliationline.FieldGross:
+		return m.Gross()
+	case reconciliationline.FieldFee:
+		return m.Fee()
+	case reconciliationline.FieldNet:
+		return m.Net()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReconciliationLineMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reconciliationline.FieldRunID:
+		return m.OldRunID(ctx)
+	case reconciliationline.FieldLineNo:
+		return m.OldLineNo(ctx)
+	case reconciliationline.FieldLineKey:
+		return m.OldLineKey(ctx)
+	case reconciliationline.FieldClass:
+		return m.OldClass(ctx)
+	case reconciliationline.FieldOurType:
+		return m.OldOurType(ctx)
+	case reconciliationline.FieldOurID:
+		return m.OldOurID(ctx)
+	case reconciliationline.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case reconciliationline.FieldGross:
+		return m.OldGross(ctx)
+	case reconciliationline.FieldFee:
+		return m.OldFee(ctx)
+	case reconciliationline.FieldNet:
+		return m.OldNet(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReconciliationLine field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReconciliationLineMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reconciliationline.FieldRunID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunID(v)
+		return nil
+	case reconciliationline.FieldLineNo:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineNo(v)
+		return nil
+	case reconciliationline.FieldLineKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineKey(v)
+		return nil
+	case reconciliationline.FieldClass:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClass(v)
+		return nil
+	case reconciliationline.FieldOurType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOurType(v)
+		return nil
+	case reconciliationline.FieldOurID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOurID(v)
+		return nil
+	case reconciliationline.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case reconciliationline.FieldGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGross(v)
+		return nil
+	case reconciliationline.FieldFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFee(v)
+		return nil
+	case reconciliationline.FieldNet:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNet(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationLine field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReconciliationLineMutation) AddedFields() []string {
+	var fields []string
+	if m.addline_no != nil {
+		fields = append(fields, reconciliationline.FieldLineNo)
+	}
+	if m.addgross != nil {
+		fields = append(fields, reconciliationline.FieldGross)
+	}
+	if m.addfee != nil {
+		fields = append(fields, reconciliationline.FieldFee)
+	}
+	if m.addnet != nil {
+		fields = append(fields, reconciliationline.FieldNet)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReconciliationLineMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reconciliationline.FieldLineNo:
+		return m.AddedLineNo()
+	case reconciliationline.FieldGross:
+		return m.AddedGross()
+	case reconciliationline.FieldFee:
+		return m.AddedFee()
+	case reconciliationline.FieldNet:
+		return m.AddedNet()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReconciliationLineMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reconciliationline.FieldLineNo:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLineNo(v)
+		return nil
+	case reconciliationline.FieldGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGross(v)
+		return nil
+	case reconciliationline.FieldFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFee(v)
+		return nil
+	case reconciliationline.FieldNet:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNet(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationLine numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReconciliationLineMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReconciliationLineMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReconciliationLineMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReconciliationLine nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReconciliationLineMutation) ResetField(name string) error {
+	switch name {
+	case reconciliationline.FieldRunID:
+		m.ResetRunID()
+		return nil
+	case reconciliationline.FieldLineNo:
+		m.ResetLineNo()
+		return nil
+	case reconciliationline.FieldLineKey:
+		m.ResetLineKey()
+		return nil
+	case reconciliationline.FieldClass:
+		m.ResetClass()
+		return nil
+	case reconciliationline.FieldOurType:
+		m.ResetOurType()
+		return nil
+	case reconciliationline.FieldOurID:
+		m.ResetOurID()
+		return nil
+	case reconciliationline.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case reconciliationline.FieldGross:
+		m.ResetGross()
+		return nil
+	case reconciliationline.FieldFee:
+		m.ResetFee()
+		return nil
+	case reconciliationline.FieldNet:
+		m.ResetNet()
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationLine field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReconciliationLineMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReconciliationLineMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReconciliationLineMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReconciliationLineMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReconciliationLineMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReconciliationLineMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReconciliationLineMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReconciliationLine unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReconciliationLineMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReconciliationLine edge %s", name)
+}
+
+// ReconciliationRunMutation represents an operation that mutates the ReconciliationRun nodes in the graph.
+type ReconciliationRunMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	created_at    *time.Time
+	updated_at    *time.Time
+	connector     *string
+	business_date *string
+	status        *reconciliationrun.Status
+	lines_read    *int64
+	addlines_read *int64
+	counts        *map[string]int64
+	error         *string
+	lease_until   *time.Time
+	finished_at   *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReconciliationRun, error)
+	predicates    []predicate.ReconciliationRun
+}
+
+var _ ent.Mutation = (*ReconciliationRunMutation)(nil)
+
+// reconciliationrunOption allows management of the mutation configuration using functional options.
+type reconciliationrunOption func(*ReconciliationRunMutation)
+
+// newReconciliationRunMutation creates new mutation for the ReconciliationRun entity.
+func newReconciliationRunMutation(c config, op Op, opts ...reconciliationrunOption) *ReconciliationRunMutation {
+	m := &ReconciliationRunMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReconciliationRun,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReconciliationRunID sets the ID field of the mutation.
+func withReconciliationRunID(id string) reconciliationrunOption {
+	return func(m *ReconciliationRunMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReconciliationRun
+		)
+		m.oldValue = func(ctx context.Context) (*ReconciliationRun, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReconciliationRun.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReconciliationRun sets the old ReconciliationRun of the mutation.
+func withReconciliationRun(node *ReconciliationRun) reconciliationrunOption {
+	return func(m *ReconciliationRunMutation) {
+		m.oldValue = func(context.Context) (*ReconciliationRun, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReconciliationRunMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReconciliationRunMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReconciliationRun entities.
+func (m *ReconciliationRunMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReconciliationRunMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReconciliationRunMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReconciliationRun.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ReconciliationRunMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ReconciliationRunMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ReconciliationRunMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ReconciliationRunMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ReconciliationRunMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ReconciliationRunMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *ReconciliationRunMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *ReconciliationRunMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *ReconciliationRunMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *ReconciliationRunMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *ReconciliationRunMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *ReconciliationRunMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ReconciliationRunMutation) SetStatus(r reconciliationrun.Status) {
+	m.status = &r
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ReconciliationRunMutation) Status() (r reconciliationrun.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldStatus(ctx context.Context) (v reconciliationrun.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ReconciliationRunMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetLinesRead sets the "lines_read" field.
+func (m *ReconciliationRunMutation) SetLinesRead(i int64) {
+	m.lines_read = &i
+	m.addlines_read = nil
+}
+
+// LinesRead returns the value of the "lines_read" field in the mutation.
+func (m *ReconciliationRunMutation) LinesRead() (r int64, exists bool) {
+	v := m.lines_read
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLinesRead returns the old "lines_read" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldLinesRead(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLinesRead is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLinesRead requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLinesRead: %w", err)
+	}
+	return oldValue.LinesRead, nil
+}
+
+// AddLinesRead adds i to the "lines_read" field.
+func (m *ReconciliationRunMutation) AddLinesRead(i int64) {
+	if m.addlines_read != nil {
+		*m.addlines_read += i
+	} else {
+		m.addlines_read = &i
+	}
+}
+
+// AddedLinesRead returns the value that was added to the "lines_read" field in this mutation.
+func (m *ReconciliationRunMutation) AddedLinesRead() (r int64, exists bool) {
+	v := m.addlines_read
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLinesRead resets all changes to the "lines_read" field.
+func (m *ReconciliationRunMutation) ResetLinesRead() {
+	m.lines_read = nil
+	m.addlines_read = nil
+}
+
+// SetCounts sets the "counts" field.
+func (m *ReconciliationRunMutation) SetCounts(value map[string]int64) {
+	m.counts = &value
+}
+
+// Counts returns the value of the "counts" field in the mutation.
+func (m *ReconciliationRunMutation) Counts() (r map[string]int64, exists bool) {
+	v := m.counts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCounts returns the old "counts" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldCounts(ctx context.Context) (v map[string]int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCounts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCounts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCounts: %w", err)
+	}
+	return oldValue.Counts, nil
+}
+
+// ClearCounts clears the value of the "counts" field.
+func (m *ReconciliationRunMutation) ClearCounts() {
+	m.counts = nil
+	m.clearedFields[reconciliationrun.FieldCounts] = struct{}{}
+}
+
+// CountsCleared returns if the "counts" field was cleared in this mutation.
+func (m *ReconciliationRunMutation) CountsCleared() bool {
+	_, ok := m.clearedFields[reconciliationrun.FieldCounts]
+	return ok
+}
+
+// ResetCounts resets all changes to the "counts" field.
+func (m *ReconciliationRunMutation) ResetCounts() {
+	m.counts = nil
+	delete(m.clearedFields, reconciliationrun.FieldCounts)
+}
+
+// SetError sets the "error" field.
+func (m *ReconciliationRunMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *ReconciliationRunMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *ReconciliationRunMutation) ResetError() {
+	m.error = nil
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (m *ReconciliationRunMutation) SetLeaseUntil(t time.Time) {
+	m.lease_until = &t
+}
+
+// LeaseUntil returns the value of the "lease_until" field in the mutation.
+func (m *ReconciliationRunMutation) LeaseUntil() (r time.Time, exists bool) {
+	v := m.lease_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseUntil returns the old "lease_until" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldLeaseUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseUntil: %w", err)
+	}
+	return oldValue.LeaseUntil, nil
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (m *ReconciliationRunMutation) ClearLeaseUntil() {
+	m.lease_until = nil
+	m.clearedFields[reconciliationrun.FieldLeaseUntil] = struct{}{}
+}
+
+// LeaseUntilCleared returns if the "lease_until" field was cleared in this mutation.
+func (m *ReconciliationRunMutation) LeaseUntilCleared() bool {
+	_, ok := m.clearedFields[reconciliationrun.FieldLeaseUntil]
+	return ok
+}
+
+// ResetLeaseUntil resets all changes to the "lease_until" field.
+func (m *ReconciliationRunMutation) ResetLeaseUntil() {
+	m.lease_until = nil
+	delete(m.clearedFields, reconciliationrun.FieldLeaseUntil)
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *ReconciliationRunMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *ReconciliationRunMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *ReconciliationRunMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[reconciliationrun.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *ReconciliationRunMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[reconciliationrun.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *ReconciliationRunMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, reconciliationrun.FieldFinishedAt)
+}
+
+// Where appends a list predicates to the ReconciliationRunMutation builder.
+func (m *ReconciliationRunMutation) Where(ps ...predicate.ReconciliationRun) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReconciliationRunMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReconciliationRunMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReconciliationRun, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReconciliationRunMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReconciliationRunMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReconciliationRun).
+func (m *ReconciliationRunMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReconciliationRunMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, reconciliationrun.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, reconciliationrun.FieldUpdatedAt)
+	}
+	if m.connector != nil {
+		fields = append(fields, reconciliationrun.FieldConnector)
+	}
+	if m.business_date != nil {
+		fields = append(fields, reconciliationrun.FieldBusinessDate)
+	}
+	if m.status != nil {
+		fields = append(fields, reconciliationrun.FieldStatus)
+	}
+	if m.lines_read != nil {
+		fields = append(fields, reconciliationrun.FieldLinesRead)
+	}
+	if m.counts != nil {
+		fields = append(fields, reconciliationrun.FieldCounts)
+	}
+	if m.error != nil {
+		fields = append(fields, reconciliationrun.FieldError)
+	}
+	if m.lease_until != nil {
+		fields = append(fields, reconciliationrun.FieldLeaseUntil)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, reconciliationrun.FieldFinishedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReconciliationRunMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reconciliationrun.FieldCreatedAt:
+		return m.CreatedAt()
+	case reconciliationrun.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case reconciliationrun.FieldConnector:
+		return m.Connector()
+	case reconciliationrun.FieldBusinessDate:
+		return m.BusinessDate()
+	case reconciliationrun.FieldStatus:
+		return m.Status()
+	case reconciliationrun.FieldLinesRead:
+		return m.LinesRead()
+	case reconciliationrun.FieldCounts:
+		return m.Counts()
+	case reconciliationrun.FieldError:
+		return m.Error()
+	case reconciliationrun.FieldLeaseUntil:
+		return m.LeaseUntil()
+	case reconciliationrun.FieldFinishedAt:
+		return m.FinishedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReconciliationRunMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reconciliationrun.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case reconciliationrun.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case reconciliationrun.FieldConnector:
+		return m.OldConnector(ctx)
+	case reconciliationrun.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case reconciliationrun.FieldStatus:
+		return m.OldStatus(ctx)
+	case reconciliationrun.FieldLinesRead:
+		return m.OldLinesRead(ctx)
+	case reconciliationrun.FieldCounts:
+		return m.OldCounts(ctx)
+	case reconciliationrun.FieldError:
+		return m.OldError(ctx)
+	case reconciliationrun.FieldLeaseUntil:
+		return m.OldLeaseUntil(ctx)
+	case reconciliationrun.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReconciliationRun field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReconciliationRunMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reconciliationrun.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case reconciliationrun.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case reconciliationrun.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case reconciliationrun.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case reconciliationrun.FieldStatus:
+		v, ok := value.(reconciliationrun.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case reconciliationrun.FieldLinesRead:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLinesRead(v)
+		return nil
+	case reconciliationrun.FieldCounts:
+		v, ok := value.(map[string]int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCounts(v)
+		return nil
+	case reconciliationrun.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case reconciliationrun.FieldLeaseUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseUntil(v)
+		return nil
+	case reconciliationrun.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationRun field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReconciliationRunMutation) AddedFields() []string {
+	var fields []string
+	if m.addlines_read != nil {
+		fields = append(fields, reconciliationrun.FieldLinesRead)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReconciliationRunMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reconciliationrun.FieldLinesRead:
+		return m.AddedLinesRead()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReconciliationRunMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reconciliationrun.FieldLinesRead:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLinesRead(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationRun numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReconciliationRunMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(reconciliationrun.FieldCounts) {
+		fields = append(fields, reconciliationrun.FieldCounts)
+	}
+	if m.FieldCleared(reconciliationrun.FieldLeaseUntil) {
+		fields = append(fields, reconciliationrun.FieldLeaseUntil)
+	}
+	if m.FieldCleared(reconciliationrun.FieldFinishedAt) {
+		fields = append(fields, reconciliationrun.FieldFinishedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReconciliationRunMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReconciliationRunMutation) ClearField(name string) error {
+	switch name {
+	case reconciliationrun.FieldCounts:
+		m.ClearCounts()
+		return nil
+	case reconciliationrun.FieldLeaseUntil:
+		m.ClearLeaseUntil()
+		return nil
+	case reconciliationrun.FieldFinishedAt:
+		m.ClearFinishedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationRun nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReconciliationRunMutation) ResetField(name string) error {
+	switch name {
+	case reconciliationrun.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case reconciliationrun.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case reconciliationrun.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case reconciliationrun.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case reconciliationrun.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case reconciliationrun.FieldLinesRead:
+		m.ResetLinesRead()
+		return nil
+	case reconciliationrun.FieldCounts:
+		m.ResetCounts()
+		return nil
+	case reconciliationrun.FieldError:
+		m.ResetError()
+		return nil
+	case reconciliationrun.FieldLeaseUntil:
+		m.ResetLeaseUntil()
+		return nil
+	case reconciliationrun.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationRun field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReconciliationRunMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReconciliationRunMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReconciliationRunMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReconciliationRunMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReconciliationRunMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReconciliationRunMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReconciliationRunMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReconciliationRun unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReconciliationRunMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReconciliationRun edge %s", name)
 }
 
 // RefundMutation represents an operation that mutates the Refund nodes in the graph.

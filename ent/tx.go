@@ -42,6 +42,8 @@ type Tx struct {
 	DayCloseBalance *DayCloseBalanceClient
 	// DayCloseStatement is the client for interacting with the DayCloseStatement builders.
 	DayCloseStatement *DayCloseStatementClient
+	// Discrepancy is the client for interacting with the Discrepancy builders.
+	Discrepancy *DiscrepancyClient
 	// Dispute is the client for interacting with the Dispute builders.
 	Dispute *DisputeClient
 	// DisputeEvent is the client for interacting with the DisputeEvent builders.
@@ -80,6 +82,10 @@ type Tx struct {
 	PayoutSchedule *PayoutScheduleClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
+	// ReconciliationLine is the client for interacting with the ReconciliationLine builders.
+	ReconciliationLine *ReconciliationLineClient
+	// ReconciliationRun is the client for interacting with the ReconciliationRun builders.
+	ReconciliationRun *ReconciliationRunClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
 	// ReportCursor is the client for interacting with the ReportCursor builders.
@@ -253,6 +259,7 @@ func (tx *Tx) init() {
 	tx.DayClose = NewDayCloseClient(tx.config)
 	tx.DayCloseBalance = NewDayCloseBalanceClient(tx.config)
 	tx.DayCloseStatement = NewDayCloseStatementClient(tx.config)
+	tx.Discrepancy = NewDiscrepancyClient(tx.config)
 	tx.Dispute = NewDisputeClient(tx.config)
 	tx.DisputeEvent = NewDisputeEventClient(tx.config)
 	tx.DisputeFile = NewDisputeFileClient(tx.config)
@@ -272,6 +279,8 @@ func (tx *Tx) init() {
 	tx.Payout = NewPayoutClient(tx.config)
 	tx.PayoutSchedule = NewPayoutScheduleClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
+	tx.ReconciliationLine = NewReconciliationLineClient(tx.config)
+	tx.ReconciliationRun = NewReconciliationRunClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
 	tx.ReportCursor = NewReportCursorClient(tx.config)
 	tx.ReportMark = NewReportMarkClient(tx.config)

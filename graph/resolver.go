@@ -19,8 +19,9 @@ import (
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
-	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/payouts"
+	"github.com/straitpay/strait/payments/positions"
+	"github.com/straitpay/strait/payments/recon"
 	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/settlement"
@@ -40,6 +41,8 @@ type Resolver struct {
 	SettlementService *settlement.Service
 	// PayoutService is bank accounts, payouts and payout schedules.
 	PayoutService *payouts.Service
+	// Recon reconciles channel settlement reports (docs/settlement.md).
+	Recon *recon.Service
 	// Cashier is the payment core (docs/payments.md).
 	Cashier *cashier.Service
 	// Rules stores the operators' risk and routing rules.

@@ -22,6 +22,7 @@ import (
 	"github.com/straitpay/strait/ent/dayclose"
 	"github.com/straitpay/strait/ent/dayclosebalance"
 	"github.com/straitpay/strait/ent/dayclosestatement"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -42,6 +43,8 @@ import (
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/ent/reconciliationline"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/reportcursor"
 	"github.com/straitpay/strait/ent/reportmark"
@@ -490,6 +493,33 @@ func (f TraverseDayCloseStatement) Traverse(ctx context.Context, q ent.Query) er
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.DayCloseStatementQuery", q)
+}
+
+// The DiscrepancyFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DiscrepancyFunc func(context.Context, *ent.DiscrepancyQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DiscrepancyFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DiscrepancyQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DiscrepancyQuery", q)
+}
+
+// The TraverseDiscrepancy type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDiscrepancy func(context.Context, *ent.DiscrepancyQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDiscrepancy) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDiscrepancy) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DiscrepancyQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DiscrepancyQuery", q)
 }
 
 // The DisputeFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1005,6 +1035,60 @@ func (f TraversePosting) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PostingQuery", q)
 }
 
+// The ReconciliationLineFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReconciliationLineFunc func(context.Context, *ent.ReconciliationLineQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReconciliationLineFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReconciliationLineQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReconciliationLineQuery", q)
+}
+
+// The TraverseReconciliationLine type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReconciliationLine func(context.Context, *ent.ReconciliationLineQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReconciliationLine) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReconciliationLine) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReconciliationLineQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReconciliationLineQuery", q)
+}
+
+// The ReconciliationRunFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReconciliationRunFunc func(context.Context, *ent.ReconciliationRunQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReconciliationRunFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReconciliationRunQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReconciliationRunQuery", q)
+}
+
+// The TraverseReconciliationRun type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReconciliationRun func(context.Context, *ent.ReconciliationRunQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReconciliationRun) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReconciliationRun) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReconciliationRunQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReconciliationRunQuery", q)
+}
+
 // The RefundFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RefundFunc func(context.Context, *ent.RefundQuery) (ent.Value, error)
 
@@ -1414,6 +1498,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.DayCloseBalanceQuery, predicate.DayCloseBalance, dayclosebalance.OrderOption]{typ: ent.TypeDayCloseBalance, tq: q}, nil
 	case *ent.DayCloseStatementQuery:
 		return &query[*ent.DayCloseStatementQuery, predicate.DayCloseStatement, dayclosestatement.OrderOption]{typ: ent.TypeDayCloseStatement, tq: q}, nil
+	case *ent.DiscrepancyQuery:
+		return &query[*ent.DiscrepancyQuery, predicate.Discrepancy, discrepancy.OrderOption]{typ: ent.TypeDiscrepancy, tq: q}, nil
 	case *ent.DisputeQuery:
 		return &query[*ent.DisputeQuery, predicate.Dispute, dispute.OrderOption]{typ: ent.TypeDispute, tq: q}, nil
 	case *ent.DisputeEventQuery:
@@ -1452,6 +1538,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PayoutScheduleQuery, predicate.PayoutSchedule, payoutschedule.OrderOption]{typ: ent.TypePayoutSchedule, tq: q}, nil
 	case *ent.PostingQuery:
 		return &query[*ent.PostingQuery, predicate.Posting, posting.OrderOption]{typ: ent.TypePosting, tq: q}, nil
+	case *ent.ReconciliationLineQuery:
+		return &query[*ent.ReconciliationLineQuery, predicate.ReconciliationLine, reconciliationline.OrderOption]{typ: ent.TypeReconciliationLine, tq: q}, nil
+	case *ent.ReconciliationRunQuery:
+		return &query[*ent.ReconciliationRunQuery, predicate.ReconciliationRun, reconciliationrun.OrderOption]{typ: ent.TypeReconciliationRun, tq: q}, nil
 	case *ent.RefundQuery:
 		return &query[*ent.RefundQuery, predicate.Refund, refund.OrderOption]{typ: ent.TypeRefund, tq: q}, nil
 	case *ent.ReportCursorQuery:

@@ -48,6 +48,9 @@ type DayCloseBalance func(*sql.Selector)
 // DayCloseStatement is the predicate function for dayclosestatement builders.
 type DayCloseStatement func(*sql.Selector)
 
+// Discrepancy is the predicate function for discrepancy builders.
+type Discrepancy func(*sql.Selector)
+
 // Dispute is the predicate function for dispute builders.
 type Dispute func(*sql.Selector)
 
@@ -104,6 +107,12 @@ type PayoutSchedule func(*sql.Selector)
 
 // Posting is the predicate function for posting builders.
 type Posting func(*sql.Selector)
+
+// ReconciliationLine is the predicate function for reconciliationline builders.
+type ReconciliationLine func(*sql.Selector)
+
+// ReconciliationRun is the predicate function for reconciliationrun builders.
+type ReconciliationRun func(*sql.Selector)
 
 // Refund is the predicate function for refund builders.
 type Refund func(*sql.Selector)
