@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/runs"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -165,6 +166,30 @@ func (r *Resolver) connectorHealth(ctx context.Context, after *entgql.Cursor[str
 			c.LastError = &d.LastError
 		}
 		return c, nil
+	})
+}
+
+func (r *Resolver) settlementRunUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
+	seq, err := r.afterSeq(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	f := events.Filter{Types: runs.Types(runs.Settlement)}
+	if id != nil {
+		f.ObjectID = *id
+	}
+	return liveStream(ctx, r.Events, f, seq, func(_ context.Context, m events.Message) (*model.RunProgress, error) {
+		p, err := runs.Decode(m.Data)
+		if err != nil {
+			return nil, nil
+		}
+		out := &model.RunProgress{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, RunID: p.RunID, Kind: p.Kind,
+			Scope: p.Scope, Status: model.RunStatus(p.Status), Unit: p.Unit, Total: p.Total, Done: p.Done,
+			Failed: p.Failed, Skipped: p.Skipped, StartedAt: p.Started, OccurredAt: m.CreatedAt}
+		if p.Error != "" {
+			out.Error = &p.Error
+		}
+		return out, nil
 	})
 }
 
