@@ -98,6 +98,7 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 
 	time.Sleep(2 * time.Second) // the server's start-up work settles
 	rssBefore, heapBefore := serverRSS(b, srv.Process.Pid), serverHeap(b, base)
+	gBefore := serverMetric(b, base, "go_goroutines")
 
 	// The clients: dial, init, subscribe, 64 at a time.
 	cs := make([]*sockClient, n)
@@ -142,6 +143,8 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	waitAll(b, cs, 0)
 	time.Sleep(time.Second)
 	rssAfter, heapAfter := serverRSS(b, srv.Process.Pid), serverHeap(b, base)
+	stacks := serverMetric(b, base, "go_memstats_stack_inuse_bytes")
+	goroutines := serverMetric(b, base, "go_goroutines") - gBefore
 
 	b.ResetTimer()
 	sent := make([]time.Time, rounds+1)
@@ -206,8 +209,8 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	b.ReportMetric(float64(e99.Microseconds())/1000, "echo_p99_ms")
 	fmt.Printf("sockets: %d subscribers, %d events: commit to client p50 %s, p99 %s (goal p99 ≤ 100 ms); of which relay (commit to publish) p50 %s, p99 %s; publish to client p50 %s, p99 %s\n",
 		n, rounds, ms(p50), ms(p99), ms(r50), ms(r99), ms(h50), ms(h99))
-	fmt.Printf("sockets: server memory per subscriber: RSS %.1f KiB, Go heap+stacks %.1f KiB (goal ≤ 50 KB); RSS %d → %d MiB\n",
-		rssPer/1024, heapPer/1024, rssBefore>>20, rssAfter>>20)
+	fmt.Printf("sockets: server memory per subscriber: RSS %.1f KiB, Go heap+stacks %.1f KiB (goal ≤ 50 KB); RSS %d → %d MiB; %.1f goroutines per subscriber, stacks %.1f KiB per subscriber\n",
+		rssPer/1024, heapPer/1024, rssBefore>>20, rssAfter>>20, goroutines/float64(n), stacks/float64(n)/1024)
 	fmt.Printf("sockets: baseline, ping to all %d sockets at once, pong round trip p50 %s, p99 %s; ratio p99 %.2f\n",
 		n, ms(e50), ms(e99), float64(p99)/float64(e99))
 }
@@ -338,6 +341,11 @@ func serverRSS(b *testing.B, pid int) int64 {
 
 // serverHeap is the server's Go heap and stacks in use, from /metrics.
 func serverHeap(b *testing.B, base string) int64 {
+	return int64(serverMetric(b, base, "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes"))
+}
+
+// serverMetric sums the named gauges of the server's /metrics.
+func serverMetric(b *testing.B, base string, names ...string) float64 {
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		b.Fatal(err)
@@ -347,14 +355,14 @@ func serverHeap(b *testing.B, base string) int64 {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		for _, name := range []string{"go_memstats_heap_inuse_bytes ", "go_memstats_stack_inuse_bytes "} {
-			if rest, ok := strings.CutPrefix(sc.Text(), name); ok {
+		for _, name := range names {
+			if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 				v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
 				total += v
 			}
 		}
 	}
-	return int64(total)
+	return total
 }
 
 func envOr(k, def string) string {

@@ -43,33 +43,35 @@ func liveStream[T any](ctx context.Context, hub *events.Hub, f events.Filter, af
 	if hub == nil {
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "live events are not running")
 	}
-	sub, err := hub.Subscribe(ctx, f, after)
-	if err != nil {
-		return nil, err
-	}
+	// The hub's goroutine converts and hands on each message: no
+	// goroutine of its own per subscriber.
 	out := make(chan *T)
-	go func() {
-		defer close(out)
-		for m := range sub.C() {
-			v, err := conv(ctx, m)
-			if err != nil {
-				return // the client resumes from its last cursor
-			}
-			if v == nil {
-				continue
-			}
-			select {
-			case out <- v:
-			case <-ctx.Done():
-				return
-			}
+	var sub *events.Subscription
+	ready := make(chan struct{})
+	sub = hub.Stream(ctx, f, after, func(sctx context.Context, m events.Message) bool {
+		v, err := conv(ctx, m)
+		if err != nil {
+			return false // the client resumes from its last cursor
 		}
+		if v == nil {
+			return true
+		}
+		select {
+		case out <- v:
+			return true
+		case <-sctx.Done():
+			return false
+		}
+	}, func() {
+		<-ready
 		if errors.Is(sub.Err(), events.ErrSlowConsumer) {
 			if closeSocket, ok := ctx.Value(socketCloserKey{}).(SocketCloser); ok {
 				closeSocket(CloseTryAgainLater, "slow consumer: resume from your last cursor")
 			}
 		}
-	}()
+		close(out)
+	})
+	close(ready)
 	return out, nil
 }
 
