@@ -21,6 +21,7 @@ import (
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/batch"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -134,6 +135,18 @@ type PaymentMethod struct {
 	// or the IP's country, whichever the caller trusts most).
 	Country   string
 	ReturnURL string
+	// DeviceID is the device id the buyer's checkout sent, if any: the
+	// payment keeps its hash, as dispute evidence (withBuyerFacts).
+	DeviceID string
+}
+
+// withBuyerFacts sets on p what a dispute may later need to show of the
+// buyer (Compelling Evidence 3.0, payments/disputes): the card's vault
+// fingerprint, the buyer's IP, email (normalised) and device id (hashed).
+// The shipping address's hash comes with the payment from its session.
+func withBuyerFacts(p *ent.Payment, pm PaymentMethod) {
+	p.CardFingerprint, p.BuyerIP = pm.CardFingerprint, disputes.NormalizeIP(pm.IP)
+	p.BuyerEmail, p.DeviceIDHash = disputes.NormalizeEmail(pm.Email), disputes.HashDeviceID(pm.DeviceID)
 }
 
 func (pm PaymentMethod) validate() error {
@@ -403,8 +416,12 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		if err != nil {
 			return err
 		}
+		var facts ent.Payment
+		withBuyerFacts(&facts, pm)
 		err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(to).SetConnector(route.Chosen).
 			SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
+			SetCardFingerprint(facts.CardFingerprint).SetBuyerIP(facts.BuyerIP).SetBuyerEmail(facts.BuyerEmail).
+			SetDeviceIDHash(facts.DeviceIDHash).
 			Exec(sys)
 		if err != nil {
 			return fmt.Errorf("payment %s: %w", p.ID, err)
@@ -568,7 +585,9 @@ func paymentCreate(client *ent.Client, p *ent.Payment) *ent.PaymentCreate {
 	c := client.Payment.Create().SetID(p.ID).SetMerchantID(p.MerchantID).
 		SetAmount(p.Amount).SetCurrency(p.Currency).SetCaptureMethod(p.CaptureMethod).
 		SetMerchantReference(p.MerchantReference).SetDescription(p.Description).
-		SetStatus(p.Status).SetConnector(p.Connector).SetPaymentMethodType(p.PaymentMethodType)
+		SetStatus(p.Status).SetConnector(p.Connector).SetPaymentMethodType(p.PaymentMethodType).
+		SetCardFingerprint(p.CardFingerprint).SetBuyerIP(p.BuyerIP).SetBuyerEmail(p.BuyerEmail).
+		SetDeviceIDHash(p.DeviceIDHash).SetShippingAddressHash(p.ShippingAddressHash)
 	if p.CustomerID != "" {
 		c.SetCustomerID(p.CustomerID)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
@@ -40,6 +41,9 @@ type ConfirmInput struct {
 	// Email and BillingCountry feed the risk rules.
 	Email          string
 	BillingCountry string
+	// DeviceID is the buyer's device id as the checkout knows it, if it
+	// sends one: kept hashed on the payment, as dispute evidence.
+	DeviceID string
 	// IdempotencyKey seeds the channel idempotency keys: the same key never
 	// makes a second attempt.
 	IdempotencyKey string // Claim is the request's idempotency claim, which the confirm writes
@@ -114,6 +118,9 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	return s.payments.ConfirmPrepared(sys, prep)
 }
 
+// maxDeviceID bounds the device id a checkout sends, in bytes.
+const maxDeviceID = 255
+
 // paymentMethod builds what the pipeline needs to know of how the buyer pays,
 // and a function that wipes the card's CVC once the call is made. card is the
 // card token's vault record when the caller read it already (nil: read it
@@ -121,11 +128,14 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record, use tokenUse) (cashier.PaymentMethod, func(), error) {
 	req := audit.RequestFrom(ctx)
 	pm := cashier.PaymentMethod{
-		Type: in.Method, Email: in.Email, IP: req.RemoteAddr,
+		Type: in.Method, Email: in.Email, IP: req.RemoteAddr, DeviceID: in.DeviceID,
 		BillingCountry: strings.ToUpper(in.BillingCountry), Country: sess.BuyerCountry, ReturnURL: sess.ReturnURL,
 	}
 	if pm.Country == "" {
 		pm.Country = pm.BillingCountry
+	}
+	if len(in.DeviceID) > maxDeviceID {
+		return pm, func() {}, payments.FieldErrorf("deviceID", "deviceID must be at most %d bytes", maxDeviceID)
 	}
 	switch in.Method {
 	case routing.Card:
@@ -182,6 +192,7 @@ func (s *Service) sessionPayment(sess *ent.CheckoutSession, latest *ent.Payment)
 		ID: pulid.New("pay"), MerchantID: sess.MerchantID, CheckoutSessionID: sess.ID,
 		Amount: amt.Minor, Currency: amt.Currency.Code(), CaptureMethod: payment.CaptureMethod(sess.CaptureMethod),
 		MerchantReference: sess.MerchantReference, CustomerID: sess.CustomerID, Metadata: sess.Metadata,
+		ShippingAddressHash: disputes.HashShippingAddress(sess.ShippingAddress),
 	}, true, nil
 }
 
