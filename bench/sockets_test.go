@@ -31,7 +31,7 @@ import (
 // graphql-transport-ws clients over real TCP sockets to one `strait serve`
 // process (built here, SQLite), each subscribed to connectorHealth. The
 // benchmark commits STRAIT_BENCH_ROUNDS (default 20) events, one every
-// 500 ms, to the server's database, as a replica does, and each client
+// STRAIT_BENCH_GAP_MS (default 500 ms), to the server's database, as a replica does, and each client
 // notes when it gets each one: the event-to-client latency (commit to
 // receipt, through the relay, the bus, the hub and the websocket write),
 // split at the relay's publish (published_at). Beside it, the same run's
@@ -48,6 +48,7 @@ import (
 func BenchmarkSocketSubscribers(b *testing.B) {
 	want := envInt(b, "STRAIT_BENCH_SOCKETS", 10000)
 	rounds := envInt(b, "STRAIT_BENCH_ROUNDS", 20)
+	gap := time.Duration(envInt(b, "STRAIT_BENCH_GAP_MS", 500)) * time.Millisecond
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		b.Fatal(err)
@@ -150,7 +151,7 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	sent := make([]time.Time, rounds+1)
 	for r := 1; r <= rounds; r++ {
 		sent[r] = send(r)
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(gap)
 	}
 	for r := 1; r <= rounds; r++ {
 		waitAll(b, cs, r)
