@@ -14,6 +14,7 @@ import (
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/ledger"
@@ -81,56 +82,56 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 		return nil, err
 	}
 
+	ask := refundAsk{amount: amount, reason: reason, key: key, connector: att.Connector}
 	var r *ent.Refund
-	var entry ledger.Entry
-	err = s.tx(sys, func(tx *ent.Tx) error {
-		locked, err := s.lockPayment(sys, tx, p.ID)
+	err = s.apply(ctx, "refund of "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+		// The payment locked, then, in the same round trip, a refund made
+		// meanwhile with the key, the dispute that refuses a refund, and
+		// what is refunded or refunding already.
+		var locked map[string]*ent.Payment
+		var prior *ent.Refund
+		var disputed *ent.Dispute
+		var before int64
+		err := store.ReadTogether(ctx, tx.Client(), s.cfg.Dialect,
+			func(ctx context.Context, c *ent.Client) (err error) {
+				locked, err = s.lockPayments(ctx, c, []string{p.ID})
+				return err
+			},
+			func(ctx context.Context, c *ent.Client) error {
+				r, err := c.Refund.Query().Where(refund.PaymentID(p.ID), refund.IdempotencyKey(key)).Only(ctx)
+				if err != nil && !ent.IsNotFound(err) {
+					return fmt.Errorf("refund of %s: %w", p.ID, err)
+				}
+				prior = r
+				return nil
+			},
+			func(ctx context.Context, c *ent.Client) (err error) {
+				disputed, err = disputes.Refusing(ctx, c, p.ID)
+				return err
+			},
+			func(ctx context.Context, c *ent.Client) (err error) {
+				before, err = refunded(ctx, c, p.ID)
+				return err
+			})
 		if err != nil {
 			return err
 		}
-		if prior, err := tx.Refund.Query().Where(refund.PaymentID(p.ID), refund.IdempotencyKey(key)).Only(sys); err == nil {
-			r = prior // a concurrent request with the same key won
-			return nil
+		if locked[p.ID] == nil {
+			return payments.Errorf(payments.ENOTFOUND, "payment %q not found", p.ID)
 		}
-		if err := disputes.RefundRefusal(sys, tx, p.ID); err != nil {
-			return err
-		}
-		before, err := s.refunded(sys, tx, p.ID)
-		if err != nil {
-			return err
-		}
-		left := locked.AmountCaptured - before
-		want := left
-		if amount != nil {
-			want = *amount
-		}
-		if want <= 0 || want > left {
-			return payments.FieldErrorf("amount", "amount %d is above the refundable %d (captured %d, refunded or refunding %d)",
-				want, left, locked.AmountCaptured, before)
-		}
-		fee := refundFee(locked.FeeAmount, locked.AmountCaptured, before, want)
-		r, err = tx.Refund.Create().SetMerchantID(p.MerchantID).SetPaymentID(p.ID).
-			SetAmount(want).SetCurrency(p.Currency).SetReason(reason).SetIdempotencyKey(key).
-			SetFeeReversed(fee).Save(sys)
-		if err != nil {
-			return err
-		}
-		entry = refundEntry(p.MerchantID, att.Connector, money.Amount{Minor: want, Currency: cur.Currency}, fee, s.now())
-		entry.Source = ledger.Source{Type: ledger.SourceRefund, ID: r.ID}
-		if _, err := s.cfg.Ledger.PostTx(sys, tx, entry); err != nil {
-			return err
-		}
-		return s.emitRaw(sys, tx, p.MerchantID, "refund.created", r.ID, refundData(r))
+		r, err = planRefund(locked[p.ID], prior, disputed, before, ask, w)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("refund of %s: %w", p.ID, err)
+		return nil, err
 	}
 	if r.Status != refundstatus.Pending {
 		return r, nil
 	}
 	c, err := s.connector(att.Connector)
 	if err != nil {
-		return r, nil // pending: the janitor sends it when the connector is back
+		// Pending: the janitor sends it when the connector is back.
+		return s.cfg.Client.Refund.Get(sys, r.ID)
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
 	resp, err := c.Refund(cctx, connectors.RefundRequest{IdempotencyKey: r.ID, Reference: r.ID,
@@ -139,12 +140,63 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 	return s.recordRefund(sys, r.ID, refundResult(resp.Result, err), resp.ID, resp.Result.Code)
 }
 
-// refunded sums the payment's refunds that succeeded or may still succeed.
-func (s *Service) refunded(ctx context.Context, tx *ent.Tx, paymentID string) (int64, error) {
+// refundAsk is a refund the merchant asked for: amount (all that is left
+// when nil), why, under which idempotency key, of a payment captured at
+// connector.
+type refundAsk struct {
+	amount      *int64
+	reason, key string
+	connector   string
+}
+
+// planRefund decides a refund's start from payment p read under its lock,
+// the refund already made with the key (prior, nil if none: a concurrent
+// request with the same key won, and it is the answer), the payment's
+// dispute that refuses refunds (disputed, nil if none: disputes.Refusing),
+// and the amount refunded or refunding already (before): the refund
+// written pending, its ledger entry (the money set aside before the
+// channel is asked), the outbox event. It adds them to w and returns the
+// refund. Returns ECONFLICT for a disputed payment, EINVALID (field
+// "amount") for an amount above what is left.
+func planRefund(p *ent.Payment, prior *ent.Refund, disputed *ent.Dispute, before int64, ask refundAsk, w *recordWrites) (*ent.Refund, error) {
+	if prior != nil {
+		return prior, nil
+	}
+	if err := disputes.RefusalOf(p.ID, disputed); err != nil {
+		return nil, err
+	}
+	cur, err := money.ParseCurrency(p.Currency)
+	if err != nil {
+		return nil, fmt.Errorf("stored currency %q: %w", p.Currency, err)
+	}
+	left := p.AmountCaptured - before
+	want := left
+	if ask.amount != nil {
+		want = *ask.amount
+	}
+	if want <= 0 || want > left {
+		return nil, payments.FieldErrorf("amount", "amount %d is above the refundable %d (captured %d, refunded or refunding %d)",
+			want, left, p.AmountCaptured, before)
+	}
+	fee := refundFee(p.FeeAmount, p.AmountCaptured, before, want)
+	key := ask.key
+	r := &ent.Refund{ID: pulid.New("ref"), MerchantID: p.MerchantID, PaymentID: p.ID, Amount: want, Currency: p.Currency,
+		Status: refundstatus.Pending, Reason: ask.reason, IdempotencyKey: &key, FeeReversed: fee, CreatedAt: w.now, UpdatedAt: w.now}
+	w.newRefunds = append(w.newRefunds, r)
+	entry := refundEntry(p.MerchantID, ask.connector, money.Amount{Minor: want, Currency: cur}, fee, w.now)
+	entry.Source = ledger.Source{Type: ledger.SourceRefund, ID: r.ID}
+	w.entries = append(w.entries, entry)
+	w.events = append(w.events, eventRow{merchantID: p.MerchantID, typ: "refund.created", objectID: r.ID, data: refundData(r)})
+	return r, nil
+}
+
+// refunded sums the payment's refunds that succeeded or may still succeed,
+// read on c.
+func refunded(ctx context.Context, c *ent.Client, paymentID string) (int64, error) {
 	var sums []struct {
 		Sum *int64 `json:"sum"`
 	}
-	err := tx.Refund.Query().
+	err := c.Refund.Query().
 		Where(refund.PaymentID(paymentID), refund.StatusIn(refundstatus.Pending, refundstatus.Succeeded)).
 		Aggregate(func(sel *sql.Selector) string { return sql.As(sql.Sum(sel.C(refund.FieldAmount)), "sum") }).
 		Scan(ctx, &sums)
@@ -196,7 +248,7 @@ func (s *Service) recordRefund(ctx context.Context, id string, ev refundstatus.E
 			return nil, err
 		}
 	}
-	err = s.tx(ctx, func(tx *ent.Tx) error {
+	err = s.apply(ctx, "refund "+id, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		p, err := s.lockPayment(ctx, tx, r.PaymentID)
 		if err != nil {
 			return err
@@ -205,15 +257,13 @@ func (s *Service) recordRefund(ctx context.Context, id string, ev refundstatus.E
 		if err != nil {
 			return err
 		}
-		w := newRecordWrites(s.now())
-		if !planRefundResult(p, cur, ev, channelID, code, reversal, w) {
-			return nil
+		if planRefundResult(p, cur, ev, channelID, code, reversal, w) {
+			r = cur.Unwrap()
 		}
-		r = cur
-		return s.write(ctx, tx, w, false)
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("refund %s: %w", id, err)
+		return nil, err
 	}
 	return r, nil
 }
