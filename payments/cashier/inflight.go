@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 	"github.com/straitpay/strait/vocab/attemptstatus"
+	"time"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"

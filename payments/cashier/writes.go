@@ -49,9 +49,9 @@ type recordWrites struct {
 	settle  []Settlement
 	// audits are audit log entries, each attributed to the viewer in its
 	// context (a person's decision on a review).
-	audits []auditWrite
-	events   []eventRow
-	entries  []ledger.Entry
+	audits  []auditWrite
+	events  []eventRow
+	entries []ledger.Entry
 	// counts are risk counts: authorizations' daily volumes.
 	counts []risk.Count
 	// locks are the ledger accounts the step locked ahead, if any.
