@@ -85,41 +85,11 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 	ask := refundAsk{amount: amount, reason: reason, key: key, connector: att.Connector}
 	var r *ent.Refund
 	err = s.apply(ctx, "refund of "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
-		// The payment locked, then, in the same round trip, a refund made
-		// meanwhile with the key, the dispute that refuses a refund, and
-		// what is refunded or refunding already.
-		var locked map[string]*ent.Payment
-		var prior *ent.Refund
-		var disputed *ent.Dispute
-		var before int64
-		err := store.ReadTogether(ctx, tx.Client(), s.cfg.Dialect,
-			func(ctx context.Context, c *ent.Client) (err error) {
-				locked, err = s.lockPayments(ctx, c, []string{p.ID})
-				return err
-			},
-			func(ctx context.Context, c *ent.Client) error {
-				r, err := c.Refund.Query().Where(refund.PaymentID(p.ID), refund.IdempotencyKey(key)).Only(ctx)
-				if err != nil && !ent.IsNotFound(err) {
-					return fmt.Errorf("refund of %s: %w", p.ID, err)
-				}
-				prior = r
-				return nil
-			},
-			func(ctx context.Context, c *ent.Client) (err error) {
-				disputed, err = disputes.Refusing(ctx, c, p.ID)
-				return err
-			},
-			func(ctx context.Context, c *ent.Client) (err error) {
-				before, err = refunded(ctx, c, p.ID)
-				return err
-			})
+		rows, err := s.readForRefund(ctx, tx, p.ID, key)
 		if err != nil {
 			return err
 		}
-		if locked[p.ID] == nil {
-			return payments.Errorf(payments.ENOTFOUND, "payment %q not found", p.ID)
-		}
-		r, err = planRefund(locked[p.ID], prior, disputed, before, ask, w)
+		r, err = planRefund(rows.payment, rows.prior, rows.disputed, rows.refunded, ask, w)
 		return err
 	})
 	if err != nil {
@@ -138,6 +108,51 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 		PaymentID: att.ConnectorReference, Amount: contractMoney(r.Amount, r.Currency), Reason: reason})
 	cancel()
 	return s.recordRefund(sys, r.ID, refundResult(resp.Result, err), resp.ID, resp.Result.Code)
+}
+
+// refundRows are the rows a refund's start decides from (planRefund).
+type refundRows struct {
+	payment  *ent.Payment
+	prior    *ent.Refund
+	disputed *ent.Dispute
+	refunded int64
+}
+
+// readForRefund reads, in tx and one round trip, the payment locked (first,
+// as every transaction that changes a payment locks it), the refund made
+// with key meanwhile, the dispute that refuses a refund
+// (disputes.Refusing), and what is refunded or refunding already.
+func (s *Service) readForRefund(ctx context.Context, tx *ent.Tx, paymentID, key string) (refundRows, error) {
+	var out refundRows
+	var locked map[string]*ent.Payment
+	err := store.ReadTogether(ctx, tx.Client(), s.cfg.Dialect,
+		func(ctx context.Context, c *ent.Client) (err error) {
+			locked, err = s.lockPayments(ctx, c, []string{paymentID})
+			return err
+		},
+		func(ctx context.Context, c *ent.Client) error {
+			r, err := c.Refund.Query().Where(refund.PaymentID(paymentID), refund.IdempotencyKey(key)).Only(ctx)
+			if err != nil && !ent.IsNotFound(err) {
+				return fmt.Errorf("refund of %s: %w", paymentID, err)
+			}
+			out.prior = r
+			return nil
+		},
+		func(ctx context.Context, c *ent.Client) (err error) {
+			out.disputed, err = disputes.Refusing(ctx, c, paymentID)
+			return err
+		},
+		func(ctx context.Context, c *ent.Client) (err error) {
+			out.refunded, err = refunded(ctx, c, paymentID)
+			return err
+		})
+	if err != nil {
+		return out, err
+	}
+	if out.payment = locked[paymentID]; out.payment == nil {
+		return out, payments.Errorf(payments.ENOTFOUND, "payment %q not found", paymentID)
+	}
+	return out, nil
 }
 
 // refundAsk is a refund the merchant asked for: amount (all that is left
