@@ -113,7 +113,7 @@ func New(c Config) (*Service, error) {
 	s.reads = batch.New(context.Background(), maxReadBatch, s.readSessions).WithTimeout(c.BatchTimeout)
 	s.confirms = executor.New(executor.Config{Client: c.Client, Timeout: c.BatchTimeout},
 		executor.Step[*confirmReq, confirmed]{Name: "confirm", Max: maxConfirmBatch,
-			Key: func(r *confirmReq) string { return r.sessionID }, Apply: s.applyConfirms, Drop: dropConfirmed})
+			Key: func(r *confirmReq) string { return r.sessionID }, Apply: s.applyConfirms})
 	return s, nil
 }
 

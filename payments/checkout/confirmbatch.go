@@ -33,15 +33,16 @@ type confirmReq struct {
 	// claim is the request's idempotency key, to claim with the payment
 	// (nil: none, or claimed before the confirm started).
 	claim *idempotency.Deferred
+	// held is the confirm's card, once taken from the vault: a run of the
+	// step after one that did not commit decides with it (heldCard).
+	held *heldCard
 }
 
 // confirmed is what the confirm step made of a confirm that it did not
 // refuse.
 type confirmed struct {
-	// prep is the session's new payment, written with its first attempt;
-	// wipe wipes its card once the call is made.
+	// prep is the session's new payment, written with its first attempt.
 	prep *cashier.Prepared
-	wipe func()
 	// usual: the step leaves this confirm to the usual path (Confirm): a
 	// second confirm of a key in the batch, a key with a record already, a
 	// retry after a decline, a session paying with a key (perhaps a retry
@@ -55,23 +56,15 @@ type confirmed struct {
 	use *oneTimeUse
 }
 
-// dropConfirmed releases a decided confirm whose transaction did not
-// commit: its card is wiped.
-func dropConfirmed(c confirmed) {
-	if c.wipe != nil {
-		c.wipe()
-	}
-}
-
 // confirmTogether confirms a cashier's session through the confirm step,
 // with concurrent confirms of other sessions (applyConfirms). handled is
 // false when the confirm must take the usual path (see confirmed.usual),
-// with nothing done for it.
-func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id string, in ConfirmInput) (p *ent.Payment, handled bool, err error) {
+// with nothing done for it but the card taken, into held.
+func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id string, in ConfirmInput, held *heldCard) (p *ent.Payment, handled bool, err error) {
 	if id != "" && id != v.SessionID {
 		return nil, true, notFound(id)
 	}
-	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in}
+	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in, held: held}
 	if !in.Claim.Settled() {
 		req.claim = in.Claim
 	}
@@ -93,7 +86,8 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 	case err != nil:
 		// Its transaction failed, alone: nothing of it was written, claim
 		// and token mark included. The usual path claims the key first,
-		// then writes the payment on its own, with its exact error.
+		// then writes the payment on its own, with its exact error, and
+		// with the card held.
 		return nil, false, nil
 	case c.usual:
 		return nil, false, nil
@@ -104,7 +98,6 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 		}
 		return nil, true, checkOpen(sess)
 	}
-	defer c.wipe()
 	p, err = s.payments.ConfirmPrepared(viewer.SystemContext(ctx), c.prep)
 	return p, true, err
 }
@@ -293,7 +286,7 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	}
 	// The token is marked used in the batch's transaction (confirmMany),
 	// or on its own if the payment is written alone (confirmTogether).
-	pm, wipe, err := s.paymentMethod(ctx, r.sess, req.in, r.card, tokenUse{key: req.in.IdempotencyKey})
+	pm, err := s.paymentMethod(ctx, r.sess, req.in, r.card, tokenUse{key: req.in.IdempotencyKey}, req.held)
 	if err != nil {
 		return confirmed{}, err
 	}
@@ -303,10 +296,9 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	}
 	prep, err := s.payments.PrepareNew(viewer.SystemContext(ctx), cashier.NewPayment{Payment: p}, pm, req.in.IdempotencyKey)
 	if err != nil {
-		wipe()
 		return confirmed{}, err
 	}
-	return confirmed{prep: prep, wipe: wipe, use: use}, nil
+	return confirmed{prep: prep, use: use}, nil
 }
 
 // oneTimeUse is a one-time token a decided confirm uses, to mark used with

@@ -57,12 +57,12 @@ type Step[Req, Res any] struct {
 	// session): a request whose key an earlier one of the batch has runs
 	// after the others, in a transaction of its own. Nil: none conflict.
 	Key func(Req) string
-	// Apply is the step's reading, deciding and writing.
+	// Apply is the step's reading, deciding and writing. It may run more
+	// than once for a request (a lost race, a batch that failed): what it
+	// decides it decides again from what it reads, and what it holds for
+	// the request beyond the transaction (a card taken from the vault) the
+	// request keeps for the next run.
 	Apply Apply[Req, Res]
-	// Drop, if set, releases what a result holds (a card in memory) when
-	// the transaction that made it did not commit and the result is thrown
-	// away.
-	Drop func(Res)
 }
 
 // Config is what every step's executor shares.
@@ -214,33 +214,18 @@ func (e *Executor[Req, Res]) txOnce(ctx context.Context, reqs []Req, deferWrites
 	defer func() {
 		if p := recover(); p != nil {
 			_ = tx.Rollback()
-			e.drop(res)
 			panic(p)
 		}
 	}()
 	res, err = e.step.Apply(ctx, tx, reqs, deferWrites)
 	if err != nil {
 		_ = tx.Rollback()
-		e.drop(res)
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		e.drop(res)
 		return nil, fmt.Errorf("%s: commit: %w", e.step.Name, err)
 	}
 	return res, nil
-}
-
-// drop releases the results of a transaction that did not commit.
-func (e *Executor[Req, Res]) drop(res []batch.Result[Res]) {
-	if e.step.Drop == nil {
-		return
-	}
-	for _, r := range res {
-		if r.Err == nil {
-			e.step.Drop(r.Value)
-		}
-	}
 }
 
 // distinct splits the indexes of reqs into the first of each key and the

@@ -23,7 +23,6 @@ type probe struct {
 	db       *store.DB
 	batches  atomic.Int64
 	sizes    sync.Map // batch size → count
-	dropped  atomic.Int64
 	deferred []bool
 	mu       sync.Mutex
 }
@@ -78,8 +77,7 @@ func (p *probe) rows(t *testing.T) map[string]bool {
 
 func (p *probe) executor(noBatching bool) *executor.Executor[req, string] {
 	return executor.New(executor.Config{Client: p.db.Client, NoBatching: noBatching},
-		executor.Step[req, string]{Name: "probe", Max: 64, Key: func(r req) string { return r.key }, Apply: p.apply,
-			Drop: func(string) { p.dropped.Add(1) }})
+		executor.Step[req, string]{Name: "probe", Max: 64, Key: func(r req) string { return r.key }, Apply: p.apply})
 }
 
 func TestALoneRequestIsABatchOfOne(t *testing.T) {
@@ -132,7 +130,7 @@ func TestABatchThatFailsRunsEachAlone(t *testing.T) {
 		// and "fail" answered with its error; "refuse" is refused alone
 		// in the first transaction, which still commits the others.
 		run := executor.New(executor.Config{Client: db.Client}, executor.Step[req, string]{Name: "probe", Max: 64,
-			Key: func(r req) string { return r.key }, Apply: p.apply, Drop: func(string) { p.dropped.Add(1) }})
+			Key: func(r req) string { return r.key }, Apply: p.apply})
 		var wg sync.WaitGroup
 		res := make([]error, 4)
 		vals := make([]string, 4)
@@ -184,30 +182,6 @@ func TestSameKeyRunsAfterTheFirst(t *testing.T) {
 		}
 		if rows := p.rows(t); !rows["k1"] || !rows["k2"] {
 			t.Fatalf("rows %v", rows)
-		}
-	})
-}
-
-func TestResultsOfARolledBackTransactionAreDropped(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		p := newProbe(t, db)
-		e := executor.New(executor.Config{Client: db.Client, NoBatching: true}, executor.Step[[]req, string]{Name: "pair", Max: 1,
-			Apply: func(ctx context.Context, tx *ent.Tx, reqs [][]req, deferWrites bool) ([]batch.Result[string], error) {
-				res, err := p.apply(ctx, tx, reqs[0], deferWrites)
-				if err != nil {
-					return []batch.Result[string]{{Value: res[0].Value}}, err
-				}
-				return []batch.Result[string]{{Value: res[0].Value}}, nil
-			},
-			Drop: func(string) { p.dropped.Add(1) }})
-		// The pair's first row is decided, its second fails the
-		// transaction: the first's result is dropped, and its row is not
-		// written.
-		if _, err := e.Do(context.Background(), []req{{"a", "a"}, {"fail", "f"}}); err == nil {
-			t.Fatal("no error")
-		}
-		if p.dropped.Load() == 0 || p.rows(t)["a"] {
-			t.Fatalf("dropped %d, rows %v", p.dropped.Load(), p.rows(t))
 		}
 	})
 }
