@@ -35,15 +35,17 @@ type op func(ctx context.Context, tx *ent.Tx, w *recordWrites) error
 
 // opReq is one operation for the ops executor.
 type opReq struct {
-	ctx context.Context // the caller's: its viewer is the audit log's actor
+	ctx context.Context // the caller's, without its cancel: its viewer is the audit log's actor
 	op  op
 }
 
 // apply runs an operation's reads, plan and writes in one transaction of
 // the ops executor (deadlock retries, deferred writes, the batch deadline).
-// what names the operation in its error.
+// what names the operation in its error. A caller who hangs up does not
+// abort it: what the channel did is recorded.
 func (s *Service) apply(ctx context.Context, what string, o op) error {
-	if _, err := s.ops.Do(context.WithoutCancel(ctx), &opReq{ctx: ctx, op: o}); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := s.ops.Do(ctx, &opReq{ctx: ctx, op: o}); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
