@@ -247,7 +247,7 @@ func TestPlanCloseReview(t *testing.T) {
 			if *p.ReviewStatus != tc.to || set[payment.FieldReviewStatus] != string(tc.to) || set[payment.FieldReviewClosedBy] != "merchant_user:usr_1" {
 				t.Fatalf("review %v, set %v", *p.ReviewStatus, set)
 			}
-			if w.events[0].typ != eventReviewClosed || w.audits[0].entry.Action != tc.closing.action || w.audits[0].ctx != ctx {
+			if w.events[0].typ != eventReviewClosed || w.audits[0].entry.Action != tc.closing.action || actorOf(w.audits[0].ctx) != "merchant_user:usr_1" {
 				t.Fatalf("event %+v audit %+v", w.events[0], w.audits[0])
 			}
 		})

@@ -168,9 +168,10 @@ type reviewClosing struct {
 	ctx   context.Context
 }
 
-// by is c decided by the viewer in ctx.
+// by is c decided by the viewer in ctx (kept without ctx's cancel: the
+// audit entry is written with the decision, even if the caller hangs up).
 func (c reviewClosing) by(ctx context.Context) reviewClosing {
-	c.actor, c.ctx = actorOf(ctx), ctx
+	c.actor, c.ctx = actorOf(ctx), context.WithoutCancel(ctx)
 	return c
 }
 
