@@ -62,6 +62,8 @@ type CheckoutSession struct {
 	IdempotencyKey *string `json:"idempotency_key,omitempty"`
 	// RequestHash holds the value of the "request_hash" field.
 	RequestHash string `json:"request_hash,omitempty"`
+	// ShippingAddress holds the value of the "shipping_address" field.
+	ShippingAddress map[string]string `json:"shipping_address,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CheckoutSessionQuery when eager-loading is set.
 	Edges        CheckoutSessionEdges `json:"edges"`
@@ -134,7 +136,7 @@ func (*CheckoutSession) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case checkoutsession.FieldAllowedMethods, checkoutsession.FieldMetadata:
+		case checkoutsession.FieldAllowedMethods, checkoutsession.FieldMetadata, checkoutsession.FieldShippingAddress:
 			values[i] = new([]byte)
 		case checkoutsession.FieldAmount, checkoutsession.FieldAmountDiscount:
 			values[i] = new(sql.NullInt64)
@@ -290,6 +292,14 @@ func (_m *CheckoutSession) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RequestHash = value.String
 			}
+		case checkoutsession.FieldShippingAddress:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field shipping_address", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.ShippingAddress); err != nil {
+					return fmt.Errorf("unmarshal field shipping_address: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -411,6 +421,9 @@ func (_m *CheckoutSession) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("request_hash=")
 	builder.WriteString(_m.RequestHash)
+	builder.WriteString(", ")
+	builder.WriteString("shipping_address=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ShippingAddress))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -260,6 +260,12 @@ func (_c *CheckoutSessionCreate) SetNillableRequestHash(v *string) *CheckoutSess
 	return _c
 }
 
+// SetShippingAddress sets the "shipping_address" field.
+func (_c *CheckoutSessionCreate) SetShippingAddress(v map[string]string) *CheckoutSessionCreate {
+	_c.mutation.SetShippingAddress(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *CheckoutSessionCreate) SetID(v string) *CheckoutSessionCreate {
 	_c.mutation.SetID(v)
@@ -618,6 +624,10 @@ func (_c *CheckoutSessionCreate) createSpec() (*CheckoutSession, *sqlgraph.Creat
 		_spec.SetField(checkoutsession.FieldRequestHash, field.TypeString, value)
 		_node.RequestHash = value
 	}
+	if value, ok := _c.mutation.ShippingAddress(); ok {
+		_spec.SetField(checkoutsession.FieldShippingAddress, field.TypeJSON, value)
+		_node.ShippingAddress = value
+	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -971,6 +981,24 @@ func (u *CheckoutSessionUpsert) ClearFxQuoteID() *CheckoutSessionUpsert {
 	return u
 }
 
+// SetShippingAddress sets the "shipping_address" field.
+func (u *CheckoutSessionUpsert) SetShippingAddress(v map[string]string) *CheckoutSessionUpsert {
+	u.Set(checkoutsession.FieldShippingAddress, v)
+	return u
+}
+
+// UpdateShippingAddress sets the "shipping_address" field to the value that was provided on create.
+func (u *CheckoutSessionUpsert) UpdateShippingAddress() *CheckoutSessionUpsert {
+	u.SetExcluded(checkoutsession.FieldShippingAddress)
+	return u
+}
+
+// ClearShippingAddress clears the value of the "shipping_address" field.
+func (u *CheckoutSessionUpsert) ClearShippingAddress() *CheckoutSessionUpsert {
+	u.SetNull(checkoutsession.FieldShippingAddress)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1301,6 +1329,27 @@ func (u *CheckoutSessionUpsertOne) UpdateFxQuoteID() *CheckoutSessionUpsertOne {
 func (u *CheckoutSessionUpsertOne) ClearFxQuoteID() *CheckoutSessionUpsertOne {
 	return u.Update(func(s *CheckoutSessionUpsert) {
 		s.ClearFxQuoteID()
+	})
+}
+
+// SetShippingAddress sets the "shipping_address" field.
+func (u *CheckoutSessionUpsertOne) SetShippingAddress(v map[string]string) *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetShippingAddress(v)
+	})
+}
+
+// UpdateShippingAddress sets the "shipping_address" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertOne) UpdateShippingAddress() *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateShippingAddress()
+	})
+}
+
+// ClearShippingAddress clears the value of the "shipping_address" field.
+func (u *CheckoutSessionUpsertOne) ClearShippingAddress() *CheckoutSessionUpsertOne {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.ClearShippingAddress()
 	})
 }
 
@@ -1801,6 +1850,27 @@ func (u *CheckoutSessionUpsertBulk) UpdateFxQuoteID() *CheckoutSessionUpsertBulk
 func (u *CheckoutSessionUpsertBulk) ClearFxQuoteID() *CheckoutSessionUpsertBulk {
 	return u.Update(func(s *CheckoutSessionUpsert) {
 		s.ClearFxQuoteID()
+	})
+}
+
+// SetShippingAddress sets the "shipping_address" field.
+func (u *CheckoutSessionUpsertBulk) SetShippingAddress(v map[string]string) *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.SetShippingAddress(v)
+	})
+}
+
+// UpdateShippingAddress sets the "shipping_address" field to the value that was provided on create.
+func (u *CheckoutSessionUpsertBulk) UpdateShippingAddress() *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.UpdateShippingAddress()
+	})
+}
+
+// ClearShippingAddress clears the value of the "shipping_address" field.
+func (u *CheckoutSessionUpsertBulk) ClearShippingAddress() *CheckoutSessionUpsertBulk {
+	return u.Update(func(s *CheckoutSessionUpsert) {
+		s.ClearShippingAddress()
 	})
 }
 

@@ -283,6 +283,18 @@ func (_u *CheckoutSessionUpdate) ClearFxQuoteID() *CheckoutSessionUpdate {
 	return _u
 }
 
+// SetShippingAddress sets the "shipping_address" field.
+func (_u *CheckoutSessionUpdate) SetShippingAddress(v map[string]string) *CheckoutSessionUpdate {
+	_u.mutation.SetShippingAddress(v)
+	return _u
+}
+
+// ClearShippingAddress clears the value of the "shipping_address" field.
+func (_u *CheckoutSessionUpdate) ClearShippingAddress() *CheckoutSessionUpdate {
+	_u.mutation.ClearShippingAddress()
+	return _u
+}
+
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_u *CheckoutSessionUpdate) SetCustomer(v *Customer) *CheckoutSessionUpdate {
 	return _u.SetCustomerID(v.ID)
@@ -522,6 +534,12 @@ func (_u *CheckoutSessionUpdate) sqlSave(ctx context.Context) (_node int, err er
 	}
 	if _u.mutation.IdempotencyKeyCleared() {
 		_spec.ClearField(checkoutsession.FieldIdempotencyKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.ShippingAddress(); ok {
+		_spec.SetField(checkoutsession.FieldShippingAddress, field.TypeJSON, value)
+	}
+	if _u.mutation.ShippingAddressCleared() {
+		_spec.ClearField(checkoutsession.FieldShippingAddress, field.TypeJSON)
 	}
 	if _u.mutation.CustomerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -896,6 +914,18 @@ func (_u *CheckoutSessionUpdateOne) ClearFxQuoteID() *CheckoutSessionUpdateOne {
 	return _u
 }
 
+// SetShippingAddress sets the "shipping_address" field.
+func (_u *CheckoutSessionUpdateOne) SetShippingAddress(v map[string]string) *CheckoutSessionUpdateOne {
+	_u.mutation.SetShippingAddress(v)
+	return _u
+}
+
+// ClearShippingAddress clears the value of the "shipping_address" field.
+func (_u *CheckoutSessionUpdateOne) ClearShippingAddress() *CheckoutSessionUpdateOne {
+	_u.mutation.ClearShippingAddress()
+	return _u
+}
+
 // SetCustomer sets the "customer" edge to the Customer entity.
 func (_u *CheckoutSessionUpdateOne) SetCustomer(v *Customer) *CheckoutSessionUpdateOne {
 	return _u.SetCustomerID(v.ID)
@@ -1165,6 +1195,12 @@ func (_u *CheckoutSessionUpdateOne) sqlSave(ctx context.Context) (_node *Checkou
 	}
 	if _u.mutation.IdempotencyKeyCleared() {
 		_spec.ClearField(checkoutsession.FieldIdempotencyKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.ShippingAddress(); ok {
+		_spec.SetField(checkoutsession.FieldShippingAddress, field.TypeJSON, value)
+	}
+	if _u.mutation.ShippingAddressCleared() {
+		_spec.ClearField(checkoutsession.FieldShippingAddress, field.TypeJSON)
 	}
 	if _u.mutation.CustomerCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -180,6 +180,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			checkoutsession.FieldFxQuoteID:         {Type: field.TypeString, Column: checkoutsession.FieldFxQuoteID},
 			checkoutsession.FieldIdempotencyKey:    {Type: field.TypeString, Column: checkoutsession.FieldIdempotencyKey},
 			checkoutsession.FieldRequestHash:       {Type: field.TypeString, Column: checkoutsession.FieldRequestHash},
+			checkoutsession.FieldShippingAddress:   {Type: field.TypeJSON, Column: checkoutsession.FieldShippingAddress},
 		},
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
@@ -568,37 +569,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Payment",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			payment.FieldCreatedAt:         {Type: field.TypeTime, Column: payment.FieldCreatedAt},
-			payment.FieldUpdatedAt:         {Type: field.TypeTime, Column: payment.FieldUpdatedAt},
-			payment.FieldMerchantID:        {Type: field.TypeString, Column: payment.FieldMerchantID},
-			payment.FieldAmount:            {Type: field.TypeInt64, Column: payment.FieldAmount},
-			payment.FieldCurrency:          {Type: field.TypeString, Column: payment.FieldCurrency},
-			payment.FieldAmountCapturable:  {Type: field.TypeInt64, Column: payment.FieldAmountCapturable},
-			payment.FieldAmountCaptured:    {Type: field.TypeInt64, Column: payment.FieldAmountCaptured},
-			payment.FieldAmountRefunded:    {Type: field.TypeInt64, Column: payment.FieldAmountRefunded},
-			payment.FieldStatus:            {Type: field.TypeEnum, Column: payment.FieldStatus},
-			payment.FieldCaptureMethod:     {Type: field.TypeEnum, Column: payment.FieldCaptureMethod},
-			payment.FieldPaymentMethodType: {Type: field.TypeString, Column: payment.FieldPaymentMethodType},
-			payment.FieldConnector:         {Type: field.TypeString, Column: payment.FieldConnector},
-			payment.FieldDescription:       {Type: field.TypeString, Column: payment.FieldDescription},
-			payment.FieldMerchantReference: {Type: field.TypeString, Column: payment.FieldMerchantReference},
-			payment.FieldCheckoutSessionID: {Type: field.TypeString, Column: payment.FieldCheckoutSessionID},
-			payment.FieldCustomerID:        {Type: field.TypeString, Column: payment.FieldCustomerID},
-			payment.FieldFailureCode:       {Type: field.TypeString, Column: payment.FieldFailureCode},
-			payment.FieldFailureMessage:    {Type: field.TypeString, Column: payment.FieldFailureMessage},
-			payment.FieldMetadata:          {Type: field.TypeJSON, Column: payment.FieldMetadata},
-			payment.FieldCanceledAt:        {Type: field.TypeTime, Column: payment.FieldCanceledAt},
-			payment.FieldAgreementID:       {Type: field.TypeString, Column: payment.FieldAgreementID},
-			payment.FieldIdempotencyKey:    {Type: field.TypeString, Column: payment.FieldIdempotencyKey},
-			payment.FieldFeeAmount:         {Type: field.TypeInt64, Column: payment.FieldFeeAmount},
-			payment.FieldCaptureBefore:     {Type: field.TypeTime, Column: payment.FieldCaptureBefore},
-			payment.FieldNextAction:        {Type: field.TypeJSON, Column: payment.FieldNextAction},
-			payment.FieldReviewStatus:      {Type: field.TypeEnum, Column: payment.FieldReviewStatus},
-			payment.FieldReviewReason:      {Type: field.TypeString, Column: payment.FieldReviewReason},
-			payment.FieldReviewOpenedAt:    {Type: field.TypeTime, Column: payment.FieldReviewOpenedAt},
-			payment.FieldReviewClosedAt:    {Type: field.TypeTime, Column: payment.FieldReviewClosedAt},
-			payment.FieldReviewClosedBy:    {Type: field.TypeString, Column: payment.FieldReviewClosedBy},
-			payment.FieldReviewCloseNote:   {Type: field.TypeString, Column: payment.FieldReviewCloseNote},
+			payment.FieldCreatedAt:           {Type: field.TypeTime, Column: payment.FieldCreatedAt},
+			payment.FieldUpdatedAt:           {Type: field.TypeTime, Column: payment.FieldUpdatedAt},
+			payment.FieldMerchantID:          {Type: field.TypeString, Column: payment.FieldMerchantID},
+			payment.FieldAmount:              {Type: field.TypeInt64, Column: payment.FieldAmount},
+			payment.FieldCurrency:            {Type: field.TypeString, Column: payment.FieldCurrency},
+			payment.FieldAmountCapturable:    {Type: field.TypeInt64, Column: payment.FieldAmountCapturable},
+			payment.FieldAmountCaptured:      {Type: field.TypeInt64, Column: payment.FieldAmountCaptured},
+			payment.FieldAmountRefunded:      {Type: field.TypeInt64, Column: payment.FieldAmountRefunded},
+			payment.FieldStatus:              {Type: field.TypeEnum, Column: payment.FieldStatus},
+			payment.FieldCaptureMethod:       {Type: field.TypeEnum, Column: payment.FieldCaptureMethod},
+			payment.FieldPaymentMethodType:   {Type: field.TypeString, Column: payment.FieldPaymentMethodType},
+			payment.FieldConnector:           {Type: field.TypeString, Column: payment.FieldConnector},
+			payment.FieldDescription:         {Type: field.TypeString, Column: payment.FieldDescription},
+			payment.FieldMerchantReference:   {Type: field.TypeString, Column: payment.FieldMerchantReference},
+			payment.FieldCheckoutSessionID:   {Type: field.TypeString, Column: payment.FieldCheckoutSessionID},
+			payment.FieldCustomerID:          {Type: field.TypeString, Column: payment.FieldCustomerID},
+			payment.FieldFailureCode:         {Type: field.TypeString, Column: payment.FieldFailureCode},
+			payment.FieldFailureMessage:      {Type: field.TypeString, Column: payment.FieldFailureMessage},
+			payment.FieldMetadata:            {Type: field.TypeJSON, Column: payment.FieldMetadata},
+			payment.FieldCanceledAt:          {Type: field.TypeTime, Column: payment.FieldCanceledAt},
+			payment.FieldAgreementID:         {Type: field.TypeString, Column: payment.FieldAgreementID},
+			payment.FieldIdempotencyKey:      {Type: field.TypeString, Column: payment.FieldIdempotencyKey},
+			payment.FieldFeeAmount:           {Type: field.TypeInt64, Column: payment.FieldFeeAmount},
+			payment.FieldCaptureBefore:       {Type: field.TypeTime, Column: payment.FieldCaptureBefore},
+			payment.FieldNextAction:          {Type: field.TypeJSON, Column: payment.FieldNextAction},
+			payment.FieldReviewStatus:        {Type: field.TypeEnum, Column: payment.FieldReviewStatus},
+			payment.FieldReviewReason:        {Type: field.TypeString, Column: payment.FieldReviewReason},
+			payment.FieldReviewOpenedAt:      {Type: field.TypeTime, Column: payment.FieldReviewOpenedAt},
+			payment.FieldReviewClosedAt:      {Type: field.TypeTime, Column: payment.FieldReviewClosedAt},
+			payment.FieldReviewClosedBy:      {Type: field.TypeString, Column: payment.FieldReviewClosedBy},
+			payment.FieldReviewCloseNote:     {Type: field.TypeString, Column: payment.FieldReviewCloseNote},
+			payment.FieldCardFingerprint:     {Type: field.TypeString, Column: payment.FieldCardFingerprint},
+			payment.FieldBuyerIP:             {Type: field.TypeString, Column: payment.FieldBuyerIP},
+			payment.FieldBuyerEmail:          {Type: field.TypeString, Column: payment.FieldBuyerEmail},
+			payment.FieldDeviceIDHash:        {Type: field.TypeString, Column: payment.FieldDeviceIDHash},
+			payment.FieldShippingAddressHash: {Type: field.TypeString, Column: payment.FieldShippingAddressHash},
 		},
 	}
 	graph.Nodes[23] = &sqlgraph.Node{
@@ -1974,6 +1980,11 @@ func (f *CheckoutSessionFilter) WhereIdempotencyKey(p entql.StringP) {
 // WhereRequestHash applies the entql string predicate on the request_hash field.
 func (f *CheckoutSessionFilter) WhereRequestHash(p entql.StringP) {
 	f.Where(p.Field(checkoutsession.FieldRequestHash))
+}
+
+// WhereShippingAddress applies the entql json.RawMessage predicate on the shipping_address field.
+func (f *CheckoutSessionFilter) WhereShippingAddress(p entql.BytesP) {
+	f.Where(p.Field(checkoutsession.FieldShippingAddress))
 }
 
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
@@ -3941,6 +3952,31 @@ func (f *PaymentFilter) WhereReviewClosedBy(p entql.StringP) {
 // WhereReviewCloseNote applies the entql string predicate on the review_close_note field.
 func (f *PaymentFilter) WhereReviewCloseNote(p entql.StringP) {
 	f.Where(p.Field(payment.FieldReviewCloseNote))
+}
+
+// WhereCardFingerprint applies the entql string predicate on the card_fingerprint field.
+func (f *PaymentFilter) WhereCardFingerprint(p entql.StringP) {
+	f.Where(p.Field(payment.FieldCardFingerprint))
+}
+
+// WhereBuyerIP applies the entql string predicate on the buyer_ip field.
+func (f *PaymentFilter) WhereBuyerIP(p entql.StringP) {
+	f.Where(p.Field(payment.FieldBuyerIP))
+}
+
+// WhereBuyerEmail applies the entql string predicate on the buyer_email field.
+func (f *PaymentFilter) WhereBuyerEmail(p entql.StringP) {
+	f.Where(p.Field(payment.FieldBuyerEmail))
+}
+
+// WhereDeviceIDHash applies the entql string predicate on the device_id_hash field.
+func (f *PaymentFilter) WhereDeviceIDHash(p entql.StringP) {
+	f.Where(p.Field(payment.FieldDeviceIDHash))
+}
+
+// WhereShippingAddressHash applies the entql string predicate on the shipping_address_hash field.
+func (f *PaymentFilter) WhereShippingAddressHash(p entql.StringP) {
+	f.Where(p.Field(payment.FieldShippingAddressHash))
 }
 
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.

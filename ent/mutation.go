@@ -4188,6 +4188,7 @@ type CheckoutSessionMutation struct {
 	fx_quote_id           *string
 	idempotency_key       *string
 	request_hash          *string
+	shipping_address      *map[string]string
 	clearedFields         map[string]struct{}
 	merchant              *string
 	clearedmerchant       bool
@@ -5161,6 +5162,55 @@ func (m *CheckoutSessionMutation) ResetRequestHash() {
 	m.request_hash = nil
 }
 
+// SetShippingAddress sets the "shipping_address" field.
+func (m *CheckoutSessionMutation) SetShippingAddress(value map[string]string) {
+	m.shipping_address = &value
+}
+
+// ShippingAddress returns the value of the "shipping_address" field in the mutation.
+func (m *CheckoutSessionMutation) ShippingAddress() (r map[string]string, exists bool) {
+	v := m.shipping_address
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShippingAddress returns the old "shipping_address" field's value of the CheckoutSession entity.
+// If the CheckoutSession object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CheckoutSessionMutation) OldShippingAddress(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShippingAddress is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShippingAddress requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShippingAddress: %w", err)
+	}
+	return oldValue.ShippingAddress, nil
+}
+
+// ClearShippingAddress clears the value of the "shipping_address" field.
+func (m *CheckoutSessionMutation) ClearShippingAddress() {
+	m.shipping_address = nil
+	m.clearedFields[checkoutsession.FieldShippingAddress] = struct{}{}
+}
+
+// ShippingAddressCleared returns if the "shipping_address" field was cleared in this mutation.
+func (m *CheckoutSessionMutation) ShippingAddressCleared() bool {
+	_, ok := m.clearedFields[checkoutsession.FieldShippingAddress]
+	return ok
+}
+
+// ResetShippingAddress resets all changes to the "shipping_address" field.
+func (m *CheckoutSessionMutation) ResetShippingAddress() {
+	m.shipping_address = nil
+	delete(m.clearedFields, checkoutsession.FieldShippingAddress)
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *CheckoutSessionMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -5330,7 +5380,7 @@ func (m *CheckoutSessionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CheckoutSessionMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, checkoutsession.FieldCreatedAt)
 	}
@@ -5391,6 +5441,9 @@ func (m *CheckoutSessionMutation) Fields() []string {
 	if m.request_hash != nil {
 		fields = append(fields, checkoutsession.FieldRequestHash)
 	}
+	if m.shipping_address != nil {
+		fields = append(fields, checkoutsession.FieldShippingAddress)
+	}
 	return fields
 }
 
@@ -5439,6 +5492,8 @@ func (m *CheckoutSessionMutation) Field(name string) (ent.Value, bool) {
 		return m.IdempotencyKey()
 	case checkoutsession.FieldRequestHash:
 		return m.RequestHash()
+	case checkoutsession.FieldShippingAddress:
+		return m.ShippingAddress()
 	}
 	return nil, false
 }
@@ -5488,6 +5543,8 @@ func (m *CheckoutSessionMutation) OldField(ctx context.Context, name string) (en
 		return m.OldIdempotencyKey(ctx)
 	case checkoutsession.FieldRequestHash:
 		return m.OldRequestHash(ctx)
+	case checkoutsession.FieldShippingAddress:
+		return m.OldShippingAddress(ctx)
 	}
 	return nil, fmt.Errorf("unknown CheckoutSession field %s", name)
 }
@@ -5637,6 +5694,13 @@ func (m *CheckoutSessionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRequestHash(v)
 		return nil
+	case checkoutsession.FieldShippingAddress:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShippingAddress(v)
+		return nil
 	}
 	return fmt.Errorf("unknown CheckoutSession field %s", name)
 }
@@ -5712,6 +5776,9 @@ func (m *CheckoutSessionMutation) ClearedFields() []string {
 	if m.FieldCleared(checkoutsession.FieldIdempotencyKey) {
 		fields = append(fields, checkoutsession.FieldIdempotencyKey)
 	}
+	if m.FieldCleared(checkoutsession.FieldShippingAddress) {
+		fields = append(fields, checkoutsession.FieldShippingAddress)
+	}
 	return fields
 }
 
@@ -5743,6 +5810,9 @@ func (m *CheckoutSessionMutation) ClearField(name string) error {
 		return nil
 	case checkoutsession.FieldIdempotencyKey:
 		m.ClearIdempotencyKey()
+		return nil
+	case checkoutsession.FieldShippingAddress:
+		m.ClearShippingAddress()
 		return nil
 	}
 	return fmt.Errorf("unknown CheckoutSession nullable field %s", name)
@@ -5811,6 +5881,9 @@ func (m *CheckoutSessionMutation) ResetField(name string) error {
 		return nil
 	case checkoutsession.FieldRequestHash:
 		m.ResetRequestHash()
+		return nil
+	case checkoutsession.FieldShippingAddress:
+		m.ResetShippingAddress()
 		return nil
 	}
 	return fmt.Errorf("unknown CheckoutSession field %s", name)
@@ -21401,6 +21474,11 @@ type PaymentMutation struct {
 	review_closed_at        *time.Time
 	review_closed_by        *string
 	review_close_note       *string
+	card_fingerprint        *string
+	buyer_ip                *string
+	buyer_email             *string
+	device_id_hash          *string
+	shipping_address_hash   *string
 	clearedFields           map[string]struct{}
 	merchant                *string
 	clearedmerchant         bool
@@ -22885,6 +22963,186 @@ func (m *PaymentMutation) ResetReviewCloseNote() {
 	m.review_close_note = nil
 }
 
+// SetCardFingerprint sets the "card_fingerprint" field.
+func (m *PaymentMutation) SetCardFingerprint(s string) {
+	m.card_fingerprint = &s
+}
+
+// CardFingerprint returns the value of the "card_fingerprint" field in the mutation.
+func (m *PaymentMutation) CardFingerprint() (r string, exists bool) {
+	v := m.card_fingerprint
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCardFingerprint returns the old "card_fingerprint" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldCardFingerprint(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCardFingerprint is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCardFingerprint requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCardFingerprint: %w", err)
+	}
+	return oldValue.CardFingerprint, nil
+}
+
+// ResetCardFingerprint resets all changes to the "card_fingerprint" field.
+func (m *PaymentMutation) ResetCardFingerprint() {
+	m.card_fingerprint = nil
+}
+
+// SetBuyerIP sets the "buyer_ip" field.
+func (m *PaymentMutation) SetBuyerIP(s string) {
+	m.buyer_ip = &s
+}
+
+// BuyerIP returns the value of the "buyer_ip" field in the mutation.
+func (m *PaymentMutation) BuyerIP() (r string, exists bool) {
+	v := m.buyer_ip
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBuyerIP returns the old "buyer_ip" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldBuyerIP(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBuyerIP is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBuyerIP requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBuyerIP: %w", err)
+	}
+	return oldValue.BuyerIP, nil
+}
+
+// ResetBuyerIP resets all changes to the "buyer_ip" field.
+func (m *PaymentMutation) ResetBuyerIP() {
+	m.buyer_ip = nil
+}
+
+// SetBuyerEmail sets the "buyer_email" field.
+func (m *PaymentMutation) SetBuyerEmail(s string) {
+	m.buyer_email = &s
+}
+
+// BuyerEmail returns the value of the "buyer_email" field in the mutation.
+func (m *PaymentMutation) BuyerEmail() (r string, exists bool) {
+	v := m.buyer_email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBuyerEmail returns the old "buyer_email" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldBuyerEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBuyerEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBuyerEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBuyerEmail: %w", err)
+	}
+	return oldValue.BuyerEmail, nil
+}
+
+// ResetBuyerEmail resets all changes to the "buyer_email" field.
+func (m *PaymentMutation) ResetBuyerEmail() {
+	m.buyer_email = nil
+}
+
+// SetDeviceIDHash sets the "device_id_hash" field.
+func (m *PaymentMutation) SetDeviceIDHash(s string) {
+	m.device_id_hash = &s
+}
+
+// DeviceIDHash returns the value of the "device_id_hash" field in the mutation.
+func (m *PaymentMutation) DeviceIDHash() (r string, exists bool) {
+	v := m.device_id_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeviceIDHash returns the old "device_id_hash" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldDeviceIDHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeviceIDHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeviceIDHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeviceIDHash: %w", err)
+	}
+	return oldValue.DeviceIDHash, nil
+}
+
+// ResetDeviceIDHash resets all changes to the "device_id_hash" field.
+func (m *PaymentMutation) ResetDeviceIDHash() {
+	m.device_id_hash = nil
+}
+
+// SetShippingAddressHash sets the "shipping_address_hash" field.
+func (m *PaymentMutation) SetShippingAddressHash(s string) {
+	m.shipping_address_hash = &s
+}
+
+// ShippingAddressHash returns the value of the "shipping_address_hash" field in the mutation.
+func (m *PaymentMutation) ShippingAddressHash() (r string, exists bool) {
+	v := m.shipping_address_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldShippingAddressHash returns the old "shipping_address_hash" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldShippingAddressHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldShippingAddressHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldShippingAddressHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldShippingAddressHash: %w", err)
+	}
+	return oldValue.ShippingAddressHash, nil
+}
+
+// ResetShippingAddressHash resets all changes to the "shipping_address_hash" field.
+func (m *PaymentMutation) ResetShippingAddressHash() {
+	m.shipping_address_hash = nil
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *PaymentMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -23162,7 +23420,7 @@ func (m *PaymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PaymentMutation) Fields() []string {
-	fields := make([]string, 0, 31)
+	fields := make([]string, 0, 36)
 	if m.created_at != nil {
 		fields = append(fields, payment.FieldCreatedAt)
 	}
@@ -23256,6 +23514,21 @@ func (m *PaymentMutation) Fields() []string {
 	if m.review_close_note != nil {
 		fields = append(fields, payment.FieldReviewCloseNote)
 	}
+	if m.card_fingerprint != nil {
+		fields = append(fields, payment.FieldCardFingerprint)
+	}
+	if m.buyer_ip != nil {
+		fields = append(fields, payment.FieldBuyerIP)
+	}
+	if m.buyer_email != nil {
+		fields = append(fields, payment.FieldBuyerEmail)
+	}
+	if m.device_id_hash != nil {
+		fields = append(fields, payment.FieldDeviceIDHash)
+	}
+	if m.shipping_address_hash != nil {
+		fields = append(fields, payment.FieldShippingAddressHash)
+	}
 	return fields
 }
 
@@ -23326,6 +23599,16 @@ func (m *PaymentMutation) Field(name string) (ent.Value, bool) {
 		return m.ReviewClosedBy()
 	case payment.FieldReviewCloseNote:
 		return m.ReviewCloseNote()
+	case payment.FieldCardFingerprint:
+		return m.CardFingerprint()
+	case payment.FieldBuyerIP:
+		return m.BuyerIP()
+	case payment.FieldBuyerEmail:
+		return m.BuyerEmail()
+	case payment.FieldDeviceIDHash:
+		return m.DeviceIDHash()
+	case payment.FieldShippingAddressHash:
+		return m.ShippingAddressHash()
 	}
 	return nil, false
 }
@@ -23397,6 +23680,16 @@ func (m *PaymentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldReviewClosedBy(ctx)
 	case payment.FieldReviewCloseNote:
 		return m.OldReviewCloseNote(ctx)
+	case payment.FieldCardFingerprint:
+		return m.OldCardFingerprint(ctx)
+	case payment.FieldBuyerIP:
+		return m.OldBuyerIP(ctx)
+	case payment.FieldBuyerEmail:
+		return m.OldBuyerEmail(ctx)
+	case payment.FieldDeviceIDHash:
+		return m.OldDeviceIDHash(ctx)
+	case payment.FieldShippingAddressHash:
+		return m.OldShippingAddressHash(ctx)
 	}
 	return nil, fmt.Errorf("unknown Payment field %s", name)
 }
@@ -23622,6 +23915,41 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetReviewCloseNote(v)
+		return nil
+	case payment.FieldCardFingerprint:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCardFingerprint(v)
+		return nil
+	case payment.FieldBuyerIP:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBuyerIP(v)
+		return nil
+	case payment.FieldBuyerEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBuyerEmail(v)
+		return nil
+	case payment.FieldDeviceIDHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeviceIDHash(v)
+		return nil
+	case payment.FieldShippingAddressHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetShippingAddressHash(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Payment field %s", name)
@@ -23896,6 +24224,21 @@ func (m *PaymentMutation) ResetField(name string) error {
 		return nil
 	case payment.FieldReviewCloseNote:
 		m.ResetReviewCloseNote()
+		return nil
+	case payment.FieldCardFingerprint:
+		m.ResetCardFingerprint()
+		return nil
+	case payment.FieldBuyerIP:
+		m.ResetBuyerIP()
+		return nil
+	case payment.FieldBuyerEmail:
+		m.ResetBuyerEmail()
+		return nil
+	case payment.FieldDeviceIDHash:
+		m.ResetDeviceIDHash()
+		return nil
+	case payment.FieldShippingAddressHash:
+		m.ResetShippingAddressHash()
 		return nil
 	}
 	return fmt.Errorf("unknown Payment field %s", name)

@@ -85,6 +85,16 @@ type Payment struct {
 	ReviewClosedBy string `json:"review_closed_by,omitempty"`
 	// why the review closed as it did: the person's words, or what the channel or an operation did
 	ReviewCloseNote string `json:"review_close_note,omitempty"`
+	// the vault's fingerprint of the card (HMAC of the PAN): the same card across payments
+	CardFingerprint string `json:"card_fingerprint,omitempty"`
+	// the client address of the cashier's confirm request, as text
+	BuyerIP string `json:"buyer_ip,omitempty"`
+	// the buyer's email given at confirm, trimmed and lower-cased
+	BuyerEmail string `json:"buyer_email,omitempty"`
+	// SHA-256 (hex) of the device id the checkout sent
+	DeviceIDHash string `json:"device_id_hash,omitempty"`
+	// SHA-256 (hex) of the checkout session's shipping address, normalised
+	ShippingAddressHash string `json:"shipping_address_hash,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PaymentQuery when eager-loading is set.
 	Edges        PaymentEdges `json:"edges"`
@@ -185,7 +195,7 @@ func (*Payment) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case payment.FieldAmount, payment.FieldAmountCapturable, payment.FieldAmountCaptured, payment.FieldAmountRefunded, payment.FieldFeeAmount:
 			values[i] = new(sql.NullInt64)
-		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID, payment.FieldIdempotencyKey, payment.FieldReviewStatus, payment.FieldReviewReason, payment.FieldReviewClosedBy, payment.FieldReviewCloseNote:
+		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID, payment.FieldIdempotencyKey, payment.FieldReviewStatus, payment.FieldReviewReason, payment.FieldReviewClosedBy, payment.FieldReviewCloseNote, payment.FieldCardFingerprint, payment.FieldBuyerIP, payment.FieldBuyerEmail, payment.FieldDeviceIDHash, payment.FieldShippingAddressHash:
 			values[i] = new(sql.NullString)
 		case payment.FieldCreatedAt, payment.FieldUpdatedAt, payment.FieldCanceledAt, payment.FieldCaptureBefore, payment.FieldReviewOpenedAt, payment.FieldReviewClosedAt:
 			values[i] = new(sql.NullTime)
@@ -406,6 +416,36 @@ func (_m *Payment) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ReviewCloseNote = value.String
 			}
+		case payment.FieldCardFingerprint:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field card_fingerprint", values[i])
+			} else if value.Valid {
+				_m.CardFingerprint = value.String
+			}
+		case payment.FieldBuyerIP:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field buyer_ip", values[i])
+			} else if value.Valid {
+				_m.BuyerIP = value.String
+			}
+		case payment.FieldBuyerEmail:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field buyer_email", values[i])
+			} else if value.Valid {
+				_m.BuyerEmail = value.String
+			}
+		case payment.FieldDeviceIDHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field device_id_hash", values[i])
+			} else if value.Valid {
+				_m.DeviceIDHash = value.String
+			}
+		case payment.FieldShippingAddressHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field shipping_address_hash", values[i])
+			} else if value.Valid {
+				_m.ShippingAddressHash = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -576,6 +616,21 @@ func (_m *Payment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("review_close_note=")
 	builder.WriteString(_m.ReviewCloseNote)
+	builder.WriteString(", ")
+	builder.WriteString("card_fingerprint=")
+	builder.WriteString(_m.CardFingerprint)
+	builder.WriteString(", ")
+	builder.WriteString("buyer_ip=")
+	builder.WriteString(_m.BuyerIP)
+	builder.WriteString(", ")
+	builder.WriteString("buyer_email=")
+	builder.WriteString(_m.BuyerEmail)
+	builder.WriteString(", ")
+	builder.WriteString("device_id_hash=")
+	builder.WriteString(_m.DeviceIDHash)
+	builder.WriteString(", ")
+	builder.WriteString("shipping_address_hash=")
+	builder.WriteString(_m.ShippingAddressHash)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -425,6 +425,76 @@ func (_c *PaymentCreate) SetNillableReviewCloseNote(v *string) *PaymentCreate {
 	return _c
 }
 
+// SetCardFingerprint sets the "card_fingerprint" field.
+func (_c *PaymentCreate) SetCardFingerprint(v string) *PaymentCreate {
+	_c.mutation.SetCardFingerprint(v)
+	return _c
+}
+
+// SetNillableCardFingerprint sets the "card_fingerprint" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableCardFingerprint(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetCardFingerprint(*v)
+	}
+	return _c
+}
+
+// SetBuyerIP sets the "buyer_ip" field.
+func (_c *PaymentCreate) SetBuyerIP(v string) *PaymentCreate {
+	_c.mutation.SetBuyerIP(v)
+	return _c
+}
+
+// SetNillableBuyerIP sets the "buyer_ip" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableBuyerIP(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetBuyerIP(*v)
+	}
+	return _c
+}
+
+// SetBuyerEmail sets the "buyer_email" field.
+func (_c *PaymentCreate) SetBuyerEmail(v string) *PaymentCreate {
+	_c.mutation.SetBuyerEmail(v)
+	return _c
+}
+
+// SetNillableBuyerEmail sets the "buyer_email" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableBuyerEmail(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetBuyerEmail(*v)
+	}
+	return _c
+}
+
+// SetDeviceIDHash sets the "device_id_hash" field.
+func (_c *PaymentCreate) SetDeviceIDHash(v string) *PaymentCreate {
+	_c.mutation.SetDeviceIDHash(v)
+	return _c
+}
+
+// SetNillableDeviceIDHash sets the "device_id_hash" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableDeviceIDHash(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetDeviceIDHash(*v)
+	}
+	return _c
+}
+
+// SetShippingAddressHash sets the "shipping_address_hash" field.
+func (_c *PaymentCreate) SetShippingAddressHash(v string) *PaymentCreate {
+	_c.mutation.SetShippingAddressHash(v)
+	return _c
+}
+
+// SetNillableShippingAddressHash sets the "shipping_address_hash" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableShippingAddressHash(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetShippingAddressHash(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *PaymentCreate) SetID(v string) *PaymentCreate {
 	_c.mutation.SetID(v)
@@ -610,6 +680,26 @@ func (_c *PaymentCreate) defaults() error {
 		v := payment.DefaultReviewCloseNote
 		_c.mutation.SetReviewCloseNote(v)
 	}
+	if _, ok := _c.mutation.CardFingerprint(); !ok {
+		v := payment.DefaultCardFingerprint
+		_c.mutation.SetCardFingerprint(v)
+	}
+	if _, ok := _c.mutation.BuyerIP(); !ok {
+		v := payment.DefaultBuyerIP
+		_c.mutation.SetBuyerIP(v)
+	}
+	if _, ok := _c.mutation.BuyerEmail(); !ok {
+		v := payment.DefaultBuyerEmail
+		_c.mutation.SetBuyerEmail(v)
+	}
+	if _, ok := _c.mutation.DeviceIDHash(); !ok {
+		v := payment.DefaultDeviceIDHash
+		_c.mutation.SetDeviceIDHash(v)
+	}
+	if _, ok := _c.mutation.ShippingAddressHash(); !ok {
+		v := payment.DefaultShippingAddressHash
+		_c.mutation.SetShippingAddressHash(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if payment.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized payment.DefaultID (forgotten import ent/runtime?)")
@@ -772,6 +862,46 @@ func (_c *PaymentCreate) check() error {
 			return &ValidationError{Name: "review_close_note", err: fmt.Errorf(`ent: validator failed for field "Payment.review_close_note": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.CardFingerprint(); !ok {
+		return &ValidationError{Name: "card_fingerprint", err: errors.New(`ent: missing required field "Payment.card_fingerprint"`)}
+	}
+	if v, ok := _c.mutation.CardFingerprint(); ok {
+		if err := payment.CardFingerprintValidator(v); err != nil {
+			return &ValidationError{Name: "card_fingerprint", err: fmt.Errorf(`ent: validator failed for field "Payment.card_fingerprint": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.BuyerIP(); !ok {
+		return &ValidationError{Name: "buyer_ip", err: errors.New(`ent: missing required field "Payment.buyer_ip"`)}
+	}
+	if v, ok := _c.mutation.BuyerIP(); ok {
+		if err := payment.BuyerIPValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_ip", err: fmt.Errorf(`ent: validator failed for field "Payment.buyer_ip": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.BuyerEmail(); !ok {
+		return &ValidationError{Name: "buyer_email", err: errors.New(`ent: missing required field "Payment.buyer_email"`)}
+	}
+	if v, ok := _c.mutation.BuyerEmail(); ok {
+		if err := payment.BuyerEmailValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_email", err: fmt.Errorf(`ent: validator failed for field "Payment.buyer_email": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.DeviceIDHash(); !ok {
+		return &ValidationError{Name: "device_id_hash", err: errors.New(`ent: missing required field "Payment.device_id_hash"`)}
+	}
+	if v, ok := _c.mutation.DeviceIDHash(); ok {
+		if err := payment.DeviceIDHashValidator(v); err != nil {
+			return &ValidationError{Name: "device_id_hash", err: fmt.Errorf(`ent: validator failed for field "Payment.device_id_hash": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.ShippingAddressHash(); !ok {
+		return &ValidationError{Name: "shipping_address_hash", err: errors.New(`ent: missing required field "Payment.shipping_address_hash"`)}
+	}
+	if v, ok := _c.mutation.ShippingAddressHash(); ok {
+		if err := payment.ShippingAddressHashValidator(v); err != nil {
+			return &ValidationError{Name: "shipping_address_hash", err: fmt.Errorf(`ent: validator failed for field "Payment.shipping_address_hash": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := payment.IDValidator(v); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Payment.id": %w`, err)}
@@ -927,6 +1057,26 @@ func (_c *PaymentCreate) createSpec() (*Payment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ReviewCloseNote(); ok {
 		_spec.SetField(payment.FieldReviewCloseNote, field.TypeString, value)
 		_node.ReviewCloseNote = value
+	}
+	if value, ok := _c.mutation.CardFingerprint(); ok {
+		_spec.SetField(payment.FieldCardFingerprint, field.TypeString, value)
+		_node.CardFingerprint = value
+	}
+	if value, ok := _c.mutation.BuyerIP(); ok {
+		_spec.SetField(payment.FieldBuyerIP, field.TypeString, value)
+		_node.BuyerIP = value
+	}
+	if value, ok := _c.mutation.BuyerEmail(); ok {
+		_spec.SetField(payment.FieldBuyerEmail, field.TypeString, value)
+		_node.BuyerEmail = value
+	}
+	if value, ok := _c.mutation.DeviceIDHash(); ok {
+		_spec.SetField(payment.FieldDeviceIDHash, field.TypeString, value)
+		_node.DeviceIDHash = value
+	}
+	if value, ok := _c.mutation.ShippingAddressHash(); ok {
+		_spec.SetField(payment.FieldShippingAddressHash, field.TypeString, value)
+		_node.ShippingAddressHash = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1505,6 +1655,66 @@ func (u *PaymentUpsert) UpdateReviewCloseNote() *PaymentUpsert {
 	return u
 }
 
+// SetCardFingerprint sets the "card_fingerprint" field.
+func (u *PaymentUpsert) SetCardFingerprint(v string) *PaymentUpsert {
+	u.Set(payment.FieldCardFingerprint, v)
+	return u
+}
+
+// UpdateCardFingerprint sets the "card_fingerprint" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateCardFingerprint() *PaymentUpsert {
+	u.SetExcluded(payment.FieldCardFingerprint)
+	return u
+}
+
+// SetBuyerIP sets the "buyer_ip" field.
+func (u *PaymentUpsert) SetBuyerIP(v string) *PaymentUpsert {
+	u.Set(payment.FieldBuyerIP, v)
+	return u
+}
+
+// UpdateBuyerIP sets the "buyer_ip" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateBuyerIP() *PaymentUpsert {
+	u.SetExcluded(payment.FieldBuyerIP)
+	return u
+}
+
+// SetBuyerEmail sets the "buyer_email" field.
+func (u *PaymentUpsert) SetBuyerEmail(v string) *PaymentUpsert {
+	u.Set(payment.FieldBuyerEmail, v)
+	return u
+}
+
+// UpdateBuyerEmail sets the "buyer_email" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateBuyerEmail() *PaymentUpsert {
+	u.SetExcluded(payment.FieldBuyerEmail)
+	return u
+}
+
+// SetDeviceIDHash sets the "device_id_hash" field.
+func (u *PaymentUpsert) SetDeviceIDHash(v string) *PaymentUpsert {
+	u.Set(payment.FieldDeviceIDHash, v)
+	return u
+}
+
+// UpdateDeviceIDHash sets the "device_id_hash" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateDeviceIDHash() *PaymentUpsert {
+	u.SetExcluded(payment.FieldDeviceIDHash)
+	return u
+}
+
+// SetShippingAddressHash sets the "shipping_address_hash" field.
+func (u *PaymentUpsert) SetShippingAddressHash(v string) *PaymentUpsert {
+	u.Set(payment.FieldShippingAddressHash, v)
+	return u
+}
+
+// UpdateShippingAddressHash sets the "shipping_address_hash" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateShippingAddressHash() *PaymentUpsert {
+	u.SetExcluded(payment.FieldShippingAddressHash)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -2056,6 +2266,76 @@ func (u *PaymentUpsertOne) SetReviewCloseNote(v string) *PaymentUpsertOne {
 func (u *PaymentUpsertOne) UpdateReviewCloseNote() *PaymentUpsertOne {
 	return u.Update(func(s *PaymentUpsert) {
 		s.UpdateReviewCloseNote()
+	})
+}
+
+// SetCardFingerprint sets the "card_fingerprint" field.
+func (u *PaymentUpsertOne) SetCardFingerprint(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetCardFingerprint(v)
+	})
+}
+
+// UpdateCardFingerprint sets the "card_fingerprint" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateCardFingerprint() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateCardFingerprint()
+	})
+}
+
+// SetBuyerIP sets the "buyer_ip" field.
+func (u *PaymentUpsertOne) SetBuyerIP(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetBuyerIP(v)
+	})
+}
+
+// UpdateBuyerIP sets the "buyer_ip" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateBuyerIP() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateBuyerIP()
+	})
+}
+
+// SetBuyerEmail sets the "buyer_email" field.
+func (u *PaymentUpsertOne) SetBuyerEmail(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetBuyerEmail(v)
+	})
+}
+
+// UpdateBuyerEmail sets the "buyer_email" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateBuyerEmail() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateBuyerEmail()
+	})
+}
+
+// SetDeviceIDHash sets the "device_id_hash" field.
+func (u *PaymentUpsertOne) SetDeviceIDHash(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetDeviceIDHash(v)
+	})
+}
+
+// UpdateDeviceIDHash sets the "device_id_hash" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateDeviceIDHash() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateDeviceIDHash()
+	})
+}
+
+// SetShippingAddressHash sets the "shipping_address_hash" field.
+func (u *PaymentUpsertOne) SetShippingAddressHash(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetShippingAddressHash(v)
+	})
+}
+
+// UpdateShippingAddressHash sets the "shipping_address_hash" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateShippingAddressHash() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateShippingAddressHash()
 	})
 }
 
@@ -2777,6 +3057,76 @@ func (u *PaymentUpsertBulk) SetReviewCloseNote(v string) *PaymentUpsertBulk {
 func (u *PaymentUpsertBulk) UpdateReviewCloseNote() *PaymentUpsertBulk {
 	return u.Update(func(s *PaymentUpsert) {
 		s.UpdateReviewCloseNote()
+	})
+}
+
+// SetCardFingerprint sets the "card_fingerprint" field.
+func (u *PaymentUpsertBulk) SetCardFingerprint(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetCardFingerprint(v)
+	})
+}
+
+// UpdateCardFingerprint sets the "card_fingerprint" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateCardFingerprint() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateCardFingerprint()
+	})
+}
+
+// SetBuyerIP sets the "buyer_ip" field.
+func (u *PaymentUpsertBulk) SetBuyerIP(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetBuyerIP(v)
+	})
+}
+
+// UpdateBuyerIP sets the "buyer_ip" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateBuyerIP() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateBuyerIP()
+	})
+}
+
+// SetBuyerEmail sets the "buyer_email" field.
+func (u *PaymentUpsertBulk) SetBuyerEmail(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetBuyerEmail(v)
+	})
+}
+
+// UpdateBuyerEmail sets the "buyer_email" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateBuyerEmail() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateBuyerEmail()
+	})
+}
+
+// SetDeviceIDHash sets the "device_id_hash" field.
+func (u *PaymentUpsertBulk) SetDeviceIDHash(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetDeviceIDHash(v)
+	})
+}
+
+// UpdateDeviceIDHash sets the "device_id_hash" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateDeviceIDHash() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateDeviceIDHash()
+	})
+}
+
+// SetShippingAddressHash sets the "shipping_address_hash" field.
+func (u *PaymentUpsertBulk) SetShippingAddressHash(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetShippingAddressHash(v)
+	})
+}
+
+// UpdateShippingAddressHash sets the "shipping_address_hash" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateShippingAddressHash() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateShippingAddressHash()
 	})
 }
 

@@ -498,6 +498,76 @@ func (_u *PaymentUpdate) SetNillableReviewCloseNote(v *string) *PaymentUpdate {
 	return _u
 }
 
+// SetCardFingerprint sets the "card_fingerprint" field.
+func (_u *PaymentUpdate) SetCardFingerprint(v string) *PaymentUpdate {
+	_u.mutation.SetCardFingerprint(v)
+	return _u
+}
+
+// SetNillableCardFingerprint sets the "card_fingerprint" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableCardFingerprint(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetCardFingerprint(*v)
+	}
+	return _u
+}
+
+// SetBuyerIP sets the "buyer_ip" field.
+func (_u *PaymentUpdate) SetBuyerIP(v string) *PaymentUpdate {
+	_u.mutation.SetBuyerIP(v)
+	return _u
+}
+
+// SetNillableBuyerIP sets the "buyer_ip" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableBuyerIP(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetBuyerIP(*v)
+	}
+	return _u
+}
+
+// SetBuyerEmail sets the "buyer_email" field.
+func (_u *PaymentUpdate) SetBuyerEmail(v string) *PaymentUpdate {
+	_u.mutation.SetBuyerEmail(v)
+	return _u
+}
+
+// SetNillableBuyerEmail sets the "buyer_email" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableBuyerEmail(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetBuyerEmail(*v)
+	}
+	return _u
+}
+
+// SetDeviceIDHash sets the "device_id_hash" field.
+func (_u *PaymentUpdate) SetDeviceIDHash(v string) *PaymentUpdate {
+	_u.mutation.SetDeviceIDHash(v)
+	return _u
+}
+
+// SetNillableDeviceIDHash sets the "device_id_hash" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableDeviceIDHash(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetDeviceIDHash(*v)
+	}
+	return _u
+}
+
+// SetShippingAddressHash sets the "shipping_address_hash" field.
+func (_u *PaymentUpdate) SetShippingAddressHash(v string) *PaymentUpdate {
+	_u.mutation.SetShippingAddressHash(v)
+	return _u
+}
+
+// SetNillableShippingAddressHash sets the "shipping_address_hash" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableShippingAddressHash(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetShippingAddressHash(*v)
+	}
+	return _u
+}
+
 // SetCheckoutSession sets the "checkout_session" edge to the CheckoutSession entity.
 func (_u *PaymentUpdate) SetCheckoutSession(v *CheckoutSession) *PaymentUpdate {
 	return _u.SetCheckoutSessionID(v.ID)
@@ -757,6 +827,31 @@ func (_u *PaymentUpdate) check() error {
 			return &ValidationError{Name: "review_close_note", err: fmt.Errorf(`ent: validator failed for field "Payment.review_close_note": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CardFingerprint(); ok {
+		if err := payment.CardFingerprintValidator(v); err != nil {
+			return &ValidationError{Name: "card_fingerprint", err: fmt.Errorf(`ent: validator failed for field "Payment.card_fingerprint": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.BuyerIP(); ok {
+		if err := payment.BuyerIPValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_ip", err: fmt.Errorf(`ent: validator failed for field "Payment.buyer_ip": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.BuyerEmail(); ok {
+		if err := payment.BuyerEmailValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_email", err: fmt.Errorf(`ent: validator failed for field "Payment.buyer_email": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.DeviceIDHash(); ok {
+		if err := payment.DeviceIDHashValidator(v); err != nil {
+			return &ValidationError{Name: "device_id_hash", err: fmt.Errorf(`ent: validator failed for field "Payment.device_id_hash": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ShippingAddressHash(); ok {
+		if err := payment.ShippingAddressHashValidator(v); err != nil {
+			return &ValidationError{Name: "shipping_address_hash", err: fmt.Errorf(`ent: validator failed for field "Payment.shipping_address_hash": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Payment.merchant"`)
 	}
@@ -894,6 +989,21 @@ func (_u *PaymentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.ReviewCloseNote(); ok {
 		_spec.SetField(payment.FieldReviewCloseNote, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.CardFingerprint(); ok {
+		_spec.SetField(payment.FieldCardFingerprint, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.BuyerIP(); ok {
+		_spec.SetField(payment.FieldBuyerIP, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.BuyerEmail(); ok {
+		_spec.SetField(payment.FieldBuyerEmail, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.DeviceIDHash(); ok {
+		_spec.SetField(payment.FieldDeviceIDHash, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ShippingAddressHash(); ok {
+		_spec.SetField(payment.FieldShippingAddressHash, field.TypeString, value)
 	}
 	if _u.mutation.CheckoutSessionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1571,6 +1681,76 @@ func (_u *PaymentUpdateOne) SetNillableReviewCloseNote(v *string) *PaymentUpdate
 	return _u
 }
 
+// SetCardFingerprint sets the "card_fingerprint" field.
+func (_u *PaymentUpdateOne) SetCardFingerprint(v string) *PaymentUpdateOne {
+	_u.mutation.SetCardFingerprint(v)
+	return _u
+}
+
+// SetNillableCardFingerprint sets the "card_fingerprint" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableCardFingerprint(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetCardFingerprint(*v)
+	}
+	return _u
+}
+
+// SetBuyerIP sets the "buyer_ip" field.
+func (_u *PaymentUpdateOne) SetBuyerIP(v string) *PaymentUpdateOne {
+	_u.mutation.SetBuyerIP(v)
+	return _u
+}
+
+// SetNillableBuyerIP sets the "buyer_ip" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableBuyerIP(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetBuyerIP(*v)
+	}
+	return _u
+}
+
+// SetBuyerEmail sets the "buyer_email" field.
+func (_u *PaymentUpdateOne) SetBuyerEmail(v string) *PaymentUpdateOne {
+	_u.mutation.SetBuyerEmail(v)
+	return _u
+}
+
+// SetNillableBuyerEmail sets the "buyer_email" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableBuyerEmail(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetBuyerEmail(*v)
+	}
+	return _u
+}
+
+// SetDeviceIDHash sets the "device_id_hash" field.
+func (_u *PaymentUpdateOne) SetDeviceIDHash(v string) *PaymentUpdateOne {
+	_u.mutation.SetDeviceIDHash(v)
+	return _u
+}
+
+// SetNillableDeviceIDHash sets the "device_id_hash" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableDeviceIDHash(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetDeviceIDHash(*v)
+	}
+	return _u
+}
+
+// SetShippingAddressHash sets the "shipping_address_hash" field.
+func (_u *PaymentUpdateOne) SetShippingAddressHash(v string) *PaymentUpdateOne {
+	_u.mutation.SetShippingAddressHash(v)
+	return _u
+}
+
+// SetNillableShippingAddressHash sets the "shipping_address_hash" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableShippingAddressHash(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetShippingAddressHash(*v)
+	}
+	return _u
+}
+
 // SetCheckoutSession sets the "checkout_session" edge to the CheckoutSession entity.
 func (_u *PaymentUpdateOne) SetCheckoutSession(v *CheckoutSession) *PaymentUpdateOne {
 	return _u.SetCheckoutSessionID(v.ID)
@@ -1843,6 +2023,31 @@ func (_u *PaymentUpdateOne) check() error {
 			return &ValidationError{Name: "review_close_note", err: fmt.Errorf(`ent: validator failed for field "Payment.review_close_note": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CardFingerprint(); ok {
+		if err := payment.CardFingerprintValidator(v); err != nil {
+			return &ValidationError{Name: "card_fingerprint", err: fmt.Errorf(`ent: validator failed for field "Payment.card_fingerprint": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.BuyerIP(); ok {
+		if err := payment.BuyerIPValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_ip", err: fmt.Errorf(`ent: validator failed for field "Payment.buyer_ip": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.BuyerEmail(); ok {
+		if err := payment.BuyerEmailValidator(v); err != nil {
+			return &ValidationError{Name: "buyer_email", err: fmt.Errorf(`ent: validator failed for field "Payment.buyer_email": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.DeviceIDHash(); ok {
+		if err := payment.DeviceIDHashValidator(v); err != nil {
+			return &ValidationError{Name: "device_id_hash", err: fmt.Errorf(`ent: validator failed for field "Payment.device_id_hash": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ShippingAddressHash(); ok {
+		if err := payment.ShippingAddressHashValidator(v); err != nil {
+			return &ValidationError{Name: "shipping_address_hash", err: fmt.Errorf(`ent: validator failed for field "Payment.shipping_address_hash": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Payment.merchant"`)
 	}
@@ -1997,6 +2202,21 @@ func (_u *PaymentUpdateOne) sqlSave(ctx context.Context) (_node *Payment, err er
 	}
 	if value, ok := _u.mutation.ReviewCloseNote(); ok {
 		_spec.SetField(payment.FieldReviewCloseNote, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.CardFingerprint(); ok {
+		_spec.SetField(payment.FieldCardFingerprint, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.BuyerIP(); ok {
+		_spec.SetField(payment.FieldBuyerIP, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.BuyerEmail(); ok {
+		_spec.SetField(payment.FieldBuyerEmail, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.DeviceIDHash(); ok {
+		_spec.SetField(payment.FieldDeviceIDHash, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ShippingAddressHash(); ok {
+		_spec.SetField(payment.FieldShippingAddressHash, field.TypeString, value)
 	}
 	if _u.mutation.CheckoutSessionCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -51,6 +51,10 @@ func createSessionInput(in model.CreateCheckoutSessionInput) checkout.CreateInpu
 		AllowedMethods: methodsIn(in.AllowedMethods), ReturnURL: deref(in.ReturnURL), ExpiresAt: in.ExpiresAt,
 		BuyerCountry: deref(in.BuyerCountry), BuyerCurrency: deref(in.BuyerCurrency), IdempotencyKey: deref(in.IdempotencyKey),
 	}
+	if a := in.ShippingAddress; a != nil {
+		out.ShippingAddress = map[string]string{"line1": deref(a.Line1), "line2": deref(a.Line2), "city": deref(a.City),
+			"state": deref(a.State), "postal_code": deref(a.PostalCode), "country": deref(a.Country)}
+	}
 	if in.ExpiresIn != nil {
 		d := time.Duration(*in.ExpiresIn) * time.Second
 		out.ExpiresIn = &d
@@ -161,6 +165,7 @@ func confirmInput(ctx context.Context, in model.ConfirmCheckoutSessionInput) che
 		CardToken:      deref(in.CardToken),
 		Email:          deref(in.Email),
 		BillingCountry: deref(in.BillingCountry),
+		DeviceID:       deref(in.DeviceID),
 		IdempotencyKey: in.IdempotencyKey,
 	}
 	if in.WalletFlow != nil {

@@ -1,11 +1,15 @@
 package graph
 
 import (
+	"context"
+
 	"entgo.io/contrib/entgql"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/graph/model"
+	"github.com/straitpay/strait/payments/events"
+	"github.com/straitpay/strait/payments/viewer"
 )
 
 var disputesNewestFirst = ent.WithDisputeOrder(&ent.DisputeOrder{
@@ -74,4 +78,49 @@ func evidenceFields(in model.DisputeEvidenceInput) map[string]string {
 		}
 	}
 	return fields
+}
+
+// compellingEvidence is Compelling Evidence 3.0 for d in GraphQL's shape.
+func (r *Resolver) compellingEvidence(ctx context.Context, d *ent.Dispute) (*model.CompellingEvidence, error) {
+	ce, _, err := r.Disputes.CompellingEvidence(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.CompellingEvidence{Eligible: ce.Eligible, Reasons: ce.Reasons, Candidates: []*model.CompellingEvidenceCandidate{}}
+	for _, c := range ce.Candidates {
+		m := make([]model.CompellingEvidenceElement, len(c.Matched))
+		for i, e := range c.Matched {
+			m[i] = model.CompellingEvidenceElement(e)
+		}
+		out.Candidates = append(out.Candidates, &model.CompellingEvidenceCandidate{Payment: c.Payment, Matched: m, DaysBefore: c.DaysBefore})
+	}
+	return out, nil
+}
+
+// disputeUpdated streams the dispute.* events of the caller's merchant
+// (operators: every merchant's), or of one dispute, each with the dispute as
+// the caller may read it now.
+func (r *Resolver) disputeUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.DisputeChange, error) {
+	v, _ := viewer.FromContext(ctx)
+	f := events.Filter{MerchantID: v.MerchantID, Types: []string{"dispute."}}
+	if id != nil {
+		if _, err := r.Disputes.Dispute(ctx, *id); err != nil {
+			return nil, err
+		}
+		f.ObjectID = *id
+	}
+	seq, err := r.afterSeq(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	return liveStream(ctx, r.Events, f, seq, func(ctx context.Context, m events.Message) (*model.DisputeChange, error) {
+		d, err := r.Client.Dispute.Get(ctx, m.ObjectID)
+		if ent.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &model.DisputeChange{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, OccurredAt: m.CreatedAt, Dispute: d}, nil
+	})
 }

@@ -203,6 +203,11 @@ func (r *disputeResolver) Evidence(ctx context.Context, obj *ent.Dispute) (*mode
 	return disputeEvidence(obj), nil
 }
 
+// CompellingEvidence is the resolver for the compellingEvidence field.
+func (r *disputeResolver) CompellingEvidence(ctx context.Context, obj *ent.Dispute) (*model.CompellingEvidence, error) {
+	return r.compellingEvidence(ctx, obj)
+}
+
 // Cursor is the resolver for the cursor field.
 func (r *eventResolver) Cursor(ctx context.Context, obj *ent.Event) (*entgql.Cursor[string], error) {
 	return eventCursor(obj), nil
@@ -424,7 +429,7 @@ func (r *mutationResolver) UpdateDisputeEvidence(ctx context.Context, input mode
 
 // SubmitDisputeEvidence is the resolver for the submitDisputeEvidence field.
 func (r *mutationResolver) SubmitDisputeEvidence(ctx context.Context, input model.SubmitDisputeEvidenceInput) (*ent.Dispute, error) {
-	return r.Disputes.SubmitEvidence(ctx, input.ID)
+	return r.Disputes.SubmitEvidence(ctx, input.ID, deref(input.UseCompellingEvidence))
 }
 
 // AcceptDispute is the resolver for the acceptDispute field.
@@ -740,6 +745,11 @@ func (r *subscriptionResolver) MerchantStats(ctx context.Context, windowSeconds 
 // CheckoutSessionUpdated is the resolver for the checkoutSessionUpdated field.
 func (r *subscriptionResolver) CheckoutSessionUpdated(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.CheckoutSessionChange, error) {
 	return r.checkoutSessionUpdated(ctx, after)
+}
+
+// DisputeUpdated is the resolver for the disputeUpdated field.
+func (r *subscriptionResolver) DisputeUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.DisputeChange, error) {
+	return r.disputeUpdated(ctx, id, after)
 }
 
 // ConnectorHealth is the resolver for the connectorHealth field.

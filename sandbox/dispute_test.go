@@ -112,3 +112,42 @@ func TestDisputeEvidenceAfterDueByIsDeclined(t *testing.T) {
 		t.Fatalf("late evidence = %+v", ans)
 	}
 }
+
+// TestCompellingEvidence3 checks the issuer's CE3.0 convention: two distinct
+// priors 120 to 365 days old, each sharing two elements by value, on a fraud
+// dispute; anything less loses.
+func TestCompellingEvidence3(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	rec := &cardRecord{cardPayment: cardPayment{CreatedAt: now}}
+	cur := ce3Transaction{ID: "pay_0", CreatedAt: now, IPAddress: "203.0.113.7", DeviceIDHash: "d1", CustomerEmail: "a@example.com"}
+	prior := func(id string, age time.Duration, ip, dev, email string) ce3Transaction {
+		return ce3Transaction{ID: id, CreatedAt: now.Add(-age), IPAddress: ip, DeviceIDHash: dev, CustomerEmail: email}
+	}
+	submit := func(priors ...ce3Transaction) evidenceSubmission {
+		a, _ := json.Marshal(cur)
+		b, _ := json.Marshal(priors)
+		return evidenceSubmission{Fields: map[string]string{ce3Disputed: string(a), ce3Priors: string(b)}}
+	}
+	good1 := prior("pay_1", 150*day, "203.0.113.7", "d1", "")
+	good2 := prior("pay_2", 300*day, "203.0.113.7", "", "a@example.com")
+	fraud := &chargeback{ReasonCode: "10.4"}
+	for _, tc := range []struct {
+		name string
+		cb   *chargeback
+		e    evidenceSubmission
+		want bool
+	}{
+		{"two qualifying priors", fraud, submit(good1, good2), true},
+		{"not a fraud dispute", &chargeback{ReasonCode: "13.1"}, submit(good1, good2), false},
+		{"one prior twice", fraud, submit(good1, good1), false},
+		{"one element only", fraud, submit(good1, prior("pay_2", 300*day, "203.0.113.7", "d2", "b@example.com")), false},
+		{"too recent", fraud, submit(good1, prior("pay_2", 100*day, "203.0.113.7", "d1", "")), false},
+		{"too old", fraud, submit(good1, prior("pay_2", 400*day, "203.0.113.7", "d1", "")), false},
+		{"no bundle", fraud, evidenceSubmission{Fields: map[string]string{"receipt": "r"}}, false},
+	} {
+		if got := compellingEvidence3(rec, tc.cb, tc.e); got != tc.want {
+			t.Errorf("%s: won %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -60,6 +60,8 @@ const (
 	FieldIdempotencyKey = "idempotency_key"
 	// FieldRequestHash holds the string denoting the request_hash field in the database.
 	FieldRequestHash = "request_hash"
+	// FieldShippingAddress holds the string denoting the shipping_address field in the database.
+	FieldShippingAddress = "shipping_address"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeCustomer holds the string denoting the customer edge name in mutations.
@@ -123,6 +125,7 @@ var Columns = []string{
 	FieldFxQuoteID,
 	FieldIdempotencyKey,
 	FieldRequestHash,
+	FieldShippingAddress,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

@@ -1171,6 +1171,16 @@ func RequestHashContainsFold(v string) predicate.CheckoutSession {
 	return predicate.CheckoutSession(sql.FieldContainsFold(FieldRequestHash, v))
 }
 
+// ShippingAddressIsNil applies the IsNil predicate on the "shipping_address" field.
+func ShippingAddressIsNil() predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldIsNull(FieldShippingAddress))
+}
+
+// ShippingAddressNotNil applies the NotNil predicate on the "shipping_address" field.
+func ShippingAddressNotNil() predicate.CheckoutSession {
+	return predicate.CheckoutSession(sql.FieldNotNull(FieldShippingAddress))
+}
+
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.
 func HasMerchant() predicate.CheckoutSession {
 	return predicate.CheckoutSession(func(s *sql.Selector) {

@@ -180,6 +180,7 @@ var (
 		{Name: "fx_quote_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 255},
 		{Name: "request_hash", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "shipping_address", Type: field.TypeJSON, Nullable: true},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "coupon_id", Type: field.TypeString, Nullable: true, Size: 40},
@@ -192,19 +193,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "checkout_sessions_merchants_merchant",
-				Columns:    []*schema.Column{CheckoutSessionsColumns[18]},
+				Columns:    []*schema.Column{CheckoutSessionsColumns[19]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "checkout_sessions_customers_customer",
-				Columns:    []*schema.Column{CheckoutSessionsColumns[19]},
+				Columns:    []*schema.Column{CheckoutSessionsColumns[20]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "checkout_sessions_coupons_coupon",
-				Columns:    []*schema.Column{CheckoutSessionsColumns[20]},
+				Columns:    []*schema.Column{CheckoutSessionsColumns[21]},
 				RefColumns: []*schema.Column{CouponsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -213,12 +214,12 @@ var (
 			{
 				Name:    "checkoutsession_merchant_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{CheckoutSessionsColumns[18], CheckoutSessionsColumns[1]},
+				Columns: []*schema.Column{CheckoutSessionsColumns[19], CheckoutSessionsColumns[1]},
 			},
 			{
 				Name:    "checkoutsession_merchant_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{CheckoutSessionsColumns[18], CheckoutSessionsColumns[16]},
+				Columns: []*schema.Column{CheckoutSessionsColumns[19], CheckoutSessionsColumns[16]},
 			},
 			{
 				Name:    "checkoutsession_status_expires_at",
@@ -813,6 +814,11 @@ var (
 		{Name: "review_closed_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "review_closed_by", Type: field.TypeString, Size: 200, Default: ""},
 		{Name: "review_close_note", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "card_fingerprint", Type: field.TypeString, Size: 80, Default: ""},
+		{Name: "buyer_ip", Type: field.TypeString, Size: 45, Default: ""},
+		{Name: "buyer_email", Type: field.TypeString, Size: 254, Default: ""},
+		{Name: "device_id_hash", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "shipping_address_hash", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "checkout_session_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
@@ -825,19 +831,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "payments_checkout_sessions_payments",
-				Columns:    []*schema.Column{PaymentsColumns[29]},
+				Columns:    []*schema.Column{PaymentsColumns[34]},
 				RefColumns: []*schema.Column{CheckoutSessionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "payments_merchants_merchant",
-				Columns:    []*schema.Column{PaymentsColumns[30]},
+				Columns:    []*schema.Column{PaymentsColumns[35]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "payments_customers_customer",
-				Columns:    []*schema.Column{PaymentsColumns[31]},
+				Columns:    []*schema.Column{PaymentsColumns[36]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -846,32 +852,37 @@ var (
 			{
 				Name:    "payment_merchant_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[30], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[30], PaymentsColumns[8], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[8], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_merchant_reference",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[30], PaymentsColumns[13]},
+				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[13]},
 			},
 			{
 				Name:    "payment_merchant_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{PaymentsColumns[30], PaymentsColumns[19]},
+				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[19]},
 			},
 			{
 				Name:    "payment_merchant_id_review_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[30], PaymentsColumns[23], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[23], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_review_status_id",
 				Unique:  false,
 				Columns: []*schema.Column{PaymentsColumns[23], PaymentsColumns[0]},
+			},
+			{
+				Name:    "payment_merchant_id_card_fingerprint_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[29], PaymentsColumns[1]},
 			},
 		},
 	}

@@ -83,6 +83,16 @@ const (
 	FieldReviewClosedBy = "review_closed_by"
 	// FieldReviewCloseNote holds the string denoting the review_close_note field in the database.
 	FieldReviewCloseNote = "review_close_note"
+	// FieldCardFingerprint holds the string denoting the card_fingerprint field in the database.
+	FieldCardFingerprint = "card_fingerprint"
+	// FieldBuyerIP holds the string denoting the buyer_ip field in the database.
+	FieldBuyerIP = "buyer_ip"
+	// FieldBuyerEmail holds the string denoting the buyer_email field in the database.
+	FieldBuyerEmail = "buyer_email"
+	// FieldDeviceIDHash holds the string denoting the device_id_hash field in the database.
+	FieldDeviceIDHash = "device_id_hash"
+	// FieldShippingAddressHash holds the string denoting the shipping_address_hash field in the database.
+	FieldShippingAddressHash = "shipping_address_hash"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeCheckoutSession holds the string denoting the checkout_session edge name in mutations.
@@ -175,6 +185,11 @@ var Columns = []string{
 	FieldReviewClosedAt,
 	FieldReviewClosedBy,
 	FieldReviewCloseNote,
+	FieldCardFingerprint,
+	FieldBuyerIP,
+	FieldBuyerEmail,
+	FieldDeviceIDHash,
+	FieldShippingAddressHash,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -257,6 +272,26 @@ var (
 	DefaultReviewCloseNote string
 	// ReviewCloseNoteValidator is a validator for the "review_close_note" field. It is called by the builders before save.
 	ReviewCloseNoteValidator func(string) error
+	// DefaultCardFingerprint holds the default value on creation for the "card_fingerprint" field.
+	DefaultCardFingerprint string
+	// CardFingerprintValidator is a validator for the "card_fingerprint" field. It is called by the builders before save.
+	CardFingerprintValidator func(string) error
+	// DefaultBuyerIP holds the default value on creation for the "buyer_ip" field.
+	DefaultBuyerIP string
+	// BuyerIPValidator is a validator for the "buyer_ip" field. It is called by the builders before save.
+	BuyerIPValidator func(string) error
+	// DefaultBuyerEmail holds the default value on creation for the "buyer_email" field.
+	DefaultBuyerEmail string
+	// BuyerEmailValidator is a validator for the "buyer_email" field. It is called by the builders before save.
+	BuyerEmailValidator func(string) error
+	// DefaultDeviceIDHash holds the default value on creation for the "device_id_hash" field.
+	DefaultDeviceIDHash string
+	// DeviceIDHashValidator is a validator for the "device_id_hash" field. It is called by the builders before save.
+	DeviceIDHashValidator func(string) error
+	// DefaultShippingAddressHash holds the default value on creation for the "shipping_address_hash" field.
+	DefaultShippingAddressHash string
+	// ShippingAddressHashValidator is a validator for the "shipping_address_hash" field. It is called by the builders before save.
+	ShippingAddressHashValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -462,6 +497,31 @@ func ByReviewClosedBy(opts ...sql.OrderTermOption) OrderOption {
 // ByReviewCloseNote orders the results by the review_close_note field.
 func ByReviewCloseNote(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReviewCloseNote, opts...).ToFunc()
+}
+
+// ByCardFingerprint orders the results by the card_fingerprint field.
+func ByCardFingerprint(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCardFingerprint, opts...).ToFunc()
+}
+
+// ByBuyerIP orders the results by the buyer_ip field.
+func ByBuyerIP(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBuyerIP, opts...).ToFunc()
+}
+
+// ByBuyerEmail orders the results by the buyer_email field.
+func ByBuyerEmail(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBuyerEmail, opts...).ToFunc()
+}
+
+// ByDeviceIDHash orders the results by the device_id_hash field.
+func ByDeviceIDHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeviceIDHash, opts...).ToFunc()
+}
+
+// ByShippingAddressHash orders the results by the shipping_address_hash field.
+func ByShippingAddressHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldShippingAddressHash, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.

@@ -197,6 +197,31 @@ func ReviewCloseNote(v string) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldReviewCloseNote, v))
 }
 
+// CardFingerprint applies equality check predicate on the "card_fingerprint" field. It's identical to CardFingerprintEQ.
+func CardFingerprint(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldCardFingerprint, v))
+}
+
+// BuyerIP applies equality check predicate on the "buyer_ip" field. It's identical to BuyerIPEQ.
+func BuyerIP(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldBuyerIP, v))
+}
+
+// BuyerEmail applies equality check predicate on the "buyer_email" field. It's identical to BuyerEmailEQ.
+func BuyerEmail(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldBuyerEmail, v))
+}
+
+// DeviceIDHash applies equality check predicate on the "device_id_hash" field. It's identical to DeviceIDHashEQ.
+func DeviceIDHash(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldDeviceIDHash, v))
+}
+
+// ShippingAddressHash applies equality check predicate on the "shipping_address_hash" field. It's identical to ShippingAddressHashEQ.
+func ShippingAddressHash(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldShippingAddressHash, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldCreatedAt, v))
@@ -1800,6 +1825,331 @@ func ReviewCloseNoteEqualFold(v string) predicate.Payment {
 // ReviewCloseNoteContainsFold applies the ContainsFold predicate on the "review_close_note" field.
 func ReviewCloseNoteContainsFold(v string) predicate.Payment {
 	return predicate.Payment(sql.FieldContainsFold(FieldReviewCloseNote, v))
+}
+
+// CardFingerprintEQ applies the EQ predicate on the "card_fingerprint" field.
+func CardFingerprintEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldCardFingerprint, v))
+}
+
+// CardFingerprintNEQ applies the NEQ predicate on the "card_fingerprint" field.
+func CardFingerprintNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldCardFingerprint, v))
+}
+
+// CardFingerprintIn applies the In predicate on the "card_fingerprint" field.
+func CardFingerprintIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldCardFingerprint, vs...))
+}
+
+// CardFingerprintNotIn applies the NotIn predicate on the "card_fingerprint" field.
+func CardFingerprintNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldCardFingerprint, vs...))
+}
+
+// CardFingerprintGT applies the GT predicate on the "card_fingerprint" field.
+func CardFingerprintGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldCardFingerprint, v))
+}
+
+// CardFingerprintGTE applies the GTE predicate on the "card_fingerprint" field.
+func CardFingerprintGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldCardFingerprint, v))
+}
+
+// CardFingerprintLT applies the LT predicate on the "card_fingerprint" field.
+func CardFingerprintLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldCardFingerprint, v))
+}
+
+// CardFingerprintLTE applies the LTE predicate on the "card_fingerprint" field.
+func CardFingerprintLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldCardFingerprint, v))
+}
+
+// CardFingerprintContains applies the Contains predicate on the "card_fingerprint" field.
+func CardFingerprintContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldCardFingerprint, v))
+}
+
+// CardFingerprintHasPrefix applies the HasPrefix predicate on the "card_fingerprint" field.
+func CardFingerprintHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldCardFingerprint, v))
+}
+
+// CardFingerprintHasSuffix applies the HasSuffix predicate on the "card_fingerprint" field.
+func CardFingerprintHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldCardFingerprint, v))
+}
+
+// CardFingerprintEqualFold applies the EqualFold predicate on the "card_fingerprint" field.
+func CardFingerprintEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldCardFingerprint, v))
+}
+
+// CardFingerprintContainsFold applies the ContainsFold predicate on the "card_fingerprint" field.
+func CardFingerprintContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldCardFingerprint, v))
+}
+
+// BuyerIPEQ applies the EQ predicate on the "buyer_ip" field.
+func BuyerIPEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldBuyerIP, v))
+}
+
+// BuyerIPNEQ applies the NEQ predicate on the "buyer_ip" field.
+func BuyerIPNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldBuyerIP, v))
+}
+
+// BuyerIPIn applies the In predicate on the "buyer_ip" field.
+func BuyerIPIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldBuyerIP, vs...))
+}
+
+// BuyerIPNotIn applies the NotIn predicate on the "buyer_ip" field.
+func BuyerIPNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldBuyerIP, vs...))
+}
+
+// BuyerIPGT applies the GT predicate on the "buyer_ip" field.
+func BuyerIPGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldBuyerIP, v))
+}
+
+// BuyerIPGTE applies the GTE predicate on the "buyer_ip" field.
+func BuyerIPGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldBuyerIP, v))
+}
+
+// BuyerIPLT applies the LT predicate on the "buyer_ip" field.
+func BuyerIPLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldBuyerIP, v))
+}
+
+// BuyerIPLTE applies the LTE predicate on the "buyer_ip" field.
+func BuyerIPLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldBuyerIP, v))
+}
+
+// BuyerIPContains applies the Contains predicate on the "buyer_ip" field.
+func BuyerIPContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldBuyerIP, v))
+}
+
+// BuyerIPHasPrefix applies the HasPrefix predicate on the "buyer_ip" field.
+func BuyerIPHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldBuyerIP, v))
+}
+
+// BuyerIPHasSuffix applies the HasSuffix predicate on the "buyer_ip" field.
+func BuyerIPHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldBuyerIP, v))
+}
+
+// BuyerIPEqualFold applies the EqualFold predicate on the "buyer_ip" field.
+func BuyerIPEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldBuyerIP, v))
+}
+
+// BuyerIPContainsFold applies the ContainsFold predicate on the "buyer_ip" field.
+func BuyerIPContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldBuyerIP, v))
+}
+
+// BuyerEmailEQ applies the EQ predicate on the "buyer_email" field.
+func BuyerEmailEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldBuyerEmail, v))
+}
+
+// BuyerEmailNEQ applies the NEQ predicate on the "buyer_email" field.
+func BuyerEmailNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldBuyerEmail, v))
+}
+
+// BuyerEmailIn applies the In predicate on the "buyer_email" field.
+func BuyerEmailIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldBuyerEmail, vs...))
+}
+
+// BuyerEmailNotIn applies the NotIn predicate on the "buyer_email" field.
+func BuyerEmailNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldBuyerEmail, vs...))
+}
+
+// BuyerEmailGT applies the GT predicate on the "buyer_email" field.
+func BuyerEmailGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldBuyerEmail, v))
+}
+
+// BuyerEmailGTE applies the GTE predicate on the "buyer_email" field.
+func BuyerEmailGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldBuyerEmail, v))
+}
+
+// BuyerEmailLT applies the LT predicate on the "buyer_email" field.
+func BuyerEmailLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldBuyerEmail, v))
+}
+
+// BuyerEmailLTE applies the LTE predicate on the "buyer_email" field.
+func BuyerEmailLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldBuyerEmail, v))
+}
+
+// BuyerEmailContains applies the Contains predicate on the "buyer_email" field.
+func BuyerEmailContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldBuyerEmail, v))
+}
+
+// BuyerEmailHasPrefix applies the HasPrefix predicate on the "buyer_email" field.
+func BuyerEmailHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldBuyerEmail, v))
+}
+
+// BuyerEmailHasSuffix applies the HasSuffix predicate on the "buyer_email" field.
+func BuyerEmailHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldBuyerEmail, v))
+}
+
+// BuyerEmailEqualFold applies the EqualFold predicate on the "buyer_email" field.
+func BuyerEmailEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldBuyerEmail, v))
+}
+
+// BuyerEmailContainsFold applies the ContainsFold predicate on the "buyer_email" field.
+func BuyerEmailContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldBuyerEmail, v))
+}
+
+// DeviceIDHashEQ applies the EQ predicate on the "device_id_hash" field.
+func DeviceIDHashEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldDeviceIDHash, v))
+}
+
+// DeviceIDHashNEQ applies the NEQ predicate on the "device_id_hash" field.
+func DeviceIDHashNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldDeviceIDHash, v))
+}
+
+// DeviceIDHashIn applies the In predicate on the "device_id_hash" field.
+func DeviceIDHashIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldDeviceIDHash, vs...))
+}
+
+// DeviceIDHashNotIn applies the NotIn predicate on the "device_id_hash" field.
+func DeviceIDHashNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldDeviceIDHash, vs...))
+}
+
+// DeviceIDHashGT applies the GT predicate on the "device_id_hash" field.
+func DeviceIDHashGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldDeviceIDHash, v))
+}
+
+// DeviceIDHashGTE applies the GTE predicate on the "device_id_hash" field.
+func DeviceIDHashGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldDeviceIDHash, v))
+}
+
+// DeviceIDHashLT applies the LT predicate on the "device_id_hash" field.
+func DeviceIDHashLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldDeviceIDHash, v))
+}
+
+// DeviceIDHashLTE applies the LTE predicate on the "device_id_hash" field.
+func DeviceIDHashLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldDeviceIDHash, v))
+}
+
+// DeviceIDHashContains applies the Contains predicate on the "device_id_hash" field.
+func DeviceIDHashContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldDeviceIDHash, v))
+}
+
+// DeviceIDHashHasPrefix applies the HasPrefix predicate on the "device_id_hash" field.
+func DeviceIDHashHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldDeviceIDHash, v))
+}
+
+// DeviceIDHashHasSuffix applies the HasSuffix predicate on the "device_id_hash" field.
+func DeviceIDHashHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldDeviceIDHash, v))
+}
+
+// DeviceIDHashEqualFold applies the EqualFold predicate on the "device_id_hash" field.
+func DeviceIDHashEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldDeviceIDHash, v))
+}
+
+// DeviceIDHashContainsFold applies the ContainsFold predicate on the "device_id_hash" field.
+func DeviceIDHashContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldDeviceIDHash, v))
+}
+
+// ShippingAddressHashEQ applies the EQ predicate on the "shipping_address_hash" field.
+func ShippingAddressHashEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldShippingAddressHash, v))
+}
+
+// ShippingAddressHashNEQ applies the NEQ predicate on the "shipping_address_hash" field.
+func ShippingAddressHashNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldShippingAddressHash, v))
+}
+
+// ShippingAddressHashIn applies the In predicate on the "shipping_address_hash" field.
+func ShippingAddressHashIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldShippingAddressHash, vs...))
+}
+
+// ShippingAddressHashNotIn applies the NotIn predicate on the "shipping_address_hash" field.
+func ShippingAddressHashNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldShippingAddressHash, vs...))
+}
+
+// ShippingAddressHashGT applies the GT predicate on the "shipping_address_hash" field.
+func ShippingAddressHashGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldShippingAddressHash, v))
+}
+
+// ShippingAddressHashGTE applies the GTE predicate on the "shipping_address_hash" field.
+func ShippingAddressHashGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldShippingAddressHash, v))
+}
+
+// ShippingAddressHashLT applies the LT predicate on the "shipping_address_hash" field.
+func ShippingAddressHashLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldShippingAddressHash, v))
+}
+
+// ShippingAddressHashLTE applies the LTE predicate on the "shipping_address_hash" field.
+func ShippingAddressHashLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldShippingAddressHash, v))
+}
+
+// ShippingAddressHashContains applies the Contains predicate on the "shipping_address_hash" field.
+func ShippingAddressHashContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldShippingAddressHash, v))
+}
+
+// ShippingAddressHashHasPrefix applies the HasPrefix predicate on the "shipping_address_hash" field.
+func ShippingAddressHashHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldShippingAddressHash, v))
+}
+
+// ShippingAddressHashHasSuffix applies the HasSuffix predicate on the "shipping_address_hash" field.
+func ShippingAddressHashHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldShippingAddressHash, v))
+}
+
+// ShippingAddressHashEqualFold applies the EqualFold predicate on the "shipping_address_hash" field.
+func ShippingAddressHashEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldShippingAddressHash, v))
+}
+
+// ShippingAddressHashContainsFold applies the ContainsFold predicate on the "shipping_address_hash" field.
+func ShippingAddressHashContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldShippingAddressHash, v))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

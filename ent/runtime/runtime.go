@@ -2429,6 +2429,36 @@ func init() {
 	payment.DefaultReviewCloseNote = paymentDescReviewCloseNote.Default.(string)
 	// payment.ReviewCloseNoteValidator is a validator for the "review_close_note" field. It is called by the builders before save.
 	payment.ReviewCloseNoteValidator = paymentDescReviewCloseNote.Validators[0].(func(string) error)
+	// paymentDescCardFingerprint is the schema descriptor for card_fingerprint field.
+	paymentDescCardFingerprint := paymentFields[28].Descriptor()
+	// payment.DefaultCardFingerprint holds the default value on creation for the card_fingerprint field.
+	payment.DefaultCardFingerprint = paymentDescCardFingerprint.Default.(string)
+	// payment.CardFingerprintValidator is a validator for the "card_fingerprint" field. It is called by the builders before save.
+	payment.CardFingerprintValidator = paymentDescCardFingerprint.Validators[0].(func(string) error)
+	// paymentDescBuyerIP is the schema descriptor for buyer_ip field.
+	paymentDescBuyerIP := paymentFields[29].Descriptor()
+	// payment.DefaultBuyerIP holds the default value on creation for the buyer_ip field.
+	payment.DefaultBuyerIP = paymentDescBuyerIP.Default.(string)
+	// payment.BuyerIPValidator is a validator for the "buyer_ip" field. It is called by the builders before save.
+	payment.BuyerIPValidator = paymentDescBuyerIP.Validators[0].(func(string) error)
+	// paymentDescBuyerEmail is the schema descriptor for buyer_email field.
+	paymentDescBuyerEmail := paymentFields[30].Descriptor()
+	// payment.DefaultBuyerEmail holds the default value on creation for the buyer_email field.
+	payment.DefaultBuyerEmail = paymentDescBuyerEmail.Default.(string)
+	// payment.BuyerEmailValidator is a validator for the "buyer_email" field. It is called by the builders before save.
+	payment.BuyerEmailValidator = paymentDescBuyerEmail.Validators[0].(func(string) error)
+	// paymentDescDeviceIDHash is the schema descriptor for device_id_hash field.
+	paymentDescDeviceIDHash := paymentFields[31].Descriptor()
+	// payment.DefaultDeviceIDHash holds the default value on creation for the device_id_hash field.
+	payment.DefaultDeviceIDHash = paymentDescDeviceIDHash.Default.(string)
+	// payment.DeviceIDHashValidator is a validator for the "device_id_hash" field. It is called by the builders before save.
+	payment.DeviceIDHashValidator = paymentDescDeviceIDHash.Validators[0].(func(string) error)
+	// paymentDescShippingAddressHash is the schema descriptor for shipping_address_hash field.
+	paymentDescShippingAddressHash := paymentFields[32].Descriptor()
+	// payment.DefaultShippingAddressHash holds the default value on creation for the shipping_address_hash field.
+	payment.DefaultShippingAddressHash = paymentDescShippingAddressHash.Default.(string)
+	// payment.ShippingAddressHashValidator is a validator for the "shipping_address_hash" field. It is called by the builders before save.
+	payment.ShippingAddressHashValidator = paymentDescShippingAddressHash.Validators[0].(func(string) error)
 	// paymentDescID is the schema descriptor for id field.
 	paymentDescID := paymentMixinFields0[0].Descriptor()
 	// payment.DefaultID holds the default value on creation for the id field.

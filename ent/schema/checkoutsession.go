@@ -51,6 +51,10 @@ func (CheckoutSession) Fields() []ent.Field {
 		// and request returns the first session.
 		field.String("idempotency_key").Optional().Nillable().MaxLen(255).Immutable().Annotations(entgql.Skip()),
 		field.String("request_hash").Default("").MaxLen(64).Immutable().Annotations(entgql.Skip()),
+		// Where the goods go, as the merchant gave it (line1, line2, city,
+		// state, postal_code, country): dispute evidence. Its payments
+		// keep only a hash (payment.shipping_address_hash).
+		field.JSON("shipping_address", map[string]string{}).Optional().Annotations(entgql.Skip()),
 	}
 }
 

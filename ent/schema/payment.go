@@ -71,6 +71,22 @@ func (Payment) Fields() []ent.Field {
 			Comment("who closed the review, as kind:subject (operator:alice, merchant_user:usr_…, system:strait)"),
 		field.String("review_close_note").Default("").MaxLen(500).Annotations(entgql.Skip()).
 			Comment("why the review closed as it did: the person's words, or what the channel or an operation did"),
+		// What the buyer's checkout showed of the buyer, kept as evidence
+		// for disputes (Visa's Compelling Evidence 3.0: payments/disputes'
+		// compelling.go). Written once, when the payment is first
+		// confirmed through a checkout; empty when unknown. Tenant data
+		// like the rest of the row: never shown to another merchant, and
+		// not in the GraphQL Payment type.
+		field.String("card_fingerprint").Default("").MaxLen(80).Annotations(entgql.Skip()).
+			Comment("the vault's fingerprint of the card (HMAC of the PAN): the same card across payments"),
+		field.String("buyer_ip").Default("").MaxLen(45).Annotations(entgql.Skip()).
+			Comment("the client address of the cashier's confirm request, as text"),
+		field.String("buyer_email").Default("").MaxLen(254).Annotations(entgql.Skip()).
+			Comment("the buyer's email given at confirm, trimmed and lower-cased"),
+		field.String("device_id_hash").Default("").MaxLen(64).Annotations(entgql.Skip()).
+			Comment("SHA-256 (hex) of the device id the checkout sent"),
+		field.String("shipping_address_hash").Default("").MaxLen(64).Annotations(entgql.Skip()).
+			Comment("SHA-256 (hex) of the checkout session's shipping address, normalised"),
 	}
 }
 
@@ -98,6 +114,9 @@ func (Payment) Indexes() []ent.Index {
 		// The review queues: a merchant's, and every merchant's for operators.
 		index.Fields("merchant_id", "review_status", "id"),
 		index.Fields("review_status", "id"),
+		// Compelling Evidence 3.0: the same card's earlier payments with
+		// the merchant, by date.
+		index.Fields("merchant_id", "card_fingerprint", "created_at"),
 	}
 }
 

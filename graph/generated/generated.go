@@ -283,6 +283,18 @@ type ComplexityRoot struct {
 		Type       func(childComplexity int) int
 	}
 
+	CompellingEvidence struct {
+		Candidates func(childComplexity int) int
+		Eligible   func(childComplexity int) int
+		Reasons    func(childComplexity int) int
+	}
+
+	CompellingEvidenceCandidate struct {
+		DaysBefore func(childComplexity int) int
+		Matched    func(childComplexity int) int
+		Payment    func(childComplexity int) int
+	}
+
 	Connector struct {
 		Calls          func(childComplexity int) int
 		Capabilities   func(childComplexity int) int
@@ -418,6 +430,7 @@ type ComplexityRoot struct {
 
 	Dispute struct {
 		AmountMoney         func(childComplexity int) int
+		CompellingEvidence  func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
 		DueBy               func(childComplexity int) int
 		Evidence            func(childComplexity int) int
@@ -437,6 +450,14 @@ type ComplexityRoot struct {
 		State               func(childComplexity int) int
 		Timeline            func(childComplexity int) int
 		UpdatedAt           func(childComplexity int) int
+	}
+
+	DisputeChange struct {
+		Cursor     func(childComplexity int) int
+		Dispute    func(childComplexity int) int
+		EventID    func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
+		Type       func(childComplexity int) int
 	}
 
 	DisputeConnection struct {
@@ -1053,6 +1074,7 @@ type ComplexityRoot struct {
 		BalanceUpdated         func(childComplexity int) int
 		CheckoutSessionUpdated func(childComplexity int, after *entgql.Cursor[string]) int
 		ConnectorHealth        func(childComplexity int, after *entgql.Cursor[string]) int
+		DisputeUpdated         func(childComplexity int, id *string, after *entgql.Cursor[string]) int
 		MerchantStats          func(childComplexity int, windowSeconds *int) int
 		PaymentUpdated         func(childComplexity int, id *string, after *entgql.Cursor[string]) int
 	}
@@ -1197,6 +1219,7 @@ type CustomerResolver interface {
 }
 type DisputeResolver interface {
 	Evidence(ctx context.Context, obj *ent.Dispute) (*model.DisputeEvidence, error)
+	CompellingEvidence(ctx context.Context, obj *ent.Dispute) (*model.CompellingEvidence, error)
 }
 type EventResolver interface {
 	Cursor(ctx context.Context, obj *ent.Event) (*entgql.Cursor[string], error)
@@ -1340,6 +1363,7 @@ type SubscriptionResolver interface {
 	BalanceUpdated(ctx context.Context) (<-chan *model.BalanceChange, error)
 	MerchantStats(ctx context.Context, windowSeconds *int) (<-chan *model.MerchantStats, error)
 	CheckoutSessionUpdated(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.CheckoutSessionChange, error)
+	DisputeUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.DisputeChange, error)
 	ConnectorHealth(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.ConnectorHealthChange, error)
 }
 type TrialBalanceLineResolver interface {
@@ -2174,6 +2198,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CheckoutSessionChange.Type(childComplexity), true
 
+	case "CompellingEvidence.candidates":
+		if e.ComplexityRoot.CompellingEvidence.Candidates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompellingEvidence.Candidates(childComplexity), true
+	case "CompellingEvidence.eligible":
+		if e.ComplexityRoot.CompellingEvidence.Eligible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompellingEvidence.Eligible(childComplexity), true
+	case "CompellingEvidence.reasons":
+		if e.ComplexityRoot.CompellingEvidence.Reasons == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompellingEvidence.Reasons(childComplexity), true
+
+	case "CompellingEvidenceCandidate.daysBefore":
+		if e.ComplexityRoot.CompellingEvidenceCandidate.DaysBefore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompellingEvidenceCandidate.DaysBefore(childComplexity), true
+	case "CompellingEvidenceCandidate.matched":
+		if e.ComplexityRoot.CompellingEvidenceCandidate.Matched == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompellingEvidenceCandidate.Matched(childComplexity), true
+	case "CompellingEvidenceCandidate.payment":
+		if e.ComplexityRoot.CompellingEvidenceCandidate.Payment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompellingEvidenceCandidate.Payment(childComplexity), true
+
 	case "Connector.calls":
 		if e.ComplexityRoot.Connector.Calls == nil {
 			break
@@ -2740,6 +2802,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Dispute.AmountMoney(childComplexity), true
+	case "Dispute.compellingEvidence":
+		if e.ComplexityRoot.Dispute.CompellingEvidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Dispute.CompellingEvidence(childComplexity), true
 	case "Dispute.createdAt":
 		if e.ComplexityRoot.Dispute.CreatedAt == nil {
 			break
@@ -2854,6 +2922,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Dispute.UpdatedAt(childComplexity), true
+
+	case "DisputeChange.cursor":
+		if e.ComplexityRoot.DisputeChange.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeChange.Cursor(childComplexity), true
+	case "DisputeChange.dispute":
+		if e.ComplexityRoot.DisputeChange.Dispute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeChange.Dispute(childComplexity), true
+	case "DisputeChange.eventID":
+		if e.ComplexityRoot.DisputeChange.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeChange.EventID(childComplexity), true
+	case "DisputeChange.occurredAt":
+		if e.ComplexityRoot.DisputeChange.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeChange.OccurredAt(childComplexity), true
+	case "DisputeChange.type":
+		if e.ComplexityRoot.DisputeChange.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisputeChange.Type(childComplexity), true
 
 	case "DisputeConnection.edges":
 		if e.ComplexityRoot.DisputeConnection.Edges == nil {
@@ -5833,6 +5932,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.ConnectorHealth(childComplexity, args["after"].(*entgql.Cursor[string])), true
+	case "Subscription.disputeUpdated":
+		if e.ComplexityRoot.Subscription.DisputeUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_disputeUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.DisputeUpdated(childComplexity, args["id"].(*string), args["after"].(*entgql.Cursor[string])), true
 	case "Subscription.merchantStats":
 		if e.ComplexityRoot.Subscription.MerchantStats == nil {
 			break
@@ -6199,6 +6309,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RoutingShareInput", ec.unmarshalInputRoutingShareInput),
 			graphql.NewInputUnmarshaler("RunSettlementInput", ec.unmarshalInputRunSettlementInput),
 			graphql.NewInputUnmarshaler("SettlementScheduleInput", ec.unmarshalInputSettlementScheduleInput),
+			graphql.NewInputUnmarshaler("ShippingAddressInput", ec.unmarshalInputShippingAddressInput),
 			graphql.NewInputUnmarshaler("SignAgreementInput", ec.unmarshalInputSignAgreementInput),
 			graphql.NewInputUnmarshaler("SplitRuleInput", ec.unmarshalInputSplitRuleInput),
 			graphql.NewInputUnmarshaler("SplitShareInput", ec.unmarshalInputSplitShareInput),
@@ -6776,6 +6887,8 @@ input ConfirmCheckoutSessionInput {
   email: String
   "ISO 3166-1 alpha-2 billing country, for risk checks."
   billingCountry: String
+  "The buyer's device id, if the checkout has one (at most 255 characters): its hash is kept on the payment as dispute evidence."
+  deviceID: String
   "Makes the confirmation happen once: a retry with the same key replays the first answer; the same key with a different input is a CONFLICT."
   idempotencyKey: String!
 }
@@ -6840,12 +6953,30 @@ input CreateCheckoutSessionInput {
   buyerCountry: String
   "The buyer's currency (ISO 4217): the session shows its price in it, at a locked FX quote."
   buyerCurrency: String
+  "Where the goods go, if anywhere: kept as dispute evidence (its payments keep a hash of it)."
+  shippingAddress: ShippingAddressInput
   """
   Makes creation happen once: a retry with the same key and the same input
   returns the first session (with a fresh cashier token); the same key with a
   different input is a CONFLICT. 1–255 characters.
   """
   idempotencyKey: String
+}
+
+"A shipping address. Each part at most 200 characters; empty parts are dropped."
+input ShippingAddressInput {
+  "The first line: street and number."
+  line1: String
+  "The second line: flat, floor, building."
+  line2: String
+  "The city or town."
+  city: String
+  "The state, province or region."
+  state: String
+  "The postal code."
+  postalCode: String
+  "ISO 3166-1 alpha-2 country."
+  country: String
 }
 
 "A new checkout session and the token its cashier (web or mobile checkout) uses."
@@ -8053,6 +8184,59 @@ extend type Dispute {
   fee: Money!
   "The staged evidence (updateDisputeEvidence); what submitDisputeEvidence sends."
   evidence: DisputeEvidence!
+  "Visa's Compelling Evidence 3.0 for this dispute: the card's prior undisputed payments Strait offers, and why."
+  compellingEvidence: CompellingEvidence!
+}
+
+"""
+Visa's Compelling Evidence 3.0 (docs/disputes.md): for a fraud dispute of a
+card payment, two earlier payments of the same card with this merchant, never
+disputed, 120 to 365 days older, each sharing at least two of IP address,
+device id, shipping address and customer account with the disputed payment.
+"""
+type CompellingEvidence {
+  "True when two prior payments qualify: submitDisputeEvidence(useCompellingEvidence: true) sends them."
+  eligible: Boolean!
+  "Why the dispute qualifies or not, and why each candidate was chosen."
+  reasons: [String!]!
+  "The two prior payments offered (most shared elements first, then most recent); none when not eligible."
+  candidates: [CompellingEvidenceCandidate!]!
+}
+
+"A prior payment offered as Compelling Evidence 3.0."
+type CompellingEvidenceCandidate {
+  "The prior payment."
+  payment: Payment!
+  "The elements it shares with the disputed payment."
+  matched: [CompellingEvidenceElement!]!
+  "Whole days between it and the disputed payment (120 to 365)."
+  daysBefore: Int!
+}
+
+"A data element Compelling Evidence 3.0 compares between payments."
+enum CompellingEvidenceElement {
+  "The buyer's IP address at checkout."
+  IP_ADDRESS
+  "The device id the checkout sent."
+  DEVICE_ID
+  "The checkout session's shipping address."
+  SHIPPING_ADDRESS
+  "The same customer (customer id) or the same email."
+  CUSTOMER_ACCOUNT
+}
+
+"A change to a dispute."
+type DisputeChange {
+  "Pass it as ` + "`" + `after` + "`" + ` to resume after this update."
+  cursor: Cursor!
+  "The event behind this change."
+  eventID: ID!
+  "The event's type: dispute.created, dispute.updated or dispute.closed."
+  type: String!
+  "When the change was committed."
+  occurredAt: Time!
+  "The dispute as it is now."
+  dispute: Dispute!
 }
 
 """
@@ -8152,6 +8336,8 @@ input UpdateDisputeEvidenceInput {
 input SubmitDisputeEvidenceInput {
   "The dispute (dsp_…)."
   id: ID!
+  "Send the Compelling Evidence 3.0 bundle (Dispute.compellingEvidence) with the staged evidence. BAD_USER_INPUT when the dispute does not qualify."
+  useCompellingEvidence: Boolean = false
   "The same key replays the first answer."
   idempotencyKey: String!
 }
@@ -8200,8 +8386,10 @@ extend type Mutation {
   ): Dispute! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, API_KEY])
   """
   Send the staged evidence to the channel, once per stage, before dueBy; the
-  dispute goes under review and the channel decides later. BAD_USER_INPUT
-  when nothing is staged; NOT_FOUND for a dispute not visible; CONFLICT when
+  dispute goes under review and the channel decides later. With
+  useCompellingEvidence, the Compelling Evidence 3.0 bundle is staged and sent
+  with it in the same call. BAD_USER_INPUT when nothing is staged or the
+  dispute does not qualify for CE3.0; NOT_FOUND for a dispute not visible; CONFLICT when
   it takes no answer (closed, already answered, past its dueBy) or the channel
   refuses; UNAVAILABLE when the channel could not be reached (repeating is
   safe: the channel gets one answer per stage).
@@ -8434,6 +8622,8 @@ type Subscription {
   merchantStats("The sliding window, 10 to 86400 seconds (default 300)." windowSeconds: Int): MerchantStats! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "The cashier's own checkout session and its payment."
   checkoutSessionUpdated("Resume after this cursor." after: Cursor): CheckoutSessionChange! @auth(requires: [CASHIER])
+  "The merchant's disputes (operators: all), or one, as they are created, move and close."
+  disputeUpdated("One dispute; omitted: all of them." id: ID, "Resume after this cursor (from a previous change or the events query)." after: Cursor): DisputeChange! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "Connectors' health changes, on every replica."
   connectorHealth("Resume after this cursor." after: Cursor): ConnectorHealthChange! @auth(requires: [OPERATOR])
 }
@@ -10346,6 +10536,30 @@ func (ec *executionContext) childFields_CheckoutSessionChange(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type CheckoutSessionChange", field.Name)
 }
 
+func (ec *executionContext) childFields_CompellingEvidence(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "eligible":
+		return ec.fieldContext_CompellingEvidence_eligible(ctx, field)
+	case "reasons":
+		return ec.fieldContext_CompellingEvidence_reasons(ctx, field)
+	case "candidates":
+		return ec.fieldContext_CompellingEvidence_candidates(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompellingEvidence", field.Name)
+}
+
+func (ec *executionContext) childFields_CompellingEvidenceCandidate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "payment":
+		return ec.fieldContext_CompellingEvidenceCandidate_payment(ctx, field)
+	case "matched":
+		return ec.fieldContext_CompellingEvidenceCandidate_matched(ctx, field)
+	case "daysBefore":
+		return ec.fieldContext_CompellingEvidenceCandidate_daysBefore(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompellingEvidenceCandidate", field.Name)
+}
+
 func (ec *executionContext) childFields_Connector(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -10654,8 +10868,26 @@ func (ec *executionContext) childFields_Dispute(ctx context.Context, field graph
 		return ec.fieldContext_Dispute_fee(ctx, field)
 	case "evidence":
 		return ec.fieldContext_Dispute_evidence(ctx, field)
+	case "compellingEvidence":
+		return ec.fieldContext_Dispute_compellingEvidence(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Dispute", field.Name)
+}
+
+func (ec *executionContext) childFields_DisputeChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DisputeChange_cursor(ctx, field)
+	case "eventID":
+		return ec.fieldContext_DisputeChange_eventID(ctx, field)
+	case "type":
+		return ec.fieldContext_DisputeChange_type(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_DisputeChange_occurredAt(ctx, field)
+	case "dispute":
+		return ec.fieldContext_DisputeChange_dispute(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisputeChange", field.Name)
 }
 
 func (ec *executionContext) childFields_DisputeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -13591,6 +13823,28 @@ func (ec *executionContext) field_Subscription_connectorHealth_args(ctx context.
 		return nil, err
 	}
 	args["after"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_disputeUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -17035,6 +17289,162 @@ func (ec *executionContext) fieldContext_CheckoutSessionChange_payment(_ context
 	return fc, nil
 }
 
+func (ec *executionContext) _CompellingEvidence_eligible(ctx context.Context, field graphql.CollectedField, obj *model.CompellingEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompellingEvidence_eligible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Eligible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompellingEvidence_eligible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompellingEvidence", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _CompellingEvidence_reasons(ctx context.Context, field graphql.CollectedField, obj *model.CompellingEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompellingEvidence_reasons(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reasons, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompellingEvidence_reasons(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompellingEvidence", field, false, false, "String")
+}
+
+func (ec *executionContext) _CompellingEvidence_candidates(ctx context.Context, field graphql.CollectedField, obj *model.CompellingEvidence) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompellingEvidence_candidates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Candidates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.CompellingEvidenceCandidate) graphql.Marshaler {
+			return ec.marshalNCompellingEvidenceCandidate2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceCandidateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompellingEvidence_candidates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompellingEvidence",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompellingEvidenceCandidate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CompellingEvidenceCandidate_payment(ctx context.Context, field graphql.CollectedField, obj *model.CompellingEvidenceCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompellingEvidenceCandidate_payment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Payment) graphql.Marshaler {
+			return ec.marshalNPayment2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPayment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompellingEvidenceCandidate_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompellingEvidenceCandidate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CompellingEvidenceCandidate_matched(ctx context.Context, field graphql.CollectedField, obj *model.CompellingEvidenceCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompellingEvidenceCandidate_matched(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Matched, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CompellingEvidenceElement) graphql.Marshaler {
+			return ec.marshalNCompellingEvidenceElement2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceElementᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompellingEvidenceCandidate_matched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompellingEvidenceCandidate", field, false, false, "CompellingEvidenceElement")
+}
+
+func (ec *executionContext) _CompellingEvidenceCandidate_daysBefore(ctx context.Context, field graphql.CollectedField, obj *model.CompellingEvidenceCandidate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompellingEvidenceCandidate_daysBefore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DaysBefore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompellingEvidenceCandidate_daysBefore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompellingEvidenceCandidate", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Connector_name(ctx context.Context, field graphql.CollectedField, obj *channels.Connector) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19853,6 +20263,162 @@ func (ec *executionContext) fieldContext_Dispute_evidence(_ context.Context, fie
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DisputeEvidence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Dispute_compellingEvidence(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Dispute_compellingEvidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Dispute().CompellingEvidence(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CompellingEvidence) graphql.Marshaler {
+			return ec.marshalNCompellingEvidence2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidence(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Dispute_compellingEvidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Dispute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompellingEvidence(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisputeChange_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DisputeChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeChange_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeChange_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeChange", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _DisputeChange_eventID(ctx context.Context, field graphql.CollectedField, obj *model.DisputeChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeChange_eventID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeChange_eventID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeChange", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DisputeChange_type(ctx context.Context, field graphql.CollectedField, obj *model.DisputeChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeChange_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeChange_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeChange", field, false, false, "String")
+}
+
+func (ec *executionContext) _DisputeChange_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.DisputeChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeChange_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeChange_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisputeChange", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DisputeChange_dispute(ctx context.Context, field graphql.CollectedField, obj *model.DisputeChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisputeChange_dispute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Dispute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
+			return ec.marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisputeChange_dispute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisputeChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Dispute(ctx, field)
 		},
 	}
 	return fc, nil
@@ -33609,6 +34175,68 @@ func (ec *executionContext) fieldContext_Subscription_checkoutSessionUpdated(ctx
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_disputeUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_disputeUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().DisputeUpdated(ctx, fc.Args["id"].(*string), fc.Args["after"].(*entgql.Cursor[string]))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *model.DisputeChange
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.DisputeChange
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DisputeChange) graphql.Marshaler {
+			return ec.marshalNDisputeChange2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_disputeUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisputeChange(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_disputeUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subscription_connectorHealth(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -36296,7 +36924,7 @@ func (ec *executionContext) unmarshalInputConfirmCheckoutSessionInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"method", "cardToken", "walletFlow", "email", "billingCountry", "idempotencyKey"}
+	fieldsInOrder := [...]string{"method", "cardToken", "walletFlow", "email", "billingCountry", "deviceID", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -36338,6 +36966,13 @@ func (ec *executionContext) unmarshalInputConfirmCheckoutSessionInput(ctx contex
 				return it, err
 			}
 			it.BillingCountry = data
+		case "deviceID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deviceID"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeviceID = data
 		case "idempotencyKey":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -36601,7 +37236,7 @@ func (ec *executionContext) unmarshalInputCreateCheckoutSessionInput(ctx context
 		asMap["captureMethod"] = "AUTOMATIC"
 	}
 
-	fieldsInOrder := [...]string{"amount", "merchantReference", "customerID", "captureMethod", "allowedMethods", "returnURL", "expiresIn", "expiresAt", "metadata", "buyerCountry", "buyerCurrency", "idempotencyKey"}
+	fieldsInOrder := [...]string{"amount", "merchantReference", "customerID", "captureMethod", "allowedMethods", "returnURL", "expiresIn", "expiresAt", "metadata", "buyerCountry", "buyerCurrency", "shippingAddress", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -36685,6 +37320,13 @@ func (ec *executionContext) unmarshalInputCreateCheckoutSessionInput(ctx context
 				return it, err
 			}
 			it.BuyerCurrency = data
+		case "shippingAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippingAddress"))
+			data, err := ec.unmarshalOShippingAddressInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐShippingAddressInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippingAddress = data
 		case "idempotencyKey":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -38685,6 +39327,83 @@ func UnmarshalSettlementScheduleInput(ctx context.Context, raw any) (model.Settl
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputShippingAddressInput(ctx context.Context, obj any) (model.ShippingAddressInput, error) {
+	var it model.ShippingAddressInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"line1", "line2", "city", "state", "postalCode", "country"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "line1":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("line1"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Line1 = data
+		case "line2":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("line2"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Line2 = data
+		case "city":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("city"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.City = data
+		case "state":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("state"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.State = data
+		case "postalCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postalCode"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PostalCode = data
+		case "country":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Country = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalShippingAddressInput unmarshals raw into the ShippingAddressInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalShippingAddressInput(ctx context.Context, raw any) (model.ShippingAddressInput, error) {
+	var out model.ShippingAddressInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ShippingAddressInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSignAgreementInput(ctx context.Context, obj any) (model.SignAgreementInput, error) {
 	var it model.SignAgreementInput
 	if obj == nil {
@@ -38899,7 +39618,11 @@ func (ec *executionContext) unmarshalInputSubmitDisputeEvidenceInput(ctx context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "idempotencyKey"}
+	if _, present := asMap["useCompellingEvidence"]; !present {
+		asMap["useCompellingEvidence"] = false
+	}
+
+	fieldsInOrder := [...]string{"id", "useCompellingEvidence", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -38913,6 +39636,13 @@ func (ec *executionContext) unmarshalInputSubmitDisputeEvidenceInput(ctx context
 				return it, err
 			}
 			it.ID = data
+		case "useCompellingEvidence":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("useCompellingEvidence"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UseCompellingEvidence = data
 		case "idempotencyKey":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
 			data, err := ec.unmarshalNString2string(ctx, v)
@@ -40652,6 +41382,92 @@ func (ec *executionContext) _CheckoutSessionChange(ctx context.Context, sel ast.
 	return out
 }
 
+var compellingEvidenceImplementors = []string{"CompellingEvidence"}
+
+func (ec *executionContext) _CompellingEvidence(ctx context.Context, sel ast.SelectionSet, obj *model.CompellingEvidence) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, compellingEvidenceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CompellingEvidence")
+		case "eligible":
+			out.Values[i] = ec._CompellingEvidence_eligible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reasons":
+			out.Values[i] = ec._CompellingEvidence_reasons(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "candidates":
+			out.Values[i] = ec._CompellingEvidence_candidates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var compellingEvidenceCandidateImplementors = []string{"CompellingEvidenceCandidate"}
+
+func (ec *executionContext) _CompellingEvidenceCandidate(ctx context.Context, sel ast.SelectionSet, obj *model.CompellingEvidenceCandidate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, compellingEvidenceCandidateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CompellingEvidenceCandidate")
+		case "payment":
+			out.Values[i] = ec._CompellingEvidenceCandidate_payment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "matched":
+			out.Values[i] = ec._CompellingEvidenceCandidate_matched(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "daysBefore":
+			out.Values[i] = ec._CompellingEvidenceCandidate_daysBefore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var connectorImplementors = []string{"Connector"}
 
 func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet, obj *channels.Connector) graphql.Marshaler {
@@ -41632,6 +42448,65 @@ func (ec *executionContext) _Dispute(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Dispute_evidence(ctx, field, obj)
 				})
+		case "compellingEvidence":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Dispute_compellingEvidence(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disputeChangeImplementors = []string{"DisputeChange"}
+
+func (ec *executionContext) _DisputeChange(ctx context.Context, sel ast.SelectionSet, obj *model.DisputeChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disputeChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisputeChange")
+		case "cursor":
+			out.Values[i] = ec._DisputeChange_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eventID":
+			out.Values[i] = ec._DisputeChange_eventID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._DisputeChange_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "occurredAt":
+			out.Values[i] = ec._DisputeChange_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dispute":
+			out.Values[i] = ec._DisputeChange_dispute(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -45730,6 +46605,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_merchantStats(ctx, fields[0])
 	case "checkoutSessionUpdated":
 		return ec._Subscription_checkoutSessionUpdated(ctx, fields[0])
+	case "disputeUpdated":
+		return ec._Subscription_disputeUpdated(ctx, fields[0])
 	case "connectorHealth":
 		return ec._Subscription_connectorHealth(ctx, fields[0])
 	default:
@@ -46819,6 +47696,78 @@ func (ec *executionContext) marshalNCircuitState2githubᚗcomᚋstraitpayᚋstra
 	return v
 }
 
+func (ec *executionContext) marshalNCompellingEvidence2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidence(ctx context.Context, sel ast.SelectionSet, v *model.CompellingEvidence) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CompellingEvidence!")
+		return graphql.Null
+	}
+	return ec._CompellingEvidence(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCompellingEvidenceCandidate2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceCandidateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.CompellingEvidenceCandidate) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCompellingEvidenceCandidate2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceCandidate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCompellingEvidenceCandidate2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceCandidate(ctx context.Context, sel ast.SelectionSet, v *model.CompellingEvidenceCandidate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CompellingEvidenceCandidate!")
+		return graphql.Null
+	}
+	return ec._CompellingEvidenceCandidate(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCompellingEvidenceElement2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceElement(ctx context.Context, v any) (model.CompellingEvidenceElement, error) {
+	var res model.CompellingEvidenceElement
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCompellingEvidenceElement2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceElement(ctx context.Context, sel ast.SelectionSet, v model.CompellingEvidenceElement) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCompellingEvidenceElement2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceElementᚄ(ctx context.Context, v any) ([]model.CompellingEvidenceElement, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.CompellingEvidenceElement, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCompellingEvidenceElement2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceElement(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNCompellingEvidenceElement2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceElementᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CompellingEvidenceElement) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCompellingEvidenceElement2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidenceElement(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNConfirmCheckoutSessionInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐConfirmCheckoutSessionInput(ctx context.Context, v any) (model.ConfirmCheckoutSessionInput, error) {
 	res, err := ec.unmarshalInputConfirmCheckoutSessionInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -47059,6 +48008,14 @@ func (ec *executionContext) marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstrait
 		return graphql.Null
 	}
 	return ec._Dispute(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDisputeChange2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDisputeChange(ctx context.Context, sel ast.SelectionSet, v *model.DisputeChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisputeChange!")
+		return graphql.Null
+	}
+	return ec._DisputeChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDisputeConnection2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDisputeConnection(ctx context.Context, sel ast.SelectionSet, v *ent.DisputeConnection) graphql.Marshaler {
@@ -49502,6 +50459,14 @@ func (ec *executionContext) marshalOSettlementLineEdge2ᚖgithubᚗcomᚋstraitp
 		return graphql.Null
 	}
 	return ec._SettlementLineEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOShippingAddressInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐShippingAddressInput(ctx context.Context, v any) (*model.ShippingAddressInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputShippingAddressInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

@@ -122,6 +122,29 @@ type CheckoutSessionChange struct {
 	Payment *ent.Payment `json:"payment,omitempty"`
 }
 
+// Visa's Compelling Evidence 3.0 (docs/disputes.md): for a fraud dispute of a
+// card payment, two earlier payments of the same card with this merchant, never
+// disputed, 120 to 365 days older, each sharing at least two of IP address,
+// device id, shipping address and customer account with the disputed payment.
+type CompellingEvidence struct {
+	// True when two prior payments qualify: submitDisputeEvidence(useCompellingEvidence: true) sends them.
+	Eligible bool `json:"eligible"`
+	// Why the dispute qualifies or not, and why each candidate was chosen.
+	Reasons []string `json:"reasons"`
+	// The two prior payments offered (most shared elements first, then most recent); none when not eligible.
+	Candidates []*CompellingEvidenceCandidate `json:"candidates"`
+}
+
+// A prior payment offered as Compelling Evidence 3.0.
+type CompellingEvidenceCandidate struct {
+	// The prior payment.
+	Payment *ent.Payment `json:"payment"`
+	// The elements it shares with the disputed payment.
+	Matched []CompellingEvidenceElement `json:"matched"`
+	// Whole days between it and the disputed payment (120 to 365).
+	DaysBefore int `json:"daysBefore"`
+}
+
 // How the buyer pays a checkout session.
 type ConfirmCheckoutSessionInput struct {
 	// The method family the buyer chose; the session must allow it.
@@ -134,6 +157,8 @@ type ConfirmCheckoutSessionInput struct {
 	Email *string `json:"email,omitempty"`
 	// ISO 3166-1 alpha-2 billing country, for risk checks.
 	BillingCountry *string `json:"billingCountry,omitempty"`
+	// The buyer's device id, if the checkout has one (at most 255 characters): its hash is kept on the payment as dispute evidence.
+	DeviceID *string `json:"deviceID,omitempty"`
 	// Makes the confirmation happen once: a retry with the same key replays the first answer; the same key with a different input is a CONFLICT.
 	IdempotencyKey string `json:"idempotencyKey"`
 }
@@ -228,6 +253,8 @@ type CreateCheckoutSessionInput struct {
 	BuyerCountry *string `json:"buyerCountry,omitempty"`
 	// The buyer's currency (ISO 4217): the session shows its price in it, at a locked FX quote.
 	BuyerCurrency *string `json:"buyerCurrency,omitempty"`
+	// Where the goods go, if anywhere: kept as dispute evidence (its payments keep a hash of it).
+	ShippingAddress *ShippingAddressInput `json:"shippingAddress,omitempty"`
 	// Makes creation happen once: a retry with the same key and the same input
 	// returns the first session (with a fresh cashier token); the same key with a
 	// different input is a CONFLICT. 1–255 characters.
@@ -334,6 +361,20 @@ type CustomerListFilter struct {
 	Email *string `json:"email,omitempty"`
 	// Only customers with this merchant reference (exact match).
 	MerchantReference *string `json:"merchantReference,omitempty"`
+}
+
+// A change to a dispute.
+type DisputeChange struct {
+	// Pass it as `after` to resume after this update.
+	Cursor entgql.Cursor[string] `json:"cursor"`
+	// The event behind this change.
+	EventID string `json:"eventID"`
+	// The event's type: dispute.created, dispute.updated or dispute.closed.
+	Type string `json:"type"`
+	// When the change was committed.
+	OccurredAt time.Time `json:"occurredAt"`
+	// The dispute as it is now.
+	Dispute *ent.Dispute `json:"dispute"`
 }
 
 // A dispute's evidence: text fields by what they prove. Together they hold at
@@ -673,6 +714,22 @@ type SettlementScheduleInput struct {
 	Timezone string `json:"timezone"`
 }
 
+// A shipping address. Each part at most 200 characters; empty parts are dropped.
+type ShippingAddressInput struct {
+	// The first line: street and number.
+	Line1 *string `json:"line1,omitempty"`
+	// The second line: flat, floor, building.
+	Line2 *string `json:"line2,omitempty"`
+	// The city or town.
+	City *string `json:"city,omitempty"`
+	// The state, province or region.
+	State *string `json:"state,omitempty"`
+	// The postal code.
+	PostalCode *string `json:"postalCode,omitempty"`
+	// ISO 3166-1 alpha-2 country.
+	Country *string `json:"country,omitempty"`
+}
+
 // A new direct-debit agreement with a buyer.
 type SignAgreementInput struct {
 	// ISO 4217 code of the charges.
@@ -725,6 +782,8 @@ type SplitShareInput struct {
 type SubmitDisputeEvidenceInput struct {
 	// The dispute (dsp_…).
 	ID string `json:"id"`
+	// Send the Compelling Evidence 3.0 bundle (Dispute.compellingEvidence) with the staged evidence. BAD_USER_INPUT when the dispute does not qualify.
+	UseCompellingEvidence *bool `json:"useCompellingEvidence,omitempty"`
 	// The same key replays the first answer.
 	IdempotencyKey string `json:"idempotencyKey"`
 }
@@ -882,6 +941,70 @@ func (e *CircuitState) UnmarshalJSON(b []byte) error {
 }
 
 func (e CircuitState) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A data element Compelling Evidence 3.0 compares between payments.
+type CompellingEvidenceElement string
+
+const (
+	// The buyer's IP address at checkout.
+	CompellingEvidenceElementIPAddress CompellingEvidenceElement = "IP_ADDRESS"
+	// The device id the checkout sent.
+	CompellingEvidenceElementDeviceID CompellingEvidenceElement = "DEVICE_ID"
+	// The checkout session's shipping address.
+	CompellingEvidenceElementShippingAddress CompellingEvidenceElement = "SHIPPING_ADDRESS"
+	// The same customer (customer id) or the same email.
+	CompellingEvidenceElementCustomerAccount CompellingEvidenceElement = "CUSTOMER_ACCOUNT"
+)
+
+var AllCompellingEvidenceElement = []CompellingEvidenceElement{
+	CompellingEvidenceElementIPAddress,
+	CompellingEvidenceElementDeviceID,
+	CompellingEvidenceElementShippingAddress,
+	CompellingEvidenceElementCustomerAccount,
+}
+
+func (e CompellingEvidenceElement) IsValid() bool {
+	switch e {
+	case CompellingEvidenceElementIPAddress, CompellingEvidenceElementDeviceID, CompellingEvidenceElementShippingAddress, CompellingEvidenceElementCustomerAccount:
+		return true
+	}
+	return false
+}
+
+func (e CompellingEvidenceElement) String() string {
+	return string(e)
+}
+
+func (e *CompellingEvidenceElement) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CompellingEvidenceElement(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CompellingEvidenceElement", str)
+	}
+	return nil
+}
+
+func (e CompellingEvidenceElement) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CompellingEvidenceElement) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CompellingEvidenceElement) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

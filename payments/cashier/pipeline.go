@@ -21,6 +21,7 @@ import (
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/batch"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -134,6 +135,18 @@ type PaymentMethod struct {
 	// or the IP's country, whichever the caller trusts most).
 	Country   string
 	ReturnURL string
+	// DeviceID is the device id the buyer's checkout sent, if any: the
+	// payment keeps its hash, as dispute evidence (withBuyerFacts).
+	DeviceID string
+}
+
+// withBuyerFacts sets on p what a dispute may later need to show of the
+// buyer (Compelling Evidence 3.0, payments/disputes): the card's vault
+// fingerprint, the buyer's IP, email (normalised) and device id (hashed).
+// The shipping address's hash comes with the payment from its session.
+func withBuyerFacts(p *ent.Payment, pm PaymentMethod) {
+	p.CardFingerprint, p.BuyerIP = pm.CardFingerprint, disputes.NormalizeIP(pm.IP)
+	p.BuyerEmail, p.DeviceIDHash = disputes.NormalizeEmail(pm.Email), disputes.HashDeviceID(pm.DeviceID)
 }
 
 func (pm PaymentMethod) validate() error {
@@ -391,7 +404,7 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		if err != nil {
 			return err
 		}
-		att, err = s.planBegin(cur, route, dd, risked.counts, pm.Type, seed, n, w)
+		att, err = s.planBegin(cur, route, dd, risked.counts, pm, seed, n, w)
 		return err
 	})
 	if err != nil {
@@ -400,14 +413,15 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 	return att, nil
 }
 
-// planBegin decides attempt n of stored payment p, read under its lock:
-// the payment processing at the chosen connector (its last failure and
-// next action cleared), the attempt pending, the risk counts, and the
+// planBegin decides attempt n of stored payment p, read under its lock, paid
+// by pm: the payment processing at the chosen connector (its last failure
+// and next action cleared, the buyer's facts kept for disputes:
+// withBuyerFacts), the attempt pending, the risk counts, and the
 // session's coupon redeemed. It adds them to w, changes p in memory, and
 // returns the attempt. Returns ECONFLICT when the payment cannot be
 // confirmed in its state.
 func (s *Service) planBegin(p *ent.Payment, route routing.Decision, riskDecision map[string]any, counts []risk.Count,
-	method routing.Method, seed string, n int, w *recordWrites) (*ent.PaymentAttempt, error) {
+	pm PaymentMethod, seed string, n int, w *recordWrites) (*ent.PaymentAttempt, error) {
 	to, err := nextPayment(p.Status, paymentstatus.Confirm)
 	if err != nil {
 		return nil, err
@@ -416,11 +430,13 @@ func (s *Service) planBegin(p *ent.Payment, route routing.Decision, riskDecision
 	if err != nil {
 		return nil, err
 	}
-	p.Status, p.Connector, p.PaymentMethodType = to, route.Chosen, string(method)
+	p.Status, p.Connector, p.PaymentMethodType = to, route.Chosen, string(pm.Type)
 	p.FailureCode, p.FailureMessage, p.NextAction = "", "", nil
+	withBuyerFacts(p, pm)
 	w.payment(p.ID, row{payment.FieldStatus: string(to), payment.FieldConnector: route.Chosen,
-		payment.FieldPaymentMethodType: string(method), payment.FieldFailureCode: "", payment.FieldFailureMessage: "",
-		payment.FieldNextAction: nil})
+		payment.FieldPaymentMethodType: string(pm.Type), payment.FieldFailureCode: "", payment.FieldFailureMessage: "",
+		payment.FieldNextAction: nil, payment.FieldCardFingerprint: p.CardFingerprint, payment.FieldBuyerIP: p.BuyerIP,
+		payment.FieldBuyerEmail: p.BuyerEmail, payment.FieldDeviceIDHash: p.DeviceIDHash})
 	w.created = append(w.created, att)
 	w.counts = append(w.counts, counts...)
 	if p.CheckoutSessionID != "" {
@@ -554,7 +570,9 @@ func paymentCreate(client *ent.Client, p *ent.Payment) *ent.PaymentCreate {
 	c := client.Payment.Create().SetID(p.ID).SetMerchantID(p.MerchantID).
 		SetAmount(p.Amount).SetCurrency(p.Currency).SetCaptureMethod(p.CaptureMethod).
 		SetMerchantReference(p.MerchantReference).SetDescription(p.Description).
-		SetStatus(p.Status).SetConnector(p.Connector).SetPaymentMethodType(p.PaymentMethodType)
+		SetStatus(p.Status).SetConnector(p.Connector).SetPaymentMethodType(p.PaymentMethodType).
+		SetCardFingerprint(p.CardFingerprint).SetBuyerIP(p.BuyerIP).SetBuyerEmail(p.BuyerEmail).
+		SetDeviceIDHash(p.DeviceIDHash).SetShippingAddressHash(p.ShippingAddressHash)
 	if p.CustomerID != "" {
 		c.SetCustomerID(p.CustomerID)
 	}

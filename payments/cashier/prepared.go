@@ -46,6 +46,7 @@ func (s *Service) PrepareNew(ctx context.Context, np NewPayment, pm PaymentMetho
 	if err != nil {
 		return nil, err
 	}
+	withBuyerFacts(np.Payment, pm)
 	return &Prepared{payment: np.Payment, pm: pm, seed: key, d: d}, nil
 }
 

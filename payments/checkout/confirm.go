@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
@@ -40,6 +41,9 @@ type ConfirmInput struct {
 	// Email and BillingCountry feed the risk rules.
 	Email          string
 	BillingCountry string
+	// DeviceID is the buyer's device id as the checkout knows it, if it
+	// sends one: kept hashed on the payment, as dispute evidence.
+	DeviceID string
 	// IdempotencyKey seeds the channel idempotency keys: the same key never
 	// makes a second attempt.
 	IdempotencyKey string // Claim is the request's idempotency claim, which the confirm writes
@@ -117,6 +121,9 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	return s.payments.ConfirmPrepared(sys, prep)
 }
 
+// maxDeviceID bounds the device id a checkout sends, in bytes.
+const maxDeviceID = 255
+
 // paymentMethod builds what the pipeline needs to know of how the buyer
 // pays. card is the card token's vault record when the caller read it
 // already (nil: read it here); use says how the confirm uses a one-time
@@ -125,11 +132,14 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record, use tokenUse, held *heldCard) (cashier.PaymentMethod, error) {
 	req := audit.RequestFrom(ctx)
 	pm := cashier.PaymentMethod{
-		Type: in.Method, Email: in.Email, IP: req.RemoteAddr,
+		Type: in.Method, Email: in.Email, IP: req.RemoteAddr, DeviceID: in.DeviceID,
 		BillingCountry: strings.ToUpper(in.BillingCountry), Country: sess.BuyerCountry, ReturnURL: sess.ReturnURL,
 	}
 	if pm.Country == "" {
 		pm.Country = pm.BillingCountry
+	}
+	if len(in.DeviceID) > maxDeviceID {
+		return pm, payments.FieldErrorf("deviceID", "deviceID must be at most %d bytes", maxDeviceID)
 	}
 	switch in.Method {
 	case routing.Card:
@@ -183,6 +193,7 @@ func (s *Service) sessionPayment(sess *ent.CheckoutSession, latest *ent.Payment)
 		ID: pulid.New("pay"), MerchantID: sess.MerchantID, CheckoutSessionID: sess.ID,
 		Amount: amt.Minor, Currency: amt.Currency.Code(), CaptureMethod: payment.CaptureMethod(sess.CaptureMethod),
 		MerchantReference: sess.MerchantReference, CustomerID: sess.CustomerID, Metadata: sess.Metadata,
+		ShippingAddressHash: disputes.HashShippingAddress(sess.ShippingAddress),
 	}, true, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/straitpay/strait/ent/customer"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/cashier"
+	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -41,6 +42,10 @@ type CreateInput struct {
 	Metadata      []MetadataEntry
 	BuyerCountry  string
 	BuyerCurrency string
+	// ShippingAddress is where the goods go, by disputes.ShippingAddressParts
+	// (line1, line2, city, state, postal_code, country); optional. Kept on
+	// the session, and hashed on its payments, as dispute evidence.
+	ShippingAddress map[string]string
 	// IdempotencyKey makes creation happen once per key and merchant.
 	IdempotencyKey string
 }
@@ -80,6 +85,7 @@ type validated struct {
 	metadata      map[string]string
 	buyerCountry  string
 	buyerCurrency string
+	shipping      map[string]string
 }
 
 // Create opens a checkout session for the merchant of the viewer in ctx and
@@ -126,6 +132,9 @@ func (s *Service) Create(ctx context.Context, merchantID string, in CreateInput)
 	}
 	if len(v.metadata) > 0 {
 		c.SetMetadata(v.metadata)
+	}
+	if len(v.shipping) > 0 {
+		c.SetShippingAddress(v.shipping)
 	}
 	if in.IdempotencyKey != "" {
 		c.SetIdempotencyKey(in.IdempotencyKey)
@@ -187,7 +196,8 @@ func requestHash(in CreateInput, v validated) string {
 		ExpiresAt                         *time.Time
 		Metadata                          map[string]string
 		BuyerCountry, BuyerCurrency       string
-	}{v.amount, in.MerchantReference, in.CustomerID, string(v.capture), v.returnURL, v.methods, in.ExpiresIn, in.ExpiresAt, v.metadata, v.buyerCountry, v.buyerCurrency})
+		Shipping                          map[string]string `json:",omitempty"`
+	}{v.amount, in.MerchantReference, in.CustomerID, string(v.capture), v.returnURL, v.methods, in.ExpiresIn, in.ExpiresAt, v.metadata, v.buyerCountry, v.buyerCurrency, v.shipping})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -242,7 +252,41 @@ func (s *Service) validate(in CreateInput, now time.Time) (validated, error) {
 		}
 		v.buyerCurrency = c.Code()
 	}
+	if v.shipping, err = checkShipping(in.ShippingAddress); err != nil {
+		return v, err
+	}
 	return v, nil
+}
+
+// maxShippingPart bounds each part of a shipping address, in characters.
+const maxShippingPart = 200
+
+// checkShipping checks a shipping address: known parts only, each at most
+// maxShippingPart characters, a known country; empty parts dropped.
+func checkShipping(in map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	for k, val := range in {
+		val = strings.TrimSpace(val)
+		switch {
+		case !slices.Contains(disputes.ShippingAddressParts, k):
+			return nil, payments.FieldErrorf("shippingAddress", "unknown shipping address part %q", k)
+		case utf8.RuneCountInString(val) > maxShippingPart:
+			return nil, payments.FieldErrorf("shippingAddress."+k, "%s must be at most %d characters", k, maxShippingPart)
+		case val == "":
+		case k == "country":
+			c, err := tenancy.ParseCountry(val)
+			if err != nil {
+				return nil, payments.FieldErrorf("shippingAddress.country", "unknown country %q", val)
+			}
+			out[k] = c
+		default:
+			out[k] = val
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // checkReturnURL allows absolute https URLs without credentials, and http on

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,6 +32,11 @@ type Config struct {
 	LogLevel    string        // STRAIT_LOG_LEVEL: debug, info, warn, error
 	ShutdownIn  time.Duration // STRAIT_SHUTDOWN_TIMEOUT
 	CORSOrigins []string      // STRAIT_CORS_ORIGINS: comma-separated origins allowed for browsers and websockets
+	// TrustedProxies are the load balancers and proxies in front of Strait
+	// (STRAIT_TRUSTED_PROXIES: comma-separated addresses or CIDR prefixes):
+	// a request from one of them is from the rightmost untrusted address of
+	// its X-Forwarded-For (clientAddr). None by default: the TCP peer.
+	TrustedProxies []netip.Prefix
 	// CORSHeaders are the request headers browsers from CORSOrigins may send
 	// besides Strait's own (Authorization, Content-Type, Idempotency-Key,
 	// X-Request-Id), from STRAIT_CORS_HEADERS; by default the tracing and
@@ -156,6 +162,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	corsHeaders := fs.String("cors-headers", env("STRAIT_CORS_HEADERS", strings.Join(DefaultCORSHeaders, ",")), "comma-separated request headers browsers may send besides Authorization, Content-Type, Idempotency-Key and X-Request-Id")
 	fs.StringVar(&c.PersistedOperations, "persisted-operations", env("STRAIT_PERSISTED_OPERATIONS", ""), "allow-list file: serve only the operations it lists (GraphQL Code Generator, Relay or Apollo manifest JSON)")
 	fs.IntVar(&c.APQCacheSize, "apq-cache-size", apqSize, "automatic persisted queries remembered per replica (0: APQ off)")
+	proxies := fs.String("trusted-proxies", env("STRAIT_TRUSTED_PROXIES", ""), "comma-separated addresses or CIDR prefixes of the proxies in front of Strait, whose X-Forwarded-For is believed")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -171,6 +178,9 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 		if h = strings.TrimSpace(h); h != "" {
 			c.CORSHeaders = append(c.CORSHeaders, h)
 		}
+	}
+	if c.TrustedProxies, err = parseTrustedProxies(*proxies); err != nil {
+		return c, err
 	}
 	if c.PersistedOperations != "" {
 		// Loaded again by the GraphQL server; read here so a bad file stops

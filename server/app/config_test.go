@@ -41,3 +41,31 @@ func TestTimeoutConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestTrustedProxiesConfig(t *testing.T) {
+	get := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "STRAIT_TRUSTED_PROXIES" {
+				return v
+			}
+			return ""
+		}
+	}
+	cfg, err := app.ParseConfig("test", nil, get(" 10.0.0.0/8, 192.0.2.1 ,2001:db8::/32"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range cfg.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 192.0.2.1/32 2001:db8::/32" {
+		t.Fatalf("trusted proxies %v", got)
+	}
+	if _, err := app.ParseConfig("test", nil, get("10.0.0.0/8,proxy.internal")); err == nil || !strings.Contains(err.Error(), "proxy.internal") {
+		t.Fatalf("a host name: %v", err)
+	}
+	if cfg, err := app.ParseConfig("test", nil, get("")); err != nil || len(cfg.TrustedProxies) != 0 {
+		t.Fatalf("default: %v, %v", cfg.TrustedProxies, err)
+	}
+}

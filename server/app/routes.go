@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -77,7 +76,7 @@ func (a *App) requestContext(next http.Handler) http.Handler {
 			id = "req_" + hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		remote, _, _ := net.SplitHostPort(r.RemoteAddr)
+		remote := clientAddr(r, a.Config.TrustedProxies)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		ctx = audit.WithRequest(ctx, audit.Request{ID: id, RemoteAddr: remote})
 		if a.Config.RequestTimeout > 0 && !isWebsocketUpgrade(r) {
