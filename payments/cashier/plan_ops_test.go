@@ -270,7 +270,8 @@ func TestPlanBegin(t *testing.T) {
 			p, _ := planRows(tc.from, attemptstatus.Declined)
 			p.FailureCode = "do_not_honor"
 			w := newRecordWrites(planNow)
-			att, err := s.planBegin(p, route, map[string]any{"action": "allow"}, nil, routing.Card, "key", 2, w)
+			pm := PaymentMethod{Type: routing.Card, CardFingerprint: "fp_1", Email: " Buyer@Example.COM ", IP: "203.0.113.9"}
+			att, err := s.planBegin(p, route, map[string]any{"action": "allow"}, nil, pm, "key", 2, w)
 			if tc.code != "" {
 				if payments.ErrorCode(err) != tc.code || len(w.payments)+len(w.created)+len(w.reserve) != 0 {
 					t.Fatalf("err = %v, writes %+v", err, w)
@@ -287,6 +288,13 @@ func TestPlanBegin(t *testing.T) {
 			set := setOf(t, pays, p.ID)
 			if set[payment.FieldStatus] != string(paymentstatus.Processing) || set[payment.FieldFailureCode] != "" || set[payment.FieldConnector] != "cardnet" {
 				t.Fatalf("set %v", set)
+			}
+			// The buyer's facts, kept for disputes, as a new payment keeps them.
+			var want ent.Payment
+			withBuyerFacts(&want, pm)
+			if set[payment.FieldCardFingerprint] != "fp_1" || set[payment.FieldBuyerEmail] != want.BuyerEmail || set[payment.FieldBuyerIP] != want.BuyerIP ||
+				want.BuyerEmail == "" {
+				t.Fatalf("buyer facts %v, want %+v", set, want)
 			}
 			if len(w.created) != 1 || w.created[0] != att || att.Status != attemptstatus.Pending || att.ChannelIdempotencyKey != channelKey(p, "key", 2) {
 				t.Fatalf("attempt %+v", att)
