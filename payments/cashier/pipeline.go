@@ -406,6 +406,10 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		}
 		return att, nil
 	}
+	fee := ent.Payment{ID: p.ID, MerchantID: p.MerchantID}
+	if err := s.withFeeFacts(sys, &fee, pm); err != nil {
+		return nil, err
+	}
 	var att *ent.PaymentAttempt
 	err = s.tx(sys, func(tx *ent.Tx) error {
 		cur, err := s.lockPayment(sys, tx, p.ID)
@@ -421,7 +425,7 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(to).SetConnector(route.Chosen).
 			SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
 			SetCardFingerprint(facts.CardFingerprint).SetBuyerIP(facts.BuyerIP).SetBuyerEmail(facts.BuyerEmail).
-			SetDeviceIDHash(facts.DeviceIDHash).
+			SetDeviceIDHash(facts.DeviceIDHash).SetCardScheme(fee.CardScheme).SetRegion(fee.Region).
 			Exec(sys)
 		if err != nil {
 			return fmt.Errorf("payment %s: %w", p.ID, err)
@@ -587,7 +591,8 @@ func paymentCreate(client *ent.Client, p *ent.Payment) *ent.PaymentCreate {
 		SetMerchantReference(p.MerchantReference).SetDescription(p.Description).
 		SetStatus(p.Status).SetConnector(p.Connector).SetPaymentMethodType(p.PaymentMethodType).
 		SetCardFingerprint(p.CardFingerprint).SetBuyerIP(p.BuyerIP).SetBuyerEmail(p.BuyerEmail).
-		SetDeviceIDHash(p.DeviceIDHash).SetShippingAddressHash(p.ShippingAddressHash)
+		SetDeviceIDHash(p.DeviceIDHash).SetShippingAddressHash(p.ShippingAddressHash).
+		SetCardScheme(p.CardScheme).SetRegion(p.Region)
 	if p.CustomerID != "" {
 		c.SetCustomerID(p.CustomerID)
 	}
