@@ -105,14 +105,21 @@ func TestRefundsClawSplitsBackProRata(t *testing.T) {
 			t.Fatal(err)
 		}
 		partners(map[string]int64{"ptr_a": 77 + 66, "ptr_b": 77 + 66, "ptr_c": 1 + 1, "ptr_s": 700 + 1000})
-		tb, err := e.l.TrialBalance(sys())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range tb {
-			if line.Net.Minor != 0 || line.PostingsNet.Minor != 0 {
-				t.Errorf("trial balance %s does not net to zero: %+v", line.Currency, line)
-			}
-		}
+		e.balanced(t)
 	})
+}
+
+// balanced fails t unless the ledger's trial balance nets to zero in every
+// currency.
+func (e *env) balanced(t *testing.T) {
+	t.Helper()
+	tb, err := e.l.TrialBalance(sys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range tb {
+		if line.Net.Minor != 0 || line.PostingsNet.Minor != 0 {
+			t.Errorf("trial balance %s does not net to zero: %+v", line.Currency, line)
+		}
+	}
 }

@@ -183,15 +183,7 @@ func TestRunSettlesMaturedFundsWithFeesSplitsAndFX(t *testing.T) {
 		if l := lines["refund/USD"]; l.Gross != -2500 || l.ChannelFee != -80 || l.MDR != -80 || l.Split != -16 || l.Net != -2420 {
 			t.Errorf("refund line = %+v", l)
 		}
-		tb, err := e.l.TrialBalance(sys())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range tb {
-			if line.Net.Minor != 0 || line.PostingsNet.Minor != 0 {
-				t.Errorf("trial balance %s does not net to zero: %+v", line.Currency, line)
-			}
-		}
+		e.balanced(t)
 
 		var csv bytes.Buffer
 		if err := b.WriteCSV(&csv); err != nil {
