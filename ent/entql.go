@@ -788,6 +788,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldBuyerEmail:          {Type: field.TypeString, Column: payment.FieldBuyerEmail},
 			payment.FieldDeviceIDHash:        {Type: field.TypeString, Column: payment.FieldDeviceIDHash},
 			payment.FieldShippingAddressHash: {Type: field.TypeString, Column: payment.FieldShippingAddressHash},
+			payment.FieldCardScheme:          {Type: field.TypeString, Column: payment.FieldCardScheme},
+			payment.FieldRegion:              {Type: field.TypeString, Column: payment.FieldRegion},
 		},
 	}
 	graph.Nodes[30] = &sqlgraph.Node{
@@ -1132,6 +1134,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementline.FieldSplitAmount: {Type: field.TypeInt64, Column: settlementline.FieldSplitAmount},
 			settlementline.FieldNet:         {Type: field.TypeInt64, Column: settlementline.FieldNet},
 			settlementline.FieldCapturedAt:  {Type: field.TypeTime, Column: settlementline.FieldCapturedAt},
+			settlementline.FieldSplits:      {Type: field.TypeJSON, Column: settlementline.FieldSplits},
 		},
 	}
 	graph.Nodes[45] = &sqlgraph.Node{
@@ -4993,6 +4996,16 @@ func (f *PaymentFilter) WhereShippingAddressHash(p entql.StringP) {
 	f.Where(p.Field(payment.FieldShippingAddressHash))
 }
 
+// WhereCardScheme applies the entql string predicate on the card_scheme field.
+func (f *PaymentFilter) WhereCardScheme(p entql.StringP) {
+	f.Where(p.Field(payment.FieldCardScheme))
+}
+
+// WhereRegion applies the entql string predicate on the region field.
+func (f *PaymentFilter) WhereRegion(p entql.StringP) {
+	f.Where(p.Field(payment.FieldRegion))
+}
+
 // WhereHasMerchant applies a predicate to check if query has an edge merchant.
 func (f *PaymentFilter) WhereHasMerchant() {
 	f.Where(entql.HasEdge("merchant"))
@@ -6509,6 +6522,11 @@ func (f *SettlementLineFilter) WhereNet(p entql.Int64P) {
 // WhereCapturedAt applies the entql time.Time predicate on the captured_at field.
 func (f *SettlementLineFilter) WhereCapturedAt(p entql.TimeP) {
 	f.Where(p.Field(settlementline.FieldCapturedAt))
+}
+
+// WhereSplits applies the entql json.RawMessage predicate on the splits field.
+func (f *SettlementLineFilter) WhereSplits(p entql.BytesP) {
+	f.Where(p.Field(settlementline.FieldSplits))
 }
 
 // addPredicate implements the predicateAdder interface.

@@ -28609,6 +28609,8 @@ type PaymentMutation struct {
 	buyer_email             *string
 	device_id_hash          *string
 	shipping_address_hash   *string
+	card_scheme             *string
+	region                  *string
 	clearedFields           map[string]struct{}
 	merchant                *string
 	clearedmerchant         bool
@@ -30273,6 +30275,78 @@ func (m *PaymentMutation) ResetShippingAddressHash() {
 	m.shipping_address_hash = nil
 }
 
+// SetCardScheme sets the "card_scheme" field.
+func (m *PaymentMutation) SetCardScheme(s string) {
+	m.card_scheme = &s
+}
+
+// CardScheme returns the value of the "card_scheme" field in the mutation.
+func (m *PaymentMutation) CardScheme() (r string, exists bool) {
+	v := m.card_scheme
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCardScheme returns the old "card_scheme" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldCardScheme(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCardScheme is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCardScheme requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCardScheme: %w", err)
+	}
+	return oldValue.CardScheme, nil
+}
+
+// ResetCardScheme resets all changes to the "card_scheme" field.
+func (m *PaymentMutation) ResetCardScheme() {
+	m.card_scheme = nil
+}
+
+// SetRegion sets the "region" field.
+func (m *PaymentMutation) SetRegion(s string) {
+	m.region = &s
+}
+
+// Region returns the value of the "region" field in the mutation.
+func (m *PaymentMutation) Region() (r string, exists bool) {
+	v := m.region
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRegion returns the old "region" field's value of the Payment entity.
+// If the Payment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PaymentMutation) OldRegion(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRegion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRegion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRegion: %w", err)
+	}
+	return oldValue.Region, nil
+}
+
+// ResetRegion resets all changes to the "region" field.
+func (m *PaymentMutation) ResetRegion() {
+	m.region = nil
+}
+
 // ClearMerchant clears the "merchant" edge to the Merchant entity.
 func (m *PaymentMutation) ClearMerchant() {
 	m.clearedmerchant = true
@@ -30550,7 +30624,7 @@ func (m *PaymentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PaymentMutation) Fields() []string {
-	fields := make([]string, 0, 36)
+	fields := make([]string, 0, 38)
 	if m.created_at != nil {
 		fields = append(fields, payment.FieldCreatedAt)
 	}
@@ -30659,6 +30733,12 @@ func (m *PaymentMutation) Fields() []string {
 	if m.shipping_address_hash != nil {
 		fields = append(fields, payment.FieldShippingAddressHash)
 	}
+	if m.card_scheme != nil {
+		fields = append(fields, payment.FieldCardScheme)
+	}
+	if m.region != nil {
+		fields = append(fields, payment.FieldRegion)
+	}
 	return fields
 }
 
@@ -30739,6 +30819,10 @@ func (m *PaymentMutation) Field(name string) (ent.Value, bool) {
 		return m.DeviceIDHash()
 	case payment.FieldShippingAddressHash:
 		return m.ShippingAddressHash()
+	case payment.FieldCardScheme:
+		return m.CardScheme()
+	case payment.FieldRegion:
+		return m.Region()
 	}
 	return nil, false
 }
@@ -30820,6 +30904,10 @@ func (m *PaymentMutation) OldField(ctx context.Context, name string) (ent.Value,
 		return m.OldDeviceIDHash(ctx)
 	case payment.FieldShippingAddressHash:
 		return m.OldShippingAddressHash(ctx)
+	case payment.FieldCardScheme:
+		return m.OldCardScheme(ctx)
+	case payment.FieldRegion:
+		return m.OldRegion(ctx)
 	}
 	return nil, fmt.Errorf("unknown Payment field %s", name)
 }
@@ -31080,6 +31168,20 @@ func (m *PaymentMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetShippingAddressHash(v)
+		return nil
+	case payment.FieldCardScheme:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCardScheme(v)
+		return nil
+	case payment.FieldRegion:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRegion(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Payment field %s", name)
@@ -31369,6 +31471,12 @@ func (m *PaymentMutation) ResetField(name string) error {
 		return nil
 	case payment.FieldShippingAddressHash:
 		m.ResetShippingAddressHash()
+		return nil
+	case payment.FieldCardScheme:
+		m.ResetCardScheme()
+		return nil
+	case payment.FieldRegion:
+		m.ResetRegion()
 		return nil
 	}
 	return fmt.Errorf("unknown Payment field %s", name)
@@ -44911,6 +45019,8 @@ type SettlementLineMutation struct {
 	net             *int64
 	addnet          *int64
 	captured_at     *time.Time
+	splits          *[]schema.SettlementSplit
+	appendsplits    []schema.SettlementSplit
 	clearedFields   map[string]struct{}
 	done            bool
 	oldValue        func(context.Context) (*SettlementLine, error)
@@ -45517,6 +45627,71 @@ func (m *SettlementLineMutation) ResetCapturedAt() {
 	m.captured_at = nil
 }
 
+// SetSplits sets the "splits" field.
+func (m *SettlementLineMutation) SetSplits(ss []schema.SettlementSplit) {
+	m.splits = &ss
+	m.appendsplits = nil
+}
+
+// Splits returns the value of the "splits" field in the mutation.
+func (m *SettlementLineMutation) Splits() (r []schema.SettlementSplit, exists bool) {
+	v := m.splits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSplits returns the old "splits" field's value of the SettlementLine entity.
+// If the SettlementLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementLineMutation) OldSplits(ctx context.Context) (v []schema.SettlementSplit, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSplits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSplits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSplits: %w", err)
+	}
+	return oldValue.Splits, nil
+}
+
+// AppendSplits adds ss to the "splits" field.
+func (m *SettlementLineMutation) AppendSplits(ss []schema.SettlementSplit) {
+	m.appendsplits = append(m.appendsplits, ss...)
+}
+
+// AppendedSplits returns the list of values that were appended to the "splits" field in this mutation.
+func (m *SettlementLineMutation) AppendedSplits() ([]schema.SettlementSplit, bool) {
+	if len(m.appendsplits) == 0 {
+		return nil, false
+	}
+	return m.appendsplits, true
+}
+
+// ClearSplits clears the value of the "splits" field.
+func (m *SettlementLineMutation) ClearSplits() {
+	m.splits = nil
+	m.appendsplits = nil
+	m.clearedFields[settlementline.FieldSplits] = struct{}{}
+}
+
+// SplitsCleared returns if the "splits" field was cleared in this mutation.
+func (m *SettlementLineMutation) SplitsCleared() bool {
+	_, ok := m.clearedFields[settlementline.FieldSplits]
+	return ok
+}
+
+// ResetSplits resets all changes to the "splits" field.
+func (m *SettlementLineMutation) ResetSplits() {
+	m.splits = nil
+	m.appendsplits = nil
+	delete(m.clearedFields, settlementline.FieldSplits)
+}
+
 // Where appends a list predicates to the SettlementLineMutation builder.
 func (m *SettlementLineMutation) Where(ps ...predicate.SettlementLine) {
 	m.predicates = append(m.predicates, ps...)
@@ -45551,7 +45726,7 @@ func (m *SettlementLineMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettlementLineMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.merchant_id != nil {
 		fields = append(fields, settlementline.FieldMerchantID)
 	}
@@ -45585,6 +45760,9 @@ func (m *SettlementLineMutation) Fields() []string {
 	if m.captured_at != nil {
 		fields = append(fields, settlementline.FieldCapturedAt)
 	}
+	if m.splits != nil {
+		fields = append(fields, settlementline.FieldSplits)
+	}
 	return fields
 }
 
@@ -45615,6 +45793,8 @@ func (m *SettlementLineMutation) Field(name string) (ent.Value, bool) {
 		return m.Net()
 	case settlementline.FieldCapturedAt:
 		return m.CapturedAt()
+	case settlementline.FieldSplits:
+		return m.Splits()
 	}
 	return nil, false
 }
@@ -45646,6 +45826,8 @@ func (m *SettlementLineMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldNet(ctx)
 	case settlementline.FieldCapturedAt:
 		return m.OldCapturedAt(ctx)
+	case settlementline.FieldSplits:
+		return m.OldSplits(ctx)
 	}
 	return nil, fmt.Errorf("unknown SettlementLine field %s", name)
 }
@@ -45731,6 +45913,13 @@ func (m *SettlementLineMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCapturedAt(v)
+		return nil
+	case settlementline.FieldSplits:
+		v, ok := value.([]schema.SettlementSplit)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSplits(v)
 		return nil
 	}
 	return fmt.Errorf("unknown SettlementLine field %s", name)
@@ -45824,7 +46013,11 @@ func (m *SettlementLineMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *SettlementLineMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(settlementline.FieldSplits) {
+		fields = append(fields, settlementline.FieldSplits)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -45837,6 +46030,11 @@ func (m *SettlementLineMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *SettlementLineMutation) ClearField(name string) error {
+	switch name {
+	case settlementline.FieldSplits:
+		m.ClearSplits()
+		return nil
+	}
 	return fmt.Errorf("unknown SettlementLine nullable field %s", name)
 }
 
@@ -45876,6 +46074,9 @@ func (m *SettlementLineMutation) ResetField(name string) error {
 		return nil
 	case settlementline.FieldCapturedAt:
 		m.ResetCapturedAt()
+		return nil
+	case settlementline.FieldSplits:
+		m.ResetSplits()
 		return nil
 	}
 	return fmt.Errorf("unknown SettlementLine field %s", name)

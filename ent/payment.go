@@ -95,6 +95,10 @@ type Payment struct {
 	DeviceIDHash string `json:"device_id_hash,omitempty"`
 	// SHA-256 (hex) of the checkout session's shipping address, normalised
 	ShippingAddressHash string `json:"shipping_address_hash,omitempty"`
+	// the vault card's scheme (visa, mastercard, ...); empty for other methods
+	CardScheme string `json:"card_scheme,omitempty"`
+	// domestic, intra_regional or international, from the card's (or buyer's) and the merchant's countries
+	Region string `json:"region,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the PaymentQuery when eager-loading is set.
 	Edges        PaymentEdges `json:"edges"`
@@ -195,7 +199,7 @@ func (*Payment) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case payment.FieldAmount, payment.FieldAmountCapturable, payment.FieldAmountCaptured, payment.FieldAmountRefunded, payment.FieldFeeAmount:
 			values[i] = new(sql.NullInt64)
-		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID, payment.FieldIdempotencyKey, payment.FieldReviewStatus, payment.FieldReviewReason, payment.FieldReviewClosedBy, payment.FieldReviewCloseNote, payment.FieldCardFingerprint, payment.FieldBuyerIP, payment.FieldBuyerEmail, payment.FieldDeviceIDHash, payment.FieldShippingAddressHash:
+		case payment.FieldID, payment.FieldMerchantID, payment.FieldCurrency, payment.FieldStatus, payment.FieldCaptureMethod, payment.FieldPaymentMethodType, payment.FieldConnector, payment.FieldDescription, payment.FieldMerchantReference, payment.FieldCheckoutSessionID, payment.FieldCustomerID, payment.FieldFailureCode, payment.FieldFailureMessage, payment.FieldAgreementID, payment.FieldIdempotencyKey, payment.FieldReviewStatus, payment.FieldReviewReason, payment.FieldReviewClosedBy, payment.FieldReviewCloseNote, payment.FieldCardFingerprint, payment.FieldBuyerIP, payment.FieldBuyerEmail, payment.FieldDeviceIDHash, payment.FieldShippingAddressHash, payment.FieldCardScheme, payment.FieldRegion:
 			values[i] = new(sql.NullString)
 		case payment.FieldCreatedAt, payment.FieldUpdatedAt, payment.FieldCanceledAt, payment.FieldCaptureBefore, payment.FieldReviewOpenedAt, payment.FieldReviewClosedAt:
 			values[i] = new(sql.NullTime)
@@ -446,6 +450,18 @@ func (_m *Payment) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ShippingAddressHash = value.String
 			}
+		case payment.FieldCardScheme:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field card_scheme", values[i])
+			} else if value.Valid {
+				_m.CardScheme = value.String
+			}
+		case payment.FieldRegion:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field region", values[i])
+			} else if value.Valid {
+				_m.Region = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -631,6 +647,12 @@ func (_m *Payment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("shipping_address_hash=")
 	builder.WriteString(_m.ShippingAddressHash)
+	builder.WriteString(", ")
+	builder.WriteString("card_scheme=")
+	builder.WriteString(_m.CardScheme)
+	builder.WriteString(", ")
+	builder.WriteString("region=")
+	builder.WriteString(_m.Region)
 	builder.WriteByte(')')
 	return builder.String()
 }

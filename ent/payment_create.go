@@ -495,6 +495,34 @@ func (_c *PaymentCreate) SetNillableShippingAddressHash(v *string) *PaymentCreat
 	return _c
 }
 
+// SetCardScheme sets the "card_scheme" field.
+func (_c *PaymentCreate) SetCardScheme(v string) *PaymentCreate {
+	_c.mutation.SetCardScheme(v)
+	return _c
+}
+
+// SetNillableCardScheme sets the "card_scheme" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableCardScheme(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetCardScheme(*v)
+	}
+	return _c
+}
+
+// SetRegion sets the "region" field.
+func (_c *PaymentCreate) SetRegion(v string) *PaymentCreate {
+	_c.mutation.SetRegion(v)
+	return _c
+}
+
+// SetNillableRegion sets the "region" field if the given value is not nil.
+func (_c *PaymentCreate) SetNillableRegion(v *string) *PaymentCreate {
+	if v != nil {
+		_c.SetRegion(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *PaymentCreate) SetID(v string) *PaymentCreate {
 	_c.mutation.SetID(v)
@@ -700,6 +728,14 @@ func (_c *PaymentCreate) defaults() error {
 		v := payment.DefaultShippingAddressHash
 		_c.mutation.SetShippingAddressHash(v)
 	}
+	if _, ok := _c.mutation.CardScheme(); !ok {
+		v := payment.DefaultCardScheme
+		_c.mutation.SetCardScheme(v)
+	}
+	if _, ok := _c.mutation.Region(); !ok {
+		v := payment.DefaultRegion
+		_c.mutation.SetRegion(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if payment.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized payment.DefaultID (forgotten import ent/runtime?)")
@@ -902,6 +938,22 @@ func (_c *PaymentCreate) check() error {
 			return &ValidationError{Name: "shipping_address_hash", err: fmt.Errorf(`ent: validator failed for field "Payment.shipping_address_hash": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.CardScheme(); !ok {
+		return &ValidationError{Name: "card_scheme", err: errors.New(`ent: missing required field "Payment.card_scheme"`)}
+	}
+	if v, ok := _c.mutation.CardScheme(); ok {
+		if err := payment.CardSchemeValidator(v); err != nil {
+			return &ValidationError{Name: "card_scheme", err: fmt.Errorf(`ent: validator failed for field "Payment.card_scheme": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Region(); !ok {
+		return &ValidationError{Name: "region", err: errors.New(`ent: missing required field "Payment.region"`)}
+	}
+	if v, ok := _c.mutation.Region(); ok {
+		if err := payment.RegionValidator(v); err != nil {
+			return &ValidationError{Name: "region", err: fmt.Errorf(`ent: validator failed for field "Payment.region": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := payment.IDValidator(v); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Payment.id": %w`, err)}
@@ -1077,6 +1129,14 @@ func (_c *PaymentCreate) createSpec() (*Payment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ShippingAddressHash(); ok {
 		_spec.SetField(payment.FieldShippingAddressHash, field.TypeString, value)
 		_node.ShippingAddressHash = value
+	}
+	if value, ok := _c.mutation.CardScheme(); ok {
+		_spec.SetField(payment.FieldCardScheme, field.TypeString, value)
+		_node.CardScheme = value
+	}
+	if value, ok := _c.mutation.Region(); ok {
+		_spec.SetField(payment.FieldRegion, field.TypeString, value)
+		_node.Region = value
 	}
 	if nodes := _c.mutation.MerchantIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1715,6 +1775,30 @@ func (u *PaymentUpsert) UpdateShippingAddressHash() *PaymentUpsert {
 	return u
 }
 
+// SetCardScheme sets the "card_scheme" field.
+func (u *PaymentUpsert) SetCardScheme(v string) *PaymentUpsert {
+	u.Set(payment.FieldCardScheme, v)
+	return u
+}
+
+// UpdateCardScheme sets the "card_scheme" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateCardScheme() *PaymentUpsert {
+	u.SetExcluded(payment.FieldCardScheme)
+	return u
+}
+
+// SetRegion sets the "region" field.
+func (u *PaymentUpsert) SetRegion(v string) *PaymentUpsert {
+	u.Set(payment.FieldRegion, v)
+	return u
+}
+
+// UpdateRegion sets the "region" field to the value that was provided on create.
+func (u *PaymentUpsert) UpdateRegion() *PaymentUpsert {
+	u.SetExcluded(payment.FieldRegion)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -2336,6 +2420,34 @@ func (u *PaymentUpsertOne) SetShippingAddressHash(v string) *PaymentUpsertOne {
 func (u *PaymentUpsertOne) UpdateShippingAddressHash() *PaymentUpsertOne {
 	return u.Update(func(s *PaymentUpsert) {
 		s.UpdateShippingAddressHash()
+	})
+}
+
+// SetCardScheme sets the "card_scheme" field.
+func (u *PaymentUpsertOne) SetCardScheme(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetCardScheme(v)
+	})
+}
+
+// UpdateCardScheme sets the "card_scheme" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateCardScheme() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateCardScheme()
+	})
+}
+
+// SetRegion sets the "region" field.
+func (u *PaymentUpsertOne) SetRegion(v string) *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetRegion(v)
+	})
+}
+
+// UpdateRegion sets the "region" field to the value that was provided on create.
+func (u *PaymentUpsertOne) UpdateRegion() *PaymentUpsertOne {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateRegion()
 	})
 }
 
@@ -3127,6 +3239,34 @@ func (u *PaymentUpsertBulk) SetShippingAddressHash(v string) *PaymentUpsertBulk 
 func (u *PaymentUpsertBulk) UpdateShippingAddressHash() *PaymentUpsertBulk {
 	return u.Update(func(s *PaymentUpsert) {
 		s.UpdateShippingAddressHash()
+	})
+}
+
+// SetCardScheme sets the "card_scheme" field.
+func (u *PaymentUpsertBulk) SetCardScheme(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetCardScheme(v)
+	})
+}
+
+// UpdateCardScheme sets the "card_scheme" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateCardScheme() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateCardScheme()
+	})
+}
+
+// SetRegion sets the "region" field.
+func (u *PaymentUpsertBulk) SetRegion(v string) *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.SetRegion(v)
+	})
+}
+
+// UpdateRegion sets the "region" field to the value that was provided on create.
+func (u *PaymentUpsertBulk) UpdateRegion() *PaymentUpsertBulk {
+	return u.Update(func(s *PaymentUpsert) {
+		s.UpdateRegion()
 	})
 }
 

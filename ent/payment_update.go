@@ -568,6 +568,34 @@ func (_u *PaymentUpdate) SetNillableShippingAddressHash(v *string) *PaymentUpdat
 	return _u
 }
 
+// SetCardScheme sets the "card_scheme" field.
+func (_u *PaymentUpdate) SetCardScheme(v string) *PaymentUpdate {
+	_u.mutation.SetCardScheme(v)
+	return _u
+}
+
+// SetNillableCardScheme sets the "card_scheme" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableCardScheme(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetCardScheme(*v)
+	}
+	return _u
+}
+
+// SetRegion sets the "region" field.
+func (_u *PaymentUpdate) SetRegion(v string) *PaymentUpdate {
+	_u.mutation.SetRegion(v)
+	return _u
+}
+
+// SetNillableRegion sets the "region" field if the given value is not nil.
+func (_u *PaymentUpdate) SetNillableRegion(v *string) *PaymentUpdate {
+	if v != nil {
+		_u.SetRegion(*v)
+	}
+	return _u
+}
+
 // SetCheckoutSession sets the "checkout_session" edge to the CheckoutSession entity.
 func (_u *PaymentUpdate) SetCheckoutSession(v *CheckoutSession) *PaymentUpdate {
 	return _u.SetCheckoutSessionID(v.ID)
@@ -852,6 +880,16 @@ func (_u *PaymentUpdate) check() error {
 			return &ValidationError{Name: "shipping_address_hash", err: fmt.Errorf(`ent: validator failed for field "Payment.shipping_address_hash": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CardScheme(); ok {
+		if err := payment.CardSchemeValidator(v); err != nil {
+			return &ValidationError{Name: "card_scheme", err: fmt.Errorf(`ent: validator failed for field "Payment.card_scheme": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Region(); ok {
+		if err := payment.RegionValidator(v); err != nil {
+			return &ValidationError{Name: "region", err: fmt.Errorf(`ent: validator failed for field "Payment.region": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Payment.merchant"`)
 	}
@@ -1004,6 +1042,12 @@ func (_u *PaymentUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.ShippingAddressHash(); ok {
 		_spec.SetField(payment.FieldShippingAddressHash, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.CardScheme(); ok {
+		_spec.SetField(payment.FieldCardScheme, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Region(); ok {
+		_spec.SetField(payment.FieldRegion, field.TypeString, value)
 	}
 	if _u.mutation.CheckoutSessionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1751,6 +1795,34 @@ func (_u *PaymentUpdateOne) SetNillableShippingAddressHash(v *string) *PaymentUp
 	return _u
 }
 
+// SetCardScheme sets the "card_scheme" field.
+func (_u *PaymentUpdateOne) SetCardScheme(v string) *PaymentUpdateOne {
+	_u.mutation.SetCardScheme(v)
+	return _u
+}
+
+// SetNillableCardScheme sets the "card_scheme" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableCardScheme(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetCardScheme(*v)
+	}
+	return _u
+}
+
+// SetRegion sets the "region" field.
+func (_u *PaymentUpdateOne) SetRegion(v string) *PaymentUpdateOne {
+	_u.mutation.SetRegion(v)
+	return _u
+}
+
+// SetNillableRegion sets the "region" field if the given value is not nil.
+func (_u *PaymentUpdateOne) SetNillableRegion(v *string) *PaymentUpdateOne {
+	if v != nil {
+		_u.SetRegion(*v)
+	}
+	return _u
+}
+
 // SetCheckoutSession sets the "checkout_session" edge to the CheckoutSession entity.
 func (_u *PaymentUpdateOne) SetCheckoutSession(v *CheckoutSession) *PaymentUpdateOne {
 	return _u.SetCheckoutSessionID(v.ID)
@@ -2048,6 +2120,16 @@ func (_u *PaymentUpdateOne) check() error {
 			return &ValidationError{Name: "shipping_address_hash", err: fmt.Errorf(`ent: validator failed for field "Payment.shipping_address_hash": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CardScheme(); ok {
+		if err := payment.CardSchemeValidator(v); err != nil {
+			return &ValidationError{Name: "card_scheme", err: fmt.Errorf(`ent: validator failed for field "Payment.card_scheme": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.Region(); ok {
+		if err := payment.RegionValidator(v); err != nil {
+			return &ValidationError{Name: "region", err: fmt.Errorf(`ent: validator failed for field "Payment.region": %w`, err)}
+		}
+	}
 	if _u.mutation.MerchantCleared() && len(_u.mutation.MerchantIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Payment.merchant"`)
 	}
@@ -2217,6 +2299,12 @@ func (_u *PaymentUpdateOne) sqlSave(ctx context.Context) (_node *Payment, err er
 	}
 	if value, ok := _u.mutation.ShippingAddressHash(); ok {
 		_spec.SetField(payment.FieldShippingAddressHash, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.CardScheme(); ok {
+		_spec.SetField(payment.FieldCardScheme, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Region(); ok {
+		_spec.SetField(payment.FieldRegion, field.TypeString, value)
 	}
 	if _u.mutation.CheckoutSessionCleared() {
 		edge := &sqlgraph.EdgeSpec{

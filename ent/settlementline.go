@@ -3,12 +3,14 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
+	"github.com/straitpay/strait/ent/schema"
 	"github.com/straitpay/strait/ent/settlementline"
 )
 
@@ -38,7 +40,9 @@ type SettlementLine struct {
 	// Net holds the value of the "net" field.
 	Net int64 `json:"net,omitempty"`
 	// CapturedAt holds the value of the "captured_at" field.
-	CapturedAt   time.Time `json:"captured_at,omitempty"`
+	CapturedAt time.Time `json:"captured_at,omitempty"`
+	// each partner's part of split_amount, by rule basis: what a refund claws back pro rata
+	Splits       []schema.SettlementSplit `json:"splits,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -47,6 +51,8 @@ func (*SettlementLine) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case settlementline.FieldSplits:
+			values[i] = new([]byte)
 		case settlementline.FieldGross, settlementline.FieldChannelFee, settlementline.FieldMdrFee, settlementline.FieldSplitAmount, settlementline.FieldNet:
 			values[i] = new(sql.NullInt64)
 		case settlementline.FieldID, settlementline.FieldMerchantID, settlementline.FieldBatchID, settlementline.FieldSourceKey, settlementline.FieldPaymentID, settlementline.FieldCurrency:
@@ -140,6 +146,14 @@ func (_m *SettlementLine) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.CapturedAt = value.Time
 			}
+		case settlementline.FieldSplits:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field splits", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Splits); err != nil {
+					return fmt.Errorf("unmarshal field splits: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -208,6 +222,9 @@ func (_m *SettlementLine) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("captured_at=")
 	builder.WriteString(_m.CapturedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	builder.WriteString("splits=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Splits))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
+	"github.com/straitpay/strait/ent/schema"
 	"github.com/straitpay/strait/ent/settlementline"
 )
 
@@ -86,6 +87,12 @@ func (_c *SettlementLineCreate) SetNet(v int64) *SettlementLineCreate {
 // SetCapturedAt sets the "captured_at" field.
 func (_c *SettlementLineCreate) SetCapturedAt(v time.Time) *SettlementLineCreate {
 	_c.mutation.SetCapturedAt(v)
+	return _c
+}
+
+// SetSplits sets the "splits" field.
+func (_c *SettlementLineCreate) SetSplits(v []schema.SettlementSplit) *SettlementLineCreate {
+	_c.mutation.SetSplits(v)
 	return _c
 }
 
@@ -295,6 +302,10 @@ func (_c *SettlementLineCreate) createSpec() (*SettlementLine, *sqlgraph.CreateS
 		_spec.SetField(settlementline.FieldCapturedAt, field.TypeTime, value)
 		_node.CapturedAt = value
 	}
+	if value, ok := _c.mutation.Splits(); ok {
+		_spec.SetField(settlementline.FieldSplits, field.TypeJSON, value)
+		_node.Splits = value
+	}
 	return _node, _spec
 }
 
@@ -396,6 +407,9 @@ func (u *SettlementLineUpsertOne) UpdateNewValues() *SettlementLineUpsertOne {
 		}
 		if _, exists := u.create.mutation.CapturedAt(); exists {
 			s.SetIgnore(settlementline.FieldCapturedAt)
+		}
+		if _, exists := u.create.mutation.Splits(); exists {
+			s.SetIgnore(settlementline.FieldSplits)
 		}
 	}))
 	return u
@@ -643,6 +657,9 @@ func (u *SettlementLineUpsertBulk) UpdateNewValues() *SettlementLineUpsertBulk {
 			}
 			if _, exists := b.mutation.CapturedAt(); exists {
 				s.SetIgnore(settlementline.FieldCapturedAt)
+			}
+			if _, exists := b.mutation.Splits(); exists {
+				s.SetIgnore(settlementline.FieldSplits)
 			}
 		}
 	}))

@@ -68,6 +68,9 @@ func (_u *SettlementLineUpdate) sqlSave(ctx context.Context) (_node int, err err
 			}
 		}
 	}
+	if _u.mutation.SplitsCleared() {
+		_spec.ClearField(settlementline.FieldSplits, field.TypeJSON)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{settlementline.Label}
@@ -158,6 +161,9 @@ func (_u *SettlementLineUpdateOne) sqlSave(ctx context.Context) (_node *Settleme
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.SplitsCleared() {
+		_spec.ClearField(settlementline.FieldSplits, field.TypeJSON)
 	}
 	_node = &SettlementLine{config: _u.config}
 	_spec.Assign = _node.assignValues

@@ -1029,6 +1029,8 @@ var (
 		{Name: "buyer_email", Type: field.TypeString, Size: 254, Default: ""},
 		{Name: "device_id_hash", Type: field.TypeString, Size: 64, Default: ""},
 		{Name: "shipping_address_hash", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "card_scheme", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "region", Type: field.TypeString, Size: 16, Default: ""},
 		{Name: "checkout_session_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "merchant_id", Type: field.TypeString, Size: 40},
 		{Name: "customer_id", Type: field.TypeString, Nullable: true, Size: 40},
@@ -1041,19 +1043,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "payments_checkout_sessions_payments",
-				Columns:    []*schema.Column{PaymentsColumns[34]},
+				Columns:    []*schema.Column{PaymentsColumns[36]},
 				RefColumns: []*schema.Column{CheckoutSessionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "payments_merchants_merchant",
-				Columns:    []*schema.Column{PaymentsColumns[35]},
+				Columns:    []*schema.Column{PaymentsColumns[37]},
 				RefColumns: []*schema.Column{MerchantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "payments_customers_customer",
-				Columns:    []*schema.Column{PaymentsColumns[36]},
+				Columns:    []*schema.Column{PaymentsColumns[38]},
 				RefColumns: []*schema.Column{CustomersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -1062,27 +1064,27 @@ var (
 			{
 				Name:    "payment_merchant_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[37], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[8], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[37], PaymentsColumns[8], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_merchant_id_merchant_reference",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[13]},
+				Columns: []*schema.Column{PaymentsColumns[37], PaymentsColumns[13]},
 			},
 			{
 				Name:    "payment_merchant_id_idempotency_key",
 				Unique:  true,
-				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[19]},
+				Columns: []*schema.Column{PaymentsColumns[37], PaymentsColumns[19]},
 			},
 			{
 				Name:    "payment_merchant_id_review_status_id",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[23], PaymentsColumns[0]},
+				Columns: []*schema.Column{PaymentsColumns[37], PaymentsColumns[23], PaymentsColumns[0]},
 			},
 			{
 				Name:    "payment_review_status_id",
@@ -1092,7 +1094,7 @@ var (
 			{
 				Name:    "payment_merchant_id_card_fingerprint_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{PaymentsColumns[35], PaymentsColumns[29], PaymentsColumns[1]},
+				Columns: []*schema.Column{PaymentsColumns[37], PaymentsColumns[29], PaymentsColumns[1]},
 			},
 		},
 	}
@@ -1556,6 +1558,7 @@ var (
 		{Name: "split_amount", Type: field.TypeInt64},
 		{Name: "net", Type: field.TypeInt64},
 		{Name: "captured_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "splits", Type: field.TypeJSON, Nullable: true},
 	}
 	// SettlementLinesTable holds the schema information for the "settlement_lines" table.
 	SettlementLinesTable = &schema.Table{

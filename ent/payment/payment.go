@@ -93,6 +93,10 @@ const (
 	FieldDeviceIDHash = "device_id_hash"
 	// FieldShippingAddressHash holds the string denoting the shipping_address_hash field in the database.
 	FieldShippingAddressHash = "shipping_address_hash"
+	// FieldCardScheme holds the string denoting the card_scheme field in the database.
+	FieldCardScheme = "card_scheme"
+	// FieldRegion holds the string denoting the region field in the database.
+	FieldRegion = "region"
 	// EdgeMerchant holds the string denoting the merchant edge name in mutations.
 	EdgeMerchant = "merchant"
 	// EdgeCheckoutSession holds the string denoting the checkout_session edge name in mutations.
@@ -190,6 +194,8 @@ var Columns = []string{
 	FieldBuyerEmail,
 	FieldDeviceIDHash,
 	FieldShippingAddressHash,
+	FieldCardScheme,
+	FieldRegion,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -292,6 +298,14 @@ var (
 	DefaultShippingAddressHash string
 	// ShippingAddressHashValidator is a validator for the "shipping_address_hash" field. It is called by the builders before save.
 	ShippingAddressHashValidator func(string) error
+	// DefaultCardScheme holds the default value on creation for the "card_scheme" field.
+	DefaultCardScheme string
+	// CardSchemeValidator is a validator for the "card_scheme" field. It is called by the builders before save.
+	CardSchemeValidator func(string) error
+	// DefaultRegion holds the default value on creation for the "region" field.
+	DefaultRegion string
+	// RegionValidator is a validator for the "region" field. It is called by the builders before save.
+	RegionValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -522,6 +536,16 @@ func ByDeviceIDHash(opts ...sql.OrderTermOption) OrderOption {
 // ByShippingAddressHash orders the results by the shipping_address_hash field.
 func ByShippingAddressHash(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldShippingAddressHash, opts...).ToFunc()
+}
+
+// ByCardScheme orders the results by the card_scheme field.
+func ByCardScheme(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCardScheme, opts...).ToFunc()
+}
+
+// ByRegion orders the results by the region field.
+func ByRegion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRegion, opts...).ToFunc()
 }
 
 // ByMerchantField orders the results by merchant field.

@@ -222,6 +222,16 @@ func ShippingAddressHash(v string) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldShippingAddressHash, v))
 }
 
+// CardScheme applies equality check predicate on the "card_scheme" field. It's identical to CardSchemeEQ.
+func CardScheme(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldCardScheme, v))
+}
+
+// Region applies equality check predicate on the "region" field. It's identical to RegionEQ.
+func Region(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldRegion, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Payment {
 	return predicate.Payment(sql.FieldEQ(FieldCreatedAt, v))
@@ -2150,6 +2160,136 @@ func ShippingAddressHashEqualFold(v string) predicate.Payment {
 // ShippingAddressHashContainsFold applies the ContainsFold predicate on the "shipping_address_hash" field.
 func ShippingAddressHashContainsFold(v string) predicate.Payment {
 	return predicate.Payment(sql.FieldContainsFold(FieldShippingAddressHash, v))
+}
+
+// CardSchemeEQ applies the EQ predicate on the "card_scheme" field.
+func CardSchemeEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldCardScheme, v))
+}
+
+// CardSchemeNEQ applies the NEQ predicate on the "card_scheme" field.
+func CardSchemeNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldCardScheme, v))
+}
+
+// CardSchemeIn applies the In predicate on the "card_scheme" field.
+func CardSchemeIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldCardScheme, vs...))
+}
+
+// CardSchemeNotIn applies the NotIn predicate on the "card_scheme" field.
+func CardSchemeNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldCardScheme, vs...))
+}
+
+// CardSchemeGT applies the GT predicate on the "card_scheme" field.
+func CardSchemeGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldCardScheme, v))
+}
+
+// CardSchemeGTE applies the GTE predicate on the "card_scheme" field.
+func CardSchemeGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldCardScheme, v))
+}
+
+// CardSchemeLT applies the LT predicate on the "card_scheme" field.
+func CardSchemeLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldCardScheme, v))
+}
+
+// CardSchemeLTE applies the LTE predicate on the "card_scheme" field.
+func CardSchemeLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldCardScheme, v))
+}
+
+// CardSchemeContains applies the Contains predicate on the "card_scheme" field.
+func CardSchemeContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldCardScheme, v))
+}
+
+// CardSchemeHasPrefix applies the HasPrefix predicate on the "card_scheme" field.
+func CardSchemeHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldCardScheme, v))
+}
+
+// CardSchemeHasSuffix applies the HasSuffix predicate on the "card_scheme" field.
+func CardSchemeHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldCardScheme, v))
+}
+
+// CardSchemeEqualFold applies the EqualFold predicate on the "card_scheme" field.
+func CardSchemeEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldCardScheme, v))
+}
+
+// CardSchemeContainsFold applies the ContainsFold predicate on the "card_scheme" field.
+func CardSchemeContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldCardScheme, v))
+}
+
+// RegionEQ applies the EQ predicate on the "region" field.
+func RegionEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEQ(FieldRegion, v))
+}
+
+// RegionNEQ applies the NEQ predicate on the "region" field.
+func RegionNEQ(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldNEQ(FieldRegion, v))
+}
+
+// RegionIn applies the In predicate on the "region" field.
+func RegionIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldIn(FieldRegion, vs...))
+}
+
+// RegionNotIn applies the NotIn predicate on the "region" field.
+func RegionNotIn(vs ...string) predicate.Payment {
+	return predicate.Payment(sql.FieldNotIn(FieldRegion, vs...))
+}
+
+// RegionGT applies the GT predicate on the "region" field.
+func RegionGT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGT(FieldRegion, v))
+}
+
+// RegionGTE applies the GTE predicate on the "region" field.
+func RegionGTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldGTE(FieldRegion, v))
+}
+
+// RegionLT applies the LT predicate on the "region" field.
+func RegionLT(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLT(FieldRegion, v))
+}
+
+// RegionLTE applies the LTE predicate on the "region" field.
+func RegionLTE(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldLTE(FieldRegion, v))
+}
+
+// RegionContains applies the Contains predicate on the "region" field.
+func RegionContains(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContains(FieldRegion, v))
+}
+
+// RegionHasPrefix applies the HasPrefix predicate on the "region" field.
+func RegionHasPrefix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasPrefix(FieldRegion, v))
+}
+
+// RegionHasSuffix applies the HasSuffix predicate on the "region" field.
+func RegionHasSuffix(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldHasSuffix(FieldRegion, v))
+}
+
+// RegionEqualFold applies the EqualFold predicate on the "region" field.
+func RegionEqualFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldEqualFold(FieldRegion, v))
+}
+
+// RegionContainsFold applies the ContainsFold predicate on the "region" field.
+func RegionContainsFold(v string) predicate.Payment {
+	return predicate.Payment(sql.FieldContainsFold(FieldRegion, v))
 }
 
 // HasMerchant applies the HasEdge predicate on the "merchant" edge.

@@ -3258,6 +3258,18 @@ func init() {
 	payment.DefaultShippingAddressHash = paymentDescShippingAddressHash.Default.(string)
 	// payment.ShippingAddressHashValidator is a validator for the "shipping_address_hash" field. It is called by the builders before save.
 	payment.ShippingAddressHashValidator = paymentDescShippingAddressHash.Validators[0].(func(string) error)
+	// paymentDescCardScheme is the schema descriptor for card_scheme field.
+	paymentDescCardScheme := paymentFields[33].Descriptor()
+	// payment.DefaultCardScheme holds the default value on creation for the card_scheme field.
+	payment.DefaultCardScheme = paymentDescCardScheme.Default.(string)
+	// payment.CardSchemeValidator is a validator for the "card_scheme" field. It is called by the builders before save.
+	payment.CardSchemeValidator = paymentDescCardScheme.Validators[0].(func(string) error)
+	// paymentDescRegion is the schema descriptor for region field.
+	paymentDescRegion := paymentFields[34].Descriptor()
+	// payment.DefaultRegion holds the default value on creation for the region field.
+	payment.DefaultRegion = paymentDescRegion.Default.(string)
+	// payment.RegionValidator is a validator for the "region" field. It is called by the builders before save.
+	payment.RegionValidator = paymentDescRegion.Validators[0].(func(string) error)
 	// paymentDescID is the schema descriptor for id field.
 	paymentDescID := paymentMixinFields0[0].Descriptor()
 	// payment.DefaultID holds the default value on creation for the id field.

@@ -87,6 +87,13 @@ func (Payment) Fields() []ent.Field {
 			Comment("SHA-256 (hex) of the device id the checkout sent"),
 		field.String("shipping_address_hash").Default("").MaxLen(64).Annotations(entgql.Skip()).
 			Comment("SHA-256 (hex) of the checkout session's shipping address, normalised"),
+		// What the merchant's fee plan matches on (payments/settlement's
+		// facts.go, docs/settlement.md): set when the payment is
+		// confirmed, empty when unknown.
+		field.String("card_scheme").Default("").MaxLen(32).Annotations(entgql.Skip()).
+			Comment("the vault card's scheme (visa, mastercard, ...); empty for other methods"),
+		field.String("region").Default("").MaxLen(16).Annotations(entgql.Skip()).
+			Comment("domestic, intra_regional or international, from the card's (or buyer's) and the merchant's countries"),
 	}
 }
 

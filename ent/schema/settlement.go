@@ -201,7 +201,18 @@ func (SettlementLine) Fields() []ent.Field {
 		field.Int64("split_amount").Immutable().Annotations(entgql.Skip(), inCurrency),
 		field.Int64("net").Immutable().Annotations(entgql.Skip(), inCurrency),
 		field.Time("captured_at").Immutable().SchemaType(datetime6),
+		field.JSON("splits", []SettlementSplit{}).Optional().Immutable().Annotations(entgql.Skip()).
+			Comment("each partner's part of split_amount, by rule basis: what a refund claws back pro rata"),
 	}
+}
+
+// SettlementSplit is one partner's part of a settlement line's splits (a
+// refund's is negative: a clawback), under a rule of the given basis
+// (FEE or GROSS).
+type SettlementSplit struct {
+	Partner string `json:"partner"`
+	Basis   string `json:"basis"`
+	Amount  int64  `json:"amount"`
 }
 
 // Indexes implements ent.Schema.

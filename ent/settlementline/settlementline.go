@@ -34,6 +34,8 @@ const (
 	FieldNet = "net"
 	// FieldCapturedAt holds the string denoting the captured_at field in the database.
 	FieldCapturedAt = "captured_at"
+	// FieldSplits holds the string denoting the splits field in the database.
+	FieldSplits = "splits"
 	// Table holds the table name of the settlementline in the database.
 	Table = "settlement_lines"
 )
@@ -52,6 +54,7 @@ var Columns = []string{
 	FieldSplitAmount,
 	FieldNet,
 	FieldCapturedAt,
+	FieldSplits,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

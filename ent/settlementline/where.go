@@ -684,6 +684,16 @@ func CapturedAtLTE(v time.Time) predicate.SettlementLine {
 	return predicate.SettlementLine(sql.FieldLTE(FieldCapturedAt, v))
 }
 
+// SplitsIsNil applies the IsNil predicate on the "splits" field.
+func SplitsIsNil() predicate.SettlementLine {
+	return predicate.SettlementLine(sql.FieldIsNull(FieldSplits))
+}
+
+// SplitsNotNil applies the NotNil predicate on the "splits" field.
+func SplitsNotNil() predicate.SettlementLine {
+	return predicate.SettlementLine(sql.FieldNotNull(FieldSplits))
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.SettlementLine) predicate.SettlementLine {
 	return predicate.SettlementLine(sql.AndPredicates(predicates...))

@@ -398,12 +398,17 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		}
 		return att, nil
 	}
+	fee := ent.Payment{ID: p.ID, MerchantID: p.MerchantID}
+	if err := s.withFeeFacts(ctx, &fee, pm); err != nil {
+		return nil, err
+	}
 	var att *ent.PaymentAttempt
 	err = s.apply(ctx, "confirm "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		cur, err := s.lockPayment(ctx, tx, p.ID)
 		if err != nil {
 			return err
 		}
+		cur.CardScheme, cur.Region = fee.CardScheme, fee.Region
 		att, err = s.planBegin(cur, route, dd, risked.counts, pm, seed, n, w)
 		return err
 	})
@@ -436,7 +441,8 @@ func (s *Service) planBegin(p *ent.Payment, route routing.Decision, riskDecision
 	w.payment(p.ID, row{payment.FieldStatus: string(to), payment.FieldConnector: route.Chosen,
 		payment.FieldPaymentMethodType: string(pm.Type), payment.FieldFailureCode: "", payment.FieldFailureMessage: "",
 		payment.FieldNextAction: nil, payment.FieldCardFingerprint: p.CardFingerprint, payment.FieldBuyerIP: p.BuyerIP,
-		payment.FieldBuyerEmail: p.BuyerEmail, payment.FieldDeviceIDHash: p.DeviceIDHash})
+		payment.FieldBuyerEmail: p.BuyerEmail, payment.FieldDeviceIDHash: p.DeviceIDHash,
+		payment.FieldCardScheme: p.CardScheme, payment.FieldRegion: p.Region})
 	w.created = append(w.created, att)
 	w.counts = append(w.counts, counts...)
 	if p.CheckoutSessionID != "" {
@@ -572,7 +578,8 @@ func paymentCreate(client *ent.Client, p *ent.Payment) *ent.PaymentCreate {
 		SetMerchantReference(p.MerchantReference).SetDescription(p.Description).
 		SetStatus(p.Status).SetConnector(p.Connector).SetPaymentMethodType(p.PaymentMethodType).
 		SetCardFingerprint(p.CardFingerprint).SetBuyerIP(p.BuyerIP).SetBuyerEmail(p.BuyerEmail).
-		SetDeviceIDHash(p.DeviceIDHash).SetShippingAddressHash(p.ShippingAddressHash)
+		SetDeviceIDHash(p.DeviceIDHash).SetShippingAddressHash(p.ShippingAddressHash).
+		SetCardScheme(p.CardScheme).SetRegion(p.Region)
 	if p.CustomerID != "" {
 		c.SetCustomerID(p.CustomerID)
 	}

@@ -47,6 +47,9 @@ func (s *Service) PrepareNew(ctx context.Context, np NewPayment, pm PaymentMetho
 		return nil, err
 	}
 	withBuyerFacts(np.Payment, pm)
+	if err := s.withFeeFacts(ctx, np.Payment, pm); err != nil {
+		return nil, err
+	}
 	return &Prepared{payment: np.Payment, pm: pm, seed: key, d: d}, nil
 }
 

@@ -10,6 +10,7 @@ package settlement
 
 import (
 	"math/bits"
+	"strings"
 
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
@@ -33,9 +34,15 @@ type FeePlan struct {
 	CrossBorderBps int64
 }
 
-// Validate returns EINVALID unless the percentages are within 0–100 % and
-// the fixed amount is not negative.
+// Validate returns EINVALID unless the percentages are within 0–100 %, the
+// fixed amount is not negative, and the region is empty or one of
+// RegionDomestic, RegionIntraRegional and RegionInternational.
 func (p FeePlan) Validate() error {
+	switch p.Region {
+	case "", RegionDomestic, RegionIntraRegional, RegionInternational:
+	default:
+		return payments.FieldErrorf("region", "region must be empty, %s, %s or %s", RegionDomestic, RegionIntraRegional, RegionInternational)
+	}
 	if p.PercentBps < 0 || p.PercentBps > BasisPoints {
 		return payments.FieldErrorf("percentBps", "must be between 0 and %d", BasisPoints)
 	}
@@ -123,9 +130,11 @@ func RefundFee(fee, captured, before, r int64) int64 {
 }
 
 // Select returns the plan that applies to pay among plans: the one whose
-// method, scheme and region all match (a "" field matches anything) with the
-// most fields set, ties going to the earlier plan. ok is false when none
-// matches (the fee is then zero).
+// method, scheme and region all match (a "" field matches anything; schemes
+// match regardless of case) with the most fields set, ties going to the
+// earlier plan. A payment whose scheme or region is unknown ("") matches
+// only lines that leave it empty. ok is false when none matches (the fee is
+// then zero).
 func Select(plans []FeePlan, pay Payment) (FeePlan, bool) {
 	best, bestScore := FeePlan{}, -1
 	for _, p := range plans {
@@ -133,7 +142,7 @@ func Select(plans []FeePlan, pay Payment) (FeePlan, bool) {
 		for _, f := range [][2]string{{p.PaymentMethodType, pay.PaymentMethodType}, {p.Scheme, pay.Scheme}, {p.Region, pay.Region}} {
 			switch {
 			case f[0] == "":
-			case f[0] == f[1]:
+			case strings.EqualFold(f[0], f[1]):
 				score++
 			default:
 				match = false

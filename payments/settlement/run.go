@@ -41,6 +41,9 @@ type Line struct {
 	Gross, ChannelFee, MDR   int64
 	Split, Net               int64
 	CapturedAt               time.Time
+	// Splits are Split by partner and rule basis (a refund's negative:
+	// clawback.go).
+	Splits []schema.SettlementSplit
 }
 
 // Batch is one settlement run of one merchant for one business day.
@@ -67,7 +70,8 @@ type Batch struct {
 // or a day whose last maturing capture day is not over yet (T+0 today);
 // EUNAVAILABLE when a conversion to the settlement currency finds no fresh
 // rate; ECONFLICT when the merchant's available balance in a currency would
-// go negative (refunds outweighing the day's captures).
+// go negative (refunds outweighing the day's captures), or a partner's when
+// a refund claws back more than it holds.
 func (s *Service) Run(ctx context.Context, merchantID, day string) (*Batch, error) {
 	return s.tracked(ctx, merchantID, day)
 }
@@ -310,7 +314,8 @@ type runPlan struct {
 //	partner accounts   +each share
 //	merchant available +(g − m) − sg
 //
-// Refunds return the MDR pro rata (RefundFee); splits are not clawed back.
+// Refunds return the MDR pro rata (RefundFee), and the partners their
+// splits of the capture pro rata (clawback).
 func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPlan, error) {
 	ms := slices.Clone(in.movements)
 	slices.SortFunc(ms, func(a, b movement) int {
@@ -336,7 +341,7 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 	settled := map[string][]Line{}
 	for pid, ls := range in.settled {
 		for _, l := range ls {
-			settled[pid] = append(settled[pid], Line{SourceKey: l.SourceKey, Gross: l.Gross, MDR: l.MdrFee})
+			settled[pid] = append(settled[pid], Line{SourceKey: l.SourceKey, Gross: l.Gross, MDR: l.MdrFee, Splits: l.Splits})
 		}
 	}
 	for _, m := range ms {
@@ -347,11 +352,10 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 		l := Line{SourceKey: m.key(), PaymentID: p.ID, Currency: m.currency, Gross: m.gross, CapturedAt: m.at}
 		l.ChannelFee = m.gross - m.pendingNet
 		var sf, sg int64
-		var parts []Part
 		switch m.sourceType {
 		case ledger.SourceCapture:
 			pay := Payment{Gross: money.Amount{Minor: m.gross, Currency: m.currency}, PaymentMethodType: p.PaymentMethodType,
-				CrossBorder: sc.Currency != m.currency}
+				Scheme: p.CardScheme, Region: p.Region, CrossBorder: sc.Currency != m.currency}
 			if fp, ok := Select(in.plans, pay); ok {
 				l.MDR = fp.Fee(pay).Total
 			}
@@ -361,7 +365,7 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 					base = m.gross
 				}
 				ps, shared := r.Allocate(base)
-				parts = append(parts, ps...)
+				l.Splits = append(l.Splits, splitsOf(r.Basis, ps)...)
 				if r.Basis == BasisGross {
 					sg += shared
 				} else {
@@ -373,18 +377,21 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 			}
 		case ledger.SourceRefund:
 			capMDR, refunded := int64(0), int64(0)
+			var capSplits []schema.SettlementSplit
 			for _, o := range settled[p.ID] {
 				if o.SourceKey == ledger.SourceCapture+":"+p.ID {
-					capMDR = o.MDR
+					capMDR, capSplits = o.MDR, o.Splits
 				} else {
 					refunded -= o.Gross
 				}
 			}
 			l.MDR = -RefundFee(capMDR, p.AmountCaptured, refunded, -m.gross)
+			l.Splits, sf, sg = clawback(capSplits, p.AmountCaptured, refunded, -m.gross)
 		case sourceRefundReversal:
 			for _, o := range settled[p.ID] {
 				if o.SourceKey == ledger.SourceRefund+":"+m.sourceID {
 					l.MDR = -o.MDR
+					l.Splits, sf, sg = reversed(o.Splits)
 				}
 			}
 		}
@@ -407,7 +414,7 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 			ledger.Posting{Account: ledger.PlatformAccount(ledger.KindFees, c), Amount: amt(l.MDR-l.ChannelFee-sf, c)},
 			ledger.Posting{Account: ledger.MerchantAccount(merchantID, ledger.KindAvailable, c), Amount: amt(l.Net, c)},
 		)
-		for _, part := range parts {
+		for _, part := range l.Splits {
 			moves[c] = append(moves[c], ledger.Posting{Account: ledger.PartnerAccount(part.Partner, c), Amount: amt(part.Amount, c)})
 		}
 	}
@@ -480,7 +487,7 @@ func (s *Service) apply(ctx context.Context, pl *runPlan) (string, error) {
 		for i, l := range pl.batch.Lines {
 			creates[i] = tx.SettlementLine.Create().SetMerchantID(pl.batch.MerchantID).SetBatchID(b.ID).SetSourceKey(l.SourceKey).
 				SetPaymentID(l.PaymentID).SetCurrency(l.Currency.Code()).SetGross(l.Gross).SetChannelFee(l.ChannelFee).
-				SetMdrFee(l.MDR).SetSplitAmount(l.Split).SetNet(l.Net).SetCapturedAt(l.CapturedAt.UTC())
+				SetMdrFee(l.MDR).SetSplitAmount(l.Split).SetNet(l.Net).SetCapturedAt(l.CapturedAt.UTC()).SetSplits(l.Splits)
 		}
 		for chunk := range slices.Chunk(creates, 500) {
 			if err := tx.SettlementLine.CreateBulk(chunk...).Exec(ctx); err != nil {

@@ -21,7 +21,8 @@ const runSettlement = `mutation($in: RunSettlementInput!) { runSettlement(input:
 //
 //	card 100.00 SGD: MDR 2.9 % + 0.30 = 3.20, split 20 % = 0.64, net 96.80
 //	wallet 50.00 SGD: MDR 2 % = 1.00, split 0.20, net 49.00
-//	refund 25.00 SGD of the card payment: MDR back ⌊320·2500/10000⌋ = 0.80, net −24.20
+//	refund 25.00 SGD of the card payment: MDR back ⌊320·2500/10000⌋ = 0.80, net −24.20,
+//	  split clawed back ⌊64·2500/10000⌋ = 0.16
 func TestSettlementFullCycleOverGraphQL(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		x := newE2E(t, db, e2eSpec{connectors: []string{"cardnet", "wallet", "fx"}})
@@ -116,7 +117,7 @@ func TestSettlementFullCycleOverGraphQL(t *testing.T) {
 		want := map[[3]string]int64{
 			{"MERCHANT", merchant, "PENDING"}:   0,
 			{"MERCHANT", merchant, "AVAILABLE"}: 9680 + 4900 - 2420,
-			{"PARTNER", "ptr_ref", "AVAILABLE"}: 64 + 20,
+			{"PARTNER", "ptr_ref", "AVAILABLE"}: 64 + 20 - 16,
 		}
 		check := func() {
 			t.Helper()
@@ -126,8 +127,9 @@ func TestSettlementFullCycleOverGraphQL(t *testing.T) {
 				}
 			}
 			// The platform's fees: the channels' costs already there become
-			// the MDR (320 + 100 − 80) less the splits (84).
-			if got := atoi(t, x.accountBalance(t, "PLATFORM", "", "FEES", "SGD")) - feesBefore; got != 320+100-80-84-channelFees {
+			// the MDR (320 + 100 − 80) less the splits (84), plus the
+			// refund's clawback (16).
+			if got := atoi(t, x.accountBalance(t, "PLATFORM", "", "FEES", "SGD")) - feesBefore; got != 320+100-80-84+16-channelFees {
 				t.Errorf("platform fees moved by %d", got)
 			}
 			x.balanced(t)
