@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -46,6 +47,22 @@ func (b book) post(t *testing.T, what string, ps ...posting) {
 		if n != 0 {
 			t.Fatalf("the test's own entry %q does not balance in %s: %d", what, cur, n)
 		}
+	}
+}
+
+// tally sums, per currency, the negative postings (as a positive amount)
+// and the positive ones: a day's debits and credits.
+type tally map[string][2]int64
+
+func (tl tally) add(ps ...posting) {
+	for _, p := range ps {
+		v := tl[p.to.cur]
+		if p.amt < 0 {
+			v[0] -= p.amt
+		} else {
+			v[1] += p.amt
+		}
+		tl[p.to.cur] = v
 	}
 }
 
@@ -187,13 +204,18 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		// ---- The day's payments. ----
 		// capture posts (docs/payments.md): receivable −A, pending +(A − F),
 		// fees +F, with F the channel's price.
+		day := tally{} // the capture day's postings
 		capture := func(conn, cur string, a, f int64) {
-			ledger.post(t, "capture", posting{receivable(conn, cur), -a}, posting{pending(cur), a - f}, posting{fees(cur), f})
+			ps := []posting{{receivable(conn, cur), -a}, {pending(cur), a - f}, {fees(cur), f}}
+			ledger.post(t, "capture", ps...)
+			day.add(ps...)
 		}
 		// refund posts receivable +R, pending −(R − f), fees −f, with f
 		// the channel's price returned pro rata.
 		refund := func(conn, cur string, r, f int64) {
-			ledger.post(t, "refund", posting{receivable(conn, cur), r}, posting{pending(cur), -(r - f)}, posting{fees(cur), -f})
+			ps := []posting{{receivable(conn, cur), r}, {pending(cur), -(r - f)}, {fees(cur), -f}}
+			ledger.post(t, "refund", ps...)
+			day.add(ps...)
 		}
 		card := func(minor int64, cur string) payView {
 			t.Helper()
@@ -262,6 +284,8 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		refund("wallet", "SGD", 5000, 125)
 
 		x.matches(t, "the day's payments", ledger)
+		atDayEnd := maps.Clone(ledger)
+		cycle := fullCycle{x: x, ledger: ledger, m: m, day: x.clock.Now().UTC().Format(time.DateOnly)}
 
 		// ---- A week later: the settlement run. ----
 		// The run's day is the capture day in Singapore plus seven days; the
@@ -273,7 +297,7 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		}
 		captured := x.clock.Now().In(sgt)
 		runDay := time.Date(captured.Year(), captured.Month(), captured.Day()+7, 0, 5, 0, 0, time.UTC)
-		day := runDay.Format(time.DateOnly)
+		runOn := runDay.Format(time.DateOnly)
 		x.clock.Advance(runDay.Sub(x.clock.Now()))
 		// strait serve's refresher fetches every five minutes; the test runs
 		// the same pass now rather than wait for it.
@@ -287,9 +311,9 @@ func TestSettlementFullCycleDay(t *testing.T) {
 			ID, BusinessDate, Currency string
 			LineCount                  int
 		}
-		x.ok(t, x.gql("OPERATOR", runSettlement, map[string]any{"in": map[string]any{"merchantID": m, "day": day}}), "runSettlement", &batch)
+		x.ok(t, x.gql("OPERATOR", runSettlement, map[string]any{"in": map[string]any{"merchantID": m, "day": runOn}}), "runSettlement", &batch)
 		// Five captures and two refunds.
-		if batch.LineCount != 7 || batch.Currency != "SGD" || batch.BusinessDate != day {
+		if batch.LineCount != 7 || batch.Currency != "SGD" || batch.BusinessDate != runOn {
 			t.Fatalf("batch %+v", batch)
 		}
 		// Each line (docs/settlement.md, "Postings"), with g the gross, c
@@ -342,7 +366,7 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		// batch, the same ledger, no new entry.
 		entries := x.counts(t).Entries
 		var again struct{ ID string }
-		x.ok(t, x.gql("OPERATOR", runSettlement, map[string]any{"in": map[string]any{"merchantID": m, "day": day}}), "runSettlement", &again)
+		x.ok(t, x.gql("OPERATOR", runSettlement, map[string]any{"in": map[string]any{"merchantID": m, "day": runOn}}), "runSettlement", &again)
 		if again.ID != batch.ID {
 			t.Fatalf("the re-run made batch %s, the first %s", again.ID, batch.ID)
 		}
@@ -374,11 +398,14 @@ func TestSettlementFullCycleDay(t *testing.T) {
 			posting{fxAcct("USD"), -7384}, posting{available("USD"), 7384})
 		x.matches(t, "convertBalance", ledger)
 
-		// TODO(payouts): createPayout of the available SGD to a verified bank
-		// account through the bank plugin, and its paid event.
-		// TODO(recon): runReconciliation of the capture day for cardnet,
-		// wallet and bank, and again.
-		// TODO(close): closeDay of the capture day; the trial balance frozen.
+		_, _ = atDayEnd, cycle
+		// TODO(payouts): createPayout has not landed on main: payoutStep
+		// (addBankAccount, verifyBankAccount, createPayout of 500.00 SGD and
+		// its payout.paid event) runs here once it has.
+		// TODO(recon): runReconciliation has not landed on main: reconStep
+		// (the capture day of cardnet, wallet and bank, and again) runs here.
+		// TODO(close): closeDay has not landed on main: closeStep (the capture
+		// day closed, its trial balance frozen and balanced) runs here.
 		x.noCardData(t)
 	})
 }
@@ -393,4 +420,207 @@ func awayFromMidnight(t *testing.T) {
 		t.Logf("waiting %s for the UTC day to turn", wait.Round(time.Second))
 		time.Sleep(wait + time.Second)
 	}
+}
+
+// fullCycle is what the full-cycle test's later steps share: the ledger as
+// the test keeps it, the merchant, and the UTC day of the payments.
+type fullCycle struct {
+	x      *e2e
+	ledger book
+	m      string
+	day    string // the capture day, UTC: the channels' report day
+}
+
+// payoutStep: the merchant registers a bank account, verifies it with the
+// micro-deposits the bank sent, and pays 500.00 SGD of its available
+// balance out through the bank plugin; the sandbox bank pays it and its
+// event moves the payout to PAID. Postings (docs/settlement.md, "Payouts"):
+// at the request available −500.00 and in transit +500.00; when paid in
+// transit −500.00 and the bank's receivable +500.00.
+func (c fullCycle) payoutStep(t *testing.T) {
+	x := c.x
+	var acc struct{ ID, Status string }
+	x.ok(t, x.gql("MERCHANT_ADMIN", `mutation($in: AddBankAccountInput!) { addBankAccount(input: $in) { id status } }`,
+		map[string]any{"in": map[string]any{"country": "SG", "currency": "SGD", "holderName": "Alpha Pte",
+			"accountNumber": "12345678", "routingNumber": "7171"}}), "addBankAccount", &acc)
+	var deposits struct{ Data []struct{ Amount int64 } }
+	channelGet(t, x.sb.URL(), "/bank/payouts?reference="+url.QueryEscape(acc.ID), &deposits)
+	if len(deposits.Data) != 2 {
+		t.Fatalf("micro-deposits to %s: %+v", acc.ID, deposits)
+	}
+	x.ok(t, x.gql("MERCHANT_ADMIN", `mutation($in: VerifyBankAccountInput!) { verifyBankAccount(input: $in) { id status } }`,
+		map[string]any{"in": map[string]any{"id": acc.ID, "amounts": []int64{deposits.Data[0].Amount, deposits.Data[1].Amount}}}),
+		"verifyBankAccount", &acc)
+	if acc.Status != "VERIFIED" {
+		t.Fatalf("bank account %+v", acc)
+	}
+	create := func(minor int64) gqlResponse {
+		return x.gql("API_KEY", `mutation($in: CreatePayoutInput!) { createPayout(input: $in) { id status amount { amount currency } } }`,
+			map[string]any{"in": map[string]any{"bankAccountID": acc.ID, "amount": amountOf(minor, "SGD"), "idempotencyKey": "cycle-payout"}})
+	}
+	// Available is 615.29 − 100.00 = 515.29 SGD: 515.30 is refused.
+	if r := x.gql("API_KEY", `mutation($in: CreatePayoutInput!) { createPayout(input: $in) { id } }`,
+		map[string]any{"in": map[string]any{"bankAccountID": acc.ID, "amount": amountOf(51530, "SGD"), "idempotencyKey": "cycle-payout-over"}}); r.code() != "BAD_USER_INPUT" {
+		t.Fatalf("a payout above available: %s", r.Raw)
+	}
+	var po struct {
+		ID, Status string
+		Amount     struct{ Amount, Currency string }
+	}
+	x.ok(t, create(50000), "createPayout", &po)
+	if po.Amount.Amount != "50000" || po.Amount.Currency != "SGD" {
+		t.Fatalf("payout %+v", po)
+	}
+	c.ledger.post(t, "payout requested", posting{acct{"MERCHANT", c.m, "AVAILABLE", "SGD"}, -50000},
+		posting{acct{"MERCHANT", c.m, "IN_TRANSIT", "SGD"}, 50000})
+	deadline := time.Now().Add(15 * time.Second)
+	for po.Status != "PAID" {
+		if time.Now().After(deadline) {
+			t.Fatalf("payout %+v not paid", po)
+		}
+		time.Sleep(50 * time.Millisecond)
+		x.ok(t, x.gql("API_KEY", `query($id: ID!) { payout(id: $id) { id status amount { amount currency } } }`,
+			map[string]any{"id": po.ID}), "payout", &po)
+	}
+	c.ledger.post(t, "payout paid", posting{acct{"MERCHANT", c.m, "IN_TRANSIT", "SGD"}, -50000},
+		posting{acct{"CHANNEL", "bank", "RECEIVABLE", "SGD"}, 50000})
+	var again struct{ ID string }
+	x.ok(t, create(50000), "createPayout", &again)
+	if again.ID != po.ID {
+		t.Fatalf("the payout's retry made %s, first %s", again.ID, po.ID)
+	}
+	var evs struct {
+		Edges []struct {
+			Node struct{ Type, ObjectID string }
+		}
+	}
+	x.ok(t, x.gql("API_KEY", `{ events(first: 100) { edges { node { type objectID } } } }`, nil), "events", &evs)
+	if !slices.ContainsFunc(evs.Edges, func(e struct {
+		Node struct{ Type, ObjectID string }
+	}) bool { return e.Node.ObjectID == po.ID && e.Node.Type == "payout.paid" }) {
+		t.Fatalf("no payout.paid event for %s: %+v", po.ID, evs)
+	}
+	x.matches(t, "the payout", c.ledger)
+}
+
+// reconStep reconciles the capture day's report of each channel. Every
+// capture and refund matches, and each matched line posts "settlement
+// received from the channel" (docs/settlement.md, "Reconciliation"): the
+// receivable +gross, platform cash −net, platform fees −fee. Running the
+// day again changes nothing.
+func (c fullCycle) reconStep(t *testing.T, paidOut bool) {
+	x := c.x
+	cash := func(cur string) acct { return acct{"PLATFORM", "", "CASH", cur} }
+	received := func(conn, cur string, gross, fee int64) {
+		c.ledger.post(t, "recon "+conn, posting{acct{"CHANNEL", conn, "RECEIVABLE", cur}, gross},
+			posting{cash(cur), -(gross - fee)}, posting{acct{"PLATFORM", "", "FEES", cur}, -fee})
+	}
+	type want struct {
+		lines   int
+		classes map[string]int
+	}
+	wants := map[string]want{
+		// 100.00 SGD and 200.00 USD captured, 25.00 SGD refunded.
+		"cardnet": {3, map[string]int{"MATCHED": 3}},
+		// 50.00 SGD and 5,000 JPY paid, 50.00 SGD refunded.
+		"wallet": {3, map[string]int{"MATCHED": 3}},
+		// The 250.00 SGD transfer in.
+		"bank": {1, map[string]int{"MATCHED": 1}},
+	}
+	if paidOut {
+		// The bank's report also lists the payout and the account's two
+		// micro-deposits, money out that reconciliation does not match
+		// (docs/settlement.md: missing on ours "such as payouts").
+		wants["bank"] = want{4, map[string]int{"MATCHED": 1, "MISSING_OURS": 3}}
+	}
+	// cardnet: SGD gross 100.00 − 25.00 = 75.00, fee 3.20; USD gross
+	// 200.00, fee 6.10.
+	received("cardnet", "SGD", 10000-2500, 320)
+	received("cardnet", "USD", 20000, 610)
+	// wallet: SGD gross 50.00 − 50.00 = 0, fee 1.25; JPY 5,000, fee 125.
+	received("wallet", "SGD", 0, 125)
+	received("wallet", "JPY", 5000, 125)
+	// bank: SGD 250.00, fee 1.25.
+	received("bank", "SGD", 25000, 125)
+
+	type reconView struct {
+		ID, Status, BusinessDate string
+		LinesRead                int
+		Counts                   []struct {
+			Class string
+			Count int
+		}
+	}
+	const reconcile = `mutation($c: String!, $d: String!) { runReconciliation(connector: $c, day: $d) {
+		id status businessDate linesRead counts { class count } } }`
+	runs := map[string]reconView{}
+	for _, conn := range []string{"cardnet", "wallet", "bank"} {
+		var run reconView
+		x.ok(t, x.gql("OPERATOR", reconcile, map[string]any{"c": conn, "d": c.day}), "runReconciliation", &run)
+		w := wants[conn]
+		if run.Status != "SUCCEEDED" || run.BusinessDate != c.day || run.LinesRead != w.lines {
+			t.Fatalf("%s reconciliation %+v", conn, run)
+		}
+		for _, k := range run.Counts {
+			if k.Count != w.classes[k.Class] {
+				t.Errorf("%s: %d %s, want %d (%+v)", conn, k.Count, k.Class, w.classes[k.Class], run.Counts)
+			}
+		}
+		runs[conn] = run
+	}
+	x.matches(t, "reconciliation", c.ledger)
+	entries := x.counts(t).Entries
+	for conn, first := range runs {
+		var run reconView
+		x.ok(t, x.gql("OPERATOR", reconcile, map[string]any{"c": conn, "d": c.day}), "runReconciliation", &run)
+		if run.ID != first.ID {
+			t.Fatalf("%s: the re-run is %s, the first %s", conn, run.ID, first.ID)
+		}
+	}
+	if n := x.counts(t).Entries; n != entries {
+		t.Fatalf("re-running reconciliation posted %d entries", n-entries)
+	}
+	x.matches(t, "reconciliation again", c.ledger)
+}
+
+// closeStep closes the capture day (UTC). Its frozen trial balance is the
+// day's book, which the test kept at the day's end: per currency, the
+// negative closing balances (debits) equal the positive ones (credits), and
+// so do the day's postings. A second close of the day is refused.
+func (c fullCycle) closeStep(t *testing.T, atDayEnd book, dayPostings map[string][2]int64) {
+	x := c.x
+	const q = `mutation($in: CloseDayInput!) { closeDay(input: $in) { id day trialBalance { currency
+		debits { amount } credits { amount } dayDebits { amount } dayCredits { amount } } } }`
+	var dc struct {
+		ID, Day      string
+		TrialBalance []struct {
+			Currency                               string
+			Debits, Credits, DayDebits, DayCredits struct{ Amount string }
+		}
+	}
+	x.ok(t, x.gql("OPERATOR", q, map[string]any{"in": map[string]any{"day": c.day, "timezone": "UTC"}}), "closeDay", &dc)
+	want := map[string][2]int64{}
+	for a, v := range atDayEnd {
+		w := want[a.cur]
+		if v < 0 {
+			w[0] -= v
+		} else {
+			w[1] += v
+		}
+		want[a.cur] = w
+	}
+	if dc.Day != c.day || len(dc.TrialBalance) != len(want) {
+		t.Fatalf("close %+v, want currencies %v", dc, want)
+	}
+	for _, l := range dc.TrialBalance {
+		w, d := want[l.Currency], dayPostings[l.Currency]
+		if atoi(t, l.Debits.Amount) != w[0] || atoi(t, l.Credits.Amount) != w[1] || w[0] != w[1] ||
+			atoi(t, l.DayDebits.Amount) != d[0] || atoi(t, l.DayCredits.Amount) != d[1] || d[0] != d[1] {
+			t.Errorf("%s frozen as %+v; by hand debits/credits %v, the day's %v", l.Currency, l, w, d)
+		}
+	}
+	if r := x.gql("OPERATOR", q, map[string]any{"in": map[string]any{"day": c.day, "timezone": "UTC"}}); r.code() != "CONFLICT" {
+		t.Fatalf("a second close of %s: %s", c.day, r.Raw)
+	}
+	x.matches(t, "the close", c.ledger)
 }
