@@ -19,11 +19,15 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
+	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dayclose"
+	"github.com/straitpay/strait/ent/dayclosebalance"
+	"github.com/straitpay/strait/ent/dayclosestatement"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -35,6 +39,7 @@ import (
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/lease"
 	"github.com/straitpay/strait/ent/ledgeraccount"
+	"github.com/straitpay/strait/ent/ledgercutoff"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
@@ -68,6 +73,8 @@ type Client struct {
 	AuditLog *AuditLogClient
 	// ChannelEvent is the client for interacting with the ChannelEvent builders.
 	ChannelEvent *ChannelEventClient
+	// ChannelPosition is the client for interacting with the ChannelPosition builders.
+	ChannelPosition *ChannelPositionClient
 	// CheckoutSession is the client for interacting with the CheckoutSession builders.
 	CheckoutSession *CheckoutSessionClient
 	// ConnectorSetting is the client for interacting with the ConnectorSetting builders.
@@ -78,6 +85,12 @@ type Client struct {
 	CouponRedemption *CouponRedemptionClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
+	// DayClose is the client for interacting with the DayClose builders.
+	DayClose *DayCloseClient
+	// DayCloseBalance is the client for interacting with the DayCloseBalance builders.
+	DayCloseBalance *DayCloseBalanceClient
+	// DayCloseStatement is the client for interacting with the DayCloseStatement builders.
+	DayCloseStatement *DayCloseStatementClient
 	// Dispute is the client for interacting with the Dispute builders.
 	Dispute *DisputeClient
 	// DisputeEvent is the client for interacting with the DisputeEvent builders.
@@ -100,6 +113,8 @@ type Client struct {
 	Lease *LeaseClient
 	// LedgerAccount is the client for interacting with the LedgerAccount builders.
 	LedgerAccount *LedgerAccountClient
+	// LedgerCutoff is the client for interacting with the LedgerCutoff builders.
+	LedgerCutoff *LedgerCutoffClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// MerchantUser is the client for interacting with the MerchantUser builders.
@@ -147,11 +162,15 @@ func (c *Client) init() {
 	c.Agreement = NewAgreementClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
 	c.ChannelEvent = NewChannelEventClient(c.config)
+	c.ChannelPosition = NewChannelPositionClient(c.config)
 	c.CheckoutSession = NewCheckoutSessionClient(c.config)
 	c.ConnectorSetting = NewConnectorSettingClient(c.config)
 	c.Coupon = NewCouponClient(c.config)
 	c.CouponRedemption = NewCouponRedemptionClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
+	c.DayClose = NewDayCloseClient(c.config)
+	c.DayCloseBalance = NewDayCloseBalanceClient(c.config)
+	c.DayCloseStatement = NewDayCloseStatementClient(c.config)
 	c.Dispute = NewDisputeClient(c.config)
 	c.DisputeEvent = NewDisputeEventClient(c.config)
 	c.DisputeFile = NewDisputeFileClient(c.config)
@@ -163,6 +182,7 @@ func (c *Client) init() {
 	c.JournalEntry = NewJournalEntryClient(c.config)
 	c.Lease = NewLeaseClient(c.config)
 	c.LedgerAccount = NewLedgerAccountClient(c.config)
+	c.LedgerCutoff = NewLedgerCutoffClient(c.config)
 	c.Merchant = NewMerchantClient(c.config)
 	c.MerchantUser = NewMerchantUserClient(c.config)
 	c.Payment = NewPaymentClient(c.config)
@@ -275,11 +295,15 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Agreement:          NewAgreementClient(cfg),
 		AuditLog:           NewAuditLogClient(cfg),
 		ChannelEvent:       NewChannelEventClient(cfg),
+		ChannelPosition:    NewChannelPositionClient(cfg),
 		CheckoutSession:    NewCheckoutSessionClient(cfg),
 		ConnectorSetting:   NewConnectorSettingClient(cfg),
 		Coupon:             NewCouponClient(cfg),
 		CouponRedemption:   NewCouponRedemptionClient(cfg),
 		Customer:           NewCustomerClient(cfg),
+		DayClose:           NewDayCloseClient(cfg),
+		DayCloseBalance:    NewDayCloseBalanceClient(cfg),
+		DayCloseStatement:  NewDayCloseStatementClient(cfg),
 		Dispute:            NewDisputeClient(cfg),
 		DisputeEvent:       NewDisputeEventClient(cfg),
 		DisputeFile:        NewDisputeFileClient(cfg),
@@ -291,6 +315,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		JournalEntry:       NewJournalEntryClient(cfg),
 		Lease:              NewLeaseClient(cfg),
 		LedgerAccount:      NewLedgerAccountClient(cfg),
+		LedgerCutoff:       NewLedgerCutoffClient(cfg),
 		Merchant:           NewMerchantClient(cfg),
 		MerchantUser:       NewMerchantUserClient(cfg),
 		Payment:            NewPaymentClient(cfg),
@@ -330,11 +355,15 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Agreement:          NewAgreementClient(cfg),
 		AuditLog:           NewAuditLogClient(cfg),
 		ChannelEvent:       NewChannelEventClient(cfg),
+		ChannelPosition:    NewChannelPositionClient(cfg),
 		CheckoutSession:    NewCheckoutSessionClient(cfg),
 		ConnectorSetting:   NewConnectorSettingClient(cfg),
 		Coupon:             NewCouponClient(cfg),
 		CouponRedemption:   NewCouponRedemptionClient(cfg),
 		Customer:           NewCustomerClient(cfg),
+		DayClose:           NewDayCloseClient(cfg),
+		DayCloseBalance:    NewDayCloseBalanceClient(cfg),
+		DayCloseStatement:  NewDayCloseStatementClient(cfg),
 		Dispute:            NewDisputeClient(cfg),
 		DisputeEvent:       NewDisputeEventClient(cfg),
 		DisputeFile:        NewDisputeFileClient(cfg),
@@ -346,6 +375,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		JournalEntry:       NewJournalEntryClient(cfg),
 		Lease:              NewLeaseClient(cfg),
 		LedgerAccount:      NewLedgerAccountClient(cfg),
+		LedgerCutoff:       NewLedgerCutoffClient(cfg),
 		Merchant:           NewMerchantClient(cfg),
 		MerchantUser:       NewMerchantUserClient(cfg),
 		Payment:            NewPaymentClient(cfg),
@@ -391,11 +421,12 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.CheckoutSession,
-		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Dispute,
+		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.ChannelPosition,
+		c.CheckoutSession, c.ConnectorSetting, c.Coupon, c.CouponRedemption,
+		c.Customer, c.DayClose, c.DayCloseBalance, c.DayCloseStatement, c.Dispute,
 		c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote, c.FxRate,
-		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.Merchant,
-		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
+		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.LedgerCutoff,
+		c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
 		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
 		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
 		c.WebhookEndpoint,
@@ -408,11 +439,12 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.CheckoutSession,
-		c.ConnectorSetting, c.Coupon, c.CouponRedemption, c.Customer, c.Dispute,
+		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.ChannelPosition,
+		c.CheckoutSession, c.ConnectorSetting, c.Coupon, c.CouponRedemption,
+		c.Customer, c.DayClose, c.DayCloseBalance, c.DayCloseStatement, c.Dispute,
 		c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote, c.FxRate,
-		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.Merchant,
-		c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
+		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.LedgerCutoff,
+		c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
 		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
 		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
 		c.WebhookEndpoint,
@@ -432,6 +464,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditLog.mutate(ctx, m)
 	case *ChannelEventMutation:
 		return c.ChannelEvent.mutate(ctx, m)
+	case *ChannelPositionMutation:
+		return c.ChannelPosition.mutate(ctx, m)
 	case *CheckoutSessionMutation:
 		return c.CheckoutSession.mutate(ctx, m)
 	case *ConnectorSettingMutation:
@@ -442,6 +476,12 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.CouponRedemption.mutate(ctx, m)
 	case *CustomerMutation:
 		return c.Customer.mutate(ctx, m)
+	case *DayCloseMutation:
+		return c.DayClose.mutate(ctx, m)
+	case *DayCloseBalanceMutation:
+		return c.DayCloseBalance.mutate(ctx, m)
+	case *DayCloseStatementMutation:
+		return c.DayCloseStatement.mutate(ctx, m)
 	case *DisputeMutation:
 		return c.Dispute.mutate(ctx, m)
 	case *DisputeEventMutation:
@@ -464,6 +504,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Lease.mutate(ctx, m)
 	case *LedgerAccountMutation:
 		return c.LedgerAccount.mutate(ctx, m)
+	case *LedgerCutoffMutation:
+		return c.LedgerCutoff.mutate(ctx, m)
 	case *MerchantMutation:
 		return c.Merchant.mutate(ctx, m)
 	case *MerchantUserMutation:
@@ -1082,6 +1124,140 @@ func (c *ChannelEventClient) mutate(ctx context.Context, m *ChannelEventMutation
 		return (&ChannelEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ChannelEvent mutation op: %q", m.Op())
+	}
+}
+
+// ChannelPositionClient is a client for the ChannelPosition schema.
+type ChannelPositionClient struct {
+	config
+}
+
+// NewChannelPositionClient returns a client for the ChannelPosition from the given config.
+func NewChannelPositionClient(c config) *ChannelPositionClient {
+	return &ChannelPositionClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `channelposition.Hooks(f(g(h())))`.
+func (c *ChannelPositionClient) Use(hooks ...Hook) {
+	c.hooks.ChannelPosition = append(c.hooks.ChannelPosition, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `channelposition.Intercept(f(g(h())))`.
+func (c *ChannelPositionClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ChannelPosition = append(c.inters.ChannelPosition, interceptors...)
+}
+
+// Create returns a builder for creating a ChannelPosition entity.
+func (c *ChannelPositionClient) Create() *ChannelPositionCreate {
+	mutation := newChannelPositionMutation(c.config, OpCreate)
+	return &ChannelPositionCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ChannelPosition entities.
+func (c *ChannelPositionClient) CreateBulk(builders ...*ChannelPositionCreate) *ChannelPositionCreateBulk {
+	return &ChannelPositionCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ChannelPositionClient) MapCreateBulk(slice any, setFunc func(*ChannelPositionCreate, int)) *ChannelPositionCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ChannelPositionCreateBulk{err: fmt.Errorf("calling to ChannelPositionClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ChannelPositionCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ChannelPositionCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ChannelPosition.
+func (c *ChannelPositionClient) Update() *ChannelPositionUpdate {
+	mutation := newChannelPositionMutation(c.config, OpUpdate)
+	return &ChannelPositionUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ChannelPositionClient) UpdateOne(_m *ChannelPosition) *ChannelPositionUpdateOne {
+	mutation := newChannelPositionMutation(c.config, OpUpdateOne, withChannelPosition(_m))
+	return &ChannelPositionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ChannelPositionClient) UpdateOneID(id string) *ChannelPositionUpdateOne {
+	mutation := newChannelPositionMutation(c.config, OpUpdateOne, withChannelPositionID(id))
+	return &ChannelPositionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ChannelPosition.
+func (c *ChannelPositionClient) Delete() *ChannelPositionDelete {
+	mutation := newChannelPositionMutation(c.config, OpDelete)
+	return &ChannelPositionDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ChannelPositionClient) DeleteOne(_m *ChannelPosition) *ChannelPositionDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ChannelPositionClient) DeleteOneID(id string) *ChannelPositionDeleteOne {
+	builder := c.Delete().Where(channelposition.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ChannelPositionDeleteOne{builder}
+}
+
+// Query returns a query builder for ChannelPosition.
+func (c *ChannelPositionClient) Query() *ChannelPositionQuery {
+	return &ChannelPositionQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeChannelPosition},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ChannelPosition entity by its id.
+func (c *ChannelPositionClient) Get(ctx context.Context, id string) (*ChannelPosition, error) {
+	return c.Query().Where(channelposition.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ChannelPositionClient) GetX(ctx context.Context, id string) *ChannelPosition {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ChannelPositionClient) Hooks() []Hook {
+	hooks := c.hooks.ChannelPosition
+	return append(hooks[:len(hooks):len(hooks)], channelposition.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ChannelPositionClient) Interceptors() []Interceptor {
+	return c.inters.ChannelPosition
+}
+
+func (c *ChannelPositionClient) mutate(ctx context.Context, m *ChannelPositionMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ChannelPositionCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ChannelPositionUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ChannelPositionUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ChannelPositionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ChannelPosition mutation op: %q", m.Op())
 	}
 }
 
@@ -1912,6 +2088,408 @@ func (c *CustomerClient) mutate(ctx context.Context, m *CustomerMutation) (Value
 		return (&CustomerDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Customer mutation op: %q", m.Op())
+	}
+}
+
+// DayCloseClient is a client for the DayClose schema.
+type DayCloseClient struct {
+	config
+}
+
+// NewDayCloseClient returns a client for the DayClose from the given config.
+func NewDayCloseClient(c config) *DayCloseClient {
+	return &DayCloseClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `dayclose.Hooks(f(g(h())))`.
+func (c *DayCloseClient) Use(hooks ...Hook) {
+	c.hooks.DayClose = append(c.hooks.DayClose, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `dayclose.Intercept(f(g(h())))`.
+func (c *DayCloseClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DayClose = append(c.inters.DayClose, interceptors...)
+}
+
+// Create returns a builder for creating a DayClose entity.
+func (c *DayCloseClient) Create() *DayCloseCreate {
+	mutation := newDayCloseMutation(c.config, OpCreate)
+	return &DayCloseCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DayClose entities.
+func (c *DayCloseClient) CreateBulk(builders ...*DayCloseCreate) *DayCloseCreateBulk {
+	return &DayCloseCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DayCloseClient) MapCreateBulk(slice any, setFunc func(*DayCloseCreate, int)) *DayCloseCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DayCloseCreateBulk{err: fmt.Errorf("calling to DayCloseClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DayCloseCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DayCloseCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DayClose.
+func (c *DayCloseClient) Update() *DayCloseUpdate {
+	mutation := newDayCloseMutation(c.config, OpUpdate)
+	return &DayCloseUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DayCloseClient) UpdateOne(_m *DayClose) *DayCloseUpdateOne {
+	mutation := newDayCloseMutation(c.config, OpUpdateOne, withDayClose(_m))
+	return &DayCloseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DayCloseClient) UpdateOneID(id string) *DayCloseUpdateOne {
+	mutation := newDayCloseMutation(c.config, OpUpdateOne, withDayCloseID(id))
+	return &DayCloseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DayClose.
+func (c *DayCloseClient) Delete() *DayCloseDelete {
+	mutation := newDayCloseMutation(c.config, OpDelete)
+	return &DayCloseDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DayCloseClient) DeleteOne(_m *DayClose) *DayCloseDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DayCloseClient) DeleteOneID(id string) *DayCloseDeleteOne {
+	builder := c.Delete().Where(dayclose.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DayCloseDeleteOne{builder}
+}
+
+// Query returns a query builder for DayClose.
+func (c *DayCloseClient) Query() *DayCloseQuery {
+	return &DayCloseQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDayClose},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DayClose entity by its id.
+func (c *DayCloseClient) Get(ctx context.Context, id string) (*DayClose, error) {
+	return c.Query().Where(dayclose.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DayCloseClient) GetX(ctx context.Context, id string) *DayClose {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DayCloseClient) Hooks() []Hook {
+	hooks := c.hooks.DayClose
+	return append(hooks[:len(hooks):len(hooks)], dayclose.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DayCloseClient) Interceptors() []Interceptor {
+	return c.inters.DayClose
+}
+
+func (c *DayCloseClient) mutate(ctx context.Context, m *DayCloseMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DayCloseCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DayCloseUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DayCloseUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DayCloseDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DayClose mutation op: %q", m.Op())
+	}
+}
+
+// DayCloseBalanceClient is a client for the DayCloseBalance schema.
+type DayCloseBalanceClient struct {
+	config
+}
+
+// NewDayCloseBalanceClient returns a client for the DayCloseBalance from the given config.
+func NewDayCloseBalanceClient(c config) *DayCloseBalanceClient {
+	return &DayCloseBalanceClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `dayclosebalance.Hooks(f(g(h())))`.
+func (c *DayCloseBalanceClient) Use(hooks ...Hook) {
+	c.hooks.DayCloseBalance = append(c.hooks.DayCloseBalance, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `dayclosebalance.Intercept(f(g(h())))`.
+func (c *DayCloseBalanceClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DayCloseBalance = append(c.inters.DayCloseBalance, interceptors...)
+}
+
+// Create returns a builder for creating a DayCloseBalance entity.
+func (c *DayCloseBalanceClient) Create() *DayCloseBalanceCreate {
+	mutation := newDayCloseBalanceMutation(c.config, OpCreate)
+	return &DayCloseBalanceCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DayCloseBalance entities.
+func (c *DayCloseBalanceClient) CreateBulk(builders ...*DayCloseBalanceCreate) *DayCloseBalanceCreateBulk {
+	return &DayCloseBalanceCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DayCloseBalanceClient) MapCreateBulk(slice any, setFunc func(*DayCloseBalanceCreate, int)) *DayCloseBalanceCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DayCloseBalanceCreateBulk{err: fmt.Errorf("calling to DayCloseBalanceClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DayCloseBalanceCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DayCloseBalanceCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DayCloseBalance.
+func (c *DayCloseBalanceClient) Update() *DayCloseBalanceUpdate {
+	mutation := newDayCloseBalanceMutation(c.config, OpUpdate)
+	return &DayCloseBalanceUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DayCloseBalanceClient) UpdateOne(_m *DayCloseBalance) *DayCloseBalanceUpdateOne {
+	mutation := newDayCloseBalanceMutation(c.config, OpUpdateOne, withDayCloseBalance(_m))
+	return &DayCloseBalanceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DayCloseBalanceClient) UpdateOneID(id string) *DayCloseBalanceUpdateOne {
+	mutation := newDayCloseBalanceMutation(c.config, OpUpdateOne, withDayCloseBalanceID(id))
+	return &DayCloseBalanceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DayCloseBalance.
+func (c *DayCloseBalanceClient) Delete() *DayCloseBalanceDelete {
+	mutation := newDayCloseBalanceMutation(c.config, OpDelete)
+	return &DayCloseBalanceDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DayCloseBalanceClient) DeleteOne(_m *DayCloseBalance) *DayCloseBalanceDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DayCloseBalanceClient) DeleteOneID(id string) *DayCloseBalanceDeleteOne {
+	builder := c.Delete().Where(dayclosebalance.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DayCloseBalanceDeleteOne{builder}
+}
+
+// Query returns a query builder for DayCloseBalance.
+func (c *DayCloseBalanceClient) Query() *DayCloseBalanceQuery {
+	return &DayCloseBalanceQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDayCloseBalance},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DayCloseBalance entity by its id.
+func (c *DayCloseBalanceClient) Get(ctx context.Context, id string) (*DayCloseBalance, error) {
+	return c.Query().Where(dayclosebalance.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DayCloseBalanceClient) GetX(ctx context.Context, id string) *DayCloseBalance {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DayCloseBalanceClient) Hooks() []Hook {
+	hooks := c.hooks.DayCloseBalance
+	return append(hooks[:len(hooks):len(hooks)], dayclosebalance.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DayCloseBalanceClient) Interceptors() []Interceptor {
+	return c.inters.DayCloseBalance
+}
+
+func (c *DayCloseBalanceClient) mutate(ctx context.Context, m *DayCloseBalanceMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DayCloseBalanceCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DayCloseBalanceUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DayCloseBalanceUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DayCloseBalanceDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DayCloseBalance mutation op: %q", m.Op())
+	}
+}
+
+// DayCloseStatementClient is a client for the DayCloseStatement schema.
+type DayCloseStatementClient struct {
+	config
+}
+
+// NewDayCloseStatementClient returns a client for the DayCloseStatement from the given config.
+func NewDayCloseStatementClient(c config) *DayCloseStatementClient {
+	return &DayCloseStatementClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `dayclosestatement.Hooks(f(g(h())))`.
+func (c *DayCloseStatementClient) Use(hooks ...Hook) {
+	c.hooks.DayCloseStatement = append(c.hooks.DayCloseStatement, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `dayclosestatement.Intercept(f(g(h())))`.
+func (c *DayCloseStatementClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DayCloseStatement = append(c.inters.DayCloseStatement, interceptors...)
+}
+
+// Create returns a builder for creating a DayCloseStatement entity.
+func (c *DayCloseStatementClient) Create() *DayCloseStatementCreate {
+	mutation := newDayCloseStatementMutation(c.config, OpCreate)
+	return &DayCloseStatementCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DayCloseStatement entities.
+func (c *DayCloseStatementClient) CreateBulk(builders ...*DayCloseStatementCreate) *DayCloseStatementCreateBulk {
+	return &DayCloseStatementCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DayCloseStatementClient) MapCreateBulk(slice any, setFunc func(*DayCloseStatementCreate, int)) *DayCloseStatementCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DayCloseStatementCreateBulk{err: fmt.Errorf("calling to DayCloseStatementClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DayCloseStatementCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DayCloseStatementCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DayCloseStatement.
+func (c *DayCloseStatementClient) Update() *DayCloseStatementUpdate {
+	mutation := newDayCloseStatementMutation(c.config, OpUpdate)
+	return &DayCloseStatementUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DayCloseStatementClient) UpdateOne(_m *DayCloseStatement) *DayCloseStatementUpdateOne {
+	mutation := newDayCloseStatementMutation(c.config, OpUpdateOne, withDayCloseStatement(_m))
+	return &DayCloseStatementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DayCloseStatementClient) UpdateOneID(id string) *DayCloseStatementUpdateOne {
+	mutation := newDayCloseStatementMutation(c.config, OpUpdateOne, withDayCloseStatementID(id))
+	return &DayCloseStatementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DayCloseStatement.
+func (c *DayCloseStatementClient) Delete() *DayCloseStatementDelete {
+	mutation := newDayCloseStatementMutation(c.config, OpDelete)
+	return &DayCloseStatementDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DayCloseStatementClient) DeleteOne(_m *DayCloseStatement) *DayCloseStatementDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DayCloseStatementClient) DeleteOneID(id string) *DayCloseStatementDeleteOne {
+	builder := c.Delete().Where(dayclosestatement.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DayCloseStatementDeleteOne{builder}
+}
+
+// Query returns a query builder for DayCloseStatement.
+func (c *DayCloseStatementClient) Query() *DayCloseStatementQuery {
+	return &DayCloseStatementQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDayCloseStatement},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DayCloseStatement entity by its id.
+func (c *DayCloseStatementClient) Get(ctx context.Context, id string) (*DayCloseStatement, error) {
+	return c.Query().Where(dayclosestatement.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DayCloseStatementClient) GetX(ctx context.Context, id string) *DayCloseStatement {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DayCloseStatementClient) Hooks() []Hook {
+	hooks := c.hooks.DayCloseStatement
+	return append(hooks[:len(hooks):len(hooks)], dayclosestatement.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DayCloseStatementClient) Interceptors() []Interceptor {
+	return c.inters.DayCloseStatement
+}
+
+func (c *DayCloseStatementClient) mutate(ctx context.Context, m *DayCloseStatementMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DayCloseStatementCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DayCloseStatementUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DayCloseStatementUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DayCloseStatementDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DayCloseStatement mutation op: %q", m.Op())
 	}
 }
 
@@ -3546,6 +4124,140 @@ func (c *LedgerAccountClient) mutate(ctx context.Context, m *LedgerAccountMutati
 		return (&LedgerAccountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown LedgerAccount mutation op: %q", m.Op())
+	}
+}
+
+// LedgerCutoffClient is a client for the LedgerCutoff schema.
+type LedgerCutoffClient struct {
+	config
+}
+
+// NewLedgerCutoffClient returns a client for the LedgerCutoff from the given config.
+func NewLedgerCutoffClient(c config) *LedgerCutoffClient {
+	return &LedgerCutoffClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `ledgercutoff.Hooks(f(g(h())))`.
+func (c *LedgerCutoffClient) Use(hooks ...Hook) {
+	c.hooks.LedgerCutoff = append(c.hooks.LedgerCutoff, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `ledgercutoff.Intercept(f(g(h())))`.
+func (c *LedgerCutoffClient) Intercept(interceptors ...Interceptor) {
+	c.inters.LedgerCutoff = append(c.inters.LedgerCutoff, interceptors...)
+}
+
+// Create returns a builder for creating a LedgerCutoff entity.
+func (c *LedgerCutoffClient) Create() *LedgerCutoffCreate {
+	mutation := newLedgerCutoffMutation(c.config, OpCreate)
+	return &LedgerCutoffCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of LedgerCutoff entities.
+func (c *LedgerCutoffClient) CreateBulk(builders ...*LedgerCutoffCreate) *LedgerCutoffCreateBulk {
+	return &LedgerCutoffCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *LedgerCutoffClient) MapCreateBulk(slice any, setFunc func(*LedgerCutoffCreate, int)) *LedgerCutoffCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &LedgerCutoffCreateBulk{err: fmt.Errorf("calling to LedgerCutoffClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*LedgerCutoffCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &LedgerCutoffCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for LedgerCutoff.
+func (c *LedgerCutoffClient) Update() *LedgerCutoffUpdate {
+	mutation := newLedgerCutoffMutation(c.config, OpUpdate)
+	return &LedgerCutoffUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *LedgerCutoffClient) UpdateOne(_m *LedgerCutoff) *LedgerCutoffUpdateOne {
+	mutation := newLedgerCutoffMutation(c.config, OpUpdateOne, withLedgerCutoff(_m))
+	return &LedgerCutoffUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *LedgerCutoffClient) UpdateOneID(id string) *LedgerCutoffUpdateOne {
+	mutation := newLedgerCutoffMutation(c.config, OpUpdateOne, withLedgerCutoffID(id))
+	return &LedgerCutoffUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for LedgerCutoff.
+func (c *LedgerCutoffClient) Delete() *LedgerCutoffDelete {
+	mutation := newLedgerCutoffMutation(c.config, OpDelete)
+	return &LedgerCutoffDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *LedgerCutoffClient) DeleteOne(_m *LedgerCutoff) *LedgerCutoffDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *LedgerCutoffClient) DeleteOneID(id string) *LedgerCutoffDeleteOne {
+	builder := c.Delete().Where(ledgercutoff.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &LedgerCutoffDeleteOne{builder}
+}
+
+// Query returns a query builder for LedgerCutoff.
+func (c *LedgerCutoffClient) Query() *LedgerCutoffQuery {
+	return &LedgerCutoffQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeLedgerCutoff},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a LedgerCutoff entity by its id.
+func (c *LedgerCutoffClient) Get(ctx context.Context, id string) (*LedgerCutoff, error) {
+	return c.Query().Where(ledgercutoff.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *LedgerCutoffClient) GetX(ctx context.Context, id string) *LedgerCutoff {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *LedgerCutoffClient) Hooks() []Hook {
+	hooks := c.hooks.LedgerCutoff
+	return append(hooks[:len(hooks):len(hooks)], ledgercutoff.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *LedgerCutoffClient) Interceptors() []Interceptor {
+	return c.inters.LedgerCutoff
+}
+
+func (c *LedgerCutoffClient) mutate(ctx context.Context, m *LedgerCutoffMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&LedgerCutoffCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&LedgerCutoffUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&LedgerCutoffUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&LedgerCutoffDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown LedgerCutoff mutation op: %q", m.Op())
 	}
 }
 
@@ -5968,21 +6680,23 @@ func (c *WebhookEndpointClient) mutate(ctx context.Context, m *WebhookEndpointMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
-		Coupon, CouponRedemption, Customer, Dispute, DisputeEvent, DisputeFile, Event,
+		APIKey, Agreement, AuditLog, ChannelEvent, ChannelPosition, CheckoutSession,
+		ConnectorSetting, Coupon, CouponRedemption, Customer, DayClose,
+		DayCloseBalance, DayCloseStatement, Dispute, DisputeEvent, DisputeFile, Event,
 		FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry, Lease,
-		LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt, Posting,
-		Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch, SettlementLine,
-		SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
+		LedgerAccount, LedgerCutoff, Merchant, MerchantUser, Payment, PaymentAttempt,
+		Posting, Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch,
+		SettlementLine, SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
 		WebhookEndpoint []ent.Hook
 	}
 	inters struct {
-		APIKey, Agreement, AuditLog, ChannelEvent, CheckoutSession, ConnectorSetting,
-		Coupon, CouponRedemption, Customer, Dispute, DisputeEvent, DisputeFile, Event,
+		APIKey, Agreement, AuditLog, ChannelEvent, ChannelPosition, CheckoutSession,
+		ConnectorSetting, Coupon, CouponRedemption, Customer, DayClose,
+		DayCloseBalance, DayCloseStatement, Dispute, DisputeEvent, DisputeFile, Event,
 		FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry, Lease,
-		LedgerAccount, Merchant, MerchantUser, Payment, PaymentAttempt, Posting,
-		Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch, SettlementLine,
-		SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
+		LedgerAccount, LedgerCutoff, Merchant, MerchantUser, Payment, PaymentAttempt,
+		Posting, Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch,
+		SettlementLine, SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
 		WebhookEndpoint []ent.Interceptor
 	}
 )

@@ -16,11 +16,15 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
+	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dayclose"
+	"github.com/straitpay/strait/ent/dayclosebalance"
+	"github.com/straitpay/strait/ent/dayclosestatement"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -32,6 +36,7 @@ import (
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/lease"
 	"github.com/straitpay/strait/ent/ledgeraccount"
+	"github.com/straitpay/strait/ent/ledgercutoff"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
@@ -112,11 +117,15 @@ func checkColumn(t, c string) error {
 			agreement.Table:          agreement.ValidColumn,
 			auditlog.Table:           auditlog.ValidColumn,
 			channelevent.Table:       channelevent.ValidColumn,
+			channelposition.Table:    channelposition.ValidColumn,
 			checkoutsession.Table:    checkoutsession.ValidColumn,
 			connectorsetting.Table:   connectorsetting.ValidColumn,
 			coupon.Table:             coupon.ValidColumn,
 			couponredemption.Table:   couponredemption.ValidColumn,
 			customer.Table:           customer.ValidColumn,
+			dayclose.Table:           dayclose.ValidColumn,
+			dayclosebalance.Table:    dayclosebalance.ValidColumn,
+			dayclosestatement.Table:  dayclosestatement.ValidColumn,
 			dispute.Table:            dispute.ValidColumn,
 			disputeevent.Table:       disputeevent.ValidColumn,
 			disputefile.Table:        disputefile.ValidColumn,
@@ -128,6 +137,7 @@ func checkColumn(t, c string) error {
 			journalentry.Table:       journalentry.ValidColumn,
 			lease.Table:              lease.ValidColumn,
 			ledgeraccount.Table:      ledgeraccount.ValidColumn,
+			ledgercutoff.Table:       ledgercutoff.ValidColumn,
 			merchant.Table:           merchant.ValidColumn,
 			merchantuser.Table:       merchantuser.ValidColumn,
 			payment.Table:            payment.ValidColumn,

@@ -7,11 +7,15 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
+	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dayclose"
+	"github.com/straitpay/strait/ent/dayclosebalance"
+	"github.com/straitpay/strait/ent/dayclosestatement"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -23,6 +27,7 @@ import (
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/lease"
 	"github.com/straitpay/strait/ent/ledgeraccount"
+	"github.com/straitpay/strait/ent/ledgercutoff"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
@@ -49,7 +54,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 36)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 41)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -151,6 +156,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[4] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   channelposition.Table,
+			Columns: channelposition.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: channelposition.FieldID,
+			},
+		},
+		Type: "ChannelPosition",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			channelposition.FieldCreatedAt: {Type: field.TypeTime, Column: channelposition.FieldCreatedAt},
+			channelposition.FieldUpdatedAt: {Type: field.TypeTime, Column: channelposition.FieldUpdatedAt},
+			channelposition.FieldConnector: {Type: field.TypeString, Column: channelposition.FieldConnector},
+			channelposition.FieldCurrency:  {Type: field.TypeString, Column: channelposition.FieldCurrency},
+			channelposition.FieldThreshold: {Type: field.TypeInt64, Column: channelposition.FieldThreshold},
+			channelposition.FieldReported:  {Type: field.TypeInt64, Column: channelposition.FieldReported},
+			channelposition.FieldLedger:    {Type: field.TypeInt64, Column: channelposition.FieldLedger},
+			channelposition.FieldDrift:     {Type: field.TypeInt64, Column: channelposition.FieldDrift},
+			channelposition.FieldError:     {Type: field.TypeString, Column: channelposition.FieldError},
+			channelposition.FieldAlerting:  {Type: field.TypeBool, Column: channelposition.FieldAlerting},
+			channelposition.FieldCheckedAt: {Type: field.TypeTime, Column: channelposition.FieldCheckedAt},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   checkoutsession.Table,
 			Columns: checkoutsession.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -183,7 +212,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			checkoutsession.FieldShippingAddress:   {Type: field.TypeJSON, Column: checkoutsession.FieldShippingAddress},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   connectorsetting.Table,
 			Columns: connectorsetting.Columns,
@@ -202,7 +231,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connectorsetting.FieldLimits:    {Type: field.TypeJSON, Column: connectorsetting.FieldLimits},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   coupon.Table,
 			Columns: coupon.Columns,
@@ -232,7 +261,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			coupon.FieldPublic:                    {Type: field.TypeBool, Column: coupon.FieldPublic},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   couponredemption.Table,
 			Columns: couponredemption.Columns,
@@ -254,7 +283,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			couponredemption.FieldCurrency:          {Type: field.TypeString, Column: couponredemption.FieldCurrency},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -276,7 +305,72 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldMetadata:          {Type: field.TypeJSON, Column: customer.FieldMetadata},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   dayclose.Table,
+			Columns: dayclose.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: dayclose.FieldID,
+			},
+		},
+		Type: "DayClose",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			dayclose.FieldDay:      {Type: field.TypeString, Column: dayclose.FieldDay},
+			dayclose.FieldTimezone: {Type: field.TypeString, Column: dayclose.FieldTimezone},
+			dayclose.FieldStartsAt: {Type: field.TypeTime, Column: dayclose.FieldStartsAt},
+			dayclose.FieldEndsAt:   {Type: field.TypeTime, Column: dayclose.FieldEndsAt},
+			dayclose.FieldEntries:  {Type: field.TypeInt, Column: dayclose.FieldEntries},
+			dayclose.FieldAccounts: {Type: field.TypeInt, Column: dayclose.FieldAccounts},
+			dayclose.FieldClosedAt: {Type: field.TypeTime, Column: dayclose.FieldClosedAt},
+		},
+	}
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   dayclosebalance.Table,
+			Columns: dayclosebalance.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: dayclosebalance.FieldID,
+			},
+		},
+		Type: "DayCloseBalance",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			dayclosebalance.FieldCloseID:    {Type: field.TypeString, Column: dayclosebalance.FieldCloseID},
+			dayclosebalance.FieldCurrency:   {Type: field.TypeString, Column: dayclosebalance.FieldCurrency},
+			dayclosebalance.FieldAccounts:   {Type: field.TypeInt, Column: dayclosebalance.FieldAccounts},
+			dayclosebalance.FieldDebits:     {Type: field.TypeInt64, Column: dayclosebalance.FieldDebits},
+			dayclosebalance.FieldCredits:    {Type: field.TypeInt64, Column: dayclosebalance.FieldCredits},
+			dayclosebalance.FieldDayDebits:  {Type: field.TypeInt64, Column: dayclosebalance.FieldDayDebits},
+			dayclosebalance.FieldDayCredits: {Type: field.TypeInt64, Column: dayclosebalance.FieldDayCredits},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   dayclosestatement.Table,
+			Columns: dayclosestatement.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: dayclosestatement.FieldID,
+			},
+		},
+		Type: "DayCloseStatement",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			dayclosestatement.FieldMerchantID: {Type: field.TypeString, Column: dayclosestatement.FieldMerchantID},
+			dayclosestatement.FieldCloseID:    {Type: field.TypeString, Column: dayclosestatement.FieldCloseID},
+			dayclosestatement.FieldAccountID:  {Type: field.TypeString, Column: dayclosestatement.FieldAccountID},
+			dayclosestatement.FieldOwnerType:  {Type: field.TypeString, Column: dayclosestatement.FieldOwnerType},
+			dayclosestatement.FieldOwnerID:    {Type: field.TypeString, Column: dayclosestatement.FieldOwnerID},
+			dayclosestatement.FieldKind:       {Type: field.TypeString, Column: dayclosestatement.FieldKind},
+			dayclosestatement.FieldCurrency:   {Type: field.TypeString, Column: dayclosestatement.FieldCurrency},
+			dayclosestatement.FieldOpening:    {Type: field.TypeInt64, Column: dayclosestatement.FieldOpening},
+			dayclosestatement.FieldDebits:     {Type: field.TypeInt64, Column: dayclosestatement.FieldDebits},
+			dayclosestatement.FieldCredits:    {Type: field.TypeInt64, Column: dayclosestatement.FieldCredits},
+			dayclosestatement.FieldClosing:    {Type: field.TypeInt64, Column: dayclosestatement.FieldClosing},
+			dayclosestatement.FieldPostings:   {Type: field.TypeInt, Column: dayclosestatement.FieldPostings},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   dispute.Table,
 			Columns: dispute.Columns,
@@ -306,7 +400,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			dispute.FieldOperatorFlag:        {Type: field.TypeString, Column: dispute.FieldOperatorFlag},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   disputeevent.Table,
 			Columns: disputeevent.Columns,
@@ -328,7 +422,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			disputeevent.FieldNote:           {Type: field.TypeString, Column: disputeevent.FieldNote},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   disputefile.Table,
 			Columns: disputefile.Columns,
@@ -351,7 +445,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			disputefile.FieldStorageKey:  {Type: field.TypeString, Column: disputefile.FieldStorageKey},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -371,7 +465,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldSeq:         {Type: field.TypeInt64, Column: event.FieldSeq},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feeplan.Table,
 			Columns: feeplan.Columns,
@@ -394,7 +488,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			feeplan.FieldCrossBorderBps:    {Type: field.TypeInt64, Column: feeplan.FieldCrossBorderBps},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxquote.Table,
 			Columns: fxquote.Columns,
@@ -417,7 +511,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxquote.FieldCreatedAt:     {Type: field.TypeTime, Column: fxquote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxrate.Table,
 			Columns: fxrate.Columns,
@@ -436,7 +530,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxrate.FieldCreatedAt: {Type: field.TypeTime, Column: fxrate.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencyrecord.Table,
 			Columns: idempotencyrecord.Columns,
@@ -459,7 +553,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencyrecord.FieldAttempts:    {Type: field.TypeInt, Column: idempotencyrecord.FieldAttempts},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   journalentry.Table,
 			Columns: journalentry.Columns,
@@ -470,16 +564,17 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "JournalEntry",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			journalentry.FieldSourceType:  {Type: field.TypeString, Column: journalentry.FieldSourceType},
-			journalentry.FieldSourceID:    {Type: field.TypeString, Column: journalentry.FieldSourceID},
-			journalentry.FieldDescription: {Type: field.TypeString, Column: journalentry.FieldDescription},
-			journalentry.FieldReference:   {Type: field.TypeString, Column: journalentry.FieldReference},
-			journalentry.FieldEffectiveAt: {Type: field.TypeTime, Column: journalentry.FieldEffectiveAt},
-			journalentry.FieldPostingHash: {Type: field.TypeString, Column: journalentry.FieldPostingHash},
-			journalentry.FieldCreatedAt:   {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
+			journalentry.FieldSourceType:          {Type: field.TypeString, Column: journalentry.FieldSourceType},
+			journalentry.FieldSourceID:            {Type: field.TypeString, Column: journalentry.FieldSourceID},
+			journalentry.FieldDescription:         {Type: field.TypeString, Column: journalentry.FieldDescription},
+			journalentry.FieldReference:           {Type: field.TypeString, Column: journalentry.FieldReference},
+			journalentry.FieldEffectiveAt:         {Type: field.TypeTime, Column: journalentry.FieldEffectiveAt},
+			journalentry.FieldOriginalEffectiveAt: {Type: field.TypeTime, Column: journalentry.FieldOriginalEffectiveAt},
+			journalentry.FieldPostingHash:         {Type: field.TypeString, Column: journalentry.FieldPostingHash},
+			journalentry.FieldCreatedAt:           {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   lease.Table,
 			Columns: lease.Columns,
@@ -495,7 +590,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			lease.FieldCounter:   {Type: field.TypeInt64, Column: lease.FieldCounter},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ledgeraccount.Table,
 			Columns: ledgeraccount.Columns,
@@ -518,7 +613,21 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ledgeraccount.FieldVersion:       {Type: field.TypeInt64, Column: ledgeraccount.FieldVersion},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   ledgercutoff.Table,
+			Columns: ledgercutoff.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: ledgercutoff.FieldID,
+			},
+		},
+		Type: "LedgerCutoff",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			ledgercutoff.FieldClosedThrough: {Type: field.TypeTime, Column: ledgercutoff.FieldClosedThrough},
+		},
+	}
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -538,7 +647,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRiskTier:           {Type: field.TypeEnum, Column: merchant.FieldRiskTier},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantuser.Table,
 			Columns: merchantuser.Columns,
@@ -558,7 +667,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantuser.FieldStatus:     {Type: field.TypeEnum, Column: merchantuser.FieldStatus},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -607,7 +716,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldShippingAddressHash: {Type: field.TypeString, Column: payment.FieldShippingAddressHash},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentattempt.Table,
 			Columns: paymentattempt.Columns,
@@ -642,7 +751,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentattempt.FieldLastEventID:           {Type: field.TypeString, Column: paymentattempt.FieldLastEventID},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posting.Table,
 			Columns: posting.Columns,
@@ -664,7 +773,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posting.FieldCreatedAt:    {Type: field.TypeTime, Column: posting.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -689,7 +798,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldFeeReversed:        {Type: field.TypeInt64, Column: refund.FieldFeeReversed},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskcounter.Table,
 			Columns: riskcounter.Columns,
@@ -705,7 +814,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskcounter.FieldValue: {Type: field.TypeInt64, Column: riskcounter.FieldValue},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskrule.Table,
 			Columns: riskrule.Columns,
@@ -728,7 +837,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskrule.FieldParams:      {Type: field.TypeJSON, Column: riskrule.FieldParams},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   routingrule.Table,
 			Columns: routingrule.Columns,
@@ -749,7 +858,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			routingrule.FieldSplit:     {Type: field.TypeJSON, Column: routingrule.FieldSplit},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementbatch.Table,
 			Columns: settlementbatch.Columns,
@@ -768,7 +877,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementbatch.FieldCreatedAt:    {Type: field.TypeTime, Column: settlementbatch.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementline.Table,
 			Columns: settlementline.Columns,
@@ -792,7 +901,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementline.FieldCapturedAt:  {Type: field.TypeTime, Column: settlementline.FieldCapturedAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementschedule.Table,
 			Columns: settlementschedule.Columns,
@@ -811,7 +920,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementschedule.FieldNextRunAt:  {Type: field.TypeTime, Column: settlementschedule.FieldNextRunAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   splitrule.Table,
 			Columns: splitrule.Columns,
@@ -831,7 +940,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			splitrule.FieldResiduePartner: {Type: field.TypeString, Column: splitrule.FieldResiduePartner},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   vaultcard.Table,
 			Columns: vaultcard.Columns,
@@ -865,7 +974,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			vaultcard.FieldCreatedAt:         {Type: field.TypeTime, Column: vaultcard.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -892,7 +1001,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldDeliveredAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -1843,6 +1952,101 @@ func (f *ChannelEventFilter) WhereLastError(p entql.StringP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ChannelPositionQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ChannelPositionQuery builder.
+func (_q *ChannelPositionQuery) Filter() *ChannelPositionFilter {
+	return &ChannelPositionFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ChannelPositionMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ChannelPositionMutation builder.
+func (m *ChannelPositionMutation) Filter() *ChannelPositionFilter {
+	return &ChannelPositionFilter{config: m.config, predicateAdder: m}
+}
+
+// ChannelPositionFilter provides a generic filtering capability at runtime for ChannelPositionQuery.
+type ChannelPositionFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ChannelPositionFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ChannelPositionFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(channelposition.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ChannelPositionFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(channelposition.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ChannelPositionFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(channelposition.FieldUpdatedAt))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *ChannelPositionFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(channelposition.FieldConnector))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *ChannelPositionFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(channelposition.FieldCurrency))
+}
+
+// WhereThreshold applies the entql int64 predicate on the threshold field.
+func (f *ChannelPositionFilter) WhereThreshold(p entql.Int64P) {
+	f.Where(p.Field(channelposition.FieldThreshold))
+}
+
+// WhereReported applies the entql int64 predicate on the reported field.
+func (f *ChannelPositionFilter) WhereReported(p entql.Int64P) {
+	f.Where(p.Field(channelposition.FieldReported))
+}
+
+// WhereLedger applies the entql int64 predicate on the ledger field.
+func (f *ChannelPositionFilter) WhereLedger(p entql.Int64P) {
+	f.Where(p.Field(channelposition.FieldLedger))
+}
+
+// WhereDrift applies the entql int64 predicate on the drift field.
+func (f *ChannelPositionFilter) WhereDrift(p entql.Int64P) {
+	f.Where(p.Field(channelposition.FieldDrift))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *ChannelPositionFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(channelposition.FieldError))
+}
+
+// WhereAlerting applies the entql bool predicate on the alerting field.
+func (f *ChannelPositionFilter) WhereAlerting(p entql.BoolP) {
+	f.Where(p.Field(channelposition.FieldAlerting))
+}
+
+// WhereCheckedAt applies the entql time.Time predicate on the checked_at field.
+func (f *ChannelPositionFilter) WhereCheckedAt(p entql.TimeP) {
+	f.Where(p.Field(channelposition.FieldCheckedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *CheckoutSessionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1871,7 +2075,7 @@ type CheckoutSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CheckoutSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2072,7 +2276,7 @@ type ConnectorSettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConnectorSettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2142,7 +2346,7 @@ type CouponFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CouponFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2295,7 +2499,7 @@ type CouponRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CouponRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2408,7 +2612,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2493,6 +2697,256 @@ func (f *CustomerFilter) WhereHasVaultCardsWith(preds ...predicate.VaultCard) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *DayCloseQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DayCloseQuery builder.
+func (_q *DayCloseQuery) Filter() *DayCloseFilter {
+	return &DayCloseFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DayCloseMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DayCloseMutation builder.
+func (m *DayCloseMutation) Filter() *DayCloseFilter {
+	return &DayCloseFilter{config: m.config, predicateAdder: m}
+}
+
+// DayCloseFilter provides a generic filtering capability at runtime for DayCloseQuery.
+type DayCloseFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DayCloseFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DayCloseFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(dayclose.FieldID))
+}
+
+// WhereDay applies the entql string predicate on the day field.
+func (f *DayCloseFilter) WhereDay(p entql.StringP) {
+	f.Where(p.Field(dayclose.FieldDay))
+}
+
+// WhereTimezone applies the entql string predicate on the timezone field.
+func (f *DayCloseFilter) WhereTimezone(p entql.StringP) {
+	f.Where(p.Field(dayclose.FieldTimezone))
+}
+
+// WhereStartsAt applies the entql time.Time predicate on the starts_at field.
+func (f *DayCloseFilter) WhereStartsAt(p entql.TimeP) {
+	f.Where(p.Field(dayclose.FieldStartsAt))
+}
+
+// WhereEndsAt applies the entql time.Time predicate on the ends_at field.
+func (f *DayCloseFilter) WhereEndsAt(p entql.TimeP) {
+	f.Where(p.Field(dayclose.FieldEndsAt))
+}
+
+// WhereEntries applies the entql int predicate on the entries field.
+func (f *DayCloseFilter) WhereEntries(p entql.IntP) {
+	f.Where(p.Field(dayclose.FieldEntries))
+}
+
+// WhereAccounts applies the entql int predicate on the accounts field.
+func (f *DayCloseFilter) WhereAccounts(p entql.IntP) {
+	f.Where(p.Field(dayclose.FieldAccounts))
+}
+
+// WhereClosedAt applies the entql time.Time predicate on the closed_at field.
+func (f *DayCloseFilter) WhereClosedAt(p entql.TimeP) {
+	f.Where(p.Field(dayclose.FieldClosedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *DayCloseBalanceQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DayCloseBalanceQuery builder.
+func (_q *DayCloseBalanceQuery) Filter() *DayCloseBalanceFilter {
+	return &DayCloseBalanceFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DayCloseBalanceMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DayCloseBalanceMutation builder.
+func (m *DayCloseBalanceMutation) Filter() *DayCloseBalanceFilter {
+	return &DayCloseBalanceFilter{config: m.config, predicateAdder: m}
+}
+
+// DayCloseBalanceFilter provides a generic filtering capability at runtime for DayCloseBalanceQuery.
+type DayCloseBalanceFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DayCloseBalanceFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DayCloseBalanceFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(dayclosebalance.FieldID))
+}
+
+// WhereCloseID applies the entql string predicate on the close_id field.
+func (f *DayCloseBalanceFilter) WhereCloseID(p entql.StringP) {
+	f.Where(p.Field(dayclosebalance.FieldCloseID))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *DayCloseBalanceFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(dayclosebalance.FieldCurrency))
+}
+
+// WhereAccounts applies the entql int predicate on the accounts field.
+func (f *DayCloseBalanceFilter) WhereAccounts(p entql.IntP) {
+	f.Where(p.Field(dayclosebalance.FieldAccounts))
+}
+
+// WhereDebits applies the entql int64 predicate on the debits field.
+func (f *DayCloseBalanceFilter) WhereDebits(p entql.Int64P) {
+	f.Where(p.Field(dayclosebalance.FieldDebits))
+}
+
+// WhereCredits applies the entql int64 predicate on the credits field.
+func (f *DayCloseBalanceFilter) WhereCredits(p entql.Int64P) {
+	f.Where(p.Field(dayclosebalance.FieldCredits))
+}
+
+// WhereDayDebits applies the entql int64 predicate on the day_debits field.
+func (f *DayCloseBalanceFilter) WhereDayDebits(p entql.Int64P) {
+	f.Where(p.Field(dayclosebalance.FieldDayDebits))
+}
+
+// WhereDayCredits applies the entql int64 predicate on the day_credits field.
+func (f *DayCloseBalanceFilter) WhereDayCredits(p entql.Int64P) {
+	f.Where(p.Field(dayclosebalance.FieldDayCredits))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *DayCloseStatementQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DayCloseStatementQuery builder.
+func (_q *DayCloseStatementQuery) Filter() *DayCloseStatementFilter {
+	return &DayCloseStatementFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DayCloseStatementMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DayCloseStatementMutation builder.
+func (m *DayCloseStatementMutation) Filter() *DayCloseStatementFilter {
+	return &DayCloseStatementFilter{config: m.config, predicateAdder: m}
+}
+
+// DayCloseStatementFilter provides a generic filtering capability at runtime for DayCloseStatementQuery.
+type DayCloseStatementFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DayCloseStatementFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DayCloseStatementFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(dayclosestatement.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *DayCloseStatementFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(dayclosestatement.FieldMerchantID))
+}
+
+// WhereCloseID applies the entql string predicate on the close_id field.
+func (f *DayCloseStatementFilter) WhereCloseID(p entql.StringP) {
+	f.Where(p.Field(dayclosestatement.FieldCloseID))
+}
+
+// WhereAccountID applies the entql string predicate on the account_id field.
+func (f *DayCloseStatementFilter) WhereAccountID(p entql.StringP) {
+	f.Where(p.Field(dayclosestatement.FieldAccountID))
+}
+
+// WhereOwnerType applies the entql string predicate on the owner_type field.
+func (f *DayCloseStatementFilter) WhereOwnerType(p entql.StringP) {
+	f.Where(p.Field(dayclosestatement.FieldOwnerType))
+}
+
+// WhereOwnerID applies the entql string predicate on the owner_id field.
+func (f *DayCloseStatementFilter) WhereOwnerID(p entql.StringP) {
+	f.Where(p.Field(dayclosestatement.FieldOwnerID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *DayCloseStatementFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(dayclosestatement.FieldKind))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *DayCloseStatementFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(dayclosestatement.FieldCurrency))
+}
+
+// WhereOpening applies the entql int64 predicate on the opening field.
+func (f *DayCloseStatementFilter) WhereOpening(p entql.Int64P) {
+	f.Where(p.Field(dayclosestatement.FieldOpening))
+}
+
+// WhereDebits applies the entql int64 predicate on the debits field.
+func (f *DayCloseStatementFilter) WhereDebits(p entql.Int64P) {
+	f.Where(p.Field(dayclosestatement.FieldDebits))
+}
+
+// WhereCredits applies the entql int64 predicate on the credits field.
+func (f *DayCloseStatementFilter) WhereCredits(p entql.Int64P) {
+	f.Where(p.Field(dayclosestatement.FieldCredits))
+}
+
+// WhereClosing applies the entql int64 predicate on the closing field.
+func (f *DayCloseStatementFilter) WhereClosing(p entql.Int64P) {
+	f.Where(p.Field(dayclosestatement.FieldClosing))
+}
+
+// WherePostings applies the entql int predicate on the postings field.
+func (f *DayCloseStatementFilter) WherePostings(p entql.IntP) {
+	f.Where(p.Field(dayclosestatement.FieldPostings))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *DisputeQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2521,7 +2975,7 @@ type DisputeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DisputeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2702,7 +3156,7 @@ type DisputeEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DisputeEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2815,7 +3269,7 @@ type DisputeFileFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DisputeFileFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2933,7 +3387,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3008,7 +3462,7 @@ type FeePlanFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FeePlanFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3098,7 +3552,7 @@ type FxQuoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxQuoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3188,7 +3642,7 @@ type FxRateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxRateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3258,7 +3712,7 @@ type IdempotencyRecordFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyRecordFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3348,7 +3802,7 @@ type JournalEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JournalEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3382,6 +3836,11 @@ func (f *JournalEntryFilter) WhereReference(p entql.StringP) {
 // WhereEffectiveAt applies the entql time.Time predicate on the effective_at field.
 func (f *JournalEntryFilter) WhereEffectiveAt(p entql.TimeP) {
 	f.Where(p.Field(journalentry.FieldEffectiveAt))
+}
+
+// WhereOriginalEffectiveAt applies the entql time.Time predicate on the original_effective_at field.
+func (f *JournalEntryFilter) WhereOriginalEffectiveAt(p entql.TimeP) {
+	f.Where(p.Field(journalentry.FieldOriginalEffectiveAt))
 }
 
 // WherePostingHash applies the entql string predicate on the posting_hash field.
@@ -3437,7 +3896,7 @@ type LeaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LeaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3492,7 +3951,7 @@ type LedgerAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LedgerAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3568,6 +4027,51 @@ func (f *LedgerAccountFilter) WhereHasPostingsWith(preds ...predicate.Posting) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *LedgerCutoffQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the LedgerCutoffQuery builder.
+func (_q *LedgerCutoffQuery) Filter() *LedgerCutoffFilter {
+	return &LedgerCutoffFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *LedgerCutoffMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the LedgerCutoffMutation builder.
+func (m *LedgerCutoffMutation) Filter() *LedgerCutoffFilter {
+	return &LedgerCutoffFilter{config: m.config, predicateAdder: m}
+}
+
+// LedgerCutoffFilter provides a generic filtering capability at runtime for LedgerCutoffQuery.
+type LedgerCutoffFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *LedgerCutoffFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *LedgerCutoffFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(ledgercutoff.FieldID))
+}
+
+// WhereClosedThrough applies the entql time.Time predicate on the closed_through field.
+func (f *LedgerCutoffFilter) WhereClosedThrough(p entql.TimeP) {
+	f.Where(p.Field(ledgercutoff.FieldClosedThrough))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *MerchantQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3596,7 +4100,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3699,7 +4203,7 @@ type MerchantUserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantUserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3788,7 +4292,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4092,7 +4596,7 @@ type PaymentAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4270,7 +4774,7 @@ type PostingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4383,7 +4887,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4511,7 +5015,7 @@ type RiskCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4566,7 +5070,7 @@ type RiskRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4656,7 +5160,7 @@ type RoutingRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoutingRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4736,7 +5240,7 @@ type SettlementBatchFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementBatchFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4806,7 +5310,7 @@ type SettlementLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4901,7 +5405,7 @@ type SettlementScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4971,7 +5475,7 @@ type SplitRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SplitRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5046,7 +5550,7 @@ type VaultCardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *VaultCardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5219,7 +5723,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5329,7 +5833,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -1863,6 +1863,11 @@ func (_q *JournalEntryQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, journalentry.FieldEffectiveAt)
 				fieldSeen[journalentry.FieldEffectiveAt] = struct{}{}
 			}
+		case "originalEffectiveAt":
+			if _, ok := fieldSeen[journalentry.FieldOriginalEffectiveAt]; !ok {
+				selectedFields = append(selectedFields, journalentry.FieldOriginalEffectiveAt)
+				fieldSeen[journalentry.FieldOriginalEffectiveAt] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[journalentry.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, journalentry.FieldCreatedAt)

@@ -27,6 +27,8 @@ type JournalEntry struct {
 	Reference string `json:"reference,omitempty"`
 	// EffectiveAt holds the value of the "effective_at" field.
 	EffectiveAt time.Time `json:"effective_at,omitempty"`
+	// OriginalEffectiveAt holds the value of the "original_effective_at" field.
+	OriginalEffectiveAt *time.Time `json:"original_effective_at,omitempty"`
 	// PostingHash holds the value of the "posting_hash" field.
 	PostingHash string `json:"posting_hash,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
@@ -66,7 +68,7 @@ func (*JournalEntry) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case journalentry.FieldID, journalentry.FieldSourceType, journalentry.FieldSourceID, journalentry.FieldDescription, journalentry.FieldReference, journalentry.FieldPostingHash:
 			values[i] = new(sql.NullString)
-		case journalentry.FieldEffectiveAt, journalentry.FieldCreatedAt:
+		case journalentry.FieldEffectiveAt, journalentry.FieldOriginalEffectiveAt, journalentry.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -118,6 +120,13 @@ func (_m *JournalEntry) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field effective_at", values[i])
 			} else if value.Valid {
 				_m.EffectiveAt = value.Time
+			}
+		case journalentry.FieldOriginalEffectiveAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field original_effective_at", values[i])
+			} else if value.Valid {
+				_m.OriginalEffectiveAt = new(time.Time)
+				*_m.OriginalEffectiveAt = value.Time
 			}
 		case journalentry.FieldPostingHash:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -186,6 +195,11 @@ func (_m *JournalEntry) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("effective_at=")
 	builder.WriteString(_m.EffectiveAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.OriginalEffectiveAt; v != nil {
+		builder.WriteString("original_effective_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("posting_hash=")
 	builder.WriteString(_m.PostingHash)

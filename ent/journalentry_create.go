@@ -70,6 +70,20 @@ func (_c *JournalEntryCreate) SetEffectiveAt(v time.Time) *JournalEntryCreate {
 	return _c
 }
 
+// SetOriginalEffectiveAt sets the "original_effective_at" field.
+func (_c *JournalEntryCreate) SetOriginalEffectiveAt(v time.Time) *JournalEntryCreate {
+	_c.mutation.SetOriginalEffectiveAt(v)
+	return _c
+}
+
+// SetNillableOriginalEffectiveAt sets the "original_effective_at" field if the given value is not nil.
+func (_c *JournalEntryCreate) SetNillableOriginalEffectiveAt(v *time.Time) *JournalEntryCreate {
+	if v != nil {
+		_c.SetOriginalEffectiveAt(*v)
+	}
+	return _c
+}
+
 // SetPostingHash sets the "posting_hash" field.
 func (_c *JournalEntryCreate) SetPostingHash(v string) *JournalEntryCreate {
 	_c.mutation.SetPostingHash(v)
@@ -290,6 +304,10 @@ func (_c *JournalEntryCreate) createSpec() (*JournalEntry, *sqlgraph.CreateSpec)
 		_spec.SetField(journalentry.FieldEffectiveAt, field.TypeTime, value)
 		_node.EffectiveAt = value
 	}
+	if value, ok := _c.mutation.OriginalEffectiveAt(); ok {
+		_spec.SetField(journalentry.FieldOriginalEffectiveAt, field.TypeTime, value)
+		_node.OriginalEffectiveAt = &value
+	}
 	if value, ok := _c.mutation.PostingHash(); ok {
 		_spec.SetField(journalentry.FieldPostingHash, field.TypeString, value)
 		_node.PostingHash = value
@@ -397,6 +415,9 @@ func (u *JournalEntryUpsertOne) UpdateNewValues() *JournalEntryUpsertOne {
 		}
 		if _, exists := u.create.mutation.EffectiveAt(); exists {
 			s.SetIgnore(journalentry.FieldEffectiveAt)
+		}
+		if _, exists := u.create.mutation.OriginalEffectiveAt(); exists {
+			s.SetIgnore(journalentry.FieldOriginalEffectiveAt)
 		}
 		if _, exists := u.create.mutation.PostingHash(); exists {
 			s.SetIgnore(journalentry.FieldPostingHash)
@@ -632,6 +653,9 @@ func (u *JournalEntryUpsertBulk) UpdateNewValues() *JournalEntryUpsertBulk {
 			}
 			if _, exists := b.mutation.EffectiveAt(); exists {
 				s.SetIgnore(journalentry.FieldEffectiveAt)
+			}
+			if _, exists := b.mutation.OriginalEffectiveAt(); exists {
+				s.SetIgnore(journalentry.FieldOriginalEffectiveAt)
 			}
 			if _, exists := b.mutation.PostingHash(); exists {
 				s.SetIgnore(journalentry.FieldPostingHash)

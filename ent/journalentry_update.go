@@ -105,6 +105,9 @@ func (_u *JournalEntryUpdate) sqlSave(ctx context.Context) (_node int, err error
 			}
 		}
 	}
+	if _u.mutation.OriginalEffectiveAtCleared() {
+		_spec.ClearField(journalentry.FieldOriginalEffectiveAt, field.TypeTime)
+	}
 	if _u.mutation.PostingsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -276,6 +279,9 @@ func (_u *JournalEntryUpdateOne) sqlSave(ctx context.Context) (_node *JournalEnt
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.OriginalEffectiveAtCleared() {
+		_spec.ClearField(journalentry.FieldOriginalEffectiveAt, field.TypeTime)
 	}
 	if _u.mutation.PostingsCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -17,6 +17,46 @@ func (_m *Agreement) MaxAmountMoney() (money.Amount, error) {
 	return a, nil
 }
 
+// ThresholdMoney returns threshold in the ChannelPosition's currency.
+// It is nil when threshold is null.
+func (_m *ChannelPosition) ThresholdMoney() (*money.Amount, error) {
+	if _m.Threshold == nil {
+		return nil, nil
+	}
+	a, err := money.New(*_m.Threshold, _m.Currency)
+	if err != nil {
+		return nil, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return &a, nil
+}
+
+// ReportedMoney returns reported in the ChannelPosition's currency.
+func (_m *ChannelPosition) ReportedMoney() (money.Amount, error) {
+	a, err := money.New(_m.Reported, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// LedgerMoney returns ledger in the ChannelPosition's currency.
+func (_m *ChannelPosition) LedgerMoney() (money.Amount, error) {
+	a, err := money.New(_m.Ledger, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// DriftMoney returns drift in the ChannelPosition's currency.
+func (_m *ChannelPosition) DriftMoney() (money.Amount, error) {
+	a, err := money.New(_m.Drift, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
 // AmountMoney returns amount in the CheckoutSession's currency.
 func (_m *CheckoutSession) AmountMoney() (money.Amount, error) {
 	a, err := money.New(_m.Amount, _m.Currency)
@@ -64,6 +104,78 @@ func (_m *Coupon) MinimumAmountMoney() (*money.Amount, error) {
 // AmountDiscountMoney returns amount_discount in the CouponRedemption's currency.
 func (_m *CouponRedemption) AmountDiscountMoney() (money.Amount, error) {
 	a, err := money.New(_m.AmountDiscount, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// DebitsMoney returns debits in the DayCloseBalance's currency.
+func (_m *DayCloseBalance) DebitsMoney() (money.Amount, error) {
+	a, err := money.New(_m.Debits, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// CreditsMoney returns credits in the DayCloseBalance's currency.
+func (_m *DayCloseBalance) CreditsMoney() (money.Amount, error) {
+	a, err := money.New(_m.Credits, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// DayDebitsMoney returns day_debits in the DayCloseBalance's currency.
+func (_m *DayCloseBalance) DayDebitsMoney() (money.Amount, error) {
+	a, err := money.New(_m.DayDebits, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// DayCreditsMoney returns day_credits in the DayCloseBalance's currency.
+func (_m *DayCloseBalance) DayCreditsMoney() (money.Amount, error) {
+	a, err := money.New(_m.DayCredits, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// OpeningMoney returns opening in the DayCloseStatement's currency.
+func (_m *DayCloseStatement) OpeningMoney() (money.Amount, error) {
+	a, err := money.New(_m.Opening, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// DebitsMoney returns debits in the DayCloseStatement's currency.
+func (_m *DayCloseStatement) DebitsMoney() (money.Amount, error) {
+	a, err := money.New(_m.Debits, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// CreditsMoney returns credits in the DayCloseStatement's currency.
+func (_m *DayCloseStatement) CreditsMoney() (money.Amount, error) {
+	a, err := money.New(_m.Credits, _m.Currency)
+	if err != nil {
+		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
+	}
+	return a, nil
+}
+
+// ClosingMoney returns closing in the DayCloseStatement's currency.
+func (_m *DayCloseStatement) ClosingMoney() (money.Amount, error) {
+	a, err := money.New(_m.Closing, _m.Currency)
 	if err != nil {
 		return money.Amount{}, fmt.Errorf("stored currency %q: %w", _m.Currency, err)
 	}

@@ -16,11 +16,15 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
+	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dayclose"
+	"github.com/straitpay/strait/ent/dayclosebalance"
+	"github.com/straitpay/strait/ent/dayclosestatement"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -32,6 +36,7 @@ import (
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/lease"
 	"github.com/straitpay/strait/ent/ledgeraccount"
+	"github.com/straitpay/strait/ent/ledgercutoff"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
@@ -72,11 +77,15 @@ const (
 	TypeAgreement          = "Agreement"
 	TypeAuditLog           = "AuditLog"
 	TypeChannelEvent       = "ChannelEvent"
+	TypeChannelPosition    = "ChannelPosition"
 	TypeCheckoutSession    = "CheckoutSession"
 	TypeConnectorSetting   = "ConnectorSetting"
 	TypeCoupon             = "Coupon"
 	TypeCouponRedemption   = "CouponRedemption"
 	TypeCustomer           = "Customer"
+	TypeDayClose           = "DayClose"
+	TypeDayCloseBalance    = "DayCloseBalance"
+	TypeDayCloseStatement  = "DayCloseStatement"
 	TypeDispute            = "Dispute"
 	TypeDisputeEvent       = "DisputeEvent"
 	TypeDisputeFile        = "DisputeFile"
@@ -88,6 +97,7 @@ const (
 	TypeJournalEntry       = "JournalEntry"
 	TypeLease              = "Lease"
 	TypeLedgerAccount      = "LedgerAccount"
+	TypeLedgerCutoff       = "LedgerCutoff"
 	TypeMerchant           = "Merchant"
 	TypeMerchantUser       = "MerchantUser"
 	TypePayment            = "Payment"
@@ -4160,6 +4170,1055 @@ func (m *ChannelEventMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *ChannelEventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown ChannelEvent edge %s", name)
+}
+
+// ChannelPositionMutation represents an operation that mutates the ChannelPosition nodes in the graph.
+type ChannelPositionMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	created_at    *time.Time
+	updated_at    *time.Time
+	connector     *string
+	currency      *string
+	threshold     *int64
+	addthreshold  *int64
+	reported      *int64
+	addreported   *int64
+	ledger        *int64
+	addledger     *int64
+	drift         *int64
+	adddrift      *int64
+	error         *string
+	alerting      *bool
+	checked_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ChannelPosition, error)
+	predicates    []predicate.ChannelPosition
+}
+
+var _ ent.Mutation = (*ChannelPositionMutation)(nil)
+
+// channelpositionOption allows management of the mutation configuration using functional options.
+type channelpositionOption func(*ChannelPositionMutation)
+
+// newChannelPositionMutation creates new mutation for the ChannelPosition entity.
+func newChannelPositionMutation(c config, op Op, opts ...channelpositionOption) *ChannelPositionMutation {
+	m := &ChannelPositionMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeChannelPosition,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withChannelPositionID sets the ID field of the mutation.
+func withChannelPositionID(id string) channelpositionOption {
+	return func(m *ChannelPositionMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ChannelPosition
+		)
+		m.oldValue = func(ctx context.Context) (*ChannelPosition, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ChannelPosition.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withChannelPosition sets the old ChannelPosition of the mutation.
+func withChannelPosition(node *ChannelPosition) channelpositionOption {
+	return func(m *ChannelPositionMutation) {
+		m.oldValue = func(context.Context) (*ChannelPosition, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ChannelPositionMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ChannelPositionMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ChannelPosition entities.
+func (m *ChannelPositionMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ChannelPositionMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ChannelPositionMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ChannelPosition.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ChannelPositionMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ChannelPositionMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ChannelPositionMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ChannelPositionMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ChannelPositionMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ChannelPositionMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *ChannelPositionMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *ChannelPositionMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *ChannelPositionMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *ChannelPositionMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *ChannelPositionMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *ChannelPositionMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetThreshold sets the "threshold" field.
+func (m *ChannelPositionMutation) SetThreshold(i int64) {
+	m.threshold = &i
+	m.addthreshold = nil
+}
+
+// Threshold returns the value of the "threshold" field in the mutation.
+func (m *ChannelPositionMutation) Threshold() (r int64, exists bool) {
+	v := m.threshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldThreshold returns the old "threshold" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldThreshold(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldThreshold is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldThreshold requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldThreshold: %w", err)
+	}
+	return oldValue.Threshold, nil
+}
+
+// AddThreshold adds i to the "threshold" field.
+func (m *ChannelPositionMutation) AddThreshold(i int64) {
+	if m.addthreshold != nil {
+		*m.addthreshold += i
+	} else {
+		m.addthreshold = &i
+	}
+}
+
+// AddedThreshold returns the value that was added to the "threshold" field in this mutation.
+func (m *ChannelPositionMutation) AddedThreshold() (r int64, exists bool) {
+	v := m.addthreshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearThreshold clears the value of the "threshold" field.
+func (m *ChannelPositionMutation) ClearThreshold() {
+	m.threshold = nil
+	m.addthreshold = nil
+	m.clearedFields[channelposition.FieldThreshold] = struct{}{}
+}
+
+// ThresholdCleared returns if the "threshold" field was cleared in this mutation.
+func (m *ChannelPositionMutation) ThresholdCleared() bool {
+	_, ok := m.clearedFields[channelposition.FieldThreshold]
+	return ok
+}
+
+// ResetThreshold resets all changes to the "threshold" field.
+func (m *ChannelPositionMutation) ResetThreshold() {
+	m.threshold = nil
+	m.addthreshold = nil
+	delete(m.clearedFields, channelposition.FieldThreshold)
+}
+
+// SetReported sets the "reported" field.
+func (m *ChannelPositionMutation) SetReported(i int64) {
+	m.reported = &i
+	m.addreported = nil
+}
+
+// Reported returns the value of the "reported" field in the mutation.
+func (m *ChannelPositionMutation) Reported() (r int64, exists bool) {
+	v := m.reported
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReported returns the old "reported" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldReported(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReported is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReported requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReported: %w", err)
+	}
+	return oldValue.Reported, nil
+}
+
+// AddReported adds i to the "reported" field.
+func (m *ChannelPositionMutation) AddReported(i int64) {
+	if m.addreported != nil {
+		*m.addreported += i
+	} else {
+		m.addreported = &i
+	}
+}
+
+// AddedReported returns the value that was added to the "reported" field in this mutation.
+func (m *ChannelPositionMutation) AddedReported() (r int64, exists bool) {
+	v := m.addreported
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReported resets all changes to the "reported" field.
+func (m *ChannelPositionMutation) ResetReported() {
+	m.reported = nil
+	m.addreported = nil
+}
+
+// SetLedger sets the "ledger" field.
+func (m *ChannelPositionMutation) SetLedger(i int64) {
+	m.ledger = &i
+	m.addledger = nil
+}
+
+// Ledger returns the value of the "ledger" field in the mutation.
+func (m *ChannelPositionMutation) Ledger() (r int64, exists bool) {
+	v := m.ledger
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLedger returns the old "ledger" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldLedger(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLedger is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLedger requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLedger: %w", err)
+	}
+	return oldValue.Ledger, nil
+}
+
+// AddLedger adds i to the "ledger" field.
+func (m *ChannelPositionMutation) AddLedger(i int64) {
+	if m.addledger != nil {
+		*m.addledger += i
+	} else {
+		m.addledger = &i
+	}
+}
+
+// AddedLedger returns the value that was added to the "ledger" field in this mutation.
+func (m *ChannelPositionMutation) AddedLedger() (r int64, exists bool) {
+	v := m.addledger
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLedger resets all changes to the "ledger" field.
+func (m *ChannelPositionMutation) ResetLedger() {
+	m.ledger = nil
+	m.addledger = nil
+}
+
+// SetDrift sets the "drift" field.
+func (m *ChannelPositionMutation) SetDrift(i int64) {
+	m.drift = &i
+	m.adddrift = nil
+}
+
+// Drift returns the value of the "drift" field in the mutation.
+func (m *ChannelPositionMutation) Drift() (r int64, exists bool) {
+	v := m.drift
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDrift returns the old "drift" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldDrift(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDrift is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDrift requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDrift: %w", err)
+	}
+	return oldValue.Drift, nil
+}
+
+// AddDrift adds i to the "drift" field.
+func (m *ChannelPositionMutation) AddDrift(i int64) {
+	if m.adddrift != nil {
+		*m.adddrift += i
+	} else {
+		m.adddrift = &i
+	}
+}
+
+// AddedDrift returns the value that was added to the "drift" field in this mutation.
+func (m *ChannelPositionMutation) AddedDrift() (r int64, exists bool) {
+	v := m.adddrift
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDrift resets all changes to the "drift" field.
+func (m *ChannelPositionMutation) ResetDrift() {
+	m.drift = nil
+	m.adddrift = nil
+}
+
+// SetError sets the "error" field.
+func (m *ChannelPositionMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *ChannelPositionMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *ChannelPositionMutation) ResetError() {
+	m.error = nil
+}
+
+// SetAlerting sets the "alerting" field.
+func (m *ChannelPositionMutation) SetAlerting(b bool) {
+	m.alerting = &b
+}
+
+// Alerting returns the value of the "alerting" field in the mutation.
+func (m *ChannelPositionMutation) Alerting() (r bool, exists bool) {
+	v := m.alerting
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAlerting returns the old "alerting" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldAlerting(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAlerting is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAlerting requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAlerting: %w", err)
+	}
+	return oldValue.Alerting, nil
+}
+
+// ResetAlerting resets all changes to the "alerting" field.
+func (m *ChannelPositionMutation) ResetAlerting() {
+	m.alerting = nil
+}
+
+// SetCheckedAt sets the "checked_at" field.
+func (m *ChannelPositionMutation) SetCheckedAt(t time.Time) {
+	m.checked_at = &t
+}
+
+// CheckedAt returns the value of the "checked_at" field in the mutation.
+func (m *ChannelPositionMutation) CheckedAt() (r time.Time, exists bool) {
+	v := m.checked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCheckedAt returns the old "checked_at" field's value of the ChannelPosition entity.
+// If the ChannelPosition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ChannelPositionMutation) OldCheckedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCheckedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCheckedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCheckedAt: %w", err)
+	}
+	return oldValue.CheckedAt, nil
+}
+
+// ClearCheckedAt clears the value of the "checked_at" field.
+func (m *ChannelPositionMutation) ClearCheckedAt() {
+	m.checked_at = nil
+	m.clearedFields[channelposition.FieldCheckedAt] = struct{}{}
+}
+
+// CheckedAtCleared returns if the "checked_at" field was cleared in this mutation.
+func (m *ChannelPositionMutation) CheckedAtCleared() bool {
+	_, ok := m.clearedFields[channelposition.FieldCheckedAt]
+	return ok
+}
+
+// ResetCheckedAt resets all changes to the "checked_at" field.
+func (m *ChannelPositionMutation) ResetCheckedAt() {
+	m.checked_at = nil
+	delete(m.clearedFields, channelposition.FieldCheckedAt)
+}
+
+// Where appends a list predicates to the ChannelPositionMutation builder.
+func (m *ChannelPositionMutation) Where(ps ...predicate.ChannelPosition) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ChannelPositionMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ChannelPositionMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ChannelPosition, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ChannelPositionMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ChannelPositionMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ChannelPosition).
+func (m *ChannelPositionMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ChannelPositionMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.created_at != nil {
+		fields = append(fields, channelposition.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, channelposition.FieldUpdatedAt)
+	}
+	if m.connector != nil {
+		fields = append(fields, channelposition.FieldConnector)
+	}
+	if m.currency != nil {
+		fields = append(fields, channelposition.FieldCurrency)
+	}
+	if m.threshold != nil {
+		fields = append(fields, channelposition.FieldThreshold)
+	}
+	if m.reported != nil {
+		fields = append(fields, channelposition.FieldReported)
+	}
+	if m.ledger != nil {
+		fields = append(fields, channelposition.FieldLedger)
+	}
+	if m.drift != nil {
+		fields = append(fields, channelposition.FieldDrift)
+	}
+	if m.error != nil {
+		fields = append(fields, channelposition.FieldError)
+	}
+	if m.alerting != nil {
+		fields = append(fields, channelposition.FieldAlerting)
+	}
+	if m.checked_at != nil {
+		fields = append(fields, channelposition.FieldCheckedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ChannelPositionMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case channelposition.FieldCreatedAt:
+		return m.CreatedAt()
+	case channelposition.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case channelposition.FieldConnector:
+		return m.Connector()
+	case channelposition.FieldCurrency:
+		return m.Currency()
+	case channelposition.FieldThreshold:
+		return m.Threshold()
+	case channelposition.FieldReported:
+		return m.Reported()
+	case channelposition.FieldLedger:
+		return m.Ledger()
+	case channelposition.FieldDrift:
+		return m.Drift()
+	case channelposition.FieldError:
+		return m.Error()
+	case channelposition.FieldAlerting:
+		return m.Alerting()
+	case channelposition.FieldCheckedAt:
+		return m.CheckedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ChannelPositionMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case channelposition.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case channelposition.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case channelposition.FieldConnector:
+		return m.OldConnector(ctx)
+	case channelposition.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case channelposition.FieldThreshold:
+		return m.OldThreshold(ctx)
+	case channelposition.FieldReported:
+		return m.OldReported(ctx)
+	case channelposition.FieldLedger:
+		return m.OldLedger(ctx)
+	case channelposition.FieldDrift:
+		return m.OldDrift(ctx)
+	case channelposition.FieldError:
+		return m.OldError(ctx)
+	case channelposition.FieldAlerting:
+		return m.OldAlerting(ctx)
+	case channelposition.FieldCheckedAt:
+		return m.OldCheckedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ChannelPosition field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ChannelPositionMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case channelposition.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case channelposition.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case channelposition.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case channelposition.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case channelposition.FieldThreshold:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetThreshold(v)
+		return nil
+	case channelposition.FieldReported:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReported(v)
+		return nil
+	case channelposition.FieldLedger:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLedger(v)
+		return nil
+	case channelposition.FieldDrift:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDrift(v)
+		return nil
+	case channelposition.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case channelposition.FieldAlerting:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAlerting(v)
+		return nil
+	case channelposition.FieldCheckedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCheckedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ChannelPosition field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ChannelPositionMutation) AddedFields() []string {
+	var fields []string
+	if m.addthreshold != nil {
+		fields = append(fields, channelposition.FieldThreshold)
+	}
+	if m.addreported != nil {
+		fields = append(fields, channelposition.FieldReported)
+	}
+	if m.addledger != nil {
+		fields = append(fields, channelposition.FieldLedger)
+	}
+	if m.adddrift != nil {
+		fields = append(fields, channelposition.FieldDrift)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ChannelPositionMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case channelposition.FieldThreshold:
+		return m.AddedThreshold()
+	case channelposition.FieldReported:
+		return m.AddedReported()
+	case channelposition.FieldLedger:
+		return m.AddedLedger()
+	case channelposition.FieldDrift:
+		return m.AddedDrift()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ChannelPositionMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case channelposition.FieldThreshold:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddThreshold(v)
+		return nil
+	case channelposition.FieldReported:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReported(v)
+		return nil
+	case channelposition.FieldLedger:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLedger(v)
+		return nil
+	case channelposition.FieldDrift:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDrift(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ChannelPosition numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ChannelPositionMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(channelposition.FieldThreshold) {
+		fields = append(fields, channelposition.FieldThreshold)
+	}
+	if m.FieldCleared(channelposition.FieldCheckedAt) {
+		fields = append(fields, channelposition.FieldCheckedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ChannelPositionMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ChannelPositionMutation) ClearField(name string) error {
+	switch name {
+	case channelposition.FieldThreshold:
+		m.ClearThreshold()
+		return nil
+	case channelposition.FieldCheckedAt:
+		m.ClearCheckedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ChannelPosition nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ChannelPositionMutation) ResetField(name string) error {
+	switch name {
+	case channelposition.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case channelposition.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case channelposition.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case channelposition.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case channelposition.FieldThreshold:
+		m.ResetThreshold()
+		return nil
+	case channelposition.FieldReported:
+		m.ResetReported()
+		return nil
+	case channelposition.FieldLedger:
+		m.ResetLedger()
+		return nil
+	case channelposition.FieldDrift:
+		m.ResetDrift()
+		return nil
+	case channelposition.FieldError:
+		m.ResetError()
+		return nil
+	case channelposition.FieldAlerting:
+		m.ResetAlerting()
+		return nil
+	case channelposition.FieldCheckedAt:
+		m.ResetCheckedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ChannelPosition field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ChannelPositionMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ChannelPositionMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ChannelPositionMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ChannelPositionMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ChannelPositionMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ChannelPositionMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ChannelPositionMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ChannelPosition unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ChannelPositionMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ChannelPosition edge %s", name)
 }
 
 // CheckoutSessionMutation represents an operation that mutates the CheckoutSession nodes in the graph.
@@ -10226,6 +11285,2671 @@ func (m *CustomerMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Customer edge %s", name)
+}
+
+// DayCloseMutation represents an operation that mutates the DayClose nodes in the graph.
+type DayCloseMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	day           *string
+	timezone      *string
+	starts_at     *time.Time
+	ends_at       *time.Time
+	entries       *int
+	addentries    *int
+	accounts      *int
+	addaccounts   *int
+	closed_at     *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*DayClose, error)
+	predicates    []predicate.DayClose
+}
+
+var _ ent.Mutation = (*DayCloseMutation)(nil)
+
+// daycloseOption allows management of the mutation configuration using functional options.
+type daycloseOption func(*DayCloseMutation)
+
+// newDayCloseMutation creates new mutation for the DayClose entity.
+func newDayCloseMutation(c config, op Op, opts ...daycloseOption) *DayCloseMutation {
+	m := &DayCloseMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDayClose,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDayCloseID sets the ID field of the mutation.
+func withDayCloseID(id string) daycloseOption {
+	return func(m *DayCloseMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DayClose
+		)
+		m.oldValue = func(ctx context.Context) (*DayClose, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DayClose.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDayClose sets the old DayClose of the mutation.
+func withDayClose(node *DayClose) daycloseOption {
+	return func(m *DayCloseMutation) {
+		m.oldValue = func(context.Context) (*DayClose, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DayCloseMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DayCloseMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DayClose entities.
+func (m *DayCloseMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DayCloseMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DayCloseMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DayClose.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetDay sets the "day" field.
+func (m *DayCloseMutation) SetDay(s string) {
+	m.day = &s
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *DayCloseMutation) Day() (r string, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldDay(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *DayCloseMutation) ResetDay() {
+	m.day = nil
+}
+
+// SetTimezone sets the "timezone" field.
+func (m *DayCloseMutation) SetTimezone(s string) {
+	m.timezone = &s
+}
+
+// Timezone returns the value of the "timezone" field in the mutation.
+func (m *DayCloseMutation) Timezone() (r string, exists bool) {
+	v := m.timezone
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimezone returns the old "timezone" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldTimezone(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimezone is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimezone requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimezone: %w", err)
+	}
+	return oldValue.Timezone, nil
+}
+
+// ResetTimezone resets all changes to the "timezone" field.
+func (m *DayCloseMutation) ResetTimezone() {
+	m.timezone = nil
+}
+
+// SetStartsAt sets the "starts_at" field.
+func (m *DayCloseMutation) SetStartsAt(t time.Time) {
+	m.starts_at = &t
+}
+
+// StartsAt returns the value of the "starts_at" field in the mutation.
+func (m *DayCloseMutation) StartsAt() (r time.Time, exists bool) {
+	v := m.starts_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartsAt returns the old "starts_at" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldStartsAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartsAt: %w", err)
+	}
+	return oldValue.StartsAt, nil
+}
+
+// ResetStartsAt resets all changes to the "starts_at" field.
+func (m *DayCloseMutation) ResetStartsAt() {
+	m.starts_at = nil
+}
+
+// SetEndsAt sets the "ends_at" field.
+func (m *DayCloseMutation) SetEndsAt(t time.Time) {
+	m.ends_at = &t
+}
+
+// EndsAt returns the value of the "ends_at" field in the mutation.
+func (m *DayCloseMutation) EndsAt() (r time.Time, exists bool) {
+	v := m.ends_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEndsAt returns the old "ends_at" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldEndsAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEndsAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEndsAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEndsAt: %w", err)
+	}
+	return oldValue.EndsAt, nil
+}
+
+// ResetEndsAt resets all changes to the "ends_at" field.
+func (m *DayCloseMutation) ResetEndsAt() {
+	m.ends_at = nil
+}
+
+// SetEntries sets the "entries" field.
+func (m *DayCloseMutation) SetEntries(i int) {
+	m.entries = &i
+	m.addentries = nil
+}
+
+// Entries returns the value of the "entries" field in the mutation.
+func (m *DayCloseMutation) Entries() (r int, exists bool) {
+	v := m.entries
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEntries returns the old "entries" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldEntries(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEntries is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEntries requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEntries: %w", err)
+	}
+	return oldValue.Entries, nil
+}
+
+// AddEntries adds i to the "entries" field.
+func (m *DayCloseMutation) AddEntries(i int) {
+	if m.addentries != nil {
+		*m.addentries += i
+	} else {
+		m.addentries = &i
+	}
+}
+
+// AddedEntries returns the value that was added to the "entries" field in this mutation.
+func (m *DayCloseMutation) AddedEntries() (r int, exists bool) {
+	v := m.addentries
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetEntries resets all changes to the "entries" field.
+func (m *DayCloseMutation) ResetEntries() {
+	m.entries = nil
+	m.addentries = nil
+}
+
+// SetAccounts sets the "accounts" field.
+func (m *DayCloseMutation) SetAccounts(i int) {
+	m.accounts = &i
+	m.addaccounts = nil
+}
+
+// Accounts returns the value of the "accounts" field in the mutation.
+func (m *DayCloseMutation) Accounts() (r int, exists bool) {
+	v := m.accounts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccounts returns the old "accounts" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldAccounts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccounts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccounts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccounts: %w", err)
+	}
+	return oldValue.Accounts, nil
+}
+
+// AddAccounts adds i to the "accounts" field.
+func (m *DayCloseMutation) AddAccounts(i int) {
+	if m.addaccounts != nil {
+		*m.addaccounts += i
+	} else {
+		m.addaccounts = &i
+	}
+}
+
+// AddedAccounts returns the value that was added to the "accounts" field in this mutation.
+func (m *DayCloseMutation) AddedAccounts() (r int, exists bool) {
+	v := m.addaccounts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAccounts resets all changes to the "accounts" field.
+func (m *DayCloseMutation) ResetAccounts() {
+	m.accounts = nil
+	m.addaccounts = nil
+}
+
+// SetClosedAt sets the "closed_at" field.
+func (m *DayCloseMutation) SetClosedAt(t time.Time) {
+	m.closed_at = &t
+}
+
+// ClosedAt returns the value of the "closed_at" field in the mutation.
+func (m *DayCloseMutation) ClosedAt() (r time.Time, exists bool) {
+	v := m.closed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosedAt returns the old "closed_at" field's value of the DayClose entity.
+// If the DayClose object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseMutation) OldClosedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosedAt: %w", err)
+	}
+	return oldValue.ClosedAt, nil
+}
+
+// ResetClosedAt resets all changes to the "closed_at" field.
+func (m *DayCloseMutation) ResetClosedAt() {
+	m.closed_at = nil
+}
+
+// Where appends a list predicates to the DayCloseMutation builder.
+func (m *DayCloseMutation) Where(ps ...predicate.DayClose) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DayCloseMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DayCloseMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DayClose, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DayCloseMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DayCloseMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DayClose).
+func (m *DayCloseMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DayCloseMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.day != nil {
+		fields = append(fields, dayclose.FieldDay)
+	}
+	if m.timezone != nil {
+		fields = append(fields, dayclose.FieldTimezone)
+	}
+	if m.starts_at != nil {
+		fields = append(fields, dayclose.FieldStartsAt)
+	}
+	if m.ends_at != nil {
+		fields = append(fields, dayclose.FieldEndsAt)
+	}
+	if m.entries != nil {
+		fields = append(fields, dayclose.FieldEntries)
+	}
+	if m.accounts != nil {
+		fields = append(fields, dayclose.FieldAccounts)
+	}
+	if m.closed_at != nil {
+		fields = append(fields, dayclose.FieldClosedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DayCloseMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case dayclose.FieldDay:
+		return m.Day()
+	case dayclose.FieldTimezone:
+		return m.Timezone()
+	case dayclose.FieldStartsAt:
+		return m.StartsAt()
+	case dayclose.FieldEndsAt:
+		return m.EndsAt()
+	case dayclose.FieldEntries:
+		return m.Entries()
+	case dayclose.FieldAccounts:
+		return m.Accounts()
+	case dayclose.FieldClosedAt:
+		return m.ClosedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DayCloseMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case dayclose.FieldDay:
+		return m.OldDay(ctx)
+	case dayclose.FieldTimezone:
+		return m.OldTimezone(ctx)
+	case dayclose.FieldStartsAt:
+		return m.OldStartsAt(ctx)
+	case dayclose.FieldEndsAt:
+		return m.OldEndsAt(ctx)
+	case dayclose.FieldEntries:
+		return m.OldEntries(ctx)
+	case dayclose.FieldAccounts:
+		return m.OldAccounts(ctx)
+	case dayclose.FieldClosedAt:
+		return m.OldClosedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown DayClose field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DayCloseMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case dayclose.FieldDay:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case dayclose.FieldTimezone:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimezone(v)
+		return nil
+	case dayclose.FieldStartsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartsAt(v)
+		return nil
+	case dayclose.FieldEndsAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEndsAt(v)
+		return nil
+	case dayclose.FieldEntries:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEntries(v)
+		return nil
+	case dayclose.FieldAccounts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccounts(v)
+		return nil
+	case dayclose.FieldClosedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DayClose field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DayCloseMutation) AddedFields() []string {
+	var fields []string
+	if m.addentries != nil {
+		fields = append(fields, dayclose.FieldEntries)
+	}
+	if m.addaccounts != nil {
+		fields = append(fields, dayclose.FieldAccounts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DayCloseMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case dayclose.FieldEntries:
+		return m.AddedEntries()
+	case dayclose.FieldAccounts:
+		return m.AddedAccounts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DayCloseMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case dayclose.FieldEntries:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddEntries(v)
+		return nil
+	case dayclose.FieldAccounts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAccounts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DayClose numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DayCloseMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DayCloseMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DayCloseMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown DayClose nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DayCloseMutation) ResetField(name string) error {
+	switch name {
+	case dayclose.FieldDay:
+		m.ResetDay()
+		return nil
+	case dayclose.FieldTimezone:
+		m.ResetTimezone()
+		return nil
+	case dayclose.FieldStartsAt:
+		m.ResetStartsAt()
+		return nil
+	case dayclose.FieldEndsAt:
+		m.ResetEndsAt()
+		return nil
+	case dayclose.FieldEntries:
+		m.ResetEntries()
+		return nil
+	case dayclose.FieldAccounts:
+		m.ResetAccounts()
+		return nil
+	case dayclose.FieldClosedAt:
+		m.ResetClosedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown DayClose field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DayCloseMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DayCloseMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DayCloseMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DayCloseMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DayCloseMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DayCloseMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DayCloseMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DayClose unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DayCloseMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DayClose edge %s", name)
+}
+
+// DayCloseBalanceMutation represents an operation that mutates the DayCloseBalance nodes in the graph.
+type DayCloseBalanceMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *string
+	close_id       *string
+	currency       *string
+	accounts       *int
+	addaccounts    *int
+	debits         *int64
+	adddebits      *int64
+	credits        *int64
+	addcredits     *int64
+	day_debits     *int64
+	addday_debits  *int64
+	day_credits    *int64
+	addday_credits *int64
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*DayCloseBalance, error)
+	predicates     []predicate.DayCloseBalance
+}
+
+var _ ent.Mutation = (*DayCloseBalanceMutation)(nil)
+
+// dayclosebalanceOption allows management of the mutation configuration using functional options.
+type dayclosebalanceOption func(*DayCloseBalanceMutation)
+
+// newDayCloseBalanceMutation creates new mutation for the DayCloseBalance entity.
+func newDayCloseBalanceMutation(c config, op Op, opts ...dayclosebalanceOption) *DayCloseBalanceMutation {
+	m := &DayCloseBalanceMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDayCloseBalance,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDayCloseBalanceID sets the ID field of the mutation.
+func withDayCloseBalanceID(id string) dayclosebalanceOption {
+	return func(m *DayCloseBalanceMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DayCloseBalance
+		)
+		m.oldValue = func(ctx context.Context) (*DayCloseBalance, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DayCloseBalance.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDayCloseBalance sets the old DayCloseBalance of the mutation.
+func withDayCloseBalance(node *DayCloseBalance) dayclosebalanceOption {
+	return func(m *DayCloseBalanceMutation) {
+		m.oldValue = func(context.Context) (*DayCloseBalance, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DayCloseBalanceMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DayCloseBalanceMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DayCloseBalance entities.
+func (m *DayCloseBalanceMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DayCloseBalanceMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DayCloseBalanceMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DayCloseBalance.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCloseID sets the "close_id" field.
+func (m *DayCloseBalanceMutation) SetCloseID(s string) {
+	m.close_id = &s
+}
+
+// CloseID returns the value of the "close_id" field in the mutation.
+func (m *DayCloseBalanceMutation) CloseID() (r string, exists bool) {
+	v := m.close_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCloseID returns the old "close_id" field's value of the DayCloseBalance entity.
+// If the DayCloseBalance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseBalanceMutation) OldCloseID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCloseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCloseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCloseID: %w", err)
+	}
+	return oldValue.CloseID, nil
+}
+
+// ResetCloseID resets all changes to the "close_id" field.
+func (m *DayCloseBalanceMutation) ResetCloseID() {
+	m.close_id = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *DayCloseBalanceMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *DayCloseBalanceMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the DayCloseBalance entity.
+// If the DayCloseBalance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseBalanceMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *DayCloseBalanceMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetAccounts sets the "accounts" field.
+func (m *DayCloseBalanceMutation) SetAccounts(i int) {
+	m.accounts = &i
+	m.addaccounts = nil
+}
+
+// Accounts returns the value of the "accounts" field in the mutation.
+func (m *DayCloseBalanceMutation) Accounts() (r int, exists bool) {
+	v := m.accounts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccounts returns the old "accounts" field's value of the DayCloseBalance entity.
+// If the DayCloseBalance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseBalanceMutation) OldAccounts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccounts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccounts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccounts: %w", err)
+	}
+	return oldValue.Accounts, nil
+}
+
+// AddAccounts adds i to the "accounts" field.
+func (m *DayCloseBalanceMutation) AddAccounts(i int) {
+	if m.addaccounts != nil {
+		*m.addaccounts += i
+	} else {
+		m.addaccounts = &i
+	}
+}
+
+// AddedAccounts returns the value that was added to the "accounts" field in this mutation.
+func (m *DayCloseBalanceMutation) AddedAccounts() (r int, exists bool) {
+	v := m.addaccounts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAccounts resets all changes to the "accounts" field.
+func (m *DayCloseBalanceMutation) ResetAccounts() {
+	m.accounts = nil
+	m.addaccounts = nil
+}
+
+// SetDebits sets the "debits" field.
+func (m *DayCloseBalanceMutation) SetDebits(i int64) {
+	m.debits = &i
+	m.adddebits = nil
+}
+
+// Debits returns the value of the "debits" field in the mutation.
+func (m *DayCloseBalanceMutation) Debits() (r int64, exists bool) {
+	v := m.debits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDebits returns the old "debits" field's value of the DayCloseBalance entity.
+// If the DayCloseBalance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseBalanceMutation) OldDebits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDebits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDebits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDebits: %w", err)
+	}
+	return oldValue.Debits, nil
+}
+
+// AddDebits adds i to the "debits" field.
+func (m *DayCloseBalanceMutation) AddDebits(i int64) {
+	if m.adddebits != nil {
+		*m.adddebits += i
+	} else {
+		m.adddebits = &i
+	}
+}
+
+// AddedDebits returns the value that was added to the "debits" field in this mutation.
+func (m *DayCloseBalanceMutation) AddedDebits() (r int64, exists bool) {
+	v := m.adddebits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDebits resets all changes to the "debits" field.
+func (m *DayCloseBalanceMutation) ResetDebits() {
+	m.debits = nil
+	m.adddebits = nil
+}
+
+// SetCredits sets the "credits" field.
+func (m *DayCloseBalanceMutation) SetCredits(i int64) {
+	m.credits = &i
+	m.addcredits = nil
+}
+
+// Credits returns the value of the "credits" field in the mutation.
+func (m *DayCloseBalanceMutation) Credits() (r int64, exists bool) {
+	v := m.credits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredits returns the old "credits" field's value of the DayCloseBalance entity.
+// If the DayCloseBalance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseBalanceMutation) OldCredits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredits: %w", err)
+	}
+	return oldValue.Credits, nil
+}
+
+// AddCredits adds i to the "credits" field.
+func (m *DayCloseBalanceMutation) AddCredits(i int64) {
+	if m.addcredits != nil {
+		*m.addcredits += i
+	} else {
+		m.addcredits = &i
+	}
+}
+
+// AddedCredits returns the value that was added to the "credits" field in this mutation.
+func (m *DayCloseBalanceMutation) AddedCredits() (r int64, exists bool) {
+	v := m.addcredits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCredits resets all changes to the "credits" field.
+func (m *DayCloseBalanceMutation) ResetCredits() {
+	m.credits = nil
+	m.addcredits = nil
+}
+
+// SetDayDebits sets the "day_debits" field.
+func (m *DayCloseBalanceMutation) SetDayDebits(i int64) {
+	m.day_debits = &i
+	m.addday_debits = nil
+}
+
+// DayDebits returns the value of the "day_debits" field in the mutation.
+func (m *DayCloseBalanceMutation) DayDebits() (r int64, exists bool) {
+	v := m.day_debits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDayDebits returns the old "day_debits" field's value of the DayCloseBalance entity.
+// If the DayCloseBalance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseBalanceMutation) OldDayDebits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDayDebits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDayDebits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDayDebits: %w", err)
+	}
+	return oldValue.DayDebits, nil
+}
+
+// AddDayDebits adds i to the "day_debits" field.
+func (m *DayCloseBalanceMutation) AddDayDebits(i int64) {
+	if m.addday_debits != nil {
+		*m.addday_debits += i
+	} else {
+		m.addday_debits = &i
+	}
+}
+
+// AddedDayDebits returns the value that was added to the "day_debits" field in this mutation.
+func (m *DayCloseBalanceMutation) AddedDayDebits() (r int64, exists bool) {
+	v := m.addday_debits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDayDebits resets all changes to the "day_debits" field.
+func (m *DayCloseBalanceMutation) ResetDayDebits() {
+	m.day_debits = nil
+	m.addday_debits = nil
+}
+
+// SetDayCredits sets the "day_credits" field.
+func (m *DayCloseBalanceMutation) SetDayCredits(i int64) {
+	m.day_credits = &i
+	m.addday_credits = nil
+}
+
+// DayCredits returns the value of the "day_credits" field in the mutation.
+func (m *DayCloseBalanceMutation) DayCredits() (r int64, exists bool) {
+	v := m.day_credits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDayCredits returns the old "day_credits" field's value of the DayCloseBalance entity.
+// If the DayCloseBalance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseBalanceMutation) OldDayCredits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDayCredits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDayCredits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDayCredits: %w", err)
+	}
+	return oldValue.DayCredits, nil
+}
+
+// AddDayCredits adds i to the "day_credits" field.
+func (m *DayCloseBalanceMutation) AddDayCredits(i int64) {
+	if m.addday_credits != nil {
+		*m.addday_credits += i
+	} else {
+		m.addday_credits = &i
+	}
+}
+
+// AddedDayCredits returns the value that was added to the "day_credits" field in this mutation.
+func (m *DayCloseBalanceMutation) AddedDayCredits() (r int64, exists bool) {
+	v := m.addday_credits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDayCredits resets all changes to the "day_credits" field.
+func (m *DayCloseBalanceMutation) ResetDayCredits() {
+	m.day_credits = nil
+	m.addday_credits = nil
+}
+
+// Where appends a list predicates to the DayCloseBalanceMutation builder.
+func (m *DayCloseBalanceMutation) Where(ps ...predicate.DayCloseBalance) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DayCloseBalanceMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DayCloseBalanceMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DayCloseBalance, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DayCloseBalanceMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DayCloseBalanceMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DayCloseBalance).
+func (m *DayCloseBalanceMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DayCloseBalanceMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.close_id != nil {
+		fields = append(fields, dayclosebalance.FieldCloseID)
+	}
+	if m.currency != nil {
+		fields = append(fields, dayclosebalance.FieldCurrency)
+	}
+	if m.accounts != nil {
+		fields = append(fields, dayclosebalance.FieldAccounts)
+	}
+	if m.debits != nil {
+		fields = append(fields, dayclosebalance.FieldDebits)
+	}
+	if m.credits != nil {
+		fields = append(fields, dayclosebalance.FieldCredits)
+	}
+	if m.day_debits != nil {
+		fields = append(fields, dayclosebalance.FieldDayDebits)
+	}
+	if m.day_credits != nil {
+		fields = append(fields, dayclosebalance.FieldDayCredits)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DayCloseBalanceMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case dayclosebalance.FieldCloseID:
+		return m.CloseID()
+	case dayclosebalance.FieldCurrency:
+		return m.Currency()
+	case dayclosebalance.FieldAccounts:
+		return m.Accounts()
+	case dayclosebalance.FieldDebits:
+		return m.Debits()
+	case dayclosebalance.FieldCredits:
+		return m.Credits()
+	case dayclosebalance.FieldDayDebits:
+		return m.DayDebits()
+	case dayclosebalance.FieldDayCredits:
+		return m.DayCredits()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DayCloseBalanceMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case dayclosebalance.FieldCloseID:
+		return m.OldCloseID(ctx)
+	case dayclosebalance.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case dayclosebalance.FieldAccounts:
+		return m.OldAccounts(ctx)
+	case dayclosebalance.FieldDebits:
+		return m.OldDebits(ctx)
+	case dayclosebalance.FieldCredits:
+		return m.OldCredits(ctx)
+	case dayclosebalance.FieldDayDebits:
+		return m.OldDayDebits(ctx)
+	case dayclosebalance.FieldDayCredits:
+		return m.OldDayCredits(ctx)
+	}
+	return nil, fmt.Errorf("unknown DayCloseBalance field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DayCloseBalanceMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case dayclosebalance.FieldCloseID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCloseID(v)
+		return nil
+	case dayclosebalance.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case dayclosebalance.FieldAccounts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccounts(v)
+		return nil
+	case dayclosebalance.FieldDebits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDebits(v)
+		return nil
+	case dayclosebalance.FieldCredits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredits(v)
+		return nil
+	case dayclosebalance.FieldDayDebits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDayDebits(v)
+		return nil
+	case dayclosebalance.FieldDayCredits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDayCredits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DayCloseBalance field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DayCloseBalanceMutation) AddedFields() []string {
+	var fields []string
+	if m.addaccounts != nil {
+		fields = append(fields, dayclosebalance.FieldAccounts)
+	}
+	if m.adddebits != nil {
+		fields = append(fields, dayclosebalance.FieldDebits)
+	}
+	if m.addcredits != nil {
+		fields = append(fields, dayclosebalance.FieldCredits)
+	}
+	if m.addday_debits != nil {
+		fields = append(fields, dayclosebalance.FieldDayDebits)
+	}
+	if m.addday_credits != nil {
+		fields = append(fields, dayclosebalance.FieldDayCredits)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DayCloseBalanceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case dayclosebalance.FieldAccounts:
+		return m.AddedAccounts()
+	case dayclosebalance.FieldDebits:
+		return m.AddedDebits()
+	case dayclosebalance.FieldCredits:
+		return m.AddedCredits()
+	case dayclosebalance.FieldDayDebits:
+		return m.AddedDayDebits()
+	case dayclosebalance.FieldDayCredits:
+		return m.AddedDayCredits()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DayCloseBalanceMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case dayclosebalance.FieldAccounts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAccounts(v)
+		return nil
+	case dayclosebalance.FieldDebits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDebits(v)
+		return nil
+	case dayclosebalance.FieldCredits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCredits(v)
+		return nil
+	case dayclosebalance.FieldDayDebits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDayDebits(v)
+		return nil
+	case dayclosebalance.FieldDayCredits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDayCredits(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DayCloseBalance numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DayCloseBalanceMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DayCloseBalanceMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DayCloseBalanceMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown DayCloseBalance nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DayCloseBalanceMutation) ResetField(name string) error {
+	switch name {
+	case dayclosebalance.FieldCloseID:
+		m.ResetCloseID()
+		return nil
+	case dayclosebalance.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case dayclosebalance.FieldAccounts:
+		m.ResetAccounts()
+		return nil
+	case dayclosebalance.FieldDebits:
+		m.ResetDebits()
+		return nil
+	case dayclosebalance.FieldCredits:
+		m.ResetCredits()
+		return nil
+	case dayclosebalance.FieldDayDebits:
+		m.ResetDayDebits()
+		return nil
+	case dayclosebalance.FieldDayCredits:
+		m.ResetDayCredits()
+		return nil
+	}
+	return fmt.Errorf("unknown DayCloseBalance field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DayCloseBalanceMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DayCloseBalanceMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DayCloseBalanceMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DayCloseBalanceMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DayCloseBalanceMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DayCloseBalanceMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DayCloseBalanceMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DayCloseBalance unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DayCloseBalanceMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DayCloseBalance edge %s", name)
+}
+
+// DayCloseStatementMutation represents an operation that mutates the DayCloseStatement nodes in the graph.
+type DayCloseStatementMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	merchant_id   *string
+	close_id      *string
+	account_id    *string
+	owner_type    *string
+	owner_id      *string
+	kind          *string
+	currency      *string
+	opening       *int64
+	addopening    *int64
+	debits        *int64
+	adddebits     *int64
+	credits       *int64
+	addcredits    *int64
+	closing       *int64
+	addclosing    *int64
+	postings      *int
+	addpostings   *int
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*DayCloseStatement, error)
+	predicates    []predicate.DayCloseStatement
+}
+
+var _ ent.Mutation = (*DayCloseStatementMutation)(nil)
+
+// dayclosestatementOption allows management of the mutation configuration using functional options.
+type dayclosestatementOption func(*DayCloseStatementMutation)
+
+// newDayCloseStatementMutation creates new mutation for the DayCloseStatement entity.
+func newDayCloseStatementMutation(c config, op Op, opts ...dayclosestatementOption) *DayCloseStatementMutation {
+	m := &DayCloseStatementMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDayCloseStatement,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDayCloseStatementID sets the ID field of the mutation.
+func withDayCloseStatementID(id string) dayclosestatementOption {
+	return func(m *DayCloseStatementMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DayCloseStatement
+		)
+		m.oldValue = func(ctx context.Context) (*DayCloseStatement, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DayCloseStatement.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDayCloseStatement sets the old DayCloseStatement of the mutation.
+func withDayCloseStatement(node *DayCloseStatement) dayclosestatementOption {
+	return func(m *DayCloseStatementMutation) {
+		m.oldValue = func(context.Context) (*DayCloseStatement, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DayCloseStatementMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DayCloseStatementMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DayCloseStatement entities.
+func (m *DayCloseStatementMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DayCloseStatementMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DayCloseStatementMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DayCloseStatement.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *DayCloseStatementMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *DayCloseStatementMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ClearMerchantID clears the value of the "merchant_id" field.
+func (m *DayCloseStatementMutation) ClearMerchantID() {
+	m.merchant_id = nil
+	m.clearedFields[dayclosestatement.FieldMerchantID] = struct{}{}
+}
+
+// MerchantIDCleared returns if the "merchant_id" field was cleared in this mutation.
+func (m *DayCloseStatementMutation) MerchantIDCleared() bool {
+	_, ok := m.clearedFields[dayclosestatement.FieldMerchantID]
+	return ok
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *DayCloseStatementMutation) ResetMerchantID() {
+	m.merchant_id = nil
+	delete(m.clearedFields, dayclosestatement.FieldMerchantID)
+}
+
+// SetCloseID sets the "close_id" field.
+func (m *DayCloseStatementMutation) SetCloseID(s string) {
+	m.close_id = &s
+}
+
+// CloseID returns the value of the "close_id" field in the mutation.
+func (m *DayCloseStatementMutation) CloseID() (r string, exists bool) {
+	v := m.close_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCloseID returns the old "close_id" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldCloseID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCloseID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCloseID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCloseID: %w", err)
+	}
+	return oldValue.CloseID, nil
+}
+
+// ResetCloseID resets all changes to the "close_id" field.
+func (m *DayCloseStatementMutation) ResetCloseID() {
+	m.close_id = nil
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *DayCloseStatementMutation) SetAccountID(s string) {
+	m.account_id = &s
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *DayCloseStatementMutation) AccountID() (r string, exists bool) {
+	v := m.account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldAccountID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *DayCloseStatementMutation) ResetAccountID() {
+	m.account_id = nil
+}
+
+// SetOwnerType sets the "owner_type" field.
+func (m *DayCloseStatementMutation) SetOwnerType(s string) {
+	m.owner_type = &s
+}
+
+// OwnerType returns the value of the "owner_type" field in the mutation.
+func (m *DayCloseStatementMutation) OwnerType() (r string, exists bool) {
+	v := m.owner_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwnerType returns the old "owner_type" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldOwnerType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwnerType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwnerType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwnerType: %w", err)
+	}
+	return oldValue.OwnerType, nil
+}
+
+// ResetOwnerType resets all changes to the "owner_type" field.
+func (m *DayCloseStatementMutation) ResetOwnerType() {
+	m.owner_type = nil
+}
+
+// SetOwnerID sets the "owner_id" field.
+func (m *DayCloseStatementMutation) SetOwnerID(s string) {
+	m.owner_id = &s
+}
+
+// OwnerID returns the value of the "owner_id" field in the mutation.
+func (m *DayCloseStatementMutation) OwnerID() (r string, exists bool) {
+	v := m.owner_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwnerID returns the old "owner_id" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldOwnerID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwnerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwnerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwnerID: %w", err)
+	}
+	return oldValue.OwnerID, nil
+}
+
+// ResetOwnerID resets all changes to the "owner_id" field.
+func (m *DayCloseStatementMutation) ResetOwnerID() {
+	m.owner_id = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *DayCloseStatementMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *DayCloseStatementMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *DayCloseStatementMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *DayCloseStatementMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *DayCloseStatementMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *DayCloseStatementMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetOpening sets the "opening" field.
+func (m *DayCloseStatementMutation) SetOpening(i int64) {
+	m.opening = &i
+	m.addopening = nil
+}
+
+// Opening returns the value of the "opening" field in the mutation.
+func (m *DayCloseStatementMutation) Opening() (r int64, exists bool) {
+	v := m.opening
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpening returns the old "opening" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldOpening(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpening is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpening requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpening: %w", err)
+	}
+	return oldValue.Opening, nil
+}
+
+// AddOpening adds i to the "opening" field.
+func (m *DayCloseStatementMutation) AddOpening(i int64) {
+	if m.addopening != nil {
+		*m.addopening += i
+	} else {
+		m.addopening = &i
+	}
+}
+
+// AddedOpening returns the value that was added to the "opening" field in this mutation.
+func (m *DayCloseStatementMutation) AddedOpening() (r int64, exists bool) {
+	v := m.addopening
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetOpening resets all changes to the "opening" field.
+func (m *DayCloseStatementMutation) ResetOpening() {
+	m.opening = nil
+	m.addopening = nil
+}
+
+// SetDebits sets the "debits" field.
+func (m *DayCloseStatementMutation) SetDebits(i int64) {
+	m.debits = &i
+	m.adddebits = nil
+}
+
+// Debits returns the value of the "debits" field in the mutation.
+func (m *DayCloseStatementMutation) Debits() (r int64, exists bool) {
+	v := m.debits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDebits returns the old "debits" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldDebits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDebits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDebits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDebits: %w", err)
+	}
+	return oldValue.Debits, nil
+}
+
+// AddDebits adds i to the "debits" field.
+func (m *DayCloseStatementMutation) AddDebits(i int64) {
+	if m.adddebits != nil {
+		*m.adddebits += i
+	} else {
+		m.adddebits = &i
+	}
+}
+
+// AddedDebits returns the value that was added to the "debits" field in this mutation.
+func (m *DayCloseStatementMutation) AddedDebits() (r int64, exists bool) {
+	v := m.adddebits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDebits resets all changes to the "debits" field.
+func (m *DayCloseStatementMutation) ResetDebits() {
+	m.debits = nil
+	m.adddebits = nil
+}
+
+// SetCredits sets the "credits" field.
+func (m *DayCloseStatementMutation) SetCredits(i int64) {
+	m.credits = &i
+	m.addcredits = nil
+}
+
+// Credits returns the value of the "credits" field in the mutation.
+func (m *DayCloseStatementMutation) Credits() (r int64, exists bool) {
+	v := m.credits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredits returns the old "credits" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldCredits(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredits: %w", err)
+	}
+	return oldValue.Credits, nil
+}
+
+// AddCredits adds i to the "credits" field.
+func (m *DayCloseStatementMutation) AddCredits(i int64) {
+	if m.addcredits != nil {
+		*m.addcredits += i
+	} else {
+		m.addcredits = &i
+	}
+}
+
+// AddedCredits returns the value that was added to the "credits" field in this mutation.
+func (m *DayCloseStatementMutation) AddedCredits() (r int64, exists bool) {
+	v := m.addcredits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCredits resets all changes to the "credits" field.
+func (m *DayCloseStatementMutation) ResetCredits() {
+	m.credits = nil
+	m.addcredits = nil
+}
+
+// SetClosing sets the "closing" field.
+func (m *DayCloseStatementMutation) SetClosing(i int64) {
+	m.closing = &i
+	m.addclosing = nil
+}
+
+// Closing returns the value of the "closing" field in the mutation.
+func (m *DayCloseStatementMutation) Closing() (r int64, exists bool) {
+	v := m.closing
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosing returns the old "closing" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldClosing(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosing is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosing requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosing: %w", err)
+	}
+	return oldValue.Closing, nil
+}
+
+// AddClosing adds i to the "closing" field.
+func (m *DayCloseStatementMutation) AddClosing(i int64) {
+	if m.addclosing != nil {
+		*m.addclosing += i
+	} else {
+		m.addclosing = &i
+	}
+}
+
+// AddedClosing returns the value that was added to the "closing" field in this mutation.
+func (m *DayCloseStatementMutation) AddedClosing() (r int64, exists bool) {
+	v := m.addclosing
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetClosing resets all changes to the "closing" field.
+func (m *DayCloseStatementMutation) ResetClosing() {
+	m.closing = nil
+	m.addclosing = nil
+}
+
+// SetPostings sets the "postings" field.
+func (m *DayCloseStatementMutation) SetPostings(i int) {
+	m.postings = &i
+	m.addpostings = nil
+}
+
+// Postings returns the value of the "postings" field in the mutation.
+func (m *DayCloseStatementMutation) Postings() (r int, exists bool) {
+	v := m.postings
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPostings returns the old "postings" field's value of the DayCloseStatement entity.
+// If the DayCloseStatement object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DayCloseStatementMutation) OldPostings(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPostings is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPostings requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPostings: %w", err)
+	}
+	return oldValue.Postings, nil
+}
+
+// AddPostings adds i to the "postings" field.
+func (m *DayCloseStatementMutation) AddPostings(i int) {
+	if m.addpostings != nil {
+		*m.addpostings += i
+	} else {
+		m.addpostings = &i
+	}
+}
+
+// AddedPostings returns the value that was added to the "postings" field in this mutation.
+func (m *DayCloseStatementMutation) AddedPostings() (r int, exists bool) {
+	v := m.addpostings
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPostings resets all changes to the "postings" field.
+func (m *DayCloseStatementMutation) ResetPostings() {
+	m.postings = nil
+	m.addpostings = nil
+}
+
+// Where appends a list predicates to the DayCloseStatementMutation builder.
+func (m *DayCloseStatementMutation) Where(ps ...predicate.DayCloseStatement) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DayCloseStatementMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DayCloseStatementMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DayCloseStatement, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DayCloseStatementMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DayCloseStatementMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DayCloseStatement).
+func (m *DayCloseStatementMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DayCloseStatementMutation) Fields() []string {
+	fields := make([]string, 0, 12)
+	if m.merchant_id != nil {
+		fields = append(fields, dayclosestatement.FieldMerchantID)
+	}
+	if m.close_id != nil {
+		fields = append(fields, dayclosestatement.FieldCloseID)
+	}
+	if m.account_id != nil {
+		fields = append(fields, dayclosestatement.FieldAccountID)
+	}
+	if m.owner_type != nil {
+		fields = append(fields, dayclosestatement.FieldOwnerType)
+	}
+	if m.owner_id != nil {
+		fields = append(fields, dayclosestatement.FieldOwnerID)
+	}
+	if m.kind != nil {
+		fields = append(fields, dayclosestatement.FieldKind)
+	}
+	if m.currency != nil {
+		fields = append(fields, dayclosestatement.FieldCurrency)
+	}
+	if m.opening != nil {
+		fields = append(fields, dayclosestatement.FieldOpening)
+	}
+	if m.debits != nil {
+		fields = append(fields, dayclosestatement.FieldDebits)
+	}
+	if m.credits != nil {
+		fields = append(fields, dayclosestatement.FieldCredits)
+	}
+	if m.closing != nil {
+		fields = append(fields, dayclosestatement.FieldClosing)
+	}
+	if m.postings != nil {
+		fields = append(fields, dayclosestatement.FieldPostings)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DayCloseStatementMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case dayclosestatement.FieldMerchantID:
+		return m.MerchantID()
+	case dayclosestatement.FieldCloseID:
+		return m.CloseID()
+	case dayclosestatement.FieldAccountID:
+		return m.AccountID()
+	case dayclosestatement.FieldOwnerType:
+		return m.OwnerType()
+	case dayclosestatement.FieldOwnerID:
+		return m.OwnerID()
+	case dayclosestatement.FieldKind:
+		return m.Kind()
+	case dayclosestatement.FieldCurrency:
+		return m.Currency()
+	case dayclosestatement.FieldOpening:
+		return m.Opening()
+	case dayclosestatement.FieldDebits:
+		return m.Debits()
+	case dayclosestatement.FieldCredits:
+		return m.Credits()
+	case dayclosestatement.FieldClosing:
+		return m.Closing()
+	case dayclosestatement.FieldPostings:
+		return m.Postings()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DayCloseStatementMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case dayclosestatement.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case dayclosestatement.FieldCloseID:
+		return m.OldCloseID(ctx)
+	case dayclosestatement.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case dayclosestatement.FieldOwnerType:
+		return m.OldOwnerType(ctx)
+	case dayclosestatement.FieldOwnerID:
+		return m.OldOwnerID(ctx)
+	case dayclosestatement.FieldKind:
+		return m.OldKind(ctx)
+	case dayclosestatement.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case dayclosestatement.FieldOpening:
+		return m.OldOpening(ctx)
+	case dayclosestatement.FieldDebits:
+		return m.OldDebits(ctx)
+	case dayclosestatement.FieldCredits:
+		return m.OldCredits(ctx)
+	case dayclosestatement.FieldClosing:
+		return m.OldClosing(ctx)
+	case dayclosestatement.FieldPostings:
+		return m.OldPostings(ctx)
+	}
+	return nil, fmt.Errorf("unknown DayCloseStatement field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DayCloseStatementMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case dayclosestatement.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case dayclosestatement.FieldCloseID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCloseID(v)
+		return nil
+	case dayclosestatement.FieldAccountID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case dayclosestatement.FieldOwnerType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwnerType(v)
+		return nil
+	case dayclosestatement.FieldOwnerID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwnerID(v)
+		return nil
+	case dayclosestatement.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case dayclosestatement.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case dayclosestatement.FieldOpening:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpening(v)
+		return nil
+	case dayclosestatement.FieldDebits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDebits(v)
+		return nil
+	case dayclosestatement.FieldCredits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredits(v)
+		return nil
+	case dayclosestatement.FieldClosing:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosing(v)
+		return nil
+	case dayclosestatement.FieldPostings:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPostings(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DayCloseStatement field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DayCloseStatementMutation) AddedFields() []string {
+	var fields []string
+	if m.addopening != nil {
+		fields = append(fields, dayclosestatement.FieldOpening)
+	}
+	if m.adddebits != nil {
+		fields = append(fields, dayclosestatement.FieldDebits)
+	}
+	if m.addcredits != nil {
+		fields = append(fields, dayclosestatement.FieldCredits)
+	}
+	if m.addclosing != nil {
+		fields = append(fields, dayclosestatement.FieldClosing)
+	}
+	if m.addpostings != nil {
+		fields = append(fields, dayclosestatement.FieldPostings)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DayCloseStatementMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case dayclosestatement.FieldOpening:
+		return m.AddedOpening()
+	case dayclosestatement.FieldDebits:
+		return m.AddedDebits()
+	case dayclosestatement.FieldCredits:
+		return m.AddedCredits()
+	case dayclosestatement.FieldClosing:
+		return m.AddedClosing()
+	case dayclosestatement.FieldPostings:
+		return m.AddedPostings()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DayCloseStatementMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case dayclosestatement.FieldOpening:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOpening(v)
+		return nil
+	case dayclosestatement.FieldDebits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDebits(v)
+		return nil
+	case dayclosestatement.FieldCredits:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCredits(v)
+		return nil
+	case dayclosestatement.FieldClosing:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddClosing(v)
+		return nil
+	case dayclosestatement.FieldPostings:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPostings(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DayCloseStatement numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DayCloseStatementMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(dayclosestatement.FieldMerchantID) {
+		fields = append(fields, dayclosestatement.FieldMerchantID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DayCloseStatementMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DayCloseStatementMutation) ClearField(name string) error {
+	switch name {
+	case dayclosestatement.FieldMerchantID:
+		m.ClearMerchantID()
+		return nil
+	}
+	return fmt.Errorf("unknown DayCloseStatement nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DayCloseStatementMutation) ResetField(name string) error {
+	switch name {
+	case dayclosestatement.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case dayclosestatement.FieldCloseID:
+		m.ResetCloseID()
+		return nil
+	case dayclosestatement.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case dayclosestatement.FieldOwnerType:
+		m.ResetOwnerType()
+		return nil
+	case dayclosestatement.FieldOwnerID:
+		m.ResetOwnerID()
+		return nil
+	case dayclosestatement.FieldKind:
+		m.ResetKind()
+		return nil
+	case dayclosestatement.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case dayclosestatement.FieldOpening:
+		m.ResetOpening()
+		return nil
+	case dayclosestatement.FieldDebits:
+		m.ResetDebits()
+		return nil
+	case dayclosestatement.FieldCredits:
+		m.ResetCredits()
+		return nil
+	case dayclosestatement.FieldClosing:
+		m.ResetClosing()
+		return nil
+	case dayclosestatement.FieldPostings:
+		m.ResetPostings()
+		return nil
+	}
+	return fmt.Errorf("unknown DayCloseStatement field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DayCloseStatementMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DayCloseStatementMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DayCloseStatementMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DayCloseStatementMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DayCloseStatementMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DayCloseStatementMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DayCloseStatementMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DayCloseStatement unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DayCloseStatementMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DayCloseStatement edge %s", name)
 }
 
 // DisputeMutation represents an operation that mutates the Dispute nodes in the graph.
@@ -17669,23 +21393,24 @@ func (m *IdempotencyRecordMutation) ResetEdge(name string) error {
 // JournalEntryMutation represents an operation that mutates the JournalEntry nodes in the graph.
 type JournalEntryMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *string
-	source_type     *string
-	source_id       *string
-	description     *string
-	reference       *string
-	effective_at    *time.Time
-	posting_hash    *string
-	created_at      *time.Time
-	clearedFields   map[string]struct{}
-	postings        map[string]struct{}
-	removedpostings map[string]struct{}
-	clearedpostings bool
-	done            bool
-	oldValue        func(context.Context) (*JournalEntry, error)
-	predicates      []predicate.JournalEntry
+	op                    Op
+	typ                   string
+	id                    *string
+	source_type           *string
+	source_id             *string
+	description           *string
+	reference             *string
+	effective_at          *time.Time
+	original_effective_at *time.Time
+	posting_hash          *string
+	created_at            *time.Time
+	clearedFields         map[string]struct{}
+	postings              map[string]struct{}
+	removedpostings       map[string]struct{}
+	clearedpostings       bool
+	done                  bool
+	oldValue              func(context.Context) (*JournalEntry, error)
+	predicates            []predicate.JournalEntry
 }
 
 var _ ent.Mutation = (*JournalEntryMutation)(nil)
@@ -17972,6 +21697,55 @@ func (m *JournalEntryMutation) ResetEffectiveAt() {
 	m.effective_at = nil
 }
 
+// SetOriginalEffectiveAt sets the "original_effective_at" field.
+func (m *JournalEntryMutation) SetOriginalEffectiveAt(t time.Time) {
+	m.original_effective_at = &t
+}
+
+// OriginalEffectiveAt returns the value of the "original_effective_at" field in the mutation.
+func (m *JournalEntryMutation) OriginalEffectiveAt() (r time.Time, exists bool) {
+	v := m.original_effective_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOriginalEffectiveAt returns the old "original_effective_at" field's value of the JournalEntry entity.
+// If the JournalEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *JournalEntryMutation) OldOriginalEffectiveAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOriginalEffectiveAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOriginalEffectiveAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOriginalEffectiveAt: %w", err)
+	}
+	return oldValue.OriginalEffectiveAt, nil
+}
+
+// ClearOriginalEffectiveAt clears the value of the "original_effective_at" field.
+func (m *JournalEntryMutation) ClearOriginalEffectiveAt() {
+	m.original_effective_at = nil
+	m.clearedFields[journalentry.FieldOriginalEffectiveAt] = struct{}{}
+}
+
+// OriginalEffectiveAtCleared returns if the "original_effective_at" field was cleared in this mutation.
+func (m *JournalEntryMutation) OriginalEffectiveAtCleared() bool {
+	_, ok := m.clearedFields[journalentry.FieldOriginalEffectiveAt]
+	return ok
+}
+
+// ResetOriginalEffectiveAt resets all changes to the "original_effective_at" field.
+func (m *JournalEntryMutation) ResetOriginalEffectiveAt() {
+	m.original_effective_at = nil
+	delete(m.clearedFields, journalentry.FieldOriginalEffectiveAt)
+}
+
 // SetPostingHash sets the "posting_hash" field.
 func (m *JournalEntryMutation) SetPostingHash(s string) {
 	m.posting_hash = &s
@@ -18132,7 +21906,7 @@ func (m *JournalEntryMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *JournalEntryMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.source_type != nil {
 		fields = append(fields, journalentry.FieldSourceType)
 	}
@@ -18147,6 +21921,9 @@ func (m *JournalEntryMutation) Fields() []string {
 	}
 	if m.effective_at != nil {
 		fields = append(fields, journalentry.FieldEffectiveAt)
+	}
+	if m.original_effective_at != nil {
+		fields = append(fields, journalentry.FieldOriginalEffectiveAt)
 	}
 	if m.posting_hash != nil {
 		fields = append(fields, journalentry.FieldPostingHash)
@@ -18172,6 +21949,8 @@ func (m *JournalEntryMutation) Field(name string) (ent.Value, bool) {
 		return m.Reference()
 	case journalentry.FieldEffectiveAt:
 		return m.EffectiveAt()
+	case journalentry.FieldOriginalEffectiveAt:
+		return m.OriginalEffectiveAt()
 	case journalentry.FieldPostingHash:
 		return m.PostingHash()
 	case journalentry.FieldCreatedAt:
@@ -18195,6 +21974,8 @@ func (m *JournalEntryMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldReference(ctx)
 	case journalentry.FieldEffectiveAt:
 		return m.OldEffectiveAt(ctx)
+	case journalentry.FieldOriginalEffectiveAt:
+		return m.OldOriginalEffectiveAt(ctx)
 	case journalentry.FieldPostingHash:
 		return m.OldPostingHash(ctx)
 	case journalentry.FieldCreatedAt:
@@ -18243,6 +22024,13 @@ func (m *JournalEntryMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetEffectiveAt(v)
 		return nil
+	case journalentry.FieldOriginalEffectiveAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOriginalEffectiveAt(v)
+		return nil
 	case journalentry.FieldPostingHash:
 		v, ok := value.(string)
 		if !ok {
@@ -18286,7 +22074,11 @@ func (m *JournalEntryMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *JournalEntryMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(journalentry.FieldOriginalEffectiveAt) {
+		fields = append(fields, journalentry.FieldOriginalEffectiveAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -18299,6 +22091,11 @@ func (m *JournalEntryMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *JournalEntryMutation) ClearField(name string) error {
+	switch name {
+	case journalentry.FieldOriginalEffectiveAt:
+		m.ClearOriginalEffectiveAt()
+		return nil
+	}
 	return fmt.Errorf("unknown JournalEntry nullable field %s", name)
 }
 
@@ -18320,6 +22117,9 @@ func (m *JournalEntryMutation) ResetField(name string) error {
 		return nil
 	case journalentry.FieldEffectiveAt:
 		m.ResetEffectiveAt()
+		return nil
+	case journalentry.FieldOriginalEffectiveAt:
+		m.ResetOriginalEffectiveAt()
 		return nil
 	case journalentry.FieldPostingHash:
 		m.ResetPostingHash()
@@ -19891,6 +23691,338 @@ func (m *LedgerAccountMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown LedgerAccount edge %s", name)
+}
+
+// LedgerCutoffMutation represents an operation that mutates the LedgerCutoff nodes in the graph.
+type LedgerCutoffMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *string
+	closed_through *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*LedgerCutoff, error)
+	predicates     []predicate.LedgerCutoff
+}
+
+var _ ent.Mutation = (*LedgerCutoffMutation)(nil)
+
+// ledgercutoffOption allows management of the mutation configuration using functional options.
+type ledgercutoffOption func(*LedgerCutoffMutation)
+
+// newLedgerCutoffMutation creates new mutation for the LedgerCutoff entity.
+func newLedgerCutoffMutation(c config, op Op, opts ...ledgercutoffOption) *LedgerCutoffMutation {
+	m := &LedgerCutoffMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeLedgerCutoff,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withLedgerCutoffID sets the ID field of the mutation.
+func withLedgerCutoffID(id string) ledgercutoffOption {
+	return func(m *LedgerCutoffMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *LedgerCutoff
+		)
+		m.oldValue = func(ctx context.Context) (*LedgerCutoff, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().LedgerCutoff.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withLedgerCutoff sets the old LedgerCutoff of the mutation.
+func withLedgerCutoff(node *LedgerCutoff) ledgercutoffOption {
+	return func(m *LedgerCutoffMutation) {
+		m.oldValue = func(context.Context) (*LedgerCutoff, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m LedgerCutoffMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m LedgerCutoffMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of LedgerCutoff entities.
+func (m *LedgerCutoffMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *LedgerCutoffMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *LedgerCutoffMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().LedgerCutoff.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetClosedThrough sets the "closed_through" field.
+func (m *LedgerCutoffMutation) SetClosedThrough(t time.Time) {
+	m.closed_through = &t
+}
+
+// ClosedThrough returns the value of the "closed_through" field in the mutation.
+func (m *LedgerCutoffMutation) ClosedThrough() (r time.Time, exists bool) {
+	v := m.closed_through
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosedThrough returns the old "closed_through" field's value of the LedgerCutoff entity.
+// If the LedgerCutoff object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *LedgerCutoffMutation) OldClosedThrough(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosedThrough is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosedThrough requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosedThrough: %w", err)
+	}
+	return oldValue.ClosedThrough, nil
+}
+
+// ResetClosedThrough resets all changes to the "closed_through" field.
+func (m *LedgerCutoffMutation) ResetClosedThrough() {
+	m.closed_through = nil
+}
+
+// Where appends a list predicates to the LedgerCutoffMutation builder.
+func (m *LedgerCutoffMutation) Where(ps ...predicate.LedgerCutoff) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the LedgerCutoffMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *LedgerCutoffMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.LedgerCutoff, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *LedgerCutoffMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *LedgerCutoffMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (LedgerCutoff).
+func (m *LedgerCutoffMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *LedgerCutoffMutation) Fields() []string {
+	fields := make([]string, 0, 1)
+	if m.closed_through != nil {
+		fields = append(fields, ledgercutoff.FieldClosedThrough)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *LedgerCutoffMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case ledgercutoff.FieldClosedThrough:
+		return m.ClosedThrough()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *LedgerCutoffMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case ledgercutoff.FieldClosedThrough:
+		return m.OldClosedThrough(ctx)
+	}
+	return nil, fmt.Errorf("unknown LedgerCutoff field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LedgerCutoffMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case ledgercutoff.FieldClosedThrough:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosedThrough(v)
+		return nil
+	}
+	return fmt.Errorf("unknown LedgerCutoff field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *LedgerCutoffMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *LedgerCutoffMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *LedgerCutoffMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown LedgerCutoff numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *LedgerCutoffMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *LedgerCutoffMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *LedgerCutoffMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown LedgerCutoff nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *LedgerCutoffMutation) ResetField(name string) error {
+	switch name {
+	case ledgercutoff.FieldClosedThrough:
+		m.ResetClosedThrough()
+		return nil
+	}
+	return fmt.Errorf("unknown LedgerCutoff field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *LedgerCutoffMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *LedgerCutoffMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *LedgerCutoffMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *LedgerCutoffMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *LedgerCutoffMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *LedgerCutoffMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *LedgerCutoffMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown LedgerCutoff unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *LedgerCutoffMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown LedgerCutoff edge %s", name)
 }
 
 // MerchantMutation represents an operation that mutates the Merchant nodes in the graph.

@@ -7,11 +7,15 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
+	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dayclose"
+	"github.com/straitpay/strait/ent/dayclosebalance"
+	"github.com/straitpay/strait/ent/dayclosestatement"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -45,11 +49,15 @@ var IDPrefixTables = map[string]string{
 	"agr":  agreement.Table,
 	"aud":  auditlog.Table,
 	"che":  channelevent.Table,
+	"cpo":  channelposition.Table,
 	"cs":   checkoutsession.Table,
 	"cns":  connectorsetting.Table,
 	"cpn":  coupon.Table,
 	"cpr":  couponredemption.Table,
 	"cus":  customer.Table,
+	"dcl":  dayclose.Table,
+	"dcb":  dayclosebalance.Table,
+	"dcs":  dayclosestatement.Table,
 	"dsp":  dispute.Table,
 	"dse":  disputeevent.Table,
 	"dsf":  disputefile.Table,

@@ -22,6 +22,8 @@ type Tx struct {
 	AuditLog *AuditLogClient
 	// ChannelEvent is the client for interacting with the ChannelEvent builders.
 	ChannelEvent *ChannelEventClient
+	// ChannelPosition is the client for interacting with the ChannelPosition builders.
+	ChannelPosition *ChannelPositionClient
 	// CheckoutSession is the client for interacting with the CheckoutSession builders.
 	CheckoutSession *CheckoutSessionClient
 	// ConnectorSetting is the client for interacting with the ConnectorSetting builders.
@@ -32,6 +34,12 @@ type Tx struct {
 	CouponRedemption *CouponRedemptionClient
 	// Customer is the client for interacting with the Customer builders.
 	Customer *CustomerClient
+	// DayClose is the client for interacting with the DayClose builders.
+	DayClose *DayCloseClient
+	// DayCloseBalance is the client for interacting with the DayCloseBalance builders.
+	DayCloseBalance *DayCloseBalanceClient
+	// DayCloseStatement is the client for interacting with the DayCloseStatement builders.
+	DayCloseStatement *DayCloseStatementClient
 	// Dispute is the client for interacting with the Dispute builders.
 	Dispute *DisputeClient
 	// DisputeEvent is the client for interacting with the DisputeEvent builders.
@@ -54,6 +62,8 @@ type Tx struct {
 	Lease *LeaseClient
 	// LedgerAccount is the client for interacting with the LedgerAccount builders.
 	LedgerAccount *LedgerAccountClient
+	// LedgerCutoff is the client for interacting with the LedgerCutoff builders.
+	LedgerCutoff *LedgerCutoffClient
 	// Merchant is the client for interacting with the Merchant builders.
 	Merchant *MerchantClient
 	// MerchantUser is the client for interacting with the MerchantUser builders.
@@ -221,11 +231,15 @@ func (tx *Tx) init() {
 	tx.Agreement = NewAgreementClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
 	tx.ChannelEvent = NewChannelEventClient(tx.config)
+	tx.ChannelPosition = NewChannelPositionClient(tx.config)
 	tx.CheckoutSession = NewCheckoutSessionClient(tx.config)
 	tx.ConnectorSetting = NewConnectorSettingClient(tx.config)
 	tx.Coupon = NewCouponClient(tx.config)
 	tx.CouponRedemption = NewCouponRedemptionClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)
+	tx.DayClose = NewDayCloseClient(tx.config)
+	tx.DayCloseBalance = NewDayCloseBalanceClient(tx.config)
+	tx.DayCloseStatement = NewDayCloseStatementClient(tx.config)
 	tx.Dispute = NewDisputeClient(tx.config)
 	tx.DisputeEvent = NewDisputeEventClient(tx.config)
 	tx.DisputeFile = NewDisputeFileClient(tx.config)
@@ -237,6 +251,7 @@ func (tx *Tx) init() {
 	tx.JournalEntry = NewJournalEntryClient(tx.config)
 	tx.Lease = NewLeaseClient(tx.config)
 	tx.LedgerAccount = NewLedgerAccountClient(tx.config)
+	tx.LedgerCutoff = NewLedgerCutoffClient(tx.config)
 	tx.Merchant = NewMerchantClient(tx.config)
 	tx.MerchantUser = NewMerchantUserClient(tx.config)
 	tx.Payment = NewPaymentClient(tx.config)

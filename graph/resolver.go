@@ -19,6 +19,7 @@ import (
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -53,6 +54,9 @@ type Resolver struct {
 	// merchants' endpoints (docs/events.md).
 	Events   *events.Hub
 	Webhooks *events.Webhooks
+	// Positions compares the channels' balances with the ledger
+	// (docs/settlement.md#channel-positions).
+	Positions *positions.Service
 }
 
 // NewSchema returns the executable schema over r.

@@ -24,6 +24,7 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -75,6 +76,16 @@ func (r *cardResolver) ExpMonth(ctx context.Context, obj *vault.CardInfo) (int, 
 // ExpYear is the resolver for the expYear field.
 func (r *cardResolver) ExpYear(ctx context.Context, obj *vault.CardInfo) (int, error) {
 	return obj.Expiry.Year, nil
+}
+
+// Currency is the resolver for the currency field.
+func (r *channelPositionResolver) Currency(ctx context.Context, obj *positions.Position) (string, error) {
+	return obj.Currency.Code(), nil
+}
+
+// Error is the resolver for the error field.
+func (r *channelPositionResolver) Error(ctx context.Context, obj *positions.Position) (*string, error) {
+	return positionError(obj), nil
 }
 
 // AmountSubtotal is the resolver for the amountSubtotal field.
@@ -196,6 +207,31 @@ func (r *couponResolver) MinimumAmount(ctx context.Context, obj *ent.Coupon) (*m
 // SavedCards is the resolver for the savedCards field.
 func (r *customerResolver) SavedCards(ctx context.Context, obj *ent.Customer) ([]*vault.CardInfo, error) {
 	return r.savedCards(ctx, obj)
+}
+
+// Statement is the resolver for the statement field.
+func (r *dayCloseResolver) Statement(ctx context.Context, obj *ledger.DayClose) ([]*ledger.DayStatementLine, error) {
+	return pointers(r.Ledger.DayStatement(ctx, obj.Day))
+}
+
+// OwnerType is the resolver for the ownerType field.
+func (r *dayStatementLineResolver) OwnerType(ctx context.Context, obj *ledger.DayStatementLine) (string, error) {
+	return string(obj.OwnerType), nil
+}
+
+// Kind is the resolver for the kind field.
+func (r *dayStatementLineResolver) Kind(ctx context.Context, obj *ledger.DayStatementLine) (string, error) {
+	return string(obj.Kind), nil
+}
+
+// Currency is the resolver for the currency field.
+func (r *dayStatementLineResolver) Currency(ctx context.Context, obj *ledger.DayStatementLine) (string, error) {
+	return obj.Currency.Code(), nil
+}
+
+// Currency is the resolver for the currency field.
+func (r *dayTrialBalanceLineResolver) Currency(ctx context.Context, obj *ledger.DayBalance) (string, error) {
+	return obj.Currency.Code(), nil
 }
 
 // Evidence is the resolver for the evidence field.
@@ -422,6 +458,21 @@ func (r *mutationResolver) RunSettlement(ctx context.Context, input model.RunSet
 	return r.runSettlement(ctx, input)
 }
 
+// SetChannelPositionThreshold is the resolver for the setChannelPositionThreshold field.
+func (r *mutationResolver) SetChannelPositionThreshold(ctx context.Context, input model.ChannelPositionThresholdInput) (*model.ChannelPositionThreshold, error) {
+	return r.setChannelPositionThreshold(ctx, input)
+}
+
+// CheckChannelPositions is the resolver for the checkChannelPositions field.
+func (r *mutationResolver) CheckChannelPositions(ctx context.Context) ([]*positions.Position, error) {
+	return pointers(r.Positions.Check(ctx))
+}
+
+// CloseDay is the resolver for the closeDay field.
+func (r *mutationResolver) CloseDay(ctx context.Context, input model.CloseDayInput) (*ledger.DayClose, error) {
+	return r.Ledger.CloseDay(ctx, input.Day, input.Timezone)
+}
+
 // UpdateDisputeEvidence is the resolver for the updateDisputeEvidence field.
 func (r *mutationResolver) UpdateDisputeEvidence(ctx context.Context, input model.UpdateDisputeEvidenceInput) (*ent.Dispute, error) {
 	return r.Disputes.UpdateEvidence(ctx, input.ID, evidenceFields(*input.Evidence))
@@ -618,6 +669,26 @@ func (r *queryResolver) SplitRules(ctx context.Context, merchantID string) ([]*s
 	return pointers(r.SettlementService.SplitRules(ctx, merchantID))
 }
 
+// ChannelPositions is the resolver for the channelPositions field.
+func (r *queryResolver) ChannelPositions(ctx context.Context) ([]*positions.Position, error) {
+	return pointers(r.Positions.Positions(ctx))
+}
+
+// DayCloses is the resolver for the dayCloses field.
+func (r *queryResolver) DayCloses(ctx context.Context, first int) ([]*ledger.DayClose, error) {
+	return r.Ledger.DayCloses(ctx, first)
+}
+
+// DayClose is the resolver for the dayClose field.
+func (r *queryResolver) DayClose(ctx context.Context, day string) (*ledger.DayClose, error) {
+	return r.Ledger.FindDayClose(ctx, day)
+}
+
+// DayStatement is the resolver for the dayStatement field.
+func (r *queryResolver) DayStatement(ctx context.Context, day string) ([]*ledger.DayStatementLine, error) {
+	return pointers(r.Ledger.DayStatement(ctx, day))
+}
+
 // Dispute is the resolver for the dispute field.
 func (r *queryResolver) Dispute(ctx context.Context, id string) (*ent.Dispute, error) {
 	return r.Resolver.Disputes.Dispute(ctx, id)
@@ -768,6 +839,11 @@ func (r *Resolver) Balance() generated.BalanceResolver { return &balanceResolver
 // Card returns generated.CardResolver implementation.
 func (r *Resolver) Card() generated.CardResolver { return &cardResolver{r} }
 
+// ChannelPosition returns generated.ChannelPositionResolver implementation.
+func (r *Resolver) ChannelPosition() generated.ChannelPositionResolver {
+	return &channelPositionResolver{r}
+}
+
 // Connector returns generated.ConnectorResolver implementation.
 func (r *Resolver) Connector() generated.ConnectorResolver { return &connectorResolver{r} }
 
@@ -777,6 +853,19 @@ func (r *Resolver) ConnectorFee() generated.ConnectorFeeResolver { return &conne
 // ConnectorLimit returns generated.ConnectorLimitResolver implementation.
 func (r *Resolver) ConnectorLimit() generated.ConnectorLimitResolver {
 	return &connectorLimitResolver{r}
+}
+
+// DayClose returns generated.DayCloseResolver implementation.
+func (r *Resolver) DayClose() generated.DayCloseResolver { return &dayCloseResolver{r} }
+
+// DayStatementLine returns generated.DayStatementLineResolver implementation.
+func (r *Resolver) DayStatementLine() generated.DayStatementLineResolver {
+	return &dayStatementLineResolver{r}
+}
+
+// DayTrialBalanceLine returns generated.DayTrialBalanceLineResolver implementation.
+func (r *Resolver) DayTrialBalanceLine() generated.DayTrialBalanceLineResolver {
+	return &dayTrialBalanceLineResolver{r}
 }
 
 // FeePlan returns generated.FeePlanResolver implementation.
@@ -823,9 +912,13 @@ func (r *Resolver) TrialBalanceLine() generated.TrialBalanceLineResolver {
 type (
 	balanceResolver              struct{ *Resolver }
 	cardResolver                 struct{ *Resolver }
+	channelPositionResolver      struct{ *Resolver }
 	connectorResolver            struct{ *Resolver }
 	connectorFeeResolver         struct{ *Resolver }
 	connectorLimitResolver       struct{ *Resolver }
+	dayCloseResolver             struct{ *Resolver }
+	dayStatementLineResolver     struct{ *Resolver }
+	dayTrialBalanceLineResolver  struct{ *Resolver }
 	feePlanResolver              struct{ *Resolver }
 	fxQuoteResolver              struct{ *Resolver }
 	moneyResolver                struct{ *Resolver }

@@ -57,6 +57,18 @@ func (f ChannelEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ChannelEventMutation", m)
 }
 
+// The ChannelPositionFunc type is an adapter to allow the use of ordinary
+// function as ChannelPosition mutator.
+type ChannelPositionFunc func(context.Context, *ent.ChannelPositionMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ChannelPositionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ChannelPositionMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ChannelPositionMutation", m)
+}
+
 // The CheckoutSessionFunc type is an adapter to allow the use of ordinary
 // function as CheckoutSession mutator.
 type CheckoutSessionFunc func(context.Context, *ent.CheckoutSessionMutation) (ent.Value, error)
@@ -115,6 +127,42 @@ func (f CustomerFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CustomerMutation", m)
+}
+
+// The DayCloseFunc type is an adapter to allow the use of ordinary
+// function as DayClose mutator.
+type DayCloseFunc func(context.Context, *ent.DayCloseMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DayCloseFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DayCloseMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DayCloseMutation", m)
+}
+
+// The DayCloseBalanceFunc type is an adapter to allow the use of ordinary
+// function as DayCloseBalance mutator.
+type DayCloseBalanceFunc func(context.Context, *ent.DayCloseBalanceMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DayCloseBalanceFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DayCloseBalanceMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DayCloseBalanceMutation", m)
+}
+
+// The DayCloseStatementFunc type is an adapter to allow the use of ordinary
+// function as DayCloseStatement mutator.
+type DayCloseStatementFunc func(context.Context, *ent.DayCloseStatementMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DayCloseStatementFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DayCloseStatementMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DayCloseStatementMutation", m)
 }
 
 // The DisputeFunc type is an adapter to allow the use of ordinary
@@ -247,6 +295,18 @@ func (f LedgerAccountFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LedgerAccountMutation", m)
+}
+
+// The LedgerCutoffFunc type is an adapter to allow the use of ordinary
+// function as LedgerCutoff mutator.
+type LedgerCutoffFunc func(context.Context, *ent.LedgerCutoffMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f LedgerCutoffFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.LedgerCutoffMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.LedgerCutoffMutation", m)
 }
 
 // The MerchantFunc type is an adapter to allow the use of ordinary

@@ -12,11 +12,15 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
+	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dayclose"
+	"github.com/straitpay/strait/ent/dayclosebalance"
+	"github.com/straitpay/strait/ent/dayclosestatement"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -28,6 +32,7 @@ import (
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/lease"
 	"github.com/straitpay/strait/ent/ledgeraccount"
+	"github.com/straitpay/strait/ent/ledgercutoff"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
@@ -211,6 +216,33 @@ func (f TraverseChannelEvent) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.ChannelEventQuery", q)
 }
 
+// The ChannelPositionFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ChannelPositionFunc func(context.Context, *ent.ChannelPositionQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ChannelPositionFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ChannelPositionQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ChannelPositionQuery", q)
+}
+
+// The TraverseChannelPosition type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseChannelPosition func(context.Context, *ent.ChannelPositionQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseChannelPosition) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseChannelPosition) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ChannelPositionQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ChannelPositionQuery", q)
+}
+
 // The CheckoutSessionFunc type is an adapter to allow the use of ordinary function as a Querier.
 type CheckoutSessionFunc func(context.Context, *ent.CheckoutSessionQuery) (ent.Value, error)
 
@@ -344,6 +376,87 @@ func (f TraverseCustomer) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.CustomerQuery", q)
+}
+
+// The DayCloseFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DayCloseFunc func(context.Context, *ent.DayCloseQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DayCloseFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DayCloseQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DayCloseQuery", q)
+}
+
+// The TraverseDayClose type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDayClose func(context.Context, *ent.DayCloseQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDayClose) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDayClose) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DayCloseQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DayCloseQuery", q)
+}
+
+// The DayCloseBalanceFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DayCloseBalanceFunc func(context.Context, *ent.DayCloseBalanceQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DayCloseBalanceFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DayCloseBalanceQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DayCloseBalanceQuery", q)
+}
+
+// The TraverseDayCloseBalance type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDayCloseBalance func(context.Context, *ent.DayCloseBalanceQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDayCloseBalance) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDayCloseBalance) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DayCloseBalanceQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DayCloseBalanceQuery", q)
+}
+
+// The DayCloseStatementFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DayCloseStatementFunc func(context.Context, *ent.DayCloseStatementQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DayCloseStatementFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DayCloseStatementQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DayCloseStatementQuery", q)
+}
+
+// The TraverseDayCloseStatement type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDayCloseStatement func(context.Context, *ent.DayCloseStatementQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDayCloseStatement) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDayCloseStatement) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DayCloseStatementQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DayCloseStatementQuery", q)
 }
 
 // The DisputeFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -641,6 +754,33 @@ func (f TraverseLedgerAccount) Traverse(ctx context.Context, q ent.Query) error 
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.LedgerAccountQuery", q)
+}
+
+// The LedgerCutoffFunc type is an adapter to allow the use of ordinary function as a Querier.
+type LedgerCutoffFunc func(context.Context, *ent.LedgerCutoffQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f LedgerCutoffFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.LedgerCutoffQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.LedgerCutoffQuery", q)
+}
+
+// The TraverseLedgerCutoff type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseLedgerCutoff func(context.Context, *ent.LedgerCutoffQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseLedgerCutoff) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseLedgerCutoff) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LedgerCutoffQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.LedgerCutoffQuery", q)
 }
 
 // The MerchantFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1086,6 +1226,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
 	case *ent.ChannelEventQuery:
 		return &query[*ent.ChannelEventQuery, predicate.ChannelEvent, channelevent.OrderOption]{typ: ent.TypeChannelEvent, tq: q}, nil
+	case *ent.ChannelPositionQuery:
+		return &query[*ent.ChannelPositionQuery, predicate.ChannelPosition, channelposition.OrderOption]{typ: ent.TypeChannelPosition, tq: q}, nil
 	case *ent.CheckoutSessionQuery:
 		return &query[*ent.CheckoutSessionQuery, predicate.CheckoutSession, checkoutsession.OrderOption]{typ: ent.TypeCheckoutSession, tq: q}, nil
 	case *ent.ConnectorSettingQuery:
@@ -1096,6 +1238,12 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.CouponRedemptionQuery, predicate.CouponRedemption, couponredemption.OrderOption]{typ: ent.TypeCouponRedemption, tq: q}, nil
 	case *ent.CustomerQuery:
 		return &query[*ent.CustomerQuery, predicate.Customer, customer.OrderOption]{typ: ent.TypeCustomer, tq: q}, nil
+	case *ent.DayCloseQuery:
+		return &query[*ent.DayCloseQuery, predicate.DayClose, dayclose.OrderOption]{typ: ent.TypeDayClose, tq: q}, nil
+	case *ent.DayCloseBalanceQuery:
+		return &query[*ent.DayCloseBalanceQuery, predicate.DayCloseBalance, dayclosebalance.OrderOption]{typ: ent.TypeDayCloseBalance, tq: q}, nil
+	case *ent.DayCloseStatementQuery:
+		return &query[*ent.DayCloseStatementQuery, predicate.DayCloseStatement, dayclosestatement.OrderOption]{typ: ent.TypeDayCloseStatement, tq: q}, nil
 	case *ent.DisputeQuery:
 		return &query[*ent.DisputeQuery, predicate.Dispute, dispute.OrderOption]{typ: ent.TypeDispute, tq: q}, nil
 	case *ent.DisputeEventQuery:
@@ -1118,6 +1266,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.LeaseQuery, predicate.Lease, lease.OrderOption]{typ: ent.TypeLease, tq: q}, nil
 	case *ent.LedgerAccountQuery:
 		return &query[*ent.LedgerAccountQuery, predicate.LedgerAccount, ledgeraccount.OrderOption]{typ: ent.TypeLedgerAccount, tq: q}, nil
+	case *ent.LedgerCutoffQuery:
+		return &query[*ent.LedgerCutoffQuery, predicate.LedgerCutoff, ledgercutoff.OrderOption]{typ: ent.TypeLedgerCutoff, tq: q}, nil
 	case *ent.MerchantQuery:
 		return &query[*ent.MerchantQuery, predicate.Merchant, merchant.OrderOption]{typ: ent.TypeMerchant, tq: q}, nil
 	case *ent.MerchantUserQuery:

@@ -25,6 +25,8 @@ const (
 	FieldReference = "reference"
 	// FieldEffectiveAt holds the string denoting the effective_at field in the database.
 	FieldEffectiveAt = "effective_at"
+	// FieldOriginalEffectiveAt holds the string denoting the original_effective_at field in the database.
+	FieldOriginalEffectiveAt = "original_effective_at"
 	// FieldPostingHash holds the string denoting the posting_hash field in the database.
 	FieldPostingHash = "posting_hash"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
@@ -50,6 +52,7 @@ var Columns = []string{
 	FieldDescription,
 	FieldReference,
 	FieldEffectiveAt,
+	FieldOriginalEffectiveAt,
 	FieldPostingHash,
 	FieldCreatedAt,
 }
@@ -125,6 +128,11 @@ func ByReference(opts ...sql.OrderTermOption) OrderOption {
 // ByEffectiveAt orders the results by the effective_at field.
 func ByEffectiveAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEffectiveAt, opts...).ToFunc()
+}
+
+// ByOriginalEffectiveAt orders the results by the original_effective_at field.
+func ByOriginalEffectiveAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOriginalEffectiveAt, opts...).ToFunc()
 }
 
 // ByPostingHash orders the results by the posting_hash field.

@@ -90,6 +90,11 @@ func EffectiveAt(v time.Time) predicate.JournalEntry {
 	return predicate.JournalEntry(sql.FieldEQ(FieldEffectiveAt, v))
 }
 
+// OriginalEffectiveAt applies equality check predicate on the "original_effective_at" field. It's identical to OriginalEffectiveAtEQ.
+func OriginalEffectiveAt(v time.Time) predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldEQ(FieldOriginalEffectiveAt, v))
+}
+
 // PostingHash applies equality check predicate on the "posting_hash" field. It's identical to PostingHashEQ.
 func PostingHash(v string) predicate.JournalEntry {
 	return predicate.JournalEntry(sql.FieldEQ(FieldPostingHash, v))
@@ -398,6 +403,56 @@ func EffectiveAtLT(v time.Time) predicate.JournalEntry {
 // EffectiveAtLTE applies the LTE predicate on the "effective_at" field.
 func EffectiveAtLTE(v time.Time) predicate.JournalEntry {
 	return predicate.JournalEntry(sql.FieldLTE(FieldEffectiveAt, v))
+}
+
+// OriginalEffectiveAtEQ applies the EQ predicate on the "original_effective_at" field.
+func OriginalEffectiveAtEQ(v time.Time) predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldEQ(FieldOriginalEffectiveAt, v))
+}
+
+// OriginalEffectiveAtNEQ applies the NEQ predicate on the "original_effective_at" field.
+func OriginalEffectiveAtNEQ(v time.Time) predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldNEQ(FieldOriginalEffectiveAt, v))
+}
+
+// OriginalEffectiveAtIn applies the In predicate on the "original_effective_at" field.
+func OriginalEffectiveAtIn(vs ...time.Time) predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldIn(FieldOriginalEffectiveAt, vs...))
+}
+
+// OriginalEffectiveAtNotIn applies the NotIn predicate on the "original_effective_at" field.
+func OriginalEffectiveAtNotIn(vs ...time.Time) predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldNotIn(FieldOriginalEffectiveAt, vs...))
+}
+
+// OriginalEffectiveAtGT applies the GT predicate on the "original_effective_at" field.
+func OriginalEffectiveAtGT(v time.Time) predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldGT(FieldOriginalEffectiveAt, v))
+}
+
+// OriginalEffectiveAtGTE applies the GTE predicate on the "original_effective_at" field.
+func OriginalEffectiveAtGTE(v time.Time) predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldGTE(FieldOriginalEffectiveAt, v))
+}
+
+// OriginalEffectiveAtLT applies the LT predicate on the "original_effective_at" field.
+func OriginalEffectiveAtLT(v time.Time) predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldLT(FieldOriginalEffectiveAt, v))
+}
+
+// OriginalEffectiveAtLTE applies the LTE predicate on the "original_effective_at" field.
+func OriginalEffectiveAtLTE(v time.Time) predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldLTE(FieldOriginalEffectiveAt, v))
+}
+
+// OriginalEffectiveAtIsNil applies the IsNil predicate on the "original_effective_at" field.
+func OriginalEffectiveAtIsNil() predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldIsNull(FieldOriginalEffectiveAt))
+}
+
+// OriginalEffectiveAtNotNil applies the NotNil predicate on the "original_effective_at" field.
+func OriginalEffectiveAtNotNil() predicate.JournalEntry {
+	return predicate.JournalEntry(sql.FieldNotNull(FieldOriginalEffectiveAt))
 }
 
 // PostingHashEQ applies the EQ predicate on the "posting_hash" field.

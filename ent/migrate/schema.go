@@ -160,6 +160,34 @@ var (
 			},
 		},
 	}
+	// ChannelPositionsColumns holds the columns for the "channel_positions" table.
+	ChannelPositionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "connector", Type: field.TypeString, Size: 64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "threshold", Type: field.TypeInt64, Nullable: true},
+		{Name: "reported", Type: field.TypeInt64, Default: 0},
+		{Name: "ledger", Type: field.TypeInt64, Default: 0},
+		{Name: "drift", Type: field.TypeInt64, Default: 0},
+		{Name: "error", Type: field.TypeString, Size: 255, Default: ""},
+		{Name: "alerting", Type: field.TypeBool, Default: false},
+		{Name: "checked_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// ChannelPositionsTable holds the schema information for the "channel_positions" table.
+	ChannelPositionsTable = &schema.Table{
+		Name:       "channel_positions",
+		Columns:    ChannelPositionsColumns,
+		PrimaryKey: []*schema.Column{ChannelPositionsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "channelposition_connector_currency",
+				Unique:  true,
+				Columns: []*schema.Column{ChannelPositionsColumns[3], ChannelPositionsColumns[4]},
+			},
+		},
+	}
 	// CheckoutSessionsColumns holds the columns for the "checkout_sessions" table.
 	CheckoutSessionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -372,6 +400,93 @@ var (
 				Name:    "customer_merchant_id_email",
 				Unique:  false,
 				Columns: []*schema.Column{CustomersColumns[9], CustomersColumns[3]},
+			},
+		},
+	}
+	// DayClosesColumns holds the columns for the "day_closes" table.
+	DayClosesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "day", Type: field.TypeString, Size: 10},
+		{Name: "timezone", Type: field.TypeString, Size: 64},
+		{Name: "starts_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "ends_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "entries", Type: field.TypeInt},
+		{Name: "accounts", Type: field.TypeInt},
+		{Name: "closed_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// DayClosesTable holds the schema information for the "day_closes" table.
+	DayClosesTable = &schema.Table{
+		Name:       "day_closes",
+		Columns:    DayClosesColumns,
+		PrimaryKey: []*schema.Column{DayClosesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "dayclose_day",
+				Unique:  true,
+				Columns: []*schema.Column{DayClosesColumns[1]},
+			},
+			{
+				Name:    "dayclose_ends_at",
+				Unique:  false,
+				Columns: []*schema.Column{DayClosesColumns[4]},
+			},
+		},
+	}
+	// DayCloseBalancesColumns holds the columns for the "day_close_balances" table.
+	DayCloseBalancesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "close_id", Type: field.TypeString, Size: 40},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "accounts", Type: field.TypeInt},
+		{Name: "debits", Type: field.TypeInt64},
+		{Name: "credits", Type: field.TypeInt64},
+		{Name: "day_debits", Type: field.TypeInt64},
+		{Name: "day_credits", Type: field.TypeInt64},
+	}
+	// DayCloseBalancesTable holds the schema information for the "day_close_balances" table.
+	DayCloseBalancesTable = &schema.Table{
+		Name:       "day_close_balances",
+		Columns:    DayCloseBalancesColumns,
+		PrimaryKey: []*schema.Column{DayCloseBalancesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "dayclosebalance_close_id_currency",
+				Unique:  true,
+				Columns: []*schema.Column{DayCloseBalancesColumns[1], DayCloseBalancesColumns[2]},
+			},
+		},
+	}
+	// DayCloseStatementsColumns holds the columns for the "day_close_statements" table.
+	DayCloseStatementsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "merchant_id", Type: field.TypeString, Nullable: true, Size: 40},
+		{Name: "close_id", Type: field.TypeString, Size: 40},
+		{Name: "account_id", Type: field.TypeString, Size: 40},
+		{Name: "owner_type", Type: field.TypeString, Size: 16},
+		{Name: "owner_id", Type: field.TypeString, Size: 64},
+		{Name: "kind", Type: field.TypeString, Size: 16},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "opening", Type: field.TypeInt64},
+		{Name: "debits", Type: field.TypeInt64},
+		{Name: "credits", Type: field.TypeInt64},
+		{Name: "closing", Type: field.TypeInt64},
+		{Name: "postings", Type: field.TypeInt},
+	}
+	// DayCloseStatementsTable holds the schema information for the "day_close_statements" table.
+	DayCloseStatementsTable = &schema.Table{
+		Name:       "day_close_statements",
+		Columns:    DayCloseStatementsColumns,
+		PrimaryKey: []*schema.Column{DayCloseStatementsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "dayclosestatement_close_id_account_id",
+				Unique:  true,
+				Columns: []*schema.Column{DayCloseStatementsColumns[2], DayCloseStatementsColumns[3]},
+			},
+			{
+				Name:    "dayclosestatement_merchant_id_close_id",
+				Unique:  false,
+				Columns: []*schema.Column{DayCloseStatementsColumns[1], DayCloseStatementsColumns[2]},
 			},
 		},
 	}
@@ -668,6 +783,7 @@ var (
 		{Name: "description", Type: field.TypeString, Size: 255, Default: ""},
 		{Name: "reference", Type: field.TypeString, Size: 40, Default: ""},
 		{Name: "effective_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "original_effective_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "posting_hash", Type: field.TypeString, Size: 64},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
@@ -733,6 +849,17 @@ var (
 				Columns: []*schema.Column{LedgerAccountsColumns[3], LedgerAccountsColumns[7]},
 			},
 		},
+	}
+	// LedgerCutoffsColumns holds the columns for the "ledger_cutoffs" table.
+	LedgerCutoffsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 32},
+		{Name: "closed_through", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// LedgerCutoffsTable holds the schema information for the "ledger_cutoffs" table.
+	LedgerCutoffsTable = &schema.Table{
+		Name:       "ledger_cutoffs",
+		Columns:    LedgerCutoffsColumns,
+		PrimaryKey: []*schema.Column{LedgerCutoffsColumns[0]},
 	}
 	// MerchantsColumns holds the columns for the "merchants" table.
 	MerchantsColumns = []*schema.Column{
@@ -1340,11 +1467,15 @@ var (
 		AgreementsTable,
 		AuditLogsTable,
 		ChannelEventsTable,
+		ChannelPositionsTable,
 		CheckoutSessionsTable,
 		ConnectorSettingsTable,
 		CouponsTable,
 		CouponRedemptionsTable,
 		CustomersTable,
+		DayClosesTable,
+		DayCloseBalancesTable,
+		DayCloseStatementsTable,
 		DisputesTable,
 		DisputeEventsTable,
 		DisputeFilesTable,
@@ -1356,6 +1487,7 @@ var (
 		JournalEntriesTable,
 		LeasesTable,
 		LedgerAccountsTable,
+		LedgerCutoffsTable,
 		MerchantsTable,
 		MerchantUsersTable,
 		PaymentsTable,

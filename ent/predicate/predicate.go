@@ -18,6 +18,9 @@ type AuditLog func(*sql.Selector)
 // ChannelEvent is the predicate function for channelevent builders.
 type ChannelEvent func(*sql.Selector)
 
+// ChannelPosition is the predicate function for channelposition builders.
+type ChannelPosition func(*sql.Selector)
+
 // CheckoutSession is the predicate function for checkoutsession builders.
 type CheckoutSession func(*sql.Selector)
 
@@ -32,6 +35,15 @@ type CouponRedemption func(*sql.Selector)
 
 // Customer is the predicate function for customer builders.
 type Customer func(*sql.Selector)
+
+// DayClose is the predicate function for dayclose builders.
+type DayClose func(*sql.Selector)
+
+// DayCloseBalance is the predicate function for dayclosebalance builders.
+type DayCloseBalance func(*sql.Selector)
+
+// DayCloseStatement is the predicate function for dayclosestatement builders.
+type DayCloseStatement func(*sql.Selector)
 
 // Dispute is the predicate function for dispute builders.
 type Dispute func(*sql.Selector)
@@ -65,6 +77,9 @@ type Lease func(*sql.Selector)
 
 // LedgerAccount is the predicate function for ledgeraccount builders.
 type LedgerAccount func(*sql.Selector)
+
+// LedgerCutoff is the predicate function for ledgercutoff builders.
+type LedgerCutoff func(*sql.Selector)
 
 // Merchant is the predicate function for merchant builders.
 type Merchant func(*sql.Selector)

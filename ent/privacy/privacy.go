@@ -207,6 +207,30 @@ func (f ChannelEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChannelEventMutation", m)
 }
 
+// The ChannelPositionQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ChannelPositionQueryRuleFunc func(context.Context, *ent.ChannelPositionQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ChannelPositionQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ChannelPositionQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ChannelPositionQuery", q)
+}
+
+// The ChannelPositionMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ChannelPositionMutationRuleFunc func(context.Context, *ent.ChannelPositionMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ChannelPositionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ChannelPositionMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChannelPositionMutation", m)
+}
+
 // The CheckoutSessionQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type CheckoutSessionQueryRuleFunc func(context.Context, *ent.CheckoutSessionQuery) error
@@ -325,6 +349,78 @@ func (f CustomerMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.CustomerMutation", m)
+}
+
+// The DayCloseQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DayCloseQueryRuleFunc func(context.Context, *ent.DayCloseQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DayCloseQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DayCloseQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DayCloseQuery", q)
+}
+
+// The DayCloseMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DayCloseMutationRuleFunc func(context.Context, *ent.DayCloseMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DayCloseMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DayCloseMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DayCloseMutation", m)
+}
+
+// The DayCloseBalanceQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DayCloseBalanceQueryRuleFunc func(context.Context, *ent.DayCloseBalanceQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DayCloseBalanceQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DayCloseBalanceQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DayCloseBalanceQuery", q)
+}
+
+// The DayCloseBalanceMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DayCloseBalanceMutationRuleFunc func(context.Context, *ent.DayCloseBalanceMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DayCloseBalanceMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DayCloseBalanceMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DayCloseBalanceMutation", m)
+}
+
+// The DayCloseStatementQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DayCloseStatementQueryRuleFunc func(context.Context, *ent.DayCloseStatementQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DayCloseStatementQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DayCloseStatementQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DayCloseStatementQuery", q)
+}
+
+// The DayCloseStatementMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DayCloseStatementMutationRuleFunc func(context.Context, *ent.DayCloseStatementMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DayCloseStatementMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DayCloseStatementMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DayCloseStatementMutation", m)
 }
 
 // The DisputeQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -589,6 +685,30 @@ func (f LedgerAccountMutationRuleFunc) EvalMutation(ctx context.Context, m ent.M
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LedgerAccountMutation", m)
+}
+
+// The LedgerCutoffQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type LedgerCutoffQueryRuleFunc func(context.Context, *ent.LedgerCutoffQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f LedgerCutoffQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.LedgerCutoffQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.LedgerCutoffQuery", q)
+}
+
+// The LedgerCutoffMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type LedgerCutoffMutationRuleFunc func(context.Context, *ent.LedgerCutoffMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f LedgerCutoffMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.LedgerCutoffMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.LedgerCutoffMutation", m)
 }
 
 // The MerchantQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -1018,6 +1138,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ChannelEventQuery:
 		return q.Filter(), nil
+	case *ent.ChannelPositionQuery:
+		return q.Filter(), nil
 	case *ent.CheckoutSessionQuery:
 		return q.Filter(), nil
 	case *ent.ConnectorSettingQuery:
@@ -1027,6 +1149,12 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.CouponRedemptionQuery:
 		return q.Filter(), nil
 	case *ent.CustomerQuery:
+		return q.Filter(), nil
+	case *ent.DayCloseQuery:
+		return q.Filter(), nil
+	case *ent.DayCloseBalanceQuery:
+		return q.Filter(), nil
+	case *ent.DayCloseStatementQuery:
 		return q.Filter(), nil
 	case *ent.DisputeQuery:
 		return q.Filter(), nil
@@ -1049,6 +1177,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.LeaseQuery:
 		return q.Filter(), nil
 	case *ent.LedgerAccountQuery:
+		return q.Filter(), nil
+	case *ent.LedgerCutoffQuery:
 		return q.Filter(), nil
 	case *ent.MerchantQuery:
 		return q.Filter(), nil
@@ -1097,6 +1227,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.ChannelEventMutation:
 		return m.Filter(), nil
+	case *ent.ChannelPositionMutation:
+		return m.Filter(), nil
 	case *ent.CheckoutSessionMutation:
 		return m.Filter(), nil
 	case *ent.ConnectorSettingMutation:
@@ -1106,6 +1238,12 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.CouponRedemptionMutation:
 		return m.Filter(), nil
 	case *ent.CustomerMutation:
+		return m.Filter(), nil
+	case *ent.DayCloseMutation:
+		return m.Filter(), nil
+	case *ent.DayCloseBalanceMutation:
+		return m.Filter(), nil
+	case *ent.DayCloseStatementMutation:
 		return m.Filter(), nil
 	case *ent.DisputeMutation:
 		return m.Filter(), nil
@@ -1128,6 +1266,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.LeaseMutation:
 		return m.Filter(), nil
 	case *ent.LedgerAccountMutation:
+		return m.Filter(), nil
+	case *ent.LedgerCutoffMutation:
 		return m.Filter(), nil
 	case *ent.MerchantMutation:
 		return m.Filter(), nil

@@ -10,11 +10,15 @@ import (
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
 	"github.com/straitpay/strait/ent/channelevent"
+	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/connectorsetting"
 	"github.com/straitpay/strait/ent/coupon"
 	"github.com/straitpay/strait/ent/couponredemption"
 	"github.com/straitpay/strait/ent/customer"
+	"github.com/straitpay/strait/ent/dayclose"
+	"github.com/straitpay/strait/ent/dayclosebalance"
+	"github.com/straitpay/strait/ent/dayclosestatement"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -26,6 +30,7 @@ import (
 	"github.com/straitpay/strait/ent/journalentry"
 	"github.com/straitpay/strait/ent/lease"
 	"github.com/straitpay/strait/ent/ledgeraccount"
+	"github.com/straitpay/strait/ent/ledgercutoff"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
@@ -520,6 +525,110 @@ func init() {
 			return nil
 		}
 	}()
+	channelpositionMixin := schema.ChannelPosition{}.Mixin()
+	channelposition.Policy = privacy.NewPolicies(schema.ChannelPosition{})
+	channelposition.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := channelposition.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	channelpositionMixinFields0 := channelpositionMixin[0].Fields()
+	_ = channelpositionMixinFields0
+	channelpositionMixinFields1 := channelpositionMixin[1].Fields()
+	_ = channelpositionMixinFields1
+	channelpositionFields := schema.ChannelPosition{}.Fields()
+	_ = channelpositionFields
+	// channelpositionDescCreatedAt is the schema descriptor for created_at field.
+	channelpositionDescCreatedAt := channelpositionMixinFields1[0].Descriptor()
+	// channelposition.DefaultCreatedAt holds the default value on creation for the created_at field.
+	channelposition.DefaultCreatedAt = channelpositionDescCreatedAt.Default.(func() time.Time)
+	// channelpositionDescUpdatedAt is the schema descriptor for updated_at field.
+	channelpositionDescUpdatedAt := channelpositionMixinFields1[1].Descriptor()
+	// channelposition.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	channelposition.DefaultUpdatedAt = channelpositionDescUpdatedAt.Default.(func() time.Time)
+	// channelposition.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	channelposition.UpdateDefaultUpdatedAt = channelpositionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// channelpositionDescConnector is the schema descriptor for connector field.
+	channelpositionDescConnector := channelpositionFields[0].Descriptor()
+	// channelposition.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	channelposition.ConnectorValidator = func() func(string) error {
+		validators := channelpositionDescConnector.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(connector string) error {
+			for _, fn := range fns {
+				if err := fn(connector); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// channelpositionDescCurrency is the schema descriptor for currency field.
+	channelpositionDescCurrency := channelpositionFields[1].Descriptor()
+	// channelposition.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	channelposition.CurrencyValidator = func() func(string) error {
+		validators := channelpositionDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// channelpositionDescReported is the schema descriptor for reported field.
+	channelpositionDescReported := channelpositionFields[3].Descriptor()
+	// channelposition.DefaultReported holds the default value on creation for the reported field.
+	channelposition.DefaultReported = channelpositionDescReported.Default.(int64)
+	// channelpositionDescLedger is the schema descriptor for ledger field.
+	channelpositionDescLedger := channelpositionFields[4].Descriptor()
+	// channelposition.DefaultLedger holds the default value on creation for the ledger field.
+	channelposition.DefaultLedger = channelpositionDescLedger.Default.(int64)
+	// channelpositionDescDrift is the schema descriptor for drift field.
+	channelpositionDescDrift := channelpositionFields[5].Descriptor()
+	// channelposition.DefaultDrift holds the default value on creation for the drift field.
+	channelposition.DefaultDrift = channelpositionDescDrift.Default.(int64)
+	// channelpositionDescError is the schema descriptor for error field.
+	channelpositionDescError := channelpositionFields[6].Descriptor()
+	// channelposition.DefaultError holds the default value on creation for the error field.
+	channelposition.DefaultError = channelpositionDescError.Default.(string)
+	// channelposition.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
+	channelposition.ErrorValidator = channelpositionDescError.Validators[0].(func(string) error)
+	// channelpositionDescAlerting is the schema descriptor for alerting field.
+	channelpositionDescAlerting := channelpositionFields[7].Descriptor()
+	// channelposition.DefaultAlerting holds the default value on creation for the alerting field.
+	channelposition.DefaultAlerting = channelpositionDescAlerting.Default.(bool)
+	// channelpositionDescID is the schema descriptor for id field.
+	channelpositionDescID := channelpositionMixinFields0[0].Descriptor()
+	// channelposition.DefaultID holds the default value on creation for the id field.
+	channelposition.DefaultID = channelpositionDescID.Default.(func() string)
+	// channelposition.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	channelposition.IDValidator = func() func(string) error {
+		validators := channelpositionDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	checkoutsessionMixin := schema.CheckoutSession{}.Mixin()
 	checkoutsession.Policy = privacy.NewPolicies(checkoutsessionMixin[2], schema.CheckoutSession{})
 	checkoutsession.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -987,6 +1096,294 @@ func init() {
 	// customer.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	customer.IDValidator = func() func(string) error {
 		validators := customerDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	daycloseMixin := schema.DayClose{}.Mixin()
+	dayclose.Policy = privacy.NewPolicies(schema.DayClose{})
+	dayclose.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := dayclose.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	daycloseMixinFields0 := daycloseMixin[0].Fields()
+	_ = daycloseMixinFields0
+	daycloseFields := schema.DayClose{}.Fields()
+	_ = daycloseFields
+	// daycloseDescDay is the schema descriptor for day field.
+	daycloseDescDay := daycloseFields[0].Descriptor()
+	// dayclose.DayValidator is a validator for the "day" field. It is called by the builders before save.
+	dayclose.DayValidator = func() func(string) error {
+		validators := daycloseDescDay.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(day string) error {
+			for _, fn := range fns {
+				if err := fn(day); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// daycloseDescTimezone is the schema descriptor for timezone field.
+	daycloseDescTimezone := daycloseFields[1].Descriptor()
+	// dayclose.TimezoneValidator is a validator for the "timezone" field. It is called by the builders before save.
+	dayclose.TimezoneValidator = func() func(string) error {
+		validators := daycloseDescTimezone.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(timezone string) error {
+			for _, fn := range fns {
+				if err := fn(timezone); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// daycloseDescID is the schema descriptor for id field.
+	daycloseDescID := daycloseMixinFields0[0].Descriptor()
+	// dayclose.DefaultID holds the default value on creation for the id field.
+	dayclose.DefaultID = daycloseDescID.Default.(func() string)
+	// dayclose.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	dayclose.IDValidator = func() func(string) error {
+		validators := daycloseDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	dayclosebalanceMixin := schema.DayCloseBalance{}.Mixin()
+	dayclosebalance.Policy = privacy.NewPolicies(schema.DayCloseBalance{})
+	dayclosebalance.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := dayclosebalance.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	dayclosebalanceMixinFields0 := dayclosebalanceMixin[0].Fields()
+	_ = dayclosebalanceMixinFields0
+	dayclosebalanceFields := schema.DayCloseBalance{}.Fields()
+	_ = dayclosebalanceFields
+	// dayclosebalanceDescCloseID is the schema descriptor for close_id field.
+	dayclosebalanceDescCloseID := dayclosebalanceFields[0].Descriptor()
+	// dayclosebalance.CloseIDValidator is a validator for the "close_id" field. It is called by the builders before save.
+	dayclosebalance.CloseIDValidator = func() func(string) error {
+		validators := dayclosebalanceDescCloseID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(close_id string) error {
+			for _, fn := range fns {
+				if err := fn(close_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// dayclosebalanceDescCurrency is the schema descriptor for currency field.
+	dayclosebalanceDescCurrency := dayclosebalanceFields[1].Descriptor()
+	// dayclosebalance.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	dayclosebalance.CurrencyValidator = func() func(string) error {
+		validators := dayclosebalanceDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// dayclosebalanceDescID is the schema descriptor for id field.
+	dayclosebalanceDescID := dayclosebalanceMixinFields0[0].Descriptor()
+	// dayclosebalance.DefaultID holds the default value on creation for the id field.
+	dayclosebalance.DefaultID = dayclosebalanceDescID.Default.(func() string)
+	// dayclosebalance.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	dayclosebalance.IDValidator = func() func(string) error {
+		validators := dayclosebalanceDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	dayclosestatementMixin := schema.DayCloseStatement{}.Mixin()
+	dayclosestatement.Policy = privacy.NewPolicies(dayclosestatementMixin[1], schema.DayCloseStatement{})
+	dayclosestatement.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := dayclosestatement.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	dayclosestatementMixinFields0 := dayclosestatementMixin[0].Fields()
+	_ = dayclosestatementMixinFields0
+	dayclosestatementMixinFields1 := dayclosestatementMixin[1].Fields()
+	_ = dayclosestatementMixinFields1
+	dayclosestatementFields := schema.DayCloseStatement{}.Fields()
+	_ = dayclosestatementFields
+	// dayclosestatementDescMerchantID is the schema descriptor for merchant_id field.
+	dayclosestatementDescMerchantID := dayclosestatementMixinFields1[0].Descriptor()
+	// dayclosestatement.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	dayclosestatement.MerchantIDValidator = dayclosestatementDescMerchantID.Validators[0].(func(string) error)
+	// dayclosestatementDescCloseID is the schema descriptor for close_id field.
+	dayclosestatementDescCloseID := dayclosestatementFields[0].Descriptor()
+	// dayclosestatement.CloseIDValidator is a validator for the "close_id" field. It is called by the builders before save.
+	dayclosestatement.CloseIDValidator = func() func(string) error {
+		validators := dayclosestatementDescCloseID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(close_id string) error {
+			for _, fn := range fns {
+				if err := fn(close_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// dayclosestatementDescAccountID is the schema descriptor for account_id field.
+	dayclosestatementDescAccountID := dayclosestatementFields[1].Descriptor()
+	// dayclosestatement.AccountIDValidator is a validator for the "account_id" field. It is called by the builders before save.
+	dayclosestatement.AccountIDValidator = func() func(string) error {
+		validators := dayclosestatementDescAccountID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(account_id string) error {
+			for _, fn := range fns {
+				if err := fn(account_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// dayclosestatementDescOwnerType is the schema descriptor for owner_type field.
+	dayclosestatementDescOwnerType := dayclosestatementFields[2].Descriptor()
+	// dayclosestatement.OwnerTypeValidator is a validator for the "owner_type" field. It is called by the builders before save.
+	dayclosestatement.OwnerTypeValidator = func() func(string) error {
+		validators := dayclosestatementDescOwnerType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(owner_type string) error {
+			for _, fn := range fns {
+				if err := fn(owner_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// dayclosestatementDescOwnerID is the schema descriptor for owner_id field.
+	dayclosestatementDescOwnerID := dayclosestatementFields[3].Descriptor()
+	// dayclosestatement.OwnerIDValidator is a validator for the "owner_id" field. It is called by the builders before save.
+	dayclosestatement.OwnerIDValidator = func() func(string) error {
+		validators := dayclosestatementDescOwnerID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(owner_id string) error {
+			for _, fn := range fns {
+				if err := fn(owner_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// dayclosestatementDescKind is the schema descriptor for kind field.
+	dayclosestatementDescKind := dayclosestatementFields[4].Descriptor()
+	// dayclosestatement.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	dayclosestatement.KindValidator = func() func(string) error {
+		validators := dayclosestatementDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// dayclosestatementDescCurrency is the schema descriptor for currency field.
+	dayclosestatementDescCurrency := dayclosestatementFields[5].Descriptor()
+	// dayclosestatement.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	dayclosestatement.CurrencyValidator = func() func(string) error {
+		validators := dayclosestatementDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// dayclosestatementDescID is the schema descriptor for id field.
+	dayclosestatementDescID := dayclosestatementMixinFields0[0].Descriptor()
+	// dayclosestatement.DefaultID holds the default value on creation for the id field.
+	dayclosestatement.DefaultID = dayclosestatementDescID.Default.(func() string)
+	// dayclosestatement.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	dayclosestatement.IDValidator = func() func(string) error {
+		validators := dayclosestatementDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -1911,7 +2308,7 @@ func init() {
 	// journalentry.ReferenceValidator is a validator for the "reference" field. It is called by the builders before save.
 	journalentry.ReferenceValidator = journalentryDescReference.Validators[0].(func(string) error)
 	// journalentryDescPostingHash is the schema descriptor for posting_hash field.
-	journalentryDescPostingHash := journalentryFields[5].Descriptor()
+	journalentryDescPostingHash := journalentryFields[6].Descriptor()
 	// journalentry.PostingHashValidator is a validator for the "posting_hash" field. It is called by the builders before save.
 	journalentry.PostingHashValidator = func() func(string) error {
 		validators := journalentryDescPostingHash.Validators
@@ -1929,7 +2326,7 @@ func init() {
 		}
 	}()
 	// journalentryDescCreatedAt is the schema descriptor for created_at field.
-	journalentryDescCreatedAt := journalentryFields[6].Descriptor()
+	journalentryDescCreatedAt := journalentryFields[7].Descriptor()
 	// journalentry.DefaultCreatedAt holds the default value on creation for the created_at field.
 	journalentry.DefaultCreatedAt = journalentryDescCreatedAt.Default.(func() time.Time)
 	// journalentryDescID is the schema descriptor for id field.
@@ -2090,6 +2487,35 @@ func init() {
 	// ledgeraccount.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	ledgeraccount.IDValidator = func() func(string) error {
 		validators := ledgeraccountDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	ledgercutoff.Policy = privacy.NewPolicies(schema.LedgerCutoff{})
+	ledgercutoff.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := ledgercutoff.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ledgercutoffFields := schema.LedgerCutoff{}.Fields()
+	_ = ledgercutoffFields
+	// ledgercutoffDescID is the schema descriptor for id field.
+	ledgercutoffDescID := ledgercutoffFields[0].Descriptor()
+	// ledgercutoff.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	ledgercutoff.IDValidator = func() func(string) error {
+		validators := ledgercutoffDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

@@ -35,6 +35,10 @@ func (JournalEntry) Fields() []ent.Field {
 		field.String("reference").Default("").MaxLen(40).Immutable().
 			Comment("what priced or authorized the movement: the FX quote of a conversion"),
 		field.Time("effective_at").Immutable().SchemaType(datetime6),
+		// original_effective_at is the effective time the entry was posted
+		// with when that fell in a closed day: effective_at moved to the
+		// next open day (payments/ledger/close.go). Null otherwise.
+		field.Time("original_effective_at").Optional().Nillable().Immutable().SchemaType(datetime6),
 		field.String("posting_hash").MinLen(64).MaxLen(64).Immutable().Annotations(entgql.Skip()),
 		field.Time("created_at").Default(now).Immutable().SchemaType(datetime6),
 	}

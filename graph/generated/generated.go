@@ -35,6 +35,7 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/settlement"
@@ -63,12 +64,16 @@ type ResolverRoot interface {
 	Agreement() AgreementResolver
 	Balance() BalanceResolver
 	Card() CardResolver
+	ChannelPosition() ChannelPositionResolver
 	CheckoutSession() CheckoutSessionResolver
 	Connector() ConnectorResolver
 	ConnectorFee() ConnectorFeeResolver
 	ConnectorLimit() ConnectorLimitResolver
 	Coupon() CouponResolver
 	Customer() CustomerResolver
+	DayClose() DayCloseResolver
+	DayStatementLine() DayStatementLineResolver
+	DayTrialBalanceLine() DayTrialBalanceLineResolver
 	Dispute() DisputeResolver
 	Event() EventResolver
 	FeePlan() FeePlanResolver
@@ -235,6 +240,26 @@ type ComplexityRoot struct {
 	ChannelEventEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ChannelPosition struct {
+		Alerting  func(childComplexity int) int
+		Available func(childComplexity int) int
+		CheckedAt func(childComplexity int) int
+		Connector func(childComplexity int) int
+		Currency  func(childComplexity int) int
+		Drift     func(childComplexity int) int
+		Error     func(childComplexity int) int
+		Ledger    func(childComplexity int) int
+		Pending   func(childComplexity int) int
+		Reported  func(childComplexity int) int
+		Threshold func(childComplexity int) int
+	}
+
+	ChannelPositionThreshold struct {
+		Connector func(childComplexity int) int
+		Currency  func(childComplexity int) int
+		Threshold func(childComplexity int) int
 	}
 
 	CheckoutDiscount struct {
@@ -428,6 +453,41 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	DayClose struct {
+		Accounts  func(childComplexity int) int
+		Balances  func(childComplexity int) int
+		ClosedAt  func(childComplexity int) int
+		Day       func(childComplexity int) int
+		End       func(childComplexity int) int
+		Entries   func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Start     func(childComplexity int) int
+		Statement func(childComplexity int) int
+		Timezone  func(childComplexity int) int
+	}
+
+	DayStatementLine struct {
+		AccountID func(childComplexity int) int
+		Closing   func(childComplexity int) int
+		Credits   func(childComplexity int) int
+		Currency  func(childComplexity int) int
+		Debits    func(childComplexity int) int
+		Kind      func(childComplexity int) int
+		Opening   func(childComplexity int) int
+		OwnerID   func(childComplexity int) int
+		OwnerType func(childComplexity int) int
+		Postings  func(childComplexity int) int
+	}
+
+	DayTrialBalanceLine struct {
+		Accounts   func(childComplexity int) int
+		Credits    func(childComplexity int) int
+		Currency   func(childComplexity int) int
+		DayCredits func(childComplexity int) int
+		DayDebits  func(childComplexity int) int
+		Debits     func(childComplexity int) int
+	}
+
 	Dispute struct {
 		AmountMoney         func(childComplexity int) int
 		CompellingEvidence  func(childComplexity int) int
@@ -572,14 +632,15 @@ type ComplexityRoot struct {
 	}
 
 	JournalEntry struct {
-		CreatedAt   func(childComplexity int) int
-		Description func(childComplexity int) int
-		EffectiveAt func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Postings    func(childComplexity int) int
-		Reference   func(childComplexity int) int
-		SourceID    func(childComplexity int) int
-		SourceType  func(childComplexity int) int
+		CreatedAt           func(childComplexity int) int
+		Description         func(childComplexity int) int
+		EffectiveAt         func(childComplexity int) int
+		ID                  func(childComplexity int) int
+		OriginalEffectiveAt func(childComplexity int) int
+		Postings            func(childComplexity int) int
+		Reference           func(childComplexity int) int
+		SourceID            func(childComplexity int) int
+		SourceType          func(childComplexity int) int
 	}
 
 	JournalEntryConnection struct {
@@ -693,6 +754,8 @@ type ComplexityRoot struct {
 		CancelPayment               func(childComplexity int, input model.CancelPaymentInput) int
 		CapturePayment              func(childComplexity int, input model.CapturePaymentInput) int
 		ChargeAgreement             func(childComplexity int, input model.ChargeAgreementInput) int
+		CheckChannelPositions       func(childComplexity int) int
+		CloseDay                    func(childComplexity int, input model.CloseDayInput) int
 		ConfirmCheckoutSession      func(childComplexity int, input model.ConfirmCheckoutSessionInput) int
 		ConvertBalance              func(childComplexity int, input model.ConvertBalanceInput) int
 		CreateAPIKey                func(childComplexity int, input model.CreateAPIKeyInput) int
@@ -713,6 +776,7 @@ type ComplexityRoot struct {
 		RevokeAPIKey                func(childComplexity int, id string) int
 		RotateWebhookEndpointSecret func(childComplexity int, id string) int
 		RunSettlement               func(childComplexity int, input model.RunSettlementInput) int
+		SetChannelPositionThreshold func(childComplexity int, input model.ChannelPositionThresholdInput) int
 		SetConnectorEnabled         func(childComplexity int, name string, enabled bool) int
 		SetSettlementSchedule       func(childComplexity int, input model.SettlementScheduleInput) int
 		SignAgreement               func(childComplexity int, input model.SignAgreementInput) int
@@ -869,10 +933,14 @@ type ComplexityRoot struct {
 		AuditLogs          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Balances           func(childComplexity int) int
 		ChannelEvents      func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		ChannelPositions   func(childComplexity int) int
 		CheckoutSession    func(childComplexity int, id *string) int
 		Connectors         func(childComplexity int) int
 		Coupons            func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Customers          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.CustomerListFilter) int
+		DayClose           func(childComplexity int, day string) int
+		DayCloses          func(childComplexity int, first int) int
+		DayStatement       func(childComplexity int, day string) int
 		Dispute            func(childComplexity int, id string) int
 		Disputes           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.DisputeListFilter) int
 		Events             func(childComplexity int, after *entgql.Cursor[string], first *int, filter *model.EventListFilter) int
@@ -1176,6 +1244,11 @@ type CardResolver interface {
 	ExpMonth(ctx context.Context, obj *vault.CardInfo) (int, error)
 	ExpYear(ctx context.Context, obj *vault.CardInfo) (int, error)
 }
+type ChannelPositionResolver interface {
+	Currency(ctx context.Context, obj *positions.Position) (string, error)
+
+	Error(ctx context.Context, obj *positions.Position) (*string, error)
+}
 type CheckoutSessionResolver interface {
 	AmountSubtotal(ctx context.Context, obj *ent.CheckoutSession) (*money.Amount, error)
 
@@ -1216,6 +1289,18 @@ type CouponResolver interface {
 }
 type CustomerResolver interface {
 	SavedCards(ctx context.Context, obj *ent.Customer) ([]*vault.CardInfo, error)
+}
+type DayCloseResolver interface {
+	Statement(ctx context.Context, obj *ledger.DayClose) ([]*ledger.DayStatementLine, error)
+}
+type DayStatementLineResolver interface {
+	OwnerType(ctx context.Context, obj *ledger.DayStatementLine) (string, error)
+
+	Kind(ctx context.Context, obj *ledger.DayStatementLine) (string, error)
+	Currency(ctx context.Context, obj *ledger.DayStatementLine) (string, error)
+}
+type DayTrialBalanceLineResolver interface {
+	Currency(ctx context.Context, obj *ledger.DayBalance) (string, error)
 }
 type DisputeResolver interface {
 	Evidence(ctx context.Context, obj *ent.Dispute) (*model.DisputeEvidence, error)
@@ -1271,6 +1356,9 @@ type MutationResolver interface {
 	UpsertSplitRule(ctx context.Context, input model.SplitRuleInput) (*settlement.SplitRule, error)
 	SetSettlementSchedule(ctx context.Context, input model.SettlementScheduleInput) (*settlement.Schedule, error)
 	RunSettlement(ctx context.Context, input model.RunSettlementInput) (*ent.SettlementBatch, error)
+	SetChannelPositionThreshold(ctx context.Context, input model.ChannelPositionThresholdInput) (*model.ChannelPositionThreshold, error)
+	CheckChannelPositions(ctx context.Context) ([]*positions.Position, error)
+	CloseDay(ctx context.Context, input model.CloseDayInput) (*ledger.DayClose, error)
 	UpdateDisputeEvidence(ctx context.Context, input model.UpdateDisputeEvidenceInput) (*ent.Dispute, error)
 	SubmitDisputeEvidence(ctx context.Context, input model.SubmitDisputeEvidenceInput) (*ent.Dispute, error)
 	AcceptDispute(ctx context.Context, input model.AcceptDisputeInput) (*ent.Dispute, error)
@@ -1317,6 +1405,10 @@ type QueryResolver interface {
 	SettlementSchedule(ctx context.Context) (*settlement.Schedule, error)
 	FeePlans(ctx context.Context, merchantID string) ([]*settlement.FeePlan, error)
 	SplitRules(ctx context.Context, merchantID string) ([]*settlement.SplitRule, error)
+	ChannelPositions(ctx context.Context) ([]*positions.Position, error)
+	DayCloses(ctx context.Context, first int) ([]*ledger.DayClose, error)
+	DayClose(ctx context.Context, day string) (*ledger.DayClose, error)
+	DayStatement(ctx context.Context, day string) ([]*ledger.DayStatementLine, error)
 	Dispute(ctx context.Context, id string) (*ent.Dispute, error)
 	Disputes(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.DisputeListFilter) (*ent.DisputeConnection, error)
 	Events(ctx context.Context, after *entgql.Cursor[string], first *int, filter *model.EventListFilter) (*ent.EventConnection, error)
@@ -1967,6 +2059,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ChannelEventEdge.Node(childComplexity), true
+
+	case "ChannelPosition.alerting":
+		if e.ComplexityRoot.ChannelPosition.Alerting == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.Alerting(childComplexity), true
+	case "ChannelPosition.available":
+		if e.ComplexityRoot.ChannelPosition.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.Available(childComplexity), true
+	case "ChannelPosition.checkedAt":
+		if e.ComplexityRoot.ChannelPosition.CheckedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.CheckedAt(childComplexity), true
+	case "ChannelPosition.connector":
+		if e.ComplexityRoot.ChannelPosition.Connector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.Connector(childComplexity), true
+	case "ChannelPosition.currency":
+		if e.ComplexityRoot.ChannelPosition.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.Currency(childComplexity), true
+	case "ChannelPosition.drift":
+		if e.ComplexityRoot.ChannelPosition.Drift == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.Drift(childComplexity), true
+	case "ChannelPosition.error":
+		if e.ComplexityRoot.ChannelPosition.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.Error(childComplexity), true
+	case "ChannelPosition.ledger":
+		if e.ComplexityRoot.ChannelPosition.Ledger == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.Ledger(childComplexity), true
+	case "ChannelPosition.pending":
+		if e.ComplexityRoot.ChannelPosition.Pending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.Pending(childComplexity), true
+	case "ChannelPosition.reported":
+		if e.ComplexityRoot.ChannelPosition.Reported == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.Reported(childComplexity), true
+	case "ChannelPosition.threshold":
+		if e.ComplexityRoot.ChannelPosition.Threshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPosition.Threshold(childComplexity), true
+
+	case "ChannelPositionThreshold.connector":
+		if e.ComplexityRoot.ChannelPositionThreshold.Connector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPositionThreshold.Connector(childComplexity), true
+	case "ChannelPositionThreshold.currency":
+		if e.ComplexityRoot.ChannelPositionThreshold.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPositionThreshold.Currency(childComplexity), true
+	case "ChannelPositionThreshold.threshold":
+		if e.ComplexityRoot.ChannelPositionThreshold.Threshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelPositionThreshold.Threshold(childComplexity), true
 
 	case "CheckoutDiscount.amount":
 		if e.ComplexityRoot.CheckoutDiscount.Amount == nil {
@@ -2796,6 +2974,165 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CustomerEdge.Node(childComplexity), true
 
+	case "DayClose.accounts":
+		if e.ComplexityRoot.DayClose.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayClose.Accounts(childComplexity), true
+	case "DayClose.trialBalance":
+		if e.ComplexityRoot.DayClose.Balances == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayClose.Balances(childComplexity), true
+	case "DayClose.closedAt":
+		if e.ComplexityRoot.DayClose.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayClose.ClosedAt(childComplexity), true
+	case "DayClose.day":
+		if e.ComplexityRoot.DayClose.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayClose.Day(childComplexity), true
+	case "DayClose.endsAt":
+		if e.ComplexityRoot.DayClose.End == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayClose.End(childComplexity), true
+	case "DayClose.entries":
+		if e.ComplexityRoot.DayClose.Entries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayClose.Entries(childComplexity), true
+	case "DayClose.id":
+		if e.ComplexityRoot.DayClose.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayClose.ID(childComplexity), true
+	case "DayClose.startsAt":
+		if e.ComplexityRoot.DayClose.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayClose.Start(childComplexity), true
+	case "DayClose.statement":
+		if e.ComplexityRoot.DayClose.Statement == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayClose.Statement(childComplexity), true
+	case "DayClose.timezone":
+		if e.ComplexityRoot.DayClose.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayClose.Timezone(childComplexity), true
+
+	case "DayStatementLine.accountID":
+		if e.ComplexityRoot.DayStatementLine.AccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStatementLine.AccountID(childComplexity), true
+	case "DayStatementLine.closing":
+		if e.ComplexityRoot.DayStatementLine.Closing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStatementLine.Closing(childComplexity), true
+	case "DayStatementLine.credits":
+		if e.ComplexityRoot.DayStatementLine.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStatementLine.Credits(childComplexity), true
+	case "DayStatementLine.currency":
+		if e.ComplexityRoot.DayStatementLine.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStatementLine.Currency(childComplexity), true
+	case "DayStatementLine.debits":
+		if e.ComplexityRoot.DayStatementLine.Debits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStatementLine.Debits(childComplexity), true
+	case "DayStatementLine.kind":
+		if e.ComplexityRoot.DayStatementLine.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStatementLine.Kind(childComplexity), true
+	case "DayStatementLine.opening":
+		if e.ComplexityRoot.DayStatementLine.Opening == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStatementLine.Opening(childComplexity), true
+	case "DayStatementLine.ownerID":
+		if e.ComplexityRoot.DayStatementLine.OwnerID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStatementLine.OwnerID(childComplexity), true
+	case "DayStatementLine.ownerType":
+		if e.ComplexityRoot.DayStatementLine.OwnerType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStatementLine.OwnerType(childComplexity), true
+	case "DayStatementLine.postings":
+		if e.ComplexityRoot.DayStatementLine.Postings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayStatementLine.Postings(childComplexity), true
+
+	case "DayTrialBalanceLine.accounts":
+		if e.ComplexityRoot.DayTrialBalanceLine.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayTrialBalanceLine.Accounts(childComplexity), true
+	case "DayTrialBalanceLine.credits":
+		if e.ComplexityRoot.DayTrialBalanceLine.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayTrialBalanceLine.Credits(childComplexity), true
+	case "DayTrialBalanceLine.currency":
+		if e.ComplexityRoot.DayTrialBalanceLine.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayTrialBalanceLine.Currency(childComplexity), true
+	case "DayTrialBalanceLine.dayCredits":
+		if e.ComplexityRoot.DayTrialBalanceLine.DayCredits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayTrialBalanceLine.DayCredits(childComplexity), true
+	case "DayTrialBalanceLine.dayDebits":
+		if e.ComplexityRoot.DayTrialBalanceLine.DayDebits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayTrialBalanceLine.DayDebits(childComplexity), true
+	case "DayTrialBalanceLine.debits":
+		if e.ComplexityRoot.DayTrialBalanceLine.Debits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayTrialBalanceLine.Debits(childComplexity), true
+
 	case "Dispute.amount":
 		if e.ComplexityRoot.Dispute.AmountMoney == nil {
 			break
@@ -3457,6 +3794,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.JournalEntry.ID(childComplexity), true
+	case "JournalEntry.originalEffectiveAt":
+		if e.ComplexityRoot.JournalEntry.OriginalEffectiveAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.JournalEntry.OriginalEffectiveAt(childComplexity), true
 	case "JournalEntry.postings":
 		if e.ComplexityRoot.JournalEntry.Postings == nil {
 			break
@@ -3939,6 +4282,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChargeAgreement(childComplexity, args["input"].(model.ChargeAgreementInput)), true
+	case "Mutation.checkChannelPositions":
+		if e.ComplexityRoot.Mutation.CheckChannelPositions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.CheckChannelPositions(childComplexity), true
+	case "Mutation.closeDay":
+		if e.ComplexityRoot.Mutation.CloseDay == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeDay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseDay(childComplexity, args["input"].(model.CloseDayInput)), true
 	case "Mutation.confirmCheckoutSession":
 		if e.ComplexityRoot.Mutation.ConfirmCheckoutSession == nil {
 			break
@@ -4154,6 +4514,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RunSettlement(childComplexity, args["input"].(model.RunSettlementInput)), true
+	case "Mutation.setChannelPositionThreshold":
+		if e.ComplexityRoot.Mutation.SetChannelPositionThreshold == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setChannelPositionThreshold_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetChannelPositionThreshold(childComplexity, args["input"].(model.ChannelPositionThresholdInput)), true
 	case "Mutation.setConnectorEnabled":
 		if e.ComplexityRoot.Mutation.SetConnectorEnabled == nil {
 			break
@@ -4967,6 +5338,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ChannelEvents(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Query.channelPositions":
+		if e.ComplexityRoot.Query.ChannelPositions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.ChannelPositions(childComplexity), true
 	case "Query.checkoutSession":
 		if e.ComplexityRoot.Query.CheckoutSession == nil {
 			break
@@ -5006,6 +5383,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Customers(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.CustomerListFilter)), true
+	case "Query.dayClose":
+		if e.ComplexityRoot.Query.DayClose == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dayClose_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DayClose(childComplexity, args["day"].(string)), true
+	case "Query.dayCloses":
+		if e.ComplexityRoot.Query.DayCloses == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dayCloses_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DayCloses(childComplexity, args["first"].(int)), true
+	case "Query.dayStatement":
+		if e.ComplexityRoot.Query.DayStatement == nil {
+			break
+		}
+
+		args, err := ec.field_Query_dayStatement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.DayStatement(childComplexity, args["day"].(string)), true
 	case "Query.dispute":
 		if e.ComplexityRoot.Query.Dispute == nil {
 			break
@@ -6272,7 +6682,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("BankAccountInput", ec.unmarshalInputBankAccountInput),
 			graphql.NewInputUnmarshaler("CancelPaymentInput", ec.unmarshalInputCancelPaymentInput),
 			graphql.NewInputUnmarshaler("CapturePaymentInput", ec.unmarshalInputCapturePaymentInput),
+			graphql.NewInputUnmarshaler("ChannelPositionThresholdInput", ec.unmarshalInputChannelPositionThresholdInput),
 			graphql.NewInputUnmarshaler("ChargeAgreementInput", ec.unmarshalInputChargeAgreementInput),
+			graphql.NewInputUnmarshaler("CloseDayInput", ec.unmarshalInputCloseDayInput),
 			graphql.NewInputUnmarshaler("ConfirmCheckoutSessionInput", ec.unmarshalInputConfirmCheckoutSessionInput),
 			graphql.NewInputUnmarshaler("ConnectorFeeInput", ec.unmarshalInputConnectorFeeInput),
 			graphql.NewInputUnmarshaler("ConnectorLimitInput", ec.unmarshalInputConnectorLimitInput),
@@ -8174,6 +8586,179 @@ extend type Mutation {
 }
 # ---- end settlement ----
 
+# ---- channel positions and day-end close ----
+# Channel positions (QueryBalance beside the ledger's channel receivable) and
+# the ledger's day-end close. See docs/settlement.md.
+
+"""
+One connector's position in one currency: what the channel reports holding
+for the platform beside the ledger's channel receivable account, which is
+negative while the channel owes the platform. drift = reported + ledger:
+what the channel holds beyond what the ledger expects (negative: less).
+"""
+type ChannelPosition {
+  "The connector."
+  connector: String!
+  "The currency."
+  currency: String!
+  "What the channel reports, available plus pending; null when it did not answer (see error)."
+  reported: Money
+  "The channel's available balance; null when it did not answer."
+  available: Money
+  "The channel's pending balance; null when it did not answer."
+  pending: Money
+  "The ledger's channel receivable balance."
+  ledger: Money!
+  "reported + ledger; null when the channel did not answer."
+  drift: Money
+  "The drift beyond which an alert is raised; null for none."
+  threshold: Money
+  "Whether the drift is beyond the threshold (for a channel that did not answer: as at its last check)."
+  alerting: Boolean!
+  "Why the channel has no answer: it failed, timed out, is down, is not installed or does not report balances; null when it answered."
+  error: String
+  "When the position was read."
+  checkedAt: Time!
+}
+
+"A position's drift alert threshold to set."
+input ChannelPositionThresholdInput {
+  "The connector."
+  connector: String!
+  "The currency."
+  currency: String!
+  "The absolute drift beyond which an alert is raised, in the currency; null removes the threshold."
+  threshold: MoneyInput
+}
+
+"A position's drift alert threshold, as set."
+type ChannelPositionThreshold {
+  "The connector."
+  connector: String!
+  "The currency."
+  currency: String!
+  "The threshold; null for none."
+  threshold: Money
+}
+
+"One currency of a closed day's frozen trial balance: it balances (debits equal credits, and the day's debits equal its credits)."
+type DayTrialBalanceLine {
+  "The currency."
+  currency: String!
+  "The accounts with postings by the day's end."
+  accounts: Int!
+  "The negative closing balances, as a positive amount."
+  debits: Money!
+  "The positive closing balances."
+  credits: Money!
+  "The day's negative postings, as a positive amount."
+  dayDebits: Money!
+  "The day's positive postings."
+  dayCredits: Money!
+}
+
+"One account's frozen statement for a closed day."
+type DayStatementLine {
+  "The ledger account."
+  accountID: ID!
+  "merchant, partner, channel or platform."
+  ownerType: String!
+  "The owner's ID."
+  ownerID: String!
+  "The account kind (pending, available, receivable, fees, …)."
+  kind: String!
+  "The currency."
+  currency: String!
+  "The balance when the day opened."
+  opening: Money!
+  "The day's negative postings, as a positive amount."
+  debits: Money!
+  "The day's positive postings."
+  credits: Money!
+  "The balance when the day closed: opening + credits − debits."
+  closing: Money!
+  "The day's postings to the account."
+  postings: Int!
+}
+
+"""
+A closed business day: the entries effective in [startsAt, endsAt) are
+frozen, and an entry posted later but effective before endsAt takes effect
+at endsAt, the start of the next open day.
+"""
+type DayClose {
+  "The close's ID."
+  id: ID!
+  "The business day (2026-03-02) in timezone."
+  day: String!
+  "The IANA timezone whose midnights cut the day."
+  timezone: String!
+  "Where the day started: the previous close's end, or the day's midnight for the first close."
+  startsAt: Time!
+  "The day's end: the next day's midnight in timezone."
+  endsAt: Time!
+  "The journal entries effective in the day."
+  entries: Int!
+  "The accounts whose statements were frozen."
+  accounts: Int!
+  "When the day was closed."
+  closedAt: Time!
+  "The frozen trial balance, one line per currency."
+  trialBalance: [DayTrialBalanceLine!]!
+  "The frozen statement of every account with postings by the day's end."
+  statement: [DayStatementLine!]!
+}
+
+"A business day to close."
+input CloseDayInput {
+  "The day (2026-03-02), over in timezone; the day after the latest close, if any."
+  day: String!
+  "An IANA timezone such as Asia/Singapore."
+  timezone: String! = "UTC"
+}
+
+extend type Query {
+  "Every connector's position beside the ledger, read now; a connector that fails or hangs shows its error. Operators only."
+  channelPositions: [ChannelPosition!]! @auth(requires: [OPERATOR])
+  "The latest day closes, newest first. Operators only."
+  dayCloses(
+    "How many, 1 to 366."
+    first: Int! = 30
+  ): [DayClose!]! @auth(requires: [OPERATOR])
+  "One closed day with its trial balance and statement; NOT_FOUND if the day is not closed. Operators only."
+  dayClose(
+    "The business day (2026-03-02)."
+    day: String!
+  ): DayClose! @auth(requires: [OPERATOR])
+  "The caller's merchant's frozen statement lines for a closed day; NOT_FOUND if the day is not closed."
+  dayStatement(
+    "The business day (2026-03-02)."
+    day: String!
+  ): [DayStatementLine!]! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+}
+
+extend type Mutation {
+  "Set or remove a position's drift alert threshold. BAD_USER_INPUT for a bad currency or a negative threshold; NOT_FOUND for a connector not installed."
+  setChannelPositionThreshold(
+    "The request: see ChannelPositionThresholdInput."
+    input: ChannelPositionThresholdInput!
+  ): ChannelPositionThreshold! @auth(requires: [OPERATOR])
+  "Check every position now, as the schedule does: record it, and raise an alert (channel.position_drift) for each drift that has just gone beyond its threshold."
+  checkChannelPositions: [ChannelPosition!]! @auth(requires: [OPERATOR])
+  """
+  Close a business day: freeze its trial balance and every account's statement;
+  later entries effective in it post to the next open day. BAD_USER_INPUT
+  (field day) for a day not over, or not the day after the latest close;
+  CONFLICT (field day) for a day closed already; CONFLICT (field
+  trialBalance) if the books do not balance, and nothing is closed.
+  """
+  closeDay(
+    "The request: see CloseDayInput."
+    input: CloseDayInput!
+  ): DayClose! @auth(requires: [OPERATOR])
+}
+# ---- end channel positions and day-end close ----
+
 # Disputes (docs/disputes.md): a cardholder's inquiry or chargeback, reported
 # by the channel, answered by the merchant with evidence or accepted.
 
@@ -9172,6 +9757,7 @@ type JournalEntry implements Node {
   """
   reference: String!
   effectiveAt: Time!
+  originalEffectiveAt: Time
   createdAt: Time!
   postings: [Posting!]
 }
@@ -10444,6 +11030,46 @@ func (ec *executionContext) childFields_ChannelEventEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ChannelEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ChannelPosition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connector":
+		return ec.fieldContext_ChannelPosition_connector(ctx, field)
+	case "currency":
+		return ec.fieldContext_ChannelPosition_currency(ctx, field)
+	case "reported":
+		return ec.fieldContext_ChannelPosition_reported(ctx, field)
+	case "available":
+		return ec.fieldContext_ChannelPosition_available(ctx, field)
+	case "pending":
+		return ec.fieldContext_ChannelPosition_pending(ctx, field)
+	case "ledger":
+		return ec.fieldContext_ChannelPosition_ledger(ctx, field)
+	case "drift":
+		return ec.fieldContext_ChannelPosition_drift(ctx, field)
+	case "threshold":
+		return ec.fieldContext_ChannelPosition_threshold(ctx, field)
+	case "alerting":
+		return ec.fieldContext_ChannelPosition_alerting(ctx, field)
+	case "error":
+		return ec.fieldContext_ChannelPosition_error(ctx, field)
+	case "checkedAt":
+		return ec.fieldContext_ChannelPosition_checkedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelPosition", field.Name)
+}
+
+func (ec *executionContext) childFields_ChannelPositionThreshold(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connector":
+		return ec.fieldContext_ChannelPositionThreshold_connector(ctx, field)
+	case "currency":
+		return ec.fieldContext_ChannelPositionThreshold_currency(ctx, field)
+	case "threshold":
+		return ec.fieldContext_ChannelPositionThreshold_threshold(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelPositionThreshold", field.Name)
+}
+
 func (ec *executionContext) childFields_CheckoutDiscount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "code":
@@ -10826,6 +11452,76 @@ func (ec *executionContext) childFields_CustomerEdge(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type CustomerEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_DayClose(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DayClose_id(ctx, field)
+	case "day":
+		return ec.fieldContext_DayClose_day(ctx, field)
+	case "timezone":
+		return ec.fieldContext_DayClose_timezone(ctx, field)
+	case "startsAt":
+		return ec.fieldContext_DayClose_startsAt(ctx, field)
+	case "endsAt":
+		return ec.fieldContext_DayClose_endsAt(ctx, field)
+	case "entries":
+		return ec.fieldContext_DayClose_entries(ctx, field)
+	case "accounts":
+		return ec.fieldContext_DayClose_accounts(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_DayClose_closedAt(ctx, field)
+	case "trialBalance":
+		return ec.fieldContext_DayClose_trialBalance(ctx, field)
+	case "statement":
+		return ec.fieldContext_DayClose_statement(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DayClose", field.Name)
+}
+
+func (ec *executionContext) childFields_DayStatementLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "accountID":
+		return ec.fieldContext_DayStatementLine_accountID(ctx, field)
+	case "ownerType":
+		return ec.fieldContext_DayStatementLine_ownerType(ctx, field)
+	case "ownerID":
+		return ec.fieldContext_DayStatementLine_ownerID(ctx, field)
+	case "kind":
+		return ec.fieldContext_DayStatementLine_kind(ctx, field)
+	case "currency":
+		return ec.fieldContext_DayStatementLine_currency(ctx, field)
+	case "opening":
+		return ec.fieldContext_DayStatementLine_opening(ctx, field)
+	case "debits":
+		return ec.fieldContext_DayStatementLine_debits(ctx, field)
+	case "credits":
+		return ec.fieldContext_DayStatementLine_credits(ctx, field)
+	case "closing":
+		return ec.fieldContext_DayStatementLine_closing(ctx, field)
+	case "postings":
+		return ec.fieldContext_DayStatementLine_postings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DayStatementLine", field.Name)
+}
+
+func (ec *executionContext) childFields_DayTrialBalanceLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "currency":
+		return ec.fieldContext_DayTrialBalanceLine_currency(ctx, field)
+	case "accounts":
+		return ec.fieldContext_DayTrialBalanceLine_accounts(ctx, field)
+	case "debits":
+		return ec.fieldContext_DayTrialBalanceLine_debits(ctx, field)
+	case "credits":
+		return ec.fieldContext_DayTrialBalanceLine_credits(ctx, field)
+	case "dayDebits":
+		return ec.fieldContext_DayTrialBalanceLine_dayDebits(ctx, field)
+	case "dayCredits":
+		return ec.fieldContext_DayTrialBalanceLine_dayCredits(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DayTrialBalanceLine", field.Name)
+}
+
 func (ec *executionContext) childFields_Dispute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -11126,6 +11822,8 @@ func (ec *executionContext) childFields_JournalEntry(ctx context.Context, field 
 		return ec.fieldContext_JournalEntry_reference(ctx, field)
 	case "effectiveAt":
 		return ec.fieldContext_JournalEntry_effectiveAt(ctx, field)
+	case "originalEffectiveAt":
+		return ec.fieldContext_JournalEntry_originalEffectiveAt(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_JournalEntry_createdAt(ctx, field)
 	case "postings":
@@ -12410,6 +13108,20 @@ func (ec *executionContext) field_Mutation_chargeAgreement_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_closeDay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CloseDayInput, error) {
+			return ec.unmarshalNCloseDayInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCloseDayInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_confirmCheckoutSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -12668,6 +13380,20 @@ func (ec *executionContext) field_Mutation_runSettlement_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RunSettlementInput, error) {
 			return ec.unmarshalNRunSettlementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunSettlementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setChannelPositionThreshold_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ChannelPositionThresholdInput, error) {
+			return ec.unmarshalNChannelPositionThresholdInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChannelPositionThresholdInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -13323,6 +14049,48 @@ func (ec *executionContext) field_Query_customers_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["filter"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_dayClose_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "day",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["day"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_dayCloses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_dayStatement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "day",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["day"] = arg0
 	return args, nil
 }
 
@@ -16289,6 +17057,391 @@ func (ec *executionContext) _ChannelEventEdge_cursor(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_ChannelEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ChannelEventEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ChannelPosition_connector(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_connector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_connector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelPosition", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelPosition_currency(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChannelPosition().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelPosition", field, true, true, "String")
+}
+
+func (ec *executionContext) _ChannelPosition_reported(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_reported(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reported, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_reported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelPosition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelPosition_available(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_available(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Available, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelPosition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelPosition_pending(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_pending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_pending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelPosition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelPosition_ledger(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_ledger(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ledger, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_ledger(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelPosition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelPosition_drift(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_drift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Drift, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_drift(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelPosition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelPosition_threshold(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_threshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Threshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_threshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelPosition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelPosition_alerting(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_alerting(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Alerting, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_alerting(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelPosition", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ChannelPosition_error(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChannelPosition().Error(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelPosition", field, true, true, "String")
+}
+
+func (ec *executionContext) _ChannelPosition_checkedAt(ctx context.Context, field graphql.CollectedField, obj *positions.Position) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPosition_checkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPosition_checkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelPosition", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ChannelPositionThreshold_connector(ctx context.Context, field graphql.CollectedField, obj *model.ChannelPositionThreshold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPositionThreshold_connector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPositionThreshold_connector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelPositionThreshold", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelPositionThreshold_currency(ctx context.Context, field graphql.CollectedField, obj *model.ChannelPositionThreshold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPositionThreshold_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPositionThreshold_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelPositionThreshold", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelPositionThreshold_threshold(ctx context.Context, field graphql.CollectedField, obj *model.ChannelPositionThreshold) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelPositionThreshold_threshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Threshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelPositionThreshold_threshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelPositionThreshold",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CheckoutDiscount_code(ctx context.Context, field graphql.CollectedField, obj *checkout.Discount) (ret graphql.Marshaler) {
@@ -19745,6 +20898,694 @@ func (ec *executionContext) fieldContext_CustomerEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("CustomerEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _DayClose_id(ctx context.Context, field graphql.CollectedField, obj *ledger.DayClose) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayClose_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayClose_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayClose", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DayClose_day(ctx context.Context, field graphql.CollectedField, obj *ledger.DayClose) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayClose_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayClose_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayClose", field, false, false, "String")
+}
+
+func (ec *executionContext) _DayClose_timezone(ctx context.Context, field graphql.CollectedField, obj *ledger.DayClose) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayClose_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayClose_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayClose", field, false, false, "String")
+}
+
+func (ec *executionContext) _DayClose_startsAt(ctx context.Context, field graphql.CollectedField, obj *ledger.DayClose) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayClose_startsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayClose_startsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayClose", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DayClose_endsAt(ctx context.Context, field graphql.CollectedField, obj *ledger.DayClose) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayClose_endsAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.End, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayClose_endsAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayClose", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DayClose_entries(ctx context.Context, field graphql.CollectedField, obj *ledger.DayClose) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayClose_entries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entries, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayClose_entries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayClose", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayClose_accounts(ctx context.Context, field graphql.CollectedField, obj *ledger.DayClose) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayClose_accounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayClose_accounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayClose", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayClose_closedAt(ctx context.Context, field graphql.CollectedField, obj *ledger.DayClose) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayClose_closedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayClose_closedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayClose", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DayClose_trialBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.DayClose) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayClose_trialBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Balances, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.DayBalance) graphql.Marshaler {
+			return ec.marshalNDayTrialBalanceLine2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayBalanceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayClose_trialBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayClose",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayTrialBalanceLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DayClose_statement(ctx context.Context, field graphql.CollectedField, obj *ledger.DayClose) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayClose_statement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DayClose().Statement(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ledger.DayStatementLine) graphql.Marshaler {
+			return ec.marshalNDayStatementLine2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayStatementLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayClose_statement(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayClose",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayStatementLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DayStatementLine_accountID(ctx context.Context, field graphql.CollectedField, obj *ledger.DayStatementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStatementLine_accountID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStatementLine_accountID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStatementLine", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DayStatementLine_ownerType(ctx context.Context, field graphql.CollectedField, obj *ledger.DayStatementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStatementLine_ownerType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DayStatementLine().OwnerType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStatementLine_ownerType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStatementLine", field, true, true, "String")
+}
+
+func (ec *executionContext) _DayStatementLine_ownerID(ctx context.Context, field graphql.CollectedField, obj *ledger.DayStatementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStatementLine_ownerID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OwnerID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStatementLine_ownerID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStatementLine", field, false, false, "String")
+}
+
+func (ec *executionContext) _DayStatementLine_kind(ctx context.Context, field graphql.CollectedField, obj *ledger.DayStatementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStatementLine_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DayStatementLine().Kind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStatementLine_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStatementLine", field, true, true, "String")
+}
+
+func (ec *executionContext) _DayStatementLine_currency(ctx context.Context, field graphql.CollectedField, obj *ledger.DayStatementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStatementLine_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DayStatementLine().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStatementLine_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStatementLine", field, true, true, "String")
+}
+
+func (ec *executionContext) _DayStatementLine_opening(ctx context.Context, field graphql.CollectedField, obj *ledger.DayStatementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStatementLine_opening(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Opening, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStatementLine_opening(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayStatementLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DayStatementLine_debits(ctx context.Context, field graphql.CollectedField, obj *ledger.DayStatementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStatementLine_debits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Debits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStatementLine_debits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayStatementLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DayStatementLine_credits(ctx context.Context, field graphql.CollectedField, obj *ledger.DayStatementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStatementLine_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStatementLine_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayStatementLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DayStatementLine_closing(ctx context.Context, field graphql.CollectedField, obj *ledger.DayStatementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStatementLine_closing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Closing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStatementLine_closing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayStatementLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DayStatementLine_postings(ctx context.Context, field graphql.CollectedField, obj *ledger.DayStatementLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayStatementLine_postings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Postings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayStatementLine_postings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayStatementLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayTrialBalanceLine_currency(ctx context.Context, field graphql.CollectedField, obj *ledger.DayBalance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayTrialBalanceLine_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DayTrialBalanceLine().Currency(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayTrialBalanceLine_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayTrialBalanceLine", field, true, true, "String")
+}
+
+func (ec *executionContext) _DayTrialBalanceLine_accounts(ctx context.Context, field graphql.CollectedField, obj *ledger.DayBalance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayTrialBalanceLine_accounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayTrialBalanceLine_accounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayTrialBalanceLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayTrialBalanceLine_debits(ctx context.Context, field graphql.CollectedField, obj *ledger.DayBalance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayTrialBalanceLine_debits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Debits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayTrialBalanceLine_debits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayTrialBalanceLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DayTrialBalanceLine_credits(ctx context.Context, field graphql.CollectedField, obj *ledger.DayBalance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayTrialBalanceLine_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayTrialBalanceLine_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayTrialBalanceLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DayTrialBalanceLine_dayDebits(ctx context.Context, field graphql.CollectedField, obj *ledger.DayBalance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayTrialBalanceLine_dayDebits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DayDebits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayTrialBalanceLine_dayDebits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayTrialBalanceLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DayTrialBalanceLine_dayCredits(ctx context.Context, field graphql.CollectedField, obj *ledger.DayBalance) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayTrialBalanceLine_dayCredits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DayCredits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayTrialBalanceLine_dayCredits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DayTrialBalanceLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Dispute_id(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22479,6 +24320,29 @@ func (ec *executionContext) _JournalEntry_effectiveAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_JournalEntry_effectiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _JournalEntry_originalEffectiveAt(ctx context.Context, field graphql.CollectedField, obj *ent.JournalEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_JournalEntry_originalEffectiveAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginalEffectiveAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_JournalEntry_originalEffectiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("JournalEntry", field, false, false, "Time")
 }
 
@@ -26031,6 +27895,180 @@ func (ec *executionContext) fieldContext_Mutation_runSettlement(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_runSettlement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setChannelPositionThreshold(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setChannelPositionThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetChannelPositionThreshold(ctx, fc.Args["input"].(model.ChannelPositionThresholdInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *model.ChannelPositionThreshold
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.ChannelPositionThreshold
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChannelPositionThreshold) graphql.Marshaler {
+			return ec.marshalNChannelPositionThreshold2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChannelPositionThreshold(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setChannelPositionThreshold(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelPositionThreshold(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setChannelPositionThreshold_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_checkChannelPositions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_checkChannelPositions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().CheckChannelPositions(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal []*positions.Position
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*positions.Position
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*positions.Position) graphql.Marshaler {
+			return ec.marshalNChannelPosition2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpositionsᚐPositionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_checkChannelPositions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelPosition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_closeDay(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_closeDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CloseDay(ctx, fc.Args["input"].(model.CloseDayInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ledger.DayClose
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ledger.DayClose
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.DayClose) graphql.Marshaler {
+			return ec.marshalNDayClose2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayClose(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_closeDay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayClose(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_closeDay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -30809,6 +32847,242 @@ func (ec *executionContext) fieldContext_Query_splitRules(ctx context.Context, f
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_splitRules_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_channelPositions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_channelPositions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().ChannelPositions(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal []*positions.Position
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*positions.Position
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*positions.Position) graphql.Marshaler {
+			return ec.marshalNChannelPosition2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpositionsᚐPositionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_channelPositions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelPosition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_dayCloses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dayCloses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DayCloses(ctx, fc.Args["first"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal []*ledger.DayClose
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*ledger.DayClose
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*ledger.DayClose) graphql.Marshaler {
+			return ec.marshalNDayClose2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayCloseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dayCloses(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayClose(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dayCloses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_dayClose(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dayClose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DayClose(ctx, fc.Args["day"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *ledger.DayClose
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ledger.DayClose
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.DayClose) graphql.Marshaler {
+			return ec.marshalNDayClose2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayClose(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dayClose(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayClose(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dayClose_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_dayStatement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_dayStatement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().DayStatement(ctx, fc.Args["day"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal []*ledger.DayStatementLine
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*ledger.DayStatementLine
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*ledger.DayStatementLine) graphql.Marshaler {
+			return ec.marshalNDayStatementLine2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayStatementLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_dayStatement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayStatementLine(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_dayStatement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -36843,6 +39117,62 @@ func UnmarshalCapturePaymentInput(ctx context.Context, raw any) (model.CapturePa
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputChannelPositionThresholdInput(ctx context.Context, obj any) (model.ChannelPositionThresholdInput, error) {
+	var it model.ChannelPositionThresholdInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"connector", "currency", "threshold"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "connector":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connector"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Connector = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "threshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("threshold"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Threshold = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalChannelPositionThresholdInput unmarshals raw into the ChannelPositionThresholdInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalChannelPositionThresholdInput(ctx context.Context, raw any) (model.ChannelPositionThresholdInput, error) {
+	var out model.ChannelPositionThresholdInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ChannelPositionThresholdInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputChargeAgreementInput(ctx context.Context, obj any) (model.ChargeAgreementInput, error) {
 	var it model.ChargeAgreementInput
 	if obj == nil {
@@ -36910,6 +39240,59 @@ func (ec *executionContext) unmarshalInputChargeAgreementInput(ctx context.Conte
 func UnmarshalChargeAgreementInput(ctx context.Context, raw any) (model.ChargeAgreementInput, error) {
 	var out model.ChargeAgreementInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ChargeAgreementInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCloseDayInput(ctx context.Context, obj any) (model.CloseDayInput, error) {
+	var it model.CloseDayInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["timezone"]; !present {
+		asMap["timezone"] = "UTC"
+	}
+
+	fieldsInOrder := [...]string{"day", "timezone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "day":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("day"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Day = data
+		case "timezone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timezone"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Timezone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCloseDayInput unmarshals raw into the CloseDayInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCloseDayInput(ctx context.Context, raw any) (model.CloseDayInput, error) {
+	var out model.CloseDayInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CloseDayInput", raw, &out)
 	return out, err
 }
 
@@ -41101,6 +43484,134 @@ func (ec *executionContext) _ChannelEventEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var channelPositionImplementors = []string{"ChannelPosition"}
+
+func (ec *executionContext) _ChannelPosition(ctx context.Context, sel ast.SelectionSet, obj *positions.Position) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelPositionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelPosition")
+		case "connector":
+			out.Values[i] = ec._ChannelPosition_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChannelPosition_currency(ctx, field, obj)
+				})
+		case "reported":
+			out.Values[i] = ec._ChannelPosition_reported(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "available":
+			out.Values[i] = ec._ChannelPosition_available(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pending":
+			out.Values[i] = ec._ChannelPosition_pending(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ledger":
+			out.Values[i] = ec._ChannelPosition_ledger(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "drift":
+			out.Values[i] = ec._ChannelPosition_drift(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "threshold":
+			out.Values[i] = ec._ChannelPosition_threshold(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "alerting":
+			out.Values[i] = ec._ChannelPosition_alerting(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChannelPosition_error(ctx, field, obj)
+				})
+		case "checkedAt":
+			out.Values[i] = ec._ChannelPosition_checkedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var channelPositionThresholdImplementors = []string{"ChannelPositionThreshold"}
+
+func (ec *executionContext) _ChannelPositionThreshold(ctx context.Context, sel ast.SelectionSet, obj *model.ChannelPositionThreshold) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelPositionThresholdImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelPositionThreshold")
+		case "connector":
+			out.Values[i] = ec._ChannelPositionThreshold_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currency":
+			out.Values[i] = ec._ChannelPositionThreshold_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "threshold":
+			out.Values[i] = ec._ChannelPositionThreshold_threshold(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var checkoutDiscountImplementors = []string{"CheckoutDiscount"}
 
 func (ec *executionContext) _CheckoutDiscount(ctx context.Context, sel ast.SelectionSet, obj *checkout.Discount) graphql.Marshaler {
@@ -42332,6 +44843,225 @@ func (ec *executionContext) _CustomerEdge(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var dayCloseImplementors = []string{"DayClose"}
+
+func (ec *executionContext) _DayClose(ctx context.Context, sel ast.SelectionSet, obj *ledger.DayClose) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dayCloseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DayClose")
+		case "id":
+			out.Values[i] = ec._DayClose_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "day":
+			out.Values[i] = ec._DayClose_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timezone":
+			out.Values[i] = ec._DayClose_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "startsAt":
+			out.Values[i] = ec._DayClose_startsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "endsAt":
+			out.Values[i] = ec._DayClose_endsAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "entries":
+			out.Values[i] = ec._DayClose_entries(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accounts":
+			out.Values[i] = ec._DayClose_accounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "closedAt":
+			out.Values[i] = ec._DayClose_closedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "trialBalance":
+			out.Values[i] = ec._DayClose_trialBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "statement":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DayClose_statement(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dayStatementLineImplementors = []string{"DayStatementLine"}
+
+func (ec *executionContext) _DayStatementLine(ctx context.Context, sel ast.SelectionSet, obj *ledger.DayStatementLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dayStatementLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DayStatementLine")
+		case "accountID":
+			out.Values[i] = ec._DayStatementLine_accountID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ownerType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DayStatementLine_ownerType(ctx, field, obj)
+				})
+		case "ownerID":
+			out.Values[i] = ec._DayStatementLine_ownerID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DayStatementLine_kind(ctx, field, obj)
+				})
+		case "currency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DayStatementLine_currency(ctx, field, obj)
+				})
+		case "opening":
+			out.Values[i] = ec._DayStatementLine_opening(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "debits":
+			out.Values[i] = ec._DayStatementLine_debits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "credits":
+			out.Values[i] = ec._DayStatementLine_credits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "closing":
+			out.Values[i] = ec._DayStatementLine_closing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "postings":
+			out.Values[i] = ec._DayStatementLine_postings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dayTrialBalanceLineImplementors = []string{"DayTrialBalanceLine"}
+
+func (ec *executionContext) _DayTrialBalanceLine(ctx context.Context, sel ast.SelectionSet, obj *ledger.DayBalance) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dayTrialBalanceLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DayTrialBalanceLine")
+		case "currency":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DayTrialBalanceLine_currency(ctx, field, obj)
+				})
+		case "accounts":
+			out.Values[i] = ec._DayTrialBalanceLine_accounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "debits":
+			out.Values[i] = ec._DayTrialBalanceLine_debits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "credits":
+			out.Values[i] = ec._DayTrialBalanceLine_credits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dayDebits":
+			out.Values[i] = ec._DayTrialBalanceLine_dayDebits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dayCredits":
+			out.Values[i] = ec._DayTrialBalanceLine_dayCredits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var disputeImplementors = []string{"Dispute", "Node"}
 
 func (ec *executionContext) _Dispute(ctx context.Context, sel ast.SelectionSet, obj *ent.Dispute) graphql.Marshaler {
@@ -43272,6 +46002,11 @@ func (ec *executionContext) _JournalEntry(ctx context.Context, sel ast.Selection
 		case "effectiveAt":
 			out.Values[i] = ec._JournalEntry_effectiveAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "originalEffectiveAt":
+			out.Values[i] = ec._JournalEntry_originalEffectiveAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
@@ -44234,6 +46969,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "runSettlement":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_runSettlement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setChannelPositionThreshold":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setChannelPositionThreshold(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkChannelPositions":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_checkChannelPositions(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closeDay":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_closeDay(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -45358,6 +48114,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_splitRules(ctx, field)
+				})
+		case "channelPositions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_channelPositions(ctx, field)
+				})
+		case "dayCloses":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_dayCloses(ctx, field)
+				})
+		case "dayClose":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_dayClose(ctx, field)
+				})
+		case "dayStatement":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_dayStatement(ctx, field)
 				})
 		case "dispute":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -47645,6 +50425,43 @@ func (ec *executionContext) marshalNChannelEventConnection2ᚖgithubᚗcomᚋstr
 	return ec._ChannelEventConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNChannelPosition2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpositionsᚐPositionᚄ(ctx context.Context, sel ast.SelectionSet, v []*positions.Position) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChannelPosition2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpositionsᚐPosition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChannelPosition2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpositionsᚐPosition(ctx context.Context, sel ast.SelectionSet, v *positions.Position) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChannelPosition!")
+		return graphql.Null
+	}
+	return ec._ChannelPosition(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNChannelPositionThreshold2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChannelPositionThreshold(ctx context.Context, sel ast.SelectionSet, v *model.ChannelPositionThreshold) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChannelPositionThreshold!")
+		return graphql.Null
+	}
+	return ec._ChannelPositionThreshold(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChannelPositionThresholdInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChannelPositionThresholdInput(ctx context.Context, v any) (model.ChannelPositionThresholdInput, error) {
+	res, err := ec.unmarshalInputChannelPositionThresholdInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNChargeAgreementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐChargeAgreementInput(ctx context.Context, v any) (model.ChargeAgreementInput, error) {
 	res, err := ec.unmarshalInputChargeAgreementInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -47694,6 +50511,11 @@ func (ec *executionContext) unmarshalNCircuitState2githubᚗcomᚋstraitpayᚋst
 
 func (ec *executionContext) marshalNCircuitState2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCircuitState(ctx context.Context, sel ast.SelectionSet, v model.CircuitState) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNCloseDayInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCloseDayInput(ctx context.Context, v any) (model.CloseDayInput, error) {
+	res, err := ec.unmarshalInputCloseDayInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNCompellingEvidence2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCompellingEvidence(ctx context.Context, sel ast.SelectionSet, v *model.CompellingEvidence) graphql.Marshaler {
@@ -48000,6 +50822,74 @@ func (ec *executionContext) marshalNCustomerConnection2ᚖgithubᚗcomᚋstraitp
 		return graphql.Null
 	}
 	return ec._CustomerConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDayClose2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayCloseᚄ(ctx context.Context, sel ast.SelectionSet, v []*ledger.DayClose) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDayClose2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayClose(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDayClose2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayClose(ctx context.Context, sel ast.SelectionSet, v *ledger.DayClose) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DayClose!")
+		return graphql.Null
+	}
+	return ec._DayClose(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDayStatementLine2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayStatementLineᚄ(ctx context.Context, sel ast.SelectionSet, v []*ledger.DayStatementLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDayStatementLine2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayStatementLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDayStatementLine2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayStatementLine(ctx context.Context, sel ast.SelectionSet, v *ledger.DayStatementLine) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DayStatementLine!")
+		return graphql.Null
+	}
+	return ec._DayStatementLine(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDayTrialBalanceLine2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayBalance(ctx context.Context, sel ast.SelectionSet, v ledger.DayBalance) graphql.Marshaler {
+	return ec._DayTrialBalanceLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDayTrialBalanceLine2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayBalanceᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.DayBalance) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDayTrialBalanceLine2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋledgerᚐDayBalance(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx context.Context, sel ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {

@@ -92,6 +92,26 @@ type CashierToken struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// A position's drift alert threshold, as set.
+type ChannelPositionThreshold struct {
+	// The connector.
+	Connector string `json:"connector"`
+	// The currency.
+	Currency string `json:"currency"`
+	// The threshold; null for none.
+	Threshold *money.Amount `json:"threshold,omitempty"`
+}
+
+// A position's drift alert threshold to set.
+type ChannelPositionThresholdInput struct {
+	// The connector.
+	Connector string `json:"connector"`
+	// The currency.
+	Currency string `json:"currency"`
+	// The absolute drift beyond which an alert is raised, in the currency; null removes the threshold.
+	Threshold *MoneyInput `json:"threshold,omitempty"`
+}
+
 // A merchant-initiated charge under an active agreement.
 type ChargeAgreementInput struct {
 	// The ACTIVE agreement to charge.
@@ -120,6 +140,14 @@ type CheckoutSessionChange struct {
 	Session *ent.CheckoutSession `json:"session"`
 	// The session's payment the change is about, as it is now; null for a change of the session itself.
 	Payment *ent.Payment `json:"payment,omitempty"`
+}
+
+// A business day to close.
+type CloseDayInput struct {
+	// The day (2026-03-02), over in timezone; the day after the latest close, if any.
+	Day string `json:"day"`
+	// An IANA timezone such as Asia/Singapore.
+	Timezone string `json:"timezone"`
 }
 
 // Visa's Compelling Evidence 3.0 (docs/disputes.md): for a fraud dispute of a

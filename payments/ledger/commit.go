@@ -75,12 +75,11 @@ func (l *Ledger) commitBatch(ctx context.Context, reqs []*request) ([]result, er
 // locked them ahead (Locks); otherwise commitInTx locks them.
 func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, w *store.Writes, reqs []*request, accs map[AccountKey]account,
 	ids []string, optimistic bool, locked *Locks) ([]result, error) {
-	var err error
-	rows := locked.covering(ids)
-	if rows == nil {
-		if rows, err = l.lockAccounts(ctx, tx.Client(), ids); err != nil {
-			return nil, err
-		}
+	// The accounts' locks, and the closed-through mark (close.go): an entry
+	// effective in a closed day takes effect in the next open one.
+	rows, closedThrough, err := l.lockForPosting(ctx, tx.Client(), ids, locked)
+	if err != nil {
+		return nil, err
 	}
 	balance := make(map[AccountKey]int64, len(rows))
 	version := make(map[string]int64, len(rows))
@@ -127,6 +126,7 @@ func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, w *store.Writes, re
 		for k, b := range next {
 			balance[k] = b
 		}
+		effective, asked := openDay(r.entry, closedThrough)
 		entryID := pulid.New("jen")
 		seen[r.entry.Source] = existing{id: entryID, hash: r.hash}
 		results[i].posted = Posted{EntryID: entryID}
@@ -136,7 +136,8 @@ func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, w *store.Writes, re
 			SetSourceID(r.entry.Source.ID).
 			SetDescription(r.entry.Description).
 			SetReference(r.entry.Reference).
-			SetEffectiveAt(r.entry.EffectiveAt).
+			SetEffectiveAt(effective.EffectiveAt).
+			SetNillableOriginalEffectiveAt(asked).
 			SetPostingHash(r.hash).
 			SetCreatedAt(now))
 		// Postings get running balances in the order given; each bumps its
@@ -157,7 +158,7 @@ func (l *Ledger) commitInTx(ctx context.Context, tx *ent.Tx, w *store.Writes, re
 				SetCurrency(p.Amount.Currency.Code()).
 				SetSeq(version[a.id]).
 				SetBalanceAfter(running[p.Account]).
-				SetEffectiveAt(r.entry.EffectiveAt).
+				SetEffectiveAt(effective.EffectiveAt).
 				SetCreatedAt(now)
 			if a.merchantID != "" {
 				c.SetMerchantID(a.merchantID)

@@ -27,6 +27,7 @@ import (
 	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/inbox"
 	"github.com/straitpay/strait/payments/ledger"
+	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -69,6 +70,9 @@ type App struct {
 	// Settlement keeps fee plans, split rules and settlement schedules, and
 	// settles matured funds; Start runs its scheduler (docs/settlement.md).
 	Settlement *settlement.Service
+	// Positions compares each connector's balance with the ledger's channel
+	// receivable; Start checks them on a schedule (docs/settlement.md).
+	Positions *positions.Service
 
 	// Connectors supervises the connector plugins of STRAIT_PLUGIN_DIR;
 	// Start launches them. Get(name) returns a connector to call, List()
@@ -179,6 +183,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	// payment core never imports connectors/host.
 	var _ channels.Host = m
 	a.Channels = channels.New(db.Client, m)
+	a.Positions = positions.NewService(db.Client, m, positions.Config{Now: opts.Now, Log: opts.Log.With("component", "positions")})
 	a.Catalog = a.Channels.Catalog()
 	a.Health = channels.NewHealth(m)
 	if opts.Catalog == nil {
@@ -201,7 +206,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.Coupons = coupons.New(db.Client, coupons.Config{Dialect: db.Dialect, Now: opts.Now})
 	a.Cashier = newCashier(db, a.Ledger, book, a.Coupons, cfg.DBBatchTimeout, opts)
 	a.wireCheckout(a.Ledger, opts)
-	a.metrics.registry.MustRegister(newBatchCollector(a.BatchStats))
+	a.metrics.registry.MustRegister(newBatchCollector(a.BatchStats), newPositionsCollector(a.Positions.Metrics))
 	a.ChannelEvents.Register(inbox.Decoded(a.Cashier.HandleEvent),
 		connectors.EventPaymentResult, connectors.EventRefundResult, connectors.EventAgreementResult)
 	var files disputes.FileStore
@@ -212,7 +217,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now, Files: files})
 	a.ChannelEvents.Register(inbox.Decoded(a.Disputes.HandleEvent), connectors.EventDispute)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX, SettlementService: a.Settlement,
-		Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book,
+		Positions: a.Positions, Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book,
 		Events: a.Hub, Webhooks: a.Webhooks, Disputes: a.Disputes}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a

@@ -54,6 +54,7 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.goBackground(func() { a.watchConnectorHealth(bg) })
+	a.startClosing(bg)
 	a.goBackground(func() {
 		a.Settlement.RunScheduler(bg, settlementInterval, settlement.DefaultLease, a.Log.With("component", "settlement"))
 	})

@@ -58,6 +58,10 @@ type Config struct {
 	// requests with UNAVAILABLE instead of holding them and every later
 	// batch.
 	DBBatchTimeout time.Duration
+	// CloseTimezone is the IANA timezone whose days the scheduled day-end
+	// close cuts (STRAIT_CLOSE_TIMEZONE); empty: no scheduled close, days
+	// close only through closeDay (docs/settlement.md#day-end-close).
+	CloseTimezone string
 	// RequestTimeout bounds the work a request does on its own context
 	// (STRAIT_REQUEST_TIMEOUT, default 60s; zero: none): a request whose
 	// database or dependency stops answering is answered UNAVAILABLE
@@ -145,6 +149,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", shutdown, "how long to drain requests on shutdown")
 	fs.DurationVar(&c.IdempotencyTTL, "idempotency-ttl", idemTTL, "how long idempotency keys replay before the janitor sweeps them (at least 24h)")
 	fs.DurationVar(&c.DBBatchTimeout, "db-batch-timeout", batchTimeout, "bound of each group-committed batch of database work; a database that stops answering fails it")
+	fs.StringVar(&c.CloseTimezone, "close-timezone", env("STRAIT_CLOSE_TIMEZONE", ""), "timezone whose days the scheduled day-end close cuts (empty: no scheduled close)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", requestTimeout, "bound of a request's own work (0: none); websocket subscriptions have none")
 	fs.StringVar(&c.NATSURL, "nats-url", env("STRAIT_NATS_URL", ""), "NATS JetStream URL for the event bus between replicas (empty: in-process)")
 	fs.StringVar(&c.NATSStream, "nats-stream", env("STRAIT_NATS_STREAM", "STRAIT_EVENTS"), "JetStream stream of the event bus")

@@ -375,6 +375,9 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		}
 		x.matches(t, "the settlement run again", ledger)
 
+		// ---- The day-end close of the capture day. ----
+		frozen := cycle.closeStep(t, atDayEnd, day)
+
 		// ---- convertBalance on what settled (docs/money.md). ----
 		// SGD/USD is the inverse of the stored USD/SGD, to 18 significant
 		// digits: 1 / 1.3475 = 0.742115027829313544; less 50 bp,
@@ -398,14 +401,16 @@ func TestSettlementFullCycleDay(t *testing.T) {
 			posting{fxAcct("USD"), -7384}, posting{available("USD"), 7384})
 		x.matches(t, "convertBalance", ledger)
 
-		_, _ = atDayEnd, cycle
 		// TODO(payouts): createPayout has not landed on main: payoutStep
 		// (addBankAccount, verifyBankAccount, createPayout of 500.00 SGD and
 		// its payout.paid event) runs here once it has.
 		// TODO(recon): runReconciliation has not landed on main: reconStep
 		// (the capture day of cardnet, wallet and bank, and again) runs here.
-		// TODO(close): closeDay has not landed on main: closeStep (the capture
-		// day closed, its trial balance frozen and balanced) runs here.
+
+		// Later postings leave the closed day as it was frozen.
+		if again := cycle.closedDay(t); again != frozen {
+			t.Fatalf("the closed day changed: %s, frozen as %s", again, frozen)
+		}
 		x.noCardData(t)
 	})
 }
@@ -497,7 +502,9 @@ func (c fullCycle) payoutStep(t *testing.T) {
 	x.ok(t, x.gql("API_KEY", `{ events(first: 100) { edges { node { type objectID } } } }`, nil), "events", &evs)
 	if !slices.ContainsFunc(evs.Edges, func(e struct {
 		Node struct{ Type, ObjectID string }
-	}) bool { return e.Node.ObjectID == po.ID && e.Node.Type == "payout.paid" }) {
+	}) bool {
+		return e.Node.ObjectID == po.ID && e.Node.Type == "payout.paid"
+	}) {
 		t.Fatalf("no payout.paid event for %s: %+v", po.ID, evs)
 	}
 	x.matches(t, "the payout", c.ledger)
@@ -587,7 +594,7 @@ func (c fullCycle) reconStep(t *testing.T, paidOut bool) {
 // day's book, which the test kept at the day's end: per currency, the
 // negative closing balances (debits) equal the positive ones (credits), and
 // so do the day's postings. A second close of the day is refused.
-func (c fullCycle) closeStep(t *testing.T, atDayEnd book, dayPostings map[string][2]int64) {
+func (c fullCycle) closeStep(t *testing.T, atDayEnd book, dayPostings tally) string {
 	x := c.x
 	const q = `mutation($in: CloseDayInput!) { closeDay(input: $in) { id day trialBalance { currency
 		debits { amount } credits { amount } dayDebits { amount } dayCredits { amount } } } }`
@@ -623,4 +630,15 @@ func (c fullCycle) closeStep(t *testing.T, atDayEnd book, dayPostings map[string
 		t.Fatalf("a second close of %s: %s", c.day, r.Raw)
 	}
 	x.matches(t, "the close", c.ledger)
+	return c.closedDay(t)
+}
+
+// closedDay is the capture day's frozen trial balance, as dayClose answers.
+func (c fullCycle) closedDay(t *testing.T) string {
+	r := c.x.gql("OPERATOR", `query($d: String!) { dayClose(day: $d) { day entries trialBalance { currency
+		debits { amount } credits { amount } dayDebits { amount } dayCredits { amount } } } }`, map[string]any{"d": c.day})
+	if len(r.Errors) > 0 || len(r.Data["dayClose"]) < 10 {
+		t.Fatalf("dayClose(%s): %s", c.day, r.Raw)
+	}
+	return string(r.Data["dayClose"])
 }
