@@ -453,6 +453,12 @@ func (c fullCycle) payoutStep(t *testing.T) {
 	if len(deposits.Data) != 2 {
 		t.Fatalf("micro-deposits to %s: %+v", acc.ID, deposits)
 	}
+	// The deposits (their amounts are the bank's, random) are the
+	// platform's cost: each posts platform fees −d, the bank's receivable +d.
+	for _, d := range deposits.Data {
+		c.ledger.post(t, "micro-deposit", posting{acct{"PLATFORM", "", "FEES", "SGD"}, -d.Amount},
+			posting{acct{"CHANNEL", "bank", "RECEIVABLE", "SGD"}, d.Amount})
+	}
 	x.ok(t, x.gql("MERCHANT_ADMIN", `mutation($in: VerifyBankAccountInput!) { verifyBankAccount(input: $in) { id status } }`,
 		map[string]any{"in": map[string]any{"id": acc.ID, "amounts": []int64{deposits.Data[0].Amount, deposits.Data[1].Amount}}}),
 		"verifyBankAccount", &acc)
