@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/bankaccount"
 	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
@@ -44,6 +45,8 @@ import (
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/payout"
+	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskcounter"
@@ -71,6 +74,8 @@ type Client struct {
 	Agreement *AgreementClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
+	// BankAccount is the client for interacting with the BankAccount builders.
+	BankAccount *BankAccountClient
 	// ChannelEvent is the client for interacting with the ChannelEvent builders.
 	ChannelEvent *ChannelEventClient
 	// ChannelPosition is the client for interacting with the ChannelPosition builders.
@@ -123,6 +128,10 @@ type Client struct {
 	Payment *PaymentClient
 	// PaymentAttempt is the client for interacting with the PaymentAttempt builders.
 	PaymentAttempt *PaymentAttemptClient
+	// Payout is the client for interacting with the Payout builders.
+	Payout *PayoutClient
+	// PayoutSchedule is the client for interacting with the PayoutSchedule builders.
+	PayoutSchedule *PayoutScheduleClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
 	// Refund is the client for interacting with the Refund builders.
@@ -161,6 +170,7 @@ func (c *Client) init() {
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.Agreement = NewAgreementClient(c.config)
 	c.AuditLog = NewAuditLogClient(c.config)
+	c.BankAccount = NewBankAccountClient(c.config)
 	c.ChannelEvent = NewChannelEventClient(c.config)
 	c.ChannelPosition = NewChannelPositionClient(c.config)
 	c.CheckoutSession = NewCheckoutSessionClient(c.config)
@@ -187,6 +197,8 @@ func (c *Client) init() {
 	c.MerchantUser = NewMerchantUserClient(c.config)
 	c.Payment = NewPaymentClient(c.config)
 	c.PaymentAttempt = NewPaymentAttemptClient(c.config)
+	c.Payout = NewPayoutClient(c.config)
+	c.PayoutSchedule = NewPayoutScheduleClient(c.config)
 	c.Posting = NewPostingClient(c.config)
 	c.Refund = NewRefundClient(c.config)
 	c.RiskCounter = NewRiskCounterClient(c.config)
@@ -294,6 +306,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		APIKey:             NewAPIKeyClient(cfg),
 		Agreement:          NewAgreementClient(cfg),
 		AuditLog:           NewAuditLogClient(cfg),
+		BankAccount:        NewBankAccountClient(cfg),
 		ChannelEvent:       NewChannelEventClient(cfg),
 		ChannelPosition:    NewChannelPositionClient(cfg),
 		CheckoutSession:    NewCheckoutSessionClient(cfg),
@@ -320,6 +333,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		MerchantUser:       NewMerchantUserClient(cfg),
 		Payment:            NewPaymentClient(cfg),
 		PaymentAttempt:     NewPaymentAttemptClient(cfg),
+		Payout:             NewPayoutClient(cfg),
+		PayoutSchedule:     NewPayoutScheduleClient(cfg),
 		Posting:            NewPostingClient(cfg),
 		Refund:             NewRefundClient(cfg),
 		RiskCounter:        NewRiskCounterClient(cfg),
@@ -354,6 +369,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		APIKey:             NewAPIKeyClient(cfg),
 		Agreement:          NewAgreementClient(cfg),
 		AuditLog:           NewAuditLogClient(cfg),
+		BankAccount:        NewBankAccountClient(cfg),
 		ChannelEvent:       NewChannelEventClient(cfg),
 		ChannelPosition:    NewChannelPositionClient(cfg),
 		CheckoutSession:    NewCheckoutSessionClient(cfg),
@@ -380,6 +396,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		MerchantUser:       NewMerchantUserClient(cfg),
 		Payment:            NewPaymentClient(cfg),
 		PaymentAttempt:     NewPaymentAttemptClient(cfg),
+		Payout:             NewPayoutClient(cfg),
+		PayoutSchedule:     NewPayoutScheduleClient(cfg),
 		Posting:            NewPostingClient(cfg),
 		Refund:             NewRefundClient(cfg),
 		RiskCounter:        NewRiskCounterClient(cfg),
@@ -421,12 +439,13 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.ChannelPosition,
-		c.CheckoutSession, c.ConnectorSetting, c.Coupon, c.CouponRedemption,
-		c.Customer, c.DayClose, c.DayCloseBalance, c.DayCloseStatement, c.Dispute,
-		c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote, c.FxRate,
-		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.LedgerCutoff,
-		c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
+		c.APIKey, c.Agreement, c.AuditLog, c.BankAccount, c.ChannelEvent,
+		c.ChannelPosition, c.CheckoutSession, c.ConnectorSetting, c.Coupon,
+		c.CouponRedemption, c.Customer, c.DayClose, c.DayCloseBalance,
+		c.DayCloseStatement, c.Dispute, c.DisputeEvent, c.DisputeFile, c.Event,
+		c.FeePlan, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.Lease,
+		c.LedgerAccount, c.LedgerCutoff, c.Merchant, c.MerchantUser, c.Payment,
+		c.PaymentAttempt, c.Payout, c.PayoutSchedule, c.Posting, c.Refund,
 		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
 		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
 		c.WebhookEndpoint,
@@ -439,12 +458,13 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Agreement, c.AuditLog, c.ChannelEvent, c.ChannelPosition,
-		c.CheckoutSession, c.ConnectorSetting, c.Coupon, c.CouponRedemption,
-		c.Customer, c.DayClose, c.DayCloseBalance, c.DayCloseStatement, c.Dispute,
-		c.DisputeEvent, c.DisputeFile, c.Event, c.FeePlan, c.FxQuote, c.FxRate,
-		c.IdempotencyRecord, c.JournalEntry, c.Lease, c.LedgerAccount, c.LedgerCutoff,
-		c.Merchant, c.MerchantUser, c.Payment, c.PaymentAttempt, c.Posting, c.Refund,
+		c.APIKey, c.Agreement, c.AuditLog, c.BankAccount, c.ChannelEvent,
+		c.ChannelPosition, c.CheckoutSession, c.ConnectorSetting, c.Coupon,
+		c.CouponRedemption, c.Customer, c.DayClose, c.DayCloseBalance,
+		c.DayCloseStatement, c.Dispute, c.DisputeEvent, c.DisputeFile, c.Event,
+		c.FeePlan, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.Lease,
+		c.LedgerAccount, c.LedgerCutoff, c.Merchant, c.MerchantUser, c.Payment,
+		c.PaymentAttempt, c.Payout, c.PayoutSchedule, c.Posting, c.Refund,
 		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
 		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
 		c.WebhookEndpoint,
@@ -462,6 +482,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Agreement.mutate(ctx, m)
 	case *AuditLogMutation:
 		return c.AuditLog.mutate(ctx, m)
+	case *BankAccountMutation:
+		return c.BankAccount.mutate(ctx, m)
 	case *ChannelEventMutation:
 		return c.ChannelEvent.mutate(ctx, m)
 	case *ChannelPositionMutation:
@@ -514,6 +536,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Payment.mutate(ctx, m)
 	case *PaymentAttemptMutation:
 		return c.PaymentAttempt.mutate(ctx, m)
+	case *PayoutMutation:
+		return c.Payout.mutate(ctx, m)
+	case *PayoutScheduleMutation:
+		return c.PayoutSchedule.mutate(ctx, m)
 	case *PostingMutation:
 		return c.Posting.mutate(ctx, m)
 	case *RefundMutation:
@@ -990,6 +1016,140 @@ func (c *AuditLogClient) mutate(ctx context.Context, m *AuditLogMutation) (Value
 		return (&AuditLogDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AuditLog mutation op: %q", m.Op())
+	}
+}
+
+// BankAccountClient is a client for the BankAccount schema.
+type BankAccountClient struct {
+	config
+}
+
+// NewBankAccountClient returns a client for the BankAccount from the given config.
+func NewBankAccountClient(c config) *BankAccountClient {
+	return &BankAccountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `bankaccount.Hooks(f(g(h())))`.
+func (c *BankAccountClient) Use(hooks ...Hook) {
+	c.hooks.BankAccount = append(c.hooks.BankAccount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `bankaccount.Intercept(f(g(h())))`.
+func (c *BankAccountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.BankAccount = append(c.inters.BankAccount, interceptors...)
+}
+
+// Create returns a builder for creating a BankAccount entity.
+func (c *BankAccountClient) Create() *BankAccountCreate {
+	mutation := newBankAccountMutation(c.config, OpCreate)
+	return &BankAccountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of BankAccount entities.
+func (c *BankAccountClient) CreateBulk(builders ...*BankAccountCreate) *BankAccountCreateBulk {
+	return &BankAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *BankAccountClient) MapCreateBulk(slice any, setFunc func(*BankAccountCreate, int)) *BankAccountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &BankAccountCreateBulk{err: fmt.Errorf("calling to BankAccountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*BankAccountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &BankAccountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for BankAccount.
+func (c *BankAccountClient) Update() *BankAccountUpdate {
+	mutation := newBankAccountMutation(c.config, OpUpdate)
+	return &BankAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *BankAccountClient) UpdateOne(_m *BankAccount) *BankAccountUpdateOne {
+	mutation := newBankAccountMutation(c.config, OpUpdateOne, withBankAccount(_m))
+	return &BankAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *BankAccountClient) UpdateOneID(id string) *BankAccountUpdateOne {
+	mutation := newBankAccountMutation(c.config, OpUpdateOne, withBankAccountID(id))
+	return &BankAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for BankAccount.
+func (c *BankAccountClient) Delete() *BankAccountDelete {
+	mutation := newBankAccountMutation(c.config, OpDelete)
+	return &BankAccountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *BankAccountClient) DeleteOne(_m *BankAccount) *BankAccountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *BankAccountClient) DeleteOneID(id string) *BankAccountDeleteOne {
+	builder := c.Delete().Where(bankaccount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &BankAccountDeleteOne{builder}
+}
+
+// Query returns a query builder for BankAccount.
+func (c *BankAccountClient) Query() *BankAccountQuery {
+	return &BankAccountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeBankAccount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a BankAccount entity by its id.
+func (c *BankAccountClient) Get(ctx context.Context, id string) (*BankAccount, error) {
+	return c.Query().Where(bankaccount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *BankAccountClient) GetX(ctx context.Context, id string) *BankAccount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *BankAccountClient) Hooks() []Hook {
+	hooks := c.hooks.BankAccount
+	return append(hooks[:len(hooks):len(hooks)], bankaccount.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *BankAccountClient) Interceptors() []Interceptor {
+	return c.inters.BankAccount
+}
+
+func (c *BankAccountClient) mutate(ctx context.Context, m *BankAccountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&BankAccountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&BankAccountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&BankAccountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&BankAccountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown BankAccount mutation op: %q", m.Op())
 	}
 }
 
@@ -4973,6 +5133,274 @@ func (c *PaymentAttemptClient) mutate(ctx context.Context, m *PaymentAttemptMuta
 	}
 }
 
+// PayoutClient is a client for the Payout schema.
+type PayoutClient struct {
+	config
+}
+
+// NewPayoutClient returns a client for the Payout from the given config.
+func NewPayoutClient(c config) *PayoutClient {
+	return &PayoutClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `payout.Hooks(f(g(h())))`.
+func (c *PayoutClient) Use(hooks ...Hook) {
+	c.hooks.Payout = append(c.hooks.Payout, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `payout.Intercept(f(g(h())))`.
+func (c *PayoutClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Payout = append(c.inters.Payout, interceptors...)
+}
+
+// Create returns a builder for creating a Payout entity.
+func (c *PayoutClient) Create() *PayoutCreate {
+	mutation := newPayoutMutation(c.config, OpCreate)
+	return &PayoutCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Payout entities.
+func (c *PayoutClient) CreateBulk(builders ...*PayoutCreate) *PayoutCreateBulk {
+	return &PayoutCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PayoutClient) MapCreateBulk(slice any, setFunc func(*PayoutCreate, int)) *PayoutCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PayoutCreateBulk{err: fmt.Errorf("calling to PayoutClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PayoutCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PayoutCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Payout.
+func (c *PayoutClient) Update() *PayoutUpdate {
+	mutation := newPayoutMutation(c.config, OpUpdate)
+	return &PayoutUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PayoutClient) UpdateOne(_m *Payout) *PayoutUpdateOne {
+	mutation := newPayoutMutation(c.config, OpUpdateOne, withPayout(_m))
+	return &PayoutUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PayoutClient) UpdateOneID(id string) *PayoutUpdateOne {
+	mutation := newPayoutMutation(c.config, OpUpdateOne, withPayoutID(id))
+	return &PayoutUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Payout.
+func (c *PayoutClient) Delete() *PayoutDelete {
+	mutation := newPayoutMutation(c.config, OpDelete)
+	return &PayoutDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PayoutClient) DeleteOne(_m *Payout) *PayoutDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PayoutClient) DeleteOneID(id string) *PayoutDeleteOne {
+	builder := c.Delete().Where(payout.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PayoutDeleteOne{builder}
+}
+
+// Query returns a query builder for Payout.
+func (c *PayoutClient) Query() *PayoutQuery {
+	return &PayoutQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePayout},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Payout entity by its id.
+func (c *PayoutClient) Get(ctx context.Context, id string) (*Payout, error) {
+	return c.Query().Where(payout.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PayoutClient) GetX(ctx context.Context, id string) *Payout {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PayoutClient) Hooks() []Hook {
+	hooks := c.hooks.Payout
+	return append(hooks[:len(hooks):len(hooks)], payout.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PayoutClient) Interceptors() []Interceptor {
+	return c.inters.Payout
+}
+
+func (c *PayoutClient) mutate(ctx context.Context, m *PayoutMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PayoutCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PayoutUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PayoutUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PayoutDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Payout mutation op: %q", m.Op())
+	}
+}
+
+// PayoutScheduleClient is a client for the PayoutSchedule schema.
+type PayoutScheduleClient struct {
+	config
+}
+
+// NewPayoutScheduleClient returns a client for the PayoutSchedule from the given config.
+func NewPayoutScheduleClient(c config) *PayoutScheduleClient {
+	return &PayoutScheduleClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `payoutschedule.Hooks(f(g(h())))`.
+func (c *PayoutScheduleClient) Use(hooks ...Hook) {
+	c.hooks.PayoutSchedule = append(c.hooks.PayoutSchedule, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `payoutschedule.Intercept(f(g(h())))`.
+func (c *PayoutScheduleClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PayoutSchedule = append(c.inters.PayoutSchedule, interceptors...)
+}
+
+// Create returns a builder for creating a PayoutSchedule entity.
+func (c *PayoutScheduleClient) Create() *PayoutScheduleCreate {
+	mutation := newPayoutScheduleMutation(c.config, OpCreate)
+	return &PayoutScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PayoutSchedule entities.
+func (c *PayoutScheduleClient) CreateBulk(builders ...*PayoutScheduleCreate) *PayoutScheduleCreateBulk {
+	return &PayoutScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PayoutScheduleClient) MapCreateBulk(slice any, setFunc func(*PayoutScheduleCreate, int)) *PayoutScheduleCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PayoutScheduleCreateBulk{err: fmt.Errorf("calling to PayoutScheduleClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PayoutScheduleCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PayoutScheduleCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PayoutSchedule.
+func (c *PayoutScheduleClient) Update() *PayoutScheduleUpdate {
+	mutation := newPayoutScheduleMutation(c.config, OpUpdate)
+	return &PayoutScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PayoutScheduleClient) UpdateOne(_m *PayoutSchedule) *PayoutScheduleUpdateOne {
+	mutation := newPayoutScheduleMutation(c.config, OpUpdateOne, withPayoutSchedule(_m))
+	return &PayoutScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PayoutScheduleClient) UpdateOneID(id string) *PayoutScheduleUpdateOne {
+	mutation := newPayoutScheduleMutation(c.config, OpUpdateOne, withPayoutScheduleID(id))
+	return &PayoutScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PayoutSchedule.
+func (c *PayoutScheduleClient) Delete() *PayoutScheduleDelete {
+	mutation := newPayoutScheduleMutation(c.config, OpDelete)
+	return &PayoutScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PayoutScheduleClient) DeleteOne(_m *PayoutSchedule) *PayoutScheduleDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PayoutScheduleClient) DeleteOneID(id string) *PayoutScheduleDeleteOne {
+	builder := c.Delete().Where(payoutschedule.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PayoutScheduleDeleteOne{builder}
+}
+
+// Query returns a query builder for PayoutSchedule.
+func (c *PayoutScheduleClient) Query() *PayoutScheduleQuery {
+	return &PayoutScheduleQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePayoutSchedule},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PayoutSchedule entity by its id.
+func (c *PayoutScheduleClient) Get(ctx context.Context, id string) (*PayoutSchedule, error) {
+	return c.Query().Where(payoutschedule.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PayoutScheduleClient) GetX(ctx context.Context, id string) *PayoutSchedule {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PayoutScheduleClient) Hooks() []Hook {
+	hooks := c.hooks.PayoutSchedule
+	return append(hooks[:len(hooks):len(hooks)], payoutschedule.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PayoutScheduleClient) Interceptors() []Interceptor {
+	return c.inters.PayoutSchedule
+}
+
+func (c *PayoutScheduleClient) mutate(ctx context.Context, m *PayoutScheduleMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PayoutScheduleCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PayoutScheduleUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PayoutScheduleUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PayoutScheduleDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PayoutSchedule mutation op: %q", m.Op())
+	}
+}
+
 // PostingClient is a client for the Posting schema.
 type PostingClient struct {
 	config
@@ -6680,24 +7108,24 @@ func (c *WebhookEndpointClient) mutate(ctx context.Context, m *WebhookEndpointMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Agreement, AuditLog, ChannelEvent, ChannelPosition, CheckoutSession,
-		ConnectorSetting, Coupon, CouponRedemption, Customer, DayClose,
-		DayCloseBalance, DayCloseStatement, Dispute, DisputeEvent, DisputeFile, Event,
-		FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry, Lease,
-		LedgerAccount, LedgerCutoff, Merchant, MerchantUser, Payment, PaymentAttempt,
-		Posting, Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch,
-		SettlementLine, SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
-		WebhookEndpoint []ent.Hook
+		APIKey, Agreement, AuditLog, BankAccount, ChannelEvent, ChannelPosition,
+		CheckoutSession, ConnectorSetting, Coupon, CouponRedemption, Customer,
+		DayClose, DayCloseBalance, DayCloseStatement, Dispute, DisputeEvent,
+		DisputeFile, Event, FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry,
+		Lease, LedgerAccount, LedgerCutoff, Merchant, MerchantUser, Payment,
+		PaymentAttempt, Payout, PayoutSchedule, Posting, Refund, RiskCounter, RiskRule,
+		RoutingRule, SettlementBatch, SettlementLine, SettlementSchedule, SplitRule,
+		VaultCard, WebhookDelivery, WebhookEndpoint []ent.Hook
 	}
 	inters struct {
-		APIKey, Agreement, AuditLog, ChannelEvent, ChannelPosition, CheckoutSession,
-		ConnectorSetting, Coupon, CouponRedemption, Customer, DayClose,
-		DayCloseBalance, DayCloseStatement, Dispute, DisputeEvent, DisputeFile, Event,
-		FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry, Lease,
-		LedgerAccount, LedgerCutoff, Merchant, MerchantUser, Payment, PaymentAttempt,
-		Posting, Refund, RiskCounter, RiskRule, RoutingRule, SettlementBatch,
-		SettlementLine, SettlementSchedule, SplitRule, VaultCard, WebhookDelivery,
-		WebhookEndpoint []ent.Interceptor
+		APIKey, Agreement, AuditLog, BankAccount, ChannelEvent, ChannelPosition,
+		CheckoutSession, ConnectorSetting, Coupon, CouponRedemption, Customer,
+		DayClose, DayCloseBalance, DayCloseStatement, Dispute, DisputeEvent,
+		DisputeFile, Event, FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry,
+		Lease, LedgerAccount, LedgerCutoff, Merchant, MerchantUser, Payment,
+		PaymentAttempt, Payout, PayoutSchedule, Posting, Refund, RiskCounter, RiskRule,
+		RoutingRule, SettlementBatch, SettlementLine, SettlementSchedule, SplitRule,
+		VaultCard, WebhookDelivery, WebhookEndpoint []ent.Interceptor
 	}
 )
 

@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/bankaccount"
 	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
@@ -41,6 +42,8 @@ import (
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/payout"
+	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskcounter"
@@ -116,6 +119,7 @@ func checkColumn(t, c string) error {
 			apikey.Table:             apikey.ValidColumn,
 			agreement.Table:          agreement.ValidColumn,
 			auditlog.Table:           auditlog.ValidColumn,
+			bankaccount.Table:        bankaccount.ValidColumn,
 			channelevent.Table:       channelevent.ValidColumn,
 			channelposition.Table:    channelposition.ValidColumn,
 			checkoutsession.Table:    checkoutsession.ValidColumn,
@@ -142,6 +146,8 @@ func checkColumn(t, c string) error {
 			merchantuser.Table:       merchantuser.ValidColumn,
 			payment.Table:            payment.ValidColumn,
 			paymentattempt.Table:     paymentattempt.ValidColumn,
+			payout.Table:             payout.ValidColumn,
+			payoutschedule.Table:     payoutschedule.ValidColumn,
 			posting.Table:            posting.ValidColumn,
 			refund.Table:             refund.ValidColumn,
 			riskcounter.Table:        riskcounter.ValidColumn,

@@ -6,6 +6,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/bankaccount"
 	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
@@ -32,6 +33,8 @@ import (
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/payout"
+	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
@@ -54,7 +57,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 41)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 44)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -131,6 +134,34 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   bankaccount.Table,
+			Columns: bankaccount.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: bankaccount.FieldID,
+			},
+		},
+		Type: "BankAccount",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			bankaccount.FieldCreatedAt:      {Type: field.TypeTime, Column: bankaccount.FieldCreatedAt},
+			bankaccount.FieldUpdatedAt:      {Type: field.TypeTime, Column: bankaccount.FieldUpdatedAt},
+			bankaccount.FieldMerchantID:     {Type: field.TypeString, Column: bankaccount.FieldMerchantID},
+			bankaccount.FieldCountry:        {Type: field.TypeString, Column: bankaccount.FieldCountry},
+			bankaccount.FieldCurrency:       {Type: field.TypeString, Column: bankaccount.FieldCurrency},
+			bankaccount.FieldHolderName:     {Type: field.TypeString, Column: bankaccount.FieldHolderName},
+			bankaccount.FieldNumber:         {Type: field.TypeString, Column: bankaccount.FieldNumber},
+			bankaccount.FieldRouting:        {Type: field.TypeString, Column: bankaccount.FieldRouting},
+			bankaccount.FieldLast4:          {Type: field.TypeString, Column: bankaccount.FieldLast4},
+			bankaccount.FieldFingerprint:    {Type: field.TypeString, Column: bankaccount.FieldFingerprint},
+			bankaccount.FieldStatus:         {Type: field.TypeEnum, Column: bankaccount.FieldStatus},
+			bankaccount.FieldConnector:      {Type: field.TypeString, Column: bankaccount.FieldConnector},
+			bankaccount.FieldDeposits:       {Type: field.TypeJSON, Column: bankaccount.FieldDeposits},
+			bankaccount.FieldVerifyAttempts: {Type: field.TypeInt, Column: bankaccount.FieldVerifyAttempts},
+			bankaccount.FieldFailureReason:  {Type: field.TypeString, Column: bankaccount.FieldFailureReason},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channelevent.Table,
 			Columns: channelevent.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -154,7 +185,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channelevent.FieldLastError:     {Type: field.TypeString, Column: channelevent.FieldLastError},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   channelposition.Table,
 			Columns: channelposition.Columns,
@@ -178,7 +209,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			channelposition.FieldCheckedAt: {Type: field.TypeTime, Column: channelposition.FieldCheckedAt},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   checkoutsession.Table,
 			Columns: checkoutsession.Columns,
@@ -212,7 +243,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			checkoutsession.FieldShippingAddress:   {Type: field.TypeJSON, Column: checkoutsession.FieldShippingAddress},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   connectorsetting.Table,
 			Columns: connectorsetting.Columns,
@@ -231,7 +262,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			connectorsetting.FieldLimits:    {Type: field.TypeJSON, Column: connectorsetting.FieldLimits},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   coupon.Table,
 			Columns: coupon.Columns,
@@ -261,7 +292,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			coupon.FieldPublic:                    {Type: field.TypeBool, Column: coupon.FieldPublic},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   couponredemption.Table,
 			Columns: couponredemption.Columns,
@@ -283,7 +314,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			couponredemption.FieldCurrency:          {Type: field.TypeString, Column: couponredemption.FieldCurrency},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   customer.Table,
 			Columns: customer.Columns,
@@ -305,7 +336,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			customer.FieldMetadata:          {Type: field.TypeJSON, Column: customer.FieldMetadata},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   dayclose.Table,
 			Columns: dayclose.Columns,
@@ -325,7 +356,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			dayclose.FieldClosedAt: {Type: field.TypeTime, Column: dayclose.FieldClosedAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   dayclosebalance.Table,
 			Columns: dayclosebalance.Columns,
@@ -345,7 +376,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			dayclosebalance.FieldDayCredits: {Type: field.TypeInt64, Column: dayclosebalance.FieldDayCredits},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   dayclosestatement.Table,
 			Columns: dayclosestatement.Columns,
@@ -370,7 +401,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			dayclosestatement.FieldPostings:   {Type: field.TypeInt, Column: dayclosestatement.FieldPostings},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   dispute.Table,
 			Columns: dispute.Columns,
@@ -400,7 +431,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			dispute.FieldOperatorFlag:        {Type: field.TypeString, Column: dispute.FieldOperatorFlag},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   disputeevent.Table,
 			Columns: disputeevent.Columns,
@@ -422,7 +453,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			disputeevent.FieldNote:           {Type: field.TypeString, Column: disputeevent.FieldNote},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   disputefile.Table,
 			Columns: disputefile.Columns,
@@ -445,7 +476,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			disputefile.FieldStorageKey:  {Type: field.TypeString, Column: disputefile.FieldStorageKey},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -465,7 +496,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldSeq:         {Type: field.TypeInt64, Column: event.FieldSeq},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feeplan.Table,
 			Columns: feeplan.Columns,
@@ -488,7 +519,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			feeplan.FieldCrossBorderBps:    {Type: field.TypeInt64, Column: feeplan.FieldCrossBorderBps},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxquote.Table,
 			Columns: fxquote.Columns,
@@ -511,7 +542,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxquote.FieldCreatedAt:     {Type: field.TypeTime, Column: fxquote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxrate.Table,
 			Columns: fxrate.Columns,
@@ -530,7 +561,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxrate.FieldCreatedAt: {Type: field.TypeTime, Column: fxrate.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencyrecord.Table,
 			Columns: idempotencyrecord.Columns,
@@ -553,7 +584,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencyrecord.FieldAttempts:    {Type: field.TypeInt, Column: idempotencyrecord.FieldAttempts},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   journalentry.Table,
 			Columns: journalentry.Columns,
@@ -574,7 +605,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			journalentry.FieldCreatedAt:           {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   lease.Table,
 			Columns: lease.Columns,
@@ -590,7 +621,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			lease.FieldCounter:   {Type: field.TypeInt64, Column: lease.FieldCounter},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ledgeraccount.Table,
 			Columns: ledgeraccount.Columns,
@@ -613,7 +644,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ledgeraccount.FieldVersion:       {Type: field.TypeInt64, Column: ledgeraccount.FieldVersion},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ledgercutoff.Table,
 			Columns: ledgercutoff.Columns,
@@ -627,7 +658,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ledgercutoff.FieldClosedThrough: {Type: field.TypeTime, Column: ledgercutoff.FieldClosedThrough},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -647,7 +678,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRiskTier:           {Type: field.TypeEnum, Column: merchant.FieldRiskTier},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantuser.Table,
 			Columns: merchantuser.Columns,
@@ -667,7 +698,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantuser.FieldStatus:     {Type: field.TypeEnum, Column: merchantuser.FieldStatus},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -716,7 +747,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldShippingAddressHash: {Type: field.TypeString, Column: payment.FieldShippingAddressHash},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentattempt.Table,
 			Columns: paymentattempt.Columns,
@@ -751,7 +782,61 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentattempt.FieldLastEventID:           {Type: field.TypeString, Column: paymentattempt.FieldLastEventID},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   payout.Table,
+			Columns: payout.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: payout.FieldID,
+			},
+		},
+		Type: "Payout",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			payout.FieldCreatedAt:          {Type: field.TypeTime, Column: payout.FieldCreatedAt},
+			payout.FieldUpdatedAt:          {Type: field.TypeTime, Column: payout.FieldUpdatedAt},
+			payout.FieldMerchantID:         {Type: field.TypeString, Column: payout.FieldMerchantID},
+			payout.FieldBankAccountID:      {Type: field.TypeString, Column: payout.FieldBankAccountID},
+			payout.FieldAmount:             {Type: field.TypeInt64, Column: payout.FieldAmount},
+			payout.FieldCurrency:           {Type: field.TypeString, Column: payout.FieldCurrency},
+			payout.FieldSourceAmount:       {Type: field.TypeInt64, Column: payout.FieldSourceAmount},
+			payout.FieldSourceCurrency:     {Type: field.TypeString, Column: payout.FieldSourceCurrency},
+			payout.FieldFxQuoteID:          {Type: field.TypeString, Column: payout.FieldFxQuoteID},
+			payout.FieldStatus:             {Type: field.TypeEnum, Column: payout.FieldStatus},
+			payout.FieldIdempotencyKey:     {Type: field.TypeString, Column: payout.FieldIdempotencyKey},
+			payout.FieldDescription:        {Type: field.TypeString, Column: payout.FieldDescription},
+			payout.FieldConnector:          {Type: field.TypeString, Column: payout.FieldConnector},
+			payout.FieldConnectorReference: {Type: field.TypeString, Column: payout.FieldConnectorReference},
+			payout.FieldFailureCode:        {Type: field.TypeString, Column: payout.FieldFailureCode},
+			payout.FieldSendAt:             {Type: field.TypeTime, Column: payout.FieldSendAt},
+			payout.FieldSubmittedAt:        {Type: field.TypeTime, Column: payout.FieldSubmittedAt},
+			payout.FieldNextCheckAt:        {Type: field.TypeTime, Column: payout.FieldNextCheckAt},
+		},
+	}
+	graph.Nodes[31] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   payoutschedule.Table,
+			Columns: payoutschedule.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: payoutschedule.FieldID,
+			},
+		},
+		Type: "PayoutSchedule",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			payoutschedule.FieldCreatedAt:     {Type: field.TypeTime, Column: payoutschedule.FieldCreatedAt},
+			payoutschedule.FieldUpdatedAt:     {Type: field.TypeTime, Column: payoutschedule.FieldUpdatedAt},
+			payoutschedule.FieldMerchantID:    {Type: field.TypeString, Column: payoutschedule.FieldMerchantID},
+			payoutschedule.FieldBankAccountID: {Type: field.TypeString, Column: payoutschedule.FieldBankAccountID},
+			payoutschedule.FieldCurrency:      {Type: field.TypeString, Column: payoutschedule.FieldCurrency},
+			payoutschedule.FieldInterval:      {Type: field.TypeEnum, Column: payoutschedule.FieldInterval},
+			payoutschedule.FieldWeekday:       {Type: field.TypeInt, Column: payoutschedule.FieldWeekday},
+			payoutschedule.FieldMinimum:       {Type: field.TypeInt64, Column: payoutschedule.FieldMinimum},
+			payoutschedule.FieldEnabled:       {Type: field.TypeBool, Column: payoutschedule.FieldEnabled},
+			payoutschedule.FieldNextRunAt:     {Type: field.TypeTime, Column: payoutschedule.FieldNextRunAt},
+		},
+	}
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posting.Table,
 			Columns: posting.Columns,
@@ -773,7 +858,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posting.FieldCreatedAt:    {Type: field.TypeTime, Column: posting.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -798,7 +883,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldFeeReversed:        {Type: field.TypeInt64, Column: refund.FieldFeeReversed},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskcounter.Table,
 			Columns: riskcounter.Columns,
@@ -814,7 +899,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskcounter.FieldValue: {Type: field.TypeInt64, Column: riskcounter.FieldValue},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[35] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskrule.Table,
 			Columns: riskrule.Columns,
@@ -837,7 +922,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskrule.FieldParams:      {Type: field.TypeJSON, Column: riskrule.FieldParams},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   routingrule.Table,
 			Columns: routingrule.Columns,
@@ -858,7 +943,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			routingrule.FieldSplit:     {Type: field.TypeJSON, Column: routingrule.FieldSplit},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementbatch.Table,
 			Columns: settlementbatch.Columns,
@@ -869,15 +954,18 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "SettlementBatch",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			settlementbatch.FieldMerchantID:   {Type: field.TypeString, Column: settlementbatch.FieldMerchantID},
-			settlementbatch.FieldBusinessDate: {Type: field.TypeString, Column: settlementbatch.FieldBusinessDate},
-			settlementbatch.FieldCurrency:     {Type: field.TypeString, Column: settlementbatch.FieldCurrency},
-			settlementbatch.FieldLineCount:    {Type: field.TypeInt, Column: settlementbatch.FieldLineCount},
-			settlementbatch.FieldConversions:  {Type: field.TypeJSON, Column: settlementbatch.FieldConversions},
-			settlementbatch.FieldCreatedAt:    {Type: field.TypeTime, Column: settlementbatch.FieldCreatedAt},
+			settlementbatch.FieldMerchantID:       {Type: field.TypeString, Column: settlementbatch.FieldMerchantID},
+			settlementbatch.FieldBusinessDate:     {Type: field.TypeString, Column: settlementbatch.FieldBusinessDate},
+			settlementbatch.FieldCurrency:         {Type: field.TypeString, Column: settlementbatch.FieldCurrency},
+			settlementbatch.FieldLineCount:        {Type: field.TypeInt, Column: settlementbatch.FieldLineCount},
+			settlementbatch.FieldConversions:      {Type: field.TypeJSON, Column: settlementbatch.FieldConversions},
+			settlementbatch.FieldReserveHeld:      {Type: field.TypeJSON, Column: settlementbatch.FieldReserveHeld},
+			settlementbatch.FieldReserveReleaseOn: {Type: field.TypeString, Column: settlementbatch.FieldReserveReleaseOn},
+			settlementbatch.FieldReserveReleased:  {Type: field.TypeJSON, Column: settlementbatch.FieldReserveReleased},
+			settlementbatch.FieldCreatedAt:        {Type: field.TypeTime, Column: settlementbatch.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[38] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementline.Table,
 			Columns: settlementline.Columns,
@@ -901,7 +989,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementline.FieldCapturedAt:  {Type: field.TypeTime, Column: settlementline.FieldCapturedAt},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[39] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementschedule.Table,
 			Columns: settlementschedule.Columns,
@@ -912,15 +1000,17 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "SettlementSchedule",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			settlementschedule.FieldCreatedAt:  {Type: field.TypeTime, Column: settlementschedule.FieldCreatedAt},
-			settlementschedule.FieldUpdatedAt:  {Type: field.TypeTime, Column: settlementschedule.FieldUpdatedAt},
-			settlementschedule.FieldMerchantID: {Type: field.TypeString, Column: settlementschedule.FieldMerchantID},
-			settlementschedule.FieldDelayDays:  {Type: field.TypeInt, Column: settlementschedule.FieldDelayDays},
-			settlementschedule.FieldTimezone:   {Type: field.TypeString, Column: settlementschedule.FieldTimezone},
-			settlementschedule.FieldNextRunAt:  {Type: field.TypeTime, Column: settlementschedule.FieldNextRunAt},
+			settlementschedule.FieldCreatedAt:   {Type: field.TypeTime, Column: settlementschedule.FieldCreatedAt},
+			settlementschedule.FieldUpdatedAt:   {Type: field.TypeTime, Column: settlementschedule.FieldUpdatedAt},
+			settlementschedule.FieldMerchantID:  {Type: field.TypeString, Column: settlementschedule.FieldMerchantID},
+			settlementschedule.FieldDelayDays:   {Type: field.TypeInt, Column: settlementschedule.FieldDelayDays},
+			settlementschedule.FieldTimezone:    {Type: field.TypeString, Column: settlementschedule.FieldTimezone},
+			settlementschedule.FieldNextRunAt:   {Type: field.TypeTime, Column: settlementschedule.FieldNextRunAt},
+			settlementschedule.FieldReserveBps:  {Type: field.TypeInt64, Column: settlementschedule.FieldReserveBps},
+			settlementschedule.FieldReserveDays: {Type: field.TypeInt, Column: settlementschedule.FieldReserveDays},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   splitrule.Table,
 			Columns: splitrule.Columns,
@@ -940,7 +1030,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			splitrule.FieldResiduePartner: {Type: field.TypeString, Column: splitrule.FieldResiduePartner},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   vaultcard.Table,
 			Columns: vaultcard.Columns,
@@ -974,7 +1064,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			vaultcard.FieldCreatedAt:         {Type: field.TypeTime, Column: vaultcard.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -1001,7 +1091,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldDeliveredAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -1852,6 +1942,121 @@ func (f *AuditLogFilter) WhereCreatedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *BankAccountQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the BankAccountQuery builder.
+func (_q *BankAccountQuery) Filter() *BankAccountFilter {
+	return &BankAccountFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *BankAccountMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the BankAccountMutation builder.
+func (m *BankAccountMutation) Filter() *BankAccountFilter {
+	return &BankAccountFilter{config: m.config, predicateAdder: m}
+}
+
+// BankAccountFilter provides a generic filtering capability at runtime for BankAccountQuery.
+type BankAccountFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *BankAccountFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *BankAccountFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *BankAccountFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(bankaccount.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *BankAccountFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(bankaccount.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *BankAccountFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldMerchantID))
+}
+
+// WhereCountry applies the entql string predicate on the country field.
+func (f *BankAccountFilter) WhereCountry(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldCountry))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *BankAccountFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldCurrency))
+}
+
+// WhereHolderName applies the entql string predicate on the holder_name field.
+func (f *BankAccountFilter) WhereHolderName(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldHolderName))
+}
+
+// WhereNumber applies the entql string predicate on the number field.
+func (f *BankAccountFilter) WhereNumber(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldNumber))
+}
+
+// WhereRouting applies the entql string predicate on the routing field.
+func (f *BankAccountFilter) WhereRouting(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldRouting))
+}
+
+// WhereLast4 applies the entql string predicate on the last4 field.
+func (f *BankAccountFilter) WhereLast4(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldLast4))
+}
+
+// WhereFingerprint applies the entql string predicate on the fingerprint field.
+func (f *BankAccountFilter) WhereFingerprint(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldFingerprint))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *BankAccountFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldStatus))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *BankAccountFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldConnector))
+}
+
+// WhereDeposits applies the entql json.RawMessage predicate on the deposits field.
+func (f *BankAccountFilter) WhereDeposits(p entql.BytesP) {
+	f.Where(p.Field(bankaccount.FieldDeposits))
+}
+
+// WhereVerifyAttempts applies the entql int predicate on the verify_attempts field.
+func (f *BankAccountFilter) WhereVerifyAttempts(p entql.IntP) {
+	f.Where(p.Field(bankaccount.FieldVerifyAttempts))
+}
+
+// WhereFailureReason applies the entql string predicate on the failure_reason field.
+func (f *BankAccountFilter) WhereFailureReason(p entql.StringP) {
+	f.Where(p.Field(bankaccount.FieldFailureReason))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ChannelEventQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1880,7 +2085,7 @@ type ChannelEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1980,7 +2185,7 @@ type ChannelPositionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChannelPositionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2075,7 +2280,7 @@ type CheckoutSessionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CheckoutSessionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2276,7 +2481,7 @@ type ConnectorSettingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ConnectorSettingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2346,7 +2551,7 @@ type CouponFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CouponFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2499,7 +2704,7 @@ type CouponRedemptionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CouponRedemptionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2612,7 +2817,7 @@ type CustomerFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *CustomerFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2725,7 +2930,7 @@ type DayCloseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DayCloseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2800,7 +3005,7 @@ type DayCloseBalanceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DayCloseBalanceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2875,7 +3080,7 @@ type DayCloseStatementFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DayCloseStatementFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2975,7 +3180,7 @@ type DisputeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DisputeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3156,7 +3361,7 @@ type DisputeEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DisputeEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3269,7 +3474,7 @@ type DisputeFileFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DisputeFileFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3387,7 +3592,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3462,7 +3667,7 @@ type FeePlanFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FeePlanFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3552,7 +3757,7 @@ type FxQuoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxQuoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3642,7 +3847,7 @@ type FxRateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxRateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3712,7 +3917,7 @@ type IdempotencyRecordFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyRecordFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3802,7 +4007,7 @@ type JournalEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JournalEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3896,7 +4101,7 @@ type LeaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LeaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3951,7 +4156,7 @@ type LedgerAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LedgerAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4055,7 +4260,7 @@ type LedgerCutoffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LedgerCutoffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4100,7 +4305,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4203,7 +4408,7 @@ type MerchantUserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantUserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4292,7 +4497,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4596,7 +4801,7 @@ type PaymentAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4746,6 +4951,226 @@ func (f *PaymentAttemptFilter) WhereHasPaymentWith(preds ...predicate.Payment) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *PayoutQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PayoutQuery builder.
+func (_q *PayoutQuery) Filter() *PayoutFilter {
+	return &PayoutFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PayoutMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PayoutMutation builder.
+func (m *PayoutMutation) Filter() *PayoutFilter {
+	return &PayoutFilter{config: m.config, predicateAdder: m}
+}
+
+// PayoutFilter provides a generic filtering capability at runtime for PayoutQuery.
+type PayoutFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PayoutFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PayoutFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(payout.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PayoutFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(payout.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PayoutFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(payout.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *PayoutFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(payout.FieldMerchantID))
+}
+
+// WhereBankAccountID applies the entql string predicate on the bank_account_id field.
+func (f *PayoutFilter) WhereBankAccountID(p entql.StringP) {
+	f.Where(p.Field(payout.FieldBankAccountID))
+}
+
+// WhereAmount applies the entql int64 predicate on the amount field.
+func (f *PayoutFilter) WhereAmount(p entql.Int64P) {
+	f.Where(p.Field(payout.FieldAmount))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *PayoutFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(payout.FieldCurrency))
+}
+
+// WhereSourceAmount applies the entql int64 predicate on the source_amount field.
+func (f *PayoutFilter) WhereSourceAmount(p entql.Int64P) {
+	f.Where(p.Field(payout.FieldSourceAmount))
+}
+
+// WhereSourceCurrency applies the entql string predicate on the source_currency field.
+func (f *PayoutFilter) WhereSourceCurrency(p entql.StringP) {
+	f.Where(p.Field(payout.FieldSourceCurrency))
+}
+
+// WhereFxQuoteID applies the entql string predicate on the fx_quote_id field.
+func (f *PayoutFilter) WhereFxQuoteID(p entql.StringP) {
+	f.Where(p.Field(payout.FieldFxQuoteID))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *PayoutFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(payout.FieldStatus))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *PayoutFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(payout.FieldIdempotencyKey))
+}
+
+// WhereDescription applies the entql string predicate on the description field.
+func (f *PayoutFilter) WhereDescription(p entql.StringP) {
+	f.Where(p.Field(payout.FieldDescription))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *PayoutFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(payout.FieldConnector))
+}
+
+// WhereConnectorReference applies the entql string predicate on the connector_reference field.
+func (f *PayoutFilter) WhereConnectorReference(p entql.StringP) {
+	f.Where(p.Field(payout.FieldConnectorReference))
+}
+
+// WhereFailureCode applies the entql string predicate on the failure_code field.
+func (f *PayoutFilter) WhereFailureCode(p entql.StringP) {
+	f.Where(p.Field(payout.FieldFailureCode))
+}
+
+// WhereSendAt applies the entql time.Time predicate on the send_at field.
+func (f *PayoutFilter) WhereSendAt(p entql.TimeP) {
+	f.Where(p.Field(payout.FieldSendAt))
+}
+
+// WhereSubmittedAt applies the entql time.Time predicate on the submitted_at field.
+func (f *PayoutFilter) WhereSubmittedAt(p entql.TimeP) {
+	f.Where(p.Field(payout.FieldSubmittedAt))
+}
+
+// WhereNextCheckAt applies the entql time.Time predicate on the next_check_at field.
+func (f *PayoutFilter) WhereNextCheckAt(p entql.TimeP) {
+	f.Where(p.Field(payout.FieldNextCheckAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *PayoutScheduleQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the PayoutScheduleQuery builder.
+func (_q *PayoutScheduleQuery) Filter() *PayoutScheduleFilter {
+	return &PayoutScheduleFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *PayoutScheduleMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the PayoutScheduleMutation builder.
+func (m *PayoutScheduleMutation) Filter() *PayoutScheduleFilter {
+	return &PayoutScheduleFilter{config: m.config, predicateAdder: m}
+}
+
+// PayoutScheduleFilter provides a generic filtering capability at runtime for PayoutScheduleQuery.
+type PayoutScheduleFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *PayoutScheduleFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *PayoutScheduleFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(payoutschedule.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *PayoutScheduleFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(payoutschedule.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *PayoutScheduleFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(payoutschedule.FieldUpdatedAt))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *PayoutScheduleFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(payoutschedule.FieldMerchantID))
+}
+
+// WhereBankAccountID applies the entql string predicate on the bank_account_id field.
+func (f *PayoutScheduleFilter) WhereBankAccountID(p entql.StringP) {
+	f.Where(p.Field(payoutschedule.FieldBankAccountID))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *PayoutScheduleFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(payoutschedule.FieldCurrency))
+}
+
+// WhereInterval applies the entql string predicate on the interval field.
+func (f *PayoutScheduleFilter) WhereInterval(p entql.StringP) {
+	f.Where(p.Field(payoutschedule.FieldInterval))
+}
+
+// WhereWeekday applies the entql int predicate on the weekday field.
+func (f *PayoutScheduleFilter) WhereWeekday(p entql.IntP) {
+	f.Where(p.Field(payoutschedule.FieldWeekday))
+}
+
+// WhereMinimum applies the entql int64 predicate on the minimum field.
+func (f *PayoutScheduleFilter) WhereMinimum(p entql.Int64P) {
+	f.Where(p.Field(payoutschedule.FieldMinimum))
+}
+
+// WhereEnabled applies the entql bool predicate on the enabled field.
+func (f *PayoutScheduleFilter) WhereEnabled(p entql.BoolP) {
+	f.Where(p.Field(payoutschedule.FieldEnabled))
+}
+
+// WhereNextRunAt applies the entql time.Time predicate on the next_run_at field.
+func (f *PayoutScheduleFilter) WhereNextRunAt(p entql.TimeP) {
+	f.Where(p.Field(payoutschedule.FieldNextRunAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *PostingQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -4774,7 +5199,7 @@ type PostingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4887,7 +5312,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5015,7 +5440,7 @@ type RiskCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5070,7 +5495,7 @@ type RiskRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5160,7 +5585,7 @@ type RoutingRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoutingRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5240,7 +5665,7 @@ type SettlementBatchFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementBatchFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5274,6 +5699,21 @@ func (f *SettlementBatchFilter) WhereLineCount(p entql.IntP) {
 // WhereConversions applies the entql json.RawMessage predicate on the conversions field.
 func (f *SettlementBatchFilter) WhereConversions(p entql.BytesP) {
 	f.Where(p.Field(settlementbatch.FieldConversions))
+}
+
+// WhereReserveHeld applies the entql json.RawMessage predicate on the reserve_held field.
+func (f *SettlementBatchFilter) WhereReserveHeld(p entql.BytesP) {
+	f.Where(p.Field(settlementbatch.FieldReserveHeld))
+}
+
+// WhereReserveReleaseOn applies the entql string predicate on the reserve_release_on field.
+func (f *SettlementBatchFilter) WhereReserveReleaseOn(p entql.StringP) {
+	f.Where(p.Field(settlementbatch.FieldReserveReleaseOn))
+}
+
+// WhereReserveReleased applies the entql json.RawMessage predicate on the reserve_released field.
+func (f *SettlementBatchFilter) WhereReserveReleased(p entql.BytesP) {
+	f.Where(p.Field(settlementbatch.FieldReserveReleased))
 }
 
 // WhereCreatedAt applies the entql time.Time predicate on the created_at field.
@@ -5310,7 +5750,7 @@ type SettlementLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5405,7 +5845,7 @@ type SettlementScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5446,6 +5886,16 @@ func (f *SettlementScheduleFilter) WhereNextRunAt(p entql.TimeP) {
 	f.Where(p.Field(settlementschedule.FieldNextRunAt))
 }
 
+// WhereReserveBps applies the entql int64 predicate on the reserve_bps field.
+func (f *SettlementScheduleFilter) WhereReserveBps(p entql.Int64P) {
+	f.Where(p.Field(settlementschedule.FieldReserveBps))
+}
+
+// WhereReserveDays applies the entql int predicate on the reserve_days field.
+func (f *SettlementScheduleFilter) WhereReserveDays(p entql.IntP) {
+	f.Where(p.Field(settlementschedule.FieldReserveDays))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *SplitRuleQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -5475,7 +5925,7 @@ type SplitRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SplitRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5550,7 +6000,7 @@ type VaultCardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *VaultCardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5723,7 +6173,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5833,7 +6283,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -3582,6 +3582,11 @@ func (_q *SettlementBatchQuery) collectField(ctx context.Context, oneNode bool, 
 				selectedFields = append(selectedFields, settlementbatch.FieldLineCount)
 				fieldSeen[settlementbatch.FieldLineCount] = struct{}{}
 			}
+		case "reserveReleaseOn":
+			if _, ok := fieldSeen[settlementbatch.FieldReserveReleaseOn]; !ok {
+				selectedFields = append(selectedFields, settlementbatch.FieldReserveReleaseOn)
+				fieldSeen[settlementbatch.FieldReserveReleaseOn] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[settlementbatch.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, settlementbatch.FieldCreatedAt)

@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/bankaccount"
 	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
@@ -41,6 +42,8 @@ import (
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/payout"
+	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
@@ -59,6 +62,7 @@ import (
 	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/connectorterms"
 	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/payoutstatus"
 	"github.com/straitpay/strait/vocab/refundstatus"
 	"github.com/straitpay/strait/vocab/reviewstatus"
 	"github.com/straitpay/strait/vocab/sessionstatus"
@@ -76,6 +80,7 @@ const (
 	TypeAPIKey             = "APIKey"
 	TypeAgreement          = "Agreement"
 	TypeAuditLog           = "AuditLog"
+	TypeBankAccount        = "BankAccount"
 	TypeChannelEvent       = "ChannelEvent"
 	TypeChannelPosition    = "ChannelPosition"
 	TypeCheckoutSession    = "CheckoutSession"
@@ -102,6 +107,8 @@ const (
 	TypeMerchantUser       = "MerchantUser"
 	TypePayment            = "Payment"
 	TypePaymentAttempt     = "PaymentAttempt"
+	TypePayout             = "Payout"
+	TypePayoutSchedule     = "PayoutSchedule"
 	TypePosting            = "Posting"
 	TypeRefund             = "Refund"
 	TypeRiskCounter        = "RiskCounter"
@@ -3170,6 +3177,1169 @@ func (m *AuditLogMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *AuditLogMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AuditLog edge %s", name)
+}
+
+// BankAccountMutation represents an operation that mutates the BankAccount nodes in the graph.
+type BankAccountMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *string
+	created_at         *time.Time
+	updated_at         *time.Time
+	merchant_id        *string
+	country            *string
+	currency           *string
+	holder_name        *string
+	number             *string
+	routing            *string
+	last4              *string
+	fingerprint        *string
+	status             *bankaccount.Status
+	connector          *string
+	deposits           *[]int64
+	appenddeposits     []int64
+	verify_attempts    *int
+	addverify_attempts *int
+	failure_reason     *string
+	clearedFields      map[string]struct{}
+	done               bool
+	oldValue           func(context.Context) (*BankAccount, error)
+	predicates         []predicate.BankAccount
+}
+
+var _ ent.Mutation = (*BankAccountMutation)(nil)
+
+// bankaccountOption allows management of the mutation configuration using functional options.
+type bankaccountOption func(*BankAccountMutation)
+
+// newBankAccountMutation creates new mutation for the BankAccount entity.
+func newBankAccountMutation(c config, op Op, opts ...bankaccountOption) *BankAccountMutation {
+	m := &BankAccountMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeBankAccount,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withBankAccountID sets the ID field of the mutation.
+func withBankAccountID(id string) bankaccountOption {
+	return func(m *BankAccountMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *BankAccount
+		)
+		m.oldValue = func(ctx context.Context) (*BankAccount, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().BankAccount.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withBankAccount sets the old BankAccount of the mutation.
+func withBankAccount(node *BankAccount) bankaccountOption {
+	return func(m *BankAccountMutation) {
+		m.oldValue = func(context.Context) (*BankAccount, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m BankAccountMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m BankAccountMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of BankAccount entities.
+func (m *BankAccountMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *BankAccountMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *BankAccountMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().BankAccount.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *BankAccountMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *BankAccountMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *BankAccountMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *BankAccountMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *BankAccountMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *BankAccountMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *BankAccountMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *BankAccountMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *BankAccountMutation) ResetMerchantID() {
+	m.merchant_id = nil
+}
+
+// SetCountry sets the "country" field.
+func (m *BankAccountMutation) SetCountry(s string) {
+	m.country = &s
+}
+
+// Country returns the value of the "country" field in the mutation.
+func (m *BankAccountMutation) Country() (r string, exists bool) {
+	v := m.country
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCountry returns the old "country" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldCountry(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCountry is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCountry requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCountry: %w", err)
+	}
+	return oldValue.Country, nil
+}
+
+// ResetCountry resets all changes to the "country" field.
+func (m *BankAccountMutation) ResetCountry() {
+	m.country = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *BankAccountMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *BankAccountMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *BankAccountMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetHolderName sets the "holder_name" field.
+func (m *BankAccountMutation) SetHolderName(s string) {
+	m.holder_name = &s
+}
+
+// HolderName returns the value of the "holder_name" field in the mutation.
+func (m *BankAccountMutation) HolderName() (r string, exists bool) {
+	v := m.holder_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHolderName returns the old "holder_name" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldHolderName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHolderName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHolderName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHolderName: %w", err)
+	}
+	return oldValue.HolderName, nil
+}
+
+// ResetHolderName resets all changes to the "holder_name" field.
+func (m *BankAccountMutation) ResetHolderName() {
+	m.holder_name = nil
+}
+
+// SetNumber sets the "number" field.
+func (m *BankAccountMutation) SetNumber(s string) {
+	m.number = &s
+}
+
+// Number returns the value of the "number" field in the mutation.
+func (m *BankAccountMutation) Number() (r string, exists bool) {
+	v := m.number
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNumber returns the old "number" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldNumber(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNumber is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNumber requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNumber: %w", err)
+	}
+	return oldValue.Number, nil
+}
+
+// ResetNumber resets all changes to the "number" field.
+func (m *BankAccountMutation) ResetNumber() {
+	m.number = nil
+}
+
+// SetRouting sets the "routing" field.
+func (m *BankAccountMutation) SetRouting(s string) {
+	m.routing = &s
+}
+
+// Routing returns the value of the "routing" field in the mutation.
+func (m *BankAccountMutation) Routing() (r string, exists bool) {
+	v := m.routing
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRouting returns the old "routing" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldRouting(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRouting is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRouting requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRouting: %w", err)
+	}
+	return oldValue.Routing, nil
+}
+
+// ResetRouting resets all changes to the "routing" field.
+func (m *BankAccountMutation) ResetRouting() {
+	m.routing = nil
+}
+
+// SetLast4 sets the "last4" field.
+func (m *BankAccountMutation) SetLast4(s string) {
+	m.last4 = &s
+}
+
+// Last4 returns the value of the "last4" field in the mutation.
+func (m *BankAccountMutation) Last4() (r string, exists bool) {
+	v := m.last4
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLast4 returns the old "last4" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldLast4(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLast4 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLast4 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLast4: %w", err)
+	}
+	return oldValue.Last4, nil
+}
+
+// ResetLast4 resets all changes to the "last4" field.
+func (m *BankAccountMutation) ResetLast4() {
+	m.last4 = nil
+}
+
+// SetFingerprint sets the "fingerprint" field.
+func (m *BankAccountMutation) SetFingerprint(s string) {
+	m.fingerprint = &s
+}
+
+// Fingerprint returns the value of the "fingerprint" field in the mutation.
+func (m *BankAccountMutation) Fingerprint() (r string, exists bool) {
+	v := m.fingerprint
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFingerprint returns the old "fingerprint" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldFingerprint(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFingerprint is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFingerprint requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFingerprint: %w", err)
+	}
+	return oldValue.Fingerprint, nil
+}
+
+// ResetFingerprint resets all changes to the "fingerprint" field.
+func (m *BankAccountMutation) ResetFingerprint() {
+	m.fingerprint = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *BankAccountMutation) SetStatus(b bankaccount.Status) {
+	m.status = &b
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *BankAccountMutation) Status() (r bankaccount.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldStatus(ctx context.Context) (v bankaccount.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *BankAccountMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *BankAccountMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *BankAccountMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *BankAccountMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetDeposits sets the "deposits" field.
+func (m *BankAccountMutation) SetDeposits(i []int64) {
+	m.deposits = &i
+	m.appenddeposits = nil
+}
+
+// Deposits returns the value of the "deposits" field in the mutation.
+func (m *BankAccountMutation) Deposits() (r []int64, exists bool) {
+	v := m.deposits
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeposits returns the old "deposits" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldDeposits(ctx context.Context) (v []int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeposits is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeposits requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeposits: %w", err)
+	}
+	return oldValue.Deposits, nil
+}
+
+// AppendDeposits adds i to the "deposits" field.
+func (m *BankAccountMutation) AppendDeposits(i []int64) {
+	m.appenddeposits = append(m.appenddeposits, i...)
+}
+
+// AppendedDeposits returns the list of values that were appended to the "deposits" field in this mutation.
+func (m *BankAccountMutation) AppendedDeposits() ([]int64, bool) {
+	if len(m.appenddeposits) == 0 {
+		return nil, false
+	}
+	return m.appenddeposits, true
+}
+
+// ClearDeposits clears the value of the "deposits" field.
+func (m *BankAccountMutation) ClearDeposits() {
+	m.deposits = nil
+	m.appenddeposits = nil
+	m.clearedFields[bankaccount.FieldDeposits] = struct{}{}
+}
+
+// DepositsCleared returns if the "deposits" field was cleared in this mutation.
+func (m *BankAccountMutation) DepositsCleared() bool {
+	_, ok := m.clearedFields[bankaccount.FieldDeposits]
+	return ok
+}
+
+// ResetDeposits resets all changes to the "deposits" field.
+func (m *BankAccountMutation) ResetDeposits() {
+	m.deposits = nil
+	m.appenddeposits = nil
+	delete(m.clearedFields, bankaccount.FieldDeposits)
+}
+
+// SetVerifyAttempts sets the "verify_attempts" field.
+func (m *BankAccountMutation) SetVerifyAttempts(i int) {
+	m.verify_attempts = &i
+	m.addverify_attempts = nil
+}
+
+// VerifyAttempts returns the value of the "verify_attempts" field in the mutation.
+func (m *BankAccountMutation) VerifyAttempts() (r int, exists bool) {
+	v := m.verify_attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVerifyAttempts returns the old "verify_attempts" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldVerifyAttempts(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVerifyAttempts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVerifyAttempts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVerifyAttempts: %w", err)
+	}
+	return oldValue.VerifyAttempts, nil
+}
+
+// AddVerifyAttempts adds i to the "verify_attempts" field.
+func (m *BankAccountMutation) AddVerifyAttempts(i int) {
+	if m.addverify_attempts != nil {
+		*m.addverify_attempts += i
+	} else {
+		m.addverify_attempts = &i
+	}
+}
+
+// AddedVerifyAttempts returns the value that was added to the "verify_attempts" field in this mutation.
+func (m *BankAccountMutation) AddedVerifyAttempts() (r int, exists bool) {
+	v := m.addverify_attempts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetVerifyAttempts resets all changes to the "verify_attempts" field.
+func (m *BankAccountMutation) ResetVerifyAttempts() {
+	m.verify_attempts = nil
+	m.addverify_attempts = nil
+}
+
+// SetFailureReason sets the "failure_reason" field.
+func (m *BankAccountMutation) SetFailureReason(s string) {
+	m.failure_reason = &s
+}
+
+// FailureReason returns the value of the "failure_reason" field in the mutation.
+func (m *BankAccountMutation) FailureReason() (r string, exists bool) {
+	v := m.failure_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailureReason returns the old "failure_reason" field's value of the BankAccount entity.
+// If the BankAccount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *BankAccountMutation) OldFailureReason(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailureReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailureReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailureReason: %w", err)
+	}
+	return oldValue.FailureReason, nil
+}
+
+// ResetFailureReason resets all changes to the "failure_reason" field.
+func (m *BankAccountMutation) ResetFailureReason() {
+	m.failure_reason = nil
+}
+
+// Where appends a list predicates to the BankAccountMutation builder.
+func (m *BankAccountMutation) Where(ps ...predicate.BankAccount) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the BankAccountMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *BankAccountMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.BankAccount, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *BankAccountMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *BankAccountMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (BankAccount).
+func (m *BankAccountMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *BankAccountMutation) Fields() []string {
+	fields := make([]string, 0, 15)
+	if m.created_at != nil {
+		fields = append(fields, bankaccount.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, bankaccount.FieldUpdatedAt)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, bankaccount.FieldMerchantID)
+	}
+	if m.country != nil {
+		fields = append(fields, bankaccount.FieldCountry)
+	}
+	if m.currency != nil {
+		fields = append(fields, bankaccount.FieldCurrency)
+	}
+	if m.holder_name != nil {
+		fields = append(fields, bankaccount.FieldHolderName)
+	}
+	if m.number != nil {
+		fields = append(fields, bankaccount.FieldNumber)
+	}
+	if m.routing != nil {
+		fields = append(fields, bankaccount.FieldRouting)
+	}
+	if m.last4 != nil {
+		fields = append(fields, bankaccount.FieldLast4)
+	}
+	if m.fingerprint != nil {
+		fields = append(fields, bankaccount.FieldFingerprint)
+	}
+	if m.status != nil {
+		fields = append(fields, bankaccount.FieldStatus)
+	}
+	if m.connector != nil {
+		fields = append(fields, bankaccount.FieldConnector)
+	}
+	if m.deposits != nil {
+		fields = append(fields, bankaccount.FieldDeposits)
+	}
+	if m.verify_attempts != nil {
+		fields = append(fields, bankaccount.FieldVerifyAttempts)
+	}
+	if m.failure_reason != nil {
+		fields = append(fields, bankaccount.FieldFailureReason)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *BankAccountMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case bankaccount.FieldCreatedAt:
+		return m.CreatedAt()
+	case bankaccount.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case bankaccount.FieldMerchantID:
+		return m.MerchantID()
+	case bankaccount.FieldCountry:
+		return m.Country()
+	case bankaccount.FieldCurrency:
+		return m.Currency()
+	case bankaccount.FieldHolderName:
+		return m.HolderName()
+	case bankaccount.FieldNumber:
+		return m.Number()
+	case bankaccount.FieldRouting:
+		return m.Routing()
+	case bankaccount.FieldLast4:
+		return m.Last4()
+	case bankaccount.FieldFingerprint:
+		return m.Fingerprint()
+	case bankaccount.FieldStatus:
+		return m.Status()
+	case bankaccount.FieldConnector:
+		return m.Connector()
+	case bankaccount.FieldDeposits:
+		return m.Deposits()
+	case bankaccount.FieldVerifyAttempts:
+		return m.VerifyAttempts()
+	case bankaccount.FieldFailureReason:
+		return m.FailureReason()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *BankAccountMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case bankaccount.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case bankaccount.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case bankaccount.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case bankaccount.FieldCountry:
+		return m.OldCountry(ctx)
+	case bankaccount.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case bankaccount.FieldHolderName:
+		return m.OldHolderName(ctx)
+	case bankaccount.FieldNumber:
+		return m.OldNumber(ctx)
+	case bankaccount.FieldRouting:
+		return m.OldRouting(ctx)
+	case bankaccount.FieldLast4:
+		return m.OldLast4(ctx)
+	case bankaccount.FieldFingerprint:
+		return m.OldFingerprint(ctx)
+	case bankaccount.FieldStatus:
+		return m.OldStatus(ctx)
+	case bankaccount.FieldConnector:
+		return m.OldConnector(ctx)
+	case bankaccount.FieldDeposits:
+		return m.OldDeposits(ctx)
+	case bankaccount.FieldVerifyAttempts:
+		return m.OldVerifyAttempts(ctx)
+	case bankaccount.FieldFailureReason:
+		return m.OldFailureReason(ctx)
+	}
+	return nil, fmt.Errorf("unknown BankAccount field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BankAccountMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case bankaccount.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case bankaccount.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case bankaccount.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case bankaccount.FieldCountry:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCountry(v)
+		return nil
+	case bankaccount.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case bankaccount.FieldHolderName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHolderName(v)
+		return nil
+	case bankaccount.FieldNumber:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNumber(v)
+		return nil
+	case bankaccount.FieldRouting:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRouting(v)
+		return nil
+	case bankaccount.FieldLast4:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLast4(v)
+		return nil
+	case bankaccount.FieldFingerprint:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFingerprint(v)
+		return nil
+	case bankaccount.FieldStatus:
+		v, ok := value.(bankaccount.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case bankaccount.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case bankaccount.FieldDeposits:
+		v, ok := value.([]int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeposits(v)
+		return nil
+	case bankaccount.FieldVerifyAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVerifyAttempts(v)
+		return nil
+	case bankaccount.FieldFailureReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailureReason(v)
+		return nil
+	}
+	return fmt.Errorf("unknown BankAccount field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *BankAccountMutation) AddedFields() []string {
+	var fields []string
+	if m.addverify_attempts != nil {
+		fields = append(fields, bankaccount.FieldVerifyAttempts)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *BankAccountMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case bankaccount.FieldVerifyAttempts:
+		return m.AddedVerifyAttempts()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *BankAccountMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case bankaccount.FieldVerifyAttempts:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddVerifyAttempts(v)
+		return nil
+	}
+	return fmt.Errorf("unknown BankAccount numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *BankAccountMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(bankaccount.FieldDeposits) {
+		fields = append(fields, bankaccount.FieldDeposits)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *BankAccountMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *BankAccountMutation) ClearField(name string) error {
+	switch name {
+	case bankaccount.FieldDeposits:
+		m.ClearDeposits()
+		return nil
+	}
+	return fmt.Errorf("unknown BankAccount nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *BankAccountMutation) ResetField(name string) error {
+	switch name {
+	case bankaccount.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case bankaccount.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case bankaccount.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case bankaccount.FieldCountry:
+		m.ResetCountry()
+		return nil
+	case bankaccount.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case bankaccount.FieldHolderName:
+		m.ResetHolderName()
+		return nil
+	case bankaccount.FieldNumber:
+		m.ResetNumber()
+		return nil
+	case bankaccount.FieldRouting:
+		m.ResetRouting()
+		return nil
+	case bankaccount.FieldLast4:
+		m.ResetLast4()
+		return nil
+	case bankaccount.FieldFingerprint:
+		m.ResetFingerprint()
+		return nil
+	case bankaccount.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case bankaccount.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case bankaccount.FieldDeposits:
+		m.ResetDeposits()
+		return nil
+	case bankaccount.FieldVerifyAttempts:
+		m.ResetVerifyAttempts()
+		return nil
+	case bankaccount.FieldFailureReason:
+		m.ResetFailureReason()
+		return nil
+	}
+	return fmt.Errorf("unknown BankAccount field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *BankAccountMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *BankAccountMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *BankAccountMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *BankAccountMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *BankAccountMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *BankAccountMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *BankAccountMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown BankAccount unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *BankAccountMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown BankAccount edge %s", name)
 }
 
 // ChannelEventMutation represents an operation that mutates the ChannelEvent nodes in the graph.
@@ -30368,6 +31538,2294 @@ func (m *PaymentAttemptMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown PaymentAttempt edge %s", name)
 }
 
+// PayoutMutation represents an operation that mutates the Payout nodes in the graph.
+type PayoutMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *string
+	created_at          *time.Time
+	updated_at          *time.Time
+	merchant_id         *string
+	bank_account_id     *string
+	amount              *int64
+	addamount           *int64
+	currency            *string
+	source_amount       *int64
+	addsource_amount    *int64
+	source_currency     *string
+	fx_quote_id         *string
+	status              *payoutstatus.Status
+	idempotency_key     *string
+	description         *string
+	connector           *string
+	connector_reference *string
+	failure_code        *string
+	send_at             *time.Time
+	submitted_at        *time.Time
+	next_check_at       *time.Time
+	clearedFields       map[string]struct{}
+	done                bool
+	oldValue            func(context.Context) (*Payout, error)
+	predicates          []predicate.Payout
+}
+
+var _ ent.Mutation = (*PayoutMutation)(nil)
+
+// payoutOption allows management of the mutation configuration using functional options.
+type payoutOption func(*PayoutMutation)
+
+// newPayoutMutation creates new mutation for the Payout entity.
+func newPayoutMutation(c config, op Op, opts ...payoutOption) *PayoutMutation {
+	m := &PayoutMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePayout,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPayoutID sets the ID field of the mutation.
+func withPayoutID(id string) payoutOption {
+	return func(m *PayoutMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Payout
+		)
+		m.oldValue = func(ctx context.Context) (*Payout, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Payout.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPayout sets the old Payout of the mutation.
+func withPayout(node *Payout) payoutOption {
+	return func(m *PayoutMutation) {
+		m.oldValue = func(context.Context) (*Payout, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PayoutMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PayoutMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Payout entities.
+func (m *PayoutMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PayoutMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PayoutMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Payout.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PayoutMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PayoutMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PayoutMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PayoutMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PayoutMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PayoutMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *PayoutMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *PayoutMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *PayoutMutation) ResetMerchantID() {
+	m.merchant_id = nil
+}
+
+// SetBankAccountID sets the "bank_account_id" field.
+func (m *PayoutMutation) SetBankAccountID(s string) {
+	m.bank_account_id = &s
+}
+
+// BankAccountID returns the value of the "bank_account_id" field in the mutation.
+func (m *PayoutMutation) BankAccountID() (r string, exists bool) {
+	v := m.bank_account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBankAccountID returns the old "bank_account_id" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldBankAccountID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBankAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBankAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBankAccountID: %w", err)
+	}
+	return oldValue.BankAccountID, nil
+}
+
+// ResetBankAccountID resets all changes to the "bank_account_id" field.
+func (m *PayoutMutation) ResetBankAccountID() {
+	m.bank_account_id = nil
+}
+
+// SetAmount sets the "amount" field.
+func (m *PayoutMutation) SetAmount(i int64) {
+	m.amount = &i
+	m.addamount = nil
+}
+
+// Amount returns the value of the "amount" field in the mutation.
+func (m *PayoutMutation) Amount() (r int64, exists bool) {
+	v := m.amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmount returns the old "amount" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmount: %w", err)
+	}
+	return oldValue.Amount, nil
+}
+
+// AddAmount adds i to the "amount" field.
+func (m *PayoutMutation) AddAmount(i int64) {
+	if m.addamount != nil {
+		*m.addamount += i
+	} else {
+		m.addamount = &i
+	}
+}
+
+// AddedAmount returns the value that was added to the "amount" field in this mutation.
+func (m *PayoutMutation) AddedAmount() (r int64, exists bool) {
+	v := m.addamount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAmount resets all changes to the "amount" field.
+func (m *PayoutMutation) ResetAmount() {
+	m.amount = nil
+	m.addamount = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *PayoutMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *PayoutMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *PayoutMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetSourceAmount sets the "source_amount" field.
+func (m *PayoutMutation) SetSourceAmount(i int64) {
+	m.source_amount = &i
+	m.addsource_amount = nil
+}
+
+// SourceAmount returns the value of the "source_amount" field in the mutation.
+func (m *PayoutMutation) SourceAmount() (r int64, exists bool) {
+	v := m.source_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceAmount returns the old "source_amount" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldSourceAmount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceAmount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceAmount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceAmount: %w", err)
+	}
+	return oldValue.SourceAmount, nil
+}
+
+// AddSourceAmount adds i to the "source_amount" field.
+func (m *PayoutMutation) AddSourceAmount(i int64) {
+	if m.addsource_amount != nil {
+		*m.addsource_amount += i
+	} else {
+		m.addsource_amount = &i
+	}
+}
+
+// AddedSourceAmount returns the value that was added to the "source_amount" field in this mutation.
+func (m *PayoutMutation) AddedSourceAmount() (r int64, exists bool) {
+	v := m.addsource_amount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSourceAmount resets all changes to the "source_amount" field.
+func (m *PayoutMutation) ResetSourceAmount() {
+	m.source_amount = nil
+	m.addsource_amount = nil
+}
+
+// SetSourceCurrency sets the "source_currency" field.
+func (m *PayoutMutation) SetSourceCurrency(s string) {
+	m.source_currency = &s
+}
+
+// SourceCurrency returns the value of the "source_currency" field in the mutation.
+func (m *PayoutMutation) SourceCurrency() (r string, exists bool) {
+	v := m.source_currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceCurrency returns the old "source_currency" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldSourceCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceCurrency: %w", err)
+	}
+	return oldValue.SourceCurrency, nil
+}
+
+// ResetSourceCurrency resets all changes to the "source_currency" field.
+func (m *PayoutMutation) ResetSourceCurrency() {
+	m.source_currency = nil
+}
+
+// SetFxQuoteID sets the "fx_quote_id" field.
+func (m *PayoutMutation) SetFxQuoteID(s string) {
+	m.fx_quote_id = &s
+}
+
+// FxQuoteID returns the value of the "fx_quote_id" field in the mutation.
+func (m *PayoutMutation) FxQuoteID() (r string, exists bool) {
+	v := m.fx_quote_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFxQuoteID returns the old "fx_quote_id" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldFxQuoteID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFxQuoteID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFxQuoteID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFxQuoteID: %w", err)
+	}
+	return oldValue.FxQuoteID, nil
+}
+
+// ResetFxQuoteID resets all changes to the "fx_quote_id" field.
+func (m *PayoutMutation) ResetFxQuoteID() {
+	m.fx_quote_id = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *PayoutMutation) SetStatus(pa payoutstatus.Status) {
+	m.status = &pa
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *PayoutMutation) Status() (r payoutstatus.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldStatus(ctx context.Context) (v payoutstatus.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *PayoutMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetIdempotencyKey sets the "idempotency_key" field.
+func (m *PayoutMutation) SetIdempotencyKey(s string) {
+	m.idempotency_key = &s
+}
+
+// IdempotencyKey returns the value of the "idempotency_key" field in the mutation.
+func (m *PayoutMutation) IdempotencyKey() (r string, exists bool) {
+	v := m.idempotency_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotencyKey returns the old "idempotency_key" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldIdempotencyKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotencyKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotencyKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotencyKey: %w", err)
+	}
+	return oldValue.IdempotencyKey, nil
+}
+
+// ClearIdempotencyKey clears the value of the "idempotency_key" field.
+func (m *PayoutMutation) ClearIdempotencyKey() {
+	m.idempotency_key = nil
+	m.clearedFields[payout.FieldIdempotencyKey] = struct{}{}
+}
+
+// IdempotencyKeyCleared returns if the "idempotency_key" field was cleared in this mutation.
+func (m *PayoutMutation) IdempotencyKeyCleared() bool {
+	_, ok := m.clearedFields[payout.FieldIdempotencyKey]
+	return ok
+}
+
+// ResetIdempotencyKey resets all changes to the "idempotency_key" field.
+func (m *PayoutMutation) ResetIdempotencyKey() {
+	m.idempotency_key = nil
+	delete(m.clearedFields, payout.FieldIdempotencyKey)
+}
+
+// SetDescription sets the "description" field.
+func (m *PayoutMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *PayoutMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *PayoutMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *PayoutMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *PayoutMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *PayoutMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetConnectorReference sets the "connector_reference" field.
+func (m *PayoutMutation) SetConnectorReference(s string) {
+	m.connector_reference = &s
+}
+
+// ConnectorReference returns the value of the "connector_reference" field in the mutation.
+func (m *PayoutMutation) ConnectorReference() (r string, exists bool) {
+	v := m.connector_reference
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnectorReference returns the old "connector_reference" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldConnectorReference(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnectorReference is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnectorReference requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnectorReference: %w", err)
+	}
+	return oldValue.ConnectorReference, nil
+}
+
+// ResetConnectorReference resets all changes to the "connector_reference" field.
+func (m *PayoutMutation) ResetConnectorReference() {
+	m.connector_reference = nil
+}
+
+// SetFailureCode sets the "failure_code" field.
+func (m *PayoutMutation) SetFailureCode(s string) {
+	m.failure_code = &s
+}
+
+// FailureCode returns the value of the "failure_code" field in the mutation.
+func (m *PayoutMutation) FailureCode() (r string, exists bool) {
+	v := m.failure_code
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailureCode returns the old "failure_code" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldFailureCode(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailureCode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailureCode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailureCode: %w", err)
+	}
+	return oldValue.FailureCode, nil
+}
+
+// ResetFailureCode resets all changes to the "failure_code" field.
+func (m *PayoutMutation) ResetFailureCode() {
+	m.failure_code = nil
+}
+
+// SetSendAt sets the "send_at" field.
+func (m *PayoutMutation) SetSendAt(t time.Time) {
+	m.send_at = &t
+}
+
+// SendAt returns the value of the "send_at" field in the mutation.
+func (m *PayoutMutation) SendAt() (r time.Time, exists bool) {
+	v := m.send_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSendAt returns the old "send_at" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldSendAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSendAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSendAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSendAt: %w", err)
+	}
+	return oldValue.SendAt, nil
+}
+
+// ResetSendAt resets all changes to the "send_at" field.
+func (m *PayoutMutation) ResetSendAt() {
+	m.send_at = nil
+}
+
+// SetSubmittedAt sets the "submitted_at" field.
+func (m *PayoutMutation) SetSubmittedAt(t time.Time) {
+	m.submitted_at = &t
+}
+
+// SubmittedAt returns the value of the "submitted_at" field in the mutation.
+func (m *PayoutMutation) SubmittedAt() (r time.Time, exists bool) {
+	v := m.submitted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSubmittedAt returns the old "submitted_at" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldSubmittedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSubmittedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSubmittedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSubmittedAt: %w", err)
+	}
+	return oldValue.SubmittedAt, nil
+}
+
+// ClearSubmittedAt clears the value of the "submitted_at" field.
+func (m *PayoutMutation) ClearSubmittedAt() {
+	m.submitted_at = nil
+	m.clearedFields[payout.FieldSubmittedAt] = struct{}{}
+}
+
+// SubmittedAtCleared returns if the "submitted_at" field was cleared in this mutation.
+func (m *PayoutMutation) SubmittedAtCleared() bool {
+	_, ok := m.clearedFields[payout.FieldSubmittedAt]
+	return ok
+}
+
+// ResetSubmittedAt resets all changes to the "submitted_at" field.
+func (m *PayoutMutation) ResetSubmittedAt() {
+	m.submitted_at = nil
+	delete(m.clearedFields, payout.FieldSubmittedAt)
+}
+
+// SetNextCheckAt sets the "next_check_at" field.
+func (m *PayoutMutation) SetNextCheckAt(t time.Time) {
+	m.next_check_at = &t
+}
+
+// NextCheckAt returns the value of the "next_check_at" field in the mutation.
+func (m *PayoutMutation) NextCheckAt() (r time.Time, exists bool) {
+	v := m.next_check_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextCheckAt returns the old "next_check_at" field's value of the Payout entity.
+// If the Payout object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutMutation) OldNextCheckAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextCheckAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextCheckAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextCheckAt: %w", err)
+	}
+	return oldValue.NextCheckAt, nil
+}
+
+// ClearNextCheckAt clears the value of the "next_check_at" field.
+func (m *PayoutMutation) ClearNextCheckAt() {
+	m.next_check_at = nil
+	m.clearedFields[payout.FieldNextCheckAt] = struct{}{}
+}
+
+// NextCheckAtCleared returns if the "next_check_at" field was cleared in this mutation.
+func (m *PayoutMutation) NextCheckAtCleared() bool {
+	_, ok := m.clearedFields[payout.FieldNextCheckAt]
+	return ok
+}
+
+// ResetNextCheckAt resets all changes to the "next_check_at" field.
+func (m *PayoutMutation) ResetNextCheckAt() {
+	m.next_check_at = nil
+	delete(m.clearedFields, payout.FieldNextCheckAt)
+}
+
+// Where appends a list predicates to the PayoutMutation builder.
+func (m *PayoutMutation) Where(ps ...predicate.Payout) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PayoutMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PayoutMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Payout, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PayoutMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PayoutMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Payout).
+func (m *PayoutMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PayoutMutation) Fields() []string {
+	fields := make([]string, 0, 18)
+	if m.created_at != nil {
+		fields = append(fields, payout.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, payout.FieldUpdatedAt)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, payout.FieldMerchantID)
+	}
+	if m.bank_account_id != nil {
+		fields = append(fields, payout.FieldBankAccountID)
+	}
+	if m.amount != nil {
+		fields = append(fields, payout.FieldAmount)
+	}
+	if m.currency != nil {
+		fields = append(fields, payout.FieldCurrency)
+	}
+	if m.source_amount != nil {
+		fields = append(fields, payout.FieldSourceAmount)
+	}
+	if m.source_currency != nil {
+		fields = append(fields, payout.FieldSourceCurrency)
+	}
+	if m.fx_quote_id != nil {
+		fields = append(fields, payout.FieldFxQuoteID)
+	}
+	if m.status != nil {
+		fields = append(fields, payout.FieldStatus)
+	}
+	if m.idempotency_key != nil {
+		fields = append(fields, payout.FieldIdempotencyKey)
+	}
+	if m.description != nil {
+		fields = append(fields, payout.FieldDescription)
+	}
+	if m.connector != nil {
+		fields = append(fields, payout.FieldConnector)
+	}
+	if m.connector_reference != nil {
+		fields = append(fields, payout.FieldConnectorReference)
+	}
+	if m.failure_code != nil {
+		fields = append(fields, payout.FieldFailureCode)
+	}
+	if m.send_at != nil {
+		fields = append(fields, payout.FieldSendAt)
+	}
+	if m.submitted_at != nil {
+		fields = append(fields, payout.FieldSubmittedAt)
+	}
+	if m.next_check_at != nil {
+		fields = append(fields, payout.FieldNextCheckAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PayoutMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case payout.FieldCreatedAt:
+		return m.CreatedAt()
+	case payout.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case payout.FieldMerchantID:
+		return m.MerchantID()
+	case payout.FieldBankAccountID:
+		return m.BankAccountID()
+	case payout.FieldAmount:
+		return m.Amount()
+	case payout.FieldCurrency:
+		return m.Currency()
+	case payout.FieldSourceAmount:
+		return m.SourceAmount()
+	case payout.FieldSourceCurrency:
+		return m.SourceCurrency()
+	case payout.FieldFxQuoteID:
+		return m.FxQuoteID()
+	case payout.FieldStatus:
+		return m.Status()
+	case payout.FieldIdempotencyKey:
+		return m.IdempotencyKey()
+	case payout.FieldDescription:
+		return m.Description()
+	case payout.FieldConnector:
+		return m.Connector()
+	case payout.FieldConnectorReference:
+		return m.ConnectorReference()
+	case payout.FieldFailureCode:
+		return m.FailureCode()
+	case payout.FieldSendAt:
+		return m.SendAt()
+	case payout.FieldSubmittedAt:
+		return m.SubmittedAt()
+	case payout.FieldNextCheckAt:
+		return m.NextCheckAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PayoutMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case payout.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case payout.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case payout.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case payout.FieldBankAccountID:
+		return m.OldBankAccountID(ctx)
+	case payout.FieldAmount:
+		return m.OldAmount(ctx)
+	case payout.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case payout.FieldSourceAmount:
+		return m.OldSourceAmount(ctx)
+	case payout.FieldSourceCurrency:
+		return m.OldSourceCurrency(ctx)
+	case payout.FieldFxQuoteID:
+		return m.OldFxQuoteID(ctx)
+	case payout.FieldStatus:
+		return m.OldStatus(ctx)
+	case payout.FieldIdempotencyKey:
+		return m.OldIdempotencyKey(ctx)
+	case payout.FieldDescription:
+		return m.OldDescription(ctx)
+	case payout.FieldConnector:
+		return m.OldConnector(ctx)
+	case payout.FieldConnectorReference:
+		return m.OldConnectorReference(ctx)
+	case payout.FieldFailureCode:
+		return m.OldFailureCode(ctx)
+	case payout.FieldSendAt:
+		return m.OldSendAt(ctx)
+	case payout.FieldSubmittedAt:
+		return m.OldSubmittedAt(ctx)
+	case payout.FieldNextCheckAt:
+		return m.OldNextCheckAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Payout field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PayoutMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case payout.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case payout.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case payout.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case payout.FieldBankAccountID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBankAccountID(v)
+		return nil
+	case payout.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmount(v)
+		return nil
+	case payout.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case payout.FieldSourceAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceAmount(v)
+		return nil
+	case payout.FieldSourceCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceCurrency(v)
+		return nil
+	case payout.FieldFxQuoteID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFxQuoteID(v)
+		return nil
+	case payout.FieldStatus:
+		v, ok := value.(payoutstatus.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case payout.FieldIdempotencyKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotencyKey(v)
+		return nil
+	case payout.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case payout.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case payout.FieldConnectorReference:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnectorReference(v)
+		return nil
+	case payout.FieldFailureCode:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailureCode(v)
+		return nil
+	case payout.FieldSendAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSendAt(v)
+		return nil
+	case payout.FieldSubmittedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSubmittedAt(v)
+		return nil
+	case payout.FieldNextCheckAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextCheckAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Payout field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PayoutMutation) AddedFields() []string {
+	var fields []string
+	if m.addamount != nil {
+		fields = append(fields, payout.FieldAmount)
+	}
+	if m.addsource_amount != nil {
+		fields = append(fields, payout.FieldSourceAmount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PayoutMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case payout.FieldAmount:
+		return m.AddedAmount()
+	case payout.FieldSourceAmount:
+		return m.AddedSourceAmount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PayoutMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case payout.FieldAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAmount(v)
+		return nil
+	case payout.FieldSourceAmount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSourceAmount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Payout numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PayoutMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(payout.FieldIdempotencyKey) {
+		fields = append(fields, payout.FieldIdempotencyKey)
+	}
+	if m.FieldCleared(payout.FieldSubmittedAt) {
+		fields = append(fields, payout.FieldSubmittedAt)
+	}
+	if m.FieldCleared(payout.FieldNextCheckAt) {
+		fields = append(fields, payout.FieldNextCheckAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PayoutMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PayoutMutation) ClearField(name string) error {
+	switch name {
+	case payout.FieldIdempotencyKey:
+		m.ClearIdempotencyKey()
+		return nil
+	case payout.FieldSubmittedAt:
+		m.ClearSubmittedAt()
+		return nil
+	case payout.FieldNextCheckAt:
+		m.ClearNextCheckAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Payout nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PayoutMutation) ResetField(name string) error {
+	switch name {
+	case payout.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case payout.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case payout.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case payout.FieldBankAccountID:
+		m.ResetBankAccountID()
+		return nil
+	case payout.FieldAmount:
+		m.ResetAmount()
+		return nil
+	case payout.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case payout.FieldSourceAmount:
+		m.ResetSourceAmount()
+		return nil
+	case payout.FieldSourceCurrency:
+		m.ResetSourceCurrency()
+		return nil
+	case payout.FieldFxQuoteID:
+		m.ResetFxQuoteID()
+		return nil
+	case payout.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case payout.FieldIdempotencyKey:
+		m.ResetIdempotencyKey()
+		return nil
+	case payout.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case payout.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case payout.FieldConnectorReference:
+		m.ResetConnectorReference()
+		return nil
+	case payout.FieldFailureCode:
+		m.ResetFailureCode()
+		return nil
+	case payout.FieldSendAt:
+		m.ResetSendAt()
+		return nil
+	case payout.FieldSubmittedAt:
+		m.ResetSubmittedAt()
+		return nil
+	case payout.FieldNextCheckAt:
+		m.ResetNextCheckAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Payout field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PayoutMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PayoutMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PayoutMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PayoutMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PayoutMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PayoutMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PayoutMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Payout unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PayoutMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Payout edge %s", name)
+}
+
+// PayoutScheduleMutation represents an operation that mutates the PayoutSchedule nodes in the graph.
+type PayoutScheduleMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *string
+	created_at      *time.Time
+	updated_at      *time.Time
+	merchant_id     *string
+	bank_account_id *string
+	currency        *string
+	interval        *payoutschedule.Interval
+	weekday         *int
+	addweekday      *int
+	minimum         *int64
+	addminimum      *int64
+	enabled         *bool
+	next_run_at     *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*PayoutSchedule, error)
+	predicates      []predicate.PayoutSchedule
+}
+
+var _ ent.Mutation = (*PayoutScheduleMutation)(nil)
+
+// payoutscheduleOption allows management of the mutation configuration using functional options.
+type payoutscheduleOption func(*PayoutScheduleMutation)
+
+// newPayoutScheduleMutation creates new mutation for the PayoutSchedule entity.
+func newPayoutScheduleMutation(c config, op Op, opts ...payoutscheduleOption) *PayoutScheduleMutation {
+	m := &PayoutScheduleMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePayoutSchedule,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPayoutScheduleID sets the ID field of the mutation.
+func withPayoutScheduleID(id string) payoutscheduleOption {
+	return func(m *PayoutScheduleMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PayoutSchedule
+		)
+		m.oldValue = func(ctx context.Context) (*PayoutSchedule, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PayoutSchedule.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPayoutSchedule sets the old PayoutSchedule of the mutation.
+func withPayoutSchedule(node *PayoutSchedule) payoutscheduleOption {
+	return func(m *PayoutScheduleMutation) {
+		m.oldValue = func(context.Context) (*PayoutSchedule, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PayoutScheduleMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PayoutScheduleMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PayoutSchedule entities.
+func (m *PayoutScheduleMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PayoutScheduleMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PayoutScheduleMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PayoutSchedule.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PayoutScheduleMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PayoutScheduleMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PayoutSchedule entity.
+// If the PayoutSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutScheduleMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PayoutScheduleMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PayoutScheduleMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PayoutScheduleMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PayoutSchedule entity.
+// If the PayoutSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutScheduleMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PayoutScheduleMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *PayoutScheduleMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *PayoutScheduleMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the PayoutSchedule entity.
+// If the PayoutSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutScheduleMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *PayoutScheduleMutation) ResetMerchantID() {
+	m.merchant_id = nil
+}
+
+// SetBankAccountID sets the "bank_account_id" field.
+func (m *PayoutScheduleMutation) SetBankAccountID(s string) {
+	m.bank_account_id = &s
+}
+
+// BankAccountID returns the value of the "bank_account_id" field in the mutation.
+func (m *PayoutScheduleMutation) BankAccountID() (r string, exists bool) {
+	v := m.bank_account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBankAccountID returns the old "bank_account_id" field's value of the PayoutSchedule entity.
+// If the PayoutSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutScheduleMutation) OldBankAccountID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBankAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBankAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBankAccountID: %w", err)
+	}
+	return oldValue.BankAccountID, nil
+}
+
+// ResetBankAccountID resets all changes to the "bank_account_id" field.
+func (m *PayoutScheduleMutation) ResetBankAccountID() {
+	m.bank_account_id = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *PayoutScheduleMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *PayoutScheduleMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the PayoutSchedule entity.
+// If the PayoutSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutScheduleMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *PayoutScheduleMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetInterval sets the "interval" field.
+func (m *PayoutScheduleMutation) SetInterval(pa payoutschedule.Interval) {
+	m.interval = &pa
+}
+
+// Interval returns the value of the "interval" field in the mutation.
+func (m *PayoutScheduleMutation) Interval() (r payoutschedule.Interval, exists bool) {
+	v := m.interval
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInterval returns the old "interval" field's value of the PayoutSchedule entity.
+// If the PayoutSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutScheduleMutation) OldInterval(ctx context.Context) (v payoutschedule.Interval, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInterval is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInterval requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInterval: %w", err)
+	}
+	return oldValue.Interval, nil
+}
+
+// ResetInterval resets all changes to the "interval" field.
+func (m *PayoutScheduleMutation) ResetInterval() {
+	m.interval = nil
+}
+
+// SetWeekday sets the "weekday" field.
+func (m *PayoutScheduleMutation) SetWeekday(i int) {
+	m.weekday = &i
+	m.addweekday = nil
+}
+
+// Weekday returns the value of the "weekday" field in the mutation.
+func (m *PayoutScheduleMutation) Weekday() (r int, exists bool) {
+	v := m.weekday
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWeekday returns the old "weekday" field's value of the PayoutSchedule entity.
+// If the PayoutSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutScheduleMutation) OldWeekday(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWeekday is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWeekday requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWeekday: %w", err)
+	}
+	return oldValue.Weekday, nil
+}
+
+// AddWeekday adds i to the "weekday" field.
+func (m *PayoutScheduleMutation) AddWeekday(i int) {
+	if m.addweekday != nil {
+		*m.addweekday += i
+	} else {
+		m.addweekday = &i
+	}
+}
+
+// AddedWeekday returns the value that was added to the "weekday" field in this mutation.
+func (m *PayoutScheduleMutation) AddedWeekday() (r int, exists bool) {
+	v := m.addweekday
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetWeekday resets all changes to the "weekday" field.
+func (m *PayoutScheduleMutation) ResetWeekday() {
+	m.weekday = nil
+	m.addweekday = nil
+}
+
+// SetMinimum sets the "minimum" field.
+func (m *PayoutScheduleMutation) SetMinimum(i int64) {
+	m.minimum = &i
+	m.addminimum = nil
+}
+
+// Minimum returns the value of the "minimum" field in the mutation.
+func (m *PayoutScheduleMutation) Minimum() (r int64, exists bool) {
+	v := m.minimum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMinimum returns the old "minimum" field's value of the PayoutSchedule entity.
+// If the PayoutSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutScheduleMutation) OldMinimum(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMinimum is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMinimum requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMinimum: %w", err)
+	}
+	return oldValue.Minimum, nil
+}
+
+// AddMinimum adds i to the "minimum" field.
+func (m *PayoutScheduleMutation) AddMinimum(i int64) {
+	if m.addminimum != nil {
+		*m.addminimum += i
+	} else {
+		m.addminimum = &i
+	}
+}
+
+// AddedMinimum returns the value that was added to the "minimum" field in this mutation.
+func (m *PayoutScheduleMutation) AddedMinimum() (r int64, exists bool) {
+	v := m.addminimum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMinimum resets all changes to the "minimum" field.
+func (m *PayoutScheduleMutation) ResetMinimum() {
+	m.minimum = nil
+	m.addminimum = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *PayoutScheduleMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *PayoutScheduleMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the PayoutSchedule entity.
+// If the PayoutSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutScheduleMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *PayoutScheduleMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// SetNextRunAt sets the "next_run_at" field.
+func (m *PayoutScheduleMutation) SetNextRunAt(t time.Time) {
+	m.next_run_at = &t
+}
+
+// NextRunAt returns the value of the "next_run_at" field in the mutation.
+func (m *PayoutScheduleMutation) NextRunAt() (r time.Time, exists bool) {
+	v := m.next_run_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNextRunAt returns the old "next_run_at" field's value of the PayoutSchedule entity.
+// If the PayoutSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PayoutScheduleMutation) OldNextRunAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNextRunAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNextRunAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNextRunAt: %w", err)
+	}
+	return oldValue.NextRunAt, nil
+}
+
+// ClearNextRunAt clears the value of the "next_run_at" field.
+func (m *PayoutScheduleMutation) ClearNextRunAt() {
+	m.next_run_at = nil
+	m.clearedFields[payoutschedule.FieldNextRunAt] = struct{}{}
+}
+
+// NextRunAtCleared returns if the "next_run_at" field was cleared in this mutation.
+func (m *PayoutScheduleMutation) NextRunAtCleared() bool {
+	_, ok := m.clearedFields[payoutschedule.FieldNextRunAt]
+	return ok
+}
+
+// ResetNextRunAt resets all changes to the "next_run_at" field.
+func (m *PayoutScheduleMutation) ResetNextRunAt() {
+	m.next_run_at = nil
+	delete(m.clearedFields, payoutschedule.FieldNextRunAt)
+}
+
+// Where appends a list predicates to the PayoutScheduleMutation builder.
+func (m *PayoutScheduleMutation) Where(ps ...predicate.PayoutSchedule) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PayoutScheduleMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PayoutScheduleMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PayoutSchedule, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PayoutScheduleMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PayoutScheduleMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PayoutSchedule).
+func (m *PayoutScheduleMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PayoutScheduleMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, payoutschedule.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, payoutschedule.FieldUpdatedAt)
+	}
+	if m.merchant_id != nil {
+		fields = append(fields, payoutschedule.FieldMerchantID)
+	}
+	if m.bank_account_id != nil {
+		fields = append(fields, payoutschedule.FieldBankAccountID)
+	}
+	if m.currency != nil {
+		fields = append(fields, payoutschedule.FieldCurrency)
+	}
+	if m.interval != nil {
+		fields = append(fields, payoutschedule.FieldInterval)
+	}
+	if m.weekday != nil {
+		fields = append(fields, payoutschedule.FieldWeekday)
+	}
+	if m.minimum != nil {
+		fields = append(fields, payoutschedule.FieldMinimum)
+	}
+	if m.enabled != nil {
+		fields = append(fields, payoutschedule.FieldEnabled)
+	}
+	if m.next_run_at != nil {
+		fields = append(fields, payoutschedule.FieldNextRunAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PayoutScheduleMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case payoutschedule.FieldCreatedAt:
+		return m.CreatedAt()
+	case payoutschedule.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case payoutschedule.FieldMerchantID:
+		return m.MerchantID()
+	case payoutschedule.FieldBankAccountID:
+		return m.BankAccountID()
+	case payoutschedule.FieldCurrency:
+		return m.Currency()
+	case payoutschedule.FieldInterval:
+		return m.Interval()
+	case payoutschedule.FieldWeekday:
+		return m.Weekday()
+	case payoutschedule.FieldMinimum:
+		return m.Minimum()
+	case payoutschedule.FieldEnabled:
+		return m.Enabled()
+	case payoutschedule.FieldNextRunAt:
+		return m.NextRunAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PayoutScheduleMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case payoutschedule.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case payoutschedule.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case payoutschedule.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case payoutschedule.FieldBankAccountID:
+		return m.OldBankAccountID(ctx)
+	case payoutschedule.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case payoutschedule.FieldInterval:
+		return m.OldInterval(ctx)
+	case payoutschedule.FieldWeekday:
+		return m.OldWeekday(ctx)
+	case payoutschedule.FieldMinimum:
+		return m.OldMinimum(ctx)
+	case payoutschedule.FieldEnabled:
+		return m.OldEnabled(ctx)
+	case payoutschedule.FieldNextRunAt:
+		return m.OldNextRunAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PayoutSchedule field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PayoutScheduleMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case payoutschedule.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case payoutschedule.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case payoutschedule.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case payoutschedule.FieldBankAccountID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBankAccountID(v)
+		return nil
+	case payoutschedule.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case payoutschedule.FieldInterval:
+		v, ok := value.(payoutschedule.Interval)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInterval(v)
+		return nil
+	case payoutschedule.FieldWeekday:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWeekday(v)
+		return nil
+	case payoutschedule.FieldMinimum:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMinimum(v)
+		return nil
+	case payoutschedule.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	case payoutschedule.FieldNextRunAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNextRunAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PayoutSchedule field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PayoutScheduleMutation) AddedFields() []string {
+	var fields []string
+	if m.addweekday != nil {
+		fields = append(fields, payoutschedule.FieldWeekday)
+	}
+	if m.addminimum != nil {
+		fields = append(fields, payoutschedule.FieldMinimum)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PayoutScheduleMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case payoutschedule.FieldWeekday:
+		return m.AddedWeekday()
+	case payoutschedule.FieldMinimum:
+		return m.AddedMinimum()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PayoutScheduleMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case payoutschedule.FieldWeekday:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddWeekday(v)
+		return nil
+	case payoutschedule.FieldMinimum:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMinimum(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PayoutSchedule numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PayoutScheduleMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(payoutschedule.FieldNextRunAt) {
+		fields = append(fields, payoutschedule.FieldNextRunAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PayoutScheduleMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PayoutScheduleMutation) ClearField(name string) error {
+	switch name {
+	case payoutschedule.FieldNextRunAt:
+		m.ClearNextRunAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PayoutSchedule nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PayoutScheduleMutation) ResetField(name string) error {
+	switch name {
+	case payoutschedule.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case payoutschedule.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case payoutschedule.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case payoutschedule.FieldBankAccountID:
+		m.ResetBankAccountID()
+		return nil
+	case payoutschedule.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case payoutschedule.FieldInterval:
+		m.ResetInterval()
+		return nil
+	case payoutschedule.FieldWeekday:
+		m.ResetWeekday()
+		return nil
+	case payoutschedule.FieldMinimum:
+		m.ResetMinimum()
+		return nil
+	case payoutschedule.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	case payoutschedule.FieldNextRunAt:
+		m.ResetNextRunAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PayoutSchedule field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PayoutScheduleMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PayoutScheduleMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PayoutScheduleMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PayoutScheduleMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PayoutScheduleMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PayoutScheduleMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PayoutScheduleMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PayoutSchedule unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PayoutScheduleMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PayoutSchedule edge %s", name)
+}
+
 // PostingMutation represents an operation that mutates the Posting nodes in the graph.
 type PostingMutation struct {
 	config
@@ -34668,21 +38126,24 @@ func (m *RoutingRuleMutation) ResetEdge(name string) error {
 // SettlementBatchMutation represents an operation that mutates the SettlementBatch nodes in the graph.
 type SettlementBatchMutation struct {
 	config
-	op                Op
-	typ               string
-	id                *string
-	merchant_id       *string
-	business_date     *string
-	currency          *string
-	line_count        *int
-	addline_count     *int
-	conversions       *[]schema.SettlementConversion
-	appendconversions []schema.SettlementConversion
-	created_at        *time.Time
-	clearedFields     map[string]struct{}
-	done              bool
-	oldValue          func(context.Context) (*SettlementBatch, error)
-	predicates        []predicate.SettlementBatch
+	op                 Op
+	typ                string
+	id                 *string
+	merchant_id        *string
+	business_date      *string
+	currency           *string
+	line_count         *int
+	addline_count      *int
+	conversions        *[]schema.SettlementConversion
+	appendconversions  []schema.SettlementConversion
+	reserve_held       *map[string]int64
+	reserve_release_on *string
+	reserve_released   *map[string]int64
+	created_at         *time.Time
+	clearedFields      map[string]struct{}
+	done               bool
+	oldValue           func(context.Context) (*SettlementBatch, error)
+	predicates         []predicate.SettlementBatch
 }
 
 var _ ent.Mutation = (*SettlementBatchMutation)(nil)
@@ -35018,6 +38479,140 @@ func (m *SettlementBatchMutation) ResetConversions() {
 	delete(m.clearedFields, settlementbatch.FieldConversions)
 }
 
+// SetReserveHeld sets the "reserve_held" field.
+func (m *SettlementBatchMutation) SetReserveHeld(value map[string]int64) {
+	m.reserve_held = &value
+}
+
+// ReserveHeld returns the value of the "reserve_held" field in the mutation.
+func (m *SettlementBatchMutation) ReserveHeld() (r map[string]int64, exists bool) {
+	v := m.reserve_held
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReserveHeld returns the old "reserve_held" field's value of the SettlementBatch entity.
+// If the SettlementBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementBatchMutation) OldReserveHeld(ctx context.Context) (v map[string]int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReserveHeld is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReserveHeld requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReserveHeld: %w", err)
+	}
+	return oldValue.ReserveHeld, nil
+}
+
+// ClearReserveHeld clears the value of the "reserve_held" field.
+func (m *SettlementBatchMutation) ClearReserveHeld() {
+	m.reserve_held = nil
+	m.clearedFields[settlementbatch.FieldReserveHeld] = struct{}{}
+}
+
+// ReserveHeldCleared returns if the "reserve_held" field was cleared in this mutation.
+func (m *SettlementBatchMutation) ReserveHeldCleared() bool {
+	_, ok := m.clearedFields[settlementbatch.FieldReserveHeld]
+	return ok
+}
+
+// ResetReserveHeld resets all changes to the "reserve_held" field.
+func (m *SettlementBatchMutation) ResetReserveHeld() {
+	m.reserve_held = nil
+	delete(m.clearedFields, settlementbatch.FieldReserveHeld)
+}
+
+// SetReserveReleaseOn sets the "reserve_release_on" field.
+func (m *SettlementBatchMutation) SetReserveReleaseOn(s string) {
+	m.reserve_release_on = &s
+}
+
+// ReserveReleaseOn returns the value of the "reserve_release_on" field in the mutation.
+func (m *SettlementBatchMutation) ReserveReleaseOn() (r string, exists bool) {
+	v := m.reserve_release_on
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReserveReleaseOn returns the old "reserve_release_on" field's value of the SettlementBatch entity.
+// If the SettlementBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementBatchMutation) OldReserveReleaseOn(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReserveReleaseOn is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReserveReleaseOn requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReserveReleaseOn: %w", err)
+	}
+	return oldValue.ReserveReleaseOn, nil
+}
+
+// ResetReserveReleaseOn resets all changes to the "reserve_release_on" field.
+func (m *SettlementBatchMutation) ResetReserveReleaseOn() {
+	m.reserve_release_on = nil
+}
+
+// SetReserveReleased sets the "reserve_released" field.
+func (m *SettlementBatchMutation) SetReserveReleased(value map[string]int64) {
+	m.reserve_released = &value
+}
+
+// ReserveReleased returns the value of the "reserve_released" field in the mutation.
+func (m *SettlementBatchMutation) ReserveReleased() (r map[string]int64, exists bool) {
+	v := m.reserve_released
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReserveReleased returns the old "reserve_released" field's value of the SettlementBatch entity.
+// If the SettlementBatch object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementBatchMutation) OldReserveReleased(ctx context.Context) (v map[string]int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReserveReleased is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReserveReleased requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReserveReleased: %w", err)
+	}
+	return oldValue.ReserveReleased, nil
+}
+
+// ClearReserveReleased clears the value of the "reserve_released" field.
+func (m *SettlementBatchMutation) ClearReserveReleased() {
+	m.reserve_released = nil
+	m.clearedFields[settlementbatch.FieldReserveReleased] = struct{}{}
+}
+
+// ReserveReleasedCleared returns if the "reserve_released" field was cleared in this mutation.
+func (m *SettlementBatchMutation) ReserveReleasedCleared() bool {
+	_, ok := m.clearedFields[settlementbatch.FieldReserveReleased]
+	return ok
+}
+
+// ResetReserveReleased resets all changes to the "reserve_released" field.
+func (m *SettlementBatchMutation) ResetReserveReleased() {
+	m.reserve_released = nil
+	delete(m.clearedFields, settlementbatch.FieldReserveReleased)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *SettlementBatchMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -35088,7 +38683,7 @@ func (m *SettlementBatchMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettlementBatchMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 9)
 	if m.merchant_id != nil {
 		fields = append(fields, settlementbatch.FieldMerchantID)
 	}
@@ -35103,6 +38698,15 @@ func (m *SettlementBatchMutation) Fields() []string {
 	}
 	if m.conversions != nil {
 		fields = append(fields, settlementbatch.FieldConversions)
+	}
+	if m.reserve_held != nil {
+		fields = append(fields, settlementbatch.FieldReserveHeld)
+	}
+	if m.reserve_release_on != nil {
+		fields = append(fields, settlementbatch.FieldReserveReleaseOn)
+	}
+	if m.reserve_released != nil {
+		fields = append(fields, settlementbatch.FieldReserveReleased)
 	}
 	if m.created_at != nil {
 		fields = append(fields, settlementbatch.FieldCreatedAt)
@@ -35125,6 +38729,12 @@ func (m *SettlementBatchMutation) Field(name string) (ent.Value, bool) {
 		return m.LineCount()
 	case settlementbatch.FieldConversions:
 		return m.Conversions()
+	case settlementbatch.FieldReserveHeld:
+		return m.ReserveHeld()
+	case settlementbatch.FieldReserveReleaseOn:
+		return m.ReserveReleaseOn()
+	case settlementbatch.FieldReserveReleased:
+		return m.ReserveReleased()
 	case settlementbatch.FieldCreatedAt:
 		return m.CreatedAt()
 	}
@@ -35146,6 +38756,12 @@ func (m *SettlementBatchMutation) OldField(ctx context.Context, name string) (en
 		return m.OldLineCount(ctx)
 	case settlementbatch.FieldConversions:
 		return m.OldConversions(ctx)
+	case settlementbatch.FieldReserveHeld:
+		return m.OldReserveHeld(ctx)
+	case settlementbatch.FieldReserveReleaseOn:
+		return m.OldReserveReleaseOn(ctx)
+	case settlementbatch.FieldReserveReleased:
+		return m.OldReserveReleased(ctx)
 	case settlementbatch.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	}
@@ -35191,6 +38807,27 @@ func (m *SettlementBatchMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetConversions(v)
+		return nil
+	case settlementbatch.FieldReserveHeld:
+		v, ok := value.(map[string]int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReserveHeld(v)
+		return nil
+	case settlementbatch.FieldReserveReleaseOn:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReserveReleaseOn(v)
+		return nil
+	case settlementbatch.FieldReserveReleased:
+		v, ok := value.(map[string]int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReserveReleased(v)
 		return nil
 	case settlementbatch.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -35247,6 +38884,12 @@ func (m *SettlementBatchMutation) ClearedFields() []string {
 	if m.FieldCleared(settlementbatch.FieldConversions) {
 		fields = append(fields, settlementbatch.FieldConversions)
 	}
+	if m.FieldCleared(settlementbatch.FieldReserveHeld) {
+		fields = append(fields, settlementbatch.FieldReserveHeld)
+	}
+	if m.FieldCleared(settlementbatch.FieldReserveReleased) {
+		fields = append(fields, settlementbatch.FieldReserveReleased)
+	}
 	return fields
 }
 
@@ -35263,6 +38906,12 @@ func (m *SettlementBatchMutation) ClearField(name string) error {
 	switch name {
 	case settlementbatch.FieldConversions:
 		m.ClearConversions()
+		return nil
+	case settlementbatch.FieldReserveHeld:
+		m.ClearReserveHeld()
+		return nil
+	case settlementbatch.FieldReserveReleased:
+		m.ClearReserveReleased()
 		return nil
 	}
 	return fmt.Errorf("unknown SettlementBatch nullable field %s", name)
@@ -35286,6 +38935,15 @@ func (m *SettlementBatchMutation) ResetField(name string) error {
 		return nil
 	case settlementbatch.FieldConversions:
 		m.ResetConversions()
+		return nil
+	case settlementbatch.FieldReserveHeld:
+		m.ResetReserveHeld()
+		return nil
+	case settlementbatch.FieldReserveReleaseOn:
+		m.ResetReserveReleaseOn()
+		return nil
+	case settlementbatch.FieldReserveReleased:
+		m.ResetReserveReleased()
 		return nil
 	case settlementbatch.FieldCreatedAt:
 		m.ResetCreatedAt()
@@ -36385,20 +40043,24 @@ func (m *SettlementLineMutation) ResetEdge(name string) error {
 // SettlementScheduleMutation represents an operation that mutates the SettlementSchedule nodes in the graph.
 type SettlementScheduleMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *string
-	created_at    *time.Time
-	updated_at    *time.Time
-	merchant_id   *string
-	delay_days    *int
-	adddelay_days *int
-	timezone      *string
-	next_run_at   *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*SettlementSchedule, error)
-	predicates    []predicate.SettlementSchedule
+	op              Op
+	typ             string
+	id              *string
+	created_at      *time.Time
+	updated_at      *time.Time
+	merchant_id     *string
+	delay_days      *int
+	adddelay_days   *int
+	timezone        *string
+	next_run_at     *time.Time
+	reserve_bps     *int64
+	addreserve_bps  *int64
+	reserve_days    *int
+	addreserve_days *int
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*SettlementSchedule, error)
+	predicates      []predicate.SettlementSchedule
 }
 
 var _ ent.Mutation = (*SettlementScheduleMutation)(nil)
@@ -36754,6 +40416,118 @@ func (m *SettlementScheduleMutation) ResetNextRunAt() {
 	delete(m.clearedFields, settlementschedule.FieldNextRunAt)
 }
 
+// SetReserveBps sets the "reserve_bps" field.
+func (m *SettlementScheduleMutation) SetReserveBps(i int64) {
+	m.reserve_bps = &i
+	m.addreserve_bps = nil
+}
+
+// ReserveBps returns the value of the "reserve_bps" field in the mutation.
+func (m *SettlementScheduleMutation) ReserveBps() (r int64, exists bool) {
+	v := m.reserve_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReserveBps returns the old "reserve_bps" field's value of the SettlementSchedule entity.
+// If the SettlementSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementScheduleMutation) OldReserveBps(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReserveBps is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReserveBps requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReserveBps: %w", err)
+	}
+	return oldValue.ReserveBps, nil
+}
+
+// AddReserveBps adds i to the "reserve_bps" field.
+func (m *SettlementScheduleMutation) AddReserveBps(i int64) {
+	if m.addreserve_bps != nil {
+		*m.addreserve_bps += i
+	} else {
+		m.addreserve_bps = &i
+	}
+}
+
+// AddedReserveBps returns the value that was added to the "reserve_bps" field in this mutation.
+func (m *SettlementScheduleMutation) AddedReserveBps() (r int64, exists bool) {
+	v := m.addreserve_bps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReserveBps resets all changes to the "reserve_bps" field.
+func (m *SettlementScheduleMutation) ResetReserveBps() {
+	m.reserve_bps = nil
+	m.addreserve_bps = nil
+}
+
+// SetReserveDays sets the "reserve_days" field.
+func (m *SettlementScheduleMutation) SetReserveDays(i int) {
+	m.reserve_days = &i
+	m.addreserve_days = nil
+}
+
+// ReserveDays returns the value of the "reserve_days" field in the mutation.
+func (m *SettlementScheduleMutation) ReserveDays() (r int, exists bool) {
+	v := m.reserve_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReserveDays returns the old "reserve_days" field's value of the SettlementSchedule entity.
+// If the SettlementSchedule object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SettlementScheduleMutation) OldReserveDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReserveDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReserveDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReserveDays: %w", err)
+	}
+	return oldValue.ReserveDays, nil
+}
+
+// AddReserveDays adds i to the "reserve_days" field.
+func (m *SettlementScheduleMutation) AddReserveDays(i int) {
+	if m.addreserve_days != nil {
+		*m.addreserve_days += i
+	} else {
+		m.addreserve_days = &i
+	}
+}
+
+// AddedReserveDays returns the value that was added to the "reserve_days" field in this mutation.
+func (m *SettlementScheduleMutation) AddedReserveDays() (r int, exists bool) {
+	v := m.addreserve_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReserveDays resets all changes to the "reserve_days" field.
+func (m *SettlementScheduleMutation) ResetReserveDays() {
+	m.reserve_days = nil
+	m.addreserve_days = nil
+}
+
 // Where appends a list predicates to the SettlementScheduleMutation builder.
 func (m *SettlementScheduleMutation) Where(ps ...predicate.SettlementSchedule) {
 	m.predicates = append(m.predicates, ps...)
@@ -36788,7 +40562,7 @@ func (m *SettlementScheduleMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SettlementScheduleMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, settlementschedule.FieldCreatedAt)
 	}
@@ -36806,6 +40580,12 @@ func (m *SettlementScheduleMutation) Fields() []string {
 	}
 	if m.next_run_at != nil {
 		fields = append(fields, settlementschedule.FieldNextRunAt)
+	}
+	if m.reserve_bps != nil {
+		fields = append(fields, settlementschedule.FieldReserveBps)
+	}
+	if m.reserve_days != nil {
+		fields = append(fields, settlementschedule.FieldReserveDays)
 	}
 	return fields
 }
@@ -36827,6 +40607,10 @@ func (m *SettlementScheduleMutation) Field(name string) (ent.Value, bool) {
 		return m.Timezone()
 	case settlementschedule.FieldNextRunAt:
 		return m.NextRunAt()
+	case settlementschedule.FieldReserveBps:
+		return m.ReserveBps()
+	case settlementschedule.FieldReserveDays:
+		return m.ReserveDays()
 	}
 	return nil, false
 }
@@ -36848,6 +40632,10 @@ func (m *SettlementScheduleMutation) OldField(ctx context.Context, name string) 
 		return m.OldTimezone(ctx)
 	case settlementschedule.FieldNextRunAt:
 		return m.OldNextRunAt(ctx)
+	case settlementschedule.FieldReserveBps:
+		return m.OldReserveBps(ctx)
+	case settlementschedule.FieldReserveDays:
+		return m.OldReserveDays(ctx)
 	}
 	return nil, fmt.Errorf("unknown SettlementSchedule field %s", name)
 }
@@ -36899,6 +40687,20 @@ func (m *SettlementScheduleMutation) SetField(name string, value ent.Value) erro
 		}
 		m.SetNextRunAt(v)
 		return nil
+	case settlementschedule.FieldReserveBps:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReserveBps(v)
+		return nil
+	case settlementschedule.FieldReserveDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReserveDays(v)
+		return nil
 	}
 	return fmt.Errorf("unknown SettlementSchedule field %s", name)
 }
@@ -36910,6 +40712,12 @@ func (m *SettlementScheduleMutation) AddedFields() []string {
 	if m.adddelay_days != nil {
 		fields = append(fields, settlementschedule.FieldDelayDays)
 	}
+	if m.addreserve_bps != nil {
+		fields = append(fields, settlementschedule.FieldReserveBps)
+	}
+	if m.addreserve_days != nil {
+		fields = append(fields, settlementschedule.FieldReserveDays)
+	}
 	return fields
 }
 
@@ -36920,6 +40728,10 @@ func (m *SettlementScheduleMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case settlementschedule.FieldDelayDays:
 		return m.AddedDelayDays()
+	case settlementschedule.FieldReserveBps:
+		return m.AddedReserveBps()
+	case settlementschedule.FieldReserveDays:
+		return m.AddedReserveDays()
 	}
 	return nil, false
 }
@@ -36935,6 +40747,20 @@ func (m *SettlementScheduleMutation) AddField(name string, value ent.Value) erro
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddDelayDays(v)
+		return nil
+	case settlementschedule.FieldReserveBps:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReserveBps(v)
+		return nil
+	case settlementschedule.FieldReserveDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReserveDays(v)
 		return nil
 	}
 	return fmt.Errorf("unknown SettlementSchedule numeric field %s", name)
@@ -36989,6 +40815,12 @@ func (m *SettlementScheduleMutation) ResetField(name string) error {
 		return nil
 	case settlementschedule.FieldNextRunAt:
 		m.ResetNextRunAt()
+		return nil
+	case settlementschedule.FieldReserveBps:
+		m.ResetReserveBps()
+		return nil
+	case settlementschedule.FieldReserveDays:
+		m.ResetReserveDays()
 		return nil
 	}
 	return fmt.Errorf("unknown SettlementSchedule field %s", name)

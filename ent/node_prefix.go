@@ -6,6 +6,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/bankaccount"
 	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
@@ -30,6 +31,8 @@ import (
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/payout"
+	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskcounter"
@@ -48,6 +51,7 @@ var IDPrefixTables = map[string]string{
 	"key":  apikey.Table,
 	"agr":  agreement.Table,
 	"aud":  auditlog.Table,
+	"bac":  bankaccount.Table,
 	"che":  channelevent.Table,
 	"cpo":  channelposition.Table,
 	"cs":   checkoutsession.Table,
@@ -72,6 +76,8 @@ var IDPrefixTables = map[string]string{
 	"usr":  merchantuser.Table,
 	"pay":  payment.Table,
 	"att":  paymentattempt.Table,
+	"po":   payout.Table,
+	"psc":  payoutschedule.Table,
 	"pst":  posting.Table,
 	"ref":  refund.Table,
 	"rkc":  riskcounter.Table,

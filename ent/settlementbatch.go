@@ -29,6 +29,12 @@ type SettlementBatch struct {
 	LineCount int `json:"line_count,omitempty"`
 	// Conversions holds the value of the "conversions" field.
 	Conversions []schema.SettlementConversion `json:"conversions,omitempty"`
+	// rolling reserve held by this run, per capture currency
+	ReserveHeld map[string]int64 `json:"reserve_held,omitempty"`
+	// the business day whose run releases reserve_held
+	ReserveReleaseOn string `json:"reserve_release_on,omitempty"`
+	// earlier runs' reserves this run released, per currency
+	ReserveReleased map[string]int64 `json:"reserve_released,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt    time.Time `json:"created_at,omitempty"`
 	selectValues sql.SelectValues
@@ -39,11 +45,11 @@ func (*SettlementBatch) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case settlementbatch.FieldConversions:
+		case settlementbatch.FieldConversions, settlementbatch.FieldReserveHeld, settlementbatch.FieldReserveReleased:
 			values[i] = new([]byte)
 		case settlementbatch.FieldLineCount:
 			values[i] = new(sql.NullInt64)
-		case settlementbatch.FieldID, settlementbatch.FieldMerchantID, settlementbatch.FieldBusinessDate, settlementbatch.FieldCurrency:
+		case settlementbatch.FieldID, settlementbatch.FieldMerchantID, settlementbatch.FieldBusinessDate, settlementbatch.FieldCurrency, settlementbatch.FieldReserveReleaseOn:
 			values[i] = new(sql.NullString)
 		case settlementbatch.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -98,6 +104,28 @@ func (_m *SettlementBatch) assignValues(columns []string, values []any) error {
 			} else if value != nil && len(*value) > 0 {
 				if err := json.Unmarshal(*value, &_m.Conversions); err != nil {
 					return fmt.Errorf("unmarshal field conversions: %w", err)
+				}
+			}
+		case settlementbatch.FieldReserveHeld:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field reserve_held", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.ReserveHeld); err != nil {
+					return fmt.Errorf("unmarshal field reserve_held: %w", err)
+				}
+			}
+		case settlementbatch.FieldReserveReleaseOn:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field reserve_release_on", values[i])
+			} else if value.Valid {
+				_m.ReserveReleaseOn = value.String
+			}
+		case settlementbatch.FieldReserveReleased:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field reserve_released", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.ReserveReleased); err != nil {
+					return fmt.Errorf("unmarshal field reserve_released: %w", err)
 				}
 			}
 		case settlementbatch.FieldCreatedAt:
@@ -156,6 +184,15 @@ func (_m *SettlementBatch) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("conversions=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Conversions))
+	builder.WriteString(", ")
+	builder.WriteString("reserve_held=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ReserveHeld))
+	builder.WriteString(", ")
+	builder.WriteString("reserve_release_on=")
+	builder.WriteString(_m.ReserveReleaseOn)
+	builder.WriteString(", ")
+	builder.WriteString("reserve_released=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ReserveReleased))
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

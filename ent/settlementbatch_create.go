@@ -54,6 +54,32 @@ func (_c *SettlementBatchCreate) SetConversions(v []schema.SettlementConversion)
 	return _c
 }
 
+// SetReserveHeld sets the "reserve_held" field.
+func (_c *SettlementBatchCreate) SetReserveHeld(v map[string]int64) *SettlementBatchCreate {
+	_c.mutation.SetReserveHeld(v)
+	return _c
+}
+
+// SetReserveReleaseOn sets the "reserve_release_on" field.
+func (_c *SettlementBatchCreate) SetReserveReleaseOn(v string) *SettlementBatchCreate {
+	_c.mutation.SetReserveReleaseOn(v)
+	return _c
+}
+
+// SetNillableReserveReleaseOn sets the "reserve_release_on" field if the given value is not nil.
+func (_c *SettlementBatchCreate) SetNillableReserveReleaseOn(v *string) *SettlementBatchCreate {
+	if v != nil {
+		_c.SetReserveReleaseOn(*v)
+	}
+	return _c
+}
+
+// SetReserveReleased sets the "reserve_released" field.
+func (_c *SettlementBatchCreate) SetReserveReleased(v map[string]int64) *SettlementBatchCreate {
+	_c.mutation.SetReserveReleased(v)
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *SettlementBatchCreate) SetCreatedAt(v time.Time) *SettlementBatchCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -119,6 +145,10 @@ func (_c *SettlementBatchCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *SettlementBatchCreate) defaults() error {
+	if _, ok := _c.mutation.ReserveReleaseOn(); !ok {
+		v := settlementbatch.DefaultReserveReleaseOn
+		_c.mutation.SetReserveReleaseOn(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		if settlementbatch.DefaultCreatedAt == nil {
 			return fmt.Errorf("ent: uninitialized settlementbatch.DefaultCreatedAt (forgotten import ent/runtime?)")
@@ -164,6 +194,14 @@ func (_c *SettlementBatchCreate) check() error {
 	}
 	if _, ok := _c.mutation.LineCount(); !ok {
 		return &ValidationError{Name: "line_count", err: errors.New(`ent: missing required field "SettlementBatch.line_count"`)}
+	}
+	if _, ok := _c.mutation.ReserveReleaseOn(); !ok {
+		return &ValidationError{Name: "reserve_release_on", err: errors.New(`ent: missing required field "SettlementBatch.reserve_release_on"`)}
+	}
+	if v, ok := _c.mutation.ReserveReleaseOn(); ok {
+		if err := settlementbatch.ReserveReleaseOnValidator(v); err != nil {
+			return &ValidationError{Name: "reserve_release_on", err: fmt.Errorf(`ent: validator failed for field "SettlementBatch.reserve_release_on": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "SettlementBatch.created_at"`)}
@@ -228,6 +266,18 @@ func (_c *SettlementBatchCreate) createSpec() (*SettlementBatch, *sqlgraph.Creat
 	if value, ok := _c.mutation.Conversions(); ok {
 		_spec.SetField(settlementbatch.FieldConversions, field.TypeJSON, value)
 		_node.Conversions = value
+	}
+	if value, ok := _c.mutation.ReserveHeld(); ok {
+		_spec.SetField(settlementbatch.FieldReserveHeld, field.TypeJSON, value)
+		_node.ReserveHeld = value
+	}
+	if value, ok := _c.mutation.ReserveReleaseOn(); ok {
+		_spec.SetField(settlementbatch.FieldReserveReleaseOn, field.TypeString, value)
+		_node.ReserveReleaseOn = value
+	}
+	if value, ok := _c.mutation.ReserveReleased(); ok {
+		_spec.SetField(settlementbatch.FieldReserveReleased, field.TypeJSON, value)
+		_node.ReserveReleased = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(settlementbatch.FieldCreatedAt, field.TypeTime, value)
@@ -316,6 +366,15 @@ func (u *SettlementBatchUpsertOne) UpdateNewValues() *SettlementBatchUpsertOne {
 		}
 		if _, exists := u.create.mutation.Conversions(); exists {
 			s.SetIgnore(settlementbatch.FieldConversions)
+		}
+		if _, exists := u.create.mutation.ReserveHeld(); exists {
+			s.SetIgnore(settlementbatch.FieldReserveHeld)
+		}
+		if _, exists := u.create.mutation.ReserveReleaseOn(); exists {
+			s.SetIgnore(settlementbatch.FieldReserveReleaseOn)
+		}
+		if _, exists := u.create.mutation.ReserveReleased(); exists {
+			s.SetIgnore(settlementbatch.FieldReserveReleased)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(settlementbatch.FieldCreatedAt)
@@ -548,6 +607,15 @@ func (u *SettlementBatchUpsertBulk) UpdateNewValues() *SettlementBatchUpsertBulk
 			}
 			if _, exists := b.mutation.Conversions(); exists {
 				s.SetIgnore(settlementbatch.FieldConversions)
+			}
+			if _, exists := b.mutation.ReserveHeld(); exists {
+				s.SetIgnore(settlementbatch.FieldReserveHeld)
+			}
+			if _, exists := b.mutation.ReserveReleaseOn(); exists {
+				s.SetIgnore(settlementbatch.FieldReserveReleaseOn)
+			}
+			if _, exists := b.mutation.ReserveReleased(); exists {
+				s.SetIgnore(settlementbatch.FieldReserveReleased)
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(settlementbatch.FieldCreatedAt)

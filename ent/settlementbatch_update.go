@@ -71,6 +71,12 @@ func (_u *SettlementBatchUpdate) sqlSave(ctx context.Context) (_node int, err er
 	if _u.mutation.ConversionsCleared() {
 		_spec.ClearField(settlementbatch.FieldConversions, field.TypeJSON)
 	}
+	if _u.mutation.ReserveHeldCleared() {
+		_spec.ClearField(settlementbatch.FieldReserveHeld, field.TypeJSON)
+	}
+	if _u.mutation.ReserveReleasedCleared() {
+		_spec.ClearField(settlementbatch.FieldReserveReleased, field.TypeJSON)
+	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{settlementbatch.Label}
@@ -164,6 +170,12 @@ func (_u *SettlementBatchUpdateOne) sqlSave(ctx context.Context) (_node *Settlem
 	}
 	if _u.mutation.ConversionsCleared() {
 		_spec.ClearField(settlementbatch.FieldConversions, field.TypeJSON)
+	}
+	if _u.mutation.ReserveHeldCleared() {
+		_spec.ClearField(settlementbatch.FieldReserveHeld, field.TypeJSON)
+	}
+	if _u.mutation.ReserveReleasedCleared() {
+		_spec.ClearField(settlementbatch.FieldReserveReleased, field.TypeJSON)
 	}
 	_node = &SettlementBatch{config: _u.config}
 	_spec.Assign = _node.assignValues

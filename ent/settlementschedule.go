@@ -28,7 +28,11 @@ type SettlementSchedule struct {
 	// Timezone holds the value of the "timezone" field.
 	Timezone string `json:"timezone,omitempty"`
 	// when the scheduler next runs this merchant; a replica claims the run by moving it past now
-	NextRunAt    *time.Time `json:"next_run_at,omitempty"`
+	NextRunAt *time.Time `json:"next_run_at,omitempty"`
+	// rolling reserve: the share of each day's settled net held in the merchant's reserve account
+	ReserveBps int64 `json:"reserve_bps,omitempty"`
+	// rolling reserve: calendar days a day's reserve is held
+	ReserveDays  int `json:"reserve_days,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -37,7 +41,7 @@ func (*SettlementSchedule) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case settlementschedule.FieldDelayDays:
+		case settlementschedule.FieldDelayDays, settlementschedule.FieldReserveBps, settlementschedule.FieldReserveDays:
 			values[i] = new(sql.NullInt64)
 		case settlementschedule.FieldID, settlementschedule.FieldMerchantID, settlementschedule.FieldTimezone:
 			values[i] = new(sql.NullString)
@@ -101,6 +105,18 @@ func (_m *SettlementSchedule) assignValues(columns []string, values []any) error
 				_m.NextRunAt = new(time.Time)
 				*_m.NextRunAt = value.Time
 			}
+		case settlementschedule.FieldReserveBps:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field reserve_bps", values[i])
+			} else if value.Valid {
+				_m.ReserveBps = value.Int64
+			}
+		case settlementschedule.FieldReserveDays:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field reserve_days", values[i])
+			} else if value.Valid {
+				_m.ReserveDays = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -156,6 +172,12 @@ func (_m *SettlementSchedule) String() string {
 		builder.WriteString("next_run_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("reserve_bps=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ReserveBps))
+	builder.WriteString(", ")
+	builder.WriteString("reserve_days=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ReserveDays))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -99,6 +99,34 @@ func (_c *SettlementScheduleCreate) SetNillableNextRunAt(v *time.Time) *Settleme
 	return _c
 }
 
+// SetReserveBps sets the "reserve_bps" field.
+func (_c *SettlementScheduleCreate) SetReserveBps(v int64) *SettlementScheduleCreate {
+	_c.mutation.SetReserveBps(v)
+	return _c
+}
+
+// SetNillableReserveBps sets the "reserve_bps" field if the given value is not nil.
+func (_c *SettlementScheduleCreate) SetNillableReserveBps(v *int64) *SettlementScheduleCreate {
+	if v != nil {
+		_c.SetReserveBps(*v)
+	}
+	return _c
+}
+
+// SetReserveDays sets the "reserve_days" field.
+func (_c *SettlementScheduleCreate) SetReserveDays(v int) *SettlementScheduleCreate {
+	_c.mutation.SetReserveDays(v)
+	return _c
+}
+
+// SetNillableReserveDays sets the "reserve_days" field if the given value is not nil.
+func (_c *SettlementScheduleCreate) SetNillableReserveDays(v *int) *SettlementScheduleCreate {
+	if v != nil {
+		_c.SetReserveDays(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *SettlementScheduleCreate) SetID(v string) *SettlementScheduleCreate {
 	_c.mutation.SetID(v)
@@ -172,6 +200,14 @@ func (_c *SettlementScheduleCreate) defaults() error {
 		v := settlementschedule.DefaultTimezone
 		_c.mutation.SetTimezone(v)
 	}
+	if _, ok := _c.mutation.ReserveBps(); !ok {
+		v := settlementschedule.DefaultReserveBps
+		_c.mutation.SetReserveBps(v)
+	}
+	if _, ok := _c.mutation.ReserveDays(); !ok {
+		v := settlementschedule.DefaultReserveDays
+		_c.mutation.SetReserveDays(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if settlementschedule.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized settlementschedule.DefaultID (forgotten import ent/runtime?)")
@@ -212,6 +248,22 @@ func (_c *SettlementScheduleCreate) check() error {
 	if v, ok := _c.mutation.Timezone(); ok {
 		if err := settlementschedule.TimezoneValidator(v); err != nil {
 			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.timezone": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.ReserveBps(); !ok {
+		return &ValidationError{Name: "reserve_bps", err: errors.New(`ent: missing required field "SettlementSchedule.reserve_bps"`)}
+	}
+	if v, ok := _c.mutation.ReserveBps(); ok {
+		if err := settlementschedule.ReserveBpsValidator(v); err != nil {
+			return &ValidationError{Name: "reserve_bps", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.reserve_bps": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.ReserveDays(); !ok {
+		return &ValidationError{Name: "reserve_days", err: errors.New(`ent: missing required field "SettlementSchedule.reserve_days"`)}
+	}
+	if v, ok := _c.mutation.ReserveDays(); ok {
+		if err := settlementschedule.ReserveDaysValidator(v); err != nil {
+			return &ValidationError{Name: "reserve_days", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.reserve_days": %w`, err)}
 		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
@@ -278,6 +330,14 @@ func (_c *SettlementScheduleCreate) createSpec() (*SettlementSchedule, *sqlgraph
 	if value, ok := _c.mutation.NextRunAt(); ok {
 		_spec.SetField(settlementschedule.FieldNextRunAt, field.TypeTime, value)
 		_node.NextRunAt = &value
+	}
+	if value, ok := _c.mutation.ReserveBps(); ok {
+		_spec.SetField(settlementschedule.FieldReserveBps, field.TypeInt64, value)
+		_node.ReserveBps = value
+	}
+	if value, ok := _c.mutation.ReserveDays(); ok {
+		_spec.SetField(settlementschedule.FieldReserveDays, field.TypeInt, value)
+		_node.ReserveDays = value
 	}
 	return _node, _spec
 }
@@ -388,6 +448,42 @@ func (u *SettlementScheduleUpsert) UpdateNextRunAt() *SettlementScheduleUpsert {
 // ClearNextRunAt clears the value of the "next_run_at" field.
 func (u *SettlementScheduleUpsert) ClearNextRunAt() *SettlementScheduleUpsert {
 	u.SetNull(settlementschedule.FieldNextRunAt)
+	return u
+}
+
+// SetReserveBps sets the "reserve_bps" field.
+func (u *SettlementScheduleUpsert) SetReserveBps(v int64) *SettlementScheduleUpsert {
+	u.Set(settlementschedule.FieldReserveBps, v)
+	return u
+}
+
+// UpdateReserveBps sets the "reserve_bps" field to the value that was provided on create.
+func (u *SettlementScheduleUpsert) UpdateReserveBps() *SettlementScheduleUpsert {
+	u.SetExcluded(settlementschedule.FieldReserveBps)
+	return u
+}
+
+// AddReserveBps adds v to the "reserve_bps" field.
+func (u *SettlementScheduleUpsert) AddReserveBps(v int64) *SettlementScheduleUpsert {
+	u.Add(settlementschedule.FieldReserveBps, v)
+	return u
+}
+
+// SetReserveDays sets the "reserve_days" field.
+func (u *SettlementScheduleUpsert) SetReserveDays(v int) *SettlementScheduleUpsert {
+	u.Set(settlementschedule.FieldReserveDays, v)
+	return u
+}
+
+// UpdateReserveDays sets the "reserve_days" field to the value that was provided on create.
+func (u *SettlementScheduleUpsert) UpdateReserveDays() *SettlementScheduleUpsert {
+	u.SetExcluded(settlementschedule.FieldReserveDays)
+	return u
+}
+
+// AddReserveDays adds v to the "reserve_days" field.
+func (u *SettlementScheduleUpsert) AddReserveDays(v int) *SettlementScheduleUpsert {
+	u.Add(settlementschedule.FieldReserveDays, v)
 	return u
 }
 
@@ -512,6 +608,48 @@ func (u *SettlementScheduleUpsertOne) UpdateNextRunAt() *SettlementScheduleUpser
 func (u *SettlementScheduleUpsertOne) ClearNextRunAt() *SettlementScheduleUpsertOne {
 	return u.Update(func(s *SettlementScheduleUpsert) {
 		s.ClearNextRunAt()
+	})
+}
+
+// SetReserveBps sets the "reserve_bps" field.
+func (u *SettlementScheduleUpsertOne) SetReserveBps(v int64) *SettlementScheduleUpsertOne {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.SetReserveBps(v)
+	})
+}
+
+// AddReserveBps adds v to the "reserve_bps" field.
+func (u *SettlementScheduleUpsertOne) AddReserveBps(v int64) *SettlementScheduleUpsertOne {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.AddReserveBps(v)
+	})
+}
+
+// UpdateReserveBps sets the "reserve_bps" field to the value that was provided on create.
+func (u *SettlementScheduleUpsertOne) UpdateReserveBps() *SettlementScheduleUpsertOne {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.UpdateReserveBps()
+	})
+}
+
+// SetReserveDays sets the "reserve_days" field.
+func (u *SettlementScheduleUpsertOne) SetReserveDays(v int) *SettlementScheduleUpsertOne {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.SetReserveDays(v)
+	})
+}
+
+// AddReserveDays adds v to the "reserve_days" field.
+func (u *SettlementScheduleUpsertOne) AddReserveDays(v int) *SettlementScheduleUpsertOne {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.AddReserveDays(v)
+	})
+}
+
+// UpdateReserveDays sets the "reserve_days" field to the value that was provided on create.
+func (u *SettlementScheduleUpsertOne) UpdateReserveDays() *SettlementScheduleUpsertOne {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.UpdateReserveDays()
 	})
 }
 
@@ -803,6 +941,48 @@ func (u *SettlementScheduleUpsertBulk) UpdateNextRunAt() *SettlementScheduleUpse
 func (u *SettlementScheduleUpsertBulk) ClearNextRunAt() *SettlementScheduleUpsertBulk {
 	return u.Update(func(s *SettlementScheduleUpsert) {
 		s.ClearNextRunAt()
+	})
+}
+
+// SetReserveBps sets the "reserve_bps" field.
+func (u *SettlementScheduleUpsertBulk) SetReserveBps(v int64) *SettlementScheduleUpsertBulk {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.SetReserveBps(v)
+	})
+}
+
+// AddReserveBps adds v to the "reserve_bps" field.
+func (u *SettlementScheduleUpsertBulk) AddReserveBps(v int64) *SettlementScheduleUpsertBulk {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.AddReserveBps(v)
+	})
+}
+
+// UpdateReserveBps sets the "reserve_bps" field to the value that was provided on create.
+func (u *SettlementScheduleUpsertBulk) UpdateReserveBps() *SettlementScheduleUpsertBulk {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.UpdateReserveBps()
+	})
+}
+
+// SetReserveDays sets the "reserve_days" field.
+func (u *SettlementScheduleUpsertBulk) SetReserveDays(v int) *SettlementScheduleUpsertBulk {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.SetReserveDays(v)
+	})
+}
+
+// AddReserveDays adds v to the "reserve_days" field.
+func (u *SettlementScheduleUpsertBulk) AddReserveDays(v int) *SettlementScheduleUpsertBulk {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.AddReserveDays(v)
+	})
+}
+
+// UpdateReserveDays sets the "reserve_days" field to the value that was provided on create.
+func (u *SettlementScheduleUpsertBulk) UpdateReserveDays() *SettlementScheduleUpsertBulk {
+	return u.Update(func(s *SettlementScheduleUpsert) {
+		s.UpdateReserveDays()
 	})
 }
 

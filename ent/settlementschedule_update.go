@@ -89,6 +89,48 @@ func (_u *SettlementScheduleUpdate) ClearNextRunAt() *SettlementScheduleUpdate {
 	return _u
 }
 
+// SetReserveBps sets the "reserve_bps" field.
+func (_u *SettlementScheduleUpdate) SetReserveBps(v int64) *SettlementScheduleUpdate {
+	_u.mutation.ResetReserveBps()
+	_u.mutation.SetReserveBps(v)
+	return _u
+}
+
+// SetNillableReserveBps sets the "reserve_bps" field if the given value is not nil.
+func (_u *SettlementScheduleUpdate) SetNillableReserveBps(v *int64) *SettlementScheduleUpdate {
+	if v != nil {
+		_u.SetReserveBps(*v)
+	}
+	return _u
+}
+
+// AddReserveBps adds value to the "reserve_bps" field.
+func (_u *SettlementScheduleUpdate) AddReserveBps(v int64) *SettlementScheduleUpdate {
+	_u.mutation.AddReserveBps(v)
+	return _u
+}
+
+// SetReserveDays sets the "reserve_days" field.
+func (_u *SettlementScheduleUpdate) SetReserveDays(v int) *SettlementScheduleUpdate {
+	_u.mutation.ResetReserveDays()
+	_u.mutation.SetReserveDays(v)
+	return _u
+}
+
+// SetNillableReserveDays sets the "reserve_days" field if the given value is not nil.
+func (_u *SettlementScheduleUpdate) SetNillableReserveDays(v *int) *SettlementScheduleUpdate {
+	if v != nil {
+		_u.SetReserveDays(*v)
+	}
+	return _u
+}
+
+// AddReserveDays adds value to the "reserve_days" field.
+func (_u *SettlementScheduleUpdate) AddReserveDays(v int) *SettlementScheduleUpdate {
+	_u.mutation.AddReserveDays(v)
+	return _u
+}
+
 // Mutation returns the SettlementScheduleMutation object of the builder.
 func (_u *SettlementScheduleUpdate) Mutation() *SettlementScheduleMutation {
 	return _u.mutation
@@ -148,6 +190,16 @@ func (_u *SettlementScheduleUpdate) check() error {
 			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.timezone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ReserveBps(); ok {
+		if err := settlementschedule.ReserveBpsValidator(v); err != nil {
+			return &ValidationError{Name: "reserve_bps", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.reserve_bps": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ReserveDays(); ok {
+		if err := settlementschedule.ReserveDaysValidator(v); err != nil {
+			return &ValidationError{Name: "reserve_days", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.reserve_days": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -180,6 +232,18 @@ func (_u *SettlementScheduleUpdate) sqlSave(ctx context.Context) (_node int, err
 	}
 	if _u.mutation.NextRunAtCleared() {
 		_spec.ClearField(settlementschedule.FieldNextRunAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ReserveBps(); ok {
+		_spec.SetField(settlementschedule.FieldReserveBps, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedReserveBps(); ok {
+		_spec.AddField(settlementschedule.FieldReserveBps, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.ReserveDays(); ok {
+		_spec.SetField(settlementschedule.FieldReserveDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedReserveDays(); ok {
+		_spec.AddField(settlementschedule.FieldReserveDays, field.TypeInt, value)
 	}
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -262,6 +326,48 @@ func (_u *SettlementScheduleUpdateOne) ClearNextRunAt() *SettlementScheduleUpdat
 	return _u
 }
 
+// SetReserveBps sets the "reserve_bps" field.
+func (_u *SettlementScheduleUpdateOne) SetReserveBps(v int64) *SettlementScheduleUpdateOne {
+	_u.mutation.ResetReserveBps()
+	_u.mutation.SetReserveBps(v)
+	return _u
+}
+
+// SetNillableReserveBps sets the "reserve_bps" field if the given value is not nil.
+func (_u *SettlementScheduleUpdateOne) SetNillableReserveBps(v *int64) *SettlementScheduleUpdateOne {
+	if v != nil {
+		_u.SetReserveBps(*v)
+	}
+	return _u
+}
+
+// AddReserveBps adds value to the "reserve_bps" field.
+func (_u *SettlementScheduleUpdateOne) AddReserveBps(v int64) *SettlementScheduleUpdateOne {
+	_u.mutation.AddReserveBps(v)
+	return _u
+}
+
+// SetReserveDays sets the "reserve_days" field.
+func (_u *SettlementScheduleUpdateOne) SetReserveDays(v int) *SettlementScheduleUpdateOne {
+	_u.mutation.ResetReserveDays()
+	_u.mutation.SetReserveDays(v)
+	return _u
+}
+
+// SetNillableReserveDays sets the "reserve_days" field if the given value is not nil.
+func (_u *SettlementScheduleUpdateOne) SetNillableReserveDays(v *int) *SettlementScheduleUpdateOne {
+	if v != nil {
+		_u.SetReserveDays(*v)
+	}
+	return _u
+}
+
+// AddReserveDays adds value to the "reserve_days" field.
+func (_u *SettlementScheduleUpdateOne) AddReserveDays(v int) *SettlementScheduleUpdateOne {
+	_u.mutation.AddReserveDays(v)
+	return _u
+}
+
 // Mutation returns the SettlementScheduleMutation object of the builder.
 func (_u *SettlementScheduleUpdateOne) Mutation() *SettlementScheduleMutation {
 	return _u.mutation
@@ -334,6 +440,16 @@ func (_u *SettlementScheduleUpdateOne) check() error {
 			return &ValidationError{Name: "timezone", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.timezone": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ReserveBps(); ok {
+		if err := settlementschedule.ReserveBpsValidator(v); err != nil {
+			return &ValidationError{Name: "reserve_bps", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.reserve_bps": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ReserveDays(); ok {
+		if err := settlementschedule.ReserveDaysValidator(v); err != nil {
+			return &ValidationError{Name: "reserve_days", err: fmt.Errorf(`ent: validator failed for field "SettlementSchedule.reserve_days": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -383,6 +499,18 @@ func (_u *SettlementScheduleUpdateOne) sqlSave(ctx context.Context) (_node *Sett
 	}
 	if _u.mutation.NextRunAtCleared() {
 		_spec.ClearField(settlementschedule.FieldNextRunAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ReserveBps(); ok {
+		_spec.SetField(settlementschedule.FieldReserveBps, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedReserveBps(); ok {
+		_spec.AddField(settlementschedule.FieldReserveBps, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.ReserveDays(); ok {
+		_spec.SetField(settlementschedule.FieldReserveDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedReserveDays(); ok {
+		_spec.AddField(settlementschedule.FieldReserveDays, field.TypeInt, value)
 	}
 	_node = &SettlementSchedule{config: _u.config}
 	_spec.Assign = _node.assignValues

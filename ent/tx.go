@@ -20,6 +20,8 @@ type Tx struct {
 	Agreement *AgreementClient
 	// AuditLog is the client for interacting with the AuditLog builders.
 	AuditLog *AuditLogClient
+	// BankAccount is the client for interacting with the BankAccount builders.
+	BankAccount *BankAccountClient
 	// ChannelEvent is the client for interacting with the ChannelEvent builders.
 	ChannelEvent *ChannelEventClient
 	// ChannelPosition is the client for interacting with the ChannelPosition builders.
@@ -72,6 +74,10 @@ type Tx struct {
 	Payment *PaymentClient
 	// PaymentAttempt is the client for interacting with the PaymentAttempt builders.
 	PaymentAttempt *PaymentAttemptClient
+	// Payout is the client for interacting with the Payout builders.
+	Payout *PayoutClient
+	// PayoutSchedule is the client for interacting with the PayoutSchedule builders.
+	PayoutSchedule *PayoutScheduleClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
 	// Refund is the client for interacting with the Refund builders.
@@ -230,6 +236,7 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.Agreement = NewAgreementClient(tx.config)
 	tx.AuditLog = NewAuditLogClient(tx.config)
+	tx.BankAccount = NewBankAccountClient(tx.config)
 	tx.ChannelEvent = NewChannelEventClient(tx.config)
 	tx.ChannelPosition = NewChannelPositionClient(tx.config)
 	tx.CheckoutSession = NewCheckoutSessionClient(tx.config)
@@ -256,6 +263,8 @@ func (tx *Tx) init() {
 	tx.MerchantUser = NewMerchantUserClient(tx.config)
 	tx.Payment = NewPaymentClient(tx.config)
 	tx.PaymentAttempt = NewPaymentAttemptClient(tx.config)
+	tx.Payout = NewPayoutClient(tx.config)
+	tx.PayoutSchedule = NewPayoutScheduleClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
 	tx.RiskCounter = NewRiskCounterClient(tx.config)

@@ -20,6 +20,7 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/positions"
+	"github.com/straitpay/strait/payments/payouts"
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -36,6 +37,8 @@ type Resolver struct {
 	// SettlementService is fee plans, split rules and settlement runs
 	// (docs/settlement.md).
 	SettlementService *settlement.Service
+	// PayoutService is bank accounts, payouts and payout schedules.
+	PayoutService *payouts.Service
 	// Cashier is the payment core (docs/payments.md).
 	Cashier *cashier.Service
 	// Rules stores the operators' risk and routing rules.

@@ -24,6 +24,7 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/payouts"
 	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -32,6 +33,7 @@ import (
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/vocab/connectorterms"
+	"github.com/straitpay/strait/vocab/payoutstatus"
 	"github.com/straitpay/strait/vocab/reviewstatus"
 )
 
@@ -450,7 +452,7 @@ func (r *mutationResolver) UpsertSplitRule(ctx context.Context, input model.Spli
 
 // SetSettlementSchedule is the resolver for the setSettlementSchedule field.
 func (r *mutationResolver) SetSettlementSchedule(ctx context.Context, input model.SettlementScheduleInput) (*settlement.Schedule, error) {
-	return pointer(r.SettlementService.SetSchedule(ctx, settlement.Schedule{MerchantID: input.MerchantID, DelayDays: input.DelayDays, Timezone: input.Timezone}))
+	return r.setSettlementSchedule(ctx, input)
 }
 
 // RunSettlement is the resolver for the runSettlement field.
@@ -523,6 +525,33 @@ func (r *mutationResolver) RedeliverWebhook(ctx context.Context, deliveryID stri
 	return r.Webhooks.Redeliver(ctx, deliveryID)
 }
 
+// AddBankAccount is the resolver for the addBankAccount field.
+func (r *mutationResolver) AddBankAccount(ctx context.Context, input model.AddBankAccountInput) (*payouts.BankAccount, error) {
+	return r.PayoutService.AddBankAccount(ctx, addBankAccountInput(ctx, input))
+}
+
+// VerifyBankAccount is the resolver for the verifyBankAccount field.
+func (r *mutationResolver) VerifyBankAccount(ctx context.Context, input model.VerifyBankAccountInput) (*payouts.BankAccount, error) {
+	return r.PayoutService.VerifyBankAccount(ctx, input.ID, int64s(input.Amounts))
+}
+
+// CreatePayout is the resolver for the createPayout field.
+func (r *mutationResolver) CreatePayout(ctx context.Context, input model.CreatePayoutInput) (*payouts.Payout, error) {
+	return withAmount("amount", input.Amount, func(a money.Amount) (*payouts.Payout, error) {
+		return r.PayoutService.Create(ctx, createPayoutInput(ctx, input, a))
+	})
+}
+
+// CancelPayout is the resolver for the cancelPayout field.
+func (r *mutationResolver) CancelPayout(ctx context.Context, id string) (*payouts.Payout, error) {
+	return r.PayoutService.Cancel(ctx, id)
+}
+
+// SetPayoutSchedule is the resolver for the setPayoutSchedule field.
+func (r *mutationResolver) SetPayoutSchedule(ctx context.Context, input model.PayoutScheduleInput) (*payouts.Schedule, error) {
+	return r.PayoutService.SetSchedule(ctx, payoutScheduleInput(ctx, input))
+}
+
 // NextAction is the resolver for the nextAction field.
 func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error) {
 	return cashier.NextActionOf(obj), nil
@@ -531,6 +560,11 @@ func (r *paymentResolver) NextAction(ctx context.Context, obj *ent.Payment) (*ca
 // Review is the resolver for the review field.
 func (r *paymentResolver) Review(ctx context.Context, obj *ent.Payment) (*model.PaymentReview, error) {
 	return reviewOf(obj), nil
+}
+
+// Minimum is the resolver for the minimum field.
+func (r *payoutScheduleResolver) Minimum(ctx context.Context, obj *payouts.Schedule) (scalar.Int64, error) {
+	return scalar.Int64(obj.Minimum), nil
 }
 
 // Viewer is the resolver for the viewer field.
@@ -714,6 +748,26 @@ func (r *queryResolver) WebhookDeliveries(ctx context.Context, endpointID string
 	return r.webhookDeliveries(ctx, endpointID, after, first)
 }
 
+// BankAccounts is the resolver for the bankAccounts field.
+func (r *queryResolver) BankAccounts(ctx context.Context) ([]*payouts.BankAccount, error) {
+	return pointers(r.PayoutService.BankAccounts(ctx, merchantOf(ctx)))
+}
+
+// Payouts is the resolver for the payouts field.
+func (r *queryResolver) Payouts(ctx context.Context, first *int, status *payoutstatus.Status) ([]*payouts.Payout, error) {
+	return pointers(r.PayoutService.Payouts(ctx, merchantOf(ctx), orDefault(first, 50), status))
+}
+
+// Payout is the resolver for the payout field.
+func (r *queryResolver) Payout(ctx context.Context, id string) (*payouts.Payout, error) {
+	return r.PayoutService.Payout(ctx, id)
+}
+
+// PayoutSchedule is the resolver for the payoutSchedule field.
+func (r *queryResolver) PayoutSchedule(ctx context.Context) (*payouts.Schedule, error) {
+	return r.PayoutService.Schedule(ctx, merchantOf(ctx))
+}
+
 // Params is the resolver for the params field.
 func (r *riskRuleResolver) Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error) {
 	rule, err := rulebook.RiskRule(obj)
@@ -880,6 +934,11 @@ func (r *Resolver) Money() generated.MoneyResolver { return &moneyResolver{r} }
 // Mutation returns generated.MutationResolver implementation.
 func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResolver{r} }
 
+// PayoutSchedule returns generated.PayoutScheduleResolver implementation.
+func (r *Resolver) PayoutSchedule() generated.PayoutScheduleResolver {
+	return &payoutScheduleResolver{r}
+}
+
 // RiskRuleParams returns generated.RiskRuleParamsResolver implementation.
 func (r *Resolver) RiskRuleParams() generated.RiskRuleParamsResolver {
 	return &riskRuleParamsResolver{r}
@@ -923,6 +982,7 @@ type (
 	fxQuoteResolver              struct{ *Resolver }
 	moneyResolver                struct{ *Resolver }
 	mutationResolver             struct{ *Resolver }
+	payoutScheduleResolver       struct{ *Resolver }
 	riskRuleParamsResolver       struct{ *Resolver }
 	routingMatchResolver         struct{ *Resolver }
 	settlementConversionResolver struct{ *Resolver }

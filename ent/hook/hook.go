@@ -45,6 +45,18 @@ func (f AuditLogFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuditLogMutation", m)
 }
 
+// The BankAccountFunc type is an adapter to allow the use of ordinary
+// function as BankAccount mutator.
+type BankAccountFunc func(context.Context, *ent.BankAccountMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f BankAccountFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.BankAccountMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BankAccountMutation", m)
+}
+
 // The ChannelEventFunc type is an adapter to allow the use of ordinary
 // function as ChannelEvent mutator.
 type ChannelEventFunc func(context.Context, *ent.ChannelEventMutation) (ent.Value, error)
@@ -355,6 +367,30 @@ func (f PaymentAttemptFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Val
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PaymentAttemptMutation", m)
+}
+
+// The PayoutFunc type is an adapter to allow the use of ordinary
+// function as Payout mutator.
+type PayoutFunc func(context.Context, *ent.PayoutMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PayoutFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PayoutMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PayoutMutation", m)
+}
+
+// The PayoutScheduleFunc type is an adapter to allow the use of ordinary
+// function as PayoutSchedule mutator.
+type PayoutScheduleFunc func(context.Context, *ent.PayoutScheduleMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PayoutScheduleFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PayoutScheduleMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PayoutScheduleMutation", m)
 }
 
 // The PostingFunc type is an adapter to allow the use of ordinary

@@ -11,6 +11,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/bankaccount"
 	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
@@ -37,6 +38,8 @@ import (
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/payout"
+	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
 	"github.com/straitpay/strait/ent/refund"
@@ -187,6 +190,33 @@ func (f TraverseAuditLog) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AuditLogQuery", q)
+}
+
+// The BankAccountFunc type is an adapter to allow the use of ordinary function as a Querier.
+type BankAccountFunc func(context.Context, *ent.BankAccountQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f BankAccountFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.BankAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.BankAccountQuery", q)
+}
+
+// The TraverseBankAccount type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseBankAccount func(context.Context, *ent.BankAccountQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseBankAccount) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseBankAccount) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.BankAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.BankAccountQuery", q)
 }
 
 // The ChannelEventFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -891,6 +921,60 @@ func (f TraversePaymentAttempt) Traverse(ctx context.Context, q ent.Query) error
 	return fmt.Errorf("unexpected query type %T. expect *ent.PaymentAttemptQuery", q)
 }
 
+// The PayoutFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PayoutFunc func(context.Context, *ent.PayoutQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PayoutFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PayoutQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PayoutQuery", q)
+}
+
+// The TraversePayout type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePayout func(context.Context, *ent.PayoutQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePayout) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePayout) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PayoutQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PayoutQuery", q)
+}
+
+// The PayoutScheduleFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PayoutScheduleFunc func(context.Context, *ent.PayoutScheduleQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PayoutScheduleFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PayoutScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PayoutScheduleQuery", q)
+}
+
+// The TraversePayoutSchedule type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePayoutSchedule func(context.Context, *ent.PayoutScheduleQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePayoutSchedule) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePayoutSchedule) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PayoutScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PayoutScheduleQuery", q)
+}
+
 // The PostingFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PostingFunc func(context.Context, *ent.PostingQuery) (ent.Value, error)
 
@@ -1224,6 +1308,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.AgreementQuery, predicate.Agreement, agreement.OrderOption]{typ: ent.TypeAgreement, tq: q}, nil
 	case *ent.AuditLogQuery:
 		return &query[*ent.AuditLogQuery, predicate.AuditLog, auditlog.OrderOption]{typ: ent.TypeAuditLog, tq: q}, nil
+	case *ent.BankAccountQuery:
+		return &query[*ent.BankAccountQuery, predicate.BankAccount, bankaccount.OrderOption]{typ: ent.TypeBankAccount, tq: q}, nil
 	case *ent.ChannelEventQuery:
 		return &query[*ent.ChannelEventQuery, predicate.ChannelEvent, channelevent.OrderOption]{typ: ent.TypeChannelEvent, tq: q}, nil
 	case *ent.ChannelPositionQuery:
@@ -1276,6 +1362,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PaymentQuery, predicate.Payment, payment.OrderOption]{typ: ent.TypePayment, tq: q}, nil
 	case *ent.PaymentAttemptQuery:
 		return &query[*ent.PaymentAttemptQuery, predicate.PaymentAttempt, paymentattempt.OrderOption]{typ: ent.TypePaymentAttempt, tq: q}, nil
+	case *ent.PayoutQuery:
+		return &query[*ent.PayoutQuery, predicate.Payout, payout.OrderOption]{typ: ent.TypePayout, tq: q}, nil
+	case *ent.PayoutScheduleQuery:
+		return &query[*ent.PayoutScheduleQuery, predicate.PayoutSchedule, payoutschedule.OrderOption]{typ: ent.TypePayoutSchedule, tq: q}, nil
 	case *ent.PostingQuery:
 		return &query[*ent.PostingQuery, predicate.Posting, posting.OrderOption]{typ: ent.TypePosting, tq: q}, nil
 	case *ent.RefundQuery:

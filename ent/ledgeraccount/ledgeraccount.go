@@ -146,6 +146,7 @@ const (
 	KindFEES         Kind = "FEES"
 	KindFX           Kind = "FX"
 	KindSUSPENSE     Kind = "SUSPENSE"
+	KindIN_TRANSIT   Kind = "IN_TRANSIT"
 )
 
 func (k Kind) String() string {
@@ -155,7 +156,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindPENDING, KindAVAILABLE, KindRESERVE, KindDISPUTE_HOLD, KindRECEIVABLE, KindFEES, KindFX, KindSUSPENSE:
+	case KindPENDING, KindAVAILABLE, KindRESERVE, KindDISPUTE_HOLD, KindRECEIVABLE, KindFEES, KindFX, KindSUSPENSE, KindIN_TRANSIT:
 		return nil
 	default:
 		return fmt.Errorf("ledgeraccount: invalid enum value for kind field: %q", k)

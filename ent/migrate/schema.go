@@ -126,6 +126,38 @@ var (
 			},
 		},
 	}
+	// BankAccountsColumns holds the columns for the "bank_accounts" table.
+	BankAccountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "country", Type: field.TypeString, Size: 2},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "holder_name", Type: field.TypeString, Size: 140},
+		{Name: "number", Type: field.TypeString, Size: 34},
+		{Name: "routing", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "last4", Type: field.TypeString, Size: 4},
+		{Name: "fingerprint", Type: field.TypeString, Size: 64},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING_VERIFICATION", "VERIFIED", "VERIFICATION_FAILED"}, Default: "PENDING_VERIFICATION"},
+		{Name: "connector", Type: field.TypeString, Size: 64},
+		{Name: "deposits", Type: field.TypeJSON, Nullable: true},
+		{Name: "verify_attempts", Type: field.TypeInt, Default: 0},
+		{Name: "failure_reason", Type: field.TypeString, Size: 200, Default: ""},
+	}
+	// BankAccountsTable holds the schema information for the "bank_accounts" table.
+	BankAccountsTable = &schema.Table{
+		Name:       "bank_accounts",
+		Columns:    BankAccountsColumns,
+		PrimaryKey: []*schema.Column{BankAccountsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "bankaccount_merchant_id_fingerprint",
+				Unique:  true,
+				Columns: []*schema.Column{BankAccountsColumns[3], BankAccountsColumns[10]},
+			},
+		},
+	}
 	// ChannelEventsColumns holds the columns for the "channel_events" table.
 	ChannelEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -826,7 +858,7 @@ var (
 		{Name: "merchant_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "owner_type", Type: field.TypeEnum, Enums: []string{"MERCHANT", "PLATFORM", "CHANNEL", "PARTNER"}},
 		{Name: "owner_id", Type: field.TypeString, Size: 64},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PENDING", "AVAILABLE", "RESERVE", "DISPUTE_HOLD", "RECEIVABLE", "FEES", "FX", "SUSPENSE"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PENDING", "AVAILABLE", "RESERVE", "DISPUTE_HOLD", "RECEIVABLE", "FEES", "FX", "SUSPENSE", "IN_TRANSIT"}},
 		{Name: "currency", Type: field.TypeString, Size: 3},
 		{Name: "allow_negative", Type: field.TypeBool, Default: false},
 		{Name: "balance", Type: field.TypeInt64, Default: 0},
@@ -1076,6 +1108,88 @@ var (
 			},
 		},
 	}
+	// PayoutsColumns holds the columns for the "payouts" table.
+	PayoutsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "bank_account_id", Type: field.TypeString, Size: 40},
+		{Name: "amount", Type: field.TypeInt64},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "source_amount", Type: field.TypeInt64},
+		{Name: "source_currency", Type: field.TypeString, Size: 3},
+		{Name: "fx_quote_id", Type: field.TypeString, Size: 40, Default: ""},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "IN_TRANSIT", "PAID", "FAILED", "CANCELED"}, Default: "PENDING"},
+		{Name: "idempotency_key", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "description", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "connector", Type: field.TypeString, Size: 64},
+		{Name: "connector_reference", Type: field.TypeString, Size: 128, Default: ""},
+		{Name: "failure_code", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "send_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "submitted_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "next_check_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// PayoutsTable holds the schema information for the "payouts" table.
+	PayoutsTable = &schema.Table{
+		Name:       "payouts",
+		Columns:    PayoutsColumns,
+		PrimaryKey: []*schema.Column{PayoutsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "payout_merchant_id_idempotency_key",
+				Unique:  true,
+				Columns: []*schema.Column{PayoutsColumns[3], PayoutsColumns[11]},
+			},
+			{
+				Name:    "payout_merchant_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{PayoutsColumns[3], PayoutsColumns[0]},
+			},
+			{
+				Name:    "payout_next_check_at",
+				Unique:  false,
+				Columns: []*schema.Column{PayoutsColumns[18]},
+			},
+			{
+				Name:    "payout_connector_connector_reference",
+				Unique:  false,
+				Columns: []*schema.Column{PayoutsColumns[13], PayoutsColumns[14]},
+			},
+		},
+	}
+	// PayoutSchedulesColumns holds the columns for the "payout_schedules" table.
+	PayoutSchedulesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "bank_account_id", Type: field.TypeString, Size: 40},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "interval", Type: field.TypeEnum, Enums: []string{"DAILY", "WEEKLY"}},
+		{Name: "weekday", Type: field.TypeInt, Default: 1},
+		{Name: "minimum", Type: field.TypeInt64, Default: 0},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "next_run_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// PayoutSchedulesTable holds the schema information for the "payout_schedules" table.
+	PayoutSchedulesTable = &schema.Table{
+		Name:       "payout_schedules",
+		Columns:    PayoutSchedulesColumns,
+		PrimaryKey: []*schema.Column{PayoutSchedulesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "payoutschedule_merchant_id",
+				Unique:  true,
+				Columns: []*schema.Column{PayoutSchedulesColumns[3]},
+			},
+			{
+				Name:    "payoutschedule_next_run_at",
+				Unique:  false,
+				Columns: []*schema.Column{PayoutSchedulesColumns[10]},
+			},
+		},
+	}
 	// PostingsColumns holds the columns for the "postings" table.
 	PostingsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -1240,6 +1354,9 @@ var (
 		{Name: "currency", Type: field.TypeString, Size: 3},
 		{Name: "line_count", Type: field.TypeInt},
 		{Name: "conversions", Type: field.TypeJSON, Nullable: true},
+		{Name: "reserve_held", Type: field.TypeJSON, Nullable: true},
+		{Name: "reserve_release_on", Type: field.TypeString, Size: 10, Default: ""},
+		{Name: "reserve_released", Type: field.TypeJSON, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// SettlementBatchesTable holds the schema information for the "settlement_batches" table.
@@ -1292,6 +1409,8 @@ var (
 		{Name: "delay_days", Type: field.TypeInt, Default: 2},
 		{Name: "timezone", Type: field.TypeString, Size: 64, Default: "UTC"},
 		{Name: "next_run_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "reserve_bps", Type: field.TypeInt64, Default: 0},
+		{Name: "reserve_days", Type: field.TypeInt, Default: 0},
 	}
 	// SettlementSchedulesTable holds the schema information for the "settlement_schedules" table.
 	SettlementSchedulesTable = &schema.Table{
@@ -1466,6 +1585,7 @@ var (
 		APIKeysTable,
 		AgreementsTable,
 		AuditLogsTable,
+		BankAccountsTable,
 		ChannelEventsTable,
 		ChannelPositionsTable,
 		CheckoutSessionsTable,
@@ -1492,6 +1612,8 @@ var (
 		MerchantUsersTable,
 		PaymentsTable,
 		PaymentAttemptsTable,
+		PayoutsTable,
+		PayoutSchedulesTable,
 		PostingsTable,
 		RefundsTable,
 		RiskCountersTable,

@@ -15,6 +15,9 @@ type Agreement func(*sql.Selector)
 // AuditLog is the predicate function for auditlog builders.
 type AuditLog func(*sql.Selector)
 
+// BankAccount is the predicate function for bankaccount builders.
+type BankAccount func(*sql.Selector)
+
 // ChannelEvent is the predicate function for channelevent builders.
 type ChannelEvent func(*sql.Selector)
 
@@ -92,6 +95,12 @@ type Payment func(*sql.Selector)
 
 // PaymentAttempt is the predicate function for paymentattempt builders.
 type PaymentAttempt func(*sql.Selector)
+
+// Payout is the predicate function for payout builders.
+type Payout func(*sql.Selector)
+
+// PayoutSchedule is the predicate function for payoutschedule builders.
+type PayoutSchedule func(*sql.Selector)
 
 // Posting is the predicate function for posting builders.
 type Posting func(*sql.Selector)

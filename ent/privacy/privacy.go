@@ -183,6 +183,30 @@ func (f AuditLogMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutati
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AuditLogMutation", m)
 }
 
+// The BankAccountQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type BankAccountQueryRuleFunc func(context.Context, *ent.BankAccountQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f BankAccountQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.BankAccountQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.BankAccountQuery", q)
+}
+
+// The BankAccountMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type BankAccountMutationRuleFunc func(context.Context, *ent.BankAccountMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f BankAccountMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.BankAccountMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.BankAccountMutation", m)
+}
+
 // The ChannelEventQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ChannelEventQueryRuleFunc func(context.Context, *ent.ChannelEventQuery) error
@@ -807,6 +831,54 @@ func (f PaymentAttemptMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PaymentAttemptMutation", m)
 }
 
+// The PayoutQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PayoutQueryRuleFunc func(context.Context, *ent.PayoutQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PayoutQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PayoutQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PayoutQuery", q)
+}
+
+// The PayoutMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PayoutMutationRuleFunc func(context.Context, *ent.PayoutMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PayoutMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PayoutMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PayoutMutation", m)
+}
+
+// The PayoutScheduleQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PayoutScheduleQueryRuleFunc func(context.Context, *ent.PayoutScheduleQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PayoutScheduleQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PayoutScheduleQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PayoutScheduleQuery", q)
+}
+
+// The PayoutScheduleMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PayoutScheduleMutationRuleFunc func(context.Context, *ent.PayoutScheduleMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PayoutScheduleMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PayoutScheduleMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PayoutScheduleMutation", m)
+}
+
 // The PostingQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type PostingQueryRuleFunc func(context.Context, *ent.PostingQuery) error
@@ -1136,6 +1208,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AuditLogQuery:
 		return q.Filter(), nil
+	case *ent.BankAccountQuery:
+		return q.Filter(), nil
 	case *ent.ChannelEventQuery:
 		return q.Filter(), nil
 	case *ent.ChannelPositionQuery:
@@ -1188,6 +1262,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PaymentAttemptQuery:
 		return q.Filter(), nil
+	case *ent.PayoutQuery:
+		return q.Filter(), nil
+	case *ent.PayoutScheduleQuery:
+		return q.Filter(), nil
 	case *ent.PostingQuery:
 		return q.Filter(), nil
 	case *ent.RefundQuery:
@@ -1224,6 +1302,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.AgreementMutation:
 		return m.Filter(), nil
 	case *ent.AuditLogMutation:
+		return m.Filter(), nil
+	case *ent.BankAccountMutation:
 		return m.Filter(), nil
 	case *ent.ChannelEventMutation:
 		return m.Filter(), nil
@@ -1276,6 +1356,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.PaymentMutation:
 		return m.Filter(), nil
 	case *ent.PaymentAttemptMutation:
+		return m.Filter(), nil
+	case *ent.PayoutMutation:
+		return m.Filter(), nil
+	case *ent.PayoutScheduleMutation:
 		return m.Filter(), nil
 	case *ent.PostingMutation:
 		return m.Filter(), nil

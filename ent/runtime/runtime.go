@@ -9,6 +9,7 @@ import (
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/apikey"
 	"github.com/straitpay/strait/ent/auditlog"
+	"github.com/straitpay/strait/ent/bankaccount"
 	"github.com/straitpay/strait/ent/channelevent"
 	"github.com/straitpay/strait/ent/channelposition"
 	"github.com/straitpay/strait/ent/checkoutsession"
@@ -35,6 +36,8 @@ import (
 	"github.com/straitpay/strait/ent/merchantuser"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/payout"
+	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskcounter"
@@ -394,6 +397,216 @@ func init() {
 	// auditlog.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	auditlog.IDValidator = func() func(string) error {
 		validators := auditlogDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	bankaccountMixin := schema.BankAccount{}.Mixin()
+	bankaccount.Policy = privacy.NewPolicies(bankaccountMixin[2], schema.BankAccount{})
+	bankaccount.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := bankaccount.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	bankaccountMixinFields0 := bankaccountMixin[0].Fields()
+	_ = bankaccountMixinFields0
+	bankaccountMixinFields1 := bankaccountMixin[1].Fields()
+	_ = bankaccountMixinFields1
+	bankaccountMixinFields2 := bankaccountMixin[2].Fields()
+	_ = bankaccountMixinFields2
+	bankaccountFields := schema.BankAccount{}.Fields()
+	_ = bankaccountFields
+	// bankaccountDescCreatedAt is the schema descriptor for created_at field.
+	bankaccountDescCreatedAt := bankaccountMixinFields1[0].Descriptor()
+	// bankaccount.DefaultCreatedAt holds the default value on creation for the created_at field.
+	bankaccount.DefaultCreatedAt = bankaccountDescCreatedAt.Default.(func() time.Time)
+	// bankaccountDescUpdatedAt is the schema descriptor for updated_at field.
+	bankaccountDescUpdatedAt := bankaccountMixinFields1[1].Descriptor()
+	// bankaccount.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	bankaccount.DefaultUpdatedAt = bankaccountDescUpdatedAt.Default.(func() time.Time)
+	// bankaccount.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	bankaccount.UpdateDefaultUpdatedAt = bankaccountDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// bankaccountDescMerchantID is the schema descriptor for merchant_id field.
+	bankaccountDescMerchantID := bankaccountMixinFields2[0].Descriptor()
+	// bankaccount.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	bankaccount.MerchantIDValidator = func() func(string) error {
+		validators := bankaccountDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// bankaccountDescCountry is the schema descriptor for country field.
+	bankaccountDescCountry := bankaccountFields[0].Descriptor()
+	// bankaccount.CountryValidator is a validator for the "country" field. It is called by the builders before save.
+	bankaccount.CountryValidator = func() func(string) error {
+		validators := bankaccountDescCountry.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(country string) error {
+			for _, fn := range fns {
+				if err := fn(country); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// bankaccountDescCurrency is the schema descriptor for currency field.
+	bankaccountDescCurrency := bankaccountFields[1].Descriptor()
+	// bankaccount.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	bankaccount.CurrencyValidator = func() func(string) error {
+		validators := bankaccountDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// bankaccountDescHolderName is the schema descriptor for holder_name field.
+	bankaccountDescHolderName := bankaccountFields[2].Descriptor()
+	// bankaccount.HolderNameValidator is a validator for the "holder_name" field. It is called by the builders before save.
+	bankaccount.HolderNameValidator = func() func(string) error {
+		validators := bankaccountDescHolderName.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(holder_name string) error {
+			for _, fn := range fns {
+				if err := fn(holder_name); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// bankaccountDescNumber is the schema descriptor for number field.
+	bankaccountDescNumber := bankaccountFields[3].Descriptor()
+	// bankaccount.NumberValidator is a validator for the "number" field. It is called by the builders before save.
+	bankaccount.NumberValidator = func() func(string) error {
+		validators := bankaccountDescNumber.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(number string) error {
+			for _, fn := range fns {
+				if err := fn(number); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// bankaccountDescRouting is the schema descriptor for routing field.
+	bankaccountDescRouting := bankaccountFields[4].Descriptor()
+	// bankaccount.DefaultRouting holds the default value on creation for the routing field.
+	bankaccount.DefaultRouting = bankaccountDescRouting.Default.(string)
+	// bankaccount.RoutingValidator is a validator for the "routing" field. It is called by the builders before save.
+	bankaccount.RoutingValidator = bankaccountDescRouting.Validators[0].(func(string) error)
+	// bankaccountDescLast4 is the schema descriptor for last4 field.
+	bankaccountDescLast4 := bankaccountFields[5].Descriptor()
+	// bankaccount.Last4Validator is a validator for the "last4" field. It is called by the builders before save.
+	bankaccount.Last4Validator = func() func(string) error {
+		validators := bankaccountDescLast4.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(last4 string) error {
+			for _, fn := range fns {
+				if err := fn(last4); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// bankaccountDescFingerprint is the schema descriptor for fingerprint field.
+	bankaccountDescFingerprint := bankaccountFields[6].Descriptor()
+	// bankaccount.FingerprintValidator is a validator for the "fingerprint" field. It is called by the builders before save.
+	bankaccount.FingerprintValidator = func() func(string) error {
+		validators := bankaccountDescFingerprint.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(fingerprint string) error {
+			for _, fn := range fns {
+				if err := fn(fingerprint); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// bankaccountDescConnector is the schema descriptor for connector field.
+	bankaccountDescConnector := bankaccountFields[8].Descriptor()
+	// bankaccount.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	bankaccount.ConnectorValidator = func() func(string) error {
+		validators := bankaccountDescConnector.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(connector string) error {
+			for _, fn := range fns {
+				if err := fn(connector); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// bankaccountDescVerifyAttempts is the schema descriptor for verify_attempts field.
+	bankaccountDescVerifyAttempts := bankaccountFields[10].Descriptor()
+	// bankaccount.DefaultVerifyAttempts holds the default value on creation for the verify_attempts field.
+	bankaccount.DefaultVerifyAttempts = bankaccountDescVerifyAttempts.Default.(int)
+	// bankaccount.VerifyAttemptsValidator is a validator for the "verify_attempts" field. It is called by the builders before save.
+	bankaccount.VerifyAttemptsValidator = bankaccountDescVerifyAttempts.Validators[0].(func(int) error)
+	// bankaccountDescFailureReason is the schema descriptor for failure_reason field.
+	bankaccountDescFailureReason := bankaccountFields[11].Descriptor()
+	// bankaccount.DefaultFailureReason holds the default value on creation for the failure_reason field.
+	bankaccount.DefaultFailureReason = bankaccountDescFailureReason.Default.(string)
+	// bankaccount.FailureReasonValidator is a validator for the "failure_reason" field. It is called by the builders before save.
+	bankaccount.FailureReasonValidator = bankaccountDescFailureReason.Validators[0].(func(string) error)
+	// bankaccountDescID is the schema descriptor for id field.
+	bankaccountDescID := bankaccountMixinFields0[0].Descriptor()
+	// bankaccount.DefaultID holds the default value on creation for the id field.
+	bankaccount.DefaultID = bankaccountDescID.Default.(func() string)
+	// bankaccount.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	bankaccount.IDValidator = func() func(string) error {
+		validators := bankaccountDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -3023,6 +3236,276 @@ func init() {
 			return nil
 		}
 	}()
+	payoutMixin := schema.Payout{}.Mixin()
+	payout.Policy = privacy.NewPolicies(payoutMixin[2], schema.Payout{})
+	payout.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := payout.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	payoutMixinFields0 := payoutMixin[0].Fields()
+	_ = payoutMixinFields0
+	payoutMixinFields1 := payoutMixin[1].Fields()
+	_ = payoutMixinFields1
+	payoutMixinFields2 := payoutMixin[2].Fields()
+	_ = payoutMixinFields2
+	payoutFields := schema.Payout{}.Fields()
+	_ = payoutFields
+	// payoutDescCreatedAt is the schema descriptor for created_at field.
+	payoutDescCreatedAt := payoutMixinFields1[0].Descriptor()
+	// payout.DefaultCreatedAt holds the default value on creation for the created_at field.
+	payout.DefaultCreatedAt = payoutDescCreatedAt.Default.(func() time.Time)
+	// payoutDescUpdatedAt is the schema descriptor for updated_at field.
+	payoutDescUpdatedAt := payoutMixinFields1[1].Descriptor()
+	// payout.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	payout.DefaultUpdatedAt = payoutDescUpdatedAt.Default.(func() time.Time)
+	// payout.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	payout.UpdateDefaultUpdatedAt = payoutDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// payoutDescMerchantID is the schema descriptor for merchant_id field.
+	payoutDescMerchantID := payoutMixinFields2[0].Descriptor()
+	// payout.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	payout.MerchantIDValidator = func() func(string) error {
+		validators := payoutDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// payoutDescBankAccountID is the schema descriptor for bank_account_id field.
+	payoutDescBankAccountID := payoutFields[0].Descriptor()
+	// payout.BankAccountIDValidator is a validator for the "bank_account_id" field. It is called by the builders before save.
+	payout.BankAccountIDValidator = payoutDescBankAccountID.Validators[0].(func(string) error)
+	// payoutDescCurrency is the schema descriptor for currency field.
+	payoutDescCurrency := payoutFields[2].Descriptor()
+	// payout.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	payout.CurrencyValidator = func() func(string) error {
+		validators := payoutDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// payoutDescSourceCurrency is the schema descriptor for source_currency field.
+	payoutDescSourceCurrency := payoutFields[4].Descriptor()
+	// payout.SourceCurrencyValidator is a validator for the "source_currency" field. It is called by the builders before save.
+	payout.SourceCurrencyValidator = func() func(string) error {
+		validators := payoutDescSourceCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(source_currency string) error {
+			for _, fn := range fns {
+				if err := fn(source_currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// payoutDescFxQuoteID is the schema descriptor for fx_quote_id field.
+	payoutDescFxQuoteID := payoutFields[5].Descriptor()
+	// payout.DefaultFxQuoteID holds the default value on creation for the fx_quote_id field.
+	payout.DefaultFxQuoteID = payoutDescFxQuoteID.Default.(string)
+	// payout.FxQuoteIDValidator is a validator for the "fx_quote_id" field. It is called by the builders before save.
+	payout.FxQuoteIDValidator = payoutDescFxQuoteID.Validators[0].(func(string) error)
+	// payoutDescIdempotencyKey is the schema descriptor for idempotency_key field.
+	payoutDescIdempotencyKey := payoutFields[7].Descriptor()
+	// payout.IdempotencyKeyValidator is a validator for the "idempotency_key" field. It is called by the builders before save.
+	payout.IdempotencyKeyValidator = payoutDescIdempotencyKey.Validators[0].(func(string) error)
+	// payoutDescDescription is the schema descriptor for description field.
+	payoutDescDescription := payoutFields[8].Descriptor()
+	// payout.DefaultDescription holds the default value on creation for the description field.
+	payout.DefaultDescription = payoutDescDescription.Default.(string)
+	// payout.DescriptionValidator is a validator for the "description" field. It is called by the builders before save.
+	payout.DescriptionValidator = payoutDescDescription.Validators[0].(func(string) error)
+	// payoutDescConnector is the schema descriptor for connector field.
+	payoutDescConnector := payoutFields[9].Descriptor()
+	// payout.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	payout.ConnectorValidator = func() func(string) error {
+		validators := payoutDescConnector.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(connector string) error {
+			for _, fn := range fns {
+				if err := fn(connector); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// payoutDescConnectorReference is the schema descriptor for connector_reference field.
+	payoutDescConnectorReference := payoutFields[10].Descriptor()
+	// payout.DefaultConnectorReference holds the default value on creation for the connector_reference field.
+	payout.DefaultConnectorReference = payoutDescConnectorReference.Default.(string)
+	// payout.ConnectorReferenceValidator is a validator for the "connector_reference" field. It is called by the builders before save.
+	payout.ConnectorReferenceValidator = payoutDescConnectorReference.Validators[0].(func(string) error)
+	// payoutDescFailureCode is the schema descriptor for failure_code field.
+	payoutDescFailureCode := payoutFields[11].Descriptor()
+	// payout.DefaultFailureCode holds the default value on creation for the failure_code field.
+	payout.DefaultFailureCode = payoutDescFailureCode.Default.(string)
+	// payout.FailureCodeValidator is a validator for the "failure_code" field. It is called by the builders before save.
+	payout.FailureCodeValidator = payoutDescFailureCode.Validators[0].(func(string) error)
+	// payoutDescID is the schema descriptor for id field.
+	payoutDescID := payoutMixinFields0[0].Descriptor()
+	// payout.DefaultID holds the default value on creation for the id field.
+	payout.DefaultID = payoutDescID.Default.(func() string)
+	// payout.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	payout.IDValidator = func() func(string) error {
+		validators := payoutDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	payoutscheduleMixin := schema.PayoutSchedule{}.Mixin()
+	payoutschedule.Policy = privacy.NewPolicies(payoutscheduleMixin[2], schema.PayoutSchedule{})
+	payoutschedule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := payoutschedule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	payoutscheduleMixinFields0 := payoutscheduleMixin[0].Fields()
+	_ = payoutscheduleMixinFields0
+	payoutscheduleMixinFields1 := payoutscheduleMixin[1].Fields()
+	_ = payoutscheduleMixinFields1
+	payoutscheduleMixinFields2 := payoutscheduleMixin[2].Fields()
+	_ = payoutscheduleMixinFields2
+	payoutscheduleFields := schema.PayoutSchedule{}.Fields()
+	_ = payoutscheduleFields
+	// payoutscheduleDescCreatedAt is the schema descriptor for created_at field.
+	payoutscheduleDescCreatedAt := payoutscheduleMixinFields1[0].Descriptor()
+	// payoutschedule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	payoutschedule.DefaultCreatedAt = payoutscheduleDescCreatedAt.Default.(func() time.Time)
+	// payoutscheduleDescUpdatedAt is the schema descriptor for updated_at field.
+	payoutscheduleDescUpdatedAt := payoutscheduleMixinFields1[1].Descriptor()
+	// payoutschedule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	payoutschedule.DefaultUpdatedAt = payoutscheduleDescUpdatedAt.Default.(func() time.Time)
+	// payoutschedule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	payoutschedule.UpdateDefaultUpdatedAt = payoutscheduleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// payoutscheduleDescMerchantID is the schema descriptor for merchant_id field.
+	payoutscheduleDescMerchantID := payoutscheduleMixinFields2[0].Descriptor()
+	// payoutschedule.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	payoutschedule.MerchantIDValidator = func() func(string) error {
+		validators := payoutscheduleDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// payoutscheduleDescBankAccountID is the schema descriptor for bank_account_id field.
+	payoutscheduleDescBankAccountID := payoutscheduleFields[0].Descriptor()
+	// payoutschedule.BankAccountIDValidator is a validator for the "bank_account_id" field. It is called by the builders before save.
+	payoutschedule.BankAccountIDValidator = payoutscheduleDescBankAccountID.Validators[0].(func(string) error)
+	// payoutscheduleDescCurrency is the schema descriptor for currency field.
+	payoutscheduleDescCurrency := payoutscheduleFields[1].Descriptor()
+	// payoutschedule.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	payoutschedule.CurrencyValidator = func() func(string) error {
+		validators := payoutscheduleDescCurrency.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(currency string) error {
+			for _, fn := range fns {
+				if err := fn(currency); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// payoutscheduleDescWeekday is the schema descriptor for weekday field.
+	payoutscheduleDescWeekday := payoutscheduleFields[3].Descriptor()
+	// payoutschedule.DefaultWeekday holds the default value on creation for the weekday field.
+	payoutschedule.DefaultWeekday = payoutscheduleDescWeekday.Default.(int)
+	// payoutschedule.WeekdayValidator is a validator for the "weekday" field. It is called by the builders before save.
+	payoutschedule.WeekdayValidator = func() func(int) error {
+		validators := payoutscheduleDescWeekday.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(weekday int) error {
+			for _, fn := range fns {
+				if err := fn(weekday); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// payoutscheduleDescMinimum is the schema descriptor for minimum field.
+	payoutscheduleDescMinimum := payoutscheduleFields[4].Descriptor()
+	// payoutschedule.DefaultMinimum holds the default value on creation for the minimum field.
+	payoutschedule.DefaultMinimum = payoutscheduleDescMinimum.Default.(int64)
+	// payoutschedule.MinimumValidator is a validator for the "minimum" field. It is called by the builders before save.
+	payoutschedule.MinimumValidator = payoutscheduleDescMinimum.Validators[0].(func(int64) error)
+	// payoutscheduleDescEnabled is the schema descriptor for enabled field.
+	payoutscheduleDescEnabled := payoutscheduleFields[5].Descriptor()
+	// payoutschedule.DefaultEnabled holds the default value on creation for the enabled field.
+	payoutschedule.DefaultEnabled = payoutscheduleDescEnabled.Default.(bool)
+	// payoutscheduleDescID is the schema descriptor for id field.
+	payoutscheduleDescID := payoutscheduleMixinFields0[0].Descriptor()
+	// payoutschedule.DefaultID holds the default value on creation for the id field.
+	payoutschedule.DefaultID = payoutscheduleDescID.Default.(func() string)
+	// payoutschedule.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	payoutschedule.IDValidator = func() func(string) error {
+		validators := payoutscheduleDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	postingMixin := schema.Posting{}.Mixin()
 	posting.Policy = privacy.NewPolicies(postingMixin[1], schema.Posting{})
 	posting.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -3521,8 +4004,14 @@ func init() {
 	settlementbatchDescCurrency := settlementbatchFields[1].Descriptor()
 	// settlementbatch.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
 	settlementbatch.CurrencyValidator = settlementbatchDescCurrency.Validators[0].(func(string) error)
+	// settlementbatchDescReserveReleaseOn is the schema descriptor for reserve_release_on field.
+	settlementbatchDescReserveReleaseOn := settlementbatchFields[5].Descriptor()
+	// settlementbatch.DefaultReserveReleaseOn holds the default value on creation for the reserve_release_on field.
+	settlementbatch.DefaultReserveReleaseOn = settlementbatchDescReserveReleaseOn.Default.(string)
+	// settlementbatch.ReserveReleaseOnValidator is a validator for the "reserve_release_on" field. It is called by the builders before save.
+	settlementbatch.ReserveReleaseOnValidator = settlementbatchDescReserveReleaseOn.Validators[0].(func(string) error)
 	// settlementbatchDescCreatedAt is the schema descriptor for created_at field.
-	settlementbatchDescCreatedAt := settlementbatchFields[4].Descriptor()
+	settlementbatchDescCreatedAt := settlementbatchFields[7].Descriptor()
 	// settlementbatch.DefaultCreatedAt holds the default value on creation for the created_at field.
 	settlementbatch.DefaultCreatedAt = settlementbatchDescCreatedAt.Default.(func() time.Time)
 	// settlementbatchDescID is the schema descriptor for id field.
@@ -3673,6 +4162,46 @@ func init() {
 	settlementschedule.DefaultTimezone = settlementscheduleDescTimezone.Default.(string)
 	// settlementschedule.TimezoneValidator is a validator for the "timezone" field. It is called by the builders before save.
 	settlementschedule.TimezoneValidator = settlementscheduleDescTimezone.Validators[0].(func(string) error)
+	// settlementscheduleDescReserveBps is the schema descriptor for reserve_bps field.
+	settlementscheduleDescReserveBps := settlementscheduleFields[3].Descriptor()
+	// settlementschedule.DefaultReserveBps holds the default value on creation for the reserve_bps field.
+	settlementschedule.DefaultReserveBps = settlementscheduleDescReserveBps.Default.(int64)
+	// settlementschedule.ReserveBpsValidator is a validator for the "reserve_bps" field. It is called by the builders before save.
+	settlementschedule.ReserveBpsValidator = func() func(int64) error {
+		validators := settlementscheduleDescReserveBps.Validators
+		fns := [...]func(int64) error{
+			validators[0].(func(int64) error),
+			validators[1].(func(int64) error),
+		}
+		return func(reserve_bps int64) error {
+			for _, fn := range fns {
+				if err := fn(reserve_bps); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// settlementscheduleDescReserveDays is the schema descriptor for reserve_days field.
+	settlementscheduleDescReserveDays := settlementscheduleFields[4].Descriptor()
+	// settlementschedule.DefaultReserveDays holds the default value on creation for the reserve_days field.
+	settlementschedule.DefaultReserveDays = settlementscheduleDescReserveDays.Default.(int)
+	// settlementschedule.ReserveDaysValidator is a validator for the "reserve_days" field. It is called by the builders before save.
+	settlementschedule.ReserveDaysValidator = func() func(int) error {
+		validators := settlementscheduleDescReserveDays.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(reserve_days int) error {
+			for _, fn := range fns {
+				if err := fn(reserve_days); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// settlementscheduleDescID is the schema descriptor for id field.
 	settlementscheduleDescID := settlementscheduleMixinFields0[0].Descriptor()
 	// settlementschedule.DefaultID holds the default value on creation for the id field.

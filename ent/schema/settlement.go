@@ -103,6 +103,9 @@ func (SettlementSchedule) Fields() []ent.Field {
 		field.String("timezone").Default("UTC").MaxLen(64),
 		field.Time("next_run_at").Optional().Nillable().SchemaType(datetime6).
 			Comment("when the scheduler next runs this merchant; a replica claims the run by moving it past now"),
+		field.Int64("reserve_bps").Default(0).Min(0).Max(10000).
+			Comment("rolling reserve: the share of each day's settled net held in the merchant's reserve account"),
+		field.Int("reserve_days").Default(0).Min(0).Max(365).Comment("rolling reserve: calendar days a day's reserve is held"),
 	}
 }
 
@@ -138,6 +141,12 @@ func (SettlementBatch) Fields() []ent.Field {
 		field.String("currency").MaxLen(3).Immutable().Comment("the settlement currency"),
 		field.Int("line_count").Immutable(),
 		field.JSON("conversions", []SettlementConversion{}).Optional().Immutable().Annotations(entgql.Skip()),
+		field.JSON("reserve_held", map[string]int64{}).Optional().Immutable().Annotations(entgql.Skip()).
+			Comment("rolling reserve held by this run, per capture currency"),
+		field.String("reserve_release_on").Default("").MaxLen(10).Immutable().
+			Comment("the business day whose run releases reserve_held"),
+		field.JSON("reserve_released", map[string]int64{}).Optional().Immutable().Annotations(entgql.Skip()).
+			Comment("earlier runs' reserves this run released, per currency"),
 		field.Time("created_at").Default(now).Immutable().SchemaType(datetime6).Annotations(entgql.OrderField("CREATED_AT")),
 	}
 }

@@ -24,6 +24,12 @@ const (
 	FieldLineCount = "line_count"
 	// FieldConversions holds the string denoting the conversions field in the database.
 	FieldConversions = "conversions"
+	// FieldReserveHeld holds the string denoting the reserve_held field in the database.
+	FieldReserveHeld = "reserve_held"
+	// FieldReserveReleaseOn holds the string denoting the reserve_release_on field in the database.
+	FieldReserveReleaseOn = "reserve_release_on"
+	// FieldReserveReleased holds the string denoting the reserve_released field in the database.
+	FieldReserveReleased = "reserve_released"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// Table holds the table name of the settlementbatch in the database.
@@ -38,6 +44,9 @@ var Columns = []string{
 	FieldCurrency,
 	FieldLineCount,
 	FieldConversions,
+	FieldReserveHeld,
+	FieldReserveReleaseOn,
+	FieldReserveReleased,
 	FieldCreatedAt,
 }
 
@@ -65,6 +74,10 @@ var (
 	BusinessDateValidator func(string) error
 	// CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
 	CurrencyValidator func(string) error
+	// DefaultReserveReleaseOn holds the default value on creation for the "reserve_release_on" field.
+	DefaultReserveReleaseOn string
+	// ReserveReleaseOnValidator is a validator for the "reserve_release_on" field. It is called by the builders before save.
+	ReserveReleaseOnValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultID holds the default value on creation for the "id" field.
@@ -99,6 +112,11 @@ func ByCurrency(opts ...sql.OrderTermOption) OrderOption {
 // ByLineCount orders the results by the line_count field.
 func ByLineCount(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLineCount, opts...).ToFunc()
+}
+
+// ByReserveReleaseOn orders the results by the reserve_release_on field.
+func ByReserveReleaseOn(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReserveReleaseOn, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -84,6 +84,11 @@ func LineCount(v int) predicate.SettlementBatch {
 	return predicate.SettlementBatch(sql.FieldEQ(FieldLineCount, v))
 }
 
+// ReserveReleaseOn applies equality check predicate on the "reserve_release_on" field. It's identical to ReserveReleaseOnEQ.
+func ReserveReleaseOn(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldEQ(FieldReserveReleaseOn, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.SettlementBatch {
 	return predicate.SettlementBatch(sql.FieldEQ(FieldCreatedAt, v))
@@ -332,6 +337,91 @@ func ConversionsIsNil() predicate.SettlementBatch {
 // ConversionsNotNil applies the NotNil predicate on the "conversions" field.
 func ConversionsNotNil() predicate.SettlementBatch {
 	return predicate.SettlementBatch(sql.FieldNotNull(FieldConversions))
+}
+
+// ReserveHeldIsNil applies the IsNil predicate on the "reserve_held" field.
+func ReserveHeldIsNil() predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldIsNull(FieldReserveHeld))
+}
+
+// ReserveHeldNotNil applies the NotNil predicate on the "reserve_held" field.
+func ReserveHeldNotNil() predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldNotNull(FieldReserveHeld))
+}
+
+// ReserveReleaseOnEQ applies the EQ predicate on the "reserve_release_on" field.
+func ReserveReleaseOnEQ(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldEQ(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleaseOnNEQ applies the NEQ predicate on the "reserve_release_on" field.
+func ReserveReleaseOnNEQ(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldNEQ(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleaseOnIn applies the In predicate on the "reserve_release_on" field.
+func ReserveReleaseOnIn(vs ...string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldIn(FieldReserveReleaseOn, vs...))
+}
+
+// ReserveReleaseOnNotIn applies the NotIn predicate on the "reserve_release_on" field.
+func ReserveReleaseOnNotIn(vs ...string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldNotIn(FieldReserveReleaseOn, vs...))
+}
+
+// ReserveReleaseOnGT applies the GT predicate on the "reserve_release_on" field.
+func ReserveReleaseOnGT(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldGT(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleaseOnGTE applies the GTE predicate on the "reserve_release_on" field.
+func ReserveReleaseOnGTE(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldGTE(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleaseOnLT applies the LT predicate on the "reserve_release_on" field.
+func ReserveReleaseOnLT(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldLT(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleaseOnLTE applies the LTE predicate on the "reserve_release_on" field.
+func ReserveReleaseOnLTE(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldLTE(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleaseOnContains applies the Contains predicate on the "reserve_release_on" field.
+func ReserveReleaseOnContains(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldContains(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleaseOnHasPrefix applies the HasPrefix predicate on the "reserve_release_on" field.
+func ReserveReleaseOnHasPrefix(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldHasPrefix(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleaseOnHasSuffix applies the HasSuffix predicate on the "reserve_release_on" field.
+func ReserveReleaseOnHasSuffix(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldHasSuffix(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleaseOnEqualFold applies the EqualFold predicate on the "reserve_release_on" field.
+func ReserveReleaseOnEqualFold(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldEqualFold(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleaseOnContainsFold applies the ContainsFold predicate on the "reserve_release_on" field.
+func ReserveReleaseOnContainsFold(v string) predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldContainsFold(FieldReserveReleaseOn, v))
+}
+
+// ReserveReleasedIsNil applies the IsNil predicate on the "reserve_released" field.
+func ReserveReleasedIsNil() predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldIsNull(FieldReserveReleased))
+}
+
+// ReserveReleasedNotNil applies the NotNil predicate on the "reserve_released" field.
+func ReserveReleasedNotNil() predicate.SettlementBatch {
+	return predicate.SettlementBatch(sql.FieldNotNull(FieldReserveReleased))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

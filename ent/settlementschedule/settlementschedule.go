@@ -26,6 +26,10 @@ const (
 	FieldTimezone = "timezone"
 	// FieldNextRunAt holds the string denoting the next_run_at field in the database.
 	FieldNextRunAt = "next_run_at"
+	// FieldReserveBps holds the string denoting the reserve_bps field in the database.
+	FieldReserveBps = "reserve_bps"
+	// FieldReserveDays holds the string denoting the reserve_days field in the database.
+	FieldReserveDays = "reserve_days"
 	// Table holds the table name of the settlementschedule in the database.
 	Table = "settlement_schedules"
 )
@@ -39,6 +43,8 @@ var Columns = []string{
 	FieldDelayDays,
 	FieldTimezone,
 	FieldNextRunAt,
+	FieldReserveBps,
+	FieldReserveDays,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -75,6 +81,14 @@ var (
 	DefaultTimezone string
 	// TimezoneValidator is a validator for the "timezone" field. It is called by the builders before save.
 	TimezoneValidator func(string) error
+	// DefaultReserveBps holds the default value on creation for the "reserve_bps" field.
+	DefaultReserveBps int64
+	// ReserveBpsValidator is a validator for the "reserve_bps" field. It is called by the builders before save.
+	ReserveBpsValidator func(int64) error
+	// DefaultReserveDays holds the default value on creation for the "reserve_days" field.
+	DefaultReserveDays int
+	// ReserveDaysValidator is a validator for the "reserve_days" field. It is called by the builders before save.
+	ReserveDaysValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -117,4 +131,14 @@ func ByTimezone(opts ...sql.OrderTermOption) OrderOption {
 // ByNextRunAt orders the results by the next_run_at field.
 func ByNextRunAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldNextRunAt, opts...).ToFunc()
+}
+
+// ByReserveBps orders the results by the reserve_bps field.
+func ByReserveBps(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReserveBps, opts...).ToFunc()
+}
+
+// ByReserveDays orders the results by the reserve_days field.
+func ByReserveDays(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldReserveDays, opts...).ToFunc()
 }

@@ -94,6 +94,16 @@ func NextRunAt(v time.Time) predicate.SettlementSchedule {
 	return predicate.SettlementSchedule(sql.FieldEQ(FieldNextRunAt, v))
 }
 
+// ReserveBps applies equality check predicate on the "reserve_bps" field. It's identical to ReserveBpsEQ.
+func ReserveBps(v int64) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldEQ(FieldReserveBps, v))
+}
+
+// ReserveDays applies equality check predicate on the "reserve_days" field. It's identical to ReserveDaysEQ.
+func ReserveDays(v int) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldEQ(FieldReserveDays, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.SettlementSchedule {
 	return predicate.SettlementSchedule(sql.FieldEQ(FieldCreatedAt, v))
@@ -392,6 +402,86 @@ func NextRunAtIsNil() predicate.SettlementSchedule {
 // NextRunAtNotNil applies the NotNil predicate on the "next_run_at" field.
 func NextRunAtNotNil() predicate.SettlementSchedule {
 	return predicate.SettlementSchedule(sql.FieldNotNull(FieldNextRunAt))
+}
+
+// ReserveBpsEQ applies the EQ predicate on the "reserve_bps" field.
+func ReserveBpsEQ(v int64) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldEQ(FieldReserveBps, v))
+}
+
+// ReserveBpsNEQ applies the NEQ predicate on the "reserve_bps" field.
+func ReserveBpsNEQ(v int64) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldNEQ(FieldReserveBps, v))
+}
+
+// ReserveBpsIn applies the In predicate on the "reserve_bps" field.
+func ReserveBpsIn(vs ...int64) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldIn(FieldReserveBps, vs...))
+}
+
+// ReserveBpsNotIn applies the NotIn predicate on the "reserve_bps" field.
+func ReserveBpsNotIn(vs ...int64) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldNotIn(FieldReserveBps, vs...))
+}
+
+// ReserveBpsGT applies the GT predicate on the "reserve_bps" field.
+func ReserveBpsGT(v int64) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldGT(FieldReserveBps, v))
+}
+
+// ReserveBpsGTE applies the GTE predicate on the "reserve_bps" field.
+func ReserveBpsGTE(v int64) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldGTE(FieldReserveBps, v))
+}
+
+// ReserveBpsLT applies the LT predicate on the "reserve_bps" field.
+func ReserveBpsLT(v int64) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldLT(FieldReserveBps, v))
+}
+
+// ReserveBpsLTE applies the LTE predicate on the "reserve_bps" field.
+func ReserveBpsLTE(v int64) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldLTE(FieldReserveBps, v))
+}
+
+// ReserveDaysEQ applies the EQ predicate on the "reserve_days" field.
+func ReserveDaysEQ(v int) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldEQ(FieldReserveDays, v))
+}
+
+// ReserveDaysNEQ applies the NEQ predicate on the "reserve_days" field.
+func ReserveDaysNEQ(v int) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldNEQ(FieldReserveDays, v))
+}
+
+// ReserveDaysIn applies the In predicate on the "reserve_days" field.
+func ReserveDaysIn(vs ...int) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldIn(FieldReserveDays, vs...))
+}
+
+// ReserveDaysNotIn applies the NotIn predicate on the "reserve_days" field.
+func ReserveDaysNotIn(vs ...int) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldNotIn(FieldReserveDays, vs...))
+}
+
+// ReserveDaysGT applies the GT predicate on the "reserve_days" field.
+func ReserveDaysGT(v int) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldGT(FieldReserveDays, v))
+}
+
+// ReserveDaysGTE applies the GTE predicate on the "reserve_days" field.
+func ReserveDaysGTE(v int) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldGTE(FieldReserveDays, v))
+}
+
+// ReserveDaysLT applies the LT predicate on the "reserve_days" field.
+func ReserveDaysLT(v int) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldLT(FieldReserveDays, v))
+}
+
+// ReserveDaysLTE applies the LTE predicate on the "reserve_days" field.
+func ReserveDaysLTE(v int) predicate.SettlementSchedule {
+	return predicate.SettlementSchedule(sql.FieldLTE(FieldReserveDays, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -35,6 +35,7 @@ import (
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/payouts"
 	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -44,6 +45,7 @@ import (
 	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/connectorterms"
 	"github.com/straitpay/strait/vocab/paymentstatus"
+	"github.com/straitpay/strait/vocab/payoutstatus"
 	"github.com/straitpay/strait/vocab/refundstatus"
 	"github.com/straitpay/strait/vocab/reviewstatus"
 	"github.com/straitpay/strait/vocab/sessionstatus"
@@ -81,6 +83,7 @@ type ResolverRoot interface {
 	Money() MoneyResolver
 	Mutation() MutationResolver
 	Payment() PaymentResolver
+	PayoutSchedule() PayoutScheduleResolver
 	Query() QueryResolver
 	RiskRule() RiskRuleResolver
 	RiskRuleParams() RiskRuleParamsResolver
@@ -178,6 +181,18 @@ type ComplexityRoot struct {
 		Balances func(childComplexity int) int
 		Cursor   func(childComplexity int) int
 		EventID  func(childComplexity int) int
+	}
+
+	BankAccount struct {
+		Country       func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Currency      func(childComplexity int) int
+		FailureReason func(childComplexity int) int
+		HolderName    func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Last4         func(childComplexity int) int
+		Routing       func(childComplexity int) int
+		Status        func(childComplexity int) int
 	}
 
 	BankTransferInstructions struct {
@@ -749,9 +764,11 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AcceptDispute               func(childComplexity int, input model.AcceptDisputeInput) int
+		AddBankAccount              func(childComplexity int, input model.AddBankAccountInput) int
 		ApplyCoupon                 func(childComplexity int, code string) int
 		ApprovePaymentReview        func(childComplexity int, input model.ApprovePaymentReviewInput) int
 		CancelPayment               func(childComplexity int, input model.CancelPaymentInput) int
+		CancelPayout                func(childComplexity int, id string) int
 		CapturePayment              func(childComplexity int, input model.CapturePaymentInput) int
 		ChargeAgreement             func(childComplexity int, input model.ChargeAgreementInput) int
 		CheckChannelPositions       func(childComplexity int) int
@@ -766,6 +783,7 @@ type ComplexityRoot struct {
 		CreateFxQuote               func(childComplexity int, input model.CreateFxQuoteInput) int
 		CreateMerchant              func(childComplexity int, input model.CreateMerchantInput) int
 		CreateMerchantUser          func(childComplexity int, input model.CreateMerchantUserInput) int
+		CreatePayout                func(childComplexity int, input model.CreatePayoutInput) int
 		CreateWebhookEndpoint       func(childComplexity int, input model.CreateWebhookEndpointInput) int
 		DisableWebhookEndpoint      func(childComplexity int, id string) int
 		EnableWebhookEndpoint       func(childComplexity int, id string) int
@@ -778,6 +796,7 @@ type ComplexityRoot struct {
 		RunSettlement               func(childComplexity int, input model.RunSettlementInput) int
 		SetChannelPositionThreshold func(childComplexity int, input model.ChannelPositionThresholdInput) int
 		SetConnectorEnabled         func(childComplexity int, name string, enabled bool) int
+		SetPayoutSchedule           func(childComplexity int, input model.PayoutScheduleInput) int
 		SetSettlementSchedule       func(childComplexity int, input model.SettlementScheduleInput) int
 		SignAgreement               func(childComplexity int, input model.SignAgreementInput) int
 		SubmitDisputeEvidence       func(childComplexity int, input model.SubmitDisputeEvidenceInput) int
@@ -791,6 +810,7 @@ type ComplexityRoot struct {
 		UpsertRiskRule              func(childComplexity int, input model.RiskRuleInput) int
 		UpsertRoutingRule           func(childComplexity int, input model.RoutingRuleInput) int
 		UpsertSplitRule             func(childComplexity int, input model.SplitRuleInput) int
+		VerifyBankAccount           func(childComplexity int, input model.VerifyBankAccountInput) int
 	}
 
 	NextAction struct {
@@ -900,6 +920,30 @@ type ComplexityRoot struct {
 		Status    func(childComplexity int) int
 	}
 
+	Payout struct {
+		Amount        func(childComplexity int) int
+		BankAccountID func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Description   func(childComplexity int) int
+		FailureCode   func(childComplexity int) int
+		FxQuoteID     func(childComplexity int) int
+		ID            func(childComplexity int) int
+		SendAt        func(childComplexity int) int
+		Source        func(childComplexity int) int
+		Status        func(childComplexity int) int
+		UpdatedAt     func(childComplexity int) int
+	}
+
+	PayoutSchedule struct {
+		BankAccountID func(childComplexity int) int
+		Currency      func(childComplexity int) int
+		Enabled       func(childComplexity int) int
+		Interval      func(childComplexity int) int
+		Minimum       func(childComplexity int) int
+		NextRunAt     func(childComplexity int) int
+		Weekday       func(childComplexity int) int
+	}
+
 	Posting struct {
 		Account           func(childComplexity int) int
 		AccountID         func(childComplexity int) int
@@ -932,6 +976,7 @@ type ComplexityRoot struct {
 		Agreement          func(childComplexity int, id string) int
 		AuditLogs          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Balances           func(childComplexity int) int
+		BankAccounts       func(childComplexity int) int
 		ChannelEvents      func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		ChannelPositions   func(childComplexity int) int
 		CheckoutSession    func(childComplexity int, id *string) int
@@ -954,6 +999,9 @@ type ComplexityRoot struct {
 		Payment            func(childComplexity int, id string) int
 		PaymentReviews     func(childComplexity int, status *reviewstatus.Status, after *entgql.Cursor[string], first *int) int
 		Payments           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
+		Payout             func(childComplexity int, id string) int
+		PayoutSchedule     func(childComplexity int) int
+		Payouts            func(childComplexity int, first *int, status *payoutstatus.Status) int
 		RiskRules          func(childComplexity int, after *entgql.Cursor[string], first *int) int
 		RoutingRules       func(childComplexity int, after *entgql.Cursor[string], first *int) int
 		Settlement         func(childComplexity int, id string) int
@@ -1065,15 +1113,16 @@ type ComplexityRoot struct {
 	}
 
 	SettlementBatch struct {
-		BusinessDate func(childComplexity int) int
-		CSV          func(childComplexity int) int
-		Conversions  func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		Currency     func(childComplexity int) int
-		ID           func(childComplexity int) int
-		LineCount    func(childComplexity int) int
-		Lines        func(childComplexity int, after *entgql.Cursor[string], first *int) int
-		MerchantID   func(childComplexity int) int
+		BusinessDate     func(childComplexity int) int
+		CSV              func(childComplexity int) int
+		Conversions      func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		Currency         func(childComplexity int) int
+		ID               func(childComplexity int) int
+		LineCount        func(childComplexity int) int
+		Lines            func(childComplexity int, after *entgql.Cursor[string], first *int) int
+		MerchantID       func(childComplexity int) int
+		ReserveReleaseOn func(childComplexity int) int
 	}
 
 	SettlementBatchConnection struct {
@@ -1119,9 +1168,11 @@ type ComplexityRoot struct {
 	}
 
 	SettlementSchedule struct {
-		Currency  func(childComplexity int) int
-		DelayDays func(childComplexity int) int
-		Timezone  func(childComplexity int) int
+		Currency    func(childComplexity int) int
+		DelayDays   func(childComplexity int) int
+		ReserveBps  func(childComplexity int) int
+		ReserveDays func(childComplexity int) int
+		Timezone    func(childComplexity int) int
 	}
 
 	SplitRule struct {
@@ -1369,11 +1420,19 @@ type MutationResolver interface {
 	EnableWebhookEndpoint(ctx context.Context, id string) (*ent.WebhookEndpoint, error)
 	RotateWebhookEndpointSecret(ctx context.Context, id string) (*model.WebhookEndpointSecret, error)
 	RedeliverWebhook(ctx context.Context, deliveryID string) (*ent.WebhookDelivery, error)
+	AddBankAccount(ctx context.Context, input model.AddBankAccountInput) (*payouts.BankAccount, error)
+	VerifyBankAccount(ctx context.Context, input model.VerifyBankAccountInput) (*payouts.BankAccount, error)
+	CreatePayout(ctx context.Context, input model.CreatePayoutInput) (*payouts.Payout, error)
+	CancelPayout(ctx context.Context, id string) (*payouts.Payout, error)
+	SetPayoutSchedule(ctx context.Context, input model.PayoutScheduleInput) (*payouts.Schedule, error)
 }
 type PaymentResolver interface {
 	NextAction(ctx context.Context, obj *ent.Payment) (*cashier.NextAction, error)
 
 	Review(ctx context.Context, obj *ent.Payment) (*model.PaymentReview, error)
+}
+type PayoutScheduleResolver interface {
+	Minimum(ctx context.Context, obj *payouts.Schedule) (scalar.Int64, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
@@ -1414,6 +1473,10 @@ type QueryResolver interface {
 	Events(ctx context.Context, after *entgql.Cursor[string], first *int, filter *model.EventListFilter) (*ent.EventConnection, error)
 	WebhookEndpoints(ctx context.Context, after *entgql.Cursor[string], first *int) (*ent.WebhookEndpointConnection, error)
 	WebhookDeliveries(ctx context.Context, endpointID string, after *entgql.Cursor[string], first *int) (*ent.WebhookDeliveryConnection, error)
+	BankAccounts(ctx context.Context) ([]*payouts.BankAccount, error)
+	Payouts(ctx context.Context, first *int, status *payoutstatus.Status) ([]*payouts.Payout, error)
+	Payout(ctx context.Context, id string) (*payouts.Payout, error)
+	PayoutSchedule(ctx context.Context) (*payouts.Schedule, error)
 }
 type RiskRuleResolver interface {
 	Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error)
@@ -1806,6 +1869,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BalanceChange.EventID(childComplexity), true
+
+	case "BankAccount.country":
+		if e.ComplexityRoot.BankAccount.Country == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankAccount.Country(childComplexity), true
+	case "BankAccount.createdAt":
+		if e.ComplexityRoot.BankAccount.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankAccount.CreatedAt(childComplexity), true
+	case "BankAccount.currency":
+		if e.ComplexityRoot.BankAccount.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankAccount.Currency(childComplexity), true
+	case "BankAccount.failureReason":
+		if e.ComplexityRoot.BankAccount.FailureReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankAccount.FailureReason(childComplexity), true
+	case "BankAccount.holderName":
+		if e.ComplexityRoot.BankAccount.HolderName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankAccount.HolderName(childComplexity), true
+	case "BankAccount.id":
+		if e.ComplexityRoot.BankAccount.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankAccount.ID(childComplexity), true
+	case "BankAccount.last4":
+		if e.ComplexityRoot.BankAccount.Last4 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankAccount.Last4(childComplexity), true
+	case "BankAccount.routing":
+		if e.ComplexityRoot.BankAccount.Routing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankAccount.Routing(childComplexity), true
+	case "BankAccount.status":
+		if e.ComplexityRoot.BankAccount.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BankAccount.Status(childComplexity), true
 
 	case "BankTransferInstructions.accountName":
 		if e.ComplexityRoot.BankTransferInstructions.AccountName == nil {
@@ -4227,6 +4345,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AcceptDispute(childComplexity, args["input"].(model.AcceptDisputeInput)), true
+	case "Mutation.addBankAccount":
+		if e.ComplexityRoot.Mutation.AddBankAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addBankAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddBankAccount(childComplexity, args["input"].(model.AddBankAccountInput)), true
 	case "Mutation.applyCoupon":
 		if e.ComplexityRoot.Mutation.ApplyCoupon == nil {
 			break
@@ -4260,6 +4389,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelPayment(childComplexity, args["input"].(model.CancelPaymentInput)), true
+	case "Mutation.cancelPayout":
+		if e.ComplexityRoot.Mutation.CancelPayout == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelPayout_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelPayout(childComplexity, args["id"].(string)), true
 	case "Mutation.capturePayment":
 		if e.ComplexityRoot.Mutation.CapturePayment == nil {
 			break
@@ -4409,6 +4549,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateMerchantUser(childComplexity, args["input"].(model.CreateMerchantUserInput)), true
+	case "Mutation.createPayout":
+		if e.ComplexityRoot.Mutation.CreatePayout == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPayout_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePayout(childComplexity, args["input"].(model.CreatePayoutInput)), true
 	case "Mutation.createWebhookEndpoint":
 		if e.ComplexityRoot.Mutation.CreateWebhookEndpoint == nil {
 			break
@@ -4536,6 +4687,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetConnectorEnabled(childComplexity, args["name"].(string), args["enabled"].(bool)), true
+	case "Mutation.setPayoutSchedule":
+		if e.ComplexityRoot.Mutation.SetPayoutSchedule == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPayoutSchedule_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPayoutSchedule(childComplexity, args["input"].(model.PayoutScheduleInput)), true
 	case "Mutation.setSettlementSchedule":
 		if e.ComplexityRoot.Mutation.SetSettlementSchedule == nil {
 			break
@@ -4679,6 +4841,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpsertSplitRule(childComplexity, args["input"].(model.SplitRuleInput)), true
+	case "Mutation.verifyBankAccount":
+		if e.ComplexityRoot.Mutation.VerifyBankAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyBankAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyBankAccount(childComplexity, args["input"].(model.VerifyBankAccountInput)), true
 
 	case "NextAction.expiresAt":
 		if e.ComplexityRoot.NextAction.ExpiresAt == nil {
@@ -5167,6 +5340,116 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PaymentReview.Status(childComplexity), true
 
+	case "Payout.amount":
+		if e.ComplexityRoot.Payout.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.Amount(childComplexity), true
+	case "Payout.bankAccountID":
+		if e.ComplexityRoot.Payout.BankAccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.BankAccountID(childComplexity), true
+	case "Payout.createdAt":
+		if e.ComplexityRoot.Payout.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.CreatedAt(childComplexity), true
+	case "Payout.description":
+		if e.ComplexityRoot.Payout.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.Description(childComplexity), true
+	case "Payout.failureCode":
+		if e.ComplexityRoot.Payout.FailureCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.FailureCode(childComplexity), true
+	case "Payout.fxQuoteID":
+		if e.ComplexityRoot.Payout.FxQuoteID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.FxQuoteID(childComplexity), true
+	case "Payout.id":
+		if e.ComplexityRoot.Payout.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.ID(childComplexity), true
+	case "Payout.sendAt":
+		if e.ComplexityRoot.Payout.SendAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.SendAt(childComplexity), true
+	case "Payout.source":
+		if e.ComplexityRoot.Payout.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.Source(childComplexity), true
+	case "Payout.status":
+		if e.ComplexityRoot.Payout.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.Status(childComplexity), true
+	case "Payout.updatedAt":
+		if e.ComplexityRoot.Payout.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Payout.UpdatedAt(childComplexity), true
+
+	case "PayoutSchedule.bankAccountID":
+		if e.ComplexityRoot.PayoutSchedule.BankAccountID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutSchedule.BankAccountID(childComplexity), true
+	case "PayoutSchedule.currency":
+		if e.ComplexityRoot.PayoutSchedule.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutSchedule.Currency(childComplexity), true
+	case "PayoutSchedule.enabled":
+		if e.ComplexityRoot.PayoutSchedule.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutSchedule.Enabled(childComplexity), true
+	case "PayoutSchedule.interval":
+		if e.ComplexityRoot.PayoutSchedule.Interval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutSchedule.Interval(childComplexity), true
+	case "PayoutSchedule.minimum":
+		if e.ComplexityRoot.PayoutSchedule.Minimum == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutSchedule.Minimum(childComplexity), true
+	case "PayoutSchedule.nextRunAt":
+		if e.ComplexityRoot.PayoutSchedule.NextRunAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutSchedule.NextRunAt(childComplexity), true
+	case "PayoutSchedule.weekday":
+		if e.ComplexityRoot.PayoutSchedule.Weekday == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PayoutSchedule.Weekday(childComplexity), true
+
 	case "Posting.account":
 		if e.ComplexityRoot.Posting.Account == nil {
 			break
@@ -5327,6 +5610,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Balances(childComplexity), true
+	case "Query.bankAccounts":
+		if e.ComplexityRoot.Query.BankAccounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.BankAccounts(childComplexity), true
 	case "Query.channelEvents":
 		if e.ComplexityRoot.Query.ChannelEvents == nil {
 			break
@@ -5555,6 +5844,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Payments(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["filter"].(*model.PaymentListFilter)), true
+	case "Query.payout":
+		if e.ComplexityRoot.Query.Payout == nil {
+			break
+		}
+
+		args, err := ec.field_Query_payout_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Payout(childComplexity, args["id"].(string)), true
+	case "Query.payoutSchedule":
+		if e.ComplexityRoot.Query.PayoutSchedule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PayoutSchedule(childComplexity), true
+	case "Query.payouts":
+		if e.ComplexityRoot.Query.Payouts == nil {
+			break
+		}
+
+		args, err := ec.field_Query_payouts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Payouts(childComplexity, args["first"].(*int), args["status"].(*payoutstatus.Status)), true
 	case "Query.riskRules":
 		if e.ComplexityRoot.Query.RiskRules == nil {
 			break
@@ -6094,6 +6411,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SettlementBatch.MerchantID(childComplexity), true
+	case "SettlementBatch.reserveReleaseOn":
+		if e.ComplexityRoot.SettlementBatch.ReserveReleaseOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementBatch.ReserveReleaseOn(childComplexity), true
 
 	case "SettlementBatchConnection.edges":
 		if e.ComplexityRoot.SettlementBatchConnection.Edges == nil {
@@ -6257,6 +6580,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SettlementSchedule.DelayDays(childComplexity), true
+	case "SettlementSchedule.reserveBps":
+		if e.ComplexityRoot.SettlementSchedule.ReserveBps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementSchedule.ReserveBps(childComplexity), true
+	case "SettlementSchedule.reserveDays":
+		if e.ComplexityRoot.SettlementSchedule.ReserveDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SettlementSchedule.ReserveDays(childComplexity), true
 	case "SettlementSchedule.timezone":
 		if e.ComplexityRoot.SettlementSchedule.Timezone == nil {
 			break
@@ -6678,6 +7013,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AcceptDisputeInput", ec.unmarshalInputAcceptDisputeInput),
+			graphql.NewInputUnmarshaler("AddBankAccountInput", ec.unmarshalInputAddBankAccountInput),
 			graphql.NewInputUnmarshaler("ApprovePaymentReviewInput", ec.unmarshalInputApprovePaymentReviewInput),
 			graphql.NewInputUnmarshaler("BankAccountInput", ec.unmarshalInputBankAccountInput),
 			graphql.NewInputUnmarshaler("CancelPaymentInput", ec.unmarshalInputCancelPaymentInput),
@@ -6696,6 +7032,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateFxQuoteInput", ec.unmarshalInputCreateFxQuoteInput),
 			graphql.NewInputUnmarshaler("CreateMerchantInput", ec.unmarshalInputCreateMerchantInput),
 			graphql.NewInputUnmarshaler("CreateMerchantUserInput", ec.unmarshalInputCreateMerchantUserInput),
+			graphql.NewInputUnmarshaler("CreatePayoutInput", ec.unmarshalInputCreatePayoutInput),
 			graphql.NewInputUnmarshaler("CreateWebhookEndpointInput", ec.unmarshalInputCreateWebhookEndpointInput),
 			graphql.NewInputUnmarshaler("CustomerListFilter", ec.unmarshalInputCustomerListFilter),
 			graphql.NewInputUnmarshaler("DisputeEvidenceInput", ec.unmarshalInputDisputeEvidenceInput),
@@ -6711,6 +7048,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PaymentAttemptOrder", ec.unmarshalInputPaymentAttemptOrder),
 			graphql.NewInputUnmarshaler("PaymentListFilter", ec.unmarshalInputPaymentListFilter),
 			graphql.NewInputUnmarshaler("PaymentOrder", ec.unmarshalInputPaymentOrder),
+			graphql.NewInputUnmarshaler("PayoutScheduleInput", ec.unmarshalInputPayoutScheduleInput),
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 			graphql.NewInputUnmarshaler("RefundPaymentInput", ec.unmarshalInputRefundPaymentInput),
 			graphql.NewInputUnmarshaler("RejectPaymentReviewInput", ec.unmarshalInputRejectPaymentReviewInput),
@@ -6732,6 +7070,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UpdateDisputeEvidenceInput", ec.unmarshalInputUpdateDisputeEvidenceInput),
 			graphql.NewInputUnmarshaler("UpdateWebhookEndpointInput", ec.unmarshalInputUpdateWebhookEndpointInput),
 			graphql.NewInputUnmarshaler("UploadDisputeFileInput", ec.unmarshalInputUploadDisputeFileInput),
+			graphql.NewInputUnmarshaler("VerifyBankAccountInput", ec.unmarshalInputVerifyBankAccountInput),
 		)
 	}
 	first := true
@@ -8504,6 +8843,10 @@ type SettlementSchedule {
   timezone: String!
   "The settlement currency: the merchant's."
   currency: String!
+  "Rolling reserve: the share of each day's settled net held in the reserve account, in basis points (0: none)."
+  reserveBps: Int!
+  "Rolling reserve: calendar days a day's reserve is held before a settlement run releases it to available."
+  reserveDays: Int!
 }
 
 "A merchant's settlement terms to set."
@@ -8514,6 +8857,10 @@ input SettlementScheduleInput {
   delayDays: Int!
   "An IANA timezone such as Asia/Singapore."
   timezone: String!
+  "Rolling reserve share in basis points, 0 to 10000; omitted keeps the current one."
+  reserveBps: Int
+  "Days the reserve is held, 0 to 365; omitted keeps the current one."
+  reserveDays: Int
 }
 
 "A settlement run to make."
@@ -9213,6 +9560,232 @@ type Subscription {
   connectorHealth("Resume after this cursor." after: Cursor): ConnectorHealthChange! @auth(requires: [OPERATOR])
 }
 # ---- end events ----
+
+# ---- payouts ----
+# Bank accounts, their micro-deposit verification, payouts and payout
+# schedules. See docs/settlement.md ("Bank accounts", "Payouts").
+
+"Where a bank account's verification stands."
+enum BankAccountStatus {
+  "Two micro-deposits were sent; confirm them with verifyBankAccount."
+  PENDING_VERIFICATION
+  "Confirmed: payouts may use it."
+  VERIFIED
+  "Three wrong confirmations, or the deposits bounced: add the account again."
+  VERIFICATION_FAILED
+}
+
+"A merchant's bank account. Its full number is never shown."
+type BankAccount {
+  "The account's ID (bac_…)."
+  id: ID!
+  "ISO 3166 country code."
+  country: String!
+  "The currency the account is held in: payouts to it arrive in this currency."
+  currency: String!
+  "The account holder's name."
+  holderName: String!
+  "The last four characters of the IBAN or account number."
+  last4: String!
+  "The routing or bank code; empty for an IBAN."
+  routing: String!
+  "Where its verification stands."
+  status: BankAccountStatus!
+  "Why verification failed, when it did."
+  failureReason: String!
+  "When it was added."
+  createdAt: Time!
+}
+
+"A bank account to add: an IBAN, or an account number with its routing code."
+input AddBankAccountInput {
+  "ISO 3166 country code (DE, GB, US, …)."
+  country: String!
+  "ISO 4217 code of the account's currency."
+  currency: String!
+  "The account holder's name, as the bank knows it."
+  holderName: String!
+  "The IBAN (spaces allowed); required in IBAN countries, checked by its mod-97 check digits."
+  iban: String
+  "The account number (4–17 digits), for countries without IBAN."
+  accountNumber: String
+  "The routing code with accountNumber (a US ABA routing number is checked by its check digit)."
+  routingNumber: String
+}
+
+"The two micro-deposits the merchant saw arrive, in minor units of the account's currency, in any order."
+input VerifyBankAccountInput {
+  "The bank account."
+  id: ID!
+  "The two amounts."
+  amounts: [Int64!]!
+}
+
+"A payout to make."
+input CreatePayoutInput {
+  "A verified bank account of the caller's merchant."
+  bankAccountID: ID!
+  """
+  What leaves the available balance, in its currency. When it is not the
+  account's currency it is converted at a locked FX quote and arrives in the
+  account's currency.
+  """
+  amount: MoneyInput!
+  "Shown on the payout."
+  description: String
+  "Send it to the bank at this time, not at once; until then cancelPayout withdraws it."
+  sendAt: Time
+  """
+  Makes the payout happen at most once: a retry with the same key and the
+  same request replays the first answer byte for byte; with anything else it is
+  a CONFLICT. 1–128 characters of [A-Za-z0-9_-.:]. See docs/api.md, "Idempotency".
+  """
+  idempotencyKey: String!
+}
+
+"A payout of available funds to a bank account."
+type Payout {
+  "The payout's ID (po_…)."
+  id: ID!
+  "The bank account it pays."
+  bankAccountID: ID!
+  "What the bank account receives, in its currency."
+  amount: Money!
+  "What left the available balance (differs from amount when converted)."
+  source: Money!
+  "The FX quote that converted it; empty when the currencies are the same."
+  fxQuoteID: String!
+  "Where it stands."
+  status: PayoutStatus!
+  "The merchant's description."
+  description: String!
+  "The bank's reason for a failed payout."
+  failureCode: String!
+  "When it goes (went) to the bank."
+  sendAt: Time!
+  "When it was requested."
+  createdAt: Time!
+  "When its state last changed."
+  updatedAt: Time!
+}
+
+"A payout's state: PENDING → IN_TRANSIT → PAID | FAILED, or CANCELED while pending and not yet sent."
+enum PayoutStatus {
+  "Funds set aside; not yet accepted by the bank (due later, or its call's outcome unknown)."
+  PENDING
+  "The bank accepted it; its result comes by the bank's event."
+  IN_TRANSIT
+  "The bank paid it into the account."
+  PAID
+  "The bank refused or returned it; the funds are back in available."
+  FAILED
+  "Withdrawn before it was sent; the funds are back in available."
+  CANCELED
+}
+
+"How often a payout schedule pays out."
+enum PayoutInterval {
+  "Every day at UTC midnight."
+  DAILY
+  "Every week at UTC midnight of the weekday."
+  WEEKLY
+}
+
+"A merchant's automatic payouts: its whole available balance in a currency, every day or week."
+type PayoutSchedule {
+  "The verified bank account it pays."
+  bankAccountID: ID!
+  "The available balance's currency paid out."
+  currency: String!
+  "How often it pays out."
+  interval: PayoutInterval!
+  "For WEEKLY: 0 Sunday … 6 Saturday."
+  weekday: Int!
+  "Minor units below which nothing is paid out."
+  minimum: Int64!
+  "False: paused."
+  enabled: Boolean!
+  "When the scheduler next pays out."
+  nextRunAt: Time
+}
+
+"The payout schedule to set."
+input PayoutScheduleInput {
+  "A verified bank account of the caller's merchant."
+  bankAccountID: ID!
+  "The available balance's currency to pay out."
+  currency: String!
+  "How often to pay out."
+  interval: PayoutInterval!
+  "For WEEKLY: 0 Sunday … 6 Saturday."
+  weekday: Int = 1
+  "Minor units below which nothing is paid out."
+  minimum: Int64 = 0
+  "False pauses it."
+  enabled: Boolean = true
+}
+
+extend type Query {
+  "The caller's merchant's bank accounts, newest first."
+  bankAccounts: [BankAccount!]! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  "The caller's merchant's payouts, newest first."
+  payouts(
+    "At most this many, 1 to 100."
+    first: Int = 50
+    "Only payouts in this state."
+    status: PayoutStatus
+  ): [Payout!]! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  "One payout; NOT_FOUND if it is another merchant's."
+  payout(
+    "The payout's ID."
+    id: ID!
+  ): Payout! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  "The caller's merchant's payout schedule; null when none is set."
+  payoutSchedule: PayoutSchedule @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+}
+
+extend type Mutation {
+  """
+  Add a bank account. BAD_USER_INPUT names the bad field (an IBAN whose check
+  digits fail, a country that needs an IBAN, a bad routing number, …);
+  CONFLICT when the merchant added it before. Two micro-deposits go to it
+  through the bank connector at once; UNAVAILABLE when no bank connector is up.
+  """
+  addBankAccount(
+    "The request: see AddBankAccountInput."
+    input: AddBankAccountInput!
+  ): BankAccount! @auth(requires: [MERCHANT_ADMIN])
+  """
+  Confirm a bank account's micro-deposits. BAD_USER_INPUT for wrong amounts
+  (the third wrong try fails the account), CONFLICT when it is not pending
+  verification.
+  """
+  verifyBankAccount(
+    "The request: see VerifyBankAccountInput."
+    input: VerifyBankAccountInput!
+  ): BankAccount! @auth(requires: [MERCHANT_ADMIN])
+  """
+  Pay available funds out to a verified bank account. BAD_USER_INPUT for an
+  amount not above zero or above the available balance, an unverified
+  account, or a currency that cannot be paid out; NOT_FOUND for another
+  merchant's account; UNAVAILABLE when no FX rate can convert it.
+  """
+  createPayout(
+    "The request: see CreatePayoutInput."
+    input: CreatePayoutInput!
+  ): Payout! @idempotent @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  "Withdraw a payout that is pending and not yet sent to the bank; its funds return to available. CONFLICT otherwise."
+  cancelPayout(
+    "The payout's ID."
+    id: ID!
+  ): Payout! @auth(requires: [MERCHANT_ADMIN, API_KEY])
+  "Set the caller's merchant's payout schedule. BAD_USER_INPUT for an unverified account."
+  setPayoutSchedule(
+    "The request: see PayoutScheduleInput."
+    input: PayoutScheduleInput!
+  ): PayoutSchedule! @auth(requires: [MERCHANT_ADMIN])
+}
+# ---- end payouts ----
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -9844,6 +10417,7 @@ enum LedgerAccountKind @goModel(model: "github.com/straitpay/strait/ent/ledgerac
   FEES
   FX
   SUSPENSE
+  IN_TRANSIT
 }
 """
 LedgerAccountOwnerType is enum for the field owner_type
@@ -10558,6 +11132,10 @@ type SettlementBatch implements Node {
   """
   currency: String!
   lineCount: Int!
+  """
+  the business day whose run releases reserve_held
+  """
+  reserveReleaseOn: String!
   createdAt: Time!
 }
 """
@@ -10904,6 +11482,30 @@ func (ec *executionContext) childFields_BalanceChange(ctx context.Context, field
 		return ec.fieldContext_BalanceChange_balances(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BalanceChange", field.Name)
+}
+
+func (ec *executionContext) childFields_BankAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_BankAccount_id(ctx, field)
+	case "country":
+		return ec.fieldContext_BankAccount_country(ctx, field)
+	case "currency":
+		return ec.fieldContext_BankAccount_currency(ctx, field)
+	case "holderName":
+		return ec.fieldContext_BankAccount_holderName(ctx, field)
+	case "last4":
+		return ec.fieldContext_BankAccount_last4(ctx, field)
+	case "routing":
+		return ec.fieldContext_BankAccount_routing(ctx, field)
+	case "status":
+		return ec.fieldContext_BankAccount_status(ctx, field)
+	case "failureReason":
+		return ec.fieldContext_BankAccount_failureReason(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_BankAccount_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BankAccount", field.Name)
 }
 
 func (ec *executionContext) childFields_BankTransferInstructions(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12254,6 +12856,54 @@ func (ec *executionContext) childFields_PaymentReview(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type PaymentReview", field.Name)
 }
 
+func (ec *executionContext) childFields_Payout(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Payout_id(ctx, field)
+	case "bankAccountID":
+		return ec.fieldContext_Payout_bankAccountID(ctx, field)
+	case "amount":
+		return ec.fieldContext_Payout_amount(ctx, field)
+	case "source":
+		return ec.fieldContext_Payout_source(ctx, field)
+	case "fxQuoteID":
+		return ec.fieldContext_Payout_fxQuoteID(ctx, field)
+	case "status":
+		return ec.fieldContext_Payout_status(ctx, field)
+	case "description":
+		return ec.fieldContext_Payout_description(ctx, field)
+	case "failureCode":
+		return ec.fieldContext_Payout_failureCode(ctx, field)
+	case "sendAt":
+		return ec.fieldContext_Payout_sendAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Payout_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Payout_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Payout", field.Name)
+}
+
+func (ec *executionContext) childFields_PayoutSchedule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "bankAccountID":
+		return ec.fieldContext_PayoutSchedule_bankAccountID(ctx, field)
+	case "currency":
+		return ec.fieldContext_PayoutSchedule_currency(ctx, field)
+	case "interval":
+		return ec.fieldContext_PayoutSchedule_interval(ctx, field)
+	case "weekday":
+		return ec.fieldContext_PayoutSchedule_weekday(ctx, field)
+	case "minimum":
+		return ec.fieldContext_PayoutSchedule_minimum(ctx, field)
+	case "enabled":
+		return ec.fieldContext_PayoutSchedule_enabled(ctx, field)
+	case "nextRunAt":
+		return ec.fieldContext_PayoutSchedule_nextRunAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PayoutSchedule", field.Name)
+}
+
 func (ec *executionContext) childFields_Posting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -12512,6 +13162,8 @@ func (ec *executionContext) childFields_SettlementBatch(ctx context.Context, fie
 		return ec.fieldContext_SettlementBatch_currency(ctx, field)
 	case "lineCount":
 		return ec.fieldContext_SettlementBatch_lineCount(ctx, field)
+	case "reserveReleaseOn":
+		return ec.fieldContext_SettlementBatch_reserveReleaseOn(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_SettlementBatch_createdAt(ctx, field)
 	case "lines":
@@ -12616,6 +13268,10 @@ func (ec *executionContext) childFields_SettlementSchedule(ctx context.Context, 
 		return ec.fieldContext_SettlementSchedule_timezone(ctx, field)
 	case "currency":
 		return ec.fieldContext_SettlementSchedule_currency(ctx, field)
+	case "reserveBps":
+		return ec.fieldContext_SettlementSchedule_reserveBps(ctx, field)
+	case "reserveDays":
+		return ec.fieldContext_SettlementSchedule_reserveDays(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SettlementSchedule", field.Name)
 }
@@ -13038,6 +13694,20 @@ func (ec *executionContext) field_Mutation_acceptDispute_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addBankAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddBankAccountInput, error) {
+			return ec.unmarshalNAddBankAccountInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐAddBankAccountInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_applyCoupon_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13077,6 +13747,20 @@ func (ec *executionContext) field_Mutation_cancelPayment_args(ctx context.Contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelPayout_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -13262,6 +13946,20 @@ func (ec *executionContext) field_Mutation_createMerchant_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createPayout_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreatePayoutInput, error) {
+			return ec.unmarshalNCreatePayoutInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreatePayoutInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createWebhookEndpoint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13421,6 +14119,20 @@ func (ec *executionContext) field_Mutation_setConnectorEnabled_args(ctx context.
 		return nil, err
 	}
 	args["enabled"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setPayoutSchedule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PayoutScheduleInput, error) {
+			return ec.unmarshalNPayoutScheduleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPayoutScheduleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -13598,6 +14310,20 @@ func (ec *executionContext) field_Mutation_upsertSplitRule_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SplitRuleInput, error) {
 			return ec.unmarshalNSplitRuleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐSplitRuleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyBankAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VerifyBankAccountInput, error) {
+			return ec.unmarshalNVerifyBankAccountInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐVerifyBankAccountInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -14395,6 +15121,42 @@ func (ec *executionContext) field_Query_payments_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["filter"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_payout_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_payouts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*payoutstatus.Status, error) {
+			return ec.unmarshalOPayoutStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpayoutstatusᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg1
 	return args, nil
 }
 
@@ -16069,6 +16831,213 @@ func (ec *executionContext) fieldContext_BalanceChange_balances(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _BankAccount_id(ctx context.Context, field graphql.CollectedField, obj *payouts.BankAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankAccount_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankAccount_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankAccount", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BankAccount_country(ctx context.Context, field graphql.CollectedField, obj *payouts.BankAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankAccount_country(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Country, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankAccount_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankAccount_currency(ctx context.Context, field graphql.CollectedField, obj *payouts.BankAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankAccount_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankAccount_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankAccount_holderName(ctx context.Context, field graphql.CollectedField, obj *payouts.BankAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankAccount_holderName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HolderName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankAccount_holderName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankAccount_last4(ctx context.Context, field graphql.CollectedField, obj *payouts.BankAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankAccount_last4(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Last4, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankAccount_last4(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankAccount_routing(ctx context.Context, field graphql.CollectedField, obj *payouts.BankAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankAccount_routing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Routing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankAccount_routing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankAccount_status(ctx context.Context, field graphql.CollectedField, obj *payouts.BankAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankAccount_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v payouts.BankAccountStatus) graphql.Marshaler {
+			return ec.marshalNBankAccountStatus2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐBankAccountStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankAccount_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankAccount", field, false, false, "BankAccountStatus")
+}
+
+func (ec *executionContext) _BankAccount_failureReason(ctx context.Context, field graphql.CollectedField, obj *payouts.BankAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankAccount_failureReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankAccount_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankAccount", field, false, false, "String")
+}
+
+func (ec *executionContext) _BankAccount_createdAt(ctx context.Context, field graphql.CollectedField, obj *payouts.BankAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BankAccount_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BankAccount_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BankAccount", field, false, false, "Time")
 }
 
 func (ec *executionContext) _BankTransferInstructions_bankName(ctx context.Context, field graphql.CollectedField, obj *cashier.TransferInstructions) (ret graphql.Marshaler) {
@@ -28709,6 +29678,323 @@ func (ec *executionContext) fieldContext_Mutation_redeliverWebhook(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_addBankAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addBankAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddBankAccount(ctx, fc.Args["input"].(model.AddBankAccountInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN"})
+				if err != nil {
+					var zeroVal *payouts.BankAccount
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *payouts.BankAccount
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *payouts.BankAccount) graphql.Marshaler {
+			return ec.marshalNBankAccount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐBankAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addBankAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BankAccount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addBankAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyBankAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyBankAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyBankAccount(ctx, fc.Args["input"].(model.VerifyBankAccountInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN"})
+				if err != nil {
+					var zeroVal *payouts.BankAccount
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *payouts.BankAccount
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *payouts.BankAccount) graphql.Marshaler {
+			return ec.marshalNBankAccount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐBankAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyBankAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BankAccount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyBankAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createPayout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createPayout(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreatePayout(ctx, fc.Args["input"].(model.CreatePayoutInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *payouts.Payout
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "API_KEY"})
+				if err != nil {
+					var zeroVal *payouts.Payout
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *payouts.Payout
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *payouts.Payout) graphql.Marshaler {
+			return ec.marshalNPayout2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐPayout(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createPayout(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payout(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createPayout_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelPayout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelPayout(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelPayout(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "API_KEY"})
+				if err != nil {
+					var zeroVal *payouts.Payout
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *payouts.Payout
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *payouts.Payout) graphql.Marshaler {
+			return ec.marshalNPayout2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐPayout(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelPayout(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payout(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelPayout_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setPayoutSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setPayoutSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetPayoutSchedule(ctx, fc.Args["input"].(model.PayoutScheduleInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN"})
+				if err != nil {
+					var zeroVal *payouts.Schedule
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *payouts.Schedule
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *payouts.Schedule) graphql.Marshaler {
+			return ec.marshalNPayoutSchedule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐSchedule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setPayoutSchedule(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PayoutSchedule(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setPayoutSchedule_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _NextAction_type(ctx context.Context, field graphql.CollectedField, obj *cashier.NextAction) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -30730,6 +32016,438 @@ func (ec *executionContext) _PaymentReview_closeNote(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_PaymentReview_closeNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PaymentReview", field, false, false, "String")
+}
+
+func (ec *executionContext) _Payout_id(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payout", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Payout_bankAccountID(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_bankAccountID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BankAccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_bankAccountID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payout", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Payout_amount(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Payout",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Payout_source(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Payout",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Payout_fxQuoteID(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_fxQuoteID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FxQuoteID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_fxQuoteID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payout", field, false, false, "String")
+}
+
+func (ec *executionContext) _Payout_status(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v payoutstatus.Status) graphql.Marshaler {
+			return ec.marshalNPayoutStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpayoutstatusᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payout", field, false, false, "PayoutStatus")
+}
+
+func (ec *executionContext) _Payout_description(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payout", field, false, false, "String")
+}
+
+func (ec *executionContext) _Payout_failureCode(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_failureCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FailureCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_failureCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payout", field, false, false, "String")
+}
+
+func (ec *executionContext) _Payout_sendAt(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_sendAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SendAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_sendAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payout", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Payout_createdAt(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payout", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Payout_updatedAt(ctx context.Context, field graphql.CollectedField, obj *payouts.Payout) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Payout_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Payout_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Payout", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PayoutSchedule_bankAccountID(ctx context.Context, field graphql.CollectedField, obj *payouts.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutSchedule_bankAccountID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BankAccountID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutSchedule_bankAccountID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutSchedule", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PayoutSchedule_currency(ctx context.Context, field graphql.CollectedField, obj *payouts.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutSchedule_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutSchedule_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutSchedule", field, false, false, "String")
+}
+
+func (ec *executionContext) _PayoutSchedule_interval(ctx context.Context, field graphql.CollectedField, obj *payouts.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutSchedule_interval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Interval, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v payouts.Interval) graphql.Marshaler {
+			return ec.marshalNPayoutInterval2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐInterval(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutSchedule_interval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutSchedule", field, false, false, "PayoutInterval")
+}
+
+func (ec *executionContext) _PayoutSchedule_weekday(ctx context.Context, field graphql.CollectedField, obj *payouts.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutSchedule_weekday(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weekday, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutSchedule_weekday(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutSchedule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PayoutSchedule_minimum(ctx context.Context, field graphql.CollectedField, obj *payouts.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutSchedule_minimum(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PayoutSchedule().Minimum(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v scalar.Int64) graphql.Marshaler {
+			return ec.marshalNInt642githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutSchedule_minimum(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutSchedule", field, true, true, "Int64")
+}
+
+func (ec *executionContext) _PayoutSchedule_enabled(ctx context.Context, field graphql.CollectedField, obj *payouts.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutSchedule_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutSchedule_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutSchedule", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PayoutSchedule_nextRunAt(ctx context.Context, field graphql.CollectedField, obj *payouts.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PayoutSchedule_nextRunAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextRunAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PayoutSchedule_nextRunAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PayoutSchedule", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Posting_id(ctx context.Context, field graphql.CollectedField, obj *ent.Posting) (ret graphql.Marshaler) {
@@ -33399,6 +35117,230 @@ func (ec *executionContext) fieldContext_Query_webhookDeliveries(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_bankAccounts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_bankAccounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().BankAccounts(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal []*payouts.BankAccount
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*payouts.BankAccount
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*payouts.BankAccount) graphql.Marshaler {
+			return ec.marshalNBankAccount2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐBankAccountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_bankAccounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BankAccount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_payouts(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_payouts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Payouts(ctx, fc.Args["first"].(*int), fc.Args["status"].(*payoutstatus.Status))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal []*payouts.Payout
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*payouts.Payout
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*payouts.Payout) graphql.Marshaler {
+			return ec.marshalNPayout2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐPayoutᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_payouts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payout(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_payouts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_payout(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_payout(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Payout(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *payouts.Payout
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *payouts.Payout
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *payouts.Payout) graphql.Marshaler {
+			return ec.marshalNPayout2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐPayout(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_payout(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Payout(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_payout_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_payoutSchedule(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_payoutSchedule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PayoutSchedule(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *payouts.Schedule
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *payouts.Schedule
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *payouts.Schedule) graphql.Marshaler {
+			return ec.marshalOPayoutSchedule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐSchedule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_payoutSchedule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PayoutSchedule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -35160,6 +37102,29 @@ func (ec *executionContext) fieldContext_SettlementBatch_lineCount(_ context.Con
 	return graphql.NewScalarFieldContext("SettlementBatch", field, false, false, "Int")
 }
 
+func (ec *executionContext) _SettlementBatch_reserveReleaseOn(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementBatch_reserveReleaseOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReserveReleaseOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementBatch_reserveReleaseOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementBatch", field, false, false, "String")
+}
+
 func (ec *executionContext) _SettlementBatch_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -36018,6 +37983,52 @@ func (ec *executionContext) _SettlementSchedule_currency(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_SettlementSchedule_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SettlementSchedule", field, true, true, "String")
+}
+
+func (ec *executionContext) _SettlementSchedule_reserveBps(ctx context.Context, field graphql.CollectedField, obj *settlement.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementSchedule_reserveBps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReserveBps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementSchedule_reserveBps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementSchedule", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SettlementSchedule_reserveDays(ctx context.Context, field graphql.CollectedField, obj *settlement.Schedule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SettlementSchedule_reserveDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReserveDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SettlementSchedule_reserveDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SettlementSchedule", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SplitRule_id(ctx context.Context, field graphql.CollectedField, obj *settlement.SplitRule) (ret graphql.Marshaler) {
@@ -38893,6 +40904,83 @@ func UnmarshalAcceptDisputeInput(ctx context.Context, raw any) (model.AcceptDisp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAddBankAccountInput(ctx context.Context, obj any) (model.AddBankAccountInput, error) {
+	var it model.AddBankAccountInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"country", "currency", "holderName", "iban", "accountNumber", "routingNumber"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "country":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("country"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Country = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "holderName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("holderName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HolderName = data
+		case "iban":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iban"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Iban = data
+		case "accountNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accountNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccountNumber = data
+		case "routingNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routingNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RoutingNumber = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAddBankAccountInput unmarshals raw into the AddBankAccountInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddBankAccountInput(ctx context.Context, raw any) (model.AddBankAccountInput, error) {
+	var out model.AddBankAccountInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddBankAccountInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputApprovePaymentReviewInput(ctx context.Context, obj any) (model.ApprovePaymentReviewInput, error) {
 	var it model.ApprovePaymentReviewInput
 	if obj == nil {
@@ -40102,6 +42190,76 @@ func UnmarshalCreateMerchantUserInput(ctx context.Context, raw any) (model.Creat
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreatePayoutInput(ctx context.Context, obj any) (model.CreatePayoutInput, error) {
+	var it model.CreatePayoutInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"bankAccountID", "amount", "description", "sendAt", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "bankAccountID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bankAccountID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BankAccountID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "sendAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sendAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SendAt = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreatePayoutInput unmarshals raw into the CreatePayoutInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreatePayoutInput(ctx context.Context, raw any) (model.CreatePayoutInput, error) {
+	var out model.CreatePayoutInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePayoutInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateWebhookEndpointInput(ctx context.Context, obj any) (model.CreateWebhookEndpointInput, error) {
 	var it model.CreateWebhookEndpointInput
 	if obj == nil {
@@ -41062,6 +43220,93 @@ func UnmarshalPaymentOrder(ctx context.Context, raw any) (ent.PaymentOrder, erro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPayoutScheduleInput(ctx context.Context, obj any) (model.PayoutScheduleInput, error) {
+	var it model.PayoutScheduleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["weekday"]; !present {
+		asMap["weekday"] = 1
+	}
+	if _, present := asMap["minimum"]; !present {
+		asMap["minimum"] = 0
+	}
+	if _, present := asMap["enabled"]; !present {
+		asMap["enabled"] = true
+	}
+
+	fieldsInOrder := [...]string{"bankAccountID", "currency", "interval", "weekday", "minimum", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "bankAccountID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bankAccountID"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BankAccountID = data
+		case "currency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("currency"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Currency = data
+		case "interval":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("interval"))
+			data, err := ec.unmarshalNPayoutInterval2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐInterval(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Interval = data
+		case "weekday":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekday"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekday = data
+		case "minimum":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minimum"))
+			data, err := ec.unmarshalOInt642ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Minimum = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPayoutScheduleInput unmarshals raw into the PayoutScheduleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPayoutScheduleInput(ctx context.Context, raw any) (model.PayoutScheduleInput, error) {
+	var out model.PayoutScheduleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PayoutScheduleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRefundOrder(ctx context.Context, obj any) (ent.RefundOrder, error) {
 	var it ent.RefundOrder
 	if obj == nil {
@@ -41665,7 +43910,7 @@ func (ec *executionContext) unmarshalInputSettlementScheduleInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"merchantID", "delayDays", "timezone"}
+	fieldsInOrder := [...]string{"merchantID", "delayDays", "timezone", "reserveBps", "reserveDays"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -41693,6 +43938,20 @@ func (ec *executionContext) unmarshalInputSettlementScheduleInput(ctx context.Co
 				return it, err
 			}
 			it.Timezone = data
+		case "reserveBps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reserveBps"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReserveBps = data
+		case "reserveDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reserveDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReserveDays = data
 		}
 	}
 	return it, nil
@@ -42404,6 +44663,55 @@ func UnmarshalUploadDisputeFileInput(ctx context.Context, raw any) (model.Upload
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputVerifyBankAccountInput(ctx context.Context, obj any) (model.VerifyBankAccountInput, error) {
+	var it model.VerifyBankAccountInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "amounts"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "amounts":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amounts"))
+			data, err := ec.unmarshalNInt642ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amounts = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVerifyBankAccountInput unmarshals raw into the VerifyBankAccountInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVerifyBankAccountInput(ctx context.Context, raw any) (model.VerifyBankAccountInput, error) {
+	var out model.VerifyBankAccountInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VerifyBankAccountInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -43057,6 +45365,79 @@ func (ec *executionContext) _BalanceChange(ctx context.Context, sel ast.Selectio
 			}
 		case "balances":
 			out.Values[i] = ec._BalanceChange_balances(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var bankAccountImplementors = []string{"BankAccount"}
+
+func (ec *executionContext) _BankAccount(ctx context.Context, sel ast.SelectionSet, obj *payouts.BankAccount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, bankAccountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BankAccount")
+		case "id":
+			out.Values[i] = ec._BankAccount_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "country":
+			out.Values[i] = ec._BankAccount_country(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currency":
+			out.Values[i] = ec._BankAccount_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "holderName":
+			out.Values[i] = ec._BankAccount_holderName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "last4":
+			out.Values[i] = ec._BankAccount_last4(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "routing":
+			out.Values[i] = ec._BankAccount_routing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._BankAccount_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failureReason":
+			out.Values[i] = ec._BankAccount_failureReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._BankAccount_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -47064,6 +49445,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "addBankAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addBankAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyBankAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyBankAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createPayout":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createPayout(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelPayout":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelPayout(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setPayoutSchedule":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setPayoutSchedule(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -47756,6 +50172,153 @@ func (ec *executionContext) _PaymentReview(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var payoutImplementors = []string{"Payout"}
+
+func (ec *executionContext) _Payout(ctx context.Context, sel ast.SelectionSet, obj *payouts.Payout) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, payoutImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Payout")
+		case "id":
+			out.Values[i] = ec._Payout_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bankAccountID":
+			out.Values[i] = ec._Payout_bankAccountID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._Payout_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._Payout_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fxQuoteID":
+			out.Values[i] = ec._Payout_fxQuoteID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Payout_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._Payout_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failureCode":
+			out.Values[i] = ec._Payout_failureCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendAt":
+			out.Values[i] = ec._Payout_sendAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Payout_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Payout_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var payoutScheduleImplementors = []string{"PayoutSchedule"}
+
+func (ec *executionContext) _PayoutSchedule(ctx context.Context, sel ast.SelectionSet, obj *payouts.Schedule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, payoutScheduleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PayoutSchedule")
+		case "bankAccountID":
+			out.Values[i] = ec._PayoutSchedule_bankAccountID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "currency":
+			out.Values[i] = ec._PayoutSchedule_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "interval":
+			out.Values[i] = ec._PayoutSchedule_interval(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "weekday":
+			out.Values[i] = ec._PayoutSchedule_weekday(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "minimum":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PayoutSchedule_minimum(ctx, field, obj)
+				})
+		case "enabled":
+			out.Values[i] = ec._PayoutSchedule_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "nextRunAt":
+			out.Values[i] = ec._PayoutSchedule_nextRunAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var postingImplementors = []string{"Posting", "Node"}
 
 func (ec *executionContext) _Posting(ctx context.Context, sel ast.SelectionSet, obj *ent.Posting) graphql.Marshaler {
@@ -48168,6 +50731,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_webhookDeliveries(ctx, field)
+				})
+		case "bankAccounts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_bankAccounts(ctx, field)
+				})
+		case "payouts":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_payouts(ctx, field)
+				})
+		case "payout":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_payout(ctx, field)
+				})
+		case "payoutSchedule":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_payoutSchedule(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -48893,6 +51480,11 @@ func (ec *executionContext) _SettlementBatch(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "reserveReleaseOn":
+			out.Values[i] = ec._SettlementBatch_reserveReleaseOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "createdAt":
 			out.Values[i] = ec._SettlementBatch_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -49249,6 +51841,16 @@ func (ec *executionContext) _SettlementSchedule(ctx context.Context, sel ast.Sel
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SettlementSchedule_currency(ctx, field, obj)
 				})
+		case "reserveBps":
+			out.Values[i] = ec._SettlementSchedule_reserveBps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reserveDays":
+			out.Values[i] = ec._SettlementSchedule_reserveDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -50293,6 +52895,11 @@ func (ec *executionContext) unmarshalNAcceptDisputeInput2githubᚗcomᚋstraitpa
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNAddBankAccountInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐAddBankAccountInput(ctx context.Context, v any) (model.AddBankAccountInput, error) {
+	res, err := ec.unmarshalInputAddBankAccountInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAgreement2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐAgreement(ctx context.Context, sel ast.SelectionSet, v *ent.Agreement) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Agreement!")
@@ -50356,9 +52963,43 @@ func (ec *executionContext) marshalNBalanceChange2ᚖgithubᚗcomᚋstraitpayᚋ
 	return ec._BalanceChange(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNBankAccount2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐBankAccountᚄ(ctx context.Context, sel ast.SelectionSet, v []*payouts.BankAccount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBankAccount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐBankAccount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBankAccount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐBankAccount(ctx context.Context, sel ast.SelectionSet, v *payouts.BankAccount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BankAccount!")
+		return graphql.Null
+	}
+	return ec._BankAccount(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBankAccountInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐBankAccountInput(ctx context.Context, v any) (*model.BankAccountInput, error) {
 	res, err := ec.unmarshalInputBankAccountInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNBankAccountStatus2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐBankAccountStatus(ctx context.Context, v any) (payouts.BankAccountStatus, error) {
+	var res payouts.BankAccountStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBankAccountStatus2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐBankAccountStatus(ctx context.Context, sel ast.SelectionSet, v payouts.BankAccountStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -50793,6 +53434,11 @@ func (ec *executionContext) unmarshalNCreateMerchantUserInput2githubᚗcomᚋstr
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreatePayoutInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreatePayoutInput(ctx context.Context, v any) (model.CreatePayoutInput, error) {
+	res, err := ec.unmarshalInputCreatePayoutInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateWebhookEndpointInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐCreateWebhookEndpointInput(ctx context.Context, v any) (model.CreateWebhookEndpointInput, error) {
 	res, err := ec.unmarshalInputCreateWebhookEndpointInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -51139,6 +53785,35 @@ func (ec *executionContext) unmarshalNInt642githubᚗcomᚋstraitpayᚋstraitᚋ
 
 func (ec *executionContext) marshalNInt642githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx context.Context, sel ast.SelectionSet, v scalar.Int64) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNInt642ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64ᚄ(ctx context.Context, v any) ([]scalar.Int64, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]scalar.Int64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt642githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt642ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64ᚄ(ctx context.Context, sel ast.SelectionSet, v []scalar.Int64) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt642githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋscalarᚐInt64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNJournalEntriesFilter2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐJournalEntriesFilter(ctx context.Context, v any) (model.JournalEntriesFilter, error) {
@@ -51530,6 +54205,63 @@ func (ec *executionContext) unmarshalNPaymentStatus2githubᚗcomᚋstraitpayᚋs
 }
 
 func (ec *executionContext) marshalNPaymentStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpaymentstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v paymentstatus.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNPayout2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐPayoutᚄ(ctx context.Context, sel ast.SelectionSet, v []*payouts.Payout) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPayout2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐPayout(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPayout2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐPayout(ctx context.Context, sel ast.SelectionSet, v *payouts.Payout) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Payout!")
+		return graphql.Null
+	}
+	return ec._Payout(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPayoutInterval2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐInterval(ctx context.Context, v any) (payouts.Interval, error) {
+	var res payouts.Interval
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPayoutInterval2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐInterval(ctx context.Context, sel ast.SelectionSet, v payouts.Interval) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNPayoutSchedule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐSchedule(ctx context.Context, sel ast.SelectionSet, v *payouts.Schedule) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PayoutSchedule!")
+		return graphql.Null
+	}
+	return ec._PayoutSchedule(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPayoutScheduleInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPayoutScheduleInput(ctx context.Context, v any) (model.PayoutScheduleInput, error) {
+	res, err := ec.unmarshalInputPayoutScheduleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNPayoutStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpayoutstatusᚐStatus(ctx context.Context, v any) (payoutstatus.Status, error) {
+	var res payoutstatus.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPayoutStatus2githubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpayoutstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v payoutstatus.Status) graphql.Marshaler {
 	return v
 }
 
@@ -52012,6 +54744,11 @@ func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋg
 
 func (ec *executionContext) unmarshalNUploadDisputeFileInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐUploadDisputeFileInput(ctx context.Context, v any) (model.UploadDisputeFileInput, error) {
 	res, err := ec.unmarshalInputUploadDisputeFileInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNVerifyBankAccountInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐVerifyBankAccountInput(ctx context.Context, v any) (model.VerifyBankAccountInput, error) {
+	res, err := ec.unmarshalInputVerifyBankAccountInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -53104,6 +55841,29 @@ func (ec *executionContext) unmarshalOPaymentStatus2ᚖgithubᚗcomᚋstraitpay�
 }
 
 func (ec *executionContext) marshalOPaymentStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpaymentstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v *paymentstatus.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOPayoutSchedule2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋpayoutsᚐSchedule(ctx context.Context, sel ast.SelectionSet, v *payouts.Schedule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PayoutSchedule(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPayoutStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpayoutstatusᚐStatus(ctx context.Context, v any) (*payoutstatus.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(payoutstatus.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPayoutStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋvocabᚋpayoutstatusᚐStatus(ctx context.Context, sel ast.SelectionSet, v *payoutstatus.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/straitpay/strait/graph/scalar"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/payouts"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/vocab/paymentstatus"
 	"github.com/straitpay/strait/vocab/reviewstatus"
@@ -32,6 +33,22 @@ type AcceptDisputeInput struct {
 	ID string `json:"id"`
 	// The same key replays the first answer.
 	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// A bank account to add: an IBAN, or an account number with its routing code.
+type AddBankAccountInput struct {
+	// ISO 3166 country code (DE, GB, US, …).
+	Country string `json:"country"`
+	// ISO 4217 code of the account's currency.
+	Currency string `json:"currency"`
+	// The account holder's name, as the bank knows it.
+	HolderName string `json:"holderName"`
+	// The IBAN (spaces allowed); required in IBAN countries, checked by its mod-97 check digits.
+	Iban *string `json:"iban,omitempty"`
+	// The account number (4–17 digits), for countries without IBAN.
+	AccountNumber *string `json:"accountNumber,omitempty"`
+	// The routing code with accountNumber (a US ABA routing number is checked by its check digit).
+	RoutingNumber *string `json:"routingNumber,omitempty"`
 }
 
 // The approval of a payment's open review.
@@ -373,6 +390,24 @@ type CreateMerchantUserInput struct {
 	Role merchantuser.Role `json:"role"`
 }
 
+// A payout to make.
+type CreatePayoutInput struct {
+	// A verified bank account of the caller's merchant.
+	BankAccountID string `json:"bankAccountID"`
+	// What leaves the available balance, in its currency. When it is not the
+	// account's currency it is converted at a locked FX quote and arrives in the
+	// account's currency.
+	Amount *MoneyInput `json:"amount"`
+	// Shown on the payout.
+	Description *string `json:"description,omitempty"`
+	// Send it to the bank at this time, not at once; until then cancelPayout withdraws it.
+	SendAt *time.Time `json:"sendAt,omitempty"`
+	// Makes the payout happen at most once: a retry with the same key and the
+	// same request replays the first answer byte for byte; with anything else it is
+	// a CONFLICT. 1–128 characters of [A-Za-z0-9_-.:]. See docs/api.md, "Idempotency".
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
 // A new webhook endpoint of the caller's merchant.
 type CreateWebhookEndpointInput struct {
 	// An https URL (http only when the operator allows private targets for development).
@@ -626,6 +661,22 @@ type PaymentReview struct {
 	CloseNote *string `json:"closeNote,omitempty"`
 }
 
+// The payout schedule to set.
+type PayoutScheduleInput struct {
+	// A verified bank account of the caller's merchant.
+	BankAccountID string `json:"bankAccountID"`
+	// The available balance's currency to pay out.
+	Currency string `json:"currency"`
+	// How often to pay out.
+	Interval payouts.Interval `json:"interval"`
+	// For WEEKLY: 0 Sunday … 6 Saturday.
+	Weekday *int `json:"weekday,omitempty"`
+	// Minor units below which nothing is paid out.
+	Minimum *scalar.Int64 `json:"minimum,omitempty"`
+	// False pauses it.
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
 // A refund of a captured payment.
 type RefundPaymentInput struct {
 	// The payment to refund.
@@ -740,6 +791,10 @@ type SettlementScheduleInput struct {
 	DelayDays int `json:"delayDays"`
 	// An IANA timezone such as Asia/Singapore.
 	Timezone string `json:"timezone"`
+	// Rolling reserve share in basis points, 0 to 10000; omitted keeps the current one.
+	ReserveBps *int `json:"reserveBps,omitempty"`
+	// Days the reserve is held, 0 to 365; omitted keeps the current one.
+	ReserveDays *int `json:"reserveDays,omitempty"`
 }
 
 // A shipping address. Each part at most 200 characters; empty parts are dropped.
@@ -893,6 +948,14 @@ type UploadDisputeFileInput struct {
 	Purpose *string `json:"purpose,omitempty"`
 	// The document: PDF, PNG or JPEG, at most 4 MiB, its name's extension matching its content.
 	File graphql.Upload `json:"file"`
+}
+
+// The two micro-deposits the merchant saw arrive, in minor units of the account's currency, in any order.
+type VerifyBankAccountInput struct {
+	// The bank account.
+	ID string `json:"id"`
+	// The two amounts.
+	Amounts []scalar.Int64 `json:"amounts"`
 }
 
 // The authenticated caller.

@@ -96,17 +96,21 @@ func mulDiv(a, b, c int64) int64 {
 	return int64(q)
 }
 
-// refundEntry moves a refund of r out of the merchant's pending balance and
-// the platform's fees back to the channel, to be paid to the buyer.
-func refundEntry(merchantID, connector string, r money.Amount, fee int64, at time.Time) ledger.Entry {
+// refundEntry moves a refund of r out of the merchant's balances (by the
+// ledger's draw rule, ledger.Draw: available, then pending, then reserve)
+// and the platform's fees back to the channel, to be paid to the buyer.
+// What the balances cannot cover stays on pending, where posting refuses
+// it as an overdraft (ECONFLICT).
+func refundEntry(merchantID, connector string, r money.Amount, fee int64, balances map[ledger.Kind]int64, at time.Time) ledger.Entry {
+	drawn, short := ledger.Draw(merchantID, money.Amount{Minor: r.Minor - fee, Currency: r.Currency}, balances)
 	return ledger.Entry{
 		Description: fmt.Sprintf("refund via %s", connector),
 		EffectiveAt: at,
-		Postings: nonZero(
+		Postings: nonZero(append(drawn,
 			ledger.Posting{Account: ledger.ChannelAccount(connector, r.Currency), Amount: r},
-			ledger.Posting{Account: ledger.MerchantAccount(merchantID, ledger.KindPending, r.Currency), Amount: money.Amount{Minor: -(r.Minor - fee), Currency: r.Currency}},
+			ledger.Posting{Account: ledger.MerchantAccount(merchantID, ledger.KindPending, r.Currency), Amount: money.Amount{Minor: -short, Currency: r.Currency}},
 			ledger.Posting{Account: ledger.PlatformAccount(ledger.KindFees, r.Currency), Amount: money.Amount{Minor: -fee, Currency: r.Currency}},
-		),
+		)...),
 	}
 }
 
@@ -129,13 +133,17 @@ func nonZero(ps ...ledger.Posting) []ledger.Posting {
 	return out
 }
 
-// accountsOf names the three accounts captures and refunds post to, for
-// Prepare (the amounts are placeholders: Prepare reads only the accounts).
+// accountsOf names the accounts captures and refunds post to, for Prepare
+// (the amounts are placeholders: Prepare reads only the accounts); a
+// refund may draw on any account of ledger.DrawOrder.
 func accountsOf(merchantID, connector string, c money.Currency) ledger.Entry {
 	one := money.Amount{Minor: 1, Currency: c}
-	return ledger.Entry{Postings: []ledger.Posting{
+	e := ledger.Entry{Postings: []ledger.Posting{
 		{Account: ledger.ChannelAccount(connector, c), Amount: one},
-		{Account: ledger.MerchantAccount(merchantID, ledger.KindPending, c), Amount: one},
 		{Account: ledger.PlatformAccount(ledger.KindFees, c), Amount: one},
 	}}
+	for _, k := range ledger.DrawOrder {
+		e.Postings = append(e.Postings, ledger.Posting{Account: ledger.MerchantAccount(merchantID, k, c), Amount: one})
+	}
+	return e
 }

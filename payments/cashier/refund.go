@@ -115,7 +115,11 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 		if err != nil {
 			return err
 		}
-		entry = refundEntry(p.MerchantID, att.Connector, money.Amount{Minor: want, Currency: cur.Currency}, fee, s.now())
+		balances, err := ledger.MerchantBalancesTx(sys, tx, p.MerchantID, cur.Currency)
+		if err != nil {
+			return err
+		}
+		entry = refundEntry(p.MerchantID, att.Connector, money.Amount{Minor: want, Currency: cur.Currency}, fee, balances, s.now())
 		entry.Source = ledger.Source{Type: ledger.SourceRefund, ID: r.ID}
 		if _, err := s.cfg.Ledger.PostTx(sys, tx, entry); err != nil {
 			return err
@@ -252,18 +256,10 @@ func planRefundResult(p *ent.Payment, r *ent.Refund, ev refundstatus.Event, chan
 	return true
 }
 
-// refundEntryOf rebuilds a refund's ledger entry from the refund and its
-// payment's capturing connector.
+// refundEntryOf reads a refund's posted ledger entry: which accounts its
+// draw took the money from depended on the balances of its moment.
 func (s *Service) refundEntryOf(ctx context.Context, r *ent.Refund) (ledger.Entry, error) {
-	p, err := s.cfg.Client.Payment.Get(ctx, r.PaymentID)
-	if err != nil {
-		return ledger.Entry{}, err
-	}
-	amt, err := amountOf(r.Amount, r.Currency)
-	if err != nil {
-		return ledger.Entry{}, err
-	}
-	return refundEntry(r.MerchantID, p.Connector, amt, r.FeeReversed, s.now()), nil
+	return s.cfg.Ledger.PostedEntry(ctx, ledger.Source{Type: ledger.SourceRefund, ID: r.ID})
 }
 
 func refundData(r *ent.Refund) map[string]any {

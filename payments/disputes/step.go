@@ -171,20 +171,16 @@ func moneyFor(d DisputeRow, from State, balances map[ledger.Kind]int64, now time
 }
 
 // holdEntry moves the disputed amount and the fee into the dispute hold:
-// from the merchant's available balance first, then pending, then reserve.
+// from the merchant's balances in ledger.DrawOrder (available first, then
+// pending, then reserve).
 // What the merchant cannot cover is advanced from the platform's suspense
 // account and flagged for the operator.
 func holdEntry(d DisputeRow, cur money.Currency, held int64, balances map[ledger.Kind]int64, now time.Time, flag string) (ledger.Entry, string) {
 	e := ledger.Entry{Source: ledger.Source{Type: ledger.SourceDispute, ID: d.ID + "/hold"},
 		Description: "dispute " + d.NetworkID + ": funds held", Reference: d.ID, EffectiveAt: now}
-	left := held
-	for _, k := range []ledger.Kind{ledger.KindAvailable, ledger.KindPending, ledger.KindReserve} {
-		take := min(left, max(balances[k], 0))
-		if take > 0 {
-			e.Postings = append(e.Postings, ledger.Posting{Account: ledger.MerchantAccount(d.MerchantID, k, cur), Amount: money.Amount{Minor: -take, Currency: cur}})
-			left -= take
-		}
-	}
+	// The ledger's one draw rule (ledger.DrawOrder), shared with refunds.
+	drawn, left := ledger.Draw(d.MerchantID, money.Amount{Minor: held, Currency: cur}, balances)
+	e.Postings = append(e.Postings, drawn...)
 	if left > 0 {
 		e.Postings = append(e.Postings, ledger.Posting{Account: ledger.PlatformAccount(ledger.KindSuspense, cur), Amount: money.Amount{Minor: -left, Currency: cur}})
 		flag = strings.TrimPrefix(flag+"; ", "; ") + fmt.Sprintf("the merchant's balance was short by %s: advanced from suspense", money.Amount{Minor: left, Currency: cur})

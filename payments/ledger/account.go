@@ -46,6 +46,7 @@ const (
 	KindFees        Kind = "fees"         // the platform's fee income
 	KindFX          Kind = "fx"           // the platform's FX position; carries FX gains and losses
 	KindSuspense    Kind = "suspense"     // the platform's unexplained differences, awaiting investigation
+	KindInTransit   Kind = "in_transit"   // merchant funds on their way to its bank account (a payout sent, not yet paid)
 )
 
 // ownerKinds is the chart of accounts: the kinds each owner type may hold, and
@@ -53,7 +54,7 @@ const (
 // lent out, so their accounts refuse overdrafts; the platform's and channels'
 // accounts are positions that swing both ways.
 var ownerKinds = map[OwnerType]map[Kind]bool{
-	OwnerMerchant: {KindPending: false, KindAvailable: false, KindReserve: false, KindDisputeHold: false},
+	OwnerMerchant: {KindPending: false, KindAvailable: false, KindReserve: false, KindDisputeHold: false, KindInTransit: false},
 	OwnerPartner:  {KindAvailable: false},
 	OwnerChannel:  {KindReceivable: true},
 	OwnerPlatform: {KindFees: true, KindFX: true, KindSuspense: true},
@@ -66,7 +67,7 @@ func OwnerTypes() []OwnerType {
 
 // Kinds returns every account kind, in a stable order.
 func Kinds() []Kind {
-	return []Kind{KindPending, KindAvailable, KindReserve, KindDisputeHold, KindReceivable, KindFees, KindFX, KindSuspense}
+	return []Kind{KindPending, KindAvailable, KindReserve, KindDisputeHold, KindReceivable, KindFees, KindFX, KindSuspense, KindInTransit}
 }
 
 var ownerIDPattern = regexp.MustCompile(`^[A-Za-z0-9_\-.:]{1,64}$`)

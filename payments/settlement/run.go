@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/straitpay/strait/ent"
@@ -48,6 +49,11 @@ type Batch struct {
 	Currency                     string
 	Lines                        []Line
 	Conversions                  []schema.SettlementConversion
+	// ReserveHeld is the rolling reserve this run held, per currency,
+	// until the run of ReserveReleaseOn or later; ReserveReleased what it
+	// released of earlier runs' holds.
+	ReserveHeld, ReserveReleased map[string]int64
+	ReserveReleaseOn             string
 	CreatedAt                    time.Time
 }
 
@@ -97,6 +103,9 @@ func (s *Service) Run(ctx context.Context, merchantID, day string) (*Batch, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := s.reserve(sys, merchantID, day, sc, pl); err != nil {
+		return nil, err
+	}
 	if err := s.convert(sys, merchantID, day, sc, pl); err != nil {
 		return nil, err
 	}
@@ -137,19 +146,24 @@ type input struct {
 	rules     []SplitRule
 }
 
-// movement is one journal entry on the merchant's pending balance.
+// movement is one journal entry on the merchant's balances: a capture's on
+// pending, a refund's wherever the draw rule took it from. pendingNet is
+// the merchant's whole share of it, drawn the same by account kind.
 type movement struct {
 	sourceType, sourceID, paymentID string
 	currency                        money.Currency
 	gross, pendingNet               int64
+	drawn                           map[ledger.Kind]int64
 	at                              time.Time
 }
 
 func (m movement) key() string { return m.sourceType + ":" + m.sourceID }
 
 func (s *Service) read(ctx context.Context, merchantID string, cutoff time.Time) (*input, error) {
-	accIDs, err := s.client.LedgerAccount.Query().Where(ledgeraccount.OwnerTypeEQ(ledgeraccount.OwnerTypeMERCHANT),
-		ledgeraccount.OwnerID(merchantID), ledgeraccount.KindEQ(ledgeraccount.KindPENDING)).IDs(ctx)
+	// A capture posts to pending; a refund (and its reversal) draws by the
+	// ledger's draw rule, so on available, pending or reserve.
+	accs, err := s.client.LedgerAccount.Query().Where(ledgeraccount.OwnerTypeEQ(ledgeraccount.OwnerTypeMERCHANT),
+		ledgeraccount.OwnerID(merchantID), ledgeraccount.KindIn(ledgeraccount.KindPENDING, ledgeraccount.KindAVAILABLE, ledgeraccount.KindRESERVE)).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("settlement: pending accounts: %w", err)
 	}
@@ -160,12 +174,18 @@ func (s *Service) read(ctx context.Context, merchantID string, cutoff time.Time)
 	if in.rules, err = s.SplitRules(ctx, merchantID); err != nil {
 		return nil, err
 	}
-	if len(accIDs) == 0 {
+	if len(accs) == 0 {
 		return in, nil
+	}
+	accIDs := make([]string, len(accs))
+	kindOf := map[string]ledger.Kind{}
+	for i, a := range accs {
+		accIDs[i] = a.ID
+		kindOf[a.ID] = ledger.Kind(strings.ToLower(string(a.Kind)))
 	}
 	pending, err := s.client.Posting.Query().Where(posting.AccountIDIn(accIDs...), posting.EffectiveAtLT(cutoff),
 		posting.HasEntryWith(journalentry.SourceTypeIn(ledger.SourceCapture, ledger.SourceRefund, sourceRefundReversal))).
-		WithEntry().All(ctx)
+		WithEntry().Order(ent.Asc(posting.FieldID)).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("settlement: pending postings: %w", err)
 	}
@@ -184,17 +204,24 @@ func (s *Service) read(ctx context.Context, merchantID string, cutoff time.Time)
 		}
 	}
 	var entryIDs, refundIDs []string
+	seen := map[string]int{} // entry id → its movement
 	for _, p := range pending {
 		e := p.Edges.Entry
 		if done[e.SourceType+":"+e.SourceID] {
+			continue
+		}
+		if i, ok := seen[e.ID]; ok {
+			in.movements[i].pendingNet += p.Amount
+			in.movements[i].drawn[kindOf[p.AccountID]] += p.Amount
 			continue
 		}
 		cur, err := money.ParseCurrency(p.Currency)
 		if err != nil {
 			return nil, err
 		}
+		seen[e.ID] = len(in.movements)
 		in.movements = append(in.movements, movement{sourceType: e.SourceType, sourceID: e.SourceID, currency: cur,
-			pendingNet: p.Amount, at: e.EffectiveAt})
+			pendingNet: p.Amount, drawn: map[ledger.Kind]int64{kindOf[p.AccountID]: p.Amount}, at: e.EffectiveAt})
 		entryIDs = append(entryIDs, e.ID)
 		if e.SourceType != ledger.SourceCapture {
 			refundIDs = append(refundIDs, e.SourceID)
@@ -361,8 +388,15 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 		pl.net[m.currency] += l.Net
 
 		c := m.currency
+		// The merchant's share comes off the accounts it went to (pending
+		// for a capture; for a refund, wherever it was drawn), and the net
+		// goes to available.
+		for _, k := range ledger.DrawOrder {
+			if v := m.drawn[k]; v != 0 {
+				moves[c] = append(moves[c], ledger.Posting{Account: ledger.MerchantAccount(merchantID, k, c), Amount: amt(-v, c)})
+			}
+		}
 		moves[c] = append(moves[c],
-			ledger.Posting{Account: ledger.MerchantAccount(merchantID, ledger.KindPending, c), Amount: amt(-m.pendingNet, c)},
 			ledger.Posting{Account: ledger.PlatformAccount(ledger.KindFees, c), Amount: amt(l.MDR-l.ChannelFee-sf, c)},
 			ledger.Posting{Account: ledger.MerchantAccount(merchantID, ledger.KindAvailable, c), Amount: amt(l.Net, c)},
 		)
@@ -430,7 +464,8 @@ func (s *Service) convert(ctx context.Context, merchantID, day string, sc Schedu
 func (s *Service) apply(ctx context.Context, pl *runPlan) (string, error) {
 	return store.WithTx(ctx, s.client, func(tx *ent.Tx) (string, error) {
 		b, err := tx.SettlementBatch.Create().SetMerchantID(pl.batch.MerchantID).SetBusinessDate(pl.batch.BusinessDate).
-			SetCurrency(pl.batch.Currency).SetLineCount(len(pl.batch.Lines)).SetConversions(pl.batch.Conversions).Save(ctx)
+			SetCurrency(pl.batch.Currency).SetLineCount(len(pl.batch.Lines)).SetConversions(pl.batch.Conversions).
+			SetReserveHeld(pl.batch.ReserveHeld).SetReserveReleaseOn(pl.batch.ReserveReleaseOn).SetReserveReleased(pl.batch.ReserveReleased).Save(ctx)
 		if err != nil {
 			return "", err
 		}
@@ -487,7 +522,8 @@ func (s *Service) load(ctx context.Context, row *ent.SettlementBatch) (*Batch, e
 		return nil, fmt.Errorf("settlement: lines: %w", err)
 	}
 	b := &Batch{ID: row.ID, MerchantID: row.MerchantID, BusinessDate: row.BusinessDate, Currency: row.Currency,
-		Conversions: row.Conversions, CreatedAt: row.CreatedAt}
+		Conversions: row.Conversions, ReserveHeld: row.ReserveHeld, ReserveReleased: row.ReserveReleased,
+		ReserveReleaseOn: row.ReserveReleaseOn, CreatedAt: row.CreatedAt}
 	for _, l := range ls {
 		c, err := money.ParseCurrency(l.Currency)
 		if err != nil {

@@ -299,3 +299,53 @@ func TestRunDueRunsEachMerchantOnceAcrossReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestRollingReserveHeldThenReleased: docs/settlement.md's example with a
+// 10 % reserve held 3 days. Monday holds 10 % of each currency's net before
+// the conversion; Thursday's run releases Monday's hold and holds 10 % of
+// Thursday's own (Monday morning's capture, matured Tuesday):
+//
+//	Monday: USD net 72.60 → hold 7.26; JPY net 4,850 → hold 485, convert
+//	  4,365 at 0.006567 = 28.664955 → 28.66; available 72.60 − 7.26 + 28.66
+//	Thursday: 70.00 card capture, MDR 2.03 + 0.30 → net 67.67, hold 6.76;
+//	  Monday's 7.26 USD and 485 JPY released
+func TestRollingReserveHeldThenReleased(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		e.ok(e.svc.SetSchedule(sys(), settlement.Schedule{MerchantID: e.merchant, DelayDays: 1, Timezone: "UTC", ReserveBps: 1000, ReserveDays: 3}))
+		b, err := e.svc.Run(sys(), e.merchant, "2026-03-02")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.ReserveHeld["USD"] != 726 || b.ReserveHeld["JPY"] != 485 || b.ReserveReleaseOn != "2026-03-05" || b.Conversions[0].To != 2866 {
+			t.Fatalf("Monday's batch %+v", b)
+		}
+		check := func(when string, want map[ledger.AccountKey]int64) {
+			t.Helper()
+			for k, v := range want {
+				if got := e.balance(t, k); got != v {
+					t.Errorf("%s: %s = %d, want %d", when, k, got, v)
+				}
+			}
+		}
+		av, rs := ledger.KindAvailable, ledger.KindReserve
+		m := func(k ledger.Kind, c money.Currency) ledger.AccountKey { return ledger.MerchantAccount(e.merchant, k, c) }
+		check("Monday", map[ledger.AccountKey]int64{m(av, usd): 7260 - 726 + 2866, m(rs, usd): 726, m(av, jpy): 0, m(rs, jpy): 485})
+
+		*e.now = monday.AddDate(0, 0, 3)
+		b, err = e.svc.Run(sys(), e.merchant, "2026-03-05")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.ReserveHeld["USD"] != 676 || b.ReserveReleased["USD"] != 726 || b.ReserveReleased["JPY"] != 485 {
+			t.Fatalf("Thursday's batch %+v", b)
+		}
+		thursday := map[ledger.AccountKey]int64{m(av, usd): 7260 - 726 + 2866 + 6767 - 676 + 726, m(rs, usd): 676, m(av, jpy): 485, m(rs, jpy): 0}
+		check("Thursday", thursday)
+		// Running the day again, or a later day, releases nothing twice.
+		e.ok(e.svc.Run(sys(), e.merchant, "2026-03-05"))
+		*e.now = monday.AddDate(0, 0, 4)
+		e.ok(e.svc.Run(sys(), e.merchant, "2026-03-06"))
+		check("again", thursday)
+	})
+}

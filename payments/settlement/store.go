@@ -147,6 +147,12 @@ type Schedule struct {
 	// Currency is the merchant's settlement currency (Merchant.settlement_currency),
 	// set by Schedule; SetSchedule ignores it.
 	Currency money.Currency
+	// ReserveBps is the rolling reserve: the share (basis points) of each
+	// day's positive net per capture currency held in the merchant's
+	// reserve account for ReserveDays calendar days, then released to
+	// available by the first run of a day on or after that.
+	ReserveBps  int
+	ReserveDays int
 }
 
 // DefaultSchedule is T+2 in UTC, in the capture currency.
@@ -154,13 +160,20 @@ func DefaultSchedule(merchantID string) Schedule {
 	return Schedule{MerchantID: merchantID, DelayDays: 2, Timezone: "UTC"}
 }
 
-// SetSchedule writes the merchant's settlement terms, puts the merchant on
-// the scheduler (RunDue), and returns the terms with the settlement
-// currency. Returns EINVALID for a negative delay, a delay above 30 days or
-// an unknown timezone, and ENOTFOUND for an unknown merchant.
+// SetSchedule writes the merchant's settlement terms (its rolling reserve
+// among them), puts the merchant on the scheduler (RunDue), and returns the
+// terms with the settlement currency. Returns EINVALID for a negative
+// delay, a delay above 30 days, an unknown timezone, a reserve outside
+// 0–10000 bp or 0–365 days, and ENOTFOUND for an unknown merchant.
 func (s *Service) SetSchedule(ctx context.Context, sc Schedule) (Schedule, error) {
 	if sc.DelayDays < 0 || sc.DelayDays > 30 {
 		return Schedule{}, payments.FieldErrorf("delayDays", "must be between 0 and 30 business days")
+	}
+	if sc.ReserveBps < 0 || sc.ReserveBps > 10000 {
+		return Schedule{}, payments.FieldErrorf("reserveBps", "must be between 0 and 10000 basis points")
+	}
+	if sc.ReserveDays < 0 || sc.ReserveDays > 365 {
+		return Schedule{}, payments.FieldErrorf("reserveDays", "must be between 0 and 365 days")
 	}
 	if _, err := time.LoadLocation(sc.Timezone); err != nil || sc.Timezone == "" {
 		return Schedule{}, payments.FieldErrorf("timezone", "unknown timezone %q", sc.Timezone)
@@ -173,9 +186,11 @@ func (s *Service) SetSchedule(ctx context.Context, sc Schedule) (Schedule, error
 	switch {
 	case ent.IsNotFound(err):
 		_, err = s.client.SettlementSchedule.Create().SetMerchantID(sc.MerchantID).SetDelayDays(sc.DelayDays).
-			SetTimezone(sc.Timezone).SetNextRunAt(s.now().UTC().Truncate(time.Microsecond)).Save(sys)
+			SetTimezone(sc.Timezone).SetNextRunAt(s.now().UTC().Truncate(time.Microsecond)).
+			SetReserveBps(int64(sc.ReserveBps)).SetReserveDays(sc.ReserveDays).Save(sys)
 	case err == nil:
-		_, err = old.Update().SetDelayDays(sc.DelayDays).SetTimezone(sc.Timezone).Save(sys)
+		_, err = old.Update().SetDelayDays(sc.DelayDays).SetTimezone(sc.Timezone).
+			SetReserveBps(int64(sc.ReserveBps)).SetReserveDays(sc.ReserveDays).Save(sys)
 	}
 	if err != nil {
 		return Schedule{}, fmt.Errorf("settlement: save schedule: %w", err)
@@ -204,6 +219,7 @@ func (s *Service) Schedule(ctx context.Context, merchantID string) (Schedule, er
 	switch {
 	case err == nil:
 		sc.DelayDays, sc.Timezone = row.DelayDays, row.Timezone
+		sc.ReserveBps, sc.ReserveDays = int(row.ReserveBps), row.ReserveDays
 	case !ent.IsNotFound(err):
 		return Schedule{}, fmt.Errorf("settlement: schedule: %w", err)
 	}

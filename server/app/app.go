@@ -28,6 +28,7 @@ import (
 	"github.com/straitpay/strait/payments/inbox"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/positions"
+	"github.com/straitpay/strait/payments/payouts"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -73,6 +74,8 @@ type App struct {
 	// Positions compares each connector's balance with the ledger's channel
 	// receivable; Start checks them on a schedule (docs/settlement.md).
 	Positions *positions.Service
+	// Payouts is bank accounts, payouts and payout schedules.
+	Payouts *payouts.Service
 
 	// Connectors supervises the connector plugins of STRAIT_PLUGIN_DIR;
 	// Start launches them. Get(name) returns a connector to call, List()
@@ -216,9 +219,12 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.Disputes = disputes.New(disputes.Config{Client: db.Client, Dialect: db.Dialect, Ledger: a.Ledger,
 		Connectors: opts.Connectors, Log: opts.Log, Now: opts.Now, Files: files})
 	a.ChannelEvents.Register(inbox.Decoded(a.Disputes.HandleEvent), connectors.EventDispute)
+	a.Payouts = payouts.New(payouts.Config{Client: db.Client, Dialect: db.Dialect, Ledger: a.Ledger, FX: a.FX,
+		Connectors: opts.Connectors, Log: opts.Log.With("component", "payouts"), Now: opts.Now})
+	a.ChannelEvents.Register(inbox.Decoded(a.Payouts.HandleEvent), connectors.EventPayoutResult)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX, SettlementService: a.Settlement,
 		Positions: a.Positions, Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book,
-		Events: a.Hub, Webhooks: a.Webhooks, Disputes: a.Disputes}
+		Events: a.Hub, Webhooks: a.Webhooks, Disputes: a.Disputes, PayoutService: a.Payouts}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/straitpay/strait/connectors/host"
 	"github.com/straitpay/strait/payments/channels"
 	"github.com/straitpay/strait/payments/fx"
+	"github.com/straitpay/strait/payments/payouts"
 	"github.com/straitpay/strait/payments/settlement"
 )
 
@@ -20,6 +21,11 @@ const fxRefreshInterval = 5 * time.Minute
 // settlementInterval is how often the settlement scheduler looks for
 // merchants whose run is due (docs/settlement.md).
 const settlementInterval = time.Minute
+
+// payoutInterval is how often the payout scheduler sends payouts whose
+// time came, asks again about unknown outcomes and runs due payout
+// schedules (docs/settlement.md, "Payouts").
+const payoutInterval = 5 * time.Second
 
 // Start launches the connectors and the background work: the channel event
 // processor, the settlement scheduler and, when an fx connector is up, the
@@ -57,6 +63,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.startClosing(bg)
 	a.goBackground(func() {
 		a.Settlement.RunScheduler(bg, settlementInterval, settlement.DefaultLease, a.Log.With("component", "settlement"))
+	})
+	a.goBackground(func() {
+		a.Payouts.RunScheduler(bg, payoutInterval, payouts.DefaultLease, a.Log.With("component", "payouts"))
 	})
 	if st, ok := channels.FXConnector(a.Connectors); ok {
 		refresher := fx.NewService(a.DB.Client, a.Ledger, fx.Config{
