@@ -401,9 +401,9 @@ func TestSettlementFullCycleDay(t *testing.T) {
 			posting{fxAcct("USD"), -7384}, posting{available("USD"), 7384})
 		x.matches(t, "convertBalance", ledger)
 
-		// TODO(payouts): createPayout has not landed on main: payoutStep
-		// (addBankAccount, verifyBankAccount, createPayout of 500.00 SGD and
-		// its payout.paid event) runs here once it has.
+		// ---- A payout of what settled. ----
+		cycle.payoutStep(t)
+
 		// TODO(recon): runReconciliation has not landed on main: reconStep
 		// (the capture day of cardnet, wallet and bank, and again) runs here.
 
