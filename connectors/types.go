@@ -39,6 +39,10 @@ const (
 	CapDisputes         Capability = "disputes"          // dispute events, SubmitDisputeEvidence, AcceptDispute, FetchDispute
 )
 
+// CapSettlementReportPages: FetchSettlementReport answers a positive
+// PageSize with pages (NextPageToken), so a day's report streams.
+const CapSettlementReportPages Capability = "settlement_report_pages"
+
 // Descriptor is what a connector says about itself.
 type Descriptor struct {
 	Name           string
@@ -332,9 +336,23 @@ type BalanceResponse struct {
 
 // SettlementReportRequest asks for one day's settlement report; Date is
 // YYYY-MM-DD in UTC.
+//
+// Paging (capability CapSettlementReportPages): PageSize 0 asks for the
+// whole day in one answer, which is what hosts built before the field ask
+// and what connectors built before it answer. A positive PageSize asks for
+// at most that many lines from PageToken ("" is the first page); the answer's
+// NextPageToken names the next page and is empty on the last. A connector
+// that does not page ignores both and answers the whole day, which reads as
+// one last page. Tokens are the connector's own and opaque to the host.
 type SettlementReportRequest struct {
-	Date string
+	Date      string
+	PageSize  int
+	PageToken string
 }
+
+// MaxSettlementPageSize bounds PageSize: a page of this many lines stays
+// well inside the wire's message limit.
+const MaxSettlementPageSize = 10000
 
 // SettlementLine is one movement in a settlement report.
 type SettlementLine struct {
@@ -344,13 +362,18 @@ type SettlementLine struct {
 	Gross     Money
 	Fee       Money
 	Net       Money
+	// TransactionID is the channel's id of the movement itself (a capture,
+	// refund or chargeback id); empty from connectors built before it.
+	TransactionID string
 }
 
-// SettlementReport is the answer to FetchSettlementReport.
+// SettlementReport is the answer to FetchSettlementReport: one page of the
+// day, the last when NextPageToken is empty.
 type SettlementReport struct {
-	Result Result
-	Date   string
-	Lines  []SettlementLine
+	Result        Result
+	Date          string
+	Lines         []SettlementLine
+	NextPageToken string
 }
 
 // DisputeStage is how far a dispute has gone with the card network.

@@ -209,6 +209,12 @@ func (r SettlementReportRequest) Validate() error {
 		!digits(r.Date[:4]+r.Date[5:7]+r.Date[8:]) {
 		return invalid("date %q is not YYYY-MM-DD", clip(r.Date))
 	}
+	if r.PageSize < 0 || r.PageSize > MaxSettlementPageSize {
+		return invalid("page size %d is not 0 to %d", r.PageSize, MaxSettlementPageSize)
+	}
+	if len(r.PageToken) > MaxIDLength {
+		return invalid("page token is longer than %d bytes", MaxIDLength)
+	}
 	return nil
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/straitpay/strait/ent/dayclose"
 	"github.com/straitpay/strait/ent/dayclosebalance"
 	"github.com/straitpay/strait/ent/dayclosestatement"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -48,7 +49,12 @@ import (
 	"github.com/straitpay/strait/ent/payout"
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
+	"github.com/straitpay/strait/ent/reconciliationline"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -96,6 +102,8 @@ type Client struct {
 	DayCloseBalance *DayCloseBalanceClient
 	// DayCloseStatement is the client for interacting with the DayCloseStatement builders.
 	DayCloseStatement *DayCloseStatementClient
+	// Discrepancy is the client for interacting with the Discrepancy builders.
+	Discrepancy *DiscrepancyClient
 	// Dispute is the client for interacting with the Dispute builders.
 	Dispute *DisputeClient
 	// DisputeEvent is the client for interacting with the DisputeEvent builders.
@@ -134,8 +142,18 @@ type Client struct {
 	PayoutSchedule *PayoutScheduleClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
+	// ReconciliationLine is the client for interacting with the ReconciliationLine builders.
+	ReconciliationLine *ReconciliationLineClient
+	// ReconciliationRun is the client for interacting with the ReconciliationRun builders.
+	ReconciliationRun *ReconciliationRunClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
+	// ReportCursor is the client for interacting with the ReportCursor builders.
+	ReportCursor *ReportCursorClient
+	// ReportMark is the client for interacting with the ReportMark builders.
+	ReportMark *ReportMarkClient
+	// ReportRollup is the client for interacting with the ReportRollup builders.
+	ReportRollup *ReportRollupClient
 	// RiskCounter is the client for interacting with the RiskCounter builders.
 	RiskCounter *RiskCounterClient
 	// RiskRule is the client for interacting with the RiskRule builders.
@@ -181,6 +199,7 @@ func (c *Client) init() {
 	c.DayClose = NewDayCloseClient(c.config)
 	c.DayCloseBalance = NewDayCloseBalanceClient(c.config)
 	c.DayCloseStatement = NewDayCloseStatementClient(c.config)
+	c.Discrepancy = NewDiscrepancyClient(c.config)
 	c.Dispute = NewDisputeClient(c.config)
 	c.DisputeEvent = NewDisputeEventClient(c.config)
 	c.DisputeFile = NewDisputeFileClient(c.config)
@@ -200,7 +219,12 @@ func (c *Client) init() {
 	c.Payout = NewPayoutClient(c.config)
 	c.PayoutSchedule = NewPayoutScheduleClient(c.config)
 	c.Posting = NewPostingClient(c.config)
+	c.ReconciliationLine = NewReconciliationLineClient(c.config)
+	c.ReconciliationRun = NewReconciliationRunClient(c.config)
 	c.Refund = NewRefundClient(c.config)
+	c.ReportCursor = NewReportCursorClient(c.config)
+	c.ReportMark = NewReportMarkClient(c.config)
+	c.ReportRollup = NewReportRollupClient(c.config)
 	c.RiskCounter = NewRiskCounterClient(c.config)
 	c.RiskRule = NewRiskRuleClient(c.config)
 	c.RoutingRule = NewRoutingRuleClient(c.config)
@@ -317,6 +341,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		DayClose:           NewDayCloseClient(cfg),
 		DayCloseBalance:    NewDayCloseBalanceClient(cfg),
 		DayCloseStatement:  NewDayCloseStatementClient(cfg),
+		Discrepancy:        NewDiscrepancyClient(cfg),
 		Dispute:            NewDisputeClient(cfg),
 		DisputeEvent:       NewDisputeEventClient(cfg),
 		DisputeFile:        NewDisputeFileClient(cfg),
@@ -336,7 +361,12 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Payout:             NewPayoutClient(cfg),
 		PayoutSchedule:     NewPayoutScheduleClient(cfg),
 		Posting:            NewPostingClient(cfg),
+		ReconciliationLine: NewReconciliationLineClient(cfg),
+		ReconciliationRun:  NewReconciliationRunClient(cfg),
 		Refund:             NewRefundClient(cfg),
+		ReportCursor:       NewReportCursorClient(cfg),
+		ReportMark:         NewReportMarkClient(cfg),
+		ReportRollup:       NewReportRollupClient(cfg),
 		RiskCounter:        NewRiskCounterClient(cfg),
 		RiskRule:           NewRiskRuleClient(cfg),
 		RoutingRule:        NewRoutingRuleClient(cfg),
@@ -380,6 +410,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		DayClose:           NewDayCloseClient(cfg),
 		DayCloseBalance:    NewDayCloseBalanceClient(cfg),
 		DayCloseStatement:  NewDayCloseStatementClient(cfg),
+		Discrepancy:        NewDiscrepancyClient(cfg),
 		Dispute:            NewDisputeClient(cfg),
 		DisputeEvent:       NewDisputeEventClient(cfg),
 		DisputeFile:        NewDisputeFileClient(cfg),
@@ -399,7 +430,12 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Payout:             NewPayoutClient(cfg),
 		PayoutSchedule:     NewPayoutScheduleClient(cfg),
 		Posting:            NewPostingClient(cfg),
+		ReconciliationLine: NewReconciliationLineClient(cfg),
+		ReconciliationRun:  NewReconciliationRunClient(cfg),
 		Refund:             NewRefundClient(cfg),
+		ReportCursor:       NewReportCursorClient(cfg),
+		ReportMark:         NewReportMarkClient(cfg),
+		ReportRollup:       NewReportRollupClient(cfg),
 		RiskCounter:        NewRiskCounterClient(cfg),
 		RiskRule:           NewRiskRuleClient(cfg),
 		RoutingRule:        NewRoutingRuleClient(cfg),
@@ -442,13 +478,14 @@ func (c *Client) Use(hooks ...Hook) {
 		c.APIKey, c.Agreement, c.AuditLog, c.BankAccount, c.ChannelEvent,
 		c.ChannelPosition, c.CheckoutSession, c.ConnectorSetting, c.Coupon,
 		c.CouponRedemption, c.Customer, c.DayClose, c.DayCloseBalance,
-		c.DayCloseStatement, c.Dispute, c.DisputeEvent, c.DisputeFile, c.Event,
-		c.FeePlan, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.Lease,
-		c.LedgerAccount, c.LedgerCutoff, c.Merchant, c.MerchantUser, c.Payment,
-		c.PaymentAttempt, c.Payout, c.PayoutSchedule, c.Posting, c.Refund,
-		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
-		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
-		c.WebhookEndpoint,
+		c.DayCloseStatement, c.Discrepancy, c.Dispute, c.DisputeEvent, c.DisputeFile,
+		c.Event, c.FeePlan, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry,
+		c.Lease, c.LedgerAccount, c.LedgerCutoff, c.Merchant, c.MerchantUser,
+		c.Payment, c.PaymentAttempt, c.Payout, c.PayoutSchedule, c.Posting,
+		c.ReconciliationLine, c.ReconciliationRun, c.Refund, c.ReportCursor,
+		c.ReportMark, c.ReportRollup, c.RiskCounter, c.RiskRule, c.RoutingRule,
+		c.SettlementBatch, c.SettlementLine, c.SettlementSchedule, c.SplitRule,
+		c.VaultCard, c.WebhookDelivery, c.WebhookEndpoint,
 	} {
 		n.Use(hooks...)
 	}
@@ -461,13 +498,14 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.APIKey, c.Agreement, c.AuditLog, c.BankAccount, c.ChannelEvent,
 		c.ChannelPosition, c.CheckoutSession, c.ConnectorSetting, c.Coupon,
 		c.CouponRedemption, c.Customer, c.DayClose, c.DayCloseBalance,
-		c.DayCloseStatement, c.Dispute, c.DisputeEvent, c.DisputeFile, c.Event,
-		c.FeePlan, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry, c.Lease,
-		c.LedgerAccount, c.LedgerCutoff, c.Merchant, c.MerchantUser, c.Payment,
-		c.PaymentAttempt, c.Payout, c.PayoutSchedule, c.Posting, c.Refund,
-		c.RiskCounter, c.RiskRule, c.RoutingRule, c.SettlementBatch, c.SettlementLine,
-		c.SettlementSchedule, c.SplitRule, c.VaultCard, c.WebhookDelivery,
-		c.WebhookEndpoint,
+		c.DayCloseStatement, c.Discrepancy, c.Dispute, c.DisputeEvent, c.DisputeFile,
+		c.Event, c.FeePlan, c.FxQuote, c.FxRate, c.IdempotencyRecord, c.JournalEntry,
+		c.Lease, c.LedgerAccount, c.LedgerCutoff, c.Merchant, c.MerchantUser,
+		c.Payment, c.PaymentAttempt, c.Payout, c.PayoutSchedule, c.Posting,
+		c.ReconciliationLine, c.ReconciliationRun, c.Refund, c.ReportCursor,
+		c.ReportMark, c.ReportRollup, c.RiskCounter, c.RiskRule, c.RoutingRule,
+		c.SettlementBatch, c.SettlementLine, c.SettlementSchedule, c.SplitRule,
+		c.VaultCard, c.WebhookDelivery, c.WebhookEndpoint,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -504,6 +542,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.DayCloseBalance.mutate(ctx, m)
 	case *DayCloseStatementMutation:
 		return c.DayCloseStatement.mutate(ctx, m)
+	case *DiscrepancyMutation:
+		return c.Discrepancy.mutate(ctx, m)
 	case *DisputeMutation:
 		return c.Dispute.mutate(ctx, m)
 	case *DisputeEventMutation:
@@ -542,8 +582,18 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PayoutSchedule.mutate(ctx, m)
 	case *PostingMutation:
 		return c.Posting.mutate(ctx, m)
+	case *ReconciliationLineMutation:
+		return c.ReconciliationLine.mutate(ctx, m)
+	case *ReconciliationRunMutation:
+		return c.ReconciliationRun.mutate(ctx, m)
 	case *RefundMutation:
 		return c.Refund.mutate(ctx, m)
+	case *ReportCursorMutation:
+		return c.ReportCursor.mutate(ctx, m)
+	case *ReportMarkMutation:
+		return c.ReportMark.mutate(ctx, m)
+	case *ReportRollupMutation:
+		return c.ReportRollup.mutate(ctx, m)
 	case *RiskCounterMutation:
 		return c.RiskCounter.mutate(ctx, m)
 	case *RiskRuleMutation:
@@ -2650,6 +2700,140 @@ func (c *DayCloseStatementClient) mutate(ctx context.Context, m *DayCloseStateme
 		return (&DayCloseStatementDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown DayCloseStatement mutation op: %q", m.Op())
+	}
+}
+
+// DiscrepancyClient is a client for the Discrepancy schema.
+type DiscrepancyClient struct {
+	config
+}
+
+// NewDiscrepancyClient returns a client for the Discrepancy from the given config.
+func NewDiscrepancyClient(c config) *DiscrepancyClient {
+	return &DiscrepancyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `discrepancy.Hooks(f(g(h())))`.
+func (c *DiscrepancyClient) Use(hooks ...Hook) {
+	c.hooks.Discrepancy = append(c.hooks.Discrepancy, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `discrepancy.Intercept(f(g(h())))`.
+func (c *DiscrepancyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Discrepancy = append(c.inters.Discrepancy, interceptors...)
+}
+
+// Create returns a builder for creating a Discrepancy entity.
+func (c *DiscrepancyClient) Create() *DiscrepancyCreate {
+	mutation := newDiscrepancyMutation(c.config, OpCreate)
+	return &DiscrepancyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Discrepancy entities.
+func (c *DiscrepancyClient) CreateBulk(builders ...*DiscrepancyCreate) *DiscrepancyCreateBulk {
+	return &DiscrepancyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DiscrepancyClient) MapCreateBulk(slice any, setFunc func(*DiscrepancyCreate, int)) *DiscrepancyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DiscrepancyCreateBulk{err: fmt.Errorf("calling to DiscrepancyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DiscrepancyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DiscrepancyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Discrepancy.
+func (c *DiscrepancyClient) Update() *DiscrepancyUpdate {
+	mutation := newDiscrepancyMutation(c.config, OpUpdate)
+	return &DiscrepancyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DiscrepancyClient) UpdateOne(_m *Discrepancy) *DiscrepancyUpdateOne {
+	mutation := newDiscrepancyMutation(c.config, OpUpdateOne, withDiscrepancy(_m))
+	return &DiscrepancyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DiscrepancyClient) UpdateOneID(id string) *DiscrepancyUpdateOne {
+	mutation := newDiscrepancyMutation(c.config, OpUpdateOne, withDiscrepancyID(id))
+	return &DiscrepancyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Discrepancy.
+func (c *DiscrepancyClient) Delete() *DiscrepancyDelete {
+	mutation := newDiscrepancyMutation(c.config, OpDelete)
+	return &DiscrepancyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DiscrepancyClient) DeleteOne(_m *Discrepancy) *DiscrepancyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DiscrepancyClient) DeleteOneID(id string) *DiscrepancyDeleteOne {
+	builder := c.Delete().Where(discrepancy.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DiscrepancyDeleteOne{builder}
+}
+
+// Query returns a query builder for Discrepancy.
+func (c *DiscrepancyClient) Query() *DiscrepancyQuery {
+	return &DiscrepancyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDiscrepancy},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Discrepancy entity by its id.
+func (c *DiscrepancyClient) Get(ctx context.Context, id string) (*Discrepancy, error) {
+	return c.Query().Where(discrepancy.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DiscrepancyClient) GetX(ctx context.Context, id string) *Discrepancy {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DiscrepancyClient) Hooks() []Hook {
+	hooks := c.hooks.Discrepancy
+	return append(hooks[:len(hooks):len(hooks)], discrepancy.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *DiscrepancyClient) Interceptors() []Interceptor {
+	return c.inters.Discrepancy
+}
+
+func (c *DiscrepancyClient) mutate(ctx context.Context, m *DiscrepancyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DiscrepancyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DiscrepancyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DiscrepancyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DiscrepancyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Discrepancy mutation op: %q", m.Op())
 	}
 }
 
@@ -5567,6 +5751,274 @@ func (c *PostingClient) mutate(ctx context.Context, m *PostingMutation) (Value, 
 	}
 }
 
+// ReconciliationLineClient is a client for the ReconciliationLine schema.
+type ReconciliationLineClient struct {
+	config
+}
+
+// NewReconciliationLineClient returns a client for the ReconciliationLine from the given config.
+func NewReconciliationLineClient(c config) *ReconciliationLineClient {
+	return &ReconciliationLineClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reconciliationline.Hooks(f(g(h())))`.
+func (c *ReconciliationLineClient) Use(hooks ...Hook) {
+	c.hooks.ReconciliationLine = append(c.hooks.ReconciliationLine, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reconciliationline.Intercept(f(g(h())))`.
+func (c *ReconciliationLineClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReconciliationLine = append(c.inters.ReconciliationLine, interceptors...)
+}
+
+// Create returns a builder for creating a ReconciliationLine entity.
+func (c *ReconciliationLineClient) Create() *ReconciliationLineCreate {
+	mutation := newReconciliationLineMutation(c.config, OpCreate)
+	return &ReconciliationLineCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReconciliationLine entities.
+func (c *ReconciliationLineClient) CreateBulk(builders ...*ReconciliationLineCreate) *ReconciliationLineCreateBulk {
+	return &ReconciliationLineCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReconciliationLineClient) MapCreateBulk(slice any, setFunc func(*ReconciliationLineCreate, int)) *ReconciliationLineCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReconciliationLineCreateBulk{err: fmt.Errorf("calling to ReconciliationLineClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReconciliationLineCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReconciliationLineCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReconciliationLine.
+func (c *ReconciliationLineClient) Update() *ReconciliationLineUpdate {
+	mutation := newReconciliationLineMutation(c.config, OpUpdate)
+	return &ReconciliationLineUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReconciliationLineClient) UpdateOne(_m *ReconciliationLine) *ReconciliationLineUpdateOne {
+	mutation := newReconciliationLineMutation(c.config, OpUpdateOne, withReconciliationLine(_m))
+	return &ReconciliationLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReconciliationLineClient) UpdateOneID(id int) *ReconciliationLineUpdateOne {
+	mutation := newReconciliationLineMutation(c.config, OpUpdateOne, withReconciliationLineID(id))
+	return &ReconciliationLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReconciliationLine.
+func (c *ReconciliationLineClient) Delete() *ReconciliationLineDelete {
+	mutation := newReconciliationLineMutation(c.config, OpDelete)
+	return &ReconciliationLineDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReconciliationLineClient) DeleteOne(_m *ReconciliationLine) *ReconciliationLineDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReconciliationLineClient) DeleteOneID(id int) *ReconciliationLineDeleteOne {
+	builder := c.Delete().Where(reconciliationline.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReconciliationLineDeleteOne{builder}
+}
+
+// Query returns a query builder for ReconciliationLine.
+func (c *ReconciliationLineClient) Query() *ReconciliationLineQuery {
+	return &ReconciliationLineQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReconciliationLine},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReconciliationLine entity by its id.
+func (c *ReconciliationLineClient) Get(ctx context.Context, id int) (*ReconciliationLine, error) {
+	return c.Query().Where(reconciliationline.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReconciliationLineClient) GetX(ctx context.Context, id int) *ReconciliationLine {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReconciliationLineClient) Hooks() []Hook {
+	hooks := c.hooks.ReconciliationLine
+	return append(hooks[:len(hooks):len(hooks)], reconciliationline.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReconciliationLineClient) Interceptors() []Interceptor {
+	return c.inters.ReconciliationLine
+}
+
+func (c *ReconciliationLineClient) mutate(ctx context.Context, m *ReconciliationLineMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReconciliationLineCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReconciliationLineUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReconciliationLineUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReconciliationLineDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReconciliationLine mutation op: %q", m.Op())
+	}
+}
+
+// ReconciliationRunClient is a client for the ReconciliationRun schema.
+type ReconciliationRunClient struct {
+	config
+}
+
+// NewReconciliationRunClient returns a client for the ReconciliationRun from the given config.
+func NewReconciliationRunClient(c config) *ReconciliationRunClient {
+	return &ReconciliationRunClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reconciliationrun.Hooks(f(g(h())))`.
+func (c *ReconciliationRunClient) Use(hooks ...Hook) {
+	c.hooks.ReconciliationRun = append(c.hooks.ReconciliationRun, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reconciliationrun.Intercept(f(g(h())))`.
+func (c *ReconciliationRunClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReconciliationRun = append(c.inters.ReconciliationRun, interceptors...)
+}
+
+// Create returns a builder for creating a ReconciliationRun entity.
+func (c *ReconciliationRunClient) Create() *ReconciliationRunCreate {
+	mutation := newReconciliationRunMutation(c.config, OpCreate)
+	return &ReconciliationRunCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReconciliationRun entities.
+func (c *ReconciliationRunClient) CreateBulk(builders ...*ReconciliationRunCreate) *ReconciliationRunCreateBulk {
+	return &ReconciliationRunCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReconciliationRunClient) MapCreateBulk(slice any, setFunc func(*ReconciliationRunCreate, int)) *ReconciliationRunCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReconciliationRunCreateBulk{err: fmt.Errorf("calling to ReconciliationRunClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReconciliationRunCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReconciliationRunCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReconciliationRun.
+func (c *ReconciliationRunClient) Update() *ReconciliationRunUpdate {
+	mutation := newReconciliationRunMutation(c.config, OpUpdate)
+	return &ReconciliationRunUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReconciliationRunClient) UpdateOne(_m *ReconciliationRun) *ReconciliationRunUpdateOne {
+	mutation := newReconciliationRunMutation(c.config, OpUpdateOne, withReconciliationRun(_m))
+	return &ReconciliationRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReconciliationRunClient) UpdateOneID(id string) *ReconciliationRunUpdateOne {
+	mutation := newReconciliationRunMutation(c.config, OpUpdateOne, withReconciliationRunID(id))
+	return &ReconciliationRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReconciliationRun.
+func (c *ReconciliationRunClient) Delete() *ReconciliationRunDelete {
+	mutation := newReconciliationRunMutation(c.config, OpDelete)
+	return &ReconciliationRunDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReconciliationRunClient) DeleteOne(_m *ReconciliationRun) *ReconciliationRunDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReconciliationRunClient) DeleteOneID(id string) *ReconciliationRunDeleteOne {
+	builder := c.Delete().Where(reconciliationrun.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReconciliationRunDeleteOne{builder}
+}
+
+// Query returns a query builder for ReconciliationRun.
+func (c *ReconciliationRunClient) Query() *ReconciliationRunQuery {
+	return &ReconciliationRunQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReconciliationRun},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReconciliationRun entity by its id.
+func (c *ReconciliationRunClient) Get(ctx context.Context, id string) (*ReconciliationRun, error) {
+	return c.Query().Where(reconciliationrun.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReconciliationRunClient) GetX(ctx context.Context, id string) *ReconciliationRun {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReconciliationRunClient) Hooks() []Hook {
+	hooks := c.hooks.ReconciliationRun
+	return append(hooks[:len(hooks):len(hooks)], reconciliationrun.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReconciliationRunClient) Interceptors() []Interceptor {
+	return c.inters.ReconciliationRun
+}
+
+func (c *ReconciliationRunClient) mutate(ctx context.Context, m *ReconciliationRunMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReconciliationRunCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReconciliationRunUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReconciliationRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReconciliationRunDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReconciliationRun mutation op: %q", m.Op())
+	}
+}
+
 // RefundClient is a client for the Refund schema.
 type RefundClient struct {
 	config
@@ -5730,6 +6182,408 @@ func (c *RefundClient) mutate(ctx context.Context, m *RefundMutation) (Value, er
 		return (&RefundDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Refund mutation op: %q", m.Op())
+	}
+}
+
+// ReportCursorClient is a client for the ReportCursor schema.
+type ReportCursorClient struct {
+	config
+}
+
+// NewReportCursorClient returns a client for the ReportCursor from the given config.
+func NewReportCursorClient(c config) *ReportCursorClient {
+	return &ReportCursorClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reportcursor.Hooks(f(g(h())))`.
+func (c *ReportCursorClient) Use(hooks ...Hook) {
+	c.hooks.ReportCursor = append(c.hooks.ReportCursor, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reportcursor.Intercept(f(g(h())))`.
+func (c *ReportCursorClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReportCursor = append(c.inters.ReportCursor, interceptors...)
+}
+
+// Create returns a builder for creating a ReportCursor entity.
+func (c *ReportCursorClient) Create() *ReportCursorCreate {
+	mutation := newReportCursorMutation(c.config, OpCreate)
+	return &ReportCursorCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReportCursor entities.
+func (c *ReportCursorClient) CreateBulk(builders ...*ReportCursorCreate) *ReportCursorCreateBulk {
+	return &ReportCursorCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReportCursorClient) MapCreateBulk(slice any, setFunc func(*ReportCursorCreate, int)) *ReportCursorCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReportCursorCreateBulk{err: fmt.Errorf("calling to ReportCursorClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReportCursorCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReportCursorCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReportCursor.
+func (c *ReportCursorClient) Update() *ReportCursorUpdate {
+	mutation := newReportCursorMutation(c.config, OpUpdate)
+	return &ReportCursorUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReportCursorClient) UpdateOne(_m *ReportCursor) *ReportCursorUpdateOne {
+	mutation := newReportCursorMutation(c.config, OpUpdateOne, withReportCursor(_m))
+	return &ReportCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReportCursorClient) UpdateOneID(id string) *ReportCursorUpdateOne {
+	mutation := newReportCursorMutation(c.config, OpUpdateOne, withReportCursorID(id))
+	return &ReportCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReportCursor.
+func (c *ReportCursorClient) Delete() *ReportCursorDelete {
+	mutation := newReportCursorMutation(c.config, OpDelete)
+	return &ReportCursorDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReportCursorClient) DeleteOne(_m *ReportCursor) *ReportCursorDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReportCursorClient) DeleteOneID(id string) *ReportCursorDeleteOne {
+	builder := c.Delete().Where(reportcursor.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReportCursorDeleteOne{builder}
+}
+
+// Query returns a query builder for ReportCursor.
+func (c *ReportCursorClient) Query() *ReportCursorQuery {
+	return &ReportCursorQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReportCursor},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReportCursor entity by its id.
+func (c *ReportCursorClient) Get(ctx context.Context, id string) (*ReportCursor, error) {
+	return c.Query().Where(reportcursor.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReportCursorClient) GetX(ctx context.Context, id string) *ReportCursor {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReportCursorClient) Hooks() []Hook {
+	hooks := c.hooks.ReportCursor
+	return append(hooks[:len(hooks):len(hooks)], reportcursor.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReportCursorClient) Interceptors() []Interceptor {
+	return c.inters.ReportCursor
+}
+
+func (c *ReportCursorClient) mutate(ctx context.Context, m *ReportCursorMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReportCursorCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReportCursorUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReportCursorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReportCursorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReportCursor mutation op: %q", m.Op())
+	}
+}
+
+// ReportMarkClient is a client for the ReportMark schema.
+type ReportMarkClient struct {
+	config
+}
+
+// NewReportMarkClient returns a client for the ReportMark from the given config.
+func NewReportMarkClient(c config) *ReportMarkClient {
+	return &ReportMarkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reportmark.Hooks(f(g(h())))`.
+func (c *ReportMarkClient) Use(hooks ...Hook) {
+	c.hooks.ReportMark = append(c.hooks.ReportMark, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reportmark.Intercept(f(g(h())))`.
+func (c *ReportMarkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReportMark = append(c.inters.ReportMark, interceptors...)
+}
+
+// Create returns a builder for creating a ReportMark entity.
+func (c *ReportMarkClient) Create() *ReportMarkCreate {
+	mutation := newReportMarkMutation(c.config, OpCreate)
+	return &ReportMarkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReportMark entities.
+func (c *ReportMarkClient) CreateBulk(builders ...*ReportMarkCreate) *ReportMarkCreateBulk {
+	return &ReportMarkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReportMarkClient) MapCreateBulk(slice any, setFunc func(*ReportMarkCreate, int)) *ReportMarkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReportMarkCreateBulk{err: fmt.Errorf("calling to ReportMarkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReportMarkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReportMarkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReportMark.
+func (c *ReportMarkClient) Update() *ReportMarkUpdate {
+	mutation := newReportMarkMutation(c.config, OpUpdate)
+	return &ReportMarkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReportMarkClient) UpdateOne(_m *ReportMark) *ReportMarkUpdateOne {
+	mutation := newReportMarkMutation(c.config, OpUpdateOne, withReportMark(_m))
+	return &ReportMarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReportMarkClient) UpdateOneID(id string) *ReportMarkUpdateOne {
+	mutation := newReportMarkMutation(c.config, OpUpdateOne, withReportMarkID(id))
+	return &ReportMarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReportMark.
+func (c *ReportMarkClient) Delete() *ReportMarkDelete {
+	mutation := newReportMarkMutation(c.config, OpDelete)
+	return &ReportMarkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReportMarkClient) DeleteOne(_m *ReportMark) *ReportMarkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReportMarkClient) DeleteOneID(id string) *ReportMarkDeleteOne {
+	builder := c.Delete().Where(reportmark.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReportMarkDeleteOne{builder}
+}
+
+// Query returns a query builder for ReportMark.
+func (c *ReportMarkClient) Query() *ReportMarkQuery {
+	return &ReportMarkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReportMark},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReportMark entity by its id.
+func (c *ReportMarkClient) Get(ctx context.Context, id string) (*ReportMark, error) {
+	return c.Query().Where(reportmark.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReportMarkClient) GetX(ctx context.Context, id string) *ReportMark {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReportMarkClient) Hooks() []Hook {
+	hooks := c.hooks.ReportMark
+	return append(hooks[:len(hooks):len(hooks)], reportmark.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReportMarkClient) Interceptors() []Interceptor {
+	return c.inters.ReportMark
+}
+
+func (c *ReportMarkClient) mutate(ctx context.Context, m *ReportMarkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReportMarkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReportMarkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReportMarkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReportMarkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReportMark mutation op: %q", m.Op())
+	}
+}
+
+// ReportRollupClient is a client for the ReportRollup schema.
+type ReportRollupClient struct {
+	config
+}
+
+// NewReportRollupClient returns a client for the ReportRollup from the given config.
+func NewReportRollupClient(c config) *ReportRollupClient {
+	return &ReportRollupClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `reportrollup.Hooks(f(g(h())))`.
+func (c *ReportRollupClient) Use(hooks ...Hook) {
+	c.hooks.ReportRollup = append(c.hooks.ReportRollup, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `reportrollup.Intercept(f(g(h())))`.
+func (c *ReportRollupClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReportRollup = append(c.inters.ReportRollup, interceptors...)
+}
+
+// Create returns a builder for creating a ReportRollup entity.
+func (c *ReportRollupClient) Create() *ReportRollupCreate {
+	mutation := newReportRollupMutation(c.config, OpCreate)
+	return &ReportRollupCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReportRollup entities.
+func (c *ReportRollupClient) CreateBulk(builders ...*ReportRollupCreate) *ReportRollupCreateBulk {
+	return &ReportRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReportRollupClient) MapCreateBulk(slice any, setFunc func(*ReportRollupCreate, int)) *ReportRollupCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReportRollupCreateBulk{err: fmt.Errorf("calling to ReportRollupClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReportRollupCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReportRollupCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReportRollup.
+func (c *ReportRollupClient) Update() *ReportRollupUpdate {
+	mutation := newReportRollupMutation(c.config, OpUpdate)
+	return &ReportRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReportRollupClient) UpdateOne(_m *ReportRollup) *ReportRollupUpdateOne {
+	mutation := newReportRollupMutation(c.config, OpUpdateOne, withReportRollup(_m))
+	return &ReportRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReportRollupClient) UpdateOneID(id string) *ReportRollupUpdateOne {
+	mutation := newReportRollupMutation(c.config, OpUpdateOne, withReportRollupID(id))
+	return &ReportRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReportRollup.
+func (c *ReportRollupClient) Delete() *ReportRollupDelete {
+	mutation := newReportRollupMutation(c.config, OpDelete)
+	return &ReportRollupDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReportRollupClient) DeleteOne(_m *ReportRollup) *ReportRollupDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReportRollupClient) DeleteOneID(id string) *ReportRollupDeleteOne {
+	builder := c.Delete().Where(reportrollup.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReportRollupDeleteOne{builder}
+}
+
+// Query returns a query builder for ReportRollup.
+func (c *ReportRollupClient) Query() *ReportRollupQuery {
+	return &ReportRollupQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReportRollup},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReportRollup entity by its id.
+func (c *ReportRollupClient) Get(ctx context.Context, id string) (*ReportRollup, error) {
+	return c.Query().Where(reportrollup.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReportRollupClient) GetX(ctx context.Context, id string) *ReportRollup {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReportRollupClient) Hooks() []Hook {
+	hooks := c.hooks.ReportRollup
+	return append(hooks[:len(hooks):len(hooks)], reportrollup.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReportRollupClient) Interceptors() []Interceptor {
+	return c.inters.ReportRollup
+}
+
+func (c *ReportRollupClient) mutate(ctx context.Context, m *ReportRollupMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReportRollupCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReportRollupUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReportRollupUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReportRollupDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReportRollup mutation op: %q", m.Op())
 	}
 }
 
@@ -7110,22 +7964,24 @@ type (
 	hooks struct {
 		APIKey, Agreement, AuditLog, BankAccount, ChannelEvent, ChannelPosition,
 		CheckoutSession, ConnectorSetting, Coupon, CouponRedemption, Customer,
-		DayClose, DayCloseBalance, DayCloseStatement, Dispute, DisputeEvent,
-		DisputeFile, Event, FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry,
-		Lease, LedgerAccount, LedgerCutoff, Merchant, MerchantUser, Payment,
-		PaymentAttempt, Payout, PayoutSchedule, Posting, Refund, RiskCounter, RiskRule,
-		RoutingRule, SettlementBatch, SettlementLine, SettlementSchedule, SplitRule,
-		VaultCard, WebhookDelivery, WebhookEndpoint []ent.Hook
+		DayClose, DayCloseBalance, DayCloseStatement, Discrepancy, Dispute,
+		DisputeEvent, DisputeFile, Event, FeePlan, FxQuote, FxRate, IdempotencyRecord,
+		JournalEntry, Lease, LedgerAccount, LedgerCutoff, Merchant, MerchantUser,
+		Payment, PaymentAttempt, Payout, PayoutSchedule, Posting, ReconciliationLine,
+		ReconciliationRun, Refund, ReportCursor, ReportMark, ReportRollup, RiskCounter,
+		RiskRule, RoutingRule, SettlementBatch, SettlementLine, SettlementSchedule,
+		SplitRule, VaultCard, WebhookDelivery, WebhookEndpoint []ent.Hook
 	}
 	inters struct {
 		APIKey, Agreement, AuditLog, BankAccount, ChannelEvent, ChannelPosition,
 		CheckoutSession, ConnectorSetting, Coupon, CouponRedemption, Customer,
-		DayClose, DayCloseBalance, DayCloseStatement, Dispute, DisputeEvent,
-		DisputeFile, Event, FeePlan, FxQuote, FxRate, IdempotencyRecord, JournalEntry,
-		Lease, LedgerAccount, LedgerCutoff, Merchant, MerchantUser, Payment,
-		PaymentAttempt, Payout, PayoutSchedule, Posting, Refund, RiskCounter, RiskRule,
-		RoutingRule, SettlementBatch, SettlementLine, SettlementSchedule, SplitRule,
-		VaultCard, WebhookDelivery, WebhookEndpoint []ent.Interceptor
+		DayClose, DayCloseBalance, DayCloseStatement, Discrepancy, Dispute,
+		DisputeEvent, DisputeFile, Event, FeePlan, FxQuote, FxRate, IdempotencyRecord,
+		JournalEntry, Lease, LedgerAccount, LedgerCutoff, Merchant, MerchantUser,
+		Payment, PaymentAttempt, Payout, PayoutSchedule, Posting, ReconciliationLine,
+		ReconciliationRun, Refund, ReportCursor, ReportMark, ReportRollup, RiskCounter,
+		RiskRule, RoutingRule, SettlementBatch, SettlementLine, SettlementSchedule,
+		SplitRule, VaultCard, WebhookDelivery, WebhookEndpoint []ent.Interceptor
 	}
 )
 

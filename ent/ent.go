@@ -26,6 +26,7 @@ import (
 	"github.com/straitpay/strait/ent/dayclose"
 	"github.com/straitpay/strait/ent/dayclosebalance"
 	"github.com/straitpay/strait/ent/dayclosestatement"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -45,7 +46,12 @@ import (
 	"github.com/straitpay/strait/ent/payout"
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
+	"github.com/straitpay/strait/ent/reconciliationline"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -130,6 +136,7 @@ func checkColumn(t, c string) error {
 			dayclose.Table:           dayclose.ValidColumn,
 			dayclosebalance.Table:    dayclosebalance.ValidColumn,
 			dayclosestatement.Table:  dayclosestatement.ValidColumn,
+			discrepancy.Table:        discrepancy.ValidColumn,
 			dispute.Table:            dispute.ValidColumn,
 			disputeevent.Table:       disputeevent.ValidColumn,
 			disputefile.Table:        disputefile.ValidColumn,
@@ -149,7 +156,12 @@ func checkColumn(t, c string) error {
 			payout.Table:             payout.ValidColumn,
 			payoutschedule.Table:     payoutschedule.ValidColumn,
 			posting.Table:            posting.ValidColumn,
+			reconciliationline.Table: reconciliationline.ValidColumn,
+			reconciliationrun.Table:  reconciliationrun.ValidColumn,
 			refund.Table:             refund.ValidColumn,
+			reportcursor.Table:       reportcursor.ValidColumn,
+			reportmark.Table:         reportmark.ValidColumn,
+			reportrollup.Table:       reportrollup.ValidColumn,
 			riskcounter.Table:        riskcounter.ValidColumn,
 			riskrule.Table:           riskrule.ValidColumn,
 			routingrule.Table:        routingrule.ValidColumn,

@@ -17,6 +17,7 @@ import (
 	"github.com/straitpay/strait/ent/dayclose"
 	"github.com/straitpay/strait/ent/dayclosebalance"
 	"github.com/straitpay/strait/ent/dayclosestatement"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -37,7 +38,12 @@ import (
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/ent/reconciliationline"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -57,7 +63,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 44)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 50)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -403,6 +409,43 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   discrepancy.Table,
+			Columns: discrepancy.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: discrepancy.FieldID,
+			},
+		},
+		Type: "Discrepancy",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			discrepancy.FieldCreatedAt:         {Type: field.TypeTime, Column: discrepancy.FieldCreatedAt},
+			discrepancy.FieldUpdatedAt:         {Type: field.TypeTime, Column: discrepancy.FieldUpdatedAt},
+			discrepancy.FieldRunID:             {Type: field.TypeString, Column: discrepancy.FieldRunID},
+			discrepancy.FieldConnector:         {Type: field.TypeString, Column: discrepancy.FieldConnector},
+			discrepancy.FieldBusinessDate:      {Type: field.TypeString, Column: discrepancy.FieldBusinessDate},
+			discrepancy.FieldKey:               {Type: field.TypeString, Column: discrepancy.FieldKey},
+			discrepancy.FieldKind:              {Type: field.TypeString, Column: discrepancy.FieldKind},
+			discrepancy.FieldLineNo:            {Type: field.TypeInt64, Column: discrepancy.FieldLineNo},
+			discrepancy.FieldLineKey:           {Type: field.TypeString, Column: discrepancy.FieldLineKey},
+			discrepancy.FieldOurType:           {Type: field.TypeString, Column: discrepancy.FieldOurType},
+			discrepancy.FieldOurID:             {Type: field.TypeString, Column: discrepancy.FieldOurID},
+			discrepancy.FieldExpectedCurrency:  {Type: field.TypeString, Column: discrepancy.FieldExpectedCurrency},
+			discrepancy.FieldExpectedGross:     {Type: field.TypeInt64, Column: discrepancy.FieldExpectedGross},
+			discrepancy.FieldExpectedFee:       {Type: field.TypeInt64, Column: discrepancy.FieldExpectedFee},
+			discrepancy.FieldReportedCurrency:  {Type: field.TypeString, Column: discrepancy.FieldReportedCurrency},
+			discrepancy.FieldReportedGross:     {Type: field.TypeInt64, Column: discrepancy.FieldReportedGross},
+			discrepancy.FieldReportedFee:       {Type: field.TypeInt64, Column: discrepancy.FieldReportedFee},
+			discrepancy.FieldReportedNet:       {Type: field.TypeInt64, Column: discrepancy.FieldReportedNet},
+			discrepancy.FieldDetail:            {Type: field.TypeString, Column: discrepancy.FieldDetail},
+			discrepancy.FieldStatus:            {Type: field.TypeEnum, Column: discrepancy.FieldStatus},
+			discrepancy.FieldResolution:        {Type: field.TypeString, Column: discrepancy.FieldResolution},
+			discrepancy.FieldResolvedBy:        {Type: field.TypeString, Column: discrepancy.FieldResolvedBy},
+			discrepancy.FieldResolvedAt:        {Type: field.TypeTime, Column: discrepancy.FieldResolvedAt},
+			discrepancy.FieldAdjustmentEntryID: {Type: field.TypeString, Column: discrepancy.FieldAdjustmentEntryID},
+		},
+	}
+	graph.Nodes[15] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   dispute.Table,
 			Columns: dispute.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -431,7 +474,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			dispute.FieldOperatorFlag:        {Type: field.TypeString, Column: dispute.FieldOperatorFlag},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   disputeevent.Table,
 			Columns: disputeevent.Columns,
@@ -453,7 +496,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			disputeevent.FieldNote:           {Type: field.TypeString, Column: disputeevent.FieldNote},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   disputefile.Table,
 			Columns: disputefile.Columns,
@@ -476,7 +519,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			disputefile.FieldStorageKey:  {Type: field.TypeString, Column: disputefile.FieldStorageKey},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   event.Table,
 			Columns: event.Columns,
@@ -496,7 +539,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			event.FieldSeq:         {Type: field.TypeInt64, Column: event.FieldSeq},
 		},
 	}
-	graph.Nodes[18] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   feeplan.Table,
 			Columns: feeplan.Columns,
@@ -519,7 +562,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			feeplan.FieldCrossBorderBps:    {Type: field.TypeInt64, Column: feeplan.FieldCrossBorderBps},
 		},
 	}
-	graph.Nodes[19] = &sqlgraph.Node{
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxquote.Table,
 			Columns: fxquote.Columns,
@@ -542,7 +585,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxquote.FieldCreatedAt:     {Type: field.TypeTime, Column: fxquote.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[20] = &sqlgraph.Node{
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   fxrate.Table,
 			Columns: fxrate.Columns,
@@ -561,7 +604,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			fxrate.FieldCreatedAt: {Type: field.TypeTime, Column: fxrate.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[21] = &sqlgraph.Node{
+	graph.Nodes[22] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencyrecord.Table,
 			Columns: idempotencyrecord.Columns,
@@ -584,7 +627,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencyrecord.FieldAttempts:    {Type: field.TypeInt, Column: idempotencyrecord.FieldAttempts},
 		},
 	}
-	graph.Nodes[22] = &sqlgraph.Node{
+	graph.Nodes[23] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   journalentry.Table,
 			Columns: journalentry.Columns,
@@ -605,7 +648,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			journalentry.FieldCreatedAt:           {Type: field.TypeTime, Column: journalentry.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[23] = &sqlgraph.Node{
+	graph.Nodes[24] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   lease.Table,
 			Columns: lease.Columns,
@@ -621,7 +664,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			lease.FieldCounter:   {Type: field.TypeInt64, Column: lease.FieldCounter},
 		},
 	}
-	graph.Nodes[24] = &sqlgraph.Node{
+	graph.Nodes[25] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ledgeraccount.Table,
 			Columns: ledgeraccount.Columns,
@@ -644,7 +687,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ledgeraccount.FieldVersion:       {Type: field.TypeInt64, Column: ledgeraccount.FieldVersion},
 		},
 	}
-	graph.Nodes[25] = &sqlgraph.Node{
+	graph.Nodes[26] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   ledgercutoff.Table,
 			Columns: ledgercutoff.Columns,
@@ -658,7 +701,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			ledgercutoff.FieldClosedThrough: {Type: field.TypeTime, Column: ledgercutoff.FieldClosedThrough},
 		},
 	}
-	graph.Nodes[26] = &sqlgraph.Node{
+	graph.Nodes[27] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchant.Table,
 			Columns: merchant.Columns,
@@ -678,7 +721,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchant.FieldRiskTier:           {Type: field.TypeEnum, Column: merchant.FieldRiskTier},
 		},
 	}
-	graph.Nodes[27] = &sqlgraph.Node{
+	graph.Nodes[28] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   merchantuser.Table,
 			Columns: merchantuser.Columns,
@@ -698,7 +741,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			merchantuser.FieldStatus:     {Type: field.TypeEnum, Column: merchantuser.FieldStatus},
 		},
 	}
-	graph.Nodes[28] = &sqlgraph.Node{
+	graph.Nodes[29] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payment.Table,
 			Columns: payment.Columns,
@@ -747,7 +790,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payment.FieldShippingAddressHash: {Type: field.TypeString, Column: payment.FieldShippingAddressHash},
 		},
 	}
-	graph.Nodes[29] = &sqlgraph.Node{
+	graph.Nodes[30] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   paymentattempt.Table,
 			Columns: paymentattempt.Columns,
@@ -782,7 +825,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			paymentattempt.FieldLastEventID:           {Type: field.TypeString, Column: paymentattempt.FieldLastEventID},
 		},
 	}
-	graph.Nodes[30] = &sqlgraph.Node{
+	graph.Nodes[31] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payout.Table,
 			Columns: payout.Columns,
@@ -813,7 +856,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payout.FieldNextCheckAt:        {Type: field.TypeTime, Column: payout.FieldNextCheckAt},
 		},
 	}
-	graph.Nodes[31] = &sqlgraph.Node{
+	graph.Nodes[32] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   payoutschedule.Table,
 			Columns: payoutschedule.Columns,
@@ -836,7 +879,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			payoutschedule.FieldNextRunAt:     {Type: field.TypeTime, Column: payoutschedule.FieldNextRunAt},
 		},
 	}
-	graph.Nodes[32] = &sqlgraph.Node{
+	graph.Nodes[33] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   posting.Table,
 			Columns: posting.Columns,
@@ -858,7 +901,53 @@ var schemaGraph = func() *sqlgraph.Schema {
 			posting.FieldCreatedAt:    {Type: field.TypeTime, Column: posting.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[33] = &sqlgraph.Node{
+	graph.Nodes[34] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reconciliationline.Table,
+			Columns: reconciliationline.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: reconciliationline.FieldID,
+			},
+		},
+		Type: "ReconciliationLine",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reconciliationline.FieldRunID:    {Type: field.TypeString, Column: reconciliationline.FieldRunID},
+			reconciliationline.FieldLineNo:   {Type: field.TypeInt64, Column: reconciliationline.FieldLineNo},
+			reconciliationline.FieldLineKey:  {Type: field.TypeString, Column: reconciliationline.FieldLineKey},
+			reconciliationline.FieldClass:    {Type: field.TypeString, Column: reconciliationline.FieldClass},
+			reconciliationline.FieldOurType:  {Type: field.TypeString, Column: reconciliationline.FieldOurType},
+			reconciliationline.FieldOurID:    {Type: field.TypeString, Column: reconciliationline.FieldOurID},
+			reconciliationline.FieldCurrency: {Type: field.TypeString, Column: reconciliationline.FieldCurrency},
+			reconciliationline.FieldGross:    {Type: field.TypeInt64, Column: reconciliationline.FieldGross},
+			reconciliationline.FieldFee:      {Type: field.TypeInt64, Column: reconciliationline.FieldFee},
+			reconciliationline.FieldNet:      {Type: field.TypeInt64, Column: reconciliationline.FieldNet},
+		},
+	}
+	graph.Nodes[35] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reconciliationrun.Table,
+			Columns: reconciliationrun.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: reconciliationrun.FieldID,
+			},
+		},
+		Type: "ReconciliationRun",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reconciliationrun.FieldCreatedAt:    {Type: field.TypeTime, Column: reconciliationrun.FieldCreatedAt},
+			reconciliationrun.FieldUpdatedAt:    {Type: field.TypeTime, Column: reconciliationrun.FieldUpdatedAt},
+			reconciliationrun.FieldConnector:    {Type: field.TypeString, Column: reconciliationrun.FieldConnector},
+			reconciliationrun.FieldBusinessDate: {Type: field.TypeString, Column: reconciliationrun.FieldBusinessDate},
+			reconciliationrun.FieldStatus:       {Type: field.TypeEnum, Column: reconciliationrun.FieldStatus},
+			reconciliationrun.FieldLinesRead:    {Type: field.TypeInt64, Column: reconciliationrun.FieldLinesRead},
+			reconciliationrun.FieldCounts:       {Type: field.TypeJSON, Column: reconciliationrun.FieldCounts},
+			reconciliationrun.FieldError:        {Type: field.TypeString, Column: reconciliationrun.FieldError},
+			reconciliationrun.FieldLeaseUntil:   {Type: field.TypeTime, Column: reconciliationrun.FieldLeaseUntil},
+			reconciliationrun.FieldFinishedAt:   {Type: field.TypeTime, Column: reconciliationrun.FieldFinishedAt},
+		},
+	}
+	graph.Nodes[36] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   refund.Table,
 			Columns: refund.Columns,
@@ -883,7 +972,63 @@ var schemaGraph = func() *sqlgraph.Schema {
 			refund.FieldFeeReversed:        {Type: field.TypeInt64, Column: refund.FieldFeeReversed},
 		},
 	}
-	graph.Nodes[34] = &sqlgraph.Node{
+	graph.Nodes[37] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reportcursor.Table,
+			Columns: reportcursor.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: reportcursor.FieldID,
+			},
+		},
+		Type: "ReportCursor",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reportcursor.FieldSeq: {Type: field.TypeInt64, Column: reportcursor.FieldSeq},
+		},
+	}
+	graph.Nodes[38] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reportmark.Table,
+			Columns: reportmark.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: reportmark.FieldID,
+			},
+		},
+		Type:   "ReportMark",
+		Fields: map[string]*sqlgraph.FieldSpec{},
+	}
+	graph.Nodes[39] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   reportrollup.Table,
+			Columns: reportrollup.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: reportrollup.FieldID,
+			},
+		},
+		Type: "ReportRollup",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			reportrollup.FieldMerchantID: {Type: field.TypeString, Column: reportrollup.FieldMerchantID},
+			reportrollup.FieldTotal:      {Type: field.TypeBool, Column: reportrollup.FieldTotal},
+			reportrollup.FieldHour:       {Type: field.TypeTime, Column: reportrollup.FieldHour},
+			reportrollup.FieldCurrency:   {Type: field.TypeString, Column: reportrollup.FieldCurrency},
+			reportrollup.FieldConnector:  {Type: field.TypeString, Column: reportrollup.FieldConnector},
+			reportrollup.FieldMethod:     {Type: field.TypeString, Column: reportrollup.FieldMethod},
+			reportrollup.FieldPayments:   {Type: field.TypeInt64, Column: reportrollup.FieldPayments},
+			reportrollup.FieldSucceeded:  {Type: field.TypeInt64, Column: reportrollup.FieldSucceeded},
+			reportrollup.FieldFailed:     {Type: field.TypeInt64, Column: reportrollup.FieldFailed},
+			reportrollup.FieldAuthorized: {Type: field.TypeInt64, Column: reportrollup.FieldAuthorized},
+			reportrollup.FieldDeclined:   {Type: field.TypeInt64, Column: reportrollup.FieldDeclined},
+			reportrollup.FieldRefunds:    {Type: field.TypeInt64, Column: reportrollup.FieldRefunds},
+			reportrollup.FieldDisputes:   {Type: field.TypeInt64, Column: reportrollup.FieldDisputes},
+			reportrollup.FieldGross:      {Type: field.TypeInt64, Column: reportrollup.FieldGross},
+			reportrollup.FieldFees:       {Type: field.TypeInt64, Column: reportrollup.FieldFees},
+			reportrollup.FieldRefunded:   {Type: field.TypeInt64, Column: reportrollup.FieldRefunded},
+			reportrollup.FieldDisputed:   {Type: field.TypeInt64, Column: reportrollup.FieldDisputed},
+		},
+	}
+	graph.Nodes[40] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskcounter.Table,
 			Columns: riskcounter.Columns,
@@ -899,7 +1044,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskcounter.FieldValue: {Type: field.TypeInt64, Column: riskcounter.FieldValue},
 		},
 	}
-	graph.Nodes[35] = &sqlgraph.Node{
+	graph.Nodes[41] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   riskrule.Table,
 			Columns: riskrule.Columns,
@@ -922,7 +1067,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			riskrule.FieldParams:      {Type: field.TypeJSON, Column: riskrule.FieldParams},
 		},
 	}
-	graph.Nodes[36] = &sqlgraph.Node{
+	graph.Nodes[42] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   routingrule.Table,
 			Columns: routingrule.Columns,
@@ -943,7 +1088,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			routingrule.FieldSplit:     {Type: field.TypeJSON, Column: routingrule.FieldSplit},
 		},
 	}
-	graph.Nodes[37] = &sqlgraph.Node{
+	graph.Nodes[43] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementbatch.Table,
 			Columns: settlementbatch.Columns,
@@ -965,7 +1110,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementbatch.FieldCreatedAt:        {Type: field.TypeTime, Column: settlementbatch.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[38] = &sqlgraph.Node{
+	graph.Nodes[44] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementline.Table,
 			Columns: settlementline.Columns,
@@ -989,7 +1134,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementline.FieldCapturedAt:  {Type: field.TypeTime, Column: settlementline.FieldCapturedAt},
 		},
 	}
-	graph.Nodes[39] = &sqlgraph.Node{
+	graph.Nodes[45] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   settlementschedule.Table,
 			Columns: settlementschedule.Columns,
@@ -1010,7 +1155,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			settlementschedule.FieldReserveDays: {Type: field.TypeInt, Column: settlementschedule.FieldReserveDays},
 		},
 	}
-	graph.Nodes[40] = &sqlgraph.Node{
+	graph.Nodes[46] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   splitrule.Table,
 			Columns: splitrule.Columns,
@@ -1030,7 +1175,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			splitrule.FieldResiduePartner: {Type: field.TypeString, Column: splitrule.FieldResiduePartner},
 		},
 	}
-	graph.Nodes[41] = &sqlgraph.Node{
+	graph.Nodes[47] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   vaultcard.Table,
 			Columns: vaultcard.Columns,
@@ -1064,7 +1209,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			vaultcard.FieldCreatedAt:         {Type: field.TypeTime, Column: vaultcard.FieldCreatedAt},
 		},
 	}
-	graph.Nodes[42] = &sqlgraph.Node{
+	graph.Nodes[48] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookdelivery.Table,
 			Columns: webhookdelivery.Columns,
@@ -1091,7 +1236,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookdelivery.FieldDeliveredAt:    {Type: field.TypeTime, Column: webhookdelivery.FieldDeliveredAt},
 		},
 	}
-	graph.Nodes[43] = &sqlgraph.Node{
+	graph.Nodes[49] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookendpoint.Table,
 			Columns: webhookendpoint.Columns,
@@ -3152,6 +3297,166 @@ func (f *DayCloseStatementFilter) WherePostings(p entql.IntP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *DiscrepancyQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the DiscrepancyQuery builder.
+func (_q *DiscrepancyQuery) Filter() *DiscrepancyFilter {
+	return &DiscrepancyFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *DiscrepancyMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the DiscrepancyMutation builder.
+func (m *DiscrepancyMutation) Filter() *DiscrepancyFilter {
+	return &DiscrepancyFilter{config: m.config, predicateAdder: m}
+}
+
+// DiscrepancyFilter provides a generic filtering capability at runtime for DiscrepancyQuery.
+type DiscrepancyFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *DiscrepancyFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *DiscrepancyFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *DiscrepancyFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(discrepancy.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *DiscrepancyFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(discrepancy.FieldUpdatedAt))
+}
+
+// WhereRunID applies the entql string predicate on the run_id field.
+func (f *DiscrepancyFilter) WhereRunID(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldRunID))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *DiscrepancyFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldConnector))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *DiscrepancyFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldBusinessDate))
+}
+
+// WhereKey applies the entql string predicate on the key field.
+func (f *DiscrepancyFilter) WhereKey(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldKey))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *DiscrepancyFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldKind))
+}
+
+// WhereLineNo applies the entql int64 predicate on the line_no field.
+func (f *DiscrepancyFilter) WhereLineNo(p entql.Int64P) {
+	f.Where(p.Field(discrepancy.FieldLineNo))
+}
+
+// WhereLineKey applies the entql string predicate on the line_key field.
+func (f *DiscrepancyFilter) WhereLineKey(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldLineKey))
+}
+
+// WhereOurType applies the entql string predicate on the our_type field.
+func (f *DiscrepancyFilter) WhereOurType(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldOurType))
+}
+
+// WhereOurID applies the entql string predicate on the our_id field.
+func (f *DiscrepancyFilter) WhereOurID(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldOurID))
+}
+
+// WhereExpectedCurrency applies the entql string predicate on the expected_currency field.
+func (f *DiscrepancyFilter) WhereExpectedCurrency(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldExpectedCurrency))
+}
+
+// WhereExpectedGross applies the entql int64 predicate on the expected_gross field.
+func (f *DiscrepancyFilter) WhereExpectedGross(p entql.Int64P) {
+	f.Where(p.Field(discrepancy.FieldExpectedGross))
+}
+
+// WhereExpectedFee applies the entql int64 predicate on the expected_fee field.
+func (f *DiscrepancyFilter) WhereExpectedFee(p entql.Int64P) {
+	f.Where(p.Field(discrepancy.FieldExpectedFee))
+}
+
+// WhereReportedCurrency applies the entql string predicate on the reported_currency field.
+func (f *DiscrepancyFilter) WhereReportedCurrency(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldReportedCurrency))
+}
+
+// WhereReportedGross applies the entql int64 predicate on the reported_gross field.
+func (f *DiscrepancyFilter) WhereReportedGross(p entql.Int64P) {
+	f.Where(p.Field(discrepancy.FieldReportedGross))
+}
+
+// WhereReportedFee applies the entql int64 predicate on the reported_fee field.
+func (f *DiscrepancyFilter) WhereReportedFee(p entql.Int64P) {
+	f.Where(p.Field(discrepancy.FieldReportedFee))
+}
+
+// WhereReportedNet applies the entql int64 predicate on the reported_net field.
+func (f *DiscrepancyFilter) WhereReportedNet(p entql.Int64P) {
+	f.Where(p.Field(discrepancy.FieldReportedNet))
+}
+
+// WhereDetail applies the entql string predicate on the detail field.
+func (f *DiscrepancyFilter) WhereDetail(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldDetail))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *DiscrepancyFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldStatus))
+}
+
+// WhereResolution applies the entql string predicate on the resolution field.
+func (f *DiscrepancyFilter) WhereResolution(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldResolution))
+}
+
+// WhereResolvedBy applies the entql string predicate on the resolved_by field.
+func (f *DiscrepancyFilter) WhereResolvedBy(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldResolvedBy))
+}
+
+// WhereResolvedAt applies the entql time.Time predicate on the resolved_at field.
+func (f *DiscrepancyFilter) WhereResolvedAt(p entql.TimeP) {
+	f.Where(p.Field(discrepancy.FieldResolvedAt))
+}
+
+// WhereAdjustmentEntryID applies the entql string predicate on the adjustment_entry_id field.
+func (f *DiscrepancyFilter) WhereAdjustmentEntryID(p entql.StringP) {
+	f.Where(p.Field(discrepancy.FieldAdjustmentEntryID))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *DisputeQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -3180,7 +3485,7 @@ type DisputeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DisputeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3361,7 +3666,7 @@ type DisputeEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DisputeEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3474,7 +3779,7 @@ type DisputeFileFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *DisputeFileFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3592,7 +3897,7 @@ type EventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *EventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3667,7 +3972,7 @@ type FeePlanFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FeePlanFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3757,7 +4062,7 @@ type FxQuoteFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxQuoteFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3847,7 +4152,7 @@ type FxRateFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FxRateFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -3917,7 +4222,7 @@ type IdempotencyRecordFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyRecordFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4007,7 +4312,7 @@ type JournalEntryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *JournalEntryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[22].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4101,7 +4406,7 @@ type LeaseFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LeaseFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[23].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4156,7 +4461,7 @@ type LedgerAccountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LedgerAccountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[24].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4260,7 +4565,7 @@ type LedgerCutoffFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *LedgerCutoffFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[25].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4305,7 +4610,7 @@ type MerchantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[26].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4408,7 +4713,7 @@ type MerchantUserFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MerchantUserFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[27].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4497,7 +4802,7 @@ type PaymentFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[28].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4801,7 +5106,7 @@ type PaymentAttemptFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PaymentAttemptFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[29].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -4979,7 +5284,7 @@ type PayoutFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PayoutFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[30].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5109,7 +5414,7 @@ type PayoutScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PayoutScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[31].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5199,7 +5504,7 @@ type PostingFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PostingFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[32].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5284,6 +5589,186 @@ func (f *PostingFilter) WhereHasAccountWith(preds ...predicate.LedgerAccount) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ReconciliationLineQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReconciliationLineQuery builder.
+func (_q *ReconciliationLineQuery) Filter() *ReconciliationLineFilter {
+	return &ReconciliationLineFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReconciliationLineMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReconciliationLineMutation builder.
+func (m *ReconciliationLineMutation) Filter() *ReconciliationLineFilter {
+	return &ReconciliationLineFilter{config: m.config, predicateAdder: m}
+}
+
+// ReconciliationLineFilter provides a generic filtering capability at runtime for ReconciliationLineQuery.
+type ReconciliationLineFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReconciliationLineFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *ReconciliationLineFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(reconciliationline.FieldID))
+}
+
+// WhereRunID applies the entql string predicate on the run_id field.
+func (f *ReconciliationLineFilter) WhereRunID(p entql.StringP) {
+	f.Where(p.Field(reconciliationline.FieldRunID))
+}
+
+// WhereLineNo applies the entql int64 predicate on the line_no field.
+func (f *ReconciliationLineFilter) WhereLineNo(p entql.Int64P) {
+	f.Where(p.Field(reconciliationline.FieldLineNo))
+}
+
+// WhereLineKey applies the entql string predicate on the line_key field.
+func (f *ReconciliationLineFilter) WhereLineKey(p entql.StringP) {
+	f.Where(p.Field(reconciliationline.FieldLineKey))
+}
+
+// WhereClass applies the entql string predicate on the class field.
+func (f *ReconciliationLineFilter) WhereClass(p entql.StringP) {
+	f.Where(p.Field(reconciliationline.FieldClass))
+}
+
+// WhereOurType applies the entql string predicate on the our_type field.
+func (f *ReconciliationLineFilter) WhereOurType(p entql.StringP) {
+	f.Where(p.Field(reconciliationline.FieldOurType))
+}
+
+// WhereOurID applies the entql string predicate on the our_id field.
+func (f *ReconciliationLineFilter) WhereOurID(p entql.StringP) {
+	f.Where(p.Field(reconciliationline.FieldOurID))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *ReconciliationLineFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(reconciliationline.FieldCurrency))
+}
+
+// WhereGross applies the entql int64 predicate on the gross field.
+func (f *ReconciliationLineFilter) WhereGross(p entql.Int64P) {
+	f.Where(p.Field(reconciliationline.FieldGross))
+}
+
+// WhereFee applies the entql int64 predicate on the fee field.
+func (f *ReconciliationLineFilter) WhereFee(p entql.Int64P) {
+	f.Where(p.Field(reconciliationline.FieldFee))
+}
+
+// WhereNet applies the entql int64 predicate on the net field.
+func (f *ReconciliationLineFilter) WhereNet(p entql.Int64P) {
+	f.Where(p.Field(reconciliationline.FieldNet))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ReconciliationRunQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReconciliationRunQuery builder.
+func (_q *ReconciliationRunQuery) Filter() *ReconciliationRunFilter {
+	return &ReconciliationRunFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReconciliationRunMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReconciliationRunMutation builder.
+func (m *ReconciliationRunMutation) Filter() *ReconciliationRunFilter {
+	return &ReconciliationRunFilter{config: m.config, predicateAdder: m}
+}
+
+// ReconciliationRunFilter provides a generic filtering capability at runtime for ReconciliationRunQuery.
+type ReconciliationRunFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReconciliationRunFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ReconciliationRunFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(reconciliationrun.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ReconciliationRunFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(reconciliationrun.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ReconciliationRunFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(reconciliationrun.FieldUpdatedAt))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *ReconciliationRunFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(reconciliationrun.FieldConnector))
+}
+
+// WhereBusinessDate applies the entql string predicate on the business_date field.
+func (f *ReconciliationRunFilter) WhereBusinessDate(p entql.StringP) {
+	f.Where(p.Field(reconciliationrun.FieldBusinessDate))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ReconciliationRunFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(reconciliationrun.FieldStatus))
+}
+
+// WhereLinesRead applies the entql int64 predicate on the lines_read field.
+func (f *ReconciliationRunFilter) WhereLinesRead(p entql.Int64P) {
+	f.Where(p.Field(reconciliationrun.FieldLinesRead))
+}
+
+// WhereCounts applies the entql json.RawMessage predicate on the counts field.
+func (f *ReconciliationRunFilter) WhereCounts(p entql.BytesP) {
+	f.Where(p.Field(reconciliationrun.FieldCounts))
+}
+
+// WhereError applies the entql string predicate on the error field.
+func (f *ReconciliationRunFilter) WhereError(p entql.StringP) {
+	f.Where(p.Field(reconciliationrun.FieldError))
+}
+
+// WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
+func (f *ReconciliationRunFilter) WhereLeaseUntil(p entql.TimeP) {
+	f.Where(p.Field(reconciliationrun.FieldLeaseUntil))
+}
+
+// WhereFinishedAt applies the entql time.Time predicate on the finished_at field.
+func (f *ReconciliationRunFilter) WhereFinishedAt(p entql.TimeP) {
+	f.Where(p.Field(reconciliationrun.FieldFinishedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RefundQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5312,7 +5797,7 @@ type RefundFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RefundFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[33].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5412,6 +5897,216 @@ func (f *RefundFilter) WhereHasPaymentWith(preds ...predicate.Payment) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ReportCursorQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReportCursorQuery builder.
+func (_q *ReportCursorQuery) Filter() *ReportCursorFilter {
+	return &ReportCursorFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReportCursorMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReportCursorMutation builder.
+func (m *ReportCursorMutation) Filter() *ReportCursorFilter {
+	return &ReportCursorFilter{config: m.config, predicateAdder: m}
+}
+
+// ReportCursorFilter provides a generic filtering capability at runtime for ReportCursorQuery.
+type ReportCursorFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReportCursorFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ReportCursorFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(reportcursor.FieldID))
+}
+
+// WhereSeq applies the entql int64 predicate on the seq field.
+func (f *ReportCursorFilter) WhereSeq(p entql.Int64P) {
+	f.Where(p.Field(reportcursor.FieldSeq))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ReportMarkQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReportMarkQuery builder.
+func (_q *ReportMarkQuery) Filter() *ReportMarkFilter {
+	return &ReportMarkFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReportMarkMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReportMarkMutation builder.
+func (m *ReportMarkMutation) Filter() *ReportMarkFilter {
+	return &ReportMarkFilter{config: m.config, predicateAdder: m}
+}
+
+// ReportMarkFilter provides a generic filtering capability at runtime for ReportMarkQuery.
+type ReportMarkFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReportMarkFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ReportMarkFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(reportmark.FieldID))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ReportRollupQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReportRollupQuery builder.
+func (_q *ReportRollupQuery) Filter() *ReportRollupFilter {
+	return &ReportRollupFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReportRollupMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReportRollupMutation builder.
+func (m *ReportRollupMutation) Filter() *ReportRollupFilter {
+	return &ReportRollupFilter{config: m.config, predicateAdder: m}
+}
+
+// ReportRollupFilter provides a generic filtering capability at runtime for ReportRollupQuery.
+type ReportRollupFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReportRollupFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *ReportRollupFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(reportrollup.FieldID))
+}
+
+// WhereMerchantID applies the entql string predicate on the merchant_id field.
+func (f *ReportRollupFilter) WhereMerchantID(p entql.StringP) {
+	f.Where(p.Field(reportrollup.FieldMerchantID))
+}
+
+// WhereTotal applies the entql bool predicate on the total field.
+func (f *ReportRollupFilter) WhereTotal(p entql.BoolP) {
+	f.Where(p.Field(reportrollup.FieldTotal))
+}
+
+// WhereHour applies the entql time.Time predicate on the hour field.
+func (f *ReportRollupFilter) WhereHour(p entql.TimeP) {
+	f.Where(p.Field(reportrollup.FieldHour))
+}
+
+// WhereCurrency applies the entql string predicate on the currency field.
+func (f *ReportRollupFilter) WhereCurrency(p entql.StringP) {
+	f.Where(p.Field(reportrollup.FieldCurrency))
+}
+
+// WhereConnector applies the entql string predicate on the connector field.
+func (f *ReportRollupFilter) WhereConnector(p entql.StringP) {
+	f.Where(p.Field(reportrollup.FieldConnector))
+}
+
+// WhereMethod applies the entql string predicate on the method field.
+func (f *ReportRollupFilter) WhereMethod(p entql.StringP) {
+	f.Where(p.Field(reportrollup.FieldMethod))
+}
+
+// WherePayments applies the entql int64 predicate on the payments field.
+func (f *ReportRollupFilter) WherePayments(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldPayments))
+}
+
+// WhereSucceeded applies the entql int64 predicate on the succeeded field.
+func (f *ReportRollupFilter) WhereSucceeded(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldSucceeded))
+}
+
+// WhereFailed applies the entql int64 predicate on the failed field.
+func (f *ReportRollupFilter) WhereFailed(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldFailed))
+}
+
+// WhereAuthorized applies the entql int64 predicate on the authorized field.
+func (f *ReportRollupFilter) WhereAuthorized(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldAuthorized))
+}
+
+// WhereDeclined applies the entql int64 predicate on the declined field.
+func (f *ReportRollupFilter) WhereDeclined(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldDeclined))
+}
+
+// WhereRefunds applies the entql int64 predicate on the refunds field.
+func (f *ReportRollupFilter) WhereRefunds(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldRefunds))
+}
+
+// WhereDisputes applies the entql int64 predicate on the disputes field.
+func (f *ReportRollupFilter) WhereDisputes(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldDisputes))
+}
+
+// WhereGross applies the entql int64 predicate on the gross field.
+func (f *ReportRollupFilter) WhereGross(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldGross))
+}
+
+// WhereFees applies the entql int64 predicate on the fees field.
+func (f *ReportRollupFilter) WhereFees(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldFees))
+}
+
+// WhereRefunded applies the entql int64 predicate on the refunded field.
+func (f *ReportRollupFilter) WhereRefunded(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldRefunded))
+}
+
+// WhereDisputed applies the entql int64 predicate on the disputed field.
+func (f *ReportRollupFilter) WhereDisputed(p entql.Int64P) {
+	f.Where(p.Field(reportrollup.FieldDisputed))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *RiskCounterQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -5440,7 +6135,7 @@ type RiskCounterFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskCounterFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[34].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5495,7 +6190,7 @@ type RiskRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RiskRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[35].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5585,7 +6280,7 @@ type RoutingRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *RoutingRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[36].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5665,7 +6360,7 @@ type SettlementBatchFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementBatchFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[37].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5750,7 +6445,7 @@ type SettlementLineFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementLineFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[38].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[44].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5845,7 +6540,7 @@ type SettlementScheduleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SettlementScheduleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[39].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[45].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -5925,7 +6620,7 @@ type SplitRuleFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *SplitRuleFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[40].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[46].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6000,7 +6695,7 @@ type VaultCardFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *VaultCardFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[41].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[47].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6173,7 +6868,7 @@ type WebhookDeliveryFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookDeliveryFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[42].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[48].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -6283,7 +6978,7 @@ type WebhookEndpointFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEndpointFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[43].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[49].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/straitpay/strait/ent/dayclose"
 	"github.com/straitpay/strait/ent/dayclosebalance"
 	"github.com/straitpay/strait/ent/dayclosestatement"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -46,7 +47,11 @@ import (
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/ent/reconciliationline"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -91,6 +96,7 @@ const (
 	TypeDayClose           = "DayClose"
 	TypeDayCloseBalance    = "DayCloseBalance"
 	TypeDayCloseStatement  = "DayCloseStatement"
+	TypeDiscrepancy        = "Discrepancy"
 	TypeDispute            = "Dispute"
 	TypeDisputeEvent       = "DisputeEvent"
 	TypeDisputeFile        = "DisputeFile"
@@ -110,7 +116,12 @@ const (
 	TypePayout             = "Payout"
 	TypePayoutSchedule     = "PayoutSchedule"
 	TypePosting            = "Posting"
+	TypeReconciliationLine = "ReconciliationLine"
+	TypeReconciliationRun  = "ReconciliationRun"
 	TypeRefund             = "Refund"
+	TypeReportCursor       = "ReportCursor"
+	TypeReportMark         = "ReportMark"
+	TypeReportRollup       = "ReportRollup"
 	TypeRiskCounter        = "RiskCounter"
 	TypeRiskRule           = "RiskRule"
 	TypeRoutingRule        = "RoutingRule"
@@ -15120,6 +15131,1823 @@ func (m *DayCloseStatementMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *DayCloseStatementMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown DayCloseStatement edge %s", name)
+}
+
+// DiscrepancyMutation represents an operation that mutates the Discrepancy nodes in the graph.
+type DiscrepancyMutation struct {
+	config
+	op                  Op
+	typ                 string
+	id                  *string
+	created_at          *time.Time
+	updated_at          *time.Time
+	run_id              *string
+	connector           *string
+	business_date       *string
+	key                 *string
+	kind                *string
+	line_no             *int64
+	addline_no          *int64
+	line_key            *string
+	our_type            *string
+	our_id              *string
+	expected_currency   *string
+	expected_gross      *int64
+	addexpected_gross   *int64
+	expected_fee        *int64
+	addexpected_fee     *int64
+	reported_currency   *string
+	reported_gross      *int64
+	addreported_gross   *int64
+	reported_fee        *int64
+	addreported_fee     *int64
+	reported_net        *int64
+	addreported_net     *int64
+	detail              *string
+	status              *discrepancy.Status
+	resolution          *string
+	resolved_by         *string
+	resolved_at         *time.Time
+	adjustment_entry_id *string
+	clearedFields       map[string]struct{}
+	done                bool
+	oldValue            func(context.Context) (*Discrepancy, error)
+	predicates          []predicate.Discrepancy
+}
+
+var _ ent.Mutation = (*DiscrepancyMutation)(nil)
+
+// discrepancyOption allows management of the mutation configuration using functional options.
+type discrepancyOption func(*DiscrepancyMutation)
+
+// newDiscrepancyMutation creates new mutation for the Discrepancy entity.
+func newDiscrepancyMutation(c config, op Op, opts ...discrepancyOption) *DiscrepancyMutation {
+	m := &DiscrepancyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDiscrepancy,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDiscrepancyID sets the ID field of the mutation.
+func withDiscrepancyID(id string) discrepancyOption {
+	return func(m *DiscrepancyMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Discrepancy
+		)
+		m.oldValue = func(ctx context.Context) (*Discrepancy, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Discrepancy.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDiscrepancy sets the old Discrepancy of the mutation.
+func withDiscrepancy(node *Discrepancy) discrepancyOption {
+	return func(m *DiscrepancyMutation) {
+		m.oldValue = func(context.Context) (*Discrepancy, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DiscrepancyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DiscrepancyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Discrepancy entities.
+func (m *DiscrepancyMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DiscrepancyMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DiscrepancyMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Discrepancy.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *DiscrepancyMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *DiscrepancyMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *DiscrepancyMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *DiscrepancyMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *DiscrepancyMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *DiscrepancyMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetRunID sets the "run_id" field.
+func (m *DiscrepancyMutation) SetRunID(s string) {
+	m.run_id = &s
+}
+
+// RunID returns the value of the "run_id" field in the mutation.
+func (m *DiscrepancyMutation) RunID() (r string, exists bool) {
+	v := m.run_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunID returns the old "run_id" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldRunID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunID: %w", err)
+	}
+	return oldValue.RunID, nil
+}
+
+// ResetRunID resets all changes to the "run_id" field.
+func (m *DiscrepancyMutation) ResetRunID() {
+	m.run_id = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *DiscrepancyMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *DiscrepancyMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *DiscrepancyMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *DiscrepancyMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *DiscrepancyMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *DiscrepancyMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetKey sets the "key" field.
+func (m *DiscrepancyMutation) SetKey(s string) {
+	m.key = &s
+}
+
+// Key returns the value of the "key" field in the mutation.
+func (m *DiscrepancyMutation) Key() (r string, exists bool) {
+	v := m.key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKey returns the old "key" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKey: %w", err)
+	}
+	return oldValue.Key, nil
+}
+
+// ResetKey resets all changes to the "key" field.
+func (m *DiscrepancyMutation) ResetKey() {
+	m.key = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *DiscrepancyMutation) SetKind(s string) {
+	m.kind = &s
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *DiscrepancyMutation) Kind() (r string, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldKind(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *DiscrepancyMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetLineNo sets the "line_no" field.
+func (m *DiscrepancyMutation) SetLineNo(i int64) {
+	m.line_no = &i
+	m.addline_no = nil
+}
+
+// LineNo returns the value of the "line_no" field in the mutation.
+func (m *DiscrepancyMutation) LineNo() (r int64, exists bool) {
+	v := m.line_no
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineNo returns the old "line_no" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldLineNo(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineNo is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineNo requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineNo: %w", err)
+	}
+	return oldValue.LineNo, nil
+}
+
+// AddLineNo adds i to the "line_no" field.
+func (m *DiscrepancyMutation) AddLineNo(i int64) {
+	if m.addline_no != nil {
+		*m.addline_no += i
+	} else {
+		m.addline_no = &i
+	}
+}
+
+// AddedLineNo returns the value that was added to the "line_no" field in this mutation.
+func (m *DiscrepancyMutation) AddedLineNo() (r int64, exists bool) {
+	v := m.addline_no
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearLineNo clears the value of the "line_no" field.
+func (m *DiscrepancyMutation) ClearLineNo() {
+	m.line_no = nil
+	m.addline_no = nil
+	m.clearedFields[discrepancy.FieldLineNo] = struct{}{}
+}
+
+// LineNoCleared returns if the "line_no" field was cleared in this mutation.
+func (m *DiscrepancyMutation) LineNoCleared() bool {
+	_, ok := m.clearedFields[discrepancy.FieldLineNo]
+	return ok
+}
+
+// ResetLineNo resets all changes to the "line_no" field.
+func (m *DiscrepancyMutation) ResetLineNo() {
+	m.line_no = nil
+	m.addline_no = nil
+	delete(m.clearedFields, discrepancy.FieldLineNo)
+}
+
+// SetLineKey sets the "line_key" field.
+func (m *DiscrepancyMutation) SetLineKey(s string) {
+	m.line_key = &s
+}
+
+// LineKey returns the value of the "line_key" field in the mutation.
+func (m *DiscrepancyMutation) LineKey() (r string, exists bool) {
+	v := m.line_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineKey returns the old "line_key" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldLineKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineKey: %w", err)
+	}
+	return oldValue.LineKey, nil
+}
+
+// ResetLineKey resets all changes to the "line_key" field.
+func (m *DiscrepancyMutation) ResetLineKey() {
+	m.line_key = nil
+}
+
+// SetOurType sets the "our_type" field.
+func (m *DiscrepancyMutation) SetOurType(s string) {
+	m.our_type = &s
+}
+
+// OurType returns the value of the "our_type" field in the mutation.
+func (m *DiscrepancyMutation) OurType() (r string, exists bool) {
+	v := m.our_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOurType returns the old "our_type" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldOurType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOurType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOurType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOurType: %w", err)
+	}
+	return oldValue.OurType, nil
+}
+
+// ResetOurType resets all changes to the "our_type" field.
+func (m *DiscrepancyMutation) ResetOurType() {
+	m.our_type = nil
+}
+
+// SetOurID sets the "our_id" field.
+func (m *DiscrepancyMutation) SetOurID(s string) {
+	m.our_id = &s
+}
+
+// OurID returns the value of the "our_id" field in the mutation.
+func (m *DiscrepancyMutation) OurID() (r string, exists bool) {
+	v := m.our_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOurID returns the old "our_id" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldOurID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOurID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOurID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOurID: %w", err)
+	}
+	return oldValue.OurID, nil
+}
+
+// ResetOurID resets all changes to the "our_id" field.
+func (m *DiscrepancyMutation) ResetOurID() {
+	m.our_id = nil
+}
+
+// SetExpectedCurrency sets the "expected_currency" field.
+func (m *DiscrepancyMutation) SetExpectedCurrency(s string) {
+	m.expected_currency = &s
+}
+
+// ExpectedCurrency returns the value of the "expected_currency" field in the mutation.
+func (m *DiscrepancyMutation) ExpectedCurrency() (r string, exists bool) {
+	v := m.expected_currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpectedCurrency returns the old "expected_currency" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldExpectedCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpectedCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpectedCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpectedCurrency: %w", err)
+	}
+	return oldValue.ExpectedCurrency, nil
+}
+
+// ResetExpectedCurrency resets all changes to the "expected_currency" field.
+func (m *DiscrepancyMutation) ResetExpectedCurrency() {
+	m.expected_currency = nil
+}
+
+// SetExpectedGross sets the "expected_gross" field.
+func (m *DiscrepancyMutation) SetExpectedGross(i int64) {
+	m.expected_gross = &i
+	m.addexpected_gross = nil
+}
+
+// ExpectedGross returns the value of the "expected_gross" field in the mutation.
+func (m *DiscrepancyMutation) ExpectedGross() (r int64, exists bool) {
+	v := m.expected_gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpectedGross returns the old "expected_gross" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldExpectedGross(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpectedGross is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpectedGross requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpectedGross: %w", err)
+	}
+	return oldValue.ExpectedGross, nil
+}
+
+// AddExpectedGross adds i to the "expected_gross" field.
+func (m *DiscrepancyMutation) AddExpectedGross(i int64) {
+	if m.addexpected_gross != nil {
+		*m.addexpected_gross += i
+	} else {
+		m.addexpected_gross = &i
+	}
+}
+
+// AddedExpectedGross returns the value that was added to the "expected_gross" field in this mutation.
+func (m *DiscrepancyMutation) AddedExpectedGross() (r int64, exists bool) {
+	v := m.addexpected_gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExpectedGross resets all changes to the "expected_gross" field.
+func (m *DiscrepancyMutation) ResetExpectedGross() {
+	m.expected_gross = nil
+	m.addexpected_gross = nil
+}
+
+// SetExpectedFee sets the "expected_fee" field.
+func (m *DiscrepancyMutation) SetExpectedFee(i int64) {
+	m.expected_fee = &i
+	m.addexpected_fee = nil
+}
+
+// ExpectedFee returns the value of the "expected_fee" field in the mutation.
+func (m *DiscrepancyMutation) ExpectedFee() (r int64, exists bool) {
+	v := m.expected_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpectedFee returns the old "expected_fee" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldExpectedFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpectedFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpectedFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpectedFee: %w", err)
+	}
+	return oldValue.ExpectedFee, nil
+}
+
+// AddExpectedFee adds i to the "expected_fee" field.
+func (m *DiscrepancyMutation) AddExpectedFee(i int64) {
+	if m.addexpected_fee != nil {
+		*m.addexpected_fee += i
+	} else {
+		m.addexpected_fee = &i
+	}
+}
+
+// AddedExpectedFee returns the value that was added to the "expected_fee" field in this mutation.
+func (m *DiscrepancyMutation) AddedExpectedFee() (r int64, exists bool) {
+	v := m.addexpected_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetExpectedFee resets all changes to the "expected_fee" field.
+func (m *DiscrepancyMutation) ResetExpectedFee() {
+	m.expected_fee = nil
+	m.addexpected_fee = nil
+}
+
+// SetReportedCurrency sets the "reported_currency" field.
+func (m *DiscrepancyMutation) SetReportedCurrency(s string) {
+	m.reported_currency = &s
+}
+
+// ReportedCurrency returns the value of the "reported_currency" field in the mutation.
+func (m *DiscrepancyMutation) ReportedCurrency() (r string, exists bool) {
+	v := m.reported_currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReportedCurrency returns the old "reported_currency" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldReportedCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReportedCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReportedCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReportedCurrency: %w", err)
+	}
+	return oldValue.ReportedCurrency, nil
+}
+
+// ResetReportedCurrency resets all changes to the "reported_currency" field.
+func (m *DiscrepancyMutation) ResetReportedCurrency() {
+	m.reported_currency = nil
+}
+
+// SetReportedGross sets the "reported_gross" field.
+func (m *DiscrepancyMutation) SetReportedGross(i int64) {
+	m.reported_gross = &i
+	m.addreported_gross = nil
+}
+
+// ReportedGross returns the value of the "reported_gross" field in the mutation.
+func (m *DiscrepancyMutation) ReportedGross() (r int64, exists bool) {
+	v := m.reported_gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReportedGross returns the old "reported_gross" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldReportedGross(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReportedGross is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReportedGross requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReportedGross: %w", err)
+	}
+	return oldValue.ReportedGross, nil
+}
+
+// AddReportedGross adds i to the "reported_gross" field.
+func (m *DiscrepancyMutation) AddReportedGross(i int64) {
+	if m.addreported_gross != nil {
+		*m.addreported_gross += i
+	} else {
+		m.addreported_gross = &i
+	}
+}
+
+// AddedReportedGross returns the value that was added to the "reported_gross" field in this mutation.
+func (m *DiscrepancyMutation) AddedReportedGross() (r int64, exists bool) {
+	v := m.addreported_gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReportedGross resets all changes to the "reported_gross" field.
+func (m *DiscrepancyMutation) ResetReportedGross() {
+	m.reported_gross = nil
+	m.addreported_gross = nil
+}
+
+// SetReportedFee sets the "reported_fee" field.
+func (m *DiscrepancyMutation) SetReportedFee(i int64) {
+	m.reported_fee = &i
+	m.addreported_fee = nil
+}
+
+// ReportedFee returns the value of the "reported_fee" field in the mutation.
+func (m *DiscrepancyMutation) ReportedFee() (r int64, exists bool) {
+	v := m.reported_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReportedFee returns the old "reported_fee" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldReportedFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReportedFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReportedFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReportedFee: %w", err)
+	}
+	return oldValue.ReportedFee, nil
+}
+
+// AddReportedFee adds i to the "reported_fee" field.
+func (m *DiscrepancyMutation) AddReportedFee(i int64) {
+	if m.addreported_fee != nil {
+		*m.addreported_fee += i
+	} else {
+		m.addreported_fee = &i
+	}
+}
+
+// AddedReportedFee returns the value that was added to the "reported_fee" field in this mutation.
+func (m *DiscrepancyMutation) AddedReportedFee() (r int64, exists bool) {
+	v := m.addreported_fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReportedFee resets all changes to the "reported_fee" field.
+func (m *DiscrepancyMutation) ResetReportedFee() {
+	m.reported_fee = nil
+	m.addreported_fee = nil
+}
+
+// SetReportedNet sets the "reported_net" field.
+func (m *DiscrepancyMutation) SetReportedNet(i int64) {
+	m.reported_net = &i
+	m.addreported_net = nil
+}
+
+// ReportedNet returns the value of the "reported_net" field in the mutation.
+func (m *DiscrepancyMutation) ReportedNet() (r int64, exists bool) {
+	v := m.reported_net
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldReportedNet returns the old "reported_net" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldReportedNet(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldReportedNet is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldReportedNet requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldReportedNet: %w", err)
+	}
+	return oldValue.ReportedNet, nil
+}
+
+// AddReportedNet adds i to the "reported_net" field.
+func (m *DiscrepancyMutation) AddReportedNet(i int64) {
+	if m.addreported_net != nil {
+		*m.addreported_net += i
+	} else {
+		m.addreported_net = &i
+	}
+}
+
+// AddedReportedNet returns the value that was added to the "reported_net" field in this mutation.
+func (m *DiscrepancyMutation) AddedReportedNet() (r int64, exists bool) {
+	v := m.addreported_net
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetReportedNet resets all changes to the "reported_net" field.
+func (m *DiscrepancyMutation) ResetReportedNet() {
+	m.reported_net = nil
+	m.addreported_net = nil
+}
+
+// SetDetail sets the "detail" field.
+func (m *DiscrepancyMutation) SetDetail(s string) {
+	m.detail = &s
+}
+
+// Detail returns the value of the "detail" field in the mutation.
+func (m *DiscrepancyMutation) Detail() (r string, exists bool) {
+	v := m.detail
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetail returns the old "detail" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldDetail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetail: %w", err)
+	}
+	return oldValue.Detail, nil
+}
+
+// ResetDetail resets all changes to the "detail" field.
+func (m *DiscrepancyMutation) ResetDetail() {
+	m.detail = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *DiscrepancyMutation) SetStatus(d discrepancy.Status) {
+	m.status = &d
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *DiscrepancyMutation) Status() (r discrepancy.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldStatus(ctx context.Context) (v discrepancy.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *DiscrepancyMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetResolution sets the "resolution" field.
+func (m *DiscrepancyMutation) SetResolution(s string) {
+	m.resolution = &s
+}
+
+// Resolution returns the value of the "resolution" field in the mutation.
+func (m *DiscrepancyMutation) Resolution() (r string, exists bool) {
+	v := m.resolution
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolution returns the old "resolution" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldResolution(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolution is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolution requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolution: %w", err)
+	}
+	return oldValue.Resolution, nil
+}
+
+// ResetResolution resets all changes to the "resolution" field.
+func (m *DiscrepancyMutation) ResetResolution() {
+	m.resolution = nil
+}
+
+// SetResolvedBy sets the "resolved_by" field.
+func (m *DiscrepancyMutation) SetResolvedBy(s string) {
+	m.resolved_by = &s
+}
+
+// ResolvedBy returns the value of the "resolved_by" field in the mutation.
+func (m *DiscrepancyMutation) ResolvedBy() (r string, exists bool) {
+	v := m.resolved_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolvedBy returns the old "resolved_by" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldResolvedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolvedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolvedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolvedBy: %w", err)
+	}
+	return oldValue.ResolvedBy, nil
+}
+
+// ResetResolvedBy resets all changes to the "resolved_by" field.
+func (m *DiscrepancyMutation) ResetResolvedBy() {
+	m.resolved_by = nil
+}
+
+// SetResolvedAt sets the "resolved_at" field.
+func (m *DiscrepancyMutation) SetResolvedAt(t time.Time) {
+	m.resolved_at = &t
+}
+
+// ResolvedAt returns the value of the "resolved_at" field in the mutation.
+func (m *DiscrepancyMutation) ResolvedAt() (r time.Time, exists bool) {
+	v := m.resolved_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResolvedAt returns the old "resolved_at" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldResolvedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResolvedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResolvedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResolvedAt: %w", err)
+	}
+	return oldValue.ResolvedAt, nil
+}
+
+// ClearResolvedAt clears the value of the "resolved_at" field.
+func (m *DiscrepancyMutation) ClearResolvedAt() {
+	m.resolved_at = nil
+	m.clearedFields[discrepancy.FieldResolvedAt] = struct{}{}
+}
+
+// ResolvedAtCleared returns if the "resolved_at" field was cleared in this mutation.
+func (m *DiscrepancyMutation) ResolvedAtCleared() bool {
+	_, ok := m.clearedFields[discrepancy.FieldResolvedAt]
+	return ok
+}
+
+// ResetResolvedAt resets all changes to the "resolved_at" field.
+func (m *DiscrepancyMutation) ResetResolvedAt() {
+	m.resolved_at = nil
+	delete(m.clearedFields, discrepancy.FieldResolvedAt)
+}
+
+// SetAdjustmentEntryID sets the "adjustment_entry_id" field.
+func (m *DiscrepancyMutation) SetAdjustmentEntryID(s string) {
+	m.adjustment_entry_id = &s
+}
+
+// AdjustmentEntryID returns the value of the "adjustment_entry_id" field in the mutation.
+func (m *DiscrepancyMutation) AdjustmentEntryID() (r string, exists bool) {
+	v := m.adjustment_entry_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAdjustmentEntryID returns the old "adjustment_entry_id" field's value of the Discrepancy entity.
+// If the Discrepancy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DiscrepancyMutation) OldAdjustmentEntryID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAdjustmentEntryID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAdjustmentEntryID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAdjustmentEntryID: %w", err)
+	}
+	return oldValue.AdjustmentEntryID, nil
+}
+
+// ResetAdjustmentEntryID resets all changes to the "adjustment_entry_id" field.
+func (m *DiscrepancyMutation) ResetAdjustmentEntryID() {
+	m.adjustment_entry_id = nil
+}
+
+// Where appends a list predicates to the DiscrepancyMutation builder.
+func (m *DiscrepancyMutation) Where(ps ...predicate.Discrepancy) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DiscrepancyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DiscrepancyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Discrepancy, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DiscrepancyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DiscrepancyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Discrepancy).
+func (m *DiscrepancyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DiscrepancyMutation) Fields() []string {
+	fields := make([]string, 0, 24)
+	if m.created_at != nil {
+		fields = append(fields, discrepancy.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, discrepancy.FieldUpdatedAt)
+	}
+	if m.run_id != nil {
+		fields = append(fields, discrepancy.FieldRunID)
+	}
+	if m.connector != nil {
+		fields = append(fields, discrepancy.FieldConnector)
+	}
+	if m.business_date != nil {
+		fields = append(fields, discrepancy.FieldBusinessDate)
+	}
+	if m.key != nil {
+		fields = append(fields, discrepancy.FieldKey)
+	}
+	if m.kind != nil {
+		fields = append(fields, discrepancy.FieldKind)
+	}
+	if m.line_no != nil {
+		fields = append(fields, discrepancy.FieldLineNo)
+	}
+	if m.line_key != nil {
+		fields = append(fields, discrepancy.FieldLineKey)
+	}
+	if m.our_type != nil {
+		fields = append(fields, discrepancy.FieldOurType)
+	}
+	if m.our_id != nil {
+		fields = append(fields, discrepancy.FieldOurID)
+	}
+	if m.expected_currency != nil {
+		fields = append(fields, discrepancy.FieldExpectedCurrency)
+	}
+	if m.expected_gross != nil {
+		fields = append(fields, discrepancy.FieldExpectedGross)
+	}
+	if m.expected_fee != nil {
+		fields = append(fields, discrepancy.FieldExpectedFee)
+	}
+	if m.reported_currency != nil {
+		fields = append(fields, discrepancy.FieldReportedCurrency)
+	}
+	if m.reported_gross != nil {
+		fields = append(fields, discrepancy.FieldReportedGross)
+	}
+	if m.reported_fee != nil {
+		fields = append(fields, discrepancy.FieldReportedFee)
+	}
+	if m.reported_net != nil {
+		fields = append(fields, discrepancy.FieldReportedNet)
+	}
+	if m.detail != nil {
+		fields = append(fields, discrepancy.FieldDetail)
+	}
+	if m.status != nil {
+		fields = append(fields, discrepancy.FieldStatus)
+	}
+	if m.resolution != nil {
+		fields = append(fields, discrepancy.FieldResolution)
+	}
+	if m.resolved_by != nil {
+		fields = append(fields, discrepancy.FieldResolvedBy)
+	}
+	if m.resolved_at != nil {
+		fields = append(fields, discrepancy.FieldResolvedAt)
+	}
+	if m.adjustment_entry_id != nil {
+		fields = append(fields, discrepancy.FieldAdjustmentEntryID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DiscrepancyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case discrepancy.FieldCreatedAt:
+		return m.CreatedAt()
+	case discrepancy.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case discrepancy.FieldRunID:
+		return m.RunID()
+	case discrepancy.FieldConnector:
+		return m.Connector()
+	case discrepancy.FieldBusinessDate:
+		return m.BusinessDate()
+	case discrepancy.FieldKey:
+		return m.Key()
+	case discrepancy.FieldKind:
+		return m.Kind()
+	case discrepancy.FieldLineNo:
+		return m.LineNo()
+	case discrepancy.FieldLineKey:
+		return m.LineKey()
+	case discrepancy.FieldOurType:
+		return m.OurType()
+	case discrepancy.FieldOurID:
+		return m.OurID()
+	case discrepancy.FieldExpectedCurrency:
+		return m.ExpectedCurrency()
+	case discrepancy.FieldExpectedGross:
+		return m.ExpectedGross()
+	case discrepancy.FieldExpectedFee:
+		return m.ExpectedFee()
+	case discrepancy.FieldReportedCurrency:
+		return m.ReportedCurrency()
+	case discrepancy.FieldReportedGross:
+		return m.ReportedGross()
+	case discrepancy.FieldReportedFee:
+		return m.ReportedFee()
+	case discrepancy.FieldReportedNet:
+		return m.ReportedNet()
+	case discrepancy.FieldDetail:
+		return m.Detail()
+	case discrepancy.FieldStatus:
+		return m.Status()
+	case discrepancy.FieldResolution:
+		return m.Resolution()
+	case discrepancy.FieldResolvedBy:
+		return m.ResolvedBy()
+	case discrepancy.FieldResolvedAt:
+		return m.ResolvedAt()
+	case discrepancy.FieldAdjustmentEntryID:
+		return m.AdjustmentEntryID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DiscrepancyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case discrepancy.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case discrepancy.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case discrepancy.FieldRunID:
+		return m.OldRunID(ctx)
+	case discrepancy.FieldConnector:
+		return m.OldConnector(ctx)
+	case discrepancy.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case discrepancy.FieldKey:
+		return m.OldKey(ctx)
+	case discrepancy.FieldKind:
+		return m.OldKind(ctx)
+	case discrepancy.FieldLineNo:
+		return m.OldLineNo(ctx)
+	case discrepancy.FieldLineKey:
+		return m.OldLineKey(ctx)
+	case discrepancy.FieldOurType:
+		return m.OldOurType(ctx)
+	case discrepancy.FieldOurID:
+		return m.OldOurID(ctx)
+	case discrepancy.FieldExpectedCurrency:
+		return m.OldExpectedCurrency(ctx)
+	case discrepancy.FieldExpectedGross:
+		return m.OldExpectedGross(ctx)
+	case discrepancy.FieldExpectedFee:
+		return m.OldExpectedFee(ctx)
+	case discrepancy.FieldReportedCurrency:
+		return m.OldReportedCurrency(ctx)
+	case discrepancy.FieldReportedGross:
+		return m.OldReportedGross(ctx)
+	case discrepancy.FieldReportedFee:
+		return m.OldReportedFee(ctx)
+	case discrepancy.FieldReportedNet:
+		return m.OldReportedNet(ctx)
+	case discrepancy.FieldDetail:
+		return m.OldDetail(ctx)
+	case discrepancy.FieldStatus:
+		return m.OldStatus(ctx)
+	case discrepancy.FieldResolution:
+		return m.OldResolution(ctx)
+	case discrepancy.FieldResolvedBy:
+		return m.OldResolvedBy(ctx)
+	case discrepancy.FieldResolvedAt:
+		return m.OldResolvedAt(ctx)
+	case discrepancy.FieldAdjustmentEntryID:
+		return m.OldAdjustmentEntryID(ctx)
+	}
+	return nil, fmt.Errorf("unknown Discrepancy field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DiscrepancyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case discrepancy.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case discrepancy.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case discrepancy.FieldRunID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunID(v)
+		return nil
+	case discrepancy.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case discrepancy.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case discrepancy.FieldKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKey(v)
+		return nil
+	case discrepancy.FieldKind:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case discrepancy.FieldLineNo:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineNo(v)
+		return nil
+	case discrepancy.FieldLineKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineKey(v)
+		return nil
+	case discrepancy.FieldOurType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOurType(v)
+		return nil
+	case discrepancy.FieldOurID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOurID(v)
+		return nil
+	case discrepancy.FieldExpectedCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpectedCurrency(v)
+		return nil
+	case discrepancy.FieldExpectedGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpectedGross(v)
+		return nil
+	case discrepancy.FieldExpectedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpectedFee(v)
+		return nil
+	case discrepancy.FieldReportedCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReportedCurrency(v)
+		return nil
+	case discrepancy.FieldReportedGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReportedGross(v)
+		return nil
+	case discrepancy.FieldReportedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReportedFee(v)
+		return nil
+	case discrepancy.FieldReportedNet:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetReportedNet(v)
+		return nil
+	case discrepancy.FieldDetail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetail(v)
+		return nil
+	case discrepancy.FieldStatus:
+		v, ok := value.(discrepancy.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case discrepancy.FieldResolution:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolution(v)
+		return nil
+	case discrepancy.FieldResolvedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolvedBy(v)
+		return nil
+	case discrepancy.FieldResolvedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResolvedAt(v)
+		return nil
+	case discrepancy.FieldAdjustmentEntryID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAdjustmentEntryID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Discrepancy field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DiscrepancyMutation) AddedFields() []string {
+	var fields []string
+	if m.addline_no != nil {
+		fields = append(fields, discrepancy.FieldLineNo)
+	}
+	if m.addexpected_gross != nil {
+		fields = append(fields, discrepancy.FieldExpectedGross)
+	}
+	if m.addexpected_fee != nil {
+		fields = append(fields, discrepancy.FieldExpectedFee)
+	}
+	if m.addreported_gross != nil {
+		fields = append(fields, discrepancy.FieldReportedGross)
+	}
+	if m.addreported_fee != nil {
+		fields = append(fields, discrepancy.FieldReportedFee)
+	}
+	if m.addreported_net != nil {
+		fields = append(fields, discrepancy.FieldReportedNet)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DiscrepancyMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case discrepancy.FieldLineNo:
+		return m.AddedLineNo()
+	case discrepancy.FieldExpectedGross:
+		return m.AddedExpectedGross()
+	case discrepancy.FieldExpectedFee:
+		return m.AddedExpectedFee()
+	case discrepancy.FieldReportedGross:
+		return m.AddedReportedGross()
+	case discrepancy.FieldReportedFee:
+		return m.AddedReportedFee()
+	case discrepancy.FieldReportedNet:
+		return m.AddedReportedNet()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DiscrepancyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case discrepancy.FieldLineNo:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLineNo(v)
+		return nil
+	case discrepancy.FieldExpectedGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExpectedGross(v)
+		return nil
+	case discrepancy.FieldExpectedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExpectedFee(v)
+		return nil
+	case discrepancy.FieldReportedGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReportedGross(v)
+		return nil
+	case discrepancy.FieldReportedFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReportedFee(v)
+		return nil
+	case discrepancy.FieldReportedNet:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddReportedNet(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Discrepancy numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DiscrepancyMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(discrepancy.FieldLineNo) {
+		fields = append(fields, discrepancy.FieldLineNo)
+	}
+	if m.FieldCleared(discrepancy.FieldResolvedAt) {
+		fields = append(fields, discrepancy.FieldResolvedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DiscrepancyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DiscrepancyMutation) ClearField(name string) error {
+	switch name {
+	case discrepancy.FieldLineNo:
+		m.ClearLineNo()
+		return nil
+	case discrepancy.FieldResolvedAt:
+		m.ClearResolvedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Discrepancy nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DiscrepancyMutation) ResetField(name string) error {
+	switch name {
+	case discrepancy.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case discrepancy.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case discrepancy.FieldRunID:
+		m.ResetRunID()
+		return nil
+	case discrepancy.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case discrepancy.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case discrepancy.FieldKey:
+		m.ResetKey()
+		return nil
+	case discrepancy.FieldKind:
+		m.ResetKind()
+		return nil
+	case discrepancy.FieldLineNo:
+		m.ResetLineNo()
+		return nil
+	case discrepancy.FieldLineKey:
+		m.ResetLineKey()
+		return nil
+	case discrepancy.FieldOurType:
+		m.ResetOurType()
+		return nil
+	case discrepancy.FieldOurID:
+		m.ResetOurID()
+		return nil
+	case discrepancy.FieldExpectedCurrency:
+		m.ResetExpectedCurrency()
+		return nil
+	case discrepancy.FieldExpectedGross:
+		m.ResetExpectedGross()
+		return nil
+	case discrepancy.FieldExpectedFee:
+		m.ResetExpectedFee()
+		return nil
+	case discrepancy.FieldReportedCurrency:
+		m.ResetReportedCurrency()
+		return nil
+	case discrepancy.FieldReportedGross:
+		m.ResetReportedGross()
+		return nil
+	case discrepancy.FieldReportedFee:
+		m.ResetReportedFee()
+		return nil
+	case discrepancy.FieldReportedNet:
+		m.ResetReportedNet()
+		return nil
+	case discrepancy.FieldDetail:
+		m.ResetDetail()
+		return nil
+	case discrepancy.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case discrepancy.FieldResolution:
+		m.ResetResolution()
+		return nil
+	case discrepancy.FieldResolvedBy:
+		m.ResetResolvedBy()
+		return nil
+	case discrepancy.FieldResolvedAt:
+		m.ResetResolvedAt()
+		return nil
+	case discrepancy.FieldAdjustmentEntryID:
+		m.ResetAdjustmentEntryID()
+		return nil
+	}
+	return fmt.Errorf("unknown Discrepancy field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DiscrepancyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DiscrepancyMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DiscrepancyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DiscrepancyMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DiscrepancyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DiscrepancyMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DiscrepancyMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Discrepancy unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DiscrepancyMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Discrepancy edge %s", name)
 }
 
 // DisputeMutation represents an operation that mutates the Dispute nodes in the graph.
@@ -34814,6 +36642,1867 @@ func (m *PostingMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Posting edge %s", name)
 }
 
+// ReconciliationLineMutation represents an operation that mutates the ReconciliationLine nodes in the graph.
+type ReconciliationLineMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	run_id        *string
+	line_no       *int64
+	addline_no    *int64
+	line_key      *string
+	class         *string
+	our_type      *string
+	our_id        *string
+	currency      *string
+	gross         *int64
+	addgross      *int64
+	fee           *int64
+	addfee        *int64
+	net           *int64
+	addnet        *int64
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReconciliationLine, error)
+	predicates    []predicate.ReconciliationLine
+}
+
+var _ ent.Mutation = (*ReconciliationLineMutation)(nil)
+
+// reconciliationlineOption allows management of the mutation configuration using functional options.
+type reconciliationlineOption func(*ReconciliationLineMutation)
+
+// newReconciliationLineMutation creates new mutation for the ReconciliationLine entity.
+func newReconciliationLineMutation(c config, op Op, opts ...reconciliationlineOption) *ReconciliationLineMutation {
+	m := &ReconciliationLineMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReconciliationLine,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReconciliationLineID sets the ID field of the mutation.
+func withReconciliationLineID(id int) reconciliationlineOption {
+	return func(m *ReconciliationLineMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReconciliationLine
+		)
+		m.oldValue = func(ctx context.Context) (*ReconciliationLine, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReconciliationLine.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReconciliationLine sets the old ReconciliationLine of the mutation.
+func withReconciliationLine(node *ReconciliationLine) reconciliationlineOption {
+	return func(m *ReconciliationLineMutation) {
+		m.oldValue = func(context.Context) (*ReconciliationLine, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReconciliationLineMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReconciliationLineMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReconciliationLineMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReconciliationLineMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReconciliationLine.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRunID sets the "run_id" field.
+func (m *ReconciliationLineMutation) SetRunID(s string) {
+	m.run_id = &s
+}
+
+// RunID returns the value of the "run_id" field in the mutation.
+func (m *ReconciliationLineMutation) RunID() (r string, exists bool) {
+	v := m.run_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunID returns the old "run_id" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldRunID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunID: %w", err)
+	}
+	return oldValue.RunID, nil
+}
+
+// ResetRunID resets all changes to the "run_id" field.
+func (m *ReconciliationLineMutation) ResetRunID() {
+	m.run_id = nil
+}
+
+// SetLineNo sets the "line_no" field.
+func (m *ReconciliationLineMutation) SetLineNo(i int64) {
+	m.line_no = &i
+	m.addline_no = nil
+}
+
+// LineNo returns the value of the "line_no" field in the mutation.
+func (m *ReconciliationLineMutation) LineNo() (r int64, exists bool) {
+	v := m.line_no
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineNo returns the old "line_no" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldLineNo(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineNo is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineNo requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineNo: %w", err)
+	}
+	return oldValue.LineNo, nil
+}
+
+// AddLineNo adds i to the "line_no" field.
+func (m *ReconciliationLineMutation) AddLineNo(i int64) {
+	if m.addline_no != nil {
+		*m.addline_no += i
+	} else {
+		m.addline_no = &i
+	}
+}
+
+// AddedLineNo returns the value that was added to the "line_no" field in this mutation.
+func (m *ReconciliationLineMutation) AddedLineNo() (r int64, exists bool) {
+	v := m.addline_no
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLineNo resets all changes to the "line_no" field.
+func (m *ReconciliationLineMutation) ResetLineNo() {
+	m.line_no = nil
+	m.addline_no = nil
+}
+
+// SetLineKey sets the "line_key" field.
+func (m *ReconciliationLineMutation) SetLineKey(s string) {
+	m.line_key = &s
+}
+
+// LineKey returns the value of the "line_key" field in the mutation.
+func (m *ReconciliationLineMutation) LineKey() (r string, exists bool) {
+	v := m.line_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLineKey returns the old "line_key" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldLineKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLineKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLineKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLineKey: %w", err)
+	}
+	return oldValue.LineKey, nil
+}
+
+// ResetLineKey resets all changes to the "line_key" field.
+func (m *ReconciliationLineMutation) ResetLineKey() {
+	m.line_key = nil
+}
+
+// SetClass sets the "class" field.
+func (m *ReconciliationLineMutation) SetClass(s string) {
+	m.class = &s
+}
+
+// Class returns the value of the "class" field in the mutation.
+func (m *ReconciliationLineMutation) Class() (r string, exists bool) {
+	v := m.class
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClass returns the old "class" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldClass(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClass is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClass requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClass: %w", err)
+	}
+	return oldValue.Class, nil
+}
+
+// ResetClass resets all changes to the "class" field.
+func (m *ReconciliationLineMutation) ResetClass() {
+	m.class = nil
+}
+
+// SetOurType sets the "our_type" field.
+func (m *ReconciliationLineMutation) SetOurType(s string) {
+	m.our_type = &s
+}
+
+// OurType returns the value of the "our_type" field in the mutation.
+func (m *ReconciliationLineMutation) OurType() (r string, exists bool) {
+	v := m.our_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOurType returns the old "our_type" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldOurType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOurType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOurType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOurType: %w", err)
+	}
+	return oldValue.OurType, nil
+}
+
+// ResetOurType resets all changes to the "our_type" field.
+func (m *ReconciliationLineMutation) ResetOurType() {
+	m.our_type = nil
+}
+
+// SetOurID sets the "our_id" field.
+func (m *ReconciliationLineMutation) SetOurID(s string) {
+	m.our_id = &s
+}
+
+// OurID returns the value of the "our_id" field in the mutation.
+func (m *ReconciliationLineMutation) OurID() (r string, exists bool) {
+	v := m.our_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOurID returns the old "our_id" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldOurID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOurID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOurID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOurID: %w", err)
+	}
+	return oldValue.OurID, nil
+}
+
+// ResetOurID resets all changes to the "our_id" field.
+func (m *ReconciliationLineMutation) ResetOurID() {
+	m.our_id = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *ReconciliationLineMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *ReconciliationLineMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *ReconciliationLineMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetGross sets the "gross" field.
+func (m *ReconciliationLineMutation) SetGross(i int64) {
+	m.gross = &i
+	m.addgross = nil
+}
+
+// Gross returns the value of the "gross" field in the mutation.
+func (m *ReconciliationLineMutation) Gross() (r int64, exists bool) {
+	v := m.gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGross returns the old "gross" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldGross(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGross is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGross requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGross: %w", err)
+	}
+	return oldValue.Gross, nil
+}
+
+// AddGross adds i to the "gross" field.
+func (m *ReconciliationLineMutation) AddGross(i int64) {
+	if m.addgross != nil {
+		*m.addgross += i
+	} else {
+		m.addgross = &i
+	}
+}
+
+// AddedGross returns the value that was added to the "gross" field in this mutation.
+func (m *ReconciliationLineMutation) AddedGross() (r int64, exists bool) {
+	v := m.addgross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGross resets all changes to the "gross" field.
+func (m *ReconciliationLineMutation) ResetGross() {
+	m.gross = nil
+	m.addgross = nil
+}
+
+// SetFee sets the "fee" field.
+func (m *ReconciliationLineMutation) SetFee(i int64) {
+	m.fee = &i
+	m.addfee = nil
+}
+
+// Fee returns the value of the "fee" field in the mutation.
+func (m *ReconciliationLineMutation) Fee() (r int64, exists bool) {
+	v := m.fee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFee returns the old "fee" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldFee(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFee is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFee requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFee: %w", err)
+	}
+	return oldValue.Fee, nil
+}
+
+// AddFee adds i to the "fee" field.
+func (m *ReconciliationLineMutation) AddFee(i int64) {
+	if m.addfee != nil {
+		*m.addfee += i
+	} else {
+		m.addfee = &i
+	}
+}
+
+// AddedFee returns the value that was added to the "fee" field in this mutation.
+func (m *ReconciliationLineMutation) AddedFee() (r int64, exists bool) {
+	v := m.addfee
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFee resets all changes to the "fee" field.
+func (m *ReconciliationLineMutation) ResetFee() {
+	m.fee = nil
+	m.addfee = nil
+}
+
+// SetNet sets the "net" field.
+func (m *ReconciliationLineMutation) SetNet(i int64) {
+	m.net = &i
+	m.addnet = nil
+}
+
+// Net returns the value of the "net" field in the mutation.
+func (m *ReconciliationLineMutation) Net() (r int64, exists bool) {
+	v := m.net
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNet returns the old "net" field's value of the ReconciliationLine entity.
+// If the ReconciliationLine object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationLineMutation) OldNet(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNet is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNet requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNet: %w", err)
+	}
+	return oldValue.Net, nil
+}
+
+// AddNet adds i to the "net" field.
+func (m *ReconciliationLineMutation) AddNet(i int64) {
+	if m.addnet != nil {
+		*m.addnet += i
+	} else {
+		m.addnet = &i
+	}
+}
+
+// AddedNet returns the value that was added to the "net" field in this mutation.
+func (m *ReconciliationLineMutation) AddedNet() (r int64, exists bool) {
+	v := m.addnet
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNet resets all changes to the "net" field.
+func (m *ReconciliationLineMutation) ResetNet() {
+	m.net = nil
+	m.addnet = nil
+}
+
+// Where appends a list predicates to the ReconciliationLineMutation builder.
+func (m *ReconciliationLineMutation) Where(ps ...predicate.ReconciliationLine) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReconciliationLineMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReconciliationLineMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReconciliationLine, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReconciliationLineMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReconciliationLineMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReconciliationLine).
+func (m *ReconciliationLineMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReconciliationLineMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.run_id != nil {
+		fields = append(fields, reconciliationline.FieldRunID)
+	}
+	if m.line_no != nil {
+		fields = append(fields, reconciliationline.FieldLineNo)
+	}
+	if m.line_key != nil {
+		fields = append(fields, reconciliationline.FieldLineKey)
+	}
+	if m.class != nil {
+		fields = append(fields, reconciliationline.FieldClass)
+	}
+	if m.our_type != nil {
+		fields = append(fields, reconciliationline.FieldOurType)
+	}
+	if m.our_id != nil {
+		fields = append(fields, reconciliationline.FieldOurID)
+	}
+	if m.currency != nil {
+		fields = append(fields, reconciliationline.FieldCurrency)
+	}
+	if m.gross != nil {
+		fields = append(fields, reconciliationline.FieldGross)
+	}
+	if m.fee != nil {
+		fields = append(fields, reconciliationline.FieldFee)
+	}
+	if m.net != nil {
+		fields = append(fields, reconciliationline.FieldNet)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReconciliationLineMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reconciliationline.FieldRunID:
+		return m.RunID()
+	case reconciliationline.FieldLineNo:
+		return m.LineNo()
+	case reconciliationline.FieldLineKey:
+		return m.LineKey()
+	case reconciliationline.FieldClass:
+		return m.Class()
+	case reconciliationline.FieldOurType:
+		return m.OurType()
+	case reconciliationline.FieldOurID:
+		return m.OurID()
+	case reconciliationline.FieldCurrency:
+		return m.Currency()
+	case reconciliationline.FieldGross:
+		return m.Gross()
+	case reconciliationline.FieldFee:
+		return m.Fee()
+	case reconciliationline.FieldNet:
+		return m.Net()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReconciliationLineMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reconciliationline.FieldRunID:
+		return m.OldRunID(ctx)
+	case reconciliationline.FieldLineNo:
+		return m.OldLineNo(ctx)
+	case reconciliationline.FieldLineKey:
+		return m.OldLineKey(ctx)
+	case reconciliationline.FieldClass:
+		return m.OldClass(ctx)
+	case reconciliationline.FieldOurType:
+		return m.OldOurType(ctx)
+	case reconciliationline.FieldOurID:
+		return m.OldOurID(ctx)
+	case reconciliationline.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case reconciliationline.FieldGross:
+		return m.OldGross(ctx)
+	case reconciliationline.FieldFee:
+		return m.OldFee(ctx)
+	case reconciliationline.FieldNet:
+		return m.OldNet(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReconciliationLine field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReconciliationLineMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reconciliationline.FieldRunID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunID(v)
+		return nil
+	case reconciliationline.FieldLineNo:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineNo(v)
+		return nil
+	case reconciliationline.FieldLineKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLineKey(v)
+		return nil
+	case reconciliationline.FieldClass:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClass(v)
+		return nil
+	case reconciliationline.FieldOurType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOurType(v)
+		return nil
+	case reconciliationline.FieldOurID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOurID(v)
+		return nil
+	case reconciliationline.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case reconciliationline.FieldGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGross(v)
+		return nil
+	case reconciliationline.FieldFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFee(v)
+		return nil
+	case reconciliationline.FieldNet:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNet(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationLine field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReconciliationLineMutation) AddedFields() []string {
+	var fields []string
+	if m.addline_no != nil {
+		fields = append(fields, reconciliationline.FieldLineNo)
+	}
+	if m.addgross != nil {
+		fields = append(fields, reconciliationline.FieldGross)
+	}
+	if m.addfee != nil {
+		fields = append(fields, reconciliationline.FieldFee)
+	}
+	if m.addnet != nil {
+		fields = append(fields, reconciliationline.FieldNet)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReconciliationLineMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reconciliationline.FieldLineNo:
+		return m.AddedLineNo()
+	case reconciliationline.FieldGross:
+		return m.AddedGross()
+	case reconciliationline.FieldFee:
+		return m.AddedFee()
+	case reconciliationline.FieldNet:
+		return m.AddedNet()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReconciliationLineMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reconciliationline.FieldLineNo:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLineNo(v)
+		return nil
+	case reconciliationline.FieldGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGross(v)
+		return nil
+	case reconciliationline.FieldFee:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFee(v)
+		return nil
+	case reconciliationline.FieldNet:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNet(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationLine numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReconciliationLineMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReconciliationLineMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReconciliationLineMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReconciliationLine nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReconciliationLineMutation) ResetField(name string) error {
+	switch name {
+	case reconciliationline.FieldRunID:
+		m.ResetRunID()
+		return nil
+	case reconciliationline.FieldLineNo:
+		m.ResetLineNo()
+		return nil
+	case reconciliationline.FieldLineKey:
+		m.ResetLineKey()
+		return nil
+	case reconciliationline.FieldClass:
+		m.ResetClass()
+		return nil
+	case reconciliationline.FieldOurType:
+		m.ResetOurType()
+		return nil
+	case reconciliationline.FieldOurID:
+		m.ResetOurID()
+		return nil
+	case reconciliationline.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case reconciliationline.FieldGross:
+		m.ResetGross()
+		return nil
+	case reconciliationline.FieldFee:
+		m.ResetFee()
+		return nil
+	case reconciliationline.FieldNet:
+		m.ResetNet()
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationLine field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReconciliationLineMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReconciliationLineMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReconciliationLineMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReconciliationLineMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReconciliationLineMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReconciliationLineMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReconciliationLineMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReconciliationLine unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReconciliationLineMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReconciliationLine edge %s", name)
+}
+
+// ReconciliationRunMutation represents an operation that mutates the ReconciliationRun nodes in the graph.
+type ReconciliationRunMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	created_at    *time.Time
+	updated_at    *time.Time
+	connector     *string
+	business_date *string
+	status        *reconciliationrun.Status
+	lines_read    *int64
+	addlines_read *int64
+	counts        *map[string]int64
+	error         *string
+	lease_until   *time.Time
+	finished_at   *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReconciliationRun, error)
+	predicates    []predicate.ReconciliationRun
+}
+
+var _ ent.Mutation = (*ReconciliationRunMutation)(nil)
+
+// reconciliationrunOption allows management of the mutation configuration using functional options.
+type reconciliationrunOption func(*ReconciliationRunMutation)
+
+// newReconciliationRunMutation creates new mutation for the ReconciliationRun entity.
+func newReconciliationRunMutation(c config, op Op, opts ...reconciliationrunOption) *ReconciliationRunMutation {
+	m := &ReconciliationRunMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReconciliationRun,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReconciliationRunID sets the ID field of the mutation.
+func withReconciliationRunID(id string) reconciliationrunOption {
+	return func(m *ReconciliationRunMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReconciliationRun
+		)
+		m.oldValue = func(ctx context.Context) (*ReconciliationRun, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReconciliationRun.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReconciliationRun sets the old ReconciliationRun of the mutation.
+func withReconciliationRun(node *ReconciliationRun) reconciliationrunOption {
+	return func(m *ReconciliationRunMutation) {
+		m.oldValue = func(context.Context) (*ReconciliationRun, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReconciliationRunMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReconciliationRunMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReconciliationRun entities.
+func (m *ReconciliationRunMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReconciliationRunMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReconciliationRunMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReconciliationRun.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ReconciliationRunMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ReconciliationRunMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ReconciliationRunMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ReconciliationRunMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ReconciliationRunMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ReconciliationRunMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *ReconciliationRunMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *ReconciliationRunMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *ReconciliationRunMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetBusinessDate sets the "business_date" field.
+func (m *ReconciliationRunMutation) SetBusinessDate(s string) {
+	m.business_date = &s
+}
+
+// BusinessDate returns the value of the "business_date" field in the mutation.
+func (m *ReconciliationRunMutation) BusinessDate() (r string, exists bool) {
+	v := m.business_date
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBusinessDate returns the old "business_date" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldBusinessDate(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBusinessDate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBusinessDate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBusinessDate: %w", err)
+	}
+	return oldValue.BusinessDate, nil
+}
+
+// ResetBusinessDate resets all changes to the "business_date" field.
+func (m *ReconciliationRunMutation) ResetBusinessDate() {
+	m.business_date = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ReconciliationRunMutation) SetStatus(r reconciliationrun.Status) {
+	m.status = &r
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ReconciliationRunMutation) Status() (r reconciliationrun.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldStatus(ctx context.Context) (v reconciliationrun.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ReconciliationRunMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetLinesRead sets the "lines_read" field.
+func (m *ReconciliationRunMutation) SetLinesRead(i int64) {
+	m.lines_read = &i
+	m.addlines_read = nil
+}
+
+// LinesRead returns the value of the "lines_read" field in the mutation.
+func (m *ReconciliationRunMutation) LinesRead() (r int64, exists bool) {
+	v := m.lines_read
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLinesRead returns the old "lines_read" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldLinesRead(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLinesRead is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLinesRead requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLinesRead: %w", err)
+	}
+	return oldValue.LinesRead, nil
+}
+
+// AddLinesRead adds i to the "lines_read" field.
+func (m *ReconciliationRunMutation) AddLinesRead(i int64) {
+	if m.addlines_read != nil {
+		*m.addlines_read += i
+	} else {
+		m.addlines_read = &i
+	}
+}
+
+// AddedLinesRead returns the value that was added to the "lines_read" field in this mutation.
+func (m *ReconciliationRunMutation) AddedLinesRead() (r int64, exists bool) {
+	v := m.addlines_read
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetLinesRead resets all changes to the "lines_read" field.
+func (m *ReconciliationRunMutation) ResetLinesRead() {
+	m.lines_read = nil
+	m.addlines_read = nil
+}
+
+// SetCounts sets the "counts" field.
+func (m *ReconciliationRunMutation) SetCounts(value map[string]int64) {
+	m.counts = &value
+}
+
+// Counts returns the value of the "counts" field in the mutation.
+func (m *ReconciliationRunMutation) Counts() (r map[string]int64, exists bool) {
+	v := m.counts
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCounts returns the old "counts" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldCounts(ctx context.Context) (v map[string]int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCounts is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCounts requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCounts: %w", err)
+	}
+	return oldValue.Counts, nil
+}
+
+// ClearCounts clears the value of the "counts" field.
+func (m *ReconciliationRunMutation) ClearCounts() {
+	m.counts = nil
+	m.clearedFields[reconciliationrun.FieldCounts] = struct{}{}
+}
+
+// CountsCleared returns if the "counts" field was cleared in this mutation.
+func (m *ReconciliationRunMutation) CountsCleared() bool {
+	_, ok := m.clearedFields[reconciliationrun.FieldCounts]
+	return ok
+}
+
+// ResetCounts resets all changes to the "counts" field.
+func (m *ReconciliationRunMutation) ResetCounts() {
+	m.counts = nil
+	delete(m.clearedFields, reconciliationrun.FieldCounts)
+}
+
+// SetError sets the "error" field.
+func (m *ReconciliationRunMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *ReconciliationRunMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *ReconciliationRunMutation) ResetError() {
+	m.error = nil
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (m *ReconciliationRunMutation) SetLeaseUntil(t time.Time) {
+	m.lease_until = &t
+}
+
+// LeaseUntil returns the value of the "lease_until" field in the mutation.
+func (m *ReconciliationRunMutation) LeaseUntil() (r time.Time, exists bool) {
+	v := m.lease_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseUntil returns the old "lease_until" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldLeaseUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseUntil: %w", err)
+	}
+	return oldValue.LeaseUntil, nil
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (m *ReconciliationRunMutation) ClearLeaseUntil() {
+	m.lease_until = nil
+	m.clearedFields[reconciliationrun.FieldLeaseUntil] = struct{}{}
+}
+
+// LeaseUntilCleared returns if the "lease_until" field was cleared in this mutation.
+func (m *ReconciliationRunMutation) LeaseUntilCleared() bool {
+	_, ok := m.clearedFields[reconciliationrun.FieldLeaseUntil]
+	return ok
+}
+
+// ResetLeaseUntil resets all changes to the "lease_until" field.
+func (m *ReconciliationRunMutation) ResetLeaseUntil() {
+	m.lease_until = nil
+	delete(m.clearedFields, reconciliationrun.FieldLeaseUntil)
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *ReconciliationRunMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *ReconciliationRunMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the ReconciliationRun entity.
+// If the ReconciliationRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReconciliationRunMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *ReconciliationRunMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[reconciliationrun.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *ReconciliationRunMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[reconciliationrun.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *ReconciliationRunMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, reconciliationrun.FieldFinishedAt)
+}
+
+// Where appends a list predicates to the ReconciliationRunMutation builder.
+func (m *ReconciliationRunMutation) Where(ps ...predicate.ReconciliationRun) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReconciliationRunMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReconciliationRunMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReconciliationRun, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReconciliationRunMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReconciliationRunMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReconciliationRun).
+func (m *ReconciliationRunMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReconciliationRunMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, reconciliationrun.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, reconciliationrun.FieldUpdatedAt)
+	}
+	if m.connector != nil {
+		fields = append(fields, reconciliationrun.FieldConnector)
+	}
+	if m.business_date != nil {
+		fields = append(fields, reconciliationrun.FieldBusinessDate)
+	}
+	if m.status != nil {
+		fields = append(fields, reconciliationrun.FieldStatus)
+	}
+	if m.lines_read != nil {
+		fields = append(fields, reconciliationrun.FieldLinesRead)
+	}
+	if m.counts != nil {
+		fields = append(fields, reconciliationrun.FieldCounts)
+	}
+	if m.error != nil {
+		fields = append(fields, reconciliationrun.FieldError)
+	}
+	if m.lease_until != nil {
+		fields = append(fields, reconciliationrun.FieldLeaseUntil)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, reconciliationrun.FieldFinishedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReconciliationRunMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reconciliationrun.FieldCreatedAt:
+		return m.CreatedAt()
+	case reconciliationrun.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case reconciliationrun.FieldConnector:
+		return m.Connector()
+	case reconciliationrun.FieldBusinessDate:
+		return m.BusinessDate()
+	case reconciliationrun.FieldStatus:
+		return m.Status()
+	case reconciliationrun.FieldLinesRead:
+		return m.LinesRead()
+	case reconciliationrun.FieldCounts:
+		return m.Counts()
+	case reconciliationrun.FieldError:
+		return m.Error()
+	case reconciliationrun.FieldLeaseUntil:
+		return m.LeaseUntil()
+	case reconciliationrun.FieldFinishedAt:
+		return m.FinishedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReconciliationRunMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reconciliationrun.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case reconciliationrun.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case reconciliationrun.FieldConnector:
+		return m.OldConnector(ctx)
+	case reconciliationrun.FieldBusinessDate:
+		return m.OldBusinessDate(ctx)
+	case reconciliationrun.FieldStatus:
+		return m.OldStatus(ctx)
+	case reconciliationrun.FieldLinesRead:
+		return m.OldLinesRead(ctx)
+	case reconciliationrun.FieldCounts:
+		return m.OldCounts(ctx)
+	case reconciliationrun.FieldError:
+		return m.OldError(ctx)
+	case reconciliationrun.FieldLeaseUntil:
+		return m.OldLeaseUntil(ctx)
+	case reconciliationrun.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReconciliationRun field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReconciliationRunMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reconciliationrun.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case reconciliationrun.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case reconciliationrun.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case reconciliationrun.FieldBusinessDate:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBusinessDate(v)
+		return nil
+	case reconciliationrun.FieldStatus:
+		v, ok := value.(reconciliationrun.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case reconciliationrun.FieldLinesRead:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLinesRead(v)
+		return nil
+	case reconciliationrun.FieldCounts:
+		v, ok := value.(map[string]int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCounts(v)
+		return nil
+	case reconciliationrun.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	case reconciliationrun.FieldLeaseUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseUntil(v)
+		return nil
+	case reconciliationrun.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationRun field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReconciliationRunMutation) AddedFields() []string {
+	var fields []string
+	if m.addlines_read != nil {
+		fields = append(fields, reconciliationrun.FieldLinesRead)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReconciliationRunMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reconciliationrun.FieldLinesRead:
+		return m.AddedLinesRead()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReconciliationRunMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reconciliationrun.FieldLinesRead:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddLinesRead(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationRun numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReconciliationRunMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(reconciliationrun.FieldCounts) {
+		fields = append(fields, reconciliationrun.FieldCounts)
+	}
+	if m.FieldCleared(reconciliationrun.FieldLeaseUntil) {
+		fields = append(fields, reconciliationrun.FieldLeaseUntil)
+	}
+	if m.FieldCleared(reconciliationrun.FieldFinishedAt) {
+		fields = append(fields, reconciliationrun.FieldFinishedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReconciliationRunMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReconciliationRunMutation) ClearField(name string) error {
+	switch name {
+	case reconciliationrun.FieldCounts:
+		m.ClearCounts()
+		return nil
+	case reconciliationrun.FieldLeaseUntil:
+		m.ClearLeaseUntil()
+		return nil
+	case reconciliationrun.FieldFinishedAt:
+		m.ClearFinishedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationRun nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReconciliationRunMutation) ResetField(name string) error {
+	switch name {
+	case reconciliationrun.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case reconciliationrun.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case reconciliationrun.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case reconciliationrun.FieldBusinessDate:
+		m.ResetBusinessDate()
+		return nil
+	case reconciliationrun.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case reconciliationrun.FieldLinesRead:
+		m.ResetLinesRead()
+		return nil
+	case reconciliationrun.FieldCounts:
+		m.ResetCounts()
+		return nil
+	case reconciliationrun.FieldError:
+		m.ResetError()
+		return nil
+	case reconciliationrun.FieldLeaseUntil:
+		m.ResetLeaseUntil()
+		return nil
+	case reconciliationrun.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ReconciliationRun field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReconciliationRunMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReconciliationRunMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReconciliationRunMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReconciliationRunMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReconciliationRunMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReconciliationRunMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReconciliationRunMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReconciliationRun unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReconciliationRunMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReconciliationRun edge %s", name)
+}
+
 // RefundMutation represents an operation that mutates the Refund nodes in the graph.
 type RefundMutation struct {
 	config
@@ -35929,6 +39618,2206 @@ func (m *RefundMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Refund edge %s", name)
+}
+
+// ReportCursorMutation represents an operation that mutates the ReportCursor nodes in the graph.
+type ReportCursorMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	seq           *int64
+	addseq        *int64
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReportCursor, error)
+	predicates    []predicate.ReportCursor
+}
+
+var _ ent.Mutation = (*ReportCursorMutation)(nil)
+
+// reportcursorOption allows management of the mutation configuration using functional options.
+type reportcursorOption func(*ReportCursorMutation)
+
+// newReportCursorMutation creates new mutation for the ReportCursor entity.
+func newReportCursorMutation(c config, op Op, opts ...reportcursorOption) *ReportCursorMutation {
+	m := &ReportCursorMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReportCursor,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReportCursorID sets the ID field of the mutation.
+func withReportCursorID(id string) reportcursorOption {
+	return func(m *ReportCursorMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReportCursor
+		)
+		m.oldValue = func(ctx context.Context) (*ReportCursor, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReportCursor.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReportCursor sets the old ReportCursor of the mutation.
+func withReportCursor(node *ReportCursor) reportcursorOption {
+	return func(m *ReportCursorMutation) {
+		m.oldValue = func(context.Context) (*ReportCursor, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReportCursorMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReportCursorMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReportCursor entities.
+func (m *ReportCursorMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReportCursorMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReportCursorMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReportCursor.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetSeq sets the "seq" field.
+func (m *ReportCursorMutation) SetSeq(i int64) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *ReportCursorMutation) Seq() (r int64, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the ReportCursor entity.
+// If the ReportCursor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportCursorMutation) OldSeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *ReportCursorMutation) AddSeq(i int64) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *ReportCursorMutation) AddedSeq() (r int64, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *ReportCursorMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// Where appends a list predicates to the ReportCursorMutation builder.
+func (m *ReportCursorMutation) Where(ps ...predicate.ReportCursor) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReportCursorMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReportCursorMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReportCursor, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReportCursorMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReportCursorMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReportCursor).
+func (m *ReportCursorMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReportCursorMutation) Fields() []string {
+	fields := make([]string, 0, 1)
+	if m.seq != nil {
+		fields = append(fields, reportcursor.FieldSeq)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReportCursorMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reportcursor.FieldSeq:
+		return m.Seq()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReportCursorMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reportcursor.FieldSeq:
+		return m.OldSeq(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReportCursor field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportCursorMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reportcursor.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReportCursor field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReportCursorMutation) AddedFields() []string {
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, reportcursor.FieldSeq)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReportCursorMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reportcursor.FieldSeq:
+		return m.AddedSeq()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportCursorMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reportcursor.FieldSeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReportCursor numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReportCursorMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReportCursorMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReportCursorMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReportCursor nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReportCursorMutation) ResetField(name string) error {
+	switch name {
+	case reportcursor.FieldSeq:
+		m.ResetSeq()
+		return nil
+	}
+	return fmt.Errorf("unknown ReportCursor field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReportCursorMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReportCursorMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReportCursorMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReportCursorMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReportCursorMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReportCursorMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReportCursorMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReportCursor unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReportCursorMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReportCursor edge %s", name)
+}
+
+// ReportMarkMutation represents an operation that mutates the ReportMark nodes in the graph.
+type ReportMarkMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReportMark, error)
+	predicates    []predicate.ReportMark
+}
+
+var _ ent.Mutation = (*ReportMarkMutation)(nil)
+
+// reportmarkOption allows management of the mutation configuration using functional options.
+type reportmarkOption func(*ReportMarkMutation)
+
+// newReportMarkMutation creates new mutation for the ReportMark entity.
+func newReportMarkMutation(c config, op Op, opts ...reportmarkOption) *ReportMarkMutation {
+	m := &ReportMarkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReportMark,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReportMarkID sets the ID field of the mutation.
+func withReportMarkID(id string) reportmarkOption {
+	return func(m *ReportMarkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReportMark
+		)
+		m.oldValue = func(ctx context.Context) (*ReportMark, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReportMark.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReportMark sets the old ReportMark of the mutation.
+func withReportMark(node *ReportMark) reportmarkOption {
+	return func(m *ReportMarkMutation) {
+		m.oldValue = func(context.Context) (*ReportMark, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReportMarkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReportMarkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReportMark entities.
+func (m *ReportMarkMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReportMarkMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReportMarkMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReportMark.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// Where appends a list predicates to the ReportMarkMutation builder.
+func (m *ReportMarkMutation) Where(ps ...predicate.ReportMark) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReportMarkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReportMarkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReportMark, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReportMarkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReportMarkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReportMark).
+func (m *ReportMarkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReportMarkMutation) Fields() []string {
+	fields := make([]string, 0, 0)
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReportMarkMutation) Field(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReportMarkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	return nil, fmt.Errorf("unknown ReportMark field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportMarkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ReportMark field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReportMarkMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReportMarkMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportMarkMutation) AddField(name string, value ent.Value) error {
+	return fmt.Errorf("unknown ReportMark numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReportMarkMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReportMarkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReportMarkMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReportMark nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReportMarkMutation) ResetField(name string) error {
+	return fmt.Errorf("unknown ReportMark field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReportMarkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReportMarkMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReportMarkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReportMarkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReportMarkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReportMarkMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReportMarkMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReportMark unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReportMarkMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReportMark edge %s", name)
+}
+
+// ReportRollupMutation represents an operation that mutates the ReportRollup nodes in the graph.
+type ReportRollupMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	merchant_id   *string
+	total         *bool
+	hour          *time.Time
+	currency      *string
+	connector     *string
+	method        *string
+	payments      *int64
+	addpayments   *int64
+	succeeded     *int64
+	addsucceeded  *int64
+	failed        *int64
+	addfailed     *int64
+	authorized    *int64
+	addauthorized *int64
+	declined      *int64
+	adddeclined   *int64
+	refunds       *int64
+	addrefunds    *int64
+	disputes      *int64
+	adddisputes   *int64
+	gross         *int64
+	addgross      *int64
+	fees          *int64
+	addfees       *int64
+	refunded      *int64
+	addrefunded   *int64
+	disputed      *int64
+	adddisputed   *int64
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ReportRollup, error)
+	predicates    []predicate.ReportRollup
+}
+
+var _ ent.Mutation = (*ReportRollupMutation)(nil)
+
+// reportrollupOption allows management of the mutation configuration using functional options.
+type reportrollupOption func(*ReportRollupMutation)
+
+// newReportRollupMutation creates new mutation for the ReportRollup entity.
+func newReportRollupMutation(c config, op Op, opts ...reportrollupOption) *ReportRollupMutation {
+	m := &ReportRollupMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReportRollup,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReportRollupID sets the ID field of the mutation.
+func withReportRollupID(id string) reportrollupOption {
+	return func(m *ReportRollupMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReportRollup
+		)
+		m.oldValue = func(ctx context.Context) (*ReportRollup, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReportRollup.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReportRollup sets the old ReportRollup of the mutation.
+func withReportRollup(node *ReportRollup) reportrollupOption {
+	return func(m *ReportRollupMutation) {
+		m.oldValue = func(context.Context) (*ReportRollup, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReportRollupMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReportRollupMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReportRollup entities.
+func (m *ReportRollupMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReportRollupMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReportRollupMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReportRollup.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetMerchantID sets the "merchant_id" field.
+func (m *ReportRollupMutation) SetMerchantID(s string) {
+	m.merchant_id = &s
+}
+
+// MerchantID returns the value of the "merchant_id" field in the mutation.
+func (m *ReportRollupMutation) MerchantID() (r string, exists bool) {
+	v := m.merchant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMerchantID returns the old "merchant_id" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldMerchantID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMerchantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMerchantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMerchantID: %w", err)
+	}
+	return oldValue.MerchantID, nil
+}
+
+// ResetMerchantID resets all changes to the "merchant_id" field.
+func (m *ReportRollupMutation) ResetMerchantID() {
+	m.merchant_id = nil
+}
+
+// SetTotal sets the "total" field.
+func (m *ReportRollupMutation) SetTotal(b bool) {
+	m.total = &b
+}
+
+// Total returns the value of the "total" field in the mutation.
+func (m *ReportRollupMutation) Total() (r bool, exists bool) {
+	v := m.total
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTotal returns the old "total" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldTotal(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTotal is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTotal requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTotal: %w", err)
+	}
+	return oldValue.Total, nil
+}
+
+// ResetTotal resets all changes to the "total" field.
+func (m *ReportRollupMutation) ResetTotal() {
+	m.total = nil
+}
+
+// SetHour sets the "hour" field.
+func (m *ReportRollupMutation) SetHour(t time.Time) {
+	m.hour = &t
+}
+
+// Hour returns the value of the "hour" field in the mutation.
+func (m *ReportRollupMutation) Hour() (r time.Time, exists bool) {
+	v := m.hour
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHour returns the old "hour" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldHour(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHour is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHour requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHour: %w", err)
+	}
+	return oldValue.Hour, nil
+}
+
+// ResetHour resets all changes to the "hour" field.
+func (m *ReportRollupMutation) ResetHour() {
+	m.hour = nil
+}
+
+// SetCurrency sets the "currency" field.
+func (m *ReportRollupMutation) SetCurrency(s string) {
+	m.currency = &s
+}
+
+// Currency returns the value of the "currency" field in the mutation.
+func (m *ReportRollupMutation) Currency() (r string, exists bool) {
+	v := m.currency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrency returns the old "currency" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldCurrency(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrency: %w", err)
+	}
+	return oldValue.Currency, nil
+}
+
+// ResetCurrency resets all changes to the "currency" field.
+func (m *ReportRollupMutation) ResetCurrency() {
+	m.currency = nil
+}
+
+// SetConnector sets the "connector" field.
+func (m *ReportRollupMutation) SetConnector(s string) {
+	m.connector = &s
+}
+
+// Connector returns the value of the "connector" field in the mutation.
+func (m *ReportRollupMutation) Connector() (r string, exists bool) {
+	v := m.connector
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnector returns the old "connector" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldConnector(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnector is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnector requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnector: %w", err)
+	}
+	return oldValue.Connector, nil
+}
+
+// ResetConnector resets all changes to the "connector" field.
+func (m *ReportRollupMutation) ResetConnector() {
+	m.connector = nil
+}
+
+// SetMethod sets the "method" field.
+func (m *ReportRollupMutation) SetMethod(s string) {
+	m.method = &s
+}
+
+// Method returns the value of the "method" field in the mutation.
+func (m *ReportRollupMutation) Method() (r string, exists bool) {
+	v := m.method
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMethod returns the old "method" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldMethod(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMethod is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMethod requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMethod: %w", err)
+	}
+	return oldValue.Method, nil
+}
+
+// ResetMethod resets all changes to the "method" field.
+func (m *ReportRollupMutation) ResetMethod() {
+	m.method = nil
+}
+
+// SetPayments sets the "payments" field.
+func (m *ReportRollupMutation) SetPayments(i int64) {
+	m.payments = &i
+	m.addpayments = nil
+}
+
+// Payments returns the value of the "payments" field in the mutation.
+func (m *ReportRollupMutation) Payments() (r int64, exists bool) {
+	v := m.payments
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayments returns the old "payments" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldPayments(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayments is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayments requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayments: %w", err)
+	}
+	return oldValue.Payments, nil
+}
+
+// AddPayments adds i to the "payments" field.
+func (m *ReportRollupMutation) AddPayments(i int64) {
+	if m.addpayments != nil {
+		*m.addpayments += i
+	} else {
+		m.addpayments = &i
+	}
+}
+
+// AddedPayments returns the value that was added to the "payments" field in this mutation.
+func (m *ReportRollupMutation) AddedPayments() (r int64, exists bool) {
+	v := m.addpayments
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPayments resets all changes to the "payments" field.
+func (m *ReportRollupMutation) ResetPayments() {
+	m.payments = nil
+	m.addpayments = nil
+}
+
+// SetSucceeded sets the "succeeded" field.
+func (m *ReportRollupMutation) SetSucceeded(i int64) {
+	m.succeeded = &i
+	m.addsucceeded = nil
+}
+
+// Succeeded returns the value of the "succeeded" field in the mutation.
+func (m *ReportRollupMutation) Succeeded() (r int64, exists bool) {
+	v := m.succeeded
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSucceeded returns the old "succeeded" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldSucceeded(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSucceeded is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSucceeded requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSucceeded: %w", err)
+	}
+	return oldValue.Succeeded, nil
+}
+
+// AddSucceeded adds i to the "succeeded" field.
+func (m *ReportRollupMutation) AddSucceeded(i int64) {
+	if m.addsucceeded != nil {
+		*m.addsucceeded += i
+	} else {
+		m.addsucceeded = &i
+	}
+}
+
+// AddedSucceeded returns the value that was added to the "succeeded" field in this mutation.
+func (m *ReportRollupMutation) AddedSucceeded() (r int64, exists bool) {
+	v := m.addsucceeded
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSucceeded resets all changes to the "succeeded" field.
+func (m *ReportRollupMutation) ResetSucceeded() {
+	m.succeeded = nil
+	m.addsucceeded = nil
+}
+
+// SetFailed sets the "failed" field.
+func (m *ReportRollupMutation) SetFailed(i int64) {
+	m.failed = &i
+	m.addfailed = nil
+}
+
+// Failed returns the value of the "failed" field in the mutation.
+func (m *ReportRollupMutation) Failed() (r int64, exists bool) {
+	v := m.failed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailed returns the old "failed" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldFailed(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailed: %w", err)
+	}
+	return oldValue.Failed, nil
+}
+
+// AddFailed adds i to the "failed" field.
+func (m *ReportRollupMutation) AddFailed(i int64) {
+	if m.addfailed != nil {
+		*m.addfailed += i
+	} else {
+		m.addfailed = &i
+	}
+}
+
+// AddedFailed returns the value that was added to the "failed" field in this mutation.
+func (m *ReportRollupMutation) AddedFailed() (r int64, exists bool) {
+	v := m.addfailed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFailed resets all changes to the "failed" field.
+func (m *ReportRollupMutation) ResetFailed() {
+	m.failed = nil
+	m.addfailed = nil
+}
+
+// SetAuthorized sets the "authorized" field.
+func (m *ReportRollupMutation) SetAuthorized(i int64) {
+	m.authorized = &i
+	m.addauthorized = nil
+}
+
+// Authorized returns the value of the "authorized" field in the mutation.
+func (m *ReportRollupMutation) Authorized() (r int64, exists bool) {
+	v := m.authorized
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAuthorized returns the old "authorized" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldAuthorized(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAuthorized is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAuthorized requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAuthorized: %w", err)
+	}
+	return oldValue.Authorized, nil
+}
+
+// AddAuthorized adds i to the "authorized" field.
+func (m *ReportRollupMutation) AddAuthorized(i int64) {
+	if m.addauthorized != nil {
+		*m.addauthorized += i
+	} else {
+		m.addauthorized = &i
+	}
+}
+
+// AddedAuthorized returns the value that was added to the "authorized" field in this mutation.
+func (m *ReportRollupMutation) AddedAuthorized() (r int64, exists bool) {
+	v := m.addauthorized
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAuthorized resets all changes to the "authorized" field.
+func (m *ReportRollupMutation) ResetAuthorized() {
+	m.authorized = nil
+	m.addauthorized = nil
+}
+
+// SetDeclined sets the "declined" field.
+func (m *ReportRollupMutation) SetDeclined(i int64) {
+	m.declined = &i
+	m.adddeclined = nil
+}
+
+// Declined returns the value of the "declined" field in the mutation.
+func (m *ReportRollupMutation) Declined() (r int64, exists bool) {
+	v := m.declined
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeclined returns the old "declined" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldDeclined(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeclined is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeclined requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeclined: %w", err)
+	}
+	return oldValue.Declined, nil
+}
+
+// AddDeclined adds i to the "declined" field.
+func (m *ReportRollupMutation) AddDeclined(i int64) {
+	if m.adddeclined != nil {
+		*m.adddeclined += i
+	} else {
+		m.adddeclined = &i
+	}
+}
+
+// AddedDeclined returns the value that was added to the "declined" field in this mutation.
+func (m *ReportRollupMutation) AddedDeclined() (r int64, exists bool) {
+	v := m.adddeclined
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDeclined resets all changes to the "declined" field.
+func (m *ReportRollupMutation) ResetDeclined() {
+	m.declined = nil
+	m.adddeclined = nil
+}
+
+// SetRefunds sets the "refunds" field.
+func (m *ReportRollupMutation) SetRefunds(i int64) {
+	m.refunds = &i
+	m.addrefunds = nil
+}
+
+// Refunds returns the value of the "refunds" field in the mutation.
+func (m *ReportRollupMutation) Refunds() (r int64, exists bool) {
+	v := m.refunds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefunds returns the old "refunds" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldRefunds(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefunds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefunds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefunds: %w", err)
+	}
+	return oldValue.Refunds, nil
+}
+
+// AddRefunds adds i to the "refunds" field.
+func (m *ReportRollupMutation) AddRefunds(i int64) {
+	if m.addrefunds != nil {
+		*m.addrefunds += i
+	} else {
+		m.addrefunds = &i
+	}
+}
+
+// AddedRefunds returns the value that was added to the "refunds" field in this mutation.
+func (m *ReportRollupMutation) AddedRefunds() (r int64, exists bool) {
+	v := m.addrefunds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefunds resets all changes to the "refunds" field.
+func (m *ReportRollupMutation) ResetRefunds() {
+	m.refunds = nil
+	m.addrefunds = nil
+}
+
+// SetDisputes sets the "disputes" field.
+func (m *ReportRollupMutation) SetDisputes(i int64) {
+	m.disputes = &i
+	m.adddisputes = nil
+}
+
+// Disputes returns the value of the "disputes" field in the mutation.
+func (m *ReportRollupMutation) Disputes() (r int64, exists bool) {
+	v := m.disputes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisputes returns the old "disputes" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldDisputes(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisputes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisputes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisputes: %w", err)
+	}
+	return oldValue.Disputes, nil
+}
+
+// AddDisputes adds i to the "disputes" field.
+func (m *ReportRollupMutation) AddDisputes(i int64) {
+	if m.adddisputes != nil {
+		*m.adddisputes += i
+	} else {
+		m.adddisputes = &i
+	}
+}
+
+// AddedDisputes returns the value that was added to the "disputes" field in this mutation.
+func (m *ReportRollupMutation) AddedDisputes() (r int64, exists bool) {
+	v := m.adddisputes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDisputes resets all changes to the "disputes" field.
+func (m *ReportRollupMutation) ResetDisputes() {
+	m.disputes = nil
+	m.adddisputes = nil
+}
+
+// SetGross sets the "gross" field.
+func (m *ReportRollupMutation) SetGross(i int64) {
+	m.gross = &i
+	m.addgross = nil
+}
+
+// Gross returns the value of the "gross" field in the mutation.
+func (m *ReportRollupMutation) Gross() (r int64, exists bool) {
+	v := m.gross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGross returns the old "gross" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldGross(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGross is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGross requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGross: %w", err)
+	}
+	return oldValue.Gross, nil
+}
+
+// AddGross adds i to the "gross" field.
+func (m *ReportRollupMutation) AddGross(i int64) {
+	if m.addgross != nil {
+		*m.addgross += i
+	} else {
+		m.addgross = &i
+	}
+}
+
+// AddedGross returns the value that was added to the "gross" field in this mutation.
+func (m *ReportRollupMutation) AddedGross() (r int64, exists bool) {
+	v := m.addgross
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGross resets all changes to the "gross" field.
+func (m *ReportRollupMutation) ResetGross() {
+	m.gross = nil
+	m.addgross = nil
+}
+
+// SetFees sets the "fees" field.
+func (m *ReportRollupMutation) SetFees(i int64) {
+	m.fees = &i
+	m.addfees = nil
+}
+
+// Fees returns the value of the "fees" field in the mutation.
+func (m *ReportRollupMutation) Fees() (r int64, exists bool) {
+	v := m.fees
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFees returns the old "fees" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldFees(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFees is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFees requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFees: %w", err)
+	}
+	return oldValue.Fees, nil
+}
+
+// AddFees adds i to the "fees" field.
+func (m *ReportRollupMutation) AddFees(i int64) {
+	if m.addfees != nil {
+		*m.addfees += i
+	} else {
+		m.addfees = &i
+	}
+}
+
+// AddedFees returns the value that was added to the "fees" field in this mutation.
+func (m *ReportRollupMutation) AddedFees() (r int64, exists bool) {
+	v := m.addfees
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFees resets all changes to the "fees" field.
+func (m *ReportRollupMutation) ResetFees() {
+	m.fees = nil
+	m.addfees = nil
+}
+
+// SetRefunded sets the "refunded" field.
+func (m *ReportRollupMutation) SetRefunded(i int64) {
+	m.refunded = &i
+	m.addrefunded = nil
+}
+
+// Refunded returns the value of the "refunded" field in the mutation.
+func (m *ReportRollupMutation) Refunded() (r int64, exists bool) {
+	v := m.refunded
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefunded returns the old "refunded" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldRefunded(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefunded is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefunded requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefunded: %w", err)
+	}
+	return oldValue.Refunded, nil
+}
+
+// AddRefunded adds i to the "refunded" field.
+func (m *ReportRollupMutation) AddRefunded(i int64) {
+	if m.addrefunded != nil {
+		*m.addrefunded += i
+	} else {
+		m.addrefunded = &i
+	}
+}
+
+// AddedRefunded returns the value that was added to the "refunded" field in this mutation.
+func (m *ReportRollupMutation) AddedRefunded() (r int64, exists bool) {
+	v := m.addrefunded
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRefunded resets all changes to the "refunded" field.
+func (m *ReportRollupMutation) ResetRefunded() {
+	m.refunded = nil
+	m.addrefunded = nil
+}
+
+// SetDisputed sets the "disputed" field.
+func (m *ReportRollupMutation) SetDisputed(i int64) {
+	m.disputed = &i
+	m.adddisputed = nil
+}
+
+// Disputed returns the value of the "disputed" field in the mutation.
+func (m *ReportRollupMutation) Disputed() (r int64, exists bool) {
+	v := m.disputed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDisputed returns the old "disputed" field's value of the ReportRollup entity.
+// If the ReportRollup object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReportRollupMutation) OldDisputed(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDisputed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDisputed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDisputed: %w", err)
+	}
+	return oldValue.Disputed, nil
+}
+
+// AddDisputed adds i to the "disputed" field.
+func (m *ReportRollupMutation) AddDisputed(i int64) {
+	if m.adddisputed != nil {
+		*m.adddisputed += i
+	} else {
+		m.adddisputed = &i
+	}
+}
+
+// AddedDisputed returns the value that was added to the "disputed" field in this mutation.
+func (m *ReportRollupMutation) AddedDisputed() (r int64, exists bool) {
+	v := m.adddisputed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDisputed resets all changes to the "disputed" field.
+func (m *ReportRollupMutation) ResetDisputed() {
+	m.disputed = nil
+	m.adddisputed = nil
+}
+
+// Where appends a list predicates to the ReportRollupMutation builder.
+func (m *ReportRollupMutation) Where(ps ...predicate.ReportRollup) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReportRollupMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReportRollupMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReportRollup, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReportRollupMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReportRollupMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReportRollup).
+func (m *ReportRollupMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReportRollupMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.merchant_id != nil {
+		fields = append(fields, reportrollup.FieldMerchantID)
+	}
+	if m.total != nil {
+		fields = append(fields, reportrollup.FieldTotal)
+	}
+	if m.hour != nil {
+		fields = append(fields, reportrollup.FieldHour)
+	}
+	if m.currency != nil {
+		fields = append(fields, reportrollup.FieldCurrency)
+	}
+	if m.connector != nil {
+		fields = append(fields, reportrollup.FieldConnector)
+	}
+	if m.method != nil {
+		fields = append(fields, reportrollup.FieldMethod)
+	}
+	if m.payments != nil {
+		fields = append(fields, reportrollup.FieldPayments)
+	}
+	if m.succeeded != nil {
+		fields = append(fields, reportrollup.FieldSucceeded)
+	}
+	if m.failed != nil {
+		fields = append(fields, reportrollup.FieldFailed)
+	}
+	if m.authorized != nil {
+		fields = append(fields, reportrollup.FieldAuthorized)
+	}
+	if m.declined != nil {
+		fields = append(fields, reportrollup.FieldDeclined)
+	}
+	if m.refunds != nil {
+		fields = append(fields, reportrollup.FieldRefunds)
+	}
+	if m.disputes != nil {
+		fields = append(fields, reportrollup.FieldDisputes)
+	}
+	if m.gross != nil {
+		fields = append(fields, reportrollup.FieldGross)
+	}
+	if m.fees != nil {
+		fields = append(fields, reportrollup.FieldFees)
+	}
+	if m.refunded != nil {
+		fields = append(fields, reportrollup.FieldRefunded)
+	}
+	if m.disputed != nil {
+		fields = append(fields, reportrollup.FieldDisputed)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReportRollupMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case reportrollup.FieldMerchantID:
+		return m.MerchantID()
+	case reportrollup.FieldTotal:
+		return m.Total()
+	case reportrollup.FieldHour:
+		return m.Hour()
+	case reportrollup.FieldCurrency:
+		return m.Currency()
+	case reportrollup.FieldConnector:
+		return m.Connector()
+	case reportrollup.FieldMethod:
+		return m.Method()
+	case reportrollup.FieldPayments:
+		return m.Payments()
+	case reportrollup.FieldSucceeded:
+		return m.Succeeded()
+	case reportrollup.FieldFailed:
+		return m.Failed()
+	case reportrollup.FieldAuthorized:
+		return m.Authorized()
+	case reportrollup.FieldDeclined:
+		return m.Declined()
+	case reportrollup.FieldRefunds:
+		return m.Refunds()
+	case reportrollup.FieldDisputes:
+		return m.Disputes()
+	case reportrollup.FieldGross:
+		return m.Gross()
+	case reportrollup.FieldFees:
+		return m.Fees()
+	case reportrollup.FieldRefunded:
+		return m.Refunded()
+	case reportrollup.FieldDisputed:
+		return m.Disputed()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReportRollupMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case reportrollup.FieldMerchantID:
+		return m.OldMerchantID(ctx)
+	case reportrollup.FieldTotal:
+		return m.OldTotal(ctx)
+	case reportrollup.FieldHour:
+		return m.OldHour(ctx)
+	case reportrollup.FieldCurrency:
+		return m.OldCurrency(ctx)
+	case reportrollup.FieldConnector:
+		return m.OldConnector(ctx)
+	case reportrollup.FieldMethod:
+		return m.OldMethod(ctx)
+	case reportrollup.FieldPayments:
+		return m.OldPayments(ctx)
+	case reportrollup.FieldSucceeded:
+		return m.OldSucceeded(ctx)
+	case reportrollup.FieldFailed:
+		return m.OldFailed(ctx)
+	case reportrollup.FieldAuthorized:
+		return m.OldAuthorized(ctx)
+	case reportrollup.FieldDeclined:
+		return m.OldDeclined(ctx)
+	case reportrollup.FieldRefunds:
+		return m.OldRefunds(ctx)
+	case reportrollup.FieldDisputes:
+		return m.OldDisputes(ctx)
+	case reportrollup.FieldGross:
+		return m.OldGross(ctx)
+	case reportrollup.FieldFees:
+		return m.OldFees(ctx)
+	case reportrollup.FieldRefunded:
+		return m.OldRefunded(ctx)
+	case reportrollup.FieldDisputed:
+		return m.OldDisputed(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReportRollup field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportRollupMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case reportrollup.FieldMerchantID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMerchantID(v)
+		return nil
+	case reportrollup.FieldTotal:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTotal(v)
+		return nil
+	case reportrollup.FieldHour:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHour(v)
+		return nil
+	case reportrollup.FieldCurrency:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrency(v)
+		return nil
+	case reportrollup.FieldConnector:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnector(v)
+		return nil
+	case reportrollup.FieldMethod:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMethod(v)
+		return nil
+	case reportrollup.FieldPayments:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayments(v)
+		return nil
+	case reportrollup.FieldSucceeded:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSucceeded(v)
+		return nil
+	case reportrollup.FieldFailed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailed(v)
+		return nil
+	case reportrollup.FieldAuthorized:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAuthorized(v)
+		return nil
+	case reportrollup.FieldDeclined:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeclined(v)
+		return nil
+	case reportrollup.FieldRefunds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefunds(v)
+		return nil
+	case reportrollup.FieldDisputes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisputes(v)
+		return nil
+	case reportrollup.FieldGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGross(v)
+		return nil
+	case reportrollup.FieldFees:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFees(v)
+		return nil
+	case reportrollup.FieldRefunded:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefunded(v)
+		return nil
+	case reportrollup.FieldDisputed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDisputed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReportRollup field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReportRollupMutation) AddedFields() []string {
+	var fields []string
+	if m.addpayments != nil {
+		fields = append(fields, reportrollup.FieldPayments)
+	}
+	if m.addsucceeded != nil {
+		fields = append(fields, reportrollup.FieldSucceeded)
+	}
+	if m.addfailed != nil {
+		fields = append(fields, reportrollup.FieldFailed)
+	}
+	if m.addauthorized != nil {
+		fields = append(fields, reportrollup.FieldAuthorized)
+	}
+	if m.adddeclined != nil {
+		fields = append(fields, reportrollup.FieldDeclined)
+	}
+	if m.addrefunds != nil {
+		fields = append(fields, reportrollup.FieldRefunds)
+	}
+	if m.adddisputes != nil {
+		fields = append(fields, reportrollup.FieldDisputes)
+	}
+	if m.addgross != nil {
+		fields = append(fields, reportrollup.FieldGross)
+	}
+	if m.addfees != nil {
+		fields = append(fields, reportrollup.FieldFees)
+	}
+	if m.addrefunded != nil {
+		fields = append(fields, reportrollup.FieldRefunded)
+	}
+	if m.adddisputed != nil {
+		fields = append(fields, reportrollup.FieldDisputed)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReportRollupMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case reportrollup.FieldPayments:
+		return m.AddedPayments()
+	case reportrollup.FieldSucceeded:
+		return m.AddedSucceeded()
+	case reportrollup.FieldFailed:
+		return m.AddedFailed()
+	case reportrollup.FieldAuthorized:
+		return m.AddedAuthorized()
+	case reportrollup.FieldDeclined:
+		return m.AddedDeclined()
+	case reportrollup.FieldRefunds:
+		return m.AddedRefunds()
+	case reportrollup.FieldDisputes:
+		return m.AddedDisputes()
+	case reportrollup.FieldGross:
+		return m.AddedGross()
+	case reportrollup.FieldFees:
+		return m.AddedFees()
+	case reportrollup.FieldRefunded:
+		return m.AddedRefunded()
+	case reportrollup.FieldDisputed:
+		return m.AddedDisputed()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReportRollupMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case reportrollup.FieldPayments:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPayments(v)
+		return nil
+	case reportrollup.FieldSucceeded:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSucceeded(v)
+		return nil
+	case reportrollup.FieldFailed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFailed(v)
+		return nil
+	case reportrollup.FieldAuthorized:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAuthorized(v)
+		return nil
+	case reportrollup.FieldDeclined:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDeclined(v)
+		return nil
+	case reportrollup.FieldRefunds:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefunds(v)
+		return nil
+	case reportrollup.FieldDisputes:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDisputes(v)
+		return nil
+	case reportrollup.FieldGross:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGross(v)
+		return nil
+	case reportrollup.FieldFees:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFees(v)
+		return nil
+	case reportrollup.FieldRefunded:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRefunded(v)
+		return nil
+	case reportrollup.FieldDisputed:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDisputed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReportRollup numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReportRollupMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReportRollupMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReportRollupMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ReportRollup nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReportRollupMutation) ResetField(name string) error {
+	switch name {
+	case reportrollup.FieldMerchantID:
+		m.ResetMerchantID()
+		return nil
+	case reportrollup.FieldTotal:
+		m.ResetTotal()
+		return nil
+	case reportrollup.FieldHour:
+		m.ResetHour()
+		return nil
+	case reportrollup.FieldCurrency:
+		m.ResetCurrency()
+		return nil
+	case reportrollup.FieldConnector:
+		m.ResetConnector()
+		return nil
+	case reportrollup.FieldMethod:
+		m.ResetMethod()
+		return nil
+	case reportrollup.FieldPayments:
+		m.ResetPayments()
+		return nil
+	case reportrollup.FieldSucceeded:
+		m.ResetSucceeded()
+		return nil
+	case reportrollup.FieldFailed:
+		m.ResetFailed()
+		return nil
+	case reportrollup.FieldAuthorized:
+		m.ResetAuthorized()
+		return nil
+	case reportrollup.FieldDeclined:
+		m.ResetDeclined()
+		return nil
+	case reportrollup.FieldRefunds:
+		m.ResetRefunds()
+		return nil
+	case reportrollup.FieldDisputes:
+		m.ResetDisputes()
+		return nil
+	case reportrollup.FieldGross:
+		m.ResetGross()
+		return nil
+	case reportrollup.FieldFees:
+		m.ResetFees()
+		return nil
+	case reportrollup.FieldRefunded:
+		m.ResetRefunded()
+		return nil
+	case reportrollup.FieldDisputed:
+		m.ResetDisputed()
+		return nil
+	}
+	return fmt.Errorf("unknown ReportRollup field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReportRollupMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReportRollupMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReportRollupMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReportRollupMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReportRollupMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReportRollupMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReportRollupMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReportRollup unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReportRollupMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReportRollup edge %s", name)
 }
 
 // RiskCounterMutation represents an operation that mutates the RiskCounter nodes in the graph.

@@ -17,6 +17,7 @@ import (
 	"github.com/straitpay/strait/ent/dayclose"
 	"github.com/straitpay/strait/ent/dayclosebalance"
 	"github.com/straitpay/strait/ent/dayclosestatement"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -34,6 +35,7 @@ import (
 	"github.com/straitpay/strait/ent/payout"
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
@@ -62,6 +64,7 @@ var IDPrefixTables = map[string]string{
 	"dcl":  dayclose.Table,
 	"dcb":  dayclosebalance.Table,
 	"dcs":  dayclosestatement.Table,
+	"dsc":  discrepancy.Table,
 	"dsp":  dispute.Table,
 	"dse":  disputeevent.Table,
 	"dsf":  disputefile.Table,
@@ -79,6 +82,7 @@ var IDPrefixTables = map[string]string{
 	"po":   payout.Table,
 	"psc":  payoutschedule.Table,
 	"pst":  posting.Table,
+	"rcn":  reconciliationrun.Table,
 	"ref":  refund.Table,
 	"rkc":  riskcounter.Table,
 	"rsk":  riskrule.Table,

@@ -42,6 +42,8 @@ type Tx struct {
 	DayCloseBalance *DayCloseBalanceClient
 	// DayCloseStatement is the client for interacting with the DayCloseStatement builders.
 	DayCloseStatement *DayCloseStatementClient
+	// Discrepancy is the client for interacting with the Discrepancy builders.
+	Discrepancy *DiscrepancyClient
 	// Dispute is the client for interacting with the Dispute builders.
 	Dispute *DisputeClient
 	// DisputeEvent is the client for interacting with the DisputeEvent builders.
@@ -80,8 +82,18 @@ type Tx struct {
 	PayoutSchedule *PayoutScheduleClient
 	// Posting is the client for interacting with the Posting builders.
 	Posting *PostingClient
+	// ReconciliationLine is the client for interacting with the ReconciliationLine builders.
+	ReconciliationLine *ReconciliationLineClient
+	// ReconciliationRun is the client for interacting with the ReconciliationRun builders.
+	ReconciliationRun *ReconciliationRunClient
 	// Refund is the client for interacting with the Refund builders.
 	Refund *RefundClient
+	// ReportCursor is the client for interacting with the ReportCursor builders.
+	ReportCursor *ReportCursorClient
+	// ReportMark is the client for interacting with the ReportMark builders.
+	ReportMark *ReportMarkClient
+	// ReportRollup is the client for interacting with the ReportRollup builders.
+	ReportRollup *ReportRollupClient
 	// RiskCounter is the client for interacting with the RiskCounter builders.
 	RiskCounter *RiskCounterClient
 	// RiskRule is the client for interacting with the RiskRule builders.
@@ -247,6 +259,7 @@ func (tx *Tx) init() {
 	tx.DayClose = NewDayCloseClient(tx.config)
 	tx.DayCloseBalance = NewDayCloseBalanceClient(tx.config)
 	tx.DayCloseStatement = NewDayCloseStatementClient(tx.config)
+	tx.Discrepancy = NewDiscrepancyClient(tx.config)
 	tx.Dispute = NewDisputeClient(tx.config)
 	tx.DisputeEvent = NewDisputeEventClient(tx.config)
 	tx.DisputeFile = NewDisputeFileClient(tx.config)
@@ -266,7 +279,12 @@ func (tx *Tx) init() {
 	tx.Payout = NewPayoutClient(tx.config)
 	tx.PayoutSchedule = NewPayoutScheduleClient(tx.config)
 	tx.Posting = NewPostingClient(tx.config)
+	tx.ReconciliationLine = NewReconciliationLineClient(tx.config)
+	tx.ReconciliationRun = NewReconciliationRunClient(tx.config)
 	tx.Refund = NewRefundClient(tx.config)
+	tx.ReportCursor = NewReportCursorClient(tx.config)
+	tx.ReportMark = NewReportMarkClient(tx.config)
+	tx.ReportRollup = NewReportRollupClient(tx.config)
 	tx.RiskCounter = NewRiskCounterClient(tx.config)
 	tx.RiskRule = NewRiskRuleClient(tx.config)
 	tx.RoutingRule = NewRoutingRuleClient(tx.config)

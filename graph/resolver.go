@@ -19,8 +19,10 @@ import (
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/ledger"
-	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/payouts"
+	"github.com/straitpay/strait/payments/positions"
+	"github.com/straitpay/strait/payments/recon"
+	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/rulebook"
 	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -39,6 +41,8 @@ type Resolver struct {
 	SettlementService *settlement.Service
 	// PayoutService is bank accounts, payouts and payout schedules.
 	PayoutService *payouts.Service
+	// Recon reconciles channel settlement reports (docs/settlement.md).
+	Recon *recon.Service
 	// Cashier is the payment core (docs/payments.md).
 	Cashier *cashier.Service
 	// Rules stores the operators' risk and routing rules.
@@ -60,6 +64,9 @@ type Resolver struct {
 	// Positions compares the channels' balances with the ledger
 	// (docs/settlement.md#channel-positions).
 	Positions *positions.Service
+	// Reports answers merchantReport and operatorReport from the rollups
+	// (docs/events.md, "Reports").
+	Reports *reports.Service
 }
 
 // NewSchema returns the executable schema over r.

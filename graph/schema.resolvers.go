@@ -26,6 +26,8 @@ import (
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/payouts"
 	"github.com/straitpay/strait/payments/positions"
+	"github.com/straitpay/strait/payments/recon"
+	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -234,6 +236,16 @@ func (r *dayStatementLineResolver) Currency(ctx context.Context, obj *ledger.Day
 // Currency is the resolver for the currency field.
 func (r *dayTrialBalanceLineResolver) Currency(ctx context.Context, obj *ledger.DayBalance) (string, error) {
 	return obj.Currency.Code(), nil
+}
+
+// Kind is the resolver for the kind field.
+func (r *discrepancyResolver) Kind(ctx context.Context, obj *recon.Discrepancy) (model.ReconciliationClass, error) {
+	return reconciliationClass(obj.Kind), nil
+}
+
+// Status is the resolver for the status field.
+func (r *discrepancyResolver) Status(ctx context.Context, obj *recon.Discrepancy) (model.DiscrepancyStatus, error) {
+	return model.DiscrepancyStatus(obj.Status), nil
 }
 
 // Evidence is the resolver for the evidence field.
@@ -473,6 +485,16 @@ func (r *mutationResolver) CheckChannelPositions(ctx context.Context) ([]*positi
 // CloseDay is the resolver for the closeDay field.
 func (r *mutationResolver) CloseDay(ctx context.Context, input model.CloseDayInput) (*ledger.DayClose, error) {
 	return r.Ledger.CloseDay(ctx, input.Day, input.Timezone)
+}
+
+// RunReconciliation is the resolver for the runReconciliation field.
+func (r *mutationResolver) RunReconciliation(ctx context.Context, connector string, day string) (*recon.Run, error) {
+	return r.Recon.Reconcile(ctx, connector, day)
+}
+
+// ResolveDiscrepancy is the resolver for the resolveDiscrepancy field.
+func (r *mutationResolver) ResolveDiscrepancy(ctx context.Context, input model.ResolveDiscrepancyInput) (*recon.Discrepancy, error) {
+	return r.resolveDiscrepancy(ctx, input)
 }
 
 // UpdateDisputeEvidence is the resolver for the updateDisputeEvidence field.
@@ -723,6 +745,21 @@ func (r *queryResolver) DayStatement(ctx context.Context, day string) ([]*ledger
 	return pointers(r.Ledger.DayStatement(ctx, day))
 }
 
+// ReconciliationRuns is the resolver for the reconciliationRuns field.
+func (r *queryResolver) ReconciliationRuns(ctx context.Context, connector *string, first *int) ([]*recon.Run, error) {
+	return r.Recon.Runs(ctx, deref(connector), deref(first))
+}
+
+// ReconciliationRun is the resolver for the reconciliationRun field.
+func (r *queryResolver) ReconciliationRun(ctx context.Context, id string) (*recon.Run, error) {
+	return r.Recon.RunByID(ctx, id)
+}
+
+// Discrepancies is the resolver for the discrepancies field.
+func (r *queryResolver) Discrepancies(ctx context.Context, filter *model.DiscrepanciesFilter, first *int, after *string) ([]*recon.Discrepancy, error) {
+	return r.discrepancies(ctx, filter, first, after)
+}
+
 // Dispute is the resolver for the dispute field.
 func (r *queryResolver) Dispute(ctx context.Context, id string) (*ent.Dispute, error) {
 	return r.Resolver.Disputes.Dispute(ctx, id)
@@ -766,6 +803,34 @@ func (r *queryResolver) Payout(ctx context.Context, id string) (*payouts.Payout,
 // PayoutSchedule is the resolver for the payoutSchedule field.
 func (r *queryResolver) PayoutSchedule(ctx context.Context) (*payouts.Schedule, error) {
 	return r.PayoutService.Schedule(ctx, merchantOf(ctx))
+}
+
+// MerchantReport is the resolver for the merchantReport field.
+func (r *queryResolver) MerchantReport(ctx context.Context, from string, to string, groupBy reports.GroupBy, timezone *string) (*reports.Report, error) {
+	return r.merchantReport(ctx, reportQuery(from, to, groupBy, timezone, nil))
+}
+
+// OperatorReport is the resolver for the operatorReport field.
+func (r *queryResolver) OperatorReport(ctx context.Context, from string, to string, groupBy reports.GroupBy, timezone *string, merchantID *string) (*reports.Report, error) {
+	return r.operatorReport(ctx, reportQuery(from, to, groupBy, timezone, merchantID))
+}
+
+// Status is the resolver for the status field.
+func (r *reconciliationRunResolver) Status(ctx context.Context, obj *recon.Run) (model.ReconciliationRunStatus, error) {
+	return model.ReconciliationRunStatus(obj.Status), nil
+}
+
+// Counts is the resolver for the counts field.
+func (r *reconciliationRunResolver) Counts(ctx context.Context, obj *recon.Run) ([]*model.ReconciliationCount, error) {
+	return reconciliationCounts(obj), nil
+}
+
+// Error is the resolver for the error field.
+func (r *reconciliationRunResolver) Error(ctx context.Context, obj *recon.Run) (*string, error) {
+	if obj.Error == "" {
+		return nil, nil
+	}
+	return &obj.Error, nil
 }
 
 // Params is the resolver for the params field.
@@ -922,6 +987,9 @@ func (r *Resolver) DayTrialBalanceLine() generated.DayTrialBalanceLineResolver {
 	return &dayTrialBalanceLineResolver{r}
 }
 
+// Discrepancy returns generated.DiscrepancyResolver implementation.
+func (r *Resolver) Discrepancy() generated.DiscrepancyResolver { return &discrepancyResolver{r} }
+
 // FeePlan returns generated.FeePlanResolver implementation.
 func (r *Resolver) FeePlan() generated.FeePlanResolver { return &feePlanResolver{r} }
 
@@ -937,6 +1005,11 @@ func (r *Resolver) Mutation() generated.MutationResolver { return &mutationResol
 // PayoutSchedule returns generated.PayoutScheduleResolver implementation.
 func (r *Resolver) PayoutSchedule() generated.PayoutScheduleResolver {
 	return &payoutScheduleResolver{r}
+}
+
+// ReconciliationRun returns generated.ReconciliationRunResolver implementation.
+func (r *Resolver) ReconciliationRun() generated.ReconciliationRunResolver {
+	return &reconciliationRunResolver{r}
 }
 
 // RiskRuleParams returns generated.RiskRuleParamsResolver implementation.
@@ -978,11 +1051,13 @@ type (
 	dayCloseResolver             struct{ *Resolver }
 	dayStatementLineResolver     struct{ *Resolver }
 	dayTrialBalanceLineResolver  struct{ *Resolver }
+	discrepancyResolver          struct{ *Resolver }
 	feePlanResolver              struct{ *Resolver }
 	fxQuoteResolver              struct{ *Resolver }
 	moneyResolver                struct{ *Resolver }
 	mutationResolver             struct{ *Resolver }
 	payoutScheduleResolver       struct{ *Resolver }
+	reconciliationRunResolver    struct{ *Resolver }
 	riskRuleParamsResolver       struct{ *Resolver }
 	routingMatchResolver         struct{ *Resolver }
 	settlementConversionResolver struct{ *Resolver }

@@ -114,9 +114,12 @@ type Server struct {
 	log *slog.Logger
 	ids *idSource
 
-	mu sync.Mutex // guards st and j
+	mu sync.Mutex // guards st, j and reportFaults
 	st *state
 	j  *journal
+	// reportFaults holds "channel/day" of the settlement reports that carry
+	// injected faults (API.md, "Injected report faults"); not persisted.
+	reportFaults map[string]bool
 
 	handler http.Handler
 	runMu   sync.Mutex // one RunDue at a time, so a delivery is never sent twice at once
@@ -139,12 +142,13 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{
-		cfg:  cfg,
-		log:  cfg.Logger,
-		ids:  newIDSource(),
-		st:   newState(),
-		kick: make(chan struct{}, 1),
-		done: make(chan struct{}),
+		cfg:          cfg,
+		log:          cfg.Logger,
+		ids:          newIDSource(),
+		st:           newState(),
+		reportFaults: map[string]bool{},
+		kick:         make(chan struct{}, 1),
+		done:         make(chan struct{}),
 	}
 	if cfg.DataDir != "" {
 		j, entries, err := openJournal(cfg.DataDir)
@@ -273,6 +277,8 @@ func (s *Server) routes() http.Handler {
 	api("POST /card/payments/{id}/void", s.handleVoid)
 	api("POST /card/payments/{id}/refunds", s.handleCardRefund)
 	api("GET /card/settlements", s.handleSettlements(channelCard))
+	api("POST /card/settlements/faults", s.handleReportFaults(channelCard))
+	api("DELETE /card/settlements/faults", s.handleReportFaults(channelCard))
 	api("GET /card/disputes/{id}", s.handleGetDispute)
 	api("POST /card/disputes/{id}/evidence", s.handleDisputeEvidence)
 	api("POST /card/disputes/{id}/accept", s.handleAcceptDispute)
@@ -299,6 +305,8 @@ func (s *Server) routes() http.Handler {
 	api("GET /bank/debits/{id}", debits.get)
 	api("GET /bank/balance", s.handleBalance)
 	api("GET /bank/settlements", s.handleSettlements(channelBank))
+	api("POST /bank/settlements/faults", s.handleReportFaults(channelBank))
+	api("DELETE /bank/settlements/faults", s.handleReportFaults(channelBank))
 
 	api("POST /wallet/payments", s.handleCreateWalletPayment)
 	api("GET /wallet/payments", wallets.list)
@@ -306,6 +314,8 @@ func (s *Server) routes() http.Handler {
 	api("POST /wallet/payments/{id}/void", s.handleWalletVoid)
 	api("POST /wallet/payments/{id}/refunds", s.handleWalletRefund)
 	api("GET /wallet/settlements", s.handleSettlements(channelWallet))
+	api("POST /wallet/settlements/faults", s.handleReportFaults(channelWallet))
+	api("DELETE /wallet/settlements/faults", s.handleReportFaults(channelWallet))
 	page("GET /wallet/pay/{id}", s.handleWalletPage)
 	page("POST /wallet/pay/{id}", s.handleWalletSubmit)
 

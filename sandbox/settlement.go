@@ -44,7 +44,13 @@ type settlementReport struct {
 	Date    string            `json:"date"`
 	Items   []settlementItem  `json:"items"`
 	Totals  []settlementTotal `json:"totals"`
+	// HasMore is set on a page (limit) that is not the day's last; the next
+	// page starts after the last item's id.
+	HasMore bool `json:"has_more"`
 }
+
+// maxReportLimit bounds a page of a settlement report.
+const maxReportLimit = 10000
 
 // settle records a settlement item; net is gross − fee.
 func (s *Server) settle(channel, typ, txID, paymentID, ref, currency string, gross, fee int64) error {
@@ -75,6 +81,9 @@ func (s *Server) report(channel string, day time.Time) settlementReport {
 		}
 		return cmpString(a.ID, b.ID)
 	})
+	if s.reportFaults[channel+"/"+rep.Date] {
+		rep.Items = injectFaults(rep.Items)
+	}
 	totals := map[string]*settlementTotal{}
 	for _, it := range rep.Items {
 		t, ok := totals[it.Currency]
@@ -102,6 +111,10 @@ func (s *Server) handleSettlements(channel string) http.HandlerFunc {
 			return
 		}
 		rep := s.report(channel, day)
+		if err := page(&rep, r.URL.Query().Get("limit"), r.URL.Query().Get("starting_after")); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		switch r.URL.Query().Get("format") {
 		case "", "json":
 			writeJSON(w, http.StatusOK, rep)
@@ -124,4 +137,106 @@ func writeReportCSV(w http.ResponseWriter, rep settlementReport) {
 			it.OccurredAt.Format(time.RFC3339Nano)})
 	}
 	cw.Flush()
+}
+
+// page cuts rep down to at most limit items after the item startingAfter
+// (both optional; no limit is the whole day). Totals stay the whole day's.
+func page(rep *settlementReport, limit, startingAfter string) error {
+	if startingAfter != "" {
+		i := slices.IndexFunc(rep.Items, func(it settlementItem) bool { return it.ID == startingAfter })
+		if i < 0 {
+			return invalid("starting_after %q is not an item of this report", startingAfter)
+		}
+		rep.Items = rep.Items[i+1:]
+	}
+	if limit == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(limit)
+	if err != nil || n < 1 || n > maxReportLimit {
+		return invalid("limit must be 1 to %d", maxReportLimit)
+	}
+	if len(rep.Items) > n {
+		rep.Items, rep.HasMore = rep.Items[:n], true
+	}
+	return nil
+}
+
+// handleReportFaults turns the injected faults of a channel's report for one
+// day on (POST) or off (DELETE): see API.md, "Injected report faults".
+func (s *Server) handleReportFaults(channel string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		day, err := time.Parse(time.DateOnly, r.URL.Query().Get("date"))
+		if err != nil {
+			s.writeError(w, r, invalid("date must be YYYY-MM-DD"))
+			return
+		}
+		key := channel + "/" + day.Format(time.DateOnly)
+		s.mu.Lock()
+		if r.Method == http.MethodDelete {
+			delete(s.reportFaults, key)
+		} else {
+			s.reportFaults[key] = true
+		}
+		on := s.reportFaults[key]
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"object": "report_faults", "channel": channel,
+			"date": day.Format(time.DateOnly), "enabled": on})
+	}
+}
+
+// Injected item ids: stable, so that a report with faults reads the same
+// each time it is fetched.
+const (
+	faultUnknownID   = "stl_fault_unknown"
+	faultMalformedID = "stl_fault_malformed"
+)
+
+// injectFaults returns a day's items with one of each reconciliation fault,
+// deterministically: of the positive items (money in) in report order, the
+// first has its gross and net raised by 100 (amount mismatch), the second
+// another currency (currency mismatch), the third its fee raised by 1 and
+// net lowered by 1 (fee mismatch), the fourth appears twice (duplicate), the
+// fifth is left out (missing on the channel's side); then an item for a
+// payment the merchant never made (missing on the merchant's side) and one
+// whose net is not gross − fee and that names no payment (malformed). With
+// fewer than five positive items, the faults that need one are skipped.
+func injectFaults(items []settlementItem) []settlementItem {
+	out := make([]settlementItem, 0, len(items)+3)
+	nth, cur := 0, "USD"
+	for _, it := range items {
+		if it.Gross <= 0 || nth >= 5 {
+			out = append(out, it)
+			continue
+		}
+		if nth == 0 {
+			cur = it.Currency
+		}
+		switch nth {
+		case 0:
+			it.Gross, it.Net = it.Gross+100, it.Net+100
+		case 1:
+			it.Currency = map[bool]string{true: "USD", false: "EUR"}[it.Currency == "EUR"]
+		case 2:
+			it.Fee, it.Net = it.Fee+1, it.Net-1
+		case 3:
+			// The same movement listed twice, under a line id of its own.
+			dup := it
+			dup.ID += "_dup"
+			out = append(out, dup)
+		}
+		nth++
+		if nth == 5 {
+			continue
+		}
+		out = append(out, it)
+	}
+	var at time.Time
+	if len(items) > 0 {
+		at = items[len(items)-1].OccurredAt
+	}
+	return append(out,
+		settlementItem{ID: faultUnknownID, Type: "capture", TransactionID: "cap_fault_unknown", PaymentID: "cpay_fault_unknown",
+			MerchantReference: "att_fault_unknown", Currency: cur, Gross: 1000, Fee: 0, Net: 1000, OccurredAt: at},
+		settlementItem{ID: faultMalformedID, Type: "capture", Currency: cur, Gross: 500, Fee: 10, Net: 400, OccurredAt: at})
 }

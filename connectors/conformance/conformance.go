@@ -155,6 +155,7 @@ var capabilityChecks = []struct {
 	{connectors.CapAgreements, "Agreements", (*suite).agreements},
 	{connectors.CapBalance, "QueryBalance", (*suite).balance},
 	{connectors.CapSettlementReport, "FetchSettlementReport", (*suite).settlement},
+	{connectors.CapSettlementReportPages, "SettlementReportPages", (*suite).settlementPages},
 	{connectors.CapRates, "GetRates", (*suite).rates},
 	{connectors.CapDisputes, "UnknownDisputeIsNotFound", (*suite).unknownDispute},
 	{connectors.CapDisputes, "DisputeEvidenceOnce", (*suite).disputeEvidence},
@@ -233,7 +234,7 @@ var knownCaps = map[connectors.Capability]bool{
 	connectors.CapRefund: true, connectors.CapQueryPayment: true, connectors.CapAgreements: true,
 	connectors.CapPayout: true, connectors.CapBalance: true, connectors.CapSettlementReport: true,
 	connectors.CapRates: true, connectors.CapWebhooks: true, connectors.CapEvents: true,
-	connectors.CapDisputes: true,
+	connectors.CapDisputes: true, connectors.CapSettlementReportPages: true,
 }
 
 func (s *suite) describe(t *testing.T) {
@@ -507,6 +508,44 @@ func (s *suite) settlement(t *testing.T) {
 	for _, l := range r.Lines {
 		if l.Gross.Minor-l.Fee.Minor != l.Net.Minor {
 			t.Errorf("line %+v: gross - fee != net", l)
+		}
+	}
+}
+
+// settlementPages reads today's report whole and then in pages of two:
+// every page holds at most two lines, only the last has no next token, and
+// the pages together are the whole report, in its order.
+func (s *suite) settlementPages(t *testing.T) {
+	day := time.Now().UTC().Format("2006-01-02")
+	whole, err := s.c.FetchSettlementReport(s.ctx(t), connectors.SettlementReportRequest{Date: day})
+	if err != nil || whole.Result.Outcome != connectors.OutcomeApproved {
+		t.Fatalf("settlement %s: %+v, %v", day, whole.Result, err)
+	}
+	var paged []connectors.SettlementLine
+	token := ""
+	for pages := 0; ; pages++ {
+		if pages > len(whole.Lines)/2+1 {
+			t.Fatalf("more than %d pages of two for %d lines", pages, len(whole.Lines))
+		}
+		r, err := s.c.FetchSettlementReport(s.ctx(t), connectors.SettlementReportRequest{Date: day, PageSize: 2, PageToken: token})
+		if err != nil || r.Result.Outcome != connectors.OutcomeApproved {
+			t.Fatalf("settlement %s page %q: %+v, %v", day, token, r.Result, err)
+		}
+		if len(r.Lines) > 2 {
+			t.Fatalf("a page of size 2 holds %d lines", len(r.Lines))
+		}
+		paged = append(paged, r.Lines...)
+		if r.NextPageToken == "" {
+			break
+		}
+		token = r.NextPageToken
+	}
+	if len(paged) != len(whole.Lines) {
+		t.Fatalf("the pages hold %d lines, the whole report %d", len(paged), len(whole.Lines))
+	}
+	for i := range paged {
+		if paged[i] != whole.Lines[i] {
+			t.Errorf("line %d: paged %+v, whole %+v", i, paged[i], whole.Lines[i])
 		}
 	}
 }

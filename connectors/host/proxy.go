@@ -261,7 +261,7 @@ func (p *proxy) FetchDispute(ctx context.Context, req connectors.FetchDisputeReq
 
 func (p *proxy) FetchSettlementReport(ctx context.Context, req connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
 	r, o, err := invoke(p.in, ctx, "settlement_report", func(ctx context.Context, c pb.ConnectorClient) (*pb.SettlementReport, error) {
-		return c.FetchSettlementReport(ctx, &pb.SettlementReportRequest{Date: req.Date})
+		return c.FetchSettlementReport(ctx, &pb.SettlementReportRequest{Date: req.Date, PageSize: int32(req.PageSize), PageToken: req.PageToken})
 	}, (*pb.SettlementReport).GetResult)
 	if err != nil {
 		return connectors.SettlementReport{Result: failure(o, err)}, err

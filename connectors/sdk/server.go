@@ -177,7 +177,7 @@ func (s *server) FetchDispute(ctx context.Context, r *pb.FetchDisputeRequest) (*
 }
 
 func (s *server) FetchSettlementReport(ctx context.Context, r *pb.SettlementReportRequest) (*pb.SettlementReport, error) {
-	resp, err := call(s, ctx, "settlement report", connectors.SettlementReportRequest{Date: r.GetDate()}, s.c.FetchSettlementReport)
+	resp, err := call(s, ctx, "settlement report", connectors.SettlementReportRequest{Date: r.GetDate(), PageSize: int(r.GetPageSize()), PageToken: r.GetPageToken()}, s.c.FetchSettlementReport)
 	if err != nil {
 		return nil, err
 	}

@@ -177,6 +177,18 @@ func (f DayCloseStatementFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DayCloseStatementMutation", m)
 }
 
+// The DiscrepancyFunc type is an adapter to allow the use of ordinary
+// function as Discrepancy mutator.
+type DiscrepancyFunc func(context.Context, *ent.DiscrepancyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DiscrepancyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DiscrepancyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DiscrepancyMutation", m)
+}
+
 // The DisputeFunc type is an adapter to allow the use of ordinary
 // function as Dispute mutator.
 type DisputeFunc func(context.Context, *ent.DisputeMutation) (ent.Value, error)
@@ -405,6 +417,30 @@ func (f PostingFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PostingMutation", m)
 }
 
+// The ReconciliationLineFunc type is an adapter to allow the use of ordinary
+// function as ReconciliationLine mutator.
+type ReconciliationLineFunc func(context.Context, *ent.ReconciliationLineMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReconciliationLineFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReconciliationLineMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReconciliationLineMutation", m)
+}
+
+// The ReconciliationRunFunc type is an adapter to allow the use of ordinary
+// function as ReconciliationRun mutator.
+type ReconciliationRunFunc func(context.Context, *ent.ReconciliationRunMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReconciliationRunFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReconciliationRunMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReconciliationRunMutation", m)
+}
+
 // The RefundFunc type is an adapter to allow the use of ordinary
 // function as Refund mutator.
 type RefundFunc func(context.Context, *ent.RefundMutation) (ent.Value, error)
@@ -415,6 +451,42 @@ func (f RefundFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RefundMutation", m)
+}
+
+// The ReportCursorFunc type is an adapter to allow the use of ordinary
+// function as ReportCursor mutator.
+type ReportCursorFunc func(context.Context, *ent.ReportCursorMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReportCursorFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReportCursorMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReportCursorMutation", m)
+}
+
+// The ReportMarkFunc type is an adapter to allow the use of ordinary
+// function as ReportMark mutator.
+type ReportMarkFunc func(context.Context, *ent.ReportMarkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReportMarkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReportMarkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReportMarkMutation", m)
+}
+
+// The ReportRollupFunc type is an adapter to allow the use of ordinary
+// function as ReportRollup mutator.
+type ReportRollupFunc func(context.Context, *ent.ReportRollupMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReportRollupFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReportRollupMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReportRollupMutation", m)
 }
 
 // The RiskCounterFunc type is an adapter to allow the use of ordinary

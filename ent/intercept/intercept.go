@@ -22,6 +22,7 @@ import (
 	"github.com/straitpay/strait/ent/dayclose"
 	"github.com/straitpay/strait/ent/dayclosebalance"
 	"github.com/straitpay/strait/ent/dayclosestatement"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -42,7 +43,12 @@ import (
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/ent/predicate"
+	"github.com/straitpay/strait/ent/reconciliationline"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -487,6 +493,33 @@ func (f TraverseDayCloseStatement) Traverse(ctx context.Context, q ent.Query) er
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.DayCloseStatementQuery", q)
+}
+
+// The DiscrepancyFunc type is an adapter to allow the use of ordinary function as a Querier.
+type DiscrepancyFunc func(context.Context, *ent.DiscrepancyQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f DiscrepancyFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.DiscrepancyQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.DiscrepancyQuery", q)
+}
+
+// The TraverseDiscrepancy type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseDiscrepancy func(context.Context, *ent.DiscrepancyQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseDiscrepancy) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseDiscrepancy) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DiscrepancyQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.DiscrepancyQuery", q)
 }
 
 // The DisputeFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1002,6 +1035,60 @@ func (f TraversePosting) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PostingQuery", q)
 }
 
+// The ReconciliationLineFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReconciliationLineFunc func(context.Context, *ent.ReconciliationLineQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReconciliationLineFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReconciliationLineQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReconciliationLineQuery", q)
+}
+
+// The TraverseReconciliationLine type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReconciliationLine func(context.Context, *ent.ReconciliationLineQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReconciliationLine) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReconciliationLine) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReconciliationLineQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReconciliationLineQuery", q)
+}
+
+// The ReconciliationRunFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReconciliationRunFunc func(context.Context, *ent.ReconciliationRunQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReconciliationRunFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReconciliationRunQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReconciliationRunQuery", q)
+}
+
+// The TraverseReconciliationRun type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReconciliationRun func(context.Context, *ent.ReconciliationRunQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReconciliationRun) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReconciliationRun) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReconciliationRunQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReconciliationRunQuery", q)
+}
+
 // The RefundFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RefundFunc func(context.Context, *ent.RefundQuery) (ent.Value, error)
 
@@ -1027,6 +1114,87 @@ func (f TraverseRefund) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.RefundQuery", q)
+}
+
+// The ReportCursorFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReportCursorFunc func(context.Context, *ent.ReportCursorQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReportCursorFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReportCursorQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReportCursorQuery", q)
+}
+
+// The TraverseReportCursor type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReportCursor func(context.Context, *ent.ReportCursorQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReportCursor) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReportCursor) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportCursorQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReportCursorQuery", q)
+}
+
+// The ReportMarkFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReportMarkFunc func(context.Context, *ent.ReportMarkQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReportMarkFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReportMarkQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReportMarkQuery", q)
+}
+
+// The TraverseReportMark type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReportMark func(context.Context, *ent.ReportMarkQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReportMark) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReportMark) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportMarkQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReportMarkQuery", q)
+}
+
+// The ReportRollupFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReportRollupFunc func(context.Context, *ent.ReportRollupQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReportRollupFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReportRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReportRollupQuery", q)
+}
+
+// The TraverseReportRollup type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReportRollup func(context.Context, *ent.ReportRollupQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReportRollup) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReportRollup) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReportRollupQuery", q)
 }
 
 // The RiskCounterFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -1330,6 +1498,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.DayCloseBalanceQuery, predicate.DayCloseBalance, dayclosebalance.OrderOption]{typ: ent.TypeDayCloseBalance, tq: q}, nil
 	case *ent.DayCloseStatementQuery:
 		return &query[*ent.DayCloseStatementQuery, predicate.DayCloseStatement, dayclosestatement.OrderOption]{typ: ent.TypeDayCloseStatement, tq: q}, nil
+	case *ent.DiscrepancyQuery:
+		return &query[*ent.DiscrepancyQuery, predicate.Discrepancy, discrepancy.OrderOption]{typ: ent.TypeDiscrepancy, tq: q}, nil
 	case *ent.DisputeQuery:
 		return &query[*ent.DisputeQuery, predicate.Dispute, dispute.OrderOption]{typ: ent.TypeDispute, tq: q}, nil
 	case *ent.DisputeEventQuery:
@@ -1368,8 +1538,18 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PayoutScheduleQuery, predicate.PayoutSchedule, payoutschedule.OrderOption]{typ: ent.TypePayoutSchedule, tq: q}, nil
 	case *ent.PostingQuery:
 		return &query[*ent.PostingQuery, predicate.Posting, posting.OrderOption]{typ: ent.TypePosting, tq: q}, nil
+	case *ent.ReconciliationLineQuery:
+		return &query[*ent.ReconciliationLineQuery, predicate.ReconciliationLine, reconciliationline.OrderOption]{typ: ent.TypeReconciliationLine, tq: q}, nil
+	case *ent.ReconciliationRunQuery:
+		return &query[*ent.ReconciliationRunQuery, predicate.ReconciliationRun, reconciliationrun.OrderOption]{typ: ent.TypeReconciliationRun, tq: q}, nil
 	case *ent.RefundQuery:
 		return &query[*ent.RefundQuery, predicate.Refund, refund.OrderOption]{typ: ent.TypeRefund, tq: q}, nil
+	case *ent.ReportCursorQuery:
+		return &query[*ent.ReportCursorQuery, predicate.ReportCursor, reportcursor.OrderOption]{typ: ent.TypeReportCursor, tq: q}, nil
+	case *ent.ReportMarkQuery:
+		return &query[*ent.ReportMarkQuery, predicate.ReportMark, reportmark.OrderOption]{typ: ent.TypeReportMark, tq: q}, nil
+	case *ent.ReportRollupQuery:
+		return &query[*ent.ReportRollupQuery, predicate.ReportRollup, reportrollup.OrderOption]{typ: ent.TypeReportRollup, tq: q}, nil
 	case *ent.RiskCounterQuery:
 		return &query[*ent.RiskCounterQuery, predicate.RiskCounter, riskcounter.OrderOption]{typ: ent.TypeRiskCounter, tq: q}, nil
 	case *ent.RiskRuleQuery:

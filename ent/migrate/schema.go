@@ -522,6 +522,57 @@ var (
 			},
 		},
 	}
+	// DiscrepanciesColumns holds the columns for the "discrepancies" table.
+	DiscrepanciesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "run_id", Type: field.TypeString, Size: 40},
+		{Name: "connector", Type: field.TypeString, Size: 64},
+		{Name: "business_date", Type: field.TypeString, Size: 10},
+		{Name: "key", Type: field.TypeString, Size: 191},
+		{Name: "kind", Type: field.TypeString, Size: 24},
+		{Name: "line_no", Type: field.TypeInt64, Nullable: true},
+		{Name: "line_key", Type: field.TypeString, Size: 191, Default: ""},
+		{Name: "our_type", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "our_id", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "expected_currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "expected_gross", Type: field.TypeInt64, Default: 0},
+		{Name: "expected_fee", Type: field.TypeInt64, Default: 0},
+		{Name: "reported_currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "reported_gross", Type: field.TypeInt64, Default: 0},
+		{Name: "reported_fee", Type: field.TypeInt64, Default: 0},
+		{Name: "reported_net", Type: field.TypeInt64, Default: 0},
+		{Name: "detail", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "RESOLVED"}, Default: "OPEN"},
+		{Name: "resolution", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "resolved_by", Type: field.TypeString, Size: 200, Default: ""},
+		{Name: "resolved_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "adjustment_entry_id", Type: field.TypeString, Size: 40, Default: ""},
+	}
+	// DiscrepanciesTable holds the schema information for the "discrepancies" table.
+	DiscrepanciesTable = &schema.Table{
+		Name:       "discrepancies",
+		Columns:    DiscrepanciesColumns,
+		PrimaryKey: []*schema.Column{DiscrepanciesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "discrepancy_run_id_key",
+				Unique:  true,
+				Columns: []*schema.Column{DiscrepanciesColumns[3], DiscrepanciesColumns[6]},
+			},
+			{
+				Name:    "discrepancy_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{DiscrepanciesColumns[20], DiscrepanciesColumns[0]},
+			},
+			{
+				Name:    "discrepancy_connector_business_date",
+				Unique:  false,
+				Columns: []*schema.Column{DiscrepanciesColumns[4], DiscrepanciesColumns[5]},
+			},
+		},
+	}
 	// DisputesColumns holds the columns for the "disputes" table.
 	DisputesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -1235,6 +1286,70 @@ var (
 			},
 		},
 	}
+	// ReconciliationLinesColumns holds the columns for the "reconciliation_lines" table.
+	ReconciliationLinesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "run_id", Type: field.TypeString, Size: 40},
+		{Name: "line_no", Type: field.TypeInt64},
+		{Name: "line_key", Type: field.TypeString, Size: 191},
+		{Name: "class", Type: field.TypeString, Size: 24},
+		{Name: "our_type", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "our_id", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "currency", Type: field.TypeString, Size: 3, Default: ""},
+		{Name: "gross", Type: field.TypeInt64, Default: 0},
+		{Name: "fee", Type: field.TypeInt64, Default: 0},
+		{Name: "net", Type: field.TypeInt64, Default: 0},
+	}
+	// ReconciliationLinesTable holds the schema information for the "reconciliation_lines" table.
+	ReconciliationLinesTable = &schema.Table{
+		Name:       "reconciliation_lines",
+		Columns:    ReconciliationLinesColumns,
+		PrimaryKey: []*schema.Column{ReconciliationLinesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reconciliationline_run_id_line_no",
+				Unique:  true,
+				Columns: []*schema.Column{ReconciliationLinesColumns[1], ReconciliationLinesColumns[2]},
+			},
+			{
+				Name:    "reconciliationline_run_id_line_key",
+				Unique:  false,
+				Columns: []*schema.Column{ReconciliationLinesColumns[1], ReconciliationLinesColumns[3]},
+			},
+			{
+				Name:    "reconciliationline_run_id_our_type_our_id",
+				Unique:  false,
+				Columns: []*schema.Column{ReconciliationLinesColumns[1], ReconciliationLinesColumns[5], ReconciliationLinesColumns[6]},
+			},
+		},
+	}
+	// ReconciliationRunsColumns holds the columns for the "reconciliation_runs" table.
+	ReconciliationRunsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 40},
+		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "updated_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "connector", Type: field.TypeString, Size: 64},
+		{Name: "business_date", Type: field.TypeString, Size: 10},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"RUNNING", "SUCCEEDED", "FAILED"}, Default: "RUNNING"},
+		{Name: "lines_read", Type: field.TypeInt64, Default: 0},
+		{Name: "counts", Type: field.TypeJSON, Nullable: true},
+		{Name: "error", Type: field.TypeString, Size: 500, Default: ""},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+	}
+	// ReconciliationRunsTable holds the schema information for the "reconciliation_runs" table.
+	ReconciliationRunsTable = &schema.Table{
+		Name:       "reconciliation_runs",
+		Columns:    ReconciliationRunsColumns,
+		PrimaryKey: []*schema.Column{ReconciliationRunsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reconciliationrun_connector_business_date",
+				Unique:  true,
+				Columns: []*schema.Column{ReconciliationRunsColumns[3], ReconciliationRunsColumns[4]},
+			},
+		},
+	}
 	// RefundsColumns holds the columns for the "refunds" table.
 	RefundsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 40},
@@ -1280,6 +1395,61 @@ var (
 				Name:    "refund_payment_id_idempotency_key",
 				Unique:  true,
 				Columns: []*schema.Column{RefundsColumns[11], RefundsColumns[9]},
+			},
+		},
+	}
+	// ReportCursorsColumns holds the columns for the "report_cursors" table.
+	ReportCursorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "seq", Type: field.TypeInt64, Default: 0},
+	}
+	// ReportCursorsTable holds the schema information for the "report_cursors" table.
+	ReportCursorsTable = &schema.Table{
+		Name:       "report_cursors",
+		Columns:    ReportCursorsColumns,
+		PrimaryKey: []*schema.Column{ReportCursorsColumns[0]},
+	}
+	// ReportMarksColumns holds the columns for the "report_marks" table.
+	ReportMarksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+	}
+	// ReportMarksTable holds the schema information for the "report_marks" table.
+	ReportMarksTable = &schema.Table{
+		Name:       "report_marks",
+		Columns:    ReportMarksColumns,
+		PrimaryKey: []*schema.Column{ReportMarksColumns[0]},
+	}
+	// ReportRollupsColumns holds the columns for the "report_rollups" table.
+	ReportRollupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 191},
+		{Name: "merchant_id", Type: field.TypeString, Size: 40},
+		{Name: "total", Type: field.TypeBool, Default: false},
+		{Name: "hour", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
+		{Name: "currency", Type: field.TypeString, Size: 3},
+		{Name: "connector", Type: field.TypeString, Size: 64, Default: ""},
+		{Name: "method", Type: field.TypeString, Size: 32, Default: ""},
+		{Name: "payments", Type: field.TypeInt64, Default: 0},
+		{Name: "succeeded", Type: field.TypeInt64, Default: 0},
+		{Name: "failed", Type: field.TypeInt64, Default: 0},
+		{Name: "authorized", Type: field.TypeInt64, Default: 0},
+		{Name: "declined", Type: field.TypeInt64, Default: 0},
+		{Name: "refunds", Type: field.TypeInt64, Default: 0},
+		{Name: "disputes", Type: field.TypeInt64, Default: 0},
+		{Name: "gross", Type: field.TypeInt64, Default: 0},
+		{Name: "fees", Type: field.TypeInt64, Default: 0},
+		{Name: "refunded", Type: field.TypeInt64, Default: 0},
+		{Name: "disputed", Type: field.TypeInt64, Default: 0},
+	}
+	// ReportRollupsTable holds the schema information for the "report_rollups" table.
+	ReportRollupsTable = &schema.Table{
+		Name:       "report_rollups",
+		Columns:    ReportRollupsColumns,
+		PrimaryKey: []*schema.Column{ReportRollupsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "reportrollup_total_hour",
+				Unique:  false,
+				Columns: []*schema.Column{ReportRollupsColumns[2], ReportRollupsColumns[3]},
 			},
 		},
 	}
@@ -1596,6 +1766,7 @@ var (
 		DayClosesTable,
 		DayCloseBalancesTable,
 		DayCloseStatementsTable,
+		DiscrepanciesTable,
 		DisputesTable,
 		DisputeEventsTable,
 		DisputeFilesTable,
@@ -1615,7 +1786,12 @@ var (
 		PayoutsTable,
 		PayoutSchedulesTable,
 		PostingsTable,
+		ReconciliationLinesTable,
+		ReconciliationRunsTable,
 		RefundsTable,
+		ReportCursorsTable,
+		ReportMarksTable,
+		ReportRollupsTable,
 		RiskCountersTable,
 		RiskRulesTable,
 		RoutingRulesTable,

@@ -48,6 +48,9 @@ type DayCloseBalance func(*sql.Selector)
 // DayCloseStatement is the predicate function for dayclosestatement builders.
 type DayCloseStatement func(*sql.Selector)
 
+// Discrepancy is the predicate function for discrepancy builders.
+type Discrepancy func(*sql.Selector)
+
 // Dispute is the predicate function for dispute builders.
 type Dispute func(*sql.Selector)
 
@@ -105,8 +108,23 @@ type PayoutSchedule func(*sql.Selector)
 // Posting is the predicate function for posting builders.
 type Posting func(*sql.Selector)
 
+// ReconciliationLine is the predicate function for reconciliationline builders.
+type ReconciliationLine func(*sql.Selector)
+
+// ReconciliationRun is the predicate function for reconciliationrun builders.
+type ReconciliationRun func(*sql.Selector)
+
 // Refund is the predicate function for refund builders.
 type Refund func(*sql.Selector)
+
+// ReportCursor is the predicate function for reportcursor builders.
+type ReportCursor func(*sql.Selector)
+
+// ReportMark is the predicate function for reportmark builders.
+type ReportMark func(*sql.Selector)
+
+// ReportRollup is the predicate function for reportrollup builders.
+type ReportRollup func(*sql.Selector)
 
 // RiskCounter is the predicate function for riskcounter builders.
 type RiskCounter func(*sql.Selector)

@@ -447,6 +447,30 @@ func (f DayCloseStatementMutationRuleFunc) EvalMutation(ctx context.Context, m e
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DayCloseStatementMutation", m)
 }
 
+// The DiscrepancyQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type DiscrepancyQueryRuleFunc func(context.Context, *ent.DiscrepancyQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f DiscrepancyQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.DiscrepancyQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.DiscrepancyQuery", q)
+}
+
+// The DiscrepancyMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type DiscrepancyMutationRuleFunc func(context.Context, *ent.DiscrepancyMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f DiscrepancyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.DiscrepancyMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.DiscrepancyMutation", m)
+}
+
 // The DisputeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type DisputeQueryRuleFunc func(context.Context, *ent.DisputeQuery) error
@@ -903,6 +927,54 @@ func (f PostingMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutatio
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PostingMutation", m)
 }
 
+// The ReconciliationLineQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReconciliationLineQueryRuleFunc func(context.Context, *ent.ReconciliationLineQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReconciliationLineQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReconciliationLineQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReconciliationLineQuery", q)
+}
+
+// The ReconciliationLineMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReconciliationLineMutationRuleFunc func(context.Context, *ent.ReconciliationLineMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReconciliationLineMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReconciliationLineMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReconciliationLineMutation", m)
+}
+
+// The ReconciliationRunQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReconciliationRunQueryRuleFunc func(context.Context, *ent.ReconciliationRunQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReconciliationRunQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReconciliationRunQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReconciliationRunQuery", q)
+}
+
+// The ReconciliationRunMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReconciliationRunMutationRuleFunc func(context.Context, *ent.ReconciliationRunMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReconciliationRunMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReconciliationRunMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReconciliationRunMutation", m)
+}
+
 // The RefundQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type RefundQueryRuleFunc func(context.Context, *ent.RefundQuery) error
@@ -925,6 +997,78 @@ func (f RefundMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.RefundMutation", m)
+}
+
+// The ReportCursorQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReportCursorQueryRuleFunc func(context.Context, *ent.ReportCursorQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReportCursorQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportCursorQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReportCursorQuery", q)
+}
+
+// The ReportCursorMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReportCursorMutationRuleFunc func(context.Context, *ent.ReportCursorMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReportCursorMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReportCursorMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReportCursorMutation", m)
+}
+
+// The ReportMarkQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReportMarkQueryRuleFunc func(context.Context, *ent.ReportMarkQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReportMarkQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportMarkQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReportMarkQuery", q)
+}
+
+// The ReportMarkMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReportMarkMutationRuleFunc func(context.Context, *ent.ReportMarkMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReportMarkMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReportMarkMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReportMarkMutation", m)
+}
+
+// The ReportRollupQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReportRollupQueryRuleFunc func(context.Context, *ent.ReportRollupQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReportRollupQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReportRollupQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReportRollupQuery", q)
+}
+
+// The ReportRollupMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReportRollupMutationRuleFunc func(context.Context, *ent.ReportRollupMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReportRollupMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReportRollupMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReportRollupMutation", m)
 }
 
 // The RiskCounterQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -1230,6 +1374,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.DayCloseStatementQuery:
 		return q.Filter(), nil
+	case *ent.DiscrepancyQuery:
+		return q.Filter(), nil
 	case *ent.DisputeQuery:
 		return q.Filter(), nil
 	case *ent.DisputeEventQuery:
@@ -1268,7 +1414,17 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.PostingQuery:
 		return q.Filter(), nil
+	case *ent.ReconciliationLineQuery:
+		return q.Filter(), nil
+	case *ent.ReconciliationRunQuery:
+		return q.Filter(), nil
 	case *ent.RefundQuery:
+		return q.Filter(), nil
+	case *ent.ReportCursorQuery:
+		return q.Filter(), nil
+	case *ent.ReportMarkQuery:
+		return q.Filter(), nil
+	case *ent.ReportRollupQuery:
 		return q.Filter(), nil
 	case *ent.RiskCounterQuery:
 		return q.Filter(), nil
@@ -1325,6 +1481,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.DayCloseStatementMutation:
 		return m.Filter(), nil
+	case *ent.DiscrepancyMutation:
+		return m.Filter(), nil
 	case *ent.DisputeMutation:
 		return m.Filter(), nil
 	case *ent.DisputeEventMutation:
@@ -1363,7 +1521,17 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.PostingMutation:
 		return m.Filter(), nil
+	case *ent.ReconciliationLineMutation:
+		return m.Filter(), nil
+	case *ent.ReconciliationRunMutation:
+		return m.Filter(), nil
 	case *ent.RefundMutation:
+		return m.Filter(), nil
+	case *ent.ReportCursorMutation:
+		return m.Filter(), nil
+	case *ent.ReportMarkMutation:
+		return m.Filter(), nil
+	case *ent.ReportRollupMutation:
 		return m.Filter(), nil
 	case *ent.RiskCounterMutation:
 		return m.Filter(), nil

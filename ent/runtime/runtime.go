@@ -20,6 +20,7 @@ import (
 	"github.com/straitpay/strait/ent/dayclose"
 	"github.com/straitpay/strait/ent/dayclosebalance"
 	"github.com/straitpay/strait/ent/dayclosestatement"
+	"github.com/straitpay/strait/ent/discrepancy"
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/ent/disputeevent"
 	"github.com/straitpay/strait/ent/disputefile"
@@ -39,7 +40,12 @@ import (
 	"github.com/straitpay/strait/ent/payout"
 	"github.com/straitpay/strait/ent/payoutschedule"
 	"github.com/straitpay/strait/ent/posting"
+	"github.com/straitpay/strait/ent/reconciliationline"
+	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/reportcursor"
+	"github.com/straitpay/strait/ent/reportmark"
+	"github.com/straitpay/strait/ent/reportrollup"
 	"github.com/straitpay/strait/ent/riskcounter"
 	"github.com/straitpay/strait/ent/riskrule"
 	"github.com/straitpay/strait/ent/routingrule"
@@ -1597,6 +1603,160 @@ func init() {
 	// dayclosestatement.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	dayclosestatement.IDValidator = func() func(string) error {
 		validators := dayclosestatementDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	discrepancyMixin := schema.Discrepancy{}.Mixin()
+	discrepancy.Policy = privacy.NewPolicies(schema.Discrepancy{})
+	discrepancy.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := discrepancy.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	discrepancyMixinFields0 := discrepancyMixin[0].Fields()
+	_ = discrepancyMixinFields0
+	discrepancyMixinFields1 := discrepancyMixin[1].Fields()
+	_ = discrepancyMixinFields1
+	discrepancyFields := schema.Discrepancy{}.Fields()
+	_ = discrepancyFields
+	// discrepancyDescCreatedAt is the schema descriptor for created_at field.
+	discrepancyDescCreatedAt := discrepancyMixinFields1[0].Descriptor()
+	// discrepancy.DefaultCreatedAt holds the default value on creation for the created_at field.
+	discrepancy.DefaultCreatedAt = discrepancyDescCreatedAt.Default.(func() time.Time)
+	// discrepancyDescUpdatedAt is the schema descriptor for updated_at field.
+	discrepancyDescUpdatedAt := discrepancyMixinFields1[1].Descriptor()
+	// discrepancy.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	discrepancy.DefaultUpdatedAt = discrepancyDescUpdatedAt.Default.(func() time.Time)
+	// discrepancy.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	discrepancy.UpdateDefaultUpdatedAt = discrepancyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// discrepancyDescRunID is the schema descriptor for run_id field.
+	discrepancyDescRunID := discrepancyFields[0].Descriptor()
+	// discrepancy.RunIDValidator is a validator for the "run_id" field. It is called by the builders before save.
+	discrepancy.RunIDValidator = discrepancyDescRunID.Validators[0].(func(string) error)
+	// discrepancyDescConnector is the schema descriptor for connector field.
+	discrepancyDescConnector := discrepancyFields[1].Descriptor()
+	// discrepancy.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	discrepancy.ConnectorValidator = discrepancyDescConnector.Validators[0].(func(string) error)
+	// discrepancyDescBusinessDate is the schema descriptor for business_date field.
+	discrepancyDescBusinessDate := discrepancyFields[2].Descriptor()
+	// discrepancy.BusinessDateValidator is a validator for the "business_date" field. It is called by the builders before save.
+	discrepancy.BusinessDateValidator = func() func(string) error {
+		validators := discrepancyDescBusinessDate.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(business_date string) error {
+			for _, fn := range fns {
+				if err := fn(business_date); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// discrepancyDescKey is the schema descriptor for key field.
+	discrepancyDescKey := discrepancyFields[3].Descriptor()
+	// discrepancy.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	discrepancy.KeyValidator = discrepancyDescKey.Validators[0].(func(string) error)
+	// discrepancyDescKind is the schema descriptor for kind field.
+	discrepancyDescKind := discrepancyFields[4].Descriptor()
+	// discrepancy.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	discrepancy.KindValidator = discrepancyDescKind.Validators[0].(func(string) error)
+	// discrepancyDescLineKey is the schema descriptor for line_key field.
+	discrepancyDescLineKey := discrepancyFields[6].Descriptor()
+	// discrepancy.DefaultLineKey holds the default value on creation for the line_key field.
+	discrepancy.DefaultLineKey = discrepancyDescLineKey.Default.(string)
+	// discrepancy.LineKeyValidator is a validator for the "line_key" field. It is called by the builders before save.
+	discrepancy.LineKeyValidator = discrepancyDescLineKey.Validators[0].(func(string) error)
+	// discrepancyDescOurType is the schema descriptor for our_type field.
+	discrepancyDescOurType := discrepancyFields[7].Descriptor()
+	// discrepancy.DefaultOurType holds the default value on creation for the our_type field.
+	discrepancy.DefaultOurType = discrepancyDescOurType.Default.(string)
+	// discrepancy.OurTypeValidator is a validator for the "our_type" field. It is called by the builders before save.
+	discrepancy.OurTypeValidator = discrepancyDescOurType.Validators[0].(func(string) error)
+	// discrepancyDescOurID is the schema descriptor for our_id field.
+	discrepancyDescOurID := discrepancyFields[8].Descriptor()
+	// discrepancy.DefaultOurID holds the default value on creation for the our_id field.
+	discrepancy.DefaultOurID = discrepancyDescOurID.Default.(string)
+	// discrepancy.OurIDValidator is a validator for the "our_id" field. It is called by the builders before save.
+	discrepancy.OurIDValidator = discrepancyDescOurID.Validators[0].(func(string) error)
+	// discrepancyDescExpectedCurrency is the schema descriptor for expected_currency field.
+	discrepancyDescExpectedCurrency := discrepancyFields[9].Descriptor()
+	// discrepancy.DefaultExpectedCurrency holds the default value on creation for the expected_currency field.
+	discrepancy.DefaultExpectedCurrency = discrepancyDescExpectedCurrency.Default.(string)
+	// discrepancy.ExpectedCurrencyValidator is a validator for the "expected_currency" field. It is called by the builders before save.
+	discrepancy.ExpectedCurrencyValidator = discrepancyDescExpectedCurrency.Validators[0].(func(string) error)
+	// discrepancyDescExpectedGross is the schema descriptor for expected_gross field.
+	discrepancyDescExpectedGross := discrepancyFields[10].Descriptor()
+	// discrepancy.DefaultExpectedGross holds the default value on creation for the expected_gross field.
+	discrepancy.DefaultExpectedGross = discrepancyDescExpectedGross.Default.(int64)
+	// discrepancyDescExpectedFee is the schema descriptor for expected_fee field.
+	discrepancyDescExpectedFee := discrepancyFields[11].Descriptor()
+	// discrepancy.DefaultExpectedFee holds the default value on creation for the expected_fee field.
+	discrepancy.DefaultExpectedFee = discrepancyDescExpectedFee.Default.(int64)
+	// discrepancyDescReportedCurrency is the schema descriptor for reported_currency field.
+	discrepancyDescReportedCurrency := discrepancyFields[12].Descriptor()
+	// discrepancy.DefaultReportedCurrency holds the default value on creation for the reported_currency field.
+	discrepancy.DefaultReportedCurrency = discrepancyDescReportedCurrency.Default.(string)
+	// discrepancy.ReportedCurrencyValidator is a validator for the "reported_currency" field. It is called by the builders before save.
+	discrepancy.ReportedCurrencyValidator = discrepancyDescReportedCurrency.Validators[0].(func(string) error)
+	// discrepancyDescReportedGross is the schema descriptor for reported_gross field.
+	discrepancyDescReportedGross := discrepancyFields[13].Descriptor()
+	// discrepancy.DefaultReportedGross holds the default value on creation for the reported_gross field.
+	discrepancy.DefaultReportedGross = discrepancyDescReportedGross.Default.(int64)
+	// discrepancyDescReportedFee is the schema descriptor for reported_fee field.
+	discrepancyDescReportedFee := discrepancyFields[14].Descriptor()
+	// discrepancy.DefaultReportedFee holds the default value on creation for the reported_fee field.
+	discrepancy.DefaultReportedFee = discrepancyDescReportedFee.Default.(int64)
+	// discrepancyDescReportedNet is the schema descriptor for reported_net field.
+	discrepancyDescReportedNet := discrepancyFields[15].Descriptor()
+	// discrepancy.DefaultReportedNet holds the default value on creation for the reported_net field.
+	discrepancy.DefaultReportedNet = discrepancyDescReportedNet.Default.(int64)
+	// discrepancyDescDetail is the schema descriptor for detail field.
+	discrepancyDescDetail := discrepancyFields[16].Descriptor()
+	// discrepancy.DefaultDetail holds the default value on creation for the detail field.
+	discrepancy.DefaultDetail = discrepancyDescDetail.Default.(string)
+	// discrepancy.DetailValidator is a validator for the "detail" field. It is called by the builders before save.
+	discrepancy.DetailValidator = discrepancyDescDetail.Validators[0].(func(string) error)
+	// discrepancyDescResolution is the schema descriptor for resolution field.
+	discrepancyDescResolution := discrepancyFields[18].Descriptor()
+	// discrepancy.DefaultResolution holds the default value on creation for the resolution field.
+	discrepancy.DefaultResolution = discrepancyDescResolution.Default.(string)
+	// discrepancy.ResolutionValidator is a validator for the "resolution" field. It is called by the builders before save.
+	discrepancy.ResolutionValidator = discrepancyDescResolution.Validators[0].(func(string) error)
+	// discrepancyDescResolvedBy is the schema descriptor for resolved_by field.
+	discrepancyDescResolvedBy := discrepancyFields[19].Descriptor()
+	// discrepancy.DefaultResolvedBy holds the default value on creation for the resolved_by field.
+	discrepancy.DefaultResolvedBy = discrepancyDescResolvedBy.Default.(string)
+	// discrepancy.ResolvedByValidator is a validator for the "resolved_by" field. It is called by the builders before save.
+	discrepancy.ResolvedByValidator = discrepancyDescResolvedBy.Validators[0].(func(string) error)
+	// discrepancyDescAdjustmentEntryID is the schema descriptor for adjustment_entry_id field.
+	discrepancyDescAdjustmentEntryID := discrepancyFields[21].Descriptor()
+	// discrepancy.DefaultAdjustmentEntryID holds the default value on creation for the adjustment_entry_id field.
+	discrepancy.DefaultAdjustmentEntryID = discrepancyDescAdjustmentEntryID.Default.(string)
+	// discrepancy.AdjustmentEntryIDValidator is a validator for the "adjustment_entry_id" field. It is called by the builders before save.
+	discrepancy.AdjustmentEntryIDValidator = discrepancyDescAdjustmentEntryID.Validators[0].(func(string) error)
+	// discrepancyDescID is the schema descriptor for id field.
+	discrepancyDescID := discrepancyMixinFields0[0].Descriptor()
+	// discrepancy.DefaultID holds the default value on creation for the id field.
+	discrepancy.DefaultID = discrepancyDescID.Default.(func() string)
+	// discrepancy.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	discrepancy.IDValidator = func() func(string) error {
+		validators := discrepancyDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -3604,6 +3764,151 @@ func init() {
 			return nil
 		}
 	}()
+	reconciliationline.Policy = privacy.NewPolicies(schema.ReconciliationLine{})
+	reconciliationline.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reconciliationline.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reconciliationlineFields := schema.ReconciliationLine{}.Fields()
+	_ = reconciliationlineFields
+	// reconciliationlineDescRunID is the schema descriptor for run_id field.
+	reconciliationlineDescRunID := reconciliationlineFields[0].Descriptor()
+	// reconciliationline.RunIDValidator is a validator for the "run_id" field. It is called by the builders before save.
+	reconciliationline.RunIDValidator = reconciliationlineDescRunID.Validators[0].(func(string) error)
+	// reconciliationlineDescLineKey is the schema descriptor for line_key field.
+	reconciliationlineDescLineKey := reconciliationlineFields[2].Descriptor()
+	// reconciliationline.LineKeyValidator is a validator for the "line_key" field. It is called by the builders before save.
+	reconciliationline.LineKeyValidator = reconciliationlineDescLineKey.Validators[0].(func(string) error)
+	// reconciliationlineDescClass is the schema descriptor for class field.
+	reconciliationlineDescClass := reconciliationlineFields[3].Descriptor()
+	// reconciliationline.ClassValidator is a validator for the "class" field. It is called by the builders before save.
+	reconciliationline.ClassValidator = reconciliationlineDescClass.Validators[0].(func(string) error)
+	// reconciliationlineDescOurType is the schema descriptor for our_type field.
+	reconciliationlineDescOurType := reconciliationlineFields[4].Descriptor()
+	// reconciliationline.DefaultOurType holds the default value on creation for the our_type field.
+	reconciliationline.DefaultOurType = reconciliationlineDescOurType.Default.(string)
+	// reconciliationline.OurTypeValidator is a validator for the "our_type" field. It is called by the builders before save.
+	reconciliationline.OurTypeValidator = reconciliationlineDescOurType.Validators[0].(func(string) error)
+	// reconciliationlineDescOurID is the schema descriptor for our_id field.
+	reconciliationlineDescOurID := reconciliationlineFields[5].Descriptor()
+	// reconciliationline.DefaultOurID holds the default value on creation for the our_id field.
+	reconciliationline.DefaultOurID = reconciliationlineDescOurID.Default.(string)
+	// reconciliationline.OurIDValidator is a validator for the "our_id" field. It is called by the builders before save.
+	reconciliationline.OurIDValidator = reconciliationlineDescOurID.Validators[0].(func(string) error)
+	// reconciliationlineDescCurrency is the schema descriptor for currency field.
+	reconciliationlineDescCurrency := reconciliationlineFields[6].Descriptor()
+	// reconciliationline.DefaultCurrency holds the default value on creation for the currency field.
+	reconciliationline.DefaultCurrency = reconciliationlineDescCurrency.Default.(string)
+	// reconciliationline.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	reconciliationline.CurrencyValidator = reconciliationlineDescCurrency.Validators[0].(func(string) error)
+	// reconciliationlineDescGross is the schema descriptor for gross field.
+	reconciliationlineDescGross := reconciliationlineFields[7].Descriptor()
+	// reconciliationline.DefaultGross holds the default value on creation for the gross field.
+	reconciliationline.DefaultGross = reconciliationlineDescGross.Default.(int64)
+	// reconciliationlineDescFee is the schema descriptor for fee field.
+	reconciliationlineDescFee := reconciliationlineFields[8].Descriptor()
+	// reconciliationline.DefaultFee holds the default value on creation for the fee field.
+	reconciliationline.DefaultFee = reconciliationlineDescFee.Default.(int64)
+	// reconciliationlineDescNet is the schema descriptor for net field.
+	reconciliationlineDescNet := reconciliationlineFields[9].Descriptor()
+	// reconciliationline.DefaultNet holds the default value on creation for the net field.
+	reconciliationline.DefaultNet = reconciliationlineDescNet.Default.(int64)
+	reconciliationrunMixin := schema.ReconciliationRun{}.Mixin()
+	reconciliationrun.Policy = privacy.NewPolicies(schema.ReconciliationRun{})
+	reconciliationrun.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reconciliationrun.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reconciliationrunMixinFields0 := reconciliationrunMixin[0].Fields()
+	_ = reconciliationrunMixinFields0
+	reconciliationrunMixinFields1 := reconciliationrunMixin[1].Fields()
+	_ = reconciliationrunMixinFields1
+	reconciliationrunFields := schema.ReconciliationRun{}.Fields()
+	_ = reconciliationrunFields
+	// reconciliationrunDescCreatedAt is the schema descriptor for created_at field.
+	reconciliationrunDescCreatedAt := reconciliationrunMixinFields1[0].Descriptor()
+	// reconciliationrun.DefaultCreatedAt holds the default value on creation for the created_at field.
+	reconciliationrun.DefaultCreatedAt = reconciliationrunDescCreatedAt.Default.(func() time.Time)
+	// reconciliationrunDescUpdatedAt is the schema descriptor for updated_at field.
+	reconciliationrunDescUpdatedAt := reconciliationrunMixinFields1[1].Descriptor()
+	// reconciliationrun.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	reconciliationrun.DefaultUpdatedAt = reconciliationrunDescUpdatedAt.Default.(func() time.Time)
+	// reconciliationrun.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	reconciliationrun.UpdateDefaultUpdatedAt = reconciliationrunDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// reconciliationrunDescConnector is the schema descriptor for connector field.
+	reconciliationrunDescConnector := reconciliationrunFields[0].Descriptor()
+	// reconciliationrun.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	reconciliationrun.ConnectorValidator = func() func(string) error {
+		validators := reconciliationrunDescConnector.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(connector string) error {
+			for _, fn := range fns {
+				if err := fn(connector); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// reconciliationrunDescBusinessDate is the schema descriptor for business_date field.
+	reconciliationrunDescBusinessDate := reconciliationrunFields[1].Descriptor()
+	// reconciliationrun.BusinessDateValidator is a validator for the "business_date" field. It is called by the builders before save.
+	reconciliationrun.BusinessDateValidator = func() func(string) error {
+		validators := reconciliationrunDescBusinessDate.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(business_date string) error {
+			for _, fn := range fns {
+				if err := fn(business_date); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// reconciliationrunDescLinesRead is the schema descriptor for lines_read field.
+	reconciliationrunDescLinesRead := reconciliationrunFields[3].Descriptor()
+	// reconciliationrun.DefaultLinesRead holds the default value on creation for the lines_read field.
+	reconciliationrun.DefaultLinesRead = reconciliationrunDescLinesRead.Default.(int64)
+	// reconciliationrunDescError is the schema descriptor for error field.
+	reconciliationrunDescError := reconciliationrunFields[5].Descriptor()
+	// reconciliationrun.DefaultError holds the default value on creation for the error field.
+	reconciliationrun.DefaultError = reconciliationrunDescError.Default.(string)
+	// reconciliationrun.ErrorValidator is a validator for the "error" field. It is called by the builders before save.
+	reconciliationrun.ErrorValidator = reconciliationrunDescError.Validators[0].(func(string) error)
+	// reconciliationrunDescID is the schema descriptor for id field.
+	reconciliationrunDescID := reconciliationrunMixinFields0[0].Descriptor()
+	// reconciliationrun.DefaultID holds the default value on creation for the id field.
+	reconciliationrun.DefaultID = reconciliationrunDescID.Default.(func() string)
+	// reconciliationrun.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	reconciliationrun.IDValidator = func() func(string) error {
+		validators := reconciliationrunDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	refundMixin := schema.Refund{}.Mixin()
 	refund.Policy = privacy.NewPolicies(refundMixin[2], schema.Refund{})
 	refund.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -3691,6 +3996,182 @@ func init() {
 	// refund.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	refund.IDValidator = func() func(string) error {
 		validators := refundDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	reportcursor.Policy = privacy.NewPolicies(schema.ReportCursor{})
+	reportcursor.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reportcursor.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reportcursorFields := schema.ReportCursor{}.Fields()
+	_ = reportcursorFields
+	// reportcursorDescSeq is the schema descriptor for seq field.
+	reportcursorDescSeq := reportcursorFields[1].Descriptor()
+	// reportcursor.DefaultSeq holds the default value on creation for the seq field.
+	reportcursor.DefaultSeq = reportcursorDescSeq.Default.(int64)
+	// reportcursorDescID is the schema descriptor for id field.
+	reportcursorDescID := reportcursorFields[0].Descriptor()
+	// reportcursor.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	reportcursor.IDValidator = func() func(string) error {
+		validators := reportcursorDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	reportmark.Policy = privacy.NewPolicies(schema.ReportMark{})
+	reportmark.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reportmark.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reportmarkFields := schema.ReportMark{}.Fields()
+	_ = reportmarkFields
+	// reportmarkDescID is the schema descriptor for id field.
+	reportmarkDescID := reportmarkFields[0].Descriptor()
+	// reportmark.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	reportmark.IDValidator = func() func(string) error {
+		validators := reportmarkDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	reportrollupMixin := schema.ReportRollup{}.Mixin()
+	reportrollup.Policy = privacy.NewPolicies(reportrollupMixin[0], schema.ReportRollup{})
+	reportrollup.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := reportrollup.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	reportrollupMixinFields0 := reportrollupMixin[0].Fields()
+	_ = reportrollupMixinFields0
+	reportrollupFields := schema.ReportRollup{}.Fields()
+	_ = reportrollupFields
+	// reportrollupDescMerchantID is the schema descriptor for merchant_id field.
+	reportrollupDescMerchantID := reportrollupMixinFields0[0].Descriptor()
+	// reportrollup.MerchantIDValidator is a validator for the "merchant_id" field. It is called by the builders before save.
+	reportrollup.MerchantIDValidator = func() func(string) error {
+		validators := reportrollupDescMerchantID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(merchant_id string) error {
+			for _, fn := range fns {
+				if err := fn(merchant_id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// reportrollupDescTotal is the schema descriptor for total field.
+	reportrollupDescTotal := reportrollupFields[1].Descriptor()
+	// reportrollup.DefaultTotal holds the default value on creation for the total field.
+	reportrollup.DefaultTotal = reportrollupDescTotal.Default.(bool)
+	// reportrollupDescCurrency is the schema descriptor for currency field.
+	reportrollupDescCurrency := reportrollupFields[3].Descriptor()
+	// reportrollup.CurrencyValidator is a validator for the "currency" field. It is called by the builders before save.
+	reportrollup.CurrencyValidator = reportrollupDescCurrency.Validators[0].(func(string) error)
+	// reportrollupDescConnector is the schema descriptor for connector field.
+	reportrollupDescConnector := reportrollupFields[4].Descriptor()
+	// reportrollup.DefaultConnector holds the default value on creation for the connector field.
+	reportrollup.DefaultConnector = reportrollupDescConnector.Default.(string)
+	// reportrollup.ConnectorValidator is a validator for the "connector" field. It is called by the builders before save.
+	reportrollup.ConnectorValidator = reportrollupDescConnector.Validators[0].(func(string) error)
+	// reportrollupDescMethod is the schema descriptor for method field.
+	reportrollupDescMethod := reportrollupFields[5].Descriptor()
+	// reportrollup.DefaultMethod holds the default value on creation for the method field.
+	reportrollup.DefaultMethod = reportrollupDescMethod.Default.(string)
+	// reportrollup.MethodValidator is a validator for the "method" field. It is called by the builders before save.
+	reportrollup.MethodValidator = reportrollupDescMethod.Validators[0].(func(string) error)
+	// reportrollupDescPayments is the schema descriptor for payments field.
+	reportrollupDescPayments := reportrollupFields[6].Descriptor()
+	// reportrollup.DefaultPayments holds the default value on creation for the payments field.
+	reportrollup.DefaultPayments = reportrollupDescPayments.Default.(int64)
+	// reportrollupDescSucceeded is the schema descriptor for succeeded field.
+	reportrollupDescSucceeded := reportrollupFields[7].Descriptor()
+	// reportrollup.DefaultSucceeded holds the default value on creation for the succeeded field.
+	reportrollup.DefaultSucceeded = reportrollupDescSucceeded.Default.(int64)
+	// reportrollupDescFailed is the schema descriptor for failed field.
+	reportrollupDescFailed := reportrollupFields[8].Descriptor()
+	// reportrollup.DefaultFailed holds the default value on creation for the failed field.
+	reportrollup.DefaultFailed = reportrollupDescFailed.Default.(int64)
+	// reportrollupDescAuthorized is the schema descriptor for authorized field.
+	reportrollupDescAuthorized := reportrollupFields[9].Descriptor()
+	// reportrollup.DefaultAuthorized holds the default value on creation for the authorized field.
+	reportrollup.DefaultAuthorized = reportrollupDescAuthorized.Default.(int64)
+	// reportrollupDescDeclined is the schema descriptor for declined field.
+	reportrollupDescDeclined := reportrollupFields[10].Descriptor()
+	// reportrollup.DefaultDeclined holds the default value on creation for the declined field.
+	reportrollup.DefaultDeclined = reportrollupDescDeclined.Default.(int64)
+	// reportrollupDescRefunds is the schema descriptor for refunds field.
+	reportrollupDescRefunds := reportrollupFields[11].Descriptor()
+	// reportrollup.DefaultRefunds holds the default value on creation for the refunds field.
+	reportrollup.DefaultRefunds = reportrollupDescRefunds.Default.(int64)
+	// reportrollupDescDisputes is the schema descriptor for disputes field.
+	reportrollupDescDisputes := reportrollupFields[12].Descriptor()
+	// reportrollup.DefaultDisputes holds the default value on creation for the disputes field.
+	reportrollup.DefaultDisputes = reportrollupDescDisputes.Default.(int64)
+	// reportrollupDescGross is the schema descriptor for gross field.
+	reportrollupDescGross := reportrollupFields[13].Descriptor()
+	// reportrollup.DefaultGross holds the default value on creation for the gross field.
+	reportrollup.DefaultGross = reportrollupDescGross.Default.(int64)
+	// reportrollupDescFees is the schema descriptor for fees field.
+	reportrollupDescFees := reportrollupFields[14].Descriptor()
+	// reportrollup.DefaultFees holds the default value on creation for the fees field.
+	reportrollup.DefaultFees = reportrollupDescFees.Default.(int64)
+	// reportrollupDescRefunded is the schema descriptor for refunded field.
+	reportrollupDescRefunded := reportrollupFields[15].Descriptor()
+	// reportrollup.DefaultRefunded holds the default value on creation for the refunded field.
+	reportrollup.DefaultRefunded = reportrollupDescRefunded.Default.(int64)
+	// reportrollupDescDisputed is the schema descriptor for disputed field.
+	reportrollupDescDisputed := reportrollupFields[16].Descriptor()
+	// reportrollup.DefaultDisputed holds the default value on creation for the disputed field.
+	reportrollup.DefaultDisputed = reportrollupDescDisputed.Default.(int64)
+	// reportrollupDescID is the schema descriptor for id field.
+	reportrollupDescID := reportrollupFields[0].Descriptor()
+	// reportrollup.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	reportrollup.IDValidator = func() func(string) error {
+		validators := reportrollupDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

@@ -37,6 +37,8 @@ import (
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/payouts"
 	"github.com/straitpay/strait/payments/positions"
+	"github.com/straitpay/strait/payments/recon"
+	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/settlement"
@@ -76,6 +78,7 @@ type ResolverRoot interface {
 	DayClose() DayCloseResolver
 	DayStatementLine() DayStatementLineResolver
 	DayTrialBalanceLine() DayTrialBalanceLineResolver
+	Discrepancy() DiscrepancyResolver
 	Dispute() DisputeResolver
 	Event() EventResolver
 	FeePlan() FeePlanResolver
@@ -85,6 +88,7 @@ type ResolverRoot interface {
 	Payment() PaymentResolver
 	PayoutSchedule() PayoutScheduleResolver
 	Query() QueryResolver
+	ReconciliationRun() ReconciliationRunResolver
 	RiskRule() RiskRuleResolver
 	RiskRuleParams() RiskRuleParamsResolver
 	RoutingMatch() RoutingMatchResolver
@@ -503,6 +507,29 @@ type ComplexityRoot struct {
 		Debits     func(childComplexity int) int
 	}
 
+	Discrepancy struct {
+		AdjustmentEntryID func(childComplexity int) int
+		BusinessDate      func(childComplexity int) int
+		Connector         func(childComplexity int) int
+		Detail            func(childComplexity int) int
+		ExpectedFee       func(childComplexity int) int
+		ExpectedGross     func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Kind              func(childComplexity int) int
+		LineKey           func(childComplexity int) int
+		LineNo            func(childComplexity int) int
+		OurID             func(childComplexity int) int
+		OurType           func(childComplexity int) int
+		ReportedFee       func(childComplexity int) int
+		ReportedGross     func(childComplexity int) int
+		ReportedNet       func(childComplexity int) int
+		Resolution        func(childComplexity int) int
+		ResolvedAt        func(childComplexity int) int
+		ResolvedBy        func(childComplexity int) int
+		RunID             func(childComplexity int) int
+		Status            func(childComplexity int) int
+	}
+
 	Dispute struct {
 		AmountMoney         func(childComplexity int) int
 		CompellingEvidence  func(childComplexity int) int
@@ -791,8 +818,10 @@ type ComplexityRoot struct {
 		RefundPayment               func(childComplexity int, input model.RefundPaymentInput) int
 		RejectPaymentReview         func(childComplexity int, input model.RejectPaymentReviewInput) int
 		RemoveCoupon                func(childComplexity int) int
+		ResolveDiscrepancy          func(childComplexity int, input model.ResolveDiscrepancyInput) int
 		RevokeAPIKey                func(childComplexity int, id string) int
 		RotateWebhookEndpointSecret func(childComplexity int, id string) int
+		RunReconciliation           func(childComplexity int, connector string, day string) int
 		RunSettlement               func(childComplexity int, input model.RunSettlementInput) int
 		SetChannelPositionThreshold func(childComplexity int, input model.ChannelPositionThresholdInput) int
 		SetConnectorEnabled         func(childComplexity int, name string, enabled bool) int
@@ -986,6 +1015,7 @@ type ComplexityRoot struct {
 		DayClose           func(childComplexity int, day string) int
 		DayCloses          func(childComplexity int, first int) int
 		DayStatement       func(childComplexity int, day string) int
+		Discrepancies      func(childComplexity int, filter *model.DiscrepanciesFilter, first *int, after *string) int
 		Dispute            func(childComplexity int, id string) int
 		Disputes           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.DisputeListFilter) int
 		Events             func(childComplexity int, after *entgql.Cursor[string], first *int, filter *model.EventListFilter) int
@@ -993,15 +1023,19 @@ type ComplexityRoot struct {
 		FeePlans           func(childComplexity int, merchantID string) int
 		JournalEntries     func(childComplexity int, filter model.JournalEntriesFilter, after *entgql.Cursor[string], first *int) int
 		Merchant           func(childComplexity int, id *string) int
+		MerchantReport     func(childComplexity int, from string, to string, groupBy reports.GroupBy, timezone *string) int
 		Merchants          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		Node               func(childComplexity int, id string) int
 		Nodes              func(childComplexity int, ids []string) int
+		OperatorReport     func(childComplexity int, from string, to string, groupBy reports.GroupBy, timezone *string, merchantID *string) int
 		Payment            func(childComplexity int, id string) int
 		PaymentReviews     func(childComplexity int, status *reviewstatus.Status, after *entgql.Cursor[string], first *int) int
 		Payments           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.PaymentListFilter) int
 		Payout             func(childComplexity int, id string) int
 		PayoutSchedule     func(childComplexity int) int
 		Payouts            func(childComplexity int, first *int, status *payoutstatus.Status) int
+		ReconciliationRun  func(childComplexity int, id string) int
+		ReconciliationRuns func(childComplexity int, connector *string, first *int) int
 		RiskRules          func(childComplexity int, after *entgql.Cursor[string], first *int) int
 		RoutingRules       func(childComplexity int, after *entgql.Cursor[string], first *int) int
 		Settlement         func(childComplexity int, id string) int
@@ -1012,6 +1046,23 @@ type ComplexityRoot struct {
 		Viewer             func(childComplexity int) int
 		WebhookDeliveries  func(childComplexity int, endpointID string, after *entgql.Cursor[string], first *int) int
 		WebhookEndpoints   func(childComplexity int, after *entgql.Cursor[string], first *int) int
+	}
+
+	ReconciliationCount struct {
+		Class func(childComplexity int) int
+		Count func(childComplexity int) int
+	}
+
+	ReconciliationRun struct {
+		BusinessDate func(childComplexity int) int
+		Connector    func(childComplexity int) int
+		Counts       func(childComplexity int) int
+		Error        func(childComplexity int) int
+		FinishedAt   func(childComplexity int) int
+		ID           func(childComplexity int) int
+		LinesRead    func(childComplexity int) int
+		StartedAt    func(childComplexity int) int
+		Status       func(childComplexity int) int
 	}
 
 	Refund struct {
@@ -1039,6 +1090,34 @@ type ComplexityRoot struct {
 	RefundEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	Report struct {
+		From     func(childComplexity int) int
+		GroupBy  func(childComplexity int) int
+		Groups   func(childComplexity int) int
+		Timezone func(childComplexity int) int
+		To       func(childComplexity int) int
+	}
+
+	ReportGroup struct {
+		AuthorizationRate func(childComplexity int) int
+		Authorized        func(childComplexity int) int
+		CurrencyCode      func(childComplexity int) int
+		Declined          func(childComplexity int) int
+		DisputeRate       func(childComplexity int) int
+		DisputedMoney     func(childComplexity int) int
+		Disputes          func(childComplexity int) int
+		Failed            func(childComplexity int) int
+		FeesMoney         func(childComplexity int) int
+		GrossMoney        func(childComplexity int) int
+		Key               func(childComplexity int) int
+		NetMoney          func(childComplexity int) int
+		Payments          func(childComplexity int) int
+		RefundRate        func(childComplexity int) int
+		RefundedMoney     func(childComplexity int) int
+		Refunds           func(childComplexity int) int
+		Succeeded         func(childComplexity int) int
 	}
 
 	RiskRule struct {
@@ -1353,6 +1432,11 @@ type DayStatementLineResolver interface {
 type DayTrialBalanceLineResolver interface {
 	Currency(ctx context.Context, obj *ledger.DayBalance) (string, error)
 }
+type DiscrepancyResolver interface {
+	Kind(ctx context.Context, obj *recon.Discrepancy) (model.ReconciliationClass, error)
+
+	Status(ctx context.Context, obj *recon.Discrepancy) (model.DiscrepancyStatus, error)
+}
 type DisputeResolver interface {
 	Evidence(ctx context.Context, obj *ent.Dispute) (*model.DisputeEvidence, error)
 	CompellingEvidence(ctx context.Context, obj *ent.Dispute) (*model.CompellingEvidence, error)
@@ -1410,6 +1494,8 @@ type MutationResolver interface {
 	SetChannelPositionThreshold(ctx context.Context, input model.ChannelPositionThresholdInput) (*model.ChannelPositionThreshold, error)
 	CheckChannelPositions(ctx context.Context) ([]*positions.Position, error)
 	CloseDay(ctx context.Context, input model.CloseDayInput) (*ledger.DayClose, error)
+	RunReconciliation(ctx context.Context, connector string, day string) (*recon.Run, error)
+	ResolveDiscrepancy(ctx context.Context, input model.ResolveDiscrepancyInput) (*recon.Discrepancy, error)
 	UpdateDisputeEvidence(ctx context.Context, input model.UpdateDisputeEvidenceInput) (*ent.Dispute, error)
 	SubmitDisputeEvidence(ctx context.Context, input model.SubmitDisputeEvidenceInput) (*ent.Dispute, error)
 	AcceptDispute(ctx context.Context, input model.AcceptDisputeInput) (*ent.Dispute, error)
@@ -1468,6 +1554,9 @@ type QueryResolver interface {
 	DayCloses(ctx context.Context, first int) ([]*ledger.DayClose, error)
 	DayClose(ctx context.Context, day string) (*ledger.DayClose, error)
 	DayStatement(ctx context.Context, day string) ([]*ledger.DayStatementLine, error)
+	ReconciliationRuns(ctx context.Context, connector *string, first *int) ([]*recon.Run, error)
+	ReconciliationRun(ctx context.Context, id string) (*recon.Run, error)
+	Discrepancies(ctx context.Context, filter *model.DiscrepanciesFilter, first *int, after *string) ([]*recon.Discrepancy, error)
 	Dispute(ctx context.Context, id string) (*ent.Dispute, error)
 	Disputes(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, filter *model.DisputeListFilter) (*ent.DisputeConnection, error)
 	Events(ctx context.Context, after *entgql.Cursor[string], first *int, filter *model.EventListFilter) (*ent.EventConnection, error)
@@ -1477,6 +1566,14 @@ type QueryResolver interface {
 	Payouts(ctx context.Context, first *int, status *payoutstatus.Status) ([]*payouts.Payout, error)
 	Payout(ctx context.Context, id string) (*payouts.Payout, error)
 	PayoutSchedule(ctx context.Context) (*payouts.Schedule, error)
+	MerchantReport(ctx context.Context, from string, to string, groupBy reports.GroupBy, timezone *string) (*reports.Report, error)
+	OperatorReport(ctx context.Context, from string, to string, groupBy reports.GroupBy, timezone *string, merchantID *string) (*reports.Report, error)
+}
+type ReconciliationRunResolver interface {
+	Status(ctx context.Context, obj *recon.Run) (model.ReconciliationRunStatus, error)
+
+	Counts(ctx context.Context, obj *recon.Run) ([]*model.ReconciliationCount, error)
+	Error(ctx context.Context, obj *recon.Run) (*string, error)
 }
 type RiskRuleResolver interface {
 	Params(ctx context.Context, obj *ent.RiskRule) (*risk.Params, error)
@@ -3251,6 +3348,127 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DayTrialBalanceLine.Debits(childComplexity), true
 
+	case "Discrepancy.adjustmentEntryID":
+		if e.ComplexityRoot.Discrepancy.AdjustmentEntryID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.AdjustmentEntryID(childComplexity), true
+	case "Discrepancy.businessDate":
+		if e.ComplexityRoot.Discrepancy.BusinessDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.BusinessDate(childComplexity), true
+	case "Discrepancy.connector":
+		if e.ComplexityRoot.Discrepancy.Connector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Connector(childComplexity), true
+	case "Discrepancy.detail":
+		if e.ComplexityRoot.Discrepancy.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Detail(childComplexity), true
+	case "Discrepancy.expectedFee":
+		if e.ComplexityRoot.Discrepancy.ExpectedFee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.ExpectedFee(childComplexity), true
+	case "Discrepancy.expectedGross":
+		if e.ComplexityRoot.Discrepancy.ExpectedGross == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.ExpectedGross(childComplexity), true
+	case "Discrepancy.id":
+		if e.ComplexityRoot.Discrepancy.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.ID(childComplexity), true
+	case "Discrepancy.kind":
+		if e.ComplexityRoot.Discrepancy.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Kind(childComplexity), true
+	case "Discrepancy.lineKey":
+		if e.ComplexityRoot.Discrepancy.LineKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.LineKey(childComplexity), true
+	case "Discrepancy.lineNo":
+		if e.ComplexityRoot.Discrepancy.LineNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.LineNo(childComplexity), true
+	case "Discrepancy.ourID":
+		if e.ComplexityRoot.Discrepancy.OurID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.OurID(childComplexity), true
+	case "Discrepancy.ourType":
+		if e.ComplexityRoot.Discrepancy.OurType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.OurType(childComplexity), true
+	case "Discrepancy.reportedFee":
+		if e.ComplexityRoot.Discrepancy.ReportedFee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.ReportedFee(childComplexity), true
+	case "Discrepancy.reportedGross":
+		if e.ComplexityRoot.Discrepancy.ReportedGross == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.ReportedGross(childComplexity), true
+	case "Discrepancy.reportedNet":
+		if e.ComplexityRoot.Discrepancy.ReportedNet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.ReportedNet(childComplexity), true
+	case "Discrepancy.resolution":
+		if e.ComplexityRoot.Discrepancy.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Resolution(childComplexity), true
+	case "Discrepancy.resolvedAt":
+		if e.ComplexityRoot.Discrepancy.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.ResolvedAt(childComplexity), true
+	case "Discrepancy.resolvedBy":
+		if e.ComplexityRoot.Discrepancy.ResolvedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.ResolvedBy(childComplexity), true
+	case "Discrepancy.runID":
+		if e.ComplexityRoot.Discrepancy.RunID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.RunID(childComplexity), true
+	case "Discrepancy.status":
+		if e.ComplexityRoot.Discrepancy.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Status(childComplexity), true
+
 	case "Dispute.amount":
 		if e.ComplexityRoot.Dispute.AmountMoney == nil {
 			break
@@ -4632,6 +4850,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveCoupon(childComplexity), true
+	case "Mutation.resolveDiscrepancy":
+		if e.ComplexityRoot.Mutation.ResolveDiscrepancy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resolveDiscrepancy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResolveDiscrepancy(childComplexity, args["input"].(model.ResolveDiscrepancyInput)), true
 	case "Mutation.revokeAPIKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -4654,6 +4883,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateWebhookEndpointSecret(childComplexity, args["id"].(string)), true
+	case "Mutation.runReconciliation":
+		if e.ComplexityRoot.Mutation.RunReconciliation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_runReconciliation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RunReconciliation(childComplexity, args["connector"].(string), args["day"].(string)), true
 	case "Mutation.runSettlement":
 		if e.ComplexityRoot.Mutation.RunSettlement == nil {
 			break
@@ -5705,6 +5945,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.DayStatement(childComplexity, args["day"].(string)), true
+	case "Query.discrepancies":
+		if e.ComplexityRoot.Query.Discrepancies == nil {
+			break
+		}
+
+		args, err := ec.field_Query_discrepancies_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Discrepancies(childComplexity, args["filter"].(*model.DiscrepanciesFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.dispute":
 		if e.ComplexityRoot.Query.Dispute == nil {
 			break
@@ -5778,6 +6029,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Merchant(childComplexity, args["id"].(*string)), true
+	case "Query.merchantReport":
+		if e.ComplexityRoot.Query.MerchantReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_merchantReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MerchantReport(childComplexity, args["from"].(string), args["to"].(string), args["groupBy"].(reports.GroupBy), args["timezone"].(*string)), true
 	case "Query.merchants":
 		if e.ComplexityRoot.Query.Merchants == nil {
 			break
@@ -5811,6 +6073,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.operatorReport":
+		if e.ComplexityRoot.Query.OperatorReport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_operatorReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.OperatorReport(childComplexity, args["from"].(string), args["to"].(string), args["groupBy"].(reports.GroupBy), args["timezone"].(*string), args["merchantID"].(*string)), true
 	case "Query.payment":
 		if e.ComplexityRoot.Query.Payment == nil {
 			break
@@ -5872,6 +6145,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Payouts(childComplexity, args["first"].(*int), args["status"].(*payoutstatus.Status)), true
+	case "Query.reconciliationRun":
+		if e.ComplexityRoot.Query.ReconciliationRun == nil {
+			break
+		}
+
+		args, err := ec.field_Query_reconciliationRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ReconciliationRun(childComplexity, args["id"].(string)), true
+	case "Query.reconciliationRuns":
+		if e.ComplexityRoot.Query.ReconciliationRuns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_reconciliationRuns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ReconciliationRuns(childComplexity, args["connector"].(*string), args["first"].(*int)), true
 	case "Query.riskRules":
 		if e.ComplexityRoot.Query.RiskRules == nil {
 			break
@@ -5967,6 +6262,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WebhookEndpoints(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int)), true
+
+	case "ReconciliationCount.class":
+		if e.ComplexityRoot.ReconciliationCount.Class == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationCount.Class(childComplexity), true
+	case "ReconciliationCount.count":
+		if e.ComplexityRoot.ReconciliationCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationCount.Count(childComplexity), true
+
+	case "ReconciliationRun.businessDate":
+		if e.ComplexityRoot.ReconciliationRun.BusinessDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationRun.BusinessDate(childComplexity), true
+	case "ReconciliationRun.connector":
+		if e.ComplexityRoot.ReconciliationRun.Connector == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationRun.Connector(childComplexity), true
+	case "ReconciliationRun.counts":
+		if e.ComplexityRoot.ReconciliationRun.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationRun.Counts(childComplexity), true
+	case "ReconciliationRun.error":
+		if e.ComplexityRoot.ReconciliationRun.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationRun.Error(childComplexity), true
+	case "ReconciliationRun.finishedAt":
+		if e.ComplexityRoot.ReconciliationRun.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationRun.FinishedAt(childComplexity), true
+	case "ReconciliationRun.id":
+		if e.ComplexityRoot.ReconciliationRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationRun.ID(childComplexity), true
+	case "ReconciliationRun.linesRead":
+		if e.ComplexityRoot.ReconciliationRun.LinesRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationRun.LinesRead(childComplexity), true
+	case "ReconciliationRun.startedAt":
+		if e.ComplexityRoot.ReconciliationRun.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationRun.StartedAt(childComplexity), true
+	case "ReconciliationRun.status":
+		if e.ComplexityRoot.ReconciliationRun.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationRun.Status(childComplexity), true
 
 	case "Refund.amount":
 		if e.ComplexityRoot.Refund.AmountMoney == nil {
@@ -6078,6 +6441,140 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RefundEdge.Node(childComplexity), true
+
+	case "Report.from":
+		if e.ComplexityRoot.Report.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Report.From(childComplexity), true
+	case "Report.groupBy":
+		if e.ComplexityRoot.Report.GroupBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Report.GroupBy(childComplexity), true
+	case "Report.groups":
+		if e.ComplexityRoot.Report.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Report.Groups(childComplexity), true
+	case "Report.timezone":
+		if e.ComplexityRoot.Report.Timezone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Report.Timezone(childComplexity), true
+	case "Report.to":
+		if e.ComplexityRoot.Report.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Report.To(childComplexity), true
+
+	case "ReportGroup.authorizationRate":
+		if e.ComplexityRoot.ReportGroup.AuthorizationRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.AuthorizationRate(childComplexity), true
+	case "ReportGroup.authorized":
+		if e.ComplexityRoot.ReportGroup.Authorized == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Authorized(childComplexity), true
+	case "ReportGroup.currency":
+		if e.ComplexityRoot.ReportGroup.CurrencyCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.CurrencyCode(childComplexity), true
+	case "ReportGroup.declined":
+		if e.ComplexityRoot.ReportGroup.Declined == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Declined(childComplexity), true
+	case "ReportGroup.disputeRate":
+		if e.ComplexityRoot.ReportGroup.DisputeRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.DisputeRate(childComplexity), true
+	case "ReportGroup.disputed":
+		if e.ComplexityRoot.ReportGroup.DisputedMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.DisputedMoney(childComplexity), true
+	case "ReportGroup.disputes":
+		if e.ComplexityRoot.ReportGroup.Disputes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Disputes(childComplexity), true
+	case "ReportGroup.failed":
+		if e.ComplexityRoot.ReportGroup.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Failed(childComplexity), true
+	case "ReportGroup.fees":
+		if e.ComplexityRoot.ReportGroup.FeesMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.FeesMoney(childComplexity), true
+	case "ReportGroup.gross":
+		if e.ComplexityRoot.ReportGroup.GrossMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.GrossMoney(childComplexity), true
+	case "ReportGroup.key":
+		if e.ComplexityRoot.ReportGroup.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Key(childComplexity), true
+	case "ReportGroup.net":
+		if e.ComplexityRoot.ReportGroup.NetMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.NetMoney(childComplexity), true
+	case "ReportGroup.payments":
+		if e.ComplexityRoot.ReportGroup.Payments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Payments(childComplexity), true
+	case "ReportGroup.refundRate":
+		if e.ComplexityRoot.ReportGroup.RefundRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.RefundRate(childComplexity), true
+	case "ReportGroup.refunded":
+		if e.ComplexityRoot.ReportGroup.RefundedMoney == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.RefundedMoney(childComplexity), true
+	case "ReportGroup.refunds":
+		if e.ComplexityRoot.ReportGroup.Refunds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Refunds(childComplexity), true
+	case "ReportGroup.succeeded":
+		if e.ComplexityRoot.ReportGroup.Succeeded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReportGroup.Succeeded(childComplexity), true
 
 	case "RiskRule.action":
 		if e.ComplexityRoot.RiskRule.Action == nil {
@@ -7035,6 +7532,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreatePayoutInput", ec.unmarshalInputCreatePayoutInput),
 			graphql.NewInputUnmarshaler("CreateWebhookEndpointInput", ec.unmarshalInputCreateWebhookEndpointInput),
 			graphql.NewInputUnmarshaler("CustomerListFilter", ec.unmarshalInputCustomerListFilter),
+			graphql.NewInputUnmarshaler("DiscrepanciesFilter", ec.unmarshalInputDiscrepanciesFilter),
 			graphql.NewInputUnmarshaler("DisputeEvidenceInput", ec.unmarshalInputDisputeEvidenceInput),
 			graphql.NewInputUnmarshaler("DisputeListFilter", ec.unmarshalInputDisputeListFilter),
 			graphql.NewInputUnmarshaler("DisputeOrder", ec.unmarshalInputDisputeOrder),
@@ -7052,6 +7550,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RefundOrder", ec.unmarshalInputRefundOrder),
 			graphql.NewInputUnmarshaler("RefundPaymentInput", ec.unmarshalInputRefundPaymentInput),
 			graphql.NewInputUnmarshaler("RejectPaymentReviewInput", ec.unmarshalInputRejectPaymentReviewInput),
+			graphql.NewInputUnmarshaler("ResolveDiscrepancyInput", ec.unmarshalInputResolveDiscrepancyInput),
 			graphql.NewInputUnmarshaler("RiskRuleInput", ec.unmarshalInputRiskRuleInput),
 			graphql.NewInputUnmarshaler("RiskRuleParamsInput", ec.unmarshalInputRiskRuleParamsInput),
 			graphql.NewInputUnmarshaler("RoutingMatchInput", ec.unmarshalInputRoutingMatchInput),
@@ -9106,6 +9605,203 @@ extend type Mutation {
 }
 # ---- end channel positions and day-end close ----
 
+# ---- reconciliation ----
+# Reconciliation of channel settlement reports (docs/settlement.md,
+# "Reconciliation"). Operators only.
+
+"What reconciliation found of a settlement report line, or of one of Strait's records."
+enum ReconciliationClass {
+  "The line names a record, and its currency, gross and fee are the record's."
+  MATCHED
+  "The line names nothing Strait has a record of."
+  MISSING_OURS
+  "A record Strait booked on the channel's receivable that day and the report lacks."
+  MISSING_THEIRS
+  "The line's gross differs from the record's."
+  AMOUNT_MISMATCH
+  "The line's currency differs from the record's."
+  CURRENCY_MISMATCH
+  "The line's fee differs from the channel fee Strait expected."
+  FEE_MISMATCH
+  "The line repeats a movement an earlier line listed."
+  DUPLICATE
+  "The line cannot be read (no type or id, an unknown currency, net not gross − fee)."
+  MALFORMED
+}
+
+"Where a reconciliation run stands."
+enum ReconciliationRunStatus {
+  "Running now (linesRead is its progress), or stopped by a replica that died and not yet taken over."
+  RUNNING
+  "Done: every line and every record of the day is classified."
+  SUCCEEDED
+  "Stopped by an error (see error); running the day again takes it up."
+  FAILED
+}
+
+"Whether an operator has resolved a discrepancy."
+enum DiscrepancyStatus {
+  "Awaiting an operator."
+  OPEN
+  "Resolved with a reason (and maybe an adjusting entry)."
+  RESOLVED
+}
+
+"How many lines (or records, for MISSING_THEIRS) of a run fell in one class."
+type ReconciliationCount {
+  "The class."
+  class: ReconciliationClass!
+  "How many."
+  count: Int!
+}
+
+"The reconciliation of one connector's settlement report for one UTC business day."
+type ReconciliationRun {
+  "The run's ID (rcn_…)."
+  id: ID!
+  "The connector whose report it reads."
+  connector: String!
+  "The UTC day of the report (2026-03-02)."
+  businessDate: String!
+  "Where the run stands."
+  status: ReconciliationRunStatus!
+  "Progress: report lines reconciled so far in this run."
+  linesRead: Int!
+  "Lines and records per class, every class listed; set when the run succeeds."
+  counts: [ReconciliationCount!]!
+  "Why the run failed; null unless FAILED."
+  error: String
+  "When the day was first run."
+  startedAt: Time!
+  "When the run last finished; null while it runs."
+  finishedAt: Time
+}
+
+"A difference between a channel's report and Strait's records."
+type Discrepancy {
+  "The discrepancy's ID (dsc_…)."
+  id: ID!
+  "The run that found it."
+  runID: ID!
+  "The connector."
+  connector: String!
+  "The UTC day of the report."
+  businessDate: String!
+  "What was found."
+  kind: ReconciliationClass!
+  "The report line (from 0, in report order); null for MISSING_THEIRS."
+  lineNo: Int
+  "The line's type and the channel's id of the movement (capture:cap_…)."
+  lineKey: String!
+  "The ledger source type of Strait's record (capture, refund, dispute); empty when none matched."
+  ourType: String!
+  "Strait's record (pay_…, ref_…, dsp_…); empty when none matched."
+  ourID: String!
+  "The gross Strait's record says; null when none matched."
+  expectedGross: Money
+  "The channel fee Strait expected; null when none matched."
+  expectedFee: Money
+  "The gross the line says; null for MISSING_THEIRS and MALFORMED."
+  reportedGross: Money
+  "The fee the line says; null for MISSING_THEIRS and MALFORMED."
+  reportedFee: Money
+  "The net the line says; null for MISSING_THEIRS and MALFORMED."
+  reportedNet: Money
+  "What differs, in words."
+  detail: String!
+  "Open or resolved."
+  status: DiscrepancyStatus!
+  "The operator's reason; empty while open."
+  resolution: String!
+  "Who resolved it."
+  resolvedBy: String!
+  "When it was resolved."
+  resolvedAt: Time
+  "The adjusting journal entry (jen_…); empty when the resolution posted none."
+  adjustmentEntryID: String!
+}
+
+"Narrows discrepancies; every field is optional."
+input DiscrepanciesFilter {
+  "One run's."
+  runID: ID
+  "One connector's."
+  connector: String
+  "One UTC day's (2026-03-02)."
+  businessDate: String
+  "One class."
+  kind: ReconciliationClass
+  "Open or resolved only."
+  status: DiscrepancyStatus
+}
+
+"A discrepancy to resolve."
+input ResolveDiscrepancyInput {
+  "Names the request (docs/api.md, Idempotency)."
+  idempotencyKey: String!
+  "The discrepancy."
+  id: ID!
+  "Why it is resolved: 1 to 500 bytes."
+  reason: String!
+  """
+  Optional adjusting entry: the connector's receivable moves by this amount and
+  the platform's suspense by its opposite (positive: the channel owes less than
+  booked). Zero or absent posts nothing.
+  """
+  adjustment: MoneyInput
+}
+
+extend type Query {
+  "Reconciliation runs, newest day first. Operators only."
+  reconciliationRuns(
+    "Only this connector's."
+    connector: String
+    "At most this many, 1 to 500 (default 50)."
+    first: Int
+  ): [ReconciliationRun!]! @auth(requires: [OPERATOR])
+  "One reconciliation run, with its progress. Operators only."
+  reconciliationRun(
+    "The run's ID."
+    id: ID!
+  ): ReconciliationRun! @auth(requires: [OPERATOR])
+  "Discrepancies, oldest first. Operators only."
+  discrepancies(
+    "What to list."
+    filter: DiscrepanciesFilter
+    "At most this many, 1 to 500 (default 100)."
+    first: Int
+    "Only those after this discrepancy ID (the last of the previous page)."
+    after: ID
+  ): [Discrepancy!]! @auth(requires: [OPERATOR])
+}
+
+extend type Mutation {
+  """
+  Reconcile a connector's settlement report for a UTC day: stream it, classify
+  every line, post what matched (channel receivable to platform cash) and write
+  a discrepancy for each difference. Running a day again changes nothing that
+  was decided. Returns the run: RUNNING when another caller holds it.
+  BAD_USER_INPUT for a day that is not YYYY-MM-DD or is in the future; NOT_FOUND
+  for an unknown connector; UNAVAILABLE when the channel cannot be reached.
+  """
+  runReconciliation(
+    "The connector's name."
+    connector: String!
+    "The UTC day (2026-03-02)."
+    day: String!
+  ): ReconciliationRun! @auth(requires: [OPERATOR])
+  """
+  Resolve a discrepancy with a reason and, optionally, an adjusting ledger entry.
+  BAD_USER_INPUT for an empty reason; NOT_FOUND for an unknown discrepancy;
+  CONFLICT when it was resolved otherwise already.
+  """
+  resolveDiscrepancy(
+    "The request: see ResolveDiscrepancyInput."
+    input: ResolveDiscrepancyInput!
+  ): Discrepancy! @idempotent @auth(requires: [OPERATOR])
+}
+# ---- end reconciliation ----
+
 # Disputes (docs/disputes.md): a cardholder's inquiry or chargeback, reported
 # by the channel, answered by the merchant with evidence or accepted.
 
@@ -9786,6 +10482,110 @@ extend type Mutation {
   ): PayoutSchedule! @auth(requires: [MERCHANT_ADMIN])
 }
 # ---- end payouts ----
+
+# ---- reports ----
+"How a report groups its figures. Every grouping is also by currency: no figure mixes currencies."
+enum ReportGroupBy {
+  "One group per calendar day in the report's timezone."
+  DAY
+  "One group per currency."
+  CURRENCY
+  "One group per connector."
+  CONNECTOR
+  "One group per payment method (card, wallet, bank_transfer, …)."
+  METHOD
+}
+
+"""
+Payments' figures over a range of days, added up from hourly rollups that
+the outbox keeps current (docs/events.md, "Reports"): they trail the
+payments by the rollup consumer's lag, about a second.
+"""
+type Report {
+  "The first day, YYYY-MM-DD in timezone."
+  from: String!
+  "The last day, included."
+  to: String!
+  "The IANA timezone the days are in."
+  timezone: String!
+  "How the groups are cut."
+  groupBy: ReportGroupBy!
+  "One line per key and currency, sorted by key then currency; keys with no activity are left out."
+  groups: [ReportGroup!]!
+}
+
+"One line of a report: one key in one currency."
+type ReportGroup {
+  "The day (YYYY-MM-DD), the connector's name, the payment method, or for CURRENCY the currency's code."
+  key: String!
+  "The ISO 4217 code of every amount in this line."
+  currency: String!
+  "What was captured."
+  gross: Money!
+  "The connectors' fees on what was captured, less the part refunds gave back."
+  fees: Money!
+  "What refunds gave back."
+  refunded: Money!
+  "What the disputes opened were for."
+  disputed: Money!
+  "gross − fees − refunded."
+  net: Money!
+  "Payments first confirmed in the range."
+  payments: Int!
+  "Payments that succeeded in the range."
+  succeeded: Int!
+  "Payments that ended failed in the range."
+  failed: Int!
+  "Authorizations approved."
+  authorized: Int!
+  "Attempts declined or failed (a payment retried after a decline has several)."
+  declined: Int!
+  "Refunds that succeeded."
+  refunds: Int!
+  "Disputes opened."
+  disputes: Int!
+  "authorized / (authorized + declined), 0 to 1; 0 when no attempt finished."
+  authorizationRate: Float!
+  "refunds / succeeded; 0 when nothing succeeded."
+  refundRate: Float!
+  "disputes / succeeded; 0 when nothing succeeded."
+  disputeRate: Float!
+}
+
+extend type Query {
+  """
+  The caller's merchant's report over from..to (both included, at most 366
+  days). BAD_USER_INPUT (with the field) for a day not written YYYY-MM-DD,
+  to before from, a longer range, or an unknown timezone.
+  """
+  merchantReport(
+    "The first day, YYYY-MM-DD in timezone."
+    from: String!
+    "The last day, included."
+    to: String!
+    "How to group the figures."
+    groupBy: ReportGroupBy!
+    "An IANA timezone (Europe/Paris); UTC when omitted."
+    timezone: String
+  ): Report! @auth(requires: [MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
+  """
+  Every merchant's report, or one merchant's, over from..to: the same
+  figures and errors as merchantReport. Operators only.
+  """
+  operatorReport(
+    "The first day, YYYY-MM-DD in timezone."
+    from: String!
+    "The last day, included."
+    to: String!
+    "How to group the figures."
+    groupBy: ReportGroupBy!
+    "An IANA timezone (Europe/Paris); UTC when omitted."
+    timezone: String
+    "One merchant's figures only; every merchant's added up when omitted."
+    merchantID: ID
+  ): Report! @auth(requires: [OPERATOR])
+}
+# ---- end reports ----
 `, BuiltIn: false},
 	{Name: "../ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -12124,6 +12924,52 @@ func (ec *executionContext) childFields_DayTrialBalanceLine(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type DayTrialBalanceLine", field.Name)
 }
 
+func (ec *executionContext) childFields_Discrepancy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Discrepancy_id(ctx, field)
+	case "runID":
+		return ec.fieldContext_Discrepancy_runID(ctx, field)
+	case "connector":
+		return ec.fieldContext_Discrepancy_connector(ctx, field)
+	case "businessDate":
+		return ec.fieldContext_Discrepancy_businessDate(ctx, field)
+	case "kind":
+		return ec.fieldContext_Discrepancy_kind(ctx, field)
+	case "lineNo":
+		return ec.fieldContext_Discrepancy_lineNo(ctx, field)
+	case "lineKey":
+		return ec.fieldContext_Discrepancy_lineKey(ctx, field)
+	case "ourType":
+		return ec.fieldContext_Discrepancy_ourType(ctx, field)
+	case "ourID":
+		return ec.fieldContext_Discrepancy_ourID(ctx, field)
+	case "expectedGross":
+		return ec.fieldContext_Discrepancy_expectedGross(ctx, field)
+	case "expectedFee":
+		return ec.fieldContext_Discrepancy_expectedFee(ctx, field)
+	case "reportedGross":
+		return ec.fieldContext_Discrepancy_reportedGross(ctx, field)
+	case "reportedFee":
+		return ec.fieldContext_Discrepancy_reportedFee(ctx, field)
+	case "reportedNet":
+		return ec.fieldContext_Discrepancy_reportedNet(ctx, field)
+	case "detail":
+		return ec.fieldContext_Discrepancy_detail(ctx, field)
+	case "status":
+		return ec.fieldContext_Discrepancy_status(ctx, field)
+	case "resolution":
+		return ec.fieldContext_Discrepancy_resolution(ctx, field)
+	case "resolvedBy":
+		return ec.fieldContext_Discrepancy_resolvedBy(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_Discrepancy_resolvedAt(ctx, field)
+	case "adjustmentEntryID":
+		return ec.fieldContext_Discrepancy_adjustmentEntryID(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Discrepancy", field.Name)
+}
+
 func (ec *executionContext) childFields_Dispute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -12954,6 +13800,40 @@ func (ec *executionContext) childFields_PostingEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type PostingEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ReconciliationCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "class":
+		return ec.fieldContext_ReconciliationCount_class(ctx, field)
+	case "count":
+		return ec.fieldContext_ReconciliationCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReconciliationCount", field.Name)
+}
+
+func (ec *executionContext) childFields_ReconciliationRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ReconciliationRun_id(ctx, field)
+	case "connector":
+		return ec.fieldContext_ReconciliationRun_connector(ctx, field)
+	case "businessDate":
+		return ec.fieldContext_ReconciliationRun_businessDate(ctx, field)
+	case "status":
+		return ec.fieldContext_ReconciliationRun_status(ctx, field)
+	case "linesRead":
+		return ec.fieldContext_ReconciliationRun_linesRead(ctx, field)
+	case "counts":
+		return ec.fieldContext_ReconciliationRun_counts(ctx, field)
+	case "error":
+		return ec.fieldContext_ReconciliationRun_error(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_ReconciliationRun_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ReconciliationRun_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReconciliationRun", field.Name)
+}
+
 func (ec *executionContext) childFields_Refund(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -13006,6 +13886,62 @@ func (ec *executionContext) childFields_RefundEdge(ctx context.Context, field gr
 		return ec.fieldContext_RefundEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RefundEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_Report(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_Report_from(ctx, field)
+	case "to":
+		return ec.fieldContext_Report_to(ctx, field)
+	case "timezone":
+		return ec.fieldContext_Report_timezone(ctx, field)
+	case "groupBy":
+		return ec.fieldContext_Report_groupBy(ctx, field)
+	case "groups":
+		return ec.fieldContext_Report_groups(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Report", field.Name)
+}
+
+func (ec *executionContext) childFields_ReportGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ReportGroup_key(ctx, field)
+	case "currency":
+		return ec.fieldContext_ReportGroup_currency(ctx, field)
+	case "gross":
+		return ec.fieldContext_ReportGroup_gross(ctx, field)
+	case "fees":
+		return ec.fieldContext_ReportGroup_fees(ctx, field)
+	case "refunded":
+		return ec.fieldContext_ReportGroup_refunded(ctx, field)
+	case "disputed":
+		return ec.fieldContext_ReportGroup_disputed(ctx, field)
+	case "net":
+		return ec.fieldContext_ReportGroup_net(ctx, field)
+	case "payments":
+		return ec.fieldContext_ReportGroup_payments(ctx, field)
+	case "succeeded":
+		return ec.fieldContext_ReportGroup_succeeded(ctx, field)
+	case "failed":
+		return ec.fieldContext_ReportGroup_failed(ctx, field)
+	case "authorized":
+		return ec.fieldContext_ReportGroup_authorized(ctx, field)
+	case "declined":
+		return ec.fieldContext_ReportGroup_declined(ctx, field)
+	case "refunds":
+		return ec.fieldContext_ReportGroup_refunds(ctx, field)
+	case "disputes":
+		return ec.fieldContext_ReportGroup_disputes(ctx, field)
+	case "authorizationRate":
+		return ec.fieldContext_ReportGroup_authorizationRate(ctx, field)
+	case "refundRate":
+		return ec.fieldContext_ReportGroup_refundRate(ctx, field)
+	case "disputeRate":
+		return ec.fieldContext_ReportGroup_disputeRate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReportGroup", field.Name)
 }
 
 func (ec *executionContext) childFields_RiskRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -14044,6 +14980,20 @@ func (ec *executionContext) field_Mutation_rejectPaymentReview_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resolveDiscrepancy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResolveDiscrepancyInput, error) {
+			return ec.unmarshalNResolveDiscrepancyInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐResolveDiscrepancyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -14069,6 +15019,28 @@ func (ec *executionContext) field_Mutation_rotateWebhookEndpointSecret_args(ctx 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_runReconciliation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connector",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connector"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "day",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["day"] = arg1
 	return args, nil
 }
 
@@ -14820,6 +15792,36 @@ func (ec *executionContext) field_Query_dayStatement_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_discrepancies_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.DiscrepanciesFilter, error) {
+			return ec.unmarshalODiscrepanciesFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDiscrepanciesFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_dispute_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -14954,6 +15956,44 @@ func (ec *executionContext) field_Query_journalEntries_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_merchantReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (reports.GroupBy, error) {
+			return ec.unmarshalNReportGroupBy2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupBy(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timezone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timezone"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_merchant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -15031,6 +16071,52 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_operatorReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "groupBy",
+		func(ctx context.Context, v any) (reports.GroupBy, error) {
+			return ec.unmarshalNReportGroupBy2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupBy(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["groupBy"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timezone",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timezone"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "merchantID",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["merchantID"] = arg4
 	return args, nil
 }
 
@@ -15157,6 +16243,42 @@ func (ec *executionContext) field_Query_payouts_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["status"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_reconciliationRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_reconciliationRuns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connector",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connector"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -22555,6 +23677,511 @@ func (ec *executionContext) fieldContext_DayTrialBalanceLine_dayCredits(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Discrepancy_id(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Discrepancy_runID(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_runID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_runID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Discrepancy_connector(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_connector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_connector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_businessDate(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_businessDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusinessDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_businessDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_kind(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Discrepancy().Kind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReconciliationClass) graphql.Marshaler {
+			return ec.marshalNReconciliationClass2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationClass(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, true, true, "ReconciliationClass")
+}
+
+func (ec *executionContext) _Discrepancy_lineNo(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_lineNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LineNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_lineNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Discrepancy_lineKey(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_lineKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LineKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_lineKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_ourType(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_ourType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OurType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_ourType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_ourID(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_ourID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OurID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_ourID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_expectedGross(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_expectedGross(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpectedGross, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_expectedGross(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Discrepancy",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Discrepancy_expectedFee(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_expectedFee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpectedFee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_expectedFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Discrepancy",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Discrepancy_reportedGross(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_reportedGross(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReportedGross, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_reportedGross(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Discrepancy",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Discrepancy_reportedFee(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_reportedFee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReportedFee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_reportedFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Discrepancy",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Discrepancy_reportedNet(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_reportedNet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReportedNet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_reportedNet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Discrepancy",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Discrepancy_detail(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_status(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Discrepancy().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DiscrepancyStatus) graphql.Marshaler {
+			return ec.marshalNDiscrepancyStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDiscrepancyStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, true, true, "DiscrepancyStatus")
+}
+
+func (ec *executionContext) _Discrepancy_resolution(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Resolution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_resolvedBy(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_resolvedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_resolvedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Discrepancy_adjustmentEntryID(ctx context.Context, field graphql.CollectedField, obj *recon.Discrepancy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_adjustmentEntryID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AdjustmentEntryID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_adjustmentEntryID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
 func (ec *executionContext) _Dispute_id(ctx context.Context, field graphql.CollectedField, obj *ent.Dispute) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -29044,6 +30671,137 @@ func (ec *executionContext) fieldContext_Mutation_closeDay(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_runReconciliation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runReconciliation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RunReconciliation(ctx, fc.Args["connector"].(string), fc.Args["day"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *recon.Run
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *recon.Run
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *recon.Run) graphql.Marshaler {
+			return ec.marshalNReconciliationRun2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runReconciliation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_runReconciliation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resolveDiscrepancy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resolveDiscrepancy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResolveDiscrepancy(ctx, fc.Args["input"].(model.ResolveDiscrepancyInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Idempotent == nil {
+					var zeroVal *recon.Discrepancy
+					return zeroVal, errors.New("directive idempotent is not implemented")
+				}
+				return ec.Directives.Idempotent(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *recon.Discrepancy
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *recon.Discrepancy
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive1, requires)
+			}
+
+			next = directive2
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *recon.Discrepancy) graphql.Marshaler {
+			return ec.marshalNDiscrepancy2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐDiscrepancy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resolveDiscrepancy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Discrepancy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resolveDiscrepancy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_updateDisputeEvidence(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -34807,6 +36565,192 @@ func (ec *executionContext) fieldContext_Query_dayStatement(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_reconciliationRuns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reconciliationRuns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ReconciliationRuns(ctx, fc.Args["connector"].(*string), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal []*recon.Run
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*recon.Run
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*recon.Run) graphql.Marshaler {
+			return ec.marshalNReconciliationRun2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐRunᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reconciliationRuns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_reconciliationRuns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_reconciliationRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reconciliationRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ReconciliationRun(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *recon.Run
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *recon.Run
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *recon.Run) graphql.Marshaler {
+			return ec.marshalNReconciliationRun2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reconciliationRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_reconciliationRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_discrepancies(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_discrepancies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Discrepancies(ctx, fc.Args["filter"].(*model.DiscrepanciesFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal []*recon.Discrepancy
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal []*recon.Discrepancy
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*recon.Discrepancy) graphql.Marshaler {
+			return ec.marshalNDiscrepancy2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐDiscrepancyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_discrepancies(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Discrepancy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_discrepancies_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_dispute(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -35341,6 +37285,130 @@ func (ec *executionContext) fieldContext_Query_payoutSchedule(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_merchantReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_merchantReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MerchantReport(ctx, fc.Args["from"].(string), fc.Args["to"].(string), fc.Args["groupBy"].(reports.GroupBy), fc.Args["timezone"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"MERCHANT_ADMIN", "MERCHANT_DEVELOPER", "MERCHANT_ANALYST", "API_KEY"})
+				if err != nil {
+					var zeroVal *reports.Report
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *reports.Report
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.Report) graphql.Marshaler {
+			return ec.marshalNReport2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_merchantReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Report(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_merchantReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_operatorReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_operatorReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().OperatorReport(ctx, fc.Args["from"].(string), fc.Args["to"].(string), fc.Args["groupBy"].(reports.GroupBy), fc.Args["timezone"].(*string), fc.Args["merchantID"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *reports.Report
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *reports.Report
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *reports.Report) graphql.Marshaler {
+			return ec.marshalNReport2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_operatorReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Report(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_operatorReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -35415,6 +37483,268 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationCount_class(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationCount_class(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Class, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReconciliationClass) graphql.Marshaler {
+			return ec.marshalNReconciliationClass2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationClass(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationCount_class(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationCount", field, false, false, "ReconciliationClass")
+}
+
+func (ec *executionContext) _ReconciliationCount_count(ctx context.Context, field graphql.CollectedField, obj *model.ReconciliationCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReconciliationRun_id(ctx context.Context, field graphql.CollectedField, obj *recon.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationRun", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ReconciliationRun_connector(ctx context.Context, field graphql.CollectedField, obj *recon.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationRun_connector(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connector, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationRun_connector(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReconciliationRun_businessDate(ctx context.Context, field graphql.CollectedField, obj *recon.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationRun_businessDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BusinessDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationRun_businessDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReconciliationRun_status(ctx context.Context, field graphql.CollectedField, obj *recon.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationRun_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReconciliationRun().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReconciliationRunStatus) graphql.Marshaler {
+			return ec.marshalNReconciliationRunStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationRunStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationRun_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationRun", field, true, true, "ReconciliationRunStatus")
+}
+
+func (ec *executionContext) _ReconciliationRun_linesRead(ctx context.Context, field graphql.CollectedField, obj *recon.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationRun_linesRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LinesRead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationRun_linesRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReconciliationRun_counts(ctx context.Context, field graphql.CollectedField, obj *recon.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationRun_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReconciliationRun().Counts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ReconciliationCount) graphql.Marshaler {
+			return ec.marshalNReconciliationCount2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationRun_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReconciliationRun",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationRun_error(ctx context.Context, field graphql.CollectedField, obj *recon.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationRun_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReconciliationRun().Error(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationRun_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationRun", field, true, true, "String")
+}
+
+func (ec *executionContext) _ReconciliationRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *recon.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationRun_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ReconciliationRun_finishedAt(ctx context.Context, field graphql.CollectedField, obj *recon.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationRun_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationRun", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Refund_id(ctx context.Context, field graphql.CollectedField, obj *ent.Refund) (ret graphql.Marshaler) {
@@ -35892,6 +38222,566 @@ func (ec *executionContext) _RefundEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_RefundEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RefundEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Report_from(ctx context.Context, field graphql.CollectedField, obj *reports.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Report_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Report_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Report", field, false, false, "String")
+}
+
+func (ec *executionContext) _Report_to(ctx context.Context, field graphql.CollectedField, obj *reports.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Report_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Report_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Report", field, false, false, "String")
+}
+
+func (ec *executionContext) _Report_timezone(ctx context.Context, field graphql.CollectedField, obj *reports.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Report_timezone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timezone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Report_timezone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Report", field, false, false, "String")
+}
+
+func (ec *executionContext) _Report_groupBy(ctx context.Context, field graphql.CollectedField, obj *reports.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Report_groupBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v reports.GroupBy) graphql.Marshaler {
+			return ec.marshalNReportGroupBy2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupBy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Report_groupBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Report", field, false, false, "ReportGroupBy")
+}
+
+func (ec *executionContext) _Report_groups(ctx context.Context, field graphql.CollectedField, obj *reports.Report) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Report_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []reports.Group) graphql.Marshaler {
+			return ec.marshalNReportGroup2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Report_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Report",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReportGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_key(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReportGroup_currency(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CurrencyCode(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, true, false, "String")
+}
+
+func (ec *executionContext) _ReportGroup_gross(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_gross(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrossMoney(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_gross(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_fees(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_fees(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FeesMoney(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_fees(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_refunded(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_refunded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundedMoney(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_refunded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_disputed(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_disputed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisputedMoney(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_disputed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_net(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_net(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NetMoney(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_net(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReportGroup",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReportGroup_payments(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_payments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Payments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_payments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_succeeded(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_succeeded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Succeeded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_succeeded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_failed(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_authorized(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_authorized(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Authorized, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_authorized(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_declined(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_declined(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Declined, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_declined(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_refunds(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_refunds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refunds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_refunds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_disputes(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_disputes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Disputes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_disputes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReportGroup_authorizationRate(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_authorizationRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthorizationRate(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_authorizationRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, true, false, "Float")
+}
+
+func (ec *executionContext) _ReportGroup_refundRate(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_refundRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefundRate(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_refundRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, true, false, "Float")
+}
+
+func (ec *executionContext) _ReportGroup_disputeRate(ctx context.Context, field graphql.CollectedField, obj *reports.Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReportGroup_disputeRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DisputeRate(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReportGroup_disputeRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReportGroup", field, true, false, "Float")
 }
 
 func (ec *executionContext) _RiskRule_id(ctx context.Context, field graphql.CollectedField, obj *ent.RiskRule) (ret graphql.Marshaler) {
@@ -42365,6 +45255,76 @@ func UnmarshalCustomerListFilter(ctx context.Context, raw any) (model.CustomerLi
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDiscrepanciesFilter(ctx context.Context, obj any) (model.DiscrepanciesFilter, error) {
+	var it model.DiscrepanciesFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"runID", "connector", "businessDate", "kind", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runID"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunID = data
+		case "connector":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connector"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Connector = data
+		case "businessDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("businessDate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BusinessDate = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOReconciliationClass2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationClass(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalODiscrepancyStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDiscrepancyStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDiscrepanciesFilter unmarshals raw into the DiscrepanciesFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDiscrepanciesFilter(ctx context.Context, raw any) (model.DiscrepanciesFilter, error) {
+	var out model.DiscrepanciesFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DiscrepanciesFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDisputeEvidenceInput(ctx context.Context, obj any) (model.DisputeEvidenceInput, error) {
 	var it model.DisputeEvidenceInput
 	if obj == nil {
@@ -43476,6 +46436,69 @@ func (ec *executionContext) unmarshalInputRejectPaymentReviewInput(ctx context.C
 func UnmarshalRejectPaymentReviewInput(ctx context.Context, raw any) (model.RejectPaymentReviewInput, error) {
 	var out model.RejectPaymentReviewInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RejectPaymentReviewInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputResolveDiscrepancyInput(ctx context.Context, obj any) (model.ResolveDiscrepancyInput, error) {
+	var it model.ResolveDiscrepancyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"idempotencyKey", "id", "reason", "adjustment"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "adjustment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("adjustment"))
+			data, err := ec.unmarshalOMoneyInput2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐMoneyInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Adjustment = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResolveDiscrepancyInput unmarshals raw into the ResolveDiscrepancyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResolveDiscrepancyInput(ctx context.Context, raw any) (model.ResolveDiscrepancyInput, error) {
+	var out model.ResolveDiscrepancyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResolveDiscrepancyInput", raw, &out)
 	return out, err
 }
 
@@ -47443,6 +50466,136 @@ func (ec *executionContext) _DayTrialBalanceLine(ctx context.Context, sel ast.Se
 	return out
 }
 
+var discrepancyImplementors = []string{"Discrepancy"}
+
+func (ec *executionContext) _Discrepancy(ctx context.Context, sel ast.SelectionSet, obj *recon.Discrepancy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, discrepancyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Discrepancy")
+		case "id":
+			out.Values[i] = ec._Discrepancy_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "runID":
+			out.Values[i] = ec._Discrepancy_runID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connector":
+			out.Values[i] = ec._Discrepancy_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "businessDate":
+			out.Values[i] = ec._Discrepancy_businessDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Discrepancy_kind(ctx, field, obj)
+				})
+		case "lineNo":
+			out.Values[i] = ec._Discrepancy_lineNo(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lineKey":
+			out.Values[i] = ec._Discrepancy_lineKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ourType":
+			out.Values[i] = ec._Discrepancy_ourType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ourID":
+			out.Values[i] = ec._Discrepancy_ourID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expectedGross":
+			out.Values[i] = ec._Discrepancy_expectedGross(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expectedFee":
+			out.Values[i] = ec._Discrepancy_expectedFee(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reportedGross":
+			out.Values[i] = ec._Discrepancy_reportedGross(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reportedFee":
+			out.Values[i] = ec._Discrepancy_reportedFee(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reportedNet":
+			out.Values[i] = ec._Discrepancy_reportedNet(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "detail":
+			out.Values[i] = ec._Discrepancy_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Discrepancy_status(ctx, field, obj)
+				})
+		case "resolution":
+			out.Values[i] = ec._Discrepancy_resolution(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolvedBy":
+			out.Values[i] = ec._Discrepancy_resolvedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolvedAt":
+			out.Values[i] = ec._Discrepancy_resolvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "adjustmentEntryID":
+			out.Values[i] = ec._Discrepancy_adjustmentEntryID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var disputeImplementors = []string{"Dispute", "Node"}
 
 func (ec *executionContext) _Dispute(ctx context.Context, sel ast.SelectionSet, obj *ent.Dispute) graphql.Marshaler {
@@ -49375,6 +52528,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "runReconciliation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runReconciliation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resolveDiscrepancy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resolveDiscrepancy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "updateDisputeEvidence":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateDisputeEvidence(ctx, field)
@@ -50702,6 +53869,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_dayStatement(ctx, field)
 				})
+		case "reconciliationRuns":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_reconciliationRuns(ctx, field)
+				})
+		case "reconciliationRun":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_reconciliationRun(ctx, field)
+				})
+		case "discrepancies":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_discrepancies(ctx, field)
+				})
 		case "dispute":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -50756,6 +53941,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_payoutSchedule(ctx, field)
 				})
+		case "merchantReport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_merchantReport(ctx, field)
+				})
+		case "operatorReport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_operatorReport(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -50768,6 +53965,120 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				return ec._Query___schema(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reconciliationCountImplementors = []string{"ReconciliationCount"}
+
+func (ec *executionContext) _ReconciliationCount(ctx context.Context, sel ast.SelectionSet, obj *model.ReconciliationCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reconciliationCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReconciliationCount")
+		case "class":
+			out.Values[i] = ec._ReconciliationCount_class(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._ReconciliationCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reconciliationRunImplementors = []string{"ReconciliationRun"}
+
+func (ec *executionContext) _ReconciliationRun(ctx context.Context, sel ast.SelectionSet, obj *recon.Run) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reconciliationRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReconciliationRun")
+		case "id":
+			out.Values[i] = ec._ReconciliationRun_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connector":
+			out.Values[i] = ec._ReconciliationRun_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "businessDate":
+			out.Values[i] = ec._ReconciliationRun_businessDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReconciliationRun_status(ctx, field, obj)
+				})
+		case "linesRead":
+			out.Values[i] = ec._ReconciliationRun_linesRead(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "counts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReconciliationRun_counts(ctx, field, obj)
+				})
+		case "error":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReconciliationRun_error(ctx, field, obj)
+				})
+		case "startedAt":
+			out.Values[i] = ec._ReconciliationRun_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ReconciliationRun_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
@@ -50943,6 +54254,172 @@ func (ec *executionContext) _RefundEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "cursor":
 			out.Values[i] = ec._RefundEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportImplementors = []string{"Report"}
+
+func (ec *executionContext) _Report(ctx context.Context, sel ast.SelectionSet, obj *reports.Report) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Report")
+		case "from":
+			out.Values[i] = ec._Report_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._Report_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timezone":
+			out.Values[i] = ec._Report_timezone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groupBy":
+			out.Values[i] = ec._Report_groupBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._Report_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reportGroupImplementors = []string{"ReportGroup"}
+
+func (ec *executionContext) _ReportGroup(ctx context.Context, sel ast.SelectionSet, obj *reports.Group) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reportGroupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReportGroup")
+		case "key":
+			out.Values[i] = ec._ReportGroup_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currency":
+			out.Values[i] = ec._ReportGroup_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gross":
+			out.Values[i] = ec._ReportGroup_gross(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fees":
+			out.Values[i] = ec._ReportGroup_fees(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refunded":
+			out.Values[i] = ec._ReportGroup_refunded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disputed":
+			out.Values[i] = ec._ReportGroup_disputed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "net":
+			out.Values[i] = ec._ReportGroup_net(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "payments":
+			out.Values[i] = ec._ReportGroup_payments(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "succeeded":
+			out.Values[i] = ec._ReportGroup_succeeded(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._ReportGroup_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "authorized":
+			out.Values[i] = ec._ReportGroup_authorized(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "declined":
+			out.Values[i] = ec._ReportGroup_declined(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refunds":
+			out.Values[i] = ec._ReportGroup_refunds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disputes":
+			out.Values[i] = ec._ReportGroup_disputes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "authorizationRate":
+			out.Values[i] = ec._ReportGroup_authorizationRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "refundRate":
+			out.Values[i] = ec._ReportGroup_refundRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disputeRate":
+			out.Values[i] = ec._ReportGroup_disputeRate(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -53538,6 +57015,40 @@ func (ec *executionContext) marshalNDayTrialBalanceLine2ᚕgithubᚗcomᚋstrait
 	return ret
 }
 
+func (ec *executionContext) marshalNDiscrepancy2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐDiscrepancyᚄ(ctx context.Context, sel ast.SelectionSet, v []*recon.Discrepancy) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiscrepancy2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐDiscrepancy(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiscrepancy2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐDiscrepancy(ctx context.Context, sel ast.SelectionSet, v *recon.Discrepancy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Discrepancy!")
+		return graphql.Null
+	}
+	return ec._Discrepancy(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDiscrepancyStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDiscrepancyStatus(ctx context.Context, v any) (model.DiscrepancyStatus, error) {
+	var res model.DiscrepancyStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDiscrepancyStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDiscrepancyStatus(ctx context.Context, sel ast.SelectionSet, v model.DiscrepancyStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNDispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx context.Context, sel ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Dispute!")
@@ -54321,6 +57832,74 @@ func (ec *executionContext) marshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstra
 	return ret
 }
 
+func (ec *executionContext) unmarshalNReconciliationClass2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationClass(ctx context.Context, v any) (model.ReconciliationClass, error) {
+	var res model.ReconciliationClass
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReconciliationClass2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationClass(ctx context.Context, sel ast.SelectionSet, v model.ReconciliationClass) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNReconciliationCount2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ReconciliationCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReconciliationCount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReconciliationCount2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationCount(ctx context.Context, sel ast.SelectionSet, v *model.ReconciliationCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReconciliationCount!")
+		return graphql.Null
+	}
+	return ec._ReconciliationCount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReconciliationRun2ᚕᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐRunᚄ(ctx context.Context, sel ast.SelectionSet, v []*recon.Run) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReconciliationRun2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐRun(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReconciliationRun2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreconᚐRun(ctx context.Context, sel ast.SelectionSet, v *recon.Run) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReconciliationRun!")
+		return graphql.Null
+	}
+	return ec._ReconciliationRun(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReconciliationRunStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationRunStatus(ctx context.Context, v any) (model.ReconciliationRunStatus, error) {
+	var res model.ReconciliationRunStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReconciliationRunStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationRunStatus(ctx context.Context, sel ast.SelectionSet, v model.ReconciliationRunStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNRefund2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRefund(ctx context.Context, sel ast.SelectionSet, v *ent.Refund) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Refund!")
@@ -54368,6 +57947,54 @@ func (ec *executionContext) marshalNRefundStatus2githubᚗcomᚋstraitpayᚋstra
 
 func (ec *executionContext) unmarshalNRejectPaymentReviewInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRejectPaymentReviewInput(ctx context.Context, v any) (model.RejectPaymentReviewInput, error) {
 	res, err := ec.unmarshalInputRejectPaymentReviewInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReport2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐReport(ctx context.Context, sel ast.SelectionSet, v *reports.Report) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Report!")
+		return graphql.Null
+	}
+	return ec._Report(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReportGroup2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroup(ctx context.Context, sel ast.SelectionSet, v reports.Group) graphql.Marshaler {
+	return ec._ReportGroup(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReportGroup2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []reports.Group) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReportGroup2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNReportGroupBy2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupBy(ctx context.Context, v any) (reports.GroupBy, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := reports.GroupBy(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReportGroupBy2githubᚗcomᚋstraitpayᚋstraitᚋpaymentsᚋreportsᚐGroupBy(ctx context.Context, sel ast.SelectionSet, v reports.GroupBy) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ReportGroupBy!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNResolveDiscrepancyInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐResolveDiscrepancyInput(ctx context.Context, v any) (model.ResolveDiscrepancyInput, error) {
+	res, err := ec.unmarshalInputResolveDiscrepancyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -55236,6 +58863,30 @@ func (ec *executionContext) unmarshalOCustomerListFilter2ᚖgithubᚗcomᚋstrai
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalODiscrepanciesFilter2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDiscrepanciesFilter(ctx context.Context, v any) (*model.DiscrepanciesFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDiscrepanciesFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalODiscrepancyStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDiscrepancyStatus(ctx context.Context, v any) (*model.DiscrepancyStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.DiscrepancyStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODiscrepancyStatus2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐDiscrepancyStatus(ctx context.Context, sel ast.SelectionSet, v *model.DiscrepancyStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) marshalODispute2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐDispute(ctx context.Context, sel ast.SelectionSet, v *ent.Dispute) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -55441,6 +59092,24 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalInt(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOInt2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalInt64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt64(*v)
 	return res
 }
 
@@ -55914,6 +59583,22 @@ func (ec *executionContext) marshalOPostingEdge2ᚖgithubᚗcomᚋstraitpayᚋst
 		return graphql.Null
 	}
 	return ec._PostingEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOReconciliationClass2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationClass(ctx context.Context, v any) (*model.ReconciliationClass, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ReconciliationClass)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOReconciliationClass2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐReconciliationClass(ctx context.Context, sel ast.SelectionSet, v *model.ReconciliationClass) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalORefund2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐRefund(ctx context.Context, sel ast.SelectionSet, v *ent.Refund) graphql.Marshaler {

@@ -426,6 +426,20 @@ type CustomerListFilter struct {
 	MerchantReference *string `json:"merchantReference,omitempty"`
 }
 
+// Narrows discrepancies; every field is optional.
+type DiscrepanciesFilter struct {
+	// One run's.
+	RunID *string `json:"runID,omitempty"`
+	// One connector's.
+	Connector *string `json:"connector,omitempty"`
+	// One UTC day's (2026-03-02).
+	BusinessDate *string `json:"businessDate,omitempty"`
+	// One class.
+	Kind *ReconciliationClass `json:"kind,omitempty"`
+	// Open or resolved only.
+	Status *DiscrepancyStatus `json:"status,omitempty"`
+}
+
 // A change to a dispute.
 type DisputeChange struct {
 	// Pass it as `after` to resume after this update.
@@ -677,6 +691,14 @@ type PayoutScheduleInput struct {
 	Enabled *bool `json:"enabled,omitempty"`
 }
 
+// How many lines (or records, for MISSING_THEIRS) of a run fell in one class.
+type ReconciliationCount struct {
+	// The class.
+	Class ReconciliationClass `json:"class"`
+	// How many.
+	Count int `json:"count"`
+}
+
 // A refund of a captured payment.
 type RefundPaymentInput struct {
 	// The payment to refund.
@@ -697,6 +719,20 @@ type RejectPaymentReviewInput struct {
 	Reason *string `json:"reason,omitempty"`
 	// The same key replays the first answer.
 	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// A discrepancy to resolve.
+type ResolveDiscrepancyInput struct {
+	// Names the request (docs/api.md, Idempotency).
+	IdempotencyKey string `json:"idempotencyKey"`
+	// The discrepancy.
+	ID string `json:"id"`
+	// Why it is resolved: 1 to 500 bytes.
+	Reason string `json:"reason"`
+	// Optional adjusting entry: the connector's receivable moves by this amount and
+	// the platform's suspense by its opposite (positive: the channel owes less than
+	// booked). Zero or absent posts nothing.
+	Adjustment *MoneyInput `json:"adjustment,omitempty"`
 }
 
 // A risk rule to create or replace.
@@ -1165,6 +1201,64 @@ func (e ConnectorHealth) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Whether an operator has resolved a discrepancy.
+type DiscrepancyStatus string
+
+const (
+	// Awaiting an operator.
+	DiscrepancyStatusOpen DiscrepancyStatus = "OPEN"
+	// Resolved with a reason (and maybe an adjusting entry).
+	DiscrepancyStatusResolved DiscrepancyStatus = "RESOLVED"
+)
+
+var AllDiscrepancyStatus = []DiscrepancyStatus{
+	DiscrepancyStatusOpen,
+	DiscrepancyStatusResolved,
+}
+
+func (e DiscrepancyStatus) IsValid() bool {
+	switch e {
+	case DiscrepancyStatusOpen, DiscrepancyStatusResolved:
+		return true
+	}
+	return false
+}
+
+func (e DiscrepancyStatus) String() string {
+	return string(e)
+}
+
+func (e *DiscrepancyStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DiscrepancyStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DiscrepancyStatus", str)
+	}
+	return nil
+}
+
+func (e DiscrepancyStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DiscrepancyStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DiscrepancyStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // A payment method family a checkout can offer.
 type PaymentMethodType string
 
@@ -1295,6 +1389,143 @@ func (e *Principal) UnmarshalJSON(b []byte) error {
 }
 
 func (e Principal) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What reconciliation found of a settlement report line, or of one of Strait's records.
+type ReconciliationClass string
+
+const (
+	// The line names a record, and its currency, gross and fee are the record's.
+	ReconciliationClassMatched ReconciliationClass = "MATCHED"
+	// The line names nothing Strait has a record of.
+	ReconciliationClassMissingOurs ReconciliationClass = "MISSING_OURS"
+	// A record Strait booked on the channel's receivable that day and the report lacks.
+	ReconciliationClassMissingTheirs ReconciliationClass = "MISSING_THEIRS"
+	// The line's gross differs from the record's.
+	ReconciliationClassAmountMismatch ReconciliationClass = "AMOUNT_MISMATCH"
+	// The line's currency differs from the record's.
+	ReconciliationClassCurrencyMismatch ReconciliationClass = "CURRENCY_MISMATCH"
+	// The line's fee differs from the channel fee Strait expected.
+	ReconciliationClassFeeMismatch ReconciliationClass = "FEE_MISMATCH"
+	// The line repeats a movement an earlier line listed.
+	ReconciliationClassDuplicate ReconciliationClass = "DUPLICATE"
+	// The line cannot be read (no type or id, an unknown currency, net not gross − fee).
+	ReconciliationClassMalformed ReconciliationClass = "MALFORMED"
+)
+
+var AllReconciliationClass = []ReconciliationClass{
+	ReconciliationClassMatched,
+	ReconciliationClassMissingOurs,
+	ReconciliationClassMissingTheirs,
+	ReconciliationClassAmountMismatch,
+	ReconciliationClassCurrencyMismatch,
+	ReconciliationClassFeeMismatch,
+	ReconciliationClassDuplicate,
+	ReconciliationClassMalformed,
+}
+
+func (e ReconciliationClass) IsValid() bool {
+	switch e {
+	case ReconciliationClassMatched, ReconciliationClassMissingOurs, ReconciliationClassMissingTheirs, ReconciliationClassAmountMismatch, ReconciliationClassCurrencyMismatch, ReconciliationClassFeeMismatch, ReconciliationClassDuplicate, ReconciliationClassMalformed:
+		return true
+	}
+	return false
+}
+
+func (e ReconciliationClass) String() string {
+	return string(e)
+}
+
+func (e *ReconciliationClass) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReconciliationClass(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReconciliationClass", str)
+	}
+	return nil
+}
+
+func (e ReconciliationClass) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReconciliationClass) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReconciliationClass) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a reconciliation run stands.
+type ReconciliationRunStatus string
+
+const (
+	// Running now (linesRead is its progress), or stopped by a replica that died and not yet taken over.
+	ReconciliationRunStatusRunning ReconciliationRunStatus = "RUNNING"
+	// Done: every line and every record of the day is classified.
+	ReconciliationRunStatusSucceeded ReconciliationRunStatus = "SUCCEEDED"
+	// Stopped by an error (see error); running the day again takes it up.
+	ReconciliationRunStatusFailed ReconciliationRunStatus = "FAILED"
+)
+
+var AllReconciliationRunStatus = []ReconciliationRunStatus{
+	ReconciliationRunStatusRunning,
+	ReconciliationRunStatusSucceeded,
+	ReconciliationRunStatusFailed,
+}
+
+func (e ReconciliationRunStatus) IsValid() bool {
+	switch e {
+	case ReconciliationRunStatusRunning, ReconciliationRunStatusSucceeded, ReconciliationRunStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e ReconciliationRunStatus) String() string {
+	return string(e)
+}
+
+func (e *ReconciliationRunStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReconciliationRunStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReconciliationRunStatus", str)
+	}
+	return nil
+}
+
+func (e ReconciliationRunStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReconciliationRunStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReconciliationRunStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

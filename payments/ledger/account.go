@@ -57,7 +57,7 @@ var ownerKinds = map[OwnerType]map[Kind]bool{
 	OwnerMerchant: {KindPending: false, KindAvailable: false, KindReserve: false, KindDisputeHold: false, KindInTransit: false},
 	OwnerPartner:  {KindAvailable: false},
 	OwnerChannel:  {KindReceivable: true},
-	OwnerPlatform: {KindFees: true, KindFX: true, KindSuspense: true},
+	OwnerPlatform: {KindFees: true, KindFX: true, KindSuspense: true, KindCash: true},
 }
 
 // OwnerTypes returns every owner type, in a stable order.
@@ -67,7 +67,7 @@ func OwnerTypes() []OwnerType {
 
 // Kinds returns every account kind, in a stable order.
 func Kinds() []Kind {
-	return []Kind{KindPending, KindAvailable, KindReserve, KindDisputeHold, KindReceivable, KindFees, KindFX, KindSuspense, KindInTransit}
+	return []Kind{KindPending, KindAvailable, KindReserve, KindDisputeHold, KindReceivable, KindFees, KindFX, KindSuspense, KindInTransit, KindCash}
 }
 
 var ownerIDPattern = regexp.MustCompile(`^[A-Za-z0-9_\-.:]{1,64}$`)

@@ -44,7 +44,7 @@ func (b *bank) Describe(context.Context) (connectors.Descriptor, error) {
 		Countries:      []string{"GB", "DE", "FR", "NL", "US", "SG", "HK"},
 		Capabilities: []connectors.Capability{
 			connectors.CapAuthorize, connectors.CapQueryPayment, connectors.CapAgreements,
-			connectors.CapPayout, connectors.CapBalance, connectors.CapSettlementReport, connectors.CapWebhooks,
+			connectors.CapPayout, connectors.CapBalance, connectors.CapSettlementReport, connectors.CapSettlementReportPages, connectors.CapWebhooks,
 		},
 	}, nil
 }
@@ -339,7 +339,7 @@ func (b *bank) QueryBalance(ctx context.Context, r connectors.BalanceRequest) (c
 }
 
 func (b *bank) FetchSettlementReport(ctx context.Context, r connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
-	return sandboxapi.SettlementReport(ctx, b.api, "/bank/settlements", r.Date)
+	return sandboxapi.SettlementReport(ctx, b.api, "/bank/settlements", r)
 }
 
 // HandleHTTP turns the bank's signed notifications into events: incoming

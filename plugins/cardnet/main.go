@@ -47,7 +47,7 @@ func (c *cardnet) Describe(context.Context) (connectors.Descriptor, error) {
 		Countries:      []string{"US", "GB", "DE", "FR", "JP", "CN", "HK", "SG", "AU", "CA"},
 		Capabilities: []connectors.Capability{
 			connectors.CapAuthorize, connectors.CapPreauth, connectors.CapPartialCapture,
-			connectors.CapRefund, connectors.CapQueryPayment, connectors.CapSettlementReport,
+			connectors.CapRefund, connectors.CapQueryPayment, connectors.CapSettlementReport, connectors.CapSettlementReportPages,
 			connectors.CapWebhooks, connectors.CapDisputes,
 		},
 	}, nil
@@ -191,7 +191,7 @@ func notFound() connectors.PaymentStatus {
 }
 
 func (c *cardnet) FetchSettlementReport(ctx context.Context, r connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
-	return sandboxapi.SettlementReport(ctx, c.api, "/card/settlements", r.Date)
+	return sandboxapi.SettlementReport(ctx, c.api, "/card/settlements", r)
 }
 
 // HandleHTTP receives the network's webhooks under

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,11 +193,16 @@ func Verify(w sdk.Webhook, r connectors.HTTPRequest) (Notification, error) {
 	return n, nil
 }
 
-// SettlementReport fetches one day's report from path.
-func SettlementReport(ctx context.Context, api *sdk.Channel, path, date string) (connectors.SettlementReport, error) {
+// SettlementReport fetches one day's report, or one page of it, from path.
+// A positive r.PageSize asks the sandbox for that many items after the
+// item named by r.PageToken (the sandbox's limit and starting_after); the
+// answer's NextPageToken is the last item's id while the sandbox has more.
+func SettlementReport(ctx context.Context, api *sdk.Channel, path string, r connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
 	var rep struct {
 		Items []struct {
+			ID                string `json:"id"`
 			Type              string `json:"type"`
+			TransactionID     string `json:"transaction_id"`
 			PaymentID         string `json:"payment_id"`
 			MerchantReference string `json:"merchant_reference"`
 			Currency          string `json:"currency"`
@@ -204,11 +210,19 @@ func SettlementReport(ctx context.Context, api *sdk.Channel, path, date string) 
 			Fee               int64  `json:"fee"`
 			Net               int64  `json:"net"`
 		} `json:"items"`
+		HasMore bool `json:"has_more"`
 	}
-	if err := api.Call(ctx, http.MethodGet, path+"?date="+url.QueryEscape(date), nil, &rep); err != nil {
+	q := url.Values{"date": {r.Date}}
+	if r.PageSize > 0 {
+		q.Set("limit", strconv.Itoa(r.PageSize))
+		if r.PageToken != "" {
+			q.Set("starting_after", r.PageToken)
+		}
+	}
+	if err := api.Call(ctx, http.MethodGet, path+"?"+q.Encode(), nil, &rep); err != nil {
 		return connectors.SettlementReport{}, err
 	}
-	out := connectors.SettlementReport{Result: connectors.Approved(), Date: date}
+	out := connectors.SettlementReport{Result: connectors.Approved(), Date: r.Date, Lines: make([]connectors.SettlementLine, 0, len(rep.Items))}
 	for _, it := range rep.Items {
 		// A line's three amounts share one unit, so that gross − fee = net
 		// still holds in minor units: Strait's when all three convert
@@ -222,7 +236,10 @@ func SettlementReport(ctx context.Context, api *sdk.Channel, path, date string) 
 			gross, fee, net = at(it.Gross), at(it.Fee), at(it.Net)
 		}
 		out.Lines = append(out.Lines, connectors.SettlementLine{PaymentID: it.PaymentID, Reference: it.MerchantReference,
-			Type: it.Type, Gross: gross, Fee: fee, Net: net})
+			Type: it.Type, Gross: gross, Fee: fee, Net: net, TransactionID: it.TransactionID})
+	}
+	if rep.HasMore && r.PageSize > 0 && len(rep.Items) > 0 {
+		out.NextPageToken = rep.Items[len(rep.Items)-1].ID
 	}
 	return out, nil
 }

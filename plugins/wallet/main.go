@@ -46,7 +46,7 @@ func (w *wallet) Describe(context.Context) (connectors.Descriptor, error) {
 		Countries:      []string{"CN", "HK", "SG", "US", "GB"},
 		Capabilities: []connectors.Capability{
 			connectors.CapAuthorize, connectors.CapRefund, connectors.CapQueryPayment,
-			connectors.CapSettlementReport, connectors.CapWebhooks,
+			connectors.CapSettlementReport, connectors.CapSettlementReportPages, connectors.CapWebhooks,
 		},
 	}, nil
 }
@@ -161,7 +161,7 @@ func notFound() connectors.PaymentStatus {
 }
 
 func (w *wallet) FetchSettlementReport(ctx context.Context, r connectors.SettlementReportRequest) (connectors.SettlementReport, error) {
-	return sandboxapi.SettlementReport(ctx, w.api, "/wallet/settlements", r.Date)
+	return sandboxapi.SettlementReport(ctx, w.api, "/wallet/settlements", r)
 }
 
 // HandleHTTP turns the wallet's signed notifications into payment events.

@@ -27,8 +27,10 @@ import (
 	"github.com/straitpay/strait/payments/idempotency"
 	"github.com/straitpay/strait/payments/inbox"
 	"github.com/straitpay/strait/payments/ledger"
-	"github.com/straitpay/strait/payments/positions"
 	"github.com/straitpay/strait/payments/payouts"
+	"github.com/straitpay/strait/payments/positions"
+	"github.com/straitpay/strait/payments/recon"
+	"github.com/straitpay/strait/payments/reports"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
@@ -76,6 +78,9 @@ type App struct {
 	Positions *positions.Service
 	// Payouts is bank accounts, payouts and payout schedules.
 	Payouts *payouts.Service
+	// Recon reconciles the connectors' settlement reports; Start runs its
+	// scheduler (docs/settlement.md, "Reconciliation").
+	Recon *recon.Service
 
 	// Connectors supervises the connector plugins of STRAIT_PLUGIN_DIR;
 	// Start launches them. Get(name) returns a connector to call, List()
@@ -100,6 +105,9 @@ type App struct {
 	Webhooks *events.Webhooks
 	Relay    *events.Relay
 	Bus      events.Bus
+	// Rollups keeps the reports' rollups current from the outbox
+	// (StartEvents starts it, woken by the bus).
+	Rollups *reports.Rollup
 	// Replica names this process in leases and connector health events.
 	Replica string
 
@@ -187,6 +195,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	var _ channels.Host = m
 	a.Channels = channels.New(db.Client, m)
 	a.Positions = positions.NewService(db.Client, m, positions.Config{Now: opts.Now, Log: opts.Log.With("component", "positions")})
+	a.Recon = recon.NewService(recon.Config{Client: db.Client, Ledger: a.Ledger, Connectors: m, Now: opts.Now})
 	a.Catalog = a.Channels.Catalog()
 	a.Health = channels.NewHealth(m)
 	if opts.Catalog == nil {
@@ -223,8 +232,8 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 		Connectors: opts.Connectors, Log: opts.Log.With("component", "payouts"), Now: opts.Now})
 	a.ChannelEvents.Register(inbox.Decoded(a.Payouts.HandleEvent), connectors.EventPayoutResult)
 	resolver := &graph.Resolver{Client: db.Client, Tenancy: a.Tenancy, Log: opts.Log, Ledger: a.Ledger, FX: a.FX, SettlementService: a.Settlement,
-		Positions: a.Positions, Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book,
-		Events: a.Hub, Webhooks: a.Webhooks, Disputes: a.Disputes, PayoutService: a.Payouts}
+		Recon: a.Recon, Positions: a.Positions, Channels: a.Channels, Idempotency: idem, Checkout: a.Checkout, Coupons: a.Coupons, Cashier: a.Cashier, Rules: book,
+		Events: a.Hub, Webhooks: a.Webhooks, Disputes: a.Disputes, PayoutService: a.Payouts, Reports: reports.NewService(db.Client)}
 	a.handler = a.routes(newGraphQLServer(graph.NewSchema(resolver), a, idem))
 	return a
 }

@@ -27,8 +27,12 @@ const settlementInterval = time.Minute
 // schedules (docs/settlement.md, "Payouts").
 const payoutInterval = 5 * time.Second
 
+// reconInterval is how often the reconciliation scheduler looks for
+// connectors whose yesterday is not reconciled yet (docs/settlement.md).
+const reconInterval = 5 * time.Minute
+
 // Start launches the connectors and the background work: the channel event
-// processor, the settlement scheduler and, when an fx connector is up, the
+// processor, the settlement and reconciliation schedulers and, when an fx connector is up, the
 // FX rate refresher. A
 // connector never stops Strait: a missing manifest is a warning, an invalid
 // one is logged as an error and leaves Strait without connectors, and a
@@ -67,6 +71,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.goBackground(func() {
 		a.Payouts.RunScheduler(bg, payoutInterval, payouts.DefaultLease, a.Log.With("component", "payouts"))
 	})
+	a.goBackground(func() { a.Recon.RunScheduler(bg, reconInterval, a.Log.With("component", "recon")) })
 	if st, ok := channels.FXConnector(a.Connectors); ok {
 		refresher := fx.NewService(a.DB.Client, a.Ledger, fx.Config{
 			Source: channels.NewRateSource(a.Connectors, st.Name), Pairs: channels.Pairs(st.Currencies), Now: a.now,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments/events"
+	"github.com/straitpay/strait/payments/reports"
 )
 
 // replicaName names this process: host and a unique suffix, so two
@@ -22,7 +23,7 @@ func replicaName() string {
 
 // StartEvents connects the event bus (NATS JetStream when STRAIT_NATS_URL
 // is set, in-process otherwise), subscribes the hub to it, and starts the
-// outbox relay, the webhook sender and the closing of revoked
+// outbox relay, the webhook sender, the report rollups and the closing of revoked
 // credentials' sockets, until ctx ends. Start calls it; tests without
 // connectors may call it alone.
 func (a *App) StartEvents(ctx context.Context) error {
@@ -43,6 +44,13 @@ func (a *App) StartEvents(ctx context.Context) error {
 		Holder: a.Replica, OnAssign: a.Webhooks.Enqueue, StepTimeout: a.Config.DBBatchTimeout})
 	a.goBackground(func() { a.Relay.Run(ctx) })
 	a.goBackground(func() { a.Webhooks.Run(ctx) })
+	// The report rollups follow the outbox; every event the bus carries
+	// wakes them, so reports trail payments by one short step.
+	a.Rollups = reports.NewRollup(reports.RollupConfig{Client: a.DB.Client, Log: a.Log, StepTimeout: a.Config.DBBatchTimeout})
+	if err := a.Bus.Subscribe(ctx, func(events.Message) { a.Rollups.Wake() }); err != nil {
+		return err
+	}
+	a.goBackground(func() { a.Rollups.Run(ctx) })
 	return a.closeRevokedSockets(ctx)
 }
 

@@ -371,20 +371,21 @@ func BalanceFromPB(r *pb.BalanceResponse) c.BalanceResponse {
 
 // SettlementToPB converts the Go contract value to its wire form.
 func SettlementToPB(r c.SettlementReport) *pb.SettlementReport {
-	out := &pb.SettlementReport{Result: ResultToPB(r.Result), Date: r.Date}
+	out := &pb.SettlementReport{Result: ResultToPB(r.Result), Date: r.Date, NextPageToken: r.NextPageToken}
 	for _, l := range r.Lines {
 		out.Lines = append(out.Lines, &pb.SettlementLine{PaymentId: l.PaymentID, Reference: l.Reference, Type: l.Type,
-			Gross: MoneyToPB(l.Gross), Fee: MoneyToPB(l.Fee), Net: MoneyToPB(l.Net)})
+			Gross: MoneyToPB(l.Gross), Fee: MoneyToPB(l.Fee), Net: MoneyToPB(l.Net), TransactionId: l.TransactionID})
 	}
 	return out
 }
 
 // SettlementFromPB converts the wire form to the Go contract value.
 func SettlementFromPB(r *pb.SettlementReport) c.SettlementReport {
-	out := c.SettlementReport{Result: ResultFromPB(r.GetResult()), Date: r.GetDate()}
+	out := c.SettlementReport{Result: ResultFromPB(r.GetResult()), Date: r.GetDate(), NextPageToken: r.GetNextPageToken(),
+		Lines: make([]c.SettlementLine, 0, len(r.GetLines()))}
 	for _, l := range r.GetLines() {
 		out.Lines = append(out.Lines, c.SettlementLine{PaymentID: l.GetPaymentId(), Reference: l.GetReference(), Type: l.GetType(),
-			Gross: MoneyFromPB(l.GetGross()), Fee: MoneyFromPB(l.GetFee()), Net: MoneyFromPB(l.GetNet())})
+			Gross: MoneyFromPB(l.GetGross()), Fee: MoneyFromPB(l.GetFee()), Net: MoneyFromPB(l.GetNet()), TransactionID: l.GetTransactionId()})
 	}
 	return out
 }

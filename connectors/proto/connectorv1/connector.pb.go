@@ -2227,7 +2227,14 @@ func (x *BalanceResponse) GetBalances() []*Balance {
 type SettlementReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The settlement day, YYYY-MM-DD in UTC.
-	Date          string `protobuf:"bytes,1,opt,name=date,proto3" json:"date,omitempty"`
+	Date string `protobuf:"bytes,1,opt,name=date,proto3" json:"date,omitempty"`
+	// Paging (added in v1, capability settlement_report_pages). page_size 0
+	// asks for the whole day in one answer, as before the field; a positive
+	// page_size asks for at most that many lines, starting at page_token (""
+	// is the first page). A connector that does not page ignores both and
+	// answers the whole day with no next_page_token.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2269,14 +2276,31 @@ func (x *SettlementReportRequest) GetDate() string {
 	return ""
 }
 
+func (x *SettlementReportRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SettlementReportRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type SettlementLine struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PaymentId     string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
-	Reference     string                 `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
-	Type          string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
-	Gross         *Money                 `protobuf:"bytes,4,opt,name=gross,proto3" json:"gross,omitempty"`
-	Fee           *Money                 `protobuf:"bytes,5,opt,name=fee,proto3" json:"fee,omitempty"`
-	Net           *Money                 `protobuf:"bytes,6,opt,name=net,proto3" json:"net,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PaymentId string                 `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	Reference string                 `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
+	Type      string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	Gross     *Money                 `protobuf:"bytes,4,opt,name=gross,proto3" json:"gross,omitempty"`
+	Fee       *Money                 `protobuf:"bytes,5,opt,name=fee,proto3" json:"fee,omitempty"`
+	Net       *Money                 `protobuf:"bytes,6,opt,name=net,proto3" json:"net,omitempty"`
+	// The channel's id of the movement itself (its capture, refund or
+	// chargeback id); empty from connectors built before the field.
+	TransactionId string `protobuf:"bytes,7,opt,name=transaction_id,json=transactionId,proto3" json:"transaction_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2353,11 +2377,21 @@ func (x *SettlementLine) GetNet() *Money {
 	return nil
 }
 
+func (x *SettlementLine) GetTransactionId() string {
+	if x != nil {
+		return x.TransactionId
+	}
+	return ""
+}
+
 type SettlementReport struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Result        *Result                `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
-	Date          string                 `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
-	Lines         []*SettlementLine      `protobuf:"bytes,3,rep,name=lines,proto3" json:"lines,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Result *Result                `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	Date   string                 `protobuf:"bytes,2,opt,name=date,proto3" json:"date,omitempty"`
+	Lines  []*SettlementLine      `protobuf:"bytes,3,rep,name=lines,proto3" json:"lines,omitempty"`
+	// The token of the next page; empty on the last page (and always from a
+	// connector that does not page).
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2411,6 +2445,13 @@ func (x *SettlementReport) GetLines() []*SettlementLine {
 		return x.Lines
 	}
 	return nil
+}
+
+func (x *SettlementReport) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type RatesRequest struct {
@@ -3616,9 +3657,12 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\apending\x18\x02 \x01(\v2\x1a.strait.connector.v1.MoneyR\apending\"\x80\x01\n" +
 	"\x0fBalanceResponse\x123\n" +
 	"\x06result\x18\x01 \x01(\v2\x1b.strait.connector.v1.ResultR\x06result\x128\n" +
-	"\bbalances\x18\x02 \x03(\v2\x1c.strait.connector.v1.BalanceR\bbalances\"-\n" +
+	"\bbalances\x18\x02 \x03(\v2\x1c.strait.connector.v1.BalanceR\bbalances\"i\n" +
 	"\x17SettlementReportRequest\x12\x12\n" +
-	"\x04date\x18\x01 \x01(\tR\x04date\"\xef\x01\n" +
+	"\x04date\x18\x01 \x01(\tR\x04date\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x96\x02\n" +
 	"\x0eSettlementLine\x12\x1d\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tR\tpaymentId\x12\x1c\n" +
@@ -3626,11 +3670,13 @@ const file_strait_connector_v1_connector_proto_rawDesc = "" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x120\n" +
 	"\x05gross\x18\x04 \x01(\v2\x1a.strait.connector.v1.MoneyR\x05gross\x12,\n" +
 	"\x03fee\x18\x05 \x01(\v2\x1a.strait.connector.v1.MoneyR\x03fee\x12,\n" +
-	"\x03net\x18\x06 \x01(\v2\x1a.strait.connector.v1.MoneyR\x03net\"\x96\x01\n" +
+	"\x03net\x18\x06 \x01(\v2\x1a.strait.connector.v1.MoneyR\x03net\x12%\n" +
+	"\x0etransaction_id\x18\a \x01(\tR\rtransactionId\"\xbe\x01\n" +
 	"\x10SettlementReport\x123\n" +
 	"\x06result\x18\x01 \x01(\v2\x1b.strait.connector.v1.ResultR\x06result\x12\x12\n" +
 	"\x04date\x18\x02 \x01(\tR\x04date\x129\n" +
-	"\x05lines\x18\x03 \x03(\v2#.strait.connector.v1.SettlementLineR\x05lines\":\n" +
+	"\x05lines\x18\x03 \x03(\v2#.strait.connector.v1.SettlementLineR\x05lines\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\":\n" +
 	"\fRatesRequest\x12\x12\n" +
 	"\x04base\x18\x01 \x01(\tR\x04base\x12\x16\n" +
 	"\x06quotes\x18\x02 \x03(\tR\x06quotes\"\x9c\x01\n" +

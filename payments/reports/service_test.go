@@ -1,0 +1,97 @@
+package reports
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+func TestReportsSumRollupsPerGroupAndTenant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		sys := viewer.SystemContext(context.Background())
+		a, b := merchant(t, db.Client), merchant(t, db.Client)
+		h := func(s string) time.Time { return hour(s) }
+		deltas := map[Key]Counts{
+			{MerchantID: a, Hour: h("2026-03-01T22:00:00Z"), Currency: "USD", Connector: "acme", Method: "card"}:   {Succeeded: 1, Gross: 100, Authorized: 1},
+			{MerchantID: a, Hour: h("2026-03-01T22:00:00Z"), Currency: "USD", Connector: "bolt", Method: "wallet"}: {Succeeded: 2, Gross: 300, Authorized: 2},
+			{MerchantID: a, Hour: h("2026-03-01T23:00:00Z"), Currency: "USD", Connector: "acme", Method: "card"}:   {Succeeded: 1, Gross: 50, Declined: 1, Authorized: 1},
+			{MerchantID: a, Hour: h("2026-03-01T23:00:00Z"), Currency: "EUR", Connector: "acme", Method: "card"}:   {Succeeded: 1, Gross: 70, Authorized: 1},
+			{MerchantID: b, Hour: h("2026-03-01T23:00:00Z"), Currency: "USD", Connector: "acme", Method: "card"}:   {Succeeded: 5, Gross: 5000, Authorized: 5},
+		}
+		if _, err := store.WithTx(sys, db.Client, func(tx *ent.Tx) (struct{}, error) {
+			return struct{}{}, AddRollups(sys, tx.Client(), deltas)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// Adding again sums into the same rows.
+		if err := AddRollups(sys, db.Client, map[Key]Counts{
+			{MerchantID: a, Hour: h("2026-03-01T22:00:00Z"), Currency: "USD", Connector: "acme", Method: "card"}: {Refunds: 1, Refunded: 40},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		svc := NewService(db.Client)
+		asA := viewer.NewContext(context.Background(), viewer.Viewer{Kind: viewer.APIKey, Subject: "key_a", MerchantID: a})
+		op := viewer.NewContext(context.Background(), viewer.Viewer{Kind: viewer.Operator, Subject: "op"})
+		keys := func(r *Report) map[string]Counts {
+			out := map[string]Counts{}
+			for _, g := range r.Groups {
+				out[g.Key+"/"+g.CurrencyCode()] = g.Counts
+			}
+			return out
+		}
+		q := Query{From: "2026-03-01", To: "2026-03-02", GroupBy: ByDay, Timezone: "Europe/Paris"}
+		r, err := svc.MerchantReport(asA, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := keys(r)
+		want := map[string]Counts{
+			"2026-03-01/USD": {Succeeded: 3, Gross: 400, Authorized: 3, Refunds: 1, Refunded: 40},
+			"2026-03-02/USD": {Succeeded: 1, Gross: 50, Declined: 1, Authorized: 1},
+			"2026-03-02/EUR": {Succeeded: 1, Gross: 70, Authorized: 1},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("by day in Paris: %+v", got)
+		}
+		for k, c := range want {
+			if got[k] != c {
+				t.Fatalf("%s: %+v, want %+v", k, got[k], c)
+			}
+		}
+		// A merchant naming another merchant still gets its own.
+		r, err = svc.MerchantReport(asA, Query{From: "2026-03-01", To: "2026-03-01", GroupBy: ByConnector, MerchantID: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keys(r); len(got) != 3 || got["acme/USD"] != (Counts{Succeeded: 2, Gross: 150, Declined: 1, Authorized: 2, Refunds: 1, Refunded: 40}) {
+			t.Fatalf("by connector: %+v", got)
+		}
+		// The operator: every merchant's, or one's.
+		r, err = svc.OperatorReport(op, Query{From: "2026-03-01", To: "2026-03-01", GroupBy: ByCurrency})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keys(r); len(got) != 2 || got["USD/USD"].Gross != 5450 || got["EUR/EUR"].Gross != 70 {
+			t.Fatalf("operator, all: %+v", got)
+		}
+		r, err = svc.OperatorReport(op, Query{From: "2026-03-01", To: "2026-03-01", GroupBy: ByMethod, MerchantID: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keys(r); len(got) != 1 || got["card/USD"].Gross != 5000 {
+			t.Fatalf("operator, merchant b: %+v", got)
+		}
+		if _, err := svc.OperatorReport(asA, q); payments.ErrorCode(err) != payments.EFORBIDDEN {
+			t.Fatalf("a merchant's operator report: %v", err)
+		}
+		if _, err := svc.MerchantReport(op, q); payments.ErrorCode(err) != payments.EFORBIDDEN {
+			t.Fatalf("an operator's merchant report: %v", err)
+		}
+	})
+}
