@@ -405,12 +405,7 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		cycle.payoutStep(t)
 
 		// ---- Reconciliation of the capture day, every channel. ----
-		// TODO(recon): runReconciliation landed on main at 01:49 with the
-		// ledger account kind CASH missing from ent/schema/ledgeraccount.go
-		// (the payouts merge kept its own enum), so every run answers
-		// BAD_USER_INPUT "invalid value for kind" when it books platform
-		// cash. Once CASH is back in the enum (and its migration), call
-		// cycle.reconStep(t, true) here: it passed on the recon branch.
+		cycle.reconStep(t, true)
 
 		// Later postings leave the closed day as it was frozen.
 		if again := cycle.closedDay(t); again != frozen {
