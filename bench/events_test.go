@@ -18,6 +18,7 @@ import (
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
+	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -26,6 +27,15 @@ func eventsDB(b *testing.B) *store.DB {
 	b.Helper()
 	d := storetest.Dialects(b)
 	return storetest.Open(b, d[len(d)-1])
+}
+
+// benchKeys is a fresh vault key ring: endpoint secrets are sealed under it.
+func benchKeys(b *testing.B) *vault.KeyRing {
+	r, err := vault.ParseKeyRing("bench:" + vault.GenerateKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
 }
 
 func writeBenchEvents(b *testing.B, client *ent.Client, n int) {
@@ -59,7 +69,7 @@ func BenchmarkWebhookDeliveries(b *testing.B) {
 	defer recv.Close()
 	policy := events.TargetPolicy{AllowAddrs: []string{strings.TrimPrefix(recv.URL, "http://")}}
 	w := events.NewWebhooks(events.WebhookConfig{Client: db.Client, Dialect: db.Dialect, Policy: policy,
-		PerEndpoint: perEndpoint, Workers: endpoints * perEndpoint, Poll: 5 * time.Millisecond})
+		PerEndpoint: perEndpoint, Workers: endpoints * perEndpoint, Poll: 5 * time.Millisecond, Keys: benchKeys(b)})
 	ctx := viewer.NewContext(context.Background(), viewer.Viewer{Kind: viewer.MerchantUser, Subject: "usr", MerchantID: "mer_bench", Role: viewer.RoleAdmin})
 	for i := 0; i < endpoints; i++ {
 		if _, _, err := w.CreateEndpoint(ctx, events.EndpointInput{URL: fmt.Sprintf("%s/hook/%d", recv.URL, i)}); err != nil {

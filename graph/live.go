@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/runs"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -42,33 +43,35 @@ func liveStream[T any](ctx context.Context, hub *events.Hub, f events.Filter, af
 	if hub == nil {
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "live events are not running")
 	}
-	sub, err := hub.Subscribe(ctx, f, after)
-	if err != nil {
-		return nil, err
-	}
+	// The hub's goroutine converts and hands on each message: no
+	// goroutine of its own per subscriber.
 	out := make(chan *T)
-	go func() {
-		defer close(out)
-		for m := range sub.C() {
-			v, err := conv(ctx, m)
-			if err != nil {
-				return // the client resumes from its last cursor
-			}
-			if v == nil {
-				continue
-			}
-			select {
-			case out <- v:
-			case <-ctx.Done():
-				return
-			}
+	var sub *events.Subscription
+	ready := make(chan struct{})
+	sub = hub.Stream(ctx, f, after, func(sctx context.Context, m events.Message) bool {
+		v, err := conv(ctx, m)
+		if err != nil {
+			return false // the client resumes from its last cursor
 		}
+		if v == nil {
+			return true
+		}
+		select {
+		case out <- v:
+			return true
+		case <-sctx.Done():
+			return false
+		}
+	}, func() {
+		<-ready
 		if errors.Is(sub.Err(), events.ErrSlowConsumer) {
 			if closeSocket, ok := ctx.Value(socketCloserKey{}).(SocketCloser); ok {
 				closeSocket(CloseTryAgainLater, "slow consumer: resume from your last cursor")
 			}
 		}
-	}()
+		close(out)
+	})
+	close(ready)
 	return out, nil
 }
 
@@ -165,6 +168,30 @@ func (r *Resolver) connectorHealth(ctx context.Context, after *entgql.Cursor[str
 			c.LastError = &d.LastError
 		}
 		return c, nil
+	})
+}
+
+func (r *Resolver) settlementRunUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
+	seq, err := r.afterSeq(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	f := events.Filter{Types: runs.Types(runs.Settlement)}
+	if id != nil {
+		f.ObjectID = *id
+	}
+	return liveStream(ctx, r.Events, f, seq, func(_ context.Context, m events.Message) (*model.RunProgress, error) {
+		p, err := runs.Decode(m.Data)
+		if err != nil {
+			return nil, nil
+		}
+		out := &model.RunProgress{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, RunID: p.RunID, Kind: p.Kind,
+			Scope: p.Scope, Status: model.RunStatus(p.Status), Unit: p.Unit, Total: p.Total, Done: p.Done,
+			Failed: p.Failed, Skipped: p.Skipped, StartedAt: p.Started, OccurredAt: m.CreatedAt}
+		if p.Error != "" {
+			out.Error = &p.Error
+		}
+		return out, nil
 	})
 }
 

@@ -947,6 +947,11 @@ func (r *subscriptionResolver) ConnectorHealth(ctx context.Context, after *entgq
 	return r.connectorHealth(ctx, after)
 }
 
+// SettlementRunUpdated is the resolver for the settlementRunUpdated field.
+func (r *subscriptionResolver) SettlementRunUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
+	return r.settlementRunUpdated(ctx, id, after)
+}
+
 // Currency is the resolver for the currency field.
 func (r *trialBalanceLineResolver) Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error) {
 	return obj.Currency.Code(), nil

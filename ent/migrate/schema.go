@@ -1733,8 +1733,8 @@ var (
 		{Name: "event_types", Type: field.TypeJSON, Nullable: true},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"ENABLED", "DISABLED"}, Default: "ENABLED"},
 		{Name: "disabled_reason", Type: field.TypeString, Size: 200, Default: ""},
-		{Name: "secret", Type: field.TypeString, Size: 100},
-		{Name: "previous_secret", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "secret", Type: field.TypeString, Size: 400},
+		{Name: "previous_secret", Type: field.TypeString, Nullable: true, Size: 400},
 		{Name: "previous_secret_expires_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 	}
 	// WebhookEndpointsTable holds the schema information for the "webhook_endpoints" table.

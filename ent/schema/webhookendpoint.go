@@ -30,9 +30,12 @@ func (WebhookEndpoint) Fields() []ent.Field {
 		field.Enum("status").Values("ENABLED", "DISABLED").Default("ENABLED"),
 		field.String("disabled_reason").Default("").MaxLen(200),
 		// whsec_… secrets: the receiver needs them in clear to verify, so
-		// Strait keeps them to sign; never shown after creation or rotation.
-		field.String("secret").Sensitive().NotEmpty().MaxLen(100).Annotations(entgql.Skip()),
-		field.String("previous_secret").Sensitive().Optional().MaxLen(100).Annotations(entgql.Skip()),
+		// Strait keeps them to sign, sealed under the vault's key ring
+		// ("sealed:v1:…", payments/events secrets.go); never shown after
+		// creation or rotation. A row written before sealing holds its
+		// secret in clear until the start-up sweep seals it.
+		field.String("secret").Sensitive().NotEmpty().MaxLen(400).Annotations(entgql.Skip()),
+		field.String("previous_secret").Sensitive().Optional().MaxLen(400).Annotations(entgql.Skip()),
 		field.Time("previous_secret_expires_at").Optional().Nillable().SchemaType(datetime6),
 	}
 }

@@ -1191,6 +1191,24 @@ type ComplexityRoot struct {
 		Percent   func(childComplexity int) int
 	}
 
+	RunProgress struct {
+		Cursor     func(childComplexity int) int
+		Done       func(childComplexity int) int
+		Error      func(childComplexity int) int
+		EventID    func(childComplexity int) int
+		Failed     func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		OccurredAt func(childComplexity int) int
+		RunID      func(childComplexity int) int
+		Scope      func(childComplexity int) int
+		Skipped    func(childComplexity int) int
+		StartedAt  func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Total      func(childComplexity int) int
+		Type       func(childComplexity int) int
+		Unit       func(childComplexity int) int
+	}
+
 	SettlementBatch struct {
 		BusinessDate     func(childComplexity int) int
 		CSV              func(childComplexity int) int
@@ -1275,6 +1293,7 @@ type ComplexityRoot struct {
 		DisputeUpdated         func(childComplexity int, id *string, after *entgql.Cursor[string]) int
 		MerchantStats          func(childComplexity int, windowSeconds *int) int
 		PaymentUpdated         func(childComplexity int, id *string, after *entgql.Cursor[string]) int
+		SettlementRunUpdated   func(childComplexity int, id *string, after *entgql.Cursor[string]) int
 	}
 
 	TokenizedCard struct {
@@ -1617,6 +1636,7 @@ type SubscriptionResolver interface {
 	CheckoutSessionUpdated(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.CheckoutSessionChange, error)
 	DisputeUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.DisputeChange, error)
 	ConnectorHealth(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.ConnectorHealthChange, error)
+	SettlementRunUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error)
 }
 type TrialBalanceLineResolver interface {
 	Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error)
@@ -6849,6 +6869,97 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RoutingShare.Percent(childComplexity), true
 
+	case "RunProgress.cursor":
+		if e.ComplexityRoot.RunProgress.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Cursor(childComplexity), true
+	case "RunProgress.done":
+		if e.ComplexityRoot.RunProgress.Done == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Done(childComplexity), true
+	case "RunProgress.error":
+		if e.ComplexityRoot.RunProgress.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Error(childComplexity), true
+	case "RunProgress.eventID":
+		if e.ComplexityRoot.RunProgress.EventID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.EventID(childComplexity), true
+	case "RunProgress.failed":
+		if e.ComplexityRoot.RunProgress.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Failed(childComplexity), true
+	case "RunProgress.kind":
+		if e.ComplexityRoot.RunProgress.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Kind(childComplexity), true
+	case "RunProgress.occurredAt":
+		if e.ComplexityRoot.RunProgress.OccurredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.OccurredAt(childComplexity), true
+	case "RunProgress.runID":
+		if e.ComplexityRoot.RunProgress.RunID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.RunID(childComplexity), true
+	case "RunProgress.scope":
+		if e.ComplexityRoot.RunProgress.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Scope(childComplexity), true
+	case "RunProgress.skipped":
+		if e.ComplexityRoot.RunProgress.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Skipped(childComplexity), true
+	case "RunProgress.startedAt":
+		if e.ComplexityRoot.RunProgress.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.StartedAt(childComplexity), true
+	case "RunProgress.status":
+		if e.ComplexityRoot.RunProgress.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Status(childComplexity), true
+	case "RunProgress.total":
+		if e.ComplexityRoot.RunProgress.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Total(childComplexity), true
+	case "RunProgress.type":
+		if e.ComplexityRoot.RunProgress.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Type(childComplexity), true
+	case "RunProgress.unit":
+		if e.ComplexityRoot.RunProgress.Unit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunProgress.Unit(childComplexity), true
+
 	case "SettlementBatch.businessDate":
 		if e.ComplexityRoot.SettlementBatch.BusinessDate == nil {
 			break
@@ -7207,6 +7318,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.PaymentUpdated(childComplexity, args["id"].(*string), args["after"].(*entgql.Cursor[string])), true
+	case "Subscription.settlementRunUpdated":
+		if e.ComplexityRoot.Subscription.SettlementRunUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_settlementRunUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.SettlementRunUpdated(childComplexity, args["id"].(*string), args["after"].(*entgql.Cursor[string])), true
 
 	case "TokenizedCard.card":
 		if e.ComplexityRoot.TokenizedCard.Card == nil {
@@ -10235,6 +10357,53 @@ type MerchantStats {
   at: Time!
 }
 
+"Where a long run is."
+enum RunStatus {
+  "Started, items still to do."
+  RUNNING
+  "Every item tried; some may have failed (failed counts them)."
+  COMPLETED
+  "The run itself stopped; error says why."
+  FAILED
+}
+
+"""
+A long run's progress: a settlement run today, reconciliation and the
+day-end close later, all in this shape (docs/events.md, "Long runs").
+"""
+type RunProgress {
+  "Pass it as ` + "`" + `after` + "`" + ` to resume after this update."
+  cursor: Cursor!
+  "The event behind this update."
+  eventID: ID!
+  "The event's type: <kind>.run_started, <kind>.run_progress or <kind>.run_completed."
+  type: String!
+  "The run (run_…), the event's object."
+  runID: ID!
+  "settlement, reconciliation or close."
+  kind: String!
+  "What the run covers, in its kind's terms, e.g. a merchant and a business day, or due (a scheduler pass)."
+  scope: String!
+  "Where the run is."
+  status: RunStatus!
+  "What total counts, e.g. merchants."
+  unit: String!
+  "The items the run has to do."
+  total: Int!
+  "Items done."
+  done: Int!
+  "Items that failed."
+  failed: Int!
+  "Items skipped (taken by another replica, or nothing to do)."
+  skipped: Int!
+  "Why a FAILED run stopped."
+  error: String
+  "When the run started."
+  startedAt: Time!
+  "When this update was written."
+  occurredAt: Time!
+}
+
 """
 Live updates over graphql-transport-ws (docs/events.md): authenticate in
 connection_init; a subscription the caller may not see ends with an ` + "`" + `error` + "`" + `
@@ -10254,6 +10423,8 @@ type Subscription {
   disputeUpdated("One dispute; omitted: all of them." id: ID, "Resume after this cursor (from a previous change or the events query)." after: Cursor): DisputeChange! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER, MERCHANT_ANALYST, API_KEY])
   "Connectors' health changes, on every replica."
   connectorHealth("Resume after this cursor." after: Cursor): ConnectorHealthChange! @auth(requires: [OPERATOR])
+  "Settlement runs' progress (runSettlement and the scheduler's passes): started, progress, completed."
+  settlementRunUpdated("One run; omitted: every settlement run." id: ID, "Resume after this cursor." after: Cursor): RunProgress! @auth(requires: [OPERATOR])
 }
 # ---- end events ----
 
@@ -14087,6 +14258,42 @@ func (ec *executionContext) childFields_RoutingShare(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type RoutingShare", field.Name)
 }
 
+func (ec *executionContext) childFields_RunProgress(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RunProgress_cursor(ctx, field)
+	case "eventID":
+		return ec.fieldContext_RunProgress_eventID(ctx, field)
+	case "type":
+		return ec.fieldContext_RunProgress_type(ctx, field)
+	case "runID":
+		return ec.fieldContext_RunProgress_runID(ctx, field)
+	case "kind":
+		return ec.fieldContext_RunProgress_kind(ctx, field)
+	case "scope":
+		return ec.fieldContext_RunProgress_scope(ctx, field)
+	case "status":
+		return ec.fieldContext_RunProgress_status(ctx, field)
+	case "unit":
+		return ec.fieldContext_RunProgress_unit(ctx, field)
+	case "total":
+		return ec.fieldContext_RunProgress_total(ctx, field)
+	case "done":
+		return ec.fieldContext_RunProgress_done(ctx, field)
+	case "failed":
+		return ec.fieldContext_RunProgress_failed(ctx, field)
+	case "skipped":
+		return ec.fieldContext_RunProgress_skipped(ctx, field)
+	case "error":
+		return ec.fieldContext_RunProgress_error(ctx, field)
+	case "startedAt":
+		return ec.fieldContext_RunProgress_startedAt(ctx, field)
+	case "occurredAt":
+		return ec.fieldContext_RunProgress_occurredAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RunProgress", field.Name)
+}
+
 func (ec *executionContext) childFields_SettlementBatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -16516,6 +16723,28 @@ func (ec *executionContext) field_Subscription_merchantStats_args(ctx context.Co
 }
 
 func (ec *executionContext) field_Subscription_paymentUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_settlementRunUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -39878,6 +40107,351 @@ func (ec *executionContext) fieldContext_RoutingShare_percent(_ context.Context,
 	return graphql.NewScalarFieldContext("RoutingShare", field, false, false, "Int")
 }
 
+func (ec *executionContext) _RunProgress_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _RunProgress_eventID(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_eventID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_eventID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RunProgress_type(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _RunProgress_runID(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_runID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_runID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RunProgress_kind(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _RunProgress_scope(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_scope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_scope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _RunProgress_status(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RunStatus) graphql.Marshaler {
+			return ec.marshalNRunStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "RunStatus")
+}
+
+func (ec *executionContext) _RunProgress_unit(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_unit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_unit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _RunProgress_total(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RunProgress_done(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_done(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Done, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_done(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RunProgress_failed(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RunProgress_skipped(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RunProgress_error(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _RunProgress_startedAt(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RunProgress_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.RunProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunProgress_occurredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OccurredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunProgress_occurredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunProgress", field, false, false, "Time")
+}
+
 func (ec *executionContext) _SettlementBatch_id(ctx context.Context, field graphql.CollectedField, obj *ent.SettlementBatch) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -41469,6 +42043,68 @@ func (ec *executionContext) fieldContext_Subscription_connectorHealth(ctx contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_connectorHealth_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_settlementRunUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_settlementRunUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().SettlementRunUpdated(ctx, fc.Args["id"].(*string), fc.Args["after"].(*entgql.Cursor[string]))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *model.RunProgress
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.RunProgress
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RunProgress) graphql.Marshaler {
+			return ec.marshalNRunProgress2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunProgress(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_settlementRunUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RunProgress(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_settlementRunUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -54922,6 +55558,109 @@ func (ec *executionContext) _RoutingShare(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var runProgressImplementors = []string{"RunProgress"}
+
+func (ec *executionContext) _RunProgress(ctx context.Context, sel ast.SelectionSet, obj *model.RunProgress) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, runProgressImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RunProgress")
+		case "cursor":
+			out.Values[i] = ec._RunProgress_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eventID":
+			out.Values[i] = ec._RunProgress_eventID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._RunProgress_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runID":
+			out.Values[i] = ec._RunProgress_runID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._RunProgress_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scope":
+			out.Values[i] = ec._RunProgress_scope(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._RunProgress_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unit":
+			out.Values[i] = ec._RunProgress_unit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._RunProgress_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "done":
+			out.Values[i] = ec._RunProgress_done(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._RunProgress_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._RunProgress_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._RunProgress_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "startedAt":
+			out.Values[i] = ec._RunProgress_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "occurredAt":
+			out.Values[i] = ec._RunProgress_occurredAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var settlementBatchImplementors = []string{"SettlementBatch", "Node"}
 
 func (ec *executionContext) _SettlementBatch(ctx context.Context, sel ast.SelectionSet, obj *ent.SettlementBatch) graphql.Marshaler {
@@ -55469,6 +56208,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_disputeUpdated(ctx, fields[0])
 	case "connectorHealth":
 		return ec._Subscription_connectorHealth(ctx, fields[0])
+	case "settlementRunUpdated":
+		return ec._Subscription_settlementRunUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -58070,9 +58811,27 @@ func (ec *executionContext) unmarshalNRoutingShareInput2ᚖgithubᚗcomᚋstrait
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNRunProgress2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunProgress(ctx context.Context, sel ast.SelectionSet, v *model.RunProgress) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RunProgress!")
+		return graphql.Null
+	}
+	return ec._RunProgress(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRunSettlementInput2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunSettlementInput(ctx context.Context, v any) (model.RunSettlementInput, error) {
 	res, err := ec.unmarshalInputRunSettlementInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRunStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunStatus(ctx context.Context, v any) (model.RunStatus, error) {
+	var res model.RunStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRunStatus2githubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunStatus(ctx context.Context, sel ast.SelectionSet, v model.RunStatus) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNSettlementBatch2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐSettlementBatch(ctx context.Context, sel ast.SelectionSet, v *ent.SettlementBatch) graphql.Marshaler {

@@ -811,6 +811,41 @@ type RoutingShareInput struct {
 	Percent int `json:"percent"`
 }
 
+// A long run's progress: a settlement run today, reconciliation and the
+// day-end close later, all in this shape (docs/events.md, "Long runs").
+type RunProgress struct {
+	// Pass it as `after` to resume after this update.
+	Cursor entgql.Cursor[string] `json:"cursor"`
+	// The event behind this update.
+	EventID string `json:"eventID"`
+	// The event's type: <kind>.run_started, <kind>.run_progress or <kind>.run_completed.
+	Type string `json:"type"`
+	// The run (run_…), the event's object.
+	RunID string `json:"runID"`
+	// settlement, reconciliation or close.
+	Kind string `json:"kind"`
+	// What the run covers, in its kind's terms, e.g. a merchant and a business day, or due (a scheduler pass).
+	Scope string `json:"scope"`
+	// Where the run is.
+	Status RunStatus `json:"status"`
+	// What total counts, e.g. merchants.
+	Unit string `json:"unit"`
+	// The items the run has to do.
+	Total int `json:"total"`
+	// Items done.
+	Done int `json:"done"`
+	// Items that failed.
+	Failed int `json:"failed"`
+	// Items skipped (taken by another replica, or nothing to do).
+	Skipped int `json:"skipped"`
+	// Why a FAILED run stopped.
+	Error *string `json:"error,omitempty"`
+	// When the run started.
+	StartedAt time.Time `json:"startedAt"`
+	// When this update was written.
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
 // A settlement run to make.
 type RunSettlementInput struct {
 	// The merchant to settle.
@@ -1526,6 +1561,67 @@ func (e *ReconciliationRunStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e ReconciliationRunStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where a long run is.
+type RunStatus string
+
+const (
+	// Started, items still to do.
+	RunStatusRunning RunStatus = "RUNNING"
+	// Every item tried; some may have failed (failed counts them).
+	RunStatusCompleted RunStatus = "COMPLETED"
+	// The run itself stopped; error says why.
+	RunStatusFailed RunStatus = "FAILED"
+)
+
+var AllRunStatus = []RunStatus{
+	RunStatusRunning,
+	RunStatusCompleted,
+	RunStatusFailed,
+}
+
+func (e RunStatus) IsValid() bool {
+	switch e {
+	case RunStatusRunning, RunStatusCompleted, RunStatusFailed:
+		return true
+	}
+	return false
+}
+
+func (e RunStatus) String() string {
+	return string(e)
+}
+
+func (e *RunStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RunStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RunStatus", str)
+	}
+	return nil
+}
+
+func (e RunStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RunStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RunStatus) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -127,10 +128,11 @@ func agreementEvent(r connectors.Result, err error) agreementstatus.Event {
 }
 
 // applyAgreement records an event (its move in the agreement machine, if
-// allowed, and the channel's ids) in one transaction with its outbox event.
+// allowed, and the channel's ids) in one transaction with its outbox event:
+// the agreement locked, then planAgreement.
 func (s *Service) applyAgreement(ctx context.Context, id string, ev agreementstatus.Event, code string, set map[string]any, eventID string) (*ent.Agreement, error) {
 	var out *ent.Agreement
-	err := s.tx(ctx, func(tx *ent.Tx) error {
+	err := s.apply(ctx, "agreement "+id, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		q := tx.Agreement.Query().Where(agreement.ID(id))
 		if s.cfg.Dialect == dialect.MySQL {
 			q = q.ForUpdate()
@@ -139,43 +141,62 @@ func (s *Service) applyAgreement(ctx context.Context, id string, ev agreementsta
 		if err != nil {
 			return err
 		}
-		out = a
-		if eventID != "" && a.LastEventID == eventID {
-			return nil
-		}
-		upd := tx.Agreement.UpdateOne(a)
-		if eventID != "" {
-			upd.SetLastEventID(eventID)
-		}
-		if u, _ := set["buyer_url"].(string); u != "" {
-			upd.SetBuyerURL(clip(u, 2048))
-		}
-		if r, _ := set["ref"].(string); r != "" && a.ConnectorReference == "" {
-			upd.SetConnectorReference(clip(r, 128))
-		}
-		to, moved := agreementstatus.Next(a.Status, ev)
-		if moved {
-			upd.SetStatus(to)
-			switch to {
-			case agreementstatus.Failed:
-				upd.SetFailureCode(clip(code, 64))
-			case agreementstatus.Terminated:
-				upd.SetTerminatedAt(s.now())
-			}
-		}
-		if out, err = upd.Save(ctx); err != nil {
-			return err
-		}
-		if !moved && a.ConnectorReference != "" {
-			return nil
-		}
-		return s.emitRaw(ctx, tx, a.MerchantID, "agreement."+out.Status.Name(), a.ID, map[string]any{
-			"agreement_id": a.ID, "status": string(out.Status), "connector": a.Connector, "buyer_url": out.BuyerURL})
+		planAgreement(a, ev, code, set, eventID, w)
+		out = a.Unwrap()
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("agreement %s: %w", id, err)
+		return nil, err
 	}
 	return out, nil
+}
+
+// planAgreement decides what an event about agreement a, read under its
+// lock, writes: its move in the agreement machine (ev, when allowed; the
+// channel's code on a failure), the channel's ids (set: "buyer_url",
+// "ref"), the event id that deduplicates channel events, and the outbox
+// event when the agreement moved or first learned its channel reference. A
+// redelivered event writes nothing. It adds them to w and changes a in
+// memory.
+func planAgreement(a *ent.Agreement, ev agreementstatus.Event, code string, set map[string]any, eventID string, w *recordWrites) {
+	if eventID != "" && a.LastEventID == eventID {
+		return
+	}
+	upd := row{}
+	if eventID != "" {
+		a.LastEventID = eventID
+		upd[agreement.FieldLastEventID] = eventID
+	}
+	if u, _ := set["buyer_url"].(string); u != "" {
+		a.BuyerURL = clip(u, 2048)
+		upd[agreement.FieldBuyerURL] = a.BuyerURL
+	}
+	hadRef := a.ConnectorReference != ""
+	if r, _ := set["ref"].(string); r != "" && !hadRef {
+		a.ConnectorReference = clip(r, 128)
+		upd[agreement.FieldConnectorReference] = a.ConnectorReference
+	}
+	to, moved := agreementstatus.Next(a.Status, ev)
+	if moved {
+		a.Status = to
+		upd[agreement.FieldStatus] = string(to)
+		switch to {
+		case agreementstatus.Failed:
+			a.FailureCode = clip(code, 64)
+			upd[agreement.FieldFailureCode] = a.FailureCode
+		case agreementstatus.Terminated:
+			at := w.now
+			a.TerminatedAt = &at
+			upd[agreement.FieldTerminatedAt] = at
+		}
+	}
+	a.UpdatedAt = w.now
+	w.agreements = append(w.agreements, store.RowUpdate{ID: a.ID, Set: upd})
+	if !moved && hadRef {
+		return
+	}
+	w.events = append(w.events, eventRow{merchantID: a.MerchantID, typ: "agreement." + a.Status.Name(), objectID: a.ID,
+		data: map[string]any{"agreement_id": a.ID, "status": string(a.Status), "connector": a.Connector, "buyer_url": a.BuyerURL}})
 }
 
 // Agreement returns an agreement visible to the viewer. Returns ENOTFOUND

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/straitpay/strait/vocab/attemptstatus"
+	"time"
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
@@ -48,29 +49,73 @@ func voidKey(paymentID string) string    { return "void:" + paymentID }
 // deadline and the grace have passed.
 func (s *Service) markInFlight(ctx context.Context, a *ent.PaymentAttempt, op paymentattempt.Operation, amount int64) error {
 	due := s.now().Add(s.cfg.CallTimeout + inFlightGrace)
-	err := s.cfg.Client.PaymentAttempt.Update().
-		Where(paymentattempt.ID(a.ID), paymentattempt.StatusEQ(attemptstatus.Authorized)).
-		SetOperation(op).SetOperationAmount(amount).SetNextCheckAt(due).Exec(viewer.SystemContext(ctx))
-	if err != nil {
-		return fmt.Errorf("%s of %s in flight: %w", op, a.PaymentID, err)
-	}
-	return nil
+	return s.inFlight(ctx, fmt.Sprintf("%s of %s in flight", op, a.PaymentID), a, func(a *ent.PaymentAttempt, w *recordWrites) {
+		planInFlight(a, inFlightMark{op: &op, amount: amount, due: &due}, w)
+	})
 }
 
 // operationUnknown makes the operation in flight on a due at the next step
 // of the backoff: its answer did not come.
 func (s *Service) operationUnknown(ctx context.Context, a *ent.PaymentAttempt) error {
-	return s.cfg.Client.PaymentAttempt.Update().
-		Where(paymentattempt.ID(a.ID), paymentattempt.StatusEQ(attemptstatus.Authorized), paymentattempt.OperationNotNil()).
-		SetNextCheckAt(s.nextCheck(a.CheckCount)).Exec(viewer.SystemContext(ctx))
+	due := s.nextCheck(a.CheckCount)
+	return s.inFlight(ctx, "operation of "+a.PaymentID+" unknown", a, func(a *ent.PaymentAttempt, w *recordWrites) {
+		if a.Operation != nil {
+			planInFlight(a, inFlightMark{op: a.Operation, amount: a.OperationAmount, due: &due}, w)
+		}
+	})
 }
 
 // operationRefused clears the mark of an operation the channel refused: no
 // money moved, and the authorization stays as it is.
 func (s *Service) operationRefused(ctx context.Context, a *ent.PaymentAttempt) error {
-	return s.cfg.Client.PaymentAttempt.Update().
-		Where(paymentattempt.ID(a.ID), paymentattempt.StatusEQ(attemptstatus.Authorized)).
-		ClearOperation().SetOperationAmount(0).ClearNextCheckAt().Exec(viewer.SystemContext(ctx))
+	return s.inFlight(ctx, "operation of "+a.PaymentID+" refused", a, func(a *ent.PaymentAttempt, w *recordWrites) {
+		planInFlight(a, inFlightMark{}, w)
+	})
+}
+
+// inFlight runs plan over attempt a, read again under its payment's lock,
+// as one payment's operation.
+func (s *Service) inFlight(ctx context.Context, what string, a *ent.PaymentAttempt, plan func(*ent.PaymentAttempt, *recordWrites)) error {
+	return s.apply(viewer.SystemContext(ctx), what, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+		if _, err := s.lockPayment(ctx, tx, a.PaymentID); err != nil {
+			return err
+		}
+		cur, err := tx.PaymentAttempt.Get(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		plan(cur, w)
+		return nil
+	})
+}
+
+// inFlightMark is the mark of an operation in flight on an authorized
+// attempt: the operation (nil: none), its amount, and when the janitor
+// checks it (nil: never).
+type inFlightMark struct {
+	op     *paymentattempt.Operation
+	amount int64
+	due    *time.Time
+}
+
+// planInFlight sets the mark of authorized attempt a to m, read under its
+// payment's lock; an attempt that is no longer authorized (its operation
+// was recorded meanwhile) keeps what it has. It adds the write to w and
+// changes a in memory.
+func planInFlight(a *ent.PaymentAttempt, m inFlightMark, w *recordWrites) {
+	if a.Status != attemptstatus.Authorized {
+		return
+	}
+	a.Operation, a.OperationAmount, a.NextCheckAt = m.op, m.amount, m.due
+	set := row{paymentattempt.FieldOperation: nil, paymentattempt.FieldOperationAmount: m.amount,
+		paymentattempt.FieldNextCheckAt: nil}
+	if m.op != nil {
+		set[paymentattempt.FieldOperation] = string(*m.op)
+	}
+	if m.due != nil {
+		set[paymentattempt.FieldNextCheckAt] = *m.due
+	}
+	w.attempt(a.ID, set)
 }
 
 // afterOperation deals with an operation's answer that was not an

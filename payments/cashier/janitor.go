@@ -14,6 +14,7 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -153,5 +154,24 @@ func (s *Service) resendRefund(ctx context.Context, r *ent.Refund) error {
 		}
 	}
 	// Still in flight: come back after the next quiet period.
-	return errors.Join(err, s.cfg.Client.Refund.UpdateOneID(r.ID).SetUpdatedAt(s.now()).Exec(ctx))
+	return errors.Join(err, s.apply(ctx, "refund "+r.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+		if _, err := s.lockPayment(ctx, tx, r.PaymentID); err != nil {
+			return err
+		}
+		cur, err := tx.Refund.Get(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		planRefundRecheck(cur, w)
+		return nil
+	}))
+}
+
+// planRefundRecheck puts refund r, read under its payment's lock, back at
+// the end of the janitor's queue (its updated_at) while it is pending.
+func planRefundRecheck(r *ent.Refund, w *recordWrites) {
+	if r.Status == refundstatus.Pending {
+		r.UpdatedAt = w.now
+		w.refunds = append(w.refunds, store.RowUpdate{ID: r.ID, Set: row{}})
+	}
 }

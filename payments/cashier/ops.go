@@ -97,28 +97,15 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 	if err != nil {
 		return nil, err
 	}
-	sys := viewer.SystemContext(ctx)
-	err = s.tx(sys, func(tx *ent.Tx) error {
-		cur, err := s.lockPayment(sys, tx, p.ID)
+	err = s.apply(ctx, "capture "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+		cur, err := s.lockPayment(ctx, tx, p.ID)
 		if err != nil {
 			return err
 		}
-		if closing != nil {
-			if err := s.closeReview(ctx, tx, cur, *closing); err != nil {
-				return err
-			}
-		}
-		if cur.Status == paymentstatus.Succeeded && cur.AmountCaptured == want {
-			return nil // a concurrent capture of the same amount recorded it
-		}
-		w := newRecordWrites(s.now())
-		if err := planCapture(cur, att, move, w); err != nil {
-			return err
-		}
-		return s.write(sys, tx, w, false)
+		return planCaptureOp(cur, att, move, closing, w)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("capture %s: %w", p.ID, err)
+		return nil, err
 	}
 	return s.Payment(ctx, p.ID)
 }
@@ -184,39 +171,62 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 	if err != nil {
 		return nil, err
 	}
-	sys := viewer.SystemContext(ctx)
-	err = s.tx(sys, func(tx *ent.Tx) error {
-		cur, err := s.lockPayment(sys, tx, p.ID)
+	// Without a person's decision, a cancel rejects an open review as
+	// canceled.
+	c := reviewClosing{event: reviewstatus.Reject, action: "payment_review.reject", note: "canceled", ifOpen: true}.by(ctx)
+	if closing != nil {
+		c = *closing
+	}
+	err = s.apply(ctx, "cancel "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+		cur, err := s.lockPayment(ctx, tx, p.ID)
 		if err != nil {
 			return err
 		}
-		if closing == nil && underReview(cur) {
-			closing = &reviewClosing{event: reviewstatus.Reject, action: "payment_review.reject", note: "canceled"}
-		}
-		if closing != nil {
-			if err := s.closeReview(ctx, tx, cur, *closing); err != nil {
-				return err
-			}
-		}
-		if cur.Status == paymentstatus.Canceled {
-			return nil
-		}
 		var a *ent.PaymentAttempt
 		if att != nil {
-			if a, err = tx.PaymentAttempt.Get(sys, att.ID); err != nil {
+			if a, err = tx.PaymentAttempt.Get(ctx, att.ID); err != nil {
 				return err
 			}
 		}
-		w := newRecordWrites(s.now())
-		if err := planCancel(cur, a, outcome, w); err != nil {
-			return err
-		}
-		return s.write(sys, tx, w, false)
+		return planCancelOp(cur, a, outcome, c, w)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cancel %s: %w", p.ID, err)
+		return nil, err
 	}
 	return s.Payment(ctx, p.ID)
+}
+
+// planCaptureOp decides the merchant's capture of p (or a person's approval
+// of its review, closing set) from the payment read under its lock and its
+// authorized attempt a as the capture found it: the review closed (ECONFLICT if it is not open), and
+// the capture planned (planCapture) unless a concurrent capture of the same
+// amount recorded it already.
+func planCaptureOp(p *ent.Payment, a *ent.PaymentAttempt, move *captureMove, closing *reviewClosing, w *recordWrites) error {
+	if closing != nil {
+		if err := planCloseReview(p, *closing, w); err != nil {
+			return err
+		}
+	}
+	if p.Status == paymentstatus.Succeeded && p.AmountCaptured == move.amount.Minor {
+		return nil // a concurrent capture of the same amount recorded it
+	}
+	return planCapture(p, a, move, w)
+}
+
+// planCancelOp decides the cancel of p, read under its lock, whose attempt
+// a takes outcome (planCancel), and closing's rejection of p's review
+// (ECONFLICT when it is not open; a closing ifOpen rejects only an open
+// review). A payment canceled meanwhile changes nothing more.
+func planCancelOp(p *ent.Payment, a *ent.PaymentAttempt, outcome attemptstatus.Outcome, closing reviewClosing, w *recordWrites) error {
+	if !closing.ifOpen || underReview(p) {
+		if err := planCloseReview(p, closing, w); err != nil {
+			return err
+		}
+	}
+	if p.Status == paymentstatus.Canceled {
+		return nil
+	}
+	return planCancel(p, a, outcome, w)
 }
 
 // planCapture decides the merchant's capture of payment p, read under its

@@ -383,62 +383,64 @@ func channelKey(p *ent.Payment, seed string, n int) string {
 // mid-call, the janitor finds the attempt and asks the channel. With fresh
 // set, p is not stored yet: its session is claimed first, and p is inserted
 // already processing, in a transaction shared with other sessions' first
-// confirms (beginMany).
+// confirms (the beginner, applyBegins); else p is stored, and its attempt
+// is one payment's operation (planBegin).
 func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decision, risked assessed,
 	pm PaymentMethod, seed string, n int, fresh bool) (*ent.PaymentAttempt, error) {
-	sys := viewer.SystemContext(ctx)
 	dd, err := riskData(risked)
 	if err != nil {
 		return nil, err
 	}
 	if fresh {
-		req := &beginReq{ctx: ctx, payment: p, route: route, risk: dd, counts: risked.counts, method: pm.Type, seed: seed}
-		var att *ent.PaymentAttempt
-		if s.beginner != nil {
-			att, err = s.beginner.Do(ctx, req)
-		}
-		if s.beginner == nil || errors.Is(err, batch.ErrClosed) {
-			r := s.beginMany(ctx, []*beginReq{req})[0]
-			att, err = r.Value, r.Err
-		}
+		att, err := s.beginner.Do(ctx, &beginReq{ctx: ctx, payment: p, route: route, risk: dd, counts: risked.counts, method: pm.Type, seed: seed})
 		if err != nil {
 			return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
 		}
 		return att, nil
 	}
 	var att *ent.PaymentAttempt
-	err = s.tx(sys, func(tx *ent.Tx) error {
-		cur, err := s.lockPayment(sys, tx, p.ID)
+	err = s.apply(ctx, "confirm "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+		cur, err := s.lockPayment(ctx, tx, p.ID)
 		if err != nil {
 			return err
 		}
-		to, err := nextPayment(cur.Status, paymentstatus.Confirm)
-		if err != nil {
-			return err
-		}
-		var facts ent.Payment
-		withBuyerFacts(&facts, pm)
-		err = tx.Payment.Update().Where(payment.ID(cur.ID)).SetStatus(to).SetConnector(route.Chosen).
-			SetPaymentMethodType(string(pm.Type)).SetFailureCode("").SetFailureMessage("").ClearNextAction().
-			SetCardFingerprint(facts.CardFingerprint).SetBuyerIP(facts.BuyerIP).SetBuyerEmail(facts.BuyerEmail).
-			SetDeviceIDHash(facts.DeviceIDHash).
-			Exec(sys)
-		if err != nil {
-			return fmt.Errorf("payment %s: %w", p.ID, err)
-		}
-		if att, err = s.createAttempt(sys, tx, cur, route, dd, seed, n); err != nil {
-			return err
-		}
-		if err := s.cfg.Risk.RecordTx(sys, tx.Client(), risked.counts); err != nil {
-			return err
-		}
-		if cur.CheckoutSessionID != "" {
-			return s.reserveCoupons(sys, tx, []Reservation{{SessionID: cur.CheckoutSessionID, PaymentID: cur.ID}})
-		}
-		return nil
+		att, err = s.planBegin(cur, route, dd, risked.counts, pm, seed, n, w)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
+		return nil, err
+	}
+	return att, nil
+}
+
+// planBegin decides attempt n of stored payment p, read under its lock, paid
+// by pm: the payment processing at the chosen connector (its last failure
+// and next action cleared, the buyer's facts kept for disputes:
+// withBuyerFacts), the attempt pending, the risk counts, and the
+// session's coupon redeemed. It adds them to w, changes p in memory, and
+// returns the attempt. Returns ECONFLICT when the payment cannot be
+// confirmed in its state.
+func (s *Service) planBegin(p *ent.Payment, route routing.Decision, riskDecision map[string]any, counts []risk.Count,
+	pm PaymentMethod, seed string, n int, w *recordWrites) (*ent.PaymentAttempt, error) {
+	to, err := nextPayment(p.Status, paymentstatus.Confirm)
+	if err != nil {
+		return nil, err
+	}
+	att, err := s.newAttempt(p, route, riskDecision, seed, n)
+	if err != nil {
+		return nil, err
+	}
+	p.Status, p.Connector, p.PaymentMethodType = to, route.Chosen, string(pm.Type)
+	p.FailureCode, p.FailureMessage, p.NextAction = "", "", nil
+	withBuyerFacts(p, pm)
+	w.payment(p.ID, row{payment.FieldStatus: string(to), payment.FieldConnector: route.Chosen,
+		payment.FieldPaymentMethodType: string(pm.Type), payment.FieldFailureCode: "", payment.FieldFailureMessage: "",
+		payment.FieldNextAction: nil, payment.FieldCardFingerprint: p.CardFingerprint, payment.FieldBuyerIP: p.BuyerIP,
+		payment.FieldBuyerEmail: p.BuyerEmail, payment.FieldDeviceIDHash: p.DeviceIDHash})
+	w.created = append(w.created, att)
+	w.counts = append(w.counts, counts...)
+	if p.CheckoutSessionID != "" {
+		w.reserve = append(w.reserve, Reservation{SessionID: p.CheckoutSessionID, PaymentID: p.ID})
 	}
 	return att, nil
 }
@@ -484,49 +486,32 @@ type beginReq struct {
 // maxBeginBatch bounds the sessions one attempt transaction holds locked.
 const maxBeginBatch = 64
 
-// beginMany writes the first attempts of new payments of distinct checkout
-// sessions in one transaction: the sessions claimed (locked, and checked
-// for a payment made meanwhile) in one go, the payments inserted already
-// processing in one statement, the attempts in one, the sessions' coupons
-// redeemed. If anything refuses (a claim, a used-up coupon) or fails, the
-// whole transaction rolls back and each request runs in a transaction of its
-// own, which answers it alone; a deadlock is retried first.
-func (s *Service) beginMany(ctx context.Context, reqs []*beginReq) []batch.Result[*ent.PaymentAttempt] {
-	return together(ctx, s.log, "attempt", reqs,
-		func(r *beginReq) string { return r.payment.CheckoutSessionID }, // one session appears once per transaction
-		func(group []*beginReq, deferWrites bool) ([]batch.Result[*ent.PaymentAttempt], error) {
-			atts, err := s.beginTx(ctx, group, deferWrites)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]batch.Result[*ent.PaymentAttempt], len(atts))
-			for i, a := range atts {
-				out[i].Value = a
-			}
-			return out, nil
-		})
-}
-
-// beginTx is beginMany's transaction, for requests of distinct sessions.
-func (s *Service) beginTx(ctx context.Context, reqs []*beginReq, deferWrites bool) ([]*ent.PaymentAttempt, error) {
+// applyBegins is the beginner's Apply: the first attempts of new payments
+// of distinct checkout sessions in one transaction: the sessions claimed
+// (locked, and checked for a payment made meanwhile) in one go, the
+// payments inserted already processing in one statement, the attempts in
+// one, the sessions' coupons redeemed. If anything refuses (a claim, a
+// used-up coupon), the transaction fails as a whole, and the executor runs
+// each request in a transaction of its own, which answers it alone.
+func (s *Service) applyBegins(ctx context.Context, tx *ent.Tx, reqs []*beginReq, deferWrites bool) ([]batch.Result[*ent.PaymentAttempt], error) {
 	sys := viewer.SystemContext(ctx)
 	sessions := make([]string, len(reqs))
 	for i, r := range reqs {
 		sessions[i] = r.payment.CheckoutSessionID
 	}
-	var atts []*ent.PaymentAttempt
-	err := s.tx(sys, func(tx *ent.Tx) error {
-		withCoupon, err := s.claimSessions(sys, tx, sessions)
-		if err != nil {
-			return err
-		}
-		atts, err = s.writeNew(sys, tx, reqs, withCoupon, deferWrites)
-		return err
-	})
+	withCoupon, err := s.claimSessions(sys, tx, sessions)
 	if err != nil {
 		return nil, err
 	}
-	return atts, nil
+	atts, err := s.writeNew(sys, tx, reqs, withCoupon, deferWrites)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]batch.Result[*ent.PaymentAttempt], len(atts))
+	for i, a := range atts {
+		out[i].Value = a
+	}
+	return out, nil
 }
 
 // writeNew writes, in tx, new payments of distinct checkout sessions the
@@ -604,20 +589,6 @@ func paymentCreate(client *ent.Client, p *ent.Payment) *ent.PaymentCreate {
 		c.SetIdempotencyKey(*p.IdempotencyKey)
 	}
 	return c
-}
-
-// createAttempt writes attempt n of a payment, pending, with the routing
-// and risk decisions that led to it.
-func (s *Service) createAttempt(ctx context.Context, tx *ent.Tx, p *ent.Payment, route routing.Decision,
-	riskDecision map[string]any, seed string, n int) (*ent.PaymentAttempt, error) {
-	att, err := s.newAttempt(p, route, riskDecision, seed, n)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.insertAttempts(ctx, tx.Client(), []*ent.PaymentAttempt{att}); err != nil {
-		return nil, err
-	}
-	return att, nil
 }
 
 // authorize is step 6: the connector call, with no transaction open and a

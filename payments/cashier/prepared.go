@@ -56,11 +56,11 @@ func (s *Service) PrepareNew(ctx context.Context, np NewPayment, pm PaymentMetho
 // and seen that none has a payment that is not failed or canceled
 // (claimSessions' checks); withCoupon names those of the sessions that
 // carry a coupon, which are redeemed here (reserveCoupons). The
-// sessions must be distinct. The inserts go to MySQL with the transaction's
-// next statement or its commit. An error means tx must be rolled back, and
+// sessions must be distinct. With deferWrites the inserts go to MySQL with
+// the transaction's next statement or its commit. An error means tx must be rolled back, and
 // nothing of the payments is written: ConfirmPrepared then writes each on its
 // own, with its exact error.
-func (s *Service) BeginPrepared(ctx context.Context, tx *ent.Tx, preps []*Prepared, withCoupon []string) error {
+func (s *Service) BeginPrepared(ctx context.Context, tx *ent.Tx, preps []*Prepared, withCoupon []string, deferWrites bool) error {
 	reqs := make([]*beginReq, len(preps))
 	for i, p := range preps {
 		dd, err := riskData(p.d.risked)
@@ -70,7 +70,7 @@ func (s *Service) BeginPrepared(ctx context.Context, tx *ent.Tx, preps []*Prepar
 		reqs[i] = &beginReq{ctx: ctx, payment: p.payment, route: p.d.route, risk: dd, counts: p.d.risked.counts,
 			method: p.pm.Type, seed: p.seed}
 	}
-	atts, err := s.writeNew(ctx, tx, reqs, withCoupon, true)
+	atts, err := s.writeNew(ctx, tx, reqs, withCoupon, deferWrites)
 	if err != nil {
 		return err
 	}

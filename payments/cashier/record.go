@@ -2,11 +2,9 @@ package cashier
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/paymentstatus"
-	"log/slog"
 	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
@@ -75,9 +73,9 @@ type recorded struct {
 }
 
 // recordAttempt is record for an attempt the caller holds (the pipeline
-// wrote it). The live pipeline's results (route set) are recorded through
-// the service's recorder, which group-commits concurrent payments' record
-// transactions (recordMany); the janitor's and channel events' one at a time.
+// wrote it). Every result, the live pipeline's, the janitor's and channel
+// events', is recorded through the recorder (applyRecords), which
+// group-commits concurrent payments' records.
 func (s *Service) recordAttempt(ctx context.Context, att *ent.PaymentAttempt, res result, route *routing.Decision) (*ent.Payment, *cascade, error) {
 	req := &recordReq{ctx: ctx, attempt: att, res: res, route: route}
 	if res.outcome == attemptstatus.OutcomeCaptured {
@@ -90,17 +88,9 @@ func (s *Service) recordAttempt(ctx context.Context, att *ent.PaymentAttempt, re
 			return nil, nil, fmt.Errorf("record %s: %w", att.ID, err)
 		}
 	}
-	var out recorded
-	var err error
-	if route != nil && s.recorder != nil {
-		// The recorder answers even if ctx ends once the batch has begun:
-		// the connector's answer is always recorded or reported.
-		out, err = s.recorder.Do(context.WithoutCancel(ctx), req)
-	}
-	if route == nil || s.recorder == nil || errors.Is(err, batch.ErrClosed) {
-		r := s.recordMany(ctx, []*recordReq{req})[0]
-		out, err = r.Value, r.Err
-	}
+	// The recorder answers even if ctx ends once the batch has begun: the
+	// connector's answer is always recorded or reported.
+	out, err := s.recorder.Do(context.WithoutCancel(ctx), req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -110,189 +100,94 @@ func (s *Service) recordAttempt(ctx context.Context, att *ent.PaymentAttempt, re
 // maxRecordBatch bounds the payments one record transaction holds locked.
 const maxRecordBatch = 64
 
-// recordMany records reqs in one transaction: their payments locked in one
-// statement, their attempts read in one, then the writes of every request
-// together (one UPDATE … CASE per table, one multi-row INSERT of outbox
-// events, one ledger post of every capture). Requests the state machines
-// refuse are answered with their error and write nothing. If the
-// transaction fails as a whole, a deadlock is retried, and any other error
-// sends each request through a transaction of its own, so one bad request
-// never fails the others.
-func (s *Service) recordMany(ctx context.Context, reqs []*recordReq) []batch.Result[recorded] {
-	return together(ctx, s.log, "record", reqs,
-		func(r *recordReq) string { return r.attempt.PaymentID }, // one payment appears once per transaction
-		func(group []*recordReq, deferWrites bool) ([]batch.Result[recorded], error) {
-			return s.recordTx(ctx, group, deferWrites)
-		})
-}
-
-// maxTries bounds the runs of a transaction that lost a race (a deadlock or
-// lock wait timeout): nothing of it committed.
-const maxTries = 4
-
-// together runs reqs in one transaction (run), and returns one result per
-// request. A request whose key an earlier one has runs after the others, in
-// a transaction of its own. run's error means its transaction wrote nothing
-// (it has retried a deadlock already): each request then runs in a
-// transaction of its own, so that what refused one request refuses only it;
-// except when its COMMIT's outcome is unknown (store.OutcomeUnknown): it
-// may have written everything, so each request gets that error.
-//
-// run first defers the writes that need no answer but success to the
-// commit (deferWrites; store.Writes), which on MySQL sends them in one
-// round trip. Their error then belongs to no statement in particular: a
-// request alone that fails so, without an error code of its own, runs
-// again with each write answering for itself, so that its error is exact
-// (a repeated channel key is ECONFLICT, a repeated ledger source a replay).
-func together[Req, Res any](ctx context.Context, log *slog.Logger, step string, reqs []Req, key func(Req) string,
-	run func(reqs []Req, deferWrites bool) ([]batch.Result[Res], error)) []batch.Result[Res] {
-	out := make([]batch.Result[Res], len(reqs))
-	first, later := distinct(len(reqs), func(i int) string { return key(reqs[i]) })
-	group := make([]Req, len(first))
-	for j, i := range first {
-		group[j] = reqs[i]
-	}
-	alone := func(i int) batch.Result[Res] {
-		return together(ctx, log, step, reqs[i:i+1], key, run)[0]
-	}
-	res, err := run(group, true) // its transaction retries a deadlock itself (Service.tx)
-	if err != nil && len(group) == 1 && payments.ErrorCode(err) == payments.EINTERNAL && !store.OutcomeUnknown(err) {
-		res, err = run(group, false)
-	}
-	switch {
-	case store.OutcomeUnknown(err):
-		// The transaction may have committed: running its requests again
-		// would write twice or be refused for what the first run wrote.
-		// Each is answered with the error; a retry reads what is there.
-		for _, i := range first {
-			out[i].Err = err
-		}
-	case err == nil:
-		for j, i := range first {
-			out[i] = res[j]
-		}
-	case len(group) == 1:
-		out[first[0]].Err = err
-	default:
-		log.InfoContext(ctx, "batch refused; running one by one", "step", step, "payments", len(group), "err", err)
-		for _, i := range first {
-			out[i] = alone(i)
-		}
-	}
-	for _, i := range later {
-		out[i] = alone(i)
-	}
-	return out
-}
-
-// distinct splits 0…n-1 into the first index of each key and the later
-// ones, which must wait for the first to commit.
-func distinct(n int, key func(int) string) (first, later []int) {
-	seen := make(map[string]bool, n)
-	for i := range n {
-		if k := key(i); seen[k] {
-			later = append(later, i)
-		} else {
-			seen[k] = true
-			first = append(first, i)
-		}
-	}
-	return first, later
-}
-
-// recordTx is recordMany's transaction for requests about distinct payments,
-// its writes deferred to the commit or not (together). Its error means
-// nothing was written for any of them.
-func (s *Service) recordTx(ctx context.Context, reqs []*recordReq, deferWrites bool) ([]batch.Result[recorded], error) {
+// applyRecords is the record step's transaction (the recorder's Apply), for
+// requests about distinct payments: their payments locked in one statement,
+// their attempts and the ledger accounts their captures post to read in the
+// same round trip; then each request planned (plan) into one recordWrites,
+// written together (one UPDATE … CASE per table, one multi-row INSERT of
+// outbox events, one ledger post of every capture). Requests the state
+// machines refuse are answered with their error and write nothing. Its
+// error means nothing was written for any of them.
+func (s *Service) applyRecords(ctx context.Context, tx *ent.Tx, reqs []*recordReq, deferWrites bool) ([]batch.Result[recorded], error) {
 	sys := viewer.SystemContext(ctx)
 	out := make([]batch.Result[recorded], len(reqs))
-	err := s.tx(sys, func(tx *ent.Tx) error {
-		pids := make([]string, len(reqs))
-		aids := make([]string, len(reqs))
-		for i, r := range reqs {
-			pids[i], aids[i] = r.attempt.PaymentID, r.attempt.ID
-		}
-		// The payments locked, what changes of their attempts, and the
-		// ledger accounts their captures post to locked, in one round trip.
-		// Only what changes of an attempt is read again; the rest (its
-		// payment, connector, amount, key, decisions) never changes and is
-		// the caller's copy.
-		var ps map[string]*ent.Payment
-		var atts []*ent.PaymentAttempt
-		reads := []store.Read{
-			func(ctx context.Context, c *ent.Client) (err error) {
-				ps, err = s.lockPayments(ctx, c, pids)
-				return err
-			},
-			func(ctx context.Context, c *ent.Client) (err error) {
-				atts, err = c.PaymentAttempt.Query().Where(paymentattempt.IDIn(aids...)).
-					Select(paymentattempt.FieldID, paymentattempt.FieldStatus, paymentattempt.FieldLastEventID,
-						paymentattempt.FieldConnectorReference, paymentattempt.FieldCheckCount, paymentattempt.FieldNextCheckAt,
-						paymentattempt.FieldResolvedAt, paymentattempt.FieldDeclineCode, paymentattempt.FieldDeclineType,
-						paymentattempt.FieldErrorMessage, paymentattempt.FieldUpdatedAt, paymentattempt.FieldOperation).
-					All(ctx)
-				if err != nil {
-					return fmt.Errorf("attempts: %w", err)
-				}
-				return nil
-			},
-		}
-		var captures []ledger.Entry
-		for _, r := range reqs {
-			if r.capture != nil {
-				captures = append(captures, r.capture.entry)
-			}
-		}
-		var locks *ledger.Locks
-		if len(captures) > 0 {
-			read, l, err := s.cfg.Ledger.LockAhead(captures...)
-			if err != nil {
-				return err
-			}
-			reads, locks = append(reads, read), l
-		}
-		if err := store.ReadTogether(sys, tx.Client(), s.cfg.Dialect, reads...); err != nil {
+	pids := make([]string, len(reqs))
+	aids := make([]string, len(reqs))
+	for i, r := range reqs {
+		pids[i], aids[i] = r.attempt.PaymentID, r.attempt.ID
+	}
+	// The payments locked, what changes of their attempts, and the ledger
+	// accounts their captures post to locked, in one round trip. Only what
+	// changes of an attempt is read again; the rest (its payment,
+	// connector, amount, key, decisions) never changes and is the caller's
+	// copy.
+	var ps map[string]*ent.Payment
+	var atts []*ent.PaymentAttempt
+	reads := []store.Read{
+		func(ctx context.Context, c *ent.Client) (err error) {
+			ps, err = s.lockPayments(ctx, c, pids)
 			return err
-		}
-		fresh := make(map[string]*ent.PaymentAttempt, len(atts))
-		for _, a := range atts {
-			fresh[a.ID] = a
-		}
-		byID := make(map[string]*ent.PaymentAttempt, len(reqs))
-		for _, r := range reqs {
-			if f := fresh[r.attempt.ID]; f != nil {
-				byID[r.attempt.ID] = current(r.attempt, f)
-			}
-		}
-		w := newRecordWrites(s.now())
-		w.locks = locks
-		for i, r := range reqs {
-			p, a := ps[r.attempt.PaymentID], byID[r.attempt.ID]
-			if p == nil {
-				out[i].Err = payments.Errorf(payments.ENOTFOUND, "payment %q not found", r.attempt.PaymentID)
-				continue
-			}
-			if a == nil {
-				out[i].Err = payments.Errorf(payments.ENOTFOUND, "attempt %q not found", r.attempt.ID)
-				continue
-			}
-			rec, err := s.plan(r, p, a, w)
+		},
+		func(ctx context.Context, c *ent.Client) (err error) {
+			atts, err = c.PaymentAttempt.Query().Where(paymentattempt.IDIn(aids...)).
+				Select(paymentattempt.FieldID, paymentattempt.FieldStatus, paymentattempt.FieldLastEventID,
+					paymentattempt.FieldConnectorReference, paymentattempt.FieldCheckCount, paymentattempt.FieldNextCheckAt,
+					paymentattempt.FieldResolvedAt, paymentattempt.FieldDeclineCode, paymentattempt.FieldDeclineType,
+					paymentattempt.FieldErrorMessage, paymentattempt.FieldUpdatedAt, paymentattempt.FieldOperation).
+				All(ctx)
 			if err != nil {
-				out[i].Err = fmt.Errorf("record %s: %w", a.ID, err)
-				continue
+				return fmt.Errorf("attempts: %w", err)
 			}
-			out[i].Value = rec
+			return nil
+		},
+	}
+	var captures []ledger.Entry
+	for _, r := range reqs {
+		if r.capture != nil {
+			captures = append(captures, r.capture.entry)
 		}
-		return s.write(sys, tx, w, deferWrites)
-	})
-	if err != nil {
+	}
+	var locks *ledger.Locks
+	if len(captures) > 0 {
+		read, l, err := s.cfg.Ledger.LockAhead(captures...)
+		if err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		reads, locks = append(reads, read), l
+	}
+	if err := store.ReadTogether(sys, tx.Client(), s.cfg.Dialect, reads...); err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
-	for i := range out {
-		if p := out[i].Value.payment; p != nil {
-			// Detached from the committed transaction.
-			out[i].Value.payment = p.Unwrap()
+	fresh := make(map[string]*ent.PaymentAttempt, len(atts))
+	for _, a := range atts {
+		fresh[a.ID] = a
+	}
+	w := newRecordWrites(s.now())
+	w.locks = locks
+	for i, r := range reqs {
+		p := ps[r.attempt.PaymentID]
+		if p == nil {
+			out[i].Err = payments.Errorf(payments.ENOTFOUND, "payment %q not found", r.attempt.PaymentID)
+			continue
 		}
+		f := fresh[r.attempt.ID]
+		if f == nil {
+			out[i].Err = payments.Errorf(payments.ENOTFOUND, "attempt %q not found", r.attempt.ID)
+			continue
+		}
+		a := current(r.attempt, f)
+		rec, err := s.plan(r, p, a, w)
+		if err != nil {
+			out[i].Err = fmt.Errorf("record %s: %w", a.ID, err)
+			continue
+		}
+		// Detached from the transaction: the caller reads it after the
+		// commit.
+		rec.payment = rec.payment.Unwrap()
+		out[i].Value = rec
+	}
+	if err := s.write(sys, tx, w, deferWrites); err != nil {
+		return nil, fmt.Errorf("record: %w", err)
 	}
 	return out, nil
 }

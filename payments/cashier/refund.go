@@ -14,6 +14,7 @@ import (
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/refund"
+	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/ledger"
@@ -81,60 +82,33 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 		return nil, err
 	}
 
+	ask := refundAsk{amount: amount, reason: reason, key: key, connector: att.Connector}
 	var r *ent.Refund
-	var entry ledger.Entry
-	err = s.tx(sys, func(tx *ent.Tx) error {
-		locked, err := s.lockPayment(sys, tx, p.ID)
+	err = s.apply(ctx, "refund of "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+		rows, err := s.readForRefund(ctx, tx, p.ID, key)
 		if err != nil {
 			return err
 		}
-		if prior, err := tx.Refund.Query().Where(refund.PaymentID(p.ID), refund.IdempotencyKey(key)).Only(sys); err == nil {
-			r = prior // a concurrent request with the same key won
-			return nil
-		}
-		if err := disputes.RefundRefusal(sys, tx, p.ID); err != nil {
-			return err
-		}
-		before, err := s.refunded(sys, tx, p.ID)
+		// The draw (ledger.Draw) decides from the merchant's balances of
+		// the refund's currency, read under the payment's lock; posting
+		// refuses an overdraft if they moved since.
+		balances, err := ledger.MerchantBalancesTx(ctx, tx, rows.payment.MerchantID, cur.Currency)
 		if err != nil {
 			return err
 		}
-		left := locked.AmountCaptured - before
-		want := left
-		if amount != nil {
-			want = *amount
-		}
-		if want <= 0 || want > left {
-			return payments.FieldErrorf("amount", "amount %d is above the refundable %d (captured %d, refunded or refunding %d)",
-				want, left, locked.AmountCaptured, before)
-		}
-		fee := refundFee(locked.FeeAmount, locked.AmountCaptured, before, want)
-		r, err = tx.Refund.Create().SetMerchantID(p.MerchantID).SetPaymentID(p.ID).
-			SetAmount(want).SetCurrency(p.Currency).SetReason(reason).SetIdempotencyKey(key).
-			SetFeeReversed(fee).Save(sys)
-		if err != nil {
-			return err
-		}
-		balances, err := ledger.MerchantBalancesTx(sys, tx, p.MerchantID, cur.Currency)
-		if err != nil {
-			return err
-		}
-		entry = refundEntry(p.MerchantID, att.Connector, money.Amount{Minor: want, Currency: cur.Currency}, fee, balances, s.now())
-		entry.Source = ledger.Source{Type: ledger.SourceRefund, ID: r.ID}
-		if _, err := s.cfg.Ledger.PostTx(sys, tx, entry); err != nil {
-			return err
-		}
-		return s.emitRaw(sys, tx, p.MerchantID, "refund.created", r.ID, refundData(r))
+		r, err = planRefund(rows.payment, rows.prior, rows.disputed, rows.refunded, balances, ask, w)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("refund of %s: %w", p.ID, err)
+		return nil, err
 	}
 	if r.Status != refundstatus.Pending {
 		return r, nil
 	}
 	c, err := s.connector(att.Connector)
 	if err != nil {
-		return r, nil // pending: the janitor sends it when the connector is back
+		// Pending: the janitor sends it when the connector is back.
+		return s.cfg.Client.Refund.Get(sys, r.ID)
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
 	resp, err := c.Refund(cctx, connectors.RefundRequest{IdempotencyKey: r.ID, Reference: r.ID,
@@ -143,12 +117,108 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 	return s.recordRefund(sys, r.ID, refundResult(resp.Result, err), resp.ID, resp.Result.Code)
 }
 
-// refunded sums the payment's refunds that succeeded or may still succeed.
-func (s *Service) refunded(ctx context.Context, tx *ent.Tx, paymentID string) (int64, error) {
+// refundRows are the rows a refund's start decides from (planRefund).
+type refundRows struct {
+	payment  *ent.Payment
+	prior    *ent.Refund
+	disputed *ent.Dispute
+	refunded int64
+}
+
+// readForRefund reads, in tx and one round trip, the payment locked (first,
+// as every transaction that changes a payment locks it), the refund made
+// with key meanwhile, the dispute that refuses a refund
+// (disputes.Refusing), and what is refunded or refunding already.
+func (s *Service) readForRefund(ctx context.Context, tx *ent.Tx, paymentID, key string) (refundRows, error) {
+	var out refundRows
+	var locked map[string]*ent.Payment
+	err := store.ReadTogether(ctx, tx.Client(), s.cfg.Dialect,
+		func(ctx context.Context, c *ent.Client) (err error) {
+			locked, err = s.lockPayments(ctx, c, []string{paymentID})
+			return err
+		},
+		func(ctx context.Context, c *ent.Client) error {
+			r, err := c.Refund.Query().Where(refund.PaymentID(paymentID), refund.IdempotencyKey(key)).Only(ctx)
+			if err != nil && !ent.IsNotFound(err) {
+				return fmt.Errorf("refund of %s: %w", paymentID, err)
+			}
+			out.prior = r
+			return nil
+		},
+		func(ctx context.Context, c *ent.Client) (err error) {
+			out.disputed, err = disputes.Refusing(ctx, c, paymentID)
+			return err
+		},
+		func(ctx context.Context, c *ent.Client) (err error) {
+			out.refunded, err = refunded(ctx, c, paymentID)
+			return err
+		})
+	if err != nil {
+		return out, err
+	}
+	if out.payment = locked[paymentID]; out.payment == nil {
+		return out, payments.Errorf(payments.ENOTFOUND, "payment %q not found", paymentID)
+	}
+	return out, nil
+}
+
+// refundAsk is a refund the merchant asked for: amount (all that is left
+// when nil), why, under which idempotency key, of a payment captured at
+// connector.
+type refundAsk struct {
+	amount      *int64
+	reason, key string
+	connector   string
+}
+
+// planRefund decides a refund's start from payment p read under its lock,
+// the refund already made with the key (prior, nil if none: a concurrent
+// request with the same key won, and it is the answer), the payment's
+// dispute that refuses refunds (disputed, nil if none: disputes.Refusing),
+// and the amount refunded or refunding already (before): the refund
+// written pending, its ledger entry (the money set aside before the
+// channel is asked), the outbox event. It adds them to w and returns the
+// refund. Returns ECONFLICT for a disputed payment, EINVALID (field
+// "amount") for an amount above what is left.
+func planRefund(p *ent.Payment, prior *ent.Refund, disputed *ent.Dispute, before int64, balances map[ledger.Kind]int64, ask refundAsk, w *recordWrites) (*ent.Refund, error) {
+	if prior != nil {
+		return prior, nil
+	}
+	if err := disputes.RefusalOf(p.ID, disputed); err != nil {
+		return nil, err
+	}
+	cur, err := money.ParseCurrency(p.Currency)
+	if err != nil {
+		return nil, fmt.Errorf("stored currency %q: %w", p.Currency, err)
+	}
+	left := p.AmountCaptured - before
+	want := left
+	if ask.amount != nil {
+		want = *ask.amount
+	}
+	if want <= 0 || want > left {
+		return nil, payments.FieldErrorf("amount", "amount %d is above the refundable %d (captured %d, refunded or refunding %d)",
+			want, left, p.AmountCaptured, before)
+	}
+	fee := refundFee(p.FeeAmount, p.AmountCaptured, before, want)
+	key := ask.key
+	r := &ent.Refund{ID: pulid.New("ref"), MerchantID: p.MerchantID, PaymentID: p.ID, Amount: want, Currency: p.Currency,
+		Status: refundstatus.Pending, Reason: ask.reason, IdempotencyKey: &key, FeeReversed: fee, CreatedAt: w.now, UpdatedAt: w.now}
+	w.newRefunds = append(w.newRefunds, r)
+	entry := refundEntry(p.MerchantID, ask.connector, money.Amount{Minor: want, Currency: cur}, fee, balances, w.now)
+	entry.Source = ledger.Source{Type: ledger.SourceRefund, ID: r.ID}
+	w.entries = append(w.entries, entry)
+	w.events = append(w.events, eventRow{merchantID: p.MerchantID, typ: "refund.created", objectID: r.ID, data: refundData(r)})
+	return r, nil
+}
+
+// refunded sums the payment's refunds that succeeded or may still succeed,
+// read on c.
+func refunded(ctx context.Context, c *ent.Client, paymentID string) (int64, error) {
 	var sums []struct {
 		Sum *int64 `json:"sum"`
 	}
-	err := tx.Refund.Query().
+	err := c.Refund.Query().
 		Where(refund.PaymentID(paymentID), refund.StatusIn(refundstatus.Pending, refundstatus.Succeeded)).
 		Aggregate(func(sel *sql.Selector) string { return sql.As(sql.Sum(sel.C(refund.FieldAmount)), "sum") }).
 		Scan(ctx, &sums)
@@ -200,7 +270,7 @@ func (s *Service) recordRefund(ctx context.Context, id string, ev refundstatus.E
 			return nil, err
 		}
 	}
-	err = s.tx(ctx, func(tx *ent.Tx) error {
+	err = s.apply(ctx, "refund "+id, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		p, err := s.lockPayment(ctx, tx, r.PaymentID)
 		if err != nil {
 			return err
@@ -209,15 +279,13 @@ func (s *Service) recordRefund(ctx context.Context, id string, ev refundstatus.E
 		if err != nil {
 			return err
 		}
-		w := newRecordWrites(s.now())
-		if !planRefundResult(p, cur, ev, channelID, code, reversal, w) {
-			return nil
+		if planRefundResult(p, cur, ev, channelID, code, reversal, w) {
+			r = cur.Unwrap()
 		}
-		r = cur
-		return s.write(ctx, tx, w, false)
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("refund %s: %w", id, err)
+		return nil, err
 	}
 	return r, nil
 }

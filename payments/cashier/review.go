@@ -2,7 +2,6 @@ package cashier
 
 import (
 	"context"
-	"fmt"
 	"github.com/straitpay/strait/vocab/paymentstatus"
 	"github.com/straitpay/strait/vocab/reviewstatus"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/risk"
-	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -155,39 +153,46 @@ func (s *Service) reviewOnRecord(ctx context.Context, p *ent.Payment, a *ent.Pay
 	return r, &e
 }
 
-// reviewClosing is a person's decision on a review, applied under the
-// payment's lock by closeReview.
+// reviewClosing is a person's decision on a review, planned under the
+// payment's lock by planCloseReview.
 type reviewClosing struct {
 	event  reviewstatus.Event // approve or reject
 	action string             // the audit log's action
 	note   string             // why, in the person's words or the operation's
+	// ifOpen closes the review only if it is open (a cancel rejects an open
+	// review; a payment never reviewed has none to close).
+	ifOpen bool
+	// actor (kind:subject) and ctx name who decided: ctx's viewer is the
+	// audit log's actor.
+	actor string
+	ctx   context.Context
 }
 
-// closeReview closes the open review of p, read under its lock in tx, as
-// c says: the payment's columns, the outbox event and the audit entry,
-// attributed to the viewer in ctx. Returns ECONFLICT when the review is not
-// open.
-func (s *Service) closeReview(ctx context.Context, tx *ent.Tx, p *ent.Payment, c reviewClosing) error {
+// by is c decided by the viewer in ctx (kept without ctx's cancel: the
+// audit entry is written with the decision, even if the caller hangs up).
+func (c reviewClosing) by(ctx context.Context) reviewClosing {
+	c.actor, c.ctx = actorOf(ctx), context.WithoutCancel(ctx)
+	return c
+}
+
+// planCloseReview decides the closing of p's open review, p read under its
+// lock, as c says: the payment's columns, the outbox event and the audit
+// entry. It adds them to w and changes p in memory. Returns ECONFLICT when
+// the review is not open.
+func planCloseReview(p *ent.Payment, c reviewClosing, w *recordWrites) error {
 	if err := reviewOpen(p); err != nil {
 		return err
 	}
-	sys := viewer.SystemContext(ctx)
-	now := s.now()
-	_, err := store.UpdateRows(sys, tx, payment.Table, []store.RowUpdate{{ID: p.ID, Set: closedReview(p, c.event, actorOf(ctx), c.note, now)}}, now)
-	if err != nil {
-		return fmt.Errorf("close review of %s: %w", p.ID, err)
-	}
+	w.payment(p.ID, closedReview(p, c.event, c.actor, c.note, w.now))
 	var extra map[string]any
 	details := map[string]string{"review_status": string(*p.ReviewStatus)}
 	if c.note != "" {
 		extra, details["reason"] = map[string]any{"reason": c.note}, c.note
 	}
-	e := reviewEvent(p, eventReviewClosed, extra)
-	if err := s.emitRaw(sys, tx, e.merchantID, e.typ, e.objectID, e.data); err != nil {
-		return err
-	}
-	return audit.Record(ctx, tx, audit.Entry{MerchantID: p.MerchantID, Action: c.action,
-		TargetType: "payment", TargetID: p.ID, Details: details})
+	w.events = append(w.events, reviewEvent(p, eventReviewClosed, extra))
+	w.audits = append(w.audits, auditWrite{ctx: c.ctx, entry: audit.Entry{MerchantID: p.MerchantID, Action: c.action,
+		TargetType: "payment", TargetID: p.ID, Details: details}})
+	return nil
 }
 
 // closeNote is a person's note on a decision, trimmed; EINVALID (field
@@ -230,20 +235,19 @@ func (s *Service) ApproveReview(ctx context.Context, id, note string) (*ent.Paym
 	if err := reviewOpen(p); err != nil {
 		return nil, err
 	}
-	closing := reviewClosing{event: reviewstatus.Approve, action: "payment_review.approve", note: note}
+	closing := reviewClosing{event: reviewstatus.Approve, action: "payment_review.approve", note: note}.by(ctx)
 	if p.CaptureMethod == payment.CaptureMethodAUTOMATIC {
 		return s.capture(ctx, p, nil, &closing)
 	}
-	sys := viewer.SystemContext(ctx)
-	err = s.tx(sys, func(tx *ent.Tx) error {
-		cur, err := s.lockPayment(sys, tx, p.ID)
+	err = s.apply(ctx, "approve review of "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+		cur, err := s.lockPayment(ctx, tx, p.ID)
 		if err != nil {
 			return err
 		}
-		return s.closeReview(ctx, tx, cur, closing)
+		return planCloseReview(cur, closing, w)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("approve review of %s: %w", p.ID, err)
+		return nil, err
 	}
 	return s.Payment(ctx, p.ID)
 }
@@ -268,5 +272,6 @@ func (s *Service) RejectReview(ctx context.Context, id, reason string) (*ent.Pay
 	if err := reviewOpen(p); err != nil {
 		return nil, err
 	}
-	return s.cancel(ctx, p, &reviewClosing{event: reviewstatus.Reject, action: "payment_review.reject", note: reason})
+	closing := reviewClosing{event: reviewstatus.Reject, action: "payment_review.reject", note: reason}.by(ctx)
+	return s.cancel(ctx, p, &closing)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/coupons"
+	"github.com/straitpay/strait/payments/executor"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -78,12 +79,16 @@ type Service struct {
 	log *slog.Logger
 	// tiers remembers merchants' risk tiers (riskTier).
 	tiers sync.Map
-	// beginner group-commits the attempt transactions of new payments
-	// (beginMany); nil begins each alone.
-	beginner *batch.Runner[*beginReq, *ent.PaymentAttempt]
-	// recorder group-commits the live pipeline's record transactions
-	// (recordMany); nil records each alone.
-	recorder *batch.Runner[*recordReq, recorded]
+	// The executors apply the core's writes (payments/executor): each owns
+	// its step's transactions, group commit, deadlines and fallbacks.
+	//
+	// beginner writes new payments' first attempts (applyBegins), recorder
+	// records results (applyRecords), both group-committed; ops runs the
+	// merchant's and the janitor's operations on one payment, each in a
+	// transaction of its own (applyOp).
+	beginner *executor.Executor[*beginReq, *ent.PaymentAttempt]
+	recorder *executor.Executor[*recordReq, recorded]
+	ops      *executor.Executor[*opReq, struct{}]
 }
 
 // New returns a Service over cfg.
@@ -108,35 +113,26 @@ func New(cfg Config) *Service {
 		cfg.ActionTTL = time.Hour
 	}
 	s := &Service{cfg: cfg, log: cfg.Log}
-	if !cfg.NoBatching {
-		s.recorder = batch.New(context.Background(), maxRecordBatch, s.recordMany).WithTimeout(cfg.BatchTimeout)
-		s.beginner = batch.New(context.Background(), maxBeginBatch, s.beginMany).WithTimeout(cfg.BatchTimeout)
-	}
+	ec := executor.Config{Client: cfg.Client, Log: cfg.Log, Timeout: cfg.BatchTimeout, NoBatching: cfg.NoBatching}
+	s.beginner = executor.New(ec, executor.Step[*beginReq, *ent.PaymentAttempt]{Name: "attempt", Max: maxBeginBatch,
+		Key: func(r *beginReq) string { return r.payment.CheckoutSessionID }, Apply: s.applyBegins})
+	s.recorder = executor.New(ec, executor.Step[*recordReq, recorded]{Name: "record", Max: maxRecordBatch,
+		Key: func(r *recordReq) string { return r.attempt.PaymentID }, Apply: s.applyRecords})
+	s.ops = executor.New(ec, executor.Step[*opReq, struct{}]{Name: "operation", Max: 1, Apply: s.applyOp})
 	return s
 }
 
 // BatchStats reports the group-committed steps (attempt, record): batches
 // run, payments in them, and time spent.
 func (s *Service) BatchStats() map[string]batch.Stats {
-	out := map[string]batch.Stats{}
-	if s.beginner != nil {
-		out["attempt"] = s.beginner.Stats()
-	}
-	if s.recorder != nil {
-		out["record"] = s.recorder.Stats()
-	}
-	return out
+	return map[string]batch.Stats{"attempt": s.beginner.Stats(), "record": s.recorder.Stats()}
 }
 
 // Close stops the service's batching; results recorded after Close are
 // recorded one by one. Safe to call more than once.
 func (s *Service) Close() {
-	if r := s.recorder; r != nil {
-		r.Close()
-	}
-	if b := s.beginner; b != nil {
-		b.Close()
-	}
+	s.recorder.Close()
+	s.beginner.Close()
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
@@ -158,42 +154,6 @@ func (s *Service) connector(name string) (connectors.Connector, error) {
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "connector %s is not available", name)
 	}
 	return c, nil
-}
-
-// tx runs fn in a transaction, rolling back on error or panic. A
-// transaction that loses a race with another (a deadlock, a lock wait
-// timeout: nothing of it was written) runs again, up to maxTries times, so
-// fn must leave nothing behind but its writes to tx: what it computes it
-// computes again from what it reads.
-func (s *Service) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
-	for try := 1; ; try++ {
-		err := s.txOnce(ctx, fn)
-		if err == nil || !isTransient(err) || try == maxTries || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(time.Duration(try) * 5 * time.Millisecond)
-	}
-}
-
-func (s *Service) txOnce(ctx context.Context, fn func(tx *ent.Tx) error) error {
-	tx, err := s.cfg.Client.Tx(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-	}()
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }
 
 // lockPayment reads a payment inside tx, locked against concurrent record

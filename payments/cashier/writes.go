@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
@@ -37,13 +39,30 @@ type recordWrites struct {
 	created  []*ent.PaymentAttempt
 	payments []store.RowUpdate
 	refunds  []store.RowUpdate
-	settle   []Settlement
-	events   []eventRow
-	entries  []ledger.Entry
+	// newRefunds are refunds to insert (a refund's start).
+	newRefunds []*ent.Refund
+	// agreements are agreements' changes.
+	agreements []store.RowUpdate
+	// reserve are sessions' coupons to redeem for payments about to be
+	// attempted (a stored payment's attempt).
+	reserve []Reservation
+	settle  []Settlement
+	// audits are audit log entries, each attributed to the viewer in its
+	// context (a person's decision on a review).
+	audits  []auditWrite
+	events  []eventRow
+	entries []ledger.Entry
 	// counts are risk counts: authorizations' daily volumes.
 	counts []risk.Count
 	// locks are the ledger accounts the step locked ahead, if any.
 	locks *ledger.Locks
+}
+
+// auditWrite is an audit log entry and the context of the request that
+// made it (its viewer is the actor).
+type auditWrite struct {
+	ctx   context.Context
+	entry audit.Entry
 }
 
 func newRecordWrites(now time.Time) *recordWrites { return &recordWrites{now: now} }
@@ -68,16 +87,28 @@ func (w *recordWrites) payment(id string, r row) {
 	w.payments = append(w.payments, store.RowUpdate{ID: id, Set: r})
 }
 
-// write runs in tx the writes of a record step: a cascade's new attempts
-// first (their errors are their own), then the sessions' settlements, the
+// write runs in tx the writes of one or more steps: new refunds and a
+// cascade's new attempts first (their errors are their own), the coupons
+// of payments about to be attempted, then the sessions' settlements, the
 // attempts' and payments' updates, the risk counts, the outbox events and
 // the ledger, whose writes go to MySQL with the commit, in one round trip,
 // when deferWrites is set (store.Writes). The ledger comes last because its accounts are shared by
 // every payment and their locks last until the commit
 // (docs/performance.md).
 func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, deferWrites bool) error {
+	if err := s.insertRefunds(ctx, tx, w.newRefunds); err != nil {
+		return err
+	}
 	if err := s.insertAttempts(ctx, tx.Client(), w.created); err != nil {
 		return err
+	}
+	if err := s.reserveCoupons(ctx, tx, w.reserve); err != nil {
+		return err
+	}
+	for _, a := range w.audits {
+		if err := audit.Record(a.ctx, tx, a.entry); err != nil {
+			return err
+		}
 	}
 	// What follows needs no answer but success.
 	wr := store.NewWrites(tx, s.cfg.Dialect, deferWrites)
@@ -94,6 +125,9 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, deferW
 	}
 	if _, err := store.UpdateRows(ctx, wr, refund.Table, w.refunds, w.now); err != nil {
 		return fmt.Errorf("refunds: %w", err)
+	}
+	if _, err := store.UpdateRows(ctx, wr, agreement.Table, w.agreements, w.now); err != nil {
+		return fmt.Errorf("agreements: %w", err)
 	}
 	if err := s.cfg.Risk.RecordTx(ctx, wr.Client(), w.counts); err != nil {
 		return err
@@ -159,6 +193,23 @@ func (s *Service) insertAttempts(ctx context.Context, client *ent.Client, atts [
 	}
 	if err != nil {
 		return fmt.Errorf("attempts: %w", err)
+	}
+	return nil
+}
+
+// insertRefunds stores new refunds, as their plan built them (their
+// timestamps are the database's defaults).
+func (s *Service) insertRefunds(ctx context.Context, tx *ent.Tx, rs []*ent.Refund) error {
+	for _, r := range rs {
+		c := tx.Refund.Create().SetID(r.ID).SetMerchantID(r.MerchantID).SetPaymentID(r.PaymentID).
+			SetAmount(r.Amount).SetCurrency(r.Currency).SetStatus(r.Status).SetReason(r.Reason).
+			SetFeeReversed(r.FeeReversed)
+		if r.IdempotencyKey != nil {
+			c.SetIdempotencyKey(*r.IdempotencyKey)
+		}
+		if err := c.Exec(ctx); err != nil {
+			return fmt.Errorf("refund %s: %w", r.ID, err)
+		}
 	}
 	return nil
 }

@@ -110,7 +110,7 @@ func CardInfos(rows []*ent.VaultCard) []vault.CardInfo {
 // expired since, and EUNAVAILABLE without a vault. The caller wipes the card
 // (Card.Wipe) once the authorization request is sent.
 func (s *Service) CardForSession(ctx context.Context, sess *ent.CheckoutSession, token string) (vault.Card, error) {
-	return s.cardForSession(ctx, sess, token, nil, tokenUse{})
+	return s.cardForSession(ctx, sess, token, nil, tokenUse{}, nil)
 }
 
 // tokenUse is how a confirm uses a one-time token: key is its idempotency
@@ -124,9 +124,25 @@ type tokenUse struct {
 	mark bool
 }
 
+// heldCard is the card a confirm took from the vault, kept for the
+// confirm's lifetime and wiped when it ends: the vault hands out a card's
+// CVC once, and a confirm whose transaction did not commit is decided again
+// (the executor runs it again, or alone) or written by the usual path, with
+// the card it already holds.
+type heldCard struct{ card *vault.Card }
+
+// wipe wipes the held card's CVC, if any.
+func (h *heldCard) wipe() {
+	if h != nil && h.card != nil {
+		h.card.Wipe()
+	}
+}
+
 // cardForSession is CardForSession with the token's vault record when the
-// caller read it already (rec; nil: read it here), for a confirm (use).
-func (s *Service) cardForSession(ctx context.Context, sess *ent.CheckoutSession, token string, rec *vault.Record, use tokenUse) (vault.Card, error) {
+// caller read it already (rec; nil: read it here), for a confirm (use). A
+// card held already (held, nil for none) is checked again and returned
+// rather than taken from the vault again; one taken is held.
+func (s *Service) cardForSession(ctx context.Context, sess *ent.CheckoutSession, token string, rec *vault.Record, use tokenUse, held *heldCard) (vault.Card, error) {
 	if s.vault == nil {
 		return vault.Card{}, payments.Errorf(payments.EUNAVAILABLE, "the card vault is not configured")
 	}
@@ -153,9 +169,16 @@ func (s *Service) cardForSession(ctx context.Context, sess *ent.CheckoutSession,
 			return vault.Card{}, err
 		}
 	}
+	if held != nil && held.card != nil && held.card.Token == t {
+		return *held.card, nil
+	}
 	c, err := s.vault.CardFrom(sess.MerchantID, t, *rec)
 	if payments.ErrorField(err) == "exp_year" {
 		return vault.Card{}, payments.FieldErrorf("expYear", "%s", payments.ErrorMessage(err))
+	}
+	if err == nil && held != nil {
+		held.wipe()
+		held.card = &c
 	}
 	return c, err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/coupons"
+	"github.com/straitpay/strait/payments/executor"
 	"github.com/straitpay/strait/payments/fx"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/vault"
@@ -92,8 +93,8 @@ type Service struct {
 	// payments, in one batch (confirmRead).
 	reads *batch.Runner[sessionReadReq, sessionRead]
 	// confirms decides and writes the new payments of concurrent cashiers'
-	// confirms in one transaction (confirmMany).
-	confirms *batch.Runner[*confirmReq, confirmed]
+	// confirms in one transaction (the confirm step: applyConfirms).
+	confirms *executor.Executor[*confirmReq, confirmed]
 }
 
 // New returns a Service. It returns an error if a required field is missing.
@@ -110,7 +111,9 @@ func New(c Config) (*Service, error) {
 		now: func() time.Time { return c.Now().UTC().Truncate(time.Microsecond) },
 	}
 	s.reads = batch.New(context.Background(), maxReadBatch, s.readSessions).WithTimeout(c.BatchTimeout)
-	s.confirms = batch.New(context.Background(), maxConfirmBatch, s.confirmMany).WithTimeout(c.BatchTimeout)
+	s.confirms = executor.New(executor.Config{Client: c.Client, Timeout: c.BatchTimeout},
+		executor.Step[*confirmReq, confirmed]{Name: "confirm", Max: maxConfirmBatch,
+			Key: func(r *confirmReq) string { return r.sessionID }, Apply: s.applyConfirms})
 	return s, nil
 }
 

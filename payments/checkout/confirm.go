@@ -69,10 +69,14 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	if s.payments == nil {
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "payments are not available")
 	}
+	// The card the confirm takes from the vault, wiped once the call is
+	// made.
+	held := &heldCard{}
+	defer held.wipe()
 	if v, _ := viewer.FromContext(ctx); v.Kind == viewer.Cashier {
 		// A session's first confirm is decided and written under the
-		// session's lock, with concurrent confirms (confirmMany).
-		if p, handled, err := s.confirmTogether(ctx, v, sessionID, in); handled {
+		// session's lock, with concurrent confirms (the confirm step).
+		if p, handled, err := s.confirmTogether(ctx, v, sessionID, in, held); handled {
 			return p, err
 		}
 	}
@@ -102,11 +106,10 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	if err != nil {
 		return nil, err
 	}
-	pm, wipe, err := s.paymentMethod(ctx, sess, in, r.card, tokenUse{key: in.IdempotencyKey, mark: true})
+	pm, err := s.paymentMethod(ctx, sess, in, r.card, tokenUse{key: in.IdempotencyKey, mark: true}, held)
 	if err != nil {
 		return nil, err
 	}
-	defer wipe()
 	sys := viewer.SystemContext(ctx)
 	if !fresh {
 		return s.payments.ConfirmPayment(sys, p.ID, pm, in.IdempotencyKey)
@@ -121,11 +124,12 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 // maxDeviceID bounds the device id a checkout sends, in bytes.
 const maxDeviceID = 255
 
-// paymentMethod builds what the pipeline needs to know of how the buyer pays,
-// and a function that wipes the card's CVC once the call is made. card is the
-// card token's vault record when the caller read it already (nil: read it
-// here); use says how the confirm uses a one-time token (cardForSession).
-func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record, use tokenUse) (cashier.PaymentMethod, func(), error) {
+// paymentMethod builds what the pipeline needs to know of how the buyer
+// pays. card is the card token's vault record when the caller read it
+// already (nil: read it here); use says how the confirm uses a one-time
+// token; held keeps the card for the confirm, which wipes it once the call
+// is made (cardForSession).
+func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, in ConfirmInput, card *vault.Record, use tokenUse, held *heldCard) (cashier.PaymentMethod, error) {
 	req := audit.RequestFrom(ctx)
 	pm := cashier.PaymentMethod{
 		Type: in.Method, Email: in.Email, IP: req.RemoteAddr, DeviceID: in.DeviceID,
@@ -135,16 +139,16 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 		pm.Country = pm.BillingCountry
 	}
 	if len(in.DeviceID) > maxDeviceID {
-		return pm, func() {}, payments.FieldErrorf("deviceID", "deviceID must be at most %d bytes", maxDeviceID)
+		return pm, payments.FieldErrorf("deviceID", "deviceID must be at most %d bytes", maxDeviceID)
 	}
 	switch in.Method {
 	case routing.Card:
 		if in.CardToken == "" {
-			return pm, func() {}, payments.FieldErrorf("cardToken", "a card payment needs a card token")
+			return pm, payments.FieldErrorf("cardToken", "a card payment needs a card token")
 		}
-		card, err := s.cardForSession(ctx, sess, in.CardToken, card, use)
+		card, err := s.cardForSession(ctx, sess, in.CardToken, card, use, held)
 		if err != nil {
-			return pm, func() {}, err
+			return pm, err
 		}
 		info := card.Info
 		pm.Card = &connectors.Card{
@@ -155,10 +159,7 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 		if pm.Country == "" {
 			pm.Country = info.Country
 		}
-		return pm, func() {
-			card.Wipe()
-			pm.Card.Number, pm.Card.CVC = "", ""
-		}, nil
+		return pm, nil
 	case routing.Wallet:
 		pm.Kind = "wallet_redirect"
 		if in.WalletFlow == "qr" {
@@ -166,9 +167,9 @@ func (s *Service) paymentMethod(ctx context.Context, sess *ent.CheckoutSession, 
 		}
 	case routing.BankTransfer:
 	default:
-		return pm, func() {}, payments.FieldErrorf("method", "%s cannot pay a checkout session", in.Method)
+		return pm, payments.FieldErrorf("method", "%s cannot pay a checkout session", in.Method)
 	}
-	return pm, func() {}, nil
+	return pm, nil
 }
 
 // sessionPayment returns the session's payment that awaits a payment method,

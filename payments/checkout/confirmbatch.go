@@ -2,7 +2,6 @@ package checkout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/straitpay/strait/vocab/paymentstatus"
 	"github.com/straitpay/strait/vocab/sessionstatus"
@@ -22,7 +21,8 @@ import (
 // maxConfirmBatch bounds the sessions one confirm transaction holds locked.
 const maxConfirmBatch = 64
 
-// confirmReq is a cashier's confirm of its own session, for confirmMany.
+// confirmReq is a cashier's confirm of its own session, for the confirm
+// step (applyConfirms).
 type confirmReq struct {
 	// ctx is the request's: its viewer and the buyer's address (risk).
 	ctx        context.Context
@@ -33,38 +33,38 @@ type confirmReq struct {
 	// claim is the request's idempotency key, to claim with the payment
 	// (nil: none, or claimed before the confirm started).
 	claim *idempotency.Deferred
+	// held is the confirm's card, once taken from the vault: a run of the
+	// step after one that did not commit decides with it (heldCard).
+	held *heldCard
 }
 
-// confirmed is what confirmMany made of a confirm that it did not refuse.
+// confirmed is what the confirm step made of a confirm that it did not
+// refuse.
 type confirmed struct {
-	// prep is the session's new payment, written with its first attempt
-	// unless alone is set; wipe wipes its card once the call is made.
+	// prep is the session's new payment, written with its first attempt.
 	prep *cashier.Prepared
-	wipe func()
-	// alone: the batch's transaction failed after prep was decided, and
-	// nothing of it was written; the payment is written on its own, after
-	// its key is claimed (cashier.ConfirmPrepared).
-	alone bool
-	// usual: the batch leaves this confirm to the usual path (Confirm): a
-	// second confirm of a session in the batch, a retry after a decline,
-	// or a batch that failed before it was decided.
+	// usual: the step leaves this confirm to the usual path (Confirm): a
+	// second confirm of a key in the batch, a key with a record already, a
+	// retry after a decline, a session paying with a key (perhaps a retry
+	// of the confirm that made its payment).
 	usual bool
 	// expired is the session, open but past its expiry: it is marked
-	// expired outside the batch and the confirm refused.
+	// expired outside the step and the confirm refused.
 	expired *ent.CheckoutSession
-	// use is the one-time token prep pays with, to mark used with the
+	// use is the one-time token prep pays with, marked used with the
 	// payment (nil: none, or one this confirm's key marked already).
 	use *oneTimeUse
 }
 
-// confirmTogether confirms a cashier's session with concurrent confirms of
-// other sessions (confirmMany). handled is false when the confirm must take
-// the usual path (see confirmed.usual), with nothing done for it.
-func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id string, in ConfirmInput) (p *ent.Payment, handled bool, err error) {
+// confirmTogether confirms a cashier's session through the confirm step,
+// with concurrent confirms of other sessions (applyConfirms). handled is
+// false when the confirm must take the usual path (see confirmed.usual),
+// with nothing done for it but the card taken, into held.
+func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id string, in ConfirmInput, held *heldCard) (p *ent.Payment, handled bool, err error) {
 	if id != "" && id != v.SessionID {
 		return nil, true, notFound(id)
 	}
-	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in}
+	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in, held: held}
 	if !in.Claim.Settled() {
 		req.claim = in.Claim
 	}
@@ -75,10 +75,20 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 	}
 	c, err := s.confirms.Do(ctx, req)
 	switch {
-	case errors.Is(err, batch.ErrClosed):
-		return nil, false, nil
-	case err != nil:
+	case store.OutcomeUnknown(err):
+		// The payment may be written, its key claimed: writing it again
+		// would be refused as a second payment of the session. The confirm
+		// is answered as unknown; its retry finds the payment (retryOf) or,
+		// if nothing was written, makes it.
 		return nil, true, err
+	case err != nil && ctx.Err() != nil:
+		return nil, true, err
+	case err != nil:
+		// Its transaction failed, alone: nothing of it was written, claim
+		// and token mark included. The usual path claims the key first,
+		// then writes the payment on its own, with its exact error, and
+		// with the card held.
+		return nil, false, nil
 	case c.usual:
 		return nil, false, nil
 	case c.expired != nil:
@@ -88,131 +98,101 @@ func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id strin
 		}
 		return nil, true, checkOpen(sess)
 	}
-	defer c.wipe()
-	if c.alone {
-		// The batch's claim of the key, and its mark of the card token,
-		// rolled back with it.
-		if err := req.claim.Claim(ctx); err != nil {
-			return nil, true, err
-		}
-		if u := c.use; u != nil {
-			if err := s.useOneTimeToken(ctx, u.sess, u.token, vault.Record{}, u.key); err != nil {
-				return nil, true, err
-			}
-		}
-	}
 	p, err = s.payments.ConfirmPrepared(viewer.SystemContext(ctx), c.prep)
 	return p, true, err
 }
 
-// confirmMany decides and writes the new payments of concurrent cashiers'
-// confirms, of distinct sessions, in one transaction and two round trips on
-// MySQL: the sessions locked (FOR UPDATE, in id order, so confirms of one
-// session queue here and batches never deadlock on each other), their
+// applyConfirms is the confirm step's Apply: it decides and writes the new
+// payments of concurrent cashiers' confirms, of distinct sessions, in one
+// transaction and two round trips on MySQL: the sessions locked (FOR
+// UPDATE, in id order, so batches never deadlock on each other), their
 // payments' states and the cards' vault records read together; then each
 // confirm checked and decided (risk, routing: cashier.PrepareNew) while its
 // session is locked, concurrently; then the payments and their first
 // attempts written with the commit (cashier.BeginPrepared), with the
-// one-time card tokens they pay with marked used (markOneTimeToken). It answers each
-// confirm with its refusal (the errors Confirm documents) or a confirmed.
+// one-time card tokens they pay with marked used (markOneTimeToken). It
+// answers each confirm with its refusal (the errors Confirm documents) or a
+// confirmed.
 //
 // The idempotency keys of the confirms (idempotency.Deferred) are claimed
 // in the same transaction: the first round trip also reads which of them
 // have records already (a retry, a duplicate in flight, a key reused),
 // and those confirms take the usual path, which claims first and so
 // replays, waits or refuses; the claims of the decided confirms go with the
-// commit. A second confirm of a session or of a key in the batch takes the
-// usual path too. If the transaction fails, nothing was written, claims
-// included: decided payments are then written each on its own, after
-// claiming its key, and the others take the usual path; but if its COMMIT's
-// outcome is unknown (store.OutcomeUnknown), the decided confirms are
-// answered with that error, never written again.
-func (s *Service) confirmMany(ctx context.Context, reqs []*confirmReq) []batch.Result[confirmed] {
+// commit. A second confirm of a key in the batch takes the usual path too
+// (a second confirm of a session runs after the first: the executor's Key).
+// Its error means nothing was written, claims included (the executor then
+// runs each confirm alone, and a lone confirm that fails takes the usual
+// path: confirmTogether).
+func (s *Service) applyConfirms(ctx context.Context, tx *ent.Tx, reqs []*confirmReq, deferWrites bool) ([]batch.Result[confirmed], error) {
 	sys := viewer.SystemContext(ctx)
 	out := make([]batch.Result[confirmed], len(reqs))
-	seen := make(map[string]bool, 2*len(reqs))
+	seen := make(map[string]bool, len(reqs))
 	var group []int
 	var claims []*idempotency.Deferred
 	for i, r := range reqs {
-		// A second confirm of a session, or of a key, goes the usual way,
-		// behind the first.
-		if seen[r.sessionID] || (r.claim != nil && seen["key\x00"+r.claim.Key()]) {
+		if r.claim != nil && seen[r.claim.Key()] {
 			out[i].Value.usual = true
 			continue
 		}
-		seen[r.sessionID] = true
 		group = append(group, i)
 		if r.claim != nil {
-			seen["key\x00"+r.claim.Key()] = true
+			seen[r.claim.Key()] = true
 			claims = append(claims, r.claim)
 		}
 	}
-	var claimed func()
-	_, err := store.WithTx(sys, s.client, func(tx *ent.Tx) (struct{}, error) {
-		held := make(map[*idempotency.Deferred]bool)
-		reads, err := s.lockForConfirm(sys, tx, reqs, group, idempotency.Held(claims, held))
-		if err != nil {
-			return struct{}{}, err
-		}
-		// A key with a record already is the usual path's to replay, wait
-		// for or refuse (idempotency.Deferred.Claim).
-		group = slices.DeleteFunc(group, func(i int) bool {
-			if held[reqs[i].claim] {
-				out[i].Value.usual = true
-				return true
-			}
-			return false
-		})
-		s.decideAll(reqs, group, reads, out)
-		var preps []*cashier.Prepared
-		var withCoupon []string
-		var toClaim []*idempotency.Deferred
-		for _, i := range group {
-			if prep := out[i].Value.prep; prep != nil {
-				preps = append(preps, prep)
-				if reads[i].sess.CouponID != nil {
-					withCoupon = append(withCoupon, reads[i].sess.ID)
-				}
-				if reqs[i].claim != nil {
-					toClaim = append(toClaim, reqs[i].claim)
-				}
-				if u := out[i].Value.use; u != nil {
-					if err := markOneTimeToken(sys, tx, u.token, u.key); err != nil {
-						return struct{}{}, err
-					}
-				}
-			}
-		}
-		if len(preps) == 0 {
-			return struct{}{}, nil
-		}
-		if claimed, err = idempotency.ClaimIn(sys, tx, toClaim); err != nil {
-			return struct{}{}, err
-		}
-		return struct{}{}, s.payments.BeginPrepared(sys, tx, preps, withCoupon)
-	})
+	held := make(map[*idempotency.Deferred]bool)
+	reads, err := s.lockForConfirm(sys, tx, reqs, group, idempotency.Held(claims, held))
 	if err != nil {
-		for _, i := range group {
-			switch {
-			case out[i].Value.prep != nil && store.OutcomeUnknown(err):
-				// The payment may be written, its key claimed: writing it
-				// again would be refused as a second payment of the session.
-				// The confirm is answered as unknown; its retry finds the
-				// payment (retryOf) or, if nothing was written, makes it.
-				out[i].Value.wipe()
-				out[i] = batch.Result[confirmed]{Err: err}
-			case out[i].Value.prep != nil:
-				out[i].Value.alone = true
-			case out[i].Err == nil && out[i].Value.expired == nil:
-				out[i].Value.usual = true
+		return nil, err
+	}
+	// A key with a record already is the usual path's to replay, wait for
+	// or refuse (idempotency.Deferred.Claim).
+	group = slices.DeleteFunc(group, func(i int) bool {
+		if held[reqs[i].claim] {
+			out[i].Value.usual = true
+			return true
+		}
+		return false
+	})
+	s.decideAll(reqs, group, reads, out)
+	var preps []*cashier.Prepared
+	var withCoupon []string
+	var toClaim []*idempotency.Deferred
+	for _, i := range group {
+		if prep := out[i].Value.prep; prep != nil {
+			preps = append(preps, prep)
+			if reads[i].sess.CouponID != nil {
+				withCoupon = append(withCoupon, reads[i].sess.ID)
+			}
+			if reqs[i].claim != nil {
+				toClaim = append(toClaim, reqs[i].claim)
+			}
+			if u := out[i].Value.use; u != nil {
+				if err := markOneTimeToken(sys, tx, u.token, u.key); err != nil {
+					return out, err
+				}
 			}
 		}
-		return out
 	}
-	if claimed != nil {
-		claimed()
+	if len(preps) == 0 {
+		return out, nil
 	}
-	return out
+	claimed, err := idempotency.ClaimIn(sys, tx, toClaim)
+	if err != nil {
+		return out, err
+	}
+	// The claims are the requests' once the transaction commits.
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil {
+				claimed()
+			}
+			return err
+		})
+	})
+	return out, s.payments.BeginPrepared(sys, tx, preps, withCoupon, deferWrites)
 }
 
 // lockForConfirm reads, in tx and one round trip, the sessions of the
@@ -306,7 +286,7 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	}
 	// The token is marked used in the batch's transaction (confirmMany),
 	// or on its own if the payment is written alone (confirmTogether).
-	pm, wipe, err := s.paymentMethod(ctx, r.sess, req.in, r.card, tokenUse{key: req.in.IdempotencyKey})
+	pm, err := s.paymentMethod(ctx, r.sess, req.in, r.card, tokenUse{key: req.in.IdempotencyKey}, req.held)
 	if err != nil {
 		return confirmed{}, err
 	}
@@ -316,10 +296,9 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	}
 	prep, err := s.payments.PrepareNew(viewer.SystemContext(ctx), cashier.NewPayment{Payment: p}, pm, req.in.IdempotencyKey)
 	if err != nil {
-		wipe()
 		return confirmed{}, err
 	}
-	return confirmed{prep: prep, wipe: wipe, use: use}, nil
+	return confirmed{prep: prep, use: use}, nil
 }
 
 // oneTimeUse is a one-time token a decided confirm uses, to mark used with

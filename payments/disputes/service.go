@@ -255,13 +255,34 @@ func (s *Service) tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
 // nil otherwise. Call it inside the refund's transaction, after locking the
 // payment: HandleEvent locks it too, so the two take turns.
 func RefundRefusal(ctx context.Context, tx *ent.Tx, paymentID string) error {
-	d, err := tx.Dispute.Query().Where(dispute.PaymentID(paymentID),
+	d, err := Refusing(ctx, tx.Client(), paymentID)
+	if err != nil {
+		return err
+	}
+	return RefusalOf(paymentID, d)
+}
+
+// Refusing reads, on c (a transaction that holds the payment locked), the
+// payment's dispute that refuses a refund: one open or decided against the
+// merchant; nil when there is none. RefusalOf decides from it, so that a
+// refund's plan takes the disputes' state as one of the rows it read.
+func Refusing(ctx context.Context, c *ent.Client, paymentID string) (*ent.Dispute, error) {
+	d, err := c.Dispute.Query().Where(dispute.PaymentID(paymentID),
 		dispute.StateNotIn(WarningClosed, Won)).First(ctx)
 	if ent.IsNotFound(err) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("disputes of %s: %w", paymentID, err)
+		return nil, fmt.Errorf("disputes of %s: %w", paymentID, err)
+	}
+	return d, nil
+}
+
+// RefusalOf is the ECONFLICT refusing a refund of the payment for dispute d
+// (Refusing's), or nil when d is nil.
+func RefusalOf(paymentID string, d *ent.Dispute) error {
+	if d == nil {
+		return nil
 	}
 	return payments.Errorf(payments.ECONFLICT, "payment %s is disputed (%s, %s): the cardholder gets the money through the dispute, a refund would pay twice",
 		paymentID, d.ID, strings.ToLower(string(d.State)))

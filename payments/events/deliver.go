@@ -197,11 +197,14 @@ func (w *Webhooks) send(ctx context.Context, d *ent.WebhookDelivery, ep *ent.Web
 		return err
 	}
 	now := w.cfg.Now()
-	sig, err := Sign(ep, ev.ID, now, body)
-	if err != nil {
-		return err
+	var status int
+	secrets, sendErr := w.signingSecrets(ep, now)
+	if sendErr == nil {
+		var sig string
+		if sig, sendErr = Sign(secrets, ev.ID, now, body); sendErr == nil {
+			status, sendErr = w.post(ctx, ep.URL, ev.ID, now, sig, body)
+		}
 	}
-	status, sendErr := w.post(ctx, ep.URL, ev.ID, now, sig, body)
 	// A deadlock with another replica's leasing rolls the record back; it
 	// is retried, or the delivery would be sent again when its lease ends.
 	for try := 1; ; try++ {
@@ -218,16 +221,12 @@ const recordTries = 5
 
 // Sign returns the webhook-signature header for body: one v1 signature per
 // secret in use (the current one, and a rotated one during its overlap).
-func Sign(ep *ent.WebhookEndpoint, msgID string, at time.Time, body []byte) (string, error) {
-	secrets := []string{ep.Secret}
-	if ep.PreviousSecret != "" && ep.PreviousSecretExpiresAt != nil && at.Before(*ep.PreviousSecretExpiresAt) {
-		secrets = append(secrets, ep.PreviousSecret)
-	}
+func Sign(secrets []string, msgID string, at time.Time, body []byte) (string, error) {
 	sigs := make([]string, len(secrets))
 	for i, s := range secrets {
 		wh, err := standardwebhooks.NewWebhook(s)
 		if err != nil {
-			return "", fmt.Errorf("endpoint %s secret: %w", ep.ID, err)
+			return "", fmt.Errorf("secret %d: %w", i+1, err)
 		}
 		if sigs[i], err = wh.Sign(msgID, at, body); err != nil {
 			return "", err

@@ -145,6 +145,11 @@ type Subscription struct {
 	out    chan Message
 	cancel context.CancelCauseFunc
 	ctx    context.Context
+	// send hands a message on, blocking as long as it needs (until its
+	// ctx, the subscription's, ends); false ends the stream. done is
+	// called once, last.
+	send func(context.Context, Message) bool
+	done func()
 }
 
 // offer queues m for s without blocking; a full queue cuts s off. Called
@@ -173,13 +178,38 @@ func (s *Subscription) Err() error { return context.Cause(s.ctx) }
 // table, and drops live messages the replay already gave. The stream ends
 // when ctx does, or when the reader falls LiveBuffer messages behind.
 func (h *Hub) Subscribe(ctx context.Context, f Filter, after int64) (*Subscription, error) {
+	out := make(chan Message)
+	s := h.stream(ctx, f, after, func(ctx context.Context, m Message) bool {
+		select {
+		case out <- m:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}, func() { close(out) })
+	s.out = out
+	return s, nil
+}
+
+// Stream is Subscribe without the channel in between: the subscription's
+// own goroutine calls send with its context (ended when the subscription
+// is) and each message, in order, replay first (send blocks as long as it
+// needs, and returns false to end the stream), then done, once, last; Err
+// says why it ended. A subscriber that turns
+// each message into something else (a GraphQL update) saves a goroutine
+// and its stack per subscriber this way.
+func (h *Hub) Stream(ctx context.Context, f Filter, after int64, send func(context.Context, Message) bool, done func()) *Subscription {
+	return h.stream(ctx, f, after, send, done)
+}
+
+func (h *Hub) stream(ctx context.Context, f Filter, after int64, send func(context.Context, Message) bool, done func()) *Subscription {
 	sctx, cancel := context.WithCancelCause(ctx)
-	s := &Subscription{hub: h, filter: f, live: make(chan *Message, LiveBuffer), out: make(chan Message), cancel: cancel, ctx: sctx}
+	s := &Subscription{hub: h, filter: f, live: make(chan *Message, LiveBuffer), cancel: cancel, ctx: sctx, send: send, done: done}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
 	go s.run(after)
-	return s, nil
+	return s
 }
 
 func (s *Subscription) run(after int64) {
@@ -187,7 +217,8 @@ func (s *Subscription) run(after int64) {
 		s.hub.mu.Lock()
 		delete(s.hub.subs, s)
 		s.hub.mu.Unlock()
-		close(s.out)
+		s.cancel(context.Canceled) // a stream its sender ended stops being offered messages
+		s.done()
 	}()
 	last := after
 	if after > 0 {
@@ -205,12 +236,10 @@ func (s *Subscription) run(after int64) {
 			if m.Seq <= last {
 				continue
 			}
-			select {
-			case s.out <- *m:
-				last = m.Seq
-			case <-s.ctx.Done():
+			if !s.send(s.ctx, *m) {
 				return
 			}
+			last = m.Seq
 		}
 	}
 }
@@ -229,12 +258,11 @@ func (s *Subscription) replay(after int64) (int64, error) {
 			if err != nil {
 				return after, err
 			}
-			select {
-			case s.out <- m:
-				after = m.Seq
-			case <-s.ctx.Done():
+			if !s.send(s.ctx, m) {
+				s.cancel(context.Canceled)
 				return after, context.Cause(s.ctx)
 			}
+			after = m.Seq
 		}
 		if len(evs) < replayPage {
 			return after, nil

@@ -16,11 +16,13 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/ent/webhookdelivery"
 	"github.com/straitpay/strait/ent/webhookendpoint"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
 	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -39,6 +41,10 @@ type WebhookConfig struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 	Policy  TargetPolicy
+	// Keys is the vault's KEK ring (STRAIT_VAULT_KEYS): endpoint secrets
+	// are sealed under it at rest. Without it endpoints cannot be created
+	// or rotated (EUNAVAILABLE), and only secrets still in clear sign.
+	Keys *vault.KeyRing
 	// Schedule is the wait before each attempt after the first failure,
 	// (default RetrySchedule); Jitter spreads each wait by up to ±this
 	// fraction (default 0.1) so a receiver coming back is not hit by every
@@ -156,10 +162,16 @@ func (w *Webhooks) CreateEndpoint(ctx context.Context, in EndpointInput) (*ent.W
 	if err != nil {
 		return nil, "", err
 	}
+	// The id first: the sealed secret is bound to its endpoint.
+	id := pulid.New("we")
+	sealed, err := w.seal(id, secret)
+	if err != nil {
+		return nil, "", err
+	}
 	v, _ := viewer.FromContext(ctx)
 	e, err := store.WithTx(ctx, w.client, func(tx *ent.Tx) (*ent.WebhookEndpoint, error) {
-		e, err := tx.WebhookEndpoint.Create().SetMerchantID(v.MerchantID).SetURL(in.URL).
-			SetDescription(in.Description).SetEventTypes(in.EventTypes).SetSecret(secret).Save(ctx)
+		e, err := tx.WebhookEndpoint.Create().SetID(id).SetMerchantID(v.MerchantID).SetURL(in.URL).
+			SetDescription(in.Description).SetEventTypes(in.EventTypes).SetSecret(sealed).Save(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("create webhook endpoint: %w", err)
 		}
@@ -245,9 +257,21 @@ func (w *Webhooks) RotateSecret(ctx context.Context, id string) (*ent.WebhookEnd
 	if err != nil {
 		return nil, "", err
 	}
+	sealed, err := w.seal(id, secret)
+	if err != nil {
+		return nil, "", err
+	}
 	e, err := w.endpointTx(ctx, id, "webhook_endpoint.rotate_secret", func(tx *ent.Tx, e *ent.WebhookEndpoint) (*ent.WebhookEndpoint, error) {
-		return e.Update().SetPreviousSecret(e.Secret).SetPreviousSecretExpiresAt(w.cfg.Now().Add(SecretOverlap)).
-			SetSecret(secret).Save(ctx)
+		// The old secret signs on for the overlap, sealed like the new one
+		// (a secret stored before sealing existed is sealed now).
+		prev := e.Secret
+		if !vault.IsSealed(prev) {
+			if prev, err = w.seal(e.ID, prev); err != nil {
+				return nil, err
+			}
+		}
+		return e.Update().SetPreviousSecret(prev).SetPreviousSecretExpiresAt(w.cfg.Now().Add(SecretOverlap)).
+			SetSecret(sealed).Save(ctx)
 	})
 	if err != nil {
 		return nil, "", err

@@ -70,7 +70,8 @@ func webhookSetup(t *testing.T, db *store.DB, now func() time.Time, rs ...*recei
 	for _, r := range rs {
 		addrs = append(addrs, strings.TrimPrefix(r.srv.URL, "http://"))
 	}
-	w := NewWebhooks(WebhookConfig{Client: db.Client, Dialect: db.Dialect, Now: now, Policy: TargetPolicy{AllowAddrs: addrs}, Poll: 20 * time.Millisecond})
+	w := NewWebhooks(WebhookConfig{Client: db.Client, Dialect: db.Dialect, Now: now, Policy: TargetPolicy{AllowAddrs: addrs}, Poll: 20 * time.Millisecond,
+		Keys: testRing(t, "k1")})
 	relay := NewRelay(RelayConfig{Client: db.Client, Bus: NewInProcess(), Holder: "a", OnAssign: w.Enqueue, Now: now})
 	return w, relay
 }

@@ -61,6 +61,7 @@ type Batch struct {
 // the merchant's timezone), every capture and refund that has matured by
 // that day (Matures) and is not settled yet. It returns the day's batch;
 // running a day again returns the batch of the first run and moves nothing.
+// The run reports its progress as settlement.run_* events (progress.go).
 //
 // Returns EINVALID (field "day") for a malformed day, a day in the future,
 // or a day whose last maturing capture day is not over yet (T+0 today);
@@ -68,6 +69,12 @@ type Batch struct {
 // rate; ECONFLICT when the merchant's available balance in a currency would
 // go negative (refunds outweighing the day's captures).
 func (s *Service) Run(ctx context.Context, merchantID, day string) (*Batch, error) {
+	return s.tracked(ctx, merchantID, day)
+}
+
+// run is Run without its progress events (a scheduler pass reports its
+// merchants' runs as one run).
+func (s *Service) run(ctx context.Context, merchantID, day string) (*Batch, error) {
 	sys := viewer.SystemContext(ctx)
 	sc, err := s.Schedule(ctx, merchantID)
 	if err != nil {
@@ -479,6 +486,9 @@ func (s *Service) apply(ctx context.Context, pl *runPlan) (string, error) {
 			if err := tx.SettlementLine.CreateBulk(chunk...).Exec(ctx); err != nil {
 				return "", err
 			}
+		}
+		if err := createdEvent(ctx, tx, b.ID, pl); err != nil {
+			return "", err
 		}
 		if len(pl.entries) > 0 {
 			if _, err := s.ledger.PostTxMany(ctx, tx, nil, nil, pl.entries); err != nil {

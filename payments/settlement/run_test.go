@@ -329,7 +329,9 @@ func TestRollingReserveHeldThenReleased(t *testing.T) {
 			}
 		}
 		av, rs := ledger.KindAvailable, ledger.KindReserve
-		m := func(k ledger.Kind, c money.Currency) ledger.AccountKey { return ledger.MerchantAccount(e.merchant, k, c) }
+		m := func(k ledger.Kind, c money.Currency) ledger.AccountKey {
+			return ledger.MerchantAccount(e.merchant, k, c)
+		}
 		check("Monday", map[ledger.AccountKey]int64{m(av, usd): 7260 - 726 + 2866, m(rs, usd): 726, m(av, jpy): 0, m(rs, jpy): 485})
 
 		*e.now = monday.AddDate(0, 0, 3)

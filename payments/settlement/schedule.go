@@ -47,35 +47,48 @@ func (s *Service) RunDue(ctx context.Context, lease time.Duration, log *slog.Log
 		return 0, fmt.Errorf("settlement: due schedules: %w", err)
 	}
 	runs := 0
+	if len(due) == 0 {
+		return 0, nil
+	}
+	// The pass is one run (progress.go): one item per due merchant.
+	tr := s.startRun(ctx, "due", len(due), log)
+	var passErr error
+	defer func() { tr.Finish(ctx, passErr) }()
 	for _, row := range due {
 		n, err := s.client.SettlementSchedule.Update().
 			Where(settlementschedule.ID(row.ID), settlementschedule.NextRunAtLTE(now)).
 			SetNextRunAt(now.Add(lease)).Save(sys)
 		if err != nil {
-			return runs, fmt.Errorf("settlement: claim %s: %w", row.MerchantID, err)
+			passErr = fmt.Errorf("settlement: claim %s: %w", row.MerchantID, err)
+			return runs, passErr
 		}
 		if n == 0 {
+			tr.Step(ctx, skipped)
 			continue // another replica has it
 		}
 		sc, err := s.Schedule(ctx, row.MerchantID)
 		if err != nil {
 			log.Error("settlement schedule unreadable", "merchant", row.MerchantID, "err", err)
+			tr.Step(ctx, failed)
 			continue
 		}
 		day, err := LatestDay(sc, now)
 		if err == nil {
-			_, err = s.Run(ctx, row.MerchantID, day)
+			_, err = s.run(ctx, row.MerchantID, day)
 		}
 		if err != nil {
 			log.Warn("scheduled settlement failed; retried after the lease", "merchant", row.MerchantID, "day", day, "err", err)
+			tr.Step(ctx, failed)
 			continue
 		}
+		tr.Step(ctx, done)
 		runs++
 		loc, _ := time.LoadLocation(sc.Timezone)
 		l := now.In(loc)
 		next := time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, loc).UTC()
 		if err := s.client.SettlementSchedule.UpdateOneID(row.ID).SetNextRunAt(next).Exec(sys); err != nil {
-			return runs, fmt.Errorf("settlement: schedule next run of %s: %w", row.MerchantID, err)
+			passErr = fmt.Errorf("settlement: schedule next run of %s: %w", row.MerchantID, err)
+			return runs, passErr
 		}
 	}
 	return runs, nil

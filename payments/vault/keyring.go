@@ -137,8 +137,14 @@ type Envelope struct {
 // error gives an attacker nothing to probe with.
 var errOpen = errors.New("vault: envelope does not open")
 
-// seal encrypts plaintext for the record named by aad.
+// seal encrypts a PAN for the record named by aad.
 func (r *KeyRing) seal(plaintext []byte, aad string) (Envelope, error) {
+	return r.sealData("pan:", plaintext, aad)
+}
+
+// sealData encrypts plaintext under a fresh DEK with kind+aad as its
+// associated data, and wraps the DEK under the active KEK for aad.
+func (r *KeyRing) sealData(kind string, plaintext []byte, aad string) (Envelope, error) {
 	dek := randomBytes(KeySize)
 	defer clear(dek)
 	d, err := newGCM(dek)
@@ -146,7 +152,7 @@ func (r *KeyRing) seal(plaintext []byte, aad string) (Envelope, error) {
 		return Envelope{}, err
 	}
 	nonce := randomBytes(d.NonceSize())
-	ct := d.Seal(nil, nonce, plaintext, []byte("pan:"+aad))
+	ct := d.Seal(nil, nonce, plaintext, []byte(kind+aad))
 	wrapped, err := r.wrap(r.active, dek, aad)
 	if err != nil {
 		return Envelope{}, err
@@ -154,8 +160,13 @@ func (r *KeyRing) seal(plaintext []byte, aad string) (Envelope, error) {
 	return Envelope{KEKID: r.active, WrappedDEK: wrapped, Nonce: nonce, Ciphertext: ct}, nil
 }
 
-// open decrypts an envelope sealed for aad.
+// open decrypts a PAN's envelope sealed for aad.
 func (r *KeyRing) open(e Envelope, aad string) ([]byte, error) {
+	return r.openData("pan:", e, aad)
+}
+
+// openData decrypts an envelope sealed by sealData(kind, …, aad).
+func (r *KeyRing) openData(kind string, e Envelope, aad string) ([]byte, error) {
 	dek, err := r.unwrap(e, aad)
 	if err != nil {
 		return nil, err
@@ -168,7 +179,7 @@ func (r *KeyRing) open(e Envelope, aad string) ([]byte, error) {
 	if len(e.Nonce) != d.NonceSize() {
 		return nil, errOpen
 	}
-	pt, err := d.Open(nil, e.Nonce, e.Ciphertext, []byte("pan:"+aad))
+	pt, err := d.Open(nil, e.Nonce, e.Ciphertext, []byte(kind+aad))
 	if err != nil {
 		return nil, errOpen
 	}

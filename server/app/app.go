@@ -158,8 +158,14 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.Replica = replicaName()
 	a.sockets = newSockets(cfg.WSMaxSockets)
 	a.Hub = events.NewHub(db.Client, opts.Log)
+	// Endpoint secrets are sealed under the vault's key ring; without it
+	// (logged by wireCheckout) endpoints cannot be created.
+	var ring *vault.KeyRing
+	if keys, err := LoadVaultKeys(cfg); err == nil {
+		ring = keys.Ring
+	}
 	a.Webhooks = events.NewWebhooks(events.WebhookConfig{Client: db.Client, Dialect: db.Dialect, Log: opts.Log, Now: opts.Now,
-		Policy: events.TargetPolicy{AllowPrivate: cfg.WebhookAllowPrivate}})
+		Policy: events.TargetPolicy{AllowPrivate: cfg.WebhookAllowPrivate}, Keys: ring})
 	a.ready = func(ctx context.Context) error {
 		if err := db.SQL.PingContext(ctx); err != nil {
 			return fmt.Errorf("database: %w", err)

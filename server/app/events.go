@@ -40,6 +40,17 @@ func (a *App) StartEvents(ctx context.Context) error {
 	if err := a.Hub.Start(ctx, a.Bus); err != nil {
 		return err
 	}
+	// Secrets stored in clear (before sealing) or under a retired KEK are
+	// sealed under the active one; a failure is logged, never fatal: the
+	// secrets that open still sign.
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	res, err := a.Webhooks.SealSecrets(sctx)
+	cancel()
+	if err != nil {
+		a.Log.Error("webhook secrets not all sealed under the active key", "err", err, "sealed", res.Sealed, "rewrapped", res.Rewrapped)
+	} else if res.Sealed+res.Rewrapped > 0 {
+		a.Log.Info("webhook secrets sealed", "sealed", res.Sealed, "rewrapped", res.Rewrapped)
+	}
 	a.Relay = events.NewRelay(events.RelayConfig{Client: a.DB.Client, Bus: a.Bus, Log: a.Log, Now: a.now,
 		Holder: a.Replica, OnAssign: a.Webhooks.Enqueue, StepTimeout: a.Config.DBBatchTimeout})
 	a.goBackground(func() { a.Relay.Run(ctx) })

@@ -1,0 +1,376 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+
+	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/event"
+	"github.com/straitpay/strait/payments/events"
+	"github.com/straitpay/strait/payments/store"
+	"github.com/straitpay/strait/payments/viewer"
+)
+
+// BenchmarkSocketSubscribers: STRAIT_BENCH_SOCKETS (default 10,000)
+// graphql-transport-ws clients over real TCP sockets to one `strait serve`
+// process (built here, SQLite), each subscribed to connectorHealth. The
+// benchmark commits STRAIT_BENCH_ROUNDS (default 20) events, one every
+// STRAIT_BENCH_GAP_MS (default 500 ms), to the server's database, as a replica does, and each client
+// notes when it gets each one: the event-to-client latency (commit to
+// receipt, through the relay, the bus, the hub and the websocket write),
+// split at the relay's publish (published_at). Beside it, the same run's
+// baseline on the same sockets: a graphql-transport-ws ping to every
+// client at once and its pong (a socket echo round trip through the same
+// server, no event path). Memory per subscriber is the server's RSS and Go
+// heap+stacks after the clients subscribed, less before, over their count.
+//
+// Not run by `make test` (a benchmark); `make bench` runs it. Both
+// processes need a file descriptor per socket: the benchmark raises its
+// RLIMIT_NOFILE to the hard limit, and the server (Go does so at start)
+// runs with the same; a hard limit below the count plus a margin lowers
+// the count, reported as such.
+func BenchmarkSocketSubscribers(b *testing.B) {
+	want := envInt(b, "STRAIT_BENCH_SOCKETS", 10000)
+	rounds := envInt(b, "STRAIT_BENCH_ROUNDS", 20)
+	gap := time.Duration(envInt(b, "STRAIT_BENCH_GAP_MS", 500)) * time.Millisecond
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		b.Fatal(err)
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		b.Fatal(err)
+	}
+	n := want
+	if max := int(lim.Max) - 200; n > max {
+		n = max
+	}
+	fmt.Printf("sockets: RLIMIT_NOFILE %d (hard %d); %d clients (asked %d)\n", lim.Cur, lim.Max, n, want)
+
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "strait")
+	if out, err := exec.Command("go", "build", "-o", bin, "../server").CombinedOutput(); err != nil {
+		b.Fatalf("build strait: %v\n%s", err, out)
+	}
+	addr := envOr("STRAIT_BENCH_ADDR", "127.0.0.1:19701")
+	env := append(os.Environ(), "STRAIT_DATA_DIR="+dir, "STRAIT_ADDR="+addr, "STRAIT_PLUGIN_DIR="+filepath.Join(dir, "plugins"),
+		"STRAIT_WS_MAX_SOCKETS="+strconv.Itoa(n+10), "STRAIT_LOG_LEVEL=warn")
+	run := func(args ...string) string {
+		c := exec.Command(bin, args...)
+		c.Env = env
+		out, err := c.Output()
+		if err != nil {
+			b.Fatalf("strait %v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	run("keys")
+	token := run("token", "--role", "operator", "--subject", "bench")
+	srv := exec.Command(bin, "serve")
+	srv.Env = env
+	srv.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	base := "http://" + addr
+	waitUp(b, base+"/healthz")
+	db, err := store.Open(context.Background(), "sqlite:"+filepath.Join(dir, "strait.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+
+	time.Sleep(2 * time.Second) // the server's start-up work settles
+	rssBefore, heapBefore := serverRSS(b, srv.Process.Pid), serverHeap(b, base)
+	gBefore := serverMetric(b, base, "go_goroutines")
+
+	// The clients: dial, init, subscribe, 64 at a time.
+	cs := make([]*sockClient, n)
+	var dialed atomic.Int64
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range cs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := dialSub(addr, token, rounds)
+			if err != nil {
+				errs <- err
+				return
+			}
+			cs[i] = c
+			dialed.Add(1)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatalf("%d of %d clients up; first error: %v", dialed.Load(), n, err)
+	}
+	fmt.Printf("sockets: %d clients subscribed in %s\n", n, time.Since(start).Round(time.Millisecond))
+
+	// A first event, not measured: every client has it once every
+	// subscription is registered in the hub.
+	send := func(i int) time.Time {
+		at := time.Now()
+		if err := events.RecordConnectorHealth(context.Background(), db.Client, events.ConnectorHealthData{
+			Connector: fmt.Sprintf("bench-%d", i), Health: "up", Replica: "bench"}, at); err != nil {
+			b.Fatal(err)
+		}
+		return at
+	}
+	send(0)
+	waitAll(b, cs, 0)
+	time.Sleep(time.Second)
+	rssAfter, heapAfter := serverRSS(b, srv.Process.Pid), serverHeap(b, base)
+	stacks := serverMetric(b, base, "go_memstats_stack_inuse_bytes")
+	goroutines := serverMetric(b, base, "go_goroutines") - gBefore
+
+	b.ResetTimer()
+	sent := make([]time.Time, rounds+1)
+	for r := 1; r <= rounds; r++ {
+		sent[r] = send(r)
+		time.Sleep(gap)
+	}
+	for r := 1; r <= rounds; r++ {
+		waitAll(b, cs, r)
+	}
+	b.StopTimer()
+	published := publishedAt(b, db.Client, rounds)
+	var lat, hop []time.Duration
+	for _, c := range cs {
+		for r := 1; r <= rounds; r++ {
+			got := time.Unix(0, c.got[r].Load())
+			lat = append(lat, got.Sub(sent[r]))
+			if p, ok := published[r]; ok {
+				hop = append(hop, got.Sub(p))
+			}
+		}
+	}
+	relay := make([]time.Duration, 0, rounds)
+	for r := 1; r <= rounds; r++ {
+		relay = append(relay, published[r].Sub(sent[r]))
+	}
+
+	// Baseline: a ping to every socket at once, each pong's round trip.
+	var echo []time.Duration
+	for r := 0; r < 5; r++ {
+		at := time.Now()
+		for _, c := range cs {
+			c.pinged.Store(at.UnixNano())
+			if err := c.conn.Write(c.ctx, websocket.MessageText, []byte(`{"type":"ping"}`)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for _, c := range cs {
+			select {
+			case d := <-c.pong:
+				echo = append(echo, d)
+			case <-time.After(30 * time.Second):
+				b.Fatal("a pong did not come in 30 s")
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, c := range cs {
+		c.conn.CloseNow()
+	}
+
+	p50, p99 := percentiles(lat)
+	h50, h99 := percentiles(hop)
+	r50, r99 := percentiles(relay)
+	e50, e99 := percentiles(echo)
+	rssPer := float64(rssAfter-rssBefore) / float64(n)
+	heapPer := float64(heapAfter-heapBefore) / float64(n)
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50_ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
+	b.ReportMetric(rssPer/1024, "rss_KiB/sub")
+	b.ReportMetric(heapPer/1024, "heap_KiB/sub")
+	b.ReportMetric(float64(e99.Microseconds())/1000, "echo_p99_ms")
+	fmt.Printf("sockets: %d subscribers, %d events: commit to client p50 %s, p99 %s (goal p99 ≤ 100 ms); of which relay (commit to publish) p50 %s, p99 %s; publish to client p50 %s, p99 %s\n",
+		n, rounds, ms(p50), ms(p99), ms(r50), ms(r99), ms(h50), ms(h99))
+	fmt.Printf("sockets: server memory per subscriber: RSS %.1f KiB, Go heap+stacks %.1f KiB (goal ≤ 50 KB); RSS %d → %d MiB; %.1f goroutines per subscriber, stacks %.1f KiB per subscriber\n",
+		rssPer/1024, heapPer/1024, rssBefore>>20, rssAfter>>20, goroutines/float64(n), stacks/float64(n)/1024)
+	fmt.Printf("sockets: baseline, ping to all %d sockets at once, pong round trip p50 %s, p99 %s; ratio p99 %.2f\n",
+		n, ms(e50), ms(e99), float64(p99)/float64(e99))
+}
+
+// sockClient is one subscriber: got[r] is when it received event r
+// (UnixNano), pong its pongs' round trips.
+type sockClient struct {
+	conn   *websocket.Conn
+	ctx    context.Context
+	got    []atomic.Int64
+	pinged atomic.Int64
+	pong   chan time.Duration
+}
+
+func dialSub(addr, token string, rounds int) (*sockClient, error) {
+	ctx := context.Background()
+	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(dctx, "ws://"+addr+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(1 << 20)
+	c := &sockClient{conn: conn, ctx: ctx, got: make([]atomic.Int64, rounds+1), pong: make(chan time.Duration, 1)}
+	if err := wsjson.Write(dctx, conn, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}}); err != nil {
+		return nil, err
+	}
+	var ack struct{ Type string }
+	if err := wsjson.Read(dctx, conn, &ack); err != nil || ack.Type != "connection_ack" {
+		return nil, fmt.Errorf("init: %v %q", err, ack.Type)
+	}
+	if err := wsjson.Write(dctx, conn, map[string]any{"id": "h", "type": "subscribe",
+		"payload": map[string]any{"query": "subscription { connectorHealth { connector } }"}}); err != nil {
+		return nil, err
+	}
+	go c.read()
+	return c, nil
+}
+
+func (c *sockClient) read() {
+	for {
+		_, data, err := c.conn.Read(c.ctx)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		var m struct {
+			Type    string
+			Payload struct {
+				Data struct{ ConnectorHealth struct{ Connector string } }
+			}
+		}
+		if json.Unmarshal(data, &m) != nil {
+			continue
+		}
+		switch m.Type {
+		case "next":
+			r, err := strconv.Atoi(strings.TrimPrefix(m.Payload.Data.ConnectorHealth.Connector, "bench-"))
+			if err == nil && r >= 0 && r < len(c.got) {
+				c.got[r].Store(now.UnixNano())
+			}
+		case "pong":
+			c.pong <- now.Sub(time.Unix(0, c.pinged.Load()))
+		case "ping":
+			_ = c.conn.Write(c.ctx, websocket.MessageText, []byte(`{"type":"pong"}`))
+		}
+	}
+}
+
+// waitAll waits until every client has event r.
+func waitAll(b *testing.B, cs []*sockClient, r int) {
+	deadline := time.Now().Add(60 * time.Second)
+	for _, c := range cs {
+		for c.got[r].Load() == 0 {
+			if time.Now().After(deadline) {
+				b.Fatalf("event %d missing after 60 s", r)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+func publishedAt(b *testing.B, client *ent.Client, rounds int) map[int]time.Time {
+	evs, err := client.Event.Query().Where(event.Type(events.TypeConnectorHealth), event.PublishedAtNotNil()).
+		All(viewer.SystemContext(context.Background()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[int]time.Time{}
+	for _, e := range evs {
+		if r, err := strconv.Atoi(strings.TrimPrefix(e.ObjectID, "bench-")); err == nil && r <= rounds {
+			out[r] = *e.PublishedAt
+		}
+	}
+	return out
+}
+
+func waitUp(b *testing.B, url string) {
+	for i := 0; i < 300; i++ {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.Fatalf("%s not up in 30 s", url)
+}
+
+// serverRSS is the process's resident set, in bytes.
+func serverRSS(b *testing.B, pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// serverHeap is the server's Go heap and stacks in use, from /metrics.
+func serverHeap(b *testing.B, base string) int64 {
+	return int64(serverMetric(b, base, "go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes"))
+}
+
+// serverMetric sums the named gauges of the server's /metrics.
+func serverMetric(b *testing.B, base string, names ...string) float64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var total float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		for _, name := range names {
+			if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+				v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+				total += v
+			}
+		}
+	}
+	return total
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
