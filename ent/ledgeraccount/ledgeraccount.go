@@ -147,6 +147,7 @@ const (
 	KindFX           Kind = "FX"
 	KindSUSPENSE     Kind = "SUSPENSE"
 	KindIN_TRANSIT   Kind = "IN_TRANSIT"
+	KindCASH         Kind = "CASH"
 )
 
 func (k Kind) String() string {
@@ -156,7 +157,7 @@ func (k Kind) String() string {
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k Kind) error {
 	switch k {
-	case KindPENDING, KindAVAILABLE, KindRESERVE, KindDISPUTE_HOLD, KindRECEIVABLE, KindFEES, KindFX, KindSUSPENSE, KindIN_TRANSIT:
+	case KindPENDING, KindAVAILABLE, KindRESERVE, KindDISPUTE_HOLD, KindRECEIVABLE, KindFEES, KindFX, KindSUSPENSE, KindIN_TRANSIT, KindCASH:
 		return nil
 	default:
 		return fmt.Errorf("ledgeraccount: invalid enum value for kind field: %q", k)

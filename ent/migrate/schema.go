@@ -909,7 +909,7 @@ var (
 		{Name: "merchant_id", Type: field.TypeString, Nullable: true, Size: 40},
 		{Name: "owner_type", Type: field.TypeEnum, Enums: []string{"MERCHANT", "PLATFORM", "CHANNEL", "PARTNER"}},
 		{Name: "owner_id", Type: field.TypeString, Size: 64},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PENDING", "AVAILABLE", "RESERVE", "DISPUTE_HOLD", "RECEIVABLE", "FEES", "FX", "SUSPENSE", "IN_TRANSIT"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PENDING", "AVAILABLE", "RESERVE", "DISPUTE_HOLD", "RECEIVABLE", "FEES", "FX", "SUSPENSE", "IN_TRANSIT", "CASH"}},
 		{Name: "currency", Type: field.TypeString, Size: 3},
 		{Name: "allow_negative", Type: field.TypeBool, Default: false},
 		{Name: "balance", Type: field.TypeInt64, Default: 0},

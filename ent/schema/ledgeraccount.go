@@ -32,7 +32,7 @@ func (LedgerAccount) Fields() []ent.Field {
 	return []ent.Field{
 		field.Enum("owner_type").Values("MERCHANT", "PLATFORM", "CHANNEL", "PARTNER").Immutable(),
 		field.String("owner_id").NotEmpty().MaxLen(64).Immutable(),
-		field.Enum("kind").Values("PENDING", "AVAILABLE", "RESERVE", "DISPUTE_HOLD", "RECEIVABLE", "FEES", "FX", "SUSPENSE", "IN_TRANSIT").Immutable(),
+		field.Enum("kind").Values("PENDING", "AVAILABLE", "RESERVE", "DISPUTE_HOLD", "RECEIVABLE", "FEES", "FX", "SUSPENSE", "IN_TRANSIT", "CASH").Immutable(),
 		field.String("currency").MinLen(3).MaxLen(3).Immutable(),
 		field.Bool("allow_negative").Default(false).Immutable(),
 		field.Int64("balance").Default(0).Annotations(entgql.Skip(), inCurrency),

@@ -11389,6 +11389,7 @@ enum LedgerAccountKind @goModel(model: "github.com/straitpay/strait/ent/ledgerac
   FX
   SUSPENSE
   IN_TRANSIT
+  CASH
 }
 """
 LedgerAccountOwnerType is enum for the field owner_type

@@ -585,6 +585,11 @@ func dumpDatabase(t *testing.T, db *store.DB) []string {
 	rows.Close()
 	var out []string
 	for _, table := range tables {
+		if table == "goose_db_version" {
+			// The migrations' own record: its version ids are timestamps
+			// (20261206001616 passes Luhn), never anyone's data.
+			continue
+		}
 		rows, err := db.SQL.Query("SELECT * FROM " + quoteIdent(db, table))
 		if err != nil {
 			t.Fatal(err)

@@ -65,6 +65,9 @@ type e2eSpec struct {
 	// configure, if set, changes Strait's configuration after the e2e
 	// defaults.
 	configure func(*app.Config)
+	// clock, if set, is the clock Strait runs on, so that a second channel
+	// (a sandbox of the test's own) can share it; a fresh one otherwise.
+	clock *offsetClock
 }
 
 // Test CVCs: unusual, so the scan would notice them anywhere.
@@ -75,7 +78,10 @@ func newE2E(t *testing.T, db *store.DB, spec e2eSpec) *e2e {
 	if testing.Short() {
 		t.Skip("starts plugin processes")
 	}
-	x := &e2e{clock: &offsetClock{}}
+	x := &e2e{clock: spec.clock}
+	if x.clock == nil {
+		x.clock = &offsetClock{}
+	}
 	var live atomic.Pointer[app.App]
 	x.connectorEnv = newConnectorEnvSpec(t, db, envSpec{
 		configure: func(cfg *app.Config, opts *app.Options) {
