@@ -319,8 +319,10 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		// Each line (docs/settlement.md, "Postings"), with g the gross, c
 		// the channel's price taken at capture, m the MDR and sf the
 		// referrer's 20 % of m (floored): pending −(g − c), fees
-		// +(m − c) − sf, partner +sf, available +(g − m). Refunds return
-		// m pro rata and claw nothing back from the referrer.
+		// +(m − c) − sf, partner +sf, available +(g − m). A refund returns
+		// m pro rata, and claws the referrer's share back pro rata
+		// (docs/settlement.md, "Split rules"): ⌊s·(before+r)/A⌋ −
+		// ⌊s·before/A⌋ of the capture's share s, back to the fees.
 		settle := func(cur string, g, c, mdr, sf int64) {
 			ledger.post(t, "settlement line", posting{pending(cur), -(g - c)}, posting{fees(cur), (mdr - c) - sf},
 				posting{partner(cur), sf}, posting{available(cur), g - mdr})
@@ -337,10 +339,12 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		settle("JPY", 5000, 125, 200, 40)
 		// bank 250.00 SGD: m = 3 % = 7.50; sf = 1.50.
 		settle("SGD", 25000, 125, 750, 150)
-		// refund 25.00 SGD of the card: m back ⌊320 · 2500 / 10000⌋ = 0.80.
-		settle("SGD", -2500, -80, -80, 0)
-		// refund 50.00 SGD of the wallet: all of m, 1.50, back.
-		settle("SGD", -5000, -125, -150, 0)
+		// refund 25.00 SGD of the card: m back ⌊320 · 2500 / 10000⌋ = 0.80;
+		// the referrer's 0.64 clawed back ⌊64 · 2500 / 10000⌋ = 0.16.
+		settle("SGD", -2500, -80, -80, -16)
+		// refund 50.00 SGD of the wallet: all of m, 1.50, back, and all of
+		// the referrer's 0.30.
+		settle("SGD", -5000, -125, -150, -30)
 		// The USD and JPY nets, now available, convert into SGD at a quote
 		// locked at the run: the mid rate less the 50 bp margin, rounded
 		// once, half away from zero.
@@ -355,9 +359,9 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		// 42.5020471536 SGD → 42.50.
 		convert("JPY", 4800, 4250)
 		// So: pending is empty; available 96.80 − 24.20 + 48.50 − 48.50 +
-		// 242.50 + 257.69 + 42.50 = 615.29 SGD; the referrer 2.44 SGD, 1.56
-		// USD, 40 JPY.
-		if ledger[available("SGD")] != 61529 || ledger[pending("SGD")] != 0 || ledger[partner("SGD")] != 244 {
+		// 242.50 + 257.69 + 42.50 = 615.29 SGD; the referrer 0.64 + 0.30 +
+		// 1.50 − 0.16 − 0.30 = 1.98 SGD, 1.56 USD, 40 JPY.
+		if ledger[available("SGD")] != 61529 || ledger[pending("SGD")] != 0 || ledger[partner("SGD")] != 198 {
 			t.Fatalf("the test's own arithmetic: available %d, pending %d", ledger[available("SGD")], ledger[pending("SGD")])
 		}
 		x.matches(t, "the settlement run", ledger)
