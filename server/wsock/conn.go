@@ -65,6 +65,7 @@ type Conn struct {
 	pending int     // queued or being written
 	writing bool    // a writer goroutine is draining the queue
 	closed  bool
+	code    int // the close code Strait chose (0: the peer left, or a write failed)
 	onClose []func()
 	wtimer  *time.Timer // closes a write that takes longer than WriteTimeout
 }
@@ -102,7 +103,7 @@ func (c *Conn) shutdown(code int, reason string, handshake bool) {
 		c.mu.Unlock()
 		return
 	}
-	c.closed = true
+	c.closed, c.code = true, code
 	ops, hooks := c.ops, c.onClose
 	c.ops, c.onClose, c.queue, c.spare = nil, nil, nil, nil
 	c.mu.Unlock()
