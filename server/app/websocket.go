@@ -24,7 +24,7 @@ import (
 // authenticated in connection_init (or the upgrade request), the caps, and
 // shared execution of the live subscriptions within one visibility scope.
 func newWebsocketTransport(a *App) *wsock.Transport {
-	return wsock.New(wsock.Options{
+	a.sockets.ws = wsock.New(wsock.Options{
 		Accept:           websocket.AcceptOptions{OriginPatterns: a.Config.CORSOrigins},
 		InitTimeout:      a.Config.WSInitTimeout,
 		MaxSubscriptions: a.Config.WSMaxSubscriptions,
@@ -33,6 +33,7 @@ func newWebsocketTransport(a *App) *wsock.Transport {
 		Scope:            shareScope,
 		SharedContext:    sharedContext,
 	})
+	return a.sockets.ws
 }
 
 // sockets are this replica's open websockets by principal, so that the
@@ -41,9 +42,12 @@ type sockets struct {
 	mu  sync.Mutex
 	by  map[string]map[*wsock.Conn]struct{}
 	max int
+	ws  *wsock.Transport // serving them
 }
 
-func newSockets(max int) *sockets { return &sockets{by: map[string]map[*wsock.Conn]struct{}{}, max: max} }
+func newSockets(max int) *sockets {
+	return &sockets{by: map[string]map[*wsock.Conn]struct{}{}, max: max}
+}
 
 func principalKey(v viewer.Viewer) string { return string(v.Kind) + ":" + v.Subject }
 
