@@ -32,6 +32,7 @@ func newWebsocketTransport(a *App) *wsock.Transport {
 		Init:             a.initSocket,
 		Scope:            shareScope,
 		SharedContext:    sharedContext,
+		Log:              a.Log,
 	})
 	return a.sockets.ws
 }

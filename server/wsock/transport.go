@@ -3,11 +3,14 @@
 // (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md) over
 // github.com/coder/websocket, which does the framing.
 //
-// A socket costs one goroutine while it is idle: the reader (the HTTP
-// handler's own goroutine). A writer goroutine runs only while the socket's
-// bounded send queue is not empty; each write is bounded by WriteTimeout,
-// and a socket QueueLimit messages behind is closed with 1013 rather than
-// allowed to grow memory.
+// A socket costs one goroutine while it is idle: its reader, started when
+// the upgrade's HTTP handler returns, which parses and executes on short
+// goroutines of their own so that its stack stays small. A writer
+// goroutine runs only while the socket's bounded send queue is not empty;
+// each write is bounded by WriteTimeout, and a socket QueueLimit messages
+// behind is closed with 1013 rather than allowed to grow memory. The
+// connection's buffers are small (readBufferSize, writeBufferSize) instead
+// of net/http's 4 KiB each.
 //
 // Shared execution: subscriptions the Scope hook declares shareable, with
 // the same document, operation name, variables and scope (what the caller
@@ -28,12 +31,17 @@
 package wsock
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -111,6 +119,8 @@ type Options struct {
 	// principal's own identity), and may hand closeAll, which closes every
 	// subscriber's socket, to the resolvers.
 	SharedContext func(ctx context.Context, closeAll func(code int, reason string)) context.Context
+	// Log receives panics (the socket closes 1011); slog.Default if nil.
+	Log *slog.Logger
 }
 
 // Transport is a gqlgen graphql.Transport serving graphql-transport-ws.
@@ -138,6 +148,9 @@ func New(opts Options) *Transport {
 	if opts.QueueLimit <= 0 {
 		opts.QueueLimit = defaultQueueLimit
 	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
 	if opts.RefusedCode == "" {
 		opts.RefusedCode = "RATE_LIMITED"
 	}
@@ -157,31 +170,90 @@ func (t *Transport) Supports(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
-// Do upgrades the request and serves the socket on this goroutine until
-// it closes.
+// Do upgrades the request and starts the socket's reader; it returns at
+// once, so the HTTP handler's goroutine (and its grown stack) ends. The
+// socket's context keeps the request's values, not its cancellation.
 func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	opts := t.opts.Accept
-	ws, err := websocket.Accept(w, r, &opts)
+	ws, err := websocket.Accept(smallBuffers{w}, r, &opts)
 	if err != nil {
 		return // coder/websocket answered (403 for a foreign origin)
 	}
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	c := &Conn{t: t, ws: ws, ctx: ctx, cancel: cancel, ops: map[string]*operation{}}
 	if ws.Subprotocol() != Protocol {
 		c.Close(CloseBadSubprotocol, "Subprotocol not acceptable")
 		return
 	}
 	ws.SetReadLimit(t.opts.ReadLimit)
-	(&reader{c: c, r: r, exec: exec}).run()
+	rd := &reader{c: c, exec: exec, header: r.Header,
+		req: r.WithContext(context.WithoutCancel(r.Context()))}
+	go rd.run()
+}
+
+// The connection's buffers: client messages are small (a subscribe), and a
+// larger one is read through in several reads; a result larger than the
+// write buffer is written in more than one system call.
+const (
+	readBufferSize  = 512
+	writeBufferSize = 2048
+)
+
+// smallBuffers hands coder/websocket the hijacked connection with buffers
+// of readBufferSize and writeBufferSize, carrying over whatever the client
+// sent after its upgrade request.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		return nil, nil, err
+	}
+	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	pending = bytes.Clone(pending)
+	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(pending), conn), max(readBufferSize, len(pending)))
+	if len(pending) > 0 {
+		if _, err := r.Peek(len(pending)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, writeBufferSize)), nil
 }
 
 // reader is a socket's read side: the protocol state only it touches.
 type reader struct {
 	c        *Conn
-	r        *http.Request
+	req      *http.Request // the upgrade request, for Init
+	header   http.Header
 	exec     graphql.GraphExecutor
 	initSeen bool
 	acked    bool
+}
+
+// deep runs f on a goroutine of its own and waits for it: parsing,
+// validation and authentication need deep stacks, the idle reader does
+// not, and a goroutine's stack does not shrink back below what it used.
+func (rd *reader) deep(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer rd.recover()
+		f()
+	}()
+	<-done
+}
+
+// recover turns a panic into a log line and a closed socket (1011).
+func (rd *reader) recover() {
+	if p := recover(); p != nil {
+		rd.c.t.opts.Log.Error("websocket: panic", "panic", p, "stack", string(debug.Stack()))
+		rd.c.Close(int(websocket.StatusInternalError), "internal error")
+	}
 }
 
 // envelope is a client message; payload is decoded by its type.
@@ -192,6 +264,7 @@ type envelope struct {
 }
 
 func (rd *reader) run() {
+	defer rd.recover()
 	c := rd.c
 	initTimer := time.AfterFunc(c.t.opts.InitTimeout, func() { c.Close(CloseInitTimeout, "Connection initialisation timeout") })
 	defer initTimer.Stop()
@@ -217,7 +290,9 @@ func (rd *reader) run() {
 			}
 			rd.initSeen = true
 			initTimer.Stop()
-			if !rd.init(m.Payload) {
+			ok := false
+			rd.deep(func() { ok = rd.init(m.Payload) })
+			if !ok {
 				return
 			}
 		case "ping":
@@ -236,7 +311,7 @@ func (rd *reader) run() {
 				c.Close(CloseDuplicateID, "Subscriber for "+clip(*m.ID)+" already exists")
 				return
 			}
-			rd.subscribe(*m.ID, m.Payload)
+			rd.deep(func() { rd.subscribe(*m.ID, m.Payload) })
 		case "complete":
 			if m.ID == nil {
 				c.Close(CloseBadMessage, "Invalid message received")
@@ -270,7 +345,8 @@ func (rd *reader) init(raw json.RawMessage) bool {
 		}
 	}
 	if c.t.opts.Init != nil {
-		ctx, err := c.t.opts.Init(rd.r, c, payload)
+		ctx, err := c.t.opts.Init(rd.req, c, payload)
+		rd.req = nil // a socket lives long; the request need not
 		if err != nil {
 			code, reason := CloseForbidden, "Forbidden"
 			if ce := (*CloseError)(nil); errors.As(err, &ce) {
@@ -303,7 +379,7 @@ func (rd *reader) subscribe(id string, raw json.RawMessage) {
 		return
 	}
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	params.Headers = rd.r.Header
+	params.Headers = rd.header
 	op := &operation{id: id, qid: qid}
 	if ok, full := c.add(op); !ok {
 		if full {
