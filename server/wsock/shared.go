@@ -136,16 +136,7 @@ func (g *group) run(ctx context.Context, exec graphql.GraphExecutor, rc *graphql
 				errs = errorList(recovered(ctx, rc, p))
 			}
 		}()
-		responses, ctx := exec.DispatchOperation(ctx, rc)
-		for {
-			resp := responses(ctx)
-			if resp == nil {
-				return
-			}
-			b, err := json.Marshal(resp)
-			if err != nil {
-				panic(err)
-			}
+		results(ctx, exec, rc, func(b []byte) bool {
 			var out []*operation
 			for _, m := range g.snapshot() {
 				if m.c.result(m.op, b) {
@@ -155,7 +146,8 @@ func (g *group) run(ctx context.Context, exec graphql.GraphExecutor, rc *graphql
 			for _, op := range out {
 				g.leave(op)
 			}
-		}
+			return true
+		})
 	}()
 	g.finish(errs)
 }

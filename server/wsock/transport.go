@@ -428,21 +428,33 @@ func runAlone(ctx context.Context, c *Conn, op *operation, exec graphql.GraphExe
 			c.end(op, errorList(recovered(ctx, rc, p)))
 		}
 	}()
+	ended := false
+	results(ctx, exec, rc, func(b []byte) bool {
+		ended = c.result(op, b)
+		return !ended
+	})
+	if !ended {
+		c.end(op, nil)
+	}
+}
+
+// results executes rc and hands each result, marshalled once, to deliver
+// until deliver returns false or the results end.
+func results(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.OperationContext, deliver func([]byte) bool) {
 	responses, ctx := exec.DispatchOperation(ctx, rc)
 	for {
 		resp := responses(ctx)
 		if resp == nil {
-			break
+			return
 		}
 		b, err := json.Marshal(resp)
 		if err != nil {
 			panic(err)
 		}
-		if c.result(op, b) {
+		if !deliver(b) {
 			return
 		}
 	}
-	c.end(op, nil)
 }
 
 func recovered(ctx context.Context, rc *graphql.OperationContext, p any) *gqlerror.Error {
