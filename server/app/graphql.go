@@ -90,9 +90,16 @@ func (q apq) MutateOperationParameters(ctx context.Context, params *graphql.RawP
 	return q.AutomaticPersistedQuery.MutateOperationParameters(ctx, params)
 }
 
-// markReplays sets the Idempotent-Replayed header on replayed answers.
+// markReplays sets the Idempotent-Replayed header on replayed answers. A
+// websocket has no header to set after its upgrade, and its context lives
+// as long as the socket: it must not hold the upgrade's ResponseWriter
+// (and with it net/http's connection and its 8 KiB of buffers).
 func markReplays(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocketUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx := graph.WithReplayNotice(r.Context(), func() { w.Header().Set(graph.ReplayedHeader, "true") })
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
