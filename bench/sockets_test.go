@@ -204,6 +204,11 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	// Memory again after the events and the pings: garbage collections
+	// have run since, which the first reading (just after the clients
+	// subscribed) may not have seen.
+	rssEnd, heapEnd := serverRSS(b, srv.Process.Pid), serverHeap(b, base)
+	stacksEnd := serverMetric(b, base, "go_memstats_stack_inuse_bytes")
 	for _, c := range cs {
 		c.conn.CloseNow()
 	}
@@ -223,6 +228,8 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 		n, rounds, ms(p50), ms(p99), ms(r50), ms(r99), ms(h50), ms(h99))
 	fmt.Printf("sockets: server memory per subscriber: RSS %.1f KiB, Go heap+stacks %.1f KiB (goal ≤ 50 KB); RSS %d → %d MiB; %.1f goroutines per subscriber, stacks %.1f KiB per subscriber\n",
 		rssPer/1024, heapPer/1024, rssBefore>>20, rssAfter>>20, goroutines/float64(n), stacks/float64(n)/1024)
+	fmt.Printf("sockets: the same at the end of the run: RSS %.1f KiB, Go heap+stacks %.1f KiB, stacks %.1f KiB per subscriber\n",
+		float64(rssEnd-rssBefore)/float64(n)/1024, float64(heapEnd-heapBefore)/float64(n)/1024, stacksEnd/float64(n)/1024)
 	fmt.Printf("sockets: baseline, ping to all %d sockets at once, pong round trip p50 %s, p99 %s; ratio p99 %.2f\n",
 		n, ms(e50), ms(e99), float64(p99)/float64(e99))
 	fmt.Printf("sockets: load average at the end: %s\n", loadavg())
