@@ -25,7 +25,7 @@ import (
 // scope they were computed for, so that sharing across scopes shows.
 var testSchema = gqlparser.MustLoadSchema(&ast.Source{Name: "test", Input: `
 type Query { hello: String }
-type Subscription { tick(arg: String): Tick, forbidden: Tick, big: String }
+type Subscription { tick(arg: String): Tick, forbidden: Tick, big: String, boom: String }
 type Tick { n: Int, scope: String, arg: String }
 `})
 
@@ -44,7 +44,7 @@ func (f *fakeExec) CreateOperationContext(_ context.Context, p *graphql.RawParam
 		return &graphql.OperationContext{}, errs
 	}
 	return &graphql.OperationContext{RawQuery: p.Query, OperationName: p.OperationName, Variables: p.Variables,
-		Doc: doc, Operation: doc.Operations.ForName(p.OperationName)}, nil
+		Doc: doc, Operation: doc.Operations.ForName(p.OperationName), RecoverFunc: graphql.DefaultRecover}, nil
 }
 
 func (f *fakeExec) DispatchError(_ context.Context, list gqlerror.List) *graphql.Response {
@@ -57,6 +57,8 @@ func (f *fakeExec) DispatchOperation(ctx context.Context, rc *graphql.OperationC
 	switch field.Name {
 	case "hello":
 		return graphql.OneShot(&graphql.Response{Data: json.RawMessage(`{"hello":"world"}`)}), ctx
+	case "boom":
+		panic("boom")
 	case "forbidden":
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{Message: "no", Extensions: map[string]any{"code": "FORBIDDEN"}}}}), ctx
 	case "big":
@@ -298,6 +300,10 @@ func TestOperationsOverTheSocket(t *testing.T) {
 	if m := c.read(); m.ID != "f" || m.Type != "error" || !strings.Contains(string(m.Payload), "FORBIDDEN") {
 		t.Fatalf("refusal: %s", m.raw)
 	}
+	c.send(`{"id":"p","type":"subscribe","payload":{"query":"subscription { boom }"}}`)
+	if m := c.read(); m.ID != "p" || m.Type != "error" || !strings.Contains(string(m.Payload), "internal system error") {
+		t.Fatalf("a panic: %s", m.raw)
+	}
 	c.send(`{"id":"v","type":"subscribe","payload":{"query":"subscription { nosuch }"}}`)
 	if m := c.read(); m.ID != "v" || m.Type != "error" {
 		t.Fatalf("invalid document: %s", m.raw)
@@ -337,7 +343,7 @@ func TestOperationsOverTheSocket(t *testing.T) {
 	}
 	h.exec.emit(3)
 	a, b := c.read(), c.read()
-	if a.ID == b.ID || string(a.Payload) != string(b.Payload) || h.exec.runs.Load() != 4 {
+	if a.ID == b.ID || string(a.Payload) != string(b.Payload) || h.exec.runs.Load() != 5 {
 		t.Fatalf("joined: %s and %s after %d executions", a.raw, b.raw, h.exec.runs.Load())
 	}
 }
