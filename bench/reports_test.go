@@ -202,6 +202,22 @@ func (c gqlClient) post(query string, vars map[string]any, into any) error {
 	return json.Unmarshal(out.Data, into)
 }
 
+// benchApp is Strait's HTTP handler on db with a fresh signing key, and
+// the key set that mints its tokens.
+func benchApp(b testing.TB, db *store.DB) (http.Handler, *auth.KeySet) {
+	b.Helper()
+	dir := b.TempDir()
+	if _, err := auth.GenerateKey(dir, time.Now().Add(-time.Minute)); err != nil {
+		b.Fatal(err)
+	}
+	ks, err := auth.LoadKeySet(dir, time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, _ := app.ParseConfig("bench", nil, func(string) string { return "" })
+	return app.New(cfg, db, ks, app.Options{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}).Handler(), ks
+}
+
 // loadavg is the 1-minute load average (uptime's first figure).
 func loadavg() string {
 	b, err := os.ReadFile("/proc/loadavg")
@@ -252,16 +268,8 @@ func BenchmarkMerchantReport(b *testing.B) {
 	vars := map[string]any{"from": from, "to": to, "groupBy": "DAY"}
 	q := reports.Query{From: from, To: to, GroupBy: reports.ByDay}
 
-	dir := b.TempDir()
-	if _, err := auth.GenerateKey(dir, time.Now().Add(-time.Minute)); err != nil {
-		b.Fatal(err)
-	}
-	ks, err := auth.LoadKeySet(dir, time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, _ := app.ParseConfig("bench", nil, func(string) string { return "" })
-	srv := httptest.NewServer(app.New(cfg, db, ks, app.Options{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}).Handler())
+	h, ks := benchApp(b, db)
+	srv := httptest.NewServer(h)
 	defer srv.Close()
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	if _, err := db.SQL.Exec("CREATE TABLE bench_bare (id BIGINT PRIMARY KEY, v BIGINT NOT NULL)"); err != nil {
