@@ -483,6 +483,14 @@ func BenchmarkReportRollupConsumer(b *testing.B) {
 	if int64(applied) != seq {
 		b.Fatalf("applied %d of %d events", applied, seq)
 	}
+	// Every payment counted once, in the rollups' total rows.
+	var counted int64
+	if err := db.SQL.QueryRow("SELECT COALESCE(SUM(payments), 0) FROM report_rollups WHERE merchant_id = ? AND total", m.ID).Scan(&counted); err != nil {
+		b.Fatal(err)
+	}
+	if counted != n {
+		b.Fatalf("the rollups count %d payments of %d", counted, n)
+	}
 	rate := float64(applied) / elapsed.Seconds()
 	b.ReportMetric(rate, "events/s")
 	fmt.Printf("report rollup consumer (%s): %d events of %d payments applied in %s: %.0f events/s (%.0f payments/s)\n",
