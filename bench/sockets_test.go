@@ -403,19 +403,6 @@ func serverMetric(b *testing.B, base string, names ...string) float64 {
 	return total
 }
 
-// loadavg is the machine's load average (1, 5, 15 minutes).
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {
 		return v
