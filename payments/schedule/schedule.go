@@ -1,13 +1,12 @@
-// Package schedule runs background work on a clock. A periodic job runs on
-// one replica per interval (Every): each
-// pass is claimed in the leases table by a conditional UPDATE that moves
-// the job's expiry an interval ahead only if it had passed (the settlement
-// scheduler's pattern), so of several replicas exactly one runs it. The
-// day-end close and the channel position check use it (Every); the
-// settlement, payout and reconciliation schedulers, which claim their own
-// rows, use its loop alone (Loop). A consumer of a queue (the outbox
-// relay, the webhook sender, the report rollup) drains it in steps, woken
-// by its producers or polling (Drain).
+// Package schedule runs background work on a clock. A periodic job runs
+// on one replica per interval (Every): each pass is claimed in the leases
+// table by a conditional UPDATE that moves the job's expiry an interval
+// ahead only if it had passed (the settlement scheduler's pattern), so of
+// several replicas exactly one runs it; the day-end close and the channel
+// position check run so. The settlement, payout and reconciliation
+// schedulers, which claim their own rows, use its loop alone (Loop). A
+// consumer of a queue (the outbox relay, the webhook sender, the report
+// rollup) drains it in steps, woken by its producers or polling (Drain).
 package schedule
 
 import (
