@@ -18,22 +18,15 @@ import (
 // the locks and its writes deferred to the commit.
 func postLockedAhead(t *testing.T, e env, entry ledger.Entry) (ledger.Posted, error) {
 	t.Helper()
-	if err := e.l.Prepare(sys(), entry); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := e.db.Client.Tx(sys())
-	if err != nil {
-		t.Fatal(err)
-	}
-	read, locks, err := e.l.LockAhead(entry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	own := func(ctx context.Context, c *ent.Client) error {
-		_, err := c.JournalEntry.Query().Where(journalentry.SourceID(entry.Source.ID)).IDs(ctx)
-		return err
-	}
-	posted, err := func() (ledger.Posted, error) {
+	return inOwnTx(t, e, entry, func(tx *ent.Tx) (ledger.Posted, error) {
+		read, locks, err := e.l.LockAhead(entry)
+		if err != nil {
+			return ledger.Posted{}, err
+		}
+		own := func(ctx context.Context, c *ent.Client) error {
+			_, err := c.JournalEntry.Query().Where(journalentry.SourceID(entry.Source.ID)).IDs(ctx)
+			return err
+		}
 		if err := store.ReadTogether(sys(), tx.Client(), e.db.Dialect, own, read); err != nil {
 			return ledger.Posted{}, err
 		}
@@ -42,16 +35,8 @@ func postLockedAhead(t *testing.T, e env, entry ledger.Entry) (ledger.Posted, er
 		if err != nil {
 			return ledger.Posted{}, err
 		}
-		if err := w.Flush(sys()); err != nil {
-			return ledger.Posted{}, err
-		}
-		return p[0], nil
-	}()
-	if err != nil {
-		_ = tx.Rollback()
-		return posted, err
-	}
-	return posted, tx.Commit()
+		return p[0], w.Flush(sys())
+	})
 }
 
 // TestLockAheadPostsInTwoRoundTrips: on MySQL, a record transaction that

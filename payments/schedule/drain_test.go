@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -30,7 +31,7 @@ func TestWakerNeverBlocksAndCoalesces(t *testing.T) {
 // the job's name and does not stop the loop; the loop returns when its
 // context ends.
 func TestDrainRunsOnWhileMoreWaitsThenWaitsForAWakeOrThePoll(t *testing.T) {
-	var logs syncBuffer
+	var logs bytes.Buffer // read once the loop has returned
 	wake := NewWaker()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -73,14 +74,14 @@ func TestDrainRunsOnWhileMoreWaitsThenWaitsForAWakeOrThePoll(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the wake did not run a step")
 	}
-	if out := logs.String(); !strings.Contains(out, "job=testjob") || !strings.Contains(out, "step broke") {
-		t.Fatalf("log %q, want the failed step logged with its job", out)
-	}
 	cancel()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the loop did not return after its context ended")
+	}
+	if out := logs.String(); !strings.Contains(out, "job=testjob") || !strings.Contains(out, "step broke") {
+		t.Fatalf("log %q, want the failed step logged with its job", out)
 	}
 }
 

@@ -6,28 +6,9 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// syncBuffer is a log sink safe for the loop's goroutine and the test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLoopTicksBoundsLogsAndStops: the first pass comes one interval after
 // the start, passes repeat every interval, each runs on a context bounded
@@ -37,7 +18,7 @@ func (s *syncBuffer) String() string {
 func TestLoopTicksBoundsLogsAndStops(t *testing.T) {
 	for _, timeout := range []time.Duration{0, time.Hour} {
 		const interval = 20 * time.Millisecond
-		var logs syncBuffer
+		var logs bytes.Buffer // read once the loop has returned
 		log := slog.New(slog.NewTextHandler(&logs, nil))
 		ctx, cancel := context.WithCancel(context.Background())
 		start := time.Now()
