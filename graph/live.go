@@ -180,19 +180,46 @@ func (r *Resolver) settlementRunUpdated(ctx context.Context, id *string, after *
 	if id != nil {
 		f.ObjectID = *id
 	}
-	return liveStream(ctx, r.Events, f, seq, func(_ context.Context, m events.Message) (*model.RunProgress, error) {
-		p, err := runs.Decode(m.Data)
-		if err != nil {
-			return nil, nil
+	return liveStream(ctx, r.Events, f, seq, runProgressOf)
+}
+
+// runUpdated follows one run of any kind: after the cursor, or, without
+// one, from the run's first event (a replay of what it reported so far),
+// then live.
+func (r *Resolver) runUpdated(ctx context.Context, id string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
+	seq, err := r.afterSeq(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	f := events.Filter{ObjectID: id, Types: runs.AllTypes()}
+	if after == nil {
+		first, err := r.Client.Event.Query().Where(event.ObjectID(id), event.SeqNotNil()).
+			Order(ent.Asc(event.FieldSeq)).First(viewer.SystemContext(ctx))
+		switch {
+		case ent.IsNotFound(err): // nothing published yet: live from now
+		case err != nil:
+			return nil, err
+		default:
+			seq = events.Before(*first.Seq)
 		}
-		out := &model.RunProgress{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, RunID: p.RunID, Kind: p.Kind,
-			Scope: p.Scope, Status: model.RunStatus(p.Status), Unit: p.Unit, Total: p.Total, Done: p.Done,
-			Failed: p.Failed, Skipped: p.Skipped, StartedAt: p.Started, OccurredAt: m.CreatedAt}
-		if p.Error != "" {
-			out.Error = &p.Error
-		}
-		return out, nil
-	})
+	}
+	return liveStream(ctx, r.Events, f, seq, runProgressOf)
+}
+
+// runProgressOf is a run event as the API shows it; nil for one whose
+// data cannot be read.
+func runProgressOf(_ context.Context, m events.Message) (*model.RunProgress, error) {
+	p, err := runs.Decode(m.Data)
+	if err != nil {
+		return nil, nil
+	}
+	out := &model.RunProgress{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, RunID: p.RunID, Kind: p.Kind,
+		Scope: p.Scope, Status: model.RunStatus(p.Status), Unit: p.Unit, Total: p.Total, Done: p.Done,
+		Failed: p.Failed, Skipped: p.Skipped, StartedAt: p.Started, OccurredAt: m.CreatedAt}
+	if p.Error != "" {
+		out.Error = &p.Error
+	}
+	return out, nil
 }
 
 // balanceMoves are the events after which a merchant's balances changed.

@@ -99,12 +99,28 @@ func (s *Service) writeDiscrepancies(ctx context.Context, tx *ent.Tx, runID stri
 	return nil
 }
 
-// missingTheirs finds, a page at a time, the records Strait booked on the
-// connector's receivable on the day (captures and refunds, by the ledger
-// entries effective that day) that no line of the run matched, and writes
-// a discrepancy for each. The search is an anti-join in the database, so
-// it holds one page in memory however long the day.
+// missingTheirs finds, a page at a time, the records of the day that no
+// line of the run matched, and writes a discrepancy for each: what Strait
+// booked on the connector's receivable (captures, refunds and bank account
+// verification deposits, by the ledger entries effective that day), the
+// payouts the bank took that day (missingPayouts) and the chargebacks
+// booked that day (missingChargebacks). Each search is an anti-join in the
+// database, so it holds one page in memory however long the day.
 func (s *Service) missingTheirs(ctx context.Context, runID, connector string, day time.Time, lease *time.Time) error {
+	if err := s.missingBooked(ctx, runID, connector, day, lease); err != nil {
+		return err
+	}
+	if err := s.missingPayouts(ctx, runID, connector, day, lease); err != nil {
+		return err
+	}
+	return s.missingChargebacks(ctx, runID, connector, day, lease)
+}
+
+// missingBooked is missingTheirs for what Strait booked on the connector's
+// receivable: captures, refunds and verification deposits (source
+// payout:bac_…-verifyN; a payout's own entries are found by
+// missingPayouts).
+func (s *Service) missingBooked(ctx context.Context, runID, connector string, day time.Time, lease *time.Time) error {
 	from, to := day, day.AddDate(0, 0, 1)
 	channel := posting.HasAccountWith(ledgeraccount.OwnerTypeEQ(ledgeraccount.OwnerTypeCHANNEL),
 		ledgeraccount.OwnerID(connector), ledgeraccount.KindEQ(ledgeraccount.KindRECEIVABLE))
@@ -120,7 +136,8 @@ func (s *Service) missingTheirs(ctx context.Context, runID, connector string, da
 	for {
 		q := s.cfg.Client.JournalEntry.Query().Where(
 			journalentry.EffectiveAtGTE(from), journalentry.EffectiveAtLT(to),
-			journalentry.SourceTypeIn(ledger.SourceCapture, ledger.SourceRefund),
+			journalentry.Or(journalentry.SourceTypeIn(ledger.SourceCapture, ledger.SourceRefund),
+				journalentry.And(journalentry.SourceType(ledger.SourcePayout), journalentry.SourceIDHasPrefix("bac_"))),
 			journalentry.HasPostingsWith(channel), unmatched)
 		if after != "" {
 			q = q.Where(journalentry.IDGT(after))
