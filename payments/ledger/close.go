@@ -20,8 +20,8 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
-	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/runs"
+	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
