@@ -97,32 +97,22 @@ func unmatchedBy(runID, ourType, column string) func(*sql.Selector) {
 // the bank gave it an id) that no line of the run names. A page at a time.
 func (s *Service) missingPayouts(ctx context.Context, runID, connector string, day time.Time, lease *time.Time) error {
 	from, to := day, day.AddDate(0, 0, 1)
-	after := ""
-	for {
-		q := s.cfg.Client.Payout.Query().Where(payout.Connector(connector),
+	return s.writeMissing(ctx, runID, lease, func(after string) ([]Record, string, error) {
+		ps, err := s.cfg.Client.Payout.Query().Where(payout.Connector(connector),
 			payout.SubmittedAtGTE(from), payout.SubmittedAtLT(to),
 			payout.Or(payout.StatusIn(payoutstatus.InTransit, payoutstatus.Paid),
 				payout.And(payout.StatusEQ(payoutstatus.Failed), payout.ConnectorReferenceNEQ(""))),
-			unmatchedBy(runID, ledger.SourcePayout, payout.FieldID))
-		if after != "" {
-			q = q.Where(payout.IDGT(after))
+			unmatchedBy(runID, ledger.SourcePayout, payout.FieldID), payout.IDGT(after)).
+			Order(ent.Asc(payout.FieldID)).Limit(s.cfg.PageSize).All(ctx)
+		if err != nil || len(ps) == 0 {
+			return nil, "", err
 		}
-		ps, err := q.Order(ent.Asc(payout.FieldID)).Limit(s.cfg.PageSize).All(ctx)
-		if err != nil {
-			return fmt.Errorf("recon: payouts the report lacks: %w", err)
+		recs := make([]Record, len(ps))
+		for i, p := range ps {
+			recs[i] = payoutRecord(p)
 		}
-		if len(ps) == 0 {
-			return nil
-		}
-		var w Writes
-		for _, p := range ps {
-			w.Discrepancies = append(w.Discrepancies, missingDiscrepancy(payoutRecord(p)))
-		}
-		if err := s.apply(ctx, runID, w, lease); err != nil {
-			return err
-		}
-		after = ps[len(ps)-1].ID
-	}
+		return recs, ps[len(ps)-1].ID, nil
+	})
 }
 
 // missingChargebacks writes a discrepancy for every dispute of the
@@ -136,21 +126,14 @@ func (s *Service) missingChargebacks(ctx context.Context, runID, connector strin
 		sel.Where(sql.In(sel.C(journalentry.FieldReference),
 			sql.Select(d.C(dispute.FieldID)).From(d).Where(sql.EQ(d.C(dispute.FieldConnector), connector))))
 	}
-	after := ""
-	for {
-		q := s.cfg.Client.JournalEntry.Query().Where(
+	return s.writeMissing(ctx, runID, lease, func(after string) ([]Record, string, error) {
+		es, err := s.cfg.Client.JournalEntry.Query().Where(
 			journalentry.EffectiveAtGTE(from), journalentry.EffectiveAtLT(to),
 			journalentry.SourceType(ledger.SourceDispute), journalentry.SourceIDHasSuffix("/hold"),
-			ofConnector, unmatchedBy(runID, "dispute", journalentry.FieldReference))
-		if after != "" {
-			q = q.Where(journalentry.IDGT(after))
-		}
-		es, err := q.Order(ent.Asc(journalentry.FieldID)).Limit(s.cfg.PageSize).All(ctx)
-		if err != nil {
-			return fmt.Errorf("recon: chargebacks the report lacks: %w", err)
-		}
-		if len(es) == 0 {
-			return nil
+			ofConnector, unmatchedBy(runID, "dispute", journalentry.FieldReference), journalentry.IDGT(after)).
+			Order(ent.Asc(journalentry.FieldID)).Limit(s.cfg.PageSize).All(ctx)
+		if err != nil || len(es) == 0 {
+			return nil, "", err
 		}
 		ids := make([]string, len(es))
 		for i, e := range es {
@@ -158,17 +141,14 @@ func (s *Service) missingChargebacks(ctx context.Context, runID, connector strin
 		}
 		ds, err := s.cfg.Client.Dispute.Query().Where(dispute.IDIn(ids...)).All(ctx)
 		if err != nil {
-			return fmt.Errorf("recon: disputes: %w", err)
+			return nil, "", err
 		}
-		var w Writes
-		for _, d := range ds {
-			w.Discrepancies = append(w.Discrepancies, missingDiscrepancy(disputeRecord(d)))
+		recs := make([]Record, len(ds))
+		for i, d := range ds {
+			recs[i] = disputeRecord(d)
 		}
-		if err := s.apply(ctx, runID, w, lease); err != nil {
-			return err
-		}
-		after = es[len(es)-1].ID
-	}
+		return recs, es[len(es)-1].ID, nil
+	})
 }
 
 // disputeRecord is what Strait expects a chargeback's line to say: the
