@@ -130,7 +130,7 @@ func (s *Service) missingChargebacks(ctx context.Context, runID, connector strin
 		es, err := s.cfg.Client.JournalEntry.Query().Where(
 			journalentry.EffectiveAtGTE(from), journalentry.EffectiveAtLT(to),
 			journalentry.SourceType(ledger.SourceDispute), journalentry.SourceIDHasSuffix("/hold"),
-			ofConnector, unmatchedBy(runID, "dispute", journalentry.FieldReference), journalentry.IDGT(after)).
+			ofConnector, unmatchedBy(runID, ledger.SourceDispute, journalentry.FieldReference), journalentry.IDGT(after)).
 			Order(ent.Asc(journalentry.FieldID)).Limit(s.cfg.PageSize).All(ctx)
 		if err != nil || len(es) == 0 {
 			return nil, "", err
@@ -154,5 +154,5 @@ func (s *Service) missingChargebacks(ctx context.Context, runID, connector strin
 // disputeRecord is what Strait expects a chargeback's line to say: the
 // disputed amount taken back, and the dispute's fee.
 func disputeRecord(d *ent.Dispute) Record {
-	return Record{Type: "dispute", ID: d.ID, Currency: d.Currency, Gross: -d.Amount, Fee: d.Fee}
+	return Record{Type: ledger.SourceDispute, ID: d.ID, Currency: d.Currency, Gross: -d.Amount, Fee: d.Fee}
 }
