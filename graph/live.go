@@ -178,6 +178,29 @@ func runProgress(_ context.Context, m events.Message) (*model.RunProgress, error
 	return out, nil
 }
 
+// runUpdated follows one run of any kind: after the cursor, or, without
+// one, from the run's first event (a replay of what it reported so far),
+// then live.
+func (r *Resolver) runUpdated(ctx context.Context, id string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
+	seq, err := r.afterSeq(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	f := events.Filter{ObjectID: id, Types: runs.AllTypes()}
+	if after == nil {
+		first, err := r.Client.Event.Query().Where(event.ObjectID(id), event.SeqNotNil()).
+			Order(ent.Asc(event.FieldSeq)).First(viewer.SystemContext(ctx))
+		switch {
+		case ent.IsNotFound(err): // nothing published yet: live from now
+		case err != nil:
+			return nil, err
+		default:
+			seq = events.Before(*first.Seq)
+		}
+	}
+	return liveStream(ctx, r.Events, f, seq, runProgress)
+}
+
 // balanceMoves are the events after which a merchant's balances changed.
 var balanceMoves = []string{"payment.succeeded", "refund.succeeded", "fx.", "payout.", "dispute.", "settlement."}
 
