@@ -251,7 +251,8 @@ func TestTwoReplicasShareEventsAndWebhooks(t *testing.T) {
 				t.Fatalf("waiting for %s: %v (seen %+v)", id, err, seen)
 			}
 			seen = append(seen, c)
-			if c.Payment.ID == id && c.Type == "payment.succeeded" {
+			// A sale's last event: its capture, after payment.succeeded.
+			if c.Payment.ID == id && c.Type == "payment.captured" {
 				return seen
 			}
 		}
@@ -280,6 +281,10 @@ func TestTwoReplicasShareEventsAndWebhooks(t *testing.T) {
 			t.Fatal("no webhook for the first payment")
 		}
 	}
+
+	// 1b. A merchant user disabled on A: their sockets on both replicas
+	// close with 4403 within 5 s, and B refuses their token at once.
+	disabledUserIsCutOffOnEveryReplica(t, a, b, operator, envA, merchant.CreateMerchant.ID)
 
 	// 2. A dies; payments go on through B; the client of A resumes on B.
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -348,5 +353,43 @@ func TestTwoReplicasShareEventsAndWebhooks(t *testing.T) {
 		if c != 1 {
 			t.Fatalf("event %s delivered %d times", id, c)
 		}
+	}
+}
+
+// disabledUserIsCutOffOnEveryReplica creates a merchant user on a, opens a
+// socket for them on each replica, disables them on a, and checks that
+// both sockets close with 4403 within 5 s and that b answers their next
+// HTTP call UNAUTHENTICATED.
+func disabledUserIsCutOffOnEveryReplica(t *testing.T, a, b replica, operator string, env []string, merchantID string) {
+	t.Helper()
+	var u struct{ CreateMerchantUser struct{ ID string } }
+	a.gql(t, operator, `mutation($m: ID) { createMerchantUser(input: {merchantID: $m, email: "analyst@replicas.test", role: ANALYST}) { id } }`,
+		map[string]any{"m": merchantID}, &u)
+	tok := strait(t, env, "token", "--merchant", merchantID, "--role", "analyst", "--subject", u.CreateMerchantUser.ID)
+	onA, onB := subscribe(t, a, tok, ""), subscribe(t, b, tok, "")
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	a.gql(t, operator, `mutation($id: ID!) { disableMerchantUser(id: $id) { status } }`, map[string]any{"id": u.CreateMerchantUser.ID}, nil)
+	body, _ := json.Marshal(map[string]any{"query": "{ viewer { subject } }"})
+	req, _ := http.NewRequest("POST", b.base+"/graphql", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(raw), `"UNAUTHENTICATED"`) {
+		t.Fatalf("a disabled user's call on B: %d %s", resp.StatusCode, raw)
+	}
+	for name, s := range map[string]*subscriber{"A": onA, "B": onB} {
+		_, err := s.next(5 * time.Second)
+		if code := websocket.CloseStatus(err); code != 4403 {
+			t.Fatalf("the socket on %s ended with %v (code %d), want 4403", name, err, code)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("sockets closed %s after the disable", d)
 	}
 }
