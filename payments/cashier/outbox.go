@@ -1,8 +1,6 @@
 package cashier
 
 import (
-	"time"
-
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/paymentstatus"
@@ -76,12 +74,12 @@ func attemptFailed(to attemptstatus.Status) bool {
 // A session is completed only by its payment's authorization (a session
 // has at most one payment not failed or canceled), so this is the one
 // transition of the session's row to COMPLETE (settleSessions).
-func sessionCompletedEvent(p *ent.Payment, from, to paymentstatus.Status, now time.Time) (eventRow, bool) {
+func sessionCompletedEvent(p *ent.Payment, from, to paymentstatus.Status) (eventRow, bool) {
 	if p.CheckoutSessionID == "" || sessionEffects[to] != completeSession || authorized(from) {
 		return eventRow{}, false
 	}
 	return eventRow{merchantID: p.MerchantID, typ: eventSessionCompleted, objectID: p.CheckoutSessionID, data: map[string]any{
 		"checkout_session_id": p.CheckoutSessionID, "payment_id": p.ID, "status": sessionstatus.Complete.Name(),
-		"amount": p.Amount, "currency": p.Currency, "completed_at": now.UTC().Format(time.RFC3339Nano),
+		"amount": p.Amount, "currency": p.Currency,
 	}}, true
 }

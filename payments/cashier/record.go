@@ -401,7 +401,7 @@ func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.Pay
 	if pto == paymentstatus.Succeeded {
 		w.events = append(w.events, capturedEvent(p, a, capture.amount.Minor))
 	}
-	if ev, ok := sessionCompletedEvent(p, from, pto, w.now); ok {
+	if ev, ok := sessionCompletedEvent(p, from, pto); ok {
 		w.events = append(w.events, ev)
 	}
 	if reviewed != nil {

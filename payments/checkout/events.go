@@ -31,7 +31,7 @@ const (
 func sessionEventData(sess *ent.CheckoutSession, status sessionstatus.Status) map[string]any {
 	return map[string]any{
 		"checkout_session_id": sess.ID, "status": status.Name(), "amount": sess.Amount, "currency": sess.Currency,
-		"merchant_reference": sess.MerchantReference, "expires_at": sess.ExpiresAt.UTC().Format(time.RFC3339Nano),
+		"merchant_reference": sess.MerchantReference, "expires_at": sess.ExpiresAt.UTC().Format(time.RFC3339),
 	}
 }
 
