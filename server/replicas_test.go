@@ -52,7 +52,9 @@ type replica struct {
 	logs *syncBuffer
 }
 
-func (r replica) gql(t *testing.T, cred, query string, vars map[string]any, out any) {
+// post sends a GraphQL request with cred and returns the HTTP status and
+// body.
+func (r replica) post(t *testing.T, cred, query string, vars map[string]any) (int, []byte) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest("POST", r.base+"/graphql", strings.NewReader(string(body)))
@@ -64,6 +66,12 @@ func (r replica) gql(t *testing.T, cred, query string, vars map[string]any, out 
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+func (r replica) gql(t *testing.T, cred, query string, vars map[string]any, out any) {
+	t.Helper()
+	_, raw := r.post(t, cred, query, vars)
 	var res struct {
 		Data   json.RawMessage
 		Errors []any
@@ -370,18 +378,8 @@ func disabledUserIsCutOffOnEveryReplica(t *testing.T, a, b replica, operator str
 	time.Sleep(200 * time.Millisecond)
 	start := time.Now()
 	a.gql(t, operator, `mutation($id: ID!) { disableMerchantUser(id: $id) { status } }`, map[string]any{"id": u.CreateMerchantUser.ID}, nil)
-	body, _ := json.Marshal(map[string]any{"query": "{ viewer { subject } }"})
-	req, _ := http.NewRequest("POST", b.base+"/graphql", strings.NewReader(string(body)))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(raw), `"UNAUTHENTICATED"`) {
-		t.Fatalf("a disabled user's call on B: %d %s", resp.StatusCode, raw)
+	if status, raw := b.post(t, tok, "{ viewer { subject } }", nil); status != http.StatusUnauthorized || !strings.Contains(string(raw), `"UNAUTHENTICATED"`) {
+		t.Fatalf("a disabled user's call on B: %d %s", status, raw)
 	}
 	for name, s := range map[string]*subscriber{"A": onA, "B": onB} {
 		_, err := s.next(5 * time.Second)

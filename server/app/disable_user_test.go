@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -28,7 +27,7 @@ const enableUser = `mutation($id: ID!) { enableMerchantUser(id: $id) { id status
 // themselves (BAD_USER_INPUT). On SQLite and MySQL.
 func TestADisabledMerchantUserIsCutOffAtOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e, srv := liveEnvOn(t, db)
+		e, srv := liveEnvWith(t, newEnv(t, db))
 		sys := viewer.SystemContext(context.Background())
 		userOf := func(email string) *ent.MerchantUser {
 			t.Helper()
@@ -133,19 +132,4 @@ func TestADisabledMerchantUserIsCutOffAtOnce(t *testing.T) {
 			t.Fatalf("events query: %s", r.Raw)
 		}
 	})
-}
-
-// liveEnvOn is liveEnv on db: the test env with its events running,
-// served over HTTP.
-func liveEnvOn(t *testing.T, db *store.DB) (*env, *httptest.Server) {
-	t.Helper()
-	e := newEnv(t, db)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); _ = e.app.Close() })
-	if err := e.app.StartEvents(ctx); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(e.app.Handler())
-	t.Cleanup(srv.Close)
-	return e, srv
 }
