@@ -53,15 +53,15 @@ func (l *Ledger) cutoffRead(dst *time.Time) store.Read {
 	}
 }
 
-// lockForPosting locks the accounts ids on c (unless locked holds them:
-// Locks) and reads the closed-through mark: in one round trip on MySQL
-// when it locks the accounts itself, in one more when they were locked
-// ahead. Every posting path calls it, so no entry commits into a closed
+// lockForPosting locks the accounts ids on c and reads the closed-through
+// mark, in one round trip on MySQL, unless locked holds them (Locks): the
+// lock-ahead read took both, under the same locks, and nothing is read
+// again. Every posting path calls it, so no entry commits into a closed
 // day whoever posts it.
 func (l *Ledger) lockForPosting(ctx context.Context, c *ent.Client, ids []string, locked *Locks) ([]*ent.LedgerAccount, time.Time, error) {
 	var closed time.Time
 	if rows := locked.covering(ids); rows != nil {
-		return rows, closed, l.cutoffRead(&closed)(ctx, c)
+		return rows, locked.closedThrough, nil
 	}
 	var rows []*ent.LedgerAccount
 	lock := func(ctx context.Context, c *ent.Client) (err error) {
