@@ -117,7 +117,18 @@ func (r *Resolver) checkoutSessionUpdated(ctx context.Context, after *entgql.Cur
 			return nil, nil
 		}
 		var p *ent.Payment
-		if m.ObjectID != v.SessionID {
+		if strings.HasPrefix(m.Type, "checkout_session.") {
+			if m.ObjectID != v.SessionID {
+				return nil, nil // another session's
+			}
+			// A session's completion names its payment.
+			var d struct {
+				PaymentID string `json:"payment_id"`
+			}
+			if json.Unmarshal(m.Data, &d) == nil && d.PaymentID != "" {
+				p, _ = r.Client.Payment.Get(ctx, d.PaymentID)
+			}
+		} else if m.ObjectID != v.SessionID {
 			var err error
 			if p, err = r.Client.Payment.Get(ctx, m.ObjectID); ent.IsNotFound(err) {
 				if len(foreign) < 10000 {

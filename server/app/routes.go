@@ -178,6 +178,19 @@ func (a *App) authenticate(ctx context.Context, header string) (viewer.Viewer, e
 	if err != nil {
 		return fail("jwt", payments.ErrorMessage(err))
 	}
+	if v.Kind == viewer.MerchantUser {
+		// A disabled user's tokens stop at once, on every replica: one
+		// primary-key read, as an API key's lookup.
+		active, err := a.Tenancy.UserActive(ctx, v.Subject)
+		if err != nil {
+			a.Log.WarnContext(ctx, "merchant user lookup failed", "err", err)
+			return viewer.Viewer{}, &payments.Error{Code: payments.EUNAVAILABLE,
+				Message: "could not verify the user now; try again", Err: err}
+		}
+		if !active {
+			return fail("disabled", "this user is disabled")
+		}
+	}
 	return v, nil
 }
 
