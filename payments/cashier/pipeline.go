@@ -264,12 +264,12 @@ type decided struct {
 // errors (EINVALID when no connector takes the payment).
 func (s *Service) decide(ctx context.Context, p *ent.Payment, pm PaymentMethod, amt money.Amount) (decided, error) {
 	sys := viewer.SystemContext(ctx)
-	tier, err := s.riskTier(sys, p.MerchantID)
+	mf, err := s.merchantFacts(sys, p.MerchantID)
 	if err != nil {
 		return decided{}, fmt.Errorf("confirm %s: merchant: %w", p.ID, err)
 	}
 	rp := risk.Payment{
-		ID: p.ID, MerchantID: p.MerchantID, Tier: tier, Amount: amt,
+		ID: p.ID, MerchantID: p.MerchantID, Tier: mf.tier, Amount: amt,
 		CardFingerprint: pm.CardFingerprint, BIN: pm.BIN, CardCountry: pm.CardCountry, CustomerID: p.CustomerID,
 		Email: pm.Email, IP: pm.IP, IPCountry: pm.IPCountry, BillingCountry: pm.BillingCountry,
 	}
@@ -334,30 +334,35 @@ func (s *Service) finish(ctx context.Context, att *ent.PaymentAttempt, pm Paymen
 	}
 }
 
-// tierTTL is how long a merchant's risk tier is remembered. Nothing in
-// Strait changes a tier after the merchant is created; one changed in the
-// database by hand applies within this time.
-const tierTTL = 30 * time.Second
+// merchantTTL is how long a merchant's facts (merchantFacts) are
+// remembered. Nothing in Strait changes a merchant's risk tier or country
+// after the merchant is created; one changed in the database by hand applies
+// within this time.
+const merchantTTL = 30 * time.Second
 
-type cachedTier struct {
-	tier string
-	at   time.Time
+// merchantFacts is what a confirm needs of its merchant: the risk tier
+// (lower case) for risk, and the country for the fee facts (withFeeFacts).
+type merchantFacts struct {
+	tier, country string
+	at            time.Time
 }
 
-// riskTier returns the merchant's risk tier, lower case, read at most
-// tierTTL ago.
-func (s *Service) riskTier(ctx context.Context, merchantID string) (string, error) {
+// merchantFacts returns the merchant's risk tier and country, read together
+// at most merchantTTL ago: a confirm reads its merchant at most once, and
+// usually not at all.
+func (s *Service) merchantFacts(ctx context.Context, merchantID string) (merchantFacts, error) {
 	now := s.cfg.Now()
-	if c, ok := s.tiers.Load(merchantID); ok && now.Sub(c.(cachedTier).at) < tierTTL {
-		return c.(cachedTier).tier, nil
+	if c, ok := s.merchants.Load(merchantID); ok && now.Sub(c.(merchantFacts).at) < merchantTTL {
+		return c.(merchantFacts), nil
 	}
-	m, err := s.cfg.Client.Merchant.Query().Where(merchant.ID(merchantID)).Select(merchant.FieldRiskTier).Only(ctx)
+	m, err := s.cfg.Client.Merchant.Query().Where(merchant.ID(merchantID)).
+		Select(merchant.FieldRiskTier, merchant.FieldCountry).Only(viewer.SystemContext(ctx))
 	if err != nil {
-		return "", err
+		return merchantFacts{}, err
 	}
-	tier := strings.ToLower(string(m.RiskTier))
-	s.tiers.Store(merchantID, cachedTier{tier: tier, at: now})
-	return tier, nil
+	f := merchantFacts{tier: strings.ToLower(string(m.RiskTier)), country: m.Country, at: now}
+	s.merchants.Store(merchantID, f)
+	return f, nil
 }
 
 // cascade carries what a cascade needs to call the next connector.

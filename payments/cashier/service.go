@@ -77,8 +77,9 @@ type Config struct {
 type Service struct {
 	cfg Config
 	log *slog.Logger
-	// tiers remembers merchants' risk tiers (riskTier).
-	tiers sync.Map
+	// merchants remembers merchants' risk tiers and countries
+	// (merchantFacts).
+	merchants sync.Map
 	// The executors apply the core's writes (payments/executor): each owns
 	// its step's transactions, group commit, deadlines and fallbacks.
 	//
