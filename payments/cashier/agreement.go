@@ -132,7 +132,7 @@ func agreementEvent(r connectors.Result, err error) agreementstatus.Event {
 // the agreement locked, then planAgreement.
 func (s *Service) applyAgreement(ctx context.Context, id string, ev agreementstatus.Event, code string, set map[string]any, eventID string) (*ent.Agreement, error) {
 	var out *ent.Agreement
-	err := s.apply(ctx, "agreement "+id, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+	err := s.apply(ctx, "agreement "+id, id, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		q := tx.Agreement.Query().Where(agreement.ID(id))
 		if s.cfg.Dialect == dialect.MySQL {
 			q = q.ForUpdate()

@@ -408,7 +408,7 @@ func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decis
 		return nil, err
 	}
 	var att *ent.PaymentAttempt
-	err = s.apply(ctx, "confirm "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+	err = s.apply(ctx, "confirm "+p.ID, p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		cur, err := s.lockPayment(ctx, tx, p.ID)
 		if err != nil {
 			return err

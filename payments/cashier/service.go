@@ -84,9 +84,8 @@ type Service struct {
 	// its step's transactions, group commit, deadlines and fallbacks.
 	//
 	// beginner writes new payments' first attempts (applyBegins), recorder
-	// records results (applyRecords), both group-committed; ops runs the
-	// merchant's and the janitor's operations on one payment, each in a
-	// transaction of its own (applyOp).
+	// records results (applyRecords), ops runs the merchant's and the
+	// janitor's operations on payments (applyOp), all group-committed.
 	beginner *executor.Executor[*beginReq, *ent.PaymentAttempt]
 	recorder *executor.Executor[*recordReq, recorded]
 	ops      *executor.Executor[*opReq, struct{}]
@@ -119,14 +118,15 @@ func New(cfg Config) *Service {
 		Key: func(r *beginReq) string { return r.payment.CheckoutSessionID }, Apply: s.applyBegins})
 	s.recorder = executor.New(ec, executor.Step[*recordReq, recorded]{Name: "record", Max: maxRecordBatch,
 		Key: func(r *recordReq) string { return r.attempt.PaymentID }, Apply: s.applyRecords})
-	s.ops = executor.New(ec, executor.Step[*opReq, struct{}]{Name: "operation", Max: 1, Apply: s.applyOp})
+	s.ops = executor.New(ec, executor.Step[*opReq, struct{}]{Name: "operation", Max: maxOpBatch,
+		Key: func(r *opReq) string { return r.key }, Apply: s.applyOp})
 	return s
 }
 
-// BatchStats reports the group-committed steps (attempt, record): batches
+// BatchStats reports the group-committed steps (attempt, record, operation): batches
 // run, payments in them, and time spent.
 func (s *Service) BatchStats() map[string]batch.Stats {
-	return map[string]batch.Stats{"attempt": s.beginner.Stats(), "record": s.recorder.Stats()}
+	return map[string]batch.Stats{"attempt": s.beginner.Stats(), "record": s.recorder.Stats(), "operation": s.ops.Stats()}
 }
 
 // Close stops the service's batching; results recorded after Close are
@@ -134,6 +134,7 @@ func (s *Service) BatchStats() map[string]batch.Stats {
 func (s *Service) Close() {
 	s.recorder.Close()
 	s.beginner.Close()
+	s.ops.Close()
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
