@@ -29,8 +29,8 @@ import (
 	"github.com/straitpay/strait/payments/viewer"
 )
 
-// PaymentInput creates a payment (the merchant's side of a checkout, or a
-// charge on an agreement).
+// PaymentInput creates a payment awaiting its payment method (a charge on
+// an agreement is decided by planCharge instead).
 type PaymentInput struct {
 	// MerchantID is required for operators and the system; merchant
 	// principals always create payments of their own merchant.
@@ -43,9 +43,6 @@ type PaymentInput struct {
 	MerchantReference string
 	Description       string
 	Metadata          map[string]string
-	// idempotencyKey is set for charges without a cashier, whose retries must
-	// find the first payment.
-	idempotencyKey string
 }
 
 // MaxAmountMinor bounds a single payment in minor units: 10^15 is a
@@ -98,9 +95,6 @@ func (s *Service) CreatePayment(ctx context.Context, in PaymentInput) (*ent.Paym
 	}
 	if in.Metadata != nil {
 		c.SetMetadata(in.Metadata)
-	}
-	if in.idempotencyKey != "" {
-		c.SetIdempotencyKey(in.idempotencyKey)
 	}
 	p, err := c.Save(ctx)
 	if err != nil {
