@@ -87,15 +87,7 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 	// made.
 	held := &heldCard{}
 	defer held.wipe()
-	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in, held: held}
-	if !in.Claim.Settled() {
-		req.claim = in.Claim
-	}
-	if in.Method == routing.Card && s.vault != nil {
-		if t, err := vault.ParseToken(in.CardToken); err == nil {
-			req.token = t // a malformed token is refused by cardForSession
-		}
-	}
+	req := s.confirmRequest(ctx, v, in, held)
 	for {
 		c, err := s.confirms.Do(ctx, req)
 		if refusedAlone(err) {
@@ -117,38 +109,61 @@ func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput
 			// Its transaction failed alone for no reason of its own
 			// (nothing of it was written, its claim included: perhaps a
 			// concurrent claim of its key), or its key has a record
-			// already: the
-			// key is claimed on its own, which replays, waits or refuses
-			// (idempotency.Deferred's rules), and the confirm runs again.
+			// already: the key is claimed on its own, which replays, waits
+			// or refuses (idempotency.Deferred's rules), and the confirm
+			// runs again.
 			if err := req.claim.Claim(ctx); err != nil {
 				return nil, err
 			}
 			req.claim = nil
 			continue
 		case c.refused != nil:
-			if payments.ErrorCode(c.refused) == payments.ECONFLICT {
-				// A session complete, expired or paying: perhaps this
-				// confirm's own doing, its answer lost.
-				if p, rerr := s.retryOf(ctx, v.SessionID, in.IdempotencyKey); p != nil || rerr != nil {
-					return p, rerr
-				}
-			}
-			return nil, c.refused
+			return s.refusedConfirm(ctx, v.SessionID, in.IdempotencyKey, c.refused)
 		case c.expired != nil:
-			sess, err := s.expireIfDue(ctx, c.expired)
-			if err != nil {
-				return nil, err
-			}
-			if err := checkOpen(sess); err != nil {
-				if p, rerr := s.retryOf(ctx, v.SessionID, in.IdempotencyKey); p != nil || rerr != nil {
-					return p, rerr
-				}
-				return nil, err
-			}
-			return nil, fmt.Errorf("checkout session %s: expired, yet open", sess.ID)
+			return s.refusedConfirm(ctx, v.SessionID, in.IdempotencyKey, s.expire(ctx, c.expired))
 		}
 		return s.payments.Confirm(viewer.SystemContext(ctx), c.prep)
 	}
+}
+
+// confirmRequest is cashier v's confirm for the confirm step: its claim
+// (nil when it was settled before), its card token parsed.
+func (s *Service) confirmRequest(ctx context.Context, v viewer.Viewer, in ConfirmInput, held *heldCard) *confirmReq {
+	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in, held: held}
+	if !in.Claim.Settled() {
+		req.claim = in.Claim
+	}
+	if in.Method == routing.Card && s.vault != nil {
+		if t, err := vault.ParseToken(in.CardToken); err == nil {
+			req.token = t // a malformed token is refused by cardForSession
+		}
+	}
+	return req
+}
+
+// refusedConfirm answers a confirm refused with err. A conflict (a session
+// complete, expired or paying) may be this confirm's own doing, its answer
+// lost: the payment its key made is then its answer (retryOf).
+func (s *Service) refusedConfirm(ctx context.Context, sessionID, key string, err error) (*ent.Payment, error) {
+	if payments.ErrorCode(err) == payments.ECONFLICT {
+		if p, rerr := s.retryOf(ctx, sessionID, key); p != nil || rerr != nil {
+			return p, rerr
+		}
+	}
+	return nil, err
+}
+
+// expire marks open session sess, past its expiry, expired, and returns the
+// refusal of a confirm of it.
+func (s *Service) expire(ctx context.Context, sess *ent.CheckoutSession) error {
+	sess, err := s.expireIfDue(ctx, sess)
+	if err != nil {
+		return err
+	}
+	if err := checkOpen(sess); err != nil {
+		return err
+	}
+	return fmt.Errorf("checkout session %s: past its expiry, yet open", sess.ID)
 }
 
 // refusedAlone reports whether err, a confirm step's error, is a refusal on
