@@ -8,8 +8,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,8 +23,6 @@ import (
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/tenancy"
 	"github.com/straitpay/strait/payments/viewer"
-	"github.com/straitpay/strait/server/app"
-	"github.com/straitpay/strait/server/auth"
 )
 
 // paymentsPage is the dashboard's main query: a page of 50 payments with
@@ -193,21 +189,12 @@ func seedPayments(b *testing.B, db *store.DB, rows int) (http.Handler, string, t
 		}
 	}
 	seedTaken := time.Since(start)
-	dir := b.TempDir()
-	if _, err := auth.GenerateKey(dir, time.Now().Add(-time.Minute)); err != nil {
-		b.Fatal(err)
-	}
-	ks, err := auth.LoadKeySet(dir, time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
+	h, ks := benchApp(b, db)
 	token, err := ks.Mint(viewer.Viewer{Kind: viewer.MerchantUser, Subject: "usr_bench", MerchantID: m.ID, Role: viewer.RoleAnalyst}, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg, _ := app.ParseConfig("bench", nil, func(string) string { return "" })
-	a := app.New(cfg, db, ks, app.Options{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	return a.Handler(), token, seedTaken
+	return h, token, seedTaken
 }
 
 func execBoth(ctx context.Context, db *sql.DB, q1 string, a1 []any, q2 string, a2 []any) error {

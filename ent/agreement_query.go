@@ -305,8 +305,9 @@ func (_q *AgreementQuery) Clone() *AgreementQuery {
 		withMerchant: _q.withMerchant.Clone(),
 		withCustomer: _q.withCustomer.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -640,6 +641,12 @@ func (_q *AgreementQuery) ForShare(opts ...sql.LockOption) *AgreementQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *AgreementQuery) Modify(modifiers ...func(s *sql.Selector)) *AgreementSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // AgreementGroupBy is the group-by builder for Agreement entities.
 type AgreementGroupBy struct {
 	selector
@@ -728,4 +735,10 @@ func (_s *AgreementSelect) sqlScan(ctx context.Context, root *AgreementQuery, v 
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *AgreementSelect) Modify(modifiers ...func(s *sql.Selector)) *AgreementSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

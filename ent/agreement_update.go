@@ -20,8 +20,9 @@ import (
 // AgreementUpdate is the builder for updating Agreement entities.
 type AgreementUpdate struct {
 	config
-	hooks    []Hook
-	mutation *AgreementMutation
+	hooks     []Hook
+	mutation  *AgreementMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the AgreementUpdate builder.
@@ -320,6 +321,12 @@ func (_u *AgreementUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *AgreementUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *AgreementUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *AgreementUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -400,6 +407,7 @@ func (_u *AgreementUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{agreement.Label}
@@ -415,9 +423,10 @@ func (_u *AgreementUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // AgreementUpdateOne is the builder for updating a single Agreement entity.
 type AgreementUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *AgreementMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *AgreementMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -723,6 +732,12 @@ func (_u *AgreementUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *AgreementUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *AgreementUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *AgreementUpdateOne) sqlSave(ctx context.Context) (_node *Agreement, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -820,6 +835,7 @@ func (_u *AgreementUpdateOne) sqlSave(ctx context.Context) (_node *Agreement, er
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &Agreement{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

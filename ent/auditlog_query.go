@@ -255,8 +255,9 @@ func (_q *AuditLogQuery) Clone() *AuditLogQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.AuditLog{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *AuditLogQuery) ForShare(opts ...sql.LockOption) *AuditLogQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *AuditLogQuery) Modify(modifiers ...func(s *sql.Selector)) *AuditLogSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // AuditLogGroupBy is the group-by builder for AuditLog entities.
 type AuditLogGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *AuditLogSelect) sqlScan(ctx context.Context, root *AuditLogQuery, v an
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *AuditLogSelect) Modify(modifiers ...func(s *sql.Selector)) *AuditLogSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -255,8 +255,9 @@ func (_q *BankAccountQuery) Clone() *BankAccountQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.BankAccount{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *BankAccountQuery) ForShare(opts ...sql.LockOption) *BankAccountQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *BankAccountQuery) Modify(modifiers ...func(s *sql.Selector)) *BankAccountSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // BankAccountGroupBy is the group-by builder for BankAccount entities.
 type BankAccountGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *BankAccountSelect) sqlScan(ctx context.Context, root *BankAccountQuery
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *BankAccountSelect) Modify(modifiers ...func(s *sql.Selector)) *BankAccountSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -19,8 +19,9 @@ import (
 // BankAccountUpdate is the builder for updating BankAccount entities.
 type BankAccountUpdate struct {
 	config
-	hooks    []Hook
-	mutation *BankAccountMutation
+	hooks     []Hook
+	mutation  *BankAccountMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the BankAccountUpdate builder.
@@ -169,6 +170,12 @@ func (_u *BankAccountUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *BankAccountUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *BankAccountUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *BankAccountUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -207,6 +214,7 @@ func (_u *BankAccountUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if value, ok := _u.mutation.FailureReason(); ok {
 		_spec.SetField(bankaccount.FieldFailureReason, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{bankaccount.Label}
@@ -222,9 +230,10 @@ func (_u *BankAccountUpdate) sqlSave(ctx context.Context) (_node int, err error)
 // BankAccountUpdateOne is the builder for updating a single BankAccount entity.
 type BankAccountUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *BankAccountMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *BankAccountMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -380,6 +389,12 @@ func (_u *BankAccountUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *BankAccountUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *BankAccountUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *BankAccountUpdateOne) sqlSave(ctx context.Context) (_node *BankAccount, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -435,6 +450,7 @@ func (_u *BankAccountUpdateOne) sqlSave(ctx context.Context) (_node *BankAccount
 	if value, ok := _u.mutation.FailureReason(); ok {
 		_spec.SetField(bankaccount.FieldFailureReason, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &BankAccount{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

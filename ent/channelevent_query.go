@@ -255,8 +255,9 @@ func (_q *ChannelEventQuery) Clone() *ChannelEventQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.ChannelEvent{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *ChannelEventQuery) ForShare(opts ...sql.LockOption) *ChannelEventQuery
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ChannelEventQuery) Modify(modifiers ...func(s *sql.Selector)) *ChannelEventSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ChannelEventGroupBy is the group-by builder for ChannelEvent entities.
 type ChannelEventGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *ChannelEventSelect) sqlScan(ctx context.Context, root *ChannelEventQue
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ChannelEventSelect) Modify(modifiers ...func(s *sql.Selector)) *ChannelEventSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -18,8 +18,9 @@ import (
 // ChannelEventUpdate is the builder for updating ChannelEvent entities.
 type ChannelEventUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ChannelEventMutation
+	hooks     []Hook
+	mutation  *ChannelEventMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ChannelEventUpdate builder.
@@ -144,6 +145,12 @@ func (_u *ChannelEventUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ChannelEventUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ChannelEventUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ChannelEventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -174,6 +181,7 @@ func (_u *ChannelEventUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.LastError(); ok {
 		_spec.SetField(channelevent.FieldLastError, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{channelevent.Label}
@@ -189,9 +197,10 @@ func (_u *ChannelEventUpdate) sqlSave(ctx context.Context) (_node int, err error
 // ChannelEventUpdateOne is the builder for updating a single ChannelEvent entity.
 type ChannelEventUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ChannelEventMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ChannelEventMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetProcessedAt sets the "processed_at" field.
@@ -323,6 +332,12 @@ func (_u *ChannelEventUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ChannelEventUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ChannelEventUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ChannelEventUpdateOne) sqlSave(ctx context.Context) (_node *ChannelEvent, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -370,6 +385,7 @@ func (_u *ChannelEventUpdateOne) sqlSave(ctx context.Context) (_node *ChannelEve
 	if value, ok := _u.mutation.LastError(); ok {
 		_spec.SetField(channelevent.FieldLastError, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ChannelEvent{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

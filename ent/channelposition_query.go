@@ -255,8 +255,9 @@ func (_q *ChannelPositionQuery) Clone() *ChannelPositionQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.ChannelPosition{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *ChannelPositionQuery) ForShare(opts ...sql.LockOption) *ChannelPositio
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ChannelPositionQuery) Modify(modifiers ...func(s *sql.Selector)) *ChannelPositionSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ChannelPositionGroupBy is the group-by builder for ChannelPosition entities.
 type ChannelPositionGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *ChannelPositionSelect) sqlScan(ctx context.Context, root *ChannelPosit
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ChannelPositionSelect) Modify(modifiers ...func(s *sql.Selector)) *ChannelPositionSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -18,8 +18,9 @@ import (
 // ChannelPositionUpdate is the builder for updating ChannelPosition entities.
 type ChannelPositionUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ChannelPositionMutation
+	hooks     []Hook
+	mutation  *ChannelPositionMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ChannelPositionUpdate builder.
@@ -229,6 +230,12 @@ func (_u *ChannelPositionUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ChannelPositionUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ChannelPositionUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ChannelPositionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -283,6 +290,7 @@ func (_u *ChannelPositionUpdate) sqlSave(ctx context.Context) (_node int, err er
 	if _u.mutation.CheckedAtCleared() {
 		_spec.ClearField(channelposition.FieldCheckedAt, field.TypeTime)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{channelposition.Label}
@@ -298,9 +306,10 @@ func (_u *ChannelPositionUpdate) sqlSave(ctx context.Context) (_node int, err er
 // ChannelPositionUpdateOne is the builder for updating a single ChannelPosition entity.
 type ChannelPositionUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ChannelPositionMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ChannelPositionMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -517,6 +526,12 @@ func (_u *ChannelPositionUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ChannelPositionUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ChannelPositionUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ChannelPositionUpdateOne) sqlSave(ctx context.Context) (_node *ChannelPosition, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -588,6 +603,7 @@ func (_u *ChannelPositionUpdateOne) sqlSave(ctx context.Context) (_node *Channel
 	if _u.mutation.CheckedAtCleared() {
 		_spec.ClearField(channelposition.FieldCheckedAt, field.TypeTime)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ChannelPosition{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -357,8 +357,9 @@ func (_q *CheckoutSessionQuery) Clone() *CheckoutSessionQuery {
 		withPayments: _q.withPayments.Clone(),
 		withCoupon:   _q.withCoupon.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -801,6 +802,12 @@ func (_q *CheckoutSessionQuery) ForShare(opts ...sql.LockOption) *CheckoutSessio
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *CheckoutSessionQuery) Modify(modifiers ...func(s *sql.Selector)) *CheckoutSessionSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedPayments tells the query-builder to eager-load the nodes that are connected to the "payments"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *CheckoutSessionQuery) WithNamedPayments(name string, opts ...func(*PaymentQuery)) *CheckoutSessionQuery {
@@ -903,4 +910,10 @@ func (_s *CheckoutSessionSelect) sqlScan(ctx context.Context, root *CheckoutSess
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *CheckoutSessionSelect) Modify(modifiers ...func(s *sql.Selector)) *CheckoutSessionSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

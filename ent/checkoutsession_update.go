@@ -23,8 +23,9 @@ import (
 // CheckoutSessionUpdate is the builder for updating CheckoutSession entities.
 type CheckoutSessionUpdate struct {
 	config
-	hooks    []Hook
-	mutation *CheckoutSessionMutation
+	hooks     []Hook
+	mutation  *CheckoutSessionMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the CheckoutSessionUpdate builder.
@@ -458,6 +459,12 @@ func (_u *CheckoutSessionUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *CheckoutSessionUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *CheckoutSessionUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *CheckoutSessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -644,6 +651,7 @@ func (_u *CheckoutSessionUpdate) sqlSave(ctx context.Context) (_node int, err er
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{checkoutsession.Label}
@@ -659,9 +667,10 @@ func (_u *CheckoutSessionUpdate) sqlSave(ctx context.Context) (_node int, err er
 // CheckoutSessionUpdateOne is the builder for updating a single CheckoutSession entity.
 type CheckoutSessionUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *CheckoutSessionMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *CheckoutSessionMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -1102,6 +1111,12 @@ func (_u *CheckoutSessionUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *CheckoutSessionUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *CheckoutSessionUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *CheckoutSessionUpdateOne) sqlSave(ctx context.Context) (_node *CheckoutSession, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -1305,6 +1320,7 @@ func (_u *CheckoutSessionUpdateOne) sqlSave(ctx context.Context) (_node *Checkou
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &CheckoutSession{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

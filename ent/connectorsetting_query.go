@@ -255,8 +255,9 @@ func (_q *ConnectorSettingQuery) Clone() *ConnectorSettingQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.ConnectorSetting{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *ConnectorSettingQuery) ForShare(opts ...sql.LockOption) *ConnectorSett
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ConnectorSettingQuery) Modify(modifiers ...func(s *sql.Selector)) *ConnectorSettingSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ConnectorSettingGroupBy is the group-by builder for ConnectorSetting entities.
 type ConnectorSettingGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *ConnectorSettingSelect) sqlScan(ctx context.Context, root *ConnectorSe
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ConnectorSettingSelect) Modify(modifiers ...func(s *sql.Selector)) *ConnectorSettingSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

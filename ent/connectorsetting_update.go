@@ -20,8 +20,9 @@ import (
 // ConnectorSettingUpdate is the builder for updating ConnectorSetting entities.
 type ConnectorSettingUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ConnectorSettingMutation
+	hooks     []Hook
+	mutation  *ConnectorSettingMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ConnectorSettingUpdate builder.
@@ -133,6 +134,12 @@ func (_u *ConnectorSettingUpdate) defaults() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ConnectorSettingUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ConnectorSettingUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ConnectorSettingUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(connectorsetting.Table, connectorsetting.Columns, sqlgraph.NewFieldSpec(connectorsetting.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -170,6 +177,7 @@ func (_u *ConnectorSettingUpdate) sqlSave(ctx context.Context) (_node int, err e
 	if _u.mutation.LimitsCleared() {
 		_spec.ClearField(connectorsetting.FieldLimits, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{connectorsetting.Label}
@@ -185,9 +193,10 @@ func (_u *ConnectorSettingUpdate) sqlSave(ctx context.Context) (_node int, err e
 // ConnectorSettingUpdateOne is the builder for updating a single ConnectorSetting entity.
 type ConnectorSettingUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ConnectorSettingMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ConnectorSettingMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -306,6 +315,12 @@ func (_u *ConnectorSettingUpdateOne) defaults() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ConnectorSettingUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ConnectorSettingUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ConnectorSettingUpdateOne) sqlSave(ctx context.Context) (_node *ConnectorSetting, err error) {
 	_spec := sqlgraph.NewUpdateSpec(connectorsetting.Table, connectorsetting.Columns, sqlgraph.NewFieldSpec(connectorsetting.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -360,6 +375,7 @@ func (_u *ConnectorSettingUpdateOne) sqlSave(ctx context.Context) (_node *Connec
 	if _u.mutation.LimitsCleared() {
 		_spec.ClearField(connectorsetting.FieldLimits, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ConnectorSetting{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -307,8 +307,9 @@ func (_q *CouponQuery) Clone() *CouponQuery {
 		withMerchant:    _q.withMerchant.Clone(),
 		withRedemptions: _q.withRedemptions.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -648,6 +649,12 @@ func (_q *CouponQuery) ForShare(opts ...sql.LockOption) *CouponQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *CouponQuery) Modify(modifiers ...func(s *sql.Selector)) *CouponSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedRedemptions tells the query-builder to eager-load the nodes that are connected to the "redemptions"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *CouponQuery) WithNamedRedemptions(name string, opts ...func(*CouponRedemptionQuery)) *CouponQuery {
@@ -750,4 +757,10 @@ func (_s *CouponSelect) sqlScan(ctx context.Context, root *CouponQuery, v any) e
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *CouponSelect) Modify(modifiers ...func(s *sql.Selector)) *CouponSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

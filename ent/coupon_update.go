@@ -19,8 +19,9 @@ import (
 // CouponUpdate is the builder for updating Coupon entities.
 type CouponUpdate struct {
 	config
-	hooks    []Hook
-	mutation *CouponMutation
+	hooks     []Hook
+	mutation  *CouponMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the CouponUpdate builder.
@@ -194,6 +195,12 @@ func (_u *CouponUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *CouponUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *CouponUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *CouponUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -290,6 +297,7 @@ func (_u *CouponUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{coupon.Label}
@@ -305,9 +313,10 @@ func (_u *CouponUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // CouponUpdateOne is the builder for updating a single Coupon entity.
 type CouponUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *CouponMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *CouponMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -488,6 +497,12 @@ func (_u *CouponUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *CouponUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *CouponUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *CouponUpdateOne) sqlSave(ctx context.Context) (_node *Coupon, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -601,6 +616,7 @@ func (_u *CouponUpdateOne) sqlSave(ctx context.Context) (_node *Coupon, err erro
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &Coupon{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -305,8 +305,9 @@ func (_q *CouponRedemptionQuery) Clone() *CouponRedemptionQuery {
 		withMerchant: _q.withMerchant.Clone(),
 		withCoupon:   _q.withCoupon.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -640,6 +641,12 @@ func (_q *CouponRedemptionQuery) ForShare(opts ...sql.LockOption) *CouponRedempt
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *CouponRedemptionQuery) Modify(modifiers ...func(s *sql.Selector)) *CouponRedemptionSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // CouponRedemptionGroupBy is the group-by builder for CouponRedemption entities.
 type CouponRedemptionGroupBy struct {
 	selector
@@ -728,4 +735,10 @@ func (_s *CouponRedemptionSelect) sqlScan(ctx context.Context, root *CouponRedem
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *CouponRedemptionSelect) Modify(modifiers ...func(s *sql.Selector)) *CouponRedemptionSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -18,8 +18,9 @@ import (
 // CouponRedemptionUpdate is the builder for updating CouponRedemption entities.
 type CouponRedemptionUpdate struct {
 	config
-	hooks    []Hook
-	mutation *CouponRedemptionMutation
+	hooks     []Hook
+	mutation  *CouponRedemptionMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the CouponRedemptionUpdate builder.
@@ -111,6 +112,12 @@ func (_u *CouponRedemptionUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *CouponRedemptionUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *CouponRedemptionUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *CouponRedemptionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -132,6 +139,7 @@ func (_u *CouponRedemptionUpdate) sqlSave(ctx context.Context) (_node int, err e
 	if value, ok := _u.mutation.PaymentID(); ok {
 		_spec.SetField(couponredemption.FieldPaymentID, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{couponredemption.Label}
@@ -147,9 +155,10 @@ func (_u *CouponRedemptionUpdate) sqlSave(ctx context.Context) (_node int, err e
 // CouponRedemptionUpdateOne is the builder for updating a single CouponRedemption entity.
 type CouponRedemptionUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *CouponRedemptionMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *CouponRedemptionMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -248,6 +257,12 @@ func (_u *CouponRedemptionUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *CouponRedemptionUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *CouponRedemptionUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *CouponRedemptionUpdateOne) sqlSave(ctx context.Context) (_node *CouponRedemption, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -286,6 +301,7 @@ func (_u *CouponRedemptionUpdateOne) sqlSave(ctx context.Context) (_node *Coupon
 	if value, ok := _u.mutation.PaymentID(); ok {
 		_spec.SetField(couponredemption.FieldPaymentID, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &CouponRedemption{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -307,8 +307,9 @@ func (_q *CustomerQuery) Clone() *CustomerQuery {
 		withMerchant:   _q.withMerchant.Clone(),
 		withVaultCards: _q.withVaultCards.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -651,6 +652,12 @@ func (_q *CustomerQuery) ForShare(opts ...sql.LockOption) *CustomerQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *CustomerQuery) Modify(modifiers ...func(s *sql.Selector)) *CustomerSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedVaultCards tells the query-builder to eager-load the nodes that are connected to the "vault_cards"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *CustomerQuery) WithNamedVaultCards(name string, opts ...func(*VaultCardQuery)) *CustomerQuery {
@@ -753,4 +760,10 @@ func (_s *CustomerSelect) sqlScan(ctx context.Context, root *CustomerQuery, v an
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *CustomerSelect) Modify(modifiers ...func(s *sql.Selector)) *CustomerSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -255,8 +255,9 @@ func (_q *DayCloseQuery) Clone() *DayCloseQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.DayClose{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *DayCloseQuery) ForShare(opts ...sql.LockOption) *DayCloseQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *DayCloseQuery) Modify(modifiers ...func(s *sql.Selector)) *DayCloseSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // DayCloseGroupBy is the group-by builder for DayClose entities.
 type DayCloseGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *DayCloseSelect) sqlScan(ctx context.Context, root *DayCloseQuery, v an
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *DayCloseSelect) Modify(modifiers ...func(s *sql.Selector)) *DayCloseSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -17,8 +17,9 @@ import (
 // DayCloseUpdate is the builder for updating DayClose entities.
 type DayCloseUpdate struct {
 	config
-	hooks    []Hook
-	mutation *DayCloseMutation
+	hooks     []Hook
+	mutation  *DayCloseMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the DayCloseUpdate builder.
@@ -59,6 +60,12 @@ func (_u *DayCloseUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DayCloseUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DayCloseUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DayCloseUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(dayclose.Table, dayclose.Columns, sqlgraph.NewFieldSpec(dayclose.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -68,6 +75,7 @@ func (_u *DayCloseUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{dayclose.Label}
@@ -83,9 +91,10 @@ func (_u *DayCloseUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // DayCloseUpdateOne is the builder for updating a single DayClose entity.
 type DayCloseUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *DayCloseMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *DayCloseMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the DayCloseMutation object of the builder.
@@ -133,6 +142,12 @@ func (_u *DayCloseUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DayCloseUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DayCloseUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DayCloseUpdateOne) sqlSave(ctx context.Context) (_node *DayClose, err error) {
 	_spec := sqlgraph.NewUpdateSpec(dayclose.Table, dayclose.Columns, sqlgraph.NewFieldSpec(dayclose.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -159,6 +174,7 @@ func (_u *DayCloseUpdateOne) sqlSave(ctx context.Context) (_node *DayClose, err 
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &DayClose{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

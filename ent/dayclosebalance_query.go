@@ -255,8 +255,9 @@ func (_q *DayCloseBalanceQuery) Clone() *DayCloseBalanceQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.DayCloseBalance{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *DayCloseBalanceQuery) ForShare(opts ...sql.LockOption) *DayCloseBalanc
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *DayCloseBalanceQuery) Modify(modifiers ...func(s *sql.Selector)) *DayCloseBalanceSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // DayCloseBalanceGroupBy is the group-by builder for DayCloseBalance entities.
 type DayCloseBalanceGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *DayCloseBalanceSelect) sqlScan(ctx context.Context, root *DayCloseBala
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *DayCloseBalanceSelect) Modify(modifiers ...func(s *sql.Selector)) *DayCloseBalanceSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

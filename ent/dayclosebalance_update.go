@@ -17,8 +17,9 @@ import (
 // DayCloseBalanceUpdate is the builder for updating DayCloseBalance entities.
 type DayCloseBalanceUpdate struct {
 	config
-	hooks    []Hook
-	mutation *DayCloseBalanceMutation
+	hooks     []Hook
+	mutation  *DayCloseBalanceMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the DayCloseBalanceUpdate builder.
@@ -59,6 +60,12 @@ func (_u *DayCloseBalanceUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DayCloseBalanceUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DayCloseBalanceUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DayCloseBalanceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(dayclosebalance.Table, dayclosebalance.Columns, sqlgraph.NewFieldSpec(dayclosebalance.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -68,6 +75,7 @@ func (_u *DayCloseBalanceUpdate) sqlSave(ctx context.Context) (_node int, err er
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{dayclosebalance.Label}
@@ -83,9 +91,10 @@ func (_u *DayCloseBalanceUpdate) sqlSave(ctx context.Context) (_node int, err er
 // DayCloseBalanceUpdateOne is the builder for updating a single DayCloseBalance entity.
 type DayCloseBalanceUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *DayCloseBalanceMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *DayCloseBalanceMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the DayCloseBalanceMutation object of the builder.
@@ -133,6 +142,12 @@ func (_u *DayCloseBalanceUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DayCloseBalanceUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DayCloseBalanceUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DayCloseBalanceUpdateOne) sqlSave(ctx context.Context) (_node *DayCloseBalance, err error) {
 	_spec := sqlgraph.NewUpdateSpec(dayclosebalance.Table, dayclosebalance.Columns, sqlgraph.NewFieldSpec(dayclosebalance.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -159,6 +174,7 @@ func (_u *DayCloseBalanceUpdateOne) sqlSave(ctx context.Context) (_node *DayClos
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &DayCloseBalance{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

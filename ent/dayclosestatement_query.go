@@ -255,8 +255,9 @@ func (_q *DayCloseStatementQuery) Clone() *DayCloseStatementQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.DayCloseStatement{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *DayCloseStatementQuery) ForShare(opts ...sql.LockOption) *DayCloseStat
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *DayCloseStatementQuery) Modify(modifiers ...func(s *sql.Selector)) *DayCloseStatementSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // DayCloseStatementGroupBy is the group-by builder for DayCloseStatement entities.
 type DayCloseStatementGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *DayCloseStatementSelect) sqlScan(ctx context.Context, root *DayCloseSt
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *DayCloseStatementSelect) Modify(modifiers ...func(s *sql.Selector)) *DayCloseStatementSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -17,8 +17,9 @@ import (
 // DayCloseStatementUpdate is the builder for updating DayCloseStatement entities.
 type DayCloseStatementUpdate struct {
 	config
-	hooks    []Hook
-	mutation *DayCloseStatementMutation
+	hooks     []Hook
+	mutation  *DayCloseStatementMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the DayCloseStatementUpdate builder.
@@ -59,6 +60,12 @@ func (_u *DayCloseStatementUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DayCloseStatementUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DayCloseStatementUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DayCloseStatementUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(dayclosestatement.Table, dayclosestatement.Columns, sqlgraph.NewFieldSpec(dayclosestatement.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -71,6 +78,7 @@ func (_u *DayCloseStatementUpdate) sqlSave(ctx context.Context) (_node int, err 
 	if _u.mutation.MerchantIDCleared() {
 		_spec.ClearField(dayclosestatement.FieldMerchantID, field.TypeString)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{dayclosestatement.Label}
@@ -86,9 +94,10 @@ func (_u *DayCloseStatementUpdate) sqlSave(ctx context.Context) (_node int, err 
 // DayCloseStatementUpdateOne is the builder for updating a single DayCloseStatement entity.
 type DayCloseStatementUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *DayCloseStatementMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *DayCloseStatementMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the DayCloseStatementMutation object of the builder.
@@ -136,6 +145,12 @@ func (_u *DayCloseStatementUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DayCloseStatementUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DayCloseStatementUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DayCloseStatementUpdateOne) sqlSave(ctx context.Context) (_node *DayCloseStatement, err error) {
 	_spec := sqlgraph.NewUpdateSpec(dayclosestatement.Table, dayclosestatement.Columns, sqlgraph.NewFieldSpec(dayclosestatement.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -165,6 +180,7 @@ func (_u *DayCloseStatementUpdateOne) sqlSave(ctx context.Context) (_node *DayCl
 	if _u.mutation.MerchantIDCleared() {
 		_spec.ClearField(dayclosestatement.FieldMerchantID, field.TypeString)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &DayCloseStatement{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *DiscrepancyQuery) Clone() *DiscrepancyQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.Discrepancy{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *DiscrepancyQuery) ForShare(opts ...sql.LockOption) *DiscrepancyQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *DiscrepancyQuery) Modify(modifiers ...func(s *sql.Selector)) *DiscrepancySelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // DiscrepancyGroupBy is the group-by builder for Discrepancy entities.
 type DiscrepancyGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *DiscrepancySelect) sqlScan(ctx context.Context, root *DiscrepancyQuery
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *DiscrepancySelect) Modify(modifiers ...func(s *sql.Selector)) *DiscrepancySelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -18,8 +18,9 @@ import (
 // DiscrepancyUpdate is the builder for updating Discrepancy entities.
 type DiscrepancyUpdate struct {
 	config
-	hooks    []Hook
-	mutation *DiscrepancyMutation
+	hooks     []Hook
+	mutation  *DiscrepancyMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the DiscrepancyUpdate builder.
@@ -182,6 +183,12 @@ func (_u *DiscrepancyUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DiscrepancyUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DiscrepancyUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DiscrepancyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -218,6 +225,7 @@ func (_u *DiscrepancyUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if value, ok := _u.mutation.AdjustmentEntryID(); ok {
 		_spec.SetField(discrepancy.FieldAdjustmentEntryID, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{discrepancy.Label}
@@ -233,9 +241,10 @@ func (_u *DiscrepancyUpdate) sqlSave(ctx context.Context) (_node int, err error)
 // DiscrepancyUpdateOne is the builder for updating a single Discrepancy entity.
 type DiscrepancyUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *DiscrepancyMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *DiscrepancyMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -405,6 +414,12 @@ func (_u *DiscrepancyUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DiscrepancyUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DiscrepancyUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DiscrepancyUpdateOne) sqlSave(ctx context.Context) (_node *Discrepancy, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -458,6 +473,7 @@ func (_u *DiscrepancyUpdateOne) sqlSave(ctx context.Context) (_node *Discrepancy
 	if value, ok := _u.mutation.AdjustmentEntryID(); ok {
 		_spec.SetField(discrepancy.FieldAdjustmentEntryID, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &Discrepancy{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -358,8 +358,9 @@ func (_q *DisputeQuery) Clone() *DisputeQuery {
 		withTimeline: _q.withTimeline.Clone(),
 		withFiles:    _q.withFiles.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -805,6 +806,12 @@ func (_q *DisputeQuery) ForShare(opts ...sql.LockOption) *DisputeQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *DisputeQuery) Modify(modifiers ...func(s *sql.Selector)) *DisputeSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedTimeline tells the query-builder to eager-load the nodes that are connected to the "timeline"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *DisputeQuery) WithNamedTimeline(name string, opts ...func(*DisputeEventQuery)) *DisputeQuery {
@@ -921,4 +928,10 @@ func (_s *DisputeSelect) sqlScan(ctx context.Context, root *DisputeQuery, v any)
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *DisputeSelect) Modify(modifiers ...func(s *sql.Selector)) *DisputeSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -305,8 +305,9 @@ func (_q *DisputeEventQuery) Clone() *DisputeEventQuery {
 		withMerchant: _q.withMerchant.Clone(),
 		withDispute:  _q.withDispute.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -640,6 +641,12 @@ func (_q *DisputeEventQuery) ForShare(opts ...sql.LockOption) *DisputeEventQuery
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *DisputeEventQuery) Modify(modifiers ...func(s *sql.Selector)) *DisputeEventSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // DisputeEventGroupBy is the group-by builder for DisputeEvent entities.
 type DisputeEventGroupBy struct {
 	selector
@@ -728,4 +735,10 @@ func (_s *DisputeEventSelect) sqlScan(ctx context.Context, root *DisputeEventQue
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *DisputeEventSelect) Modify(modifiers ...func(s *sql.Selector)) *DisputeEventSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

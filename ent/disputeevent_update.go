@@ -18,8 +18,9 @@ import (
 // DisputeEventUpdate is the builder for updating DisputeEvent entities.
 type DisputeEventUpdate struct {
 	config
-	hooks    []Hook
-	mutation *DisputeEventMutation
+	hooks     []Hook
+	mutation  *DisputeEventMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the DisputeEventUpdate builder.
@@ -92,6 +93,12 @@ func (_u *DisputeEventUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DisputeEventUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DisputeEventUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DisputeEventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -110,6 +117,7 @@ func (_u *DisputeEventUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if _u.mutation.ChannelEventIDCleared() {
 		_spec.ClearField(disputeevent.FieldChannelEventID, field.TypeString)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{disputeevent.Label}
@@ -125,9 +133,10 @@ func (_u *DisputeEventUpdate) sqlSave(ctx context.Context) (_node int, err error
 // DisputeEventUpdateOne is the builder for updating a single DisputeEvent entity.
 type DisputeEventUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *DisputeEventMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *DisputeEventMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -207,6 +216,12 @@ func (_u *DisputeEventUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DisputeEventUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DisputeEventUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DisputeEventUpdateOne) sqlSave(ctx context.Context) (_node *DisputeEvent, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -242,6 +257,7 @@ func (_u *DisputeEventUpdateOne) sqlSave(ctx context.Context) (_node *DisputeEve
 	if _u.mutation.ChannelEventIDCleared() {
 		_spec.ClearField(disputeevent.FieldChannelEventID, field.TypeString)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &DisputeEvent{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

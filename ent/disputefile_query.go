@@ -305,8 +305,9 @@ func (_q *DisputeFileQuery) Clone() *DisputeFileQuery {
 		withMerchant: _q.withMerchant.Clone(),
 		withDispute:  _q.withDispute.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -640,6 +641,12 @@ func (_q *DisputeFileQuery) ForShare(opts ...sql.LockOption) *DisputeFileQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *DisputeFileQuery) Modify(modifiers ...func(s *sql.Selector)) *DisputeFileSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // DisputeFileGroupBy is the group-by builder for DisputeFile entities.
 type DisputeFileGroupBy struct {
 	selector
@@ -728,4 +735,10 @@ func (_s *DisputeFileSelect) sqlScan(ctx context.Context, root *DisputeFileQuery
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *DisputeFileSelect) Modify(modifiers ...func(s *sql.Selector)) *DisputeFileSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -18,8 +18,9 @@ import (
 // DisputeFileUpdate is the builder for updating DisputeFile entities.
 type DisputeFileUpdate struct {
 	config
-	hooks    []Hook
-	mutation *DisputeFileMutation
+	hooks     []Hook
+	mutation  *DisputeFileMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the DisputeFileUpdate builder.
@@ -92,6 +93,12 @@ func (_u *DisputeFileUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DisputeFileUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DisputeFileUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DisputeFileUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -107,6 +114,7 @@ func (_u *DisputeFileUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(disputefile.FieldUpdatedAt, field.TypeTime, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{disputefile.Label}
@@ -122,9 +130,10 @@ func (_u *DisputeFileUpdate) sqlSave(ctx context.Context) (_node int, err error)
 // DisputeFileUpdateOne is the builder for updating a single DisputeFile entity.
 type DisputeFileUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *DisputeFileMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *DisputeFileMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -204,6 +213,12 @@ func (_u *DisputeFileUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *DisputeFileUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *DisputeFileUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *DisputeFileUpdateOne) sqlSave(ctx context.Context) (_node *DisputeFile, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -236,6 +251,7 @@ func (_u *DisputeFileUpdateOne) sqlSave(ctx context.Context) (_node *DisputeFile
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(disputefile.FieldUpdatedAt, field.TypeTime, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &DisputeFile{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -57,6 +57,7 @@ func main() {
 			gen.FeatureExecQuery,
 			gen.FeatureVersionedMigration,
 			gen.FeatureIntercept,
+			gen.FeatureModifier, // Modify: a report sums its rollups into SQL-side buckets (payments/reports)
 		},
 	},
 		// Strait's template overrides come after entgql so they replace its

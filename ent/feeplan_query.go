@@ -255,8 +255,9 @@ func (_q *FeePlanQuery) Clone() *FeePlanQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.FeePlan{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *FeePlanQuery) ForShare(opts ...sql.LockOption) *FeePlanQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *FeePlanQuery) Modify(modifiers ...func(s *sql.Selector)) *FeePlanSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // FeePlanGroupBy is the group-by builder for FeePlan entities.
 type FeePlanGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *FeePlanSelect) sqlScan(ctx context.Context, root *FeePlanQuery, v any)
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *FeePlanSelect) Modify(modifiers ...func(s *sql.Selector)) *FeePlanSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -18,8 +18,9 @@ import (
 // FeePlanUpdate is the builder for updating FeePlan entities.
 type FeePlanUpdate struct {
 	config
-	hooks    []Hook
-	mutation *FeePlanMutation
+	hooks     []Hook
+	mutation  *FeePlanMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the FeePlanUpdate builder.
@@ -225,6 +226,12 @@ func (_u *FeePlanUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *FeePlanUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *FeePlanUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *FeePlanUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -270,6 +277,7 @@ func (_u *FeePlanUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedCrossBorderBps(); ok {
 		_spec.AddField(feeplan.FieldCrossBorderBps, field.TypeInt64, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{feeplan.Label}
@@ -285,9 +293,10 @@ func (_u *FeePlanUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // FeePlanUpdateOne is the builder for updating a single FeePlan entity.
 type FeePlanUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *FeePlanMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *FeePlanMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -500,6 +509,12 @@ func (_u *FeePlanUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *FeePlanUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *FeePlanUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *FeePlanUpdateOne) sqlSave(ctx context.Context) (_node *FeePlan, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -562,6 +577,7 @@ func (_u *FeePlanUpdateOne) sqlSave(ctx context.Context) (_node *FeePlan, err er
 	if value, ok := _u.mutation.AddedCrossBorderBps(); ok {
 		_spec.AddField(feeplan.FieldCrossBorderBps, field.TypeInt64, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &FeePlan{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *FxQuoteQuery) Clone() *FxQuoteQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.FxQuote{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *FxQuoteQuery) ForShare(opts ...sql.LockOption) *FxQuoteQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *FxQuoteQuery) Modify(modifiers ...func(s *sql.Selector)) *FxQuoteSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // FxQuoteGroupBy is the group-by builder for FxQuote entities.
 type FxQuoteGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *FxQuoteSelect) sqlScan(ctx context.Context, root *FxQuoteQuery, v any)
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *FxQuoteSelect) Modify(modifiers ...func(s *sql.Selector)) *FxQuoteSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

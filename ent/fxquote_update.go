@@ -17,8 +17,9 @@ import (
 // FxQuoteUpdate is the builder for updating FxQuote entities.
 type FxQuoteUpdate struct {
 	config
-	hooks    []Hook
-	mutation *FxQuoteMutation
+	hooks     []Hook
+	mutation  *FxQuoteMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the FxQuoteUpdate builder.
@@ -59,6 +60,12 @@ func (_u *FxQuoteUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *FxQuoteUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *FxQuoteUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *FxQuoteUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(fxquote.Table, fxquote.Columns, sqlgraph.NewFieldSpec(fxquote.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -68,6 +75,7 @@ func (_u *FxQuoteUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{fxquote.Label}
@@ -83,9 +91,10 @@ func (_u *FxQuoteUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // FxQuoteUpdateOne is the builder for updating a single FxQuote entity.
 type FxQuoteUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *FxQuoteMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *FxQuoteMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the FxQuoteMutation object of the builder.
@@ -133,6 +142,12 @@ func (_u *FxQuoteUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *FxQuoteUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *FxQuoteUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *FxQuoteUpdateOne) sqlSave(ctx context.Context) (_node *FxQuote, err error) {
 	_spec := sqlgraph.NewUpdateSpec(fxquote.Table, fxquote.Columns, sqlgraph.NewFieldSpec(fxquote.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -159,6 +174,7 @@ func (_u *FxQuoteUpdateOne) sqlSave(ctx context.Context) (_node *FxQuote, err er
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &FxQuote{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *FxRateQuery) Clone() *FxRateQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.FxRate{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *FxRateQuery) ForShare(opts ...sql.LockOption) *FxRateQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *FxRateQuery) Modify(modifiers ...func(s *sql.Selector)) *FxRateSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // FxRateGroupBy is the group-by builder for FxRate entities.
 type FxRateGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *FxRateSelect) sqlScan(ctx context.Context, root *FxRateQuery, v any) e
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *FxRateSelect) Modify(modifiers ...func(s *sql.Selector)) *FxRateSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

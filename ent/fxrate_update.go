@@ -17,8 +17,9 @@ import (
 // FxRateUpdate is the builder for updating FxRate entities.
 type FxRateUpdate struct {
 	config
-	hooks    []Hook
-	mutation *FxRateMutation
+	hooks     []Hook
+	mutation  *FxRateMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the FxRateUpdate builder.
@@ -59,6 +60,12 @@ func (_u *FxRateUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *FxRateUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *FxRateUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *FxRateUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(fxrate.Table, fxrate.Columns, sqlgraph.NewFieldSpec(fxrate.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -68,6 +75,7 @@ func (_u *FxRateUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{fxrate.Label}
@@ -83,9 +91,10 @@ func (_u *FxRateUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // FxRateUpdateOne is the builder for updating a single FxRate entity.
 type FxRateUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *FxRateMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *FxRateMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the FxRateMutation object of the builder.
@@ -133,6 +142,12 @@ func (_u *FxRateUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *FxRateUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *FxRateUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *FxRateUpdateOne) sqlSave(ctx context.Context) (_node *FxRate, err error) {
 	_spec := sqlgraph.NewUpdateSpec(fxrate.Table, fxrate.Columns, sqlgraph.NewFieldSpec(fxrate.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -159,6 +174,7 @@ func (_u *FxRateUpdateOne) sqlSave(ctx context.Context) (_node *FxRate, err erro
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &FxRate{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -18,8 +18,9 @@ import (
 // JournalEntryUpdate is the builder for updating JournalEntry entities.
 type JournalEntryUpdate struct {
 	config
-	hooks    []Hook
-	mutation *JournalEntryMutation
+	hooks     []Hook
+	mutation  *JournalEntryMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the JournalEntryUpdate builder.
@@ -96,6 +97,12 @@ func (_u *JournalEntryUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *JournalEntryUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *JournalEntryUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *JournalEntryUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(journalentry.Table, journalentry.Columns, sqlgraph.NewFieldSpec(journalentry.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -153,6 +160,7 @@ func (_u *JournalEntryUpdate) sqlSave(ctx context.Context) (_node int, err error
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{journalentry.Label}
@@ -168,9 +176,10 @@ func (_u *JournalEntryUpdate) sqlSave(ctx context.Context) (_node int, err error
 // JournalEntryUpdateOne is the builder for updating a single JournalEntry entity.
 type JournalEntryUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *JournalEntryMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *JournalEntryMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // AddPostingIDs adds the "postings" edge to the Posting entity by IDs.
@@ -254,6 +263,12 @@ func (_u *JournalEntryUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *JournalEntryUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *JournalEntryUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *JournalEntryUpdateOne) sqlSave(ctx context.Context) (_node *JournalEntry, err error) {
 	_spec := sqlgraph.NewUpdateSpec(journalentry.Table, journalentry.Columns, sqlgraph.NewFieldSpec(journalentry.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -328,6 +343,7 @@ func (_u *JournalEntryUpdateOne) sqlSave(ctx context.Context) (_node *JournalEnt
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &JournalEntry{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

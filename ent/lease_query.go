@@ -255,8 +255,9 @@ func (_q *LeaseQuery) Clone() *LeaseQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.Lease{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *LeaseQuery) ForShare(opts ...sql.LockOption) *LeaseQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *LeaseQuery) Modify(modifiers ...func(s *sql.Selector)) *LeaseSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // LeaseGroupBy is the group-by builder for Lease entities.
 type LeaseGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *LeaseSelect) sqlScan(ctx context.Context, root *LeaseQuery, v any) err
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *LeaseSelect) Modify(modifiers ...func(s *sql.Selector)) *LeaseSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

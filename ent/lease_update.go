@@ -18,8 +18,9 @@ import (
 // LeaseUpdate is the builder for updating Lease entities.
 type LeaseUpdate struct {
 	config
-	hooks    []Hook
-	mutation *LeaseMutation
+	hooks     []Hook
+	mutation  *LeaseMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the LeaseUpdate builder.
@@ -119,6 +120,12 @@ func (_u *LeaseUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *LeaseUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *LeaseUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *LeaseUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -143,6 +150,7 @@ func (_u *LeaseUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.AddedCounter(); ok {
 		_spec.AddField(lease.FieldCounter, field.TypeInt64, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{lease.Label}
@@ -158,9 +166,10 @@ func (_u *LeaseUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // LeaseUpdateOne is the builder for updating a single Lease entity.
 type LeaseUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *LeaseMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *LeaseMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetHolder sets the "holder" field.
@@ -267,6 +276,12 @@ func (_u *LeaseUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *LeaseUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *LeaseUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *LeaseUpdateOne) sqlSave(ctx context.Context) (_node *Lease, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -308,6 +323,7 @@ func (_u *LeaseUpdateOne) sqlSave(ctx context.Context) (_node *Lease, err error)
 	if value, ok := _u.mutation.AddedCounter(); ok {
 		_spec.AddField(lease.FieldCounter, field.TypeInt64, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &Lease{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -282,8 +282,9 @@ func (_q *LedgerAccountQuery) Clone() *LedgerAccountQuery {
 		predicates:   append([]predicate.LedgerAccount{}, _q.predicates...),
 		withPostings: _q.withPostings.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -573,6 +574,12 @@ func (_q *LedgerAccountQuery) ForShare(opts ...sql.LockOption) *LedgerAccountQue
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *LedgerAccountQuery) Modify(modifiers ...func(s *sql.Selector)) *LedgerAccountSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedPostings tells the query-builder to eager-load the nodes that are connected to the "postings"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *LedgerAccountQuery) WithNamedPostings(name string, opts ...func(*PostingQuery)) *LedgerAccountQuery {
@@ -675,4 +682,10 @@ func (_s *LedgerAccountSelect) sqlScan(ctx context.Context, root *LedgerAccountQ
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *LedgerAccountSelect) Modify(modifiers ...func(s *sql.Selector)) *LedgerAccountSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -19,8 +19,9 @@ import (
 // LedgerAccountUpdate is the builder for updating LedgerAccount entities.
 type LedgerAccountUpdate struct {
 	config
-	hooks    []Hook
-	mutation *LedgerAccountMutation
+	hooks     []Hook
+	mutation  *LedgerAccountMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the LedgerAccountUpdate builder.
@@ -160,6 +161,12 @@ func (_u *LedgerAccountUpdate) defaults() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *LedgerAccountUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *LedgerAccountUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *LedgerAccountUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(ledgeraccount.Table, ledgeraccount.Columns, sqlgraph.NewFieldSpec(ledgeraccount.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -232,6 +239,7 @@ func (_u *LedgerAccountUpdate) sqlSave(ctx context.Context) (_node int, err erro
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{ledgeraccount.Label}
@@ -247,9 +255,10 @@ func (_u *LedgerAccountUpdate) sqlSave(ctx context.Context) (_node int, err erro
 // LedgerAccountUpdateOne is the builder for updating a single LedgerAccount entity.
 type LedgerAccountUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *LedgerAccountMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *LedgerAccountMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -396,6 +405,12 @@ func (_u *LedgerAccountUpdateOne) defaults() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *LedgerAccountUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *LedgerAccountUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *LedgerAccountUpdateOne) sqlSave(ctx context.Context) (_node *LedgerAccount, err error) {
 	_spec := sqlgraph.NewUpdateSpec(ledgeraccount.Table, ledgeraccount.Columns, sqlgraph.NewFieldSpec(ledgeraccount.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -485,6 +500,7 @@ func (_u *LedgerAccountUpdateOne) sqlSave(ctx context.Context) (_node *LedgerAcc
 		}
 		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &LedgerAccount{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *LedgerCutoffQuery) Clone() *LedgerCutoffQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.LedgerCutoff{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *LedgerCutoffQuery) ForShare(opts ...sql.LockOption) *LedgerCutoffQuery
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *LedgerCutoffQuery) Modify(modifiers ...func(s *sql.Selector)) *LedgerCutoffSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // LedgerCutoffGroupBy is the group-by builder for LedgerCutoff entities.
 type LedgerCutoffGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *LedgerCutoffSelect) sqlScan(ctx context.Context, root *LedgerCutoffQue
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *LedgerCutoffSelect) Modify(modifiers ...func(s *sql.Selector)) *LedgerCutoffSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

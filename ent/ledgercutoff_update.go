@@ -18,8 +18,9 @@ import (
 // LedgerCutoffUpdate is the builder for updating LedgerCutoff entities.
 type LedgerCutoffUpdate struct {
 	config
-	hooks    []Hook
-	mutation *LedgerCutoffMutation
+	hooks     []Hook
+	mutation  *LedgerCutoffMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the LedgerCutoffUpdate builder.
@@ -74,6 +75,12 @@ func (_u *LedgerCutoffUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *LedgerCutoffUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *LedgerCutoffUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *LedgerCutoffUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(ledgercutoff.Table, ledgercutoff.Columns, sqlgraph.NewFieldSpec(ledgercutoff.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -86,6 +93,7 @@ func (_u *LedgerCutoffUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.ClosedThrough(); ok {
 		_spec.SetField(ledgercutoff.FieldClosedThrough, field.TypeTime, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{ledgercutoff.Label}
@@ -101,9 +109,10 @@ func (_u *LedgerCutoffUpdate) sqlSave(ctx context.Context) (_node int, err error
 // LedgerCutoffUpdateOne is the builder for updating a single LedgerCutoff entity.
 type LedgerCutoffUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *LedgerCutoffMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *LedgerCutoffMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetClosedThrough sets the "closed_through" field.
@@ -165,6 +174,12 @@ func (_u *LedgerCutoffUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *LedgerCutoffUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *LedgerCutoffUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *LedgerCutoffUpdateOne) sqlSave(ctx context.Context) (_node *LedgerCutoff, err error) {
 	_spec := sqlgraph.NewUpdateSpec(ledgercutoff.Table, ledgercutoff.Columns, sqlgraph.NewFieldSpec(ledgercutoff.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -194,6 +209,7 @@ func (_u *LedgerCutoffUpdateOne) sqlSave(ctx context.Context) (_node *LedgerCuto
 	if value, ok := _u.mutation.ClosedThrough(); ok {
 		_spec.SetField(ledgercutoff.FieldClosedThrough, field.TypeTime, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &LedgerCutoff{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -308,8 +308,9 @@ func (_q *MerchantQuery) Clone() *MerchantQuery {
 		withUsers:   _q.withUsers.Clone(),
 		withAPIKeys: _q.withAPIKeys.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -655,6 +656,12 @@ func (_q *MerchantQuery) ForShare(opts ...sql.LockOption) *MerchantQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *MerchantQuery) Modify(modifiers ...func(s *sql.Selector)) *MerchantSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedUsers tells the query-builder to eager-load the nodes that are connected to the "users"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *MerchantQuery) WithNamedUsers(name string, opts ...func(*MerchantUserQuery)) *MerchantQuery {
@@ -771,4 +778,10 @@ func (_s *MerchantSelect) sqlScan(ctx context.Context, root *MerchantQuery, v an
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *MerchantSelect) Modify(modifiers ...func(s *sql.Selector)) *MerchantSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

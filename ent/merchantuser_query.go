@@ -280,8 +280,9 @@ func (_q *MerchantUserQuery) Clone() *MerchantUserQuery {
 		predicates:   append([]predicate.MerchantUser{}, _q.predicates...),
 		withMerchant: _q.withMerchant.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -565,6 +566,12 @@ func (_q *MerchantUserQuery) ForShare(opts ...sql.LockOption) *MerchantUserQuery
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *MerchantUserQuery) Modify(modifiers ...func(s *sql.Selector)) *MerchantUserSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // MerchantUserGroupBy is the group-by builder for MerchantUser entities.
 type MerchantUserGroupBy struct {
 	selector
@@ -653,4 +660,10 @@ func (_s *MerchantUserSelect) sqlScan(ctx context.Context, root *MerchantUserQue
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *MerchantUserSelect) Modify(modifiers ...func(s *sql.Selector)) *MerchantUserSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

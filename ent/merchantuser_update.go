@@ -18,8 +18,9 @@ import (
 // MerchantUserUpdate is the builder for updating MerchantUser entities.
 type MerchantUserUpdate struct {
 	config
-	hooks    []Hook
-	mutation *MerchantUserMutation
+	hooks     []Hook
+	mutation  *MerchantUserMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the MerchantUserUpdate builder.
@@ -165,6 +166,12 @@ func (_u *MerchantUserUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *MerchantUserUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *MerchantUserUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *MerchantUserUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -192,6 +199,7 @@ func (_u *MerchantUserUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(merchantuser.FieldStatus, field.TypeEnum, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{merchantuser.Label}
@@ -207,9 +215,10 @@ func (_u *MerchantUserUpdate) sqlSave(ctx context.Context) (_node int, err error
 // MerchantUserUpdateOne is the builder for updating a single MerchantUser entity.
 type MerchantUserUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *MerchantUserMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *MerchantUserMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -362,6 +371,12 @@ func (_u *MerchantUserUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *MerchantUserUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *MerchantUserUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *MerchantUserUpdateOne) sqlSave(ctx context.Context) (_node *MerchantUser, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -406,6 +421,7 @@ func (_u *MerchantUserUpdateOne) sqlSave(ctx context.Context) (_node *MerchantUs
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(merchantuser.FieldStatus, field.TypeEnum, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &MerchantUser{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -409,8 +409,9 @@ func (_q *PaymentQuery) Clone() *PaymentQuery {
 		withRefunds:         _q.withRefunds.Clone(),
 		withDisputes:        _q.withDisputes.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -962,6 +963,12 @@ func (_q *PaymentQuery) ForShare(opts ...sql.LockOption) *PaymentQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *PaymentQuery) Modify(modifiers ...func(s *sql.Selector)) *PaymentSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WithNamedAttempts tells the query-builder to eager-load the nodes that are connected to the "attempts"
 // edge with the given name. The optional arguments are used to configure the query builder of the edge.
 func (_q *PaymentQuery) WithNamedAttempts(name string, opts ...func(*PaymentAttemptQuery)) *PaymentQuery {
@@ -1092,4 +1099,10 @@ func (_s *PaymentSelect) sqlScan(ctx context.Context, root *PaymentQuery, v any)
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *PaymentSelect) Modify(modifiers ...func(s *sql.Selector)) *PaymentSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

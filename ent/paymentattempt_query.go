@@ -305,8 +305,9 @@ func (_q *PaymentAttemptQuery) Clone() *PaymentAttemptQuery {
 		withMerchant: _q.withMerchant.Clone(),
 		withPayment:  _q.withPayment.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -640,6 +641,12 @@ func (_q *PaymentAttemptQuery) ForShare(opts ...sql.LockOption) *PaymentAttemptQ
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *PaymentAttemptQuery) Modify(modifiers ...func(s *sql.Selector)) *PaymentAttemptSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // PaymentAttemptGroupBy is the group-by builder for PaymentAttempt entities.
 type PaymentAttemptGroupBy struct {
 	selector
@@ -728,4 +735,10 @@ func (_s *PaymentAttemptSelect) sqlScan(ctx context.Context, root *PaymentAttemp
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *PaymentAttemptSelect) Modify(modifiers ...func(s *sql.Selector)) *PaymentAttemptSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

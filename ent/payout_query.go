@@ -255,8 +255,9 @@ func (_q *PayoutQuery) Clone() *PayoutQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.Payout{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *PayoutQuery) ForShare(opts ...sql.LockOption) *PayoutQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *PayoutQuery) Modify(modifiers ...func(s *sql.Selector)) *PayoutSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // PayoutGroupBy is the group-by builder for Payout entities.
 type PayoutGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *PayoutSelect) sqlScan(ctx context.Context, root *PayoutQuery, v any) e
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *PayoutSelect) Modify(modifiers ...func(s *sql.Selector)) *PayoutSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

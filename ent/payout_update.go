@@ -19,8 +19,9 @@ import (
 // PayoutUpdate is the builder for updating Payout entities.
 type PayoutUpdate struct {
 	config
-	hooks    []Hook
-	mutation *PayoutMutation
+	hooks     []Hook
+	mutation  *PayoutMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the PayoutUpdate builder.
@@ -184,6 +185,12 @@ func (_u *PayoutUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *PayoutUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *PayoutUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *PayoutUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -223,6 +230,7 @@ func (_u *PayoutUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.NextCheckAtCleared() {
 		_spec.ClearField(payout.FieldNextCheckAt, field.TypeTime)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{payout.Label}
@@ -238,9 +246,10 @@ func (_u *PayoutUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // PayoutUpdateOne is the builder for updating a single Payout entity.
 type PayoutUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *PayoutMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *PayoutMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -411,6 +420,12 @@ func (_u *PayoutUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *PayoutUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *PayoutUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *PayoutUpdateOne) sqlSave(ctx context.Context) (_node *Payout, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -467,6 +482,7 @@ func (_u *PayoutUpdateOne) sqlSave(ctx context.Context) (_node *Payout, err erro
 	if _u.mutation.NextCheckAtCleared() {
 		_spec.ClearField(payout.FieldNextCheckAt, field.TypeTime)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &Payout{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *PayoutScheduleQuery) Clone() *PayoutScheduleQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.PayoutSchedule{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *PayoutScheduleQuery) ForShare(opts ...sql.LockOption) *PayoutScheduleQ
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *PayoutScheduleQuery) Modify(modifiers ...func(s *sql.Selector)) *PayoutScheduleSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // PayoutScheduleGroupBy is the group-by builder for PayoutSchedule entities.
 type PayoutScheduleGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *PayoutScheduleSelect) sqlScan(ctx context.Context, root *PayoutSchedul
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *PayoutScheduleSelect) Modify(modifiers ...func(s *sql.Selector)) *PayoutScheduleSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -18,8 +18,9 @@ import (
 // PayoutScheduleUpdate is the builder for updating PayoutSchedule entities.
 type PayoutScheduleUpdate struct {
 	config
-	hooks    []Hook
-	mutation *PayoutScheduleMutation
+	hooks     []Hook
+	mutation  *PayoutScheduleMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the PayoutScheduleUpdate builder.
@@ -229,6 +230,12 @@ func (_u *PayoutScheduleUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *PayoutScheduleUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *PayoutScheduleUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *PayoutScheduleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -274,6 +281,7 @@ func (_u *PayoutScheduleUpdate) sqlSave(ctx context.Context) (_node int, err err
 	if _u.mutation.NextRunAtCleared() {
 		_spec.ClearField(payoutschedule.FieldNextRunAt, field.TypeTime)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{payoutschedule.Label}
@@ -289,9 +297,10 @@ func (_u *PayoutScheduleUpdate) sqlSave(ctx context.Context) (_node int, err err
 // PayoutScheduleUpdateOne is the builder for updating a single PayoutSchedule entity.
 type PayoutScheduleUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *PayoutScheduleMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *PayoutScheduleMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -508,6 +517,12 @@ func (_u *PayoutScheduleUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *PayoutScheduleUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *PayoutScheduleUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *PayoutScheduleUpdateOne) sqlSave(ctx context.Context) (_node *PayoutSchedule, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -570,6 +585,7 @@ func (_u *PayoutScheduleUpdateOne) sqlSave(ctx context.Context) (_node *PayoutSc
 	if _u.mutation.NextRunAtCleared() {
 		_spec.ClearField(payoutschedule.FieldNextRunAt, field.TypeTime)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &PayoutSchedule{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

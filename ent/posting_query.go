@@ -305,8 +305,9 @@ func (_q *PostingQuery) Clone() *PostingQuery {
 		withEntry:   _q.withEntry.Clone(),
 		withAccount: _q.withAccount.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -640,6 +641,12 @@ func (_q *PostingQuery) ForShare(opts ...sql.LockOption) *PostingQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *PostingQuery) Modify(modifiers ...func(s *sql.Selector)) *PostingSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // PostingGroupBy is the group-by builder for Posting entities.
 type PostingGroupBy struct {
 	selector
@@ -728,4 +735,10 @@ func (_s *PostingSelect) sqlScan(ctx context.Context, root *PostingQuery, v any)
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *PostingSelect) Modify(modifiers ...func(s *sql.Selector)) *PostingSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

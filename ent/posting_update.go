@@ -17,8 +17,9 @@ import (
 // PostingUpdate is the builder for updating Posting entities.
 type PostingUpdate struct {
 	config
-	hooks    []Hook
-	mutation *PostingMutation
+	hooks     []Hook
+	mutation  *PostingMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the PostingUpdate builder.
@@ -70,6 +71,12 @@ func (_u *PostingUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *PostingUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *PostingUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *PostingUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -85,6 +92,7 @@ func (_u *PostingUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.MerchantIDCleared() {
 		_spec.ClearField(posting.FieldMerchantID, field.TypeString)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{posting.Label}
@@ -100,9 +108,10 @@ func (_u *PostingUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // PostingUpdateOne is the builder for updating a single Posting entity.
 type PostingUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *PostingMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *PostingMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the PostingMutation object of the builder.
@@ -161,6 +170,12 @@ func (_u *PostingUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *PostingUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *PostingUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *PostingUpdateOne) sqlSave(ctx context.Context) (_node *Posting, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -193,6 +208,7 @@ func (_u *PostingUpdateOne) sqlSave(ctx context.Context) (_node *Posting, err er
 	if _u.mutation.MerchantIDCleared() {
 		_spec.ClearField(posting.FieldMerchantID, field.TypeString)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &Posting{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

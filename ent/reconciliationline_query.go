@@ -255,8 +255,9 @@ func (_q *ReconciliationLineQuery) Clone() *ReconciliationLineQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.ReconciliationLine{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *ReconciliationLineQuery) ForShare(opts ...sql.LockOption) *Reconciliat
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ReconciliationLineQuery) Modify(modifiers ...func(s *sql.Selector)) *ReconciliationLineSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ReconciliationLineGroupBy is the group-by builder for ReconciliationLine entities.
 type ReconciliationLineGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *ReconciliationLineSelect) sqlScan(ctx context.Context, root *Reconcili
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ReconciliationLineSelect) Modify(modifiers ...func(s *sql.Selector)) *ReconciliationLineSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

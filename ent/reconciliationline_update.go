@@ -17,8 +17,9 @@ import (
 // ReconciliationLineUpdate is the builder for updating ReconciliationLine entities.
 type ReconciliationLineUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ReconciliationLineMutation
+	hooks     []Hook
+	mutation  *ReconciliationLineMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ReconciliationLineUpdate builder.
@@ -59,6 +60,12 @@ func (_u *ReconciliationLineUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReconciliationLineUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReconciliationLineUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReconciliationLineUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(reconciliationline.Table, reconciliationline.Columns, sqlgraph.NewFieldSpec(reconciliationline.FieldID, field.TypeInt))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -68,6 +75,7 @@ func (_u *ReconciliationLineUpdate) sqlSave(ctx context.Context) (_node int, err
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{reconciliationline.Label}
@@ -83,9 +91,10 @@ func (_u *ReconciliationLineUpdate) sqlSave(ctx context.Context) (_node int, err
 // ReconciliationLineUpdateOne is the builder for updating a single ReconciliationLine entity.
 type ReconciliationLineUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ReconciliationLineMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ReconciliationLineMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the ReconciliationLineMutation object of the builder.
@@ -133,6 +142,12 @@ func (_u *ReconciliationLineUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReconciliationLineUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReconciliationLineUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReconciliationLineUpdateOne) sqlSave(ctx context.Context) (_node *ReconciliationLine, err error) {
 	_spec := sqlgraph.NewUpdateSpec(reconciliationline.Table, reconciliationline.Columns, sqlgraph.NewFieldSpec(reconciliationline.FieldID, field.TypeInt))
 	id, ok := _u.mutation.ID()
@@ -159,6 +174,7 @@ func (_u *ReconciliationLineUpdateOne) sqlSave(ctx context.Context) (_node *Reco
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ReconciliationLine{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *ReconciliationRunQuery) Clone() *ReconciliationRunQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.ReconciliationRun{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *ReconciliationRunQuery) ForShare(opts ...sql.LockOption) *Reconciliati
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ReconciliationRunQuery) Modify(modifiers ...func(s *sql.Selector)) *ReconciliationRunSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ReconciliationRunGroupBy is the group-by builder for ReconciliationRun entities.
 type ReconciliationRunGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *ReconciliationRunSelect) sqlScan(ctx context.Context, root *Reconcilia
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ReconciliationRunSelect) Modify(modifiers ...func(s *sql.Selector)) *ReconciliationRunSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

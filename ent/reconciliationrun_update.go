@@ -18,8 +18,9 @@ import (
 // ReconciliationRunUpdate is the builder for updating ReconciliationRun entities.
 type ReconciliationRunUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ReconciliationRunMutation
+	hooks     []Hook
+	mutation  *ReconciliationRunMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ReconciliationRunUpdate builder.
@@ -197,6 +198,12 @@ func (_u *ReconciliationRunUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReconciliationRunUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReconciliationRunUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReconciliationRunUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -242,6 +249,7 @@ func (_u *ReconciliationRunUpdate) sqlSave(ctx context.Context) (_node int, err 
 	if _u.mutation.FinishedAtCleared() {
 		_spec.ClearField(reconciliationrun.FieldFinishedAt, field.TypeTime)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{reconciliationrun.Label}
@@ -257,9 +265,10 @@ func (_u *ReconciliationRunUpdate) sqlSave(ctx context.Context) (_node int, err 
 // ReconciliationRunUpdateOne is the builder for updating a single ReconciliationRun entity.
 type ReconciliationRunUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ReconciliationRunMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ReconciliationRunMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -444,6 +453,12 @@ func (_u *ReconciliationRunUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReconciliationRunUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReconciliationRunUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReconciliationRunUpdateOne) sqlSave(ctx context.Context) (_node *ReconciliationRun, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -506,6 +521,7 @@ func (_u *ReconciliationRunUpdateOne) sqlSave(ctx context.Context) (_node *Recon
 	if _u.mutation.FinishedAtCleared() {
 		_spec.ClearField(reconciliationrun.FieldFinishedAt, field.TypeTime)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ReconciliationRun{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

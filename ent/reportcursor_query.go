@@ -255,8 +255,9 @@ func (_q *ReportCursorQuery) Clone() *ReportCursorQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.ReportCursor{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *ReportCursorQuery) ForShare(opts ...sql.LockOption) *ReportCursorQuery
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ReportCursorQuery) Modify(modifiers ...func(s *sql.Selector)) *ReportCursorSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ReportCursorGroupBy is the group-by builder for ReportCursor entities.
 type ReportCursorGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *ReportCursorSelect) sqlScan(ctx context.Context, root *ReportCursorQue
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ReportCursorSelect) Modify(modifiers ...func(s *sql.Selector)) *ReportCursorSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -17,8 +17,9 @@ import (
 // ReportCursorUpdate is the builder for updating ReportCursor entities.
 type ReportCursorUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ReportCursorMutation
+	hooks     []Hook
+	mutation  *ReportCursorMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ReportCursorUpdate builder.
@@ -80,6 +81,12 @@ func (_u *ReportCursorUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReportCursorUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReportCursorUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReportCursorUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(reportcursor.Table, reportcursor.Columns, sqlgraph.NewFieldSpec(reportcursor.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -95,6 +102,7 @@ func (_u *ReportCursorUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.AddedSeq(); ok {
 		_spec.AddField(reportcursor.FieldSeq, field.TypeInt64, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{reportcursor.Label}
@@ -110,9 +118,10 @@ func (_u *ReportCursorUpdate) sqlSave(ctx context.Context) (_node int, err error
 // ReportCursorUpdateOne is the builder for updating a single ReportCursor entity.
 type ReportCursorUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ReportCursorMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ReportCursorMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetSeq sets the "seq" field.
@@ -181,6 +190,12 @@ func (_u *ReportCursorUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReportCursorUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReportCursorUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReportCursorUpdateOne) sqlSave(ctx context.Context) (_node *ReportCursor, err error) {
 	_spec := sqlgraph.NewUpdateSpec(reportcursor.Table, reportcursor.Columns, sqlgraph.NewFieldSpec(reportcursor.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -213,6 +228,7 @@ func (_u *ReportCursorUpdateOne) sqlSave(ctx context.Context) (_node *ReportCurs
 	if value, ok := _u.mutation.AddedSeq(); ok {
 		_spec.AddField(reportcursor.FieldSeq, field.TypeInt64, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ReportCursor{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

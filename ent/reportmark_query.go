@@ -255,8 +255,9 @@ func (_q *ReportMarkQuery) Clone() *ReportMarkQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.ReportMark{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -464,6 +465,12 @@ func (_q *ReportMarkQuery) ForShare(opts ...sql.LockOption) *ReportMarkQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ReportMarkQuery) Modify(modifiers ...func(s *sql.Selector)) *ReportMarkSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ReportMarkGroupBy is the group-by builder for ReportMark entities.
 type ReportMarkGroupBy struct {
 	selector
@@ -552,4 +559,10 @@ func (_s *ReportMarkSelect) sqlScan(ctx context.Context, root *ReportMarkQuery, 
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ReportMarkSelect) Modify(modifiers ...func(s *sql.Selector)) *ReportMarkSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -17,8 +17,9 @@ import (
 // ReportMarkUpdate is the builder for updating ReportMark entities.
 type ReportMarkUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ReportMarkMutation
+	hooks     []Hook
+	mutation  *ReportMarkMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ReportMarkUpdate builder.
@@ -59,6 +60,12 @@ func (_u *ReportMarkUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReportMarkUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReportMarkUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReportMarkUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(reportmark.Table, reportmark.Columns, sqlgraph.NewFieldSpec(reportmark.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -68,6 +75,7 @@ func (_u *ReportMarkUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{reportmark.Label}
@@ -83,9 +91,10 @@ func (_u *ReportMarkUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 // ReportMarkUpdateOne is the builder for updating a single ReportMark entity.
 type ReportMarkUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ReportMarkMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ReportMarkMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the ReportMarkMutation object of the builder.
@@ -133,6 +142,12 @@ func (_u *ReportMarkUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReportMarkUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReportMarkUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReportMarkUpdateOne) sqlSave(ctx context.Context) (_node *ReportMark, err error) {
 	_spec := sqlgraph.NewUpdateSpec(reportmark.Table, reportmark.Columns, sqlgraph.NewFieldSpec(reportmark.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -159,6 +174,7 @@ func (_u *ReportMarkUpdateOne) sqlSave(ctx context.Context) (_node *ReportMark, 
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ReportMark{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

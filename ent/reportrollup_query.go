@@ -255,8 +255,9 @@ func (_q *ReportRollupQuery) Clone() *ReportRollupQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.ReportRollup{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *ReportRollupQuery) ForShare(opts ...sql.LockOption) *ReportRollupQuery
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *ReportRollupQuery) Modify(modifiers ...func(s *sql.Selector)) *ReportRollupSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // ReportRollupGroupBy is the group-by builder for ReportRollup entities.
 type ReportRollupGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *ReportRollupSelect) sqlScan(ctx context.Context, root *ReportRollupQue
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *ReportRollupSelect) Modify(modifiers ...func(s *sql.Selector)) *ReportRollupSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -17,8 +17,9 @@ import (
 // ReportRollupUpdate is the builder for updating ReportRollup entities.
 type ReportRollupUpdate struct {
 	config
-	hooks    []Hook
-	mutation *ReportRollupMutation
+	hooks     []Hook
+	mutation  *ReportRollupMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the ReportRollupUpdate builder.
@@ -290,6 +291,12 @@ func (_u *ReportRollupUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReportRollupUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReportRollupUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReportRollupUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(reportrollup.Table, reportrollup.Columns, sqlgraph.NewFieldSpec(reportrollup.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -365,6 +372,7 @@ func (_u *ReportRollupUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.AddedDisputed(); ok {
 		_spec.AddField(reportrollup.FieldDisputed, field.TypeInt64, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{reportrollup.Label}
@@ -380,9 +388,10 @@ func (_u *ReportRollupUpdate) sqlSave(ctx context.Context) (_node int, err error
 // ReportRollupUpdateOne is the builder for updating a single ReportRollup entity.
 type ReportRollupUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *ReportRollupMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *ReportRollupMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetPayments sets the "payments" field.
@@ -661,6 +670,12 @@ func (_u *ReportRollupUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *ReportRollupUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ReportRollupUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *ReportRollupUpdateOne) sqlSave(ctx context.Context) (_node *ReportRollup, err error) {
 	_spec := sqlgraph.NewUpdateSpec(reportrollup.Table, reportrollup.Columns, sqlgraph.NewFieldSpec(reportrollup.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -753,6 +768,7 @@ func (_u *ReportRollupUpdateOne) sqlSave(ctx context.Context) (_node *ReportRoll
 	if value, ok := _u.mutation.AddedDisputed(); ok {
 		_spec.AddField(reportrollup.FieldDisputed, field.TypeInt64, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &ReportRollup{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *RiskCounterQuery) Clone() *RiskCounterQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.RiskCounter{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *RiskCounterQuery) ForShare(opts ...sql.LockOption) *RiskCounterQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *RiskCounterQuery) Modify(modifiers ...func(s *sql.Selector)) *RiskCounterSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // RiskCounterGroupBy is the group-by builder for RiskCounter entities.
 type RiskCounterGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *RiskCounterSelect) sqlScan(ctx context.Context, root *RiskCounterQuery
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *RiskCounterSelect) Modify(modifiers ...func(s *sql.Selector)) *RiskCounterSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -17,8 +17,9 @@ import (
 // RiskCounterUpdate is the builder for updating RiskCounter entities.
 type RiskCounterUpdate struct {
 	config
-	hooks    []Hook
-	mutation *RiskCounterMutation
+	hooks     []Hook
+	mutation  *RiskCounterMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the RiskCounterUpdate builder.
@@ -59,6 +60,12 @@ func (_u *RiskCounterUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *RiskCounterUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *RiskCounterUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *RiskCounterUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(riskcounter.Table, riskcounter.Columns, sqlgraph.NewFieldSpec(riskcounter.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -68,6 +75,7 @@ func (_u *RiskCounterUpdate) sqlSave(ctx context.Context) (_node int, err error)
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{riskcounter.Label}
@@ -83,9 +91,10 @@ func (_u *RiskCounterUpdate) sqlSave(ctx context.Context) (_node int, err error)
 // RiskCounterUpdateOne is the builder for updating a single RiskCounter entity.
 type RiskCounterUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *RiskCounterMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *RiskCounterMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the RiskCounterMutation object of the builder.
@@ -133,6 +142,12 @@ func (_u *RiskCounterUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *RiskCounterUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *RiskCounterUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *RiskCounterUpdateOne) sqlSave(ctx context.Context) (_node *RiskCounter, err error) {
 	_spec := sqlgraph.NewUpdateSpec(riskcounter.Table, riskcounter.Columns, sqlgraph.NewFieldSpec(riskcounter.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -159,6 +174,7 @@ func (_u *RiskCounterUpdateOne) sqlSave(ctx context.Context) (_node *RiskCounter
 			}
 		}
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &RiskCounter{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *RiskRuleQuery) Clone() *RiskRuleQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.RiskRule{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *RiskRuleQuery) ForShare(opts ...sql.LockOption) *RiskRuleQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *RiskRuleQuery) Modify(modifiers ...func(s *sql.Selector)) *RiskRuleSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // RiskRuleGroupBy is the group-by builder for RiskRule entities.
 type RiskRuleGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *RiskRuleSelect) sqlScan(ctx context.Context, root *RiskRuleQuery, v an
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *RiskRuleSelect) Modify(modifiers ...func(s *sql.Selector)) *RiskRuleSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

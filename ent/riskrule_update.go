@@ -18,8 +18,9 @@ import (
 // RiskRuleUpdate is the builder for updating RiskRule entities.
 type RiskRuleUpdate struct {
 	config
-	hooks    []Hook
-	mutation *RiskRuleMutation
+	hooks     []Hook
+	mutation  *RiskRuleMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the RiskRuleUpdate builder.
@@ -209,6 +210,12 @@ func (_u *RiskRuleUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *RiskRuleUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *RiskRuleUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *RiskRuleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -251,6 +258,7 @@ func (_u *RiskRuleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.ParamsCleared() {
 		_spec.ClearField(riskrule.FieldParams, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{riskrule.Label}
@@ -266,9 +274,10 @@ func (_u *RiskRuleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // RiskRuleUpdateOne is the builder for updating a single RiskRule entity.
 type RiskRuleUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *RiskRuleMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *RiskRuleMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -465,6 +474,12 @@ func (_u *RiskRuleUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *RiskRuleUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *RiskRuleUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *RiskRuleUpdateOne) sqlSave(ctx context.Context) (_node *RiskRule, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -524,6 +539,7 @@ func (_u *RiskRuleUpdateOne) sqlSave(ctx context.Context) (_node *RiskRule, err 
 	if _u.mutation.ParamsCleared() {
 		_spec.ClearField(riskrule.FieldParams, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &RiskRule{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *RoutingRuleQuery) Clone() *RoutingRuleQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.RoutingRule{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *RoutingRuleQuery) ForShare(opts ...sql.LockOption) *RoutingRuleQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *RoutingRuleQuery) Modify(modifiers ...func(s *sql.Selector)) *RoutingRuleSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // RoutingRuleGroupBy is the group-by builder for RoutingRule entities.
 type RoutingRuleGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *RoutingRuleSelect) sqlScan(ctx context.Context, root *RoutingRuleQuery
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *RoutingRuleSelect) Modify(modifiers ...func(s *sql.Selector)) *RoutingRuleSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -19,8 +19,9 @@ import (
 // RoutingRuleUpdate is the builder for updating RoutingRule entities.
 type RoutingRuleUpdate struct {
 	config
-	hooks    []Hook
-	mutation *RoutingRuleMutation
+	hooks     []Hook
+	mutation  *RoutingRuleMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the RoutingRuleUpdate builder.
@@ -165,6 +166,12 @@ func (_u *RoutingRuleUpdate) defaults() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *RoutingRuleUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *RoutingRuleUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *RoutingRuleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(routingrule.Table, routingrule.Columns, sqlgraph.NewFieldSpec(routingrule.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -214,6 +221,7 @@ func (_u *RoutingRuleUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if _u.mutation.SplitCleared() {
 		_spec.ClearField(routingrule.FieldSplit, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{routingrule.Label}
@@ -229,9 +237,10 @@ func (_u *RoutingRuleUpdate) sqlSave(ctx context.Context) (_node int, err error)
 // RoutingRuleUpdateOne is the builder for updating a single RoutingRule entity.
 type RoutingRuleUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *RoutingRuleMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *RoutingRuleMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -383,6 +392,12 @@ func (_u *RoutingRuleUpdateOne) defaults() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *RoutingRuleUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *RoutingRuleUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *RoutingRuleUpdateOne) sqlSave(ctx context.Context) (_node *RoutingRule, err error) {
 	_spec := sqlgraph.NewUpdateSpec(routingrule.Table, routingrule.Columns, sqlgraph.NewFieldSpec(routingrule.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -449,6 +464,7 @@ func (_u *RoutingRuleUpdateOne) sqlSave(ctx context.Context) (_node *RoutingRule
 	if _u.mutation.SplitCleared() {
 		_spec.ClearField(routingrule.FieldSplit, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &RoutingRule{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

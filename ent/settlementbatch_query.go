@@ -255,8 +255,9 @@ func (_q *SettlementBatchQuery) Clone() *SettlementBatchQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.SettlementBatch{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *SettlementBatchQuery) ForShare(opts ...sql.LockOption) *SettlementBatc
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *SettlementBatchQuery) Modify(modifiers ...func(s *sql.Selector)) *SettlementBatchSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // SettlementBatchGroupBy is the group-by builder for SettlementBatch entities.
 type SettlementBatchGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *SettlementBatchSelect) sqlScan(ctx context.Context, root *SettlementBa
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *SettlementBatchSelect) Modify(modifiers ...func(s *sql.Selector)) *SettlementBatchSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -17,8 +17,9 @@ import (
 // SettlementBatchUpdate is the builder for updating SettlementBatch entities.
 type SettlementBatchUpdate struct {
 	config
-	hooks    []Hook
-	mutation *SettlementBatchMutation
+	hooks     []Hook
+	mutation  *SettlementBatchMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the SettlementBatchUpdate builder.
@@ -59,6 +60,12 @@ func (_u *SettlementBatchUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SettlementBatchUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SettlementBatchUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SettlementBatchUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(settlementbatch.Table, settlementbatch.Columns, sqlgraph.NewFieldSpec(settlementbatch.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -77,6 +84,7 @@ func (_u *SettlementBatchUpdate) sqlSave(ctx context.Context) (_node int, err er
 	if _u.mutation.ReserveReleasedCleared() {
 		_spec.ClearField(settlementbatch.FieldReserveReleased, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{settlementbatch.Label}
@@ -92,9 +100,10 @@ func (_u *SettlementBatchUpdate) sqlSave(ctx context.Context) (_node int, err er
 // SettlementBatchUpdateOne is the builder for updating a single SettlementBatch entity.
 type SettlementBatchUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *SettlementBatchMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *SettlementBatchMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the SettlementBatchMutation object of the builder.
@@ -142,6 +151,12 @@ func (_u *SettlementBatchUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SettlementBatchUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SettlementBatchUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SettlementBatchUpdateOne) sqlSave(ctx context.Context) (_node *SettlementBatch, err error) {
 	_spec := sqlgraph.NewUpdateSpec(settlementbatch.Table, settlementbatch.Columns, sqlgraph.NewFieldSpec(settlementbatch.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -177,6 +192,7 @@ func (_u *SettlementBatchUpdateOne) sqlSave(ctx context.Context) (_node *Settlem
 	if _u.mutation.ReserveReleasedCleared() {
 		_spec.ClearField(settlementbatch.FieldReserveReleased, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &SettlementBatch{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *SettlementLineQuery) Clone() *SettlementLineQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.SettlementLine{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *SettlementLineQuery) ForShare(opts ...sql.LockOption) *SettlementLineQ
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *SettlementLineQuery) Modify(modifiers ...func(s *sql.Selector)) *SettlementLineSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // SettlementLineGroupBy is the group-by builder for SettlementLine entities.
 type SettlementLineGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *SettlementLineSelect) sqlScan(ctx context.Context, root *SettlementLin
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *SettlementLineSelect) Modify(modifiers ...func(s *sql.Selector)) *SettlementLineSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

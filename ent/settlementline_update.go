@@ -17,8 +17,9 @@ import (
 // SettlementLineUpdate is the builder for updating SettlementLine entities.
 type SettlementLineUpdate struct {
 	config
-	hooks    []Hook
-	mutation *SettlementLineMutation
+	hooks     []Hook
+	mutation  *SettlementLineMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the SettlementLineUpdate builder.
@@ -59,6 +60,12 @@ func (_u *SettlementLineUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SettlementLineUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SettlementLineUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SettlementLineUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	_spec := sqlgraph.NewUpdateSpec(settlementline.Table, settlementline.Columns, sqlgraph.NewFieldSpec(settlementline.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
@@ -71,6 +78,7 @@ func (_u *SettlementLineUpdate) sqlSave(ctx context.Context) (_node int, err err
 	if _u.mutation.SplitsCleared() {
 		_spec.ClearField(settlementline.FieldSplits, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{settlementline.Label}
@@ -86,9 +94,10 @@ func (_u *SettlementLineUpdate) sqlSave(ctx context.Context) (_node int, err err
 // SettlementLineUpdateOne is the builder for updating a single SettlementLine entity.
 type SettlementLineUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *SettlementLineMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *SettlementLineMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Mutation returns the SettlementLineMutation object of the builder.
@@ -136,6 +145,12 @@ func (_u *SettlementLineUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SettlementLineUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SettlementLineUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SettlementLineUpdateOne) sqlSave(ctx context.Context) (_node *SettlementLine, err error) {
 	_spec := sqlgraph.NewUpdateSpec(settlementline.Table, settlementline.Columns, sqlgraph.NewFieldSpec(settlementline.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
@@ -165,6 +180,7 @@ func (_u *SettlementLineUpdateOne) sqlSave(ctx context.Context) (_node *Settleme
 	if _u.mutation.SplitsCleared() {
 		_spec.ClearField(settlementline.FieldSplits, field.TypeJSON)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &SettlementLine{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *SettlementScheduleQuery) Clone() *SettlementScheduleQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.SettlementSchedule{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *SettlementScheduleQuery) ForShare(opts ...sql.LockOption) *SettlementS
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *SettlementScheduleQuery) Modify(modifiers ...func(s *sql.Selector)) *SettlementScheduleSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // SettlementScheduleGroupBy is the group-by builder for SettlementSchedule entities.
 type SettlementScheduleGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *SettlementScheduleSelect) sqlScan(ctx context.Context, root *Settlemen
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *SettlementScheduleSelect) Modify(modifiers ...func(s *sql.Selector)) *SettlementScheduleSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -18,8 +18,9 @@ import (
 // SettlementScheduleUpdate is the builder for updating SettlementSchedule entities.
 type SettlementScheduleUpdate struct {
 	config
-	hooks    []Hook
-	mutation *SettlementScheduleMutation
+	hooks     []Hook
+	mutation  *SettlementScheduleMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the SettlementScheduleUpdate builder.
@@ -203,6 +204,12 @@ func (_u *SettlementScheduleUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SettlementScheduleUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SettlementScheduleUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SettlementScheduleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -245,6 +252,7 @@ func (_u *SettlementScheduleUpdate) sqlSave(ctx context.Context) (_node int, err
 	if value, ok := _u.mutation.AddedReserveDays(); ok {
 		_spec.AddField(settlementschedule.FieldReserveDays, field.TypeInt, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{settlementschedule.Label}
@@ -260,9 +268,10 @@ func (_u *SettlementScheduleUpdate) sqlSave(ctx context.Context) (_node int, err
 // SettlementScheduleUpdateOne is the builder for updating a single SettlementSchedule entity.
 type SettlementScheduleUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *SettlementScheduleMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *SettlementScheduleMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -453,6 +462,12 @@ func (_u *SettlementScheduleUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SettlementScheduleUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SettlementScheduleUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SettlementScheduleUpdateOne) sqlSave(ctx context.Context) (_node *SettlementSchedule, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -512,6 +527,7 @@ func (_u *SettlementScheduleUpdateOne) sqlSave(ctx context.Context) (_node *Sett
 	if value, ok := _u.mutation.AddedReserveDays(); ok {
 		_spec.AddField(settlementschedule.FieldReserveDays, field.TypeInt, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &SettlementSchedule{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *SplitRuleQuery) Clone() *SplitRuleQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.SplitRule{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *SplitRuleQuery) ForShare(opts ...sql.LockOption) *SplitRuleQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *SplitRuleQuery) Modify(modifiers ...func(s *sql.Selector)) *SplitRuleSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // SplitRuleGroupBy is the group-by builder for SplitRule entities.
 type SplitRuleGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *SplitRuleSelect) sqlScan(ctx context.Context, root *SplitRuleQuery, v 
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *SplitRuleSelect) Modify(modifiers ...func(s *sql.Selector)) *SplitRuleSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

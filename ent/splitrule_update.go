@@ -18,8 +18,9 @@ import (
 // SplitRuleUpdate is the builder for updating SplitRule entities.
 type SplitRuleUpdate struct {
 	config
-	hooks    []Hook
-	mutation *SplitRuleMutation
+	hooks     []Hook
+	mutation  *SplitRuleMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the SplitRuleUpdate builder.
@@ -149,6 +150,12 @@ func (_u *SplitRuleUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SplitRuleUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SplitRuleUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SplitRuleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -176,6 +183,7 @@ func (_u *SplitRuleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.ResiduePartner(); ok {
 		_spec.SetField(splitrule.FieldResiduePartner, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{splitrule.Label}
@@ -191,9 +199,10 @@ func (_u *SplitRuleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // SplitRuleUpdateOne is the builder for updating a single SplitRule entity.
 type SplitRuleUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *SplitRuleMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *SplitRuleMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -330,6 +339,12 @@ func (_u *SplitRuleUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *SplitRuleUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SplitRuleUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *SplitRuleUpdateOne) sqlSave(ctx context.Context) (_node *SplitRule, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -374,6 +389,7 @@ func (_u *SplitRuleUpdateOne) sqlSave(ctx context.Context) (_node *SplitRule, er
 	if value, ok := _u.mutation.ResiduePartner(); ok {
 		_spec.SetField(splitrule.FieldResiduePartner, field.TypeString, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &SplitRule{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -305,8 +305,9 @@ func (_q *VaultCardQuery) Clone() *VaultCardQuery {
 		withMerchant: _q.withMerchant.Clone(),
 		withCustomer: _q.withCustomer.Clone(),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -643,6 +644,12 @@ func (_q *VaultCardQuery) ForShare(opts ...sql.LockOption) *VaultCardQuery {
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *VaultCardQuery) Modify(modifiers ...func(s *sql.Selector)) *VaultCardSelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // VaultCardGroupBy is the group-by builder for VaultCard entities.
 type VaultCardGroupBy struct {
 	selector
@@ -731,4 +738,10 @@ func (_s *VaultCardSelect) sqlScan(ctx context.Context, root *VaultCardQuery, v 
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *VaultCardSelect) Modify(modifiers ...func(s *sql.Selector)) *VaultCardSelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

@@ -17,8 +17,9 @@ import (
 // VaultCardUpdate is the builder for updating VaultCard entities.
 type VaultCardUpdate struct {
 	config
-	hooks    []Hook
-	mutation *VaultCardMutation
+	hooks     []Hook
+	mutation  *VaultCardMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the VaultCardUpdate builder.
@@ -122,6 +123,12 @@ func (_u *VaultCardUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *VaultCardUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *VaultCardUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *VaultCardUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -149,6 +156,7 @@ func (_u *VaultCardUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.WrappedDek(); ok {
 		_spec.SetField(vaultcard.FieldWrappedDek, field.TypeBytes, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{vaultcard.Label}
@@ -164,9 +172,10 @@ func (_u *VaultCardUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 // VaultCardUpdateOne is the builder for updating a single VaultCard entity.
 type VaultCardUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *VaultCardMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *VaultCardMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUsedBy sets the "used_by" field.
@@ -277,6 +286,12 @@ func (_u *VaultCardUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *VaultCardUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *VaultCardUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *VaultCardUpdateOne) sqlSave(ctx context.Context) (_node *VaultCard, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -321,6 +336,7 @@ func (_u *VaultCardUpdateOne) sqlSave(ctx context.Context) (_node *VaultCard, er
 	if value, ok := _u.mutation.WrappedDek(); ok {
 		_spec.SetField(vaultcard.FieldWrappedDek, field.TypeBytes, value)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &VaultCard{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

@@ -255,8 +255,9 @@ func (_q *WebhookDeliveryQuery) Clone() *WebhookDeliveryQuery {
 		inters:     append([]Interceptor{}, _q.inters...),
 		predicates: append([]predicate.WebhookDelivery{}, _q.predicates...),
 		// clone intermediate query.
-		sql:  _q.sql.Clone(),
-		path: _q.path,
+		sql:       _q.sql.Clone(),
+		path:      _q.path,
+		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
 }
 
@@ -486,6 +487,12 @@ func (_q *WebhookDeliveryQuery) ForShare(opts ...sql.LockOption) *WebhookDeliver
 	return _q
 }
 
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_q *WebhookDeliveryQuery) Modify(modifiers ...func(s *sql.Selector)) *WebhookDeliverySelect {
+	_q.modifiers = append(_q.modifiers, modifiers...)
+	return _q.Select()
+}
+
 // WebhookDeliveryGroupBy is the group-by builder for WebhookDelivery entities.
 type WebhookDeliveryGroupBy struct {
 	selector
@@ -574,4 +581,10 @@ func (_s *WebhookDeliverySelect) sqlScan(ctx context.Context, root *WebhookDeliv
 	}
 	defer rows.Close()
 	return sql.ScanSlice(rows, v)
+}
+
+// Modify adds a query modifier for attaching custom logic to queries.
+func (_s *WebhookDeliverySelect) Modify(modifiers ...func(s *sql.Selector)) *WebhookDeliverySelect {
+	_s.modifiers = append(_s.modifiers, modifiers...)
+	return _s
 }

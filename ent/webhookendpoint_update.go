@@ -19,8 +19,9 @@ import (
 // WebhookEndpointUpdate is the builder for updating WebhookEndpoint entities.
 type WebhookEndpointUpdate struct {
 	config
-	hooks    []Hook
-	mutation *WebhookEndpointMutation
+	hooks     []Hook
+	mutation  *WebhookEndpointMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // Where appends a list predicates to the WebhookEndpointUpdate builder.
@@ -245,6 +246,12 @@ func (_u *WebhookEndpointUpdate) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *WebhookEndpointUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *WebhookEndpointUpdate {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *WebhookEndpointUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -298,6 +305,7 @@ func (_u *WebhookEndpointUpdate) sqlSave(ctx context.Context) (_node int, err er
 	if _u.mutation.PreviousSecretExpiresAtCleared() {
 		_spec.ClearField(webhookendpoint.FieldPreviousSecretExpiresAt, field.TypeTime)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
 			err = &NotFoundError{webhookendpoint.Label}
@@ -313,9 +321,10 @@ func (_u *WebhookEndpointUpdate) sqlSave(ctx context.Context) (_node int, err er
 // WebhookEndpointUpdateOne is the builder for updating a single WebhookEndpoint entity.
 type WebhookEndpointUpdateOne struct {
 	config
-	fields   []string
-	hooks    []Hook
-	mutation *WebhookEndpointMutation
+	fields    []string
+	hooks     []Hook
+	mutation  *WebhookEndpointMutation
+	modifiers []func(*sql.UpdateBuilder)
 }
 
 // SetUpdatedAt sets the "updated_at" field.
@@ -547,6 +556,12 @@ func (_u *WebhookEndpointUpdateOne) check() error {
 	return nil
 }
 
+// Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
+func (_u *WebhookEndpointUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *WebhookEndpointUpdateOne {
+	_u.modifiers = append(_u.modifiers, modifiers...)
+	return _u
+}
+
 func (_u *WebhookEndpointUpdateOne) sqlSave(ctx context.Context) (_node *WebhookEndpoint, err error) {
 	if err := _u.check(); err != nil {
 		return _node, err
@@ -617,6 +632,7 @@ func (_u *WebhookEndpointUpdateOne) sqlSave(ctx context.Context) (_node *Webhook
 	if _u.mutation.PreviousSecretExpiresAtCleared() {
 		_spec.ClearField(webhookendpoint.FieldPreviousSecretExpiresAt, field.TypeTime)
 	}
+	_spec.AddModifiers(_u.modifiers...)
 	_node = &WebhookEndpoint{config: _u.config}
 	_spec.Assign = _node.assignValues
 	_spec.ScanValues = _node.scanValues

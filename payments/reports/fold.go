@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"strings"
 	"time"
 )
 
@@ -34,10 +33,22 @@ type Rows struct {
 }
 
 // Counted reports whether the event types counted by the rollups include
-// typ: every payment event (a payment's first one counts it), a refund
-// that succeeded, a dispute opened.
+// typ: a payment's status events (the first one counts the payment), a
+// refund that succeeded, a dispute opened. Any other type, including a
+// payment.* type added later (payment.captured, which follows
+// payment.succeeded and whose amount the payment's row already gives), is
+// ignored: it is not loaded, marked or counted.
 func Counted(typ string) bool {
-	return strings.HasPrefix(typ, "payment.") || typ == "refund.succeeded" || typ == "dispute.created"
+	return paymentStatusEvents[typ] || typ == "refund.succeeded" || typ == "dispute.created"
+}
+
+// paymentStatusEvents are the payment events written when a payment's
+// status changes (cashier.paymentEventTypes) and its review opens or
+// closes: the ones Fold reads.
+var paymentStatusEvents = map[string]bool{
+	"payment.processing": true, "payment.requires_action": true, "payment.requires_capture": true,
+	"payment.succeeded": true, "payment.failed": true, "payment.canceled": true,
+	"payment.review_opened": true, "payment.review_closed": true,
 }
 
 // Marks an event or a once-per-payment fact leaves, so that it counts once.
@@ -50,7 +61,7 @@ func MarksOf(evs []Event, rows Rows) []string {
 	var out []string
 	for _, e := range evs {
 		out = append(out, e.ID)
-		if pid := paymentOf(e, rows); pid != "" && strings.HasPrefix(e.Type, "payment.") {
+		if pid := paymentOf(e, rows); pid != "" && paymentStatusEvents[e.Type] {
 			out = append(out, seenMark(pid), authorizedMark(pid))
 		}
 	}
@@ -60,7 +71,7 @@ func MarksOf(evs []Event, rows Rows) []string {
 // paymentOf is the ID of the payment e is about.
 func paymentOf(e Event, rows Rows) string {
 	switch {
-	case strings.HasPrefix(e.Type, "payment."):
+	case paymentStatusEvents[e.Type]:
 		return e.ObjectID
 	case e.Type == "refund.succeeded":
 		return rows.Refunds[e.ObjectID].PaymentID
@@ -80,7 +91,8 @@ func paymentOf(e Event, rows Rows) string {
 // Each event goes to the UTC hour it was written in, under its payment's
 // currency, connector (the attempt's, when the event names one) and
 // method:
-//   - any payment event: Payments +1 the first time its payment is seen;
+//   - any payment status event (Counted): Payments +1 the first time its
+//     payment is seen;
 //   - payment.requires_capture: Authorized +1 (once per payment);
 //   - payment.succeeded: Succeeded +1, Gross += captured, Fees += the fee,
 //     and Authorized +1 unless requires_capture counted it;

@@ -81,3 +81,50 @@ func TestFoldSkipsEventsWithoutTheirRow(t *testing.T) {
 		t.Fatalf("counted an event whose payment is missing: %+v %v", d, marks)
 	}
 }
+
+// Event types the fold does not know (payment.captured, added after it,
+// and any other) count nothing, leave no mark and do not make a payment
+// "seen": the figures are those of the known events alone.
+func TestFoldIgnoresUnknownEventTypes(t *testing.T) {
+	rows := Rows{Payments: map[string]Payment{
+		"pay_a": {ID: "pay_a", Currency: "USD", Connector: "acme", Method: "card", AmountCaptured: 1000, FeeAmount: 32},
+	}}
+	known := []Event{
+		ev("evt_1", "payment.processing", "pay_a", time.Hour, map[string]any{"connector": "acme"}),
+		ev("evt_2", "payment.succeeded", "pay_a", time.Hour+time.Second, map[string]any{"connector": "acme", "status": "succeeded"}),
+	}
+	unknown := []Event{
+		// Before the payment's first known event, in another hour: it must
+		// not count the payment there.
+		ev("evt_0", "payment.created_somehow", "pay_a", 0, map[string]any{"connector": "bolt"}),
+		ev("evt_3", "payment.captured", "pay_a", time.Hour+time.Second, map[string]any{"amount": float64(1000), "connector": "acme"}),
+		ev("evt_4", "payment_attempt.created", "att_1", time.Hour, map[string]any{"payment_id": "pay_a"}),
+		ev("evt_5", "payment_attempt.failed", "att_1", time.Hour, map[string]any{"payment_id": "pay_a", "status": "failed"}),
+		ev("evt_6", "refund.created", "ref_1", time.Hour, nil),
+		ev("evt_7", "fx.conversion_completed", "fxc_1", time.Hour, nil),
+	}
+	for _, e := range unknown {
+		if Counted(e.Type) {
+			t.Errorf("%s counted", e.Type)
+		}
+	}
+	want, wantMarks := Fold(known, rows, map[string]bool{})
+	all := append([]Event{unknown[0]}, known[0])
+	all = append(all, unknown[1:]...)
+	all = append(all, known[1])
+	got, marks := Fold(all, rows, map[string]bool{})
+	if len(got) != len(want) {
+		t.Fatalf("with unknown types: %+v, want %+v", got, want)
+	}
+	for k, c := range want {
+		if got[k] != c {
+			t.Errorf("%+v: %+v, want %+v", k, got[k], c)
+		}
+	}
+	if len(marks) != len(wantMarks) {
+		t.Errorf("marks %v, want %v", marks, wantMarks)
+	}
+	if m := MarksOf(unknown, rows); len(m) != len(unknown) {
+		t.Errorf("marks looked up for unknown types: %v", m)
+	}
+}

@@ -104,6 +104,21 @@ func Plan(q Query) (Window, error) {
 	return Window{Start: ceilHour(from.UTC()), End: ceilHour(end.UTC()), Loc: loc, GroupBy: q.GroupBy}, nil
 }
 
+// dayStarts are the first UTC hours of w's days, in order: the hours that
+// start in a day from its start to the next one's belong to it (see the
+// package comment for half-hour offsets).
+func (w Window) dayStarts() []time.Time {
+	y, m, d := w.Start.In(w.Loc).Date()
+	var starts []time.Time
+	for i := 0; ; i++ {
+		s := ceilHour(time.Date(y, m, d+i, 0, 0, 0, 0, w.Loc).UTC())
+		if !s.Before(w.End) {
+			return starts
+		}
+		starts = append(starts, s)
+	}
+}
+
 func daysBetween(a, b time.Time) int {
 	ya, ma, da := a.Date()
 	yb, mb, db := b.Date()
