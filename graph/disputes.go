@@ -9,7 +9,6 @@ import (
 	"github.com/straitpay/strait/ent/dispute"
 	"github.com/straitpay/strait/graph/model"
 	"github.com/straitpay/strait/payments/events"
-	"github.com/straitpay/strait/payments/viewer"
 )
 
 var disputesNewestFirst = ent.WithDisputeOrder(&ent.DisputeOrder{
@@ -101,26 +100,8 @@ func (r *Resolver) compellingEvidence(ctx context.Context, d *ent.Dispute) (*mod
 // (operators: every merchant's), or of one dispute, each with the dispute as
 // the caller may read it now.
 func (r *Resolver) disputeUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.DisputeChange, error) {
-	v, _ := viewer.FromContext(ctx)
-	f := events.Filter{MerchantID: v.MerchantID, Types: []string{"dispute."}}
-	if id != nil {
-		if _, err := r.Disputes.Dispute(ctx, *id); err != nil {
-			return nil, err
-		}
-		f.ObjectID = *id
-	}
-	seq, err := r.afterSeq(ctx, after)
-	if err != nil {
-		return nil, err
-	}
-	return liveStream(ctx, r.Events, f, seq, func(ctx context.Context, m events.Message) (*model.DisputeChange, error) {
-		d, err := r.Client.Dispute.Get(ctx, m.ObjectID)
-		if ent.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &model.DisputeChange{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, OccurredAt: m.CreatedAt, Dispute: d}, nil
-	})
+	return subscribeObjects(ctx, r, id, after, objectEvents[model.DisputeChange]{types: []string{"dispute."}, find: found(r.Disputes.Dispute),
+		change: loaded(r.Client.Dispute.Get, func(m events.Message, d *ent.Dispute) *model.DisputeChange {
+			return &model.DisputeChange{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, OccurredAt: m.CreatedAt, Dispute: d}
+		})})
 }

@@ -92,29 +92,14 @@ func cursorOf(m events.Message) entgql.Cursor[string] {
 	return entgql.Cursor[string]{ID: m.ID, Value: m.Seq}
 }
 
+// paymentUpdated streams the payment.* events of the caller's merchant
+// (operators: every merchant's), or of one payment, each with the payment
+// as the caller may read it now.
 func (r *Resolver) paymentUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.PaymentChange, error) {
-	v, _ := viewer.FromContext(ctx)
-	f := events.Filter{MerchantID: v.MerchantID, Types: []string{"payment."}}
-	if id != nil {
-		if _, err := r.payment(ctx, *id); err != nil {
-			return nil, err
-		}
-		f.ObjectID = *id
-	}
-	seq, err := r.afterSeq(ctx, after)
-	if err != nil {
-		return nil, err
-	}
-	return liveStream(ctx, r.Events, f, seq, func(ctx context.Context, m events.Message) (*model.PaymentChange, error) {
-		p, err := r.Client.Payment.Get(ctx, m.ObjectID)
-		if ent.IsNotFound(err) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &model.PaymentChange{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, OccurredAt: m.CreatedAt, Payment: p}, nil
-	})
+	return subscribeObjects(ctx, r, id, after, objectEvents[model.PaymentChange]{types: []string{"payment."}, find: found(r.payment),
+		change: loaded(r.Client.Payment.Get, func(m events.Message, p *ent.Payment) *model.PaymentChange {
+			return &model.PaymentChange{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, OccurredAt: m.CreatedAt, Payment: p}
+		})})
 }
 
 func (r *Resolver) checkoutSessionUpdated(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.CheckoutSessionChange, error) {
@@ -171,28 +156,49 @@ func (r *Resolver) connectorHealth(ctx context.Context, after *entgql.Cursor[str
 	})
 }
 
+// settlementRunUpdated streams the settlement runs' progress events, or
+// one run's (operators only: every merchant's).
 func (r *Resolver) settlementRunUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
+	return subscribeObjects(ctx, r, id, after, objectEvents[model.RunProgress]{types: runs.Types(runs.Settlement), change: runProgress})
+}
+
+// runProgress is a run event in GraphQL's shape; a payload that is not a
+// run's is skipped.
+func runProgress(_ context.Context, m events.Message) (*model.RunProgress, error) {
+	p, err := runs.Decode(m.Data)
+	if err != nil {
+		return nil, nil
+	}
+	out := &model.RunProgress{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, RunID: p.RunID, Kind: p.Kind,
+		Scope: p.Scope, Status: model.RunStatus(p.Status), Unit: p.Unit, Total: p.Total, Done: p.Done,
+		Failed: p.Failed, Skipped: p.Skipped, StartedAt: p.Started, OccurredAt: m.CreatedAt}
+	if p.Error != "" {
+		out.Error = &p.Error
+	}
+	return out, nil
+}
+
+// runUpdated follows one run of any kind: after the cursor, or, without
+// one, from the run's first event (a replay of what it reported so far),
+// then live.
+func (r *Resolver) runUpdated(ctx context.Context, id string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
 	seq, err := r.afterSeq(ctx, after)
 	if err != nil {
 		return nil, err
 	}
-	f := events.Filter{Types: runs.Types(runs.Settlement)}
-	if id != nil {
-		f.ObjectID = *id
+	f := events.Filter{ObjectID: id, Types: runs.AllTypes()}
+	if after == nil {
+		first, err := r.Client.Event.Query().Where(event.ObjectID(id), event.SeqNotNil()).
+			Order(ent.Asc(event.FieldSeq)).First(viewer.SystemContext(ctx))
+		switch {
+		case ent.IsNotFound(err): // nothing published yet: live from now
+		case err != nil:
+			return nil, err
+		default:
+			seq = events.Before(*first.Seq)
+		}
 	}
-	return liveStream(ctx, r.Events, f, seq, func(_ context.Context, m events.Message) (*model.RunProgress, error) {
-		p, err := runs.Decode(m.Data)
-		if err != nil {
-			return nil, nil
-		}
-		out := &model.RunProgress{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, RunID: p.RunID, Kind: p.Kind,
-			Scope: p.Scope, Status: model.RunStatus(p.Status), Unit: p.Unit, Total: p.Total, Done: p.Done,
-			Failed: p.Failed, Skipped: p.Skipped, StartedAt: p.Started, OccurredAt: m.CreatedAt}
-		if p.Error != "" {
-			out.Error = &p.Error
-		}
-		return out, nil
-	})
+	return liveStream(ctx, r.Events, f, seq, runProgress)
 }
 
 // balanceMoves are the events after which a merchant's balances changed.

@@ -952,6 +952,11 @@ func (r *subscriptionResolver) SettlementRunUpdated(ctx context.Context, id *str
 	return r.settlementRunUpdated(ctx, id, after)
 }
 
+// RunUpdated is the resolver for the runUpdated field.
+func (r *subscriptionResolver) RunUpdated(ctx context.Context, id string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
+	return r.runUpdated(ctx, id, after)
+}
+
 // Currency is the resolver for the currency field.
 func (r *trialBalanceLineResolver) Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error) {
 	return obj.Currency.Code(), nil

@@ -1293,6 +1293,7 @@ type ComplexityRoot struct {
 		DisputeUpdated         func(childComplexity int, id *string, after *entgql.Cursor[string]) int
 		MerchantStats          func(childComplexity int, windowSeconds *int) int
 		PaymentUpdated         func(childComplexity int, id *string, after *entgql.Cursor[string]) int
+		RunUpdated             func(childComplexity int, id string, after *entgql.Cursor[string]) int
 		SettlementRunUpdated   func(childComplexity int, id *string, after *entgql.Cursor[string]) int
 	}
 
@@ -1637,6 +1638,7 @@ type SubscriptionResolver interface {
 	DisputeUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.DisputeChange, error)
 	ConnectorHealth(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.ConnectorHealthChange, error)
 	SettlementRunUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error)
+	RunUpdated(ctx context.Context, id string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error)
 }
 type TrialBalanceLineResolver interface {
 	Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error)
@@ -7318,6 +7320,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.PaymentUpdated(childComplexity, args["id"].(*string), args["after"].(*entgql.Cursor[string])), true
+	case "Subscription.runUpdated":
+		if e.ComplexityRoot.Subscription.RunUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_runUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RunUpdated(childComplexity, args["id"].(string), args["after"].(*entgql.Cursor[string])), true
 	case "Subscription.settlementRunUpdated":
 		if e.ComplexityRoot.Subscription.SettlementRunUpdated == nil {
 			break
@@ -10425,6 +10438,8 @@ type Subscription {
   connectorHealth("Resume after this cursor." after: Cursor): ConnectorHealthChange! @auth(requires: [OPERATOR])
   "Settlement runs' progress (runSettlement and the scheduler's passes): started, progress, completed."
   settlementRunUpdated("One run; omitted: every settlement run." id: ID, "Resume after this cursor." after: Cursor): RunProgress! @auth(requires: [OPERATOR])
+  "One run of any kind (settlement, reconciliation, close) by its ID: everything it reported from its start (or after the cursor), then live."
+  runUpdated("The run's ID: run_…, or a reconciliation run's rcn_…." id: ID!, "Resume after this cursor; omitted: from the run's start." after: Cursor): RunProgress! @auth(requires: [OPERATOR])
 }
 # ---- end events ----
 
@@ -16728,6 +16743,28 @@ func (ec *executionContext) field_Subscription_paymentUpdated_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_runUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -42111,6 +42148,68 @@ func (ec *executionContext) fieldContext_Subscription_settlementRunUpdated(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_runUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_runUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RunUpdated(ctx, fc.Args["id"].(string), fc.Args["after"].(*entgql.Cursor[string]))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *model.RunProgress
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.RunProgress
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RunProgress) graphql.Marshaler {
+			return ec.marshalNRunProgress2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunProgress(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_runUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RunProgress(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_runUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TokenizedCard_token(ctx context.Context, field graphql.CollectedField, obj *model.TokenizedCard) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -56210,6 +56309,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_connectorHealth(ctx, fields[0])
 	case "settlementRunUpdated":
 		return ec._Subscription_settlementRunUpdated(ctx, fields[0])
+	case "runUpdated":
+		return ec._Subscription_runUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}

@@ -19,39 +19,23 @@ import (
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/webhookdelivery"
 	"github.com/straitpay/strait/ent/webhookendpoint"
+	"github.com/straitpay/strait/payments/schedule"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
 // Wake asks the sender to look for due deliveries now; it never blocks.
-func (w *Webhooks) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-}
+func (w *Webhooks) Wake() { w.wake.Wake() }
 
 // Run sends due deliveries until ctx ends; every replica runs one.
 func (w *Webhooks) Run(ctx context.Context) {
-	t := time.NewTicker(w.cfg.Poll)
-	defer t.Stop()
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
-	for {
-		n, err := w.SendDue(ctx, &inflight)
-		if err != nil && ctx.Err() == nil {
-			w.cfg.Log.Warn("webhook sender failed", "err", err)
-		}
-		if n > 0 {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-w.wake:
-		}
-	}
+	schedule.Drain(ctx, schedule.Polls{Job: "webhook sender", Poll: w.cfg.Poll, Wake: w.wake, Log: w.cfg.Log},
+		func(ctx context.Context) (bool, error) {
+			n, err := w.SendDue(ctx, &inflight)
+			return n > 0, err // look again at once while deliveries were due
+		})
 }
 
 // SendDue leases the due deliveries this replica has room for and sends

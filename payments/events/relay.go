@@ -12,6 +12,7 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/schema/pulid"
+	"github.com/straitpay/strait/payments/schedule"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
@@ -55,7 +56,7 @@ const relayLease = "outbox_relay"
 // publishes them again first, and the bus drops the duplicates by event ID.
 type Relay struct {
 	cfg  RelayConfig
-	wake chan struct{}
+	wake schedule.Waker
 	mu   sync.Mutex // one step at a time in this process; guards what follows
 	// held says whether this relay held the lease when it last asked, at
 	// asked: it asks again a third of LeaseTTL later, not on every step.
@@ -86,38 +87,21 @@ func NewRelay(cfg RelayConfig) *Relay {
 	if cfg.StepTimeout == 0 {
 		cfg.StepTimeout = 10 * time.Second
 	}
-	return &Relay{cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Relay{cfg: cfg, wake: schedule.NewWaker()}
 }
 
 // Wake asks the relay to look for events now (after a commit that wrote
 // some); it never blocks.
-func (r *Relay) Wake() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *Relay) Wake() { r.wake.Wake() }
 
 // Run publishes events until ctx ends, then releases the lease.
 func (r *Relay) Run(ctx context.Context) {
 	defer releaseLease(ctx, r.cfg.Client, relayLease, r.cfg.Holder)
-	t := time.NewTicker(r.cfg.Poll)
-	defer t.Stop()
-	for {
-		n, err := r.Step(ctx)
-		if err != nil && ctx.Err() == nil {
-			r.cfg.Log.Warn("outbox relay step failed", "err", err)
-		}
-		if n == r.cfg.Batch {
-			continue // more are waiting
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-r.wake:
-		}
-	}
+	schedule.Drain(ctx, schedule.Polls{Job: "outbox relay", Poll: r.cfg.Poll, Wake: r.wake, Log: r.cfg.Log},
+		func(ctx context.Context) (bool, error) {
+			n, err := r.Step(ctx)
+			return n == r.cfg.Batch, err // a full batch: more are waiting
+		})
 }
 
 // Step publishes one batch if this replica holds the lease, and returns how

@@ -21,6 +21,7 @@ import (
 	"github.com/straitpay/strait/ent/webhookendpoint"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
+	"github.com/straitpay/strait/payments/schedule"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
@@ -77,7 +78,7 @@ type Webhooks struct {
 	cfg    WebhookConfig
 	client *ent.Client
 	http   *http.Client
-	wake   chan struct{}
+	wake   schedule.Waker
 	mu     sync.Mutex
 	busy   map[string]int // deliveries in flight per endpoint, this replica
 }
@@ -112,7 +113,7 @@ func NewWebhooks(cfg WebhookConfig) *Webhooks {
 		cfg.Poll = 500 * time.Millisecond
 	}
 	return &Webhooks{cfg: cfg, client: cfg.Client, http: cfg.Policy.HTTPClient(cfg.Timeout),
-		wake: make(chan struct{}, 1), busy: map[string]int{}}
+		wake: schedule.NewWaker(), busy: map[string]int{}}
 }
 
 // EndpointInput describes a new endpoint.

@@ -167,7 +167,8 @@ func TestCloseRefusesAGap(t *testing.T) {
 }
 
 // TestNoEntryLandsInAClosedDayWhileClosing: posters keep posting entries
-// effective late in day 1 (by Post and PostTx) while the day closes. Each
+// effective late in day 1 (by Post, PostTx, and PostTxMany with the
+// accounts and the mark read ahead: LockAhead) while the day closes. Each
 // entry is either in the close (counted, in the frozen balances) or moved
 // to day 2; what the close froze is what the ledger still says of day 1.
 func TestNoEntryLandsInAClosedDayWhileClosing(t *testing.T) {
@@ -184,10 +185,13 @@ func TestNoEntryLandsInAClosedDayWhileClosing(t *testing.T) {
 				for i := 0; !stop.Load(); i++ {
 					entry := refundEntry(fmt.Sprintf("ref_%d_%d", w, i), 1, late)
 					var err error
-					if w%2 == 0 {
+					switch w % 3 {
+					case 0:
 						_, err = e.l.Post(sys(), entry)
-					} else {
+					case 1:
 						_, err = postInTx(t, e, entry)
+					default: // the record step's way: the accounts and the mark read ahead
+						_, err = postLockedAhead(t, e, entry)
 					}
 					if err != nil && store.IsTransient(err) {
 						continue

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -137,7 +138,7 @@ func PlanTrialBalance(accounts []AccountDay) ([]DayBalance, error) {
 	for _, b := range by {
 		out = append(out, *b)
 	}
-	slices.SortFunc(out, func(a, b DayBalance) int { return compareStrings(a.Currency.Code(), b.Currency.Code()) })
+	slices.SortFunc(out, func(a, b DayBalance) int { return cmp.Compare(a.Currency.Code(), b.Currency.Code()) })
 	for _, b := range out {
 		if !b.Balanced() {
 			return out, &payments.Error{Code: payments.ECONFLICT, Field: "trialBalance", Message: "the trial balance does not balance in " +

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -105,7 +106,7 @@ func (l *Ledger) MerchantBalances(ctx context.Context, merchantID string) ([]Mer
 	for _, mb := range byCur {
 		out = append(out, *mb)
 	}
-	slices.SortFunc(out, func(a, b MerchantBalance) int { return compareStrings(a.Currency.Code(), b.Currency.Code()) })
+	slices.SortFunc(out, func(a, b MerchantBalance) int { return cmp.Compare(a.Currency.Code(), b.Currency.Code()) })
 	return out, nil
 }
 
@@ -254,7 +255,7 @@ func (l *Ledger) TrialBalance(ctx context.Context) ([]TrialBalanceLine, error) {
 			PostingsNet: money.Amount{Minor: postNet[r.Currency], Currency: c},
 		})
 	}
-	slices.SortFunc(lines, func(a, b TrialBalanceLine) int { return compareStrings(a.Currency.Code(), b.Currency.Code()) })
+	slices.SortFunc(lines, func(a, b TrialBalanceLine) int { return cmp.Compare(a.Currency.Code(), b.Currency.Code()) })
 	return lines, nil
 }
 
@@ -334,14 +335,4 @@ func deref(p *int64) int64 {
 		return 0
 	}
 	return *p
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

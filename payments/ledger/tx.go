@@ -72,26 +72,37 @@ func (l *Ledger) prepared(entries []Entry) (map[AccountKey]account, []string, er
 // Locks are ledger accounts locked ahead of PostTxMany by a read the
 // caller joins to its own (store.ReadTogether), so that the transaction
 // makes one round trip fewer while it holds the accounts every capture of
-// a channel and currency shares.
+// a channel and currency shares. The same read takes the closed-through
+// mark (cutoffRead), so that posting makes no round trip of its own.
 type Locks struct {
 	rows []*ent.LedgerAccount
+	// closedThrough is the mark as read with the accounts, under its
+	// shared lock: the transaction holds it until it ends, so a close
+	// waits for it and the mark cannot move under its entries.
+	closedThrough time.Time
 }
 
 // LockAhead returns the read that locks, on a transaction's client, the
-// accounts entries post to, and the Locks to pass to PostTxMany in the same
-// transaction. The accounts must be prepared (Prepare). A payment or other
-// row the caller locks must be locked by an earlier read: every
-// transaction locks its own rows before the accounts.
+// accounts entries post to and reads the closed-through mark under its
+// shared lock (two queries, one read: store.Join), and the Locks to pass
+// to PostTxMany in the same transaction. The accounts must be prepared
+// (Prepare). A payment or other row the caller locks must be locked by an
+// earlier read: every transaction locks its own rows before the accounts,
+// and the accounts before the mark, as every posting path does.
 func (l *Ledger) LockAhead(entries ...Entry) (store.Read, *Locks, error) {
 	_, ids, err := l.prepared(entries)
 	if err != nil {
 		return nil, nil, err
 	}
 	locks := &Locks{}
-	return func(ctx context.Context, c *ent.Client) (err error) {
+	lock := func(ctx context.Context, c *ent.Client) (err error) {
 		locks.rows, err = l.lockAccounts(viewer.SystemContext(ctx), c, ids)
 		return err
-	}, locks, nil
+	}
+	mark := func(ctx context.Context, c *ent.Client) error {
+		return l.cutoffRead(&locks.closedThrough)(viewer.SystemContext(ctx), c)
+	}
+	return store.Join(lock, mark), locks, nil
 }
 
 // covering returns the locked rows if they hold every account of ids, and

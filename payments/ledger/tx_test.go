@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"testing"
 
+	"github.com/straitpay/strait/ent"
+
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
 )
@@ -11,6 +13,13 @@ import (
 // when PostTx succeeds.
 func postInTx(t *testing.T, e env, entry ledger.Entry) (ledger.Posted, error) {
 	t.Helper()
+	return inOwnTx(t, e, entry, func(tx *ent.Tx) (ledger.Posted, error) { return e.l.PostTx(sys(), tx, entry) })
+}
+
+// inOwnTx prepares entry's accounts, runs post in a transaction of its
+// own, and commits when post succeeds (rolls back when it fails).
+func inOwnTx(t *testing.T, e env, entry ledger.Entry, post func(tx *ent.Tx) (ledger.Posted, error)) (ledger.Posted, error) {
+	t.Helper()
 	if err := e.l.Prepare(sys(), entry); err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +27,7 @@ func postInTx(t *testing.T, e env, entry ledger.Entry) (ledger.Posted, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	posted, err := e.l.PostTx(sys(), tx, entry)
+	posted, err := post(tx)
 	if err != nil {
 		_ = tx.Rollback()
 		return posted, err

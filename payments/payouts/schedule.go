@@ -13,6 +13,7 @@ import (
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/schedule"
 	"github.com/straitpay/strait/payments/viewer"
 	"github.com/straitpay/strait/vocab/payoutstatus"
 )
@@ -162,20 +163,11 @@ func (s *Service) runSchedule(ctx context.Context, row *ent.PayoutSchedule, now 
 	return err
 }
 
-// RunScheduler calls RunDue every interval until ctx ends.
+// RunScheduler calls RunDue every interval until ctx ends, each pass
+// bounded by the lease its claims take.
 func (s *Service) RunScheduler(ctx context.Context, interval, lease time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		pass, cancel := context.WithTimeout(ctx, lease)
-		if _, err := s.RunDue(pass, lease, log); err != nil && ctx.Err() == nil {
-			log.Error("payout scheduler pass failed", "err", err)
-		}
-		cancel()
-	}
+	schedule.Loop(ctx, schedule.Ticks{Job: "payouts", Interval: interval, Timeout: lease, Log: log}, func(ctx context.Context) error {
+		_, err := s.RunDue(ctx, lease, log)
+		return err
+	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/straitpay/strait/connectors"
 	"github.com/straitpay/strait/ent/reconciliationrun"
+	"github.com/straitpay/strait/payments/schedule"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -47,16 +48,11 @@ func (s *Service) RunDue(ctx context.Context, log *slog.Logger) int {
 }
 
 // RunScheduler calls RunDue every interval until ctx ends, the first time
-// one interval after it starts.
+// one interval after it starts. A pass is not bounded: each run holds its
+// own lease (Reconcile), and RunDue logs its own failures.
 func (s *Service) RunScheduler(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	schedule.Loop(ctx, schedule.Ticks{Job: "reconciliation", Interval: interval, Log: log}, func(ctx context.Context) error {
 		s.RunDue(ctx, log)
-	}
+		return nil
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/straitpay/strait/ent/reportcursor"
 	"github.com/straitpay/strait/ent/reportmark"
 	"github.com/straitpay/strait/ent/reportrollup"
+	"github.com/straitpay/strait/payments/schedule"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
@@ -51,7 +52,7 @@ type RollupConfig struct {
 // is elsewhere.
 type Rollup struct {
 	cfg  RollupConfig
-	wake chan struct{}
+	wake schedule.Waker
 }
 
 // NewRollup returns a consumer; Run starts it.
@@ -71,36 +72,19 @@ func NewRollup(cfg RollupConfig) *Rollup {
 	if cfg.StepTimeout == 0 {
 		cfg.StepTimeout = 10 * time.Second
 	}
-	return &Rollup{cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Rollup{cfg: cfg, wake: schedule.NewWaker()}
 }
 
 // Wake asks the consumer to look for events now; it never blocks.
-func (r *Rollup) Wake() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *Rollup) Wake() { r.wake.Wake() }
 
 // Run applies events until ctx ends.
 func (r *Rollup) Run(ctx context.Context) {
-	t := time.NewTicker(r.cfg.Poll)
-	defer t.Stop()
-	for {
-		n, err := r.Step(ctx)
-		if err != nil && ctx.Err() == nil {
-			r.cfg.Log.Warn("report rollup step failed", "err", err)
-		}
-		if n == r.cfg.Batch {
-			continue // more are waiting
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-r.wake:
-		}
-	}
+	schedule.Drain(ctx, schedule.Polls{Job: "report rollup", Poll: r.cfg.Poll, Wake: r.wake, Log: r.cfg.Log},
+		func(ctx context.Context) (bool, error) {
+			n, err := r.Step(ctx)
+			return n == r.cfg.Batch, err // a full batch: more are waiting
+		})
 }
 
 // errMoved is a step that lost the cursor to another replica's.

@@ -1,6 +1,7 @@
 package settlement
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -329,7 +330,7 @@ func plan(merchantID, day string, sc Schedule, in *input, at time.Time) (*runPla
 		if c := a.at.Compare(b.at); c != 0 {
 			return c
 		}
-		return compare(a.key(), b.key())
+		return cmp.Compare(a.key(), b.key())
 	})
 	pl := &runPlan{batch: Batch{MerchantID: merchantID, BusinessDate: day}, net: map[money.Currency]int64{}, at: at}
 	pl.batch.Currency = sc.Currency.Code()
@@ -588,16 +589,6 @@ func sortedCurrencies[V any](m map[money.Currency]V) []money.Currency {
 	for c := range m {
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(a, b money.Currency) int { return compare(a.Code(), b.Code()) })
+	slices.SortFunc(out, func(a, b money.Currency) int { return cmp.Compare(a.Code(), b.Code()) })
 	return out
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/settlementschedule"
+	"github.com/straitpay/strait/payments/schedule"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -96,23 +97,11 @@ func (s *Service) RunDue(ctx context.Context, lease time.Duration, log *slog.Log
 
 // RunScheduler calls RunDue every interval until ctx ends, the first time
 // one interval after it starts (a run is due at most once a day per
-// merchant, so nothing is late by waiting, and the process's start is left
-// to the work that serves requests).
+// merchant, so nothing is late by waiting), each pass bounded by the lease
+// its claims take.
 func (s *Service) RunScheduler(ctx context.Context, interval, lease time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		// A pass never outlives its claims: a database that stops answering
-		// leaves no pass holding a connection past the lease.
-		pass, cancel := context.WithTimeout(ctx, lease)
-		if _, err := s.RunDue(pass, lease, log); err != nil && ctx.Err() == nil {
-			log.Error("settlement scheduler pass failed", "err", err)
-		}
-		cancel()
-	}
+	schedule.Loop(ctx, schedule.Ticks{Job: "settlement", Interval: interval, Timeout: lease, Log: log}, func(ctx context.Context) error {
+		_, err := s.RunDue(ctx, lease, log)
+		return err
+	})
 }

@@ -376,3 +376,50 @@ func TestADeadlockInJoinedReadsIsTransientAndLeavesNothingOpen(t *testing.T) {
 		t.Fatalf("%d transactions left open", n)
 	}
 }
+
+// TestReadTogetherTakesAJoinAsItsReads: the reads of a Join are read
+// with the others, in order, in the same one round trip on MySQL, and
+// each gets what it would alone (on SQLite, one after the other).
+func TestReadTogetherTakesAJoinAsItsReads(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := viewer.SystemContext(context.Background())
+		newMerchant(ctx, db.Client, "Acme")
+		newMerchant(ctx, db.Client, "Other")
+		var a, b, c int
+		var names []string
+		count := func(dst *int, q func(c *ent.Client) (int, error)) store.Read {
+			return func(ctx context.Context, cl *ent.Client) (err error) {
+				*dst, err = q(cl)
+				return err
+			}
+		}
+		err := store.ReadTogether(ctx, db.Client, db.Dialect,
+			count(&a, func(c *ent.Client) (int, error) { return c.Merchant.Query().Count(ctx) }),
+			store.Join(
+				count(&b, func(c *ent.Client) (int, error) { return c.Payment.Query().Count(ctx) }),
+				func(ctx context.Context, cl *ent.Client) (err error) {
+					names, err = cl.Merchant.Query().Order(merchant.ByLegalName()).Select(merchant.FieldLegalName).Strings(ctx)
+					return err
+				}),
+			count(&c, func(c *ent.Client) (int, error) {
+				return c.Merchant.Query().Where(merchant.LegalName("Acme")).Count(ctx)
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a != 2 || b != 0 || c != 1 || strings.Join(names, ",") != "Acme,Other" {
+			t.Fatalf("read %d, %d, %d, %v; want 2, 0, 1, [Acme Other]", a, b, c, names)
+		}
+	})
+	db, trips := storetest.OpenCounting(t)
+	ctx := viewer.SystemContext(context.Background())
+	read := func(ctx context.Context, c *ent.Client) error { _, err := c.Merchant.Query().Count(ctx); return err }
+	sent := trips.Traced(func() {
+		if err := store.ReadTogether(ctx, db.Client, db.Dialect, read, store.Join(read, read)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(sent) != 1 || strings.Count(sent[0], ";\n") != 2 {
+		t.Fatalf("round trips %q, want one of three statements", sent)
+	}
+}

@@ -38,14 +38,19 @@ func ReadTogether(ctx context.Context, client *ent.Client, sqlDialect string, re
 	}
 	capture := &captureDriver{}
 	cc := ent.NewClient(ent.Driver(capture))
+	cctx := context.WithValue(ctx, captureKey{}, capture)
 	pf := &prefetch{}
 	for _, r := range reads {
-		capture.n = 0
-		err := r(ctx, cc)
-		if capture.n != 1 || (err != nil && !errors.Is(err, errCaptured)) {
+		*capture = captureDriver{}
+		err := r(cctx, cc)
+		want := 1
+		if capture.joined > 0 {
+			want = capture.joined
+		}
+		if capture.wrote || len(capture.queries) != want || (err != nil && !errors.Is(err, errCaptured)) {
 			return readEach(ctx, client, reads)
 		}
-		pf.queries = append(pf.queries, capture.query)
+		pf.queries = append(pf.queries, capture.queries...)
 		pf.args = append(pf.args, capture.args...)
 	}
 	defer pf.close()
@@ -138,23 +143,59 @@ func (resultSet) Close() error { return nil }
 
 var errCaptured = errors.New("store: query captured")
 
+// Join returns reads as one Read, run in order: a read of ReadTogether
+// that is several (each of one query), so that a package can hand its
+// caller one read however many queries it needs. It stops at the first
+// error.
+func Join(reads ...Read) Read {
+	return func(ctx context.Context, c *ent.Client) error {
+		capture, _ := ctx.Value(captureKey{}).(*captureDriver)
+		for _, r := range reads {
+			before := 0
+			if capture != nil {
+				before = len(capture.queries)
+			}
+			err := r(ctx, c)
+			if capture != nil && errors.Is(err, errCaptured) {
+				if len(capture.queries) != before+1 {
+					capture.wrote = true // not one query: the reads run each alone
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if capture != nil {
+			capture.joined = len(reads)
+			return errCaptured
+		}
+		return nil
+	}
+}
+
+// captureKey marks the context of ReadTogether's first pass, in which
+// Join's reads each learn their query.
+type captureKey struct{}
+
 // captureDriver learns the SQL of a read: it records the query and fails
-// it.
+// it (a Join records one query per read it joins).
 type captureDriver struct {
-	n     int
-	query string
-	args  []any
+	queries []string
+	args    []any
+	wrote   bool // a write, or not one query a read: the reads run each alone
+	joined  int  // the reads of a Join
 }
 
 func (d *captureDriver) Query(_ context.Context, query string, args, _ any) error {
-	d.n++
-	d.query = query
-	d.args, _ = args.([]any)
+	d.queries = append(d.queries, query)
+	a, _ := args.([]any)
+	d.args = append(d.args, a...)
 	return errCaptured
 }
 
 func (d *captureDriver) Exec(context.Context, string, any, any) error {
-	d.n = 2 // not a read
+	d.wrote = true // not a read
 	return errCaptured
 }
 func (d *captureDriver) Tx(context.Context) (dialect.Tx, error) { return nil, errCaptured }

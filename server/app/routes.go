@@ -27,7 +27,7 @@ const maxCredentialLen = 8 << 10
 
 func (a *App) routes(gql http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", compressAnswers(a.metrics.instrument("graphql", a.requireAuth(limitBody(markReplays(withSocketSlot(gql)))))))
+	mux.Handle("/graphql", compressAnswers(a.metrics.instrument("graphql", a.requireAuth(limitBody(markReplays(gql))))))
 	mux.Handle("GET /healthz", a.metrics.instrument("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})))

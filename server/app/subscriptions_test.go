@@ -105,7 +105,13 @@ func (w *wsClient) subscribe(id, query string, vars map[string]any) {
 // liveEnv is the test env with its events running, served over HTTP.
 func liveEnv(t *testing.T, configure func(*app.Config)) (*env, *httptest.Server) {
 	t.Helper()
-	e := newEnvWith(t, storetest.Open(t, "sqlite"), func(cfg *app.Config, _ *app.Options) {
+	return liveEnvOn(t, "sqlite", configure)
+}
+
+// liveEnvOn is liveEnv on the given database dialect.
+func liveEnvOn(t *testing.T, dialect string, configure func(*app.Config)) (*env, *httptest.Server) {
+	t.Helper()
+	e := newEnvWith(t, storetest.Open(t, dialect), func(cfg *app.Config, _ *app.Options) {
 		cfg.CORSOrigins = []string{"https://dashboard.example"}
 		if configure != nil {
 			configure(cfg)
