@@ -175,7 +175,7 @@ func BenchmarkConfirmCardPayments(b *testing.B) {
 			st.P50.Round(10*time.Microsecond), st.P99.Round(10*time.Microsecond))
 	}
 	fmt.Println("group-committed steps, confirm phase: step, batches, mean payments per batch, mean batch time, busy share of the phase")
-	for _, step := range []string{"confirm_read", "confirm", "attempt", "record"} {
+	for _, step := range []string{"confirm", "record", "operation"} {
 		st, st0 := batches[step], batches0[step]
 		nb, nr, busy := st.Batches-st0.Batches, st.Requests-st0.Requests, st.Busy-st0.Busy
 		if nb == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/straitpay/strait/vocab/agreementstatus"
+	"github.com/straitpay/strait/vocab/paymentstatus"
 	"strings"
 
 	"entgo.io/ent/dialect"
@@ -12,6 +13,7 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/agreement"
 	"github.com/straitpay/strait/ent/payment"
+	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/routing"
@@ -132,7 +134,7 @@ func agreementEvent(r connectors.Result, err error) agreementstatus.Event {
 // the agreement locked, then planAgreement.
 func (s *Service) applyAgreement(ctx context.Context, id string, ev agreementstatus.Event, code string, set map[string]any, eventID string) (*ent.Agreement, error) {
 	var out *ent.Agreement
-	err := s.apply(ctx, "agreement "+id, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+	err := s.apply(ctx, "agreement "+id, id, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		q := tx.Agreement.Query().Where(agreement.ID(id))
 		if s.cfg.Dialect == dialect.MySQL {
 			q = q.ForUpdate()
@@ -244,42 +246,124 @@ func (s *Service) TerminateAgreement(ctx context.Context, id, reason string) (*e
 // through the pipeline (risk, the attempt, the call, the record) at the
 // agreement's own connector; a decline fails the payment, as there is no
 // buyer to try again. A repeated request with the same key returns the same
-// payment. Returns ECONFLICT for an agreement that is not active, EINVALID
-// for an amount in another currency or above the agreement's cap.
+// payment. Returns ECONFLICT for an agreement that is not active or a key
+// used for another charge, EINVALID for an amount in another currency or
+// above the agreement's cap.
+//
+// The payment is decided (planCharge) under the agreement's lock, with the
+// payment the key made already if any, and inserted by the operation step:
+// two charges of one key never make two payments.
 func (s *Service) ChargeAgreement(ctx context.Context, id string, amt money.Amount, description, reference, key string) (*ent.Payment, error) {
 	if key == "" || len(key) > 128 {
 		return nil, payments.FieldErrorf("idempotencyKey", "an idempotency key of 1 to 128 characters is required")
-	}
-	if prior, err := s.cfg.Client.Payment.Query().Where(payment.IdempotencyKey(key)).Only(ctx); err == nil {
-		if prior.AgreementID != id || prior.Amount != amt.Minor || prior.Currency != amt.Currency.Code() {
-			return nil, payments.Errorf(payments.ECONFLICT, "idempotency key %q was used for another charge", key)
-		}
-		return prior, nil
 	}
 	a, err := s.Agreement(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	ask := chargeAsk{paymentID: pulid.New("pay"), amount: amt, description: description, reference: reference, key: key}
+	var p *ent.Payment
+	var replay bool
+	charge := func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+		rows, err := s.readForCharge(ctx, tx, a.ID, a.MerchantID, key)
+		if err != nil {
+			return err
+		}
+		p, replay, err = planCharge(rows.agreement, rows.prior, ask, w)
+		return err
+	}
+	err = s.apply(ctx, "charge of "+a.ID, a.ID, charge)
+	if ent.IsConstraintError(err) {
+		// The key's payment was made meanwhile, by a charge of another
+		// agreement (keys are the merchant's): the charge decides again,
+		// with it.
+		err = s.apply(ctx, "charge of "+a.ID, a.ID, charge)
+	}
+	if err != nil || replay {
+		return p, err
+	}
+	return s.run(ctx, p, PaymentMethod{Type: routing.DirectDebit, AgreementID: a.ConnectorReference, Connector: a.Connector}, key)
+}
+
+// chargeAsk is a charge on an agreement as the merchant asked for it, and
+// the id its payment gets.
+type chargeAsk struct {
+	paymentID              string
+	amount                 money.Amount
+	description, reference string
+	key                    string
+}
+
+// chargeRows is what a charge reads under its agreement's lock: the
+// agreement, and the payment its key made already (nil if none).
+type chargeRows struct {
+	agreement *ent.Agreement
+	prior     *ent.Payment
+}
+
+// readForCharge reads, in tx and one round trip on MySQL, agreement id
+// locked (FOR UPDATE on MySQL) and merchant's payment of idempotency key
+// key.
+func (s *Service) readForCharge(ctx context.Context, tx *ent.Tx, id, merchantID, key string) (chargeRows, error) {
+	var out chargeRows
+	err := store.ReadTogether(ctx, tx.Client(), s.cfg.Dialect,
+		func(ctx context.Context, c *ent.Client) (err error) {
+			q := c.Agreement.Query().Where(agreement.ID(id))
+			if s.cfg.Dialect == dialect.MySQL {
+				q = q.ForUpdate()
+			}
+			if out.agreement, err = q.Only(ctx); err != nil {
+				return fmt.Errorf("agreement %s: %w", id, err)
+			}
+			return nil
+		},
+		func(ctx context.Context, c *ent.Client) (err error) {
+			out.prior, err = c.Payment.Query().Where(payment.MerchantID(merchantID), payment.IdempotencyKey(key)).Only(ctx)
+			if ent.IsNotFound(err) {
+				out.prior, err = nil, nil
+			}
+			if err != nil {
+				return fmt.Errorf("payment of key %q: %w", key, err)
+			}
+			return nil
+		})
+	return out, err
+}
+
+// planCharge decides a charge on agreement a, read under its lock, given
+// prior, the payment the charge's key made already (nil if none): a prior
+// payment of the same agreement and amount is the charge's answer (replay,
+// nothing written); else the agreement must be active, the amount in its
+// currency and within its cap, and the payment is inserted awaiting its
+// payment method, for the pipeline to confirm. It adds the insert to w.
+// Returns ECONFLICT for a key used for another charge or an agreement that
+// is not active, EINVALID for a bad amount.
+func planCharge(a *ent.Agreement, prior *ent.Payment, ask chargeAsk, w *recordWrites) (p *ent.Payment, replay bool, err error) {
+	amt := ask.amount
+	if prior != nil {
+		if prior.AgreementID != a.ID || prior.Amount != amt.Minor || prior.Currency != amt.Currency.Code() {
+			return nil, false, payments.Errorf(payments.ECONFLICT, "idempotency key %q was used for another charge", ask.key)
+		}
+		return prior, true, nil
+	}
 	if err := validateAmount("amount", amt); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	switch {
 	case a.Status != agreementstatus.Active:
-		return nil, payments.Errorf(payments.ECONFLICT, "an agreement that is %s cannot be charged", a.Status)
+		return nil, false, payments.Errorf(payments.ECONFLICT, "an agreement that is %s cannot be charged", a.Status)
 	case amt.Currency.Code() != a.Currency:
-		return nil, payments.FieldErrorf("amount", "the agreement is in %s", a.Currency)
+		return nil, false, payments.FieldErrorf("amount", "the agreement is in %s", a.Currency)
 	case a.MaxAmount > 0 && amt.Minor > a.MaxAmount:
-		return nil, payments.FieldErrorf("amount", "amount %d is above the agreement's cap of %d", amt.Minor, a.MaxAmount)
+		return nil, false, payments.FieldErrorf("amount", "amount %d is above the agreement's cap of %d", amt.Minor, a.MaxAmount)
 	}
-	p, err := s.CreatePayment(ctx, PaymentInput{Amount: amt, CustomerID: a.CustomerID, AgreementID: a.ID,
-		Description: description, MerchantReference: reference, idempotencyKey: key})
-	if ent.IsConstraintError(err) {
-		return s.cfg.Client.Payment.Query().Where(payment.IdempotencyKey(key)).Only(ctx)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return s.run(ctx, p, PaymentMethod{Type: routing.DirectDebit, AgreementID: a.ConnectorReference, Connector: a.Connector}, key)
+	key := ask.key
+	p = &ent.Payment{ID: ask.paymentID, MerchantID: a.MerchantID, Amount: amt.Minor, Currency: amt.Currency.Code(),
+		CaptureMethod: payment.CaptureMethodAUTOMATIC, Status: paymentstatus.RequiresPaymentMethod,
+		CustomerID: a.CustomerID, AgreementID: a.ID, Description: ask.description, MerchantReference: ask.reference,
+		IdempotencyKey: &key}
+	w.newPayments = append(w.newPayments, p)
+	return p, false, nil
 }
 
 // agreementEvent applies a channel's news about an agreement.

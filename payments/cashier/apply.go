@@ -3,6 +3,8 @@ package cashier
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments/batch"
@@ -15,8 +17,8 @@ import (
 //   - a new payment's first attempt: beginner, applyBegins (pipeline.go);
 //   - a result, from the connector, the janitor or a channel event:
 //     recorder, applyRecords, planned by plan (record.go);
-//   - one payment's operation, the merchant's or the janitor's: ops,
-//     applyOp, with the operation's reads and plan (below): a stored
+//   - an operation on a payment, the merchant's or the janitor's: ops,
+//     applyOp, group-committed with other payments' operations, with the operation's reads and plan (below): a stored
 //     payment's attempt (planBegin), capture (planCapture), cancel
 //     (planCancel), a refund's start (planRefund) and result
 //     (planRefundResult), a review's decision (planCloseReview), an
@@ -36,26 +38,42 @@ type op func(ctx context.Context, tx *ent.Tx, w *recordWrites) error
 // opReq is one operation for the ops executor.
 type opReq struct {
 	ctx context.Context // the caller's, without its cancel: its viewer is the audit log's actor
+	// key is the row the operation locks first (its payment, or its
+	// agreement): operations of one key never share a transaction, as each
+	// decides from what the one before it wrote.
+	key string
 	op  op
 }
 
-// apply runs an operation's reads, plan and writes in one transaction of
-// the ops executor (deadlock retries, deferred writes, the batch deadline).
-// what names the operation in its error. A caller who hangs up does not
-// abort it: what the channel did is recorded.
-func (s *Service) apply(ctx context.Context, what string, o op) error {
+// maxOpBatch bounds the operations one transaction runs (the payments it
+// holds locked).
+const maxOpBatch = 32
+
+// apply runs an operation's reads, plan and writes in a transaction of the
+// ops executor (group commit with other payments' operations, deadlock
+// retries, deferred writes, the batch deadline, the fallback to running
+// alone). key is the row the operation locks first; what names the
+// operation in its error. A caller who hangs up does not abort it: what the
+// channel did is recorded.
+func (s *Service) apply(ctx context.Context, what, key string, o op) error {
 	ctx = context.WithoutCancel(ctx)
-	if _, err := s.ops.Do(ctx, &opReq{ctx: ctx, op: o}); err != nil {
+	if _, err := s.ops.Do(ctx, &opReq{ctx: ctx, key: key, op: o}); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
 
-// applyOp is the ops executor's Apply: each operation's reads and plan, then
-// their writes together.
+// applyOp is the ops executor's Apply: each operation's reads and plan, in
+// the order of their keys (so that two batches lock their payments in one
+// order and never deadlock on each other), then their writes together. An
+// operation its plan refuses fails the transaction: the executor then runs
+// each operation alone, and the refusal answers only its own.
 func (s *Service) applyOp(ctx context.Context, tx *ent.Tx, reqs []*opReq, deferWrites bool) ([]batch.Result[struct{}], error) {
 	w := newRecordWrites(s.now())
-	for _, r := range reqs {
+	order := make([]*opReq, len(reqs))
+	copy(order, reqs)
+	slices.SortStableFunc(order, func(a, b *opReq) int { return strings.Compare(a.key, b.key) })
+	for _, r := range order {
 		if err := r.op(viewer.SystemContext(r.ctx), tx, w); err != nil {
 			return nil, err
 		}

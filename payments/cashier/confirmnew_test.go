@@ -2,6 +2,9 @@ package cashier_test
 
 import (
 	"context"
+	"fmt"
+
+	"entgo.io/ent/dialect"
 	"github.com/straitpay/strait/vocab/attemptstatus"
 	"github.com/straitpay/strait/vocab/paymentstatus"
 	"github.com/straitpay/strait/vocab/sessionstatus"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/checkoutsession"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
@@ -19,11 +23,13 @@ import (
 )
 
 // TestConfirmNewInsertsThePaymentAfterItsClaim: a new payment the caller has not
-// stored is inserted by the attempt transaction, after its session's claim
-// and already processing, then runs the pipeline as any other and completes
-// its session; a claim that refuses (the session has a payment in flight
-// already) leaves nothing behind and calls no connector, and refuses only its
-// own payment when it shares a transaction with others.
+// stored is inserted by the caller's transaction (Begin), after its session's
+// claim and already processing, then runs the pipeline as any other and
+// completes its session; a claim that refuses (the session has a payment in
+// flight already) rolls the transaction back, which leaves nothing behind:
+// Confirm refuses the payment nobody began and calls no connector, and only
+// that payment is refused among many at once. (The checkout's confirm step
+// claims sessions so: server/app TestConcurrentConfirmsOfOneSessionMakeOnePayment.)
 func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
@@ -42,7 +48,7 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 				CheckoutSessionID: session, MerchantReference: "order-9", Metadata: map[string]string{"cart": "c-9"}}
 		}
 		paid := session()
-		p, err := confirmNew(w.sys, svc, unsaved(paid), card(approveCard), "k-new")
+		p, err := confirmNew(w.sys, svc, db, unsaved(paid), card(approveCard), "k-new")
 		if err != nil {
 			t.Fatalf("confirm new: %v", err)
 		}
@@ -62,7 +68,7 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 		w.balanced()
 
 		refused := unsaved(refusedID)
-		_, err = confirmNew(w.sys, svc, refused, card(approveCard), "k-refused")
+		_, err = confirmNew(w.sys, svc, db, refused, card(approveCard), "k-refused")
 		if payments.ErrorCode(err) != payments.ECONFLICT {
 			t.Fatalf("refused claim: %v, want ECONFLICT", err)
 		}
@@ -73,8 +79,7 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 			t.Fatalf("%d charges at the channel, want 1", w.a.charges())
 		}
 
-		// Many at once share attempt transactions; the refused one among
-		// them fails alone.
+		// Many at once; the refused one among them fails alone.
 		var wg sync.WaitGroup
 		errs := make([]error, 20)
 		for i := range errs {
@@ -85,7 +90,7 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 				if i == 7 {
 					id = refusedID
 				}
-				_, errs[i] = confirmNew(w.sys, svc, unsaved(id), card(approveCard), pulid.New("k"))
+				_, errs[i] = confirmNew(w.sys, svc, db, unsaved(id), card(approveCard), pulid.New("k"))
 			}()
 		}
 		wg.Wait()
@@ -102,12 +107,44 @@ func TestConfirmNewInsertsThePaymentAfterItsClaim(t *testing.T) {
 }
 
 // confirmNew confirms a new payment of a checkout session as the checkout's
-// usual path does: decided (PrepareNew), then written and run
-// (ConfirmPrepared).
-func confirmNew(ctx context.Context, svc *cashier.Service, p *ent.Payment, pm cashier.PaymentMethod, key string) (*ent.Payment, error) {
-	prep, err := svc.PrepareNew(ctx, cashier.NewPayment{Payment: p}, pm, key)
+// confirm step does: decided (Prepare), then written (Begin) in a
+// transaction that claimed its session (locked it, and found no payment in
+// flight: else ECONFLICT, and the transaction rolls back), then run
+// (Confirm).
+func confirmNew(ctx context.Context, svc *cashier.Service, db *store.DB, p *ent.Payment, pm cashier.PaymentMethod, key string) (*ent.Payment, error) {
+	prep, err := svc.Prepare(ctx, p, pm, key)
 	if err != nil {
 		return nil, err
 	}
-	return svc.ConfirmPrepared(ctx, prep)
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := tx.CheckoutSession.Query().Where(checkoutsession.ID(p.CheckoutSessionID))
+	if db.Dialect == dialect.MySQL {
+		q = q.ForUpdate()
+	}
+	if _, err := q.Only(ctx); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	busy, err := tx.Payment.Query().Where(payment.CheckoutSessionID(p.CheckoutSessionID),
+		payment.StatusNotIn(paymentstatus.Failed, paymentstatus.Canceled)).Exist(ctx)
+	if err == nil && busy {
+		err = payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment", p.CheckoutSessionID)
+	}
+	if err == nil {
+		err = svc.Begin(ctx, tx, []*cashier.Prepared{prep}, nil, true)
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		if _, cerr := svc.Confirm(ctx, prep); cerr == nil {
+			return nil, fmt.Errorf("a payment whose transaction rolled back was confirmed")
+		}
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return svc.Confirm(ctx, prep)
 }

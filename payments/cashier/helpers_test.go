@@ -218,7 +218,7 @@ func (w *world) pay(minor int64, cm payment.CaptureMethod) *ent.Payment {
 
 func (w *world) confirm(p *ent.Payment, number, key string) *ent.Payment {
 	w.t.Helper()
-	out, err := w.svc.ConfirmPayment(w.ctx, p.ID, card(number), key)
+	out, err := confirmPayment(w.ctx, w.svc, p.ID, card(number), key)
 	if err != nil {
 		w.t.Fatalf("confirm %s: %v", number, err)
 	}
@@ -284,4 +284,18 @@ func newWorldSameDB(t *testing.T, w *world) context.Context {
 		t.Fatal(err)
 	}
 	return viewer.NewContext(context.Background(), viewer.Viewer{Kind: viewer.APIKey, Subject: "key_other", MerchantID: m.ID})
+}
+
+// confirmPayment confirms stored payment id as the viewer in ctx: read (as
+// the viewer may), prepared, then begun and run by Confirm.
+func confirmPayment(ctx context.Context, svc *cashier.Service, id string, pm cashier.PaymentMethod, key string) (*ent.Payment, error) {
+	p, err := svc.Payment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	prep, err := svc.Prepare(ctx, p, pm, key)
+	if err != nil {
+		return nil, err
+	}
+	return svc.Confirm(ctx, prep)
 }

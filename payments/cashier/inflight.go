@@ -76,7 +76,7 @@ func (s *Service) operationRefused(ctx context.Context, a *ent.PaymentAttempt) e
 // inFlight runs plan over attempt a, read again under its payment's lock,
 // as one payment's operation.
 func (s *Service) inFlight(ctx context.Context, what string, a *ent.PaymentAttempt, plan func(*ent.PaymentAttempt, *recordWrites)) error {
-	return s.apply(viewer.SystemContext(ctx), what, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+	return s.apply(viewer.SystemContext(ctx), what, a.PaymentID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		if _, err := s.lockPayment(ctx, tx, a.PaymentID); err != nil {
 			return err
 		}

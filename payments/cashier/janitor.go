@@ -154,7 +154,7 @@ func (s *Service) resendRefund(ctx context.Context, r *ent.Refund) error {
 		}
 	}
 	// Still in flight: come back after the next quiet period.
-	return errors.Join(err, s.apply(ctx, "refund "+r.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+	return errors.Join(err, s.apply(ctx, "refund "+r.ID, r.PaymentID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		if _, err := s.lockPayment(ctx, tx, r.PaymentID); err != nil {
 			return err
 		}

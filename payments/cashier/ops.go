@@ -97,12 +97,16 @@ func (s *Service) capture(ctx context.Context, p *ent.Payment, amount *int64, cl
 	if err != nil {
 		return nil, err
 	}
-	err = s.apply(ctx, "capture "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+	err = s.apply(ctx, "capture "+p.ID, p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		cur, err := s.lockPayment(ctx, tx, p.ID)
 		if err != nil {
 			return err
 		}
-		return planCaptureOp(cur, att, move, closing, w)
+		// The plan changes the attempt in memory: each run of the step
+		// (a lost race, a batch run again alone) decides from a copy of
+		// the attempt as the capture found it.
+		a := *att
+		return planCaptureOp(cur, &a, move, closing, w)
 	})
 	if err != nil {
 		return nil, err
@@ -177,7 +181,7 @@ func (s *Service) cancel(ctx context.Context, p *ent.Payment, closing *reviewClo
 	if closing != nil {
 		c = *closing
 	}
-	err = s.apply(ctx, "cancel "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+	err = s.apply(ctx, "cancel "+p.ID, p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		cur, err := s.lockPayment(ctx, tx, p.ID)
 		if err != nil {
 			return err

@@ -197,3 +197,64 @@ func TestRefusedRefundIsReversedInTheLedger(t *testing.T) {
 		w.balanced()
 	})
 }
+
+// TestConcurrentOperationsOfManyPaymentsShareTransactions captures many
+// payments at once and refunds others past what they captured, so that the
+// operation step's batches mix captures with refunds its plan refuses. Every
+// capture lands as it would alone, each payment keeps exactly the refunds
+// that fit (a refusal answers only its own refund: its batch's others run
+// again alone), the ledger balances, and the step ran fewer transactions
+// than operations.
+func TestConcurrentOperationsOfManyPaymentsShareTransactions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		const n = 16
+		held := make([]string, n)
+		paid := make([]string, n)
+		for i := range n {
+			held[i] = w.confirm(w.pay(int64(2_000+i), payment.CaptureMethodMANUAL), approveCard, "").ID
+			paid[i] = w.confirm(w.pay(10_000, ""), approveCard, "").ID
+		}
+		before := w.svc.BatchStats()["operation"]
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		refunded := map[string]int64{}
+		for i := range n {
+			wg.Go(func() {
+				p, err := w.svc.Capture(w.ctx, held[i], nil)
+				if err != nil || p.Status != paymentstatus.Succeeded || p.AmountCaptured != int64(2_000+i) {
+					t.Errorf("capture %d: %v, %v", i, p, err)
+				}
+			})
+			for j := range 3 {
+				// 2 × 4000 fit in 10000; a third does not.
+				wg.Go(func() {
+					r, err := w.svc.Refund(w.ctx, paid[i], ptr(4_000), "", fmt.Sprintf("r%d-%d", i, j))
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						refunded[paid[i]] += r.Amount
+					case payments.ErrorCode(err) != payments.EINVALID:
+						t.Errorf("refund %d/%d: %v", i, j, err)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		for i := range n {
+			p, err := w.svc.Payment(w.ctx, paid[i])
+			if err != nil || refunded[paid[i]] != 8_000 || p.AmountRefunded != 8_000 {
+				t.Fatalf("payment %d: refunded %d, stored %v (%v)", i, refunded[paid[i]], p, err)
+			}
+			if p, _ := w.svc.Payment(w.ctx, held[i]); p.AmountCaptured != int64(2_000+i) {
+				t.Fatalf("held payment %d captured %d", i, p.AmountCaptured)
+			}
+		}
+		w.balanced()
+		after := w.svc.BatchStats()["operation"]
+		if ops := after.Requests - before.Requests; ops < 4*n || after.Batches-before.Batches >= ops {
+			t.Fatalf("%d operation batches for %d operations: none shared", after.Batches-before.Batches, ops)
+		}
+	})
+}

@@ -17,10 +17,8 @@ import (
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/merchant"
 	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/ent/paymentattempt"
 	"github.com/straitpay/strait/ent/schema/pulid"
 	"github.com/straitpay/strait/payments"
-	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/risk"
@@ -29,8 +27,8 @@ import (
 	"github.com/straitpay/strait/payments/viewer"
 )
 
-// PaymentInput creates a payment (the merchant's side of a checkout, or a
-// charge on an agreement).
+// PaymentInput creates a payment awaiting its payment method (a charge on
+// an agreement is decided by planCharge instead).
 type PaymentInput struct {
 	// MerchantID is required for operators and the system; merchant
 	// principals always create payments of their own merchant.
@@ -43,9 +41,6 @@ type PaymentInput struct {
 	MerchantReference string
 	Description       string
 	Metadata          map[string]string
-	// idempotencyKey is set for charges without a cashier, whose retries must
-	// find the first payment.
-	idempotencyKey string
 }
 
 // MaxAmountMinor bounds a single payment in minor units: 10^15 is a
@@ -98,9 +93,6 @@ func (s *Service) CreatePayment(ctx context.Context, in PaymentInput) (*ent.Paym
 	}
 	if in.Metadata != nil {
 		c.SetMetadata(in.Metadata)
-	}
-	if in.idempotencyKey != "" {
-		c.SetIdempotencyKey(in.idempotencyKey)
 	}
 	p, err := c.Save(ctx)
 	if err != nil {
@@ -159,92 +151,14 @@ func (pm PaymentMethod) validate() error {
 	return nil
 }
 
-// ConfirmPayment runs the pipeline for a payment in requires_payment_method:
-// risk, routing, the attempt, the connector call, and the record, cascading
-// once after a soft decline or a retryable error. It returns the payment as
-// recorded: succeeded, requires_capture, requires_action, processing (pending
-// at the channel, or unknown until the janitor knows), or back in
-// requires_payment_method after a decline, with failure_code set.
-//
-// key seeds the channel idempotency keys of the attempts: confirming again
-// with the same key never makes a new attempt. Returns ENOTFOUND for a
-// payment that is not the viewer's, ECONFLICT when the payment cannot be
-// confirmed in its state, EINVALID for a bad payment method or when no
-// connector takes the payment, EUNAVAILABLE when risk or every eligible
-// connector is unavailable.
-func (s *Service) ConfirmPayment(ctx context.Context, id string, pm PaymentMethod, key string) (*ent.Payment, error) {
-	if err := pm.validate(); err != nil {
-		return nil, err
-	}
-	p, err := s.Payment(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := nextPayment(p.Status, paymentstatus.Confirm); err != nil {
-		return nil, err
-	}
-	return s.run(ctx, p, pm, key)
-}
-
-// NewPayment is a checkout session's payment that the pipeline inserts
-// itself, in the attempt transaction, rather than one the caller stored
-// first: a session's first confirm saves a transaction and its commit this
-// way, and concurrent sessions' first confirms share their attempt
-// transactions (beginMany).
-type NewPayment struct {
-	// Payment is unsaved: its ID (pulid "pay"), merchant, checkout session,
-	// amount, currency and capture method are set, and whatever else it
-	// carries (customer, reference, metadata) is stored with it. Its
-	// session is claimed first in the attempt transaction
-	// (claimSessions), so that a session never has two payments in
-	// flight.
-	Payment *ent.Payment
-}
-
-// validateNew checks a new payment and how it is paid (PrepareNew).
-func (s *Service) validateNew(np NewPayment, pm PaymentMethod) error {
-	if err := pm.validate(); err != nil {
-		return err
-	}
-	p := np.Payment
-	amt, err := amountOf(p.Amount, p.Currency)
-	if err != nil {
-		return err
-	}
-	if err := validateAmount("amount", amt); err != nil {
-		return err
-	}
-	if p.ID == "" || p.MerchantID == "" || p.CheckoutSessionID == "" {
-		return fmt.Errorf("confirm new payment: ID, merchant and checkout session are required")
-	}
-	return nil
-}
-
-// run is the pipeline for a stored payment after validation.
+// run confirms stored payment p: Prepare, then Confirm (which begins it in
+// the operation step).
 func (s *Service) run(ctx context.Context, p *ent.Payment, pm PaymentMethod, key string) (*ent.Payment, error) {
-	sys := viewer.SystemContext(ctx)
-	amt, err := amountOf(p.Amount, p.Currency)
+	prep, err := s.Prepare(ctx, p, pm, key)
 	if err != nil {
 		return nil, err
 	}
-	// A replayed key finds its attempt: the pipeline ran already.
-	if key != "" {
-		if done, err := s.cfg.Client.PaymentAttempt.Query().
-			Where(paymentattempt.ChannelIdempotencyKey(channelKey(p, key, 1))).Exist(sys); err != nil {
-			return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
-		} else if done {
-			return s.Payment(sys, p.ID)
-		}
-	}
-	d, err := s.decide(ctx, p, pm, amt)
-	if err != nil {
-		return nil, err
-	}
-	att, err := s.begin(ctx, p, d.route, d.risked, pm, key, 1, false)
-	if err != nil {
-		return nil, err
-	}
-	return s.finish(ctx, att, pm, d)
+	return s.Confirm(ctx, prep)
 }
 
 // decided is what risk and routing made of a payment before its first
@@ -264,12 +178,12 @@ type decided struct {
 // errors (EINVALID when no connector takes the payment).
 func (s *Service) decide(ctx context.Context, p *ent.Payment, pm PaymentMethod, amt money.Amount) (decided, error) {
 	sys := viewer.SystemContext(ctx)
-	tier, err := s.riskTier(sys, p.MerchantID)
+	mf, err := s.merchantFacts(sys, p.MerchantID)
 	if err != nil {
 		return decided{}, fmt.Errorf("confirm %s: merchant: %w", p.ID, err)
 	}
 	rp := risk.Payment{
-		ID: p.ID, MerchantID: p.MerchantID, Tier: tier, Amount: amt,
+		ID: p.ID, MerchantID: p.MerchantID, Tier: mf.tier, Amount: amt,
 		CardFingerprint: pm.CardFingerprint, BIN: pm.BIN, CardCountry: pm.CardCountry, CustomerID: p.CustomerID,
 		Email: pm.Email, IP: pm.IP, IPCountry: pm.IPCountry, BillingCountry: pm.BillingCountry,
 	}
@@ -334,30 +248,35 @@ func (s *Service) finish(ctx context.Context, att *ent.PaymentAttempt, pm Paymen
 	}
 }
 
-// tierTTL is how long a merchant's risk tier is remembered. Nothing in
-// Strait changes a tier after the merchant is created; one changed in the
-// database by hand applies within this time.
-const tierTTL = 30 * time.Second
+// merchantTTL is how long a merchant's facts (merchantFacts) are
+// remembered. Nothing in Strait changes a merchant's risk tier or country
+// after the merchant is created; one changed in the database by hand applies
+// within this time.
+const merchantTTL = 30 * time.Second
 
-type cachedTier struct {
-	tier string
-	at   time.Time
+// merchantFacts is what a confirm needs of its merchant: the risk tier
+// (lower case) for risk, and the country for the fee facts (withFeeFacts).
+type merchantFacts struct {
+	tier, country string
+	at            time.Time
 }
 
-// riskTier returns the merchant's risk tier, lower case, read at most
-// tierTTL ago.
-func (s *Service) riskTier(ctx context.Context, merchantID string) (string, error) {
+// merchantFacts returns the merchant's risk tier and country, read together
+// at most merchantTTL ago: a confirm reads its merchant at most once, and
+// usually not at all.
+func (s *Service) merchantFacts(ctx context.Context, merchantID string) (merchantFacts, error) {
 	now := s.cfg.Now()
-	if c, ok := s.tiers.Load(merchantID); ok && now.Sub(c.(cachedTier).at) < tierTTL {
-		return c.(cachedTier).tier, nil
+	if c, ok := s.merchants.Load(merchantID); ok && now.Sub(c.(merchantFacts).at) < merchantTTL {
+		return c.(merchantFacts), nil
 	}
-	m, err := s.cfg.Client.Merchant.Query().Where(merchant.ID(merchantID)).Select(merchant.FieldRiskTier).Only(ctx)
+	m, err := s.cfg.Client.Merchant.Query().Where(merchant.ID(merchantID)).
+		Select(merchant.FieldRiskTier, merchant.FieldCountry).Only(viewer.SystemContext(ctx))
 	if err != nil {
-		return "", err
+		return merchantFacts{}, err
 	}
-	tier := strings.ToLower(string(m.RiskTier))
-	s.tiers.Store(merchantID, cachedTier{tier: tier, at: now})
-	return tier, nil
+	f := merchantFacts{tier: strings.ToLower(string(m.RiskTier)), country: m.Country, at: now}
+	s.merchants.Store(merchantID, f)
+	return f, nil
 }
 
 // cascade carries what a cascade needs to call the next connector.
@@ -375,47 +294,6 @@ func channelKey(p *ent.Payment, seed string, n int) string {
 	}
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%s\x00%d", p.MerchantID, p.ID, seed, n)))
 	return "ck_" + hex.EncodeToString(sum[:20])
-}
-
-// begin is step 5: in one transaction, the payment moves to processing and
-// the attempt is written, before the connector is called. The attempt's
-// next_check_at lies past the call's deadline: if this process dies
-// mid-call, the janitor finds the attempt and asks the channel. With fresh
-// set, p is not stored yet: its session is claimed first, and p is inserted
-// already processing, in a transaction shared with other sessions' first
-// confirms (the beginner, applyBegins); else p is stored, and its attempt
-// is one payment's operation (planBegin).
-func (s *Service) begin(ctx context.Context, p *ent.Payment, route routing.Decision, risked assessed,
-	pm PaymentMethod, seed string, n int, fresh bool) (*ent.PaymentAttempt, error) {
-	dd, err := riskData(risked)
-	if err != nil {
-		return nil, err
-	}
-	if fresh {
-		att, err := s.beginner.Do(ctx, &beginReq{ctx: ctx, payment: p, route: route, risk: dd, counts: risked.counts, method: pm.Type, seed: seed})
-		if err != nil {
-			return nil, fmt.Errorf("confirm %s: %w", p.ID, err)
-		}
-		return att, nil
-	}
-	fee := ent.Payment{ID: p.ID, MerchantID: p.MerchantID}
-	if err := s.withFeeFacts(ctx, &fee, pm); err != nil {
-		return nil, err
-	}
-	var att *ent.PaymentAttempt
-	err = s.apply(ctx, "confirm "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
-		cur, err := s.lockPayment(ctx, tx, p.ID)
-		if err != nil {
-			return err
-		}
-		cur.CardScheme, cur.Region = fee.CardScheme, fee.Region
-		att, err = s.planBegin(cur, route, dd, risked.counts, pm, seed, n, w)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return att, nil
 }
 
 // planBegin decides attempt n of stored payment p, read under its lock, paid
@@ -477,73 +355,35 @@ func riskData(risked assessed) (map[string]any, error) {
 // counter keys its authorization adds to (risk.VolumeKeys).
 const volumeKeysField = "volume_keys"
 
-// beginReq is a new payment's first attempt, to write in an attempt
-// transaction.
-type beginReq struct {
-	ctx     context.Context
-	payment *ent.Payment // unsaved
-	route   routing.Decision
-	risk    map[string]any
-	counts  []risk.Count
-	method  routing.Method
-	seed    string
-}
-
-// maxBeginBatch bounds the sessions one attempt transaction holds locked.
-const maxBeginBatch = 64
-
-// applyBegins is the beginner's Apply: the first attempts of new payments
-// of distinct checkout sessions in one transaction: the sessions claimed
-// (locked, and checked for a payment made meanwhile) in one go, the
-// payments inserted already processing in one statement, the attempts in
-// one, the sessions' coupons redeemed. If anything refuses (a claim, a
-// used-up coupon), the transaction fails as a whole, and the executor runs
-// each request in a transaction of its own, which answers it alone.
-func (s *Service) applyBegins(ctx context.Context, tx *ent.Tx, reqs []*beginReq, deferWrites bool) ([]batch.Result[*ent.PaymentAttempt], error) {
-	sys := viewer.SystemContext(ctx)
-	sessions := make([]string, len(reqs))
-	for i, r := range reqs {
-		sessions[i] = r.payment.CheckoutSessionID
-	}
-	withCoupon, err := s.claimSessions(sys, tx, sessions)
-	if err != nil {
-		return nil, err
-	}
-	atts, err := s.writeNew(sys, tx, reqs, withCoupon, deferWrites)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]batch.Result[*ent.PaymentAttempt], len(atts))
-	for i, a := range atts {
-		out[i].Value = a
-	}
-	return out, nil
-}
-
-// writeNew writes, in tx, new payments of distinct checkout sessions the
-// transaction has claimed, already processing, with their first attempts
-// and risk counts, and redeems the coupons of the sessions withCoupon:
-// the payments in one statement, the attempts in one. With deferWrites
-// the inserts go to MySQL with the next statement or the commit.
-func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, reqs []*beginReq, withCoupon []string, deferWrites bool) ([]*ent.PaymentAttempt, error) {
+// writeNew writes, in tx, prepared new payments of distinct checkout
+// sessions the transaction has claimed, already processing, with their
+// first attempts and risk counts, and redeems the coupons of the sessions
+// withCoupon: the payments in one statement, the attempts in one. With
+// deferWrites the inserts go to MySQL with the next statement or the
+// commit.
+func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, preps []*Prepared, withCoupon []string, deferWrites bool) ([]*ent.PaymentAttempt, error) {
 	to, err := nextPayment(paymentstatus.RequiresPaymentMethod, paymentstatus.Confirm)
 	if err != nil {
 		return nil, err
 	}
-	atts := make([]*ent.PaymentAttempt, len(reqs))
+	atts := make([]*ent.PaymentAttempt, len(preps))
 	wr := store.NewWrites(tx, s.cfg.Dialect, deferWrites)
-	creates := make([]*ent.PaymentCreate, len(reqs))
+	creates := make([]*ent.PaymentCreate, len(preps))
 	var reservations []Reservation
 	var counts []risk.Count
-	for i, r := range reqs {
-		counts = append(counts, r.counts...)
+	for i, r := range preps {
+		dd, err := riskData(r.d.risked)
+		if err != nil {
+			return nil, err
+		}
+		counts = append(counts, r.d.risked.counts...)
 		p := r.payment
 		if p.CaptureMethod == "" {
 			p.CaptureMethod = payment.CaptureMethodAUTOMATIC
 		}
-		p.Status, p.Connector, p.PaymentMethodType = to, r.route.Chosen, string(r.method)
+		p.Status, p.Connector, p.PaymentMethodType = to, r.d.route.Chosen, string(r.pm.Type)
 		creates[i] = paymentCreate(wr.Client(), p)
-		if atts[i], err = s.newAttempt(p, r.route, r.risk, r.seed, 1); err != nil {
+		if atts[i], err = s.newAttempt(p, r.d.route, dd, r.seed, 1); err != nil {
 			return nil, err
 		}
 		if slices.Contains(withCoupon, p.CheckoutSessionID) {

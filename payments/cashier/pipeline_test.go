@@ -52,7 +52,7 @@ func TestApprovedSaleCapturesAndPostsOnceWithTheFee(t *testing.T) {
 			t.Fatalf("events = %v", evs)
 		}
 		// Confirming again with the same key neither charges nor posts again.
-		again, err := w.svc.ConfirmPayment(w.ctx, p.ID, card(approveCard), "k1")
+		again, err := confirmPayment(w.ctx, w.svc, p.ID, card(approveCard), "k1")
 		if payments.ErrorCode(err) != payments.ECONFLICT && (err != nil || again.ID != p.ID) {
 			t.Fatalf("replay: %v", err)
 		}
@@ -154,7 +154,7 @@ func TestUnknownOutcomeStaysProcessingAndNeverCascades(t *testing.T) {
 			t.Fatal("an unknown outcome moved money or announced something")
 		}
 		// Confirming a processing payment is refused.
-		if _, err := w.svc.ConfirmPayment(w.ctx, p.ID, card(approveCard), ""); payments.ErrorCode(err) != payments.ECONFLICT {
+		if _, err := confirmPayment(w.ctx, w.svc, p.ID, card(approveCard), ""); payments.ErrorCode(err) != payments.ECONFLICT {
 			t.Fatalf("confirm while processing: %v", err)
 		}
 	})
@@ -238,7 +238,7 @@ func TestConcurrentConfirmsOfEveryOutcomeShareRecordBatches(t *testing.T) {
 		errs := make([]error, n)
 		for i := range ps {
 			wg.Go(func() {
-				got[i], errs[i] = w.svc.ConfirmPayment(w.ctx, ps[i].ID, card(cards[i%len(cards)]), fmt.Sprintf("k%d", i))
+				got[i], errs[i] = confirmPayment(w.ctx, w.svc, ps[i].ID, card(cards[i%len(cards)]), fmt.Sprintf("k%d", i))
 			})
 		}
 		wg.Wait()

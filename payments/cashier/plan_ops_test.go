@@ -330,3 +330,75 @@ func TestPlanRefundRecheck(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanCharge(t *testing.T) {
+	usd, eur := money.MustCurrency("USD"), money.MustCurrency("EUR")
+	key := "charge-1"
+	prior := func(agreementID string, minor int64) *ent.Payment {
+		return &ent.Payment{ID: "pay_prior", AgreementID: agreementID, Amount: minor, Currency: "USD", IdempotencyKey: &key}
+	}
+	for _, tc := range []struct {
+		name   string
+		status agreementstatus.Status
+		max    int64
+		prior  *ent.Payment
+		amount money.Amount
+		code   string // the refusal's code; "" is none
+		field  string // the refused field, for EINVALID
+		replay bool
+	}{
+		{name: "a new charge", status: agreementstatus.Active, amount: money.Amount{Minor: 2_500, Currency: usd}},
+		{name: "at the cap", status: agreementstatus.Active, max: 2_500, amount: money.Amount{Minor: 2_500, Currency: usd}},
+		{name: "above the cap", status: agreementstatus.Active, max: 2_499, amount: money.Amount{Minor: 2_500, Currency: usd},
+			code: payments.EINVALID, field: "amount"},
+		{name: "another currency", status: agreementstatus.Active, amount: money.Amount{Minor: 2_500, Currency: eur},
+			code: payments.EINVALID, field: "amount"},
+		{name: "not positive", status: agreementstatus.Active, amount: money.Amount{Minor: 0, Currency: usd},
+			code: payments.EINVALID, field: "amount"},
+		{name: "pending", status: agreementstatus.Pending, amount: money.Amount{Minor: 2_500, Currency: usd}, code: payments.ECONFLICT},
+		{name: "terminated", status: agreementstatus.Terminated, amount: money.Amount{Minor: 2_500, Currency: usd}, code: payments.ECONFLICT},
+		{name: "the key's payment is the answer", status: agreementstatus.Active, prior: prior("agr_1", 2_500),
+			amount: money.Amount{Minor: 2_500, Currency: usd}, replay: true},
+		{name: "the key's payment is the answer, the agreement ended since", status: agreementstatus.Terminated,
+			prior: prior("agr_1", 2_500), amount: money.Amount{Minor: 2_500, Currency: usd}, replay: true},
+		{name: "the key used for another amount", status: agreementstatus.Active, prior: prior("agr_1", 2_000),
+			amount: money.Amount{Minor: 2_500, Currency: usd}, code: payments.ECONFLICT},
+		{name: "the key used on another agreement", status: agreementstatus.Active, prior: prior("agr_2", 2_500),
+			amount: money.Amount{Minor: 2_500, Currency: usd}, code: payments.ECONFLICT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &ent.Agreement{ID: "agr_1", MerchantID: "mer_1", CustomerID: "cus_1", Connector: "bank", Currency: "USD",
+				Status: tc.status, MaxAmount: tc.max}
+			w := newRecordWrites(planNow)
+			ask := chargeAsk{paymentID: "pay_new", amount: tc.amount, description: "rent", reference: "inv-7", key: key}
+			p, replay, err := planCharge(a, tc.prior, ask, w)
+			if payments.ErrorCode(err) != tc.code && !(tc.code == "" && err == nil) {
+				t.Fatalf("err %v, want code %q", err, tc.code)
+			}
+			if tc.field != "" && payments.ErrorField(err) != tc.field {
+				t.Fatalf("err %v, want field %s", err, tc.field)
+			}
+			if err != nil || replay {
+				if len(w.newPayments) != 0 {
+					t.Fatalf("a refusal or a replay inserts %+v", w.newPayments)
+				}
+				if replay != tc.replay || (replay && p != tc.prior) {
+					t.Fatalf("replay %v (%v), want %v", replay, p, tc.replay)
+				}
+				return
+			}
+			if tc.replay {
+				t.Fatal("no replay")
+			}
+			if len(w.newPayments) != 1 || w.newPayments[0] != p {
+				t.Fatalf("inserts %+v", w.newPayments)
+			}
+			if p.ID != "pay_new" || p.MerchantID != "mer_1" || p.AgreementID != "agr_1" || p.CustomerID != "cus_1" ||
+				p.Amount != 2_500 || p.Currency != "USD" || p.Status != paymentstatus.RequiresPaymentMethod ||
+				p.CaptureMethod != payment.CaptureMethodAUTOMATIC || p.Description != "rent" || p.MerchantReference != "inv-7" ||
+				p.IdempotencyKey == nil || *p.IdempotencyKey != key {
+				t.Fatalf("payment %+v", p)
+			}
+		})
+	}
+}

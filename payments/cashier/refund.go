@@ -84,7 +84,7 @@ func (s *Service) Refund(ctx context.Context, paymentID string, in *money.Amount
 
 	ask := refundAsk{amount: amount, reason: reason, key: key, connector: att.Connector}
 	var r *ent.Refund
-	err = s.apply(ctx, "refund of "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+	err = s.apply(ctx, "refund of "+p.ID, p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		rows, err := s.readForRefund(ctx, tx, p.ID, key)
 		if err != nil {
 			return err
@@ -270,7 +270,7 @@ func (s *Service) recordRefund(ctx context.Context, id string, ev refundstatus.E
 			return nil, err
 		}
 	}
-	err = s.apply(ctx, "refund "+id, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+	err = s.apply(ctx, "refund "+id, r.PaymentID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		p, err := s.lockPayment(ctx, tx, r.PaymentID)
 		if err != nil {
 			return err

@@ -239,7 +239,7 @@ func (s *Service) ApproveReview(ctx context.Context, id, note string) (*ent.Paym
 	if p.CaptureMethod == payment.CaptureMethodAUTOMATIC {
 		return s.capture(ctx, p, nil, &closing)
 	}
-	err = s.apply(ctx, "approve review of "+p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
+	err = s.apply(ctx, "approve review of "+p.ID, p.ID, func(ctx context.Context, tx *ent.Tx, w *recordWrites) error {
 		cur, err := s.lockPayment(ctx, tx, p.ID)
 		if err != nil {
 			return err

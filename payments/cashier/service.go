@@ -77,16 +77,16 @@ type Config struct {
 type Service struct {
 	cfg Config
 	log *slog.Logger
-	// tiers remembers merchants' risk tiers (riskTier).
-	tiers sync.Map
+	// merchants remembers merchants' risk tiers and countries
+	// (merchantFacts).
+	merchants sync.Map
 	// The executors apply the core's writes (payments/executor): each owns
 	// its step's transactions, group commit, deadlines and fallbacks.
 	//
-	// beginner writes new payments' first attempts (applyBegins), recorder
-	// records results (applyRecords), both group-committed; ops runs the
-	// merchant's and the janitor's operations on one payment, each in a
-	// transaction of its own (applyOp).
-	beginner *executor.Executor[*beginReq, *ent.PaymentAttempt]
+	// recorder records results (applyRecords), ops runs the merchant's and
+	// the janitor's operations on payments (applyOp), both group-committed.
+	// A new payment's first attempt is written by its caller's transaction
+	// (Begin: the checkout's confirm step).
 	recorder *executor.Executor[*recordReq, recorded]
 	ops      *executor.Executor[*opReq, struct{}]
 }
@@ -114,25 +114,24 @@ func New(cfg Config) *Service {
 	}
 	s := &Service{cfg: cfg, log: cfg.Log}
 	ec := executor.Config{Client: cfg.Client, Log: cfg.Log, Timeout: cfg.BatchTimeout, NoBatching: cfg.NoBatching}
-	s.beginner = executor.New(ec, executor.Step[*beginReq, *ent.PaymentAttempt]{Name: "attempt", Max: maxBeginBatch,
-		Key: func(r *beginReq) string { return r.payment.CheckoutSessionID }, Apply: s.applyBegins})
 	s.recorder = executor.New(ec, executor.Step[*recordReq, recorded]{Name: "record", Max: maxRecordBatch,
 		Key: func(r *recordReq) string { return r.attempt.PaymentID }, Apply: s.applyRecords})
-	s.ops = executor.New(ec, executor.Step[*opReq, struct{}]{Name: "operation", Max: 1, Apply: s.applyOp})
+	s.ops = executor.New(ec, executor.Step[*opReq, struct{}]{Name: "operation", Max: maxOpBatch,
+		Key: func(r *opReq) string { return r.key }, Apply: s.applyOp})
 	return s
 }
 
-// BatchStats reports the group-committed steps (attempt, record): batches
+// BatchStats reports the group-committed steps (record, operation): batches
 // run, payments in them, and time spent.
 func (s *Service) BatchStats() map[string]batch.Stats {
-	return map[string]batch.Stats{"attempt": s.beginner.Stats(), "record": s.recorder.Stats()}
+	return map[string]batch.Stats{"record": s.recorder.Stats(), "operation": s.ops.Stats()}
 }
 
 // Close stops the service's batching; results recorded after Close are
 // recorded one by one. Safe to call more than once.
 func (s *Service) Close() {
 	s.recorder.Close()
-	s.beginner.Close()
+	s.ops.Close()
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }

@@ -5,13 +5,8 @@ import (
 	"fmt"
 	"slices"
 
-	"entgo.io/ent/dialect"
-
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/checkoutsession"
-	"github.com/straitpay/strait/ent/payment"
-	"github.com/straitpay/strait/payments"
-	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 	"github.com/straitpay/strait/vocab/paymentstatus"
 	"github.com/straitpay/strait/vocab/sessionstatus"
@@ -19,9 +14,9 @@ import (
 
 // A checkout session's payment acts on its session in the payment core's
 // own transactions, so that what the session keeps (its state, its coupon's
-// redemption) never disagrees with the money: its session is claimed (locked,
-// and checked for another payment) and its coupon redeemed where its first
-// attempt is written, and the session is completed, or its coupon given
+// redemption) never disagrees with the money: its coupon is redeemed where
+// its first attempt is written (Begin, in the checkout's confirm step, which
+// locked the session and checked it for another payment), and the session is completed, or its coupon given
 // back, where the payment's outcome is recorded. The checkout decides
 // nothing here and is never called back: these are writes like any other of
 // the step.
@@ -61,63 +56,6 @@ type Settlement struct {
 type Reservation struct {
 	SessionID string
 	PaymentID string
-}
-
-// claimSessions runs first in the attempt transaction of sessions' new
-// payments: it locks the sessions' rows (confirms of one session queue
-// here) and looks, under the locks, for a payment another confirm made
-// meanwhile: ECONFLICT unless that payment failed or was canceled, ENOTFOUND
-// for a session that does not exist. It returns the sessions that carry a
-// coupon: only those need reserveCoupons.
-func (s *Service) claimSessions(ctx context.Context, tx *ent.Tx, sessionIDs []string) ([]string, error) {
-	sys := viewer.SystemContext(ctx)
-	// The sessions locked and their payments read, in one round trip.
-	var locked []*ent.CheckoutSession
-	var ps []*ent.Payment
-	err := store.ReadTogether(sys, tx.Client(), s.cfg.Dialect,
-		func(ctx context.Context, c *ent.Client) (err error) {
-			q := c.CheckoutSession.Query().Where(checkoutsession.IDIn(sessionIDs...)).Order(checkoutsession.ByID())
-			if s.cfg.Dialect == dialect.MySQL {
-				q = q.ForUpdate()
-			}
-			if locked, err = q.Select(checkoutsession.FieldID, checkoutsession.FieldCouponID).All(ctx); err != nil {
-				return fmt.Errorf("lock sessions: %w", err)
-			}
-			return nil
-		},
-		func(ctx context.Context, c *ent.Client) (err error) {
-			ps, err = c.Payment.Query().Where(payment.CheckoutSessionIDIn(sessionIDs...)).
-				Select(payment.FieldID, payment.FieldCheckoutSessionID, payment.FieldStatus).All(ctx)
-			if err != nil {
-				return fmt.Errorf("sessions' payments: %w", err)
-			}
-			return nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	if len(locked) != len(sessionIDs) {
-		return nil, payments.Errorf(payments.ENOTFOUND, "checkout session not found")
-	}
-	var withCoupon []string
-	for _, sess := range locked {
-		if sess.CouponID != nil {
-			withCoupon = append(withCoupon, sess.ID)
-		}
-	}
-	latest := map[string]*ent.Payment{}
-	for _, p := range ps {
-		if l := latest[p.CheckoutSessionID]; l == nil || p.ID > l.ID {
-			latest[p.CheckoutSessionID] = p
-		}
-	}
-	for id, p := range latest {
-		if p.Status != paymentstatus.Failed && p.Status != paymentstatus.Canceled {
-			return nil, payments.Errorf(payments.ECONFLICT, "checkout session %s already has a payment that is %s",
-				id, p.Status.Name())
-		}
-	}
-	return withCoupon, nil
 }
 
 // reserveCoupons redeems the sessions' coupons in the attempt transaction,

@@ -35,6 +35,8 @@ type eventRow struct {
 type recordWrites struct {
 	now      time.Time
 	attempts []store.RowUpdate
+	// newPayments are payments to insert (a charge on an agreement).
+	newPayments []*ent.Payment
 	// created are attempts to insert (a cascade's next attempt).
 	created  []*ent.PaymentAttempt
 	payments []store.RowUpdate
@@ -87,8 +89,8 @@ func (w *recordWrites) payment(id string, r row) {
 	w.payments = append(w.payments, store.RowUpdate{ID: id, Set: r})
 }
 
-// write runs in tx the writes of one or more steps: new refunds and a
-// cascade's new attempts first (their errors are their own), the coupons
+// write runs in tx the writes of one or more steps: new payments, new
+// refunds and a cascade's new attempts first (their errors are their own), the coupons
 // of payments about to be attempted, then the sessions' settlements, the
 // attempts' and payments' updates, the risk counts, the outbox events and
 // the ledger, whose writes go to MySQL with the commit, in one round trip,
@@ -96,6 +98,15 @@ func (w *recordWrites) payment(id string, r row) {
 // every payment and their locks last until the commit
 // (docs/performance.md).
 func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, deferWrites bool) error {
+	if len(w.newPayments) > 0 {
+		creates := make([]*ent.PaymentCreate, len(w.newPayments))
+		for i, p := range w.newPayments {
+			creates[i] = paymentCreate(tx.Client(), p)
+		}
+		if err := tx.Payment.CreateBulk(creates...).Exec(ctx); err != nil {
+			return fmt.Errorf("create payments: %w", err)
+		}
+	}
 	if err := s.insertRefunds(ctx, tx, w.newRefunds); err != nil {
 		return err
 	}

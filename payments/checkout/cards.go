@@ -127,8 +127,8 @@ type tokenUse struct {
 // heldCard is the card a confirm took from the vault, kept for the
 // confirm's lifetime and wiped when it ends: the vault hands out a card's
 // CVC once, and a confirm whose transaction did not commit is decided again
-// (the executor runs it again, or alone) or written by the usual path, with
-// the card it already holds.
+// (the executor runs it again, or alone, or Confirm runs it again after
+// claiming its key) with the card it already holds.
 type heldCard struct{ card *vault.Card }
 
 // wipe wipes the held card's CVC, if any.

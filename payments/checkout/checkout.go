@@ -89,10 +89,7 @@ type Service struct {
 	payments *cashier.Service
 	dialect  string
 	now      func() time.Time
-	// reads loads the sessions of concurrent confirms, with their latest
-	// payments, in one batch (confirmRead).
-	reads *batch.Runner[sessionReadReq, sessionRead]
-	// confirms decides and writes the new payments of concurrent cashiers'
+	// confirms decides and writes the payments of concurrent cashiers'
 	// confirms in one transaction (the confirm step: applyConfirms).
 	confirms *executor.Executor[*confirmReq, confirmed]
 }
@@ -110,18 +107,15 @@ func New(c Config) (*Service, error) {
 		payments: c.Payments, dialect: c.Dialect,
 		now: func() time.Time { return c.Now().UTC().Truncate(time.Microsecond) },
 	}
-	s.reads = batch.New(context.Background(), maxReadBatch, s.readSessions).WithTimeout(c.BatchTimeout)
 	s.confirms = executor.New(executor.Config{Client: c.Client, Timeout: c.BatchTimeout},
 		executor.Step[*confirmReq, confirmed]{Name: "confirm", Max: maxConfirmBatch,
 			Key: func(r *confirmReq) string { return r.sessionID }, Apply: s.applyConfirms})
 	return s, nil
 }
 
-// BatchStats reports the confirms decided and written together (confirm)
-// and the confirm reads batched together (confirm_read: retries after a
-// decline).
+// BatchStats reports the confirms decided and written together (confirm).
 func (s *Service) BatchStats() map[string]batch.Stats {
-	return map[string]batch.Stats{"confirm": s.confirms.Stats(), "confirm_read": s.reads.Stats()}
+	return map[string]batch.Stats{"confirm": s.confirms.Stats()}
 }
 
 // Vault returns the card vault, nil when it is not configured.

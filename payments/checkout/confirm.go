@@ -16,7 +16,6 @@ import (
 	"github.com/straitpay/strait/ent/vaultcard"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/audit"
-	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/disputes"
 	"github.com/straitpay/strait/payments/idempotency"
@@ -46,11 +45,13 @@ type ConfirmInput struct {
 	DeviceID string
 	// IdempotencyKey seeds the channel idempotency keys: the same key never
 	// makes a second attempt.
-	IdempotencyKey string // Claim is the request's idempotency claim, which the confirm writes
-	// with its first effects: with the payment's insert when it decides and
-	// writes in one transaction (confirmMany), else on its own before its
-	// first write (idempotency.Deferred's rules). Nil when the request has
-	// no key, or its key was claimed before the confirm started.
+	IdempotencyKey string
+	// Claim is the request's idempotency claim, which the confirm step
+	// writes with the payment's first attempt, in the transaction that
+	// writes it; a confirm whose key has a record already, or whose
+	// transaction failed alone, claims it on its own and runs again
+	// (idempotency.Deferred's rules). Nil when the request has no key, or
+	// its key was claimed before the confirm started.
 	Claim *idempotency.Deferred
 }
 
@@ -61,64 +62,119 @@ type ConfirmInput struct {
 // action), processing, or requires_payment_method after a decline, when the
 // buyer may confirm again with another card.
 //
-// Returns ENOTFOUND for a session or card token the caller may not use,
-// ECONFLICT for a session that is expired, complete, or whose payment is
-// already in flight, EINVALID for a method the session does not allow or a
-// missing card token, and the pipeline's errors.
+// Every confirm is decided and written by the confirm step (applyConfirms),
+// under its session's lock, with concurrent confirms of other sessions, and
+// its idempotency claim (in.Claim) goes with its writes; then the cashier
+// calls the connector and records (cashier.Confirm).
+//
+// Returns EFORBIDDEN for a viewer that is not a cashier, ENOTFOUND for a
+// session or card token the caller may not use, ECONFLICT for a session
+// that is expired, complete, or whose payment is already in flight,
+// EINVALID for a method the session does not allow or a missing card token,
+// and the pipeline's errors.
 func (s *Service) Confirm(ctx context.Context, sessionID string, in ConfirmInput) (*ent.Payment, error) {
 	if s.payments == nil {
 		return nil, payments.Errorf(payments.EUNAVAILABLE, "payments are not available")
+	}
+	v, err := cashierSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sessionID != "" && sessionID != v.SessionID {
+		return nil, notFound(sessionID)
 	}
 	// The card the confirm takes from the vault, wiped once the call is
 	// made.
 	held := &heldCard{}
 	defer held.wipe()
-	if v, _ := viewer.FromContext(ctx); v.Kind == viewer.Cashier {
-		// A session's first confirm is decided and written under the
-		// session's lock, with concurrent confirms (the confirm step).
-		if p, handled, err := s.confirmTogether(ctx, v, sessionID, in, held); handled {
-			return p, err
+	req := s.confirmRequest(ctx, v, in, held)
+	for {
+		c, err := s.confirms.Do(ctx, req)
+		if refusedAlone(err) {
+			// Its transaction failed alone on the merits (a coupon used up
+			// meanwhile): nothing of it was written, and its error is its
+			// answer.
+			c, err = confirmed{refused: err}, nil
+		}
+		switch {
+		case store.OutcomeUnknown(err), err != nil && ctx.Err() != nil:
+			// The payment may be written, its key claimed: writing it
+			// again would be refused as a second payment of the session.
+			// The confirm is answered as unknown; its retry finds the
+			// payment (retryOf) or, if nothing was written, makes it.
+			return nil, err
+		case err != nil && req.claim == nil:
+			return nil, err
+		case err != nil, c.claimFirst:
+			// Its transaction failed alone for no reason of its own
+			// (nothing of it was written, its claim included: perhaps a
+			// concurrent claim of its key), or its key has a record
+			// already: the key is claimed on its own, which replays, waits
+			// or refuses (idempotency.Deferred's rules), and the confirm
+			// runs again.
+			if err := req.claim.Claim(ctx); err != nil {
+				return nil, err
+			}
+			req.claim = nil
+			continue
+		case c.refused != nil:
+			return s.refusedConfirm(ctx, v.SessionID, in.IdempotencyKey, c.refused)
+		case c.expired != nil:
+			return s.refusedConfirm(ctx, v.SessionID, in.IdempotencyKey, s.expire(ctx, c.expired))
+		}
+		return s.payments.Confirm(viewer.SystemContext(ctx), c.prep)
+	}
+}
+
+// confirmRequest is cashier v's confirm for the confirm step: its claim
+// (nil when it was settled before), its card token parsed.
+func (s *Service) confirmRequest(ctx context.Context, v viewer.Viewer, in ConfirmInput, held *heldCard) *confirmReq {
+	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in, held: held}
+	if !in.Claim.Settled() {
+		req.claim = in.Claim
+	}
+	if in.Method == routing.Card && s.vault != nil {
+		if t, err := vault.ParseToken(in.CardToken); err == nil {
+			req.token = t // a malformed token is refused by cardForSession
 		}
 	}
-	// The usual path writes in transactions of the pipeline's own: the
-	// request's claim is claimed before it starts.
-	if err := in.Claim.Claim(ctx); err != nil {
-		return nil, err
-	}
-	r, err := s.confirmable(ctx, sessionID, in)
-	if payments.ErrorCode(err) == payments.ECONFLICT || (err == nil && inFlight(r.sess.ID, r.latest) != nil) {
-		// A session complete, expired or paying: perhaps this confirm's
-		// own doing, its answer lost.
-		if p, rerr := s.retryOf(ctx, sessionID, in.IdempotencyKey); p != nil || rerr != nil {
+	return req
+}
+
+// refusedConfirm answers a confirm refused with err. A conflict (a session
+// complete, expired or paying) may be this confirm's own doing, its answer
+// lost: the payment its key made is then its answer (retryOf).
+func (s *Service) refusedConfirm(ctx context.Context, sessionID, key string, err error) (*ent.Payment, error) {
+	if payments.ErrorCode(err) == payments.ECONFLICT {
+		if p, rerr := s.retryOf(ctx, sessionID, key); p != nil || rerr != nil {
 			return p, rerr
 		}
 	}
+	return nil, err
+}
+
+// expire marks open session sess, past its expiry, expired, and returns the
+// refusal of a confirm of it.
+func (s *Service) expire(ctx context.Context, sess *ent.CheckoutSession) error {
+	sess, err := s.expireIfDue(ctx, sess)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sess, latest := r.sess, r.latest
-	if err := refusal(sess, in.Method, buyerCountry(sess, in)); err != nil {
-		return nil, err
+	if err := checkOpen(sess); err != nil {
+		return err
 	}
-	// The session is checked before the card: a refused confirm leaves a
-	// one-time token unused.
-	p, fresh, err := s.sessionPayment(sess, latest)
-	if err != nil {
-		return nil, err
+	return fmt.Errorf("checkout session %s: past its expiry, yet open", sess.ID)
+}
+
+// refusedAlone reports whether err, a confirm step's error, is a refusal on
+// the merits (EINVALID, ENOTFOUND, ECONFLICT), which running the confirm
+// again would repeat.
+func refusedAlone(err error) bool {
+	switch payments.ErrorCode(err) {
+	case payments.EINVALID, payments.ENOTFOUND, payments.ECONFLICT:
+		return !store.OutcomeUnknown(err)
 	}
-	pm, err := s.paymentMethod(ctx, sess, in, r.card, tokenUse{key: in.IdempotencyKey, mark: true}, held)
-	if err != nil {
-		return nil, err
-	}
-	sys := viewer.SystemContext(ctx)
-	if !fresh {
-		return s.payments.ConfirmPayment(sys, p.ID, pm, in.IdempotencyKey)
-	}
-	prep, err := s.payments.PrepareNew(sys, cashier.NewPayment{Payment: p}, pm, in.IdempotencyKey)
-	if err != nil {
-		return nil, err
-	}
-	return s.payments.ConfirmPrepared(sys, prep)
+	return false
 }
 
 // maxDeviceID bounds the device id a checkout sends, in bytes.
@@ -197,16 +253,6 @@ func (s *Service) sessionPayment(sess *ent.CheckoutSession, latest *ent.Payment)
 	}, true, nil
 }
 
-// maxReadBatch bounds the sessions one confirmable read loads.
-const maxReadBatch = 128
-
-// sessionReadReq asks for a session, and the vault record of a card token
-// ("" for none).
-type sessionReadReq struct {
-	sessionID string
-	token     vault.Token
-}
-
 // sessionRead is a checkout session (nil if none), its latest payment (nil
 // if none; as read by readSessions, its id, session and status only) and the
 // vault record of the card token asked for (nil if none was asked; the zero
@@ -215,97 +261,6 @@ type sessionRead struct {
 	sess   *ent.CheckoutSession
 	latest *ent.Payment
 	card   *vault.Record
-}
-
-// confirmable is Confirmable for a confirm: the session, open, with its
-// latest payment and the vault record of in's card token. A cashier's
-// session is read together with the sessions and cards of concurrent
-// confirms (readSessions), as the system, and then held to what the data
-// layer's policy would allow the cashier: its own session of its own
-// merchant (the vault holds the card to the merchant: cardForSession).
-// Other viewers read through the policy.
-func (s *Service) confirmable(ctx context.Context, id string, in ConfirmInput) (sessionRead, error) {
-	v, _ := viewer.FromContext(ctx)
-	if v.Kind != viewer.Cashier {
-		sess, err := s.Confirmable(ctx, id)
-		if err != nil {
-			return sessionRead{}, err
-		}
-		latest, err := s.client.Payment.Query().Where(payment.CheckoutSessionID(sess.ID)).
-			Order(ent.Desc(payment.FieldID)).First(viewer.SystemContext(ctx))
-		if err != nil && !ent.IsNotFound(err) {
-			return sessionRead{}, fmt.Errorf("session %s payment: %w", sess.ID, err)
-		}
-		return sessionRead{sess: sess, latest: latest}, nil
-	}
-	if id != "" && id != v.SessionID {
-		return sessionRead{}, notFound(id)
-	}
-	req := sessionReadReq{sessionID: v.SessionID}
-	if in.Method == routing.Card && s.vault != nil {
-		if t, err := vault.ParseToken(in.CardToken); err == nil {
-			req.token = t // a malformed token is refused by cardForSession
-		}
-	}
-	r, err := s.reads.Do(ctx, req)
-	if err != nil {
-		return sessionRead{}, err
-	}
-	if r.sess == nil || r.sess.MerchantID != v.MerchantID {
-		return sessionRead{}, notFound(v.SessionID)
-	}
-	if r.sess, err = s.expireIfDue(ctx, r.sess); err != nil {
-		return sessionRead{}, err
-	}
-	if err := checkOpen(r.sess); err != nil {
-		return sessionRead{}, err
-	}
-	if r.latest != nil && r.latest.Status == paymentstatus.RequiresPaymentMethod {
-		// The buyer tries again after a decline: that payment is confirmed,
-		// so it is read whole.
-		if r.latest, err = s.client.Payment.Get(viewer.SystemContext(ctx), r.latest.ID); err != nil {
-			return sessionRead{}, fmt.Errorf("session %s payment: %w", r.sess.ID, err)
-		}
-	}
-	return r, nil
-}
-
-// readSessions loads sessions, their latest payments and the asked cards'
-// vault records in three queries and one round trip, as the system:
-// confirmable holds each to its caller's scope.
-func (s *Service) readSessions(ctx context.Context, reqs []sessionReadReq) []batch.Result[sessionRead] {
-	sys := viewer.SystemContext(ctx)
-	out := make([]batch.Result[sessionRead], len(reqs))
-	fail := func(err error) []batch.Result[sessionRead] {
-		for i := range out {
-			out[i].Err = err
-		}
-		return out
-	}
-	ids := make([]string, len(reqs))
-	var tokens []string
-	for i, r := range reqs {
-		ids[i] = r.sessionID
-		if r.token != "" {
-			tokens = append(tokens, string(r.token))
-		}
-	}
-	byID, cards, err := s.readForConfirm(sys, s.client, ids, tokens, false)
-	if err != nil {
-		return fail(err)
-	}
-	for i, req := range reqs {
-		r := byID[req.sessionID]
-		if r == nil {
-			continue
-		}
-		out[i].Value = *r
-		if req.token != "" {
-			rec := cards[req.token]
-			out[i].Value.card = &rec
-		}
-	}
-	return out
 }
 
 // readForConfirm reads, on client and in one round trip on MySQL, the

@@ -8,11 +8,13 @@ import (
 	"slices"
 	"sync"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/batch"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/idempotency"
-	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/vault"
 	"github.com/straitpay/strait/payments/viewer"
@@ -38,16 +40,19 @@ type confirmReq struct {
 	held *heldCard
 }
 
-// confirmed is what the confirm step made of a confirm that it did not
-// refuse.
+// confirmed is what the confirm step made of a confirm.
 type confirmed struct {
-	// prep is the session's new payment, written with its first attempt.
+	// prep is the session's payment, written with its first attempt (or,
+	// a retry with its key, found done: cashier.Prepare).
 	prep *cashier.Prepared
-	// usual: the step leaves this confirm to the usual path (Confirm): a
-	// second confirm of a key in the batch, a key with a record already, a
-	// retry after a decline, a session paying with a key (perhaps a retry
-	// of the confirm that made its payment).
-	usual bool
+	// refused is the confirm's refusal, decided under its session's lock:
+	// nothing of it was written.
+	refused error
+	// claimFirst: the confirm's key has a record already (a retry, a
+	// duplicate in flight, a key reused), or a confirm before it in the
+	// batch has the same key: Confirm claims it on its own, which replays,
+	// waits or refuses, and runs the confirm again.
+	claimFirst bool
 	// expired is the session, open but past its expiry: it is marked
 	// expired outside the step and the confirm refused.
 	expired *ent.CheckoutSession
@@ -56,74 +61,26 @@ type confirmed struct {
 	use *oneTimeUse
 }
 
-// confirmTogether confirms a cashier's session through the confirm step,
-// with concurrent confirms of other sessions (applyConfirms). handled is
-// false when the confirm must take the usual path (see confirmed.usual),
-// with nothing done for it but the card taken, into held.
-func (s *Service) confirmTogether(ctx context.Context, v viewer.Viewer, id string, in ConfirmInput, held *heldCard) (p *ent.Payment, handled bool, err error) {
-	if id != "" && id != v.SessionID {
-		return nil, true, notFound(id)
-	}
-	req := &confirmReq{ctx: ctx, merchantID: v.MerchantID, sessionID: v.SessionID, in: in, held: held}
-	if !in.Claim.Settled() {
-		req.claim = in.Claim
-	}
-	if in.Method == routing.Card && s.vault != nil {
-		if t, err := vault.ParseToken(in.CardToken); err == nil {
-			req.token = t // a malformed token is refused by cardForSession
-		}
-	}
-	c, err := s.confirms.Do(ctx, req)
-	switch {
-	case store.OutcomeUnknown(err):
-		// The payment may be written, its key claimed: writing it again
-		// would be refused as a second payment of the session. The confirm
-		// is answered as unknown; its retry finds the payment (retryOf) or,
-		// if nothing was written, makes it.
-		return nil, true, err
-	case err != nil && ctx.Err() != nil:
-		return nil, true, err
-	case err != nil:
-		// Its transaction failed, alone: nothing of it was written, claim
-		// and token mark included. The usual path claims the key first,
-		// then writes the payment on its own, with its exact error, and
-		// with the card held.
-		return nil, false, nil
-	case c.usual:
-		return nil, false, nil
-	case c.expired != nil:
-		sess, err := s.expireIfDue(ctx, c.expired)
-		if err != nil {
-			return nil, true, err
-		}
-		return nil, true, checkOpen(sess)
-	}
-	p, err = s.payments.ConfirmPrepared(viewer.SystemContext(ctx), c.prep)
-	return p, true, err
-}
-
-// applyConfirms is the confirm step's Apply: it decides and writes the new
+// applyConfirms is the confirm step's Apply: it decides and writes the
 // payments of concurrent cashiers' confirms, of distinct sessions, in one
-// transaction and two round trips on MySQL: the sessions locked (FOR
-// UPDATE, in id order, so batches never deadlock on each other), their
-// payments' states and the cards' vault records read together; then each
-// confirm checked and decided (risk, routing: cashier.PrepareNew) while its
-// session is locked, concurrently; then the payments and their first
-// attempts written with the commit (cashier.BeginPrepared), with the
-// one-time card tokens they pay with marked used (markOneTimeToken). It
-// answers each confirm with its refusal (the errors Confirm documents) or a
-// confirmed.
+// transaction and two round trips on MySQL (three when one confirms again
+// after a decline): the sessions locked (FOR UPDATE, in id order, so
+// batches never deadlock on each other), their payments' states, the
+// cards' vault records and the keys' idempotency records read together
+// (then, if any, the payments to confirm again read whole and locked); then
+// each confirm checked and decided (risk, routing: cashier.Prepare) while
+// its session is locked, concurrently; then the payments and their first
+// attempts written with the commit (cashier.Begin), with the one-time card
+// tokens they pay with marked used (markOneTimeToken) and the keys claimed
+// (idempotency.ClaimIn). It answers each confirm with a confirmed: its
+// payment begun, its refusal, or what Confirm must do first.
 //
-// The idempotency keys of the confirms (idempotency.Deferred) are claimed
-// in the same transaction: the first round trip also reads which of them
-// have records already (a retry, a duplicate in flight, a key reused),
-// and those confirms take the usual path, which claims first and so
-// replays, waits or refuses; the claims of the decided confirms go with the
-// commit. A second confirm of a key in the batch takes the usual path too
-// (a second confirm of a session runs after the first: the executor's Key).
-// Its error means nothing was written, claims included (the executor then
-// runs each confirm alone, and a lone confirm that fails takes the usual
-// path: confirmTogether).
+// A key with a record already, or a second of a key in the batch, is left
+// to Confirm to claim first (claimFirst); a second confirm of a session
+// runs after the first (the executor's Key). Its error means nothing was
+// written, claims included: the executor then runs each confirm alone, and
+// a lone confirm that fails claims its key on its own and runs again
+// (Confirm).
 func (s *Service) applyConfirms(ctx context.Context, tx *ent.Tx, reqs []*confirmReq, deferWrites bool) ([]batch.Result[confirmed], error) {
 	sys := viewer.SystemContext(ctx)
 	out := make([]batch.Result[confirmed], len(reqs))
@@ -132,7 +89,7 @@ func (s *Service) applyConfirms(ctx context.Context, tx *ent.Tx, reqs []*confirm
 	var claims []*idempotency.Deferred
 	for i, r := range reqs {
 		if r.claim != nil && seen[r.claim.Key()] {
-			out[i].Value.usual = true
+			out[i].Value.claimFirst = true
 			continue
 		}
 		group = append(group, i)
@@ -146,15 +103,16 @@ func (s *Service) applyConfirms(ctx context.Context, tx *ent.Tx, reqs []*confirm
 	if err != nil {
 		return nil, err
 	}
-	// A key with a record already is the usual path's to replay, wait for
-	// or refuse (idempotency.Deferred.Claim).
 	group = slices.DeleteFunc(group, func(i int) bool {
 		if held[reqs[i].claim] {
-			out[i].Value.usual = true
+			out[i].Value.claimFirst = true
 			return true
 		}
 		return false
 	})
+	if err := s.readToConfirmAgain(sys, tx, group, reads); err != nil {
+		return nil, err
+	}
 	s.decideAll(reqs, group, reads, out)
 	var preps []*cashier.Prepared
 	var withCoupon []string
@@ -192,7 +150,42 @@ func (s *Service) applyConfirms(ctx context.Context, tx *ent.Tx, reqs []*confirm
 			return err
 		})
 	})
-	return out, s.payments.BeginPrepared(sys, tx, preps, withCoupon, deferWrites)
+	return out, s.payments.Begin(sys, tx, preps, withCoupon, deferWrites)
+}
+
+// readToConfirmAgain reads whole, in tx and locked (FOR UPDATE on MySQL),
+// the latest payments of the group's sessions that await a payment method
+// (the buyer tries again after a decline: that payment is confirmed again),
+// in place of their states in reads.
+func (s *Service) readToConfirmAgain(ctx context.Context, tx *ent.Tx, group []int, reads map[int]sessionRead) error {
+	var ids []string
+	for _, i := range group {
+		if l := reads[i].latest; l != nil && l.Status == paymentstatus.RequiresPaymentMethod {
+			ids = append(ids, l.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	q := tx.Payment.Query().Where(payment.IDIn(ids...)).Order(payment.ByID())
+	if s.dialect == dialect.MySQL {
+		q = q.ForUpdate()
+	}
+	ps, err := q.All(ctx)
+	if err != nil {
+		return fmt.Errorf("payments to confirm again: %w", err)
+	}
+	byID := make(map[string]*ent.Payment, len(ps))
+	for _, p := range ps {
+		byID[p.ID] = p
+	}
+	for _, i := range group {
+		if r := reads[i]; r.latest != nil && byID[r.latest.ID] != nil {
+			r.latest = byID[r.latest.ID]
+			reads[i] = r
+		}
+	}
+	return nil
 }
 
 // lockForConfirm reads, in tx and one round trip, the sessions of the
@@ -236,7 +229,7 @@ func (s *Service) decideAll(reqs []*confirmReq, group []int, reads map[int]sessi
 				out[i] = batch.Result[confirmed]{Err: fmt.Errorf("confirm %s: panic: %v", reqs[i].sessionID, p)}
 			}
 		}()
-		out[i].Value, out[i].Err = s.decideConfirm(reqs[i], reads[i])
+		out[i].Value, out[i].Value.refused = s.decideConfirm(reqs[i], reads[i])
 	}
 	if len(group) == 1 {
 		decide(group[0])
@@ -249,20 +242,17 @@ func (s *Service) decideAll(reqs []*confirmReq, group []int, reads map[int]sessi
 	wg.Wait()
 }
 
-// decideConfirm checks a confirm against its session, read locked, as
-// Confirm would (the session the caller's, open and not expired, the
-// method allowed, the card the session merchant's and not expired, no
-// payment in flight) and prepares its new payment: risk and routing. It
-// returns the confirm's refusal, or what is left to do (confirmed).
+// decideConfirm checks a confirm against its session, read locked (the
+// session the caller's, open and not expired, the method allowed, the card
+// the session merchant's and not expired, no payment in flight) and
+// prepares its payment: the session's new one, or the one that awaits a
+// payment method after a decline (read whole and locked:
+// readToConfirmAgain); risk and routing (cashier.Prepare). It returns the
+// confirm's refusal, or what is left to do (confirmed).
 func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, error) {
 	ctx := req.ctx
 	if r.sess == nil || r.sess.MerchantID != req.merchantID {
 		return confirmed{}, notFound(req.sessionID)
-	}
-	if req.in.IdempotencyKey != "" && inFlight(r.sess.ID, r.latest) != nil {
-		// Perhaps a retry of the confirm that made that payment: the
-		// usual path answers it with its payment (retryOf).
-		return confirmed{usual: true}, nil
 	}
 	if r.sess.Status == sessionstatus.Open && !s.now().Before(r.sess.ExpiresAt) {
 		return confirmed{expired: r.sess}, nil
@@ -270,22 +260,18 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	if err := checkOpen(r.sess); err != nil {
 		return confirmed{}, err
 	}
-	if r.latest != nil && r.latest.Status == paymentstatus.RequiresPaymentMethod {
-		// A retry after a decline confirms that payment again: the usual
-		// path reads it whole.
-		return confirmed{usual: true}, nil
-	}
 	if err := refusal(r.sess, req.in.Method, buyerCountry(r.sess, req.in)); err != nil {
 		return confirmed{}, err
 	}
 	// The session is checked before the card: a refused confirm leaves a
-	// one-time token unused.
+	// one-time token unused. A payment in flight refuses the confirm
+	// (ECONFLICT): perhaps a retry of the confirm that made it, which
+	// Confirm answers with that payment (retryOf).
 	p, _, err := s.sessionPayment(r.sess, r.latest)
 	if err != nil {
 		return confirmed{}, err
 	}
-	// The token is marked used in the batch's transaction (confirmMany),
-	// or on its own if the payment is written alone (confirmTogether).
+	// The token is marked used in the step's transaction (applyConfirms).
 	pm, err := s.paymentMethod(ctx, r.sess, req.in, r.card, tokenUse{key: req.in.IdempotencyKey}, req.held)
 	if err != nil {
 		return confirmed{}, err
@@ -294,7 +280,7 @@ func (s *Service) decideConfirm(req *confirmReq, r sessionRead) (confirmed, erro
 	if req.token != "" && !req.token.IsSaved() && r.card != nil && r.card.UsedBy == "" {
 		use = &oneTimeUse{sess: r.sess, token: req.token, key: useMark(req.in.IdempotencyKey)}
 	}
-	prep, err := s.payments.PrepareNew(viewer.SystemContext(ctx), cashier.NewPayment{Payment: p}, pm, req.in.IdempotencyKey)
+	prep, err := s.payments.Prepare(viewer.SystemContext(ctx), p, pm, req.in.IdempotencyKey)
 	if err != nil {
 		return confirmed{}, err
 	}

@@ -245,7 +245,7 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 }
 
 // BatchStats reports every group-committed step of the payment pipeline
-// (payments/batch), by step: confirm_read, attempt, record.
+// (payments/batch), by step: confirm, record, operation.
 func (a *App) BatchStats() map[string]batch.Stats {
 	out := a.Cashier.BatchStats()
 	for k, v := range a.Checkout.BatchStats() {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/connectors"
+	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/payments/cashier"
 	"github.com/straitpay/strait/payments/money"
@@ -76,7 +77,7 @@ func TestMerchantOperationsOverGraphQL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err = a.Cashier.ConfirmPayment(asA, p.ID, cashier.PaymentMethod{Type: routing.Card,
+			p, err = confirmStored(asA, a.Cashier, p.ID, cashier.PaymentMethod{Type: routing.Card,
 				Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2031}}, "")
 			if err != nil || p.Status != paymentstatus.RequiresCapture {
 				t.Fatalf("authorize: %v %v", p, err)
@@ -218,7 +219,7 @@ func TestOperatorRulesOverGraphQL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err = a.Cashier.ConfirmPayment(asA, p.ID, cashier.PaymentMethod{Type: routing.Card,
+		p, err = confirmStored(asA, a.Cashier, p.ID, cashier.PaymentMethod{Type: routing.Card,
 			Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2031}}, "")
 		if err != nil || p.FailureCode != "risk_deny" {
 			t.Fatalf("denied payment: %v %v", p, err)
@@ -227,9 +228,23 @@ func TestOperatorRulesOverGraphQL(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p, err = a.Cashier.ConfirmPayment(asA, p.ID, cashier.PaymentMethod{Type: routing.Card,
+		if p, err = confirmStored(asA, a.Cashier, p.ID, cashier.PaymentMethod{Type: routing.Card,
 			Card: &connectors.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: 2031}}, ""); err != nil || p.Status != paymentstatus.Succeeded {
 			t.Fatalf("allowed payment: %v %v", p, err)
 		}
 	})
+}
+
+// confirmStored confirms stored payment id as the viewer in ctx, as the
+// cashier's one way in does: read, prepared, then begun and run.
+func confirmStored(ctx context.Context, svc *cashier.Service, id string, pm cashier.PaymentMethod, key string) (*ent.Payment, error) {
+	p, err := svc.Payment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	prep, err := svc.Prepare(ctx, p, pm, key)
+	if err != nil {
+		return nil, err
+	}
+	return svc.Confirm(ctx, prep)
 }
