@@ -117,7 +117,18 @@ func (r *Resolver) checkoutSessionUpdated(ctx context.Context, after *entgql.Cur
 			return nil, nil
 		}
 		var p *ent.Payment
-		if m.ObjectID != v.SessionID {
+		if strings.HasPrefix(m.Type, "checkout_session.") {
+			if m.ObjectID != v.SessionID {
+				return nil, nil // another session's
+			}
+			// A session's completion names its payment.
+			var d struct {
+				PaymentID string `json:"payment_id"`
+			}
+			if json.Unmarshal(m.Data, &d) == nil && d.PaymentID != "" {
+				p, _ = r.Client.Payment.Get(ctx, d.PaymentID)
+			}
+		} else if m.ObjectID != v.SessionID {
 			var err error
 			if p, err = r.Client.Payment.Get(ctx, m.ObjectID); ent.IsNotFound(err) {
 				if len(foreign) < 10000 {
@@ -176,6 +187,29 @@ func runProgress(_ context.Context, m events.Message) (*model.RunProgress, error
 		out.Error = &p.Error
 	}
 	return out, nil
+}
+
+// runUpdated follows one run of any kind: after the cursor, or, without
+// one, from the run's first event (a replay of what it reported so far),
+// then live.
+func (r *Resolver) runUpdated(ctx context.Context, id string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
+	seq, err := r.afterSeq(ctx, after)
+	if err != nil {
+		return nil, err
+	}
+	f := events.Filter{ObjectID: id, Types: runs.AllTypes()}
+	if after == nil {
+		first, err := r.Client.Event.Query().Where(event.ObjectID(id), event.SeqNotNil()).
+			Order(ent.Asc(event.FieldSeq)).First(viewer.SystemContext(ctx))
+		switch {
+		case ent.IsNotFound(err): // nothing published yet: live from now
+		case err != nil:
+			return nil, err
+		default:
+			seq = events.Before(*first.Seq)
+		}
+	}
+	return liveStream(ctx, r.Events, f, seq, runProgress)
 }
 
 // balanceMoves are the events after which a merchant's balances changed.

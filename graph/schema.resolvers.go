@@ -332,6 +332,16 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id string) (*ent.AP
 	return r.Tenancy.RevokeAPIKey(ctx, id)
 }
 
+// DisableMerchantUser is the resolver for the disableMerchantUser field.
+func (r *mutationResolver) DisableMerchantUser(ctx context.Context, id string) (*ent.MerchantUser, error) {
+	return r.Tenancy.DisableUser(ctx, id)
+}
+
+// EnableMerchantUser is the resolver for the enableMerchantUser field.
+func (r *mutationResolver) EnableMerchantUser(ctx context.Context, id string) (*ent.MerchantUser, error) {
+	return r.Tenancy.EnableUser(ctx, id)
+}
+
 // CreateFxQuote is the resolver for the createFxQuote field.
 func (r *mutationResolver) CreateFxQuote(ctx context.Context, input model.CreateFxQuoteInput) (*fx.Quote, error) {
 	return ref(r.FX.CreateQuote(ctx, merchantOf(ctx), parseCurrency(input.BaseCurrency), parseCurrency(input.QuoteCurrency)))
@@ -950,6 +960,11 @@ func (r *subscriptionResolver) ConnectorHealth(ctx context.Context, after *entgq
 // SettlementRunUpdated is the resolver for the settlementRunUpdated field.
 func (r *subscriptionResolver) SettlementRunUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
 	return r.settlementRunUpdated(ctx, id, after)
+}
+
+// RunUpdated is the resolver for the runUpdated field.
+func (r *subscriptionResolver) RunUpdated(ctx context.Context, id string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error) {
+	return r.runUpdated(ctx, id, after)
 }
 
 // Currency is the resolver for the currency field.

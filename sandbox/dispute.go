@@ -201,7 +201,7 @@ func (s *Server) resolveDueDisputes(rec *cardRecord, now time.Time) error {
 			cb.Stage, cb.Status, cb.DueBy, cb.AnswerKey = disputeStagePreArb, disputeNeedsResponse, now.Add(s.cfg.DisputeResponseWindow), ""
 		case won:
 			cb.Status = disputeWon
-			if err := s.settle(channelCard, "chargeback_reversal", cb.ID+"_won", rec.ID, rec.MerchantReference, rec.Currency, cb.Amount, 0); err != nil {
+			if err := s.settle(channelCard, "chargeback_reversal", cb.ID, rec.ID, rec.MerchantReference, rec.Currency, cb.Amount, 0); err != nil {
 				return err
 			}
 		default:

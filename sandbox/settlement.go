@@ -201,10 +201,31 @@ const (
 // payment the merchant never made (missing on the merchant's side) and one
 // whose net is not gross − fee and that names no payment (malformed). With
 // fewer than five positive items, the faults that need one are skipped.
+// Of the money going out: the first payout (a verification deposit is
+// one) has its gross and net lowered by 100 (amount mismatch), the last
+// payout, when there are two or more, is left out, and so is the first
+// chargeback (both missing on the channel's side).
 func injectFaults(items []settlementItem) []settlementItem {
 	out := make([]settlementItem, 0, len(items)+3)
+	firstPayout, lastPayout, firstChargeback := -1, -1, -1
+	for i, it := range items {
+		switch {
+		case it.Type == "payout" && firstPayout < 0:
+			firstPayout, lastPayout = i, i
+		case it.Type == "payout":
+			lastPayout = i
+		case it.Type == "chargeback" && firstChargeback < 0:
+			firstChargeback = i
+		}
+	}
 	nth, cur := 0, "USD"
-	for _, it := range items {
+	for i, it := range items {
+		switch i {
+		case firstPayout:
+			it.Gross, it.Net = it.Gross-100, it.Net-100
+		case lastPayout, firstChargeback:
+			continue
+		}
 		if it.Gross <= 0 || nth >= 5 {
 			out = append(out, it)
 			continue

@@ -52,7 +52,9 @@ type replica struct {
 	logs *syncBuffer
 }
 
-func (r replica) gql(t *testing.T, cred, query string, vars map[string]any, out any) {
+// post sends a GraphQL request with cred and returns the HTTP status and
+// body.
+func (r replica) post(t *testing.T, cred, query string, vars map[string]any) (int, []byte) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest("POST", r.base+"/graphql", strings.NewReader(string(body)))
@@ -64,6 +66,12 @@ func (r replica) gql(t *testing.T, cred, query string, vars map[string]any, out 
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+func (r replica) gql(t *testing.T, cred, query string, vars map[string]any, out any) {
+	t.Helper()
+	_, raw := r.post(t, cred, query, vars)
 	var res struct {
 		Data   json.RawMessage
 		Errors []any
@@ -251,7 +259,8 @@ func TestTwoReplicasShareEventsAndWebhooks(t *testing.T) {
 				t.Fatalf("waiting for %s: %v (seen %+v)", id, err, seen)
 			}
 			seen = append(seen, c)
-			if c.Payment.ID == id && c.Type == "payment.succeeded" {
+			// A sale's last event: its capture, after payment.succeeded.
+			if c.Payment.ID == id && c.Type == "payment.captured" {
 				return seen
 			}
 		}
@@ -280,6 +289,10 @@ func TestTwoReplicasShareEventsAndWebhooks(t *testing.T) {
 			t.Fatal("no webhook for the first payment")
 		}
 	}
+
+	// 1b. A merchant user disabled on A: their sockets on both replicas
+	// close with 4403 within 5 s, and B refuses their token at once.
+	disabledUserIsCutOffOnEveryReplica(t, a, b, operator, envA, merchant.CreateMerchant.ID)
 
 	// 2. A dies; payments go on through B; the client of A resumes on B.
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -348,5 +361,33 @@ func TestTwoReplicasShareEventsAndWebhooks(t *testing.T) {
 		if c != 1 {
 			t.Fatalf("event %s delivered %d times", id, c)
 		}
+	}
+}
+
+// disabledUserIsCutOffOnEveryReplica creates a merchant user on a, opens a
+// socket for them on each replica, disables them on a, and checks that
+// both sockets close with 4403 within 5 s and that b answers their next
+// HTTP call UNAUTHENTICATED.
+func disabledUserIsCutOffOnEveryReplica(t *testing.T, a, b replica, operator string, env []string, merchantID string) {
+	t.Helper()
+	var u struct{ CreateMerchantUser struct{ ID string } }
+	a.gql(t, operator, `mutation($m: ID) { createMerchantUser(input: {merchantID: $m, email: "analyst@replicas.test", role: ANALYST}) { id } }`,
+		map[string]any{"m": merchantID}, &u)
+	tok := strait(t, env, "token", "--merchant", merchantID, "--role", "analyst", "--subject", u.CreateMerchantUser.ID)
+	onA, onB := subscribe(t, a, tok, ""), subscribe(t, b, tok, "")
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	a.gql(t, operator, `mutation($id: ID!) { disableMerchantUser(id: $id) { status } }`, map[string]any{"id": u.CreateMerchantUser.ID}, nil)
+	if status, raw := b.post(t, tok, "{ viewer { subject } }", nil); status != http.StatusUnauthorized || !strings.Contains(string(raw), `"UNAUTHENTICATED"`) {
+		t.Fatalf("a disabled user's call on B: %d %s", status, raw)
+	}
+	for name, s := range map[string]*subscriber{"A": onA, "B": onB} {
+		_, err := s.next(5 * time.Second)
+		if code := websocket.CloseStatus(err); code != 4403 {
+			t.Fatalf("the socket on %s ended with %v (code %d), want 4403", name, err, code)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("sockets closed %s after the disable", d)
 	}
 }

@@ -136,7 +136,8 @@ test('graphql-ws: paymentUpdated receives a payment, resumes from its cursor, an
         const { data, errors } = await sub.next();
         assert.equal(errors, undefined, JSON.stringify(errors));
         seen.push(data.paymentUpdated);
-        if (data.paymentUpdated.payment.id === id && data.paymentUpdated.type === 'payment.succeeded') return seen;
+        // A sale's last event: its capture, right after payment.succeeded.
+        if (data.paymentUpdated.payment.id === id && data.paymentUpdated.type === 'payment.captured') return seen;
       }
     };
 

@@ -812,7 +812,9 @@ type ComplexityRoot struct {
 		CreateMerchantUser          func(childComplexity int, input model.CreateMerchantUserInput) int
 		CreatePayout                func(childComplexity int, input model.CreatePayoutInput) int
 		CreateWebhookEndpoint       func(childComplexity int, input model.CreateWebhookEndpointInput) int
+		DisableMerchantUser         func(childComplexity int, id string) int
 		DisableWebhookEndpoint      func(childComplexity int, id string) int
+		EnableMerchantUser          func(childComplexity int, id string) int
 		EnableWebhookEndpoint       func(childComplexity int, id string) int
 		RedeliverWebhook            func(childComplexity int, deliveryID string) int
 		RefundPayment               func(childComplexity int, input model.RefundPaymentInput) int
@@ -1293,6 +1295,7 @@ type ComplexityRoot struct {
 		DisputeUpdated         func(childComplexity int, id *string, after *entgql.Cursor[string]) int
 		MerchantStats          func(childComplexity int, windowSeconds *int) int
 		PaymentUpdated         func(childComplexity int, id *string, after *entgql.Cursor[string]) int
+		RunUpdated             func(childComplexity int, id string, after *entgql.Cursor[string]) int
 		SettlementRunUpdated   func(childComplexity int, id *string, after *entgql.Cursor[string]) int
 	}
 
@@ -1484,6 +1487,8 @@ type MutationResolver interface {
 	CreateMerchantUser(ctx context.Context, input model.CreateMerchantUserInput) (*ent.MerchantUser, error)
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, id string) (*ent.APIKey, error)
+	DisableMerchantUser(ctx context.Context, id string) (*ent.MerchantUser, error)
+	EnableMerchantUser(ctx context.Context, id string) (*ent.MerchantUser, error)
 	CreateFxQuote(ctx context.Context, input model.CreateFxQuoteInput) (*fx.Quote, error)
 	ConvertBalance(ctx context.Context, input model.ConvertBalanceInput) (*fx.Conversion, error)
 	CreateCheckoutSession(ctx context.Context, input model.CreateCheckoutSessionInput) (*model.CreateCheckoutSessionPayload, error)
@@ -1637,6 +1642,7 @@ type SubscriptionResolver interface {
 	DisputeUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.DisputeChange, error)
 	ConnectorHealth(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.ConnectorHealthChange, error)
 	SettlementRunUpdated(ctx context.Context, id *string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error)
+	RunUpdated(ctx context.Context, id string, after *entgql.Cursor[string]) (<-chan *model.RunProgress, error)
 }
 type TrialBalanceLineResolver interface {
 	Currency(ctx context.Context, obj *ledger.TrialBalanceLine) (string, error)
@@ -4809,6 +4815,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateWebhookEndpoint(childComplexity, args["input"].(model.CreateWebhookEndpointInput)), true
+	case "Mutation.disableMerchantUser":
+		if e.ComplexityRoot.Mutation.DisableMerchantUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disableMerchantUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisableMerchantUser(childComplexity, args["id"].(string)), true
 	case "Mutation.disableWebhookEndpoint":
 		if e.ComplexityRoot.Mutation.DisableWebhookEndpoint == nil {
 			break
@@ -4820,6 +4837,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisableWebhookEndpoint(childComplexity, args["id"].(string)), true
+	case "Mutation.enableMerchantUser":
+		if e.ComplexityRoot.Mutation.EnableMerchantUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_enableMerchantUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EnableMerchantUser(childComplexity, args["id"].(string)), true
 	case "Mutation.enableWebhookEndpoint":
 		if e.ComplexityRoot.Mutation.EnableWebhookEndpoint == nil {
 			break
@@ -7318,6 +7346,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.PaymentUpdated(childComplexity, args["id"].(*string), args["after"].(*entgql.Cursor[string])), true
+	case "Subscription.runUpdated":
+		if e.ComplexityRoot.Subscription.RunUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_runUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RunUpdated(childComplexity, args["id"].(string), args["after"].(*entgql.Cursor[string])), true
 	case "Subscription.settlementRunUpdated":
 		if e.ComplexityRoot.Subscription.SettlementRunUpdated == nil {
 			break
@@ -8029,6 +8068,26 @@ type Mutation {
     "The ID of the key to revoke."
     id: ID!
   ): APIKey! @auth(requires: [OPERATOR, MERCHANT_ADMIN, MERCHANT_DEVELOPER])
+  """
+  Disable a merchant user at once: their tokens are refused from the next
+  request on (UNAUTHENTICATED), their open websockets close with 4403 on every
+  replica within 5 s, and a merchant_user.disabled event is written.
+  Disabling a disabled user returns it unchanged. NOT_FOUND for a user of
+  another merchant; BAD_USER_INPUT (field id) for disabling yourself.
+  """
+  disableMerchantUser(
+    "The ID of the user (usr_…) to disable."
+    id: ID!
+  ): MerchantUser! @auth(requires: [OPERATOR, MERCHANT_ADMIN])
+  """
+  Enable a disabled merchant user again (a merchant_user.enabled event).
+  Enabling an active user returns it unchanged. NOT_FOUND for a user of
+  another merchant.
+  """
+  enableMerchantUser(
+    "The ID of the user (usr_…) to enable."
+    id: ID!
+  ): MerchantUser! @auth(requires: [OPERATOR, MERCHANT_ADMIN])
 }
 
 extend type Payment {
@@ -10425,6 +10484,8 @@ type Subscription {
   connectorHealth("Resume after this cursor." after: Cursor): ConnectorHealthChange! @auth(requires: [OPERATOR])
   "Settlement runs' progress (runSettlement and the scheduler's passes): started, progress, completed."
   settlementRunUpdated("One run; omitted: every settlement run." id: ID, "Resume after this cursor." after: Cursor): RunProgress! @auth(requires: [OPERATOR])
+  "One run of any kind (settlement, reconciliation, close) by its ID: everything it reported from its start (or after the cursor), then live."
+  runUpdated("The run's ID: run_…, or a reconciliation run's rcn_…." id: ID!, "Resume after this cursor; omitted: from the run's start." after: Cursor): RunProgress! @auth(requires: [OPERATOR])
 }
 # ---- end events ----
 
@@ -15118,7 +15179,35 @@ func (ec *executionContext) field_Mutation_createWebhookEndpoint_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_disableMerchantUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_disableWebhookEndpoint_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_enableMerchantUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -16728,6 +16817,28 @@ func (ec *executionContext) field_Subscription_paymentUpdated_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_runUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -29051,6 +29162,130 @@ func (ec *executionContext) fieldContext_Mutation_revokeAPIKey(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeAPIKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_disableMerchantUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_disableMerchantUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DisableMerchantUser(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN"})
+				if err != nil {
+					var zeroVal *ent.MerchantUser
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.MerchantUser
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MerchantUser) graphql.Marshaler {
+			return ec.marshalNMerchantUser2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchantUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_disableMerchantUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantUser(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_disableMerchantUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_enableMerchantUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_enableMerchantUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EnableMerchantUser(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR", "MERCHANT_ADMIN"})
+				if err != nil {
+					var zeroVal *ent.MerchantUser
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *ent.MerchantUser
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.MerchantUser) graphql.Marshaler {
+			return ec.marshalNMerchantUser2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐMerchantUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_enableMerchantUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MerchantUser(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_enableMerchantUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -42111,6 +42346,68 @@ func (ec *executionContext) fieldContext_Subscription_settlementRunUpdated(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_runUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_runUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RunUpdated(ctx, fc.Args["id"].(string), fc.Args["after"].(*entgql.Cursor[string]))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalNPrincipal2ᚕgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐPrincipalᚄ(ctx, []any{"OPERATOR"})
+				if err != nil {
+					var zeroVal *model.RunProgress
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.RunProgress
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RunProgress) graphql.Marshaler {
+			return ec.marshalNRunProgress2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋgraphᚋmodelᚐRunProgress(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_runUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RunProgress(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_runUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TokenizedCard_token(ctx context.Context, field graphql.CollectedField, obj *model.TokenizedCard) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -52962,6 +53259,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "disableMerchantUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_disableMerchantUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enableMerchantUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_enableMerchantUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createFxQuote":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createFxQuote(ctx, field)
@@ -56210,6 +56521,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_connectorHealth(ctx, fields[0])
 	case "settlementRunUpdated":
 		return ec._Subscription_settlementRunUpdated(ctx, fields[0])
+	case "runUpdated":
+		return ec._Subscription_runUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}

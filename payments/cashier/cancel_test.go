@@ -206,7 +206,7 @@ func TestCancelDuringChallengeVoidsAtTheNetwork(t *testing.T) {
 				t.Fatalf("payment %s, %d captured", p.Status, p.AmountCaptured)
 			}
 			w.deliver(n, "cardnet", a.ID) // the webhook, late: changes nothing
-			if evs := strings.Join(w.events(p), ","); evs != "payment.requires_action,payment.succeeded" {
+			if evs := strings.Join(w.events(p), ","); evs != "payment.requires_action,payment.succeeded,payment.captured" {
 				t.Fatalf("events %s", evs)
 			}
 			if at := networkCard(t, n, a.ID); at.State != "captured" {

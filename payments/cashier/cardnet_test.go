@@ -205,7 +205,7 @@ func TestCardnetOutcomes(t *testing.T) {
 			if err := w.svc.HandleEvent(w.sys, ev); err != nil {
 				t.Fatal(err)
 			}
-			if evs := w.events(p); strings.Join(evs, ",") != "payment.requires_action,payment.succeeded" {
+			if evs := w.events(p); strings.Join(evs, ",") != "payment.requires_action,payment.succeeded,payment.captured" {
 				t.Fatalf("events %v", evs)
 			}
 			w.balanced()

@@ -253,7 +253,8 @@ func planCapture(p *ent.Payment, a *ent.PaymentAttempt, move *captureMove, w *re
 	p.Status, p.AmountCaptured, p.AmountCapturable, p.FeeAmount, p.UpdatedAt = to, captured, 0, move.fee, w.now
 	w.payment(p.ID, row{payment.FieldStatus: string(to), payment.FieldAmountCaptured: captured,
 		payment.FieldAmountCapturable: int64(0), payment.FieldFeeAmount: move.fee})
-	w.events = append(w.events, paymentEvent(p, paymentEventTypes[to], map[string]any{"attempt_id": a.ID, "connector": a.Connector}))
+	w.events = append(w.events, paymentEvent(p, paymentEventTypes[to], map[string]any{"attempt_id": a.ID, "connector": a.Connector}),
+		capturedEvent(p, a, captured))
 	e := move.entry
 	e.Source = ledger.Source{Type: ledger.SourceCapture, ID: p.ID}
 	w.entries = append(w.entries, e)

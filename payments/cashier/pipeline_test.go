@@ -48,7 +48,7 @@ func TestApprovedSaleCapturesAndPostsOnceWithTheFee(t *testing.T) {
 			t.Fatalf("channel receivable = %d", got)
 		}
 		w.balanced()
-		if evs := w.events(p); !slices.Equal(evs, []string{"payment.succeeded"}) {
+		if evs := w.events(p); !slices.Equal(evs, []string{"payment.succeeded", "payment.captured"}) {
 			t.Fatalf("events = %v", evs)
 		}
 		// Confirming again with the same key neither charges nor posts again.
@@ -255,7 +255,7 @@ func TestConcurrentConfirmsOfEveryOutcomeShareRecordBatches(t *testing.T) {
 			}
 			if p.Status == paymentstatus.Succeeded {
 				captured += p.AmountCaptured
-				if evs := w.events(p); !slices.Equal(evs, []string{"payment.succeeded"}) {
+				if evs := w.events(p); !slices.Equal(evs, []string{"payment.succeeded", "payment.captured"}) {
 					t.Fatalf("payment %d events %v", i, evs)
 				}
 			}

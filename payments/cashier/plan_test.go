@@ -98,7 +98,10 @@ func TestPlanCaptureSettlesEverything(t *testing.T) {
 	if len(w.settle) != 1 || w.settle[0] != (Settlement{SessionID: "cs_1", State: paymentstatus.Succeeded}) {
 		t.Errorf("session effects %v", w.settle)
 	}
-	if len(w.events) != 1 || w.events[0].typ != "payment.succeeded" || w.events[0].data["status"] != "succeeded" {
+	// The payment's success, its capture, and its session's completion.
+	if len(w.events) != 3 || w.events[0].typ != "payment.succeeded" || w.events[0].data["status"] != "succeeded" ||
+		w.events[1].typ != eventPaymentCaptured || w.events[1].data["amount"] != int64(10_000) ||
+		w.events[2].typ != eventSessionCompleted || w.events[2].objectID != "cs_1" || w.events[2].data["payment_id"] != "pay_1" {
 		t.Errorf("events %+v", w.events)
 	}
 	if len(w.entries) != 1 || w.entries[0].Source != (ledger.Source{Type: ledger.SourceCapture, ID: "pay_1"}) {
@@ -168,7 +171,10 @@ func TestPlanSoftDeclineCascades(t *testing.T) {
 	if ps := setOf(t, pays, "pay_1"); ps[payment.FieldConnector] != "backup" || ps[payment.FieldStatus] != nil {
 		t.Errorf("payment writes %v: a cascading payment stays processing", ps)
 	}
-	if len(w.events) != 0 || len(w.settle) != 0 {
+	// Only the attempt's failure is told (with its code); the payment
+	// goes on.
+	if len(w.events) != 1 || w.events[0].typ != eventAttemptFailed || w.events[0].objectID != "att_1" ||
+		w.events[0].data["decline_code"] != "try_again" || len(w.settle) != 0 {
 		t.Errorf("a cascade told the world: %v %v", w.events, w.settle)
 	}
 
@@ -294,7 +300,10 @@ func TestPlanCapture(t *testing.T) {
 	if len(w.entries) != 1 || w.entries[0].Source != (ledger.Source{Type: ledger.SourceCapture, ID: "pay_1"}) {
 		t.Errorf("ledger entries %+v", w.entries)
 	}
-	if len(w.events) != 1 || w.events[0].typ != "payment.succeeded" || w.events[0].data["amount_captured"] != int64(6_000) {
+	// A partial capture's event names the amount captured; the session
+	// was completed by the authorization.
+	if len(w.events) != 2 || w.events[0].typ != "payment.succeeded" || w.events[0].data["amount_captured"] != int64(6_000) ||
+		w.events[1].typ != eventPaymentCaptured || w.events[1].data["amount"] != int64(6_000) || w.events[1].data["currency"] != "USD" {
 		t.Errorf("events %+v", w.events)
 	}
 	// A payment that is not authorized, or an attempt that is not, is

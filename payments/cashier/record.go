@@ -294,6 +294,7 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 				return recorded{}, err
 			}
 			w.attempt(a.ID, upd)
+			w.events = append(w.events, attemptFailedEvent(a, to, res))
 			w.created = append(w.created, next)
 			p.Connector = moved.Chosen
 			w.payment(p.ID, row{payment.FieldConnector: moved.Chosen})
@@ -306,6 +307,9 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 		return recorded{}, err
 	}
 	w.attempt(a.ID, upd)
+	if attemptFailed(to) {
+		w.events = append(w.events, attemptFailedEvent(a, to, res))
+	}
 	return recorded{payment: p}, nil
 }
 
@@ -394,6 +398,12 @@ func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.Pay
 		data["next_action"] = nextActionData(res.action)
 	}
 	w.events = append(w.events, paymentEvent(p, paymentEventTypes[pto], data))
+	if pto == paymentstatus.Succeeded {
+		w.events = append(w.events, capturedEvent(p, a, capture.amount.Minor))
+	}
+	if ev, ok := sessionCompletedEvent(p, from, pto); ok {
+		w.events = append(w.events, ev)
+	}
 	if reviewed != nil {
 		w.events = append(w.events, *reviewed)
 	}

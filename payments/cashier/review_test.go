@@ -122,7 +122,7 @@ func TestReviewAuthorizesWithoutCaptureAndHoldsThePayment(t *testing.T) {
 			t.Fatalf("pending %d", w.balance(w.pending()))
 		}
 		if ev := w.events(p); !slices.Equal(ev, []string{"payment.requires_capture", "payment.review_opened",
-			"payment.review_closed", "payment.succeeded"}) {
+			"payment.review_closed", "payment.succeeded", "payment.captured"}) {
 			t.Fatalf("events %v", ev)
 		}
 		if a := w.audits(p); !slices.Equal(a, []string{"payment_review.approve by merchant_user:usr_admin"}) {

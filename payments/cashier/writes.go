@@ -132,15 +132,8 @@ func (s *Service) write(ctx context.Context, tx *ent.Tx, w *recordWrites, deferW
 	if err := s.cfg.Risk.RecordTx(ctx, wr.Client(), w.counts); err != nil {
 		return err
 	}
-	if len(w.events) > 0 {
-		b := make([]*ent.EventCreate, len(w.events))
-		for i, e := range w.events {
-			b[i] = wr.Client().Event.Create().SetMerchantID(e.merchantID).SetType(e.typ).SetObjectID(e.objectID).
-				SetData(e.data).SetCreatedAt(w.now)
-		}
-		if err := wr.Client().Event.CreateBulk(b...).Exec(ctx); err != nil {
-			return fmt.Errorf("outbox: %w", err)
-		}
+	if err := insertEvents(ctx, wr.Client(), w.events, w.now); err != nil {
+		return err
 	}
 	// The ledger last: it locks the accounts every capture shares, and
 	// holds them until the commit.
@@ -193,6 +186,24 @@ func (s *Service) insertAttempts(ctx context.Context, client *ent.Client, atts [
 	}
 	if err != nil {
 		return fmt.Errorf("attempts: %w", err)
+	}
+	// Every attempt is written here, so each has its event once.
+	return insertEvents(ctx, client, attemptCreatedEvents(atts), s.now())
+}
+
+// insertEvents writes outbox events in one statement, on client (a
+// transaction's).
+func insertEvents(ctx context.Context, client *ent.Client, evs []eventRow, now time.Time) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	b := make([]*ent.EventCreate, len(evs))
+	for i, e := range evs {
+		b[i] = client.Event.Create().SetMerchantID(e.merchantID).SetType(e.typ).SetObjectID(e.objectID).
+			SetData(e.data).SetCreatedAt(now)
+	}
+	if err := client.Event.CreateBulk(b...).Exec(ctx); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
 }

@@ -119,7 +119,28 @@ func (s *Service) Create(ctx context.Context, merchantID string, in CreateInput)
 			return s.created(ctx, prior, true, err)
 		}
 	}
-	c := s.client.CheckoutSession.Create().
+	sess, err := s.insertSession(ctx, func(client *ent.Client) *ent.CheckoutSessionCreate {
+		return s.sessionCreate(client, merchantID, in, v, hash)
+	})
+	if ent.IsConstraintError(err) && in.IdempotencyKey != "" {
+		// A concurrent request with the same key won the insert.
+		prior, err := s.replay(ctx, merchantID, in.IdempotencyKey, hash)
+		return s.created(ctx, prior, true, err)
+	}
+	if err != nil {
+		return Created{}, fmt.Errorf("create checkout session: %w", err)
+	}
+	// Lock the buyer's price now; if no rate is available it is retried on
+	// the first read.
+	if sess, err = s.lockQuote(ctx, sess); err != nil && payments.ErrorCode(err) != payments.EUNAVAILABLE {
+		return Created{}, err
+	}
+	return s.created(ctx, sess, false, nil)
+}
+
+// sessionCreate is the insert of a new session, on client.
+func (s *Service) sessionCreate(client *ent.Client, merchantID string, in CreateInput, v validated, hash string) *ent.CheckoutSessionCreate {
+	c := client.CheckoutSession.Create().
 		SetMerchantID(merchantID).SetAmount(v.amount.Minor).SetCurrency(v.amount.Currency.Code()).
 		SetMerchantReference(in.MerchantReference).SetCaptureMethod(v.capture).
 		SetReturnURL(v.returnURL).SetExpiresAt(v.expiresAt).
@@ -139,21 +160,7 @@ func (s *Service) Create(ctx context.Context, merchantID string, in CreateInput)
 	if in.IdempotencyKey != "" {
 		c.SetIdempotencyKey(in.IdempotencyKey)
 	}
-	sess, err := c.Save(ctx)
-	if ent.IsConstraintError(err) && in.IdempotencyKey != "" {
-		// A concurrent request with the same key won the insert.
-		prior, err := s.replay(ctx, merchantID, in.IdempotencyKey, hash)
-		return s.created(ctx, prior, true, err)
-	}
-	if err != nil {
-		return Created{}, fmt.Errorf("create checkout session: %w", err)
-	}
-	// Lock the buyer's price now; if no rate is available it is retried on
-	// the first read.
-	if sess, err = s.lockQuote(ctx, sess); err != nil && payments.ErrorCode(err) != payments.EUNAVAILABLE {
-		return Created{}, err
-	}
-	return s.created(ctx, sess, false, nil)
+	return c
 }
 
 func (s *Service) created(ctx context.Context, sess *ent.CheckoutSession, replayed bool, err error) (Created, error) {
@@ -425,13 +432,7 @@ func (s *Service) expireIfDue(ctx context.Context, sess *ent.CheckoutSession) (*
 	if sess.Status != sessionstatus.Open || s.now().Before(sess.ExpiresAt) {
 		return sess, nil
 	}
-	sys := viewer.SystemContext(ctx)
-	if _, err := s.client.CheckoutSession.Update().
-		Where(checkoutsession.ID(sess.ID), checkoutsession.StatusIn(sessionstatus.From(sessionstatus.Expire)...)).
-		SetStatus(sessionstatus.Expired).Save(sys); err != nil {
-		return nil, fmt.Errorf("expire checkout session %s: %w", sess.ID, err)
-	}
-	return s.client.CheckoutSession.Get(sys, sess.ID)
+	return s.expireOne(ctx, sess)
 }
 
 // Confirmable returns the session for a confirm (or any change): it must be
@@ -458,16 +459,20 @@ func checkOpen(sess *ent.CheckoutSession) error {
 	return payments.Errorf(payments.ECONFLICT, "checkout session %s is %s", sess.ID, sess.Status.Name())
 }
 
-// ExpireSessions marks every open session past its expiry EXPIRED and returns
-// how many it marked.
+// ExpireSessions marks every open session past its expiry EXPIRED, each
+// with its checkout_session.expired event, and returns how many it marked.
 func (s *Service) ExpireSessions(ctx context.Context) (int, error) {
-	n, err := s.client.CheckoutSession.Update().
-		Where(checkoutsession.StatusIn(sessionstatus.From(sessionstatus.Expire)...), checkoutsession.ExpiresAtLTE(s.now())).
-		SetStatus(sessionstatus.Expired).Save(viewer.SystemContext(ctx))
-	if err != nil {
-		return 0, fmt.Errorf("expire checkout sessions: %w", err)
+	total := 0
+	for {
+		n, err := s.expireDue(ctx)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("expire checkout sessions: %w", err)
+		}
+		if n < expireBatch {
+			return total, nil
+		}
 	}
-	return n, nil
 }
 
 // RunExpirer calls ExpireSessions every interval until ctx ends, passing each

@@ -172,6 +172,18 @@ func (s *Subscription) C() <-chan Message { return s.out }
 // cause.
 func (s *Subscription) Err() error { return context.Cause(s.ctx) }
 
+// FromStart, as a subscription's after, replays every stored message the
+// filter matches before going live (a seq of 0 is live only).
+const FromStart int64 = -1
+
+// Before is the after that replays from seq on: seq − 1, or FromStart.
+func Before(seq int64) int64 {
+	if seq > 1 {
+		return seq - 1
+	}
+	return FromStart
+}
+
 // Subscribe streams the messages matching f. With after > 0 it first
 // replays the stored events numbered after it, then continues live with no
 // gap and no duplicate: it registers for live messages before reading the
@@ -221,7 +233,7 @@ func (s *Subscription) run(after int64) {
 		s.done()
 	}()
 	last := after
-	if after > 0 {
+	if after > 0 || after == FromStart {
 		var err error
 		if last, err = s.replay(after); err != nil {
 			s.cancel(err)

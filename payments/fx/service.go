@@ -272,7 +272,7 @@ func (s *Service) Convert(ctx context.Context, merchantID, quoteID string, amoun
 	} else {
 		at = prior[0].EffectiveAt // a replay; the hash ignores the time anyway
 	}
-	posted, err := s.ledger.Post(sys, ConversionEntry(q, src.ID, amount, to, at))
+	posted, err := s.post(sys, ConversionEntry(q, src.ID, amount, to, at), q, amount, to)
 	if err != nil {
 		return Conversion{}, err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/straitpay/strait/ent/posting"
 	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/money"
+	"github.com/straitpay/strait/payments/runs"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/viewer"
 )
@@ -99,7 +100,26 @@ type DayClose struct {
 // open day in the middle: EINVALID; a day closed already: ECONFLICT, also
 // when two closes race) and PlanTrialBalance's (ECONFLICT, field
 // "trialBalance"); nothing is written then.
+//
+// The close is a run (payments/runs) of one day: close.run_started,
+// run_progress and run_completed (FAILED with the error when refused).
 func (l *Ledger) CloseDay(ctx context.Context, day, timezone string) (*DayClose, error) {
+	tr := runs.Start(ctx, l.client, runs.Close, day+" "+timezone, "days", 1, l.now, nil)
+	dc, err := l.closeDay(ctx, day, timezone)
+	tr.Step(ctx, itemOf(err))
+	tr.Finish(ctx, err)
+	return dc, err
+}
+
+func itemOf(err error) runs.Outcome {
+	if err != nil {
+		return runs.ItemFailed
+	}
+	return runs.ItemDone
+}
+
+// closeDay is CloseDay without its run's events.
+func (l *Ledger) closeDay(ctx context.Context, day, timezone string) (*DayClose, error) {
 	sys := viewer.SystemContext(ctx)
 	if err := l.ensureCutoff(sys); err != nil {
 		return nil, err
@@ -388,8 +408,37 @@ const maxCatchUp = 31
 // oldest first: the days after the latest close, or only yesterday when no
 // day was ever closed. It returns the closes it made; a close another
 // replica made first ends the pass without an error. Scheduled inside
-// `strait serve` (STRAIT_CLOSE_TIMEZONE).
+// `strait serve` (STRAIT_CLOSE_TIMEZONE). A pass that finds days to close
+// is one run (payments/runs, scope "due <timezone>"), one item per day; a
+// day another replica closed first, and the days after it, are skipped.
 func (l *Ledger) CloseDue(ctx context.Context, timezone string) ([]*DayClose, error) {
+	days, err := l.dueDays(ctx, timezone)
+	if err != nil || len(days) == 0 {
+		return nil, err
+	}
+	tr := runs.Start(ctx, l.client, runs.Close, "due "+timezone, "days", len(days), l.now, nil)
+	var out []*DayClose
+	for i, day := range days {
+		dc, err := l.closeDay(ctx, day, timezone)
+		if payments.ErrorCode(err) == payments.ECONFLICT && fieldOf(err) == "day" {
+			tr.StepN(ctx, runs.ItemSkipped, len(days)-i) // another replica closed it
+			tr.Finish(ctx, nil)
+			return out, nil
+		}
+		if err != nil {
+			tr.Step(ctx, runs.ItemFailed)
+			tr.Finish(ctx, err)
+			return out, err
+		}
+		tr.Step(ctx, runs.ItemDone)
+		out = append(out, dc)
+	}
+	tr.Finish(ctx, nil)
+	return out, nil
+}
+
+// dueDays are the days CloseDue closes, oldest first, at most maxCatchUp.
+func (l *Ledger) dueDays(ctx context.Context, timezone string) ([]string, error) {
 	loc, err := time.LoadLocation(timezone)
 	if err != nil {
 		return nil, payments.FieldErrorf("timezone", "unknown timezone %q", timezone)
@@ -409,20 +458,12 @@ func (l *Ledger) CloseDue(ctx context.Context, timezone string) ([]*DayClose, er
 		}
 		next = d.AddDate(0, 0, 1)
 	}
-	var out []*DayClose
+	var out []string
 	for range maxCatchUp {
-		day := next.Format(time.DateOnly)
 		if end := time.Date(next.Year(), next.Month(), next.Day()+1, 0, 0, 0, 0, loc); end.After(l.now()) {
-			return out, nil
+			break
 		}
-		dc, err := l.CloseDay(ctx, day, timezone)
-		if payments.ErrorCode(err) == payments.ECONFLICT && fieldOf(err) == "day" {
-			return out, nil // another replica closed it
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, dc)
+		out = append(out, next.Format(time.DateOnly))
 		next = next.AddDate(0, 0, 1)
 	}
 	return out, nil

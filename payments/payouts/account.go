@@ -148,6 +148,10 @@ func fingerprint(d bankDetails) string {
 	return hex.EncodeToString(h[:])
 }
 
+// DepositRef is the i-th (from 0) verification deposit's ledger source id
+// and the bank call's idempotency key: <account>-verify<i+1>.
+func DepositRef(accountID string, i int) string { return fmt.Sprintf("%s-verify%d", accountID, i+1) }
+
 // microDeposits draws two distinct amounts of 1–99 minor units.
 func microDeposits() ([]int64, error) {
 	out := make([]int64, 0, 2)
@@ -198,7 +202,7 @@ func (s *Service) AddBankAccount(ctx context.Context, n NewBankAccount) (*BankAc
 		return nil, fmt.Errorf("payouts: add bank account: %w", err)
 	}
 	for i, amt := range deps {
-		ref := fmt.Sprintf("%s-verify%d", row.ID, i+1)
+		ref := DepositRef(row.ID, i)
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.CallTimeout)
 		resp, err := c.Payout(cctx, connectors.PayoutRequest{IdempotencyKey: ref, Reference: row.ID,
 			Amount: contractMoney(amt, d.currency), Beneficiary: beneficiary(row), Purpose: "account verification"})

@@ -99,12 +99,28 @@ func (s *Service) writeDiscrepancies(ctx context.Context, tx *ent.Tx, runID stri
 	return nil
 }
 
-// missingTheirs finds, a page at a time, the records Strait booked on the
-// connector's receivable on the day (captures and refunds, by the ledger
-// entries effective that day) that no line of the run matched, and writes
-// a discrepancy for each. The search is an anti-join in the database, so
-// it holds one page in memory however long the day.
+// missingTheirs finds, a page at a time, the records of the day that no
+// line of the run matched, and writes a discrepancy for each: what Strait
+// booked on the connector's receivable (captures, refunds and bank account
+// verification deposits, by the ledger entries effective that day), the
+// payouts the bank took that day (missingPayouts) and the chargebacks
+// booked that day (missingChargebacks). Each search is an anti-join in the
+// database, so it holds one page in memory however long the day.
 func (s *Service) missingTheirs(ctx context.Context, runID, connector string, day time.Time, lease *time.Time) error {
+	if err := s.missingBooked(ctx, runID, connector, day, lease); err != nil {
+		return err
+	}
+	if err := s.missingPayouts(ctx, runID, connector, day, lease); err != nil {
+		return err
+	}
+	return s.missingChargebacks(ctx, runID, connector, day, lease)
+}
+
+// missingBooked is missingTheirs for what Strait booked on the connector's
+// receivable: captures, refunds and verification deposits (source
+// payout:bac_…-verifyN; a payout's own entries are found by
+// missingPayouts).
+func (s *Service) missingBooked(ctx context.Context, runID, connector string, day time.Time, lease *time.Time) error {
 	from, to := day, day.AddDate(0, 0, 1)
 	channel := posting.HasAccountWith(ledgeraccount.OwnerTypeEQ(ledgeraccount.OwnerTypeCHANNEL),
 		ledgeraccount.OwnerID(connector), ledgeraccount.KindEQ(ledgeraccount.KindRECEIVABLE))
@@ -116,24 +132,18 @@ func (s *Service) missingTheirs(ctx context.Context, runID, connector string, da
 			sql.ColumnsEQ(t.C(reconciliationline.FieldOurID), sel.C(journalentry.FieldSourceID)),
 		))))
 	}
-	after := ""
-	for {
+	return s.writeMissing(ctx, runID, lease, func(after string) ([]Record, string, error) {
 		q := s.cfg.Client.JournalEntry.Query().Where(
 			journalentry.EffectiveAtGTE(from), journalentry.EffectiveAtLT(to),
-			journalentry.SourceTypeIn(ledger.SourceCapture, ledger.SourceRefund),
-			journalentry.HasPostingsWith(channel), unmatched)
-		if after != "" {
-			q = q.Where(journalentry.IDGT(after))
-		}
+			journalentry.Or(journalentry.SourceTypeIn(ledger.SourceCapture, ledger.SourceRefund),
+				journalentry.And(journalentry.SourceType(ledger.SourcePayout), journalentry.SourceIDHasPrefix("bac_"))),
+			journalentry.HasPostingsWith(channel), unmatched, journalentry.IDGT(after))
 		es, err := q.Order(ent.Asc(journalentry.FieldID)).Limit(s.cfg.PageSize).
 			WithPostings(func(pq *ent.PostingQuery) { pq.Where(channel).WithAccount() }).All(ctx)
-		if err != nil {
-			return fmt.Errorf("recon: records the report lacks: %w", err)
+		if err != nil || len(es) == 0 {
+			return nil, "", err
 		}
-		if len(es) == 0 {
-			return nil
-		}
-		var w Writes
+		var recs []Record
 		for _, e := range es {
 			for _, p := range e.Edges.Postings {
 				if p.Edges.Account == nil {
@@ -141,14 +151,35 @@ func (s *Service) missingTheirs(ctx context.Context, runID, connector string, da
 				}
 				// The receivable moved by −gross: a capture's gross is what
 				// the channel now owes, a refund's what it owes no more.
-				w.Discrepancies = append(w.Discrepancies, missingDiscrepancy(Record{Type: e.SourceType, ID: e.SourceID,
-					Currency: p.Edges.Account.Currency, Gross: -p.Amount}))
+				recs = append(recs, Record{Type: e.SourceType, ID: e.SourceID, Currency: p.Edges.Account.Currency, Gross: -p.Amount})
 			}
+		}
+		return recs, es[len(es)-1].ID, nil
+	})
+}
+
+// writeMissing writes, a page at a time, a missing-on-theirs discrepancy
+// for each record next returns: next reads the page of records after the
+// key after ("" first) and returns them with the page's last key, "" when
+// there are no more.
+func (s *Service) writeMissing(ctx context.Context, runID string, lease *time.Time, next func(after string) ([]Record, string, error)) error {
+	after := ""
+	for {
+		recs, last, err := next(after)
+		if err != nil {
+			return fmt.Errorf("recon: records the report lacks: %w", err)
+		}
+		if last == "" {
+			return nil
+		}
+		var w Writes
+		for _, r := range recs {
+			w.Discrepancies = append(w.Discrepancies, missingDiscrepancy(r))
 		}
 		if err := s.apply(ctx, runID, w, lease); err != nil {
 			return err
 		}
-		after = es[len(es)-1].ID
+		after = last
 	}
 }
 

@@ -79,14 +79,19 @@ func ReadLine(no int64, l connectors.SettlementLine) Line {
 }
 
 // Record is one of Strait's records a line can match: a capture (Type
-// "capture", ID the payment), a refund ("refund", the refund) or a
-// chargeback ("dispute", the dispute), with what Strait expects the
-// channel's line to say of it. Type and ID are the record's ledger source.
+// "capture", ID the payment), a refund ("refund", the refund), a
+// chargeback ("dispute", the dispute), a payout ("payout", the payout) or
+// a bank account's verification deposit ("payout", the deposit's
+// bac_…-verifyN), with what Strait expects the channel's line to say of
+// it. Type and ID are the record's ledger source.
 type Record struct {
 	Type, ID string
 	Currency string
-	Gross    int64 // signed: money in is positive, a refund or chargeback negative
+	Gross    int64 // signed: money in is positive, a refund, chargeback or payout negative
 	Fee      int64 // the channel's fee Strait expects
+	// AnyFee: Strait does not price the channel's fee for this record (a
+	// bank's payout fee, charged to the platform): any fee matches.
+	AnyFee bool
 }
 
 // Rows are the records a page's lines name, by the channel's references.
@@ -97,7 +102,23 @@ type Rows struct {
 	ByPayment, ByReference map[string]Record
 	// Refunds by the channel's refund id; Disputes by the network's id.
 	Refunds, Disputes map[string]Record
+	// Payouts by the bank's payout id (the payout's connector reference);
+	// PayoutsByReference by Strait's payout id (the reference the bank was
+	// given). Each as its payout line says it: gross −amount.
+	Payouts, PayoutsByReference map[string]Record
+	// Deposits: a bank account's verification deposits by the account's id
+	// (the reference the bank was given), in the order they were sent.
+	Deposits map[string][]Record
 }
+
+// Line types reconciliation knows, besides captures (any other type with
+// money in) and refunds.
+const (
+	TypeChargeback         = "chargeback"
+	TypeChargebackReversal = "chargeback_reversal"
+	TypePayout             = "payout"
+	TypePayoutReturn       = "payout_return"
+)
 
 // Page is the input of decide: one page of a run's report, what earlier
 // runs of the day recorded of its lines, and the records its lines name.
@@ -163,8 +184,11 @@ func (e *ErrReportChanged) Error() string {
 // side (no record), currency, amount (gross) and fee mismatch, matched.
 // Matched lines post, per currency, one entry: the channel's receivable
 // +gross, the platform's cash −net, the platform's fees −fee (the channel's
-// fee, which the capture credited to fees). Every other class gets a
-// discrepancy.
+// fee: a capture credited it to fees; a payout's is the platform's cost).
+// A chargeback's fee is the merchant's, which the dispute's settlement
+// gives the channel through its receivable: a matched chargeback posts its
+// whole net to the receivable (+net) and to cash (−net). Every other class
+// gets a discrepancy.
 func decide(p Page) (Writes, error) {
 	w := Writes{Read: int64(len(p.Lines))}
 	seen := map[string]bool{}
@@ -210,8 +234,12 @@ func decide(p Page) (Writes, error) {
 				matched[l.Currency] = s
 				order = append(order, l.Currency)
 			}
-			s.gross += l.Gross
-			s.fee += l.Fee
+			if l.Type == TypeChargeback {
+				s.gross += l.Net // the fee goes to the receivable with the amount
+			} else {
+				s.gross += l.Gross
+				s.fee += l.Fee
+			}
 			s.net += l.Net
 			continue
 		}
@@ -242,16 +270,29 @@ func decide(p Page) (Writes, error) {
 }
 
 // find returns the record a line names: a refund by the channel's refund
-// id, a chargeback by the network's dispute id, anything else by the
-// channel's payment id and then Strait's reference.
+// id; a chargeback, or its reversal (a dispute won: +amount, fee 0), by the
+// network's dispute id; a payout, or its return (+amount), by the bank's
+// payout id, then Strait's payout id, then a bank account's id and the
+// deposit's amount; anything else by the channel's payment id and then
+// Strait's reference.
 func (r Rows) find(l Line) (Record, bool) {
 	switch l.Type {
 	case "refund":
 		rec, ok := r.Refunds[l.TransactionID]
 		return rec, ok && l.TransactionID != ""
-	case "chargeback":
+	case TypeChargeback:
 		rec, ok := r.Disputes[l.TransactionID]
 		return rec, ok && l.TransactionID != ""
+	case TypeChargebackReversal:
+		rec, ok := r.Disputes[l.TransactionID]
+		rec.Gross, rec.Fee = -rec.Gross, 0
+		return rec, ok && l.TransactionID != ""
+	case TypePayout, TypePayoutReturn:
+		rec, ok := r.payout(l)
+		if ok && l.Type == TypePayoutReturn {
+			rec.Gross = -rec.Gross
+		}
+		return rec, ok
 	}
 	if l.Gross < 0 {
 		return Record{}, false // money out that is neither a refund nor a chargeback: no record of Strait's
@@ -263,6 +304,36 @@ func (r Rows) find(l Line) (Record, bool) {
 	return rec, ok && l.Reference != ""
 }
 
+// payout finds a payout line's record: the payout by the bank's id (the
+// line's transaction id, else its payment id) or by Strait's id (the
+// line's reference); else, by the reference, a bank account's verification
+// deposit: the one of the line's amount, or the first when neither is (an
+// amount mismatch).
+func (r Rows) payout(l Line) (Record, bool) {
+	for _, id := range []string{l.TransactionID, l.PaymentID} {
+		if rec, ok := r.Payouts[id]; ok && id != "" {
+			return rec, true
+		}
+	}
+	if rec, ok := r.PayoutsByReference[l.Reference]; ok && l.Reference != "" {
+		return rec, true
+	}
+	deps := r.Deposits[l.Reference]
+	if len(deps) == 0 || l.Reference == "" {
+		return Record{}, false
+	}
+	gross := l.Gross
+	if l.Type == TypePayoutReturn {
+		gross = -gross
+	}
+	for _, d := range deps {
+		if d.Gross == gross {
+			return d, true
+		}
+	}
+	return deps[0], true
+}
+
 func classify(l Line, rec Record, found bool) Class {
 	switch {
 	case !found:
@@ -271,7 +342,7 @@ func classify(l Line, rec Record, found bool) Class {
 		return CurrencyMismatch
 	case l.Gross != rec.Gross:
 		return AmountMismatch
-	case l.Fee != rec.Fee:
+	case l.Fee != rec.Fee && !rec.AnyFee:
 		return FeeMismatch
 	}
 	return Matched

@@ -101,3 +101,105 @@ func TestReadLineRefusesWhatCannotBeRead(t *testing.T) {
 		t.Errorf("5000 rupiah in hundredths: %+v", ok)
 	}
 }
+
+func refLine(no int64, typ, pay, ref, tx string, gross, fee, net int64, cur string) Line {
+	return ReadLine(no, connectors.SettlementLine{Type: typ, PaymentID: pay, Reference: ref, TransactionID: tx,
+		Gross: connectors.NewMoney(gross, cur), Fee: connectors.NewMoney(fee, cur), Net: connectors.NewMoney(net, cur)})
+}
+
+// TestDecidePayoutsDepositsAndChargebacks, with no database: a bank's
+// payout lines match payouts by the bank's id or Strait's, and a bank
+// account's verification deposits by the account and the amount, whatever
+// the bank's fee (Strait does not price it); a payout's return matches it
+// as money back; amount and currency differences are classified as for
+// captures; money out naming nothing is missing on ours. A card's
+// chargeback matches its dispute by the network's id, fee included, and
+// its reversal as money back with no fee. Matched payouts post receivable
+// +gross, cash −net, fees −fee; a matched chargeback posts its net to the
+// receivable and to cash, and nothing to fees.
+func TestDecidePayoutsDepositsAndChargebacks(t *testing.T) {
+	payout := Record{Type: "payout", ID: "po_1", Currency: "SGD", Gross: -50000, AnyFee: true}
+	rows := Rows{
+		Payouts:            map[string]Record{"bpo_1": payout},
+		PayoutsByReference: map[string]Record{"po_2": {Type: "payout", ID: "po_2", Currency: "SGD", Gross: -1000, AnyFee: true}},
+		Deposits: map[string][]Record{"bac_1": {
+			{Type: "payout", ID: "bac_1-verify1", Currency: "SGD", Gross: -12, AnyFee: true},
+			{Type: "payout", ID: "bac_1-verify2", Currency: "SGD", Gross: -34, AnyFee: true}}},
+		Disputes: map[string]Record{"dp_1": {Type: "dispute", ID: "dsp_1", Currency: "SGD", Gross: -2000, Fee: 1500},
+			"dp_2": {Type: "dispute", ID: "dsp_2", Currency: "SGD", Gross: -3000, Fee: 1500}},
+	}
+	p := Page{RunID: "rcn_2", Connector: "bank", Day: "2026-03-02", Now: time.Unix(0, 0), Rows: rows,
+		Recorded: map[int64]string{}, Earlier: map[string]bool{},
+		Lines: []Line{
+			refLine(0, "payout", "bpo_1", "po_1", "bpo_1", -50000, 500, -50500, "SGD"),       // by the bank's id
+			refLine(1, "payout", "bpo_2", "po_2", "bpo_2", -1000, 500, -1500, "SGD"),         // by Strait's id
+			refLine(2, "payout", "bpo_3", "bac_1", "bpo_3", -34, 500, -534, "SGD"),           // deposit 2, by amount
+			refLine(3, "payout", "bpo_4", "bac_1", "bpo_4", -112, 500, -612, "SGD"),          // neither deposit
+			refLine(4, "payout", "bpo_5", "po_9", "bpo_5", -700, 500, -1200, "SGD"),          // nobody's
+			refLine(5, "payout_return", "bpo_1", "po_1", "bpo_1", 50000, -500, 50500, "SGD"), // the payout back
+			refLine(6, "payout", "bpo_2", "po_2", "bpo_2", -1000, 500, -1500, "EUR"),         // repeats line 1's key
+			refLine(7, "chargeback", "cp_1", "pay_1", "dp_1", -2000, 1500, -3500, "SGD"),     // matched
+			refLine(8, "chargeback", "cp_2", "pay_2", "dp_2", -3000, 1400, -4400, "SGD"),     // fee differs
+			refLine(9, "chargeback_reversal", "cp_1", "pay_1", "dp_1", 2000, 0, 2000, "SGD"), // won back
+			refLine(10, "chargeback", "cp_3", "pay_3", "dp_3", -100, 1500, -1600, "SGD"),     // no dispute
+			refLine(11, "payout", "bpo_6", "bac_1", "bpo_6", -12, 500, -512, "USD"),          // deposit 1, in USD
+		}}
+	w, err := decide(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		class Class
+		ours  string
+	}{{Matched, "po_1"}, {Matched, "po_2"}, {Matched, "bac_1-verify2"}, {AmountMismatch, "bac_1-verify1"}, {MissingOurs, ""},
+		{Matched, "po_1"}, {Duplicate, ""}, {Matched, "dsp_1"}, {FeeMismatch, "dsp_2"}, {Matched, "dsp_1"}, {MissingOurs, ""},
+		{CurrencyMismatch, "bac_1-verify1"}}
+	if len(w.Lines) != len(want) {
+		t.Fatalf("lines %+v", w.Lines)
+	}
+	for i, x := range want {
+		if l := w.Lines[i]; l.Class != x.class || l.OurID != x.ours {
+			t.Errorf("line %d: %s %q, want %s %q", i, l.Class, l.OurID, x.class, x.ours)
+		}
+	}
+	if len(w.Discrepancies) != 6 {
+		t.Errorf("discrepancies %+v", w.Discrepancies)
+	}
+	if d := w.Discrepancies[0]; d.Kind != string(AmountMismatch) || d.ExpectedGross != -12 || d.ReportedGross != -112 || d.OurID != "bac_1-verify1" {
+		t.Errorf("the deposit's amount mismatch %+v", d)
+	}
+	if len(w.Entries) != 1 {
+		t.Fatalf("entries %+v", w.Entries)
+	}
+	// Matched, SGD: payouts −50000 (fee 500), −1000 (500), deposit −34
+	// (500), the return +50000 (−500); the chargeback −2000 with fee 1500
+	// (net −3500, all to the receivable) and its reversal +2000.
+	// Receivable: −50000 − 1000 − 34 + 50000 − 3500 + 2000 = −2534.
+	// Cash: −net = 50500 + 1500 + 534 − 50500 + 3500 − 2000 = 3534.
+	// Fees: −(500 + 500 + 500 − 500) = −1000.
+	got := map[ledger.Kind]int64{}
+	for _, ps := range w.Entries[0].Postings {
+		got[ps.Account.Kind] += ps.Amount.Minor
+		if ps.Account.Kind == ledger.KindReceivable && ps.Account.OwnerID != "bank" {
+			t.Errorf("posting to %+v", ps.Account)
+		}
+	}
+	if got[ledger.KindReceivable] != -2534 || got[ledger.KindCash] != 3534 || got[ledger.KindFees] != -1000 || len(got) != 3 {
+		t.Errorf("postings %v", got)
+	}
+}
+
+// TestMissingDiscrepancyOfPayoutsAndChargebacks: what Strait expected of
+// a payout, a deposit or a chargeback the report lacks.
+func TestMissingDiscrepancyOfPayoutsAndChargebacks(t *testing.T) {
+	for _, rec := range []Record{
+		{Type: "payout", ID: "po_1", Currency: "SGD", Gross: -50000, AnyFee: true},
+		{Type: "payout", ID: "bac_1-verify2", Currency: "SGD", Gross: -34, AnyFee: true},
+		{Type: "dispute", ID: "dsp_1", Currency: "SGD", Gross: -2000, Fee: 1500},
+	} {
+		d := missingDiscrepancy(rec)
+		if d.Kind != string(MissingTheirs) || d.Key != "ours:"+rec.Type+":"+rec.ID || d.OurID != rec.ID || d.ExpectedGross != rec.Gross || d.LineNo != nil {
+			t.Errorf("%s: %+v", rec.ID, d)
+		}
+	}
+}

@@ -3,14 +3,19 @@
 //
 // A run streams the report of one connector and one business day (UTC) page
 // by page, so its memory does not grow with the report. For each page it
-// reads the records the page's lines name (attempts, refunds, disputes, by
-// the channel's references), decides every line's class with a pure
+// reads the records the page's lines name (attempts, refunds, disputes,
+// payouts and bank accounts' verification deposits, by the channel's
+// references), decides every line's class with a pure
 // function (decide: lines and rows in, writes out) and applies the writes
 // in one transaction (apply): the lines as classified, a discrepancy for
 // each difference, and one ledger entry per currency moving the matched
 // lines from the channel's receivable into the platform's cash. After the
-// last page, the records Strait booked on the channel's receivable that day
-// and no line matched become "missing on theirs" discrepancies.
+// last page, the records of the day that no line named (what Strait booked
+// on the channel's receivable, the payouts the bank took, the chargebacks
+// held) become "missing on theirs" discrepancies.
+//
+// A run reports its progress as run events (payments/runs, kind
+// reconciliation) under its own ID, followed with runUpdated.
 //
 // A run is unique per connector and day. Running a day again walks the
 // report again into the same run: lines already recorded are not decided
@@ -35,8 +40,10 @@ const (
 	Matched Class = "matched"
 	// MissingOurs: the line names nothing Strait has a record of.
 	MissingOurs Class = "missing_ours"
-	// MissingTheirs: a record Strait booked on the channel's receivable
-	// that day that no line of the report names.
+	// MissingTheirs: a record of the day that no line of the report
+	// names: a capture, refund or verification deposit Strait booked on the
+	// channel's receivable that day, a payout the bank took that day, a
+	// chargeback Strait held that day.
 	MissingTheirs Class = "missing_theirs"
 	// AmountMismatch: the line's gross differs from the record's.
 	AmountMismatch Class = "amount_mismatch"

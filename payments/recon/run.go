@@ -15,6 +15,7 @@ import (
 	"github.com/straitpay/strait/ent/reconciliationrun"
 	"github.com/straitpay/strait/ent/refund"
 	"github.com/straitpay/strait/payments"
+	"github.com/straitpay/strait/payments/runs"
 	"github.com/straitpay/strait/payments/viewer"
 )
 
@@ -46,13 +47,26 @@ func (s *Service) Reconcile(ctx context.Context, connector, day string) (*Run, e
 	if err != nil || lease.IsZero() {
 		return run, err
 	}
-	if err := s.walk(sys, conn, run.ID, connector, d, &lease); err != nil {
-		return s.fail(sys, run.ID, lease, err)
+	// The run reports under its own ID (runUpdated), its report's lines
+	// counted as they are read: done when decided, skipped when an earlier
+	// run of the day recorded them.
+	tr := runs.Begin(sys, s.cfg.Client, runs.Spec{ID: run.ID, Kind: runs.Reconciliation, Scope: connector + " " + day,
+		Unit: "lines", Open: true}, s.cfg.Now, nil)
+	run, err = s.reconcile(sys, conn, run.ID, connector, d, lease, tr)
+	tr.Finish(sys, err)
+	return run, err
+}
+
+// reconcile walks the day's report into the run this caller holds, then
+// looks for the records the report lacks, and lets the run go.
+func (s *Service) reconcile(ctx context.Context, conn connectors.Connector, runID, connector string, d time.Time, lease time.Time, tr *runs.Tracker) (*Run, error) {
+	if err := s.walk(ctx, conn, runID, connector, d, &lease, tr); err != nil {
+		return s.fail(ctx, runID, lease, err)
 	}
-	if err := s.missingTheirs(sys, run.ID, connector, d, &lease); err != nil {
-		return s.fail(sys, run.ID, lease, err)
+	if err := s.missingTheirs(ctx, runID, connector, d, &lease); err != nil {
+		return s.fail(ctx, runID, lease, err)
 	}
-	return s.finish(sys, run.ID, lease)
+	return s.finish(ctx, runID, lease)
 }
 
 // claim returns the day's run, created if new, and the lease this caller
@@ -94,7 +108,7 @@ func (s *Service) claim(ctx context.Context, connector, day string) (*Run, time.
 // read, decided and applied before the next is fetched, so that memory
 // holds one page. A connector that does not page answers the whole day at
 // once; its lines are still decided and written a page at a time.
-func (s *Service) walk(ctx context.Context, conn connectors.Connector, runID, connector string, day time.Time, lease *time.Time) error {
+func (s *Service) walk(ctx context.Context, conn connectors.Connector, runID, connector string, day time.Time, lease *time.Time, tr *runs.Tracker) error {
 	date := day.Format(time.DateOnly)
 	var no int64
 	token := ""
@@ -113,9 +127,13 @@ func (s *Service) walk(ctx context.Context, conn connectors.Connector, runID, co
 				lines[i] = ReadLine(no+int64(i), l)
 			}
 			rep.Lines = rep.Lines[n:]
-			if err := s.page(ctx, runID, connector, date, lines, lease); err != nil {
+			decided, err := s.page(ctx, runID, connector, date, lines, lease)
+			if err != nil {
 				return err
 			}
+			tr.Grow(n)
+			tr.StepN(ctx, runs.ItemDone, decided)
+			tr.StepN(ctx, runs.ItemSkipped, n-decided)
 			no += int64(n)
 		}
 		if rep.NextPageToken == "" || rep.NextPageToken == token {
@@ -125,15 +143,22 @@ func (s *Service) walk(ctx context.Context, conn connectors.Connector, runID, co
 	}
 }
 
-// page reads what one page needs, decides it and applies the writes.
-func (s *Service) page(ctx context.Context, runID, connector, day string, lines []Line, lease *time.Time) error {
+// page reads what one page needs, decides it and applies the writes. It
+// returns how many of its lines it decided (the others an earlier run of
+// the day recorded).
+func (s *Service) page(ctx context.Context, runID, connector, day string, lines []Line, lease *time.Time) (int, error) {
 	p := Page{RunID: runID, Connector: connector, Day: day, Lines: lines, Now: s.now(),
 		Recorded: map[int64]string{}, Earlier: map[string]bool{}}
 	first, last := lines[0].No, lines[len(lines)-1].No
 	keys := make([]string, 0, len(lines))
 	var payIDs, refs, txIDs []string
+	var out payoutRefs
 	for _, l := range lines {
 		keys = append(keys, l.Key())
+		if l.Type == TypePayout || l.Type == TypePayoutReturn {
+			out.add(l)
+			continue
+		}
 		if l.PaymentID != "" {
 			payIDs = append(payIDs, l.PaymentID)
 		}
@@ -149,35 +174,38 @@ func (s *Service) page(ctx context.Context, runID, connector, day string, lines 
 		Where(reconciliationline.RunID(runID), reconciliationline.LineNoGTE(first), reconciliationline.LineNoLTE(last)).
 		Select(reconciliationline.FieldLineNo, reconciliationline.FieldLineKey).All(ctx)
 	if err != nil {
-		return fmt.Errorf("recon: recorded lines: %w", err)
+		return 0, fmt.Errorf("recon: recorded lines: %w", err)
 	}
 	for _, r := range recorded {
 		p.Recorded[r.LineNo] = r.LineKey
 	}
 	if len(recorded) == len(lines) {
-		return s.apply(ctx, runID, Writes{Read: int64(len(lines))}, lease) // the whole page is in: progress only
+		return 0, s.apply(ctx, runID, Writes{Read: int64(len(lines))}, lease) // the whole page is in: progress only
 	}
 	earlier, err := c.ReconciliationLine.Query().
 		Where(reconciliationline.RunID(runID), reconciliationline.LineKeyIn(keys...), reconciliationline.LineNoLT(first)).
 		Select(reconciliationline.FieldLineKey).Strings(ctx)
 	if err != nil {
-		return fmt.Errorf("recon: earlier lines: %w", err)
+		return 0, fmt.Errorf("recon: earlier lines: %w", err)
 	}
 	for _, k := range earlier {
 		p.Earlier[k] = true
 	}
 	if p.Rows, err = s.rows(ctx, connector, payIDs, refs, txIDs); err != nil {
-		return err
+		return 0, err
+	}
+	if err := s.payoutRows(ctx, connector, out, &p.Rows); err != nil {
+		return 0, err
 	}
 	w, err := decide(p)
 	if err != nil {
 		var changed *ErrReportChanged
 		if errors.As(err, &changed) {
-			return payments.Errorf(payments.ECONFLICT, "%v", changed)
+			return 0, payments.Errorf(payments.ECONFLICT, "%v", changed)
 		}
-		return err
+		return 0, err
 	}
-	return s.apply(ctx, runID, w, lease)
+	return len(w.Lines), s.apply(ctx, runID, w, lease)
 }
 
 // rows reads the records a page's lines may name: the connector's captured
@@ -229,7 +257,7 @@ func (s *Service) rows(ctx context.Context, connector string, payIDs, refs, txID
 			return out, fmt.Errorf("recon: disputes: %w", err)
 		}
 		for _, d := range ds {
-			out.Disputes[d.NetworkDisputeID] = Record{Type: "dispute", ID: d.ID, Currency: d.Currency, Gross: -d.Amount, Fee: d.Fee}
+			out.Disputes[d.NetworkDisputeID] = disputeRecord(d)
 		}
 	}
 	return out, nil

@@ -1,8 +1,8 @@
-// Package runs is how a long run of background work (a settlement run
-// today; reconciliation and the day-end close next) reports its progress:
-// one shape for every kind, written as outbox events, so operators follow
-// any run by subscription (settlementRunUpdated) or list it with the
-// events query, on every replica.
+// Package runs is how a long run of background work (a settlement run, a
+// reconciliation, the day-end close) reports its progress: one shape for
+// every kind, written as outbox events, so operators follow any run by
+// subscription (runUpdated; settlementRunUpdated for settlement) or list
+// it with the events query, on every replica.
 //
 // A run writes <kind>.run_started, then <kind>.run_progress as items are
 // done (at most one a second, and always after the last item), then
@@ -53,6 +53,18 @@ const (
 // Types are the event types of a kind's runs.
 func Types(kind string) []string { return []string{kind + Started, kind + Progressed, kind + Ended} }
 
+// Kinds are every kind of run.
+func Kinds() []string { return []string{Settlement, Reconciliation, Close} }
+
+// AllTypes are the event types of every kind's runs.
+func AllTypes() []string {
+	var out []string
+	for _, k := range Kinds() {
+		out = append(out, Types(k)...)
+	}
+	return out
+}
+
 // Progress is every run event's data.
 type Progress struct {
 	// RunID ("run_…") is also the event's object ID.
@@ -97,21 +109,54 @@ type Tracker struct {
 	mu     sync.Mutex
 	p      Progress
 	last   time.Time
+	open   bool // Total grows as the run learns its items (Grow)
+	dirty  bool // items counted since the last progress event
+}
+
+// Spec describes a run to Begin.
+type Spec struct {
+	// ID is the run's ID, the events' object; empty: a new run_… ID. A
+	// kind whose runs have an ID of their own (a reconciliation run's
+	// rcn_…) reports under it, so the run is followed by that ID.
+	ID                string
+	Kind, Scope, Unit string
+	// Total is the items to do, when known at the start.
+	Total int
+	// Open says the items are learned as the run goes (a report read page
+	// by page): Grow adds them to Total, and the last progress event is
+	// written when the run finishes.
+	Open bool
 }
 
 // Start writes a run's started event and returns its tracker. now and log
 // may be nil (time.Now, slog.Default).
 func Start(ctx context.Context, client *ent.Client, kind, scope, unit string, total int, now func() time.Time, log *slog.Logger) *Tracker {
+	return Begin(ctx, client, Spec{Kind: kind, Scope: scope, Unit: unit, Total: total}, now, log)
+}
+
+// Begin is Start with a Spec: it writes the run's started event and
+// returns its tracker. now and log may be nil (time.Now, slog.Default).
+func Begin(ctx context.Context, client *ent.Client, s Spec, now func() time.Time, log *slog.Logger) *Tracker {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	t := &Tracker{client: client, now: now, log: log, p: Progress{RunID: pulid.New("run"), Kind: kind, Scope: scope,
-		Status: Running, Unit: unit, Total: total, Started: now().UTC()}}
+	if s.ID == "" {
+		s.ID = pulid.New("run")
+	}
+	t := &Tracker{client: client, now: now, log: log, open: s.Open, p: Progress{RunID: s.ID, Kind: s.Kind, Scope: s.Scope,
+		Status: Running, Unit: s.Unit, Total: s.Total, Started: now().UTC()}}
 	t.write(ctx, Started, t.p)
 	return t
+}
+
+// Grow adds n items to a run's Total, as it learns them.
+func (t *Tracker) Grow(n int) {
+	t.mu.Lock()
+	t.p.Total += n
+	t.mu.Unlock()
 }
 
 // ID is the run's ID.
@@ -119,18 +164,25 @@ func (t *Tracker) ID() string { return t.p.RunID }
 
 // Step counts one item's outcome and writes a progress event if none was
 // written for ProgressEvery, or if it was the last item.
-func (t *Tracker) Step(ctx context.Context, o Outcome) {
+func (t *Tracker) Step(ctx context.Context, o Outcome) { t.StepN(ctx, o, 1) }
+
+// StepN counts n items of one outcome, as Step does one.
+func (t *Tracker) StepN(ctx context.Context, o Outcome, n int) {
+	if n <= 0 {
+		return
+	}
 	t.mu.Lock()
 	switch o {
 	case ItemDone:
-		t.p.Done++
+		t.p.Done += n
 	case ItemFailed:
-		t.p.Failed++
+		t.p.Failed += n
 	default:
-		t.p.Skipped++
+		t.p.Skipped += n
 	}
 	now := t.now()
-	due := now.Sub(t.last) >= ProgressEvery || t.p.Done+t.p.Failed+t.p.Skipped >= t.p.Total
+	due := now.Sub(t.last) >= ProgressEvery || !t.open && t.p.Done+t.p.Failed+t.p.Skipped >= t.p.Total
+	t.dirty = !due
 	if due {
 		t.last = now
 	}
@@ -142,9 +194,17 @@ func (t *Tracker) Step(ctx context.Context, o Outcome) {
 }
 
 // Finish writes the completed event: COMPLETED when err is nil, FAILED
-// with err's message otherwise. It returns the final progress.
+// with err's message otherwise; before it, the progress of items counted
+// since the last progress event. It returns the final progress.
 func (t *Tracker) Finish(ctx context.Context, err error) Progress {
 	t.mu.Lock()
+	if t.dirty {
+		t.dirty = false
+		p := t.p
+		t.mu.Unlock()
+		t.write(ctx, Progressed, p)
+		t.mu.Lock()
+	}
 	t.p.Status = Completed
 	if err != nil {
 		t.p.Status, t.p.Error = Failed, clip(err.Error(), 500)

@@ -604,7 +604,12 @@ func dumpDatabase(t *testing.T, db *store.DB) []string {
 			if err := rows.Scan(ptrs...); err != nil {
 				t.Fatal(err)
 			}
-			for _, v := range vals {
+			for i, v := range vals {
+				// The relay's counters (an event's seq, a lease's counter)
+				// count events: with enough of them one equals a CVC.
+				if (table == "events" && cols[i] == "seq") || (table == "leases" && cols[i] == "counter") {
+					continue
+				}
 				if _, isID := pulid.Prefix(string(v)); !isID {
 					out = append(out, string(v))
 				}

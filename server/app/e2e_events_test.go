@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,7 +148,9 @@ func TestACardPaymentIsSeenLiveByTheMerchantAndItsCashierAndSentAsSignedWebhooks
 				t.Fatal(err)
 			}
 			u := body.Data.CheckoutSessionUpdated
-			if u.Session.ID != s.ID || u.Payment == nil || u.Payment.ID != p.ID {
+			// The session's own events (its creation, if published after
+			// the subscription began) carry no payment until it completes.
+			if u.Session.ID != s.ID || (strings.HasPrefix(u.Type, "payment.") && (u.Payment == nil || u.Payment.ID != p.ID)) {
 				t.Fatalf("cashier update %s", m.Payload)
 			}
 			if u.Type == "payment.succeeded" {

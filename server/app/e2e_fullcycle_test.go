@@ -406,10 +406,10 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		x.matches(t, "convertBalance", ledger)
 
 		// ---- A payout of what settled. ----
-		cycle.payoutStep(t)
+		deposits := cycle.payoutStep(t)
 
 		// ---- Reconciliation of the capture day, every channel. ----
-		cycle.reconStep(t, true)
+		cycle.reconStep(t, deposits)
 
 		// Later postings leave the closed day as it was frozen.
 		if again := cycle.closedDay(t); again != frozen {
@@ -445,8 +445,9 @@ type fullCycle struct {
 // balance out through the bank plugin; the sandbox bank pays it and its
 // event moves the payout to PAID. Postings (docs/settlement.md, "Payouts"):
 // at the request available −500.00 and in transit +500.00; when paid in
-// transit −500.00 and the bank's receivable +500.00.
-func (c fullCycle) payoutStep(t *testing.T) {
+// transit −500.00 and the bank's receivable +500.00. It returns the
+// micro-deposits' amounts (the bank's, random).
+func (c fullCycle) payoutStep(t *testing.T) []int64 {
 	x := c.x
 	var acc struct{ ID, Status string }
 	x.ok(t, x.gql("MERCHANT_ADMIN", `mutation($in: AddBankAccountInput!) { addBankAccount(input: $in) { id status } }`,
@@ -518,14 +519,16 @@ func (c fullCycle) payoutStep(t *testing.T) {
 		t.Fatalf("no payout.paid event for %s: %+v", po.ID, evs)
 	}
 	x.matches(t, "the payout", c.ledger)
+	return []int64{deposits.Data[0].Amount, deposits.Data[1].Amount}
 }
 
 // reconStep reconciles the capture day's report of each channel. Every
-// capture and refund matches, and each matched line posts "settlement
+// capture and refund matches, and so do the bank's payout and the two
+// micro-deposits (deposits), and each matched line posts "settlement
 // received from the channel" (docs/settlement.md, "Reconciliation"): the
 // receivable +gross, platform cash −net, platform fees −fee. Running the
 // day again changes nothing.
-func (c fullCycle) reconStep(t *testing.T, paidOut bool) {
+func (c fullCycle) reconStep(t *testing.T, deposits []int64) {
 	x := c.x
 	cash := func(cur string) acct { return acct{"PLATFORM", "", "CASH", cur} }
 	received := func(conn, cur string, gross, fee int64) {
@@ -541,14 +544,9 @@ func (c fullCycle) reconStep(t *testing.T, paidOut bool) {
 		"cardnet": {3, map[string]int{"MATCHED": 3}},
 		// 50.00 SGD and 5,000 JPY paid, 50.00 SGD refunded.
 		"wallet": {3, map[string]int{"MATCHED": 3}},
-		// The 250.00 SGD transfer in.
-		"bank": {1, map[string]int{"MATCHED": 1}},
-	}
-	if paidOut {
-		// The bank's report also lists the payout and the account's two
-		// micro-deposits, money out that reconciliation does not match
-		// (docs/settlement.md: missing on ours "such as payouts").
-		wants["bank"] = want{4, map[string]int{"MATCHED": 1, "MISSING_OURS": 3}}
+		// The 250.00 SGD transfer in, the account's two micro-deposits and
+		// the 500.00 SGD payout.
+		"bank": {4, map[string]int{"MATCHED": 4}},
 	}
 	// cardnet: SGD gross 100.00 − 25.00 = 75.00, fee 3.20; USD gross
 	// 200.00, fee 6.10.
@@ -557,8 +555,13 @@ func (c fullCycle) reconStep(t *testing.T, paidOut bool) {
 	// wallet: SGD gross 50.00 − 50.00 = 0, fee 1.25; JPY 5,000, fee 125.
 	received("wallet", "SGD", 0, 125)
 	received("wallet", "JPY", 5000, 125)
-	// bank: SGD 250.00, fee 1.25.
-	received("bank", "SGD", 25000, 125)
+	// bank: SGD 250.00 in, fee 1.25; out, the micro-deposits d1 and d2
+	// and the 500.00 payout, each with the bank's payout fee of 5.00 (the
+	// platform's cost): gross 250.00 − d1 − d2 − 500.00, fee 1.25 + 15.00.
+	// The payout's paid entry gave the receivable +500.00 and the deposits
+	// +d1 and +d2; their lines take it back, so what left reaches platform
+	// cash: the payout confirmed.
+	received("bank", "SGD", 25000-deposits[0]-deposits[1]-50000, 125+3*500)
 
 	type reconView struct {
 		ID, Status, BusinessDate string

@@ -3,14 +3,12 @@ package app
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -31,15 +29,7 @@ const maxBodyBytes = 256 << 10
 // same path. exts are used last, inside the metrics, in order.
 func newGraphQLServer(es graphql.ExecutableSchema, a *App, exts ...graphql.HandlerExtension) *handler.Server {
 	srv := handler.New(es)
-	srv.AddTransport(transport.Websocket{
-		KeepAlivePingInterval: 15 * time.Second,
-		InitTimeout:           a.Config.WSInitTimeout,
-		Implementation: wsImplementation{
-			accept:  websocket.AcceptOptions{OriginPatterns: a.Config.CORSOrigins},
-			maxSubs: a.Config.WSMaxSubscriptions,
-		},
-		InitFunc: a.initSocket,
-	})
+	srv.AddTransport(newWebsocketTransport(a))
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(overHTTP{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -100,9 +90,16 @@ func (q apq) MutateOperationParameters(ctx context.Context, params *graphql.RawP
 	return q.AutomaticPersistedQuery.MutateOperationParameters(ctx, params)
 }
 
-// markReplays sets the Idempotent-Replayed header on replayed answers.
+// markReplays sets the Idempotent-Replayed header on replayed answers. A
+// websocket has no header to set after its upgrade, and its context lives
+// as long as the socket: it must not hold the upgrade's ResponseWriter
+// (and with it net/http's connection and its 8 KiB of buffers).
 func markReplays(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocketUpgrade(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx := graph.WithReplayNotice(r.Context(), func() { w.Header().Set(graph.ReplayedHeader, "true") })
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

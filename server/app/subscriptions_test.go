@@ -105,12 +105,23 @@ func (w *wsClient) subscribe(id, query string, vars map[string]any) {
 // liveEnv is the test env with its events running, served over HTTP.
 func liveEnv(t *testing.T, configure func(*app.Config)) (*env, *httptest.Server) {
 	t.Helper()
-	e := newEnvWith(t, storetest.Open(t, "sqlite"), func(cfg *app.Config, _ *app.Options) {
+	return liveEnvOn(t, "sqlite", configure)
+}
+
+// liveEnvOn is liveEnv on the given database dialect.
+func liveEnvOn(t *testing.T, dialect string, configure func(*app.Config)) (*env, *httptest.Server) {
+	t.Helper()
+	return liveEnvWith(t, newEnvWith(t, storetest.Open(t, dialect), func(cfg *app.Config, _ *app.Options) {
 		cfg.CORSOrigins = []string{"https://dashboard.example"}
 		if configure != nil {
 			configure(cfg)
 		}
-	})
+	}))
+}
+
+// liveEnvWith starts e's events and serves it over HTTP.
+func liveEnvWith(t *testing.T, e *env) (*env, *httptest.Server) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); _ = e.app.Close() })
 	if err := e.app.StartEvents(ctx); err != nil {

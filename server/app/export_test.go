@@ -1,0 +1,4 @@
+package app
+
+// SharedExecutions is how many shared subscription executions a runs now.
+func SharedExecutions(a *App) int { return a.sockets.ws.SharedExecutions() }
