@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/straitpay/strait/ent"
+	"github.com/straitpay/strait/ent/webhookdelivery"
 	"github.com/straitpay/strait/payments/events"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
@@ -93,7 +94,17 @@ func BenchmarkWebhookDeliveries(b *testing.B) {
 	rctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(rctx); close(done) }()
-	for got.Load() < want {
+	// Done when every delivery is received and its outcome committed (a
+	// delivery received but not recorded would go again).
+	sys := viewer.SystemContext(context.Background())
+	succeeded := func() int64 {
+		n, err := db.Client.WebhookDelivery.Query().Where(webhookdelivery.StatusEQ(webhookdelivery.StatusSUCCEEDED)).Count(sys)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return int64(n)
+	}
+	for got.Load() < want || succeeded() < want {
 		if time.Since(start) > 5*time.Minute {
 			b.Fatalf("%d of %d delivered after 5 min", got.Load(), want)
 		}
@@ -103,6 +114,9 @@ func BenchmarkWebhookDeliveries(b *testing.B) {
 	cancel()
 	<-done
 	b.StopTimer()
+	if n := got.Load(); n != want {
+		b.Fatalf("the receiver got %d deliveries, want %d (one per event and endpoint)", n, want)
+	}
 	rate := float64(want) / elapsed.Seconds()
 
 	// Baseline: the same number of POSTs of a body of the same size, as

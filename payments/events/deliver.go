@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/straitpay/strait/ent"
@@ -57,36 +61,9 @@ func (w *Webhooks) SendDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 	qctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	sys := viewer.SystemContext(qctx)
-	now := w.cfg.Now()
-	due, err := w.client.WebhookDelivery.Query().
-		Where(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING), webhookdelivery.NextAttemptAtLTE(now),
-			webhookdelivery.Or(webhookdelivery.LeasedUntilIsNil(), webhookdelivery.LeasedUntilLT(now))).
-		Order(ent.Asc(webhookdelivery.FieldNextAttemptAt)).Limit(room * 4).All(sys)
-	if err != nil {
-		return 0, fmt.Errorf("due deliveries: %w", err)
-	}
-	var leased []*ent.WebhookDelivery
-	for _, d := range due {
-		if len(leased) == room || !w.reserve(d.EndpointID) {
-			continue
-		}
-		// The lease: whoever updates the row first sends it.
-		n, err := w.client.WebhookDelivery.Update().
-			Where(webhookdelivery.ID(d.ID), webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING),
-				webhookdelivery.Or(webhookdelivery.LeasedUntilIsNil(), webhookdelivery.LeasedUntilLT(now))).
-			SetLeasedUntil(now.Add(w.cfg.Lease)).Save(sys)
-		if err != nil || n == 0 {
-			w.release(d.EndpointID)
-			if err != nil && !store.IsTransient(err) { // a deadlock: another replica is leasing it
-				w.releaseAll(leased)
-				return 0, fmt.Errorf("lease delivery %s: %w", d.ID, err)
-			}
-			continue
-		}
-		leased = append(leased, d)
-	}
-	if len(leased) == 0 {
-		return 0, nil
+	leased, err := w.claim(sys, room, w.cfg.Now())
+	if err != nil || len(leased) == 0 {
+		return 0, err
 	}
 	// Their endpoints and events, in two queries for the whole batch.
 	var epIDs, evIDs []string
@@ -115,8 +92,8 @@ func (w *Webhooks) SendDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 		go func() {
 			defer wg.Done()
 			defer w.release(d.EndpointID)
-			// The POST and the recording of its outcome: Timeout each.
-			sctx, cancel := context.WithTimeout(viewer.SystemContext(ctx), 2*w.cfg.Timeout)
+			// The POST: Timeout (its recording has its own bound).
+			sctx, cancel := context.WithTimeout(viewer.SystemContext(ctx), w.cfg.Timeout)
 			defer cancel()
 			if err := w.send(sctx, d, epByID[d.EndpointID], evByID[d.EventID]); err != nil && ctx.Err() == nil {
 				w.cfg.Log.Warn("webhook delivery not recorded", "delivery", d.ID, "err", err)
@@ -124,6 +101,72 @@ func (w *Webhooks) SendDue(ctx context.Context, wg *sync.WaitGroup) (int, error)
 		}()
 	}
 	return len(leased), nil
+}
+
+// claim leases up to room due deliveries in one transaction, at most
+// PerEndpoint in flight per endpoint on this replica, and reserves their
+// slots. The lease is what makes a delivery go out once across replicas:
+// on MySQL the due rows are locked (SKIP LOCKED: another replica takes
+// the next ones instead of waiting); on SQLite the one writer is the lock.
+// Either way the update must lease every row read, or nothing is leased.
+func (w *Webhooks) claim(ctx context.Context, room int, now time.Time) ([]*ent.WebhookDelivery, error) {
+	tx, err := w.client.Tx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("due deliveries: %w", err)
+	}
+	free := webhookdelivery.Or(webhookdelivery.LeasedUntilIsNil(), webhookdelivery.LeasedUntilLT(now))
+	q := tx.WebhookDelivery.Query().
+		Where(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING), webhookdelivery.NextAttemptAtLTE(now), free).
+		Order(ent.Asc(webhookdelivery.FieldNextAttemptAt)).Limit(room * 4)
+	if w.cfg.Dialect == dialect.MySQL {
+		q = q.ForUpdate(sql.WithLockAction(sql.SkipLocked))
+	}
+	due, err := q.All(ctx)
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, w.claimErr(err)
+	}
+	var leased []*ent.WebhookDelivery
+	var ids []string
+	for _, d := range due {
+		if len(leased) == room || !w.reserve(d.EndpointID) {
+			continue
+		}
+		leased, ids = append(leased, d), append(ids, d.ID)
+	}
+	if len(leased) == 0 {
+		_ = tx.Rollback()
+		return nil, nil
+	}
+	n, err := tx.WebhookDelivery.Update().
+		Where(webhookdelivery.IDIn(ids...), webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING), free).
+		SetLeasedUntil(now.Add(w.cfg.Lease)).Save(ctx)
+	if err == nil && n != len(ids) {
+		err = errLeaseRace
+	}
+	if err == nil {
+		err = tx.Commit()
+	} else {
+		_ = tx.Rollback()
+	}
+	if err != nil {
+		w.releaseAll(leased)
+		return nil, w.claimErr(err)
+	}
+	return leased, nil
+}
+
+// errLeaseRace: another replica leased some of the rows read; the next
+// look takes what is left.
+var errLeaseRace = errors.New("deliveries leased by another replica")
+
+// claimErr drops the errors that only mean another replica got there
+// first (a deadlock, a busy SQLite, a lost race): the next look retries.
+func (w *Webhooks) claimErr(err error) error {
+	if errors.Is(err, errLeaseRace) || store.IsTransient(err) {
+		return nil
+	}
+	return fmt.Errorf("lease deliveries: %w", err)
 }
 
 // releaseAll gives back the in-flight slots of leased deliveries not sent
@@ -170,7 +213,7 @@ func (w *Webhooks) send(ctx context.Context, d *ent.WebhookDelivery, ep *ent.Web
 	}
 	if ep.Status != webhookendpoint.StatusENABLED {
 		// Disabled after the lease: keep it for when it is enabled again.
-		return w.client.WebhookDelivery.UpdateOne(d).ClearLeasedUntil().SetNextAttemptAt(never).Exec(ctx)
+		return w.record(&outcome{d: d, ep: ep, parked: true})
 	}
 	data := map[string]any{"id": ev.ObjectID}
 	for k, v := range ev.Data {
@@ -181,27 +224,19 @@ func (w *Webhooks) send(ctx context.Context, d *ent.WebhookDelivery, ep *ent.Web
 		return err
 	}
 	now := w.cfg.Now()
-	var status int
-	secrets, sendErr := w.signingSecrets(ep, now)
-	if sendErr == nil {
+	o := &outcome{d: d, ep: ep}
+	var secrets []string
+	if secrets, o.err = w.signingSecrets(ep, now); o.err == nil {
 		var sig string
-		if sig, sendErr = Sign(secrets, ev.ID, now, body); sendErr == nil {
-			status, sendErr = w.post(ctx, ep.URL, ev.ID, now, sig, body)
+		if sig, o.err = Sign(secrets, ev.ID, now, body); o.err == nil {
+			o.status, o.err = w.post(ctx, ep.URL, ev.ID, now, sig, body)
 		}
 	}
-	// A deadlock with another replica's leasing rolls the record back; it
-	// is retried, or the delivery would be sent again when its lease ends.
-	for try := 1; ; try++ {
-		err := w.record(ctx, d, ep, status, sendErr)
-		if err == nil || !store.IsTransient(err) || try == recordTries {
-			return err
-		}
-		time.Sleep(time.Duration(try) * 20 * time.Millisecond)
+	if w.afterPost != nil && w.afterPost(d) {
+		return nil // a crash before the outcome is written: the lease runs out and it goes again
 	}
+	return w.record(o)
 }
-
-// recordTries bounds the attempts to record one outcome after deadlocks.
-const recordTries = 5
 
 // Sign returns the webhook-signature header for body: one v1 signature per
 // secret in use (the current one, and a rotated one during its overlap).
@@ -238,44 +273,165 @@ func (w *Webhooks) post(ctx context.Context, url, msgID string, at time.Time, si
 	return resp.StatusCode, nil
 }
 
-// record writes an attempt's outcome: delivered on a 2xx; the endpoint
-// disabled on a 410 (the receiver says it is gone for good); otherwise
-// the next attempt on the schedule, or failed once it has run out.
-func (w *Webhooks) record(ctx context.Context, d *ent.WebhookDelivery, ep *ent.WebhookEndpoint, status int, sendErr error) error {
+// outcome is one attempt's result, waiting to be written.
+type outcome struct {
+	d      *ent.WebhookDelivery
+	ep     *ent.WebhookEndpoint
+	status int   // the receiver's answer, 0 if none
+	err    error // why there was no answer
+	parked bool  // the endpoint was disabled after the lease: not attempted
+	done   chan error
+}
+
+// outcomeQueue batches outcomes: while one batch is being written, the next
+// gathers, so under load many outcomes share one transaction (one COMMIT,
+// one fsync) instead of one each.
+type outcomeQueue struct {
+	mu       sync.Mutex
+	queue    []*outcome
+	flushing bool
+}
+
+// recordTries bounds the attempts to write one batch after deadlocks.
+const recordTries = 5
+
+// maxRecordBatch bounds the outcomes one transaction writes.
+const maxRecordBatch = 256
+
+// record writes o with the outcomes gathered beside it and returns once
+// it is committed (or failed for good). A sender's slot is held until
+// then: the lease is only given back by the write that records it.
+func (w *Webhooks) record(o *outcome) error {
+	o.done = make(chan error, 1)
+	w.rec.mu.Lock()
+	w.rec.queue = append(w.rec.queue, o)
+	if !w.rec.flushing {
+		w.rec.flushing = true
+		go w.flushOutcomes()
+	}
+	w.rec.mu.Unlock()
+	return <-o.done
+}
+
+// flushOutcomes writes the queued outcomes batch after batch until none
+// are left, then wakes the sender: the slots freed take the next ones.
+func (w *Webhooks) flushOutcomes() {
+	for {
+		w.rec.mu.Lock()
+		batch := w.rec.queue
+		if len(batch) > maxRecordBatch {
+			batch, w.rec.queue = batch[:maxRecordBatch:maxRecordBatch], batch[maxRecordBatch:]
+		} else {
+			w.rec.queue = nil
+		}
+		if len(batch) == 0 {
+			w.rec.flushing = false
+			w.rec.mu.Unlock()
+			return
+		}
+		w.rec.mu.Unlock()
+		// A deadlock with another replica's leasing rolls the batch back; it
+		// is retried, or its deliveries would go again when their leases end.
+		var err error
+		for try := 1; ; try++ {
+			ctx, cancel := context.WithTimeout(viewer.SystemContext(context.Background()), w.cfg.Timeout)
+			err = w.writeOutcomes(ctx, batch)
+			cancel()
+			if err == nil || !store.IsTransient(err) || try == recordTries {
+				break
+			}
+			time.Sleep(time.Duration(try) * 20 * time.Millisecond)
+		}
+		for _, o := range batch {
+			o.done <- err
+		}
+		w.Wake()
+	}
+}
+
+// writeOutcomes writes a batch of outcomes in one transaction: delivered
+// on a 2xx (one statement per status code for the lot); the endpoint
+// disabled on a 410 (the receiver says it is gone for good); otherwise the
+// next attempt on the schedule, or failed once it has run out.
+func (w *Webhooks) writeOutcomes(ctx context.Context, batch []*outcome) error {
+	tx, err := w.client.Tx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.applyOutcomes(ctx, tx, batch); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (w *Webhooks) applyOutcomes(ctx context.Context, tx *ent.Tx, batch []*outcome) error {
 	now := w.cfg.Now()
-	u := w.client.WebhookDelivery.UpdateOne(d).SetAttempts(d.Attempts + 1).SetLastAttemptAt(now).ClearLeasedUntil()
-	if status != 0 {
-		u.SetLastStatusCode(status)
-	}
-	switch {
-	case sendErr == nil && status >= 200 && status < 300:
-		return u.SetStatus(webhookdelivery.StatusSUCCEEDED).SetDeliveredAt(now).SetLastError("").Exec(ctx)
-	case sendErr == nil && status == http.StatusGone:
-		tx, err := w.client.Tx(ctx)
-		if err != nil {
+	delivered := map[int][]string{} // ids by status code
+	var gone []*ent.WebhookEndpoint
+	for _, o := range batch {
+		d := o.d
+		one := tx.WebhookDelivery.Update().Where(webhookdelivery.ID(d.ID))
+		switch {
+		case o.parked:
+			if err := one.ClearLeasedUntil().SetNextAttemptAt(never).Exec(ctx); err != nil {
+				return err
+			}
+			continue
+		case o.err == nil && o.status >= 200 && o.status < 300:
+			delivered[o.status] = append(delivered[o.status], d.ID)
+			continue
+		}
+		u := one.SetAttempts(d.Attempts + 1).SetLastAttemptAt(now).ClearLeasedUntil()
+		if o.status != 0 {
+			u.SetLastStatusCode(o.status)
+		}
+		switch next := d.Attempts + 1; {
+		case o.err == nil && o.status == http.StatusGone:
+			u.SetStatus(webhookdelivery.StatusFAILED).SetLastError("410 Gone: endpoint disabled")
+			if !slices.ContainsFunc(gone, func(e *ent.WebhookEndpoint) bool { return e.ID == o.ep.ID }) {
+				gone = append(gone, o.ep)
+			}
+		case o.err != nil:
+			u.SetLastError(clip(o.err.Error(), 300))
+			w.retryOrFail(u, next, now)
+		default:
+			u.SetLastError(fmt.Sprintf("HTTP %d", o.status))
+			w.retryOrFail(u, next, now)
+		}
+		if err := u.Exec(ctx); err != nil {
 			return err
 		}
+	}
+	// After the rows above: the endpoint's deliveries left pending (a
+	// retry just scheduled among them) wait until it is enabled again.
+	for _, ep := range gone {
 		if _, err := w.setStatus(ctx, tx, ep, false, "the endpoint answered 410 Gone"); err != nil {
-			_ = tx.Rollback()
 			return err
 		}
-		if err := tx.WebhookDelivery.UpdateOneID(d.ID).SetAttempts(d.Attempts + 1).SetLastAttemptAt(now).ClearLeasedUntil().
-			SetLastStatusCode(status).SetStatus(webhookdelivery.StatusFAILED).SetLastError("410 Gone: endpoint disabled").Exec(ctx); err != nil {
-			_ = tx.Rollback()
-			return err
+	}
+	for code, ids := range delivered {
+		for len(ids) > 0 {
+			n := min(len(ids), insertChunk)
+			if err := tx.WebhookDelivery.Update().Where(webhookdelivery.IDIn(ids[:n]...)).
+				AddAttempts(1).SetLastAttemptAt(now).ClearLeasedUntil().SetLastStatusCode(code).
+				SetStatus(webhookdelivery.StatusSUCCEEDED).SetDeliveredAt(now).SetLastError("").Exec(ctx); err != nil {
+				return err
+			}
+			ids = ids[n:]
 		}
-		return tx.Commit()
 	}
-	msg := fmt.Sprintf("HTTP %d", status)
-	if sendErr != nil {
-		msg = clip(sendErr.Error(), 300)
-	}
-	u.SetLastError(msg)
-	next := d.Attempts + 1
+	return nil
+}
+
+// retryOrFail schedules attempt next (counting from 0) with jitter, or
+// fails the delivery when the schedule has run out.
+func (w *Webhooks) retryOrFail(u *ent.WebhookDeliveryUpdate, next int, now time.Time) {
 	if next >= len(w.cfg.Schedule) {
-		return u.SetStatus(webhookdelivery.StatusFAILED).Exec(ctx)
+		u.SetStatus(webhookdelivery.StatusFAILED)
+		return
 	}
-	return u.SetNextAttemptAt(now.Add(w.jittered(w.cfg.Schedule[next]))).Exec(ctx)
+	u.SetNextAttemptAt(now.Add(w.jittered(w.cfg.Schedule[next])))
 }
 
 // jittered spreads wait by up to ±Jitter of itself.

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/straitpay/strait/ent"
@@ -43,11 +44,43 @@ func (w *Webhooks) open(endpointID, stored string) (string, error) {
 	if w.cfg.Keys == nil {
 		return "", fmt.Errorf("endpoint %s: its secret is sealed and no vault keys are configured", endpointID)
 	}
+	key := endpointID + "\x00" + stored
+	if s, ok := w.secrets.get(key); ok {
+		return s, nil
+	}
 	b, err := w.cfg.Keys.OpenSecret(stored, secretRecord(endpointID))
 	if err != nil {
 		return "", fmt.Errorf("endpoint %s secret: %w", endpointID, err)
 	}
+	w.secrets.put(key, string(b))
 	return string(b), nil
+}
+
+// secretCache keeps opened secrets so a delivery does not open its
+// endpoint's secret again. An entry is keyed by the sealed text, which a
+// rotation or a rewrap changes: the old entry is then never read, and the
+// cache is emptied when it reaches maxOpenSecrets.
+type secretCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+const maxOpenSecrets = 4096
+
+func (c *secretCache) get(key string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[key]
+	return s, ok
+}
+
+func (c *secretCache) put(key, secret string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxOpenSecrets {
+		c.m = map[string]string{}
+	}
+	c.m[key] = secret
 }
 
 // signingSecrets are the secrets that sign a delivery made at: the current

@@ -81,6 +81,14 @@ type Webhooks struct {
 	wake   schedule.Waker
 	mu     sync.Mutex
 	busy   map[string]int // deliveries in flight per endpoint, this replica
+	rec    outcomeQueue
+	// secrets holds endpoint secrets opened from their sealed form, keyed
+	// by endpoint and sealed text: a rotation changes the text, so a stale
+	// entry is never used.
+	secrets secretCache
+	// afterPost, when set (tests), runs after each POST; true drops the
+	// outcome unwritten, as a crash there would.
+	afterPost func(*ent.WebhookDelivery) bool
 }
 
 // NewWebhooks returns the webhook service; Run starts its sender.
@@ -112,7 +120,12 @@ func NewWebhooks(cfg WebhookConfig) *Webhooks {
 	if cfg.Poll == 0 {
 		cfg.Poll = 500 * time.Millisecond
 	}
-	return &Webhooks{cfg: cfg, client: cfg.Client, http: cfg.Policy.HTTPClient(cfg.Timeout),
+	hc := cfg.Policy.HTTPClient(cfg.Timeout)
+	// Keep a connection for every delivery that may be in flight: receivers
+	// often share a host, and a new connection per delivery costs more than
+	// the delivery.
+	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = max(16, cfg.Workers)
+	return &Webhooks{cfg: cfg, client: cfg.Client, http: hc,
 		wake: schedule.NewWaker(), busy: map[string]int{}}
 }
 

@@ -291,3 +291,100 @@ func TestWebhookEndpointsAreTheMerchantsOwn(t *testing.T) {
 		var _ *ent.WebhookEndpoint = ep
 	})
 }
+
+// A replica that dies after the POST and before writing its outcome loses
+// nothing: the lease runs out and the delivery goes again, with the same
+// webhook-id, so the receiver can tell it already has it.
+func TestWebhookCrashAfterThePostOnlyRedelivers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		var clock atomic.Int64
+		start := time.Now()
+		now := func() time.Time { return start.Add(time.Duration(clock.Load())) }
+		r := newReceiver(t)
+		w, relay := webhookSetup(t, db, now, r)
+		if _, _, err := w.CreateEndpoint(merchantCtx("mer_1"), EndpointInput{URL: r.srv.URL}); err != nil {
+			t.Fatal(err)
+		}
+		writeEvents(t, db.Client, "mer_1", []string{"pay_1"}, 1)
+		if _, err := relay.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		w.afterPost = func(*ent.WebhookDelivery) bool { return true } // the crash
+		sendAll(t, w)
+		w.afterPost = nil
+		sys := viewer.SystemContext(context.Background())
+		d := db.Client.WebhookDelivery.Query().OnlyX(sys)
+		if len(r.deliveries()) != 1 || d.Status != webhookdelivery.StatusPENDING || d.LeasedUntil == nil {
+			t.Fatalf("after the crash: %d sent, delivery %+v", len(r.deliveries()), d)
+		}
+		sendAll(t, w) // still leased: not sent again yet
+		if n := len(r.deliveries()); n != 1 {
+			t.Fatalf("sent %d times while leased", n)
+		}
+		clock.Add(int64(w.cfg.Lease + time.Second))
+		sendAll(t, w)
+		got := r.deliveries()
+		if len(got) != 2 || got[0].header.Get("webhook-id") != got[1].header.Get("webhook-id") {
+			t.Fatalf("after the lease: %d deliveries, want the same message twice", len(got))
+		}
+		if d = db.Client.WebhookDelivery.Query().OnlyX(sys); d.Status != webhookdelivery.StatusSUCCEEDED || d.Attempts != 1 {
+			t.Fatalf("after the redelivery: %+v", d)
+		}
+	})
+}
+
+// Outcomes written together keep each their own meaning: a batch with
+// successes, a retry and a 410 records each as if written alone.
+func TestWebhookOutcomesBatchedKeepTheirMeaning(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ok, busy, gone := newReceiver(t), newReceiver(t), newReceiver(t)
+		busy.status.Store(http.StatusServiceUnavailable)
+		gone.status.Store(http.StatusGone)
+		w, relay := webhookSetup(t, db, time.Now, ok, busy, gone)
+		ctx := merchantCtx("mer_1")
+		var eps []*ent.WebhookEndpoint
+		for _, r := range []*receiver{ok, busy, gone} {
+			ep, _, err := w.CreateEndpoint(ctx, EndpointInput{URL: r.srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eps = append(eps, ep)
+		}
+		writeEvents(t, db.Client, "mer_1", []string{"pay_1"}, 3)
+		if _, err := relay.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		if _, err := w.SendDue(context.Background(), &wg); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		sys := viewer.SystemContext(context.Background())
+		byEP := map[string][]*ent.WebhookDelivery{}
+		for _, d := range db.Client.WebhookDelivery.Query().AllX(sys) {
+			byEP[d.EndpointID] = append(byEP[d.EndpointID], d)
+		}
+		for _, d := range byEP[eps[0].ID] {
+			if d.Status != webhookdelivery.StatusSUCCEEDED || d.Attempts != 1 || d.DeliveredAt == nil || d.LeasedUntil != nil || *d.LastStatusCode != 200 {
+				t.Fatalf("delivered: %+v", d)
+			}
+		}
+		for _, d := range byEP[eps[1].ID] {
+			if d.Status != webhookdelivery.StatusPENDING || d.Attempts != 1 || d.LeasedUntil != nil || d.LastError != "HTTP 503" ||
+				d.NextAttemptAt.Before(time.Now().Add(4*time.Second)) {
+				t.Fatalf("to retry: %+v", d)
+			}
+		}
+		failed := 0
+		for _, d := range byEP[eps[2].ID] {
+			if d.Status == webhookdelivery.StatusFAILED {
+				failed++
+			} else if d.NextAttemptAt.Before(never) {
+				t.Fatalf("left due on a gone endpoint: %+v", d)
+			}
+		}
+		if e := db.Client.WebhookEndpoint.GetX(sys, eps[2].ID); failed == 0 || e.Status != webhookendpoint.StatusDISABLED {
+			t.Fatalf("after a 410: %d failed, endpoint %s", failed, e.Status)
+		}
+	})
+}
