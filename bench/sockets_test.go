@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,11 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	addr := envOr("STRAIT_BENCH_ADDR", "127.0.0.1:19701")
 	env := append(os.Environ(), "STRAIT_DATA_DIR="+dir, "STRAIT_ADDR="+addr, "STRAIT_PLUGIN_DIR="+filepath.Join(dir, "plugins"),
 		"STRAIT_WS_MAX_SOCKETS="+strconv.Itoa(n+10), "STRAIT_LOG_LEVEL=warn")
+	profDir := os.Getenv("STRAIT_BENCH_PROFILE") // CPU profiles of the measured rounds, server and clients
+	pprofAddr := envOr("STRAIT_BENCH_PPROF_ADDR", "127.0.0.1:19702")
+	if profDir != "" {
+		env = append(env, "STRAIT_PPROF_ADDR="+pprofAddr)
+	}
 	run := func(args ...string) string {
 		c := exec.Command(bin, args...)
 		c.Env = env
@@ -159,6 +165,7 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	goroutines := serverMetric(b, base, "go_goroutines") - gBefore
 
 	b.ResetTimer()
+	stopProfiles := startProfiles(b, profDir, pprofAddr, time.Duration(rounds)*gap)
 	sent := make([]time.Time, rounds+1)
 	for r := 1; r <= rounds; r++ {
 		sent[r] = send(r)
@@ -167,6 +174,7 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	for r := 1; r <= rounds; r++ {
 		waitAll(b, cs, r)
 	}
+	stopProfiles()
 	b.StopTimer()
 	published := publishedAt(b, db.Client, rounds)
 	var lat, hop []time.Duration
@@ -233,6 +241,48 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	fmt.Printf("sockets: baseline, ping to all %d sockets at once, pong round trip p50 %s, p99 %s; ratio p99 %.2f\n",
 		n, ms(e50), ms(e99), float64(p99)/float64(e99))
 	fmt.Printf("sockets: load average at the end: %s\n", loadavg())
+}
+
+// startProfiles, when dir is set (STRAIT_BENCH_PROFILE), records the
+// clients' CPU profile (this process) and the server's (its pprof
+// listener, for d) during the measured rounds, into dir/client.cpu and
+// dir/server.cpu; the returned func ends both.
+func startProfiles(b *testing.B, dir, pprofAddr string, d time.Duration) func() {
+	if dir == "" {
+		return func() {}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "client.cpu"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, int(d.Seconds()+0.5)))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		out, err := os.Create(filepath.Join(dir, "server.cpu"))
+		if err == nil {
+			_, err = io.Copy(out, resp.Body)
+			out.Close()
+		}
+		done <- err
+	}()
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		if err := <-done; err != nil {
+			b.Errorf("server profile: %v", err)
+		}
+	}
 }
 
 // sockClient is one subscriber: got[r] is when it received event r

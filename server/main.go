@@ -15,6 +15,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -89,6 +92,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	slog.SetDefault(log)
+	if addr := os.Getenv("STRAIT_PPROF_ADDR"); addr != "" {
+		if err := servePprof(addr, log); err != nil {
+			return err
+		}
+	}
 	if cfg.Dev {
 		if err := ensureKey(cfg.KeysDir, log); err != nil {
 			return err
@@ -273,4 +281,29 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// servePprof serves net/http/pprof on addr (STRAIT_PPROF_ADDR, for
+// profiling a benchmark or an incident), on a listener of its own so the
+// profiles are never reachable through the API's address. Only a loopback
+// address is accepted: profiles show internals.
+func servePprof(addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("STRAIT_PPROF_ADDR: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("STRAIT_PPROF_ADDR %q: want a loopback address (127.0.0.1:port)", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("STRAIT_PPROF_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go func() { _ = http.Serve(ln, mux) }()
+	log.Warn("pprof listening", "addr", ln.Addr().String())
+	return nil
 }

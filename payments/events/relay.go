@@ -25,9 +25,10 @@ type RelayConfig struct {
 	Now    func() time.Time
 	// Holder names this replica in the lease (default: a fresh ID).
 	Holder string
-	// Poll is how often an idle relay looks for events (default 50 ms: the
-	// bound of an event's wait before it is published; one indexed query on
-	// the lease holder); Wake makes it look at once.
+	// Poll is how often an idle relay looks for events (default
+	// DefaultRelayPoll: the bound of an event's wait before it is
+	// published; one indexed query on the lease holder); Wake makes it
+	// look at once.
 	Poll time.Duration
 	// LeaseTTL is how long the lease lasts without renewal (default 10 s):
 	// the longest a dead relay's replica keeps events waiting.
@@ -43,6 +44,13 @@ type RelayConfig struct {
 	// exactly when the events are numbered.
 	OnAssign func(ctx context.Context, tx *ent.Tx, evs []*ent.Event) error
 }
+
+// DefaultRelayPoll is the relay's idle poll. Wake covers events committed
+// by this process; one committed by another replica (or any other
+// process) waits for the poll: 10 ms bounds that wait at one indexed
+// query (unpublished events, an empty range when idle) 100 times a
+// second on the lease holder only.
+const DefaultRelayPoll = 10 * time.Millisecond
 
 // relayLease is the lease's name: one relay publishes at a time.
 const relayLease = "outbox_relay"
@@ -76,7 +84,7 @@ func NewRelay(cfg RelayConfig) *Relay {
 		cfg.Holder = pulid.New("relay")
 	}
 	if cfg.Poll == 0 {
-		cfg.Poll = 50 * time.Millisecond
+		cfg.Poll = DefaultRelayPoll
 	}
 	if cfg.LeaseTTL == 0 {
 		cfg.LeaseTTL = 10 * time.Second

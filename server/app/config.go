@@ -15,6 +15,7 @@ import (
 
 	"github.com/straitpay/strait/graph"
 	"github.com/straitpay/strait/payments/batch"
+	"github.com/straitpay/strait/payments/events"
 )
 
 // Config is the server's configuration. Every field has a flag and a STRAIT_*
@@ -58,6 +59,11 @@ type Config struct {
 	// requests with UNAVAILABLE instead of holding them and every later
 	// batch.
 	DBBatchTimeout time.Duration
+	// RelayPoll is how often the outbox relay's lease holder looks for
+	// events committed by another process (STRAIT_RELAY_POLL, default
+	// 10ms; one indexed query each): an event committed on this replica
+	// wakes it at once, one committed elsewhere waits up to this long.
+	RelayPoll time.Duration
 	// CloseTimezone is the IANA timezone whose days the scheduled day-end
 	// close cuts (STRAIT_CLOSE_TIMEZONE); empty: no scheduled close, days
 	// close only through closeDay (docs/settlement.md#day-end-close).
@@ -130,6 +136,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	idemTTL := duration("STRAIT_IDEMPOTENCY_TTL", "24h")
 	batchTimeout := duration("STRAIT_DB_BATCH_TIMEOUT", batch.DefaultTimeout.String())
 	requestTimeout := duration("STRAIT_REQUEST_TIMEOUT", "60s")
+	relayPoll := duration("STRAIT_RELAY_POLL", events.DefaultRelayPoll.String())
 	apqSize, err := strconv.Atoi(env("STRAIT_APQ_CACHE_SIZE", "1000"))
 	if err != nil && envErr == nil {
 		envErr = fmt.Errorf("STRAIT_APQ_CACHE_SIZE: %w", err)
@@ -149,6 +156,7 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	fs.DurationVar(&c.ShutdownIn, "shutdown-timeout", shutdown, "how long to drain requests on shutdown")
 	fs.DurationVar(&c.IdempotencyTTL, "idempotency-ttl", idemTTL, "how long idempotency keys replay before the janitor sweeps them (at least 24h)")
 	fs.DurationVar(&c.DBBatchTimeout, "db-batch-timeout", batchTimeout, "bound of each group-committed batch of database work; a database that stops answering fails it")
+	fs.DurationVar(&c.RelayPoll, "relay-poll", relayPoll, "how often the outbox relay looks for events committed by another replica (one indexed query)")
 	fs.StringVar(&c.CloseTimezone, "close-timezone", env("STRAIT_CLOSE_TIMEZONE", ""), "timezone whose days the scheduled day-end close cuts (empty: no scheduled close)")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", requestTimeout, "bound of a request's own work (0: none); websocket subscriptions have none")
 	fs.StringVar(&c.NATSURL, "nats-url", env("STRAIT_NATS_URL", ""), "NATS JetStream URL for the event bus between replicas (empty: in-process)")
@@ -209,6 +217,9 @@ func ParseConfig(name string, args []string, getenv func(string) string) (Config
 	}
 	if c.DBBatchTimeout <= 0 {
 		return c, fmt.Errorf("STRAIT_DB_BATCH_TIMEOUT is %s: it must be positive", c.DBBatchTimeout)
+	}
+	if c.RelayPoll <= 0 {
+		return c, fmt.Errorf("STRAIT_RELAY_POLL is %s: it must be positive", c.RelayPoll)
 	}
 	if c.RequestTimeout < 0 {
 		return c, fmt.Errorf("STRAIT_REQUEST_TIMEOUT is %s: it must not be negative", c.RequestTimeout)

@@ -52,7 +52,7 @@ func (a *App) StartEvents(ctx context.Context) error {
 		a.Log.Info("webhook secrets sealed", "sealed", res.Sealed, "rewrapped", res.Rewrapped)
 	}
 	a.Relay = events.NewRelay(events.RelayConfig{Client: a.DB.Client, Bus: a.Bus, Log: a.Log, Now: a.now,
-		Holder: a.Replica, OnAssign: a.Webhooks.Enqueue, StepTimeout: a.Config.DBBatchTimeout})
+		Holder: a.Replica, OnAssign: a.Webhooks.Enqueue, StepTimeout: a.Config.DBBatchTimeout, Poll: a.Config.RelayPoll})
 	a.goBackground(func() { a.Relay.Run(ctx) })
 	a.goBackground(func() { a.Webhooks.Run(ctx) })
 	// The report rollups follow the outbox; every event the bus carries
