@@ -404,6 +404,18 @@ func TestSettlementFullCycleDay(t *testing.T) {
 		ledger.post(t, "convertBalance", posting{available("SGD"), -10000}, posting{fxAcct("SGD"), 10000},
 			posting{fxAcct("USD"), -7384}, posting{available("USD"), 7384})
 		x.matches(t, "convertBalance", ledger)
+		// The conversion is one event, and its key replayed writes none.
+		x.ok(t, x.gql("API_KEY", `mutation($in: ConvertBalanceInput!) { convertBalance(input: $in) { to { amount currency } } }`,
+			map[string]any{"in": map[string]any{"quoteID": quote.ID, "amount": amountOf(10000, "SGD"), "idempotencyKey": "cycle-convert"}}),
+			"convertBalance", &conv)
+		var conversions struct {
+			Edges []struct{ Node struct{ Type string } }
+		}
+		x.ok(t, x.gql("MERCHANT_ADMIN", `{ events(first: 10, filter: {type: "fx."}) { edges { node { type } } } }`, nil), "events", &conversions)
+		if len(conversions.Edges) != 1 || conversions.Edges[0].Node.Type != "fx.conversion_completed" {
+			t.Errorf("fx events after a conversion and its replay = %+v, want one fx.conversion_completed", conversions.Edges)
+		}
+		x.matches(t, "convertBalance replayed", ledger)
 
 		// ---- A payout of what settled. ----
 		deposits := cycle.payoutStep(t)
