@@ -69,3 +69,25 @@ func TestTrustedProxiesConfig(t *testing.T) {
 		t.Fatalf("default: %v, %v", cfg.TrustedProxies, err)
 	}
 }
+
+func TestRelayPollConfig(t *testing.T) {
+	get := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "STRAIT_RELAY_POLL" {
+				return v
+			}
+			return ""
+		}
+	}
+	for v, want := range map[string]time.Duration{"": 10 * time.Millisecond, "50ms": 50 * time.Millisecond} {
+		cfg, err := app.ParseConfig("test", nil, get(v))
+		if err != nil || cfg.RelayPoll != want {
+			t.Fatalf("STRAIT_RELAY_POLL=%q: %s, %v; want %s", v, cfg.RelayPoll, err, want)
+		}
+	}
+	for _, v := range []string{"0s", "-1ms"} {
+		if _, err := app.ParseConfig("test", nil, get(v)); err == nil || !strings.Contains(err.Error(), "STRAIT_RELAY_POLL") {
+			t.Fatalf("STRAIT_RELAY_POLL=%s: %v, want an error naming it", v, err)
+		}
+	}
+}
