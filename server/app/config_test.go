@@ -43,14 +43,7 @@ func TestTimeoutConfig(t *testing.T) {
 }
 
 func TestTrustedProxiesConfig(t *testing.T) {
-	get := func(v string) func(string) string {
-		return func(k string) string {
-			if k == "STRAIT_TRUSTED_PROXIES" {
-				return v
-			}
-			return ""
-		}
-	}
+	get := oneVar("STRAIT_TRUSTED_PROXIES")
 	cfg, err := app.ParseConfig("test", nil, get(" 10.0.0.0/8, 192.0.2.1 ,2001:db8::/32"))
 	if err != nil {
 		t.Fatal(err)
@@ -71,14 +64,7 @@ func TestTrustedProxiesConfig(t *testing.T) {
 }
 
 func TestRelayPollConfig(t *testing.T) {
-	get := func(v string) func(string) string {
-		return func(k string) string {
-			if k == "STRAIT_RELAY_POLL" {
-				return v
-			}
-			return ""
-		}
-	}
+	get := oneVar("STRAIT_RELAY_POLL")
 	for v, want := range map[string]time.Duration{"": 10 * time.Millisecond, "50ms": 50 * time.Millisecond} {
 		cfg, err := app.ParseConfig("test", nil, get(v))
 		if err != nil || cfg.RelayPoll != want {
@@ -88,6 +74,18 @@ func TestRelayPollConfig(t *testing.T) {
 	for _, v := range []string{"0s", "-1ms"} {
 		if _, err := app.ParseConfig("test", nil, get(v)); err == nil || !strings.Contains(err.Error(), "STRAIT_RELAY_POLL") {
 			t.Fatalf("STRAIT_RELAY_POLL=%s: %v, want an error naming it", v, err)
+		}
+	}
+}
+
+// oneVar returns getters of an environment with only name set, to v.
+func oneVar(name string) func(v string) func(string) string {
+	return func(v string) func(string) string {
+		return func(k string) string {
+			if k == name {
+				return v
+			}
+			return ""
 		}
 	}
 }
