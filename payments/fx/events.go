@@ -2,12 +2,10 @@ package fx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/straitpay/strait/ent"
-	"github.com/straitpay/strait/payments"
 	"github.com/straitpay/strait/payments/ledger"
 	"github.com/straitpay/strait/payments/money"
 	"github.com/straitpay/strait/payments/store"
@@ -48,18 +46,10 @@ func (s *Service) post(ctx context.Context, e ledger.Entry, q Quote, from, to mo
 			}
 			return posted, nil
 		})
-		if err == nil || !transient(err) {
+		if err == nil || !store.IsConflict(err) {
 			return posted, err
 		}
-		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+		time.Sleep(store.ConflictWait(attempt))
 	}
 	return ledger.Posted{}, err
-}
-
-func transient(err error) bool {
-	var e *payments.Error
-	if errors.As(err, &e) {
-		return false
-	}
-	return ent.IsConstraintError(err) || store.IsTransient(err)
 }

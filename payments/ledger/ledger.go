@@ -2,9 +2,7 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -188,13 +186,6 @@ func (l *Ledger) committer() {
 // deadlocked do not meet again at the same moment.
 const maxAttempts = 12
 
-// retryWait is how long a batch waits before its next attempt: a linear
-// step plus up to as much again at random.
-func retryWait(attempt int) time.Duration {
-	step := time.Duration(attempt) * 5 * time.Millisecond
-	return step + rand.N(step)
-}
-
 func (l *Ledger) commitWithRetry(batch []*request) {
 	live := batch[:0:0]
 	for _, r := range batch {
@@ -221,22 +212,13 @@ func (l *Ledger) commitWithRetry(batch []*request) {
 			}
 			return
 		}
-		if !retryable(err) {
+		if !store.IsConflict(err) {
 			break
 		}
-		time.Sleep(retryWait(attempt))
+		time.Sleep(store.ConflictWait(attempt))
 	}
 	err = fmt.Errorf("ledger: post: %w", err)
 	for _, r := range live {
 		r.result <- result{err: err}
 	}
-}
-
-// retryable reports whether err is a transient conflict between transactions.
-func retryable(err error) bool {
-	var e *payments.Error
-	if errors.As(err, &e) {
-		return false
-	}
-	return ent.IsConstraintError(err) || store.IsTransient(err)
 }

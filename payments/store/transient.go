@@ -6,12 +6,15 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/payments"
 )
 
@@ -29,6 +32,28 @@ func IsTransient(err error) bool {
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
+}
+
+// IsConflict reports whether a failed transaction lost a race with a
+// concurrent one and may simply run again: a deadlock or lock wait
+// (IsTransient), or a unique key another transaction inserted first (the
+// next run finds its row). A coded error (*payments.Error) is the work's
+// own answer, never a conflict.
+func IsConflict(err error) bool {
+	var e *payments.Error
+	if errors.As(err, &e) {
+		return false
+	}
+	return ent.IsConstraintError(err) || IsTransient(err)
+}
+
+// ConflictWait is how long a transaction that lost a race waits before its
+// attempt-th retry: a linear step plus up to as much again at random, so
+// that two transactions that deadlocked do not meet again at the same
+// moment.
+func ConflictWait(attempt int) time.Duration {
+	step := time.Duration(attempt) * 5 * time.Millisecond
+	return step + rand.N(step)
 }
 
 // unavailableNumbers are the MySQL/MariaDB server errors that say the
