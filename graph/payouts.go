@@ -44,13 +44,8 @@ func orDefault[T any](p *T, def T) T {
 	return *p
 }
 
-// setSettlementSchedule sets a merchant's settlement terms; a reserve
-// left out of the input keeps the current one.
+// setSettlementSchedule sets a merchant's settlement terms.
 func (r *Resolver) setSettlementSchedule(ctx context.Context, in model.SettlementScheduleInput) (*settlement.Schedule, error) {
-	cur, err := r.SettlementService.Schedule(ctx, in.MerchantID)
-	if err != nil {
-		return nil, err
-	}
-	return pointer(r.SettlementService.SetSchedule(ctx, settlement.Schedule{MerchantID: in.MerchantID, DelayDays: in.DelayDays,
-		Timezone: in.Timezone, ReserveBps: orDefault(in.ReserveBps, cur.ReserveBps), ReserveDays: orDefault(in.ReserveDays, cur.ReserveDays)}))
+	return pointer(r.SettlementService.ChangeSchedule(ctx, settlement.ScheduleChange{MerchantID: in.MerchantID, DelayDays: in.DelayDays,
+		Timezone: in.Timezone, ReserveBps: in.ReserveBps, ReserveDays: in.ReserveDays}))
 }

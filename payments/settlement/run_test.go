@@ -344,3 +344,21 @@ func TestRollingReserveHeldThenReleased(t *testing.T) {
 		check("again", thursday)
 	})
 }
+
+// TestChangeScheduleKeepsTheReserveLeftOut: a change that leaves the
+// reserve out keeps the merchant's current one; one that names it sets it.
+func TestChangeScheduleKeepsTheReserveLeftOut(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		e.ok(e.svc.SetSchedule(sys(), settlement.Schedule{MerchantID: e.merchant, DelayDays: 1, Timezone: "UTC", ReserveBps: 1000, ReserveDays: 3}))
+		sc, err := e.svc.ChangeSchedule(sys(), settlement.ScheduleChange{MerchantID: e.merchant, DelayDays: 2, Timezone: "Asia/Singapore"})
+		if err != nil || sc.DelayDays != 2 || sc.Timezone != "Asia/Singapore" || sc.ReserveBps != 1000 || sc.ReserveDays != 3 {
+			t.Fatalf("reserve left out: %+v, %v", sc, err)
+		}
+		zero := 0
+		sc, err = e.svc.ChangeSchedule(sys(), settlement.ScheduleChange{MerchantID: e.merchant, DelayDays: 2, Timezone: "UTC", ReserveBps: &zero})
+		if err != nil || sc.ReserveBps != 0 || sc.ReserveDays != 3 {
+			t.Fatalf("reserve named: %+v, %v", sc, err)
+		}
+	})
+}

@@ -160,6 +160,34 @@ func DefaultSchedule(merchantID string) Schedule {
 	return Schedule{MerchantID: merchantID, DelayDays: 2, Timezone: "UTC"}
 }
 
+// ScheduleChange is new settlement terms for a merchant in which the
+// reserve may be left out (nil): a reserve left out keeps the merchant's
+// current one.
+type ScheduleChange struct {
+	MerchantID              string
+	DelayDays               int
+	Timezone                string
+	ReserveBps, ReserveDays *int
+}
+
+// ChangeSchedule writes c as SetSchedule does, the merchant's current
+// reserve standing for what c leaves out. Errors as SetSchedule's.
+func (s *Service) ChangeSchedule(ctx context.Context, c ScheduleChange) (Schedule, error) {
+	cur, err := s.Schedule(ctx, c.MerchantID)
+	if err != nil {
+		return Schedule{}, err
+	}
+	sc := Schedule{MerchantID: c.MerchantID, DelayDays: c.DelayDays, Timezone: c.Timezone,
+		ReserveBps: cur.ReserveBps, ReserveDays: cur.ReserveDays}
+	if c.ReserveBps != nil {
+		sc.ReserveBps = *c.ReserveBps
+	}
+	if c.ReserveDays != nil {
+		sc.ReserveDays = *c.ReserveDays
+	}
+	return s.SetSchedule(ctx, sc)
+}
+
 // SetSchedule writes the merchant's settlement terms (its rolling reserve
 // among them), puts the merchant on the scheduler (RunDue), and returns the
 // terms with the settlement currency. Returns EINVALID for a negative
