@@ -63,12 +63,8 @@ func (s *Service) UpdateEvidence(ctx context.Context, id string, fields map[stri
 			staged[k] = v
 		}
 	}
-	total := 0
-	for _, v := range staged {
-		total += len(v)
-	}
-	if total > MaxEvidenceText {
-		return nil, payments.FieldErrorf("evidence", "evidence text is %d bytes in all, more than %d", total, MaxEvidenceText)
+	if err := checkEvidenceSize(staged, "evidence text", ""); err != nil {
+		return nil, err
 	}
 	names := slices.Sorted(maps.Keys(fields))
 	sys := viewer.SystemContext(ctx)
@@ -289,12 +285,8 @@ func (s *Service) stageCompelling(ctx context.Context, d *ent.Dispute) (*ent.Dis
 			staged[k] = v
 		}
 	}
-	total := 0
-	for _, v := range staged {
-		total += len(v)
-	}
-	if total > MaxEvidenceText {
-		return nil, payments.FieldErrorf("evidence", "evidence text with the Compelling Evidence 3.0 bundle is %d bytes in all, more than %d: stage less", total, MaxEvidenceText)
+	if err := checkEvidenceSize(staged, "evidence text with the Compelling Evidence 3.0 bundle", ": stage less"); err != nil {
+		return nil, err
 	}
 	ids := make([]string, len(ce.Candidates))
 	for i, c := range ce.Candidates {
@@ -313,4 +305,18 @@ func (s *Service) stageCompelling(ctx context.Context, d *ent.Dispute) (*ent.Dis
 		return nil, fmt.Errorf("dispute %s: stage compelling evidence: %w", d.ID, err)
 	}
 	return s.Dispute(ctx, d.ID)
+}
+
+// checkEvidenceSize refuses staged evidence whose texts add up to more than
+// MaxEvidenceText bytes (EINVALID on "evidence", naming what was counted,
+// then the hint).
+func checkEvidenceSize(staged map[string]string, what, hint string) error {
+	total := 0
+	for _, v := range staged {
+		total += len(v)
+	}
+	if total > MaxEvidenceText {
+		return payments.FieldErrorf("evidence", "%s is %d bytes in all, more than %d%s", what, total, MaxEvidenceText, hint)
+	}
+	return nil
 }
