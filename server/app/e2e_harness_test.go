@@ -326,7 +326,22 @@ func buyer(t *testing.T, page string, form url.Values) {
 // channelGet GETs a sandbox API path into out.
 func channelGet(t *testing.T, base, path string, out any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	if err := json.Unmarshal(channelDo(t, http.MethodGet, base, path), out); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+// channelPost POSTs to a sandbox API path with no body.
+func channelPost(t *testing.T, base, path string) {
+	t.Helper()
+	channelDo(t, http.MethodPost, base, path)
+}
+
+// channelDo calls a sandbox API path with the sandbox's key, fails the
+// test unless it answers 200, and returns the body.
+func channelDo(t *testing.T, method, base, path string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, nil)
 	req.Header.Set("Authorization", "Bearer "+sandbox.DefaultAPIKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -335,11 +350,9 @@ func channelGet(t *testing.T, base, path string, out any) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s %s", path, resp.Status, b)
+		t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
 	}
-	if err := json.Unmarshal(b, out); err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
+	return b
 }
 
 // networkPayment is the card network's view of a payment.

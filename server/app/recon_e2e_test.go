@@ -2,8 +2,6 @@ package app_test
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -14,7 +12,6 @@ import (
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/viewer"
-	"github.com/straitpay/strait/sandbox"
 )
 
 const runReconciliation = `mutation($c: String!, $d: String!) { runReconciliation(connector: $c, day: $d) {
@@ -45,22 +42,6 @@ type discrepancyView struct {
 	ID, Kind, LineKey, OurType, OurID, Status, Resolution, AdjustmentEntryID string
 	LineNo                                                                   *int
 	ExpectedGross, ReportedGross                                             *struct{ Amount, Currency string }
-}
-
-// channelPost POSTs to a sandbox API path with no body.
-func channelPost(t *testing.T, base, path string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+path, nil)
-	req.Header.Set("Authorization", "Bearer "+sandbox.DefaultAPIKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: %s %s", path, resp.Status, b)
-	}
 }
 
 // TestReconciliationFindsExactlyTheInjectedFaults: the operator prices
