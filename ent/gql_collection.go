@@ -2957,6 +2957,11 @@ func (_q *PaymentAttemptQuery) collectField(ctx context.Context, oneNode bool, o
 				selectedFields = append(selectedFields, paymentattempt.FieldCapture)
 				fieldSeen[paymentattempt.FieldCapture] = struct{}{}
 			}
+		case "operation":
+			if _, ok := fieldSeen[paymentattempt.FieldOperation]; !ok {
+				selectedFields = append(selectedFields, paymentattempt.FieldOperation)
+				fieldSeen[paymentattempt.FieldOperation] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -59,7 +59,7 @@ type PaymentAttempt struct {
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	// a sale (true) or a pre-authorization (false)
 	Capture bool `json:"capture,omitempty"`
-	// Operation holds the value of the "operation" field.
+	// An operation on this authorization (capture or void) sent to the channel whose answer is not known yet; Strait resolves it by asking the channel, and it clears once recorded. Repeating the capture or cancel meanwhile answers UNAVAILABLE.
 	Operation *paymentattempt.Operation `json:"operation,omitempty"`
 	// the amount of an operation in flight that is a capture
 	OperationAmount int64 `json:"operation_amount,omitempty"`

@@ -28,6 +28,9 @@ type fullPayment struct {
 			Node struct {
 				ID, Status, Connector, ConnectorReference, ChannelIdempotencyKey string
 				Capture                                                          bool
+				// Operation is a capture or void whose answer Strait
+				// does not know yet (nil: none).
+				Operation *string
 			}
 		}
 	}
@@ -43,7 +46,7 @@ type fullPayment struct {
 
 const fullPaymentView = `id status checkoutSessionID merchantReference captureMethod amount { amount currency }
 	amountCaptured { amount } amountRefunded { amount }
-	attempts(first: 5) { edges { node { id status connector connectorReference channelIdempotencyKey capture } } }
+	attempts(first: 5) { edges { node { id status connector connectorReference channelIdempotencyKey capture operation } } }
 	refunds(first: 5) { edges { node { id status connectorReference amount { amount } } } }`
 
 func atoi(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
@@ -209,6 +212,12 @@ func inFlight(ps []fullPayment, events []channelEvent, pendingDeliveries int) []
 		for _, a := range p.Attempts.Edges {
 			if a.Node.Status == "PENDING" || a.Node.Status == "UNKNOWN" {
 				out = append(out, p.ID+" attempt "+a.Node.ID+" "+a.Node.Status)
+			}
+			if a.Node.Operation != nil {
+				// A capture or void whose answer was lost: the janitor
+				// asks the channel; until it has, Strait and the channel
+				// may disagree.
+				out = append(out, p.ID+" attempt "+a.Node.ID+" "+*a.Node.Operation+" in flight")
 			}
 		}
 		for _, r := range p.Refunds.Edges {

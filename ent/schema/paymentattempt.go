@@ -52,7 +52,8 @@ func (PaymentAttempt) Fields() []ent.Field {
 		// has not been recorded: set before the call, cleared with its
 		// answer. The janitor resolves what stays set (a lost answer, a crash
 		// mid-call) through QueryPayment, at next_check_at.
-		field.Enum("operation").Values("CAPTURE", "VOID").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Enum("operation").Values("CAPTURE", "VOID").Optional().Nillable().
+			Comment("An operation on this authorization (capture or void) sent to the channel whose answer is not known yet; Strait resolves it by asking the channel, and it clears once recorded. Repeating the capture or cancel meanwhile answers UNAVAILABLE."),
 		field.Int64("operation_amount").Default(0).Annotations(entgql.Skip()).
 			Comment("the amount of an operation in flight that is a capture"),
 		field.String("last_event_id").Default("").MaxLen(191).Annotations(entgql.Skip()).

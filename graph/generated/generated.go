@@ -905,6 +905,7 @@ type ComplexityRoot struct {
 		ID                    func(childComplexity int) int
 		Merchant              func(childComplexity int) int
 		MerchantID            func(childComplexity int) int
+		Operation             func(childComplexity int) int
 		Payment               func(childComplexity int) int
 		PaymentID             func(childComplexity int) int
 		ResolvedAt            func(childComplexity int) int
@@ -5465,6 +5466,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PaymentAttempt.MerchantID(childComplexity), true
+	case "PaymentAttempt.operation":
+		if e.ComplexityRoot.PaymentAttempt.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PaymentAttempt.Operation(childComplexity), true
 	case "PaymentAttempt.payment":
 		if e.ComplexityRoot.PaymentAttempt.Payment == nil {
 			break
@@ -11793,6 +11800,10 @@ type PaymentAttempt implements Node {
   a sale (true) or a pre-authorization (false)
   """
   capture: Boolean!
+  """
+  An operation on this authorization (capture or void) sent to the channel whose answer is not known yet; Strait resolves it by asking the channel, and it clears once recorded. Repeating the capture or cancel meanwhile answers UNAVAILABLE.
+  """
+  operation: PaymentAttemptOperation
   merchant: Merchant!
   payment: Payment!
 }
@@ -11832,6 +11843,13 @@ type PaymentAttemptEdge {
   A cursor for use in pagination.
   """
   cursor: Cursor!
+}
+"""
+PaymentAttemptOperation is enum for the field operation
+"""
+enum PaymentAttemptOperation @goModel(model: "github.com/straitpay/strait/ent/paymentattempt.Operation") {
+  CAPTURE
+  VOID
 }
 """
 Ordering options for PaymentAttempt connections
@@ -13847,6 +13865,8 @@ func (ec *executionContext) childFields_PaymentAttempt(ctx context.Context, fiel
 		return ec.fieldContext_PaymentAttempt_resolvedAt(ctx, field)
 	case "capture":
 		return ec.fieldContext_PaymentAttempt_capture(ctx, field)
+	case "operation":
+		return ec.fieldContext_PaymentAttempt_operation(ctx, field)
 	case "merchant":
 		return ec.fieldContext_PaymentAttempt_merchant(ctx, field)
 	case "payment":
@@ -33597,6 +33617,29 @@ func (ec *executionContext) _PaymentAttempt_capture(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_PaymentAttempt_capture(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PaymentAttempt", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PaymentAttempt_operation(ctx context.Context, field graphql.CollectedField, obj *ent.PaymentAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PaymentAttempt_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *paymentattempt.Operation) graphql.Marshaler {
+			return ec.marshalOPaymentAttemptOperation2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentattemptᚐOperation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PaymentAttempt_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PaymentAttempt", field, false, false, "PaymentAttemptOperation")
 }
 
 func (ec *executionContext) _PaymentAttempt_merchant(ctx context.Context, field graphql.CollectedField, obj *ent.PaymentAttempt) (ret graphql.Marshaler) {
@@ -53980,6 +54023,11 @@ func (ec *executionContext) _PaymentAttempt(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "operation":
+			out.Values[i] = ec._PaymentAttempt_operation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "merchant":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -60468,6 +60516,22 @@ func (ec *executionContext) marshalOPaymentAttemptEdge2ᚖgithubᚗcomᚋstraitp
 		return graphql.Null
 	}
 	return ec._PaymentAttemptEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPaymentAttemptOperation2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentattemptᚐOperation(ctx context.Context, v any) (*paymentattempt.Operation, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(paymentattempt.Operation)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPaymentAttemptOperation2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚋpaymentattemptᚐOperation(ctx context.Context, sel ast.SelectionSet, v *paymentattempt.Operation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOPaymentAttemptOrder2ᚖgithubᚗcomᚋstraitpayᚋstraitᚋentᚐPaymentAttemptOrder(ctx context.Context, v any) (*ent.PaymentAttemptOrder, error) {

@@ -169,6 +169,19 @@ func TestACaptureOrVoidWhoseAnswerIsLostIsResolvedByTheJanitor(t *testing.T) {
 		if p := x.payment(t, held.ID); p.Status != "REQUIRES_CAPTURE" || p.AmountCaptured.Amount != "0" {
 			t.Fatalf("before the janitor's check: %+v", p)
 		}
+		// The API shows what is in flight on each authorization.
+		operation := func(attempt string) *string {
+			var n struct{ Operation *string }
+			x.ok(t, x.gql("API_KEY", `query($id: ID!) { node(id: $id) { ... on PaymentAttempt { operation } } }`,
+				map[string]any{"id": attempt}), "node", &n)
+			return n.Operation
+		}
+		if op := operation(heldAt); op == nil || *op != "CAPTURE" {
+			t.Errorf("held attempt's operation in flight = %v, want CAPTURE", op)
+		}
+		if op := operation(releasedAt); op == nil || *op != "VOID" {
+			t.Errorf("released attempt's operation in flight = %v, want VOID", op)
+		}
 
 		channel.resume()
 		x.clock.Advance(time.Minute) // past the first backoff step (30 s)
@@ -181,6 +194,9 @@ func TestACaptureOrVoidWhoseAnswerIsLostIsResolvedByTheJanitor(t *testing.T) {
 		}
 		if n := x.captureEntries(t, held.ID); n != 1 {
 			t.Fatalf("%d ledger entries for the capture", n)
+		}
+		if op := operation(heldAt); op != nil {
+			t.Errorf("after the janitor, the held attempt still shows %s in flight", *op)
 		}
 		if r := x.payment(t, released.ID); r.Status != "CANCELED" || r.attempts()[0].Status != "VOIDED" {
 			t.Fatalf("after the janitor: %+v", r)
