@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -25,7 +24,7 @@ import (
 // shared execution of the live subscriptions within one visibility scope.
 func newWebsocketTransport(a *App) *wsock.Transport {
 	a.sockets.ws = wsock.New(wsock.Options{
-		Accept:           websocket.AcceptOptions{OriginPatterns: a.Config.CORSOrigins},
+		OriginPatterns:   a.Config.CORSOrigins,
 		InitTimeout:      a.Config.WSInitTimeout,
 		MaxSubscriptions: a.Config.WSMaxSubscriptions,
 		RefusedCode:      graph.CodeRateLimited,

@@ -1,11 +1,14 @@
 package wsock
 
 import (
+	"bytes"
 	"context"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 )
 
 // frameKind is what a queued frame says; its bytes are built at write
@@ -54,9 +57,15 @@ type operation struct {
 // a slow consumer); OnClose hooks run once when it closes, however.
 type Conn struct {
 	t      *Transport
-	ws     *websocket.Conn
+	nc     net.Conn        // the hijacked connection; frames are written whole
+	raw    syscall.RawConn // nc's descriptor, for writes that never wait
 	ctx    context.Context // the socket's operations run under it (after init)
 	cancel context.CancelFunc
+
+	// wmu serialises writes to nc, so that frames never interleave: the
+	// writer's batches, the reader's control replies and the close frame.
+	wmu       sync.Mutex
+	closeSent bool // a close frame went out: nothing may follow it (under wmu)
 
 	mu      sync.Mutex
 	ops     map[string]*operation
@@ -67,7 +76,6 @@ type Conn struct {
 	closed  bool
 	code    int // the close code Strait chose (0: the peer left, or a write failed)
 	onClose []func()
-	wtimer  *time.Timer // closes a write that takes longer than WriteTimeout
 }
 
 // Close closes the socket with code and reason (a close handshake, without
@@ -115,12 +123,55 @@ func (c *Conn) shutdown(code int, reason string, handshake bool) {
 		f()
 	}
 	if handshake {
-		// The handshake waits up to 5 s for the peer's answer, read by the
-		// reader goroutine; nobody needs to wait for it.
-		go func() { _ = c.ws.Close(websocket.StatusCode(code), reason) }()
+		go c.sendClose(code, reason)
 	} else {
-		_ = c.ws.CloseNow()
+		_ = c.nc.Close()
 	}
+}
+
+// closeWait is how long a close frame may take to write, and how long the
+// peer has to answer it before the connection is dropped.
+const closeWait = 5 * time.Second
+
+// sendClose writes the close frame, then gives the peer closeWait to
+// answer it: the reader, which reads the answer, closes the connection
+// when it comes; the timer closes it if it does not.
+func (c *Conn) sendClose(code int, reason string) {
+	if len(reason) > ws.MaxControlFramePayloadSize-2 {
+		reason = reason[:ws.MaxControlFramePayloadSize-2]
+	}
+	f := ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusCode(code), reason))
+	_ = c.writeControl(ws.MustCompileFrame(f))
+	time.AfterFunc(closeWait, func() { _ = c.nc.Close() })
+}
+
+// writeControl writes one whole control frame (a close, or the reader's
+// answer to a ping or to the peer's close). After a close frame nothing is
+// written, as RFC 6455 requires.
+func (c *Conn) writeControl(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	if len(b) > 0 && ws.OpCode(b[0]&0x0f) == ws.OpClose {
+		c.closeSent = true
+	}
+	if err := c.nc.SetWriteDeadline(time.Now().Add(closeWait)); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// controlWriter is where the reader's control handler writes its answers.
+type controlWriter struct{ c *Conn }
+
+func (w controlWriter) Write(b []byte) (int, error) {
+	if err := w.c.writeControl(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // stop ends op's execution, or its share of a shared one.
@@ -197,11 +248,9 @@ func (c *Conn) result(op *operation, payload []byte) (ended bool) {
 			delete(c.ops, op.id)
 		}
 	}
-	slow := c.enqueueLocked(frame{kind: kind, id: op.qid, payload: payload})
+	next := c.enqueueLocked(frame{kind: kind, id: op.qid, payload: payload})
 	c.mu.Unlock()
-	if slow {
-		c.slow()
-	}
+	c.then(next)
 	return ended
 }
 
@@ -218,11 +267,9 @@ func (c *Conn) end(op *operation, errs []byte) {
 	if errs != nil {
 		f = frame{kind: frameError, id: op.qid, payload: errs}
 	}
-	slow := c.enqueueLocked(f)
+	next := c.enqueueLocked(f)
 	c.mu.Unlock()
-	if slow {
-		c.slow()
-	}
+	c.then(next)
 }
 
 // refuse answers a subscribe that never became an operation with an error.
@@ -233,75 +280,253 @@ func (c *Conn) refuse(qid, errs []byte) {
 // send queues a message of the connection (ack, pong, a refusal).
 func (c *Conn) send(f frame) {
 	c.mu.Lock()
-	slow := !c.closed && c.enqueueLocked(f)
+	next := c.enqueueLocked(f)
 	c.mu.Unlock()
-	if slow {
-		c.slow()
-	}
+	c.then(next)
 }
 
 func (c *Conn) slow() {
 	c.Close(CloseTryAgainLater, "slow consumer: resume from your last cursor")
 }
 
-// enqueueLocked queues f and starts a writer if none runs; it reports true
-// (and queues nothing) when the socket is QueueLimit messages behind.
-func (c *Conn) enqueueLocked(f frame) (slow bool) {
+// afterQueue is what a caller does once it has queued a frame and let go
+// of the socket's lock.
+type afterQueue uint8
+
+const (
+	queued   afterQueue = iota // a writer runs, or the socket closed
+	writeNow                   // the caller is the writer: flush
+	tooSlow                    // QueueLimit behind: close the socket
+)
+
+// then does what enqueueLocked asked for.
+func (c *Conn) then(next afterQueue) {
+	switch next {
+	case writeNow:
+		c.flush()
+	case tooSlow:
+		c.slow()
+	}
+}
+
+// enqueueLocked queues f. When no writer runs, the caller becomes it
+// (writeNow); a socket QueueLimit messages behind queues nothing (tooSlow).
+func (c *Conn) enqueueLocked(f frame) afterQueue {
 	if c.closed {
-		return false
+		return queued
 	}
 	if c.pending >= c.t.opts.QueueLimit {
-		return true
+		return tooSlow
 	}
 	c.queue = append(c.queue, f)
 	c.pending++
-	if !c.writing {
-		c.writing = true
-		go c.drain()
+	if c.writing {
+		return queued
 	}
-	return false
+	c.writing = true
+	return writeNow
 }
 
-// drain writes the queue until it is empty, then ends: an idle socket has
-// no writer goroutine. Each write is bounded by WriteTimeout.
-func (c *Conn) drain() {
+// take hands the writer what is queued; false (and the writer role given
+// up) when nothing is, or the socket closed.
+func (c *Conn) take() ([]frame, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || len(c.queue) == 0 {
+		c.writing = false
+		return nil, false
+	}
+	batch := c.queue
+	c.queue, c.spare = c.spare, nil
+	return batch, true
+}
+
+// written accounts for a batch the writer is done with.
+func (c *Conn) written(batch []frame) {
+	clear(batch)
+	c.mu.Lock()
+	c.pending -= len(batch)
+	if c.spare == nil && cap(batch) <= 16 {
+		c.spare = batch[:0]
+	}
+	c.mu.Unlock()
+}
+
+// flush writes the queue on the caller's goroutine without ever waiting:
+// a socket whose peer keeps up takes each batch at once, in one system
+// call, with no goroutine started and no deadline set. What the socket
+// does not take at once goes to a drain goroutine, with the write lock.
+// A shared execution fans each result out this way to every subscriber.
+func (c *Conn) flush() {
+	if c.raw == nil { // not a socket (a TLS connection): the writer may wait
+		c.wmu.Lock()
+		go c.drain(nil)
+		return
+	}
 	bufp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bufp)
+	defer putBuffer(bufp)
 	for {
-		c.mu.Lock()
-		if c.closed || len(c.queue) == 0 {
-			c.writing = false
-			c.mu.Unlock()
+		batch, ok := c.take()
+		if !ok {
 			return
 		}
-		batch := c.queue
-		c.queue, c.spare = c.spare, nil
-		if c.wtimer == nil {
-			c.wtimer = time.AfterFunc(time.Hour, func() { c.shutdown(0, "", false) })
-		}
-		c.mu.Unlock()
+		buf := (*bufp)[:0]
 		for i := range batch {
-			*bufp = appendFrame((*bufp)[:0], batch[i])
-			c.wtimer.Reset(c.t.opts.WriteTimeout)
-			err := c.ws.Write(context.Background(), websocket.MessageText, *bufp)
-			c.wtimer.Stop()
-			if err != nil {
-				c.shutdown(0, "", false)
-				return
-			}
+			buf = appendMessage(buf, batch[i])
 		}
-		clear(batch)
-		c.mu.Lock()
-		c.pending -= len(batch)
-		if c.spare == nil && cap(batch) <= 16 {
-			c.spare = batch[:0]
+		*bufp = buf
+		n, err := c.writeSome(buf)
+		c.written(batch)
+		if err != nil {
+			c.shutdown(0, "", false)
+			return
 		}
-		c.mu.Unlock()
+		if n < len(buf) {
+			go c.drain(bytes.Clone(buf[n:]))
+			return
+		}
 	}
 }
 
-// bufPool holds the buffers frames are built in, one per busy writer.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+// writeSome writes what the socket takes of b without waiting. Unless all
+// of b went out (or the write failed), it returns with wmu still held: the
+// rest of a frame must follow before anything else, and the caller hands
+// the lock to drain.
+func (c *Conn) writeSome(b []byte) (int, error) {
+	c.wmu.Lock()
+	if c.closeSent {
+		c.wmu.Unlock()
+		return 0, net.ErrClosed
+	}
+	n, err := c.rawWrite(b)
+	if err != nil || n == len(b) {
+		c.wmu.Unlock()
+	}
+	return n, err
+}
+
+// rawWrite is one write(2) on the socket, which Go keeps non-blocking:
+// EAGAIN (a full send buffer) is 0 bytes written, not an error.
+func (c *Conn) rawWrite(b []byte) (int, error) {
+	var n int
+	var werr error
+	err := c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
+		if werr == syscall.EAGAIN {
+			n, werr = 0, nil
+		}
+		return true // never wait for the socket here
+	})
+	if err == nil {
+		err = werr
+	}
+	return max(n, 0), err
+}
+
+// drain owns wmu on entry: it writes rest (what flush could not), lets go
+// of the lock, then writes the queue until it is empty and ends. Its
+// writes may wait for the peer to read, each up to WriteTimeout. An idle
+// socket has no writer goroutine.
+func (c *Conn) drain(rest []byte) {
+	var err error
+	if len(rest) > 0 {
+		err = c.writeHeld(rest)
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		c.shutdown(0, "", false)
+		return
+	}
+	bufp := bufPool.Get().(*[]byte)
+	defer putBuffer(bufp)
+	for {
+		batch, ok := c.take()
+		if !ok {
+			return
+		}
+		buf := (*bufp)[:0]
+		for i := range batch {
+			buf = appendMessage(buf, batch[i])
+		}
+		*bufp = buf
+		c.wmu.Lock()
+		err := c.writeHeld(buf)
+		c.wmu.Unlock()
+		c.written(batch)
+		if err != nil {
+			c.shutdown(0, "", false)
+			return
+		}
+	}
+}
+
+// writeHeld writes b, whole frames, within WriteTimeout; wmu is held.
+func (c *Conn) writeHeld(b []byte) error {
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	if err := c.nc.SetWriteDeadline(time.Now().Add(c.t.opts.WriteTimeout)); err != nil {
+		return err
+	}
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// bufPool holds the buffers batches are built in, one per busy writer; one
+// that grew past maxPooledBuffer (a long batch, a large result) is dropped.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxPooledBuffer = 64 << 10
+
+func putBuffer(bufp *[]byte) {
+	if cap(*bufp) <= maxPooledBuffer {
+		bufPool.Put(bufp)
+	}
+}
+
+// appendMessage appends f as one websocket text frame, unmasked as a
+// server's frames are (RFC 6455 section 5.2): the header, then the message.
+func appendMessage(b []byte, f frame) []byte {
+	n := messageLen(f)
+	b = appendTextHeader(b, n)
+	start := len(b)
+	b = appendFrame(b, f)
+	if len(b)-start != n {
+		panic("wsock: messageLen disagrees with appendFrame")
+	}
+	return b
+}
+
+// appendTextHeader appends the header of a final, unmasked text frame of n
+// bytes: the length in 7 bits, or 126 and 16 bits, or 127 and 64 bits.
+func appendTextHeader(b []byte, n int) []byte {
+	b = append(b, 0x80|byte(ws.OpText)) // FIN, no extension bits
+	switch {
+	case n <= 125:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return append(b, 126, byte(n>>8), byte(n))
+	default:
+		return append(b, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32), byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// messageLen is the length of appendFrame's output for f.
+func messageLen(f frame) int {
+	n := len(`{"type":"`) + len(frameTypes[f.kind]) + len(`"}`)
+	if f.id != nil {
+		n += len(`"id":`) + len(f.id) + len(`,`)
+	}
+	if len(f.payload) > 0 {
+		n += len(`,"payload":`) + len(f.payload)
+	}
+	return n
+}
 
 // appendFrame appends f as a graphql-transport-ws message.
 func appendFrame(b []byte, f frame) []byte {

@@ -3,6 +3,7 @@ package wsock
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -137,19 +138,53 @@ func (g *group) run(ctx context.Context, exec graphql.GraphExecutor, rc *graphql
 			}
 		}()
 		results(ctx, exec, rc, func(b []byte) bool {
-			var out []*operation
-			for _, m := range g.snapshot() {
-				if m.c.result(m.op, b) {
-					out = append(out, m.op)
-				}
-			}
-			for _, op := range out {
+			for _, op := range fanOut(g.snapshot(), b) {
 				g.leave(op)
 			}
 			return true
 		})
 	}()
 	g.finish(errs)
+}
+
+// fanOutChunk is how many sockets one goroutine writes a result to: below
+// it, one goroutine writes to all; above, the sockets are split over as
+// many goroutines as there are cores (each write is a system call that
+// costs several microseconds, most of it in the kernel).
+const fanOutChunk = 256
+
+// fanOut queues (and, where the socket takes it at once, writes) result b
+// on every member, and returns the operations it ended. Each member's
+// results keep their order: the next result's fan-out starts after this
+// one's ends.
+func fanOut(members []member, b []byte) []*operation {
+	parts := min(runtime.GOMAXPROCS(0), (len(members)+fanOutChunk-1)/fanOutChunk)
+	if parts <= 1 {
+		return deliver(members, b, nil)
+	}
+	var wg sync.WaitGroup
+	ended := make([][]*operation, parts)
+	size := (len(members) + parts - 1) / parts
+	for i := range parts {
+		part := members[i*size : min((i+1)*size, len(members))]
+		wg.Go(func() { ended[i] = deliver(part, b, nil) })
+	}
+	wg.Wait()
+	var out []*operation
+	for _, e := range ended {
+		out = append(out, e...)
+	}
+	return out
+}
+
+// deliver queues b on members and appends the operations it ended to out.
+func deliver(members []member, b []byte, out []*operation) []*operation {
+	for _, m := range members {
+		if m.c.result(m.op, b) {
+			out = append(out, m.op)
+		}
+	}
+	return out
 }
 
 // finish ends every member's operation: complete, or error with errs.

@@ -1,7 +1,11 @@
 // Package wsock is Strait's graphql-transport-ws transport for gqlgen: the
 // protocol of the graphql-ws npm client
 // (https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md) over
-// github.com/coder/websocket, which does the framing.
+// github.com/gobwas/ws, which does the handshake and reads the client's
+// frames (masking, fragments, control frames, UTF-8). Strait writes its
+// own frames: each is built once into the writer's buffer, header and
+// message together, and a batch goes out in one system call, with no
+// per-socket write buffer.
 //
 // A socket costs one goroutine while it is idle: its reader, started when
 // the upgrade's HTTP handler returns, which parses and executes on short
@@ -9,8 +13,8 @@
 // goroutine runs only while the socket's bounded send queue is not empty;
 // each write is bounded by WriteTimeout, and a socket QueueLimit messages
 // behind is closed with 1013 rather than allowed to grow memory. The
-// connection's buffers are small (readBufferSize, writeBufferSize) instead
-// of net/http's 4 KiB each.
+// connection's read buffer is small (readBufferSize) instead of net/http's
+// 4 KiB, and it has no write buffer of its own.
 //
 // Shared execution: subscriptions the Scope hook declares shareable, with
 // the same document, operation name, variables and scope (what the caller
@@ -26,7 +30,9 @@
 // error, unless it is a *CloseError with its own code); 4406 a socket
 // without the graphql-transport-ws subprotocol; 4408 no connection_init
 // within InitTimeout; 4409 a subscribe reusing an active id; 4429 a second
-// connection_init; 1009 a message over ReadLimit; 1013 a slow consumer.
+// connection_init; 1009 a message over ReadLimit; 1013 a slow consumer;
+// 1002 a frame that breaks RFC 6455 (unmasked, reserved bits, a stray
+// continuation); 1007 a text message that is not UTF-8.
 // connection_ack never carries a payload.
 package wsock
 
@@ -39,14 +45,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/url"
+	"path"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -64,7 +73,10 @@ const (
 	CloseDuplicateID       = 4409 // a subscribe reusing an active id
 	CloseTooManyInits      = 4429 // a second connection_init
 	ClosePolicyViolation   = 1008 // e.g. too many sockets for one principal
+	CloseProtocolError     = 1002 // a frame that breaks RFC 6455
+	CloseInvalidPayload    = 1007 // a text message that is not UTF-8
 	CloseMessageTooBig     = 1009 // a message over ReadLimit
+	CloseInternalError     = 1011 // a panic while serving the socket
 	CloseTryAgainLater     = 1013 // a slow consumer: reconnect and resume
 	defaultReadLimit       = 1 << 20
 	defaultWriteTimeout    = 10 * time.Second
@@ -85,9 +97,11 @@ func (e *CloseError) Unwrap() error { return e.Err }
 
 // Options configure a Transport; zero values take the defaults given.
 type Options struct {
-	// Accept are coder/websocket's upgrade options: OriginPatterns refuse
-	// a foreign Origin with 403 before any socket exists.
-	Accept websocket.AcceptOptions
+	// OriginPatterns are the browser origins allowed besides the request's
+	// own host: host patterns ("*.example.com", path.Match syntax), or
+	// scheme://host patterns. Another Origin is refused with 403 before any
+	// socket exists; a request without an Origin (not a browser) is let in.
+	OriginPatterns []string
 	// InitTimeout (10 s): a socket without connection_init by then closes 4408.
 	InitTimeout time.Duration
 	// MaxSubscriptions (32) active operations per socket; one more is
@@ -125,8 +139,9 @@ type Options struct {
 
 // Transport is a gqlgen graphql.Transport serving graphql-transport-ws.
 type Transport struct {
-	opts   Options
-	shared *registry
+	opts     Options
+	shared   *registry
+	upgrader ws.HTTPUpgrader
 }
 
 var _ graphql.Transport = (*Transport)(nil)
@@ -154,8 +169,8 @@ func New(opts Options) *Transport {
 	if opts.RefusedCode == "" {
 		opts.RefusedCode = "RATE_LIMITED"
 	}
-	opts.Accept.Subprotocols = []string{Protocol}
-	return &Transport{opts: opts, shared: &registry{groups: map[string]*group{}}}
+	return &Transport{opts: opts, shared: &registry{groups: map[string]*group{}},
+		upgrader: ws.HTTPUpgrader{Timeout: defaultWriteTimeout, Protocol: func(p string) bool { return p == Protocol }}}
 }
 
 // SharedExecutions is how many shared subscriptions run now.
@@ -174,65 +189,85 @@ func (t *Transport) Supports(r *http.Request) bool {
 // once, so the HTTP handler's goroutine (and its grown stack) ends. The
 // socket's context keeps the request's values, not its cancellation.
 func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	opts := t.opts.Accept
-	ws, err := websocket.Accept(smallBuffers{w}, r, &opts)
-	if err != nil {
-		return // coder/websocket answered (403 for a foreign origin)
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	c := &Conn{t: t, ws: ws, ctx: ctx, cancel: cancel, ops: map[string]*operation{}}
-	if ws.Subprotocol() != Protocol {
-		c.Close(CloseBadSubprotocol, "Subprotocol not acceptable")
+	if err := checkOrigin(r, t.opts.OriginPatterns); err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
 		return
 	}
-	ws.SetReadLimit(t.opts.ReadLimit)
-	rd := &reader{c: c, exec: exec, header: r.Header,
+	nc, brw, hs, err := t.upgrader.Upgrade(r, w)
+	if err != nil {
+		if nc != nil {
+			_ = nc.Close() // gobwas/ws answered the bad handshake (400, 426)
+		}
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	c := &Conn{t: t, nc: nc, ctx: ctx, cancel: cancel, ops: map[string]*operation{}}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
+	}
+	rd := &reader{c: c, exec: exec, header: r.Header, protocol: hs.Protocol,
 		req: r.WithContext(context.WithoutCancel(r.Context()))}
+	rd.frames = wsutil.Reader{Source: smallReader(nc, brw.Reader), State: ws.StateServerSide,
+		CheckUTF8: true, MaxMessageSize: t.opts.ReadLimit, OnIntermediate: rd.control}
 	go rd.run()
 }
 
-// The connection's buffers: client messages are small (a subscribe), and a
-// larger one is read through in several reads; a result larger than the
-// write buffer is written in more than one system call.
-const (
-	readBufferSize  = 512
-	writeBufferSize = 2048
-)
+// readBufferSize: client messages are small (a subscribe), and a larger
+// one is read through in several reads.
+const readBufferSize = 512
 
-// smallBuffers hands coder/websocket the hijacked connection with buffers
-// of readBufferSize and writeBufferSize, carrying over whatever the client
-// sent after its upgrade request.
-type smallBuffers struct{ http.ResponseWriter }
-
-func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
+// smallReader reads the connection through a readBufferSize buffer instead
+// of the hijacked 4 KiB one, starting with whatever the client sent after
+// its upgrade request.
+func smallReader(nc io.Reader, hijacked *bufio.Reader) *bufio.Reader {
+	pending, _ := hijacked.Peek(hijacked.Buffered())
+	if len(pending) == 0 {
+		return bufio.NewReaderSize(nc, readBufferSize)
 	}
-	if err := brw.Writer.Flush(); err != nil {
-		return nil, nil, err
+	return bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(pending)), nc), readBufferSize)
+}
+
+// checkOrigin lets in a request without an Origin, one from its own host,
+// and one whose origin host (or scheme://host) matches a pattern.
+func checkOrigin(r *http.Request, patterns []string) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
 	}
-	pending, _ := brw.Reader.Peek(brw.Reader.Buffered())
-	pending = bytes.Clone(pending)
-	r := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(pending), conn), max(readBufferSize, len(pending)))
-	if len(pending) > 0 {
-		if _, err := r.Peek(len(pending)); err != nil {
-			return nil, nil, err
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("websocket: Origin %q is not a URL with a host", origin)
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return nil
+	}
+	for _, p := range patterns {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(target)); err == nil && ok {
+			return nil
 		}
 	}
-	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(conn, writeBufferSize)), nil
+	return fmt.Errorf("websocket: Origin %q is not allowed", origin)
 }
 
 // reader is a socket's read side: the protocol state only it touches.
 type reader struct {
 	c        *Conn
+	frames   wsutil.Reader
+	message  bytes.Buffer  // the message being read, reused
+	protocol string        // the subprotocol agreed at the upgrade
 	req      *http.Request // the upgrade request, for Init
 	header   http.Header
 	exec     graphql.GraphExecutor
 	initSeen bool
 	acked    bool
+	peerGone bool // the connection is done: the peer closed it, or a read failed
+	// broken: the stream can no longer be read as frames (a frame that
+	// broke the protocol or the limit is unread): linger discards bytes.
+	broken bool
 }
 
 // deep runs f on a goroutine of its own and waits for it: parsing,
@@ -253,7 +288,7 @@ func (rd *reader) deep(f func()) {
 func (rd *reader) recover() {
 	if p := recover(); p != nil {
 		rd.c.t.opts.Log.Error("websocket: panic", "panic", p, "stack", string(debug.Stack()))
-		rd.c.Close(int(websocket.StatusInternalError), "internal error")
+		rd.c.Close(CloseInternalError, "internal error")
 	}
 }
 
@@ -264,18 +299,86 @@ type envelope struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
-func (rd *reader) run() {
-	defer rd.recover()
+// control answers a control frame: a ping with a pong, the peer's close
+// with a close (then the connection is done: wsutil.ClosedError).
+func (rd *reader) control(h ws.Header, body io.Reader) error {
+	return wsutil.ControlHandler{Src: body, Dst: controlWriter{rd.c}, State: ws.StateServerSide,
+		DisableSrcCiphering: true}.Handle(h)
+}
+
+// next reads the next message, answering control frames on the way.
+func (rd *reader) next() ([]byte, error) {
+	for {
+		h, err := rd.frames.NextFrame()
+		if err != nil {
+			return nil, err
+		}
+		if h.OpCode.IsControl() {
+			if err := rd.control(h, &rd.frames); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		rd.message.Reset()
+		if _, err := rd.message.ReadFrom(&rd.frames); err != nil {
+			return nil, err
+		}
+		return rd.message.Bytes(), nil
+	}
+}
+
+// readFailed closes the socket for a read error: the peer's own close (or
+// a dropped connection) ends it at once; a frame that breaks the protocol
+// or the read limit is answered with its close code first.
+func (rd *reader) readFailed(err error) {
 	c := rd.c
+	var perr ws.ProtocolError
+	rd.broken = true
+	switch {
+	case errors.Is(err, wsutil.ErrMessageTooLarge):
+		c.Close(CloseMessageTooBig, "Message too large")
+	case errors.Is(err, wsutil.ErrInvalidUTF8):
+		c.Close(CloseInvalidPayload, "Invalid UTF-8")
+	case errors.As(err, &perr):
+		c.Close(CloseProtocolError, string(perr))
+	default:
+		rd.peerGone = true
+		c.shutdown(0, "", false)
+	}
+}
+
+// linger, once Strait has closed the socket, reads on until the peer's
+// close answers Strait's (or closeWait ends the connection), so that the
+// peer sees a clean close. After a broken frame it reads and discards
+// until the peer leaves: closing with unread bytes would reset the
+// connection, and the peer could lose the close frame.
+func (rd *reader) linger() {
+	if rd.broken && !rd.peerGone {
+		_, _ = io.Copy(io.Discard, rd.frames.Source)
+		return
+	}
+	for !rd.peerGone {
+		if _, err := rd.next(); err != nil {
+			return
+		}
+	}
+}
+
+func (rd *reader) run() {
+	c := rd.c
+	defer c.nc.Close()
+	defer rd.linger()
+	defer rd.recover()
+	if rd.protocol != Protocol {
+		c.Close(CloseBadSubprotocol, "Subprotocol not acceptable")
+		return
+	}
 	initTimer := time.AfterFunc(c.t.opts.InitTimeout, func() { c.Close(CloseInitTimeout, "Connection initialisation timeout") })
 	defer initTimer.Stop()
 	for {
-		_, data, err := c.ws.Read(context.Background())
+		data, err := rd.next()
 		if err != nil {
-			if errors.Is(err, websocket.ErrMessageTooBig) {
-				c.Close(CloseMessageTooBig, "Message too large")
-			}
-			c.shutdown(0, "", false) // the peer closed, or a close already under way
+			rd.readFailed(err)
 			return
 		}
 		var m envelope
