@@ -54,7 +54,7 @@ func (Event) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("published_at", "id"), // the relay's scan
 		index.Fields("merchant_id", "type", "id"),
-		index.Fields("seq"), // replays read by it
+		index.Fields("seq"),                        // replays read by it
 		index.Fields("checkout_session_id", "seq"), // a session's replay
 		index.Fields("object_id", "id"),
 		index.Fields("merchant_id", "created_at", "id"), // the events query's time filter
