@@ -56,12 +56,7 @@ func TestSessionSubscriptionReplaysAndFollowsOnlyItsSession(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		bus := NewInProcess()
-		hub := NewHub(db.Client, nil)
-		if err := hub.Start(ctx, bus); err != nil {
-			t.Fatal(err)
-		}
-		relay := NewRelay(RelayConfig{Client: db.Client, Bus: bus, Holder: "a"})
+		hub, relay := liveHub(ctx, t, db)
 		step := func() {
 			t.Helper()
 			if _, err := relay.Step(ctx); err != nil {

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -32,18 +31,9 @@ type sessionChange struct {
 // nextSessionChange reads the next change of subscription id.
 func nextSessionChange(t *testing.T, w *wsClient, id string) sessionChange {
 	t.Helper()
-	m := w.expect("next")
-	if m.ID != id {
-		t.Fatalf("next for %q, want %q", m.ID, id)
-	}
-	var body struct {
-		Data   struct{ CheckoutSessionUpdated sessionChange }
-		Errors []any
-	}
-	if err := json.Unmarshal(m.Payload, &body); err != nil || len(body.Errors) > 0 {
-		t.Fatalf("payload %s: %v", m.Payload, err)
-	}
-	return body.Data.CheckoutSessionUpdated
+	var c sessionChange
+	nextResult(t, w, id, "checkoutSessionUpdated", &c)
+	return c
 }
 
 // sessionChangesUntil reads subscription id's changes up to the first of
