@@ -530,13 +530,14 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Event",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			event.FieldMerchantID:  {Type: field.TypeString, Column: event.FieldMerchantID},
-			event.FieldType:        {Type: field.TypeString, Column: event.FieldType},
-			event.FieldObjectID:    {Type: field.TypeString, Column: event.FieldObjectID},
-			event.FieldData:        {Type: field.TypeJSON, Column: event.FieldData},
-			event.FieldCreatedAt:   {Type: field.TypeTime, Column: event.FieldCreatedAt},
-			event.FieldPublishedAt: {Type: field.TypeTime, Column: event.FieldPublishedAt},
-			event.FieldSeq:         {Type: field.TypeInt64, Column: event.FieldSeq},
+			event.FieldMerchantID:        {Type: field.TypeString, Column: event.FieldMerchantID},
+			event.FieldType:              {Type: field.TypeString, Column: event.FieldType},
+			event.FieldObjectID:          {Type: field.TypeString, Column: event.FieldObjectID},
+			event.FieldData:              {Type: field.TypeJSON, Column: event.FieldData},
+			event.FieldCreatedAt:         {Type: field.TypeTime, Column: event.FieldCreatedAt},
+			event.FieldPublishedAt:       {Type: field.TypeTime, Column: event.FieldPublishedAt},
+			event.FieldSeq:               {Type: field.TypeInt64, Column: event.FieldSeq},
+			event.FieldCheckoutSessionID: {Type: field.TypeString, Column: event.FieldCheckoutSessionID},
 		},
 	}
 	graph.Nodes[19] = &sqlgraph.Node{
@@ -3944,6 +3945,11 @@ func (f *EventFilter) WherePublishedAt(p entql.TimeP) {
 // WhereSeq applies the entql int64 predicate on the seq field.
 func (f *EventFilter) WhereSeq(p entql.Int64P) {
 	f.Where(p.Field(event.FieldSeq))
+}
+
+// WhereCheckoutSessionID applies the entql string predicate on the checkout_session_id field.
+func (f *EventFilter) WhereCheckoutSessionID(p entql.StringP) {
+	f.Where(p.Field(event.FieldCheckoutSessionID))
 }
 
 // addPredicate implements the predicateAdder interface.

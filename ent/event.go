@@ -31,8 +31,10 @@ type Event struct {
 	// PublishedAt holds the value of the "published_at" field.
 	PublishedAt *time.Time `json:"published_at,omitempty"`
 	// Seq holds the value of the "seq" field.
-	Seq          *int64 `json:"seq,omitempty"`
-	selectValues sql.SelectValues
+	Seq *int64 `json:"seq,omitempty"`
+	// CheckoutSessionID holds the value of the "checkout_session_id" field.
+	CheckoutSessionID string `json:"checkout_session_id,omitempty"`
+	selectValues      sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -44,7 +46,7 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case event.FieldSeq:
 			values[i] = new(sql.NullInt64)
-		case event.FieldID, event.FieldMerchantID, event.FieldType, event.FieldObjectID:
+		case event.FieldID, event.FieldMerchantID, event.FieldType, event.FieldObjectID, event.FieldCheckoutSessionID:
 			values[i] = new(sql.NullString)
 		case event.FieldCreatedAt, event.FieldPublishedAt:
 			values[i] = new(sql.NullTime)
@@ -115,6 +117,12 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 				_m.Seq = new(int64)
 				*_m.Seq = value.Int64
 			}
+		case event.FieldCheckoutSessionID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field checkout_session_id", values[i])
+			} else if value.Valid {
+				_m.CheckoutSessionID = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -175,6 +183,9 @@ func (_m *Event) String() string {
 		builder.WriteString("seq=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("checkout_session_id=")
+	builder.WriteString(_m.CheckoutSessionID)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -105,6 +105,20 @@ func (_c *EventCreate) SetNillableSeq(v *int64) *EventCreate {
 	return _c
 }
 
+// SetCheckoutSessionID sets the "checkout_session_id" field.
+func (_c *EventCreate) SetCheckoutSessionID(v string) *EventCreate {
+	_c.mutation.SetCheckoutSessionID(v)
+	return _c
+}
+
+// SetNillableCheckoutSessionID sets the "checkout_session_id" field if the given value is not nil.
+func (_c *EventCreate) SetNillableCheckoutSessionID(v *string) *EventCreate {
+	if v != nil {
+		_c.SetCheckoutSessionID(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *EventCreate) SetID(v string) *EventCreate {
 	_c.mutation.SetID(v)
@@ -206,6 +220,11 @@ func (_c *EventCreate) check() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Event.created_at"`)}
 	}
+	if v, ok := _c.mutation.CheckoutSessionID(); ok {
+		if err := event.CheckoutSessionIDValidator(v); err != nil {
+			return &ValidationError{Name: "checkout_session_id", err: fmt.Errorf(`ent: validator failed for field "Event.checkout_session_id": %w`, err)}
+		}
+	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := event.IDValidator(v); err != nil {
 			return &ValidationError{Name: "id", err: fmt.Errorf(`ent: validator failed for field "Event.id": %w`, err)}
@@ -274,6 +293,10 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Seq(); ok {
 		_spec.SetField(event.FieldSeq, field.TypeInt64, value)
 		_node.Seq = &value
+	}
+	if value, ok := _c.mutation.CheckoutSessionID(); ok {
+		_spec.SetField(event.FieldCheckoutSessionID, field.TypeString, value)
+		_node.CheckoutSessionID = value
 	}
 	return _node, _spec
 }
@@ -400,6 +423,9 @@ func (u *EventUpsertOne) UpdateNewValues() *EventUpsertOne {
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(event.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.CheckoutSessionID(); exists {
+			s.SetIgnore(event.FieldCheckoutSessionID)
 		}
 	}))
 	return u
@@ -678,6 +704,9 @@ func (u *EventUpsertBulk) UpdateNewValues() *EventUpsertBulk {
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(event.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.CheckoutSessionID(); exists {
+				s.SetIgnore(event.FieldCheckoutSessionID)
 			}
 		}
 	}))

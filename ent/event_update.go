@@ -141,6 +141,9 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.SeqCleared() {
 		_spec.ClearField(event.FieldSeq, field.TypeInt64)
 	}
+	if _u.mutation.CheckoutSessionIDCleared() {
+		_spec.ClearField(event.FieldCheckoutSessionID, field.TypeString)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -304,6 +307,9 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if _u.mutation.SeqCleared() {
 		_spec.ClearField(event.FieldSeq, field.TypeInt64)
+	}
+	if _u.mutation.CheckoutSessionIDCleared() {
+		_spec.ClearField(event.FieldCheckoutSessionID, field.TypeString)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Event{config: _u.config}

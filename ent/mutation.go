@@ -20386,21 +20386,22 @@ func (m *DisputeFileMutation) ResetEdge(name string) error {
 // EventMutation represents an operation that mutates the Event nodes in the graph.
 type EventMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *string
-	merchant_id   *string
-	_type         *string
-	object_id     *string
-	data          *map[string]interface{}
-	created_at    *time.Time
-	published_at  *time.Time
-	seq           *int64
-	addseq        *int64
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*Event, error)
-	predicates    []predicate.Event
+	op                  Op
+	typ                 string
+	id                  *string
+	merchant_id         *string
+	_type               *string
+	object_id           *string
+	data                *map[string]interface{}
+	created_at          *time.Time
+	published_at        *time.Time
+	seq                 *int64
+	addseq              *int64
+	checkout_session_id *string
+	clearedFields       map[string]struct{}
+	done                bool
+	oldValue            func(context.Context) (*Event, error)
+	predicates          []predicate.Event
 }
 
 var _ ent.Mutation = (*EventMutation)(nil)
@@ -20819,6 +20820,55 @@ func (m *EventMutation) ResetSeq() {
 	delete(m.clearedFields, event.FieldSeq)
 }
 
+// SetCheckoutSessionID sets the "checkout_session_id" field.
+func (m *EventMutation) SetCheckoutSessionID(s string) {
+	m.checkout_session_id = &s
+}
+
+// CheckoutSessionID returns the value of the "checkout_session_id" field in the mutation.
+func (m *EventMutation) CheckoutSessionID() (r string, exists bool) {
+	v := m.checkout_session_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCheckoutSessionID returns the old "checkout_session_id" field's value of the Event entity.
+// If the Event object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventMutation) OldCheckoutSessionID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCheckoutSessionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCheckoutSessionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCheckoutSessionID: %w", err)
+	}
+	return oldValue.CheckoutSessionID, nil
+}
+
+// ClearCheckoutSessionID clears the value of the "checkout_session_id" field.
+func (m *EventMutation) ClearCheckoutSessionID() {
+	m.checkout_session_id = nil
+	m.clearedFields[event.FieldCheckoutSessionID] = struct{}{}
+}
+
+// CheckoutSessionIDCleared returns if the "checkout_session_id" field was cleared in this mutation.
+func (m *EventMutation) CheckoutSessionIDCleared() bool {
+	_, ok := m.clearedFields[event.FieldCheckoutSessionID]
+	return ok
+}
+
+// ResetCheckoutSessionID resets all changes to the "checkout_session_id" field.
+func (m *EventMutation) ResetCheckoutSessionID() {
+	m.checkout_session_id = nil
+	delete(m.clearedFields, event.FieldCheckoutSessionID)
+}
+
 // Where appends a list predicates to the EventMutation builder.
 func (m *EventMutation) Where(ps ...predicate.Event) {
 	m.predicates = append(m.predicates, ps...)
@@ -20853,7 +20903,7 @@ func (m *EventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *EventMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.merchant_id != nil {
 		fields = append(fields, event.FieldMerchantID)
 	}
@@ -20874,6 +20924,9 @@ func (m *EventMutation) Fields() []string {
 	}
 	if m.seq != nil {
 		fields = append(fields, event.FieldSeq)
+	}
+	if m.checkout_session_id != nil {
+		fields = append(fields, event.FieldCheckoutSessionID)
 	}
 	return fields
 }
@@ -20897,6 +20950,8 @@ func (m *EventMutation) Field(name string) (ent.Value, bool) {
 		return m.PublishedAt()
 	case event.FieldSeq:
 		return m.Seq()
+	case event.FieldCheckoutSessionID:
+		return m.CheckoutSessionID()
 	}
 	return nil, false
 }
@@ -20920,6 +20975,8 @@ func (m *EventMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldPublishedAt(ctx)
 	case event.FieldSeq:
 		return m.OldSeq(ctx)
+	case event.FieldCheckoutSessionID:
+		return m.OldCheckoutSessionID(ctx)
 	}
 	return nil, fmt.Errorf("unknown Event field %s", name)
 }
@@ -20978,6 +21035,13 @@ func (m *EventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSeq(v)
 		return nil
+	case event.FieldCheckoutSessionID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCheckoutSessionID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Event field %s", name)
 }
@@ -21032,6 +21096,9 @@ func (m *EventMutation) ClearedFields() []string {
 	if m.FieldCleared(event.FieldSeq) {
 		fields = append(fields, event.FieldSeq)
 	}
+	if m.FieldCleared(event.FieldCheckoutSessionID) {
+		fields = append(fields, event.FieldCheckoutSessionID)
+	}
 	return fields
 }
 
@@ -21054,6 +21121,9 @@ func (m *EventMutation) ClearField(name string) error {
 		return nil
 	case event.FieldSeq:
 		m.ClearSeq()
+		return nil
+	case event.FieldCheckoutSessionID:
+		m.ClearCheckoutSessionID()
 		return nil
 	}
 	return fmt.Errorf("unknown Event nullable field %s", name)
@@ -21083,6 +21153,9 @@ func (m *EventMutation) ResetField(name string) error {
 		return nil
 	case event.FieldSeq:
 		m.ResetSeq()
+		return nil
+	case event.FieldCheckoutSessionID:
+		m.ResetCheckoutSessionID()
 		return nil
 	}
 	return fmt.Errorf("unknown Event field %s", name)

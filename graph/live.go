@@ -102,42 +102,30 @@ func (r *Resolver) paymentUpdated(ctx context.Context, id *string, after *entgql
 		})})
 }
 
+// checkoutSessionUpdated streams the cashier's own session's events: the
+// hub hands it only the events that name its session (events.Filter), so
+// a merchant's other payments cost it nothing. Each comes with the session
+// and, for a payment's event or the session's completion, the payment, as
+// the cashier may read them now (ent privacy still confines it to its
+// session's rows).
 func (r *Resolver) checkoutSessionUpdated(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.CheckoutSessionChange, error) {
 	v, _ := viewer.FromContext(ctx)
+	if v.SessionID == "" {
+		// An empty session would filter on nothing: every event of the merchant.
+		return nil, payments.Errorf(payments.EFORBIDDEN, "only a checkout session's cashier follows it")
+	}
 	seq, err := r.afterSeq(ctx, after)
 	if err != nil {
 		return nil, err
 	}
-	// The session's payments are those the cashier may read (ent privacy
-	// filters by checkout session); what it may not is skipped, once.
-	foreign := map[string]bool{}
-	f := events.Filter{MerchantID: v.MerchantID, Types: []string{"payment.", "checkout_session."}}
+	f := events.Filter{MerchantID: v.MerchantID, CheckoutSessionID: v.SessionID, Types: []string{"payment.", "checkout_session."}}
 	return liveStream(ctx, r.Events, f, seq, func(ctx context.Context, m events.Message) (*model.CheckoutSessionChange, error) {
-		if foreign[m.ObjectID] {
-			return nil, nil
+		p, err := r.sessionPayment(ctx, m)
+		if ent.IsNotFound(err) {
+			return nil, nil // not the cashier's to read
 		}
-		var p *ent.Payment
-		if strings.HasPrefix(m.Type, "checkout_session.") {
-			if m.ObjectID != v.SessionID {
-				return nil, nil // another session's
-			}
-			// A session's completion names its payment.
-			var d struct {
-				PaymentID string `json:"payment_id"`
-			}
-			if json.Unmarshal(m.Data, &d) == nil && d.PaymentID != "" {
-				p, _ = r.Client.Payment.Get(ctx, d.PaymentID)
-			}
-		} else if m.ObjectID != v.SessionID {
-			var err error
-			if p, err = r.Client.Payment.Get(ctx, m.ObjectID); ent.IsNotFound(err) {
-				if len(foreign) < 10000 {
-					foreign[m.ObjectID] = true
-				}
-				return nil, nil
-			} else if err != nil {
-				return nil, err
-			}
+		if err != nil {
+			return nil, err
 		}
 		s, err := r.Client.CheckoutSession.Get(ctx, v.SessionID)
 		if err != nil {
@@ -145,6 +133,27 @@ func (r *Resolver) checkoutSessionUpdated(ctx context.Context, after *entgql.Cur
 		}
 		return &model.CheckoutSessionChange{Cursor: cursorOf(m), EventID: m.ID, Type: m.Type, OccurredAt: m.CreatedAt, Session: s, Payment: p}, nil
 	})
+}
+
+// sessionPayment is the payment a session's event is about, as the viewer
+// may read it: a payment's event's object (ENOTFOUND, ent's, if the viewer
+// may not read it), or the payment a session's completion names; nil for
+// the session's other events.
+func (r *Resolver) sessionPayment(ctx context.Context, m events.Message) (*ent.Payment, error) {
+	if !strings.HasPrefix(m.Type, "checkout_session.") {
+		return r.Client.Payment.Get(ctx, m.ObjectID)
+	}
+	var d struct {
+		PaymentID string `json:"payment_id"`
+	}
+	if json.Unmarshal(m.Data, &d) != nil || d.PaymentID == "" {
+		return nil, nil
+	}
+	p, err := r.Client.Payment.Get(ctx, d.PaymentID)
+	if ent.IsNotFound(err) {
+		return nil, nil // the session's change stands without it
+	}
+	return p, err
 }
 
 func (r *Resolver) connectorHealth(ctx context.Context, after *entgql.Cursor[string]) (<-chan *model.ConnectorHealthChange, error) {

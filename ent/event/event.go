@@ -28,6 +28,8 @@ const (
 	FieldPublishedAt = "published_at"
 	// FieldSeq holds the string denoting the seq field in the database.
 	FieldSeq = "seq"
+	// FieldCheckoutSessionID holds the string denoting the checkout_session_id field in the database.
+	FieldCheckoutSessionID = "checkout_session_id"
 	// Table holds the table name of the event in the database.
 	Table = "events"
 )
@@ -42,6 +44,7 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldPublishedAt,
 	FieldSeq,
+	FieldCheckoutSessionID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -72,6 +75,8 @@ var (
 	ObjectIDValidator func(string) error
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
+	// CheckoutSessionIDValidator is a validator for the "checkout_session_id" field. It is called by the builders before save.
+	CheckoutSessionIDValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -114,4 +119,9 @@ func ByPublishedAt(opts ...sql.OrderTermOption) OrderOption {
 // BySeq orders the results by the seq field.
 func BySeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSeq, opts...).ToFunc()
+}
+
+// ByCheckoutSessionID orders the results by the checkout_session_id field.
+func ByCheckoutSessionID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCheckoutSessionID, opts...).ToFunc()
 }

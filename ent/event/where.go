@@ -94,6 +94,11 @@ func Seq(v int64) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldSeq, v))
 }
 
+// CheckoutSessionID applies equality check predicate on the "checkout_session_id" field. It's identical to CheckoutSessionIDEQ.
+func CheckoutSessionID(v string) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldCheckoutSessionID, v))
+}
+
 // MerchantIDEQ applies the EQ predicate on the "merchant_id" field.
 func MerchantIDEQ(v string) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldMerchantID, v))
@@ -437,6 +442,81 @@ func SeqIsNil() predicate.Event {
 // SeqNotNil applies the NotNil predicate on the "seq" field.
 func SeqNotNil() predicate.Event {
 	return predicate.Event(sql.FieldNotNull(FieldSeq))
+}
+
+// CheckoutSessionIDEQ applies the EQ predicate on the "checkout_session_id" field.
+func CheckoutSessionIDEQ(v string) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDNEQ applies the NEQ predicate on the "checkout_session_id" field.
+func CheckoutSessionIDNEQ(v string) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDIn applies the In predicate on the "checkout_session_id" field.
+func CheckoutSessionIDIn(vs ...string) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldCheckoutSessionID, vs...))
+}
+
+// CheckoutSessionIDNotIn applies the NotIn predicate on the "checkout_session_id" field.
+func CheckoutSessionIDNotIn(vs ...string) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldCheckoutSessionID, vs...))
+}
+
+// CheckoutSessionIDGT applies the GT predicate on the "checkout_session_id" field.
+func CheckoutSessionIDGT(v string) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDGTE applies the GTE predicate on the "checkout_session_id" field.
+func CheckoutSessionIDGTE(v string) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDLT applies the LT predicate on the "checkout_session_id" field.
+func CheckoutSessionIDLT(v string) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDLTE applies the LTE predicate on the "checkout_session_id" field.
+func CheckoutSessionIDLTE(v string) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDContains applies the Contains predicate on the "checkout_session_id" field.
+func CheckoutSessionIDContains(v string) predicate.Event {
+	return predicate.Event(sql.FieldContains(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDHasPrefix applies the HasPrefix predicate on the "checkout_session_id" field.
+func CheckoutSessionIDHasPrefix(v string) predicate.Event {
+	return predicate.Event(sql.FieldHasPrefix(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDHasSuffix applies the HasSuffix predicate on the "checkout_session_id" field.
+func CheckoutSessionIDHasSuffix(v string) predicate.Event {
+	return predicate.Event(sql.FieldHasSuffix(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDIsNil applies the IsNil predicate on the "checkout_session_id" field.
+func CheckoutSessionIDIsNil() predicate.Event {
+	return predicate.Event(sql.FieldIsNull(FieldCheckoutSessionID))
+}
+
+// CheckoutSessionIDNotNil applies the NotNil predicate on the "checkout_session_id" field.
+func CheckoutSessionIDNotNil() predicate.Event {
+	return predicate.Event(sql.FieldNotNull(FieldCheckoutSessionID))
+}
+
+// CheckoutSessionIDEqualFold applies the EqualFold predicate on the "checkout_session_id" field.
+func CheckoutSessionIDEqualFold(v string) predicate.Event {
+	return predicate.Event(sql.FieldEqualFold(FieldCheckoutSessionID, v))
+}
+
+// CheckoutSessionIDContainsFold applies the ContainsFold predicate on the "checkout_session_id" field.
+func CheckoutSessionIDContainsFold(v string) predicate.Event {
+	return predicate.Event(sql.FieldContainsFold(FieldCheckoutSessionID, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -715,6 +715,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "published_at", Type: field.TypeTime, Nullable: true, SchemaType: map[string]string{"mysql": "datetime(6)"}},
 		{Name: "seq", Type: field.TypeInt64, Nullable: true},
+		{Name: "checkout_session_id", Type: field.TypeString, Nullable: true, Size: 40},
 	}
 	// EventsTable holds the schema information for the "events" table.
 	EventsTable = &schema.Table{
@@ -736,6 +737,11 @@ var (
 				Name:    "event_seq",
 				Unique:  false,
 				Columns: []*schema.Column{EventsColumns[7]},
+			},
+			{
+				Name:    "event_checkout_session_id_seq",
+				Unique:  false,
+				Columns: []*schema.Column{EventsColumns[8], EventsColumns[7]},
 			},
 			{
 				Name:    "event_object_id_id",

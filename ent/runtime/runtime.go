@@ -2108,6 +2108,10 @@ func init() {
 	eventDescCreatedAt := eventFields[3].Descriptor()
 	// event.DefaultCreatedAt holds the default value on creation for the created_at field.
 	event.DefaultCreatedAt = eventDescCreatedAt.Default.(func() time.Time)
+	// eventDescCheckoutSessionID is the schema descriptor for checkout_session_id field.
+	eventDescCheckoutSessionID := eventFields[6].Descriptor()
+	// event.CheckoutSessionIDValidator is a validator for the "checkout_session_id" field. It is called by the builders before save.
+	event.CheckoutSessionIDValidator = eventDescCheckoutSessionID.Validators[0].(func(string) error)
 	// eventDescID is the schema descriptor for id field.
 	eventDescID := eventMixinFields0[0].Descriptor()
 	// event.DefaultID holds the default value on creation for the id field.

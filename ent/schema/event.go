@@ -38,6 +38,14 @@ func (Event) Fields() []ent.Field {
 		// every transaction that writes an event. The lease's counter
 		// keeps numbers unique instead.
 		field.Int64("seq").Optional().Nillable().Annotations(entgql.Skip()),
+		// checkout_session_id names the checkout session the event concerns
+		// (its own events, its payments', their attempts' and refunds'),
+		// set by the writer, which knows it: a cashier's subscription reads
+		// its session's events by it, live and on replay, instead of
+		// filtering every event of the merchant (payments/events.Filter).
+		// NULL on other events, and on every event written before the
+		// column was added.
+		field.String("checkout_session_id").Optional().MaxLen(40).Immutable().Annotations(entgql.Skip()),
 	}
 }
 
@@ -46,7 +54,8 @@ func (Event) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("published_at", "id"), // the relay's scan
 		index.Fields("merchant_id", "type", "id"),
-		index.Fields("seq"), // replays read by it
+		index.Fields("seq"),                        // replays read by it
+		index.Fields("checkout_session_id", "seq"), // a session's replay
 		index.Fields("object_id", "id"),
 		index.Fields("merchant_id", "created_at", "id"), // the events query's time filter
 	}

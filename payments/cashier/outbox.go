@@ -39,10 +39,10 @@ func capturedEvent(p *ent.Payment, a *ent.PaymentAttempt, amount int64) eventRow
 
 // attemptCreatedEvents are the payment_attempt.created events of new
 // attempts.
-func attemptCreatedEvents(atts []*ent.PaymentAttempt) []eventRow {
+func attemptCreatedEvents(atts []attemptRow) []eventRow {
 	out := make([]eventRow, len(atts))
 	for i, a := range atts {
-		out[i] = eventRow{merchantID: a.MerchantID, typ: eventAttemptCreated, objectID: a.ID, data: map[string]any{
+		out[i] = eventRow{merchantID: a.MerchantID, typ: eventAttemptCreated, objectID: a.ID, sessionID: a.sessionID, data: map[string]any{
 			"attempt_id": a.ID, "payment_id": a.PaymentID, "connector": a.Connector,
 			"amount": a.Amount, "currency": a.Currency, "capture": a.Capture,
 		}}
@@ -50,9 +50,9 @@ func attemptCreatedEvents(atts []*ent.PaymentAttempt) []eventRow {
 	return out
 }
 
-// attemptFailedEvent is payment_attempt.failed for attempt a, which
-// entered the failed state to with the channel's result res.
-func attemptFailedEvent(a *ent.PaymentAttempt, to attemptstatus.Status, res result) eventRow {
+// attemptFailedEvent is payment_attempt.failed for attempt a of payment p,
+// which entered the failed state to with the channel's result res.
+func attemptFailedEvent(p *ent.Payment, a *ent.PaymentAttempt, to attemptstatus.Status, res result) eventRow {
 	data := map[string]any{
 		"attempt_id": a.ID, "payment_id": a.PaymentID, "connector": a.Connector,
 		"status": to.Name(), "amount": a.Amount, "currency": a.Currency,
@@ -61,7 +61,7 @@ func attemptFailedEvent(a *ent.PaymentAttempt, to attemptstatus.Status, res resu
 	if to == attemptstatus.Declined && res.declineType.String() != "" {
 		data["decline_type"] = upperASCII(res.declineType.String())
 	}
-	return eventRow{merchantID: a.MerchantID, typ: eventAttemptFailed, objectID: a.ID, data: data}
+	return eventRow{merchantID: a.MerchantID, typ: eventAttemptFailed, objectID: a.ID, sessionID: p.CheckoutSessionID, data: data}
 }
 
 // attemptFailed reports whether an attempt entering to has failed.
@@ -78,7 +78,7 @@ func sessionCompletedEvent(p *ent.Payment, from, to paymentstatus.Status) (event
 	if p.CheckoutSessionID == "" || sessionEffects[to] != completeSession || authorized(from) {
 		return eventRow{}, false
 	}
-	return eventRow{merchantID: p.MerchantID, typ: eventSessionCompleted, objectID: p.CheckoutSessionID, data: map[string]any{
+	return eventRow{merchantID: p.MerchantID, typ: eventSessionCompleted, objectID: p.CheckoutSessionID, sessionID: p.CheckoutSessionID, data: map[string]any{
 		"checkout_session_id": p.CheckoutSessionID, "payment_id": p.ID, "status": sessionstatus.Complete.Name(),
 		"amount": p.Amount, "currency": p.Currency,
 	}}, true

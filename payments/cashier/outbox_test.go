@@ -47,7 +47,8 @@ func TestTheNewEventTypesLeaveReportFiguresUnchanged(t *testing.T) {
 		p, a := planRows(paymentstatus.Processing, attemptstatus.Pending)
 		p.ID, a.ID, p.CheckoutSessionID = fmt.Sprintf("pay_%d", i), fmt.Sprintf("att_%d", i), fmt.Sprintf("cs_%d", i)
 		a.PaymentID = p.ID
-		evs = append(evs, attemptCreatedEvents([]*ent.PaymentAttempt{a})...)
+		start := len(evs)
+		evs = append(evs, attemptCreatedEvents([]attemptRow{{a, p.CheckoutSessionID}})...)
 		switch c {
 		case "sale":
 			record(p, a, result{outcome: attemptstatus.OutcomeCaptured}, planCaptureMove())
@@ -74,6 +75,13 @@ func TestTheNewEventTypesLeaveReportFiguresUnchanged(t *testing.T) {
 			record(p, rec.next.attempt, result{outcome: attemptstatus.OutcomeCaptured}, planCaptureMove())
 		case "declined":
 			record(p, a, result{outcome: attemptstatus.OutcomeDeclined, declineType: connectors.DeclineHard, code: "do_not_honor"}, nil)
+		}
+		// Every event of a session's payment names the session: the
+		// cashier's subscription is filtered by it.
+		for _, e := range evs[start:] {
+			if e.sessionID != p.CheckoutSessionID {
+				t.Errorf("%s of %s names session %q, want %q", e.typ, p.ID, e.sessionID, p.CheckoutSessionID)
+			}
 		}
 		rows.Payments[p.ID] = reports.Payment{ID: p.ID, Currency: p.Currency, Connector: p.Connector, Method: "CARD",
 			AmountCaptured: p.AmountCaptured, FeeAmount: p.FeeAmount}

@@ -321,7 +321,7 @@ func (s *Service) planBegin(p *ent.Payment, route routing.Decision, riskDecision
 		payment.FieldNextAction: nil, payment.FieldCardFingerprint: p.CardFingerprint, payment.FieldBuyerIP: p.BuyerIP,
 		payment.FieldBuyerEmail: p.BuyerEmail, payment.FieldDeviceIDHash: p.DeviceIDHash,
 		payment.FieldCardScheme: p.CardScheme, payment.FieldRegion: p.Region})
-	w.created = append(w.created, att)
+	w.created = append(w.created, attemptRow{att, p.CheckoutSessionID})
 	w.counts = append(w.counts, counts...)
 	if p.CheckoutSessionID != "" {
 		w.reserve = append(w.reserve, Reservation{SessionID: p.CheckoutSessionID, PaymentID: p.ID})
@@ -367,6 +367,7 @@ func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, preps []*Prepared, w
 		return nil, err
 	}
 	atts := make([]*ent.PaymentAttempt, len(preps))
+	rows := make([]attemptRow, len(preps))
 	wr := store.NewWrites(tx, s.cfg.Dialect, deferWrites)
 	creates := make([]*ent.PaymentCreate, len(preps))
 	var reservations []Reservation
@@ -386,6 +387,7 @@ func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, preps []*Prepared, w
 		if atts[i], err = s.newAttempt(p, r.d.route, dd, r.seed, 1); err != nil {
 			return nil, err
 		}
+		rows[i] = attemptRow{atts[i], p.CheckoutSessionID}
 		if slices.Contains(withCoupon, p.CheckoutSessionID) {
 			reservations = append(reservations, Reservation{SessionID: p.CheckoutSessionID, PaymentID: p.ID})
 		}
@@ -393,7 +395,7 @@ func (s *Service) writeNew(ctx context.Context, tx *ent.Tx, preps []*Prepared, w
 	if err := wr.Client().Payment.CreateBulk(creates...).Exec(ctx); err != nil {
 		return nil, fmt.Errorf("create payments: %w", err)
 	}
-	if err := s.insertAttempts(ctx, wr.Client(), atts); err != nil {
+	if err := s.insertAttempts(ctx, wr.Client(), rows); err != nil {
 		return nil, err
 	}
 	if err := s.cfg.Risk.RecordTx(ctx, wr.Client(), counts); err != nil {

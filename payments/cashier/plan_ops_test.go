@@ -311,7 +311,7 @@ func TestPlanBegin(t *testing.T) {
 				want.BuyerEmail == "" {
 				t.Fatalf("buyer facts %v, want %+v", set, want)
 			}
-			if len(w.created) != 1 || w.created[0] != att || att.Status != attemptstatus.Pending || att.ChannelIdempotencyKey != channelKey(p, "key", 2) {
+			if len(w.created) != 1 || w.created[0] != (attemptRow{att, "cs_1"}) || att.Status != attemptstatus.Pending || att.ChannelIdempotencyKey != channelKey(p, "key", 2) {
 				t.Fatalf("attempt %+v", att)
 			}
 			if len(w.reserve) != 1 || w.reserve[0] != (Reservation{SessionID: "cs_1", PaymentID: p.ID}) {

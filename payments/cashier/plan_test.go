@@ -161,7 +161,7 @@ func TestPlanSoftDeclineCascades(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.next == nil || rec.next.attempt.Connector != "backup" || len(w.created) != 1 || w.created[0] != rec.next.attempt {
+	if rec.next == nil || rec.next.attempt.Connector != "backup" || len(w.created) != 1 || w.created[0] != (attemptRow{rec.next.attempt, p.CheckoutSessionID}) {
 		t.Fatalf("cascade %+v, created %v", rec.next, w.created)
 	}
 	atts, pays := views(w)

@@ -294,8 +294,8 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 				return recorded{}, err
 			}
 			w.attempt(a.ID, upd)
-			w.events = append(w.events, attemptFailedEvent(a, to, res))
-			w.created = append(w.created, next)
+			w.events = append(w.events, attemptFailedEvent(p, a, to, res))
+			w.created = append(w.created, attemptRow{next, p.CheckoutSessionID})
 			p.Connector = moved.Chosen
 			w.payment(p.ID, row{payment.FieldConnector: moved.Chosen})
 			s.log.InfoContext(ctx, "cascading", "payment", p.ID, "from", a.Connector, "to", moved.Chosen, "code", res.code)
@@ -308,7 +308,7 @@ func (s *Service) plan(r *recordReq, p *ent.Payment, a *ent.PaymentAttempt, w *r
 	}
 	w.attempt(a.ID, upd)
 	if attemptFailed(to) {
-		w.events = append(w.events, attemptFailedEvent(a, to, res))
+		w.events = append(w.events, attemptFailedEvent(p, a, to, res))
 	}
 	return recorded{payment: p}, nil
 }
@@ -419,18 +419,11 @@ func (s *Service) applyToPayment(ctx context.Context, p *ent.Payment, a *ent.Pay
 	return nil
 }
 
-// emit writes an outbox event about a payment in tx.
+// emit writes an outbox event about a payment in tx, through the one
+// writer of outbox rows (insertEvents), so that it names the payment's
+// checkout session like every other.
 func (s *Service) emit(ctx context.Context, tx *ent.Tx, p *ent.Payment, typ string, extra map[string]any) error {
-	e := paymentEvent(p, typ, extra)
-	return s.emitRaw(ctx, tx, e.merchantID, e.typ, e.objectID, e.data)
-}
-
-func (s *Service) emitRaw(ctx context.Context, tx *ent.Tx, merchantID, typ, objectID string, data map[string]any) error {
-	if _, err := tx.Event.Create().SetMerchantID(merchantID).SetType(typ).SetObjectID(objectID).
-		SetData(data).SetCreatedAt(s.now()).Save(ctx); err != nil {
-		return fmt.Errorf("outbox %s: %w", typ, err)
-	}
-	return nil
+	return insertEvents(ctx, tx.Client(), []eventRow{paymentEvent(p, typ, extra)}, s.now())
 }
 
 // seedOf recovers nothing secret: cascades derive their key from the failed

@@ -208,7 +208,8 @@ func planRefund(p *ent.Payment, prior *ent.Refund, disputed *ent.Dispute, before
 	entry := refundEntry(p.MerchantID, ask.connector, money.Amount{Minor: want, Currency: cur}, fee, balances, w.now)
 	entry.Source = ledger.Source{Type: ledger.SourceRefund, ID: r.ID}
 	w.entries = append(w.entries, entry)
-	w.events = append(w.events, eventRow{merchantID: p.MerchantID, typ: "refund.created", objectID: r.ID, data: refundData(r)})
+	w.events = append(w.events, eventRow{merchantID: p.MerchantID, typ: "refund.created", objectID: r.ID,
+		sessionID: p.CheckoutSessionID, data: refundData(r)})
 	return r, nil
 }
 
@@ -320,7 +321,8 @@ func planRefundResult(p *ent.Payment, r *ent.Refund, ev refundstatus.Event, chan
 	}
 	r.Status, r.UpdatedAt = to, w.now
 	w.refunds = append(w.refunds, store.RowUpdate{ID: r.ID, Set: set})
-	w.events = append(w.events, eventRow{merchantID: r.MerchantID, typ: typ, objectID: r.ID, data: refundData(r)})
+	w.events = append(w.events, eventRow{merchantID: r.MerchantID, typ: typ, objectID: r.ID,
+		sessionID: p.CheckoutSessionID, data: refundData(r)})
 	return true
 }
 

@@ -24,9 +24,13 @@ import (
 // row is the new values of some columns of one row (store.Row).
 type row = store.Row
 
-// eventRow is an outbox event to insert.
+// eventRow is an outbox event to insert. sessionID is the checkout
+// session it concerns, if any: every event of a session's payment, its
+// attempts and refunds names it, for the cashier's subscription
+// (events.Filter.CheckoutSessionID).
 type eventRow struct {
 	merchantID, typ, objectID string
+	sessionID                 string
 	data                      map[string]any
 }
 
@@ -38,7 +42,7 @@ type recordWrites struct {
 	// newPayments are payments to insert (a charge on an agreement).
 	newPayments []*ent.Payment
 	// created are attempts to insert (a cascade's next attempt).
-	created  []*ent.PaymentAttempt
+	created  []attemptRow
 	payments []store.RowUpdate
 	refunds  []store.RowUpdate
 	// newRefunds are refunds to insert (a refund's start).
@@ -176,9 +180,16 @@ func (s *Service) newAttempt(p *ent.Payment, route routing.Decision, riskDecisio
 	}, nil
 }
 
+// attemptRow is an attempt to insert, with its payment's checkout session
+// (if any), which the attempt's event names.
+type attemptRow struct {
+	*ent.PaymentAttempt
+	sessionID string
+}
+
 // insertAttempts stores new attempts in one statement. A channel
 // idempotency key used before is ECONFLICT: that attempt was made already.
-func (s *Service) insertAttempts(ctx context.Context, client *ent.Client, atts []*ent.PaymentAttempt) error {
+func (s *Service) insertAttempts(ctx context.Context, client *ent.Client, atts []attemptRow) error {
 	if len(atts) == 0 {
 		return nil
 	}
@@ -212,6 +223,9 @@ func insertEvents(ctx context.Context, client *ent.Client, evs []eventRow, now t
 	for i, e := range evs {
 		b[i] = client.Event.Create().SetMerchantID(e.merchantID).SetType(e.typ).SetObjectID(e.objectID).
 			SetData(e.data).SetCreatedAt(now)
+		if e.sessionID != "" {
+			b[i].SetCheckoutSessionID(e.sessionID)
+		}
 	}
 	if err := client.Event.CreateBulk(b...).Exec(ctx); err != nil {
 		return fmt.Errorf("outbox: %w", err)
@@ -245,5 +259,5 @@ func paymentEvent(p *ent.Payment, typ string, extra map[string]any) eventRow {
 	for k, v := range extra {
 		data[k] = v
 	}
-	return eventRow{merchantID: p.MerchantID, typ: typ, objectID: p.ID, data: data}
+	return eventRow{merchantID: p.MerchantID, typ: typ, objectID: p.ID, sessionID: p.CheckoutSessionID, data: data}
 }

@@ -36,7 +36,7 @@ func sessionEventData(sess *ent.CheckoutSession, status sessionstatus.Status) ma
 }
 
 func sessionEvent(c *ent.Client, sess *ent.CheckoutSession, typ string, status sessionstatus.Status, now time.Time) *ent.EventCreate {
-	return c.Event.Create().SetMerchantID(sess.MerchantID).SetType(typ).SetObjectID(sess.ID).
+	return c.Event.Create().SetMerchantID(sess.MerchantID).SetType(typ).SetObjectID(sess.ID).SetCheckoutSessionID(sess.ID).
 		SetData(sessionEventData(sess, status)).SetCreatedAt(now)
 }
 

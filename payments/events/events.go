@@ -28,12 +28,17 @@ type Message struct {
 	// message published twice is delivered once.
 	ID string `json:"id"`
 	// Seq is the event's place in publish order: gapless, from 1.
-	Seq        int64           `json:"seq"`
-	MerchantID string          `json:"merchant_id,omitempty"`
-	Type       string          `json:"type"`
-	ObjectID   string          `json:"object_id,omitempty"`
-	Data       json.RawMessage `json:"data"`
-	CreatedAt  time.Time       `json:"created_at"`
+	Seq        int64  `json:"seq"`
+	MerchantID string `json:"merchant_id,omitempty"`
+	Type       string `json:"type"`
+	ObjectID   string `json:"object_id,omitempty"`
+	// CheckoutSessionID is the checkout session the event concerns, if
+	// any (Event.checkout_session_id): a cashier's subscription is
+	// filtered by it. A message from a relay older than the field has
+	// none.
+	CheckoutSessionID string          `json:"checkout_session_id,omitempty"`
+	Data              json.RawMessage `json:"data"`
+	CreatedAt         time.Time       `json:"created_at"`
 }
 
 // messageOf is the message of a stored event that has its seq.
@@ -47,7 +52,7 @@ func messageOf(e *ent.Event) (Message, error) {
 		seq = *e.Seq
 	}
 	return Message{ID: e.ID, Seq: seq, MerchantID: e.MerchantID, Type: e.Type, ObjectID: e.ObjectID,
-		Data: data, CreatedAt: e.CreatedAt}, nil
+		CheckoutSessionID: e.CheckoutSessionID, Data: data, CreatedAt: e.CreatedAt}, nil
 }
 
 // Bus carries messages from the relay to every replica.

@@ -27,6 +27,11 @@ var ErrSlowConsumer = errors.New("subscriber too slow: cut off")
 type Filter struct {
 	MerchantID string
 	ObjectID   string
+	// CheckoutSessionID keeps the events of one checkout session: its
+	// own, its payments', their attempts' and refunds' (the writers name
+	// the session on each, Event.checkout_session_id). Events written
+	// before that column existed name none, and a replay skips them.
+	CheckoutSessionID string
 	// Types are exact types or prefixes ending in "." ("payment."); empty
 	// matches every type.
 	Types []string
@@ -37,6 +42,9 @@ func (f Filter) match(m Message) bool {
 		return false
 	}
 	if f.ObjectID != "" && m.ObjectID != f.ObjectID {
+		return false
+	}
+	if f.CheckoutSessionID != "" && m.CheckoutSessionID != f.CheckoutSessionID {
 		return false
 	}
 	return len(f.Types) == 0 || slices.ContainsFunc(f.Types, func(t string) bool {
@@ -51,6 +59,9 @@ func (f Filter) where() []predicate.Event {
 	}
 	if f.ObjectID != "" {
 		ps = append(ps, event.ObjectID(f.ObjectID))
+	}
+	if f.CheckoutSessionID != "" {
+		ps = append(ps, event.CheckoutSessionID(f.CheckoutSessionID))
 	}
 	if len(f.Types) > 0 {
 		var or []predicate.Event
@@ -80,7 +91,13 @@ type Hub struct {
 	client *ent.Client
 	log    *slog.Logger
 	mu     sync.Mutex
-	subs   map[*Subscription]struct{}
+	// subs holds the subscriptions not filtered by a checkout session.
+	subs map[*Subscription]struct{}
+	// sessions holds the subscriptions filtered by a checkout session, by
+	// session: a message is offered to its own session's only, so an
+	// event costs the hub the subscribers it may reach, not every
+	// cashier's open checkout.
+	sessions map[string]map[*Subscription]struct{}
 	// last is the highest seq dispatched; a message after a gap (a bus
 	// that lost some) first has the gap filled from the event table.
 	last int64
@@ -91,7 +108,7 @@ func NewHub(client *ent.Client, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Hub{client: client, log: log, subs: map[*Subscription]struct{}{}}
+	return &Hub{client: client, log: log, subs: map[*Subscription]struct{}{}, sessions: map[string]map[*Subscription]struct{}{}}
 }
 
 // Start subscribes the hub to bus until ctx ends.
@@ -109,8 +126,49 @@ func (h *Hub) dispatch(ctx context.Context, m Message) {
 		h.fillGap(ctx, h.last, m.Seq)
 	}
 	h.last = m.Seq
+	h.offer(&m)
+}
+
+// offer offers m to the subscriptions it may match. Called with the lock
+// held.
+func (h *Hub) offer(m *Message) {
 	for s := range h.subs {
-		s.offer(&m)
+		s.offer(m)
+	}
+	if m.CheckoutSessionID != "" {
+		for s := range h.sessions[m.CheckoutSessionID] {
+			s.offer(m)
+		}
+	}
+}
+
+// add registers s for live messages.
+func (h *Hub) add(s *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := s.filter.CheckoutSessionID
+	if id == "" {
+		h.subs[s] = struct{}{}
+		return
+	}
+	if h.sessions[id] == nil {
+		h.sessions[id] = map[*Subscription]struct{}{}
+	}
+	h.sessions[id][s] = struct{}{}
+}
+
+// remove unregisters s.
+func (h *Hub) remove(s *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	id := s.filter.CheckoutSessionID
+	if id == "" {
+		delete(h.subs, s)
+		return
+	}
+	delete(h.sessions[id], s)
+	if len(h.sessions[id]) == 0 {
+		delete(h.sessions, id)
 	}
 }
 
@@ -130,9 +188,7 @@ func (h *Hub) fillGap(ctx context.Context, from, to int64) {
 	}
 	for _, e := range evs {
 		if m, err := messageOf(e); err == nil {
-			for s := range h.subs {
-				s.offer(&m)
-			}
+			h.offer(&m)
 		}
 	}
 }
@@ -217,18 +273,14 @@ func (h *Hub) Stream(ctx context.Context, f Filter, after int64, send func(conte
 func (h *Hub) stream(ctx context.Context, f Filter, after int64, send func(context.Context, Message) bool, done func()) *Subscription {
 	sctx, cancel := context.WithCancelCause(ctx)
 	s := &Subscription{hub: h, filter: f, live: make(chan *Message, LiveBuffer), cancel: cancel, ctx: sctx, send: send, done: done}
-	h.mu.Lock()
-	h.subs[s] = struct{}{}
-	h.mu.Unlock()
+	h.add(s)
 	go s.run(after)
 	return s
 }
 
 func (s *Subscription) run(after int64) {
 	defer func() {
-		s.hub.mu.Lock()
-		delete(s.hub.subs, s)
-		s.hub.mu.Unlock()
+		s.hub.remove(s)
 		s.cancel(context.Canceled) // a stream its sender ended stops being offered messages
 		s.done()
 	}()

@@ -51,7 +51,7 @@ func TestNATSDropsARepublishedEventByItsID(t *testing.T) {
 	if err := b.Subscribe(ctx, func(m Message) { got <- m }); err != nil {
 		t.Fatal(err)
 	}
-	msgs := []Message{{ID: "evt_1", Seq: 1, Type: "payment.succeeded"}, {ID: "evt_2", Seq: 2, Type: "refund.created"}}
+	msgs := []Message{{ID: "evt_1", Seq: 1, Type: "payment.succeeded", CheckoutSessionID: "cs_1"}, {ID: "evt_2", Seq: 2, Type: "refund.created"}}
 	for i := 0; i < 2; i++ { // a relay that crashed before marking them publishes again
 		if err := b.Publish(ctx, msgs); err != nil {
 			t.Fatal(err)
@@ -69,6 +69,10 @@ func TestNATSDropsARepublishedEventByItsID(t *testing.T) {
 		case m := <-got:
 			if m.Seq != want {
 				t.Fatalf("got seq %d, want %d", m.Seq, want)
+			}
+			// A replica's hub filters cashiers' subscriptions by it.
+			if m.CheckoutSessionID != msgs[want-1].CheckoutSessionID {
+				t.Fatalf("seq %d crossed the bus with session %q, want %q", want, m.CheckoutSessionID, msgs[want-1].CheckoutSessionID)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("no message %d", want)

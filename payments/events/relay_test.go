@@ -166,16 +166,23 @@ func TestLeaseHasOneHolderUntilItExpires(t *testing.T) {
 	})
 }
 
+// liveHub is a hub on an in-process bus, until ctx ends, and the relay
+// that publishes to it (stepped by the test).
+func liveHub(ctx context.Context, t *testing.T, db *store.DB) (*Hub, *Relay) {
+	t.Helper()
+	bus := NewInProcess()
+	hub := NewHub(db.Client, nil)
+	if err := hub.Start(ctx, bus); err != nil {
+		t.Fatal(err)
+	}
+	return hub, NewRelay(RelayConfig{Client: db.Client, Bus: bus, Holder: "a"})
+}
+
 func TestHubResumesFromACursorWithoutGapsOrDuplicates(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		bus := NewInProcess()
-		hub := NewHub(db.Client, nil)
-		if err := hub.Start(ctx, bus); err != nil {
-			t.Fatal(err)
-		}
-		relay := NewRelay(RelayConfig{Client: db.Client, Bus: bus, Holder: "a"})
+		hub, relay := liveHub(ctx, t, db)
 		writeEvents(t, db.Client, "mer_1", []string{"pay_1", "pay_2"}, 3) // seq 1..6
 		writeEvents(t, db.Client, "mer_2", []string{"pay_9"}, 2)          // seq 7..8, another merchant
 		if _, err := relay.Step(ctx); err != nil {

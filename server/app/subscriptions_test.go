@@ -154,18 +154,29 @@ type paymentChange struct {
 
 func nextPaymentChange(t *testing.T, w *wsClient, id string) paymentChange {
 	t.Helper()
+	var c paymentChange
+	nextResult(t, w, id, "paymentUpdated", &c)
+	return c
+}
+
+// nextResult reads the next result of subscription id, with no error, and
+// decodes its field into out.
+func nextResult(t *testing.T, w *wsClient, id, field string, out any) {
+	t.Helper()
 	m := w.expect("next")
 	if m.ID != id {
 		t.Fatalf("next for %q, want %q", m.ID, id)
 	}
 	var body struct {
-		Data   struct{ PaymentUpdated paymentChange }
+		Data   map[string]json.RawMessage
 		Errors []any
 	}
 	if err := json.Unmarshal(m.Payload, &body); err != nil || len(body.Errors) > 0 {
 		t.Fatalf("payload %s: %v", m.Payload, err)
 	}
-	return body.Data.PaymentUpdated
+	if err := json.Unmarshal(body.Data[field], out); err != nil {
+		t.Fatalf("payload %s: %s: %v", m.Payload, field, err)
+	}
 }
 
 func TestWebsocketCloseCodesFollowGraphQLTransportWS(t *testing.T) {
