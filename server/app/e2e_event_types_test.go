@@ -11,6 +11,7 @@ import (
 	"github.com/straitpay/strait/ent/event"
 	"github.com/straitpay/strait/ent/payment"
 	"github.com/straitpay/strait/ent/paymentattempt"
+	"github.com/straitpay/strait/ent/webhookdelivery"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/store/storetest"
 	"github.com/straitpay/strait/payments/viewer"
@@ -161,6 +162,22 @@ func TestEveryNewEventTypeIsWrittenOncePerTransition(t *testing.T) {
 		// are read or swept.
 		byRead := x.open(t, map[string]any{"amount": amountOf(500, "SGD"), "expiresIn": 60})
 		byJanitor := x.open(t, map[string]any{"amount": amountOf(600, "SGD"), "expiresIn": 60})
+		// The clock jumps past the webhook lease (60 s): a delivery in
+		// flight then would be claimed again and sent twice, as a lost
+		// answer is. Every delivery so far is settled first.
+		waitFor(t, "the webhooks so far delivered and recorded", func() bool {
+			hooks.mu.Lock()
+			created := 0
+			for _, ty := range hooks.types {
+				if ty == "checkout_session.created" {
+					created++
+				}
+			}
+			hooks.mu.Unlock()
+			pending, err := x.db.Client.WebhookDelivery.Query().Where(webhookdelivery.StatusEQ(webhookdelivery.StatusPENDING)).
+				Count(viewer.SystemContext(context.Background()))
+			return err == nil && created == 4 && pending == 0
+		})
 		x.clock.Advance(2 * time.Minute)
 		for range 2 {
 			var read struct{ Status string }
