@@ -168,7 +168,14 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	stacks := serverMetric(b, base, "go_memstats_stack_inuse_bytes")
 	goroutines := serverMetric(b, base, "go_goroutines") - gBefore
 
+	// The server's CPU with the subscribers idle (the relay's poll, the
+	// schedulers), over 5 s: the per-delivery figure below subtracts it.
+	idleFrom, idleAt := procTicks(srv.Process.Pid), time.Now()
+	time.Sleep(5 * time.Second)
+	idleTicksPerSec := float64(procTicks(srv.Process.Pid)-idleFrom) / time.Since(idleAt).Seconds()
+
 	b.ResetTimer()
+	roundsAt := time.Now()
 	stopProfiles := startProfiles(b, profDir, pprofAddr, time.Duration(rounds)*gap)
 	serverTicks, clientTicks := procTicks(srv.Process.Pid), procTicks(os.Getpid())
 	sent := make([]time.Time, rounds+1)
@@ -180,6 +187,7 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 		waitAll(b, cs, r)
 	}
 	serverTicks, clientTicks = procTicks(srv.Process.Pid)-serverTicks, procTicks(os.Getpid())-clientTicks
+	roundsTook := time.Since(roundsAt)
 	stopProfiles()
 	b.StopTimer()
 	published := publishedAt(b, db.Client, rounds)
@@ -236,6 +244,9 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	for _, c := range cs {
 		c.conn.Close()
 	}
+	// The floor, with the same clients: a bare Go server writing the same
+	// frame to every socket (bench/barefanout).
+	bare, bareServerCPU, bareClientCPU := bareFanout(b, dir, n, rounds, gap)
 
 	p50, p99 := percentiles(lat)
 	h50, h99 := percentiles(hop)
@@ -252,9 +263,10 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 		n, rounds, ms(p50), ms(p99), ms(r50), ms(r99), ms(h50), ms(h99))
 	deliveries := float64(rounds * n)
 	serverCPU, clientCPU := float64(serverTicks)*1e4/deliveries, float64(clientTicks)*1e4/deliveries // µs
+	serverBusyCPU := (float64(serverTicks) - idleTicksPerSec*roundsTook.Seconds()) * 1e4 / deliveries
 	b.ReportMetric(serverCPU, "server_µs/delivery")
-	fmt.Printf("sockets: CPU per delivered event (user+system, over the measured rounds): server %.1f µs, clients %.1f µs; one event to all %d costs %.0f ms of CPU, %.0f ms on %d cores\n",
-		serverCPU, clientCPU, n, (serverCPU+clientCPU)*float64(n)/1000, (serverCPU+clientCPU)*float64(n)/1000/float64(runtime.NumCPU()), runtime.NumCPU())
+	fmt.Printf("sockets: CPU per delivered event (user+system, over the measured rounds): server %.1f µs (%.1f µs less its idle %.1f%% of a core), clients %.1f µs; one event to all %d costs %.0f ms of CPU, %.0f ms on %d cores\n",
+		serverCPU, serverBusyCPU, idleTicksPerSec, clientCPU, n, (serverCPU+clientCPU)*float64(n)/1000, (serverCPU+clientCPU)*float64(n)/1000/float64(runtime.NumCPU()), runtime.NumCPU())
 	fmt.Printf("sockets: each event, p50/p99/max ms: %s\n", strings.Join(perRound, " "))
 	fmt.Printf("sockets: server memory per subscriber: RSS %.1f KiB, Go heap+stacks %.1f KiB (goal ≤ 50 KB); RSS %d → %d MiB; %.1f goroutines per subscriber, stacks %.1f KiB per subscriber\n",
 		rssPer/1024, heapPer/1024, rssBefore>>20, rssAfter>>20, goroutines/float64(n), stacks/float64(n)/1024)
@@ -262,6 +274,10 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 		float64(rssEnd-rssBefore)/float64(n)/1024, float64(heapEnd-heapBefore)/float64(n)/1024, stacksEnd/float64(n)/1024)
 	fmt.Printf("sockets: baseline, ping to all %d sockets at once, pong round trip p50 %s, p99 %s; ratio p99 %.2f\n",
 		n, ms(e50), ms(e99), float64(p99)/float64(e99))
+	b50, b99 := percentiles(bare)
+	b.ReportMetric(float64(b99.Microseconds())/1000, "bare_p99_ms")
+	fmt.Printf("sockets: floor, a bare Go server (no handshake, no GraphQL, no event path) writing the same frame to %d sockets read by the same clients: request to client p50 %s, p99 %s; CPU per delivery server %.1f µs, clients %.1f µs; Strait's publish to client p99 over the floor's: %.2f\n",
+		n, ms(b50), ms(b99), bareServerCPU, bareClientCPU, float64(h99)/float64(b99))
 	fmt.Printf("sockets: load average at the end: %s\n", loadavg())
 }
 
@@ -307,6 +323,84 @@ func startProfiles(b *testing.B, dir, pprofAddr string, d time.Duration) func() 
 	}
 }
 
+// bareFanout runs bench/barefanout with n clients for rounds events, one
+// every gap: each client's latency from the fan-out request to its read,
+// and the CPU per delivery of the server and of the clients.
+func bareFanout(b *testing.B, dir string, n, rounds int, gap time.Duration) (lat []time.Duration, serverCPU, clientCPU float64) {
+	bin := filepath.Join(dir, "barefanout")
+	if out, err := exec.Command("go", "build", "-o", bin, "./barefanout").CombinedOutput(); err != nil {
+		b.Fatalf("build barefanout: %v\n%s", err, out)
+	}
+	addr, control := envOr("STRAIT_BENCH_BARE_ADDR", "127.0.0.1:19703"), envOr("STRAIT_BENCH_BARE_CONTROL", "127.0.0.1:19704")
+	srv := exec.Command(bin, "-listen", addr, "-control", control)
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	count := func() int {
+		resp, err := http.Get("http://" + control + "/count")
+		if err != nil {
+			return -1
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		got, _ := strconv.Atoi(string(body))
+		return got
+	}
+	for i := 0; count() < 0; i++ {
+		if i == 300 {
+			b.Fatal("barefanout not up in 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cs := make([]*sockClient, n)
+	for i := range cs {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatalf("barefanout client %d: %v", i, err)
+		}
+		cs[i] = newSockClient(conn, nil, rounds)
+		go cs[i].read()
+	}
+	defer func() {
+		for _, c := range cs {
+			c.conn.Close()
+		}
+	}()
+	for count() < n {
+		time.Sleep(10 * time.Millisecond)
+	}
+	send := func(r int) time.Time {
+		at := time.Now()
+		resp, err := http.Post(fmt.Sprintf("http://%s/fanout?r=%d", control, r), "", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		return at
+	}
+	send(0)
+	waitAll(b, cs, 0)
+	serverTicks, clientTicks := procTicks(srv.Process.Pid), procTicks(os.Getpid())
+	sent := make([]time.Time, rounds+1)
+	for r := 1; r <= rounds; r++ {
+		sent[r] = send(r)
+		time.Sleep(gap)
+	}
+	for r := 1; r <= rounds; r++ {
+		waitAll(b, cs, r)
+	}
+	deliveries := float64(rounds * n)
+	serverCPU = float64(procTicks(srv.Process.Pid)-serverTicks) * 1e4 / deliveries
+	clientCPU = float64(procTicks(os.Getpid())-clientTicks) * 1e4 / deliveries
+	for _, c := range cs {
+		for r := 1; r <= rounds; r++ {
+			lat = append(lat, time.Unix(0, c.got[r].Load()).Sub(sent[r]))
+		}
+	}
+	return lat, serverCPU, clientCPU
+}
+
 // sockClient is one subscriber: got[r] is when it received event r
 // (UnixNano), pong its pongs' round trips. It speaks graphql-transport-ws
 // over github.com/gobwas/ws frames read straight off its connection: on
@@ -329,11 +423,7 @@ func dialSub(addr, token, query string, rounds int) (*sockClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := bufio.NewReaderSize(conn, 512)
-	if br != nil { // the server wrote before the handshake was read: those bytes first
-		in = bufio.NewReaderSize(io.MultiReader(br, conn), 512)
-	}
-	c := &sockClient{conn: conn, in: in, got: make([]atomic.Int64, rounds+1), pong: make(chan time.Duration, 1)}
+	c := newSockClient(conn, br, rounds)
 	init, _ := json.Marshal(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}})
 	if err := c.write(init); err != nil {
 		return nil, err
@@ -350,6 +440,16 @@ func dialSub(addr, token, query string, rounds int) (*sockClient, error) {
 	}
 	go c.read()
 	return c, nil
+}
+
+// newSockClient reads conn, after br's bytes if the dial left some (what
+// the server wrote before the handshake was read).
+func newSockClient(conn net.Conn, br *bufio.Reader, rounds int) *sockClient {
+	in := bufio.NewReaderSize(conn, 512)
+	if br != nil {
+		in = bufio.NewReaderSize(io.MultiReader(br, conn), 512)
+	}
+	return &sockClient{conn: conn, in: in, got: make([]atomic.Int64, rounds+1), pong: make(chan time.Duration, 1)}
 }
 
 // write sends one text message, masked as a client's frames must be.

@@ -187,7 +187,11 @@ func TestTwoReplicasShareEventsAndWebhooks(t *testing.T) {
 		"STRAIT_PLUGIN_DIR=" + plugins, "SANDBOX_API_KEY=sk_sandbox_test", "SANDBOX_WEBHOOK_SECRET=whsec_e2e",
 		"STRAIT_NATS_URL=" + nats, "STRAIT_NATS_STREAM=TEST_" + run, "STRAIT_NATS_SUBJECT=test." + run,
 		"STRAIT_WEBHOOK_ALLOW_PRIVATE=true", "STRAIT_VAULT_KEYS=k1:" + vault.GenerateKey(),
-		"STRAIT_VAULT_FINGERPRINT_KEY=" + vault.GenerateKey()}
+		"STRAIT_VAULT_FINGERPRINT_KEY=" + vault.GenerateKey(),
+		// The relays poll every 30 s: events reach subscribers within
+		// seconds only because each commit wakes the relay, on whichever
+		// replica holds its lease (a NATS nudge across replicas).
+		"STRAIT_RELAY_POLL=30s"}
 	envA := append([]string{"STRAIT_DATA_DIR=" + filepath.Join(dir, "a"), "STRAIT_ADDR=" + addrA}, common...)
 	envB := append([]string{"STRAIT_DATA_DIR=" + filepath.Join(dir, "b"), "STRAIT_ADDR=" + addrB}, common...)
 	strait(t, envA, "keys")
@@ -266,14 +270,28 @@ func TestTwoReplicasShareEventsAndWebhooks(t *testing.T) {
 		}
 	}
 
-	// 1. Confirmed on A, seen on B.
+	// 1. Confirmed on A, seen on B; then confirmed on B, seen on both.
+	// One of the two replicas does not hold the relay's lease: its
+	// payment's events are published by the other, woken by its nudge,
+	// well before the 30 s poll.
 	onB := subscribe(t, b, apiKey, "")
 	onA := subscribe(t, a, apiKey, "")
 	time.Sleep(200 * time.Millisecond)
 	first := pay(a)
+	confirmed := time.Now()
 	waitSucceeded(onB, first)
-	seenOnA := waitSucceeded(onA, first)
-	lastCursor := seenOnA[len(seenOnA)-1].Cursor
+	if took := time.Since(confirmed); took > 5*time.Second {
+		t.Fatalf("a payment confirmed on A reached B's subscriber %s later (the relay waited for its poll)", took)
+	}
+	waitSucceeded(onA, first)
+	onB2 := pay(b)
+	confirmed = time.Now()
+	waitSucceeded(onA, onB2)
+	if took := time.Since(confirmed); took > 5*time.Second {
+		t.Fatalf("a payment confirmed on B reached A's subscriber %s later (the relay waited for its poll)", took)
+	}
+	seen := waitSucceeded(onB, onB2)
+	lastCursor := seen[len(seen)-1].Cursor
 
 	// Its webhook went out before A dies: a replica killed while sending
 	// leaves its delivery leased for a minute, then another sends it again
@@ -302,6 +320,9 @@ func TestTwoReplicasShareEventsAndWebhooks(t *testing.T) {
 	if _, err := onA.next(5 * time.Second); err == nil {
 		t.Fatal("a subscriber of a killed replica still reads")
 	}
+	// A's relay lease (10 s from its last renewal) runs out; B's next
+	// commit takes it over (with the default 10 ms poll, B's next poll).
+	time.Sleep(11 * time.Second)
 	second, third := pay(b), pay(b)
 	resumed := subscribe(t, b, apiKey, lastCursor)
 	got := waitSucceeded(resumed, third)

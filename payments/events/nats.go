@@ -38,6 +38,31 @@ type NATS struct {
 	subject string
 }
 
+// wakeSubject is the core NATS subject (outside the stream: nothing is
+// stored) on which a replica that committed events tells every relay to
+// look now: the lease holder is often another replica, which would
+// otherwise find them at its next poll.
+func (b *NATS) wakeSubject() string { return b.subject + "-relay-wake" }
+
+// Nudge tells every replica's relay that events were committed. It never
+// blocks (nats.go buffers it) and may be lost: the relay's poll is the
+// guarantee, the nudge only makes it sooner.
+func (b *NATS) Nudge() { _ = b.nc.Publish(b.wakeSubject(), nil) }
+
+// OnNudge calls wake for every replica's Nudge (this one's included) until
+// ctx ends.
+func (b *NATS) OnNudge(ctx context.Context, wake func()) error {
+	sub, err := b.nc.Subscribe(b.wakeSubject(), func(*nats.Msg) { wake() })
+	if err != nil {
+		return fmt.Errorf("nats subscribe %s: %w", b.wakeSubject(), err)
+	}
+	if err := b.nc.Flush(); err != nil { // the server has the subscription before this returns
+		return fmt.Errorf("nats subscribe %s: %w", b.wakeSubject(), err)
+	}
+	context.AfterFunc(ctx, func() { _ = sub.Unsubscribe() })
+	return nil
+}
+
 // DialNATS connects to cfg.URL and creates or updates the stream. Returns
 // an error when NATS cannot be reached or refuses the stream.
 func DialNATS(ctx context.Context, cfg NATSConfig) (*NATS, error) {

@@ -39,6 +39,9 @@ type RelayConfig struct {
 	// 10 s): a database that stops answering fails the step, which is
 	// retried, instead of holding a connection forever.
 	StepTimeout time.Duration
+	// Wake, when set, is the waker the relay listens to (WakeOnCommit's
+	// hook and other replicas' nudges wake it); nil: its own.
+	Wake schedule.Waker
 	// OnAssign runs in the transaction that numbers a batch of events
 	// (the webhook deliveries are written there), so what it writes exists
 	// exactly when the events are numbered.
@@ -46,10 +49,11 @@ type RelayConfig struct {
 }
 
 // DefaultRelayPoll is the relay's idle poll. Wake covers events committed
-// by this process; one committed by another replica (or any other
-// process) waits for the poll: 10 ms bounds that wait at one indexed
-// query (unpublished events, an empty range when idle) 100 times a
-// second on the lease holder only.
+// by this process (WakeOnCommit), and with NATS those of every replica
+// (NATS.Nudge); one committed by any other process, or whose nudge was
+// lost, waits for the poll: 10 ms bounds that wait at one indexed query
+// (unpublished events, an empty range when idle) 100 times a second on
+// the lease holder only.
 const DefaultRelayPoll = 10 * time.Millisecond
 
 // relayLease is the lease's name: one relay publishes at a time.
@@ -95,7 +99,10 @@ func NewRelay(cfg RelayConfig) *Relay {
 	if cfg.StepTimeout == 0 {
 		cfg.StepTimeout = 10 * time.Second
 	}
-	return &Relay{cfg: cfg, wake: schedule.NewWaker()}
+	if cfg.Wake == nil {
+		cfg.Wake = schedule.NewWaker()
+	}
+	return &Relay{cfg: cfg, wake: cfg.Wake}
 }
 
 // Wake asks the relay to look for events now (after a commit that wrote

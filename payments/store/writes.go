@@ -43,6 +43,16 @@ func NewWrites(tx *ent.Tx, sqlDialect string, deferral bool) *Writes {
 	w := &Writes{tx: tx, deferred: deferral && sqlDialect == dialect.MySQL}
 	if w.deferred {
 		w.client = ent.NewClient(ent.Driver(&recorder{w: w}))
+		// The hooks of the transaction's events (events.WakeOnCommit: a
+		// commit that wrote events wakes the relay) run for the events
+		// deferred here too, with the transaction in their context, as
+		// this client has none of its own.
+		w.client.Event.Use(func(next ent.Mutator) ent.Mutator {
+			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+				return next.Mutate(ent.NewTxContext(ctx, tx), m)
+			})
+		})
+		w.client.Event.Use(tx.Client().Event.Hooks()...)
 	} else {
 		w.client = tx.Client()
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/straitpay/strait/payments/risk"
 	"github.com/straitpay/strait/payments/routing"
 	"github.com/straitpay/strait/payments/rulebook"
+	"github.com/straitpay/strait/payments/schedule"
 	"github.com/straitpay/strait/payments/settlement"
 	"github.com/straitpay/strait/payments/store"
 	"github.com/straitpay/strait/payments/tenancy"
@@ -104,7 +105,11 @@ type App struct {
 	Hub      *events.Hub
 	Webhooks *events.Webhooks
 	Relay    *events.Relay
-	Bus      events.Bus
+	// relayWake wakes the relay: every commit that wrote an event does
+	// (events.WakeOnCommit), and with NATS every replica's, through
+	// nudges, which coalesces them into one NATS message at a time.
+	relayWake, nudges schedule.Waker
+	Bus               events.Bus
 	// Rollups keeps the reports' rollups current from the outbox
 	// (StartEvents starts it, woken by the bus).
 	Rollups *reports.Rollup
@@ -158,6 +163,8 @@ func New(cfg Config, db *store.DB, tokens Tokens, opts Options) *App {
 	a.Replica = replicaName()
 	a.sockets = newSockets(cfg.WSMaxSockets)
 	a.Hub = events.NewHub(db.Client, opts.Log)
+	a.relayWake, a.nudges = schedule.NewWaker(), schedule.NewWaker()
+	events.WakeOnCommit(db.Client, func() { a.relayWake.Wake(); a.nudges.Wake() })
 	// Endpoint secrets are sealed under the vault's key ring; without it
 	// (logged by wireCheckout) endpoints cannot be created.
 	var ring *vault.KeyRing

@@ -34,6 +34,21 @@ func (a *App) StartEvents(ctx context.Context) error {
 		}
 		a.Bus = b
 		a.Log.Info("event bus: NATS JetStream", "url", a.Config.NATSURL)
+		// The relay's lease holder may be another replica: each commit's
+		// nudge wakes every relay, so an event waits for no poll.
+		if err := b.OnNudge(ctx, a.relayWake.Wake); err != nil {
+			return err
+		}
+		a.goBackground(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-a.nudges:
+					b.Nudge()
+				}
+			}
+		})
 	} else {
 		a.Bus = events.NewInProcess()
 	}
@@ -52,7 +67,7 @@ func (a *App) StartEvents(ctx context.Context) error {
 		a.Log.Info("webhook secrets sealed", "sealed", res.Sealed, "rewrapped", res.Rewrapped)
 	}
 	a.Relay = events.NewRelay(events.RelayConfig{Client: a.DB.Client, Bus: a.Bus, Log: a.Log, Now: a.now,
-		Holder: a.Replica, OnAssign: a.Webhooks.Enqueue, StepTimeout: a.Config.DBBatchTimeout, Poll: a.Config.RelayPoll})
+		Holder: a.Replica, OnAssign: a.Webhooks.Enqueue, StepTimeout: a.Config.DBBatchTimeout, Poll: a.Config.RelayPoll, Wake: a.relayWake})
 	a.goBackground(func() { a.Relay.Run(ctx) })
 	a.goBackground(func() { a.Webhooks.Run(ctx) })
 	// The report rollups follow the outbox; every event the bus carries
@@ -100,7 +115,6 @@ func (a *App) watchConnectorHealth(ctx context.Context) {
 				continue
 			}
 			seen[st.Name] = string(st.Health)
-			a.Relay.Wake()
 		}
 	}
 }

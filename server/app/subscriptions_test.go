@@ -414,3 +414,38 @@ func TestConnectorHealthReachesOperatorsAndResumes(t *testing.T) {
 		t.Fatalf("resumed with %+v", c)
 	}
 }
+
+// TestACommitWakesTheRelay: with the relay's poll at an hour, an event is
+// published within seconds of its commit, in a transaction or not: the
+// commit wakes the relay (events.WakeOnCommit), nobody calls Wake.
+func TestACommitWakesTheRelay(t *testing.T) {
+	e, _ := liveEnv(t, func(c *app.Config) { c.RelayPoll = time.Hour })
+	sys := viewer.SystemContext(context.Background())
+	time.Sleep(100 * time.Millisecond) // the relay's first step (at its start) is behind it
+	published := func(id string) bool {
+		ev, err := e.db.Client.Event.Get(sys, id)
+		return err == nil && ev.PublishedAt != nil
+	}
+	alone, err := e.db.Client.Event.Create().SetType("payment.processing").SetObjectID("pay_alone").SetData(map[string]any{}).Save(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := e.db.Client.Tx(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTx, err := tx.Event.Create().SetType("payment.processing").SetObjectID("pay_tx").SetData(map[string]any{}).Save(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !published(alone.ID) || !published(inTx.ID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("events not published in 5 s with the relay's poll at an hour: %v %v", published(alone.ID), published(inTx.ID))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -48,6 +48,7 @@ type operation struct {
 	// cancel ends a standalone execution; group is set instead for a shared one.
 	cancel context.CancelFunc
 	group  *group
+	joined uint64 // its place in group's join order (under group.mu)
 	// started: a result was sent (guarded by the conn's mu). The first
 	// result decides between next and error.
 	started bool

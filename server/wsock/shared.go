@@ -1,9 +1,11 @@
 package wsock
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -25,7 +27,8 @@ type group struct {
 
 	mu      sync.Mutex
 	members map[*operation]*Conn
-	list    []member // a snapshot of members, replaced (never edited) when dirty
+	joins   uint64   // members that joined so far: each one's order (operation.joined)
+	list    []member // a snapshot of members in join order, replaced (never edited) when dirty
 	dirty   bool
 	ended   bool
 }
@@ -74,6 +77,8 @@ func (r *registry) join(ctx context.Context, c *Conn, op *operation, exec graphq
 	}
 	g.mu.Lock()
 	g.members[op] = c
+	g.joins++
+	op.joined = g.joins
 	g.dirty = true
 	g.mu.Unlock()
 	r.mu.Unlock()
@@ -112,7 +117,9 @@ func (g *group) leave(op *operation) {
 	}
 }
 
-// snapshot returns the members now; the slice is never written after.
+// snapshot returns the members now, in the order they joined (a fan-out
+// then walks the sockets in the order their memory was allocated, not in
+// a map's random order); the slice is never written after.
 func (g *group) snapshot() []member {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -121,6 +128,7 @@ func (g *group) snapshot() []member {
 		for op, c := range g.members {
 			list = append(list, member{op, c})
 		}
+		slices.SortFunc(list, func(a, b member) int { return cmp.Compare(a.op.joined, b.op.joined) })
 		g.list, g.dirty = list, false
 	}
 	return g.list
