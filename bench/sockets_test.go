@@ -25,6 +25,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/straitpay/strait/ent"
 	"github.com/straitpay/strait/ent/event"
@@ -83,6 +85,18 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	addr := envOr("STRAIT_BENCH_ADDR", "127.0.0.1:19701")
 	env := append(os.Environ(), "STRAIT_DATA_DIR="+dir, "STRAIT_ADDR="+addr, "STRAIT_PLUGIN_DIR="+filepath.Join(dir, "plugins"),
 		"STRAIT_WS_MAX_SOCKETS="+strconv.Itoa(n+10), "STRAIT_LOG_LEVEL=warn")
+	// With NATS (STRAIT_BENCH_NATS, default nats://127.0.0.1:4222 when
+	// it answers; "off" for none) the server's bus is JetStream and the
+	// benchmark commits as another replica does: its commit's hook nudges
+	// the relay over NATS. Without, the relay finds each event at its poll.
+	natsURL := benchNATS()
+	var natsCfg events.NATSConfig
+	if natsURL != "" {
+		id := strconv.FormatInt(time.Now().UnixNano(), 36)
+		natsCfg = events.NATSConfig{URL: natsURL, Stream: "BENCH_" + strings.ToUpper(id), Subject: "bench." + id}
+		env = append(env, "STRAIT_NATS_URL="+natsURL, "STRAIT_NATS_STREAM="+natsCfg.Stream, "STRAIT_NATS_SUBJECT="+natsCfg.Subject)
+	}
+	fmt.Printf("sockets: bus %s\n", map[bool]string{true: "NATS JetStream at " + natsURL + ", commits nudge the relay as another replica's do", false: "in-process, commits found by the relay's 10 ms poll"}[natsURL != ""])
 	profDir := os.Getenv("STRAIT_BENCH_PROFILE") // CPU profiles of the measured rounds, server and clients
 	pprofAddr := envOr("STRAIT_BENCH_PPROF_ADDR", "127.0.0.1:19702")
 	if profDir != "" {
@@ -113,6 +127,15 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
+	if natsURL != "" {
+		bus, err := events.DialNATS(context.Background(), natsCfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer bus.Close()
+		defer deleteStream(natsURL, natsCfg.Stream)
+		events.WakeOnCommit(db.Client, bus.Nudge)
+	}
 
 	time.Sleep(2 * time.Second) // the server's start-up work settles
 	rssBefore, heapBefore := serverRSS(b, srv.Process.Pid), serverHeap(b, base)
@@ -320,6 +343,35 @@ func startProfiles(b *testing.B, dir, pprofAddr string, d time.Duration) func() 
 		if err := <-done; err != nil {
 			b.Errorf("server profile: %v", err)
 		}
+	}
+}
+
+// benchNATS is the NATS server the benchmark uses, or "".
+func benchNATS() string {
+	url := os.Getenv("STRAIT_BENCH_NATS")
+	switch url {
+	case "off":
+		return ""
+	case "":
+		c, err := net.DialTimeout("tcp", "127.0.0.1:4222", time.Second)
+		if err != nil {
+			return ""
+		}
+		c.Close()
+		return "nats://127.0.0.1:4222"
+	}
+	return url
+}
+
+// deleteStream removes the benchmark's JetStream stream.
+func deleteStream(url, stream string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	if js, err := jetstream.New(nc); err == nil {
+		_ = js.DeleteStream(context.Background(), stream)
 	}
 }
 

@@ -158,10 +158,20 @@ func (c *Conn) writeControl(b []byte) error {
 	if len(b) > 0 && ws.OpCode(b[0]&0x0f) == ws.OpClose {
 		c.closeSent = true
 	}
-	if err := c.nc.SetWriteDeadline(time.Now().Add(closeWait)); err != nil {
+	return c.writeWithin(b, closeWait)
+}
+
+// writeWithin writes b, waiting for the peer up to d; wmu is held. The
+// deadline is cleared afterwards: the fast path's raw writes would
+// otherwise fail once it had passed.
+func (c *Conn) writeWithin(b []byte, d time.Duration) error {
+	if err := c.nc.SetWriteDeadline(time.Now().Add(d)); err != nil {
 		return err
 	}
 	_, err := c.nc.Write(b)
+	if cerr := c.nc.SetWriteDeadline(time.Time{}); err == nil {
+		err = cerr
+	}
 	return err
 }
 
@@ -471,11 +481,7 @@ func (c *Conn) writeHeld(b []byte) error {
 	if c.closeSent {
 		return net.ErrClosed
 	}
-	if err := c.nc.SetWriteDeadline(time.Now().Add(c.t.opts.WriteTimeout)); err != nil {
-		return err
-	}
-	_, err := c.nc.Write(b)
-	return err
+	return c.writeWithin(b, c.t.opts.WriteTimeout)
 }
 
 // bufPool holds the buffers batches are built in, one per busy writer; one

@@ -430,3 +430,30 @@ func TestCloseFromTheServerEndsOperationsAndRunsHooksOnce(t *testing.T) {
 		t.Fatalf("hooks ran %d times, want 2", hooks.Load())
 	}
 }
+
+// TestASocketThatFellBehindStillTakesInlineWrites: results too large for
+// the socket's buffer go through the drain goroutine, whose writes carry a
+// deadline; long after it, the next result (written inline, without one)
+// still goes out: the deadline does not stay behind to fail it.
+func TestASocketThatFellBehindStillTakesInlineWrites(t *testing.T) {
+	h := newHarness(t, Options{WriteTimeout: time.Second, QueueLimit: 1000})
+	c := h.ready("a")
+	c.send(`{"id":"t","type":"subscribe","payload":{"query":"subscription { tick { n } }"}}`)
+	waitFor(t, "the tick subscription", func() bool { return h.exec.running() == 1 })
+	c.send(`{"id":"b","type":"subscribe","payload":{"query":"subscription { big }"}}`)
+	time.Sleep(200 * time.Millisecond) // the server fills the socket's buffers
+	for {
+		m := c.read()
+		if m.ID == "b" && m.Type == "complete" {
+			break
+		}
+		if m.ID != "b" || m.Type != "next" {
+			t.Fatalf("during the large results: %s", m.raw)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // past the drain's last deadline
+	h.exec.emit(7)
+	if m := c.read(); m.ID != "t" || m.Type != "next" || !strings.Contains(string(m.Payload), `"n":7`) {
+		t.Fatalf("after the drain: %s", m.raw)
+	}
+}
