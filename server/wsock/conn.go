@@ -161,14 +161,23 @@ func (c *Conn) writeControl(b []byte) error {
 	return c.writeWithin(b, closeWait)
 }
 
-// writeWithin writes b, waiting for the peer up to d; wmu is held. The
-// deadline is cleared afterwards: the fast path's raw writes would
-// otherwise fail once it had passed.
+// writeChunk is how much of a write must go out within one deadline: a
+// peer that takes less than that in d is cut off, however long the
+// whole write.
+const writeChunk = 64 << 10
+
+// writeWithin writes b, waiting for the peer up to d for each writeChunk;
+// wmu is held. The deadline is cleared afterwards: the fast path's raw
+// writes would otherwise fail once it had passed.
 func (c *Conn) writeWithin(b []byte, d time.Duration) error {
-	if err := c.nc.SetWriteDeadline(time.Now().Add(d)); err != nil {
-		return err
+	var err error
+	for len(b) > 0 && err == nil {
+		n := min(len(b), writeChunk)
+		if err = c.nc.SetWriteDeadline(time.Now().Add(d)); err == nil {
+			_, err = c.nc.Write(b[:n])
+		}
+		b = b[n:]
 	}
-	_, err := c.nc.Write(b)
 	if cerr := c.nc.SetWriteDeadline(time.Time{}); err == nil {
 		err = cerr
 	}

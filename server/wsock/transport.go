@@ -9,10 +9,12 @@
 //
 // A socket costs one goroutine while it is idle: its reader, started when
 // the upgrade's HTTP handler returns, which parses and executes on short
-// goroutines of their own so that its stack stays small. A writer
-// goroutine runs only while the socket's bounded send queue is not empty;
-// each write is bounded by WriteTimeout, and a socket QueueLimit messages
-// behind is closed with 1013 rather than allowed to grow memory. The
+// goroutines of their own so that its stack stays small. A result is
+// written by whoever produced it, in one non-blocking write (Conn.flush);
+// only a socket that did not take it all gets a drain goroutine, until its
+// bounded send queue is empty. A peer that takes no 64 KiB within
+// WriteTimeout is cut off, and a socket QueueLimit messages behind is
+// closed with 1013 rather than allowed to grow memory. The
 // connection's read buffer is small (readBufferSize) instead of net/http's
 // 4 KiB, and it has no write buffer of its own.
 //
@@ -111,8 +113,9 @@ type Options struct {
 	RefusedCode string
 	// ReadLimit (1 MiB) caps a client message: one over it closes 1009.
 	ReadLimit int64
-	// WriteTimeout (10 s) bounds one message's write: a client that stops
-	// reading fills its TCP window and its socket is closed, not held.
+	// WriteTimeout (10 s) bounds a waiting write's progress: a client that
+	// takes no 64 KiB within it (it stopped reading and its TCP window is
+	// full) has its socket closed, not held.
 	WriteTimeout time.Duration
 	// QueueLimit (256) is how many messages a socket may fall behind
 	// before it is closed 1013.

@@ -436,7 +436,7 @@ func TestCloseFromTheServerEndsOperationsAndRunsHooksOnce(t *testing.T) {
 // deadline; long after it, the next result (written inline, without one)
 // still goes out: the deadline does not stay behind to fail it.
 func TestASocketThatFellBehindStillTakesInlineWrites(t *testing.T) {
-	h := newHarness(t, Options{WriteTimeout: time.Second, QueueLimit: 1000})
+	h := newHarness(t, Options{WriteTimeout: 3 * time.Second, QueueLimit: 1000})
 	c := h.ready("a")
 	c.send(`{"id":"t","type":"subscribe","payload":{"query":"subscription { tick { n } }"}}`)
 	waitFor(t, "the tick subscription", func() bool { return h.exec.running() == 1 })
@@ -451,7 +451,7 @@ func TestASocketThatFellBehindStillTakesInlineWrites(t *testing.T) {
 			t.Fatalf("during the large results: %s", m.raw)
 		}
 	}
-	time.Sleep(1500 * time.Millisecond) // past the drain's last deadline
+	time.Sleep(3500 * time.Millisecond) // past the drain's last deadline
 	h.exec.emit(7)
 	if m := c.read(); m.ID != "t" || m.Type != "next" || !strings.Contains(string(m.Payload), `"n":7`) {
 		t.Fatalf("after the drain: %s", m.raw)
