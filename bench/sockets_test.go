@@ -201,14 +201,7 @@ func BenchmarkSocketSubscribers(b *testing.B) {
 	roundsAt := time.Now()
 	stopProfiles := startProfiles(b, profDir, pprofAddr, time.Duration(rounds)*gap)
 	serverTicks, clientTicks := procTicks(srv.Process.Pid), procTicks(os.Getpid())
-	sent := make([]time.Time, rounds+1)
-	for r := 1; r <= rounds; r++ {
-		sent[r] = send(r)
-		time.Sleep(gap)
-	}
-	for r := 1; r <= rounds; r++ {
-		waitAll(b, cs, r)
-	}
+	sent := runRounds(b, cs, rounds, gap, send)
 	serverTicks, clientTicks = procTicks(srv.Process.Pid)-serverTicks, procTicks(os.Getpid())-clientTicks
 	roundsTook := time.Since(roundsAt)
 	stopProfiles()
@@ -434,14 +427,7 @@ func bareFanout(b *testing.B, dir string, n, rounds int, gap time.Duration) (lat
 	send(0)
 	waitAll(b, cs, 0)
 	serverTicks, clientTicks := procTicks(srv.Process.Pid), procTicks(os.Getpid())
-	sent := make([]time.Time, rounds+1)
-	for r := 1; r <= rounds; r++ {
-		sent[r] = send(r)
-		time.Sleep(gap)
-	}
-	for r := 1; r <= rounds; r++ {
-		waitAll(b, cs, r)
-	}
+	sent := runRounds(b, cs, rounds, gap, send)
 	deliveries := float64(rounds * n)
 	serverCPU = float64(procTicks(srv.Process.Pid)-serverTicks) * 1e4 / deliveries
 	clientCPU = float64(procTicks(os.Getpid())-clientTicks) * 1e4 / deliveries
@@ -566,6 +552,20 @@ func (c *sockClient) read() {
 			_ = c.write([]byte(`{"type":"pong"}`))
 		}
 	}
+}
+
+// runRounds sends events 1 to rounds with send, one every gap, and waits
+// until every client has each; sent[r] is when event r was sent.
+func runRounds(b *testing.B, cs []*sockClient, rounds int, gap time.Duration, send func(int) time.Time) []time.Time {
+	sent := make([]time.Time, rounds+1)
+	for r := 1; r <= rounds; r++ {
+		sent[r] = send(r)
+		time.Sleep(gap)
+	}
+	for r := 1; r <= rounds; r++ {
+		waitAll(b, cs, r)
+	}
+	return sent
 }
 
 // waitAll waits until every client has event r.

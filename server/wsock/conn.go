@@ -361,6 +361,20 @@ func (c *Conn) take() ([]frame, bool) {
 	return batch, true
 }
 
+// nextBatch takes what is queued and builds its frames into *bufp (kept
+// for the next batch); false when nothing is (see take).
+func (c *Conn) nextBatch(bufp *[]byte) (batch []frame, buf []byte, ok bool) {
+	if batch, ok = c.take(); !ok {
+		return nil, nil, false
+	}
+	buf = (*bufp)[:0]
+	for i := range batch {
+		buf = appendMessage(buf, batch[i])
+	}
+	*bufp = buf
+	return batch, buf, true
+}
+
 // written accounts for a batch the writer is done with.
 func (c *Conn) written(batch []frame) {
 	clear(batch)
@@ -386,15 +400,10 @@ func (c *Conn) flush() {
 	bufp := bufPool.Get().(*[]byte)
 	defer putBuffer(bufp)
 	for {
-		batch, ok := c.take()
+		batch, buf, ok := c.nextBatch(bufp)
 		if !ok {
 			return
 		}
-		buf := (*bufp)[:0]
-		for i := range batch {
-			buf = appendMessage(buf, batch[i])
-		}
-		*bufp = buf
 		n, err := c.writeSome(buf)
 		c.written(batch)
 		if err != nil {
@@ -465,15 +474,10 @@ func (c *Conn) drain(rest []byte) {
 	bufp := bufPool.Get().(*[]byte)
 	defer putBuffer(bufp)
 	for {
-		batch, ok := c.take()
+		batch, buf, ok := c.nextBatch(bufp)
 		if !ok {
 			return
 		}
-		buf := (*bufp)[:0]
-		for i := range batch {
-			buf = appendMessage(buf, batch[i])
-		}
-		*bufp = buf
 		c.wmu.Lock()
 		err := c.writeHeld(buf)
 		c.wmu.Unlock()
