@@ -215,6 +215,11 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	go rd.run()
 }
 
+// keptMessageBuffer is the largest message buffer a socket keeps between
+// messages: a client's messages are small, and a large one (up to
+// ReadLimit) would otherwise stay with the socket for its whole life.
+const keptMessageBuffer = 4 << 10
+
 // readBufferSize: client messages are small (a subscribe), and a larger
 // one is read through in several reads.
 const readBufferSize = 512
@@ -321,6 +326,9 @@ func (rd *reader) next() ([]byte, error) {
 				return nil, err
 			}
 			continue
+		}
+		if rd.message.Cap() > keptMessageBuffer {
+			rd.message = bytes.Buffer{} // one large message must not stay with an idle socket
 		}
 		rd.message.Reset()
 		if _, err := rd.message.ReadFrom(&rd.frames); err != nil {
