@@ -60,9 +60,10 @@ type Config struct {
 	// batch.
 	DBBatchTimeout time.Duration
 	// RelayPoll is how often the outbox relay's lease holder looks for
-	// events committed by another process (STRAIT_RELAY_POLL, default
-	// 10ms; one indexed query each): an event committed on this replica
-	// wakes it at once, one committed elsewhere waits up to this long.
+	// events nobody woke it for (STRAIT_RELAY_POLL, default 10ms; one
+	// indexed query each): a commit on this replica wakes it at once, one
+	// on another replica through a NATS nudge; an event whose nudge was
+	// lost, or written by another process, waits up to this long.
 	RelayPoll time.Duration
 	// CloseTimezone is the IANA timezone whose days the scheduled day-end
 	// close cuts (STRAIT_CLOSE_TIMEZONE); empty: no scheduled close, days
