@@ -139,13 +139,17 @@ func (b *NATS) Subscribe(ctx context.Context, fn func(Message)) error {
 // where it stopped after a restart of this process or another's with the
 // same name (replicas sharing a name share the work). A message fn fails is
 // redelivered. It runs until ctx ends.
-func (b *NATS) ConsumeDurable(ctx context.Context, name string, fn func(Message) error) error {
+// It returns a channel closed once consuming has stopped after ctx ended:
+// the messages already fetched have been through fn's stopping path
+// (handed back with a Nak, for the next consumer at once, rather than left
+// to their 30 s ack wait), so a restart can wait for it.
+func (b *NATS) ConsumeDurable(ctx context.Context, name string, fn func(Message) error) (<-chan struct{}, error) {
 	cons, err := b.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable: name, AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckWait: 30 * time.Second,
 	})
 	if err != nil {
-		return fmt.Errorf("jetstream durable %s: %w", name, err)
+		return nil, fmt.Errorf("jetstream durable %s: %w", name, err)
 	}
 	cc, err := cons.Consume(func(jm jetstream.Msg) {
 		if ctx.Err() != nil {
@@ -164,10 +168,10 @@ func (b *NATS) ConsumeDurable(ctx context.Context, name string, fn func(Message)
 		_ = jm.Ack()
 	})
 	if err != nil {
-		return fmt.Errorf("jetstream consume %s: %w", name, err)
+		return nil, fmt.Errorf("jetstream consume %s: %w", name, err)
 	}
-	context.AfterFunc(ctx, cc.Stop)
-	return nil
+	context.AfterFunc(ctx, cc.Drain)
+	return cc.Closed(), nil
 }
 
 // Close implements Bus.

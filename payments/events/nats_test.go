@@ -99,9 +99,20 @@ func TestNATSDurableConsumerResumesAfterARestart(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		got := make(chan int64, 100)
-		if err := bus.ConsumeDurable(cctx, "webhooks", func(m Message) error { got <- m.Seq; return nil }); err != nil {
+		stopped, err := bus.ConsumeDurable(cctx, "webhooks", func(m Message) error { got <- m.Seq; return nil })
+		if err != nil {
 			t.Fatal(err)
 		}
+		// This process stops: consuming has ended before anything else is
+		// published, as a restart's would.
+		defer func() {
+			cancel()
+			select {
+			case <-stopped:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the consumer did not stop in 10 s")
+			}
+		}()
 		var out []int64
 		for len(out) < n {
 			select {
