@@ -50,13 +50,14 @@ run: build
 # RACE_PKGS are the packages whose tests run goroutines against shared state:
 # group commit, the payment core's executor, idempotency claims, the ledger's row locks, the inbox
 # processor, the read cache, the payment pipeline, the plugin host, the SDK's
-# emitter, the @idempotent directive. They run under -race (about 45 s more
+# emitter, the @idempotent directive, the websocket transport (its writers,
+# readers and shared fan-outs). They run under -race (about 45 s more
 # than without on two cores, plus compiling them for it once); every other
 # package runs without it, the end-to-end tests of server/app included:
 # they drive real processes with timing margins (a held card, a hung
 # database) that the detector's slowdown would break.
 RACE_PKGS := payments/batch payments/executor payments/idempotency payments/ledger payments/inbox payments/readcache \
-	payments/cashier payments/events connectors/host connectors/sdk graph
+	payments/cashier payments/events connectors/host connectors/sdk graph server/wsock
 MODULE    := github.com/straitpay/strait
 empty     :=
 space     := $(empty) $(empty)
