@@ -44,10 +44,7 @@ func TestADisabledMerchantUserIsCutOffAtOnce(t *testing.T) {
 			t.Fatalf("analyst before: %s", r.Raw)
 		}
 
-		w := dialWS(t, srv, nil)
-		w.init(e.tokens["MERCHANT_ANALYST"])
-		w.expect("connection_ack")
-		w.subscribe("1", paymentUpdatedQuery, nil)
+		w := subscribedWS(t, srv, e.tokens["MERCHANT_ANALYST"], "1", paymentUpdatedQuery, nil)
 
 		for _, c := range []struct {
 			name, principal, id, code string
@@ -105,9 +102,7 @@ func TestADisabledMerchantUserIsCutOffAtOnce(t *testing.T) {
 		if r := e.do("MERCHANT_ANALYST", me, nil); len(r.Errors) > 0 {
 			t.Fatalf("an enabled user's call: %s", r.Raw)
 		}
-		w3 := dialWS(t, srv, nil)
-		w3.init(e.tokens["MERCHANT_ANALYST"])
-		w3.expect("connection_ack")
+		ackedWS(t, srv, e.tokens["MERCHANT_ANALYST"]) // and their new socket is acknowledged
 
 		// One event per transition, about the user, in the merchant's
 		// events and its audit log.

@@ -70,14 +70,8 @@ func TestDisputeCompellingEvidenceAndLiveUpdatesEndToEnd(t *testing.T) {
 		hooks.mu.Unlock()
 
 		// The merchant's live disputes, and merchant B's.
-		live := dialWS(t, x.srv, nil)
-		live.init(x.tokens["API_KEY"])
-		live.expect("connection_ack")
-		live.subscribe("d", disputeUpdatedQuery, nil)
-		other := dialWS(t, x.srv, nil)
-		other.init(x.merchantB())
-		other.expect("connection_ack")
-		other.subscribe("all", disputeUpdatedQuery, nil)
+		live := subscribedWS(t, x.srv, x.tokens["API_KEY"], "d", disputeUpdatedQuery, nil)
+		other := subscribedWS(t, x.srv, x.merchantB(), "all", disputeUpdatedQuery, nil)
 		time.Sleep(100 * time.Millisecond)
 
 		// A large payment first, so the merchant's balance covers every hold.
@@ -264,10 +258,7 @@ func TestDisputeCompellingEvidenceAndLiveUpdatesEndToEnd(t *testing.T) {
 				t.Fatalf("first change %+v; seen %v", first, seen)
 			}
 			// Resumed after the first change: the rest of X's, no repeat.
-			again := dialWS(t, x.srv, nil)
-			again.init(x.tokens["MERCHANT_ANALYST"])
-			again.expect("connection_ack")
-			again.subscribe("x", disputeUpdatedQuery, map[string]any{"id": dx.ID, "after": first.Cursor})
+			again := subscribedWS(t, x.srv, x.tokens["MERCHANT_ANALYST"], "x", disputeUpdatedQuery, map[string]any{"id": dx.ID, "after": first.Cursor})
 			var resumed []string
 			for !slices.Contains(resumed, "dispute.closed") {
 				c := nextDisputeChange(t, again, "x")

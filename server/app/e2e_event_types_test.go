@@ -89,14 +89,8 @@ func TestEveryNewEventTypeIsWrittenOncePerTransition(t *testing.T) {
 		}
 		other := x.open(t, map[string]any{"amount": amountOf(700, "SGD")})
 
-		merchant := dialWS(t, x.srv, nil)
-		merchant.init(x.tokens["API_KEY"])
-		merchant.expect("connection_ack")
-		merchant.subscribe("p", paymentUpdatedQuery, nil)
-		cashier := dialWS(t, x.srv, nil)
-		cashier.init(s.Cashier)
-		cashier.expect("connection_ack")
-		cashier.subscribe("s", `subscription { checkoutSessionUpdated { type session { id status } payment { id status } } }`, nil)
+		merchant := subscribedWS(t, x.srv, x.tokens["API_KEY"], "p", paymentUpdatedQuery, nil)
+		cashier := subscribedWS(t, x.srv, s.Cashier, "s", `subscription { checkoutSessionUpdated { type session { id status } payment { id status } } }`, nil)
 		time.Sleep(100 * time.Millisecond)
 
 		// Declined, then approved on a second try: two attempts, one failed.

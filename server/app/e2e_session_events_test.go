@@ -94,10 +94,7 @@ func TestACashierSeesOnlyItsOwnSessionsEventsLiveAndOnResume(t *testing.T) {
 		x := newE2E(t, db, e2eSpec{connectors: []string{"cardnet"}})
 		a := x.open(t, map[string]any{"amount": amountOf(5_000, "SGD"), "captureMethod": "MANUAL"})
 		b := x.open(t, map[string]any{"amount": amountOf(700, "SGD")})
-		cashier := dialWS(t, x.srv, nil)
-		cashier.init(a.Cashier)
-		cashier.expect("connection_ack")
-		cashier.subscribe("live", sessionUpdatedQuery, nil)
+		cashier := subscribedWS(t, x.srv, a.Cashier, "live", sessionUpdatedQuery, nil)
 		time.Sleep(100 * time.Millisecond)
 
 		// b declined, a authorized, b paid, a captured: b's events fall
@@ -221,10 +218,7 @@ func TestACashierSubscriptionCostsNothingForOtherSessionsPayments(t *testing.T) 
 			if err != nil {
 				t.Fatal(err)
 			}
-			ws := dialWS(t, srv, nil)
-			ws.init(e.mint(viewer.Viewer{Kind: viewer.Cashier, Subject: s.ID, MerchantID: e.a.ID, SessionID: s.ID}))
-			ws.expect("connection_ack")
-			ws.subscribe("s", sessionUpdatedQuery, nil)
+			ws := subscribedWS(t, srv, e.mint(viewer.Viewer{Kind: viewer.Cashier, Subject: s.ID, MerchantID: e.a.ID, SessionID: s.ID}), "s", sessionUpdatedQuery, nil)
 			fs = append(fs, follower{session: s.ID, pay: p, ws: ws})
 		}
 		time.Sleep(100 * time.Millisecond) // the subscriptions are registered

@@ -51,10 +51,7 @@ func TestReconciliationAndCloseRunsAreFollowedByRunUpdated(t *testing.T) {
 		}
 		day := time.Now().UTC().Format(time.DateOnly)
 
-		settlements := dialWS(t, x.srv, nil)
-		settlements.init(x.tokens["OPERATOR"])
-		settlements.expect("connection_ack")
-		settlements.subscribe("s", settlementRunQuery, nil)
+		settlements := subscribedWS(t, x.srv, x.tokens["OPERATOR"], "s", settlementRunQuery, nil)
 
 		var run reconRun
 		x.ok(t, x.gql("OPERATOR", runReconciliation, map[string]any{"c": "cardnet", "d": day}), "runReconciliation", &run)
@@ -62,18 +59,12 @@ func TestReconciliationAndCloseRunsAreFollowedByRunUpdated(t *testing.T) {
 			t.Fatalf("run %+v", run)
 		}
 
-		merchant := dialWS(t, x.srv, nil)
-		merchant.init(x.tokens["API_KEY"])
-		merchant.expect("connection_ack")
-		merchant.subscribe("m", runUpdatedQuery, map[string]any{"id": run.ID})
+		merchant := subscribedWS(t, x.srv, x.tokens["API_KEY"], "m", runUpdatedQuery, map[string]any{"id": run.ID})
 		if m := merchant.expect("error"); m.ID != "m" {
 			t.Fatalf("a merchant's runUpdated: %+v", m)
 		}
 
-		op := dialWS(t, x.srv, nil)
-		op.init(x.tokens["OPERATOR"])
-		op.expect("connection_ack")
-		op.subscribe("r", runUpdatedQuery, map[string]any{"id": run.ID})
+		op := subscribedWS(t, x.srv, x.tokens["OPERATOR"], "r", runUpdatedQuery, map[string]any{"id": run.ID})
 		started, progress, done := nextRunUpdate(t, op, "r"), nextRunUpdate(t, op, "r"), nextRunUpdate(t, op, "r")
 		scope := "cardnet " + day
 		if started.Type != "reconciliation.run_started" || started.RunID != run.ID || started.Kind != "reconciliation" ||
@@ -104,10 +95,7 @@ func TestReconciliationAndCloseRunsAreFollowedByRunUpdated(t *testing.T) {
 		}
 
 		// Resumed after the first run's start: its progress comes next.
-		resumed := dialWS(t, x.srv, nil)
-		resumed.init(x.tokens["OPERATOR"])
-		resumed.expect("connection_ack")
-		resumed.subscribe("c", runUpdatedQuery, map[string]any{"id": run.ID, "after": started.Cursor})
+		resumed := subscribedWS(t, x.srv, x.tokens["OPERATOR"], "c", runUpdatedQuery, map[string]any{"id": run.ID, "after": started.Cursor})
 		if p := nextRunUpdate(t, resumed, "c"); p.Type != "reconciliation.run_progress" || p.Done != 2 {
 			t.Fatalf("resumed %+v", p)
 		}

@@ -61,18 +61,12 @@ func TestSettlementRunsAreFollowedBySubscriptionAndTheirBatchesSentAsWebhooks(t 
 		t.Fatalf("the stored secret is %.16q…", stored)
 	}
 
-	merchant := dialWS(t, srv, nil)
-	merchant.init(e.tokens["MERCHANT_ADMIN"])
-	merchant.expect("connection_ack")
-	merchant.subscribe("m", settlementRunQuery, nil)
+	merchant := subscribedWS(t, srv, e.tokens["MERCHANT_ADMIN"], "m", settlementRunQuery, nil)
 	if m := merchant.expect("error"); m.ID != "m" {
 		t.Fatalf("a merchant's settlementRunUpdated: %+v", m)
 	}
 
-	op := dialWS(t, srv, nil)
-	op.init(e.tokens["OPERATOR"])
-	op.expect("connection_ack")
-	op.subscribe("all", settlementRunQuery, nil)
+	op := subscribedWS(t, srv, e.tokens["OPERATOR"], "all", settlementRunQuery, nil)
 	time.Sleep(100 * time.Millisecond)
 
 	// T+2 in UTC by default: a day a week ago has matured.
@@ -110,10 +104,7 @@ func TestSettlementRunsAreFollowedBySubscriptionAndTheirBatchesSentAsWebhooks(t 
 	}
 
 	// One run by its ID, resumed after its start: its progress and end only.
-	again := dialWS(t, srv, nil)
-	again.init(e.tokens["OPERATOR"])
-	again.expect("connection_ack")
-	again.subscribe("one", settlementRunQuery, map[string]any{"id": started.RunID, "after": started.Cursor})
+	again := subscribedWS(t, srv, e.tokens["OPERATOR"], "one", settlementRunQuery, map[string]any{"id": started.RunID, "after": started.Cursor})
 	if p := nextRun(t, again, "one"); p.Type != "settlement.run_progress" || p.RunID != started.RunID {
 		t.Fatalf("resumed %+v", p)
 	}

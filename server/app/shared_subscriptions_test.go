@@ -30,10 +30,7 @@ func TestSharedSubscriptionsNeverCrossVisibility(t *testing.T) {
 			}
 			clients := map[string]*wsClient{}
 			for name, tok := range tokens {
-				w := dialWS(t, srv, nil)
-				w.init(tok)
-				w.expect("connection_ack")
-				w.subscribe("p", paymentUpdatedQuery, nil)
+				w := subscribedWS(t, srv, tok, "p", paymentUpdatedQuery, nil)
 				clients[name] = w
 			}
 			waitShared(t, e, 4) // A admins, A analyst, B admin, operator

@@ -45,6 +45,24 @@ func dialWS(t *testing.T, srv *httptest.Server, header http.Header) *wsClient {
 	return &wsClient{t: t, c: c, ctx: ctx}
 }
 
+// ackedWS is a socket of srv whose connection_init with credential was
+// acknowledged.
+func ackedWS(t *testing.T, srv *httptest.Server, credential string) *wsClient {
+	t.Helper()
+	w := dialWS(t, srv, nil)
+	w.init(credential)
+	w.expect("connection_ack")
+	return w
+}
+
+// subscribedWS is ackedWS subscribed to query (as id, with vars).
+func subscribedWS(t *testing.T, srv *httptest.Server, credential, id, query string, vars map[string]any) *wsClient {
+	t.Helper()
+	w := ackedWS(t, srv, credential)
+	w.subscribe(id, query, vars)
+	return w
+}
+
 func (w *wsClient) send(v any) {
 	w.t.Helper()
 	if err := wsjson.Write(w.ctx, w.c, v); err != nil {
@@ -265,10 +283,7 @@ func TestPaymentUpdatedStreamsAndResumesFromACursor(t *testing.T) {
 	// Changes while the client is away, then it resumes after the first.
 	emit(t, e, e.payA[0], "payment.succeeded")
 	time.Sleep(300 * time.Millisecond)
-	r := dialWS(t, srv, nil)
-	r.init(e.tokens["MERCHANT_ADMIN"])
-	r.expect("connection_ack")
-	r.subscribe("resume", paymentUpdatedQuery, map[string]any{"after": first.Cursor})
+	r := subscribedWS(t, srv, e.tokens["MERCHANT_ADMIN"], "resume", paymentUpdatedQuery, map[string]any{"after": first.Cursor})
 	a := nextPaymentChange(t, r, "resume")
 	b := nextPaymentChange(t, r, "resume")
 	if a.Payment.ID != e.payA[1].ID || b.Payment.ID != e.payA[0].ID || b.Type != "payment.succeeded" {
@@ -282,10 +297,7 @@ func TestPaymentUpdatedStreamsAndResumesFromACursor(t *testing.T) {
 
 func TestASubscriptionTheCallerMayNotSeeIsAnErrorNotAClose(t *testing.T) {
 	e, srv := liveEnv(t, func(c *app.Config) { c.WSMaxSubscriptions = 2 })
-	w := dialWS(t, srv, nil)
-	w.init(e.tokens["MERCHANT_ADMIN"])
-	w.expect("connection_ack")
-	w.subscribe("other", paymentUpdatedQuery, map[string]any{"id": e.payB[0].ID})
+	w := subscribedWS(t, srv, e.tokens["MERCHANT_ADMIN"], "other", paymentUpdatedQuery, map[string]any{"id": e.payB[0].ID})
 	if m := w.expect("error"); m.ID != "other" || !strings.Contains(string(m.Payload), "NOT_FOUND") {
 		t.Fatalf("error %+v", m)
 	}
@@ -357,9 +369,7 @@ func TestASocketClosesWhenItsCredentialEnds(t *testing.T) {
 	})
 	t.Run("sockets per principal", func(t *testing.T) {
 		for i := 0; i < 2; i++ {
-			w := dialWS(t, srv, nil)
-			w.init(e.tokens["MERCHANT_ANALYST"])
-			w.expect("connection_ack")
+			ackedWS(t, srv, e.tokens["MERCHANT_ANALYST"])
 		}
 		w := dialWS(t, srv, nil)
 		w.t = t
@@ -370,9 +380,7 @@ func TestASocketClosesWhenItsCredentialEnds(t *testing.T) {
 
 func TestConnectorHealthReachesOperatorsAndResumes(t *testing.T) {
 	e, srv := liveEnv(t, nil)
-	w := dialWS(t, srv, nil)
-	w.init(e.tokens["OPERATOR"])
-	w.expect("connection_ack")
+	w := ackedWS(t, srv, e.tokens["OPERATOR"])
 	const q = `subscription($after: Cursor) { connectorHealth(after: $after) { cursor connector health replica lastError } }`
 	w.subscribe("h", q, nil)
 	time.Sleep(100 * time.Millisecond)
@@ -406,10 +414,7 @@ func TestConnectorHealthReachesOperatorsAndResumes(t *testing.T) {
 	}
 	w.c.CloseNow()
 	record("up", "")
-	r := dialWS(t, srv, nil)
-	r.init(e.tokens["OPERATOR"])
-	r.expect("connection_ack")
-	r.subscribe("h", q, map[string]any{"after": first.Cursor})
+	r := subscribedWS(t, srv, e.tokens["OPERATOR"], "h", q, map[string]any{"after": first.Cursor})
 	if c := next(r); c.Health != "UP" || c.LastError != nil {
 		t.Fatalf("resumed with %+v", c)
 	}
