@@ -397,22 +397,31 @@ func (c *Conn) flush() {
 		go c.drain(nil)
 		return
 	}
+	if rest := c.writeQueue(c.writeSome); rest != nil {
+		go c.drain(rest)
+	}
+}
+
+// writeQueue writes the queue, batch by batch, with write until it is
+// empty or a write fails (the socket then closes). When write takes less
+// than a whole batch it stops and returns the rest, which must follow
+// before anything else (write then still holds wmu).
+func (c *Conn) writeQueue(write func([]byte) (int, error)) (rest []byte) {
 	bufp := bufPool.Get().(*[]byte)
 	defer putBuffer(bufp)
 	for {
 		batch, buf, ok := c.nextBatch(bufp)
 		if !ok {
-			return
+			return nil
 		}
-		n, err := c.writeSome(buf)
+		n, err := write(buf)
 		c.written(batch)
 		if err != nil {
 			c.shutdown(0, "", false)
-			return
+			return nil
 		}
 		if n < len(buf) {
-			go c.drain(bytes.Clone(buf[n:]))
-			return
+			return bytes.Clone(buf[n:])
 		}
 	}
 }
@@ -459,8 +468,8 @@ func (c *Conn) rawWrite(b []byte) (int, error) {
 
 // drain owns wmu on entry: it writes rest (what flush could not), lets go
 // of the lock, then writes the queue until it is empty and ends. Its
-// writes may wait for the peer to read, each up to WriteTimeout. An idle
-// socket has no writer goroutine.
+// writes may wait for the peer to read, each 64 KiB up to WriteTimeout.
+// An idle socket has no writer goroutine.
 func (c *Conn) drain(rest []byte) {
 	var err error
 	if len(rest) > 0 {
@@ -471,22 +480,14 @@ func (c *Conn) drain(rest []byte) {
 		c.shutdown(0, "", false)
 		return
 	}
-	bufp := bufPool.Get().(*[]byte)
-	defer putBuffer(bufp)
-	for {
-		batch, buf, ok := c.nextBatch(bufp)
-		if !ok {
-			return
-		}
+	c.writeQueue(func(b []byte) (int, error) {
 		c.wmu.Lock()
-		err := c.writeHeld(buf)
-		c.wmu.Unlock()
-		c.written(batch)
-		if err != nil {
-			c.shutdown(0, "", false)
-			return
+		defer c.wmu.Unlock()
+		if err := c.writeHeld(b); err != nil {
+			return 0, err
 		}
-	}
+		return len(b), nil
+	})
 }
 
 // writeHeld writes b, whole frames, within WriteTimeout; wmu is held.
